@@ -1,0 +1,6 @@
+"""The Python side of apppkg-gateway: runs one WSGI app behind the gateway's link (fd 3).
+
+Modules in the order a request flows: bootstrap (config, sys.path, import), link (frames),
+worker (threads), environ (PEP 3333 environ, wsgi.input), task (the app call, the response),
+errors (exit codes, markers). The contract with the gateway is docs/protocol.md.
+"""

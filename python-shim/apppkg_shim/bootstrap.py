@@ -1,0 +1,157 @@
+"""From process start to a callable app: the config, sys.path, the import.
+
+Config: one JSON object, from the APPPKG_SHIM_CONFIG environment variable (removed from
+os.environ before the app is imported, so neither the app nor its subprocesses see it) or
+from argv[2]: {app: "module:object", sysPath: [dirs in order], threads, multiprocess,
+development, name}.
+
+sys.path becomes: each sysPath dir through site.addsitedir, in order (so their .pth files
+are processed), then the interpreter's own entries, minus the shim's own directory.
+"""
+
+import importlib
+import json
+import os
+import platform
+import site
+import socket
+import sys
+
+from .errors import (
+    EXIT_APP_LOAD_FAILED,
+    EXIT_STARTUP_FAILED,
+    IMPORT_ERROR_MARKER,
+    NOT_CALLABLE_MARKER,
+    AppNotCallable,
+    emit_marker,
+    import_error_details,
+    log,
+)
+
+CONFIG_ENV = "APPPKG_SHIM_CONFIG"
+LINK_FD = 3
+
+
+class ConfigError(Exception):
+    pass
+
+
+def load_config(argv):
+    raw = argv[2] if len(argv) > 2 else os.environ.get(CONFIG_ENV)
+    os.environ.pop(CONFIG_ENV, None)
+    if not raw:
+        raise ConfigError("no config: set %s or pass the JSON as the second argument" % CONFIG_ENV)
+    try:
+        config = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError("the config is not JSON: %s" % exc)
+    if not isinstance(config, dict) or not isinstance(config.get("app"), str) or ":" not in config["app"]:
+        raise ConfigError('config.app: expected "module:object", found %r' % (config.get("app") if isinstance(config, dict) else config,))
+    paths = config.get("sysPath") or []
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ConfigError("config.sysPath: expected a list of directories, found %r" % (paths,))
+    return config
+
+
+def setup_sys_path(dirs, shim_dir):
+    shim_real = os.path.realpath(shim_dir)
+    base = []
+    for entry in sys.path:
+        if os.path.realpath(entry or os.curdir) == shim_real or entry in base:
+            continue
+        base.append(entry)
+    base_set = set(base)
+    front = []
+    for d in dirs:
+        d = os.path.abspath(d)
+        sys.path[:] = front + base
+        # addsitedir appends d and what its .pth files name (and runs their import lines,
+        # which may need the stdlib: hence base stays on the path meanwhile).
+        site.addsitedir(d)
+        front = [p for p in sys.path if p not in base_set]
+        if d not in front:
+            front.append(d)
+    sys.path[:] = front + base
+
+
+def import_app(spec):
+    module_name, _, object_path = spec.partition(":")
+    module = importlib.import_module(module_name.strip())
+    obj = module
+    for part in (object_path.strip() or "application").split("."):
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise AppNotCallable(spec, "%s %s" % (type(obj).__name__, _short_repr(obj)))
+    return obj
+
+
+def _short_repr(obj):
+    text = repr(obj)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def load_app(config):
+    """Import the app, or report why not (marker line on stderr) and return None."""
+    spec = config["app"]
+    try:
+        return import_app(spec)
+    except AppNotCallable as exc:
+        log(str(exc))
+        emit_marker(NOT_CALLABLE_MARKER, {"app": spec, "found": exc.found, "message": str(exc)})
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt in module code too
+        details = import_error_details(exc, spec, config.get("sysPath") or [])
+        sys.stderr.write(details["traceback"])
+        emit_marker(IMPORT_ERROR_MARKER, details)
+    return None
+
+
+def check(config):
+    """`check`: import and verify the app; one JSON line on stdout; exit 0 or 4."""
+    app = load_app(config)
+    if app is None:
+        print(json.dumps({"ok": False, "app": config["app"]}))
+        return EXIT_APP_LOAD_FAILED
+    print(json.dumps({
+        "ok": True,
+        "app": config["app"],
+        "type": type(app).__name__,
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "sysPath": sys.path,
+    }))
+    return 0
+
+
+def open_link():
+    try:
+        sock = socket.socket(fileno=LINK_FD)
+    except OSError as exc:
+        raise ConfigError("fd %d is not the gateway's socket (%s); the gateway starts `serve` itself" % (LINK_FD, exc))
+    sock.setblocking(True)
+    # Subprocesses of the app must not hold the link open after we exit.
+    os.set_inheritable(LINK_FD, False)
+    return sock
+
+
+def serve(config):
+    from .worker import Worker
+
+    sock = open_link()
+    app = load_app(config)
+    if app is None:
+        return EXIT_APP_LOAD_FAILED
+    return Worker(sock, app, config).serve()
+
+
+def main(argv, shim_dir):
+    command = argv[1] if len(argv) > 1 else ""
+    if command not in ("serve", "check"):
+        sys.stderr.write("usage: apppkg_shim_main.py serve|check [CONFIG_JSON]\n")
+        return EXIT_STARTUP_FAILED
+    try:
+        config = load_config(argv)
+        setup_sys_path(config.get("sysPath") or [], shim_dir)
+        return serve(config) if command == "serve" else check(config)
+    except ConfigError as exc:
+        log(str(exc))
+        return EXIT_STARTUP_FAILED

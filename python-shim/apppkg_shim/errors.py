@@ -1,0 +1,90 @@
+"""What can go wrong in the shim, and how each failure reaches the gateway.
+
+Exit codes are the worker-to-gateway protocol (gunicorn's APP_LOAD_ERROR = 4): 3 = the shim
+could not start, 4 = the app could not be loaded (the gateway stops restarting it until the
+app changes). Before exiting 4, one marker line on stderr carries the details as JSON.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+EXIT_STARTUP_FAILED = 3
+EXIT_APP_LOAD_FAILED = 4
+
+IMPORT_ERROR_MARKER = "APPPKG-IMPORT-ERROR"
+NOT_CALLABLE_MARKER = "APPPKG-APP-NOT-CALLABLE"
+
+_SHIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class ClientDisconnected(OSError):
+    """The client went away (ABORT from the gateway) while the app read or wrote."""
+
+
+class InvalidResponse(Exception):
+    """The app broke PEP 3333 in what it gave the server (status, headers, body)."""
+
+
+class AppNotCallable(Exception):
+    def __init__(self, spec, found):
+        Exception.__init__(self, "%s is %s, expected a WSGI callable" % (spec, found))
+        self.spec = spec
+        self.found = found
+
+
+def _is_app_file(filename, roots):
+    if filename.startswith("<") or filename.startswith(_SHIM_DIR + os.sep):
+        return False
+    if os.sep + "site-packages" + os.sep in filename or os.sep + "dist-packages" + os.sep in filename:
+        return False
+    for root in roots:
+        if filename.startswith(root):
+            return True
+    return False
+
+
+def app_location(exc, roots):
+    """(file, line) of the innermost frame in the app's own files, else of the innermost
+    frame outside the shim; (None, None) when there is none (a module that does not exist)."""
+    roots = [os.path.join(os.path.realpath(r), "") for r in roots] + [os.path.join(os.path.abspath(r), "") for r in roots]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return os.path.abspath(exc.filename), exc.lineno
+    best = fallback = (None, None)
+    for fs in traceback.extract_tb(exc.__traceback__):
+        name = fs.filename
+        if name.startswith("<") or name.startswith(_SHIM_DIR + os.sep):
+            continue
+        name = os.path.abspath(name)
+        fallback = (name, fs.lineno)
+        if _is_app_file(name, roots):
+            best = (name, fs.lineno)
+    return best if best[0] else fallback
+
+
+def import_error_details(exc, spec, roots):
+    file, line = app_location(exc, roots)
+    message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
+    return {
+        "app": spec,
+        "file": file,
+        "line": line,
+        "type": type(exc).__name__,
+        "message": message,
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    }
+
+
+def emit_marker(marker, details):
+    """One line on stderr the gateway parses: `MARKER {json}`."""
+    sys.stderr.write("%s %s\n" % (marker, json.dumps(details)))
+    sys.stderr.flush()
+
+
+def log(message):
+    try:
+        sys.stderr.write("apppkg-shim[%d]: %s\n" % (os.getpid(), message))
+        sys.stderr.flush()
+    except Exception:
+        pass

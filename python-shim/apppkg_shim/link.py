@@ -1,0 +1,198 @@
+"""Frames on the link to the gateway: fd 3, a unix socketpair made by libuv.
+
+Every frame, both directions: type (u8), request id (u32), payload length (u32), all
+big-endian, then the payload. docs/protocol.md is the contract; src/link/frames.ts is the
+other end. Reading and writing are here; what a frame means is decided in worker.py.
+"""
+
+import os
+import struct
+import threading
+
+HEADER = struct.Struct(">BII")
+HEADER_SIZE = HEADER.size
+U32 = struct.Struct(">I")
+RESPONSE_FULL_HEADER = struct.Struct(">BIII")  # frame header + head length
+
+# Node -> Python
+REQUEST = 0x01
+REQUEST_BODY = 0x02
+REQUEST_END = 0x03
+ABORT = 0x04
+RESPONSE_CREDIT = 0x05
+NO_MORE = 0x06
+
+# Python -> Node
+READY = 0x10
+RESPONSE = 0x11
+RESPONSE_FULL = 0x12
+RESPONSE_BODY = 0x13
+RESPONSE_END = 0x14
+ERROR = 0x15
+CONTINUE = 0x16
+REQUEST_CREDIT = 0x17
+STOPPING = 0x18
+
+# Flow control (bytes). Node stops reading a client's body once REQUEST_WINDOW bytes are
+# unconsumed here; we credit them back in CREDIT_STEP steps. Responses likewise.
+REQUEST_WINDOW = 1 << 20
+RESPONSE_WINDOW = 1 << 20
+CREDIT_STEP = 256 * 1024
+MAX_BODY_FRAME = 256 * 1024
+# Deferred output is flushed once it grows past this many bytes.
+FLUSH_THRESHOLD = 64 * 1024
+
+
+class LinkClosed(Exception):
+    """The gateway end of the socket is gone: the gateway died or closed us."""
+
+
+class FrameReader:
+    """Batch reader: one recv_into a large buffer, every complete frame parsed at once.
+
+    Only the thread holding the reading right (worker.py) calls read_frames, so the buffer
+    needs no lock. Payloads are copied out before the next recv: REQUEST payloads decoded
+    straight to str (latin-1, as PEP 3333 wants native strings), the rest as bytes.
+    """
+
+    def __init__(self, sock, size=256 * 1024):
+        self._sock = sock
+        self._buf = bytearray(size)
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+
+    def read_frames(self):
+        frames = []
+        unpack = HEADER.unpack_from
+        while True:
+            buf, view = self._buf, self._view
+            start, end = self._start, self._end
+            while end - start >= HEADER_SIZE:
+                ftype, rid, length = unpack(buf, start)
+                stop = start + HEADER_SIZE + length
+                if stop > end:
+                    break
+                if ftype == REQUEST:
+                    payload = str(view[start + HEADER_SIZE:stop], "latin-1")
+                else:
+                    payload = bytes(view[start + HEADER_SIZE:stop])
+                frames.append((ftype, rid, payload))
+                start = stop
+            if start == end:
+                start = end = 0
+            self._start, self._end = start, end
+            if frames:
+                return frames
+            self._make_room()
+            buf, view = self._buf, self._view
+            n = self._sock.recv_into(view[self._end:])
+            if not n:
+                raise LinkClosed()
+            self._end += n
+
+    def _make_room(self):
+        start, end = self._start, self._end
+        need = HEADER_SIZE
+        if end - start >= HEADER_SIZE:
+            need = HEADER_SIZE + HEADER.unpack_from(self._buf, start)[2]
+        if need > len(self._buf):
+            # A frame larger than the buffer: grow (rare: Node sends at most 64 KiB bodies).
+            grown = bytearray(max(need, 2 * len(self._buf)))
+            grown[: end - start] = self._view[start:end]
+            self._view.release()
+            self._buf, self._view = grown, memoryview(grown)
+            self._start, self._end = 0, end - start
+        elif len(self._buf) - end < max(need - (end - start), 16 * 1024) and start > 0:
+            # Compact: move the partial frame to the front.
+            self._buf[: end - start] = bytes(self._view[start:end])
+            self._start, self._end = 0, end - start
+
+
+class FrameWriter:
+    """All output, under one lock. Frames may be deferred (appended, sent with the next
+    flush) so that a batch of responses goes out in one sendmsg; see worker.py for when."""
+
+    def __init__(self, sock, on_closed):
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._out = []
+        self._size = 0
+        self._on_closed = on_closed
+        # Bumped on every flush: the monitor flushes output that sat through one tick.
+        self.flushes = 0
+
+    def has_output(self):
+        return bool(self._out)
+
+    def send(self, data, defer=False):
+        with self._lock:
+            self._out.append(data)
+            self._size += len(data)
+            if not defer or self._size >= FLUSH_THRESHOLD:
+                self._flush_locked()
+
+    def send_parts(self, parts, defer=False):
+        with self._lock:
+            self._out.extend(parts)
+            for p in parts:
+                self._size += len(p)
+            if not defer or self._size >= FLUSH_THRESHOLD:
+                self._flush_locked()
+
+    def flush(self):
+        if self._out:
+            with self._lock:
+                self._flush_locked()
+
+    def send_file(self, header, fd, offset, count):
+        """Frame header, then `count` bytes of the file `fd` from `offset` by sendfile(2)."""
+        with self._lock:
+            self._out.append(header)
+            self._flush_locked()
+            sock_fd = self._sock.fileno()
+            try:
+                while count > 0:
+                    sent = os.sendfile(sock_fd, fd, offset, count)
+                    if sent == 0:
+                        raise EOFError("the file ended before the length given")
+                    offset += sent
+                    count -= sent
+            except OSError:
+                self._on_closed()
+                raise LinkClosed()
+
+    def _flush_locked(self):
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        self._size = 0
+        self.flushes += 1
+        try:
+            if len(out) == 1:
+                self._sock.sendall(out[0])
+            else:
+                self._sendmsg_all(out)
+        except OSError:
+            self._on_closed()
+            raise LinkClosed()
+
+    def _sendmsg_all(self, parts):
+        sock = self._sock
+        # sendmsg gathers without joining; IOV_MAX bounds one call.
+        while parts:
+            batch = parts[:512]
+            sent = sock.sendmsg(batch)
+            total = 0
+            for p in batch:
+                total += len(p)
+            if sent == total:
+                parts = parts[512:]
+                continue
+            # Partial: skip what went out, retry from the first unsent byte.
+            i = 0
+            while sent >= len(parts[i]):
+                sent -= len(parts[i])
+                i += 1
+            parts = [memoryview(parts[i])[sent:]] + parts[i + 1:]

@@ -1,0 +1,419 @@
+"""One request: call the app, enforce start_response, send the response as frames.
+
+The common case (the app returns a list or tuple) becomes ONE frame, RESPONSE_FULL, with
+the status, the headers, a Content-Length computed when the app set none, and the whole body.
+Anything else streams: RESPONSE (head) with the first body bytes, RESPONSE_BODY frames, then
+RESPONSE_END, bounded by the response window. Every request ends with exactly one of
+RESPONSE_FULL, RESPONSE_END or ERROR, after the iterable's close() has returned.
+"""
+
+import io
+import os
+import stat
+import sys
+import traceback
+
+from . import link
+from .environ import EMPTY_INPUT, FIXED_FIELDS, Input, build_environ
+from .errors import ClientDisconnected, InvalidResponse, log
+
+HEADER_PACK = link.HEADER.pack
+FULL_PACK = link.RESPONSE_FULL_HEADER.pack
+MAX_BODY_FRAME = link.MAX_BODY_FRAME
+RESPONSE_WINDOW = link.RESPONSE_WINDOW
+CREDIT_STEP = link.CREDIT_STEP
+USE_SENDFILE = hasattr(os, "sendfile") and sys.platform.startswith("linux")
+
+# PEP 3333: hop-by-hop headers are the server's business. Connection passes through (a
+# "Connection: close" from the app makes the gateway close the client connection).
+_HOP_BY_HOP = frozenset(("keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"))
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_NAME_OK, _NAME_CONTENT_LENGTH, _NAME_DROP = 0, 1, 2
+_name_kinds = {}
+_status_codes = {}
+
+
+def _name_kind(name):
+    kind = _name_kinds.get(name)
+    if kind is None:
+        if not name or not _TOKEN.issuperset(name):
+            raise InvalidResponse("header name %r is not a valid HTTP token" % (name,))
+        lower = name.lower()
+        kind = _NAME_CONTENT_LENGTH if lower == "content-length" else _NAME_DROP if lower in _HOP_BY_HOP else _NAME_OK
+        if len(_name_kinds) < 1024:
+            _name_kinds[name] = kind
+    return kind
+
+
+def _status_code(status):
+    if not isinstance(status, str):
+        raise InvalidResponse('status must be a str like "200 OK", got %s %r' % (type(status).__name__, status))
+    code = _status_codes.get(status)
+    if code is None:
+        if not (len(status) >= 3 and status[:3].isdigit() and (len(status) == 3 or status[3] == " ")) or (
+            "\r" in status or "\n" in status or "\0" in status
+        ):
+            raise InvalidResponse('status must be a str like "200 OK", got %r' % (status,))
+        code = int(status[:3])
+        if not 200 <= code <= 599:
+            raise InvalidResponse("status %r: the app may answer 200-599 only" % (status,))
+        if len(_status_codes) < 256:
+            _status_codes[status] = code
+    return code
+
+
+class FileWrapper:
+    """wsgi.file_wrapper. Returned as is (not wrapped by middleware), the file is sent with
+    sendfile(2) when it is a regular file; otherwise it iterates blocks like any iterable."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+class Task:
+    # Class-level defaults: a request only pays for the attributes it changes.
+    chunks = None  # request body: a deque of bytes, filled by the reading thread
+    body_eof = False
+    aborted = False
+    waiter = None  # Condition of the thread waiting on this request's input, if any
+    expect_continue = False
+    consumed = 0
+    credited = 0
+    acked = 0  # response bytes the gateway has flushed to the client (RESPONSE_CREDIT)
+    sent = 0
+    status = None
+    code = 0
+    head_parts = None
+    content_length = None  # as the app set it
+    headers_sent = False
+    is_head = False
+    ended = False
+    started = False  # taken off the queue by a thread
+
+    def __init__(self, worker, rid, payload):
+        self.worker = worker
+        self.id = rid
+        self.payload = payload
+
+    # -- the request ------------------------------------------------------------------
+
+    def run(self):
+        worker = self.worker
+        result = None
+        try:
+            fields = self.payload.split("\0")
+            if len(fields) < FIXED_FIELDS:
+                raise InvalidResponse("malformed REQUEST frame (%d fields)" % len(fields))
+            environ = build_environ(fields, worker.base_environ)
+            if fields[11]:
+                environ["wsgi.input"] = Input(self)
+                expect = environ.get("HTTP_EXPECT")
+                if expect is not None and expect.lower() == "100-continue":
+                    self.expect_continue = True
+            else:
+                environ["wsgi.input"] = EMPTY_INPUT
+            if fields[0] == "HEAD":
+                self.is_head = True
+            result = worker.app(environ, self.start_response)
+            try:
+                terminal = self._respond(result)
+            finally:
+                if type(result) is not list:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+            self.ended = True
+            worker.writer.send_parts(terminal, defer=True)
+        except ClientDisconnected:
+            self._end_aborted()
+        except BaseException:
+            if self.aborted:
+                self._end_aborted()
+            else:
+                self._fail(result)
+
+    def next_chunk(self):
+        """The next piece of the request body; b"" at its end. Blocks for the gateway."""
+        while True:
+            chunks = self.chunks
+            if chunks:
+                chunk = chunks.popleft()
+                self.consumed += len(chunk)
+                if self.consumed - self.credited >= CREDIT_STEP:
+                    amount = self.consumed - self.credited
+                    self.credited = self.consumed
+                    self.worker.writer.send(HEADER_PACK(link.REQUEST_CREDIT, self.id, 4) + link.U32.pack(amount))
+                return chunk
+            if self.body_eof:
+                return b""
+            if self.aborted:
+                raise ClientDisconnected("the client went away while the app read the request body")
+            if self.expect_continue:
+                # RFC 9110 10.1.1: the client waits for "100 Continue" before it sends.
+                self.expect_continue = False
+                self.worker.writer.send(HEADER_PACK(link.CONTINUE, self.id, 0))
+            self.worker.wait_for(self, _has_input)
+
+    # -- start_response and write() -------------------------------------------------------
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info is not None:
+            try:
+                if self.headers_sent:
+                    # PEP 3333: too late to change the response; re-raise the app's error.
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise InvalidResponse("start_response() called a second time without exc_info")
+        code = _status_code(status)
+        if not isinstance(headers, list):
+            raise InvalidResponse("headers must be a list of (name, value) tuples, got %s" % type(headers).__name__)
+        parts = [status]
+        content_length = None
+        for item in headers:
+            if type(item) is not tuple or len(item) != 2:
+                raise InvalidResponse("each header must be a (name, value) tuple, got %r" % (item,))
+            name, value = item
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise InvalidResponse("header %r: name and value must be str" % (item,))
+            kind = _name_kind(name)
+            if "\n" in value or "\r" in value or "\0" in value:
+                raise InvalidResponse("header %s: the value contains CR, LF or NUL: %r" % (name, value))
+            if kind:
+                if kind == _NAME_DROP:
+                    continue
+                try:
+                    content_length = int(value)
+                except ValueError:
+                    raise InvalidResponse("Content-Length %r is not a number" % (value,))
+            parts.append(name)
+            parts.append(value)
+        self.status = status
+        self.code = code
+        self.head_parts = parts
+        self.content_length = content_length
+        return self.write
+
+    def write(self, data):
+        if self.status is None:
+            raise InvalidResponse("write() called before start_response()")
+        if not isinstance(data, bytes):
+            raise InvalidResponse("write() takes bytes, got %s" % type(data).__name__)
+        if data and not self.is_head:
+            self._send_body(data)
+        elif not self.headers_sent:
+            self._send_head()
+
+    # -- the response --------------------------------------------------------------------
+
+    def _respond(self, result):
+        """Send all but the terminal frame; return the terminal frame's parts."""
+        kind = type(result)
+        if (kind is list or kind is tuple) and not self.headers_sent:
+            n = len(result)
+            if n == 1:
+                body = result[0]
+                if type(body) is not bytes:
+                    _check_bytes(body)
+            elif n == 0:
+                body = b""
+            else:
+                for item in result:
+                    if type(item) is not bytes:
+                        _check_bytes(item)
+                body = b"".join(result)
+            return self._full(body)
+        if kind is FileWrapper and not self.is_head and self.status is not None and not self.headers_sent:
+            if self._send_file(result):
+                return [HEADER_PACK(link.RESPONSE_END, self.id, 0)]
+        if self.is_head and self.status is not None:
+            # HEAD: run the app, keep its headers, send no body (and read none).
+            result = ()
+        for chunk in result:
+            if type(chunk) is not bytes:
+                _check_bytes(chunk)
+            if not chunk:
+                continue
+            if self.is_head:
+                break
+            self._send_body(chunk)
+        if not self.headers_sent:
+            return self._full(b"", computed_length=not self.is_head)
+        if self.content_length is not None and self.sent < self.content_length and not self.is_head:
+            raise InvalidResponse(
+                "the body has %d bytes, fewer than its Content-Length %d" % (self.sent, self.content_length)
+            )
+        return [HEADER_PACK(link.RESPONSE_END, self.id, 0)]
+
+    def _full(self, body, computed_length=True):
+        if self.status is None:
+            raise InvalidResponse("the app returned without calling start_response()")
+        parts = self.head_parts
+        code = self.code
+        length = len(body)
+        if code == 204 or code == 304:
+            body = b""
+        elif self.content_length is None:
+            if computed_length:
+                parts = parts + ["Content-Length", str(length)]
+        elif self.content_length != length and computed_length:
+            log("%s: Content-Length %d does not match the body (%d bytes); sending %d" % (
+                self.worker.app_spec, self.content_length, length, length))
+            parts = _without_content_length(parts) + ["Content-Length", str(length)]
+        if self.is_head:
+            body = b""
+        head = _encode_head(parts)
+        self.headers_sent = True
+        header = FULL_PACK(link.RESPONSE_FULL, self.id, 4 + len(head) + len(body), len(head))
+        if len(body) < 16384:
+            return [header + head + body]
+        return [header, head, body]  # large: sendmsg gathers, no copy of the body
+
+    def _send_head(self):
+        head = _encode_head(self.head_parts)
+        self.headers_sent = True
+        self.worker.writer.send(HEADER_PACK(link.RESPONSE, self.id, len(head)) + head)
+
+    def _send_body(self, data):
+        if self.aborted:
+            raise ClientDisconnected("the client went away while the app sent the response")
+        limit = self.content_length
+        if limit is not None:
+            room = limit - self.sent
+            if len(data) > room:
+                data = data[:room]  # never more than the app's Content-Length (gunicorn does the same)
+                if not data:
+                    return
+        parts = []
+        if not self.headers_sent:
+            head = _encode_head(self.head_parts)
+            self.headers_sent = True
+            parts.append(HEADER_PACK(link.RESPONSE, self.id, len(head)))
+            parts.append(head)
+        writer = self.worker.writer
+        n = len(data)
+        if n <= MAX_BODY_FRAME:
+            parts.append(HEADER_PACK(link.RESPONSE_BODY, self.id, n))
+            parts.append(data)
+            self.sent += n
+            writer.send_parts(parts)
+            if self.sent - self.acked > RESPONSE_WINDOW:
+                self._wait_credit()
+            return
+        view = memoryview(data)
+        for start in range(0, n, MAX_BODY_FRAME):
+            piece = view[start:start + MAX_BODY_FRAME]
+            parts.append(HEADER_PACK(link.RESPONSE_BODY, self.id, len(piece)))
+            parts.append(piece)
+            self.sent += len(piece)
+            writer.send_parts(parts)
+            parts = []
+            if self.sent - self.acked > RESPONSE_WINDOW:
+                self._wait_credit()
+
+    def _wait_credit(self):
+        # The gateway has not flushed a window's worth to the client yet: wait, so a big
+        # or endless body never piles up in the gateway's memory.
+        self.worker.wait_for(self, _has_credit)
+        if self.aborted:
+            raise ClientDisconnected("the client went away while the app sent the response")
+
+    def _send_file(self, wrapper):
+        """sendfile(2) a regular file in window-sized frames; False if it is not one."""
+        filelike = wrapper.filelike
+        if not USE_SENDFILE:
+            return False
+        try:
+            fd = filelike.fileno()
+            st = os.fstat(fd)
+            offset = filelike.tell()
+        except (AttributeError, OSError, io.UnsupportedOperation, ValueError):
+            return False
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        size = max(0, st.st_size - offset)
+        if self.content_length is not None:
+            size = min(size, self.content_length)
+            parts = self.head_parts
+        else:
+            parts = self.head_parts + ["Content-Length", str(size)]
+        head = _encode_head(parts)
+        self.headers_sent = True
+        writer = self.worker.writer
+        writer.send(HEADER_PACK(link.RESPONSE, self.id, len(head)) + head)
+        while size > 0:
+            if self.aborted:
+                raise ClientDisconnected("the client went away while the app sent a file")
+            n = min(size, MAX_BODY_FRAME)
+            writer.send_file(HEADER_PACK(link.RESPONSE_BODY, self.id, n), fd, offset, n)
+            offset += n
+            size -= n
+            self.sent += n
+            if self.sent - self.acked > RESPONSE_WINDOW:
+                self._wait_credit()
+        self.content_length = self.sent
+        return True
+
+    # -- endings -----------------------------------------------------------------------
+
+    def _end_aborted(self):
+        # The gateway frees the request id only on a terminal frame, even after ABORT.
+        if not self.ended:
+            self.ended = True
+            self.worker.writer.send(HEADER_PACK(link.RESPONSE_END, self.id, 0), defer=True)
+
+    def _fail(self, result):
+        text = traceback.format_exc()
+        method, _, rest = self.payload.partition("\0")
+        uri = rest.split("\0")[8] if rest.count("\0") >= 8 else "?"
+        log("%s (%s) failed on %s %s%s:\n%s" % (
+            self.worker.app_spec, self.worker.name, method, uri,
+            " after the response headers were sent; the client connection is closed" if self.headers_sent else "",
+            text.rstrip()))
+        if self.ended:
+            return
+        self.ended = True
+        payload = text.encode("utf-8", "replace")
+        self.worker.writer.send(HEADER_PACK(link.ERROR, self.id, len(payload)) + payload)
+
+
+def _has_input(task):
+    return task.chunks or task.body_eof or task.aborted
+
+
+def _has_credit(task):
+    return task.sent - task.acked <= RESPONSE_WINDOW or task.aborted
+
+
+def _check_bytes(item):
+    if not isinstance(item, bytes):
+        raise InvalidResponse("the response body must be bytes, got %s %r" % (type(item).__name__, item if len(repr(item)) < 60 else "..."))
+
+
+def _encode_head(parts):
+    try:
+        return "\0".join(parts).encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise InvalidResponse("status and header values must be latin-1 (PEP 3333): %s" % exc)
+
+
+def _without_content_length(parts):
+    out = [parts[0]]
+    for i in range(1, len(parts) - 1, 2):
+        if parts[i].lower() != "content-length":
+            out.append(parts[i])
+            out.append(parts[i + 1])
+    return out

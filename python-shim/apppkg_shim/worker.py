@@ -1,0 +1,359 @@
+"""Threads: leader/followers, with the reading right handed off lazily.
+
+Handing every request to another thread costs ~40% under the GIL (PERF-NOTES), so a request
+runs on the thread that read it. One thread at a time holds the *reading right*: it reads a
+batch of frames, queues the REQUESTs, and runs them itself, one after another, deferring its
+output so a batch of responses leaves in one sendmsg. Other threads come in only when a
+request blocks while others wait: a monitor, ticking every ~1 ms while requests are in
+flight (parked otherwise), sees the holder still inside the same app call after a whole tick
+with work waiting (queued requests, bytes on the socket, a thread waiting for input), takes
+the right away and gives it to a thread waiting for input, else to an idle follower. A
+thread that needs more of its own request body (or response credit) and finds the right
+free takes it and reads for itself, queueing other requests' frames. At most `threads` apps
+run at once.
+
+Stop: SIGTERM (or SIGINT) -> STOPPING frame; the gateway answers NO_MORE once it has routed
+its last request here; when every request is finished the process exits 0. When the
+gateway dies the socket closes (or our parent changes) and the process exits at once.
+"""
+
+import json
+import os
+import platform
+import select
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+
+from . import link
+from .environ import make_base_environ
+from .errors import log
+from .task import FileWrapper, Task
+
+TICK = 0.001
+PARK_AFTER_TICKS = 200
+# What the holder of the reading right is doing.
+FREE = 0  # reading for whoever needs it; will run queued requests itself
+IN_APP = 1  # running app code
+OWN_INPUT = 2  # reading because its own request needs body or credit
+HEADER_PACK = link.HEADER.pack
+_tls = threading.local()
+
+
+class _Thread:
+    """What the scheduler knows of one thread: the condition it sleeps on."""
+
+    __slots__ = ("cv",)
+
+    def __init__(self, lock):
+        self.cv = threading.Condition(lock)
+
+
+class Worker:
+    def __init__(self, sock, app, config):
+        self.sock = sock
+        self.app = app
+        self.app_spec = config["app"]
+        self.name = config.get("name") or self.app_spec
+        self.threads = max(1, int(config.get("threads") or 1))
+        self.base_environ = make_base_environ(self.threads, config.get("multiprocess", False), FileWrapper)
+        self.frames = link.FrameReader(sock)
+        self.writer = link.FrameWriter(sock, self._link_closed)
+        self.lock = threading.Lock()
+        self.reader = None  # the _Thread holding the reading right; None = free
+        self.reader_state = FREE
+        self.app_seq = 0  # bumped whenever the holder enters IN_APP or OWN_INPUT
+        self.pending = deque()  # Tasks read but not started
+        self.tasks = {}  # id -> Task, pending or running
+        self.running = 0
+        self.idle = []  # _Threads with nothing to do
+        self.input_waiters = []  # _Threads waiting for frames for their own request
+        self.monitor_parked = False
+        self.monitor_cv = threading.Condition(self.lock)
+        self.main_cv = threading.Condition(self.lock)
+        self.stop_requested = False
+        self.stopping = False
+        self.no_more = False
+        self.ppid = os.getppid()
+        # Counters for tuning (APPPKG_SHIM_STATS=1 prints them at exit); cheap: under the lock.
+        self.stats = dict.fromkeys(("reads", "frames", "run_by_reader", "run_by_other", "handoffs", "follower_wakes", "own_reads", "input_sleeps"), 0)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def serve(self):
+        ready = json.dumps({
+            "pid": os.getpid(),
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "threads": self.threads,
+            "app": self.app_spec,
+        }).encode("utf-8")
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        for i in range(self.threads):
+            threading.Thread(target=self._thread_main, name="apppkg-worker-%d" % i, daemon=True).start()
+        threading.Thread(target=self._monitor, name="apppkg-monitor", daemon=True).start()
+        self.writer.send(HEADER_PACK(link.READY, 0, len(ready)) + ready)
+        lock = self.lock
+        ticks = 0
+        with lock:
+            while True:
+                if self.stop_requested and not self.stopping:
+                    self.stopping = True
+                    self.writer.send(HEADER_PACK(link.STOPPING, 0, 0))
+                if self.stopping and self.no_more and not self.tasks:
+                    break
+                # A signal handler cannot take our lock; it sets a flag seen here.
+                self.main_cv.wait(0.1)
+                ticks += 1
+                if ticks % 10 == 0 and os.getppid() != self.ppid:
+                    self._link_closed()
+        self.writer.flush()
+        if os.environ.get("APPPKG_SHIM_STATS"):
+            log("stats " + json.dumps(self.stats))
+        return 0
+
+    def _on_stop_signal(self, signum, frame):
+        self.stop_requested = True
+
+    def _link_closed(self):
+        # The gateway is gone (or our parent changed): nobody can take a response any more.
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(0)
+
+    # -- threads --------------------------------------------------------------------------
+
+    def _thread_main(self):
+        ctx = _tls.ctx = _Thread(self.lock)
+        lock = self.lock
+        lock.acquire()
+        try:
+            while True:
+                if self.pending and self.running < self.threads:
+                    task = self.pending.popleft()
+                    task.started = True
+                    self.running += 1
+                    if self.reader is ctx:
+                        self.reader_state = IN_APP
+                        self.app_seq += 1
+                        self.stats["run_by_reader"] += 1
+                    else:
+                        self.stats["run_by_other"] += 1
+                    if self.monitor_parked:
+                        self.monitor_parked = False
+                        self.monitor_cv.notify()
+                    lock.release()
+                    try:
+                        task.run()
+                    finally:
+                        lock.acquire()
+                    self.running -= 1
+                    if self.tasks.get(task.id) is task:
+                        del self.tasks[task.id]
+                    if self.reader is ctx:
+                        self.reader_state = FREE
+                        if self.pending:
+                            continue  # keep batching: the next request's output joins ours
+                    if self.stopping:
+                        self.main_cv.notify()
+                    if self.writer.has_output():
+                        lock.release()
+                        try:
+                            self.writer.flush()
+                        finally:
+                            lock.acquire()
+                    continue
+                if self.reader is None:
+                    self.reader = ctx
+                if self.reader is ctx:
+                    self.reader_state = FREE
+                    self._read_locked()
+                    continue
+                self.idle.append(ctx)
+                ctx.cv.wait()
+                if ctx in self.idle:
+                    self.idle.remove(ctx)
+        except link.LinkClosed:
+            self._link_closed()
+        except BaseException:
+            log("internal error in the shim, exiting:\n" + traceback.format_exc())
+            sys.stderr.flush()
+            os._exit(3)
+
+    def _read_locked(self):
+        """One batch of frames, read by the holder of the reading right (lock held on
+        entry and exit, released while blocked in recv)."""
+        lock = self.lock
+        lock.release()
+        try:
+            self.writer.flush()
+            frames = self.frames.read_frames()
+        finally:
+            lock.acquire()
+        self.stats["reads"] += 1
+        self.stats["frames"] += len(frames)
+        acks = self._dispatch(frames)
+        if acks:
+            lock.release()
+            try:
+                self.writer.send_parts(acks)
+            finally:
+                lock.acquire()
+
+    def _dispatch(self, frames):
+        tasks = self.tasks
+        acks = None
+        for ftype, rid, payload in frames:
+            if ftype == link.REQUEST_BODY:
+                task = tasks.get(rid)
+                if task is not None:
+                    if task.chunks is None:
+                        task.chunks = deque()
+                    task.chunks.append(payload)
+                    if task.waiter is not None:
+                        task.waiter.notify()
+            elif ftype == link.REQUEST:
+                if rid in tasks:
+                    log("protocol error: request id %d is already in use; ignored" % rid)
+                    continue
+                task = Task(self, rid, payload)
+                tasks[rid] = task
+                self.pending.append(task)
+            elif ftype == link.REQUEST_END:
+                task = tasks.get(rid)
+                if task is not None:
+                    task.body_eof = True
+                    if task.waiter is not None:
+                        task.waiter.notify()
+            elif ftype == link.RESPONSE_CREDIT:
+                task = tasks.get(rid)
+                if task is not None:
+                    task.acked += link.U32.unpack(payload)[0]
+                    if task.waiter is not None:
+                        task.waiter.notify()
+            elif ftype == link.ABORT:
+                task = tasks.get(rid)
+                if task is not None:
+                    task.aborted = True
+                    if task.waiter is not None:
+                        task.waiter.notify()
+                    if not task.started:
+                        # Never started: drop it, and tell the gateway the id is free.
+                        self.pending.remove(task)
+                        del tasks[rid]
+                        if acks is None:
+                            acks = []
+                        acks.append(HEADER_PACK(link.RESPONSE_END, rid, 0))
+            elif ftype == link.NO_MORE:
+                self.no_more = True
+                self.main_cv.notify()
+            else:
+                log("protocol error: unknown frame type %d; ignored" % ftype)
+        if self.stopping and not tasks:
+            self.main_cv.notify()
+        return acks
+
+    def wait_for(self, task, ready):
+        """Block the calling app thread until ready(task): more body, response credit, or
+        an abort. Reads the socket itself when the reading right is free."""
+        ctx = getattr(_tls, "ctx", None)
+        if ctx is None:
+            ctx = _tls.ctx = _Thread(self.lock)  # a thread the app started itself
+        self.writer.flush()
+        lock = self.lock
+        lock.acquire()
+        try:
+            while not ready(task):
+                if self.reader is None:
+                    self.reader = ctx
+                if self.reader is ctx:
+                    if self.reader_state != OWN_INPUT:
+                        self.reader_state = OWN_INPUT
+                        self.app_seq += 1
+                    self.stats["own_reads"] += 1
+                    self._read_locked()
+                    continue
+                task.waiter = ctx.cv
+                self.stats["input_sleeps"] += 1
+                self.input_waiters.append(ctx)
+                ctx.cv.wait()
+                task.waiter = None
+                if ctx in self.input_waiters:
+                    self.input_waiters.remove(ctx)
+            if self.reader is ctx:
+                self.reader_state = IN_APP
+                self.app_seq += 1
+        except link.LinkClosed:
+            self._link_closed()
+        finally:
+            lock.release()
+
+    def _handoff(self):
+        """Take the reading right from a holder stuck in app code (lock held)."""
+        self.reader = None
+        self.reader_state = FREE
+        if self.input_waiters:
+            ctx = self.input_waiters.pop(0)
+        elif self.idle:
+            ctx = self.idle.pop()
+        else:
+            return  # every thread is busy: the first to finish takes the right
+        self.reader = ctx
+        ctx.cv.notify()
+
+    def _monitor(self):
+        lock = self.lock
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN)
+        writer = self.writer
+        last_seq = -1
+        last_flushes = -1
+        quiet = 0
+        try:
+            while True:
+                time.sleep(TICK)
+                # Deferred output that sat through a whole tick goes out now.
+                if writer.has_output():
+                    if writer.flushes == last_flushes:
+                        writer.flush()
+                    last_flushes = writer.flushes
+                else:
+                    last_flushes = -1
+                with lock:
+                    state = self.reader_state if self.reader is not None else FREE
+                    if state == FREE:
+                        last_seq = -1
+                    elif self.app_seq != last_seq:
+                        last_seq = self.app_seq
+                    elif state == IN_APP:
+                        # Stuck in app code for a whole tick with work waiting: hand off.
+                        if self.pending or self.input_waiters or poller.poll(0):
+                            self.stats["handoffs"] += 1
+                            self._handoff()
+                            last_seq = -1
+                    elif self.pending and self.running < self.threads and self.idle:
+                        # Reading for its own request (a slow upload) for a whole tick:
+                        # requests queued behind it go to a follower.
+                        self.stats["follower_wakes"] += 1
+                        self.idle.pop().cv.notify()
+                    if self.running or self.pending:
+                        quiet = 0
+                    else:
+                        quiet += 1
+                        if quiet >= PARK_AFTER_TICKS:
+                            self.monitor_parked = True
+                            while self.monitor_parked:
+                                self.monitor_cv.wait()
+                            quiet = 0
+        except link.LinkClosed:
+            self._link_closed()
+        except BaseException:
+            log("internal error in the monitor, exiting:\n" + traceback.format_exc())
+            sys.stderr.flush()
+            os._exit(3)

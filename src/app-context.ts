@@ -1,0 +1,80 @@
+// Everything a command needs to act on one app directory: its description, what the host's
+// environment file says of it, its interpreter and its execution environment. Each CLI
+// command and the gateway's discovery build this one way, so they cannot disagree.
+import { loadDescription } from './description/load.js';
+import type { Description } from './description/types.js';
+import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvironment } from './environment/host-file.js';
+import { pickInterpreter, type Interpreter } from './environment/interpreters.js';
+import { resolveStateRoot } from './environment/state-root.js';
+import { buildAppEnvironment, type AppEnvironment } from './environment/app-env.js';
+import { GatewayError, isGatewayError } from './errors.js';
+
+export type RunMode = 'production' | 'development';
+
+export interface AppContextOptions {
+  dir: string;
+  mode: RunMode;
+  /** --environment FILE, loaded here unless `hostEnv` is given. */
+  environmentFile?: string;
+  hostEnv?: HostEnvironment;
+  /** --state-dir. */
+  stateDir?: string;
+  /**
+   * Under serve/run/check/test a required setting may also come from the caller's own
+   * environment; under --apps only the environment file counts, so one app's secret in the
+   * gateway's environment never reaches another app.
+   */
+  settingsFromProcessEnv?: boolean;
+}
+
+export type AppOverrides = ReturnType<typeof overridesFor>;
+
+export interface AppContext {
+  desc: Description;
+  overrides: AppOverrides;
+  interpreter: Interpreter;
+  appEnv: AppEnvironment;
+  stateRoot: string;
+}
+
+export async function loadHostEnvironment(file: string | undefined): Promise<HostEnvironment> {
+  return file ? loadEnvironmentFile(file) : emptyHostEnvironment();
+}
+
+/** The description and overrides only: no interpreter probe, no directories created. */
+export async function describeApp(opts: AppContextOptions): Promise<{ desc: Description; overrides: AppOverrides; hostEnv: HostEnvironment }> {
+  const desc = await loadDescription(opts.dir);
+  const hostEnv = opts.hostEnv ?? (await loadHostEnvironment(opts.environmentFile));
+  return { desc, overrides: overridesFor(hostEnv, desc.name), hostEnv };
+}
+
+export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
+  const { desc, overrides } = await describeApp(opts);
+  const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined }).catch((err) => {
+    throw atKey(err, desc, 'python');
+  });
+  const stateRoot = resolveStateRoot({ flag: opts.stateDir });
+  const appEnv = await buildAppEnvironment(desc, {
+    stateRoot,
+    mode: opts.mode,
+    settings: overrides.settings,
+    processEnv: process.env,
+    settingsFromEnv: opts.settingsFromProcessEnv === true,
+    interpreter,
+  }).catch((err) => {
+    throw atKey(err, desc, 'settings');
+  });
+  return { desc, overrides, interpreter, appEnv, stateRoot };
+}
+
+/**
+ * An error found after loading (no interpreter fits, a setting is missing) still points at
+ * the line of app.yaml it is about, like the loader's own errors (SPEC §1.1).
+ */
+function atKey(err: unknown, desc: Description, key: string): unknown {
+  if (!isGatewayError(err) || err.file) return err;
+  const relevant = err.code === 'APPPKG_PY_NO_INTERPRETER' || err.code === 'APPPKG_SETTINGS_MISSING';
+  if (!relevant) return err;
+  const where = desc.positions[key] ?? { line: 1, column: 1 };
+  return new GatewayError(err.code, { ...err.details, file: desc.file, line: where.line, column: where.column, key });
+}

@@ -1,0 +1,136 @@
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import type { CommandSpec, ParsedCommand } from '../args.js';
+import { GatewayError } from '../../errors.js';
+
+export const spec: CommandSpec = {
+  name: 'init',
+  summary:
+    'Write a commented app.yaml for an existing WSGI project: finds the application object\n' +
+    '(a module-level `application` or `app = Flask(...)`), requirements.txt, Django\'s manage.py.',
+  usage: 'apppkg-gateway init [DIR] [--force]',
+  optionHelp: [['--force', 'overwrite an existing app.yaml']],
+  options: { force: { type: 'boolean' } },
+  allowPositionals: 1,
+};
+
+const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', 'venv', '.venv', 'env', 'site-packages', 'dist', 'build', 'tests', 'test']);
+
+interface Candidate {
+  module: string;
+  object: string;
+  score: number;
+  framework: 'flask' | 'django' | 'plain';
+}
+
+function* pythonFiles(dir: string, depth: number): Generator<string> {
+  if (depth < 0) return;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e.isDirectory() && !SKIP_DIRS.has(e.name) && !e.name.startsWith('.')) yield* pythonFiles(join(dir, e.name), depth - 1);
+    else if (e.isFile() && e.name.endsWith('.py')) yield join(dir, e.name);
+  }
+}
+
+function moduleName(root: string, file: string): string | null {
+  const parts = relative(root, file).replace(/\.py$/, '').split(sep);
+  if (parts[parts.length - 1] === '__init__') parts.pop();
+  if (parts.length === 0 || !parts.every((p) => /^[A-Za-z_]\w*$/.test(p))) return null;
+  return parts.join('.');
+}
+
+export function findCandidates(root: string): Candidate[] {
+  const found: Candidate[] = [];
+  for (const file of pythonFiles(root, 3)) {
+    const mod = moduleName(root, file);
+    if (!mod) continue;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const framework = /^\s*(from|import)\s+django\b/m.test(text) ? 'django' : /^\s*(from|import)\s+flask\b/m.test(text) ? 'flask' : 'plain';
+    const depthPenalty = mod.split('.').length;
+    const fileBonus = /(^|\.)wsgi$/.test(mod) ? 20 : /(^|\.)(app|main|server)$/.test(mod) ? 10 : 0;
+    if (/^application\s*=|^def application\s*\(/m.test(text)) {
+      found.push({ module: mod, object: 'application', score: 50 + fileBonus - depthPenalty, framework });
+    }
+    const flask = /^(\w+)\s*=\s*(flask\.)?Flask\s*\(/m.exec(text);
+    if (flask) found.push({ module: mod, object: flask[1], score: 40 + fileBonus - depthPenalty, framework: 'flask' });
+    else if (/^app\s*=/m.test(text)) found.push({ module: mod, object: 'app', score: 20 + fileBonus - depthPenalty, framework });
+  }
+  return found.sort((a, b) => b.score - a.score);
+}
+
+export function renderAppYaml(root: string, candidates: Candidate[]): string {
+  const best = candidates[0];
+  const hasRequirements = existsSync(join(root, 'requirements.txt'));
+  const isDjango = existsSync(join(root, 'manage.py')) || best.framework === 'django';
+  const deb = best.framework === 'flask' ? 'python3-flask' : isDjango ? 'python3-django' : null;
+  const others = candidates.slice(1, 4).map((c) => `${c.module}:${c.object}`);
+  const lines = [
+    `# app.yaml for ${basename(root)}, written by \`apppkg-gateway init\`. See README "The description".`,
+    '# Check it with `apppkg-gateway check`, serve it with `apppkg-gateway serve`.',
+    'platform: python, wsgi',
+    '',
+    '# The interpreter: a PEP 440 specifier matched against the pythons this host has.',
+    'python: ">=3.9"',
+    '',
+    '# The WSGI callable, as module:object (the module is imported with this directory on sys.path).',
+    `app: ${best.module}:${best.object}`,
+  ];
+  if (others.length > 0) lines.push(`# other candidates found: ${others.join(', ')}`);
+  lines.push('');
+  if (deb) {
+    lines.push(
+      '# System packages (Debian); listing any runs the app on the system interpreter, where they are importable.',
+      `deb: ${deb}`,
+      '',
+    );
+  } else {
+    lines.push('# System packages, if the app needs any (Debian / rpm hosts):', '# deb: python3-something', '');
+  }
+  lines.push(
+    hasRequirements
+      ? '# Installed into a per-app virtualenv by `apppkg-gateway install`.\npip: requirements.txt'
+      : '# A requirements file, installed into a per-app virtualenv by `apppkg-gateway install`:\n# pip: requirements.txt',
+    '',
+    '# Settings the host must inject as environment variables; missing ones refuse to start.',
+    '# settings: [SECRET_KEY, DATABASE_URL]',
+    '',
+    '# Files served by the gateway itself, never reaching Python:',
+    existsSync(join(root, 'static')) ? 'static:\n  /static: static/' : '# static:\n#   /static: static/',
+    '',
+    '# A path the gateway probes before sending traffic to a new worker:',
+    '# health: /healthz',
+    '',
+    '# Lifecycle hooks, each a shell command run in the app\'s environment:',
+  );
+  if (isDjango && existsSync(join(root, 'manage.py'))) {
+    lines.push('commands:', '  install: python manage.py migrate --noinput', '  update: python manage.py migrate --noinput', '  test: python manage.py test');
+  } else {
+    lines.push('# commands:', '#   install: python -m myapp.setup', '#   test: python -m unittest discover -s tests');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function run(args: ParsedCommand): Promise<number> {
+  const root = resolve(args.positionals[0] ?? '.');
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new GatewayError('APPPKG_USAGE', { reason: `${root} is not a directory`, command: 'init' });
+  }
+  const file = join(root, 'app.yaml');
+  if (existsSync(file) && args.values.force !== true) throw new GatewayError('APPPKG_INIT_EXISTS', { file });
+  const candidates = findCandidates(root);
+  if (candidates.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root });
+  writeFileSync(file, renderAppYaml(root, candidates));
+  process.stdout.write(`wrote ${file} (app: ${candidates[0].module}:${candidates[0].object})\n`);
+  process.stdout.write(`next: apppkg-gateway check ${args.positionals[0] ?? '.'}\n`);
+  return 0;
+}

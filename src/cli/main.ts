@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// A thin CLI over the programmatic API: argv -> command module -> exit status.
+// 0 = success, 1 = the command ran and failed, 2 = bad usage (SPEC §3).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { helpText, parseCommand, type CommandSpec, type ParsedCommand } from './args.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+
+export interface CommandModule {
+  spec: CommandSpec;
+  run(args: ParsedCommand): Promise<number>;
+}
+
+// Loaded on demand so `apppkg-gateway describe` does not pay for the proxy's imports.
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  serve: () => import('./commands/serve.js'),
+  check: () => import('./commands/check.js'),
+  install: () => import('./commands/install.js'),
+  backup: () => import('./commands/backup.js'),
+  restore: () => import('./commands/restore.js'),
+  uninstall: () => import('./commands/uninstall.js'),
+  test: () => import('./commands/test.js'),
+  run: () => import('./commands/run.js'),
+  describe: () => import('./commands/describe.js'),
+  init: () => import('./commands/init.js'),
+  status: () => import('./commands/status.js'),
+};
+
+const GLOBAL_HELP = `usage: apppkg-gateway --apps DIR [--listen ADDR] [--admin ADDR] [--environment FILE] [--trust-proxy]
+       apppkg-gateway COMMAND [ARGS] [--help]
+
+Serves Python web apps, each a directory with an app.yaml.
+
+commands:
+  (none)      serve every app under --apps DIR behind one listener
+  serve       one app, mounted at /, for development
+  check       verify an app's environment: os, python, deb/rpm, pip, settings, the app object
+  install     set up dependencies (virtualenv + pip, apt with --system), then commands.install
+  backup      commands.backup with APPPKG_BACKUP_DIR=DIR (default: copy the data directory)
+  restore     commands.restore from a backup
+  uninstall   commands.uninstall, then remove the app's data, tmp and logs
+  test        commands.test in the app's environment
+  run         any command in the app's environment
+  describe    the normalised description as JSON
+  init        write a commented app.yaml for an existing WSGI project
+  status      apps, versions, workers, restarts, requests, from a running gateway
+
+Run \`apppkg-gateway COMMAND --help\` for a command's options.`;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));
+  return String(pkg.version);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(`apppkg-gateway ${packageVersion()}\n`);
+    return 0;
+  }
+  if (first === undefined || ((first === '--help' || first === '-h') && rest.length === 0)) {
+    process.stdout.write(`${GLOBAL_HELP}\n`);
+    return first === undefined ? 2 : 0;
+  }
+  const isCommand = Object.hasOwn(COMMANDS, first);
+  if (!isCommand && !first.startsWith('-')) {
+    process.stderr.write(`apppkg-gateway: unknown command ${JSON.stringify(first)}\n  fix: run \`apppkg-gateway --help\` for the commands\n`);
+    return 2;
+  }
+  const command: CommandModule = isCommand ? await COMMANDS[first]() : await import('./commands/gateway.js');
+  const args = isCommand ? rest : argv;
+  try {
+    const parsed = parseCommand(command.spec, args);
+    if (parsed.help) {
+      process.stdout.write(`${helpText(command.spec)}\n`);
+      return 0;
+    }
+    return await command.run(parsed);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+export function reportError(err: unknown): number {
+  if (isGatewayError(err)) {
+    process.stderr.write(`apppkg-gateway: ${(err as GatewayError).format().replace(/\n(?=\S)/g, '\napppkg-gateway: ')}\n`);
+    return (err as GatewayError).exitStatus;
+  }
+  process.stderr.write(`apppkg-gateway: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+const invokedDirectly = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (status) => {
+      process.exitCode = status;
+    },
+    (err) => {
+      process.exitCode = reportError(err);
+    },
+  );
+}

@@ -1,0 +1,122 @@
+// The version suffix of a package directory (SPEC §1.2): `NAME.VERSION`, where VERSION begins
+// with a digit, and which of several versions of one app is the highest.
+
+export interface PackageDirName {
+  name: string;
+  /** Null when the directory has no version suffix (`blog`). */
+  version: string | null;
+}
+
+/**
+ * `blog.2026.11.24` -> blog / 2026.11.24; `my.app.2` -> my.app / 2; `blog` -> blog / null.
+ * The split is at the first "." followed by a digit, so a name may contain dots but no
+ * dot-digit (`py3.app.1` -> py3.app / 1). A name cannot be empty: `.1.0` and `1.0` have none.
+ */
+export function parsePackageDirName(basename: string): PackageDirName {
+  const match = /\.(?=\d)/.exec(basename);
+  if (!match || match.index === 0) return { name: basename, version: null };
+  return { name: basename.slice(0, match.index), version: basename.slice(match.index + 1) };
+}
+
+// Words that mark a pre-release (PEP 440 and semver habits): `1.0rc1` < `1.0` < `1.0.post1`.
+const PRE_RELEASE_RANK: Record<string, number> = {
+  dev: 0, alpha: 1, a: 1, beta: 2, b: 2, pre: 3, preview: 3, c: 3, rc: 3,
+};
+const POST_RELEASE = new Set(['post', 'p', 'patch', 'pl', 'r', 'rev']);
+
+type Token = { kind: 'number'; digits: string } | { kind: 'word'; word: string };
+
+function tokenize(version: string): Token[] {
+  const tokens: Token[] = [];
+  for (const [part] of version.toLowerCase().matchAll(/\d+|[a-z]+/g)) {
+    if (/^\d/.test(part)) tokens.push({ kind: 'number', digits: part.replace(/^0+(?=\d)/, '') });
+    else tokens.push({ kind: 'word', word: part });
+  }
+  return tokens;
+}
+
+function compareDigits(a: string, b: string): number {
+  // Digit strings without leading zeros: the longer is larger; no Number overflow for dates
+  // written as one number (20261124) or longer.
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A word's place relative to "nothing here": pre-release words below, others above. */
+function wordSign(word: string): number {
+  return word in PRE_RELEASE_RANK ? -1 : 1;
+}
+
+function compareWords(a: string, b: string): number {
+  const ra = PRE_RELEASE_RANK[a];
+  const rb = PRE_RELEASE_RANK[b];
+  if (ra !== undefined && rb !== undefined) return Math.sign(ra - rb);
+  if (ra !== undefined) return -1; // a pre-release sorts below any other word (`rc` < `post`)
+  if (rb !== undefined) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Compares two version suffixes number by number (SPEC §1.2): `1.10` > `1.9`, `1.0.1` > `1.0`,
+ * `2026.11.24` > `2026.9.30`. A version is its leading numbers (the release; separators `.`,
+ * `-`, `_`, `+` do not matter, a missing number counts as 0) and then whatever follows, read
+ * with PEP 440 habits: a pre-release word (dev, a/alpha, b/beta, rc/c/pre) sorts below the
+ * bare release (`1.0rc1` < `1.0`), a post-release word (post, p, patch, r) above it
+ * (`1.0.post1` > `1.0`), other words alphabetically. Versions that tie (`1.0` and `1.0.0`,
+ * `1.01` and `1.1`) are ordered by their text, so the order is total and 0 means equal strings.
+ * A null version (a directory without a suffix) sorts below every version.
+ */
+export function compareVersions(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  const ta = tokenize(a);
+  const tb = tokenize(b);
+  const ra = releaseLength(ta);
+  const rb = releaseLength(tb);
+  for (let i = 0; i < Math.max(ra, rb); i++) {
+    const x = i < ra ? (ta[i] as { digits: string }).digits : '0';
+    const y = i < rb ? (tb[i] as { digits: string }).digits : '0';
+    const order = compareDigits(x, y);
+    if (order !== 0) return order;
+  }
+  const sa = ta.slice(ra);
+  const sb = tb.slice(rb);
+  for (let i = 0; i < Math.max(sa.length, sb.length); i++) {
+    const order = compareSuffixTokens(sa[i], sb[i]);
+    if (order !== 0) return order;
+  }
+  return a < b ? -1 : 1;
+}
+
+function releaseLength(tokens: Token[]): number {
+  const firstWord = tokens.findIndex((t) => t.kind === 'word');
+  return firstWord === -1 ? tokens.length : firstWord;
+}
+
+function compareSuffixTokens(x: Token | undefined, y: Token | undefined): number {
+  if (x === undefined && y === undefined) return 0;
+  if (x === undefined || y === undefined) {
+    // Nothing on one side: `1.0` against `1.0rc1` (below) or `1.0.post1` (above); `rc1` against `rc1.1`.
+    const present = (x ?? y) as Token;
+    const presentSign = present.kind === 'word' ? wordSign(present.word) : present.digits === '0' ? 0 : 1;
+    return x === undefined ? -presentSign : presentSign;
+  }
+  if (x.kind === 'number' && y.kind === 'number') return compareDigits(x.digits, y.digits);
+  if (x.kind === 'word' && y.kind === 'word') return compareWords(x.word, y.word);
+  return x.kind === 'number' ? 1 : -1;
+}
+
+/** The item with the highest version (see compareVersions), or undefined for an empty list. */
+export function pickHighest<T extends { version: string | null }>(items: readonly T[]): T | undefined {
+  let best: T | undefined;
+  for (const item of items) {
+    if (best === undefined || compareVersions(item.version, best.version) > 0) best = item;
+  }
+  return best;
+}
+
+/** The items ordered from the highest version to the lowest: the head serves, the rest are rollback targets. */
+export function sortByVersionDescending<T extends { version: string | null }>(items: readonly T[]): T[] {
+  return [...items].sort((x, y) => compareVersions(y.version, x.version));
+}

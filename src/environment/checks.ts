@@ -1,0 +1,272 @@
+// The environment half of `apppkg-gateway check` (SPEC §3): os, python, deb/rpm, pip,
+// settings. Each probe answers {name, ok, detail, fix} and never throws for a failed check, so
+// `check` can report every problem at once. (Importing the app is the shim's part.)
+
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { satisfies } from '@renovatebot/pep440';
+import type { Description } from '../description/types.js';
+import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
+import { findVenv, resolveSettings } from './app-env.js';
+import { formatInterpreter, pickInterpreter, type Interpreter } from './interpreters.js';
+import { evaluateMarker, normalizeName, readRequirements, type Requirement } from './requirements.js';
+import { appStateDirs } from './state-root.js';
+
+export interface CheckResult {
+  name: 'os' | 'python' | 'deb' | 'rpm' | 'pip' | 'settings';
+  ok: boolean;
+  /** Not applicable here (no dpkg-query, nothing listed, no interpreter to ask): ok, with a note. */
+  skipped?: boolean;
+  detail: string;
+  /** How to fix a failure; "" when ok. */
+  fix: string;
+  code?: ErrorCode;
+}
+
+export interface CheckContext {
+  /** The environment file's `python:` for this app. */
+  pythonOverride?: string;
+  /** PATH to discover interpreters on; default the gateway's. */
+  pathEnv?: string;
+  /** Merged settings from the environment file. */
+  settings?: Record<string, string>;
+  processEnv?: NodeJS.ProcessEnv;
+  /** Required settings may come from processEnv (check runs from a shell): default true. */
+  settingsFromEnv?: boolean;
+  /** To find the app's virtualenv: <stateRoot>/apps/<name>/venv, unless venvDir is given. */
+  stateRoot?: string;
+  venvDir?: string;
+  /** Default process.platform. */
+  platform?: NodeJS.Platform;
+}
+
+const COMMAND_TIMEOUT_MS = 30_000;
+
+function failed(name: CheckResult['name'], err: GatewayError): CheckResult {
+  return { name, ok: false, detail: err.message, fix: err.hint, code: err.code };
+}
+
+function passed(name: CheckResult['name'], detail: string, skipped = false): CheckResult {
+  return skipped ? { name, ok: true, skipped, detail, fix: '' } : { name, ok: true, detail, fix: '' };
+}
+
+// --- os ----------------------------------------------------------------------------------------
+
+const OS_FAMILIES: Record<string, NodeJS.Platform[]> = {
+  posix: ['linux', 'darwin', 'freebsd', 'openbsd', 'netbsd', 'sunos', 'aix', 'android', 'cygwin'],
+  unix: ['linux', 'darwin', 'freebsd', 'openbsd', 'netbsd', 'sunos', 'aix', 'android', 'cygwin'],
+  bsd: ['freebsd', 'openbsd', 'netbsd'],
+  macos: ['darwin'],
+  osx: ['darwin'],
+  windows: ['win32'],
+  solaris: ['sunos'],
+};
+
+/** SPEC §1.1 `os:`: a family (posix, bsd) or a platform name (linux, darwin) against process.platform. */
+export function checkOs(desc: Pick<Description, 'os'>, platform: NodeJS.Platform = process.platform): CheckResult {
+  if (desc.os.length === 0) return passed('os', `any (this host is ${platform})`);
+  const match = desc.os.find((name) => {
+    const key = name.toLowerCase();
+    return key === platform || (OS_FAMILIES[key] ?? []).includes(platform);
+  });
+  if (match) return passed('os', `${platform} is ${match}`);
+  return failed('os', new GatewayError('APPPKG_OS_MISMATCH', { key: 'os', expected: desc.os.join(' or '), found: platform }));
+}
+
+// --- python ------------------------------------------------------------------------------------
+
+export async function checkPython(
+  desc: Pick<Description, 'python' | 'deb'>,
+  ctx: Pick<CheckContext, 'pythonOverride' | 'pathEnv'> = {},
+): Promise<{ result: CheckResult; interpreter: Interpreter | null }> {
+  try {
+    const interpreter = await pickInterpreter(desc, { override: ctx.pythonOverride, pathEnv: ctx.pathEnv });
+    const why = desc.python ? ` satisfies ${JSON.stringify(desc.python)}` : '';
+    return { result: passed('python', `${formatInterpreter(interpreter)}${why}`), interpreter };
+  } catch (err) {
+    if (!isGatewayError(err)) throw err;
+    return { result: failed('python', err), interpreter: null };
+  }
+}
+
+// --- deb / rpm ---------------------------------------------------------------------------------
+
+interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  missingProgram: boolean;
+}
+
+function run(command: string, args: string[]): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
+      resolve({
+        status: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+        stdout: String(stdout),
+        stderr: String(stderr),
+        missingProgram: e?.code === 'ENOENT',
+      });
+    });
+  });
+}
+
+/** Each package installed per dpkg ("install ok installed"); skipped where dpkg-query does not exist. */
+export async function checkDeb(packages: string[]): Promise<CheckResult> {
+  if (packages.length === 0) return passed('deb', 'no deb packages listed', true);
+  const answers = await Promise.all(packages.map((p) => run('dpkg-query', ['-W', '-f=${Status} ${Version}\\n', p])));
+  if (answers.some((a) => a.missingProgram)) {
+    return passed('deb', `not checked: dpkg-query not found (not a Debian host); listed: ${packages.join(', ')}`, true);
+  }
+  const found: string[] = [];
+  const missing: string[] = [];
+  answers.forEach((a, i) => {
+    // One line per architecture; any installed one counts.
+    const line = a.stdout.split('\n').find((l) => l.startsWith('install ok installed'));
+    if (line) found.push(`${packages[i]} ${line.slice('install ok installed'.length).trim()}`.trim());
+    else missing.push(packages[i]);
+  });
+  if (missing.length > 0) return failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: missing.join(' ') }));
+  return passed('deb', found.join(', '));
+}
+
+/** `rpm -q` for each package; skipped where rpm does not exist. */
+export async function checkRpm(packages: string[]): Promise<CheckResult> {
+  if (packages.length === 0) return passed('rpm', 'no rpm packages listed', true);
+  const answers = await Promise.all(packages.map((p) => run('rpm', ['-q', '--qf', '%{NAME} %{VERSION}-%{RELEASE}\\n', p])));
+  if (answers.some((a) => a.missingProgram)) {
+    return passed('rpm', `not checked: rpm not found (not an rpm host); listed: ${packages.join(', ')}`, true);
+  }
+  const missing = packages.filter((_, i) => answers[i].status !== 0);
+  if (missing.length > 0) return failed('rpm', new GatewayError('APPPKG_RPM_MISSING', { key: 'rpm', missing: missing.join(' ') }));
+  return passed('rpm', answers.map((a) => a.stdout.trim().split('\n')[0]).join(', '));
+}
+
+// --- pip ---------------------------------------------------------------------------------------
+
+// Lists every distribution the app's Python sees (app dir and `paths` first, .pth honoured),
+// name normalised per PEP 503, first on sys.path wins. importlib.metadata: Python 3.8+.
+const LIST_DISTRIBUTIONS = String.raw`
+import json, re, site, sys
+from importlib import metadata
+extra = json.loads(sys.argv[1])
+sys.path[:0] = extra['prepend']
+for d in extra['siteDirs']:
+    site.addsitedir(d)
+found = {}
+for dist in metadata.distributions():
+    name = dist.metadata['Name']
+    if not name:
+        continue
+    key = re.sub(r'[-_.]+', '-', name).lower()
+    if key not in found:
+        found[key] = dist.version
+print(json.dumps(found))
+`;
+
+/** Installed distributions (normalised name → version) as `python` sees them with the app's paths. */
+export async function installedDistributions(python: string, appDir: string, siteDirs: string[]): Promise<Record<string, string>> {
+  const answer = await run(python, ['-E', '-c', LIST_DISTRIBUTIONS, JSON.stringify({ prepend: [appDir, ...siteDirs], siteDirs })]);
+  if (answer.status !== 0) {
+    throw new Error(answer.missingProgram ? `${python}: no such file` : answer.stderr.trim().split('\n').pop() || `exit status ${String(answer.status)}`);
+  }
+  return JSON.parse(answer.stdout.trim().split('\n').pop() ?? '{}') as Record<string, string>;
+}
+
+/**
+ * Each requirement of the `pip:` file installed, at a matching version, in the app's venv (or,
+ * before `install` made one, the interpreter itself).
+ */
+export async function checkPip(
+  desc: Pick<Description, 'name' | 'dir' | 'pip' | 'paths'>,
+  interpreter: Interpreter | null,
+  ctx: Pick<CheckContext, 'stateRoot' | 'venvDir'> = {},
+): Promise<CheckResult> {
+  if (!desc.pip) return passed('pip', 'no pip requirements', true);
+  if (!interpreter) return passed('pip', 'not checked: no interpreter (see python)', true);
+  const file = path.resolve(desc.dir, desc.pip);
+  let parsed;
+  try {
+    parsed = await readRequirements(file);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message ?? err);
+    return failed('pip', new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', file, reason, cause: err }));
+  }
+  const venvDir = ctx.venvDir ?? (ctx.stateRoot ? appStateDirs(ctx.stateRoot, desc.name).venv : null);
+  const venv = venvDir ? await findVenv(venvDir, interpreter) : null;
+  const python = venv ? venv.python : interpreter.executable;
+  const where = venv ? `venv ${venv.dir}` : formatInterpreter(interpreter);
+
+  let installed: Record<string, string>;
+  try {
+    installed = await installedDistributions(python, desc.dir, desc.paths.map((p) => path.resolve(desc.dir, p)));
+  } catch (err) {
+    return failed('pip', new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', missing: `(cannot list what ${where} has installed: ${(err as Error).message})` }));
+  }
+
+  const notes = [...parsed.notes];
+  const ok: string[] = [];
+  const missing: string[] = [];
+  for (const req of parsed.requirements) {
+    if (!appliesHere(req, interpreter, notes)) continue;
+    const version = installed[normalizeName(req.name)];
+    const wanted = `${req.name}${req.specifier}`;
+    if (version === undefined) missing.push(`${wanted} (not installed)`);
+    else if (req.specifier !== '' && !safeSatisfies(version, req.specifier)) missing.push(`${wanted} (found ${version})`);
+    else ok.push(`${req.name} ${version}`);
+  }
+  const noteText = notes.length > 0 ? `; notes: ${notes.join('; ')}` : '';
+  if (missing.length > 0) {
+    const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', missing: missing.join(', ') });
+    return { ...failed('pip', err), detail: `${err.message} in ${where}${noteText}` };
+  }
+  return passed('pip', `${ok.length} requirement(s) satisfied in ${where}${ok.length > 0 ? `: ${ok.join(', ')}` : ''}${noteText}`);
+}
+
+function appliesHere(req: Requirement, interpreter: Interpreter, notes: string[]): boolean {
+  if (req.marker === null) return true;
+  try {
+    return evaluateMarker(req.marker, interpreter.markers);
+  } catch (err) {
+    notes.push(`${req.where}: ${req.name} not checked, marker ${JSON.stringify(req.marker)} not evaluated (${(err as Error).message})`);
+    return false;
+  }
+}
+
+function safeSatisfies(version: string, specifier: string): boolean {
+  try {
+    // An installed prerelease was chosen by someone: accept it as pip's "already satisfied" does.
+    return satisfies(version, specifier, { prereleases: true });
+  } catch {
+    return false;
+  }
+}
+
+// --- settings ----------------------------------------------------------------------------------
+
+export function checkSettings(
+  desc: Pick<Description, 'name' | 'settings'>,
+  ctx: Pick<CheckContext, 'settings' | 'processEnv' | 'settingsFromEnv'> = {},
+): CheckResult {
+  if (desc.settings.length === 0) return passed('settings', 'none required', true);
+  try {
+    resolveSettings(desc, ctx.settings ?? {}, ctx.processEnv ?? process.env, ctx.settingsFromEnv ?? true);
+    return passed('settings', `provided: ${desc.settings.join(', ')}`);
+  } catch (err) {
+    if (!isGatewayError(err)) throw err;
+    return failed('settings', err);
+  }
+}
+
+/** os, python, deb, rpm, pip, settings — in that order, every one reported. */
+export async function runEnvironmentChecks(desc: Description, ctx: CheckContext = {}): Promise<CheckResult[]> {
+  const os = checkOs(desc, ctx.platform);
+  const [{ result: python, interpreter }, deb, rpm] = await Promise.all([
+    checkPython(desc, ctx),
+    checkDeb(desc.deb),
+    checkRpm(desc.rpm),
+  ]);
+  const pip = await checkPip(desc, interpreter, ctx);
+  return [os, python, deb, rpm, pip, checkSettings(desc, ctx)];
+}

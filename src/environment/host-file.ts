@@ -1,0 +1,219 @@
+// The host's environment file (SPEC §2, `--environment FILE`): settings injected into apps and
+// how each app runs. Validated by the same machinery as app.yaml (schema/environment.schema.json,
+// every problem at once, file:line:column on each).
+
+import path from 'node:path';
+import { GatewayError } from '../errors.js';
+import { keyLabel, loadYamlWithSchema, readSchema, setOwn, toList, type FixFor, type YamlFile, type YamlPath } from '../description/load.js';
+
+/** Per-app keys that `defaults:` may also set. null = not set: the gateway's own default applies. */
+export interface AppOverrides {
+  workers: number | null;
+  threads: number | null;
+  /** A user name or a numeric uid, as text. */
+  user: string | null;
+  /** 0 = never recycle. */
+  maxRequests: number | null;
+  /** Bytes. */
+  maxMemory: number | null;
+  /** An absolute interpreter path, or a command name to look up on PATH. */
+  python: string | null;
+  /** Seconds. */
+  timeout: number | null;
+  /** Bytes. */
+  maxBody: number | null;
+}
+
+export interface HostAppConfig extends AppOverrides {
+  settings: Record<string, string>;
+  /** Lowercase, without a trailing dot. */
+  hosts: string[];
+  /** Starts with "/", no trailing "/" (except "/" itself); null = the default /NAME. */
+  mount: string | null;
+}
+
+export interface HostEnvironment {
+  /** Absolute path of the file; null when the host gave none. */
+  file: string | null;
+  /** Injected into every app. */
+  settings: Record<string, string>;
+  /** The default interpreter (`python:` at the top level). */
+  python: string | null;
+  defaults: AppOverrides;
+  apps: Record<string, HostAppConfig>;
+}
+
+const OVERRIDE_KEYS = {
+  workers: 'workers', threads: 'threads', user: 'user', maxRequests: 'max_requests',
+  maxMemory: 'max_memory', python: 'python', timeout: 'timeout', maxBody: 'max_body',
+} as const satisfies Record<keyof AppOverrides, string>;
+
+function noOverrides(): AppOverrides {
+  return { workers: null, threads: null, user: null, maxRequests: null, maxMemory: null, python: null, timeout: null, maxBody: null };
+}
+
+/** What the gateway uses when the host gave no environment file. */
+export function emptyHostEnvironment(): HostEnvironment {
+  return { file: null, settings: {}, python: null, defaults: noOverrides(), apps: {} };
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/**
+ * `512MB`, `1.5G`, `10 MiB`, `4096` -> bytes. Units are binary whatever their spelling
+ * (1MB = 1024*1024), as nginx's client_max_body_size and uWSGI's limits read them.
+ * Returns null for text that is not a size.
+ */
+export function parseSize(value: string | number): number | null {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : null;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(value);
+  if (!match) return null;
+  return Math.round(Number(match[1]) * UNITS[match[2].toLowerCase()]);
+}
+
+/** A setting's value as the app will see it: numbers and booleans as written in the file. */
+function settingText(yaml: YamlFile, at: YamlPath, value: unknown): string {
+  return typeof value === 'string' ? value : yaml.sourceText(at) ?? String(value);
+}
+
+function readSettings(yaml: YamlFile, at: YamlPath): Record<string, string> {
+  const settings: Record<string, string> = {};
+  const raw = yaml.raw(at);
+  if (raw === null || typeof raw !== 'object' || yaml.failedAtOrAbove(at)) return settings;
+  for (const name of Object.keys(raw)) {
+    const value = yaml.valid([...at, name]);
+    if (value !== undefined) setOwn(settings, name, settingText(yaml, [...at, name], value));
+  }
+  return settings;
+}
+
+function readOverrides(yaml: YamlFile, at: YamlPath, file: string): AppOverrides {
+  const overrides = noOverrides();
+  const value = (key: keyof AppOverrides): unknown => yaml.valid([...at, OVERRIDE_KEYS[key]]);
+  const num = (key: keyof AppOverrides): number | null => {
+    const v = value(key);
+    return typeof v === 'number' ? v : null;
+  };
+  overrides.workers = num('workers');
+  overrides.threads = num('threads');
+  overrides.maxRequests = num('maxRequests');
+  overrides.timeout = num('timeout');
+  const user = value('user');
+  overrides.user = typeof user === 'string' || typeof user === 'number' ? String(user) : null;
+  overrides.python = interpreterPath(value('python'), file);
+  for (const key of ['maxMemory', 'maxBody'] as const) {
+    const v = value(key);
+    if (typeof v !== 'string' && typeof v !== 'number') continue;
+    const bytes = parseSize(v);
+    if (key === 'maxMemory' && bytes === 0) {
+      const where = [...at, OVERRIDE_KEYS[key]];
+      yaml.report('APPPKG_DESC_BAD_VALUE', where, {
+        expected: 'a size greater than 0, like "512MB"',
+        found: yaml.found(where),
+        fix: 'leave max_memory out to never recycle a worker for its memory',
+      });
+    }
+    overrides[key] = bytes;
+  }
+  return overrides;
+}
+
+/** Fix hints that depend on the value found. */
+const environmentFixFor: FixFor = (key, value) => {
+  if (/(^|\.)settings$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value)) {
+    return `name it with letters, digits and "_" only, e.g. ${value.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_')}`;
+  }
+  if (/\.mount$/.test(key) && typeof value === 'string' && !value.startsWith('/')) return `write mount: /${value}`;
+  return undefined;
+};
+
+/** An interpreter named in the file: absolute, a bare command for PATH, or relative to the file. */
+function interpreterPath(value: unknown, file: string): string | null {
+  if (typeof value !== 'string') return null;
+  if (path.isAbsolute(value) || !value.includes('/')) return value;
+  return path.resolve(path.dirname(file), value);
+}
+
+function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
+  const env: HostEnvironment = {
+    file,
+    settings: readSettings(yaml, ['settings']),
+    python: interpreterPath(yaml.valid(['python']), file),
+    defaults: readOverrides(yaml, ['defaults'], file),
+    apps: {},
+  };
+  const apps = yaml.raw(['apps']);
+  if (apps === null || typeof apps !== 'object' || yaml.failedAtOrAbove(['apps'])) return env;
+  // Two apps answering one Host or one mount would make routing depend on order: refuse.
+  const hostOwners = new Map<string, string>();
+  const mountOwners = new Map<string, string>();
+  for (const name of Object.keys(apps)) {
+    const at = ['apps', name];
+    if (yaml.failedAtOrAbove(at)) continue;
+    const hosts: string[] = [];
+    const hostsValue = yaml.valid([...at, 'hosts']);
+    toList(hostsValue).forEach((host, i) => {
+      const normal = host.toLowerCase().replace(/\.$/, '');
+      const owner = hostOwners.get(normal);
+      if (owner !== undefined && owner !== name) {
+        const where = Array.isArray(hostsValue) ? [...at, 'hosts', i] : [...at, 'hosts'];
+        yaml.report('APPPKG_DESC_BAD_VALUE', where, {
+          expected: `a host no other app has (apps.${owner} has ${normal})`,
+          found: yaml.found(where),
+          fix: 'route each host name to one app',
+        });
+      } else if (!hosts.includes(normal)) {
+        hostOwners.set(normal, name);
+        hosts.push(normal);
+      }
+    });
+    const mountValue = yaml.valid([...at, 'mount']);
+    let mount: string | null = null;
+    if (typeof mountValue === 'string') {
+      mount = mountValue.replace(/\/+$/, '') || '/';
+      const owner = mountOwners.get(mount);
+      if (owner !== undefined) {
+        yaml.report('APPPKG_DESC_BAD_VALUE', [...at, 'mount'], {
+          expected: `a mount no other app has (${keyLabel(['apps', owner, 'mount'])} is ${mount})`,
+          found: yaml.found([...at, 'mount']),
+          fix: 'mount each app at its own path, or tell them apart by hosts',
+        });
+      }
+      mountOwners.set(mount, name);
+    }
+    setOwn(env.apps, name, { settings: readSettings(yaml, [...at, 'settings']), hosts, mount, ...readOverrides(yaml, at, file) });
+  }
+  return env;
+}
+
+/**
+ * Loads and checks an environment file. Throws APPPKG_ENVFILE_NOT_FOUND, APPPKG_FILE_UNREADABLE,
+ * or APPPKG_ENVFILE_INVALID carrying every problem (each an APPPKG_DESC_* with its position).
+ * An empty file is a valid one.
+ */
+export async function loadEnvironmentFile(file: string): Promise<HostEnvironment> {
+  const absolute = path.resolve(file);
+  return loadYamlWithSchema(absolute, readSchema('environment'), {
+    notFound: () => new GatewayError('APPPKG_ENVFILE_NOT_FOUND', { file: absolute }),
+    invalidCode: 'APPPKG_ENVFILE_INVALID',
+    fixFor: environmentFixFor,
+    normalise: (yaml) => normaliseEnvironment(yaml, absolute),
+  });
+}
+
+/**
+ * How the host runs the app `appName`: its entry under apps: over `defaults:`, the interpreter
+ * falling back to the top-level `python:`, and its settings over the shared ones.
+ */
+export function overridesFor(env: HostEnvironment, appName: string): HostAppConfig {
+  const app = Object.hasOwn(env.apps, appName) ? env.apps[appName] : undefined;
+  const merged: HostAppConfig = { ...noOverrides(), settings: {}, hosts: app?.hosts ?? [], mount: app?.mount ?? null };
+  for (const key of Object.keys(OVERRIDE_KEYS) as (keyof AppOverrides)[]) {
+    (merged as unknown as Record<string, unknown>)[key] = app?.[key] ?? env.defaults[key];
+  }
+  merged.python = app?.python ?? env.defaults.python ?? env.python;
+  for (const [name, value] of [...Object.entries(env.settings), ...Object.entries(app?.settings ?? {})]) {
+    setOwn(merged.settings, name, value);
+  }
+  return merged;
+}

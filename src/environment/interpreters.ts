@@ -1,0 +1,300 @@
+// Which Python runs an app (SPEC §1.3). We find the host's interpreters — `python3` on PATH,
+// the system `/usr/bin/python3`, every `python3.N` — ask each once what it is, and pick by the
+// description's PEP 440 specifier. Matching uses @renovatebot/pep440, never a parser of our own.
+
+import { execFile } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access, readdir, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { rcompare, satisfies } from '@renovatebot/pep440';
+import type { Description } from '../description/types.js';
+import { GatewayError } from '../errors.js';
+
+/** Where Debian (and most Linux distributions) keep the interpreter that sees `deb` packages. */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/** Directories searched for `python3.N` besides PATH (a service's PATH is often short). */
+const EXTRA_DIRS = ['/usr/bin', '/usr/local/bin'];
+
+const PROBE_TIMEOUT_MS = 10_000;
+
+/** PEP 508 environment markers, as the interpreter reports them (checks.ts evaluates with them). */
+export type MarkerEnvironment = Record<string, string>;
+
+export interface Interpreter {
+  /** How it was found, first name wins: "python3" (on PATH), "/usr/bin/python3", "python3.12", or the override path. */
+  label: string;
+  /** Every name that led to this interpreter, e.g. ["python3.11", "/usr/bin/python3"]. */
+  names: string[];
+  /** What to run: sys.executable, so pyenv shims and symlinks are resolved once, here. */
+  executable: string;
+  /** PEP 440 version built from sys.version_info, e.g. "3.11.7" or "3.13.0rc1". */
+  version: string;
+  implementation: string;
+  prefix: string;
+  basePrefix: string;
+  /** True when this interpreter is itself a virtualenv's python. */
+  isVenv: boolean;
+  /** The interpreter's own sys.path (without the script directory). */
+  sysPath: string[];
+  sitePackages: string[];
+  userSite: string | null;
+  /** The sitecustomize module the interpreter loads by itself (Debian ships one), if any. */
+  sitecustomize: string | null;
+  markers: MarkerEnvironment;
+}
+
+// Runs on every Python 3 we may meet: nothing newer than 3.6 syntax, stdlib only.
+const PROBE = String.raw`
+import json, os, platform, site, sys
+v = sys.version_info
+pre = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v.releaselevel)
+version = '%d.%d.%d' % (v.major, v.minor, v.micro) + ('%s%d' % (pre, v.serial) if pre else '')
+iv = sys.implementation.version
+ipre = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(iv.releaselevel)
+try:
+    site_packages = list(site.getsitepackages())
+except Exception:
+    site_packages = []
+try:
+    user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
+except Exception:
+    user_site = None
+sc = sys.modules.get('sitecustomize')
+print(json.dumps({
+    'executable': sys.executable,
+    'version': version,
+    'implementation': sys.implementation.name,
+    'prefix': sys.prefix,
+    'basePrefix': getattr(sys, 'base_prefix', sys.prefix),
+    'sysPath': [p for p in sys.path if p],
+    'sitePackages': site_packages,
+    'userSite': user_site,
+    'sitecustomize': getattr(sc, '__file__', None),
+    'markers': {
+        'os_name': os.name,
+        'sys_platform': sys.platform,
+        'platform_machine': platform.machine(),
+        'platform_python_implementation': platform.python_implementation(),
+        'platform_release': platform.release(),
+        'platform_system': platform.system(),
+        'platform_version': platform.version(),
+        'python_version': '%d.%d' % (v.major, v.minor),
+        'python_full_version': platform.python_version(),
+        'implementation_name': sys.implementation.name,
+        'implementation_version': '%d.%d.%d' % (iv.major, iv.minor, iv.micro) + ('%s%d' % (ipre, iv.serial) if ipre else ''),
+    },
+}))
+`;
+
+type ProbeResult = Omit<Interpreter, 'label' | 'names' | 'isVenv'>;
+
+/** Run `command -E -c PROBE`; a failure is returned as a reason, never thrown. */
+function probe(command: string): Promise<ProbeResult | { reason: string }> {
+  return new Promise((resolve) => {
+    // -E: the gateway's own PYTHONPATH/PYTHONHOME must not colour what the interpreter says.
+    execFile(
+      command,
+      ['-E', '-c', PROBE],
+      { timeout: PROBE_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 1 << 20, windowsHide: true },
+      (err, stdout, stderr) => {
+        if (err) {
+          const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown };
+          let reason: string;
+          if (e.code === 'ENOENT') reason = 'no such file';
+          else if (e.code === 'EACCES') reason = 'permission denied (not executable)';
+          else if (e.killed) reason = `no answer within ${PROBE_TIMEOUT_MS / 1000}s`;
+          else reason = firstLine(String(stderr)) || `exited with status ${String(e.code)}, expected a JSON line`;
+          resolve({ reason });
+          return;
+        }
+        try {
+          const data = JSON.parse(String(stdout).trim().split('\n').pop() ?? '') as ProbeResult;
+          if (typeof data.version !== 'string' || typeof data.executable !== 'string') throw new Error('bad probe');
+          if (!data.executable) data.executable = command;
+          resolve(data);
+        } catch {
+          resolve({ reason: `unexpected output: ${firstLine(String(stdout)) || '(none)'}` });
+        }
+      },
+    );
+  });
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+}
+
+async function isExecutableFile(file: string): Promise<boolean> {
+  try {
+    await access(file, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function which(name: string, dirs: string[]): Promise<string | null> {
+  for (const dir of dirs) {
+    const file = path.join(dir, name);
+    if (await isExecutableFile(file)) return file;
+  }
+  return null;
+}
+
+async function safeRealpath(file: string): Promise<string> {
+  try {
+    return await realpath(file);
+  } catch {
+    return file;
+  }
+}
+
+/** Candidate `[name, file]` pairs in preference order: python3 on PATH, the system one, then python3.N. */
+async function candidates(pathEnv: string): Promise<Array<[string, string]>> {
+  const pathDirs = pathEnv.split(path.delimiter).filter((d) => path.isAbsolute(d));
+  const found: Array<[string, string]> = [];
+  const onPath = await which('python3', pathDirs);
+  if (onPath) found.push(['python3', onPath]);
+  if (await isExecutableFile(SYSTEM_PYTHON)) found.push([SYSTEM_PYTHON, SYSTEM_PYTHON]);
+  for (const dir of [...new Set([...pathDirs, ...EXTRA_DIRS])]) {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of entries.filter((n) => /^python3\.\d+$/.test(n)).sort()) {
+      const file = path.join(dir, name);
+      if (await isExecutableFile(file)) found.push([name, file]);
+    }
+  }
+  return found;
+}
+
+async function discover(pathEnv: string): Promise<Interpreter[]> {
+  // Same file under two names (/bin -> /usr/bin, python3 -> python3.11): ask it once.
+  const byFile = new Map<string, { names: string[]; file: string }>();
+  for (const [name, file] of await candidates(pathEnv)) {
+    const key = await safeRealpath(file);
+    const seen = byFile.get(key);
+    if (seen) addName(seen.names, name);
+    else byFile.set(key, { names: [name], file });
+  }
+  const probed = await Promise.all([...byFile.values()].map(async (c) => ({ c, result: await probe(c.file) })));
+  // A pyenv shim and the binary it runs are one interpreter: merge on what Python itself says.
+  const byInterpreter = new Map<string, Interpreter>();
+  for (const { c, result } of probed) {
+    if ('reason' in result) continue; // e.g. a pyenv shim for a version not enabled here
+    const key = `${await safeRealpath(result.executable)}\0${result.prefix}`;
+    const seen = byInterpreter.get(key);
+    if (seen) c.names.forEach((n) => addName(seen.names, n));
+    else byInterpreter.set(key, toInterpreter(c.names, result));
+  }
+  return [...byInterpreter.values()];
+}
+
+function addName(names: string[], name: string): void {
+  if (!names.includes(name)) names.push(name);
+}
+
+function toInterpreter(names: string[], result: ProbeResult): Interpreter {
+  return { label: names[0], names: [...names], ...result, isVenv: result.prefix !== result.basePrefix };
+}
+
+const discoveryCache = new Map<string, Promise<Interpreter[]>>();
+const overrideCache = new Map<string, Promise<ProbeResult | { reason: string }>>();
+
+export interface DiscoverOptions {
+  /** The PATH to search; default the gateway's own. */
+  pathEnv?: string;
+}
+
+/** Every interpreter on this host, each probed once per process (per PATH value). */
+export function discoverInterpreters(opts: DiscoverOptions = {}): Promise<Interpreter[]> {
+  const pathEnv = opts.pathEnv ?? process.env.PATH ?? '';
+  let pending = discoveryCache.get(pathEnv);
+  if (!pending) {
+    pending = discover(pathEnv);
+    discoveryCache.set(pathEnv, pending);
+  }
+  return pending;
+}
+
+/** Forget what was probed (tests; a long-running gateway after SIGHUP). */
+export function clearInterpreterCache(): void {
+  discoveryCache.clear();
+  overrideCache.clear();
+}
+
+/** Probe one named interpreter (the environment file's `python:`); APPPKG_PY_NOT_EXECUTABLE if it does not run. */
+export async function probeInterpreter(command: string): Promise<Interpreter> {
+  let pending = overrideCache.get(command);
+  if (!pending) {
+    pending = probe(command);
+    overrideCache.set(command, pending);
+  }
+  const result = await pending;
+  if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason });
+  return toInterpreter([command], result);
+}
+
+/** "python3 3.11.7 (/root/.pyenv/versions/3.11.7/bin/python3)" or "/usr/bin/python3 3.11.2". */
+export function formatInterpreter(i: Interpreter): string {
+  return i.label === i.executable ? `${i.label} ${i.version}` : `${i.label} ${i.version} (${i.executable})`;
+}
+
+/** Does `version` satisfy the specifier? null/empty = any. Prereleases count (as pip's Requires-Python does). */
+export function versionSatisfies(version: string, specifier: string | null): boolean {
+  if (specifier === null || specifier.trim() === '') return true;
+  try {
+    return satisfies(version, specifier, { prereleases: true });
+  } catch {
+    return false;
+  }
+}
+
+export interface PickOptions extends DiscoverOptions {
+  /** The environment file's `python:` path; wins over discovery when given. */
+  override?: string;
+}
+
+/**
+ * The interpreter an app runs on (SPEC §1.3): the override if given; with `deb` packages, the
+ * system interpreter; else `python3` on PATH if it satisfies; else the highest that does.
+ */
+export async function pickInterpreter(
+  desc: Pick<Description, 'python' | 'deb'>,
+  opts: PickOptions = {},
+): Promise<Interpreter> {
+  const specifier = desc.python;
+  if (opts.override !== undefined && opts.override !== '') {
+    const chosen = await probeInterpreter(opts.override);
+    if (versionSatisfies(chosen.version, specifier)) return chosen;
+    throw noInterpreter(specifier, [chosen], false);
+  }
+  const all = await discoverInterpreters(opts);
+  if (desc.deb.length > 0) {
+    // deb packages are importable only from the system interpreter.
+    const system = all.find((i) => i.names.includes(SYSTEM_PYTHON));
+    if (system && versionSatisfies(system.version, specifier)) return system;
+    throw noInterpreter(specifier, all, true);
+  }
+  const onPath = all.find((i) => i.names.includes('python3'));
+  if (onPath && versionSatisfies(onPath.version, specifier)) return onPath;
+  const fitting = all.filter((i) => versionSatisfies(i.version, specifier));
+  fitting.sort((a, b) => rcompare(a.version, b.version));
+  if (fitting.length > 0) return fitting[0];
+  throw noInterpreter(specifier, all, false);
+}
+
+function noInterpreter(specifier: string | null, found: Interpreter[], reasonDeb: boolean): GatewayError {
+  return new GatewayError('APPPKG_PY_NO_INTERPRETER', {
+    key: 'python',
+    specifier: specifier ?? '(any)',
+    foundList: found.map(formatInterpreter).join(', '),
+    reasonDeb,
+    expected: specifier ?? 'any Python 3',
+    found: found.map(formatInterpreter).join(', ') || 'none',
+  });
+}

@@ -1,0 +1,245 @@
+// A pip requirements file read just far enough for `check` to ask "is each one installed, at
+// a matching version?". Names and PEP 440 specifiers come from PEP 508 lines; a local wheel or
+// sdist gives its name (and version) from its filename; options (-i, --hash, -c ...) are
+// skipped, `-r` is followed; PEP 508 markers are evaluated against the interpreter's values,
+// and a marker we cannot evaluate makes the line a note, not a verdict.
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { satisfies, valid, validRange } from '@renovatebot/pep440';
+import type { MarkerEnvironment } from './interpreters.js';
+
+export interface Requirement {
+  /** "requirements.txt:3" */
+  where: string;
+  /** The line as written (continuations joined, comment removed). */
+  text: string;
+  /** As written; compare with `normalizeName`. */
+  name: string;
+  /** PEP 440 specifier, "" = any version. */
+  specifier: string;
+  /** PEP 508 marker, or null. */
+  marker: string | null;
+}
+
+export interface RequirementsFile {
+  requirements: Requirement[];
+  /** Lines that name nothing we can check (a directory, an unnamed URL, a bad specifier). */
+  notes: string[];
+}
+
+/** PEP 503 normalisation: "Flask_SQLAlchemy" and "flask-sqlalchemy" are one project. */
+export function normalizeName(name: string): string {
+  return name.replace(/[-_.]+/g, '-').toLowerCase();
+}
+
+const ARCHIVE = /\.(whl|tar\.gz|tgz|tar\.bz2|tar\.xz|zip)$/i;
+const NAMED = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$/;
+
+/** Read `file` and every file it includes with -r; throws only when `file` itself cannot be read. */
+export async function readRequirements(file: string): Promise<RequirementsFile> {
+  const out: RequirementsFile = { requirements: [], notes: [] };
+  await readInto(path.resolve(file), out, new Set(), true);
+  return out;
+}
+
+async function readInto(file: string, out: RequirementsFile, seen: Set<string>, top: boolean): Promise<void> {
+  if (seen.has(file)) return;
+  seen.add(file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (top) throw err;
+    out.notes.push(`${path.basename(file)}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return;
+  }
+  const base = path.basename(file);
+  for (const { line, number } of logicalLines(text)) {
+    const where = `${base}:${number}`;
+    const include = /^(?:-r|--requirement)(?:\s*=?\s*)(\S+)$/.exec(line);
+    if (include) {
+      await readInto(path.resolve(path.dirname(file), include[1]), out, seen, false);
+      continue;
+    }
+    const editable = /^(?:-e|--editable)(?:\s*=?\s*)(\S+)$/.exec(line);
+    if (editable) {
+      addLocation(editable[1], where, line, null, out);
+      continue;
+    }
+    if (line.startsWith('-')) continue; // -i, --extra-index-url, -c, -f, --pre ...: not requirements
+    parseLine(line, where, out);
+  }
+}
+
+/** Physical lines joined at a trailing backslash, comments (" #" or line-initial) removed. */
+function logicalLines(text: string): Array<{ line: string; number: number }> {
+  const result: Array<{ line: string; number: number }> = [];
+  let pending = '';
+  let start = 0;
+  text.split(/\r?\n/).forEach((raw, i) => {
+    if (pending === '') start = i + 1;
+    if (raw.endsWith('\\')) {
+      pending += raw.slice(0, -1);
+      return;
+    }
+    const joined = (pending + raw).replace(/(^|\s)#.*$/, '').trim();
+    pending = '';
+    if (joined !== '') result.push({ line: joined, number: start });
+  });
+  return result;
+}
+
+function parseLine(line: string, where: string, out: RequirementsFile): void {
+  // Per-requirement options (--hash=..., --global-option) follow the requirement.
+  const withoutOptions = line.replace(/\s+--[A-Za-z][\w-]*(=\S+)?/g, '').trim();
+  const isUrl = withoutOptions.includes('://');
+  // PEP 508: a URL must be followed by whitespace before ";"; a name requirement may not be.
+  const semi = isUrl ? withoutOptions.search(/\s;/) : withoutOptions.indexOf(';');
+  const body = (semi >= 0 ? withoutOptions.slice(0, semi) : withoutOptions).trim();
+  const marker = semi >= 0 ? withoutOptions.slice(semi).replace(/^\s*;/, '').trim() || null : null;
+
+  const named = NAMED.exec(body);
+  if (named && named[3].startsWith('@')) {
+    out.requirements.push({ where, text: line, name: named[1], specifier: '', marker });
+    return;
+  }
+  if (isUrl || body.includes('/') || body.startsWith('.') || ARCHIVE.test(body)) {
+    addLocation(body, where, line, marker, out);
+    return;
+  }
+  if (!named) {
+    out.notes.push(`${where}: not understood: ${line}`);
+    return;
+  }
+  let specifier = named[3].trim();
+  if (specifier.startsWith('(') && specifier.endsWith(')')) specifier = specifier.slice(1, -1).trim();
+  if (specifier !== '' && !validRange(specifier)) {
+    out.notes.push(`${where}: ${named[1]}: version not checked, ${JSON.stringify(specifier)} is not a PEP 440 specifier`);
+    specifier = '';
+  }
+  out.requirements.push({ where, text: line, name: named[1], specifier, marker });
+}
+
+/** A path or URL: the name from #egg=, or from a wheel/sdist filename; a directory names nothing. */
+function addLocation(location: string, where: string, line: string, marker: string | null, out: RequirementsFile): void {
+  const egg = /[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(location);
+  if (egg) {
+    out.requirements.push({ where, text: line, name: egg[1], specifier: '', marker });
+    return;
+  }
+  const file = decodeURIComponent(location.replace(/[?#].*$/, '').split('/').pop() ?? '');
+  if (/\.whl$/i.test(file)) {
+    // {name}-{version}(-{build})?-{python}-{abi}-{platform}.whl (PEP 427)
+    const [name, version] = file.slice(0, -4).split('-');
+    if (name && version) {
+      out.requirements.push({ where, text: line, name, specifier: `==${version}`, marker });
+      return;
+    }
+  }
+  const sdist = /^(.+?)-(\d[^-]*)\.(tar\.gz|tgz|tar\.bz2|tar\.xz|zip)$/i.exec(file);
+  if (sdist) {
+    out.requirements.push({ where, text: line, name: sdist[1], specifier: valid(sdist[2]) ? `==${sdist[2]}` : '', marker });
+    return;
+  }
+  out.notes.push(`${where}: ${location}: not checked (a directory or URL without a project name)`);
+}
+
+// --- PEP 508 markers -------------------------------------------------------------------------
+
+const LEGACY_NAMES: Record<string, string> = {
+  'os.name': 'os_name',
+  'sys.platform': 'sys_platform',
+  'platform.version': 'platform_version',
+  'platform.machine': 'platform_machine',
+  'platform.python_implementation': 'platform_python_implementation',
+  python_implementation: 'platform_python_implementation',
+};
+
+type Token = { kind: 'str' | 'var' | 'op' | 'and' | 'or' | '(' | ')'; value: string };
+
+function tokenize(marker: string): Token[] {
+  const tokens: Token[] = [];
+  const re = /\s*(?:("[^"]*"|'[^']*')|(not\s+in\b|in\b|===|==|!=|<=|>=|~=|<|>)|(and\b|or\b)|([()])|([A-Za-z_][A-Za-z0-9_.]*))/y;
+  let at = 0;
+  while (at < marker.length) {
+    if (/^\s*$/.test(marker.slice(at))) break;
+    re.lastIndex = at;
+    const m = re.exec(marker);
+    if (!m) throw new Error(`unexpected ${JSON.stringify(marker.slice(at))}`);
+    at = re.lastIndex;
+    if (m[1]) tokens.push({ kind: 'str', value: m[1].slice(1, -1) });
+    else if (m[2]) tokens.push({ kind: 'op', value: m[2].replace(/\s+/, ' ') });
+    else if (m[3]) tokens.push({ kind: m[3] as 'and' | 'or', value: m[3] });
+    else if (m[4]) tokens.push({ kind: m[4] as '(' | ')', value: m[4] });
+    else tokens.push({ kind: 'var', value: m[5] });
+  }
+  return tokens;
+}
+
+/** True/false for a marker; throws when it cannot be evaluated (unknown variable, bad syntax). */
+export function evaluateMarker(marker: string, env: MarkerEnvironment): boolean {
+  const tokens = tokenize(marker);
+  let i = 0;
+  const peek = () => tokens[i];
+  const value = (): string => {
+    const t = tokens[i++];
+    if (t?.kind === 'str') return t.value;
+    if (t?.kind === 'var') {
+      const key = LEGACY_NAMES[t.value] ?? t.value;
+      if (key === 'extra') return '';
+      const v = env[key];
+      if (v === undefined) throw new Error(`unknown marker variable ${t.value}`);
+      return v;
+    }
+    throw new Error('expected a value');
+  };
+  const atom = (): boolean => {
+    if (peek()?.kind === '(') {
+      i++;
+      const result = or();
+      if (tokens[i++]?.kind !== ')') throw new Error('expected )');
+      return result;
+    }
+    const left = value();
+    const op = tokens[i++];
+    if (op?.kind !== 'op') throw new Error('expected an operator');
+    return compare(left, op.value, value());
+  };
+  const and = (): boolean => {
+    let result = atom();
+    while (peek()?.kind === 'and') {
+      i++;
+      result = atom() && result;
+    }
+    return result;
+  };
+  const or = (): boolean => {
+    let result = and();
+    while (peek()?.kind === 'or') {
+      i++;
+      result = and() || result;
+    }
+    return result;
+  };
+  const result = or();
+  if (i !== tokens.length) throw new Error('trailing input');
+  return result;
+}
+
+function compare(left: string, op: string, right: string): boolean {
+  if (op === 'in') return right.includes(left);
+  if (op === 'not in') return !right.includes(left);
+  if (op === '===') return left === right;
+  // PEP 508: a version comparison when both sides parse as versions, else string comparison.
+  if (valid(left) && validRange(`${op}${right}`)) return satisfies(left, `${op}${right}`, { prereleases: true });
+  switch (op) {
+    case '==': return left === right;
+    case '!=': return left !== right;
+    case '<': return left < right;
+    case '<=': return left <= right;
+    case '>': return left > right;
+    case '>=': return left >= right;
+    default: throw new Error(`${op} needs versions on both sides`);
+  }
+}

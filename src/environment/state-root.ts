@@ -1,0 +1,97 @@
+// Where an app's state lives: data that outlives versions, logs, a private TMPDIR, its
+// virtualenv and the generated `run` helpers (SPEC §2.1). One root for the gateway, one
+// directory per app name beneath it, so a new version finds the old version's data.
+
+import { chmod, chown, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { GatewayError } from '../errors.js';
+
+export interface StateRootOptions {
+  /** --state-dir, when given. */
+  flag?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Effective uid; default process.getuid(). */
+  uid?: number;
+  home?: string;
+}
+
+/** --state-dir > $APPPKG_STATE_DIR > /var/lib/apppkg-gateway (root) or the XDG state dir (a user). */
+export function resolveStateRoot(opts: StateRootOptions = {}): string {
+  const env = opts.env ?? process.env;
+  if (opts.flag) return path.resolve(opts.flag);
+  if (env.APPPKG_STATE_DIR) return path.resolve(env.APPPKG_STATE_DIR);
+  const uid = opts.uid ?? process.getuid?.() ?? -1;
+  if (uid === 0) return '/var/lib/apppkg-gateway';
+  // XDG Base Directory spec: a relative XDG_STATE_HOME is invalid and must be ignored.
+  const xdg = env.XDG_STATE_HOME;
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'apppkg-gateway');
+  return path.join(opts.home ?? os.homedir(), '.local', 'state', 'apppkg-gateway');
+}
+
+export interface AppStateDirs {
+  root: string;
+  /** <root>/apps/<name> */
+  app: string;
+  data: string;
+  log: string;
+  /** Mode 0700: TMPDIR for this app alone. */
+  tmp: string;
+  /** The app's virtualenv (created by `install`, only when `pip:` is used). */
+  venv: string;
+  /** Generated helpers for commands run in the app's environment (app-env.ts). */
+  run: string;
+}
+
+/** The paths only; nothing is created. */
+export function appStateDirs(root: string, name: string): AppStateDirs {
+  // A name is one path segment (the description loader checks it too); never let it climb out.
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new GatewayError('APPPKG_STATE_DIR_FAILED', {
+      path: path.join(root, 'apps', name),
+      reason: `expected the app name to be one path segment, found ${JSON.stringify(name)}`,
+    });
+  }
+  const app = path.join(root, 'apps', name);
+  return {
+    root,
+    app,
+    data: path.join(app, 'data'),
+    log: path.join(app, 'log'),
+    tmp: path.join(app, 'tmp'),
+    venv: path.join(app, 'venv'),
+    run: path.join(app, 'run'),
+  };
+}
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * mkdir -p with a mode, then chmod when `forceMode` (mkdir's mode is filtered by the umask and
+ * ignored for a directory that already exists), then chown when an owner is given.
+ */
+export async function ensureDir(dir: string, mode: number, owner?: Owner, forceMode = false): Promise<void> {
+  try {
+    const created = await mkdir(dir, { recursive: true, mode });
+    if (forceMode || created !== undefined) await chmod(dir, mode);
+    if (owner) await chown(dir, owner.uid, owner.gid);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dir, reason: e.code ? `${e.code}: ${e.message}` : String(err), cause: err });
+  }
+}
+
+/** Create (or repair) the app's data, log and tmp directories; tmp is re-chmodded to 0700 every time. */
+export async function prepareAppStateDirs(root: string, name: string, owner?: Owner): Promise<AppStateDirs> {
+  const dirs = appStateDirs(root, name);
+  await ensureDir(root, 0o755);
+  await ensureDir(path.join(root, 'apps'), 0o755);
+  await ensureDir(dirs.app, 0o755, owner);
+  await ensureDir(dirs.data, 0o700, owner);
+  await ensureDir(dirs.log, 0o750, owner);
+  await ensureDir(dirs.tmp, 0o700, owner, true);
+  return dirs;
+}

@@ -1,0 +1,228 @@
+// Every failure a user can cause has a stable code, a message built from values, a hint that
+// says how to fix it, and the CLI exit status it maps to. Callers match on `code`, never on
+// message text. docs/errors.md is checked against this table by test/errors.test.ts.
+
+export interface ErrorDetails {
+  file?: string;
+  line?: number;
+  column?: number;
+  key?: string;
+  expected?: string;
+  found?: string;
+  cause?: unknown;
+  /** A description error may carry every problem found in its file, each a GatewayError. */
+  problems?: GatewayError[];
+  /** Values the message and hint templates use. */
+  [name: string]: unknown;
+}
+
+interface CodeEntry {
+  /** One line, built from the details; never mentions the file position (added around it). */
+  message: (d: ErrorDetails) => string;
+  hint: (d: ErrorDetails) => string;
+  /** CLI exit status: 1 = the command ran and failed, 2 = bad usage. */
+  exitStatus: 1 | 2;
+}
+
+const str = (v: unknown): string => (v === undefined ? '' : String(v));
+
+export const ERROR_CODES = {
+  APPPKG_USAGE: {
+    message: (d) => str(d.reason),
+    hint: (d) => `run \`apppkg-gateway ${d.command ? `${str(d.command)} ` : ''}--help\` for the usage`,
+    exitStatus: 2,
+  },
+  APPPKG_ADDR_INVALID: {
+    message: (d) => `${str(d.key) || 'address'}: expected PORT, HOST:PORT or unix:/path, found ${JSON.stringify(d.found)}`,
+    hint: () => 'write e.g. 8000, 127.0.0.1:8000 or unix:/run/apppkg/gateway.sock',
+    exitStatus: 2,
+  },
+  APPPKG_LISTEN_FAILED: {
+    message: (d) => `cannot listen on ${str(d.address)}: ${str(d.reason)}`,
+    hint: () => 'choose another address with --port/--listen, or stop what is using it',
+    exitStatus: 1,
+  },
+  APPPKG_DESC_NOT_FOUND: {
+    message: (d) => `no app.yaml in ${str(d.dir)}`,
+    hint: () => 'run `apppkg-gateway init DIR` to write one, or point at the directory that holds app.yaml',
+    exitStatus: 1,
+  },
+  APPPKG_DESC_INVALID: {
+    message: (d) => `${str(d.file)}: ${d.problems?.length ?? 0} problem(s) in the description`,
+    hint: () => 'fix each problem listed above; `apppkg-gateway describe DIR` shows the result',
+    exitStatus: 1,
+  },
+  APPPKG_DESC_YAML_SYNTAX: {
+    message: (d) => `${str(d.key) || 'YAML'}: expected valid YAML, found ${str(d.found)}`,
+    hint: (d) => str(d.fix) || 'check the indentation (spaces, not tabs, each level the same) and that each key is followed by ": "',
+    exitStatus: 1,
+  },
+  APPPKG_DESC_NOT_MAPPING: {
+    message: (d) => `expected a mapping of keys (like \`app: module:object\`), found ${str(d.found)}`,
+    hint: () => 'write one `key: value` per line; see README "The description"',
+    exitStatus: 1,
+  },
+  APPPKG_DESC_UNKNOWN_KEY: {
+    message: (d) => `${str(d.key)}: expected one of the known keys, found an unknown key${d.suggestion ? ` (did you mean "${str(d.suggestion)}"?)` : ''}`,
+    hint: (d) =>
+      d.suggestion
+        ? `rename it to "${str(d.suggestion)}", or prefix it with "x-" to keep it as your own`
+        : `remove it, or prefix it with "x-" to keep it as your own; ${Array.isArray(d.known) && d.known.length > 0 ? `the known keys here are ${d.known.join(', ')}` : 'the known keys are listed in docs/description.md'}`,
+    exitStatus: 1,
+  },
+  APPPKG_DESC_BAD_VALUE: {
+    message: (d) => `${str(d.key)}: expected ${str(d.expected)}, found ${str(d.found)}`,
+    hint: (d) => str(d.fix) || `change ${str(d.key)} to ${str(d.expected)}`,
+    exitStatus: 1,
+  },
+  APPPKG_DESC_MISSING_KEY: {
+    message: (d) => `${str(d.key)}: expected ${str(d.expected)}, found nothing`,
+    hint: (d) => str(d.fix) || `add \`${str(d.key)}: ...\` to app.yaml`,
+    exitStatus: 1,
+  },
+  APPPKG_ENVFILE_INVALID: {
+    message: (d) => `${str(d.file)}: ${d.problems?.length ?? 0} problem(s) in the environment file`,
+    hint: () => 'fix each problem listed above; the keys are described in docs/description.md',
+    exitStatus: 1,
+  },
+  APPPKG_FILE_UNREADABLE: {
+    message: (d) => `cannot read ${str(d.file)}: ${str(d.reason)}`,
+    hint: () => 'make the file readable by the user the gateway runs as (and its directories searchable)',
+    exitStatus: 1,
+  },
+  APPPKG_ENVFILE_NOT_FOUND: {
+    message: (d) => `environment file ${str(d.file)} does not exist`,
+    hint: () => 'pass an existing YAML file to --environment, or leave the flag out',
+    exitStatus: 1,
+  },
+  APPPKG_STATE_DIR_FAILED: {
+    message: (d) => `cannot prepare ${str(d.path)}: ${str(d.reason)}`,
+    hint: () => 'choose a writable state root with --state-dir or APPPKG_STATE_DIR',
+    exitStatus: 1,
+  },
+  APPPKG_PY_NO_INTERPRETER: {
+    message: (d) => `python: no interpreter satisfies ${JSON.stringify(d.specifier)}${d.reasonDeb ? ' on the system interpreter (deb packages are listed)' : ''}; found ${str(d.foundList) || 'none'}`,
+    hint: (d) =>
+      d.reasonDeb
+        ? 'install a system python3 that satisfies the specifier, or loosen `python:` in app.yaml'
+        : 'install a matching Python (python3.N on PATH), name one in the environment file (`python: /path/to/python3`), or loosen `python:` in app.yaml',
+    exitStatus: 1,
+  },
+  APPPKG_PY_NOT_EXECUTABLE: {
+    message: (d) => `interpreter ${str(d.path)} cannot be run: ${str(d.reason)}`,
+    hint: () => 'install it, or name another with `python:` in the environment file',
+    exitStatus: 1,
+  },
+  APPPKG_OS_MISMATCH: {
+    message: (d) => `os: the app needs ${str(d.expected)}, this host is ${str(d.found)}`,
+    hint: () => 'run the app on a matching host, or widen `os:` in app.yaml (posix covers linux and darwin)',
+    exitStatus: 1,
+  },
+  APPPKG_SETTINGS_MISSING: {
+    message: (d) => `settings: the app requires ${str(d.missing)}, which the environment does not provide`,
+    hint: (d) =>
+      `set ${str(d.missing)} in the environment file (apps: {${str(d.app)}: {settings: {...}}}) or, under serve/run/check, as environment variables`,
+    exitStatus: 1,
+  },
+  APPPKG_DEB_MISSING: {
+    message: (d) => `deb: package(s) not installed: ${str(d.missing)}`,
+    hint: (d) => `run \`apt-get install -y ${str(d.missing)}\` (or \`apppkg-gateway install --system\` as root)`,
+    exitStatus: 1,
+  },
+  APPPKG_RPM_MISSING: {
+    message: (d) => `rpm: package(s) not installed: ${str(d.missing)}`,
+    hint: (d) => `run \`dnf install -y ${str(d.missing)}\``,
+    exitStatus: 1,
+  },
+  APPPKG_PIP_UNSATISFIED: {
+    message: (d) => `pip: requirement(s) not satisfied: ${str(d.missing)}`,
+    hint: () => 'run `apppkg-gateway install DIR` to build the app\'s virtualenv',
+    exitStatus: 1,
+  },
+  APPPKG_PIP_FILE_UNREADABLE: {
+    message: (d) => `pip: cannot read the requirements file ${str(d.file)}: ${str(d.reason)}`,
+    hint: () => 'point `pip:` in app.yaml at a requirements file inside the app directory (relative to it)',
+    exitStatus: 1,
+  },
+  APPPKG_APP_IMPORT_FAILED: {
+    message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}`,
+    hint: () => 'fix the error shown in the traceback, then try again (`apppkg-gateway check DIR` repeats the import)',
+    exitStatus: 1,
+  },
+  APPPKG_APP_NOT_CALLABLE: {
+    message: (d) => `app: ${str(d.app)} is ${str(d.found)}, expected a WSGI callable`,
+    hint: () => 'point `app:` at the WSGI application object, e.g. `app: mypkg.wsgi:application`',
+    exitStatus: 1,
+  },
+  APPPKG_WORKER_START_FAILED: {
+    message: (d) => `worker of ${str(d.app)} exited before it was ready (${str(d.reason)})`,
+    hint: () => 'read the app log above; `apppkg-gateway check DIR` runs the same import in the foreground',
+    exitStatus: 1,
+  },
+  APPPKG_COMMAND_FAILED: {
+    message: (d) => `${str(d.command)} exited with status ${str(d.status)}`,
+    hint: () => 'read its output above',
+    exitStatus: 1,
+  },
+  APPPKG_INIT_EXISTS: {
+    message: (d) => `${str(d.file)} already exists`,
+    hint: () => 'edit it, or remove it and run init again',
+    exitStatus: 1,
+  },
+  APPPKG_INIT_NO_APP: {
+    message: (d) => `found no WSGI application object in ${str(d.dir)}`,
+    hint: () => 'write `app: module:object` in the generated app.yaml by hand',
+    exitStatus: 1,
+  },
+} satisfies Record<string, CodeEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly details: ErrorDetails;
+  readonly exitStatus: 1 | 2;
+
+  constructor(code: ErrorCode, details: ErrorDetails = {}) {
+    const entry: CodeEntry = ERROR_CODES[code];
+    super(entry.message(details), details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.details = details;
+    this.hint = entry.hint(details);
+    this.exitStatus = entry.exitStatus;
+  }
+
+  get file(): string | undefined { return this.details.file; }
+  get line(): number | undefined { return this.details.line; }
+  get column(): number | undefined { return this.details.column; }
+  get key(): string | undefined { return this.details.key; }
+  get problems(): GatewayError[] { return this.details.problems ?? []; }
+
+  /** `file:line:col: message` then `  fix: hint`, one block per problem for a description. */
+  format(): string {
+    if (this.problems.length > 0) {
+      return this.problems.map((p) => p.format()).join('\n');
+    }
+    const where = this.file ? `${this.file}${this.line ? `:${this.line}:${this.column ?? 1}` : ''}: ` : '';
+    return `${where}${this.message}\n  fix: ${this.hint}`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      hint: this.hint,
+      file: this.file,
+      line: this.line,
+      column: this.column,
+      key: this.key,
+      problems: this.problems.length > 0 ? this.problems.map((p) => p.toJSON()) : undefined,
+    };
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof Error && typeof (err as GatewayError).code === 'string' && (err as GatewayError).code.startsWith('APPPKG_');
+}

@@ -1,0 +1,180 @@
+// The composition root: listeners, the router, and the app instances behind it.
+// start() listens; setApps() swaps what is routed (atomically, for version switches);
+// stop() stops accepting, lets requests in flight finish within a bound, then stops apps.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { chmodSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { addrUrl, formatAddr, type ListenAddress } from './cli/args.js';
+import { GatewayError } from './errors.js';
+import { AccessLog } from './log/access-log.js';
+import { sendError } from './proxy/error-response.js';
+import { decodeRequestPath, Router, type Route } from './proxy/router.js';
+import { matchStatic, serveStatic } from './proxy/static-files.js';
+import type { AppInstance } from './supervisor/app-instance.js';
+
+export interface GatewayOptions {
+  listen: ListenAddress[];
+  development: boolean;
+  accessLog: Writable | null;
+  say: (line: string) => void;
+  /** Largest request head, in bytes (431 past it). */
+  maxHeaderSize?: number;
+  /** Time for a client to send the request head (slowloris bound). */
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+}
+
+export interface RoutedApp {
+  instance: AppInstance;
+  routes: Array<Omit<Route<AppInstance>, 'target'>>;
+}
+
+export class Gateway {
+  private router = new Router<AppInstance>([]);
+  private servers: http.Server[] = [];
+  private sockets = new Set<Socket>();
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly accessLog: AccessLog;
+  private apps: RoutedApp[] = [];
+  private stopping = false;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.accessLog = new AccessLog(opts.accessLog);
+  }
+
+  /** Replaces what is routed. In-flight requests keep the instance they were given. */
+  setApps(apps: RoutedApp[]): void {
+    this.apps = apps;
+    this.router = new Router(apps.flatMap((a) => a.routes.map((r) => ({ ...r, target: a.instance }))));
+  }
+
+  get routedApps(): RoutedApp[] {
+    return this.apps;
+  }
+
+  /** Listens on every address; resolves with their URLs (port 0 resolved to the real port). */
+  async start(): Promise<string[]> {
+    const urls: string[] = [];
+    for (const addr of this.opts.listen) {
+      const server = http.createServer({
+        maxHeaderSize: this.opts.maxHeaderSize ?? 16 * 1024,
+        headersTimeout: this.opts.headersTimeoutMs ?? 20_000,
+        requestTimeout: 0,
+        keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5_000,
+        // Node answers 100-continue itself unless told otherwise; the app decides (PEP 3333).
+      });
+      server.on('request', (req, res) => this.onRequest(req, res));
+      server.on('checkContinue', (req, res) => this.onRequest(req, res));
+      server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+        socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      });
+      server.on('connection', (socket: Socket) => {
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+      });
+      server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+        if (!socket.writable) return socket.destroy();
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      });
+      await listen(server, addr);
+      this.servers.push(server);
+      const actual = server.address();
+      urls.push(
+        addr.kind === 'unix' || actual === null || typeof actual === 'string'
+          ? addrUrl(addr)
+          : addrUrl({ kind: 'tcp', host: addr.host, port: actual.port }),
+      );
+    }
+    return urls;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const bytesBefore = req.socket.bytesWritten;
+    this.inFlight++;
+    let appName = '';
+    res.once('close', () => {
+      this.accessLog.record(req, res, appName, startedAt, bytesBefore, res.writableFinished ? res.statusCode : 499);
+      if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
+    });
+    if (this.stopping) res.shouldKeepAlive = false;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q >= 0 ? url.slice(0, q) : url;
+    const path = decodeRequestPath(rawPath);
+    if (path === null) {
+      sendError(res, 400, { detail: 'the request target is not a path' });
+      return;
+    }
+    const match = this.router.match(req.headers.host, path);
+    if (!match) {
+      sendError(res, 404, { detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}` });
+      return;
+    }
+    const app = match.target;
+    appName = app.name;
+    if (app.staticMounts.length > 0) {
+      const hit = matchStatic(app.staticMounts, match.pathInfo);
+      if (hit) {
+        void serveStatic(req, res, hit.mount, hit.rest);
+        return;
+      }
+    }
+    const socket = req.socket;
+    app.handle(req, res, {
+      scriptName: match.scriptName,
+      pathInfo: match.pathInfo,
+      queryString: q >= 0 ? url.slice(q + 1) : '',
+      remoteAddr: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      scheme: 'encrypted' in socket ? 'https' : 'http',
+      serverName: socket.localAddress ?? 'localhost',
+      serverPort: socket.localPort ?? 0,
+    });
+  }
+
+  /** Stops accepting, waits up to `graceMs` for requests in flight, then stops every app. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    for (const server of this.servers) server.close();
+    for (const server of this.servers) server.closeIdleConnections();
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(this.apps.map((a) => a.instance.stop(Math.max(1000, graceMs / 2))));
+    for (const addr of this.opts.listen) if (addr.kind === 'unix') rmSync(addr.path, { force: true });
+    this.accessLog.flush();
+  }
+}
+
+function listen(server: http.Server, addr: ListenAddress): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), reason: err.code ?? err.message, cause: err }));
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (addr.kind === 'unix') {
+      // A socket file left by a gateway that was killed would make listen fail with EADDRINUSE.
+      rmSync(addr.path, { force: true });
+      server.listen(addr.path, () => {
+        chmodSync(addr.path, 0o660);
+        done();
+      });
+    } else {
+      server.listen(addr.port, addr.host, done);
+    }
+  });
+}

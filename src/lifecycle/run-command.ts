@@ -1,0 +1,38 @@
+// Runs a command (argv) or a lifecycle hook (a shell line) in an app's execution environment:
+// the app directory as working directory, `python` meaning the app's interpreter, its sys.path,
+// settings and private directories. Output goes to ours; the exit status is passed on.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import type { AppContext } from '../app-context.js';
+import { commandEnvironment } from '../environment/app-env.js';
+
+export interface RunSpec {
+  argv?: string[];
+  shell?: string;
+  extraEnv?: Record<string, string>;
+  /** Where the child's output goes; default: ours. */
+  stdio?: 'inherit' | 'pipe';
+}
+
+export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<number> {
+  const env = { ...commandEnvironment(ctx.appEnv), ...run.extraEnv };
+  const [file, args] = run.shell !== undefined ? ['/bin/sh', ['-c', run.shell]] : [run.argv![0], run.argv!.slice(1)];
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { cwd: ctx.desc.dir, env, stdio: 'inherit' });
+    // The terminal sends SIGINT to the whole foreground group; the child gets it directly, we
+    // just wait for it rather than die first and leave it behind.
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    const onSignal = (sig: NodeJS.Signals) => sig !== 'SIGINT' && forward(sig);
+    for (const s of signals) process.on(s, onSignal);
+    const done = (status: number) => {
+      for (const s of signals) process.off(s, onSignal);
+      resolve(status);
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      process.stderr.write(`apppkg-gateway: cannot run ${file}: ${err.code ?? err.message}\n  fix: check the command name and that it is on the app's PATH\n`);
+      done(err.code === 'ENOENT' ? 127 : 126);
+    });
+    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+  });
+}

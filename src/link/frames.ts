@@ -1,0 +1,161 @@
+// The frame format of the link between the gateway and a Python worker (docs/protocol.md):
+// a 9-byte header, type (u8), request id (u32), payload length (u32), big-endian, then the
+// payload. python-shim/apppkg_shim/link.py is the other end; the numbers must agree.
+
+export const HEADER_SIZE = 9;
+
+/** Frame types. 0x0_ go from the gateway to Python, 0x1_ from Python to the gateway. */
+export const Frame = {
+  /** NUL-separated latin-1 fields: the request line, the route, the body marker, CGI pairs. */
+  REQUEST: 0x01,
+  /** A piece of the request body. */
+  REQUEST_BODY: 0x02,
+  /** The request body is complete. */
+  REQUEST_END: 0x03,
+  /** The client went away: stop, and answer with RESPONSE_END. */
+  ABORT: 0x04,
+  /** u32: response bytes the client has taken since the last credit. */
+  RESPONSE_CREDIT: 0x05,
+  /** Answer to STOPPING: the gateway will route no more requests to this worker. */
+  NO_MORE: 0x06,
+
+  /** JSON: {pid, python, implementation, threads, app}. Request id 0. */
+  READY: 0x10,
+  /** The response head: NUL-separated latin-1 status then header names and values. */
+  RESPONSE: 0x11,
+  /** u32 head length, the head (as RESPONSE), then the whole body; the response is complete. */
+  RESPONSE_FULL: 0x12,
+  /** A piece of the response body. */
+  RESPONSE_BODY: 0x13,
+  /** The response is complete (also the acknowledgement of ABORT). */
+  RESPONSE_END: 0x14,
+  /** UTF-8 traceback: the app failed. Complete, like RESPONSE_END. */
+  ERROR: 0x15,
+  /** The app read wsgi.input and the client sent `Expect: 100-continue`. */
+  CONTINUE: 0x16,
+  /** u32: request-body bytes the app has consumed since the last credit. */
+  REQUEST_CREDIT: 0x17,
+  /** The worker got SIGTERM: it finishes what it has and exits once NO_MORE arrives. */
+  STOPPING: 0x18,
+} as const;
+
+export type FrameType = (typeof Frame)[keyof typeof Frame];
+
+/** Flow control, in bytes; the same numbers as link.py. */
+export const REQUEST_WINDOW = 1 << 20;
+export const RESPONSE_WINDOW = 1 << 20;
+export const CREDIT_STEP = 256 * 1024;
+
+export function frameHeader(type: number, id: number, length: number): Buffer {
+  const header = Buffer.allocUnsafe(HEADER_SIZE);
+  header[0] = type;
+  header.writeUInt32BE(id, 1);
+  header.writeUInt32BE(length, 5);
+  return header;
+}
+
+/** A whole frame whose payload is a latin-1 string (REQUEST): one allocation, one copy. */
+export function encodeLatin1Frame(type: number, id: number, payload: string): Buffer {
+  const length = payload.length;
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
+  frame[0] = type;
+  frame.writeUInt32BE(id, 1);
+  frame.writeUInt32BE(length, 5);
+  frame.write(payload, HEADER_SIZE, length, 'latin1');
+  return frame;
+}
+
+export function encodeFrame(type: number, id: number, payload?: Buffer | string): Buffer {
+  if (typeof payload === 'string') return encodeLatin1Frame(type, id, payload);
+  const length = payload ? payload.length : 0;
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
+  frame[0] = type;
+  frame.writeUInt32BE(id, 1);
+  frame.writeUInt32BE(length, 5);
+  if (payload) payload.copy(frame, HEADER_SIZE);
+  return frame;
+}
+
+export function encodeU32Frame(type: number, id: number, value: number): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + 4);
+  frame[0] = type;
+  frame.writeUInt32BE(id, 1);
+  frame.writeUInt32BE(4, 5);
+  frame.writeUInt32BE(value, HEADER_SIZE);
+  return frame;
+}
+
+export type FrameHandler = (type: number, id: number, payload: Buffer) => void;
+
+/**
+ * Incremental parser: feed it socket chunks; it calls onFrame once per complete frame,
+ * whatever the chunk boundaries. A payload inside one chunk is a view of that chunk (no
+ * copy; Node never reuses a socket read buffer); one split across chunks is joined once.
+ */
+export class FrameParser {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes the frame at the front of `pending` needs in all; 0 while its header is incomplete. */
+  private need = 0;
+
+  constructor(private readonly onFrame: FrameHandler) {}
+
+  push(chunk: Buffer): void {
+    if (this.pendingBytes > 0) {
+      chunk = this.completePending(chunk);
+      if (chunk.length === 0) return;
+    }
+    const onFrame = this.onFrame;
+    const end = chunk.length;
+    let pos = 0;
+    while (end - pos >= HEADER_SIZE) {
+      const length = chunk.readUInt32BE(pos + 5);
+      const stop = pos + HEADER_SIZE + length;
+      if (stop > end) break;
+      onFrame(chunk[pos], chunk.readUInt32BE(pos + 1), chunk.subarray(pos + HEADER_SIZE, stop));
+      pos = stop;
+    }
+    if (pos < end) this.keep(chunk.subarray(pos));
+  }
+
+  /** Bytes held for an incomplete frame (tests and diagnostics). */
+  get buffered(): number {
+    return this.pendingBytes;
+  }
+
+  private keep(rest: Buffer): void {
+    this.pending.push(rest);
+    this.pendingBytes += rest.length;
+    if (this.need === 0 && this.pendingBytes >= HEADER_SIZE) {
+      const head = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+      this.need = HEADER_SIZE + head.readUInt32BE(5);
+    }
+  }
+
+  /** Add chunk to the held partial frame; deliver it when whole; return what is left of chunk. */
+  private completePending(chunk: Buffer): Buffer {
+    if (this.need === 0) {
+      // The header itself was split: take just enough to read the length.
+      const missing = HEADER_SIZE - this.pendingBytes;
+      if (chunk.length < missing) {
+        this.keep(chunk);
+        return chunk.subarray(chunk.length);
+      }
+      this.keep(chunk.subarray(0, missing));
+      chunk = chunk.subarray(missing);
+    }
+    const missing = this.need - this.pendingBytes;
+    if (chunk.length < missing) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      return chunk.subarray(chunk.length);
+    }
+    this.pending.push(chunk.subarray(0, missing));
+    const frame = Buffer.concat(this.pending, this.need);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.need = 0;
+    this.onFrame(frame[0], frame.readUInt32BE(1), frame.subarray(HEADER_SIZE));
+    return chunk.subarray(missing);
+  }
+}

@@ -1,0 +1,91 @@
+// Reading a shim's stderr: lines for the app log, and the marker line the shim writes
+// before it exits 4 (`APPPKG-IMPORT-ERROR {json}`), turned into a GatewayError.
+
+import type { Writable } from 'node:stream';
+import { GatewayError } from '../errors.js';
+
+export const EXIT_STARTUP_FAILED = 3;
+export const EXIT_APP_LOAD_FAILED = 4;
+export const IMPORT_ERROR_MARKER = 'APPPKG-IMPORT-ERROR ';
+export const NOT_CALLABLE_MARKER = 'APPPKG-APP-NOT-CALLABLE ';
+
+/** Where a child's output goes: a stream (raw bytes), or a function called once per line. */
+export type OutputSink = Writable | ((line: string) => void);
+
+/** Splits a stream into lines for a per-line sink; keeps the last lines for error reports. */
+export class LineTap {
+  private partial = '';
+  readonly recent: string[] = [];
+  importError: Record<string, unknown> | null = null;
+  notCallable: Record<string, unknown> | null = null;
+
+  constructor(private readonly sink: OutputSink, private readonly scan: () => boolean) {}
+
+  push(chunk: Buffer): void {
+    const sink = this.sink;
+    if (typeof sink !== 'function' && !this.scan()) {
+      sink.write(chunk);
+      return;
+    }
+    const text = this.partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) this.line(line);
+    if (typeof sink !== 'function') sink.write(chunk);
+  }
+
+  end(): void {
+    if (this.partial !== '') {
+      this.line(this.partial);
+      this.partial = '';
+    }
+  }
+
+  private line(line: string): void {
+    if (this.scan()) {
+      if (line.startsWith(IMPORT_ERROR_MARKER)) this.importError = parseMarker(line, IMPORT_ERROR_MARKER);
+      else if (line.startsWith(NOT_CALLABLE_MARKER)) this.notCallable = parseMarker(line, NOT_CALLABLE_MARKER);
+      this.recent.push(line);
+      if (this.recent.length > 40) this.recent.shift();
+    }
+    if (typeof this.sink === 'function') this.sink(line);
+  }
+}
+
+function parseMarker(line: string, marker: string): Record<string, unknown> | null {
+  try {
+    return JSON.parse(line.slice(marker.length)) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+
+/** Why a worker exited before READY, from its exit status and the marker line on stderr. */
+export function startError(app: string, code: number | null, signal: NodeJS.Signals | null, tap: LineTap): GatewayError {
+  if (code === EXIT_APP_LOAD_FAILED && tap.notCallable) {
+    return new GatewayError('APPPKG_APP_NOT_CALLABLE', { app, found: String(tap.notCallable.found ?? 'not callable') });
+  }
+  if (code === EXIT_APP_LOAD_FAILED && tap.importError) {
+    const d = tap.importError;
+    const file = typeof d.file === 'string' ? d.file : undefined;
+    const line = typeof d.line === 'number' ? d.line : undefined;
+    return new GatewayError('APPPKG_APP_IMPORT_FAILED', {
+      app,
+      where: file ? (line ? `${file}:${line}` : file) : undefined,
+      reason: `${String(d.type)}: ${String(d.message)}`,
+      traceback: typeof d.traceback === 'string' ? d.traceback : undefined,
+      appFile: file,
+      appLine: line,
+    });
+  }
+  const last = tap.recent.filter((l) => l.trim() !== '').slice(-1)[0];
+  const how = code !== null ? `exit status ${code}` : `signal ${signal}`;
+  return new GatewayError('APPPKG_WORKER_START_FAILED', {
+    app,
+    reason: last ? `${how}: ${last.trim()}` : how,
+    exitCode: code,
+    output: tap.recent.join('\n'),
+  });
+}
+

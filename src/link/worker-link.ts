@@ -1,0 +1,148 @@
+// One connected worker, as the frames see it: request ids, the requests in flight, writes
+// batched per event-loop turn, incoming frames dispatched to their request. When the socket
+// closes every request in flight fails (the proxy answers 502). docs/protocol.md.
+
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { Frame, FrameParser } from './frames.js';
+
+/** What the link needs from one request in flight (forward-wsgi's WsgiExchange). */
+export interface LinkExchange {
+  /** A frame for this request. Terminal frames (RESPONSE_FULL, RESPONSE_END, ERROR) come last. */
+  onFrame(type: number, payload: Buffer): void;
+  /** The worker is gone; no terminal frame will come. */
+  onLinkFailed(reason: string): void;
+}
+
+export interface ReadyInfo {
+  pid: number;
+  python: string;
+  implementation?: string;
+  threads: number;
+  app: string;
+}
+
+/** Writes smaller than this (per turn, in all) are joined into one buffer; larger ones corked. */
+const JOIN_LIMIT = 64 * 1024;
+const MAX_ID = 0xffffffff;
+
+export class WorkerLink extends EventEmitter {
+  private readonly exchanges = new Map<number, LinkExchange>();
+  private readonly parser: FrameParser;
+  private nextId = 1;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  private closedReason: string | null = null;
+  /** The worker said STOPPING and we answered NO_MORE: open() refuses from now on. */
+  draining = false;
+  ready: ReadyInfo | null = null;
+  /** Called after a request leaves the in-flight map (its terminal frame came). */
+  onSettled: (() => void) | null = null;
+
+  constructor(private readonly socket: Duplex) {
+    super();
+    this.parser = new FrameParser((type, id, payload) => this.dispatch(type, id, payload));
+    socket.on('data', (chunk: Buffer) => this.parser.push(chunk));
+    socket.on('error', (err) => this.fail(`link error: ${err.message}`));
+    socket.on('close', () => this.fail('the worker closed the link'));
+    socket.on('end', () => this.fail('the worker closed the link'));
+  }
+
+  get inFlight(): number {
+    return this.exchanges.size;
+  }
+
+  get closed(): boolean {
+    return this.closedReason !== null;
+  }
+
+  /** Register a request; its frames may be written from now on. 0 when the link is closed. */
+  open(exchange: LinkExchange): number {
+    if (this.closedReason !== null || this.draining) return 0;
+    let id = this.nextId;
+    while (this.exchanges.has(id)) id = id === MAX_ID ? 1 : id + 1;
+    this.nextId = id === MAX_ID ? 1 : id + 1;
+    this.exchanges.set(id, exchange);
+    return id;
+  }
+
+  /** Queue one buffer; everything queued in this turn of the event loop leaves together. */
+  write(buf: Buffer): void {
+    if (this.closedReason !== null) return;
+    this.out.push(buf);
+    this.outBytes += buf.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const out = this.out;
+    if (out.length === 0 || this.closedReason !== null) return;
+    this.out = [];
+    const bytes = this.outBytes;
+    this.outBytes = 0;
+    const socket = this.socket;
+    if (out.length === 1) {
+      socket.write(out[0]);
+    } else if (bytes <= JOIN_LIMIT) {
+      socket.write(Buffer.concat(out, bytes));
+    } else {
+      socket.cork();
+      for (const buf of out) socket.write(buf);
+      socket.uncork();
+    }
+  };
+
+  /** Drop a request without waiting for its terminal frame (the link is going away). */
+  forget(id: number): void {
+    this.exchanges.delete(id);
+  }
+
+  private dispatch(type: number, id: number, payload: Buffer): void {
+    if (id === 0) {
+      this.control(type, payload);
+      return;
+    }
+    const exchange = this.exchanges.get(id);
+    if (exchange === undefined) return; // late frames of a request already failed
+    if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR) {
+      this.exchanges.delete(id);
+      exchange.onFrame(type, payload);
+      if (this.onSettled !== null) this.onSettled();
+      return;
+    }
+    exchange.onFrame(type, payload);
+  }
+
+  private control(type: number, payload: Buffer): void {
+    if (type === Frame.READY) {
+      try {
+        this.ready = JSON.parse(payload.toString('utf8')) as ReadyInfo;
+      } catch {
+        this.ready = { pid: 0, python: 'unknown', threads: 1, app: '' };
+      }
+      this.emit('ready', this.ready);
+    } else if (type === Frame.STOPPING) {
+      // Whatever we queued before this goes out before NO_MORE: the worker serves it.
+      this.draining = true;
+      this.write(Buffer.from([Frame.NO_MORE, 0, 0, 0, 0, 0, 0, 0, 0]));
+      this.emit('stopping');
+    }
+  }
+
+  /** Close the link: every request in flight fails with `reason`. Idempotent. */
+  fail(reason: string): void {
+    if (this.closedReason !== null) return;
+    this.closedReason = reason;
+    this.out = [];
+    const exchanges = [...this.exchanges.values()];
+    this.exchanges.clear();
+    for (const exchange of exchanges) exchange.onLinkFailed(reason);
+    this.socket.destroy();
+    this.emit('close', reason);
+  }
+}

@@ -1,0 +1,88 @@
+// Each app's stdout/stderr (its wsgi.errors included) kept in `<log dir>/app.log`, rotated by
+// size to app.log.1 .. app.log.N. A log that cannot be written (disk full, read-only) is
+// reported once and then dropped: logging must never stop an app from serving.
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+
+export interface AppLogOptions {
+  /** Also copy every line here (the terminal, under `serve`). */
+  echo?: Writable | null;
+  /** Prefix for echoed lines, e.g. "[blog] ". */
+  echoPrefix?: string;
+  maxBytes?: number;
+  keep?: number;
+  /** Told once when the file cannot be written. */
+  onError?: (err: Error) => void;
+}
+
+export class AppLog extends Writable {
+  readonly file: string;
+  private fd: number | null = null;
+  private size = 0;
+  private failed = false;
+  private readonly maxBytes: number;
+  private readonly keep: number;
+
+  constructor(dir: string, private readonly opts: AppLogOptions = {}) {
+    super({ decodeStrings: true });
+    this.file = join(dir, 'app.log');
+    this.maxBytes = opts.maxBytes ?? 10 * 1024 * 1024;
+    this.keep = opts.keep ?? 5;
+    try {
+      mkdirSync(dir, { recursive: true });
+      this.open();
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  private open(): void {
+    this.fd = openSync(this.file, 'a', 0o640);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.opts.onError?.(err);
+  }
+
+  private rotate(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    rmSync(`${this.file}.${this.keep}`, { force: true });
+    for (let i = this.keep - 1; i >= 1; i--) {
+      try {
+        renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
+      } catch {
+        // that generation does not exist yet
+      }
+    }
+    renameSync(this.file, `${this.file}.1`);
+    this.open();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.opts.echo) {
+      const prefix = this.opts.echoPrefix ?? '';
+      this.opts.echo.write(prefix ? chunk.toString('utf8').replace(/^(?=.)/gm, prefix) : chunk);
+    }
+    if (this.fd !== null) {
+      try {
+        if (this.size + chunk.length > this.maxBytes && this.size > 0) this.rotate();
+        writeSync(this.fd!, chunk);
+        this.size += chunk.length;
+      } catch (err) {
+        this.fail(err as Error);
+      }
+    }
+    done();
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    done();
+  }
+}

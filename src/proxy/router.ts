@@ -1,0 +1,95 @@
+// Host and path prefix -> app, and the SCRIPT_NAME / PATH_INFO split (PEP 3333).
+// A request whose Host is claimed by some app's `hosts` is routed among those apps only;
+// otherwise among the path mounts. Within either set the longest prefix wins.
+
+export interface Route<T> {
+  target: T;
+  /** Lowercase host name without port, or null for "any host". */
+  host: string | null;
+  /** '' for the root, else '/prefix' with no trailing slash. */
+  prefix: string;
+}
+
+export interface RouteMatch<T> {
+  target: T;
+  scriptName: string;
+  pathInfo: string;
+}
+
+export class Router<T> {
+  private byHost = new Map<string, Route<T>[]>();
+  private anyHost: Route<T>[] = [];
+
+  constructor(routes: Route<T>[]) {
+    for (const route of routes) {
+      const prefix = normalizePrefix(route.prefix);
+      const entry = { ...route, prefix };
+      if (route.host === null) this.anyHost.push(entry);
+      else {
+        const host = route.host.toLowerCase();
+        const list = this.byHost.get(host) ?? [];
+        list.push(entry);
+        this.byHost.set(host, list);
+      }
+    }
+    const longestFirst = (a: Route<T>, b: Route<T>) => b.prefix.length - a.prefix.length;
+    this.anyHost.sort(longestFirst);
+    for (const list of this.byHost.values()) list.sort(longestFirst);
+  }
+
+  /** `path` is the decoded, dot-segment-free path; `hostHeader` as the client sent it. */
+  match(hostHeader: string | undefined, path: string): RouteMatch<T> | null {
+    const host = hostOnly(hostHeader);
+    const routes = (host && this.byHost.get(host)) || this.anyHost;
+    for (const route of routes) {
+      if (route.prefix === '') return { target: route.target, scriptName: '', pathInfo: path };
+      if (path === route.prefix || path.startsWith(`${route.prefix}/`)) {
+        return { target: route.target, scriptName: route.prefix, pathInfo: path.slice(route.prefix.length) };
+      }
+    }
+    return null;
+  }
+}
+
+export function normalizePrefix(prefix: string): string {
+  let p = prefix.trim();
+  if (!p.startsWith('/')) p = `/${p}`;
+  while (p.endsWith('/')) p = p.slice(0, -1);
+  return p;
+}
+
+/** `Example.COM:8080` -> `example.com`; `[::1]:80` -> `::1`. */
+export function hostOnly(hostHeader: string | undefined): string | null {
+  if (!hostHeader) return null;
+  const h = hostHeader.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end > 0 ? h.slice(1, end) : null;
+  }
+  const colon = h.indexOf(':');
+  return (colon >= 0 ? h.slice(0, colon) : h).replace(/\.$/, '') || null;
+}
+
+/**
+ * Percent-decodes a request path into PEP 3333's "bytes as latin-1" string and removes dot
+ * segments (RFC 3986 §5.2.4) so that routing and static files see the path the app will see.
+ * Returns null for a path that cannot be a request path (no leading slash, NUL byte).
+ */
+export function decodeRequestPath(rawPath: string): string | null {
+  let path = rawPath;
+  if (path.includes('%')) {
+    path = path.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  }
+  if (!path.startsWith('/') || path.includes('\0')) return null;
+  if (!/(^|\/)\.\.?(\/|$)/.test(path)) return path;
+  const out: string[] = [];
+  const segments = path.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const s = segments[i];
+    if (s === '..') out.pop();
+    else if (s !== '.') out.push(s);
+  }
+  const last = segments[segments.length - 1];
+  if ((last === '.' || last === '..') && out[out.length - 1] !== '') out.push('');
+  return `/${out.join('/')}`;
+}

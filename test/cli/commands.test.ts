@@ -1,0 +1,171 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXAMPLES, runCli, tempDir } from '../helpers/process.js';
+
+const test = suite('cli commands');
+const state = tempDir('apppkg-cli-state-');
+const work = tempDir('apppkg-cli-work-');
+test.after(() => {
+  state.remove();
+  work.remove();
+});
+
+/** A package directory with this app.yaml and a trivial WSGI module. */
+function pkg(name: string, yaml: string): string {
+  const dir = join(work.path, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), yaml);
+  writeFileSync(
+    join(dir, 'wsgi.py'),
+    'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n',
+  );
+  return dir;
+}
+
+const COMMANDS = ['serve', 'check', 'install', 'backup', 'restore', 'uninstall', 'test', 'run', 'describe', 'init', 'status'];
+
+test('--help on every command prints its usage and exits 0', async () => {
+  for (const command of COMMANDS) {
+    const r = await runCli([command, '--help']);
+    assert.is(r.status, 0, `${command} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`usage: apppkg-gateway ${command}`));
+  }
+  const top = await runCli(['--help']);
+  assert.is(top.status, 0);
+  assert.match(top.stdout, /--apps DIR/);
+});
+
+test('bad usage exits 2 and says how to get help', async () => {
+  const unknownOption = await runCli(['describe', '--frobnicate']);
+  assert.is(unknownOption.status, 2);
+  assert.match(unknownOption.stderr, /--frobnicate/);
+  assert.match(unknownOption.stderr, /--help/);
+  const unknownCommand = await runCli(['frobnicate']);
+  assert.is(unknownCommand.status, 2);
+  const noApps = await runCli(['--listen', '8000']);
+  assert.is(noApps.status, 2);
+  assert.match(noApps.stderr, /--apps/);
+  const badAddr = await runCli(['--apps', EXAMPLES, '--listen', 'nowhere:port']);
+  assert.is(badAddr.status, 2);
+  assert.match(badAddr.stderr, /expected PORT, HOST:PORT or unix:\/path/);
+});
+
+test('describe prints the normalised description as JSON', async () => {
+  const r = await runCli(['describe', join(EXAMPLES, 'guestbook')]);
+  assert.is(r.status, 0, r.stderr);
+  const d = JSON.parse(r.stdout);
+  assert.is(d.name, 'guestbook');
+  assert.is(d.app, 'guestbook.app:application');
+  assert.equal(d.static, { '/static': 'static' });
+});
+
+test('describe names an app by its directory minus the version suffix', async () => {
+  const dir = pkg('blog.2026.11.24', 'platform: python, wsgi\napp: wsgi:application\n');
+  const d = JSON.parse((await runCli(['describe', dir])).stdout);
+  assert.is(d.name, 'blog');
+  assert.is(d.version, '2026.11.24');
+});
+
+const BAD: Array<[string, string, RegExp, number]> = [
+  ['bad-indent', 'platform: python, wsgi\napp: wsgi:application\nstatic:\n  /static: static/\n   /media: media/\n', /app\.yaml:5:\d+/, 5],
+  ['unknown-key', 'platform: python, wsgi\napp: wsgi:application\nhealth_check: /healthz\n', /app\.yaml:3:1: health_check/, 3],
+  ['nocolon', 'platform: python, wsgi\napp: nocolon\n', /app\.yaml:2:\d+: app: expected/, 2],
+];
+
+test('bad descriptions exit non-zero with the file, line, key and a fix', async () => {
+  for (const [name, yaml, where] of BAD) {
+    const dir = pkg(name, yaml);
+    for (const command of ['describe', 'check']) {
+      const r = await runCli([command, dir, '--state-dir', state.path].slice(0, command === 'describe' ? 2 : 4));
+      assert.is(r.status, 1, `${command} ${name}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr + r.stdout, where, `${command} ${name}`);
+      assert.match(r.stderr + r.stdout, /fix: /, `${command} ${name}`);
+    }
+  }
+});
+
+test('python: "<3" fails with the line and the interpreters found', async () => {
+  const dir = pkg('old-python', 'platform: python, wsgi\npython: "<3"\napp: wsgi:application\n');
+  for (const command of ['check', 'serve']) {
+    const r = await runCli([command, dir, '--state-dir', state.path, ...(command === 'serve' ? ['--port', '0'] : [])]);
+    assert.is(r.status, 1, `${command}: ${r.stderr}`);
+    const out = r.stdout + r.stderr;
+    assert.match(out, /app\.yaml:2:\d+/);
+    assert.match(out, /<3/);
+    assert.match(out, /\/usr\/bin\/python3 3\.\d+/);
+    assert.match(out, /fix: /);
+  }
+});
+
+test('a missing required setting refuses to start, naming it, its line and the fix', async () => {
+  const dir = pkg('needs-setting', 'platform: python, wsgi\napp: wsgi:application\nsettings: [APPPKG_TEST_SECRET_NOT_SET]\n');
+  const r = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /app\.yaml:3:\d+/);
+  assert.match(r.stderr, /APPPKG_TEST_SECRET_NOT_SET/);
+  assert.match(r.stderr, /fix: /);
+  const ok = await runCli(['run', dir, '--state-dir', state.path, '--', 'sh', '-c', 'echo "$APPPKG_TEST_SECRET_NOT_SET"'], {
+    env: { APPPKG_TEST_SECRET_NOT_SET: 'from-the-shell' },
+  });
+  assert.is(ok.status, 0, ok.stderr);
+  assert.is(ok.stdout.trim(), 'from-the-shell');
+});
+
+test('check and run on the Flask example use Debian\'s interpreter', async () => {
+  const dir = join(EXAMPLES, 'flask-hello');
+  const check = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /ok\s+python\s.*\/usr\/bin\/python3/);
+  assert.match(check.stdout, /ok\s+deb\s.*python3-flask/);
+  assert.match(check.stdout, /ok\s+app\s/);
+  const run = await runCli(['run', dir, '--state-dir', state.path, '--', 'python', '-c', 'import sys, flask, os; print(sys.executable); print(os.environ["APPPKG_NAME"])']);
+  assert.is(run.status, 0, run.stderr);
+  const [exe, name] = run.stdout.trim().split('\n');
+  assert.match(exe, /^\/usr\/bin\/python3/);
+  assert.is(name, 'flask-hello');
+});
+
+test('check fails, with the fix, when a deb package is missing', async () => {
+  const dir = pkg('missing-deb', 'platform: python, wsgi\napp: wsgi:application\ndeb: [python3-flask, python3-apppkg-does-not-exist]\n');
+  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(r.status, 1);
+  assert.match(r.stdout, /FAIL\s+deb\s.*python3-apppkg-does-not-exist/);
+  assert.match(r.stdout, /fix: .*apt-get install/);
+});
+
+test('run passes the exit status on and gives the app its private directories', async () => {
+  const dir = join(EXAMPLES, 'hello');
+  const r = await runCli([
+    'run', dir, '--state-dir', state.path, '--',
+    'python', '-c', 'import os, sys, stat; print(os.environ["APPPKG_DATA_DIR"]); print(oct(stat.S_IMODE(os.stat(os.environ["TMPDIR"]).st_mode))); print(sys.path[1] if sys.path[0] == "" else sys.path[0]); sys.exit(3)',
+  ]);
+  assert.is(r.status, 3, r.stderr);
+  const [data, tmpMode, first] = r.stdout.trim().split('\n');
+  assert.is(data, join(state.path, 'apps', 'hello', 'data'));
+  assert.ok(existsSync(data) && statSync(data).isDirectory());
+  assert.is(tmpMode, '0o700');
+  assert.is(first, dir);
+});
+
+test('init writes a commented app.yaml that describe and check accept', async () => {
+  const dir = join(work.path, 'existing-project');
+  mkdirSync(join(dir, 'mysite'), { recursive: true });
+  writeFileSync(join(dir, 'mysite', '__init__.py'), '');
+  writeFileSync(
+    join(dir, 'mysite', 'wsgi.py'),
+    'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"hi"]\n',
+  );
+  const r = await runCli(['init', dir]);
+  assert.is(r.status, 0, r.stderr);
+  const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+  assert.match(yaml, /^app: mysite\.wsgi:application$/m);
+  assert.match(yaml, /^# /m);
+  assert.is((await runCli(['check', dir, '--state-dir', state.path])).status, 0);
+  const again = await runCli(['init', dir]);
+  assert.is(again.status, 1);
+  assert.match(again.stderr, /already exists/);
+});
+
+test.run();

@@ -1,0 +1,273 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isGatewayError, type GatewayError } from '../../src/errors.js';
+import { describeJson } from '../../src/description/describe.js';
+import { loadDescription, loadDescriptionFile, readSchema, type JsonSchema } from '../../src/description/load.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const fixtures = path.join(root, 'test/fixtures/descriptions');
+
+// SPEC §1.1, copied verbatim: "The flat form of the original proposal is valid as it is".
+const SPEC_FLAT_FORM = `platform: python, wsgi          # a list of mixins: "python, wsgi" or [python, wsgi]
+os: posix                       # posix | linux | darwin ... checked against the host
+python: ">=3.9"                 # a PEP 440 specifier; picks the interpreter
+rpm: m2crypto                   # one name or a list: system packages (rpm hosts)
+deb: python3-m2crypto           # one name or a list: system packages (Debian hosts)
+pip: requirements.txt           # fallback: installed into a per-app virtualenv
+paths: vendor/                  # one path or a list, prepended to sys.path in order
+app: myapp.wsgiapp:application  # module:object, the WSGI callable
+`;
+
+let scratch = '';
+test.before(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'apppkg-desc-'));
+});
+test.after(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function writeApp(dirName: string, yaml: string): Promise<string> {
+  const dir = path.join(scratch, dirName);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'app.yaml'), yaml);
+  return dir;
+}
+
+async function failure(promise: Promise<unknown>): Promise<GatewayError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isGatewayError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected a GatewayError, the load succeeded');
+}
+
+test('the invalid corpus: each file fails with the expected first problem', async () => {
+  const dir = path.join(fixtures, 'invalid');
+  const cases = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
+  assert.ok(cases.length >= 10, 'the corpus has cases');
+  const mismatches: string[] = [];
+  for (const name of cases) {
+    const expected = JSON.parse(await readFile(path.join(dir, name.replace(/\.yaml$/, '.expected.json')), 'utf8')) as {
+      code: string; line: number; column: number; key: string | null; count?: number; hint?: string;
+    };
+    const err = await failure(loadDescriptionFile(path.join(dir, name), { dirName: 'blog' }));
+    if (err.code !== 'APPPKG_DESC_INVALID') {
+      mismatches.push(`${name}: thrown ${err.code}`);
+      continue;
+    }
+    const first = err.problems[0];
+    const got = { code: first.code, line: first.line, column: first.column, key: first.key ?? null, count: err.problems.length };
+    const want = { code: expected.code, line: expected.line, column: expected.column, key: expected.key, count: expected.count ?? 1 };
+    if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${name}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+    if (expected.hint !== undefined && !first.hint.includes(expected.hint)) mismatches.push(`${name}: hint "${first.hint}" lacks "${expected.hint}"`);
+    // SPEC §1.1: every error names the file, the line and column, the key, expected and found.
+    for (const problem of err.problems) {
+      const shape = /^\/.+\.yaml:\d+:\d+: .*expected .+, found .+\n {2}fix: .+$/;
+      if (!shape.test(problem.format())) mismatches.push(`${name}: badly shaped message ${JSON.stringify(problem.format())}`);
+    }
+  }
+  assert.equal(mismatches, []);
+});
+
+test('the valid corpus: each file loads into its expected description', async () => {
+  const dir = path.join(fixtures, 'valid');
+  const cases = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
+  assert.ok(cases.length >= 5);
+  for (const name of cases) {
+    const expected = JSON.parse(await readFile(path.join(dir, name.replace(/\.yaml$/, '.expected.json')), 'utf8')) as unknown;
+    const desc = await loadDescriptionFile(path.join(dir, name), { dirName: 'blog.2026.11.24' });
+    const { file, dir: descDir, ...rest } = describeJson(desc);
+    assert.is(file, path.join(dir, name), name);
+    assert.is(descDir, dir, name);
+    assert.equal(rest, expected, name);
+  }
+});
+
+test('the flat form of SPEC §1.1 loads as it is', async () => {
+  const dir = await writeApp('blog.1.4.2', SPEC_FLAT_FORM);
+  const desc = await loadDescription(dir);
+  assert.is(desc.name, 'blog');
+  assert.is(desc.version, '1.4.2');
+  assert.is(desc.kind, 'wsgi');
+  assert.equal(desc.platform, ['python', 'wsgi']);
+  assert.equal(desc.os, ['posix']);
+  assert.is(desc.python, '>=3.9');
+  assert.equal(desc.rpm, ['m2crypto']);
+  assert.equal(desc.deb, ['python3-m2crypto']);
+  assert.is(desc.pip, 'requirements.txt');
+  assert.equal(desc.paths, ['vendor']);
+  assert.is(desc.app, 'myapp.wsgiapp:application');
+  assert.is(desc.file, path.join(dir, 'app.yaml'));
+});
+
+test('a symlinked package directory is resolved: dir, file and version are the target\'s', async () => {
+  const target = await writeApp('site.2026.11.24', 'app: site.wsgi:application\n');
+  const link = path.join(scratch, 'site');
+  await symlink(target, link);
+  const desc = await loadDescription(link);
+  assert.is(desc.dir, target);
+  assert.is(desc.file, path.join(target, 'app.yaml'));
+  assert.is(desc.name, 'site');
+  assert.is(desc.version, '2026.11.24');
+});
+
+test('a relative directory comes back absolute', async () => {
+  await writeApp('rel', 'app: rel:app\n');
+  const desc = await loadDescription(path.relative(process.cwd(), path.join(scratch, 'rel')));
+  assert.is(desc.dir, path.join(scratch, 'rel'));
+  assert.is(desc.version, null);
+});
+
+test('no directory, no app.yaml, or app.yaml a directory: APPPKG_DESC_NOT_FOUND', async () => {
+  assert.is((await failure(loadDescription(path.join(scratch, 'nowhere')))).code, 'APPPKG_DESC_NOT_FOUND');
+  await mkdir(path.join(scratch, 'empty'));
+  const err = await failure(loadDescription(path.join(scratch, 'empty')));
+  assert.is(err.code, 'APPPKG_DESC_NOT_FOUND');
+  assert.match(err.message, path.join(scratch, 'empty'));
+  await mkdir(path.join(scratch, 'odd', 'app.yaml'), { recursive: true });
+  assert.is((await failure(loadDescription(path.join(scratch, 'odd')))).code, 'APPPKG_DESC_NOT_FOUND');
+});
+
+test('a message reads "file:line:col: KEY: expected X, found Y" then a fix', async () => {
+  const dir = await writeApp('msg', 'platform: python, wsgi\napp: nocolon\n');
+  const err = await failure(loadDescription(dir));
+  assert.is(err.format(), [
+    `${path.join(dir, 'app.yaml')}:2:6: app: expected module:object, e.g. myapp.wsgi:application, found "nocolon"`,
+    '  fix: write module:object, e.g. app: nocolon:application',
+  ].join('\n'));
+});
+
+test('every problem in a file is reported at once, in file order', async () => {
+  const dir = await writeApp('many', 'healt: /x\npython: "three"\nplatform: python, flask\napp: nocolon\nos: [linux, Darwin]\n');
+  const err = await failure(loadDescription(dir));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.key}`), ['1:healt', '2:python', '3:platform', '4:app', '5:os[1]']);
+  assert.is(err.problems[0].details.suggestion, 'health');
+  assert.is(err.problems[4].hint, 'write darwin');
+});
+
+test('python: syntax is checked here, satisfiability later ("<3" is a valid specifier)', async () => {
+  for (const spec of ['<3', '>=3.9', '~=3.11', '>=3.9, <3.13', '==3.12.*', '!=3.10.0']) {
+    const dir = await writeApp('py', `app: a:b\npython: "${spec}"\n`);
+    assert.is((await loadDescription(dir)).python, spec, spec);
+  }
+  for (const spec of ['three', '>>3', '3.9', '=>3.9', '>= three']) {
+    const dir = await writeApp('py', `app: a:b\npython: "${spec}"\n`);
+    const err = await failure(loadDescription(dir));
+    assert.is(err.problems[0]?.key, 'python', spec);
+  }
+});
+
+test('app: must be module:object with dotted identifiers on both sides', async () => {
+  for (const app of ['a:b', 'my_app.wsgi:application', 'pkg.mod:factory.app', '_x:_y']) {
+    const dir = await writeApp('appkey', `app: ${app}\n`);
+    assert.is((await loadDescription(dir)).app, app);
+  }
+  for (const app of ['nocolon', 'a:', ':b', 'a:b:c', '1pkg:app', 'my-app:app', 'a..b:c']) {
+    const dir = await writeApp('appkey', `app: "${app}"\n`);
+    assert.is((await failure(loadDescription(dir))).problems[0]?.key, 'app', app);
+  }
+});
+
+test('name defaults to the directory name minus its version; an unusable one is reported', async () => {
+  const desc = await loadDescription(await writeApp('my.app.2', 'app: a:b\n'));
+  assert.is(desc.name, 'my.app');
+  assert.is(desc.version, '2');
+  const named = await loadDescription(await writeApp('checkout.3.1', 'name: blog\napp: a:b\n'));
+  assert.is(named.name, 'blog');
+  assert.is(named.version, '3.1');
+  const err = await failure(loadDescription(await writeApp('My App', 'app: a:b\n')));
+  assert.is(err.problems[0]?.key, 'name');
+  assert.match(err.problems[0]?.hint ?? '', 'name: ...');
+});
+
+test('mappings left empty (their lines commented out) count as absent', async () => {
+  const desc = await loadDescription(await writeApp('empty-maps', 'app: a:b\nstatic:\n  # /static: static/\nprocesses:\ncommands:\n'));
+  assert.equal([desc.static, desc.processes, desc.commands], [{}, {}, {}]);
+});
+
+test('an alias bomb is refused, not expanded', async () => {
+  // Each level repeats the previous one ten times: 10^9 items if expanded.
+  const names = 'abcdefghi';
+  const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < names.length; i++) {
+    lines.push(`${names[i]}: &${names[i]} [${Array(10).fill(`*${names[i - 1]}`).join(', ')}]`);
+  }
+  const err = await failure(loadDescription(await writeApp('bomb', `${lines.join('\n')}\n`)));
+  assert.is(err.problems[0]?.code, 'APPPKG_DESC_YAML_SYNTAX');
+  assert.match(err.problems[0]?.message ?? '', 'alias');
+});
+
+test('describeJson keeps one key order whatever the order in the file', async () => {
+  const a = describeJson(await loadDescription(await writeApp('order-a', 'app: a:b\nhealth: /h\nos: linux\n')));
+  const b = describeJson(await loadDescription(await writeApp('order-b', 'os: linux\nhealth: /h\napp: a:b\n')));
+  assert.equal(Object.keys(a), Object.keys(b));
+  assert.equal(Object.keys(a).slice(0, 5), ['name', 'version', 'dir', 'file', 'kind']);
+});
+
+test('keys from the file never reach an object prototype', async () => {
+  const desc = await loadDescription(await writeApp('proto', 'app: a:b\nprocesses:\n  __proto__:\n    command: sleep 1\n'));
+  assert.ok(Object.hasOwn(desc.processes, '__proto__'));
+  assert.is(Object.getPrototypeOf(desc.processes), Object.prototype);
+  assert.ok(Object.hasOwn(describeJson(desc).processes as object, '__proto__'));
+});
+
+// ---- the schemas shipped for editors -------------------------------------------------------
+
+function walkProperties(schema: JsonSchema, rootSchema: JsonSchema, at: string, visit: (at: string, s: JsonSchema) => void): void {
+  const resolve = (s: JsonSchema): JsonSchema => {
+    if (typeof s.$ref !== 'string') return s;
+    const target = s.$ref.replace(/^#\//, '').split('/').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], rootSchema);
+    return resolve(target as JsonSchema);
+  };
+  const s = resolve(schema);
+  for (const [name, child] of Object.entries((s.properties ?? {}) as Record<string, JsonSchema>)) {
+    visit(`${at}${name}`, resolve(child));
+    walkProperties(child, rootSchema, `${at}${name}.`, visit);
+  }
+  for (const [pattern, child] of Object.entries((s.patternProperties ?? {}) as Record<string, JsonSchema>)) {
+    visit(`${at}${pattern}`, resolve(child));
+  }
+  if (s.additionalProperties && typeof s.additionalProperties === 'object') {
+    walkProperties(s.additionalProperties as JsonSchema, rootSchema, `${at}*.`, visit);
+  }
+}
+
+for (const name of ['app', 'environment'] as const) {
+  test(`schema/${name}.schema.json is a valid draft-07 schema and every key has a description`, () => {
+    const schema = readSchema(name);
+    const ajv = new Ajv({ strict: false });
+    assert.ok(ajv.validateSchema(schema), JSON.stringify(ajv.errors));
+    assert.is(schema.$schema, 'http://json-schema.org/draft-07/schema#');
+    assert.is(schema.additionalProperties, false);
+    const undocumented: string[] = [];
+    let count = 0;
+    walkProperties(schema, schema, '', (at, s) => {
+      count++;
+      if (typeof s.description !== 'string' || s.description.length < 10) undocumented.push(at);
+    });
+    assert.ok(count > 10);
+    assert.equal(undocumented, []);
+  });
+}
+
+test('docs/description.md names every key of both schemas', async () => {
+  const doc = await readFile(path.join(root, 'docs/description.md'), 'utf8');
+  const missing: string[] = [];
+  for (const name of ['app', 'environment'] as const) {
+    const schema = readSchema(name);
+    walkProperties(schema, schema, '', (at) => {
+      const key = at.split('.').pop() as string;
+      if (key !== '^x-' && !doc.includes(`\`${key}\``)) missing.push(`${name}: ${at}`);
+    });
+  }
+  assert.equal(missing, []);
+});
+
+test.run();

@@ -1,0 +1,207 @@
+// The app's environment on disk and in a real Python: dirs, variables, settings, sys.path order
+// and .pth handling for commands run through commandEnvironment().
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildAppEnvironment, commandEnvironment, type AppEnvironment } from '../../src/environment/app-env.js';
+import { pickInterpreter, SYSTEM_PYTHON, type Interpreter } from '../../src/environment/interpreters.js';
+import { appStateDirs, resolveStateRoot } from '../../src/environment/state-root.js';
+import { isGatewayError } from '../../src/errors.js';
+import { makeDescription } from './make-description.js';
+
+const DEADLINE_MS = 20_000;
+
+/** `sh -c CMD` in the app's command environment, with a deadline; resolves stdout. */
+function sh(appEnv: AppEnvironment, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('sh', ['-c', command], { env: commandEnvironment(appEnv), cwd: '/', timeout: DEADLINE_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${command}: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+const REPORT = `python -c 'import json, sys, vendored; print(json.dumps({"executable": sys.executable, "prefix": sys.prefix, "path": sys.path, "vendored": vendored.__file__, "sitecustomize": getattr(sys.modules.get("sitecustomize"), "__file__", None)}))'`;
+
+interface Report {
+  executable: string;
+  prefix: string;
+  path: string[];
+  vendored: string;
+  sitecustomize: string | null;
+}
+
+const test = suite('app-env');
+let tmp: string;
+let appDir: string;
+let stateRoot: string;
+let interpreter: Interpreter;
+
+test.before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'apppkg-app-env-'));
+  appDir = path.join(tmp, 'blog');
+  stateRoot = path.join(tmp, 'state');
+  // vendor/extra.pth names vendor/more, which holds the module the report imports.
+  await mkdir(path.join(appDir, 'vendor', 'more'), { recursive: true });
+  await mkdir(path.join(appDir, 'lib2'), { recursive: true });
+  await writeFile(path.join(appDir, 'vendor', 'extra.pth'), '# a comment\nmore\n');
+  await writeFile(path.join(appDir, 'vendor', 'more', 'vendored.py'), 'VALUE = 1\n');
+  await writeFile(path.join(appDir, 'requirements.txt'), '');
+  interpreter = await pickInterpreter({ python: '>=3.9', deb: [] });
+});
+
+test.after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function desc(fields: Parameters<typeof makeDescription>[1] = {}) {
+  return makeDescription(appDir, { name: 'blog', paths: ['vendor/', 'lib2'], ...fields });
+}
+
+test('state root: flag > APPPKG_STATE_DIR > default by user', () => {
+  assert.is(resolveStateRoot({ flag: '/srv/x', env: { APPPKG_STATE_DIR: '/srv/y' } }), '/srv/x');
+  assert.is(resolveStateRoot({ env: { APPPKG_STATE_DIR: '/srv/y' } }), '/srv/y');
+  assert.is(resolveStateRoot({ env: {}, uid: 0 }), '/var/lib/apppkg-gateway');
+  assert.is(resolveStateRoot({ env: { XDG_STATE_HOME: '/home/u/.st' }, uid: 1000 }), '/home/u/.st/apppkg-gateway');
+  assert.is(resolveStateRoot({ env: { XDG_STATE_HOME: 'relative' }, uid: 1000, home: '/home/u' }), '/home/u/.local/state/apppkg-gateway');
+});
+
+test('creates data, log and tmp; tmp is 0700, even when it existed with another mode', async () => {
+  const dirs = appStateDirs(stateRoot, 'blog');
+  await mkdir(dirs.tmp, { recursive: true });
+  await chmod(dirs.tmp, 0o777);
+  const appEnv = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv: {}, interpreter });
+  assert.is(appEnv.dataDir, dirs.data);
+  assert.is(appEnv.logDir, dirs.log);
+  assert.is(appEnv.tmpDir, dirs.tmp);
+  for (const dir of [dirs.data, dirs.log, dirs.tmp]) assert.ok((await stat(dir)).isDirectory(), dir);
+  assert.is((await stat(dirs.tmp)).mode & 0o777, 0o700);
+});
+
+test('an app name cannot climb out of the state root', async () => {
+  try {
+    await buildAppEnvironment(desc({ name: '../evil' }), { stateRoot, mode: 'production', settings: {}, processEnv: {}, interpreter });
+    assert.unreachable('expected APPPKG_STATE_DIR_FAILED');
+  } catch (err) {
+    assert.ok(isGatewayError(err));
+    assert.is(err.code, 'APPPKG_STATE_DIR_FAILED');
+  }
+});
+
+test('variables: SPEC 2.1, settings injected, nothing else of the gateway leaks', async () => {
+  const processEnv = { PATH: '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', GATEWAY_SECRET: 'x', PYTHONPATH: '/elsewhere' };
+  const blog = await buildAppEnvironment(desc({ settings: ['DATABASE_URL'] }), {
+    stateRoot,
+    mode: 'production',
+    settings: { DATABASE_URL: 'postgresql://blog@localhost/blog', SMTP_HOST: 'localhost' },
+    processEnv,
+    interpreter,
+  });
+  const shop = await buildAppEnvironment(makeDescription(path.join(tmp, 'shop'), { name: 'shop' }), {
+    stateRoot,
+    mode: 'development',
+    settings: { SHOP_KEY: 'k' },
+    processEnv,
+    interpreter,
+  });
+  assert.equal(blog.env, {
+    PATH: '/usr/bin:/bin',
+    HOME: '/root',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    DATABASE_URL: 'postgresql://blog@localhost/blog',
+    SMTP_HOST: 'localhost',
+    APPPKG_NAME: 'blog',
+    APPPKG_APP_DIR: appDir,
+    APPPKG_DATA_DIR: path.join(stateRoot, 'apps', 'blog', 'data'),
+    APPPKG_LOG_DIR: path.join(stateRoot, 'apps', 'blog', 'log'),
+    TMPDIR: path.join(stateRoot, 'apps', 'blog', 'tmp'),
+    APPPKG_ENV: 'production',
+  });
+  assert.is(shop.env.APPPKG_ENV, 'development');
+  assert.is(shop.env.SHOP_KEY, 'k');
+  assert.is(shop.env.DATABASE_URL, undefined);
+  assert.is(blog.env.SHOP_KEY, undefined);
+});
+
+test('missing required settings: APPPKG_SETTINGS_MISSING names all of them', async () => {
+  const d = desc({ settings: ['DATABASE_URL', 'SECRET_KEY', 'SMTP_HOST'] });
+  const processEnv = { PATH: '/usr/bin', SECRET_KEY: 'from-shell' };
+  try {
+    // Production: the gateway's own environment does not count.
+    await buildAppEnvironment(d, { stateRoot, mode: 'production', settings: { SMTP_HOST: 'h' }, processEnv, interpreter });
+    assert.unreachable('expected APPPKG_SETTINGS_MISSING');
+  } catch (err) {
+    assert.ok(isGatewayError(err));
+    assert.is(err.code, 'APPPKG_SETTINGS_MISSING');
+    assert.match(err.message, 'DATABASE_URL, SECRET_KEY');
+    assert.not.match(err.message, 'SMTP_HOST');
+    assert.match(err.hint, 'blog');
+  }
+  // Under serve/run/check the caller's environment may provide them.
+  const appEnv = await buildAppEnvironment(d, {
+    stateRoot,
+    mode: 'development',
+    settings: { SMTP_HOST: 'h', DATABASE_URL: 'sqlite://' },
+    processEnv,
+    interpreter,
+  });
+  assert.is(appEnv.env.SECRET_KEY, 'from-shell');
+});
+
+test('sysPath: app dir, then paths in order; python is the interpreter without a venv', async () => {
+  const appEnv = await buildAppEnvironment(desc({ pip: 'requirements.txt' }), { stateRoot, mode: 'production', settings: {}, processEnv: {}, interpreter });
+  assert.equal(appEnv.sysPath, [appDir, path.join(appDir, 'vendor'), path.join(appDir, 'lib2')]);
+  assert.equal(appEnv.siteDirs, [path.join(appDir, 'vendor'), path.join(appDir, 'lib2')]);
+  assert.is(appEnv.python, interpreter.executable);
+  assert.is(appEnv.venvDir, null);
+});
+
+test('a command sees the sys.path order, .pth files of paths, and `python` is the app interpreter', async () => {
+  const appEnv = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv: process.env, interpreter });
+  const report = JSON.parse(await sh(appEnv, REPORT)) as Report;
+  assert.is(report.executable, interpreter.executable);
+  // sys.path[0] is '' for `python -c`; then exactly the SPEC order, then the interpreter's own.
+  const expected = [appDir, path.join(appDir, 'vendor'), path.join(appDir, 'vendor', 'more'), path.join(appDir, 'lib2')];
+  assert.equal(report.path.slice(1, 1 + expected.length), expected);
+  assert.equal(report.path.slice(1 + expected.length), interpreter.sysPath, 'then the interpreter\'s own, unchanged');
+  assert.is(report.vendored, path.join(appDir, 'vendor', 'more', 'vendored.py'));
+  assert.not.ok(report.path.some((p) => p.startsWith(path.join(stateRoot, 'apps', 'blog', 'run'))), 'the helper dir is not left on sys.path');
+  assert.is((await sh(appEnv, `python3 -c 'import sys; print(sys.executable)'`)).trim(), interpreter.executable);
+});
+
+test('the system interpreter keeps its own sitecustomize (chained)', async () => {
+  if (!existsSync(SYSTEM_PYTHON)) return;
+  const system = await pickInterpreter({ python: null, deb: ['python3'] });
+  const appEnv = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv: process.env, interpreter: system });
+  const report = JSON.parse(await sh(appEnv, REPORT)) as Report;
+  assert.is(report.executable, system.executable);
+  assert.is(report.sitecustomize, system.sitecustomize);
+  assert.is(report.path[3], path.join(appDir, 'vendor', 'more'));
+});
+
+test('with pip and an existing venv: venv python, its site-packages last on sysPath, its bin first on PATH', async () => {
+  const venv = appStateDirs(stateRoot, 'blog').venv;
+  await new Promise<void>((resolve, reject) => {
+    execFile(interpreter.executable, ['-m', 'venv', '--without-pip', venv], { timeout: 60_000, killSignal: 'SIGKILL' }, (err) => (err ? reject(err) : resolve()));
+  });
+  const appEnv = await buildAppEnvironment(desc({ pip: 'requirements.txt' }), { stateRoot, mode: 'production', settings: {}, processEnv: process.env, interpreter });
+  assert.is(appEnv.venvDir, venv);
+  assert.is(appEnv.python, path.join(venv, 'bin', 'python'));
+  const sitePackages = path.join(venv, 'lib', `python${interpreter.markers.python_version}`, 'site-packages');
+  assert.is(appEnv.sysPath[appEnv.sysPath.length - 1], sitePackages);
+  assert.ok(appEnv.env.PATH.startsWith(`${path.join(venv, 'bin')}:`));
+  assert.is(appEnv.env.VIRTUAL_ENV, venv);
+  const report = JSON.parse(await sh(appEnv, REPORT)) as Report;
+  assert.is(report.prefix, venv, '`python` is the venv python');
+  assert.equal(report.path.slice(1, 6), [appDir, path.join(appDir, 'vendor'), path.join(appDir, 'vendor', 'more'), path.join(appDir, 'lib2'), sitePackages]);
+  // The same venv is not used without `pip:`.
+  const noPip = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv: {}, interpreter });
+  assert.is(noPip.venvDir, null);
+});
+
+test.run();

@@ -1,0 +1,194 @@
+// `check`'s environment probes against this host: dpkg's database, pyenv's pip, real interpreters.
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  checkDeb,
+  checkOs,
+  checkPip,
+  checkRpm,
+  checkSettings,
+  installedDistributions,
+  runEnvironmentChecks,
+} from '../../src/environment/checks.js';
+import { pickInterpreter, type Interpreter } from '../../src/environment/interpreters.js';
+import { evaluateMarker, readRequirements } from '../../src/environment/requirements.js';
+import { makeDescription } from './make-description.js';
+
+function has(program: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore', timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const MISSING = 'apppkg-surely-not-a-package';
+
+const test = suite('checks');
+let tmp: string;
+let interpreter: Interpreter;
+let pipVersion: string;
+
+test.before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'apppkg-checks-'));
+  interpreter = await pickInterpreter({ python: '>=3.9', deb: [] });
+  pipVersion = (await installedDistributions(interpreter.executable, tmp, [])).pip;
+});
+
+test.after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function appWith(name: string, requirements: string): Promise<string> {
+  const dir = path.join(tmp, name);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'requirements.txt'), requirements);
+  return dir;
+}
+
+test('os: posix covers linux and darwin; a named platform must match', () => {
+  assert.ok(checkOs({ os: [] }, 'linux').ok);
+  assert.ok(checkOs({ os: ['posix'] }, 'linux').ok);
+  assert.ok(checkOs({ os: ['posix'] }, 'darwin').ok);
+  assert.ok(checkOs({ os: ['bsd'] }, 'freebsd').ok);
+  assert.not.ok(checkOs({ os: ['posix'] }, 'win32').ok);
+  const mismatch = checkOs({ os: ['darwin'] }, 'linux');
+  assert.not.ok(mismatch.ok);
+  assert.is(mismatch.code, 'APPPKG_OS_MISMATCH');
+  assert.match(mismatch.detail, 'darwin');
+  assert.match(mismatch.detail, 'linux');
+  assert.ok(mismatch.fix.length > 0);
+});
+
+test('deb: an installed package passes, a missing one is named', async () => {
+  if (!has('dpkg-query')) {
+    const skipped = await checkDeb(['python3']);
+    assert.ok(skipped.ok && skipped.skipped);
+    return;
+  }
+  const installed = await checkDeb(['python3']);
+  assert.ok(installed.ok, installed.detail);
+  assert.match(installed.detail, /^python3 \d/);
+  const missing = await checkDeb(['python3', MISSING]);
+  assert.not.ok(missing.ok);
+  assert.is(missing.code, 'APPPKG_DEB_MISSING');
+  assert.match(missing.detail, MISSING);
+  assert.not.match(missing.detail, 'python3');
+  assert.match(missing.fix, `apt-get install -y ${MISSING}`);
+});
+
+test('rpm: skipped with a note where rpm does not exist', async () => {
+  const result = await checkRpm(['m2crypto']);
+  if (has('rpm')) return;
+  assert.ok(result.ok);
+  assert.ok(result.skipped);
+  assert.match(result.detail, 'rpm not found');
+});
+
+test('pip: requirements satisfied by the interpreter (no venv yet)', async () => {
+  const dir = await appWith(
+    'ok',
+    [
+      '# comments, options and markers are understood',
+      '-i https://pypi.example/simple',
+      'pip>=20 \\',
+      '    --hash=sha256:0000',
+      `./wheels/pip-${pipVersion}-py3-none-any.whl`,
+      `${MISSING}==1.0 ; python_version < "3"`,
+      `${MISSING} ; sys_platform == "win32" or os_name == "nt"`,
+      '',
+    ].join('\n'),
+  );
+  const result = await checkPip(makeDescription(dir, { pip: 'requirements.txt' }), interpreter);
+  assert.ok(result.ok, result.detail);
+  assert.match(result.detail, `pip ${pipVersion}`);
+});
+
+test('pip: a missing package and a wrong version are named', async () => {
+  const dir = await appWith('missing', `pip>=20\n${MISSING}>=1.0\n`);
+  const result = await checkPip(makeDescription(dir, { pip: 'requirements.txt' }), interpreter);
+  assert.not.ok(result.ok);
+  assert.is(result.code, 'APPPKG_PIP_UNSATISFIED');
+  assert.match(result.detail, `${MISSING}>=1.0 (not installed)`);
+  assert.not.match(result.detail, 'pip>=20');
+  assert.match(result.fix, 'apppkg-gateway install');
+
+  const old = await appWith('old', 'pip<1\n');
+  const wrong = await checkPip(makeDescription(old, { pip: 'requirements.txt' }), interpreter);
+  assert.not.ok(wrong.ok);
+  assert.match(wrong.detail, `pip<1 (found ${pipVersion})`);
+});
+
+test('pip: the app\'s venv, once it exists, is what counts', async () => {
+  const dir = await appWith('venv', 'pip>=20\n');
+  const stateRoot = path.join(tmp, 'state');
+  const venv = path.join(stateRoot, 'apps', 'venv-app', 'venv');
+  await new Promise<void>((resolve, reject) => {
+    execFile(interpreter.executable, ['-m', 'venv', '--without-pip', venv], { timeout: 60_000, killSignal: 'SIGKILL' }, (err) => (err ? reject(err) : resolve()));
+  });
+  const result = await checkPip(makeDescription(dir, { name: 'venv-app', pip: 'requirements.txt' }), interpreter, { stateRoot });
+  assert.not.ok(result.ok, 'a venv made --without-pip has no pip, though the interpreter has');
+  assert.match(result.detail, `in venv ${venv}`);
+});
+
+test('pip: an unreadable requirements file is its own error', async () => {
+  const result = await checkPip(makeDescription(tmp, { pip: 'nope.txt' }), interpreter);
+  assert.not.ok(result.ok);
+  assert.is(result.code, 'APPPKG_PIP_FILE_UNREADABLE');
+  assert.match(result.detail, 'nope.txt');
+});
+
+test('requirements: names from lines, wheels, sdists, egg fragments; -r followed', async () => {
+  const dir = await appWith('parse', ['-r more.txt', 'Flask[async] (>=2.0,<3)', 'requests @ https://x/requests.tar.gz ; python_version >= "3.8"', 'dist/foo_bar-1.2.tar.gz', 'git+https://x/y.git#egg=baz', './local-dir', ''].join('\n'));
+  await writeFile(path.join(dir, 'more.txt'), 'six==1.16.0\n-r requirements.txt\n');
+  const parsed = await readRequirements(path.join(dir, 'requirements.txt'));
+  assert.equal(
+    parsed.requirements.map((r) => [r.name, r.specifier, r.marker]),
+    [
+      ['six', '==1.16.0', null],
+      ['Flask', '>=2.0,<3', null],
+      ['requests', '', 'python_version >= "3.8"'],
+      ['foo_bar', '==1.2', null],
+      ['baz', '', null],
+    ],
+  );
+  assert.is(parsed.notes.length, 1);
+  assert.match(parsed.notes[0], './local-dir');
+});
+
+test('markers: PEP 508 evaluation against the interpreter', () => {
+  const env = interpreter.markers;
+  assert.ok(evaluateMarker('python_version >= "3.9"', env));
+  assert.not.ok(evaluateMarker('python_version < "3"', env));
+  assert.ok(evaluateMarker('(os_name == "nt" or sys_platform == "linux") and "cpython" == implementation_name', { ...env, sys_platform: 'linux' }));
+  assert.ok(evaluateMarker('"linux" in sys_platform', { ...env, sys_platform: 'linux' }));
+  assert.throws(() => evaluateMarker('no_such_variable == "1"', env));
+});
+
+test('settings: present from the environment file or the caller\'s env, else named', () => {
+  const desc = makeDescription(tmp, { settings: ['A', 'B', 'C'] });
+  assert.ok(checkSettings(desc, { settings: { A: '1' }, processEnv: { B: '2', C: '3' } }).ok);
+  const missing = checkSettings(desc, { settings: { A: '1' }, processEnv: {} });
+  assert.not.ok(missing.ok);
+  assert.is(missing.code, 'APPPKG_SETTINGS_MISSING');
+  assert.match(missing.detail, 'B, C');
+});
+
+test('runEnvironmentChecks: every check, in order; no interpreter means pip is not checked', async () => {
+  const dir = await appWith('all', 'pip\n');
+  const good = await runEnvironmentChecks(makeDescription(dir, { os: ['posix'], python: '>=3.9', pip: 'requirements.txt' }), { settings: {}, processEnv: {} });
+  assert.equal(good.map((r) => r.name), ['os', 'python', 'deb', 'rpm', 'pip', 'settings']);
+  assert.ok(good.every((r) => r.ok), JSON.stringify(good, null, 2));
+  const bad = await runEnvironmentChecks(makeDescription(dir, { python: '<3', pip: 'requirements.txt' }), { settings: {}, processEnv: {} });
+  const python = bad.find((r) => r.name === 'python')!;
+  assert.not.ok(python.ok);
+  assert.is(python.code, 'APPPKG_PY_NO_INTERPRETER');
+  assert.ok(bad.find((r) => r.name === 'pip')!.skipped);
+});
+
+test.run();

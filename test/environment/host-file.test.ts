@@ -1,0 +1,201 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isGatewayError, type GatewayError } from '../../src/errors.js';
+import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, parseSize } from '../../src/environment/host-file.js';
+
+// SPEC §2, copied verbatim.
+const SPEC_EXAMPLE = `settings:                       # injected into every app
+  SMTP_HOST: localhost
+apps:
+  blog:
+    settings:                   # injected into this app only
+      DATABASE_URL: postgresql://blog@localhost/blog
+    hosts: [blog.example.com]   # virtual hosts routed to this app
+    mount: /blog                # a path prefix; it becomes SCRIPT_NAME
+    workers: 2                  # Python worker processes
+    threads: 8                  # concurrent requests per worker
+    user: blog                  # when the gateway runs as root: the Unix user of this app's processes
+                                # (default: the owner of the app directory; root only with a warning)
+    max_requests: 10000         # recycle a worker after so many requests (gracefully)
+    max_memory: 512MB           # recycle a worker whose RSS grows past this (gracefully)
+`;
+
+let scratch = '';
+let counter = 0;
+test.before(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'apppkg-env-'));
+});
+test.after(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function envFile(yaml: string): Promise<string> {
+  const file = path.join(scratch, `env-${++counter}.yaml`);
+  await writeFile(file, yaml);
+  return file;
+}
+
+async function failure(promise: Promise<unknown>): Promise<GatewayError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isGatewayError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected a GatewayError, the load succeeded');
+}
+
+test('the example of SPEC §2 loads, sizes in bytes', async () => {
+  const file = await envFile(SPEC_EXAMPLE);
+  const env = await loadEnvironmentFile(file);
+  assert.is(env.file, file);
+  assert.equal(env.settings, { SMTP_HOST: 'localhost' });
+  assert.equal(env.apps.blog, {
+    settings: { DATABASE_URL: 'postgresql://blog@localhost/blog' },
+    hosts: ['blog.example.com'],
+    mount: '/blog',
+    workers: 2,
+    threads: 8,
+    user: 'blog',
+    maxRequests: 10000,
+    maxMemory: 512 * 1024 * 1024,
+    python: null,
+    timeout: null,
+    maxBody: null,
+  });
+});
+
+test('defaults, python and overridesFor: the app entry wins, then defaults, then the top level', async () => {
+  const file = await envFile([
+    'python: /usr/bin/python3',
+    'settings: {SMTP_HOST: localhost, DEBUG: false}',
+    'defaults:',
+    '  workers: 4',
+    '  timeout: 30',
+    '  max_body: 10MB',
+    '  python: ./py/bin/python',
+    'apps:',
+    '  blog:',
+    '    workers: 2',
+    '    settings: {DEBUG: true, PORT_BASE: 0755}',
+    '    hosts: Blog.Example.com.',
+    '    mount: /blog/',
+    '  wiki:',
+    '    python: python3.12',
+    '',
+  ].join('\n'));
+  const env = await loadEnvironmentFile(file);
+  assert.is(env.python, '/usr/bin/python3');
+  assert.is(env.defaults.python, path.join(scratch, 'py/bin/python'));
+  const blog = overridesFor(env, 'blog');
+  assert.is(blog.workers, 2);
+  assert.is(blog.timeout, 30);
+  assert.is(blog.maxBody, 10 * 1024 * 1024);
+  assert.is(blog.python, path.join(scratch, 'py/bin/python'));
+  // Settings: the app's over the shared ones; numbers and booleans as written in the file.
+  assert.equal(blog.settings, { SMTP_HOST: 'localhost', DEBUG: 'true', PORT_BASE: '0755' });
+  assert.equal(blog.hosts, ['blog.example.com']);
+  assert.is(blog.mount, '/blog');
+  assert.is(overridesFor(env, 'wiki').python, 'python3.12');
+  const other = overridesFor(env, 'other');
+  assert.is(other.workers, 4);
+  assert.equal(other.hosts, []);
+  assert.is(other.mount, null);
+  assert.is(overridesFor(env, 'constructor').workers, 4);
+});
+
+test('without defaults the top-level python is the fallback; no file at all is emptyHostEnvironment', async () => {
+  const env = await loadEnvironmentFile(await envFile('python: /opt/py/bin/python3\n'));
+  assert.is(overridesFor(env, 'blog').python, '/opt/py/bin/python3');
+  const none = emptyHostEnvironment();
+  assert.equal(overridesFor(none, 'blog').settings, {});
+  assert.is(overridesFor(none, 'blog').workers, null);
+});
+
+test('an empty file (or comments only) is a valid, empty environment', async () => {
+  const env = await loadEnvironmentFile(await envFile('# nothing yet\n'));
+  assert.equal({ ...env, file: null }, emptyHostEnvironment());
+});
+
+test('mappings left empty (their lines commented out) count as absent', async () => {
+  const env = await loadEnvironmentFile(await envFile('settings:\n  # SMTP_HOST: localhost\ndefaults:\napps:\n  blog:\n    # workers: 2\n'));
+  assert.equal(env.settings, {});
+  assert.equal(overridesFor(env, 'blog'), overridesFor(emptyHostEnvironment(), 'blog'));
+  assert.ok(Object.hasOwn(env.apps, 'blog'));
+});
+
+test('a missing file: APPPKG_ENVFILE_NOT_FOUND', async () => {
+  const err = await failure(loadEnvironmentFile(path.join(scratch, 'missing.yaml')));
+  assert.is(err.code, 'APPPKG_ENVFILE_NOT_FOUND');
+});
+
+test('every problem at once, each with line, column, key and a fix', async () => {
+  const file = await envFile([
+    'settings:',
+    '  SMTP_HOST: localhost',
+    '  BAD-NAME: x',
+    'apps:',
+    '  blog:',
+    '    worker: 2',
+    '    max_memory: lots',
+    '    threads: 0',
+    '    hosts: [blog.example.com, "not a host"]',
+    '  wiki:',
+    '    hosts: blog.example.com',
+    '    mount: blog',
+    'default:',
+    '  workers: 2',
+    '',
+  ].join('\n'));
+  const err = await failure(loadEnvironmentFile(file));
+  assert.is(err.code, 'APPPKG_ENVFILE_INVALID');
+  const got = err.problems.map((p) => `${p.line}:${p.column} ${p.code} ${p.key}`);
+  assert.equal(got, [
+    '3:3 APPPKG_DESC_BAD_VALUE settings',
+    '6:5 APPPKG_DESC_UNKNOWN_KEY apps.blog.worker',
+    '7:17 APPPKG_DESC_BAD_VALUE apps.blog.max_memory',
+    '8:14 APPPKG_DESC_BAD_VALUE apps.blog.threads',
+    '9:31 APPPKG_DESC_BAD_VALUE apps.blog.hosts[1]',
+    '12:12 APPPKG_DESC_BAD_VALUE apps.wiki.mount',
+    '13:1 APPPKG_DESC_UNKNOWN_KEY default',
+  ]);
+  assert.is(err.problems[1].details.suggestion, 'workers');
+  assert.is(err.problems[6].details.suggestion, 'defaults');
+  assert.match(err.problems[2].message, 'apps.blog.max_memory: expected a size like "512MB" (or a number of bytes), found "lots"');
+  for (const p of err.problems) assert.match(p.format(), new RegExp(`^${file}:\\d+:\\d+: .+\\n  fix: .+$`));
+});
+
+test('two apps may not share a host or a mount', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile([
+    'apps:',
+    '  blog: {hosts: [blog.example.com], mount: /blog}',
+    '  wiki: {hosts: [wiki.example.com, BLOG.example.com], mount: /blog/}',
+    '',
+  ].join('\n'))));
+  assert.equal(err.problems.map((p) => p.key), ['apps.wiki.hosts[1]', 'apps.wiki.mount']);
+});
+
+test('YAML syntax errors are positioned problems too', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile('apps:\n  blog:\n\tworkers: 2\n')));
+  assert.is(err.code, 'APPPKG_ENVFILE_INVALID');
+  assert.is(err.problems[0].code, 'APPPKG_DESC_YAML_SYNTAX');
+  assert.is(err.problems[0].line, 3);
+});
+
+test('parseSize: binary units, any spelling', () => {
+  assert.is(parseSize('512MB'), 512 * 1024 ** 2);
+  assert.is(parseSize('512M'), 512 * 1024 ** 2);
+  assert.is(parseSize('512 MiB'), 512 * 1024 ** 2);
+  assert.is(parseSize('1.5g'), 1.5 * 1024 ** 3);
+  assert.is(parseSize('10kb'), 10240);
+  assert.is(parseSize('100B'), 100);
+  assert.is(parseSize('100'), 100);
+  assert.is(parseSize(4096), 4096);
+  assert.is(parseSize('lots'), null);
+  assert.is(parseSize('-1MB'), null);
+});
+
+test.run();

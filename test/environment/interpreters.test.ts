@@ -1,0 +1,128 @@
+// Real interpreters on this host: pyenv's (or whatever) `python3` on PATH and Debian's /usr/bin/python3.
+import { execFileSync } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { rcompare } from '@renovatebot/pep440';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isGatewayError } from '../../src/errors.js';
+import {
+  clearInterpreterCache,
+  discoverInterpreters,
+  formatInterpreter,
+  pickInterpreter,
+  SYSTEM_PYTHON,
+} from '../../src/environment/interpreters.js';
+
+interface Facts {
+  executable: string;
+  version: string;
+}
+
+function ask(python: string): Facts {
+  const out = execFileSync(python, ['-E', '-c', 'import sys, platform; print(sys.executable); print(platform.python_version())'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  const [executable, version] = out.trim().split('\n');
+  return { executable, version };
+}
+
+async function expectError(promise: Promise<unknown>, code: string): Promise<Error & { code: string; hint: string; details: Record<string, unknown> }> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(isGatewayError(err), `expected a GatewayError, got ${String(err)}`);
+    assert.is((err as { code: string }).code, code);
+    return err as Error & { code: string; hint: string; details: Record<string, unknown> };
+  }
+  assert.unreachable(`expected ${code}, got no error`);
+  throw new Error('unreachable');
+}
+
+const onPath = ask('python3');
+const hasSystem = existsSync(SYSTEM_PYTHON);
+const system = hasSystem ? ask(SYSTEM_PYTHON) : null;
+
+const test = suite('interpreters');
+const temps: string[] = [];
+
+test.after(async () => {
+  await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
+  clearInterpreterCache();
+});
+
+test('discovers python3 on PATH and the system interpreter, each once', async () => {
+  const all = await discoverInterpreters();
+  const labels = all.map((i) => i.label);
+  assert.ok(labels.includes('python3'), labels.join(', '));
+  if (hasSystem && realpathSync(onPath.executable) !== realpathSync(SYSTEM_PYTHON)) assert.ok(labels.includes(SYSTEM_PYTHON), labels.join(', '));
+  const keys = all.map((i) => `${realpathSync(i.executable)} ${i.prefix}`);
+  assert.is(new Set(keys).size, keys.length, 'no interpreter listed twice');
+  assert.is(await discoverInterpreters(), all, 'cached per process');
+});
+
+test('picks python3 on PATH for ">=3.9"', async () => {
+  const picked = await pickInterpreter({ python: '>=3.9', deb: [] });
+  assert.ok(picked.names.includes('python3'));
+  assert.is(picked.executable, onPath.executable);
+  assert.is(picked.version, onPath.version);
+});
+
+test('picks /usr/bin/python3 when deb packages are listed', async () => {
+  if (!system) return;
+  const picked = await pickInterpreter({ python: '>=3.9', deb: ['python3-flask'] });
+  assert.ok(picked.names.includes(SYSTEM_PYTHON), picked.names.join(', '));
+  assert.is(picked.version, system.version);
+  assert.is(realpathSync(picked.executable), realpathSync(SYSTEM_PYTHON));
+});
+
+test('"<3" fails with APPPKG_PY_NO_INTERPRETER listing what was found', async () => {
+  const err = await expectError(pickInterpreter({ python: '<3', deb: [] }), 'APPPKG_PY_NO_INTERPRETER');
+  assert.match(err.message, '"<3"');
+  assert.match(err.message, `python3 ${onPath.version} (${onPath.executable})`);
+  if (system && realpathSync(onPath.executable) !== realpathSync(SYSTEM_PYTHON)) assert.match(err.message, `${SYSTEM_PYTHON} ${system.version}`);
+  assert.match(err.hint, 'python3.N');
+});
+
+test('deb listed but the system interpreter does not satisfy: says so', async () => {
+  if (!system) return;
+  const err = await expectError(pickInterpreter({ python: '>=4', deb: ['python3-flask'] }), 'APPPKG_PY_NO_INTERPRETER');
+  assert.ok(err.details.reasonDeb);
+  assert.match(err.message, 'system interpreter');
+});
+
+test('an override wins over discovery, and must still satisfy the specifier', async () => {
+  if (!system) return;
+  const picked = await pickInterpreter({ python: '>=3.9', deb: [] }, { override: SYSTEM_PYTHON });
+  assert.is(picked.executable, SYSTEM_PYTHON);
+  const err = await expectError(pickInterpreter({ python: '>=4', deb: [] }, { override: SYSTEM_PYTHON }), 'APPPKG_PY_NO_INTERPRETER');
+  assert.match(err.message, `${SYSTEM_PYTHON} ${system.version}`);
+});
+
+test('a bogus override fails with APPPKG_PY_NOT_EXECUTABLE', async () => {
+  const missing = await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/nonexistent/bin/python3' }), 'APPPKG_PY_NOT_EXECUTABLE');
+  assert.match(missing.message, '/nonexistent/bin/python3');
+  assert.match(missing.message, 'no such file');
+  // Runs, but is no Python.
+  await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/bin/false' }), 'APPPKG_PY_NOT_EXECUTABLE');
+});
+
+test('without python3 on PATH: the highest satisfying python3.N', async () => {
+  // PATH = one directory holding `python3.11` -> the PATH python (pyenv here); /usr/bin is
+  // searched too, so both interpreters are candidates and neither is "python3 on PATH".
+  if (!system || realpathSync(onPath.executable) === realpathSync(SYSTEM_PYTHON)) return;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'apppkg-interp-'));
+  temps.push(dir);
+  const minor = onPath.version.split('.').slice(0, 2).join('.');
+  await symlink(realpathSync(onPath.executable), path.join(dir, `python${minor}`));
+  const all = await discoverInterpreters({ pathEnv: dir });
+  assert.not.ok(all.some((i) => i.names.includes('python3')), all.map(formatInterpreter).join(', '));
+  const highest = [onPath, system].sort((a, b) => rcompare(a.version, b.version))[0];
+  const picked = await pickInterpreter({ python: '>=3', deb: [] }, { pathEnv: dir });
+  assert.is(picked.version, highest.version);
+});
+
+test.run();
