@@ -42,6 +42,16 @@ export const ERROR_CODES = {
     hint: () => 'choose another address with --port/--listen, or stop what is using it',
     exitStatus: 1,
   },
+  APPPKG_ADMIN_UNREACHABLE: {
+    message: (d) => `no gateway answers on ${str(d.address)}${d.reason ? ` (${str(d.reason)})` : ''}`,
+    hint: () => 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099), or pass --admin ADDR with the address the gateway was given',
+    exitStatus: 1,
+  },
+  APPPKG_ADMIN_BAD_ANSWER: {
+    message: (d) => `${str(d.address)} answered ${str(d.found)}, expected a gateway's status JSON`,
+    hint: () => 'check that --admin names the admin listener of an apppkg-gateway, not another server',
+    exitStatus: 1,
+  },
   APPPKG_DESC_NOT_FOUND: {
     message: (d) => `no app.yaml in ${str(d.dir)}`,
     hint: () => 'run `apppkg-gateway init DIR` to write one, or point at the directory that holds app.yaml',

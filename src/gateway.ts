@@ -136,7 +136,10 @@ export class Gateway {
     });
   }
 
-  /** Stops accepting, waits up to `graceMs` for requests in flight, then stops every app. */
+  /**
+   * Stops accepting, waits up to `graceMs` for requests in flight, then closes what is left.
+   * The apps are their owner's to stop (the registry, or serve), after this resolves.
+   */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     for (const server of this.servers) server.close();
@@ -151,7 +154,6 @@ export class Gateway {
       });
     }
     for (const socket of this.sockets) socket.destroy();
-    await Promise.all(this.apps.map((a) => a.instance.stop(Math.max(1000, graceMs / 2))));
     for (const addr of this.opts.listen) if (addr.kind === 'unix') rmSync(addr.path, { force: true });
     this.accessLog.flush();
   }

@@ -8,6 +8,7 @@ app changes). Before exiting 4, one marker line on stderr carries the details as
 import json
 import os
 import sys
+import sysconfig
 import traceback
 
 EXIT_STARTUP_FAILED = 3
@@ -17,6 +18,11 @@ IMPORT_ERROR_MARKER = "APPPKG-IMPORT-ERROR"
 NOT_CALLABLE_MARKER = "APPPKG-APP-NOT-CALLABLE"
 
 _SHIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_STDLIB_DIRS = sorted({
+    os.path.join(os.path.abspath(p), "")
+    for p in (sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("platstdlib"), os.path.dirname(os.__file__))
+    if p
+})
 
 
 class ClientDisconnected(OSError):
@@ -45,9 +51,18 @@ def _is_app_file(filename, roots):
     return False
 
 
+def _is_stdlib(filename):
+    for d in _STDLIB_DIRS:
+        if filename.startswith(d):
+            rest = filename[len(d):]
+            return not (rest.startswith("site-packages" + os.sep) or rest.startswith("dist-packages" + os.sep))
+    return False
+
+
 def app_location(exc, roots):
     """(file, line) of the innermost frame in the app's own files, else of the innermost
-    frame outside the shim; (None, None) when there is none (a module that does not exist)."""
+    frame outside the shim and the stdlib (a library the app uses); (None, None) when there
+    is none (a module that does not exist)."""
     roots = [os.path.join(os.path.realpath(r), "") for r in roots] + [os.path.join(os.path.abspath(r), "") for r in roots]
     if isinstance(exc, SyntaxError) and exc.filename:
         return os.path.abspath(exc.filename), exc.lineno
@@ -57,6 +72,8 @@ def app_location(exc, roots):
         if name.startswith("<") or name.startswith(_SHIM_DIR + os.sep):
             continue
         name = os.path.abspath(name)
+        if _is_stdlib(name):
+            continue
         fallback = (name, fs.lineno)
         if _is_app_file(name, roots):
             best = (name, fs.lineno)

@@ -5,7 +5,9 @@ big-endian, then the payload. docs/protocol.md is the contract; src/link/frames.
 other end. Reading and writing are here; what a frame means is decided in worker.py.
 """
 
+import errno
 import os
+import socket
 import struct
 import threading
 
@@ -47,6 +49,13 @@ class LinkClosed(Exception):
     """The gateway end of the socket is gone: the gateway died or closed us."""
 
 
+class FileChanged(Exception):
+    """A file being sent by sendfile shrank or failed under us."""
+
+
+_LINK_ERRNOS = frozenset((errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN, errno.EBADF))
+
+
 class FrameReader:
     """Batch reader: one recv_into a large buffer, every complete frame parsed at once.
 
@@ -62,9 +71,12 @@ class FrameReader:
         self._start = 0
         self._end = 0
 
-    def read_frames(self):
+    def read_frames(self, block=True):
+        """Every complete frame buffered. Blocks for at least one unless block is False,
+        which returns what has arrived (maybe nothing)."""
         frames = []
         unpack = HEADER.unpack_from
+        self._polled = False
         while True:
             buf, view = self._buf, self._view
             start, end = self._start, self._end
@@ -84,9 +96,18 @@ class FrameReader:
             self._start, self._end = start, end
             if frames:
                 return frames
+            if not block and self._polled:
+                return frames
             self._make_room()
             buf, view = self._buf, self._view
-            n = self._sock.recv_into(view[self._end:])
+            if block:
+                n = self._sock.recv_into(view[self._end:])
+            else:
+                self._polled = True
+                try:
+                    n = self._sock.recv_into(view[self._end:], 0, socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    return frames
             if not n:
                 raise LinkClosed()
             self._end += n
@@ -146,21 +167,39 @@ class FrameWriter:
                 self._flush_locked()
 
     def send_file(self, header, fd, offset, count):
-        """Frame header, then `count` bytes of the file `fd` from `offset` by sendfile(2)."""
+        """Frame header, then `count` bytes of the file `fd` from `offset` by sendfile(2).
+        The frame always gets its `count` bytes: should the file shrink or fail meanwhile,
+        zeros fill it and FileChanged is raised (the request then ends in ERROR, and the
+        gateway cuts the client connection)."""
         with self._lock:
             self._out.append(header)
             self._flush_locked()
             sock_fd = self._sock.fileno()
-            try:
-                while count > 0:
+            problem = None
+            while count > 0:
+                try:
                     sent = os.sendfile(sock_fd, fd, offset, count)
-                    if sent == 0:
-                        raise EOFError("the file ended before the length given")
-                    offset += sent
-                    count -= sent
-            except OSError:
-                self._on_closed()
-                raise LinkClosed()
+                except OSError as exc:
+                    if exc.errno in _LINK_ERRNOS:
+                        self._on_closed()
+                        raise LinkClosed()
+                    problem = "sendfile failed: %s" % exc
+                    break
+                if sent == 0:
+                    problem = "the file ended %d bytes early" % count
+                    break
+                offset += sent
+                count -= sent
+            if problem is not None:
+                try:
+                    while count > 0:
+                        n = min(count, 65536)
+                        self._sock.sendall(bytes(n))
+                        count -= n
+                except OSError:
+                    self._on_closed()
+                    raise LinkClosed()
+                raise FileChanged(problem)
 
     def _flush_locked(self):
         out = self._out

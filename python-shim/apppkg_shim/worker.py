@@ -43,6 +43,9 @@ HEADER_PACK = link.HEADER.pack
 _tls = threading.local()
 
 
+_MONITOR = object()  # holds the reading right while the monitor reads for busy threads
+
+
 class _Thread:
     """What the scheduler knows of one thread: the condition it sleeps on."""
 
@@ -79,7 +82,7 @@ class Worker:
         self.no_more = False
         self.ppid = os.getppid()
         # Counters for tuning (APPPKG_SHIM_STATS=1 prints them at exit); cheap: under the lock.
-        self.stats = dict.fromkeys(("reads", "frames", "run_by_reader", "run_by_other", "handoffs", "follower_wakes", "own_reads", "input_sleeps"), 0)
+        self.stats = dict.fromkeys(("reads", "frames", "run_by_reader", "run_by_other", "handoffs", "follower_wakes", "own_reads", "input_sleeps", "monitor_reads"), 0)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -307,6 +310,26 @@ class Worker:
         self.reader = ctx
         ctx.cv.notify()
 
+    def _read_for_busy_threads(self):
+        """Every thread is in app code and none holds the reading right: read what has
+        arrived (never blocking) so ABORTs, credits and the link's EOF are not left unseen
+        until an app returns; an aborted request still queued is dropped unrun."""
+        lock = self.lock
+        with lock:
+            if self.reader is not None:
+                return
+            self.reader = _MONITOR
+        frames = ()
+        try:
+            frames = self.frames.read_frames(block=False)
+        finally:
+            with lock:
+                acks = self._dispatch(frames) if frames else None
+                self.stats["monitor_reads"] += 1
+                self._handoff()  # back to a thread that wants it, or free
+        if acks:
+            self.writer.send_parts(acks)
+
     def _monitor(self):
         lock = self.lock
         poller = select.poll()
@@ -325,6 +348,8 @@ class Worker:
                     last_flushes = writer.flushes
                 else:
                     last_flushes = -1
+                if self.reader is None and self.running and poller.poll(0):
+                    self._read_for_busy_threads()
                 with lock:
                     state = self.reader_state if self.reader is not None else FREE
                     if state == FREE:

@@ -2,7 +2,9 @@
 // the app directory as working directory, `python` meaning the app's interpreter, its sys.path,
 // settings and private directories. Output goes to ours; the exit status is passed on.
 import { spawn } from 'node:child_process';
+import treeKill from 'tree-kill';
 import { constants } from 'node:os';
+import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { commandEnvironment } from '../environment/app-env.js';
 
@@ -10,22 +12,37 @@ export interface RunSpec {
   argv?: string[];
   shell?: string;
   extraEnv?: Record<string, string>;
-  /** Where the child's output goes; default: ours. */
-  stdio?: 'inherit' | 'pipe';
+  /** Where the child's output goes (an app's log, say); default: ours. */
+  output?: Writable;
+  /** Kill the command's whole tree past this (a hook that hangs must not hold a deploy forever). */
+  timeoutMs?: number;
 }
 
 export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<number> {
   const env = { ...commandEnvironment(ctx.appEnv), ...run.extraEnv };
   const [file, args] = run.shell !== undefined ? ['/bin/sh', ['-c', run.shell]] : [run.argv![0], run.argv!.slice(1)];
   return new Promise((resolve) => {
-    const child = spawn(file, args, { cwd: ctx.desc.dir, env, stdio: 'inherit' });
+    const child = spawn(file, args, { cwd: ctx.desc.dir, env, stdio: run.output ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    if (run.output) {
+      child.stdout!.on('data', (chunk: Buffer) => run.output!.write(chunk));
+      child.stderr!.on('data', (chunk: Buffer) => run.output!.write(chunk));
+    }
     // The terminal sends SIGINT to the whole foreground group; the child gets it directly, we
     // just wait for it rather than die first and leave it behind.
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    // Only in the foreground (a CLI command): inside the gateway, signals mean the gateway's
+    // own things (SIGHUP = reload) and its shutdown stops hooks itself.
+    const signals: NodeJS.Signals[] = run.output ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
     const onSignal = (sig: NodeJS.Signals) => sig !== 'SIGINT' && forward(sig);
     for (const s of signals) process.on(s, onSignal);
+    const timer = run.timeoutMs
+      ? setTimeout(() => {
+          run.output?.write(`apppkg-gateway: killed after ${run.timeoutMs} ms\n`);
+          if (child.pid) treeKill(child.pid, 'SIGKILL');
+        }, run.timeoutMs)
+      : null;
     const done = (status: number) => {
+      if (timer) clearTimeout(timer);
       for (const s of signals) process.off(s, onSignal);
       resolve(status);
     };

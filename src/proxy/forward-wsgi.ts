@@ -240,8 +240,9 @@ class WsgiExchange implements LinkExchange {
         const started = this.state === State.Body;
         this.finish();
         if (started || this.res.headersSent) {
-          // A truncated body must never look complete: kill the client connection.
-          this.res.destroy();
+          // A truncated body must never look complete: cut the client connection (after
+          // what was written so far, which Node holds corked until the next tick).
+          this.cutConnection();
         } else {
           this.respondError(500, 'Internal Server Error', this.development ? payload.toString('utf8') : '');
         }
@@ -269,8 +270,14 @@ class WsgiExchange implements LinkExchange {
     const started = this.state === State.Body;
     this.finish();
     if (this.aborted) return;
-    if (started || this.res.headersSent) this.res.destroy();
+    if (started || this.res.headersSent) this.cutConnection();
     else this.respondError(502, 'Bad Gateway', `the worker went away: ${reason}`);
+  }
+
+  private cutConnection(): void {
+    const socket = this.res.socket;
+    if (socket) while (socket.writableCorked > 0) socket.uncork();
+    this.res.destroy();
   }
 
   private flushed(length: number): void {

@@ -46,6 +46,8 @@ export class AppInstance {
   private queue: Waiting[] = [];
   private readonly backoff = new Backoff();
   private restartTimers = new Set<NodeJS.Timeout>();
+  private startedAt = new WeakMap<Worker, number>();
+  private restartCount = 0;
   requests = 0;
 
   constructor(private readonly opts: AppInstanceOptions) {
@@ -98,6 +100,7 @@ export class AppInstance {
       stderr: this.opts.log,
     });
     const startedAt = Date.now();
+    this.startedAt.set(worker, startedAt);
     this.workers.push(worker);
     worker.on('idle', () => this.drainQueue());
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(worker, startedAt, code, signal));
@@ -115,6 +118,7 @@ export class AppInstance {
       return;
     }
     const delay = this.backoff.recordExit(now, now - startedAt);
+    this.restartCount++;
     const looping = this.backoff.isCrashLooping(now);
     this.opts.say(
       `${this.name}: worker ${worker.pid} exited (${signal ?? `status ${code}`}); restarting in ${delay} ms${looping ? ' (crash loop)' : ''}`,
@@ -136,7 +140,9 @@ export class AppInstance {
     let best: Worker | null = null;
     let ties = 0;
     for (const w of this.workers) {
-      if (!w.available) continue;
+      // A worker gets at most `threads` requests at once; the rest wait here, where a version
+      // switch can hand them to the new version instead of a draining worker.
+      if (!w.available || w.inFlight >= w.capacity) continue;
       if (best === null || w.inFlight < best.inFlight) {
         best = w;
         ties = 1;
@@ -177,6 +183,35 @@ export class AppInstance {
       if (next.res.destroyed || next.res.writableEnded) continue;
       worker.handle(next.req, next.res, next.route);
     }
+  }
+
+  /** Gives the requests still waiting here to `next` (a version switch: none is lost). */
+  handOver(next: AppInstance): void {
+    for (const waiting of this.queue.splice(0)) {
+      if (!waiting.res.destroyed && !waiting.res.writableEnded) next.handle(waiting.req, waiting.res, waiting.route);
+    }
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  get crashLooping(): boolean {
+    return this.backoff.isCrashLooping(Date.now());
+  }
+
+  workerStatus(): Array<{ pid: number | null; state: string; inFlight: number; requests: number; startedAt: string }> {
+    return this.workers.map((w) => ({
+      pid: w.pid ?? null,
+      state: w.state,
+      inFlight: w.inFlight,
+      requests: w.requests,
+      startedAt: new Date(this.startedAt.get(w) ?? Date.now()).toISOString(),
+    }));
   }
 
   async stop(graceMs: number): Promise<void> {

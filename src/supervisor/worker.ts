@@ -171,7 +171,7 @@ export class Worker extends EventEmitter {
         settled = true;
         clearTimeout(timer);
         this.readyInfo = info;
-        this._state = 'ready';
+        if (this._state === 'starting') this._state = 'ready'; // not if stop() came first
         err.end();
         resolve();
       });
@@ -198,7 +198,10 @@ export class Worker extends EventEmitter {
           if (child.pid !== undefined) killGroup(child.pid);
           link.fail(code !== null ? `the worker exited with status ${code}` : `the worker was killed by ${signal}`);
           // Let the last stderr lines (the marker) arrive before judging the exit.
+          let judged = false;
           const judge = (): void => {
+            if (judged) return;
+            judged = true;
             err.end();
             if (!settled) fail(startError(opts.app, code, signal, err));
             resolveExit();

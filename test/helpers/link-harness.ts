@@ -46,7 +46,7 @@ export function workerFor(name: string, opts: LinkHarnessOptions = {}, output: s
     if (process.env.LINK_DEBUG) process.stderr.write(`[${name}] ${line}\n`);
   };
   return new Worker({
-    python: opts.python ?? 'python3',
+    python: opts.python ?? process.env.APPPKG_TEST_PYTHON ?? 'python3',
     env: { ...(process.env as Record<string, string>) },
     cwd: dir,
     app,
@@ -101,4 +101,130 @@ export async function startLinkHarness(name: string, opts: LinkHarnessOptions = 
       await Promise.all(workers.map((w) => w.stop(3000)));
     },
   };
+}
+
+/** A raw TCP connection for what fetch cannot do: chunked uploads, Expect, pipelining, cut connections. */
+export class RawConnection {
+  private chunks: Buffer[] = [];
+  closed = false;
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly socket: import('node:net').Socket) {
+    socket.on('data', (c: Buffer) => {
+      this.chunks.push(c);
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async open(port: number, ms = 5000): Promise<RawConnection> {
+    const net = await import('node:net');
+    const socket = net.connect(port, '127.0.0.1');
+    await withDeadline(new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    }), ms, 'connect');
+    return new RawConnection(socket);
+  }
+
+  get text(): string {
+    return Buffer.concat(this.chunks).toString('latin1');
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Resolves with everything received so far once pred(text) holds; rejects past ms. */
+  async waitFor(pred: (text: string) => boolean, ms: number, what = 'data'): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const text = this.text;
+      if (pred(text)) return text;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}; got ${JSON.stringify(text.slice(0, 400))}`);
+      if (this.closed) throw new Error(`connection closed while waiting for ${what}; got ${JSON.stringify(text.slice(0, 400))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async waitClosed(ms: number): Promise<string> {
+    const deadline = Date.now() + ms;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`connection still open after ${ms} ms; got ${JSON.stringify(this.text.slice(-400))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.text;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/** Count the complete HTTP/1.1 responses in `text` (Content-Length bodies only). */
+export function countResponses(text: string): number {
+  let count = 0;
+  let pos = 0;
+  for (;;) {
+    const end = text.indexOf('\r\n\r\n', pos);
+    if (end === -1) return count;
+    const head = text.slice(pos, end);
+    const m = /content-length:\s*(\d+)/i.exec(head);
+    const length = m && !/^HTTP\/1\.1 1\d\d/.test(head) ? Number(m[1]) : 0;
+    if (end + 4 + length > text.length) return count;
+    if (!/^HTTP\/1\.1 1\d\d/.test(head)) count++;
+    pos = end + 4 + length;
+  }
+}
+
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    }),
+  ]);
+}
+
+/** fetch with a deadline (uvu has no per-test timeout). */
+export async function get(url: string, init: RequestInit = {}, ms = 10_000): Promise<{ status: number; headers: Headers; body: string }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(ms) });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+/** Polls until `pid` is gone (ESRCH); rejects with a message naming it past ms. */
+export async function waitGone(pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`process ${pid} still running after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

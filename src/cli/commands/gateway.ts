@@ -2,12 +2,11 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createWriteStream } from 'node:fs';
 import { APP_OPTIONS, APP_OPTION_HELP, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
-import { loadHostEnvironment, resolveApp } from '../../app-context.js';
+import { loadHostEnvironment } from '../../app-context.js';
 import { GatewayError } from '../../errors.js';
-import { Gateway, type RoutedApp } from '../../gateway.js';
-import { discoverApps } from '../../supervisor/discovery.js';
-import { startApp } from '../../supervisor/start-app.js';
-import { overridesFor } from '../../environment/host-file.js';
+import { Gateway } from '../../gateway.js';
+import { Registry } from '../../supervisor/registry.js';
+import { AppsWatcher } from '../../supervisor/watcher.js';
 import { waitForStopSignal } from '../run-loop.js';
 
 export const spec: CommandSpec = {
@@ -47,43 +46,40 @@ export async function run(args: ParsedCommand): Promise<number> {
   const environmentFile = args.values.environment as string | undefined;
   const hostEnv = await loadHostEnvironment(environmentFile);
 
-  const discovery = await discoverApps(root);
-  for (const { dir, error } of discovery.broken) say(`skipping ${dir}:\n${error.format()}`);
-  const routed: RoutedApp[] = [];
-  for (const app of discovery.apps) {
-    // The highest version that starts serves; a broken newest version falls back to the next.
-    for (const desc of app.versions) {
-      try {
-        const ctx = await resolveApp({ dir: desc.dir, mode: 'production', hostEnv, stateDir: args.values['state-dir'] as string | undefined });
-        const instance = await startApp(ctx, { development: false, say });
-        const overrides = overridesFor(hostEnv, app.name);
-        const mount = overrides.mount ?? `/${app.name}`;
-        const routes = [
-          { host: null, prefix: mount },
-          { host: `${app.name}.localhost`, prefix: '' },
-          ...(overrides.hosts ?? []).map((host: string) => ({ host, prefix: '' })),
-        ];
-        routed.push({ instance, routes });
-        say(`${app.name}${desc.version ? ` ${desc.version}` : ''}: serving at ${mount} with ${instance.pids.length} workers`);
-        break;
-      } catch (err) {
-        say(`${app.name}${desc.version ? ` ${desc.version}` : ''} (${desc.dir}) cannot start:\n${err instanceof GatewayError ? err.format() : String(err)}`);
-      }
-    }
-  }
-
   const gateway = new Gateway({ listen, development: false, accessLog, say });
-  gateway.setApps(routed);
+  const registry = new Registry({
+    appsDir: root,
+    hostEnv,
+    stateDir: args.values['state-dir'] as string | undefined,
+    gateway,
+    say,
+    drainMs: graceSeconds * 1000,
+    hookTimeoutMs: 10 * 60 * 1000,
+  });
+  // Every app that can start is up before the first request is accepted.
+  await registry.reconcile();
   let urls: string[];
   try {
     urls = await gateway.start();
   } catch (err) {
-    await Promise.all(routed.map((r) => r.instance.stop(1000)));
+    await registry.stop(1000);
     throw err;
   }
+  const watcher = new AppsWatcher(root, () => void registry.reconcile());
+  watcher.start();
+  const onHangup = () => {
+    say('SIGHUP: rescanning the apps directory');
+    void registry.reconcile(true);
+  };
+  process.on('SIGHUP', onHangup);
   for (const url of urls) process.stdout.write(`listening on ${url}/\n`);
+
   const signal = await waitForStopSignal();
   say(`${signal}: stopping (finishing requests in flight, at most ${graceSeconds} s)`);
+  process.off('SIGHUP', onHangup);
+  watcher.stop();
   await gateway.stop(graceSeconds * 1000);
+  await registry.stop(5000);
+  say('stopped');
   return 0;
 }

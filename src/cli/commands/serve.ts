@@ -92,6 +92,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   say(`${signal}: stopping`);
   watcher?.close();
   await gateway.stop(10_000);
+  await instance.stop(5_000);
   return 0;
 }
 

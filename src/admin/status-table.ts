@@ -1,0 +1,70 @@
+// GatewayStatus as the text `apppkg-gateway status` prints: a header, one row per app, then
+// per app what a row cannot hold (worker pids, the last problem), then the broken packages.
+// Pure, so it is tested on plain data without a gateway.
+import type { AppStatus, GatewayStatus } from './status-types.js';
+
+const COLUMNS = ['NAME', 'STATE', 'VERSION', 'WORKERS', 'RESTARTS', 'REQUESTS', 'ERRORS', 'P50', 'P99', 'MOUNT'];
+
+export function renderStatusTable(status: GatewayStatus): string {
+  const lines: string[] = [];
+  lines.push(
+    `gateway pid ${status.pid}, version ${status.version}, up since ${status.startedAt}` +
+      (status.listen.length > 0 ? `, listening on ${status.listen.join(' ')}` : ''),
+  );
+  lines.push('');
+  if (status.apps.length === 0) {
+    lines.push('no apps are served');
+  } else {
+    lines.push(...alignColumns([COLUMNS, ...status.apps.map(appRow)]));
+    for (const app of status.apps) {
+      const details = appDetails(app);
+      if (details.length > 0) lines.push('', `${app.name}:`, ...details.map((d) => `  ${d}`));
+    }
+  }
+  if (status.broken.length > 0) {
+    lines.push('', 'broken packages (not served):');
+    for (const b of status.broken) lines.push(`  ${b.dir}: ${b.code}: ${b.message}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function appRow(app: AppStatus): string[] {
+  const ready = app.workers.filter((w) => w.state === 'ready').length;
+  return [
+    app.name,
+    app.state,
+    app.version ?? '-',
+    `${ready}/${app.workers.length}`,
+    String(app.restarts),
+    String(app.requests),
+    String(app.errors),
+    formatMs(app.latency.p50),
+    formatMs(app.latency.p99),
+    app.mount,
+  ];
+}
+
+function appDetails(app: AppStatus): string[] {
+  const out: string[] = [];
+  if (app.workers.length > 0) {
+    out.push(`workers: ${app.workers.map((w) => `${w.pid ?? '?'} ${w.state}`).join(', ')}`);
+  }
+  for (const p of app.processes) {
+    out.push(`process ${p.name}: ${p.pid ?? '?'} ${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${p.restarts} restarts` : ''}`);
+  }
+  if (app.runsAsRoot) out.push('warning: runs as root');
+  if (app.problem) out.push(`problem: ${app.problem.code}: ${app.problem.message}`);
+  return out;
+}
+
+/** Seconds → "12ms" (or "1.5ms" below 10 ms); "-" when there were no requests. */
+export function formatMs(seconds: number | null): string {
+  if (seconds === null) return '-';
+  const ms = seconds * 1000;
+  return ms < 10 ? `${ms.toFixed(1)}ms` : `${Math.round(ms)}ms`;
+}
+
+function alignColumns(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
+}

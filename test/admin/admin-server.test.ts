@@ -1,0 +1,145 @@
+// The admin listener on real sockets (TCP at port 0 and a unix socket), with a fixed status
+// provider: plain data standing in for what the gateway reports, not a mocked gateway.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
+import { GatewayMetrics } from '../../src/admin/metrics.js';
+import { tempDir } from '../helpers/process.js';
+import { fakeStatus } from './fake-status.js';
+
+/** Rejects past `ms`: uvu has no per-test timeout. */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+interface Target {
+  name: string;
+  start(): Promise<{ server: AdminServer; agent: Agent; origin: string; connect(): net.Socket }>;
+  cleanup(): void;
+}
+
+const sockDir = tempDir('apppkg-admin-');
+let sockets = 0;
+const TARGETS: Target[] = [
+  {
+    name: 'tcp',
+    async start() {
+      const server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, status: fakeStatus, metrics: metricsWithTraffic() });
+      const port = Number(new URL(server.url).port);
+      return { server, agent: new Agent({ headersTimeout: 5000, bodyTimeout: 5000 }), origin: server.url, connect: () => net.connect(port, '127.0.0.1') };
+    },
+    cleanup() {},
+  },
+  {
+    name: 'unix',
+    async start() {
+      const path = join(sockDir.path, `admin-${++sockets}.sock`);
+      const server = await startAdminServer({ listen: { kind: 'unix', path }, status: fakeStatus, metrics: metricsWithTraffic() });
+      return {
+        server,
+        agent: new Agent({ headersTimeout: 5000, bodyTimeout: 5000, connect: { socketPath: path } }),
+        origin: 'http://localhost',
+        connect: () => net.connect(path),
+      };
+    },
+    cleanup: () => sockDir.remove(),
+  },
+];
+
+function metricsWithTraffic(): GatewayMetrics {
+  const m = new GatewayMetrics({ status: fakeStatus });
+  m.observeRequest('blog', 200, 0.02);
+  m.observeRequest('blog', 503, 0.001);
+  return m;
+}
+
+for (const target of TARGETS) {
+  const test = suite(`admin server over ${target.name}`);
+  let ctx: Awaited<ReturnType<Target['start']>>;
+  test.before(async () => {
+    ctx = await target.start();
+  });
+  test.after(async () => {
+    await within(5000, 'cleanup', Promise.all([ctx?.server.close(), ctx?.agent.destroy()]));
+    target.cleanup();
+  });
+
+  const get = (path: string, method: 'GET' | 'POST' | 'HEAD' = 'GET') =>
+    within(5000, `${method} ${path}`, request(`${ctx.origin}${path}`, { method, dispatcher: ctx.agent }).then(async (r) => ({ status: r.statusCode, headers: r.headers, body: await r.body.text() })));
+
+  test('GET /status round-trips the provider\'s JSON', async () => {
+    const r = await get('/status');
+    assert.is(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^application\/json/);
+    assert.equal(JSON.parse(r.body), fakeStatus());
+  });
+
+  test('GET /metrics is Prometheus text with the request counters and gauges', async () => {
+    const r = await get('/metrics');
+    assert.is(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    assert.match(r.body, /^apppkg_requests_total\{app="blog",code="2xx"\} 1$/m);
+    assert.match(r.body, /^apppkg_requests_total\{app="blog",code="5xx"\} 1$/m);
+    assert.match(r.body, /^apppkg_app_up\{app="shop"\} 0$/m);
+  });
+
+  test('GET / is a short index; unknown paths are 404; other methods 405', async () => {
+    const index = await get('/');
+    assert.is(index.status, 200);
+    assert.match(index.body, /\/status/);
+    assert.match(index.body, /\/metrics/);
+    const missing = await get('/nope');
+    assert.is(missing.status, 404);
+    assert.match(missing.body, /no such admin endpoint/);
+    const post = await get('/status', 'POST');
+    assert.is(post.status, 405);
+    assert.is(post.headers.allow, 'GET, HEAD');
+    const head = await get('/status', 'HEAD');
+    assert.is(head.status, 200);
+    assert.is(head.body, '');
+  });
+
+  if (target.name === 'unix') {
+    test('the unix socket is mode 0660 and removed on close', async () => {
+      const path = join(sockDir.path, 'admin-1.sock');
+      assert.is(statSync(path).mode & 0o777, 0o660);
+      const other = await startAdminServer({ listen: { kind: 'unix', path: join(sockDir.path, 'other.sock') }, status: fakeStatus, metrics: new GatewayMetrics({ processMetrics: false }) });
+      assert.is(other.url, `unix:${join(sockDir.path, 'other.sock')}`);
+      await within(3000, 'close', other.close());
+      assert.not.ok(existsSync(join(sockDir.path, 'other.sock')));
+    });
+  }
+
+  test('close() does not hang on a keep-alive client or a half-sent request', async () => {
+    const own = await target.start();
+    // A finished request leaves its connection open (keep-alive) in the agent's pool.
+    const r = await within(5000, 'GET /status', request(`${own.origin}/status`, { dispatcher: own.agent }));
+    await r.body.text();
+    // A raw client that sent half a request head and waits.
+    const raw = own.connect();
+    raw.on('error', () => {});
+    await within(3000, 'raw connect', new Promise((resolve) => raw.once('connect', resolve)));
+    raw.write('GET /status HTTP/1.1\r\nHost: x\r\n');
+    const rawClosed = new Promise((resolve) => raw.once('close', resolve));
+    try {
+      await within(3000, 'close() with clients connected', own.server.close());
+      await within(3000, 'the raw client to be disconnected', rawClosed);
+    } finally {
+      // On failure, hang up ourselves so the run ends instead of waiting on the open socket.
+      raw.destroy();
+      await within(3000, 'agent destroy', own.agent.destroy());
+    }
+  });
+
+  test.run();
+}

@@ -1,0 +1,99 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { GatewayMetrics, LATENCY_WINDOW } from '../../src/admin/metrics.js';
+import { fakeStatus } from './fake-status.js';
+
+const test = suite('admin metrics');
+
+/** The value of one sample line, e.g. sample(text, 'apppkg_requests_total{app="blog",code="2xx"}'). */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+test('observeRequest counts requests by app and status class, errors from 500 up', async () => {
+  const m = new GatewayMetrics({ processMetrics: false });
+  for (const status of [200, 201, 304, 404, 499, 500, 502, 504]) m.observeRequest('blog', status, 0.01);
+  m.observeRequest('wiki', 200, 0.02);
+  assert.is(m.requestsOf('blog'), 8);
+  assert.is(m.errorsOf('blog'), 3);
+  assert.is(m.requestsOf('wiki'), 1);
+  assert.is(m.requestsOf('nobody'), 0);
+  const text = await m.render();
+  assert.is(sample(text, 'apppkg_requests_total{app="blog",code="2xx"}'), 2);
+  assert.is(sample(text, 'apppkg_requests_total{app="blog",code="3xx"}'), 1);
+  assert.is(sample(text, 'apppkg_requests_total{app="blog",code="4xx"}'), 2);
+  assert.is(sample(text, 'apppkg_requests_total{app="blog",code="5xx"}'), 3);
+  assert.is(sample(text, 'apppkg_requests_total{app="wiki",code="2xx"}'), 1);
+  assert.is(sample(text, 'apppkg_request_duration_seconds_count{app="blog"}'), 8);
+  assert.is(sample(text, 'apppkg_request_duration_seconds_bucket{le="0.01",app="blog"}'), 8);
+  assert.is(sample(text, 'apppkg_request_duration_seconds_bucket{le="0.005",app="blog"}'), 0);
+  assert.match(text, /# TYPE apppkg_request_duration_seconds histogram/);
+});
+
+test('percentiles are nearest-rank over known data', () => {
+  const m = new GatewayMetrics({ processMetrics: false });
+  const ms = Array.from({ length: 100 }, (_, i) => i + 1);
+  // Shuffled deterministically: the order of arrival must not matter.
+  for (let i = 0; i < 100; i++) m.observeRequest('blog', 200, ms[(i * 37) % 100] / 1000);
+  const l = m.latency('blog');
+  assert.is(l.p50, 0.05);
+  assert.is(l.p90, 0.09);
+  assert.is(l.p99, 0.099);
+  assert.equal(m.latency('nobody'), { p50: null, p90: null, p99: null });
+  const one = new GatewayMetrics({ processMetrics: false });
+  one.observeRequest('a', 200, 0.5);
+  assert.equal(one.latency('a'), { p50: 0.5, p90: 0.5, p99: 0.5 });
+});
+
+test('latency is a sliding window of the last durations', () => {
+  const m = new GatewayMetrics({ processMetrics: false });
+  for (let i = 0; i < LATENCY_WINDOW; i++) m.observeRequest('blog', 200, 10);
+  for (let i = 0; i < LATENCY_WINDOW; i++) m.observeRequest('blog', 200, 0.001);
+  assert.equal(m.latency('blog'), { p50: 0.001, p90: 0.001, p99: 0.001 });
+  m.observeRequest('blog', 200, 10);
+  assert.is(m.latency('blog').p99, 0.001, 'one slow request in 2048 is above p99');
+  assert.is(m.requestsOf('blog'), 2 * LATENCY_WINDOW + 1);
+});
+
+test('render fills the gauges from the status provider at scrape time', async () => {
+  let status = fakeStatus();
+  const m = new GatewayMetrics({ status: () => status });
+  const text = await m.render();
+  assert.is(sample(text, 'apppkg_workers{app="blog",state="ready"}'), 1);
+  assert.is(sample(text, 'apppkg_workers{app="blog",state="starting"}'), 1);
+  assert.is(sample(text, 'apppkg_workers{app="shop",state="ready"}'), 0);
+  assert.is(sample(text, 'apppkg_worker_restarts_total{app="blog"}'), 3);
+  assert.is(sample(text, 'apppkg_worker_restarts_total{app="shop"}'), 7);
+  assert.is(sample(text, 'apppkg_queue_length{app="blog"}'), 5);
+  assert.is(sample(text, 'apppkg_in_flight{app="blog"}'), 2);
+  assert.is(sample(text, 'apppkg_app_up{app="blog"}'), 1);
+  assert.is(sample(text, 'apppkg_app_up{app="shop"}'), 0);
+  assert.match(text, /^apppkg_gateway_process_cpu_user_seconds_total /m);
+  assert.match(text, /^apppkg_gateway_nodejs_eventloop_lag_seconds /m);
+
+  // An app that went away stops being reported.
+  status = { ...status, apps: status.apps.filter((a) => a.name === 'blog') };
+  const again = await m.render();
+  assert.is(sample(again, 'apppkg_app_up{app="shop"}'), undefined);
+  assert.is(sample(again, 'apppkg_app_up{app="blog"}'), 1);
+});
+
+test('two instances in one process keep separate registries', async () => {
+  const a = new GatewayMetrics();
+  const b = new GatewayMetrics();
+  a.observeRequest('blog', 200, 0.1);
+  assert.is(sample(await a.render(), 'apppkg_requests_total{app="blog",code="2xx"}'), 1);
+  assert.is(sample(await b.render(), 'apppkg_requests_total{app="blog",code="2xx"}'), undefined);
+});
+
+test('forgetApp drops the series of a removed app', async () => {
+  const m = new GatewayMetrics({ processMetrics: false });
+  m.observeRequest('old', 200, 0.1);
+  m.forgetApp('old');
+  const text = await m.render();
+  assert.not.match(text, /app="old"/);
+  assert.is(m.requestsOf('old'), 0);
+});
+
+test.run();

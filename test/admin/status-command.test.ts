@@ -1,0 +1,92 @@
+// `apppkg-gateway status` as a user runs it: the real CLI, against a real admin listener
+// started here with a fixed status provider.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
+import { GatewayMetrics } from '../../src/admin/metrics.js';
+import { runCli, tempDir } from '../helpers/process.js';
+import { fakeStatus } from './fake-status.js';
+
+const test = suite('status command');
+const dir = tempDir('apppkg-status-');
+const sockPath = join(dir.path, 'admin.sock');
+let tcp: AdminServer;
+let unix: AdminServer;
+let notAGateway: http.Server;
+
+function closeServer(server: http.Server | net.Server | undefined): Promise<void> {
+  return new Promise((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
+}
+
+function listenAt0(server: http.Server | net.Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+  });
+}
+
+test.before(async () => {
+  const metrics = new GatewayMetrics({ status: fakeStatus, processMetrics: false });
+  tcp = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, status: fakeStatus, metrics });
+  unix = await startAdminServer({ listen: { kind: 'unix', path: sockPath }, status: fakeStatus, metrics });
+  notAGateway = http.createServer((_req, res) => res.writeHead(404).end('not here'));
+  notAGateway.keepAliveTimeout = 100;
+});
+
+test.after(async () => {
+  await Promise.all([tcp?.close(), unix?.close(), closeServer(notAGateway)]);
+  dir.remove();
+});
+
+const tcpAddr = () => new URL(tcp.url).host;
+
+test('prints one row per app, then pids, problems and broken packages', async () => {
+  const r = await runCli(['status', '--admin', tcpAddr()], { ms: 15000 });
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.match(lines.find((l) => l.startsWith('NAME')) ?? '', /NAME\s+STATE\s+VERSION\s+WORKERS\s+RESTARTS\s+REQUESTS\s+ERRORS\s+P50\s+P99\s+MOUNT/);
+  assert.match(r.stdout, /^blog\s+ready\s+2026\.11\.24\s+1\/2\s+3\s+120\s+4\s+12ms\s+250ms\s+\/blog$/m);
+  assert.match(r.stdout, /^shop\s+crash-loop\s+-\s+0\/0\s+7\s+0\s+0\s+-\s+-\s+\/shop$/m);
+  assert.match(r.stdout, /workers: 1001 ready, 1002 starting/);
+  assert.match(r.stdout, /problem: APPPKG_APP_IMPORT_FAILED: app: cannot import shop\.wsgi:app/);
+  assert.match(r.stdout, /\/var\/apps\/wiki: APPPKG_DESC_INVALID:/);
+});
+
+test('--json prints the status JSON, over a unix socket too', async () => {
+  const r = await runCli(['status', '--admin', `unix:${sockPath}`, '--json'], { ms: 15000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), fakeStatus());
+});
+
+test('no gateway on the address: exit 1, says so and how to fix it', async () => {
+  const probe = net.createServer();
+  const port = await listenAt0(probe);
+  await closeServer(probe);
+  const r = await runCli(['status', '--admin', `127.0.0.1:${port}`], { ms: 15000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`no gateway answers on 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
+  assert.match(r.stderr, /fix: start one .* or pass --admin ADDR/);
+  const gone = await runCli(['status', '--admin', `unix:${join(dir.path, 'nobody.sock')}`], { ms: 15000 });
+  assert.is(gone.status, 1, gone.stderr);
+  assert.match(gone.stderr, /no gateway answers on unix:/);
+});
+
+test('something else on the address: exit 1, names what it answered', async () => {
+  const port = await listenAt0(notAGateway);
+  const r = await runCli(['status', '--admin', `127.0.0.1:${port}`], { ms: 15000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /answered HTTP 404, expected a gateway's status JSON/);
+});
+
+test('a bad --admin is bad usage: exit 2', async () => {
+  const r = await runCli(['status', '--admin', 'nonsense'], { ms: 15000 });
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--admin: expected PORT, HOST:PORT or unix:\/path, found "nonsense"/);
+  const extra = await runCli(['status', 'extra'], { ms: 15000 });
+  assert.is(extra.status, 2, extra.stderr);
+});
+
+test.run();

@@ -1,0 +1,69 @@
+// Apps that break PEP 3333: a 500 and a log line naming the app before the headers are out,
+// a cut connection after (a truncated body must never look complete). docs/protocol.md.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RawConnection, get, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
+
+const t = suite<{ h: LinkHarness }>('bad-output');
+
+t.before(async (ctx) => {
+  ctx.h = await startLinkHarness('bad-output', { workers: 1, threads: 2 });
+});
+t.after(async (ctx) => {
+  await ctx.h?.stop();
+});
+
+const cases: Array<[string, RegExp]> = [
+  ['/status-int', /status must be a str like "200 OK", got int 200/],
+  ['/crlf', /header X-Bad: the value contains CR, LF or NUL/],
+  ['/str-body', /the response body must be bytes, got str/],
+  ['/twice', /start_response\(\) called a second time without exc_info/],
+  ['/no-start', /returned without calling start_response/],
+];
+
+for (const [path, logged] of cases) {
+  t(`${path}: 500, and the log names the app and the fault`, async ({ h }) => {
+    const r = await get(h.url + path);
+    assert.is(r.status, 500);
+    assert.is(r.body, '500 Internal Server Error\n', 'no traceback outside development');
+    assert.not.match(r.body, /evil/);
+    const log = h.output.join('\n');
+    assert.match(log, logged);
+    assert.match(log, new RegExp(`app:application \\(bad-output\\) failed on GET ${path.replace('/', '\\/')}`));
+  });
+}
+
+t('the worker keeps serving after each of them', async ({ h }) => {
+  const r = await get(`${h.url}/ok`);
+  assert.is(r.status, 200);
+  assert.is(r.body, 'ok\n');
+});
+
+t('an error after the headers cuts the connection before the end of the body', async ({ h }) => {
+  const c = await RawConnection.open(h.port);
+  try {
+    c.write('GET /after-headers HTTP/1.1\r\nHost: x\r\n\r\n');
+    const text = await c.waitClosed(5000);
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(text, /Transfer-Encoding: chunked/);
+    assert.ok(text.includes('partial partial'), 'the first chunk went out');
+    assert.not.ok(text.endsWith('0\r\n\r\n'), 'no terminating chunk: the client sees a truncated body');
+  } finally {
+    c.destroy();
+  }
+  assert.match(h.output.join('\n'), /after the response headers were sent/);
+});
+
+t('development: the 500 body carries the traceback', async () => {
+  const dev = await startLinkHarness('bad-output', { workers: 1, threads: 1, development: true });
+  try {
+    const r = await get(`${dev.url}/str-body`);
+    assert.is(r.status, 500);
+    assert.match(r.body, /^500 Internal Server Error\n\nTraceback/);
+    assert.match(r.body, /InvalidResponse: the response body must be bytes, got str/);
+  } finally {
+    await dev.stop();
+  }
+});
+
+t.run();

@@ -1,0 +1,69 @@
+// The frame parser against every way a stream can cut frames (docs/protocol.md, "Frames").
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Frame, FrameParser, HEADER_SIZE, encodeFrame, encodeLatin1Frame, encodeU32Frame } from '../../src/link/frames.js';
+
+type Got = [number, number, string];
+
+function parseAll(chunks: Buffer[]): Got[] {
+  const got: Got[] = [];
+  const parser = new FrameParser((type, id, payload) => got.push([type, id, payload.toString('latin1')]));
+  for (const c of chunks) parser.push(c);
+  assert.is(parser.buffered, 0, 'nothing left over');
+  return got;
+}
+
+const frames = [
+  encodeLatin1Frame(Frame.REQUEST, 1, 'GET\0http\0h\0\xe9'),
+  encodeFrame(Frame.REQUEST_END, 7),
+  encodeFrame(Frame.REQUEST_BODY, 0xffffffff, Buffer.alloc(300, 'b')),
+  encodeU32Frame(Frame.RESPONSE_CREDIT, 2, 262144),
+  encodeFrame(Frame.ABORT, 3, ''),
+];
+const stream = Buffer.concat(frames);
+const expected: Got[] = [
+  [Frame.REQUEST, 1, 'GET\0http\0h\0\xe9'],
+  [Frame.REQUEST_END, 7, ''],
+  [Frame.REQUEST_BODY, 0xffffffff, 'b'.repeat(300)],
+  [Frame.RESPONSE_CREDIT, 2, '\0\x04\0\0'],
+  [Frame.ABORT, 3, ''],
+];
+
+test('header: type u8, id u32 BE, length u32 BE', () => {
+  const f = encodeFrame(0x13, 0x01020304, Buffer.from('xy'));
+  assert.equal([...f], [0x13, 1, 2, 3, 4, 0, 0, 0, 2, 0x78, 0x79]);
+  assert.is(HEADER_SIZE, 9);
+});
+
+test('all frames in one chunk', () => {
+  assert.equal(parseAll([stream]), expected);
+});
+
+test('split at every byte boundary', () => {
+  for (let i = 0; i <= stream.length; i++) {
+    assert.equal(parseAll([stream.subarray(0, i), stream.subarray(i)]), expected, `split at ${i}`);
+  }
+});
+
+test('one byte at a time', () => {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < stream.length; i++) chunks.push(stream.subarray(i, i + 1));
+  assert.equal(parseAll(chunks), expected);
+});
+
+test('split in three at many places', () => {
+  for (let i = 0; i < stream.length; i += 7) {
+    for (let j = i; j <= stream.length; j += 13) {
+      assert.equal(parseAll([stream.subarray(0, i), stream.subarray(i, j), stream.subarray(j)]), expected, `${i}/${j}`);
+    }
+  }
+});
+
+test('latin-1 payloads keep every byte value', () => {
+  let all = '';
+  for (let c = 1; c < 256; c++) all += String.fromCharCode(c);
+  const got = parseAll([encodeLatin1Frame(Frame.REQUEST, 9, all)]);
+  assert.is(got[0][2], all);
+});
+
+test.run();

@@ -1,0 +1,110 @@
+// Streaming both ways within the windows (docs/protocol.md "Flow control"): big files by
+// sendfile, endless bodies to a client that stops reading, slow apps reading big uploads,
+// clients that go away.
+import { createHash } from 'node:crypto';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RawConnection, get, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
+
+const t = suite<{ h: LinkHarness }>('streams');
+
+t.before(async (ctx) => {
+  ctx.h = await startLinkHarness('link-stream', { workers: 1, threads: 4 });
+});
+t.after(async (ctx) => {
+  await ctx.h?.stop();
+});
+
+async function sentSoFar(h: LinkHarness): Promise<number> {
+  return Number((await get(`${h.url}/count`)).body);
+}
+
+t('wsgi.file_wrapper of a regular file: 8 MiB, byte for byte, with a Content-Length', async ({ h }) => {
+  const res = await fetch(`${h.url}/file`, { signal: AbortSignal.timeout(15_000) });
+  assert.is(res.status, 200);
+  assert.is(res.headers.get('content-length'), String(8 << 20));
+  const body = Buffer.from(await res.arrayBuffer());
+  const expected = Buffer.alloc(8 << 20);
+  for (let i = 0; i < expected.length; i++) expected[i] = i & 255;
+  assert.is(body.length, expected.length);
+  assert.ok(body.equals(expected), 'same bytes');
+});
+
+t('a client that stops reading holds the app back (response window); leaving stops it', async ({ h }) => {
+  const c = await RawConnection.open(h.port);
+  c.write('GET /gen?mb=256 HTTP/1.1\r\nHost: x\r\n\r\n');
+  await c.waitFor((s) => s.length > 100_000, 5000, 'the first 100 KB');
+  c.socket.pause(); // stop reading: kernel buffers fill, then Node's window, then the app blocks
+  let last = -1;
+  let now = await sentSoFar(h);
+  const deadline = Date.now() + 5000;
+  while (now !== last && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 300));
+    last = now;
+    now = await sentSoFar(h);
+  }
+  assert.is(now, last, 'the app is blocked, not producing');
+  assert.ok(now < 64 << 20, `produced ${now >> 20} MiB of 256 while the client read nothing`);
+  c.destroy(); // ABORT: the app's write raises, its generator is closed
+  await new Promise((r) => setTimeout(r, 300));
+  const after = await sentSoFar(h);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(await sentSoFar(h), after, 'stopped after the client left');
+  assert.not.ok(h.output.some((l) => l.includes('Traceback')), 'a client leaving is not an app error');
+});
+
+t('a big upload to an app that reads slowly (request window): every byte, in order', async ({ h }) => {
+  const body = Buffer.alloc(6 << 20);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 255;
+  let check = 0;
+  for (let i = 0; i < body.length; i += 4096) check = (check + body[i]) % 65521;
+  const r = await get(`${h.url}/upload?pause=0.002`, { method: 'POST', body }, 30_000);
+  assert.is(r.body, `${body.length} ${check}`);
+});
+
+t('a chunked upload of 2 MiB in uneven pieces', async ({ h }) => {
+  const c = await RawConnection.open(h.port);
+  try {
+    c.write('POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const hash = createHash('sha1');
+    let total = 0;
+    let check = 0;
+    const all: Buffer[] = [];
+    for (let n = 1; total < 2 << 20; n = (n * 31 + 7) % 150_000 + 1) {
+      const piece = Buffer.alloc(n, total & 255);
+      all.push(piece);
+      total += n;
+      c.write(`${n.toString(16)}\r\n`);
+      c.write(piece);
+      c.write('\r\n');
+      hash.update(piece);
+    }
+    c.write('0\r\n\r\n');
+    const joined = Buffer.concat(all);
+    for (let i = 0; i < joined.length; i += 4096) check = (check + joined[i]) % 65521;
+    const text = await c.waitFor((s) => /\r\n\r\n\d+ \d+$/.test(s), 15_000, 'the upload result');
+    assert.ok(text.endsWith(`\r\n\r\n${total} ${check}`), text.slice(-100));
+  } finally {
+    c.destroy();
+  }
+});
+
+t('a client that leaves mid-upload: the app gets ClientDisconnected, the worker goes on', async ({ h }) => {
+  const c = await RawConnection.open(h.port);
+  c.write('POST /upload?pause=0.01 HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n');
+  c.write(Buffer.alloc(300_000, 1));
+  await new Promise((r) => setTimeout(r, 200));
+  c.destroy();
+  await new Promise((r) => setTimeout(r, 300));
+  const r = await get(`${h.url}/count`);
+  assert.is(r.status, 200);
+  assert.not.ok(h.output.some((l) => l.includes('Traceback')), h.output.join('\n'));
+});
+
+t('requests keep flowing past streams and aborts', async ({ h }) => {
+  const results = await Promise.all(Array.from({ length: 20 }, () => get(`${h.url}/count`)));
+  assert.ok(results.every((r) => r.status === 200));
+  assert.is(h.workers[0].inFlight, 0);
+});
+
+t.run();

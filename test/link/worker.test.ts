@@ -1,0 +1,217 @@
+// Worker: spawn, READY, import failures (exit 4 and the marker line), the start deadline,
+// graceful and forced stop, a worker dying mid-request, concurrency on one worker.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isGatewayError, type GatewayError } from '../../src/errors.js';
+import { checkAppImport } from '../../src/link/check-app.js';
+import { Worker } from '../../src/supervisor/worker.js';
+import { fixtureApp, get, startLinkHarness, waitGone, withDeadline, workerFor } from '../helpers/link-harness.js';
+
+const t = suite<{ stops: Array<() => Promise<void>> }>('worker');
+t.before.each((ctx) => {
+  ctx.stops = [];
+});
+t.after.each(async (ctx) => {
+  for (const stop of ctx.stops) await stop();
+});
+
+async function startError(worker: Worker, ms = 15_000): Promise<GatewayError> {
+  try {
+    await worker.start(ms);
+  } catch (err) {
+    assert.ok(isGatewayError(err), String(err));
+    return err as GatewayError;
+  }
+  await worker.stop(1000);
+  throw new Error('start() resolved; expected a rejection');
+}
+
+t('start resolves on READY with the pid and the Python version; stop exits 0', async () => {
+  const worker = workerFor('link-bench', { threads: 3 });
+  await worker.start(15_000);
+  try {
+    assert.is(worker.state, 'ready');
+    assert.is(typeof worker.pid, 'number');
+    assert.is(worker.readyInfo?.pid, worker.pid);
+    assert.match(worker.readyInfo?.python ?? '', /^3\.\d+\.\d+/);
+    assert.is(worker.capacity, 3);
+    assert.is(worker.inFlight, 0);
+    assert.ok(worker.available);
+  } finally {
+    const exits: unknown[] = [];
+    worker.on('exit', (code, signal) => exits.push([code, signal]));
+    await worker.stop(5000);
+    assert.equal(exits, [[0, null]]);
+    assert.is(worker.state, 'exited');
+  }
+});
+
+t('an app that raises on import: APPPKG_APP_IMPORT_FAILED naming the innermost app file and line', async () => {
+  const output: string[] = [];
+  const err = await startError(workerFor('crash-on-import', {}, output));
+  assert.is(err.code, 'APPPKG_APP_IMPORT_FAILED');
+  const helper = join(fixtureApp('crash-on-import').dir, 'helper.py');
+  assert.is(err.details.where, `${helper}:4`);
+  assert.is(err.details.reason, 'ZeroDivisionError: division by zero');
+  assert.match(String(err.details.traceback), /Traceback[\s\S]*helper\.py", line 4[\s\S]*ZeroDivisionError/);
+  assert.match(err.message, /app: cannot import app:application \(.*helper\.py:4\): ZeroDivisionError/);
+  assert.ok(output.some((l) => l.includes('ZeroDivisionError')), 'the traceback reached the app log too');
+});
+
+t('a module that does not exist: APPPKG_APP_IMPORT_FAILED, no file', async () => {
+  const { dir } = fixtureApp('link-bench');
+  const err = await startError(new Worker({ ...baseOptions(dir), app: 'no_such_module:app' }));
+  assert.is(err.code, 'APPPKG_APP_IMPORT_FAILED');
+  assert.is(err.details.where, undefined);
+  assert.match(String(err.details.reason), /ModuleNotFoundError: No module named 'no_such_module'/);
+});
+
+t('an object that is not callable: APPPKG_APP_NOT_CALLABLE', async () => {
+  const { dir } = fixtureApp('link-bench');
+  const err = await startError(new Worker({ ...baseOptions(dir), app: 'app:BIG' }));
+  assert.is(err.code, 'APPPKG_APP_NOT_CALLABLE');
+  assert.match(err.message, /app:BIG is bytes/);
+});
+
+t('no READY within the deadline: APPPKG_WORKER_START_FAILED, and the process is killed', async () => {
+  const { dir } = fixtureApp('link-bench');
+  const tmp = mkdtempSync(join(tmpdir(), 'link-test-'));
+  const fake = join(tmp, 'never-ready.sh');
+  writeFileSync(fake, '#!/bin/sh\nexec sleep 30\n');
+  chmodSync(fake, 0o755);
+  const worker = new Worker({ ...baseOptions(dir), python: fake });
+  const began = Date.now();
+  const err = await startError(worker, 500).finally(() => rmSync(tmp, { recursive: true, force: true }));
+  assert.is(err.code, 'APPPKG_WORKER_START_FAILED');
+  assert.match(String(err.details.reason), /not ready within 500 ms/);
+  assert.ok(Date.now() - began < 3000);
+  await waitGone(worker.pid!, 5000);
+});
+
+t('an interpreter that does not exist: APPPKG_WORKER_START_FAILED', async () => {
+  const { dir } = fixtureApp('link-bench');
+  const err = await startError(new Worker({ ...baseOptions(dir), python: '/nonexistent/python3' }));
+  assert.is(err.code, 'APPPKG_WORKER_START_FAILED');
+  assert.match(String(err.details.reason), /ENOENT/);
+});
+
+t('8 requests that sleep 0.5 s run at once on one worker with 8 threads', async (ctx) => {
+  const h = await startLinkHarness('slow', { workers: 1, threads: 8 });
+  ctx.stops.push(() => h.stop());
+  await get(`${h.url}/?t=0`); // warm
+  const began = Date.now();
+  const bodies = await Promise.all(Array.from({ length: 8 }, () => get(`${h.url}/?t=0.5`).then((r) => r.body)));
+  const took = Date.now() - began;
+  assert.ok(took < 2000, `took ${took} ms; sequential would be 4000`);
+  assert.is(new Set(bodies.map((b) => b.trim())).size, 8, 'eight different threads');
+});
+
+t('threads: 1 runs them one after another (at most `threads` apps at once)', async (ctx) => {
+  const h = await startLinkHarness('slow', { workers: 1, threads: 1 });
+  ctx.stops.push(() => h.stop());
+  const began = Date.now();
+  await Promise.all(Array.from({ length: 3 }, () => get(`${h.url}/?t=0.3`)));
+  assert.ok(Date.now() - began >= 850, 'serialized');
+});
+
+t('stop() lets a request in flight finish, refuses new ones, exits 0', async (ctx) => {
+  const h = await startLinkHarness('slow', { workers: 1, threads: 2 });
+  ctx.stops.push(() => h.stop());
+  const worker = h.workers[0];
+  const inFlight = get(`${h.url}/?t=0.6`).catch((e) => ({ status: 0, body: String(e), headers: new Headers() }));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.is(worker.inFlight, 1);
+  const stopping = worker.stop(5000);
+  await new Promise((r) => setTimeout(r, 150));
+  assert.is(worker.available, false);
+  const refused = await get(`${h.url}/?t=0`);
+  assert.is(refused.status, 503);
+  const r = await inFlight;
+  assert.is(r.status, 200);
+  await withDeadline(stopping, 6000, 'stop');
+  assert.is(worker.exitCode, 0);
+});
+
+t('stop() past the grace: SIGKILL for the tree; the request in flight gets a 502', async (ctx) => {
+  const h = await startLinkHarness('slow', { workers: 1, threads: 2 });
+  ctx.stops.push(() => h.stop());
+  const worker = h.workers[0];
+  const inFlight = get(`${h.url}/?t=30`).catch((e) => ({ status: 0, body: String(e), headers: new Headers() }));
+  await new Promise((r) => setTimeout(r, 200));
+  const began = Date.now();
+  await withDeadline(worker.stop(300), 8000, 'stop');
+  assert.ok(Date.now() - began < 4000);
+  assert.is(worker.exitSignal, 'SIGKILL');
+  const r = await inFlight;
+  assert.is(r.status, 502);
+  assert.match(r.body, /^502 Bad Gateway\n/);
+});
+
+t('a worker that dies mid-request: 502 for it, an exit event with the status', async (ctx) => {
+  const h = await startLinkHarness('slow', { workers: 1, threads: 2 });
+  ctx.stops.push(() => h.stop());
+  const exited = new Promise<[number | null, string | null]>((resolve) => h.workers[0].once('exit', (c, s) => resolve([c, s])));
+  const r = await get(`${h.url}/exit`);
+  assert.is(r.status, 502);
+  assert.equal(await withDeadline(exited, 5000, 'exit event'), [7, null]);
+  assert.is(h.workers[0].available, false);
+});
+
+t('a queued request whose client leaves is dropped unrun, even while every thread is busy', async (ctx) => {
+  const h = await startLinkHarness('slow', { workers: 1, threads: 2 });
+  ctx.stops.push(() => h.stop());
+  const worker = h.workers[0];
+  const failed = (e: unknown) => ({ status: 0, body: String(e), headers: new Headers() });
+  const busy = [get(`${h.url}/?t=1.2`).catch(failed), get(`${h.url}/?t=1.2`).catch(failed)];
+  await new Promise((r) => setTimeout(r, 150));
+  const queued = new AbortController();
+  const dropped = fetch(`${h.url}/?t=1.2`, { signal: queued.signal }).catch(() => 'aborted');
+  await new Promise((r) => setTimeout(r, 150));
+  assert.is(worker.inFlight, 3);
+  queued.abort();
+  assert.is(await dropped, 'aborted');
+  await new Promise((r) => setTimeout(r, 250));
+  assert.is(worker.inFlight, 2, 'the worker acknowledged the ABORT of the queued request');
+  const began = Date.now();
+  for (const r of await Promise.all(busy)) assert.is(r.status, 200);
+  await get(`${h.url}/?t=0`);
+  assert.ok(Date.now() - began < 1500, 'nothing ran the dropped request in between');
+});
+
+t('checkAppImport: ok for a callable, APPPKG_APP_IMPORT_FAILED otherwise', async () => {
+  const { dir } = fixtureApp('link-bench');
+  const env = { python: 'python3', env: process.env as Record<string, string>, appDir: dir, sysPath: [dir], name: 'link-bench' };
+  const ok = await checkAppImport(env, 'app:application', 15_000);
+  assert.is(ok.type, 'function');
+  assert.ok(ok.sysPath.indexOf(dir) === 0, 'the app dir first on sys.path');
+  assert.not.ok(ok.sysPath.some((p) => p.endsWith('python-shim')), 'the shim is not on the app\'s sys.path');
+  const crash = fixtureApp('crash-on-import').dir;
+  try {
+    await checkAppImport({ ...env, appDir: crash, sysPath: [crash] }, 'app:application', 15_000);
+    assert.unreachable('should have failed');
+  } catch (err) {
+    assert.is((err as GatewayError).code, 'APPPKG_APP_IMPORT_FAILED');
+    assert.is((err as GatewayError).details.where, `${join(crash, 'helper.py')}:4`);
+  }
+});
+
+function baseOptions(dir: string) {
+  return {
+    python: 'python3',
+    env: { ...(process.env as Record<string, string>) },
+    cwd: dir,
+    app: 'app:application',
+    sysPath: [dir],
+    threads: 2,
+    multiprocess: false,
+    development: false,
+    name: 'test',
+    stdout: () => undefined,
+    stderr: () => undefined,
+  };
+}
+
+t.run();
