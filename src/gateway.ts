@@ -1,17 +1,18 @@
 // The composition root: listeners, the router, and the app instances behind it.
 // start() listens; setApps() swaps what is routed (atomically, for version switches);
 // stop() stops accepting, lets requests in flight finish within a bound, then stops apps.
+import { listenOn } from './net/listen.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { chmodSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { addrUrl, formatAddr, type ListenAddress } from './cli/args.js';
-import { GatewayError } from './errors.js';
+import { addrUrl, type ListenAddress } from './cli/args.js';
 import { AccessLog } from './log/access-log.js';
 import { sendError } from './proxy/error-response.js';
 import { decodeRequestPath, Router, type Route } from './proxy/router.js';
 import { matchStatic, serveStatic } from './proxy/static-files.js';
 import type { AppInstance } from './supervisor/app-instance.js';
+import type { GatewayMetrics } from './admin/metrics.js';
 
 export interface GatewayOptions {
   listen: ListenAddress[];
@@ -23,6 +24,8 @@ export interface GatewayOptions {
   /** Time for a client to send the request head (slowloris bound). */
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** Requests counted per app, for /status and /metrics. */
+  metrics?: GatewayMetrics;
 }
 
 export interface RoutedApp {
@@ -79,7 +82,7 @@ export class Gateway {
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
         socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
-      await listen(server, addr);
+      await listenOn(server, addr);
       this.servers.push(server);
       const actual = server.address();
       urls.push(
@@ -97,7 +100,9 @@ export class Gateway {
     this.inFlight++;
     let appName = '';
     res.once('close', () => {
-      this.accessLog.record(req, res, appName, startedAt, bytesBefore, res.writableFinished ? res.statusCode : 499);
+      const status = res.writableFinished ? res.statusCode : 499;
+      this.accessLog.record(req, res, appName, startedAt, bytesBefore, status);
+      if (appName) this.opts.metrics?.observeRequest(appName, status, (performance.now() - startedAt) / 1000);
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
     if (this.stopping) res.shouldKeepAlive = false;
@@ -159,24 +164,3 @@ export class Gateway {
   }
 }
 
-function listen(server: http.Server, addr: ListenAddress): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) =>
-      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), reason: err.code ?? err.message, cause: err }));
-    server.once('error', onError);
-    const done = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    if (addr.kind === 'unix') {
-      // A socket file left by a gateway that was killed would make listen fail with EADDRINUSE.
-      rmSync(addr.path, { force: true });
-      server.listen(addr.path, () => {
-        chmodSync(addr.path, 0o660);
-        done();
-      });
-    } else {
-      server.listen(addr.port, addr.host, done);
-    }
-  });
-}

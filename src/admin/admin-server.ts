@@ -2,11 +2,11 @@
 // http server of its own, never the public one, so no route or Host header on the public
 // listener can reach it. Loopback by default; a unix socket (mode 0660) is the way to let a
 // group of users read it without opening a port.
+import { listenOn } from '../net/listen.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { chmodSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { addrUrl, formatAddr, type ListenAddress } from '../cli/args.js';
-import { GatewayError } from '../errors.js';
+import { addrUrl, type ListenAddress } from '../cli/args.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { GatewayStatus } from './status-types.js';
 
@@ -39,7 +39,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   });
   server.on('request', (req, res) => void answer(req, res, options));
 
-  await listen(server, options.listen);
+  await listenOn(server, options.listen);
   const actual = server.address();
   const url =
     options.listen.kind === 'tcp' && actual !== null && typeof actual === 'object'
@@ -91,24 +91,3 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
   res.end(body);
 }
 
-function listen(server: http.Server, addr: ListenAddress): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) =>
-      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), reason: err.code ?? err.message, cause: err }));
-    server.once('error', onError);
-    const done = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    if (addr.kind === 'unix') {
-      // A socket file left by a gateway that was killed would make listen fail with EADDRINUSE.
-      rmSync(addr.path, { force: true });
-      server.listen(addr.path, () => {
-        chmodSync(addr.path, 0o660);
-        done();
-      });
-    } else {
-      server.listen(addr.port, addr.host, done);
-    }
-  });
-}

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // A thin CLI over the programmatic API: argv -> command module -> exit status.
 // 0 = success, 1 = the command ran and failed, 2 = bad usage (SPEC §3).
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { helpText, parseCommand, type CommandSpec, type ParsedCommand } from './args.js';
 import { GatewayError, isGatewayError } from '../errors.js';
+import { packageVersion } from './version.js';
 
 export interface CommandModule {
   spec: CommandSpec;
@@ -46,11 +46,6 @@ commands:
   status      apps, versions, workers, restarts, requests, from a running gateway
 
 Run \`apppkg-gateway COMMAND --help\` for a command's options.`;
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));
-  return String(pkg.version);
-}
 
 export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;

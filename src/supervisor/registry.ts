@@ -14,6 +14,7 @@ import type { Gateway, RoutedApp } from '../gateway.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
+import type { GatewayMetrics } from '../admin/metrics.js';
 import { discoverApps } from './discovery.js';
 import { startApp } from './start-app.js';
 
@@ -27,6 +28,8 @@ export interface RegistryOptions {
   drainMs: number;
   /** Bound on lifecycle hooks (install, update). */
   hookTimeoutMs: number;
+  /** Told when an app disappears from the apps directory (its metrics are dropped). */
+  onRemoved?: (name: string) => void;
 }
 
 interface Serving {
@@ -107,6 +110,7 @@ export class Registry {
     for (const [name, record] of this.records) {
       if (present.has(name) || this.stopped) continue;
       this.records.delete(name);
+      this.opts.onRemoved?.(name);
       if (record.serving) {
         this.opts.say(`${name}: removed; stopping it`);
         const old = record.serving.instance;
@@ -206,7 +210,7 @@ export class Registry {
     this.opts.gateway.setApps(routed);
   }
 
-  status(): { apps: AppStatus[]; broken: BrokenPackageStatus[] } {
+  status(metrics?: GatewayMetrics): { apps: AppStatus[]; broken: BrokenPackageStatus[] } {
     const apps: AppStatus[] = [];
     for (const record of [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       const serving = record.serving;
@@ -234,10 +238,10 @@ export class Registry {
         workers: (instance?.workerStatus() ?? []).map((w) => ({ ...w, rssBytes: rssOf(w.pid) })),
         processes: [],
         restarts: instance?.restarts ?? 0,
-        requests: instance?.requests ?? 0,
-        errors: 0,
+        requests: metrics?.requestsOf(record.name) ?? instance?.requests ?? 0,
+        errors: metrics?.errorsOf(record.name) ?? 0,
         queued: instance?.queued ?? 0,
-        latency: { p50: null, p90: null, p99: null },
+        latency: metrics?.latency(record.name) ?? { p50: null, p90: null, p99: null },
         problem: record.problem ? { code: record.problem.code, message: record.problem.message } : null,
       });
     }

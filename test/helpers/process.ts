@@ -68,6 +68,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
 export interface RunningGateway {
   child: ChildProcess;
   url: string;
+  /** The admin listener's URL (gateway mode), from its `admin on ...` line. */
+  adminUrl: string | null;
   output(): string;
   /** Sends SIGTERM and waits for the exit (SIGKILL past the deadline, which fails the caller). */
   stop(ms?: number): Promise<number | null>;
@@ -101,9 +103,14 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
     child.kill('SIGKILL');
     throw new Error(`${(err as Error).message}\n--- output ---\n${out}`);
   });
+  // The gateway prints its admin address right after its listeners; serve has none.
+  const adminUrl = args.includes('--apps')
+    ? await waitFor(() => /admin on (http:\/\/\S+)/.exec(out)?.[1], 5000, 'the admin line')
+    : undefined;
   return {
     child,
     url: url.replace(/\/$/, ''),
+    adminUrl: adminUrl ? adminUrl.replace(/\/$/, '') : null,
     output: () => out,
     async stop(ms = 15000) {
       if (exited) return exit;

@@ -8,6 +8,10 @@ import { Gateway } from '../../gateway.js';
 import { Registry } from '../../supervisor/registry.js';
 import { AppsWatcher } from '../../supervisor/watcher.js';
 import { waitForStopSignal } from '../run-loop.js';
+import { DEFAULT_ADMIN, startAdminServer, type AdminServer } from '../../admin/admin-server.js';
+import { GatewayMetrics } from '../../admin/metrics.js';
+import type { GatewayStatus } from '../../admin/status-types.js';
+import { packageVersion } from '../version.js';
 
 export const spec: CommandSpec = {
   name: '',
@@ -16,19 +20,32 @@ export const spec: CommandSpec = {
   optionHelp: [
     ['--apps DIR', 'the directory holding the app packages (each a directory with app.yaml)'],
     ['-l, --listen ADDR', 'PORT, HOST:PORT or unix:/path; repeatable (default 127.0.0.1:8000)'],
+    ['--admin ADDR', `admin listener with /status and /metrics, never public (default ${DEFAULT_ADMIN})`],
     ['--access-log FILE', 'where the access log goes: a file, - for stdout (default), off'],
+    ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--grace SECONDS', 'how long requests in flight may take to finish on SIGTERM (default 30)'],
     ...APP_OPTION_HELP,
   ],
   options: {
     apps: { type: 'string' },
     listen: { type: 'string', short: 'l', multiple: true },
+    admin: { type: 'string' },
     'access-log': { type: 'string' },
     grace: { type: 'string' },
+    'watch-interval': { type: 'string' },
     ...APP_OPTIONS,
   },
   allowPositionals: 0,
 };
+
+function numberOption(value: unknown, key: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new GatewayError('APPPKG_USAGE', { reason: `${key}: expected a number of seconds >= 0, found ${JSON.stringify(value)}`, command: '' });
+  }
+  return n;
+}
 
 const say = (line: string) => process.stderr.write(`apppkg-gateway: ${line}\n`);
 
@@ -40,13 +57,16 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw new GatewayError('APPPKG_USAGE', { reason: `--apps: expected a directory, found ${JSON.stringify(appsDir)}`, command: '' });
   }
   const listen = ((args.values.listen as string[] | undefined) ?? ['127.0.0.1:8000']).map((a) => parseAddr(a, '--listen'));
-  const graceSeconds = Number(args.values.grace ?? 30);
+  const graceSeconds = numberOption(args.values.grace, '--grace', 30);
+  numberOption(args.values['watch-interval'], '--watch-interval', 2);
   const accessLogTarget = (args.values['access-log'] as string | undefined) ?? '-';
   const accessLog = accessLogTarget === 'off' ? null : accessLogTarget === '-' ? process.stdout : createWriteStream(accessLogTarget, { flags: 'a' });
   const environmentFile = args.values.environment as string | undefined;
   const hostEnv = await loadHostEnvironment(environmentFile);
 
-  const gateway = new Gateway({ listen, development: false, accessLog, say });
+  const adminAddr = parseAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin');
+  const metrics = new GatewayMetrics();
+  const gateway = new Gateway({ listen, development: false, accessLog, say, metrics });
   const registry = new Registry({
     appsDir: root,
     hostEnv,
@@ -55,29 +75,45 @@ export async function run(args: ParsedCommand): Promise<number> {
     say,
     drainMs: graceSeconds * 1000,
     hookTimeoutMs: 10 * 60 * 1000,
+    onRemoved: (name) => metrics.forgetApp(name),
   });
+  const startedAt = new Date().toISOString();
+  let urls: string[] = [];
+  const status = (): GatewayStatus => ({
+    pid: process.pid,
+    version: packageVersion(),
+    startedAt,
+    listen: urls,
+    ...registry.status(metrics),
+  });
+  metrics.setStatusProvider(status);
   // Every app that can start is up before the first request is accepted.
   await registry.reconcile();
-  let urls: string[];
+  let admin: AdminServer;
   try {
     urls = await gateway.start();
+    admin = await startAdminServer({ listen: adminAddr, status, metrics });
   } catch (err) {
+    await gateway.stop(0);
     await registry.stop(1000);
     throw err;
   }
-  const watcher = new AppsWatcher(root, () => void registry.reconcile());
-  watcher.start();
+  const watchSeconds = numberOption(args.values['watch-interval'], '--watch-interval', 2);
+  const watcher = watchSeconds > 0 ? new AppsWatcher(root, () => void registry.reconcile(), watchSeconds * 1000) : null;
+  watcher?.start();
   const onHangup = () => {
     say('SIGHUP: rescanning the apps directory');
     void registry.reconcile(true);
   };
   process.on('SIGHUP', onHangup);
   for (const url of urls) process.stdout.write(`listening on ${url}/\n`);
+  process.stdout.write(`admin on ${admin.url}/\n`);
 
   const signal = await waitForStopSignal();
   say(`${signal}: stopping (finishing requests in flight, at most ${graceSeconds} s)`);
   process.off('SIGHUP', onHangup);
-  watcher.stop();
+  watcher?.stop();
+  await admin.close();
   await gateway.stop(graceSeconds * 1000);
   await registry.stop(5000);
   say('stopped');

@@ -1,0 +1,65 @@
+// Listening on a ListenAddress, TCP or unix socket, with the one error code every listener
+// reports. A unix socket file left behind by a killed gateway is removed; one that a live
+// server still answers on is not (that would steal its address).
+import { chmodSync, chownSync, lstatSync, rmSync } from 'node:fs';
+import type { Server } from 'node:net';
+import net from 'node:net';
+import { formatAddr, type ListenAddress } from '../cli/args.js';
+import { GatewayError } from '../errors.js';
+
+export interface UnixSocketOptions {
+  /** File mode of the socket (default 0660: the owner and its group, e.g. nginx's). */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+function isLiveSocket(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+async function clearStaleSocket(path: string): Promise<void> {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return; // nothing there
+  }
+  if (!stat.isSocket()) return; // not ours to remove: listen reports EADDRINUSE
+  if (!(await isLiveSocket(path))) rmSync(path, { force: true });
+}
+
+export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSocketOptions = {}): Promise<void> {
+  if (addr.kind === 'unix') await clearStaleSocket(addr.path);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), reason: err.code ?? err.message, cause: err }));
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (addr.kind === 'unix') {
+      server.listen(addr.path, () => {
+        try {
+          chmodSync(addr.path, unix.mode ?? 0o660);
+          if (unix.uid !== undefined || unix.gid !== undefined) chownSync(addr.path, unix.uid ?? -1, unix.gid ?? -1);
+        } catch (err) {
+          server.close();
+          onError(err as NodeJS.ErrnoException);
+          return;
+        }
+        done();
+      });
+    } else {
+      server.listen(addr.port, addr.host, done);
+    }
+  });
+}

@@ -1,0 +1,151 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage, clientLoop } from '../helpers/apps-dir.js';
+import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('gateway deploys');
+
+interface Env {
+  apps: ReturnType<typeof tempDir>;
+  state: ReturnType<typeof tempDir>;
+  gw: RunningGateway;
+}
+const opened: Env[] = [];
+
+async function open(setup: (appsDir: string) => void, extra: string[] = []): Promise<Env> {
+  const apps = tempDir('apppkg-deploy-apps-');
+  const state = tempDir('apppkg-deploy-state-');
+  setup(apps.path);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, ...extra]);
+  const env = { apps, state, gw };
+  opened.push(env);
+  return env;
+}
+
+test.after(async () => {
+  for (const env of opened) {
+    await env.gw.stop();
+    env.apps.remove();
+    env.state.remove();
+  }
+});
+
+const version = (v: string) => ({ 'environ_app.py': [[/VERSION = "1"/, `VERSION = "${v}"`]] as [RegExp, string][] });
+
+async function status(gw: RunningGateway): Promise<any> {
+  return (await request(`${gw.adminUrl}/status`)).body.json();
+}
+
+async function versionServed(gw: RunningGateway, path = '/blog/'): Promise<string> {
+  const res = await request(`${gw.url}${path}`);
+  return String(((await res.body.json()) as { version: string }).version);
+}
+
+test('a new version takes over while a client loops, and removing it rolls back: no failed request', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')));
+  assert.is(await versionServed(gw), '1.0');
+  const loop = clientLoop(`${gw.url}/blog/`, 4);
+  await waitFor(() => loop.result.sent > 50, 10_000, 'the loop to run');
+  addPackage(apps.path, 'environ', 'blog.1.1', version('1.1'));
+  await waitFor(() => loop.result.versions.includes('1.1'), 30_000, 'version 1.1 to serve');
+  const oldPids = (await status(gw)).apps[0].workers.map((w: any) => w.pid);
+  await waitFor(() => loop.result.sent > 200 + loop.result.sent / 2, 10_000, 'more requests');
+  rmSync(join(apps.path, 'blog.1.1'), { recursive: true });
+  await waitFor(() => loop.result.versions.at(-1) === '1.0', 30_000, 'the rollback to 1.0');
+  const sentBefore = loop.result.sent;
+  await waitFor(() => loop.result.sent > sentBefore + 100, 10_000, 'requests after the rollback');
+  const result = await loop.stop();
+  assert.equal(result.versions, ['1.0', '1.1', '1.0']);
+  assert.is(result.failed, 0, result.failures.slice(0, 5).join('\n'));
+  assert.ok(result.sent > 300, `sent ${result.sent}`);
+  // The drained version's workers are gone.
+  await assertNoOrphans(oldPids, 15_000);
+});
+
+test('a new version whose update hook fails never serves; the old one keeps serving and status says why', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')));
+  const failing = addPackage(apps.path, 'environ', 'blog.2.0', version('2.0'));
+  writeFileSync(join(failing, 'app.yaml'), `${readFileSync(join(failing, 'app.yaml'), 'utf8')}commands:\n  update: echo migrating; exit 3\n`);
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_COMMAND_FAILED', 30_000, 'the refusal in status');
+  assert.is(await versionServed(gw), '1.0');
+  const s = await status(gw);
+  const refused = s.apps[0].versions.find((v: any) => v.version === '2.0');
+  assert.is(refused.state, 'failed');
+  assert.match(refused.reason.message, /commands\.update.*exited with status 3/);
+  assert.match(gw.output(), /blog: version 2\.0 refused; version 1\.0 keeps serving/);
+});
+
+test('a new version that fails to import never serves', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')));
+  addPackage(apps.path, 'environ', 'blog.1.5', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("no such thing")']] });
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'the refusal');
+  assert.is(await versionServed(gw), '1.0');
+  assert.match(gw.output(), /environ_app\.py:\d+/);
+});
+
+test('SIGHUP picks up a new version when the watcher is off', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), ['--watch-interval', '0']);
+  addPackage(apps.path, 'environ', 'blog.1.1', version('1.1'));
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.is(await versionServed(gw), '1.0', 'nothing changes without SIGHUP');
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => (await versionServed(gw)) === '1.1', 30_000, 'version 1.1 after SIGHUP');
+  assert.match(gw.output(), /SIGHUP/);
+});
+
+test('a symlink to a version directory is followed; switching it switches the version', async () => {
+  const releases = tempDir('apppkg-releases-');
+  try {
+    addPackage(releases.path, 'environ', 'blog.1.0', version('1.0'));
+    addPackage(releases.path, 'environ', 'blog.2.0', version('2.0'));
+    const { apps, gw } = await open((dir) => symlinkSync(join(releases.path, 'blog.1.0'), join(dir, 'blog')));
+    assert.is(await versionServed(gw), '1.0');
+    // The way deploy tools switch a symlink: a new link renamed over the old one.
+    symlinkSync(join(releases.path, 'blog.2.0'), join(apps.path, '.blog.next'));
+    renameSync(join(apps.path, '.blog.next'), join(apps.path, 'blog'));
+    await waitFor(async () => (await versionServed(gw)) === '2.0', 30_000, 'version 2.0 through the switched link');
+  } finally {
+    releases.remove();
+  }
+});
+
+test('the first install runs commands.install before the first request', async () => {
+  const { gw, state } = await open((dir) => {
+    const pkg = addPackage(dir, 'environ', 'shop');
+    writeFileSync(join(pkg, 'app.yaml'), `${readFileSync(join(pkg, 'app.yaml'), 'utf8')}commands:\n  install: python -c "import os; open(os.path.join(os.environ['APPPKG_DATA_DIR'], 'installed'), 'w').write('yes')"\n`);
+  });
+  assert.ok(existsSync(join(state.path, 'apps', 'shop', 'data', 'installed')));
+  assert.is((await request(`${gw.url}/shop/`)).statusCode, 200);
+});
+
+test('a worker killed with SIGKILL is restarted and the app serves again', async () => {
+  const { gw } = await open((dir) => addPackage(dir, 'environ', 'blog'));
+  const before = (await status(gw)).apps[0].workers.map((w: any) => w.pid) as number[];
+  process.kill(before[0], 'SIGKILL');
+  await waitFor(async () => {
+    const s = (await status(gw)).apps[0];
+    return s.workers.length === 2 && s.workers.every((w: any) => w.state === 'ready') && !s.workers.some((w: any) => w.pid === before[0]) && s.restarts === 1;
+  }, 20_000, 'a replacement worker');
+  for (let i = 0; i < 20; i++) assert.is((await request(`${gw.url}/blog/`)).statusCode, 200);
+  assert.match(gw.output(), new RegExp(`worker ${before[0]} exited \\(SIGKILL\\)`));
+});
+
+test('SIGTERM finishes the requests in flight, then no process of the gateway is left', async () => {
+  const { gw } = await open((dir) => addPackage(dir, 'slow', 'slow'));
+  const pids = (await status(gw)).apps[0].workers.map((w: any) => w.pid) as number[];
+  const inFlight = Array.from({ length: 3 }, () =>
+    request(`${gw.url}/slow/?t=1.5`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() })),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  const exit = gw.stop(20_000);
+  const answers = await Promise.all(inFlight);
+  for (const a of answers) assert.is(a.status, 200, a.body);
+  assert.is(await exit, 0);
+  await assertNoOrphans([gw.child.pid!, ...pids], 5000);
+  assert.not.ok(pids.some(isAlive));
+});
+
+test.run();

@@ -1,0 +1,150 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, rawRequest, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('gateway routing');
+const apps = tempDir('apppkg-apps-');
+const state = tempDir('apppkg-state-');
+const envFile = join(state.path, 'environment.yaml');
+let gw: RunningGateway;
+
+test.before(async () => {
+  addPackage(apps.path, 'environ', 'alpha');
+  addPackage(apps.path, 'environ', 'beta');
+  addPackage(apps.path, 'environ', 'gamma.2.0');
+  addPackage(apps.path, 'examples/guestbook', 'guestbook');
+  writePackage(apps.path, 'broken', { 'app.yaml': 'platform: python, wsgi\napp: nocolon\n' });
+  writePackage(apps.path, 'no-import', {
+    'app.yaml': 'platform: python, wsgi\napp: boom:application\n',
+    'boom.py': 'raise RuntimeError("cannot start")\n',
+  });
+  writeFileSync(
+    envFile,
+    'settings:\n  GREETING: hello-all\napps:\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n',
+  );
+  gw = await startCli([
+    '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
+    '--environment', envFile,
+  ]);
+});
+
+test.after(async () => {
+  const pids = gw ? await statusPids() : [];
+  await gw?.stop();
+  await assertNoOrphans(pids);
+  apps.remove();
+  state.remove();
+});
+
+async function get(path: string, headers: Record<string, string> = {}) {
+  const res = await request(`${gw.url}${path}`, { headers });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+async function statusPids(): Promise<number[]> {
+  const res = await request(`${gw.adminUrl}/status`);
+  const status = (await res.body.json()) as { apps: Array<{ workers: Array<{ pid: number }> }> };
+  return status.apps.flatMap((a) => a.workers.map((w) => w.pid));
+}
+
+test('each app at /NAME with SCRIPT_NAME and PATH_INFO split there', async () => {
+  const r = await get('/alpha/some/path?x=1');
+  assert.is(r.status, 200);
+  const env = r.json();
+  assert.is(env.app, 'alpha');
+  assert.is(env.SCRIPT_NAME, '/alpha');
+  assert.is(env.PATH_INFO, '/some/path');
+  assert.is(env.QUERY_STRING, 'x=1');
+  assert.is(env.setting, 'hello-all');
+  const bare = (await get('/alpha')).json();
+  assert.is(bare.SCRIPT_NAME, '/alpha');
+  assert.is(bare.PATH_INFO, '');
+});
+
+test('a versioned directory serves under its name', async () => {
+  const env = (await get('/gamma/')).json();
+  assert.is(env.app, 'gamma');
+});
+
+test('NAME.localhost and the environment file\'s hosts and mount', async () => {
+  const byHost = (await get('/x', { host: 'alpha.localhost' })).json();
+  assert.is(byHost.app, 'alpha');
+  assert.is(byHost.SCRIPT_NAME, '');
+  assert.is(byHost.PATH_INFO, '/x');
+  const vhost = (await get('/y', { host: 'BETA.example.com:8080' })).json();
+  assert.is(vhost.app, 'beta');
+  assert.is(vhost.PATH_INFO, '/y');
+  const mounted = (await get('/b/z')).json();
+  assert.is(mounted.app, 'beta');
+  assert.is(mounted.SCRIPT_NAME, '/b');
+  assert.is((await get('/beta/z')).status, 404, 'the mount replaces the default /NAME');
+});
+
+test('the longest mount wins and nothing else matches', async () => {
+  assert.is((await get('/alphabet')).status, 404);
+  const r = await get('/nothing-here');
+  assert.is(r.status, 404);
+  assert.match(r.text, /no app is mounted/);
+});
+
+test('a broken description and an app that fails to import are skipped; the rest serve', async () => {
+  assert.is((await get('/broken/')).status, 404);
+  assert.is((await get('/no-import/')).status, 404);
+  assert.match(gw.output(), /broken\/app\.yaml:2:\d+: app: expected/);
+  assert.match(gw.output(), /no-import.*refused|cannot import boom:application/);
+  const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+  assert.ok(status.broken.some((b: any) => b.dir.endsWith('/broken') && b.code === 'APPPKG_DESC_INVALID'));
+  const failed = status.apps.find((a: any) => a.name === 'no-import');
+  assert.is(failed.state, 'failed');
+  assert.is(failed.problem.code, 'APPPKG_APP_IMPORT_FAILED');
+});
+
+test('static files: type, ETag, Range, HEAD, 304 and no way out', async () => {
+  const full = await get('/guestbook/static/style.css');
+  assert.is(full.status, 200);
+  assert.match(String(full.headers['content-type']), /^text\/css/);
+  const etag = String(full.headers.etag);
+  assert.ok(etag.startsWith('"'));
+  const part = await get('/guestbook/static/style.css', { range: 'bytes=0-3' });
+  assert.is(part.status, 206);
+  assert.is(part.text, full.text.slice(0, 4));
+  assert.match(String(part.headers['content-range']), /^bytes 0-3\/\d+$/);
+  assert.is((await get('/guestbook/static/style.css', { 'if-none-match': etag })).status, 304);
+  assert.is((await get('/guestbook/static/style.css', { range: 'bytes=99999-' })).status, 416);
+  const head = await request(`${gw.url}/guestbook/static/style.css`, { method: 'HEAD' });
+  assert.is(head.statusCode, 200);
+  assert.is(head.headers['content-length'], String(full.text.length));
+  await head.body.text();
+  const port = Number(new URL(gw.url).port);
+  for (const path of ['/guestbook/static/../app.yaml', '/guestbook/static/%2e%2e/app.yaml', '/guestbook/static/..%2fapp.yaml', '/guestbook/static/%2e%2e%2f%2e%2e%2fetc/passwd']) {
+    const raw = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.not.match(raw, /platform: python/, path);
+    assert.not.match(raw, /root:/, path);
+    assert.not.match(raw.split('\r\n')[0], / 200 /, path);
+  }
+});
+
+test('/status and /metrics answer on the admin listener only', async () => {
+  const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+  assert.ok(Array.isArray(status.apps));
+  const alpha = status.apps.find((a: any) => a.name === 'alpha');
+  assert.is(alpha.state, 'ready');
+  assert.is(alpha.workers.length, 2);
+  assert.ok(alpha.workers.every((w: any) => typeof w.pid === 'number'));
+  assert.ok(alpha.requests >= 1);
+  const beta = status.apps.find((a: any) => a.name === 'beta');
+  assert.is(beta.workers.length, 1, 'workers: 1 from the environment file');
+  const metrics = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+  assert.match(metrics, /apppkg_requests_total\{app="alpha",code="2xx"\} \d+/);
+  for (const path of ['/status', '/metrics', '/alpha/../status']) {
+    assert.is((await get(path)).status, 404, path);
+    assert.is((await get(path, { host: new URL(gw.adminUrl!).host })).status, 404, `${path} with the admin Host`);
+  }
+});
+
+test.run();

@@ -1,0 +1,72 @@
+// Builds an --apps directory of real packages for gateway tests, and a client loop that counts
+// failed requests while deploys happen.
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { EXAMPLES, FIXTURES } from './process.js';
+
+/** Copies fixture/example `source` to `appsDir/target`, optionally rewriting files in it. */
+export function addPackage(appsDir: string, source: string, target: string, edits: Record<string, [RegExp | string, string][]> = {}): string {
+  const from = source.startsWith('examples/') ? join(EXAMPLES, source.slice('examples/'.length)) : join(FIXTURES, 'apps', source);
+  const dir = join(appsDir, target);
+  cpSync(from, dir, { recursive: true, filter: (p) => !p.includes('__pycache__') });
+  for (const [file, replacements] of Object.entries(edits)) {
+    let text = readFileSync(join(dir, file), 'utf8');
+    for (const [pattern, replacement] of replacements) text = text.replace(pattern, replacement);
+    writeFileSync(join(dir, file), text);
+  }
+  return dir;
+}
+
+export function writePackage(appsDir: string, name: string, files: Record<string, string>): string {
+  const dir = join(appsDir, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  return dir;
+}
+
+export interface LoopResult {
+  sent: number;
+  failed: number;
+  failures: string[];
+  /** Each distinct answer body's `version` field, in the order first seen. */
+  versions: string[];
+}
+
+/**
+ * Sends requests back to back (`concurrency` at a time) until stop() is called; counts
+ * everything that is not a 200 as a failure. Bounded: it gives up after `maxMs`.
+ */
+export function clientLoop(url: string, concurrency = 4, maxMs = 120_000): { stop(): Promise<LoopResult>; result: LoopResult } {
+  const result: LoopResult = { sent: 0, failed: 0, failures: [], versions: [] };
+  let running = true;
+  const deadline = Date.now() + maxMs;
+  const one = async () => {
+    while (running && Date.now() < deadline) {
+      result.sent++;
+      try {
+        const res = await request(url, { headersTimeout: 30_000, bodyTimeout: 30_000 });
+        const body = await res.body.text();
+        if (res.statusCode !== 200) {
+          result.failed++;
+          result.failures.push(`${res.statusCode}: ${body.slice(0, 200)}`);
+          continue;
+        }
+        const version = String(JSON.parse(body).version);
+        if (result.versions[result.versions.length - 1] !== version) result.versions.push(version);
+      } catch (err) {
+        result.failed++;
+        result.failures.push(String(err));
+      }
+    }
+  };
+  const workers = Array.from({ length: concurrency }, one);
+  return {
+    result,
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      return result;
+    },
+  };
+}
