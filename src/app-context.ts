@@ -8,6 +8,7 @@ import { pickInterpreter, type Interpreter } from './environment/interpreters.js
 import { resolveStateRoot } from './environment/state-root.js';
 import { buildAppEnvironment, type AppEnvironment } from './environment/app-env.js';
 import { GatewayError, isGatewayError } from './errors.js';
+import { assertCanExecute, resolveRunAs, type RunAs } from './environment/run-as.js';
 
 export type RunMode = 'production' | 'development';
 
@@ -25,6 +26,8 @@ export interface AppContextOptions {
    * gateway's environment never reaches another app.
    */
   settingsFromProcessEnv?: boolean;
+  /** Under --apps as root: run the app as its user (SPEC §2 `user:`). */
+  switchUser?: boolean;
 }
 
 export type AppOverrides = ReturnType<typeof overridesFor>;
@@ -35,6 +38,8 @@ export interface AppContext {
   interpreter: Interpreter;
   appEnv: AppEnvironment;
   stateRoot: string;
+  /** The user the app's processes run as, when the gateway switches users; else null. */
+  runAs: RunAs | null;
 }
 
 export async function loadHostEnvironment(file: string | undefined): Promise<HostEnvironment> {
@@ -54,7 +59,9 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     throw atKey(err, desc, 'python');
   });
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
+  const runAs = opts.switchUser ? resolveRunAs(desc, overrides.user) : null;
   const appEnv = await buildAppEnvironment(desc, {
+    owner: runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined,
     stateRoot,
     mode: opts.mode,
     settings: overrides.settings,
@@ -64,7 +71,11 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   }).catch((err) => {
     throw atKey(err, desc, 'settings');
   });
-  return { desc, overrides, interpreter, appEnv, stateRoot };
+  if (runAs) {
+    Object.assign(appEnv.env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
+    assertCanExecute(appEnv.python, runAs);
+  }
+  return { desc, overrides, interpreter, appEnv, stateRoot, runAs };
 }
 
 /**

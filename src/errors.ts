@@ -37,6 +37,11 @@ export const ERROR_CODES = {
     hint: () => 'write e.g. 8000, 127.0.0.1:8000 or unix:/run/apppkg/gateway.sock',
     exitStatus: 2,
   },
+  APPPKG_TRUST_PROXY_INVALID: {
+    message: (d) => `--trust-proxy: expected IP addresses, CIDR ranges or "loopback", found ${JSON.stringify(d.found)}`,
+    hint: () => 'write e.g. --trust-proxy 127.0.0.1,10.0.0.0/8 (the addresses of the proxies in front of the gateway)',
+    exitStatus: 2,
+  },
   APPPKG_LISTEN_FAILED: {
     message: (d) => `cannot listen on ${str(d.address)}: ${str(d.reason)}`,
     hint: () => 'choose another address with --port/--listen, or stop what is using it',
@@ -120,7 +125,12 @@ export const ERROR_CODES = {
   },
   APPPKG_PY_NOT_EXECUTABLE: {
     message: (d) => `interpreter ${str(d.path)} cannot be run: ${str(d.reason)}`,
-    hint: () => 'install it, or name another with `python:` in the environment file',
+    hint: () => 'install it where the app\'s user can run it (e.g. /usr/bin/python3), or name another with `python:` in the environment file',
+    exitStatus: 1,
+  },
+  APPPKG_USER_UNKNOWN: {
+    message: (d) => `user: ${JSON.stringify(d.user)} (for ${str(d.app)}) is not a user of this host`,
+    hint: () => 'create the user (adduser --system NAME), or name an existing one in the environment file',
     exitStatus: 1,
   },
   APPPKG_OS_MISMATCH: {
@@ -167,6 +177,11 @@ export const ERROR_CODES = {
   APPPKG_WORKER_START_FAILED: {
     message: (d) => `worker of ${str(d.app)} exited before it was ready (${str(d.reason)})`,
     hint: () => 'read the app log above; `apppkg-gateway check DIR` runs the same import in the foreground',
+    exitStatus: 1,
+  },
+  APPPKG_APP_PROBE_FAILED: {
+    message: (d) => `health probe of ${str(d.app)}: GET ${str(d.path)} ${d.status ? `answered ${str(d.status)}` : `failed (${str(d.reason)})`}, expected 2xx or 3xx`,
+    hint: () => 'make the `health:` path of app.yaml answer 200 once the app can serve (read the app log for why it did not), or remove `health:`',
     exitStatus: 1,
   },
   APPPKG_COMMAND_FAILED: {

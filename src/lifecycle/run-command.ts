@@ -22,7 +22,13 @@ export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<numb
   const env = { ...commandEnvironment(ctx.appEnv), ...run.extraEnv };
   const [file, args] = run.shell !== undefined ? ['/bin/sh', ['-c', run.shell]] : [run.argv![0], run.argv!.slice(1)];
   return new Promise((resolve) => {
-    const child = spawn(file, args, { cwd: ctx.desc.dir, env, stdio: run.output ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    const child = spawn(file, args, {
+      cwd: ctx.desc.dir,
+      env,
+      stdio: run.output ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      uid: ctx.runAs?.uid,
+      gid: ctx.runAs?.gid,
+    });
     if (run.output) {
       child.stdout!.on('data', (chunk: Buffer) => run.output!.write(chunk));
       child.stderr!.on('data', (chunk: Buffer) => run.output!.write(chunk));

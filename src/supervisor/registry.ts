@@ -15,6 +15,7 @@ import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
 import type { GatewayMetrics } from '../admin/metrics.js';
+import type { RunAs } from '../environment/run-as.js';
 import { discoverApps } from './discovery.js';
 import { startApp } from './start-app.js';
 
@@ -36,6 +37,7 @@ interface Serving {
   desc: Description;
   fingerprint: string;
   instance: AppInstance;
+  runAs: RunAs | null;
 }
 
 interface AppRecord {
@@ -133,13 +135,16 @@ export class Registry {
         continue;
       }
       const previous = record.serving;
-      record.serving = { desc, fingerprint: fp, instance: started };
+      record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs };
+      if (started.runAs?.isRoot) {
+        this.opts.say(`${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
+      }
       record.problem = null;
       this.publish();
       if (previous) {
         // Requests still queued for the old version go to the new one; those in its workers
         // finish there (SIGTERM lets a worker finish what it holds).
-        previous.instance.handOver(started);
+        previous.instance.handOver(started.instance);
         this.opts.say(`${record.name}: ${label(desc)} takes over from ${label(previous.desc)}; draining the old one`);
         this.drain(previous.instance);
       } else {
@@ -154,15 +159,15 @@ export class Registry {
     this.draining.add(stopping);
   }
 
-  private async startVersion(record: AppRecord, desc: Description): Promise<AppInstance | null> {
+  private async startVersion(record: AppRecord, desc: Description): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
     let ctx: AppContext;
     try {
-      ctx = await resolveApp({ dir: desc.dir, mode: 'production', hostEnv: this.opts.hostEnv, stateDir: this.opts.stateDir });
+      ctx = await resolveApp({ dir: desc.dir, mode: 'production', hostEnv: this.opts.hostEnv, stateDir: this.opts.stateDir, switchUser: true });
       const firstInstall = !existsSync(installedMarker(ctx));
       const hook = firstInstall ? 'install' : record.serving ? 'update' : null;
       if (hook) await this.runHook(ctx, hook);
       if (firstInstall) writeFileSync(installedMarker(ctx), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString() })}\n`);
-      return await startApp(ctx, { development: false, say: this.opts.say });
+      return { instance: await startApp(ctx, { development: false, say: this.opts.say }), runAs: ctx.runAs };
     } catch (err) {
       const error = isGatewayError(err)
         ? (err as GatewayError)
@@ -232,8 +237,8 @@ export class Registry {
         dir: serving?.desc.dir ?? null,
         mount: this.mountOf(record.name),
         hosts: [`${record.name}.localhost`, ...(this.opts.hostEnv.apps[record.name]?.hosts ?? [])],
-        user: null,
-        runsAsRoot: process.getuid?.() === 0,
+        user: serving?.runAs?.user ?? null,
+        runsAsRoot: serving ? (serving.runAs ? serving.runAs.isRoot : process.getuid?.() === 0) : false,
         versions,
         workers: (instance?.workerStatus() ?? []).map((w) => ({ ...w, rssBytes: rssOf(w.pid) })),
         processes: [],

@@ -1,0 +1,70 @@
+// Which Unix user an app's processes run as when the gateway runs as root (SPEC §2): the
+// environment file's `user:`, else the owner of the app directory. Root itself is allowed,
+// but flagged: an app should not need it.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import type { Description } from '../description/types.js';
+import { GatewayError } from '../errors.js';
+
+export interface RunAs {
+  user: string;
+  uid: number;
+  gid: number;
+  home: string;
+  /** True when that user is root: shown in status and the log. */
+  isRoot: boolean;
+}
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+function passwd(): PasswdEntry[] {
+  let text = '';
+  try {
+    text = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(':'))
+    .filter((f) => f.length >= 7)
+    .map((f) => ({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] }));
+}
+
+/** null when the gateway is not root (it cannot switch users, so it does not try). */
+export function resolveRunAs(desc: Pick<Description, 'dir' | 'name'>, configured: string | null): RunAs | null {
+  if (process.getuid?.() !== 0) return null;
+  const users = passwd();
+  let entry: PasswdEntry | undefined;
+  if (configured !== null && configured !== '') {
+    entry = /^\d+$/.test(configured)
+      ? (users.find((u) => u.uid === Number(configured)) ?? { name: configured, uid: Number(configured), gid: Number(configured), home: '/' })
+      : users.find((u) => u.name === configured);
+    if (!entry) {
+      throw new GatewayError('APPPKG_USER_UNKNOWN', { user: configured, app: desc.name, key: 'user' });
+    }
+  } else {
+    const owner = statSync(desc.dir).uid;
+    entry = users.find((u) => u.uid === owner) ?? { name: String(owner), uid: owner, gid: owner, home: '/' };
+  }
+  return { user: entry.name, uid: entry.uid, gid: entry.gid, home: entry.home, isRoot: entry.uid === 0 };
+}
+
+/**
+ * The interpreter must be runnable by the app's user: pyenv's under /root is not, for one.
+ * Asking the kernel (a real exec as that user) is the only answer that cannot be wrong.
+ */
+export function assertCanExecute(python: string, runAs: RunAs): void {
+  if (runAs.isRoot) return;
+  const r = spawnSync(python, ['-c', ''], { uid: runAs.uid, gid: runAs.gid, cwd: '/', timeout: 20_000, stdio: 'ignore' });
+  if (r.error || r.status !== 0) {
+    const reason = (r.error as NodeJS.ErrnoException | undefined)?.code ?? `exit status ${r.status}`;
+    throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: python, reason: `user ${runAs.user} cannot run it (${reason})` });
+  }
+}

@@ -1,0 +1,56 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('gateway supervision');
+const apps = tempDir('apppkg-sup-apps-');
+const state = tempDir('apppkg-sup-state-');
+let gw: RunningGateway;
+
+test.before(async () => {
+  addPackage(apps.path, 'dies-soon', 'flaky');
+  addPackage(apps.path, 'environ', 'steady');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path]);
+});
+
+test.after(async () => {
+  await gw?.stop();
+  apps.remove();
+  state.remove();
+});
+
+async function appStatus(name: string): Promise<any> {
+  const s = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+  return s.apps.find((a: any) => a.name === name);
+}
+
+test('a crash loop is shown in status and retried with back-off, not at full speed; other apps unaffected', async () => {
+  const startedAt = Date.now();
+  await waitFor(async () => (await appStatus('flaky')).state === 'crash-loop', 30_000, 'the crash loop in status');
+  const elapsed = (Date.now() - startedAt) / 1000;
+  const flaky = await appStatus('flaky');
+  // Full speed would be a restart every ~0.3 s per worker; back-off doubles the delay each time.
+  assert.ok(flaky.restarts >= 5, `restarts ${flaky.restarts}`);
+  assert.ok(flaky.restarts <= 2 * elapsed, `restarts ${flaky.restarts} in ${elapsed.toFixed(1)} s`);
+  assert.match(gw.output(), /flaky: worker \d+ exited \(status 1\); restarting in \d+ ms \(crash loop\)/);
+  for (let i = 0; i < 10; i++) assert.is((await request(`${gw.url}/steady/`)).statusCode, 200);
+  const steady = await appStatus('steady');
+  assert.is(steady.restarts, 0);
+  assert.is(steady.state, 'ready');
+});
+
+test("each app's output is kept in its own log; the access log has a line per request", async () => {
+  const log = join(state.path, 'apps', 'flaky', 'log', 'app.log');
+  await waitFor(() => readFileSync(log, 'utf8').includes('dies-soon: started'), 10_000, 'the app log');
+  const res = await request(`${gw.url}/steady/logged?x=1`, { headers: { 'user-agent': 'apppkg-test/1' } });
+  await res.body.text();
+  await waitFor(() => /"GET \/steady\/logged\?x=1 HTTP\/1\.1" 200 \d+ "-" "apppkg-test\/1" app=steady dur=\d+\.\d+/.test(gw.output()), 5000, 'the access log line');
+  const steadyLog = join(state.path, 'apps', 'steady', 'log', 'app.log');
+  assert.not.match(readFileSync(steadyLog, 'utf8'), /dies-soon/);
+});
+
+test.run();
