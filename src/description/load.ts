@@ -832,8 +832,10 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
 }
 
 /**
- * Loads `DIR/app.yaml`. A symlinked directory (`blog -> blog.2026.11.24`) is resolved first, so
- * `dir`, `file` and the version are those of the target.
+ * Loads `DIR/app.yaml`. A symlinked directory is resolved first, so `dir` and `file` are the
+ * target's. The default name and version come from the link's own name (`bench -> app`
+ * is the app "bench"), except that a link without a version to a target of the same name
+ * with one (`blog -> blog.2026.11.24`) takes the target's version.
  */
 export async function loadDescription(dir: string): Promise<Description> {
   let resolved: string;
@@ -842,5 +844,10 @@ export async function loadDescription(dir: string): Promise<Description> {
   } catch {
     throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: path.resolve(dir) });
   }
-  return loadDescriptionFile(path.join(resolved, 'app.yaml'));
+  const linkName = path.basename(path.resolve(dir));
+  const targetName = path.basename(resolved);
+  const link = parsePackageDirName(linkName);
+  const target = parsePackageDirName(targetName);
+  const dirName = link.version === null && link.name === target.name ? targetName : linkName;
+  return loadDescriptionFile(path.join(resolved, 'app.yaml'), { dirName });
 }
