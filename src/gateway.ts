@@ -1,7 +1,7 @@
 // The composition root: listeners, the router, and the app instances behind it.
 // start() listens; setApps() swaps what is routed (atomically, for version switches);
 // stop() stops accepting, lets requests in flight finish within a bound, then stops apps.
-import { listenOn } from './net/listen.js';
+import { listenOn, type UnixSocketOptions } from './net/listen.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -26,6 +26,8 @@ export interface GatewayOptions {
   keepAliveTimeoutMs?: number;
   /** Requests counted per app, for /status and /metrics. */
   metrics?: GatewayMetrics;
+  /** Mode and owner of `unix:` listeners (nginx's user must be able to connect). */
+  unixSocket?: UnixSocketOptions;
 }
 
 export interface RoutedApp {
@@ -82,7 +84,7 @@ export class Gateway {
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
         socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
-      await listenOn(server, addr);
+      await listenOn(server, addr, this.opts.unixSocket);
       this.servers.push(server);
       const actual = server.address();
       urls.push(

@@ -1,7 +1,7 @@
 // Listening on a ListenAddress, TCP or unix socket, with the one error code every listener
 // reports. A unix socket file left behind by a killed gateway is removed; one that a live
 // server still answers on is not (that would steal its address).
-import { chmodSync, chownSync, lstatSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
 import net from 'node:net';
 import { formatAddr, type ListenAddress } from '../cli/args.js';
@@ -62,4 +62,19 @@ export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSo
       server.listen(addr.port, addr.host, done);
     }
   });
+}
+
+/** `USER`, `USER:GROUP` or `:GROUP` (names or numbers) -> uid/gid, from /etc/passwd and /etc/group. */
+export function parseOwner(text: string): { uid?: number; gid?: number } {
+  const [user, group] = text.split(':');
+  const lookup = (file: string, name: string, what: string): number => {
+    if (/^\d+$/.test(name)) return Number(name);
+    const line = readFileSync(file, 'utf8').split('\n').find((l) => l.split(':')[0] === name);
+    if (!line) throw new GatewayError('APPPKG_USAGE', { reason: `--socket-owner: expected an existing ${what}, found ${JSON.stringify(name)}`, command: '' });
+    return Number(line.split(':')[2]);
+  };
+  return {
+    uid: user ? lookup('/etc/passwd', user, 'user') : undefined,
+    gid: group ? lookup('/etc/group', group, 'group') : undefined,
+  };
 }

@@ -2,166 +2,184 @@
 // of docs/protocol.md "The WSGI side" on a real worker, over fetch and raw sockets.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RawConnection, countResponses, get, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
+import { RawConnection, countResponses, get, startLinkHarness } from '../helpers/link-harness.js';
+import { startGatewayHarness } from '../helpers/gateway-harness.js';
 
-const t = suite<{ h: LinkHarness }>('pep3333');
-
-t.before(async (ctx) => {
-  ctx.h = await startLinkHarness('pep3333', { workers: 1, threads: 4, mount: '/mnt' });
-});
-t.after(async (ctx) => {
-  await ctx.h?.stop();
-});
-
-async function environ(h: LinkHarness, path = '/mnt/', init: RequestInit = {}): Promise<Record<string, unknown>> {
-  const r = await get(h.url + path, init);
-  assert.is(r.status, 200, r.body);
-  return JSON.parse(r.body) as Record<string, unknown>;
+/** What these tests need of a server: the link harness, or the real gateway CLI. */
+interface Harness {
+  url: string;
+  port: number;
+  /** Every line the workers wrote (stdout, stderr, wsgi.errors). */
+  readonly output: string[];
+  stop(): Promise<unknown>;
 }
 
-t('environ: SCRIPT_NAME is the mount, PATH_INFO decoded to latin-1 bytes, the rest raw', async ({ h }) => {
-  const env = await environ(h, '/mnt/a%20b/%C3%A9?x=1&y=%20');
-  assert.is(env.REQUEST_METHOD, 'GET');
-  assert.is(env.SCRIPT_NAME, '/mnt');
-  assert.is(env.PATH_INFO, '/a b/\u00c3\u00a9', 'UTF-8 bytes of é, each as a latin-1 char');
-  assert.is(env.QUERY_STRING, 'x=1&y=%20');
-  assert.is(env.REQUEST_URI, '/mnt/a%20b/%C3%A9?x=1&y=%20');
-  assert.is(env.SERVER_PROTOCOL, 'HTTP/1.1');
-  assert.is(env.REMOTE_ADDR, '127.0.0.1');
-  assert.is(env['wsgi.url_scheme'], 'http');
-  assert.is(env['wsgi.multithread'], true, '4 threads');
-  assert.is(env['wsgi.multiprocess'], false, 'one worker');
-  assert.is(env['wsgi.run_once'], false);
-  assert.is(env['wsgi.input_terminated'], true);
-});
+// The same cases twice: on the link alone, and through the real gateway (`--apps`, the app
+// mounted at /mnt by the environment file), so nothing between the client and the link
+// (router, admission, logs) can break PEP 3333 unseen.
+for (const [name, start] of [
+  ['pep3333 on the link', () => startLinkHarness('pep3333', { workers: 1, threads: 4, mount: '/mnt' })],
+  ['pep3333 through the gateway', () => startGatewayHarness('pep3333', { workers: 1, threads: 4, mount: '/mnt' })],
+] as Array<[string, () => Promise<Harness>]>) {
+  const t = suite<{ h: Harness }>(name);
 
-t('environ: headers as CGI names; names with _ dropped; repeats joined', async ({ h }) => {
-  const env = await environ(h, '/mnt/', { headers: { 'X-A': '1', X_B_C: 'spoof', Cookie: 'a=1' } });
-  assert.is(env.HTTP_X_A, '1');
-  assert.is(env.HTTP_X_B_C, null, 'X_B_C must not pose as X-B-C');
-  assert.is(env.HTTP_COOKIE, 'a=1');
-  const c = await RawConnection.open(h.port);
-  try {
-    c.write('GET /mnt/ HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-A: 2\r\nCookie: a=1\r\ncookie: b=2\r\nX-B-C: real\r\n\r\n');
-    const text = await c.waitFor((s) => countResponses(s) === 1, 5000, 'the response');
-    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
-    assert.is(body.HTTP_X_A, '1, 2');
-    assert.is(body.HTTP_COOKIE, 'a=1; b=2');
-    assert.is(body.HTTP_X_B_C, 'real');
-  } finally {
-    c.destroy();
+  t.before(async (ctx) => {
+    ctx.h = await start();
+  });
+  t.after(async (ctx) => {
+    await ctx.h?.stop();
+  });
+
+  async function environ(h: Harness, path = '/mnt/', init: RequestInit = {}): Promise<Record<string, unknown>> {
+    const r = await get(h.url + path, init);
+    assert.is(r.status, 200, r.body);
+    return JSON.parse(r.body) as Record<string, unknown>;
   }
-});
 
-t('wsgi.input streams a Content-Length body: readline, then read(n) to EOF', async ({ h }) => {
-  const big = `first line\n${'x'.repeat(300_000)}`;
-  const r = await get(`${h.url}/mnt/echo`, { method: 'POST', body: big });
-  assert.is(r.status, 200);
-  assert.is(r.body.length, big.length);
-  assert.ok(r.body === big);
-});
+  t('environ: SCRIPT_NAME is the mount, PATH_INFO decoded to latin-1 bytes, the rest raw', async ({ h }) => {
+    const env = await environ(h, '/mnt/a%20b/%C3%A9?x=1&y=%20');
+    assert.is(env.REQUEST_METHOD, 'GET');
+    assert.is(env.SCRIPT_NAME, '/mnt');
+    assert.is(env.PATH_INFO, '/a b/\u00c3\u00a9', 'UTF-8 bytes of é, each as a latin-1 char');
+    assert.is(env.QUERY_STRING, 'x=1&y=%20');
+    assert.is(env.REQUEST_URI, '/mnt/a%20b/%C3%A9?x=1&y=%20');
+    assert.is(env.SERVER_PROTOCOL, 'HTTP/1.1');
+    assert.is(env.REMOTE_ADDR, '127.0.0.1');
+    assert.is(env['wsgi.url_scheme'], 'http');
+    assert.is(env['wsgi.multithread'], true, '4 threads');
+    assert.is(env['wsgi.multiprocess'], false, 'one worker');
+    assert.is(env['wsgi.run_once'], false);
+    assert.is(env['wsgi.input_terminated'], true);
+  });
 
-t('wsgi.input: iteration and readlines', async ({ h }) => {
-  const r = await get(`${h.url}/mnt/lines`, { method: 'POST', body: 'a\nb\nc' });
-  assert.is(r.body, 'a\n|b\n|c|0');
-});
+  t('environ: headers as CGI names; names with _ dropped; repeats joined', async ({ h }) => {
+    const env = await environ(h, '/mnt/', { headers: { 'X-A': '1', X_B_C: 'spoof', Cookie: 'a=1' } });
+    assert.is(env.HTTP_X_A, '1');
+    assert.is(env.HTTP_X_B_C, null, 'X_B_C must not pose as X-B-C');
+    assert.is(env.HTTP_COOKIE, 'a=1');
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write('GET /mnt/ HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-A: 2\r\nCookie: a=1\r\ncookie: b=2\r\nX-B-C: real\r\n\r\n');
+      const text = await c.waitFor((s) => countResponses(s) === 1, 5000, 'the response');
+      const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+      assert.is(body.HTTP_X_A, '1, 2');
+      assert.is(body.HTTP_COOKIE, 'a=1; b=2');
+      assert.is(body.HTTP_X_B_C, 'real');
+    } finally {
+      c.destroy();
+    }
+  });
 
-t('wsgi.input streams a chunked request body (wsgi.input_terminated)', async ({ h }) => {
-  const c = await RawConnection.open(h.port);
-  try {
-    c.write('POST /mnt/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
-    await new Promise((r) => setTimeout(r, 50)); // the app is already reading: the rest arrives later
-    c.write('6\r\n world\r\n0\r\n\r\n');
-    const text = await c.waitFor((s) => countResponses(s) === 1, 5000, 'the echo');
-    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
-    assert.ok(text.endsWith('\r\n\r\nhello world'), text);
-  } finally {
-    c.destroy();
-  }
-});
+  t('wsgi.input streams a Content-Length body: readline, then read(n) to EOF', async ({ h }) => {
+    const big = `first line\n${'x'.repeat(300_000)}`;
+    const r = await get(`${h.url}/mnt/echo`, { method: 'POST', body: big });
+    assert.is(r.status, 200);
+    assert.is(r.body.length, big.length);
+    assert.ok(r.body === big);
+  });
 
-t('write() then the iterable; empty items skipped; close() called', async ({ h }) => {
-  const before = (await environ(h)).closed as number;
-  const r = await get(`${h.url}/mnt/write`);
-  assert.is(r.body, 'written,iterated');
-  const after = (await environ(h)).closed as number;
-  // /write's Body and the first environ() dump's Body were both closed.
-  assert.is(after, before + 2);
-});
+  t('wsgi.input: iteration and readlines', async ({ h }) => {
+    const r = await get(`${h.url}/mnt/lines`, { method: 'POST', body: 'a\nb\nc' });
+    assert.is(r.body, 'a\n|b\n|c|0');
+  });
 
-t('start_response with exc_info before the body replaces the status', async ({ h }) => {
-  const r = await get(`${h.url}/mnt/exc`);
-  assert.is(r.status, 500);
-  assert.is(r.body, 'replaced');
-});
+  t('wsgi.input streams a chunked request body (wsgi.input_terminated)', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write('POST /mnt/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      await new Promise((r) => setTimeout(r, 50)); // the app is already reading: the rest arrives later
+      c.write('6\r\n world\r\n0\r\n\r\n');
+      const text = await c.waitFor((s) => countResponses(s) === 1, 5000, 'the echo');
+      assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.ok(text.endsWith('\r\n\r\nhello world'), text);
+    } finally {
+      c.destroy();
+    }
+  });
 
-t('wsgi.file_wrapper', async ({ h }) => {
-  const { readFileSync } = await import('node:fs');
-  const { fixtureApp } = await import('../helpers/link-harness.js');
-  const r = await get(`${h.url}/mnt/file`);
-  assert.is(r.status, 200);
-  assert.is(r.body, readFileSync(`${fixtureApp('pep3333').dir}/app.py`, 'latin1'));
-});
+  t('write() then the iterable; empty items skipped; close() called', async ({ h }) => {
+    const before = (await environ(h)).closed as number;
+    const r = await get(`${h.url}/mnt/write`);
+    assert.is(r.body, 'written,iterated');
+    const after = (await environ(h)).closed as number;
+    // /write's Body and the first environ() dump's Body were both closed.
+    assert.is(after, before + 2);
+  });
 
-t('HEAD runs the app, keeps its headers (Content-Length too), sends no body', async ({ h }) => {
-  const c = await RawConnection.open(h.port);
-  try {
-    c.write('HEAD /mnt/ HTTP/1.1\r\nHost: x\r\n\r\nGET /mnt/ HTTP/1.1\r\nHost: x\r\n\r\n');
-    const text = await c.waitFor((s) => /\r\n\r\n[\s\S]*\r\n\r\n\{[\s\S]*\}$/.test(s), 5000, 'HEAD then GET');
-    const head = text.slice(0, text.indexOf('\r\n\r\n'));
-    assert.match(head, /^HTTP\/1\.1 200 OK/);
-    assert.match(head, /Content-Type: text\/plain/);
-    const length = Number(/Content-Length: (\d+)/.exec(head)?.[1]);
-    assert.ok(length > 100, 'the length the GET body would have');
-    const rest = text.slice(head.length + 4);
-    assert.match(rest, /^HTTP\/1\.1 200 OK/, 'no body after the HEAD response: the next bytes are the GET response');
-  } finally {
-    c.destroy();
-  }
-});
+  t('start_response with exc_info before the body replaces the status', async ({ h }) => {
+    const r = await get(`${h.url}/mnt/exc`);
+    assert.is(r.status, 500);
+    assert.is(r.body, 'replaced');
+  });
 
-t('keep-alive: several requests, pipelined, on one connection', async ({ h }) => {
-  const c = await RawConnection.open(h.port);
-  try {
-    let batch = '';
-    for (let i = 0; i < 5; i++) batch += `GET /mnt/n${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
-    c.write(batch);
-    const text = await c.waitFor((s) => countResponses(s) === 5, 5000, 'five responses');
-    for (let i = 0; i < 5; i++) assert.ok(text.includes(`"PATH_INFO": "/n${i}"`), `response ${i}`);
-    assert.ok(text.indexOf('/n0') < text.indexOf('/n4'), 'in order');
-    c.write('POST /mnt/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc');
-    const more = await c.waitFor((s) => countResponses(s) === 6, 5000, 'a sixth response');
-    assert.ok(more.endsWith('abc'));
-    assert.not.ok(c.closed);
-  } finally {
-    c.destroy();
-  }
-});
+  t('wsgi.file_wrapper', async ({ h }) => {
+    const { readFileSync } = await import('node:fs');
+    const { fixtureApp } = await import('../helpers/link-harness.js');
+    const r = await get(`${h.url}/mnt/file`);
+    assert.is(r.status, 200);
+    assert.is(r.body, readFileSync(`${fixtureApp('pep3333').dir}/app.py`, 'latin1'));
+  });
 
-t('Expect: 100-continue: 100 once the app reads wsgi.input, then the body', async ({ h }) => {
-  const c = await RawConnection.open(h.port);
-  try {
-    c.write('POST /mnt/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n');
-    const interim = await c.waitFor((s) => s.includes('\r\n\r\n'), 5000, '100 Continue');
-    assert.is(interim, 'HTTP/1.1 100 Continue\r\n\r\n');
-    c.write('hello again');
-    const text = await c.waitFor((s) => s.endsWith('hello again'), 5000, 'the echo');
-    assert.match(text.slice(interim.length), /^HTTP\/1\.1 200 OK\r\n/);
-  } finally {
-    c.destroy();
-  }
-});
+  t('HEAD runs the app, keeps its headers (Content-Length too), sends no body', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write('HEAD /mnt/ HTTP/1.1\r\nHost: x\r\n\r\nGET /mnt/ HTTP/1.1\r\nHost: x\r\n\r\n');
+      const text = await c.waitFor((s) => /\r\n\r\n[\s\S]*\r\n\r\n\{[\s\S]*\}$/.test(s), 5000, 'HEAD then GET');
+      const head = text.slice(0, text.indexOf('\r\n\r\n'));
+      assert.match(head, /^HTTP\/1\.1 200 OK/);
+      assert.match(head, /Content-Type: text\/plain/);
+      const length = Number(/Content-Length: (\d+)/.exec(head)?.[1]);
+      assert.ok(length > 100, 'the length the GET body would have');
+      const rest = text.slice(head.length + 4);
+      assert.match(rest, /^HTTP\/1\.1 200 OK/, 'no body after the HEAD response: the next bytes are the GET response');
+    } finally {
+      c.destroy();
+    }
+  });
 
-t('wsgi.errors reaches the worker output (the app log)', async ({ h }) => {
-  await get(`${h.url}/mnt/echo`, { method: 'POST', body: 'x' });
-  assert.ok(h.output.includes('pep3333: echo'), h.output.join('\n'));
-});
+  t('keep-alive: several requests, pipelined, on one connection', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    try {
+      let batch = '';
+      for (let i = 0; i < 5; i++) batch += `GET /mnt/n${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
+      c.write(batch);
+      const text = await c.waitFor((s) => countResponses(s) === 5, 5000, 'five responses');
+      for (let i = 0; i < 5; i++) assert.ok(text.includes(`"PATH_INFO": "/n${i}"`), `response ${i}`);
+      assert.ok(text.indexOf('/n0') < text.indexOf('/n4'), 'in order');
+      c.write('POST /mnt/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc');
+      const more = await c.waitFor((s) => countResponses(s) === 6, 5000, 'a sixth response');
+      assert.ok(more.endsWith('abc'));
+      assert.not.ok(c.closed);
+    } finally {
+      c.destroy();
+    }
+  });
 
-t('wsgiref.validate raised no warning and no assertion', async ({ h }) => {
-  const env = await environ(h);
-  assert.equal(env.warnings, []);
-  const failures = h.output.filter((line) => /AssertionError|Traceback|WSGIWarning/.test(line));
-  assert.equal(failures, []);
-});
+  t('Expect: 100-continue: 100 once the app reads wsgi.input, then the body', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write('POST /mnt/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n');
+      const interim = await c.waitFor((s) => s.includes('\r\n\r\n'), 5000, '100 Continue');
+      assert.is(interim, 'HTTP/1.1 100 Continue\r\n\r\n');
+      c.write('hello again');
+      const text = await c.waitFor((s) => s.endsWith('hello again'), 5000, 'the echo');
+      assert.match(text.slice(interim.length), /^HTTP\/1\.1 200 OK\r\n/);
+    } finally {
+      c.destroy();
+    }
+  });
 
-t.run();
+  t('wsgi.errors reaches the worker output (the app log)', async ({ h }) => {
+    await get(`${h.url}/mnt/echo`, { method: 'POST', body: 'x' });
+    assert.ok(h.output.includes('pep3333: echo'), h.output.join('\n'));
+  });
+
+  t('wsgiref.validate raised no warning and no assertion', async ({ h }) => {
+    const env = await environ(h);
+    assert.equal(env.warnings, []);
+    const failures = h.output.filter((line) => /AssertionError|Traceback|WSGIWarning/.test(line));
+    assert.equal(failures, []);
+  });
+
+  t.run();
+}

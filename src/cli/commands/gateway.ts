@@ -6,6 +6,7 @@ import { loadHostEnvironment } from '../../app-context.js';
 import { GatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { Registry } from '../../supervisor/registry.js';
+import { parseOwner } from '../../net/listen.js';
 import { AppsWatcher } from '../../supervisor/watcher.js';
 import { waitForStopSignal } from '../run-loop.js';
 import { DEFAULT_ADMIN, startAdminServer, type AdminServer } from '../../admin/admin-server.js';
@@ -20,6 +21,8 @@ export const spec: CommandSpec = {
   optionHelp: [
     ['--apps DIR', 'the directory holding the app packages (each a directory with app.yaml)'],
     ['-l, --listen ADDR', 'PORT, HOST:PORT or unix:/path; repeatable (default 127.0.0.1:8000)'],
+    ['--socket-mode MODE', 'file mode of unix: listeners, octal (default 0660)'],
+    ['--socket-owner USER[:GROUP]', 'owner of unix: listeners, e.g. root:www-data so that nginx can connect'],
     ['--admin ADDR', `admin listener with /status and /metrics, never public (default ${DEFAULT_ADMIN})`],
     ['--access-log FILE', 'where the access log goes: a file, - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
@@ -30,6 +33,8 @@ export const spec: CommandSpec = {
     apps: { type: 'string' },
     listen: { type: 'string', short: 'l', multiple: true },
     admin: { type: 'string' },
+    'socket-mode': { type: 'string' },
+    'socket-owner': { type: 'string' },
     'access-log': { type: 'string' },
     grace: { type: 'string' },
     'watch-interval': { type: 'string' },
@@ -66,7 +71,13 @@ export async function run(args: ParsedCommand): Promise<number> {
 
   const adminAddr = parseAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin');
   const metrics = new GatewayMetrics();
-  const gateway = new Gateway({ listen, development: false, accessLog, say, metrics });
+  const modeText = args.values['socket-mode'] as string | undefined;
+  if (modeText !== undefined && !/^0?[0-7]{3}$/.test(modeText)) {
+    throw new GatewayError('APPPKG_USAGE', { reason: `--socket-mode: expected an octal mode like 0660, found ${JSON.stringify(modeText)}`, command: '' });
+  }
+  const ownerText = args.values['socket-owner'] as string | undefined;
+  const unixSocket = { mode: modeText ? parseInt(modeText, 8) : undefined, ...(ownerText ? parseOwner(ownerText) : {}) };
+  const gateway = new Gateway({ listen, development: false, accessLog, say, metrics, unixSocket });
   const registry = new Registry({
     appsDir: root,
     hostEnv,
