@@ -179,6 +179,12 @@ export const ERROR_CODES = {
     hint: () => 'read the app log above; `apppkg-gateway check DIR` runs the same import in the foreground',
     exitStatus: 1,
   },
+  APPPKG_PROCESS_START_FAILED: {
+    message: (d) => `processes.${str(d.process)} of ${str(d.app)} did not start (${str(d.reason)})`,
+    hint: (d) =>
+      `read the app log (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run DIR -- sh -c 'PORT=8080 ...'\``,
+    exitStatus: 1,
+  },
   APPPKG_APP_PROBE_FAILED: {
     message: (d) => `health probe of ${str(d.app)}: GET ${str(d.path)} ${d.status ? `answered ${str(d.status)}` : `failed (${str(d.reason)})`}, expected 2xx or 3xx`,
     hint: () => 'make the `health:` path of app.yaml answer 200 once the app can serve (read the app log for why it did not), or remove `health:`',
@@ -187,6 +193,56 @@ export const ERROR_CODES = {
   APPPKG_COMMAND_FAILED: {
     message: (d) => `${str(d.command)} exited with status ${str(d.status)}`,
     hint: () => 'read its output above',
+    exitStatus: 1,
+  },
+  APPPKG_INSTALL_NEEDS_ROOT: {
+    message: (d) => `install --system: installing deb packages needs root, this is uid ${str(d.uid)}`,
+    hint: (d) => `run \`sudo apppkg-gateway install --system ${str(d.dir) || 'APP_DIR'}\`, or install the packages yourself (apt-get install -y ${str(d.packages) || 'PACKAGE...'}) and run install without --system`,
+    exitStatus: 1,
+  },
+  APPPKG_APT_FAILED: {
+    message: (d) => `deb: \`apt-get install -y ${str(d.packages)}\` exited with status ${str(d.status)}`,
+    hint: () => 'read apt\'s output above; when it cannot find a package, run `apt-get update` first and check the name with `apt-cache policy NAME`',
+    exitStatus: 1,
+  },
+  APPPKG_VENV_FAILED: {
+    message: (d) => `pip: cannot create the virtualenv ${str(d.path)} with ${str(d.python)}: ${str(d.reason)}`,
+    hint: () => 'read the output above; on Debian the system python3 needs `apt-get install -y python3-venv`; or name another interpreter with `python:` in the environment file',
+    exitStatus: 1,
+  },
+  APPPKG_PIP_INSTALL_FAILED: {
+    message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
+    hint: () => 'read pip\'s output above; pip runs offline (--no-index): put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)',
+    exitStatus: 1,
+  },
+  APPPKG_BACKUP_FAILED: {
+    message: (d) => `cannot ${str(d.action)}: ${str(d.reason)}`,
+    hint: () => 'check that the backup directory is writable, has room, and lies outside the app\'s data directory',
+    exitStatus: 1,
+  },
+  APPPKG_BACKUP_NOT_EMPTY: {
+    message: (d) => `backup --to ${str(d.path)}: expected a new or empty directory (or an earlier backup of ${str(d.app)}), found ${str(d.found)}`,
+    hint: () => 'choose a new directory, e.g. --to /var/backups/NAME-$(date +%F)',
+    exitStatus: 1,
+  },
+  APPPKG_BACKUP_EMPTY: {
+    message: (d) => `restore --from ${str(d.path)}: expected a backup, found ${str(d.found) || 'an empty directory'}`,
+    hint: () => 'name the directory that `apppkg-gateway backup APP_DIR --to DIR` wrote; nothing was changed',
+    exitStatus: 1,
+  },
+  APPPKG_BACKUP_FOREIGN: {
+    message: (d) => `restore --from ${str(d.path)}: expected a backup of ${str(d.app)}, found ${str(d.found)}`,
+    hint: () => 'name a directory written by `apppkg-gateway backup` for this app (it holds apppkg-backup.json); nothing was changed',
+    exitStatus: 1,
+  },
+  APPPKG_NOT_CONFIRMED: {
+    message: (d) => `${str(d.action)} not confirmed: ${str(d.reason)}; nothing was removed`,
+    hint: () => 'answer y at the prompt, or pass --yes (needed when stdin is not a terminal, as in scripts)',
+    exitStatus: 1,
+  },
+  APPPKG_REMOVE_FAILED: {
+    message: (d) => `cannot remove ${str(d.path)}: ${str(d.reason)}`,
+    hint: (d) => str(d.fix) || 'run uninstall as the user that owns the state directory (or root), then run it again',
     exitStatus: 1,
   },
   APPPKG_INIT_EXISTS: {

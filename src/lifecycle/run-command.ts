@@ -1,6 +1,8 @@
 // Runs a command (argv) or a lifecycle hook (a shell line) in an app's execution environment:
 // the app directory as working directory, `python` meaning the app's interpreter, its sys.path,
 // settings and private directories. Output goes to ours; the exit status is passed on.
+// `runProgram` is the same without the app's environment: `install` runs venv, pip and
+// apt-get through it, so their own progress output streams to the terminal.
 import { spawn } from 'node:child_process';
 import treeKill from 'tree-kill';
 import { constants } from 'node:os';
@@ -18,34 +20,51 @@ export interface RunSpec {
   timeoutMs?: number;
 }
 
+export interface ProgramSpec {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string | undefined>;
+  output?: Writable;
+  timeoutMs?: number;
+  uid?: number;
+  gid?: number;
+}
+
 export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<number> {
   const env = { ...commandEnvironment(ctx.appEnv), ...run.extraEnv };
   const [file, args] = run.shell !== undefined ? ['/bin/sh', ['-c', run.shell]] : [run.argv![0], run.argv!.slice(1)];
+  return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid });
+}
+
+/** Spawn, stream its output (ours, or `output`), resolve with its exit status (128+N for signal N). */
+export function runProgram(spec: ProgramSpec): Promise<number> {
+  const { file, args, output: out } = spec;
   return new Promise((resolve) => {
     const child = spawn(file, args, {
-      cwd: ctx.desc.dir,
-      env,
-      stdio: run.output ? ['ignore', 'pipe', 'pipe'] : 'inherit',
-      uid: ctx.runAs?.uid,
-      gid: ctx.runAs?.gid,
+      cwd: spec.cwd,
+      env: spec.env,
+      stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      uid: spec.uid,
+      gid: spec.gid,
     });
-    if (run.output) {
-      child.stdout!.on('data', (chunk: Buffer) => run.output!.write(chunk));
-      child.stderr!.on('data', (chunk: Buffer) => run.output!.write(chunk));
+    if (out) {
+      child.stdout!.on('data', (chunk: Buffer) => out.write(chunk));
+      child.stderr!.on('data', (chunk: Buffer) => out.write(chunk));
     }
     // The terminal sends SIGINT to the whole foreground group; the child gets it directly, we
     // just wait for it rather than die first and leave it behind.
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
     // Only in the foreground (a CLI command): inside the gateway, signals mean the gateway's
     // own things (SIGHUP = reload) and its shutdown stops hooks itself.
-    const signals: NodeJS.Signals[] = run.output ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    const signals: NodeJS.Signals[] = out ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
     const onSignal = (sig: NodeJS.Signals) => sig !== 'SIGINT' && forward(sig);
     for (const s of signals) process.on(s, onSignal);
-    const timer = run.timeoutMs
+    const timer = spec.timeoutMs
       ? setTimeout(() => {
-          run.output?.write(`apppkg-gateway: killed after ${run.timeoutMs} ms\n`);
+          out?.write(`apppkg-gateway: killed after ${spec.timeoutMs} ms\n`);
           if (child.pid) treeKill(child.pid, 'SIGKILL');
-        }, run.timeoutMs)
+        }, spec.timeoutMs)
       : null;
     const done = (status: number) => {
       if (timer) clearTimeout(timer);

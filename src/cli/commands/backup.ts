@@ -1,15 +1,29 @@
-import type { CommandSpec, ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
+import { GatewayError } from '../../errors.js';
+import { backupApp } from '../../lifecycle/backup.js';
 
 export const spec: CommandSpec = {
   name: 'backup',
-  summary: 'Run commands.backup with APPPKG_BACKUP_DIR=DIR (default: copy the data directory).',
-  usage: 'apppkg-gateway backup APP_DIR --to DIR',
-  optionHelp: [],
-  options: { to: { type: 'string' }, from: { type: 'string' }, system: { type: 'boolean' }, yes: { type: 'boolean' }, admin: { type: 'string' } },
+  summary:
+    "Back up an app: its commands.backup with APPPKG_BACKUP_DIR=DIR (DIR created if missing); without the\n" +
+    'hook, a copy of its data directory into DIR/data plus DIR/apppkg-backup.json, which restore checks.',
+  usage: 'apppkg-gateway backup APP_DIR --to DIR [--environment FILE] [--state-dir DIR]',
+  optionHelp: [['--to DIR', 'the backup directory: new, empty, or an earlier backup of the same app'], ...APP_OPTION_HELP],
+  options: { ...APP_OPTIONS, to: { type: 'string' } },
   allowPositionals: 1,
 };
 
-export async function run(_args: ParsedCommand): Promise<number> {
-  process.stderr.write('apppkg-gateway: backup is not available in this version yet\n');
-  return 1;
+export async function run(args: ParsedCommand): Promise<number> {
+  const to = args.values.to;
+  if (args.positionals.length === 0 || typeof to !== 'string' || to === '') {
+    throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR --to DIR', command: 'backup' });
+  }
+  await backupApp({
+    dir: args.positionals[0],
+    to,
+    environmentFile: args.values.environment as string | undefined,
+    stateDir: args.values['state-dir'] as string | undefined,
+    say: (line) => process.stdout.write(`${line}\n`),
+  });
+  return 0;
 }

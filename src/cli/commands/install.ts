@@ -1,15 +1,40 @@
-import type { CommandSpec, ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
+import { isGatewayError } from '../../errors.js';
+import { installApp } from '../../lifecycle/install.js';
 
 export const spec: CommandSpec = {
   name: 'install',
-  summary: 'Set up dependencies (virtualenv + pip, apt with --system), then commands.install.',
-  usage: 'apppkg-gateway install [APP_DIR] [--system]',
-  optionHelp: [],
-  options: { to: { type: 'string' }, from: { type: 'string' }, system: { type: 'boolean' }, yes: { type: 'boolean' }, admin: { type: 'string' } },
+  summary:
+    "Set up an app's dependencies, then run its commands.install: the deb packages (apt-get install -y\n" +
+    'of the missing ones with --system, as root), a virtualenv for `pip:` under the state root built\n' +
+    'offline from local files (reused while the requirements and interpreter are unchanged). One line\n' +
+    'per step with its duration; pip\'s and apt\'s output streamed. Exits 1 when a step fails.',
+  usage: 'apppkg-gateway install [APP_DIR] [--system] [--rebuild] [--environment FILE] [--state-dir DIR]',
+  optionHelp: [
+    ['--system', 'as root: apt-get install -y the deb packages that are missing'],
+    ['--rebuild', 'build a new virtualenv even when the requirements did not change'],
+    ...APP_OPTION_HELP,
+  ],
+  options: { ...APP_OPTIONS, system: { type: 'boolean' }, rebuild: { type: 'boolean' } },
   allowPositionals: 1,
 };
 
-export async function run(_args: ParsedCommand): Promise<number> {
-  process.stderr.write('apppkg-gateway: install is not available in this version yet\n');
-  return 1;
+export async function run(args: ParsedCommand): Promise<number> {
+  try {
+    await installApp({
+      dir: args.positionals[0] ?? '.',
+      environmentFile: args.values.environment as string | undefined,
+      stateDir: args.values['state-dir'] as string | undefined,
+      system: args.values.system === true,
+      rebuild: args.values.rebuild === true,
+      say: (line) => process.stdout.write(`${line}\n`),
+    });
+    return 0;
+  } catch (err) {
+    // A failed step ends the step log as `check` reports one: FAIL, then the fix. Errors about
+    // a file (app.yaml, the environment file) keep their file:line:column form (cli/main.ts).
+    if (!isGatewayError(err) || err.file || err.problems.length > 0) throw err;
+    process.stdout.write(`FAIL  ${err.message}\n      fix: ${err.hint}\n`);
+    return err.exitStatus;
+  }
 }

@@ -1,15 +1,30 @@
-import type { CommandSpec, ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
+import { GatewayError } from '../../errors.js';
+import { restoreApp } from '../../lifecycle/restore.js';
 
 export const spec: CommandSpec = {
   name: 'restore',
-  summary: 'Run commands.restore from a backup (default: copy it back into the data directory).',
-  usage: 'apppkg-gateway restore APP_DIR --from DIR',
-  optionHelp: [],
-  options: { to: { type: 'string' }, from: { type: 'string' }, system: { type: 'boolean' }, yes: { type: 'boolean' }, admin: { type: 'string' } },
+  summary:
+    "Restore an app from a backup: its commands.restore with APPPKG_BACKUP_DIR=DIR; without the hook, its\n" +
+    'data directory replaced by the copy a `backup` wrote (an empty DIR, or one that is not a backup\n' +
+    'of this app, is refused and nothing changes). Stop the app first: its data changes under it.',
+  usage: 'apppkg-gateway restore APP_DIR --from DIR [--environment FILE] [--state-dir DIR]',
+  optionHelp: [['--from DIR', 'a directory written by `apppkg-gateway backup APP_DIR --to DIR`'], ...APP_OPTION_HELP],
+  options: { ...APP_OPTIONS, from: { type: 'string' } },
   allowPositionals: 1,
 };
 
-export async function run(_args: ParsedCommand): Promise<number> {
-  process.stderr.write('apppkg-gateway: restore is not available in this version yet\n');
-  return 1;
+export async function run(args: ParsedCommand): Promise<number> {
+  const from = args.values.from;
+  if (args.positionals.length === 0 || typeof from !== 'string' || from === '') {
+    throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR --from DIR', command: 'restore' });
+  }
+  await restoreApp({
+    dir: args.positionals[0],
+    from,
+    environmentFile: args.values.environment as string | undefined,
+    stateDir: args.values['state-dir'] as string | undefined,
+    say: (line) => process.stdout.write(`${line}\n`),
+  });
+  return 0;
 }

@@ -1,15 +1,44 @@
-import type { CommandSpec, ParsedCommand } from '../args.js';
+import { createInterface } from 'node:readline/promises';
+import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
+import { GatewayError } from '../../errors.js';
+import { uninstallApp } from '../../lifecycle/uninstall.js';
 
 export const spec: CommandSpec = {
   name: 'uninstall',
-  summary: "Run commands.uninstall, then remove the app's data, tmp and logs.",
-  usage: 'apppkg-gateway uninstall APP_DIR [--yes]',
-  optionHelp: [],
-  options: { to: { type: 'string' }, from: { type: 'string' }, system: { type: 'boolean' }, yes: { type: 'boolean' }, admin: { type: 'string' } },
+  summary:
+    "Uninstall an app: its commands.uninstall, then its data, logs, tmp, virtualenv and run helpers are\n" +
+    'removed with its whole state directory. The app directory is left as it is. Asks first on a\n' +
+    'terminal; elsewhere --yes is required.',
+  usage: 'apppkg-gateway uninstall APP_DIR [--yes] [--environment FILE] [--state-dir DIR]',
+  optionHelp: [['-y, --yes', 'do not ask (required when stdin is not a terminal)'], ...APP_OPTION_HELP],
+  options: { ...APP_OPTIONS, yes: { type: 'boolean', short: 'y' } },
   allowPositionals: 1,
 };
 
-export async function run(_args: ParsedCommand): Promise<number> {
-  process.stderr.write('apppkg-gateway: uninstall is not available in this version yet\n');
-  return 1;
+export async function run(args: ParsedCommand): Promise<number> {
+  if (args.positionals.length === 0) {
+    throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR (uninstall never guesses the app)', command: 'uninstall' });
+  }
+  const yes = args.values.yes === true;
+  await uninstallApp({
+    dir: args.positionals[0],
+    environmentFile: args.values.environment as string | undefined,
+    stateDir: args.values['state-dir'] as string | undefined,
+    say: (line) => process.stdout.write(`${line}\n`),
+    confirm: async ({ name, stateDir }) => {
+      if (yes) return true;
+      if (!process.stdin.isTTY) {
+        throw new GatewayError('APPPKG_NOT_CONFIRMED', { action: `uninstall of ${name}`, reason: 'stdin is not a terminal and --yes was not given' });
+      }
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        process.stderr.write(`apppkg-gateway: uninstall removes ${stateDir}\n`);
+        const answer = await rl.question(`remove the data, logs, tmp and virtualenv of ${name}? [y/N] `);
+        return /^\s*y(es)?\s*$/i.test(answer);
+      } finally {
+        rl.close();
+      }
+    },
+  });
+  return 0;
 }

@@ -1,0 +1,129 @@
+// The app's virtualenv on disk (SPEC §3 `install`): what it was built from, where a new one is
+// built, and the switch to it. `<app>/venv` is a symlink to a build directory `<app>/venv-<id>`;
+// a new build goes into a new directory at its final path (a venv is not relocatable: its
+// scripts' shebangs name it) and the link is renamed over the old one, so a gateway or a
+// command reading `<app>/venv` sees the old venv or the new one, never a half-built one.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { lstat, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { findVenv } from './app-env.js';
+import type { Interpreter } from './interpreters.js';
+
+/** Written into the build directory once pip succeeded: a venv without it is incomplete. */
+export const VENV_STAMP_FILE = 'apppkg-venv.json';
+
+export interface VenvStamp {
+  /** sha256 of the requirements file's bytes. */
+  requirementsSha256: string;
+  requirementsFile: string;
+  interpreter: { executable: string; version: string };
+  /** Made with --system-site-packages (the app lists `deb` packages, which must stay importable). */
+  systemSitePackages: boolean;
+  createdAt: string;
+}
+
+export type VenvVerdict =
+  | { current: true; dir: string; stamp: VenvStamp }
+  | { current: false; why: string };
+
+export async function wantedStamp(requirementsFile: string, interpreter: Interpreter, systemSitePackages: boolean): Promise<VenvStamp> {
+  const bytes = await readFile(requirementsFile);
+  return {
+    requirementsSha256: createHash('sha256').update(bytes).digest('hex'),
+    requirementsFile,
+    interpreter: { executable: interpreter.executable, version: interpreter.version },
+    systemSitePackages,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+export async function readVenvStamp(dir: string): Promise<VenvStamp | null> {
+  try {
+    const parsed = JSON.parse(await readFile(path.join(dir, VENV_STAMP_FILE), 'utf8')) as VenvStamp;
+    return typeof parsed.requirementsSha256 === 'string' && parsed.interpreter ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function writeVenvStamp(dir: string, stamp: VenvStamp): Promise<void> {
+  await writeFile(path.join(dir, VENV_STAMP_FILE), `${JSON.stringify(stamp, null, 2)}\n`);
+}
+
+/** Is the venv at `venvPath` usable (findVenv) and built from these requirements on this interpreter? */
+export async function judgeVenv(venvPath: string, interpreter: Interpreter, wanted: VenvStamp): Promise<VenvVerdict> {
+  const venv = await findVenv(venvPath, interpreter);
+  if (!venv) return { current: false, why: (await exists(venvPath)) ? `it was made from another interpreter or is incomplete` : 'there is none yet' };
+  const stamp = await readVenvStamp(venvPath);
+  if (!stamp) return { current: false, why: `${VENV_STAMP_FILE} is missing (not built by install)` };
+  if (stamp.interpreter.executable !== wanted.interpreter.executable || stamp.interpreter.version !== wanted.interpreter.version) {
+    return { current: false, why: `the interpreter changed (${stamp.interpreter.executable} ${stamp.interpreter.version} -> ${wanted.interpreter.executable} ${wanted.interpreter.version})` };
+  }
+  if (stamp.systemSitePackages !== wanted.systemSitePackages) return { current: false, why: 'deb packages were added or removed' };
+  if (stamp.requirementsSha256 !== wanted.requirementsSha256) {
+    return { current: false, why: `the requirements changed (sha256 ${stamp.requirementsSha256.slice(0, 12)} -> ${wanted.requirementsSha256.slice(0, 12)})` };
+  }
+  return { current: true, dir: await realTarget(venvPath), stamp };
+}
+
+/** A fresh build directory beside the link; nothing is created. */
+export function newVenvBuildDir(venvPath: string, stamp: VenvStamp): string {
+  const id = `${stamp.requirementsSha256.slice(0, 12)}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  return path.join(path.dirname(venvPath), `${path.basename(venvPath)}-${id}`);
+}
+
+/**
+ * Point `venvPath` at `buildDir` with one rename, then remove the previous build. A plain
+ * directory there (a venv made by hand or by an older install) is moved aside first.
+ */
+export async function switchVenv(venvPath: string, buildDir: string): Promise<void> {
+  const parent = path.dirname(venvPath);
+  const tag = randomBytes(4).toString('hex');
+  const link = `${venvPath}.link-${tag}`;
+  // Relative, so a state root that is moved or mounted elsewhere keeps working.
+  await symlink(path.basename(buildDir), link);
+  let previous: string | null = null;
+  const st = await lstat(venvPath).catch(() => null);
+  if (st?.isSymbolicLink()) {
+    previous = path.resolve(parent, await readlink(venvPath));
+  } else if (st) {
+    previous = `${venvPath}.old-${tag}`;
+    await rename(venvPath, previous);
+  }
+  await rename(link, venvPath);
+  if (previous && previous !== buildDir && path.dirname(previous) === parent) {
+    await rm(previous, { recursive: true, force: true });
+  }
+}
+
+/** Left by an install that was killed: builds and links that the venv link does not point at. */
+export async function removeStaleVenvBuilds(venvPath: string): Promise<string[]> {
+  const parent = path.dirname(venvPath);
+  const base = path.basename(venvPath);
+  const live = await realTarget(venvPath).catch(() => null);
+  let entries: string[];
+  try {
+    entries = await readdir(parent);
+  } catch {
+    return [];
+  }
+  const stale = entries
+    .filter((e) => e.startsWith(`${base}-`) || e.startsWith(`${base}.link-`) || e.startsWith(`${base}.old-`))
+    .map((e) => path.join(parent, e))
+    .filter((p) => p !== live);
+  for (const p of stale) await rm(p, { recursive: true, force: true });
+  return stale;
+}
+
+async function realTarget(venvPath: string): Promise<string> {
+  const st = await lstat(venvPath);
+  return st.isSymbolicLink() ? path.resolve(path.dirname(venvPath), await readlink(venvPath)) : venvPath;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
+}

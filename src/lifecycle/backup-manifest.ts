@@ -1,0 +1,45 @@
+// `apppkg-backup.json`: what lets `restore` recognise a backup that `backup` wrote (no hook),
+// and refuse an empty directory or another app's. Written last, so a backup cut short has none.
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export const MANIFEST_FILE = 'apppkg-backup.json';
+/** The copy of APPPKG_DATA_DIR inside a backup directory. */
+export const BACKUP_DATA_DIR = 'data';
+const FORMAT = 'apppkg-backup/1';
+
+export interface BackupManifest {
+  format: typeof FORMAT;
+  app: string;
+  /** The app's version (NAME.VERSION directory), null when it has none. */
+  version: string | null;
+  createdAt: string;
+  files: number;
+  bytes: number;
+}
+
+export function makeManifest(fields: Omit<BackupManifest, 'format' | 'createdAt'>): BackupManifest {
+  return { format: FORMAT, ...fields, createdAt: new Date().toISOString() };
+}
+
+/** The manifest in `dir`; null when there is none or it is not ours. */
+export async function readManifest(dir: string): Promise<BackupManifest | null> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, MANIFEST_FILE), 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const m = JSON.parse(text) as BackupManifest;
+    return m && m.format === FORMAT && typeof m.app === 'string' ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function writeManifest(dir: string, manifest: BackupManifest): Promise<void> {
+  const temp = path.join(dir, `.${MANIFEST_FILE}.tmp`);
+  await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+  await rename(temp, path.join(dir, MANIFEST_FILE));
+}

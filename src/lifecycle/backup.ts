@@ -1,0 +1,73 @@
+// `apppkg-gateway backup APP_DIR --to DIR` (SPEC §3): commands.backup with APPPKG_BACKUP_DIR=DIR;
+// without the hook, a copy of the data directory into DIR/data plus apppkg-backup.json.
+import { chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { describeApp } from '../app-context.js';
+import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { GatewayError } from '../errors.js';
+import { BACKUP_DATA_DIR, MANIFEST_FILE, makeManifest, readManifest, writeManifest, type BackupManifest } from './backup-manifest.js';
+import { besideName, copyBeside, countTree, ioFailure, isInside, swapInto } from './data-tree.js';
+import { resolveForHook, runHook } from './hook.js';
+import { quiet, seconds, type LifecycleOptions } from './progress.js';
+
+export interface BackupOptions extends LifecycleOptions {
+  /** The backup directory; created (mode 0700) if missing. */
+  to: string;
+}
+
+export type BackupResult = { hook: true; dir: string } | { hook: false; dir: string; manifest: BackupManifest };
+
+export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
+  const say = opts.say ?? quiet;
+  const started = Date.now();
+  const dir = path.resolve(opts.dir);
+  const target = path.resolve(opts.to);
+  const { desc } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile });
+
+  if (desc.commands.backup) {
+    const ctx = await resolveForHook({ ...opts, dir });
+    await makeBackupDir(target);
+    // The hook runs as the app's user (we are root): let it write there.
+    if (ctx.runAs && !ctx.runAs.isRoot) await chown(target, ctx.runAs.uid, ctx.runAs.gid).catch((err) => Promise.reject(ioFailure(`chown ${target}`, err)));
+    await runHook(ctx, 'backup', { extraEnv: { APPPKG_BACKUP_DIR: target }, say });
+    say(`==> ${desc.name} backed up to ${target} by commands.backup in ${seconds(started)}`);
+    return { hook: true, dir: target };
+  }
+
+  const data = appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).data;
+  if (isInside(target, data)) {
+    throw new GatewayError('APPPKG_BACKUP_FAILED', { action: `back up ${data} to ${target}`, reason: 'the backup directory is inside the data directory' });
+  }
+  await makeBackupDir(target);
+  const entries = await readdir(target);
+  if (entries.length > 0) {
+    const earlier = await readManifest(target);
+    if (earlier?.app !== desc.name) {
+      const found = earlier ? `a backup of ${JSON.stringify(earlier.app)}` : `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} and no ${MANIFEST_FILE}`;
+      throw new GatewayError('APPPKG_BACKUP_NOT_EMPTY', { path: target, app: desc.name, found });
+    }
+    say(`==> replacing the earlier backup of ${desc.name} in ${target} (made ${earlier.createdAt})`);
+  }
+
+  const hasData = await lstat(data).then((s) => s.isDirectory(), () => false);
+  // An app that never wrote anything still gets a backup (of an empty directory) restore accepts.
+  const staging = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial') : null;
+  const copy = staging ?? besideName(path.join(target, BACKUP_DATA_DIR), 'empty');
+  if (!staging) await mkdir(copy, { mode: 0o700 }).catch((err) => Promise.reject(ioFailure(`create ${copy}`, err)));
+  const count = await countTree(copy);
+  // Without a manifest the directory is not a backup: drop the old one before the data moves.
+  await rm(path.join(target, MANIFEST_FILE), { force: true });
+  await swapInto(copy, path.join(target, BACKUP_DATA_DIR));
+  const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes });
+  await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
+  say(`==> backed up ${count.files} file(s), ${count.bytes} bytes of ${desc.name}'s data to ${target} in ${seconds(started)}`);
+  return { hook: false, dir: target, manifest };
+}
+
+async function makeBackupDir(target: string): Promise<void> {
+  try {
+    await mkdir(target, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw ioFailure(`create the backup directory ${target}`, err);
+  }
+}

@@ -1,0 +1,52 @@
+// The `deb` packages of an app on a Debian host: which are missing (dpkg-query, the same
+// question `check` asks) and, for `install --system`, apt-get install of exactly those.
+import { execFile } from 'node:child_process';
+import { GatewayError } from '../errors.js';
+import { quiet, seconds, type Say } from './progress.js';
+import { runProgram } from './run-command.js';
+
+/** The packages dpkg does not report "install ok installed"; null where there is no dpkg-query. */
+export async function missingDebPackages(packages: string[]): Promise<string[] | null> {
+  const answers = await Promise.all(
+    packages.map(
+      (p) =>
+        new Promise<{ installed: boolean; noDpkg: boolean }>((resolve) => {
+          execFile('dpkg-query', ['-W', '-f=${Status}\\n', p], { timeout: 30_000 }, (err, stdout) => {
+            const noDpkg = (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+            resolve({ installed: String(stdout).split('\n').some((l) => l === 'install ok installed'), noDpkg });
+          });
+        }),
+    ),
+  );
+  if (answers.some((a) => a.noDpkg)) return null;
+  return packages.filter((_, i) => !answers[i].installed);
+}
+
+/**
+ * Without `system`, missing packages are an APPPKG_DEB_MISSING (its fix: apt-get or --system);
+ * with it (root checked by the caller), `apt-get install -y` of the missing ones, output streamed.
+ */
+export async function ensureDebPackages(packages: string[], opts: { system: boolean; say?: Say }): Promise<void> {
+  const say = opts.say ?? quiet;
+  if (packages.length === 0) return;
+  const missing = await missingDebPackages(packages);
+  if (missing === null) {
+    say(`==> deb: not checked, no dpkg-query here (not a Debian host); listed: ${packages.join(', ')}`);
+    return;
+  }
+  if (missing.length === 0) {
+    say(`==> deb: ${packages.join(', ')} already installed`);
+    return;
+  }
+  if (!opts.system) throw new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: missing.join(' ') });
+  say(`==> apt-get install -y ${missing.join(' ')}`);
+  const started = Date.now();
+  const status = await runProgram({
+    file: 'apt-get',
+    args: ['install', '-y', ...missing],
+    cwd: '/',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  if (status !== 0) throw new GatewayError('APPPKG_APT_FAILED', { packages: missing.join(' '), status });
+  say(`==> deb packages installed in ${seconds(started)}: ${missing.join(', ')}`);
+}

@@ -1,0 +1,84 @@
+// Builds the app's virtualenv for `pip:` (SPEC §3 `install`): `<interpreter> -m venv` into a
+// new directory, then pip offline from local files only, then the switch (environment/venv.ts).
+// Unchanged requirements and interpreter: the venv is reused as it is.
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Description } from '../description/types.js';
+import { GatewayError } from '../errors.js';
+import { formatInterpreter, type Interpreter } from '../environment/interpreters.js';
+import { judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
+import { quiet, seconds, type Say } from './progress.js';
+import { runProgram } from './run-command.js';
+
+export interface InstallVenvOptions {
+  desc: Pick<Description, 'dir' | 'pip' | 'deb'>;
+  interpreter: Interpreter;
+  /** appStateDirs(...).venv */
+  venvPath: string;
+  /** Build even when the stamp matches (a wheel replaced under the same name, say). */
+  rebuild?: boolean;
+  say?: Say;
+}
+
+export interface InstallVenvResult {
+  reused: boolean;
+  /** The build directory the venv link points at. */
+  dir: string;
+}
+
+// Variables of the caller's shell that would point venv or pip at another Python.
+const UNSAFE_ENV = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'VIRTUAL_ENV', 'PYTHONUSERBASE', '__PYVENV_LAUNCHER__'];
+
+export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenvResult> {
+  const say = opts.say ?? quiet;
+  const requirements = path.resolve(opts.desc.dir, opts.desc.pip!);
+  try {
+    await readFile(requirements);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message ?? err);
+    throw new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', file: requirements, reason, cause: err });
+  }
+  // deb packages are importable only with the system site-packages (SPEC §1.3): keep them so.
+  const systemSite = opts.desc.deb.length > 0;
+  const wanted = await wantedStamp(requirements, opts.interpreter, systemSite);
+  const verdict = await judgeVenv(opts.venvPath, opts.interpreter, wanted);
+  if (verdict.current && !opts.rebuild) {
+    say(`==> venv reused: ${opts.venvPath} (requirements and interpreter unchanged, sha256 ${wanted.requirementsSha256.slice(0, 12)})`);
+    return { reused: true, dir: verdict.dir };
+  }
+  await removeStaleVenvBuilds(opts.venvPath);
+  const why = opts.rebuild ? '--rebuild' : verdict.current ? '' : verdict.why;
+  const dir = newVenvBuildDir(opts.venvPath, wanted);
+  const env: Record<string, string | undefined> = { ...process.env, PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
+  for (const key of UNSAFE_ENV) delete env[key];
+  say(`==> creating venv with ${formatInterpreter(opts.interpreter)}: ${why}`);
+  try {
+    let started = Date.now();
+    const args = ['-m', 'venv', ...(systemSite ? ['--system-site-packages'] : []), dir];
+    const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: opts.desc.dir, env });
+    if (venvStatus !== 0) {
+      throw new GatewayError('APPPKG_VENV_FAILED', { path: dir, python: opts.interpreter.executable, reason: `\`-m venv\` exited with status ${venvStatus}` });
+    }
+    say(`==> venv created in ${seconds(started)}`);
+
+    started = Date.now();
+    const requirementsDir = path.dirname(requirements);
+    // No index: everything comes from local files; a requirements line naming a wheel by its
+    // name (thepkg==1.0) resolves through --find-links.
+    const findLinks = [...new Set([opts.desc.dir, requirementsDir])].flatMap((d) => ['--find-links', d]);
+    const pipArgs = ['-m', 'pip', 'install', '--no-index', ...findLinks, '-r', requirements];
+    say(`==> pip install --no-index -r ${requirements}`);
+    const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env });
+    if (pipStatus !== 0) throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', { requirements, status: pipStatus });
+    say(`==> requirements installed in ${seconds(started)}`);
+
+    // The stamp last: a build without it never counts as current.
+    await writeVenvStamp(dir, { ...wanted, createdAt: new Date().toISOString() });
+    await switchVenv(opts.venvPath, dir);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  say(`==> venv ready: ${opts.venvPath} -> ${path.basename(dir)}`);
+  return { reused: false, dir };
+}

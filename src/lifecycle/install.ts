@@ -1,0 +1,56 @@
+// `apppkg-gateway install` (SPEC §3): deb packages (apt with --system), the per-app virtualenv
+// for `pip:`, then commands.install — after the venv, so the hook's `python` is the venv's.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describeApp } from '../app-context.js';
+import { pickInterpreter } from '../environment/interpreters.js';
+import { prepareAppStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { GatewayError } from '../errors.js';
+import { ensureDebPackages } from './deb-packages.js';
+import { resolveForHook, runHook } from './hook.js';
+import { installVenv, type InstallVenvResult } from './install-venv.js';
+import { quiet, seconds, type LifecycleOptions } from './progress.js';
+
+export interface InstallOptions extends LifecycleOptions {
+  /** apt-get install the missing deb packages (root only). */
+  system?: boolean;
+  /** Rebuild the venv even when its requirements did not change. */
+  rebuild?: boolean;
+}
+
+export interface InstallResult {
+  name: string;
+  venv: InstallVenvResult | null;
+  ranHook: boolean;
+}
+
+export async function installApp(opts: InstallOptions): Promise<InstallResult> {
+  const say = opts.say ?? quiet;
+  const started = Date.now();
+  const dir = path.resolve(opts.dir);
+  const { desc, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile });
+  const uid = process.getuid?.() ?? -1;
+  if (opts.system && uid !== 0) {
+    throw new GatewayError('APPPKG_INSTALL_NEEDS_ROOT', { uid, dir: opts.dir, packages: desc.deb.join(' ') });
+  }
+
+  if (desc.deb.length > 0) await ensureDebPackages(desc.deb, { system: opts.system === true, say });
+  else if (opts.system) say('==> deb: no packages listed');
+
+  let venv: InstallVenvResult | null = null;
+  const stateRoot = resolveStateRoot({ flag: opts.stateDir });
+  const dirs = await prepareAppStateDirs(stateRoot, desc.name);
+  if (desc.pip) {
+    const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined });
+    venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, rebuild: opts.rebuild, say });
+  }
+
+  let ranHook = false;
+  if (desc.commands.install) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'install', { say });
+  // The gateway runs commands.install on an app's first start unless this marker says it ran
+  // (supervisor/registry.ts `installedMarker`): `install` then `--apps` must not run it twice.
+  await writeFile(path.join(dirs.app, 'installed.json'), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by: 'install' })}\n`);
+  if (!desc.pip && desc.deb.length === 0 && !ranHook) say('==> nothing to install: no deb, pip or commands.install');
+  say(`==> ${desc.name} installed in ${seconds(started)}`);
+  return { name: desc.name, venv, ranHook };
+}

@@ -1,0 +1,20 @@
+// How lifecycle commands tell the user what they do: one line per step, with its duration,
+// between the output of the programs they run (pip's, apt's, the hooks').
+
+export type Say = (line: string) => void;
+
+export const quiet: Say = () => {};
+
+/** "1.8 s" */
+export function seconds(sinceMs: number): string {
+  return `${((Date.now() - sinceMs) / 1000).toFixed(1)} s`;
+}
+
+/** Options every lifecycle operation takes: the app, the host's environment file, the state root. */
+export interface LifecycleOptions {
+  /** The app directory (absolute or relative to the cwd). */
+  dir: string;
+  environmentFile?: string;
+  stateDir?: string;
+  say?: Say;
+}

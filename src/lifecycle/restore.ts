@@ -1,0 +1,70 @@
+// `apppkg-gateway restore APP_DIR --from DIR` (SPEC §3): commands.restore with
+// APPPKG_BACKUP_DIR=DIR; without the hook, the data directory replaced by the backup's copy
+// (copied beside it, then swapped), after refusing an empty or foreign DIR.
+import { chmod, lstat, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { describeApp } from '../app-context.js';
+import { resolveRunAs } from '../environment/run-as.js';
+import { prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
+import { GatewayError } from '../errors.js';
+import { BACKUP_DATA_DIR, MANIFEST_FILE, readManifest, type BackupManifest } from './backup-manifest.js';
+import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tree.js';
+import { resolveForHook, runHook } from './hook.js';
+import { quiet, seconds, type LifecycleOptions } from './progress.js';
+
+export interface RestoreOptions extends LifecycleOptions {
+  from: string;
+}
+
+export type RestoreResult = { hook: true } | { hook: false; manifest: BackupManifest; files: number };
+
+export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
+  const say = opts.say ?? quiet;
+  const started = Date.now();
+  const dir = path.resolve(opts.dir);
+  const source = path.resolve(opts.from);
+  const { desc, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile });
+
+  // Nothing there is never a backup, hook or not: refuse before anything runs.
+  let entries: string[];
+  try {
+    entries = await readdir(source);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: source, app: desc.name, found: code === 'ENOENT' ? 'no such directory' : `an unreadable directory (${code})` });
+  }
+  if (entries.length === 0) throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: source, app: desc.name, found: 'an empty directory' });
+
+  if (desc.commands.restore) {
+    const ctx = await resolveForHook({ ...opts, dir });
+    await runHook(ctx, 'restore', { extraEnv: { APPPKG_BACKUP_DIR: source }, say });
+    say(`==> ${desc.name} restored from ${source} by commands.restore in ${seconds(started)}`);
+    return { hook: true };
+  }
+
+  const manifest = await readManifest(source);
+  if (!manifest) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: source, app: desc.name, found: `no ${MANIFEST_FILE} (not written by apppkg-gateway backup)` });
+  if (manifest.app !== desc.name) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: source, app: desc.name, found: `a backup of ${JSON.stringify(manifest.app)}` });
+  const copied = path.join(source, BACKUP_DATA_DIR);
+  if (!(await lstat(copied).then((s) => s.isDirectory(), () => false))) {
+    throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: source, app: desc.name, found: `no ${BACKUP_DATA_DIR}/ directory beside ${MANIFEST_FILE}` });
+  }
+
+  // As root, the data belongs to the app's user (the gateway runs the app as that user).
+  const runAs = resolveRunAs(desc, overrides.user);
+  const owner: Owner | undefined = runAs && !runAs.isRoot ? { uid: runAs.uid, gid: runAs.gid } : undefined;
+  const dirs = await prepareAppStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name, owner);
+  const staging = await copyBeside(copied, dirs.data, 'restore');
+  try {
+    await chmod(staging, (await stat(dirs.data)).mode & 0o7777);
+    if (owner) await chownTree(staging, owner);
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    throw ioFailure(`set the owner and mode of ${staging}`, err);
+  }
+  const count = await countTree(staging);
+  await swapInto(staging, dirs.data);
+  const version = manifest.version ? ` of version ${manifest.version}` : '';
+  say(`==> restored ${count.files} file(s) of ${desc.name}'s data from ${source} (backup${version} made ${manifest.createdAt}) in ${seconds(started)}`);
+  return { hook: false, manifest, files: count.files };
+}

@@ -1,0 +1,59 @@
+// `apppkg-gateway uninstall APP_DIR` (SPEC §3): after confirmation, commands.uninstall, then the
+// app's whole state directory (data, log, tmp, venv and its builds, run helpers, markers) is
+// removed. The app directory itself is never touched.
+import { lstat, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { describeApp } from '../app-context.js';
+import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { GatewayError } from '../errors.js';
+import { isInside } from './data-tree.js';
+import { resolveForHook, runHook } from './hook.js';
+import { quiet, seconds, type LifecycleOptions } from './progress.js';
+
+export interface UninstallOptions extends LifecycleOptions {
+  /**
+   * Asked once the app's name and state directory are known, before anything runs; false =
+   * stop with APPPKG_NOT_CONFIRMED. Throw from it to refuse with a reason of your own.
+   */
+  confirm: (question: { name: string; stateDir: string }) => Promise<boolean>;
+}
+
+export interface UninstallResult {
+  name: string;
+  removed: string | null;
+  ranHook: boolean;
+}
+
+export async function uninstallApp(opts: UninstallOptions): Promise<UninstallResult> {
+  const say = opts.say ?? quiet;
+  const dir = path.resolve(opts.dir);
+  const { desc } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile });
+  const stateDir = appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).app;
+  // Everything under the state directory goes: it must not hold the app itself.
+  if (isInside(desc.dir, stateDir) || isInside(dir, stateDir)) {
+    throw new GatewayError('APPPKG_REMOVE_FAILED', {
+      path: stateDir,
+      reason: `it holds the app directory ${desc.dir}`,
+      fix: 'move the app directory out of the state root, or pass another --state-dir',
+    });
+  }
+  if (!(await opts.confirm({ name: desc.name, stateDir }))) {
+    throw new GatewayError('APPPKG_NOT_CONFIRMED', { action: `uninstall of ${desc.name}`, reason: 'the answer was not "y"' });
+  }
+  // Not installed here (never run, or uninstalled already): no hook to run, nothing to remove.
+  if (!(await lstat(stateDir).then(() => true, () => false))) {
+    say(`==> nothing to remove: ${stateDir} does not exist`);
+    return { name: desc.name, removed: null, ranHook: false };
+  }
+  const started = Date.now();
+  let ranHook = false;
+  if (desc.commands.uninstall) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'uninstall', { say });
+  try {
+    await rm(stateDir, { recursive: true, force: true, maxRetries: 2 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new GatewayError('APPPKG_REMOVE_FAILED', { path: stateDir, reason: e.code ? `${e.code}: ${e.message}` : String(err), cause: err });
+  }
+  say(`==> removed ${stateDir} (data, log, tmp, venv, run) in ${seconds(started)}; ${desc.dir} is untouched`);
+  return { name: desc.name, removed: stateDir, ranHook };
+}

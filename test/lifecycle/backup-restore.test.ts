@@ -1,0 +1,143 @@
+// `backup --to` and `restore --from`: without hooks, a copy of the data directory plus
+// apppkg-backup.json, and a restore that swaps it back; refusals leave everything unchanged.
+// With hooks, commands.backup/restore get APPPKG_BACKUP_DIR.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCli, tempDir } from '../helpers/process.js';
+import { makeApp } from './lifecycle-apps.js';
+
+const test = suite('lifecycle: backup and restore');
+const work = tempDir('apppkg-backup-work-');
+const state = tempDir('apppkg-backup-state-');
+test.after(() => {
+  work.remove();
+  state.remove();
+});
+
+const S = ['--state-dir', state.path];
+const data = (name: string) => join(state.path, 'apps', name, 'data');
+let app: string;
+
+/** Writes files into the app's data directory the way the app would: a command in its environment. */
+async function writeData(dir: string, script: string): Promise<void> {
+  const r = await runCli(['run', dir, ...S, '--', 'sh', '-c', `cd "$APPPKG_DATA_DIR" && ${script}`]);
+  assert.is(r.status, 0, r.stderr);
+}
+
+test.before(() => {
+  app = makeApp(work.path, 'notes', 'app: wsgi:application\n');
+});
+
+test('backup, change the data, restore: the old data is back', async () => {
+  await writeData(app, 'echo one > a.txt && mkdir -p sub && echo deep > sub/b.txt');
+  const to = join(work.path, 'backups', 'notes-1'); // parents created too
+  const b = await runCli(['backup', app, '--to', to, ...S]);
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  assert.match(b.stdout, /==> backed up 2 file\(s\)/);
+  const manifest = JSON.parse(readFileSync(join(to, 'apppkg-backup.json'), 'utf8'));
+  assert.is(manifest.app, 'notes');
+  assert.is(manifest.files, 2);
+  assert.type(manifest.createdAt, 'string');
+  assert.is(readFileSync(join(to, 'data', 'a.txt'), 'utf8'), 'one\n');
+
+  await writeData(app, 'echo two > a.txt && echo later > c.txt');
+  const r = await runCli(['restore', app, '--from', to, ...S]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /==> restored 2 file\(s\) of notes's data/);
+  assert.is(readFileSync(join(data('notes'), 'a.txt'), 'utf8'), 'one\n');
+  assert.is(readFileSync(join(data('notes'), 'sub', 'b.txt'), 'utf8'), 'deep\n');
+  assert.not.ok(existsSync(join(data('notes'), 'c.txt')), 'what was written after the backup is gone');
+  // The swap leaves nothing beside the data directory.
+  assert.equal(readdirSync(join(state.path, 'apps', 'notes')).filter((e) => e.startsWith('.')), []);
+});
+
+test('backup again into the same directory replaces the earlier backup of the same app', async () => {
+  const to = join(work.path, 'backups', 'again');
+  assert.is((await runCli(['backup', app, '--to', to, ...S])).status, 0);
+  await writeData(app, 'echo three > a.txt');
+  const r = await runCli(['backup', app, '--to', to, ...S]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /replacing the earlier backup of notes/);
+  assert.is(readFileSync(join(to, 'data', 'a.txt'), 'utf8'), 'three\n');
+});
+
+test('restore refuses an empty, a missing and a foreign directory, and changes nothing', async () => {
+  await writeData(app, 'echo current > a.txt');
+  const empty = join(work.path, 'empty');
+  mkdirSync(empty);
+  const noManifest = join(work.path, 'not-a-backup');
+  mkdirSync(join(noManifest, 'data'), { recursive: true });
+  writeFileSync(join(noManifest, 'data', 'a.txt'), 'intruder\n');
+  const other = makeApp(work.path, 'other', 'app: wsgi:application\n');
+  await writeData(other, 'echo theirs > a.txt');
+  const otherBackup = join(work.path, 'other-backup');
+  assert.is((await runCli(['backup', other, '--to', otherBackup, ...S])).status, 0);
+
+  const cases: Array<[string, RegExp]> = [
+    [empty, /expected a backup, found an empty directory/],
+    [join(work.path, 'no-such-dir'), /expected a backup, found no such directory/],
+    [noManifest, /expected a backup of notes, found no apppkg-backup\.json/],
+    [otherBackup, /expected a backup of notes, found a backup of "other"/],
+  ];
+  for (const [from, message] of cases) {
+    const r = await runCli(['restore', app, '--from', from, ...S]);
+    assert.is(r.status, 1, `${from}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.match(r.stderr, /fix: .*nothing was changed/);
+    assert.is(readFileSync(join(data('notes'), 'a.txt'), 'utf8'), 'current\n', from);
+  }
+});
+
+test('backup refuses a directory that holds something else', async () => {
+  const busy = join(work.path, 'busy');
+  mkdirSync(busy);
+  writeFileSync(join(busy, 'precious.txt'), 'keep me\n');
+  const r = await runCli(['backup', app, '--to', busy, ...S]);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /expected a new or empty directory .*found 1 entry and no apppkg-backup\.json/);
+  assert.equal(readdirSync(busy), ['precious.txt']);
+});
+
+test('commands.backup and commands.restore run with APPPKG_BACKUP_DIR', async () => {
+  const hooked = makeApp(
+    work.path,
+    'hooked',
+    [
+      'app: wsgi:application',
+      'commands:',
+      '  backup: cp "$APPPKG_DATA_DIR/db" "$APPPKG_BACKUP_DIR/dump"',
+      '  restore: cp "$APPPKG_BACKUP_DIR/dump" "$APPPKG_DATA_DIR/db"',
+      '',
+    ].join('\n'),
+  );
+  await writeData(hooked, 'echo v1 > db');
+  const to = join(work.path, 'hooked-backup');
+  const b = await runCli(['backup', hooked, '--to', to, ...S]);
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  assert.match(b.stdout, /==> commands\.backup: cp/);
+  assert.equal(readdirSync(to), ['dump'], 'the hook owns the directory: no manifest of ours');
+  await writeData(hooked, 'echo v2 > db');
+  const r = await runCli(['restore', hooked, '--from', to, ...S]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.is(readFileSync(join(data('hooked'), 'db'), 'utf8'), 'v1\n');
+});
+
+test('a failing commands.backup exits 1 naming the hook and its status', async () => {
+  const failing = makeApp(work.path, 'failing', 'app: wsgi:application\ncommands:\n  backup: exit 4\n');
+  const r = await runCli(['backup', failing, '--to', join(work.path, 'failing-backup'), ...S]);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /commands\.backup \(exit 4\) exited with status 4/);
+});
+
+test('backup without --to and restore without --from are bad usage', async () => {
+  const b = await runCli(['backup', app, ...S]);
+  assert.is(b.status, 2);
+  assert.match(b.stderr, /expected APP_DIR --to DIR/);
+  const r = await runCli(['restore', app, ...S]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /expected APP_DIR --from DIR/);
+});
+
+test.run();

@@ -1,0 +1,144 @@
+// `apppkg-gateway install`: a per-app virtualenv built offline from a local wheel, reused while
+// the requirements are unchanged, rebuilt (new build dir, then the switch) when they change;
+// deb and hook failures end with a FAIL line and exit 1. Real venv, real pip, no network.
+import { chmodSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCli, tempDir } from '../helpers/process.js';
+import { hasProgram, makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
+
+const test = suite('lifecycle: install');
+const work = tempDir('apppkg-install-work-');
+const state = tempDir('apppkg-install-state-');
+test.after(() => {
+  work.remove();
+  state.remove();
+});
+
+const S = ['--state-dir', state.path];
+const appState = () => join(state.path, 'apps', 'withwheel');
+const venvPython = () => join(appState(), 'venv', 'bin', 'python');
+let app: string;
+
+test.before(() => {
+  app = makeApp(
+    work.path,
+    'withwheel',
+    [
+      'platform: python, wsgi',
+      'app: wsgi:application',
+      'pip: requirements.txt',
+      'commands:',
+      // After the venv: the hook's `python` is the venv's, so it imports the wheel.
+      `  install: python -c "import os, thepkg; open(os.path.join(os.environ['APPPKG_DATA_DIR'], 'hook-ran'), 'w').write(thepkg.VERSION)"`,
+      '',
+    ].join('\n'),
+  );
+  makeWheel(app, 'thepkg', '1.0');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n');
+});
+
+test('install builds the venv from a local wheel, offline; run and check see it', async () => {
+  const r = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /==> venv created in \d+\.\d s/);
+  assert.match(r.stdout, /==> requirements installed in \d+\.\d s/);
+  assert.match(r.stdout, /Successfully installed thepkg-1\.0/);
+  assert.match(r.stdout, /==> commands\.install done in/);
+  assert.is(readFileSync(join(appState(), 'data', 'hook-ran'), 'utf8'), '1.0');
+  // The venv is a link to its build directory (switched atomically), stamped with what made it.
+  assert.ok(lstatSync(join(appState(), 'venv')).isSymbolicLink());
+  const stamp = JSON.parse(readFileSync(join(appState(), 'venv', 'apppkg-venv.json'), 'utf8'));
+  assert.is(stamp.requirementsSha256.length, 64);
+
+  const run = await runCli(['run', app, ...S, '--', 'python', '-c', 'import sys, thepkg; print(thepkg.VERSION, sys.prefix)']);
+  assert.is(run.status, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`^1\\.0 ${join(appState(), 'venv')}`));
+
+  const check = await runCli(['check', app, ...S]);
+  assert.is(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /ok\s+pip\s+1 requirement\(s\) satisfied in venv .*thepkg 1\.0/);
+});
+
+test('a second install reuses the venv: same python, nothing rebuilt', async () => {
+  const before = lstatSync(venvPython());
+  const r = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /==> venv reused: .*requirements and interpreter unchanged/);
+  assert.not.match(r.stdout, /venv created/);
+  const after = lstatSync(venvPython());
+  assert.is(after.ino, before.ino);
+  assert.is(after.mtimeMs, before.mtimeMs);
+});
+
+test('changed requirements rebuild the venv into a new directory and switch to it', async () => {
+  const before = lstatSync(venvPython());
+  const oldBuild = readlinkSync(join(appState(), 'venv'));
+  makeWheel(app, 'otherpkg', '2.0');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
+  const r = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /creating venv with .*: the requirements changed/);
+  assert.match(r.stdout, /==> venv created in/);
+  assert.is.not(lstatSync(venvPython()).ino, before.ino);
+  assert.is.not(readlinkSync(join(appState(), 'venv')), oldBuild);
+  // The old build is gone: one build directory, the one the link names.
+  assert.equal(readdirSync(appState()).filter((e) => e.startsWith('venv-')), [readlinkSync(join(appState(), 'venv'))]);
+  const run = await runCli(['run', app, ...S, '--', 'python', '-c', 'import otherpkg; print(otherpkg.VERSION)']);
+  assert.is(run.status, 0, run.stderr);
+  assert.is(run.stdout.trim(), '2.0');
+});
+
+test('a pip failure exits 1 with the fix and keeps the working venv', async () => {
+  const live = readlinkSync(join(appState(), 'venv'));
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\nnowhere-to-be-found==9\n');
+  try {
+    const r = await runCli(['install', app, ...S], { ms: 120_000 });
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /FAIL\s+pip: `pip install -r .*requirements\.txt` exited with status 1/);
+    assert.match(r.stdout, /fix: .*--no-index/);
+    assert.is(readlinkSync(join(appState(), 'venv')), live);
+    assert.equal(readdirSync(appState()).filter((e) => e.startsWith('venv-')), [live]);
+    const run = await runCli(['run', app, ...S, '--', 'python', '-c', 'import thepkg, otherpkg']);
+    assert.is(run.status, 0, run.stderr);
+  } finally {
+    writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
+  }
+});
+
+test('a failing commands.install exits 1 and names the hook and its status', async () => {
+  const dir = makeApp(work.path, 'badhook', 'app: wsgi:application\ncommands:\n  install: echo migrating; exit 7\n');
+  const r = await runCli(['install', dir, ...S]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /migrating/);
+  assert.match(r.stdout, /FAIL\s+commands\.install \(echo migrating; exit 7\) exited with status 7/);
+  assert.ok(!existsSync(join(state.path, 'apps', 'badhook', 'installed.json')), 'a failed install is not marked installed');
+});
+
+test('missing deb packages without --system: FAIL with the apt-get and --system fix', async () => {
+  if (!hasProgram('dpkg-query')) return;
+  const dir = makeApp(work.path, 'needsdeb', 'app: wsgi:application\ndeb: [apppkg-surely-not-a-package]\n');
+  const r = await runCli(['install', dir, ...S]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAIL\s+deb: package\(s\) not installed: apppkg-surely-not-a-package/);
+  assert.match(r.stdout, /fix: run `apt-get install -y apppkg-surely-not-a-package` .*--system/);
+});
+
+test('--system as a user other than root exits 1 with the fix', async () => {
+  const dir = makeApp(work.path, 'systemapp', 'app: wsgi:application\ndeb: [python3-venv]\n');
+  const asRoot = process.getuid?.() === 0;
+  // As root, drop to nobody (who can read the app: mkdtemp made its parent 0700).
+  if (asRoot) chmodSync(work.path, 0o755);
+  const r = await runCliAs(['install', dir, '--system', ...S], asRoot ? { uid: 65534, gid: 65534 } : {});
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAIL\s+install --system: installing deb packages needs root/);
+  assert.match(r.stdout, /fix: run `sudo apppkg-gateway install --system /);
+});
+
+test('an unknown option is bad usage: exit 2', async () => {
+  const r = await runCli(['install', app, '--frobnicate']);
+  assert.is(r.status, 2);
+});
+
+test.run();

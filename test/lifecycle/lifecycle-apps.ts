@@ -1,0 +1,71 @@
+// Apps and wheels for the lifecycle tests, made in temp dirs (no network, no PyPI): a wheel is
+// a zip of `pkg/__init__.py` and `NAME-VER.dist-info/{METADATA,WHEEL,RECORD}`, zipped by
+// `python3 -m zipfile`. Imported by the *.test.ts files beside it; holds no tests itself.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, ROOT, type CliResult } from '../helpers/process.js';
+
+export const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
+
+/** Writes `<dir>/<name>-<version>-py3-none-any.whl` whose package sets VERSION. */
+export function makeWheel(dir: string, name: string, version: string): string {
+  const stage = mkdtempSync(join(tmpdir(), 'apppkg-wheel-'));
+  try {
+    const info = `${name}-${version}.dist-info`;
+    mkdirSync(join(stage, name));
+    mkdirSync(join(stage, info));
+    writeFileSync(join(stage, name, '__init__.py'), `VERSION = ${JSON.stringify(version)}\n`);
+    writeFileSync(join(stage, info, 'METADATA'), `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n`);
+    writeFileSync(join(stage, info, 'WHEEL'), 'Wheel-Version: 1.0\nGenerator: apppkg-gateway-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n');
+    writeFileSync(join(stage, info, 'RECORD'), [`${name}/__init__.py,,`, `${info}/METADATA,,`, `${info}/WHEEL,,`, `${info}/RECORD,,`, ''].join('\n'));
+    const wheel = join(dir, `${name}-${version}-py3-none-any.whl`);
+    execFileSync('python3', ['-m', 'zipfile', '-c', wheel, name, info], { cwd: stage, timeout: 30_000 });
+    return wheel;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+/** A package directory `<parent>/<name>` with this app.yaml and a trivial WSGI module. */
+export function makeApp(parent: string, name: string, yaml: string): string {
+  const dir = join(parent, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), yaml);
+  writeFileSync(join(dir, 'wsgi.py'), WSGI);
+  return dir;
+}
+
+/** Like runCli, with the options runCli lacks: a uid, or a pseudo-terminal (via script(1)). */
+export function runCliAs(args: string[], opts: { uid?: number; gid?: number; tty?: boolean; input?: string; ms?: number } = {}): Promise<CliResult> {
+  const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const [file, argv] = opts.tty ? ['script', ['-qec', quoted, '/dev/null']] : [process.execPath, [CLI, ...args]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { cwd: ROOT, uid: opts.uid, gid: opts.gid, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    // script(1) passes what we type only once the child reads the terminal: type after a moment.
+    if (opts.input !== undefined) setTimeout(() => child.stdin.end(opts.input), opts.tty ? 1000 : 0);
+    else child.stdin.end();
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not finish in ${opts.ms ?? 60000} ms\n${stdout}\n${stderr}`));
+    }, opts.ms ?? 60000);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+export function hasProgram(program: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore', timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}

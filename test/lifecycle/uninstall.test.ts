@@ -1,0 +1,106 @@
+// `uninstall`: asks on a terminal, refuses without one unless --yes, runs commands.uninstall,
+// then removes everything of the app under the state root and nothing of the app directory.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCli, tempDir } from '../helpers/process.js';
+import { hasProgram, makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
+
+const test = suite('lifecycle: uninstall');
+const work = tempDir('apppkg-uninstall-work-');
+const state = tempDir('apppkg-uninstall-state-');
+test.after(() => {
+  work.remove();
+  state.remove();
+});
+
+const S = ['--state-dir', state.path];
+const appState = join(state.path, 'apps', 'leaving');
+let app: string;
+
+function listTree(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
+}
+
+test.before(async () => {
+  app = makeApp(
+    work.path,
+    'leaving',
+    [
+      'app: wsgi:application',
+      'pip: requirements.txt',
+      'commands:',
+      // Proves the hook ran, in the app's environment, before the data went.
+      '  uninstall: cp "$APPPKG_DATA_DIR/notes.txt" "$APPPKG_APP_DIR/../farewell.txt"',
+      '',
+    ].join('\n'),
+  );
+  makeWheel(app, 'thepkg', '1.0');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n');
+  const r = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const w = await runCli(['run', app, ...S, '--', 'sh', '-c', 'echo bye > "$APPPKG_DATA_DIR/notes.txt" && echo log > "$APPPKG_LOG_DIR/x.log"']);
+  assert.is(w.status, 0, w.stderr);
+});
+
+test('without --yes and without a terminal: exit 1 with the fix, nothing removed', async () => {
+  const r = await runCli(['uninstall', app, ...S]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /uninstall of leaving not confirmed: stdin is not a terminal and --yes was not given/);
+  assert.match(r.stderr, /fix: .*--yes/);
+  assert.ok(existsSync(join(appState, 'data', 'notes.txt')));
+  assert.ok(existsSync(join(appState, 'venv', 'bin', 'python')));
+});
+
+test('on a terminal it asks; anything but y keeps everything', async () => {
+  if (!hasProgram('script')) return;
+  const r = await runCliAs(['uninstall', app, ...S], { tty: true, input: 'n\n' });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /remove the data, logs, tmp and virtualenv of leaving\? \[y\/N\]/);
+  assert.match(r.stdout, /not confirmed: the answer was not "y"/);
+  assert.ok(existsSync(join(appState, 'data', 'notes.txt')));
+});
+
+test('a failing commands.uninstall exits 1 naming the hook; nothing removed', async () => {
+  const failing = makeApp(work.path, 'stubborn', 'app: wsgi:application\ncommands:\n  uninstall: exit 5\n');
+  assert.is((await runCli(['run', failing, ...S, '--', 'true'])).status, 0);
+  const r = await runCli(['uninstall', failing, '--yes', ...S]);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /commands\.uninstall \(exit 5\) exited with status 5/);
+  assert.ok(existsSync(join(state.path, 'apps', 'stubborn', 'data')));
+});
+
+test('uninstall --yes runs the hook, removes everything of the app under the state root, keeps the app directory', async () => {
+  const before = listTree(app);
+  const r = await runCli(['uninstall', app, '--yes', ...S]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /==> commands\.uninstall: cp/);
+  assert.match(r.stdout, /==> removed .*leaving/);
+  assert.is(readFileSync(join(work.path, 'farewell.txt'), 'utf8'), 'bye\n');
+  assert.not.ok(existsSync(appState), 'the app state directory is gone');
+  assert.equal(readdirSync(join(state.path, 'apps')).filter((e) => e.startsWith('leaving')), []);
+  assert.equal(listTree(app), before);
+  // Nothing left to remove is not an error, and the hook does not run again.
+  const again = await runCli(['uninstall', app, '--yes', ...S]);
+  assert.is(again.status, 0, again.stderr);
+  assert.match(again.stdout, /nothing to remove/);
+  assert.not.match(again.stdout, /commands\.uninstall/);
+});
+
+test('on a terminal, y removes it', async () => {
+  if (!hasProgram('script')) return;
+  const other = makeApp(work.path, 'agreeable', 'app: wsgi:application\n');
+  assert.is((await runCli(['run', other, ...S, '--', 'true'])).status, 0);
+  const r = await runCliAs(['uninstall', other, ...S], { tty: true, input: 'y\n' });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.not.ok(existsSync(join(state.path, 'apps', 'agreeable')));
+  assert.ok(existsSync(join(other, 'app.yaml')));
+});
+
+test('uninstall without APP_DIR is bad usage', async () => {
+  const r = await runCli(['uninstall', '--yes', ...S]);
+  assert.is(r.status, 2);
+});
+
+test.run();
