@@ -2,6 +2,7 @@
 // start() listens; setApps() swaps what is routed (atomically, for version switches);
 // stop() stops accepting, lets requests in flight finish within a bound, then stops apps.
 import { listenOn, type UnixSocketOptions } from './net/listen.js';
+import { compileTrustProxy, type TrustProxy } from './proxy/forwarded-headers.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -9,9 +10,11 @@ import type { Writable } from 'node:stream';
 import { addrUrl, type ListenAddress } from './cli/args.js';
 import { AccessLog } from './log/access-log.js';
 import { sendError } from './proxy/error-response.js';
-import { decodeRequestPath, Router, type Route } from './proxy/router.js';
+import { decodeRequestPath, Router, type Route, type RouteMatch } from './proxy/router.js';
+import { refuseUpgrade } from './proxy/forward-upgrade.js';
 import { matchStatic, serveStatic } from './proxy/static-files.js';
 import type { AppInstance } from './supervisor/app-instance.js';
+import type { RouteInfo } from './supervisor/worker.js';
 import type { GatewayMetrics } from './admin/metrics.js';
 
 export interface GatewayOptions {
@@ -28,6 +31,8 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** Mode and owner of `unix:` listeners (nginx's user must be able to connect). */
   unixSocket?: UnixSocketOptions;
+  /** --trust-proxy: peers whose X-Forwarded-* are believed (true = any peer). */
+  trustProxy?: boolean | string[];
 }
 
 export interface RoutedApp {
@@ -45,7 +50,10 @@ export class Gateway {
   private apps: RoutedApp[] = [];
   private stopping = false;
 
+  private readonly trust: TrustProxy | null;
+
   constructor(private readonly opts: GatewayOptions) {
+    this.trust = compileTrustProxy(opts.trustProxy);
     this.accessLog = new AccessLog(opts.accessLog);
   }
 
@@ -72,9 +80,7 @@ export class Gateway {
       });
       server.on('request', (req, res) => this.onRequest(req, res));
       server.on('checkContinue', (req, res) => this.onRequest(req, res));
-      server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
-        socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      });
+      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
       server.on('connection', (socket: Socket) => {
         this.sockets.add(socket);
         socket.once('close', () => this.sockets.delete(socket));
@@ -130,8 +136,13 @@ export class Gateway {
         return;
       }
     }
+    app.handle(req, res, this.routeInfo(req, match, url, q));
+  }
+
+  /** What the app is told about a request: the router's split and what the socket saw. */
+  private routeInfo(req: IncomingMessage, match: RouteMatch<AppInstance>, url: string, q: number): RouteInfo {
     const socket = req.socket;
-    app.handle(req, res, {
+    return {
       scriptName: match.scriptName,
       pathInfo: match.pathInfo,
       queryString: q >= 0 ? url.slice(q + 1) : '',
@@ -140,7 +151,33 @@ export class Gateway {
       scheme: 'encrypted' in socket ? 'https' : 'http',
       serverName: socket.localAddress ?? 'localhost',
       serverPort: socket.localPort ?? 0,
-    });
+      trustProxy: this.trust,
+    };
+  }
+
+  /**
+   * An Upgrade request (a websocket) is routed like any request (SPEC §4), by Host and mount;
+   * the app hands it to the process whose route it falls under, or answers 501 (WSGI).
+   */
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => {}); // a client's reset must not take the gateway down
+    if (this.stopping) {
+      refuseUpgrade(socket, 503, 'the gateway is stopping', { 'Retry-After': '1' });
+      return;
+    }
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = decodeRequestPath(q >= 0 ? url.slice(0, q) : url);
+    if (path === null) {
+      refuseUpgrade(socket, 400, 'the request target is not a path');
+      return;
+    }
+    const match = this.router.match(req.headers.host, path);
+    if (!match) {
+      refuseUpgrade(socket, 404, `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`);
+      return;
+    }
+    match.target.upgrade(req, socket, head, this.routeInfo(req, match, url, q));
   }
 
   /**

@@ -55,6 +55,8 @@ export interface CommandSpec {
   allowPositionals: number;
   /** `run APP -- CMD...`: everything after `--` is passed through. */
   passThrough?: boolean;
+  /** Rewrites argv before parsing (a flag whose value is optional, say). */
+  normalizeArgv?: (argv: string[]) => string[];
 }
 
 export interface ParsedCommand {
@@ -65,7 +67,7 @@ export interface ParsedCommand {
 }
 
 export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
-  let own = argv;
+  let own = spec.normalizeArgv ? spec.normalizeArgv(argv) : argv;
   let rest: string[] = [];
   if (spec.passThrough) {
     const dash = argv.indexOf('--');

@@ -22,6 +22,8 @@ export interface AppOverrides {
   timeout: number | null;
   /** Bytes. */
   maxBody: number | null;
+  /** Requests that may wait for a free worker thread before 503; 0 = none wait. */
+  queue: number | null;
 }
 
 export interface HostAppConfig extends AppOverrides {
@@ -45,11 +47,11 @@ export interface HostEnvironment {
 
 const OVERRIDE_KEYS = {
   workers: 'workers', threads: 'threads', user: 'user', maxRequests: 'max_requests',
-  maxMemory: 'max_memory', python: 'python', timeout: 'timeout', maxBody: 'max_body',
+  maxMemory: 'max_memory', python: 'python', timeout: 'timeout', maxBody: 'max_body', queue: 'queue',
 } as const satisfies Record<keyof AppOverrides, string>;
 
 function noOverrides(): AppOverrides {
-  return { workers: null, threads: null, user: null, maxRequests: null, maxMemory: null, python: null, timeout: null, maxBody: null };
+  return { workers: null, threads: null, user: null, maxRequests: null, maxMemory: null, python: null, timeout: null, maxBody: null, queue: null };
 }
 
 /** What the gateway uses when the host gave no environment file. */
@@ -98,6 +100,7 @@ function readOverrides(yaml: YamlFile, at: YamlPath, file: string): AppOverrides
   overrides.threads = num('threads');
   overrides.maxRequests = num('maxRequests');
   overrides.timeout = num('timeout');
+  overrides.queue = num('queue');
   const user = value('user');
   overrides.user = typeof user === 'string' || typeof user === 'number' ? String(user) : null;
   overrides.python = interpreterPath(value('python'), file);

@@ -1,5 +1,6 @@
 // Reading a shim's stderr: lines for the app log, and the marker line the shim writes
-// before it exits 4 (`APPPKG-IMPORT-ERROR {json}`), turned into a GatewayError.
+// before it exits 4 (`APPPKG-IMPORT-ERROR {json}`), turned into a GatewayError. The marker is
+// protocol, not output: it never reaches the log (the plain traceback above it does, once).
 
 import type { Writable } from 'node:stream';
 import { GatewayError } from '../errors.js';
@@ -23,32 +24,43 @@ export class LineTap {
 
   push(chunk: Buffer): void {
     const sink = this.sink;
-    if (typeof sink !== 'function' && !this.scan()) {
-      sink.write(chunk);
+    if (typeof sink !== 'function' && !this.scan() && this.partial === '') {
+      sink.write(chunk); // serving: the app's output goes to the log as it comes
       return;
     }
     const text = this.partial + chunk.toString('utf8');
     const lines = text.split('\n');
     this.partial = lines.pop() ?? '';
-    for (const line of lines) this.line(line);
-    if (typeof sink !== 'function') sink.write(chunk);
+    for (const line of lines) this.line(line, true);
   }
 
+  /** The last line, even without its newline. Scanning usually stops here (READY, or exit). */
   end(): void {
     if (this.partial !== '') {
-      this.line(this.partial);
+      const last = this.partial;
       this.partial = '';
+      this.line(last, false);
     }
   }
 
-  private line(line: string): void {
+  private line(line: string, newline: boolean): void {
+    let marker = false;
     if (this.scan()) {
-      if (line.startsWith(IMPORT_ERROR_MARKER)) this.importError = parseMarker(line, IMPORT_ERROR_MARKER);
-      else if (line.startsWith(NOT_CALLABLE_MARKER)) this.notCallable = parseMarker(line, NOT_CALLABLE_MARKER);
-      this.recent.push(line);
-      if (this.recent.length > 40) this.recent.shift();
+      if (line.startsWith(IMPORT_ERROR_MARKER)) {
+        this.importError = parseMarker(line, IMPORT_ERROR_MARKER);
+        marker = true;
+      } else if (line.startsWith(NOT_CALLABLE_MARKER)) {
+        this.notCallable = parseMarker(line, NOT_CALLABLE_MARKER);
+        marker = true;
+      } else {
+        this.recent.push(line);
+        if (this.recent.length > 40) this.recent.shift();
+      }
     }
-    if (typeof this.sink === 'function') this.sink(line);
+    if (marker) return;
+    const sink = this.sink;
+    if (typeof sink === 'function') sink(line);
+    else sink.write(newline ? `${line}\n` : line);
   }
 }
 

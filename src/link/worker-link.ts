@@ -39,6 +39,11 @@ export class WorkerLink extends EventEmitter {
   ready: ReadyInfo | null = null;
   /** Called after a request leaves the in-flight map (its terminal frame came). */
   onSettled: (() => void) | null = null;
+  /**
+   * A coarse clock, advanced by the owner's timer (Worker, for its timeout): requests stamp
+   * it when they start, which costs nothing per request, unlike a timer each.
+   */
+  ticks = 0;
 
   constructor(private readonly socket: Duplex) {
     super();
@@ -55,6 +60,11 @@ export class WorkerLink extends EventEmitter {
 
   get closed(): boolean {
     return this.closedReason !== null;
+  }
+
+  /** The requests in flight, oldest first. */
+  requestsInFlight(): IterableIterator<LinkExchange> {
+    return this.exchanges.values();
   }
 
   /** Register a request; its frames may be written from now on. 0 when the link is closed. */

@@ -27,6 +27,7 @@ export interface ErrorResponseOptions {
 }
 
 export function sendError(res: ServerResponse, status: number, opts: ErrorResponseOptions = {}): void {
+  if (res.destroyed || res.writableEnded) return; // the client left, or an answer went already
   if (res.headersSent) {
     // Too late for a status: cut the connection so a partial body never looks complete.
     res.destroy();

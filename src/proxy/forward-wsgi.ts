@@ -15,102 +15,22 @@ import {
   frameHeader,
 } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
+import { sendError } from './error-response.js';
+import { connectionListed, trustedView, untrustedPairs } from './forwarded-headers.js';
+import { cgiName, type WsgiRoute } from './wsgi-route.js';
 
-/** Where the request is going, as the router and the forwarded-headers rules decided. */
-export interface WsgiRoute {
-  /** The mount, percent-decoded (bytes as latin-1), '' for the root; never '/'. */
-  scriptName: string;
-  /** The rest of the path, percent-decoded (bytes as latin-1), starting with '/' (or ''). */
-  pathInfo: string;
-  remoteAddr: string;
-  remotePort: number;
-  scheme: 'http' | 'https';
-  serverName: string;
-  serverPort: number;
-  /** The raw query (after '?'); taken from req.url when absent. */
-  queryString?: string;
-}
+export { decodePath, routeFromRequest, type WsgiRoute } from './wsgi-route.js';
 
 export interface ForwardOptions {
   /** Put the Python traceback in the body of a 500 (serve / APPPKG_ENV=development). */
   development?: boolean;
+  /** The largest request body, in bytes (413 past it). Default: no limit. */
+  maxBody?: number;
 }
+
+const NO_OPTIONS: ForwardOptions = {};
 
 const EMPTY_FRAME_SIZE = 9;
-const cgiNames = new Map<string, string | null>();
-
-/** A client header name as a CGI variable name; null for names we never pass on. */
-function cgiName(raw: string): string | null {
-  let name = cgiNames.get(raw);
-  if (name !== undefined) return name;
-  const upper = raw.toUpperCase();
-  if (raw.includes('_')) {
-    // X_Forwarded_For would become HTTP_X_FORWARDED_FOR, the same as X-Forwarded-For:
-    // a client could spoof what a proxy in front of us set. nginx and Apache drop these too.
-    name = null;
-  } else if (upper === 'CONTENT-TYPE' || upper === 'CONTENT-LENGTH') {
-    name = upper === 'CONTENT-TYPE' ? 'CONTENT_TYPE' : 'CONTENT_LENGTH';
-  } else if (upper === 'PROXY') {
-    name = null; // httpoxy: HTTP_PROXY must never reach the app
-  } else {
-    name = `HTTP_${upper.replaceAll('-', '_')}`;
-  }
-  if (cgiNames.size >= 4096) cgiNames.clear();
-  cgiNames.set(raw, name);
-  return name;
-}
-
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  const lower = code | 0x20;
-  if (lower >= 97 && lower <= 102) return lower - 87;
-  return -1;
-}
-
-/** Percent-decode a raw path to bytes-as-latin-1 (PEP 3333's PATH_INFO); bad escapes stay. */
-export function decodePath(raw: string): string {
-  let i = raw.indexOf('%');
-  if (i === -1) return raw;
-  let out = '';
-  let last = 0;
-  while (i !== -1) {
-    const high = hexValue(raw.charCodeAt(i + 1));
-    const low = high < 0 ? -1 : hexValue(raw.charCodeAt(i + 2));
-    if (low < 0) {
-      i = raw.indexOf('%', i + 1);
-      continue;
-    }
-    out += raw.slice(last, i) + String.fromCharCode(high * 16 + low);
-    last = i + 3;
-    i = raw.indexOf('%', last);
-  }
-  return out + raw.slice(last);
-}
-
-/**
- * The route of a request served at `mount` ('' = the root) when nothing else decides:
- * address and scheme from the socket, server name from Host. The router builds its own.
- */
-export function routeFromRequest(req: IncomingMessage, mount = ''): WsgiRoute {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  let path = decodePath(q === -1 ? url : url.slice(0, q));
-  if (mount !== '' && (path === mount || path.startsWith(`${mount}/`))) path = path.slice(mount.length);
-  const socket = req.socket;
-  const host = req.headers.host ?? '';
-  const colon = host.lastIndexOf(':');
-  const bracket = host.lastIndexOf(']');
-  const serverName = colon > bracket ? host.slice(0, colon) : host;
-  return {
-    scriptName: mount,
-    pathInfo: path,
-    remoteAddr: socket.remoteAddress ?? '',
-    remotePort: socket.remotePort ?? 0,
-    scheme: (socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-    serverName: serverName || (socket.localAddress ?? 'localhost'),
-    serverPort: socket.localPort ?? 0,
-  };
-}
 
 const enum State {
   /** Waiting for RESPONSE or RESPONSE_FULL. */
@@ -171,32 +91,76 @@ class WsgiExchange implements LinkExchange {
   private bodyCredited = 0;
   private paused = false;
   private flushedUncredited = 0;
-  /** The client went away: ABORT sent, waiting for the worker's terminal frame. */
-  private aborted = false;
+  /** ABORT sent (the client went away, or we answered for the app): waiting for the terminal frame. */
+  aborted = false;
+  /** link.ticks when the request (or its last body piece) went to the worker: the 504 clock. */
+  startTick: number;
+  private readonly development: boolean;
+  private readonly maxBody: number;
 
   constructor(
     private readonly link: WorkerLink,
     private readonly req: WithExchange<IncomingMessage>,
     private readonly res: WithExchange<ServerResponse>,
-    private readonly development: boolean,
-  ) {}
+    options: ForwardOptions,
+  ) {
+    this.development = options.development === true;
+    this.maxBody = options.maxBody ?? Infinity;
+    this.startTick = link.ticks;
+  }
+
+  private abort(): void {
+    this.aborted = true;
+    this.link.write(emptyFrame(Frame.ABORT, this.id));
+  }
+
+  /** No response head within the app's timeout: 504, and the app's request is aborted. */
+  expire(timeoutMs: number): void {
+    if (this.state !== State.Head || this.aborted) return;
+    this.abort();
+    sendError(this.res, 504, { detail: `the app did not answer within ${timeoutMs / 1000} s` });
+  }
 
   onClientClose(): void {
     if (this.state === State.Done || this.aborted) return;
-    this.aborted = true;
-    this.link.write(emptyFrame(Frame.ABORT, this.id));
+    this.abort();
   }
 
   onData(chunk: Buffer): void {
     if (this.state === State.Done || this.aborted) return;
     const link = this.link;
+    this.bodySent += chunk.length;
+    if (this.bodySent > this.maxBody) {
+      this.bodyTooLarge();
+      return;
+    }
     link.write(frameHeader(Frame.REQUEST_BODY, this.id, chunk.length));
     link.write(chunk);
-    this.bodySent += chunk.length;
+    // A long upload is not a silent app: the 504 clock counts from the last piece sent.
+    this.startTick = link.ticks;
     if (!this.paused && this.bodySent - this.bodyCredited >= REQUEST_WINDOW) {
       // The app reads slower than the client sends: stop reading the client (TCP pushes back).
       this.paused = true;
       this.req.pause();
+    }
+  }
+
+  /**
+   * A chunked body crossed maxBody (a Content-Length over it never gets here). The app stops
+   * (ABORT: its next read raises ClientDisconnected); the client gets 413 if no response has
+   * started, else a cut connection. Either way the connection closes: the rest of the body
+   * is not worth reading.
+   */
+  private bodyTooLarge(): void {
+    this.abort();
+    this.req.pause();
+    if (this.state === State.Head && !this.res.headersSent) {
+      sendError(this.res, 413, {
+        detail: `the request body is larger than ${this.maxBody} bytes`,
+        headers: { Connection: 'close' },
+      });
+    } else {
+      this.cutConnection();
     }
   }
 
@@ -244,7 +208,7 @@ class WsgiExchange implements LinkExchange {
           // what was written so far, which Node holds corked until the next tick).
           this.cutConnection();
         } else {
-          this.respondError(500, 'Internal Server Error', this.development ? payload.toString('utf8') : '');
+          sendError(this.res, 500, { debug: payload.toString('utf8'), development: this.development });
         }
         return;
       }
@@ -271,7 +235,7 @@ class WsgiExchange implements LinkExchange {
     this.finish();
     if (this.aborted) return;
     if (started || this.res.headersSent) this.cutConnection();
-    else this.respondError(502, 'Bad Gateway', `the worker went away: ${reason}`);
+    else sendError(this.res, 502, { detail: 'the app\'s worker went away before it answered', debug: reason, development: this.development });
   }
 
   private cutConnection(): void {
@@ -308,23 +272,12 @@ class WsgiExchange implements LinkExchange {
     } catch (err) {
       this.state = State.Done;
       process.emitWarning(`apppkg: the app's response head was refused by Node: ${(err as Error).message}`);
-      if (!this.res.headersSent) this.respondError(502, 'Bad Gateway', this.development ? (err as Error).message : '');
+      if (!this.res.headersSent) sendError(this.res, 502, { detail: 'the app\'s response head was invalid', debug: (err as Error).message, development: this.development });
       else this.res.destroy();
       return false;
     }
   }
 
-  respondError(code: number, reason: string, detail: string): void {
-    const res = this.res;
-    if (res.destroyed || res.writableEnded) return;
-    const body = `${code} ${reason}\n${detail ? `\n${detail}\n` : ''}`;
-    try {
-      res.writeHead(code, reason, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body))]);
-      res.end(body);
-    } catch {
-      res.destroy();
-    }
-  }
 }
 
 function emptyFrame(type: number, id: number): Buffer {
@@ -336,54 +289,91 @@ function emptyFrame(type: number, id: number): Buffer {
 }
 
 /**
- * Forward one request to the worker behind `link`. Answers 503 itself when the link takes
- * no more requests, and 400 for a path with %00 (NUL separates the frame's fields).
- * Returns false when the request never reached the worker.
+ * Requests on `link` still without a response head `limitTicks` ticks after they (or their
+ * last body piece) went to the worker get a 504 and are aborted in the worker. Returns how
+ * many: the worker holding them has a thread stuck in the app (the caller recycles it).
+ */
+export function expireRequests(link: WorkerLink, limitTicks: number, timeoutMs: number): number {
+  let expired = 0;
+  const now = link.ticks;
+  for (const exchange of link.requestsInFlight()) {
+    if (!(exchange instanceof WsgiExchange) || exchange.state !== State.Head || exchange.aborted) continue;
+    if (now - exchange.startTick > limitTicks) {
+      exchange.expire(timeoutMs);
+      expired++;
+    }
+  }
+  return expired;
+}
+
+/**
+ * Forward one request to the worker behind `link`. Answers itself, and returns false, when
+ * the request never reaches the worker: 503 when the link takes no more requests, 400 for a
+ * path with %00 (NUL separates the frame's fields), 413 for a Content-Length over maxBody.
  */
 export function forwardWsgi(
   link: WorkerLink,
   req: IncomingMessage,
   res: ServerResponse,
   route: WsgiRoute,
-  options: ForwardOptions = {},
+  options: ForwardOptions = NO_OPTIONS,
 ): boolean {
-  const exchange = new WsgiExchange(link, req, res, options.development === true);
   if (route.pathInfo.includes('\0') || route.scriptName.includes('\0')) {
-    exchange.state = State.Done;
-    exchange.respondError(400, 'Bad Request', 'the path contains %00');
+    sendError(res, 400, { detail: 'the path contains %00' });
     return false;
   }
-  const id = link.open(exchange);
-  if (id === 0) {
-    res.writeHead(503, 'Service Unavailable', ['Content-Type', 'text/plain; charset=utf-8', 'Retry-After', '1', 'Content-Length', '24']);
-    res.end('503 Service Unavailable\n');
-    return false;
+  const headers = req.headers;
+  // Fields the client's Connection header names are hop-by-hop too (RFC 9110 7.6.1).
+  let drop = headers.connection === undefined ? null : connectionListed(headers.connection);
+  const trusted = route.trustProxy ? trustedView(req, route, route.trustProxy) : null;
+  if (trusted !== null && trusted.host !== null) {
+    drop = new Set(drop);
+    drop.add('HTTP_HOST');
   }
-  exchange.id = id;
-
   const raw = req.rawHeaders;
   let pairs = '';
   let body = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = cgiName(raw[i]);
-    if (name === null) continue;
+    if (name === null || (drop !== null && drop.has(name))) continue;
     const value = raw[i + 1];
-    if (name === 'CONTENT_LENGTH') {
-      if (value !== '0') body = value;
-    } else if (name === 'HTTP_TRANSFER_ENCODING') {
-      body = 'chunked'; // Node only accepts chunked as the final coding
-    }
+    if (name === 'CONTENT_LENGTH' && value !== '0') body = value;
     pairs += `\0${name}\0${value}`;
   }
+  if (body === '') {
+    if (headers['transfer-encoding'] !== undefined) body = 'chunked'; // Node accepts chunked as the final coding only
+  } else if (options.maxBody !== undefined && Number(body) > options.maxBody) {
+    // Refused before the app sees anything; the body is not worth reading: close after.
+    sendError(res, 413, { detail: `the request body is larger than ${options.maxBody} bytes`, headers: { Connection: 'close' } });
+    return false;
+  }
+
+  const exchange = new WsgiExchange(link, req, res, options);
+  const id = link.open(exchange);
+  if (id === 0) {
+    sendError(res, 503, { detail: 'the worker is stopping; try again', headers: { 'Retry-After': '1' } });
+    return false;
+  }
+  exchange.id = id;
+
   const url = req.url ?? '/';
   let query = route.queryString;
   if (query === undefined) {
     const q = url.indexOf('?');
     query = q === -1 ? '' : url.slice(q + 1);
   }
-  const head =
-    `${req.method}\0${route.scheme}\0${route.serverName}\0${route.serverPort}\0${route.remoteAddr}\0${route.remotePort}\0` +
-    `${route.scriptName}\0${route.pathInfo}\0${query}\0${url}\0HTTP/${req.httpVersion}\0${body}`;
+  let head: string;
+  if (trusted === null) {
+    pairs += untrustedPairs(route, headers.host);
+    head =
+      `${req.method}\0${route.scheme}\0${route.serverName}\0${route.serverPort}\0${route.remoteAddr}\0${route.remotePort}\0` +
+      `${route.scriptName}\0${route.pathInfo}\0${query}\0${url}\0HTTP/${req.httpVersion}\0${body}`;
+  } else {
+    pairs += trusted.host === null ? trusted.pairs : `${trusted.pairs}\0HTTP_HOST\0${trusted.host}`;
+    head =
+      `${req.method}\0${trusted.scheme}\0${trusted.serverName}\0${trusted.serverPort}\0${trusted.remoteAddr}\0${trusted.remotePort}\0` +
+      `${route.scriptName}\0${route.pathInfo}\0${query}\0${url}\0HTTP/${req.httpVersion}\0${body}`;
+  }
   link.write(encodeLatin1Frame(Frame.REQUEST, id, head + pairs));
 
   if (body !== '') {

@@ -241,7 +241,7 @@ export class Registry {
         runsAsRoot: serving ? (serving.runAs ? serving.runAs.isRoot : process.getuid?.() === 0) : false,
         versions,
         workers: (instance?.workerStatus() ?? []).map((w) => ({ ...w, rssBytes: rssOf(w.pid) })),
-        processes: [],
+        processes: instance?.processStatus() ?? [],
         restarts: instance?.restarts ?? 0,
         requests: metrics?.requestsOf(record.name) ?? instance?.requests ?? 0,
         errors: metrics?.errorsOf(record.name) ?? 0,

@@ -1,5 +1,7 @@
-// From an app's context to a running AppInstance: its log, its worker count, its start.
+// From an app's context to a running AppInstance: its log, its worker count and limits (the
+// environment file's overrides over the defaults below), its start.
 import type { AppContext } from '../app-context.js';
+import { isGatewayError } from '../errors.js';
 import { AppLog } from '../log/app-log.js';
 import { AppInstance } from './app-instance.js';
 
@@ -14,28 +16,44 @@ export interface StartAppOptions {
 
 export const DEFAULT_WORKERS = 2;
 export const DEFAULT_THREADS = 8;
+/** Requests an app may hold waiting for a free thread before it answers 503 (`queue`). */
+export const DEFAULT_QUEUE = 1024;
+/** Seconds an app has to send its response head before 504 (`timeout`). */
+export const DEFAULT_TIMEOUT_S = 60;
+/** The largest request body, 100 MiB (`max_body`), as nginx's client_max_body_size but larger. */
+export const DEFAULT_MAX_BODY = 100 * 1024 * 1024;
 
 export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<AppInstance> {
   const log = new AppLog(ctx.appEnv.logDir, {
     echo: opts.echoLogs ? process.stderr : null,
     onError: (err) => opts.say(`${ctx.desc.name}: cannot write ${ctx.appEnv.logDir}/app.log (${(err as NodeJS.ErrnoException).code ?? err.message}); the app keeps running without a log file`),
   });
-  const threads = opts.threads ?? ctx.overrides.threads ?? DEFAULT_THREADS;
+  const o = ctx.overrides;
   const instance = new AppInstance({
     desc: ctx.desc,
     appEnv: ctx.appEnv,
-    workers: opts.workers ?? ctx.overrides.workers ?? DEFAULT_WORKERS,
-    threads,
+    // platform: python, command: processes.web is the app's server; no WSGI workers.
+    workers: ctx.desc.kind === 'command' ? 0 : (opts.workers ?? o.workers ?? DEFAULT_WORKERS),
+    threads: opts.threads ?? o.threads ?? DEFAULT_THREADS,
     development: opts.development,
     log,
-    maxQueue: 1024,
+    maxQueue: o.queue ?? DEFAULT_QUEUE,
     startTimeoutMs: 60_000,
     say: opts.say,
+    maxBody: o.maxBody ?? DEFAULT_MAX_BODY,
+    timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
+    maxRequests: o.maxRequests ?? 0,
+    maxMemory: o.maxMemory ?? 0,
+    uid: ctx.runAs?.uid,
+    gid: ctx.runAs?.gid,
   });
   try {
     await instance.start();
   } catch (err) {
     log.end();
+    // Under serve the terminal has shown each failing worker's traceback (echoLogs) already:
+    // the error need not carry it to the terminal once more (run-loop's printAppError).
+    if (opts.echoLogs && isGatewayError(err)) delete err.details.traceback;
     throw err;
   }
   return instance;

@@ -12,14 +12,14 @@ import treeKill from 'tree-kill';
 import { GatewayError } from '../errors.js';
 import { SHIM_MAIN } from '../link/shim-path.js';
 import { WorkerLink, type ReadyInfo } from '../link/worker-link.js';
-import { forwardWsgi, type WsgiRoute } from '../proxy/forward-wsgi.js';
-import { EXIT_APP_LOAD_FAILED, LineTap, startError, type OutputSink } from '../link/shim-output.js';
+import { sendError } from '../proxy/error-response.js';
+import { expireRequests, forwardWsgi, type ForwardOptions, type WsgiRoute } from '../proxy/forward-wsgi.js';
+import { LineTap, startError, type OutputSink } from '../link/shim-output.js';
+import { probeLink } from './probe.js';
 
 export type { OutputSink };
 /** The route of a request, as the gateway's router hands it to handle(). */
 export type RouteInfo = WsgiRoute;
-
-
 
 export interface WorkerOptions {
   /** The interpreter (a virtualenv's bin/python picks the virtualenv). */
@@ -41,6 +41,16 @@ export interface WorkerOptions {
   /** Default: process.stdout / process.stderr. */
   stdout?: OutputSink;
   stderr?: OutputSink;
+  /** The Unix user and group of the process (the gateway runs as root); default: ours. */
+  uid?: number;
+  gid?: number;
+  /** The largest request body, in bytes: 413 past it. Default: no limit. */
+  maxBody?: number;
+  /**
+   * A request without a response head this long gets 504, is aborted in the worker, and the
+   * worker emits 'timeout' (a thread of it is stuck: its owner recycles it). Default: none.
+   */
+  timeoutMs?: number;
 }
 
 export type WorkerState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
@@ -84,6 +94,10 @@ export class Worker extends EventEmitter {
   private _state: WorkerState = 'new';
   private exitPromise: Promise<void> | null = null;
   private _requests = 0;
+  private sweeper: NodeJS.Timeout | null = null;
+  private readonly forward: ForwardOptions;
+  /** Taken out of rotation by its owner (being recycled, or failed its probe). */
+  retired = false;
   readyInfo: ReadyInfo | null = null;
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
@@ -91,6 +105,8 @@ export class Worker extends EventEmitter {
   constructor(opts: WorkerOptions) {
     super();
     this.opts = opts;
+    // One options object for every request (no allocation per request).
+    this.forward = { development: opts.development, maxBody: opts.maxBody };
   }
 
   get state(): WorkerState {
@@ -121,6 +137,16 @@ export class Worker extends EventEmitter {
     return this._state === 'ready' && this.link !== null && !this.link.closed && !this.link.draining;
   }
 
+  /** Available and not retired by its owner: the worker should get new requests. */
+  get healthy(): boolean {
+    return !this.retired && this.available;
+  }
+
+  /** Every thread has a request: more would wait inside the worker, where no one can move them. */
+  get full(): boolean {
+    return this.inFlight >= this.opts.threads;
+  }
+
   /** Spawn and wait for READY. Rejects with a GatewayError; the process is gone by then. */
   start(deadlineMs: number): Promise<void> {
     if (this._state !== 'new') return Promise.reject(new Error(`Worker.start: already ${this._state}`));
@@ -146,6 +172,8 @@ export class Worker extends EventEmitter {
           env: { ...opts.env, APPPKG_SHIM_CONFIG: shimConfig(opts), PYTHONUNBUFFERED: '1' },
           stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
           detached: true, // own process group: a terminal's Ctrl-C reaches the gateway only
+          uid: opts.uid,
+          gid: opts.gid,
         });
       } catch (e) {
         this._state = 'exited';
@@ -173,6 +201,7 @@ export class Worker extends EventEmitter {
         this.readyInfo = info;
         if (this._state === 'starting') this._state = 'ready'; // not if stop() came first
         err.end();
+        this.startSweeper(link);
         resolve();
       });
 
@@ -195,6 +224,7 @@ export class Worker extends EventEmitter {
           this.exitCode = code;
           this.exitSignal = signal;
           this._state = 'exited';
+          if (this.sweeper !== null) clearInterval(this.sweeper);
           if (child.pid !== undefined) killGroup(child.pid);
           link.fail(code !== null ? `the worker exited with status ${code}` : `the worker was killed by ${signal}`);
           // Let the last stderr lines (the marker) arrive before judging the exit.
@@ -226,12 +256,38 @@ export class Worker extends EventEmitter {
   handle(req: IncomingMessage, res: ServerResponse, route: WsgiRoute): boolean {
     const link = this.link;
     if (link === null || this._state !== 'ready') {
-      res.writeHead(503, 'Service Unavailable', ['Content-Type', 'text/plain; charset=utf-8', 'Retry-After', '1', 'Content-Length', '24']);
-      res.end('503 Service Unavailable\n');
+      sendError(res, 503, { detail: 'the worker is not running; try again', headers: { 'Retry-After': '1' } });
       return false;
     }
     this._requests++;
-    return forwardWsgi(link, req, res, route, { development: this.opts.development });
+    return forwardWsgi(link, req, res, route, this.forward);
+  }
+
+  /**
+   * GET `path` through the link, as the health probe (SPEC §4): resolves with the status the
+   * app answered (500 when it raised); rejects when the worker is not ready, goes away, or
+   * does not answer within timeoutMs.
+   */
+  probe(path: string, timeoutMs: number): Promise<number> {
+    const link = this.link;
+    if (link === null || this._state !== 'ready') return Promise.reject(new Error(`the worker is ${this._state}`));
+    return probeLink(link, path, timeoutMs);
+  }
+
+  /**
+   * The 504 clock: one interval per worker advances the link's tick counter, and requests
+   * past the timeout without a response head get their 504 (no timer per request).
+   */
+  private startSweeper(link: WorkerLink): void {
+    const timeoutMs = this.opts.timeoutMs;
+    if (timeoutMs === undefined || !(timeoutMs > 0)) return;
+    const tickMs = Math.min(1000, Math.max(20, Math.round(timeoutMs / 10)));
+    const limitTicks = Math.ceil(timeoutMs / tickMs);
+    this.sweeper = setInterval(() => {
+      link.ticks++;
+      if (link.inFlight > 0 && expireRequests(link, limitTicks, timeoutMs) > 0) this.emit('timeout');
+    }, tickMs);
+    this.sweeper.unref();
   }
 
   /**

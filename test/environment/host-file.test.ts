@@ -65,6 +65,7 @@ test('the example of SPEC §2 loads, sizes in bytes', async () => {
     python: null,
     timeout: null,
     maxBody: null,
+    queue: null,
   });
 });
 

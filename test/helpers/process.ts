@@ -95,7 +95,7 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
   const url = await waitFor(
     () => {
       if (exited) throw new Error(`exited early:\n${out}`);
-      return /listening on (http:\/\/\S+)/.exec(out)?.[1];
+      return /listening on ((?:http:\/\/|unix:)\S+)/.exec(out)?.[1];
     },
     opts.ms ?? 30000,
     `apppkg-gateway ${args.join(' ')} to listen`,

@@ -7,6 +7,7 @@ import { GatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { Registry } from '../../supervisor/registry.js';
 import { parseOwner } from '../../net/listen.js';
+import { compileTrustProxy } from '../../proxy/forwarded-headers.js';
 import { AppsWatcher } from '../../supervisor/watcher.js';
 import { waitForStopSignal } from '../run-loop.js';
 import { DEFAULT_ADMIN, startAdminServer, type AdminServer } from '../../admin/admin-server.js';
@@ -17,10 +18,13 @@ import { packageVersion } from '../version.js';
 export const spec: CommandSpec = {
   name: '',
   summary: 'Serve every app package under DIR behind one listener (APPPKG_ENV=production).',
-  usage: 'apppkg-gateway --apps DIR [--listen ADDR]... [--admin ADDR] [--environment FILE] [--trust-proxy]',
+  usage: 'apppkg-gateway --apps DIR [--listen ADDR]... [--admin ADDR] [--environment FILE] [--trust-proxy[=ADDR,...]]',
+  // `--trust-proxy` alone trusts every peer; `--trust-proxy=ADDR,...` only those.
+  normalizeArgv: (argv) => argv.map((a) => (a === '--trust-proxy' ? '--trust-proxy=*' : a)),
   optionHelp: [
     ['--apps DIR', 'the directory holding the app packages (each a directory with app.yaml)'],
     ['-l, --listen ADDR', 'PORT, HOST:PORT or unix:/path; repeatable (default 127.0.0.1:8000)'],
+    ['--trust-proxy[=ADDR,...]', 'believe X-Forwarded-For/-Proto/-Host from these peers (IPs, CIDRs, loopback; alone: any peer), as behind nginx'],
     ['--socket-mode MODE', 'file mode of unix: listeners, octal (default 0660)'],
     ['--socket-owner USER[:GROUP]', 'owner of unix: listeners, e.g. root:www-data so that nginx can connect'],
     ['--admin ADDR', `admin listener with /status and /metrics, never public (default ${DEFAULT_ADMIN})`],
@@ -34,6 +38,7 @@ export const spec: CommandSpec = {
     listen: { type: 'string', short: 'l', multiple: true },
     admin: { type: 'string' },
     'socket-mode': { type: 'string' },
+    'trust-proxy': { type: 'string' },
     'socket-owner': { type: 'string' },
     'access-log': { type: 'string' },
     grace: { type: 'string' },
@@ -77,7 +82,10 @@ export async function run(args: ParsedCommand): Promise<number> {
   }
   const ownerText = args.values['socket-owner'] as string | undefined;
   const unixSocket = { mode: modeText ? parseInt(modeText, 8) : undefined, ...(ownerText ? parseOwner(ownerText) : {}) };
-  const gateway = new Gateway({ listen, development: false, accessLog, say, metrics, unixSocket });
+  const trustText = args.values['trust-proxy'] as string | undefined;
+  const trustProxy = trustText === undefined ? false : trustText === '*' ? true : trustText.split(',').filter(Boolean);
+  compileTrustProxy(trustProxy); // a bad address is a usage error now, not at the first request
+  const gateway = new Gateway({ listen, development: false, accessLog, say, metrics, unixSocket, trustProxy });
   const registry = new Registry({
     appsDir: root,
     hostEnv,

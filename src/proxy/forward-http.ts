@@ -1,0 +1,108 @@
+// One request to a process that speaks HTTP itself (`platform: python, command`, or a
+// `processes` entry with a `route:`), through that process's undici Pool: the full original
+// path, both bodies streamed with back-pressure, hop-by-hop headers removed and X-Forwarded-*
+// set (outgoing-headers.ts). Failures become responses in one place, proxyFailureStatus():
+// nothing answered in time → 504; refused, reset or gone before the response head → 502; gone
+// after the head → the client's connection is cut, so a truncated body never looks complete.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, pipeline } from 'node:stream';
+import type { Pool } from 'undici';
+import { sendError } from './error-response.js';
+import { incomingResponseHeaders, outgoingHeaders, type ProxyRoute } from './outgoing-headers.js';
+
+export interface ForwardHttpOptions {
+  /** No response head within this → 504 (the app's `timeout:`). */
+  timeoutMs: number;
+  /** Named in error bodies: "processes.live of chat". */
+  label: string;
+  /** Error bodies carry the low-level reason (serve). */
+  development?: boolean;
+}
+
+/** Errors whose code means "no answer in time"; every other failure is a 502. */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+/** The status a proxy failure before the response head maps to (caddy's statusError). */
+export function proxyFailureStatus(err: unknown): 502 | 504 {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code !== undefined && TIMEOUT_CODES.has(code) ? 504 : 502;
+}
+
+/** One line for the client on why `label` gave no answer. */
+export function proxyFailureDetail(err: unknown, label: string): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (proxyFailureStatus(err) === 504) return `${label} did not answer in time`;
+  if (code === 'ECONNREFUSED') return `${label} is not accepting connections`;
+  return `${label} went away before it answered`;
+}
+
+/** A request with a body to stream: a Content-Length above 0, or chunked. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * The request body as a stream undici may consume and destroy. Not `req` itself: undici
+ * detaches an IncomingMessage's socket when it is done with it (req.socket = null), which the
+ * response and the access log still need. A client that leaves mid-body fails the stream.
+ */
+function bodyOf(req: IncomingMessage): PassThrough {
+  const body = new PassThrough();
+  req.once('aborted', () => body.destroy(new Error('the client closed the connection mid-body')));
+  req.once('error', (err) => body.destroy(err));
+  return req.pipe(body);
+}
+
+export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerResponse, route: ProxyRoute, opts: ForwardHttpOptions): void {
+  const headers = outgoingHeaders(req, route, { upgrade: false });
+  // undici cannot wait for a 100 Continue itself: say it here, then stream the body.
+  if (headers.expect !== undefined) {
+    if (/100-continue/i.test(headers.expect)) res.writeContinue();
+    delete headers.expect;
+  }
+  const aborter = new AbortController();
+  // The client left: stop the process's work on it (undici closes that connection).
+  res.once('close', () => {
+    if (!res.writableFinished) aborter.abort();
+  });
+  pool
+    .request({
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers,
+      body: hasBody(req) ? bodyOf(req) : null,
+      signal: aborter.signal,
+      headersTimeout: opts.timeoutMs,
+      // A streaming answer (server-sent events, long polls) may be quiet for long.
+      bodyTimeout: 0,
+    })
+    .then(
+      (answer) => {
+        if (res.destroyed) {
+          answer.body.destroy();
+          return;
+        }
+        try {
+          res.writeHead(answer.statusCode, incomingResponseHeaders(answer.headers));
+        } catch (err) {
+          answer.body.destroy();
+          sendError(res, 502, { detail: `${opts.label} sent an invalid response head`, debug: (err as Error).message, development: opts.development });
+          return;
+        }
+        pipeline(answer.body, res, (err) => {
+          // Gone mid-body: cut the client's connection (sendError does when headers went).
+          if (err) sendError(res, 502);
+        });
+      },
+      (err: unknown) => {
+        if (aborter.signal.aborted) return; // the client left first: nothing to answer
+        req.resume(); // a body the process never read must not hold the connection
+        sendError(res, proxyFailureStatus(err), {
+          detail: proxyFailureDetail(err, opts.label),
+          debug: String((err as Error)?.message ?? err),
+          development: opts.development,
+        });
+      },
+    );
+}

@@ -1,0 +1,97 @@
+// An Upgrade request (a websocket, or any other protocol switch) to a process that speaks HTTP
+// itself, carried both ways by http-proxy: the handshake goes with the same header rules as
+// forward-http.ts (hop-by-hop removed but Upgrade kept, X-Forwarded-* set), the 101 comes back,
+// then bytes flow both ways until either side closes; the close or error of one side is passed
+// on to the other. A failure before any answer becomes a short HTTP answer on the raw socket.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import httpProxy from 'http-proxy';
+import { REASONS } from './error-response.js';
+import { proxyFailureDetail, proxyFailureStatus } from './forward-http.js';
+import { outgoingHeaders, type ProxyRoute } from './outgoing-headers.js';
+
+export interface ForwardUpgradeOptions {
+  /** No answer to the handshake within this → 504. */
+  timeoutMs: number;
+  /** Named in error bodies: "processes.live of chat". */
+  label: string;
+}
+
+/** How long a half-closed tunnel may take to finish before it is destroyed. */
+const CLOSE_GRACE_MS = 5000;
+
+/**
+ * A short HTTP answer on a socket that asked to upgrade (there is no ServerResponse for it),
+ * then the connection closes.
+ */
+export function refuseUpgrade(socket: Socket, status: number, detail: string, headers: Record<string, string> = {}): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = Buffer.from(`${status} ${REASONS[status] ?? 'Error'}\n${detail}\n`, 'utf8');
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n${body.toString('latin1')}`,
+    'latin1',
+  );
+}
+
+/** Ends `socket` when `other` closes, and destroys it if it does not close in time. */
+function endWith(socket: Socket, other: Socket): void {
+  other.once('close', () => {
+    if (socket.destroyed) return;
+    socket.end();
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  });
+}
+
+function createProxy(): httpProxy {
+  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false });
+  // http-proxy destroys any upgrade that is not a websocket GET (its first ws pass); the gateway
+  // only calls us for requests that ask to upgrade, and the process decides what it accepts.
+  const internal = proxy as unknown as { wsPasses?: Array<{ name: string }> };
+  if (Array.isArray(internal.wsPasses)) internal.wsPasses = internal.wsPasses.filter((pass) => pass.name !== 'checkMethodAndHeader');
+  return proxy;
+}
+
+export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, port: number, route: ProxyRoute, opts: ForwardUpgradeOptions): void {
+  req.headers = outgoingHeaders(req, route, { upgrade: true });
+  const proxy = createProxy();
+  /** A status line (101 or another answer) went to the client: no error answer after it. */
+  let answered = false;
+
+  proxy.on('proxyReqWs', (proxyReq) => {
+    proxyReq.setTimeout(opts.timeoutMs, () => {
+      if (!answered) proxyReq.destroy(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    });
+    // The process declined to upgrade (a 101 comes as 'upgrade', not here). This runs before
+    // http-proxy's own handler, which writes the answer's head as it is: the body arrives
+    // decoded and the connection then closes, so no chunked framing and no keep-alive.
+    proxyReq.prependListener('response', (answer: IncomingMessage) => {
+      answered = true;
+      delete answer.headers['transfer-encoding'];
+      delete answer.headers['keep-alive'];
+      answer.headers.connection = 'close';
+    });
+    proxyReq.prependListener('upgrade', () => {
+      answered = true;
+    });
+    // The client left during the handshake: the process need not finish it.
+    socket.once('close', () => {
+      if (!answered) proxyReq.destroy();
+    });
+  });
+
+  proxy.on('open', (proxySocket: Socket) => {
+    endWith(socket, proxySocket);
+    endWith(proxySocket, socket);
+  });
+
+  proxy.ws(req, socket, head, { target: `http://127.0.0.1:${port}` }, (err) => {
+    // http-proxy ends the socket after this: say why first, when nothing was said yet.
+    if (answered || socket.destroyed) return;
+    answered = true;
+    refuseUpgrade(socket, proxyFailureStatus(err), proxyFailureDetail(err, opts.label));
+  });
+}

@@ -1,0 +1,109 @@
+// The health probe (SPEC §4: "each app's workers start, pass their health probe, and only then
+// get traffic"): one synthetic `GET <health>` sent straight down a worker's link as a REQUEST
+// frame, so it reaches exactly that worker, and the status it answers.
+
+import { GatewayError } from '../errors.js';
+import { encodeLatin1Frame, Frame } from '../link/frames.js';
+import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
+import { decodePath } from '../proxy/wsgi-route.js';
+import type { Worker } from './worker.js';
+
+const PROBE_AGENT = 'apppkg-gateway-probe';
+
+function statusOf(head: Buffer, start: number): number {
+  return (head[start] - 48) * 100 + (head[start + 1] - 48) * 10 + (head[start + 2] - 48);
+}
+
+function abortFrame(id: number): Buffer {
+  return encodeLatin1Frame(Frame.ABORT, id, '');
+}
+
+class ProbeExchange implements LinkExchange {
+  id = 0;
+  private status = 0;
+
+  constructor(
+    private readonly link: WorkerLink,
+    private readonly done: (result: number | Error) => void,
+  ) {}
+
+  onFrame(type: number, payload: Buffer): void {
+    switch (type) {
+      case Frame.RESPONSE_FULL:
+        this.done(statusOf(payload, 4));
+        return;
+      case Frame.RESPONSE:
+        // The status is all we want: the app may stop sending the body.
+        this.status = statusOf(payload, 0);
+        this.link.write(abortFrame(this.id));
+        this.done(this.status);
+        return;
+      case Frame.RESPONSE_END:
+        this.done(this.status || 200);
+        return;
+      case Frame.ERROR:
+        this.done(500); // the app raised: as a client would see it
+        return;
+      default:
+        return; // CONTINUE, REQUEST_CREDIT, RESPONSE_BODY: nothing to do
+    }
+  }
+
+  onLinkFailed(reason: string): void {
+    this.done(new Error(reason));
+  }
+}
+
+/** `GET path` on the worker behind `link`: resolves with the status; rejects past timeoutMs. */
+export function probeLink(link: WorkerLink, path: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const exchange = new ProbeExchange(link, (result) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (typeof result === 'number') resolve(result);
+      else reject(result);
+    });
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      link.write(abortFrame(exchange.id));
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const id = link.open(exchange);
+    if (id === 0) {
+      exchange.onLinkFailed('the worker takes no requests');
+      return;
+    }
+    exchange.id = id;
+    const q = path.indexOf('?');
+    const pathInfo = decodePath(q === -1 ? path : path.slice(0, q));
+    const query = q === -1 ? '' : path.slice(q + 1);
+    if (pathInfo.includes('\0')) {
+      link.forget(id);
+      exchange.onLinkFailed('the path contains %00');
+      return;
+    }
+    // The fields of docs/protocol.md §3, in order: no body, a loopback client, Host localhost.
+    const fields = [
+      'GET', 'http', 'localhost', '80', '127.0.0.1', '0', '', pathInfo, query, path, 'HTTP/1.1', '',
+      'HTTP_HOST', 'localhost', 'HTTP_USER_AGENT', PROBE_AGENT,
+    ];
+    link.write(encodeLatin1Frame(Frame.REQUEST, id, fields.join('\0')));
+  });
+}
+
+/**
+ * Probes `worker` at `path`: resolves when it answers 2xx or 3xx, else rejects with
+ * APPPKG_APP_PROBE_FAILED carrying the status (or why there was none) and the path.
+ */
+export async function probeWorker(worker: Worker, app: string, path: string, timeoutMs: number): Promise<void> {
+  let status: number;
+  try {
+    status = await worker.probe(path, timeoutMs);
+  } catch (err) {
+    throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, reason: (err as Error).message, cause: err });
+  }
+  if (status < 200 || status >= 400) throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, status });
+}

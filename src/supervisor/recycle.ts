@@ -1,0 +1,40 @@
+// When a worker should be replaced while it still works (SPEC §2: max_requests, max_memory;
+// SPEC §4: a worker with a thread stuck past the timeout). The replacement itself is
+// AppInstance.recycle: start the new worker first, then drain the old one.
+import { readFileSync } from 'node:fs';
+
+/** Resident memory of `pid` in bytes, from /proc/<pid>/status (VmRSS); null when unknown. */
+export function readRssBytes(pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    return kb === undefined ? null : Number(kb) * 1024;
+  } catch {
+    return null; // gone, or not Linux
+  }
+}
+
+export interface RecycleLimits {
+  /** 0 = never. */
+  maxRequests: number;
+  /** Bytes; 0 = never. */
+  maxMemory: number;
+}
+
+/** Why a worker that served `requests` should be recycled for its request count; null if not. */
+export function requestLimitReached(requests: number, limits: RecycleLimits): string | null {
+  return limits.maxRequests > 0 && requests >= limits.maxRequests ? `served ${requests} requests (max_requests ${limits.maxRequests})` : null;
+}
+
+/**
+ * Why a worker should be recycled for its memory; null if not. A worker that has served no
+ * request yet is left alone: a fresh process over the limit would only be replaced by another.
+ */
+export function memoryLimitReached(rss: number | null, requests: number, limits: RecycleLimits): string | null {
+  if (limits.maxMemory <= 0 || rss === null || requests === 0 || rss <= limits.maxMemory) return null;
+  return `resident memory ${mib(rss)} is over max_memory ${mib(limits.maxMemory)}`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}

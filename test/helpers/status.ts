@@ -1,0 +1,16 @@
+// GET /status of a running gateway (test/helpers/process.ts startCli with --admin), as JSON.
+import { request } from 'undici';
+import type { RunningGateway } from './process.js';
+
+export async function gatewayStatus(gw: RunningGateway): Promise<any> {
+  return (await request(`${gw.adminUrl}/status`)).body.json();
+}
+
+export async function appStatus(gw: RunningGateway, name: string): Promise<any> {
+  return (await gatewayStatus(gw)).apps.find((a: any) => a.name === name);
+}
+
+/** Every pid /status names: workers' and processes'. */
+export function statusPids(status: any): number[] {
+  return status.apps.flatMap((a: any) => [...a.workers.map((w: any) => w.pid), ...a.processes.map((p: any) => p.pid)]).filter(Boolean);
+}

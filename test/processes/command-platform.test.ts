@@ -1,0 +1,91 @@
+// `platform: python, command` through the real gateway: the app's own server on the port the
+// gateway injects as $PORT, no WSGI workers, requests (and the Tornado example's websockets)
+// routed to it with the full path, bodies streamed both ways, and nothing left after stop.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { appStatus as appStatusOf, gatewayStatus } from '../helpers/status.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { openSocket } from '../helpers/websocket.js';
+
+const test = suite('platform: python, command');
+const apps = tempDir('apppkg-cmd-apps-');
+const state = tempDir('apppkg-cmd-state-');
+let gw: RunningGateway;
+
+test.before(async () => {
+  addPackage(apps.path, 'command-server', 'cmd');
+  addPackage(apps.path, 'examples/tornado-chat', 'tornado-chat');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path], { ms: 60_000 });
+  await waitFor(async () => (await status()).apps.filter((a: any) => a.state === 'ready').length === 2, 60_000, 'both apps ready');
+});
+
+test.after(async () => {
+  await gw?.stop();
+  apps.remove();
+  state.remove();
+});
+
+const status = () => gatewayStatus(gw);
+const appStatus = (name: string) => appStatusOf(gw, name);
+
+test('the app runs no WSGI workers; processes.web serves on the port it was given in $PORT', async () => {
+  const cmd = await appStatus('cmd');
+  assert.is(cmd.workers.length, 0);
+  assert.is(cmd.processes.length, 1);
+  const web = cmd.processes[0];
+  assert.is(web.name, 'web');
+  assert.is(web.state, 'ready');
+  assert.is(web.route, null);
+  const res = await request(`${gw.url}/cmd/some/where?x=1`);
+  assert.is(res.statusCode, 200);
+  const seen = (await res.body.json()) as any;
+  assert.is(Number(seen.port), web.port);
+  assert.is(seen.pid, web.pid); // `exec python server.py`: the shell became the server
+  assert.is(seen.app, 'cmd');
+  assert.is(seen.path, '/cmd/some/where?x=1');
+  assert.is(seen.headers['X-Forwarded-Prefix'], '/cmd');
+});
+
+test('request and response bodies stream through both ways', async () => {
+  const size = 3 * 1024 * 1024;
+  const res = await request(`${gw.url}/cmd/upload`, { method: 'POST', body: Buffer.alloc(size, 97), headers: { 'content-type': 'application/octet-stream' } });
+  assert.is(res.statusCode, 200);
+  const seen = (await res.body.json()) as any;
+  assert.is(seen.method, 'POST');
+  assert.is(seen.bodySize, size);
+});
+
+test('the Tornado example: its page, its stats on the injected port, and a chat between two websockets', async () => {
+  const page = await request(`${gw.url}/tornado-chat/`);
+  assert.is(page.statusCode, 200);
+  assert.match(await page.body.text(), /const PREFIX = "\/tornado-chat";/);
+  const web = (await appStatus('tornado-chat')).processes[0];
+  const stats = (await (await request(`${gw.url}/tornado-chat/chat/stats`)).body.json()) as any;
+  assert.is(stats.port, web.port);
+  const wsBase = gw.url.replace(/^http/, 'ws');
+  const alice = await openSocket(`${wsBase}/tornado-chat/chat/ws`);
+  assert.match(JSON.parse(await alice.next()).text, /joined \(1 here\)/);
+  const bob = await openSocket(`${wsBase}/tornado-chat/chat/ws`);
+  assert.match(JSON.parse(await alice.next()).text, /joined \(2 here\)/);
+  assert.match(JSON.parse(await bob.next()).text, /joined \(2 here\)/);
+  alice.ws.send('hello bob');
+  assert.is(JSON.parse(await bob.next()).text, 'hello bob');
+  assert.is(JSON.parse(await alice.next()).text, 'hello bob');
+  alice.ws.close(1000);
+  await alice.closed();
+  assert.match(JSON.parse(await bob.next()).text, /left \(1 here\)/);
+  bob.ws.close(1000);
+  await bob.closed();
+});
+
+test('stopping the gateway leaves no process behind', async () => {
+  const s = await status();
+  const pids: number[] = s.apps.flatMap((a: any) => a.processes.map((p: any) => p.pid)).filter(Boolean);
+  assert.is(pids.length, 2);
+  assert.is(await gw.stop(), 0);
+  await assertNoOrphans(pids, 10_000);
+});
+
+test.run();

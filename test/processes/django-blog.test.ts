@@ -1,0 +1,100 @@
+// The Django example under a mount, through the real gateway: commands.install migrated the
+// database in APPPKG_DATA_DIR and collected the static files; the admin's login page carries
+// the mount in its links (SCRIPT_NAME, no FORCE_SCRIPT_NAME), and a login POST with its CSRF
+// token is accepted.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { gatewayStatus } from '../helpers/status.js';
+import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('examples/django-blog');
+const apps = tempDir('apppkg-django-apps-');
+const state = tempDir('apppkg-django-state-');
+let gw: RunningGateway;
+let dir: string;
+
+test.before(async () => {
+  dir = addPackage(apps.path, 'examples/django-blog', 'blog');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path], { ms: 60_000 });
+  await waitFor(
+    async () => (await gatewayStatus(gw)).apps[0]?.state === 'ready',
+    90_000,
+    'the blog to serve',
+  );
+});
+
+test.after(async () => {
+  await gw?.stop();
+  apps.remove();
+  state.remove();
+});
+
+/** `name=value` pairs of the Set-Cookie headers, for a Cookie header. */
+function cookiesOf(setCookie: string | string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of [setCookie ?? []].flat()) {
+    const [pair] = line.split(';');
+    const eq = pair.indexOf('=');
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+test('the admin login page answers under /blog, its links carrying the mount; its static files are served', async () => {
+  const res = await request(`${gw.url}/blog/admin/login/`);
+  assert.is(res.statusCode, 200);
+  const html = await res.body.text();
+  assert.match(html, /<form action="\/blog\/admin\/login\/" method="post" id="login-form">/);
+  assert.match(html, /href="\/blog\/static\/admin\/css\/base\.css"/);
+  const css = await request(`${gw.url}/blog/static/admin/css/base.css`);
+  assert.is(css.statusCode, 200);
+  assert.match(String(css.headers['content-type']), /^text\/css/);
+  await css.body.dump();
+  const home = await request(`${gw.url}/blog/`);
+  assert.match(await home.body.text(), /href="\/blog\/admin\/"/);
+});
+
+test('a login POST with its CSRF token is accepted (302 into the admin); without the token, 403', async () => {
+  const created = await runCli(
+    [
+      'run', '--state-dir', state.path, dir, '--',
+      'python', 'manage.py', 'shell', '-c',
+      "from django.contrib.auth.models import User; User.objects.create_superuser('admin', 'admin@example.com', 's3cret-pass')",
+    ],
+    { ms: 60_000 },
+  );
+  assert.is(created.status, 0, created.stderr);
+
+  const page = await request(`${gw.url}/blog/admin/login/?next=/blog/admin/`);
+  const html = await page.body.text();
+  const token = /name="csrfmiddlewaretoken" value="([^"]+)"/.exec(html)?.[1];
+  assert.ok(token, 'the form carries a CSRF token');
+  const cookies = cookiesOf(page.headers['set-cookie']);
+  assert.ok(cookies.csrftoken, 'a csrftoken cookie is set');
+  const form = new URLSearchParams({ csrfmiddlewaretoken: token!, username: 'admin', password: 's3cret-pass', next: '/blog/admin/' });
+  const login = await request(`${gw.url}/blog/admin/login/?next=/blog/admin/`, {
+    method: 'POST',
+    body: form.toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `csrftoken=${cookies.csrftoken}` },
+  });
+  await login.body.dump();
+  assert.is(login.statusCode, 302);
+  assert.is(login.headers.location, '/blog/admin/');
+  const session = cookiesOf(login.headers['set-cookie']).sessionid;
+  assert.ok(session, 'logged in: a session cookie');
+  const admin = await request(`${gw.url}/blog/admin/`, { headers: { cookie: `sessionid=${session}` } });
+  assert.is(admin.statusCode, 200);
+  assert.match(await admin.body.text(), /href="\/blog\/admin\/posts\/post\/"/);
+
+  const forged = await request(`${gw.url}/blog/admin/login/`, {
+    method: 'POST',
+    body: 'username=admin&password=s3cret-pass',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  await forged.body.dump();
+  assert.is(forged.statusCode, 403);
+});
+
+test.run();

@@ -1,0 +1,142 @@
+// `processes:` of WSGI apps through the real gateway: a process with a route gets the HTTP
+// requests and websockets under it (through the mount and through NAME.localhost), a
+// background process is restarted when it dies, a websocket to a WSGI path gets a 501, and
+// nothing outlives the gateway.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { appStatus as appStatusOf, gatewayStatus, statusPids } from '../helpers/status.js';
+import { assertNoOrphans, isAlive, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { openSocket } from '../helpers/websocket.js';
+
+const test = suite('processes with routes, background processes');
+const apps = tempDir('apppkg-proc-apps-');
+const state = tempDir('apppkg-proc-state-');
+let gw: RunningGateway;
+
+test.before(async () => {
+  addPackage(apps.path, 'ws-echo', 'echo');
+  addPackage(apps.path, 'ticker', 'ticker');
+  addPackage(apps.path, 'examples/flask-live', 'flask-live');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path], { ms: 60_000 });
+  await waitFor(async () => (await status()).apps.filter((a: any) => a.state === 'ready').length === 3, 60_000, 'three apps ready');
+});
+
+test.after(async () => {
+  await gw?.stop();
+  apps.remove();
+  state.remove();
+});
+
+const status = () => gatewayStatus(gw);
+const appStatus = (name: string) => appStatusOf(gw, name);
+
+const wsUrl = (path: string) => `${gw.url.replace(/^http/, 'ws')}${path}`;
+const port = () => Number(new URL(gw.url).port);
+
+test('a websocket under the route is echoed through the mount, and the process sees the full path', async () => {
+  const sock = await openSocket(wsUrl('/echo/ws/room?x=1'));
+  sock.ws.send('hello');
+  assert.is(await sock.next(), 'hello');
+  sock.ws.send('path?');
+  assert.is(await sock.next(), '/echo/ws/room?x=1');
+  const big = 'x'.repeat(200_000);
+  sock.ws.send(big);
+  assert.is((await sock.next()).length, big.length);
+  sock.ws.close(1000);
+  assert.is(await sock.closed(), 1000);
+});
+
+test('a websocket through the virtual host NAME.localhost reaches the same process at its own path', async () => {
+  const sock = await openSocket(wsUrl('/ws'), { host: 'echo.localhost' });
+  sock.ws.send('path?');
+  assert.is(await sock.next(), '/ws');
+  sock.ws.send('via host');
+  assert.is(await sock.next(), 'via host');
+  sock.ws.close(1000);
+  assert.is(await sock.closed(), 1000);
+});
+
+test('HTTP under the route goes to the process with the full path, X-Forwarded-* set and hop-by-hop headers gone', async () => {
+  const res = await request(`${gw.url}/echo/ws/info?q=2`, {
+    headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-prefix': '/evil', connection: 'keep-alive, x-custom', 'x-custom': 'hop' },
+  });
+  assert.is(res.statusCode, 200);
+  const seen = (await res.body.json()) as any;
+  assert.is(seen.path, '/echo/ws/info?q=2');
+  assert.is(seen.headers['X-Forwarded-For'], '127.0.0.1');
+  assert.is(seen.headers['X-Forwarded-Proto'], 'http');
+  assert.is(seen.headers['X-Forwarded-Host'], `127.0.0.1:${port()}`);
+  assert.is(seen.headers['X-Forwarded-Prefix'], '/echo');
+  assert.is(seen.headers.Host, `127.0.0.1:${port()}`);
+  // Outside the route, the WSGI workers answer.
+  const wsgi = await request(`${gw.url}/echo/wsx`);
+  assert.is(await wsgi.body.text(), 'wsgi /echo|/wsx');
+});
+
+test('a websocket to a WSGI path gets 501 with a hint, not a hang; an unknown path gets 404', async () => {
+  const handshake = (path: string) =>
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+  const answer = await rawRequest(port(), handshake('/echo/chat'), 5000);
+  assert.match(answer, /^HTTP\/1\.1 501 Not Implemented\r\n/);
+  assert.match(answer, /route:/);
+  assert.match(answer, /app\.yaml/);
+  const missing = await rawRequest(port(), handshake('/nothing-here/ws'), 5000);
+  assert.match(missing, /^HTTP\/1\.1 404 Not Found\r\n/);
+});
+
+test('the Flask example: the page knows its mount, and processes.live pushes over the websocket', async () => {
+  const page = await request(`${gw.url}/flask-live/`);
+  assert.is(page.statusCode, 200);
+  assert.match(await page.body.text(), /"\/flask-live" \+ "\/live"/);
+  const sock = await openSocket(wsUrl('/flask-live/live'));
+  const tick = JSON.parse(await sock.next(5000));
+  assert.match(tick.time, /^\d\d:\d\d:\d\d$/);
+  assert.ok(tick.viewers >= 1);
+  sock.ws.send('hi');
+  await waitFor(async () => JSON.parse(await sock.next(3000)).echo === 'hi', 5000, 'the echo');
+  sock.ws.close(1000);
+  await sock.closed();
+});
+
+test('/status lists each process with its pid, state, route and port', async () => {
+  const echo = await appStatus('echo');
+  assert.is(echo.processes.length, 1);
+  const ws = echo.processes[0];
+  assert.is(ws.name, 'ws');
+  assert.is(ws.state, 'ready');
+  assert.is(ws.route, '/ws');
+  assert.type(ws.port, 'number');
+  assert.ok(isAlive(ws.pid));
+  const ticker = (await appStatus('ticker')).processes[0];
+  assert.equal({ name: ticker.name, route: ticker.route, port: ticker.port, state: ticker.state }, { name: 'ticker', route: null, port: null, state: 'ready' });
+});
+
+test('a background process killed with SIGKILL is restarted (a new pid), its output in the app log', async () => {
+  const before = (await appStatus('ticker')).processes[0];
+  process.kill(before.pid, 'SIGKILL');
+  const after = await waitFor(
+    async () => {
+      const p = (await appStatus('ticker')).processes[0];
+      return p.pid && p.pid !== before.pid && p.state === 'ready' ? p : null;
+    },
+    10_000,
+    'the ticker to be restarted',
+  );
+  assert.is(after.restarts, before.restarts + 1);
+  assert.match(gw.output(), /ticker: processes\.ticker \d+ exited \(SIGKILL\); restarting in \d+ ms/);
+  const { readFileSync } = await import('node:fs');
+  const log = `${state.path}/apps/ticker/log/app.log`;
+  await waitFor(() => /^\[ticker\] tick \d+ pid \d+$/m.test(readFileSync(log, 'utf8')), 5000, 'tick lines in the app log');
+});
+
+test('stopping the gateway leaves no process behind', async () => {
+  const s = await status();
+  const pids = statusPids(s);
+  assert.ok(pids.length >= 6, `pids ${pids.join(',')}`);
+  assert.is(await gw.stop(), 0);
+  await assertNoOrphans(pids, 10_000);
+});
+
+test.run();

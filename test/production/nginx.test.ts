@@ -1,0 +1,141 @@
+// The shipped nginx site config (examples/deploy/nginx-site.conf) in front of the gateway on
+// a unix socket, with Debian's nginx started by the test with its own prefix (never as a
+// system service).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import http from 'node:http';
+import { request } from 'undici';
+import { addPackage, clientLoop } from '../helpers/apps-dir.js';
+import { openSocket } from '../helpers/websocket.js';
+import { assertNoOrphans, ROOT, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('behind nginx');
+const hasNginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
+const work = tempDir('apppkg-nginx-');
+chmodSync(work.path, 0o755); // nginx's workers run as an unprivileged user
+const apps = join(work.path, 'apps');
+const socket = join(work.path, 'gateway.sock');
+let gw: RunningGateway;
+let nginx: ChildProcess;
+let port = 0;
+let tlsPort = 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** The shipped site, pointed at our socket and ports; a second server block stands for TLS termination. */
+function nginxConfig(prefix: string): string {
+  const site = readFileSync(join(ROOT, 'examples', 'deploy', 'nginx-site.conf'), 'utf8')
+    .replaceAll('unix:/run/apppkg-gateway/gateway.sock', `unix:${socket}`)
+    .replace('listen [::]:80;', '')
+    .replace('listen 80;', `listen 127.0.0.1:${port};`);
+  const server = site.slice(site.indexOf('server {'));
+  const tls = server.replace(`listen 127.0.0.1:${port};`, `listen 127.0.0.1:${tlsPort};`).replace('X-Forwarded-Proto $scheme', 'X-Forwarded-Proto https');
+  return `pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log ${prefix}/access.log;
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
+  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+  ${site}
+  ${tls}
+}
+`;
+}
+
+test.before(async () => {
+  if (!hasNginx) return;
+  mkdirSync(apps);
+  addPackage(apps, 'environ', 'blog.1.0', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.0"']] });
+  addPackage(apps, 'ws-echo', 'echo');
+  gw = await startCli([
+    '--apps', apps, '--listen', `unix:${socket}`, '--socket-mode', '0666', '--trust-proxy',
+    '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'),
+  ]);
+  port = await freePort();
+  tlsPort = await freePort();
+  const prefix = join(work.path, 'nginx');
+  mkdirSync(prefix);
+  writeFileSync(join(prefix, 'nginx.conf'), nginxConfig(prefix));
+  nginx = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  nginx.stderr!.on('data', (c) => (out += c));
+  await waitFor(async () => {
+    if (nginx.exitCode !== null) throw new Error(`nginx exited: ${out}`);
+    return (await request(`http://127.0.0.1:${port}/blog/`)).statusCode === 200;
+  }, 15_000, 'nginx to answer');
+});
+
+test.after(async () => {
+  if (nginx?.pid) {
+    try {
+      process.kill(-nginx.pid, 'SIGTERM');
+    } catch {}
+    await assertNoOrphans([nginx.pid], 5000).catch(() => process.kill(-nginx.pid!, 'SIGKILL'));
+  }
+  await gw?.stop();
+  work.remove();
+});
+
+function getFrom127002(url: string, headers: Record<string, string> = {}): Promise<Record<string, string>> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { localAddress: '127.0.0.2', headers, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(JSON.parse(body)));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+test('a request reaches the app with the client\'s address and scheme', async () => {
+  if (!hasNginx) return console.log('  (nginx is not installed: skipped)');
+  // The client comes from 127.0.0.2, so the address cannot be nginx's own by accident.
+  const env = await getFrom127002(`http://127.0.0.1:${port}/blog/where?x=1`, { 'x-forwarded-for': '6.6.6.6' });
+  assert.is(env.REMOTE_ADDR, '127.0.0.2', JSON.stringify(env));
+  assert.is(env['wsgi.url_scheme'], 'http');
+  assert.is(env.SCRIPT_NAME, '/blog');
+  assert.is(env.PATH_INFO, '/where');
+  assert.is(env.HTTP_HOST, '127.0.0.1', 'nginx passes $host, the gateway believes it');
+  const tlsEnv = await getFrom127002(`http://127.0.0.1:${tlsPort}/blog/`);
+  assert.is(tlsEnv['wsgi.url_scheme'], 'https');
+  assert.is(tlsEnv.REMOTE_ADDR, '127.0.0.2');
+});
+
+test('a websocket echo works through nginx', async () => {
+  if (!hasNginx) return;
+  const sock = await openSocket(`ws://127.0.0.1:${port}/echo/ws/room`);
+  sock.ws.send('through nginx');
+  assert.is(await sock.next(), 'through nginx');
+  sock.ws.send('path?');
+  assert.is(await sock.next(), '/echo/ws/room');
+  sock.ws.close(1000);
+  assert.is(await sock.closed(), 1000);
+});
+
+test('a new version deployed behind nginx loses no request', async () => {
+  if (!hasNginx) return;
+  const loop = clientLoop(`http://127.0.0.1:${port}/blog/`, 4);
+  await waitFor(() => loop.result.sent > 50, 10_000, 'the loop to run');
+  addPackage(apps, 'environ', 'blog.1.1', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.1"']] });
+  await waitFor(() => loop.result.versions.includes('1.1'), 30_000, 'version 1.1 behind nginx');
+  const sent = loop.result.sent;
+  await waitFor(() => loop.result.sent > sent + 100, 10_000, 'more requests');
+  const result = await loop.stop();
+  assert.equal(result.versions, ['1.0', '1.1']);
+  assert.is(result.failed, 0, result.failures.slice(0, 5).join('\n'));
+});
+
+test.run();

@@ -1,0 +1,193 @@
+// RFC 9110 §7.6.1 through the gateway: hop-by-hop headers never reach the app, and
+// X-Forwarded-* are stated by the gateway, never taken from the client; behind a trusted
+// proxy (--trust-proxy), they decide REMOTE_ADDR, wsgi.url_scheme and the host.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { isGatewayError } from '../../src/errors.js';
+import { routeFromRequest } from '../../src/proxy/forward-wsgi.js';
+import { clientAddress, compileTrustProxy, connectionListed, type TrustProxy } from '../../src/proxy/forwarded-headers.js';
+import type { Worker } from '../../src/supervisor/worker.js';
+import { addPackage } from '../helpers/apps-dir.js';
+import { workerFor } from '../helpers/link-harness.js';
+import { assertNoOrphans, rawRequest, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('forwarded headers');
+const apps = tempDir('apppkg-fwd-apps-');
+const state = tempDir('apppkg-fwd-state-');
+let gw: RunningGateway;
+let worker: Worker | null = null;
+let server: http.Server | null = null;
+let trust: TrustProxy | null = null;
+let serverUrl = '';
+
+test.before(async () => {
+  addPackage(apps.path, 'faults', 'fwd');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  // The forward path alone, with a trust list the test sets (the CLI flag is the gateway's).
+  worker = workerFor('faults', { threads: 2 });
+  await worker.start(15_000);
+  server = http.createServer((req, res) => worker!.handle(req, res, { ...routeFromRequest(req), trustProxy: trust }));
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+test.after(async () => {
+  const pids: number[] = worker?.pid ? [worker.pid] : [];
+  if (gw?.adminUrl) {
+    const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as { apps: Array<{ workers: Array<{ pid: number }> }> };
+    pids.push(...status.apps.flatMap((a) => a.workers.map((w) => w.pid)));
+  }
+  server?.closeAllConnections();
+  server?.close();
+  await worker?.stop(3000);
+  await gw?.stop();
+  await assertNoOrphans(pids);
+  apps.remove();
+  state.remove();
+});
+
+function environOf(answer: string): Record<string, string> {
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, string>;
+}
+
+test('hop-by-hop request headers, and the fields Connection names, never reach the app', async () => {
+  const answer = await rawRequest(
+    Number(new URL(gw.url).port),
+    [
+      'POST /fwd/env HTTP/1.1',
+      'Host: fwd.test:8080',
+      'Connection: X-Secret, close',
+      'X-Secret: hop',
+      'Keep-Alive: timeout=5',
+      'Proxy-Connection: keep-alive',
+      'TE: trailers',
+      'Trailer: X-Checksum',
+      'Upgrade: h2c',
+      'X-Custom: end-to-end',
+      'Transfer-Encoding: chunked',
+      '',
+      '5',
+      'hello',
+      '0',
+      '',
+      '',
+    ].join('\r\n'),
+    10_000,
+  );
+  const env = environOf(answer);
+  for (const name of ['CONNECTION', 'X_SECRET', 'KEEP_ALIVE', 'PROXY_CONNECTION', 'TE', 'TRAILER', 'UPGRADE', 'TRANSFER_ENCODING']) {
+    assert.is(env[`HTTP_${name}`], undefined, `HTTP_${name} reached the app`);
+  }
+  assert.is(env.HTTP_X_CUSTOM, 'end-to-end');
+  assert.is(env.HTTP_HOST, 'fwd.test:8080');
+});
+
+test("the client's X-Forwarded-* (and Forwarded, X-Real-IP) are replaced by what the gateway saw", async () => {
+  const res = await request(`${gw.url}/fwd/env`, {
+    headers: {
+      host: 'fwd.test',
+      'x-forwarded-for': '6.6.6.6',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-port': '443',
+      forwarded: 'for=6.6.6.6;proto=https',
+      'x-real-ip': '6.6.6.6',
+    },
+    headersTimeout: 10_000,
+  });
+  const env = (await res.body.json()) as Record<string, string>;
+  assert.is(env.REMOTE_ADDR, '127.0.0.1');
+  assert.is(env.HTTP_X_FORWARDED_FOR, '127.0.0.1');
+  assert.is(env.HTTP_X_FORWARDED_PROTO, 'http');
+  assert.is(env.HTTP_X_FORWARDED_HOST, 'fwd.test');
+  assert.is(env['wsgi.url_scheme'], 'http');
+  assert.is(env.HTTP_HOST, 'fwd.test');
+  for (const name of ['HTTP_X_FORWARDED_PORT', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP']) assert.is(env[name], undefined, name);
+});
+
+test('a trusted peer: the right-most untrusted X-Forwarded-For, the scheme and the host count', async () => {
+  trust = compileTrustProxy(['loopback', '10.0.0.0/8']);
+  const res = await request(`${serverUrl}/env`, {
+    headers: {
+      host: 'internal:8000',
+      'x-forwarded-for': '6.6.6.6, 203.0.113.7, 10.1.2.3',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'www.example.com',
+      'x-forwarded-prefix': '/shop',
+    },
+    headersTimeout: 10_000,
+  });
+  const env = (await res.body.json()) as Record<string, string>;
+  assert.is(env.REMOTE_ADDR, '203.0.113.7');
+  assert.is(env.HTTP_X_FORWARDED_FOR, '6.6.6.6, 203.0.113.7, 10.1.2.3, 127.0.0.1');
+  assert.is(env['wsgi.url_scheme'], 'https');
+  assert.is(env.HTTP_HOST, 'www.example.com');
+  assert.is(env.SERVER_NAME, 'www.example.com');
+  assert.is(env.SERVER_PORT, '443');
+  assert.is(env.HTTP_X_FORWARDED_PREFIX, '/shop');
+});
+
+test('a peer not on the trust list: its X-Forwarded-* count for nothing', async () => {
+  trust = compileTrustProxy(['10.0.0.0/8']);
+  const res = await request(`${serverUrl}/env`, {
+    headers: { host: 'internal:8000', 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
+    headersTimeout: 10_000,
+  });
+  const env = (await res.body.json()) as Record<string, string>;
+  assert.is(env.REMOTE_ADDR, '127.0.0.1');
+  assert.is(env.HTTP_X_FORWARDED_FOR, '127.0.0.1');
+  assert.is(env['wsgi.url_scheme'], 'http');
+  assert.is(env.HTTP_HOST, 'internal:8000');
+  assert.is(env.HTTP_X_FORWARDED_HOST, 'internal:8000');
+});
+
+test('clientAddress walks from the right past trusted hops; ports and garbage', () => {
+  const list = compileTrustProxy(['127.0.0.1', '10.0.0.0/8', 'fd00::/8'])!;
+  assert.is(clientAddress('1.1.1.1, 2.2.2.2', '127.0.0.1', list), '2.2.2.2');
+  assert.is(clientAddress('1.1.1.1, 10.0.0.9', '127.0.0.1', list), '1.1.1.1');
+  assert.is(clientAddress('10.0.0.1, 10.0.0.2', '127.0.0.1', list), '10.0.0.1', 'all trusted: the left-most');
+  assert.is(clientAddress('1.1.1.1', '8.8.8.8', list), '8.8.8.8', 'an untrusted peer is the client');
+  assert.is(clientAddress('', '127.0.0.1', list), '127.0.0.1');
+  assert.is(clientAddress('[2001:db8::1]:443, 5.5.5.5:8080', '::ffff:127.0.0.1', list), '5.5.5.5');
+  assert.is(clientAddress('2001:db8::1, fd00::2', '127.0.0.1', list), '2001:db8::1');
+  assert.is(clientAddress('1.1.1.1, unknown, 10.0.0.3', '127.0.0.1', list), '10.0.0.3', 'garbage ends the walk');
+  // Without addresses: the peer is the proxy, one hop; what it was told is not believed.
+  const all = compileTrustProxy(true)!;
+  assert.is(clientAddress('6.6.6.6, 2.2.2.2', '9.9.9.9', all), '2.2.2.2');
+  assert.is(clientAddress('6.6.6.6, 127.0.0.2', '', all), '127.0.0.2', 'nginx on a unix socket');
+  assert.is(clientAddress('', '9.9.9.9', all), '9.9.9.9');
+  // A unix-socket peer is local: trusted with loopback only.
+  assert.is(clientAddress('6.6.6.6, 127.0.0.2', '', compileTrustProxy(['loopback'])!), '6.6.6.6', 'loopback hops are trusted too');
+  assert.is(clientAddress('6.6.6.6, 5.5.5.5', '', compileTrustProxy(['loopback'])!), '5.5.5.5');
+  assert.is(clientAddress('5.5.5.5', '', compileTrustProxy(['10.0.0.0/8'])!), '');
+});
+
+test('compileTrustProxy: addresses, CIDR, loopback; anything else is APPPKG_TRUST_PROXY_INVALID', () => {
+  assert.is(compileTrustProxy(false), null);
+  assert.is(compileTrustProxy([]), null);
+  assert.ok(compileTrustProxy(['loopback'])!.trusts('::1'));
+  assert.not.ok(compileTrustProxy(['loopback'])!.trusts('10.0.0.1'));
+  for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.0/8/1', '1.2.3.4/x', '']) {
+    try {
+      compileTrustProxy([bad]);
+      assert.unreachable(`${bad} was accepted`);
+    } catch (err) {
+      assert.ok(isGatewayError(err), String(err));
+      assert.is(err.code, 'APPPKG_TRUST_PROXY_INVALID');
+      assert.match(err.message, JSON.stringify(bad));
+    }
+  }
+});
+
+test('connectionListed: the fields a Connection header names, except those that frame the request', () => {
+  assert.is(connectionListed(undefined), null);
+  assert.is(connectionListed('keep-alive'), null);
+  assert.is(connectionListed('Close'), null);
+  assert.equal([...connectionListed('X-Secret, close, Content-Length, Host, x-other')!], ['HTTP_X_SECRET', 'HTTP_X_OTHER']);
+});
+
+test.run();

@@ -1,0 +1,59 @@
+// An app that fails to import: its traceback appears once per failing worker, in the app log
+// and (under serve, which echoes the log) on the terminal; the APPPKG-IMPORT-ERROR marker line
+// is protocol between the shim and the gateway and never shows.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { addPackage } from '../helpers/apps-dir.js';
+import { FIXTURES, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+
+const test = suite('import error output');
+const state = tempDir('apppkg-import-log-');
+
+test.after(() => state.remove());
+
+const count = (text: string, what: string): number => text.split(what).length - 1;
+
+test('serve with 2 workers: the traceback twice (once per worker) on the terminal and in the log, no marker', async () => {
+  const r = await runCli(['serve', join(FIXTURES, 'apps', 'crash-on-import'), '--port', '0', '--workers', '2', '--state-dir', state.path], { ms: 30_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.is(count(r.stderr, 'Traceback (most recent call last)'), 2, r.stderr);
+  assert.is(r.stderr.match(/^ZeroDivisionError: division by zero$/gm)?.length, 2, r.stderr);
+  assert.not.match(r.stderr, /APPPKG-IMPORT-ERROR/);
+  assert.match(r.stderr, /cannot import app:application \(.*helper\.py:4\)/);
+  const log = readFileSync(join(state.path, 'apps', 'crash-on-import', 'log', 'app.log'), 'utf8');
+  assert.is(count(log, 'Traceback (most recent call last)'), 2, log);
+  assert.not.match(log, /APPPKG-IMPORT-ERROR/);
+});
+
+test('serve with 1 worker: once', async () => {
+  const r = await runCli(['serve', join(FIXTURES, 'apps', 'crash-on-import'), '--port', '0', '--workers', '1', '--state-dir', state.path], { ms: 30_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.is(count(r.stderr, 'Traceback (most recent call last)'), 1, r.stderr);
+  assert.not.match(r.stderr, /APPPKG-IMPORT-ERROR/);
+});
+
+test('under --apps: the traceback once per worker in the app log only; the gateway log has the one-line error', async () => {
+  const apps = tempDir('apppkg-import-log-apps-');
+  const gwState = tempDir('apppkg-import-log-gw-');
+  try {
+    addPackage(apps.path, 'crash-on-import', 'broken');
+    const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', gwState.path, '--access-log', 'off']);
+    try {
+      await waitFor(() => /broken: .*refused/.test(gw.output()), 10_000, 'the refusal');
+      assert.match(gw.output(), /APPPKG_APP_IMPORT_FAILED|cannot import app:application \(.*helper\.py:4\)/);
+      assert.not.match(gw.output(), /Traceback|APPPKG-IMPORT-ERROR/);
+      const log = readFileSync(join(gwState.path, 'apps', 'broken', 'log', 'app.log'), 'utf8');
+      assert.is(count(log, 'Traceback (most recent call last)'), 2, log);
+      assert.not.match(log, /APPPKG-IMPORT-ERROR/);
+    } finally {
+      await gw.stop();
+    }
+  } finally {
+    apps.remove();
+    gwState.remove();
+  }
+});
+
+test.run();

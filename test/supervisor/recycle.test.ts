@@ -1,0 +1,85 @@
+// Recycling (SPEC §2 max_requests, max_memory): the replacement starts and passes its probe
+// first, then the old worker drains; no request fails on the way.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('recycle');
+const apps = tempDir('apppkg-recycle-apps-');
+const state = tempDir('apppkg-recycle-state-');
+const envFile = join(state.path, 'environment.yaml');
+let gw: RunningGateway;
+const seen = new Set<number>();
+
+test.before(async () => {
+  addPackage(apps.path, 'faults', 'counted', { 'app.yaml': [[/$/, 'health: /status/200\n']] });
+  addPackage(apps.path, 'faults', 'fat');
+  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 1MB}\n');
+  gw = await startCli([
+    '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
+    '--environment', envFile, '--access-log', 'off',
+  ]);
+  for (const pid of [...(await pidsOf('counted')), ...(await pidsOf('fat'))]) seen.add(pid);
+});
+
+test.after(async () => {
+  if (gw) for (const pid of [...(await pidsOf('counted').catch(() => [])), ...(await pidsOf('fat').catch(() => []))]) seen.add(pid);
+  await gw?.stop();
+  await assertNoOrphans([...seen]);
+  apps.remove();
+  state.remove();
+});
+
+async function pidsOf(name: string): Promise<number[]> {
+  const status = (await (await request(`${gw.adminUrl}/status`, { headersTimeout: 5000 })).body.json()) as {
+    apps: Array<{ name: string; workers: Array<{ pid: number }> }>;
+  };
+  return status.apps.find((a) => a.name === name)?.workers.map((w) => w.pid) ?? [];
+}
+
+async function pidFrom(path: string): Promise<{ status: number; pid: number }> {
+  const res = await request(`${gw.url}${path}`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+  return { status: res.statusCode, pid: Number(await res.body.text()) };
+}
+
+test('max_requests 5: 20 requests in a loop all succeed, and the worker pids changed', async () => {
+  const [first] = await pidsOf('counted');
+  const pids: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    // A little time per request, so that replacements (start + probe) come up during the loop.
+    const r = await pidFrom('/counted/sleep?t=0.1');
+    assert.is(r.status, 200, `request ${i + 1}`);
+    pids.push(r.pid);
+    seen.add(r.pid);
+  }
+  assert.is(pids[0], first);
+  assert.match(gw.output(), new RegExp(`counted: recycling worker ${first}: served \\d+ requests \\(max_requests 5\\)`));
+  // Usually several workers served the loop; on a slow box the replacement may come up after it.
+  await waitFor(async () => {
+    const now = await pidsOf('counted');
+    return now.length === 1 && now[0] !== first && now;
+  }, 10_000, 'a new worker, alone');
+  const current = await pidsOf('counted');
+  const replaced = [first, ...new Set(pids)].filter((p) => !current.includes(p));
+  await assertNoOrphans(replaced, 10_000);
+});
+
+test('max_memory: a worker over it (RSS read every few seconds) is replaced once it served a request', async () => {
+  const [fat] = await pidsOf('fat');
+  assert.is((await pidFrom('/fat/')).pid, fat);
+  await waitFor(() => gw.output().includes(`fat: recycling worker ${fat}: resident memory`), 10_000, 'the memory recycle');
+  await waitFor(async () => {
+    const pids = await pidsOf('fat');
+    return pids.length === 1 && pids[0] !== fat;
+  }, 10_000, 'the replacement alone');
+  await assertNoOrphans([fat], 10_000);
+  const after = await pidFrom('/fat/');
+  assert.is(after.status, 200);
+  seen.add(after.pid);
+});
+
+test.run();
