@@ -1,0 +1,62 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppLog } from '../../src/log/app-log.js';
+import { tempDir } from '../helpers/process.js';
+
+function finish(log: AppLog): Promise<void> {
+  return new Promise((resolve) => log.end(resolve));
+}
+
+test('the app log rotates by size and keeps a bounded number of files', async () => {
+  const dir = tempDir('apppkg-applog-');
+  try {
+    const log = new AppLog(dir.path, { maxBytes: 1000, keep: 2 });
+    for (let i = 0; i < 50; i++) log.write(`line ${i} ${'x'.repeat(90)}\n`);
+    await finish(log);
+    assert.ok(statSync(join(dir.path, 'app.log')).size <= 1000);
+    assert.ok(existsSync(join(dir.path, 'app.log.1')));
+    assert.ok(existsSync(join(dir.path, 'app.log.2')));
+    assert.not.ok(existsSync(join(dir.path, 'app.log.3')), 'only `keep` old files');
+    assert.match(readFileSync(join(dir.path, 'app.log'), 'utf8'), /line 49 /);
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a log directory that cannot be written is reported once and never throws', async () => {
+  if (process.getuid?.() === 0) return; // root writes through any mode: covered by the disk-full case below
+  const dir = tempDir('apppkg-applog-ro-');
+  try {
+    chmodSync(dir.path, 0o500);
+    const errors: Error[] = [];
+    const log = new AppLog(join(dir.path, 'sub'), { onError: (e) => errors.push(e) });
+    log.write('lost\n');
+    await finish(log);
+    assert.is(errors.length, 1);
+  } finally {
+    chmodSync(dir.path, 0o700);
+    dir.remove();
+  }
+});
+
+test('a full disk (/dev/full) is reported once and the writer keeps going', async () => {
+  if (!existsSync('/dev/full')) return;
+  const errors: Error[] = [];
+  // AppLog opens <dir>/app.log; /dev/full stands in through a directory holding a link to it.
+  const dir = tempDir('apppkg-applog-full-');
+  try {
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync('/dev/full', join(dir.path, 'app.log'));
+    const log = new AppLog(dir.path, { onError: (e) => errors.push(e) });
+    for (let i = 0; i < 5; i++) log.write(`line ${i}\n`);
+    await finish(log);
+    assert.is(errors.length, 1);
+    assert.match(String((errors[0] as NodeJS.ErrnoException).code), /ENOSPC/);
+  } finally {
+    dir.remove();
+  }
+});
+
+test.run();
