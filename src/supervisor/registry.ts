@@ -3,7 +3,7 @@
 // commands.update, starts, passes its probe and only then takes traffic while the old one
 // drains; a version that fails any step never serves and is not retried until it changes.
 // Removing the newest version rolls back the same way. One reconcile runs at a time.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AppStatus, BrokenPackageStatus, VersionStatus } from '../admin/status-types.js';
 import { resolveApp, type AppContext } from '../app-context.js';
@@ -18,6 +18,7 @@ import type { GatewayMetrics } from '../admin/metrics.js';
 import type { RunAs } from '../environment/run-as.js';
 import { discoverApps } from './discovery.js';
 import { startApp } from './start-app.js';
+import { readRssBytes } from './recycle.js';
 
 export interface RegistryOptions {
   appsDir: string;
@@ -240,7 +241,7 @@ export class Registry {
         user: serving?.runAs?.user ?? null,
         runsAsRoot: serving ? (serving.runAs ? serving.runAs.isRoot : process.getuid?.() === 0) : false,
         versions,
-        workers: (instance?.workerStatus() ?? []).map((w) => ({ ...w, rssBytes: rssOf(w.pid) })),
+        workers: (instance?.workerStatus() ?? []).map((w) => ({ ...w, rssBytes: w.pid ? readRssBytes(w.pid) : null })),
         processes: instance?.processStatus() ?? [],
         restarts: instance?.restarts ?? 0,
         requests: metrics?.requestsOf(record.name) ?? instance?.requests ?? 0,
@@ -272,15 +273,4 @@ function label(desc: Description): string {
 
 function installedMarker(ctx: AppContext): string {
   return join(dirname(ctx.appEnv.dataDir), 'installed.json');
-}
-
-function rssOf(pid: number | null): number | null {
-  if (!pid) return null;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
-    return kb ? Number(kb) * 1024 : null;
-  } catch {
-    return null;
-  }
 }

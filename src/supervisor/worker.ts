@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import treeKill from 'tree-kill';
+import { delay, killTree, signalGroup } from './process-group.js';
 import { GatewayError } from '../errors.js';
 import { SHIM_MAIN } from '../link/shim-path.js';
 import { WorkerLink, type ReadyInfo } from '../link/worker-link.js';
@@ -73,19 +73,9 @@ function pipeOutput(stream: Readable | null, tap: LineTap): void {
   stream.on('end', () => tap.end());
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-function killGroup(pid: number): void {
-  // Detached: the worker leads its own process group; this reaches grandchildren that
-  // tree-kill cannot find once their parent has exited.
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // ESRCH: nothing left
-  }
-}
+// Detached: the worker leads its own process group, which reaches grandchildren that
+// tree-kill cannot find once their parent has exited.
+const killGroup = (pid: number): void => signalGroup(pid, 'SIGKILL');
 
 export class Worker extends EventEmitter {
   readonly opts: WorkerOptions;
@@ -315,8 +305,7 @@ export class Worker extends EventEmitter {
   kill(): void {
     const pid = this.child?.pid;
     if (pid === undefined || this._state === 'exited') return;
-    treeKill(pid, 'SIGKILL', () => killGroup(pid));
-    killGroup(pid);
+    killTree(pid);
   }
 
   /** Resolves when the process has exited (immediately if it never started). */
