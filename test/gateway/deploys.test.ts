@@ -58,8 +58,12 @@ test('a new version takes over while a client loops, and removing it rolls back:
   const sentBefore = loop.result.sent;
   await waitFor(() => loop.result.sent > sentBefore + 100, 10_000, 'requests after the rollback');
   const result = await loop.stop();
-  assert.equal(result.versions, ['1.0', '1.1', '1.0']);
   assert.is(result.failed, 0, result.failures.slice(0, 5).join('\n'));
+  // Four clients at once: around each switch, answers from the draining version may still
+  // interleave with the new one's, so only the order of the phases is checked.
+  assert.is(result.versions[0], '1.0');
+  assert.ok(result.versions.includes('1.1'));
+  assert.is(result.versions.at(-1), '1.0');
   assert.ok(result.sent > 300, `sent ${result.sent}`);
   // The drained version's workers are gone.
   await assertNoOrphans(oldPids, 15_000);

@@ -134,8 +134,10 @@ test('a new version deployed behind nginx loses no request', async () => {
   const sent = loop.result.sent;
   await waitFor(() => loop.result.sent > sent + 100, 10_000, 'more requests');
   const result = await loop.stop();
-  assert.equal(result.versions, ['1.0', '1.1']);
   assert.is(result.failed, 0, result.failures.slice(0, 5).join('\n'));
+  // Answers of the draining version may interleave with the new one's around the switch.
+  assert.is(result.versions[0], '1.0');
+  assert.is(result.versions.at(-1), '1.1');
 });
 
 test.run();
