@@ -47,7 +47,6 @@ export class Gateway {
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly accessLog: AccessLog;
-  private apps: RoutedApp[] = [];
   private stopping = false;
 
   private readonly trust: TrustProxy | null;
@@ -59,13 +58,9 @@ export class Gateway {
 
   /** Replaces what is routed. In-flight requests keep the instance they were given. */
   setApps(apps: RoutedApp[]): void {
-    this.apps = apps;
     this.router = new Router(apps.flatMap((a) => a.routes.map((r) => ({ ...r, target: a.instance }))));
   }
 
-  get routedApps(): RoutedApp[] {
-    return this.apps;
-  }
 
   /** Listens on every address; resolves with their URLs (port 0 resolved to the real port). */
   async start(): Promise<string[]> {

@@ -22,7 +22,6 @@ export function parsePackageDirName(basename: string): PackageDirName {
 const PRE_RELEASE_RANK: Record<string, number> = {
   dev: 0, alpha: 1, a: 1, beta: 2, b: 2, pre: 3, preview: 3, c: 3, rc: 3,
 };
-const POST_RELEASE = new Set(['post', 'p', 'patch', 'pl', 'r', 'rev']);
 
 type Token = { kind: 'number'; digits: string } | { kind: 'word'; word: string };
 

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
+import { gatewayStatus as status } from '../helpers/status.js';
 import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('gateway deploys');
@@ -35,9 +36,6 @@ test.after(async () => {
 
 const version = (v: string) => ({ 'environ_app.py': [[/VERSION = "1"/, `VERSION = "${v}"`]] as [RegExp, string][] });
 
-async function status(gw: RunningGateway): Promise<any> {
-  return (await request(`${gw.adminUrl}/status`)).body.json();
-}
 
 async function versionServed(gw: RunningGateway, path = '/blog/'): Promise<string> {
   const res = await request(`${gw.url}${path}`);

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
+import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { assertNoOrphans, rawRequest, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('gateway routing');
@@ -33,7 +34,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  const pids = gw ? await statusPids() : [];
+  const pids = gw ? statusPids(await gatewayStatus(gw)) : [];
   await gw?.stop();
   await assertNoOrphans(pids);
   apps.remove();
@@ -46,11 +47,6 @@ async function get(path: string, headers: Record<string, string> = {}) {
   return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) };
 }
 
-async function statusPids(): Promise<number[]> {
-  const res = await request(`${gw.adminUrl}/status`);
-  const status = (await res.body.json()) as { apps: Array<{ workers: Array<{ pid: number }> }> };
-  return status.apps.flatMap((a) => a.workers.map((w) => w.pid));
-}
 
 test('each app at /NAME with SCRIPT_NAME and PATH_INFO split there', async () => {
   const r = await get('/alpha/some/path?x=1');

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
+import { appStatus as appStatusOf } from '../helpers/status.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('gateway supervision');
@@ -23,10 +24,7 @@ test.after(async () => {
   state.remove();
 });
 
-async function appStatus(name: string): Promise<any> {
-  const s = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
-  return s.apps.find((a: any) => a.name === name);
-}
+const appStatus = (name: string) => appStatusOf(gw, name);
 
 test('a crash loop is shown in status and retried with back-off, not at full speed; other apps unaffected', async () => {
   const startedAt = Date.now();

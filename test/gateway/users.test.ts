@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
+import { appStatus } from '../helpers/status.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('apps run as their user');
@@ -26,10 +27,6 @@ function procUid(pid: number): number {
   return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 }
 
-async function appStatus(gw: RunningGateway, name: string): Promise<any> {
-  const s = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
-  return s.apps.find((a: any) => a.name === name);
-}
 
 test.after(async () => {
   for (const gw of running) await gw.stop();
