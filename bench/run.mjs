@@ -4,8 +4,8 @@
 //   the gateway (2 workers, app at /), gunicorn -w 2 direct, nginx -> gunicorn -w 2 (unix
 //   socket), nginx uwsgi_pass -> uwsgi --processes 2.
 // Endpoints: hello (14 bytes), 16 KiB, 64 KiB POST echoed by length; 32 connections.
-// Prints req/s and p50/p99 per peer and endpoint and the gateway's ratio to each peer; also
-// cold start and idle memory per worker. Writes bench/results/latest.{json,md}.
+// Prints req/s and p50/p99 per peer and endpoint (the median of BENCH_ROUNDS rounds, 3 by
+// default) and the gateway's ratio to each peer; also cold start and idle memory per worker. Writes bench/results/latest.{json,md}.
 // A peer that cannot start is reported as such, never left out silently.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import net from 'node:net';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const APP_DIR = join(ROOT, 'bench', 'app');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 32;
 const SYSTEM_PYTHON = '/usr/bin/python3';
 const ENDPOINTS = [
@@ -205,46 +206,92 @@ async function main() {
     process.exit(1);
   }
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) spawnSync('npx', ['tsc', '-p', ROOT], { stdio: 'inherit' });
-  const results = [];
-  for (const peer of PEERS) {
-    const port = await freePort();
-    const row = { peer: peer.name, ok: false, reason: null, coldStartMs: NaN, workerRssMiB: NaN, frontRssMiB: NaN, endpoints: {} };
-    results.push(row);
-    let started;
-    try {
-      const tool = { 'gunicorn -w 2': 'gunicorn', 'nginx + gunicorn -w 2': 'gunicorn', 'nginx + uWSGI --processes 2': 'uwsgi' }[peer.name];
-      if (tool && missing.includes(tool)) throw new Error(`${tool} is not installed`);
-      if (peer.name.startsWith('nginx') && missing.includes('nginx')) throw new Error('nginx is not installed');
-      const t0 = performance.now();
-      started = await peer.start(port);
-      await waitUp(`http://127.0.0.1:${port}/`, started.main);
-      row.coldStartMs = performance.now() - t0;
-      await sleep(500);
-      const workers = descendants(started.main.pid).filter((p) => p !== started.main.pid);
-      const pythonWorkers = workers.filter((p) => /python|gunicorn|uwsgi/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')));
-      row.workerRssMiB = pythonWorkers.reduce((a, p) => a + rssOf(p), 0) / Math.max(1, pythonWorkers.length) / 1048576;
-      row.frontRssMiB = rssOf(started.main.pid) / 1048576;
-      // Warm-up, then measure.
-      spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, '-d2s', `http://127.0.0.1:${port}/`]);
-      for (const ep of ENDPOINTS) {
-        row.endpoints[ep.name] = wrk(`http://127.0.0.1:${port}${ep.path}`, ep.args);
-        console.log(`  ${peer.name.padEnd(28)} ${ep.name.padEnd(8)} ${fmt(row.endpoints[ep.name].rps)} req/s  p50 ${fmt(row.endpoints[ep.name].p50, 2)} ms  p99 ${fmt(row.endpoints[ep.name].p99, 2)} ms`);
-      }
-      row.ok = true;
-    } catch (err) {
-      row.reason = String(err.message ?? err).split('\n')[0];
-      console.log(`  ${peer.name}: could not be measured: ${row.reason}`);
-    } finally {
-      for (const c of started?.children ?? []) await stop(c);
-    }
+  // Rounds: every peer once per round, in turn, then the median of each figure. On 2 cores
+  // one 8 s run's p99 swings by 2x; a slow drift of the machine (another process, the page
+  // cache) then touches every peer alike instead of the one measured while it happened.
+  const rounds = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.log(`round ${round} of ${ROUNDS}`);
+    const results = [];
+    for (const peer of PEERS) results.push(await measure(peer, missing));
+    rounds.push(results);
   }
-  report(results);
+  report(PEERS.map((peer, i) => median(peer.name, rounds.map((results) => results[i]))));
 }
+
+/** One peer, started fresh: cold start, idle memory, then each endpoint. */
+async function measure(peer, missing) {
+  const port = await freePort();
+  const row = { peer: peer.name, ok: false, reason: null, coldStartMs: NaN, workerRssMiB: NaN, frontRssMiB: NaN, endpoints: {} };
+  let started;
+  try {
+    const tool = { 'gunicorn -w 2': 'gunicorn', 'nginx + gunicorn -w 2': 'gunicorn', 'nginx + uWSGI --processes 2': 'uwsgi' }[peer.name];
+    if (tool && missing.includes(tool)) throw new Error(`${tool} is not installed`);
+    if (peer.name.startsWith('nginx') && missing.includes('nginx')) throw new Error('nginx is not installed');
+    const t0 = performance.now();
+    started = await peer.start(port);
+    await waitUp(`http://127.0.0.1:${port}/`, started.main);
+    row.coldStartMs = performance.now() - t0;
+    await sleep(500);
+    const workers = descendants(started.main.pid).filter((p) => p !== started.main.pid);
+    const pythonWorkers = workers.filter((p) => /python|gunicorn|uwsgi/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')));
+    row.workerRssMiB = pythonWorkers.reduce((a, p) => a + rssOf(p), 0) / Math.max(1, pythonWorkers.length) / 1048576;
+    row.frontRssMiB = rssOf(started.main.pid) / 1048576;
+    // Warm-up, then measure.
+    spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, '-d2s', `http://127.0.0.1:${port}/`]);
+    for (const ep of ENDPOINTS) {
+      row.endpoints[ep.name] = wrk(`http://127.0.0.1:${port}${ep.path}`, ep.args);
+      console.log(`  ${peer.name.padEnd(28)} ${ep.name.padEnd(8)} ${fmt(row.endpoints[ep.name].rps)} req/s  p50 ${fmt(row.endpoints[ep.name].p50, 2)} ms  p99 ${fmt(row.endpoints[ep.name].p99, 2)} ms`);
+    }
+    row.ok = true;
+  } catch (err) {
+    row.reason = String(err.message ?? err).split('\n')[0];
+    console.log(`  ${peer.name}: could not be measured: ${row.reason}`);
+  } finally {
+    for (const c of started?.children ?? []) await stop(c);
+  }
+  return row;
+}
+
+function mid(values) {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const m = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+}
+
+/** A peer's rows from every round -> one row of medians (each figure on its own). */
+function median(name, rows) {
+  const ok = rows.filter((r) => r.ok);
+  if (ok.length < rows.length) return { ...rows.find((r) => !r.ok), rounds: rows };
+  const endpoints = {};
+  for (const ep of ENDPOINTS) {
+    const runs = ok.map((r) => r.endpoints[ep.name]);
+    endpoints[ep.name] = {
+      rps: mid(runs.map((e) => e.rps)),
+      p50: mid(runs.map((e) => e.p50)),
+      p99: mid(runs.map((e) => e.p99)),
+      errors: runs.reduce((a, e) => a + e.errors, 0),
+      p99s: runs.map((e) => e.p99),
+    };
+  }
+  return {
+    peer: name,
+    ok: true,
+    reason: null,
+    coldStartMs: mid(ok.map((r) => r.coldStartMs)),
+    workerRssMiB: mid(ok.map((r) => r.workerRssMiB)),
+    frontRssMiB: mid(ok.map((r) => r.frontRssMiB)),
+    endpoints,
+    rounds: rows,
+  };
+}
+
 
 function report(results) {
   const gw = results[0];
   const lines = [];
-  lines.push(`# Benchmark: ${new Date().toISOString()}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${spawnSync('nproc').stdout.toString().trim()} cores`, '');
+  lines.push(`# Benchmark: ${new Date().toISOString()}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${spawnSync('nproc').stdout.toString().trim()} cores, median of ${ROUNDS} rounds`, '');
   lines.push('| peer | hello req/s | p50 ms | p99 ms | 16k req/s | p50 ms | p99 ms | POST 64k req/s | p50 ms | p99 ms | cold start ms | RSS/worker MiB |');
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
@@ -257,6 +304,10 @@ function report(results) {
       return [fmt(e.rps), fmt(e.p50, 2), fmt(e.p99, 2)];
     });
     lines.push(`| ${r.peer} | ${cells.join(' | ')} | ${fmt(r.coldStartMs)} | ${fmt(r.workerRssMiB, 1)} |`);
+  }
+  lines.push('', `p99 in each round, ms (the table has their median):`);
+  for (const r of results.filter((r) => r.ok && r.endpoints.hello.p99s)) {
+    lines.push(`- ${r.peer}: ${ENDPOINTS.map((ep) => `${ep.name} ${r.endpoints[ep.name].p99s.map((v) => fmt(v, 2)).join(' / ')}`).join('; ')}`);
   }
   lines.push('', `Front process RSS: ${results.filter((r) => r.ok).map((r) => `${r.peer} ${fmt(r.frontRssMiB, 1)} MiB`).join(', ')}`);
   if (gw.ok) {

@@ -63,6 +63,10 @@ child.on('close', (code) => {
   // uvu counts a suite that threw outside a test as neither passed nor failed: count it failed.
   let failed = Math.max(0, total - passed - skipped);
   if (code !== 0 && failed === 0) failed = 1;
+  // The reliability suite's counts (inputs tried, faults injected, requests sent during
+  // deploys, failed requests) are printed among uvu's dots: gather them where they are seen.
+  const counts = out.match(/reliability: [\w ]+: [^\n]*/g) ?? [];
+  if (counts.length > 0) console.log(`\n${counts.join('\n')}`);
   console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   process.exit(failed > 0 || code !== 0 ? 1 : 0);
 });

@@ -2,6 +2,7 @@
 // start() listens; setApps() swaps what is routed (atomically, for version switches);
 // stop() stops accepting, lets requests in flight finish within a bound, then stops apps.
 import { listenOn, type UnixSocketOptions } from './net/listen.js';
+import { requestHeadProblem } from './net/request-head.js';
 import { compileTrustProxy, type TrustProxy } from './proxy/forwarded-headers.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   trustProxy?: boolean | string[];
 }
 
+const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
+
 export interface RoutedApp {
   instance: AppInstance;
   routes: Array<Omit<Route<AppInstance>, 'target'>>;
@@ -66,9 +69,13 @@ export class Gateway {
   async start(): Promise<string[]> {
     const urls: string[] = [];
     for (const addr of this.opts.listen) {
+      const headersTimeout = this.opts.headersTimeoutMs ?? 20_000;
       const server = http.createServer({
         maxHeaderSize: this.opts.maxHeaderSize ?? 16 * 1024,
-        headersTimeout: this.opts.headersTimeoutMs ?? 20_000,
+        headersTimeout,
+        // Node enforces headersTimeout only when it sweeps its connections, every 30 s by
+        // default: a slowloris would get up to 30 s more than --header-timeout says.
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.round(headersTimeout / 4))),
         requestTimeout: 0,
         keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5_000,
         // Node answers 100-continue itself unless told otherwise; the app decides (PEP 3333).
@@ -82,6 +89,16 @@ export class Gateway {
       });
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
         if (!socket.writable) return socket.destroy();
+        // A parse error in a request body (a bad chunk size, say) comes while that request's
+        // response may be on the wire already: a 400 written now would land inside its body.
+        // As Node's own default handler: once a response has begun, finish flushing it if it is
+        // complete, else cut the connection (a truncated body must never look complete).
+        const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+        if (current?.headersSent) {
+          if (current.writableEnded) socket.end();
+          else socket.destroy();
+          return;
+        }
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
         socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
@@ -109,12 +126,17 @@ export class Gateway {
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
     if (this.stopping) res.shouldKeepAlive = false;
+    const problem = requestHeadProblem(req);
+    if (problem !== null) {
+      sendError(res, 400, { detail: problem, headers: { Connection: 'close' } });
+      return;
+    }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q >= 0 ? url.slice(0, q) : url;
     const path = decodeRequestPath(rawPath);
     if (path === null) {
-      sendError(res, 400, { detail: 'the request target is not a path' });
+      sendError(res, 400, { detail: NOT_A_PATH });
       return;
     }
     const match = this.router.match(req.headers.host, path);
@@ -160,11 +182,16 @@ export class Gateway {
       refuseUpgrade(socket, 503, 'the gateway is stopping', { 'Retry-After': '1' });
       return;
     }
+    const problem = requestHeadProblem(req);
+    if (problem !== null) {
+      refuseUpgrade(socket, 400, problem);
+      return;
+    }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = decodeRequestPath(q >= 0 ? url.slice(0, q) : url);
     if (path === null) {
-      refuseUpgrade(socket, 400, 'the request target is not a path');
+      refuseUpgrade(socket, 400, NOT_A_PATH);
       return;
     }
     const match = this.router.match(req.headers.host, path);

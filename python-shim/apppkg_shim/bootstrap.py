@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import site
+import signal
 import socket
 import sys
 
@@ -133,9 +134,26 @@ def open_link():
     return sock
 
 
+def die_with_gateway():
+    """Ask the kernel for SIGKILL when the gateway dies. The closed link ends a running
+    worker anyway, but a stopped one (SIGSTOP, a debugger) never reads it, and SIGKILL is the
+    one signal a stopped process obeys. Linux only; elsewhere the link is all there is. (A
+    gateway gone before this call left the link closed: the worker ends on its first read.)"""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (ImportError, OSError, AttributeError):
+        return
+
+
 def serve(config):
     from .worker import Worker
 
+    die_with_gateway()
     sock = open_link()
     app = load_app(config)
     if app is None:

@@ -23,11 +23,28 @@ function clfTime(now: number): string {
 
 const quote = (v: string | undefined) => (v ? `"${v.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '')}"` : '"-"');
 
+/** Said once when the access log cannot be written; the gateway's own log line by default. */
+const sayOnStderr = (err: Error): void => {
+  process.stderr.write(`apppkg-gateway: cannot write the access log (${(err as NodeJS.ErrnoException).code ?? err.message}); requests are served without it\n`);
+};
+
 export class AccessLog {
   private pending: string[] = [];
   private scheduled = false;
+  private out: Writable | null;
 
-  constructor(private readonly out: Writable | null) {}
+  constructor(out: Writable | null, onError: (err: Error) => void = sayOnStderr) {
+    this.out = out;
+    // A full disk or an unwritable file (`--access-log /dev/full`) makes the stream emit
+    // 'error', which without a listener ends the gateway (issue 6). Logging must never stop
+    // serving (SPEC §4): say so once, then drop the log (an errored stream is destroyed).
+    out?.on('error', (err: Error) => {
+      if (this.out === null) return;
+      this.out = null;
+      this.pending = [];
+      onError(err);
+    });
+  }
 
   /** `bytesBefore`: the socket's bytesWritten when the request began (the size column is the difference). */
   record(req: IncomingMessage, res: ServerResponse, app: string, startedAt: number, bytesBefore: number, status = res.statusCode): void {

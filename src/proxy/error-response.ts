@@ -6,6 +6,7 @@ export const REASONS: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Content Too Large',
   416: 'Range Not Satisfiable',
   431: 'Request Header Fields Too Large',

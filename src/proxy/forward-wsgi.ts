@@ -121,6 +121,28 @@ class WsgiExchange implements LinkExchange {
     sendError(this.res, 504, { detail: `the app did not answer within ${timeoutMs / 1000} s` });
   }
 
+  /**
+   * The client stopped sending its body (not the app stopped answering): nothing for the app's
+   * timeout while the body is unfinished and the app is not behind on it. 408, and the app's
+   * wsgi.input read raises ClientDisconnected, so its thread is free again; the worker is well
+   * and stays (a 504 here used to recycle it: any client could restart workers at will).
+   */
+  expireClient(timeoutMs: number): void {
+    this.abort();
+    sendError(this.res, 408, {
+      detail: `the request body stopped arriving: nothing for ${timeoutMs / 1000} s`,
+      headers: { Connection: 'close' },
+    });
+  }
+
+  /** The request is waiting on the client: its body is unfinished and the app has not pushed back. */
+  get waitingForClient(): boolean {
+    if (this.req.complete || this.paused) return false;
+    // A client that sent Expect: 100-continue holds its body until the app reads (CONTINUE).
+    const res = this.res as ServerResponse & { _sent100?: boolean };
+    return this.req.headers.expect === undefined || res._sent100 === true;
+  }
+
   onClientClose(): void {
     if (this.state === State.Done || this.aborted) return;
     this.abort();
@@ -292,6 +314,7 @@ function emptyFrame(type: number, id: number): Buffer {
  * Requests on `link` still without a response head `limitTicks` ticks after they (or their
  * last body piece) went to the worker get a 504 and are aborted in the worker. Returns how
  * many: the worker holding them has a thread stuck in the app (the caller recycles it).
+ * One whose client stopped sending its body gets a 408 instead and is not counted.
  */
 export function expireRequests(link: WorkerLink, limitTicks: number, timeoutMs: number): number {
   let expired = 0;
@@ -299,6 +322,10 @@ export function expireRequests(link: WorkerLink, limitTicks: number, timeoutMs: 
   for (const exchange of link.requestsInFlight()) {
     if (!(exchange instanceof WsgiExchange) || exchange.state !== State.Head || exchange.aborted) continue;
     if (now - exchange.startTick > limitTicks) {
+      if (exchange.waitingForClient) {
+        exchange.expireClient(timeoutMs); // not counted: no thread of the worker is stuck
+        continue;
+      }
       exchange.expire(timeoutMs);
       expired++;
     }

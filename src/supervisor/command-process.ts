@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import getPort from 'get-port';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { GatewayError } from '../errors.js';
 import { sendError } from '../proxy/error-response.js';
 import { forwardHttp } from '../proxy/forward-http.js';
@@ -204,6 +204,8 @@ export class CommandProcess extends EventEmitter {
       if (Date.now() > deadline) throw this.startError(`nothing accepted connections on 127.0.0.1:$PORT (${port}) within ${deadlineMs / 1000} s`);
       await delay(PORT_POLL_MS);
     }
+    // undici costs ~60 ms to load: only gateways with command processes pay it, once.
+    const { Pool } = await import('undici');
     this.pool = new Pool(`http://127.0.0.1:${port}`, {
       connections: POOL_CONNECTIONS,
       headersTimeout: this.opts.timeoutMs,
@@ -262,6 +264,7 @@ export class CommandProcess extends EventEmitter {
     this._state = 'stopping';
     void this.pool?.close().catch(() => {});
     signalGroup(pid, 'SIGTERM');
+    signalGroup(pid, 'SIGCONT'); // a stopped process could not act on SIGTERM (see worker.ts stop)
     const inTime = await Promise.race([this.exitPromise.then(() => true), delay(graceMs).then(() => false)]);
     if (!inTime) {
       this.kill();

@@ -27,11 +27,13 @@ export interface GroupGuard {
 /**
  * Ends the group `pgid` if the gateway dies without stopping it (SIGKILL, a crash): a tiny
  * shell, in a group of its own, blocks reading a pipe whose other end only we hold; the
- * kernel closes it however we die, and the shell then sends the group SIGTERM, and SIGKILL
- * 5 s later. A worker has this from its link; a command process has nothing else to notice.
+ * kernel closes it however we die, and the shell then sends the group SIGTERM (and SIGCONT,
+ * so that a stopped process can act on it, as systemd does), and SIGKILL 5 s later. A command
+ * process has nothing else to notice; a worker notices its link closing, and the kernel kills
+ * a stopped one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
  */
 export function guardGroup(pgid: number): GroupGuard {
-  const guard = spawn('/bin/sh', ['-c', 'read _; kill -TERM -$0 2>/dev/null; sleep 5; kill -KILL -$0 2>/dev/null', String(pgid)], {
+  const guard = spawn('/bin/sh', ['-c', 'read _; kill -TERM -$0 2>/dev/null; kill -CONT -$0 2>/dev/null; sleep 5; kill -KILL -$0 2>/dev/null', String(pgid)], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
   });

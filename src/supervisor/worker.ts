@@ -291,6 +291,9 @@ export class Worker extends EventEmitter {
     if (this._state !== 'stopping') this._state = 'stopping';
     try {
       child.kill('SIGTERM');
+      // A stopped worker (SIGSTOP, a debugger) holds SIGTERM pending until SIGKILL past the
+      // grace: wake it so that it stops gracefully now (systemd sends SIGCONT likewise).
+      child.kill('SIGCONT');
     } catch {
       // already gone
     }

@@ -31,6 +31,7 @@ export const spec: CommandSpec = {
     ['--access-log FILE', 'where the access log goes: a file, - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--grace SECONDS', 'how long requests in flight may take to finish on SIGTERM (default 30)'],
+    ['--header-timeout SECONDS', 'how long a client may take to send a request head, then 408 and closed (default 20)'],
     ...APP_OPTION_HELP,
   ],
   options: {
@@ -42,6 +43,7 @@ export const spec: CommandSpec = {
     'socket-owner': { type: 'string' },
     'access-log': { type: 'string' },
     grace: { type: 'string' },
+    'header-timeout': { type: 'string' },
     'watch-interval': { type: 'string' },
     ...APP_OPTIONS,
   },
@@ -68,6 +70,11 @@ export async function run(args: ParsedCommand): Promise<number> {
   }
   const listen = ((args.values.listen as string[] | undefined) ?? ['127.0.0.1:8000']).map((a) => parseAddr(a, '--listen'));
   const graceSeconds = numberOption(args.values.grace, '--grace', 30);
+  // The slowloris bound: a client sending its head a byte at a time holds a connection this long.
+  const headerTimeoutSeconds = numberOption(args.values['header-timeout'], '--header-timeout', 20);
+  if (headerTimeoutSeconds === 0) {
+    throw new GatewayError('APPPKG_USAGE', { reason: '--header-timeout: expected a number of seconds > 0, found "0"', command: '' });
+  }
   numberOption(args.values['watch-interval'], '--watch-interval', 2);
   const accessLogTarget = (args.values['access-log'] as string | undefined) ?? '-';
   const accessLog = accessLogTarget === 'off' ? null : accessLogTarget === '-' ? process.stdout : createWriteStream(accessLogTarget, { flags: 'a' });
@@ -85,7 +92,10 @@ export async function run(args: ParsedCommand): Promise<number> {
   const trustText = args.values['trust-proxy'] as string | undefined;
   const trustProxy = trustText === undefined ? false : trustText === '*' ? true : trustText.split(',').filter(Boolean);
   compileTrustProxy(trustProxy); // a bad address is a usage error now, not at the first request
-  const gateway = new Gateway({ listen, development: false, accessLog, say, metrics, unixSocket, trustProxy });
+  const gateway = new Gateway({
+    listen, development: false, accessLog, say, metrics, unixSocket, trustProxy,
+    headersTimeoutMs: Math.round(headerTimeoutSeconds * 1000),
+  });
   const registry = new Registry({
     appsDir: root,
     hostEnv,
