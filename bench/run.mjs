@@ -160,7 +160,7 @@ const PEERS = [
       if (!existsSync(join(apps, 'bench'))) symlinkSync(APP_DIR, join(apps, 'bench'));
       const envFile = join(work, 'environment.yaml');
       writeFileSync(envFile, `python: ${SYSTEM_PYTHON}\napps:\n  bench:\n    mount: /\n    workers: 2\n`);
-      const child = start(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), '--apps', apps, '--listen', `127.0.0.1:${port}`,
+      const child = start(join(ROOT, 'bin', 'apppkg-gateway'), ['--apps', apps, '--listen', `127.0.0.1:${port}`,
         '--admin', '127.0.0.1:0', '--environment', envFile, '--state-dir', join(work, 'state'), '--access-log', 'off']);
       return { children: [child], main: child };
     },

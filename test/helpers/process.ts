@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+/** The command as installed (package.json "bin"): a launcher that gives Node its V8 flag. */
+export const BIN = join(ROOT, 'bin', 'apppkg-gateway');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
 export const EXAMPLES = join(ROOT, 'examples');
 
@@ -44,7 +45,7 @@ export interface CliResult {
 /** Runs the CLI to completion (bounded by `ms`; killed and failed past it). */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ms?: number; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(BIN, args, {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -77,7 +78,7 @@ export interface RunningGateway {
 
 /** Starts the CLI (serve or --apps) and waits for its `listening on http://...` line. */
 export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ms?: number; cwd?: string } = {}): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(BIN, args, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT, type CliResult } from '../helpers/process.js';
+import { BIN, ROOT, type CliResult } from '../helpers/process.js';
 
 export const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
 
@@ -39,8 +39,8 @@ export function makeApp(parent: string, name: string, yaml: string): string {
 
 /** Like runCli, with the options runCli lacks: a uid, or a pseudo-terminal (via script(1)). */
 export function runCliAs(args: string[], opts: { uid?: number; gid?: number; tty?: boolean; input?: string; ms?: number } = {}): Promise<CliResult> {
-  const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const [file, argv] = opts.tty ? ['script', ['-qec', quoted, '/dev/null']] : [process.execPath, [CLI, ...args]];
+  const quoted = [BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const [file, argv] = opts.tty ? ['script', ['-qec', quoted, '/dev/null']] : [BIN, args];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { cwd: ROOT, uid: opts.uid, gid: opts.gid, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
