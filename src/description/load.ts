@@ -7,51 +7,20 @@
 // the reference JSON Schema validator for JavaScript (fastify validates its config with it), is
 // actively maintained, has no native parts, and reports every error at once (`allErrors`).
 
-import { readFileSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { validRange } from '@renovatebot/pep440';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type YAMLError } from 'yaml';
 import { GatewayError, type ErrorCode, type ErrorDetails } from '../errors.js';
 import { parsePackageDirName } from './package-dir.js';
 import { COMMAND_NAMES, type Description, type ProcessSpec } from './types.js';
+import { readSchema, validatorFor, type ErrorObject, type JsonSchema } from './validators.js';
 
-export type JsonSchema = Record<string, unknown>;
+export { readSchema, type JsonSchema };
 /** Keys and list indexes from the document root, e.g. ['processes', 'ws', 'route']. */
 export type YamlPath = readonly (string | number)[];
 
 // ---------------------------------------------------------------------------------------------
-// Schemas shipped in the package (schema/ sits two levels above both src/description/ and
-// dist/description/).
-
-const schemaCache = new Map<string, JsonSchema>();
-
-export function readSchema(name: 'app' | 'environment'): JsonSchema {
-  let schema = schemaCache.get(name);
-  if (!schema) {
-    const url = new URL(`../../schema/${name}.schema.json`, import.meta.url);
-    schema = JSON.parse(readFileSync(url, 'utf8')) as JsonSchema;
-    schemaCache.set(name, schema);
-  }
-  return schema;
-}
-
-// `verbose` gives each error its parentSchema, where our `x-expected` / `x-fix` annotations live.
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
-ajv.addKeyword({ keyword: 'x-fix', schemaType: 'string' });
-const validators = new WeakMap<JsonSchema, ValidateFunction>();
-
-function validatorFor(schema: JsonSchema): ValidateFunction {
-  let validate = validators.get(schema);
-  if (!validate) {
-    validate = ajv.compile(schema);
-    validators.set(schema, validate);
-  }
-  return validate;
-}
-
 // ---------------------------------------------------------------------------------------------
 // A parsed YAML file that knows where each value came from and collects problems.
 
