@@ -1,6 +1,6 @@
 // bin/apppkg-gateway, the command as npm installs it (a symlink in node_modules/.bin or
 // /usr/bin): it must find dist/ through the symlink, become the gateway process itself (exec:
-// signals and pids are the gateway's), and give Node the V8 flag the proxy's latency needs.
+// signals and pids are the gateway's), and give Node the V8 heap flags the proxy's latency needs.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -12,7 +12,7 @@ const test = suite('cli launcher');
 const work = tempDir('apppkg-launcher-');
 test.after(() => work.remove());
 
-test('through a symlink elsewhere, the launcher execs Node on dist/ with --max-semi-space-size', async () => {
+test('through a symlink elsewhere, the launcher execs Node on dist/ with its V8 heap flags', async () => {
   const link = join(work.path, 'apppkg-gateway');
   symlinkSync(BIN, link);
   const child = spawn(link, ['serve', join(EXAMPLES, 'hello'), '--port', '0'], { cwd: work.path, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -27,6 +27,7 @@ test('through a symlink elsewhere, the launcher execs Node on dist/ with --max-s
     const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
     assert.match(argv[0], /node$/);
     assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
+    assert.ok(argv.includes('--initial-old-space-size=64'), argv.join(' '));
     assert.ok(argv.some((a) => a.endsWith(join('dist', 'cli', 'main.js'))), argv.join(' '));
   } finally {
     child.kill('SIGTERM');
