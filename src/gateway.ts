@@ -36,6 +36,9 @@ export interface GatewayOptions {
   trustProxy?: boolean | string[];
 }
 
+const kApp = Symbol('apppkg.upgradeApp');
+type UpgradeSocket = Socket & { [kApp]?: string };
+
 const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
 
 export interface RoutedApp {
@@ -121,7 +124,7 @@ export class Gateway {
     let appName = '';
     res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : 499;
-      this.accessLog.record(req, res, appName, startedAt, bytesBefore, status);
+      this.accessLog.record(req, status, appName, startedAt, bytesBefore);
       if (appName) this.opts.metrics?.observeRequest(appName, status, (performance.now() - startedAt) / 1000);
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
@@ -178,6 +181,7 @@ export class Gateway {
    */
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {}); // a client's reset must not take the gateway down
+    this.logUpgrade(req, socket);
     if (this.stopping) {
       refuseUpgrade(socket, 503, 'the gateway is stopping', { 'Retry-After': '1' });
       return;
@@ -199,7 +203,41 @@ export class Gateway {
       refuseUpgrade(socket, 404, `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`);
       return;
     }
+    (socket as UpgradeSocket)[kApp] = match.target.name;
     match.target.upgrade(req, socket, head, this.routeInfo(req, match, url, q));
+  }
+
+  /**
+   * One access-log line per upgrade too (SPEC §4), when its connection closes. Whoever
+   * answers (the gateway's refusal, the process's 101 or its refusal through http-proxy)
+   * writes the status line to the raw socket first: it is read from that first write.
+   */
+  private logUpgrade(req: IncomingMessage, socket: Socket): void {
+    const startedAt = performance.now();
+    const bytesBefore = socket.bytesWritten;
+    let status = 0;
+    const sniff = (chunk: unknown): void => {
+      if (status !== 0) return;
+      const head = typeof chunk === 'string' ? chunk.slice(0, 12) : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, 12) : '';
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
+      status = m ? Number(m[1]) : -1;
+    };
+    // end(data) does not go through write(): both are watched, until the first answer.
+    const { write, end } = socket;
+    socket.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+      sniff(chunk);
+      socket.write = write;
+      return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof socket.write;
+    socket.end = function (this: Socket, ...args: unknown[]) {
+      if (args.length > 0 && typeof args[0] !== 'function') sniff(args[0]);
+      socket.end = end;
+      return (end as (...a: unknown[]) => Socket).apply(this, args);
+    } as typeof socket.end;
+    socket.once('close', () => {
+      // No status line at all: the client left before any answer (nginx's 499).
+      this.accessLog.record(req, status > 0 ? status : 499, (socket as UpgradeSocket)[kApp] ?? '', startedAt, bytesBefore);
+    });
   }
 
   /**

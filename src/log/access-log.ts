@@ -3,7 +3,7 @@
 // 127.0.0.1 - - [25/Nov/2026:11:43:58 +0000] "GET /blog/ HTTP/1.1" 200 14 "-" "curl/8" app=blog dur=0.0012
 // Lines are batched and written once per event-loop turn: a write per request costs a
 // syscall each, which shows at tens of thousands of requests per second.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -46,8 +46,12 @@ export class AccessLog {
     });
   }
 
-  /** `bytesBefore`: the socket's bytesWritten when the request began (the size column is the difference). */
-  record(req: IncomingMessage, res: ServerResponse, app: string, startedAt: number, bytesBefore: number, status = res.statusCode): void {
+  /**
+   * `bytesBefore`: the socket's bytesWritten when the request began (the size column is the
+   * difference). For an upgrade, the line is written when the connection closes: its status
+   * is the 101 (or the refusal), its size and duration the whole tunnel's.
+   */
+  record(req: IncomingMessage, status: number, app: string, startedAt: number, bytesBefore: number): void {
     if (!this.out) return;
     const now = Date.now();
     const length = req.socket.bytesWritten - bytesBefore;

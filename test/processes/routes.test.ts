@@ -86,6 +86,15 @@ test('a websocket to a WSGI path gets 501 with a hint, not a hang; an unknown pa
   assert.match(missing, /^HTTP\/1\.1 404 Not Found\r\n/);
 });
 
+test('each upgrade has its access-log line when its connection closes: 101 with the tunnel\'s size, or the refusal', async () => {
+  const line = (path: string, status: number, app: string) =>
+    new RegExp(`"GET ${path.replace(/[?]/g, '\\?')} HTTP/1\\.1" ${status} (\\d+) "-" "[^"]*" app=${app} dur=\\d+\\.\\d+`);
+  const tunnel = await waitFor(() => line('/echo/ws/room?x=1', 101, 'echo').exec(gw.output()), 5000, 'the websocket\'s line');
+  assert.ok(Number(tunnel[1]) > 200_000, `the size counts the tunnel's bytes (${tunnel[1]})`);
+  await waitFor(() => line('/echo/chat', 501, 'echo').test(gw.output()), 5000, 'the 501\'s line');
+  await waitFor(() => line('/nothing-here/ws', 404, '-').test(gw.output()), 5000, 'the 404\'s line');
+});
+
 test('the Flask example: the page knows its mount, and processes.live pushes over the websocket', async () => {
   const page = await request(`${gw.url}/flask-live/`);
   assert.is(page.statusCode, 200);
