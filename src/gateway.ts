@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { addrUrl, type ListenAddress } from './cli/args.js';
 import { AccessLog } from './log/access-log.js';
-import { sendError } from './proxy/error-response.js';
+import { REASONS, sendError } from './proxy/error-response.js';
 import { decodeRequestPath, Router, type Route, type RouteMatch } from './proxy/router.js';
 import { refuseUpgrade } from './proxy/forward-upgrade.js';
 import { matchStatic, serveStatic } from './proxy/static-files.js';
@@ -34,6 +34,19 @@ export interface GatewayOptions {
   unixSocket?: UnixSocketOptions;
   /** --trust-proxy: peers whose X-Forwarded-* are believed (true = any peer). */
   trustProxy?: boolean | string[];
+}
+
+interface Routed {
+  match: RouteMatch<AppInstance>;
+  url: string;
+  /** Where the query starts in url, or -1. */
+  q: number;
+}
+interface Unrouted {
+  status: 400 | 404;
+  detail: string;
+  /** Close the connection after the answer (a head that cannot be trusted to frame the next one). */
+  close: boolean;
 }
 
 const kApp = Symbol('apppkg.upgradeApp');
@@ -103,7 +116,7 @@ export class Gateway {
           return;
         }
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-        socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
       await listenOn(server, addr, this.opts.unixSocket);
       this.servers.push(server);
@@ -129,24 +142,12 @@ export class Gateway {
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
     if (this.stopping) res.shouldKeepAlive = false;
-    const problem = requestHeadProblem(req);
-    if (problem !== null) {
-      sendError(res, 400, { detail: problem, headers: { Connection: 'close' } });
+    const routed = this.route(req);
+    if ('status' in routed) {
+      sendError(res, routed.status, { detail: routed.detail, headers: routed.close ? { Connection: 'close' } : undefined });
       return;
     }
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const rawPath = q >= 0 ? url.slice(0, q) : url;
-    const path = decodeRequestPath(rawPath);
-    if (path === null) {
-      sendError(res, 400, { detail: NOT_A_PATH });
-      return;
-    }
-    const match = this.router.match(req.headers.host, path);
-    if (!match) {
-      sendError(res, 404, { detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}` });
-      return;
-    }
+    const { match, url, q } = routed;
     const app = match.target;
     appName = app.name;
     if (app.staticMounts.length > 0) {
@@ -157,6 +158,22 @@ export class Gateway {
       }
     }
     app.handle(req, res, this.routeInfo(req, match, url, q));
+  }
+
+  /**
+   * Where a request (or an upgrade) goes, or why it goes nowhere: a head to refuse (400, and
+   * the connection closed), a target that is not a path (400), no app mounted there (404).
+   */
+  private route(req: IncomingMessage): Routed | Unrouted {
+    const problem = requestHeadProblem(req);
+    if (problem !== null) return { status: 400, detail: problem, close: true };
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = decodeRequestPath(q >= 0 ? url.slice(0, q) : url);
+    if (path === null) return { status: 400, detail: NOT_A_PATH, close: false };
+    const match = this.router.match(req.headers.host, path);
+    if (!match) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
+    return { match, url, q };
   }
 
   /** What the app is told about a request: the router's split and what the socket saw. */
@@ -186,23 +203,12 @@ export class Gateway {
       refuseUpgrade(socket, 503, 'the gateway is stopping', { 'Retry-After': '1' });
       return;
     }
-    const problem = requestHeadProblem(req);
-    if (problem !== null) {
-      refuseUpgrade(socket, 400, problem);
+    const routed = this.route(req);
+    if ('status' in routed) {
+      refuseUpgrade(socket, routed.status, routed.detail);
       return;
     }
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = decodeRequestPath(q >= 0 ? url.slice(0, q) : url);
-    if (path === null) {
-      refuseUpgrade(socket, 400, NOT_A_PATH);
-      return;
-    }
-    const match = this.router.match(req.headers.host, path);
-    if (!match) {
-      refuseUpgrade(socket, 404, `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`);
-      return;
-    }
+    const { match, url, q } = routed;
     (socket as UpgradeSocket)[kApp] = match.target.name;
     match.target.upgrade(req, socket, head, this.routeInfo(req, match, url, q));
   }
