@@ -15,6 +15,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
+import { withDeadline } from '../helpers/link-harness.js';
 import { appStatus, gatewayStatus, statusPids } from '../helpers/status.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -74,17 +75,7 @@ test.after(async () => {
 
 /** A test body with a deadline of its own. */
 function bounded(fn: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`not done within ${CASE_MS} ms`)), CASE_MS);
-    });
-    try {
-      await Promise.race([fn(), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  return () => withDeadline(fn(), CASE_MS, 'the case');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -13,6 +13,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
+import { withDeadline } from '../helpers/link-harness.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -63,15 +64,7 @@ interface Attempt {
 function bounded(name: string, fn: () => Promise<void>): void {
   test(name, async () => {
     if (!isRoot) return;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${name}: not done within ${CASE_MS} ms`)), CASE_MS);
-    });
-    try {
-      await Promise.race([fn(), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withDeadline(fn(), CASE_MS, name);
   });
 }
 
