@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The test command: installs what the tests need (Debian packages, when root), builds, runs
-// every uvu suite under test/ on the real thing, and ends with `N passed, N failed`.
+// every uvu suite under test/ on the real thing, and ends with `N passed, N failed, N skipped`
+// (a test this host cannot run is skipped through test/helpers/skip.ts, never passed).
 import { spawnSync, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -32,12 +34,13 @@ function ensureDebianPackages() {
   if (r.status !== 0) console.log('warning: apt-get install failed; tests that need those packages will fail');
 }
 
-/** As `npm run build`: tsc, then the precompiled schema validators. */
+/** As `npm run build`: a clean dist/ (no module left from a file since removed), tsc, then the precompiled schema validators. */
 function build() {
+  rmSync(join(root, 'dist'), { recursive: true, force: true });
   for (const args of [[join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], [join(root, 'scripts/build-validators.mjs')]]) {
     const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
     if (r.status !== 0) {
-      console.log('0 passed, 1 failed');
+      console.log('0 passed, 1 failed, 0 skipped');
       process.exit(1);
     }
   }
@@ -57,17 +60,36 @@ child.stdout.on('data', (chunk) => {
   out += chunk;
   process.stdout.write(chunk);
 });
-child.on('close', (code) => {
-  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  // uvu counts a suite that threw outside a test as neither passed nor failed: count it failed.
-  let failed = Math.max(0, total - passed - skipped);
-  if (code !== 0 && failed === 0) failed = 1;
-  // The reliability suite's counts (inputs tried, faults injected, requests sent during
-  // deploys, failed requests) are printed among uvu's dots: gather them where they are seen.
-  const counts = out.match(/reliability: [\w ]+: [^\n]*/g) ?? [];
-  if (counts.length > 0) console.log(`\n${counts.join('\n')}`);
-  console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+child.on('close', (code, signal) => {
+  const { passed, failed, skipped, notes } = summarize(out, code, signal);
+  if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
+  console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   process.exit(failed > 0 || code !== 0 ? 1 : 0);
 });
+
+/** The counts from uvu's output (colours and all), and the lines a reader should see last. */
+function summarize(output, code, signal) {
+  const text = output.replace(/\x1b\[[0-9;]*m/g, ''); // uvu colours the Skipped count: "Skipped:   \e[33m2"
+  const ended = /Total:\s+(\d+)/.exec(text);
+  const total = Number(ended?.[1] ?? 0);
+  const passed = Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  const skipped = Number(/Skipped:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  // uvu's Total counts the tests it ran (skipped ones are not in it). A suite whose hook threw
+  // shows as run but not passed (uvu drops the error), so it is counted failed here.
+  let failed = Math.max(0, total - passed);
+  // uvu died outside any test (a suite threw while loading, an unhandled 'error' event): no
+  // summary, or one that adds up, yet a non-zero exit. That is a failure too.
+  if (code !== 0 && failed === 0) failed = 1;
+  const notes = [];
+  if (!ended) notes.push(`the test process ended (${signal ?? `status ${code}`}) before uvu's summary: see the error above`);
+  // uvu 0.5.6 prints nothing for a hook that threw, nor for an error it cannot format (one whose
+  // `details` is not a string, as GatewayError's is): it just stops that suite at (n / m).
+  const silent = failed - (text.match(/ FAIL /g) ?? []).length;
+  if (ended && silent > 0) notes.push(`${silent} failed without an error printed: a hook threw or uvu could not format the error; look for a suite ending (n / m) with n < m`);
+  // The reliability suite's counts (inputs tried, faults injected, requests sent during
+  // deploys, failed requests) are printed among uvu's dots: gather them where they are seen.
+  notes.push(...(text.match(/reliability: [\w ]+: [^\n]*/g) ?? []));
+  // Why each skipped test was skipped (test/helpers/skip.ts prints one line for each).
+  notes.push(...(text.match(/\(skipped: [^\n]*\)/g) ?? []).map((line) => `  ${line}`));
+  return { passed, failed, skipped, notes };
+}

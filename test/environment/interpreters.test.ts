@@ -7,6 +7,7 @@ import path from 'node:path';
 import { rcompare } from '@renovatebot/pep440';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runIf } from '../helpers/skip.js';
 import { isGatewayError } from '../../src/errors.js';
 import {
   clearInterpreterCache,
@@ -47,6 +48,7 @@ const hasSystem = existsSync(SYSTEM_PYTHON);
 const system = hasSystem ? ask(SYSTEM_PYTHON) : null;
 
 const test = suite('interpreters');
+const ifSystem = runIf(test, system !== null, `needs ${SYSTEM_PYTHON}`);
 const temps: string[] = [];
 
 test.after(async () => {
@@ -71,7 +73,7 @@ test('picks python3 on PATH for ">=3.9"', async () => {
   assert.is(picked.version, onPath.version);
 });
 
-test('picks /usr/bin/python3 when deb packages are listed', async () => {
+ifSystem('picks /usr/bin/python3 when deb packages are listed', async () => {
   if (!system) return;
   const picked = await pickInterpreter({ python: '>=3.9', deb: ['python3-flask'] });
   assert.ok(picked.names.includes(SYSTEM_PYTHON), picked.names.join(', '));
@@ -87,14 +89,14 @@ test('"<3" fails with APPPKG_PY_NO_INTERPRETER listing what was found', async ()
   assert.match(err.hint, 'python3.N');
 });
 
-test('deb listed but the system interpreter does not satisfy: says so', async () => {
+ifSystem('deb listed but the system interpreter does not satisfy: says so', async () => {
   if (!system) return;
   const err = await expectError(pickInterpreter({ python: '>=4', deb: ['python3-flask'] }), 'APPPKG_PY_NO_INTERPRETER');
   assert.ok(err.details.reasonDeb);
   assert.match(err.message, 'system interpreter');
 });
 
-test('an override wins over discovery, and must still satisfy the specifier', async () => {
+ifSystem('an override wins over discovery, and must still satisfy the specifier', async () => {
   if (!system) return;
   const picked = await pickInterpreter({ python: '>=3.9', deb: [] }, { override: SYSTEM_PYTHON });
   assert.is(picked.executable, SYSTEM_PYTHON);
@@ -110,7 +112,7 @@ test('a bogus override fails with APPPKG_PY_NOT_EXECUTABLE', async () => {
   await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/bin/false' }), 'APPPKG_PY_NOT_EXECUTABLE');
 });
 
-test('without python3 on PATH: the highest satisfying python3.N', async () => {
+runIf(test, system !== null && realpathSync(onPath.executable) !== realpathSync(SYSTEM_PYTHON), `needs ${SYSTEM_PYTHON} and another python3 on PATH`)('without python3 on PATH: the highest satisfying python3.N', async () => {
   // PATH = one directory holding `python3.11` -> the PATH python (pyenv here); /usr/bin is
   // searched too, so both interpreters are candidates and neither is "python3 on PATH".
   if (!system || realpathSync(onPath.executable) === realpathSync(SYSTEM_PYTHON)) return;

@@ -1,5 +1,7 @@
 // When the gateway runs as root, each app runs as its user: the owner of its directory, or
-// `user:` in the environment file (SPEC §2). Needs root: skipped otherwise.
+// `user:` in the environment file (SPEC §2). Needs root: skipped otherwise. The gateway runs
+// from where the app's user can read python-shim (installForOtherUsers), so this works from a
+// checkout under /root too.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -8,10 +10,19 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { appStatus } from '../helpers/status.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { installForOtherUsers, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('apps run as their user');
-const isRoot = process.getuid?.() === 0;
+const ifRoot = runIf(test, isRoot, 'needs root to run an app as another user');
+// The second case needs an interpreter root can run and the app's user cannot: pyenv's python3
+// under /root (mode 0700). A python3 on PATH elsewhere (/usr/bin) is open to every user.
+const pathPython = spawnSync('sh', ['-c', 'command -v python3'], { encoding: 'utf8' }).stdout.trim();
+const ifClosedPython = runIf(
+  test,
+  isRoot && pathPython.startsWith('/root/'),
+  isRoot ? `python3 on PATH (${pathPython || 'none'}) is not under /root, so the app's user can run it` : 'needs root to run an app as another user',
+);
 const USER = 'apppkg-test-app';
 const work = tempDir('apppkg-users-');
 chmodSync(work.path, 0o755);
@@ -33,8 +44,7 @@ test.after(async () => {
   work.remove();
 });
 
-test('an app runs as the owner of its directory, its state belongs to it, root is flagged', async () => {
-  if (!isRoot) return console.log('  (not root: skipped)');
+ifRoot('an app runs as the owner of its directory, its state belongs to it, root is flagged', async () => {
   const uid = uidOf(USER);
   const apps = join(work.path, 'apps');
   mkdirSync(apps);
@@ -45,7 +55,7 @@ test('an app runs as the owner of its directory, its state belongs to it, root i
   const envFile = join(work.path, 'environment.yaml');
   writeFileSync(envFile, 'python: /usr/bin/python3\n');
   const state = join(work.path, 'state');
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile]);
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile], { bin: installForOtherUsers().bin });
   running.push(gw);
   assert.is((await request(`${gw.url}/owned/`)).statusCode, 200);
   const s = await appStatus(gw, 'owned');
@@ -58,8 +68,7 @@ test('an app runs as the owner of its directory, its state belongs to it, root i
   assert.match(gw.output(), /rooty: WARNING: runs as root/);
 });
 
-test('an interpreter the app\'s user cannot execute is a clear error, and the rest serve', async () => {
-  if (!isRoot) return;
+ifClosedPython('an interpreter the app\'s user cannot execute is a clear error, and the rest serve', async () => {
   uidOf(USER);
   const apps = join(work.path, 'apps2');
   mkdirSync(apps);
@@ -67,11 +76,8 @@ test('an interpreter the app\'s user cannot execute is a clear error, and the re
   const owned = addPackage(apps, 'environ', 'owned');
   spawnSync('chown', ['-R', `${USER}:`, owned]);
   addPackage(apps, 'environ', 'rooty');
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state2')]);
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state2')], { bin: installForOtherUsers().bin });
   running.push(gw);
-  // pyenv's python3 lives under /root (mode 0700): the app's user cannot run it.
-  const which = spawnSync('sh', ['-c', 'command -v python3'], { encoding: 'utf8' }).stdout.trim();
-  if (!which.startsWith('/root/')) return console.log('  (python3 on PATH is not under /root: skipped)');
   await waitFor(async () => (await appStatus(gw, 'owned'))?.problem?.code === 'APPPKG_PY_NOT_EXECUTABLE', 20_000, 'the refusal');
   assert.match((await appStatus(gw, 'owned')).problem.message, new RegExp(`user ${USER} cannot run it`));
   assert.is((await request(`${gw.url}/rooty/`)).statusCode, 200);

@@ -1,9 +1,9 @@
 // Helpers that drive the real CLI as a child process. Every wait has a deadline: uvu has no
 // per-test timeout, so a hung child would otherwise hang the whole run.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 
@@ -35,6 +35,102 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what = 'c
   }
 }
 
+/**
+ * Whether users other than the owner can reach `path`: every directory above it lets others
+ * through (o+x) and `path` itself grants them `mode` (4 read, 1 execute). A checkout inside a
+ * `mktemp -d` directory or under /root (both 0700) fails this, so the app users and `nobody`
+ * that some tests run things as cannot read the CLI or python-shim there.
+ */
+export function othersCan(path: string, mode: number): boolean {
+  try {
+    for (let dir = dirname(path); ; dir = dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) return false;
+      if (dir === dirname(dir)) break;
+    }
+    return (statSync(path).mode & mode) === mode;
+  } catch {
+    return false;
+  }
+}
+
+/** Where the package other users can run lives: ROOT itself, or a copy. See installForOtherUsers. */
+export interface SharedInstall {
+  root: string;
+  bin: string;
+  /** True when ROOT was closed to other users and `root` is a world-readable copy of it. */
+  copied: boolean;
+}
+
+let shared: SharedInstall | null = null;
+
+/**
+ * The package as a user other than ours can run it. Gateway tests that run apps as their users
+ * (or the CLI as nobody) need that user to read bin/, dist/ and python-shim/; from a checkout
+ * they cannot enter, that spawn would fail with EACCES. So the package is then copied as npm
+ * would install it (package.json "files", package.json, the runtime dependencies) into one
+ * world-readable temp dir per test process, removed when the process exits. Needs a build.
+ */
+export function installForOtherUsers(): SharedInstall {
+  if (shared) return shared;
+  const inPlace = othersCan(BIN, 0o005) && othersCan(join(ROOT, 'dist', 'cli', 'main.js'), 0o004) && othersCan(join(ROOT, 'python-shim', 'apppkg_shim_main.py'), 0o004);
+  if (inPlace) return (shared = { root: ROOT, bin: BIN, copied: false });
+  const root = mkdtempSync(join(tmpdir(), 'apppkg-shared-install-'));
+  process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
+  const copied = new Set<string>();
+  for (const entry of [...pkg.files, 'package.json', ...runtimePackages()]) {
+    const from = join(ROOT, entry);
+    // A nested package lives inside one already copied (node_modules/a/node_modules/b).
+    if ([...copied].some((c) => entry.startsWith(c + sep)) || !existsSync(from)) continue;
+    cpSync(from, join(root, entry), { recursive: true, filter: (p) => !p.includes('__pycache__') });
+    copied.add(entry);
+  }
+  // The checkout's files may be 0600 (a umask 077 clone): make the copy readable by everyone.
+  chmodSync(root, 0o755);
+  spawnSync('chmod', ['-R', 'a+rX', root], { stdio: 'ignore', timeout: 30_000 });
+  return (shared = { root, bin: join(root, 'bin', 'apppkg-gateway'), copied: true });
+}
+
+/** `path` (inside ROOT) where other users can read it: itself, or its copy in the shared install. */
+export function sharedPath(path: string): string {
+  const { root, copied } = installForOtherUsers();
+  if (!copied) return path;
+  const copy = join(root, relative(ROOT, path));
+  if (!existsSync(copy)) {
+    cpSync(path, copy, { recursive: true, filter: (p) => !p.includes('__pycache__') });
+    spawnSync('chmod', ['-R', 'a+rX', root], { stdio: 'ignore', timeout: 30_000 });
+  }
+  return copy;
+}
+
+/**
+ * node_modules/ paths (relative to ROOT) of package.json "dependencies" and theirs, found the
+ * way Node resolves them (nearest node_modules up from the requiring package): dev tools such
+ * as typescript and esbuild are most of node_modules, and nothing at run time needs them.
+ */
+function runtimePackages(): string[] {
+  const found = new Set<string>();
+  const deps = (dir: string): string[] => {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    return Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies });
+  };
+  const visit = (from: string, name: string): void => {
+    for (let dir = from; ; dir = dirname(dir)) {
+      const candidate = join(dir, 'node_modules', name);
+      if (existsSync(join(candidate, 'package.json'))) {
+        const rel = relative(ROOT, candidate);
+        if (found.has(rel)) return;
+        found.add(rel);
+        for (const dep of deps(candidate)) visit(candidate, dep);
+        return;
+      }
+      if (dir === ROOT || dir === dirname(dir)) return; // an optional dependency not installed
+    }
+  };
+  for (const dep of deps(ROOT)) visit(ROOT, dep);
+  return [...found].sort();
+}
+
 export interface CliResult {
   status: number | null;
   signal: NodeJS.Signals | null;
@@ -42,14 +138,28 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The error a test fails with when `file` could not be started at all. Without an 'error'
+ * listener a failed spawn (EACCES, ENOENT) is an uncaught exception that ends the whole uvu
+ * run, not the one test.
+ */
+export function spawnFailure(file: string, args: string[], err: NodeJS.ErrnoException, as?: { uid?: number; cwd?: string }): Error {
+  const who = as?.uid === undefined ? '' : ` as uid ${as.uid}`;
+  const hint = err.code === 'EACCES' && as?.uid !== undefined ? ` (can uid ${as.uid} reach ${file}? a checkout under /root or in a 0700 dir is closed to other users)` : '';
+  return new Error(`could not start ${file} ${args.join(' ')}${who}: ${err.code ?? err.message}${hint}`, { cause: err });
+}
+
 /** Runs the CLI to completion (bounded by `ms`; killed and failed past it). */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ms?: number; input?: string } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ms?: number; input?: string; bin?: string } = {}): Promise<CliResult> {
+  const bin = opts.bin ?? BIN;
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, {
+    const child = spawn(bin, args, {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    // The CLI may exit before reading its input: EPIPE here is its answer, not the test's error.
+    child.stdin?.on('error', () => {});
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     let stdout = '';
     let stderr = '';
@@ -59,6 +169,10 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
       child.kill('SIGKILL');
       reject(new Error(`apppkg-gateway ${args.join(' ')} did not finish in ${opts.ms ?? 60000} ms\n${stdout}\n${stderr}`));
     }, opts.ms ?? 60000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(spawnFailure(bin, args, err));
+    });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
       resolve({ status, signal, stdout, stderr });
@@ -76,9 +190,13 @@ export interface RunningGateway {
   stop(ms?: number): Promise<number | null>;
 }
 
-/** Starts the CLI (serve or --apps) and waits for its `listening on http://...` line. */
-export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ms?: number; cwd?: string } = {}): Promise<RunningGateway> {
-  const child = spawn(BIN, args, {
+/**
+ * Starts the CLI (serve or --apps) and waits for its `listening on http://...` line. `bin`: the
+ * CLI to run instead of the checkout's (installForOtherUsers().bin).
+ */
+export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ms?: number; cwd?: string; bin?: string } = {}): Promise<RunningGateway> {
+  const bin = opts.bin ?? BIN;
+  const child = spawn(bin, args, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -87,22 +205,36 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
   let exited = false;
-  const exit = new Promise<number | null>((resolve) =>
+  let failure: Error | null = null;
+  const exit = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => {
       exited = true;
       resolve(code);
-    }),
-  );
+    });
+    // A spawn that fails emits 'error' and never 'exit': end the wait below, and stop().
+    child.on('error', (err) => {
+      failure ??= spawnFailure(bin, args, err);
+      exited = true;
+      resolve(null);
+    });
+  });
+  // Waits for the line or the end of the child (its output read to the end: 'close', not
+  // 'exit'): an early exit fails now, not at the deadline.
+  let closed = false;
+  child.on('close', () => (closed = true));
   const url = await waitFor(
     () => {
-      if (exited) throw new Error(`exited early:\n${out}`);
-      return /listening on ((?:http:\/\/|unix:)\S+)/.exec(out)?.[1];
+      const listening = /listening on ((?:http:\/\/|unix:)\S+)/.exec(out)?.[1];
+      return listening ? { url: listening } : closed || failure ? { url: null } : undefined;
     },
     opts.ms ?? 30000,
     `apppkg-gateway ${args.join(' ')} to listen`,
-  ).catch((err) => {
+  ).then((found) => {
+    if (!found?.url) throw failure ?? new Error(`apppkg-gateway ${args.join(' ')} exited early (${child.signalCode ?? `status ${child.exitCode}`})`);
+    return found.url;
+  }).catch((err) => {
     child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n--- output ---\n${out}`);
+    throw new Error(`${(err as Error).message}\n--- output ---\n${out}`, { cause: err });
   });
   // The gateway prints its admin address right after its listeners; serve has none.
   const adminUrl = args.includes('--apps')

@@ -1,14 +1,22 @@
 // `apppkg-gateway install`: a per-app virtualenv built offline from a local wheel, reused while
 // the requirements are unchanged, rebuilt (new build dir, then the switch) when they change;
 // deb and hook failures end with a FAIL line and exit 1. Real venv, real pip, no network.
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, tempDir } from '../helpers/process.js';
-import { hasProgram, makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
+import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
+import { makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: install');
+const NOBODY = 65534;
+// As root, the --system case runs the CLI as nobody, who needs a `node` of its own on PATH:
+// one under /root (nvm) is out of its reach. Asked as nobody, since only it knows.
+const nobodyHasNode = isRoot && spawnSync('sh', ['-c', 'command -v node'], { uid: NOBODY, gid: NOBODY, cwd: '/', stdio: 'ignore', timeout: 5_000 }).status === 0;
+const ifDpkg = runIf(test, hasProgram('dpkg-query'), 'dpkg-query is not installed (not a Debian host)');
+const ifNodeForNobody = runIf(test, !isRoot || nobodyHasNode, `as root it runs as uid ${NOBODY}, which finds no node it can run on PATH`);
 const work = tempDir('apppkg-install-work-');
 const state = tempDir('apppkg-install-state-');
 test.after(() => {
@@ -116,8 +124,7 @@ test('a failing commands.install exits 1 and names the hook and its status', asy
   assert.ok(!existsSync(join(state.path, 'apps', 'badhook', 'installed.json')), 'a failed install is not marked installed');
 });
 
-test('missing deb packages without --system: FAIL with the apt-get and --system fix', async () => {
-  if (!hasProgram('dpkg-query')) return;
+ifDpkg('missing deb packages without --system: FAIL with the apt-get and --system fix', async () => {
   const dir = makeApp(work.path, 'needsdeb', 'app: wsgi:application\ndeb: [apppkg-surely-not-a-package]\n');
   const r = await runCli(['install', dir, ...S]);
   assert.is(r.status, 1, r.stdout + r.stderr);
@@ -125,12 +132,12 @@ test('missing deb packages without --system: FAIL with the apt-get and --system 
   assert.match(r.stdout, /fix: run `apt-get install -y apppkg-surely-not-a-package` .*--system/);
 });
 
-test('--system as a user other than root exits 1 with the fix', async () => {
+ifNodeForNobody('--system as a user other than root exits 1 with the fix', async () => {
   const dir = makeApp(work.path, 'systemapp', 'app: wsgi:application\ndeb: [python3-venv]\n');
-  const asRoot = process.getuid?.() === 0;
-  // As root, drop to nobody (who can read the app: mkdtemp made its parent 0700).
-  if (asRoot) chmodSync(work.path, 0o755);
-  const r = await runCliAs(['install', dir, '--system', ...S], asRoot ? { uid: 65534, gid: 65534 } : {});
+  // As root, drop to nobody (who can read the app: mkdtemp made its parent 0700). runCliAs
+  // runs a copy of the CLI nobody can read when this checkout is closed to it.
+  if (isRoot) chmodSync(work.path, 0o755);
+  const r = await runCliAs(['install', dir, '--system', ...S], isRoot ? { uid: NOBODY, gid: NOBODY } : {});
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /FAIL\s+install --system: installing deb packages needs root/);
   assert.match(r.stdout, /fix: run `sudo apppkg-gateway install --system /);

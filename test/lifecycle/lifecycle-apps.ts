@@ -5,7 +5,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, type CliResult } from '../helpers/process.js';
+import { BIN, installForOtherUsers, ROOT, spawnFailure, type CliResult } from '../helpers/process.js';
+
+export { hasProgram } from '../helpers/skip.js';
 
 export const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
 
@@ -37,12 +39,19 @@ export function makeApp(parent: string, name: string, yaml: string): string {
   return dir;
 }
 
-/** Like runCli, with the options runCli lacks: a uid, or a pseudo-terminal (via script(1)). */
+/**
+ * Like runCli, with the options runCli lacks: a uid, or a pseudo-terminal (via script(1)). As
+ * another uid it runs the package from where that user can read it (installForOtherUsers).
+ */
 export function runCliAs(args: string[], opts: { uid?: number; gid?: number; tty?: boolean; input?: string; ms?: number } = {}): Promise<CliResult> {
-  const quoted = [BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const [file, argv] = opts.tty ? ['script', ['-qec', quoted, '/dev/null']] : [BIN, args];
+  const asOther = opts.uid !== undefined && opts.uid !== process.getuid?.();
+  const { bin, root } = asOther ? installForOtherUsers() : { bin: BIN, root: ROOT };
+  const quoted = [bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const [file, argv] = opts.tty ? ['script', ['-qec', quoted, '/dev/null']] : [bin, args];
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: ROOT, uid: opts.uid, gid: opts.gid, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, { cwd: root, uid: opts.uid, gid: opts.gid, stdio: ['pipe', 'pipe', 'pipe'] });
+    // The CLI may exit before reading what we type: EPIPE is its answer, not the test's error.
+    child.stdin.on('error', () => {});
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -54,18 +63,14 @@ export function runCliAs(args: string[], opts: { uid?: number; gid?: number; tty
       child.kill('SIGKILL');
       reject(new Error(`${args.join(' ')} did not finish in ${opts.ms ?? 60000} ms\n${stdout}\n${stderr}`));
     }, opts.ms ?? 60000);
+    // A failed spawn (EACCES: a directory the uid cannot enter) fails this test, not the run.
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(spawnFailure(file, argv, err, { uid: opts.uid }));
+    });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
       resolve({ status, signal, stdout, stderr });
     });
   });
-}
-
-export function hasProgram(program: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore', timeout: 5_000 });
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, tempDir } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 import { hasProgram, makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: uninstall');
+const ifScript = runIf(test, hasProgram('script'), 'needs script(1) (bsdutils) to give uninstall a terminal');
 const work = tempDir('apppkg-uninstall-work-');
 const state = tempDir('apppkg-uninstall-state-');
 test.after(() => {
@@ -53,8 +55,7 @@ test('without --yes and without a terminal: exit 1 with the fix, nothing removed
   assert.ok(existsSync(join(appState, 'venv', 'bin', 'python')));
 });
 
-test('on a terminal it asks; anything but y keeps everything', async () => {
-  if (!hasProgram('script')) return;
+ifScript('on a terminal it asks; anything but y keeps everything', async () => {
   const r = await runCliAs(['uninstall', app, ...S], { tty: true, input: 'n\n' });
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /remove the data, logs, tmp and virtualenv of leaving\? \[y\/N\]/);
@@ -88,8 +89,7 @@ test('uninstall --yes runs the hook, removes everything of the app under the sta
   assert.not.match(again.stdout, /commands\.uninstall/);
 });
 
-test('on a terminal, y removes it', async () => {
-  if (!hasProgram('script')) return;
+ifScript('on a terminal, y removes it', async () => {
   const other = makeApp(work.path, 'agreeable', 'app: wsgi:application\n');
   assert.is((await runCli(['run', other, ...S, '--', 'true'])).status, 0);
   const r = await runCliAs(['uninstall', other, ...S], { tty: true, input: 'y\n' });

@@ -4,6 +4,10 @@ import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppLog } from '../../src/log/app-log.js';
 import { tempDir } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
+
+const ifNotRoot = runIf(test, !isRoot, 'root writes through any directory mode (the /dev/full case covers the error path)');
+const ifDevFull = runIf(test, existsSync('/dev/full'), 'no /dev/full on this host');
 
 function finish(log: AppLog): Promise<void> {
   return new Promise((resolve) => log.end(resolve));
@@ -25,8 +29,7 @@ test('the app log rotates by size and keeps a bounded number of files', async ()
   }
 });
 
-test('a log directory that cannot be written is reported once and never throws', async () => {
-  if (process.getuid?.() === 0) return; // root writes through any mode: covered by the disk-full case below
+ifNotRoot('a log directory that cannot be written is reported once and never throws', async () => {
   const dir = tempDir('apppkg-applog-ro-');
   try {
     chmodSync(dir.path, 0o500);
@@ -41,8 +44,7 @@ test('a log directory that cannot be written is reported once and never throws',
   }
 });
 
-test('a full disk (/dev/full) is reported once and the writer keeps going', async () => {
-  if (!existsSync('/dev/full')) return;
+ifDevFull('a full disk (/dev/full) is reported once and the writer keeps going', async () => {
   const errors: Error[] = [];
   // AppLog opens <dir>/app.log; /dev/full stands in through a directory holding a link to it.
   const dir = tempDir('apppkg-applog-full-');

@@ -3,7 +3,7 @@
 // system service).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -12,9 +12,11 @@ import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
 import { openSocket } from '../helpers/websocket.js';
 import { assertNoOrphans, ROOT, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { hasProgram, runIf } from '../helpers/skip.js';
 
 const test = suite('behind nginx');
-const hasNginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
+const hasNginx = hasProgram('nginx');
+const ifNginx = runIf(test, hasNginx, 'nginx is not on PATH (Debian: apt-get install nginx)');
 const work = tempDir('apppkg-nginx-');
 chmodSync(work.path, 0o755); // nginx's workers run as an unprivileged user
 const apps = join(work.path, 'apps');
@@ -55,7 +57,7 @@ http {
 }
 
 test.before(async () => {
-  if (!hasNginx) return;
+  if (!hasNginx) return; // every case is skipped (ifNginx)
   mkdirSync(apps);
   addPackage(apps, 'environ', 'blog.1.0', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.0"']] });
   addPackage(apps, 'ws-echo', 'echo');
@@ -100,8 +102,7 @@ function getFrom127002(url: string, headers: Record<string, string> = {}): Promi
   });
 }
 
-test('a request reaches the app with the client\'s address and scheme', async () => {
-  if (!hasNginx) return console.log('  (nginx is not installed: skipped)');
+ifNginx('a request reaches the app with the client\'s address and scheme', async () => {
   // The client comes from 127.0.0.2, so the address cannot be nginx's own by accident.
   const env = await getFrom127002(`http://127.0.0.1:${port}/blog/where?x=1`, { 'x-forwarded-for': '6.6.6.6' });
   assert.is(env.REMOTE_ADDR, '127.0.0.2', JSON.stringify(env));
@@ -114,8 +115,7 @@ test('a request reaches the app with the client\'s address and scheme', async ()
   assert.is(tlsEnv.REMOTE_ADDR, '127.0.0.2');
 });
 
-test('a websocket echo works through nginx', async () => {
-  if (!hasNginx) return;
+ifNginx('a websocket echo works through nginx', async () => {
   const sock = await openSocket(`ws://127.0.0.1:${port}/echo/ws/room`);
   sock.ws.send('through nginx');
   assert.is(await sock.next(), 'through nginx');
@@ -125,8 +125,7 @@ test('a websocket echo works through nginx', async () => {
   assert.is(await sock.closed(), 1000);
 });
 
-test('a new version deployed behind nginx loses no request', async () => {
-  if (!hasNginx) return;
+ifNginx('a new version deployed behind nginx loses no request', async () => {
   const loop = clientLoop(`http://127.0.0.1:${port}/blog/`, 4);
   await waitFor(() => loop.result.sent > 50, 10_000, 'the loop to run');
   addPackage(apps, 'environ', 'blog.1.1', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.1"']] });

@@ -4,7 +4,8 @@
 // apppkg-iso-b, which holds the setting SECRET), and the test tries every Host, path and
 // protocol trick to reach the admin listener through the public one. Each attempt is
 // counted; the counts are printed in one `reliability: isolation:` line. Needs root (to run
-// apps as users): skipped with a printed line otherwise.
+// apps as users): skipped otherwise, and the counts line says so. The gateway runs from where
+// the apps' users can read python-shim (installForOtherUsers): a checkout under /root works.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -15,10 +16,13 @@ import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { withDeadline } from '../helpers/link-harness.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, installForOtherUsers, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('reliability: isolation');
-const isRoot = process.getuid?.() === 0;
+const NEEDS_ROOT = 'needs root to run apps as two users';
+const ifRoot = runIf(test, isRoot, NEEDS_ROOT);
+let cases = 0;
 const USER_A = 'apppkg-iso-a';
 const USER_B = 'apppkg-iso-b';
 const SECRET = `iso-secret-${randomBytes(12).toString('hex')}`;
@@ -62,10 +66,8 @@ interface Attempt {
 }
 
 function bounded(name: string, fn: () => Promise<void>): void {
-  test(name, async () => {
-    if (!isRoot) return;
-    await withDeadline(fn(), CASE_MS, name);
-  });
+  cases++;
+  ifRoot(name, () => withDeadline(fn(), CASE_MS, name));
 }
 
 function userId(name: string): { uid: number; gid: number } {
@@ -117,7 +119,7 @@ async function adminTrick(name: string, raw: string, expectAnswer = true): Promi
 }
 
 test.before(async () => {
-  if (!isRoot) return console.log('  (not root: the isolation cases need root to run apps as two users; skipped)');
+  if (!isRoot) return; // every case is skipped (ifRoot)
   ({ uid: uidA } = userId(USER_A));
   ({ uid: uidB, gid: gidB } = userId(USER_B));
   // Every user must be able to traverse to its own app and state directory.
@@ -135,7 +137,7 @@ test.before(async () => {
     '--environment', envFile, '--watch-interval', '0',
     // Trust X-Forwarded-* from us: the forwarded-header tricks then get the most rope.
     '--trust-proxy',
-  ], { ms: 60_000 });
+  ], { ms: 60_000, bin: installForOtherUsers().bin });
   publicPort = Number(new URL(gw.url).port);
   adminPort = Number(new URL(gw.adminUrl!).port);
   const status = await waitFor(async () => {
@@ -151,7 +153,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (!isRoot) return console.log('reliability: isolation: skipped (not root)');
+  if (!isRoot) return console.log(`reliability: isolation: ${cases} cases skipped (${NEEDS_ROOT})`);
   console.log(
     `reliability: isolation: ${counts.crossTried} cross-app reads tried, ${counts.crossSucceeded} succeeded; ` +
       `${counts.adminTried} admin tricks tried, ${counts.adminReached} reached the admin`,

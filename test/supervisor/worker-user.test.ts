@@ -3,14 +3,29 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
-import { Worker } from '../../src/supervisor/worker.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Worker as WorkerClass } from '../../src/supervisor/worker.js';
 import { fixtureApp } from '../helpers/link-harness.js';
-import { assertNoOrphans } from '../helpers/process.js';
+import { assertNoOrphans, installForOtherUsers, sharedPath } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('worker user');
 const NOBODY = 65534;
 const PYTHON = '/usr/bin/python3'; // an interpreter any user may run (pyenv's under /root is not)
-let worker: Worker | null = null;
+const ifRootAndPython = runIf(
+  test,
+  isRoot && existsSync(PYTHON),
+  isRoot ? `needs ${PYTHON}, an interpreter any user may run` : 'needs root to start a worker as another user',
+);
+// Nobody must read python-shim, which a Worker finds beside its own module, and the app. From a
+// checkout closed to other users (under /root, in a mktemp -d dir) both come from the shared
+// copy: the built Worker (dist/) and a copy of the fixture.
+const shared = isRoot ? installForOtherUsers() : null;
+const { Worker } = (await import(
+  shared?.copied ? pathToFileURL(join(shared.root, 'dist', 'supervisor', 'worker.js')).href : '../../src/supervisor/worker.js'
+)) as typeof import('../../src/supervisor/worker.js');
+let worker: WorkerClass | null = null;
 
 test.after(async () => {
   const pid = worker?.pid;
@@ -18,12 +33,9 @@ test.after(async () => {
   if (pid) await assertNoOrphans([pid]);
 });
 
-test('uid and gid reach spawn: the worker runs as that user and serves', async () => {
-  if (process.getuid?.() !== 0 || !existsSync(PYTHON)) {
-    console.log('  (skipped: needs root and /usr/bin/python3)');
-    return;
-  }
-  const { dir, app } = fixtureApp('faults');
+ifRootAndPython('uid and gid reach spawn: the worker runs as that user and serves', async () => {
+  const { dir: fixtureDir, app } = fixtureApp('faults');
+  const dir = sharedPath(fixtureDir);
   worker = new Worker({
     python: PYTHON,
     env: { PATH: '/usr/bin:/bin', HOME: '/' },
