@@ -1,6 +1,6 @@
 // The JSON Schema validators for app.yaml and the environment file. The schemas in schema/ are
-// what editors read, and ajv checks files against those very schemas (see load.ts for why
-// ajv). Compiling them costs ~80 ms of every cold start (ajv's import and code generation),
+// what editors read, and ajv checks files against those very schemas (see load-yaml.ts for
+// why ajv). Compiling them costs ~80 ms of every cold start (ajv's import and code generation),
 // so `npm run build` compiles them once, with ajv's standalone code, into
 // dist/description/compiled/NAME.cjs (scripts/build-validators.mjs). A compiled validator is
 // used only while its schema's hash matches the schema file; otherwise (running from src/, a

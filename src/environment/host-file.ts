@@ -4,7 +4,10 @@
 
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
-import { keyLabel, loadYamlWithSchema, readSchema, setOwn, toList, type FixFor, type YamlFile, type YamlPath } from '../description/load.js';
+import { loadYamlWithSchema } from '../description/load-yaml.js';
+import type { FixFor } from '../description/schema-problems.js';
+import { readSchema } from '../description/validators.js';
+import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../description/yaml-file.js';
 
 /** Per-app keys that `defaults:` may also set. null = not set: the gateway's own default applies. */
 export interface AppOverrides {

@@ -7,7 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isGatewayError, type GatewayError } from '../../src/errors.js';
 import { describeJson } from '../../src/description/describe.js';
-import { loadDescription, loadDescriptionFile, readSchema, type JsonSchema } from '../../src/description/load.js';
+import { loadDescription, loadDescriptionFile } from '../../src/description/load.js';
+import { readSchema, type JsonSchema } from '../../src/description/validators.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = path.join(root, 'test/fixtures/descriptions');

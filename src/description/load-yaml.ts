@@ -1,0 +1,170 @@
+// Reads a YAML file into a YamlFile, explains its syntax errors in the user's terms, checks it
+// against a JSON Schema and runs the caller's semantic checks: every problem at once, each
+// with file:line:column. app.yaml (load.ts) and the environment file (host-file.ts) use it.
+//
+// Why ajv: the schema in schema/*.schema.json is what editors (yaml-language-server) read, so
+// validating against that same file keeps the editor and the gateway from disagreeing. ajv is
+// the reference JSON Schema validator for JavaScript (fastify validates its config with it), is
+// actively maintained, has no native parts, and reports every error at once (`allErrors`).
+
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument, type Node as YamlNode, type YAMLError } from 'yaml';
+import { GatewayError } from '../errors.js';
+import { reportSchemaErrors, type FixFor } from './schema-problems.js';
+import { validatorFor, type JsonSchema } from './validators.js';
+import { YamlFile } from './yaml-file.js';
+
+export interface LoadYamlOptions<T> {
+  /** The error for a file that does not exist. */
+  notFound: () => GatewayError;
+  /** The code of the error that carries the problems. */
+  invalidCode: 'APPPKG_DESC_INVALID' | 'APPPKG_ENVFILE_INVALID';
+  /**
+   * Semantic checks beyond the schema, and the normalisation. It runs even when the schema
+   * found problems, so that one run reports everything; read values with `yaml.valid()`, which
+   * hides those already reported. Whatever it returns is discarded when a problem was reported.
+   */
+  normalise: (yaml: YamlFile) => T;
+  fixFor?: FixFor;
+}
+
+/**
+ * Reads `file`, parses it as YAML, validates it against `schema`, runs `normalise`, and either
+ * returns its result or throws `invalidCode` with every problem, sorted by position.
+ */
+export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, options: LoadYamlOptions<T>): Promise<T> {
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw options.notFound();
+    throw new GatewayError('APPPKG_FILE_UNREADABLE', { file, reason: code ?? String(err), cause: err });
+  }
+  const yaml = parseYaml(file, source);
+  if (yaml.problems.length === 0) {
+    if (yaml.data === null || typeof yaml.data !== 'object' || Array.isArray(yaml.data)) {
+      yaml.report('APPPKG_DESC_NOT_MAPPING', [], { key: '', found: yaml.found([]) });
+    } else {
+      const validate = validatorFor(schema);
+      if (!validate(yaml.data)) reportSchemaErrors(yaml, validate.errors ?? [], options.fixFor);
+    }
+  }
+  let result: T | undefined;
+  if (yaml.problems.length === 0 || yaml.problems.every((p) => p.code !== 'APPPKG_DESC_YAML_SYNTAX' && p.code !== 'APPPKG_DESC_NOT_MAPPING')) {
+    result = options.normalise(yaml);
+  }
+  if (yaml.problems.length > 0) {
+    const problems = [...yaml.problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+    throw new GatewayError(options.invalidCode, { file, problems });
+  }
+  return result as T;
+}
+
+function parseYaml(file: string, source: string): YamlFile {
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: true });
+  let data: unknown = null;
+  let tooManyAliases = false;
+  try {
+    // An empty file (or comments only) is an empty mapping.
+    if (doc.errors.length === 0) data = doc.toJS() ?? {};
+  } catch {
+    tooManyAliases = true; // yaml's guard against alias bombs (maxAliasCount)
+  }
+  const yaml = new YamlFile(file, data, doc.contents as YamlNode | null, lines);
+  if (tooManyAliases) {
+    yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', {
+      file, line: 1, column: 1, found: 'more alias expansions than a description needs', fix: 'write the values out instead of repeating *aliases',
+    }));
+  }
+  const seenLines = new Set<number>();
+  // An over-indented key is reported twice by yaml (a multi-line key, then a nested mapping);
+  // the second says what is wrong, so the first is dropped.
+  const nestedAt = new Set(doc.errors.filter((e) => e.code === 'BLOCK_AS_IMPLICIT_KEY').map((e) => e.pos[0]));
+  for (const error of doc.errors) {
+    if (error.code === 'MULTILINE_IMPLICIT_KEY' && nestedAt.has(error.pos[0])) continue;
+    // One mistake often makes yaml report a cascade on the same line; the first says it best.
+    const { line, column } = syntaxPosition(source, error, lines);
+    if (seenLines.has(line)) continue;
+    seenLines.add(line);
+    const { found, fix, key } = explainSyntaxError(source, error);
+    yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', { file, line, column, key, found, fix }));
+  }
+  return yaml;
+}
+
+function syntaxPosition(source: string, error: YAMLError, lines: LineCounter): { line: number; column: number } {
+  let offset = error.pos[0];
+  // yaml points a bad indentation at the leading spaces; the user looks for the key after them.
+  if (error.code === 'BAD_INDENT') {
+    while (offset < source.length && source[offset] === ' ') offset++;
+  }
+  if (error.code === 'BLOCK_AS_IMPLICIT_KEY') {
+    const culprit = overIndentedKeyLine(source, offset);
+    if (culprit !== null) offset = culprit;
+  }
+  const { line, col } = lines.linePos(offset);
+  return { line, column: col };
+}
+
+/**
+ * `key: value` followed by a more indented `other: value` makes YAML read the second line as
+ * part of the first value; the mistake is the second line's indentation, so point there.
+ * Returns the offset of that line's first non-space character, or null.
+ */
+function overIndentedKeyLine(source: string, offset: number): number | null {
+  const lineStart = source.lastIndexOf('\n', offset - 1) + 1;
+  const indent = /^ */.exec(source.slice(lineStart))![0].length;
+  let next = source.indexOf('\n', offset);
+  while (next >= 0) {
+    const start = next + 1;
+    const line = source.slice(start, source.indexOf('\n', start) >= 0 ? source.indexOf('\n', start) : undefined);
+    const own = /^ */.exec(line)![0].length;
+    if (line.trim() !== '' && !line.trim().startsWith('#')) {
+      return own > indent && /^\s*[^\s#][^:]*:(\s|$)/.test(line) ? start + own : null;
+    }
+    next = source.indexOf('\n', start);
+  }
+  return null;
+}
+
+function explainSyntaxError(source: string, error: YAMLError): { found: string; fix?: string; key?: string } {
+  const text = source.slice(error.pos[0], error.pos[1]);
+  const own = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  switch (error.code) {
+    case 'TAB_AS_INDENT':
+      return { found: 'a tab in the indentation', fix: 'indent with spaces only: YAML does not allow tabs there' };
+    case 'BAD_INDENT':
+      return { found: `a line indented differently from the lines beside it (${own})`, fix: 'indent the keys of one mapping by the same number of spaces, and nested keys further than their parent' };
+    case 'BLOCK_AS_IMPLICIT_KEY':
+      if (overIndentedKeyLine(source, error.pos[0]) !== null) {
+        return {
+          found: 'a key indented further than the key above it, which YAML reads as part of that key\'s value',
+          fix: 'indent this key like its siblings (or, if it belongs under the key above, give that key no value on its own line)',
+        };
+      }
+      return {
+        found: `a value that YAML reads as a nested key (${own})`,
+        fix: 'quote a value that contains ": " (app: "module:object"), or put a nested key on its own line, indented',
+      };
+    case 'MULTILINE_IMPLICIT_KEY':
+      return { found: 'a key that runs over several lines', fix: 'check that each key is followed by ": " and that the next line is indented like its siblings' };
+    case 'DUPLICATE_KEY': {
+      // yaml points at the key's first character; the key is what precedes ":" on that line.
+      const lineStart = source.lastIndexOf('\n', error.pos[0] - 1) + 1;
+      const key = /^\s*(?:-\s+)?["']?([^"':#]+?)["']?\s*:/.exec(source.slice(lineStart))?.[1] ?? text;
+      return { found: `the key "${key}" a second time`, key, fix: `keep one "${key}:" and remove the other` };
+    }
+    case 'UNEXPECTED_TOKEN':
+      if (/^\s*[>|]/.test(source.slice(source.lastIndexOf(':', error.pos[0]) + 1))) {
+        return {
+          found: 'a value beginning with ">" or "|", which YAML reads as a block of text',
+          fix: 'quote the value, e.g. python: ">=3.9"',
+        };
+      }
+      return { found: own };
+    default:
+      return { found: own };
+  }
+}

@@ -1,0 +1,290 @@
+// The meaning of app.yaml (SPEC §1.1) beyond its schema: what kind of app it is, which keys go
+// together, paths that must stay inside the package, URL prefixes, and the default name from
+// the directory; the result is the normalised Description.
+
+import path from 'node:path';
+import { validRange } from '@renovatebot/pep440';
+import { parsePackageDirName } from './package-dir.js';
+import type { FixFor } from './schema-problems.js';
+import { COMMAND_NAMES, type Description, type ProcessSpec } from './types.js';
+import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from './yaml-file.js';
+
+const APP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+
+/** Names people write for an OS, and the name the host reports (Node's process.platform). */
+const OS_ALIASES: Record<string, string> = {
+  macos: 'darwin', osx: 'darwin', mac: 'darwin', macosx: 'darwin',
+  win32: 'windows', win: 'windows', nt: 'windows', win64: 'windows', unix: 'posix',
+};
+
+/** Fix hints for app.yaml that depend on the value found. */
+export const descriptionFixFor: FixFor = (key, value, found) => {
+  if ((key === 'app' || key === 'wsgi.app') && Array.isArray(value)) {
+    const joined = value.length === 2 && value.every((v) => typeof v === 'string') ? value.join(':') : 'myapp.wsgi:application';
+    return `write one module:object, not a list: ${key}: ${joined}`;
+  }
+  if ((key === 'app' || key === 'wsgi.app') && typeof value === 'string') {
+    if (!value.includes(':')) {
+      const module = value.replace(/\.py$/, '').replace(/[/\\]/g, '.');
+      return `write module:object, e.g. ${key}: ${module || 'myapp.wsgi'}:application`;
+    }
+    if (/[/\\]|\.py:/.test(value)) {
+      return `name the module with dots, not as a file: ${key}: ${value.replace(/\.py(?=:)/, '').replace(/[/\\]/g, '.')}`;
+    }
+    return 'write module:object, both dotted Python names, e.g. myapp.wsgi:application';
+  }
+  if (key === 'platform' && typeof value === 'string') {
+    const unknown = value.split(',').map((s) => s.trim()).filter((m) => m !== '' && !['python', 'wsgi', 'command'].includes(m));
+    if (unknown.length > 0) {
+      const names = `${unknown.map((m) => JSON.stringify(m)).join(', ')} ${unknown.length === 1 ? 'is not a mixin' : 'are not mixins'}`;
+      return `${names} (a framework needs none: a Flask or Django app is wsgi); write platform: python, wsgi or platform: python, command`;
+    }
+  }
+  if (key === 'python') {
+    // A number is shown as written: `python: 3.10` is 3.1 to YAML, "3.10" to the user.
+    const text = typeof value === 'number' ? found : typeof value === 'string' ? value.trim() : '';
+    if (/^\d+(\.\d+)*$/.test(text)) {
+      return `add an operator: python: ">=${text}" (this version or later) or python: "==${text}.*" (this series)`;
+    }
+  }
+  if (/^settings(\[\d+\])?$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value) && value !== '') {
+    return `name it with letters, digits and "_" only, e.g. ${value.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_')}`;
+  }
+  if (/^(health|processes\..+\.route|static)$/.test(key) && typeof value === 'string' && !value.startsWith('/')) {
+    return key === 'static' ? `write the prefix with a leading slash: /${value}: ...` : `write ${key.split('.').pop()}: /${value}`;
+  }
+  if (/^os(\[\d+\])?$/.test(key) && typeof value === 'string' && OS_ALIASES[value.toLowerCase()]) {
+    return `write ${OS_ALIASES[value.toLowerCase()]} (the name the host reports for it)`;
+  }
+  return undefined;
+};
+
+/**
+ * A path inside the package, normalised (`./vendor/` -> `vendor`); reports and returns
+ * undefined for an absolute path or one that climbs out with `..`.
+ */
+function packagePath(yaml: YamlFile, at: YamlPath, value: string, example: string): string | undefined {
+  const slashed = value.replace(/\\/g, '/');
+  if (path.posix.isAbsolute(slashed) || /^[A-Za-z]:/.test(slashed) || slashed.startsWith('~')) {
+    yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+      expected: 'a path relative to the package directory',
+      found: yaml.found(at),
+      fix: `write it relative to the directory that holds app.yaml, e.g. ${example}`,
+    });
+    return undefined;
+  }
+  const normal = path.posix.normalize(slashed).replace(/(.)\/+$/, '$1');
+  if (normal === '..' || normal.startsWith('../')) {
+    yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+      expected: 'a path inside the package (no ".." out of it)',
+      found: yaml.found(at),
+      fix: 'move what it points at into the package; a package must work wherever it is copied',
+    });
+    return undefined;
+  }
+  return normal;
+}
+
+/** A URL prefix normalised without its trailing "/"; "/" alone is refused (it would take every request). */
+function urlPrefix(yaml: YamlFile, at: YamlPath, value: string, where: 'key' | 'value', what: string): string | undefined {
+  const prefix = value.replace(/\/+$/, '');
+  if (prefix === '') {
+    yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+      key: where === 'key' ? keyLabel(at.slice(0, -1)) : undefined,
+      expected: `a URL prefix longer than "/" (${what})`,
+      found: JSON.stringify(value),
+      fix: 'use a prefix such as /static or /live; "/" would hide the rest of the app',
+    }, where);
+    return undefined;
+  }
+  return prefix;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function normaliseDescription(yaml: YamlFile, file: string, dir: string, dirName: string): Description {
+  const fromDir = parsePackageDirName(dirName);
+
+  let name = str(yaml.valid(['name']));
+  if (name === undefined && yaml.raw(['name']) === undefined) {
+    name = fromDir.name;
+    if (!APP_NAME.test(name)) {
+      yaml.report('APPPKG_DESC_BAD_VALUE', [], {
+        key: 'name',
+        expected: 'an app name of letters, digits, ".", "-" and "_"',
+        found: `${JSON.stringify(name)} (the directory name)`,
+        fix: 'add `name: ...` to app.yaml, or rename the directory',
+      }, 'value', null);
+    }
+  }
+
+  // platform: the mixins, and from them what kind of app this is.
+  const hasApp = yaml.raw(['app']) !== undefined || yaml.raw(['wsgi', 'app']) !== undefined;
+  const hasWeb = yaml.raw(['processes', 'web']) !== undefined;
+  let kind: Description['kind'] = hasApp || !hasWeb ? 'wsgi' : 'command';
+  let platform: string[] = ['python', kind];
+  const platformValue = yaml.valid(['platform']);
+  if (platformValue !== undefined) {
+    platform = toList(typeof platformValue === 'string' ? platformValue.split(',').map((s) => s.trim()).filter(Boolean) : platformValue);
+    const kinds = platform.filter((m) => m === 'wsgi' || m === 'command');
+    if (!platform.includes('python') || kinds.length !== 1) {
+      yaml.report('APPPKG_DESC_BAD_VALUE', ['platform'], {
+        expected: 'python plus exactly one of wsgi or command, e.g. "python, wsgi"',
+        found: yaml.found(['platform']),
+        fix: 'write platform: python, wsgi (the gateway imports app:) or platform: python, command (processes.web.command serves on $PORT)',
+      });
+    } else {
+      kind = kinds[0] as Description['kind'];
+    }
+  }
+
+  // app: or wsgi: {app:}, required for wsgi, refused for command.
+  if (yaml.raw(['app']) !== undefined && yaml.raw(['wsgi']) !== undefined) {
+    yaml.report('APPPKG_DESC_BAD_VALUE', ['wsgi'], {
+      expected: 'either app: or wsgi: {app: ...}, not both',
+      found: 'both',
+      fix: 'remove wsgi: and keep app:',
+    }, 'key');
+  }
+  let app = str(yaml.valid(['app'])) ?? str(yaml.valid(['wsgi', 'app'])) ?? null;
+  const missingAt: YamlPath = yaml.raw(['platform']) !== undefined ? ['platform'] : [];
+  // (`wsgi:` without app: is the schema's to report.)
+  if (kind === 'wsgi' && !hasApp && yaml.raw(['wsgi']) === undefined) {
+    yaml.report('APPPKG_DESC_MISSING_KEY', missingAt, {
+      key: 'app',
+      expected: 'module:object, the WSGI callable (e.g. app: myapp.wsgi:application)',
+      fix: 'add app: module:object, or write platform: python, command and give processes.web.command',
+    }, 'key', ['app']);
+  }
+  if (kind === 'command' && hasApp) {
+    const at = yaml.raw(['app']) !== undefined ? ['app'] : ['wsgi'];
+    yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+      expected: 'no app: for platform command (processes.web.command serves the app)',
+      found: yaml.found(at),
+      fix: 'remove it, or write platform: python, wsgi to let the gateway import it',
+    }, 'key');
+    app = null;
+  }
+  if (kind === 'command' && yaml.raw(['processes', 'web', 'command']) === undefined && !yaml.failedAtOrAbove(['processes', 'web', 'command'])) {
+    yaml.report('APPPKG_DESC_MISSING_KEY', yaml.raw(['processes']) !== undefined ? ['processes'] : missingAt, {
+      key: 'processes.web.command',
+      expected: "the command that starts the app's own server on $PORT",
+      fix: 'add processes: {web: {command: python -m myapp --port $PORT}}, or write platform: python, wsgi with app: module:object',
+    }, 'key', ['processes', 'web', 'command']);
+  }
+  if (kind === 'wsgi' && hasWeb && !yaml.failedAtOrAbove(['processes', 'web'])) {
+    yaml.report('APPPKG_DESC_BAD_VALUE', ['processes', 'web'], {
+      expected: "a process name other than web for platform wsgi (the gateway's workers are the web process)",
+      found: 'web',
+      fix: 'rename the process, or write platform: python, command if processes.web is the app\'s own server',
+    }, 'key');
+  }
+
+  let python = str(yaml.valid(['python']))?.trim() ?? null;
+  if (python !== null && (python === '' || !validRange(python))) {
+    yaml.report('APPPKG_DESC_BAD_VALUE', ['python'], {
+      expected: 'a PEP 440 specifier like ">=3.9"',
+      found: yaml.found(['python']),
+      fix: descriptionFixFor('python', python, '') ?? 'write a specifier such as ">=3.9", "~=3.11" or ">=3.9,<3.13" (operators: >=, <=, >, <, ==, !=, ~=)',
+    });
+    python = null;
+  }
+
+  const pipValue = str(yaml.valid(['pip']));
+  const pip = pipValue === undefined ? null : packagePath(yaml, ['pip'], pipValue, 'requirements.txt') ?? null;
+
+  const pathsValue = yaml.valid(['paths']);
+  const pathList = Array.isArray(pathsValue) ? pathsValue.map((p, i) => [['paths', i], p] as const) : pathsValue === undefined ? [] : [[['paths'], pathsValue] as const];
+  const paths: string[] = [];
+  for (const [at, value] of pathList) {
+    const normal = packagePath(yaml, at, String(value), 'vendor/');
+    if (normal !== undefined && !paths.includes(normal)) paths.push(normal);
+  }
+
+  const staticDirs: Record<string, string> = {};
+  const staticValue = yaml.raw(['static']);
+  if (staticValue !== null && typeof staticValue === 'object' && !yaml.failedAtOrAbove(['static'])) {
+    for (const rawPrefix of Object.keys(staticValue)) {
+      const dirValue = str(yaml.valid(['static', rawPrefix]));
+      if (dirValue === undefined) continue;
+      const prefix = urlPrefix(yaml, ['static', rawPrefix], rawPrefix, 'key', 'the gateway serves files under it');
+      const target = packagePath(yaml, ['static', rawPrefix], dirValue, 'static/');
+      if (prefix === undefined || target === undefined) continue;
+      if (Object.hasOwn(staticDirs, prefix)) {
+        yaml.report('APPPKG_DESC_BAD_VALUE', ['static', rawPrefix], {
+          key: 'static', expected: 'each URL prefix once', found: `${JSON.stringify(rawPrefix)} again`, fix: 'remove one of the two entries',
+        }, 'key');
+        continue;
+      }
+      setOwn(staticDirs, prefix, target);
+    }
+  }
+
+  const processes: Record<string, ProcessSpec> = {};
+  const processesValue = yaml.raw(['processes']);
+  const routes = new Map<string, string>();
+  if (processesValue !== null && typeof processesValue === 'object' && !yaml.failedAtOrAbove(['processes'])) {
+    for (const processName of Object.keys(processesValue)) {
+      const command = str(yaml.valid(['processes', processName, 'command']));
+      const routeValue = str(yaml.valid(['processes', processName, 'route']));
+      if (command === undefined) continue;
+      let route: string | null = null;
+      if (routeValue !== undefined) {
+        const at = ['processes', processName, 'route'];
+        route = urlPrefix(yaml, at, routeValue, 'value', 'its requests go to this process') ?? null;
+        if (route !== null && processName === 'web') {
+          yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+            expected: 'no route for processes.web (it takes every request not routed elsewhere)',
+            found: yaml.found(at),
+            fix: 'remove the route',
+          });
+        } else if (route !== null && routes.has(route)) {
+          yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+            expected: `a route no other process has (processes.${routes.get(route)} has ${route})`,
+            found: yaml.found(at),
+            fix: 'give each process its own route',
+          });
+        } else if (route !== null) {
+          routes.set(route, processName);
+        }
+      }
+      setOwn(processes, processName, { command, route: processName === 'web' ? null : route });
+    }
+  }
+
+  const commands: Description['commands'] = {};
+  for (const hook of COMMAND_NAMES) {
+    const command = str(yaml.valid(['commands', hook]));
+    if (command !== undefined) commands[hook] = command;
+  }
+
+  const extensions: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(yaml.data as Record<string, unknown>)) {
+    if (key.startsWith('x-')) setOwn(extensions, key, value);
+  }
+
+  return {
+    file,
+    dir,
+    name: name ?? fromDir.name,
+    version: fromDir.version,
+    kind,
+    platform,
+    os: toList(yaml.valid(['os'])),
+    python,
+    deb: toList(yaml.valid(['deb'])),
+    rpm: toList(yaml.valid(['rpm'])),
+    pip,
+    paths,
+    app: kind === 'wsgi' ? app : null,
+    settings: toList(yaml.valid(['settings'])),
+    static: staticDirs,
+    health: str(yaml.valid(['health'])) ?? null,
+    processes,
+    commands,
+    extensions,
+    positions: Object.fromEntries(Object.keys((yaml.data ?? {}) as Record<string, unknown>).map((key) => [key, yaml.position([key])])),
+  };
+}

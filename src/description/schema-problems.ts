@@ -1,0 +1,159 @@
+// ajv's errors -> problems on a YamlFile, one per mistake, in the user's words: "KEY: expected
+// X, found Y", a "did you mean" when a near name exists, and the schema's own x-expected and
+// x-fix notes (schema/*.schema.json) where it has them.
+
+import type { ErrorObject, JsonSchema } from './validators.js';
+import { keyLabel, type YamlFile } from './yaml-file.js';
+
+/** Returns a fix hint better than the schema's for a bad value, or undefined. */
+export type FixFor = (key: string, value: unknown, found: string) => string | undefined;
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string', array: 'a list', object: 'a mapping', integer: 'a whole number',
+  number: 'a number', boolean: 'true or false', null: 'nothing',
+};
+
+function note(schema: JsonSchema | undefined, name: 'x-expected' | 'x-fix'): string | undefined {
+  const value = schema?.[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Reports ajv's `errors` as problems of `yaml`; `fixFor` may know a better fix for a bad value. */
+export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor: FixFor | undefined): void {
+  const { kept, enclosing } = relevantErrors(errors);
+  for (const error of kept) {
+    const at = pointerToPath(error.instancePath);
+    const parent = (error.parentSchema ?? {}) as JsonSchema;
+    // A branch of "one name or a list" says little itself; the key's own notes say more.
+    const expectedNote = note(parent, 'x-expected') ?? note(enclosing.get(error), 'x-expected');
+    const fixNote = note(parent, 'x-fix') ?? note(enclosing.get(error), 'x-fix');
+
+    if (error.keyword === 'additionalProperties') {
+      const name = String((error.params as { additionalProperty: string }).additionalProperty);
+      const known = Object.keys((parent.properties ?? {}) as object);
+      yaml.report('APPPKG_DESC_UNKNOWN_KEY', [...at, name], { suggestion: closest(name, known), known }, 'key');
+    } else if (error.keyword === 'required') {
+      const name = String((error.params as { missingProperty: string }).missingProperty);
+      const property = ((parent.properties ?? {}) as Record<string, JsonSchema>)[name] ?? {};
+      const expected = typeof property['x-expected'] === 'string' ? property['x-expected'] : 'a value';
+      const under = at.length > 0 ? ` under ${keyLabel(at)}` : '';
+      yaml.report('APPPKG_DESC_MISSING_KEY', [...at, name], { expected, fix: `add \`${name}: ...\`${under}` }, 'key');
+    } else if (error.propertyName !== undefined) {
+      // A propertyNames failure: the key itself is the bad value (e.g. a static prefix without /).
+      const name = error.propertyName;
+      const found = JSON.stringify(name);
+      yaml.report('APPPKG_DESC_BAD_VALUE', [...at, name], {
+        key: keyLabel(at),
+        expected: expectedNote ?? expectedFromKeyword(error),
+        found,
+        fix: fixFor?.(keyLabel(at), name, found) ?? fixNote,
+      }, 'key');
+    } else {
+      const value = yaml.raw(at);
+      const found = yaml.found(at);
+      const key = keyLabel(at);
+      let fix = fixFor?.(key, value, found) ?? fixNote;
+      let suggestion: string | undefined;
+      if (error.keyword === 'enum' && typeof value === 'string') {
+        suggestion = closest(value, (error.params as { allowedValues: unknown[] }).allowedValues.map(String));
+        if (suggestion && !fixFor?.(key, value, found)) fix = `write ${suggestion}`;
+      }
+      yaml.report('APPPKG_DESC_BAD_VALUE', at, { expected: expectedNote ?? expectedFromKeyword(error), found, fix, suggestion });
+    }
+  }
+}
+
+/**
+ * With allErrors, an `anyOf` that fails reports every branch's errors plus its own. When the
+ * value's type picks one branch (a list for "one name or a list"), that branch's errors say
+ * more (`deb[1]: expected a package name`); otherwise the anyOf's own error, which carries the
+ * x-expected of the key, says it best.
+ */
+function relevantErrors(errors: ErrorObject[]): { kept: ErrorObject[]; enclosing: Map<ErrorObject, JsonSchema> } {
+  const dropped = new Set<ErrorObject>();
+  const enclosing = new Map<ErrorObject, JsonSchema>();
+  for (const outer of errors) {
+    if (outer.keyword === 'propertyNames') dropped.add(outer); // its inner error names the key
+    if (outer.keyword !== 'anyOf') continue;
+    const branches = outer.schema as JsonSchema[];
+    const matching = branches.flatMap((branch, i) => (acceptsType(branch, outer.data) ? [i] : []));
+    const keep = matching.length === 1 ? `${outer.schemaPath}/${matching[0]}/` : null;
+    for (const inner of errors) {
+      const under = inner.schemaPath.startsWith(`${outer.schemaPath}/`)
+        && (inner.instancePath === outer.instancePath || inner.instancePath.startsWith(`${outer.instancePath}/`));
+      if (under && (keep === null || !inner.schemaPath.startsWith(keep))) dropped.add(inner);
+      else if (under && !enclosing.has(inner)) enclosing.set(inner, outer.parentSchema as JsonSchema);
+    }
+    if (keep !== null) dropped.add(outer);
+  }
+  return { kept: errors.filter((e) => !dropped.has(e)), enclosing };
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value === 'number' ? (Number.isInteger(value) ? 'integer' : 'number') : typeof value;
+}
+
+function acceptsType(branch: JsonSchema, value: unknown): boolean {
+  const type = jsonType(value);
+  let types: unknown[] | undefined;
+  if (branch.type !== undefined) types = Array.isArray(branch.type) ? branch.type : [branch.type];
+  else if (Array.isArray(branch.enum)) types = branch.enum.map(jsonType);
+  if (types === undefined) return true;
+  return types.includes(type) || (type === 'integer' && types.includes('number'));
+}
+
+function expectedFromKeyword(error: ErrorObject): string {
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'type': {
+      const types = Array.isArray(params.type) ? params.type : String(params.type).split(',');
+      return types.map((t) => TYPE_WORDS[String(t)] ?? String(t)).join(' or ');
+    }
+    case 'enum': return `one of ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'pattern': return `text matching ${String(params.pattern)}`;
+    case 'minLength': return 'a non-empty string';
+    case 'minItems': return 'a non-empty list';
+    case 'minimum': return `a number of at least ${String(params.limit)}`;
+    case 'exclusiveMinimum': return `a number greater than ${String(params.limit)}`;
+    default: return error.message ?? 'a valid value';
+  }
+}
+
+/** ajv's instancePath (a JSON pointer) as a YamlPath, list indexes as numbers. */
+function pointerToPath(instancePath: string): (string | number)[] {
+  if (instancePath === '') return [];
+  return instancePath.slice(1).split('/').map((s) => {
+    const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^\d+$/.test(key) ? Number(key) : key;
+  });
+}
+
+function levenshtein(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** The candidate within 2 edits of `word` (case ignored), for "did you mean"; undefined if none. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const distance = levenshtein(lower, candidate.toLowerCase());
+    // Short words are 2 edits away from almost anything; demand less of them.
+    if (distance < bestDistance && distance < Math.max(candidate.length, lower.length) - 1) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
