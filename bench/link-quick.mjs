@@ -34,7 +34,8 @@ if (!existsSync(join(modules, `supervisor/worker${ext}`))) {
   process.exit(2);
 }
 const { Worker } = await import(join(modules, `supervisor/worker${ext}`));
-const { routeFromRequest } = await import(join(modules, `proxy/forward-wsgi${ext}`));
+const { forwardWsgi } = await import(join(modules, `proxy/forward-wsgi${ext}`));
+const { routeFromRequest } = await import(join(modules, `proxy/request-route${ext}`));
 const appDir = join(root, 'test', 'fixtures', 'apps', 'link-bench');
 
 async function startHarness(count, threads) {
@@ -61,7 +62,7 @@ async function startHarness(count, threads) {
       if (w.available && (best === null || w.inFlight < best.inFlight)) best = w;
     }
     next++;
-    best.handle(req, res, routeFromRequest(req));
+    forwardWsgi(best.link, req, res, routeFromRequest(req));
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -18,6 +18,11 @@ export interface AppContextOptions {
   /** --environment FILE, loaded here unless `hostEnv` is given. */
   environmentFile?: string;
   hostEnv?: HostEnvironment;
+  /**
+   * The description, already loaded (AppPackage keeps the one it was opened with, so that
+   * `.name` and what its methods act on cannot differ); else read from `dir`.
+   */
+  desc?: Description;
   /** --state-dir. */
   stateDir?: string;
   /**
@@ -48,7 +53,7 @@ export async function loadHostEnvironment(file: string | undefined): Promise<Hos
 
 /** The description and overrides only: no interpreter probe, no directories created. */
 export async function describeApp(opts: AppContextOptions): Promise<{ desc: Description; overrides: AppOverrides; hostEnv: HostEnvironment }> {
-  const desc = await loadDescription(opts.dir);
+  const desc = opts.desc ?? (await loadDescription(opts.dir));
   const hostEnv = opts.hostEnv ?? (await loadHostEnvironment(opts.environmentFile));
   return { desc, overrides: overridesFor(hostEnv, desc.name), hostEnv };
 }

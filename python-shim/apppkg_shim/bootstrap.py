@@ -5,18 +5,20 @@ os.environ before the app is imported, so neither the app nor its subprocesses s
 from argv[2]: {app: "module:object", sysPath: [dirs in order], threads, multiprocess,
 development, name}.
 
-sys.path becomes: each sysPath dir through site.addsitedir, in order (so their .pth files
-are processed), then the interpreter's own entries, minus the shim's own directory.
+sys.path becomes what apppkg.paths makes it for every process of an app: each sysPath dir
+through site.addsitedir, in order (so their .pth files are processed), then the interpreter's
+own entries, then the shim's own directory last (`import apppkg` works, shadowing nothing).
 """
 
 import importlib
 import json
 import os
 import platform
-import site
 import signal
 import socket
 import sys
+
+from apppkg.paths import set_app_process_path
 
 from .errors import (
     EXIT_APP_LOAD_FAILED,
@@ -52,27 +54,6 @@ def load_config(argv):
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise ConfigError("config.sysPath: expected a list of directories, found %r" % (paths,))
     return config
-
-
-def setup_sys_path(dirs, shim_dir):
-    shim_real = os.path.realpath(shim_dir)
-    base = []
-    for entry in sys.path:
-        if os.path.realpath(entry or os.curdir) == shim_real or entry in base:
-            continue
-        base.append(entry)
-    base_set = set(base)
-    front = []
-    for d in dirs:
-        d = os.path.abspath(d)
-        sys.path[:] = front + base
-        # addsitedir appends d and what its .pth files name (and runs their import lines,
-        # which may need the stdlib: hence base stays on the path meanwhile).
-        site.addsitedir(d)
-        front = [p for p in sys.path if p not in base_set]
-        if d not in front:
-            front.append(d)
-    sys.path[:] = front + base
 
 
 def import_app(spec):
@@ -168,7 +149,7 @@ def main(argv, shim_dir):
         return EXIT_STARTUP_FAILED
     try:
         config = load_config(argv)
-        setup_sys_path(config.get("sysPath") or [], shim_dir)
+        set_app_process_path(config.get("sysPath") or [], shim_dir)
         return serve(config) if command == "serve" else check(config)
     except ConfigError as exc:
         log(str(exc))

@@ -40,6 +40,7 @@ FREE = 0  # reading for whoever needs it; will run queued requests itself
 IN_APP = 1  # running app code
 OWN_INPUT = 2  # reading because its own request needs body or credit
 HEADER_PACK = link.HEADER.pack
+_PONG = HEADER_PACK(link.PONG, 0, 0)
 _tls = threading.local()
 
 
@@ -256,6 +257,11 @@ class Worker:
             elif ftype == link.NO_MORE:
                 self.no_more = True
                 self.main_cv.notify()
+            elif ftype == link.PING:
+                # The gateway's heartbeat: answered by whichever thread reads, busy app or not.
+                if acks is None:
+                    acks = []
+                acks.append(_PONG)
             else:
                 log("protocol error: unknown frame type %d; ignored" % ftype)
         if self.stopping and not tasks:

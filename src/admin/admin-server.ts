@@ -6,7 +6,7 @@ import { listenOn } from '../net/listen.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { addrUrl, type ListenAddress } from '../cli/args.js';
+import { addrUrl, type ListenAddress } from '../net/address.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { GatewayStatus } from './status-types.js';
 

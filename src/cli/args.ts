@@ -1,47 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { GatewayError } from '../errors.js';
 
-export type ListenAddress =
-  | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'unix'; path: string };
-
-/** `PORT`, `HOST:PORT`, `[v6]:PORT` or `unix:/path` (SPEC §3). */
-export function parseAddr(text: string, key = 'address', defaultHost = '127.0.0.1'): ListenAddress {
-  const bad = () => new GatewayError('APPPKG_ADDR_INVALID', { key, found: text });
-  if (text.startsWith('unix:')) {
-    const path = text.slice('unix:'.length);
-    if (!path.startsWith('/') && !path.startsWith('.')) throw bad();
-    return { kind: 'unix', path };
-  }
-  let host = defaultHost;
-  let portText = text;
-  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
-  if (v6) {
-    host = v6[1];
-    portText = v6[2];
-  } else if (text.includes(':')) {
-    const at = text.lastIndexOf(':');
-    host = text.slice(0, at);
-    portText = text.slice(at + 1);
-    if (host === '' || host.includes(':')) throw bad();
-  }
-  if (!/^\d{1,5}$/.test(portText)) throw bad();
-  const port = Number(portText);
-  if (port > 65535) throw bad();
-  return { kind: 'tcp', host, port };
-}
-
-export function formatAddr(addr: ListenAddress): string {
-  if (addr.kind === 'unix') return `unix:${addr.path}`;
-  const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
-  return `${host}:${addr.port}`;
-}
-
-export function addrUrl(addr: ListenAddress): string {
-  if (addr.kind === 'unix') return `unix:${addr.path}`;
-  const host = addr.host === '0.0.0.0' || addr.host === '::' ? '127.0.0.1' : addr.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
-}
+export { addrUrl, formatAddr, parseAddr, type ListenAddress } from '../net/address.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

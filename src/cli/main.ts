@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { helpText, parseCommand, type CommandSpec, type ParsedCommand } from './args.js';
 import { GatewayError, isGatewayError } from '../errors.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../package-version.js';
 
 export interface CommandModule {
   spec: CommandSpec;

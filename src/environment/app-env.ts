@@ -1,18 +1,21 @@
 // What every process of an app gets (SPEC §2.1): its variables, its private directories and
 // its sys.path order — app dir, each of `paths` (their .pth files processed), the virtualenv,
-// then the interpreter's own. Workers get `sysPath`/`siteDirs` through the shim; any other
-// command (`run APP -- CMD`, lifecycle hooks, `processes.*`) gets the same view through
-// `commandEnvironment()`: a generated `python` wrapper first on PATH and a generated
-// sitecustomize first on PYTHONPATH.
+// then the interpreter's own, then python-shim/ last (so `import apppkg` works, SPEC §5.7).
+// Workers get `sysPath` through the shim; any other command (`run APP -- CMD`, lifecycle
+// hooks, `processes.*`) gets the same view through `commandEnvironment()`: a generated
+// `python` wrapper first on PATH and a generated sitecustomize first on PYTHONPATH. Both end
+// in the one Python function that orders sys.path, python-shim/apppkg/paths.py.
 
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, readFile, realpath, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { describeJson } from '../description/describe.js';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
+import { SHIM_DIR } from '../link/shim-path.js';
 import type { Interpreter } from './interpreters.js';
-import { ensureDir, prepareAppStateDirs, type Owner } from './state-root.js';
+import { appStateDirs, ensureDir, prepareAppStateDirs, type Owner } from './state-root.js';
 
 export type AppMode = 'production' | 'development';
 
@@ -55,9 +58,24 @@ export interface AppEnvironment {
   dataDir: string;
   logDir: string;
   tmpDir: string;
-  /** Generated helpers for this exact configuration: bin/python, bin/python3, lib/sitecustomize.py. */
+  /** Generated helpers for this exact configuration: bin/python, bin/python3, lib/sitecustomize.py, description.json. */
   runDir: string;
 }
+
+/** Which Python an app runs on and what goes first on its sys.path: nothing but paths. */
+export interface AppPaths {
+  /** The program that runs the app's Python: the venv's bin/python when one is used, else the interpreter. */
+  python: string;
+  /** The virtualenv in use, or null (no `pip:`, or not installed yet). */
+  venv: Venv | null;
+  /** Prepended to the interpreter's own sys.path, in order. */
+  sysPath: string[];
+  /** The `paths` directories, absolute, in order. */
+  siteDirs: string[];
+}
+
+/** The file, in the run-helper directory, that APPPKG_DESCRIPTION names (python-shim/apppkg/recorded.py reads it). */
+export const DESCRIPTION_FILE = 'description.json';
 
 export interface Venv {
   dir: string;
@@ -103,20 +121,32 @@ export async function findVenv(dir: string, interpreter: Interpreter): Promise<V
   return { dir, python, sitePackages };
 }
 
+/**
+ * The app's Python program and sys.path, only looked up: nothing is created on disk, so
+ * `describe --sys-path` may call it for any directory. buildAppEnvironment uses it too.
+ */
+export async function resolveAppPaths(
+  desc: Pick<Description, 'name' | 'dir' | 'paths' | 'pip'>,
+  opts: Pick<AppEnvironmentOptions, 'stateRoot' | 'interpreter' | 'venvDir'>,
+): Promise<AppPaths> {
+  const siteDirs = desc.paths.map((p) => path.resolve(desc.dir, p));
+  const venv = desc.pip ? await findVenv(opts.venvDir ?? appStateDirs(opts.stateRoot, desc.name).venv, opts.interpreter) : null;
+  return {
+    python: venv ? venv.python : opts.interpreter.executable,
+    venv,
+    sysPath: unique([desc.dir, ...siteDirs, ...(venv ? [venv.sitePackages] : [])]),
+    siteDirs,
+  };
+}
+
 /** Build (and prepare on disk) the environment of one app; APPPKG_SETTINGS_MISSING names every missing setting. */
-export async function buildAppEnvironment(
-  desc: Pick<Description, 'name' | 'dir' | 'paths' | 'pip' | 'settings'>,
-  opts: AppEnvironmentOptions,
-): Promise<AppEnvironment> {
+export async function buildAppEnvironment(desc: Description, opts: AppEnvironmentOptions): Promise<AppEnvironment> {
   const processEnv = opts.processEnv ?? process.env;
   const settings = resolveSettings(desc, opts.settings, processEnv, opts.settingsFromEnv ?? opts.mode === 'development');
 
   const dirs = await prepareAppStateDirs(opts.stateRoot, desc.name, opts.owner);
   const appDir = desc.dir;
-  const siteDirs = desc.paths.map((p) => path.resolve(appDir, p));
-  const venv = desc.pip ? await findVenv(opts.venvDir ?? dirs.venv, opts.interpreter) : null;
-  const sysPath = unique([appDir, ...siteDirs, ...(venv ? [venv.sitePackages] : [])]);
-  const python = venv ? venv.python : opts.interpreter.executable;
+  const { python, venv, sysPath, siteDirs } = await resolveAppPaths(desc, { ...opts, venvDir: opts.venvDir ?? dirs.venv });
 
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(processEnv)) {
@@ -134,7 +164,8 @@ export async function buildAppEnvironment(
   });
   if (venv) env.VIRTUAL_ENV = venv.dir;
 
-  const runDir = await writeRunHelpers(dirs.run, { name: desc.name, python, sysPath, siteDirs }, opts.owner);
+  const runDir = await writeRunHelpers(dirs.run, { name: desc.name, python, sysPath, shimDir: SHIM_DIR, appPath: env.PATH, description: describeJson(desc) }, opts.owner);
+  env.APPPKG_DESCRIPTION = path.join(runDir, DESCRIPTION_FILE);
   return {
     name: desc.name,
     appDir,
@@ -174,14 +205,19 @@ export function resolveSettings(
 
 /**
  * The env for `sh -c CMD` in the app's environment: `python`/`python3` are the app's (wrappers
- * first on PATH) and PYTHONPATH gives the sysPath order, with a generated sitecustomize that
- * processes the .pth files of `paths` and then runs the interpreter's own sitecustomize.
+ * first on PATH) and PYTHONPATH gives the sysPath order, with a generated sitecustomize first
+ * that orders sys.path as the workers have it and then runs the interpreter's own sitecustomize.
  */
 export function commandEnvironment(appEnv: AppEnvironment): Record<string, string> {
+  return { ...appEnv.env, ...commandPaths(appEnv.runDir, appEnv.env.PATH, appEnv.sysPath) };
+}
+
+/** PATH and PYTHONPATH of the app's commands; description.json records the same, for apppkg's run_command. */
+function commandPaths(runDir: string, appPath: string, sysPath: string[]): { PATH: string; PYTHONPATH: string } {
   return {
-    ...appEnv.env,
-    PATH: [path.join(appEnv.runDir, 'bin'), appEnv.env.PATH].join(path.delimiter),
-    PYTHONPATH: [path.join(appEnv.runDir, 'lib'), ...appEnv.sysPath].join(path.delimiter),
+    PATH: [path.join(runDir, 'bin'), appPath].join(path.delimiter),
+    // python-shim last: `import apppkg` works even where the sitecustomize does not run (python -S).
+    PYTHONPATH: [path.join(runDir, 'lib'), ...sysPath, SHIM_DIR].join(path.delimiter),
   };
 }
 
@@ -193,17 +229,30 @@ interface RunConfig {
   name: string;
   python: string;
   sysPath: string[];
-  siteDirs: string[];
+  shimDir: string;
+  /** The app's PATH, before the helpers' bin. */
+  appPath: string;
+  /** What `describe` prints. */
+  description: Record<string, unknown>;
 }
 
 /**
- * Write <run>/<hash>/{bin/python, bin/python3, lib/sitecustomize.py}. The directory is named
- * by a hash of its content, so an old version still draining and a new version starting
- * (different interpreter or paths) never rewrite each other's helpers.
+ * Write <run>/<hash>/{bin/python, bin/python3, lib/sitecustomize.py, description.json}. The
+ * directory is named by a hash of everything in it, so an old version still draining and a
+ * new version starting (another interpreter, other paths, another app.yaml) never rewrite
+ * each other's helpers, and what a running process reads through APPPKG_DESCRIPTION is
+ * always what it was started with.
  */
 async function writeRunHelpers(runRoot: string, config: RunConfig, owner?: Owner): Promise<string> {
   const hash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
   const dir = path.join(runRoot, hash);
+  // python-shim/apppkg/recorded.py reads this; no setting's value is in it (mode 0644).
+  const recorded = {
+    description: config.description,
+    executable: config.python,
+    sysPath: config.sysPath,
+    commandEnv: commandPaths(dir, config.appPath, config.sysPath),
+  };
   const wrapper = `#!/bin/sh\n# Generated by apppkg-gateway: \`python\` in app ${config.name}'s commands is its interpreter.\nexec ${shellQuote(config.python)} "$@"\n`;
   await ensureDir(runRoot, 0o755, owner);
   await ensureDir(dir, 0o755, owner);
@@ -212,6 +261,7 @@ async function writeRunHelpers(runRoot: string, config: RunConfig, owner?: Owner
   await writeAtomically(path.join(dir, 'bin', 'python'), wrapper, 0o755);
   await writeAtomically(path.join(dir, 'bin', 'python3'), wrapper, 0o755);
   await writeAtomically(path.join(dir, 'lib', 'sitecustomize.py'), sitecustomizeSource(config), 0o644);
+  await writeAtomically(path.join(dir, DESCRIPTION_FILE), `${JSON.stringify(recorded, null, 2)}\n`, 0o644);
   return dir;
 }
 
@@ -230,50 +280,25 @@ function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Python 3.9-safe source; JSON string lists are valid Python list literals. */
+/** Python 3.9-safe source; JSON strings and string lists are valid Python literals. */
 function sitecustomizeSource(config: RunConfig): string {
   return `# Generated by apppkg-gateway for app ${JSON.stringify(config.name)}; rewritten on every start.
-# PYTHONPATH already holds the app's sys.path (SPEC 2.1). This module, first on PYTHONPATH,
-# (1) runs site.addsitedir on each of the app's \`paths\` so their .pth files count, keeping
-# what a .pth adds right after the directory that holds it, (2) takes its own directory off
-# sys.path, and (3) runs the interpreter's own sitecustomize, which it shadows (Debian ships one).
+# First on PYTHONPATH, so the interpreter runs it at startup: the app's sys.path as its workers
+# have it (python-shim/apppkg/paths.py; the shim goes first only for that import, so that an
+# \`apppkg\` among the app's modules cannot stand in for ours), then the interpreter's own
+# sitecustomize, which this module shadows (Debian ships one).
+import importlib.machinery
+import importlib.util
 import os
-import site
 import sys
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_SITE_DIRS = ${JSON.stringify(config.siteDirs)}
+sys.path.insert(0, ${JSON.stringify(config.shimDir)})
+from apppkg.paths import set_app_process_path
 
-
-def _apppkg_add_site_dirs():
-    for sitedir in _SITE_DIRS:
-        before = len(sys.path)
-        site.addsitedir(sitedir)
-        added = sys.path[before:]
-        if not added:
-            continue
-        del sys.path[before:]
-        try:
-            at = sys.path.index(sitedir) + 1
-        except ValueError:
-            at = len(sys.path)
-        sys.path[at:at] = added
-
-
-def _apppkg_chain_sitecustomize():
-    import importlib.machinery
-    import importlib.util
-    rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-    sys.path[:] = rest
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
-    if spec is None or spec.loader is None:
-        return
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sitecustomize"] = module
-    spec.loader.exec_module(module)
-
-
-_apppkg_add_site_dirs()
-_apppkg_chain_sitecustomize()
+set_app_process_path(${JSON.stringify(config.sysPath)}, ${JSON.stringify(config.shimDir)}, drop=[os.path.dirname(os.path.abspath(__file__))])
+_spec = importlib.machinery.PathFinder.find_spec("sitecustomize", sys.path)
+if _spec is not None and _spec.loader is not None:
+    sys.modules["sitecustomize"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["sitecustomize"])
 `;
 }

@@ -22,7 +22,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   const started = Date.now();
   const dir = path.resolve(opts.dir);
   const target = path.resolve(opts.to);
-  const { desc } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile });
+  const { desc } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
 
   if (desc.commands.backup) {
     const ctx = await resolveForHook({ ...opts, dir });

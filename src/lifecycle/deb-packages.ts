@@ -1,6 +1,7 @@
 // The `deb` packages of an app on a Debian host: which are missing (dpkg-query, the same
 // question `check` asks) and, for `install --system`, apt-get install of exactly those.
 import { execFile } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
@@ -26,7 +27,7 @@ export async function missingDebPackages(packages: string[]): Promise<string[] |
  * Without `system`, missing packages are an APPPKG_DEB_MISSING (its fix: apt-get or --system);
  * with it (root checked by the caller), `apt-get install -y` of the missing ones, output streamed.
  */
-export async function ensureDebPackages(packages: string[], opts: { system: boolean; say?: Say }): Promise<void> {
+export async function ensureDebPackages(packages: string[], opts: { system: boolean; say?: Say; output?: Writable }): Promise<void> {
   const say = opts.say ?? quiet;
   if (packages.length === 0) return;
   const missing = await missingDebPackages(packages);
@@ -46,6 +47,7 @@ export async function ensureDebPackages(packages: string[], opts: { system: bool
     args: ['install', '-y', ...missing],
     cwd: '/',
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    output: opts.output,
   });
   if (status !== 0) throw new GatewayError('APPPKG_APT_FAILED', { packages: missing.join(' '), status });
   say(`==> deb packages installed in ${seconds(started)}: ${missing.join(', ')}`);

@@ -3,6 +3,7 @@
 // Unchanged requirements and interpreter: the venv is reused as it is.
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
 import { formatInterpreter, type Interpreter } from '../environment/interpreters.js';
@@ -18,6 +19,8 @@ export interface InstallVenvOptions {
   /** Build even when the stamp matches (a wheel replaced under the same name, say). */
   rebuild?: boolean;
   say?: Say;
+  /** Where venv's and pip's output goes; default: ours. */
+  output?: Writable;
 }
 
 export interface InstallVenvResult {
@@ -55,7 +58,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   try {
     let started = Date.now();
     const args = ['-m', 'venv', ...(systemSite ? ['--system-site-packages'] : []), dir];
-    const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: opts.desc.dir, env });
+    const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: opts.desc.dir, env, output: opts.output });
     if (venvStatus !== 0) {
       throw new GatewayError('APPPKG_VENV_FAILED', { path: dir, python: opts.interpreter.executable, reason: `\`-m venv\` exited with status ${venvStatus}` });
     }
@@ -68,7 +71,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     const findLinks = [...new Set([opts.desc.dir, requirementsDir])].flatMap((d) => ['--find-links', d]);
     const pipArgs = ['-m', 'pip', 'install', '--no-index', ...findLinks, '-r', requirements];
     say(`==> pip install --no-index -r ${requirements}`);
-    const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env });
+    const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output });
     if (pipStatus !== 0) throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', { requirements, status: pipStatus });
     say(`==> requirements installed in ${seconds(started)}`);
 

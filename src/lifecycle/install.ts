@@ -2,6 +2,7 @@
 // for `pip:`, then commands.install — after the venv, so the hook's `python` is the venv's.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { describeApp } from '../app-context.js';
 import { pickInterpreter } from '../environment/interpreters.js';
 import { prepareAppStateDirs, resolveStateRoot } from '../environment/state-root.js';
@@ -16,6 +17,8 @@ export interface InstallOptions extends LifecycleOptions {
   system?: boolean;
   /** Rebuild the venv even when its requirements did not change. */
   rebuild?: boolean;
+  /** Where apt's, pip's and the hook's output goes; default: ours. */
+  output?: Writable;
 }
 
 export interface InstallResult {
@@ -28,13 +31,13 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   const say = opts.say ?? quiet;
   const started = Date.now();
   const dir = path.resolve(opts.dir);
-  const { desc, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile });
+  const { desc, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
   const uid = process.getuid?.() ?? -1;
   if (opts.system && uid !== 0) {
     throw new GatewayError('APPPKG_INSTALL_NEEDS_ROOT', { uid, dir: opts.dir, packages: desc.deb.join(' ') });
   }
 
-  if (desc.deb.length > 0) await ensureDebPackages(desc.deb, { system: opts.system === true, say });
+  if (desc.deb.length > 0) await ensureDebPackages(desc.deb, { system: opts.system === true, say, output: opts.output });
   else if (opts.system) say('==> deb: no packages listed');
 
   let venv: InstallVenvResult | null = null;
@@ -42,11 +45,11 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   const dirs = await prepareAppStateDirs(stateRoot, desc.name);
   if (desc.pip) {
     const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined });
-    venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, rebuild: opts.rebuild, say });
+    venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, rebuild: opts.rebuild, say, output: opts.output });
   }
 
   let ranHook = false;
-  if (desc.commands.install) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'install', { say });
+  if (desc.commands.install) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'install', { say, output: opts.output });
   // The gateway runs commands.install on an app's first start unless this marker says it ran
   // (supervisor/registry.ts `installedMarker`): `install` then `--apps` must not run it twice.
   await writeFile(path.join(dirs.app, 'installed.json'), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by: 'install' })}\n`);

@@ -1,5 +1,7 @@
 // How lifecycle commands tell the user what they do: one line per step, with its duration,
 // between the output of the programs they run (pip's, apt's, the hooks').
+import type { Description } from '../description/types.js';
+import type { HostEnvironment } from '../environment/host-file.js';
 
 export type Say = (line: string) => void;
 
@@ -15,6 +17,9 @@ export interface LifecycleOptions {
   /** The app directory (absolute or relative to the cwd). */
   dir: string;
   environmentFile?: string;
+  /** Already loaded by the caller (AppPackage); else read from `dir` and `environmentFile`. */
+  desc?: Description;
+  hostEnv?: HostEnvironment;
   stateDir?: string;
   say?: Say;
 }

@@ -23,7 +23,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
   const dir = path.resolve(opts.dir);
   const source = path.resolve(opts.from);
-  const { desc, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile });
+  const { desc, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
 
   // Nothing there is never a backup, hook or not: refuse before anything runs.
   let entries: string[];

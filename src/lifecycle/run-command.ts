@@ -1,6 +1,7 @@
 // Runs a command (argv) or a lifecycle hook (a shell line) in an app's execution environment:
 // the app directory as working directory, `python` meaning the app's interpreter, its sys.path,
-// settings and private directories. Output goes to ours; the exit status is passed on.
+// settings and private directories. Output goes to ours (or to a stream given); the exit status
+// is passed on.
 // `runProgram` is the same without the app's environment: `install` runs venv, pip and
 // apt-get through it, so their own progress output streams to the terminal.
 import { spawn } from 'node:child_process';
@@ -9,6 +10,9 @@ import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { commandEnvironment } from '../environment/app-env.js';
+
+/** How long, after the child exits, its piped output may take to reach EOF. */
+const OUTPUT_DRAIN_MS = 2_000;
 
 export interface RunSpec {
   argv?: string[];
@@ -37,7 +41,11 @@ export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<numb
   return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid });
 }
 
-/** Spawn, stream its output (ours, or `output`), resolve with its exit status (128+N for signal N). */
+/**
+ * Spawn, stream its output (ours, or `output`), resolve with its exit status (128+N for signal N).
+ * With `output`, everything the child wrote is passed on before the promise resolves (a caller
+ * that captures output reads it right after), unless a grandchild keeps the pipes open.
+ */
 export function runProgram(spec: ProgramSpec): Promise<number> {
   const { file, args, output: out } = spec;
   return new Promise((resolve) => {
@@ -48,9 +56,10 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
       uid: spec.uid,
       gid: spec.gid,
     });
+    const forwardOutput = (chunk: Buffer) => out!.write(chunk);
     if (out) {
-      child.stdout!.on('data', (chunk: Buffer) => out.write(chunk));
-      child.stderr!.on('data', (chunk: Buffer) => out.write(chunk));
+      child.stdout!.on('data', forwardOutput);
+      child.stderr!.on('data', forwardOutput);
     }
     // The terminal sends SIGINT to the whole foreground group; the child gets it directly, we
     // just wait for it rather than die first and leave it behind.
@@ -66,15 +75,33 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
           if (child.pid) treeKill(child.pid, 'SIGKILL');
         }, spec.timeoutMs)
       : null;
+    let drainTimer: NodeJS.Timeout | null = null;
+    let settled = false;
     const done = (status: number) => {
+      if (settled) return;
+      settled = true;
       if (timer) clearTimeout(timer);
+      if (drainTimer) clearTimeout(drainTimer);
       for (const s of signals) process.off(s, onSignal);
+      if (out) {
+        // Nothing reaches `output` once we have resolved (its owner may end it), and a pipe a
+        // grandchild still holds must not keep our event loop alive.
+        child.stdout!.off('data', forwardOutput).destroy();
+        child.stderr!.off('data', forwardOutput).destroy();
+      }
       resolve(status);
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
-      process.stderr.write(`apppkg-gateway: cannot run ${file}: ${err.code ?? err.message}\n  fix: check the command name and that it is on the app's PATH\n`);
+      (out ?? process.stderr).write(`apppkg-gateway: cannot run ${file}: ${err.code ?? err.message}\n  fix: check the command name and that it is on the app's PATH\n`);
       done(err.code === 'ENOENT' ? 127 : 126);
     });
-    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+    // 'exit' can come before the last of the piped output has been read: wait for 'close'
+    // (every pipe at EOF), but only briefly, since a daemon the child started may hold them.
+    child.on('exit', (code, signal) => {
+      const status = code ?? 128 + (signal ? constants.signals[signal] : 0);
+      if (!out) return done(status);
+      child.once('close', () => done(status));
+      drainTimer = setTimeout(() => done(status), OUTPUT_DRAIN_MS);
+    });
   });
 }

@@ -27,7 +27,7 @@ export interface UninstallResult {
 export async function uninstallApp(opts: UninstallOptions): Promise<UninstallResult> {
   const say = opts.say ?? quiet;
   const dir = path.resolve(opts.dir);
-  const { desc } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile });
+  const { desc } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
   const stateDir = appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).app;
   // Everything under the state directory goes: it must not hold the app itself.
   if (isInside(desc.dir, stateDir) || isInside(dir, stateDir)) {

@@ -18,6 +18,8 @@ export const Frame = {
   RESPONSE_CREDIT: 0x05,
   /** Answer to STOPPING: the gateway will route no more requests to this worker. */
   NO_MORE: 0x06,
+  /** Heartbeat, id 0: the worker answers PONG whatever its threads are doing. */
+  PING: 0x07,
 
   /** JSON: {pid, python, implementation, threads, app}. Request id 0. */
   READY: 0x10,
@@ -37,6 +39,8 @@ export const Frame = {
   REQUEST_CREDIT: 0x17,
   /** The worker got SIGTERM: it finishes what it has and exits once NO_MORE arrives. */
   STOPPING: 0x18,
+  /** Answer to PING, id 0. */
+  PONG: 0x19,
 } as const;
 
 export type FrameType = (typeof Frame)[keyof typeof Frame];
@@ -73,6 +77,15 @@ export function encodeFrame(type: number, id: number, payload?: Buffer | string)
   frame.writeUInt32BE(id, 1);
   frame.writeUInt32BE(length, 5);
   if (payload) payload.copy(frame, HEADER_SIZE);
+  return frame;
+}
+
+/** An empty frame of `type` for request `id` (ABORT, REQUEST_END, NO_MORE, PING). */
+export function encodeEmptyFrame(type: number, id: number): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER_SIZE);
+  frame[0] = type;
+  frame.writeUInt32BE(id, 1);
+  frame.writeUInt32BE(0, 5);
   return frame;
 }
 

@@ -1,17 +1,23 @@
 // One connected worker, as the frames see it: request ids, the requests in flight, writes
-// batched per event-loop turn, incoming frames dispatched to their request. When the socket
-// closes every request in flight fails (the proxy answers 502). docs/protocol.md.
+// batched per event-loop turn, incoming frames dispatched to their request, the heartbeat's
+// PING and PONG. When the socket closes every request in flight fails, each told whether its
+// frames provably never left (so the proxy may retry it elsewhere). docs/protocol.md.
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { Frame, FrameParser } from './frames.js';
+import { Frame, FrameParser, encodeEmptyFrame } from './frames.js';
 
-/** What the link needs from one request in flight (forward-wsgi's WsgiExchange). */
+/** What the link needs from one request in flight (the proxy's exchange, or a probe). */
 export interface LinkExchange {
   /** A frame for this request. Terminal frames (RESPONSE_FULL, RESPONSE_END, ERROR) come last. */
   onFrame(type: number, payload: Buffer): void;
-  /** The worker is gone; no terminal frame will come. */
-  onLinkFailed(reason: string): void;
+  /**
+   * The worker is gone; no terminal frame will come. `neverSent`: none of this request's frames
+   * had been handed to the socket, so the worker cannot have seen it.
+   */
+  onLinkFailed(reason: string, neverSent: boolean): void;
+  /** Set by open(): how many flushes had happened when the request was opened. */
+  openedAtFlush?: number;
 }
 
 export interface ReadyInfo {
@@ -25,6 +31,8 @@ export interface ReadyInfo {
 /** Writes smaller than this (per turn, in all) are joined into one buffer; larger ones corked. */
 const JOIN_LIMIT = 64 * 1024;
 const MAX_ID = 0xffffffff;
+const PING = encodeEmptyFrame(Frame.PING, 0);
+const NO_MORE = encodeEmptyFrame(Frame.NO_MORE, 0);
 
 export class WorkerLink extends EventEmitter {
   private readonly exchanges = new Map<number, LinkExchange>();
@@ -33,15 +41,21 @@ export class WorkerLink extends EventEmitter {
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
+  /** Flushes that handed bytes to the socket: a request opened since the last one is still in `out`. */
+  private flushes = 0;
   private closedReason: string | null = null;
+  private limitAt = 0;
+  private onLimit: (() => void) | null = null;
   /** The worker said STOPPING and we answered NO_MORE: open() refuses from now on. */
   draining = false;
   ready: ReadyInfo | null = null;
-  /** Called after a request leaves the in-flight map (its terminal frame came). */
+  /** Requests opened since the link came up (probes not counted). */
+  requests = 0;
+  /** Called after a request leaves the in-flight map (its terminal frame came): a thread is free. */
   onSettled: (() => void) | null = null;
   /**
-   * A coarse clock, advanced by the owner's timer (Worker, for its timeout): requests stamp
-   * it when they start, which costs nothing per request, unlike a timer each.
+   * A coarse clock for the proxy's timeouts, advanced by its timer: requests stamp it when they
+   * start, which costs nothing per request, unlike a timer each.
    */
   ticks = 0;
 
@@ -62,19 +76,35 @@ export class WorkerLink extends EventEmitter {
     return this.closedReason !== null;
   }
 
+  /** Open, not draining: open() would take a request. */
+  get accepting(): boolean {
+    return this.closedReason === null && !this.draining;
+  }
+
   /** The requests in flight, oldest first. */
   requestsInFlight(): IterableIterator<LinkExchange> {
     return this.exchanges.values();
   }
 
-  /** Register a request; its frames may be written from now on. 0 when the link is closed. */
-  open(exchange: LinkExchange): number {
+  /**
+   * Register a request; its frames may be written from now on. 0 when the link takes no more
+   * (closed, or draining). `counted` = false for the gateway's own requests (the health probe).
+   */
+  open(exchange: LinkExchange, counted = true): number {
     if (this.closedReason !== null || this.draining) return 0;
     let id = this.nextId;
     while (this.exchanges.has(id)) id = id === MAX_ID ? 1 : id + 1;
     this.nextId = id === MAX_ID ? 1 : id + 1;
     this.exchanges.set(id, exchange);
+    exchange.openedAtFlush = this.flushes;
+    if (counted && ++this.requests === this.limitAt) this.onLimit?.();
     return id;
+  }
+
+  /** Calls `reached` once, when the `count`th counted request is opened (max_requests). */
+  limitRequests(count: number, reached: () => void): void {
+    this.limitAt = count;
+    this.onLimit = reached;
   }
 
   /** Queue one buffer; everything queued in this turn of the event loop leaves together. */
@@ -88,6 +118,11 @@ export class WorkerLink extends EventEmitter {
     }
   }
 
+  /** Heartbeat: the worker answers with a 'pong' event. */
+  ping(): void {
+    this.write(PING);
+  }
+
   private readonly flush = (): void => {
     this.flushScheduled = false;
     const out = this.out;
@@ -95,6 +130,7 @@ export class WorkerLink extends EventEmitter {
     this.out = [];
     const bytes = this.outBytes;
     this.outBytes = 0;
+    this.flushes++;
     const socket = this.socket;
     if (out.length === 1) {
       socket.write(out[0]);
@@ -129,7 +165,9 @@ export class WorkerLink extends EventEmitter {
   }
 
   private control(type: number, payload: Buffer): void {
-    if (type === Frame.READY) {
+    if (type === Frame.PONG) {
+      this.emit('pong');
+    } else if (type === Frame.READY) {
       try {
         this.ready = JSON.parse(payload.toString('utf8')) as ReadyInfo;
       } catch {
@@ -139,7 +177,7 @@ export class WorkerLink extends EventEmitter {
     } else if (type === Frame.STOPPING) {
       // Whatever we queued before this goes out before NO_MORE: the worker serves it.
       this.draining = true;
-      this.write(Buffer.from([Frame.NO_MORE, 0, 0, 0, 0, 0, 0, 0, 0]));
+      this.write(NO_MORE);
       this.emit('stopping');
     }
   }
@@ -148,10 +186,12 @@ export class WorkerLink extends EventEmitter {
   fail(reason: string): void {
     if (this.closedReason !== null) return;
     this.closedReason = reason;
+    // Requests opened since the last flush have every frame still here: they never left.
+    const unsentSince = this.out.length > 0 ? this.flushes : -1;
     this.out = [];
     const exchanges = [...this.exchanges.values()];
     this.exchanges.clear();
-    for (const exchange of exchanges) exchange.onLinkFailed(reason);
+    for (const exchange of exchanges) exchange.onLinkFailed(reason, exchange.openedAtFlush === unsentSince);
     this.socket.destroy();
     this.emit('close', reason);
   }

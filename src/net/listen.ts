@@ -4,7 +4,7 @@
 import { chmodSync, chownSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
 import net from 'node:net';
-import { formatAddr, type ListenAddress } from '../cli/args.js';
+import { formatAddr, type ListenAddress } from './address.js';
 import { GatewayError } from '../errors.js';
 
 export interface UnixSocketOptions {

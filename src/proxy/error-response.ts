@@ -1,6 +1,8 @@
-// Short answers the gateway itself gives. One place maps each failure to its status, so the
-// same failure always looks the same to a client (caddy's statusError).
+// Every answer the gateway gives for the app, and the one table that maps each kind of failure
+// to its status, so that the same failure always looks the same to a client (caddy's
+// statusError): a request that waits in vain, an app that does not answer, one that goes away.
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 export const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -18,6 +20,46 @@ export const REASONS: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
+/** What went wrong on the way to the app or back (SPEC §4 names each answer). */
+export type Failure =
+  /** The app's queue is full: try again. */
+  | 'busy'
+  /** Nothing runs that could take it (stopping, restarting): try again. */
+  | 'unavailable'
+  /** The upstream refused the connection, or went away before its response head. */
+  | 'upstream-gone'
+  /** The upstream answered with a head Node refuses. */
+  | 'bad-response'
+  /** No response head within the app's `timeout`. */
+  | 'timeout'
+  /** The client stopped sending its body; the connection is not worth keeping. */
+  | 'client-timeout'
+  /** The body is larger than `max_body`; the rest is not worth reading. */
+  | 'too-large'
+  /** The app raised before its response began. */
+  | 'app-error'
+  /** The path cannot go to the app (a NUL in it). */
+  | 'bad-path'
+  /** The app cannot take this kind of request (an Upgrade to WSGI). */
+  | 'not-implemented';
+
+const FAILURES: Record<Failure, { status: number; headers?: Record<string, string> }> = {
+  busy: { status: 503, headers: { 'Retry-After': '1' } },
+  unavailable: { status: 503, headers: { 'Retry-After': '1' } },
+  'upstream-gone': { status: 502 },
+  'bad-response': { status: 502 },
+  timeout: { status: 504 },
+  'client-timeout': { status: 408, headers: { Connection: 'close' } },
+  'too-large': { status: 413, headers: { Connection: 'close' } },
+  'app-error': { status: 500 },
+  'bad-path': { status: 400 },
+  'not-implemented': { status: 501 },
+};
+
+export function failureStatus(failure: Failure): number {
+  return FAILURES[failure].status;
+}
+
 export interface ErrorResponseOptions {
   /** One line for the client, e.g. "no app is mounted at /nope". */
   detail?: string;
@@ -27,6 +69,30 @@ export interface ErrorResponseOptions {
   headers?: Record<string, string>;
 }
 
+/** Answers `failure` (its status and headers), or cuts the connection once a response began. */
+export function answerFailure(res: ServerResponse, failure: Failure, opts: ErrorResponseOptions = {}): void {
+  const { status, headers } = FAILURES[failure];
+  sendError(res, status, headers ? { ...opts, headers: { ...headers, ...opts.headers } } : opts);
+}
+
+/** Undici's and the socket's error codes that mean "no answer in time"; the rest are gone. */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+/** The failure an error of a proxied request before its response head is. */
+export function proxyFailure(err: unknown): 'timeout' | 'upstream-gone' {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code !== undefined && TIMEOUT_CODES.has(code) ? 'timeout' : 'upstream-gone';
+}
+
+/** One line for the client on why `label` gave no answer. */
+export function proxyFailureDetail(err: unknown, label: string): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (proxyFailure(err) === 'timeout') return `${label} did not answer in time`;
+  if (code === 'ECONNREFUSED') return `${label} is not accepting connections`;
+  return `${label} went away before it answered`;
+}
+
+/** A short plain-text answer; a response that began already is cut instead. */
 export function sendError(res: ServerResponse, status: number, opts: ErrorResponseOptions = {}): void {
   if (res.destroyed || res.writableEnded) return; // the client left, or an answer went already
   if (res.headersSent) {
@@ -45,4 +111,27 @@ export function sendError(res: ServerResponse, status: number, opts: ErrorRespon
     ...opts.headers,
   });
   res.end(res.req?.method === 'HEAD' ? undefined : payload);
+}
+
+/**
+ * The same short answer on a socket that asked to upgrade (there is no ServerResponse for
+ * it); the connection then closes.
+ */
+export function refuseUpgrade(socket: Socket, status: number, detail: string, headers: Record<string, string> = {}): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = Buffer.from(`${status} ${REASONS[status] ?? 'Error'}\n${detail}\n`, 'utf8');
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n${body.toString('latin1')}`,
+    'latin1',
+  );
+}
+
+/** `failure` on an upgrade's raw socket. */
+export function refuseUpgradeFor(socket: Socket, failure: Failure, detail: string): void {
+  const { status, headers } = FAILURES[failure];
+  refuseUpgrade(socket, status, detail, headers);
 }

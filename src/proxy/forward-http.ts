@@ -1,14 +1,15 @@
 // One request to a process that speaks HTTP itself (`platform: python, command`, or a
 // `processes` entry with a `route:`), through that process's undici Pool: the full original
 // path, both bodies streamed with back-pressure, hop-by-hop headers removed and X-Forwarded-*
-// set (outgoing-headers.ts). Failures become responses in one place, proxyFailureStatus():
+// set (outgoing-headers.ts). Failures become responses through error-response.ts's one table:
 // nothing answered in time → 504; refused, reset or gone before the response head → 502; gone
 // after the head → the client's connection is cut, so a truncated body never looks complete.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, pipeline } from 'node:stream';
 import type { Pool } from 'undici';
-import { sendError } from './error-response.js';
-import { incomingResponseHeaders, outgoingHeaders, type ProxyRoute } from './outgoing-headers.js';
+import { answerFailure, proxyFailure, proxyFailureDetail } from './error-response.js';
+import { incomingResponseHeaders, outgoingHeaders } from './outgoing-headers.js';
+import type { RequestRoute } from './request-route.js';
 
 export interface ForwardHttpOptions {
   /** No response head within this → 504 (the app's `timeout:`). */
@@ -17,23 +18,6 @@ export interface ForwardHttpOptions {
   label: string;
   /** Error bodies carry the low-level reason (serve). */
   development?: boolean;
-}
-
-/** Errors whose code means "no answer in time"; every other failure is a 502. */
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-
-/** The status a proxy failure before the response head maps to (caddy's statusError). */
-export function proxyFailureStatus(err: unknown): 502 | 504 {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code !== undefined && TIMEOUT_CODES.has(code) ? 504 : 502;
-}
-
-/** One line for the client on why `label` gave no answer. */
-export function proxyFailureDetail(err: unknown, label: string): string {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (proxyFailureStatus(err) === 504) return `${label} did not answer in time`;
-  if (code === 'ECONNREFUSED') return `${label} is not accepting connections`;
-  return `${label} went away before it answered`;
 }
 
 /** A request with a body to stream: a Content-Length above 0, or chunked. */
@@ -54,7 +38,7 @@ function bodyOf(req: IncomingMessage): PassThrough {
   return req.pipe(body);
 }
 
-export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerResponse, route: ProxyRoute, opts: ForwardHttpOptions): void {
+export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerResponse, route: RequestRoute, opts: ForwardHttpOptions): void {
   const headers = outgoingHeaders(req, route, { upgrade: false });
   // undici cannot wait for a 100 Continue itself: say it here, then stream the body.
   if (headers.expect !== undefined) {
@@ -87,18 +71,18 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
           res.writeHead(answer.statusCode, incomingResponseHeaders(answer.headers));
         } catch (err) {
           answer.body.destroy();
-          sendError(res, 502, { detail: `${opts.label} sent an invalid response head`, debug: (err as Error).message, development: opts.development });
+          answerFailure(res, 'bad-response', { detail: `${opts.label} sent an invalid response head`, debug: (err as Error).message, development: opts.development });
           return;
         }
         pipeline(answer.body, res, (err) => {
-          // Gone mid-body: cut the client's connection (sendError does when headers went).
-          if (err) sendError(res, 502);
+          // Gone mid-body: cut the client's connection (answerFailure does once headers went).
+          if (err) answerFailure(res, 'upstream-gone');
         });
       },
       (err: unknown) => {
         if (aborter.signal.aborted) return; // the client left first: nothing to answer
         req.resume(); // a body the process never read must not hold the connection
-        sendError(res, proxyFailureStatus(err), {
+        answerFailure(res, proxyFailure(err), {
           detail: proxyFailureDetail(err, opts.label),
           debug: String((err as Error)?.message ?? err),
           development: opts.development,

@@ -6,9 +6,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
-import { REASONS } from './error-response.js';
-import { proxyFailureDetail, proxyFailureStatus } from './forward-http.js';
-import { outgoingHeaders, type ProxyRoute } from './outgoing-headers.js';
+import { proxyFailure, proxyFailureDetail, refuseUpgradeFor } from './error-response.js';
+import { outgoingHeaders } from './outgoing-headers.js';
+import type { RequestRoute } from './request-route.js';
 
 export interface ForwardUpgradeOptions {
   /** No answer to the handshake within this → 504. */
@@ -19,23 +19,6 @@ export interface ForwardUpgradeOptions {
 
 /** How long a half-closed tunnel may take to finish before it is destroyed. */
 const CLOSE_GRACE_MS = 5000;
-
-/**
- * A short HTTP answer on a socket that asked to upgrade (there is no ServerResponse for it),
- * then the connection closes.
- */
-export function refuseUpgrade(socket: Socket, status: number, detail: string, headers: Record<string, string> = {}): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const body = Buffer.from(`${status} ${REASONS[status] ?? 'Error'}\n${detail}\n`, 'utf8');
-  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n${body.toString('latin1')}`,
-    'latin1',
-  );
-}
 
 /** Ends `socket` when `other` closes, and destroys it if it does not close in time. */
 function endWith(socket: Socket, other: Socket): void {
@@ -55,7 +38,7 @@ function createProxy(): httpProxy {
   return proxy;
 }
 
-export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, port: number, route: ProxyRoute, opts: ForwardUpgradeOptions): void {
+export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, port: number, route: RequestRoute, opts: ForwardUpgradeOptions): void {
   req.headers = outgoingHeaders(req, route, { upgrade: true });
   const proxy = createProxy();
   /** A status line (101 or another answer) went to the client: no error answer after it. */
@@ -92,6 +75,6 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
     // http-proxy ends the socket after this: say why first, when nothing was said yet.
     if (answered || socket.destroyed) return;
     answered = true;
-    refuseUpgrade(socket, proxyFailureStatus(err), proxyFailureDetail(err, opts.label));
+    refuseUpgradeFor(socket, proxyFailure(err), proxyFailureDetail(err, opts.label));
   });
 }

@@ -1,43 +1,50 @@
-// The composition root: listeners, the router, and the app instances behind it.
-// start() listens; setApps() swaps what is routed (atomically, for version switches);
-// stop() stops accepting, lets requests in flight finish within a bound, then stops apps.
-import { listenOn, type UnixSocketOptions } from './net/listen.js';
-import { requestHeadProblem } from './net/request-head.js';
-import { compileTrustProxy, type TrustProxy } from './proxy/forwarded-headers.js';
+// The public listeners: every request and upgrade from the socket to its app's dispatcher.
+// A head Node lets through but RFC 9112 refuses is answered 400 here; the path is decoded once
+// and routed (Host, then the longest mount); static files are served here; the rest goes to the
+// app's AppDispatcher. publish() swaps what is routed (atomically, for version switches);
+// stop() stops accepting, lets requests in flight finish within a bound, then closes the rest.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { addrUrl, type ListenAddress } from './cli/args.js';
-import { AccessLog } from './log/access-log.js';
-import { REASONS, sendError } from './proxy/error-response.js';
-import { decodeRequestPath, Router, type Route, type RouteMatch } from './proxy/router.js';
-import { refuseUpgrade } from './proxy/forward-upgrade.js';
-import { matchStatic, serveStatic } from './proxy/static-files.js';
-import type { AppInstance } from './supervisor/app-instance.js';
-import type { RouteInfo } from './supervisor/worker.js';
-import type { GatewayMetrics } from './admin/metrics.js';
+import { addrUrl, type ListenAddress } from '../net/address.js';
+import { listenOn, type UnixSocketOptions } from '../net/listen.js';
+import { requestHeadProblem } from '../net/request-head.js';
+import { decodeRequestPath } from '../net/request-path.js';
+import { AccessLog } from '../log/access-log.js';
+import { AppDispatcher } from './app-dispatcher.js';
+import type { Backend } from './backend.js';
+import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-response.js';
+import { compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
+import type { RequestRoute } from './request-route.js';
+import { Router, type RouteMatch } from './router.js';
+import { matchStatic, serveStatic } from './static-files.js';
 
-export interface GatewayOptions {
+export interface FrontOptions {
   listen: ListenAddress[];
-  development: boolean;
   accessLog: Writable | null;
-  say: (line: string) => void;
   /** Largest request head, in bytes (431 past it). */
   maxHeaderSize?: number;
   /** Time for a client to send the request head (slowloris bound). */
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
-  /** Requests counted per app, for /status and /metrics. */
-  metrics?: GatewayMetrics;
+  /** Told of every response an app's request got (status 499: the client left first). */
+  onResponse?: (app: string, status: number, seconds: number) => void;
   /** Mode and owner of `unix:` listeners (nginx's user must be able to connect). */
   unixSocket?: UnixSocketOptions;
   /** --trust-proxy: peers whose X-Forwarded-* are believed (true = any peer). */
   trustProxy?: boolean | string[];
 }
 
+/** One app as the proxy routes to it: the version that serves, and the routes that lead there. */
+export interface PublishedApp {
+  name: string;
+  routes: Array<{ host: string | null; prefix: string }>;
+  backend: Backend;
+}
+
 interface Routed {
-  match: RouteMatch<AppInstance>;
+  match: RouteMatch<AppDispatcher>;
   url: string;
   /** Where the query starts in url, or -1. */
   q: number;
@@ -54,13 +61,9 @@ type UpgradeSocket = Socket & { [kApp]?: string };
 
 const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
 
-export interface RoutedApp {
-  instance: AppInstance;
-  routes: Array<Omit<Route<AppInstance>, 'target'>>;
-}
-
-export class Gateway {
-  private router = new Router<AppInstance>([]);
+export class Front {
+  private router = new Router<AppDispatcher>([]);
+  private readonly dispatchers = new Map<string, AppDispatcher>();
   private servers: http.Server[] = [];
   private sockets = new Set<Socket>();
   private inFlight = 0;
@@ -70,16 +73,36 @@ export class Gateway {
 
   private readonly trust: TrustProxy | null;
 
-  constructor(private readonly opts: GatewayOptions) {
+  constructor(private readonly opts: FrontOptions) {
     this.trust = compileTrustProxy(opts.trustProxy);
     this.accessLog = new AccessLog(opts.accessLog);
   }
 
-  /** Replaces what is routed. In-flight requests keep the instance they were given. */
-  setApps(apps: RoutedApp[]): void {
-    this.router = new Router(apps.flatMap((a) => a.routes.map((r) => ({ ...r, target: a.instance }))));
+  /**
+   * Routes to these apps from now on. An app whose version changed hands what waits for it to
+   * the new one; an app no longer published answers what waits with 503. Requests in flight
+   * finish where they are.
+   */
+  publish(apps: PublishedApp[]): void {
+    const names = new Set<string>();
+    for (const app of apps) {
+      names.add(app.name);
+      const dispatcher = this.dispatchers.get(app.name);
+      if (dispatcher === undefined) this.dispatchers.set(app.name, new AppDispatcher(app.backend));
+      else if (dispatcher.backend !== app.backend) dispatcher.attach(app.backend);
+    }
+    for (const [name, dispatcher] of this.dispatchers) {
+      if (names.has(name)) continue;
+      this.dispatchers.delete(name);
+      dispatcher.detach(`${name} is stopping`);
+    }
+    this.router = new Router(apps.flatMap((a) => a.routes.map((r) => ({ ...r, target: this.dispatchers.get(a.name)! }))));
   }
 
+  /** Requests waiting for a free upstream of `app`. */
+  queued(app: string): number {
+    return this.dispatchers.get(app)?.queued ?? 0;
+  }
 
   /** Listens on every address; resolves with their URLs (port 0 resolved to the real port). */
   async start(): Promise<string[]> {
@@ -138,7 +161,7 @@ export class Gateway {
     res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : 499;
       this.accessLog.record(req, status, appName, startedAt, bytesBefore);
-      if (appName) this.opts.metrics?.observeRequest(appName, status, (performance.now() - startedAt) / 1000);
+      if (appName) this.opts.onResponse?.(appName, status, (performance.now() - startedAt) / 1000);
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
     if (this.stopping) res.shouldKeepAlive = false;
@@ -157,7 +180,7 @@ export class Gateway {
         return;
       }
     }
-    app.handle(req, res, this.routeInfo(req, match, url, q));
+    app.handle(req, res, this.routeOf(req, match, url, q));
   }
 
   /**
@@ -177,7 +200,7 @@ export class Gateway {
   }
 
   /** What the app is told about a request: the router's split and what the socket saw. */
-  private routeInfo(req: IncomingMessage, match: RouteMatch<AppInstance>, url: string, q: number): RouteInfo {
+  private routeOf(req: IncomingMessage, match: RouteMatch<AppDispatcher>, url: string, q: number): RequestRoute {
     const socket = req.socket;
     return {
       scriptName: match.scriptName,
@@ -200,7 +223,7 @@ export class Gateway {
     socket.on('error', () => {}); // a client's reset must not take the gateway down
     this.logUpgrade(req, socket);
     if (this.stopping) {
-      refuseUpgrade(socket, 503, 'the gateway is stopping', { 'Retry-After': '1' });
+      refuseUpgradeFor(socket, 'unavailable', 'the gateway is stopping');
       return;
     }
     const routed = this.route(req);
@@ -210,7 +233,7 @@ export class Gateway {
     }
     const { match, url, q } = routed;
     (socket as UpgradeSocket)[kApp] = match.target.name;
-    match.target.upgrade(req, socket, head, this.routeInfo(req, match, url, q));
+    match.target.upgrade(req, socket, head, this.routeOf(req, match, url, q));
   }
 
   /**
@@ -248,7 +271,7 @@ export class Gateway {
 
   /**
    * Stops accepting, waits up to `graceMs` for requests in flight, then closes what is left.
-   * The apps are their owner's to stop (the registry, or serve), after this resolves.
+   * The apps are their owner's to stop (the registry), after this resolves.
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;

@@ -4,18 +4,8 @@
 // (X-Forwarded-For/-Proto/-Host) and where the app is mounted (X-Forwarded-Prefix: the process
 // gets the full path, as a plain HTTP server behind a proxy does; SCRIPT_NAME is WSGI's).
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { HOP_BY_HOP_HEADERS, isForwardingHeader, type TrustProxy } from './forwarded-headers.js';
-
-/** What the router and the socket said about a request (a subset of the WSGI route). */
-export interface ProxyRoute {
-  /** The app's mount ('' at a virtual host's root). */
-  scriptName: string;
-  /** The peer's address, as the socket saw it. */
-  remoteAddr: string;
-  scheme: 'http' | 'https';
-  /** `--trust-proxy`: from a trusted peer, the client's X-Forwarded-* are kept and extended. */
-  trustProxy?: TrustProxy | null;
-}
+import { HOP_BY_HOP_HEADERS, isForwardingHeader } from './forwarded-headers.js';
+import type { RequestRoute } from './request-route.js';
 
 export interface OutgoingHeaderOptions {
   /** Keep Upgrade and `Connection: upgrade` (a websocket, or any protocol switch). */
@@ -41,7 +31,7 @@ function joined(value: string | string[] | undefined): string {
 }
 
 /** The request headers for the process, as a fresh object (req.headers is left as it was). */
-export function outgoingHeaders(req: IncomingMessage, route: ProxyRoute, opts: OutgoingHeaderOptions): IncomingHttpHeaders {
+export function outgoingHeaders(req: IncomingMessage, route: Pick<RequestRoute, 'scriptName' | 'remoteAddr' | 'scheme' | 'trustProxy'>, opts: OutgoingHeaderOptions): IncomingHttpHeaders {
   const sent = req.headers;
   const listed = connectionTokens(joined(sent.connection));
   const trusted = route.trustProxy?.trusts(route.remoteAddr) === true;

@@ -1,29 +1,30 @@
-// A request as the WSGI worker will see it: where it goes (SCRIPT_NAME/PATH_INFO, the peer,
-// the scheme), percent-decoding to PEP 3333's bytes-as-latin-1, and which client header names
-// become which CGI names (and which never reach the app). forward-wsgi.ts sends it.
+// A request as the router split it and the socket saw it: the one value every forwarder reads
+// (the WSGI link's environ, a process's X-Forwarded-*, a websocket's handshake), and which
+// client header names become which CGI names (and which never reach the app).
 
 import type { IncomingMessage } from 'node:http';
+import { decodeRequestPath, splitTarget } from '../net/request-path.js';
 import { HOP_BY_HOP_HEADERS, isForwardingHeader, type TrustProxy } from './forwarded-headers.js';
 
 /** Where the request is going, as the router and the forwarded-headers rules decided. */
-export interface WsgiRoute {
+export interface RequestRoute {
   /** The mount, percent-decoded (bytes as latin-1), '' for the root; never '/'. */
   scriptName: string;
   /** The rest of the path, percent-decoded (bytes as latin-1), starting with '/' (or ''). */
   pathInfo: string;
+  /** The raw query (after '?'). */
+  queryString: string;
   remoteAddr: string;
   remotePort: number;
   scheme: 'http' | 'https';
   serverName: string;
   serverPort: number;
-  /** The raw query (after '?'); taken from req.url when absent. */
-  queryString?: string;
   /**
    * `--trust-proxy` compiled (forwarded-headers.ts compileTrustProxy): when the peer is
    * trusted, X-Forwarded-For/-Proto/-Host decide REMOTE_ADDR, the scheme and the host.
-   * Absent or null: no one is trusted, and the client's X-Forwarded-* are replaced.
+   * null: no one is trusted, and the client's X-Forwarded-* are replaced.
    */
-  trustProxy?: TrustProxy | null;
+  trustProxy: TrustProxy | null;
 }
 
 const cgiNames = new Map<string, string | null>();
@@ -54,41 +55,15 @@ export function cgiName(raw: string): string | null {
   return name;
 }
 
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  const lower = code | 0x20;
-  if (lower >= 97 && lower <= 102) return lower - 87;
-  return -1;
-}
-
-/** Percent-decode a raw path to bytes-as-latin-1 (PEP 3333's PATH_INFO); bad escapes stay. */
-export function decodePath(raw: string): string {
-  let i = raw.indexOf('%');
-  if (i === -1) return raw;
-  let out = '';
-  let last = 0;
-  while (i !== -1) {
-    const high = hexValue(raw.charCodeAt(i + 1));
-    const low = high < 0 ? -1 : hexValue(raw.charCodeAt(i + 2));
-    if (low < 0) {
-      i = raw.indexOf('%', i + 1);
-      continue;
-    }
-    out += raw.slice(last, i) + String.fromCharCode(high * 16 + low);
-    last = i + 3;
-    i = raw.indexOf('%', last);
-  }
-  return out + raw.slice(last);
-}
-
 /**
- * The route of a request served at `mount` ('' = the root) when nothing else decides:
- * address and scheme from the socket, server name from Host. The router builds its own.
+ * The route of a request served at `mount` ('' = the root) when no router decides (tests, the
+ * bench's bare link): address and scheme from the socket, server name from Host. null for a
+ * target that is not a request path (decodeRequestPath).
  */
-export function routeFromRequest(req: IncomingMessage, mount = ''): WsgiRoute {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  let path = decodePath(q === -1 ? url : url.slice(0, q));
+export function routeFromRequest(req: IncomingMessage, mount = '', trustProxy: TrustProxy | null = null): RequestRoute | null {
+  const target = splitTarget(req.url ?? '/');
+  let path = decodeRequestPath(target.path);
+  if (path === null) return null;
   if (mount !== '' && (path === mount || path.startsWith(`${mount}/`))) path = path.slice(mount.length);
   const socket = req.socket;
   const host = req.headers.host ?? '';
@@ -98,10 +73,12 @@ export function routeFromRequest(req: IncomingMessage, mount = ''): WsgiRoute {
   return {
     scriptName: mount,
     pathInfo: path,
+    queryString: target.query,
     remoteAddr: socket.remoteAddress ?? '',
     remotePort: socket.remotePort ?? 0,
     scheme: (socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
     serverName: serverName || (socket.localAddress ?? 'localhost'),
     serverPort: socket.localPort ?? 0,
+    trustProxy,
   };
 }

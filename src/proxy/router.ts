@@ -69,30 +69,3 @@ export function hostOnly(hostHeader: string | undefined): string | null {
   const colon = h.indexOf(':');
   return (colon >= 0 ? h.slice(0, colon) : h).replace(/\.$/, '') || null;
 }
-
-/**
- * Percent-decodes a request path into PEP 3333's "bytes as latin-1" string and removes `.`
- * segments (RFC 3986 §5.2.4) so that routing and static files see the path the app will see.
- * Returns null for a path that cannot be a request path: no leading slash, a NUL byte, or a
- * `..` segment, literal or encoded (`%2e%2e`, `..%2f`). Clients resolve `..` before they send
- * (browsers, curl, undici all do), so one that arrives is a traversal attempt: resolving it
- * would route `/blog/static/../secret.txt` to the app as `/secret.txt`, past anything that
- * looked at the path as it was sent (test/reliability/client-input.test.ts).
- */
-export function decodeRequestPath(rawPath: string): string | null {
-  let path = rawPath;
-  if (path.includes('%')) {
-    path = path.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  }
-  if (!path.startsWith('/') || path.includes('\0')) return null;
-  if (!/(^|\/)\.\.?(\/|$)/.test(path)) return path;
-  const out: string[] = [];
-  const segments = path.split('/');
-  for (let i = 1; i < segments.length; i++) {
-    const s = segments[i];
-    if (s === '..') return null;
-    if (s !== '.') out.push(s);
-  }
-  if (segments[segments.length - 1] === '.' && out[out.length - 1] !== '') out.push('');
-  return `/${out.join('/')}`;
-}

@@ -1,10 +1,11 @@
 // `static:` mappings served by Node itself, never reaching Python: Content-Type, ETag and
 // Last-Modified with conditional requests, a single byte Range (RFC 9110 §14), HEAD, and no
 // way out of the mapped directory (dot segments, encoded or not, and symlinks that leave it).
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, realpathSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, sep } from 'node:path';
 import { sendError } from './error-response.js';
+import { normalizePrefix } from './router.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -46,6 +47,21 @@ export interface StaticMount {
   prefix: string;
   /** Absolute directory, symlinks resolved. */
   root: string;
+}
+
+/** An app's `static:` (prefix -> directory under `appDir`) as mounts, longest prefix first. */
+export function staticMounts(appDir: string, mapping: Record<string, string>): StaticMount[] {
+  return Object.entries(mapping)
+    .map(([prefix, dir]) => ({ prefix: normalizePrefix(prefix), root: realpathOr(join(appDir, dir)) }))
+    .sort((a, b) => b.prefix.length - a.prefix.length);
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path; // not there (yet): serving from it answers 404
+  }
 }
 
 /** The mount whose prefix covers `pathInfo`, with the file path inside it; null if none. */

@@ -1,26 +1,30 @@
-// One version of one app: its Python workers, the choice among them for each request
-// (least in flight among those `healthy && !full`), a bounded queue when all are busy, health
-// probes before a worker gets traffic, restarts with back-off when one dies, and recycling
-// (replacement first, then drain) for max_requests, max_memory and a thread stuck past the
-// timeout.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { realpathSync } from 'node:fs';
-import { join } from 'node:path';
+// One version of one app, as processes: its Python workers and its `processes:`, each in a
+// slot that brings it up (READY and the health probe, or a port that accepts), restarts it with
+// back-off when it dies and recycles it (max_requests, max_memory, a request stuck past the
+// timeout: replacement first, then drain). It publishes which of them take traffic now
+// (`upstreams`, `subscribe`); which request goes where is the proxy's business.
+import type { ProcessStatus, WorkerStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import { commandEnvironment, type AppEnvironment } from '../environment/app-env.js';
-import type { ProcessStatus } from '../admin/status-types.js';
 import type { GatewayError } from '../errors.js';
-import { sendError } from '../proxy/error-response.js';
-import { refuseUpgrade } from '../proxy/forward-upgrade.js';
-import type { StaticMount } from '../proxy/static-files.js';
-import { normalizePrefix } from '../proxy/router.js';
+import type { WorkerLink } from '../link/worker-link.js';
 import type { AppLog } from '../log/app-log.js';
-import { Worker, type RouteInfo } from './worker.js';
 import { Backoff } from './backoff.js';
-import { ProcessSet } from './process-set.js';
+import { CommandProcess } from './command-process.js';
 import { probeWorker } from './probe.js';
 import { memoryLimitReached, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
+import { Slot } from './slot.js';
+import { Worker } from './worker.js';
+
+/** What the proxy holds this version to, per request (the environment file's values). */
+export interface AppLimits {
+  /** Requests that may wait for a free upstream before 503. */
+  queue: number;
+  /** No response head this long: 504 (and a worker holding it is recycled). */
+  timeoutMs: number;
+  /** The largest request body, in bytes (413 past it). */
+  maxBody: number;
+}
 
 export interface AppInstanceOptions {
   desc: Description;
@@ -29,16 +33,11 @@ export interface AppInstanceOptions {
   threads: number;
   development: boolean;
   log: AppLog;
-  /** Requests waiting for a free worker thread before the app answers 503. */
-  maxQueue: number;
-  /** How long a worker may take to import the app and report ready. */
+  limits: AppLimits;
+  /** How long a worker may take to import the app and report ready (a process: to listen). */
   startTimeoutMs: number;
   /** The gateway's own log: one line per event of note. */
   say: (line: string) => void;
-  /** The largest request body in bytes (413 past it). Default: no limit. */
-  maxBody?: number;
-  /** No response head this long: 504, and the worker holding the request is recycled. */
-  timeoutMs?: number;
   /** Recycle a worker after so many requests; 0 = never. */
   maxRequests?: number;
   /** Recycle a worker whose RSS grows past this many bytes; 0 = never. */
@@ -47,68 +46,102 @@ export interface AppInstanceOptions {
   memoryCheckMs?: number;
   /** How long a worker has to answer its health probe. */
   probeTimeoutMs?: number;
-  /** The Unix user and group of the workers (the gateway runs as root). */
+  /** The Unix user and group of the app's processes (the gateway runs as root). */
   uid?: number;
   gid?: number;
 }
 
 export type AppState = 'starting' | 'ready' | 'failed' | 'stopping' | 'stopped';
 
-interface Waiting {
-  req: IncomingMessage;
-  res: ServerResponse;
-  route: RouteInfo;
+/** A worker that takes requests: the proxy sends them down `link`. */
+export interface WorkerUpstream {
+  readonly kind: 'worker';
+  readonly link: WorkerLink;
+  /** Requests it runs at once (its threads). */
+  readonly capacity: number;
+  readonly pid: number | undefined;
+  /** The proxy saw a request stuck in it past the timeout: replace it. */
+  recycle(why: string): void;
+}
+
+/** A `processes` entry that serves: the proxy sends its requests to 127.0.0.1:port. */
+export interface ProcessUpstream {
+  readonly kind: 'process';
+  /** The key under `processes:`. */
+  readonly name: string;
+  readonly port: number;
+  /** "processes.live of chat", for error bodies. */
+  readonly label: string;
+}
+
+export type LiveUpstream = WorkerUpstream | ProcessUpstream;
+
+/** A process that takes requests: web (a command app's server, `route` null) or one with a route. */
+export interface ProcessRoute {
+  name: string;
+  route: string | null;
 }
 
 const DEFAULT_MEMORY_CHECK_MS = 3000;
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
-/** After a replacement failed to start, recycling waits this long before it tries again. */
-const RECYCLE_RETRY_MS = 10_000;
 
 export class AppInstance {
   readonly desc: Description;
-  readonly staticMounts: StaticMount[];
   state: AppState = 'starting';
   /** Why the app is failed, for status and the log. */
   failure: GatewayError | null = null;
-  /** Every live worker: in rotation, starting (restart, replacement) or draining. */
-  private workers: Worker[] = [];
-  /** The workers that get requests: started, probed, not retired. */
-  private serving: Worker[] = [];
-  private queue: Waiting[] = [];
-  private readonly backoff = new Backoff();
-  private restartTimers = new Set<NodeJS.Timeout>();
-  private startedAt = new WeakMap<Worker, number>();
-  private restartCount = 0;
-  /** Workers whose replacement is starting. */
-  private recycling = new Set<Worker>();
-  private recycleHoldUntil = 0;
+  /** The processes that take requests, longest route first; web (route null) last. */
+  readonly processRoutes: ProcessRoute[];
+  private readonly workerSlots: Array<Slot<Worker>> = [];
+  private readonly processSlots: Array<{ name: string; slot: Slot<CommandProcess> }> = [];
+  /** Every live process: in rotation, starting (restart, replacement) or draining. */
+  private readonly members = new Set<Worker | CommandProcess>();
+  private readonly spawnedAt = new Map<Worker | CommandProcess, number>();
+  private readonly live = new Map<Worker | CommandProcess, LiveUpstream>();
+  private published: LiveUpstream[] = [];
+  private readonly listeners = new Set<() => void>();
   private memoryTimer: NodeJS.Timeout | null = null;
-  private readonly limits: RecycleLimits;
-  requests = 0;
-  /** `processes:` of app.yaml (a command app's server is processes.web): supervised beside the workers. */
-  readonly processes: ProcessSet;
+  private readonly recycleLimits: RecycleLimits;
 
   constructor(private readonly opts: AppInstanceOptions) {
     this.desc = opts.desc;
-    this.processes = new ProcessSet({
-      app: opts.desc.name,
-      processes: opts.desc.processes,
-      env: commandEnvironment(opts.appEnv),
-      cwd: opts.desc.dir,
-      uid: opts.uid,
-      gid: opts.gid,
-      log: opts.log,
-      health: opts.desc.health,
-      timeoutMs: opts.timeoutMs ?? 60_000,
-      startTimeoutMs: opts.startTimeoutMs,
-      development: opts.development,
-      say: opts.say,
-    });
-    this.staticMounts = Object.entries(opts.desc.static)
-      .map(([prefix, dir]) => ({ prefix: normalizePrefix(prefix), root: safeRealpath(join(opts.desc.dir, dir)) }))
-      .sort((a, b) => b.prefix.length - a.prefix.length);
-    this.limits = { maxRequests: opts.maxRequests ?? 0, maxMemory: opts.maxMemory ?? 0 };
+    this.recycleLimits = { maxRequests: opts.maxRequests ?? 0, maxMemory: opts.maxMemory ?? 0 };
+    const workerBackoff = new Backoff();
+    for (let i = 0; i < opts.workers; i++) {
+      const slot: Slot<Worker> = new Slot<Worker>({
+        app: this.name,
+        spawn: () => this.spawnWorker(),
+        bringUp: (w) => this.bringUpWorker(w),
+        label: (w) => `worker ${w.pid ?? '?'}`,
+        backoff: workerBackoff,
+        say: opts.say,
+        onLive: (w) => this.publish(w, this.workerUpstream(w, slot)),
+        onRetired: (w) => this.unpublish(w),
+        drainMs: () => this.drainMs(),
+      });
+      this.workerSlots.push(slot);
+    }
+    for (const [name, spec] of Object.entries(opts.desc.processes)) {
+      const serves = name === 'web' || spec.route !== null;
+      const slot = new Slot<CommandProcess>({
+        app: this.name,
+        spawn: () => this.spawnProcess(name, spec.command, serves),
+        bringUp: (p) => p.start(opts.startTimeoutMs),
+        label: (p) => `processes.${name} ${p.pid ?? ''}`.trimEnd(),
+        backoff: new Backoff(),
+        say: opts.say,
+        onLive: (p) => {
+          if (serves && p.port !== null) this.publish(p, { kind: 'process', name, port: p.port, label: p.label });
+        },
+        onRetired: (p) => this.unpublish(p),
+        drainMs: () => this.drainMs(),
+      });
+      this.processSlots.push({ name, slot });
+    }
+    this.processRoutes = Object.entries(opts.desc.processes)
+      .filter(([name, spec]) => name === 'web' || spec.route !== null)
+      .map(([name, spec]) => ({ name, route: name === 'web' ? null : spec.route }))
+      .sort((a, b) => (b.route?.length ?? -1) - (a.route?.length ?? -1));
   }
 
   get name(): string {
@@ -119,35 +152,51 @@ export class AppInstance {
     return this.opts.development;
   }
 
+  get limits(): AppLimits {
+    return this.opts.limits;
+  }
+
+  /** The package directory, symlinks resolved (static files are served from under it). */
+  get dir(): string {
+    return this.desc.dir;
+  }
+
+  /** `static:` of app.yaml: URL prefix -> directory relative to `dir`. */
+  get static(): Record<string, string> {
+    return this.desc.static;
+  }
+
+  /** What takes traffic now. A new array on every change; never mutated. */
+  get upstreams(): readonly LiveUpstream[] {
+    return this.published;
+  }
+
+  /** Calls `listener` after every change of `upstreams`; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   get pids(): number[] {
-    return [...this.workers.map((w) => w.pid).filter((p): p is number => typeof p === 'number'), ...this.processes.pids];
+    return [...this.members].map((m) => m.pid).filter((p): p is number => typeof p === 'number');
   }
 
   /**
-   * Starts every worker and probes each; rejects (after stopping them all) if any cannot start
-   * (APPPKG_APP_IMPORT_FAILED, ...) or fails its probe (APPPKG_APP_PROBE_FAILED).
+   * Starts every worker and process, and probes each worker; rejects (after stopping them
+   * all) if any cannot come up (APPPKG_APP_IMPORT_FAILED, APPPKG_APP_PROBE_FAILED, ...).
    */
   async start(): Promise<void> {
-    const starting = Array.from({ length: this.opts.workers }, () => this.spawnWorker());
-    const results = await Promise.allSettled([...starting.map((w) => this.bringUp(w)), this.processes.start()]);
+    const slots = [...this.workerSlots, ...this.processSlots.map((p) => p.slot)];
+    const results = await Promise.allSettled(slots.map((s: Slot<Worker> | Slot<CommandProcess>) => s.start()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed || this.state !== 'starting') {
       if (this.state === 'starting') this.state = 'failed';
       this.failure = (failed?.reason as GatewayError | undefined) ?? null;
-      await Promise.all([...starting.map((w) => w.stop(1000)), this.processes.stop(1000)]);
-      this.workers = [];
+      await this.stopAll(1000);
       throw failed?.reason ?? new Error(`${this.name} was stopped while it started`);
     }
-    this.serving = starting;
     this.state = 'ready';
     this.watchMemory();
-  }
-
-  /** Start, then the health probe when app.yaml has `health:`. The worker is not in rotation yet. */
-  private async bringUp(worker: Worker): Promise<void> {
-    await worker.start(this.opts.startTimeoutMs);
-    const health = this.desc.health;
-    if (health) await probeWorker(worker, this.name, health, this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
   }
 
   private spawnWorker(): Worker {
@@ -166,243 +215,144 @@ export class AppInstance {
       stderr: this.opts.log,
       uid: this.opts.uid,
       gid: this.opts.gid,
-      maxBody: this.opts.maxBody,
-      timeoutMs: this.opts.timeoutMs,
     });
-    this.startedAt.set(worker, Date.now());
-    this.workers.push(worker);
-    worker.on('idle', () => this.drainQueue());
-    worker.on('timeout', () => this.recycle(worker, `a request got no response head within ${(this.opts.timeoutMs ?? 0) / 1000} s`));
-    worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(worker, code, signal));
+    this.enlist(worker);
+    worker.on('hung', (why: string) => this.opts.say(`${this.name}: worker ${worker.pid ?? '?'} ${why}; killing it`));
     return worker;
   }
 
-  /** Puts a started, probed worker in rotation and gives it what waits. */
-  private admit(worker: Worker): void {
-    this.serving.push(worker);
-    this.drainQueue();
+  private spawnProcess(name: string, command: string, serves: boolean): CommandProcess {
+    const { appEnv, desc } = this.opts;
+    const proc = new CommandProcess({
+      app: desc.name,
+      name,
+      command,
+      serves,
+      env: commandEnvironment(appEnv),
+      cwd: desc.dir,
+      uid: this.opts.uid,
+      gid: this.opts.gid,
+      log: this.opts.log,
+      health: name === 'web' ? desc.health : null,
+    });
+    this.enlist(proc);
+    return proc;
   }
 
-  private onWorkerExit(worker: Worker, code: number | null, signal: string | null): void {
-    this.workers = this.workers.filter((w) => w !== worker);
-    const wasServing = this.serving.includes(worker);
-    this.serving = this.serving.filter((w) => w !== worker);
-    // Only a worker in rotation is replaced here; one that was starting is its starter's
-    // business (start, restart, recycle), and a retired one has its replacement already.
-    if (this.state !== 'ready' || !wasServing || worker.retired) return;
-    if (code === 4) {
-      // The app no longer imports (a file changed under a running worker): restarting cannot help
-      // until it changes again (gunicorn's APP_LOAD_ERROR).
-      this.opts.say(`${this.name}: a worker exited because the app failed to import; not restarting it`);
-      return;
+  private enlist(member: Worker | CommandProcess): void {
+    this.members.add(member);
+    this.spawnedAt.set(member, Date.now());
+    member.once('exit', () => {
+      this.members.delete(member);
+      this.spawnedAt.delete(member);
+    });
+  }
+
+  /** READY, then the health probe when app.yaml has `health:`. Not in rotation yet. */
+  private async bringUpWorker(worker: Worker): Promise<void> {
+    await worker.start(this.opts.startTimeoutMs);
+    const health = this.desc.health;
+    if (health) await probeWorker(worker, this.name, health, this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
+  }
+
+  private workerUpstream(worker: Worker, slot: Slot<Worker>): WorkerUpstream {
+    const link = worker.link!;
+    const limits = this.recycleLimits;
+    if (limits.maxRequests > 0) {
+      link.limitRequests(limits.maxRequests, () => slot.recycle(requestLimitReached(link.requests, limits)!));
     }
-    const uptime = Date.now() - (this.startedAt.get(worker) ?? Date.now());
-    this.scheduleRestart(uptime, `worker ${worker.pid} exited (${signal ?? `status ${code}`})`);
+    return {
+      kind: 'worker',
+      link,
+      capacity: this.opts.threads,
+      pid: worker.pid,
+      recycle: (why) => {
+        if (slot.current === worker) slot.recycle(why);
+      },
+    };
   }
 
-  /** A worker is missing: start another after the back-off delay, probe it, admit it. */
-  private scheduleRestart(uptimeMs: number, what: string): void {
-    const now = Date.now();
-    const delay = this.backoff.recordExit(now, uptimeMs);
-    this.restartCount++;
-    const looping = this.backoff.isCrashLooping(now);
-    this.opts.say(`${this.name}: ${what}; restarting in ${delay} ms${looping ? ' (crash loop)' : ''}`);
-    const timer = setTimeout(() => {
-      this.restartTimers.delete(timer);
-      if (this.state !== 'ready') return;
-      const replacement = this.spawnWorker();
-      this.bringUp(replacement).then(
-        () => {
-          if (this.state === 'ready') this.admit(replacement);
-        },
-        (err: GatewayError) => {
-          if (this.state !== 'ready') return;
-          if (replacement.exitCode === 4) {
-            this.opts.say(`${this.name}: a worker exited because the app failed to import; not restarting it`);
-            return;
-          }
-          void replacement.stop(1000);
-          const uptime = Date.now() - (this.startedAt.get(replacement) ?? Date.now());
-          const how = replacement.state === 'exited'
-            ? `worker ${replacement.pid} exited (${replacement.exitSignal ?? `status ${replacement.exitCode}`})`
-            : `worker ${replacement.pid} failed to start: ${err.message}`;
-          this.scheduleRestart(uptime, how);
-        },
-      );
-    }, delay);
-    this.restartTimers.add(timer);
+  private publish(member: Worker | CommandProcess, upstream: LiveUpstream): void {
+    this.live.set(member, upstream);
+    this.changed();
   }
 
-  /**
-   * Replaces `old` without failing a request: the replacement starts and passes its probe
-   * while `old` keeps serving; then `old` leaves the rotation and drains (SIGTERM: it finishes
-   * what it holds), SIGKILLed past the timeout. If the replacement fails, `old` keeps serving.
-   */
-  private recycle(old: Worker, why: string): void {
-    if (this.state !== 'ready' || old.retired || this.recycling.has(old) || !this.serving.includes(old)) return;
-    if (Date.now() < this.recycleHoldUntil) return;
-    this.recycling.add(old);
-    this.opts.say(`${this.name}: recycling worker ${old.pid}: ${why}`);
-    const next = this.spawnWorker();
-    this.bringUp(next).then(
-      () => {
-        this.recycling.delete(old);
-        if (this.state !== 'ready') return;
-        old.retired = true;
-        this.serving = this.serving.filter((w) => w !== old);
-        this.admit(next);
-        void old.stop(this.drainMs());
-      },
-      (err: GatewayError) => {
-        this.recycling.delete(old);
-        if (this.state !== 'ready') return;
-        this.recycleHoldUntil = Date.now() + RECYCLE_RETRY_MS;
-        this.opts.say(`${this.name}: the replacement for worker ${old.pid} failed (${err.message}); worker ${old.pid} keeps serving`);
-        void next.stop(1000);
-      },
-    );
+  private unpublish(member: Worker | CommandProcess): void {
+    if (this.live.delete(member)) this.changed();
+  }
+
+  private changed(): void {
+    this.published = [...this.live.values()];
+    for (const listener of this.listeners) listener();
   }
 
   /** How long a retired worker may finish its requests: as long as a request may take. */
   private drainMs(): number {
-    return Math.max(1000, this.opts.timeoutMs ?? 30_000);
+    return Math.max(1000, this.opts.limits.timeoutMs);
   }
 
   private watchMemory(): void {
-    if (this.limits.maxMemory <= 0) return;
+    if (this.recycleLimits.maxMemory <= 0) return;
     this.memoryTimer = setInterval(() => {
-      for (const worker of this.serving) {
-        const why = worker.pid === undefined ? null : memoryLimitReached(readRssBytes(worker.pid), worker.requests, this.limits);
-        if (why !== null) this.recycle(worker, why);
+      for (const slot of this.workerSlots) {
+        const worker = slot.current;
+        if (worker === null || worker.pid === undefined) continue;
+        const why = memoryLimitReached(readRssBytes(worker.pid), worker.requests, this.recycleLimits);
+        if (why !== null) slot.recycle(why);
       }
     }, this.opts.memoryCheckMs ?? DEFAULT_MEMORY_CHECK_MS);
     this.memoryTimer.unref();
   }
 
-  /** Least in-flight among healthy workers with a free thread, random tie-break. */
-  private selectWorker(): Worker | null {
-    let best: Worker | null = null;
-    let ties = 0;
-    for (const w of this.serving) {
-      // A worker gets at most `threads` requests at once; the rest wait here, where a version
-      // switch can hand them to the new version instead of a draining worker.
-      if (!w.healthy || w.full) continue;
-      if (best === null || w.inFlight < best.inFlight) {
-        best = w;
-        ties = 1;
-      } else if (w.inFlight === best.inFlight && Math.random() * ++ties < 1) {
-        best = w;
-      }
-    }
-    return best;
-  }
-
-  private dispatch(worker: Worker, waiting: Waiting): void {
-    worker.handle(waiting.req, waiting.res, waiting.route);
-    const why = requestLimitReached(worker.requests, this.limits);
-    if (why !== null) this.recycle(worker, why);
-  }
-
-  handle(req: IncomingMessage, res: ServerResponse, route: RouteInfo): void {
-    this.requests++;
-    // Under a process's route (any path, for a command app): that process, not the workers.
-    if (this.processes.handle(req, res, route)) return;
-    const worker = this.queue.length === 0 ? this.selectWorker() : null;
-    if (worker) {
-      this.dispatch(worker, { req, res, route });
-      return;
-    }
-    if (this.queue.length >= this.opts.maxQueue || this.state !== 'ready') {
-      sendError(res, 503, {
-        detail: this.state === 'ready' ? `${this.name} is busy; try again` : `${this.name} is not running`,
-        headers: { 'Retry-After': '1' },
-      });
-      return;
-    }
-    const waiting = { req, res, route };
-    this.queue.push(waiting);
-    res.once('close', () => {
-      const i = this.queue.indexOf(waiting);
-      if (i >= 0) this.queue.splice(i, 1);
-    });
-  }
-
-  private drainQueue(): void {
-    while (this.queue.length > 0) {
-      const worker = this.selectWorker();
-      if (!worker) return;
-      const next = this.queue.shift()!;
-      if (next.res.destroyed || next.res.writableEnded) continue;
-      this.dispatch(worker, next);
-    }
-  }
-
-  /**
-   * An Upgrade request (a websocket) goes to the process whose route it falls under. WSGI
-   * cannot take one: a clear 501 that says what to declare, rather than a hang.
-   */
-  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RouteInfo): void {
-    if (this.processes.upgrade(req, socket, head, route)) return;
-    refuseUpgrade(
-      socket,
-      501,
-      `${this.name} serves ${route.scriptName}${route.pathInfo} with WSGI, which cannot take a websocket (or any Upgrade). ` +
-        'Declare a process with a route: in app.yaml, e.g. processes: {live: {command: python live.py, route: /live}}, and connect under that route.',
-    );
-  }
-
-  /** Gives the requests still waiting here to `next` (a version switch: none is lost). */
-  handOver(next: AppInstance): void {
-    for (const waiting of this.queue.splice(0)) {
-      if (!waiting.res.destroyed && !waiting.res.writableEnded) next.handle(waiting.req, waiting.res, waiting.route);
-    }
-  }
-
-  get queued(): number {
-    return this.queue.length;
-  }
-
+  /** Worker restarts after unexpected exits (the processes' are in processStatus). */
   get restarts(): number {
-    return this.restartCount;
+    return this.workerSlots.reduce((sum, s) => sum + s.restarts, 0);
   }
 
   get crashLooping(): boolean {
-    return this.backoff.isCrashLooping(Date.now()) || this.processes.crashLooping;
+    return this.workerSlots.some((s) => s.crashLooping) || this.processSlots.some((p) => p.slot.crashLooping);
   }
 
-  workerStatus(): Array<{ pid: number | null; state: string; inFlight: number; requests: number; startedAt: string }> {
-    return this.workers.map((w) => ({
-      pid: w.pid ?? null,
-      state: w.state,
-      inFlight: w.inFlight,
-      requests: w.requests,
-      startedAt: new Date(this.startedAt.get(w) ?? Date.now()).toISOString(),
-    }));
+  workerStatus(): Array<Omit<WorkerStatus, 'rssBytes'>> {
+    return [...this.members]
+      .filter((m): m is Worker => m instanceof Worker)
+      .map((w) => ({
+        pid: w.pid ?? null,
+        state: w.state,
+        inFlight: w.inFlight,
+        requests: w.requests,
+        startedAt: new Date(this.spawnedAt.get(w) ?? Date.now()).toISOString(),
+      }));
   }
 
   processStatus(): ProcessStatus[] {
-    return this.processes.status();
+    const idle = this.state === 'stopping' || this.state === 'stopped' ? 'stopped' : 'restarting';
+    return this.processSlots.map(({ name, slot }) => ({
+      name,
+      pid: slot.current?.pid ?? null,
+      state: slot.crashLooping ? 'crash-loop' : (slot.current?.state ?? idle),
+      route: this.desc.processes[name].route,
+      port: slot.current?.port ?? null,
+      restarts: slot.restarts,
+    }));
   }
 
+  /** Stops every process (SIGTERM, `graceMs` to finish, then SIGKILL); no restarts after. */
   async stop(graceMs: number): Promise<void> {
     this.state = 'stopping';
-    for (const timer of this.restartTimers) clearTimeout(timer);
-    this.restartTimers.clear();
-    if (this.memoryTimer !== null) clearInterval(this.memoryTimer);
-    for (const waiting of this.queue.splice(0)) {
-      sendError(waiting.res, 503, { detail: `${this.name} is stopping`, headers: { 'Retry-After': '1' } });
-    }
-    await Promise.all([...this.workers.map((w) => w.stop(graceMs)), this.processes.stop(graceMs)]);
-    this.workers = [];
-    this.serving = [];
+    await this.stopAll(graceMs);
     this.state = 'stopped';
   }
-}
 
-function safeRealpath(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
+  private async stopAll(graceMs: number): Promise<void> {
+    for (const slot of this.workerSlots) slot.halt();
+    for (const { slot } of this.processSlots) slot.halt();
+    if (this.memoryTimer !== null) clearInterval(this.memoryTimer);
+    this.memoryTimer = null;
+    if (this.live.size > 0) {
+      this.live.clear();
+      this.changed();
+    }
+    await Promise.all([...this.members].map((m) => m.stop(graceMs)));
   }
 }

@@ -1,22 +1,18 @@
 // One `processes.NAME` command of an app (SPEC §1.1; `processes.web` of a `platform: python,
 // command` app is one too): `/bin/sh -c COMMAND` in the app's execution environment, its own
-// process group, its output in the app log with a `[NAME] ` prefix. A process that serves
-// (processes.web, or one with a `route:`) is told a free loopback port through $PORT and is
-// ready once that port accepts connections (and `health:` answers 2xx/3xx, for web); its
-// requests then go through an undici Pool of its own. A background process is ready once spawned.
-import { spawn, type ChildProcess } from 'node:child_process';
+// process group (guarded: it ends if the gateway dies), its output in the app log with a
+// `[NAME] ` prefix. A process that serves (processes.web, or one with a `route:`) is told a
+// free loopback port through $PORT and is ready once that port accepts connections (and
+// `health:` answers 2xx/3xx, for web); the proxy then sends it requests on that port. A
+// background process is ready once spawned.
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import net, { type Socket } from 'node:net';
+import http from 'node:http';
+import net from 'node:net';
 import type { Writable } from 'node:stream';
 import getPort from 'get-port';
-import type { Pool } from 'undici';
 import { GatewayError } from '../errors.js';
-import { sendError } from '../proxy/error-response.js';
-import { forwardHttp } from '../proxy/forward-http.js';
-import { forwardUpgrade, refuseUpgrade } from '../proxy/forward-upgrade.js';
-import type { ProxyRoute } from '../proxy/outgoing-headers.js';
-import { delay, guardGroup, killTree, signalGroup, type GroupGuard } from './process-group.js';
+import { Child } from './child.js';
+import { delay } from './process-group.js';
 
 export interface CommandProcessOptions {
   /** The app's name, for messages. */
@@ -25,7 +21,6 @@ export interface CommandProcessOptions {
   name: string;
   /** A shell line: $PORT and the app's variables expand. */
   command: string;
-  route: string | null;
   /** Listens on $PORT and takes requests (web, or a route). */
   serves: boolean;
   /** The app's command environment (app-env.ts commandEnvironment). */
@@ -38,15 +33,10 @@ export interface CommandProcessOptions {
   log: Writable;
   /** `health:` of app.yaml, probed on processes.web before it takes traffic. */
   health: string | null;
-  /** A proxied request's response head must come within this, else 504. */
-  timeoutMs: number;
-  development: boolean;
 }
 
 export type ProcessState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
 
-/** Requests open to one process at once; more wait in its Pool. */
-const POOL_CONNECTIONS = 32;
 const PORT_POLL_MS = 100;
 const RECENT_LINES = 20;
 
@@ -87,17 +77,26 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** GET http://127.0.0.1:port/path: the status, or why there was none. */
+function getStatus(port: number, path: string, timeoutMs: number): Promise<{ status?: number; reason?: string }> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { 'user-agent': 'apppkg-gateway-probe' }, agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode });
+    });
+    req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.once('error', (err) => resolve({ reason: err.message }));
+  });
+}
+
 export class CommandProcess extends EventEmitter {
-  private child: ChildProcess | null = null;
+  private child: Child | null = null;
   private _state: ProcessState = 'new';
   private _port: number | null = null;
-  private pool: Pool | null = null;
   private output: PrefixedLines;
   private exitPromise: Promise<void> = Promise.resolve();
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
-  /** Why spawn itself failed (EPERM for the app's user, say), if it did. */
-  private spawnError: string | null = null;
 
   constructor(readonly opts: CommandProcessOptions) {
     super();
@@ -112,8 +111,8 @@ export class CommandProcess extends EventEmitter {
     return this._state;
   }
 
-  get pid(): number | null {
-    return this.child?.pid ?? null;
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   get port(): number | null {
@@ -123,6 +122,11 @@ export class CommandProcess extends EventEmitter {
   /** "processes.live of chat": how error bodies and the log name it. */
   get label(): string {
     return `processes.${this.opts.name} of ${this.opts.app}`;
+  }
+
+  /** How it ended, for messages: `status 1`, `SIGKILL`. */
+  get how(): string {
+    return this.child?.how ?? 'not started';
   }
 
   /**
@@ -139,38 +143,29 @@ export class CommandProcess extends EventEmitter {
     if (this._state !== 'starting') throw this.startError('stopped while starting');
     const env: Record<string, string> = { ...opts.env, PYTHONUNBUFFERED: '1' };
     if (this._port !== null) env.PORT = String(this._port);
-    const child = spawn('/bin/sh', ['-c', opts.command], {
+    const child = new Child({
+      file: '/bin/sh',
+      args: ['-c', opts.command],
       cwd: opts.cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // its own process group: stopped as a whole, untouched by a terminal's Ctrl-C
       uid: opts.uid,
       gid: opts.gid,
+      termGroup: true,
+      guard: true,
     });
     this.child = child;
-    const guard: GroupGuard | null = child.pid !== undefined ? guardGroup(child.pid) : null;
-    child.stdout!.on('data', (chunk: Buffer) => this.output.push(chunk));
-    child.stderr!.on('data', (chunk: Buffer) => this.output.push(chunk));
+    child.process.stdout?.on('data', (chunk: Buffer) => this.output.push(chunk));
+    child.process.stderr?.on('data', (chunk: Buffer) => this.output.push(chunk));
     this.exitPromise = new Promise<void>((resolve) => {
-      const exited = (code: number | null, signal: NodeJS.Signals | null): void => {
-        if (this._state === 'exited') return;
+      child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+        if (child.spawnError !== null) this.output.push(Buffer.from(`apppkg-gateway: cannot run /bin/sh: ${child.spawnError.message}\n`));
         this._state = 'exited';
         this.exitCode = code;
         this.exitSignal = signal;
         this.output.end();
-        // What it left behind in its group goes with it (a server's forked helpers).
-        if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
-        guard?.release();
-        void this.pool?.destroy().catch(() => {});
-        this.pool = null;
         resolve();
         this.emit('exit', code, signal);
-      };
-      child.once('exit', exited);
-      child.once('error', (err) => {
-        this.spawnError = err.message;
-        this.output.push(Buffer.from(`apppkg-gateway: cannot run /bin/sh: ${err.message}\n`));
-        if (child.pid === undefined) exited(null, null);
       });
     });
 
@@ -194,7 +189,8 @@ export class CommandProcess extends EventEmitter {
   }
 
   private gone(): string {
-    if (this.spawnError !== null) return `it could not be spawned: ${this.spawnError}`;
+    const child = this.child;
+    if (child?.spawnError) return `it could not be spawned: ${child.spawnError.message}`;
     return this.exitCode !== null ? `it exited with status ${this.exitCode}` : `it was killed by ${this.exitSignal ?? 'a signal'}`;
   }
 
@@ -204,33 +200,15 @@ export class CommandProcess extends EventEmitter {
       if (Date.now() > deadline) throw this.startError(`nothing accepted connections on 127.0.0.1:$PORT (${port}) within ${deadlineMs / 1000} s`);
       await delay(PORT_POLL_MS);
     }
-    // undici costs ~60 ms to load: only gateways with command processes pay it, once.
-    const { Pool } = await import('undici');
-    this.pool = new Pool(`http://127.0.0.1:${port}`, {
-      connections: POOL_CONNECTIONS,
-      headersTimeout: this.opts.timeoutMs,
-      bodyTimeout: 0,
-    });
-    if (this.opts.health !== null) await this.probe(this.pool, this.opts.health, deadline);
+    if (this.opts.health !== null) await this.probe(port, this.opts.health, deadline);
   }
 
   /** GET `path` until it answers 2xx or 3xx, or the deadline passes (SPEC §4). */
-  private async probe(pool: Pool, path: string, deadline: number): Promise<void> {
+  private async probe(port: number, path: string, deadline: number): Promise<void> {
     let last: { status?: number; reason?: string } = {};
     while (this._state === 'starting') {
-      try {
-        const answer = await pool.request({
-          method: 'GET',
-          path,
-          headers: { 'user-agent': 'apppkg-gateway-probe' },
-          headersTimeout: Math.max(1000, deadline - Date.now()),
-        });
-        await answer.body.dump();
-        if (answer.statusCode >= 200 && answer.statusCode < 400) return;
-        last = { status: answer.statusCode };
-      } catch (err) {
-        last = { reason: (err as Error).message };
-      }
+      last = await getStatus(port, path, Math.max(1000, deadline - Date.now()));
+      if (last.status !== undefined && last.status >= 200 && last.status < 400) return;
       if (Date.now() > deadline) break;
       await delay(200);
     }
@@ -238,45 +216,18 @@ export class CommandProcess extends EventEmitter {
     throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app: this.opts.app, path, ...last });
   }
 
-  /** Forwards one request (the full original path); 503 while not ready. */
-  handle(req: IncomingMessage, res: ServerResponse, route: ProxyRoute): void {
-    if (this._state !== 'ready' || this.pool === null) {
-      sendError(res, 503, { detail: `${this.label} is not running; try again`, headers: { 'Retry-After': '1' } });
-      return;
-    }
-    forwardHttp(this.pool, req, res, route, { timeoutMs: this.opts.timeoutMs, label: this.label, development: this.opts.development });
-  }
-
-  /** Forwards an Upgrade request (a websocket); 503 on the raw socket while not ready. */
-  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: ProxyRoute): void {
-    if (this._state !== 'ready' || this._port === null) {
-      refuseUpgrade(socket, 503, `${this.label} is not running; try again`, { 'Retry-After': '1' });
-      return;
-    }
-    forwardUpgrade(req, socket, head, this._port, route, { timeoutMs: this.opts.timeoutMs, label: this.label });
-  }
-
   /** SIGTERM to the group, up to `graceMs` to exit, then SIGKILL to the tree. Resolves once gone. */
   async stop(graceMs: number): Promise<void> {
-    const pid = this.child?.pid;
     if (this._state === 'starting' && this.child === null) this._state = 'stopping'; // start() sees it before spawning
-    if (pid === undefined || this._state === 'exited') return;
+    if (this.child === null || this._state === 'exited') return;
     this._state = 'stopping';
-    void this.pool?.close().catch(() => {});
-    signalGroup(pid, 'SIGTERM');
-    signalGroup(pid, 'SIGCONT'); // a stopped process could not act on SIGTERM (see worker.ts stop)
-    const inTime = await Promise.race([this.exitPromise.then(() => true), delay(graceMs).then(() => false)]);
-    if (!inTime) {
-      this.kill();
-      await Promise.race([this.exitPromise, delay(5000)]);
-    }
+    await this.child.stop(graceMs);
   }
 
   /** SIGKILL the tree now. */
   kill(): void {
-    const pid = this.child?.pid;
-    if (pid === undefined || this._state === 'exited') return;
-    killTree(pid);
+    if (this._state === 'exited') return;
+    this.child?.kill();
   }
 
   /** Resolves when the process has exited (at once if it never started). */

@@ -1,12 +1,12 @@
-// Which app packages are under --apps: every directory (or symlink to one) holding app.yaml,
-// loaded and grouped by app name, highest version first (SPEC §1.2). A broken description is
-// reported, never fatal.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// Which app packages there are: under --apps, every directory (or symlink to one) holding
+// app.yaml, loaded and grouped by app name, highest version first (SPEC §1.2); under serve,
+// the one directory given. A broken description is reported, never fatal.
+import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { loadDescription } from '../description/load.js';
 import { compareVersions } from '../description/package-dir.js';
 import type { Description } from '../description/types.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 
 export interface DiscoveredApp {
   name: string;
@@ -15,6 +15,7 @@ export interface DiscoveredApp {
 }
 
 export interface BrokenPackage {
+  /** The directory as found under --apps (or given to serve). */
   dir: string;
   error: GatewayError;
 }
@@ -24,29 +25,60 @@ export interface Discovery {
   broken: BrokenPackage[];
 }
 
-export async function discoverApps(appsDir: string): Promise<Discovery> {
-  const broken: BrokenPackage[] = [];
-  const byName = new Map<string, Description[]>();
-  const entries = readdirSync(appsDir).filter((e) => !e.startsWith('.')).sort();
-  for (const entry of entries) {
-    const dir = join(appsDir, entry);
-    try {
-      if (!statSync(dir).isDirectory() || !statSync(join(dir, 'app.yaml')).isFile()) continue;
-    } catch {
-      continue; // not a package (or a dangling symlink)
+/** Where the registry's desired state comes from. */
+export type AppSource = () => Promise<Discovery>;
+
+/** `dir` with symlinks resolved, to tell whether a broken package is one that serves. */
+export function realDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
+  }
+}
+
+function asError(err: unknown, dir: string): GatewayError {
+  return isGatewayError(err) ? err : new GatewayError('APPPKG_FILE_UNREADABLE', { file: join(dir, 'app.yaml'), reason: String(err), cause: err });
+}
+
+/** Every package under `appsDir` (--apps). */
+export function appsDirSource(appsDir: string): AppSource {
+  return async () => {
+    const broken: BrokenPackage[] = [];
+    const byName = new Map<string, Description[]>();
+    const entries = readdirSync(appsDir).filter((e) => !e.startsWith('.')).sort();
+    for (const entry of entries) {
+      const dir = join(appsDir, entry);
+      try {
+        if (!statSync(dir).isDirectory() || !statSync(join(dir, 'app.yaml')).isFile()) continue;
+      } catch {
+        continue; // not a package (or a dangling symlink)
+      }
+      try {
+        const desc = await loadDescription(dir);
+        const list = byName.get(desc.name) ?? [];
+        // A symlink (blog -> blog.1.2) and its target are the same package: keep it once.
+        if (!list.some((d) => d.dir === desc.dir)) list.push(desc);
+        byName.set(desc.name, list);
+      } catch (err) {
+        broken.push({ dir, error: asError(err, dir) });
+      }
     }
+    const apps = [...byName.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, versions]) => ({ name, versions: versions.sort((a, b) => compareVersions(b.version, a.version)) }));
+    return { apps, broken };
+  };
+}
+
+/** The one package `dir` (serve). */
+export function appDirSource(dir: string): AppSource {
+  return async () => {
     try {
       const desc = await loadDescription(dir);
-      const list = byName.get(desc.name) ?? [];
-      // A symlink (blog -> blog.1.2) and its target are the same package: keep it once.
-      if (!list.some((d) => d.dir === desc.dir)) list.push(desc);
-      byName.set(desc.name, list);
+      return { apps: [{ name: desc.name, versions: [desc] }], broken: [] };
     } catch (err) {
-      broken.push({ dir, error: err as GatewayError });
+      return { apps: [], broken: [{ dir: resolve(dir), error: asError(err, dir) }] };
     }
-  }
-  const apps = [...byName.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, versions]) => ({ name, versions: versions.sort((a, b) => compareVersions(b.version, a.version)) }));
-  return { apps, broken };
+  };
 }

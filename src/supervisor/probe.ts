@@ -3,19 +3,15 @@
 // frame, so it reaches exactly that worker, and the status it answers.
 
 import { GatewayError } from '../errors.js';
-import { encodeLatin1Frame, Frame } from '../link/frames.js';
+import { Frame, encodeEmptyFrame } from '../link/frames.js';
+import { encodeRequest } from '../link/request-frame.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
-import { decodePath } from '../proxy/wsgi-route.js';
-import type { Worker } from './worker.js';
+import { decodeRequestPath, splitTarget } from '../net/request-path.js';
 
 const PROBE_AGENT = 'apppkg-gateway-probe';
 
 function statusOf(head: Buffer, start: number): number {
   return (head[start] - 48) * 100 + (head[start + 1] - 48) * 10 + (head[start + 2] - 48);
-}
-
-function abortFrame(id: number): Buffer {
-  return encodeLatin1Frame(Frame.ABORT, id, '');
 }
 
 class ProbeExchange implements LinkExchange {
@@ -35,7 +31,7 @@ class ProbeExchange implements LinkExchange {
       case Frame.RESPONSE:
         // The status is all we want: the app may stop sending the body.
         this.status = statusOf(payload, 0);
-        this.link.write(abortFrame(this.id));
+        this.link.write(encodeEmptyFrame(Frame.ABORT, this.id));
         this.done(this.status);
         return;
       case Frame.RESPONSE_END:
@@ -68,37 +64,45 @@ export function probeLink(link: WorkerLink, path: string, timeoutMs: number): Pr
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
-      link.write(abortFrame(exchange.id));
+      link.write(encodeEmptyFrame(Frame.ABORT, exchange.id));
       reject(new Error(`no answer within ${timeoutMs} ms`));
     }, timeoutMs);
-    const id = link.open(exchange);
+    const target = splitTarget(path);
+    const pathInfo = decodeRequestPath(target.path);
+    if (pathInfo === null) {
+      exchange.onLinkFailed('the path is not a request path (it must start with /, without %00 or .. segments)');
+      return;
+    }
+    const id = link.open(exchange, false);
     if (id === 0) {
       exchange.onLinkFailed('the worker takes no requests');
       return;
     }
     exchange.id = id;
-    const q = path.indexOf('?');
-    const pathInfo = decodePath(q === -1 ? path : path.slice(0, q));
-    const query = q === -1 ? '' : path.slice(q + 1);
-    if (pathInfo.includes('\0')) {
-      link.forget(id);
-      exchange.onLinkFailed('the path contains %00');
-      return;
-    }
-    // The fields of docs/protocol.md §3, in order: no body, a loopback client, Host localhost.
-    const fields = [
-      'GET', 'http', 'localhost', '80', '127.0.0.1', '0', '', pathInfo, query, path, 'HTTP/1.1', '',
-      'HTTP_HOST', 'localhost', 'HTTP_USER_AGENT', PROBE_AGENT,
-    ];
-    link.write(encodeLatin1Frame(Frame.REQUEST, id, fields.join('\0')));
+    // A loopback client asking for localhost, no body (docs/protocol.md §7).
+    link.write(
+      encodeRequest(
+        id,
+        {
+          method: 'GET', scheme: 'http', serverName: 'localhost', serverPort: 80, remoteAddr: '127.0.0.1', remotePort: 0,
+          scriptName: '', pathInfo, queryString: target.query, requestUri: path, protocol: 'HTTP/1.1', body: '',
+        },
+        `\0HTTP_HOST\0localhost\0HTTP_USER_AGENT\0${PROBE_AGENT}`,
+      ),
+    );
   });
+}
+
+/** What a probe needs of a worker: Worker.probe. */
+export interface Probeable {
+  probe(path: string, timeoutMs: number): Promise<number>;
 }
 
 /**
  * Probes `worker` at `path`: resolves when it answers 2xx or 3xx, else rejects with
  * APPPKG_APP_PROBE_FAILED carrying the status (or why there was none) and the path.
  */
-export async function probeWorker(worker: Worker, app: string, path: string, timeoutMs: number): Promise<void> {
+export async function probeWorker(worker: Probeable, app: string, path: string, timeoutMs: number): Promise<void> {
   let status: number;
   try {
     status = await worker.probe(path, timeoutMs);

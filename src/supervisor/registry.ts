@@ -1,37 +1,66 @@
-// Desired state (the packages under --apps) against actual state (running instances), made
-// equal by reconcile(): a first install runs commands.install, a new version runs
+// Desired state (the packages its source finds) against actual state (running instances),
+// made equal by reconcile(): a first install runs commands.install, a new version runs
 // commands.update, starts, passes its probe and only then takes traffic while the old one
 // drains; a version that fails any step never serves and is not retried until it changes.
-// Removing the newest version rolls back the same way. One reconcile runs at a time.
+// Removing the newest version rolls back the same way; restart() replaces a serving version
+// with a fresh instance of itself the same way (serve --reload). One reconcile runs at a time.
+// Each description is read once, by the source, and that value is what the instance runs.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AppStatus, BrokenPackageStatus, VersionStatus } from '../admin/status-types.js';
-import { resolveApp, type AppContext } from '../app-context.js';
+import { resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { Gateway, RoutedApp } from '../gateway.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
-import type { GatewayMetrics } from '../admin/metrics.js';
 import type { RunAs } from '../environment/run-as.js';
-import { discoverApps } from './discovery.js';
+import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
 import { startApp } from './start-app.js';
 import { readRssBytes } from './recycle.js';
 
+/** A host name (null = any) and a path prefix ('' = the root) that lead to an app. */
+export interface RouteSpec {
+  host: string | null;
+  prefix: string;
+}
+
+/** One app as the registry publishes it: the version that serves, and the routes to it. */
+export interface ServingApp {
+  name: string;
+  routes: RouteSpec[];
+  instance: AppInstance;
+}
+
 export interface RegistryOptions {
-  appsDir: string;
+  source: AppSource;
   hostEnv: HostEnvironment;
   stateDir?: string;
-  gateway: Gateway;
+  /** production: --apps (app users, hooks); development: serve (tracebacks, the caller's settings). */
+  mode: RunMode;
+  /** Where the requests to each app come in (its mount, its hosts). */
+  routesOf: (name: string) => RouteSpec[];
+  /** The app's mount, as status and the log show it. */
+  mountOf: (name: string) => string;
+  /** Told the serving version of every app after each change: the proxy routes to these. */
+  publish: (apps: ServingApp[]) => void;
   say: (line: string) => void;
   /** How long a draining version may finish its requests. */
   drainMs: number;
   /** Bound on lifecycle hooks (install, update). */
   hookTimeoutMs: number;
-  /** Told when an app disappears from the apps directory (its metrics are dropped). */
+  /** Run commands.install on an app's first start and commands.update on a new version. */
+  runHooks: boolean;
+  /** Copy each app's output to the terminal too (serve). */
+  echoLogs?: boolean;
+  /** Workers and threads of every app, over the environment file (serve --workers/--threads). */
+  workers?: number;
+  threads?: number;
+  /** Told when an app disappears from the source (its metrics are dropped). */
   onRemoved?: (name: string) => void;
+  /** Told instead of the log line when a version is refused (serve reports its own way). */
+  onRefused?: (name: string, error: GatewayError, stillServing: boolean) => void;
 }
 
 interface Serving {
@@ -49,6 +78,8 @@ interface AppRecord {
   versions: Description[];
   /** The last refusal, shown in status until a version serves again. */
   problem: GatewayError | null;
+  /** restart(): replace the serving version even though it did not change. */
+  restart: boolean;
 }
 
 /** Changes to these make a package "changed": its directory, its app.yaml. */
@@ -61,9 +92,12 @@ function fingerprint(desc: Description): string {
   }
 }
 
+/** The status of an app, but for what the proxy and the metrics know (requests, queue, latency). */
+export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'queued' | 'latency'>;
+
 export class Registry {
   private records = new Map<string, AppRecord>();
-  private broken: BrokenPackageStatus[] = [];
+  private broken: BrokenPackage[] = [];
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -72,8 +106,8 @@ export class Registry {
   constructor(private readonly opts: RegistryOptions) {}
 
   /**
-   * Makes the running apps match the apps directory. Calls made while one runs coalesce into
-   * one more run after it; `force` (SIGHUP) also retries versions refused before.
+   * Makes the running apps match the source. Calls made while one runs coalesce into one more
+   * run after it; `force` (SIGHUP) also retries versions refused before.
    */
   reconcile(force = false): Promise<void> {
     if (force) for (const record of this.records.values()) record.refused.clear();
@@ -93,25 +127,36 @@ export class Registry {
     return this.running;
   }
 
+  /** Replaces the serving version of `name` (every app when omitted) with a fresh instance of it. */
+  restart(name?: string): Promise<void> {
+    for (const record of this.records.values()) if (name === undefined || record.name === name) record.restart = true;
+    return this.reconcile();
+  }
+
   private async reconcileOnce(): Promise<void> {
-    const discovery = await discoverApps(this.opts.appsDir);
-    const brokenNow = discovery.broken.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() }));
-    for (const b of brokenNow) {
-      if (!this.broken.some((old) => old.dir === b.dir && old.message === b.message)) this.opts.say(`skipping ${b.dir}:\n${b.message}`);
+    const discovery = await this.opts.source();
+    for (const b of discovery.broken) {
+      if (!this.broken.some((old) => old.dir === b.dir && old.error.message === b.error.message)) this.opts.say(`skipping ${b.dir}:\n${b.error.format()}`);
     }
-    this.broken = brokenNow;
+    this.broken = discovery.broken;
+    // A serving version whose app.yaml was edited into a broken one keeps serving meanwhile.
+    const brokenDirs = new Set(discovery.broken.map((b) => realDir(b.dir)));
 
     const present = new Set<string>();
     for (const app of discovery.apps) {
       if (this.stopped) return;
       present.add(app.name);
-      const record = this.records.get(app.name) ?? { name: app.name, serving: null, refused: new Map(), versions: [], problem: null };
+      const record = this.records.get(app.name) ?? { name: app.name, serving: null, refused: new Map(), versions: [], problem: null, restart: false };
       this.records.set(app.name, record);
       record.versions = app.versions;
       await this.converge(record);
     }
     for (const [name, record] of this.records) {
       if (present.has(name) || this.stopped) continue;
+      if (record.serving && brokenDirs.has(record.serving.desc.dir)) {
+        record.versions = [record.serving.desc];
+        continue;
+      }
       this.records.delete(name);
       this.opts.onRemoved?.(name);
       if (record.serving) {
@@ -126,13 +171,16 @@ export class Registry {
 
   /** Serve the highest version that is not refused; keep the current one if none can start. */
   private async converge(record: AppRecord): Promise<void> {
+    const restart = record.restart;
+    record.restart = false;
     for (const desc of record.versions) {
       const fp = fingerprint(desc);
-      if (record.serving?.fingerprint === fp) return; // already serving the best candidate
+      if (record.serving?.fingerprint === fp && !restart) return; // already serving the best candidate
       if (record.refused.has(fp)) continue;
       const started = await this.startVersion(record, desc);
       if (!started) {
-        record.refused.set(fp, record.problem!);
+        // A restart that fails leaves the version as it is: the next change may mend it.
+        if (!(restart && record.serving?.fingerprint === fp)) record.refused.set(fp, record.problem!);
         continue;
       }
       const previous = record.serving;
@@ -141,15 +189,15 @@ export class Registry {
         this.opts.say(`${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
       }
       record.problem = null;
+      // The proxy hands what waits for the old version to the new one; what the old one's
+      // workers hold finishes there (SIGTERM lets a worker finish what it holds).
       this.publish();
       if (previous) {
-        // Requests still queued for the old version go to the new one; those in its workers
-        // finish there (SIGTERM lets a worker finish what it holds).
-        previous.instance.handOver(started.instance);
-        this.opts.say(`${record.name}: ${label(desc)} takes over from ${label(previous.desc)}; draining the old one`);
+        const what = previous.desc === desc || previous.desc.dir === desc.dir ? `${label(desc)} restarted` : `${label(desc)} takes over from ${label(previous.desc)}`;
+        this.opts.say(`${record.name}: ${what}; draining the old one`);
         this.drain(previous.instance);
       } else {
-        this.opts.say(`${record.name}: ${label(desc)} serving at ${this.mountOf(record.name)}`);
+        this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
       }
       return;
     }
@@ -161,21 +209,44 @@ export class Registry {
   }
 
   private async startVersion(record: AppRecord, desc: Description): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
-    let ctx: AppContext;
+    const development = this.opts.mode === 'development';
     try {
-      ctx = await resolveApp({ dir: desc.dir, mode: 'production', hostEnv: this.opts.hostEnv, stateDir: this.opts.stateDir, switchUser: true });
-      const firstInstall = !existsSync(installedMarker(ctx));
-      const hook = firstInstall ? 'install' : record.serving ? 'update' : null;
-      if (hook) await this.runHook(ctx, hook);
-      if (firstInstall) writeFileSync(installedMarker(ctx), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString() })}\n`);
-      return { instance: await startApp(ctx, { development: false, say: this.opts.say }), runAs: ctx.runAs };
+      const ctx = await resolveApp({
+        dir: desc.dir,
+        desc,
+        mode: this.opts.mode,
+        hostEnv: this.opts.hostEnv,
+        stateDir: this.opts.stateDir,
+        // Under --apps only the environment file counts, so one app's secret in the gateway's
+        // environment never reaches another app; serve is the developer's own shell.
+        settingsFromProcessEnv: development,
+        switchUser: !development,
+      });
+      if (this.opts.runHooks) {
+        const firstInstall = !existsSync(installedMarker(ctx));
+        const hook = firstInstall ? 'install' : record.serving && record.serving.desc.dir !== desc.dir ? 'update' : null;
+        if (hook) await this.runHook(ctx, hook);
+        if (firstInstall) writeFileSync(installedMarker(ctx), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString() })}\n`);
+      }
+      const instance = await startApp(ctx, {
+        development,
+        say: this.opts.say,
+        echoLogs: this.opts.echoLogs,
+        workers: this.opts.workers,
+        threads: this.opts.threads,
+      });
+      return { instance, runAs: ctx.runAs };
     } catch (err) {
       const error = isGatewayError(err)
         ? (err as GatewayError)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { app: desc.name, reason: String(err), cause: err });
       record.problem = error;
-      const keeps = record.serving ? `; ${label(record.serving.desc)} keeps serving` : '';
-      this.opts.say(`${record.name}: ${label(desc)} refused${keeps}:\n${error.format()}`);
+      if (this.opts.onRefused) {
+        this.opts.onRefused(record.name, error, record.serving !== null);
+      } else {
+        const keeps = record.serving ? `; ${label(record.serving.desc)} keeps serving` : '';
+        this.opts.say(`${record.name}: ${label(desc)} refused${keeps}:\n${error.format()}`);
+      }
       return null;
     }
   }
@@ -194,30 +265,35 @@ export class Registry {
     this.opts.say(`${ctx.desc.name}: commands.${hook} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 
-  private mountOf(name: string): string {
-    return this.opts.hostEnv.apps[name]?.mount ?? `/${name}`;
-  }
-
-  /** Hands the gateway the routes of every serving version. */
+  /** Hands the proxy the serving version of every app, with its routes. */
   private publish(): void {
-    const routed: RoutedApp[] = [];
+    const serving: ServingApp[] = [];
     for (const record of this.records.values()) {
-      if (!record.serving) continue;
-      const hosts = this.opts.hostEnv.apps[record.name]?.hosts ?? [];
-      routed.push({
-        instance: record.serving.instance,
-        routes: [
-          { host: null, prefix: this.mountOf(record.name) },
-          { host: `${record.name}.localhost`, prefix: '' },
-          ...hosts.map((host) => ({ host, prefix: '' })),
-        ],
-      });
+      if (record.serving) serving.push({ name: record.name, routes: this.opts.routesOf(record.name), instance: record.serving.instance });
     }
-    this.opts.gateway.setApps(routed);
+    this.opts.publish(serving);
   }
 
-  status(metrics?: GatewayMetrics): { apps: AppStatus[]; broken: BrokenPackageStatus[] } {
-    const apps: AppStatus[] = [];
+  /** Why `name` does not serve (or the broken description of the one package), or null. */
+  problemOf(name?: string): GatewayError | null {
+    for (const record of this.records.values()) {
+      if ((name === undefined || record.name === name) && !record.serving && record.problem) return record.problem;
+    }
+    return name === undefined ? (this.broken[0]?.error ?? null) : null;
+  }
+
+  /** Is `name` served by some version now? */
+  serves(name: string): boolean {
+    return this.records.get(name)?.serving != null;
+  }
+
+  /** The names of the apps, sorted. */
+  get names(): string[] {
+    return [...this.records.keys()].sort();
+  }
+
+  status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
+    const apps: SupervisedAppStatus[] = [];
     for (const record of [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       const serving = record.serving;
       const instance = serving?.instance;
@@ -236,25 +312,21 @@ export class Registry {
         state: !instance ? 'failed' : instance.crashLooping ? 'crash-loop' : instance.state,
         version: serving?.desc.version ?? null,
         dir: serving?.desc.dir ?? null,
-        mount: this.mountOf(record.name),
-        hosts: [`${record.name}.localhost`, ...(this.opts.hostEnv.apps[record.name]?.hosts ?? [])],
+        mount: this.opts.mountOf(record.name),
+        hosts: this.opts.routesOf(record.name).filter((r) => r.host !== null).map((r) => r.host!),
         user: serving?.runAs?.user ?? null,
         runsAsRoot: serving ? (serving.runAs ? serving.runAs.isRoot : process.getuid?.() === 0) : false,
         versions,
         workers: (instance?.workerStatus() ?? []).map((w) => ({ ...w, rssBytes: w.pid ? readRssBytes(w.pid) : null })),
         processes: instance?.processStatus() ?? [],
         restarts: instance?.restarts ?? 0,
-        requests: metrics?.requestsOf(record.name) ?? instance?.requests ?? 0,
-        errors: metrics?.errorsOf(record.name) ?? 0,
-        queued: instance?.queued ?? 0,
-        latency: metrics?.latency(record.name) ?? { p50: null, p90: null, p99: null },
         problem: record.problem ? { code: record.problem.code, message: record.problem.message } : null,
       });
     }
-    return { apps, broken: this.broken };
+    return { apps, broken: this.broken.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };
   }
 
-  /** Every pid of every app's workers (tests check them for orphans). */
+  /** Every pid of every app's processes, draining ones included (tests check them for orphans). */
   get pids(): number[] {
     return [...this.records.values()].flatMap((r) => r.serving?.instance.pids ?? []);
   }

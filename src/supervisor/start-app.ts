@@ -22,6 +22,8 @@ export const DEFAULT_QUEUE = 1024;
 export const DEFAULT_TIMEOUT_S = 60;
 /** The largest request body, 100 MiB (`max_body`), as nginx's client_max_body_size but larger. */
 export const DEFAULT_MAX_BODY = 100 * 1024 * 1024;
+/** How long a worker may take to import the app, or a process to listen. */
+export const START_TIMEOUT_MS = 60_000;
 
 export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<AppInstance> {
   const log = new AppLog(ctx.appEnv.logDir, {
@@ -37,11 +39,13 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     threads: opts.threads ?? o.threads ?? DEFAULT_THREADS,
     development: opts.development,
     log,
-    maxQueue: o.queue ?? DEFAULT_QUEUE,
-    startTimeoutMs: 60_000,
+    limits: {
+      queue: o.queue ?? DEFAULT_QUEUE,
+      timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
+      maxBody: o.maxBody ?? DEFAULT_MAX_BODY,
+    },
+    startTimeoutMs: START_TIMEOUT_MS,
     say: opts.say,
-    maxBody: o.maxBody ?? DEFAULT_MAX_BODY,
-    timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
     maxRequests: o.maxRequests ?? 0,
     maxMemory: o.maxMemory ?? 0,
     uid: ctx.runAs?.uid,

@@ -73,3 +73,52 @@ export class AppsWatcher {
     if (this.debounce) clearTimeout(this.debounce);
   }
 }
+
+/**
+ * serve --reload: calls `onChange` (debounced, never two at once) when a .py file, a .pth file
+ * or app.yaml under `dir` changes.
+ */
+export class SourceWatcher {
+  private fsWatcher: FSWatcher | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly onChange: () => Promise<void>,
+    private readonly debounceMs = 250,
+  ) {}
+
+  start(): void {
+    this.fsWatcher = watch(this.dir, { recursive: true }, (_event, filename) => {
+      if (!filename) return;
+      const name = filename.toString();
+      if (!(name.endsWith('.py') || name === 'app.yaml' || name.endsWith('/app.yaml') || name.endsWith('.pth'))) return;
+      if (name.includes('__pycache__')) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.fire(), this.debounceMs);
+    });
+    this.fsWatcher.on('error', () => {});
+  }
+
+  private fire(): void {
+    this.timer = null;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.onChange().finally(() => {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        this.fire();
+      }
+    });
+  }
+
+  stop(): void {
+    this.fsWatcher?.close();
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

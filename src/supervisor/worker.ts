@@ -1,25 +1,21 @@
-// One Python worker process running the shim (python-shim/apppkg_shim_main.py serve) and
-// the link to it: spawn, the READY handshake, requests, graceful stop, the exit code.
-// Exit codes are the worker's word (docs/protocol.md): 4 = the app cannot be loaded (do not
-// restart until it changes), 3 = the shim could not start, 0 = stopped when asked.
+// One Python worker process running the shim (python-shim/apppkg_shim_main.py serve): spawned,
+// connected by its link (fd 3), ready once it says READY, watched by a heartbeat, stopped by
+// the SIGTERM handshake. Requests are the proxy's business: it reads `link`. Exit codes are the
+// worker's word (docs/protocol.md): 4 = the app cannot be loaded (do not restart until it
+// changes), 3 = the shim could not start, 0 = stopped when asked.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { delay, killTree, signalGroup } from './process-group.js';
+import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.js';
 import { SHIM_MAIN } from '../link/shim-path.js';
-import { WorkerLink, type ReadyInfo } from '../link/worker-link.js';
-import { sendError } from '../proxy/error-response.js';
-import { expireRequests, forwardWsgi, type ForwardOptions, type WsgiRoute } from '../proxy/forward-wsgi.js';
 import { LineTap, startError, type OutputSink } from '../link/shim-output.js';
+import { WorkerLink, type ReadyInfo } from '../link/worker-link.js';
+import { Child } from './child.js';
+import { delay } from './process-group.js';
 import { probeLink } from './probe.js';
 
 export type { OutputSink };
-/** The route of a request, as the gateway's router hands it to handle(). */
-export type RouteInfo = WsgiRoute;
 
 export interface WorkerOptions {
   /** The interpreter (a virtualenv's bin/python picks the virtualenv). */
@@ -44,16 +40,21 @@ export interface WorkerOptions {
   /** The Unix user and group of the process (the gateway runs as root); default: ours. */
   uid?: number;
   gid?: number;
-  /** The largest request body, in bytes: 413 past it. Default: no limit. */
-  maxBody?: number;
-  /**
-   * A request without a response head this long gets 504, is aborted in the worker, and the
-   * worker emits 'timeout' (a thread of it is stuck: its owner recycles it). Default: none.
-   */
-  timeoutMs?: number;
+  /** Heartbeat period and the silence after which an idle worker counts as hung. */
+  heartbeatMs?: number;
+  hungAfterMs?: number;
 }
 
 export type WorkerState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
+
+/**
+ * A worker with nothing in flight that has not answered a PING for HUNG_AFTER_MS is hung (a
+ * SIGSTOP, a deadlock with the GIL held): it is killed and replaced. Requests in flight are
+ * the proxy timeout's to judge, so a busy worker is never killed by the heartbeat.
+ * Bound (docs/architecture.md): replaced within HEARTBEAT_MS + HUNG_AFTER_MS + restart delay.
+ */
+export const HEARTBEAT_MS = 2000;
+export const HUNG_AFTER_MS = 6000;
 
 /** The config the shim reads from APPPKG_SHIM_CONFIG. */
 export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name'>): string {
@@ -73,30 +74,22 @@ function pipeOutput(stream: Readable | null, tap: LineTap): void {
   stream.on('end', () => tap.end());
 }
 
-// Detached: the worker leads its own process group, which reaches grandchildren that
-// tree-kill cannot find once their parent has exited.
-const killGroup = (pid: number): void => signalGroup(pid, 'SIGKILL');
-
 export class Worker extends EventEmitter {
   readonly opts: WorkerOptions;
-  private child: ChildProcess | null = null;
-  private link: WorkerLink | null = null;
+  private child: Child | null = null;
+  private _link: WorkerLink | null = null;
   private _state: WorkerState = 'new';
   private exitPromise: Promise<void> | null = null;
-  private _requests = 0;
-  private sweeper: NodeJS.Timeout | null = null;
-  private readonly forward: ForwardOptions;
-  /** Taken out of rotation by its owner (being recycled, or failed its probe). */
-  retired = false;
+  private heartbeat: NodeJS.Timeout | null = null;
   readyInfo: ReadyInfo | null = null;
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
+  /** Killed by the heartbeat: why, for the restart line. */
+  hung: string | null = null;
 
   constructor(opts: WorkerOptions) {
     super();
     this.opts = opts;
-    // One options object for every request (no allocation per request).
-    this.forward = { development: opts.development, maxBody: opts.maxBody };
   }
 
   get state(): WorkerState {
@@ -107,34 +100,34 @@ export class Worker extends EventEmitter {
     return this.child?.pid;
   }
 
-  /** Requests sent to the worker and not yet answered. */
-  get inFlight(): number {
-    return this.link?.inFlight ?? 0;
+  /** The link to the worker: requests go through it (the proxy), and the health probe. */
+  get link(): WorkerLink | null {
+    return this._link;
   }
 
-  /** Requests the worker runs at once (its threads). */
+  /** Ready, and its link takes requests (not closed, not stopping). */
+  get available(): boolean {
+    return this._state === 'ready' && this._link !== null && this._link.accepting;
+  }
+
+  /** Requests it runs at once (its threads). */
   get capacity(): number {
     return this.opts.threads;
   }
 
-  /** Requests handled since start. */
+  /** Requests in flight. */
+  get inFlight(): number {
+    return this._link?.inFlight ?? 0;
+  }
+
+  /** Requests opened since start (the health probe not counted). */
   get requests(): number {
-    return this._requests;
+    return this._link?.requests ?? 0;
   }
 
-  /** Ready, not stopping, link open: handle() will reach the worker. */
-  get available(): boolean {
-    return this._state === 'ready' && this.link !== null && !this.link.closed && !this.link.draining;
-  }
-
-  /** Available and not retired by its owner: the worker should get new requests. */
-  get healthy(): boolean {
-    return !this.retired && this.available;
-  }
-
-  /** Every thread has a request: more would wait inside the worker, where no one can move them. */
-  get full(): boolean {
-    return this.inFlight >= this.opts.threads;
+  /** How it ended, for messages: `status 1`, `SIGKILL`. */
+  get how(): string {
+    return this.hung ?? this.exitSignal ?? `status ${this.exitCode}`;
   }
 
   /** Spawn and wait for READY. Rejects with a GatewayError; the process is gone by then. */
@@ -155,15 +148,18 @@ export class Worker extends EventEmitter {
         reject(error);
       };
 
-      let child: ChildProcess;
+      let child: Child;
       try {
-        child = spawn(opts.python, [SHIM_MAIN, 'serve'], {
+        child = new Child({
+          file: opts.python,
+          args: [SHIM_MAIN, 'serve'],
           cwd: opts.cwd,
           env: { ...opts.env, APPPKG_SHIM_CONFIG: shimConfig(opts), PYTHONUNBUFFERED: '1' },
           stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-          detached: true, // own process group: a terminal's Ctrl-C reaches the gateway only
           uid: opts.uid,
           gid: opts.gid,
+          termGroup: false,
+          guard: false,
         });
       } catch (e) {
         this._state = 'exited';
@@ -171,15 +167,11 @@ export class Worker extends EventEmitter {
         return;
       }
       this.child = child;
-      pipeOutput(child.stdout, out);
-      pipeOutput(child.stderr, err);
+      pipeOutput(child.process.stdout, out);
+      pipeOutput(child.process.stderr, err);
 
-      const link = new WorkerLink(child.stdio[3] as Socket);
-      this.link = link;
-      // 'idle': a request finished, a thread is free (the app's queue drains on it).
-      link.onSettled = () => {
-        if (this.listenerCount('idle') > 0) this.emit('idle');
-      };
+      const link = new WorkerLink(child.process.stdio[3] as Socket);
+      this._link = link;
       link.on('stopping', () => {
         if (this._state === 'ready') this._state = 'stopping';
         this.emit('stopping');
@@ -191,7 +183,7 @@ export class Worker extends EventEmitter {
         this.readyInfo = info;
         if (this._state === 'starting') this._state = 'ready'; // not if stop() came first
         err.end();
-        this.startSweeper(link);
+        this.startHeartbeat(link);
         resolve();
       });
 
@@ -201,21 +193,18 @@ export class Worker extends EventEmitter {
       }, deadlineMs);
 
       this.exitPromise = new Promise<void>((resolveExit) => {
-        child.once('error', (e) => {
-          fail(new GatewayError('APPPKG_WORKER_START_FAILED', { app: opts.app, reason: `cannot run ${opts.python}: ${e.message}`, cause: e }));
-          if (child.pid === undefined) {
-            this._state = 'exited';
-            link.fail('the worker could not be spawned');
-            resolveExit();
-            this.emit('exit', null, null);
-          }
-        });
-        child.once('exit', (code, signal) => {
+        child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
           this.exitCode = code;
           this.exitSignal = signal;
           this._state = 'exited';
-          if (this.sweeper !== null) clearInterval(this.sweeper);
-          if (child.pid !== undefined) killGroup(child.pid);
+          this.stopHeartbeat();
+          if (child.spawnError !== null && child.pid === undefined) {
+            fail(new GatewayError('APPPKG_WORKER_START_FAILED', { app: opts.app, reason: `cannot run ${opts.python}: ${child.spawnError.message}`, cause: child.spawnError }));
+            link.fail('the worker could not be spawned');
+            resolveExit();
+            this.emit('exit', null, null);
+            return;
+          }
           link.fail(code !== null ? `the worker exited with status ${code}` : `the worker was killed by ${signal}`);
           // Let the last stderr lines (the marker) arrive before judging the exit.
           let judged = false;
@@ -227,8 +216,9 @@ export class Worker extends EventEmitter {
             resolveExit();
             this.emit('exit', code, signal);
           };
-          if (child.stderr && !child.stderr.readableEnded) {
-            child.stderr.once('end', judge);
+          const stderr = child.process.stderr;
+          if (stderr && !stderr.readableEnded) {
+            stderr.once('end', judge);
             setTimeout(judge, 500).unref();
           } else {
             judge();
@@ -239,45 +229,41 @@ export class Worker extends EventEmitter {
   }
 
   /**
-   * Forward one request. When the worker takes no requests (not ready, stopping, gone)
-   * it answers 503 with Retry-After itself and returns false; check `available` first to
-   * pick another worker instead.
-   */
-  handle(req: IncomingMessage, res: ServerResponse, route: WsgiRoute): boolean {
-    const link = this.link;
-    if (link === null || this._state !== 'ready') {
-      sendError(res, 503, { detail: 'the worker is not running; try again', headers: { 'Retry-After': '1' } });
-      return false;
-    }
-    this._requests++;
-    return forwardWsgi(link, req, res, route, this.forward);
-  }
-
-  /**
    * GET `path` through the link, as the health probe (SPEC §4): resolves with the status the
    * app answered (500 when it raised); rejects when the worker is not ready, goes away, or
    * does not answer within timeoutMs.
    */
   probe(path: string, timeoutMs: number): Promise<number> {
-    const link = this.link;
+    const link = this._link;
     if (link === null || this._state !== 'ready') return Promise.reject(new Error(`the worker is ${this._state}`));
     return probeLink(link, path, timeoutMs);
   }
 
-  /**
-   * The 504 clock: one interval per worker advances the link's tick counter, and requests
-   * past the timeout without a response head get their 504 (no timer per request).
-   */
-  private startSweeper(link: WorkerLink): void {
-    const timeoutMs = this.opts.timeoutMs;
-    if (timeoutMs === undefined || !(timeoutMs > 0)) return;
-    const tickMs = Math.min(1000, Math.max(20, Math.round(timeoutMs / 10)));
-    const limitTicks = Math.ceil(timeoutMs / tickMs);
-    this.sweeper = setInterval(() => {
-      link.ticks++;
-      if (link.inFlight > 0 && expireRequests(link, limitTicks, timeoutMs) > 0) this.emit('timeout');
-    }, tickMs);
-    this.sweeper.unref();
+  private startHeartbeat(link: WorkerLink): void {
+    const every = this.opts.heartbeatMs ?? HEARTBEAT_MS;
+    const hungAfter = this.opts.hungAfterMs ?? HUNG_AFTER_MS;
+    let pingedAt = 0;
+    link.on('pong', () => {
+      pingedAt = 0;
+    });
+    this.heartbeat = setInterval(() => {
+      if (link.closed) return;
+      const now = Date.now();
+      if (pingedAt === 0) {
+        pingedAt = now;
+        link.ping();
+      } else if (now - pingedAt >= hungAfter && link.inFlight === 0) {
+        this.hung = `hung: no answer to the heartbeat for ${Math.round((now - pingedAt) / 1000)} s`;
+        this.emit('hung', this.hung);
+        this.kill();
+      }
+    }, every);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.heartbeat = null;
   }
 
   /**
@@ -287,28 +273,16 @@ export class Worker extends EventEmitter {
   async stop(graceMs: number): Promise<void> {
     const child = this.child;
     if (child === null || this._state === 'exited' || child.pid === undefined) return;
-    const exited = this.exitPromise ?? Promise.resolve();
     if (this._state !== 'stopping') this._state = 'stopping';
-    try {
-      child.kill('SIGTERM');
-      // A stopped worker (SIGSTOP, a debugger) holds SIGTERM pending until SIGKILL past the
-      // grace: wake it so that it stops gracefully now (systemd sends SIGCONT likewise).
-      child.kill('SIGCONT');
-    } catch {
-      // already gone
-    }
-    const inTime = await Promise.race([exited.then(() => true), delay(graceMs).then(() => false)]);
-    if (!inTime) {
-      this.kill();
-      await Promise.race([exited, delay(5000)]);
-    }
+    await child.stop(graceMs);
+    // The exit is judged once stderr has ended (the last lines reach the log first).
+    if (this.exitPromise) await Promise.race([this.exitPromise, delay(1000)]);
   }
 
   /** SIGKILL the tree now (no grace). */
   kill(): void {
-    const pid = this.child?.pid;
-    if (pid === undefined || this._state === 'exited') return;
-    killTree(pid);
+    if (this._state === 'exited') return;
+    this.child?.kill();
   }
 
   /** Resolves when the process has exited (immediately if it never started). */

@@ -1,16 +1,20 @@
 // The app's environment on disk and in a real Python: dirs, variables, settings, sys.path order
-// and .pth handling for commands run through commandEnvironment().
+// and .pth handling for commands run through commandEnvironment(), the description recorded
+// for apppkg (APPPKG_DESCRIPTION), and resolveAppPaths, which creates nothing.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildAppEnvironment, commandEnvironment, type AppEnvironment } from '../../src/environment/app-env.js';
+import { runIf } from '../helpers/skip.js';
+import { describeJson } from '../../src/description/describe.js';
+import { buildAppEnvironment, commandEnvironment, DESCRIPTION_FILE, resolveAppPaths, type AppEnvironment } from '../../src/environment/app-env.js';
 import { pickInterpreter, SYSTEM_PYTHON, type Interpreter } from '../../src/environment/interpreters.js';
 import { appStateDirs, resolveStateRoot } from '../../src/environment/state-root.js';
 import { isGatewayError } from '../../src/errors.js';
+import { SHIM_DIR } from '../../src/link/shim-path.js';
 import { makeDescription } from './make-description.js';
 
 const DEADLINE_MS = 20_000;
@@ -121,6 +125,7 @@ test('variables: SPEC 2.1, settings injected, nothing else of the gateway leaks'
     APPPKG_LOG_DIR: path.join(stateRoot, 'apps', 'blog', 'log'),
     TMPDIR: path.join(stateRoot, 'apps', 'blog', 'tmp'),
     APPPKG_ENV: 'production',
+    APPPKG_DESCRIPTION: path.join(blog.runDir, DESCRIPTION_FILE),
   });
   assert.is(shop.env.APPPKG_ENV, 'development');
   assert.is(shop.env.SHOP_KEY, 'k');
@@ -165,17 +170,18 @@ test('a command sees the sys.path order, .pth files of paths, and `python` is th
   const appEnv = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv: process.env, interpreter });
   const report = JSON.parse(await sh(appEnv, REPORT)) as Report;
   assert.is(report.executable, interpreter.executable);
-  // sys.path[0] is '' for `python -c`; then exactly the SPEC order, then the interpreter's own.
+  // sys.path[0] is '' for `python -c`; then exactly the SPEC order, then the interpreter's own,
+  // then python-shim (`import apppkg`, shadowing nothing).
   const expected = [appDir, path.join(appDir, 'vendor'), path.join(appDir, 'vendor', 'more'), path.join(appDir, 'lib2')];
   assert.equal(report.path.slice(1, 1 + expected.length), expected);
-  assert.equal(report.path.slice(1 + expected.length), interpreter.sysPath, 'then the interpreter\'s own, unchanged');
+  assert.equal(report.path.slice(1 + expected.length, -1), interpreter.sysPath, 'then the interpreter\'s own, unchanged');
+  assert.is(report.path[report.path.length - 1], SHIM_DIR, 'python-shim last');
   assert.is(report.vendored, path.join(appDir, 'vendor', 'more', 'vendored.py'));
   assert.not.ok(report.path.some((p) => p.startsWith(path.join(stateRoot, 'apps', 'blog', 'run'))), 'the helper dir is not left on sys.path');
   assert.is((await sh(appEnv, `python3 -c 'import sys; print(sys.executable)'`)).trim(), interpreter.executable);
 });
 
-test('the system interpreter keeps its own sitecustomize (chained)', async () => {
-  if (!existsSync(SYSTEM_PYTHON)) return;
+runIf(test, existsSync(SYSTEM_PYTHON), `needs ${SYSTEM_PYTHON}`)('the system interpreter keeps its own sitecustomize (chained)', async () => {
   const system = await pickInterpreter({ python: null, deb: ['python3'] });
   const appEnv = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv: process.env, interpreter: system });
   const report = JSON.parse(await sh(appEnv, REPORT)) as Report;
@@ -202,6 +208,51 @@ test('with pip and an existing venv: venv python, its site-packages last on sysP
   // The same venv is not used without `pip:`.
   const noPip = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv: {}, interpreter });
   assert.is(noPip.venvDir, null);
+});
+
+test('description.json: what describe prints, the sys.path, and the PATH/PYTHONPATH of commands', async () => {
+  const d = desc({ commands: { test: 'python -m unittest' } });
+  const appEnv = await buildAppEnvironment(d, { stateRoot, mode: 'production', settings: {}, processEnv: process.env, interpreter });
+  assert.is(appEnv.env.APPPKG_DESCRIPTION, path.join(appEnv.runDir, DESCRIPTION_FILE));
+  const recorded = JSON.parse(await readFile(appEnv.env.APPPKG_DESCRIPTION, 'utf8'));
+  assert.equal(recorded.description, describeJson(d));
+  assert.is(recorded.executable, appEnv.python);
+  assert.equal(recorded.sysPath, appEnv.sysPath);
+  const commandEnv = commandEnvironment(appEnv);
+  assert.equal(recorded.commandEnv, { PATH: commandEnv.PATH, PYTHONPATH: commandEnv.PYTHONPATH });
+  assert.is(commandEnv.PYTHONPATH.split(':').pop(), SHIM_DIR);
+  // The run-helper directory is named by a hash that covers the description: a process of the
+  // old version keeps reading what it was started with.
+  const changed = await buildAppEnvironment(desc({ commands: { test: 'python -m pytest' } }), { stateRoot, mode: 'production', settings: {}, processEnv: process.env, interpreter });
+  assert.is.not(changed.runDir, appEnv.runDir);
+  assert.equal(JSON.parse(await readFile(appEnv.env.APPPKG_DESCRIPTION, 'utf8')).description.commands, { test: 'python -m unittest' });
+});
+
+test('resolveAppPaths: the same python and sysPath as buildAppEnvironment, and nothing created', async () => {
+  const nowhere = path.join(tmp, 'no-state-here');
+  const paths = await resolveAppPaths(desc({ pip: 'requirements.txt' }), { stateRoot: nowhere, interpreter });
+  assert.equal(paths.sysPath, [appDir, path.join(appDir, 'vendor'), path.join(appDir, 'lib2')]);
+  assert.is(paths.python, interpreter.executable);
+  assert.not.ok(existsSync(nowhere), 'no state root made');
+  // With the venv the earlier test created under stateRoot.
+  const withVenv = await resolveAppPaths(desc({ pip: 'requirements.txt' }), { stateRoot, interpreter });
+  const built = await buildAppEnvironment(desc({ pip: 'requirements.txt' }), { stateRoot, mode: 'production', settings: {}, processEnv: {}, interpreter });
+  assert.equal(withVenv.sysPath, built.sysPath);
+  assert.is(withVenv.python, built.python);
+  assert.is(withVenv.venv?.dir, built.venvDir);
+});
+
+test('commands: `import apppkg` is python-shim\'s, unless the app has an apppkg of its own', async () => {
+  const appEnv = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv: process.env, interpreter });
+  const where = `python -c 'import apppkg, sys; print(apppkg.__file__); print("apppkg_shim" in sys.modules)'`;
+  assert.equal((await sh(appEnv, where)).trim().split('\n'), [path.join(SHIM_DIR, 'apppkg', '__init__.py'), 'False']);
+  const own = path.join(appDir, 'lib2', 'apppkg.py');
+  await writeFile(own, 'MINE = True\n');
+  try {
+    assert.is((await sh(appEnv, where)).trim().split('\n')[0], own);
+  } finally {
+    await rm(own);
+  }
 });
 
 test.run();

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { Worker } from '../../src/supervisor/worker.js';
-import { routeFromRequest } from '../../src/proxy/forward-wsgi.js';
+import { forwardWsgi } from '../../src/proxy/forward-wsgi.js';
+import { routeFromRequest } from '../../src/proxy/request-route.js';
 
 export const APPS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'apps');
 
@@ -79,11 +80,14 @@ export async function startLinkHarness(name: string, opts: LinkHarnessOptions = 
       if (w.available && (best === null || w.inFlight < best.inFlight)) best = w;
     }
     next++;
-    if (best === null) {
-      res.writeHead(503).end('no worker\n');
+    const route = routeFromRequest(req, mount);
+    if (route === null) {
+      res.writeHead(400).end('not a request path\n');
       return;
     }
-    best.handle(req, res, routeFromRequest(req, mount));
+    if (best === null || !forwardWsgi(best.link!, req, res, route, { development: opts.development })) {
+      res.writeHead(503, { 'Retry-After': '1' }).end('no worker\n');
+    }
   };
   const server = http.createServer({ keepAliveTimeout: 30_000 }, handler);
   server.on('checkContinue', handler);

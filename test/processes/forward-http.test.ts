@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool, request } from 'undici';
 import { forwardHttp } from '../../src/proxy/forward-http.js';
+import { routeFromRequest } from '../../src/proxy/request-route.js';
 
 const test = suite('forwardHttp');
 const closers: Array<() => Promise<void>> = [];
@@ -37,7 +38,7 @@ async function front(upstreamPort: number, timeoutMs = 5000): Promise<{ url: str
   const socketsAtClose: boolean[] = [];
   const server = http.createServer((req, res) => {
     res.once('close', () => socketsAtClose.push(req.socket !== null));
-    forwardHttp(pool, req, res, { scriptName: '/app', remoteAddr: req.socket.remoteAddress ?? '', scheme: 'http' }, { timeoutMs, label: 'processes.web of test' });
+    forwardHttp(pool, req, res, routeFromRequest(req, '/app')!, { timeoutMs, label: 'processes.web of test' });
   });
   return { url: `http://127.0.0.1:${await listen(server)}`, socketsAtClose };
 }

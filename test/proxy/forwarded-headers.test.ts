@@ -7,7 +7,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { isGatewayError } from '../../src/errors.js';
-import { routeFromRequest } from '../../src/proxy/forward-wsgi.js';
+import { forwardWsgi } from '../../src/proxy/forward-wsgi.js';
+import { routeFromRequest } from '../../src/proxy/request-route.js';
 import { clientAddress, compileTrustProxy, connectionListed, type TrustProxy } from '../../src/proxy/forwarded-headers.js';
 import type { Worker } from '../../src/supervisor/worker.js';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -29,7 +30,7 @@ test.before(async () => {
   // The forward path alone, with a trust list the test sets (the CLI flag is the gateway's).
   worker = workerFor('faults', { threads: 2 });
   await worker.start(15_000);
-  server = http.createServer((req, res) => worker!.handle(req, res, { ...routeFromRequest(req), trustProxy: trust }));
+  server = http.createServer((req, res) => void forwardWsgi(worker!.link!, req, res, routeFromRequest(req, '', trust)!));
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });

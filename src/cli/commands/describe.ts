@@ -1,23 +1,30 @@
-import { resolve } from 'node:path';
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
-import { describeApp } from '../../app-context.js';
-import { describeJson } from '../../description/describe.js';
+import { AppPackage } from '../../app-package.js';
 
 export const spec: CommandSpec = {
   name: 'describe',
   summary: 'Print the normalised description of an app as JSON (what the gateway reads from app.yaml).',
-  usage: 'apppkg-gateway describe [APP_DIR]',
-  optionHelp: APP_OPTION_HELP.slice(0, 1),
-  options: { environment: APP_OPTIONS.environment },
+  usage: 'apppkg-gateway describe [APP_DIR] [--sys-path]',
+  optionHelp: [
+    ...APP_OPTION_HELP,
+    [
+      '--sys-path',
+      'add "executable" (the program that runs the app\'s Python) and "sysPath" (what goes first on its sys.path); creates nothing on disk',
+    ],
+  ],
+  options: { ...APP_OPTIONS, 'sys-path': { type: 'boolean' } },
   allowPositionals: 1,
 };
 
 export async function run(args: ParsedCommand): Promise<number> {
-  const { desc } = await describeApp({
-    dir: resolve(args.positionals[0] ?? '.'),
-    mode: 'development',
-    environmentFile: args.values.environment as string | undefined,
+  const app = await AppPackage.open(args.positionals[0] ?? '.', {
+    environment: args.values.environment as string | undefined,
+    stateDir: args.values['state-dir'] as string | undefined,
   });
-  process.stdout.write(`${JSON.stringify(describeJson(desc), null, 2)}\n`);
+  const printed = { ...app.description };
+  // For the Python library (python-shim/apppkg) outside the app's processes: it has no YAML
+  // parser, so it asks here. Not "python": that key is already the description's specifier.
+  if (args.values['sys-path'] === true) Object.assign(printed, await app.pythonPaths());
+  process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
   return 0;
 }

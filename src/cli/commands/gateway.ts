@@ -1,19 +1,12 @@
+// `apppkg-gateway --apps DIR`: argv -> Gateway.start -> the addresses printed -> SIGHUP rescans
+// -> SIGTERM/SIGINT stops. Everything else is the library's (src/gateway.ts).
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { createWriteStream } from 'node:fs';
 import { APP_OPTIONS, APP_OPTION_HELP, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
-import { loadHostEnvironment } from '../../app-context.js';
 import { GatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
-import { Registry } from '../../supervisor/registry.js';
 import { parseOwner } from '../../net/listen.js';
-import { compileTrustProxy } from '../../proxy/forwarded-headers.js';
-import { AppsWatcher } from '../../supervisor/watcher.js';
+import { DEFAULT_ADMIN } from '../../admin/admin-server.js';
 import { waitForStopSignal } from '../run-loop.js';
-import { DEFAULT_ADMIN, startAdminServer, type AdminServer } from '../../admin/admin-server.js';
-import { GatewayMetrics } from '../../admin/metrics.js';
-import type { GatewayStatus } from '../../admin/status-types.js';
-import { packageVersion } from '../version.js';
 
 export const spec: CommandSpec = {
   name: '',
@@ -50,7 +43,7 @@ export const spec: CommandSpec = {
   allowPositionals: 0,
 };
 
-function numberOption(value: unknown, key: string, fallback: number): number {
+function seconds(value: unknown, key: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) {
@@ -64,87 +57,51 @@ const say = (line: string) => process.stderr.write(`apppkg-gateway: ${line}\n`);
 export async function run(args: ParsedCommand): Promise<number> {
   const appsDir = args.values.apps as string | undefined;
   if (!appsDir) throw new GatewayError('APPPKG_USAGE', { reason: '--apps DIR is required', command: '' });
-  const root = resolve(appsDir);
-  if (!existsSync(root) || !statSync(root).isDirectory()) {
+  if (!existsSync(appsDir) || !statSync(appsDir).isDirectory()) {
     throw new GatewayError('APPPKG_USAGE', { reason: `--apps: expected a directory, found ${JSON.stringify(appsDir)}`, command: '' });
   }
   const listen = ((args.values.listen as string[] | undefined) ?? ['127.0.0.1:8000']).map((a) => parseAddr(a, '--listen'));
-  const graceSeconds = numberOption(args.values.grace, '--grace', 30);
+  const grace = seconds(args.values.grace, '--grace', 30);
   // The slowloris bound: a client sending its head a byte at a time holds a connection this long.
-  const headerTimeoutSeconds = numberOption(args.values['header-timeout'], '--header-timeout', 20);
-  if (headerTimeoutSeconds === 0) {
+  const headerTimeout = seconds(args.values['header-timeout'], '--header-timeout', 20);
+  if (headerTimeout === 0) {
     throw new GatewayError('APPPKG_USAGE', { reason: '--header-timeout: expected a number of seconds > 0, found "0"', command: '' });
   }
-  numberOption(args.values['watch-interval'], '--watch-interval', 2);
-  const accessLogTarget = (args.values['access-log'] as string | undefined) ?? '-';
-  const accessLog = accessLogTarget === 'off' ? null : accessLogTarget === '-' ? process.stdout : createWriteStream(accessLogTarget, { flags: 'a' });
-  const environmentFile = args.values.environment as string | undefined;
-  const hostEnv = await loadHostEnvironment(environmentFile);
-
-  const adminAddr = parseAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin');
-  const metrics = new GatewayMetrics();
+  const watchInterval = seconds(args.values['watch-interval'], '--watch-interval', 2);
+  const accessLog = (args.values['access-log'] as string | undefined) ?? '-';
   const modeText = args.values['socket-mode'] as string | undefined;
   if (modeText !== undefined && !/^0?[0-7]{3}$/.test(modeText)) {
     throw new GatewayError('APPPKG_USAGE', { reason: `--socket-mode: expected an octal mode like 0660, found ${JSON.stringify(modeText)}`, command: '' });
   }
   const ownerText = args.values['socket-owner'] as string | undefined;
-  const unixSocket = { mode: modeText ? parseInt(modeText, 8) : undefined, ...(ownerText ? parseOwner(ownerText) : {}) };
   const trustText = args.values['trust-proxy'] as string | undefined;
-  const trustProxy = trustText === undefined ? false : trustText === '*' ? true : trustText.split(',').filter(Boolean);
-  compileTrustProxy(trustProxy); // a bad address is a usage error now, not at the first request
-  const gateway = new Gateway({
-    listen, development: false, accessLog, say, metrics, unixSocket, trustProxy,
-    headersTimeoutMs: Math.round(headerTimeoutSeconds * 1000),
-  });
-  const registry = new Registry({
-    appsDir: root,
-    hostEnv,
+
+  const gateway = await Gateway.start({
+    apps: appsDir,
+    listen,
+    admin: parseAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin'),
+    environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
-    gateway,
+    trustProxy: trustText === undefined ? false : trustText === '*' ? true : trustText.split(',').filter(Boolean),
+    accessLog: accessLog === 'off' ? null : accessLog === '-' ? process.stdout : accessLog,
+    unixSocket: { mode: modeText ? parseInt(modeText, 8) : undefined, ...(ownerText ? parseOwner(ownerText) : {}) },
+    graceMs: grace * 1000,
+    headerTimeoutMs: Math.round(headerTimeout * 1000),
+    watchIntervalMs: watchInterval * 1000,
     say,
-    drainMs: graceSeconds * 1000,
-    hookTimeoutMs: 10 * 60 * 1000,
-    onRemoved: (name) => metrics.forgetApp(name),
   });
-  const startedAt = new Date().toISOString();
-  let urls: string[] = [];
-  const status = (): GatewayStatus => ({
-    pid: process.pid,
-    version: packageVersion(),
-    startedAt,
-    listen: urls,
-    ...registry.status(metrics),
-  });
-  metrics.setStatusProvider(status);
-  // Every app that can start is up before the first request is accepted.
-  await registry.reconcile();
-  let admin: AdminServer;
-  try {
-    urls = await gateway.start();
-    admin = await startAdminServer({ listen: adminAddr, status, metrics });
-  } catch (err) {
-    await gateway.stop(0);
-    await registry.stop(1000);
-    throw err;
-  }
-  const watchSeconds = numberOption(args.values['watch-interval'], '--watch-interval', 2);
-  const watcher = watchSeconds > 0 ? new AppsWatcher(root, () => void registry.reconcile(), watchSeconds * 1000) : null;
-  watcher?.start();
   const onHangup = () => {
     say('SIGHUP: rescanning the apps directory');
-    void registry.reconcile(true);
+    void gateway.rescan();
   };
   process.on('SIGHUP', onHangup);
-  for (const url of urls) process.stdout.write(`listening on ${url}/\n`);
-  process.stdout.write(`admin on ${admin.url}/\n`);
+  for (const url of gateway.urls) process.stdout.write(`listening on ${url}/\n`);
+  process.stdout.write(`admin on ${gateway.adminUrl}/\n`);
 
   const signal = await waitForStopSignal();
-  say(`${signal}: stopping (finishing requests in flight, at most ${graceSeconds} s)`);
+  say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);
   process.off('SIGHUP', onHangup);
-  watcher?.stop();
-  await admin.close();
-  await gateway.stop(graceSeconds * 1000);
-  await registry.stop(5000);
+  await gateway.stop();
   say('stopped');
   return 0;
 }

@@ -1,6 +1,6 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
+import { AppPackage } from '../../app-package.js';
 import { isGatewayError } from '../../errors.js';
-import { installApp } from '../../lifecycle/install.js';
 
 export const spec: CommandSpec = {
   name: 'install',
@@ -21,13 +21,14 @@ export const spec: CommandSpec = {
 
 export async function run(args: ParsedCommand): Promise<number> {
   try {
-    await installApp({
-      dir: args.positionals[0] ?? '.',
-      environmentFile: args.values.environment as string | undefined,
+    const app = await AppPackage.open(args.positionals[0] ?? '.', {
+      environment: args.values.environment as string | undefined,
       stateDir: args.values['state-dir'] as string | undefined,
+    });
+    await app.install({
       system: args.values.system === true,
       rebuild: args.values.rebuild === true,
-      say: (line) => process.stdout.write(`${line}\n`),
+      onStep: (line) => process.stdout.write(`${line}\n`),
     });
     return 0;
   } catch (err) {

@@ -1,8 +1,6 @@
-import { resolve } from 'node:path';
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
+import { AppPackage } from '../../app-package.js';
 import { GatewayError } from '../../errors.js';
-import { resolveApp } from '../../app-context.js';
-import { runInAppEnvironment } from '../../lifecycle/run-command.js';
 
 export const spec: CommandSpec = {
   name: 'run',
@@ -20,12 +18,9 @@ export async function run(args: ParsedCommand): Promise<number> {
   if (args.positionals.length === 0 || args.rest.length === 0) {
     throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR -- CMD', command: 'run' });
   }
-  const ctx = await resolveApp({
-    dir: resolve(args.positionals[0]),
-    mode: 'development',
-    environmentFile: args.values.environment as string | undefined,
+  const app = await AppPackage.open(args.positionals[0], {
+    environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
-    settingsFromProcessEnv: true,
   });
-  return runInAppEnvironment(ctx, { argv: args.rest });
+  return app.run(args.rest);
 }

@@ -1,0 +1,78 @@
+"""AppPackage: one application package (SPEC 5.7), with the same description and sys.path the
+gateway uses for it, read from the gateway itself and never from app.yaml directly."""
+
+import os
+import subprocess
+import sys
+
+from . import gateway_cli
+from .errors import CommandNotFound
+from .loader import load_object
+from .recorded import recorded_for
+
+
+class AppPackage:
+    """An app directory as the gateway sees it.
+
+    Inside a process the gateway started for this very app, what the gateway recorded for it
+    (APPPKG_DESCRIPTION); anywhere else, or when `environment` or `state_dir` is given, what
+    `apppkg-gateway describe PATH --sys-path` prints for them.
+    """
+
+    def __init__(self, path, environment=None, state_dir=None):
+        self.path = os.path.abspath(os.fspath(path))
+        self.environment = environment
+        self.state_dir = state_dir
+        record = recorded_for(self.path) if environment is None and state_dir is None else None
+        if record is None:
+            record = gateway_cli.describe(self.path, environment, state_dir)
+        # The normalised description, exactly what `apppkg-gateway describe` prints.
+        self.config = record["description"]
+        # The program that runs the app's Python (the virtualenv's, when `pip:` is used).
+        self.executable = record["executable"]
+        # What the gateway puts first on sys.path, in order: the app directory, each of
+        # `paths`, the virtualenv's site-packages (.pth files not yet expanded).
+        self.sys_path = list(record["sysPath"])
+        # Inside the app's processes: PATH and PYTHONPATH of its commands; else None (the
+        # gateway's `run` sets up the environment).
+        self._command_env = record["commandEnv"]
+
+    @property
+    def name(self):
+        return self.config["name"]
+
+    @property
+    def version(self):
+        """The NAME.VERSION directory suffix, or None."""
+        return self.config["version"]
+
+    def __repr__(self):
+        return "<AppPackage %s %s at %s>" % (self.name, self.version or "(no version)", self.path)
+
+    def load_object(self, ref):
+        """Import `module:object` (dotted object allowed; default `application`) with the app's
+        sys.path first, as the gateway's workers have it; the callable."""
+        return load_object(ref, self.sys_path)
+
+    def run_command(self, name):
+        """Run `commands.NAME` in the app's environment (`/bin/sh -c`, in the app directory);
+        its exit status (128+N when killed by signal N, as a shell says)."""
+        commands = self.config.get("commands") or {}
+        command = commands.get(name)
+        if command is None:
+            have = ", ".join("commands.%s" % key for key in sorted(commands)) or "no commands"
+            raise CommandNotFound(
+                "app %r has no commands.%s in %s (it has %s)" % (self.name, name, self.config["file"], have),
+                "add it to app.yaml: `commands: {%s: SHELL COMMAND}`" % name,
+            )
+        # Our buffered output first, so that it and the command's come out in order.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        argv = ["/bin/sh", "-c", command]
+        if self._command_env is None:
+            status = gateway_cli.run(self.path, argv, self.environment, self.state_dir)
+        else:
+            env = dict(os.environ)
+            env.update(self._command_env)
+            status = subprocess.call(argv, cwd=self.config["dir"], env=env)
+        return 128 - status if status < 0 else status

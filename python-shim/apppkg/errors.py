@@ -1,0 +1,33 @@
+"""What AppPackage raises. Every message says what happened, with the values, then on its own
+line `fix:` and how to fix it, as the gateway's own errors do (docs/errors.md). Match on the
+class, never on the text."""
+
+
+class AppPackageError(Exception):
+    """Base of every error of this library."""
+
+    def __init__(self, message, fix):
+        Exception.__init__(self, "%s\n  fix: %s" % (message, fix))
+        self.what = message
+        self.fix = fix
+
+
+class GatewayNotFound(AppPackageError):
+    """No apppkg-gateway command could be run to describe the app or run its command."""
+
+
+class DescriptionUnavailable(AppPackageError):
+    """`apppkg-gateway describe` failed (a bad app.yaml, no interpreter fits `python:`...), or
+    the description the gateway recorded for this process cannot be read."""
+
+
+class ObjectNotFound(AppPackageError):
+    """load_object: the module, or an attribute on the way to the object, does not exist."""
+
+
+class NotCallable(AppPackageError):
+    """load_object: the object exists but cannot be called (it is no WSGI app)."""
+
+
+class CommandNotFound(AppPackageError):
+    """run_command: the description has no `commands.NAME`."""

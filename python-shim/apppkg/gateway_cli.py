@@ -1,0 +1,96 @@
+"""The apppkg-gateway command, for a process the gateway did not start: `describe --sys-path`
+gives the description and sys.path (Python has no YAML parser in its stdlib, and app.yaml is
+read one way only: by the gateway), `run` runs a command in the app's environment.
+
+Which command: $APPPKG_GATEWAY (a path), else bin/apppkg-gateway of the npm package when this
+module was loaded from that package's python-shim/, else `apppkg-gateway` on PATH.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+
+from .errors import DescriptionUnavailable, GatewayNotFound
+
+GATEWAY_ENV = "APPPKG_GATEWAY"
+# `describe --sys-path` probes the host's interpreters (seconds on a busy host); two minutes means hung.
+DESCRIBE_TIMEOUT_S = 120
+_SHIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def find_gateway():
+    """The command to run, or GatewayNotFound naming every place looked at."""
+    named = os.environ.get(GATEWAY_ENV)
+    if named:
+        return named
+    tried = ["$%s (not set)" % GATEWAY_ENV]
+    # python-shim/ beside bin/ is the npm package's layout; a pip-installed apppkg has neither.
+    if os.path.isfile(os.path.join(_SHIM_DIR, "apppkg_shim_main.py")):
+        beside = os.path.join(os.path.dirname(_SHIM_DIR), "bin", "apppkg-gateway")
+        if os.access(beside, os.X_OK):
+            return beside
+        tried.append("%s (not there)" % beside)
+    on_path = shutil.which("apppkg-gateway")
+    if on_path:
+        return on_path
+    tried.append("apppkg-gateway on PATH (not found)")
+    raise GatewayNotFound(
+        "cannot find the apppkg-gateway command: tried %s" % ", ".join(tried),
+        "install apppkg-gateway (npm install -g apppkg-gateway), or set %s to its path" % GATEWAY_ENV,
+    )
+
+
+def describe(path, environment=None, state_dir=None):
+    """{"description", "executable", "sysPath", "commandEnv": None} from `describe --sys-path`."""
+    argv = [find_gateway(), "describe", path, "--sys-path"] + _app_options(environment, state_dir)
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DESCRIBE_TIMEOUT_S)
+    except OSError as exc:
+        raise _cannot_run(argv[0], exc)
+    except subprocess.TimeoutExpired:
+        raise DescriptionUnavailable(
+            "`%s` did not finish within %d s" % (" ".join(argv), DESCRIBE_TIMEOUT_S),
+            "run that command yourself to see where it hangs",
+        )
+    if done.returncode != 0:
+        said = "\n".join("    " + line for line in done.stderr.strip().splitlines()) or "    (nothing on stderr)"
+        fix = "the gateway's own message above says what to change"
+        if done.returncode == 2:
+            fix = "a usage error: an apppkg-gateway older than this library has no --sys-path; upgrade it or point %s at a newer one" % GATEWAY_ENV
+        raise DescriptionUnavailable("`%s` failed with status %d:\n%s" % (" ".join(argv), done.returncode, said), fix)
+    try:
+        printed = json.loads(done.stdout)
+        executable = printed.pop("executable")
+        sys_path = printed.pop("sysPath")
+    except (ValueError, KeyError, AttributeError):
+        raise DescriptionUnavailable(
+            "`%s` printed no description with executable and sysPath: %r" % (" ".join(argv), done.stdout[:200]),
+            "point %s at an apppkg-gateway as new as this library" % GATEWAY_ENV,
+        )
+    return {"description": printed, "executable": executable, "sysPath": sys_path, "commandEnv": None}
+
+
+def run(path, argv, environment=None, state_dir=None):
+    """`apppkg-gateway run PATH -- ARGV`: its exit status (the command's)."""
+    gateway = find_gateway()
+    try:
+        return subprocess.call([gateway, "run", path] + _app_options(environment, state_dir) + ["--"] + list(argv))
+    except OSError as exc:
+        raise _cannot_run(gateway, exc)
+
+
+def _app_options(environment, state_dir):
+    options = []
+    if environment is not None:
+        options += ["--environment", os.fspath(environment)]
+    if state_dir is not None:
+        options += ["--state-dir", os.fspath(state_dir)]
+    return options
+
+
+def _cannot_run(gateway, exc):
+    return GatewayNotFound(
+        "cannot run the apppkg-gateway command %s: %s" % (gateway, exc),
+        "install apppkg-gateway (npm install -g apppkg-gateway), or set %s to its path" % GATEWAY_ENV,
+    )

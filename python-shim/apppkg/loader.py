@@ -1,0 +1,57 @@
+"""`module:object` to the object, as the gateway's workers import an app's `app:` (the object
+may be dotted, `mod:site.wsgi`; it defaults to `application`), with the app's sys.path first."""
+
+import difflib
+import importlib
+
+from .errors import NotCallable, ObjectNotFound
+from .paths import prepend_site_dirs
+
+DEFAULT_OBJECT = "application"
+_MISSING = object()
+
+
+def parse_ref(ref):
+    """("module", ["dotted", "object"]) from "module:dotted.object"; ValueError otherwise."""
+    if not isinstance(ref, str) or not ref.partition(":")[0].strip():
+        raise ValueError('expected "module:object" (like "myapp.wsgi:application"), found %r' % (ref,))
+    module_name, _, object_path = ref.partition(":")
+    return module_name.strip(), (object_path.strip() or DEFAULT_OBJECT).split(".")
+
+
+def load_object(ref, sys_path):
+    """Put `sys_path` first (apppkg.paths), import the module, walk to the object, check that
+    it can be called. Errors inside the app's own module propagate as they are: their
+    traceback points at the app's line."""
+    module_name, parts = parse_ref(ref)
+    front = prepend_site_dirs(sys_path)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # Only when the missing module is the one asked for (or its package); a missing
+        # import inside the app is the app's own traceback.
+        if exc.name is None or not (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise
+        raise ObjectNotFound(
+            "%s: no module named %r on the app's sys.path %s" % (ref, exc.name, front),
+            "check `app:` in app.yaml, and `paths:` when the module lives in a subdirectory",
+        ) from exc
+    obj = module
+    where = "module %r" % module_name
+    for i, part in enumerate(parts):
+        found = getattr(obj, part, _MISSING)
+        if found is _MISSING:
+            close = difflib.get_close_matches(part, [n for n in dir(obj) if not n.startswith("__")], 1)
+            raise ObjectNotFound(
+                "%s: %s has no attribute %r" % (ref, where, part),
+                ("did you mean %r? " % close[0] if close else "") + "name an object defined in that module: module:object",
+            )
+        obj = found
+        where = "%s:%s (%s)" % (module_name, ".".join(parts[: i + 1]), type(obj).__name__)
+    if not callable(obj):
+        text = repr(obj)
+        raise NotCallable(
+            "%s is %s %s, expected a callable (a WSGI app)" % (ref, type(obj).__name__, text if len(text) <= 60 else text[:57] + "..."),
+            "point `app:` at the WSGI callable itself, such as flask's app object or django's get_wsgi_application()",
+        )
+    return obj

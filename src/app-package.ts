@@ -1,0 +1,220 @@
+// The JavaScript face of one app directory (SPEC §5.7): what the `check`, `install`, `test`
+// and `run` commands do, as methods that resolve with reports and exit statuses instead of
+// printing. The CLI commands are thin clients of this class; a library user gets the same
+// behaviour, with output captured to a stream if they like.
+//
+//   const app = await AppPackage.open('/srv/apps/blog.2026.11.24', { stateDir });
+//   const report = await app.check();
+//   const status = await app.runCommand('test', { output });
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { describeApp, resolveApp, type AppContext } from './app-context.js';
+import { describeJson } from './description/describe.js';
+import { COMMAND_NAMES, type CommandName, type Description } from './description/types.js';
+import { resolveAppPaths } from './environment/app-env.js';
+import { overridesFor, type HostEnvironment } from './environment/host-file.js';
+import { pickInterpreter } from './environment/interpreters.js';
+import { resolveStateRoot } from './environment/state-root.js';
+import { GatewayError } from './errors.js';
+import { checkApp, type CheckItem, type CheckReport } from './lifecycle/check.js';
+import { resolveForHook } from './lifecycle/hook.js';
+import { installApp, type InstallResult } from './lifecycle/install.js';
+import { runInAppEnvironment } from './lifecycle/run-command.js';
+
+export type { CheckItem, CheckReport, CommandName, InstallResult };
+
+export interface AppPackageOptions {
+  /** The host's environment file (SPEC §2), as `--environment FILE`: settings and per-app overrides. */
+  environment?: string;
+  /**
+   * The state root holding each app's data, logs, tmp and virtualenv, as `--state-dir`.
+   * Default: $APPPKG_STATE_DIR, else /var/lib/apppkg-gateway as root, else
+   * ~/.local/state/apppkg-gateway.
+   */
+  stateDir?: string;
+  /**
+   * Where the output of what the package runs (commands, hooks, pip, apt) goes, stdout and
+   * stderr together. Default: inherited, as the CLI does; a method's own `output` wins.
+   */
+  output?: Writable;
+}
+
+export interface CheckOptions {
+  /** Called with each check as soon as it is done, in order (the CLI prints it there and then). */
+  onCheck?: (check: CheckItem) => void;
+  /** Called just before commands.check runs, with its command line; its output follows. */
+  onHookStart?: (command: string) => void;
+  /** Where commands.check's output goes; default: the package's `output`. */
+  output?: Writable;
+  /** Kill commands.check's process tree after this many ms (its status is then 128+9). */
+  timeoutMs?: number;
+}
+
+export interface InstallOptions {
+  /** apt-get install the missing `deb:` packages; needs root (APPPKG_INSTALL_NEEDS_ROOT). */
+  system?: boolean;
+  /** Build a new virtualenv even when the requirements and interpreter did not change. */
+  rebuild?: boolean;
+  /** Called with each step line (`==> venv created in 1.8 s`) between the programs' output. */
+  onStep?: (line: string) => void;
+  /** Where apt's, pip's and commands.install's output goes; default: the package's `output`. */
+  output?: Writable;
+}
+
+export interface RunOptions {
+  /** Where the command's stdout and stderr go; default: the package's `output`. */
+  output?: Writable;
+  /** Variables added to the app's environment for this command (they win over its settings). */
+  env?: Record<string, string>;
+  /** Kill the command's process tree after this many ms (its status is then 128+9). */
+  timeoutMs?: number;
+}
+
+/** Lifecycle hooks act on the installed app: run as the gateway runs them (lifecycle/hook.ts). */
+const HOOKS_RUN_AS_PRODUCTION: ReadonlySet<CommandName> = new Set(['install', 'update', 'backup', 'restore', 'uninstall']);
+
+/** What `commands.NAME` is typically set to (SPEC §1.1's examples), for the fix of a missing one. */
+const EXAMPLE_COMMANDS: Record<CommandName, string> = {
+  install: 'python manage.py migrate',
+  update: 'python manage.py migrate',
+  check: 'python -m myapp.selfcheck',
+  backup: 'python -m myapp.dump "$APPPKG_BACKUP_DIR"',
+  restore: 'python -m myapp.load "$APPPKG_BACKUP_DIR"',
+  uninstall: 'python -m myapp.cleanup',
+  test: 'python -m unittest discover -s tests',
+};
+
+export class AppPackage {
+  /** The app's name: `name:` of app.yaml, else the directory's name without its version. */
+  readonly name: string;
+  /** From the NAME.VERSION directory suffix; null when the directory has none. */
+  readonly version: string | null;
+  /** The package directory, absolute, symlinks resolved. */
+  readonly dir: string;
+  /** The normalised description: exactly what `apppkg-gateway describe` prints. */
+  readonly description: Record<string, unknown>;
+
+  readonly #desc: Description;
+  readonly #hostEnv: HostEnvironment;
+  readonly #options: AppPackageOptions;
+
+  private constructor(desc: Description, hostEnv: HostEnvironment, options: AppPackageOptions) {
+    this.#desc = desc;
+    this.#hostEnv = hostEnv;
+    this.#options = { ...options };
+    this.name = desc.name;
+    this.version = desc.version;
+    this.dir = desc.dir;
+    this.description = describeJson(desc);
+  }
+
+  /**
+   * Reads and validates app.yaml (rejecting with APPPKG_DESC_INVALID carrying every problem,
+   * or APPPKG_DESC_NOT_FOUND) and the environment file, if given. Nothing else: no interpreter
+   * is probed and no directory created until a method needs them.
+   */
+  static async open(dir: string, options: AppPackageOptions = {}): Promise<AppPackage> {
+    const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment });
+    return new AppPackage(desc, hostEnv, options);
+  }
+
+  /**
+   * `apppkg-gateway check`: os, python, deb, rpm, pip, settings, the app object importable and
+   * callable, then commands.check. A failed check is in the report, never a rejection.
+   */
+  check(options: CheckOptions = {}): Promise<CheckReport> {
+    return checkApp({
+      desc: this.#desc,
+      hostEnv: this.#hostEnv,
+      stateDir: this.#options.stateDir,
+      output: options.output ?? this.#options.output,
+      timeoutMs: options.timeoutMs,
+      onCheck: options.onCheck,
+      onHookStart: options.onHookStart,
+    });
+  }
+
+  /**
+   * `apppkg-gateway install`: deb packages, the virtualenv for `pip:`, then commands.install,
+   * and the marker that tells the gateway commands.install has run. A failed step rejects with
+   * its GatewayError (APPPKG_DEB_MISSING, APPPKG_PIP_INSTALL_FAILED, APPPKG_COMMAND_FAILED, ...).
+   */
+  install(options: InstallOptions = {}): Promise<InstallResult> {
+    return installApp({
+      dir: this.dir,
+      desc: this.#desc,
+      hostEnv: this.#hostEnv,
+      stateDir: this.#options.stateDir,
+      system: options.system,
+      rebuild: options.rebuild,
+      say: options.onStep,
+      output: options.output ?? this.#options.output,
+    });
+  }
+
+  /**
+   * Runs `commands.NAME` in the app's environment and resolves with its exit status. check and
+   * test run as `apppkg-gateway test` does (APPPKG_ENV=development); install, update, backup,
+   * restore and uninstall as the gateway runs its hooks (production, as the app's user when we
+   * are root); backup and restore expect APPPKG_BACKUP_DIR, given in `options.env`. An app
+   * without the command: APPPKG_COMMAND_MISSING.
+   */
+  async runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
+    // From JavaScript, any string can arrive here.
+    if (!COMMAND_NAMES.includes(name)) {
+      throw new GatewayError('APPPKG_USAGE', { reason: `runCommand: expected one of ${COMMAND_NAMES.join(', ')}, found ${JSON.stringify(name)}` });
+    }
+    const command = this.#desc.commands[name];
+    if (!command) {
+      throw new GatewayError('APPPKG_COMMAND_MISSING', {
+        app: this.name,
+        command: name,
+        fix: `add e.g. \`commands: {${name}: ${EXAMPLE_COMMANDS[name]}}\` to app.yaml`,
+      });
+    }
+    const ctx = HOOKS_RUN_AS_PRODUCTION.has(name) ? await this.#hookContext() : await this.#developmentContext();
+    return this.#spawn(ctx, { shell: command }, options);
+  }
+
+  /**
+   * Runs argv (no shell) in the app's environment, as `apppkg-gateway run DIR -- ARGV...`:
+   * `python` is the app's interpreter, the app directory the working directory. Resolves with
+   * its exit status (127 when argv[0] is not found, 128+N when signal N ended it).
+   */
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<number> {
+    if (argv.length === 0) throw new GatewayError('APPPKG_USAGE', { reason: 'run: expected a command to run, found an empty argv', command: 'run' });
+    return this.#spawn(await this.#developmentContext(), { argv: [...argv] }, options);
+  }
+
+  /**
+   * The program that runs the app's Python and the directories that go first on its sys.path
+   * (the app directory, each of `paths`, the virtualenv when installed), looked up only:
+   * nothing is created (`describe --sys-path`; the Python library asks through it).
+   */
+  async pythonPaths(): Promise<{ executable: string; sysPath: string[] }> {
+    const override = overridesFor(this.#hostEnv, this.name).python;
+    const interpreter = await pickInterpreter(this.#desc, { override: override ?? undefined });
+    const paths = await resolveAppPaths(this.#desc, { stateRoot: resolveStateRoot({ flag: this.#options.stateDir }), interpreter });
+    return { executable: paths.python, sysPath: paths.sysPath };
+  }
+
+  #spawn(ctx: AppContext, what: { argv: string[] } | { shell: string }, options: RunOptions): Promise<number> {
+    return runInAppEnvironment(ctx, { ...what, extraEnv: options.env, output: options.output ?? this.#options.output, timeoutMs: options.timeoutMs });
+  }
+
+  /** As serve, run, check and test: development, and a required setting may come from our environment. */
+  #developmentContext(): Promise<AppContext> {
+    return resolveApp({
+      dir: this.dir,
+      desc: this.#desc,
+      hostEnv: this.#hostEnv,
+      mode: 'development',
+      stateDir: this.#options.stateDir,
+      settingsFromProcessEnv: true,
+    });
+  }
+
+  #hookContext(): Promise<AppContext> {
+    return resolveForHook({ dir: this.dir, desc: this.#desc, hostEnv: this.#hostEnv, stateDir: this.#options.stateDir });
+  }
+}

@@ -1,0 +1,232 @@
+// The gateway as a library (SPEC 5.7: `await Gateway.start({ apps, listen, admin, environment })`)
+// and the composition root: the front (the proxy's listeners) routes to what the registry (the
+// supervisor) publishes, the admin listener shows both, a watcher tells the registry when the
+// apps directory changes. The CLI's `--apps` and `serve` are two uses of it.
+import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { startAdminServer, DEFAULT_ADMIN, type AdminServer } from './admin/admin-server.js';
+import { GatewayMetrics } from './admin/metrics.js';
+import type { GatewayStatus } from './admin/status-types.js';
+import { loadHostEnvironment, type RunMode } from './app-context.js';
+import { GatewayError } from './errors.js';
+import { packageVersion } from './package-version.js';
+import { toAddr, type ListenAddress } from './net/address.js';
+import type { UnixSocketOptions } from './net/listen.js';
+import { compileTrustProxy } from './proxy/forwarded-headers.js';
+import { Front, type PublishedApp } from './proxy/front.js';
+import { appDirSource, appsDirSource } from './supervisor/discovery.js';
+import { Registry, type RouteSpec, type ServingApp } from './supervisor/registry.js';
+import { AppsWatcher, SourceWatcher } from './supervisor/watcher.js';
+
+export type { GatewayStatus } from './admin/status-types.js';
+export type { ListenAddress } from './net/address.js';
+
+export interface GatewayOptions {
+  /** A directory of app packages, each a directory with app.yaml (`--apps`). */
+  apps?: string;
+  /** Or one app directory, mounted at / (`serve`; development mode unless `mode` says otherwise). */
+  app?: string;
+  /** Where to listen: `PORT`, `HOST:PORT`, `unix:/path`, or parsed addresses. Default 127.0.0.1:8000. */
+  listen?: string | number | ListenAddress | Array<string | number | ListenAddress>;
+  /** The admin listener (/status, /metrics); false for none. Default 127.0.0.1:8099 with `apps`, none with `app`. */
+  admin?: string | number | ListenAddress | false;
+  /** The host's environment file (settings, hosts, mounts, workers, ...). */
+  environment?: string;
+  /** The state root (apps' data, logs, tmp); default as the CLI's --state-dir. */
+  stateDir?: string;
+  /** production: app users, hooks, no tracebacks in 500s; development: the reverse. */
+  mode?: RunMode;
+  /** Believe X-Forwarded-* from these peers (true: any peer), as behind nginx. */
+  trustProxy?: boolean | string[];
+  /** Where the access log goes: a stream, a file name, or null for none (the default). */
+  accessLog?: Writable | string | null;
+  /** Mode and owner of `unix:` listeners. */
+  unixSocket?: UnixSocketOptions;
+  /** How long requests in flight may take to finish on stop(); default 30 s. */
+  graceMs?: number;
+  /** How long a client may take to send a request head (408 past it); default 20 s. */
+  headerTimeoutMs?: number;
+  /** How often `apps` is rescanned for changes; default 2 s; 0 = only on rescan(). */
+  watchIntervalMs?: number;
+  /** With `app`: replace the workers when a .py file or app.yaml under it changes. */
+  reload?: boolean;
+  /** Workers and threads per app, over the environment file. */
+  workers?: number;
+  threads?: number;
+  /** Copy each app's output to our stderr as well as its log (default: with `app`). */
+  echoLogs?: boolean;
+  /** The gateway's own log lines; default: stderr, prefixed `apppkg-gateway: `. */
+  say?: (line: string) => void;
+}
+
+const sayOnStderr = (line: string): void => {
+  process.stderr.write(`apppkg-gateway: ${line}\n`);
+};
+
+/** The bound on lifecycle hooks (install, update) run by a deploy. */
+const HOOK_TIMEOUT_MS = 10 * 60 * 1000;
+
+export class Gateway {
+  /** The listeners' URLs (`http://host:port` with port 0 resolved, or `unix:/path`). */
+  readonly urls: string[];
+  /** The admin listener's URL, or null without one. */
+  readonly adminUrl: string | null;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    private readonly front: Front,
+    private readonly registry: Registry,
+    private readonly admin: AdminServer | null,
+    private readonly watcher: { stop(): void } | null,
+    private readonly metrics: GatewayMetrics,
+    private readonly graceMs: number,
+    private readonly startedAt: string,
+    urls: string[],
+  ) {
+    this.urls = urls;
+    this.adminUrl = admin?.url ?? null;
+  }
+
+  /**
+   * Starts every app that can start, then listens. With `app`, an app that cannot start is an
+   * error (it is thrown, nothing is left running); with `apps`, it is reported and the rest serve.
+   */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const single = options.app !== undefined;
+    if (single === (options.apps !== undefined)) {
+      throw new GatewayError('APPPKG_USAGE', { reason: 'Gateway.start: expected either apps (a directory of app packages) or app (one app directory)', command: '' });
+    }
+    const dir = resolve((options.apps ?? options.app)!);
+    const mode: RunMode = options.mode ?? (single ? 'development' : 'production');
+    const say = options.say ?? sayOnStderr;
+    const listen = [options.listen ?? '127.0.0.1:8000'].flat().map((a) => toAddr(a, '--listen'));
+    const adminOption = options.admin ?? (single ? false : DEFAULT_ADMIN);
+    const adminAddr = adminOption === false ? null : toAddr(adminOption, '--admin');
+    compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
+    const hostEnv = await loadHostEnvironment(options.environment);
+    const graceMs = options.graceMs ?? 30_000;
+    const metrics = new GatewayMetrics();
+    const front = new Front({
+      listen,
+      accessLog: typeof options.accessLog === 'string' ? createWriteStream(options.accessLog, { flags: 'a' }) : (options.accessLog ?? null),
+      onResponse: (app, status, seconds) => metrics.observeRequest(app, status, seconds),
+      unixSocket: options.unixSocket,
+      trustProxy: options.trustProxy,
+      headersTimeoutMs: options.headerTimeoutMs,
+    });
+    const routesOf = (name: string): RouteSpec[] => {
+      if (single) return [{ host: null, prefix: '' }];
+      const app = Object.hasOwn(hostEnv.apps, name) ? hostEnv.apps[name] : undefined;
+      return [
+        { host: null, prefix: app?.mount ?? `/${name}` },
+        { host: `${name}.localhost`, prefix: '' },
+        ...(app?.hosts ?? []).map((host) => ({ host, prefix: '' })),
+      ];
+    };
+    const registry = new Registry({
+      source: single ? appDirSource(dir) : appsDirSource(dir),
+      hostEnv,
+      stateDir: options.stateDir,
+      mode,
+      routesOf,
+      mountOf: (name) => (single ? '/' : ((Object.hasOwn(hostEnv.apps, name) ? hostEnv.apps[name].mount : null) ?? `/${name}`)),
+      // The supervisor's AppInstance is the proxy's Backend: TypeScript checks the fit here.
+      publish: (apps: ServingApp[]) => front.publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance }))),
+      say,
+      drainMs: graceMs,
+      hookTimeoutMs: HOOK_TIMEOUT_MS,
+      runHooks: !single,
+      echoLogs: options.echoLogs ?? single,
+      workers: options.workers,
+      threads: options.threads,
+      onRemoved: (name) => metrics.forgetApp(name),
+      // serve: a start that fails is thrown to the caller; a reload that fails keeps the old one.
+      onRefused: single
+        ? (_name, error, stillServing) => {
+            if (stillServing) say(`reload failed: ${error.format()}\n  (still serving the previous workers)`);
+          }
+        : undefined,
+    });
+    const startedAt = new Date().toISOString();
+    // Every app that can start is up before the first request is accepted.
+    await registry.reconcile();
+    const problem = single ? registry.problemOf() : null;
+    if (problem !== null) {
+      await registry.stop(1000);
+      throw problem;
+    }
+    let urls: string[] = [];
+    let admin: AdminServer | null = null;
+    let gateway: Gateway | null = null;
+    const status = (): GatewayStatus => gateway!.status();
+    try {
+      urls = await front.start();
+      if (adminAddr !== null) admin = await startAdminServer({ listen: adminAddr, status, metrics });
+    } catch (err) {
+      await front.stop(0);
+      await registry.stop(1000);
+      throw err;
+    }
+    metrics.setStatusProvider(status);
+    let watcher: { start(): void; stop(): void } | null = null;
+    if (!single && (options.watchIntervalMs ?? 2000) > 0) watcher = new AppsWatcher(dir, () => void registry.reconcile(), options.watchIntervalMs ?? 2000);
+    if (single && options.reload) {
+      watcher = new SourceWatcher(dir, async () => {
+        say('change detected; restarting workers');
+        await registry.restart();
+      });
+    }
+    watcher?.start();
+    gateway = new Gateway(front, registry, admin, watcher, metrics, graceMs, startedAt, urls);
+    return gateway;
+  }
+
+  /** What GET /status on the admin listener answers. */
+  status(): GatewayStatus {
+    const { apps, broken } = this.registry.status();
+    return {
+      pid: process.pid,
+      version: packageVersion(),
+      startedAt: this.startedAt,
+      listen: this.urls,
+      apps: apps.map((app) => ({
+        ...app,
+        requests: this.metrics.requestsOf(app.name),
+        errors: this.metrics.errorsOf(app.name),
+        queued: this.front.queued(app.name),
+        latency: this.metrics.latency(app.name),
+      })),
+      broken,
+    };
+  }
+
+  /** Looks at the apps again now (SIGHUP), retrying versions refused before. */
+  rescan(): Promise<void> {
+    return this.registry.reconcile(true);
+  }
+
+  /** Replaces the workers and processes of `name` (every app when omitted), as a deploy does. */
+  restart(name?: string): Promise<void> {
+    return this.registry.restart(name);
+  }
+
+  /** Every pid of every app's processes (tests check them for orphans). */
+  get pids(): number[] {
+    return this.registry.pids;
+  }
+
+  /**
+   * Stops accepting, lets requests in flight finish (within `graceMs` of the options), then
+   * stops every app's processes. Resolves once every process the gateway started is gone.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.watcher?.stop();
+      await this.admin?.close();
+      await this.front.stop(this.graceMs);
+      await this.registry.stop(5000);
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,54 @@
+// Where a listener listens (SPEC §3: `PORT`, `HOST:PORT` or `unix:/path`), parsed once and
+// written back the same way in messages and URLs. Below the CLI, so that the gateway, the
+// admin listener and the library take the same value the CLI does.
+import { GatewayError } from '../errors.js';
+
+export type ListenAddress =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'unix'; path: string };
+
+/** `PORT`, `HOST:PORT`, `[v6]:PORT` or `unix:/path`; `key` names the flag in the error. */
+export function parseAddr(text: string, key = 'address', defaultHost = '127.0.0.1'): ListenAddress {
+  const bad = () => new GatewayError('APPPKG_ADDR_INVALID', { key, found: text });
+  if (text.startsWith('unix:')) {
+    const path = text.slice('unix:'.length);
+    if (!path.startsWith('/') && !path.startsWith('.')) throw bad();
+    return { kind: 'unix', path };
+  }
+  let host = defaultHost;
+  let portText = text;
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+  if (v6) {
+    host = v6[1];
+    portText = v6[2];
+  } else if (text.includes(':')) {
+    const at = text.lastIndexOf(':');
+    host = text.slice(0, at);
+    portText = text.slice(at + 1);
+    if (host === '' || host.includes(':')) throw bad();
+  }
+  if (!/^\d{1,5}$/.test(portText)) throw bad();
+  const port = Number(portText);
+  if (port > 65535) throw bad();
+  return { kind: 'tcp', host, port };
+}
+
+/** An address as a user writes it: `127.0.0.1:8000`, `[::1]:80`, `unix:/run/x.sock`. */
+export function formatAddr(addr: ListenAddress): string {
+  if (addr.kind === 'unix') return `unix:${addr.path}`;
+  const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
+  return `${host}:${addr.port}`;
+}
+
+/** The URL a client uses to reach `addr` (a wildcard host is reached on loopback). */
+export function addrUrl(addr: ListenAddress): string {
+  if (addr.kind === 'unix') return `unix:${addr.path}`;
+  const host = addr.host === '0.0.0.0' || addr.host === '::' ? '127.0.0.1' : addr.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+}
+
+/** `addr` or its text, parsed; the library accepts either. */
+export function toAddr(value: string | number | ListenAddress, key: string): ListenAddress {
+  if (typeof value === 'object') return value;
+  return parseAddr(String(value), key);
+}

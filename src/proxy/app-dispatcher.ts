@@ -1,0 +1,246 @@
+// One app's requests from the router to an upstream: which group of upstreams a path belongs
+// to (a process's route, else the WSGI workers, else a command app's web process), which
+// upstream of it is available, the bounded queue when none is (503 past it), one retry of a
+// request that provably never reached a worker, and the hand-over when a new version is
+// published: what waits stays here and goes to the new version's upstreams.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WorkerLink } from '../link/worker-link.js';
+import type { Backend, Endpoint } from './backend.js';
+import { answerFailure, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
+import type { ForwardOptions, Redispatch } from './forward-wsgi.js';
+import type { RequestRoute } from './request-route.js';
+import { staticMounts, type StaticMount } from './static-files.js';
+import { HttpUpstream, selectUpstream, WsgiUpstream } from './upstream.js';
+
+/** The upstreams that take one kind of path: the WSGI workers, or one process. */
+class UpstreamGroup<U extends WsgiUpstream | HttpUpstream = WsgiUpstream | HttpUpstream> {
+  upstreams: U[] = [];
+  /** Requests of this group waiting in the app's queue. */
+  waiting = 0;
+
+  constructor(
+    /** null: the WSGI workers; else the process's name. */
+    readonly process: string | null,
+    /** Its route (null: every path no other route takes). */
+    readonly route: string | null,
+    /** "processes.live of chat", for error bodies. */
+    readonly label: string,
+  ) {}
+
+  /**
+   * With nothing running, wait for it (workers restart, and a request can wait for one) or
+   * answer 503 at once (a process restarting: as a proxy in front of it would).
+   */
+  get queueWhenEmpty(): boolean {
+    return this.process === null;
+  }
+}
+
+interface Waiting {
+  req: IncomingMessage;
+  res: ServerResponse;
+  route: RequestRoute;
+  group: UpstreamGroup;
+}
+
+const kRetried = Symbol('apppkg.retried');
+type Retried = IncomingMessage & { [kRetried]?: true };
+
+export class AppDispatcher implements Redispatch {
+  backend: Backend;
+  staticMounts: StaticMount[] = [];
+  private workers: UpstreamGroup<WsgiUpstream> | null = null;
+  /** Longest route first; the one without a route (web) last. */
+  private processes: Array<UpstreamGroup<HttpUpstream>> = [];
+  private readonly upstreams = new Map<Endpoint, WsgiUpstream | HttpUpstream>();
+  private queue: Waiting[] = [];
+  private unsubscribe: (() => void) | null = null;
+  private forwardOptions: ForwardOptions = {};
+  /** For a request that was retried once already. */
+  private lastTryOptions: ForwardOptions = {};
+  private readonly settled = (): void => {
+    if (this.queue.length > 0) this.drainQueue();
+  };
+
+  constructor(backend: Backend) {
+    this.backend = backend;
+    this.attach(backend);
+  }
+
+  get name(): string {
+    return this.backend.name;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Routes to `backend` from now on (a new version takes over): the old version's upstreams
+   * leave the rotation and finish what they hold, and what waits here goes to the new one.
+   */
+  attach(backend: Backend): void {
+    this.unsubscribe?.();
+    for (const upstream of this.upstreams.values()) upstream.retire();
+    this.upstreams.clear();
+    this.backend = backend;
+    this.staticMounts = staticMounts(backend.dir, backend.static);
+    this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this };
+    this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody };
+    this.workers = backend.processRoutes.some((p) => p.route === null) ? null : new UpstreamGroup<WsgiUpstream>(null, null, `${backend.name}'s workers`);
+    this.processes = backend.processRoutes.map((p) => new UpstreamGroup<HttpUpstream>(p.name, p.route, `processes.${p.name} of ${backend.name}`));
+    this.unsubscribe = backend.subscribe(() => this.sync());
+    for (const waiting of this.queue) waiting.group = this.groupFor(waiting.route.pathInfo);
+    this.recount();
+    this.sync();
+  }
+
+  /** The app is gone: nothing more goes to it, and what waits is answered 503. */
+  detach(why: string): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    for (const upstream of this.upstreams.values()) upstream.retire();
+    this.upstreams.clear();
+    for (const waiting of this.queue.splice(0)) answerFailure(waiting.res, 'unavailable', { detail: why });
+  }
+
+  /** The backend's upstreams changed: new ones join their group, gone ones retire. */
+  private sync(): void {
+    const { limits, development } = this.backend;
+    const current = new Set(this.backend.upstreams);
+    for (const [endpoint, upstream] of this.upstreams) {
+      if (!current.has(endpoint)) {
+        upstream.retire();
+        this.upstreams.delete(endpoint);
+      }
+    }
+    for (const endpoint of current) {
+      if (this.upstreams.has(endpoint)) continue;
+      this.upstreams.set(
+        endpoint,
+        endpoint.kind === 'worker'
+          ? new WsgiUpstream(endpoint, this.settled, limits.timeoutMs)
+          : new HttpUpstream(endpoint, this.settled, limits.timeoutMs, development),
+      );
+    }
+    if (this.workers !== null) this.workers.upstreams = [];
+    for (const group of this.processes) group.upstreams = [];
+    for (const upstream of this.upstreams.values()) {
+      if (upstream instanceof WsgiUpstream) this.workers?.upstreams.push(upstream);
+      else this.processes.find((g) => g.process === upstream.endpoint.name)?.upstreams.push(upstream);
+    }
+    if (this.queue.length > 0) this.drainQueue();
+  }
+
+  /** The group a path belongs to: the longest process route it falls under, else the workers (or web). */
+  private groupFor(pathInfo: string): UpstreamGroup {
+    for (const group of this.processes) {
+      const route = group.route;
+      if (route === null || pathInfo === route || pathInfo.startsWith(`${route}/`)) return group;
+    }
+    return this.workers ?? this.processes[this.processes.length - 1];
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
+    const group = this.groupFor(route.pathInfo);
+    // Nobody of this group waiting ahead of it: straight to an upstream if one is available.
+    if (group.waiting === 0 && this.send(group, req, res, route)) return;
+    this.enqueue(group, req, res, route);
+  }
+
+  /** To an available upstream of `group`; false when none takes it (it is unanswered then). */
+  private send(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute, except: WsgiUpstream | null = null): boolean {
+    const upstream = selectUpstream<WsgiUpstream | HttpUpstream>(group.upstreams, except);
+    if (upstream === null) return false;
+    if (upstream instanceof HttpUpstream) {
+      upstream.forward(req, res, route);
+      return true;
+    }
+    const options = (req as Retried)[kRetried] ? this.lastTryOptions : this.forwardOptions;
+    if (upstream.forward(req, res, route, options)) return true;
+    // Its link refused before anything was sent (its worker is stopping): another may take it.
+    (req as Retried)[kRetried] = true;
+    return this.send(group, req, res, route, upstream);
+  }
+
+  private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
+    if (group.upstreams.length === 0 && !group.queueWhenEmpty) {
+      answerFailure(res, 'unavailable', { detail: `${group.label} is restarting; try again` });
+      return;
+    }
+    if (this.queue.length >= this.backend.limits.queue) {
+      answerFailure(res, 'busy', { detail: `${this.name} is busy; try again` });
+      return;
+    }
+    const waiting: Waiting = { req, res, route, group };
+    this.queue.push(waiting);
+    group.waiting++;
+    res.once('close', () => {
+      const i = this.queue.indexOf(waiting);
+      if (i >= 0) {
+        this.queue.splice(i, 1);
+        waiting.group.waiting--;
+      }
+    });
+  }
+
+  /** Gives what waits, in order, to upstreams that became available; a full group keeps its place. */
+  private drainQueue(): void {
+    let full: Set<UpstreamGroup> | null = null;
+    for (let i = 0; i < this.queue.length; ) {
+      const waiting = this.queue[i];
+      if (waiting.res.destroyed || waiting.res.writableEnded) {
+        this.queue.splice(i, 1);
+        waiting.group.waiting--;
+        continue;
+      }
+      if (full?.has(waiting.group)) {
+        i++;
+        continue;
+      }
+      if (selectUpstream<WsgiUpstream | HttpUpstream>(waiting.group.upstreams) === null) {
+        (full ??= new Set()).add(waiting.group);
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      waiting.group.waiting--;
+      if (!this.send(waiting.group, waiting.req, waiting.res, waiting.route)) this.enqueue(waiting.group, waiting.req, waiting.res, waiting.route);
+    }
+  }
+
+  private recount(): void {
+    for (const group of [this.workers, ...this.processes]) if (group) group.waiting = 0;
+    for (const waiting of this.queue) waiting.group.waiting++;
+  }
+
+  /** A worker's link failed before it sent this request: once more, to another worker or the queue. */
+  redispatch(req: IncomingMessage, res: ServerResponse, route: RequestRoute, failed: WorkerLink): void {
+    (req as Retried)[kRetried] = true;
+    const group = this.groupFor(route.pathInfo);
+    const except = (group.upstreams as Array<WsgiUpstream | HttpUpstream>).find((u) => u instanceof WsgiUpstream && u.link === failed) as WsgiUpstream | undefined;
+    if (group.waiting === 0 && this.send(group, req, res, route, except ?? null)) return;
+    this.enqueue(group, req, res, route);
+  }
+
+  /**
+   * An Upgrade request (a websocket) goes to the process whose route it falls under. WSGI
+   * cannot take one: a clear 501 that says what to declare, rather than a hang.
+   */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute): void {
+    const group = this.groupFor(route.pathInfo);
+    if (group.process === null) {
+      refuseUpgrade(
+        socket,
+        501,
+        `${this.name} serves ${route.scriptName}${route.pathInfo} with WSGI, which cannot take a websocket (or any Upgrade). ` +
+          'Declare a process with a route: in app.yaml, e.g. processes: {live: {command: python live.py, route: /live}}, and connect under that route.',
+      );
+      return;
+    }
+    const upstream = (group as UpstreamGroup<HttpUpstream>).upstreams[0];
+    if (upstream === undefined) refuseUpgradeFor(socket, 'unavailable', `${group.label} is restarting; try again`);
+    else upstream.upgrade(req, socket, head, route);
+  }
+}

@@ -1,0 +1,56 @@
+// What the proxy needs of one version of one app, said here by the proxy (its consumer): the
+// supervisor's AppInstance has this shape without knowing of it, and the composition root
+// (src/gateway.ts) is where TypeScript checks that the two fit. The supervisor publishes which
+// processes take traffic; the proxy decides which request goes to which.
+import type { WorkerLink } from '../link/worker-link.js';
+
+/** A Python worker that takes requests, through its link. */
+export interface WorkerEndpoint {
+  readonly kind: 'worker';
+  readonly link: WorkerLink;
+  /** Requests it runs at once (its threads): more wait in the app's queue, where a switch can move them. */
+  readonly capacity: number;
+  /** A request stuck in it past the timeout: a thread of it is stuck, so replace it. */
+  recycle(why: string): void;
+}
+
+/** A `processes` entry that speaks HTTP itself on a loopback port. */
+export interface ProcessEndpoint {
+  readonly kind: 'process';
+  /** The key under `processes:`. */
+  readonly name: string;
+  readonly port: number;
+  /** "processes.live of chat", for error bodies. */
+  readonly label: string;
+}
+
+export type Endpoint = WorkerEndpoint | ProcessEndpoint;
+
+/** A process that takes requests: under its route, or (route null) every request not routed elsewhere. */
+export interface ProcessRouteSpec {
+  readonly name: string;
+  readonly route: string | null;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** 500 bodies carry the traceback. */
+  readonly development: boolean;
+  readonly limits: {
+    /** Requests that may wait for a free upstream before 503. */
+    readonly queue: number;
+    /** No response head this long: 504. */
+    readonly timeoutMs: number;
+    /** The largest request body: 413 past it. */
+    readonly maxBody: number;
+  };
+  /** The package directory and its `static:` mapping (served here, never reaching Python). */
+  readonly dir: string;
+  readonly static: Readonly<Record<string, string>>;
+  /** The processes that take requests, longest route first, the one without a route last. */
+  readonly processRoutes: readonly ProcessRouteSpec[];
+  /** What takes traffic now; a new array after each change. */
+  readonly upstreams: readonly Endpoint[];
+  /** Calls `listener` after each change of `upstreams`; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void;
+}

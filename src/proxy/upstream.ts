@@ -1,0 +1,158 @@
+// An upstream as the proxy sees it: a worker's link or a process's port, with one question that
+// decides whether it gets a new request, `available` = ready && !full (caddy's
+// Upstream.Available), and least-in-flight selection among those that are. A WSGI upstream
+// also keeps the app's timeout on its link (504, and the worker recycled); an HTTP one owns the
+// connection pool to its process.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Pool } from 'undici';
+import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
+import { forwardHttp } from './forward-http.js';
+import { forwardUpgrade } from './forward-upgrade.js';
+import { expireRequests, forwardWsgi, type ForwardOptions } from './forward-wsgi.js';
+import type { RequestRoute } from './request-route.js';
+
+export interface Upstream {
+  readonly inFlight: number;
+  /** Ready and not full: it should get a new request now. */
+  readonly available: boolean;
+  /** Out of rotation (its version was switched out, or its process retired). */
+  retire(): void;
+}
+
+/** Least in flight among the available upstreams, random tie-break; null when none is. */
+export function selectUpstream<U extends Upstream>(upstreams: readonly U[], except: U | null = null): U | null {
+  let best: U | null = null;
+  let ties = 0;
+  for (const u of upstreams) {
+    if (u === except || !u.available) continue;
+    if (best === null || u.inFlight < best.inFlight) {
+      best = u;
+      ties = 1;
+    } else if (u.inFlight === best.inFlight && Math.random() * ++ties < 1) {
+      best = u;
+    }
+  }
+  return best;
+}
+
+/** A Python worker, through its link. */
+export class WsgiUpstream implements Upstream {
+  private retired = false;
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly endpoint: WorkerEndpoint,
+    /** A request finished here: a thread is free for what waits. */
+    onSettled: () => void,
+    timeoutMs: number,
+  ) {
+    const link = endpoint.link;
+    link.onSettled = onSettled;
+    if (timeoutMs > 0) this.startSweeper(timeoutMs);
+  }
+
+  get link() {
+    return this.endpoint.link;
+  }
+
+  get inFlight(): number {
+    return this.endpoint.link.inFlight;
+  }
+
+  get available(): boolean {
+    const link = this.endpoint.link;
+    // At most `capacity` at once: the rest wait in the app's queue, where a version switch can
+    // hand them to the new version instead of a draining worker.
+    return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity;
+  }
+
+  /** False when the link refused it before anything was sent (the caller tries another). */
+  forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute, options: ForwardOptions): boolean {
+    return forwardWsgi(this.endpoint.link, req, res, route, options);
+  }
+
+  retire(): void {
+    this.retired = true;
+  }
+
+  /**
+   * The 504 clock: one interval per worker advances the link's tick counter, and requests
+   * past the timeout without a response head get their 504 (no timer per request). It runs
+   * as long as the link does, retired or not: a draining worker's requests are timed too.
+   */
+  private startSweeper(timeoutMs: number): void {
+    const link = this.endpoint.link;
+    const tickMs = Math.min(1000, Math.max(20, Math.round(timeoutMs / 10)));
+    const limitTicks = Math.ceil(timeoutMs / tickMs);
+    this.sweeper = setInterval(() => {
+      link.ticks++;
+      if (link.inFlight > 0 && expireRequests(link, limitTicks, timeoutMs) > 0) {
+        this.endpoint.recycle(`a request got no response head within ${timeoutMs / 1000} s`);
+      }
+    }, tickMs);
+    this.sweeper.unref();
+    link.once('close', () => {
+      if (this.sweeper !== null) clearInterval(this.sweeper);
+      this.sweeper = null;
+    });
+  }
+}
+
+/** Connections open to one process at once; more requests wait in the app's queue. */
+const POOL_CONNECTIONS = 32;
+
+// undici costs ~60 ms to load: only gateways whose apps have serving processes pay it, once.
+let undiciLoad: Promise<typeof import('undici')> | null = null;
+
+/** A process that speaks HTTP itself, through a connection pool of its own. */
+export class HttpUpstream implements Upstream {
+  inFlight = 0;
+  private retired = false;
+  private pool: Pool | null = null;
+  private readonly poolReady: Promise<Pool>;
+
+  constructor(
+    readonly endpoint: ProcessEndpoint,
+    private readonly onSettled: () => void,
+    private readonly timeoutMs: number,
+    private readonly development: boolean,
+  ) {
+    undiciLoad ??= import('undici');
+    this.poolReady = undiciLoad.then(({ Pool }) => {
+      this.pool = new Pool(`http://127.0.0.1:${endpoint.port}`, {
+        connections: POOL_CONNECTIONS,
+        headersTimeout: timeoutMs,
+        bodyTimeout: 0,
+      });
+      if (this.retired) void this.pool.close().catch(() => {});
+      return this.pool;
+    });
+  }
+
+  get available(): boolean {
+    return !this.retired && this.inFlight < POOL_CONNECTIONS;
+  }
+
+  forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
+    this.inFlight++;
+    res.once('close', () => {
+      this.inFlight--;
+      this.onSettled();
+    });
+    const options = { timeoutMs: this.timeoutMs, label: this.endpoint.label, development: this.development };
+    if (this.pool !== null) forwardHttp(this.pool, req, res, route, options);
+    else void this.poolReady.then((pool) => forwardHttp(pool, req, res, route, options));
+  }
+
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute): void {
+    forwardUpgrade(req, socket, head, this.endpoint.port, route, { timeoutMs: this.timeoutMs, label: this.endpoint.label });
+  }
+
+  /** Out of rotation; the pool closes once the requests it holds are done. */
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    void this.pool?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,349 @@
+// One request in flight on a worker's link, after its REQUEST frame (forward-wsgi.ts): the body
+// goes on as REQUEST_BODY frames within a window the worker credits back as the app reads; the
+// response comes back as one RESPONSE_FULL frame in the common case, or streams (RESPONSE,
+// RESPONSE_BODY..., RESPONSE_END) within a window we credit back as the client takes it. Its
+// failures (the worker gone, no head in time, a body too large) are answered here.
+
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
+import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
+import { answerFailure } from './error-response.js';
+import type { RequestRoute } from './request-route.js';
+
+/** Takes a request the worker provably never saw (its link failed before sending it). */
+export interface Redispatch {
+  redispatch(req: IncomingMessage, res: ServerResponse, route: RequestRoute, failed: WorkerLink): void;
+}
+
+export interface ForwardOptions {
+  /** Put the Python traceback in the body of a 500 (serve / APPPKG_ENV=development). */
+  development?: boolean;
+  /** The largest request body, in bytes (413 past it). Default: no limit. */
+  maxBody?: number;
+  /** Where a request goes again when the link failed before it was sent (one object per app). */
+  redispatch?: Redispatch;
+}
+
+const enum State {
+  /** Waiting for RESPONSE or RESPONSE_FULL. */
+  Head,
+  /** Headers written, body streaming. */
+  Body,
+  /** Terminal frame seen, or failed: nothing more to do. */
+  Done,
+}
+
+/** Bodies up to this size go to Node as latin-1 strings: header and body leave in one write. */
+const STRING_BODY_LIMIT = 4096;
+
+/** A response head as Node's writeHead wants it, parsed once per distinct head. */
+interface ParsedHead {
+  code: number;
+  reason: string;
+  /** Flat [name, value, ...]; shared between responses, never mutated. */
+  headers: string[] | undefined;
+}
+const heads = new Map<string, ParsedHead>();
+
+function parseHead(head: string): ParsedHead {
+  let parsed = heads.get(head);
+  if (parsed !== undefined) return parsed;
+  const cut = head.indexOf('\0');
+  const status = cut === -1 ? head : head.slice(0, cut);
+  const code = (status.charCodeAt(0) - 48) * 100 + (status.charCodeAt(1) - 48) * 10 + (status.charCodeAt(2) - 48);
+  parsed = {
+    code,
+    reason: status.length > 4 ? status.slice(4) : (STATUS_CODES[code] ?? 'Unknown'),
+    headers: cut === -1 ? undefined : head.slice(cut + 1).split('\0'),
+  };
+  if (heads.size >= 512) heads.clear();
+  heads.set(head, parsed);
+  return parsed;
+}
+
+// Listeners shared by every request (no closure per request): the exchange hangs off req/res.
+const kExchange = Symbol('apppkg.exchange');
+type WithExchange<T> = T & { [kExchange]?: WsgiExchange };
+
+function onResponseClose(this: WithExchange<ServerResponse>): void {
+  this[kExchange]?.onClientClose();
+}
+function onRequestData(this: WithExchange<IncomingMessage>, chunk: Buffer): void {
+  this[kExchange]?.onData(chunk);
+}
+function onRequestEnd(this: WithExchange<IncomingMessage>): void {
+  this[kExchange]?.onEnd();
+}
+
+/** One request in flight on a link. */
+export class WsgiExchange implements LinkExchange {
+  id = 0;
+  state = State.Head;
+  private bodySent = 0;
+  private bodyCredited = 0;
+  private paused = false;
+  private flushedUncredited = 0;
+  /** ABORT sent (the client went away, or we answered for the app): waiting for the terminal frame. */
+  aborted = false;
+  /** link.ticks when the request (or its last body piece) went to the worker: the 504 clock. */
+  startTick: number;
+  /** Set by open(): how many flushes the link had made (was the REQUEST sent?). */
+  openedAtFlush?: number;
+  /** 'data' and 'end' listeners are on req (a request with a body). */
+  listening = false;
+  private readonly development: boolean;
+  private readonly maxBody: number;
+
+  constructor(
+    private readonly link: WorkerLink,
+    private readonly req: WithExchange<IncomingMessage>,
+    private readonly res: WithExchange<ServerResponse>,
+    private readonly route: RequestRoute,
+    private readonly options: ForwardOptions,
+  ) {
+    this.development = options.development === true;
+    this.maxBody = options.maxBody ?? Infinity;
+    this.startTick = link.ticks;
+  }
+
+  /** Listens to the client from now on: its body (when it has one) and its going away. */
+  attach(hasBody: boolean): void {
+    const { req, res } = this;
+    if (hasBody) {
+      req[kExchange] = this;
+      this.listening = true;
+      req.on('data', onRequestData);
+      req.on('end', onRequestEnd);
+      // Taken over from a worker that failed before it was sent: req was left paused.
+      if (req.isPaused()) req.resume();
+    }
+    res[kExchange] = this;
+    res.on('close', onResponseClose);
+  }
+
+  private abort(): void {
+    this.aborted = true;
+    this.link.write(encodeEmptyFrame(Frame.ABORT, this.id));
+  }
+
+  /** No response head within the app's timeout: 504, and the app's request is aborted. */
+  expire(timeoutMs: number): void {
+    if (this.state !== State.Head || this.aborted) return;
+    this.abort();
+    answerFailure(this.res, 'timeout', { detail: `the app did not answer within ${timeoutMs / 1000} s` });
+  }
+
+  /**
+   * The client stopped sending its body (not the app stopped answering): nothing for the app's
+   * timeout while the body is unfinished and the app is not behind on it. 408, and the app's
+   * wsgi.input read raises ClientDisconnected, so its thread is free again; the worker is well
+   * and stays (a 504 here used to recycle it: any client could restart workers at will).
+   */
+  expireClient(timeoutMs: number): void {
+    this.abort();
+    answerFailure(this.res, 'client-timeout', { detail: `the request body stopped arriving: nothing for ${timeoutMs / 1000} s` });
+  }
+
+  /** The request is waiting on the client: its body is unfinished and the app has not pushed back. */
+  get waitingForClient(): boolean {
+    if (this.req.complete || this.paused) return false;
+    // A client that sent Expect: 100-continue holds its body until the app reads (CONTINUE).
+    const res = this.res as ServerResponse & { _sent100?: boolean };
+    return this.req.headers.expect === undefined || res._sent100 === true;
+  }
+
+  onClientClose(): void {
+    if (this.state === State.Done || this.aborted) return;
+    this.abort();
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.state === State.Done || this.aborted) return;
+    const link = this.link;
+    this.bodySent += chunk.length;
+    if (this.bodySent > this.maxBody) {
+      this.bodyTooLarge();
+      return;
+    }
+    link.write(frameHeader(Frame.REQUEST_BODY, this.id, chunk.length));
+    link.write(chunk);
+    // A long upload is not a silent app: the 504 clock counts from the last piece sent.
+    this.startTick = link.ticks;
+    if (!this.paused && this.bodySent - this.bodyCredited >= REQUEST_WINDOW) {
+      // The app reads slower than the client sends: stop reading the client (TCP pushes back).
+      this.paused = true;
+      this.req.pause();
+    }
+  }
+
+  /**
+   * A chunked body crossed maxBody (a Content-Length over it never gets here). The app stops
+   * (ABORT: its next read raises ClientDisconnected); the client gets 413 if no response has
+   * started, else a cut connection. Either way the connection closes: the rest of the body
+   * is not worth reading.
+   */
+  private bodyTooLarge(): void {
+    this.abort();
+    this.req.pause();
+    if (this.state === State.Head && !this.res.headersSent) {
+      answerFailure(this.res, 'too-large', { detail: `the request body is larger than ${this.maxBody} bytes` });
+    } else {
+      this.cutConnection();
+    }
+  }
+
+  onEnd(): void {
+    if (this.state === State.Done || this.aborted) return;
+    this.link.write(encodeEmptyFrame(Frame.REQUEST_END, this.id));
+  }
+
+  onFrame(type: number, payload: Buffer): void {
+    if (this.aborted) {
+      if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR) this.finish();
+      return;
+    }
+    switch (type) {
+      case Frame.RESPONSE_FULL: {
+        const bodyStart = 4 + payload.readUInt32BE(0);
+        const head = parseHead(payload.toString('latin1', 4, bodyStart));
+        this.finish();
+        if (!this.writeHead(head)) return;
+        const bodyLength = payload.length - bodyStart;
+        if (bodyLength === 0) this.res.end();
+        else if (bodyLength <= STRING_BODY_LIMIT) this.res.end(payload.toString('latin1', bodyStart), 'latin1');
+        else this.res.end(payload.subarray(bodyStart));
+        return;
+      }
+      case Frame.RESPONSE: {
+        this.state = State.Body;
+        this.writeHead(parseHead(payload.toString('latin1')));
+        return;
+      }
+      case Frame.RESPONSE_BODY: {
+        const length = payload.length;
+        this.res.write(payload, () => this.flushed(length));
+        return;
+      }
+      case Frame.RESPONSE_END:
+        this.finish();
+        this.res.end();
+        return;
+      case Frame.ERROR: {
+        const started = this.state === State.Body;
+        this.finish();
+        if (started || this.res.headersSent) {
+          // A truncated body must never look complete: cut the client connection (after
+          // what was written so far, which Node holds corked until the next tick).
+          this.cutConnection();
+        } else {
+          answerFailure(this.res, 'app-error', { debug: payload.toString('utf8'), development: this.development });
+        }
+        return;
+      }
+      case Frame.CONTINUE: {
+        const res = this.res as ServerResponse & { _sent100?: boolean };
+        if (!res.headersSent && !res._sent100) res.writeContinue();
+        return;
+      }
+      case Frame.REQUEST_CREDIT: {
+        this.bodyCredited += payload.readUInt32BE(0);
+        if (this.paused && this.bodySent - this.bodyCredited < REQUEST_WINDOW) {
+          this.paused = false;
+          this.req.resume();
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  onLinkFailed(reason: string, neverSent: boolean): void {
+    const started = this.state === State.Body;
+    this.finish();
+    if (this.aborted) return;
+    const redispatch = this.options.redispatch;
+    if (neverSent && redispatch !== undefined && this.bodySent === 0 && !this.res.headersSent) {
+      // The worker cannot have seen it: another may take it (caddy's tryAgain).
+      this.unlisten();
+      redispatch.redispatch(this.req, this.res, this.route, this.link);
+      return;
+    }
+    if (started || this.res.headersSent) this.cutConnection();
+    else answerFailure(this.res, 'upstream-gone', { detail: 'the app\'s worker went away before it answered', debug: reason, development: this.development });
+  }
+
+  /** Takes the body listeners off req, which waits paused for whoever takes it next. */
+  private unlisten(): void {
+    if (!this.listening) return;
+    this.listening = false;
+    this.req.removeListener('data', onRequestData);
+    this.req.removeListener('end', onRequestEnd);
+    this.req.pause();
+  }
+
+  private cutConnection(): void {
+    const socket = this.res.socket;
+    if (socket) while (socket.writableCorked > 0) socket.uncork();
+    this.res.destroy();
+  }
+
+  private flushed(length: number): void {
+    if (this.state === State.Done) return;
+    this.flushedUncredited += length;
+    if (this.flushedUncredited >= CREDIT_STEP) {
+      this.link.write(encodeU32Frame(Frame.RESPONSE_CREDIT, this.id, this.flushedUncredited));
+      this.flushedUncredited = 0;
+    }
+  }
+
+  private finish(): void {
+    this.state = State.Done;
+    this.res.removeListener('close', onResponseClose);
+    this.res[kExchange] = undefined;
+    this.req[kExchange] = undefined;
+    if (this.paused) {
+      this.paused = false;
+      this.req.resume();
+    }
+  }
+
+  /** False (and a 502 sent) when Node refuses the head. */
+  private writeHead(head: ParsedHead): boolean {
+    try {
+      this.res.writeHead(head.code, head.reason, head.headers);
+      return true;
+    } catch (err) {
+      this.state = State.Done;
+      process.emitWarning(`apppkg: the app's response head was refused by Node: ${(err as Error).message}`);
+      if (!this.res.headersSent) answerFailure(this.res, 'bad-response', { detail: 'the app\'s response head was invalid', debug: (err as Error).message, development: this.development });
+      else this.res.destroy();
+      return false;
+    }
+  }
+
+}
+
+/**
+ * Requests on `link` still without a response head `limitTicks` ticks after they (or their
+ * last body piece) went to the worker get a 504 and are aborted in the worker. Returns how
+ * many: the worker holding them has a thread stuck in the app (the caller recycles it).
+ * One whose client stopped sending its body gets a 408 instead and is not counted.
+ */
+export function expireRequests(link: WorkerLink, limitTicks: number, timeoutMs: number): number {
+  let expired = 0;
+  const now = link.ticks;
+  for (const exchange of link.requestsInFlight()) {
+    if (!(exchange instanceof WsgiExchange) || exchange.state !== State.Head || exchange.aborted) continue;
+    if (now - exchange.startTick > limitTicks) {
+      if (exchange.waitingForClient) {
+        exchange.expireClient(timeoutMs); // not counted: no thread of the worker is stuck
+        continue;
+      }
+      exchange.expire(timeoutMs);
+      expired++;
+    }
+  }
+  return expired;
+}
+

@@ -1,0 +1,125 @@
+// One child process as the supervisor keeps it: spawned as the leader of its own process group
+// (a terminal's Ctrl-C reaches the gateway only, and the group reaches grandchildren that
+// tree-kill cannot find once their parent has exited), stopped the one way every process
+// here is stopped: SIGTERM (and SIGCONT, so that a stopped process can act on it), a bounded
+// wait, then SIGKILL to the tree and the group. Whatever it leaves in its group goes with it.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { delay, guardGroup, killTree, signalGroup, type GroupGuard } from './process-group.js';
+
+export interface ChildSpec {
+  file: string;
+  args: string[];
+  cwd: string;
+  /** The complete environment (nothing is inherited implicitly). */
+  env: Record<string, string>;
+  stdio: StdioOptions;
+  /** The app's user and group, when the gateway runs as root. */
+  uid?: number;
+  gid?: number;
+  /**
+   * SIGTERM to the whole group (a shell and what it started) rather than the leader alone
+   * (the Python shim, which drains its requests and then ends its own helpers).
+   */
+  termGroup: boolean;
+  /**
+   * A guard process ends the group if the gateway dies without stopping it. A worker needs
+   * none: it notices its link closing, and the kernel kills a stopped one (PDEATHSIG).
+   */
+  guard: boolean;
+}
+
+export class Child extends EventEmitter {
+  readonly process: ChildProcess;
+  exitCode: number | null = null;
+  exitSignal: NodeJS.Signals | null = null;
+  /** Why spawn itself failed (ENOENT, EACCES for the app's user), if it did. */
+  spawnError: Error | null = null;
+  private exitedFlag = false;
+  private readonly exitPromise: Promise<void>;
+  private readonly guard: GroupGuard | null;
+  private readonly termGroup: boolean;
+
+  /** Spawns at once; a spawn that fails ends in 'exit' (null, null) with `spawnError` set. */
+  constructor(spec: ChildSpec) {
+    super();
+    this.termGroup = spec.termGroup;
+    const child = spawn(spec.file, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      stdio: spec.stdio,
+      detached: true,
+      uid: spec.uid,
+      gid: spec.gid,
+    });
+    this.process = child;
+    this.guard = spec.guard && child.pid !== undefined ? guardGroup(child.pid) : null;
+    this.exitPromise = new Promise<void>((resolve) => {
+      const ended = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (this.exitedFlag) return;
+        this.exitedFlag = true;
+        this.exitCode = code;
+        this.exitSignal = signal;
+        if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+        this.guard?.release();
+        resolve();
+        this.emit('exit', code, signal);
+      };
+      child.once('exit', ended);
+      child.once('error', (err) => {
+        this.spawnError = err;
+        if (child.pid === undefined) ended(null, null);
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  get exited(): boolean {
+    return this.exitedFlag;
+  }
+
+  /** Resolves once the process has exited (and its group was killed). */
+  whenExited(): Promise<void> {
+    return this.exitPromise;
+  }
+
+  /** How it ended, for messages: `status 1`, `SIGKILL`, `could not be spawned: ...`. */
+  get how(): string {
+    if (this.spawnError !== null && this.exitCode === null && this.exitSignal === null) return `could not be spawned: ${this.spawnError.message}`;
+    return this.exitSignal ?? `status ${this.exitCode}`;
+  }
+
+  /** SIGTERM (+ SIGCONT), up to `graceMs` to exit, then SIGKILL to the tree. Resolves once gone. */
+  async stop(graceMs: number): Promise<void> {
+    const pid = this.process.pid;
+    if (pid === undefined || this.exitedFlag) return;
+    if (this.termGroup) {
+      signalGroup(pid, 'SIGTERM');
+      signalGroup(pid, 'SIGCONT');
+    } else {
+      try {
+        this.process.kill('SIGTERM');
+        // A stopped process (SIGSTOP, a debugger) holds SIGTERM pending until SIGKILL past the
+        // grace: wake it so that it stops gracefully now (systemd sends SIGCONT likewise).
+        this.process.kill('SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+    const inTime = await Promise.race([this.exitPromise.then(() => true), delay(graceMs).then(() => false)]);
+    if (!inTime) {
+      this.kill();
+      await Promise.race([this.exitPromise, delay(5000)]);
+    }
+  }
+
+  /** SIGKILL the tree and the group, now. */
+  kill(): void {
+    const pid = this.process.pid;
+    if (pid === undefined || this.exitedFlag) return;
+    killTree(pid);
+  }
+}

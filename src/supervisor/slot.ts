@@ -1,0 +1,182 @@
+// One place in an app version that one process fills at a time (a WSGI worker, or one
+// `processes.NAME`), and the one restart machinery both kinds share: bring a process up,
+// restart it with back-off when it dies (not when it cannot load the app: exit 4, gunicorn's
+// APP_LOAD_ERROR), and recycle it (a replacement first, then the old one drains) on request.
+// What "up" means (READY and the health probe, or a port that accepts) is the owner's bringUp.
+import type { EventEmitter } from 'node:events';
+import type { GatewayError } from '../errors.js';
+import type { Backoff } from './backoff.js';
+
+/** What a slot needs of a process: Worker and CommandProcess both have this shape. */
+export interface SupervisedProcess extends EventEmitter {
+  readonly pid: number | undefined;
+  readonly exitCode: number | null;
+  readonly state: string;
+  /** How it ended: `status 1`, `SIGKILL`. */
+  readonly how: string;
+  stop(graceMs: number): Promise<void>;
+}
+
+/** The exit status a process uses to say "the app cannot be loaded: do not restart me". */
+export const EXIT_APP_LOAD_FAILED = 4;
+
+/** After a replacement failed to start, recycling waits this long before it tries again. */
+const RECYCLE_RETRY_MS = 10_000;
+
+export interface SlotOptions<P extends SupervisedProcess> {
+  /** The app's name, the prefix of every line said. */
+  app: string;
+  /** A new process, not started. */
+  spawn: () => P;
+  /** Start it and wait until it may take traffic; rejects (with the process gone) if it cannot. */
+  bringUp: (proc: P) => Promise<void>;
+  /** How messages name a process: `worker 123`, `processes.live 123`. */
+  label: (proc: P) => string;
+  /** Shared by an app's workers (a crash loop is the app's), own for each process. */
+  backoff: Backoff;
+  say: (line: string) => void;
+  /** The process takes traffic now (publish it). */
+  onLive: (proc: P) => void;
+  /** The process takes no more traffic (unpublish it); it may still finish what it holds. */
+  onRetired: (proc: P) => void;
+  /** How long a recycled process may finish its requests. */
+  drainMs: () => number;
+}
+
+export class Slot<P extends SupervisedProcess> {
+  /** The process in rotation, or null while it restarts. */
+  current: P | null = null;
+  restarts = 0;
+  private running = false;
+  private timer: NodeJS.Timeout | null = null;
+  private replacing: P | null = null;
+  private holdRecycleUntil = 0;
+  private readonly spawnedAt = new WeakMap<P, number>();
+
+  constructor(private readonly opts: SlotOptions<P>) {}
+
+  get crashLooping(): boolean {
+    return this.opts.backoff.isCrashLooping(Date.now());
+  }
+
+  /** The first bring-up; rejects (the process stopped) when it cannot come up. */
+  async start(): Promise<void> {
+    this.running = true;
+    const proc = this.spawn();
+    try {
+      await this.opts.bringUp(proc);
+    } catch (err) {
+      await proc.stop(1000);
+      throw err;
+    }
+    if (!this.running) return;
+    this.admit(proc);
+  }
+
+  private spawn(): P {
+    const proc = this.opts.spawn();
+    this.spawnedAt.set(proc, Date.now());
+    proc.once('exit', () => this.onExit(proc));
+    return proc;
+  }
+
+  private uptime(proc: P): number {
+    return Date.now() - (this.spawnedAt.get(proc) ?? Date.now());
+  }
+
+  private admit(proc: P): void {
+    this.current = proc;
+    this.opts.onLive(proc);
+  }
+
+  private onExit(proc: P): void {
+    // Only the process in rotation is replaced here: one that was starting is its starter's
+    // business, and a retired one has its replacement already.
+    if (proc !== this.current) return;
+    this.current = null;
+    this.opts.onRetired(proc);
+    if (!this.running || this.replacing !== null) return; // a recycle's replacement is on its way
+    if (proc.exitCode === EXIT_APP_LOAD_FAILED) {
+      // The app no longer imports (a file changed under a running worker): restarting cannot
+      // help until it changes again.
+      this.opts.say(`${this.opts.app}: a worker exited because the app failed to import; not restarting it`);
+      return;
+    }
+    this.scheduleRestart(this.uptime(proc), `${this.opts.label(proc)} exited (${proc.how})`);
+  }
+
+  /** A process is missing: start another after the back-off delay, bring it up, admit it. */
+  private scheduleRestart(uptimeMs: number, what: string): void {
+    const now = Date.now();
+    const backoff = this.opts.backoff;
+    const wait = backoff.recordExit(now, uptimeMs);
+    this.restarts++;
+    const looping = backoff.isCrashLooping(now);
+    this.opts.say(`${this.opts.app}: ${what}; restarting in ${wait} ms${looping ? ' (crash loop)' : ''}`);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.running) return;
+      const next = this.spawn();
+      this.opts.bringUp(next).then(
+        () => {
+          if (this.running && this.current === null) this.admit(next);
+          else void next.stop(1000);
+        },
+        (err: GatewayError) => {
+          if (!this.running) return;
+          if (next.exitCode === EXIT_APP_LOAD_FAILED) {
+            this.opts.say(`${this.opts.app}: a worker exited because the app failed to import; not restarting it`);
+            return;
+          }
+          void next.stop(1000);
+          const how = next.state === 'exited' ? `${this.opts.label(next)} exited (${next.how})` : `${this.opts.label(next)} failed to start: ${err.message}`;
+          this.scheduleRestart(this.uptime(next), how);
+        },
+      );
+    }, wait);
+  }
+
+  /**
+   * Replaces the current process without failing a request: the replacement comes up while the
+   * old one keeps serving; then the old one leaves the rotation and drains. If the replacement
+   * fails, the old one keeps serving and recycling waits a while before it tries again.
+   */
+  recycle(why: string): void {
+    const old = this.current;
+    if (!this.running || old === null || this.replacing !== null || Date.now() < this.holdRecycleUntil) return;
+    this.opts.say(`${this.opts.app}: recycling ${this.opts.label(old)}: ${why}`);
+    const next = this.spawn();
+    this.replacing = next;
+    this.opts.bringUp(next).then(
+      () => {
+        this.replacing = null;
+        if (!this.running) return void next.stop(1000);
+        if (this.current === old) {
+          this.current = null;
+          this.opts.onRetired(old);
+        }
+        this.admit(next);
+        void old.stop(this.opts.drainMs());
+      },
+      (err: GatewayError) => {
+        this.replacing = null;
+        if (!this.running) return;
+        this.holdRecycleUntil = Date.now() + RECYCLE_RETRY_MS;
+        void next.stop(1000);
+        if (this.current === old) {
+          this.opts.say(`${this.opts.app}: the replacement for ${this.opts.label(old)} failed (${err.message}); ${this.opts.label(old)} keeps serving`);
+        } else {
+          // The old one died meanwhile: nothing serves in this slot, so restart as after a crash.
+          this.scheduleRestart(this.uptime(next), `the replacement for ${this.opts.label(old)} failed (${err.message})`);
+        }
+      },
+    );
+  }
+
+  /** No more restarts; the processes themselves are stopped by the owner, which knows them all. */
+  halt(): void {
+    this.running = false;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

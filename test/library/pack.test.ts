@@ -1,0 +1,79 @@
+// The package as a user installs it (SPEC 5.7): `npm pack`, installed into an empty project,
+// imports AppPackage and Gateway (typed), opens an example, starts a gateway over it, serves a
+// request, and stops with no process left.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertNoOrphans, EXAMPLES, ROOT, tempDir } from '../helpers/process.js';
+
+const test = suite('npm pack');
+const work = tempDir('apppkg-pack-');
+const project = join(work.path, 'project');
+
+test.after(() => work.remove());
+
+function run(file: string, args: string[], cwd: string, ms: number): { status: number | null; out: string } {
+  const r = spawnSync(file, args, { cwd, encoding: 'utf8', timeout: ms, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false' } });
+  return { status: r.status, out: `${r.error ? `${String(r.error)}\n` : ''}${r.stdout}\n${r.stderr}` };
+}
+
+test('the packed package installs into an empty project and serves an example from it', async () => {
+  // --ignore-scripts: `npm test` has built dist/ already; pack only packs.
+  const pack = run('npm', ['pack', '--ignore-scripts', '--pack-destination', work.path], ROOT, 120_000);
+  assert.is(pack.status, 0, pack.out);
+  const tarball = readdirSync(work.path).find((f) => f.endsWith('.tgz'));
+  assert.ok(tarball, `no tarball in ${work.path}: ${pack.out}`);
+
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-apppkg', version: '1.0.0', private: true, type: 'module' }));
+  // Its dependencies come from npm's cache, filled by the `npm install` that built this checkout.
+  const install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(work.path, tarball!)], project, 300_000);
+  assert.is(install.status, 0, install.out);
+
+  const apps = join(work.path, 'apps');
+  cpSync(join(EXAMPLES, 'hello'), join(apps, 'hello'), { recursive: true });
+  writeFileSync(
+    join(project, 'use.mjs'),
+    `import { AppPackage, Gateway } from 'apppkg-gateway';
+const state = ${JSON.stringify(join(work.path, 'state'))};
+const app = await AppPackage.open(${JSON.stringify(join(apps, 'hello'))}, { stateDir: state });
+const gateway = await Gateway.start({ apps: ${JSON.stringify(apps)}, listen: '127.0.0.1:0', admin: '127.0.0.1:0', stateDir: state, say: () => {} });
+try {
+  const res = await fetch(gateway.urls[0] + '/' + app.name + '/', { signal: AbortSignal.timeout(10000) });
+  console.log(JSON.stringify({ name: app.name, kind: app.description.kind, status: res.status, body: await res.text(), pids: gateway.pids }));
+} finally {
+  await gateway.stop();
+}
+`,
+  );
+  const use = run(process.execPath, ['use.mjs'], project, 120_000);
+  assert.is(use.status, 0, use.out);
+  const result = JSON.parse(use.out.trim().split('\n').find((l) => l.startsWith('{'))!) as { name: string; kind: string; status: number; body: string; pids: number[] };
+  assert.is(result.name, 'hello');
+  assert.is(result.kind, 'wsgi');
+  assert.is(result.status, 200);
+  assert.is(result.body, 'Hello, world!\n');
+  assert.ok(result.pids.length >= 2, `worker pids: ${result.pids.join(',')}`);
+  await assertNoOrphans(result.pids);
+
+  // The types ship too: a TypeScript user compiles against dist/index.d.ts.
+  writeFileSync(
+    join(project, 'typed.ts'),
+    `import { AppPackage, Gateway, type GatewayOptions } from 'apppkg-gateway';
+const options: GatewayOptions = { apps: '/srv/apps', listen: '127.0.0.1:0' };
+export async function main(): Promise<number> {
+  const app: AppPackage = await AppPackage.open('.');
+  const gateway: Gateway = await Gateway.start(options);
+  await gateway.stop();
+  return app.run(['true']);
+}
+`,
+  );
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] }, files: ['typed.ts'] }));
+  const tsc = run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], project, 120_000);
+  assert.is(tsc.status, 0, tsc.out);
+});
+
+test.run();
