@@ -24,6 +24,7 @@ ABORT = 0x04
 RESPONSE_CREDIT = 0x05
 NO_MORE = 0x06
 PING = 0x07
+RECLAIM = 0x08
 
 # Python -> Node
 READY = 0x10
@@ -36,6 +37,7 @@ CONTINUE = 0x16
 REQUEST_CREDIT = 0x17
 STOPPING = 0x18
 PONG = 0x19
+UNRUN = 0x1A
 
 # Flow control (bytes). Node stops reading a client's body once REQUEST_WINDOW bytes are
 # unconsumed here; we credit them back in CREDIT_STEP steps. Responses likewise.

@@ -254,6 +254,16 @@ class Worker:
                         if acks is None:
                             acks = []
                         acks.append(HEADER_PACK(link.RESPONSE_END, rid, 0))
+            elif ftype == link.RECLAIM:
+                # The gateway wants a request back that waits here for a thread (its worker is
+                # leaving the rotation): given back only if the app never saw it.
+                task = tasks.get(rid)
+                if task is not None and not task.started:
+                    self.pending.remove(task)
+                    del tasks[rid]
+                    if acks is None:
+                        acks = []
+                    acks.append(HEADER_PACK(link.UNRUN, rid, 0))
             elif ftype == link.NO_MORE:
                 self.no_more = True
                 self.main_cv.notify()

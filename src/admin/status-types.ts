@@ -60,6 +60,7 @@ export interface AppStatus {
   requests: number;
   /** Responses with status >= 500, gateway-made ones included. */
   errors: number;
+  /** Requests waiting for a free worker thread: in the gateway's queue, or sent and waiting in a worker. */
   queued: number;
   latency: LatencySummary;
   /** The last failure worth showing (crash loop, refused version), or null. */

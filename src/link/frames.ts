@@ -20,6 +20,8 @@ export const Frame = {
   NO_MORE: 0x06,
   /** Heartbeat, id 0: the worker answers PONG whatever its threads are doing. */
   PING: 0x07,
+  /** Give this request back if no thread has started it (answered UNRUN); else ignored. */
+  RECLAIM: 0x08,
 
   /** JSON: {pid, python, implementation, threads, app}. Request id 0. */
   READY: 0x10,
@@ -41,6 +43,8 @@ export const Frame = {
   STOPPING: 0x18,
   /** Answer to PING, id 0. */
   PONG: 0x19,
+  /** Answer to RECLAIM: the request was never started and is dropped; terminal. */
+  UNRUN: 0x1a,
 } as const;
 
 export type FrameType = (typeof Frame)[keyof typeof Frame];

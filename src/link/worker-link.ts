@@ -9,7 +9,7 @@ import { Frame, FrameParser, encodeEmptyFrame } from './frames.js';
 
 /** What the link needs from one request in flight (the proxy's exchange, or a probe). */
 export interface LinkExchange {
-  /** A frame for this request. Terminal frames (RESPONSE_FULL, RESPONSE_END, ERROR) come last. */
+  /** A frame for this request. Terminal frames (RESPONSE_FULL, RESPONSE_END, ERROR, UNRUN) come last. */
   onFrame(type: number, payload: Buffer): void;
   /**
    * The worker is gone; no terminal frame will come. `neverSent`: none of this request's frames
@@ -155,7 +155,7 @@ export class WorkerLink extends EventEmitter {
     }
     const exchange = this.exchanges.get(id);
     if (exchange === undefined) return; // late frames of a request already failed
-    if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR) {
+    if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) {
       this.exchanges.delete(id);
       exchange.onFrame(type, payload);
       if (this.onSettled !== null) this.onSettled();

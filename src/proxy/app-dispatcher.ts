@@ -11,7 +11,7 @@ import { answerFailure, refuseUpgrade, refuseUpgradeFor } from './error-response
 import type { ForwardOptions, Redispatch } from './forward-wsgi.js';
 import type { RequestRoute } from './request-route.js';
 import { staticMounts, type StaticMount } from './static-files.js';
-import { HttpUpstream, selectUpstream, WsgiUpstream } from './upstream.js';
+import { HttpUpstream, selectForPipeline, selectUpstream, WsgiUpstream } from './upstream.js';
 
 /** The upstreams that take one kind of path: the WSGI workers, or one process. */
 class UpstreamGroup<U extends WsgiUpstream | HttpUpstream = WsgiUpstream | HttpUpstream> {
@@ -56,6 +56,8 @@ export class AppDispatcher implements Redispatch {
   private readonly upstreams = new Map<Endpoint, WsgiUpstream | HttpUpstream>();
   private queue: Waiting[] = [];
   private unsubscribe: (() => void) | null = null;
+  /** Why the app is gone (detach), for what comes back to it afterwards; null while it serves. */
+  private detached: string | null = null;
   private forwardOptions: ForwardOptions = {};
   /** For a request that was retried once already. */
   private lastTryOptions: ForwardOptions = {};
@@ -72,8 +74,9 @@ export class AppDispatcher implements Redispatch {
     return this.backend.name;
   }
 
+  /** Requests waiting for a free thread: in this queue, or sent to a worker whose threads are busy. */
   get queued(): number {
-    return this.queue.length;
+    return this.waitingCount();
   }
 
   /**
@@ -98,6 +101,7 @@ export class AppDispatcher implements Redispatch {
 
   /** The app is gone: nothing more goes to it, and what waits is answered 503. */
   detach(why: string): void {
+    this.detached = why;
     this.unsubscribe?.();
     this.unsubscribe = null;
     for (const upstream of this.upstreams.values()) upstream.retire();
@@ -149,9 +153,16 @@ export class AppDispatcher implements Redispatch {
     this.enqueue(group, req, res, route);
   }
 
-  /** To an available upstream of `group`; false when none takes it (it is unanswered then). */
-  private send(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute, except: WsgiUpstream | null = null): boolean {
-    const upstream = selectUpstream<WsgiUpstream | HttpUpstream>(group.upstreams, except);
+  /**
+   * To an available upstream of `group`, else (the WSGI workers) to wait in one while the app's
+   * queue has room; false when none takes it (it is unanswered then). `moving`: it waits in the
+   * queue already, so its place there is the room it needs.
+   */
+  private send(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute, except: WsgiUpstream | null = null, moving = false): boolean {
+    let upstream = selectUpstream<WsgiUpstream | HttpUpstream>(group.upstreams, except);
+    if (upstream === null && group === this.workers && (moving || this.waitingCount() < this.backend.limits.queue)) {
+      upstream = selectForPipeline(this.workers.upstreams, except);
+    }
     if (upstream === null) return false;
     if (upstream instanceof HttpUpstream) {
       upstream.forward(req, res, route);
@@ -161,7 +172,14 @@ export class AppDispatcher implements Redispatch {
     if (upstream.forward(req, res, route, options)) return true;
     // Its link refused before anything was sent (its worker is stopping): another may take it.
     (req as Retried)[kRetried] = true;
-    return this.send(group, req, res, route, upstream);
+    return this.send(group, req, res, route, upstream, moving);
+  }
+
+  /** Requests of this app waiting for a thread: here, and in its workers (the pipelines). */
+  private waitingCount(): number {
+    let n = this.queue.length;
+    if (this.workers !== null) for (const u of this.workers.upstreams) n += u.waiting;
+    return n;
   }
 
   private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
@@ -169,7 +187,7 @@ export class AppDispatcher implements Redispatch {
       answerFailure(res, 'unavailable', { detail: `${group.label} is restarting; try again` });
       return;
     }
-    if (this.queue.length >= this.backend.limits.queue) {
+    if (this.waitingCount() >= this.backend.limits.queue) {
       answerFailure(res, 'busy', { detail: `${this.name} is busy; try again` });
       return;
     }
@@ -199,14 +217,16 @@ export class AppDispatcher implements Redispatch {
         i++;
         continue;
       }
-      if (selectUpstream<WsgiUpstream | HttpUpstream>(waiting.group.upstreams) === null) {
-        (full ??= new Set()).add(waiting.group);
+      const group = waiting.group;
+      const free = selectUpstream<WsgiUpstream | HttpUpstream>(group.upstreams) ?? (group === this.workers ? selectForPipeline(this.workers.upstreams) : null);
+      if (free === null) {
+        (full ??= new Set()).add(group);
         i++;
         continue;
       }
       this.queue.splice(i, 1);
-      waiting.group.waiting--;
-      if (!this.send(waiting.group, waiting.req, waiting.res, waiting.route)) this.enqueue(waiting.group, waiting.req, waiting.res, waiting.route);
+      group.waiting--;
+      if (!this.send(group, waiting.req, waiting.res, waiting.route, null, true)) this.enqueue(group, waiting.req, waiting.res, waiting.route);
     }
   }
 
@@ -215,8 +235,15 @@ export class AppDispatcher implements Redispatch {
     for (const waiting of this.queue) waiting.group.waiting++;
   }
 
-  /** A worker's link failed before it sent this request: once more, to another worker or the queue. */
+  /**
+   * A request a worker provably never ran (its link failed before sending it, or it gave it
+   * back unrun): once more, to another worker (of the version now serving) or the queue.
+   */
   redispatch(req: IncomingMessage, res: ServerResponse, route: RequestRoute, failed: WorkerLink): void {
+    if (this.detached !== null) {
+      answerFailure(res, 'unavailable', { detail: this.detached });
+      return;
+    }
     (req as Retried)[kRetried] = true;
     const group = this.groupFor(route.pathInfo);
     const except = (group.upstreams as Array<WsgiUpstream | HttpUpstream>).find((u) => u instanceof WsgiUpstream && u.link === failed) as WsgiUpstream | undefined;

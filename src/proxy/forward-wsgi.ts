@@ -10,7 +10,7 @@ import { connectionListed, trustedView, untrustedPairs } from './forwarded-heade
 import { cgiName, type RequestRoute } from './request-route.js';
 import { WsgiExchange, type ForwardOptions } from './wsgi-exchange.js';
 
-export { expireRequests, type ForwardOptions, type Redispatch } from './wsgi-exchange.js';
+export { expireRequests, reclaimWaiting, type ForwardOptions, type Redispatch } from './wsgi-exchange.js';
 
 const NO_OPTIONS: ForwardOptions = {};
 

@@ -91,6 +91,8 @@ export class WsgiExchange implements LinkExchange {
   openedAtFlush?: number;
   /** 'data' and 'end' listeners are on req (a request with a body). */
   listening = false;
+  /** RECLAIM sent: its worker leaves the rotation; UNRUN gives it back to go elsewhere. */
+  private reclaiming = false;
   private readonly development: boolean;
   private readonly maxBody: number;
 
@@ -104,6 +106,17 @@ export class WsgiExchange implements LinkExchange {
     this.development = options.development === true;
     this.maxBody = options.maxBody ?? Infinity;
     this.startTick = link.ticks;
+  }
+
+  /**
+   * Its worker leaves the rotation while this request waits there for a thread: asks for it
+   * back (RECLAIM), to go to another worker or version if no thread has started it (UNRUN).
+   * Only a request without a body: a body's pieces go to the worker as they arrive.
+   */
+  reclaim(): void {
+    if (this.state !== State.Head || this.aborted || this.reclaiming || this.listening || this.options.redispatch === undefined) return;
+    this.reclaiming = true;
+    this.link.write(encodeEmptyFrame(Frame.RECLAIM, this.id));
   }
 
   /** Listens to the client from now on: its body (when it has one) and its going away. */
@@ -199,7 +212,7 @@ export class WsgiExchange implements LinkExchange {
 
   onFrame(type: number, payload: Buffer): void {
     if (this.aborted) {
-      if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR) this.finish();
+      if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) this.finish();
       return;
     }
     switch (type) {
@@ -227,6 +240,11 @@ export class WsgiExchange implements LinkExchange {
       case Frame.RESPONSE_END:
         this.finish();
         this.res.end();
+        return;
+      case Frame.UNRUN:
+        // Given back unrun (RECLAIM): the app never saw it, so it may go elsewhere.
+        this.finish();
+        this.options.redispatch!.redispatch(this.req, this.res, this.route, this.link);
         return;
       case Frame.ERROR: {
         const started = this.state === State.Body;
@@ -329,11 +347,20 @@ export class WsgiExchange implements LinkExchange {
  * last body piece) went to the worker get a 504 and are aborted in the worker. Returns how
  * many: the worker holding them has a thread stuck in the app (the caller recycles it).
  * One whose client stopped sending its body gets a 408 instead and is not counted.
+ *
+ * The worker starts requests in the order they came and runs at most `capacity` at once, so
+ * the requests in flight past the first `capacity` wait there for a thread: their clock
+ * starts when they move up (the app's timeout is the app's time, not the queue's).
  */
-export function expireRequests(link: WorkerLink, limitTicks: number, timeoutMs: number): number {
+export function expireRequests(link: WorkerLink, limitTicks: number, timeoutMs: number, capacity: number): number {
   let expired = 0;
+  let position = 0;
   const now = link.ticks;
   for (const exchange of link.requestsInFlight()) {
+    if (position++ >= capacity) {
+      if (exchange instanceof WsgiExchange) exchange.startTick = now;
+      continue;
+    }
     if (!(exchange instanceof WsgiExchange) || exchange.state !== State.Head || exchange.aborted) continue;
     if (now - exchange.startTick > limitTicks) {
       if (exchange.waitingForClient) {
@@ -347,3 +374,10 @@ export function expireRequests(link: WorkerLink, limitTicks: number, timeoutMs: 
   return expired;
 }
 
+/** Asks for back every request on `link` that waits for a thread (past the first `capacity`). */
+export function reclaimWaiting(link: WorkerLink, capacity: number): void {
+  let position = 0;
+  for (const exchange of link.requestsInFlight()) {
+    if (position++ >= capacity && exchange instanceof WsgiExchange) exchange.reclaim();
+  }
+}

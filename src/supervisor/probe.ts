@@ -40,6 +40,9 @@ class ProbeExchange implements LinkExchange {
       case Frame.ERROR:
         this.done(500); // the app raised: as a client would see it
         return;
+      case Frame.UNRUN:
+        this.done(new Error('the worker gave the probe back unrun'));
+        return;
       default:
         return; // CONTINUE, REQUEST_CREDIT, RESPONSE_BODY: nothing to do
     }

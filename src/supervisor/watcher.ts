@@ -44,20 +44,25 @@ export class AppsWatcher {
 
   start(): void {
     try {
-      this.fsWatcher = watch(this.appsDir, () => this.check());
+      this.fsWatcher = watch(this.appsDir, () => this.check(true));
       this.fsWatcher.on('error', () => {
         // The poll still runs; fs.watch is only the fast path.
       });
     } catch {
       this.fsWatcher = null;
     }
-    this.poll = setInterval(() => this.check(), this.pollMs);
+    // A poll never postpones a pending check: polling more often than the debounce would
+    // otherwise put the check off for ever (--watch-interval 0.2).
+    this.poll = setInterval(() => this.check(false), this.pollMs);
     this.poll.unref();
   }
 
   /** Debounced: a deploy writes many files; one reconcile after they settle. */
-  private check(): void {
-    if (this.debounce) clearTimeout(this.debounce);
+  private check(event: boolean): void {
+    if (this.debounce) {
+      if (!event) return;
+      clearTimeout(this.debounce);
+    }
     this.debounce = setTimeout(() => {
       this.debounce = null;
       const now = appsSignature(this.appsDir);

@@ -431,7 +431,8 @@ test('R1.21 as many slow uploads as the app has threads: its next request waits 
     finished.push('request');
     return r;
   });
-  // The request waits in the gateway's queue for alpha, not in a thread of the worker.
+  // The request waits for a thread (in the gateway's queue, or sent to alpha's worker to wait
+  // there: PIPELINE_DEPTH), not in a thread of its own.
   await waitFor(async () => (await appStatus(gw, 'alpha')).queued === 1, 2000, 'the request to be queued');
   assert.equal(finished, [], 'nothing finished while both uploads hold the threads');
   const [a, b] = await Promise.all(uploads);

@@ -1,0 +1,81 @@
+// Requests beyond a worker's threads wait in the worker (PIPELINE_DEPTH), where it runs them
+// back to back: (1) the app's timeout counts from when a thread takes one, not from when it
+// was sent; (2) when the worker leaves the rotation (a new version takes over) what waits there
+// unstarted is given back (RECLAIM/UNRUN) and served by the new version, not after the old
+// one's slow request. threads: 1, one worker: everything past the first request waits.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { appStatus } from '../helpers/status.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('pipelining');
+const apps = tempDir('apppkg-pipe-apps-');
+const state = tempDir('apppkg-pipe-state-');
+let gw: RunningGateway;
+const seen = new Set<number>();
+
+test.before(async () => {
+  addPackage(apps.path, 'faults', 'pipe');
+  addPackage(apps.path, 'faults', 'swap.1.0');
+  const env = join(state.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  pipe:\n    workers: 1\n    threads: 1\n    timeout: 2\n  swap:\n    workers: 1\n    threads: 1\n');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off', '--watch-interval', '0.2']);
+});
+
+test.after(async () => {
+  for (const app of ['pipe', 'swap']) for (const w of (await appStatus(gw, app).catch(() => null))?.workers ?? []) seen.add(w.pid);
+  await gw?.stop();
+  await assertNoOrphans([...seen]);
+  apps.remove();
+  state.remove();
+});
+
+interface Answer {
+  status: number;
+  body: string;
+  at: number;
+}
+
+async function send(path: string, app = 'pipe'): Promise<Answer> {
+  const res = await request(`${gw.url}/${app}${path}`, { headersTimeout: 30_000, bodyTimeout: 30_000 });
+  return { status: res.statusCode, body: (await res.body.text()).trim(), at: Date.now() };
+}
+
+const workerPids = async (app: string): Promise<number[]> => (await appStatus(gw, app)).workers.map((w: { pid: number }) => w.pid);
+
+test('requests waiting in the worker are timed from when its thread takes them: 3 s of waiting, timeout 2 s, all 200', async () => {
+  const answers = [send('/sleep?t=1.5')];
+  await waitFor(async () => (await appStatus(gw, 'pipe')).workers[0]?.inFlight === 1, 5000, 'the first request on the thread');
+  answers.push(send('/sleep?t=1.5'), send('/'));
+  await waitFor(async () => (await appStatus(gw, 'pipe')).queued === 2, 5000, 'two requests waiting in the worker');
+  const done = await Promise.all(answers);
+  assert.equal(done.map((a) => a.status), [200, 200, 200], done.map((a) => a.body).join(' | '));
+});
+
+test('a new version takes over while requests wait in the old worker: they are given back and the new version serves them', async () => {
+  const [old] = await workerPids('swap');
+  seen.add(old);
+  const slow = send('/sleep?t=8', 'swap');
+  await waitFor(async () => (await appStatus(gw, 'swap')).workers[0]?.inFlight === 1, 5000, 'the slow request on the thread');
+  const waiting = [send('/', 'swap'), send('/', 'swap'), send('/', 'swap')];
+  await waitFor(async () => (await appStatus(gw, 'swap')).queued === 3, 5000, 'three requests waiting in the worker');
+  // The new version starts now; until it is up, they wait where they are.
+  addPackage(apps.path, 'faults', 'swap.2.0');
+  const fast = await Promise.all(waiting);
+  const slowAnswer = await slow;
+  for (const pid of await workerPids('swap')) seen.add(pid);
+  assert.is(slowAnswer.status, 200, 'the request the old thread held finished there');
+  assert.is(Number(slowAnswer.body), old);
+  for (const a of fast) {
+    assert.is(a.status, 200, a.body);
+    seen.add(Number(a.body));
+    assert.is.not(Number(a.body), old, `answered by the new version's worker\n${gw.output()}`);
+    assert.ok(a.at < slowAnswer.at, 'not after the slow request on the old worker');
+  }
+});
+
+test.run();
