@@ -1,39 +1,36 @@
 #!/usr/bin/env node
-// `npm run bench`: the gateway against its peers, side by side in one run on this machine,
-// with wrk on loopback and the same Python app file (bench/app/bench_app.py) everywhere:
-//   the gateway (2 workers, app at /), gunicorn -w 2 direct, nginx -> gunicorn -w 2 (unix
-//   socket), nginx uwsgi_pass -> uwsgi --processes 2.
-// Endpoints: hello (14 bytes), 16 KiB, 64 KiB POST echoed by length; 32 connections.
+// `npm run bench`: the gateway against its peers, side by side in one run on this machine, with
+// wrk on loopback. The peers (bench/peers.mjs): the gateway (2 workers, app at /) at its default
+// threads and at `threads: 1`, uvicorn --workers 2 direct (httptools, uvloop; bench_asgi.py),
+// NGINX Unit (when $BENCH_UNIT names a unitd), gunicorn -w 2 direct, nginx -> gunicorn -w 2 (unix
+// socket), nginx uwsgi_pass -> uwsgi --processes 2, and nginx serving the static file.
+// Endpoints: hello (14 bytes), 16 KiB, 64 KiB POST echoed by length, and a 16 KiB static file
+// (the gateway's `static:` against nginx's sendfile); 32 connections.
 // Prints req/s and p50/p99 per peer and endpoint (the median of BENCH_ROUNDS rounds, 3 by
-// default) and the gateway's ratio to each peer; also cold start and idle memory per worker. Writes bench/results/latest.{json,md}.
-// A peer that cannot start is reported as such, never left out silently.
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// default), cold start and idle memory, the gateway's ratio to each peer, and issue 11's targets
+// met or not. Writes bench/results/latest.{json,md}. A peer that cannot run here is reported as
+// such, never left out silently.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import net from 'node:net';
+import { ROOT, definePeers, ensureDebianPackages, hasCommand, sleep, stopAllProcesses, stopProcess } from './peers.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const APP_DIR = join(ROOT, 'bench', 'app');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 32;
-const SYSTEM_PYTHON = '/usr/bin/python3';
 const ENDPOINTS = [
-  { name: 'hello', path: '/', args: [] },
-  { name: '16k', path: '/16k', args: [] },
-  { name: 'post64k', path: '/echo', args: ['-s', join(ROOT, 'bench', 'post.lua')] },
+  { name: 'hello', title: 'hello', path: '/', args: [] },
+  { name: '16k', title: '16k', path: '/16k', args: [] },
+  { name: 'post64k', title: 'POST 64k', path: '/echo', args: ['-s', join(ROOT, 'bench', 'post.lua')] },
+  { name: 'static16k', title: 'static 16k', path: '/static/16k.txt', args: [] },
 ];
 
 const work = mkdtempSync(join(tmpdir(), 'apppkg-bench-'));
-// nginx's workers run as an unprivileged user: they must reach the peers' unix sockets here.
+// nginx's and Unit's workers run as an unprivileged user: they must reach the sockets here.
 chmodSync(work, 0o755);
-const children = new Set();
-
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
+const PEERS = definePeers(work);
 
 function freePort() {
   return new Promise((resolve) => {
@@ -43,28 +40,6 @@ function freePort() {
       s.close(() => resolve(port));
     });
   });
-}
-
-function start(cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
-  let out = '';
-  child.stdout.on('data', (c) => (out += c));
-  child.stderr.on('data', (c) => (out += c));
-  child.output = () => out;
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child) {
-  if (!child || child.exitCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {}
-  for (let i = 0; i < 100 && child.exitCode === null && child.signalCode === null; i++) await sleep(50);
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {}
 }
 
 /** Polls GET url until 200; resolves with the ms it took, rejects past the deadline. */
@@ -128,80 +103,21 @@ function descendants(pid) {
   return out;
 }
 
-function nginxConf(port, upstreamBlock, locationBody) {
-  const prefix = join(work, `nginx-${port}`);
-  mkdirSync(join(prefix, 'logs'), { recursive: true });
-  const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, `worker_processes auto;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  client_max_body_size 10m;
-  ${upstreamBlock}
-  server {
-    listen 127.0.0.1:${port};
-    location / { ${locationBody} }
+function cmdline(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
   }
 }
-`);
-  return { prefix, conf };
-}
-
-const PEERS = [
-  {
-    name: 'apppkg-gateway',
-    async start(port) {
-      const apps = join(work, 'apps');
-      mkdirSync(apps, { recursive: true });
-      if (!existsSync(join(apps, 'bench'))) symlinkSync(APP_DIR, join(apps, 'bench'));
-      const envFile = join(work, 'environment.yaml');
-      writeFileSync(envFile, `python: ${SYSTEM_PYTHON}\napps:\n  bench:\n    mount: /\n    workers: 2\n`);
-      const child = start(join(ROOT, 'bin', 'apppkg-gateway'), ['--apps', apps, '--listen', `127.0.0.1:${port}`,
-        '--admin', '127.0.0.1:0', '--environment', envFile, '--state-dir', join(work, 'state'), '--access-log', 'off']);
-      return { children: [child], main: child };
-    },
-  },
-  {
-    name: 'gunicorn -w 2',
-    async start(port) {
-      const child = start('gunicorn', ['-w', '2', '-b', `127.0.0.1:${port}`, '--chdir', APP_DIR, 'bench_app:application']);
-      return { children: [child], main: child };
-    },
-  },
-  {
-    name: 'nginx + gunicorn -w 2',
-    async start(port) {
-      const sock = join(work, 'gunicorn.sock');
-      const g = start('gunicorn', ['-w', '2', '-b', `unix:${sock}`, '--chdir', APP_DIR, 'bench_app:application']);
-      const { prefix, conf } = nginxConf(port, `upstream app { server unix:${sock}; }`, 'proxy_pass http://app; proxy_set_header Host $host;');
-      const n = start('nginx', ['-p', prefix, '-c', conf, '-g', 'daemon off;']);
-      return { children: [n, g], main: g };
-    },
-  },
-  {
-    name: 'nginx + uWSGI --processes 2',
-    async start(port) {
-      const sock = join(work, 'uwsgi.sock');
-      const u = start('uwsgi', ['--plugin', 'python3', '--socket', sock, '--processes', '2', '--master', '--chdir', APP_DIR,
-        '--module', 'bench_app:application', '--disable-logging', '--die-on-term', '--chmod-socket=666']);
-      const { prefix, conf } = nginxConf(port, `upstream app { server unix:${sock}; }`, 'include /etc/nginx/uwsgi_params; uwsgi_pass app;');
-      const n = start('nginx', ['-p', prefix, '-c', conf, '-g', 'daemon off;']);
-      return { children: [n, u], main: u };
-    },
-  },
-];
 
 function fmt(n, digits = 0) {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
 
 async function main() {
-  const missing = ['wrk', 'gunicorn', 'nginx', 'uwsgi'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
-  if (missing.includes('wrk')) {
+  ensureDebianPackages();
+  if (!hasCommand('wrk')) {
     console.log('bench: wrk is not installed (apt-get install -y wrk)');
     process.exit(1);
   }
@@ -213,42 +129,51 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`round ${round} of ${ROUNDS}`);
     const results = [];
-    for (const peer of PEERS) results.push(await measure(peer, missing));
+    for (const peer of PEERS) results.push(await measure(peer));
     rounds.push(results);
   }
-  report(PEERS.map((peer, i) => median(peer.name, rounds.map((results) => results[i]))));
+  report(PEERS.map((peer, i) => median(peer, rounds.map((results) => results[i]))));
 }
 
-/** One peer, started fresh: cold start, idle memory, then each endpoint. */
-async function measure(peer, missing) {
+/** One peer, started fresh: cold start, idle memory, then each endpoint it serves. */
+async function measure(peer) {
+  const row = { id: peer.id, peer: peer.name, ok: false, reason: null, coldStartMs: NaN, workerRssMiB: NaN, frontRssMiB: NaN, endpoints: {} };
+  const unavailable = peer.unavailable();
+  if (unavailable) {
+    row.reason = `not available: ${unavailable}`;
+    console.log(`  ${peer.name}: ${row.reason}`);
+    return row;
+  }
   const port = await freePort();
-  const row = { peer: peer.name, ok: false, reason: null, coldStartMs: NaN, workerRssMiB: NaN, frontRssMiB: NaN, endpoints: {} };
+  const endpoints = ENDPOINTS.filter((ep) => peer.serves.includes(ep.name));
   let started;
+  let stage = 'could not start';
   try {
-    const tool = { 'gunicorn -w 2': 'gunicorn', 'nginx + gunicorn -w 2': 'gunicorn', 'nginx + uWSGI --processes 2': 'uwsgi' }[peer.name];
-    if (tool && missing.includes(tool)) throw new Error(`${tool} is not installed`);
-    if (peer.name.startsWith('nginx') && missing.includes('nginx')) throw new Error('nginx is not installed');
     const t0 = performance.now();
     started = await peer.start(port);
-    await waitUp(`http://127.0.0.1:${port}/`, started.main);
+    await waitUp(`http://127.0.0.1:${port}${endpoints[0].path}`, started.main);
     row.coldStartMs = performance.now() - t0;
+    stage = 'failed';
     await sleep(500);
-    const workers = descendants(started.main.pid).filter((p) => p !== started.main.pid);
-    const pythonWorkers = workers.filter((p) => /python|gunicorn|uwsgi/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')));
-    row.workerRssMiB = pythonWorkers.reduce((a, p) => a + rssOf(p), 0) / Math.max(1, pythonWorkers.length) / 1048576;
-    row.frontRssMiB = rssOf(started.main.pid) / 1048576;
+    if (peer.workers) {
+      const workers = descendants(started.main.pid).filter((p) => peer.workers.test(cmdline(p)));
+      row.workerRssMiB = workers.reduce((a, p) => a + rssOf(p), 0) / Math.max(1, workers.length) / 1048576;
+    }
+    const front = peer.front ? descendants(started.main.pid).find((p) => peer.front.test(cmdline(p))) : started.main.pid;
+    row.frontRssMiB = rssOf(front ?? started.main.pid) / 1048576;
     // Warm-up, then measure.
-    spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, '-d2s', `http://127.0.0.1:${port}/`]);
-    for (const ep of ENDPOINTS) {
-      row.endpoints[ep.name] = wrk(`http://127.0.0.1:${port}${ep.path}`, ep.args);
-      console.log(`  ${peer.name.padEnd(28)} ${ep.name.padEnd(8)} ${fmt(row.endpoints[ep.name].rps)} req/s  p50 ${fmt(row.endpoints[ep.name].p50, 2)} ms  p99 ${fmt(row.endpoints[ep.name].p99, 2)} ms`);
+    spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, '-d2s', `http://127.0.0.1:${port}${endpoints[0].path}`]);
+    for (const ep of endpoints) {
+      const e = (row.endpoints[ep.name] = wrk(`http://127.0.0.1:${port}${ep.path}`, ep.args));
+      const errors = e.errors || e.socketErrors ? `  errors: ${e.errors} non-2xx${e.socketErrors ? `, sockets ${e.socketErrors}` : ''}` : '';
+      console.log(`  ${peer.name.padEnd(32)} ${ep.name.padEnd(9)} ${fmt(e.rps)} req/s  p50 ${fmt(e.p50, 2)} ms  p99 ${fmt(e.p99, 2)} ms${errors}`);
     }
     row.ok = true;
   } catch (err) {
-    row.reason = String(err.message ?? err).split('\n')[0];
-    console.log(`  ${peer.name}: could not be measured: ${row.reason}`);
+    row.reason = `${stage}: ${String(err.message ?? err).split('\n')[0]}`;
+    console.log(`  ${peer.name}: ${row.reason}`);
   } finally {
-    for (const c of started?.children ?? []) await stop(c);
+    for (const c of started?.children ?? []) await stopProcess(c);
   }
   return row;
 }
@@ -261,11 +186,11 @@ function mid(values) {
 }
 
 /** A peer's rows from every round -> one row of medians (each figure on its own). */
-function median(name, rows) {
+function median(peer, rows) {
   const ok = rows.filter((r) => r.ok);
   if (ok.length < rows.length) return { ...rows.find((r) => !r.ok), rounds: rows };
   const endpoints = {};
-  for (const ep of ENDPOINTS) {
+  for (const ep of ENDPOINTS.filter((ep) => peer.serves.includes(ep.name))) {
     const runs = ok.map((r) => r.endpoints[ep.name]);
     endpoints[ep.name] = {
       rps: mid(runs.map((e) => e.rps)),
@@ -276,7 +201,8 @@ function median(name, rows) {
     };
   }
   return {
-    peer: name,
+    id: peer.id,
+    peer: peer.name,
     ok: true,
     reason: null,
     coldStartMs: mid(ok.map((r) => r.coldStartMs)),
@@ -287,41 +213,93 @@ function median(name, rows) {
   };
 }
 
+/**
+ * Issue 11's targets, each as a ratio of two figures of this run: [what, peer id, figure, the
+ * bound it must meet, 'min' (at least) or 'max' (at most)].
+ */
+const TARGETS = [
+  ['hello >= 1.0x uvicorn direct', 'uvicorn', 'hello', 1.0, 'min'],
+  ['16k >= 1.0x uvicorn direct', 'uvicorn', '16k', 1.0, 'min'],
+  ['POST 64k >= 1.0x uvicorn direct', 'uvicorn', 'post64k', 1.0, 'min'],
+  ['p99 hello <= uvicorn direct', 'uvicorn', 'p99:hello', 1.0, 'max'],
+  ['p99 16k <= uvicorn direct', 'uvicorn', 'p99:16k', 1.0, 'max'],
+  ['p99 POST 64k <= uvicorn direct', 'uvicorn', 'p99:post64k', 1.0, 'max'],
+  ['hello >= 1.5x nginx + gunicorn', 'nginx-gunicorn', 'hello', 1.5, 'min'],
+  ['16k >= 1.5x nginx + gunicorn', 'nginx-gunicorn', '16k', 1.5, 'min'],
+  ['POST 64k >= 1.5x nginx + gunicorn', 'nginx-gunicorn', 'post64k', 1.5, 'min'],
+  ['static 16k >= 0.8x nginx (same file)', 'nginx-static', 'static16k', 0.8, 'min'],
+  ['cold start <= gunicorn -w 2', 'gunicorn', 'coldStartMs', 1.0, 'max'],
+];
+
+function figure(row, what) {
+  if (what === 'coldStartMs') return row.coldStartMs;
+  if (what.startsWith('p99:')) return row.endpoints[what.slice(4)]?.p99 ?? NaN;
+  return row.endpoints[what]?.rps ?? NaN;
+}
 
 function report(results) {
-  const gw = results[0];
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const gateways = results.filter((r) => r.id.startsWith('gateway'));
   const lines = [];
   lines.push(`# Benchmark: ${new Date().toISOString()}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${spawnSync('nproc').stdout.toString().trim()} cores, median of ${ROUNDS} rounds`, '');
-  lines.push('| peer | hello req/s | p50 ms | p99 ms | 16k req/s | p50 ms | p99 ms | POST 64k req/s | p50 ms | p99 ms | cold start ms | RSS/worker MiB |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push(`| peer | ${ENDPOINTS.map((ep) => `${ep.title} req/s | p50 ms | p99 ms`).join(' | ')} | cold start ms | RSS/worker MiB |`);
+  lines.push(`| --- | ${ENDPOINTS.map(() => '---: | ---: | ---:').join(' | ')} | ---: | ---: |`);
   for (const r of results) {
     if (!r.ok) {
-      lines.push(`| ${r.peer} | not measured: ${r.reason} |`);
+      lines.push(`| ${r.peer} | ${r.reason} |`);
       continue;
     }
     const cells = ENDPOINTS.flatMap((ep) => {
       const e = r.endpoints[ep.name];
-      return [fmt(e.rps), fmt(e.p50, 2), fmt(e.p99, 2)];
+      return e ? [fmt(e.rps), fmt(e.p50, 2), fmt(e.p99, 2)] : ['', '', ''];
     });
     lines.push(`| ${r.peer} | ${cells.join(' | ')} | ${fmt(r.coldStartMs)} | ${fmt(r.workerRssMiB, 1)} |`);
   }
+  const failed = results.filter((r) => r.ok && ENDPOINTS.some((ep) => r.endpoints[ep.name]?.errors));
+  if (failed.length) lines.push('', `Non-2xx answers: ${failed.map((r) => `${r.peer} ${ENDPOINTS.filter((ep) => r.endpoints[ep.name]?.errors).map((ep) => `${ep.name} ${r.endpoints[ep.name].errors}`).join(', ')}`).join('; ')}`);
   lines.push('', `p99 in each round, ms (the table has their median):`);
-  for (const r of results.filter((r) => r.ok && r.endpoints.hello.p99s)) {
-    lines.push(`- ${r.peer}: ${ENDPOINTS.map((ep) => `${ep.name} ${r.endpoints[ep.name].p99s.map((v) => fmt(v, 2)).join(' / ')}`).join('; ')}`);
+  for (const r of results.filter((r) => r.ok)) {
+    lines.push(`- ${r.peer}: ${ENDPOINTS.filter((ep) => r.endpoints[ep.name]).map((ep) => `${ep.name} ${r.endpoints[ep.name].p99s.map((v) => fmt(v, 2)).join(' / ')}`).join('; ')}`);
   }
-  lines.push('', `Front process RSS: ${results.filter((r) => r.ok).map((r) => `${r.peer} ${fmt(r.frontRssMiB, 1)} MiB`).join(', ')}`);
-  if (gw.ok) {
-    lines.push('', '| the gateway vs | hello | 16k | POST 64k | p99 hello | p99 16k | p99 POST |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const r of results.slice(1)) {
+  lines.push('', `Front process RSS after start: ${results.filter((r) => r.ok).map((r) => `${r.peer} ${fmt(r.frontRssMiB, 1)} MiB`).join(', ')}`);
+
+  // The gateway against each peer serving the same endpoints.
+  lines.push('', '| gateway | vs | hello | 16k | POST 64k | static 16k | p99 hello | p99 16k | p99 POST | p99 static |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const gw of gateways.filter((g) => g.ok)) {
+    for (const r of results.filter((r) => !r.id.startsWith('gateway'))) {
       if (!r.ok) {
-        lines.push(`| ${r.peer} | not measured: ${r.reason} |`);
+        lines.push(`| ${gw.peer} | ${r.peer} | ${r.reason} |`);
         continue;
       }
-      const ratio = (ep) => fmt(gw.endpoints[ep].rps / r.endpoints[ep].rps, 2) + 'x';
-      const p99 = (ep) => (gw.endpoints[ep].p99 <= r.endpoints[ep].p99 ? 'lower' : 'HIGHER') + ` (${fmt(gw.endpoints[ep].p99, 2)} vs ${fmt(r.endpoints[ep].p99, 2)})`;
-      lines.push(`| ${r.peer} | ${ratio('hello')} | ${ratio('16k')} | ${ratio('post64k')} | ${p99('hello')} | ${p99('16k')} | ${p99('post64k')} |`);
+      const both = (ep) => gw.endpoints[ep] && r.endpoints[ep];
+      const ratio = (ep) => (both(ep) ? `${fmt(gw.endpoints[ep].rps / r.endpoints[ep].rps, 2)}x` : '');
+      const p99 = (ep) => (both(ep) ? `${gw.endpoints[ep].p99 <= r.endpoints[ep].p99 ? 'lower' : 'HIGHER'} (${fmt(gw.endpoints[ep].p99, 2)} vs ${fmt(r.endpoints[ep].p99, 2)})` : '');
+      const eps = ['hello', '16k', 'post64k', 'static16k'];
+      if (!eps.some(both)) continue;
+      lines.push(`| ${gw.peer} | ${r.peer} | ${eps.map(ratio).join(' | ')} | ${eps.map(p99).join(' | ')} |`);
     }
   }
+
+  // Issue 11's targets, for the gateway at its default threads and at threads: 1.
+  lines.push('', `| target (issue 11) | ${gateways.map((g) => g.peer).join(' | ')} |`, `| --- | ${gateways.map(() => '---').join(' | ')} |`);
+  const verdicts = [];
+  for (const [what, peerId, fig, bound, kind] of TARGETS) {
+    const cells = gateways.map((gw) => {
+      const peer = byId.get(peerId);
+      if (!gw.ok) return 'not measured';
+      if (!peer?.ok) return `${peer?.peer ?? peerId} ${peer?.reason ?? 'not measured'}`;
+      const ratio = figure(gw, fig) / figure(peer, fig);
+      if (Number.isNaN(ratio)) return ''; // not served by this gateway row (static: the default one)
+      const met = kind === 'min' ? ratio >= bound : ratio <= bound;
+      verdicts.push(met);
+      const shown = fig.startsWith('p99:') || fig === 'coldStartMs' ? `${fmt(figure(gw, fig), fig === 'coldStartMs' ? 0 : 2)} vs ${fmt(figure(peer, fig), fig === 'coldStartMs' ? 0 : 2)} (${fmt(ratio, 2)}x)` : `${fmt(ratio, 2)}x`;
+      return `${shown} ${met ? 'met' : '**NOT MET**'}`;
+    });
+    lines.push(`| ${what} | ${cells.join(' | ')} |`);
+  }
+  lines.push(`| front process RSS after start <= 50 MiB | ${gateways.map((gw) => (gw.ok ? `${fmt(gw.frontRssMiB, 1)} MiB ${gw.frontRssMiB <= 50 ? 'met' : '**NOT MET**'}` : 'not measured')).join(' | ')} |`);
+  lines.push('', `Targets met: ${verdicts.filter(Boolean).length} of ${verdicts.length} ratios measured (RSS apart).`);
+
   const text = lines.join('\n');
   console.log(`\n${text}\n`);
   const dir = join(ROOT, 'bench', 'results');
@@ -332,7 +310,7 @@ function report(results) {
 }
 
 const cleanup = async () => {
-  for (const c of children) await stop(c);
+  await stopAllProcesses();
   rmSync(work, { recursive: true, force: true });
 };
 process.on('SIGINT', () => cleanup().then(() => process.exit(130)));

@@ -1,0 +1,38 @@
+"""bench_app.py as an ASGI app, for the ASGI peers (uvicorn): the same three endpoints, the same
+bytes and the same headers (hello 14 bytes, 16 KiB, POST echo answering the body's length)."""
+
+HELLO = b"Hello, world!\n"
+SIXTEEN_K = b"x" * 16384
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    path = scope["path"]
+    if path == "/16k":
+        body = SIXTEEN_K
+    elif path == "/echo":
+        # As the WSGI app's wsgi.input.read(length): the whole body in memory, then its length.
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = str(len(b"".join(chunks))).encode()
+    else:
+        body = HELLO
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

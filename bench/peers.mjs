@@ -1,0 +1,282 @@
+// The peers `npm run bench` measures, and how each is started: every one fresh in every round,
+// on a free port, serving the same app file (bench/app/bench_app.py, or bench_asgi.py for the
+// ASGI servers: the same bytes and headers) or the same static file (bench/app/static/16k.txt).
+// A peer says what it serves, which of its processes are its app workers (for RSS/worker), and
+// why it cannot run here (`unavailable()`), so the report says "not available" instead of
+// leaving it out.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const APP_DIR = join(ROOT, 'bench', 'app');
+const SYSTEM_PYTHON = '/usr/bin/python3';
+/** The WSGI endpoints every Python peer serves; the static row is the gateway's and nginx's. */
+const APP_ENDPOINTS = ['hello', '16k', 'post64k'];
+
+// Debian packages the peers need; installed (quietly) when missing and running as root, as
+// scripts/test.mjs does for the tests.
+const DEBIAN_PACKAGES = ['wrk', 'nginx', 'gunicorn', 'uwsgi', 'uwsgi-plugin-python3', 'python3-uvicorn', 'python3-httptools', 'python3-uvloop'];
+
+export function ensureDebianPackages() {
+  const probe = spawnSync('dpkg-query', ['-W', '-f=${Package} ${Status}\n', ...DEBIAN_PACKAGES], { encoding: 'utf8' });
+  if (probe.error) return; // not Debian: each peer says what it misses
+  const installed = new Set(probe.stdout.split('\n').filter((l) => l.endsWith('install ok installed')).map((l) => l.split(' ')[0]));
+  const missing = DEBIAN_PACKAGES.filter((p) => !installed.has(p));
+  if (missing.length === 0 || process.getuid?.() !== 0) return;
+  console.log(`bench: installing ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  if (r.status !== 0) console.log('bench: apt-get install failed; the peers that need those packages are reported as not available');
+}
+
+export function hasCommand(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
+
+function hasPythonModules(...names) {
+  return spawnSync(SYSTEM_PYTHON, ['-c', `import ${names.join(', ')}`], { stdio: 'ignore' }).status === 0;
+}
+
+function needsCommands(...names) {
+  return () => {
+    const missing = names.filter((n) => !hasCommand(n));
+    return missing.length ? `${missing.join(', ')} not installed` : null;
+  };
+}
+
+// ---- processes -------------------------------------------------------------------------------
+
+const children = new Set();
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A peer's process in its own process group (stopProcess signals the whole group). */
+export function startProcess(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  child.on('error', (err) => (out += `${err.message}\n`));
+  child.output = () => out;
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+/** TERM to the group, up to 5 s, then KILL. */
+export async function stopProcess(child) {
+  if (!child || child.pid === undefined || child.exitCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {}
+  for (let i = 0; i < 100 && child.exitCode === null && child.signalCode === null; i++) await sleep(50);
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {}
+}
+
+export async function stopAllProcesses() {
+  for (const c of children) await stopProcess(c);
+}
+
+// ---- nginx -----------------------------------------------------------------------------------
+
+/** A throwaway nginx prefix under `work`: its config, logs and temp dirs. */
+function nginxConf(work, port, { workers = 'auto', http = '', server }) {
+  const prefix = join(work, `nginx-${port}`);
+  mkdirSync(join(prefix, 'logs'), { recursive: true });
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(conf, `worker_processes ${workers};
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
+  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+  client_max_body_size 10m;
+  ${http}
+  server {
+    listen 127.0.0.1:${port};
+    ${server}
+  }
+}
+`);
+  return { prefix, conf };
+}
+
+function startNginx(work, port, config) {
+  const { prefix, conf } = nginxConf(work, port, config);
+  return startProcess('nginx', ['-p', prefix, '-c', conf, '-g', 'daemon off;']);
+}
+
+// ---- NGINX Unit ------------------------------------------------------------------------------
+// Not packaged for Debian 12; the bench uses one found at $BENCH_UNIT (the unitd binary) and
+// says "not available" otherwise. Built from the public repository in about a minute on 2 cores:
+//   apt-get install -y build-essential python3-dev libssl-dev libpcre2-dev
+//   git clone https://github.com/nginx/unit && cd unit && git checkout 1.35.0
+//   ./configure --prefix=/opt/unit --statedir=/opt/unit/state --logdir=/opt/unit/log \
+//     --runstatedir=/opt/unit/run --control=unix:/opt/unit/control.sock --tmpdir=/tmp
+//   ./configure python --config=/usr/bin/python3.11-config
+//   make -j2 unitd python3.11 && make install
+// then: BENCH_UNIT=/opt/unit/sbin/unitd npm run bench
+const UNITD = process.env.BENCH_UNIT ?? '';
+
+/** PUTs `config` to Unit's control socket, retrying until the socket answers (or 10 s pass). */
+async function configureUnit(control, config, child) {
+  const body = JSON.stringify(config);
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const answer = await new Promise((resolve) => {
+      const req = http.request({ socketPath: control, method: 'PUT', path: '/config', headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      });
+      req.on('error', (err) => resolve({ status: 0, text: err.message }));
+      req.end(body);
+    });
+    if (answer.status === 200) return;
+    if (answer.status !== 0) throw new Error(`Unit refused the config: ${answer.status} ${answer.text.replace(/\s+/g, ' ')}`);
+    if (child.exitCode !== null) throw new Error(`unitd exited with ${child.exitCode}: ${child.output().slice(-500)}`);
+    if (performance.now() > deadline) throw new Error(`Unit's control socket not answering: ${answer.text}`);
+    await sleep(20);
+  }
+}
+
+// ---- the peers -------------------------------------------------------------------------------
+
+/**
+ * Every peer, in the order a round measures them: nginx's static file right after the gateway's
+ * (the machine's speed drifts over minutes: a ratio holds best between neighbours), then
+ * threads: 1 and uvicorn. `id` is what the report's targets refer to;
+ * `serves` the endpoints measured (names in run.mjs's ENDPOINTS); `workers` matches the
+ * cmdline of its app worker processes among the descendants of `main`, and `front` the process
+ * whose RSS is the front's (`main` itself when absent).
+ */
+export function definePeers(work) {
+  const gateway = (id, name, threads) => ({
+    id,
+    name,
+    serves: threads === null ? [...APP_ENDPOINTS, 'static16k'] : APP_ENDPOINTS,
+    workers: /python/,
+    unavailable: () => null,
+    async start(port) {
+      const apps = join(work, 'apps');
+      mkdirSync(apps, { recursive: true });
+      if (!existsSync(join(apps, 'bench'))) symlinkSync(APP_DIR, join(apps, 'bench'));
+      const envFile = join(work, `environment-${id}.yaml`);
+      writeFileSync(envFile, `python: ${SYSTEM_PYTHON}\napps:\n  bench:\n    mount: /\n    workers: 2\n${threads === null ? '' : `    threads: ${threads}\n`}`);
+      const child = startProcess(join(ROOT, 'bin', 'apppkg-gateway'), ['--apps', apps, '--listen', `127.0.0.1:${port}`,
+        '--admin', '127.0.0.1:0', '--environment', envFile, '--state-dir', join(work, `state-${id}`), '--access-log', 'off']);
+      return { children: [child], main: child };
+    },
+  });
+  return [
+    gateway('gateway', 'apppkg-gateway', null),
+    {
+      // The static row's reference: nginx as one would set it up for files, nothing tuned.
+      id: 'nginx-static',
+      name: 'nginx (static file)',
+      serves: ['static16k'],
+      workers: null,
+      unavailable: needsCommands('nginx'),
+      async start(port) {
+        const n = startNginx(work, port, {
+          workers: 2,
+          http: 'include /etc/nginx/mime.types; sendfile on;',
+          server: `location /static/ { root ${APP_DIR}; }`,
+        });
+        return { children: [n], main: n };
+      },
+    },
+    gateway('gateway-t1', 'apppkg-gateway, threads: 1', 1),
+    {
+      id: 'uvicorn',
+      name: 'uvicorn --workers 2 (ASGI)',
+      serves: APP_ENDPOINTS,
+      workers: /multiprocessing\.spawn/,
+      unavailable: () => (hasPythonModules('uvicorn', 'httptools', 'uvloop') ? null : 'python3-uvicorn, python3-httptools or python3-uvloop not installed'),
+      async start(port) {
+        const child = startProcess(SYSTEM_PYTHON, ['-m', 'uvicorn', '--workers', '2', '--host', '127.0.0.1', '--port', String(port),
+          '--no-access-log', '--loop', 'uvloop', '--http', 'httptools', '--app-dir', APP_DIR, 'bench_asgi:app']);
+        return { children: [child], main: child };
+      },
+    },
+    {
+      id: 'unit',
+      name: 'NGINX Unit, processes 2 (WSGI)',
+      serves: APP_ENDPOINTS,
+      workers: /application/,
+      front: /unit: router/,
+      unavailable: () => (UNITD && existsSync(UNITD) ? null : `BENCH_UNIT ${UNITD ? `(${UNITD}) not found` : 'not set'}: how to build Unit is in bench/peers.mjs`),
+      async start(port) {
+        const dir = join(work, `unit-${port}`);
+        mkdirSync(join(dir, 'state'), { recursive: true });
+        mkdirSync(join(dir, 'tmp'), { recursive: true });
+        // Unit's router (an unprivileged user) writes request bodies past 8 KiB to files here.
+        chmodSync(join(dir, 'tmp'), 0o1777);
+        const control = join(dir, 'control.sock');
+        const modules = join(dirname(dirname(UNITD)), 'lib', 'unit', 'modules');
+        const child = startProcess(UNITD, ['--no-daemon', '--control', `unix:${control}`, '--pid', join(dir, 'unit.pid'),
+          '--log', join(dir, 'unit.log'), '--statedir', join(dir, 'state'), '--tmpdir', join(dir, 'tmp'),
+          ...(existsSync(modules) ? ['--modulesdir', modules] : [])]);
+        await configureUnit(control, {
+          listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/bench' } },
+          applications: { bench: { type: 'python', path: APP_DIR, module: 'bench_app', callable: 'application', processes: 2 } },
+        }, child);
+        return { children: [child], main: child };
+      },
+    },
+    {
+      id: 'gunicorn',
+      name: 'gunicorn -w 2',
+      serves: APP_ENDPOINTS,
+      workers: /python|gunicorn/,
+      unavailable: needsCommands('gunicorn'),
+      async start(port) {
+        const child = startProcess('gunicorn', ['-w', '2', '-b', `127.0.0.1:${port}`, '--chdir', APP_DIR, 'bench_app:application']);
+        return { children: [child], main: child };
+      },
+    },
+    {
+      id: 'nginx-gunicorn',
+      name: 'nginx + gunicorn -w 2',
+      serves: APP_ENDPOINTS,
+      workers: /python|gunicorn/,
+      unavailable: needsCommands('nginx', 'gunicorn'),
+      async start(port) {
+        const sock = join(work, `gunicorn-${port}.sock`);
+        const g = startProcess('gunicorn', ['-w', '2', '-b', `unix:${sock}`, '--chdir', APP_DIR, 'bench_app:application']);
+        const n = startNginx(work, port, {
+          http: `upstream app { server unix:${sock}; }`,
+          server: 'location / { proxy_pass http://app; proxy_set_header Host $host; }',
+        });
+        return { children: [n, g], main: g };
+      },
+    },
+    {
+      id: 'nginx-uwsgi',
+      name: 'nginx + uWSGI --processes 2',
+      serves: APP_ENDPOINTS,
+      workers: /uwsgi/,
+      unavailable: needsCommands('nginx', 'uwsgi'),
+      async start(port) {
+        const sock = join(work, `uwsgi-${port}.sock`);
+        const u = startProcess('uwsgi', ['--plugin', 'python3', '--socket', sock, '--processes', '2', '--master', '--chdir', APP_DIR,
+          '--module', 'bench_app:application', '--disable-logging', '--die-on-term', '--chmod-socket=666']);
+        const n = startNginx(work, port, {
+          http: `upstream app { server unix:${sock}; }`,
+          server: 'location / { include /etc/nginx/uwsgi_params; uwsgi_pass app; }',
+        });
+        return { children: [n, u], main: u };
+      },
+    },
+  ];
+}

@@ -1,0 +1,217 @@
+// `static:` files as the gateway serves them (src/proxy/static-files.ts), on a real HTTP server at
+// port 0: the headers and validators, 304/206/416, HEAD, the symlink rule, and the in-memory
+// cache (issue 11) never serving a file that changed on disk for longer than REVALIDATE_MS.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import http from 'node:http';
+import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import { CACHED_FILE_MAX, REVALIDATE_MS, matchStatic, serveStatic, staticMounts } from '../../src/proxy/static-files.js';
+import { rawRequest, tempDir, waitFor } from '../helpers/process.js';
+
+const test = suite('static files');
+const pkg = tempDir('apppkg-static-');
+const publicDir = join(pkg.path, 'public');
+const outside = join(pkg.path, 'secret.txt');
+const big = randomBytes(CACHED_FILE_MAX + 70_000);
+let server: http.Server;
+let base = '';
+
+test.before(async () => {
+  mkdirSync(join(publicDir, 'docs'), { recursive: true });
+  mkdirSync(join(publicDir, 'leaky'), { recursive: true });
+  writeFileSync(join(publicDir, 'style.css'), 'body { color: red; }\n');
+  writeFileSync(join(publicDir, 'empty.txt'), '');
+  writeFileSync(join(publicDir, 'big.bin'), big);
+  writeFileSync(join(publicDir, 'docs', 'index.html'), '<h1>docs</h1>\n');
+  writeFileSync(outside, 'the secret\n');
+  symlinkSync(join(publicDir, 'style.css'), join(publicDir, 'alias.css'));
+  symlinkSync(outside, join(publicDir, 'out.txt'));
+  symlinkSync(outside, join(publicDir, 'leaky', 'index.html'));
+  const mounts = staticMounts(pkg.path, { '/static': 'public' });
+  server = http.createServer((req, res) => {
+    const hit = matchStatic(mounts, (req.url ?? '/').split('?')[0]);
+    if (hit) void serveStatic(req, res, hit.mount, hit.rest);
+    else {
+      res.writeHead(599);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+test.after(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  pkg.remove();
+});
+
+async function get(path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' | 'POST' = 'GET') {
+  const res = await request(`${base}${path}`, { method, headers });
+  const body = Buffer.from(await res.body.arrayBuffer());
+  return { status: res.statusCode, headers: res.headers, body, text: body.toString() };
+}
+
+test('a small file: 200 with its type, length and validators, the same from memory', async () => {
+  const first = await get('/static/style.css');
+  const second = await get('/static/style.css');
+  for (const r of [first, second]) {
+    assert.is(r.status, 200);
+    assert.is(r.text, 'body { color: red; }\n');
+    assert.is(r.headers['content-type'], 'text/css; charset=utf-8');
+    assert.is(r.headers['content-length'], '21');
+    assert.is(r.headers['accept-ranges'], 'bytes');
+    assert.match(String(r.headers.etag), /^"15-[0-9a-f]+"$/);
+    assert.ok(!Number.isNaN(Date.parse(String(r.headers['last-modified']))));
+  }
+  assert.is(second.headers.etag, first.headers.etag);
+  const empty = await get('/static/empty.txt');
+  assert.is(empty.status, 200);
+  assert.is(empty.headers['content-length'], '0');
+  assert.is(empty.body.length, 0);
+});
+
+test('conditional requests: 304 for a matching ETag (also W/, in a list, *) or a date not older; 200 otherwise', async () => {
+  const full = await get('/static/style.css');
+  const etag = String(full.headers.etag);
+  const lastModified = String(full.headers['last-modified']);
+  for (const inm of [etag, `W/${etag}`, `"nope", ${etag}`, '*']) {
+    const r = await get('/static/style.css', { 'if-none-match': inm });
+    assert.is(r.status, 304, inm);
+    assert.is(r.body.length, 0);
+    assert.is(r.headers.etag, etag);
+    assert.is(r.headers['last-modified'], lastModified);
+  }
+  assert.is((await get('/static/style.css', { 'if-none-match': '"other"' })).status, 200);
+  assert.is((await get('/static/style.css', { 'if-modified-since': lastModified })).status, 304);
+  assert.is((await get('/static/style.css', { 'if-modified-since': 'Thu, 01 Jan 1970 00:00:00 GMT' })).status, 200);
+  // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+  assert.is((await get('/static/style.css', { 'if-none-match': '"other"', 'if-modified-since': lastModified })).status, 200);
+});
+
+test('Range on a cached file and on a streamed one: 206 slices, suffix, open end, 416, If-Range', async () => {
+  for (const [path, bytes] of [['/static/style.css', Buffer.from('body { color: red; }\n')], ['/static/big.bin', big]] as const) {
+    const whole = await get(path);
+    assert.is(whole.status, 200, path);
+    assert.ok(whole.body.equals(bytes), path);
+    const size = bytes.length;
+    const cases: Array<[string, number, number]> = [['bytes=0-3', 0, 3], ['bytes=5-', 5, size - 1], ['bytes=-4', size - 4, size - 1], [`bytes=2-${size + 100}`, 2, size - 1]];
+    for (const [range, start, end] of cases) {
+      const r = await get(path, { range });
+      assert.is(r.status, 206, `${path} ${range}`);
+      assert.is(r.headers['content-range'], `bytes ${start}-${end}/${size}`);
+      assert.is(r.headers['content-length'], String(end - start + 1));
+      assert.ok(r.body.equals(bytes.subarray(start, end + 1)), `${path} ${range}`);
+    }
+    const unsatisfiable = await get(path, { range: `bytes=${size}-` });
+    assert.is(unsatisfiable.status, 416);
+    assert.is(unsatisfiable.headers['content-range'], `bytes */${size}`);
+    assert.is((await get(path, { range: 'bytes=0-1,4-5' })).status, 200, 'several ranges: the whole file');
+    assert.is((await get(path, { range: 'bytes=0-1', 'if-range': String(whole.headers.etag) })).status, 206);
+    const stale = await get(path, { range: 'bytes=0-1', 'if-range': '"old"' });
+    assert.is(stale.status, 200, 'If-Range no longer matching: the whole file');
+    assert.is(stale.body.length, size);
+  }
+});
+
+test('HEAD answers the headers of GET without a body; other methods 405 with Allow', async () => {
+  for (const path of ['/static/style.css', '/static/big.bin']) {
+    const get200 = await get(path);
+    const head = await get(path, {}, 'HEAD');
+    assert.is(head.status, 200);
+    assert.is(head.body.length, 0);
+    assert.is(head.headers['content-length'], get200.headers['content-length']);
+    assert.is(head.headers.etag, get200.headers.etag);
+  }
+  const post = await get('/static/style.css', {}, 'POST');
+  assert.is(post.status, 405);
+  assert.is(post.headers.allow, 'GET, HEAD');
+});
+
+test('a directory serves its index.html; what is not there is 404; the prefix is a whole segment', async () => {
+  for (const path of ['/static/docs', '/static/docs/']) {
+    const r = await get(path);
+    assert.is(r.status, 200, path);
+    assert.is(r.text, '<h1>docs</h1>\n');
+    assert.is(r.headers['content-type'], 'text/html; charset=utf-8');
+  }
+  assert.is((await get('/static/nothing.css')).status, 404);
+  assert.is((await get('/static')).status, 404, 'the directory itself has no index');
+  assert.is((await get('/staticx/style.css')).status, 599, 'a longer name is not under the prefix (599: the app)');
+});
+
+test('no way out: dot segments, and symlinks leaving the directory (a directory\'s index.html too)', async () => {
+  const alias = await get('/static/alias.css');
+  assert.is(alias.status, 200, 'a symlink inside the directory is followed');
+  // Raw bytes: an HTTP client would remove the dot segments before sending.
+  const port = Number(new URL(base).port);
+  for (const path of ['/static/../secret.txt', '/static/docs/../../secret.txt', '/static/out.txt', '/static/leaky', '/static/leaky/', '/static/leaky/index.html', '/static/..\\secret.txt']) {
+    const raw = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.match(raw.split('\r\n')[0], / 404 /, path);
+    assert.not.match(raw, /the secret/, path);
+  }
+});
+
+test(`a file changed on disk is served as changed within REVALIDATE_MS (${REVALIDATE_MS} ms)`, async () => {
+  const path = join(publicDir, 'app.js');
+  writeFileSync(path, 'version 1\n');
+  assert.is((await get('/static/app.js')).text, 'version 1\n');
+  assert.is((await get('/static/app.js')).text, 'version 1\n'); // from memory now
+  // The staleness bound, with room for a loaded machine's scheduling: fresh within it, and
+  // never the old bytes again once the new ones were seen.
+  const within = REVALIDATE_MS + 1500;
+  const sawFresh = async (expected: string | number) => {
+    await waitFor(async () => {
+      const r = await get('/static/app.js');
+      return typeof expected === 'number' ? r.status === expected : r.text === expected;
+    }, within, `/static/app.js to be ${expected}`);
+    for (let i = 0; i < 5; i++) {
+      const r = await get('/static/app.js');
+      if (typeof expected === 'number') assert.is(r.status, expected);
+      else assert.is(r.text, expected);
+    }
+  };
+  writeFileSync(path, 'version 2\n'); // in place, the same size
+  await sawFresh('version 2\n');
+  writeFileSync(`${path}.tmp`, 'version three\n');
+  renameSync(`${path}.tmp`, path); // replaced, as deploy tools do
+  await sawFresh('version three\n');
+  const r = await get('/static/app.js');
+  assert.is(r.headers['content-length'], '14');
+  unlinkSync(path);
+  await sawFresh(404);
+  writeFileSync(path, 'back\n');
+  await sawFresh('back\n');
+});
+
+test('a symlink re-pointed out of the directory after it was cached is refused within REVALIDATE_MS', async () => {
+  const link = join(publicDir, 'moving.css');
+  symlinkSync(join(publicDir, 'style.css'), link);
+  assert.is((await get('/static/moving.css')).status, 200);
+  assert.is((await get('/static/moving.css')).status, 200);
+  rmSync(link);
+  symlinkSync(outside, link);
+  await waitFor(async () => (await get('/static/moving.css')).status === 404, REVALIDATE_MS + 1500, 'the re-pointed symlink to be refused');
+});
+
+test('more files than the cache holds are all served whole, again and again', async () => {
+  // Each just under the per-file limit: past the cache's byte budget, so entries are evicted.
+  const files = Array.from({ length: 40 }, (_, i) => {
+    const body = Buffer.alloc(CACHED_FILE_MAX - i, 97 + (i % 26));
+    writeFileSync(join(publicDir, `many-${i}.txt`), body);
+    return body;
+  });
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < files.length; i++) {
+      const r = await get(`/static/many-${i}.txt`);
+      assert.is(r.status, 200);
+      assert.ok(r.body.equals(files[i]), `many-${i}.txt, round ${round}`);
+    }
+  }
+});
+
+test.run();
