@@ -3,18 +3,20 @@
 // supervisor) publishes, the admin listener shows both, a watcher tells the registry when the
 // apps directory changes. The CLI's `--apps` and `serve` are two uses of it.
 import { createWriteStream } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { startAdminServer, DEFAULT_ADMIN, type AdminServer } from './admin/admin-server.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment, type RunMode } from './app-context.js';
+import { setProbeCacheDir } from './environment/interpreters.js';
+import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
 import { packageVersion } from './package-version.js';
 import { toAddr, type ListenAddress } from './net/address.js';
 import type { UnixSocketOptions } from './net/listen.js';
 import { compileTrustProxy } from './proxy/forwarded-headers.js';
-import { Front, type PublishedApp } from './proxy/front.js';
+import type { Front, PublishedApp } from './proxy/front.js';
 import { appDirSource, appsDirSource } from './supervisor/discovery.js';
 import { Registry, type RouteSpec, type ServingApp } from './supervisor/registry.js';
 import { AppsWatcher, SourceWatcher } from './supervisor/watcher.js';
@@ -104,17 +106,22 @@ export class Gateway {
     const adminOption = options.admin ?? (single ? false : DEFAULT_ADMIN);
     const adminAddr = adminOption === false ? null : toAddr(adminOption, '--admin');
     compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
+    // Start-up order (issue 11, "the front's own cost"): what the workers need comes first; the
+    // proxy's modules load while the workers' Pythons start (their import is the wait), and
+    // interpreters' answers are kept under the state root so a second start probes none.
+    const frontModule = import('./proxy/front.js');
+    frontModule.catch(() => {}); // awaited below; a failure is thrown there, not unhandled here
+    setProbeCacheDir(join(resolveStateRoot({ flag: options.stateDir }), 'cache'));
     const hostEnv = await loadHostEnvironment(options.environment);
     const graceMs = options.graceMs ?? 30_000;
     const metrics = new GatewayMetrics();
-    const front = new Front({
-      listen,
-      accessLog: typeof options.accessLog === 'string' ? createWriteStream(options.accessLog, { flags: 'a' }) : (options.accessLog ?? null),
-      onResponse: (app, status, seconds) => metrics.observeRequest(app, status, seconds),
-      unixSocket: options.unixSocket,
-      trustProxy: options.trustProxy,
-      headersTimeoutMs: options.headerTimeoutMs,
-    });
+    let front: Front | null = null;
+    // What the registry publishes before the front exists is handed to it once it does.
+    let publishedEarly: PublishedApp[] | null = null;
+    const publish = (apps: PublishedApp[]): void => {
+      if (front !== null) front.publish(apps);
+      else publishedEarly = apps;
+    };
     const routesOf = (name: string): RouteSpec[] => {
       if (single) return [{ host: null, prefix: '' }];
       const app = Object.hasOwn(hostEnv.apps, name) ? hostEnv.apps[name] : undefined;
@@ -132,7 +139,7 @@ export class Gateway {
       routesOf,
       mountOf: (name) => (single ? '/' : ((Object.hasOwn(hostEnv.apps, name) ? hostEnv.apps[name].mount : null) ?? `/${name}`)),
       // The supervisor's AppInstance is the proxy's Backend: TypeScript checks the fit here.
-      publish: (apps: ServingApp[]) => front.publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance }))),
+      publish: (apps: ServingApp[]) => publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance }))),
       say,
       drainMs: graceMs,
       hookTimeoutMs: HOOK_TIMEOUT_MS,
@@ -161,10 +168,19 @@ export class Gateway {
     let gateway: Gateway | null = null;
     const status = (): GatewayStatus => gateway!.status();
     try {
+      front = new (await frontModule).Front({
+        listen,
+        accessLog: typeof options.accessLog === 'string' ? createWriteStream(options.accessLog, { flags: 'a' }) : (options.accessLog ?? null),
+        onResponse: (app, status, seconds) => metrics.observeRequest(app, status, seconds),
+        unixSocket: options.unixSocket,
+        trustProxy: options.trustProxy,
+        headersTimeoutMs: options.headerTimeoutMs,
+      });
+      if (publishedEarly !== null) front.publish(publishedEarly);
       urls = await front.start();
       if (adminAddr !== null) admin = await startAdminServer({ listen: adminAddr, status, metrics });
     } catch (err) {
-      await front.stop(0);
+      await front?.stop(0);
       await registry.stop(1000);
       throw err;
     }

@@ -5,7 +5,15 @@
 // brings the standard process metrics (CPU, RSS, event-loop lag, GC) that we would otherwise
 // have to write and keep correct ourselves. Every metric lives in a private Registry, never the
 // global one, so two gateways in one process (tests do that) never clash over metric names.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+//
+// Why it is loaded at the first scrape, not at start (issue 11, "the front's own cost"):
+// prom-client and the @opentelemetry/api it requires are ~90 files, ~40 ms of every cold start
+// and ~8 MiB of an idle gateway's RSS, and its event-loop monitor wakes the process every
+// 10 ms. A gateway nobody scrapes pays none of it. The request counts and the duration
+// histogram are kept here, in plain arrays (the hot path is an index and three increments),
+// and prom-client renders them through metric objects of our own (`collected` below); the
+// process metrics start counting (GC, event-loop delay) at the first scrape.
+import type { Counter, Gauge, Registry } from 'prom-client';
 import type { GatewayStatus, LatencySummary } from './status-types.js';
 
 /** Durations kept per app for the percentiles in `status`: a sliding window, not all time. */
@@ -19,13 +27,17 @@ const WORKER_STATES = ['starting', 'ready', 'stopping', 'exited'];
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
-type IncChild = { inc(value?: number): void };
-type ObserveChild = { observe(value: number): void };
+/** Prometheus text format 0.0.4, as prom-client's Registry.PROMETHEUS_CONTENT_TYPE says. */
+const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** Everything observeRequest touches for one app, created once: the hot path only looks it up. */
+/** Everything observeRequest touches for one app, created once: the hot path only indexes it. */
 interface AppSeries {
-  byClass: IncChild[];
-  duration: ObserveChild;
+  /** Requests by status class, 1xx..5xx. */
+  byClass: Float64Array;
+  /** Durations by bucket (not cumulative): [i] counts DURATION_BUCKETS[i-1] < d <= DURATION_BUCKETS[i]; the last slot is past 60 s. */
+  buckets: Float64Array;
+  /** Sum of the durations, in seconds. */
+  sum: number;
   requests: number;
   errors: number;
   /** Ring buffer of the last LATENCY_WINDOW durations, in seconds. */
@@ -41,41 +53,25 @@ export interface GatewayMetricsOptions {
   processMetrics?: boolean;
 }
 
-export class GatewayMetrics {
-  readonly registry = new Registry();
-  private readonly apps = new Map<string, AppSeries>();
-  private readonly requestsTotal: Counter<'app' | 'code'>;
-  private readonly duration: Histogram<'app'>;
-  private readonly workers: Gauge<'app' | 'state'>;
-  private readonly restarts: Counter<'app'>;
-  private readonly queueLength: Gauge<'app'>;
-  private readonly inFlight: Gauge<'app'>;
-  private readonly appUp: Gauge<'app'>;
-  private statusProvider: (() => GatewayStatus) | undefined;
+/** What the first render builds: prom-client's registry and the gauges filled at each scrape. */
+interface Exporter {
+  registry: Registry;
+  workers: Gauge<'app' | 'state'>;
+  restarts: Counter<'app'>;
+  queueLength: Gauge<'app'>;
+  inFlight: Gauge<'app'>;
+  appUp: Gauge<'app'>;
+}
 
-  constructor(options: GatewayMetricsOptions = {}) {
+type Sample = { labels: Record<string, string | number>; value: number; metricName?: string };
+
+export class GatewayMetrics {
+  private readonly apps = new Map<string, AppSeries>();
+  private statusProvider: (() => GatewayStatus) | undefined;
+  private exporter: Promise<Exporter> | null = null;
+
+  constructor(private readonly options: GatewayMetricsOptions = {}) {
     this.statusProvider = options.status;
-    const registers = [this.registry];
-    this.requestsTotal = new Counter({
-      name: 'apppkg_requests_total',
-      help: 'Requests answered, by app and status class (2xx..5xx); 499 = the client left.',
-      labelNames: ['app', 'code'],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'apppkg_request_duration_seconds',
-      help: 'Time from the request head to the end of the response, by app.',
-      labelNames: ['app'],
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
-    this.workers = new Gauge({ name: 'apppkg_workers', help: 'Python worker processes, by app and state.', labelNames: ['app', 'state'], registers });
-    // A counter in type (so rate() works), but set from the supervisor's own count at scrape time.
-    this.restarts = new Counter({ name: 'apppkg_worker_restarts_total', help: 'Worker restarts after unexpected exits, by app.', labelNames: ['app'], registers });
-    this.queueLength = new Gauge({ name: 'apppkg_queue_length', help: 'Requests waiting for a free worker, by app.', labelNames: ['app'], registers });
-    this.inFlight = new Gauge({ name: 'apppkg_in_flight', help: 'Requests being handled by a worker, by app.', labelNames: ['app'], registers });
-    this.appUp = new Gauge({ name: 'apppkg_app_up', help: '1 when the app is ready to take traffic, else 0.', labelNames: ['app'], registers });
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'apppkg_gateway_' });
   }
 
   /** Sets (or replaces) where the gauges come from; the gateway may exist after its metrics. */
@@ -83,12 +79,15 @@ export class GatewayMetrics {
     this.statusProvider = status;
   }
 
-  /** Once per request, on the hot path: a map lookup, two prom-client updates, one array write. */
+  /** Once per request, on the hot path: a map lookup, a bucket search, a few array writes. */
   observeRequest(app: string, status: number, seconds: number): void {
     const series = this.apps.get(app) ?? this.addApp(app);
     const cls = Math.min(5, Math.max(1, Math.floor(status / 100)));
-    series.byClass[cls - 1].inc();
-    series.duration.observe(seconds);
+    series.byClass[cls - 1]++;
+    let bucket = 0;
+    while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]) bucket++;
+    series.buckets[bucket]++;
+    series.sum += seconds;
     series.requests++;
     if (status >= 500) series.errors++;
     series.window[series.written % LATENCY_WINDOW] = seconds;
@@ -116,25 +115,25 @@ export class GatewayMetrics {
 
   /** Drops an app's series (it was removed from --apps), so its old numbers stop being exported. */
   forgetApp(app: string): void {
-    if (!this.apps.delete(app)) return;
-    for (const code of CODE_CLASSES) this.requestsTotal.remove(app, code);
-    this.duration.remove(app);
+    this.apps.delete(app);
   }
 
   /** The Prometheus text exposition (format 0.0.4), gauges read from the status provider now. */
   async render(): Promise<string> {
-    this.fillGauges();
-    return this.registry.metrics();
+    const exporter = await (this.exporter ??= this.createExporter());
+    this.fillGauges(exporter);
+    return exporter.registry.metrics();
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return CONTENT_TYPE;
   }
 
   private addApp(app: string): AppSeries {
     const series: AppSeries = {
-      byClass: CODE_CLASSES.map((code) => this.requestsTotal.labels(app, code)),
-      duration: this.duration.labels(app),
+      byClass: new Float64Array(CODE_CLASSES.length),
+      buckets: new Float64Array(DURATION_BUCKETS.length + 1),
+      sum: 0,
       requests: 0,
       errors: 0,
       window: new Float64Array(LATENCY_WINDOW),
@@ -144,11 +143,66 @@ export class GatewayMetrics {
     return series;
   }
 
-  private fillGauges(): void {
+  private async createExporter(): Promise<Exporter> {
+    const { Counter, Gauge, Registry, collectDefaultMetrics } = await import('prom-client');
+    const registry = new Registry();
+    const registers = [registry];
+    registry.registerMetric(
+      this.collected('apppkg_requests_total', 'Requests answered, by app and status class (2xx..5xx); 499 = the client left.', 'counter', (app, s) =>
+        CODE_CLASSES.map((code, i) => ({ labels: { app, code }, value: s.byClass[i] })),
+      ),
+    );
+    registry.registerMetric(
+      this.collected('apppkg_request_duration_seconds', 'Time from the request head to the end of the response, by app.', 'histogram', (app, s) => {
+        const name = 'apppkg_request_duration_seconds';
+        let cumulative = 0;
+        const samples: Sample[] = DURATION_BUCKETS.map((le, i) => {
+          cumulative += s.buckets[i];
+          return { labels: { le, app }, value: cumulative, metricName: `${name}_bucket` };
+        });
+        samples.push(
+          { labels: { le: '+Inf', app }, value: s.requests, metricName: `${name}_bucket` },
+          { labels: { app }, value: s.sum, metricName: `${name}_sum` },
+          { labels: { app }, value: s.requests, metricName: `${name}_count` },
+        );
+        return samples;
+      }),
+    );
+    const exporter: Exporter = {
+      registry,
+      workers: new Gauge({ name: 'apppkg_workers', help: 'Python worker processes, by app and state.', labelNames: ['app', 'state'], registers }),
+      // A counter in type (so rate() works), but set from the supervisor's own count at scrape time.
+      restarts: new Counter({ name: 'apppkg_worker_restarts_total', help: 'Worker restarts after unexpected exits, by app.', labelNames: ['app'], registers }),
+      queueLength: new Gauge({ name: 'apppkg_queue_length', help: 'Requests waiting for a free worker, by app.', labelNames: ['app'], registers }),
+      inFlight: new Gauge({ name: 'apppkg_in_flight', help: 'Requests being handled by a worker, by app.', labelNames: ['app'], registers }),
+      appUp: new Gauge({ name: 'apppkg_app_up', help: '1 when the app is ready to take traffic, else 0.', labelNames: ['app'], registers }),
+    };
+    if (this.options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'apppkg_gateway_' });
+    return exporter;
+  }
+
+  /**
+   * A metric prom-client renders (it calls get() at each scrape) whose values come from the
+   * series kept here: the registry takes any object with a name and get().
+   */
+  private collected(name: string, help: string, type: 'counter' | 'histogram', samples: (app: string, series: AppSeries) => Sample[]): Parameters<Registry['registerMetric']>[0] {
+    const metric = {
+      name,
+      help,
+      type,
+      aggregator: 'sum',
+      get: async () => ({ name, help, type, aggregator: 'sum', values: [...this.apps].flatMap(([app, series]) => samples(app, series)) }),
+      reset: () => {},
+    };
+    return metric as unknown as Parameters<Registry['registerMetric']>[0];
+  }
+
+  private fillGauges(exporter: Exporter): void {
     if (!this.statusProvider) return;
     const status = this.statusProvider();
+    const { workers, restarts, queueLength, inFlight: inFlightGauge, appUp } = exporter;
     // Reset first: an app that went away must not keep reporting its last values.
-    for (const metric of [this.workers, this.restarts, this.queueLength, this.inFlight, this.appUp]) metric.reset();
+    for (const metric of [workers, restarts, queueLength, inFlightGauge, appUp]) metric.reset();
     for (const app of status.apps) {
       const counts = new Map<string, number>(WORKER_STATES.map((s) => [s, 0]));
       let inFlight = 0;
@@ -156,11 +210,11 @@ export class GatewayMetrics {
         counts.set(worker.state, (counts.get(worker.state) ?? 0) + 1);
         inFlight += worker.inFlight;
       }
-      for (const [state, count] of counts) this.workers.set({ app: app.name, state }, count);
-      this.restarts.inc({ app: app.name }, app.restarts);
-      this.queueLength.set({ app: app.name }, app.queued);
-      this.inFlight.set({ app: app.name }, inFlight);
-      this.appUp.set({ app: app.name }, app.state === 'ready' ? 1 : 0);
+      for (const [state, count] of counts) workers.set({ app: app.name, state }, count);
+      restarts.inc({ app: app.name }, app.restarts);
+      queueLength.set({ app: app.name }, app.queued);
+      inFlightGauge.set({ app: app.name }, inFlight);
+      appUp.set({ app: app.name }, app.state === 'ready' ? 1 : 0);
     }
   }
 }

@@ -1,10 +1,18 @@
 // Which Python runs an app (SPEC §1.3). We find the host's interpreters — `python3` on PATH,
 // the system `/usr/bin/python3`, every `python3.N` — ask each once what it is, and pick by the
 // description's PEP 440 specifier. Matching uses @renovatebot/pep440, never a parser of our own.
+//
+// A probe is a Python start: ~30 ms for Debian's /usr/bin/python3, 0.4 s for a pyenv shim (a
+// bash script), and a host with pyenv has a dozen shims: probing them all took 11 s of a
+// gateway start on a busy 2-core box (issue 11, "the front's own cost"). So a pick probes only
+// what its rule needs (python3 on PATH, or the system one), in order, and the gateway keeps
+// what binaries said in a cache under its state root (below), so a second start runs none.
 
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, readdir, realpath } from 'node:fs/promises';
+import { access, mkdir, open, readFile, readdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { rcompare, satisfies } from '@renovatebot/pep440';
 import type { Description } from '../description/types.js';
@@ -172,19 +180,31 @@ async function candidates(pathEnv: string): Promise<Array<[string, string]>> {
   return found;
 }
 
-async function discover(pathEnv: string): Promise<Interpreter[]> {
-  // Same file under two names (/bin -> /usr/bin, python3 -> python3.11): ask it once.
-  const byFile = new Map<string, { names: string[]; file: string }>();
+/** Candidates grouped by the file they are (/bin -> /usr/bin, python3 -> python3.11): each is asked once. */
+async function candidateFiles(pathEnv: string): Promise<Candidate[]> {
+  const byFile = new Map<string, Candidate>();
   for (const [name, file] of await candidates(pathEnv)) {
     const key = await safeRealpath(file);
     const seen = byFile.get(key);
     if (seen) addName(seen.names, name);
     else byFile.set(key, { names: [name], file });
   }
-  const probed = await Promise.all([...byFile.values()].map(async (c) => ({ c, result: await probe(c.file) })));
+  return [...byFile.values()];
+}
+
+interface Candidate {
+  names: string[];
+  file: string;
+}
+
+async function discover(pathEnv: string): Promise<Interpreter[]> {
+  const files = await candidateFiles(pathEnv);
+  // A few at a time: a dozen pyenv shims at once on 2 cores took past PROBE_TIMEOUT_MS each.
+  const results = await mapLimited(files, Math.max(2, os.availableParallelism()), (c) => probeOnce(c.file));
   // A pyenv shim and the binary it runs are one interpreter: merge on what Python itself says.
   const byInterpreter = new Map<string, Interpreter>();
-  for (const { c, result } of probed) {
+  for (const [i, c] of files.entries()) {
+    const result = results[i];
     if ('reason' in result) continue; // e.g. a pyenv shim for a version not enabled here
     const key = `${await safeRealpath(result.executable)}\0${result.prefix}`;
     const seen = byInterpreter.get(key);
@@ -192,6 +212,19 @@ async function discover(pathEnv: string): Promise<Interpreter[]> {
     else byInterpreter.set(key, toInterpreter(c.names, result));
   }
   return [...byInterpreter.values()];
+}
+
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
 }
 
 function addName(names: string[], name: string): void {
@@ -203,7 +236,8 @@ function toInterpreter(names: string[], result: ProbeResult): Interpreter {
 }
 
 const discoveryCache = new Map<string, Promise<Interpreter[]>>();
-const overrideCache = new Map<string, Promise<ProbeResult | { reason: string }>>();
+/** One probe per command per process, whoever asks (discovery, a pick, an override). */
+const probes = new Map<string, Promise<ProbeResult | { reason: string }>>();
 
 export interface DiscoverOptions {
   /** The PATH to search; default the gateway's own. */
@@ -221,22 +255,177 @@ export function discoverInterpreters(opts: DiscoverOptions = {}): Promise<Interp
   return pending;
 }
 
-/** Forget what was probed (tests; a long-running gateway after SIGHUP). */
+/** Forget what was probed (tests; a long-running gateway after SIGHUP). The cache file stays. */
 export function clearInterpreterCache(): void {
   discoveryCache.clear();
-  overrideCache.clear();
+  probes.clear();
+  cacheFiles.clear();
+}
+
+function probeOnce(command: string): Promise<ProbeResult | { reason: string }> {
+  let pending = probes.get(command);
+  if (!pending) {
+    pending = probeThroughCache(command);
+    probes.set(command, pending);
+  }
+  return pending;
 }
 
 /** Probe one named interpreter (the environment file's `python:`); APPPKG_PY_NOT_EXECUTABLE if it does not run. */
 export async function probeInterpreter(command: string): Promise<Interpreter> {
-  let pending = overrideCache.get(command);
-  if (!pending) {
-    pending = probe(command);
-    overrideCache.set(command, pending);
-  }
-  const result = await pending;
+  const result = await probeOnce(command);
   if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason });
   return toInterpreter([command], result);
+}
+
+// ---- The probe cache: what each binary interpreter said, kept across starts ----
+//
+// A file in the state root, used once setProbeCacheDir() names it (Gateway.start does, under
+// the root's `cache/`); lifecycle commands and `check` keep probing afresh. An answer is
+// reused only while nothing it depends on has changed:
+//   - the binary: realpath(command)'s size, mtime and inode (an upgrade replaces the file);
+//   - what Python reads around it: pyvenv.cfg beside the command and one level up (PEP 405:
+//     that is what makes a symlink to /usr/bin/python3 a virtualenv), its site directories and
+//     the .pth files in them (they add to sys.path), its sitecustomize;
+//   - the host and the probe: the probe's own text, the kernel (platform_release in the
+//     markers), the uid and HOME (the user site directory).
+// A script is never cached: a pyenv shim or a wrapper decides what it runs each time (`pyenv
+// global`, .python-version, PYENV_VERSION) without changing itself. Only successes are kept.
+
+const CACHE_FILE = 'interpreters.json';
+
+interface FileIdentity {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+interface CacheEntry {
+  file: FileIdentity;
+  /** Paths and their mtimes when probed (null: absent then). */
+  deps: Array<[string, number | null]>;
+  result: ProbeResult;
+}
+
+interface CacheFile {
+  context: string;
+  entries: Record<string, CacheEntry>;
+}
+
+let probeCacheDir: string | null = null;
+const cacheFiles = new Map<string, Promise<CacheFile>>();
+
+/**
+ * Where the probe cache lives from now on in this process (a directory, created when first
+ * written), or null for none (the default). Gateway.start passes STATE_ROOT/cache.
+ */
+export function setProbeCacheDir(dir: string | null): void {
+  probeCacheDir = dir;
+}
+
+function cacheContext(): string {
+  const facts = [PROBE, os.release(), os.version(), String(process.getuid?.() ?? ''), os.homedir()];
+  return createHash('sha256').update(facts.join('\0')).digest('hex').slice(0, 32);
+}
+
+function loadCacheFile(dir: string): Promise<CacheFile> {
+  let pending = cacheFiles.get(dir);
+  if (!pending) {
+    pending = (async () => {
+      const context = cacheContext();
+      try {
+        const data = JSON.parse(await readFile(path.join(dir, CACHE_FILE), 'utf8')) as CacheFile;
+        if (data.context === context && typeof data.entries === 'object' && data.entries !== null) return data;
+      } catch {
+        // absent or unreadable: start empty
+      }
+      return { context, entries: {} };
+    })();
+    cacheFiles.set(dir, pending);
+  }
+  return pending;
+}
+
+async function probeThroughCache(command: string): Promise<ProbeResult | { reason: string }> {
+  const dir = probeCacheDir;
+  if (dir === null || !path.isAbsolute(command)) return probe(command);
+  const identity = await binaryIdentity(command);
+  if (identity === null) return probe(command);
+  const cache = await loadCacheFile(dir);
+  const entry = Object.hasOwn(cache.entries, command) ? cache.entries[command] : undefined;
+  if (entry && sameFile(entry.file, identity) && (await depsUnchanged(entry.deps))) return entry.result;
+  const result = await probe(command);
+  if ('reason' in result) return result;
+  cache.entries[command] = { file: identity, deps: await depsOf(command, result), result };
+  await writeCacheFile(dir, cache);
+  return result;
+}
+
+/** The binary `command` runs, or null when it is a script (or unreadable): those are not cached. */
+async function binaryIdentity(command: string): Promise<FileIdentity | null> {
+  try {
+    const real = await realpath(command);
+    const handle = await open(real, 'r');
+    try {
+      const head = Buffer.alloc(2);
+      const { bytesRead } = await handle.read(head, 0, 2, 0);
+      if (bytesRead === 2 && head.toString('latin1') === '#!') return null;
+      const st = await handle.stat();
+      return { path: real, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+}
+
+async function mtimeOf(file: string): Promise<number | null> {
+  try {
+    return (await stat(file)).mtimeMs;
+  } catch {
+    return null;
+  }
+}
+
+async function depsUnchanged(deps: CacheEntry['deps']): Promise<boolean> {
+  const now = await Promise.all(deps.map(([file]) => mtimeOf(file)));
+  return deps.every(([, then], i) => now[i] === then);
+}
+
+async function depsOf(command: string, result: ProbeResult): Promise<CacheEntry['deps']> {
+  const bin = path.dirname(command);
+  const files = [path.join(bin, 'pyvenv.cfg'), path.join(path.dirname(bin), 'pyvenv.cfg')];
+  const siteDirs = [...result.sitePackages, ...(result.userSite ? [result.userSite] : [])];
+  for (const dir of siteDirs) {
+    files.push(dir);
+    try {
+      for (const name of await readdir(dir)) if (name.endsWith('.pth')) files.push(path.join(dir, name));
+    } catch {
+      // absent now: its mtime (null) is recorded, so its creation is noticed
+    }
+  }
+  if (result.sitecustomize) files.push(result.sitecustomize);
+  const unique = [...new Set(files)];
+  const mtimes = await Promise.all(unique.map(mtimeOf));
+  return unique.map((file, i) => [file, mtimes[i]]);
+}
+
+async function writeCacheFile(dir: string, cache: CacheFile): Promise<void> {
+  // Written whole and renamed into place: a gateway starting meanwhile reads the old or the new.
+  const tmp = path.join(dir, `${CACHE_FILE}.${process.pid}.tmp`);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    await writeFile(tmp, `${JSON.stringify(cache)}\n`, { mode: 0o644 });
+    await rename(tmp, path.join(dir, CACHE_FILE));
+  } catch {
+    // A read-only state root costs the next start a probe, nothing more.
+  }
 }
 
 /** "python3 3.11.7 (/root/.pyenv/versions/3.11.7/bin/python3)" or "/usr/bin/python3 3.11.2". */
@@ -273,7 +462,15 @@ export async function pickInterpreter(
     if (versionSatisfies(chosen.version, specifier)) return chosen;
     throw noInterpreter(specifier, [chosen], false);
   }
-  const all = await discoverInterpreters(opts);
+  const pathEnv = opts.pathEnv ?? process.env.PATH ?? '';
+  // The rule's first choice is probed alone; everything is probed only when it does not fit.
+  const files = await candidateFiles(pathEnv);
+  const first = files.find((c) => c.names.includes(desc.deb.length > 0 ? SYSTEM_PYTHON : 'python3'));
+  if (first) {
+    const result = await probeOnce(first.file);
+    if (!('reason' in result) && versionSatisfies(result.version, specifier)) return toInterpreter(first.names, result);
+  }
+  const all = await discoverInterpreters({ pathEnv });
   if (desc.deb.length > 0) {
     // deb packages are importable only from the system interpreter.
     const system = all.find((i) => i.names.includes(SYSTEM_PYTHON));

@@ -1,12 +1,15 @@
 // bin/apppkg-gateway, the command as npm installs it (a symlink in node_modules/.bin or
 // /usr/bin): it must find dist/ through the symlink, become the gateway process itself (exec:
-// signals and pids are the gateway's), and give Node the V8 heap flags the proxy's latency needs.
+// signals and pids are the gateway's), give Node the V8 heap flags the proxy's latency needs,
+// and leave the gateway with its open-files soft limit at the hard one (each client connection
+// is a descriptor; Node raises it as it starts, the launcher explains why it need not).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, EXAMPLES, tempDir, waitFor } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('cli launcher');
 const work = tempDir('apppkg-launcher-');
@@ -33,6 +36,57 @@ test('through a symlink elsewhere, the launcher execs Node on dist/ with its V8 
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
   }
+});
+
+/** `Max open files` of a running process, from /proc/PID/limits: [soft, hard] as printed. */
+function openFilesLimit(pid: number): [string, string] {
+  const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = (line ?? '').slice('Max open files'.length).trim().split(/\s+/);
+  return [soft, hard];
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+// The soft limit is lowered below the hard one by the shell that starts the launcher, as a
+// login shell or systemd's default (1024) would have it.
+const hardLimit = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim();
+const canLower = /^\d+$/.test(hardLimit) ? Number(hardLimit) > 256 : hardLimit === 'unlimited';
+
+runIf(test, canLower, `needs a hard open-files limit above 256 (found ${hardLimit})`)('started from a shell with a low soft limit, the gateway runs with the open-files soft limit at the hard one, quietly', async () => {
+  const child = spawn('sh', ['-c', 'ulimit -Sn 256 && exec "$0" "$@"', BIN, 'serve', join(EXAMPLES, 'hello'), '--port', '0'], {
+    cwd: work.path,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (err += c));
+  try {
+    await waitFor(() => /listening on http:/.test(out), 20_000, `serve to listen (output: ${out}${err})`);
+    // Still the same pid (sh exec'd the launcher, which exec'd Node): this is the gateway.
+    assert.match(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0')[0], /node$/);
+    const [soft, hard] = openFilesLimit(child.pid!);
+    assert.is(hard, hardLimit === 'unlimited' ? 'unlimited' : hardLimit);
+    assert.is(soft, hard, `soft limit ${soft}, hard ${hard}`);
+    assert.not.match(err, /ulimit|limit/i, 'nothing said about the limit');
+  } finally {
+    await stopChild(child);
+  }
+});
+
+test('with the soft limit already at the hard one, the launcher changes nothing and says nothing', async () => {
+  const child = spawn('sh', ['-c', 'ulimit -Sn "$(ulimit -Hn)"; exec "$0" "$@"', BIN, '--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  const status = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.is(status, 0);
+  assert.match(out, /^apppkg-gateway \d/);
+  assert.not.match(out, /ulimit/);
 });
 
 test.run();
