@@ -289,8 +289,12 @@ export async function probeInterpreter(command: string): Promise<Interpreter> {
 //     the .pth files in them (they add to sys.path), its sitecustomize;
 //   - the host and the probe: the probe's own text, the kernel (platform_release in the
 //     markers), the uid and HOME (the user site directory).
-// A script is never cached: a pyenv shim or a wrapper decides what it runs each time (`pyenv
-// global`, .python-version, PYENV_VERSION) without changing itself. Only successes are kept.
+// A script is cached only when we know what it reads: a wrapper may decide what it runs each
+// time without changing itself. The one we know is pyenv's shim (python3 on PATH on many
+// hosts, and 0.4 s of bash per run, most of a cold start): it runs the version PYENV_VERSION
+// names, else the first `.python-version` from the working directory up, else
+// PYENV_ROOT/version (pyenv-version-file). Those files, the PYENV_* variables, the versions
+// directory and the binary the shim ran are its entry's dependencies. Only successes are kept.
 
 const CACHE_FILE = 'interpreters.json';
 
@@ -303,6 +307,8 @@ interface FileIdentity {
 
 interface CacheEntry {
   file: FileIdentity;
+  /** What else the answer depends on that is not a file: a pyenv shim's PYENV_* variables. */
+  env?: string;
   /** Paths and their mtimes when probed (null: absent then). */
   deps: Array<[string, number | null]>;
   result: ProbeResult;
@@ -350,35 +356,67 @@ function loadCacheFile(dir: string): Promise<CacheFile> {
 async function probeThroughCache(command: string): Promise<ProbeResult | { reason: string }> {
   const dir = probeCacheDir;
   if (dir === null || !path.isAbsolute(command)) return probe(command);
-  const identity = await binaryIdentity(command);
-  if (identity === null) return probe(command);
+  const file = await fileIdentity(command);
+  if (file === null) return probe(command);
+  const shim = file.script === null ? null : pyenvShimInputs(file.script);
+  if (file.script !== null && shim === null) return probe(command);
+  const env = shim?.env ?? '';
   const cache = await loadCacheFile(dir);
   const entry = Object.hasOwn(cache.entries, command) ? cache.entries[command] : undefined;
-  if (entry && sameFile(entry.file, identity) && (await depsUnchanged(entry.deps))) return entry.result;
+  if (entry && sameFile(entry.file, file.identity) && (entry.env ?? '') === env && (await depsUnchanged(entry.deps))) return entry.result;
   const result = await probe(command);
   if ('reason' in result) return result;
-  cache.entries[command] = { file: identity, deps: await depsOf(command, result), result };
+  const deps = await depsOf(command, result);
+  if (shim !== null) deps.push(...(await withMtimes([...shim.files, await safeRealpath(result.executable)])));
+  cache.entries[command] = { file: file.identity, ...(shim ? { env } : {}), deps, result };
   await writeCacheFile(dir, cache);
   return result;
 }
 
-/** The binary `command` runs, or null when it is a script (or unreadable): those are not cached. */
-async function binaryIdentity(command: string): Promise<FileIdentity | null> {
+/** The file `command` runs (its identity), and its text when it is a script; null when unreadable. */
+async function fileIdentity(command: string): Promise<{ identity: FileIdentity; script: string | null } | null> {
   try {
     const real = await realpath(command);
     const handle = await open(real, 'r');
     try {
-      const head = Buffer.alloc(2);
-      const { bytesRead } = await handle.read(head, 0, 2, 0);
-      if (bytesRead === 2 && head.toString('latin1') === '#!') return null;
+      const head = Buffer.alloc(4096);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
       const st = await handle.stat();
-      return { path: real, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+      const script = bytesRead >= 2 && head.toString('latin1', 0, 2) === '#!' ? head.toString('utf8', 0, bytesRead) : null;
+      return { identity: { path: real, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }, script };
     } finally {
       await handle.close();
     }
   } catch {
     return null;
   }
+}
+
+/**
+ * What a pyenv shim's choice depends on, or null when `script` is not one. pyenv writes every
+ * shim from one template: `export PYENV_ROOT="..."` then `exec ".../libexec/pyenv" exec ...`.
+ */
+function pyenvShimInputs(script: string): { files: string[]; env: string } | null {
+  const root = /^export PYENV_ROOT="([^"$`\\]+)"$/m.exec(script)?.[1];
+  if (root === undefined || !/^exec "[^"]*\/libexec\/pyenv" exec /m.test(script)) return null;
+  const files = [path.join(root, 'version'), path.join(root, 'versions')];
+  // pyenv-version-file looks in PYENV_DIR (default: the working directory) and every parent.
+  for (let d = path.resolve(process.env.PYENV_DIR ?? process.cwd()); ; d = path.dirname(d)) {
+    files.push(path.join(d, '.python-version'));
+    if (d === path.dirname(d)) break;
+  }
+  const env = Object.keys(process.env)
+    .filter((k) => k.startsWith('PYENV_'))
+    .sort()
+    .map((k) => `${k}=${process.env[k] ?? ''}`)
+    .join('\0');
+  return { files, env };
+}
+
+async function withMtimes(files: string[]): Promise<CacheEntry['deps']> {
+  const unique = [...new Set(files)];
+  const mtimes = await Promise.all(unique.map(mtimeOf));
+  return unique.map((file, i) => [file, mtimes[i]]);
 }
 
 function sameFile(a: FileIdentity, b: FileIdentity): boolean {
@@ -411,9 +449,7 @@ async function depsOf(command: string, result: ProbeResult): Promise<CacheEntry[
     }
   }
   if (result.sitecustomize) files.push(result.sitecustomize);
-  const unique = [...new Set(files)];
-  const mtimes = await Promise.all(unique.map(mtimeOf));
-  return unique.map((file, i) => [file, mtimes[i]]);
+  return withMtimes(files);
 }
 
 async function writeCacheFile(dir: string, cache: CacheFile): Promise<void> {

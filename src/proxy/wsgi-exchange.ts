@@ -7,6 +7,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
+import { bodyBytesPassed } from '../net/body-garbage.js';
 import { answerFailure } from './error-response.js';
 import type { RequestRoute } from './request-route.js';
 
@@ -180,6 +181,7 @@ export class WsgiExchange implements LinkExchange {
     }
     link.write(frameHeader(Frame.REQUEST_BODY, this.id, chunk.length));
     link.write(chunk);
+    bodyBytesPassed(chunk.length);
     // A long upload is not a silent app: the 504 clock counts from the last piece sent.
     this.startTick = link.ticks;
     if (!this.paused && this.bodySent - this.bodyCredited >= REQUEST_WINDOW) {
@@ -235,6 +237,7 @@ export class WsgiExchange implements LinkExchange {
       case Frame.RESPONSE_BODY: {
         const length = payload.length;
         this.res.write(payload, () => this.flushed(length));
+        bodyBytesPassed(length);
         return;
       }
       case Frame.RESPONSE_END:

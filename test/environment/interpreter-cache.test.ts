@@ -1,6 +1,7 @@
 // The interpreter probe cache and the lazy pick (issue 11, "the front's own cost"): a gateway's
-// second start asks no interpreter what it is, unless what the answer depends on changed; a
-// script (a pyenv shim) is always asked; a pick probes only the candidate its rule names first.
+// second start asks no interpreter what it is, unless what the answer depends on changed (for a
+// pyenv shim: its version files and PYENV_* variables); another script is always asked;
+// a pick probes only the candidate its rule names first.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -97,7 +98,7 @@ ifPython('a binary replaced (another mtime) is probed again', async () => {
   assert.is((await probeInterpreter(python)).version, real.version);
 });
 
-ifPython('a script (a pyenv shim, a wrapper) is never cached: what it runs may change without it', async () => {
+ifPython('any other script (a wrapper) is never cached: what it runs may change without it', async () => {
   const dir = path.join(work.path, 'shim');
   mkdirSync(dir, { recursive: true });
   const shim = path.join(dir, 'python3');
@@ -106,6 +107,59 @@ ifPython('a script (a pyenv shim, a wrapper) is never cached: what it runs may c
   assert.ok(answer.version);
   const entries = existsSync(cacheFile) ? readCache().entries : {};
   assert.not.ok(Object.hasOwn(entries, shim), 'no entry for the script');
+});
+
+/** A pyenv install in miniature: its shim (pyenv's own template), and a `pyenv` that counts its runs. */
+function fakePyenv(name: string): { shim: string; root: string; runs: () => number } {
+  const root = path.join(work.path, name);
+  mkdirSync(path.join(root, 'shims'), { recursive: true });
+  mkdirSync(path.join(root, 'libexec'), { recursive: true });
+  mkdirSync(path.join(root, 'versions'), { recursive: true });
+  writeFileSync(path.join(root, 'version'), '3.11.7\n');
+  const log = path.join(root, 'runs');
+  writeFileSync(path.join(root, 'libexec', 'pyenv'), `#!/bin/sh\necho run >> ${JSON.stringify(log)}\nshift 2\nexec ${JSON.stringify(REAL!)} "$@"\n`, { mode: 0o755 });
+  const shim = path.join(root, 'shims', 'python3');
+  writeFileSync(
+    shim,
+    `#!/usr/bin/env bash\nset -e\nprogram="\${0##*/}"\n\nexport PYENV_ROOT="${root}"\nexec "${root}/libexec/pyenv" exec "$program" "$@"\n`,
+    { mode: 0o755 },
+  );
+  return { shim, root, runs: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').length - 1 : 0) };
+}
+
+ifPython('a pyenv shim is cached while its version files and PYENV_* variables stay as they were', async () => {
+  const { shim, root, runs } = fakePyenv('pyenv');
+  const savedDir = process.env.PYENV_DIR;
+  const dir = path.join(work.path, 'pyenv-project');
+  mkdirSync(dir, { recursive: true });
+  const ask = async (): Promise<void> => {
+    clearInterpreterCache(); // as a new gateway process would start
+    await probeInterpreter(shim);
+  };
+  try {
+    process.env.PYENV_DIR = dir;
+    await ask();
+    assert.is(runs(), 1);
+    await ask();
+    assert.is(runs(), 1, 'the second start asked nothing');
+    const later = new Date(Date.now() + 60_000);
+    writeFileSync(path.join(root, 'version'), '3.12.0\n');
+    utimesSync(path.join(root, 'version'), later, later);
+    await ask();
+    assert.is(runs(), 2, '`pyenv global` changed: asked again');
+    writeFileSync(path.join(dir, '.python-version'), '3.11.7\n');
+    await ask();
+    assert.is(runs(), 3, 'a .python-version appeared where pyenv looks: asked again');
+    process.env.PYENV_VERSION = 'system';
+    await ask();
+    assert.is(runs(), 4, 'PYENV_VERSION set: asked again');
+    await ask();
+    assert.is(runs(), 4);
+  } finally {
+    delete process.env.PYENV_VERSION;
+    if (savedDir === undefined) delete process.env.PYENV_DIR;
+    else process.env.PYENV_DIR = savedDir;
+  }
 });
 
 ifPython('a pick probes python3 on PATH alone when it fits; the others only when it does not', async () => {
