@@ -1,6 +1,7 @@
 // `static:` mappings served by Node itself, never reaching Python: Content-Type, ETag and
 // Last-Modified with conditional requests, a single byte Range (RFC 9110 §14), HEAD, and no
 // way out of the mapped directory (dot segments, encoded or not, and symlinks that leave it).
+// This file finds the file and keeps the cache; static-response.ts writes the response.
 //
 // Speed (issue 11: at least 0.8x nginx on the same file). Finding a file costs a realpath and
 // a stat, reading it an open, reads and a close: each a round trip through libuv's thread pool.
@@ -19,11 +20,12 @@
 // see a change behind a symlink to elsewhere, and differs off Linux; one stat a second per hot
 // file costs nothing measurable, and Last-Modified has a one-second resolution anyway. A new
 // version of an app is a new directory with new mounts: a deploy never meets the old entries.
-import { createReadStream, promises as fs, realpathSync, type Stats } from 'node:fs';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { extname, join, sep } from 'node:path';
+import { promises as fs, realpathSync, type Stats } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join, sep } from 'node:path';
 import { sendError } from './error-response.js';
 import { normalizePrefix } from './router.js';
+import { describe, respond, type FileInfo } from './static-response.js';
 
 /** How long a cached file is served without looking at the disk: the staleness bound. */
 export const REVALIDATE_MS = 1000;
@@ -35,59 +37,11 @@ const CACHE_ENTRIES = 4096;
 /** An entry nobody asked for in this long leaves at the next insertion (an old version's, say). */
 const IDLE_MS = 60_000;
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.htm': 'text/html; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json',
-  '.map': 'application/json',
-  '.txt': 'text/plain; charset=utf-8',
-  '.md': 'text/markdown; charset=utf-8',
-  '.csv': 'text/csv; charset=utf-8',
-  '.xml': 'application/xml',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.avif': 'image/avif',
-  '.ico': 'image/x-icon',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.ttf': 'font/ttf',
-  '.otf': 'font/otf',
-  '.pdf': 'application/pdf',
-  '.wasm': 'application/wasm',
-  '.zip': 'application/zip',
-  '.gz': 'application/gzip',
-  '.mp4': 'video/mp4',
-  '.webm': 'video/webm',
-  '.mp3': 'audio/mpeg',
-  '.ogg': 'audio/ogg',
-  '.wav': 'audio/wav',
-};
-
 export interface StaticMount {
   /** Path prefix inside the app ('/static'), no trailing slash. */
   prefix: string;
   /** Absolute directory, symlinks resolved. */
   root: string;
-}
-
-/** What a response needs to know about one file, validators and the 200's headers included. */
-interface FileInfo {
-  /** The real path: symlinks resolved, inside the mount's root. */
-  file: string;
-  ino: number;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  etag: string;
-  lastModified: string;
-  headers: OutgoingHttpHeaders;
 }
 
 interface CachedFile extends FileInfo {
@@ -232,27 +186,6 @@ function sameVersion(a: Pick<Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>, b: 
   return a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
-function describe(file: string, stat: Stats): FileInfo {
-  const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
-  const lastModified = new Date(Math.floor(stat.mtimeMs / 1000) * 1000).toUTCString();
-  return {
-    file,
-    ino: stat.ino,
-    size: stat.size,
-    mtimeMs: stat.mtimeMs,
-    ctimeMs: stat.ctimeMs,
-    etag,
-    lastModified,
-    headers: {
-      'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
-      'Content-Length': String(stat.size),
-      ETag: etag,
-      'Last-Modified': lastModified,
-      'Accept-Ranges': 'bytes',
-    },
-  };
-}
-
 function remember(key: string, entry: CachedFile): void {
   forget(key);
   cache.set(key, entry);
@@ -270,84 +203,4 @@ function forget(key: string): void {
   if (old === undefined) return;
   cache.delete(key);
   cachedBytes -= old.body.length;
-}
-
-/** 304, 416, 206 or 200 for `info`, the bytes from `body` when cached, else from the disk. */
-function respond(req: IncomingMessage, res: ServerResponse, info: FileInfo, body: Buffer | null): void {
-  if (isNotModified(req, info.etag, info.mtimeMs)) {
-    res.writeHead(304, { ETag: info.etag, 'Last-Modified': info.lastModified });
-    res.end();
-    return;
-  }
-  let start = 0;
-  let end = info.size - 1;
-  let status = 200;
-  let headers = info.headers;
-  const range = req.headers.range;
-  if (range !== undefined && rangeApplies(req, info.etag, info.lastModified)) {
-    const parsed = parseRange(range, info.size);
-    if (parsed === 'unsatisfiable') {
-      sendError(res, 416, { headers: { 'Content-Range': `bytes */${info.size}` } });
-      return;
-    }
-    if (parsed) {
-      [start, end] = parsed;
-      status = 206;
-      headers = { ...headers, 'Content-Range': `bytes ${start}-${end}/${info.size}`, 'Content-Length': String(end - start + 1) };
-    }
-  }
-  res.writeHead(status, headers);
-  if (req.method === 'HEAD' || info.size === 0) {
-    res.end();
-    return;
-  }
-  if (body !== null) {
-    res.end(start === 0 && end === body.length - 1 ? body : body.subarray(start, end + 1));
-    return;
-  }
-  const stream = createReadStream(info.file, { start, end });
-  stream.on('error', () => res.destroy());
-  stream.pipe(res);
-}
-
-function isNotModified(req: IncomingMessage, etag: string, mtimeMs: number): boolean {
-  const inm = req.headers['if-none-match'];
-  if (inm !== undefined) {
-    return inm.split(',').some((t) => {
-      const tag = t.trim();
-      return tag === '*' || tag === etag || tag === `W/${etag}`;
-    });
-  }
-  const ims = req.headers['if-modified-since'];
-  if (ims) {
-    const since = Date.parse(ims);
-    return !Number.isNaN(since) && Math.floor(mtimeMs / 1000) * 1000 <= since;
-  }
-  return false;
-}
-
-/** If-Range: only serve the range when the validator still matches (RFC 9110 §13.1.5). */
-function rangeApplies(req: IncomingMessage, etag: string, lastModified: string): boolean {
-  const ifRange = req.headers['if-range'];
-  return ifRange === undefined || ifRange === etag || ifRange === lastModified;
-}
-
-/** One range only; a multi-range request is answered with the whole file, which RFC 9110 allows. */
-function parseRange(header: string, size: number): [number, number] | 'unsatisfiable' | null {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    if (m[2] !== '' && Number(m[2]) < start) return null;
-  }
-  if (start >= size) return 'unsatisfiable';
-  return [start, end];
 }
