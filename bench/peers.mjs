@@ -5,7 +5,7 @@
 // why it cannot run here (`unavailable()`), so the report says "not available" instead of
 // leaving it out.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,6 +150,45 @@ async function configureUnit(control, config, child) {
   }
 }
 
+/** VmRSS of a process, in bytes (NaN when it is gone). */
+export function rssOf(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Every process below `pid`, children first. */
+export function descendants(pid) {
+  const all = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      all.push([Number(e), ppid]);
+    } catch {}
+  }
+  const out = [];
+  const walk = (p) => {
+    for (const [c, pp] of all) if (pp === p) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+export function cmdline(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 // ---- the peers -------------------------------------------------------------------------------
 
 /**
@@ -161,18 +200,25 @@ async function configureUnit(control, config, child) {
  * whose RSS is the front's (`main` itself when absent).
  */
 export function definePeers(work) {
-  const gateway = (id, name, threads) => ({
+  const gateway = (id, name, threads, kind = 'wsgi', loop = null) => ({
     id,
     name,
-    serves: threads === null ? [...APP_ENDPOINTS, 'static16k'] : APP_ENDPOINTS,
+    serves: threads === null && kind === 'wsgi' ? [...APP_ENDPOINTS, 'static16k'] : APP_ENDPOINTS,
     workers: /python/,
     unavailable: () => null,
     async start(port) {
-      const apps = join(work, 'apps');
+      const apps = join(work, kind === 'wsgi' ? 'apps' : 'apps-asgi');
       mkdirSync(apps, { recursive: true });
-      if (!existsSync(join(apps, 'bench'))) symlinkSync(APP_DIR, join(apps, 'bench'));
+      if (kind === 'wsgi' && !existsSync(join(apps, 'bench'))) symlinkSync(APP_DIR, join(apps, 'bench'));
+      if (kind === 'asgi' && !existsSync(join(apps, 'bench'))) {
+        // The same bench_asgi.py uvicorn serves, as an ASGI package of its own.
+        mkdirSync(join(apps, 'bench'));
+        symlinkSync(join(APP_DIR, 'bench_asgi.py'), join(apps, 'bench', 'bench_asgi.py'));
+        writeFileSync(join(apps, 'bench', 'app.yaml'), 'platform: python, asgi\napp: bench_asgi:app\n');
+      }
       const envFile = join(work, `environment-${id}.yaml`);
-      writeFileSync(envFile, `python: ${SYSTEM_PYTHON}\napps:\n  bench:\n    mount: /\n    workers: 2\n${threads === null ? '' : `    threads: ${threads}\n`}`);
+      const settings = loop === null ? '' : `    settings:\n      APPPKG_ASGI_LOOP: ${loop}\n`;
+      writeFileSync(envFile, `python: ${SYSTEM_PYTHON}\napps:\n  bench:\n    mount: /\n    workers: 2\n${threads === null ? '' : `    threads: ${threads}\n`}${settings}`);
       const child = startProcess(join(ROOT, 'bin', 'apppkg-gateway'), ['--apps', apps, '--listen', `127.0.0.1:${port}`,
         '--admin', '127.0.0.1:0', '--environment', envFile, '--state-dir', join(work, `state-${id}`), '--access-log', 'off']);
       return { children: [child], main: child };
@@ -197,6 +243,9 @@ export function definePeers(work) {
       },
     },
     gateway('gateway-t1', 'apppkg-gateway, threads: 1', 1),
+    // The ASGI worker takes uvloop when the interpreter has it (Debian's does), as uvicorn here.
+    gateway('gateway-asgi', 'apppkg-gateway (ASGI, uvloop)', null, 'asgi'),
+    gateway('gateway-asgi-asyncio', 'apppkg-gateway (ASGI, asyncio)', null, 'asgi', 'asyncio'),
     {
       id: 'uvicorn',
       name: 'uvicorn --workers 2 (ASGI)',

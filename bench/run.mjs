@@ -6,16 +6,17 @@
 // socket), nginx uwsgi_pass -> uwsgi --processes 2, and nginx serving the static file.
 // Endpoints: hello (14 bytes), 16 KiB, 64 KiB POST echoed by length, and a 16 KiB static file
 // (the gateway's `static:` against nginx's sendfile); 32 connections.
+// BENCH_PEERS (comma-separated ids) measures a few of them only.
 // Prints req/s and p50/p99 per peer and endpoint (the median of BENCH_ROUNDS rounds, 3 by
 // default), cold start and idle memory, the gateway's ratio to each peer, and issue 11's targets
 // met or not. Writes bench/results/latest.{json,md}. A peer that cannot run here is reported as
 // such, never left out silently.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { ROOT, definePeers, ensureDebianPackages, hasCommand, sleep, stopAllProcesses, stopProcess } from './peers.mjs';
+import { ROOT, cmdline, definePeers, descendants, ensureDebianPackages, hasCommand, rssOf, sleep, stopAllProcesses, stopProcess } from './peers.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -30,7 +31,9 @@ const ENDPOINTS = [
 const work = mkdtempSync(join(tmpdir(), 'apppkg-bench-'));
 // nginx's and Unit's workers run as an unprivileged user: they must reach the sockets here.
 chmodSync(work, 0o755);
-const PEERS = definePeers(work);
+// BENCH_PEERS=gateway-asgi,uvicorn measures only those (ids in bench/peers.mjs); default all.
+const ONLY = process.env.BENCH_PEERS ? new Set(process.env.BENCH_PEERS.split(',')) : null;
+const PEERS = definePeers(work).filter((peer) => ONLY === null || ONLY.has(peer.id));
 
 function freePort() {
   return new Promise((resolve) => {
@@ -72,43 +75,6 @@ function wrk(url, extra) {
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
   const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
   return { rps, p50: pct(50), p99: pct(99), errors: errors ? Number(errors) : 0, socketErrors: socketErrors ?? null };
-}
-
-function rssOf(pid) {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-  } catch {
-    return NaN;
-  }
-}
-
-function descendants(pid) {
-  const all = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      all.push([Number(e), ppid]);
-    } catch {}
-  }
-  const out = [];
-  const walk = (p) => {
-    for (const [c, pp] of all) if (pp === p) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-function cmdline(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 function fmt(n, digits = 0) {

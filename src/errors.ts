@@ -242,10 +242,17 @@ export const ERROR_CODES = {
   },
   APPPKG_APP_NOT_CALLABLE: {
     summary: 'The `app:` object exists but is not callable (a module, a string, None).',
-    message: (d) => `app: ${str(d.app)} is ${str(d.found)}, expected a WSGI callable`,
-    hint: () => 'point `app:` at the WSGI application object, e.g. `app: mypkg.wsgi:application`',
+    message: (d) => `app: ${str(d.app)} is ${str(d.found)}, expected a WSGI or ASGI callable`,
+    hint: () => 'point `app:` at the application object, e.g. `app: mypkg.wsgi:application` (WSGI) or `app: mypkg.main:app` (ASGI)',
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', found: 'a module' },
+  },
+  APPPKG_APP_LIFESPAN_FAILED: {
+    summary: "An ASGI app's lifespan startup failed (it sent `lifespan.startup.failed`, or raised after taking the lifespan scope); the version is refused, as for an import error.",
+    message: (d) => `app: ${str(d.app)} failed its lifespan startup: ${str(d.reason)}`,
+    hint: () => "fix what the app's startup handler needs (the traceback is in the app log), then try again; `apppkg-gateway serve DIR` shows it in the terminal",
+    exitStatus: 1,
+    example: { app: 'chat.main:app', reason: 'RuntimeError: cannot reach the database' },
   },
   APPPKG_WORKER_START_FAILED: {
     summary: 'A worker exited, or did not report ready in time, for a reason other than an import error; the app\'s log (`APPPKG_LOG_DIR/app.log`) says why.',
@@ -361,9 +368,9 @@ export const ERROR_CODES = {
     example: { file: '/srv/apps/blog/app.yaml' },
   },
   APPPKG_INIT_NO_APP: {
-    summary: '`init` found no WSGI application object in the project.',
-    message: (d) => `found no WSGI application object in ${str(d.dir)}`,
-    hint: () => 'write `app: module:object` in the generated app.yaml by hand',
+    summary: '`init` found no WSGI or ASGI application object in the project.',
+    message: (d) => `found no WSGI or ASGI application object in ${str(d.dir)}`,
+    hint: () => 'write an app.yaml by hand: `platform: python, wsgi` (or `asgi`) and `app: module:object` (README "The description")',
     exitStatus: 1,
     example: { dir: '/srv/apps/blog' },
   },

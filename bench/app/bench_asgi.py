@@ -1,5 +1,6 @@
-"""bench_app.py as an ASGI app, for the ASGI peers (uvicorn): the same three endpoints, the same
-bytes and the same headers (hello 14 bytes, 16 KiB, POST echo answering the body's length)."""
+"""bench_app.py as an ASGI app, for the ASGI peers (uvicorn, the gateway's ASGI worker): the same
+three endpoints, the same bytes and the same headers (hello 14 bytes, 16 KiB, POST echo answering
+the body's length), and a websocket echo for bench/ws-echo.mjs."""
 
 HELLO = b"Hello, world!\n"
 SIXTEEN_K = b"x" * 16384
@@ -14,6 +15,14 @@ async def app(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            await send({"type": "websocket.send", "text": message.get("text"), "bytes": message.get("bytes")})
     path = scope["path"]
     if path == "/16k":
         body = SIXTEEN_K

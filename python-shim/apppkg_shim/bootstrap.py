@@ -2,8 +2,9 @@
 
 Config: one JSON object, from the APPPKG_SHIM_CONFIG environment variable (removed from
 os.environ before the app is imported, so neither the app nor its subprocesses see it) or
-from argv[2]: {app: "module:object", sysPath: [dirs in order], threads, multiprocess,
-development, name}.
+from argv[2]: {app: "module:object", kind: "wsgi" | "asgi", sysPath: [dirs in order],
+threads, multiprocess, development, name}. `kind` picks the worker: WSGI threads (worker.py)
+or an ASGI event loop (asgi_worker.py); both speak the same link.
 
 sys.path becomes what apppkg.paths makes it for every process of an app: each sysPath dir
 through site.addsitedir, in order (so their .pth files are processed), then the interpreter's
@@ -33,6 +34,7 @@ from .errors import (
 
 CONFIG_ENV = "APPPKG_SHIM_CONFIG"
 LINK_FD = 3
+KINDS = ("wsgi", "asgi")
 
 
 class ConfigError(Exception):
@@ -50,20 +52,27 @@ def load_config(argv):
         raise ConfigError("the config is not JSON: %s" % exc)
     if not isinstance(config, dict) or not isinstance(config.get("app"), str) or ":" not in config["app"]:
         raise ConfigError('config.app: expected "module:object", found %r' % (config.get("app") if isinstance(config, dict) else config,))
+    config["kind"] = config.get("kind") or "wsgi"
+    if config["kind"] not in KINDS:
+        raise ConfigError('config.kind: expected "wsgi" or "asgi", found %r' % (config["kind"],))
     paths = config.get("sysPath") or []
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise ConfigError("config.sysPath: expected a list of directories, found %r" % (paths,))
     return config
 
 
-def import_app(spec):
+def import_app(spec, kind="wsgi"):
     module_name, _, object_path = spec.partition(":")
     module = importlib.import_module(module_name.strip())
     obj = module
     for part in (object_path.strip() or "application").split("."):
         obj = getattr(obj, part)
     if not callable(obj):
-        raise AppNotCallable(spec, "%s %s" % (type(obj).__name__, _short_repr(obj)))
+        found = "%s %s" % (type(obj).__name__, _short_repr(obj))
+        exc = AppNotCallable(spec, found)
+        if kind == "asgi":
+            exc.args = ("%s is %s, expected an ASGI callable" % (spec, found),)
+        raise exc
     return obj
 
 
@@ -76,7 +85,7 @@ def load_app(config):
     """Import the app, or report why not (marker line on stderr) and return None."""
     spec = config["app"]
     try:
-        return import_app(spec)
+        return import_app(spec, config["kind"])
     except AppNotCallable as exc:
         log(str(exc))
         emit_marker(NOT_CALLABLE_MARKER, {"app": spec, "found": exc.found, "message": str(exc)})
@@ -89,6 +98,8 @@ def load_app(config):
 
 def check(config):
     """`check`: import and verify the app; one JSON line on stdout; exit 0 or 4."""
+    if config["kind"] == "asgi":
+        _install_asgi_loop(config)  # the app's import sees what it sees in a worker
     app = load_app(config)
     if app is None:
         print(json.dumps({"ok": False, "app": config["app"]}))
@@ -131,14 +142,30 @@ def die_with_gateway():
         return
 
 
-def serve(config):
-    from .worker import Worker
+def _install_asgi_loop(config):
+    # Before the import: asyncio objects an app makes at import time bind to the current loop
+    # on Python 3.8 and 3.9 (asgi_loop.py).
+    from .asgi_loop import install_loop
 
+    return install_loop(int(config.get("threads") or 1))
+
+
+def serve(config):
     die_with_gateway()
     sock = open_link()
+    if config["kind"] == "asgi":
+        loop, loop_name, executor = _install_asgi_loop(config)
+        app = load_app(config)
+        if app is None:
+            return EXIT_APP_LOAD_FAILED
+        from .asgi_worker import AsgiWorker
+
+        return AsgiWorker(sock, app, config, loop, loop_name, executor).serve()
     app = load_app(config)
     if app is None:
         return EXIT_APP_LOAD_FAILED
+    from .worker import Worker
+
     return Worker(sock, app, config).serve()
 
 

@@ -2,7 +2,8 @@
 
 Every frame, both directions: type (u8), request id (u32), payload length (u32), all
 big-endian, then the payload. docs/protocol.md is the contract; src/link/frames.ts is the
-other end. Reading and writing are here; what a frame means is decided in worker.py.
+other end. Reading and writing are here; what a frame means is decided in worker.py (WSGI)
+and asgi_worker.py (ASGI, which parses with FrameReader's buffer but reads through asyncio).
 """
 
 import errno
@@ -25,6 +26,9 @@ RESPONSE_CREDIT = 0x05
 NO_MORE = 0x06
 PING = 0x07
 RECLAIM = 0x08
+WS_CONNECT = 0x09  # as REQUEST: a client asks to open a websocket (ASGI only)
+WS_MESSAGE = 0x0A  # u8 kind (WS_TEXT, WS_BINARY), then the message
+WS_CLOSE = 0x0B  # u16 code, then a UTF-8 reason: the client closed or went away
 
 # Python -> Node
 READY = 0x10
@@ -38,6 +42,14 @@ REQUEST_CREDIT = 0x17
 STOPPING = 0x18
 PONG = 0x19
 UNRUN = 0x1A
+WS_ACCEPT = 0x1B  # latin-1 subprotocol\0name\0value...
+# docs/protocol.md names the next two WS_MESSAGE and WS_CLOSE, as the other direction's.
+WS_APP_MESSAGE = 0x1C  # u8 kind, then the message the app sent
+WS_APP_CLOSE = 0x1D  # u16 code, then a UTF-8 reason: the app closes
+
+WS_TEXT = 0
+WS_BINARY = 1
+U16 = struct.Struct(">H")
 
 # Flow control (bytes). Node stops reading a client's body once REQUEST_WINDOW bytes are
 # unconsumed here; we credit them back in CREDIT_STEP steps. Responses likewise.
@@ -64,8 +76,10 @@ class FrameReader:
     """Batch reader: one recv_into a large buffer, every complete frame parsed at once.
 
     Only the thread holding the reading right (worker.py) calls read_frames, so the buffer
-    needs no lock. Payloads are copied out before the next recv: REQUEST payloads decoded
-    straight to str (latin-1, as PEP 3333 wants native strings), the rest as bytes.
+    needs no lock; the ASGI worker's loop fills it through free_space()/filled() and calls
+    parse() itself. Payloads are copied out before the next recv: REQUEST (and WS_CONNECT)
+    payloads decoded straight to str (latin-1, as PEP 3333 wants native strings), the rest
+    as bytes.
     """
 
     def __init__(self, sock, size=256 * 1024):
@@ -78,43 +92,56 @@ class FrameReader:
     def read_frames(self, block=True):
         """Every complete frame buffered. Blocks for at least one unless block is False,
         which returns what has arrived (maybe nothing)."""
-        frames = []
-        unpack = HEADER.unpack_from
-        self._polled = False
+        polled = False
         while True:
-            buf, view = self._buf, self._view
-            start, end = self._start, self._end
-            while end - start >= HEADER_SIZE:
-                ftype, rid, length = unpack(buf, start)
-                stop = start + HEADER_SIZE + length
-                if stop > end:
-                    break
-                if ftype == REQUEST:
-                    payload = str(view[start + HEADER_SIZE:stop], "latin-1")
-                else:
-                    payload = bytes(view[start + HEADER_SIZE:stop])
-                frames.append((ftype, rid, payload))
-                start = stop
-            if start == end:
-                start = end = 0
-            self._start, self._end = start, end
+            frames = self.parse()
             if frames:
                 return frames
-            if not block and self._polled:
+            if not block and polled:
                 return frames
-            self._make_room()
-            buf, view = self._buf, self._view
+            view = self.free_space()
             if block:
-                n = self._sock.recv_into(view[self._end:])
+                n = self._sock.recv_into(view)
             else:
-                self._polled = True
+                polled = True
                 try:
-                    n = self._sock.recv_into(view[self._end:], 0, socket.MSG_DONTWAIT)
+                    n = self._sock.recv_into(view, 0, socket.MSG_DONTWAIT)
                 except (BlockingIOError, InterruptedError):
                     return frames
             if not n:
                 raise LinkClosed()
             self._end += n
+
+    def parse(self):
+        """The complete frames in the buffer, as (type, id, payload) tuples, taken out of it."""
+        frames = []
+        unpack = HEADER.unpack_from
+        buf, view = self._buf, self._view
+        start, end = self._start, self._end
+        while end - start >= HEADER_SIZE:
+            ftype, rid, length = unpack(buf, start)
+            stop = start + HEADER_SIZE + length
+            if stop > end:
+                break
+            if ftype == REQUEST or ftype == WS_CONNECT:
+                payload = str(view[start + HEADER_SIZE:stop], "latin-1")
+            else:
+                payload = bytes(view[start + HEADER_SIZE:stop])
+            frames.append((ftype, rid, payload))
+            start = stop
+        if start == end:
+            start = end = 0
+        self._start, self._end = start, end
+        return frames
+
+    def free_space(self):
+        """Where the next bytes from the socket go (room for at least the next frame's
+        header, or its whole payload); report how many came with filled()."""
+        self._make_room()
+        return self._view[self._end:]
+
+    def filled(self, n):
+        self._end += n
 
     def _make_room(self):
         start, end = self._start, self._end

@@ -1,5 +1,6 @@
 // GatewayStatus as the text `apppkg-gateway status` prints: a header, one row per app, then
-// per app what a row cannot hold (worker pids, the last problem), then the broken packages.
+// per app what a row cannot hold (worker pids, open websockets, the last problem), then the
+// broken packages.
 // Pure, so it is tested on plain data without a gateway.
 import type { AppStatus, GatewayStatus } from './status-types.js';
 
@@ -48,6 +49,10 @@ function appDetails(app: AppStatus): string[] {
   const out: string[] = [];
   if (app.workers.length > 0) {
     out.push(`workers: ${app.workers.map((w) => `${w.pid ?? '?'} ${w.state}`).join(', ')}`);
+  }
+  if (app.websockets > 0) {
+    const held = app.versions.filter((v) => v.websockets > 0).map((v) => `${v.websockets} on ${v.version ?? v.dir}${v.state === 'draining' ? ' (draining)' : ''}`);
+    out.push(`websockets: ${app.websockets} open${held.length > 0 ? `: ${held.join(', ')}` : ''}`);
   }
   for (const p of app.processes) {
     out.push(`process ${p.name}: ${p.pid ?? '?'} ${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${p.restarts} restarts` : ''}`);

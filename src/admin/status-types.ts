@@ -6,6 +6,8 @@ export interface WorkerStatus {
   /** starting | ready | stopping | exited */
   state: string;
   inFlight: number;
+  /** Websockets it holds for an ASGI app (not in inFlight: they hold no thread). */
+  websockets: number;
   /** Requests this worker has answered since it started. */
   requests: number;
   /** ISO time the worker was spawned. */
@@ -30,6 +32,8 @@ export interface VersionStatus {
   state: string;
   /** Why a version is failed or was refused: the error's code and message. */
   reason: { code: string; message: string } | null;
+  /** Websockets its workers hold (an ASGI app's), a draining instance's included. */
+  websockets: number;
 }
 
 export interface LatencySummary {
@@ -60,6 +64,8 @@ export interface AppStatus {
   requests: number;
   /** Responses with status >= 500, gateway-made ones included. */
   errors: number;
+  /** Websockets held for it, every version together (see versions[].websockets). */
+  websockets: number;
   /** Requests waiting for a free worker thread: in the gateway's queue, or sent and waiting in a worker. */
   queued: number;
   latency: LatencySummary;

@@ -42,7 +42,7 @@ commands:
   test        commands.test in the app's environment
   run         any command in the app's environment
   describe    the normalised description as JSON
-  init        write a commented app.yaml for an existing WSGI project
+  init        write a commented app.yaml for an existing WSGI or ASGI project
   status      apps, versions, workers, restarts, requests, from a running gateway
 
 Run \`apppkg-gateway COMMAND --help\` for a command's options.`;

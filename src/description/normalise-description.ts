@@ -19,11 +19,11 @@ const OS_ALIASES: Record<string, string> = {
 
 /** Fix hints for app.yaml that depend on the value found. */
 export const descriptionFixFor: FixFor = (key, value, found) => {
-  if ((key === 'app' || key === 'wsgi.app') && Array.isArray(value)) {
+  if ((key === 'app' || key === 'wsgi.app' || key === 'asgi.app') && Array.isArray(value)) {
     const joined = value.length === 2 && value.every((v) => typeof v === 'string') ? value.join(':') : 'myapp.wsgi:application';
     return `write one module:object, not a list: ${key}: ${joined}`;
   }
-  if ((key === 'app' || key === 'wsgi.app') && typeof value === 'string') {
+  if ((key === 'app' || key === 'wsgi.app' || key === 'asgi.app') && typeof value === 'string') {
     if (!value.includes(':')) {
       const module = value.replace(/\.py$/, '').replace(/[/\\]/g, '.');
       return `write module:object, e.g. ${key}: ${module || 'myapp.wsgi'}:application`;
@@ -34,10 +34,10 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
     return 'write module:object, both dotted Python names, e.g. myapp.wsgi:application';
   }
   if (key === 'platform' && typeof value === 'string') {
-    const unknown = value.split(',').map((s) => s.trim()).filter((m) => m !== '' && !['python', 'wsgi', 'command'].includes(m));
+    const unknown = value.split(',').map((s) => s.trim()).filter((m) => m !== '' && !['python', 'wsgi', 'asgi', 'command'].includes(m));
     if (unknown.length > 0) {
       const names = `${unknown.map((m) => JSON.stringify(m)).join(', ')} ${unknown.length === 1 ? 'is not a mixin' : 'are not mixins'}`;
-      return `${names} (a framework needs none: a Flask or Django app is wsgi); write platform: python, wsgi or platform: python, command`;
+      return `${names} (a framework needs none: a Flask or Django app is wsgi, a FastAPI or Starlette app asgi); write platform: python, wsgi, platform: python, asgi or platform: python, command`;
     }
   }
   if (key === 'python') {
@@ -121,45 +121,64 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   }
 
   // platform: the mixins, and from them what kind of app this is.
-  const hasApp = yaml.raw(['app']) !== undefined || yaml.raw(['wsgi', 'app']) !== undefined;
+  const spelled = (['wsgi', 'asgi'] as const).filter((k) => yaml.raw([k]) !== undefined);
+  const hasApp = yaml.raw(['app']) !== undefined || spelled.some((k) => yaml.raw([k, 'app']) !== undefined);
   const hasWeb = yaml.raw(['processes', 'web']) !== undefined;
-  let kind: Description['kind'] = hasApp || !hasWeb ? 'wsgi' : 'command';
+  // Without platform:, `asgi: {app:}` says ASGI; `app:` alone means WSGI, as the seed's format did.
+  let kind: Description['kind'] = spelled.includes('asgi') ? 'asgi' : hasApp || !hasWeb ? 'wsgi' : 'command';
   let platform: string[] = ['python', kind];
   const platformValue = yaml.valid(['platform']);
   if (platformValue !== undefined) {
     platform = toList(typeof platformValue === 'string' ? platformValue.split(',').map((s) => s.trim()).filter(Boolean) : platformValue);
-    const kinds = platform.filter((m) => m === 'wsgi' || m === 'command');
+    const kinds = platform.filter((m) => m === 'wsgi' || m === 'asgi' || m === 'command');
     if (!platform.includes('python') || kinds.length !== 1) {
       yaml.report('APPPKG_DESC_BAD_VALUE', ['platform'], {
-        expected: 'python plus exactly one of wsgi or command, e.g. "python, wsgi"',
+        expected: 'python plus exactly one of wsgi, asgi or command, e.g. "python, wsgi"',
         found: yaml.found(['platform']),
-        fix: 'write platform: python, wsgi (the gateway imports app:) or platform: python, command (processes.web.command serves on $PORT)',
+        fix: 'write platform: python, wsgi (a WSGI app:), platform: python, asgi (an ASGI app:) or platform: python, command (processes.web.command serves on $PORT)',
       });
     } else {
       kind = kinds[0] as Description['kind'];
     }
   }
 
-  // app: or wsgi: {app:}, required for wsgi, refused for command.
-  if (yaml.raw(['app']) !== undefined && yaml.raw(['wsgi']) !== undefined) {
-    yaml.report('APPPKG_DESC_BAD_VALUE', ['wsgi'], {
-      expected: 'either app: or wsgi: {app: ...}, not both',
+  // app:, wsgi: {app:} or asgi: {app:}: one of them, required for wsgi and asgi, refused for command.
+  if (yaml.raw(['app']) !== undefined && spelled.length > 0) {
+    yaml.report('APPPKG_DESC_BAD_VALUE', [spelled[0]], {
+      expected: `either app: or ${spelled[0]}: {app: ...}, not both`,
       found: 'both',
-      fix: 'remove wsgi: and keep app:',
+      fix: `remove ${spelled[0]}: and keep app:`,
+    }, 'key');
+  } else if (spelled.length > 1) {
+    yaml.report('APPPKG_DESC_BAD_VALUE', ['asgi'], {
+      expected: 'either wsgi: {app: ...} or asgi: {app: ...}: an app is one or the other',
+      found: 'both',
+      fix: 'keep the one the app is (Flask, Django: wsgi; FastAPI, Starlette: asgi)',
     }, 'key');
   }
-  let app = str(yaml.valid(['app'])) ?? str(yaml.valid(['wsgi', 'app'])) ?? null;
+  for (const spelling of spelled) {
+    const other = spelling === 'wsgi' ? 'asgi' : 'wsgi';
+    if (platformValue !== undefined && kind === other) {
+      yaml.report('APPPKG_DESC_BAD_VALUE', [spelling], {
+        expected: `app: or ${other}: {app: ...} for platform ${other}`,
+        found: `${spelling}:`,
+        fix: `write app: module:object, or platform: python, ${spelling} if the app is ${spelling.toUpperCase()}`,
+      }, 'key');
+    }
+  }
+  let app = str(yaml.valid(['app'])) ?? str(yaml.valid(['wsgi', 'app'])) ?? str(yaml.valid(['asgi', 'app'])) ?? null;
   const missingAt: YamlPath = yaml.raw(['platform']) !== undefined ? ['platform'] : [];
-  // (`wsgi:` without app: is the schema's to report.)
-  if (kind === 'wsgi' && !hasApp && yaml.raw(['wsgi']) === undefined) {
+  // (`wsgi:` or `asgi:` without app: is the schema's to report.)
+  if ((kind === 'wsgi' || kind === 'asgi') && !hasApp && spelled.length === 0) {
+    const example = kind === 'wsgi' ? 'myapp.wsgi:application' : 'myapp.asgi:application';
     yaml.report('APPPKG_DESC_MISSING_KEY', missingAt, {
       key: 'app',
-      expected: 'module:object, the WSGI callable (e.g. app: myapp.wsgi:application)',
+      expected: `module:object, the ${kind.toUpperCase()} callable (e.g. app: ${example})`,
       fix: 'add app: module:object, or write platform: python, command and give processes.web.command',
     }, 'key', ['app']);
   }
   if (kind === 'command' && hasApp) {
-    const at = yaml.raw(['app']) !== undefined ? ['app'] : ['wsgi'];
+    const at = yaml.raw(['app']) !== undefined ? ['app'] : [spelled[0]];
     yaml.report('APPPKG_DESC_BAD_VALUE', at, {
       expected: 'no app: for platform command (processes.web.command serves the app)',
       found: yaml.found(at),
@@ -174,9 +193,9 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
       fix: 'add processes: {web: {command: python -m myapp --port $PORT}}, or write platform: python, wsgi with app: module:object',
     }, 'key', ['processes', 'web', 'command']);
   }
-  if (kind === 'wsgi' && hasWeb && !yaml.failedAtOrAbove(['processes', 'web'])) {
+  if ((kind === 'wsgi' || kind === 'asgi') && hasWeb && !yaml.failedAtOrAbove(['processes', 'web'])) {
     yaml.report('APPPKG_DESC_BAD_VALUE', ['processes', 'web'], {
-      expected: "a process name other than web for platform wsgi (the gateway's workers are the web process)",
+      expected: `a process name other than web for platform ${kind} (the gateway's workers are the web process)`,
       found: 'web',
       fix: 'rename the process, or write platform: python, command if processes.web is the app\'s own server',
     }, 'key');
@@ -278,7 +297,7 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     rpm: toList(yaml.valid(['rpm'])),
     pip,
     paths,
-    app: kind === 'wsgi' ? app : null,
+    app: kind === 'wsgi' || kind === 'asgi' ? app : null,
     settings: toList(yaml.valid(['settings'])),
     static: staticDirs,
     health: str(yaml.valid(['health'])) ?? null,

@@ -19,7 +19,7 @@ export interface Description {
   /** From the NAME.VERSION directory suffix; null when the directory has none. */
   version: string | null;
   /** `wsgi`: the gateway imports `app`; `command`: processes.web starts its own server on $PORT. */
-  kind: 'wsgi' | 'command';
+  kind: 'wsgi' | 'asgi' | 'command';
   /** The mixins as written, normalised to a list (always includes "python"). */
   platform: string[];
   /** Accepted host OS families (posix, linux, darwin, ...); empty = any. */

@@ -27,6 +27,8 @@ export interface AppOverrides {
   maxBody: number | null;
   /** Requests that may wait for a free worker thread before 503; 0 = none wait. */
   queue: number | null;
+  /** Seconds a replaced version drains (requests finish, websockets stay); null = --grace. */
+  drain: number | null;
 }
 
 export interface HostAppConfig extends AppOverrides {
@@ -50,11 +52,11 @@ export interface HostEnvironment {
 
 const OVERRIDE_KEYS = {
   workers: 'workers', threads: 'threads', user: 'user', maxRequests: 'max_requests',
-  maxMemory: 'max_memory', python: 'python', timeout: 'timeout', maxBody: 'max_body', queue: 'queue',
+  maxMemory: 'max_memory', python: 'python', timeout: 'timeout', maxBody: 'max_body', queue: 'queue', drain: 'drain',
 } as const satisfies Record<keyof AppOverrides, string>;
 
 function noOverrides(): AppOverrides {
-  return { workers: null, threads: null, user: null, maxRequests: null, maxMemory: null, python: null, timeout: null, maxBody: null, queue: null };
+  return { workers: null, threads: null, user: null, maxRequests: null, maxMemory: null, python: null, timeout: null, maxBody: null, queue: null, drain: null };
 }
 
 /** What the gateway uses when the host gave no environment file. */
@@ -104,6 +106,7 @@ function readOverrides(yaml: YamlFile, at: YamlPath, file: string): AppOverrides
   overrides.maxRequests = num('maxRequests');
   overrides.timeout = num('timeout');
   overrides.queue = num('queue');
+  overrides.drain = num('drain');
   const user = value('user');
   overrides.user = typeof user === 'string' || typeof user === 'number' ? String(user) : null;
   overrides.python = interpreterPath(value('python'), file);

@@ -84,8 +84,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   }
   try {
     const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true });
-    if (desc.kind === 'wsgi') {
-      const result = await checkAppImport(ctx.appEnv, desc.app!);
+    if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
+      const result = await checkAppImport(ctx.appEnv, desc.app!, undefined, desc.kind);
       report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})`, fix: '' });
     }
     const hook = desc.commands.check;

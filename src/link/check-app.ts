@@ -32,9 +32,9 @@ export interface AppCheck {
  * app, where "file:line", reason, traceback), APPPKG_APP_NOT_CALLABLE, or
  * APPPKG_WORKER_START_FAILED (the interpreter would not run, or the deadline passed).
  */
-export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs = 60_000): Promise<AppCheck> {
+export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs = 60_000, kind: 'wsgi' | 'asgi' = 'wsgi'): Promise<AppCheck> {
   return new Promise((resolve, reject) => {
-    const config = JSON.stringify({ app, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name });
+    const config = JSON.stringify({ app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name });
     const child = spawn(appEnv.python, [SHIM_MAIN, 'check'], {
       cwd: appEnv.appDir,
       env: { ...appEnv.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' },

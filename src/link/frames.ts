@@ -22,6 +22,12 @@ export const Frame = {
   PING: 0x07,
   /** Give this request back if no thread has started it (answered UNRUN); else ignored. */
   RECLAIM: 0x08,
+  /** As REQUEST (body marker ""): a client asks an ASGI app to open a websocket (§8). */
+  WS_CONNECT: 0x09,
+  /** u8 kind (0 text, 1 binary), then a whole client message (text as UTF-8). */
+  WS_MESSAGE: 0x0a,
+  /** u16 code, then a UTF-8 reason: the client closed or went away, or the gateway closes it. */
+  WS_CLOSE: 0x0b,
 
   /** JSON: {pid, python, implementation, threads, app}. Request id 0. */
   READY: 0x10,
@@ -45,6 +51,12 @@ export const Frame = {
   PONG: 0x19,
   /** Answer to RECLAIM: the request was never started and is dropped; terminal. */
   UNRUN: 0x1a,
+  /** latin-1 `subprotocol\0name\0value...`: the app accepted the websocket (complete the 101). */
+  WS_ACCEPT: 0x1b,
+  /** protocol.md's WS_MESSAGE from Python: u8 kind, then a whole message for the client. */
+  WS_APP_MESSAGE: 0x1c,
+  /** protocol.md's WS_CLOSE from Python: u16 code, then a UTF-8 reason: the app closes. */
+  WS_APP_CLOSE: 0x1d,
 } as const;
 
 export type FrameType = (typeof Frame)[keyof typeof Frame];
@@ -100,6 +112,62 @@ export function encodeU32Frame(type: number, id: number, value: number): Buffer 
   frame.writeUInt32BE(4, 5);
   frame.writeUInt32BE(value, HEADER_SIZE);
   return frame;
+}
+
+/**
+ * Close codes (RFC 6455 §7.4.1) the gateway says itself in WS_CLOSE or to a client. 1005 and
+ * 1006 are never sent in a close frame: they tell the app that the client sent no code, or
+ * vanished without a close frame.
+ */
+export const WsCloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  NO_STATUS: 1005,
+  ABNORMAL: 1006,
+  INTERNAL_ERROR: 1011,
+  SERVICE_RESTART: 1012,
+} as const;
+
+/** The kind byte of a WS_MESSAGE: how the client frames the message. */
+export const WsKind = { TEXT: 0, BINARY: 1 } as const;
+
+/**
+ * The head of a WS_MESSAGE frame, kind byte included; the message follows as its own buffer,
+ * so a client's message reaches the link without a copy (as REQUEST_BODY pieces do).
+ */
+export function wsMessageHeader(id: number, binary: boolean, messageLength: number): Buffer {
+  const header = Buffer.allocUnsafe(HEADER_SIZE + 1);
+  header[0] = Frame.WS_MESSAGE;
+  header.writeUInt32BE(id, 1);
+  header.writeUInt32BE(messageLength + 1, 5);
+  header[HEADER_SIZE] = binary ? WsKind.BINARY : WsKind.TEXT;
+  return header;
+}
+
+/** A WS_CLOSE frame: the code, then the reason as UTF-8. */
+export function encodeWsClose(id: number, code: number, reason = ''): Buffer {
+  const length = 2 + Buffer.byteLength(reason, 'utf8');
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
+  frame[0] = Frame.WS_CLOSE;
+  frame.writeUInt32BE(id, 1);
+  frame.writeUInt32BE(length, 5);
+  frame.writeUInt16BE(code, HEADER_SIZE);
+  frame.write(reason, HEADER_SIZE + 2, 'utf8');
+  return frame;
+}
+
+/** WS_APP_CLOSE's payload; a payload too short for a code is a normal close (1000). */
+export function decodeWsClose(payload: Buffer): { code: number; reason: string } {
+  if (payload.length < 2) return { code: 1000, reason: '' };
+  return { code: payload.readUInt16BE(0), reason: payload.toString('utf8', 2) };
+}
+
+/** WS_ACCEPT's payload: the subprotocol the app chose ('' = none) and its extra response headers. */
+export function decodeWsAccept(payload: Buffer): { subprotocol: string; headers: Array<[string, string]> } {
+  const fields = payload.toString('latin1').split('\0');
+  const headers: Array<[string, string]> = [];
+  for (let i = 1; i + 1 < fields.length; i += 2) headers.push([fields[i], fields[i + 1]]);
+  return { subprotocol: fields[0], headers };
 }
 
 export type FrameHandler = (type: number, id: number, payload: Buffer) => void;

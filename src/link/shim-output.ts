@@ -9,6 +9,8 @@ export const EXIT_STARTUP_FAILED = 3;
 export const EXIT_APP_LOAD_FAILED = 4;
 export const IMPORT_ERROR_MARKER = 'APPPKG-IMPORT-ERROR ';
 export const NOT_CALLABLE_MARKER = 'APPPKG-APP-NOT-CALLABLE ';
+/** An ASGI app's lifespan startup failed (docs/protocol.md §8): the version is refused. */
+export const LIFESPAN_FAILED_MARKER = 'APPPKG-LIFESPAN-FAILED ';
 
 /** Where a child's output goes: a stream (raw bytes), or a function called once per line. */
 export type OutputSink = Writable | ((line: string) => void);
@@ -19,6 +21,7 @@ export class LineTap {
   readonly recent: string[] = [];
   importError: Record<string, unknown> | null = null;
   notCallable: Record<string, unknown> | null = null;
+  lifespanFailed: Record<string, unknown> | null = null;
 
   constructor(private readonly sink: OutputSink, private readonly scan: () => boolean) {}
 
@@ -52,6 +55,9 @@ export class LineTap {
       } else if (line.startsWith(NOT_CALLABLE_MARKER)) {
         this.notCallable = parseMarker(line, NOT_CALLABLE_MARKER);
         marker = true;
+      } else if (line.startsWith(LIFESPAN_FAILED_MARKER)) {
+        this.lifespanFailed = parseMarker(line, LIFESPAN_FAILED_MARKER);
+        marker = true;
       } else {
         this.recent.push(line);
         if (this.recent.length > 40) this.recent.shift();
@@ -77,6 +83,14 @@ function parseMarker(line: string, marker: string): Record<string, unknown> | nu
 export function startError(app: string, code: number | null, signal: NodeJS.Signals | null, tap: LineTap): GatewayError {
   if (code === EXIT_APP_LOAD_FAILED && tap.notCallable) {
     return new GatewayError('APPPKG_APP_NOT_CALLABLE', { app, found: String(tap.notCallable.found ?? 'not callable') });
+  }
+  if (code === EXIT_APP_LOAD_FAILED && tap.lifespanFailed) {
+    const d = tap.lifespanFailed;
+    return new GatewayError('APPPKG_APP_LIFESPAN_FAILED', {
+      app,
+      reason: typeof d.message === 'string' && d.message !== '' ? d.message : 'startup failed',
+      traceback: typeof d.traceback === 'string' ? d.traceback : undefined,
+    });
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.importError) {
     const d = tap.importError;

@@ -1,7 +1,10 @@
 // One connected worker, as the frames see it: request ids, the requests in flight, writes
 // batched per event-loop turn, incoming frames dispatched to their request, the heartbeat's
 // PING and PONG. When the socket closes every request in flight fails, each told whether its
-// frames provably never left (so the proxy may retry it elsewhere). docs/protocol.md.
+// frames provably never left (so the proxy may retry it elsewhere). Websockets an ASGI app holds
+// (docs/protocol.md §8) share the ids and the dispatch but are kept apart from the requests in
+// flight: they last as long as their clients do, so they must not look like busy threads (the
+// proxy's limit per worker, the heartbeat's "nothing in flight", the 504 clock). docs/protocol.md.
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -20,12 +23,22 @@ export interface LinkExchange {
   openedAtFlush?: number;
 }
 
+/** A websocket on the link (openWebsocket): the gateway may end it (a drain, a stop). */
+export interface WebsocketLinkExchange extends LinkExchange {
+  /** Tell the app (WS_CLOSE) and the client that the gateway closes it with `code`. */
+  closeByGateway(code: number, reason: string): void;
+}
+
 export interface ReadyInfo {
   pid: number;
   python: string;
   implementation?: string;
   threads: number;
   app: string;
+  /** An ASGI worker's event loop (docs/protocol.md §8). */
+  loop?: 'asyncio' | 'uvloop';
+  /** Whether an ASGI app took the lifespan scope. */
+  lifespan?: 'supported' | 'unsupported';
 }
 
 /** Writes smaller than this (per turn, in all) are joined into one buffer; larger ones corked. */
@@ -36,6 +49,8 @@ const NO_MORE = encodeEmptyFrame(Frame.NO_MORE, 0);
 
 export class WorkerLink extends EventEmitter {
   private readonly exchanges = new Map<number, LinkExchange>();
+  /** Websockets, by id: apart from `exchanges`, never in flight (see the top of the file). */
+  private readonly websockets = new Map<number, WebsocketLinkExchange>();
   private readonly parser: FrameParser;
   private nextId = 1;
   private out: Buffer[] = [];
@@ -76,6 +91,11 @@ export class WorkerLink extends EventEmitter {
     return this.closedReason !== null;
   }
 
+  /** Websockets whose id is held: from WS_CONNECT to their terminal frame. */
+  get openWebsockets(): number {
+    return this.websockets.size;
+  }
+
   /** Open, not draining: open() would take a request. */
   get accepting(): boolean {
     return this.closedReason === null && !this.draining;
@@ -92,12 +112,34 @@ export class WorkerLink extends EventEmitter {
    */
   open(exchange: LinkExchange, counted = true): number {
     if (this.closedReason !== null || this.draining) return 0;
-    let id = this.nextId;
-    while (this.exchanges.has(id)) id = id === MAX_ID ? 1 : id + 1;
-    this.nextId = id === MAX_ID ? 1 : id + 1;
+    const id = this.freeId();
     this.exchanges.set(id, exchange);
     exchange.openedAtFlush = this.flushes;
     if (counted && ++this.requests === this.limitAt) this.onLimit?.();
+    return id;
+  }
+
+  /**
+   * Register a websocket (its WS_CONNECT may be written from now on); 0 when the link takes no
+   * more (closed, or draining). Not a request in flight, nor counted against max_requests.
+   */
+  openWebsocket(exchange: WebsocketLinkExchange): number {
+    if (this.closedReason !== null || this.draining) return 0;
+    const id = this.freeId();
+    this.websockets.set(id, exchange);
+    exchange.openedAtFlush = this.flushes;
+    return id;
+  }
+
+  /** Every websocket on the link is closed by the gateway with `code` (1012: a drain ended). */
+  closeWebsockets(code: number, reason: string): void {
+    for (const websocket of [...this.websockets.values()]) websocket.closeByGateway(code, reason);
+  }
+
+  private freeId(): number {
+    let id = this.nextId;
+    while (this.exchanges.has(id) || this.websockets.has(id)) id = id === MAX_ID ? 1 : id + 1;
+    this.nextId = id === MAX_ID ? 1 : id + 1;
     return id;
   }
 
@@ -143,9 +185,13 @@ export class WorkerLink extends EventEmitter {
     }
   };
 
-  /** Drop a request without waiting for its terminal frame (the link is going away). */
+  /**
+   * Drop a request (or a websocket) without waiting for its terminal frame: the link is going
+   * away, or none of its frames was ever written.
+   */
   forget(id: number): void {
     this.exchanges.delete(id);
+    if (this.websockets.delete(id) && this.websockets.size === 0) this.emit('websockets-closed');
   }
 
   private dispatch(type: number, id: number, payload: Buffer): void {
@@ -154,7 +200,10 @@ export class WorkerLink extends EventEmitter {
       return;
     }
     const exchange = this.exchanges.get(id);
-    if (exchange === undefined) return; // late frames of a request already failed
+    if (exchange === undefined) {
+      this.dispatchWebsocket(type, id, payload);
+      return;
+    }
     if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) {
       this.exchanges.delete(id);
       exchange.onFrame(type, payload);
@@ -162,6 +211,19 @@ export class WorkerLink extends EventEmitter {
       return;
     }
     exchange.onFrame(type, payload);
+  }
+
+  /** A websocket's frame; its id is free again after its terminal frame (emits 'websockets-closed' at none left). */
+  private dispatchWebsocket(type: number, id: number, payload: Buffer): void {
+    const websocket = this.websockets.get(id);
+    if (websocket === undefined) return; // late frames of one already failed
+    if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) {
+      this.websockets.delete(id);
+      websocket.onFrame(type, payload);
+      if (this.websockets.size === 0) this.emit('websockets-closed');
+      return;
+    }
+    websocket.onFrame(type, payload);
   }
 
   private control(type: number, payload: Buffer): void {
@@ -189,8 +251,9 @@ export class WorkerLink extends EventEmitter {
     // Requests opened since the last flush have every frame still here: they never left.
     const unsentSince = this.out.length > 0 ? this.flushes : -1;
     this.out = [];
-    const exchanges = [...this.exchanges.values()];
+    const exchanges = [...this.exchanges.values(), ...this.websockets.values()];
     this.exchanges.clear();
+    this.websockets.clear();
     for (const exchange of exchanges) exchange.onLinkFailed(reason, exchange.openedAtFlush === unsentSince);
     this.socket.destroy();
     this.emit('close', reason);

@@ -2,16 +2,20 @@
 // to (a process's route, else the WSGI workers, else a command app's web process), which
 // upstream of it is available, the bounded queue when none is (503 past it), one retry of a
 // request that provably never reached a worker, and the hand-over when a new version is
-// published: what waits stays here and goes to the new version's upstreams.
+// published: what waits stays here and goes to the new version's upstreams. An upgrade takes
+// the same path to its group: a process's route, or an ASGI app's workers (a websocket, held
+// to no thread, so neither the queue nor the limit per worker applies), else 501.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WorkerLink } from '../link/worker-link.js';
 import type { Backend, Endpoint } from './backend.js';
 import { answerFailure, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
+import { createWebsocketServer, type WebsocketOptions } from './forward-websocket.js';
 import type { ForwardOptions, Redispatch } from './forward-wsgi.js';
+import type { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { staticMounts, type StaticMount } from './static-files.js';
-import { HttpUpstream, selectForPipeline, selectUpstream, WsgiUpstream } from './upstream.js';
+import { HttpUpstream, selectForPipeline, selectForWebsocket, selectUpstream, WsgiUpstream } from './upstream.js';
 
 /** The upstreams that take one kind of path: the WSGI workers, or one process. */
 class UpstreamGroup<U extends WsgiUpstream | HttpUpstream = WsgiUpstream | HttpUpstream> {
@@ -61,11 +65,17 @@ export class AppDispatcher implements Redispatch {
   private forwardOptions: ForwardOptions = {};
   /** For a request that was retried once already. */
   private lastTryOptions: ForwardOptions = {};
+  /** null: the app's workers take no websocket (WSGI). */
+  private websocketOptions: WebsocketOptions | null = null;
   private readonly settled = (): void => {
     if (this.queue.length > 0) this.drainQueue();
   };
 
-  constructor(backend: Backend) {
+  constructor(
+    backend: Backend,
+    /** Every websocket the gateway holds, which this app's join. */
+    private readonly websockets: OpenWebsockets,
+  ) {
     this.backend = backend;
     this.attach(backend);
   }
@@ -91,6 +101,9 @@ export class AppDispatcher implements Redispatch {
     this.staticMounts = staticMounts(backend.dir, backend.static);
     this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this };
     this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody };
+    this.websocketOptions = backend.acceptsWebsockets
+      ? { server: createWebsocketServer(backend.limits.maxBody), timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets }
+      : null;
     this.workers = backend.processRoutes.some((p) => p.route === null) ? null : new UpstreamGroup<WsgiUpstream>(null, null, `${backend.name}'s workers`);
     this.processes = backend.processRoutes.map((p) => new UpstreamGroup<HttpUpstream>(p.name, p.route, `processes.${p.name} of ${backend.name}`));
     this.unsubscribe = backend.subscribe(() => this.sync());
@@ -252,11 +265,16 @@ export class AppDispatcher implements Redispatch {
   }
 
   /**
-   * An Upgrade request (a websocket) goes to the process whose route it falls under. WSGI
-   * cannot take one: a clear 501 that says what to declare, rather than a hang.
+   * An Upgrade request (a websocket) goes to the process whose route it falls under, or to an
+   * ASGI app's workers. WSGI cannot take one: a clear 501 that says what to declare, rather
+   * than a hang.
    */
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute): void {
     const group = this.groupFor(route.pathInfo);
+    if (group.process === null && this.websocketOptions !== null) {
+      this.sendWebsocket(group as UpstreamGroup<WsgiUpstream>, req, socket, head, route, this.websocketOptions);
+      return;
+    }
     if (group.process === null) {
       refuseUpgrade(
         socket,
@@ -269,5 +287,16 @@ export class AppDispatcher implements Redispatch {
     const upstream = (group as UpstreamGroup<HttpUpstream>).upstreams[0];
     if (upstream === undefined) refuseUpgradeFor(socket, 'unavailable', `${group.label} is restarting; try again`);
     else upstream.upgrade(req, socket, head, route);
+  }
+
+  /** To the worker with the fewest websockets; 503 when none is in rotation (restarting). */
+  private sendWebsocket(workers: UpstreamGroup<WsgiUpstream>, req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, options: WebsocketOptions): void {
+    // A link that refuses (its worker stopping) stops taking websockets: each is tried once at most.
+    for (let tries = workers.upstreams.length; tries > 0; tries--) {
+      const upstream = selectForWebsocket(workers.upstreams);
+      if (upstream === null) break;
+      if (upstream.upgrade(req, socket, head, route, options)) return;
+    }
+    refuseUpgradeFor(socket, 'unavailable', `${this.name} has no worker ready for a websocket; try again`);
   }
 }

@@ -47,6 +47,8 @@ export interface Backend {
   /** The package directory and its `static:` mapping (served here, never reaching Python). */
   readonly dir: string;
   readonly static: Readonly<Record<string, string>>;
+  /** Its workers take websockets (an ASGI app); else an upgrade for them is refused (501). */
+  readonly acceptsWebsockets: boolean;
   /** The processes that take requests, longest route first, the one without a route last. */
   readonly processRoutes: readonly ProcessRouteSpec[];
   /** What takes traffic now; a new array after each change. */

@@ -2,11 +2,13 @@
 // A head Node lets through but RFC 9112 refuses is answered 400 here; the path is decoded once
 // and routed (Host, then the longest mount); static files are served here; the rest goes to the
 // app's AppDispatcher. publish() swaps what is routed (atomically, for version switches);
-// stop() stops accepting, lets requests in flight finish within a bound, then closes the rest.
+// stop() stops accepting, closes the websockets ASGI apps hold (1001), lets requests in flight
+// finish within a bound, then closes the rest.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { WsCloseCode } from '../link/frames.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { requestHeadProblem } from '../net/request-head.js';
@@ -16,6 +18,7 @@ import { AppDispatcher } from './app-dispatcher.js';
 import type { Backend } from './backend.js';
 import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-response.js';
 import { compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
+import { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { Router, type RouteMatch } from './router.js';
 import { matchStatic, serveStatic } from './static-files.js';
@@ -61,6 +64,9 @@ type UpgradeSocket = Socket & { [kApp]?: string };
 
 const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
 
+/** How long a stop waits for websocket clients to answer their close frame before cutting them. */
+const WEBSOCKET_CLOSE_WAIT_MS = 2000;
+
 export class Front {
   private router = new Router<AppDispatcher>([]);
   private readonly dispatchers = new Map<string, AppDispatcher>();
@@ -70,6 +76,7 @@ export class Front {
   private idleWaiters: Array<() => void> = [];
   private readonly accessLog: AccessLog;
   private stopping = false;
+  private readonly websockets = new OpenWebsockets();
 
   private readonly trust: TrustProxy | null;
 
@@ -88,7 +95,7 @@ export class Front {
     for (const app of apps) {
       names.add(app.name);
       const dispatcher = this.dispatchers.get(app.name);
-      if (dispatcher === undefined) this.dispatchers.set(app.name, new AppDispatcher(app.backend));
+      if (dispatcher === undefined) this.dispatchers.set(app.name, new AppDispatcher(app.backend, this.websockets));
       else if (dispatcher.backend !== app.backend) dispatcher.attach(app.backend);
     }
     for (const [name, dispatcher] of this.dispatchers) {
@@ -217,7 +224,8 @@ export class Front {
 
   /**
    * An Upgrade request (a websocket) is routed like any request (SPEC §4), by Host and mount;
-   * the app hands it to the process whose route it falls under, or answers 501 (WSGI).
+   * the app hands it to the process whose route it falls under, or to its workers (ASGI), or
+   * answers 501 (WSGI).
    */
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {}); // a client's reset must not take the gateway down
@@ -270,13 +278,18 @@ export class Front {
   }
 
   /**
-   * Stops accepting, waits up to `graceMs` for requests in flight, then closes what is left.
-   * The apps are their owner's to stop (the registry), after this resolves.
+   * Stops accepting, closes every websocket (1001, to the app and the client), waits up to
+   * `graceMs` for requests in flight, then closes what is left. The apps are their owner's to
+   * stop (the registry), after this resolves.
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     for (const server of this.servers) server.close();
     for (const server of this.servers) server.closeIdleConnections();
+    // A websocket has no end of its own to wait for: each client gets a close frame now, and
+    // a moment to answer it, rather than a reset when its connection is destroyed below.
+    this.websockets.closeAll(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
+    const websocketsClosed = this.websockets.whenClosed(Math.min(graceMs, WEBSOCKET_CLOSE_WAIT_MS));
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
@@ -286,6 +299,7 @@ export class Front {
         });
       });
     }
+    await websocketsClosed;
     for (const socket of this.sockets) socket.destroy();
     for (const addr of this.opts.listen) if (addr.kind === 'unix') rmSync(addr.path, { force: true });
     this.accessLog.flush();

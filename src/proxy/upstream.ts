@@ -1,7 +1,8 @@
 // An upstream as the proxy sees it: a worker's link or a process's port, with one question that
 // decides whether it gets a new request, `available` = ready && !full (caddy's
 // Upstream.Available), and least-in-flight selection among those that are. A WSGI upstream
-// also keeps the app's timeout on its link (504, and the worker recycled); an HTTP one owns the
+// also keeps the app's timeout on its link (504, and the worker recycled), and an ASGI app's
+// takes websockets, which are held to no limit but the rotation; an HTTP one owns the
 // connection pool to its process.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -9,6 +10,7 @@ import type { Pool } from 'undici';
 import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
 import { forwardHttp } from './forward-http.js';
 import { forwardUpgrade } from './forward-upgrade.js';
+import { forwardWebsocket, type WebsocketOptions } from './forward-websocket.js';
 import { expireRequests, forwardWsgi, reclaimWaiting, type ForwardOptions } from './forward-wsgi.js';
 import type { RequestRoute } from './request-route.js';
 
@@ -51,6 +53,27 @@ export function selectForPipeline(upstreams: readonly WsgiUpstream[], except: Ws
   let best: WsgiUpstream | null = null;
   for (const u of upstreams) {
     if (u !== except && u.canPipeline && (best === null || u.inFlight < best.inFlight)) best = u;
+  }
+  return best;
+}
+
+/**
+ * The worker for a new websocket: fewest websockets among those in rotation, random tie-break.
+ * Not `available`: a websocket holds no thread, so neither the requests in flight nor the
+ * app's queue decide (docs/protocol.md §8).
+ */
+export function selectForWebsocket(upstreams: readonly WsgiUpstream[]): WsgiUpstream | null {
+  let best: WsgiUpstream | null = null;
+  let ties = 0;
+  for (const u of upstreams) {
+    if (!u.takesWebsockets) continue;
+    const open = u.link.openWebsockets;
+    if (best === null || open < best.link.openWebsockets) {
+      best = u;
+      ties = 1;
+    } else if (open === best.link.openWebsockets && Math.random() * ++ties < 1) {
+      best = u;
+    }
   }
   return best;
 }
@@ -100,6 +123,16 @@ export class WsgiUpstream implements Upstream {
   /** False when the link refused it before anything was sent (the caller tries another). */
   forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute, options: ForwardOptions): boolean {
     return forwardWsgi(this.endpoint.link, req, res, route, options);
+  }
+
+  /** In rotation and its link open: it may take a new websocket (an ASGI app's worker). */
+  get takesWebsockets(): boolean {
+    return !this.retired && this.endpoint.link.accepting;
+  }
+
+  /** A websocket for the app; false when the link refused it before anything was sent (the caller tries another). */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, options: WebsocketOptions): boolean {
+    return forwardWebsocket(this.endpoint.link, req, socket, head, route, options);
   }
 
   /** Out of rotation: what waits in it for a thread is asked back, to go elsewhere (RECLAIM). */

@@ -84,6 +84,8 @@ export class WsgiExchange implements LinkExchange {
   private bodyCredited = 0;
   private paused = false;
   private flushedUncredited = 0;
+  /** Response body bytes handed to `res` (a head is sent with the first of them). */
+  private bodyWritten = 0;
   /** ABORT sent (the client went away, or we answered for the app): waiting for the terminal frame. */
   aborted = false;
   /** link.ticks when the request (or its last body piece) went to the worker: the 504 clock. */
@@ -171,6 +173,11 @@ export class WsgiExchange implements LinkExchange {
     this.abort();
   }
 
+  private flushHeadAlone(): void {
+    const res = this.res;
+    if (this.bodyWritten === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
+  }
+
   onData(chunk: Buffer): void {
     if (this.state === State.Done || this.aborted) return;
     const link = this.link;
@@ -232,10 +239,15 @@ export class WsgiExchange implements LinkExchange {
       case Frame.RESPONSE: {
         this.state = State.Body;
         this.writeHead(parseHead(payload.toString('latin1')));
+        // Node sends a head with the first body piece. That piece usually came in the same batch
+        // of frames; when it did not (an ASGI app that awaits between its start and its body: a
+        // server-sent event stream), the client must still see the head now.
+        setImmediate(() => this.flushHeadAlone());
         return;
       }
       case Frame.RESPONSE_BODY: {
         const length = payload.length;
+        this.bodyWritten += length;
         this.res.write(payload, () => this.flushed(length));
         bodyBytesPassed(length);
         return;

@@ -2,11 +2,14 @@
 // slot that brings it up (READY and the health probe, or a port that accepts), restarts it with
 // back-off when it dies and recycles it (max_requests, max_memory, a request stuck past the
 // timeout: replacement first, then drain). It publishes which of them take traffic now
-// (`upstreams`, `subscribe`); which request goes where is the proxy's business.
+// (`upstreams`, `subscribe`); which request goes where is the proxy's business. A worker that
+// drains keeps the websockets its link holds (an ASGI app's) until they end or the drain time
+// passes (worker-drain.ts).
 import type { ProcessStatus, WorkerStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import { commandEnvironment, type AppEnvironment } from '../environment/app-env.js';
 import type { GatewayError } from '../errors.js';
+import { WsCloseCode } from '../link/frames.js';
 import type { WorkerLink } from '../link/worker-link.js';
 import type { AppLog } from '../log/app-log.js';
 import { Backoff } from './backoff.js';
@@ -14,6 +17,7 @@ import { CommandProcess } from './command-process.js';
 import { probeWorker } from './probe.js';
 import { memoryLimitReached, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
 import { Slot } from './slot.js';
+import { WorkerDrain } from './worker-drain.js';
 import { Worker } from './worker.js';
 
 /** What the proxy holds this version to, per request (the environment file's values). */
@@ -42,6 +46,8 @@ export interface AppInstanceOptions {
   maxRequests?: number;
   /** Recycle a worker whose RSS grows past this many bytes; 0 = never. */
   maxMemory?: number;
+  /** How long this version drains once replaced (the environment file's `drain`); default the registry's. */
+  versionDrainMs?: number;
   /** How often RSS is read when maxMemory is set. */
   memoryCheckMs?: number;
   /** How long a worker has to answer its health probe. */
@@ -85,6 +91,8 @@ export interface ProcessRoute {
 const DEFAULT_MEMORY_CHECK_MS = 3000;
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
 
+type Member = Worker | CommandProcess;
+
 export class AppInstance {
   readonly desc: Description;
   state: AppState = 'starting';
@@ -102,9 +110,14 @@ export class AppInstance {
   private readonly listeners = new Set<() => void>();
   private memoryTimer: NodeJS.Timeout | null = null;
   private readonly recycleLimits: RecycleLimits;
+  /** Each member being stopped (or drained), so that a stop during a drain signals it once. */
+  private readonly stopping = new Map<Member, Promise<void>>();
+  /** How its workers out of rotation end: after their websockets (worker-drain.ts). */
+  private readonly workerDrain: WorkerDrain;
 
   constructor(private readonly opts: AppInstanceOptions) {
     this.desc = opts.desc;
+    this.workerDrain = new WorkerDrain(opts.desc.name);
     this.recycleLimits = { maxRequests: opts.maxRequests ?? 0, maxMemory: opts.maxMemory ?? 0 };
     const workerBackoff = new Backoff();
     for (let i = 0; i < opts.workers; i++) {
@@ -117,7 +130,7 @@ export class AppInstance {
         say: opts.say,
         onLive: (w) => this.publish(w, this.workerUpstream(w, slot)),
         onRetired: (w) => this.unpublish(w),
-        drainMs: () => this.drainMs(),
+        drain: (w) => this.stopOnce(w, () => this.workerDrain.drain(w, this.drainMs())),
       });
       this.workerSlots.push(slot);
     }
@@ -134,7 +147,7 @@ export class AppInstance {
           if (serves && p.port !== null) this.publish(p, { kind: 'process', name, port: p.port, label: p.label });
         },
         onRetired: (p) => this.unpublish(p),
-        drainMs: () => this.drainMs(),
+        drain: (p) => this.stopOnce(p, () => p.stop(this.drainMs())),
       });
       this.processSlots.push({ name, slot });
     }
@@ -154,6 +167,18 @@ export class AppInstance {
 
   get limits(): AppLimits {
     return this.opts.limits;
+  }
+
+  /** Its workers take websockets: an ASGI app (docs/protocol.md §8). */
+  get acceptsWebsockets(): boolean {
+    return this.desc.kind === 'asgi';
+  }
+
+  /** Websockets its workers hold now, draining ones included. */
+  get openWebsockets(): number {
+    let open = 0;
+    for (const member of this.members) if (member instanceof Worker) open += member.link?.openWebsockets ?? 0;
+    return open;
   }
 
   /** The package directory, symlinks resolved (static files are served from under it). */
@@ -192,7 +217,7 @@ export class AppInstance {
     if (failed || this.state !== 'starting') {
       if (this.state === 'starting') this.state = 'failed';
       this.failure = (failed?.reason as GatewayError | undefined) ?? null;
-      await this.stopAll(1000);
+      await this.stopAll((m) => m.stop(1000));
       throw failed?.reason ?? new Error(`${this.name} was stopped while it started`);
     }
     this.state = 'ready';
@@ -206,6 +231,7 @@ export class AppInstance {
       env: appEnv.env,
       cwd: desc.dir,
       app: desc.app!,
+      kind: desc.kind === 'asgi' ? 'asgi' : 'wsgi',
       sysPath: appEnv.sysPath,
       threads: this.opts.threads,
       multiprocess: this.opts.workers > 1,
@@ -264,7 +290,7 @@ export class AppInstance {
     return {
       kind: 'worker',
       link,
-      capacity: this.opts.threads,
+      capacity: worker.capacity,
       pid: worker.pid,
       recycle: (why) => {
         if (slot.current === worker) slot.recycle(why);
@@ -289,6 +315,16 @@ export class AppInstance {
   /** How long a retired worker may finish its requests: as long as a request may take. */
   private drainMs(): number {
     return Math.max(1000, this.opts.limits.timeoutMs);
+  }
+
+  /** Stops `member` the way `how` says, unless it is being stopped already. */
+  private stopOnce(member: Member, how: () => Promise<void>): Promise<void> {
+    let stopping = this.stopping.get(member);
+    if (stopping === undefined) {
+      stopping = how().finally(() => this.stopping.delete(member));
+      this.stopping.set(member, stopping);
+    }
+    return stopping;
   }
 
   private watchMemory(): void {
@@ -320,6 +356,7 @@ export class AppInstance {
         pid: w.pid ?? null,
         state: w.state,
         inFlight: w.inFlight,
+        websockets: w.link?.openWebsockets ?? 0,
         requests: w.requests,
         startedAt: new Date(this.spawnedAt.get(w) ?? Date.now()).toISOString(),
       }));
@@ -337,14 +374,37 @@ export class AppInstance {
     }));
   }
 
-  /** Stops every process (SIGTERM, `graceMs` to finish, then SIGKILL); no restarts after. */
+  /**
+   * Stops every process (SIGTERM, `graceMs` to finish, then SIGKILL); no restarts after. The
+   * websockets its workers hold are closed 1001 (the gateway is going away), a drain under way
+   * included.
+   */
   async stop(graceMs: number): Promise<void> {
     this.state = 'stopping';
-    await this.stopAll(graceMs);
+    this.workerDrain.cutShort();
+    for (const member of this.members) {
+      if (member instanceof Worker) member.link?.closeWebsockets(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
+    }
+    await this.stopAll((m) => m.stop(graceMs));
     this.state = 'stopped';
   }
 
-  private async stopAll(graceMs: number): Promise<void> {
+  /** The environment file's `drain` for this app, if it gave one (registry.ts drains with it). */
+  get versionDrainMs(): number | undefined {
+    return this.opts.versionDrainMs;
+  }
+
+  /**
+   * Out of rotation for good (another version took over, or the app was removed): each worker
+   * finishes what it holds within `drainMs` (its websockets until then, then 1012), then stops.
+   */
+  async drain(drainMs: number): Promise<void> {
+    this.state = 'stopping';
+    await this.stopAll((m) => (m instanceof Worker ? this.workerDrain.drain(m, drainMs) : m.stop(drainMs)));
+    this.state = 'stopped';
+  }
+
+  private async stopAll(stop: (member: Member) => Promise<void>): Promise<void> {
     for (const slot of this.workerSlots) slot.halt();
     for (const { slot } of this.processSlots) slot.halt();
     if (this.memoryTimer !== null) clearInterval(this.memoryTimer);
@@ -353,6 +413,6 @@ export class AppInstance {
       this.live.clear();
       this.changed();
     }
-    await Promise.all([...this.members].map((m) => m.stop(graceMs)));
+    await Promise.all([...this.members].map((m) => this.stopOnce(m, () => stop(m))));
   }
 }

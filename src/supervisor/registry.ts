@@ -5,6 +5,8 @@
 // Removing the newest version rolls back the same way; restart() replaces a serving version
 // with a fresh instance of itself the same way (serve --reload). One reconcile runs at a time.
 // Each description is read once, by the source, and that value is what the instance runs.
+// A version taken out of rotation drains for `drainMs`: its requests finish, its websockets stay
+// open until then (then 1012), and status counts them under that version.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AppStatus, BrokenPackageStatus, VersionStatus } from '../admin/status-types.js';
@@ -46,7 +48,7 @@ export interface RegistryOptions {
   /** Told the serving version of every app after each change: the proxy routes to these. */
   publish: (apps: ServingApp[]) => void;
   say: (line: string) => void;
-  /** How long a draining version may finish its requests. */
+  /** How long a draining version may finish its requests and keep its websockets. */
   drainMs: number;
   /** Bound on lifecycle hooks (install, update). */
   hookTimeoutMs: number;
@@ -101,7 +103,8 @@ export class Registry {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
-  private draining = new Set<Promise<void>>();
+  /** Versions out of rotation, until their processes are gone; what each runs, for status. */
+  private draining = new Map<AppInstance, { desc: Description; done: Promise<void> }>();
 
   constructor(private readonly opts: RegistryOptions) {}
 
@@ -161,9 +164,9 @@ export class Registry {
       this.opts.onRemoved?.(name);
       if (record.serving) {
         this.opts.say(`${name}: removed; stopping it`);
-        const old = record.serving.instance;
+        const old = record.serving;
         this.publish();
-        this.drain(old);
+        this.drain(old.instance, old.desc);
       }
     }
     this.publish();
@@ -195,7 +198,7 @@ export class Registry {
       if (previous) {
         const what = previous.desc === desc || previous.desc.dir === desc.dir ? `${label(desc)} restarted` : `${label(desc)} takes over from ${label(previous.desc)}`;
         this.opts.say(`${record.name}: ${what}; draining the old one`);
-        this.drain(previous.instance);
+        this.drain(previous.instance, previous.desc);
       } else {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
       }
@@ -203,9 +206,9 @@ export class Registry {
     }
   }
 
-  private drain(instance: AppInstance): void {
-    const stopping = instance.stop(this.opts.drainMs).finally(() => this.draining.delete(stopping));
-    this.draining.add(stopping);
+  private drain(instance: AppInstance, desc: Description): void {
+    const done = instance.drain(instance.versionDrainMs ?? this.opts.drainMs).finally(() => this.draining.delete(instance));
+    this.draining.set(instance, { desc, done });
   }
 
   private async startVersion(record: AppRecord, desc: Description): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
@@ -297,16 +300,26 @@ export class Registry {
     for (const record of [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       const serving = record.serving;
       const instance = serving?.instance;
+      const draining = [...this.draining].filter(([, d]) => d.desc.name === record.name);
+      const websocketsIn = (dir: string): number =>
+        (serving?.desc.dir === dir ? serving.instance.openWebsockets : 0) +
+        draining.reduce((sum, [old, d]) => sum + (d.desc.dir === dir ? old.openWebsockets : 0), 0);
       const versions: VersionStatus[] = record.versions.map((desc) => {
         const refused = record.refused.get(fingerprint(desc));
         const isServing = serving?.desc.dir === desc.dir;
+        const isDraining = draining.some(([, d]) => d.desc.dir === desc.dir);
         return {
           version: desc.version,
           dir: desc.dir,
-          state: isServing ? 'serving' : refused ? 'failed' : 'standby',
+          state: isServing ? 'serving' : isDraining ? 'draining' : refused ? 'failed' : 'standby',
           reason: refused && !isServing ? { code: refused.code, message: refused.message } : null,
+          websockets: websocketsIn(desc.dir),
         };
       });
+      // A draining version whose directory is gone (rolled back by removing it) is still shown.
+      for (const [, { desc }] of draining) {
+        if (!versions.some((v) => v.dir === desc.dir)) versions.push({ version: desc.version, dir: desc.dir, state: 'draining', reason: null, websockets: websocketsIn(desc.dir) });
+      }
       apps.push({
         name: record.name,
         state: !instance ? 'failed' : instance.crashLooping ? 'crash-loop' : instance.state,
@@ -320,6 +333,7 @@ export class Registry {
         workers: (instance?.workerStatus() ?? []).map((w) => ({ ...w, rssBytes: w.pid ? readRssBytes(w.pid) : null })),
         processes: instance?.processStatus() ?? [],
         restarts: instance?.restarts ?? 0,
+        websockets: versions.reduce((sum, v) => sum + v.websockets, 0),
         problem: record.problem ? { code: record.problem.code, message: record.problem.message } : null,
       });
     }
@@ -334,8 +348,10 @@ export class Registry {
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     await this.running;
-    await Promise.all([...this.records.values()].map((r) => r.serving?.instance.stop(graceMs)));
-    await Promise.all(this.draining);
+    // Draining versions too: their websockets need not wait for the end of the drain.
+    const instances = [...[...this.records.values()].flatMap((r) => (r.serving ? [r.serving.instance] : [])), ...this.draining.keys()];
+    await Promise.all(instances.map((instance) => instance.stop(graceMs)));
+    await Promise.all([...this.draining.values()].map((d) => d.done));
   }
 }
 

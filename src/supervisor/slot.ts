@@ -39,8 +39,8 @@ export interface SlotOptions<P extends SupervisedProcess> {
   onLive: (proc: P) => void;
   /** The process takes no more traffic (unpublish it); it may still finish what it holds. */
   onRetired: (proc: P) => void;
-  /** How long a recycled process may finish its requests. */
-  drainMs: () => number;
+  /** A recycled process, out of rotation: let it finish what it holds, then stop it. */
+  drain: (proc: P) => Promise<void>;
 }
 
 export class Slot<P extends SupervisedProcess> {
@@ -156,7 +156,7 @@ export class Slot<P extends SupervisedProcess> {
           this.opts.onRetired(old);
         }
         this.admit(next);
-        void old.stop(this.opts.drainMs());
+        void this.opts.drain(old);
       },
       (err: GatewayError) => {
         this.replacing = null;

@@ -48,6 +48,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     say: opts.say,
     maxRequests: o.maxRequests ?? 0,
     maxMemory: o.maxMemory ?? 0,
+    versionDrainMs: o.drain === null ? undefined : o.drain * 1000,
     uid: ctx.runAs?.uid,
     gid: ctx.runAs?.gid,
   });

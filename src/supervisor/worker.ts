@@ -25,6 +25,8 @@ export interface WorkerOptions {
   cwd: string;
   /** `module:object`. */
   app: string;
+  /** What `app` is: a WSGI callable (threads run requests) or an ASGI 3 one (an asyncio loop). */
+  kind?: 'wsgi' | 'asgi';
   /** Prepended to sys.path in order, .pth files processed (SPEC 2.1). */
   sysPath: string[];
   threads: number;
@@ -54,12 +56,19 @@ export type WorkerState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
  * Bound (docs/architecture.md): replaced within HEARTBEAT_MS + HUNG_AFTER_MS + restart delay.
  */
 export const HEARTBEAT_MS = 2000;
+
+/**
+ * HTTP requests an ASGI worker is sent at once (docs/protocol.md §8): each is a task on its
+ * loop as soon as it arrives, so this bounds memory, not concurrency as `threads` does for WSGI.
+ */
+export const ASGI_IN_FLIGHT = 1000;
 export const HUNG_AFTER_MS = 6000;
 
 /** The config the shim reads from APPPKG_SHIM_CONFIG. */
-export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name'>): string {
+export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name'>): string {
   return JSON.stringify({
     app: opts.app,
+    kind: opts.kind ?? 'wsgi',
     sysPath: opts.sysPath,
     threads: opts.threads,
     multiprocess: opts.multiprocess,
@@ -110,9 +119,9 @@ export class Worker extends EventEmitter {
     return this._state === 'ready' && this._link !== null && this._link.accepting;
   }
 
-  /** Requests it runs at once (its threads). */
+  /** Requests it runs at once: its threads, or for an ASGI app as many as the loop is given. */
   get capacity(): number {
-    return this.opts.threads;
+    return this.opts.kind === 'asgi' ? ASGI_IN_FLIGHT : this.opts.threads;
   }
 
   /** Requests in flight. */

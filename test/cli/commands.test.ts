@@ -168,4 +168,28 @@ test('init writes a commented app.yaml that describe and check accept', async ()
   assert.match(again.stderr, /already exists/);
 });
 
+test('init finds an ASGI app (FastAPI, Starlette, async def app) and writes platform: python, asgi', async () => {
+  const fast = join(work.path, 'fastapi-project');
+  mkdirSync(fast, { recursive: true });
+  writeFileSync(join(fast, 'main.py'), 'from fastapi import FastAPI\n\napi = FastAPI(title="notes")\n');
+  const r = await runCli(['init', fast]);
+  assert.is(r.status, 0, r.stderr);
+  const yaml = readFileSync(join(fast, 'app.yaml'), 'utf8');
+  assert.match(yaml, /^platform: python, asgi$/m);
+  assert.match(yaml, /^app: main:api$/m);
+  assert.match(yaml, /^deb: python3-fastapi$/m);
+  assert.match(r.stdout, /ASGI/);
+
+  const plain = join(work.path, 'raw-asgi');
+  mkdirSync(plain, { recursive: true });
+  writeFileSync(
+    join(plain, 'server.py'),
+    'async def app(scope, receive, send):\n    await send({"type": "http.response.start", "status": 200, "headers": []})\n    await send({"type": "http.response.body", "body": b"hi"})\n',
+  );
+  assert.is((await runCli(['init', plain])).status, 0);
+  assert.match(readFileSync(join(plain, 'app.yaml'), 'utf8'), /^platform: python, asgi\napp: server:app$|^app: server:app$/m);
+  const check = await runCli(['check', plain, '--state-dir', state.path]);
+  assert.is(check.status, 0, check.stdout + check.stderr);
+});
+
 test.run();

@@ -205,6 +205,32 @@ test('an alias bomb is refused, not expanded', async () => {
   assert.match(err.problems[0]?.message ?? '', 'alias');
 });
 
+test('ASGI (SPEC 5.1): platform: python, asgi with app:, or asgi: {app:} alone', async () => {
+  const flat = await loadDescription(await writeApp('asgi-flat', 'platform: python, asgi\napp: chat.main:app\n'));
+  assert.is(flat.kind, 'asgi');
+  assert.is(flat.app, 'chat.main:app');
+  assert.equal(flat.platform, ['python', 'asgi']);
+  const spelled = await loadDescription(await writeApp('asgi-spelled', 'asgi:\n  app: notes.asgi:application\n'));
+  assert.is(spelled.kind, 'asgi', 'asgi: says what the app is without platform:');
+  assert.is(spelled.app, 'notes.asgi:application');
+  const missing = await failure(loadDescription(await writeApp('asgi-no-app', 'platform: python, asgi\n')));
+  assert.match(missing.format(), /the ASGI callable/);
+});
+
+test('ASGI: the wrong spelling for the platform, or two spellings, is refused with the fix', async () => {
+  const wrong = await failure(loadDescription(await writeApp('asgi-under-wsgi', 'platform: python, wsgi\nasgi:\n  app: m:app\n')));
+  assert.match(wrong.format(), /asgi: expected app: or wsgi: \{app: \.\.\.\} for platform wsgi/);
+  assert.match(wrong.format(), /fix: write app: module:object, or platform: python, asgi/);
+  const both = await failure(loadDescription(await writeApp('asgi-and-app', 'app: m:app\nasgi:\n  app: m:app\n')));
+  assert.match(both.format(), /either app: or asgi:/);
+  const two = await failure(loadDescription(await writeApp('asgi-and-wsgi', 'wsgi:\n  app: m:app\nasgi:\n  app: m:app\n')));
+  assert.match(two.format(), /either wsgi: \{app: \.\.\.\} or asgi:/);
+  const kinds = await failure(loadDescription(await writeApp('asgi-two-kinds', 'platform: python, wsgi, asgi\napp: m:app\n')));
+  assert.match(kinds.format(), /exactly one of wsgi, asgi or command/);
+  const web = await failure(loadDescription(await writeApp('asgi-web', 'platform: python, asgi\napp: m:app\nprocesses:\n  web:\n    command: run\n')));
+  assert.match(web.format(), /other than web for platform asgi/);
+});
+
 test('describeJson keeps one key order whatever the order in the file', async () => {
   const a = describeJson(await loadDescription(await writeApp('order-a', 'app: a:b\nhealth: /h\nos: linux\n')));
   const b = describeJson(await loadDescription(await writeApp('order-b', 'os: linux\nhealth: /h\napp: a:b\n')));

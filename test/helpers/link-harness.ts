@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Worker } from '../../src/supervisor/worker.js';
 import { forwardWsgi } from '../../src/proxy/forward-wsgi.js';
 import { routeFromRequest } from '../../src/proxy/request-route.js';
+import type { WorkerLink } from '../../src/link/worker-link.js';
 
 export const APPS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'apps');
 
@@ -19,6 +20,10 @@ export interface LinkHarnessOptions {
   mount?: string;
   startDeadlineMs?: number;
   python?: string;
+  /** The app's kind; default: `asgi` when the fixture's app.yaml says `platform: python, asgi`. */
+  kind?: 'wsgi' | 'asgi';
+  /** Added to the worker's environment. */
+  env?: Record<string, string>;
 }
 
 export interface LinkHarness {
@@ -31,26 +36,28 @@ export interface LinkHarness {
   stop(): Promise<void>;
 }
 
-/** `app:` of a fixture's app.yaml (fixtures use the flat form). */
-export function fixtureApp(name: string): { dir: string; app: string } {
+/** `app:` of a fixture's app.yaml (fixtures use the flat form), and its kind from `platform:`. */
+export function fixtureApp(name: string): { dir: string; app: string; kind: 'wsgi' | 'asgi' } {
   const dir = join(APPS, name);
   const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
   const m = /^app:\s*(\S+)/m.exec(yaml);
   if (!m) throw new Error(`${dir}/app.yaml has no app: line`);
-  return { dir, app: m[1] };
+  const platform = /^platform:(.*)$/m.exec(yaml)?.[1] ?? '';
+  return { dir, app: m[1], kind: /\basgi\b/.test(platform) ? 'asgi' : 'wsgi' };
 }
 
 export function workerFor(name: string, opts: LinkHarnessOptions = {}, output: string[] = []): Worker {
-  const { dir, app } = fixtureApp(name);
+  const { dir, app, kind } = fixtureApp(name);
   const sink = (line: string): void => {
     output.push(line);
     if (process.env.LINK_DEBUG) process.stderr.write(`[${name}] ${line}\n`);
   };
   return new Worker({
     python: opts.python ?? process.env.APPPKG_TEST_PYTHON ?? 'python3',
-    env: { ...(process.env as Record<string, string>) },
+    env: { ...(process.env as Record<string, string>), ...opts.env },
     cwd: dir,
     app,
+    kind: opts.kind ?? kind,
     sysPath: [dir],
     threads: opts.threads ?? 8,
     multiprocess: (opts.workers ?? 1) > 1,
@@ -230,5 +237,61 @@ export async function waitGone(pid: number, ms: number): Promise<void> {
     }
     if (Date.now() > deadline) throw new Error(`process ${pid} still running after ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One request id driven by hand on a worker's link: the frames the worker sends for it, in order. */
+export class RawExchange {
+  readonly frames: Array<{ type: number; payload: Buffer }> = [];
+  linkFailed: string | null = null;
+  readonly id: number;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly link: WorkerLink) {
+    this.id = link.open({
+      onFrame: (type, payload) => {
+        this.frames.push({ type, payload: Buffer.from(payload) });
+        this.wake();
+      },
+      onLinkFailed: (reason) => {
+        this.linkFailed = reason;
+        this.wake();
+      },
+    });
+    if (this.id === 0) throw new Error('the link takes no more requests');
+  }
+
+  /** Frames of `type` so far. */
+  of(type: number): Buffer[] {
+    return this.frames.filter((f) => f.type === type).map((f) => f.payload);
+  }
+
+  /** Resolves with the first frame of `type` at or after index `from`; rejects past ms. */
+  async next(type: number, ms = 5000, from = 0): Promise<Buffer> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const i = this.frames.findIndex((f, n) => n >= from && f.type === type);
+      if (i !== -1) return this.frames[i].payload;
+      const left = deadline - Date.now();
+      if (left <= 0 || this.linkFailed !== null) {
+        const seen = this.frames.map((f) => `0x${f.type.toString(16)}`).join(' ');
+        throw new Error(`no frame 0x${type.toString(16)} for request ${this.id} within ${ms} ms (seen: ${seen || 'none'}${this.linkFailed ? `; link failed: ${this.linkFailed}` : ''})`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  write(frame: Buffer): void {
+    this.link.write(frame);
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
   }
 }

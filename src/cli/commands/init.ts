@@ -6,8 +6,9 @@ import { GatewayError } from '../../errors.js';
 export const spec: CommandSpec = {
   name: 'init',
   summary:
-    'Write a commented app.yaml for an existing WSGI project: finds the application object\n' +
-    '(a module-level `application` or `app = Flask(...)`), requirements.txt, Django\'s manage.py.',
+    'Write a commented app.yaml for an existing WSGI or ASGI project: finds the application object\n' +
+    '(a module-level `application`, `app = Flask(...)`, `app = FastAPI(...)` or `Starlette(...)`, an\n' +
+    '`async def app(scope, receive, send)`), requirements.txt, Django\'s manage.py.',
   usage: 'apppkg-gateway init [DIR] [--force]',
   optionHelp: [['--force', 'overwrite an existing app.yaml']],
   options: { force: { type: 'boolean' } },
@@ -20,8 +21,17 @@ interface Candidate {
   module: string;
   object: string;
   score: number;
-  framework: 'flask' | 'django' | 'plain';
+  kind: 'wsgi' | 'asgi';
+  framework: 'flask' | 'django' | 'fastapi' | 'starlette' | 'plain';
 }
+
+/** Debian's package for each framework init recognises. */
+const FRAMEWORK_DEB: Partial<Record<Candidate['framework'], string>> = {
+  flask: 'python3-flask',
+  django: 'python3-django',
+  fastapi: 'python3-fastapi',
+  starlette: 'python3-starlette',
+};
 
 function* pythonFiles(dir: string, depth: number): Generator<string> {
   if (depth < 0) return;
@@ -57,13 +67,21 @@ export function findCandidates(root: string): Candidate[] {
     }
     const framework = /^\s*(from|import)\s+django\b/m.test(text) ? 'django' : /^\s*(from|import)\s+flask\b/m.test(text) ? 'flask' : 'plain';
     const depthPenalty = mod.split('.').length;
-    const fileBonus = /(^|\.)wsgi$/.test(mod) ? 20 : /(^|\.)(app|main|server)$/.test(mod) ? 10 : 0;
-    if (/^application\s*=|^def application\s*\(/m.test(text)) {
-      found.push({ module: mod, object: 'application', score: 50 + fileBonus - depthPenalty, framework });
+    // A Django project has both wsgi.py and asgi.py: WSGI stays the default, as Django's docs have it.
+    const fileBonus = /(^|\.)wsgi$/.test(mod) ? 20 : /(^|\.)asgi$/.test(mod) ? 15 : /(^|\.)(app|main|server)$/.test(mod) ? 10 : 0;
+    const asgiFile = /(^|\.)asgi$/.test(mod) || /get_asgi_application\s*\(/.test(text);
+    if (/^application\s*=|^(async\s+)?def application\s*\(/m.test(text)) {
+      const kind = asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi';
+      found.push({ module: mod, object: 'application', score: 50 + fileBonus - depthPenalty, kind, framework });
     }
     const flask = /^(\w+)\s*=\s*(flask\.)?Flask\s*\(/m.exec(text);
-    if (flask) found.push({ module: mod, object: flask[1], score: 40 + fileBonus - depthPenalty, framework: 'flask' });
-    else if (/^app\s*=/m.test(text)) found.push({ module: mod, object: 'app', score: 20 + fileBonus - depthPenalty, framework });
+    const asgiFramework = /^(\w+)\s*=\s*(?:(fastapi|starlette\.applications)\.)?(FastAPI|Starlette)\s*\(/m.exec(text);
+    if (flask) found.push({ module: mod, object: flask[1], score: 40 + fileBonus - depthPenalty, kind: 'wsgi', framework: 'flask' });
+    else if (asgiFramework) {
+      const fw = asgiFramework[3] === 'FastAPI' ? 'fastapi' : 'starlette';
+      found.push({ module: mod, object: asgiFramework[1], score: 40 + fileBonus - depthPenalty, kind: 'asgi', framework: fw });
+    } else if (/^async\s+def app\s*\(/m.test(text)) found.push({ module: mod, object: 'app', score: 30 + fileBonus - depthPenalty, kind: 'asgi', framework });
+    else if (/^app\s*=/m.test(text)) found.push({ module: mod, object: 'app', score: 20 + fileBonus - depthPenalty, kind: asgiFile ? 'asgi' : 'wsgi', framework });
   }
   return found.sort((a, b) => b.score - a.score);
 }
@@ -72,17 +90,17 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
   const best = candidates[0];
   const hasRequirements = existsSync(join(root, 'requirements.txt'));
   const isDjango = existsSync(join(root, 'manage.py')) || best.framework === 'django';
-  const deb = best.framework === 'flask' ? 'python3-flask' : isDjango ? 'python3-django' : null;
+  const deb = FRAMEWORK_DEB[best.framework] ?? (isDjango ? FRAMEWORK_DEB.django! : null);
   const others = candidates.slice(1, 4).map((c) => `${c.module}:${c.object}`);
   const lines = [
     `# app.yaml for ${basename(root)}, written by \`apppkg-gateway init\`. See README "The description".`,
     '# Check it with `apppkg-gateway check`, serve it with `apppkg-gateway serve`.',
-    'platform: python, wsgi',
+    `platform: python, ${best.kind}`,
     '',
     '# The interpreter: a PEP 440 specifier matched against the pythons this host has.',
     'python: ">=3.9"',
     '',
-    '# The WSGI callable, as module:object (the module is imported with this directory on sys.path).',
+    `# The ${best.kind.toUpperCase()} callable, as module:object (the module is imported with this directory on sys.path).`,
     `app: ${best.module}:${best.object}`,
   ];
   if (others.length > 0) lines.push(`# other candidates found: ${others.join(', ')}`);
@@ -130,7 +148,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const candidates = findCandidates(root);
   if (candidates.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root });
   writeFileSync(file, renderAppYaml(root, candidates));
-  process.stdout.write(`wrote ${file} (app: ${candidates[0].module}:${candidates[0].object})\n`);
+  process.stdout.write(`wrote ${file} (app: ${candidates[0].module}:${candidates[0].object}, ${candidates[0].kind.toUpperCase()})\n`);
   process.stdout.write(`next: apppkg-gateway check ${args.positionals[0] ?? '.'}\n`);
   return 0;
 }

@@ -1,0 +1,108 @@
+"""One HTTP request to an ASGI app: the `http` scope, receive() and send() (docs/protocol.md §8).
+
+receive() gives the body as REQUEST_BODY frames bring it (what has arrived since the last
+call, as one message) and credits the request window as the app takes it; once the body is
+complete it waits, and returns http.disconnect when the client goes away (ABORT) or the
+response is complete. After ABORT send() returns without sending, as uvicorn does: an app
+streaming to a client that left learns it from receive(), or not at all.
+"""
+
+from collections import deque
+
+from . import link
+from .asgi_response import ResponseExchange
+from .asgi_scope import BODY, http_scope, split_fields
+
+HEADER_PACK = link.HEADER.pack
+U32_PACK = link.U32.pack
+CREDIT_STEP = link.CREDIT_STEP
+_RESPONSE = "http.response"
+
+
+class HttpExchange(ResponseExchange):
+    chunks = None  # request body pieces not yet received by the app
+    body_eof = False  # REQUEST_END came (or the request has no body)
+    body_done = False  # the app has received the last http.request
+    expect_continue = False
+    consumed = 0
+    credited = 0
+
+    async def run(self):
+        try:
+            fields = split_fields(self.payload)
+            scope = http_scope(fields, self.worker.lifespan.state)
+            if not fields[BODY]:
+                self.body_eof = True
+            elif "\0HTTP_EXPECT\0" in self.payload:
+                for name, value in scope["headers"]:
+                    if name == b"expect" and value.lower() == b"100-continue":
+                        self.expect_continue = True
+            await self.worker.app(scope, self.receive, self.send)
+        except BaseException:
+            # A client that left is no app error (the WSGI worker logs nothing either).
+            if self.aborted and not self.ended:
+                self.end(link.RESPONSE_END)
+            else:
+                self.fail_with_traceback()
+            return
+        if self.ended:
+            return
+        if self.aborted:
+            self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
+        elif self.head_sent:
+            self.fail("the app returned before the last http.response.body (more_body was true)")
+        else:
+            self.fail("the app returned without sending a complete response")
+
+    async def receive(self):
+        while True:
+            if self.aborted or self.ended:
+                return {"type": "http.disconnect"}
+            chunks = self.chunks
+            if chunks:
+                body = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+                chunks.clear()
+                self._consumed(len(body))
+                if self.body_eof:
+                    self.body_done = True
+                return {"type": "http.request", "body": body, "more_body": not self.body_eof}
+            if self.body_eof and not self.body_done:
+                self.body_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            if self.expect_continue and not self.ended:
+                # RFC 9110 10.1.1: the client waits for "100 Continue" before it sends.
+                self.expect_continue = False
+                self.link.write(HEADER_PACK(link.CONTINUE, self.id, 0))
+            await self.wait()
+
+    def _consumed(self, n):
+        self.consumed += n
+        if self.consumed - self.credited >= CREDIT_STEP and not self.ended:
+            amount = self.consumed - self.credited
+            self.credited = self.consumed
+            self.link.write(HEADER_PACK(link.REQUEST_CREDIT, self.id, 4) + U32_PACK(amount))
+
+    async def send(self, message):
+        if self.aborted:
+            return
+        mtype = message["type"]
+        if self.ended:
+            raise RuntimeError("%r sent after the response was complete" % (mtype,))
+        if mtype == "http.response.body":
+            await self.send_body(message, _RESPONSE)
+        elif mtype == "http.response.start":
+            self.start_response(message, _RESPONSE)
+        else:
+            raise RuntimeError("unexpected ASGI message %r on an http connection" % (mtype,))
+
+    # -- frames from the link -------------------------------------------------------------------
+
+    def on_body(self, payload):
+        if self.chunks is None:
+            self.chunks = deque()
+        self.chunks.append(payload)
+        self.wake()
+
+    def on_body_end(self):
+        self.body_eof = True
+        self.wake()

@@ -1,0 +1,224 @@
+"""What every ASGI exchange on the link shares: its id and terminal frame, the response window,
+and the HTTP response an app sends (http.response.*, or a websocket's denial response).
+
+A start followed by one body that is the last leaves as ONE frame, RESPONSE_FULL. The start is
+held until the first body message for that; an app that awaits something else in between gets
+its head sent alone (RESPONSE) with the next batch of frames, so that a slow first body (a
+server-sent event stream) does not leave Node's timeout without a head.
+Otherwise RESPONSE, RESPONSE_BODY frames of at most 256 KiB, RESPONSE_END. send() waits while
+more than the response window is not credited by RESPONSE_CREDIT (docs/protocol.md §5).
+Exactly one terminal frame per exchange: RESPONSE_FULL, RESPONSE_END or ERROR; Node frees the
+id on it, so the exchange leaves the worker's table as it is sent.
+"""
+
+import traceback
+
+from . import link
+from .errors import InvalidResponse, log
+from .task import _NAME_DROP, _name_kind  # the WSGI response's header rules, shared
+
+HEADER_PACK = link.HEADER.pack
+FULL_PACK = link.RESPONSE_FULL_HEADER.pack
+MAX_BODY_FRAME = link.MAX_BODY_FRAME
+RESPONSE_WINDOW = link.RESPONSE_WINDOW
+_name_kinds = {}  # header name bytes -> task.py's kind of it
+
+
+def encode_header_pairs(headers, parts):
+    """Append an ASGI headers list to `parts` as latin-1 bytes (name, value, ...), checked as
+    the WSGI worker checks them; hop-by-hop names are dropped (the gateway frames the body)."""
+    try:
+        items = iter(headers)
+    except TypeError:
+        raise InvalidResponse("headers must be an iterable of [name, value] pairs, got %s" % type(headers).__name__)
+    for item in items:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise InvalidResponse("each header must be a [name, value] pair of bytes, got %r" % (item,))
+        if type(name) is not bytes or type(value) is not bytes:
+            if not isinstance(name, (bytes, bytearray)) or not isinstance(value, (bytes, bytearray)):
+                raise InvalidResponse("header %r: name and value must be bytes" % (item,))
+            name, value = bytes(name), bytes(value)
+        kind = _name_kinds.get(name)
+        if kind is None:
+            kind = _name_kind(name.decode("latin-1"))  # raises for a name that is no token
+            if len(_name_kinds) < 1024:
+                _name_kinds[name] = kind
+        if kind == _NAME_DROP:
+            continue
+        if b"\n" in value or b"\r" in value or b"\0" in value:
+            raise InvalidResponse("header %s: the value contains CR, LF or NUL: %r" % (name.decode("latin-1"), value))
+        parts.append(name)
+        parts.append(value)
+    return parts
+
+
+def encode_head(message):
+    status = message.get("status")
+    if type(status) is not int or not 200 <= status <= 599:
+        raise InvalidResponse("status must be an int 200-599, got %r" % (status,))
+    # The status alone: Node adds the standard reason phrase.
+    return b"\0".join(encode_header_pairs(message.get("headers", ()), [b"%d" % status]))
+
+
+def _body_bytes(body):
+    if type(body) is bytes:
+        return body
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    raise InvalidResponse("the body must be bytes, got %s" % type(body).__name__)
+
+
+class ResponseExchange:
+    # Class-level defaults: an exchange pays only for what it changes.
+    aborted = False  # ABORT came: the client is gone
+    closed = False  # a websocket closed (either side): its client takes nothing more
+    ended = False  # the terminal frame is sent
+    head = None  # the encoded head, held until the first body message
+    head_sent = False
+    sent = 0  # response bytes sent, and credited back by RESPONSE_CREDIT:
+    acked = 0
+    waiters = None  # futures of the app's coroutines waiting for any change here
+    task = None  # the asyncio task running the app for it
+
+    def __init__(self, worker, rid, payload):
+        self.worker = worker
+        self.link = worker.link
+        self.id = rid
+        self.payload = payload
+
+    # -- events from the link -----------------------------------------------------------------
+
+    def on_credit(self, amount):
+        self.acked += amount
+        self.wake()
+
+    def on_abort(self):
+        self.aborted = True
+        self.wake()
+
+    # -- waiting (the app's coroutines) -------------------------------------------------------
+
+    def wake(self):
+        waiters = self.waiters
+        if waiters:
+            self.waiters = None
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def wait(self):
+        """Until anything happens to this exchange; the caller checks what."""
+        fut = self.worker.loop.create_future()
+        if self.waiters is None:
+            self.waiters = [fut]
+        else:
+            self.waiters.append(fut)
+        await fut
+
+    async def wait_credit(self):
+        # Node has not handed a window's worth to the client yet: a slow client holds the app
+        # back instead of piling its output up in the gateway.
+        while self.sent - self.acked > RESPONSE_WINDOW and not (self.aborted or self.closed or self.ended):
+            await self.wait()
+        if self.link.paused:
+            await self.link.drain()
+
+    # -- the response -------------------------------------------------------------------------
+
+    def start_response(self, message, name):
+        if self.head is not None or self.head_sent:
+            raise RuntimeError("%s.start sent twice" % name)
+        self.head = encode_head(message)
+        # An app that sends its body without awaiting anything else in between does so before
+        # the batch leaves; one that does not has its head sent alone (release_head).
+        self.worker.held_heads.append(self)
+        self.link.schedule_flush()
+
+    def release_head(self):
+        """The batch leaves and the app is still between its start and its first body."""
+        if self.head is not None and not (self.head_sent or self.ended or self.aborted or self.closed):
+            self._send_head([])
+
+    def _send_head(self, parts):
+        """RESPONSE, then `parts` (the first body frames, if any), in one write."""
+        head = self.head
+        self.head = None
+        self.head_sent = True
+        parts.insert(0, HEADER_PACK(link.RESPONSE, self.id, len(head)) + head)
+        self.link.write_parts(parts)
+
+    async def send_body(self, message, name):
+        if self.head is None and not self.head_sent:
+            raise RuntimeError("%s.body sent before %s.start" % (name, name))
+        body = _body_bytes(message.get("body", b""))
+        more = message.get("more_body", False)
+        rid = self.id
+        n = len(body)
+        if not self.head_sent and not more:
+            head = self.head
+            self.head = None
+            self.head_sent = True
+            header = FULL_PACK(link.RESPONSE_FULL, rid, 4 + len(head) + n, len(head))
+            self.end_with([header + head + body] if n < 16384 else [header, head, body])
+            return
+        if n <= MAX_BODY_FRAME:
+            parts = [HEADER_PACK(link.RESPONSE_BODY, rid, n), body] if n else []
+            self.sent += n
+            if not more:
+                parts.append(HEADER_PACK(link.RESPONSE_END, rid, 0))
+                self.end_with(parts)
+                return
+            if not self.head_sent:
+                self._send_head(parts)
+            elif parts:
+                self.link.write_parts(parts)
+        else:
+            # In frames of at most 256 KiB, each within the window, as the WSGI worker sends.
+            view = memoryview(body)
+            for start in range(0, n, MAX_BODY_FRAME):
+                piece = view[start:start + MAX_BODY_FRAME]
+                parts = [HEADER_PACK(link.RESPONSE_BODY, rid, len(piece)), piece]
+                self.sent += len(piece)
+                if not self.head_sent:
+                    self._send_head(parts)
+                else:
+                    self.link.write_parts(parts)
+                if self.sent - self.acked > RESPONSE_WINDOW or self.link.paused:
+                    await self.wait_credit()
+                    if self.aborted or self.closed:
+                        return  # the client is gone: the rest goes nowhere
+            if not more:
+                self.end(link.RESPONSE_END)
+                return
+        if self.sent - self.acked > RESPONSE_WINDOW or self.link.paused:
+            await self.wait_credit()
+
+    # -- endings ------------------------------------------------------------------------------
+
+    def end_with(self, parts):
+        """Send `parts`, the last of them the terminal frame; the id is Node's again."""
+        self.ended = True
+        del self.worker.exchanges[self.id]
+        self.link.write_parts(parts)
+        self.wake()  # a receive() waiting for the end of the response returns now
+
+    def end(self, ftype, payload=b""):
+        self.end_with([HEADER_PACK(ftype, self.id, len(payload)) + payload])
+
+    def fail(self, text, after=""):
+        """The app failed: the log line the WSGI worker writes, and ERROR unless it is too late."""
+        fields = self.payload.split("\0", 10)
+        method = fields[0]
+        uri = fields[9] if len(fields) > 9 else "?"
+        worker = self.worker
+        if not after and self.head_sent:
+            after = " after the response headers were sent; the client connection is closed"
+        log("%s (%s) failed on %s %s%s:\n%s" % (worker.app_spec, worker.name, method, uri, after, text.rstrip()))
+        if not self.ended:
+            self.end(link.ERROR, text.encode("utf-8", "replace"))
+
+    def fail_with_traceback(self):
+        after = " after the response was complete" if self.ended else ""
+        self.fail(traceback.format_exc(), after)

@@ -1,0 +1,102 @@
+"""The ASGI `http` and `websocket` scopes, built from a REQUEST (or WS_CONNECT) frame.
+
+The frame's fields are those of the WSGI environ (environ.py, docs/protocol.md §3): latin-1
+strings whose chars are the request's bytes. ASGI wants the path decoded (percent-decoding
+is done by Node; the bytes are UTF-8, kept as surrogates when they are not), the raw path
+and the query as bytes, and the headers back as lowercase byte names: HTTP_ACCEPT_LANGUAGE
+is exactly accept-language because Node drops every client header name containing "_".
+"""
+
+from .environ import FIXED_FIELDS
+
+# The fields of a REQUEST frame, in order (environ.py reads the same).
+METHOD, SCHEME, SERVER_NAME, SERVER_PORT, REMOTE_ADDR, REMOTE_PORT = 0, 1, 2, 3, 4, 5
+SCRIPT_NAME, PATH_INFO, QUERY_STRING, REQUEST_URI, PROTOCOL, BODY = 6, 7, 8, 9, 10, 11
+
+_header_names = {"CONTENT_TYPE": b"content-type", "CONTENT_LENGTH": b"content-length"}
+
+
+class MalformedFrame(Exception):
+    """A REQUEST frame with too few fields: Node and the shim disagree on the protocol."""
+
+
+def _header_name(cgi_name):
+    name = _header_names.get(cgi_name)
+    if name is None:
+        bare = cgi_name[5:] if cgi_name.startswith("HTTP_") else cgi_name
+        name = bare.replace("_", "-").lower().encode("latin-1")
+        if len(_header_names) < 4096:
+            _header_names[cgi_name] = name
+    return name
+
+
+def _url_path(chars):
+    # The latin-1 chars are the decoded URL's bytes; ASGI's path is those bytes as UTF-8.
+    if chars.isascii():
+        return chars
+    return chars.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+def _port(text):
+    return int(text) if text.isdigit() else None
+
+
+_HTTP_VERSIONS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0", "HTTP/2.0": "2"}
+
+
+def _http_version(protocol):
+    version = _HTTP_VERSIONS.get(protocol)
+    if version is None:
+        version = protocol[5:] if protocol.startswith("HTTP/") else "1.1"
+    return version
+
+
+def split_fields(payload):
+    fields = payload.split("\0")
+    if len(fields) < FIXED_FIELDS:
+        raise MalformedFrame("malformed REQUEST frame (%d fields)" % len(fields))
+    return fields
+
+
+def header_pairs(fields):
+    """The CGI pairs as ASGI headers: (lowercase name, value) bytes, repeated ones apart."""
+    known = _header_names.get
+    return [
+        (known(name) or _header_name(name), value.encode("latin-1"))
+        for name, value in zip(fields[FIXED_FIELDS::2], fields[FIXED_FIELDS + 1::2])
+    ]
+
+
+def http_scope(fields, state):
+    remote_addr = fields[REMOTE_ADDR]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": _http_version(fields[PROTOCOL]),
+        "method": fields[METHOD],
+        "scheme": fields[SCHEME],
+        "path": _url_path(fields[PATH_INFO]),
+        "raw_path": fields[REQUEST_URI].partition("?")[0].encode("latin-1"),
+        "query_string": fields[QUERY_STRING].encode("latin-1"),
+        "root_path": _url_path(fields[SCRIPT_NAME]),
+        "headers": header_pairs(fields),
+        "client": (remote_addr, _port(fields[REMOTE_PORT])) if remote_addr else None,
+        "server": (fields[SERVER_NAME], _port(fields[SERVER_PORT])),
+        # Shallow, as ASGI's lifespan state asks: what a request adds is its own, the objects
+        # the app put there at startup are shared.
+        "state": dict(state),
+    }
+
+
+def websocket_scope(fields, state):
+    scope = http_scope(fields, state)
+    scope["type"] = "websocket"
+    scope["scheme"] = "wss" if fields[SCHEME] == "https" else "ws"
+    subprotocols = []
+    for name, value in scope["headers"]:
+        if name == b"sec-websocket-protocol":
+            subprotocols.extend(p.strip() for p in value.decode("latin-1").split(",") if p.strip())
+    scope["subprotocols"] = subprotocols
+    # The denial response: the app may answer the handshake with an HTTP response.
+    scope["extensions"] = {"websocket.http.response": {}}
+    return scope

@@ -1,0 +1,185 @@
+"""One websocket to an ASGI app: the `websocket` scope, receive() and send() (docs/protocol.md §8).
+
+Node speaks the websocket protocol with the client (framing, masking, ping/pong, fragments);
+the link carries whole messages: WS_CONNECT opens, WS_MESSAGE and WS_CLOSE come in, WS_ACCEPT,
+WS_MESSAGE and WS_CLOSE (0x1B-0x1D) go out. The app may deny the handshake with an HTTP
+response instead (the websocket.http.response extension), sent as any response is.
+
+Credits: the request window counts the WS_MESSAGE payloads the app has received (the kind
+byte included); the response window counts the bytes of the messages the app sends.
+Over-crediting by a byte a message is harmless; under-crediting would shrink the window
+for good, so each side counts the larger or the smaller amount accordingly.
+
+Once either side has closed, send() raises ClientDisconnected (an OSError, as uvicorn does).
+An app that lets it propagate ends like one that returns (RESPONSE_END, nothing logged):
+the client is gone, the app did nothing wrong.
+"""
+
+from collections import deque
+
+from . import link
+from .asgi_response import ResponseExchange, encode_header_pairs
+from .asgi_scope import split_fields, websocket_scope
+from .errors import ClientDisconnected, InvalidResponse
+
+HEADER_PACK = link.HEADER.pack
+U16 = link.U16
+U32_PACK = link.U32.pack
+CREDIT_STEP = link.CREDIT_STEP
+RESPONSE_WINDOW = link.RESPONSE_WINDOW
+_TEXT = bytes((link.WS_TEXT,))
+_BINARY = bytes((link.WS_BINARY,))
+_DENIAL = "websocket.http.response"
+_CONNECT = {"type": "websocket.connect"}
+
+
+def _valid_close(code, reason):
+    # RFC 6455 7.4: 1004-1006 and 1015 never go in a close frame, 1016-2999 are unassigned;
+    # the `ws` library Node closes the client with refuses them, and a reason past 123 bytes.
+    if type(code) is not int or len(reason) > 123:
+        return False
+    return 1000 <= code <= 1014 and code not in (1004, 1005, 1006) or 3000 <= code <= 4999
+
+
+class WebSocketExchange(ResponseExchange):
+    connect_received = False
+    accepted = False
+    disconnect = None  # the websocket.disconnect message, once there is one
+    messages = None  # deque of (message, payload size) not yet received by the app
+    consumed = 0
+    credited = 0
+
+    async def run(self):
+        try:
+            scope = websocket_scope(split_fields(self.payload), self.worker.lifespan.state)
+            await self.worker.app(scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            if self.aborted and not self.ended:
+                self.end(link.RESPONSE_END)
+            else:
+                self.fail_with_traceback()
+            return
+        if self.ended:
+            return
+        if self.head is not None or self.head_sent:
+            self.fail("the app returned before the last websocket.http.response.body (more_body was true)")
+        else:
+            # Node closes the client with 1000 if neither side had closed (403 before accept).
+            self.end(link.RESPONSE_END)
+
+    async def receive(self):
+        if not self.connect_received:
+            self.connect_received = True
+            return _CONNECT
+        while True:
+            messages = self.messages
+            if messages:
+                message, size = messages.popleft()
+                self.consumed += size
+                if self.consumed - self.credited >= CREDIT_STEP and not self.ended:
+                    amount = self.consumed - self.credited
+                    self.credited = self.consumed
+                    self.link.write(HEADER_PACK(link.REQUEST_CREDIT, self.id, 4) + U32_PACK(amount))
+                return message
+            if self.disconnect is not None:
+                return self.disconnect
+            if self.ended:  # a denial response is complete: there is no websocket
+                return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+            await self.wait()
+
+    async def send(self, message):
+        mtype = message["type"]
+        if mtype == "websocket.send":
+            if self.closed:
+                raise ClientDisconnected("the websocket is closed")
+            if not self.accepted:
+                raise RuntimeError("websocket.send before websocket.accept")
+            text = message.get("text")
+            if text is not None:
+                data = text.encode("utf-8")
+                kind = _TEXT
+            else:
+                data = message.get("bytes")
+                if data is None:
+                    raise InvalidResponse("websocket.send needs text or bytes")
+                data = bytes(data)
+                kind = _BINARY
+            n = len(data)
+            header = HEADER_PACK(link.WS_APP_MESSAGE, self.id, 1 + n) + kind
+            if n < 16384:
+                self.link.write(header + data)
+            else:
+                self.link.write_parts([header, data])
+            self.sent += n
+            if self.sent - self.acked > RESPONSE_WINDOW or self.link.paused:
+                await self.wait_credit()
+                if self.closed:
+                    raise ClientDisconnected("the websocket closed while the app waited to send")
+        elif mtype == "websocket.close":
+            if self.closed or self.ended:
+                raise ClientDisconnected("the websocket is closed")
+            if self.head is not None or self.head_sent:
+                raise RuntimeError("websocket.close after websocket.http.response.start")
+            code = message.get("code", 1000)
+            reason = (message.get("reason") or "").encode("utf-8")
+            if not _valid_close(code, reason):
+                raise InvalidResponse("websocket.close: expected a code 1000-1014 or 3000-4999 (RFC 6455 7.4) "
+                                      "and a reason of at most 123 bytes, got %r, %r" % (code, reason))
+            self.link.write(HEADER_PACK(link.WS_APP_CLOSE, self.id, 2 + len(reason)) + U16.pack(code) + reason)
+            self.closed = True
+            if self.disconnect is None:
+                # Nothing more will come in: a receive() now returns the close the app chose.
+                self.disconnect = {"type": "websocket.disconnect", "code": code, "reason": reason.decode("utf-8")}
+            self.wake()
+        elif mtype == "websocket.accept":
+            if self.closed:
+                raise ClientDisconnected("the client went away before the websocket was accepted")
+            if self.accepted or self.head is not None or self.head_sent:
+                raise RuntimeError("websocket.accept sent twice, or after a denial response")
+            subprotocol = message.get("subprotocol") or ""
+            parts = encode_header_pairs(message.get("headers", ()), [subprotocol.encode("latin-1")])
+            payload = b"\0".join(parts)
+            self.link.write(HEADER_PACK(link.WS_ACCEPT, self.id, len(payload)) + payload)
+            self.accepted = True
+        elif mtype == "websocket.http.response.body":
+            if self.closed:
+                raise ClientDisconnected("the client went away")
+            if self.ended:
+                raise RuntimeError("websocket.http.response.body sent after the response was complete")
+            await self.send_body(message, _DENIAL)
+        elif mtype == "websocket.http.response.start":
+            if self.closed:
+                raise ClientDisconnected("the client went away before the handshake was answered")
+            if self.accepted:
+                raise RuntimeError("websocket.http.response.start after websocket.accept")
+            self.start_response(message, _DENIAL)
+        else:
+            raise RuntimeError("unexpected ASGI message %r on a websocket" % (mtype,))
+
+    # -- frames from the link -------------------------------------------------------------------
+
+    def on_message(self, payload):
+        if payload[:1] == _TEXT:
+            message = {"type": "websocket.receive", "text": payload[1:].decode("utf-8", "replace")}
+        else:
+            message = {"type": "websocket.receive", "bytes": payload[1:]}
+        if self.messages is None:
+            self.messages = deque()
+        self.messages.append((message, len(payload)))
+        self.wake()
+
+    def on_close(self, payload):
+        code = U16.unpack_from(payload)[0] if len(payload) >= 2 else 1005
+        self._closed_by_client(code, payload[2:].decode("utf-8", "replace"))
+
+    def on_abort(self):
+        self.aborted = True
+        self._closed_by_client(1006, "")
+
+    def _closed_by_client(self, code, reason):
+        self.closed = True
+        if self.disconnect is None:
+            self.disconnect = {"type": "websocket.disconnect", "code": code, "reason": reason}
+        self.wake()

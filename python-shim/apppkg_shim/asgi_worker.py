@@ -1,0 +1,210 @@
+"""The ASGI worker: one asyncio loop on the main thread runs every request as a task.
+
+Frames from the link are dispatched as they arrive: a REQUEST (or WS_CONNECT) becomes a task
+at once (nothing waits unstarted, so RECLAIM is ignored), body pieces, credits and closes go
+to their exchange, PING is answered by the loop itself. The app's sync code runs in the
+loop's default executor (`threads` wide), never holding the loop.
+
+Life: lifespan startup, READY, requests; SIGTERM (or SIGINT) -> STOPPING; the gateway
+answers NO_MORE once it has routed its last request here; when every app task has finished,
+lifespan shutdown, exit 0. When the gateway dies the link closes (or our parent changes) and
+the process exits at once, as the WSGI worker does (docs/protocol.md §5, §8).
+"""
+
+import asyncio
+import json
+import os
+import platform
+import signal
+import sys
+import traceback
+
+from . import link
+from .asgi_http import HttpExchange
+from .asgi_lifespan import Lifespan
+from .asgi_link import LinkProtocol
+from .asgi_websocket import WebSocketExchange
+from .errors import EXIT_APP_LOAD_FAILED, EXIT_STARTUP_FAILED, log
+
+HEADER_PACK = link.HEADER.pack
+U32 = link.U32
+_PONG = HEADER_PACK(link.PONG, 0, 0)
+PARENT_CHECK_SECONDS = 1.0
+
+
+class AsgiWorker:
+    def __init__(self, sock, app, config, loop, loop_name, executor):
+        self.sock = sock
+        self.app = app
+        self.app_spec = config["app"]
+        self.name = config.get("name") or self.app_spec
+        self.threads = max(1, int(config.get("threads") or 1))
+        self.loop = loop
+        self.loop_name = loop_name
+        self.executor = executor
+        self.link = None
+        self.lifespan = Lifespan(app, self.app_spec, loop)
+        self.exchanges = {}  # id -> exchange, until its terminal frame
+        self.tasks = set()  # app tasks; one may outlive its exchange (work after the response)
+        self.held_heads = []  # exchanges whose response start waits for its first body
+        self.stop_requested = False
+        self.no_more = False
+        self.finished = loop.create_future()
+        self.exiting = False  # our own close of the link is no gateway going away
+        self.ppid = os.getppid()
+
+    def serve(self):
+        loop = self.loop
+        try:
+            return loop.run_until_complete(self._serve())
+        except Exception:
+            log("internal error in the shim, exiting:\n" + traceback.format_exc())
+            return EXIT_STARTUP_FAILED
+        finally:
+            self.exiting = True
+            _close_loop(loop, self.executor)
+
+    async def _serve(self):
+        loop = self.loop
+        _, self.link = await loop.connect_accepted_socket(
+            lambda: LinkProtocol(loop, self._dispatch, self._link_closed), sock=self.sock)
+        self.link.before_flush = self._release_heads
+        loop.call_later(PARENT_CHECK_SECONDS, self._check_parent)
+        if not await self.lifespan.startup():
+            return EXIT_APP_LOAD_FAILED
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_stop_signal)
+        ready = json.dumps({
+            "pid": os.getpid(),
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "threads": self.threads,
+            "app": self.app_spec,
+            "loop": self.loop_name,
+            "lifespan": "supported" if self.lifespan.supported else "unsupported",
+        }).encode("utf-8")
+        self.link.write(HEADER_PACK(link.READY, 0, len(ready)) + ready)
+        await self.finished
+        await self.lifespan.shutdown()
+        await self.link.flushed()
+        return 0
+
+    # -- frames -------------------------------------------------------------------------------
+
+    def _dispatch(self, frames):
+        try:
+            exchanges = self.exchanges
+            for ftype, rid, payload in frames:
+                if ftype == link.REQUEST:
+                    self._start(HttpExchange, rid, payload)
+                elif ftype == link.REQUEST_BODY:
+                    exchange = exchanges.get(rid)
+                    if exchange is not None:
+                        exchange.on_body(payload)
+                elif ftype == link.RESPONSE_CREDIT:
+                    exchange = exchanges.get(rid)
+                    if exchange is not None:
+                        exchange.on_credit(U32.unpack(payload)[0])
+                elif ftype == link.REQUEST_END:
+                    exchange = exchanges.get(rid)
+                    if exchange is not None:
+                        exchange.on_body_end()
+                elif ftype == link.WS_MESSAGE:
+                    exchange = exchanges.get(rid)
+                    if exchange is not None:
+                        exchange.on_message(payload)
+                elif ftype == link.ABORT:
+                    exchange = exchanges.get(rid)
+                    if exchange is not None:
+                        exchange.on_abort()
+                elif ftype == link.WS_CONNECT:
+                    self._start(WebSocketExchange, rid, payload)
+                elif ftype == link.WS_CLOSE:
+                    exchange = exchanges.get(rid)
+                    if exchange is not None:
+                        exchange.on_close(payload)
+                elif ftype == link.PING:
+                    self.link.write(_PONG)
+                elif ftype == link.NO_MORE:
+                    self.no_more = True
+                    self._check_finished()
+                elif ftype == link.RECLAIM:
+                    pass  # every request runs as it arrives: none waits here to be given back
+                else:
+                    log("protocol error: unknown frame type %d; ignored" % ftype)
+        except BaseException:
+            # Frames were lost: nothing the gateway could be told would be true any more.
+            log("internal error in the shim, exiting:\n" + traceback.format_exc())
+            _exit(EXIT_STARTUP_FAILED)
+
+    def _start(self, kind, rid, payload):
+        if rid in self.exchanges:
+            log("protocol error: request id %d is already in use; ignored" % rid)
+            return
+        exchange = kind(self, rid, payload)
+        self.exchanges[rid] = exchange
+        exchange.task = task = self.loop.create_task(self._run(exchange))
+        self.tasks.add(task)
+
+    async def _run(self, exchange):
+        # Not a done callback: that would cost every request one more turn through the loop.
+        try:
+            await exchange.run()
+        finally:
+            self.tasks.discard(exchange.task)
+            if self.stop_requested:
+                self._check_finished()
+
+    def _release_heads(self):
+        held = self.held_heads
+        if held:
+            self.held_heads = []
+            for exchange in held:
+                exchange.release_head()
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    def _on_stop_signal(self):
+        if self.stop_requested:
+            return
+        self.stop_requested = True
+        self.link.write(HEADER_PACK(link.STOPPING, 0, 0))
+        self._check_finished()
+
+    def _check_finished(self):
+        if self.stop_requested and self.no_more and not self.tasks and not self.exchanges and not self.finished.done():
+            self.finished.set_result(None)
+
+    def _check_parent(self):
+        if os.getppid() != self.ppid:
+            self._link_closed()
+        self.loop.call_later(PARENT_CHECK_SECONDS, self._check_parent)
+
+    def _link_closed(self):
+        # The gateway is gone (or our parent changed): nobody can take a response any more.
+        if not self.exiting:
+            _exit(0)
+
+
+def _exit(code):
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def _close_loop(loop, executor):
+    """As asyncio.run ends: the app's own leftover tasks cancelled, async generators closed,
+    the executor told to stop. (Python still joins its threads at exit: one stuck in the app
+    holds the exit until the gateway's grace runs out and SIGKILL ends it.)"""
+    try:
+        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        executor.shutdown(wait=False)
+    finally:
+        loop.close()

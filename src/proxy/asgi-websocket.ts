@@ -1,0 +1,308 @@
+// One websocket an ASGI app holds (docs/protocol.md §8), from WS_CONNECT to its terminal frame:
+// the app's answer completes the handshake (WS_ACCEPT: the 101, written by the `ws` library with
+// the app's subprotocol and headers) or refuses it (WS_CLOSE: 403; the denial response
+// extension: that response; ERROR: 500), within the app's `timeout` (504). Then whole messages
+// go both ways within the credit windows of §5 (websocket-flow.ts), and each side's close is
+// passed on to the other. The link id is freed on the terminal frame only (worker-link.ts).
+import type { Socket } from 'node:net';
+import type { RawData, WebSocket } from 'ws';
+import { Frame, WsCloseCode, decodeWsAccept, decodeWsClose, encodeWsClose } from '../link/frames.js';
+import { encodeRequest } from '../link/request-frame.js';
+import type { WebsocketLinkExchange, WorkerLink } from '../link/worker-link.js';
+import type { CgiRequest } from './cgi-request.js';
+import { failureStatus, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
+import { denialHead } from './websocket-denial.js';
+import { WebsocketFlow } from './websocket-flow.js';
+
+export interface AsgiWebsocketOptions {
+  /** No answer to the handshake this long: 504. */
+  timeoutMs: number;
+  /** A 500 before the handshake carries the traceback. */
+  development: boolean;
+}
+
+const enum Client {
+  /** ws checks the handshake (method, key, version); the app has heard nothing yet. */
+  Checking,
+  /** WS_CONNECT sent: waiting for the app's answer. */
+  Handshake,
+  /** The app's denial response is being written. */
+  Denying,
+  /** The 101 went out: messages flow. */
+  Open,
+  /** Answered and closed (or closing), or the client left. */
+  Gone,
+}
+
+/** Bytes a client sends before the 101 (it should send none, RFC 6455 §4.1) kept for ws; past them it is cut. */
+const EARLY_BYTES_LIMIT = 64 * 1024;
+
+/** One websocket on a link, from WS_CONNECT to its terminal frame. */
+export class AsgiWebsocket implements WebsocketLinkExchange {
+  id = 0;
+  openedAtFlush?: number;
+  private client = Client.Checking;
+  /** ws's verifyClient callback, until the app answers. */
+  private answer: ((accepted: boolean) => void) | null = null;
+  private accepted: { subprotocol: string; headers: Array<[string, string]> } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** The app knows the websocket is over: it closed it, or it was sent WS_CLOSE. */
+  private appTold = false;
+  /** The terminal frame came (or the link failed): the id may be reused, so nothing more is sent for it. */
+  private settled = false;
+  /** Its messages and credits, from WS_CONNECT on. */
+  private flow: WebsocketFlow | null = null;
+  /** What the client sent while the app decided, for ws to read first. */
+  private early: Buffer[] = [];
+  private earlyBytes = 0;
+
+  constructor(
+    private readonly link: WorkerLink,
+    private readonly socket: Socket,
+    private request: CgiRequest | null,
+    private readonly options: AsgiWebsocketOptions,
+  ) {}
+
+  /** WS_CONNECT was sent: the app decides. */
+  get asked(): boolean {
+    return this.client !== Client.Checking;
+  }
+
+  /** ws found the handshake valid: ask the app (WS_CONNECT), within its timeout. */
+  connect(answer: (accepted: boolean) => void): void {
+    const { line, pairs } = this.request!;
+    this.request = null;
+    this.client = Client.Handshake;
+    this.answer = answer;
+    this.flow = new WebsocketFlow(this.link, this.id);
+    this.link.write(encodeRequest(this.id, { ...line, body: '' }, pairs, Frame.WS_CONNECT));
+    this.timer = setTimeout(this.expire, this.options.timeoutMs);
+    this.timer.unref();
+    // Node leaves an upgrade's socket unread. Read it while the app decides, so that a client
+    // that leaves is seen at once (and the app told); what it sends meanwhile is kept for ws.
+    this.socket.on('data', this.holdEarly);
+    this.socket.once('end', this.onHandshakeEnd);
+    this.socket.once('close', this.onHandshakeClose);
+  }
+
+  /** ws's handleProtocols: the app's subprotocol, if the client offered it (RFC 6455 §4.2.2). */
+  chooseProtocol(offered: Set<string>): string | false {
+    const chosen = this.accepted?.subprotocol ?? '';
+    return chosen !== '' && offered.has(chosen) ? chosen : false;
+  }
+
+  /** The extra headers the app wants on the 101 (WS_ACCEPT). */
+  get acceptHeaders(): ReadonlyArray<[string, string]> {
+    return this.accepted?.headers ?? [];
+  }
+
+  /** The 101 went out: the client's messages and close go to the app from now on. */
+  opened(ws: WebSocket): void {
+    this.client = Client.Open;
+    this.flow!.attach(ws);
+    ws.on('message', this.onClientMessage);
+    ws.on('close', this.onClientClose);
+    ws.on('error', () => {}); // a protocol error or a reset: 'close' follows with its code
+  }
+
+  onFrame(type: number, payload: Buffer): void {
+    switch (type) {
+      case Frame.WS_APP_MESSAGE:
+        return this.flow!.toClient(payload);
+      case Frame.REQUEST_CREDIT:
+        return this.flow!.credit(payload.readUInt32BE(0));
+      case Frame.WS_ACCEPT:
+        return this.accept(payload);
+      case Frame.WS_APP_CLOSE:
+        return this.appClosed(payload);
+      case Frame.RESPONSE:
+        if (this.deny(payload.toString('latin1'), null)) this.client = Client.Denying;
+        return;
+      case Frame.RESPONSE_BODY:
+        if (this.client === Client.Denying) this.socket.write(payload, () => this.flow!.written(payload.length));
+        return;
+      case Frame.RESPONSE_FULL: {
+        this.settle();
+        const bodyStart = 4 + payload.readUInt32BE(0);
+        if (this.deny(payload.toString('latin1', 4, bodyStart), payload.length - bodyStart)) this.socket.end(payload.subarray(bodyStart));
+        else this.ended(null);
+        return;
+      }
+      case Frame.RESPONSE_END:
+      case Frame.UNRUN:
+        return this.ended(null);
+      case Frame.ERROR:
+        return this.ended(payload.toString('utf8'));
+      default:
+        return;
+    }
+  }
+
+  /** WS_ACCEPT: complete the handshake (ws writes the 101 and calls opened(), unless the client is gone). */
+  private accept(payload: Buffer): void {
+    if (this.client !== Client.Handshake) return; // too late: the client was answered, and the app told
+    const answer = this.answer!;
+    this.stopWaiting();
+    this.accepted = decodeWsAccept(payload);
+    // ws reads the socket from here on: what came early first (after `head`, which ws puts back itself).
+    this.socket.removeListener('data', this.holdEarly);
+    this.socket.removeListener('end', this.onHandshakeEnd);
+    if (this.early.length > 0) this.socket.unshift(Buffer.concat(this.early));
+    this.early = [];
+    answer(true);
+    if (this.client === Client.Handshake) {
+      // ws found the connection half-closed and dropped it: the client left.
+      this.client = Client.Gone;
+      this.tellApp(WsCloseCode.ABNORMAL, '');
+    }
+  }
+
+  /** The app's denial response head, instead of the 101; false when the client no longer waits for one. */
+  private deny(head: string, bodyLength: number | null): boolean {
+    if (this.client !== Client.Handshake) return false;
+    this.stopWaiting();
+    const text = denialHead(head, bodyLength);
+    if (text === null) {
+      this.client = Client.Gone;
+      refuseUpgradeFor(this.socket, 'bad-response', 'the app\'s denial response head was invalid');
+      return false;
+    }
+    this.client = Client.Gone;
+    this.socket.write(text, 'latin1');
+    return true;
+  }
+
+  /** WS_APP_CLOSE: before the accept a refusal (403), after it the client is closed with the app's code. */
+  private appClosed(payload: Buffer): void {
+    const { code, reason } = decodeWsClose(payload);
+    this.appTold = true;
+    if (this.client === Client.Handshake) {
+      this.stopWaiting();
+      this.client = Client.Gone;
+      refuseUpgrade(this.socket, 403, reason === '' ? 'the app refused the websocket' : reason.replace(/[\r\n]/g, ' '));
+    } else if (this.client === Client.Open) {
+      this.flow!.close(code, reason);
+    }
+  }
+
+  /**
+   * The terminal frame: the app's coroutine returned (traceback null) or raised. Before any
+   * answer that is a 403 or a 500; after the 101 the client is closed, 1000 or 1011, unless
+   * closing already.
+   */
+  private ended(traceback: string | null): void {
+    this.settle();
+    switch (this.client) {
+      case Client.Handshake:
+        this.stopWaiting();
+        this.client = Client.Gone;
+        // Returning without an answer declines, as websocket.close would (ASGI: 403).
+        if (traceback === null) refuseUpgrade(this.socket, 403, 'the app did not accept the websocket');
+        else refuseUpgrade(this.socket, failureStatus('app-error'), `the app raised before accepting the websocket${this.options.development ? `\n\n${traceback}` : ''}`);
+        return;
+      case Client.Denying:
+        this.client = Client.Gone;
+        // A denial body cut short must not look complete.
+        if (traceback === null) this.socket.end();
+        else this.socket.destroy();
+        return;
+      case Client.Open:
+        this.flow!.close(traceback === null ? WsCloseCode.NORMAL : WsCloseCode.INTERNAL_ERROR, '');
+        return;
+      default:
+        return;
+    }
+  }
+
+  onLinkFailed(): void {
+    this.settle();
+    switch (this.client) {
+      case Client.Handshake:
+        this.stopWaiting();
+        this.client = Client.Gone;
+        refuseUpgradeFor(this.socket, 'upstream-gone', 'the app\'s worker went away before it answered');
+        return;
+      case Client.Denying:
+        this.client = Client.Gone;
+        this.socket.destroy();
+        return;
+      case Client.Open:
+        this.flow!.close(WsCloseCode.INTERNAL_ERROR, 'the app\'s worker went away');
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The gateway ends it: the app is told (WS_CLOSE `code`) and the client closed (1012 a drain, 1001 a stop). */
+  closeByGateway(code: number, reason: string): void {
+    if (this.client === Client.Handshake) {
+      this.stopWaiting();
+      this.client = Client.Gone;
+      refuseUpgradeFor(this.socket, 'unavailable', reason);
+      this.tellApp(code, reason);
+    } else if (this.client === Client.Open) {
+      this.tellApp(code, reason);
+      this.flow!.close(code, reason);
+    }
+  }
+
+  private readonly onClientMessage = (data: RawData, isBinary: boolean): void => {
+    // binaryType 'nodebuffer' (the default): one Buffer per message.
+    if (!this.settled && !this.appTold) this.flow!.toApp(data as Buffer, isBinary);
+  };
+
+  /** ws's 'close': the client's code (1005 when it gave none, 1006 when it vanished) goes to the app. */
+  private readonly onClientClose = (code: number, reason: Buffer): void => {
+    this.client = Client.Gone;
+    this.tellApp(code, reason.toString('utf8'));
+  };
+
+  private readonly holdEarly = (chunk: Buffer): void => {
+    if (this.client !== Client.Handshake) return;
+    this.early.push(chunk);
+    this.earlyBytes += chunk.length;
+    if (this.earlyBytes > EARLY_BYTES_LIMIT) this.socket.destroy();
+  };
+
+  /** The client half-closed while the app decides: it cannot take a websocket any more. */
+  private readonly onHandshakeEnd = (): void => {
+    if (this.client === Client.Handshake) this.socket.destroy();
+  };
+
+  /** The client left before the 101 (or during a denial): the app is told it went away. */
+  private readonly onHandshakeClose = (): void => {
+    if (this.client !== Client.Handshake && this.client !== Client.Denying) return;
+    this.stopWaiting();
+    this.client = Client.Gone;
+    this.tellApp(WsCloseCode.ABNORMAL, '');
+  };
+
+  private readonly expire = (): void => {
+    this.timer = null;
+    if (this.client !== Client.Handshake) return;
+    this.answer = null;
+    this.client = Client.Gone;
+    refuseUpgradeFor(this.socket, 'timeout', `the app did not answer the websocket handshake within ${this.options.timeoutMs / 1000} s`);
+    this.tellApp(WsCloseCode.ABNORMAL, '');
+  };
+
+  private tellApp(code: number, reason: string): void {
+    if (this.settled || this.appTold) return;
+    this.appTold = true;
+    this.link.write(encodeWsClose(this.id, code, reason));
+  }
+
+  /** The id is free: nothing more goes to the app. */
+  private settle(): void {
+    this.settled = true;
+    this.flow?.end();
+  }
+
+  /** The handshake is answered: no timeout, no ws callback pending. */
+  private stopWaiting(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.answer = null;
+  }
+}

@@ -1,0 +1,62 @@
+// A client's request as a Python worker gets it (docs/protocol.md §3): the fields of the REQUEST
+// frame (and of a websocket's WS_CONNECT, which has the same payload, §8) and its CGI pairs,
+// decided in this one place: the route's split, the peer as --trust-proxy rules decide, the
+// client's headers as CGI names without the hop-by-hop ones, X-Forwarded-* as the gateway states them.
+import type { IncomingMessage } from 'node:http';
+import type { RequestLine } from '../link/request-frame.js';
+import { connectionListed, trustedView, untrustedPairs } from './forwarded-headers.js';
+import { cgiName, type RequestRoute } from './request-route.js';
+
+export interface CgiRequest {
+  line: RequestLine;
+  /** `\0NAME\0value` for each CGI variable, in the order the client sent its headers. */
+  pairs: string;
+}
+
+/**
+ * The frame fields of `req` going to `route`. `line.body` is the body marker: '' (none), the
+ * client's Content-Length, or `chunked`. The caller refuses a path with NUL (it separates fields).
+ */
+export function cgiRequest(req: IncomingMessage, route: RequestRoute): CgiRequest {
+  const headers = req.headers;
+  // Fields the client's Connection header names are hop-by-hop too (RFC 9110 7.6.1).
+  let drop = headers.connection === undefined ? null : connectionListed(headers.connection);
+  const trusted = route.trustProxy ? trustedView(req, route, route.trustProxy) : null;
+  if (trusted !== null && trusted.host !== null) {
+    drop = new Set(drop);
+    drop.add('HTTP_HOST');
+  }
+  const raw = req.rawHeaders;
+  let pairs = '';
+  let body = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = cgiName(raw[i]);
+    if (name === null || (drop !== null && drop.has(name))) continue;
+    const value = raw[i + 1];
+    if (name === 'CONTENT_LENGTH' && value !== '0') body = value;
+    pairs += `\0${name}\0${value}`;
+  }
+  // Node accepts chunked as the final coding only.
+  if (body === '' && headers['transfer-encoding'] !== undefined) body = 'chunked';
+
+  const peer = trusted ?? route;
+  if (trusted === null) pairs += untrustedPairs(route, headers.host);
+  else pairs += trusted.host === null ? trusted.pairs : `${trusted.pairs}\0HTTP_HOST\0${trusted.host}`;
+  return {
+    line: {
+      method: req.method ?? 'GET',
+      scheme: peer.scheme,
+      serverName: peer.serverName,
+      serverPort: peer.serverPort,
+      remoteAddr: peer.remoteAddr,
+      remotePort: peer.remotePort,
+      scriptName: route.scriptName,
+      pathInfo: route.pathInfo,
+      queryString: route.queryString,
+      requestUri: req.url ?? '/',
+      protocol: `HTTP/${req.httpVersion}`,
+      body,
+    },
+    pairs,
+  };
+}

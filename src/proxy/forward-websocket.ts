@@ -1,0 +1,74 @@
+// An upgrade for an ASGI app's worker, handed to the `ws` library for the websocket protocol
+// (framing, masking, ping/pong, fragmentation, size limits) and to the app for the decision:
+// `ws` checks the request, then asks the app through verifyClient, answered when the app's
+// WS_ACCEPT or refusal comes (asgi-websocket.ts), then writes the 101 with the subprotocol and
+// the headers the app chose. docs/protocol.md §8.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { WorkerLink } from '../link/worker-link.js';
+import { AsgiWebsocket, type AsgiWebsocketOptions } from './asgi-websocket.js';
+import { cgiRequest } from './cgi-request.js';
+import { refuseUpgradeFor } from './error-response.js';
+import { HOP_BY_HOP_HEADERS } from './forwarded-headers.js';
+import type { OpenWebsockets } from './open-websockets.js';
+import type { RequestRoute } from './request-route.js';
+import { isValidHeader } from './websocket-denial.js';
+
+export interface WebsocketOptions extends AsgiWebsocketOptions {
+  /** The app's handshake completer (createWebsocketServer). */
+  server: WebSocketServer;
+  /** Every websocket the gateway holds (closed with 1001 when it stops). */
+  open: OpenWebsockets;
+}
+
+const kWebsocket = Symbol('apppkg.websocket');
+type WithWebsocket = IncomingMessage & { [kWebsocket]?: AsgiWebsocket };
+
+function websocketOf(req: IncomingMessage): AsgiWebsocket {
+  return (req as WithWebsocket)[kWebsocket]!;
+}
+
+/** Headers of the 101 that are the handshake's own (ws writes them) or that a 1xx must not carry. */
+const HANDSHAKE_HEADERS = new Set([...HOP_BY_HOP_HEADERS, 'content-length', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions']);
+
+/** The handshake completer for one app's websockets. `maxPayload`: larger messages close 1009. */
+export function createWebsocketServer(maxPayload: number): WebSocketServer {
+  const server = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload,
+    verifyClient: (info, answer) => websocketOf(info.req).connect(answer),
+    handleProtocols: (offered, req) => websocketOf(req).chooseProtocol(offered),
+  });
+  // The app's extra headers on the 101, but for the handshake's own.
+  server.on('headers', (lines, req) => {
+    for (const [name, value] of websocketOf(req).acceptHeaders) {
+      if (!HANDSHAKE_HEADERS.has(name.toLowerCase()) && isValidHeader(name, value)) lines.push(`${name}: ${value}`);
+    }
+  });
+  return server;
+}
+
+/**
+ * Asks the ASGI app behind `link` to take the websocket `req` asks for. False, having answered
+ * nothing, when the link takes no more (closed, or its worker stopping): the caller tries another.
+ */
+export function forwardWebsocket(link: WorkerLink, req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, options: WebsocketOptions): boolean {
+  if (route.pathInfo.includes('\0') || route.scriptName.includes('\0')) {
+    refuseUpgradeFor(socket, 'bad-path', 'the path contains %00');
+    return true;
+  }
+  const websocket = new AsgiWebsocket(link, socket, cgiRequest(req, route), options);
+  const id = link.openWebsocket(websocket);
+  if (id === 0) return false;
+  websocket.id = id;
+  (req as WithWebsocket)[kWebsocket] = websocket;
+  options.open.add(websocket);
+  socket.once('close', () => options.open.delete(websocket));
+  options.server.handleUpgrade(req, socket, head, (ws) => websocket.opened(ws));
+  // ws answered the handshake itself (not a websocket GET, a bad key: 400/405/426): the app never heard of it.
+  if (!websocket.asked) link.forget(id);
+  return true;
+}

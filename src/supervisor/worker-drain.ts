@@ -1,0 +1,62 @@
+// How a worker out of rotation ends when its link holds websockets (an ASGI app's, docs/protocol.md
+// §8): they stay open until they end or the drain time passes, then they are closed 1012 (RFC 6455
+// "service restart"), the app has a moment to see that and return, and only then is the worker
+// sent SIGTERM. Not before: the shim takes SIGTERM to mean "finish what you hold", and a
+// websocket has no end of its own. A gateway stop cuts every wait short (its websockets are
+// closed 1001 instead).
+import { WsCloseCode } from '../link/frames.js';
+import type { WorkerLink } from '../link/worker-link.js';
+import type { Worker } from './worker.js';
+
+/** After its websockets were closed at the end of a drain, how long the app has to return. */
+const WEBSOCKET_CLOSE_GRACE_MS = 5000;
+
+export class WorkerDrain {
+  /** Drains waiting for websockets to end: cutShort() wakes them. */
+  private readonly waiters = new Set<() => void>();
+  private cut = false;
+
+  /** `app` names the app in the reason the clients get. */
+  constructor(private readonly app: string) {}
+
+  /**
+   * Lets `worker` finish what it holds, then stops it: its requests within `ms`, its websockets
+   * until they end or `ms` passes (then 1012).
+   */
+  async drain(worker: Worker, ms: number): Promise<void> {
+    const link = worker.link;
+    let grace = ms;
+    if (link !== null && link.openWebsockets > 0) {
+      const started = Date.now();
+      await this.websocketsClosed(link, ms);
+      link.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.app} is restarting`);
+      await this.websocketsClosed(link, WEBSOCKET_CLOSE_GRACE_MS);
+      grace = Math.max(1000, ms - (Date.now() - started));
+    }
+    await worker.stop(grace);
+  }
+
+  /** The gateway stops: no drain waits for websockets any more, now or later. */
+  cutShort(): void {
+    this.cut = true;
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** Resolves when `link` holds no websocket (or closes), after `ms`, or once cut short. */
+  private websocketsClosed(link: WorkerLink, ms: number): Promise<void> {
+    if (link.openWebsockets === 0 || link.closed || this.cut) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        link.off('websockets-closed', done);
+        link.off('close', done);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      link.on('websockets-closed', done);
+      link.on('close', done);
+      this.waiters.add(done);
+    });
+  }
+}

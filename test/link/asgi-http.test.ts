@@ -1,0 +1,311 @@
+// ASGI apps over the link, HTTP side (docs/protocol.md §8): the scope, bodies streamed both
+// ways within the windows, failures, lifespan state and shutdown, the executor, concurrency,
+// PING and RECLAIM, the stop. Real Node, real Python: once with the pyenv python3 (asyncio)
+// and once with Debian's /usr/bin/python3 (uvloop when python3-uvloop is installed).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Frame, encodeEmptyFrame } from '../../src/link/frames.js';
+import { encodeRequest, type RequestLine } from '../../src/link/request-frame.js';
+import { RawConnection, RawExchange, get, startLinkHarness, withDeadline, type LinkHarness } from '../helpers/link-harness.js';
+
+const PYTHONS = ['python3', ...(existsSync('/usr/bin/python3') ? ['/usr/bin/python3'] : [])];
+const PATTERN = Buffer.from(Array.from({ length: 65536 }, (_, i) => i & 255));
+
+function hasUvloop(python: string): boolean {
+  return spawnSync(python, ['-c', 'import uvloop'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+/** The body of a raw HTTP/1.1 response with a chunked body, once it is complete. */
+async function chunkedBody(c: RawConnection, ms = 5000): Promise<{ head: string; body: Buffer }> {
+  const all = await c.waitFor((s) => s.includes('\r\n0\r\n\r\n'), ms, 'the last chunk');
+  const text = all.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, '');
+  const cut = text.indexOf('\r\n\r\n');
+  const chunks: Buffer[] = [];
+  let pos = cut + 4;
+  for (;;) {
+    const eol = text.indexOf('\r\n', pos);
+    const size = parseInt(text.slice(pos, eol), 16);
+    if (Number.isNaN(size)) throw new Error(`not a chunked body: ${JSON.stringify(text.slice(0, 300))}`);
+    if (size === 0) break;
+    chunks.push(Buffer.from(text.slice(eol + 2, eol + 2 + size), 'latin1'));
+    pos = eol + 2 + size + 2;
+  }
+  return { head: text.slice(0, cut), body: Buffer.concat(chunks) };
+}
+
+/** A GET as the health probe sends it (docs/protocol.md §7), for requests written by hand. */
+function probeLine(path: string, query = ''): RequestLine {
+  return {
+    method: 'GET', scheme: 'http', serverName: 'localhost', serverPort: 80, remoteAddr: '127.0.0.1', remotePort: 1,
+    scriptName: '', pathInfo: path, queryString: query, requestUri: query ? `${path}?${query}` : path, protocol: 'HTTP/1.1', body: '',
+  };
+}
+
+async function counters(h: LinkHarness): Promise<{ sent: number; disconnects: number }> {
+  return JSON.parse((await get(`${h.url}/m/count`)).body) as { sent: number; disconnects: number };
+}
+
+async function until(what: string, ms: number, pred: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const python of PYTHONS) {
+  const t = suite<{ h: LinkHarness }>(`asgi-http (${python})`);
+  const uvloop = hasUvloop(python);
+
+  t.before(async (ctx) => {
+    ctx.h = await startLinkHarness('asgi-http', { python, mount: '/m', threads: 3 });
+  });
+  t.after(async (ctx) => {
+    await ctx.h?.stop();
+  });
+
+  t(`READY names the loop (${uvloop ? 'uvloop' : 'asyncio'}) and lifespan support`, ({ h }) => {
+    const ready = h.workers[0].readyInfo as unknown as Record<string, unknown>;
+    assert.is(ready.loop, uvloop ? 'uvloop' : 'asyncio');
+    assert.is(ready.lifespan, 'supported');
+    assert.is(ready.threads, 3);
+    assert.is(ready.app, 'app:application');
+  });
+
+  t('hello: start + one final body leave as one response, the app\'s headers as they are', async ({ h }) => {
+    const r = await get(`${h.url}/m/hello`);
+    assert.is(r.status, 200);
+    assert.is(r.body, 'Hello, world!\n');
+    assert.is(r.headers.get('content-length'), '14');
+    assert.is(r.headers.get('content-type'), 'text/plain');
+  });
+
+  t('the http scope: path and root_path decoded, raw_path and query raw, headers back, client and server', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write(
+        'POST /m/scope/caf%C3%A9%20x/%FF?q=a%20b&q=2 HTTP/1.1\r\nHost: example.test:8080\r\nX-Multi: one\r\nAccept-Language: fr\r\n' +
+          'X-Multi: two\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n',
+      );
+      const { head, body } = await chunkedBody(c);
+      assert.match(head, /^HTTP\/1\.1 200 OK/);
+      const scope = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      assert.is(scope.type, 'http');
+      assert.equal(scope.asgi, { version: '3.0', spec_version: '2.3' });
+      assert.is(scope.http_version, '1.1');
+      assert.is(scope.method, 'POST');
+      assert.is(scope.scheme, 'http');
+      assert.is(scope.path, '/scope/café x/\udcff', 'decoded as UTF-8, a stray byte as a surrogate');
+      assert.is(scope.root_path, '/m');
+      assert.is(scope.raw_path, '/m/scope/caf%C3%A9%20x/%FF');
+      assert.is(scope.query_string, 'q=a%20b&q=2');
+      const headers = scope.headers as Array<[string, string]>;
+      assert.equal(headers.filter(([n]) => n === 'x-multi'), [['x-multi', 'one'], ['x-multi', 'two']], 'repeated headers stay apart, in order');
+      assert.equal(headers.find(([n]) => n === 'accept-language'), ['accept-language', 'fr']);
+      assert.equal(headers.find(([n]) => n === 'content-type'), ['content-type', 'text/plain']);
+      assert.equal(headers.find(([n]) => n === 'content-length'), ['content-length', '0']);
+      assert.equal(headers.find(([n]) => n === 'host'), ['host', 'example.test:8080']);
+      assert.ok(headers.every(([n]) => n === n.toLowerCase() && !n.includes('_')), 'lowercase names');
+      assert.equal(scope.client, ['127.0.0.1', c.socket.localPort]);
+      assert.equal(scope.server, ['example.test', h.port]);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  t('lifespan state: set at startup, seen by every request as a shallow copy', async ({ h }) => {
+    const pid = h.workers[0].pid;
+    for (let i = 0; i < 2; i++) {
+      const r = JSON.parse((await get(`${h.url}/m/state`)).body) as { started: string; mutated_seen: boolean };
+      assert.equal(r, { started: `at startup in ${pid}`, mutated_seen: false });
+    }
+  });
+
+  t('an 8 MiB upload, read slowly in pieces (request window): every byte, in order', async ({ h }) => {
+    const body = Buffer.alloc(8 << 20);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 255;
+    let check = 0;
+    for (let i = 0; i < body.length; i += 4096) check = (check + body[i]) % 65521;
+    const r = await get(`${h.url}/m/upload?pause=0.002`, { method: 'POST', body }, 30_000);
+    const [total, sum, pieces] = r.body.split(' ').map(Number);
+    assert.is(total, body.length);
+    assert.is(sum, check);
+    assert.ok(pieces >= 8, `${pieces} http.request messages: the body streamed in`);
+  });
+
+  t('a chunked upload of 2 MiB in uneven pieces', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write('POST /m/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+      const all: Buffer[] = [];
+      let total = 0;
+      for (let n = 1; total < 2 << 20; n = ((n * 31 + 7) % 150_000) + 1) {
+        const piece = Buffer.alloc(n, total & 255);
+        all.push(piece);
+        total += n;
+        c.write(`${n.toString(16)}\r\n`);
+        c.write(piece);
+        c.write('\r\n');
+      }
+      c.write('0\r\n\r\n');
+      const joined = Buffer.concat(all);
+      let check = 0;
+      for (let i = 0; i < joined.length; i += 4096) check = (check + joined[i]) % 65521;
+      const { body } = await chunkedBody(c, 15_000);
+      assert.is(body.toString().split(' ').slice(0, 2).join(' '), `${total} ${check}`);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  t('Expect: 100-continue: CONTINUE once the app waits for the body', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write('POST /m/upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+      await c.waitFor((s) => s.startsWith('HTTP/1.1 100 Continue\r\n\r\n'), 5000, '100 Continue');
+      c.write('hello');
+      const { body } = await chunkedBody(c);
+      assert.is(body.toString().split(' ')[0], '5');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  t('an 8 MiB streamed response, byte for byte (RESPONSE, RESPONSE_BODY..., RESPONSE_END), in 64 KiB and 4 MiB messages', async ({ h }) => {
+    const expected = createHash('sha1');
+    for (let i = 0; i < 128; i++) expected.update(PATTERN);
+    const sha1 = expected.digest('hex');
+    for (const pieces of [64, 4096]) {
+      const res = await fetch(`${h.url}/m/stream?mb=8&pieces=${pieces}`, { signal: AbortSignal.timeout(15_000) });
+      assert.is(res.status, 200);
+      const body = Buffer.from(await res.arrayBuffer());
+      assert.is(body.length, 8 << 20);
+      assert.is(createHash('sha1').update(body).digest('hex'), sha1);
+    }
+  });
+
+  t('one final body of 2 MiB (one RESPONSE_FULL)', async ({ h }) => {
+    const res = await fetch(`${h.url}/m/big-full`, { signal: AbortSignal.timeout(10_000) });
+    const body = Buffer.from(await res.arrayBuffer());
+    assert.ok(body.equals(Buffer.concat(Array.from({ length: 32 }, () => PATTERN))));
+  });
+
+  t('a client that stops reading holds the app back (response window); leaving ends the request', async ({ h }) => {
+    const before = (await counters(h)).sent;
+    const c = await RawConnection.open(h.port);
+    c.write('GET /m/stream?mb=256 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.waitFor((s) => s.length > 100_000, 5000, 'the first 100 KB');
+    c.socket.pause();
+    let last = -1;
+    let now = (await counters(h)).sent;
+    const deadline = Date.now() + 5000;
+    while (now !== last && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 300));
+      last = now;
+      now = (await counters(h)).sent;
+    }
+    assert.is(now, last, 'the app waits in send(), not producing');
+    assert.ok(now - before < 64 << 20, `produced ${(now - before) >> 20} MiB of 256 while the client read nothing`);
+    c.destroy(); // ABORT: send() returns without sending from now on
+    await until('the request to end', 5000, () => h.workers[0].inFlight === 0);
+    assert.not.ok(h.output.some((l) => l.includes('Traceback')), 'a client leaving is not an app error');
+  });
+
+  t('ABORT: the app\'s receive() returns http.disconnect, its later send() is a no-op', async ({ h }) => {
+    const before = (await counters(h)).disconnects;
+    const c = await RawConnection.open(h.port);
+    c.write('GET /m/disconnect HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.waitFor((s) => s.includes('waiting'), 5000, 'the first piece');
+    c.destroy();
+    await until('the app to see http.disconnect', 5000, async () => (await counters(h)).disconnects === before + 1);
+    await until('the request to end', 5000, () => h.workers[0].inFlight === 0);
+  });
+
+  t('a head without its body yet reaches the client now (a server-sent event stream), not with the first piece', async ({ h }) => {
+    const { request } = await import('undici');
+    const controller = new AbortController();
+    // The body comes after 5 s: the head must not wait for it.
+    const res = await withDeadline(request(`${h.url}/m/late-body?t=5`, { signal: controller.signal }), 4_000, 'the head of /late-body');
+    assert.is(res.statusCode, 200);
+    controller.abort();
+    await res.body.dump().catch(() => {});
+  });
+
+  t('the head goes before a late first body (the app awaited something else between)', async ({ h }) => {
+    // At the link: Node's 504 clock stops at the head; the client sees it too (the previous test).
+    const x = new RawExchange(h.workers[0].link!);
+    const began = Date.now();
+    x.write(encodeRequest(x.id, probeLine('/late-body', 't=0.6'), ''));
+    assert.is((await x.next(Frame.RESPONSE, 3000)).toString('latin1'), '200');
+    assert.ok(Date.now() - began < 450, `head after ${Date.now() - began} ms`);
+    assert.equal(x.of(Frame.RESPONSE_BODY), []);
+    assert.is((await x.next(Frame.RESPONSE_BODY, 3000)).toString(), 'late\n');
+    await x.next(Frame.RESPONSE_END, 3000);
+  });
+
+  t('the app fails: before the start -> 500; after it -> a cut connection; the log line names the request', async ({ h }) => {
+    const before = await get(`${h.url}/m/error-before`);
+    assert.is(before.status, 500);
+    assert.not.match(before.body, /Traceback/, 'no traceback outside development');
+    const noResponse = await get(`${h.url}/m/no-response`);
+    assert.is(noResponse.status, 500);
+    for (const path of ['/m/error-after', '/m/return-early']) {
+      const c = await RawConnection.open(h.port);
+      c.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const text = await c.waitClosed(5000);
+      assert.match(text, /^HTTP\/1\.1 200 OK/);
+      assert.ok(text.includes('partial'), 'what was sent is flushed');
+      assert.not.ok(text.endsWith('0\r\n\r\n'), `${path}: a truncated body never looks complete`);
+    }
+    // stderr is another pipe than the link: the lines may come after the responses.
+    await until('the log lines', 5000, () => ['/m/error-before:', '/m/error-after ', '/m/return-early ', '/m/no-response:'].every((p) => h.output.some((l) => l.includes(`failed on GET ${p}`))));
+    const out = h.output.join('\n');
+    assert.match(out, /app:application \(asgi-http\) failed on GET \/m\/error-before:\nTraceback[\s\S]*ValueError: failed before the response started/);
+    assert.match(out, /failed on GET \/m\/error-after after the response headers were sent; the client connection is closed:\nTraceback/);
+    assert.match(out, /failed on GET \/m\/return-early after the response headers were sent[^\n]*\nthe app returned before the last http\.response\.body/);
+    assert.match(out, /failed on GET \/m\/no-response:\nthe app returned without sending a complete response/);
+  });
+
+  t('run_in_executor(None, ...) runs on the default executor, `threads` wide', async ({ h }) => {
+    const names = (await get(`${h.url}/m/executor`)).body.split(' ');
+    assert.is(names.length, 4);
+    assert.ok(names.every((n) => /^apppkg-asgi_[0-2]$/.test(n)), names.join(' '));
+  });
+
+  t('requests run at once, whatever `threads` is: 30 requests that sleep 0.5 s', async ({ h }) => {
+    const began = Date.now();
+    const results = await Promise.all(Array.from({ length: 30 }, () => get(`${h.url}/m/sleep?t=0.5`)));
+    assert.ok(results.every((r) => r.status === 200 && r.body === 'slept\n'));
+    assert.ok(Date.now() - began < 2500, `took ${Date.now() - began} ms; 3 at a time would take 5000`);
+  });
+
+  t('PING is answered with PONG; RECLAIM is ignored (the request runs and answers)', async ({ h }) => {
+    const link = h.workers[0].link!;
+    const pong = new Promise<void>((resolve) => link.once('pong', () => resolve()));
+    link.ping();
+    await withDeadline(pong, 3000, 'PONG');
+    const x = new RawExchange(link);
+    x.write(encodeRequest(x.id, probeLine('/sleep', 't=0.2'), ''));
+    x.write(encodeEmptyFrame(Frame.RECLAIM, x.id));
+    const full = await x.next(Frame.RESPONSE_FULL, 5000);
+    assert.is(full.toString('latin1').slice(4, 7), '200');
+    assert.equal(x.of(Frame.UNRUN), []);
+  });
+
+  t('stop: the request in flight finishes, then lifespan shutdown, then exit 0', async ({ h }) => {
+    const worker = h.workers[0];
+    const inFlight = get(`${h.url}/m/sleep?t=0.5`);
+    await until('the request to reach the worker', 2000, () => worker.inFlight === 1);
+    await withDeadline(worker.stop(5000), 8000, 'stop');
+    assert.is((await inFlight).status, 200);
+    assert.is(worker.exitCode, 0);
+    const done = h.output.lastIndexOf('request /sleep done');
+    const shutdown = h.output.indexOf('lifespan shutdown ran');
+    assert.ok(done !== -1 && shutdown > done, `shutdown after the last request (${done}, ${shutdown})`);
+  });
+
+  t.run();
+}

@@ -1,0 +1,213 @@
+// An ASGI worker's life (docs/protocol.md §1, §8): lifespan startup that fails (exit 4, the
+// marker line), an app without lifespan, import errors and a non-callable as for WSGI, `check`,
+// the loop choice (APPPKG_ASGI_LOOP), and no orphans when the Node side is killed, idle or with
+// the loop blocked by the app.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isGatewayError, type GatewayError } from '../../src/errors.js';
+import { checkAppImport } from '../../src/link/check-app.js';
+import { SHIM_MAIN } from '../../src/link/shim-path.js';
+import { Worker } from '../../src/supervisor/worker.js';
+import { fixtureApp, get, startLinkHarness, waitGone, withDeadline, workerFor } from '../helpers/link-harness.js';
+import { runIf } from '../helpers/skip.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SYSTEM_PYTHON = '/usr/bin/python3';
+const systemUvloop = existsSync(SYSTEM_PYTHON) && spawnSync(SYSTEM_PYTHON, ['-c', 'import uvloop'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+const pyenvUvloop = spawnSync('python3', ['-c', 'import uvloop'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+
+const t = suite<{ cleanups: Array<() => unknown> }>('asgi-lifecycle');
+t.before.each((ctx) => {
+  ctx.cleanups = [];
+});
+t.after.each(async (ctx) => {
+  for (const cleanup of ctx.cleanups) await cleanup();
+});
+
+/** Runs `apppkg_shim_main.py serve` by hand (fd 3 a socketpair, as Worker does): its exit and raw stderr. */
+async function runShim(fixture: string, app: string, ms = 15_000): Promise<{ code: number | null; stderr: string }> {
+  const { dir } = fixtureApp(fixture);
+  const config = JSON.stringify({ app, kind: 'asgi', sysPath: [dir], threads: 1, multiprocess: false, development: false, name: fixture });
+  const child = spawn('python3', [SHIM_MAIN, 'serve'], {
+    cwd: dir,
+    env: { ...process.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' },
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const code = await withDeadline(new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))), ms, `${app} to exit`).catch((e: unknown) => {
+    child.kill('SIGKILL');
+    throw e;
+  });
+  return { code, stderr };
+}
+
+async function startError(worker: Worker): Promise<GatewayError> {
+  try {
+    await worker.start(15_000);
+  } catch (err) {
+    assert.ok(isGatewayError(err), String(err));
+    return err as GatewayError;
+  }
+  await worker.stop(1000);
+  throw new Error('start() resolved; expected a rejection');
+}
+
+t('lifespan.startup.failed: the message on stderr, then the marker line, exit 4', async () => {
+  const { code, stderr } = await runShim('asgi-lifespan-fail', 'app:application');
+  assert.is(code, 4);
+  const lines = stderr.trimEnd().split('\n');
+  assert.match(lines[lines.length - 2], /^apppkg-shim\[\d+\]: app:application: lifespan startup failed: the database is unreachable$/);
+  const marker = lines[lines.length - 1];
+  assert.ok(marker.startsWith('APPPKG-LIFESPAN-FAILED {'), marker);
+  assert.equal(JSON.parse(marker.slice('APPPKG-LIFESPAN-FAILED '.length)), { app: 'app:application', message: 'the database is unreachable', traceback: null });
+});
+
+t('an app that raises after receiving lifespan.startup: the traceback, the marker, exit 4; Worker.start says why', async () => {
+  const { code, stderr } = await runShim('asgi-lifespan-fail', 'app:raises');
+  assert.is(code, 4);
+  assert.match(stderr, /^Traceback[\s\S]*ConnectionRefusedError: cannot reach the database\nAPPPKG-LIFESPAN-FAILED \{/m);
+  const marker = JSON.parse(stderr.trimEnd().split('\n').pop()!.slice('APPPKG-LIFESPAN-FAILED '.length)) as Record<string, string>;
+  assert.is(marker.message, 'ConnectionRefusedError: cannot reach the database');
+  assert.match(marker.traceback, /raise ConnectionRefusedError/);
+
+  const worker = new Worker({ ...baseOptions('asgi-lifespan-fail'), app: 'app:raises' });
+  const err = await startError(worker);
+  assert.is(worker.exitCode, 4);
+  assert.is(err.code, 'APPPKG_APP_LIFESPAN_FAILED');
+  assert.is(err.details.reason, 'ConnectionRefusedError: cannot reach the database');
+});
+
+t('an app that raises before receiving (Django) runs without lifespan; its state is empty', async (ctx) => {
+  const h = await startLinkHarness('asgi-no-lifespan', { threads: 1 });
+  ctx.cleanups.push(() => h.stop());
+  assert.is((h.workers[0].readyInfo as unknown as Record<string, unknown>).lifespan, 'unsupported');
+  const r = await get(`${h.url}/`);
+  assert.is(r.status, 200);
+  assert.is(r.body, 'no lifespan, state {}\n');
+  assert.not.ok(h.output.some((l) => l.includes('Traceback')), h.output.join('\n'));
+});
+
+t('an import error: APPPKG_APP_IMPORT_FAILED naming the file and line, as for WSGI', async () => {
+  const { dir } = fixtureApp('crash-on-import');
+  const err = await startError(new Worker({ ...baseOptions('crash-on-import'), kind: 'asgi' }));
+  assert.is(err.code, 'APPPKG_APP_IMPORT_FAILED');
+  assert.is(err.details.where, `${join(dir, 'helper.py')}:4`);
+});
+
+t('an object that is not callable: APPPKG_APP_NOT_CALLABLE, "expected an ASGI callable" in the log', async () => {
+  const output: string[] = [];
+  const err = await startError(new Worker({ ...baseOptions('asgi-http', output), app: 'app:NOT_CALLABLE' }));
+  assert.is(err.code, 'APPPKG_APP_NOT_CALLABLE');
+  assert.ok(output.some((l) => l.endsWith('app:NOT_CALLABLE is int 42, expected an ASGI callable')), output.join('\n'));
+});
+
+t('check: the same import for an asgi config', async () => {
+  const { dir } = fixtureApp('asgi-http');
+  const env = { python: 'python3', env: process.env as Record<string, string>, appDir: dir, sysPath: [dir], name: 'asgi-http' };
+  const ok = await checkAppImport(env, 'app:application', 15_000, 'asgi');
+  assert.is(ok.type, 'function');
+  try {
+    await checkAppImport(env, 'app:NOT_CALLABLE', 15_000, 'asgi');
+    assert.unreachable('should have failed');
+  } catch (err) {
+    assert.is((err as GatewayError).code, 'APPPKG_APP_NOT_CALLABLE');
+  }
+});
+
+const withoutUvloop = runIf(t, !pyenvUvloop, 'the python3 on PATH has uvloop');
+withoutUvloop('APPPKG_ASGI_LOOP=uvloop without uvloop: exit 3, saying so', async () => {
+  const output: string[] = [];
+  const worker = workerFor('asgi-no-lifespan', { env: { APPPKG_ASGI_LOOP: 'uvloop' } }, output);
+  const err = await startError(worker);
+  assert.is(worker.exitCode, 3);
+  assert.is(err.code, 'APPPKG_WORKER_START_FAILED');
+  assert.match(String(err.details.reason), /exit status 3: .*APPPKG_ASGI_LOOP=uvloop, but .* cannot import uvloop/);
+});
+
+const withUvloop = runIf(t, systemUvloop, `${SYSTEM_PYTHON} has no uvloop (Debian: python3-uvloop)`);
+withUvloop('APPPKG_ASGI_LOOP=asyncio keeps asyncio where uvloop is installed; unset picks uvloop', async (ctx) => {
+  for (const [env, loop] of [[{ APPPKG_ASGI_LOOP: 'asyncio' }, 'asyncio'], [{}, 'uvloop']] as const) {
+    const worker = workerFor('asgi-no-lifespan', { python: SYSTEM_PYTHON, env, threads: 1 });
+    await worker.start(15_000);
+    ctx.cleanups.push(() => worker.stop(3000));
+    assert.is((worker.readyInfo as unknown as Record<string, unknown>).loop, loop);
+  }
+});
+
+/** A Node process that starts an ASGI worker (and optionally blocks its loop), reports its pid, then waits. */
+function gatewayChild(script: string): { child: ChildProcess; pid: Promise<number> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const pid = withDeadline(
+    new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (c) => {
+        out += c;
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        if (line) resolve((JSON.parse(line) as { pid: number }).pid);
+      });
+      child.once('exit', (code) => reject(new Error(`the gateway child exited (${code}) before reporting`)));
+    }),
+    20_000,
+    'the worker pid',
+  );
+  return { child, pid };
+}
+
+const IDLE = `
+import { workerFor } from './test/helpers/link-harness.ts';
+const w = workerFor('asgi-http', { threads: 1 });
+await w.start(15000);
+console.log(JSON.stringify({ pid: w.pid }));
+setInterval(() => {}, 1000);
+`;
+
+const BLOCKED = `
+import http from 'node:http';
+import { startLinkHarness } from './test/helpers/link-harness.ts';
+const h = await startLinkHarness('asgi-http', { threads: 1 });
+http.get(h.url + '/block?t=60').on('error', () => {});
+setTimeout(() => console.log(JSON.stringify({ pid: h.workers[0].pid })), 300);
+`;
+
+for (const [what, script] of [['an idle worker exits (its link closed)', IDLE], ['a worker whose loop the app blocks exits too (PR_SET_PDEATHSIG)', BLOCKED]] as const) {
+  t(`SIGKILL of the Node side: ${what}`, async (ctx) => {
+    const { child, pid } = gatewayChild(script);
+    ctx.cleanups.push(() => child.kill('SIGKILL'));
+    const workerPid = await pid;
+    ctx.cleanups.push(() => {
+      try {
+        process.kill(workerPid, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+    });
+    process.kill(workerPid, 0);
+    child.kill('SIGKILL');
+    await waitGone(workerPid, 5000);
+  });
+}
+
+function baseOptions(fixture: string, output: string[] = []) {
+  const { dir, app } = fixtureApp(fixture);
+  return {
+    python: 'python3',
+    env: { ...(process.env as Record<string, string>) },
+    cwd: dir,
+    app,
+    kind: 'asgi' as const,
+    sysPath: [dir],
+    threads: 1,
+    multiprocess: false,
+    development: false,
+    name: fixture,
+    stdout: (line: string) => output.push(line),
+    stderr: (line: string) => output.push(line),
+  };
+}
+
+t.run();

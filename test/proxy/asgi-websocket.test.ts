@@ -1,0 +1,512 @@
+// Websockets an ASGI app holds (docs/protocol.md §8), through the real CLI and a real Python
+// worker: the frames Node writes, the handshake's answers (101 with the app's subprotocol and
+// headers, 403, the denial response, 500/504), messages both ways within the credit windows,
+// each side's close, a worker killed under a websocket, a deploy's drain (1012), a stop (1001),
+// status, the access log, and no process left behind. Fixture: test/fixtures/apps/ws-asgi.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { connect as connectTcp } from 'node:net';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { WebSocket } from 'ws';
+import { Frame, FrameParser, WsKind, decodeWsAccept, decodeWsClose, encodeWsClose, wsMessageHeader } from '../../src/link/frames.js';
+import { encodeRequest } from '../../src/link/request-frame.js';
+import { denialHead } from '../../src/proxy/websocket-denial.js';
+import { addPackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { appStatus, statusPids } from '../helpers/status.js';
+import { gatewayStatus } from '../helpers/status.js';
+
+// ---------------------------------------------------------------------------------------------
+// The frames, without a worker.
+
+const frames = suite('asgi websocket frames');
+
+function parse(buf: Buffer): Array<[number, number, Buffer]> {
+  const got: Array<[number, number, Buffer]> = [];
+  const parser = new FrameParser((type, id, payload) => got.push([type, id, Buffer.from(payload)]));
+  parser.push(buf);
+  return got;
+}
+
+frames('the websocket frame types are those of protocol.md §8', () => {
+  assert.equal(
+    [Frame.WS_CONNECT, Frame.WS_MESSAGE, Frame.WS_CLOSE, Frame.WS_ACCEPT, Frame.WS_APP_MESSAGE, Frame.WS_APP_CLOSE],
+    [0x09, 0x0a, 0x0b, 0x1b, 0x1c, 0x1d],
+  );
+});
+
+frames('WS_CONNECT carries the REQUEST payload, only the type differs', () => {
+  const line = {
+    method: 'GET', scheme: 'http', serverName: 'h', serverPort: 80, remoteAddr: '1.2.3.4', remotePort: 5,
+    scriptName: '/live', pathInfo: '/echo', queryString: 'a=1', requestUri: '/live/echo?a=1', protocol: 'HTTP/1.1', body: '',
+  };
+  const request = encodeRequest(7, line, '\0HTTP_HOST\0h');
+  const connect = encodeRequest(7, line, '\0HTTP_HOST\0h', Frame.WS_CONNECT);
+  assert.is(connect[0], 0x09);
+  assert.equal(connect.subarray(1), request.subarray(1));
+});
+
+frames('WS_MESSAGE: a kind byte, then the message as its own buffer', () => {
+  const message = Buffer.from('héllo');
+  const [[type, id, payload]] = parse(Buffer.concat([wsMessageHeader(3, false, message.length), message]));
+  assert.is(type, Frame.WS_MESSAGE);
+  assert.is(id, 3);
+  assert.is(payload[0], WsKind.TEXT);
+  assert.is(payload.subarray(1).toString('utf8'), 'héllo');
+  const [[, , binary]] = parse(wsMessageHeader(3, true, 0));
+  assert.equal([...binary], [WsKind.BINARY]);
+});
+
+frames('WS_CLOSE: u16 code, then the reason as UTF-8; a payload without a code is a normal close', () => {
+  const [[type, id, payload]] = parse(encodeWsClose(9, 1012, 'redéployed'));
+  assert.is(type, Frame.WS_CLOSE);
+  assert.is(id, 9);
+  assert.equal(decodeWsClose(payload), { code: 1012, reason: 'redéployed' });
+  assert.equal(decodeWsClose(Buffer.alloc(0)), { code: 1000, reason: '' });
+});
+
+frames('WS_ACCEPT: the subprotocol, then header pairs', () => {
+  assert.equal(decodeWsAccept(Buffer.from('chat.v1\0x-a\0b\0x-c\0d', 'latin1')), { subprotocol: 'chat.v1', headers: [['x-a', 'b'], ['x-c', 'd']] });
+  assert.equal(decodeWsAccept(Buffer.alloc(0)), { subprotocol: '', headers: [] });
+});
+
+frames('a denial head: the gateway frames the connection; a bad head is refused', () => {
+  assert.is(
+    denialHead('401\0content-type\0text/plain\0transfer-encoding\0chunked\0content-length\x00999', 8),
+    'HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\nContent-Length: 8\r\nConnection: close\r\n\r\n',
+  );
+  assert.is(denialHead('418 Short and stout\0x\0y', null), 'HTTP/1.1 418 Short and stout\r\nx: y\r\nConnection: close\r\n\r\n');
+  assert.is(denialHead('401\0x\0a\r\nInjected: 1', 0), null);
+  assert.is(denialHead('99', 0), null);
+});
+
+frames.run();
+
+// ---------------------------------------------------------------------------------------------
+// A websocket client with a deadline on every wait.
+
+interface Client {
+  ws: WebSocket;
+  protocol: string;
+  headers: IncomingHttpHeaders;
+  next(ms?: number): Promise<string | Buffer>;
+  /** The close code and reason once closed, by either side. */
+  closed(ms?: number): Promise<{ code: number; reason: string }>;
+}
+interface Refused {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+function connect(url: string, opts: { protocols?: string[]; host?: string; ms?: number } = {}): Promise<Client | Refused> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.host ? { host: opts.host } : {}, perMessageDeflate: false });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`${url}: no answer to the handshake within ${opts.ms ?? 10_000} ms`));
+    }, opts.ms ?? 10_000);
+    const queue: Array<string | Buffer> = [];
+    const waiters: Array<() => void> = [];
+    let closed: { code: number; reason: string } | null = null;
+    let headers: IncomingHttpHeaders = {};
+    const wake = () => waiters.splice(0).forEach((w) => w());
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      queue.push(isBinary ? data : data.toString('utf8'));
+      wake();
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      closed = { code, reason: reason.toString('utf8') };
+      wake();
+    });
+    ws.on('upgrade', (res) => (headers = res.headers));
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+      });
+    });
+    ws.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    const wait = (ready: () => boolean, ms: number, what: string) =>
+      new Promise<void>((ok, fail) => {
+        if (ready()) return ok();
+        const t = setTimeout(() => fail(new Error(`${url}: no ${what} within ${ms} ms`)), ms);
+        const check = () => {
+          if (ready()) {
+            clearTimeout(t);
+            ok();
+          } else waiters.push(check);
+        };
+        waiters.push(check);
+      });
+    ws.on('open', () => {
+      clearTimeout(timer);
+      resolve({
+        ws,
+        protocol: ws.protocol,
+        headers,
+        async next(ms = 10_000) {
+          await wait(() => queue.length > 0 || closed !== null, ms, 'message');
+          if (queue.length === 0) throw new Error(`${url}: closed (${closed!.code}) before a message`);
+          return queue.shift()!;
+        },
+        async closed(ms = 10_000) {
+          await wait(() => closed !== null, ms, 'close');
+          return closed!;
+        },
+      });
+    });
+  });
+}
+
+/** Every websocket a test opened: one that failed midway may leave its own open. */
+const clients: Client[] = [];
+
+async function open(url: string, opts: { protocols?: string[]; host?: string } = {}): Promise<Client> {
+  const got = await connect(url, opts);
+  if ('status' in got) throw new Error(`${url}: refused with ${got.status}: ${got.body}`);
+  clients.push(got);
+  return got;
+}
+
+async function refused(url: string): Promise<Refused> {
+  const got = await connect(url);
+  if (!('status' in got)) {
+    got.ws.terminate();
+    throw new Error(`${url}: expected a refusal, got a websocket`);
+  }
+  return got;
+}
+
+async function whoami(client: Client): Promise<{ version: string; pid: number; root_path: string; path: string; scheme: string; started: boolean; headers: Record<string, string> }> {
+  client.ws.send('whoami');
+  return JSON.parse(String(await client.next()));
+}
+
+/** Websockets the gateway's status counts for `app`. */
+async function openWebsockets(gw: RunningGateway, app: string): Promise<number> {
+  return (await appStatus(gw, app)).websockets;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One gateway: the ASGI app mounted at /live and on a virtual host, and a WSGI app.
+
+const gateway = suite('asgi websockets through the gateway');
+const work = tempDir('apppkg-asgi-ws-');
+let gw: RunningGateway;
+let ws: string;
+const appLog = () => {
+  const file = join(work.path, 'state', 'apps', 'ws-asgi', 'log', 'app.log');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+};
+
+gateway.before(async () => {
+  const apps = join(work.path, 'apps');
+  addPackage(apps, 'ws-asgi', 'ws-asgi');
+  addPackage(apps, 'environ', 'blog');
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  ws-asgi:\n    mount: /live\n    hosts: [chat.example]\n    workers: 2\n    timeout: 1\n');
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env]);
+  ws = gw.url.replace(/^http/, 'ws');
+});
+
+gateway.after(async () => {
+  const pids = gw ? statusPids(await gatewayStatus(gw).catch(() => ({ apps: [] }))) : [];
+  await gw?.stop();
+  await assertNoOrphans([gw.child.pid!, ...pids], 10_000);
+  work.remove();
+});
+
+gateway('text and binary messages echo; the app\'s subprotocol and headers are on the 101', async () => {
+  const client = await open(`${ws}/live/echo`, { protocols: ['chat.v1', 'other'] });
+  assert.is(client.protocol, 'chat.v1');
+  assert.is(client.headers['x-app-version'], '1');
+  client.ws.send('héllo');
+  assert.is(await client.next(), 'héllo');
+  client.ws.send(Buffer.from([0, 1, 2, 255]));
+  assert.equal([...((await client.next()) as Buffer)], [0, 1, 2, 255]);
+  const seen = await whoami(client);
+  assert.is(seen.scheme, 'ws');
+  assert.ok(seen.started, 'the lifespan state reaches the websocket scope');
+  assert.is(seen.headers['sec-websocket-protocol'], 'chat.v1,other');
+  assert.is(seen.headers['x-forwarded-for'], '127.0.0.1');
+  assert.not.ok('upgrade' in seen.headers, 'hop-by-hop headers stay with the gateway');
+  client.ws.close(4000, 'done here');
+  assert.equal(await client.closed(), { code: 4000, reason: 'done here' });
+  await waitFor(() => appLog().includes('disconnect 4000 /echo'), 5000, 'the app to see the client\'s close code');
+});
+
+gateway('no subprotocol offered: none chosen; a close without a code reaches the app as 1005', async () => {
+  const client = await open(`${ws}/live/echo`);
+  assert.is(client.protocol, '');
+  client.ws.close();
+  await client.closed();
+  await waitFor(() => appLog().includes('disconnect 1005 /echo'), 5000, 'the app to see 1005');
+});
+
+gateway('the app closes before accepting: 403; returns without an answer: 403', async () => {
+  const refusal = await refused(`${ws}/live/refuse`);
+  assert.is(refusal.status, 403);
+  assert.is((await refused(`${ws}/live/silent`)).status, 403);
+});
+
+gateway('the denial response extension: the app\'s status, headers and body instead of the 101', async () => {
+  const denial = await refused(`${ws}/live/deny`);
+  assert.is(denial.status, 401);
+  assert.is(denial.headers['www-authenticate'], 'Token');
+  assert.is(denial.body, 'denied: no token');
+});
+
+gateway('the app raises after accepting: the client is closed 1011', async () => {
+  const client = await open(`${ws}/live/boom`);
+  assert.is((await client.closed(5000)).code, 1011);
+  await waitFor(() => appLog().includes('RuntimeError: boom after accept'), 5000, 'the traceback in the app log');
+});
+
+gateway('the app closes with its own code and reason', async () => {
+  const client = await open(`${ws}/live/bye`);
+  assert.equal(await client.closed(5000), { code: 4321, reason: 'bye now' });
+});
+
+gateway('a handshake the app does not answer within its timeout: 504', async () => {
+  const started = Date.now();
+  const refusal = await refused(`${ws}/live/slow`);
+  assert.is(refusal.status, 504);
+  assert.ok(Date.now() - started < 2900, `answered after ${Date.now() - started} ms`);
+});
+
+gateway('mounted: the route\'s SCRIPT_NAME is root_path; a virtual host routes at its root', async () => {
+  const mounted = await open(`${ws}/live/echo`);
+  const seen = await whoami(mounted);
+  assert.is(seen.root_path, '/live');
+  assert.is(seen.path, '/echo');
+  mounted.ws.close();
+  const hosted = await open(`${ws}/echo`, { host: 'chat.example' });
+  const there = await whoami(hosted);
+  assert.is(there.root_path, '');
+  assert.is(there.path, '/echo');
+  hosted.ws.close();
+  const named = await open(`${ws}/echo`, { host: 'ws-asgi.localhost' });
+  assert.is((await whoami(named)).root_path, '');
+  named.ws.close();
+});
+
+gateway('a WSGI app still refuses an upgrade with 501', async () => {
+  const refusal = await refused(`${ws}/blog/chat`);
+  assert.is(refusal.status, 501);
+  assert.match(refusal.body, /WSGI/);
+});
+
+gateway('8 MiB each way in 512 KiB messages: the credit windows keep it moving', async () => {
+  const client = await open(`${ws}/live/echo`);
+  const total = 16 * 512 * 1024;
+  let got = 0;
+  let corrupt = false;
+  client.ws.on('message', (data: Buffer) => {
+    if (data[0] !== data[data.length - 1]) corrupt = true;
+    got += data.length;
+  });
+  for (let i = 0; i < 16; i++) client.ws.send(Buffer.alloc(512 * 1024, i));
+  await waitFor(() => got >= total, 20_000, `${total} bytes echoed (got ${got})`);
+  assert.is(got, total);
+  assert.not.ok(corrupt);
+  client.ws.close();
+  await client.closed();
+});
+
+gateway('status counts open websockets, per app, version and worker', async () => {
+  for (const client of clients.splice(0)) client.ws.terminate();
+  await waitFor(async () => (await openWebsockets(gw, 'ws-asgi')) === 0, 10_000, 'no websocket left from the tests before');
+  const a = await open(`${ws}/live/echo`);
+  const b = await open(`${ws}/live/echo`);
+  await whoami(a);
+  await whoami(b);
+  const status = await appStatus(gw, 'ws-asgi');
+  assert.is(status.websockets, 2);
+  assert.is(status.versions[0].websockets, 2);
+  assert.is(status.workers.reduce((sum: number, w: { websockets: number }) => sum + w.websockets, 0), 2);
+  assert.ok(status.workers.every((w: { inFlight: number }) => w.inFlight === 0), 'a websocket is not a request in flight');
+  a.ws.close();
+  await waitFor(async () => (await openWebsockets(gw, 'ws-asgi')) === 1, 5000, 'one websocket counted');
+  b.ws.close();
+  await waitFor(async () => (await openWebsockets(gw, 'ws-asgi')) === 0, 5000, 'none counted');
+});
+
+gateway('the access log has a line for each websocket, with the status it got', async () => {
+  await waitFor(() => /"GET \/live\/echo HTTP\/1\.1" 101 \d+ .*app=ws-asgi/.test(gw.output()), 5000, 'a 101 line');
+  assert.match(gw.output(), /"GET \/live\/refuse HTTP\/1\.1" 403 \d+ .*app=ws-asgi/);
+  assert.match(gw.output(), /"GET \/live\/deny HTTP\/1\.1" 401 \d+ .*app=ws-asgi/);
+});
+
+gateway('a worker killed under a websocket: its client is closed at once, and the next websocket is served', async () => {
+  const client = await open(`${ws}/live/echo`);
+  const { pid } = await whoami(client);
+  const killedAt = Date.now();
+  process.kill(pid, 'SIGKILL');
+  const { code } = await client.closed(5000);
+  assert.ok(code === 1011 || code === 1006, `closed with ${code}`);
+  assert.ok(Date.now() - killedAt < 3000, `closed ${Date.now() - killedAt} ms after the kill`);
+  const next = await open(`${ws}/live/echo`);
+  next.ws.send('still here');
+  assert.is(await next.next(), 'still here');
+  assert.is.not((await whoami(next)).pid, pid);
+  next.ws.close();
+  await waitFor(async () => (await appStatus(gw, 'ws-asgi')).restarts === 1, 20_000, 'the killed worker restarted');
+});
+
+gateway.run();
+
+// ---------------------------------------------------------------------------------------------
+// A deploy with a websocket open: it stays through the drain, then 1012; then a stop: 1001.
+
+const deploy = suite('asgi websockets across a deploy and a stop');
+const deployWork = tempDir('apppkg-asgi-ws-deploy-');
+let dgw: RunningGateway;
+const DRAIN_S = 3;
+const version = (v: string) => ({ 'ws_app.py': [[/VERSION = "1"/, `VERSION = "${v}"`]] as [RegExp, string][] });
+const deployLog = () => {
+  const file = join(deployWork.path, 'state', 'apps', 'ws-asgi', 'log', 'app.log');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+};
+
+deploy.before(async () => {
+  addPackage(join(deployWork.path, 'apps'), 'ws-asgi', 'ws-asgi.1.0', version('1.0'));
+  // The drain of a replaced version: the environment file's `drain` (default --grace, 30 s).
+  const environment = join(deployWork.path, 'environment.yaml');
+  writeFileSync(environment, `apps:\n  ws-asgi:\n    drain: ${DRAIN_S}\n`);
+  dgw = await startCli([
+    '--apps', join(deployWork.path, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
+    '--state-dir', join(deployWork.path, 'state'), '--environment', environment, '--watch-interval', '0.2',
+  ]);
+});
+
+deploy.after(async () => {
+  await dgw?.stop();
+  deployWork.remove();
+});
+
+async function httpVersion(): Promise<string> {
+  const res = await request(`${dgw.url}/ws-asgi/`);
+  return String(((await res.body.json()) as { version: string }).version);
+}
+
+deploy('a replaced version keeps its websockets through the drain, then closes them 1012; new ones go to the new version', async () => {
+  const wsUrl = `${dgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`;
+  const old = await open(wsUrl);
+  const before = await whoami(old);
+  assert.is(before.version, '1.0');
+  const oldPids = (await appStatus(dgw, 'ws-asgi')).workers.map((w: { pid: number }) => w.pid);
+
+  addPackage(join(deployWork.path, 'apps'), 'ws-asgi', 'ws-asgi.1.1', version('1.1'));
+  await waitFor(async () => (await httpVersion()) === '1.1', 30_000, 'version 1.1 to serve');
+  const switchedAt = Date.now();
+
+  // New websockets go to the new version; the old one still talks to the old version.
+  const fresh = await open(wsUrl);
+  assert.is((await whoami(fresh)).version, '1.1');
+  assert.is((await whoami(old)).version, '1.0');
+  const status = await appStatus(dgw, 'ws-asgi');
+  const v10 = status.versions.find((v: { version: string }) => v.version === '1.0');
+  const v11 = status.versions.find((v: { version: string }) => v.version === '1.1');
+  assert.equal([v10.state, v10.websockets, v11.state, v11.websockets], ['draining', 1, 'serving', 1]);
+  assert.is(status.websockets, 2);
+
+  // Not cut before the drain ends.
+  await new Promise((r) => setTimeout(r, (DRAIN_S * 1000) / 2));
+  old.ws.send('still open');
+  assert.is(await old.next(), 'still open');
+
+  const closed = await old.closed(DRAIN_S * 1000 + 5000);
+  const heldMs = Date.now() - switchedAt;
+  assert.is(closed.code, 1012);
+  assert.ok(heldMs >= DRAIN_S * 1000 - 1000, `closed ${heldMs} ms after the switch, before the drain of ${DRAIN_S} s`);
+  await waitFor(() => deployLog().includes('disconnect 1012 /echo'), 5000, 'the app to be told 1012');
+  await assertNoOrphans(oldPids, 15_000);
+  await waitFor(async () => (await appStatus(dgw, 'ws-asgi')).websockets === 1, 5000, 'the new version\'s websocket counted alone');
+
+  fresh.ws.send('after the drain');
+  assert.is(await fresh.next(), 'after the drain');
+  fresh.ws.close();
+  await fresh.closed();
+});
+
+deploy('a client that leaves while the app decides is seen at once: the app is told, nothing is written', async () => {
+  const port = Number(new URL(dgw.url).port);
+  const socket = connectTcp(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write('GET /ws-asgi/slow HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 300));
+  socket.end();
+  // The app accepts 3 s later, into a websocket it was told is gone: no 101 is ever written.
+  await waitFor(() => /"GET \/ws-asgi\/slow HTTP\/1\.1" 499 0 /.test(dgw.output()), 3000, 'a 499 line for the handshake the client left');
+  await waitFor(async () => (await appStatus(dgw, 'ws-asgi')).websockets === 0, 10_000, 'the app to end it');
+  assert.not.ok(deployLog().includes('/slow'), 'the app never ran the accepted websocket');
+});
+
+deploy('a gateway stop closes every websocket 1001, and leaves no process behind', async () => {
+  const client = await open(`${dgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`);
+  await whoami(client);
+  const pids = statusPids(await gatewayStatus(dgw));
+  const stopping = dgw.stop(20_000);
+  const { code } = await client.closed(5000);
+  assert.is(code, 1001);
+  assert.is(await stopping, 0);
+  await assertNoOrphans([dgw.child.pid!, ...pids], 10_000);
+  await waitFor(() => deployLog().includes('disconnect 1001 /echo'), 5000, 'the app to be told 1001');
+});
+
+deploy.run();
+
+// ---------------------------------------------------------------------------------------------
+// A recycled worker (max_requests) drains as a replaced version does: its websockets stay for
+// the drain (as long as a request may take: `timeout`), then 1012.
+
+const recycle = suite('asgi websockets on a recycled worker');
+const recycleWork = tempDir('apppkg-asgi-ws-recycle-');
+let rgw: RunningGateway;
+
+recycle.before(async () => {
+  addPackage(join(recycleWork.path, 'apps'), 'ws-asgi', 'ws-asgi');
+  const env = join(recycleWork.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  ws-asgi:\n    workers: 1\n    max_requests: 3\n    timeout: 2\n');
+  rgw = await startCli(['--apps', join(recycleWork.path, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(recycleWork.path, 'state'), '--environment', env]);
+});
+
+recycle.after(async () => {
+  await rgw?.stop();
+  recycleWork.remove();
+});
+
+recycle('websockets do not count as requests; the recycled worker keeps them for the drain, then 1012', async () => {
+  const wsUrl = `${rgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`;
+  const client = await open(wsUrl);
+  const { pid } = await whoami(client);
+  const second = await open(wsUrl);
+  await whoami(second);
+  second.ws.close();
+  await second.closed();
+  assert.is((await appStatus(rgw, 'ws-asgi')).workers[0].requests, 0, 'two websockets are no request');
+  for (let i = 0; i < 3; i++) assert.is((await request(`${rgw.url}/ws-asgi/`)).statusCode, 200);
+  await waitFor(async () => (await appStatus(rgw, 'ws-asgi')).workers.some((w: { pid: number; state: string }) => w.pid !== pid && w.state === 'ready'), 20_000, 'the replacement worker');
+  const recycledAt = Date.now();
+  client.ws.send('during the drain');
+  assert.is(await client.next(), 'during the drain');
+  const { code } = await client.closed(10_000);
+  assert.is(code, 1012);
+  assert.ok(Date.now() - recycledAt >= 1000, `closed ${Date.now() - recycledAt} ms after the replacement came up`);
+  const next = await open(wsUrl);
+  assert.is.not((await whoami(next)).pid, pid);
+  next.ws.close();
+  await assertNoOrphans([pid], 10_000);
+});
+
+recycle.run();
