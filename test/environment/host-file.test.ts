@@ -66,6 +66,7 @@ test('the example of SPEC §2 loads, sizes in bytes', async () => {
     timeout: null,
     maxBody: null,
     queue: null,
+    drain: null,
   });
 });
 

@@ -61,6 +61,7 @@ test.before(async () => {
   mkdirSync(apps);
   addPackage(apps, 'environ', 'blog.1.0', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.0"']] });
   addPackage(apps, 'ws-echo', 'echo');
+  addPackage(apps, 'examples/asgi-hello', 'asgi');
   gw = await startCli([
     '--apps', apps, '--listen', `unix:${socket}`, '--socket-mode', '0666', '--trust-proxy',
     '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'),
@@ -121,6 +122,18 @@ ifNginx('a websocket echo works through nginx', async () => {
   assert.is(await sock.next(), 'through nginx');
   sock.ws.send('path?');
   assert.is(await sock.next(), '/echo/ws/room');
+  sock.ws.close(1000);
+  assert.is(await sock.closed(), 1000);
+});
+
+ifNginx("an ASGI app's own websocket and its scope through nginx: the mount, the client's address", async () => {
+  const info = (await getFrom127002(`http://127.0.0.1:${port}/asgi/info`)) as unknown as { root_path: string; path: string; client: [string, number] };
+  assert.is(info.root_path, '/asgi');
+  assert.is(info.path, '/info');
+  assert.is(info.client[0], '127.0.0.2', 'nginx\'s X-Forwarded-For, believed with --trust-proxy');
+  const sock = await openSocket(`ws://127.0.0.1:${port}/asgi/ws`);
+  sock.ws.send('held by the app');
+  assert.is(await sock.next(), 'held by the app');
   sock.ws.close(1000);
   assert.is(await sock.closed(), 1000);
 });
