@@ -28,9 +28,12 @@ export interface AppContextOptions {
   /**
    * Under serve/run/check/test a required setting may also come from the caller's own
    * environment; under --apps only the environment file counts, so one app's secret in the
-   * gateway's environment never reaches another app.
+   * gateway's environment never reaches another app. (In development, `mode`, the caller's
+   * whole environment lies beneath the app's variables: app-env.ts `inheritEnv`.)
    */
   settingsFromProcessEnv?: boolean;
+  /** The virtualenv to use instead of STATE/apps/NAME/venv (a deploy's build not yet switched to). */
+  venvDir?: string;
   /** Under --apps as root: run the app as its user (SPEC §2 `user:`). */
   switchUser?: boolean;
 }
@@ -73,6 +76,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     processEnv: process.env,
     settingsFromEnv: opts.settingsFromProcessEnv === true,
     interpreter,
+    venvDir: opts.venvDir,
   }).catch((err) => {
     throw atKey(err, desc, 'settings');
   });

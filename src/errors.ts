@@ -3,6 +3,8 @@
 // message text. This table is also the one source of docs/errors.md: scripts/errors-doc.mjs
 // renders it (`npm run docs:errors`), and test/errors.test.ts fails when the file is stale.
 
+import { countOf } from './count.js';
+
 export interface ErrorDetails {
   file?: string;
   line?: number;
@@ -31,6 +33,9 @@ interface CodeEntry {
 }
 
 const str = (v: unknown): string => (v === undefined ? '' : String(v));
+/** `package` or `packages`, as many as the names listed in `list` ("a b", "a, b"). */
+const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
+
 
 // To add a code: APPPKG_<AREA>_<WHAT>, never reused, one entry shaped like
 //
@@ -66,11 +71,27 @@ export const ERROR_CODES = {
     example: { found: '10.0.0.0/33' },
   },
   APPPKG_LISTEN_FAILED: {
-    summary: 'The gateway could not listen on an address (in use, not permitted, no such interface).',
-    message: (d) => `cannot listen on ${str(d.address)}: ${str(d.reason)}`,
-    hint: () => 'choose another address with --port/--listen, or stop what is using it',
+    summary: 'The gateway could not listen on an address (in use, not permitted, no such interface). It binds its listeners before it starts any app, so nothing was started.',
+    message: (d) => `${d.flag ? `${str(d.flag)}: ` : ''}cannot listen on ${str(d.address)}: ${str(d.reason)}`,
+    hint: (d) => {
+      const flag = str(d.flag) || '--listen';
+      const another = `give ${flag} another ${flag === '--port' ? 'port' : 'address'}`;
+      if (d.reason === 'EADDRINUSE') return `another process listens on ${str(d.address)}: stop it (\`ss -ltnp\` names it), or ${another}`;
+      if (d.reason === 'EACCES') return `ports below 1024 need root (or CAP_NET_BIND_SERVICE), and a unix: socket a writable directory: ${another}`;
+      return `give ${flag} an address of this host (e.g. 127.0.0.1:8000), or stop what is using it`;
+    },
     exitStatus: 1,
-    example: { address: '127.0.0.1:8000', reason: 'EADDRINUSE' },
+    example: { flag: '--listen', address: '127.0.0.1:8000', reason: 'EADDRINUSE' },
+  },
+  APPPKG_APPS_DIR_INVALID: {
+    summary: '`--apps DIR` is not a directory of app packages: it does not exist, is a file, or is an app package itself (it holds `app.yaml`).',
+    message: (d) => `--apps: expected a directory of app packages, found ${str(d.found)}`,
+    hint: (d) => str(d.fix) || 'point --apps at the directory that holds the app packages, each a directory holding app.yaml',
+    exitStatus: 2,
+    example: {
+      found: 'an app package (/srv/apps/blog/app.yaml)',
+      fix: 'serve it with `apppkg-gateway serve /srv/apps/blog`, or point --apps at its parent, /srv/apps',
+    },
   },
   APPPKG_ADMIN_UNREACHABLE: {
     summary: '`apppkg-gateway status` found no gateway at the admin address (refused, no such socket, no answer in time).',
@@ -95,7 +116,7 @@ export const ERROR_CODES = {
   },
   APPPKG_DESC_INVALID: {
     summary: '`app.yaml` has one or more problems; each is listed with its own code, line and fix.',
-    message: (d) => `${str(d.file)}: ${d.problems?.length ?? 0} problem(s) in the description`,
+    message: (d) => `${str(d.file)}: ${countOf(d.problems?.length ?? 0, 'problem')} in the description`,
     hint: () => 'fix each problem listed above; `apppkg-gateway describe DIR` shows the result',
     exitStatus: 1,
     example: { file: '/srv/apps/blog/app.yaml' },
@@ -140,7 +161,7 @@ export const ERROR_CODES = {
   },
   APPPKG_ENVFILE_INVALID: {
     summary: 'The environment file (`--environment`) has one or more problems; each is listed with its line.',
-    message: (d) => `${str(d.file)}: ${d.problems?.length ?? 0} problem(s) in the environment file`,
+    message: (d) => `${str(d.file)}: ${countOf(d.problems?.length ?? 0, 'problem')} in the environment file`,
     hint: () => 'fix each problem listed above; the keys are described in docs/description.md',
     exitStatus: 1,
     example: { file: '/etc/apppkg/environment.yaml' },
@@ -207,21 +228,21 @@ export const ERROR_CODES = {
   },
   APPPKG_DEB_MISSING: {
     summary: 'A package listed in `deb:` is not installed.',
-    message: (d) => `deb: package(s) not installed: ${str(d.missing)}`,
+    message: (d) => `deb: ${nounFor(d.missing, 'package')} not installed: ${str(d.missing)}`,
     hint: (d) => `run \`apt-get install -y ${str(d.missing)}\` (or \`apppkg-gateway install --system\` as root)`,
     exitStatus: 1,
     example: { missing: 'python3-flask' },
   },
   APPPKG_RPM_MISSING: {
     summary: 'A package listed in `rpm:` is not installed.',
-    message: (d) => `rpm: package(s) not installed: ${str(d.missing)}`,
+    message: (d) => `rpm: ${nounFor(d.missing, 'package')} not installed: ${str(d.missing)}`,
     hint: (d) => `run \`dnf install -y ${str(d.missing)}\``,
     exitStatus: 1,
     example: { missing: 'python3-flask' },
   },
   APPPKG_PIP_UNSATISFIED: {
     summary: 'A requirement of the `pip:` file is not installed in the app\'s interpreter or virtualenv, or at the wrong version.',
-    message: (d) => `pip: requirement(s) not satisfied: ${str(d.missing)}`,
+    message: (d) => `pip: ${nounFor(d.missing, 'requirement')} not satisfied: ${str(d.missing)}`,
     hint: () => 'run `apppkg-gateway install DIR` to build the app\'s virtualenv',
     exitStatus: 1,
     example: { missing: 'flask>=3.0' },
@@ -236,7 +257,10 @@ export const ERROR_CODES = {
   APPPKG_APP_IMPORT_FAILED: {
     summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. A worker that fails this way is not restarted until the app changes.',
     message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}`,
-    hint: () => 'fix the error shown in the traceback, then try again (`apppkg-gateway check DIR` repeats the import)',
+    hint: (d) =>
+      d.log
+        ? `fix the error in the traceback (its last lines follow; all of it is in ${str(d.log)}); a change to any file of the version retries it, and \`apppkg-gateway check DIR\` repeats the import in the terminal`
+        : 'fix the error shown in the traceback, then try again (`apppkg-gateway check DIR` repeats the import)',
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', where: 'blog/wsgi.py:3', reason: "ModuleNotFoundError: No module named 'flask'" },
   },
@@ -250,14 +274,21 @@ export const ERROR_CODES = {
   APPPKG_APP_LIFESPAN_FAILED: {
     summary: "An ASGI app's lifespan startup failed (it sent `lifespan.startup.failed`, or raised after taking the lifespan scope); the version is refused, as for an import error.",
     message: (d) => `app: ${str(d.app)} failed its lifespan startup: ${str(d.reason)}`,
-    hint: () => "fix what the app's startup handler needs (the traceback is in the app log), then try again; `apppkg-gateway serve DIR` shows it in the terminal",
+    hint: (d) => `fix what the app's startup handler needs (the traceback is in ${d.log ? str(d.log) : 'the app log'}), then try again; \`apppkg-gateway serve DIR\` shows it in the terminal`,
     exitStatus: 1,
     example: { app: 'chat.main:app', reason: 'RuntimeError: cannot reach the database' },
+  },
+  APPPKG_APP_RUNNING: {
+    summary: 'A command that removes or replaces an app\'s state was asked for an app that is running (served by a gateway, or under `serve`).',
+    message: (d) => `${str(d.app)} is running (pids ${str(d.pids)}): ${str(d.action)} would remove its state underneath it`,
+    hint: (d) => `stop it first: take its directory out of --apps (the gateway stops it), or stop \`serve\`; then run ${str(d.action)} again`,
+    exitStatus: 1,
+    example: { app: 'blog', pids: '4242, 4243', action: 'uninstall' },
   },
   APPPKG_WORKER_START_FAILED: {
     summary: 'A worker exited, or did not report ready in time, for a reason other than an import error; the app\'s log (`APPPKG_LOG_DIR/app.log`) says why.',
     message: (d) => `worker of ${str(d.app)} exited before it was ready (${str(d.reason)})`,
-    hint: () => 'read the app log above; `apppkg-gateway check DIR` runs the same import in the foreground',
+    hint: (d) => `read ${d.log ? str(d.log) : 'the app log above'}; \`apppkg-gateway check DIR\` runs the same import in the foreground`,
     exitStatus: 1,
     example: { app: 'blog', reason: 'not ready within 30000 ms' },
   },
@@ -265,21 +296,21 @@ export const ERROR_CODES = {
     summary: 'A `processes` entry (or `processes.web` of a `platform: python, command` app) exited, or did not accept connections on its `$PORT` within the start deadline.',
     message: (d) => `processes.${str(d.process)} of ${str(d.app)} did not start (${str(d.reason)})`,
     hint: (d) =>
-      `read the app log (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run DIR -- sh -c 'PORT=8080 ...'\``,
+      `read ${d.log ? str(d.log) : 'the app log'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run DIR -- sh -c 'PORT=8080 ...'\``,
     exitStatus: 1,
     example: { process: 'web', app: 'chat', reason: 'exited with status 1' },
   },
   APPPKG_APP_PROBE_FAILED: {
     summary: 'A worker imported the app, but `GET <health>` (the `health:` path of `app.yaml`) answered something other than 2xx/3xx, or nothing in time; the version never takes traffic. The message has the status and the path.',
     message: (d) => `health probe of ${str(d.app)}: GET ${str(d.path)} ${d.status ? `answered ${str(d.status)}` : `failed (${str(d.reason)})`}, expected 2xx or 3xx`,
-    hint: () => 'make the `health:` path of app.yaml answer 200 once the app can serve (read the app log for why it did not), or remove `health:`',
+    hint: (d) => `make the \`health:\` path of app.yaml answer 200 once the app can serve (read ${d.log ? str(d.log) : 'the app log'} for why it did not), or remove \`health:\``,
     exitStatus: 1,
     example: { app: 'blog', path: '/healthz', status: 500 },
   },
   APPPKG_COMMAND_FAILED: {
     summary: 'A lifecycle hook or command exited non-zero.',
     message: (d) => `${str(d.command)} exited with status ${str(d.status)}`,
-    hint: () => 'read its output above',
+    hint: (d) => (d.log ? `read its output in ${str(d.log)}` : 'read its output above'),
     exitStatus: 1,
     example: { command: 'commands.migrate (python manage.py migrate)', status: 1 },
   },
@@ -305,16 +336,18 @@ export const ERROR_CODES = {
     example: { packages: 'python3-flask', status: 100 },
   },
   APPPKG_VENV_FAILED: {
-    summary: '`install` could not create the app\'s virtualenv with `python -m venv` (on Debian, `python3-venv` missing; a full disk).',
+    summary: '`install` (or `--apps`, deploying an app with `pip:`) could not create the app\'s virtualenv with `python -m venv` (on Debian, `python3-venv` missing; a full disk).',
     message: (d) => `pip: cannot create the virtualenv ${str(d.path)} with ${str(d.python)}: ${str(d.reason)}`,
-    hint: () => 'read the output above; on Debian the system python3 needs `apt-get install -y python3-venv`; or name another interpreter with `python:` in the environment file',
+    hint: (d) =>
+      `read ${d.log ? `the output in ${str(d.log)}` : 'the output above'}; on Debian the system python3 needs \`apt-get install -y python3-venv\`; or name another interpreter with \`python:\` in the environment file${d.underApps ? `; \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` builds the virtualenv in the terminal` : ''}`,
     exitStatus: 1,
     example: { path: '/var/lib/apppkg-gateway/blog/venv', python: '/usr/bin/python3', reason: '`-m venv` exited with status 1' },
   },
   APPPKG_PIP_INSTALL_FAILED: {
-    summary: '`pip install -r` into the new virtualenv failed: usually a requirement with no local file, since pip runs offline (`--no-index`). The previous virtualenv stays in use.',
+    summary: '`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement with no local file, since pip runs offline (`--no-index`). The previous virtualenv stays in use.',
     message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
-    hint: () => 'read pip\'s output above; pip runs offline (--no-index): put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)',
+    hint: (d) =>
+      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; pip runs offline (--no-index): put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)${d.underApps ? `; then deploy again, or run \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` to build the virtualenv in the terminal` : ''}`,
     exitStatus: 1,
     example: { requirements: 'requirements.txt', status: 1 },
   },
@@ -361,16 +394,19 @@ export const ERROR_CODES = {
     example: { path: '/var/lib/apppkg-gateway/blog', reason: 'EACCES: permission denied' },
   },
   APPPKG_INIT_EXISTS: {
-    summary: '`init` found an `app.yaml` already there.',
-    message: (d) => `${str(d.file)} already exists`,
-    hint: () => 'edit it, or pass --force to overwrite it',
+    summary: '`init` found an `app.yaml` already there, and left it as it was; `--force` replaces it.',
+    // The file is the location format() puts before the message: "/srv/apps/blog/app.yaml: already exists; ...".
+    message: () => 'already exists; init did not overwrite it',
+    hint: (d) => `edit it, or run \`apppkg-gateway init ${str(d.dir) || 'DIR'} --force\` to replace it with a new one`,
     exitStatus: 1,
-    example: { file: '/srv/apps/blog/app.yaml' },
+    example: { file: '/srv/apps/blog/app.yaml', dir: '/srv/apps/blog' },
   },
   APPPKG_INIT_NO_APP: {
-    summary: '`init` found no WSGI or ASGI application object in the project.',
-    message: (d) => `found no WSGI or ASGI application object in ${str(d.dir)}`,
-    hint: () => 'write an app.yaml by hand: `platform: python, wsgi` (or `asgi`) and `app: module:object` (README "The description")',
+    summary: '`init` found no WSGI or ASGI application object in the project, and wrote nothing.',
+    message: (d) => `found no WSGI or ASGI application object in ${str(d.dir)}; no app.yaml was written`,
+    hint: () =>
+      'write app.yaml by hand, two lines: `platform: python, wsgi` (or `asgi`) and `app: module:object`, ' +
+      'e.g. `app: myapp.wsgi:application` for an `application` in myapp/wsgi.py (README "The description")',
     exitStatus: 1,
     example: { dir: '/srv/apps/blog' },
   },

@@ -20,6 +20,7 @@ import type { Front, PublishedApp } from './proxy/front.js';
 import { appDirSource, appsDirSource } from './supervisor/discovery.js';
 import { Registry, type RouteSpec, type ServingApp } from './supervisor/registry.js';
 import { AppsWatcher, SourceWatcher } from './supervisor/watcher.js';
+import { validateAppsDir } from './description/apps-dir.js';
 
 export type { GatewayStatus } from './admin/status-types.js';
 export type { ListenAddress } from './net/address.js';
@@ -51,7 +52,12 @@ export interface GatewayOptions {
   headerTimeoutMs?: number;
   /** How often `apps` is rescanned for changes; default 2 s; 0 = only on rescan(). */
   watchIntervalMs?: number;
-  /** With `app`: replace the workers when a .py file or app.yaml under it changes. */
+  /**
+   * With `apps`: how long nothing in a version's directory must change before it is judged
+   * (started or refused), so that a copy still under way is not refused; default 1 s.
+   */
+  settleMs?: number;
+  /** With `app`: replace the workers when a .py file or app.yaml under it changes; an app that cannot start is then waited for, not thrown. */
   reload?: boolean;
   /** Workers and threads per app, over the environment file. */
   workers?: number;
@@ -62,9 +68,19 @@ export interface GatewayOptions {
   say?: (line: string) => void;
 }
 
+/** serve --reload's line when the app cannot start: why, and that it waits rather than exits. */
+function waitingForFix(problem: GatewayError, dir: string): string {
+  return `${problem.format()}\nwaiting for a change under ${dir} to try again (--reload; Ctrl-C to stop)`;
+}
+
 const sayOnStderr = (line: string): void => {
   process.stderr.write(`apppkg-gateway: ${line}\n`);
 };
+
+/** How long a version's directory must not change before it is judged (--settle). */
+export const DEFAULT_SETTLE_MS = 1000;
+/** How long the start waits for versions still being copied before it answers requests. */
+const START_SETTLE_LIMIT_MS = 30_000;
 
 /** The bound on lifecycle hooks (install, update) run by a deploy. */
 const HOOK_TIMEOUT_MS = 10 * 60 * 1000;
@@ -75,24 +91,26 @@ export class Gateway {
   /** The admin listener's URL, or null without one. */
   readonly adminUrl: string | null;
   private stopping: Promise<void> | null = null;
+  private watcher: { start(): void; stop(): void } | null = null;
 
   private constructor(
     private readonly front: Front,
     private readonly registry: Registry,
-    private readonly admin: AdminServer | null,
-    private readonly watcher: { stop(): void } | null,
     private readonly metrics: GatewayMetrics,
     private readonly graceMs: number,
     private readonly startedAt: string,
     urls: string[],
+    private readonly admin: AdminServer | null,
   ) {
     this.urls = urls;
     this.adminUrl = admin?.url ?? null;
   }
 
   /**
-   * Starts every app that can start, then listens. With `app`, an app that cannot start is an
-   * error (it is thrown, nothing is left running); with `apps`, it is reported and the rest serve.
+   * Listens, then starts every app that can start, then answers requests. A busy or forbidden
+   * address fails before any app has started or any hook has run (issue 13, item 4); requests
+   * that arrive meanwhile wait until the apps are up. With `app`, an app that cannot start is an
+   * error (it is thrown, nothing is left running; with `reload`, it is reported and retried at the next change); with `apps`, it is reported and the rest serve.
    */
   static async start(options: GatewayOptions): Promise<Gateway> {
     const single = options.app !== undefined;
@@ -100,28 +118,33 @@ export class Gateway {
       throw new GatewayError('APPPKG_USAGE', { reason: 'Gateway.start: expected either apps (a directory of app packages) or app (one app directory)', command: '' });
     }
     const dir = resolve((options.apps ?? options.app)!);
+    if (!single) validateAppsDir(dir);
     const mode: RunMode = options.mode ?? (single ? 'development' : 'production');
     const say = options.say ?? sayOnStderr;
-    const listen = [options.listen ?? '127.0.0.1:8000'].flat().map((a) => toAddr(a, '--listen'));
+    // The flag each listener comes from, for the hint of a listen failure: serve has --port.
+    const listenFlag = single ? '--port' : '--listen';
+    const listen = [options.listen ?? '127.0.0.1:8000'].flat().map((a) => toAddr(a, listenFlag));
     const adminOption = options.admin ?? (single ? false : DEFAULT_ADMIN);
     const adminAddr = adminOption === false ? null : toAddr(adminOption, '--admin');
     compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
-    // Start-up order (issue 11, "the front's own cost"): what the workers need comes first; the
-    // proxy's modules load while the workers' Pythons start (their import is the wait), and
-    // interpreters' answers are kept under the state root so a second start probes none.
+    // Start-up order (issue 11, "the front's own cost"): the proxy's modules load while the host
+    // environment is read, and interpreters' answers are kept under the state root so a second
+    // start probes none.
     const frontModule = import('./proxy/front.js');
     frontModule.catch(() => {}); // awaited below; a failure is thrown there, not unhandled here
     setProbeCacheDir(join(resolveStateRoot({ flag: options.stateDir }), 'cache'));
     const hostEnv = await loadHostEnvironment(options.environment);
     const graceMs = options.graceMs ?? 30_000;
     const metrics = new GatewayMetrics();
-    let front: Front | null = null;
-    // What the registry publishes before the front exists is handed to it once it does.
-    let publishedEarly: PublishedApp[] | null = null;
-    const publish = (apps: PublishedApp[]): void => {
-      if (front !== null) front.publish(apps);
-      else publishedEarly = apps;
-    };
+    const front = new (await frontModule).Front({
+      listen,
+      listenFlag,
+      accessLog: typeof options.accessLog === 'string' ? createWriteStream(options.accessLog, { flags: 'a' }) : (options.accessLog ?? null),
+      onResponse: (app, status, seconds) => metrics.observeRequest(app, status, seconds),
+      unixSocket: options.unixSocket,
+      trustProxy: options.trustProxy,
+      headersTimeoutMs: options.headerTimeoutMs,
+    });
     const routesOf = (name: string): RouteSpec[] => {
       if (single) return [{ host: null, prefix: '' }];
       const app = Object.hasOwn(hostEnv.apps, name) ? hostEnv.apps[name] : undefined;
@@ -139,11 +162,14 @@ export class Gateway {
       routesOf,
       mountOf: (name) => (single ? '/' : ((Object.hasOwn(hostEnv.apps, name) ? hostEnv.apps[name].mount : null) ?? `/${name}`)),
       // The supervisor's AppInstance is the proxy's Backend: TypeScript checks the fit here.
-      publish: (apps: ServingApp[]) => publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance }))),
+      publish: (apps: ServingApp[]) => front.publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance }))),
       say,
       drainMs: graceMs,
       hookTimeoutMs: HOOK_TIMEOUT_MS,
-      runHooks: !single,
+      settleMs: single ? 0 : (options.settleMs ?? DEFAULT_SETTLE_MS),
+      // serve too: a first run migrates the database as --apps does (issue 13, item 5); serve has
+      // one version, so commands.update never runs there.
+      runHooks: true,
       echoLogs: options.echoLogs ?? single,
       workers: options.workers,
       threads: options.threads,
@@ -156,46 +182,63 @@ export class Gateway {
         : undefined,
     });
     const startedAt = new Date().toISOString();
-    // Every app that can start is up before the first request is accepted.
-    await registry.reconcile();
-    const problem = single ? registry.problemOf() : null;
-    if (problem !== null) {
-      await registry.stop(1000);
-      throw problem;
-    }
-    let urls: string[] = [];
+    // Both listeners are bound before any app starts: nothing has been started to undo when one fails.
+    let urls: string[];
     let admin: AdminServer | null = null;
     let gateway: Gateway | null = null;
     const status = (): GatewayStatus => gateway!.status();
     try {
-      front = new (await frontModule).Front({
-        listen,
-        accessLog: typeof options.accessLog === 'string' ? createWriteStream(options.accessLog, { flags: 'a' }) : (options.accessLog ?? null),
-        onResponse: (app, status, seconds) => metrics.observeRequest(app, status, seconds),
-        unixSocket: options.unixSocket,
-        trustProxy: options.trustProxy,
-        headersTimeoutMs: options.headerTimeoutMs,
-      });
-      if (publishedEarly !== null) front.publish(publishedEarly);
       urls = await front.start();
       if (adminAddr !== null) admin = await startAdminServer({ listen: adminAddr, status, metrics });
     } catch (err) {
-      await front?.stop(0);
-      await registry.stop(1000);
+      await front.stop(0);
       throw err;
     }
+    gateway = new Gateway(front, registry, metrics, graceMs, startedAt, urls, admin);
     metrics.setStatusProvider(status);
-    let watcher: { start(): void; stop(): void } | null = null;
-    if (!single && (options.watchIntervalMs ?? 2000) > 0) watcher = new AppsWatcher(dir, () => void registry.reconcile(), options.watchIntervalMs ?? 2000);
+    // Every app that can start is up before the first request is answered.
+    await registry.reconcile();
+    // A version still being copied when the gateway starts is waited for, within a bound.
+    await registry.settled(START_SETTLE_LIMIT_MS);
+    const problem = single ? registry.problemOf() : null;
+    // serve --reload waits for a fix instead, as it does for a breakage after start (issue 13, item 6).
+    if (problem !== null && options.reload) say(waitingForFix(problem, dir));
+    else if (problem !== null) {
+      await admin?.close();
+      await front.stop(0);
+      await registry.stop(1000);
+      throw problem;
+    }
+    front.open();
+    const watchIntervalMs = options.watchIntervalMs ?? 2000;
+    if (!single) gateway.sayWhenNoApps(dir, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');
+    if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs);
     if (single && options.reload) {
-      watcher = new SourceWatcher(dir, async () => {
-        say('change detected; restarting workers');
-        await registry.restart();
+      gateway.watcher = new SourceWatcher(dir, async () => {
+        // Nothing serves (the start failed, or every try since): a restart has nothing to
+        // replace, so start it afresh, retrying the version refused before.
+        const serving = registry.names.some((name) => registry.serves(name));
+        say(serving ? 'change detected; restarting workers' : 'change detected; starting the app');
+        await (serving ? registry.restart() : registry.reconcile(true));
+        const problem = registry.problemOf();
+        if (!serving && problem !== null) say(waitingForFix(problem, dir));
       });
     }
-    watcher?.start();
-    gateway = new Gateway(front, registry, admin, watcher, metrics, graceMs, startedAt, urls);
+    gateway.watcher?.start();
     return gateway;
+  }
+
+  /**
+   * An apps directory with no package in it serves nothing: say so once, with what a package
+   * looks like, rather than leave the user guessing why every URL is a 404 (issue 13, item 10).
+   */
+  private sayWhenNoApps(dir: string, say: (line: string) => void, then: string): void {
+    const { apps, broken } = this.registry.status();
+    if (apps.length > 0 || broken.length > 0) return;
+    say(
+      `no app packages in ${dir}: a package is a directory holding app.yaml, e.g. ${join(dir, 'hello', 'app.yaml')} ` +
+        `(\`apppkg-gateway init DIR\` writes one); ${then}`,
+    );
   }
 
   /** What GET /status on the admin listener answers. */

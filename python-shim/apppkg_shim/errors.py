@@ -80,6 +80,24 @@ def app_location(exc, roots):
     return best if best[0] else fallback
 
 
+def _is_import_machinery(filename):
+    """The shim's own frames and importlib's (frozen or not) that lead to the app's module."""
+    if filename.startswith("<frozen ") or filename.startswith(_SHIM_DIR + os.sep):
+        return True
+    name = os.path.abspath(filename)
+    return _is_stdlib(name) and os.sep + "importlib" + os.sep in name
+
+
+def app_traceback(exc):
+    """The traceback as Python prints it, but starting at the app's first frame: the shim's
+    and importlib's frames above it say nothing about the app (issue 13). A module that does
+    not exist has no frame of its own: then only the exception line is left."""
+    tb = exc.__traceback__
+    while tb is not None and _is_import_machinery(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
 def import_error_details(exc, spec, roots):
     file, line = app_location(exc, roots)
     message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
@@ -89,7 +107,7 @@ def import_error_details(exc, spec, roots):
         "line": line,
         "type": type(exc).__name__,
         "message": message,
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "traceback": app_traceback(exc),
     }
 
 

@@ -39,7 +39,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   });
   server.on('request', (req, res) => void answer(req, res, options));
 
-  await listenOn(server, options.listen);
+  await listenOn(server, options.listen, {}, '--admin');
   const actual = server.address();
   const url =
     options.listen.kind === 'tcp' && actual !== null && typeof actual === 'object'

@@ -3,6 +3,7 @@
 // broken packages.
 // Pure, so it is tested on plain data without a gateway.
 import type { AppStatus, GatewayStatus } from './status-types.js';
+import { countOf } from '../count.js';
 
 const COLUMNS = ['NAME', 'STATE', 'VERSION', 'WORKERS', 'RESTARTS', 'REQUESTS', 'ERRORS', 'P50', 'P99', 'MOUNT'];
 
@@ -55,7 +56,7 @@ function appDetails(app: AppStatus): string[] {
     out.push(`websockets: ${app.websockets} open${held.length > 0 ? `: ${held.join(', ')}` : ''}`);
   }
   for (const p of app.processes) {
-    out.push(`process ${p.name}: ${p.pid ?? '?'} ${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${p.restarts} restarts` : ''}`);
+    out.push(`process ${p.name}: ${p.pid ?? '?'} ${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${countOf(p.restarts, 'restart')}` : ''}`);
   }
   if (app.runsAsRoot) out.push('warning: runs as root');
   if (app.problem) out.push(`problem: ${app.problem.code}: ${app.problem.message}`);

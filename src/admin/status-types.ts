@@ -25,13 +25,27 @@ export interface ProcessStatus {
   restarts: number;
 }
 
+/** Why a version was refused: the error's code, message and fix; under --apps, where its output is. */
+export interface RefusalStatus {
+  code: string;
+  message: string;
+  hint?: string;
+  /** The app's log file, which holds the whole traceback or output. */
+  log?: string;
+  /** The last lines of the traceback (an import error) or of the log (a hook, pip, a worker). */
+  tail?: string[];
+}
+
 export interface VersionStatus {
   version: string | null;
   dir: string;
-  /** serving | draining | starting | failed | standby (a rollback target) */
+  /**
+   * serving | draining | starting | failed | standby (a rollback target) | settling (its
+   * directory is still changing: judged once it has not changed for --settle)
+   */
   state: string;
-  /** Why a version is failed or was refused: the error's code and message. */
-  reason: { code: string; message: string } | null;
+  /** Why a version is failed or was refused. */
+  reason: RefusalStatus | null;
   /** Websockets its workers hold (an ASGI app's), a draining instance's included. */
   websockets: number;
 }
@@ -70,7 +84,7 @@ export interface AppStatus {
   queued: number;
   latency: LatencySummary;
   /** The last failure worth showing (crash loop, refused version), or null. */
-  problem: { code: string; message: string } | null;
+  problem: RefusalStatus | null;
 }
 
 export interface BrokenPackageStatus {

@@ -59,11 +59,13 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
 }
 
 export function helpText(spec: CommandSpec): string {
-  const width = Math.max(0, ...spec.optionHelp.map(([flag]) => flag.length)) + 2;
+  const options: Array<[string, string]> = [...spec.optionHelp, ['-h, --help', 'show this help']];
+  // The column is as wide as the widest flag, --help's included (`init --help` ran them together).
+  const width = Math.max(...options.map(([flag]) => flag.length)) + 2;
   const lines = [`usage: ${spec.usage}`, '', spec.summary];
   if (spec.optionHelp.length > 0) {
     lines.push('', 'options:');
-    for (const [flag, text] of [...spec.optionHelp, ['-h, --help', 'show this help'] as [string, string]]) {
+    for (const [flag, text] of options) {
       lines.push(`  ${flag.padEnd(width)}${text}`);
     }
   }

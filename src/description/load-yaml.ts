@@ -104,6 +104,10 @@ function syntaxPosition(source: string, error: YAMLError, lines: LineCounter): {
     const culprit = overIndentedKeyLine(source, offset);
     if (culprit !== null) offset = culprit;
   }
+  // yaml finds an unclosed [ or { where the collection should have ended, often past the last
+  // line; the user looks for the bracket they opened (issue 13).
+  const opener = unclosedFlow(source, error);
+  if (opener !== null) offset = opener.offset;
   const { line, col } = lines.linePos(offset);
   return { line, column: col };
 }
@@ -129,9 +133,50 @@ function overIndentedKeyLine(source: string, offset: number): number | null {
   return null;
 }
 
+/**
+ * For yaml's "Flow sequence (map) ... must be ... end with a ]" (`deb: [a, b` never closed):
+ * the outermost `[` or `{` still open where yaml gave up, found by matching brackets outside
+ * quotes and comments; null for any other error.
+ */
+function unclosedFlow(source: string, error: YAMLError): { offset: number; open: string; close: string } | null {
+  const what = /^Flow (sequence|map) in block collection must be sufficiently indented and end with a ([\]}])/.exec(error.message);
+  if (error.code !== 'BAD_INDENT' || what === null) return null;
+  const open: number[] = [];
+  for (let i = 0; i < error.pos[0] && i < source.length; i++) {
+    const c = source[i];
+    const before = i === 0 ? '\n' : source[i - 1];
+    if (c === '#' && /\s/.test(before)) {
+      while (i < source.length && source[i] !== '\n') i++;
+    } else if ((c === '"' || c === "'") && /[\s[{,:]/.test(before)) {
+      // A quoted scalar (a quote inside a plain word, as in don't, opens none).
+      for (i++; i < source.length && source[i] !== c; i++) if (c === '"' && source[i] === '\\') i++;
+    } else if (c === '[' || c === '{') {
+      open.push(i);
+    } else if ((c === ']' || c === '}') && open.length > 0) {
+      open.pop();
+    }
+  }
+  const closer = what[2];
+  const first = open.find((at) => (source[at] === '[') === (closer === ']'));
+  return first === undefined ? null : { offset: first, open: source[first], close: closer };
+}
+
 function explainSyntaxError(source: string, error: YAMLError): { found: string; fix?: string; key?: string } {
   const text = source.slice(error.pos[0], error.pos[1]);
   const own = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  const opener = unclosedFlow(source, error);
+  if (opener !== null) {
+    const lineStart = source.lastIndexOf('\n', opener.offset - 1) + 1;
+    const key = /^\s*(?:-\s+)?["']?([^\s"':#][^"':#]*?)["']?\s*:/.exec(source.slice(lineStart, opener.offset))?.[1];
+    const list = opener.open === '[';
+    return {
+      key,
+      found: `a "${opener.open}" that is never closed: the ${list ? 'list' : 'mapping'} it opens has no "${opener.close}" before the lines that follow`,
+      fix: list
+        ? `end the list on its line with "]", e.g. ${key ?? 'deb'}: [python3-flask, python3-yaml], or write one "- item" per line below ${key ?? 'the key'}:`
+        : `end the mapping on its line with "}", e.g. ${key ?? 'static'}: {/static: static/}, or write one "key: value" per line below it, indented`,
+    };
+  }
   switch (error.code) {
     case 'TAB_AS_INDENT':
       return { found: 'a tab in the indentation', fix: 'indent with spaces only: YAML does not allow tabs there' };

@@ -166,7 +166,19 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
       }, 'key');
     }
   }
-  let app = str(yaml.valid(['app'])) ?? str(yaml.valid(['wsgi', 'app'])) ?? str(yaml.valid(['asgi', 'app'])) ?? null;
+  const appAt = ([['app'], ['wsgi', 'app'], ['asgi', 'app']] as YamlPath[]).find((at) => str(yaml.valid(at)) !== undefined);
+  let app = appAt === undefined ? null : str(yaml.valid(appAt))!;
+  // `hello.py:application` fits the schema's dotted names, but Python imports the file hello.py
+  // as `hello`: the import would fail with "No module named 'hello.py'" (issue 13).
+  if (appAt !== undefined && app !== null && /\.py:/.test(app)) {
+    const fixed = app.replace(/\.py:/, ':');
+    yaml.report('APPPKG_DESC_BAD_VALUE', appAt, {
+      expected: 'module:object with the module named as Python imports it',
+      found: `${yaml.found(appAt)} (a module name cannot end in .py)`,
+      fix: `write ${keyLabel(appAt)}: ${fixed} (the file ${app.split(':')[0].replace(/\.py$/, '').replace(/\./g, '/')}.py is the module ${fixed.split(':')[0]})`,
+    });
+    app = null;
+  }
   const missingAt: YamlPath = yaml.raw(['platform']) !== undefined ? ['platform'] : [];
   // (`wsgi:` or `asgi:` without app: is the schema's to report.)
   if ((kind === 'wsgi' || kind === 'asgi') && !hasApp && spelled.length === 0) {

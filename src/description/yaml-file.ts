@@ -4,6 +4,7 @@
 
 import { isMap, isScalar, isSeq, type LineCounter, type Node as YamlNode } from 'yaml';
 import { GatewayError, type ErrorCode, type ErrorDetails } from '../errors.js';
+import { countOf } from '../count.js';
 
 /** Keys and list indexes from the document root, e.g. ['processes', 'ws', 'route']. */
 export type YamlPath = readonly (string | number)[];
@@ -149,7 +150,7 @@ function describeFound(node: YamlNode | null, value: unknown): string {
   if (Array.isArray(value)) {
     const scalars = value.every((v) => v === null || typeof v !== 'object');
     const text = scalars ? `[${value.map((v) => String(v)).join(', ')}]` : '';
-    return scalars && text.length <= 60 ? `a list ${text}` : `a list of ${value.length} item(s)`;
+    return scalars && text.length <= 60 ? `a list ${text}` : `a list of ${countOf(value.length, 'item')}`;
   }
   const keys = Object.keys(value as object);
   return keys.length === 0 ? 'an empty mapping' : `a mapping (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''})`;

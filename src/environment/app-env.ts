@@ -19,8 +19,14 @@ import { appStateDirs, ensureDir, prepareAppStateDirs, type Owner } from './stat
 
 export type AppMode = 'production' | 'development';
 
-/** The gateway's variables an app may see; everything else of the gateway's env stays out. */
+/** The gateway's variables an app may see in production; everything else of the gateway's env stays out. */
 const BASE_ENV_KEYS = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'TZ', 'TERM'];
+/**
+ * What a development command never takes from the caller: the gateway decides the app's
+ * interpreter and sys.path (a PYTHONPATH or an activated virtualenv of the caller's shell would
+ * mix another project's modules into the app's, or point at a virtualenv the app does not use).
+ */
+const NOT_INHERITED = new Set(['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV']);
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 export interface AppEnvironmentOptions {
@@ -28,13 +34,21 @@ export interface AppEnvironmentOptions {
   mode: AppMode;
   /** Global + per-app `settings:` from the environment file, already merged. */
   settings: Record<string, string>;
-  /** The gateway's own environment: the base (PATH, HOME, LANG, ...) and, see below, settings. */
+  /** The gateway's (or the caller's) environment: the base (PATH, HOME, LANG, ...), all of it with `inheritEnv`, and, see below, settings. */
   processEnv?: NodeJS.ProcessEnv;
   /**
    * Take required settings missing from `settings` from `processEnv` (serve/run/check: the
    * caller's shell may export DATABASE_URL). Default: true in development, false in production.
    */
   settingsFromEnv?: boolean;
+  /**
+   * Start from the caller's whole `processEnv` (but NOT_INHERITED), beneath the app's own
+   * variables: the development commands (serve, run, test, check) run from the developer's
+   * shell, where `FOO=bar apppkg-gateway run ...` and Django's DJANGO_SUPERUSER_PASSWORD must
+   * reach the app (issue 13 item 7). Default: true in development, false in production, where
+   * only BASE_ENV_KEYS and the environment file's settings reach an app.
+   */
+  inheritEnv?: boolean;
   interpreter: Interpreter;
   /** Where the app's virtualenv lives; default <stateRoot>/apps/<name>/venv. */
   venvDir?: string;
@@ -148,11 +162,15 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
   const appDir = desc.dir;
   const { python, venv, sysPath, siteDirs } = await resolveAppPaths(desc, { ...opts, venvDir: opts.venvDir ?? dirs.venv });
 
+  const inherit = opts.inheritEnv ?? opts.mode === 'development';
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(processEnv)) {
-    if (value !== undefined && (BASE_ENV_KEYS.includes(key) || key.startsWith('LC_'))) env[key] = value;
+    if (value === undefined) continue;
+    const passes = inherit ? !NOT_INHERITED.has(key) : BASE_ENV_KEYS.includes(key) || key.startsWith('LC_');
+    if (passes) env[key] = value;
   }
-  // Settings may not override what the gateway itself promises (SPEC §2.1), so ours come last.
+  // The caller's variables lie beneath the settings, and settings may not override what the
+  // gateway itself promises (SPEC §2.1), so ours come last.
   Object.assign(env, settings, {
     APPPKG_NAME: desc.name,
     APPPKG_APP_DIR: appDir,

@@ -164,6 +164,7 @@ for dist in metadata.distributions():
         found[key] = dist.version
 print(json.dumps(found))
 `;
+import { countOf } from '../count.js';
 
 /** Installed distributions (normalised name → version) as `python` sees them with the app's paths. */
 export async function installedDistributions(python: string, appDir: string, siteDirs: string[]): Promise<Record<string, string>> {
@@ -221,7 +222,7 @@ export async function checkPip(
     const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', missing: missing.join(', ') });
     return { ...failed('pip', err), detail: `${err.message} in ${where}${noteText}` };
   }
-  return passed('pip', `${ok.length} requirement(s) satisfied in ${where}${ok.length > 0 ? `: ${ok.join(', ')}` : ''}${noteText}`);
+  return passed('pip', `${countOf(ok.length, 'requirement')} satisfied in ${where}${ok.length > 0 ? `: ${ok.join(', ')}` : ''}${noteText}`);
 }
 
 function appliesHere(req: Requirement, interpreter: Interpreter, notes: string[]): boolean {

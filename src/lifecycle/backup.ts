@@ -3,6 +3,7 @@
 import { chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
+import { countOf } from '../count.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, makeManifest, readManifest, writeManifest, type BackupManifest } from './backup-manifest.js';
@@ -60,7 +61,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   await swapInto(copy, path.join(target, BACKUP_DATA_DIR));
   const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes });
   await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
-  say(`==> backed up ${count.files} file(s), ${count.bytes} bytes of ${desc.name}'s data to ${target} in ${seconds(started)}`);
+  say(`==> backed up ${countOf(count.files, 'file')}, ${count.bytes} bytes of ${desc.name}'s data to ${target} in ${seconds(started)}`);
   return { hook: false, dir: target, manifest };
 }
 

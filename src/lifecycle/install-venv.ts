@@ -21,6 +21,12 @@ export interface InstallVenvOptions {
   say?: Say;
   /** Where venv's and pip's output goes; default: ours. */
   output?: Writable;
+  /**
+   * Point the venv link at the new build (default). false: leave the link, and the build to
+   * the caller, who switches (switchVenv) or removes it: a deploy under --apps switches only
+   * once the version that needs it has started, so a refused version leaves the old venv.
+   */
+  switchWhenBuilt?: boolean;
 }
 
 export interface InstallVenvResult {
@@ -77,6 +83,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
 
     // The stamp last: a build without it never counts as current.
     await writeVenvStamp(dir, { ...wanted, createdAt: new Date().toISOString() });
+    if (opts.switchWhenBuilt === false) return { reused: false, dir };
     await switchVenv(opts.venvPath, dir);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 import { chmod, lstat, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
+import { countOf } from '../count.js';
 import { resolveRunAs } from '../environment/run-as.js';
 import { prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
@@ -65,6 +66,6 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   const count = await countTree(staging);
   await swapInto(staging, dirs.data);
   const version = manifest.version ? ` of version ${manifest.version}` : '';
-  say(`==> restored ${count.files} file(s) of ${desc.name}'s data from ${source} (backup${version} made ${manifest.createdAt}) in ${seconds(started)}`);
+  say(`==> restored ${countOf(count.files, 'file')} of ${desc.name}'s data from ${source} (backup${version} made ${manifest.createdAt}) in ${seconds(started)}`);
   return { hook: false, manifest, files: count.files };
 }

@@ -8,6 +8,7 @@ import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
 import { isInside } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
+import { processesOfApp } from './running-app.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
 
 export interface UninstallOptions extends LifecycleOptions {
@@ -37,6 +38,10 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
       fix: 'move the app directory out of the state root, or pass another --state-dir',
     });
   }
+  // Its state is what a running app reads and writes: removing it underneath would leave a
+  // served app without its data (issue 13). Said before the question, so nobody answers it in vain.
+  const running = await processesOfApp(appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).data);
+  if (running.length > 0) throw new GatewayError('APPPKG_APP_RUNNING', { app: desc.name, pids: running.join(', '), action: 'uninstall' });
   if (!(await opts.confirm({ name: desc.name, stateDir }))) {
     throw new GatewayError('APPPKG_NOT_CONFIRMED', { action: `uninstall of ${desc.name}`, reason: 'the answer was not "y"' });
   }

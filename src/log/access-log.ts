@@ -47,16 +47,17 @@ export class AccessLog {
   }
 
   /**
+   * `client`: the address the app was told (behind a trusted proxy, the forwarded one).
    * `bytesBefore`: the socket's bytesWritten when the request began (the size column is the
    * difference). For an upgrade, the line is written when the connection closes: its status
    * is the 101 (or the refusal), its size and duration the whole tunnel's.
    */
-  record(req: IncomingMessage, status: number, app: string, startedAt: number, bytesBefore: number): void {
+  record(req: IncomingMessage, client: string, status: number, app: string, startedAt: number, bytesBefore: number): void {
     if (!this.out) return;
     const now = Date.now();
     const length = req.socket.bytesWritten - bytesBefore;
     const line =
-      `${req.socket.remoteAddress ?? '-'} - - [${clfTime(now)}] ${quote(`${req.method} ${req.url} HTTP/${req.httpVersion}`)} ` +
+      `${client || '-'} - - [${clfTime(now)}] ${quote(`${req.method} ${req.url} HTTP/${req.httpVersion}`)} ` +
       `${status} ${length ?? '-'} ${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ` +
       `app=${app || '-'} dur=${((performance.now() - startedAt) / 1000).toFixed(4)}\n`;
     this.pending.push(line);

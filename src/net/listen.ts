@@ -36,11 +36,12 @@ async function clearStaleSocket(path: string): Promise<void> {
   if (!(await isLiveSocket(path))) rmSync(path, { force: true });
 }
 
-export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSocketOptions = {}): Promise<void> {
+/** Listens on `addr`; `flag` (`--listen`, `--admin`) is the option a failure's hint points at. */
+export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSocketOptions = {}, flag?: string): Promise<void> {
   if (addr.kind === 'unix') await clearStaleSocket(addr.path);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) =>
-      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), reason: err.code ?? err.message, cause: err }));
+      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, reason: err.code ?? err.message, cause: err }));
     server.once('error', onError);
     const done = () => {
       server.off('error', onError);

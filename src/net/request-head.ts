@@ -1,6 +1,7 @@
-// What Node's HTTP parser lets through but RFC 9112 says a server must refuse, checked once
-// per request head before it is routed: a refused head never reaches an app
-// (test/reliability/client-input.test.ts).
+// What Node's HTTP parser lets through but RFC 9112/9110 say a server must refuse or read
+// otherwise, checked once per request head before it is routed: a refused head never reaches
+// an app, and an absolute-form target reaches it as the origin-form it means
+// (test/reliability/client-input.test.ts, test/reliability/rfc-heads.test.ts, docs/reliability.md R6).
 import type { IncomingMessage } from 'node:http';
 
 /** reg-name or IP-literal, then an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
@@ -8,6 +9,29 @@ const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*
 
 /** Chunked last (RFC 9112 §6.3 item 4); codings before it are the app's to undo. */
 const CHUNKED_LAST = /(?:^|,)[ \t]*chunked[ \t]*$/i;
+
+/**
+ * Fields RFC 9110 defines as one value, not a list: a second line of one is a sender error
+ * (§5.3), and the gateway would otherwise hand the app "a, b" (the CGI join of repeats), a
+ * value no definition allows. Host and Content-Length have rules of their own (below; Node).
+ */
+const SINGLETONS = new Set([
+  'content-type', // §8.3
+  'authorization', // §11.6.2
+  'proxy-authorization', // §11.7.2
+  'if-modified-since', // §13.1.3
+  'if-unmodified-since', // §13.1.4
+  'if-range', // §13.1.5
+  'range', // §14.2
+  'max-forwards', // §7.6.2
+  'referer', // §10.1.3
+  'user-agent', // §10.1.5
+  'from', // §10.1.2
+  'content-location', // §8.7
+]);
+
+/** `http://authority/path?query` (RFC 9112 §3.2.2): scheme, authority, and the rest. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)$/i;
 
 /**
  * Why the request head must be answered 400 (and the connection closed), or null when it may
@@ -18,14 +42,25 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
   // HTTP/1.x message, and answering either as one would be a guess (RFC 9112 §2.3).
   if (req.httpVersionMajor !== 1) return `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`;
   let hosts = 0;
+  let seen: Set<string> | null = null;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
-    // Node keeps the first Host and drops the rest; which one the app would see is not the
-    // client's choice to make. RFC 9112 §3.2: more than one Host, or an invalid one, is a 400.
-    if (++hosts > 1) return 'more than one Host header';
-    if (!HOST_VALUE.test(raw[i + 1])) return 'the Host header is not a host[:port]';
+    const lower = raw[i].toLowerCase();
+    if (lower === 'host') {
+      // Node keeps the first Host and drops the rest; which one the app would see is not the
+      // client's choice to make. RFC 9112 §3.2: more than one Host, or an invalid one, is a 400.
+      if (++hosts > 1) return 'more than one Host header';
+      if (!HOST_VALUE.test(raw[i + 1])) return 'the Host header is not a host[:port]';
+    } else if (SINGLETONS.has(lower)) {
+      seen ??= new Set();
+      if (seen.has(lower)) return `more than one ${raw[i]} header: it takes one value (RFC 9110 §5.3)`;
+      seen.add(lower);
+    }
+  }
+  // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding must be treated as badly framed
+  // (HTTP/1.0 has no chunked coding; a proxy before us may have framed it by Content-Length).
+  if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
+    return 'Transfer-Encoding in an HTTP/1.0 request: its framing cannot be trusted (RFC 9112 §6.1)';
   }
   // Node answers a Transfer-Encoding whose last coding is not chunked with 400, but only after
   // it has handed the head to us: refuse it before an app is given a request with no framing.
@@ -33,3 +68,26 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
   if (te !== undefined && !CHUNKED_LAST.test(te)) return 'Transfer-Encoding must end with chunked';
   return null;
 }
+
+/**
+ * RFC 9112 §3.2.2: a server must accept an absolute-form target (`GET http://host/path`, as a
+ * proxy-minded client sends it) and take the host from it, ignoring the Host header. Rewrites
+ * `req` into the origin-form request it means (url, Host, rawHeaders) so that routing, the
+ * environ and the scope see one request; returns a problem when the authority is not a host.
+ */
+export function toOriginForm(req: IncomingMessage): string | null {
+  const url = req.url ?? '/';
+  if (url.charCodeAt(0) === 47 /* / */) return null;
+  const m = ABSOLUTE_FORM.exec(url);
+  if (m === null) return null; // `*` and the rest: the router's NOT_A_PATH
+  const [, authority, rest] = m;
+  if (authority === '' || authority.includes('@') || !HOST_VALUE.test(authority)) return 'the target\'s authority is not a host[:port]';
+  req.url = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
+  req.headers.host = authority;
+  const raw = req.rawHeaders;
+  const at = raw.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'host');
+  if (at === -1) raw.push('Host', authority);
+  else raw[at + 1] = authority;
+  return null;
+}
+

@@ -98,7 +98,7 @@ export class AppDispatcher implements Redispatch {
     for (const upstream of this.upstreams.values()) upstream.retire();
     this.upstreams.clear();
     this.backend = backend;
-    this.staticMounts = staticMounts(backend.dir, backend.static);
+    this.staticMounts = staticMounts(backend.dir, backend.static, (line) => backend.report?.(line));
     this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this };
     this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody };
     this.websocketOptions = backend.acceptsWebsockets

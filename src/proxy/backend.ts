@@ -55,4 +55,6 @@ export interface Backend {
   readonly upstreams: readonly Endpoint[];
   /** Calls `listener` after each change of `upstreams`; returns the unsubscribe. */
   subscribe(listener: () => void): () => void;
+  /** A line for the app's own log: what the proxy met that the app's owner should fix (a broken static symlink). */
+  report?(line: string): void;
 }

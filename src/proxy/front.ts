@@ -1,7 +1,8 @@
 // The public listeners: every request and upgrade from the socket to its app's dispatcher.
 // A head Node lets through but RFC 9112 refuses is answered 400 here; the path is decoded once
 // and routed (Host, then the longest mount); static files are served here; the rest goes to the
-// app's AppDispatcher. publish() swaps what is routed (atomically, for version switches);
+// app's AppDispatcher. start() binds the listeners, open() begins answering (what came
+// between waits); publish() swaps what is routed (atomically, for version switches);
 // stop() stops accepting, closes the websockets ASGI apps hold (1001), lets requests in flight
 // finish within a bound, then closes the rest.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -11,13 +12,13 @@ import type { Writable } from 'node:stream';
 import { WsCloseCode } from '../link/frames.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
-import { requestHeadProblem } from '../net/request-head.js';
+import { requestHeadProblem, toOriginForm } from '../net/request-head.js';
 import { decodeRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
 import type { Backend } from './backend.js';
 import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-response.js';
-import { compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
+import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
 import { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { Router, type RouteMatch } from './router.js';
@@ -25,6 +26,8 @@ import { matchStatic, serveStatic } from './static-files.js';
 
 export interface FrontOptions {
   listen: ListenAddress[];
+  /** The flag the addresses come from (`--listen`, `--port`), named when one cannot be bound. */
+  listenFlag?: string;
   accessLog: Writable | null;
   /** Largest request head, in bytes (431 past it). */
   maxHeaderSize?: number;
@@ -77,6 +80,12 @@ export class Front {
   private readonly accessLog: AccessLog;
   private stopping = false;
   private readonly websockets = new OpenWebsockets();
+  /**
+   * Requests and upgrades that arrived before open(), or null once open: the listeners are
+   * bound before the apps start (a busy port fails first, issue 13), and what comes meanwhile
+   * waits for the apps rather than finding none.
+   */
+  private held: Array<() => void> | null = [];
 
   private readonly trust: TrustProxy | null;
 
@@ -111,7 +120,10 @@ export class Front {
     return this.dispatchers.get(app)?.queued ?? 0;
   }
 
-  /** Listens on every address; resolves with their URLs (port 0 resolved to the real port). */
+  /**
+   * Listens on every address; resolves with their URLs (port 0 resolved to the real port).
+   * Requests are held until open().
+   */
   async start(): Promise<string[]> {
     const urls: string[] = [];
     for (const addr of this.opts.listen) {
@@ -126,9 +138,15 @@ export class Front {
         keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5_000,
         // Node answers 100-continue itself unless told otherwise; the app decides (PEP 3333).
       });
-      server.on('request', (req, res) => this.onRequest(req, res));
-      server.on('checkContinue', (req, res) => this.onRequest(req, res));
-      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+      server.on('request', (req, res) => this.whenOpen(() => this.onRequest(req, res)));
+      server.on('checkContinue', (req, res) => this.whenOpen(() => this.onRequest(req, res)));
+      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.whenOpen(() => this.onUpgrade(req, socket, head)));
+      // CONNECT asks for a tunnel (RFC 9110 §9.3.6): a proxy's job, not an app's. Without a
+      // listener Node closes the connection without a word.
+      server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+        socket.on('error', () => {});
+        socket.end('HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: 42\r\nConnection: close\r\n\r\nCONNECT: this gateway is not an HTTP proxy');
+      });
       server.on('connection', (socket: Socket) => {
         this.sockets.add(socket);
         socket.once('close', () => this.sockets.delete(socket));
@@ -148,7 +166,7 @@ export class Front {
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
         socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
-      await listenOn(server, addr, this.opts.unixSocket);
+      await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag);
       this.servers.push(server);
       const actual = server.address();
       urls.push(
@@ -160,6 +178,26 @@ export class Front {
     return urls;
   }
 
+  /** Answers requests from now on, those held first, in the order they came. */
+  open(): void {
+    const held = this.held;
+    this.held = null;
+    held?.forEach((handle) => handle());
+  }
+
+  private whenOpen(handle: () => void): void {
+    if (this.held === null) handle();
+    else this.held.push(handle);
+  }
+
+  /** The client as the app is told it (the environ's REMOTE_ADDR, the ASGI scope's client), for the access log. */
+  private clientOf(req: IncomingMessage): string {
+    const peer = req.socket.remoteAddress ?? '';
+    if (this.trust === null || !this.trust.trusts(peer)) return peer;
+    const sent = req.headers['x-forwarded-for'];
+    return clientAddress(Array.isArray(sent) ? sent.join(', ') : (sent ?? ''), peer, this.trust);
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
     const bytesBefore = req.socket.bytesWritten;
@@ -167,11 +205,18 @@ export class Front {
     let appName = '';
     res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : 499;
-      this.accessLog.record(req, status, appName, startedAt, bytesBefore);
+      this.accessLog.record(req, this.clientOf(req), status, appName, startedAt, bytesBefore);
       if (appName) this.opts.onResponse?.(appName, status, (performance.now() - startedAt) / 1000);
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
     if (this.stopping) res.shouldKeepAlive = false;
+    if (req.url === '*' && req.method === 'OPTIONS') {
+      // The asterisk-form asks about the server, not a resource (RFC 9112 §3.2.4, RFC 9110
+      // §9.3.7): the gateway answers for itself; no app owns "*".
+      res.writeHead(200, { Allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'Content-Length': '0' });
+      res.end();
+      return;
+    }
     const routed = this.route(req);
     if ('status' in routed) {
       sendError(res, routed.status, { detail: routed.detail, headers: routed.close ? { Connection: 'close' } : undefined });
@@ -195,7 +240,7 @@ export class Front {
    * the connection closed), a target that is not a path (400), no app mounted there (404).
    */
   private route(req: IncomingMessage): Routed | Unrouted {
-    const problem = requestHeadProblem(req);
+    const problem = requestHeadProblem(req) ?? toOriginForm(req);
     if (problem !== null) return { status: 400, detail: problem, close: true };
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -273,7 +318,7 @@ export class Front {
     } as typeof socket.end;
     socket.once('close', () => {
       // No status line at all: the client left before any answer (nginx's 499).
-      this.accessLog.record(req, status > 0 ? status : 499, (socket as UpgradeSocket)[kApp] ?? '', startedAt, bytesBefore);
+      this.accessLog.record(req, this.clientOf(req), status > 0 ? status : 499, (socket as UpgradeSocket)[kApp] ?? '', startedAt, bytesBefore);
     });
   }
 
@@ -284,6 +329,7 @@ export class Front {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.open(); // what was held is answered (or refused) as stopping, not left hanging
     for (const server of this.servers) server.close();
     for (const server of this.servers) server.closeIdleConnections();
     // A websocket has no end of its own to wait for: each client gets a close frame now, and

@@ -1,6 +1,12 @@
 // `static:` mappings served by Node itself, never reaching Python: Content-Type, ETag and
-// Last-Modified with conditional requests, a single byte Range (RFC 9110 §14), HEAD, and no
-// way out of the mapped directory (dot segments, encoded or not, and symlinks that leave it).
+// Last-Modified with conditional requests, a single byte Range (RFC 9110 §14), HEAD. A URL
+// never leaves the mapped directory (dot segments, encoded or not, are refused). Symlinks in it
+// are followed as nginx follows them by default, so that a Debian package's links into
+// /usr/share/javascript work; but the gateway may run as root, where nginx's worker runs as an
+// unprivileged user, so a link that leaves the directory is followed only to a file anyone on
+// the host could read (world-readable, every directory above it searchable by all): never to
+// /etc/shadow or into another app's 0700 data directory. A broken or refused link is a 404
+// and a line in the app's log.
 // This file finds the file and keeps the cache; static-response.ts writes the response.
 //
 // Speed (issue 11: at least 0.8x nginx on the same file). Finding a file costs a realpath and
@@ -22,7 +28,7 @@
 // version of an app is a new directory with new mounts: a deploy never meets the old entries.
 import { promises as fs, realpathSync, type Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { sendError } from './error-response.js';
 import { normalizePrefix } from './router.js';
 import { describe, respond, type FileInfo } from './static-response.js';
@@ -38,6 +44,8 @@ const CACHE_ENTRIES = 4096;
 const IDLE_MS = 60_000;
 
 export interface StaticMount {
+  /** Writes a line to the app's log (a static symlink that is broken or leads where it may not). */
+  report: (line: string) => void;
   /** Path prefix inside the app ('/static'), no trailing slash. */
   prefix: string;
   /** Absolute directory, symlinks resolved. */
@@ -58,9 +66,9 @@ const cache = new Map<string, CachedFile>();
 let cachedBytes = 0;
 
 /** An app's `static:` (prefix -> directory under `appDir`) as mounts, longest prefix first. */
-export function staticMounts(appDir: string, mapping: Record<string, string>): StaticMount[] {
+export function staticMounts(appDir: string, mapping: Record<string, string>, report: (line: string) => void = () => {}): StaticMount[] {
   return Object.entries(mapping)
-    .map(([prefix, dir]) => ({ prefix: normalizePrefix(prefix), root: realpathOr(join(appDir, dir)) }))
+    .map(([prefix, dir]) => ({ prefix: normalizePrefix(prefix), root: realpathOr(join(appDir, dir)), report }))
     .sort((a, b) => b.prefix.length - a.prefix.length);
 }
 
@@ -142,20 +150,50 @@ async function lookUp(req: IncomingMessage, res: ServerResponse, mount: StaticMo
 
 /** `rest` under the mount as a real path and its stat; a directory means its index.html. */
 async function resolve(mount: StaticMount, rest: string): Promise<{ file: string; stat: Stats } | null> {
-  let file = await fs.realpath(join(mount.root, rest));
-  if (!isInside(mount.root, file)) return null;
+  let file = await followed(mount, join(mount.root, rest));
+  if (file === null) return null;
   let stat = await fs.stat(file);
   if (stat.isDirectory()) {
     // The index may be a symlink as well: the same rule holds for it.
-    file = await fs.realpath(join(file, 'index.html'));
-    if (!isInside(mount.root, file)) return null;
+    file = await followed(mount, join(file, 'index.html'));
+    if (file === null) return null;
     stat = await fs.stat(file);
   }
   return stat.isFile() ? { file, stat } : null;
 }
 
+/** The real path of `path`, or null (logged) when it is a broken link, or leads out to what not everyone may read. */
+async function followed(mount: StaticMount, path: string): Promise<string | null> {
+  let real: string;
+  try {
+    real = await fs.realpath(path);
+  } catch (err) {
+    const link = await fs.lstat(path).then((s) => s.isSymbolicLink(), () => false);
+    if (link) mount.report(`static: ${path} is a broken symlink (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}); answered 404`);
+    return null;
+  }
+  if (isInside(mount.root, real) || (await readableByAnyone(real))) return real;
+  mount.report(`static: ${path} leads to ${real}, outside ${mount.root} and not readable by everyone on the host; answered 404`);
+  return null;
+}
+
 function isInside(root: string, file: string): boolean {
   return file === root || file.startsWith(root + sep);
+}
+
+/** Whether a user with no special rights could read `file`: other-readable, every directory above other-searchable. */
+async function readableByAnyone(file: string): Promise<boolean> {
+  try {
+    const stat = await fs.stat(file);
+    if ((stat.mode & 0o004) === 0 && !stat.isDirectory()) return false;
+    if (stat.isDirectory() && (stat.mode & 0o005) !== 0o005) return false;
+    for (let dir = dirname(file); ; dir = dirname(dir)) {
+      if (((await fs.stat(dir)).mode & 0o001) === 0) return false;
+      if (dir === dirname(dir)) return true;
+    }
+  } catch {
+    return false;
+  }
 }
 
 /**

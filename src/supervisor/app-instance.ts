@@ -191,6 +191,11 @@ export class AppInstance {
     return this.desc.static;
   }
 
+  /** A line in the app's log from the gateway itself (the proxy's findings), marked as such. */
+  report(line: string): void {
+    this.opts.log.write(`[apppkg-gateway] ${line}\n`);
+  }
+
   /** What takes traffic now. A new array on every change; never mutated. */
   get upstreams(): readonly LiveUpstream[] {
     return this.published;

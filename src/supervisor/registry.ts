@@ -1,7 +1,11 @@
 // Desired state (the packages its source finds) against actual state (running instances),
 // made equal by reconcile(): a first install runs commands.install, a new version runs
 // commands.update, starts, passes its probe and only then takes traffic while the old one
-// drains; a version that fails any step never serves and is not retried until it changes.
+// drains; a version that fails any step never serves and is not retried until a file in it
+// changes. A version is judged only once its directory has settled (nothing in it changed for
+// `settleMs`): a `cp -r` lands app.yaml seconds before the code (issue 13).
+// Under --apps an app with `pip:` gets its virtualenv built (or reused) before its hooks run,
+// and a refusal names the app's log and carries the last lines of its traceback or output.
 // Removing the newest version rolls back the same way; restart() replaces a serving version
 // with a fresh instance of itself the same way (serve --reload). One reconcile runs at a time.
 // Each description is read once, by the source, and that value is what the instance runs.
@@ -19,6 +23,9 @@ import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
 import type { RunAs } from '../environment/run-as.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
+import { buildAppVenv, type PendingVenv } from './app-venv.js';
+import { hasSettled, readPackageTree } from './package-tree.js';
+import { appLogFile, formatRefusal, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
 import { readRssBytes } from './recycle.js';
 
@@ -61,6 +68,11 @@ export interface RegistryOptions {
   threads?: number;
   /** Told when an app disappears from the source (its metrics are dropped). */
   onRemoved?: (name: string) => void;
+  /**
+   * How long nothing in a version's directory must change before the version is judged
+   * (started or refused); 0 = at once (serve).
+   */
+  settleMs?: number;
   /** Told instead of the log line when a version is refused (serve reports its own way). */
   onRefused?: (name: string, error: GatewayError, stillServing: boolean) => void;
 }
@@ -75,8 +87,10 @@ interface Serving {
 interface AppRecord {
   name: string;
   serving: Serving | null;
-  /** fingerprint -> why that exact version (as it was then) was refused. */
-  refused: Map<string, GatewayError>;
+  /** dir -> why that version was refused, and its files' signature then: any change retries it. */
+  refused: Map<string, { signature: string; error: GatewayError }>;
+  /** Versions (dirs) whose directory was still changing at the last look. */
+  settling: Set<string>;
   versions: Description[];
   /** The last refusal, shown in status until a version serves again. */
   problem: GatewayError | null;
@@ -84,7 +98,10 @@ interface AppRecord {
   restart: boolean;
 }
 
-/** Changes to these make a package "changed": its directory, its app.yaml. */
+/**
+ * Changes to these make a serving version "changed" (it is started afresh): its directory, its
+ * app.yaml. Only these: an app that writes files into its own directory must not restart.
+ */
 function fingerprint(desc: Description): string {
   try {
     const st = statSync(desc.file);
@@ -103,6 +120,8 @@ export class Registry {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** A reconcile due when the earliest settling version will have settled. */
+  private settleTimer: { at: number; timer: NodeJS.Timeout } | null = null;
   /** Versions out of rotation, until their processes are gone; what each runs, for status. */
   private draining = new Map<AppInstance, { desc: Description; done: Promise<void> }>();
 
@@ -149,7 +168,7 @@ export class Registry {
     for (const app of discovery.apps) {
       if (this.stopped) return;
       present.add(app.name);
-      const record = this.records.get(app.name) ?? { name: app.name, serving: null, refused: new Map(), versions: [], problem: null, restart: false };
+      const record: AppRecord = this.records.get(app.name) ?? { name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false };
       this.records.set(app.name, record);
       record.versions = app.versions;
       await this.converge(record);
@@ -176,16 +195,29 @@ export class Registry {
   private async converge(record: AppRecord): Promise<void> {
     const restart = record.restart;
     record.restart = false;
+    record.settling.clear();
+    for (const dir of record.refused.keys()) if (!record.versions.some((d) => d.dir === dir)) record.refused.delete(dir);
     for (const desc of record.versions) {
       const fp = fingerprint(desc);
       if (record.serving?.fingerprint === fp && !restart) return; // already serving the best candidate
-      if (record.refused.has(fp)) continue;
+      const tree = readPackageTree(desc.dir);
+      const refused = record.refused.get(desc.dir);
+      if (refused?.signature === tree.signature) continue;
+      if (!hasSettled(tree, this.opts.settleMs ?? 0)) {
+        // Still being copied: judged once nothing has changed in it for settleMs.
+        record.settling.add(desc.dir);
+        this.reconcileAt(tree.newestChangeMs + (this.opts.settleMs ?? 0));
+        continue;
+      }
       const started = await this.startVersion(record, desc);
       if (!started) {
         // A restart that fails leaves the version as it is: the next change may mend it.
-        if (!(restart && record.serving?.fingerprint === fp)) record.refused.set(fp, record.problem!);
+        // The files as they are after the attempt: an app that writes into its own directory
+        // while it fails to start must not look changed, and be retried, at every look.
+        if (!(restart && record.serving?.fingerprint === fp)) record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error: record.problem! });
         continue;
       }
+      record.refused.delete(desc.dir);
       const previous = record.serving;
       record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs };
       if (started.runAs?.isRoot) {
@@ -213,8 +245,9 @@ export class Registry {
 
   private async startVersion(record: AppRecord, desc: Description): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
     const development = this.opts.mode === 'development';
+    let venv: PendingVenv | null = null;
     try {
-      const ctx = await resolveApp({
+      const resolve = () => resolveApp({
         dir: desc.dir,
         desc,
         mode: this.opts.mode,
@@ -224,7 +257,15 @@ export class Registry {
         // environment never reaches another app; serve is the developer's own shell.
         settingsFromProcessEnv: development,
         switchUser: !development,
+        venvDir: venv?.dir,
       });
+      let ctx = await resolve();
+      if (!development && desc.pip) {
+        const log = new AppLog(ctx.appEnv.logDir);
+        venv = await buildAppVenv(ctx, log, this.opts.say).finally(() => log.end());
+        // The environment was resolved before this venv existed: its python is now the new build's.
+        if (venv) ctx = await resolve();
+      }
       if (this.opts.runHooks) {
         const firstInstall = !existsSync(installedMarker(ctx));
         const hook = firstInstall ? 'install' : record.serving && record.serving.desc.dir !== desc.dir ? 'update' : null;
@@ -238,17 +279,24 @@ export class Registry {
         workers: this.opts.workers,
         threads: this.opts.threads,
       });
+      // The version runs: the venv link follows it (the version it replaces drains meanwhile).
+      const built = venv;
+      venv = null; // from here on the build is the running version's: never discarded
+      await built?.switchTo().catch((err) => this.opts.say(`${desc.name}: cannot switch its venv link to ${built.dir}: ${String(err)}; the version runs from that build directly`));
       return { instance, runAs: ctx.runAs };
     } catch (err) {
-      const error = isGatewayError(err)
+      await venv?.discard();
+      let error = isGatewayError(err)
         ? (err as GatewayError)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { app: desc.name, reason: String(err), cause: err });
+      // Under --apps the app's output is in its log only: say where, and bring its end here.
+      if (!development) error = refusalUnderApps(error, appLogFile(this.opts.stateDir, desc.name));
       record.problem = error;
       if (this.opts.onRefused) {
         this.opts.onRefused(record.name, error, record.serving !== null);
       } else {
         const keeps = record.serving ? `; ${label(record.serving.desc)} keeps serving` : '';
-        this.opts.say(`${record.name}: ${label(desc)} refused${keeps}:\n${error.format()}`);
+        this.opts.say(`${record.name}: ${label(desc)} refused${keeps}:\n${formatRefusal(error)}`);
       }
       return null;
     }
@@ -258,7 +306,8 @@ export class Registry {
     const command = ctx.desc.commands[hook];
     if (!command) return;
     this.opts.say(`${ctx.desc.name}: running commands.${hook} of ${label(ctx.desc)}: ${command}`);
-    const log = new AppLog(ctx.appEnv.logDir);
+    // Under serve the hook's output reaches the terminal too, as the workers' does (echoLogs).
+    const log = new AppLog(ctx.appEnv.logDir, { echo: this.opts.echoLogs ? process.stderr : null });
     const started = Date.now();
     const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs });
     log.end();
@@ -305,14 +354,14 @@ export class Registry {
         (serving?.desc.dir === dir ? serving.instance.openWebsockets : 0) +
         draining.reduce((sum, [old, d]) => sum + (d.desc.dir === dir ? old.openWebsockets : 0), 0);
       const versions: VersionStatus[] = record.versions.map((desc) => {
-        const refused = record.refused.get(fingerprint(desc));
+        const refused = record.refused.get(desc.dir)?.error;
         const isServing = serving?.desc.dir === desc.dir;
         const isDraining = draining.some(([, d]) => d.desc.dir === desc.dir);
         return {
           version: desc.version,
           dir: desc.dir,
-          state: isServing ? 'serving' : isDraining ? 'draining' : refused ? 'failed' : 'standby',
-          reason: refused && !isServing ? { code: refused.code, message: refused.message } : null,
+          state: isServing ? 'serving' : isDraining ? 'draining' : record.settling.has(desc.dir) ? 'settling' : refused ? 'failed' : 'standby',
+          reason: refused && !isServing ? reasonOf(refused) : null,
           websockets: websocketsIn(desc.dir),
         };
       });
@@ -334,7 +383,7 @@ export class Registry {
         processes: instance?.processStatus() ?? [],
         restarts: instance?.restarts ?? 0,
         websockets: versions.reduce((sum, v) => sum + v.websockets, 0),
-        problem: record.problem ? { code: record.problem.code, message: record.problem.message } : null,
+        problem: record.problem ? reasonOf(record.problem) : null,
       });
     }
     return { apps, broken: this.broken.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };
@@ -345,8 +394,38 @@ export class Registry {
     return [...this.records.values()].flatMap((r) => r.serving?.instance.pids ?? []);
   }
 
+  /**
+   * Resolves once no version is waiting to settle and no reconcile runs, or after `limitMs`
+   * (a directory that keeps changing is judged later, by the reconcile due then).
+   */
+  async settled(limitMs: number): Promise<void> {
+    const deadline = Date.now() + limitMs;
+    while ((this.settleTimer !== null || this.running !== null) && !this.stopped && Date.now() < deadline) {
+      await (this.running ?? new Promise((r) => setTimeout(r, 50)));
+    }
+  }
+
+  /** The directories of refused and settling versions: a change to any file in them matters. */
+  get watchedDirs(): string[] {
+    return [...this.records.values()].flatMap((r) => [...r.refused.keys(), ...r.settling]);
+  }
+
+  /** One reconcile at `atMs` (the earliest asked for wins), for versions still settling. */
+  private reconcileAt(atMs: number): void {
+    if (this.stopped || (this.settleTimer !== null && this.settleTimer.at <= atMs)) return;
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer.timer);
+    // A little past the instant: the times are the file system's, compared with Date.now().
+    const timer = setTimeout(() => {
+      this.settleTimer = null;
+      void this.reconcile();
+    }, Math.max(0, atMs - Date.now()) + 50);
+    this.settleTimer = { at: atMs, timer };
+  }
+
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer.timer);
+    this.settleTimer = null;
     await this.running;
     // Draining versions too: their websockets need not wait for the end of the drain.
     const instances = [...[...this.records.values()].flatMap((r) => (r.serving ? [r.serving.instance] : [])), ...this.draining.keys()];

@@ -1,8 +1,11 @@
 // Notices changes under --apps: a new package directory, a removed one, a symlink switched,
-// an app.yaml edited. fs.watch answers fast but misses some changes (symlink swaps, network
-// filesystems), so a cheap poll of the same signature backs it up.
+// an app.yaml edited, and any file of a version that was refused or is still being copied
+// (issue 13: touching the module retries it). fs.watch answers fast but misses some changes
+// (symlink swaps, network filesystems, files deeper than DIR), so a poll of the same signature
+// backs it up.
 import { readdirSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { readPackageTree } from './package-tree.js';
 
 /** What must differ for the apps directory to count as changed. */
 export function appsSignature(appsDir: string): string {
@@ -38,8 +41,16 @@ export class AppsWatcher {
     private readonly onChange: () => void,
     private readonly pollMs = 2000,
     private readonly debounceMs = 300,
+    /** Package directories whose every file counts (the registry's refused and settling versions). */
+    private readonly watchedDirs: () => string[] = () => [],
   ) {
-    this.signature = appsSignature(appsDir);
+    this.signature = this.currentSignature();
+  }
+
+  /** appsSignature, and the whole tree of each watched directory: only these are walked. */
+  private currentSignature(): string {
+    const trees = this.watchedDirs().sort().map((dir) => readPackageTree(dir).signature);
+    return [appsSignature(this.appsDir), ...trees].join('\n--\n');
   }
 
   start(): void {
@@ -65,7 +76,7 @@ export class AppsWatcher {
     }
     this.debounce = setTimeout(() => {
       this.debounce = null;
-      const now = appsSignature(this.appsDir);
+      const now = this.currentSignature();
       if (now === this.signature) return;
       this.signature = now;
       this.onChange();

@@ -192,4 +192,48 @@ test('init finds an ASGI app (FastAPI, Starlette, async def app) and writes plat
   assert.is(check.status, 0, check.stdout + check.stderr);
 });
 
+test("issue 13 item 7: run, test and check pass the caller's environment beneath the app's own variables", async () => {
+  const dir = pkg(
+    'caller-env',
+    [
+      'platform: python, wsgi',
+      'app: wsgi:application',
+      'commands:',
+      '  test: test "$FOO" = bar',
+      '  check: test "$FOO" = bar',
+      '',
+    ].join('\n'),
+  );
+  const envFile = join(work.path, 'caller-env.yaml');
+  writeFileSync(envFile, 'apps:\n  caller-env:\n    settings: {GREETING: from-file}\n');
+  const env = { FOO: 'bar', GREETING: 'from-shell', APPPKG_DATA_DIR: '/nope', PYTHONPATH: '/elsewhere', VIRTUAL_ENV: '/elsewhere/venv' };
+  const common = ['--state-dir', state.path, '--environment', envFile];
+
+  const run = await runCli(
+    [
+      'run', dir, ...common, '--',
+      'python', '-c',
+      'import json, os, sys; print(json.dumps({k: os.environ.get(k) for k in ("FOO", "GREETING", "APPPKG_DATA_DIR", "VIRTUAL_ENV")} | {"elsewhere": "/elsewhere" in sys.path}))',
+    ],
+    { env },
+  );
+  assert.is(run.status, 0, run.stderr);
+  assert.equal(JSON.parse(run.stdout), {
+    FOO: 'bar',
+    GREETING: 'from-file',
+    APPPKG_DATA_DIR: join(state.path, 'apps', 'caller-env', 'data'),
+    VIRTUAL_ENV: null,
+    elsewhere: false,
+  });
+
+  // Django's createsuperuser --noinput reads DJANGO_SUPERUSER_PASSWORD this way (a shell variable).
+  const tested = await runCli(['test', dir, ...common], { env });
+  assert.is(tested.status, 0, tested.stdout + tested.stderr);
+  const checked = await runCli(['check', dir, ...common], { env });
+  assert.is(checked.status, 0, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, /ok\s+commands\.check/);
+  // The same hook fails when the caller's FOO is not bar: it is the caller's variable it saw.
+  assert.is((await runCli(['test', dir, ...common], { env: { FOO: '' } })).status, 1);
+});
+
 test.run();

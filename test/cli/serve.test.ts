@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -89,6 +89,150 @@ test('serve refuses a busy port with a clear error and exit 1', async () => {
   assert.is(r.status, 1);
   assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
   await gw.stop();
+});
+
+/**
+ * An app whose one page is JSON: some of its os.environ, whether /elsewhere is on its sys.path,
+ * and what its commands.install wrote into its data directory (null when it never ran).
+ */
+function environApp(parent: string, name: string): string {
+  const dir = join(parent, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'app.yaml'),
+    'platform: python, wsgi\napp: envapp:application\ncommands:\n  install: echo ran >> "$APPPKG_DATA_DIR/installed.txt"\n',
+  );
+  writeFileSync(
+    join(dir, 'envapp.py'),
+    [
+      'import json, os, sys',
+      '',
+      'def application(environ, start_response):',
+      '    try:',
+      '        with open(os.path.join(os.environ["APPPKG_DATA_DIR"], "installed.txt")) as f:',
+      '            installed = f.read()',
+      '    except FileNotFoundError:',
+      '        installed = None',
+      '    keys = ("FOO", "GREETING", "APPPKG_DATA_DIR", "APPPKG_ENV", "VIRTUAL_ENV")',
+      '    data = {k: os.environ.get(k) for k in keys}',
+      '    data.update(installed=installed, elsewhere="/elsewhere" in sys.path)',
+      '    body = json.dumps(data).encode()',
+      '    start_response("200 OK", [("Content-Type", "application/json")])',
+      '    return [body]',
+      '',
+    ].join('\n'),
+  );
+  return dir;
+}
+
+async function getJson(url: string): Promise<Record<string, unknown>> {
+  const res = await request(url);
+  const text = await res.body.text();
+  assert.is(res.statusCode, 200, text);
+  return JSON.parse(text);
+}
+
+test('issue 13 item 5: serve runs commands.install on the first run of an app, and only then', async () => {
+  const work = tempDir('apppkg-serve-install-');
+  const fresh = tempDir('apppkg-serve-install-state-');
+  try {
+    const dir = environApp(work.path, 'installs');
+    const args = ['serve', dir, '--port', '0', '--state-dir', fresh.path];
+    let gw = await startCli(args);
+    running.push(gw);
+    assert.is((await getJson(`${gw.url}/`)).installed, 'ran\n');
+    assert.match(gw.output(), /running commands\.install/);
+    assert.is(await gw.stop(), 0);
+
+    gw = await startCli(args);
+    running.push(gw);
+    assert.is((await getJson(`${gw.url}/`)).installed, 'ran\n', 'the hook ran once, not at every start');
+    assert.not.match(gw.output(), /running commands\.install/);
+    await gw.stop();
+  } finally {
+    work.remove();
+    fresh.remove();
+  }
+});
+
+test('issue 13 item 6: serve --reload waits for an app that fails to import at start, and serves it once fixed', async () => {
+  const work = tempDir('apppkg-reload-broken-');
+  try {
+    cpSync(join(EXAMPLES, 'hello'), work.path, { recursive: true, filter: (p) => !p.includes('__pycache__') });
+    const file = join(work.path, 'hello.py');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, `${good}\nraise RuntimeError("first breakage")\n`);
+    // Before the fix serve exited 1 here, and startCli fails on an exit before "listening on".
+    const gw = await serve(work.path, ['--reload']);
+    assert.match(gw.output(), /first breakage/);
+    assert.match(gw.output(), /waiting for a change under .* to try again/);
+    const meanwhile = await request(`${gw.url}/`);
+    await meanwhile.body.dump();
+    assert.is.not(meanwhile.statusCode, 200);
+
+    // Still broken after a change: said again, and still waiting.
+    writeFileSync(file, `${good}\nraise RuntimeError("second breakage")\n`);
+    await waitFor(() => /second breakage[\s\S]*waiting for a change/.test(gw.output()), 20000, 'the second breakage to be reported');
+    assert.is(gw.child.exitCode, null, 'serve is still running');
+
+    writeFileSync(file, good);
+    await waitFor(
+      async () => {
+        const res = await request(`${gw.url}/`);
+        return (await res.body.text()) === 'Hello, world!\n';
+      },
+      20000,
+      'the fixed app to answer',
+    );
+    const workers = await childPids(gw.child.pid!);
+    assert.is(await gw.stop(), 0);
+    await assertNoOrphans(workers);
+  } finally {
+    work.remove();
+  }
+});
+
+test("issue 13 item 7: serve passes the caller's environment beneath the app's own variables; --apps does not", async () => {
+  const work = tempDir('apppkg-serve-env-');
+  try {
+    const apps = join(work.path, 'apps');
+    const dir = environApp(apps, 'envapp');
+    const envFile = join(work.path, 'environment.yaml');
+    writeFileSync(envFile, 'apps:\n  envapp:\n    settings: {GREETING: from-file}\n');
+    const callerEnv = { FOO: 'bar', GREETING: 'from-shell', APPPKG_DATA_DIR: '/nope', PYTHONPATH: '/elsewhere', VIRTUAL_ENV: '/elsewhere/venv' };
+
+    const dev = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path, '--environment', envFile], { env: callerEnv });
+    running.push(dev);
+    const seen = await getJson(`${dev.url}/`);
+    assert.is(seen.FOO, 'bar', 'a variable of the caller reaches the app');
+    assert.is(seen.GREETING, 'from-file', "the app's settings win over the caller's");
+    assert.is(seen.APPPKG_DATA_DIR, join(state.path, 'apps', 'envapp', 'data'), "the gateway's APPPKG_* win");
+    assert.is(seen.APPPKG_ENV, 'development');
+    assert.is(seen.VIRTUAL_ENV, null, "the caller's virtualenv is not the app's");
+    assert.is(seen.elsewhere, false, "the caller's PYTHONPATH is not on the app's sys.path");
+    await dev.stop();
+
+    const prod = await startCli(
+      ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off'],
+      { env: callerEnv },
+    );
+    running.push(prod);
+    const served = await waitFor(
+      async () => {
+        const res = await request(`${prod.url}/envapp/`);
+        const text = await res.body.text();
+        return res.statusCode === 200 ? (JSON.parse(text) as Record<string, unknown>) : null;
+      },
+      20000,
+      'envapp under --apps',
+    );
+    assert.is(served.FOO, null, 'under --apps only the environment file reaches an app');
+    assert.is(served.GREETING, 'from-file');
+    assert.is(served.APPPKG_ENV, 'production');
+    await prod.stop();
+  } finally {
+    work.remove();
+  }
 });
 
 test.run();

@@ -96,6 +96,32 @@ test('an app name cannot climb out of the state root', async () => {
   }
 });
 
+test("variables in development: the caller's environment beneath the app's own, but its Python paths (issue 13 item 7)", async () => {
+  const processEnv = {
+    PATH: '/usr/bin:/bin',
+    FOO: 'bar',
+    GREETING: 'from-shell',
+    APPPKG_DATA_DIR: '/nope',
+    TMPDIR: '/tmp',
+    PYTHONPATH: '/elsewhere',
+    PYTHONHOME: '/elsewhere',
+    VIRTUAL_ENV: '/elsewhere/venv',
+  };
+  const dev = await buildAppEnvironment(desc(), { stateRoot, mode: 'development', settings: { GREETING: 'from-file' }, processEnv, interpreter });
+  assert.is(dev.env.FOO, 'bar');
+  assert.is(dev.env.GREETING, 'from-file');
+  assert.is(dev.env.APPPKG_DATA_DIR, path.join(stateRoot, 'apps', 'blog', 'data'));
+  assert.is(dev.env.TMPDIR, path.join(stateRoot, 'apps', 'blog', 'tmp'));
+  for (const key of ['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV']) assert.is(dev.env[key], undefined, key);
+  assert.is.not(commandEnvironment(dev).PYTHONPATH.split(path.delimiter).includes('/elsewhere'), true);
+
+  const prod = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv, interpreter });
+  assert.is(prod.env.FOO, undefined);
+  assert.is(prod.env.GREETING, undefined);
+  const noInherit = await buildAppEnvironment(desc(), { stateRoot, mode: 'development', inheritEnv: false, settings: {}, processEnv, interpreter });
+  assert.is(noInherit.env.FOO, undefined);
+});
+
 test('variables: SPEC 2.1, settings injected, nothing else of the gateway leaks', async () => {
   const processEnv = { PATH: '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', GATEWAY_SECRET: 'x', PYTHONPATH: '/elsewhere' };
   const blog = await buildAppEnvironment(desc({ settings: ['DATABASE_URL'] }), {

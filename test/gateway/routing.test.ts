@@ -1,23 +1,30 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, rawRequest, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('gateway routing');
 const apps = tempDir('apppkg-apps-');
 const state = tempDir('apppkg-state-');
 const envFile = join(state.path, 'environment.yaml');
+const shared = tempDir('apppkg-shared-js-');
 let gw: RunningGateway;
 
 test.before(async () => {
   addPackage(apps.path, 'environ', 'alpha');
   addPackage(apps.path, 'environ', 'beta');
   addPackage(apps.path, 'environ', 'gamma.2.0');
-  addPackage(apps.path, 'examples/guestbook', 'guestbook');
+  const guestbook = addPackage(apps.path, 'examples/guestbook', 'guestbook');
+  // As a Debian package links its static files into /usr/share/javascript (issue 13, item 8).
+  mkdirSync(join(shared.path, 'jquery'));
+  writeFileSync(join(shared.path, 'jquery', 'jquery.js'), 'window.jQuery = 1;\n');
+  chmodSync(shared.path, 0o755);
+  symlinkSync(shared.path, join(guestbook, 'static', 'javascript'));
+  symlinkSync(join(guestbook, 'gone.js'), join(guestbook, 'static', 'broken.js'));
   writePackage(apps.path, 'broken', { 'app.yaml': 'platform: python, wsgi\napp: nocolon\n' });
   writePackage(apps.path, 'no-import', {
     'app.yaml': 'platform: python, wsgi\napp: boom:application\n',
@@ -39,6 +46,7 @@ test.after(async () => {
   await assertNoOrphans(pids);
   apps.remove();
   state.remove();
+  shared.remove();
 });
 
 async function get(path: string, headers: Record<string, string> = {}) {
@@ -123,6 +131,15 @@ test('static files: type, ETag, Range, HEAD, 304 and no way out', async () => {
     assert.not.match(raw, /root:/, path);
     assert.not.match(raw.split('\r\n')[0], / 200 /, path);
   }
+});
+
+test('static symlinks: one out to a world-readable tree is followed; a broken one is a 404 said in the app log', async () => {
+  const js = await get('/guestbook/static/javascript/jquery/jquery.js');
+  assert.is(js.status, 200);
+  assert.is(js.text, 'window.jQuery = 1;\n');
+  assert.is((await get('/guestbook/static/broken.js')).status, 404);
+  const log = join(state.path, 'apps', 'guestbook', 'log', 'app.log');
+  await waitFor(() => existsSync(log) && /broken\.js is a broken symlink/.test(readFileSync(log, 'utf8')), 5000, 'the app log to say so');
 });
 
 test('/status and /metrics answer on the admin listener only', async () => {

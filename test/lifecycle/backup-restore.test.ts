@@ -35,7 +35,7 @@ test('backup, change the data, restore: the old data is back', async () => {
   const to = join(work.path, 'backups', 'notes-1'); // parents created too
   const b = await runCli(['backup', app, '--to', to, ...S]);
   assert.is(b.status, 0, b.stdout + b.stderr);
-  assert.match(b.stdout, /==> backed up 2 file\(s\)/);
+  assert.match(b.stdout, /==> backed up 2 files/);
   const manifest = JSON.parse(readFileSync(join(to, 'apppkg-backup.json'), 'utf8'));
   assert.is(manifest.app, 'notes');
   assert.is(manifest.files, 2);
@@ -45,7 +45,7 @@ test('backup, change the data, restore: the old data is back', async () => {
   await writeData(app, 'echo two > a.txt && echo later > c.txt');
   const r = await runCli(['restore', app, '--from', to, ...S]);
   assert.is(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /==> restored 2 file\(s\) of notes's data/);
+  assert.match(r.stdout, /==> restored 2 files of notes's data/);
   assert.is(readFileSync(join(data('notes'), 'a.txt'), 'utf8'), 'one\n');
   assert.is(readFileSync(join(data('notes'), 'sub', 'b.txt'), 'utf8'), 'deep\n');
   assert.not.ok(existsSync(join(data('notes'), 'c.txt')), 'what was written after the backup is gone');

@@ -66,7 +66,7 @@ test('install builds the venv from a local wheel, offline; run and check see it'
 
   const check = await runCli(['check', app, ...S]);
   assert.is(check.status, 0, check.stdout + check.stderr);
-  assert.match(check.stdout, /ok\s+pip\s+1 requirement\(s\) satisfied in venv .*thepkg 1\.0/);
+  assert.match(check.stdout, /ok\s+pip\s+1 requirement satisfied in venv .*thepkg 1\.0/);
 });
 
 test('a second install reuses the venv: same python, nothing rebuilt', async () => {
@@ -128,7 +128,7 @@ ifDpkg('missing deb packages without --system: FAIL with the apt-get and --syste
   const dir = makeApp(work.path, 'needsdeb', 'app: wsgi:application\ndeb: [apppkg-surely-not-a-package]\n');
   const r = await runCli(['install', dir, ...S]);
   assert.is(r.status, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /FAIL\s+deb: package\(s\) not installed: apppkg-surely-not-a-package/);
+  assert.match(r.stdout, /FAIL\s+deb: package not installed: apppkg-surely-not-a-package/);
   assert.match(r.stdout, /fix: run `apt-get install -y apppkg-surely-not-a-package` .*--system/);
 });
 

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli, tempDir } from '../helpers/process.js';
+import { EXAMPLES, runCli, startCli, tempDir } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { hasProgram, makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
 
@@ -101,6 +101,23 @@ ifScript('on a terminal, y removes it', async () => {
 test('uninstall without APP_DIR is bad usage', async () => {
   const r = await runCli(['uninstall', '--yes', ...S]);
   assert.is(r.status, 2);
+});
+
+test('an app that is running (here under serve) is not uninstalled: exit 1 naming its pids and what to do; its state stays', async () => {
+  const served = tempDir('apppkg-uninstall-served-');
+  const gw = await startCli(['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', served.path]);
+  try {
+    const r = await runCli(['uninstall', join(EXAMPLES, 'hello'), '--yes', '--state-dir', served.path]);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /hello is running \(pids \d+/);
+    assert.match(r.stderr, /fix: stop it first/);
+    assert.ok(existsSync(join(served.path, 'apps', 'hello', 'data')), 'its data is still there');
+  } finally {
+    await gw.stop();
+  }
+  const after = await runCli(['uninstall', join(EXAMPLES, 'hello'), '--yes', '--state-dir', served.path]);
+  assert.is(after.status, 0, 'once stopped, it goes: ' + after.stderr);
+  served.remove();
 });
 
 test.run();

@@ -97,4 +97,48 @@ test('a login POST with its CSRF token is accepted (302 into the admin); without
   assert.is(forged.statusCode, 403);
 });
 
+test('issue 13 item 5: serve on a fresh state runs commands.install first, so the pages answer (no "no such table")', async () => {
+  // A copy: collectstatic writes static/ into the app directory.
+  const work = tempDir('apppkg-django-serve-');
+  const fresh = tempDir('apppkg-django-serve-state-');
+  let dev: RunningGateway | null = null;
+  try {
+    const copy = addPackage(work.path, 'examples/django-blog', 'django-blog');
+    dev = await startCli(['serve', copy, '--port', '0', '--state-dir', fresh.path], { ms: 90_000 });
+    assert.match(dev.output(), /running commands\.install/);
+    for (const path of ['/', '/admin/login/']) {
+      const res = await request(`${dev.url}${path}`);
+      const body = await res.body.text();
+      assert.is(res.statusCode, 200, `${path}: ${body.slice(0, 300)}`);
+      assert.not.match(body, /no such table/);
+    }
+    const css = await request(`${dev.url}/static/admin/css/base.css`);
+    await css.body.dump();
+    assert.is(css.statusCode, 200, 'collectstatic ran too');
+  } finally {
+    await dev?.stop();
+    work.remove();
+    fresh.remove();
+  }
+});
+
+test("issue 13 item 7: createsuperuser --noinput through run takes DJANGO_SUPERUSER_PASSWORD from the caller's environment", async () => {
+  const created = await runCli(
+    ['run', '--state-dir', state.path, dir, '--', 'python', 'manage.py', 'createsuperuser', '--noinput', '--username', 'editor', '--email', 'editor@example.com'],
+    { ms: 60_000, env: { DJANGO_SUPERUSER_PASSWORD: 'from-the-shell-9' } },
+  );
+  assert.is(created.status, 0, created.stderr);
+  // Before the fix the variable was dropped and Django silently made a user with an unusable password.
+  const login = await runCli(
+    [
+      'run', '--state-dir', state.path, dir, '--',
+      'python', 'manage.py', 'shell', '-c',
+      "from django.contrib.auth import authenticate; print(authenticate(username='editor', password='from-the-shell-9') is not None)",
+    ],
+    { ms: 60_000 },
+  );
+  assert.is(login.status, 0, login.stderr);
+  assert.is(login.stdout.trim(), 'True');
+});
+
 test.run();

@@ -114,6 +114,8 @@ ifNginx('a request reaches the app with the client\'s address and scheme', async
   const tlsEnv = await getFrom127002(`http://127.0.0.1:${tlsPort}/blog/`);
   assert.is(tlsEnv['wsgi.url_scheme'], 'https');
   assert.is(tlsEnv.REMOTE_ADDR, '127.0.0.2');
+  // The access log names the client the app was told, not "-" (the unix socket's peer).
+  await waitFor(() => /^127\.0\.0\.2 - - \[[^\]]+\] "GET \/blog\/where\?x=1 HTTP\/1\.[01]" 200 /m.test(gw.output()), 5000, 'the access log line');
 });
 
 ifNginx('a websocket echo works through nginx', async () => {

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
-import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +15,11 @@ import { rawRequest, tempDir, waitFor } from '../helpers/process.js';
 const test = suite('static files');
 const pkg = tempDir('apppkg-static-');
 const publicDir = join(pkg.path, 'public');
+// The package directory is 0700 (mkdtemp): a file beside public/ is not readable by everyone.
 const outside = join(pkg.path, 'secret.txt');
+// As Debian's /usr/share/javascript: a world-readable tree elsewhere on the host.
+const shared = tempDir('apppkg-static-shared-');
+const reported: string[] = [];
 const big = randomBytes(CACHED_FILE_MAX + 70_000);
 let server: http.Server;
 let base = '';
@@ -31,7 +35,12 @@ test.before(async () => {
   symlinkSync(join(publicDir, 'style.css'), join(publicDir, 'alias.css'));
   symlinkSync(outside, join(publicDir, 'out.txt'));
   symlinkSync(outside, join(publicDir, 'leaky', 'index.html'));
-  const mounts = staticMounts(pkg.path, { '/static': 'public' });
+  mkdirSync(join(shared.path, 'jquery'));
+  writeFileSync(join(shared.path, 'jquery', 'jquery.js'), 'window.jQuery = 1;\n');
+  chmodSync(shared.path, 0o755);
+  symlinkSync(shared.path, join(publicDir, 'javascript'));
+  symlinkSync(join(pkg.path, 'nowhere.js'), join(publicDir, 'broken.js'));
+  const mounts = staticMounts(pkg.path, { '/static': 'public' }, (line) => reported.push(line));
   server = http.createServer((req, res) => {
     const hit = matchStatic(mounts, (req.url ?? '/').split('?')[0]);
     if (hit) void serveStatic(req, res, hit.mount, hit.rest);
@@ -48,6 +57,7 @@ test.after(async () => {
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
   pkg.remove();
+  shared.remove();
 });
 
 async function get(path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' | 'POST' = 'GET') {
@@ -154,6 +164,26 @@ test('no way out: dot segments, and symlinks leaving the directory (a directory\
     assert.match(raw.split('\r\n')[0], / 404 /, path);
     assert.not.match(raw, /the secret/, path);
   }
+});
+
+test('a symlink out to a tree everyone may read is followed, as nginx does (a Debian package\'s /usr/share/javascript)', async () => {
+  const js = await get('/static/javascript/jquery/jquery.js');
+  assert.is(js.status, 200);
+  assert.is(js.text, 'window.jQuery = 1;\n');
+  assert.match(String(js.headers['content-type']), /javascript/);
+  // Dot segments stay refused even where the link leads.
+  const port = Number(new URL(base).port);
+  const raw = await rawRequest(port, 'GET /static/javascript/../secret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(raw.split('\r\n')[0], / 404 /);
+});
+
+test('a broken symlink, and one out to what not everyone may read, are 404s said in the app log', async () => {
+  reported.length = 0;
+  assert.is((await get('/static/broken.js')).status, 404);
+  assert.is((await get('/static/out.txt')).status, 404);
+  assert.ok(reported.some((l) => /broken\.js is a broken symlink/.test(l)), reported.join('\n'));
+  assert.ok(reported.some((l) => /out\.txt leads to .*secret\.txt, outside .* not readable by everyone/.test(l)), reported.join('\n'));
+  assert.not.ok(reported.some((l) => /alias\.css/.test(l)), 'a link inside the directory is not worth a line');
 });
 
 test(`a file changed on disk is served as changed within REVALIDATE_MS (${REVALIDATE_MS} ms)`, async () => {

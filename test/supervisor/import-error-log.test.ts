@@ -1,6 +1,7 @@
 // An app that fails to import: its traceback appears once per failing worker, in the app log
-// and (under serve, which echoes the log) on the terminal; the APPPKG-IMPORT-ERROR marker line
-// is protocol between the shim and the gateway and never shows.
+// and (under serve, which echoes the log) on the terminal; under --apps the gateway's log has
+// the error, the log file's name and the traceback's last lines once (issue 13). The
+// APPPKG-IMPORT-ERROR marker line is protocol between the shim and the gateway and never shows.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ test('serve with 1 worker: once', async () => {
   assert.not.match(r.stderr, /APPPKG-IMPORT-ERROR/);
 });
 
-test('under --apps: the traceback once per worker in the app log only; the gateway log has the one-line error', async () => {
+test('under --apps: the traceback once per worker in the app log; the gateway log has the error, the log file and the traceback\'s end once', async () => {
   const apps = tempDir('apppkg-import-log-apps-');
   const gwState = tempDir('apppkg-import-log-gw-');
   try {
@@ -43,8 +44,11 @@ test('under --apps: the traceback once per worker in the app log only; the gatew
     try {
       await waitFor(() => /broken: .*refused/.test(gw.output()), 10_000, 'the refusal');
       assert.match(gw.output(), /APPPKG_APP_IMPORT_FAILED|cannot import app:application \(.*helper\.py:4\)/);
-      assert.not.match(gw.output(), /Traceback|APPPKG-IMPORT-ERROR/);
-      const log = readFileSync(join(gwState.path, 'apps', 'broken', 'log', 'app.log'), 'utf8');
+      assert.not.match(gw.output(), /APPPKG-IMPORT-ERROR/);
+      const logFile = join(gwState.path, 'apps', 'broken', 'log', 'app.log');
+      assert.ok(gw.output().includes(`last lines of ${logFile}:`), gw.output());
+      assert.is(gw.output().match(/^ {4}\| ZeroDivisionError: division by zero$/gm)?.length, 1, gw.output());
+      const log = readFileSync(logFile, 'utf8');
       assert.is(count(log, 'Traceback (most recent call last)'), 2, log);
       assert.not.match(log, /APPPKG-IMPORT-ERROR/);
     } finally {

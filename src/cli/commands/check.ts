@@ -1,5 +1,6 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage, type CheckItem } from '../../app-package.js';
+import { countOf } from '../../count.js';
 
 export const spec: CommandSpec = {
   name: 'check',
@@ -30,6 +31,6 @@ export async function run(args: ParsedCommand): Promise<number> {
     onCheck: print,
     onHookStart: (command) => process.stdout.write(`---- commands.check: ${command}\n`),
   });
-  process.stdout.write(report.ok ? `${app.name}: every check passed\n` : `${app.name}: ${report.failed} check(s) failed\n`);
+  process.stdout.write(report.ok ? `${app.name}: every check passed\n` : `${app.name}: ${countOf(report.failed, 'check')} failed\n`);
   return report.ok ? 0 : 1;
 }

@@ -1,11 +1,12 @@
 // `apppkg-gateway --apps DIR`: argv -> Gateway.start -> the addresses printed -> SIGHUP rescans
 // -> SIGTERM/SIGINT stops. Everything else is the library's (src/gateway.ts).
-import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { APP_OPTIONS, APP_OPTION_HELP, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { parseOwner } from '../../net/listen.js';
 import { DEFAULT_ADMIN } from '../../admin/admin-server.js';
+import { validateAppsDir } from '../../description/apps-dir.js';
 import { waitForStopSignal } from '../run-loop.js';
 
 export const spec: CommandSpec = {
@@ -23,6 +24,7 @@ export const spec: CommandSpec = {
     ['--admin ADDR', `admin listener with /status and /metrics, never public (default ${DEFAULT_ADMIN})`],
     ['--access-log FILE', 'where the access log goes: a file, - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
+    ['--settle SECONDS', 'how long a version\'s directory must not change before it is started or refused (default 1)'],
     ['--grace SECONDS', 'how long requests in flight may take to finish on SIGTERM (default 30)'],
     ['--header-timeout SECONDS', 'how long a client may take to send a request head, then 408 and closed (default 20)'],
     ...APP_OPTION_HELP,
@@ -38,6 +40,7 @@ export const spec: CommandSpec = {
     grace: { type: 'string' },
     'header-timeout': { type: 'string' },
     'watch-interval': { type: 'string' },
+    settle: { type: 'string' },
     ...APP_OPTIONS,
   },
   allowPositionals: 0,
@@ -57,9 +60,8 @@ const say = (line: string) => process.stderr.write(`apppkg-gateway: ${line}\n`);
 export async function run(args: ParsedCommand): Promise<number> {
   const appsDir = args.values.apps as string | undefined;
   if (!appsDir) throw new GatewayError('APPPKG_USAGE', { reason: '--apps DIR is required', command: '' });
-  if (!existsSync(appsDir) || !statSync(appsDir).isDirectory()) {
-    throw new GatewayError('APPPKG_USAGE', { reason: `--apps: expected a directory, found ${JSON.stringify(appsDir)}`, command: '' });
-  }
+  // Checked here too, not only in Gateway.start: before the flags below, whose own errors would hide it.
+  validateAppsDir(resolve(appsDir));
   const listen = ((args.values.listen as string[] | undefined) ?? ['127.0.0.1:8000']).map((a) => parseAddr(a, '--listen'));
   const grace = seconds(args.values.grace, '--grace', 30);
   // The slowloris bound: a client sending its head a byte at a time holds a connection this long.
@@ -68,6 +70,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw new GatewayError('APPPKG_USAGE', { reason: '--header-timeout: expected a number of seconds > 0, found "0"', command: '' });
   }
   const watchInterval = seconds(args.values['watch-interval'], '--watch-interval', 2);
+  const settle = seconds(args.values.settle, '--settle', 1);
   const accessLog = (args.values['access-log'] as string | undefined) ?? '-';
   const modeText = args.values['socket-mode'] as string | undefined;
   if (modeText !== undefined && !/^0?[0-7]{3}$/.test(modeText)) {
@@ -88,6 +91,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     graceMs: grace * 1000,
     headerTimeoutMs: Math.round(headerTimeout * 1000),
     watchIntervalMs: watchInterval * 1000,
+    settleMs: settle * 1000,
     say,
   });
   const onHangup = () => {

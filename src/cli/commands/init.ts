@@ -54,6 +54,30 @@ function moduleName(root: string, file: string): string | null {
   return parts.join('.');
 }
 
+/**
+ * Whether `name = ...` is assigned inside module-level `with` blocks only, as Pyramid's
+ * scaffolds do (`with Configurator() as config: ... application = config.make_wsgi_app()`):
+ * still a module attribute, though indented (issue 13).
+ */
+function assignedInWithBlock(text: string, name: string): boolean {
+  const lines = text.split('\n');
+  const assignment = new RegExp(`^([ \\t]+)${name}\\s*=(?!=)`);
+  return lines.some((line, i) => {
+    let indent = assignment.exec(line)?.[1].length;
+    if (indent === undefined) return false;
+    // Each enclosing block, up to column 0, must be a `with`.
+    for (let j = i - 1; j >= 0 && indent > 0; j--) {
+      const above = lines[j];
+      if (above.trim() === '' || above.trim().startsWith('#')) continue;
+      const own = /^[ \t]*/.exec(above)![0].length;
+      if (own >= indent) continue;
+      if (!/^\s*(async\s+)?with\b/.test(above)) return false;
+      indent = own;
+    }
+    return indent === 0;
+  });
+}
+
 export function findCandidates(root: string): Candidate[] {
   const found: Candidate[] = [];
   for (const file of pythonFiles(root, 3)) {
@@ -70,7 +94,7 @@ export function findCandidates(root: string): Candidate[] {
     // A Django project has both wsgi.py and asgi.py: WSGI stays the default, as Django's docs have it.
     const fileBonus = /(^|\.)wsgi$/.test(mod) ? 20 : /(^|\.)asgi$/.test(mod) ? 15 : /(^|\.)(app|main|server)$/.test(mod) ? 10 : 0;
     const asgiFile = /(^|\.)asgi$/.test(mod) || /get_asgi_application\s*\(/.test(text);
-    if (/^application\s*=|^(async\s+)?def application\s*\(/m.test(text)) {
+    if (/^application\s*=|^(async\s+)?def application\s*\(/m.test(text) || assignedInWithBlock(text, 'application')) {
       const kind = asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi';
       found.push({ module: mod, object: 'application', score: 50 + fileBonus - depthPenalty, kind, framework });
     }
@@ -144,7 +168,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw new GatewayError('APPPKG_USAGE', { reason: `${root} is not a directory`, command: 'init' });
   }
   const file = join(root, 'app.yaml');
-  if (existsSync(file) && args.values.force !== true) throw new GatewayError('APPPKG_INIT_EXISTS', { file });
+  if (existsSync(file) && args.values.force !== true) throw new GatewayError('APPPKG_INIT_EXISTS', { file, dir: args.positionals[0] ?? '.' });
   const candidates = findCandidates(root);
   if (candidates.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root });
   writeFileSync(file, renderAppYaml(root, candidates));

@@ -1,18 +1,22 @@
 // `apppkg-gateway serve [APP_DIR]`: one app at /, for development: a Gateway over that one
-// directory (src/gateway.ts), its output echoed, --reload replacing its workers on a change.
+// directory (src/gateway.ts), its output echoed, commands.install run on its first run,
+// --reload replacing its workers on a change (and waiting for one when the app cannot start).
 import { resolve } from 'node:path';
 import { APP_OPTIONS, APP_OPTION_HELP, intOption, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { Gateway } from '../../gateway.js';
+import { countOf } from '../../count.js';
 import { printAppError, waitForStopSignal } from '../run-loop.js';
 
 export const spec: CommandSpec = {
   name: 'serve',
-  summary: 'Serve one app, mounted at /, for development (APPPKG_ENV=development: tracebacks in 500 answers).',
+  summary:
+    'Serve one app, mounted at /, for development (APPPKG_ENV=development: tracebacks in 500 answers).\n' +
+    "Runs commands.install on the app's first run; your environment is passed on beneath the app's variables.",
   usage: 'apppkg-gateway serve [APP_DIR] [--port N] [--host HOST] [--reload]',
   optionHelp: [
     ['-p, --port N', 'port to listen on (default 8000; 0 picks a free one)'],
     ['--host HOST', 'address to listen on (default 127.0.0.1)'],
-    ['--reload', 'restart the workers when a .py file or app.yaml under APP_DIR changes'],
+    ['--reload', 'restart the workers when a .py file or app.yaml under APP_DIR changes; an app that fails to start is retried then'],
     ['--workers N', 'Python worker processes (default 2)'],
     ['--threads N', 'concurrent requests per worker (default 8)'],
     ...APP_OPTION_HELP,
@@ -54,7 +58,8 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw err;
   }
   const status = gateway.status().apps[0];
-  say(`serving ${status?.name ?? dir} (${status?.dir ?? dir}) with ${status?.workers.length ?? 0} workers`);
+  // With --reload an app that could not start is waited for; the gateway has said so.
+  if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${countOf(status.workers.length, 'worker')}`);
   process.stdout.write(`listening on ${gateway.urls[0]}/\n`);
 
   const signal = await waitForStopSignal();

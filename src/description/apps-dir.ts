@@ -1,0 +1,38 @@
+// What `--apps DIR` must be: a directory whose subdirectories are app packages. The mistakes a
+// new user makes (issue 13, item 10) are each named with what was found and what to do: a path
+// that is not there, a file, and an app package itself given where its parent was meant.
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { GatewayError } from '../errors.js';
+
+/** Throws APPPKG_APPS_DIR_INVALID unless `dir` can hold app packages; never creates anything. */
+export function validateAppsDir(dir: string): void {
+  const invalid = (found: string, fix: string) => new GatewayError('APPPKG_APPS_DIR_INVALID', { found, fix });
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw invalid(`nothing at ${dir}`, `create it (mkdir -p ${dir}) and copy app packages into it, each a directory holding app.yaml, or point --apps at the directory that holds them`);
+    }
+    throw invalid(`${dir}, which cannot be read (${code ?? String(err)})`, 'let the user the gateway runs as read and search the directory');
+  }
+  if (!isDirectory) {
+    throw invalid(`a file (${dir})`, 'point --apps at the directory that holds the app packages (each a directory holding app.yaml)');
+  }
+  if (holdsAppYaml(dir)) {
+    throw invalid(
+      `an app package (${join(dir, 'app.yaml')})`,
+      `serve it with \`apppkg-gateway serve ${dir}\`, or point --apps at its parent, ${dirname(dir)}, which serves every package in it`,
+    );
+  }
+}
+
+function holdsAppYaml(dir: string): boolean {
+  try {
+    return statSync(join(dir, 'app.yaml')).isFile();
+  } catch {
+    return false;
+  }
+}

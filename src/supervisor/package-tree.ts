@@ -1,0 +1,64 @@
+// What a package directory holds, as a deploy sees it: a signature of every file (path, size,
+// mtime) and when the newest change inside it happened. A version is judged only once its
+// directory has settled (a `cp -r` writes app.yaml seconds before the code), and a refused
+// version is retried when any file in it changes, not only app.yaml (issue 13).
+import { lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface PackageTree {
+  /** Differs whenever a file is added, removed, resized or rewritten. */
+  signature: string;
+  /** The newest mtime or ctime of anything inside (ms since the epoch); 0 when empty. */
+  newestChangeMs: number;
+}
+
+// Python writes these while importing the app (a refused import too): they are the app's
+// output, not a deploy, and must not make a refused version look changed.
+const SKIPPED = new Set(['__pycache__', '.git']);
+const isSkipped = (name: string): boolean => SKIPPED.has(name) || name.endsWith('.pyc');
+
+/**
+ * Walks `dir` (its symlink resolved; symlinks inside are read, not followed). The directory's
+ * own times are left out: renaming a finished copy into --apps changes them, and that rename
+ * is the atomic way to deploy, which needs no waiting.
+ */
+export function readPackageTree(dir: string): PackageTree {
+  const parts: string[] = [];
+  let newest = 0;
+  let root: string;
+  try {
+    root = realpathSync(dir);
+  } catch {
+    return { signature: 'gone', newestChangeMs: 0 };
+  }
+  const walk = (abs: string, rel: string): void => {
+    let entries: string[];
+    try {
+      entries = readdirSync(abs).sort();
+    } catch {
+      parts.push(`${rel}:unreadable`);
+      return;
+    }
+    for (const name of entries) {
+      if (isSkipped(name)) continue;
+      const path = join(abs, name);
+      const relPath = rel ? `${rel}/${name}` : name;
+      try {
+        const st = lstatSync(path);
+        newest = Math.max(newest, st.mtimeMs, st.ctimeMs);
+        parts.push(`${relPath}:${st.size}:${st.mtimeMs}`);
+        if (st.isDirectory()) walk(path, relPath);
+      } catch {
+        parts.push(`${relPath}:gone`); // removed while we looked: a change in progress
+        newest = Date.now();
+      }
+    }
+  };
+  walk(root, '');
+  return { signature: `${root}\n${parts.join('\n')}`, newestChangeMs: newest };
+}
+
+/** Has nothing in the tree changed for `settleMs`? */
+export function hasSettled(tree: PackageTree, settleMs: number, now = Date.now()): boolean {
+  return now - tree.newestChangeMs >= settleMs;
+}

@@ -1,0 +1,78 @@
+// A version refused under --apps, told where its output really is. Under `serve` the app's
+// traceback and a hook's output reach the terminal; under --apps they reach only the app's log
+// (STATE/apps/NAME/log/app.log), so "fix the error shown in the traceback" pointed at nothing
+// (issue 13). Here the error is rebuilt with `log` (the hints in errors.ts then name the file)
+// and `tail`, the last lines of the traceback or of the log, which the gateway's own log and
+// /status (the version's reason) carry.
+import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { GatewayError, type ErrorCode } from '../errors.js';
+
+/** How many lines of a traceback or a log a refusal carries. */
+export const TAIL_LINES = 12;
+const TAIL_BYTES = 16 * 1024;
+
+// Failures whose explanation is the output of what ran (a hook, pip, a worker), in the log.
+const EXPLAINED_BY_LOG = new Set<ErrorCode>([
+  'APPPKG_COMMAND_FAILED',
+  'APPPKG_PIP_INSTALL_FAILED',
+  'APPPKG_VENV_FAILED',
+  'APPPKG_WORKER_START_FAILED',
+  'APPPKG_PROCESS_START_FAILED',
+  'APPPKG_APP_PROBE_FAILED',
+]);
+
+/** The app log of `name` under the state root (`--state-dir`, else the default root). */
+export function appLogFile(stateDir: string | undefined, name: string): string {
+  return join(appStateDirs(resolveStateRoot({ flag: stateDir }), name).log, 'app.log');
+}
+
+/** `error` with `log` and `tail` in its details; its hint now names the log file. */
+export function refusalUnderApps(error: GatewayError, logFile: string): GatewayError {
+  const traceback = typeof error.details.traceback === 'string' ? error.details.traceback : null;
+  const tail = traceback !== null ? lastLines(traceback) : EXPLAINED_BY_LOG.has(error.code) ? lastLines(readEnd(logFile)) : [];
+  return new GatewayError(error.code, { ...error.details, log: logFile, tail, cause: error.details.cause ?? error });
+}
+
+/** The refusal as the gateway's log shows it: the error and its fix, then the tail, indented. */
+export function formatRefusal(error: GatewayError): string {
+  const tail = Array.isArray(error.details.tail) ? (error.details.tail as string[]) : [];
+  if (tail.length === 0) return error.format();
+  return `${error.format()}\n  last lines of ${String(error.details.log)}:\n${tail.map((l) => `    | ${l}`).join('\n')}`;
+}
+
+/** A refusal as /status shows it: what happened, how to fix it, the log and its last lines. */
+export function reasonOf(error: GatewayError): { code: string; message: string; hint: string; log?: string; tail?: string[] } {
+  const { log, tail } = error.details;
+  return {
+    code: error.code,
+    message: error.message,
+    hint: error.hint,
+    ...(typeof log === 'string' ? { log } : {}),
+    ...(Array.isArray(tail) && tail.length > 0 ? { tail: tail as string[] } : {}),
+  };
+}
+
+function lastLines(text: string): string[] {
+  return text.split('\n').map((l) => l.replace(/\s+$/, '')).filter((l) => l !== '').slice(-TAIL_LINES);
+}
+
+/** The last bytes of `file` ('' when it cannot be read): a log may be 10 MB. */
+function readEnd(file: string): string {
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, TAIL_BYTES);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    const text = buf.toString('utf8');
+    // A cut first line is dropped: it would read as a whole one.
+    return size > length ? text.slice(text.indexOf('\n') + 1) : text;
+  } catch {
+    return '';
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}

@@ -1,0 +1,59 @@
+// Issue 13, item 10: `--apps` at an app package itself, or at an empty directory, served nothing
+// without a word, and `--apps /missing` said only "expected a directory". Each now says what it
+// found and what to do; an empty directory is served and watched, with one line saying so.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { request } from 'undici';
+import { writePackage } from '../helpers/apps-dir.js';
+import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('issue 13: what --apps points at');
+const work = tempDir('apppkg-apps-dir-');
+const state = join(work.path, 'state');
+const running: RunningGateway[] = [];
+
+const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
+
+test.after(async () => {
+  for (const g of running) await g.stop();
+  work.remove();
+});
+
+test('--apps at an app package says so and how to serve it, exit 2, nothing started', async () => {
+  const pkg = writePackage(join(work.path, 'parent'), 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': WSGI });
+  const r = await runCli(['--apps', pkg, '--listen', '0', '--admin', '0', '--state-dir', state], { ms: 20_000 });
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, `--apps: expected a directory of app packages, found an app package (${join(pkg, 'app.yaml')})`);
+  assert.match(r.stderr, `fix: serve it with \`apppkg-gateway serve ${pkg}\`, or point --apps at its parent, ${dirname(pkg)}`);
+  assert.not.match(r.stdout, /listening on/);
+});
+
+test('--apps at nothing, or at a file, says what was found and what to do', async () => {
+  const missing = join(work.path, 'missing');
+  const gone = await runCli(['--apps', missing], { ms: 20_000 });
+  assert.is(gone.status, 2, gone.stderr);
+  assert.match(gone.stderr, `found nothing at ${missing}`);
+  assert.match(gone.stderr, `fix: create it (mkdir -p ${missing})`);
+  assert.not.match(gone.stderr, /run .*--help/);
+  const file = join(work.path, 'a-file');
+  writeFileSync(file, '');
+  const notDir = await runCli(['--apps', file], { ms: 20_000 });
+  assert.is(notDir.status, 2, notDir.stderr);
+  assert.match(notDir.stderr, `found a file (${file})`);
+});
+
+test('an empty --apps is served and watched, and the log says no package was found and how one looks', async () => {
+  const apps = join(work.path, 'empty');
+  mkdirSync(apps);
+  const gw = await startCli(['--apps', apps, '--listen', '0', '--admin', '0', '--state-dir', state, '--watch-interval', '0.2'], { ms: 30_000 });
+  running.push(gw);
+  assert.match(gw.output(), `no app packages in ${apps}: a package is a directory holding app.yaml, e.g. ${join(apps, 'hello', 'app.yaml')}`);
+  assert.match(gw.output(), /watching for them/);
+  // Still watching: a package copied in later serves.
+  writePackage(apps, 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': WSGI });
+  await waitFor(async () => (await request(`${gw.url}/hi/`).then((r) => r.body.text())) === 'ok', 20_000, 'the package copied in to serve');
+});
+
+test.run();

@@ -1,0 +1,83 @@
+// Issue 13, item 4: a busy --listen or --admin port was found only after every app had started
+// and first-install hooks had run. The gateway binds both listeners first: a busy one fails at
+// once, names its flag, and leaves no hook run and no app started; requests that come while the
+// apps start wait for them instead of finding none.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { writePackage } from '../helpers/apps-dir.js';
+import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('issue 13: listeners are bound before apps start');
+const work = tempDir('apppkg-listen-first-');
+const state = join(work.path, 'state');
+const apps = join(work.path, 'apps');
+const running: RunningGateway[] = [];
+let busy: net.Server;
+let busyPort = 0;
+
+const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
+
+test.before(async () => {
+  // The first-install hook leaves a mark: it must not run when a listener cannot be bound.
+  writePackage(apps, 'hi', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  install: sleep 1 && touch "$APPPKG_DATA_DIR/installed"\n',
+    'wsgi.py': WSGI,
+  });
+  busy = net.createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  busyPort = (busy.address() as net.AddressInfo).port;
+});
+
+test.after(async () => {
+  for (const g of running) await g.stop();
+  await new Promise((resolve) => busy.close(resolve));
+  work.remove();
+});
+
+const installed = () => existsSync(join(state, 'apps', 'hi', 'data', 'installed'));
+
+for (const flag of ['--listen', '--admin'] as const) {
+  test(`a busy ${flag} fails before any app starts, and the hint names ${flag}`, async () => {
+    const addresses = flag === '--listen' ? ['--listen', String(busyPort), '--admin', '0'] : ['--listen', '0', '--admin', String(busyPort)];
+    const started = Date.now();
+    const r = await runCli(['--apps', apps, ...addresses, '--state-dir', state], { ms: 20_000 });
+    assert.is(r.status, 1, r.stderr);
+    // The hook takes a second and the app's worker longer: failing first, neither ran.
+    assert.not.ok(installed(), 'commands.install ran although the gateway could not listen');
+    assert.not.ok(existsSync(join(state, 'apps', 'hi', 'log', 'app.log')), 'a worker was started although the gateway could not listen');
+    assert.match(r.stderr, new RegExp(`${flag}: cannot listen on 127\\.0\\.0\\.1:${busyPort}: EADDRINUSE`));
+    assert.match(r.stderr, new RegExp(`fix: .*give ${flag} another address`));
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  });
+}
+
+test('serve on a busy port names --port in the hint', async () => {
+  const r = await runCli(['serve', join(apps, 'hi'), '--port', String(busyPort), '--state-dir', join(work.path, 'serve-state')], { ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `--port: cannot listen on 127.0.0.1:${busyPort}: EADDRINUSE`);
+  assert.match(r.stderr, 'or give --port another port');
+});
+
+test('a request that comes while the apps start is accepted, and answered once they are up (not a 404)', async () => {
+  // A port free a moment ago: the gateway listens there while commands.install still sleeps.
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const starting = startCli(['--apps', apps, '--listen', String(port), '--admin', '0', '--state-dir', state], { ms: 30_000 });
+  starting.then((g) => running.push(g), () => {});
+  // The app's state directory is made just before its first-install hook runs.
+  await waitFor(() => existsSync(join(state, 'apps', 'hi', 'data')), 10_000, 'the first install to begin');
+  assert.not.ok(installed(), 'commands.install finished before the request could be sent');
+  const early = await request(`http://127.0.0.1:${port}/hi/`, { headersTimeout: 30_000 });
+  assert.is(early.statusCode, 200);
+  assert.is(await early.body.text(), 'ok');
+  assert.ok(installed(), 'the request was answered before commands.install finished');
+  assert.match((await starting).output(), /listening on/);
+});
+
+test.run();

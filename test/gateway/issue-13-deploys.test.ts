@@ -1,0 +1,151 @@
+// Issue 13, "Deploys and first runs", items 1-3, through the real CLI with real Pythons:
+// a version is judged once its directory has settled and retried when any file in it changes;
+// an app with `pip:` gets its virtualenv under --apps (or a refusal naming `install`); a
+// refusal names the app's log and carries the traceback's last lines, from the app's frame.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { appStatus } from '../helpers/status.js';
+import { FIXTURES, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { makeWheel } from '../lifecycle/lifecycle-apps.js';
+
+const test = suite('issue 13: deploys and first runs');
+
+interface Env {
+  apps: string;
+  state: string;
+  gw: RunningGateway;
+}
+const opened: Array<{ gw: RunningGateway; dirs: ReturnType<typeof tempDir>[] }> = [];
+
+async function open(setup: (appsDir: string) => void, extra: string[], ms = 30_000): Promise<Env> {
+  const apps = tempDir('apppkg-i13-apps-');
+  const state = tempDir('apppkg-i13-state-');
+  setup(apps.path);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', ...extra], { ms });
+  opened.push({ gw, dirs: [apps, state] });
+  return { apps: apps.path, state: state.path, gw };
+}
+
+test.after(async () => {
+  for (const { gw, dirs } of opened) {
+    await gw.stop();
+    for (const d of dirs) d.remove();
+  }
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const environYaml = readFileSync(join(FIXTURES, 'apps', 'environ', 'app.yaml'), 'utf8');
+const environModule = (v: string) => readFileSync(join(FIXTURES, 'apps', 'environ', 'environ_app.py'), 'utf8').replace(/VERSION = "1"/, `VERSION = "${v}"`);
+const versionOf = (gw: RunningGateway, name: string, v: string) => async () => (await appStatus(gw, name))?.versions.find((x: any) => x.version === v);
+
+async function served(gw: RunningGateway, path: string): Promise<string> {
+  const res = await request(`${gw.url}${path}`);
+  const body = await res.body.text();
+  return res.statusCode === 200 ? body : `${res.statusCode}`;
+}
+
+test('item 1: app.yaml landing before the code (cp -r): the version waits until its directory settles, then serves', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0'), ['--settle', '2', '--watch-interval', '0.2']);
+  // What a slow `cp -r` does: the description first, the module 1.2 s later.
+  const dir = join(apps, 'blog.1.1');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'app.yaml'), environYaml);
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.1')())?.state === 'settling', 1000, 'status to show 1.1 settling');
+  await sleep(1200);
+  writeFileSync(join(dir, 'environ_app.py'), environModule('1.1'));
+  await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.1', 15_000, 'version 1.1 to serve');
+  assert.not.match(gw.output(), /version 1\.1 refused/);
+});
+
+test('item 1: a refused version is retried when a file other than app.yaml changes (the fix touches only the module)', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0'), ['--settle', '0.3', '--watch-interval', '0.2']);
+  const broken = addPackage(apps, 'environ', 'blog.1.1', { 'environ_app.py': [[/^VERSION = "1"/m, 'VERSION = "1.1"\nraise RuntimeError("the database is not configured")']] });
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.1')())?.state === 'failed', 15_000, 'version 1.1 to be refused');
+  assert.is(JSON.parse(await served(gw, '/blog/')).version, '1', 'the serving version keeps serving');
+  writeFileSync(join(broken, 'environ_app.py'), environModule('1.1'));
+  await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.1', 15_000, 'version 1.1 to serve after its module was fixed');
+});
+
+test('item 3: a refusal under --apps names the app log and carries its last lines (the traceback from the app\'s frame, a hook\'s output)', async () => {
+  const { state, gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog', { 'environ_app.py': [[/^VERSION = "1"/m, 'raise RuntimeError("the database is not configured")']] });
+    const shop = addPackage(dir, 'environ', 'shop');
+    writeFileSync(join(shop, 'app.yaml'), `${environYaml}commands:\n  install: echo migrating the database; echo no such table >&2; exit 3\n`);
+  }, ['--settle', '0.3', '--watch-interval', '0.2']);
+  const blog = (await appStatus(gw, 'blog')).versions[0];
+  const log = join(state, 'apps', 'blog', 'log', 'app.log');
+  assert.is(blog.state, 'failed');
+  assert.is(blog.reason.code, 'APPPKG_APP_IMPORT_FAILED');
+  assert.is(blog.reason.log, log);
+  assert.match(blog.reason.hint, log);
+  assert.not.match(blog.reason.hint, /shown in the traceback/);
+  assert.match(blog.reason.tail.join('\n'), /environ_app\.py", line \d+, in <module>/);
+  assert.is(blog.reason.tail.at(-1), 'RuntimeError: the database is not configured');
+  // The traceback starts at the app's frame: neither the shim's nor importlib's are in it.
+  const text = readFileSync(log, 'utf8');
+  const traceback = text.slice(text.indexOf('Traceback (most recent call last):'));
+  assert.match(traceback, /^Traceback \(most recent call last\):\n {2}File "[^"]*environ_app\.py"/);
+  assert.not.match(blog.reason.tail.join('\n'), /apppkg_shim|importlib/);
+  // The gateway's own log carries the same lines.
+  const quoted = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(gw.output(), new RegExp(`last lines of ${quoted(log)}:\\n(?:    \\| .*\\n)*    \\| RuntimeError: the database is not configured`));
+
+  // A hook's output is not "above" either: the hint names the log, the tail has the output.
+  const shop = (await appStatus(gw, 'shop')).versions[0];
+  assert.is(shop.reason.code, 'APPPKG_COMMAND_FAILED');
+  assert.match(shop.reason.hint, join(state, 'apps', 'shop', 'log', 'app.log'));
+  assert.not.match(shop.reason.hint, /above/);
+  assert.equal(shop.reason.tail.slice(-2), ['migrating the database', 'no such table']);
+});
+
+const pipApp = (dir: string, requirements: string, wheels: Array<[string, string]>) => {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'import thepkg\n\ndef application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [thepkg.VERSION.encode()]\n');
+  writeFileSync(join(dir, 'requirements.txt'), requirements);
+  for (const [name, version] of wheels) makeWheel(dir, name, version);
+};
+
+test('item 2: an app with pip: gets its virtualenv under --apps; changed requirements build a new one; a pip failure is refused naming install', async () => {
+  const { apps, state, gw } = await open((dir) => pipApp(join(dir, 'shop.1.0'), 'thepkg==1.0\n', [['thepkg', '1.0']]), ['--settle', '0.3', '--watch-interval', '0.2'], 120_000);
+  assert.is(await served(gw, '/shop/'), '1.0');
+  // Progress in the gateway's log, one line per step.
+  assert.match(gw.output(), /shop: creating venv with .*there is none yet/);
+  assert.match(gw.output(), /shop: venv created in \d+\.\d s/);
+  assert.match(gw.output(), /shop: requirements installed in \d+\.\d s/);
+
+  // A requirement with no local file: refused, naming `apppkg-gateway install`; 1.0 serves on.
+  pipApp(join(apps, 'shop.2.0'), 'thepkg==1.0\nnowhere-to-be-found==9\n', [['thepkg', '1.0']]);
+  const refused = await waitFor(async () => {
+    const v = await versionOf(gw, 'shop', '2.0')();
+    return v?.state === 'failed' ? v : undefined;
+  }, 120_000, 'version 2.0 to be refused');
+  assert.is(refused.reason.code, 'APPPKG_PIP_INSTALL_FAILED');
+  assert.match(refused.reason.hint, new RegExp(`apppkg-gateway install ${join(apps, 'shop.2.0')}`));
+  assert.match(refused.reason.tail.join('\n'), /nowhere-to-be-found/);
+  assert.is(await served(gw, '/shop/'), '1.0');
+
+  // A venv that builds for a version that then fails to import: the link stays on the old
+  // venv, so the serving version (and any worker of it that restarts) keeps its libraries.
+  const venvLink = join(state, 'apps', 'shop', 'venv');
+  const liveBuild = readlinkSync(venvLink);
+  pipApp(join(apps, 'shop.2.5'), 'thepkg==2.0\n', [['thepkg', '2.0']]);
+  writeFileSync(join(apps, 'shop.2.5', 'wsgi.py'), 'import thepkg\nraise RuntimeError("not this one")\n');
+  await waitFor(async () => (await versionOf(gw, 'shop', '2.5')())?.state === 'failed', 120_000, 'version 2.5 to be refused');
+  assert.is((await versionOf(gw, 'shop', '2.5')()).reason.code, 'APPPKG_APP_IMPORT_FAILED');
+  assert.is(readlinkSync(venvLink), liveBuild);
+  assert.equal(readdirSync(join(state, 'apps', 'shop')).filter((e) => e.startsWith('venv-')), [liveBuild], 'the refused build is removed');
+  assert.is(await served(gw, '/shop/'), '1.0');
+
+  // Changed requirements that pip can meet: a new venv, and the new version serves from it.
+  pipApp(join(apps, 'shop.3.0'), 'thepkg==2.0\n', [['thepkg', '2.0']]);
+  await waitFor(async () => (await served(gw, '/shop/')) === '2.0', 120_000, 'version 3.0 to serve thepkg 2.0');
+  assert.is.not(readlinkSync(venvLink), liveBuild, 'the venv link follows the version that serves');
+  assert.match(gw.output(), /shop: creating venv with .*the requirements changed/);
+});
+
+test.run();
