@@ -12,7 +12,8 @@ export interface CommandModule {
 }
 
 // Loaded on demand so `apppkg-gateway describe` does not pay for the proxy's imports.
-const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+// Exported with GLOBAL_HELP for scripts/man-page.mjs: the man page is rendered from these texts.
+export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   serve: () => import('./commands/serve.js'),
   check: () => import('./commands/check.js'),
   install: () => import('./commands/install.js'),
@@ -26,7 +27,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   status: () => import('./commands/status.js'),
 };
 
-const GLOBAL_HELP = `usage: apppkg-gateway --apps DIR [--listen ADDR] [--admin ADDR] [--environment FILE] [--trust-proxy]
+export const GLOBAL_HELP = `usage: apppkg-gateway --apps DIR [--listen ADDR] [--admin ADDR] [--environment FILE] [--trust-proxy]
        apppkg-gateway COMMAND [ARGS] [--help]
 
 Serves Python web apps, each a directory with an app.yaml.
