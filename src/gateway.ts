@@ -73,6 +73,11 @@ function waitingForFix(problem: GatewayError, dir: string): string {
   return `${problem.format()}\nwaiting for a change under ${dir} to try again (--reload; Ctrl-C to stop)`;
 }
 
+/** What a request is answered (503) while serve --reload waits for a fix. */
+function unavailableWhileBroken(problem: GatewayError): string {
+  return `the app could not start (${problem.message}); serve --reload is waiting for a fix: see its terminal`;
+}
+
 const sayOnStderr = (line: string): void => {
   process.stderr.write(`apppkg-gateway: ${line}\n`);
 };
@@ -202,8 +207,10 @@ export class Gateway {
     await registry.settled(START_SETTLE_LIMIT_MS);
     const problem = single ? registry.problemOf() : null;
     // serve --reload waits for a fix instead, as it does for a breakage after start (issue 13, item 6).
-    if (problem !== null && options.reload) say(waitingForFix(problem, dir));
-    else if (problem !== null) {
+    if (problem !== null && options.reload) {
+      say(waitingForFix(problem, dir));
+      front.setUnavailable(unavailableWhileBroken(problem));
+    } else if (problem !== null) {
       await admin?.close();
       await front.stop(0);
       await registry.stop(1000);
@@ -222,6 +229,7 @@ export class Gateway {
         await (serving ? registry.restart() : registry.reconcile(true));
         const problem = registry.problemOf();
         if (!serving && problem !== null) say(waitingForFix(problem, dir));
+        front.setUnavailable(problem !== null && !registry.names.some((name) => registry.serves(name)) ? unavailableWhileBroken(problem) : null);
       });
     }
     gateway.watcher?.start();

@@ -56,10 +56,12 @@ interface Routed {
   q: number;
 }
 interface Unrouted {
-  status: 400 | 404;
+  status: 400 | 404 | 503;
   detail: string;
   /** Close the connection after the answer (a head that cannot be trusted to frame the next one). */
   close: boolean;
+  /** A 503 that will pass: say when to try again. */
+  retryAfter?: boolean;
 }
 
 const kApp = Symbol('apppkg.upgradeApp');
@@ -86,6 +88,8 @@ export class Front {
    * waits for the apps rather than finding none.
    */
   private held: Array<() => void> | null = [];
+  /** Why nothing is routed (serve --reload waiting for a fix): then 503 saying so, not 404. */
+  private unroutedBecause: string | null = null;
 
   private readonly trust: TrustProxy | null;
 
@@ -179,6 +183,14 @@ export class Front {
   }
 
   /** Answers requests from now on, those held first, in the order they came. */
+  /**
+   * While set, a request no app takes is answered 503 (Retry-After) with `why` instead of
+   * 404: under `serve --reload` the one app failed to start and a fix is awaited.
+   */
+  setUnavailable(why: string | null): void {
+    this.unroutedBecause = why;
+  }
+
   open(): void {
     const held = this.held;
     this.held = null;
@@ -219,7 +231,8 @@ export class Front {
     }
     const routed = this.route(req);
     if ('status' in routed) {
-      sendError(res, routed.status, { detail: routed.detail, headers: routed.close ? { Connection: 'close' } : undefined });
+      const headers: Record<string, string> | undefined = routed.close ? { Connection: 'close' } : routed.retryAfter ? { 'Retry-After': '2' } : undefined;
+      sendError(res, routed.status, { detail: routed.detail, headers });
       return;
     }
     const { match, url, q } = routed;
@@ -247,6 +260,7 @@ export class Front {
     const path = decodeRequestPath(q >= 0 ? url.slice(0, q) : url);
     if (path === null) return { status: 400, detail: NOT_A_PATH, close: false };
     const match = this.router.match(req.headers.host, path);
+    if (!match && this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };
     if (!match) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
     return { match, url, q };
   }

@@ -166,9 +166,11 @@ test('issue 13 item 6: serve --reload waits for an app that fails to import at s
     const gw = await serve(work.path, ['--reload']);
     assert.match(gw.output(), /first breakage/);
     assert.match(gw.output(), /waiting for a change under .* to try again/);
+    // Meanwhile a request hears why (503, to try again), not that nothing is mounted (404).
     const meanwhile = await request(`${gw.url}/`);
-    await meanwhile.body.dump();
-    assert.is.not(meanwhile.statusCode, 200);
+    assert.is(meanwhile.statusCode, 503);
+    assert.is(meanwhile.headers['retry-after'], '2');
+    assert.match(await meanwhile.body.text(), /could not start .*first breakage.*waiting for a fix/s);
 
     // Still broken after a change: said again, and still waiting.
     writeFileSync(file, `${good}\nraise RuntimeError("second breakage")\n`);
