@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, sleep } from './peers.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' }, pause: { type: 'string', default: '5' } } });
@@ -70,7 +71,6 @@ def application(environ, start_response):
     return generate()
 `;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(join(tmpdir(), 'apppkg-bodies-'));
 const MiB = 1024 * 1024;
 
@@ -103,16 +103,6 @@ function watchPeak(pid) {
       return Math.max(sampled, s.rss, resetWorks ? s.hwm : 0);
     },
   };
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function startGateway() {

@@ -20,8 +20,9 @@
 // held; the clients closed, wrk alone again (the "without" p99 is the two runs alone, so a
 // drift of this 2-core machine during the round shows). Prints the medians over the rounds.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { freePort, parseWrk, rssOf, sleep } from './peers.mjs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,23 +52,10 @@ if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
   process.exit(1);
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(join(tmpdir(), 'apppkg-idle-'));
 const HELLO = 'GET / HTTP/1.1\r\nHost: bench\r\n\r\n';
 
-function rssMiB(pid) {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+const rssMiB = (pid) => rssOf(pid) / 1048576;
 
 async function startGateway() {
   const apps = join(work, 'apps');
@@ -103,10 +91,6 @@ async function startGateway() {
   };
 }
 
-function toMs(v, unit) {
-  return unit === 'us' ? v / 1000 : unit === 's' ? v * 1000 : v;
-}
-
 /** wrk -t1 -c32 in the background (spawn, not spawnSync: the held clients' refreshes run meanwhile). */
 function wrk(url) {
   return new Promise((resolve) => {
@@ -114,11 +98,8 @@ function wrk(url) {
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     child.on('exit', () => {
-      const pct = (p) => {
-        const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)\\b`).exec(out);
-        return m ? toMs(Number(m[1]), m[2]) : NaN;
-      };
-      resolve({ rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: pct(50), p99: pct(99), errors: /Socket errors: (.*)/.exec(out)?.[1] ?? null });
+      const { rps, p50, p99, socketErrors } = parseWrk(out);
+      resolve({ rps, p50, p99, errors: socketErrors });
     });
   });
 }

@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,6 +55,35 @@ const children = new Set();
 
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A loopback port nothing listens on now. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** wrk --latency's output: req/s, p50 and p99 in ms, non-2xx/3xx answers, and its socket errors line (or null). */
+export function parseWrk(out) {
+  const pct = (p) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)\\b`).exec(out);
+    if (!m) return NaN;
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50: pct(50),
+    p99: pct(99),
+    errors: errors ? Number(errors) : 0,
+    socketErrors: /Socket errors: (.*)/.exec(out)?.[1] ?? null,
+  };
 }
 
 /** A peer's process in its own process group (stopProcess signals the whole group). */

@@ -15,8 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
-import { ROOT, cmdline, definePeers, descendants, ensureDebianPackages, hasCommand, rssOf, sleep, stopAllProcesses, stopProcess } from './peers.mjs';
+import { ROOT, cmdline, definePeers, descendants, ensureDebianPackages, freePort, hasCommand, parseWrk, rssOf, sleep, stopAllProcesses, stopProcess } from './peers.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -35,16 +34,6 @@ chmodSync(work, 0o755);
 const ONLY = process.env.BENCH_PEERS ? new Set(process.env.BENCH_PEERS.split(',')) : null;
 const PEERS = definePeers(work).filter((peer) => ONLY === null || ONLY.has(peer.id));
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Polls GET url until 200; resolves with the ms it took, rejects past the deadline. */
 async function waitUp(url, child, deadlineMs = 30000) {
   const started = performance.now();
@@ -60,21 +49,9 @@ async function waitUp(url, child, deadlineMs = 30000) {
   }
 }
 
-function toMs(v, unit) {
-  return unit === 'us' ? v / 1000 : unit === 's' ? v * 1000 : v;
-}
-
 function wrk(url, extra) {
   const r = spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', ...extra, url], { encoding: 'utf8', timeout: (SECONDS + 30) * 1000 });
-  const out = r.stdout ?? '';
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const pct = (p) => {
-    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)\\b`).exec(out);
-    return m ? toMs(Number(m[1]), m[2]) : NaN;
-  };
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
-  return { rps, p50: pct(50), p99: pct(99), errors: errors ? Number(errors) : 0, socketErrors: socketErrors ?? null };
+  return parseWrk(r.stdout ?? '');
 }
 
 function fmt(n, digits = 0) {
