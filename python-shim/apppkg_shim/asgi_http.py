@@ -39,11 +39,7 @@ class HttpExchange(ResponseExchange):
                         self.expect_continue = True
             await self.worker.app(scope, self.receive, self.send)
         except BaseException:
-            # A client that left is no app error (the WSGI worker logs nothing either).
-            if self.aborted and not self.ended:
-                self.end(link.RESPONSE_END)
-            else:
-                self.fail_with_traceback()
+            self.app_raised()
             return
         if self.ended:
             return

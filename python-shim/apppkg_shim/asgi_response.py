@@ -222,3 +222,11 @@ class ResponseExchange:
     def fail_with_traceback(self):
         after = " after the response was complete" if self.ended else ""
         self.fail(traceback.format_exc(), after)
+
+    def app_raised(self):
+        """The app's call raised (call from its except block): after ABORT that is the client
+        leaving, no app error (the WSGI worker logs nothing either); else ERROR and the log line."""
+        if self.aborted and not self.ended:
+            self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
+        else:
+            self.fail_with_traceback()

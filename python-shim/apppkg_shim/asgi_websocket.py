@@ -56,10 +56,7 @@ class WebSocketExchange(ResponseExchange):
         except ClientDisconnected:
             pass
         except BaseException:
-            if self.aborted and not self.ended:
-                self.end(link.RESPONSE_END)
-            else:
-                self.fail_with_traceback()
+            self.app_raised()
             return
         if self.ended:
             return

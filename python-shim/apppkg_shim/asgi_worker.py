@@ -12,9 +12,7 @@ the process exits at once, as the WSGI worker does (docs/protocol.md §5, §8).
 """
 
 import asyncio
-import json
 import os
-import platform
 import signal
 import sys
 import traceback
@@ -74,16 +72,8 @@ class AsgiWorker:
             return EXIT_APP_LOAD_FAILED
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_stop_signal)
-        ready = json.dumps({
-            "pid": os.getpid(),
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "threads": self.threads,
-            "app": self.app_spec,
-            "loop": self.loop_name,
-            "lifespan": "supported" if self.lifespan.supported else "unsupported",
-        }).encode("utf-8")
-        self.link.write(HEADER_PACK(link.READY, 0, len(ready)) + ready)
+        lifespan = "supported" if self.lifespan.supported else "unsupported"
+        self.link.write(link.ready_frame(self.threads, self.app_spec, loop=self.loop_name, lifespan=lifespan))
         await self.finished
         await self.lifespan.shutdown()
         await self.link.flushed()

@@ -7,7 +7,9 @@ and asgi_worker.py (ASGI, which parses with FrameReader's buffer but reads throu
 """
 
 import errno
+import json
 import os
+import platform
 import socket
 import struct
 import threading
@@ -59,6 +61,20 @@ CREDIT_STEP = 256 * 1024
 MAX_BODY_FRAME = 256 * 1024
 # Deferred output is flushed once it grows past this many bytes.
 FLUSH_THRESHOLD = 64 * 1024
+
+
+def ready_frame(threads, app_spec, **extra):
+    """READY, id 0: who this worker is (docs/protocol.md §2; §8 adds an ASGI worker's `extra`)."""
+    info = {
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "threads": threads,
+        "app": app_spec,
+    }
+    info.update(extra)
+    payload = json.dumps(info).encode("utf-8")
+    return HEADER.pack(READY, 0, len(payload)) + payload
 
 
 class LinkClosed(Exception):

@@ -19,7 +19,6 @@ gateway dies the socket closes (or our parent changes) and the process exits at 
 
 import json
 import os
-import platform
 import select
 import signal
 import sys
@@ -88,19 +87,12 @@ class Worker:
     # -- lifecycle ----------------------------------------------------------------------
 
     def serve(self):
-        ready = json.dumps({
-            "pid": os.getpid(),
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "threads": self.threads,
-            "app": self.app_spec,
-        }).encode("utf-8")
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGINT, self._on_stop_signal)
         for i in range(self.threads):
             threading.Thread(target=self._thread_main, name="apppkg-worker-%d" % i, daemon=True).start()
         threading.Thread(target=self._monitor, name="apppkg-monitor", daemon=True).start()
-        self.writer.send(HEADER_PACK(link.READY, 0, len(ready)) + ready)
+        self.writer.send(link.ready_frame(self.threads, self.app_spec))
         lock = self.lock
         ticks = 0
         with lock:
