@@ -114,6 +114,32 @@ export async function startLinkHarness(name: string, opts: LinkHarnessOptions = 
   };
 }
 
+/** The checksum the upload fixtures answer with: every 4096th byte, summed modulo 65521. */
+export function sampledChecksum(body: Buffer): number {
+  let check = 0;
+  for (let i = 0; i < body.length; i += 4096) check = (check + body[i]) % 65521;
+  return check;
+}
+
+/**
+ * Sends a chunked body of at least 2 MiB on `c` (whose request head is written), in uneven
+ * pieces (1 byte to 150,000) and the last chunk: its length and sampledChecksum.
+ */
+export function sendUnevenChunks(c: RawConnection): { total: number; check: number } {
+  const all: Buffer[] = [];
+  let total = 0;
+  for (let n = 1; total < 2 << 20; n = ((n * 31 + 7) % 150_000) + 1) {
+    const piece = Buffer.alloc(n, total & 255);
+    all.push(piece);
+    total += n;
+    c.write(`${n.toString(16)}\r\n`);
+    c.write(piece);
+    c.write('\r\n');
+  }
+  c.write('0\r\n\r\n');
+  return { total, check: sampledChecksum(Buffer.concat(all)) };
+}
+
 /** A raw TCP connection for what fetch cannot do: chunked uploads, Expect, pipelining, cut connections. */
 export class RawConnection {
   private chunks: Buffer[] = [];

@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Frame, encodeEmptyFrame } from '../../src/link/frames.js';
 import { encodeRequest, type RequestLine } from '../../src/link/request-frame.js';
-import { RawConnection, RawExchange, get, startLinkHarness, withDeadline, type LinkHarness } from '../helpers/link-harness.js';
+import { RawConnection, RawExchange, get, sampledChecksum, sendUnevenChunks, startLinkHarness, withDeadline, type LinkHarness } from '../helpers/link-harness.js';
 
 const PYTHONS = ['python3', ...(existsSync('/usr/bin/python3') ? ['/usr/bin/python3'] : [])];
 const PATTERN = Buffer.from(Array.from({ length: 65536 }, (_, i) => i & 255));
@@ -127,8 +127,7 @@ for (const python of PYTHONS) {
   t('an 8 MiB upload, read slowly in pieces (request window): every byte, in order', async ({ h }) => {
     const body = Buffer.alloc(8 << 20);
     for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 255;
-    let check = 0;
-    for (let i = 0; i < body.length; i += 4096) check = (check + body[i]) % 65521;
+    const check = sampledChecksum(body);
     const r = await get(`${h.url}/m/upload?pause=0.002`, { method: 'POST', body }, 30_000);
     const [total, sum, pieces] = r.body.split(' ').map(Number);
     assert.is(total, body.length);
@@ -140,20 +139,7 @@ for (const python of PYTHONS) {
     const c = await RawConnection.open(h.port);
     try {
       c.write('POST /m/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
-      const all: Buffer[] = [];
-      let total = 0;
-      for (let n = 1; total < 2 << 20; n = ((n * 31 + 7) % 150_000) + 1) {
-        const piece = Buffer.alloc(n, total & 255);
-        all.push(piece);
-        total += n;
-        c.write(`${n.toString(16)}\r\n`);
-        c.write(piece);
-        c.write('\r\n');
-      }
-      c.write('0\r\n\r\n');
-      const joined = Buffer.concat(all);
-      let check = 0;
-      for (let i = 0; i < joined.length; i += 4096) check = (check + joined[i]) % 65521;
+      const { total, check } = sendUnevenChunks(c);
       const { body } = await chunkedBody(c, 15_000);
       assert.is(body.toString().split(' ').slice(0, 2).join(' '), `${total} ${check}`);
     } finally {

@@ -1,10 +1,9 @@
 // Streaming both ways within the windows (docs/protocol.md "Flow control"): big files by
 // sendfile, endless bodies to a client that stops reading, slow apps reading big uploads,
 // clients that go away.
-import { createHash } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RawConnection, get, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
+import { RawConnection, get, sampledChecksum, sendUnevenChunks, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
 
 const t = suite<{ h: LinkHarness }>('streams');
 
@@ -56,8 +55,7 @@ t('a client that stops reading holds the app back (response window); leaving sto
 t('a big upload to an app that reads slowly (request window): every byte, in order', async ({ h }) => {
   const body = Buffer.alloc(6 << 20);
   for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 255;
-  let check = 0;
-  for (let i = 0; i < body.length; i += 4096) check = (check + body[i]) % 65521;
+  const check = sampledChecksum(body);
   const r = await get(`${h.url}/upload?pause=0.002`, { method: 'POST', body }, 30_000);
   assert.is(r.body, `${body.length} ${check}`);
 });
@@ -66,22 +64,7 @@ t('a chunked upload of 2 MiB in uneven pieces', async ({ h }) => {
   const c = await RawConnection.open(h.port);
   try {
     c.write('POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
-    const hash = createHash('sha1');
-    let total = 0;
-    let check = 0;
-    const all: Buffer[] = [];
-    for (let n = 1; total < 2 << 20; n = (n * 31 + 7) % 150_000 + 1) {
-      const piece = Buffer.alloc(n, total & 255);
-      all.push(piece);
-      total += n;
-      c.write(`${n.toString(16)}\r\n`);
-      c.write(piece);
-      c.write('\r\n');
-      hash.update(piece);
-    }
-    c.write('0\r\n\r\n');
-    const joined = Buffer.concat(all);
-    for (let i = 0; i < joined.length; i += 4096) check = (check + joined[i]) % 65521;
+    const { total, check } = sendUnevenChunks(c);
     const text = await c.waitFor((s) => /\r\n\r\n\d+ \d+$/.test(s), 15_000, 'the upload result');
     assert.ok(text.endsWith(`\r\n\r\n${total} ${check}`), text.slice(-100));
   } finally {
