@@ -230,7 +230,9 @@ export function cmdline(pid) {
  * whose RSS is the front's (`main` itself when absent).
  */
 export function definePeers(work) {
-  const gateway = (id, name, threads, kind = 'wsgi', loop = null) => ({
+  // watched: the status page open through it all, as an SSE client of /events (issue 14's bound:
+  // the page costs the proxy nothing measurable).
+  const gateway = (id, name, threads, kind = 'wsgi', loop = null, watched = false) => ({
     id,
     name,
     serves: threads === null && kind === 'wsgi' ? [...APP_ENDPOINTS, 'static16k'] : APP_ENDPOINTS,
@@ -249,9 +251,15 @@ export function definePeers(work) {
       const envFile = join(work, `environment-${id}.yaml`);
       const settings = loop === null ? '' : `    settings:\n      APPPKG_ASGI_LOOP: ${loop}\n`;
       writeFileSync(envFile, `python: ${SYSTEM_PYTHON}\napps:\n  bench:\n    mount: /\n    workers: 2\n${threads === null ? '' : `    threads: ${threads}\n`}${settings}`);
+      const admin = watched ? `127.0.0.1:${await freePort()}` : '127.0.0.1:0';
       const child = startProcess(join(ROOT, 'bin', 'apppkg-gateway'), ['--apps', apps, '--listen', `127.0.0.1:${port}`,
-        '--admin', '127.0.0.1:0', '--environment', envFile, '--state-dir', join(work, `state-${id}`), '--access-log', 'off']);
-      return { children: [child], main: child };
+        '--admin', admin, '--environment', envFile, '--state-dir', join(work, `state-${id}`), '--access-log', 'off']);
+      if (!watched) return { children: [child], main: child };
+      // curl holds the stream as a browser's EventSource would, into a file (a pipe would fill
+      // while wrk's spawnSync blocks this process); the file counts the events.
+      const events = join(work, `events-${id}.txt`);
+      const watcher = startProcess('curl', ['-sN', '-o', events, '--retry', '100', '--retry-connrefused', '--retry-delay', '0', `http://${admin}/events`]);
+      return { children: [child, watcher], main: child, events };
     },
   });
   return [
@@ -272,6 +280,7 @@ export function definePeers(work) {
         return { children: [n], main: n };
       },
     },
+    gateway('gateway-watched', 'apppkg-gateway, status page open', null, 'wsgi', null, true),
     gateway('gateway-t1', 'apppkg-gateway, threads: 1', 1),
     // The ASGI worker takes uvloop when the interpreter has it (Debian's does), as uvicorn here.
     gateway('gateway-asgi', 'apppkg-gateway (ASGI, uvloop)', null, 'asgi'),

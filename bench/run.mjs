@@ -12,7 +12,7 @@
 // met or not. Writes bench/results/latest.{json,md}. A peer that cannot run here is reported as
 // such, never left out silently.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, cmdline, definePeers, descendants, ensureDebianPackages, freePort, hasCommand, parseWrk, rssOf, sleep, stopAllProcesses, stopProcess } from './peers.mjs';
@@ -90,9 +90,10 @@ async function measure(peer) {
   const port = await freePort();
   const endpoints = ENDPOINTS.filter((ep) => peer.serves.includes(ep.name));
   let started;
+  let t0 = 0;
   let stage = 'could not start';
   try {
-    const t0 = performance.now();
+    t0 = performance.now();
     started = await peer.start(port);
     await waitUp(`http://127.0.0.1:${port}${endpoints[0].path}`, started.main);
     row.coldStartMs = performance.now() - t0;
@@ -110,6 +111,10 @@ async function measure(peer) {
       const e = (row.endpoints[ep.name] = wrk(`http://127.0.0.1:${port}${ep.path}`, ep.args));
       const errors = e.errors || e.socketErrors ? `  errors: ${e.errors} non-2xx${e.socketErrors ? `, sockets ${e.socketErrors}` : ''}` : '';
       console.log(`  ${peer.name.padEnd(32)} ${ep.name.padEnd(9)} ${fmt(e.rps)} req/s  p50 ${fmt(e.p50, 2)} ms  p99 ${fmt(e.p99, 2)} ms${errors}`);
+    }
+    if (started.events) {
+      const events = (readFileSync(started.events, 'utf8').match(/^event: ?status$/gm) ?? []).length;
+      row.eventsPerSecond = events / ((performance.now() - t0) / 1000);
     }
     row.ok = true;
   } catch (err) {
@@ -151,6 +156,7 @@ function median(peer, rows) {
     coldStartMs: mid(ok.map((r) => r.coldStartMs)),
     workerRssMiB: mid(ok.map((r) => r.workerRssMiB)),
     frontRssMiB: mid(ok.map((r) => r.frontRssMiB)),
+    eventsPerSecond: mid(ok.map((r) => r.eventsPerSecond ?? NaN)),
     endpoints,
     rounds: rows,
   };
@@ -221,6 +227,13 @@ function report(results) {
       if (!eps.some(both)) continue;
       lines.push(`| ${gw.peer} | ${r.peer} | ${eps.map(ratio).join(' | ')} | ${eps.map(p99).join(' | ')} |`);
     }
+  }
+
+  // Issue 14's bound: the status page open costs the proxy nothing measurable.
+  const [plain, watched] = [byId.get('gateway'), byId.get('gateway-watched')];
+  if (plain?.ok && watched?.ok) {
+    const eps = ['hello', '16k', 'post64k'];
+    lines.push('', `Status page open (an /events client through the run) against none: ${eps.map((ep) => `${ep} ${fmt(watched.endpoints[ep].rps / plain.endpoints[ep].rps, 2)}x, p99 ${fmt(watched.endpoints[ep].p99, 2)} vs ${fmt(plain.endpoints[ep].p99, 2)} ms`).join('; ')}; ${fmt(watched.eventsPerSecond, 2)} events/s sent (bound: 2)`);
   }
 
   // Issue 11's targets, for the gateway at its default threads and at threads: 1.

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Debian packages the tests drive for real (Flask example on the system interpreter, etc.).
-const DEBIAN_PACKAGES = ['python3-flask', 'python3-venv', 'python3-pip', 'python3-tornado', 'python3-websockets', 'python3-django', 'python3-fastapi', 'python3-starlette', 'nginx', 'wrk', 'gunicorn', 'uwsgi', 'uwsgi-plugin-python3'];
+const DEBIAN_PACKAGES = ['python3-flask', 'python3-venv', 'python3-pip', 'python3-tornado', 'python3-websockets', 'python3-django', 'python3-fastapi', 'python3-starlette', 'nginx', 'wrk', 'gunicorn', 'uwsgi', 'uwsgi-plugin-python3', 'chromium'];
 
 function missingDebianPackages() {
   const probe = spawnSync('dpkg-query', ['-W', '-f=${Package} ${Status}\n', ...DEBIAN_PACKAGES], { encoding: 'utf8' });

@@ -5,8 +5,10 @@
 import { createWriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { startAdminServer, DEFAULT_ADMIN, type AdminServer } from './admin/admin-server.js';
+import { checkAdminAddress, readAdminToken } from './admin/admin-access.js';
+import { startAdminServer, DEFAULT_ADMIN, type AdminProvider, type AdminServer } from './admin/admin-server.js';
 import { GatewayMetrics } from './admin/metrics.js';
+import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment, type RunMode } from './app-context.js';
 import { setProbeCacheDir } from './environment/interpreters.js';
@@ -18,6 +20,7 @@ import type { UnixSocketOptions } from './net/listen.js';
 import { compileTrustProxy } from './proxy/forwarded-headers.js';
 import type { Front, PublishedApp } from './proxy/front.js';
 import { appDirSource, appsDirSource } from './supervisor/discovery.js';
+import { appLogFile } from './supervisor/refusal.js';
 import { Registry, type RouteSpec, type ServingApp } from './supervisor/registry.js';
 import { AppsWatcher, SourceWatcher } from './supervisor/watcher.js';
 import { validateAppsDir } from './description/apps-dir.js';
@@ -34,6 +37,11 @@ export interface GatewayOptions {
   listen?: string | number | ListenAddress | Array<string | number | ListenAddress>;
   /** The admin listener (/status, /metrics); false for none. Default 127.0.0.1:8099 with `apps`, none with `app`. */
   admin?: string | number | ListenAddress | false;
+  /**
+   * A file holding the admin listener's token (`--admin-token FILE`): every admin route then
+   * needs it; needed for an admin address other than loopback (docs/admin.md).
+   */
+  adminTokenFile?: string;
   /** The host's environment file (settings, hosts, mounts, workers, ...). */
   environment?: string;
   /** The state root (apps' data, logs, tmp); default as the CLI's --state-dir. */
@@ -97,6 +105,8 @@ export class Gateway {
   readonly adminUrl: string | null;
   private stopping: Promise<void> | null = null;
   private watcher: { start(): void; stop(): void } | null = null;
+  /** CPU and RSS of the apps' processes, sampled when the admin listener is asked. */
+  private readonly sampler = new ProcessSampler();
 
   private constructor(
     private readonly front: Front,
@@ -131,6 +141,8 @@ export class Gateway {
     const listen = [options.listen ?? '127.0.0.1:8000'].flat().map((a) => toAddr(a, listenFlag));
     const adminOption = options.admin ?? (single ? false : DEFAULT_ADMIN);
     const adminAddr = adminOption === false ? null : toAddr(adminOption, '--admin');
+    const adminToken = options.adminTokenFile === undefined ? null : readAdminToken(options.adminTokenFile, say);
+    if (adminAddr !== null) checkAdminAddress(adminAddr, adminToken);
     compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
     // Start-up order (issue 11, "the front's own cost"): the proxy's modules load while the host
     // environment is read, and interpreters' answers are kept under the state root so a second
@@ -194,7 +206,21 @@ export class Gateway {
     const status = (): GatewayStatus => gateway!.status();
     try {
       urls = await front.start();
-      if (adminAddr !== null) admin = await startAdminServer({ listen: adminAddr, status, metrics });
+      if (adminAddr !== null) {
+        const provider: AdminProvider = {
+          status,
+          sample: () => gateway!.sampler.refresh(gateway!.pids),
+          logFileOf: (name) => (registry.names.includes(name) ? appLogFile(options.stateDir, name) : null),
+          restart: (name) => gateway!.restartApp(name),
+          rollback: (name) => gateway!.rollback(name),
+        };
+        // Root switches the apps to their users (production): their processes share this host.
+        const appsRunAsOthers = mode === 'production' && process.getuid?.() === 0;
+        admin = await startAdminServer({
+          listen: adminAddr, provider, metrics, token: adminToken, appsRunAsOthers,
+          socketOwner: { uid: options.unixSocket?.uid, gid: options.unixSocket?.gid },
+        });
+      }
     } catch (err) {
       await front.stop(0);
       throw err;
@@ -249,10 +275,10 @@ export class Gateway {
     );
   }
 
-  /** What GET /status on the admin listener answers. */
+  /** What GET /status on the admin listener answers; CPU and RSS are those of the admin's last sample. */
   status(): GatewayStatus {
     const { apps, broken } = this.registry.status();
-    return {
+    return this.sampler.fill({
       pid: process.pid,
       version: packageVersion(),
       startedAt: this.startedAt,
@@ -265,7 +291,7 @@ export class Gateway {
         latency: this.metrics.latency(app.name),
       })),
       broken,
-    };
+    });
   }
 
   /** Looks at the apps again now (SIGHUP), retrying versions refused before. */
@@ -276,6 +302,30 @@ export class Gateway {
   /** Replaces the workers and processes of `name` (every app when omitted), as a deploy does. */
   restart(name?: string): Promise<void> {
     return this.registry.restart(name);
+  }
+
+  /**
+   * The admin's restart of one app: resolves once a fresh instance serves; throws
+   * APPPKG_ADMIN_ACTION_FAILED when it could not start (what served keeps serving).
+   */
+  async restartApp(name: string): Promise<{ version: string | null; message: string }> {
+    const before = this.registry.servingOf(name)?.instance ?? null;
+    await this.registry.restart(name);
+    const after = this.registry.servingOf(name);
+    if (!after?.instance || after.instance === before) {
+      throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
+        action: 'restart', app: name,
+        reason: `${after?.problem?.message ?? 'the fresh instance did not start'}${after?.instance ? '; the running one keeps serving' : ''}`,
+      });
+    }
+    const version = after.instance.desc.version;
+    return { version, message: `${name}: ${version ? `version ${version}` : 'the app'} restarted; the old workers drain` };
+  }
+
+  /** The admin's rollback: serves the version below the serving one (Registry.rollback). */
+  async rollback(name: string): Promise<{ from: string; to: string; message: string }> {
+    const { from, to } = await this.registry.rollback(name);
+    return { from, to, message: `${name}: rolled back from ${from} to ${to}; ${from} drains and stays out of rotation until a file in it changes` };
   }
 
   /** Every pid of every app's processes (tests check them for orphans). */

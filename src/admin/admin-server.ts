@@ -1,22 +1,46 @@
-// The admin listener (SPEC §4): GET /status (JSON) and GET /metrics (Prometheus text) on an
-// http server of its own, never the public one, so no route or Host header on the public
-// listener can reach it. Loopback by default; a unix socket (mode 0660) is the way to let a
-// group of users read it without opening a port.
-import { listenOn } from '../net/listen.js';
+// The admin listener (SPEC §4, 5.4; docs/admin.md): the status page, /status (JSON), /metrics
+// (Prometheus text), /events (the status, live), an app's log, and the two actions, restart and
+// rollback, on an http server of its own, never the public one, so no route or Host header on
+// the public listener can reach it. Who may use which route is admin-access.ts's business.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isGatewayError } from '../errors.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
+import { listenOn } from '../net/listen.js';
+import { AdminGuard, type AdminUse } from './admin-access.js';
+import { sendLogTail } from './log-follow.js';
 import type { GatewayMetrics } from './metrics.js';
+import { StatusEvents } from './status-events.js';
 import type { GatewayStatus } from './status-types.js';
 
 /** Where the gateway serves its admin listener unless --admin says otherwise, and where `status` looks. */
 export const DEFAULT_ADMIN = '127.0.0.1:8099';
 
+/** What the admin listener asks of the gateway: what it shows and what it may do. */
+export interface AdminProvider {
+  /** The status, CPU and RSS from the last sample. */
+  status(): GatewayStatus;
+  /** Takes a fresh CPU/RSS sample unless the last one is recent. */
+  sample(): Promise<void>;
+  /** The app's log file, or null when there is no such app. */
+  logFileOf(name: string): string | null;
+  restart(name: string): Promise<{ version: string | null; message: string }>;
+  rollback(name: string): Promise<{ from: string; to: string; message: string }>;
+}
+
 export interface AdminServerOptions {
   listen: ListenAddress;
-  status: () => GatewayStatus;
+  provider: AdminProvider;
   metrics: GatewayMetrics;
+  /** Every route needs this token (`--admin-token FILE`), or null. */
+  token?: string | null;
+  /** The apps run as other users: logs and actions need the token (docs/admin.md). */
+  appsRunAsOthers?: boolean;
+  /** The owner of a unix: admin socket (--socket-owner); its mode is always 0600. */
+  socketOwner?: { uid?: number; gid?: number };
 }
 
 export interface AdminServer {
@@ -25,21 +49,34 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-const INDEX = `apppkg-gateway admin
-  /status   the gateway's apps, versions, workers and counters (JSON)
-  /metrics  the same as Prometheus metrics (text format 0.0.4)
-`;
+/** The status page's files, beside dist/ and src/ in the package. */
+const PAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'admin-page');
+const PAGE_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/admin.js': { file: 'admin.js', type: 'text/javascript; charset=utf-8' },
+  '/admin.css': { file: 'admin.css', type: 'text/css; charset=utf-8' },
+};
+/** The page runs only its own script and style, talks only to this listener, and is never framed. */
+const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const APP_ROUTE = /^\/apps\/([^/]+)\/(log|restart|rollback)$/;
+
+const DEFAULT_LOG_LINES = 100;
+const MAX_LOG_LINES = 10_000;
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const sockets = new Set<Socket>();
-  const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
+  const guard = new AdminGuard({ listen: options.listen, token: options.token ?? null, appsRunAsOthers: options.appsRunAsOthers ?? false });
+  const events = new StatusEvents({ status: (logs) => freshStatus(options.provider, logs) });
+  const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000 });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('request', (req, res) => void answer(req, res, options));
+  server.on('request', (req, res) => void answer(req, res, { ...options, guard, events }));
 
-  await listenOn(server, options.listen, {}, '--admin');
+  // 0600: whoever may connect may restart apps and read their logs, with no token (SPEC 5.4).
+  await listenOn(server, options.listen, { ...options.socketOwner, mode: 0o600 }, '--admin');
   const actual = server.address();
   const url =
     options.listen.kind === 'tcp' && actual !== null && typeof actual === 'object'
@@ -50,9 +87,11 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   return {
     url,
     close() {
-      // server.close() alone waits for keep-alive clients to hang up; destroy them (vite's
-      // createServerCloseFn). The admin endpoints are reads, so nothing of value is cut short.
+      // server.close() alone waits for keep-alive clients, event streams and followed logs to
+      // hang up; destroy them (vite's createServerCloseFn). An action under way finishes in the
+      // gateway all the same; only its answer is lost.
       closing ??= new Promise<void>((resolve) => {
+        events.close();
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       }).then(() => {
@@ -63,31 +102,101 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   };
 }
 
-async function answer(req: IncomingMessage, res: ServerResponse, options: AdminServerOptions): Promise<void> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    return send(res, 405, 'text/plain; charset=utf-8', `method ${req.method ?? ''} not allowed; the admin listener is read-only\n`, { Allow: 'GET, HEAD' });
+/** The status with a fresh sample; without the right to see logs, the log lines left out. */
+async function freshStatus(provider: AdminProvider, logs: boolean): Promise<GatewayStatus> {
+  await provider.sample();
+  const status = provider.status();
+  if (!logs) for (const app of status.apps) app.log = { ...app.log, lines: null };
+  return status;
+}
+
+interface Context extends AdminServerOptions {
+  guard: AdminGuard;
+  events: StatusEvents;
+}
+
+async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const path = url.pathname;
+  const app = APP_ROUTE.exec(path);
+  const use: AdminUse = app === null ? 'read' : app[2] === 'log' ? 'logs' : 'act';
+  const method = use === 'act' ? 'POST' : 'GET';
+  const verdict = ctx.guard.check(req, use);
+  if (!verdict.ok) return sendError(res, verdict.status, 'APPPKG_ADMIN_REFUSED', verdict.message, verdict.headers);
+  if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
+    return sendError(res, 405, 'APPPKG_ADMIN_METHOD', `${req.method ?? ''} ${path} is not allowed; use ${method}`, { Allow: method === 'GET' ? 'GET, HEAD' : 'POST' });
   }
-  const path = (req.url ?? '/').split('?')[0];
   try {
+    if (app !== null) return await appRoute(req, res, ctx, decodeURIComponent(app[1]), app[2], url);
+    const page = PAGE_FILES[path];
+    if (page !== undefined) return sendPage(res, page.file, page.type);
     switch (path) {
-      case '/':
-        return send(res, 200, 'text/plain; charset=utf-8', INDEX);
-      case '/status':
-        return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(options.status(), null, 2)}\n`);
+      case '/status': {
+        const status = await freshStatus(ctx.provider, ctx.guard.access(req).logs);
+        return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify({ ...status, access: ctx.guard.access(req) }, null, 2)}\n`);
+      }
       case '/metrics':
-        return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', await options.metrics.render());
+        return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', await ctx.metrics.render());
+      case '/events': {
+        const access = ctx.guard.access(req);
+        return await ctx.events.open(req, res, access.logs, { access });
+      }
       default:
-        return send(res, 404, 'text/plain; charset=utf-8', `no such admin endpoint: ${path.slice(0, 200)}; try /status or /metrics\n`);
+        return sendError(res, 404, 'APPPKG_ADMIN_NO_ROUTE', `no such admin endpoint: ${path.slice(0, 200)}; see / (the page), /status, /metrics, /events`);
     }
   } catch (err) {
     // A provider bug must not take the admin listener down: answer 500 and keep serving.
-    return send(res, 500, 'text/plain; charset=utf-8', `internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    return sendError(res, 500, 'APPPKG_ADMIN_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`);
   }
+}
+
+async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context, name: string, what: string, url: URL): Promise<void> {
+  const file = ctx.provider.logFileOf(name);
+  if (file === null) {
+    const apps = ctx.provider.status().apps.map((a) => a.name);
+    return sendError(res, 404, 'APPPKG_ADMIN_NO_SUCH_APP', `the gateway has no app named ${JSON.stringify(name)}`, {}, apps.length > 0 ? `its apps: ${apps.join(', ')}` : 'it serves no app');
+  }
+  if (what === 'log') {
+    const asked = Number(url.searchParams.get('lines') ?? DEFAULT_LOG_LINES);
+    const lines = Number.isFinite(asked) ? Math.max(0, Math.min(MAX_LOG_LINES, Math.floor(asked))) : DEFAULT_LOG_LINES;
+    const follow = ['1', 'true', 'yes'].includes(url.searchParams.get('follow') ?? '');
+    return sendLogTail(file, res, lines, follow && req.method !== 'HEAD');
+  }
+  req.resume(); // a body, if any, means nothing here
+  try {
+    const done = what === 'restart' ? await ctx.provider.restart(name) : await ctx.provider.rollback(name);
+    return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify({ app: name, ...done })}\n`);
+  } catch (err) {
+    if (!isGatewayError(err)) throw err;
+    return sendError(res, 409, err.code, err.message, {}, err.hint);
+  }
+}
+
+function sendPage(res: ServerResponse, file: string, type: string): void {
+  // Read at each request: a few KiB, asked for rarely, and a gateway nobody watches holds none of it.
+  let body: Buffer;
+  try {
+    body = readFileSync(join(PAGE_DIR, file));
+  } catch {
+    return sendError(res, 500, 'APPPKG_ADMIN_INTERNAL', `the status page is missing from the package (${join(PAGE_DIR, file)}); reinstall apppkg-gateway`);
+  }
+  res.writeHead(200, {
+    'Content-Type': type,
+    'Content-Length': body.length,
+    'Cache-Control': 'no-store',
+    'Content-Security-Policy': PAGE_POLICY,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+  });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}, hint?: string): void {
+  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } })}\n`, headers);
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) return void res.end();
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...headers });
   res.end(body);
 }
-

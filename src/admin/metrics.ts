@@ -18,6 +18,8 @@ import type { GatewayStatus, LatencySummary } from './status-types.js';
 
 /** Durations kept per app for the percentiles in `status`: a sliding window, not all time. */
 export const LATENCY_WINDOW = 2048;
+/** ...and of those, only the ones of the last minute (the status page's "latency now"). */
+export const LATENCY_WINDOW_SECONDS = 60;
 
 /** Seconds; up to 60 because the gateway's own upstream timeout (504) is of that order. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -42,6 +44,8 @@ interface AppSeries {
   errors: number;
   /** Ring buffer of the last LATENCY_WINDOW durations, in seconds. */
   window: Float64Array;
+  /** When each of those ended (performance.now(), ms). */
+  endedAt: Float64Array;
   /** Durations written so far (the next slot is `written % LATENCY_WINDOW`). */
   written: number;
 }
@@ -51,6 +55,8 @@ export interface GatewayMetricsOptions {
   status?: () => GatewayStatus;
   /** Include prom-client's default Node process metrics (prefix `apppkg_gateway_`); default true. */
   processMetrics?: boolean;
+  /** A monotonic clock in ms (tests move it); default performance.now. */
+  now?: () => number;
 }
 
 /** What the first render builds: prom-client's registry and the gauges filled at each scrape. */
@@ -60,6 +66,7 @@ interface Exporter {
   restarts: Counter<'app'>;
   queueLength: Gauge<'app'>;
   inFlight: Gauge<'app'>;
+  websockets: Gauge<'app'>;
   appUp: Gauge<'app'>;
 }
 
@@ -69,9 +76,11 @@ export class GatewayMetrics {
   private readonly apps = new Map<string, AppSeries>();
   private statusProvider: (() => GatewayStatus) | undefined;
   private exporter: Promise<Exporter> | null = null;
+  private readonly now: () => number;
 
   constructor(private readonly options: GatewayMetricsOptions = {}) {
     this.statusProvider = options.status;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** Sets (or replaces) where the gauges come from; the gateway may exist after its metrics. */
@@ -90,7 +99,9 @@ export class GatewayMetrics {
     series.sum += seconds;
     series.requests++;
     if (status >= 500) series.errors++;
-    series.window[series.written % LATENCY_WINDOW] = seconds;
+    const slot = series.written % LATENCY_WINDOW;
+    series.window[slot] = seconds;
+    series.endedAt[slot] = this.now();
     series.written++;
   }
 
@@ -103,14 +114,21 @@ export class GatewayMetrics {
     return this.apps.get(app)?.errors ?? 0;
   }
 
-  /** p50/p90/p99 (nearest rank) over the last LATENCY_WINDOW durations; computed on demand. */
+  /**
+   * p50/p90/p95/p99 (nearest rank) over the durations of the last LATENCY_WINDOW_SECONDS (at
+   * most the last LATENCY_WINDOW of them); computed on demand.
+   */
   latency(app: string): LatencySummary {
     const series = this.apps.get(app);
-    const n = series ? Math.min(series.written, LATENCY_WINDOW) : 0;
-    if (!series || n === 0) return { p50: null, p90: null, p99: null };
-    const sorted = series.window.slice(0, n).sort();
+    const kept = series ? Math.min(series.written, LATENCY_WINDOW) : 0;
+    const since = this.now() - LATENCY_WINDOW_SECONDS * 1000;
+    const recent: number[] = [];
+    for (let i = 0; i < kept; i++) if (series!.endedAt[i] >= since) recent.push(series!.window[i]);
+    const n = recent.length;
+    if (n === 0) return { p50: null, p90: null, p95: null, p99: null, windowSeconds: LATENCY_WINDOW_SECONDS };
+    const sorted = Float64Array.from(recent).sort();
     const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * n) - 1)];
-    return { p50: rank(50), p90: rank(90), p99: rank(99) };
+    return { p50: rank(50), p90: rank(90), p95: rank(95), p99: rank(99), windowSeconds: LATENCY_WINDOW_SECONDS };
   }
 
   /** Drops an app's series (it was removed from --apps), so its old numbers stop being exported. */
@@ -137,6 +155,7 @@ export class GatewayMetrics {
       requests: 0,
       errors: 0,
       window: new Float64Array(LATENCY_WINDOW),
+      endedAt: new Float64Array(LATENCY_WINDOW),
       written: 0,
     };
     this.apps.set(app, series);
@@ -175,6 +194,7 @@ export class GatewayMetrics {
       restarts: new Counter({ name: 'apppkg_worker_restarts_total', help: 'Worker restarts after unexpected exits, by app.', labelNames: ['app'], registers }),
       queueLength: new Gauge({ name: 'apppkg_queue_length', help: 'Requests waiting for a free worker, by app.', labelNames: ['app'], registers }),
       inFlight: new Gauge({ name: 'apppkg_in_flight', help: 'Requests being handled by a worker, by app.', labelNames: ['app'], registers }),
+      websockets: new Gauge({ name: 'apppkg_websockets', help: 'Open websockets held by the app (an ASGI app), draining versions included.', labelNames: ['app'], registers }),
       appUp: new Gauge({ name: 'apppkg_app_up', help: '1 when the app is ready to take traffic, else 0.', labelNames: ['app'], registers }),
     };
     if (this.options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'apppkg_gateway_' });
@@ -200,20 +220,17 @@ export class GatewayMetrics {
   private fillGauges(exporter: Exporter): void {
     if (!this.statusProvider) return;
     const status = this.statusProvider();
-    const { workers, restarts, queueLength, inFlight: inFlightGauge, appUp } = exporter;
+    const { workers, restarts, queueLength, inFlight, websockets, appUp } = exporter;
     // Reset first: an app that went away must not keep reporting its last values.
-    for (const metric of [workers, restarts, queueLength, inFlightGauge, appUp]) metric.reset();
+    for (const metric of [workers, restarts, queueLength, inFlight, websockets, appUp]) metric.reset();
     for (const app of status.apps) {
       const counts = new Map<string, number>(WORKER_STATES.map((s) => [s, 0]));
-      let inFlight = 0;
-      for (const worker of app.workers) {
-        counts.set(worker.state, (counts.get(worker.state) ?? 0) + 1);
-        inFlight += worker.inFlight;
-      }
+      for (const worker of app.workers) counts.set(worker.state, (counts.get(worker.state) ?? 0) + 1);
       for (const [state, count] of counts) workers.set({ app: app.name, state }, count);
       restarts.inc({ app: app.name }, app.restarts);
       queueLength.set({ app: app.name }, app.queued);
-      inFlightGauge.set({ app: app.name }, inFlight);
+      inFlight.set({ app: app.name }, app.inFlight);
+      websockets.set({ app: app.name }, app.websockets);
       appUp.set({ app: app.name }, app.state === 'ready' ? 1 : 0);
     }
   }

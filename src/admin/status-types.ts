@@ -1,5 +1,8 @@
 // The shape of GET /status on the admin listener: what `apppkg-gateway status` prints and what
 // monitoring scripts read. Adding a field is fine; renaming or removing one breaks users.
+import type { LogLine } from '../log/log-tail.js';
+
+export type { LogLine };
 
 export interface WorkerStatus {
   pid: number | null;
@@ -12,8 +15,26 @@ export interface WorkerStatus {
   requests: number;
   /** ISO time the worker was spawned. */
   startedAt: string;
-  /** Resident memory, when known (read from /proc). */
+  /** Resident memory, when known (pidusage, sampled at most every few seconds). */
   rssBytes: number | null;
+  /** CPU use, percent of one core, over the last sample interval; null before the first sample. */
+  cpuPercent: number | null;
+  /** Times its slot replaced a process that died unexpectedly (the app's restarts are their sum). */
+  restarts: number;
+  /** How the previous process in its slot ended, or null if none has. */
+  lastExit: ExitStatus | null;
+}
+
+/** How a process ended. */
+export interface ExitStatus {
+  pid: number | null;
+  /** The exit status, or null when a signal ended it. */
+  code: number | null;
+  signal: string | null;
+  /** ISO time. */
+  at: string;
+  /** Ran for this long, in seconds. */
+  uptimeSeconds: number;
 }
 
 export interface ProcessStatus {
@@ -23,6 +44,11 @@ export interface ProcessStatus {
   route: string | null;
   port: number | null;
   restarts: number;
+  /** ISO time the current process was spawned, null while it restarts. */
+  startedAt: string | null;
+  rssBytes: number | null;
+  cpuPercent: number | null;
+  lastExit: ExitStatus | null;
 }
 
 /** Why a version was refused: the error's code, message and fix; under --apps, where its output is. */
@@ -48,13 +74,57 @@ export interface VersionStatus {
   reason: RefusalStatus | null;
   /** Websockets its workers hold (an ASGI app's), a draining instance's included. */
   websockets: number;
+  /** The workers of this version: the serving one's, or a draining one's until they are gone. */
+  workers: WorkerStatus[];
 }
 
 export interface LatencySummary {
-  /** Seconds, over the last requests (a sliding window), null when there were none. */
+  /** Seconds, over the requests of the last `windowSeconds` (at most the last 2048), null when there were none. */
   p50: number | null;
   p90: number | null;
+  p95: number | null;
   p99: number | null;
+  windowSeconds: number;
+}
+
+/** The last health probe of an app's workers (`health:` of app.yaml), or null without one. */
+export interface HealthStatus {
+  path: string;
+  /** ISO time. */
+  at: string;
+  ok: boolean;
+  /** The status the app answered, null when it did not answer. */
+  status: number | null;
+  /** Why it failed, when it did. */
+  error: string | null;
+  pid: number | null;
+}
+
+/**
+ * One event of an app's recent history (newest last, at most 50 kept):
+ *  serving      a version took traffic where none did
+ *  switched     a version took over from another (`from`)
+ *  refused      a version could not start (`reason` holds why, with the traceback's last lines)
+ *  rolled-back  the admin's rollback: `version` serves instead of `from`
+ *  restarted    the serving version was replaced by a fresh instance of itself
+ *  exited       a worker or process died unexpectedly (`message`: which, and how); it is restarted
+ *  removed      the app's directory went away
+ */
+export interface HistoryEvent {
+  at: string;
+  kind: 'serving' | 'switched' | 'refused' | 'rolled-back' | 'restarted' | 'exited' | 'removed';
+  version: string | null;
+  from: string | null;
+  message: string;
+  reason: RefusalStatus | null;
+}
+
+
+export interface LogTailStatus {
+  /** The app's log file. */
+  file: string;
+  /** Its last lines (at most 40), null when this client may not see an app's log (docs/admin.md). */
+  lines: LogLine[] | null;
 }
 
 export interface AppStatus {
@@ -82,15 +152,32 @@ export interface AppStatus {
   websockets: number;
   /** Requests waiting for a free worker thread: in the gateway's queue, or sent and waiting in a worker. */
   queued: number;
+  /** Requests its workers (or processes) are handling now. */
+  inFlight: number;
   latency: LatencySummary;
   /** The last failure worth showing (crash loop, refused version), or null. */
   problem: RefusalStatus | null;
+  health: HealthStatus | null;
+  history: HistoryEvent[];
+  log: LogTailStatus;
+  /** True when the admin's rollback has a version to go back to. */
+  canRollBack: boolean;
 }
 
 export interface BrokenPackageStatus {
   dir: string;
   code: string;
   message: string;
+}
+
+/** What the client that asked may do (docs/admin.md, "Who may do what"). */
+export interface AdminAccess {
+  /** restart, rollback */
+  act: boolean;
+  /** an app's log, and log.lines here */
+  logs: boolean;
+  /** Why not, with the fix; null when both are allowed. */
+  why: string | null;
 }
 
 export interface GatewayStatus {
@@ -101,4 +188,6 @@ export interface GatewayStatus {
   apps: AppStatus[];
   /** Directories under --apps whose description does not load. */
   broken: BrokenPackageStatus[];
+  /** Filled by the admin listener for the client that asked; absent from Gateway.status(). */
+  access?: AdminAccess;
 }

@@ -1,9 +1,11 @@
 // Each app's stdout/stderr (its wsgi.errors included) kept in `<log dir>/app.log`, rotated by
 // size to app.log.1 .. app.log.N. A log that cannot be written (disk full, read-only) is
-// reported once and then dropped: logging must never stop an app from serving.
+// reported once and then dropped: logging must never stop an app from serving. What is written
+// through `stream('stderr')` is also kept, marked, in the app's LogTail (the status page's tail).
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { LineSplitter, LogTail, type LogStream } from './log-tail.js';
 
 export interface AppLogOptions {
   /** Also copy every line here (the terminal, under `serve`). */
@@ -23,12 +25,16 @@ export class AppLog extends Writable {
   private failed = false;
   private readonly maxBytes: number;
   private readonly keep: number;
+  private readonly tail: LogTail;
+  private readonly untagged: LineSplitter;
 
   constructor(dir: string, private readonly opts: AppLogOptions = {}) {
     super({ decodeStrings: true });
     this.file = join(dir, 'app.log');
     this.maxBytes = opts.maxBytes ?? 10 * 1024 * 1024;
     this.keep = opts.keep ?? 5;
+    this.tail = LogTail.of(this.file);
+    this.untagged = new LineSplitter(this.tail, 'stdout');
     try {
       mkdirSync(dir, { recursive: true });
       this.open();
@@ -63,7 +69,25 @@ export class AppLog extends Writable {
     this.open();
   }
 
+  /** A stream into this log whose lines the tail marks as `stream`'s (a process's stdout or stderr). */
+  stream(stream: LogStream): Writable {
+    const lines = new LineSplitter(this.tail, stream);
+    return new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        lines.push(chunk);
+        this.append(chunk);
+        done();
+      },
+    });
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.untagged.push(chunk);
+    this.append(chunk);
+    done();
+  }
+
+  private append(chunk: Buffer): void {
     if (this.opts.echo) {
       const prefix = this.opts.echoPrefix ?? '';
       this.opts.echo.write(prefix ? chunk.toString('utf8').replace(/^(?=.)/gm, prefix) : chunk);
@@ -77,7 +101,6 @@ export class AppLog extends Writable {
         this.fail(err as Error);
       }
     }
-    done();
   }
 
   override _final(done: (err?: Error | null) => void): void {

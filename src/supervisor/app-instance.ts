@@ -5,19 +5,21 @@
 // (`upstreams`, `subscribe`); which request goes where is the proxy's business. A worker that
 // drains keeps the websockets its link holds (an ASGI app's) until they end or the drain time
 // passes (worker-drain.ts).
-import type { ProcessStatus, WorkerStatus } from '../admin/status-types.js';
+import type { HealthStatus, ProcessStatus, WorkerStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import { commandEnvironment, type AppEnvironment } from '../environment/app-env.js';
 import type { GatewayError } from '../errors.js';
 import { WsCloseCode } from '../link/frames.js';
 import type { WorkerLink } from '../link/worker-link.js';
 import type { AppLog } from '../log/app-log.js';
+import type { AppHistory } from './app-history.js';
 import { Backoff } from './backoff.js';
 import { CommandProcess } from './command-process.js';
 import { probeWorker } from './probe.js';
 import { memoryLimitReached, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
 import { Slot } from './slot.js';
 import { WorkerDrain } from './worker-drain.js';
+import type { Writable } from 'node:stream';
 import { Worker } from './worker.js';
 
 /** What the proxy holds this version to, per request (the environment file's values). */
@@ -55,6 +57,8 @@ export interface AppInstanceOptions {
   /** The Unix user and group of the app's processes (the gateway runs as root). */
   uid?: number;
   gid?: number;
+  /** Where deaths of its processes are recorded (the app's history, for status). */
+  history?: AppHistory;
 }
 
 export type AppState = 'starting' | 'ready' | 'failed' | 'stopping' | 'stopped';
@@ -114,16 +118,24 @@ export class AppInstance {
   private readonly stopping = new Map<Member, Promise<void>>();
   /** How its workers out of rotation end: after their websockets (worker-drain.ts). */
   private readonly workerDrain: WorkerDrain;
+  /** The slot each worker fills (or filled): its restarts and last exit are the slot's. */
+  private readonly slotOf = new WeakMap<Worker, Slot<Worker>>();
+  /** Its processes' output into the app log, stderr marked in the log's tail. */
+  private readonly output: { stdout: Writable; stderr: Writable };
+  /** The last health probe of a worker, for status. */
+  lastProbe: HealthStatus | null = null;
 
   constructor(private readonly opts: AppInstanceOptions) {
     this.desc = opts.desc;
     this.workerDrain = new WorkerDrain(opts.desc.name);
+    this.output = { stdout: opts.log.stream('stdout'), stderr: opts.log.stream('stderr') };
+    const exited = (what: string): void => opts.history?.add('exited', what, { version: opts.desc.version });
     this.recycleLimits = { maxRequests: opts.maxRequests ?? 0, maxMemory: opts.maxMemory ?? 0 };
     const workerBackoff = new Backoff();
     for (let i = 0; i < opts.workers; i++) {
       const slot: Slot<Worker> = new Slot<Worker>({
         app: this.name,
-        spawn: () => this.spawnWorker(),
+        spawn: () => this.spawnWorker(slot),
         bringUp: (w) => this.bringUpWorker(w),
         label: (w) => `worker ${w.pid ?? '?'}`,
         backoff: workerBackoff,
@@ -131,6 +143,7 @@ export class AppInstance {
         onLive: (w) => this.publish(w, this.workerUpstream(w, slot)),
         onRetired: (w) => this.unpublish(w),
         drain: (w) => this.stopOnce(w, () => this.workerDrain.drain(w, this.drainMs())),
+        onExited: exited,
       });
       this.workerSlots.push(slot);
     }
@@ -148,6 +161,7 @@ export class AppInstance {
         },
         onRetired: (p) => this.unpublish(p),
         drain: (p) => this.stopOnce(p, () => p.stop(this.drainMs())),
+        onExited: exited,
       });
       this.processSlots.push({ name, slot });
     }
@@ -229,7 +243,7 @@ export class AppInstance {
     this.watchMemory();
   }
 
-  private spawnWorker(): Worker {
+  private spawnWorker(slot: Slot<Worker>): Worker {
     const { appEnv, desc } = this.opts;
     const worker = new Worker({
       python: appEnv.python,
@@ -242,12 +256,13 @@ export class AppInstance {
       multiprocess: this.opts.workers > 1,
       development: this.opts.development,
       name: desc.name,
-      stdout: this.opts.log,
-      stderr: this.opts.log,
+      stdout: this.output.stdout,
+      stderr: this.output.stderr,
       uid: this.opts.uid,
       gid: this.opts.gid,
     });
     this.enlist(worker);
+    this.slotOf.set(worker, slot);
     worker.on('hung', (why: string) => this.opts.say(`${this.name}: worker ${worker.pid ?? '?'} ${why}; killing it`));
     return worker;
   }
@@ -263,7 +278,8 @@ export class AppInstance {
       cwd: desc.dir,
       uid: this.opts.uid,
       gid: this.opts.gid,
-      log: this.opts.log,
+      log: this.output.stdout,
+      stderrLog: this.output.stderr,
       health: name === 'web' ? desc.health : null,
     });
     this.enlist(proc);
@@ -283,7 +299,17 @@ export class AppInstance {
   private async bringUpWorker(worker: Worker): Promise<void> {
     await worker.start(this.opts.startTimeoutMs);
     const health = this.desc.health;
-    if (health) await probeWorker(worker, this.name, health, this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
+    if (!health) return;
+    const at = new Date().toISOString();
+    try {
+      const status = await probeWorker(worker, this.name, health, this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
+      this.lastProbe = { path: health, at, ok: true, status, error: null, pid: worker.pid ?? null };
+    } catch (err) {
+      const details = (err as GatewayError).details ?? {};
+      const status = typeof details.status === 'number' ? details.status : null;
+      this.lastProbe = { path: health, at, ok: false, status, error: (err as Error).message, pid: worker.pid ?? null };
+      throw err;
+    }
   }
 
   private workerUpstream(worker: Worker, slot: Slot<Worker>): WorkerUpstream {
@@ -354,17 +380,32 @@ export class AppInstance {
     return this.workerSlots.some((s) => s.crashLooping) || this.processSlots.some((p) => p.slot.crashLooping);
   }
 
-  workerStatus(): Array<Omit<WorkerStatus, 'rssBytes'>> {
+  /** Its workers, in rotation or not; rssBytes and cpuPercent are the sampler's to fill (null here). */
+  workerStatus(): WorkerStatus[] {
     return [...this.members]
       .filter((m): m is Worker => m instanceof Worker)
-      .map((w) => ({
-        pid: w.pid ?? null,
-        state: w.state,
-        inFlight: w.inFlight,
-        websockets: w.link?.openWebsockets ?? 0,
-        requests: w.requests,
-        startedAt: new Date(this.spawnedAt.get(w) ?? Date.now()).toISOString(),
-      }));
+      .map((w) => {
+        const slot = this.slotOf.get(w);
+        return {
+          pid: w.pid ?? null,
+          state: w.state,
+          inFlight: w.inFlight,
+          websockets: w.link?.openWebsockets ?? 0,
+          requests: w.requests,
+          startedAt: new Date(this.spawnedAt.get(w) ?? Date.now()).toISOString(),
+          rssBytes: null,
+          cpuPercent: null,
+          restarts: slot?.restarts ?? 0,
+          lastExit: slot?.lastExit ?? null,
+        };
+      });
+  }
+
+  /** Requests its workers hold now. */
+  get inFlight(): number {
+    let held = 0;
+    for (const member of this.members) if (member instanceof Worker) held += member.inFlight;
+    return held;
   }
 
   processStatus(): ProcessStatus[] {
@@ -376,6 +417,10 @@ export class AppInstance {
       route: this.desc.processes[name].route,
       port: slot.current?.port ?? null,
       restarts: slot.restarts,
+      startedAt: slot.currentSince === null ? null : new Date(slot.currentSince).toISOString(),
+      rssBytes: null,
+      cpuPercent: null,
+      lastExit: slot.lastExit,
     }));
   }
 

@@ -31,6 +31,8 @@ export interface CommandProcessOptions {
   gid?: number;
   /** The app log: each line of output goes there as `[NAME] line`. */
   log: Writable;
+  /** Where its stderr goes, when not to `log` (the app log's stderr-marked stream). */
+  stderrLog?: Writable;
   /** `health:` of app.yaml, probed on processes.web before it takes traffic. */
   health: string | null;
 }
@@ -43,9 +45,9 @@ const RECENT_LINES = 20;
 /** Writes a child's output to the log a line at a time, each line prefixed; keeps the last few. */
 class PrefixedLines {
   private partial = '';
-  readonly recent: string[] = [];
 
-  constructor(private readonly log: Writable, private readonly prefix: string) {}
+  /** `recent` may be shared by the lines of stdout and stderr: the last lines of either. */
+  constructor(private readonly log: Writable, private readonly prefix: string, readonly recent: string[] = []) {}
 
   push(chunk: Buffer): void {
     const lines = (this.partial + chunk.toString('utf8')).split('\n');
@@ -94,6 +96,7 @@ export class CommandProcess extends EventEmitter {
   private _state: ProcessState = 'new';
   private _port: number | null = null;
   private output: PrefixedLines;
+  private errorOutput: PrefixedLines;
   private exitPromise: Promise<void> = Promise.resolve();
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
@@ -101,6 +104,7 @@ export class CommandProcess extends EventEmitter {
   constructor(readonly opts: CommandProcessOptions) {
     super();
     this.output = new PrefixedLines(opts.log, `[${opts.name}] `);
+    this.errorOutput = new PrefixedLines(opts.stderrLog ?? opts.log, `[${opts.name}] `, this.output.recent);
   }
 
   get name(): string {
@@ -156,7 +160,7 @@ export class CommandProcess extends EventEmitter {
     });
     this.child = child;
     child.process.stdout?.on('data', (chunk: Buffer) => this.output.push(chunk));
-    child.process.stderr?.on('data', (chunk: Buffer) => this.output.push(chunk));
+    child.process.stderr?.on('data', (chunk: Buffer) => this.errorOutput.push(chunk));
     this.exitPromise = new Promise<void>((resolve) => {
       child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
         if (child.spawnError !== null) this.output.push(Buffer.from(`apppkg-gateway: cannot run /bin/sh: ${child.spawnError.message}\n`));
@@ -164,6 +168,7 @@ export class CommandProcess extends EventEmitter {
         this.exitCode = code;
         this.exitSignal = signal;
         this.output.end();
+        this.errorOutput.end();
         resolve();
         this.emit('exit', code, signal);
       });

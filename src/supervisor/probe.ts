@@ -102,10 +102,10 @@ export interface Probeable {
 }
 
 /**
- * Probes `worker` at `path`: resolves when it answers 2xx or 3xx, else rejects with
+ * Probes `worker` at `path`: resolves (with the status) when it answers 2xx or 3xx, else rejects with
  * APPPKG_APP_PROBE_FAILED carrying the status (or why there was none) and the path.
  */
-export async function probeWorker(worker: Probeable, app: string, path: string, timeoutMs: number): Promise<void> {
+export async function probeWorker(worker: Probeable, app: string, path: string, timeoutMs: number): Promise<number> {
   let status: number;
   try {
     status = await worker.probe(path, timeoutMs);
@@ -113,4 +113,5 @@ export async function probeWorker(worker: Probeable, app: string, path: string, 
     throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, reason: (err as Error).message, cause: err });
   }
   if (status < 200 || status >= 400) throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, status });
+  return status;
 }

@@ -7,19 +7,24 @@
 // Under --apps an app with `pip:` gets its virtualenv built (or reused) before its hooks run,
 // and a refusal names the app's log and carries the last lines of its traceback or output.
 // Removing the newest version rolls back the same way; restart() replaces a serving version
-// with a fresh instance of itself the same way (serve --reload). One reconcile runs at a time.
+// with a fresh instance of itself the same way (serve --reload, the admin's restart), and
+// rollback() serves the version below the serving one, keeping the one it left out of rotation
+// until a file in it changes. One reconcile runs at a time. Each app keeps a short history of
+// these events for status.
 // Each description is read once, by the source, and that value is what the instance runs.
 // A version taken out of rotation drains for `drainMs`: its requests finish, its websockets stay
 // open until then (then 1012), and status counts them under that version.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { AppStatus, BrokenPackageStatus, VersionStatus } from '../admin/status-types.js';
+import type { AppStatus, BrokenPackageStatus, VersionStatus, WorkerStatus } from '../admin/status-types.js';
 import { resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
+import { LogTail } from '../log/log-tail.js';
+import { AppHistory } from './app-history.js';
 import type { AppInstance } from './app-instance.js';
 import type { RunAs } from '../environment/run-as.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
@@ -27,7 +32,6 @@ import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { hasSettled, readPackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
-import { readRssBytes } from './recycle.js';
 
 /** A host name (null = any) and a path prefix ('' = the root) that lead to an app. */
 export interface RouteSpec {
@@ -96,7 +100,13 @@ interface AppRecord {
   problem: GatewayError | null;
   /** restart(): replace the serving version even though it did not change. */
   restart: boolean;
+  /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
+  rolledBack: Map<string, string>;
+  history: AppHistory;
 }
+
+/** Lines of an app's log in its status (the page's tail). */
+const STATUS_LOG_LINES = 40;
 
 /**
  * Changes to these make a serving version "changed" (it is started afresh): its directory, its
@@ -114,11 +124,18 @@ function fingerprint(desc: Description): string {
 /** The status of an app, but for what the proxy and the metrics know (requests, queue, latency). */
 export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'queued' | 'latency'>;
 
+/** What a rollback did: the versions it went from and to. */
+export interface Rollback {
+  from: string;
+  to: string;
+}
+
 export class Registry {
   private records = new Map<string, AppRecord>();
   private broken: BrokenPackage[] = [];
   private running: Promise<void> | null = null;
-  private again = false;
+  /** The run after the one under way, shared by every call made meanwhile. */
+  private next: Promise<void> | null = null;
   private stopped = false;
   /** A reconcile due when the earliest settling version will have settled. */
   private settleTimer: { at: number; timer: NodeJS.Timeout } | null = null;
@@ -129,30 +146,78 @@ export class Registry {
 
   /**
    * Makes the running apps match the source. Calls made while one runs coalesce into one more
-   * run after it; `force` (SIGHUP) also retries versions refused before.
+   * run after it, and resolve when that run is done (it saw what they asked for); `force`
+   * (SIGHUP) also retries versions refused before.
    */
   reconcile(force = false): Promise<void> {
     if (force) for (const record of this.records.values()) record.refused.clear();
     if (this.running) {
-      this.again = true;
-      return this.running;
+      this.next ??= this.running.then(() => {
+        this.next = null;
+        return this.stopped ? undefined : this.reconcile();
+      });
+      return this.next;
     }
     this.running = this.reconcileOnce()
       .catch((err) => this.opts.say(`reconcile failed: ${(err as Error).stack ?? String(err)}`))
       .finally(() => {
         this.running = null;
-        if (this.again && !this.stopped) {
-          this.again = false;
-          void this.reconcile();
-        }
       });
     return this.running;
   }
 
-  /** Replaces the serving version of `name` (every app when omitted) with a fresh instance of it. */
+  /**
+   * Replaces the serving version of `name` (every app when omitted) with a fresh instance of it;
+   * an app that serves nothing tries its versions again, the refused ones included.
+   */
   restart(name?: string): Promise<void> {
-    for (const record of this.records.values()) if (name === undefined || record.name === name) record.restart = true;
+    for (const record of this.records.values()) {
+      if (name !== undefined && record.name !== name) continue;
+      record.restart = true;
+      if (!record.serving) record.refused.clear();
+    }
     return this.reconcile();
+  }
+
+  /**
+   * Serves the highest version below the serving one that can start; the serving one stays out
+   * of rotation until a file in it changes. Throws APPPKG_ADMIN_ACTION_FAILED when there is none
+   * to go to or none of them starts (the serving one then keeps serving).
+   */
+  async rollback(name: string): Promise<Rollback> {
+    const record = this.records.get(name);
+    const serving = record?.serving;
+    if (!record || !serving) throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action: 'rollback', app: name, reason: 'no version of it serves' });
+    if (!this.canRollBack(record)) {
+      throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
+        action: 'rollback', app: name, reason: `${label(serving.desc)} is the oldest version that can serve`,
+        hint: `put the version to go back to beside it in the apps directory (a directory of its own with app.yaml), then roll back`,
+      });
+    }
+    const from = serving.desc;
+    record.rolledBack.set(from.dir, readPackageTree(from.dir).signature);
+    await this.reconcile();
+    const now = record.serving?.desc;
+    if (!now || now.dir === from.dir) {
+      record.rolledBack.delete(from.dir);
+      throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
+        action: 'rollback', app: name, reason: `no earlier version could start${record.problem ? ` (${record.problem.message})` : ''}; ${label(from)} keeps serving`,
+      });
+    }
+    record.history.add('rolled-back', `rolled back from ${label(from)} to ${label(now)}`, { version: now.version, from: from.version ?? from.dir });
+    return { from: from.version ?? from.dir, to: now.version ?? now.dir };
+  }
+
+  /** Is there a version below the serving one that is neither refused nor still settling? */
+  private canRollBack(record: AppRecord): boolean {
+    const at = record.versions.findIndex((d) => d.dir === record.serving?.desc.dir);
+    if (at < 0) return false;
+    return record.versions.slice(at + 1).some((d) => !record.refused.has(d.dir) && !record.settling.has(d.dir) && !record.rolledBack.has(d.dir));
+  }
+
+  /** The events of `name`'s recent history (status adds them; the admin's events watch `changes`). */
+  historyOf(name: string): AppHistory | undefined {
+    return this.records.get(name)?.history;
   }
 
   private async reconcileOnce(): Promise<void> {
@@ -168,7 +233,9 @@ export class Registry {
     for (const app of discovery.apps) {
       if (this.stopped) return;
       present.add(app.name);
-      const record: AppRecord = this.records.get(app.name) ?? { name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false };
+      const record: AppRecord = this.records.get(app.name) ?? {
+        name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(),
+      };
       this.records.set(app.name, record);
       record.versions = app.versions;
       await this.converge(record);
@@ -183,6 +250,7 @@ export class Registry {
       this.opts.onRemoved?.(name);
       if (record.serving) {
         this.opts.say(`${name}: removed; stopping it`);
+        record.history.add('removed', 'its directory went away; stopping it', { version: record.serving.desc.version });
         const old = record.serving;
         this.publish();
         this.drain(old.instance, old.desc);
@@ -197,10 +265,16 @@ export class Registry {
     record.restart = false;
     record.settling.clear();
     for (const dir of record.refused.keys()) if (!record.versions.some((d) => d.dir === dir)) record.refused.delete(dir);
+    for (const dir of record.rolledBack.keys()) if (!record.versions.some((d) => d.dir === dir)) record.rolledBack.delete(dir);
     for (const desc of record.versions) {
       const fp = fingerprint(desc);
-      if (record.serving?.fingerprint === fp && !restart) return; // already serving the best candidate
+      const rolledBack = record.rolledBack.get(desc.dir);
+      if (record.serving?.fingerprint === fp && !restart && rolledBack === undefined) return; // already serving the best candidate
       const tree = readPackageTree(desc.dir);
+      if (rolledBack !== undefined) {
+        if (rolledBack === tree.signature) continue;
+        record.rolledBack.delete(desc.dir); // changed since: a candidate again
+      }
       const refused = record.refused.get(desc.dir);
       if (refused?.signature === tree.signature) continue;
       if (!hasSettled(tree, this.opts.settleMs ?? 0)) {
@@ -228,11 +302,14 @@ export class Registry {
       // workers hold finishes there (SIGTERM lets a worker finish what it holds).
       this.publish();
       if (previous) {
-        const what = previous.desc === desc || previous.desc.dir === desc.dir ? `${label(desc)} restarted` : `${label(desc)} takes over from ${label(previous.desc)}`;
+        const same = previous.desc === desc || previous.desc.dir === desc.dir;
+        const what = same ? `${label(desc)} restarted` : `${label(desc)} takes over from ${label(previous.desc)}`;
         this.opts.say(`${record.name}: ${what}; draining the old one`);
+        record.history.add(same ? 'restarted' : 'switched', `${what}; the old one drains`, { version: desc.version, from: previous.desc.version ?? previous.desc.dir });
         this.drain(previous.instance, previous.desc);
       } else {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
+        record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
       }
       return;
     }
@@ -278,6 +355,7 @@ export class Registry {
         echoLogs: this.opts.echoLogs,
         workers: this.opts.workers,
         threads: this.opts.threads,
+        history: record.history,
       });
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;
@@ -292,6 +370,10 @@ export class Registry {
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, appLogFile(this.opts.stateDir, desc.name));
       record.problem = error;
+      record.history.add('refused', `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${error.message}`, {
+        version: desc.version,
+        reason: reasonOf(error),
+      });
       if (this.opts.onRefused) {
         this.opts.onRefused(record.name, error, record.serving !== null);
       } else {
@@ -334,6 +416,12 @@ export class Registry {
     return name === undefined ? (this.broken[0]?.error ?? null) : null;
   }
 
+  /** The instance serving `name` now (null: none) and its last refusal; undefined for no such app. */
+  servingOf(name: string): { instance: AppInstance | null; problem: GatewayError | null } | undefined {
+    const record = this.records.get(name);
+    return record && { instance: record.serving?.instance ?? null, problem: record.problem };
+  }
+
   /** Is `name` served by some version now? */
   serves(name: string): boolean {
     return this.records.get(name)?.serving != null;
@@ -353,6 +441,10 @@ export class Registry {
       const websocketsIn = (dir: string): number =>
         (serving?.desc.dir === dir ? serving.instance.openWebsockets : 0) +
         draining.reduce((sum, [old, d]) => sum + (d.desc.dir === dir ? old.openWebsockets : 0), 0);
+      const workersIn = (dir: string): WorkerStatus[] => [
+        ...(serving?.desc.dir === dir ? serving.instance.workerStatus() : []),
+        ...draining.flatMap(([old, d]) => (d.desc.dir === dir ? old.workerStatus() : [])),
+      ];
       const versions: VersionStatus[] = record.versions.map((desc) => {
         const refused = record.refused.get(desc.dir)?.error;
         const isServing = serving?.desc.dir === desc.dir;
@@ -360,15 +452,29 @@ export class Registry {
         return {
           version: desc.version,
           dir: desc.dir,
-          state: isServing ? 'serving' : isDraining ? 'draining' : record.settling.has(desc.dir) ? 'settling' : refused ? 'failed' : 'standby',
+          state: isServing
+            ? 'serving'
+            : isDraining
+              ? 'draining'
+              : record.settling.has(desc.dir)
+                ? 'settling'
+                : refused
+                  ? 'failed'
+                  : record.rolledBack.has(desc.dir)
+                    ? 'rolled-back'
+                    : 'standby',
           reason: refused && !isServing ? reasonOf(refused) : null,
           websockets: websocketsIn(desc.dir),
+          workers: workersIn(desc.dir),
         };
       });
       // A draining version whose directory is gone (rolled back by removing it) is still shown.
       for (const [, { desc }] of draining) {
-        if (!versions.some((v) => v.dir === desc.dir)) versions.push({ version: desc.version, dir: desc.dir, state: 'draining', reason: null, websockets: websocketsIn(desc.dir) });
+        if (!versions.some((v) => v.dir === desc.dir)) {
+          versions.push({ version: desc.version, dir: desc.dir, state: 'draining', reason: null, websockets: websocketsIn(desc.dir), workers: workersIn(desc.dir) });
+        }
       }
+      const logFile = appLogFile(this.opts.stateDir, record.name);
       apps.push({
         name: record.name,
         state: !instance ? 'failed' : instance.crashLooping ? 'crash-loop' : instance.state,
@@ -379,11 +485,16 @@ export class Registry {
         user: serving?.runAs?.user ?? null,
         runsAsRoot: serving ? (serving.runAs ? serving.runAs.isRoot : process.getuid?.() === 0) : false,
         versions,
-        workers: (instance?.workerStatus() ?? []).map((w) => ({ ...w, rssBytes: w.pid ? readRssBytes(w.pid) : null })),
+        workers: instance?.workerStatus() ?? [],
         processes: instance?.processStatus() ?? [],
         restarts: instance?.restarts ?? 0,
         websockets: versions.reduce((sum, v) => sum + v.websockets, 0),
+        inFlight: (instance?.inFlight ?? 0) + draining.reduce((sum, [old]) => sum + old.inFlight, 0),
         problem: record.problem ? reasonOf(record.problem) : null,
+        health: instance?.lastProbe ?? null,
+        history: record.history.list(),
+        log: { file: logFile, lines: LogTail.of(logFile).last(STATUS_LOG_LINES) },
+        canRollBack: this.canRollBack(record),
       });
     }
     return { apps, broken: this.broken.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };
@@ -391,7 +502,7 @@ export class Registry {
 
   /** Every pid of every app's processes, draining ones included (tests check them for orphans). */
   get pids(): number[] {
-    return [...this.records.values()].flatMap((r) => r.serving?.instance.pids ?? []);
+    return [...[...this.records.values()].flatMap((r) => r.serving?.instance.pids ?? []), ...[...this.draining.keys()].flatMap((d) => d.pids)];
   }
 
   /**

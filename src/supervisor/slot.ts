@@ -5,6 +5,7 @@
 // What "up" means (READY and the health probe, or a port that accepts) is the owner's bringUp.
 import type { EventEmitter } from 'node:events';
 import type { GatewayError } from '../errors.js';
+import type { ExitStatus } from '../admin/status-types.js';
 import type { Backoff } from './backoff.js';
 
 /** What a slot needs of a process: Worker and CommandProcess both have this shape. */
@@ -12,6 +13,7 @@ export interface SupervisedProcess extends EventEmitter {
   readonly pid: number | undefined;
   readonly exitCode: number | null;
   readonly state: string;
+  readonly exitSignal: string | null;
   /** How it ended: `status 1`, `SIGKILL`. */
   readonly how: string;
   stop(graceMs: number): Promise<void>;
@@ -41,12 +43,16 @@ export interface SlotOptions<P extends SupervisedProcess> {
   onRetired: (proc: P) => void;
   /** A recycled process, out of rotation: let it finish what it holds, then stop it. */
   drain: (proc: P) => Promise<void>;
+  /** The process in rotation died unexpectedly (`what` says which and how); it is restarted. */
+  onExited?: (what: string) => void;
 }
 
 export class Slot<P extends SupervisedProcess> {
   /** The process in rotation, or null while it restarts. */
   current: P | null = null;
   restarts = 0;
+  /** How the last process that died unexpectedly in this slot ended. */
+  lastExit: ExitStatus | null = null;
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private replacing: P | null = null;
@@ -84,6 +90,21 @@ export class Slot<P extends SupervisedProcess> {
     return Date.now() - (this.spawnedAt.get(proc) ?? Date.now());
   }
 
+  /** When the process in rotation was spawned (ms), or null while the slot restarts. */
+  get currentSince(): number | null {
+    return this.current === null ? null : (this.spawnedAt.get(this.current) ?? null);
+  }
+
+  private recordExit(proc: P): void {
+    this.lastExit = {
+      pid: proc.pid ?? null,
+      code: proc.exitCode,
+      signal: proc.exitSignal,
+      at: new Date().toISOString(),
+      uptimeSeconds: Math.round(this.uptime(proc) / 100) / 10,
+    };
+  }
+
   private admit(proc: P): void {
     this.current = proc;
     this.opts.onLive(proc);
@@ -96,10 +117,12 @@ export class Slot<P extends SupervisedProcess> {
     this.current = null;
     this.opts.onRetired(proc);
     if (!this.running || this.replacing !== null) return; // a recycle's replacement is on its way
+    this.recordExit(proc);
     if (proc.exitCode === EXIT_APP_LOAD_FAILED) {
       // The app no longer imports (a file changed under a running worker): restarting cannot
       // help until it changes again.
       this.opts.say(`${this.opts.app}: a worker exited because the app failed to import; not restarting it`);
+      this.opts.onExited?.(`${this.opts.label(proc)} exited because the app failed to import; not restarting it`);
       return;
     }
     this.scheduleRestart(this.uptime(proc), `${this.opts.label(proc)} exited (${proc.how})`);
@@ -113,6 +136,7 @@ export class Slot<P extends SupervisedProcess> {
     this.restarts++;
     const looping = backoff.isCrashLooping(now);
     this.opts.say(`${this.opts.app}: ${what}; restarting in ${wait} ms${looping ? ' (crash loop)' : ''}`);
+    this.opts.onExited?.(`${what}; restarting in ${wait} ms${looping ? ' (crash loop)' : ''}`);
     this.timer = setTimeout(() => {
       this.timer = null;
       if (!this.running) return;
@@ -129,6 +153,7 @@ export class Slot<P extends SupervisedProcess> {
             return;
           }
           void next.stop(1000);
+          if (next.state === 'exited') this.recordExit(next);
           const how = next.state === 'exited' ? `${this.opts.label(next)} exited (${next.how})` : `${this.opts.label(next)} failed to start: ${err.message}`;
           this.scheduleRestart(this.uptime(next), how);
         },

@@ -4,6 +4,7 @@ import type { AppContext } from '../app-context.js';
 import { isGatewayError } from '../errors.js';
 import { AppLog } from '../log/app-log.js';
 import { AppInstance } from './app-instance.js';
+import type { AppHistory } from './app-history.js';
 
 export interface StartAppOptions {
   development: boolean;
@@ -12,6 +13,8 @@ export interface StartAppOptions {
   echoLogs?: boolean;
   workers?: number;
   threads?: number;
+  /** The app's history: its processes' deaths are recorded there. */
+  history?: AppHistory;
 }
 
 export const DEFAULT_WORKERS = 2;
@@ -51,6 +54,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     versionDrainMs: o.drain === null ? undefined : o.drain * 1000,
     uid: ctx.runAs?.uid,
     gid: ctx.runAs?.gid,
+    history: opts.history,
   });
   try {
     await instance.start();

@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { tempDir } from '../helpers/process.js';
-import { fakeStatus } from './fake-status.js';
+import { fakeProvider, fakeStatus } from './fake-status.js';
 
 /** Rejects past `ms`: uvu has no per-test timeout. */
 function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
@@ -34,7 +34,7 @@ const TARGETS: Target[] = [
   {
     name: 'tcp',
     async start() {
-      const server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, status: fakeStatus, metrics: metricsWithTraffic() });
+      const server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider: fakeProvider(), metrics: metricsWithTraffic() });
       const port = Number(new URL(server.url).port);
       return { server, agent: new Agent({ headersTimeout: 5000, bodyTimeout: 5000 }), origin: server.url, connect: () => net.connect(port, '127.0.0.1') };
     },
@@ -44,7 +44,7 @@ const TARGETS: Target[] = [
     name: 'unix',
     async start() {
       const path = join(sockDir.path, `admin-${++sockets}.sock`);
-      const server = await startAdminServer({ listen: { kind: 'unix', path }, status: fakeStatus, metrics: metricsWithTraffic() });
+      const server = await startAdminServer({ listen: { kind: 'unix', path }, provider: fakeProvider(), metrics: metricsWithTraffic() });
       return {
         server,
         agent: new Agent({ headersTimeout: 5000, bodyTimeout: 5000, connect: { socketPath: path } }),
@@ -77,11 +77,13 @@ for (const target of TARGETS) {
   const get = (path: string, method: 'GET' | 'POST' | 'HEAD' = 'GET') =>
     within(5000, `${method} ${path}`, request(`${ctx.origin}${path}`, { method, dispatcher: ctx.agent }).then(async (r) => ({ status: r.statusCode, headers: r.headers, body: await r.body.text() })));
 
-  test('GET /status round-trips the provider\'s JSON', async () => {
+  test('GET /status round-trips the provider\'s JSON, with what this client may do', async () => {
     const r = await get('/status');
     assert.is(r.status, 200);
     assert.match(String(r.headers['content-type']), /^application\/json/);
-    assert.equal(JSON.parse(r.body), fakeStatus());
+    const { access, ...status } = JSON.parse(r.body);
+    assert.equal(status, fakeStatus());
+    assert.equal(access, { act: true, logs: true, why: null });
   });
 
   test('GET /metrics is Prometheus text with the request counters and gauges', async () => {
@@ -93,11 +95,13 @@ for (const target of TARGETS) {
     assert.match(r.body, /^apppkg_app_up\{app="shop"\} 0$/m);
   });
 
-  test('GET / is a short index; unknown paths are 404; other methods 405', async () => {
+  test('GET / is the status page under a strict CSP; unknown paths are 404; other methods 405', async () => {
     const index = await get('/');
     assert.is(index.status, 200);
-    assert.match(index.body, /\/status/);
-    assert.match(index.body, /\/metrics/);
+    assert.match(String(index.headers['content-type']), /^text\/html/);
+    assert.match(String(index.headers['content-security-policy']), /default-src 'none'; script-src 'self'/);
+    assert.match(index.body, /admin\.js/);
+    for (const asset of ['/admin.js', '/admin.css']) assert.is((await get(asset)).status, 200, asset);
     const missing = await get('/nope');
     assert.is(missing.status, 404);
     assert.match(missing.body, /no such admin endpoint/);
@@ -110,10 +114,10 @@ for (const target of TARGETS) {
   });
 
   if (target.name === 'unix') {
-    test('the unix socket is mode 0660 and removed on close', async () => {
+    test('the unix socket is mode 0600 (whoever connects may act) and removed on close', async () => {
       const path = join(sockDir.path, 'admin-1.sock');
-      assert.is(statSync(path).mode & 0o777, 0o660);
-      const other = await startAdminServer({ listen: { kind: 'unix', path: join(sockDir.path, 'other.sock') }, status: fakeStatus, metrics: new GatewayMetrics({ processMetrics: false }) });
+      assert.is(statSync(path).mode & 0o777, 0o600);
+      const other = await startAdminServer({ listen: { kind: 'unix', path: join(sockDir.path, 'other.sock') }, provider: fakeProvider(), metrics: new GatewayMetrics({ processMetrics: false }) });
       assert.is(other.url, `unix:${join(sockDir.path, 'other.sock')}`);
       await within(3000, 'close', other.close());
       assert.not.ok(existsSync(join(sockDir.path, 'other.sock')));

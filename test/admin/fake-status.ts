@@ -1,5 +1,36 @@
 // A fixed GatewayStatus for the admin tests: plain data, as a gateway's provider would return.
-import type { GatewayStatus } from '../../src/admin/status-types.js';
+import type { GatewayStatus, WorkerStatus } from '../../src/admin/status-types.js';
+import type { AdminProvider } from '../../src/admin/admin-server.js';
+
+function blogWorkers(): WorkerStatus[] {
+  return [
+    { pid: 1001, state: 'ready', inFlight: 2, websockets: 0, requests: 40, startedAt: '2026-01-02T03:04:06.000Z', rssBytes: 30_000_000, cpuPercent: 1.5, restarts: 3, lastExit: { pid: 999, code: null, signal: 'SIGKILL', at: '2026-01-02T03:04:05.500Z', uptimeSeconds: 12.5 } },
+    { pid: 1002, state: 'starting', inFlight: 0, websockets: 0, requests: 0, startedAt: '2026-01-02T03:04:07.000Z', rssBytes: null, cpuPercent: null, restarts: 0, lastExit: null },
+  ];
+}
+
+/**
+ * A provider over fakeStatus for the admin server's tests: the actions answer as a gateway
+ * would (blog restarts; rollback has nowhere to go) and record what was asked.
+ */
+export function fakeProvider(logDir = '/nonexistent'): AdminProvider & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    status: fakeStatus,
+    sample: async () => {},
+    logFileOf: (name) => (['blog', 'shop'].includes(name) ? `${logDir}/${name}.log` : null),
+    restart: async (name) => {
+      asked.push(`restart ${name}`);
+      return { version: '2026.11.24', message: `${name}: version 2026.11.24 restarted; the old workers drain` };
+    },
+    rollback: async (name) => {
+      asked.push(`rollback ${name}`);
+      const { GatewayError } = await import('../../src/errors.js');
+      throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action: 'rollback', app: name, reason: 'version 2026.11.24 is the oldest version that can serve' });
+    },
+  };
+}
 
 export function fakeStatus(): GatewayStatus {
   return {
@@ -17,19 +48,27 @@ export function fakeStatus(): GatewayStatus {
         hosts: ['blog.localhost'],
         user: null,
         runsAsRoot: false,
-        versions: [{ version: '2026.11.24', dir: '/var/apps/blog.2026.11.24', state: 'serving', reason: null, websockets: 0 }],
-        workers: [
-          { pid: 1001, state: 'ready', inFlight: 2, websockets: 0, requests: 40, startedAt: '2026-01-02T03:04:06.000Z', rssBytes: 30_000_000 },
-          { pid: 1002, state: 'starting', inFlight: 0, websockets: 0, requests: 0, startedAt: '2026-01-02T03:04:07.000Z', rssBytes: null },
-        ],
+        versions: [{ version: '2026.11.24', dir: '/var/apps/blog.2026.11.24', state: 'serving', reason: null, websockets: 0, workers: blogWorkers() }],
+        workers: blogWorkers(),
         processes: [],
         restarts: 3,
         websockets: 0,
         requests: 120,
         errors: 4,
         queued: 5,
-        latency: { p50: 0.0123, p90: 0.05, p99: 0.25 },
+        inFlight: 2,
+        latency: { p50: 0.0123, p90: 0.05, p95: 0.1, p99: 0.25, windowSeconds: 60 },
         problem: null,
+        health: { path: '/healthz', at: '2026-01-02T03:04:07.000Z', ok: true, status: 200, error: null, pid: 1001 },
+        history: [{ at: '2026-01-02T03:04:07.500Z', kind: 'serving', version: '2026.11.24', from: null, message: 'version 2026.11.24 serving at /blog', reason: null }],
+        log: {
+          file: '/var/lib/apppkg/apps/blog/log/app.log',
+          lines: [
+            { at: '2026-01-02T03:04:07.000Z', stream: 'stdout', text: 'blog ready' },
+            { at: '2026-01-02T03:04:08.000Z', stream: 'stderr', text: 'WARNING: slow query' },
+          ],
+        },
+        canRollBack: false,
       },
       {
         name: 'shop',
@@ -48,8 +87,13 @@ export function fakeStatus(): GatewayStatus {
         requests: 0,
         errors: 0,
         queued: 0,
-        latency: { p50: null, p90: null, p99: null },
+        inFlight: 0,
+        latency: { p50: null, p90: null, p95: null, p99: null, windowSeconds: 60 },
         problem: { code: 'APPPKG_APP_IMPORT_FAILED', message: 'app: cannot import shop.wsgi:app: No module named shop' },
+        health: null,
+        history: [],
+        log: { file: '/var/lib/apppkg/apps/shop/log/app.log', lines: [] },
+        canRollBack: false,
       },
     ],
     broken: [{ dir: '/var/apps/wiki', code: 'APPPKG_DESC_INVALID', message: '/var/apps/wiki/app.yaml: 1 problem(s) in the description' }],

@@ -39,18 +39,33 @@ test('percentiles are nearest-rank over known data', () => {
   const l = m.latency('blog');
   assert.is(l.p50, 0.05);
   assert.is(l.p90, 0.09);
+  assert.is(l.p95, 0.095);
   assert.is(l.p99, 0.099);
-  assert.equal(m.latency('nobody'), { p50: null, p90: null, p99: null });
+  assert.equal(m.latency('nobody'), { p50: null, p90: null, p95: null, p99: null, windowSeconds: 60 });
   const one = new GatewayMetrics({ processMetrics: false });
   one.observeRequest('a', 200, 0.5);
-  assert.equal(one.latency('a'), { p50: 0.5, p90: 0.5, p99: 0.5 });
+  assert.equal(one.latency('a'), { p50: 0.5, p90: 0.5, p95: 0.5, p99: 0.5, windowSeconds: 60 });
+});
+
+test('latency covers the last minute only: an hour-old spike does not linger', () => {
+  let now = 1_000_000;
+  const m = new GatewayMetrics({ processMetrics: false, now: () => now });
+  for (let i = 0; i < 10; i++) m.observeRequest('blog', 200, 5);
+  now += 30_000;
+  for (let i = 0; i < 10; i++) m.observeRequest('blog', 200, 0.002);
+  assert.is(m.latency('blog').p99, 5, 'both within the minute');
+  now += 31_000;
+  assert.equal(m.latency('blog'), { p50: 0.002, p90: 0.002, p95: 0.002, p99: 0.002, windowSeconds: 60 });
+  now += 60_000;
+  assert.is(m.latency('blog').p50, null, 'nothing in the last minute');
+  assert.is(m.requestsOf('blog'), 20, 'the counters are all-time');
 });
 
 test('latency is a sliding window of the last durations', () => {
   const m = new GatewayMetrics({ processMetrics: false });
   for (let i = 0; i < LATENCY_WINDOW; i++) m.observeRequest('blog', 200, 10);
   for (let i = 0; i < LATENCY_WINDOW; i++) m.observeRequest('blog', 200, 0.001);
-  assert.equal(m.latency('blog'), { p50: 0.001, p90: 0.001, p99: 0.001 });
+  assert.equal(m.latency('blog'), { p50: 0.001, p90: 0.001, p95: 0.001, p99: 0.001, windowSeconds: 60 });
   m.observeRequest('blog', 200, 10);
   assert.is(m.latency('blog').p99, 0.001, 'one slow request in 2048 is above p99');
   assert.is(m.requestsOf('blog'), 2 * LATENCY_WINDOW + 1);

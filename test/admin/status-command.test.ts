@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { runCli, tempDir } from '../helpers/process.js';
-import { fakeStatus } from './fake-status.js';
+import { fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status command');
 const dir = tempDir('apppkg-status-');
@@ -30,8 +30,8 @@ function listenAt0(server: http.Server | net.Server): Promise<number> {
 
 test.before(async () => {
   const metrics = new GatewayMetrics({ status: fakeStatus, processMetrics: false });
-  tcp = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, status: fakeStatus, metrics });
-  unix = await startAdminServer({ listen: { kind: 'unix', path: sockPath }, status: fakeStatus, metrics });
+  tcp = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider: fakeProvider(), metrics });
+  unix = await startAdminServer({ listen: { kind: 'unix', path: sockPath }, provider: fakeProvider(), metrics });
   notAGateway = http.createServer((_req, res) => res.writeHead(404).end('not here'));
   notAGateway.keepAliveTimeout = 100;
 });
@@ -58,7 +58,9 @@ test('prints one row per app, then pids, problems and broken packages', async ()
 test('--json prints the status JSON, over a unix socket too', async () => {
   const r = await runCli(['status', '--admin', `unix:${sockPath}`, '--json'], { ms: 15000 });
   assert.is(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout), fakeStatus());
+  const { access, ...status } = JSON.parse(r.stdout);
+  assert.equal(status, fakeStatus());
+  assert.is(access.act, true);
 });
 
 test('no gateway on the address: exit 1, says so and how to fix it', async () => {
@@ -78,7 +80,7 @@ test('something else on the address: exit 1, names what it answered', async () =
   const port = await listenAt0(notAGateway);
   const r = await runCli(['status', '--admin', `127.0.0.1:${port}`], { ms: 15000 });
   assert.is(r.status, 1, r.stderr);
-  assert.match(r.stderr, /answered HTTP 404, expected a gateway's status JSON/);
+  assert.match(r.stderr, /answered HTTP 404, expected a gateway's admin answer/);
 });
 
 test('a bad --admin is bad usage: exit 2', async () => {

@@ -238,7 +238,10 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
   });
   // The gateway prints its admin address right after its listeners; serve has none.
   const adminUrl = args.includes('--apps')
-    ? await waitFor(() => /admin on (http:\/\/\S+)/.exec(out)?.[1], 5000, 'the admin line')
+    ? await waitFor(() => /admin on ((?:http:\/\/|unix:)\S+)/.exec(out)?.[1], 5000, 'the admin line').catch((err) => {
+        child.kill('SIGKILL'); // not left running for the test process to wait on
+        throw err;
+      })
     : undefined;
   return {
     child,

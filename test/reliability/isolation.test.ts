@@ -28,8 +28,8 @@ const USER_B = 'apppkg-iso-b';
 const SECRET = `iso-secret-${randomBytes(12).toString('hex')}`;
 /** No single case may take longer than this (uvu has no per-test timeout). */
 const CASE_MS = 60_000;
-/** What only the admin listener says: /status JSON, /metrics text, its index and its errors. */
-const ADMIN_MARKERS = ['"apps"', '"startedAt"', '# HELP', '# TYPE', 'apppkg-gateway admin', 'no such admin endpoint', 'admin listener is read-only'];
+/** What only the admin listener says: /status JSON, /metrics text, its page and its errors. */
+const ADMIN_MARKERS = ['"apps"', '"startedAt"', '# HELP', '# TYPE', '<title>apppkg-gateway</title>', 'no such admin endpoint', 'APPPKG_ADMIN_'];
 
 const counts = { crossTried: 0, crossSucceeded: 0, adminTried: 0, adminReached: 0 };
 const work = isRoot ? tempDir('apppkg-rel-iso-') : null;

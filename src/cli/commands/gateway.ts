@@ -12,7 +12,7 @@ import { waitForStopSignal } from '../run-loop.js';
 export const spec: CommandSpec = {
   name: '',
   summary: 'Serve every app package under DIR behind one listener (APPPKG_ENV=production).',
-  usage: 'apppkg-gateway --apps DIR [--listen ADDR]... [--admin ADDR] [--environment FILE] [--trust-proxy[=ADDR,...]]',
+  usage: 'apppkg-gateway --apps DIR [--listen ADDR]... [--admin ADDR] [--admin-token FILE] [--environment FILE] [--trust-proxy[=ADDR,...]]',
   // `--trust-proxy` alone trusts every peer; `--trust-proxy=ADDR,...` only those.
   normalizeArgv: (argv) => argv.map((a) => (a === '--trust-proxy' ? '--trust-proxy=*' : a)),
   optionHelp: [
@@ -21,7 +21,8 @@ export const spec: CommandSpec = {
     ['--trust-proxy[=ADDR,...]', 'believe X-Forwarded-For/-Proto/-Host from these peers (IPs, CIDRs, loopback; alone: any peer), as behind nginx'],
     ['--socket-mode MODE', 'file mode of unix: listeners, octal (default 0660)'],
     ['--socket-owner USER[:GROUP]', 'owner of unix: listeners, e.g. root:www-data so that nginx can connect'],
-    ['--admin ADDR', `admin listener with /status and /metrics, never public (default ${DEFAULT_ADMIN})`],
+    ['--admin ADDR', `admin listener: the status page, /status, /metrics, logs, restart; never public (default ${DEFAULT_ADMIN})`],
+    ['--admin-token FILE', 'every admin route then needs the token in FILE (Bearer, or a browser\'s password); needed on an address other than loopback'],
     ['--access-log FILE', 'where the access log goes: a file, - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--settle SECONDS', 'how long a version\'s directory must not change before it is started or refused (default 1)'],
@@ -33,6 +34,7 @@ export const spec: CommandSpec = {
     apps: { type: 'string' },
     listen: { type: 'string', short: 'l', multiple: true },
     admin: { type: 'string' },
+    'admin-token': { type: 'string' },
     'socket-mode': { type: 'string' },
     'trust-proxy': { type: 'string' },
     'socket-owner': { type: 'string' },
@@ -83,6 +85,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     apps: appsDir,
     listen,
     admin: parseAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin'),
+    adminTokenFile: args.values['admin-token'] as string | undefined,
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
     trustProxy: trustText === undefined ? false : trustText === '*' ? true : trustText.split(',').filter(Boolean),

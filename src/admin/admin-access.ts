@@ -1,0 +1,133 @@
+// Who may use the admin listener, and for what (SPEC 5.4, docs/admin.md "Who may do what").
+// Reading the status is the least; an app's log and the actions (restart, rollback) more: when
+// the apps run as other users, their processes can reach a loopback port, so loopback alone is
+// no proof of being the operator. A token (Bearer, or the password of HTTP Basic so a browser
+// can log in) or the unix socket's mode is.
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { GatewayError } from '../errors.js';
+import type { ListenAddress } from '../net/address.js';
+import type { AdminAccess } from './status-types.js';
+
+/** What a route does: shows the status, shows an app's log, or changes something. */
+export type AdminUse = 'read' | 'logs' | 'act';
+
+export type Verdict = { ok: true } | { ok: false; status: number; message: string; headers?: Record<string, string> };
+
+export interface AdminAccessOptions {
+  listen: ListenAddress;
+  /** The token every request must carry, or null (loopback and unix: only). */
+  token: string | null;
+  /** The apps' processes run as other users (the gateway is root): logs and actions need the token. */
+  appsRunAsOthers: boolean;
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+/** Is `host` (of --admin) reachable only from this machine? */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host) || host.endsWith('.localhost');
+}
+
+/** The token in `file` (its content, trimmed). */
+export function readAdminToken(file: string, say: (line: string) => void): string {
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, reason: (err as NodeJS.ErrnoException).code ?? String(err) });
+  }
+  if (token === '') throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, reason: 'the file is empty' });
+  if (/\s/.test(token)) throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, reason: 'the token holds white space (it is sent in an HTTP header)' });
+  if ((statSync(file).mode & 0o077) !== 0) say(`warning: the admin token file ${file} can be read by other users; chmod 600 it`);
+  return token;
+}
+
+/** Refuses a non-loopback --admin without a token, before anything listens. */
+export function checkAdminAddress(listen: ListenAddress, token: string | null): void {
+  if (listen.kind === 'tcp' && token === null && !isLoopbackHost(listen.host)) {
+    throw new GatewayError('APPPKG_ADMIN_TOKEN_NEEDED', { address: `${listen.host}:${listen.port}` });
+  }
+}
+
+export class AdminGuard {
+  private readonly token: Buffer | null;
+
+  constructor(private readonly opts: AdminAccessOptions) {
+    this.token = opts.token === null ? null : Buffer.from(opts.token);
+  }
+
+  /** May `req` use the admin listener for `use`? The refusal carries its status and the fix. */
+  check(req: IncomingMessage, use: AdminUse): Verdict {
+    if (this.opts.listen.kind === 'tcp') {
+      if (this.token !== null) {
+        if (!this.carriesToken(req)) {
+          return {
+            ok: false,
+            status: 401,
+            message: 'this admin listener needs its token: send `Authorization: Bearer TOKEN` (or log in with any user name and the token as password)',
+            headers: { 'WWW-Authenticate': 'Basic realm="apppkg-gateway admin", charset="UTF-8"' },
+          };
+        }
+      } else {
+        if (!this.hostIsOurs(req)) {
+          return { ok: false, status: 421, message: `Host ${JSON.stringify(req.headers.host ?? '')} is not this admin listener's address; use http://127.0.0.1:PORT/ (a page of another site cannot read it through a name it controls)` };
+        }
+        if (use !== 'read' && this.opts.appsRunAsOthers) return { ok: false, status: 403, message: this.whyNot() };
+      }
+    }
+    if (use === 'act' && this.crossSite(req)) {
+      return { ok: false, status: 403, message: `a page of another site (${req.headers.origin ?? 'Sec-Fetch-Site: cross-site'}) may not act on the gateway` };
+    }
+    return { ok: true };
+  }
+
+  /** What `req`'s client may do, for the status it is sent. */
+  access(req: IncomingMessage): AdminAccess {
+    const act = this.check(req, 'act');
+    const logs = this.check(req, 'logs');
+    const refused = !act.ok ? act : !logs.ok ? logs : null;
+    return { act: act.ok, logs: logs.ok, why: refused === null ? null : refused.message };
+  }
+
+  private whyNot(): string {
+    return 'the apps run as other users and can reach this loopback port, so showing logs and acting need the token: start the gateway with --admin-token FILE (and send it), or use --admin unix:/path';
+  }
+
+  private carriesToken(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? '';
+    const space = header.indexOf(' ');
+    if (space < 0) return false;
+    const scheme = header.slice(0, space).toLowerCase();
+    const value = header.slice(space + 1).trim();
+    let offered: string | null = null;
+    if (scheme === 'bearer') offered = value;
+    if (scheme === 'basic') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      offered = colon < 0 ? null : decoded.slice(colon + 1);
+    }
+    if (offered === null || this.token === null) return false;
+    const given = Buffer.from(offered);
+    return given.length === this.token.length && timingSafeEqual(given, this.token);
+  }
+
+  /** The Host header names a loopback address or the listener's own host (DNS rebinding). */
+  private hostIsOurs(req: IncomingMessage): boolean {
+    const host = req.headers.host;
+    if (host === undefined) return true; // HTTP/1.0 tools; a browser always sends Host
+    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
+    const listen = this.opts.listen;
+    return isLoopbackHost(name.toLowerCase()) || (listen.kind === 'tcp' && (name === listen.host || `[${listen.host}]` === name));
+  }
+
+  /** A browser says so when a page of another origin sent the request. */
+  private crossSite(req: IncomingMessage): boolean {
+    const site = req.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') return true;
+    const origin = req.headers.origin;
+    if (origin === undefined) return false; // not a browser's cross-origin request (curl, the CLI)
+    return origin !== `http://${req.headers.host ?? ''}`;
+  }
+}

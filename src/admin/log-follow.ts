@@ -1,0 +1,117 @@
+// GET /apps/NAME/log: the last lines of an app's log file, and with `follow` what is appended
+// after, as `tail -F` does: the file is read through an open descriptor, so a rotation
+// (app.log -> app.log.1) loses nothing: the old file is read to its end, then the new one from
+// its start. A slow reader pauses the reading (backpressure), it is never buffered here.
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+
+/** How often a followed file is looked at for more. */
+const POLL_MS = 200;
+/** How far back the last lines are looked for: a log of very long lines shows fewer. */
+const MAX_TAIL_BYTES = 8 * 1024 * 1024;
+const CHUNK = 64 * 1024;
+
+/** The last `lines` lines of the file open as `fd` of `size` bytes, and where they start. */
+function tailStart(fd: number, size: number, lines: number): number {
+  if (lines <= 0) return size;
+  let pos = size;
+  let seen = 0;
+  const buf = Buffer.alloc(CHUNK);
+  // A final newline ends the last line; it does not start another.
+  let skipLast = true;
+  while (pos > 0 && size - pos < MAX_TAIL_BYTES) {
+    const length = Math.min(CHUNK, pos);
+    pos -= length;
+    readSync(fd, buf, 0, length, pos);
+    for (let i = length - 1; i >= 0; i--) {
+      if (buf[i] !== 0x0a) {
+        skipLast = false;
+        continue;
+      }
+      if (skipLast) {
+        skipLast = false;
+        continue;
+      }
+      if (++seen === lines) return pos + i + 1;
+    }
+  }
+  return pos;
+}
+
+/**
+ * Writes the last `lines` lines of `file` to `res`, then (with `follow`) what is appended until
+ * the client leaves; resolves when done. A file that does not exist yet is empty.
+ */
+export function sendLogTail(file: string, res: ServerResponse, lines: number, follow: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    let fd: number | null = null;
+    let pos = 0;
+    let ino = -1;
+    const open = (fromEnd: boolean): void => {
+      try {
+        fd = openSync(file, 'r');
+      } catch {
+        fd = null; // not written yet (or rotated this instant): looked for again at the next poll
+        return;
+      }
+      const st = fstatSync(fd);
+      ino = st.ino;
+      pos = fromEnd ? tailStart(fd, st.size, lines) : 0;
+    };
+    /** Sends what the file holds past `pos`; false when `res` is full (follow: wait for 'drain'). */
+    const readMore = (): boolean => {
+      if (fd === null) return true;
+      for (;;) {
+        const buf = Buffer.allocUnsafe(CHUNK);
+        const n = readSync(fd, buf, 0, CHUNK, pos);
+        if (n === 0) return true;
+        pos += n;
+        if (!res.write(buf.subarray(0, n)) && follow) return false;
+      }
+    };
+    let timer: NodeJS.Timeout | null = null;
+    const finish = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      if (fd !== null) closeSync(fd);
+      fd = null;
+      resolve();
+    };
+    const poll = (): void => {
+      timer = null;
+      if (res.destroyed) return finish();
+      if (!readMore()) {
+        res.once('drain', poll);
+        return;
+      }
+      // Rotated (another file under the name now) or truncated: the old one was read to its end.
+      let current: { ino: number; size: number } | null = null;
+      try {
+        current = statSync(file);
+      } catch {
+        current = null;
+      }
+      if (current !== null && (fd === null || current.ino !== ino || current.size < pos)) {
+        if (fd !== null) closeSync(fd);
+        open(false);
+        if (!readMore()) {
+          res.once('drain', poll);
+          return;
+        }
+      }
+      timer = setTimeout(poll, POLL_MS);
+    };
+
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    // A quiet log must not keep the client waiting for the head until the first line comes.
+    res.flushHeaders();
+    open(true);
+    if (!follow) {
+      readMore();
+      res.end();
+      return finish();
+    }
+    res.once('close', finish);
+    poll();
+  });
+}

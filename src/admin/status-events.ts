@@ -1,0 +1,86 @@
+// GET /events: the status as server-sent events, for the status page (and `status --watch`).
+// better-sse does the protocol (headers, framing, keep-alive comments, disconnects). The status
+// is built on a timer, only while someone listens, at most twice a second however busy the
+// gateway is, and sent only when it changed: the proxy's hot path never learns anyone watches.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Session } from 'better-sse';
+import type { GatewayStatus } from './status-types.js';
+
+/** How often the status is looked at while someone listens. */
+const TICK_MS = 500;
+/** A comment this often keeps proxies and browsers from closing a quiet stream. */
+const KEEP_ALIVE_MS = 15_000;
+
+export interface StatusEventsOptions {
+  /** The status for a client that may (or may not) see apps' logs. */
+  status: (logs: boolean) => Promise<GatewayStatus>;
+}
+
+interface Listener {
+  session: Session;
+  logs: boolean;
+  /** The status last sent to it (JSON). */
+  sent: string;
+}
+
+export class StatusEvents {
+  private readonly listeners = new Set<Listener>();
+  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
+
+  constructor(private readonly opts: StatusEventsOptions) {}
+
+  /** Answers `req` with the event stream; `extra` is added to every status (what the client may do). */
+  async open(req: IncomingMessage, res: ServerResponse, logs: boolean, extra: Partial<GatewayStatus>): Promise<void> {
+    const { createSession } = await import('better-sse');
+    const session = await createSession(req, res, {
+      keepAlive: KEEP_ALIVE_MS,
+      retry: 2000,
+      // The data is JSON already, made once per tick for every listener.
+      serializer: (data) => data as string,
+      headers: { 'Cache-Control': 'no-store' },
+    });
+    const listener: Listener = { session, logs, sent: '' };
+    session.state = extra;
+    this.listeners.add(listener);
+    session.once('disconnected', () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.stopTicking();
+    });
+    await this.send([listener]);
+    this.timer ??= setInterval(() => void this.tick(), TICK_MS);
+  }
+
+  /** Ends every stream (the gateway stops). */
+  close(): void {
+    // Their sockets are the admin server's to destroy; here only the timer stops.
+    this.stopTicking();
+    this.listeners.clear();
+  }
+
+  private stopTicking(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) return; // the last one still builds: skip a beat rather than pile up
+    this.ticking = true;
+    try {
+      await this.send([...this.listeners]);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async send(listeners: Listener[]): Promise<void> {
+    const built = new Map<boolean, GatewayStatus>();
+    for (const listener of listeners) {
+      if (!built.has(listener.logs)) built.set(listener.logs, await this.opts.status(listener.logs));
+      const json = JSON.stringify({ ...built.get(listener.logs)!, ...(listener.session.state as Partial<GatewayStatus>) });
+      if (json === listener.sent || !listener.session.isConnected) continue;
+      listener.sent = json;
+      listener.session.push(json, 'status');
+    }
+  }
+}

@@ -1,0 +1,65 @@
+// The last lines written to one app's log, kept in memory with the stream each came from, so
+// that the status page can show them with stderr marked (the file holds both streams as they
+// interleave, unmarked, as SPEC §4 has it). One tail per log file, whichever AppLog wrote the
+// line (a version's workers, the next version's, a hook): the file is the app's, not a writer's.
+
+/** One line of an app's log as the gateway saw it written (status shows these: `log.lines`). */
+export interface LogLine {
+  at: string;
+  /** stdout | stderr of its processes, or the gateway's own note about the app. */
+  stream: 'stdout' | 'stderr' | 'gateway';
+  text: string;
+}
+
+/** Lines kept per app; /status shows the last STATUS_LINES of them. */
+const KEPT_LINES = 200;
+/** A line past this is cut: a tail is for reading, the file has all of it. */
+const MAX_LINE_CHARS = 2000;
+
+export type LogStream = LogLine['stream'];
+
+const tails = new Map<string, LogTail>();
+
+export class LogTail {
+  private readonly lines: LogLine[] = [];
+
+  /** The tail of the log file `file` (created on first use). */
+  static of(file: string): LogTail {
+    let tail = tails.get(file);
+    if (tail === undefined) {
+      tail = new LogTail();
+      tails.set(file, tail);
+    }
+    return tail;
+  }
+
+  add(stream: LogStream, text: string): void {
+    this.lines.push({ at: new Date().toISOString(), stream, text: text.length > MAX_LINE_CHARS ? `${text.slice(0, MAX_LINE_CHARS)}…` : text });
+    if (this.lines.length > KEPT_LINES) this.lines.splice(0, this.lines.length - KEPT_LINES);
+  }
+
+  /** The last `count` lines, oldest first. */
+  last(count: number): LogLine[] {
+    return this.lines.slice(-count);
+  }
+}
+
+/** Splits what one stream writes into lines for a tail; the part after the last newline waits. */
+export class LineSplitter {
+  private partial = '';
+
+  constructor(private readonly tail: LogTail, private readonly stream: LogStream) {}
+
+  push(chunk: Buffer | string): void {
+    const lines = (this.partial + chunk.toString()).split('\n');
+    this.partial = lines.pop() ?? '';
+    if (this.partial.length > MAX_LINE_CHARS) {
+      lines.push(this.partial);
+      this.partial = '';
+    }
+    for (const line of lines) this.tail.add(line.startsWith(GATEWAY_PREFIX) ? 'gateway' : this.stream, line);
+  }
+}
+
+/** How the gateway's own notes in an app's log begin (AppInstance.report). */
+export const GATEWAY_PREFIX = '[apppkg-gateway] ';

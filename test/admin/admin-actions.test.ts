@@ -1,0 +1,324 @@
+// The admin listener of a real gateway (issue 14): the token, the live events, the log (tail,
+// follow, stderr marked), the history, the health probe, restart under load and rollback, and
+// the rules of who may do what (docs/admin.md). Real Python workers, real sockets.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { addPackage, clientLoop } from '../helpers/apps-dir.js';
+import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { statusPids } from '../helpers/status.js';
+import { isRoot, runIf } from '../helpers/skip.js';
+
+const test = suite('admin listener of a running gateway');
+
+const TOKEN = 'k3y-for-the-admin-test';
+const bearer = { authorization: `Bearer ${TOKEN}` };
+
+/** The environ fixture as version `v`, saying something on stdout and on stderr when it loads. */
+const blog = (v: string) => ({
+  'environ_app.py': [
+    [/VERSION = "1"/, `VERSION = "${v}"`],
+    [/^import json$/m, `import json\nimport sys\nprint("blog ${v} loading", flush=True)\nprint("blog ${v} warns on stderr", file=sys.stderr, flush=True)`],
+  ] as [RegExp, string][],
+});
+
+interface Env {
+  dir: ReturnType<typeof tempDir>;
+  apps: string;
+  gw: RunningGateway;
+  pids: number[];
+}
+const opened: Env[] = [];
+
+async function open(versions: string[], extra: string[] = []): Promise<Env> {
+  const dir = tempDir('apppkg-admin-actions-');
+  const apps = join(dir.path, 'apps');
+  for (const v of versions) addPackage(apps, 'environ', `blog.${v}`, blog(v));
+  const tokenFile = join(dir.path, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`);
+  chmodSync(tokenFile, 0o600);
+  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off', '--settle', '0'];
+  const gw = await startCli([...args, ...extra.map((a) => a.replace('TOKEN_FILE', tokenFile))]);
+  const env = { dir, apps, gw, pids: [] as number[] };
+  opened.push(env);
+  return env;
+}
+
+async function admin(gw: RunningGateway, path: string, init: { method?: 'GET' | 'POST'; headers?: Record<string, string> } = {}) {
+  const res = await request(`${gw.adminUrl}${path}`, { method: init.method ?? 'GET', headers: init.headers ?? bearer, headersTimeout: 60_000 });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+async function blogStatus(env: Env): Promise<any> {
+  const status = (await admin(env.gw, '/status')).json();
+  env.pids.push(...statusPids(status));
+  return status.apps.find((a: any) => a.name === 'blog');
+}
+
+/** Reads server-sent events from `path` until `until` holds for one's data (or `ms` passes). */
+async function nextEvent(gw: RunningGateway, until: (status: any) => boolean, ms: number): Promise<any> {
+  const agent = new Agent();
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  try {
+    const res = await request(`${gw.adminUrl}/events`, { headers: bearer, dispatcher: agent, signal: controller.signal });
+    assert.is(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/event-stream/);
+    let buffer = '';
+    for await (const chunk of res.body) {
+      buffer += chunk.toString();
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (!/^event: ?status$/m.test(event)) continue;
+        const data = JSON.parse(event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n'));
+        if (until(data)) return data;
+      }
+    }
+    throw new Error('the event stream ended');
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+    await agent.destroy();
+  }
+}
+
+test.after(async () => {
+  for (const env of opened) {
+    await env.gw.stop();
+    await assertNoOrphans(env.pids);
+    env.dir.remove();
+  }
+});
+
+test('with --admin-token every route needs it: Bearer or the password of Basic auth; 401 asks a browser to log in', async () => {
+  const { gw } = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  for (const path of ['/', '/status', '/metrics', '/events', '/apps/blog/log']) {
+    const r = await admin(gw, path, { headers: {} });
+    assert.is(r.status, 401, path);
+    assert.match(String(r.headers['www-authenticate']), /^Basic realm=/, path);
+  }
+  assert.is((await admin(gw, '/status', { headers: { authorization: 'Bearer wrong' } })).status, 401);
+  assert.is((await admin(gw, '/status', { headers: { authorization: `Basic ${Buffer.from(`me:${TOKEN}`).toString('base64')}` } })).status, 200);
+  assert.is((await admin(gw, '/status', { headers: { authorization: `Basic ${Buffer.from(`${TOKEN}:x`).toString('base64')}` } })).status, 401, 'the token is the password, not the user');
+  const ok = await admin(gw, '/status');
+  assert.is(ok.status, 200);
+  assert.equal(ok.json().access, { act: true, logs: true, why: null });
+});
+
+test('status carries health, history, the log tail with stderr marked, per-version workers and the minute\'s latency', async () => {
+  const env = opened[0];
+  await request(`${env.gw.url}/blog/`).then((r) => r.body.text());
+  const app = await blogStatus(env);
+  assert.is(app.health.path, '/healthz');
+  assert.is(app.health.ok, true);
+  assert.is(app.health.status, 200);
+  assert.equal(app.history.map((e: any) => e.kind), ['serving']);
+  assert.ok(app.log.file.endsWith(join('apps', 'blog', 'log', 'app.log')), app.log.file);
+  const stderr = app.log.lines.find((l: any) => l.text === 'blog 1 warns on stderr');
+  const stdout = app.log.lines.find((l: any) => l.text === 'blog 1 loading');
+  assert.is(stderr?.stream, 'stderr', JSON.stringify(app.log.lines));
+  assert.is(stdout?.stream, 'stdout', JSON.stringify(app.log.lines));
+  assert.is(app.versions[0].workers.length, 2);
+  assert.equal(app.versions[0].workers.map((w: any) => w.pid).sort(), app.workers.map((w: any) => w.pid).sort());
+  assert.is(typeof app.workers[0].rssBytes, 'number', 'pidusage sampled the worker');
+  assert.is(typeof app.workers[0].cpuPercent, 'number');
+  assert.is(app.latency.windowSeconds, 60);
+  assert.ok(app.latency.p95 !== null);
+  assert.is(app.inFlight, 0);
+});
+
+test('/events pushes a worker\'s death and restart without being asked: restarts, last exit, history', async () => {
+  const env = opened[0];
+  const before = await blogStatus(env);
+  const victim = before.workers[0].pid;
+  const seen = nextEvent(env.gw, (s) => {
+    const app = s.apps.find((a: any) => a.name === 'blog');
+    return app.restarts === 1 && app.workers.every((w: any) => w.state === 'ready') && app.workers.length === 2;
+  }, 15_000);
+  await new Promise((r) => setTimeout(r, 300)); // the stream is open and its first event sent
+  process.kill(victim, 'SIGKILL');
+  const status = await seen;
+  const app = status.apps.find((a: any) => a.name === 'blog');
+  assert.not.ok(app.workers.some((w: any) => w.pid === victim));
+  const replaced = app.workers.find((w: any) => w.restarts === 1);
+  assert.is(replaced.lastExit.pid, victim);
+  assert.is(replaced.lastExit.signal, 'SIGKILL');
+  assert.is(replaced.lastExit.code, null);
+  const exited = app.history.find((e: any) => e.kind === 'exited');
+  assert.match(exited.message, new RegExp(`worker ${victim} exited \\(SIGKILL\\)`));
+  env.pids.push(...statusPids(status));
+});
+
+test('/events sends at most two statuses a second however busy the gateway is', async () => {
+  const env = opened[0];
+  const loop = clientLoop(`${env.gw.url}/blog/`, 8);
+  let events = 0;
+  const started = Date.now();
+  // Every status is new under load (counters move): only the rate limit holds the count down.
+  await nextEvent(env.gw, () => ++events < 0 || Date.now() - started > 3000, 10_000);
+  const seconds = (Date.now() - started) / 1000;
+  const result = await loop.stop();
+  assert.is(result.failed, 0);
+  assert.ok(result.sent > 500, `the load ran (${result.sent} requests)`);
+  assert.ok(events >= 3, `statuses were sent while it changed (${events})`);
+  assert.ok(events <= 2 * seconds + 2, `${events} events in ${seconds.toFixed(1)} s`);
+});
+
+test('GET /apps/NAME/log: the last lines of the file; follow streams what is written next', async () => {
+  const env = opened[0];
+  const tail = await admin(env.gw, '/apps/blog/log?lines=3');
+  assert.is(tail.status, 200);
+  assert.match(String(tail.headers['content-type']), /^text\/plain/);
+  assert.is(tail.text.trimEnd().split('\n').length, 3, tail.text);
+  // Follow, then make the app write: a restarted worker loads the app again.
+  const controller = new AbortController();
+  const res = await request(`${env.gw.adminUrl}/apps/blog/log?lines=0&follow=1`, { headers: bearer, signal: controller.signal });
+  let followed = '';
+  const reading = (async () => {
+    for await (const chunk of res.body) followed += chunk.toString();
+  })().catch(() => {});
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(followed, '', 'lines=0 sends nothing old');
+  const restart = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
+  assert.is(restart.status, 200, restart.text);
+  await waitFor(() => followed.includes('blog 1 warns on stderr'), 10_000, 'the followed log to show the restart');
+  controller.abort();
+  await reading;
+  const unknown = await admin(env.gw, '/apps/nope/log');
+  assert.is(unknown.status, 404);
+  assert.match(unknown.json().error.hint, /its apps: blog/);
+});
+
+test('POST restart under load: fresh workers, 0 failed requests, history says restarted', async () => {
+  const env = opened[0];
+  const before = await blogStatus(env);
+  const loop = clientLoop(`${env.gw.url}/blog/`, 8);
+  await waitFor(() => loop.result.sent > 100, 10_000, 'the load to run');
+  const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
+  assert.is(r.status, 200, r.text);
+  assert.equal(r.json(), { app: 'blog', version: '1', message: 'blog: version 1 restarted; the old workers drain' });
+  const sent = loop.result.sent;
+  await waitFor(() => loop.result.sent > sent + 200, 10_000, 'requests after the restart');
+  const result = await loop.stop();
+  assert.is(result.failed, 0, result.failures.slice(0, 5).join('\n'));
+  const after = await blogStatus(env);
+  const old = new Set(before.workers.map((w: any) => w.pid));
+  assert.not.ok(after.workers.some((w: any) => old.has(w.pid)), 'every worker is new');
+  assert.is(after.history.at(-1).kind, 'restarted');
+});
+
+test('POST from a page of another site is refused (Origin, Sec-Fetch-Site); an unknown app is 404', async () => {
+  const env = opened[0];
+  const evil = await admin(env.gw, '/apps/blog/restart', { method: 'POST', headers: { ...bearer, origin: 'http://evil.example' } });
+  assert.is(evil.status, 403);
+  assert.match(evil.json().error.message, /another site/);
+  const fetched = await admin(env.gw, '/apps/blog/rollback', { method: 'POST', headers: { ...bearer, 'sec-fetch-site': 'cross-site' } });
+  assert.is(fetched.status, 403);
+  const own = new URL(env.gw.adminUrl!).host;
+  const same = await admin(env.gw, '/apps/nope/restart', { method: 'POST', headers: { ...bearer, origin: `http://${own}` } });
+  assert.is(same.status, 404, 'the page itself (same origin) gets through to the app lookup');
+  assert.is((await admin(env.gw, '/apps/blog/restart')).status, 405, 'GET does not restart');
+});
+
+test('rollback serves the version below; the one left stays out until a file in it changes; nothing below is 409', async () => {
+  const env = await open(['1', '2'], ['--admin-token', 'TOKEN_FILE']);
+  const served = async () => ((await (await request(`${env.gw.url}/blog/`)).body.json()) as any).version;
+  assert.is(await served(), '2');
+  assert.is((await blogStatus(env)).canRollBack, true);
+  const loop = clientLoop(`${env.gw.url}/blog/`, 4);
+  await waitFor(() => loop.result.sent > 50, 10_000, 'the load to run');
+  const r = await admin(env.gw, '/apps/blog/rollback', { method: 'POST' });
+  assert.is(r.status, 200, r.text);
+  assert.equal({ ...r.json(), message: undefined }, { app: 'blog', from: '2', to: '1', message: undefined });
+  const result = await loop.stop();
+  assert.is(result.failed, 0, result.failures.slice(0, 5).join('\n'));
+  assert.is(await served(), '1');
+  // Version 2 drains first (its requests finish), then stays out of rotation.
+  let app = await waitFor(async () => {
+    const now = await blogStatus(env);
+    return now.versions.some((v: any) => v.state === 'draining') ? undefined : now;
+  }, 10_000, 'version 2 to finish draining');
+  assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'rolled-back'], ['1', 'serving']]);
+  assert.is(app.canRollBack, false);
+  assert.is(app.history.at(-1).kind, 'rolled-back');
+  const again = await admin(env.gw, '/apps/blog/rollback', { method: 'POST' });
+  assert.is(again.status, 409);
+  assert.match(again.json().error.message, /version 1 is the oldest version that can serve/);
+  // A rescan (SIGHUP) does not undo it; a change to version 2's files does.
+  env.gw.child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.is(await served(), '1');
+  const file = join(env.apps, 'blog.2', 'environ_app.py');
+  const later = new Date(Date.now() + 2000);
+  utimesSync(file, later, later);
+  writeFileSync(file, `${readFileSync(file, 'utf8')}\n`);
+  env.gw.child.kill('SIGHUP');
+  await waitFor(async () => (await served()) === '2', 20_000, 'version 2 to serve again once changed');
+  app = await blogStatus(env);
+  assert.is(app.versions.find((v: any) => v.version === '2').state, 'serving');
+});
+
+const ifRoot = runIf(test, isRoot, 'needs root: apps run as other users only when the gateway is root');
+ifRoot('a root gateway without a token: status for all, but logs and actions only through the token or the unix socket', async () => {
+  const env = await open(['1']);
+  const sock = join(env.dir.path, 'admin.sock');
+  const tcp = await admin(env.gw, '/status', { headers: {} });
+  assert.is(tcp.status, 200);
+  const status = tcp.json();
+  assert.is(status.apps[0].log.lines, null, 'no log lines without the right to see logs');
+  assert.is(status.access.logs, false);
+  assert.match(status.access.why, /--admin-token FILE/);
+  const log = await admin(env.gw, '/apps/blog/log', { headers: {} });
+  assert.is(log.status, 403);
+  assert.match(log.json().error.message, /--admin unix:/);
+  assert.is((await admin(env.gw, '/apps/blog/restart', { method: 'POST', headers: {} })).status, 403);
+  // DNS rebinding: a name that is not ours is refused before anything is shown.
+  assert.is((await admin(env.gw, '/status', { headers: { host: 'evil.example:8099' } })).status, 421);
+  // The same gateway's apps through a unix admin socket (mode 0600): no token needed.
+  const viaSocket = await startCli(['--apps', env.apps, '--listen', '127.0.0.1:0', '--admin', `unix:${sock}`, '--state-dir', join(env.dir.path, 'state2'), '--access-log', 'off']);
+  const agent = new Agent({ connect: { socketPath: sock } });
+  try {
+    const r = await request('http://localhost/apps/blog/restart', { method: 'POST', dispatcher: agent, headersTimeout: 60_000 });
+    assert.is(r.statusCode, 200, await r.body.text());
+    const s = (await (await request('http://localhost/status', { dispatcher: agent })).body.json()) as any;
+    assert.ok(Array.isArray(s.apps[0].log.lines));
+    env.pids.push(...statusPids(s));
+  } finally {
+    await agent.destroy();
+    await viaSocket.stop();
+  }
+});
+
+test('an admin address other than loopback needs a token; an empty token file is refused', async () => {
+  const dir = tempDir('apppkg-admin-token-');
+  try {
+    const base = ['--apps', dir.path, '--listen', '127.0.0.1:0', '--state-dir', join(dir.path, 'state')];
+    const open = await runCli([...base, '--admin', '0.0.0.0:0']);
+    assert.is(open.status, 2, open.stderr);
+    assert.match(open.stderr, /0\.0\.0\.0:0 is not a loopback address/);
+    assert.match(open.stderr, /--admin-token FILE/);
+    writeFileSync(join(dir.path, 'empty'), '\n');
+    const empty = await runCli([...base, '--admin', '127.0.0.1:0', '--admin-token', join(dir.path, 'empty')]);
+    assert.is(empty.status, 2, empty.stderr);
+    assert.match(empty.stderr, /the file is empty/);
+  } finally {
+    dir.remove();
+  }
+});
+
+test('the admin routes are not reachable through --listen', async () => {
+  const env = opened[0];
+  for (const [method, path] of [['GET', '/status'], ['GET', '/events'], ['GET', '/metrics'], ['GET', '/apps/blog/log'], ['POST', '/apps/blog/restart']] as const) {
+    const res = await request(`${env.gw.url}${path}`, { method, headers: bearer });
+    const body = await res.body.text();
+    assert.is(res.statusCode, 404, `${method} ${path}: ${body}`);
+    assert.not.match(body, /"apps"|apppkg_requests_total/);
+  }
+});
+
+test.run();
