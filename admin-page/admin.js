@@ -1,0 +1,519 @@
+// The status page's script (issue 14, docs/admin.md). One EventSource on /events: each
+// `status` event carries the whole GatewayStatus (src/admin/status-types.ts) and the page is
+// redrawn from it, without a reload. Every piece of data reaches the DOM through textContent or
+// an attribute, never innerHTML: app names, log lines and tracebacks are the apps' own text.
+// The page is served under `script-src 'self'; style-src 'self'`: no inline handlers, no
+// element.style; looks change by class only.
+'use strict';
+
+/** Log lines shown per app; the status carries at most 40. */
+const LOG_LINES = 40;
+/** History events shown per app, newest first; the status keeps at most 50. */
+const HISTORY_EVENTS = 12;
+/** Seconds after which a reconnect is tried by hand when EventSource gave up (a non-SSE answer). */
+const RECONNECT_SECONDS = 3;
+
+const appsRoot = document.querySelector('[data-apps]');
+const gatewayRoot = document.querySelector('[data-gateway]');
+const brokenRoot = document.querySelector('[data-broken-list]');
+const noticeRoot = document.querySelector('[data-notice]');
+const connection = document.querySelector('[data-connection]');
+
+/** Per app, what outlives a redraw: its card's parts and the last action's answer. */
+const cards = new Map();
+let lastStatus = null;
+/** The one EventSource on /events (replaced when it gave up for good). */
+let events = null;
+
+// ---------------------------------------------------------------------------------------------
+// DOM building: h('td', { class: 'num', data: { pid: 12 } }, 'text', child)
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = Array.isArray(value) ? value.filter(Boolean).join(' ') : value;
+    else if (key === 'data') for (const [k, v] of Object.entries(value)) { if (v !== undefined && v !== null) el.dataset[k] = String(v); }
+    else if (key === 'title') el.title = String(value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+/** Replaces el's children; like replaceChildren, but skips null, false and undefined. */
+function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting: numbers as an operator reads them at a glance, the exact value in the tooltip.
+
+const DASH = '\u2013';
+
+function duration(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return DASH;
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d ${String(Math.floor(s / 3600) % 24).padStart(2, '0')}h`;
+}
+
+function secondsSince(iso) {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? NaN : (Date.now() - t) / 1000;
+}
+
+function ago(iso) {
+  const s = secondsSince(iso);
+  if (!Number.isFinite(s)) return DASH;
+  return s < 1 ? 'just now' : `${duration(s)} ago`;
+}
+
+function localTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
+}
+
+/** The time of day; the date too when it is not today. */
+function clock(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return DASH;
+  const time = d.toLocaleTimeString([], { hour12: false });
+  return d.toDateString() === new Date().toDateString() ? time : `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${time}`;
+}
+
+function bytes(n) {
+  if (n === null || n === undefined) return DASH;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
+
+function percent(n) {
+  return n === null || n === undefined ? DASH : `${n.toFixed(1)}%`;
+}
+
+function millis(seconds) {
+  if (seconds === null || seconds === undefined) return DASH;
+  const ms = seconds * 1000;
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  if (ms < 10000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function count(n) {
+  return n === null || n === undefined ? DASH : Number(n).toLocaleString('en-US');
+}
+
+function exitText(exit) {
+  if (!exit) return DASH;
+  return exit.signal ? exit.signal : `status ${exit.code}`;
+}
+
+/** A time that keeps counting: the ticker rewrites every [data-since] / [data-ago] each second. */
+function since(iso, attrs = {}) {
+  return h('span', { ...attrs, class: ['since', attrs.class], data: { ...attrs.data, since: iso }, title: `since ${localTime(iso)}` }, duration(secondsSince(iso)));
+}
+
+function agoSpan(iso, attrs = {}) {
+  return h('time', { ...attrs, datetime: iso, class: ['ago', attrs.class], data: { ...attrs.data, ago: iso }, title: localTime(iso) }, ago(iso));
+}
+
+function tick() {
+  for (const el of document.querySelectorAll('[data-since]')) el.textContent = duration(secondsSince(el.dataset.since));
+  for (const el of document.querySelectorAll('[data-ago]')) el.textContent = ago(el.dataset.ago);
+}
+
+function stateBadge(state, attrs = {}) {
+  return h('span', { ...attrs, class: ['badge', `state-${String(state).replace(/[^a-z-]/g, '')}`, attrs.class], data: { ...attrs.data, state } }, state);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The header line: which gateway, since when, where it listens.
+
+function renderGateway(status) {
+  const item = (label, ...value) => [h('dt', null, label), h('dd', null, ...value)];
+  fill(gatewayRoot,
+    ...item('version', h('span', { data: { gatewayVersion: status.version } }, status.version)),
+    ...item('pid', h('span', { class: 'num', data: { gatewayPid: status.pid } }, status.pid)),
+    ...item('up', since(status.startedAt, { data: { gatewayUptime: '' } })),
+    ...item('listen', status.listen.length ? status.listen.join('  ') : DASH),
+    ...item('apps', String(status.apps.length)),
+  );
+  document.title = `apppkg-gateway ${DASH} ${status.apps.length} app${status.apps.length === 1 ? '' : 's'}`;
+}
+
+function renderNotice(status) {
+  const why = status.access && status.access.why;
+  noticeRoot.hidden = !why;
+  noticeRoot.textContent = why ? why : '';
+}
+
+function renderBroken(status) {
+  const broken = status.broken ?? [];
+  brokenRoot.hidden = broken.length === 0;
+  if (!broken.length) return brokenRoot.replaceChildren();
+  fill(brokenRoot,
+    h('h2', null, `Packages that do not load (${broken.length})`),
+    h('ul', null, broken.map((b) =>
+      h('li', { data: { broken: b.dir } },
+        h('code', { class: 'path' }, b.dir), ' ',
+        h('span', { class: 'code' }, b.code), ' ',
+        h('span', { class: 'message' }, b.message)))),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// One card per app. Its header (with the buttons and their last answer) is kept across redraws,
+// so a pending action, a hover or a tooltip survives the events that arrive meanwhile; its
+// sections are rebuilt from each status.
+
+function card(name) {
+  let c = cards.get(name);
+  if (c) return c;
+  const restart = h('button', { type: 'button', class: 'action', data: { action: 'restart' } }, 'Restart');
+  const rollback = h('button', { type: 'button', class: 'action', data: { action: 'rollback' } }, 'Roll back');
+  const result = h('p', { class: 'result', data: { actionResult: '' }, hidden: true, role: 'status' });
+  const title = h('div', { class: 'title' });
+  // A disabled button gets no pointer events in some browsers: the reason is on its box too.
+  const actions = h('div', { class: 'actions' }, restart, rollback);
+  const root = h('section', { class: 'app', data: { app: name } },
+    h('header', { class: 'app-head' }, title, actions),
+    result,
+  );
+  const parts = {
+    summary: h('div', { class: 'summary' }),
+    problem: h('div', { class: 'problem', hidden: true }),
+    table: h('div', { class: 'table-wrap' }),
+    history: h('div', { class: 'history' }),
+    log: h('div', { class: 'log' }),
+  };
+  root.append(parts.summary, parts.problem, parts.table, h('div', { class: 'lower' }, parts.history, parts.log));
+  c = { root, title, actions, restart, rollback, result, parts, pending: null, app: null };
+  restart.addEventListener('click', () => act(c, 'restart'));
+  rollback.addEventListener('click', () => act(c, 'rollback'));
+  cards.set(name, c);
+  return c;
+}
+
+function renderApps(status) {
+  for (const el of appsRoot.querySelectorAll('.empty')) el.remove();
+  const names = new Set(status.apps.map((a) => a.name));
+  for (const [name, c] of cards) {
+    if (names.has(name)) continue;
+    c.root.remove();
+    cards.delete(name);
+  }
+  status.apps.forEach((app, i) => {
+    const c = card(app.name);
+    c.app = app;
+    // Moved only when out of the status's order: a node taken out of the document forgets how
+    // far its boxes were scrolled. Placed before it is drawn: the log box scrolls by its height.
+    if (appsRoot.children[i] !== c.root) appsRoot.insertBefore(c.root, appsRoot.children[i] ?? null);
+    renderApp(c, app, status.access);
+  });
+  if (!status.apps.length) appsRoot.append(h('p', { class: 'empty' }, 'No apps are configured.'));
+}
+
+function renderApp(c, app, access) {
+  c.root.dataset.state = app.state;
+  fill(c.title,
+    h('h2', { class: 'name' }, app.name),
+    stateBadge(app.state, { data: { appState: '' } }),
+    app.version !== null ? h('span', { class: 'version', data: { appVersion: app.version } }, app.version) : null,
+    h('span', { class: 'meta' },
+      h('span', { title: 'mount' }, app.mount),
+      app.hosts.length ? h('span', { title: 'hosts' }, app.hosts.join(', ')) : null,
+      app.user && !app.runsAsRoot ? h('span', { title: 'its processes run as this user' }, `user ${app.user}`) : null),
+    app.runsAsRoot ? h('span', { class: 'badge warn', title: 'its processes run as root' }, 'runs as root') : null,
+  );
+  renderButtons(c, app, access);
+  renderSummary(c.parts.summary, app);
+  renderProblem(c.parts.problem, app.problem);
+  fill(c.parts.table, processTable(app));
+  renderHistory(c.parts.history, app.history ?? []);
+  renderLog(c.parts.log, app.log, access);
+}
+
+function renderButtons(c, app, access) {
+  const mayAct = !access || access.act;
+  const why = mayAct ? null : access.why || 'this client may not restart or roll back apps';
+  const busy = c.pending !== null;
+  c.actions.title = why ?? '';
+  c.restart.disabled = !mayAct || busy;
+  c.restart.title = why ?? `Start a fresh instance of ${app.name}, then drain the old one`;
+  c.rollback.disabled = !mayAct || busy || !app.canRollBack;
+  c.rollback.title = why ?? (app.canRollBack ? `Serve the version below ${app.version ?? 'the serving one'}` : 'No earlier version to go back to');
+  c.restart.textContent = c.pending === 'restart' ? 'Restarting\u2026' : 'Restart';
+  c.rollback.textContent = c.pending === 'rollback' ? 'Rolling back\u2026' : 'Roll back';
+}
+
+function renderSummary(el, app) {
+  const stat = (label, value, attrs = {}) =>
+    h('div', { ...attrs, class: ['stat', attrs.class] }, h('span', { class: 'label' }, label), h('span', { class: 'value' }, value));
+  const lat = app.latency ?? {};
+  fill(el,
+    stat('served', count(app.requests), { data: { requests: app.requests } }),
+    stat('failed', count(app.errors), { data: { errors: app.errors }, class: app.errors > 0 ? 'bad' : null, title: 'responses with status 500 or above' }),
+    stat('in flight', count(app.inFlight), { data: { inFlight: app.inFlight } }),
+    stat('queued', count(app.queued), { data: { queued: app.queued }, class: app.queued > 0 ? 'warn' : null, title: 'waiting for a free worker thread' }),
+    stat('websockets', count(app.websockets), { data: { websockets: app.websockets } }),
+    stat('restarts', h('span', { data: { restarts: app.restarts } }, String(app.restarts)), { class: app.restarts > 0 ? 'warn' : null, title: 'worker restarts after unexpected exits' }),
+    stat('p50 / p95 / p99', `${millis(lat.p50)} / ${millis(lat.p95)} / ${millis(lat.p99)}`, { data: { latency: '' }, class: 'wide', title: `over the last ${lat.windowSeconds ?? 60} s` }),
+    stat('health', healthText(app.health), { data: { health: app.health ? (app.health.ok ? 'ok' : 'failed') : 'none' }, class: ['wide', app.health && !app.health.ok ? 'bad' : null] }),
+  );
+}
+
+function healthText(health) {
+  if (!health) return 'no probe';
+  const answer = health.ok ? `${health.status} ok` : health.status !== null ? `${health.status} failed` : `failed: ${health.error ?? 'no answer'}`;
+  return h('span', { title: health.error ?? `probe of pid ${health.pid ?? '?'}` },
+    h('code', null, `GET ${health.path}`), ` \u2192 ${answer}, `, agoSpan(health.at));
+}
+
+function renderProblem(el, problem) {
+  el.hidden = !problem;
+  if (!problem) return el.replaceChildren();
+  fill(el, refusal(problem));
+}
+
+/**
+ * A refusal (the app's problem, a refused version): code, message, fix, the traceback's tail.
+ * `brief`: code and message only (the version's row; the history beside it has the tail).
+ */
+function refusal(reason, { brief = false, said = '' } = {}) {
+  if (brief) {
+    return h('div', { class: 'refusal', data: { code: reason.code }, title: reason.hint ? `fix: ${reason.hint}` : undefined },
+      h('span', { class: 'code' }, reason.code), ' ', reason.message);
+  }
+  // A history event's message often holds the reason's already: the code is enough then.
+  const message = said.includes(reason.message) ? null : reason.message;
+  return h('div', { class: 'refusal', data: { code: reason.code } },
+    h('p', null, h('span', { class: 'code' }, reason.code), message ? ' ' : null, message),
+    reason.tail && reason.tail.length ? h('pre', { class: 'tail', data: { tail: '' } }, reason.tail.join('\n')) : null,
+    reason.hint ? h('p', { class: 'hint' }, 'fix: ', reason.hint) : null,
+    reason.log ? h('p', { class: 'hint' }, 'log: ', h('code', null, reason.log)) : null,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// app -> version -> process: one table, a group row per version, a row per worker or process.
+
+const COLUMNS = [
+  ['process', ''], ['pid', 'num'], ['state', ''], ['uptime', 'num'], ['restarts', 'num'],
+  ['last exit', ''], ['RSS', 'num'], ['CPU', 'num'], ['in flight', 'num'], ['served', 'num'], ['ws', 'num'],
+];
+
+function processTable(app) {
+  // A draining version's workers stay listed under it until they are gone; processes belong to the serving one.
+  const groups = (app.versions ?? []).map((v) => ({ version: v, rows: (v.workers ?? []).map((w, i) => workerRow(w, i, v)) }));
+  if ((app.processes ?? []).length) groups.push({ version: null, label: 'processes', rows: app.processes.map(processRow) });
+
+  const table = h('table', { class: 'procs' },
+    h('thead', null, h('tr', null, COLUMNS.map(([name, cls]) => h('th', { class: cls, scope: 'col' }, name)))));
+  if (!groups.length) {
+    table.append(h('tbody', null, h('tr', null, h('td', { class: 'none', colspan: COLUMNS.length }, 'no versions or processes'))));
+  }
+  for (const g of groups) {
+    const body = h('tbody', { class: 'group', data: g.version ? { version: g.version.version ?? '', versionState: g.version.state } : { group: g.label } });
+    body.append(h('tr', { class: 'group-head' }, h('th', { colspan: COLUMNS.length, scope: 'rowgroup' }, groupHead(g))));
+    if (g.version && g.version.reason && g.version.state !== 'serving') {
+      body.append(h('tr', { class: 'reason' }, h('td', { colspan: COLUMNS.length }, refusal(g.version.reason, { brief: true }))));
+    }
+    append(body, [g.rows]);
+    if (!g.rows.length && (!g.version || ['serving', 'starting'].includes(g.version.state))) {
+      body.append(h('tr', null, h('td', { class: 'none', colspan: COLUMNS.length }, 'no processes')));
+    }
+    table.append(body);
+  }
+  return table;
+}
+
+function groupHead(g) {
+  if (!g.version) return h('span', { class: 'group-label' }, g.label);
+  const v = g.version;
+  return [
+    h('span', { class: 'group-label', title: v.dir }, v.version ?? '(unversioned)'), ' ',
+    stateBadge(v.state),
+    v.websockets ? h('span', { class: 'muted' }, ` ${v.websockets} websockets`) : null,
+  ];
+}
+
+function cell(field, value, cls, title) {
+  return h('td', { class: cls, data: { field }, title }, value);
+}
+
+function exitCell(exit) {
+  if (!exit) return cell('lastExit', DASH, 'muted');
+  const title = `pid ${exit.pid ?? '?'} ran ${duration(exit.uptimeSeconds)}, ended ${localTime(exit.at)}`;
+  return h('td', { class: ['exit', exit.signal || exit.code ? 'bad' : null], data: { field: 'lastExit' }, title },
+    h('span', { data: { exit: exitText(exit) } }, exitText(exit)), ' ', agoSpan(exit.at, { class: 'muted' }));
+}
+
+function workerRow(w, index, version) {
+  return h('tr', { class: ['proc', `state-${w.state}`], data: { pid: w.pid ?? '', kind: 'worker', version: version ? version.version ?? '' : undefined } },
+    cell('name', `worker ${index + 1}`),
+    cell('pid', w.pid ?? DASH, 'num'),
+    h('td', { data: { field: 'state' } }, stateBadge(w.state)),
+    h('td', { class: 'num', data: { field: 'uptime' } }, w.startedAt && w.state !== 'exited' ? since(w.startedAt) : DASH),
+    cell('restarts', String(w.restarts ?? 0), ['num', w.restarts > 0 ? 'warn' : null]),
+    exitCell(w.lastExit),
+    cell('rss', bytes(w.rssBytes), 'num', w.rssBytes ?? undefined),
+    cell('cpu', percent(w.cpuPercent), 'num'),
+    cell('inFlight', count(w.inFlight), 'num'),
+    cell('requests', count(w.requests), 'num'),
+    cell('websockets', count(w.websockets), 'num'),
+  );
+}
+
+function processRow(p) {
+  const where = [p.route ? `route ${p.route}` : null, p.port ? `port ${p.port}` : null].filter(Boolean).join(', ');
+  return h('tr', { class: ['proc', `state-${p.state}`], data: { pid: p.pid ?? '', kind: 'process', process: p.name } },
+    h('td', { data: { field: 'name' }, title: where || 'no route' }, p.name, where ? h('span', { class: 'muted' }, ` ${where}`) : null),
+    cell('pid', p.pid ?? DASH, 'num'),
+    h('td', { data: { field: 'state' } }, stateBadge(p.state)),
+    h('td', { class: 'num', data: { field: 'uptime' } }, p.startedAt ? since(p.startedAt) : DASH),
+    cell('restarts', String(p.restarts ?? 0), ['num', p.restarts > 0 ? 'warn' : null]),
+    exitCell(p.lastExit),
+    cell('rss', bytes(p.rssBytes), 'num', p.rssBytes ?? undefined),
+    cell('cpu', percent(p.cpuPercent), 'num'),
+    cell('inFlight', DASH, 'num muted'),
+    cell('requests', DASH, 'num muted'),
+    cell('websockets', DASH, 'num muted'),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// History (newest first) and the log tail (oldest first, kept scrolled to the end).
+
+function renderHistory(el, history) {
+  const shown = history.slice(-HISTORY_EVENTS).reverse();
+  fill(el,
+    h('h3', null, 'History', history.length > shown.length ? h('span', { class: 'muted' }, ` (last ${shown.length} of ${history.length})`) : null),
+    shown.length
+      ? h('ol', { class: 'events' }, shown.map((e) =>
+          h('li', { class: `kind-${e.kind}`, data: { history: e.kind } },
+            h('span', { class: 'when' }, h('time', { datetime: e.at, title: localTime(e.at) }, clock(e.at))),
+            h('span', { class: ['badge', `kind-${e.kind}`] }, e.kind),
+            h('span', { class: 'what' },
+              e.version !== null || e.from !== null
+                ? h('span', { class: 'versions' }, e.from !== null ? `${e.from} \u2192 ` : '', e.version ?? DASH)
+                : null,
+              ' ', e.message),
+            e.reason ? refusal(e.reason, { said: e.message }) : null)))
+      : h('p', { class: 'none' }, 'nothing yet'),
+  );
+}
+
+function renderLog(el, log, access) {
+  const box = el.querySelector('.lines');
+  const atEnd = !box || box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+  const head = h('h3', null, 'Log', log && log.file ? h('code', { class: 'path muted', title: 'the app log file' }, log.file) : null);
+  if (!log || log.lines === null || log.lines === undefined) {
+    const why = (access && access.why) || 'this client may not read the app log';
+    fill(el, head, h('p', { class: 'none', data: { logHidden: '' } }, `Not shown: ${why}`));
+    return;
+  }
+  const lines = log.lines.slice(-LOG_LINES);
+  const list = h('ol', { class: 'lines', data: { log: '' } }, lines.map((l) =>
+    h('li', { class: ['line', `stream-${l.stream}`], data: { stream: l.stream } },
+      h('time', { datetime: l.at, title: localTime(l.at) }, clock(l.at)),
+      l.stream === 'stdout' ? null : h('span', { class: 'tag' }, l.stream),
+      h('span', { class: 'text' }, l.text))));
+  if (!lines.length) list.append(h('li', { class: 'none' }, 'empty'));
+  fill(el, head, list);
+  if (atEnd) list.scrollTop = list.scrollHeight;
+  else if (box) list.scrollTop = box.scrollTop;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions: same-origin POSTs; the answer's message (or error message and fix) is shown.
+
+async function act(c, action) {
+  if (c.pending) return;
+  const name = c.root.dataset.app;
+  c.pending = action;
+  showResult(c, 'pending', action === 'restart' ? `Restarting ${name}\u2026` : `Rolling ${name} back\u2026`);
+  if (c.app) renderButtons(c, c.app, lastStatus && lastStatus.access);
+  try {
+    const res = await fetch(`apps/${encodeURIComponent(name)}/${action}`, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    const text = await res.text();
+    let body = null;
+    try { body = JSON.parse(text); } catch { /* a proxy's or an old gateway's plain answer */ }
+    if (res.ok) {
+      showResult(c, 'ok', (body && body.message) || `${action}: done`);
+    } else {
+      const err = body && body.error;
+      const message = err ? [err.message, err.hint ? `fix: ${err.hint}` : null].filter(Boolean).join(' \u2014 ') : text.trim().slice(0, 500);
+      showResult(c, 'error', `${action} failed (HTTP ${res.status}): ${message || res.statusText}`);
+    }
+  } catch (err) {
+    showResult(c, 'error', `${action} failed: the gateway did not answer (${err && err.message ? err.message : err})`);
+  } finally {
+    c.pending = null;
+    if (c.app) renderButtons(c, c.app, lastStatus && lastStatus.access);
+  }
+}
+
+function showResult(c, kind, text) {
+  c.result.hidden = false;
+  c.result.className = `result result-${kind}`;
+  c.result.dataset.actionResult = kind;
+  fill(c.result, h('span', { class: 'stamp' }, clock(new Date().toISOString())), ' ', text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The connection: EventSource reconnects by itself after a network error; it gives up only when
+// the answer is not an event stream (a 401, a proxy's error page), and then we try again.
+
+function setConnection(state, text) {
+  connection.dataset.connection = state;
+  connection.textContent = text;
+  document.body.classList.toggle('stale', state !== 'live');
+}
+
+function connect() {
+  if (connection.dataset.connection !== 'error') setConnection('connecting', 'connecting');
+  events = new EventSource('events');
+  events.addEventListener('open', () => setConnection('live', 'live'));
+  events.addEventListener('status', (e) => {
+    let status;
+    try {
+      status = JSON.parse(e.data);
+    } catch (err) {
+      console.error('status event is not JSON', err);
+      return;
+    }
+    setConnection('live', 'live');
+    render(status);
+  });
+  events.addEventListener('error', () => {
+    setConnection('error', 'disconnected, retrying');
+    if (events.readyState === EventSource.CLOSED) {
+      events.close();
+      setTimeout(connect, RECONNECT_SECONDS * 1000);
+    }
+  });
+}
+
+function render(status) {
+  lastStatus = status;
+  renderGateway(status);
+  renderNotice(status);
+  renderBroken(status);
+  renderApps(status);
+  document.body.dataset.renderedAt = String(Date.now());
+}
+
+setInterval(tick, 1000);
+connect();
