@@ -25,6 +25,9 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   describe: () => import('./commands/describe.js'),
   init: () => import('./commands/init.js'),
   status: () => import('./commands/status.js'),
+  logs: () => import('./commands/logs.js'),
+  restart: () => import('./commands/restart.js'),
+  rollback: () => import('./commands/rollback.js'),
 };
 
 export const GLOBAL_HELP = `usage: apppkg-gateway --apps DIR [--listen ADDR] [--admin ADDR] [--environment FILE] [--trust-proxy]
@@ -44,7 +47,10 @@ commands:
   run         any command in the app's environment
   describe    the normalised description as JSON
   init        write a commented app.yaml for an existing WSGI or ASGI project
-  status      apps, versions, workers, restarts, requests, from a running gateway
+  status      apps, versions, workers, restarts, requests, from a running gateway (--watch follows)
+  logs        an app's log from a running gateway; -f follows it
+  restart     replace an app's workers with fresh ones, with no failed request
+  rollback    serve the previous version of an app
 
 Run \`apppkg-gateway COMMAND --help\` for a command's options.`;
 

@@ -24,7 +24,7 @@ function pkg(name: string, yaml: string): string {
   return dir;
 }
 
-const COMMANDS = ['serve', 'check', 'install', 'backup', 'restore', 'uninstall', 'test', 'run', 'describe', 'init', 'status'];
+const COMMANDS = ['serve', 'check', 'install', 'backup', 'restore', 'uninstall', 'test', 'run', 'describe', 'init', 'status', 'logs', 'restart', 'rollback'];
 
 test('--help on every command prints its usage and exits 0', async () => {
   for (const command of COMMANDS) {

@@ -1,73 +1,62 @@
 // `apppkg-gateway status`: reads GET /status from a running gateway's admin listener and prints
-// it as a table (or as the raw JSON with --json, for scripts).
-import { Agent, request } from 'undici';
-import { formatAddr, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
-import { DEFAULT_ADMIN } from '../../admin/admin-server.js';
-import type { GatewayStatus } from '../../admin/status-types.js';
+// it as a table (or as the raw JSON with --json, for scripts). With --watch it follows GET
+// /events: in a terminal the table is redrawn in place; into a pipe or file each changed
+// table is printed after a line with the time, without escape codes (issue 14).
+import { ADMIN_OPTION_HELP, ADMIN_OPTIONS, AdminClient, parseStatus, sseParser } from '../admin-client.js';
+import type { CommandSpec, ParsedCommand } from '../args.js';
 import { renderStatusTable } from '../../admin/status-table.js';
-import { GatewayError } from '../../errors.js';
 
 export const spec: CommandSpec = {
   name: 'status',
   summary: 'Apps, versions, workers, restarts, requests, from a running gateway.',
-  usage: 'apppkg-gateway status [--admin ADDR] [--json]',
+  usage: 'apppkg-gateway status [--watch] [--json] [--admin ADDR] [--admin-token FILE]',
   optionHelp: [
-    ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT or unix:/path (default ${DEFAULT_ADMIN})`],
-    ['--json', 'print the status as JSON (the body of GET /status), for scripts'],
+    ...ADMIN_OPTION_HELP,
+    ['--json', 'print the status as JSON (the body of GET /status), for scripts; with --watch, one line per change'],
+    ['-w, --watch', 'keep following the gateway: redraw the table in a terminal, else print it again at each change; Ctrl-C stops'],
   ],
-  options: { admin: { type: 'string' }, json: { type: 'boolean' } },
+  options: { ...ADMIN_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' } },
   allowPositionals: 0,
 };
 
-/** A gateway answers /status in milliseconds; past this something is wrong, so say so. */
-const TIMEOUT_MS = 5000;
+/** Clear the screen, cursor home (ECMA-48 ED 2, CUP). */
+const REDRAW = '\x1b[2J\x1b[H';
 
 export async function run(args: ParsedCommand): Promise<number> {
-  const addr = parseAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin');
-  const address = formatAddr(addr);
-  const body = await fetchStatus(addr, address);
-  if (args.values.json) {
-    process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
-    return 0;
-  }
-  let status: GatewayStatus;
+  const client = AdminClient.fromOptions(args.values);
   try {
-    status = JSON.parse(body) as GatewayStatus;
-  } catch {
-    throw new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address, found: 'a body that is not JSON' });
+    if (args.values.watch) {
+      await watch(client, args.values.json === true);
+      return 0;
+    }
+    const body = await client.statusText();
+    if (args.values.json) {
+      process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
+      return 0;
+    }
+    process.stdout.write(renderStatusTable(parseStatus(body, client.address)));
+    return 0;
+  } finally {
+    await client.close();
   }
-  if (!Array.isArray(status?.apps) || !Array.isArray(status?.broken)) {
-    throw new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address, found: 'JSON without apps and broken' });
-  }
-  process.stdout.write(renderStatusTable(status));
-  return 0;
 }
 
-async function fetchStatus(addr: ReturnType<typeof parseAddr>, address: string): Promise<string> {
-  const timeouts = { headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS };
-  const agent =
-    addr.kind === 'unix'
-      ? new Agent({ ...timeouts, connect: { socketPath: addr.path, timeout: TIMEOUT_MS } })
-      : new Agent({ ...timeouts, connect: { timeout: TIMEOUT_MS } });
-  const host = addr.kind === 'tcp' ? (addr.host.includes(':') ? `[${addr.host}]` : addr.host) : 'localhost';
-  const origin = addr.kind === 'tcp' ? `http://${host}:${addr.port}` : 'http://localhost';
-  try {
-    let statusCode: number;
-    let text: string;
-    try {
-      const res = await request(`${origin}/status`, { dispatcher: agent, headers: { accept: 'application/json' } });
-      statusCode = res.statusCode;
-      text = await res.body.text();
-    } catch (err) {
-      // Refused, no such socket, no permission, or no answer in time: all "nobody answers".
-      const e = err as NodeJS.ErrnoException;
-      throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address, reason: e.code ?? e.message, cause: err });
+async function watch(client: AdminClient, json: boolean): Promise<void> {
+  const tty = process.stdout.isTTY === true;
+  let shown = '';
+  const onEvent = (event: string, data: string): void => {
+    if (event !== 'status') return;
+    const status = parseStatus(data, client.address);
+    if (json) {
+      process.stdout.write(`${JSON.stringify(status)}\n`);
+      return;
     }
-    if (statusCode !== 200) {
-      throw new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address, found: `HTTP ${statusCode}` });
-    }
-    return text;
-  } finally {
-    await agent.destroy();
-  }
+    // The gateway sends when anything changed, CPU samples included: print what a reader sees change.
+    const table = renderStatusTable(status);
+    if (table === shown) return;
+    const separator = `${shown === '' ? '' : '\n'}-- ${new Date().toISOString()}\n`;
+    shown = table;
+    process.stdout.write(tty ? `${REDRAW}${table}` : `${separator}${table}`);
+  };
+  await client.follow('/events', {}, sseParser(onEvent));
 }

@@ -1,0 +1,257 @@
+// How every CLI command reaches a running gateway's admin listener (docs/admin.md): `--admin
+// ADDR` and `--admin-token FILE` parsed once, requests over TCP or the unix socket, and every
+// answer that is not the one asked for turned into one GatewayError code, so that `status`,
+// `logs`, `restart` and `rollback` fail alike. Streams (a followed log, /events) are read
+// as they arrive until the user stops them, the reader of a pipe leaves, or the gateway goes.
+import { Agent, request, type Dispatcher } from 'undici';
+import { addrUrl, formatAddr, parseAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
+import { readAdminToken } from '../admin/admin-access.js';
+import { DEFAULT_ADMIN } from '../admin/admin-server.js';
+import type { GatewayStatus } from '../admin/status-types.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+
+export const ADMIN_OPTIONS: Options = {
+  admin: { type: 'string' },
+  'admin-token': { type: 'string' },
+};
+
+export const ADMIN_OPTION_HELP: Array<[string, string]> = [
+  ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT or unix:/path (default ${DEFAULT_ADMIN})`],
+  ['--admin-token FILE', 'the file holding the admin token, when the gateway was started with one'],
+];
+
+/** A gateway answers reads in milliseconds; past this something is wrong, so say so. */
+const READ_TIMEOUT_MS = 5000;
+/**
+ * A restart answers once the fresh workers passed their probe, and an app may install and
+ * import for minutes (a cold Django, a commands.update migration): wait as long as a start.
+ */
+export const ACTION_TIMEOUT_MS = 10 * 60_000;
+
+type Method = 'GET' | 'POST';
+
+interface Call {
+  /** What the user asked, for messages: `GET /status`, `POST /apps/blog/restart`. */
+  what: string;
+  /** The app the route names: a 404 is then "no such app", a 409 a failed action. */
+  app?: string;
+  action?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export class AdminClient {
+  /** As the user writes it, for messages: `127.0.0.1:8099`, `unix:/run/apppkg/admin.sock`. */
+  readonly address: string;
+  private readonly origin: string;
+  private readonly agent: Agent;
+
+  constructor(addr: ListenAddress, private readonly token: string | null) {
+    this.address = formatAddr(addr);
+    // A wildcard --admin (0.0.0.0, ::) is reached on loopback, as the gateway's own line says.
+    this.origin = addr.kind === 'tcp' ? addrUrl(addr) : 'http://localhost';
+    const connect = addr.kind === 'unix' ? { socketPath: addr.path, timeout: READ_TIMEOUT_MS } : { timeout: READ_TIMEOUT_MS };
+    // Timeouts are per request (call.timeoutMs): a followed log may be silent for hours.
+    this.agent = new Agent({ connect });
+  }
+
+  /** From a command's `--admin` and `--admin-token` values. */
+  static fromOptions(values: Record<string, unknown>): AdminClient {
+    const addr = parseAddr((values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin');
+    const file = values['admin-token'] as string | undefined;
+    // Read as the gateway reads it (trimmed, no white space inside); its warning about a file
+    // others can read is the gateway's to give, not every client's.
+    return new AdminClient(addr, file === undefined ? null : readAdminToken(file, () => {}));
+  }
+
+  /** GET /status, as its text: `status --json` prints it unchanged. */
+  async statusText(): Promise<string> {
+    return (await this.send('GET', '/status', { what: 'GET /status' })).body.text();
+  }
+
+  async status(): Promise<GatewayStatus> {
+    return parseStatus(await this.statusText(), this.address);
+  }
+
+  /** A GET of text (an app's log): the whole body. */
+  async text(path: string, call: Omit<Call, 'what'> = {}): Promise<string> {
+    return (await this.send('GET', path, { what: `GET ${path}`, ...call })).body.text();
+  }
+
+  /** A POST action (restart, rollback): its JSON answer. */
+  async post<T>(path: string, call: Omit<Call, 'what'> = {}): Promise<T> {
+    const res = await this.send('POST', path, { what: `POST ${path}`, timeoutMs: ACTION_TIMEOUT_MS, ...call });
+    const text = await res.body.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address: this.address, found: `a body that is not JSON to POST ${path}` });
+    }
+  }
+
+  /**
+   * GET `path` and hand each chunk to `onChunk` as it arrives. Returns when the user stops it
+   * (SIGINT, SIGTERM) or the reader of our stdout leaves (EPIPE: `logs -f | head`); throws
+   * APPPKG_ADMIN_GONE when the answer ends, which a followed route does only when the gateway stops.
+   */
+  async follow(path: string, call: Omit<Call, 'what' | 'signal'>, onChunk: (chunk: Buffer) => void): Promise<void> {
+    const controller = new AbortController();
+    let stopped = false;
+    const stop = (): void => {
+      stopped = true;
+      controller.abort();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    // Any error writing stdout means nobody reads it any more (EPIPE, then "write after destroy").
+    process.stdout.on('error', stop);
+    try {
+      const res = await this.send('GET', path, { what: `GET ${path}`, timeoutMs: 0, ...call, signal: controller.signal });
+      for await (const chunk of res.body) {
+        if (stopped) break;
+        onChunk(chunk as Buffer);
+      }
+      if (!stopped) throw new GatewayError('APPPKG_ADMIN_GONE', { address: this.address, what: `GET ${path}`, reason: 'it closed the stream' });
+    } catch (err) {
+      if (stopped) return;
+      if (isGatewayError(err)) throw err;
+      const e = err as NodeJS.ErrnoException;
+      const reason = e.code === 'UND_ERR_SOCKET' ? 'the connection closed' : (e.code ?? e.message);
+      throw new GatewayError('APPPKG_ADMIN_GONE', { address: this.address, what: `GET ${path}`, reason, cause: err });
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.stdout.off('error', stop);
+      controller.abort();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+
+  private async send(method: Method, path: string, call: Call): Promise<Dispatcher.ResponseData> {
+    const timeout = call.timeoutMs ?? READ_TIMEOUT_MS;
+    const headers: Record<string, string> = { accept: 'application/json, text/plain, text/event-stream' };
+    if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(`${this.origin}${path}`, {
+        method,
+        headers,
+        dispatcher: this.agent,
+        signal: call.signal,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+    } catch (err) {
+      if (call.signal?.aborted) throw err;
+      // Refused, no such socket, no permission, or no answer in time: all "nobody answers".
+      const e = err as NodeJS.ErrnoException;
+      throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, cause: err });
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    throw await this.answerError(res, call);
+  }
+
+  /** The one mapping of an unwanted answer to an error (docs/admin.md "Routes", "Who may do what"). */
+  private async answerError(res: Dispatcher.ResponseData, call: Call): Promise<GatewayError> {
+    const text = await res.body.text().catch(() => '');
+    const said = errorOf(text);
+    const reason = `HTTP ${res.statusCode}${said.message ? `: ${said.message}` : ''}`;
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint });
+    }
+    if (res.statusCode === 409 && call.app !== undefined) {
+      const action = call.action ?? call.what;
+      // The gateway's message may be this very error's, already saying "restart of blog failed: ".
+      const why = said.message?.replace(`${action} of ${call.app} failed: `, '') ?? reason;
+      return new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action, app: call.app, reason: why, hint: said.hint });
+    }
+    if (res.statusCode === 404 && call.app !== undefined) {
+      // Only a gateway that does not know the app: one that does but not the route is too old.
+      const apps = await this.status().then((s) => s.apps.map((a) => a.name), () => null);
+      if (apps !== null && !apps.includes(call.app)) {
+        return new GatewayError('APPPKG_ADMIN_NO_SUCH_APP', { address: this.address, app: call.app, apps: apps.length > 0 ? apps.join(', ') : '(none)' });
+      }
+    }
+    // GET /status is what any other server on the port is asked first: its status says enough,
+    // unless a gateway explained itself (a 500's internal error).
+    const status = call.what === 'GET /status';
+    const found = `HTTP ${res.statusCode}${status ? '' : ` to ${call.what}`}${said.message && (!status || said.fromGateway) ? ` (${said.message})` : ''}`;
+    return new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address: this.address, found });
+  }
+}
+
+/** `{"error": {"message", "hint"}}` as the admin listener writes it, or the first line of a text body. */
+function errorOf(text: string): { message?: string; hint?: string; fromGateway?: boolean } {
+  try {
+    const error = (JSON.parse(text) as { error?: { message?: unknown; hint?: unknown } }).error;
+    if (error && typeof error.message === 'string') {
+      return { message: error.message, hint: typeof error.hint === 'string' ? error.hint : undefined, fromGateway: true };
+    }
+  } catch {
+    // not JSON: a text answer, or another server's page
+  }
+  const line = text.split('\n', 1)[0].trim().slice(0, 200);
+  return line ? { message: line } : {};
+}
+
+export function parseStatus(body: string, address: string): GatewayStatus {
+  let status: GatewayStatus;
+  try {
+    status = JSON.parse(body) as GatewayStatus;
+  } catch {
+    throw new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address, found: 'a body that is not JSON' });
+  }
+  if (!Array.isArray(status?.apps) || !Array.isArray(status?.broken)) {
+    throw new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address, found: 'JSON without apps and broken' });
+  }
+  return status;
+}
+
+/**
+ * A server-sent events parser (the WHATWG format, what `GET /events` speaks): feed it chunks,
+ * it calls `onEvent` for each event block; comment lines (the keep-alive) are skipped.
+ */
+export function sseParser(onEvent: (event: string, data: string) => void): (chunk: Buffer) => void {
+  let buffered = '';
+  const decoder = new TextDecoder();
+  return (chunk) => {
+    // The whole buffer, so that a CRLF split between two chunks is still one line end.
+    buffered = (buffered + decoder.decode(chunk, { stream: true })).replace(/\r\n/g, '\n');
+    let end: number;
+    while ((end = buffered.indexOf('\n\n')) >= 0) {
+      const block = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line === '' || line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'event') event = value;
+        else if (field === 'data') data.push(value);
+      }
+      if (data.length > 0) onEvent(event, data.join('\n'));
+    }
+  };
+}
+
+/**
+ * `restart NAME` and `rollback NAME`: POST the action for the app named by the one positional,
+ * print the gateway's answer; 0 when done (errors are thrown as GatewayErrors, exit 1).
+ */
+export async function runAppAction(args: ParsedCommand, action: 'restart' | 'rollback'): Promise<number> {
+  const name = args.positionals[0];
+  if (name === undefined) throw new GatewayError('APPPKG_USAGE', { reason: `expected NAME, the app to ${action === 'restart' ? 'restart' : 'roll back'}`, command: action });
+  const client = AdminClient.fromOptions(args.values);
+  try {
+    const answer = await client.post<{ message?: string }>(`/apps/${encodeURIComponent(name)}/${action}`, { app: name, action });
+    process.stdout.write(`${answer.message ?? `${name}: ${action} done`}\n`);
+    return 0;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,345 @@
+// Issue 14: `logs`, `restart`, `rollback` and `status --watch` as a user runs them: the real
+// CLI against a real gateway (--apps, its admin listener on a port of its own, a token), an
+// app that prints what it is asked to, and a real pipe behind `logs -f`.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { clientLoop, writePackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, BIN, childPids, ROOT, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('issue 14: logs, restart, rollback, status --watch');
+const work = tempDir('apppkg-admin-cmds-');
+const TOKEN = 'test-token-3f9c2a7e51d04b8e';
+const tokenFile = join(work.path, 'admin-token');
+writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+
+/** Prints a line when imported, each /say/TEXT to stdout and /warn/TEXT to stderr; answers its version and pid. */
+const APP = `import json, os, sys
+VERSION = "1"
+print("imported version %s pid %d" % (VERSION, os.getpid()), flush=True)
+
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path.startswith("/say/"):
+        print(path[5:], flush=True)
+    elif path.startswith("/warn/"):
+        print(path[6:], file=sys.stderr, flush=True)
+    body = json.dumps({"version": VERSION, "pid": os.getpid()}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+`;
+
+interface Gateway {
+  gw: RunningGateway;
+  /** `--admin` as the CLI takes it: 127.0.0.1:PORT. */
+  admin: string;
+  state: string;
+  /** Every worker pid /status named while the test ran: none may outlive the gateway. */
+  pids: Set<number>;
+}
+const opened: Gateway[] = [];
+const children: ChildProcess[] = [];
+
+function addApp(appsDir: string, dirName: string, version = '1'): void {
+  writePackage(appsDir, dirName, {
+    'app.yaml': 'platform: python, wsgi\napp: app:application\n',
+    'app.py': APP.replace('VERSION = "1"', `VERSION = "${version}"`),
+  });
+}
+
+/** A gateway under --apps with its admin listener on a free port and --admin-token. */
+async function openGateway(setup: (appsDir: string) => void): Promise<Gateway> {
+  const dir = tempDir('apppkg-admin-cmds-gw-');
+  const apps = join(dir.path, 'apps');
+  const state = join(dir.path, 'state');
+  setup(apps);
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state, '--access-log', 'off']);
+  const g: Gateway = { gw, admin: new URL(gw.adminUrl!).host, state, pids: new Set() };
+  opened.push(g);
+  const stop = gw.stop.bind(gw);
+  gw.stop = async (ms?: number) => {
+    const code = await stop(ms);
+    dir.remove();
+    return code;
+  };
+  await waitFor(async () => (await appOf(g, 'blog'))?.state === 'ready', 30_000, 'blog to be ready');
+  return g;
+}
+
+test.after(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const g of opened) await g.gw.stop();
+  await assertNoOrphans([...opened.flatMap((g) => [...g.pids]), ...children.map((c) => c.pid!).filter(Boolean)], 15_000);
+  work.remove();
+});
+
+async function statusOf(g: Gateway): Promise<any> {
+  const res = await request(`${g.gw.adminUrl}/status`, { headers: { authorization: `Bearer ${TOKEN}` }, headersTimeout: 5000, bodyTimeout: 5000 });
+  assert.is(res.statusCode, 200, `GET /status: ${res.statusCode}`);
+  const status = (await res.body.json()) as any;
+  for (const app of status.apps) for (const w of app.workers) if (w.pid) g.pids.add(w.pid);
+  return status;
+}
+
+async function appOf(g: Gateway, name: string): Promise<any> {
+  return (await statusOf(g)).apps.find((a: any) => a.name === name);
+}
+
+async function workerPids(g: Gateway): Promise<number[]> {
+  return (await appOf(g, 'blog')).workers.map((w: any) => w.pid).filter(Boolean).sort();
+}
+
+async function get(g: Gateway, path: string): Promise<{ version: string; pid: number }> {
+  const res = await request(`${g.gw.url}${path}`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+  assert.is(res.statusCode, 200, `GET ${path}`);
+  return (await res.body.json()) as { version: string; pid: number };
+}
+
+/** The CLI, pointed at `g`'s admin listener with the token. */
+function cli(g: Gateway, args: string[], ms = 30_000) {
+  return runCli([...args, '--admin', g.admin, '--admin-token', tokenFile], { ms });
+}
+
+const appLog = (g: Gateway) => join(g.state, 'apps', 'blog', 'log', 'app.log');
+
+/** The CLI with its stdout a real pipe into `reader` (cat, head): nothing of ours in between. */
+function pipeInto(reader: string[], args: string[]) {
+  const out = { piped: '', stderr: '' };
+  const sink = spawn(reader[0], reader.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(BIN, args, { cwd: ROOT, stdio: ['ignore', sink.stdin!, 'pipe'] });
+  for (const p of [sink, child]) p.on('error', (err) => (out.stderr += `could not start: ${err.message}`));
+  // The CLI holds the pipe's write end now; ours would keep the reader from seeing its end.
+  sink.stdin!.destroy();
+  children.push(sink, child);
+  sink.stdout!.on('data', (c) => (out.piped += c));
+  child.stderr!.on('data', (c) => (out.stderr += c));
+  const exited = (p: ChildProcess) =>
+    new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) resolve({ code: p.exitCode, signal: p.signalCode });
+      else p.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+  return { child, sink, out, cliExit: exited(child), sinkExit: exited(sink) };
+}
+
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([p, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+let main: Gateway;
+
+test.before(async () => {
+  main = await openGateway((apps) => addApp(apps, 'blog'));
+});
+
+test('logs NAME --lines 5 prints the last five lines of the app\'s log', async () => {
+  for (let i = 1; i <= 8; i++) await get(main, `/blog/say/line-${i}-of-eight`);
+  await waitFor(() => readFileSync(appLog(main), 'utf8').includes('line-8-of-eight'), 10_000, 'the lines in app.log');
+  const r = await cli(main, ['logs', 'blog', '--lines', '5']);
+  assert.is(r.status, 0, r.stderr);
+  const file = readFileSync(appLog(main), 'utf8').split('\n').filter(Boolean);
+  assert.is(r.stdout, `${file.slice(-5).join('\n')}\n`);
+  assert.match(r.stdout, /line-8-of-eight/);
+  assert.match(r.stdout, /line-4-of-eight/);
+  assert.not.match(r.stdout, /line-3-of-eight/);
+  // The default is 100 lines: the import line is among them.
+  const all = await cli(main, ['logs', 'blog']);
+  assert.is(all.status, 0, all.stderr);
+  assert.match(all.stdout, /imported version 1 pid \d+/);
+  assert.match(all.stdout, /line-1-of-eight[\s\S]*line-8-of-eight/);
+});
+
+test('logs NAME -f through a pipe shows what the app writes after, as it comes; SIGTERM ends it with 0', async () => {
+  const run = pipeInto(['cat'], ['logs', 'blog', '-f', '--lines', '2', '--admin', main.admin, '--admin-token', tokenFile]);
+  await waitFor(() => run.out.piped.includes('\n'), 10_000, 'the last lines through the pipe');
+  assert.not.match(run.out.piped, /after-follow/);
+  await get(main, '/blog/say/after-follow-stdout');
+  await get(main, '/blog/warn/after-follow-stderr');
+  // Seen while the CLI still runs: written as it arrived, not when it exited.
+  await waitFor(() => run.out.piped.includes('after-follow-stdout') && run.out.piped.includes('after-follow-stderr'), 10_000, 'the new lines through the pipe');
+  assert.is(run.child.exitCode, null, 'logs -f still follows');
+  run.child.kill('SIGTERM');
+  assert.equal(await within(run.cliExit, 5000, 'logs -f to exit'), { code: 0, signal: null });
+  assert.is(run.out.stderr, '');
+  assert.equal(await within(run.sinkExit, 5000, 'cat to see the end of the pipe'), { code: 0, signal: null });
+  await assertNoOrphans([run.child.pid!, run.sink.pid!]);
+});
+
+test('logs NAME -f into a reader that leaves (| head -n 1) exits 0 once it writes again', async () => {
+  const run = pipeInto(['head', '-n', '1'], ['logs', 'blog', '-f', '--lines', '1', '--admin', main.admin, '--admin-token', tokenFile]);
+  await within(run.sinkExit, 10_000, 'head to take its line and leave');
+  // The CLI learns the reader left on its next write (EPIPE): make the app write until it has.
+  await waitFor(async () => {
+    await get(main, '/blog/say/anyone-there');
+    return run.child.exitCode !== null || run.child.signalCode !== null;
+  }, 15_000, 'logs -f to notice the reader left');
+  assert.equal(await run.cliExit, { code: 0, signal: null });
+  assert.not.match(run.out.stderr, /internal error|EPIPE/);
+});
+
+test('logs of an app the gateway does not have: exit 1, naming the apps it has', async () => {
+  const r = await cli(main, ['logs', 'nosuch']);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `the gateway at ${main.admin} has no app named nosuch`);
+  assert.match(r.stderr, /fix: its apps: blog/);
+  const f = await cli(main, ['logs', 'nosuch', '-f']);
+  assert.is(f.status, 1, f.stderr);
+  assert.match(f.stderr, /no app named nosuch/);
+});
+
+test('restart NAME: exit 0, new worker pids, and no request fails meanwhile', async () => {
+  const before = await workerPids(main);
+  assert.ok(before.length > 0, 'blog has workers');
+  const loop = clientLoop(`${main.gw.url}/blog/`, 4, 120_000);
+  await waitFor(() => loop.result.sent > 20, 10_000, 'the client loop to run');
+  const r = await cli(main, ['restart', 'blog'], 120_000);
+  const sent = loop.result.sent;
+  await waitFor(() => loop.result.sent > sent + 20, 10_000, 'requests after the restart');
+  const result = await loop.stop();
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^blog: .*restart/);
+  const after = await workerPids(main);
+  assert.ok(after.length > 0, 'blog has workers after the restart');
+  assert.equal(after.filter((p) => before.includes(p)), [], `old ${before} new ${after}`);
+  assert.is(result.failed, 0, result.failures.slice(0, 5).join('\n'));
+  await assertNoOrphans(before, 15_000);
+});
+
+test('rollback NAME with one version: exit 1, says there is nothing to go back to', async () => {
+  const r = await cli(main, ['rollback', 'blog']);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /rollback of blog failed: \S/);
+  assert.not.match(r.stderr, /failed: .*failed:/);
+  assert.match(r.stderr, /fix: /);
+  assert.is((await get(main, '/blog/')).version, '1');
+});
+
+test('rollback NAME with versions 1 and 2: version 1 serves', async () => {
+  const g = await openGateway((apps) => {
+    addApp(apps, 'blog.1', '1');
+    addApp(apps, 'blog.2', '2');
+  });
+  assert.is((await get(g, '/blog/')).version, '2');
+  const r = await cli(g, ['rollback', 'blog'], 120_000);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^blog: /);
+  await waitFor(async () => (await get(g, '/blog/')).version === '1', 5000, 'version 1 to serve');
+  assert.is((await appOf(g, 'blog')).version, '1');
+  // Nothing below 1: a second rollback refuses, and 1 keeps serving.
+  const again = await cli(g, ['rollback', 'blog']);
+  assert.is(again.status, 1, again.stderr);
+  assert.match(again.stderr, /rollback of blog failed: \S/);
+  assert.not.match(again.stderr, /failed: .*failed:/);
+  assert.is((await get(g, '/blog/')).version, '1');
+  await g.gw.stop();
+});
+
+test('status --watch into a pipe: a table, then another after a change, no escape codes; SIGTERM ends it with 0', async () => {
+  const child = spawn(BIN, ['status', '--watch', '--admin', main.admin, '--admin-token', tokenFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (err += c));
+  const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const stamps = () => out.match(/^-- \d{4}-\d\d-\d\dT\S+$/gm)?.length ?? 0;
+  await waitFor(() => stamps() >= 1 && /^blog\s+ready/m.test(out), 10_000, `the first table\n${out}${err}`);
+  const first = out;
+  assert.match(first, /^NAME\s+STATE\s+VERSION/m);
+  const r = await cli(main, ['restart', 'blog'], 120_000);
+  assert.is(r.status, 0, r.stderr);
+  const pids = await workerPids(main);
+  await waitFor(() => stamps() >= 2 && pids.every((p) => out.slice(first.length).includes(String(p))), 10_000, `a table with the new pids ${pids}\n${out}`);
+  assert.not.match(out, /\x1b/);
+  child.kill('SIGTERM');
+  assert.equal(await within(exit, 5000, 'status --watch to exit'), { code: 0, signal: null });
+  assert.is(err, '');
+});
+
+test('status --watch in a terminal redraws the table in place; SIGTERM ends it with 0', async () => {
+  // util-linux script(1) gives the CLI a pseudo-terminal; -e: its exit status is the CLI's.
+  const command = [BIN, 'status', '--watch', '--admin', main.admin, '--admin-token', tokenFile].join(' ');
+  const term = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(term);
+  let out = '';
+  term.on('error', (err) => (out += `could not start script(1): ${err.message}`));
+  term.stdout!.on('data', (c) => (out += c));
+  const exit = new Promise<number | null>((resolve) => term.once('exit', (code) => resolve(code)));
+  await waitFor(() => /\x1b\[2J\x1b\[Hgateway pid \d+[\s\S]*blog\s+ready/.test(out), 10_000, `the table drawn on a cleared screen\n${out}`);
+  assert.not.match(out, /^-- \d{4}/m);
+  // The CLI itself (node .../main.js), below script and its shell.
+  const below = async (pid: number): Promise<number[]> => {
+    const kids = await childPids(pid);
+    return [...kids, ...(await Promise.all(kids.map(below))).flat()];
+  };
+  const cliPid = await waitFor(async () => (await below(term.pid!)).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('main.js')), 5000, 'the CLI under script');
+  const before = (out.match(/\x1b\[2J\x1b\[H/g) ?? []).length;
+  await get(main, '/blog/say/a-request-changes-the-table');
+  await waitFor(() => (out.match(/\x1b\[2J\x1b\[H/g) ?? []).length > before, 10_000, 'a redraw after a request');
+  process.kill(cliPid, 'SIGTERM');
+  assert.is(await within(exit, 5000, 'status --watch in a terminal to exit'), 0);
+  await assertNoOrphans([cliPid, term.pid!]);
+});
+
+test('status --watch --json: one JSON status per line', async () => {
+  const child = spawn(BIN, ['status', '--watch', '--json', '--admin', main.admin, '--admin-token', tokenFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (c) => (out += c));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await waitFor(() => out.includes('\n'), 10_000, 'the first line');
+  const first = JSON.parse(out.split('\n')[0]);
+  assert.equal(first.apps.map((a: any) => a.name), ['blog']);
+  child.kill('SIGINT');
+  assert.is(await within(exit, 5000, 'status --watch --json to exit'), 0);
+});
+
+test('a gateway with --admin-token: without the token refused (exit 1, the fix named), with it served', async () => {
+  const without = await runCli(['status', '--admin', main.admin], { ms: 15_000 });
+  assert.is(without.status, 1, without.stderr);
+  assert.match(without.stderr, `${main.admin} refused GET /status: HTTP 401`);
+  assert.match(without.stderr, /fix: .*--admin-token/);
+  const wrong = join(work.path, 'wrong-token');
+  writeFileSync(wrong, 'not-the-token\n');
+  const bad = await runCli(['restart', 'blog', '--admin', main.admin, '--admin-token', wrong], { ms: 15_000 });
+  assert.is(bad.status, 1, bad.stderr);
+  assert.match(bad.stderr, /refused POST \/apps\/blog\/restart: HTTP 401/);
+  const logs = await runCli(['logs', 'blog', '--admin', main.admin], { ms: 15_000 });
+  assert.is(logs.status, 1, logs.stderr);
+  assert.match(logs.stderr, /refused GET \/apps\/blog\/log\?lines=100: HTTP 401/);
+  const withToken = await cli(main, ['status']);
+  assert.is(withToken.status, 0, withToken.stderr);
+  assert.match(withToken.stdout, /^blog\s+ready/m);
+  // An empty or missing token file is bad usage, said before anything is sent.
+  const empty = join(work.path, 'empty-token');
+  writeFileSync(empty, '  \n');
+  const e = await runCli(['status', '--admin', main.admin, '--admin-token', empty], { ms: 15_000 });
+  assert.is(e.status, 2, e.stderr);
+  assert.match(e.stderr, `${empty}: cannot use it as the admin token: the file is empty`);
+  const missing = await runCli(['status', '--admin', main.admin, '--admin-token', join(work.path, 'nothing')], { ms: 15_000 });
+  assert.is(missing.status, 2, missing.stderr);
+  assert.match(missing.stderr, /ENOENT/);
+});
+
+test('logs -f when the gateway stops: exit 1, saying the gateway went away', async () => {
+  const g = await openGateway((apps) => addApp(apps, 'blog'));
+  const run = pipeInto(['cat'], ['logs', 'blog', '-f', '--admin', g.admin, '--admin-token', tokenFile]);
+  await waitFor(() => run.out.piped.includes('imported version 1'), 10_000, 'the log through the pipe');
+  await statusOf(g);
+  await g.gw.stop();
+  const end = await within(run.cliExit, 10_000, 'logs -f to exit after the gateway stopped');
+  assert.equal(end, { code: 1, signal: null }, run.out.stderr);
+  assert.match(run.out.stderr, `the gateway at ${g.admin} went away`);
+  assert.match(run.out.stderr, /fix: /);
+});
+
+test.run();
