@@ -452,6 +452,171 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { dir: '/srv/apps/blog' },
   },
+  // Issue 15 (SPEC 5.2): services, what database the app should connect to.
+  APPPKG_SERVICE_MISSING: {
+    summary: 'The app asks for a service (`services:` in app.yaml) that the host does not offer; that app is refused, the others serve.',
+    message: (d) => `${str(d.app)} asks for services.${str(d.service)}: ${str(d.asked)}, but the host offers no ${str(d.kind)} server`,
+    hint: (d) =>
+      `set \`${str(d.envKey)}\` in the environment file (e.g. \`services: {${str(d.kind)}: ${str(d.url)}}\`)` +
+      (d.service === 'database' ? ', or ask for `database: sql` to run on SQLite where the host has no PostgreSQL' : ''),
+    exitStatus: 1,
+    example: { app: 'blog', service: 'database', asked: 'postgresql', kind: 'postgresql', envKey: 'services.postgresql', url: 'postgresql:///postgres?host=/var/run/postgresql' },
+  },
+  APPPKG_SERVICE_UNAVAILABLE: {
+    summary: "The host's PostgreSQL or Redis server (`services:` in the environment file) could not be reached or refused the gateway's admin connection; under `--apps` the version is retried with back-off.",
+    message: (d) => `${str(d.kind)} at ${str(d.server)} (services.${str(d.kind)}): ${str(d.reason)}`,
+    hint: (d) =>
+      `start the server, or correct \`services.${str(d.kind)}\` in the environment file (a user allowed to create ${d.kind === 'redis' ? 'ACL users' : 'roles and databases'}); ` +
+      '`apppkg-gateway check APP_DIR --environment FILE` tries it',
+    exitStatus: 1,
+    example: { kind: 'postgresql', server: '/var/run/postgresql:5432', reason: 'connect ENOENT /var/run/postgresql/.s.PGSQL.5432' },
+  },
+  APPPKG_SERVICE_CONFLICT: {
+    summary: "The role, database or Redis user the gateway would give an app already exists and was not created by the gateway; nothing of it was changed.",
+    message: (d) => `${str(d.kind)} ${str(d.what)} ${JSON.stringify(str(d.object))} already exists and was not created by apppkg-gateway for ${str(d.app)}`,
+    hint: (d) => `rename or drop that ${str(d.what)} on the server, or rename the app (\`name:\` in app.yaml); apppkg-gateway never takes over one it did not create`,
+    exitStatus: 1,
+    example: { kind: 'postgresql', what: 'role', object: 'apppkg_blog', app: 'blog' },
+  },
+  APPPKG_SERVICE_NOT_EMPTY: {
+    summary: "`restore` found the app's database already holding tables, and did not overwrite it.",
+    message: (d) => `restore of ${str(d.app)}: its ${str(d.kind)} database ${str(d.database)} is not empty (${str(d.found)})`,
+    hint: (d) => `run \`apppkg-gateway restore ${str(d.dir) || 'APP_DIR'} --from DIR --force\` to replace it (its current contents are lost; back them up first)`,
+    exitStatus: 1,
+    example: { app: 'blog', kind: 'postgresql', database: 'apppkg_blog', found: '3 tables', dir: '/srv/apps/blog' },
+  },
+  APPPKG_SERVICE_FAILED: {
+    summary: "A step on an app's database failed: `pg_dump`, `pg_restore`, SQLite's backup, or an SQL statement the server refused.",
+    message: (d) => `${str(d.action)} failed: ${str(d.reason)}`,
+    hint: (d) => str(d.fix) || 'read the reason above; the app directory and its data were left as they were',
+    exitStatus: 1,
+    example: { action: 'pg_dump of apppkg_blog', reason: 'pg_dump: error: server version mismatch' },
+  },
+  // --- Bundled dependencies: `apppkg-gateway vendor` and its check (issue 19) ---
+  APPPKG_VENDOR_REQUIREMENTS_UNREADABLE: {
+    summary: '`vendor` could not read the requirements file it was to vendor (`--from`, default `requirements.txt` in the app directory).',
+    message: (d) => `vendor --from ${str(d.file)}: cannot read it: ${str(d.reason)}`,
+    hint: () => 'write the requirements there (one PEP 508 line each, e.g. `flask==3.0.3`), or name the file with --from FILE',
+    exitStatus: 1,
+    example: { file: '/srv/apps/blog/requirements.txt', reason: 'no such file' },
+  },
+  APPPKG_VENDOR_INTO_OUTSIDE: {
+    summary: '`vendor --into DIR` named a directory outside the app directory; `paths:` may only name directories inside the package, so the app could never see it.',
+    message: (d) => `vendor --into ${str(d.into)}: expected a directory inside ${str(d.dir)}, found ${str(d.found)}`,
+    hint: () => 'give a path inside the app directory, e.g. --into vendor/ (the default)',
+    exitStatus: 2,
+    example: { into: '/srv/shared', dir: '/srv/apps/blog', found: '/srv/shared' },
+  },
+  APPPKG_VENDOR_NOT_OURS: {
+    summary: '`vendor` found the vendor directory holding files but no `.apppkg-vendor.json` (filled by hand, or by `pip install --target`), and left it as it was rather than mix its files with what it installs.',
+    message: (d) => `vendor: ${str(d.path)} holds ${str(d.found)} but no manifest (.apppkg-vendor.json)${d.reason ? ` (${str(d.reason)})` : ''}; nothing was changed`,
+    hint: (d) => `move it away (\`mv ${str(d.path)} ${str(d.path)}.old\`) and run vendor again: it installs everything the requirements name, and owns the directory from then on`,
+    exitStatus: 1,
+    example: { path: '/srv/apps/blog/vendor', found: '42 files' },
+  },
+  APPPKG_VENDOR_NO_PIP: {
+    summary: "`vendor` runs pip with the app's own interpreter (so that what it installs fits the Python that imports it), and that interpreter has no pip.",
+    message: (d) => `vendor: ${str(d.python)} has no pip (\`-m pip --version\`: ${str(d.reason)})`,
+    hint: (d) =>
+      `on Debian's python3 run \`apt-get install -y python3-pip\`; elsewhere \`${str(d.python)} -m ensurepip --user\`; or name an interpreter that has pip with \`python:\` in the environment file (-e FILE)`,
+    exitStatus: 1,
+    example: { python: '/usr/bin/python3', reason: 'No module named pip' },
+  },
+  APPPKG_VENDOR_PIP_FAILED: {
+    summary: '`pip install --target` failed while `vendor` installed the requirements into a staging directory; the vendor directory was not changed.',
+    message: (d) => `vendor: \`pip install --target\` exited with status ${str(d.status)}; ${str(d.into)} was not changed`,
+    hint: (d) =>
+      `read pip's output above: a requirement that no index or --find-links DIR has, or a version conflict${d.pinned ? `; the versions already vendored are kept (a lock): free one with --update NAME (pinned: ${str(d.pinned)})` : ''}`,
+    exitStatus: 1,
+    example: { status: 1, into: 'vendor/', pinned: 'flask==3.0.3, jinja2==3.1.4' },
+  },
+  APPPKG_VENDOR_BINARY: {
+    summary: '`vendor` installed a distribution built for one interpreter and platform only (a compiled extension): a vendor directory holding it would break on another Python or machine, so nothing was changed. Install it from the system (`deb:`), or keep it with `--allow-binary`, which records its tag for `check`.',
+    message: (d) => `vendor: not portable, built for this interpreter and platform only: ${str(d.found)}; nothing was changed`,
+    hint: (d) => {
+      const them = str(d.names).includes(',') ? 'them' : 'it';
+      return `install ${them} from the system instead: remove ${str(d.names)} from ${str(d.requirements) || 'the requirements'} and add \`deb: [${str(d.debs)}]\` to app.yaml${d.debNote ? ` (${str(d.debNote)})` : ''}; or run vendor again with --allow-binary to keep ${them}: \`check\` then refuses a host whose Python cannot load ${str(d.tags)}`;
+    },
+    exitStatus: 1,
+    example: { found: 'M2Crypto 0.40.1 (cp311-cp311-linux_x86_64: M2Crypto/_m2crypto.cpython-311-x86_64-linux-gnu.so)', names: 'M2Crypto', requirements: 'requirements.txt', debs: 'python3-m2crypto', debNote: 'Debian has python3-m2crypto', tags: 'cp311-cp311-linux_x86_64' },
+  },
+  APPPKG_VENDOR_UNKNOWN_UPDATE: {
+    summary: '`vendor --update NAME` named a distribution the vendor directory does not hold (or there is no vendor directory yet).',
+    message: (d) => `vendor --update ${str(d.name)}: expected one of the vendored distributions, found ${str(d.found)}`,
+    hint: () => 'name one the manifest lists (`--update` frees its version; the others stay as vendored), or run vendor without --update to vendor everything the requirements name',
+    exitStatus: 2,
+    example: { name: 'flsk', found: 'flask, jinja2, markupsafe' },
+  },
+  APPPKG_VENDOR_STALE: {
+    summary: '`check` found a vendor directory that no longer matches its requirements: the requirements file changed (or is gone) since `vendor` filled it.',
+    message: (d) => `${str(d.into)} is stale: ${str(d.reason)}`,
+    hint: (d) => `run \`${str(d.command)}\` to vendor the requirements again, then commit ${str(d.into)}`,
+    exitStatus: 1,
+    example: { into: 'vendor/', reason: 'requirements.txt changed since it was vendored', command: 'apppkg-gateway vendor /srv/apps/blog --from requirements.txt --into vendor/' },
+  },
+  APPPKG_VENDOR_MODIFIED: {
+    summary: "`check` found files of a vendor directory missing or different from what its manifest records (an edit, a partial checkout, an interrupted `vendor`).",
+    message: (d) => `${str(d.into)}: not as vendor wrote it (.apppkg-vendor.json): ${str(d.found)}`,
+    hint: (d) => `run \`${str(d.command)}\` to restore them (a change to a vendored library belongs in a patched wheel, not in ${str(d.into)})`,
+    exitStatus: 1,
+    example: { into: 'vendor/', found: 'flask/app.py (changed), jinja2/ (missing)', command: 'apppkg-gateway vendor /srv/apps/blog --from requirements.txt --into vendor/' },
+  },
+  APPPKG_VENDOR_HOST_MISMATCH: {
+    summary: "`check` found compiled distributions in a vendor directory (kept with `vendor --allow-binary`) that this host's interpreter cannot load: they were built for another Python or platform.",
+    message: (d) => `${str(d.into)}: built for ${str(d.tags)}, which ${str(d.python)} (${str(d.hostTag)}) cannot load: ${str(d.found)}`,
+    hint: (d) =>
+      `vendor on a host like this one (\`${str(d.command)}\`), or install ${str(d.names)} from the system with \`deb:\` instead (${str(d.debs)}); or run the app on a Python that loads ${str(d.tags)} (\`python:\` in app.yaml or the environment file)`,
+    exitStatus: 1,
+    example: { into: 'vendor/', tags: 'cp311-cp311-linux_x86_64', python: '/usr/bin/python3 3.12.3', hostTag: 'cp312-cp312-linux_x86_64', found: 'M2Crypto 0.40.1', names: 'M2Crypto', debs: 'python3-m2crypto', command: 'apppkg-gateway vendor /srv/apps/blog --allow-binary' },
+  },
+  APPPKG_VENDOR_MISSING: {
+    summary: '`check` found a directory of `paths:` missing, or without its manifest, in an app that has a requirements file: its bundled dependencies were never vendored (or not committed).',
+    message: (d) => `paths: ${str(d.into)} ${str(d.reason)}`,
+    hint: (d) => `run \`${str(d.command)}\` and commit ${str(d.into)} with the app`,
+    exitStatus: 1,
+    example: { into: 'vendor/', reason: 'does not exist', command: 'apppkg-gateway vendor /srv/apps/blog --from requirements.txt --into vendor/' },
+  },
+  // issue 18: `export kubernetes` and `export containerfile` (SPEC 5.5, docs/kubernetes.md).
+  APPPKG_EXPORT_UNMAPPABLE: {
+    summary: '`export` cannot say a key of an app on the cluster or in its image (a command naming a host path, a `python:` or `os:` the Debian image does not satisfy, `rpm:` packages without `deb:` ones). That app is not written; the other apps are.',
+    message: (d) => `${str(d.key)}: ${str(d.reason)}`,
+    hint: (d) => str(d.fix) || 'change the key as the message says, or leave the app out of --apps; the other apps are written',
+    exitStatus: 1,
+    example: {
+      key: 'processes.worker.command',
+      reason: 'expected a command that runs inside the image, found the host path "/opt/tools/bin/worker"',
+      fix: 'ship the program in the app directory and name it relative to it (commands run there), or install it with deb:',
+    },
+  },
+  APPPKG_EXPORT_INVALID_OBJECT: {
+    summary: "`export kubernetes` built an object that Kubernetes' own schema (or its naming rules) refuses; the app it belongs to is not written, so no invalid manifest reaches a cluster.",
+    message: (d) => `${str(d.kind)} ${str(d.name)}: ${str(d.reason)}`,
+    hint: (d) => `this is a bug in the mapping of ${str(d.app)}: report it with the app's app.yaml and the environment file; the other apps were written`,
+    exitStatus: 1,
+    example: { kind: 'Deployment', name: 'blog', reason: '/spec/replicas must be integer', app: 'blog' },
+  },
+  APPPKG_EXPORT_IMAGE_INVALID: {
+    summary: '`export kubernetes --image` is not an image reference, or names one image for several apps (each app is its own image: `export containerfile`).',
+    message: (d) => `--image: ${str(d.reason)}, found ${JSON.stringify(str(d.found))}`,
+    hint: () => 'write e.g. --image registry.example.com/apps/{name}:{version} ({name} and {version} are each app\'s)',
+    exitStatus: 2,
+    example: { reason: 'expected an image reference like registry.example.com/apps/{name}:{version}', found: 'Registry/Apps:latest!' },
+  },
+  APPPKG_EXPORT_WRITE_FAILED: {
+    summary: '`export` could not write a manifest or recipe file (a directory it cannot create, a full disk).',
+    message: (d) => `cannot write ${str(d.path)}: ${str(d.reason)}`,
+    hint: () => 'give --out a directory you can write, or leave it out to print to stdout',
+    exitStatus: 1,
+    example: { path: '/srv/k8s/blog.yaml', reason: 'EACCES: permission denied' },
+  },
+  // Issue 16 (SPEC 5.3): incoming mail, docs/mail.md.
+  APPPKG_MAIL_NO_LISTENER: {
+    summary: "The app declares `mail:` in app.yaml, but the host's environment file has no `mail:` listener: no message would ever reach it. `check` reports it.",
+    message: (d) => `mail: ${str(d.app)} receives mail at ${str(d.path)}, but the host runs no mail listener${d.file ? ` (no mail: in ${str(d.file)})` : ' (no --environment file)'}`,
+    hint: () => 'add `mail: {listen: 127.0.0.1:2525}` to the environment file (`lmtp: true` behind Postfix) and pass it with --environment; docs/mail.md',
+    exitStatus: 1,
+    example: { app: 'support-desk', path: '/_mail', file: '/etc/apppkg/environment.yaml' },
+  },
 } satisfies Record<string, CodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -31,6 +31,9 @@ export function describeJson(desc: Description): Record<string, unknown> {
     settings: [...desc.settings],
     static: { ...desc.static },
     health: desc.health,
+    // What the app asks for (SPEC 5.2); what the host gives is `describe`'s `provides`.
+    services: { database: desc.services?.database ?? null, redis: desc.services?.redis ?? null },
+    mail: desc.mail ?? null,
     processes,
     commands,
     extensions: { ...desc.extensions },

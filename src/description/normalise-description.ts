@@ -6,7 +6,7 @@ import path from 'node:path';
 import { validRange } from '@renovatebot/pep440';
 import { parsePackageDirName } from './package-dir.js';
 import type { FixFor } from './schema-problems.js';
-import { COMMAND_NAMES, type Description, type ProcessSpec } from './types.js';
+import { COMMAND_NAMES, type AppServices, type Description, type ProcessSpec } from './types.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from './yaml-file.js';
 
 const APP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
@@ -313,6 +313,11 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     settings: toList(yaml.valid(['settings'])),
     static: staticDirs,
     health: str(yaml.valid(['health'])) ?? null,
+    services: {
+      database: (str(yaml.valid(['services', 'database'])) as AppServices['database'] | undefined) ?? null,
+      redis: (str(yaml.valid(['services', 'redis'])) as AppServices['redis'] | undefined) ?? null,
+    },
+    mail: str(yaml.valid(['mail'])) ?? null,
     processes,
     commands,
     extensions,

@@ -10,6 +10,12 @@ export interface ProcessSpec {
   route: string | null;
 }
 
+export interface AppServices {
+  /** sql: PostgreSQL where the host has one, else SQLite. */
+  database: 'sql' | 'postgresql' | 'sqlite' | null;
+  redis: 'redis' | null;
+}
+
 export interface Description {
   /** Absolute path of app.yaml. */
   file: string;
@@ -39,6 +45,10 @@ export interface Description {
   /** URL prefix (starting with /, no trailing /) -> directory relative to dir. */
   static: Record<string, string>;
   health: string | null;
+  /** What the app needs from the host (SPEC 5.2); null where it asks for nothing. */
+  services: AppServices;
+  /** The path under its mount that receives incoming mail (SPEC 5.3), or null. */
+  mail: string | null;
   processes: Record<string, ProcessSpec>;
   commands: Partial<Record<CommandName, string>>;
   /** `x-` keys, kept verbatim for the user's own tools. */

@@ -29,6 +29,8 @@ export interface AppOverrides {
   queue: number | null;
   /** Seconds a replaced version drains (requests finish, websockets stay); null = --grace. */
   drain: number | null;
+  /** Seconds idle before the app's workers stop (SPEC 5.6); null = never. */
+  idleTimeout: number | null;
 }
 
 export interface HostAppConfig extends AppOverrides {
@@ -37,7 +39,35 @@ export interface HostAppConfig extends AppOverrides {
   hosts: string[];
   /** Starts with "/", no trailing "/" (except "/" itself); null = the default /NAME. */
   mount: string | null;
+  /** Lowercase mail domains routed to it (SPEC 5.3); empty = the default NAME.localhost. */
+  mailDomains: string[];
+  /** Kubernetes replicas (SPEC 5.5); null = 1. */
+  replicas: number | null;
 }
+
+/** The servers the host offers apps (SPEC 5.2), as URLs; null = none of that kind. */
+export interface HostServices {
+  postgresql: string | null;
+  redis: string | null;
+}
+
+/** The mail listener (SPEC 5.3), defaults applied. */
+export interface MailListenerConfig {
+  /** As written: PORT, HOST:PORT or unix:/path. */
+  listen: string;
+  lmtp: boolean;
+  /** Bytes. */
+  maxSize: number;
+  maxRecipients: number;
+  /** Seconds between delivery attempts; the last repeats. */
+  retry: number[];
+  /** Seconds after which an undelivered message is a dead letter. */
+  giveUp: number;
+  /** Seconds a client may stay silent (421 past it). */
+  timeout: number;
+}
+
+export const MAIL_DEFAULTS = { maxSize: 25 * 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 2 * 24 * 3600, timeout: 300 } as const;
 
 export interface HostEnvironment {
   /** Absolute path of the file; null when the host gave none. */
@@ -48,20 +78,22 @@ export interface HostEnvironment {
   python: string | null;
   defaults: AppOverrides;
   apps: Record<string, HostAppConfig>;
+  services: HostServices;
+  mail: MailListenerConfig | null;
 }
 
 const OVERRIDE_KEYS = {
   workers: 'workers', threads: 'threads', user: 'user', maxRequests: 'max_requests',
-  maxMemory: 'max_memory', python: 'python', timeout: 'timeout', maxBody: 'max_body', queue: 'queue', drain: 'drain',
+  maxMemory: 'max_memory', python: 'python', timeout: 'timeout', maxBody: 'max_body', queue: 'queue', drain: 'drain', idleTimeout: 'idle_timeout',
 } as const satisfies Record<keyof AppOverrides, string>;
 
 function noOverrides(): AppOverrides {
-  return { workers: null, threads: null, user: null, maxRequests: null, maxMemory: null, python: null, timeout: null, maxBody: null, queue: null, drain: null };
+  return { workers: null, threads: null, user: null, maxRequests: null, maxMemory: null, python: null, timeout: null, maxBody: null, queue: null, drain: null, idleTimeout: null };
 }
 
 /** What the gateway uses when the host gave no environment file. */
 export function emptyHostEnvironment(): HostEnvironment {
-  return { file: null, settings: {}, python: null, defaults: noOverrides(), apps: {} };
+  return { file: null, settings: {}, python: null, defaults: noOverrides(), apps: {}, services: { postgresql: null, redis: null }, mail: null };
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
@@ -107,6 +139,7 @@ function readOverrides(yaml: YamlFile, at: YamlPath, file: string): AppOverrides
   overrides.timeout = num('timeout');
   overrides.queue = num('queue');
   overrides.drain = num('drain');
+  overrides.idleTimeout = num('idleTimeout');
   const user = value('user');
   overrides.user = typeof user === 'string' || typeof user === 'number' ? String(user) : null;
   overrides.python = interpreterPath(value('python'), file);
@@ -143,6 +176,29 @@ function interpreterPath(value: unknown, file: string): string | null {
   return path.resolve(path.dirname(file), value);
 }
 
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/** `mail:` with its defaults, or null when the host runs no mail listener. */
+function readMail(yaml: YamlFile): MailListenerConfig | null {
+  const listen = yaml.valid(['mail', 'listen']);
+  if (typeof listen !== 'string' && typeof listen !== 'number') return null;
+  const num = (key: string): number | null => {
+    const v = yaml.valid(['mail', key]);
+    return typeof v === 'number' ? v : null;
+  };
+  const size = yaml.valid(['mail', 'max_size']);
+  const retry = yaml.valid(['mail', 'retry']);
+  return {
+    listen: String(listen),
+    lmtp: yaml.valid(['mail', 'lmtp']) === true,
+    maxSize: (typeof size === 'string' || typeof size === 'number' ? parseSize(size) : null) ?? MAIL_DEFAULTS.maxSize,
+    maxRecipients: num('max_recipients') ?? MAIL_DEFAULTS.maxRecipients,
+    retry: Array.isArray(retry) && retry.every((r) => typeof r === 'number') ? (retry as number[]) : [...MAIL_DEFAULTS.retry],
+    giveUp: num('give_up') ?? MAIL_DEFAULTS.giveUp,
+    timeout: num('timeout') ?? MAIL_DEFAULTS.timeout,
+  };
+}
+
 function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
   const env: HostEnvironment = {
     file,
@@ -150,6 +206,11 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     python: interpreterPath(yaml.valid(['python']), file),
     defaults: readOverrides(yaml, ['defaults'], file),
     apps: {},
+    services: {
+      postgresql: str(yaml.valid(['services', 'postgresql'])),
+      redis: str(yaml.valid(['services', 'redis'])),
+    },
+    mail: readMail(yaml),
   };
   const apps = yaml.raw(['apps']);
   if (apps === null || typeof apps !== 'object' || yaml.failedAtOrAbove(['apps'])) return env;
@@ -190,7 +251,11 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
       }
       mountOwners.set(mount, name);
     }
-    setOwn(env.apps, name, { settings: readSettings(yaml, [...at, 'settings']), hosts, mount, ...readOverrides(yaml, at, file) });
+    const mailDomains = toList(yaml.valid([...at, 'mail_domains'])).map((d) => d.toLowerCase().replace(/\.$/, ''));
+    const replicas = yaml.valid([...at, 'replicas']);
+    setOwn(env.apps, name, {
+      settings: readSettings(yaml, [...at, 'settings']), hosts, mount, mailDomains, replicas: typeof replicas === 'number' ? replicas : null, ...readOverrides(yaml, at, file),
+    });
   }
   return env;
 }
@@ -216,7 +281,9 @@ export async function loadEnvironmentFile(file: string): Promise<HostEnvironment
  */
 export function overridesFor(env: HostEnvironment, appName: string): HostAppConfig {
   const app = Object.hasOwn(env.apps, appName) ? env.apps[appName] : undefined;
-  const merged: HostAppConfig = { ...noOverrides(), settings: {}, hosts: app?.hosts ?? [], mount: app?.mount ?? null };
+  const merged: HostAppConfig = {
+    ...noOverrides(), settings: {}, hosts: app?.hosts ?? [], mount: app?.mount ?? null, mailDomains: app?.mailDomains ?? [], replicas: app?.replicas ?? null,
+  };
   for (const key of Object.keys(OVERRIDE_KEYS) as (keyof AppOverrides)[]) {
     (merged as unknown as Record<string, unknown>)[key] = app?.[key] ?? env.defaults[key];
   }

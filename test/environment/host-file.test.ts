@@ -67,7 +67,35 @@ test('the example of SPEC §2 loads, sizes in bytes', async () => {
     maxBody: null,
     queue: null,
     drain: null,
+    idleTimeout: null,
+    mailDomains: [],
+    replicas: null,
   });
+  assert.equal(env.services, { postgresql: null, redis: null });
+  assert.is(env.mail, null);
+});
+
+test('services, mail, idle_timeout, mail_domains and replicas (SPEC 5.2, 5.3, 5.5, 5.6) load with their defaults', async () => {
+  const file = await envFile([
+    'services: {postgresql: "postgresql:///postgres?host=/run/pg", redis: "redis://127.0.0.1:6379"}',
+    'mail: {listen: 127.0.0.1:2525, max_size: 1MB}',
+    'defaults: {idle_timeout: 300}',
+    'apps:',
+    '  blog: {mail_domains: [Blog.Example.com.], replicas: 3, idle_timeout: 30}',
+    '',
+  ].join('\n'));
+  const env = await loadEnvironmentFile(file);
+  assert.equal(env.services, { postgresql: 'postgresql:///postgres?host=/run/pg', redis: 'redis://127.0.0.1:6379' });
+  assert.equal(env.mail, { listen: '127.0.0.1:2525', lmtp: false, maxSize: 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 172800, timeout: 300 });
+  const blog = overridesFor(env, 'blog');
+  assert.equal([blog.mailDomains, blog.replicas, blog.idleTimeout], [['blog.example.com'], 3, 30]);
+  assert.is(overridesFor(env, 'wiki').idleTimeout, 300, 'from defaults');
+  const bad = await envFile('mail: {lmtp: true}\napps: {blog: {idle_timeout: 0, replicas: 0}}\n');
+  const err = await loadEnvironmentFile(bad).then(() => null, (e) => e);
+  assert.is(err?.code, 'APPPKG_ENVFILE_INVALID');
+  assert.match(err.format(), /mail/);
+  assert.match(err.format(), /idle_timeout/);
+  assert.match(err.format(), /replicas/);
 });
 
 test('defaults, python and overridesFor: the app entry wins, then defaults, then the top level', async () => {
