@@ -9,6 +9,8 @@ import { resolveStateRoot } from './environment/state-root.js';
 import { buildAppEnvironment, type AppEnvironment } from './environment/app-env.js';
 import { GatewayError, isGatewayError } from './errors.js';
 import { assertCanExecute, resolveRunAs, type RunAs } from './environment/run-as.js';
+import { mailEnvironment } from './mail/mail-env.js';
+import { serviceEnvironment } from './services/app-services.js';
 
 export type RunMode = 'production' | 'development';
 
@@ -36,6 +38,13 @@ export interface AppContextOptions {
   venvDir?: string;
   /** Under --apps as root: run the app as its user (SPEC §2 `user:`). */
   switchUser?: boolean;
+  /**
+   * Create the app's services where missing (its database, role, Redis user): a start, install,
+   * run. Without it the variables are computed from what was created before (check, describe).
+   */
+  provisionServices?: boolean;
+  /** The gateway's log, for what provisioning did. */
+  say?: (line: string) => void;
 }
 
 export type AppOverrides = ReturnType<typeof overridesFor>;
@@ -62,7 +71,7 @@ export async function describeApp(opts: AppContextOptions): Promise<{ desc: Desc
 }
 
 export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
-  const { desc, overrides } = await describeApp(opts);
+  const { desc, overrides, hostEnv } = await describeApp(opts);
   const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined }).catch((err) => {
     throw atKey(err, desc, 'python');
   });
@@ -80,6 +89,10 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   }).catch((err) => {
     throw atKey(err, desc, 'settings');
   });
+  // What the gateway gives the app (its services, its mail key) lies over its settings, as the
+  // other variables the gateway promises do (SPEC §2.1).
+  const services = await serviceEnvironment({ desc, hostEnv, stateRoot, provision: opts.provisionServices === true, say: opts.say });
+  Object.assign(appEnv.env, services, mailEnvironment(desc, stateRoot));
   if (runAs) {
     Object.assign(appEnv.env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
     assertCanExecute(appEnv.python, runAs);

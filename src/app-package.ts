@@ -211,6 +211,9 @@ export class AppPackage {
       mode: 'development',
       stateDir: this.#options.stateDir,
       settingsFromProcessEnv: true,
+      // run and test connect: the app's database and Redis user are made where missing (SPEC 5.2).
+      provisionServices: true,
+      say: (line) => (this.#options.output ?? process.stderr).write(`apppkg-gateway: ${line}\n`),
     });
   }
 

@@ -2,6 +2,7 @@
 // and refuse an empty directory or another app's. Written last, so a backup cut short has none.
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { DatabaseSnapshot } from '../services/database-backup.js';
 
 export const MANIFEST_FILE = 'apppkg-backup.json';
 /** The copy of APPPKG_DATA_DIR inside a backup directory. */
@@ -16,6 +17,10 @@ export interface BackupManifest {
   createdAt: string;
   files: number;
   bytes: number;
+  /** The app's database (SPEC 5.2), dumped under database/; absent when it has none. */
+  database?: DatabaseSnapshot;
+  /** Written by commands.backup (then files/bytes are 0: the hook's files are its own). */
+  hook?: boolean;
 }
 
 export function makeManifest(fields: Omit<BackupManifest, 'format' | 'createdAt'>): BackupManifest {

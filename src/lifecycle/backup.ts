@@ -1,15 +1,20 @@
 // `apppkg-gateway backup APP_DIR --to DIR` (SPEC §3): commands.backup with APPPKG_BACKUP_DIR=DIR;
-// without the hook, a copy of the data directory into DIR/data plus apppkg-backup.json.
+// without the hook, a copy of the data directory into DIR/data plus apppkg-backup.json. Either
+// way the app's database (SPEC 5.2) goes to DIR/database/, named in the manifest (issue 15).
 import { chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
+import { pickInterpreter } from '../environment/interpreters.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, makeManifest, readManifest, writeManifest, type BackupManifest } from './backup-manifest.js';
 import { besideName, copyBeside, countTree, ioFailure, isInside, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
+import { backupDatabase, type AppServiceScope } from '../services/database-backup.js';
+import { planServices } from '../services/service-plan.js';
+import { SQLITE_FILE, SQLITE_SIDE_FILES } from '../services/sqlite-database.js';
 
 export interface BackupOptions extends LifecycleOptions {
   /** The backup directory; created (mode 0700) if missing. */
@@ -23,19 +28,32 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   const started = Date.now();
   const dir = path.resolve(opts.dir);
   const target = path.resolve(opts.to);
-  const { desc } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
+  const { desc, hostEnv, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
+  const stateRoot = resolveStateRoot({ flag: opts.stateDir });
+  const scope: AppServiceScope = {
+    desc, hostEnv, stateRoot, say,
+    python: async () => (await pickInterpreter(desc, { override: overrides.python ?? undefined })).executable,
+  };
 
+  planServices(desc, hostEnv); // a service the host cannot give: refused before anything is written
   if (desc.commands.backup) {
     const ctx = await resolveForHook({ ...opts, dir });
     await makeBackupDir(target);
     // The hook runs as the app's user (we are root): let it write there.
     if (ctx.runAs && !ctx.runAs.isRoot) await chown(target, ctx.runAs.uid, ctx.runAs.gid).catch((err) => Promise.reject(ioFailure(`chown ${target}`, err)));
     await runHook(ctx, 'backup', { extraEnv: { APPPKG_BACKUP_DIR: target }, say });
+    // Beside what the hook wrote; the manifest lets restore find it.
+    const database = await backupDatabase(scope, target);
+    if (database) {
+      await writeManifest(target, makeManifest({ app: desc.name, version: desc.version, files: 0, bytes: 0, database, hook: true }))
+        .catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
+      say(`==> ${desc.name}'s ${database.kind} database: ${database.bytes} bytes in ${path.join(target, database.file)}`);
+    }
     say(`==> ${desc.name} backed up to ${target} by commands.backup in ${seconds(started)}`);
     return { hook: true, dir: target };
   }
 
-  const data = appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).data;
+  const data = appStateDirs(stateRoot, desc.name).data;
   if (isInside(target, data)) {
     throw new GatewayError('APPPKG_BACKUP_FAILED', { action: `back up ${data} to ${target}`, reason: 'the backup directory is inside the data directory' });
   }
@@ -55,11 +73,18 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   const staging = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial') : null;
   const copy = staging ?? besideName(path.join(target, BACKUP_DATA_DIR), 'empty');
   if (!staging) await mkdir(copy, { mode: 0o700 }).catch((err) => Promise.reject(ioFailure(`create ${copy}`, err)));
+  // The SQLite database goes to database/ by SQLite's online backup: a file copy taken while the
+  // app writes may be torn.
+  if (planServices(desc, hostEnv).database === 'sqlite') {
+    for (const file of [SQLITE_FILE, ...SQLITE_SIDE_FILES]) await rm(path.join(copy, file), { force: true });
+  }
   const count = await countTree(copy);
   // Without a manifest the directory is not a backup: drop the old one before the data moves.
   await rm(path.join(target, MANIFEST_FILE), { force: true });
   await swapInto(copy, path.join(target, BACKUP_DATA_DIR));
-  const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes });
+  const database = await backupDatabase(scope, target);
+  if (database) say(`==> ${desc.name}'s ${database.kind} database: ${database.bytes} bytes in ${path.join(target, database.file)}`);
+  const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes, ...(database ? { database } : {}) });
   await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
   say(`==> backed up ${countOf(count.files, 'file')}, ${count.bytes} bytes of ${desc.name}'s data to ${target} in ${seconds(started)}`);
   return { hook: false, dir: target, manifest };

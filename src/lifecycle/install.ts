@@ -1,5 +1,6 @@
 // `apppkg-gateway install` (SPEC §3): deb packages (apt with --system), the per-app virtualenv
-// for `pip:`, then commands.install — after the venv, so the hook's `python` is the venv's.
+// for `pip:`, then the app's services (SPEC 5.2: its database, role, Redis user, created where
+// missing), then commands.install — after the venv, so the hook's `python` is the venv's.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -11,6 +12,7 @@ import { ensureDebPackages } from './deb-packages.js';
 import { resolveForHook, runHook } from './hook.js';
 import { installVenv, type InstallVenvResult } from './install-venv.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
+import { serviceEnvironment } from '../services/app-services.js';
 
 export interface InstallOptions extends LifecycleOptions {
   /** apt-get install the missing deb packages (root only). */
@@ -31,7 +33,7 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   const say = opts.say ?? quiet;
   const started = Date.now();
   const dir = path.resolve(opts.dir);
-  const { desc, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
+  const { desc, overrides, hostEnv } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
   const uid = process.getuid?.() ?? -1;
   if (opts.system && uid !== 0) {
     throw new GatewayError('APPPKG_INSTALL_NEEDS_ROOT', { uid, dir: opts.dir, packages: desc.deb.join(' ') });
@@ -47,6 +49,9 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
     const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined });
     venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, rebuild: opts.rebuild, say, output: opts.output });
   }
+
+  // Before the hook: `migrate` needs the database there, and the hook's environment names it.
+  await serviceEnvironment({ desc, hostEnv, stateRoot, provision: true, say: (line) => say(`==> ${line}`) });
 
   let ranHook = false;
   if (desc.commands.install) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'install', { say, output: opts.output });

@@ -1,10 +1,12 @@
 // `apppkg-gateway restore APP_DIR --from DIR` (SPEC §3): commands.restore with
 // APPPKG_BACKUP_DIR=DIR; without the hook, the data directory replaced by the backup's copy
-// (copied beside it, then swapped), after refusing an empty or foreign DIR.
+// (copied beside it, then swapped), after refusing an empty or foreign DIR. Either way the app's
+// database in DIR/database/ (SPEC 5.2) is loaded first, into an empty one unless `force` (issue 15).
 import { chmod, lstat, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
+import { pickInterpreter } from '../environment/interpreters.js';
 import { resolveRunAs } from '../environment/run-as.js';
 import { prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
@@ -12,9 +14,12 @@ import { BACKUP_DATA_DIR, MANIFEST_FILE, readManifest, type BackupManifest } fro
 import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
+import { assertDatabaseRestorable, restoreDatabase, type AppServiceScope } from '../services/database-backup.js';
 
 export interface RestoreOptions extends LifecycleOptions {
   from: string;
+  /** Replace the app's database even when it holds tables (else APPPKG_SERVICE_NOT_EMPTY). */
+  force?: boolean;
 }
 
 export type RestoreResult = { hook: true } | { hook: false; manifest: BackupManifest; files: number };
@@ -24,7 +29,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
   const dir = path.resolve(opts.dir);
   const source = path.resolve(opts.from);
-  const { desc, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
+  const { desc, overrides, hostEnv } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
 
   // Nothing there is never a backup, hook or not: refuse before anything runs.
   let entries: string[];
@@ -36,7 +41,24 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   }
   if (entries.length === 0) throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: source, app: desc.name, found: 'an empty directory' });
 
+  const scope: AppServiceScope = {
+    desc, hostEnv, stateRoot: resolveStateRoot({ flag: opts.stateDir }), say,
+    python: async () => (await pickInterpreter(desc, { override: overrides.python ?? undefined })).executable,
+  };
+  // As root, the data belongs to the app's user (the gateway runs the app as that user).
+  const runAs = resolveRunAs(desc, overrides.user);
+  const owner: Owner | undefined = runAs && !runAs.isRoot ? { uid: runAs.uid, gid: runAs.gid } : undefined;
+  const force = opts.force === true;
+
   if (desc.commands.restore) {
+    // The database first, so that the hook finds it (a backup without one: the hook's alone).
+    const written = await readManifest(source);
+    const snap = written?.app === desc.name ? written.database : undefined;
+    if (snap) {
+      await assertDatabaseRestorable(scope, snap, force, opts.dir);
+      await restoreDatabase(scope, source, snap, force, owner);
+      say(`==> restored ${desc.name}'s ${snap.kind} database from ${path.join(source, snap.file)}`);
+    }
     const ctx = await resolveForHook({ ...opts, dir });
     await runHook(ctx, 'restore', { extraEnv: { APPPKG_BACKUP_DIR: source }, say });
     say(`==> ${desc.name} restored from ${source} by commands.restore in ${seconds(started)}`);
@@ -51,10 +73,9 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
     throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: source, app: desc.name, found: `no ${BACKUP_DATA_DIR}/ directory beside ${MANIFEST_FILE}` });
   }
 
-  // As root, the data belongs to the app's user (the gateway runs the app as that user).
-  const runAs = resolveRunAs(desc, overrides.user);
-  const owner: Owner | undefined = runAs && !runAs.isRoot ? { uid: runAs.uid, gid: runAs.gid } : undefined;
-  const dirs = await prepareAppStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name, owner);
+  // Refused before the data changes: a database that holds tables is not overwritten unforced.
+  if (manifest.database) await assertDatabaseRestorable(scope, manifest.database, force, opts.dir);
+  const dirs = await prepareAppStateDirs(scope.stateRoot, desc.name, owner);
   const staging = await copyBeside(copied, dirs.data, 'restore');
   try {
     await chmod(staging, (await stat(dirs.data)).mode & 0o7777);
@@ -65,6 +86,10 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   }
   const count = await countTree(staging);
   await swapInto(staging, dirs.data);
+  if (manifest.database) {
+    await restoreDatabase(scope, source, manifest.database, force, owner);
+    say(`==> restored ${desc.name}'s ${manifest.database.kind} database from ${path.join(source, manifest.database.file)}`);
+  }
   const version = manifest.version ? ` of version ${manifest.version}` : '';
   say(`==> restored ${countOf(count.files, 'file')} of ${desc.name}'s data from ${source} (backup${version} made ${manifest.createdAt}) in ${seconds(started)}`);
   return { hook: false, manifest, files: count.files };

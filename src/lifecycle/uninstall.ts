@@ -1,15 +1,19 @@
 // `apppkg-gateway uninstall APP_DIR` (SPEC §3): after confirmation, commands.uninstall, then the
 // app's whole state directory (data, log, tmp, venv and its builds, run helpers, markers) is
-// removed. The app directory itself is never touched.
+// removed, and its database, role and Redis user dropped (SPEC 5.2, issue 15). The app directory
+// itself is never touched.
 import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
+import type { Description } from '../description/types.js';
+import type { HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
 import { isInside } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { processesOfApp } from './running-app.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
+import { removeServices } from '../services/remove-services.js';
 
 export interface UninstallOptions extends LifecycleOptions {
   /**
@@ -23,12 +27,14 @@ export interface UninstallResult {
   name: string;
   removed: string | null;
   ranHook: boolean;
+  /** What was dropped on the host's servers (database and role, Redis user). */
+  droppedServices: string[];
 }
 
 export async function uninstallApp(opts: UninstallOptions): Promise<UninstallResult> {
   const say = opts.say ?? quiet;
   const dir = path.resolve(opts.dir);
-  const { desc } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
+  const { desc, hostEnv } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
   const stateDir = appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).app;
   // Everything under the state directory goes: it must not hold the app itself.
   if (isInside(desc.dir, stateDir) || isInside(dir, stateDir)) {
@@ -45,14 +51,20 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
   if (!(await opts.confirm({ name: desc.name, stateDir }))) {
     throw new GatewayError('APPPKG_NOT_CONFIRMED', { action: `uninstall of ${desc.name}`, reason: 'the answer was not "y"' });
   }
+  const stateRoot = resolveStateRoot({ flag: opts.stateDir });
   // Not installed here (never run, or uninstalled already): no hook to run, nothing to remove.
   if (!(await lstat(stateDir).then(() => true, () => false))) {
+    // Its database may still have been made (by a restore, say): that goes all the same.
+    const droppedServices = await dropServices(desc, hostEnv, stateRoot, say);
     say(`==> nothing to remove: ${stateDir} does not exist`);
-    return { name: desc.name, removed: null, ranHook: false };
+    return { name: desc.name, removed: null, ranHook: false, droppedServices };
   }
   const started = Date.now();
   let ranHook = false;
   if (desc.commands.uninstall) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'uninstall', { say });
+  // After the hook (it may still need the database), before the files: a server that cannot be
+  // reached stops the uninstall here, and running it again finishes it.
+  const droppedServices = await dropServices(desc, hostEnv, stateRoot, say);
   try {
     await rm(stateDir, { recursive: true, force: true, maxRetries: 2 });
   } catch (err) {
@@ -60,5 +72,11 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
     throw new GatewayError('APPPKG_REMOVE_FAILED', { path: stateDir, reason: e.code ? `${e.code}: ${e.message}` : String(err), cause: err });
   }
   say(`==> removed ${stateDir} (data, log, tmp, venv, run) in ${seconds(started)}; ${desc.dir} is untouched`);
-  return { name: desc.name, removed: stateDir, ranHook };
+  return { name: desc.name, removed: stateDir, ranHook, droppedServices };
+}
+
+async function dropServices(desc: Description, hostEnv: HostEnvironment, stateRoot: string, say: (line: string) => void): Promise<string[]> {
+  const dropped = await removeServices({ desc, hostEnv, stateRoot, say });
+  for (const what of dropped) say(`==> dropped ${what}`);
+  return dropped;
 }

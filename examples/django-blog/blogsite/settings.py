@@ -68,12 +68,21 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": DATA_DIR / "blog.sqlite3",
+# app.yaml asks for `services: {database: sql}`: the gateway sets DATABASE_URL to the app's own
+# PostgreSQL database where the host has one (environment file `services.postgresql`), else to
+# SQLite in DATA_DIR. dj-database-url (Debian's python3-dj-database-url) reads either. Run
+# outside the gateway (plain `python manage.py`), SQLite in DATA_DIR as before.
+if os.environ.get("DATABASE_URL"):
+    import dj_database_url
+
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "db.sqlite3",
+        }
     }
-}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

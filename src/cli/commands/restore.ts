@@ -7,10 +7,15 @@ export const spec: CommandSpec = {
   summary:
     "Restore an app from a backup: its commands.restore with APPPKG_BACKUP_DIR=DIR; without the hook, its\n" +
     'data directory replaced by the copy a `backup` wrote (an empty DIR, or one that is not a backup\n' +
-    'of this app, is refused and nothing changes). Stop the app first: its data changes under it.',
-  usage: 'apppkg-gateway restore APP_DIR --from DIR [--environment FILE] [--state-dir DIR]',
-  optionHelp: [['--from DIR', 'a directory written by `apppkg-gateway backup APP_DIR --to DIR`'], ...APP_OPTION_HELP],
-  options: { ...APP_OPTIONS, from: { type: 'string' } },
+    'of this app, is refused and nothing changes). The app\'s database (services.database) is loaded back\n' +
+    'into an empty one; one that holds tables is refused without --force. Stop the app first.',
+  usage: 'apppkg-gateway restore APP_DIR --from DIR [--force] [--environment FILE] [--state-dir DIR]',
+  optionHelp: [
+    ['--from DIR', 'a directory written by `apppkg-gateway backup APP_DIR --to DIR`'],
+    ['--force', "replace the app's database (services.database) even when it already holds tables"],
+    ...APP_OPTION_HELP,
+  ],
+  options: { ...APP_OPTIONS, from: { type: 'string' }, force: { type: 'boolean' } },
   allowPositionals: 1,
 };
 
@@ -22,6 +27,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   await restoreApp({
     dir: args.positionals[0],
     from,
+    force: args.values.force === true,
     environmentFile: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
     say: (line) => process.stdout.write(`${line}\n`),

@@ -1,0 +1,142 @@
+// The services an app asks for in app.yaml (SPEC 5.2: `services: {database, redis}`), given by
+// what the host offers in the environment file (`services: {postgresql, redis}`): provisioned
+// (its own database and role, its own Redis ACL user), and injected as the variables Python
+// apps already read (DATABASE_URL, PG*, REDIS_URL, APPPKG_REDIS_PREFIX). Issue 15.
+import type { Description } from '../description/types.js';
+import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
+import { appStateDirs } from '../environment/state-root.js';
+import { isGatewayError } from '../errors.js';
+import { ensurePassword, readCredentials } from './credentials-store.js';
+import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, type AppDatabase } from './postgresql-server.js';
+import { appRedisPrefix, appRedisUserName, ensureRedisUser, parseRedisUrl, redisEnvironment, type AppRedisUser } from './redis-server.js';
+import { planServices, type ServicePlan } from './service-plan.js';
+import { recordServiceStatus, type ServiceStatus } from './service-status.js';
+import { sqliteEnvironment } from './sqlite-database.js';
+
+export { forgetServiceStatus, serviceStatusOf, type ServiceStatus } from './service-status.js';
+
+export interface ServiceOptions {
+  desc: Description;
+  hostEnv: HostEnvironment;
+  stateRoot: string;
+  /** Create what is missing (install, a start); false: only compute the variables (describe, check). */
+  provision: boolean;
+  say?: (line: string) => void;
+}
+
+/** The variables that tell the app where its services are; {} when it asks for none. */
+export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<string, string>> {
+  // A service whose variable the host's settings give already is the host's business (a managed
+  // database, a Kubernetes Secret: docs/kubernetes.md): neither provisioned nor refused.
+  const given = overridesFor(opts.hostEnv, opts.desc.name).settings;
+  const desc: Description = {
+    ...opts.desc,
+    services: {
+      database: given.DATABASE_URL !== undefined ? null : opts.desc.services.database,
+      redis: given.REDIS_URL !== undefined ? null : opts.desc.services.redis,
+    },
+  };
+  let plan: ServicePlan;
+  try {
+    plan = planServices(desc, opts.hostEnv);
+  } catch (err) {
+    if (opts.provision) recordRefusal(desc, err);
+    throw err;
+  }
+  if (!plan.database && !plan.redisUrl) {
+    if (opts.provision) recordServiceStatus(desc.name, []);
+    return {};
+  }
+  // One app's provisioning at a time: a start and an install racing must not make two passwords.
+  return serialised(`${opts.stateRoot}\0${desc.name}`, () => gather(opts, plan));
+}
+
+async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<string, string>> {
+  const { desc, stateRoot } = opts;
+  const env: Record<string, string> = {};
+  const statuses: ServiceStatus[] = [];
+  const attempt = async (name: string, kind: string, fn: () => Promise<Record<string, string>>) => {
+    try {
+      Object.assign(env, await fn());
+      statuses.push({ name, kind, state: 'ready', reason: null });
+    } catch (err) {
+      const state = isGatewayError(err) && err.code === 'APPPKG_SERVICE_UNAVAILABLE' ? 'unavailable' : 'refused';
+      statuses.push({ name, kind, state, reason: isGatewayError(err) ? `${err.message} (fix: ${err.hint})` : String(err) });
+      if (opts.provision) recordServiceStatus(desc.name, statuses);
+      throw err;
+    }
+  };
+  if (plan.database === 'sqlite') await attempt('database', 'sqlite', async () => sqliteEnvironment(appStateDirs(stateRoot, desc.name).data));
+  if (plan.database === 'postgresql') await attempt('database', 'postgresql', () => postgresqlFor(opts, plan.postgresqlUrl!));
+  if (plan.redisUrl) await attempt('redis', 'redis', () => redisFor(opts, plan.redisUrl!));
+  if (opts.provision) recordServiceStatus(desc.name, statuses);
+  return env;
+}
+
+async function postgresqlFor(opts: ServiceOptions, url: string): Promise<Record<string, string>> {
+  const { desc, stateRoot } = opts;
+  const server = parsePostgresUrl(url);
+  const name = appDatabaseName(desc.name);
+  if (!opts.provision) {
+    // Computed only: what was kept, or the variables without a password until something creates it.
+    const password = (await readCredentials(stateRoot, desc.name)).postgresql?.password;
+    const env = postgresEnvironment({ server, name, password: password ?? '' });
+    if (!password) {
+      delete env.PGPASSWORD;
+      env.DATABASE_URL = env.DATABASE_URL.replace(/:@/, '@');
+    }
+    return env;
+  }
+  const { password, created } = await ensurePassword(stateRoot, desc.name, 'postgresql');
+  const db: AppDatabase = { server, name, password };
+  const started = Date.now();
+  const made = await ensureAppDatabase(db, desc.name);
+  const say = opts.say ?? (() => {});
+  if (made.createdRole || made.createdDatabase) {
+    const what = [made.createdRole ? 'role' : '', made.createdDatabase ? 'database' : ''].filter(Boolean).join(' and ');
+    say(`${desc.name}: created postgresql ${what} ${name} on ${server.label} in ${Date.now() - started} ms`);
+  } else if (created) {
+    // The kept password was gone (removed by hand): the role now has the new one.
+    say(`${desc.name}: postgresql credentials were missing under ${stateRoot}/services; a new password was set for role ${name}`);
+  }
+  return postgresEnvironment(db);
+}
+
+async function redisFor(opts: ServiceOptions, url: string): Promise<Record<string, string>> {
+  const { desc, stateRoot } = opts;
+  const server = parseRedisUrl(url);
+  const user = appRedisUserName(desc.name);
+  const prefix = appRedisPrefix(desc.name);
+  if (!opts.provision) {
+    const password = (await readCredentials(stateRoot, desc.name)).redis?.password;
+    const env = redisEnvironment({ server, user, password: password ?? '', prefix });
+    if (!password) env.REDIS_URL = env.REDIS_URL.replace(/:@/, '@');
+    return env;
+  }
+  const { password, created } = await ensurePassword(stateRoot, desc.name, 'redis');
+  const u: AppRedisUser = { server, user, password, prefix };
+  const made = await ensureRedisUser(u);
+  const say = opts.say ?? (() => {});
+  if (made.created) say(`${desc.name}: created redis ACL user ${user} (keys ${prefix}*) on ${server.label}`);
+  else if (created) say(`${desc.name}: redis credentials were missing under ${stateRoot}/services; a new password was set for user ${user}`);
+  return redisEnvironment(u);
+}
+
+function recordRefusal(desc: Description, err: unknown): void {
+  if (!isGatewayError(err)) return;
+  const service = String(err.details.service ?? 'database');
+  recordServiceStatus(desc.name, [{ name: service, kind: String(err.details.kind ?? ''), state: 'refused', reason: `${err.message} (fix: ${err.hint})` }]);
+}
+
+const queues = new Map<string, Promise<unknown>>();
+
+function serialised<T>(key: string, job: () => Promise<T>): Promise<T> {
+  const before = queues.get(key) ?? Promise.resolve();
+  const run = before.catch(() => {}).then(job);
+  const tail = run.catch(() => {});
+  queues.set(key, tail);
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key);
+  });
+  return run;
+}

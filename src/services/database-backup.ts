@@ -1,0 +1,163 @@
+// An app's database in its backups (SPEC 5.2): `backup` writes it beside what commands.backup
+// or the data copy writes (DIR/database/: a pg_dump in custom format, or an SQLite online
+// backup), `restore` loads it into an empty database of the app (and refuses to clobber one
+// that holds tables unless forced).
+import { spawn } from 'node:child_process';
+import { chown, copyFile, lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Description } from '../description/types.js';
+import type { HostEnvironment } from '../environment/host-file.js';
+import { appStateDirs, type Owner } from '../environment/state-root.js';
+import { GatewayError } from '../errors.js';
+import { ensurePassword, readCredentials } from './credentials-store.js';
+import {
+  appDatabaseName, countRelations, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, recreateAppDatabase, type AppDatabase,
+} from './postgresql-server.js';
+import { planServices, type DatabaseKind } from './service-plan.js';
+import { backupSqlite, countSqliteTables, SQLITE_FILE, SQLITE_SIDE_FILES, sqlitePath } from './sqlite-database.js';
+
+/** The directory of a backup that holds the app's database. */
+export const BACKUP_DATABASE_DIR = 'database';
+
+/** What a backup's manifest records of the database it holds. */
+export interface DatabaseSnapshot {
+  kind: DatabaseKind;
+  /** Relative to the backup directory. */
+  file: string;
+  bytes: number;
+}
+
+export interface AppServiceScope {
+  desc: Description;
+  hostEnv: HostEnvironment;
+  stateRoot: string;
+  /** The app's interpreter (SQLite's backup runs with its sqlite3 module); asked only when needed. */
+  python: () => Promise<string>;
+  say?: (line: string) => void;
+}
+
+const PG_DUMP_FILE = 'postgresql.dump';
+
+/** Writes the app's database into DIR/database/; null when the app has none (or none yet). */
+export async function backupDatabase(scope: AppServiceScope, backupDir: string): Promise<DatabaseSnapshot | null> {
+  const { desc } = scope;
+  const kind = planServices(desc, scope.hostEnv).database;
+  if (!kind) return null;
+  const dir = path.join(backupDir, BACKUP_DATABASE_DIR);
+  await rm(dir, { recursive: true, force: true });
+  if (kind === 'sqlite') {
+    const source = sqlitePath(appStateDirs(scope.stateRoot, desc.name).data);
+    if (!(await exists(source))) {
+      scope.say?.(`==> no SQLite database yet (${source}): nothing of it to back up`);
+      return null;
+    }
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, SQLITE_FILE);
+    await backupSqlite(await scope.python(), source, `${file}.partial`);
+    await rename(`${file}.partial`, file);
+    return snapshot(backupDir, 'sqlite', file);
+  }
+  const db = await keptDatabase(scope);
+  if (!db) {
+    scope.say?.(`==> no PostgreSQL database made for ${desc.name} yet: nothing of it to back up`);
+    return null;
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, PG_DUMP_FILE);
+  // Custom format: compressed, and pg_restore can load it into a database of another name.
+  await runClient('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', `--file=${file}.partial`], db, `pg_dump of ${db.name}`);
+  await rename(`${file}.partial`, file);
+  return snapshot(backupDir, 'postgresql', file);
+}
+
+/**
+ * Before anything of a restore changes: the backup's database fits the app's, and the app's
+ * is empty (or `force`). Creates the app's PostgreSQL database when it has none, to look.
+ */
+export async function assertDatabaseRestorable(scope: AppServiceScope, snap: DatabaseSnapshot, force: boolean, appDir: string): Promise<void> {
+  const { desc } = scope;
+  const kind = planServices(desc, scope.hostEnv).database;
+  if (kind !== snap.kind) {
+    throw new GatewayError('APPPKG_SERVICE_FAILED', {
+      action: `restore of ${desc.name}'s database`,
+      reason: `the backup holds a ${snap.kind} database, but the app now runs on ${kind ?? 'no database'}`,
+      fix: snap.kind === 'postgresql' ? 'restore on a host whose environment file sets services.postgresql' : 'restore where the app runs on SQLite (no services.postgresql), or load the file by hand',
+    });
+  }
+  if (force) return;
+  let tables: number;
+  let database: string;
+  if (kind === 'sqlite') {
+    database = sqlitePath(appStateDirs(scope.stateRoot, desc.name).data);
+    tables = (await exists(database)) ? await countSqliteTables(await scope.python(), database) : 0;
+  } else {
+    const db = await provisionedDatabase(scope);
+    database = db.name;
+    tables = await countRelations(db);
+  }
+  if (tables > 0) {
+    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: desc.name, kind, database, found: `${tables} table${tables === 1 ? '' : 's'}`, dir: appDir });
+  }
+}
+
+/** Loads the backup's database into the app's (emptied first when forced). */
+export async function restoreDatabase(scope: AppServiceScope, backupDir: string, snap: DatabaseSnapshot, force: boolean, owner?: Owner): Promise<void> {
+  const { desc } = scope;
+  const file = path.join(backupDir, snap.file);
+  if (snap.kind === 'sqlite') {
+    const data = appStateDirs(scope.stateRoot, desc.name).data;
+    await mkdir(data, { recursive: true, mode: 0o700 });
+    const target = sqlitePath(data);
+    const staging = path.join(data, `.${SQLITE_FILE}.restore-${process.pid}`);
+    await copyFile(file, staging);
+    if (owner) await chown(staging, owner.uid, owner.gid);
+    // A journal or WAL of the database being replaced would be replayed into the new one.
+    for (const side of SQLITE_SIDE_FILES) await rm(path.join(data, side), { force: true });
+    await rename(staging, target);
+    return;
+  }
+  const db = await provisionedDatabase(scope);
+  if (force) await recreateAppDatabase(db, desc.name);
+  await runClient('pg_restore', ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${db.name}`, file], db, `pg_restore into ${db.name}`);
+}
+
+/** The app's database as kept, or null when it was never provisioned (no password kept). */
+async function keptDatabase(scope: AppServiceScope): Promise<AppDatabase | null> {
+  const password = (await readCredentials(scope.stateRoot, scope.desc.name)).postgresql?.password;
+  if (!password) return null;
+  return { server: parsePostgresUrl(scope.hostEnv.services.postgresql!), name: appDatabaseName(scope.desc.name), password };
+}
+
+async function provisionedDatabase(scope: AppServiceScope): Promise<AppDatabase> {
+  const { password } = await ensurePassword(scope.stateRoot, scope.desc.name, 'postgresql');
+  const db: AppDatabase = { server: parsePostgresUrl(scope.hostEnv.services.postgresql!), name: appDatabaseName(scope.desc.name), password };
+  await ensureAppDatabase(db, scope.desc.name);
+  return db;
+}
+
+/** pg_dump / pg_restore as the app's own role: the password in the child's environment only. */
+function runClient(program: string, args: string[], db: AppDatabase, action: string): Promise<void> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) env[k] = v;
+  const { DATABASE_URL: _url, ...pgVars } = postgresEnvironment(db);
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { env: { ...env, ...pgVars }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', (e) => reject(new GatewayError('APPPKG_SERVICE_FAILED', {
+      action, reason: `${program}: ${e.message}`, fix: 'install Debian\'s postgresql-client (apt-get install postgresql-client)', cause: e,
+    })));
+    child.on('close', (status) => {
+      if (status === 0) resolve();
+      else reject(new GatewayError('APPPKG_SERVICE_FAILED', { action, reason: err.trim().split('\n').slice(-3).join(' / ') || `${program} exited ${status}` }));
+    });
+  });
+}
+
+async function snapshot(backupDir: string, kind: DatabaseKind, file: string): Promise<DatabaseSnapshot> {
+  return { kind, file: path.relative(backupDir, file), bytes: (await stat(file)).size };
+}
+
+function exists(file: string): Promise<boolean> {
+  return lstat(file).then(() => true, () => false);
+}

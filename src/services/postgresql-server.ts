@@ -1,0 +1,240 @@
+// The host's PostgreSQL (environment file `services.postgresql`, SPEC 5.2) as the gateway uses
+// it: per app one role and one database of the same name, the database owned by that role and
+// closed to every other (`REVOKE CONNECT ... FROM PUBLIC`), both marked with a comment so that
+// the gateway never takes over or drops what it did not create. Statements run on the one admin
+// connection of admin-session.ts.
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type pg from 'pg';
+
+/** pg is loaded by the first app that asks for PostgreSQL: a gateway without one never pays for it. */
+const loadPg = async (): Promise<typeof pg> => (await import('pg')).default;
+import { GatewayError, isGatewayError } from '../errors.js';
+import { withAdminConnection } from './admin-session.js';
+
+/** Where the server is and who the gateway is there, from the host's URL. */
+export interface PostgresServer {
+  /** A socket directory (starts with "/") or a host name / address. */
+  host: string;
+  port: number;
+  user: string;
+  password: string | null;
+  /** The database the admin connection opens (any that exists: `postgres`). */
+  database: string;
+  /** host:port, for messages (never the password). */
+  label: string;
+}
+
+/** The app's own role and database (one name for both). */
+export interface AppDatabase {
+  server: PostgresServer;
+  name: string;
+  password: string;
+}
+
+const DEFAULT_SOCKET_DIR = '/var/run/postgresql';
+const CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * `postgresql:///postgres?host=/var/run/postgresql`, `postgresql://admin:pw@db.example:5432/postgres`
+ * or a socket directory percent-encoded as the host (`postgresql://postgres@%2Ftmp%2Fpg/postgres`),
+ * the forms libpq accepts.
+ */
+export function parsePostgresUrl(text: string): PostgresServer {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw unavailable(text.replace(/:[^:@/]*@/, ':***@'), 'expected a URL like postgresql:///postgres?host=/var/run/postgresql');
+  }
+  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') {
+    throw unavailable(`${url.protocol}//${url.host}`, `expected a postgresql:// URL, found ${url.protocol}//`);
+  }
+  const q = url.searchParams;
+  const host = decodeURIComponent(url.hostname) || q.get('host') || DEFAULT_SOCKET_DIR;
+  const port = Number(url.port || q.get('port') || 5432);
+  const user = decodeURIComponent(url.username) || q.get('user') || os.userInfo().username;
+  const password = url.password ? decodeURIComponent(url.password) : q.get('password');
+  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || q.get('dbname') || 'postgres';
+  return { host, port, user, password, database, label: `${host}:${port}` };
+}
+
+/**
+ * `apppkg_NAME`: the prefix keeps an app called "postgres" away from the superuser's role.
+ * PostgreSQL cuts identifiers at 63 bytes; a longer name keeps its start and a hash.
+ */
+export function appDatabaseName(app: string): string {
+  const name = `apppkg_${app}`;
+  if (Buffer.byteLength(name) <= 63) return name;
+  return `${name.slice(0, 50)}_${createHash('sha256').update(app).digest('hex').slice(0, 12)}`;
+}
+
+/** The variables the app reads (SPEC 5.2): DATABASE_URL and libpq's PG*. */
+export function postgresEnvironment(db: AppDatabase): Record<string, string> {
+  const { server, name, password } = db;
+  // A socket directory goes percent-encoded in the host part: libpq, psycopg2 and
+  // dj-database-url all read it there.
+  const hostPart = server.host.startsWith('/') ? encodeURIComponent(server.host) : server.host.includes(':') ? `[${server.host}]` : server.host;
+  return {
+    DATABASE_URL: `postgresql://${encodeURIComponent(name)}:${encodeURIComponent(password)}@${hostPart}:${server.port}/${encodeURIComponent(name)}`,
+    PGHOST: server.host,
+    PGPORT: String(server.port),
+    PGUSER: name,
+    PGPASSWORD: password,
+    PGDATABASE: name,
+  };
+}
+
+/** What `ensureAppDatabase` had to create (for the log). */
+export interface EnsureResult {
+  createdRole: boolean;
+  createdDatabase: boolean;
+}
+
+/**
+ * Creates the app's role and database where missing and (re)sets the role's password to the
+ * kept one: idempotent, so a start after a role or a credentials file removed by hand heals it.
+ */
+export function ensureAppDatabase(db: AppDatabase, app: string): Promise<EnsureResult> {
+  return onAdmin(db.server, async (client) => {
+    const ident = client.escapeIdentifier(db.name);
+    const marker = client.escapeLiteral(markerOf(app));
+    const role = await ownedRow(client, 'role', db.name, app);
+    // The password goes as a SCRAM verifier: the plain text never reaches the server or its log.
+    const verifier = client.escapeLiteral(scramVerifier(db.password));
+    if (!role) {
+      // INHERIT (the default): from PostgreSQL 15 the public schema belongs to pg_database_owner,
+      // whose rights the database's owner has only by inheriting them.
+      await client.query(`CREATE ROLE ${ident} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD ${verifier}`);
+      await client.query(`COMMENT ON ROLE ${ident} IS ${marker}`);
+    } else {
+      await client.query(`ALTER ROLE ${ident} LOGIN PASSWORD ${verifier}`);
+    }
+    const database = await ownedRow(client, 'database', db.name, app);
+    if (!database) {
+      await client.query(`CREATE DATABASE ${ident} OWNER ${ident}`);
+      await client.query(`COMMENT ON DATABASE ${ident} IS ${marker}`);
+    }
+    // Every role may connect to a new database by default: only its owner may here.
+    await client.query(`REVOKE ALL ON DATABASE ${ident} FROM PUBLIC`);
+    return { createdRole: !role, createdDatabase: !database };
+  });
+}
+
+/** Drops the app's database and role, if they are the gateway's; false when there was neither. */
+export function dropAppDatabase(server: PostgresServer, app: string): Promise<boolean> {
+  const name = appDatabaseName(app);
+  return onAdmin(server, async (client) => {
+    const ident = client.escapeIdentifier(name);
+    const database = await ownedRow(client, 'database', name, app);
+    const role = await ownedRow(client, 'role', name, app);
+    // WITH (FORCE) ends the app's sessions still open (PostgreSQL 13+).
+    if (database) await client.query(`DROP DATABASE ${ident} WITH (FORCE)`);
+    if (role) await client.query(`DROP ROLE ${ident}`);
+    return Boolean(database || role);
+  });
+}
+
+/** An empty database again, for `restore --force`: dropped and created anew. */
+export async function recreateAppDatabase(db: AppDatabase, app: string): Promise<void> {
+  await onAdmin(db.server, async (client) => {
+    if (await ownedRow(client, 'database', db.name, app)) await client.query(`DROP DATABASE ${client.escapeIdentifier(db.name)} WITH (FORCE)`);
+  });
+  await ensureAppDatabase(db, app);
+}
+
+/** How many tables, views and sequences the app's database holds, asked as the app itself. */
+export async function countRelations(db: AppDatabase): Promise<number> {
+  const client = new (await loadPg()).Client({ host: db.server.host, port: db.server.port, user: db.name, password: db.password, database: db.name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  try {
+    await client.connect();
+    const r = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+       WHERE s.nspname NOT IN ('pg_catalog', 'information_schema') AND s.nspname NOT LIKE 'pg\\_toast%'
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')`,
+    );
+    return Number(r.rows[0].n);
+  } catch (err) {
+    throw asServiceError(db.server, err, `look into database ${db.name}`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** The server's version when it answers the admin connection (check). */
+export function probePostgres(server: PostgresServer): Promise<string> {
+  return onAdmin(server, async (client) => {
+    const r = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+    // "15.18 (Debian 15.18-0+deb12u1)": the number is what a reader compares.
+    return r.rows[0].v.split(' ')[0];
+  });
+}
+
+// Comments mark what the gateway created: it only alters and drops its own.
+function markerOf(app: string): string {
+  return `apppkg-gateway: app ${app}`;
+}
+
+async function ownedRow(client: pg.Client, what: 'role' | 'database', name: string, app: string): Promise<boolean> {
+  const sql = what === 'role'
+    ? "SELECT shobj_description(oid, 'pg_authid') AS c FROM pg_roles WHERE rolname = $1"
+    : "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1";
+  const r = await client.query<{ c: string | null }>(sql, [name]);
+  if (r.rows.length === 0) return false;
+  if (r.rows[0].c !== markerOf(app)) throw new GatewayError('APPPKG_SERVICE_CONFLICT', { kind: 'postgresql', what, object: name, app });
+  return true;
+}
+
+/** RFC 5802/7677 SCRAM-SHA-256 verifier, in the form PostgreSQL stores (pg_authid.rolpassword). */
+function scramVerifier(password: string, iterations = 4096): string {
+  const salt = randomBytes(16);
+  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+class AdminClient {
+  constructor(readonly client: pg.Client) {}
+  close(): Promise<void> {
+    return this.client.end();
+  }
+}
+
+function onAdmin<T>(server: PostgresServer, job: (client: pg.Client) => Promise<T>): Promise<T> {
+  const key = `postgresql:${server.user}@${server.label}/${server.database}`;
+  const open = async () => {
+    const client = new (await loadPg()).Client({ host: server.host, port: server.port, user: server.user, password: server.password ?? undefined, database: server.database, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    // A connection the server drops later ends with an 'error' event: never an uncaught one.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw asServiceError(server, err, 'connect');
+    }
+    return new AdminClient(client);
+  };
+  return withAdminConnection(key, open, (admin) => job(admin.client).catch((err) => Promise.reject(asServiceError(server, err, 'provision'))));
+}
+
+/** SQLSTATE classes that mean "cannot reach or log in", which a later try may cure. */
+const UNREACHABLE_STATES = /^(08|28|3D|57P)/;
+
+export function asServiceError(server: PostgresServer, err: unknown, action: string): GatewayError {
+  if (isGatewayError(err)) return err;
+  const e = err as { message?: string; code?: string; severity?: string };
+  const message = e?.message ?? String(err);
+  // Only the server's own errors (pg's DatabaseError) carry a severity; a socket's code
+  // (ECONNREFUSED) is no SQLSTATE.
+  const sqlState = typeof e.severity === 'string' && typeof e.code === 'string' ? e.code : null;
+  if (!sqlState || UNREACHABLE_STATES.test(sqlState)) {
+    return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'postgresql', server: server.label, reason: message, cause: err });
+  }
+  return new GatewayError('APPPKG_SERVICE_FAILED', { action: `${action} on postgresql at ${server.label}`, reason: `${message} (SQLSTATE ${sqlState})`, cause: err });
+}
+
+function unavailable(server: string, reason: string): GatewayError {
+  return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'postgresql', server, reason });
+}

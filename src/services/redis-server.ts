@@ -1,0 +1,197 @@
+// The host's Redis (environment file `services.redis`, SPEC 5.2; Redis >= 6 for ACL users) as
+// the gateway uses it: per app one ACL user whose keys and channels are limited to the app's
+// prefix `NAME:`, with every command that could reach beyond it (KEYS, SCAN, FLUSHALL, SELECT,
+// FUNCTION, CONFIG, ...) taken away, so that one app never reads, lists or deletes another's keys.
+import { createHash } from 'node:crypto';
+import type { Redis, RedisOptions } from 'ioredis';
+
+/** ioredis is loaded by the first app that asks for Redis: a gateway without one never pays for it. */
+const loadRedis = async (): Promise<typeof Redis> => (await import('ioredis')).Redis;
+import { GatewayError, isGatewayError } from '../errors.js';
+import { withAdminConnection } from './admin-session.js';
+
+export interface RedisServer {
+  /** redis: or rediss: (TLS). */
+  tls: boolean;
+  host: string;
+  port: number;
+  user: string | null;
+  password: string | null;
+  db: number;
+  /** host:port, for messages (never the password). */
+  label: string;
+}
+
+export interface AppRedisUser {
+  server: RedisServer;
+  user: string;
+  password: string;
+  prefix: string;
+}
+
+const CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * What an app's user may do: its own keys and channels only. `-@dangerous -@admin` removes
+ * FLUSHALL, KEYS, CONFIG, DEBUG, CLIENT KILL and the like; the rest reach past key patterns:
+ * SCAN and RANDOMKEY list other apps' key names, SELECT/SWAPDB/MOVE cross databases, FUNCTION and
+ * SCRIPT FLUSH change what every app shares.
+ */
+const APP_RULES = ['+@all', '-@dangerous', '-@admin', '-scan', '-randomkey', '-select', '-swapdb', '-move', '-function', '-script|flush', '-script|kill'];
+
+/** redis://[user:password@]host[:port][/db] or rediss://... */
+export function parseRedisUrl(text: string): RedisServer {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: text.replace(/:[^:@/]*@/, ':***@'), reason: 'expected a URL like redis://127.0.0.1:6379' });
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: url.host, reason: `expected a redis:// or rediss:// URL, found ${url.protocol}//` });
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
+  const port = Number(url.port || 6379);
+  const db = Number(url.pathname.replace(/^\//, '') || 0);
+  return {
+    tls: url.protocol === 'rediss:',
+    host,
+    port,
+    user: url.username ? decodeURIComponent(url.username) : null,
+    password: url.password ? decodeURIComponent(url.password) : null,
+    db: Number.isInteger(db) ? db : 0,
+    label: `${host}:${port}`,
+  };
+}
+
+export function appRedisUserName(app: string): string {
+  return `apppkg-${app}`;
+}
+
+export function appRedisPrefix(app: string): string {
+  return `${app}:`;
+}
+
+/** REDIS_URL (with the app's user and password) and APPPKG_REDIS_PREFIX. */
+export function redisEnvironment(u: AppRedisUser): Record<string, string> {
+  const { server } = u;
+  const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+  return {
+    REDIS_URL: `${server.tls ? 'rediss' : 'redis'}://${encodeURIComponent(u.user)}:${encodeURIComponent(u.password)}@${host}:${server.port}/${server.db}`,
+    APPPKG_REDIS_PREFIX: u.prefix,
+  };
+}
+
+/**
+ * Creates or resets the app's ACL user to exactly its rules and kept password: idempotent, and
+ * a user deleted by hand (or lost in a Redis restart without an ACL file) comes back.
+ */
+export function ensureRedisUser(u: AppRedisUser): Promise<{ created: boolean }> {
+  return onAdmin(u.server, async (redis) => {
+    const existing = (await redis.call('ACL', 'GETUSER', u.user)) as unknown[] | null;
+    // The password is sent as its SHA-256 (#...): the plain text never crosses the wire.
+    const hash = createHash('sha256').update(u.password).digest('hex');
+    await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, `~${u.prefix}*`, `&${u.prefix}*`, ...APP_RULES);
+    await saveAcl(redis);
+    return { created: existing === null };
+  });
+}
+
+/** Deletes the app's keys (its prefix) and its ACL user; false when there was no user. */
+export function dropRedisUser(server: RedisServer, app: string): Promise<boolean> {
+  const user = appRedisUserName(app);
+  const prefix = appRedisPrefix(app);
+  return onAdmin(server, async (redis) => {
+    const existing = await redis.call('ACL', 'GETUSER', user);
+    let cursor = '0';
+    do {
+      const [next, keys] = (await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1000)) as [string, string[]];
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await redis.call('ACL', 'DELUSER', user);
+    await saveAcl(redis);
+    return existing !== null;
+  });
+}
+
+/** The server's version when the admin connection answers (check). */
+export function probeRedis(server: RedisServer): Promise<string> {
+  return onAdmin(server, async (redis) => {
+    const info = String(await redis.call('INFO', 'server'));
+    return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  });
+}
+
+/** Logs in as the app's user and pings: its password and rules are in force. */
+export async function probeRedisAsApp(u: AppRedisUser): Promise<void> {
+  const redis = new (await loadRedis())(clientOptions(u.server, u.user, u.password));
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    throw asRedisError(u.server, err);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// With an aclfile the users outlive a Redis restart; without one, the next start re-creates them.
+async function saveAcl(redis: Redis): Promise<void> {
+  await redis.call('ACL', 'SAVE').catch(() => {});
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function clientOptions(server: RedisServer, user: string | null, password: string | null): RedisOptions {
+  return {
+    host: server.host,
+    port: server.port,
+    username: user ?? undefined,
+    password: password ?? undefined,
+    db: server.db,
+    tls: server.tls ? {} : undefined,
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    // Provisioning fails now and the registry retries the start later; no reconnect loop here.
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  };
+}
+
+class AdminRedis {
+  constructor(readonly redis: Redis) {}
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+function onAdmin<T>(server: RedisServer, job: (redis: Redis) => Promise<T>): Promise<T> {
+  const key = `redis:${server.user ?? ''}@${server.label}/${server.db}`;
+  const open = async () => {
+    const redis = new (await loadRedis())(clientOptions(server, server.user, server.password));
+    redis.on('error', () => {});
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect();
+      throw asRedisError(server, err);
+    }
+    return new AdminRedis(redis);
+  };
+  return withAdminConnection(key, open, (admin) => job(admin.redis).catch((err) => Promise.reject(asRedisError(server, err))));
+}
+
+function asRedisError(server: RedisServer, err: unknown): GatewayError {
+  if (isGatewayError(err)) return err;
+  const message = (err as Error)?.message ?? String(err);
+  // A reply error (NOPERM, ERR unknown command) is the server refusing; everything else is reach.
+  if ((err as Error)?.name === 'ReplyError' && !/^(WRONGPASS|NOAUTH|LOADING)/.test(message)) {
+    return new GatewayError('APPPKG_SERVICE_FAILED', { action: `provisioning on redis at ${server.label}`, reason: message, cause: err });
+  }
+  return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: server.label, reason: message, cause: err });
+}

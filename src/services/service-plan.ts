@@ -1,0 +1,54 @@
+// Which server backs each service an app asks for (SPEC 5.2), from app.yaml's `services:` and
+// the environment file's: `sql` is PostgreSQL where the host has one, else SQLite; `postgresql`
+// or `redis` on a host without that server refuses the app, naming the key to set.
+import type { Description } from '../description/types.js';
+import type { HostEnvironment } from '../environment/host-file.js';
+import { GatewayError } from '../errors.js';
+
+export type DatabaseKind = 'postgresql' | 'sqlite';
+
+export interface ServicePlan {
+  /** What backs `services.database`; null when the app asks for no database. */
+  database: DatabaseKind | null;
+  /** The host's PostgreSQL URL when `database` is postgresql. */
+  postgresqlUrl: string | null;
+  /** The host's Redis URL when the app asks for `redis`; null when it does not. */
+  redisUrl: string | null;
+}
+
+export const EXAMPLE_URLS = {
+  postgresql: 'postgresql:///postgres?host=/var/run/postgresql',
+  redis: 'redis://127.0.0.1:6379',
+} as const;
+
+/** The plan, or APPPKG_SERVICE_MISSING for the first service the host cannot give. */
+export function planServices(desc: Description, hostEnv: HostEnvironment): ServicePlan {
+  const asked = desc.services ?? { database: null, redis: null };
+  const offered = hostEnv.services ?? { postgresql: null, redis: null };
+  let database: DatabaseKind | null = null;
+  if (asked.database === 'sqlite') database = 'sqlite';
+  else if (asked.database === 'sql') database = offered.postgresql ? 'postgresql' : 'sqlite';
+  else if (asked.database === 'postgresql') {
+    if (!offered.postgresql) throw missing(desc, 'database', 'postgresql', 'postgresql');
+    database = 'postgresql';
+  }
+  if (asked.redis === 'redis' && !offered.redis) throw missing(desc, 'redis', 'redis', 'redis');
+  return {
+    database,
+    postgresqlUrl: database === 'postgresql' ? offered.postgresql : null,
+    redisUrl: asked.redis === 'redis' ? offered.redis : null,
+  };
+}
+
+function missing(desc: Description, service: string, asked: string, kind: 'postgresql' | 'redis'): GatewayError {
+  const at = desc.positions.services;
+  return new GatewayError('APPPKG_SERVICE_MISSING', {
+    app: desc.name,
+    service,
+    asked,
+    kind,
+    envKey: `services.${kind}`,
+    url: EXAMPLE_URLS[kind],
+    ...(at ? { file: desc.file, line: at.line, column: at.column, key: 'services' } : {}),
+  });
+}

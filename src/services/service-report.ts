@@ -1,0 +1,98 @@
+// What `describe` and `check` say of an app's services (SPEC 5.2): what the app asks, what backs
+// it on this host, the variables it gets (passwords masked), and for `check` whether each server
+// answers. Nothing here creates anything.
+import type { Description } from '../description/types.js';
+import type { HostEnvironment } from '../environment/host-file.js';
+import { isGatewayError, type ErrorCode } from '../errors.js';
+import { serviceEnvironment } from './app-services.js';
+import { readCredentials } from './credentials-store.js';
+import { appDatabaseName, parsePostgresUrl, probePostgres } from './postgresql-server.js';
+import { appRedisUserName, parseRedisUrl, probeRedis } from './redis-server.js';
+import { planServices, type ServicePlan } from './service-plan.js';
+
+/** `describe`'s "services": asked, and what it gets here. */
+export interface ServicesDescription {
+  asks: { database: string | null; redis: string | null };
+  /** Per asked service, what backs it; absent when the host cannot give it (see `problem`). */
+  gets: { database?: string; redis?: string };
+  /** The variables injected, passwords as "***". */
+  env: Record<string, string>;
+  /** Why the app would be refused, with the fix; null when it would not. */
+  problem: string | null;
+}
+
+export interface ServiceCheck {
+  /** services.database or services.redis */
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix: string;
+  code?: ErrorCode;
+}
+
+const SECRET_VARS = new Set(['PGPASSWORD']);
+
+/** Passwords out of URLs (user:***@) and out of the variables that hold one. */
+export function maskSecrets(env: Record<string, string>): Record<string, string> {
+  const masked: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) masked[k] = SECRET_VARS.has(k) ? '***' : v.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@]*@/i, '$1:***@');
+  return masked;
+}
+
+export async function describeServices(desc: Description, hostEnv: HostEnvironment, stateRoot: string): Promise<ServicesDescription> {
+  const asks = { database: desc.services?.database ?? null, redis: desc.services?.redis ?? null };
+  const result: ServicesDescription = { asks, gets: {}, env: {}, problem: null };
+  try {
+    const plan = planServices(desc, hostEnv);
+    if (plan.database) result.gets.database = plan.database;
+    if (plan.redisUrl) result.gets.redis = 'redis';
+    result.env = maskSecrets(await serviceEnvironment({ desc, hostEnv, stateRoot, provision: false }));
+  } catch (err) {
+    if (!isGatewayError(err)) throw err;
+    result.problem = `${err.message} (fix: ${err.hint})`;
+  }
+  return result;
+}
+
+/** One line per service the app asks for; [] when it asks for none. */
+export async function checkServices(desc: Description, hostEnv: HostEnvironment, stateRoot: string): Promise<ServiceCheck[]> {
+  const asks = desc.services ?? { database: null, redis: null };
+  if (!asks.database && !asks.redis) return [];
+  let plan: ServicePlan;
+  try {
+    plan = planServices(desc, hostEnv);
+  } catch (err) {
+    if (!isGatewayError(err)) throw err;
+    return [{ name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }];
+  }
+  const creds = await readCredentials(stateRoot, desc.name);
+  const env = maskSecrets(await serviceEnvironment({ desc, hostEnv, stateRoot, provision: false }));
+  const checks: ServiceCheck[] = [];
+  const made = (yes: boolean) => (yes ? '' : '; created on install or first start');
+  if (plan.database === 'sqlite') {
+    checks.push({ name: 'services.database', ok: true, detail: `${asks.database}: SQLite, DATABASE_URL=${env.DATABASE_URL}`, fix: '' });
+  } else if (plan.database === 'postgresql') {
+    checks.push(await probe('services.database', async () => {
+      const server = parsePostgresUrl(plan.postgresqlUrl!);
+      const version = await probePostgres(server);
+      return `${asks.database}: PostgreSQL ${version} at ${server.label} reachable, role and database ${appDatabaseName(desc.name)}${made(Boolean(creds.postgresql))}, DATABASE_URL=${env.DATABASE_URL}`;
+    }));
+  }
+  if (plan.redisUrl) {
+    checks.push(await probe('services.redis', async () => {
+      const server = parseRedisUrl(plan.redisUrl!);
+      const version = await probeRedis(server);
+      return `Redis ${version} at ${server.label} reachable, user ${appRedisUserName(desc.name)}${made(Boolean(creds.redis))}, keys ${env.APPPKG_REDIS_PREFIX}*, REDIS_URL=${env.REDIS_URL}`;
+    }));
+  }
+  return checks;
+}
+
+async function probe(name: string, fn: () => Promise<string>): Promise<ServiceCheck> {
+  try {
+    return { name, ok: true, detail: await fn(), fix: '' };
+  } catch (err) {
+    if (!isGatewayError(err)) throw err;
+    return { name, ok: false, detail: err.message, fix: err.hint, code: err.code };
+  }
+}

@@ -1,0 +1,61 @@
+// SQLite, the embedded default (SPEC 5.2): `DATA/db.sqlite3` under the app's data directory,
+// nothing to set up. Backups use SQLite's online backup API through the app's own interpreter
+// (its sqlite3 module), so a copy taken while the app writes is still consistent, which a file
+// copy is not.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { GatewayError } from '../errors.js';
+
+export const SQLITE_FILE = 'db.sqlite3';
+/** What SQLite keeps beside the database while it is open (journal, WAL). */
+export const SQLITE_SIDE_FILES = ['-journal', '-wal', '-shm'].map((s) => `${SQLITE_FILE}${s}`);
+
+export function sqlitePath(dataDir: string): string {
+  return path.join(dataDir, SQLITE_FILE);
+}
+
+/** sqlite:////abs/path: four slashes, as SQLAlchemy and dj-database-url read an absolute path. */
+export function sqliteEnvironment(dataDir: string): Record<string, string> {
+  return { DATABASE_URL: `sqlite:///${sqlitePath(dataDir)}` };
+}
+
+// argv[1] -> argv[2], page by page; the source opened read-only so a missing file stays missing.
+const BACKUP_SCRIPT = `
+import sqlite3, sys
+src = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+dst = sqlite3.connect(sys.argv[2])
+with dst:
+    src.backup(dst)
+dst.close(); src.close()
+`;
+
+const COUNT_SCRIPT = `
+import sqlite3, sys
+db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+print(db.execute("SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'").fetchone()[0])
+`;
+
+/** Online backup of `from` into the new file `to`, with `python` (the app's interpreter). */
+export async function backupSqlite(python: string, from: string, to: string): Promise<void> {
+  await runPython(python, [BACKUP_SCRIPT, from, to], `SQLite backup of ${from}`);
+}
+
+/** Tables and views in the database at `file`. */
+export async function countSqliteTables(python: string, file: string): Promise<number> {
+  return Number((await runPython(python, [COUNT_SCRIPT, file], `read ${file}`)).trim());
+}
+
+function runPython(python: string, args: string[], action: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, ['-I', '-c', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', (e) => reject(new GatewayError('APPPKG_SERVICE_FAILED', { action, reason: `${python}: ${e.message}`, cause: e })));
+    child.on('close', (status) => {
+      if (status === 0) resolve(out);
+      else reject(new GatewayError('APPPKG_SERVICE_FAILED', { action, reason: err.trim().split('\n').pop() || `${python} exited ${status}` }));
+    });
+  });
+}

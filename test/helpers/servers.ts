@@ -1,0 +1,153 @@
+// Real PostgreSQL and Redis servers for the services tests (issue 15), each private to one test
+// file: a cluster made by initdb in a temp dir and run as the `postgres` user on a socket in
+// that dir (no TCP), and a redis-server on a free loopback port with its own ACL file (the
+// default user off). Stopped by their own pid, never the system's services.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import getPort from 'get-port';
+import { isAlive, waitFor } from './process.js';
+
+export interface RunningServer {
+  /** The URL for the environment file's `services:` (admin credentials in it). */
+  url: string;
+  pid: number;
+  /** Stops the server by its pid (TERM, then KILL past the deadline) and removes its directory. */
+  stop(): Promise<void>;
+}
+
+export interface RunningPostgres extends RunningServer {
+  socketDir: string;
+  port: number;
+  adminPassword: string;
+  /** Runs psql as the admin (or as `user` with `password`); returns stdout, throws on failure. */
+  psql(sql: string, opts?: { database?: string; user?: string; password?: string }): string;
+}
+
+/** Why these tests cannot run here (no server binaries, not root), or null. */
+export function serversMissing(): string | null {
+  if (process.getuid?.() !== 0) return 'the services tests start postgres as the postgres user: run them as root';
+  if (!existsSync(postgresBin('initdb'))) return 'PostgreSQL is not installed (apt-get install postgresql)';
+  if (spawnSync('redis-server', ['--version']).status !== 0) return 'redis-server is not installed (apt-get install redis-server)';
+  return null;
+}
+
+function postgresBin(name: string): string {
+  const versions = spawnSync('ls', ['/usr/lib/postgresql'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort((a, b) => Number(b) - Number(a));
+  return join('/usr/lib/postgresql', versions[0] ?? '0', 'bin', name);
+}
+
+function userIds(name: string): { uid: number; gid: number } {
+  const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
+  return { uid, gid };
+}
+
+export async function startPostgres(): Promise<RunningPostgres> {
+  const dir = mkdtempSync(join(tmpdir(), 'apppkg-pg-'));
+  const { uid, gid } = userIds('postgres');
+  chownSync(dir, uid, gid);
+  chmodSync(dir, 0o755);
+  const adminPassword = randomBytes(12).toString('hex');
+  const pwfile = join(dir, 'pw');
+  writeFileSync(pwfile, `${adminPassword}\n`, { mode: 0o600 });
+  chownSync(pwfile, uid, gid);
+  // Passwords everywhere (scram), as a real host has: trust would let any app in as anyone.
+  const init = spawnSync(postgresBin('initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync'], {
+    uid, gid, cwd: dir, encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, LANG: 'C.UTF-8' },
+  });
+  if (init.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`initdb failed: ${init.stderr || init.error}`);
+  }
+  const port = 5432;
+  const child = spawn(postgresBin('postgres'), ['-D', join(dir, 'data'), '-k', dir, '-p', String(port), '-c', "listen_addresses=", '-c', 'fsync=off', '-c', 'max_connections=100'], {
+    uid, gid, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, LANG: 'C.UTF-8' },
+  });
+  let log = '';
+  child.stderr!.on('data', (c) => (log += c));
+  const server = running(child, dir, 'SIGINT');
+  try {
+    await waitFor(() => spawnSync(postgresBin('pg_isready'), ['-h', dir, '-p', String(port)]).status === 0, 30_000, `postgres in ${dir} to accept connections`);
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${(err as Error).message}\n${log}`);
+  }
+  return {
+    ...server,
+    url: `postgresql://postgres:${adminPassword}@${encodeURIComponent(dir)}:${port}/postgres`,
+    socketDir: dir,
+    port,
+    adminPassword,
+    psql(sql, opts = {}) {
+      const r = spawnSync('psql', ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-p', String(port), '-U', opts.user ?? 'postgres', '-d', opts.database ?? 'postgres', '-c', sql], {
+        encoding: 'utf8', timeout: 30_000, env: { ...process.env, PGPASSWORD: opts.password ?? adminPassword },
+      });
+      if (r.status !== 0) throw new Error(`psql: ${r.stderr.trim()}`);
+      return r.stdout.trim();
+    },
+  };
+}
+
+export interface RunningRedis extends RunningServer {
+  port: number;
+  adminPassword: string;
+}
+
+export async function startRedis(): Promise<RunningRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'apppkg-redis-'));
+  const adminPassword = randomBytes(12).toString('hex');
+  const aclFile = join(dir, 'users.acl');
+  // No anonymous access: every client, the gateway included, logs in as a user of this file.
+  writeFileSync(aclFile, `user default off\nuser admin on >${adminPassword} ~* &* +@all\n`, { mode: 0o600 });
+  const port = await getPort({ host: '127.0.0.1' });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--aclfile', aclFile, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout!.on('data', (c) => (log += c));
+  child.stderr!.on('data', (c) => (log += c));
+  const server = running(child, dir, 'SIGTERM');
+  try {
+    await waitFor(() => canConnect(port), 15_000, `redis-server on port ${port}`);
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${(err as Error).message}\n${log}`);
+  }
+  return { ...server, url: `redis://admin:${adminPassword}@127.0.0.1:${port}/0`, port, adminPassword };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function running(child: ChildProcess, dir: string, signal: NodeJS.Signals): RunningServer & { url: string } {
+  const pid = child.pid!;
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    child.once('exit', () => resolve());
+  });
+  return {
+    url: '',
+    pid,
+    async stop() {
+      if (isAlive(pid)) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

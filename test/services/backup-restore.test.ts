@@ -1,0 +1,124 @@
+// Issue 15 / SPEC 5.2: the app's database in backup, restore and uninstall. PostgreSQL (pg_dump
+// custom format, loaded back with pg_restore) and SQLite (its online backup): backup -> change ->
+// restore brings the rows back; a restore over a database that holds tables is refused without
+// --force; uninstall drops the database, the role and the Redis user.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { addPackage } from '../helpers/apps-dir.js';
+import { runCli, tempDir } from '../helpers/process.js';
+import { serversMissing, startPostgres, startRedis, type RunningPostgres, type RunningRedis } from '../helpers/servers.js';
+
+const test = suite('services: backup, restore, uninstall');
+const work = tempDir('apppkg-services-backup-');
+const state = join(work.path, 'state');
+const envFile = join(work.path, 'environment.yaml');
+let pg: RunningPostgres;
+let redis: RunningRedis;
+let shop: string;
+let notes: string;
+
+const missing = serversMissing();
+
+test.before(async () => {
+  if (missing) return;
+  [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+  writeFileSync(envFile, `services:\n  postgresql: ${pg.url}\n  redis: ${redis.url}\n`);
+  shop = addPackage(work.path, 'services-probe', 'shop');
+  // SQLite by its own choice; no Redis.
+  notes = addPackage(work.path, 'services-probe', 'notes', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: sqlite\n']] });
+});
+
+test.after(async () => {
+  await Promise.all([pg?.stop(), redis?.stop()]);
+  work.remove();
+});
+
+// APPPKG_STATE_DIR as well: nothing may land in the default state root, whatever the argv.
+const cli = (args: string[], after: string[] = []) =>
+  runCli([...args, '--environment', envFile, '--state-dir', state, ...(after.length ? ['--', ...after] : [])], { ms: 90_000, env: { APPPKG_STATE_DIR: state } });
+const sql = async (dir: string, statement: string) => {
+  const r = await cli(['run', dir], ['python', 'probe.py', 'sql', statement]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  return JSON.parse(r.stdout);
+};
+
+for (const kind of ['postgresql', 'sqlite'] as const) {
+  test(`${kind}: backup -> change -> restore brings the rows back; a database with tables is not clobbered without --force`, async () => {
+    if (missing) return console.log(`skipped: ${missing}`);
+    const dir = kind === 'postgresql' ? shop : notes;
+    await sql(dir, 'CREATE TABLE t (x int)');
+    await sql(dir, 'INSERT INTO t VALUES (1), (2)');
+    const to = join(work.path, `backup-${kind}`);
+    const backup = await cli(['backup', dir, '--to', to]);
+    assert.is(backup.status, 0, backup.stdout + backup.stderr);
+    const manifest = JSON.parse(readFileSync(join(to, 'apppkg-backup.json'), 'utf8'));
+    assert.is(manifest.database.kind, kind);
+    assert.is(manifest.database.file, kind === 'postgresql' ? 'database/postgresql.dump' : 'database/db.sqlite3');
+    assert.ok(existsSync(join(to, manifest.database.file)));
+    if (kind === 'postgresql') assert.is(readFileSync(join(to, manifest.database.file)).subarray(0, 5).toString(), 'PGDMP');
+    // The SQLite file is in database/, taken by the online backup, not torn in the data copy.
+    assert.not.ok(readdirSync(join(to, 'data')).includes('db.sqlite3'));
+
+    await sql(dir, 'DELETE FROM t WHERE x = 1');
+    await sql(dir, 'INSERT INTO t VALUES (3)');
+    assert.equal(await sql(dir, 'SELECT x FROM t ORDER BY x'), [[2], [3]]);
+
+    const refused = await cli(['restore', dir, '--from', to]);
+    assert.is(refused.status, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /its \w+ database .* is not empty \(1 table\)/);
+    assert.match(refused.stderr, /--force/);
+    assert.equal(await sql(dir, 'SELECT x FROM t ORDER BY x'), [[2], [3]], 'a refused restore changed nothing');
+
+    const forced = await cli(['restore', dir, '--from', to, '--force']);
+    assert.is(forced.status, 0, forced.stdout + forced.stderr);
+    assert.match(forced.stdout, new RegExp(`restored \\w+'s ${kind} database`));
+    assert.equal(await sql(dir, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
+  });
+}
+
+test('postgresql: restore into an empty database needs no --force', async () => {
+  if (missing) return;
+  const to = join(work.path, 'backup-postgresql');
+  pg.psql('DROP DATABASE apppkg_shop WITH (FORCE)');
+  const r = await cli(['restore', shop, '--from', to]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.equal(await sql(shop, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
+});
+
+test('uninstall drops the database, the role and the Redis user with its keys, and forgets the passwords', async () => {
+  if (missing) return;
+  const set = await cli(['run', shop], ['python', 'probe.py', 'redis', 'SET', 'shop:k', 'v']);
+  assert.is(set.status, 0, set.stdout + set.stderr);
+  assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_shop'"), '1');
+  const r = await cli(['uninstall', shop, '--yes']);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /dropped postgresql database and role apppkg_shop/);
+  assert.match(r.stdout, /dropped redis user apppkg-shop and its keys/);
+  assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'apppkg_shop'"), '0');
+  assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_shop'"), '0');
+  assert.not.ok(existsSync(join(state, 'services', 'shop.json')));
+  const admin = new Redis({ host: '127.0.0.1', port: redis.port, username: 'admin', password: redis.adminPassword, lazyConnect: true });
+  try {
+    await admin.connect();
+    assert.is(await admin.call('ACL', 'GETUSER', 'apppkg-shop'), null);
+    assert.is(await admin.exists('shop:k'), 0);
+  } finally {
+    admin.disconnect();
+  }
+});
+
+test('sqlite: the default needs no server; DATABASE_URL points into the data directory', async () => {
+  if (missing) return;
+  const plain = addPackage(work.path, 'services-probe', 'plain', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: sql\n']] });
+  // No environment file at all: `sql` falls back to SQLite.
+  const r = await runCli(['run', plain, '--state-dir', state, '--', 'python', '-c', 'import os; print(os.environ["DATABASE_URL"])'], { ms: 60_000, env: { APPPKG_STATE_DIR: state } });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.is(r.stdout.trim(), `sqlite:///${join(state, 'apps', 'plain', 'data', 'db.sqlite3')}`);
+  assert.ok(r.stdout.startsWith('sqlite:////'));
+  assert.not.ok(existsSync(join(state, 'services', 'plain.json')), 'SQLite keeps no credentials');
+});
+
+test.run();

@@ -1,0 +1,73 @@
+// Issue 15: examples/django-blog runs on PostgreSQL through DATABASE_URL (read by Debian's
+// python3-dj-database-url) where the environment file names a server, and on SQLite in its
+// data directory where none is named: the same package, `services: {database: sql}`.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { addPackage } from '../helpers/apps-dir.js';
+import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { serversMissing, startPostgres, type RunningPostgres } from '../helpers/servers.js';
+import { gatewayStatus } from '../helpers/status.js';
+
+const test = suite('services: examples/django-blog on PostgreSQL and on SQLite');
+const work = tempDir('apppkg-services-django-');
+const apps = join(work.path, 'apps');
+const state = join(work.path, 'state');
+const envFile = join(work.path, 'environment.yaml');
+const env = { APPPKG_STATE_DIR: state };
+let pg: RunningPostgres;
+let gw: RunningGateway | null = null;
+let blog: string;
+
+const missing = serversMissing();
+
+test.before(async () => {
+  if (missing) return;
+  pg = await startPostgres();
+  writeFileSync(envFile, `services:\n  postgresql: ${pg.url}\n`);
+  blog = addPackage(apps, 'examples/django-blog', 'blog');
+});
+
+test.after(async () => {
+  await gw?.stop();
+  await pg?.stop();
+  work.remove();
+});
+
+const VENDOR = "from django.db import connection; print(connection.vendor, connection.settings_dict['NAME'])";
+
+test('on PostgreSQL: migrated by commands.install at the first start, a post written through run is served', async () => {
+  if (missing) return console.log(`skipped: ${missing}`);
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile], { ms: 60_000, env });
+  await waitFor(async () => (await gatewayStatus(gw!)).apps[0]?.state === 'ready', 120_000, 'the blog to serve');
+  const which = await runCli(['run', blog, '--environment', envFile, '--state-dir', state, '--', 'python', 'manage.py', 'shell', '-c', VENDOR], { ms: 60_000, env });
+  assert.is(which.status, 0, which.stdout + which.stderr);
+  assert.is(which.stdout.trim(), 'postgresql apppkg_blog');
+  // The tables are the app's, in its own database.
+  assert.is(pg.psql("SELECT tableowner FROM pg_tables WHERE tablename = 'posts_post'", { database: 'apppkg_blog' }), 'apppkg_blog');
+
+  const write = "from posts.models import Post; Post.objects.create(title='Hello from PostgreSQL', slug='hello-pg', body='rows in apppkg_blog')";
+  const made = await runCli(['run', blog, '--environment', envFile, '--state-dir', state, '--', 'python', 'manage.py', 'shell', '-c', write], { ms: 60_000, env });
+  assert.is(made.status, 0, made.stdout + made.stderr);
+  assert.is(pg.psql('SELECT slug FROM posts_post', { database: 'apppkg_blog' }), 'hello-pg');
+  const res = await request(`${gw.url}/blog/`);
+  assert.is(res.statusCode, 200);
+  assert.match(await res.body.text(), /Hello from PostgreSQL/);
+  await gw.stop();
+  gw = null;
+});
+
+test('on SQLite: with no PostgreSQL named, DATABASE_URL is the data directory\'s db.sqlite3', async () => {
+  if (missing) return;
+  const sqliteState = join(work.path, 'state-sqlite');
+  const opts = { ms: 120_000, env: { APPPKG_STATE_DIR: sqliteState } };
+  const migrated = await runCli(['run', blog, '--state-dir', sqliteState, '--', 'python', 'manage.py', 'migrate', '--noinput'], opts);
+  assert.is(migrated.status, 0, migrated.stdout + migrated.stderr);
+  const which = await runCli(['run', blog, '--state-dir', sqliteState, '--', 'python', 'manage.py', 'shell', '-c', VENDOR], opts);
+  assert.is(which.status, 0, which.stdout + which.stderr);
+  assert.is(which.stdout.trim(), `sqlite ${join(sqliteState, 'apps', 'blog', 'data', 'db.sqlite3')}`);
+});
+
+test.run();

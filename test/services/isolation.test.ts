@@ -1,0 +1,134 @@
+// Issue 15 / SPEC 5.2: two apps on one PostgreSQL and one Redis, each with its own database,
+// role and ACL user; each tries the other's database and keys from Python, with the variables
+// the gateway gave it, and is refused. describe and check show what each asks and gets, with
+// the passwords masked, and no command prints a password.
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { addPackage } from '../helpers/apps-dir.js';
+import { runCli, tempDir } from '../helpers/process.js';
+import { serversMissing, startPostgres, startRedis, type RunningPostgres, type RunningRedis } from '../helpers/servers.js';
+
+const test = suite('services: two apps isolated');
+const work = tempDir('apppkg-services-iso-');
+const state = join(work.path, 'state');
+const envFile = join(work.path, 'environment.yaml');
+let pg: RunningPostgres;
+let redis: RunningRedis;
+let alpha: string;
+let beta: string;
+
+const missing = serversMissing();
+
+test.before(async () => {
+  if (missing) return;
+  [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+  writeFileSync(envFile, `services:\n  postgresql: ${pg.url}\n  redis: ${redis.url}\n`);
+  alpha = addPackage(work.path, 'services-probe', 'alpha');
+  beta = addPackage(work.path, 'services-probe', 'beta');
+});
+
+test.after(async () => {
+  await Promise.all([pg?.stop(), redis?.stop()]);
+  work.remove();
+});
+
+// APPPKG_STATE_DIR as well: nothing may land in the default state root, whatever the argv.
+const env = { APPPKG_STATE_DIR: state };
+const cli = (args: string[]) => runCli([...args, '--environment', envFile, '--state-dir', state], { ms: 60_000, env });
+const probe = (dir: string, ...args: string[]) => runCli(['run', dir, '--environment', envFile, '--state-dir', state, '--', 'python', 'probe.py', ...args], { ms: 60_000, env });
+
+function kept(app: string): { postgresql: { password: string }; redis: { password: string } } {
+  return JSON.parse(readFileSync(join(state, 'services', `${app}.json`), 'utf8'));
+}
+
+test('install creates each app its database, role and Redis user, passwords kept 0600', async () => {
+  if (missing) return console.log(`skipped: ${missing}`);
+  for (const dir of [alpha, beta]) {
+    const r = await cli(['install', dir]);
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /created postgresql role and database apppkg_(alpha|beta)/);
+    assert.match(r.stdout, /created redis ACL user apppkg-(alpha|beta)/);
+  }
+  assert.is(statSync(join(state, 'services', 'alpha.json')).mode & 0o777, 0o600);
+  assert.is(statSync(join(state, 'services')).mode & 0o777, 0o700);
+  assert.is.not(kept('alpha').postgresql.password, kept('beta').postgresql.password);
+  assert.is(pg.psql("SELECT datname FROM pg_database WHERE datname LIKE 'apppkg_%' ORDER BY 1"), 'apppkg_alpha\napppkg_beta');
+});
+
+test('each app writes its own database and its own keys', async () => {
+  if (missing) return;
+  const made = await probe(alpha, 'sql', 'CREATE TABLE t (x int); INSERT INTO t VALUES (1); SELECT current_user, current_database()');
+  assert.is(made.status, 0, made.stdout + made.stderr);
+  assert.equal(JSON.parse(made.stdout), [['apppkg_alpha', 'apppkg_alpha']]);
+  const set = await probe(alpha, 'redis', 'SET', 'alpha:k', 'from alpha');
+  assert.is(set.status, 0, set.stdout + set.stderr);
+  const got = await probe(alpha, 'redis', 'GET', 'alpha:k');
+  assert.is(JSON.parse(got.stdout), 'from alpha');
+  assert.is((await probe(beta, 'redis', 'SET', 'beta:k', 'from beta')).status, 0);
+});
+
+test("neither app gets into the other's database", async () => {
+  if (missing) return;
+  for (const [dir, other] of [[alpha, 'apppkg_beta'], [beta, 'apppkg_alpha']]) {
+    const r = await probe(dir, 'connect', other);
+    assert.is(r.status, 3, `${dir} reached ${other}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /refused: OperationalError: .*(permission denied for database|not permitted)/);
+  }
+  // Beta's role, given alpha's table by name in its own database: nothing there.
+  const r = await probe(beta, 'sql', 'SELECT x FROM t');
+  assert.is(r.status, 3);
+  assert.match(r.stdout, /relation "t" does not exist/);
+});
+
+test("neither app reads, lists or deletes the other's keys", async () => {
+  if (missing) return;
+  const tries = [['GET', 'beta:k'], ['SET', 'beta:k', 'x'], ['DEL', 'beta:k'], ['KEYS', '*'], ['SCAN', '0'], ['FLUSHALL'], ['FLUSHDB'], ['RANDOMKEY'], ['CONFIG', 'GET', '*'], ['SELECT', '1'], ['PUBLISH', 'beta:news', 'x']];
+  const r = await probe(alpha, 'redis-each', JSON.stringify(tries));
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const answers: string[] = JSON.parse(r.stdout);
+  tries.forEach((args, i) => assert.match(answers[i], /^refused: NoPermissionError/, `alpha ran ${args.join(' ')}: ${answers[i]}`));
+  assert.is(JSON.parse((await probe(beta, 'redis', 'GET', 'beta:k')).stdout), 'from beta');
+});
+
+test('describe and check show what the app asks and gets, passwords masked; nothing prints one', async () => {
+  if (missing) return;
+  const described = await cli(['describe', alpha]);
+  assert.is(described.status, 0, described.stderr);
+  const d = JSON.parse(described.stdout);
+  assert.equal(d.services, { database: 'sql', redis: 'redis' });
+  assert.is(d.provides.database, 'postgresql');
+  assert.is(d.provides.redis, 'redis');
+  assert.match(d.provides.env.DATABASE_URL, /^postgresql:\/\/apppkg_alpha:\*\*\*@%2F.+:5432\/apppkg_alpha$/);
+  assert.is(d.provides.env.PGPASSWORD, '***');
+  assert.match(d.provides.env.REDIS_URL, /^redis:\/\/apppkg-alpha:\*\*\*@127\.0\.0\.1:\d+\/0$/);
+  assert.is(d.provides.env.APPPKG_REDIS_PREFIX, 'alpha:');
+
+  const checked = await cli(['check', alpha]);
+  assert.is(checked.status, 0, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, /ok\s+services\.database\s+sql: PostgreSQL 1\d[.\d]* at .* reachable, role and database apppkg_alpha/);
+  assert.match(checked.stdout, /ok\s+services\.redis\s+Redis 7[.\d]* at 127\.0\.0\.1:\d+ reachable, user apppkg-alpha/);
+
+  const secrets = [kept('alpha').postgresql.password, kept('alpha').redis.password, pg.adminPassword, redis.adminPassword];
+  for (const out of [described.stdout + described.stderr, checked.stdout + checked.stderr]) {
+    for (const secret of secrets) assert.not.ok(out.includes(secret), 'a password was printed');
+  }
+});
+
+test('check says when a server does not answer, naming the key to set', async () => {
+  if (missing) return;
+  const dead = join(work.path, 'dead-environment.yaml');
+  writeFileSync(dead, `services:\n  postgresql: postgresql://postgres@${encodeURIComponent(join(work.path, 'nowhere'))}:5432/postgres\n  redis: ${redis.url}\n`);
+  const r = await runCli(['check', alpha, '--environment', dead, '--state-dir', state], { ms: 60_000, env });
+  assert.is(r.status, 1, r.stdout);
+  assert.match(r.stdout, /FAIL\s+services\.database\s+postgresql at .*nowhere:5432 \(services\.postgresql\): .*ENOENT/);
+  assert.match(r.stdout, /fix: start the server, or correct `services\.postgresql` in the environment file/);
+
+  const none = await runCli(['check', alpha, '--state-dir', state], { ms: 60_000, env });
+  assert.is(none.status, 1);
+  assert.match(none.stdout, /FAIL\s+services\.redis\s+.*alpha asks for services\.redis: redis, but the host offers no redis server/);
+  assert.match(none.stdout, /fix: set `services\.redis` in the environment file/);
+});
+
+test.run();
