@@ -1,0 +1,134 @@
+// Works the spool: every delivery is POSTed when due (mail-post.ts); 2xx forgets it, 406
+// buries it, anything else waits for the next attempt of the retry schedule, until give_up
+// buries it (SPEC 5.3). One timer, set for the earliest delivery due; a bounded number of
+// attempts at a time, so a spool full of mail does not flood an app that just came back.
+import { nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
+import { signFile } from './mail-signature.js';
+import type { MailSpool, SpooledDelivery, DeadLetter } from './mail-spool.js';
+import type { MailTarget } from './mail-post.js';
+
+/** Attempts in flight at once, over every app. */
+const CONCURRENCY = 8;
+
+export interface DelivererOptions {
+  spool: MailSpool;
+  target: MailTarget;
+  schedule: RetrySchedule;
+  /** The app's `mail:` path now, or null when it takes no mail now (not serving, removed, no `mail:`). */
+  pathOf: (app: string) => string | null;
+  /** The app's APPPKG_MAIL_SECRET. */
+  secretOf: (app: string) => string;
+  say: (line: string) => void;
+  /** Each attempt's end, for the counters. */
+  onOutcome?: (outcome: 'delivered' | 'retry' | 'dead', delivery: SpooledDelivery) => void;
+}
+
+export class MailDeliverer {
+  private readonly waiting = new Map<string, SpooledDelivery>();
+  private readonly inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly opts: DelivererOptions) {}
+
+  /** Takes every delivery the spool holds (those an earlier run left included) and starts. */
+  start(): void {
+    for (const delivery of this.opts.spool.pending()) this.waiting.set(delivery.id, delivery);
+    this.pump();
+  }
+
+  /** A message just accepted: its deliveries are tried now. */
+  add(deliveries: SpooledDelivery[]): void {
+    if (this.stopped) return; // spooled: the next start delivers them
+    for (const delivery of deliveries) this.waiting.set(delivery.id, delivery);
+    this.pump();
+  }
+
+  /** Deliveries waiting for a retry (they have failed at least once), in flight excluded. */
+  get retrying(): number {
+    let n = 0;
+    for (const d of this.waiting.values()) if (d.attempts > 0) n++;
+    return n;
+  }
+
+  /**
+   * Stops starting attempts; those in flight may finish within `graceMs`, then are aborted.
+   * An aborted attempt stays in the spool, due at once: the next start tries it again (with the
+   * same delivery id, so an app that got it anyway drops the repeat).
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const all = Promise.all([...this.inFlight.values()].map((f) => f.done));
+    let grace: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => (grace = setTimeout(resolve, graceMs)));
+    await Promise.race([all, expired]);
+    clearTimeout(grace);
+    for (const flight of this.inFlight.values()) flight.abort.abort();
+    await all;
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const now = Date.now();
+    const due = [...this.waiting.values()].filter((d) => d.nextAttemptAt <= now).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
+    for (const delivery of due) {
+      if (this.inFlight.size >= CONCURRENCY) break;
+      this.waiting.delete(delivery.id);
+      const abort = new AbortController();
+      const done = this.attempt(delivery, abort.signal)
+        .catch((err) => this.opts.say(`mail: delivery ${delivery.id} to ${delivery.app}: ${(err as Error).message}`))
+        .finally(() => {
+          this.inFlight.delete(delivery.id);
+          this.pump();
+        });
+      this.inFlight.set(delivery.id, { done, abort });
+    }
+    // The next due one; one that is due already waits for a free slot (pump runs as each ends).
+    let next = Infinity;
+    for (const d of this.waiting.values()) next = Math.min(next, d.nextAttemptAt);
+    if (next !== Infinity && next > now) {
+      // setTimeout's limit is ~24.8 days; a schedule is hours at most, but keep within it.
+      this.timer = setTimeout(() => this.pump(), Math.min(next - now, 2 ** 31 - 1));
+      this.timer.unref();
+    }
+  }
+
+  private async attempt(delivery: SpooledDelivery, signal: AbortSignal): Promise<void> {
+    const { spool, target, schedule, say } = this.opts;
+    const path = this.opts.pathOf(delivery.app);
+    const outcome = path === null
+      ? { kind: 'failed' as const, reason: `${delivery.app} does not take mail now (not serving, or no mail: in its app.yaml)` }
+      : await target.post(delivery, spool.messageFile(delivery), path, await signFile(spool.messageFile(delivery), this.opts.secretOf(delivery.app)), signal);
+    if (outcome.kind === 'delivered') {
+      await spool.delivered(delivery);
+      this.opts.onOutcome?.('delivered', delivery);
+      return;
+    }
+    if (outcome.kind === 'refused') {
+      this.bury(await spool.bury(delivery, `the app refused it (${outcome.status})`, true), say);
+      this.opts.onOutcome?.('dead', delivery);
+      return;
+    }
+    if (signal.aborted) {
+      // Stopped mid-attempt: not a failure of the app's, and due again at the next start.
+      return;
+    }
+    const at = nextAttemptAt(schedule, delivery.receivedAt, delivery.attempts + 1, Date.now());
+    if (at === null) {
+      this.bury(await spool.bury(delivery, `given up after ${delivery.attempts + 1} attempts: ${outcome.reason}`, true), say);
+      this.opts.onOutcome?.('dead', delivery);
+      return;
+    }
+    await spool.retryAt(delivery, at, outcome.reason);
+    this.opts.onOutcome?.('retry', delivery);
+    if (!this.stopped) this.waiting.set(delivery.id, delivery);
+  }
+
+  private bury(letter: DeadLetter, say: (line: string) => void): void {
+    say(`mail: delivery ${letter.id} to ${letter.app} is a dead letter: ${letter.reason} (kept in ${letter.file})`);
+  }
+}

@@ -1,0 +1,156 @@
+// The SMTP (or LMTP) listener (SPEC 5.3), on smtp-server: the protocol, pipelining, SIZE,
+// dot-unstuffing, per-recipient LMTP replies and the idle timeout are the library's; what is
+// ours is who may receive (mail-routes.ts) and that a 250 means "on disk" (mail-spool.ts).
+//
+// Every refusal is a reply, never an exception, and never ends the listener:
+//   550  a recipient whose domain no app claims (never a relay), or whose app takes no mail
+//   451  the app that owns the domain does not serve now (the sender tries again later)
+//   452  past max_recipients: RFC 5321 4.5.3.1.10 asks for 452, and says a client treats the
+//        552 of older servers as temporary too, so the rest are sent in another transaction
+//   552  past max_size, announced (MAIL FROM SIZE=) or found while the message streams
+//   421  a client silent past the idle timeout, or sending 10 commands that are not SMTP
+import { hostname } from 'node:os';
+import type { Readable } from 'node:stream';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import type { MailListenerConfig } from '../environment/host-file.js';
+import { formatAddr, parseAddr } from '../net/address.js';
+import { listenOn } from '../net/listen.js';
+import { routeRecipient, type MailRoute } from './mail-routes.js';
+import type { MailSpool, SpooledDelivery } from './mail-spool.js';
+
+/** RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for the next command. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
+
+/** Connections at once; past it, 421 to the newcomer. */
+const MAX_CLIENTS = 200;
+
+export interface MailListenerOptions {
+  config: MailListenerConfig;
+  spool: MailSpool;
+  routes: () => MailRoute[];
+  /** A message is on disk: its deliveries are to be tried. */
+  onAccepted: (deliveries: SpooledDelivery[]) => void;
+  /** Each SMTP-level refusal (for the counters). */
+  onRefused?: (code: number) => void;
+  say: (line: string) => void;
+  idleTimeoutMs?: number;
+}
+
+export interface MailListener {
+  /** As a user writes it: 127.0.0.1:2525 (port 0 resolved) or unix:/path. */
+  address: string;
+  /** Stops accepting; a transaction under way may finish within `graceMs`, then gets 421. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** An SMTP reply that refuses: smtp-server sends `responseCode` and the message (and adds the enhanced code). */
+function refusal(code: number, message: string): Error & { responseCode: number } {
+  return Object.assign(new Error(message), { responseCode: code });
+}
+
+export async function startMailListener(opts: MailListenerOptions): Promise<MailListener> {
+  const { config, spool, say } = opts;
+  const protocol = config.lmtp ? 'LMTP' : 'ESMTP';
+  const me = hostname();
+  const refuse = (code: number, message: string) => {
+    opts.onRefused?.(code);
+    return refusal(code, message);
+  };
+  const server = new SMTPServer({
+    lmtp: config.lmtp,
+    name: me,
+    banner: 'apppkg-gateway',
+    size: config.maxSize,
+    rejectOversized: true,
+    // No AUTH (it only receives for its own apps) and no STARTTLS (no certificate: it sits on
+    // loopback or behind an MTA that does TLS, as Postfix's lmtp: transport does).
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    disableReverseLookup: true,
+    hideDSN: true,
+    logger: false,
+    maxClients: MAX_CLIENTS,
+    socketTimeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    onRcptTo(address, session, callback) {
+      if (session.envelope.rcptTo.length >= config.maxRecipients) {
+        return callback(refuse(452, `Too many recipients (at most ${config.maxRecipients} per message); send the rest in another`));
+      }
+      const route = routeRecipient(address.address, opts.routes());
+      switch (route.kind) {
+        case 'app':
+          return callback();
+        case 'not-serving':
+          return callback(refuse(451, `<${address.address}>: its app (${route.app}) is not serving now; try again later`));
+        case 'no-mail':
+          return callback(refuse(550, `<${address.address}>: its app (${route.app}) takes no mail`));
+        case 'unknown-domain':
+          return callback(refuse(550, `<${address.address}>: no app here takes mail for ${route.domain || 'that address'}; relaying denied`));
+      }
+    },
+    onData(stream, session, callback) {
+      receive(stream, session).then(
+        (reply) => callback(reply instanceof Error ? reply : null, reply instanceof Error ? undefined : reply),
+        (err: NodeJS.ErrnoException) => {
+          // A client that left mid-message is nobody's problem; a disk that fails is the host's.
+          if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE' && err.code !== 'ECONNECTION') say(`mail: could not spool a message: ${err.message}`);
+          callback(refuse(451, 'Could not store the message; try again later'));
+        },
+      );
+    },
+  });
+  // A client's socket error (a reset, a garbage TLS hello) is the client's business: logged at
+  // most, never thrown; the listener goes on.
+  server.on('error', () => {});
+
+  /** The message to disk, or a refusal. The recipients are routed again: the apps may have changed since RCPT. */
+  async function receive(stream: Readable, session: SMTPServerSession): Promise<string | string[] | Error> {
+    const byApp = new Map<string, string[]>();
+    const lost: string[] = [];
+    for (const rcpt of session.envelope.rcptTo) {
+      const route = routeRecipient(rcpt.address, opts.routes());
+      if (route.kind !== 'app') {
+        lost.push(rcpt.address);
+        continue;
+      }
+      byApp.set(route.app, [...(byApp.get(route.app) ?? []), rcpt.address]);
+    }
+    if (byApp.size === 0) {
+      stream.resume();
+      return refuse(451, 'No recipient can take mail now; try again later');
+    }
+    const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
+    const result = await spool.accept(stream, { from, recipients: byApp, header: receivedHeader(session, me, protocol, session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : null) }, config.maxSize);
+    if (!result.ok) {
+      // smtp-server answers 552 itself (rejectOversized), once per recipient under LMTP.
+      return refuse(552, `Message too big (at most ${config.maxSize} bytes)`);
+    }
+    opts.onAccepted(result.message.deliveries);
+    const ok = `Queued as ${result.message.messageId}`;
+    if (!config.lmtp || lost.length === 0) return ok;
+    // LMTP answers each recipient: those whose app went away meanwhile are asked again later.
+    return session.envelope.rcptTo.map((r) => (lost.includes(r.address) ? refusal(451, `<${r.address}>: its app is not serving now; try again later`) : ok) as string);
+  }
+
+  const addr = parseAddr(config.listen, 'mail.listen');
+  await listenOn(server.server, addr, {}, 'mail.listen');
+  const bound = server.server.address();
+  const address = addr.kind === 'tcp' && bound !== null && typeof bound === 'object' ? formatAddr({ ...addr, port: bound.port }) : formatAddr(addr);
+  return {
+    address,
+    close: (graceMs) => new Promise<void>((resolve) => {
+      (server.options as { closeTimeout?: number }).closeTimeout = Math.max(1, graceMs);
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/**
+ * The trace line every server that takes a message prepends (RFC 5321 4.4), so that the app
+ * sees where the message came from, as after any MTA.
+ */
+function receivedHeader(session: SMTPServerSession, me: string, protocol: string, singleRecipient: string | null): string {
+  const helo = session.hostNameAppearsAs || 'unknown';
+  const date = new Date().toUTCString().replace('GMT', '+0000');
+  const forClause = singleRecipient === null ? '' : `\r\n\tfor <${singleRecipient}>`;
+  return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${me} (apppkg-gateway) with ${protocol} id ${session.id}${forClause};\r\n\t${date}\r\n`;
+}

@@ -1,0 +1,74 @@
+// One delivery attempt (SPEC 5.3): the raw message POSTed to the app's `mail:` path through
+// the gateway's own public listener, so that it takes the same path as any request (routing,
+// the app's queue, a deploy's hand-over, its access-log line). `Host: NAME.localhost` reaches
+// the app wherever it is mounted: every app answers that host at prefix ''.
+import { createReadStream } from 'node:fs';
+import { Agent, request } from 'undici';
+import type { SpooledDelivery } from './mail-spool.js';
+
+/** How an attempt ended, as the deliverer acts on it. */
+export type PostOutcome =
+  | { kind: 'delivered'; status: number }
+  /** 406: the app refuses the message for good. */
+  | { kind: 'refused'; status: number }
+  | { kind: 'failed'; reason: string };
+
+/** How long the app has to answer one delivery before it is retried. */
+const ANSWER_TIMEOUT_MS = 60_000;
+
+/** Where the gateway's public listener is: its first URL, `http://host:port` or `unix:/path`. */
+export class MailTarget {
+  private readonly agent: Agent;
+  private readonly origin: string;
+
+  constructor(listenerUrl: string) {
+    if (listenerUrl.startsWith('unix:')) {
+      this.agent = new Agent({ connect: { socketPath: listenerUrl.slice('unix:'.length) } });
+      this.origin = 'http://localhost';
+    } else {
+      this.agent = new Agent();
+      this.origin = listenerUrl.replace(/\/$/, '');
+    }
+  }
+
+  async post(delivery: SpooledDelivery, file: string, path: string, signature: string, signal: AbortSignal): Promise<PostOutcome> {
+    try {
+      const res = await request(`${this.origin}${path}`, {
+        method: 'POST',
+        dispatcher: this.agent,
+        signal,
+        headers: {
+          host: `${delivery.app}.localhost`,
+          'content-type': 'message/rfc822',
+          'content-length': String(delivery.size),
+          'x-apppkg-mail-from': headerSafe(delivery.from),
+          'x-apppkg-rcpt-to': delivery.to.map(headerSafe).join(', '),
+          'x-apppkg-signature': signature,
+          'x-apppkg-delivery-id': delivery.id,
+        },
+        body: createReadStream(file),
+        headersTimeout: ANSWER_TIMEOUT_MS,
+        bodyTimeout: ANSWER_TIMEOUT_MS,
+      });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) return { kind: 'delivered', status: res.statusCode };
+      if (res.statusCode === 406) return { kind: 'refused', status: res.statusCode };
+      return { kind: 'failed', reason: `the app answered ${res.statusCode}` };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      return { kind: 'failed', reason: `no answer from the app (${code ?? (err as Error).message})` };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+/**
+ * An address as a header value: SMTPUTF8 allows UTF-8 in addresses, HTTP field values are
+ * octets best kept ASCII; anything past ASCII is percent-encoded (decode with unquote()).
+ */
+function headerSafe(address: string): string {
+  return address.replace(/[^\x20-\x7e]/gu, (c) => encodeURIComponent(c));
+}

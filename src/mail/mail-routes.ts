@@ -1,0 +1,37 @@
+// Which app a recipient's mail belongs to (SPEC 5.3): by the domain of the address, as the
+// host's `apps.NAME.mail_domains` says (default NAME.localhost). The gateway is never a
+// relay: a domain no app claims is refused for good.
+
+/** One app as the mail listener sees it, built afresh for each recipient (the apps change). */
+export interface MailRoute {
+  app: string;
+  /** Lowercase, no trailing dot. */
+  domains: string[];
+  /** The serving version's `mail:` path; null when it takes no mail (or none serves: see `serving`). */
+  path: string | null;
+  /** False while no version of the app serves: whether it takes mail is not known now. */
+  serving: boolean;
+}
+
+export type RecipientRoute =
+  | { kind: 'app'; app: string; path: string }
+  /** The domain is an app's, but that app does not declare `mail:`. */
+  | { kind: 'no-mail'; app: string }
+  /** The domain is an app's that does not serve now: a temporary refusal, the sender retries. */
+  | { kind: 'not-serving'; app: string }
+  | { kind: 'unknown-domain'; domain: string };
+
+/** The domain part of `user@domain`, lowercase, trailing dot dropped; '' when there is none. */
+export function domainOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? '' : address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+}
+
+export function routeRecipient(address: string, routes: MailRoute[]): RecipientRoute {
+  const domain = domainOf(address);
+  const route = domain === '' ? undefined : routes.find((r) => r.domains.includes(domain));
+  if (route === undefined) return { kind: 'unknown-domain', domain };
+  if (!route.serving) return { kind: 'not-serving', app: route.app };
+  if (route.path === null) return { kind: 'no-mail', app: route.app };
+  return { kind: 'app', app: route.app, path: route.path };
+}

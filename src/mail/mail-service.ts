@@ -1,0 +1,119 @@
+// The gateway's mail service (SPEC 5.3, docs/mail.md): the listener takes messages into the
+// spool, the deliverer POSTs them to their apps; the counters and dead letters feed `status`
+// and /metrics. Started by the gateway when the environment file has `mail:`.
+import type { MailListenerConfig } from '../environment/host-file.js';
+import type { MailStatus } from '../admin/status-types.js';
+import { MailDeliverer } from './mail-deliverer.js';
+import { startMailListener, type MailListener } from './mail-listener.js';
+import { MailTarget } from './mail-post.js';
+import type { MailRoute } from './mail-routes.js';
+import { mailSecret } from './mail-secret.js';
+import { MailSpool } from './mail-spool.js';
+
+export interface MailServiceOptions {
+  config: MailListenerConfig;
+  stateRoot: string;
+  /** The gateway's first public listener URL (Gateway.urls[0]): deliveries go through it. */
+  listenerUrl: string;
+  /** Every app with its mail domains and its serving version's `mail:` path, now. */
+  routes: () => MailRoute[];
+  say: (line: string) => void;
+  /** How long a client may stay silent; default the environment file's `mail.timeout`. */
+  idleTimeoutMs?: number;
+}
+
+export class MailService {
+  private received = 0;
+  private delivered = 0;
+  private failedAttempts = 0;
+  private refused = 0;
+
+  private constructor(
+    private readonly config: MailListenerConfig,
+    private readonly spool: MailSpool,
+    private readonly deliverer: MailDeliverer,
+    private readonly target: MailTarget,
+    private listener: MailListener | null,
+  ) {}
+
+  static async start(opts: MailServiceOptions): Promise<MailService> {
+    const spool = new MailSpool(opts.stateRoot);
+    await spool.open(opts.say);
+    const target = new MailTarget(opts.listenerUrl);
+    const routeOf = (app: string) => opts.routes().find((r) => r.app === app);
+    // `service` is set below, before the first attempt can end.
+    let service: MailService | null = null;
+    const deliverer = new MailDeliverer({
+      spool,
+      target,
+      schedule: { retry: opts.config.retry, giveUp: opts.config.giveUp },
+      pathOf: (app) => {
+        const route = routeOf(app);
+        return route?.serving ? route.path : null;
+      },
+      secretOf: (app) => mailSecret(opts.stateRoot, app),
+      say: opts.say,
+      onOutcome: (outcome) => service?.count(outcome),
+    });
+    let listener: MailListener;
+    try {
+      listener = await startMailListener({
+        config: opts.config,
+        spool,
+        routes: opts.routes,
+        onAccepted: (deliveries) => {
+          service!.received++;
+          deliverer.add(deliveries);
+        },
+        onRefused: () => service!.refused++,
+        say: opts.say,
+        idleTimeoutMs: opts.idleTimeoutMs ?? opts.config.timeout * 1000,
+      });
+    } catch (err) {
+      await target.close();
+      throw err;
+    }
+    service = new MailService(opts.config, spool, deliverer, target, listener);
+    const waiting = spool.pending().length;
+    opts.say(`mail: ${opts.config.lmtp ? 'LMTP' : 'SMTP'} on ${listener.address}${waiting > 0 ? `; ${waiting} deliveries left in the spool, resuming` : ''}`);
+    deliverer.start();
+    return service;
+  }
+
+  private count(outcome: 'delivered' | 'retry' | 'dead'): void {
+    if (outcome === 'delivered') this.delivered++;
+    else this.failedAttempts++;
+  }
+
+  status(): MailStatus {
+    const dead = this.spool.deadLetters();
+    return {
+      listen: this.listener?.address ?? null,
+      protocol: this.config.lmtp ? 'lmtp' : 'smtp',
+      spooled: this.spool.pending().length,
+      received: this.received,
+      delivered: this.delivered,
+      failedAttempts: this.failedAttempts,
+      refused: this.refused,
+      retrying: this.deliverer.retrying,
+      deadLetters: dead.length,
+      dead: dead.map((d) => ({
+        id: d.id, app: d.app, from: d.from, to: d.to, receivedAt: new Date(d.receivedAt).toISOString(), deadAt: new Date(d.deadAt).toISOString(),
+        attempts: d.attempts, reason: d.reason, file: d.file,
+      })),
+    };
+  }
+
+  /**
+   * Stops taking mail (a transaction under way may end within `graceMs`), then lets the
+   * deliveries in flight end within `graceMs`: what is not delivered stays in the spool for the
+   * next start. Call it before the apps stop, so those deliveries can still reach them.
+   */
+  async stop(graceMs: number): Promise<void> {
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.close(Math.min(graceMs, 5000));
+    await this.deliverer.stop(graceMs);
+    await this.target.close();
+  }
+}

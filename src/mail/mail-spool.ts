@@ -1,0 +1,255 @@
+// The durable spool (SPEC 5.3: "accepted (250) only once it is on disk under the state root";
+// "a gateway restart loses no accepted message"). Under STATE/mail/:
+//
+//   tmp/                 a message while it streams in (never read; emptied at start)
+//   messages/ID.eml      each accepted message, once, however many apps it goes to
+//   queue/DID.json       one delivery per app (DID is its X-Apppkg-Delivery-Id): the envelope,
+//                        the attempts so far and when the next is due
+//   dead/DID.json, .eml  a delivery given up (406, or give_up passed), kept with its message
+//
+// Accepting writes the message and its deliveries, fsyncs each file and the directories that
+// name them, and only then resolves: the 250 comes after. A message file that no delivery names
+// (a crash between the two) was never acknowledged, and is removed at the next start.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { link, mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+/** One app's share of one message: what is POSTed, and how the attempts went. */
+export interface SpooledDelivery {
+  /** X-Apppkg-Delivery-Id: the same for every attempt, so the app can drop a repeat. */
+  id: string;
+  /** The file under messages/ (without .eml). */
+  messageId: string;
+  app: string;
+  /** The envelope sender (MAIL FROM); '' for the null reverse-path <>. */
+  from: string;
+  /** The envelope recipients of this app. */
+  to: string[];
+  /** ms since the epoch. */
+  receivedAt: number;
+  /** Bytes of the message file. */
+  size: number;
+  attempts: number;
+  /** ms since the epoch. */
+  nextAttemptAt: number;
+  /** Why the last attempt failed. */
+  lastError: string | null;
+}
+
+export interface DeadLetter extends SpooledDelivery {
+  /** ms since the epoch. */
+  deadAt: number;
+  reason: string;
+  /** The message, kept: STATE/mail/dead/DID.eml. */
+  file: string;
+}
+
+export interface AcceptedMessage {
+  messageId: string;
+  size: number;
+  deliveries: SpooledDelivery[];
+}
+
+/** What accept() does with the stream: whether the message fit within maxSize. */
+export type AcceptResult = { ok: true; message: AcceptedMessage } | { ok: false; reason: 'too-big'; bytes: number };
+
+/** Write the message in blocks of this size: SMTP data arrives in small chunks. */
+const WRITE_BLOCK = 64 * 1024;
+
+export class MailSpool {
+  readonly dir: string;
+  private readonly queued = new Map<string, SpooledDelivery>();
+  private readonly dead = new Map<string, DeadLetter>();
+  /** messageId -> deliveries still queued that need it. */
+  private readonly references = new Map<string, number>();
+
+  constructor(stateRoot: string) {
+    this.dir = join(stateRoot, 'mail');
+  }
+
+  private path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
+
+  /** Creates the directories, reads what an earlier run left (queue and dead letters). */
+  async open(say: (line: string) => void = () => {}): Promise<void> {
+    for (const sub of ['tmp', 'messages', 'queue', 'dead']) await mkdir(this.path(sub), { recursive: true, mode: 0o700 });
+    await rm(this.path('tmp'), { recursive: true, force: true });
+    await mkdir(this.path('tmp'), { mode: 0o700 });
+    for (const name of await readdir(this.path('queue'))) {
+      if (!name.endsWith('.json')) continue;
+      const delivery = await readJson<SpooledDelivery>(this.path('queue', name));
+      if (delivery === null) {
+        say(`mail: ${this.path('queue', name)} is not a delivery record; left where it is`);
+        continue;
+      }
+      this.queued.set(delivery.id, delivery);
+      this.references.set(delivery.messageId, (this.references.get(delivery.messageId) ?? 0) + 1);
+    }
+    for (const name of await readdir(this.path('messages'))) {
+      if (name.endsWith('.eml') && !this.references.has(name.slice(0, -4))) await rm(this.path('messages', name), { force: true });
+    }
+    for (const name of await readdir(this.path('dead'))) {
+      if (!name.endsWith('.json')) continue;
+      const letter = await readJson<DeadLetter>(this.path('dead', name));
+      if (letter !== null) this.dead.set(letter.id, letter);
+    }
+  }
+
+  /** Deliveries waiting (for their first attempt or a retry), oldest first. */
+  pending(): SpooledDelivery[] {
+    return [...this.queued.values()].sort((a, b) => a.receivedAt - b.receivedAt);
+  }
+
+  deadLetters(): DeadLetter[] {
+    return [...this.dead.values()].sort((a, b) => a.deadAt - b.deadAt);
+  }
+
+  /**
+   * Streams `data` to disk (never whole in memory), `header` first (the Received: line), and
+   * spools one delivery per app of `recipients`. A message past `maxSize` is read to its end
+   * (the client is still sending it) but not kept. Resolves once everything is synced.
+   */
+  async accept(data: Readable, envelope: { from: string; recipients: Map<string, string[]>; header: string }, maxSize: number): Promise<AcceptResult> {
+    const messageId = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+    const tmp = this.path('tmp', `${messageId}.eml`);
+    const file = await open(tmp, 'wx', 0o600);
+    let bytes = 0;
+    let tooBig = false;
+    try {
+      let block: Buffer[] = [Buffer.from(envelope.header, 'latin1')];
+      let blockBytes = block[0].length;
+      for await (const chunk of data as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        // smtp-server flags the stream past its `size`; our own count is the same rule, kept
+        // so that the spool never depends on the listener's options.
+        if (tooBig || bytes > maxSize || (data as { sizeExceeded?: boolean }).sizeExceeded) {
+          tooBig = true;
+          block = [];
+          continue; // drained, not written: the client gets 552 once it has sent it all
+        }
+        block.push(chunk);
+        blockBytes += chunk.length;
+        if (blockBytes >= WRITE_BLOCK) {
+          await writeAll(file, block);
+          block = [];
+          blockBytes = 0;
+        }
+      }
+      if (!tooBig) {
+        await writeAll(file, block);
+        await file.sync();
+      }
+    } catch (err) {
+      // The client went away mid-message (smtp-server destroys the stream), or the disk failed:
+      // nothing was acknowledged, so nothing is kept.
+      await file.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await file.close();
+    if (tooBig) {
+      await rm(tmp, { force: true });
+      return { ok: false, reason: 'too-big', bytes };
+    }
+    const size = bytes + Buffer.byteLength(envelope.header, 'latin1');
+    await rename(tmp, this.path('messages', `${messageId}.eml`));
+    await syncDir(this.path('messages'));
+    const now = Date.now();
+    const deliveries: SpooledDelivery[] = [...envelope.recipients].map(([app, to]) => ({
+      id: randomUUID(), messageId, app, from: envelope.from, to, receivedAt: now, size, attempts: 0, nextAttemptAt: now, lastError: null,
+    }));
+    for (const delivery of deliveries) await this.writeRecord(this.path('queue', `${delivery.id}.json`), delivery, true);
+    await syncDir(this.path('queue'));
+    for (const delivery of deliveries) this.queued.set(delivery.id, delivery);
+    this.references.set(messageId, deliveries.length);
+    return { ok: true, message: { messageId, size, deliveries } };
+  }
+
+  /** The message file a delivery POSTs. */
+  messageFile(delivery: SpooledDelivery): string {
+    return this.path('messages', `${delivery.messageId}.eml`);
+  }
+
+  /** The app answered 2xx: the delivery is forgotten, and its message once no other app needs it. */
+  async delivered(delivery: SpooledDelivery): Promise<void> {
+    await rm(this.path('queue', `${delivery.id}.json`), { force: true });
+    await this.release(delivery);
+  }
+
+  /** An attempt failed and another is due at `at`: recorded, so that a restart keeps the schedule. */
+  async retryAt(delivery: SpooledDelivery, at: number, error: string): Promise<void> {
+    delivery.attempts++;
+    delivery.nextAttemptAt = at;
+    delivery.lastError = error;
+    // Not synced: losing an attempt count to a crash only means one attempt more.
+    await this.writeRecord(this.path('queue', `${delivery.id}.json`), delivery, false);
+  }
+
+  /** Given up (406, or past give_up): kept in dead/ with its message, listed in status. */
+  async bury(delivery: SpooledDelivery, reason: string, attempted: boolean): Promise<DeadLetter> {
+    if (attempted) delivery.attempts++;
+    const file = this.path('dead', `${delivery.id}.eml`);
+    await rm(file, { force: true });
+    await link(this.messageFile(delivery), file);
+    const letter: DeadLetter = { ...delivery, lastError: reason, deadAt: Date.now(), reason, file };
+    await this.writeRecord(this.path('dead', `${delivery.id}.json`), letter, true);
+    await syncDir(this.path('dead'));
+    this.dead.set(letter.id, letter);
+    await rm(this.path('queue', `${delivery.id}.json`), { force: true });
+    await this.release(delivery);
+    return letter;
+  }
+
+  private async release(delivery: SpooledDelivery): Promise<void> {
+    this.queued.delete(delivery.id);
+    const left = (this.references.get(delivery.messageId) ?? 1) - 1;
+    if (left > 0) {
+      this.references.set(delivery.messageId, left);
+      return;
+    }
+    this.references.delete(delivery.messageId);
+    await rm(this.messageFile(delivery), { force: true });
+  }
+
+  /** Written aside and renamed over: a crash leaves the old record or the new, never half of one. */
+  private async writeRecord(target: string, record: object, sync: boolean): Promise<void> {
+    const tmp = this.path('tmp', `${randomBytes(8).toString('hex')}.json`);
+    const file = await open(tmp, 'wx', 0o600);
+    try {
+      await file.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+      if (sync) await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, target);
+  }
+}
+
+async function writeAll(file: FileHandle, block: Buffer[]): Promise<void> {
+  let data = block.length === 1 ? block[0] : Buffer.concat(block);
+  // write(2) may write less than asked (a signal, a nearly full disk): go on from there.
+  while (data.length > 0) {
+    const { bytesWritten } = await file.write(data);
+    data = data.subarray(bytesWritten);
+  }
+}
+
+/** fsync a directory, so that the names just created in it survive a crash (rename(2) alone may not). */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}

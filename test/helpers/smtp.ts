@@ -1,0 +1,202 @@
+// Talking to the gateway's mail listener in tests (issue 16): a raw SMTP/LMTP conversation over
+// `net` (for what a library would not send: garbage, no SIZE, silence, LMTP's per-recipient
+// replies), and Python's smtplib and Debian's swaks as real clients. Every wait has a deadline.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+
+export interface SmtpReply {
+  code: number;
+  text: string;
+}
+
+/** One connection; `reply()` reads the next whole reply (multi-line ones joined). */
+export class SmtpTalk {
+  private buffered = '';
+  private closed = false;
+  private waiter: (() => void) | null = null;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (chunk) => {
+      this.buffered += chunk.toString('latin1');
+      this.waiter?.();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiter?.();
+    });
+    socket.on('error', () => {});
+  }
+
+  static connect(port: number, host = '127.0.0.1', ms = 5000): Promise<SmtpTalk> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, host);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`no connection to ${host}:${port} within ${ms} ms`));
+      }, ms);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new SmtpTalk(socket));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Sends one command line and reads its reply. */
+  async command(line: string, ms = 5000): Promise<SmtpReply> {
+    this.write(`${line}\r\n`);
+    return this.reply(ms);
+  }
+
+  /** The next reply: lines `NNN-...` then `NNN ...`. Throws when the server closes or `ms` passes first. */
+  async reply(ms = 5000): Promise<SmtpReply> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const end = /^(\d{3}) [^\r\n]*\r\n/m.exec(this.buffered);
+      if (end) {
+        const upto = end.index + end[0].length;
+        const text = this.buffered.slice(0, upto);
+        this.buffered = this.buffered.slice(upto);
+        return { code: Number(end[1]), text: text.trim() };
+      }
+      if (this.closed) throw new Error(`the server closed the connection (had: ${JSON.stringify(this.buffered)})`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no reply within ${ms} ms (had: ${JSON.stringify(this.buffered)})`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.waiter = null;
+    }
+  }
+
+  /** Resolves once the server has closed the connection; false if it has not within `ms`. */
+  async waitClosed(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return this.closed;
+  }
+
+  /** Everything received and not yet read as a reply. */
+  get rest(): string {
+    return this.buffered;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A message as a client writes it (CRLF line ends). */
+export function message(opts: { from?: string; to?: string; subject: string; body?: string; size?: number }): string {
+  const head = `From: ${opts.from ?? 'ann@example.org'}\r\nTo: ${opts.to ?? 'help@example.org'}\r\nSubject: ${opts.subject}\r\nMessage-ID: <${Math.random().toString(36).slice(2)}@test>\r\n\r\n`;
+  let body = opts.body ?? 'Hello.\r\n';
+  if (opts.size !== undefined) {
+    const line = `${'x'.repeat(76)}\r\n`;
+    body = line.repeat(Math.ceil(opts.size / line.length));
+  }
+  return head + body;
+}
+
+export interface ProcessResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to its end, killed past `ms`. */
+export function runProgram(file: string, args: string[], ms = 30_000, input?: string): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c) => (stdout += c));
+    child.stderr!.on('data', (c) => (stderr += c));
+    child.stdin?.on('error', () => {});
+    if (input !== undefined) child.stdin!.end(input);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${file} ${args.join(' ')} did not finish in ${ms} ms\n${stdout}\n${stderr}`));
+    }, ms);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+const SMTPLIB_SEND = `
+import json, smtplib, sys
+port, sender, rcpts, lmtp = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), sys.argv[4] == "lmtp"
+msg = sys.stdin.buffer.read()
+out = {}
+try:
+    cls = smtplib.LMTP if lmtp else smtplib.SMTP
+    # local_hostname: smtplib would ask socket.getfqdn(), seconds of DNS on some hosts.
+    with cls("127.0.0.1", port, local_hostname="client.test", timeout=20) as s:
+        refused = s.sendmail(sender, rcpts, msg)
+        out["refused"] = {k: [v[0], v[1].decode()] for k, v in refused.items()}
+except smtplib.SMTPRecipientsRefused as e:
+    out["error"] = "recipients refused"
+    out["refused"] = {k: [v[0], v[1].decode()] for k, v in e.recipients.items()}
+except smtplib.SMTPResponseException as e:
+    out["error"] = type(e).__name__
+    out["code"] = e.smtp_code
+    out["message"] = e.smtp_error.decode(errors="replace")
+print(json.dumps(out))
+`;
+
+/** Sends with Python's smtplib: `refused` per recipient, or the error that ended the transaction. */
+export async function sendWithSmtplib(port: number, from: string, to: string[], data: string): Promise<{ refused?: Record<string, [number, string]>; error?: string; code?: number; message?: string }> {
+  const result = await runProgram('python3', ['-c', SMTPLIB_SEND, String(port), from, JSON.stringify(to), 'smtp'], 30_000, data);
+  if (result.status !== 0) throw new Error(`smtplib failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+/** The mail listener's port, from the gateway's `mail: SMTP on HOST:PORT` line. */
+export function mailPort(output: string): number {
+  const m = /mail: (?:SMTP|LMTP) on \S+:(\d+)/.exec(output);
+  if (!m) throw new Error(`no mail listener line in the gateway's output:\n${output}`);
+  return Number(m[1]);
+}
+
+/** One whole transaction over a raw connection (EHLO, MAIL, RCPT..., DATA, QUIT): the reply to the message. */
+export async function sendRaw(port: number, from: string, to: string[], data: string): Promise<SmtpReply> {
+  const talk = await SmtpTalk.connect(port);
+  try {
+    await talk.reply(10_000);
+    await talk.command('EHLO client.test', 10_000);
+    const mail = await talk.command(`MAIL FROM:<${from}>`, 10_000);
+    if (mail.code !== 250) return mail;
+    for (const rcpt of to) {
+      const reply = await talk.command(`RCPT TO:<${rcpt}>`, 10_000);
+      if (reply.code !== 250) return reply;
+    }
+    const go = await talk.command('DATA', 10_000);
+    if (go.code !== 354) return go;
+    talk.write(`${data.replace(/^\./gm, '..')}\r\n.\r\n`);
+    const reply = await talk.reply(30_000);
+    talk.write('QUIT\r\n');
+    return reply;
+  } finally {
+    talk.close();
+  }
+}

@@ -1,0 +1,275 @@
+// Incoming mail end to end (issue 16, SPEC 5.3): real clients (Python's smtplib, Debian's swaks,
+// raw bytes) talk to the gateway's mail listener; real apps receive the deliveries through the
+// gateway's public listener and record them (test/fixtures/apps/mail-sink, examples/support-desk).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { assertNoOrphans, runCli, startCli, tempDir, waitFor, FIXTURES, type RunningGateway } from '../helpers/process.js';
+import { mailPort, message, runProgram, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
+
+const test = suite('mail delivery');
+const apps = tempDir('apppkg-mail-apps-');
+const state = tempDir('apppkg-mail-state-');
+const envFile = join(state.path, 'environment.yaml');
+let gw: RunningGateway;
+let port: number;
+
+test.before(async () => {
+  addPackage(apps.path, 'mail-sink', 'alpha');
+  addPackage(apps.path, 'mail-sink', 'beta');
+  addPackage(apps.path, 'environ', 'plain');
+  addPackage(apps.path, 'examples/support-desk', 'support-desk');
+  writeFileSync(envFile, [
+    'mail:',
+    '  listen: 127.0.0.1:0',
+    '  max_size: 20000',
+    '  max_recipients: 3',
+    '  retry: [0.3]',
+    '  give_up: 3',
+    '  timeout: 1.5',
+    'apps:',
+    '  beta:',
+    '    mail_domains: [beta.example.com, Lists.Example.com]',
+    '',
+  ].join('\n'));
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], {
+    ms: 60_000,
+  });
+  port = mailPort(gw.output());
+});
+
+test.after(async () => {
+  const pids = gw ? statusPids(await gatewayStatus(gw).catch(() => ({ apps: [] }))) : [];
+  const code = await gw?.stop();
+  await assertNoOrphans(pids);
+  apps.remove();
+  state.remove();
+  assert.is(code, 0, 'the gateway stops cleanly with its mail listener');
+});
+
+interface Delivery {
+  id: string;
+  app: string;
+  subject: string;
+  status: number;
+  from: string;
+  to: string;
+  type: string;
+  signature_ok: boolean;
+  received: boolean;
+  secret_set: boolean;
+}
+
+async function deliveries(app: string): Promise<Delivery[]> {
+  const res = await request(`${gw.url}/${app}/deliveries`);
+  return (await res.body.json()) as Delivery[];
+}
+
+async function deliveriesOf(app: string, subject: string, atLeast = 1, ms = 10_000): Promise<Delivery[]> {
+  return waitFor(async () => {
+    const found = (await deliveries(app)).filter((d) => d.subject === subject);
+    return found.length >= atLeast ? found : undefined;
+  }, ms, `${atLeast} deliveries of "${subject}" to ${app}`);
+}
+
+async function mailStatus(): Promise<any> {
+  return (await gatewayStatus(gw)).mail;
+}
+
+/** EHLO done, ready for MAIL FROM. */
+async function session(): Promise<SmtpTalk> {
+  const talk = await SmtpTalk.connect(port);
+  assert.is((await talk.reply()).code, 220);
+  assert.is((await talk.command('EHLO client.test')).code, 250);
+  return talk;
+}
+
+test('one message to two apps: one delivery each, signed, with its envelope', async () => {
+  const subject = 'two apps';
+  const sent = await sendWithSmtplib(port, 'ann@example.org', ['a1@alpha.localhost', 'A2@Alpha.Localhost', 'b@beta.example.com'], message({ subject }));
+  assert.equal(sent, { refused: {} });
+  const [alpha] = await deliveriesOf('alpha', subject);
+  const [beta] = await deliveriesOf('beta', subject);
+  await new Promise((r) => setTimeout(r, 500)); // time for a wrong second delivery to show
+  assert.is((await deliveries('alpha')).filter((d) => d.subject === subject).length, 1, 'one delivery for both alpha recipients');
+  assert.is(alpha.to, 'a1@alpha.localhost, A2@Alpha.Localhost');
+  assert.is(beta.to, 'b@beta.example.com');
+  for (const d of [alpha, beta]) {
+    assert.is(d.status, 200);
+    assert.is(d.from, 'ann@example.org');
+    assert.is(d.type, 'message/rfc822');
+    assert.ok(d.secret_set, 'APPPKG_MAIL_SECRET is in the app\'s environment');
+    assert.ok(d.signature_ok, `the signature of ${d.app}'s delivery verifies with its own secret`);
+    assert.ok(d.received, 'a Received: trace line comes first');
+    assert.match(d.id, /^[0-9a-f-]{36}$/);
+  }
+  assert.is.not(alpha.id, beta.id);
+  // Each app has its own key, never another's.
+  const { readFileSync } = await import('node:fs');
+  const key = (name: string) => readFileSync(join(state.path, 'apps', name, 'mail-secret'), 'utf8');
+  assert.is.not(key('alpha'), key('beta'));
+  assert.not.ok(existsSync(join(state.path, 'apps', 'plain', 'mail-secret')), 'an app without mail: gets no key');
+  await waitFor(async () => (await mailStatus()).spooled === 0, 5000, 'the spool to empty');
+  assert.equal(readdirSync(join(state.path, 'mail', 'messages')), [], 'a delivered message leaves the spool');
+});
+
+test('a domain no app claims: 550, never a relay; an app without mail: also 550', async () => {
+  const refusedBefore = (await mailStatus()).refused;
+  const relay = await sendWithSmtplib(port, 'spammer@example.net', ['victim@example.com'], message({ subject: 'relay?' }));
+  assert.is(relay.error, 'recipients refused');
+  assert.is(relay.refused!['victim@example.com'][0], 550);
+  assert.match(relay.refused!['victim@example.com'][1], /relaying denied/);
+  const plain = await sendWithSmtplib(port, 'ann@example.org', ['x@plain.localhost'], message({ subject: 'plain' }));
+  assert.is(plain.refused!['x@plain.localhost'][0], 550);
+  assert.match(plain.refused!['x@plain.localhost'][1], /takes no mail/);
+  // A mixed envelope: the known recipient gets it, the other is refused.
+  const mixed = await sendWithSmtplib(port, 'ann@example.org', ['x@example.com', 'c@lists.example.com'], message({ subject: 'mixed' }));
+  assert.is(mixed.refused!['x@example.com'][0], 550);
+  assert.is((await deliveriesOf('beta', 'mixed'))[0].to, 'c@lists.example.com');
+  assert.ok((await mailStatus()).refused >= refusedBefore + 3);
+});
+
+test('too big: 552 on MAIL FROM SIZE= and while the message streams; the listener goes on', async () => {
+  const talk = await session();
+  const announced = await talk.command('MAIL FROM:<ann@example.org> SIZE=30000');
+  assert.is(announced.code, 552, announced.text);
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<big@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'too big', size: 60_000 })}\r\n.\r\n`);
+  const streamed = await talk.reply(10_000);
+  assert.is(streamed.code, 552, streamed.text);
+  // The same connection takes the next message.
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<small@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'small after big' })}\r\n.\r\n`);
+  assert.is((await talk.reply()).code, 250);
+  talk.close();
+  await deliveriesOf('alpha', 'small after big');
+  assert.is((await deliveries('alpha')).filter((d) => d.subject === 'too big').length, 0);
+  assert.equal(readdirSync(join(state.path, 'mail', 'tmp')), [], 'nothing of the big one is left on disk');
+});
+
+test('too many recipients: 452 past max_recipients (RFC 5321 4.5.3.1.10), the first ones delivered', async () => {
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  for (const n of [1, 2, 3]) assert.is((await talk.command(`RCPT TO:<r${n}@alpha.localhost>`)).code, 250);
+  const fourth = await talk.command('RCPT TO:<r4@alpha.localhost>');
+  assert.is(fourth.code, 452, fourth.text);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'many recipients' })}\r\n.\r\n`);
+  assert.is((await talk.reply()).code, 250);
+  talk.close();
+  const [d] = await deliveriesOf('alpha', 'many recipients');
+  assert.is(d.to, 'r1@alpha.localhost, r2@alpha.localhost, r3@alpha.localhost');
+});
+
+test('garbage and silence: answered, timed out, closed; the listener serves the next client', async () => {
+  const garbage = await SmtpTalk.connect(port);
+  assert.is((await garbage.reply()).code, 220);
+  let last = 0;
+  for (let i = 0; i < 12 && !garbage.isClosed; i++) {
+    garbage.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x0d, 0x0a]));
+    last = (await garbage.reply().catch(() => ({ code: 0 }))).code;
+    if (last === 421) break;
+  }
+  assert.is(last, 421, 'ten commands that are not SMTP end the session');
+  assert.ok(await garbage.waitClosed(3000));
+  // A client that says nothing is dropped after the idle timeout (1.5 s here).
+  const silent = await SmtpTalk.connect(port);
+  assert.is((await silent.reply()).code, 220);
+  // ...while another client is served meanwhile.
+  const meanwhile = await sendWithSmtplib(port, 'ann@example.org', ['m@alpha.localhost'], message({ subject: 'while one is silent' }));
+  assert.equal(meanwhile, { refused: {} });
+  assert.ok(await silent.waitClosed(6000), 'the silent client is timed out');
+  assert.match(silent.rest, /^421/);
+  // A client that stops in the middle of DATA too.
+  const stalled = await session();
+  assert.is((await stalled.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await stalled.command('RCPT TO:<stall@alpha.localhost>')).code, 250);
+  assert.is((await stalled.command('DATA')).code, 354);
+  stalled.write('Subject: stalled\r\n\r\nhalf a messa');
+  assert.ok(await stalled.waitClosed(6000), 'a client stalled in DATA is timed out');
+  await waitFor(() => readdirSync(join(state.path, 'mail', 'tmp')).length === 0, 3000, 'the half message to be removed');
+  await deliveriesOf('alpha', 'while one is silent');
+  const after = await sendWithSmtplib(port, 'ann@example.org', ['n@alpha.localhost'], message({ subject: 'after garbage' }));
+  assert.equal(after, { refused: {} });
+  await deliveriesOf('alpha', 'after garbage');
+  assert.is((await deliveries('alpha')).filter((d) => d.subject === 'stalled').length, 0);
+});
+
+test('an answer of 500 is retried, with the same delivery id', async () => {
+  await sendWithSmtplib(port, 'ann@example.org', ['retry@alpha.localhost'], message({ subject: 'answer-500-once' }));
+  const attempts = await deliveriesOf('alpha', 'answer-500-once', 2);
+  assert.equal(attempts.map((d) => d.status), [500, 200]);
+  assert.is(attempts[0].id, attempts[1].id, 'X-Apppkg-Delivery-Id stays the same across retries');
+});
+
+test('406: rejected for good, kept as a dead letter and listed in status and /metrics', async () => {
+  await sendWithSmtplib(port, 'ann@example.org', ['no@alpha.localhost'], message({ subject: 'answer-406' }));
+  const [attempt] = await deliveriesOf('alpha', 'answer-406');
+  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.id === attempt.id), 5000, 'the dead letter in status');
+  assert.is(dead.app, 'alpha');
+  assert.equal(dead.to, ['no@alpha.localhost']);
+  assert.match(dead.reason, /406/);
+  assert.ok(existsSync(dead.file), 'the message is kept');
+  await new Promise((r) => setTimeout(r, 800)); // past the retry interval: nothing more comes
+  assert.is((await deliveries('alpha')).filter((d) => d.subject === 'answer-406').length, 1, 'no retry after 406');
+  const metrics = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+  assert.match(metrics, /apppkg_mail_dead_letters\{app="alpha"\} [1-9]/);
+  assert.match(metrics, /apppkg_mail_received_total [1-9]/);
+  assert.match(metrics, /apppkg_mail_delivered_total [1-9]/);
+});
+
+test('past give_up: retried by the schedule, then a dead letter', async () => {
+  await sendWithSmtplib(port, 'ann@example.org', ['down@beta.example.com'], message({ subject: 'answer-503' }));
+  const attempts = await deliveriesOf('beta', 'answer-503', 3);
+  assert.equal(new Set(attempts.map((d) => d.id)).size, 1);
+  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.id === attempts[0].id), 8000, 'the dead letter');
+  assert.match(dead.reason, /given up after \d+ attempts: the app answered 503/);
+  const status = await mailStatus();
+  assert.ok(status.failedAttempts >= 3);
+});
+
+test('examples/support-desk: mail by swaks shows in its inbox; a forged POST is refused', async () => {
+  const swaks = await runProgram('swaks', [
+    '--server', `127.0.0.1:${port}`, '--to', 'help@support-desk.localhost', '--from', 'carol@example.org',
+    '--header', 'Subject: Printer on fire', '--body', 'It is on fire.',
+  ], 30_000, '');
+  assert.is(swaks.status, 0, swaks.stdout + swaks.stderr);
+  assert.match(swaks.stdout, /<- {2}250 Queued as/);
+  await waitFor(async () => (await (await request(`${gw.url}/support-desk/`)).body.text()).includes('Printer on fire'), 10_000, 'the inbox page to list it');
+  const inbox = (await (await request(`${gw.url}/support-desk/inbox.json`)).body.json()) as { messages: { id: string; subject: string }[] };
+  const entry = inbox.messages.find((m) => m.subject === 'Printer on fire')!;
+  const page = await (await request(`${gw.url}/support-desk/messages/${entry.id}`)).body.text();
+  assert.match(page, /It is on fire\./);
+  // smtplib too.
+  await sendWithSmtplib(port, 'dan@example.org', ['help@support-desk.localhost'], message({ subject: 'Paper jam' }));
+  await waitFor(async () => (await (await request(`${gw.url}/support-desk/`)).body.text()).includes('Paper jam'), 10_000, 'the second message');
+  // Anyone can POST to the mail path through the public listener: the signature tells them apart.
+  const forged = await request(`${gw.url}/support-desk/_mail`, {
+    method: 'POST',
+    headers: { 'content-type': 'message/rfc822', 'x-apppkg-signature': '0'.repeat(64), 'x-apppkg-delivery-id': 'forged-1' },
+    body: 'Subject: forged\r\n\r\nhi\r\n',
+  });
+  await forged.body.dump();
+  assert.is(forged.statusCode, 403);
+});
+
+test('check: an app with mail: on a host without a mail listener is told so', async () => {
+  const dir = join(FIXTURES, 'apps', 'mail-sink');
+  const without = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(without.status, 1, without.stdout + without.stderr);
+  assert.match(without.stdout + without.stderr, /mail.*receives mail at \/inbound\/mail, but the host runs no mail listener/, without.stdout + without.stderr);
+  assert.match(without.stdout + without.stderr, /mail: \{listen: 127\.0\.0\.1:2525\}/, without.stdout + without.stderr);
+  const withEnv = await runCli(['check', dir, '--state-dir', state.path, '--environment', envFile]);
+  assert.is(withEnv.status, 0, withEnv.stdout + withEnv.stderr);
+  assert.match(withEnv.stdout, /mail.*\/inbound\/mail receives mail for mail-sink\.localhost/, withEnv.stdout + withEnv.stderr);
+});
+
+test.run();

@@ -1,0 +1,83 @@
+// LMTP mode (issue 16; `lmtp: true`, for Postfix's lmtp: transport, RFC 2033): LHLO instead of
+// EHLO, and after the message one reply per accepted recipient, so the MTA in front knows the
+// fate of each one. The gateway listens on a unix socket only: deliveries go through it.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { message, SmtpTalk } from '../helpers/smtp.js';
+
+const test = suite('mail over LMTP');
+const apps = tempDir('apppkg-mail-apps-');
+const state = tempDir('apppkg-mail-state-');
+const envFile = join(state.path, 'environment.yaml');
+let gw: RunningGateway;
+let port: number;
+let viaSocket: Agent;
+
+test.before(async () => {
+  addPackage(apps.path, 'mail-sink', 'alpha');
+  addPackage(apps.path, 'mail-sink', 'beta');
+  writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  lmtp: true\n  max_size: 10000\n');
+  const socket = join(state.path, 'gateway.sock');
+  viaSocket = new Agent({ connect: { socketPath: socket } });
+  gw = await startCli(['--apps', apps.path, '--listen', `unix:${socket}`, '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], { ms: 60_000 });
+  const m = /mail: LMTP on \S+:(\d+)/.exec(gw.output());
+  assert.ok(m, `the gateway says it speaks LMTP:\n${gw.output()}`);
+  port = Number(m![1]);
+});
+
+test.after(async () => {
+  const pids = gw ? statusPids(await gatewayStatus(gw)) : [];
+  await gw?.stop();
+  await viaSocket?.close();
+  await assertNoOrphans(pids);
+  apps.remove();
+  state.remove();
+});
+
+async function lhlo(): Promise<SmtpTalk> {
+  const talk = await SmtpTalk.connect(port);
+  assert.match((await talk.reply()).text, /^220 .*LMTP/);
+  assert.is((await talk.command('EHLO client.test')).code, 500, 'EHLO is not LMTP');
+  assert.is((await talk.command('LHLO client.test')).code, 250);
+  return talk;
+}
+
+test('one reply per recipient after the message; each app gets its delivery', async () => {
+  const talk = await lhlo();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<nobody@example.com>')).code, 550);
+  assert.is((await talk.command('RCPT TO:<two@beta.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'over lmtp' })}\r\n.\r\n`);
+  const first = await talk.reply();
+  const second = await talk.reply();
+  assert.equal([first.code, second.code], [250, 250], `${first.text} / ${second.text}`);
+  talk.close();
+  for (const app of ['alpha', 'beta']) {
+    const got = await waitFor(async () => ((await (await request(`http://localhost/${app}/deliveries`, { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'over lmtp'), 10_000, `${app}'s delivery`);
+    assert.ok(got.signature_ok);
+  }
+});
+
+test('too big under LMTP: 552 for each recipient', async () => {
+  const talk = await lhlo();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<two@beta.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'big over lmtp', size: 30_000 })}\r\n.\r\n`);
+  assert.equal([(await talk.reply()).code, (await talk.reply()).code], [552, 552]);
+  talk.close();
+  const status = (await gatewayStatus(gw)).mail;
+  assert.is(status.protocol, 'lmtp');
+  assert.is(status.received, 1, 'only the first message was accepted');
+});
+
+test.run();

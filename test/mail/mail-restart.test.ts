@@ -1,0 +1,105 @@
+// No accepted message is lost (issue 16, SPEC 5.3): what the spool holds when the gateway stops
+// (SIGTERM) or dies (SIGKILL) is delivered by the next gateway on the same state directory,
+// with the delivery ids it had, so that the app can tell a repeat.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
+
+const test = suite('mail across restarts');
+const apps = tempDir('apppkg-mail-apps-');
+const state = tempDir('apppkg-mail-state-');
+const envFile = join(state.path, 'environment.yaml');
+const answerFile = join(state.path, 'apps', 'alpha', 'data', 'answer');
+let gw: RunningGateway | null = null;
+let pids: number[] = [];
+
+test.before(() => {
+  addPackage(apps.path, 'mail-sink', 'alpha');
+  writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  retry: [0.5]\n  give_up: 600\n');
+});
+
+test.after(async () => {
+  try {
+    await stopGateway();
+  } finally {
+    apps.remove();
+    state.remove();
+  }
+});
+
+async function startGateway(): Promise<{ port: number }> {
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], { ms: 60_000 });
+  pids = statusPids(await gatewayStatus(gw));
+  return { port: mailPort(gw.output()) };
+}
+
+async function stopGateway(): Promise<number | null> {
+  const code = await gw?.stop() ?? null;
+  gw = null;
+  await assertNoOrphans(pids);
+  return code;
+}
+
+interface Delivery { id: string; subject: string; status: number }
+
+async function deliveries(): Promise<Delivery[]> {
+  return (await (await request(`${gw!.url}/alpha/deliveries`)).body.json()) as Delivery[];
+}
+
+const queued = () => readdirSync(join(state.path, 'mail', 'queue')).filter((f) => f.endsWith('.json'));
+
+test('SIGTERM with a delivery waiting for its retry: the next start delivers it, same id', async () => {
+  const { port } = await startGateway();
+  writeFileSync(answerFile, '503'); // the app is "down": every delivery fails
+  assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'resume me' })), { refused: {} });
+  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'resume me'), 10_000, 'a first attempt');
+  assert.is(failed.status, 503);
+  assert.is(await stopGateway(), 0);
+  assert.is(queued().length, 1, 'the delivery is still in the spool');
+  rmSync(answerFile); // the app is back
+  await startGateway();
+  const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'resume me' && d.status === 200), 15_000, 'the delivery after the restart');
+  assert.is(done.id, failed.id, 'the same delivery id as before the restart');
+  await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
+  assert.is(await stopGateway(), 0);
+});
+
+test('SIGKILL with messages spooled and the app down: every one delivered, a repeat only with its id', async () => {
+  const { port } = await startGateway();
+  writeFileSync(answerFile, '503');
+  const subjects = ['k1', 'k2', 'k3', 'k4', 'k5'];
+  for (const subject of subjects) {
+    assert.equal(await sendWithSmtplib(port, 'ann@example.org', [`${subject}@alpha.localhost`], message({ subject })), { refused: {} });
+  }
+  await waitFor(async () => new Set((await deliveries()).filter((d) => subjects.includes(d.subject)).map((d) => d.subject)).size === 5, 10_000, 'an attempt of each');
+  gw!.child.kill('SIGKILL');
+  await gw!.stop(); // waits for the exit
+  gw = null;
+  // The apps' workers notice their gateway is gone and exit on their own.
+  await waitFor(() => pids.every((p) => !isAlive(p)), 15_000, `the workers of the killed gateway (${pids.join(', ')}) to exit`).catch((err) => {
+    for (const p of pids) if (isAlive(p)) process.kill(p, 'SIGKILL');
+    throw err;
+  });
+  assert.is(queued().length, 5, 'all five are in the spool');
+  rmSync(answerFile);
+  await startGateway();
+  const all = await waitFor(async () => {
+    const got = (await deliveries()).filter((d) => subjects.includes(d.subject));
+    return subjects.every((s) => got.some((d) => d.subject === s && d.status === 200)) ? got : undefined;
+  }, 20_000, 'every message delivered');
+  for (const subject of subjects) {
+    const ids = new Set(all.filter((d) => d.subject === subject).map((d) => d.id));
+    assert.is(ids.size, 1, `${subject}: every attempt carries one delivery id`);
+    assert.is(all.filter((d) => d.subject === subject && d.status === 200).length, 1, `${subject}: delivered once`);
+  }
+  await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
+  assert.is(await stopGateway(), 0);
+});
+
+test.run();

@@ -1,0 +1,49 @@
+// When a delivery is tried again, and when it is given up (src/mail/retry-schedule.ts), and
+// which app a recipient's domain belongs to (src/mail/mail-routes.ts): pure functions.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MAIL_DEFAULTS } from '../../src/environment/host-file.js';
+import { nextAttemptAt } from '../../src/mail/retry-schedule.js';
+import { domainOf, routeRecipient, type MailRoute } from '../../src/mail/mail-routes.js';
+
+const test = suite('mail retry schedule and routes');
+const S = 1000;
+
+test('the default schedule: 1 min, 5 min, 15 min, 1 h, then every 4 h, for two days', () => {
+  const schedule = { retry: MAIL_DEFAULTS.retry, giveUp: MAIL_DEFAULTS.giveUp };
+  const received = 1_000_000;
+  let now = received;
+  const waits: number[] = [];
+  for (let failed = 1; ; failed++) {
+    const next = nextAttemptAt(schedule, received, failed, now);
+    if (next === null) break;
+    waits.push((next - now) / S);
+    now = next;
+  }
+  assert.equal(waits.slice(0, 6), [60, 300, 900, 3600, 14400, 14400]);
+  assert.is(now, received + 2 * 24 * 3600 * S, 'the last attempt is at give_up exactly');
+  assert.ok(waits.length >= 12 && waits.length <= 16, `${waits.length} retries`);
+});
+
+test('past give_up: null (a dead letter)', () => {
+  const schedule = { retry: [1], giveUp: 10 };
+  assert.is(nextAttemptAt(schedule, 0, 3, 10 * S), null);
+  assert.is(nextAttemptAt(schedule, 0, 3, 9.5 * S), 10 * S, 'clamped to the deadline');
+  assert.is(nextAttemptAt(schedule, 0, 1, 2 * S), 3 * S);
+});
+
+test('routing by domain: case and a trailing dot do not matter; unknown, not serving, no mail:', () => {
+  const routes: MailRoute[] = [
+    { app: 'desk', domains: ['help.example.com'], path: '/_mail', serving: true },
+    { app: 'blog', domains: ['blog.localhost'], path: null, serving: true },
+    { app: 'down', domains: ['down.localhost'], path: null, serving: false },
+  ];
+  assert.equal(routeRecipient('Ann@Help.Example.COM.', routes), { kind: 'app', app: 'desk', path: '/_mail' });
+  assert.equal(routeRecipient('x@blog.localhost', routes), { kind: 'no-mail', app: 'blog' });
+  assert.equal(routeRecipient('x@down.localhost', routes), { kind: 'not-serving', app: 'down' });
+  assert.equal(routeRecipient('x@example.com', routes), { kind: 'unknown-domain', domain: 'example.com' });
+  assert.equal(routeRecipient('postmaster', routes), { kind: 'unknown-domain', domain: '' });
+  assert.is(domainOf('"a@b"@Sub.Example.org'), 'sub.example.org');
+});
+
+test.run();
