@@ -1,0 +1,100 @@
+// `apppkg-gateway export kubernetes|containerfile|venv` (SPEC 5.5, issue 18): argv -> the
+// export library (src/export/) -> files or stdout. An app that cannot be mapped is reported
+// with its key and fix, the others are written, and the status is 1.
+import { writeFile } from 'node:fs/promises';
+import { type CommandSpec, type ParsedCommand } from '../args.js';
+import { GatewayError } from '../../errors.js';
+import { exportContainerfile } from '../../export/containerfile.js';
+import { buildImageVenv } from '../../export/image-venv.js';
+import { exportKubernetes } from '../../export/kubernetes.js';
+import { countOf } from '../../count.js';
+
+export const spec: CommandSpec = {
+  name: 'export',
+  summary:
+    'Say the apps again for a cluster (docs/kubernetes.md). kubernetes: per app, the manifests that run it\n' +
+    'as the gateway does here (Deployment, probes, drain, Service, Ingress, Secrets, volume, hooks Job,\n' +
+    'background processes), each validated against Kubernetes\' schemas; one NAME.yaml per app in --out,\n' +
+    'else all on stdout. containerfile: the recipe of the app\'s image (Debian, its deb: and pip:, the\n' +
+    'gateway, a user of its own). venv: the app\'s virtualenv built as install does, without\n' +
+    'commands.install (the image recipe runs it). Nothing is built or pushed here.',
+  usage:
+    'apppkg-gateway export kubernetes --apps DIR [--environment FILE] --image IMAGE [--out DIR]\n' +
+    '       apppkg-gateway export containerfile APP_DIR [--out FILE]\n' +
+    '       apppkg-gateway export venv APP_DIR [--state-dir DIR]',
+  optionHelp: [
+    ['--apps DIR', 'kubernetes: the directory holding the app packages, as the gateway\'s --apps'],
+    ['-e, --environment FILE', 'kubernetes: the host\'s environment file (settings, hosts, mount, workers, replicas, ...)'],
+    ['--image IMAGE', 'kubernetes: each app\'s image; {name} and {version} are the app\'s, e.g. registry.example.com/apps/{name}:{version}'],
+    ['-o, --out PATH', 'kubernetes: a directory for NAME.yaml per app (mode 0600: it holds Secrets); containerfile: the file; default: stdout'],
+    ['--state-dir DIR', 'venv: the state root the venv goes under (the image\'s, /var/lib/apppkg-gateway)'],
+  ],
+  options: {
+    apps: { type: 'string' },
+    environment: { type: 'string', short: 'e' },
+    image: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    'state-dir': { type: 'string' },
+  },
+  allowPositionals: 2,
+};
+
+/** Which options each target takes: any other given is a usage error, not silently ignored. */
+const TARGETS: Record<string, { options: string[]; dir: boolean }> = {
+  kubernetes: { options: ['apps', 'environment', 'image', 'out'], dir: false },
+  containerfile: { options: ['out'], dir: true },
+  venv: { options: ['state-dir'], dir: true },
+};
+
+const say = (line: string) => process.stderr.write(`apppkg-gateway: ${line}\n`);
+
+function usage(reason: string): GatewayError {
+  return new GatewayError('APPPKG_USAGE', { reason, command: 'export' });
+}
+
+function report(err: GatewayError): void {
+  say(err.format().replace(/\n(?=\S)/g, '\napppkg-gateway: '));
+}
+
+export async function run(args: ParsedCommand): Promise<number> {
+  const [target, dir] = args.positionals;
+  if (target === undefined || !Object.hasOwn(TARGETS, target)) {
+    throw usage(`expected kubernetes, containerfile or venv after export, found ${target === undefined ? 'nothing' : JSON.stringify(target)}`);
+  }
+  const { options, dir: takesDir } = TARGETS[target];
+  const stray = Object.keys(args.values).filter((key) => args.values[key] !== undefined && key !== 'help' && !options.includes(key));
+  if (stray.length > 0) throw usage(`export ${target} takes no --${stray[0]}`);
+  if (takesDir && dir === undefined) throw usage(`expected APP_DIR after export ${target}`);
+  if (!takesDir && dir !== undefined) throw usage(`unexpected argument ${JSON.stringify(dir)}: export kubernetes reads --apps DIR`);
+  const out = args.values.out as string | undefined;
+
+  if (target === 'containerfile') {
+    const result = await exportContainerfile(dir!);
+    if (out === undefined) process.stdout.write(result.text);
+    else {
+      await writeFile(out, result.text).catch((err) => {
+        throw new GatewayError('APPPKG_EXPORT_WRITE_FAILED', { path: out, reason: (err as Error).message, cause: err });
+      });
+      say(`wrote ${out}: the image recipe of ${result.name}`);
+    }
+    return 0;
+  }
+  if (target === 'venv') {
+    await buildImageVenv({ app: dir!, stateDir: args.values['state-dir'] as string | undefined, say: (line) => say(line), output: process.stderr });
+    return 0;
+  }
+
+  const apps = args.values.apps as string | undefined;
+  const image = args.values.image as string | undefined;
+  if (apps === undefined || image === undefined) throw usage('expected --apps DIR and --image IMAGE');
+  const result = await exportKubernetes({ apps, image, environment: args.values.environment as string | undefined, out });
+  for (const app of result.apps) {
+    if (app.file === null) process.stdout.write(app === result.apps[0] ? app.yaml : `---\n${app.yaml}`);
+    else say(`wrote ${app.file}: ${app.name}, ${countOf(app.objects.length, 'object')}`);
+    for (const note of app.notes) say(`${app.name}: note: ${note}`);
+  }
+  for (const problem of result.problems) report(problem);
+  if (result.problems.length === 0) return 0;
+  say(`${countOf(result.apps.length, 'app')} written; not written: ${result.skipped.join(', ')}`);
+  return 1;
+}

@@ -1,0 +1,148 @@
+// What one app is on the cluster, decided once from its description and the host's
+// environment file, before any object is built: the object builders only spell it out.
+// Every number here has its one-machine meaning (SPEC §2, §5.2, §5.3): docs/kubernetes.md
+// has the table.
+import path from 'node:path';
+import type { Description } from '../description/types.js';
+import type { HostAppConfig, HostEnvironment } from '../environment/host-file.js';
+import { DEFAULT_THREADS, DEFAULT_WORKERS } from '../supervisor/start-app.js';
+import { baseName, childName } from './k8s-names.js';
+
+/** The gateway's --grace default: how long requests in flight may take on SIGTERM. */
+export const DEFAULT_GRACE_S = 30;
+
+/** The variables of a PostgreSQL database on one machine (SPEC 5.2), for the operator to fill. */
+export const POSTGRESQL_VARIABLES = ['DATABASE_URL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE'] as const;
+export const REDIS_VARIABLES = ['REDIS_URL', 'APPPKG_REDIS_PREFIX'] as const;
+
+/** One Secret of the app: its variables, with the values the host gave ('' = to fill). */
+export interface SecretPlan {
+  name: string;
+  /** What the Secret is for, in its annotation: `settings`, `postgresql`, `redis`. */
+  purpose: 'settings' | 'postgresql' | 'redis';
+  values: Record<string, string>;
+}
+
+export interface AppPlan {
+  desc: Description;
+  host: HostAppConfig;
+  /** The app's base object name (a DNS label). */
+  base: string;
+  image: string;
+  replicas: number;
+  /** WSGI/ASGI workers; 0 for `platform: command` (processes.web is the server). */
+  workers: number;
+  threads: number;
+  /** The app's mount, as the gateway gives it (SCRIPT_NAME). */
+  mount: string;
+  hosts: string[];
+  /** Seconds the gateway in the pod lets requests finish on SIGTERM (`drain`, else --grace). */
+  graceSeconds: number;
+  /** Processes with a route: their paths under the mount. */
+  routes: Array<{ process: string; route: string }>;
+  /** Processes without a route: each its own Deployment. */
+  background: Array<{ process: string; command: string; name: string }>;
+  secrets: SecretPlan[];
+  /** How the SQL database is given: PostgreSQL from a Secret, SQLite on the data volume, none. */
+  database: 'postgresql' | 'sqlite' | null;
+  mail: boolean;
+  hooks: { install: string | null; update: string | null };
+  /** Things the user should know that do not stop the export (printed, and in the docs' terms). */
+  notes: string[];
+}
+
+/** `/blog` + `/live` -> `/blog/live`; a mount of `/` adds nothing. */
+export function underMount(mount: string, route: string): string {
+  return mount === '/' ? route : `${mount}${route === '/' ? '' : route}`;
+}
+
+/** SPEC 5.2: `sql` is PostgreSQL where the host has one, else SQLite: the cluster does as the host does. */
+function databaseFor(desc: Description, env: HostEnvironment): AppPlan['database'] {
+  switch (desc.services.database) {
+    case 'postgresql':
+      return 'postgresql';
+    case 'sql':
+      return env.services.postgresql ? 'postgresql' : 'sqlite';
+    case 'sqlite':
+      return 'sqlite';
+    default:
+      return null;
+  }
+}
+
+export function planApp(desc: Description, host: HostAppConfig, env: HostEnvironment, image: string): AppPlan {
+  const base = baseName(desc.name);
+  const notes: string[] = [];
+  const replicas = host.replicas ?? 1;
+  const database = databaseFor(desc, env);
+
+  const settings: Record<string, string> = {};
+  for (const name of desc.settings) settings[name] = '';
+  for (const [name, value] of Object.entries(host.settings)) settings[name] = value;
+  const unfilled = Object.keys(settings).filter((name) => settings[name] === '');
+  if (unfilled.length > 0) {
+    notes.push(`${unfilled.join(', ')}: no value in the environment file; fill ${unfilled.length === 1 ? 'it' : 'them'} in Secret ${childName(base, 'settings')} before the rollout`);
+  }
+  const secrets: SecretPlan[] = Object.keys(settings).length === 0 ? [] : [{ name: childName(base, 'settings'), purpose: 'settings', values: settings }];
+  // SQLite needs nothing: the gateway in the pod gives DATABASE_URL on the data volume, as on
+  // one machine. A server is the operator's: a database and role (a Redis user) of the app's
+  // own, given as the variables the gateway would have given.
+  if (database === 'postgresql') {
+    secrets.push({ name: childName(base, 'database'), purpose: 'postgresql', values: Object.fromEntries(POSTGRESQL_VARIABLES.map((v) => [v, ''])) });
+    notes.push(`services.database: fill Secret ${childName(base, 'database')} (${POSTGRESQL_VARIABLES.join(', ')}) with a PostgreSQL database and role of the app's own`);
+  }
+  if (desc.services.redis !== null) {
+    secrets.push({ name: childName(base, 'redis'), purpose: 'redis', values: { REDIS_URL: '', APPPKG_REDIS_PREFIX: `${desc.name}:` } });
+    notes.push(`services.redis: fill REDIS_URL in Secret ${childName(base, 'redis')} with a Redis user limited to the key prefix ${desc.name}:`);
+  }
+  if (replicas > 1) {
+    notes.push(`replicas ${replicas}: the data volume is ReadWriteMany, which needs a storage class that offers it (a ReadWriteOnce volume means one replica, or all of them on one node)`);
+    if (database === 'sqlite') notes.push(`replicas ${replicas} share one SQLite file over a network volume: give the app PostgreSQL (services.database: postgresql), or keep one replica`);
+  }
+  if (host.user !== null) notes.push(`user ${host.user}: not used on the cluster; every process runs as the image's own user`);
+  if (host.python !== null) notes.push(`python ${host.python}: not used on the cluster; the image runs the app on Debian's python3`);
+  if (desc.version === null && (desc.commands.install !== undefined || desc.commands.update !== undefined)) {
+    notes.push(`no version: the hooks' Job is named ${childName(base, 'hooks', 'unversioned')} for every deploy, and Kubernetes runs a Job once; deploy versions (a directory NAME.VERSION), or delete the Job before the next apply`);
+  }
+  if (desc.health === null) notes.push('no health: the probes only check that the gateway listens; add health: /healthz so that a pod takes traffic once the app answers');
+
+  const routes: AppPlan['routes'] = [];
+  const background: AppPlan['background'] = [];
+  for (const [process, spec] of Object.entries(desc.processes)) {
+    if (spec.route !== null) routes.push({ process, route: spec.route });
+    // processes.web of a command app is its server, run by the gateway like a routed process.
+    else if (!(desc.kind === 'command' && process === 'web')) background.push({ process, command: spec.command, name: childName(base, 'process', process) });
+  }
+  const mount = host.mount ?? `/${desc.name}`;
+  return {
+    desc,
+    host,
+    base,
+    image,
+    replicas,
+    workers: desc.kind === 'command' ? 0 : (host.workers ?? DEFAULT_WORKERS),
+    threads: host.threads ?? DEFAULT_THREADS,
+    mount,
+    hosts: host.hosts,
+    graceSeconds: host.drain ?? DEFAULT_GRACE_S,
+    routes,
+    background,
+    secrets,
+    database,
+    mail: desc.mail !== null,
+    hooks: { install: desc.commands.install ?? null, update: desc.commands.update ?? null },
+    notes,
+  };
+}
+
+/** Every variable the app's Secrets give, with the Secret it comes from. */
+export function secretVariables(plan: AppPlan): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const secret of plan.secrets) for (const name of Object.keys(secret.values)) variables[name] = secret.name;
+  return variables;
+}
+
+/** The app's directory relative to the --apps directory, for headers that do not depend on where it was run. */
+export function relativeTo(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join('/');
+}

@@ -1,0 +1,103 @@
+// `export containerfile APP_DIR` (SPEC 5.5): the recipe of the app's image, built with the app
+// directory as its context: Debian, the app's deb: packages, the gateway, the app, its
+// virtualenv from pip:, a user of its own, and the gateway as the command. Every path in it is
+// one the manifests use (image-layout.ts). Nothing is built here: docs/kubernetes.md.
+import path from 'node:path';
+import { loadDescription } from '../description/load.js';
+import type { Description } from '../description/types.js';
+import { GatewayError } from '../errors.js';
+import { packageVersion } from '../package-version.js';
+import {
+  DEBIAN_IMAGE,
+  DEBIAN_NAME,
+  HTTP_PORT,
+  IMAGE_APPS_DIR,
+  IMAGE_STATE_DIR,
+  IMAGE_UID,
+  IMAGE_USER,
+  imageAppDir,
+  imageAppStateDir,
+  imageDataDir,
+} from './image-layout.js';
+import { unmappableKeys } from './unmappable.js';
+
+export interface ContainerfileResult {
+  name: string;
+  version: string | null;
+  text: string;
+}
+
+/** The packages the image needs from Debian: the gateway's runtime, the app's interpreter, its deb:. */
+export function debianPackages(desc: Pick<Description, 'deb' | 'pip'>): string[] {
+  const base = ['ca-certificates', 'nodejs', 'npm', 'python3', ...(desc.pip === null ? [] : ['python3-venv'])];
+  return [...new Set([...base, ...desc.deb])];
+}
+
+const continued = (lines: string[]): string => lines.join(' \\\n ');
+
+export function renderContainerfile(desc: Description): string {
+  const appDir = imageAppDir(desc);
+  const stateDir = imageAppStateDir(desc.name);
+  const label = `${desc.name}${desc.version ? ` ${desc.version}` : ''}`;
+  const lines = [
+    '# syntax=docker/dockerfile:1',
+    `# The image of ${label}, written by \`apppkg-gateway export containerfile\` from its app.yaml.`,
+    '# Build it with the app directory as the context (leave .git and __pycache__ out of it with',
+    '# a .containerignore), push it, and name it to `export kubernetes --image` (docs/kubernetes.md):',
+    '#   podman build -t registry.example.com/apps/IMAGE:TAG -f Containerfile APP_DIR',
+    `FROM ${DEBIAN_IMAGE}`,
+    '',
+    `# ${DEBIAN_NAME}: its Node.js runs the gateway, its python3 runs the app, and the app's deb:`,
+    '# packages are importable there, as on a Debian host (SPEC §1.3).',
+    'ENV LANG=C.UTF-8',
+    `RUN ${continued([
+      'apt-get update',
+      '&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends',
+      `   ${debianPackages(desc).join(' ')}`,
+      '&& rm -rf /var/lib/apt/lists/*',
+    ])}`,
+    '',
+    '# The gateway, the version that wrote this recipe.',
+    `RUN npm install --global apppkg-gateway@${packageVersion()} && npm cache clean --force`,
+    '',
+    `# A user of the image's own (uid ${IMAGE_UID}: the manifests run every pod as it); it owns the`,
+    '# state root, where the data volume is mounted, and the app directory, as an app user does on one machine.',
+    `RUN ${continued([
+      `useradd --system --uid ${IMAGE_UID} --user-group --home-dir ${IMAGE_STATE_DIR} ${IMAGE_USER}`,
+      `&& mkdir -p ${imageDataDir(desc.name)}`,
+      `&& chown -R ${IMAGE_USER}:${IMAGE_USER} ${IMAGE_STATE_DIR}`,
+    ])}`,
+    '# NAME.VERSION: the gateway reads the same name and version from it as on the host.',
+    `COPY --chown=${IMAGE_USER}:${IMAGE_USER} . ${appDir}`,
+    `USER ${IMAGE_UID}:${IMAGE_UID}`,
+  ];
+  if (desc.pip !== null) {
+    lines.push(
+      '',
+      `# The virtualenv from ${desc.pip}, as \`apppkg-gateway install\` builds it (offline, from the wheels in`,
+      '# the app directory), without commands.install: the cluster runs that in a Job before the rollout.',
+      `RUN apppkg-gateway export venv ${appDir} --state-dir ${IMAGE_STATE_DIR}`,
+    );
+  }
+  lines.push(
+    '',
+    "# commands.install runs in the cluster's Job; this marker keeps each pod's gateway from running",
+    '# it again at its first start (the gateway writes the same file once an app is installed).',
+    `RUN echo '${JSON.stringify({ version: desc.version, dir: appDir, by: 'apppkg-gateway export containerfile' })}' > ${path.posix.join(stateDir, 'installed.json')}`,
+    '',
+    `EXPOSE ${HTTP_PORT}`,
+    `CMD ${JSON.stringify(['apppkg-gateway', '--apps', IMAGE_APPS_DIR, '--listen', `0.0.0.0:${HTTP_PORT}`, '--state-dir', IMAGE_STATE_DIR])}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The recipe for the app at `dir`. Throws APPPKG_EXPORT_UNMAPPABLE (every problem in
+ * `problems`) when the app cannot live in the image: a host path, a file outside its directory.
+ */
+export async function exportContainerfile(dir: string): Promise<ContainerfileResult> {
+  const desc = await loadDescription(dir);
+  const problems = unmappableKeys(desc);
+  if (problems.length > 0) throw new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { ...problems[0].details, problems });
+  return { name: desc.name, version: desc.version, text: renderContainerfile(desc) };
+}

@@ -1,0 +1,30 @@
+// `--image`: each app's image, from one template. Each app is its own image (`export
+// containerfile APP_DIR` builds one app), so a template for several apps must say `{name}`.
+import type { Description } from '../description/types.js';
+import { GatewayError } from '../errors.js';
+import { baseName } from './k8s-names.js';
+
+/**
+ * An image reference as container runtimes parse it: [registry[:port]/]path[:tag][@digest],
+ * path components lower case (the distribution spec's grammar, without its rarer corners).
+ */
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${COMPONENT}(?:/${COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+);
+
+/** The image of `desc`: `{name}` as its object name (lower case), `{version}` its version or `latest`. */
+export function imageFor(template: string, desc: Pick<Description, 'name' | 'version'>): string {
+  return template.replaceAll('{name}', baseName(desc.name)).replaceAll('{version}', desc.version ?? 'latest');
+}
+
+/** Throws APPPKG_EXPORT_IMAGE_INVALID when `template` cannot name the images of `apps` apps. */
+export function validateImageTemplate(template: string, apps: number): void {
+  const sample = imageFor(template, { name: 'app', version: '1.0' });
+  if (!IMAGE_REFERENCE.test(sample)) {
+    throw new GatewayError('APPPKG_EXPORT_IMAGE_INVALID', { found: template, reason: 'expected an image reference like registry.example.com/apps/{name}:{version}' });
+  }
+  if (apps > 1 && !template.includes('{name}')) {
+    throw new GatewayError('APPPKG_EXPORT_IMAGE_INVALID', { found: template, reason: `expected {name} in the image, since each of the ${apps} apps is its own image` });
+  }
+}

@@ -1,0 +1,34 @@
+// `export venv APP_DIR`: the app's virtualenv built into the state root as `install` builds it
+// (offline, from the wheels in the app directory, with its stamp), without commands.install:
+// the image build runs it (containerfile.ts), where no database is there for a hook to
+// migrate. The gateway in the pod then finds a current venv and starts at once, and the
+// commands the cluster runs with `apppkg-gateway run` (background processes, the hooks' Job)
+// have the app's libraries.
+import type { Writable } from 'node:stream';
+import { loadDescription } from '../description/load.js';
+import { pickInterpreter } from '../environment/interpreters.js';
+import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { installVenv, type InstallVenvResult } from '../lifecycle/install-venv.js';
+
+export interface BuildImageVenvOptions {
+  /** The app directory (in the image). */
+  app: string;
+  /** The state root, as --state-dir; default as the CLI's. */
+  stateDir?: string;
+  say?: (line: string) => void;
+  /** Where venv's and pip's output goes. */
+  output?: Writable;
+}
+
+/** The venv of the app, or null when it has no `pip:`. */
+export async function buildImageVenv(opts: BuildImageVenvOptions): Promise<InstallVenvResult | null> {
+  const desc = await loadDescription(opts.app);
+  if (desc.pip === null) {
+    opts.say?.(`==> ${desc.name} has no pip: requirements; no virtualenv to build`);
+    return null;
+  }
+  // The interpreter the gateway in the pod will pick (no environment file names another there).
+  const interpreter = await pickInterpreter(desc);
+  const venvPath = appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).venv;
+  return installVenv({ desc, interpreter, venvPath, say: opts.say, output: opts.output });
+}

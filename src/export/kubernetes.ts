@@ -1,0 +1,152 @@
+// `export kubernetes` as a library call (SPEC 5.5, issue 18): the apps under an --apps
+// directory, as the gateway would serve them (the highest version of each, the environment
+// file's overrides), mapped to Kubernetes objects, each validated, one YAML file per app.
+// An app that cannot be mapped is a problem in the result; the others are still written.
+import { chmod, mkdir, realpath, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { validateAppsDir } from '../description/apps-dir.js';
+import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvironment } from '../environment/host-file.js';
+import { GatewayError } from '../errors.js';
+import { appsDirSource } from '../supervisor/discovery.js';
+import { planApp, relativeTo, type AppPlan } from './app-plan.js';
+import { dataVolumeClaim, gatewayConfigMap, secrets } from './config-objects.js';
+import { imageFor, validateImageTemplate } from './image-reference.js';
+import { baseName } from './k8s-names.js';
+import { validateObject, type K8sObject } from './k8s-validate.js';
+import { applySteps, renderManifest } from './manifest-yaml.js';
+import { ingress, mailService, webService } from './network-objects.js';
+import { unmappableKeys } from './unmappable.js';
+import { hooksJob, processDeployments, webDeployment } from './workloads.js';
+
+export interface ExportKubernetesOptions {
+  /** The directory holding the app packages, as `--apps`. */
+  apps: string;
+  /** The host's environment file, as `--environment`. */
+  environment?: string;
+  /** Each app's image; `{name}` and `{version}` are replaced with the app's. */
+  image: string;
+  /** Write NAME.yaml per app into this directory (created, files mode 0600: Secrets); else nothing is written. */
+  out?: string;
+}
+
+export interface ExportedApp {
+  name: string;
+  version: string | null;
+  /** Its objects' base name, and its file's (NAME.yaml). */
+  base: string;
+  /** The file written, or null without `out`. */
+  file: string | null;
+  yaml: string;
+  objects: K8sObject[];
+  /** What the operator should know or do (fill a Secret, a volume's access mode), also in the file's header. */
+  notes: string[];
+}
+
+export interface KubernetesExport {
+  apps: ExportedApp[];
+  /** Why apps were not written, each with the key and what to change (broken app.yaml files too). */
+  problems: GatewayError[];
+  /** The apps (or, for a broken app.yaml, the directories under --apps) not written. */
+  skipped: string[];
+}
+
+/** The objects of one app, in the order they are applied: what the pods read, the hooks, the rest. */
+function objectsFor(plan: AppPlan, env: HostEnvironment): K8sObject[] {
+  const objects: Array<K8sObject | null> = [
+    ...secrets(plan),
+    gatewayConfigMap(plan, env),
+    dataVolumeClaim(plan),
+    hooksJob(plan),
+    webDeployment(plan),
+    ...processDeployments(plan),
+    webService(plan),
+    mailService(plan),
+    ingress(plan),
+  ];
+  return objects.filter((o): o is K8sObject => o !== null);
+}
+
+function header(plan: AppPlan, appsRoot: string, file: string, job: string | null): string[] {
+  const { desc } = plan;
+  return [
+    `${desc.name}${desc.version ? ` ${desc.version}` : ''} on Kubernetes: written by \`apppkg-gateway export kubernetes\` from ${relativeTo(appsRoot, desc.file)}`,
+    `(docs/kubernetes.md has the mapping). Image: ${plan.image}, built from \`apppkg-gateway export containerfile\`.`,
+    '',
+    job === null ? 'Apply:' : 'Apply, the hooks before the rollout:',
+    ...applySteps(file, job).map((step) => `  ${step}`),
+    ...(plan.notes.length > 0 ? ['', 'Notes:', ...plan.notes.map((note) => `  - ${note}`)] : []),
+  ];
+}
+
+export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<KubernetesExport> {
+  validateAppsDir(opts.apps);
+  const appsRoot = await realpath(opts.apps);
+  const env = opts.environment === undefined ? emptyHostEnvironment() : await loadEnvironmentFile(opts.environment);
+  const discovery = await appsDirSource(opts.apps)();
+  validateImageTemplate(opts.image, discovery.apps.length);
+
+  const problems: GatewayError[] = discovery.broken.map((b) => b.error);
+  const skipped: string[] = discovery.broken.map((b) => path.basename(b.dir));
+  const exported: ExportedApp[] = [];
+  const bases = new Map<string, string>();
+  for (const app of discovery.apps) {
+    // The version the gateway would serve: the highest (a refused one cannot be told apart offline).
+    const desc = app.versions[0];
+    const unmappable = unmappableKeys(desc);
+    if (unmappable.length > 0) {
+      problems.push(...unmappable);
+      skipped.push(desc.name);
+      continue;
+    }
+    const base = baseName(desc.name);
+    const clash = bases.get(base);
+    if (clash !== undefined) {
+      problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', {
+        file: desc.file, key: 'name', app: desc.name,
+        reason: `expected a name whose Kubernetes form differs from the app ${JSON.stringify(clash)}'s, found ${JSON.stringify(desc.name)} (both are ${base})`,
+        fix: `give one of them another name: name: in its app.yaml`,
+      }));
+      skipped.push(desc.name);
+      continue;
+    }
+    bases.set(base, desc.name);
+    const plan = planApp(desc, overridesFor(env, desc.name), env, imageFor(opts.image, desc));
+    const objects = objectsFor(plan, env);
+    const invalid = objects.flatMap((object) =>
+      validateObject(object).map((reason) => new GatewayError('APPPKG_EXPORT_INVALID_OBJECT', { kind: object.kind, name: object.metadata?.name ?? '', reason, app: desc.name, file: desc.file })),
+    );
+    if (invalid.length > 0) {
+      problems.push(...invalid);
+      skipped.push(desc.name);
+      continue;
+    }
+    const fileName = `${base}.yaml`;
+    const job = objects.find((o) => o.kind === 'Job')?.metadata?.name ?? null;
+    exported.push({
+      name: desc.name,
+      version: desc.version,
+      base,
+      file: opts.out === undefined ? null : path.join(opts.out, fileName),
+      yaml: renderManifest(header(plan, appsRoot, fileName, job), objects),
+      objects,
+      notes: plan.notes,
+    });
+  }
+  if (opts.out !== undefined) await writeFiles(opts.out, exported);
+  return { apps: exported, problems, skipped };
+}
+
+async function writeFiles(out: string, apps: ExportedApp[]): Promise<void> {
+  let current = out;
+  try {
+    await mkdir(out, { recursive: true });
+    for (const app of apps) {
+      current = app.file!;
+      // Mode 0600: the Secrets hold the settings' values.
+      await writeFile(current, app.yaml, { mode: 0o600 });
+      await chmod(current, 0o600);
+    }
+  } catch (err) {
+    throw new GatewayError('APPPKG_EXPORT_WRITE_FAILED', { path: current, reason: (err as Error).message, cause: err });
+  }
+}

@@ -1,0 +1,105 @@
+// What every pod of an app shares, whichever object runs it (the web Deployment, a background
+// process's Deployment, the hooks' Job): the image's user, the environment file composed
+// from the ConfigMap and the Secrets, the data volume, the app's directory and state root.
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
+import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
+import { secretVariables, type AppPlan } from './app-plan.js';
+import { CONFIG_DIR, CONFIG_FILE, IMAGE_STATE_DIR, IMAGE_UID, POD_ENVIRONMENT_DIR, POD_ENVIRONMENT_FILE, imageAppDir, imageDataDir } from './image-layout.js';
+import { childName } from './k8s-names.js';
+
+/**
+ * Run by the init container: the environment file the gateway reads is the ConfigMap's with
+ * each variable of the Secrets filled in. It must be a file: under --apps the gateway passes
+ * no variable of its own environment to an app (README "What an app gets"), so a Secret given
+ * as variables would never reach it. An empty value stops the pod here, naming the Secret to
+ * fill, rather than letting the app start without it.
+ */
+export const COMPOSE_ENVIRONMENT_SCRIPT = `const fs = require('node:fs');
+const [from, to, app, wanted] = process.argv.slice(1);
+const env = JSON.parse(fs.readFileSync(from, 'utf8'));
+const missing = [];
+for (const [name, secret] of Object.entries(JSON.parse(wanted))) {
+  if (process.env[name]) env.apps[app].settings[name] = process.env[name];
+  else missing.push(name + ' (Secret ' + secret + ')');
+}
+if (missing.length > 0) {
+  console.error('apppkg-gateway: no value for ' + missing.join(', ') + ': fill it in, then the pod starts');
+  process.exit(1);
+}
+fs.writeFileSync(to, JSON.stringify(env, null, 2), { mode: 0o600 });
+`;
+
+const VOLUME = { config: 'gateway-config', environment: 'environment', data: 'data' } as const;
+
+/** The container settings Kubernetes' restricted Pod Security Standard asks for. */
+export const containerSecurity: IContainer['securityContext'] = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+};
+
+function environmentMount(): IVolumeMount {
+  return { name: VOLUME.environment, mountPath: POD_ENVIRONMENT_DIR };
+}
+
+function configMount(): IVolumeMount {
+  return { name: VOLUME.config, mountPath: CONFIG_DIR, readOnly: true };
+}
+
+/** The data volume at APPPKG_DATA_DIR: the same directory the app has on one machine. */
+function dataMount(plan: AppPlan): IVolumeMount {
+  return { name: VOLUME.data, mountPath: imageDataDir(plan.desc.name) };
+}
+
+/**
+ * The environment file the gateway reads in the pod: composed by the init container when the
+ * app has Secrets, else the ConfigMap's own.
+ */
+export function podEnvironmentFile(plan: AppPlan): string {
+  return plan.secrets.length > 0 ? POD_ENVIRONMENT_FILE : CONFIG_FILE;
+}
+
+/** The image's command line for the app's directory: `apppkg-gateway CMD DIR` with the pod's files. */
+export function appCommand(plan: AppPlan, command: string): string[] {
+  return ['apppkg-gateway', command, imageAppDir(plan.desc), '--environment', podEnvironmentFile(plan), '--state-dir', IMAGE_STATE_DIR];
+}
+
+function composeContainer(plan: AppPlan): IContainer {
+  const variables = secretVariables(plan);
+  return {
+    name: 'environment',
+    image: plan.image,
+    command: ['node', '-e', COMPOSE_ENVIRONMENT_SCRIPT, CONFIG_FILE, POD_ENVIRONMENT_FILE, plan.desc.name, JSON.stringify(variables)],
+    envFrom: plan.secrets.map((secret) => ({ secretRef: { name: secret.name } })),
+    volumeMounts: [configMount(), environmentMount()],
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+    securityContext: containerSecurity,
+  };
+}
+
+/** A pod spec running `containers` with the app's environment file and data volume at hand. */
+export function appPodSpec(plan: AppPlan, containers: IContainer[], extra: Partial<IPodSpec> = {}): IPodSpec {
+  const composed = plan.secrets.length > 0;
+  const volumes: IVolume[] = [
+    { name: VOLUME.config, configMap: { name: childName(plan.base, 'gateway') } },
+    // Memory-backed: the composed file holds the secrets; it never touches the node's disk.
+    ...(composed ? [{ name: VOLUME.environment, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }] : []),
+    { name: VOLUME.data, persistentVolumeClaim: { claimName: childName(plan.base, 'data') } },
+  ];
+  const fileMount = composed ? environmentMount() : configMount();
+  return {
+    ...extra,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: IMAGE_UID,
+      runAsGroup: IMAGE_UID,
+      // The data volume is made writable for the image's user (its group owns it).
+      fsGroup: IMAGE_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    ...(composed ? { initContainers: [composeContainer(plan)] } : {}),
+    containers: containers.map((c) => ({ ...c, volumeMounts: [fileMount, dataMount(plan), ...(c.volumeMounts ?? [])] })),
+    volumes,
+  };
+}

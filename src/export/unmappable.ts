@@ -1,0 +1,70 @@
+// What in an app cannot be said on a cluster: the image holds the app directory and Debian's
+// packages, nothing else of the host. Each problem names the key (at its line in app.yaml) and
+// what to change; an app with any is not exported (issue 18: "the rest is written"). Files
+// outside the package (paths:, pip:, static: with "..") are refused by the loader already.
+import path from 'node:path';
+import { satisfies } from '@renovatebot/pep440';
+import type { Description } from '../description/types.js';
+import { GatewayError } from '../errors.js';
+import { DEBIAN_NAME, DEBIAN_PYTHON } from './image-layout.js';
+
+/**
+ * Absolute paths a command may name in the image: Debian's own directories. Anything else
+ * (/opt, /usr/local, /home, /srv, /var/...) is the host's and is not in the image.
+ */
+const IMAGE_PATHS = ['/bin/', '/sbin/', '/usr/bin/', '/usr/sbin/', '/usr/lib/', '/usr/share/', '/dev/', '/proc/', '/tmp/'];
+const IMAGE_FILES = new Set(['/dev/null', '/dev/stdout', '/dev/stderr', '/tmp']);
+
+/**
+ * The first absolute path in a shell command that the image does not have, or null. The app's
+ * own directory counts as the host's wherever it lies: in the image it is somewhere else.
+ */
+export function hostPathIn(command: string, appDir: string): string | null {
+  // An absolute path starts a word, or follows `=`, `:` or a quote (`--config=/etc/x`, "PATH=/opt/bin:...").
+  for (const match of command.matchAll(/(?:^|[\s=:'"(<>|;&])(\/[^\s'"();|&<>:]*)/g)) {
+    const found = match[1];
+    if (found === appDir || found.startsWith(`${appDir}/`)) return found;
+    // `//` is a URL's authority (redis://host/0), not a path.
+    if (found === '/' || found.startsWith('//') || IMAGE_FILES.has(found)) continue;
+    if (!IMAGE_PATHS.some((prefix) => found.startsWith(prefix))) return found;
+  }
+  return null;
+}
+
+/** Every key of `desc` that the export cannot map, each a GatewayError (APPPKG_EXPORT_UNMAPPABLE). */
+export function unmappableKeys(desc: Description): GatewayError[] {
+  const problems: GatewayError[] = [];
+  const problem = (key: string, top: string, reason: string, fix: string) => {
+    const at = desc.positions[top];
+    problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { file: desc.file, line: at?.line, column: at?.column, key, reason, fix, app: desc.name }));
+  };
+
+  // What runs on the cluster: every process, and the hooks the Job runs before a rollout.
+  const commands: Array<[string, string, string]> = [
+    ...Object.entries(desc.processes).map(([name, spec]): [string, string, string] => [`processes.${name}.command`, 'processes', spec.command]),
+    ...(['install', 'update'] as const).flatMap((hook): Array<[string, string, string]> => (desc.commands[hook] ? [[`commands.${hook}`, 'commands', desc.commands[hook]!]] : [])),
+  ];
+  for (const [key, top, command] of commands) {
+    const found = hostPathIn(command, desc.dir);
+    if (found === null) continue;
+    const own = found === desc.dir || found.startsWith(desc.dir + path.sep);
+    problem(
+      key,
+      top,
+      `expected a command that runs inside the image, found the ${own ? "app directory's host path" : 'host path'} ${JSON.stringify(found)}`,
+      own
+        ? `name it relative to the app directory (${JSON.stringify(path.relative(desc.dir, found) || '.')}): commands run there, on the host and in the image alike`
+        : 'ship the program in the app directory and name it relative to it (commands run there), or install it with deb:; use $APPPKG_DATA_DIR for data',
+    );
+  }
+  if (desc.python !== null && !satisfies(DEBIAN_PYTHON, desc.python)) {
+    problem('python', 'python', `expected a specifier that ${DEBIAN_NAME}'s python3 ${DEBIAN_PYTHON} satisfies, found ${JSON.stringify(desc.python)}`, `widen it to take Python ${DEBIAN_PYTHON.split('.').slice(0, 2).join('.')} (e.g. python: ">=3.9"), or build the image from a base that has the Python it asks for`);
+  }
+  if (desc.rpm.length > 0 && desc.deb.length === 0) {
+    problem('rpm', 'rpm', `expected deb: packages for the Debian image, found only rpm: ${desc.rpm.join(' ')}`, 'add the Debian names of the same packages under deb: (e.g. rpm: python3-m2crypto -> deb: python3-m2crypto)');
+  }
+  if (desc.os.length > 0 && !desc.os.some((os) => os === 'posix' || os === 'linux')) {
+    problem('os', 'os', `expected posix or linux (the image is Linux), found ${desc.os.join(', ')}`, 'add linux to os: if the app runs there');
+  }
+  return problems;
+}

@@ -1,0 +1,135 @@
+// `apppkg-gateway export containerfile APP_DIR` and `export venv` (SPEC 5.5, issue 18): the
+// image recipe for each deb:/pip: case, checked line by line (no image is built here: these
+// machines have no registry), and the venv step run for real into a temp state root, where
+// the gateway's own install then finds it current.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
+import { makeApp, makeWheel } from '../lifecycle/lifecycle-apps.js';
+
+const test = suite('export containerfile');
+const work = tempDir('apppkg-export-cf-');
+const state = tempDir('apppkg-export-cf-state-');
+test.after(() => {
+  work.remove();
+  state.remove();
+});
+
+async function recipe(dir: string): Promise<string> {
+  const r = await runCli(['export', 'containerfile', dir]);
+  assert.is(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+/** The packages apt-get installs, in order. */
+function aptPackages(text: string): string[] {
+  const line = /apt-get install -y --no-install-recommends \\\n\s+([^\\\n]+)/.exec(text);
+  assert.ok(line, text);
+  return line![1].trim().split(/\s+/);
+}
+
+const BASE = ['ca-certificates', 'nodejs', 'npm', 'python3'];
+
+test('neither deb: nor pip: (hello): Debian, the gateway, the app as NAME, its user, the gateway as the command', async () => {
+  const text = await recipe(join(EXAMPLES, 'hello'));
+  assert.match(text, /^FROM docker\.io\/library\/debian:trixie-slim$/m);
+  assert.equal(aptPackages(text), BASE);
+  assert.match(text, /^RUN npm install --global apppkg-gateway@\d+\.\d+\.\d+/m);
+  assert.match(text, /useradd --system --uid 10001 --user-group --home-dir \/var\/lib\/apppkg-gateway apppkg/);
+  assert.match(text, /^COPY --chown=apppkg:apppkg \. \/srv\/apps\/hello$/m);
+  assert.match(text, /^USER 10001:10001$/m);
+  assert.not.match(text, /export venv/);
+  assert.match(text, /> \/var\/lib\/apppkg-gateway\/apps\/hello\/installed\.json$/m);
+  assert.match(text, /^CMD \["apppkg-gateway","--apps","\/srv\/apps","--listen","0\.0\.0\.0:8000","--state-dir","\/var\/lib\/apppkg-gateway"\]$/m);
+  // The user, then the app, then the steps that run as the user: never root at run time.
+  assert.ok(text.indexOf('USER 10001') < text.indexOf('installed.json'));
+});
+
+test('deb: only (flask-hello, flask-live): its packages after the base, no venv', async () => {
+  assert.equal(aptPackages(await recipe(join(EXAMPLES, 'flask-hello'))), [...BASE, 'python3-flask']);
+  const live = await recipe(join(EXAMPLES, 'flask-live'));
+  assert.equal(aptPackages(live), [...BASE, 'python3-flask', 'python3-websockets']);
+  assert.not.match(live, /python3-venv|export venv/);
+});
+
+test('pip: only: python3-venv, and the venv built by the gateway in the image, offline', async () => {
+  const dir = makeApp(work.path, 'withpip.2.0', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  const text = await recipe(dir);
+  assert.equal(aptPackages(text), [...BASE, 'python3-venv']);
+  assert.match(text, /^COPY --chown=apppkg:apppkg \. \/srv\/apps\/withpip\.2\.0$/m);
+  assert.match(text, /^RUN apppkg-gateway export venv \/srv\/apps\/withpip\.2\.0 --state-dir \/var\/lib\/apppkg-gateway$/m);
+  assert.ok(text.indexOf('USER 10001') < text.indexOf('export venv'), 'the venv is built as the user that runs it');
+});
+
+test('deb: and pip:: both, each package once', async () => {
+  const dir = makeApp(work.path, 'both', 'platform: python, wsgi\napp: wsgi:application\ndeb: [python3-flask, python3-venv, python3-flask]\npip: requirements.txt\n');
+  const text = await recipe(dir);
+  assert.equal(aptPackages(text), [...BASE, 'python3-venv', 'python3-flask']);
+  assert.match(text, /export venv \/srv\/apps\/both /);
+});
+
+test('the recipe and the manifests agree: the app directory, the data directory, the user, the port', async () => {
+  const tree = join(FIXTURES, 'export', 'tree');
+  const text = await recipe(join(tree, 'apps', 'blog.1.2'));
+  const manifests = readFileSync(join(tree, 'expected', 'blog.yaml'), 'utf8');
+  const appDir = /^COPY --chown=\S+ \. (\S+)$/m.exec(text)![1];
+  assert.ok(manifests.includes(`apppkg-gateway install ${appDir} `), appDir);
+  const dataDir = /mkdir -p (\S+)/.exec(text)![1];
+  assert.ok(manifests.includes(`mountPath: ${dataDir}\n`), dataDir);
+  assert.ok(manifests.includes(`runAsUser: ${/^USER (\d+):/m.exec(text)![1]}\n`));
+  assert.ok(manifests.includes(`containerPort: ${/^EXPOSE (\d+)$/m.exec(text)![1]}\n`));
+});
+
+test('--out writes the file', async () => {
+  const file = join(work.path, 'Containerfile');
+  const r = await runCli(['export', 'containerfile', join(EXAMPLES, 'django-blog'), '--out', file]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /wrote .*Containerfile: the image recipe of django-blog/);
+  assert.match(readFileSync(file, 'utf8'), /python3-django/);
+});
+
+test('what the image cannot hold: each key with its fix, nothing written, status 1', async () => {
+  const dir = makeApp(
+    work.path,
+    'hosty',
+    'platform: python, wsgi\napp: wsgi:application\npython: "<3.12"\nrpm: python3-m2crypto\n' +
+      'commands:\n  install: /usr/local/bin/migrate --all\n',
+  );
+  const r = await runCli(['export', 'containerfile', dir]);
+  assert.is(r.status, 1);
+  assert.is(r.stdout, '');
+  assert.match(r.stderr, /app\.yaml:3:\d+: python: expected a specifier that Debian 13 \(trixie\)'s python3 3\.13\.5 satisfies, found "<3\.12"/);
+  assert.match(r.stderr, /app\.yaml:4:\d+: rpm: expected deb: packages for the Debian image, found only rpm: python3-m2crypto/);
+  assert.match(r.stderr, /commands\.install: expected a command that runs inside the image, found the host path "\/usr\/local\/bin\/migrate"/);
+  assert.match(r.stderr, /fix: add the Debian names of the same packages under deb:/);
+});
+
+test('a command naming the app directory by its host path: the fix names the relative path', async () => {
+  const dir = makeApp(work.path, 'abs', 'platform: python, wsgi\napp: wsgi:application\nprocesses:\n  worker:\n    command: python PLACEHOLDER/worker.py\n');
+  const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8').replace('PLACEHOLDER', dir);
+  (await import('node:fs')).writeFileSync(join(dir, 'app.yaml'), yaml);
+  const r = await runCli(['export', 'containerfile', dir]);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /processes\.worker\.command: expected a command that runs inside the image, found the app directory's host path/);
+  assert.match(r.stderr, /fix: name it relative to the app directory \("worker\.py"\)/);
+});
+
+test('export venv builds the venv the gateway then reuses (no second build at the pod\'s start)', async () => {
+  const dir = makeApp(work.path, 'wheely', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  (await import('node:fs')).writeFileSync(join(dir, 'requirements.txt'), 'thepkg==1.0\n');
+  makeWheel(dir, 'thepkg', '1.0');
+  const built = await runCli(['export', 'venv', dir, '--state-dir', state.path], { ms: 120_000 });
+  assert.is(built.status, 0, built.stderr);
+  assert.match(built.stderr, /requirements installed/);
+  assert.ok(existsSync(join(state.path, 'apps', 'wheely', 'venv', 'apppkg-venv.json')), 'the venv carries the gateway\'s stamp');
+  const install = await runCli(['install', dir, '--state-dir', state.path], { ms: 120_000 });
+  assert.is(install.status, 0, install.stderr);
+  assert.match(install.stdout + install.stderr, /venv reused/);
+  const none = await runCli(['export', 'venv', join(EXAMPLES, 'hello'), '--state-dir', state.path]);
+  assert.is(none.status, 0, none.stderr);
+  assert.match(none.stderr, /hello has no pip: requirements; no virtualenv to build/);
+});
+
+test.run();

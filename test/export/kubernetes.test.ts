@@ -1,0 +1,264 @@
+// `apppkg-gateway export kubernetes` (SPEC 5.5, issue 18), through the real CLI: the mapping of
+// a tree with hosts, mounts, settings, services, mail, routed and background processes and
+// hooks against golden files (UPDATE_GOLDEN=1 rewrites them), every object validated against
+// Kubernetes' schemas, the bundled examples too, and bad input reported while the rest is written.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
+import { validateObject } from '../../src/export/k8s-validate.js';
+import { loadEnvironmentFile, overridesFor } from '../../src/environment/host-file.js';
+import { parseCommand } from '../../src/cli/args.js';
+import { DEFAULT_THREADS, DEFAULT_WORKERS } from '../../src/supervisor/start-app.js';
+import { spec as gatewaySpec } from '../../src/cli/commands/gateway.js';
+import { spec as installSpec } from '../../src/cli/commands/install.js';
+import { spec as runSpec } from '../../src/cli/commands/run.js';
+import { find, objectsIn, objectsOf, schemaProblems } from './manifests.js';
+
+const test = suite('export kubernetes');
+const TREE = join(FIXTURES, 'export', 'tree');
+const EXPECTED = join(TREE, 'expected');
+const IMAGE = 'registry.example.com/apps/{name}:{version}';
+const out = tempDir('apppkg-export-k8s-');
+test.after(() => out.remove());
+
+let treeRun: Awaited<ReturnType<typeof runCli>>;
+const treeOut = join(out.path, 'tree');
+
+test.before(async () => {
+  treeRun = await runCli(['export', 'kubernetes', '--apps', join(TREE, 'apps'), '--environment', join(TREE, 'environment.yaml'), '--image', IMAGE, '--out', treeOut]);
+});
+
+test('the tree: blog, shop and chat are written, one file each, mode 0600 (they hold Secrets)', () => {
+  assert.equal(readdirSync(treeOut).sort(), ['blog.yaml', 'chat.yaml', 'shop.yaml'], treeRun.stderr);
+  for (const file of readdirSync(treeOut)) assert.is(statSync(join(treeOut, file)).mode & 0o777, 0o600, file);
+});
+
+test('the mapping is the golden files', () => {
+  for (const file of readdirSync(treeOut).sort()) {
+    const written = readFileSync(join(treeOut, file), 'utf8');
+    const golden = join(EXPECTED, file);
+    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden, written);
+    assert.ok(existsSync(golden), `no golden file ${golden}: run with UPDATE_GOLDEN=1 to write it`);
+    assert.fixture(written, readFileSync(golden, 'utf8'), `${file} differs from ${golden} (UPDATE_GOLDEN=1 rewrites it once the change is meant)`);
+  }
+});
+
+test("every object of the tree validates against Kubernetes' schemas", () => {
+  for (const file of readdirSync(treeOut)) {
+    const objects = objectsIn(join(treeOut, file));
+    assert.ok(objects.length >= 5, `${file}: ${objects.length} objects`);
+    assert.equal(schemaProblems(objects), [], file);
+  }
+});
+
+test('the validation can fail: a wrong type, a missing field, a bad name, a host with a port', () => {
+  const deployment = find(objectsIn(join(treeOut, 'blog.yaml')), 'Deployment', 'blog');
+  const broken = structuredClone(deployment) as unknown as { spec: { replicas: unknown; template: { spec: { containers: Array<{ image?: string; ports: Array<{ containerPort: unknown }> }> } } } };
+  broken.spec.replicas = 'two';
+  broken.spec.template.spec.containers[0].ports[0].containerPort = '8000';
+  const problems = validateObject(broken as never);
+  assert.ok(problems.some((p) => p.startsWith('/spec/replicas must be integer')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.includes('/containerPort must be integer')), problems.join('\n'));
+
+  const job = structuredClone(find(objectsIn(join(treeOut, 'blog.yaml')), 'Job', 'blog-hooks-1-2'));
+  delete (job.spec as { template?: unknown }).template;
+  assert.ok(validateObject(job).some((p) => p.includes('template')), 'a Job without its pod template');
+
+  const named = structuredClone(deployment);
+  named.metadata!.name = 'Blog_App';
+  assert.ok(validateObject(named).some((p) => p.startsWith('/metadata/name must be a DNS label')));
+
+  const ingress = structuredClone(find(objectsIn(join(treeOut, 'blog.yaml')), 'Ingress', 'blog'));
+  ingress.spec!.rules![0].host = 'blog.example.com:8080';
+  assert.ok(validateObject(ingress).some((p) => p.includes('without a port')));
+});
+
+test('bad input: each problem with its file, line, key and fix; the rest is written; status 1', () => {
+  assert.is(treeRun.status, 1, treeRun.stderr);
+  assert.match(treeRun.stderr, /hostpath\/app\.yaml:\d+:\d+: processes\.worker\.command: expected a command that runs inside the image, found the host path "\/opt\/tools\/bin\/worker"/);
+  assert.match(treeRun.stderr, /fix: ship the program in the app directory/);
+  assert.match(treeRun.stderr, /broken\/app\.yaml:3:1: health_check: expected one of the known keys/);
+  assert.match(treeRun.stderr, /3 apps written; not written: broken, hostpath/);
+  assert.match(treeRun.stderr, /wrote .*blog\.yaml: blog, 11 objects/);
+});
+
+test('the notes say what the operator must do: the Secrets to fill, the volume\'s access mode', () => {
+  assert.match(treeRun.stderr, /blog: note: SENTRY_DSN: no value in the environment file; fill it in Secret blog-settings/);
+  assert.match(treeRun.stderr, /blog: note: services\.database: fill Secret blog-database/);
+  assert.match(treeRun.stderr, /shop: note: replicas 3: the data volume is ReadWriteMany/);
+  assert.match(readFileSync(join(treeOut, 'blog.yaml'), 'utf8'), /^#   - services\.redis: fill REDIS_URL in Secret blog-redis/m);
+});
+
+test('workers, threads, max_memory, replicas: the environment file in the pod, requests and the memory limit', () => {
+  const objects = objectsIn(join(treeOut, 'blog.yaml'));
+  const deployment = find(objects, 'Deployment', 'blog');
+  assert.is(deployment.spec!.replicas, 2);
+  const gateway = deployment.spec!.template.spec!.containers[0];
+  // 3 workers and 1 routed process: 100m + 3 x 200m + 100m; the limit: 256Mi + (3 + 1 + 1) x 256Mi.
+  assert.equal(gateway.resources, { requests: { cpu: '800m', memory: '576Mi' }, limits: { memory: '1536Mi' } });
+  const env = JSON.parse(find(objects, 'ConfigMap', 'blog-gateway').data!['environment.json']);
+  assert.equal(env.apps.blog, {
+    settings: {}, mount: '/blog', hosts: ['blog.example.com', 'www.blog.example.com'], workers: 3, threads: 4,
+    max_requests: 5000, max_memory: 256 * 2 ** 20, timeout: 30, drain: 45, mail_domains: ['blog.example.com'],
+  });
+  assert.equal(gateway.command!.slice(0, 7), ['apppkg-gateway', '--apps', '/srv/apps', '--listen', '0.0.0.0:8000', '--environment', '/run/apppkg-gateway/environment.json']);
+});
+
+test('health: startup and readiness probes at the mount, liveness with a longer threshold; the drain', () => {
+  const deployment = find(objectsIn(join(treeOut, 'blog.yaml')), 'Deployment', 'blog');
+  const pod = deployment.spec!.template.spec!;
+  const c = pod.containers[0];
+  for (const probe of [c.startupProbe!, c.readinessProbe!, c.livenessProbe!]) assert.equal(probe.httpGet, { path: '/blog/healthz', port: 'http' });
+  assert.ok(c.livenessProbe!.failureThreshold! * c.livenessProbe!.periodSeconds! > c.readinessProbe!.failureThreshold! * c.readinessProbe!.periodSeconds!);
+  assert.equal(c.lifecycle, { preStop: { sleep: { seconds: 10 } } });
+  // preStop 10 s + drain 45 s (the gateway's --grace) + 10 s to stop its process trees.
+  assert.is(pod.terminationGracePeriodSeconds, 65);
+  assert.ok(c.command!.join(' ').includes('--grace 45'));
+  assert.equal(deployment.spec!.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  // A command app's health is its own server's, through the gateway at its default mount.
+  const chat = find(objectsIn(join(treeOut, 'chat.yaml')), 'Deployment', 'chat').spec!.template.spec!.containers[0];
+  assert.equal(chat.readinessProbe!.httpGet, { path: '/chat/healthz', port: 'http' });
+});
+
+test('hosts and mount: Ingress rules per host at /, the mount on any host, each routed process its path', () => {
+  const blog = find(objectsIn(join(treeOut, 'blog.yaml')), 'Ingress', 'blog');
+  const rules = blog.spec!.rules!.map((r) => [r.host ?? '*', r.http!.paths.map((p) => `${p.path} ${p.pathType}`)]);
+  assert.equal(rules, [
+    ['blog.example.com', ['/live Prefix', '/ Prefix']],
+    ['www.blog.example.com', ['/live Prefix', '/ Prefix']],
+    ['*', ['/blog/live Prefix', '/blog Prefix']],
+  ]);
+  const shop = find(objectsIn(join(treeOut, 'shop.yaml')), 'Ingress', 'shop');
+  assert.equal(shop.spec!.rules!.map((r) => [r.host ?? '*', r.http!.paths.map((p) => p.path)]), [['shop.example.com', ['/']], ['*', ['/']]]);
+});
+
+test('settings, services and mail: Secrets with the same variable names, a Service for SMTP', () => {
+  const objects = objectsIn(join(treeOut, 'blog.yaml'));
+  assert.equal(find(objects, 'Secret', 'blog-settings').stringData, { SECRET_KEY: 'not-a-real-secret', SENTRY_DSN: '', SMTP_HOST: 'smtp.example.com' });
+  assert.equal(Object.keys(find(objects, 'Secret', 'blog-database').stringData!), ['DATABASE_URL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE']);
+  assert.equal(find(objects, 'Secret', 'blog-redis').stringData, { REDIS_URL: '', APPPKG_REDIS_PREFIX: 'blog:' });
+  const init = find(objects, 'Deployment', 'blog').spec!.template.spec!.initContainers![0];
+  assert.equal(init.envFrom!.map((e) => e.secretRef!.name), ['blog-settings', 'blog-database', 'blog-redis']);
+  const mail = find(objects, 'Service', 'blog-mail');
+  assert.equal(mail.spec!.ports, [{ name: 'smtp', port: 25, targetPort: 'smtp', protocol: 'TCP' }]);
+  // chat lists no settings and asks for no service: the shared setting only.
+  const chat = objectsIn(join(treeOut, 'chat.yaml'));
+  assert.equal(chat.filter((o) => o.kind === 'Secret').map((o) => [o.metadata!.name, (o as { stringData?: unknown }).stringData]), [['chat-settings', { SMTP_HOST: 'smtp.example.com' }]]);
+});
+
+test('data dir: a PersistentVolumeClaim at APPPKG_DATA_DIR, ReadWriteOnce for one replica', () => {
+  const chat = objectsIn(join(treeOut, 'chat.yaml'));
+  assert.equal(find(chat, 'PersistentVolumeClaim', 'chat-data').spec!.accessModes, ['ReadWriteOnce']);
+  assert.match(find(chat, 'PersistentVolumeClaim', 'chat-data').metadata!.annotations!['apppkg-gateway.io/note'], /one replica/);
+  const mounts = find(chat, 'Deployment', 'chat').spec!.template.spec!.containers[0].volumeMounts!;
+  assert.ok(mounts.some((m) => m.name === 'data' && m.mountPath === '/var/lib/apppkg-gateway/apps/chat/data'));
+});
+
+test('hooks: a Job named for the version, install the first time and update after, before the rollout', () => {
+  const objects = objectsIn(join(treeOut, 'blog.yaml'));
+  const job = find(objects, 'Job', 'blog-hooks-1-2');
+  const container = job.spec!.template.spec!.containers[0];
+  const script = container.command![2];
+  assert.match(script, /apppkg-gateway install \/srv\/apps\/blog\.1\.2 --environment/);
+  assert.match(script, /apppkg-gateway run \/srv\/apps\/blog\.1\.2 .* -- \/bin\/sh -c "\$APPPKG_UPDATE"/);
+  assert.equal(container.env, [{ name: 'APPPKG_UPDATE', value: 'python manage.py migrate --noinput && python manage.py clearsessions' }]);
+  assert.is(job.spec!.template.spec!.restartPolicy, 'Never');
+  // What the Job needs carries the phase label; the Deployment does not, so `-l` applies the Job first.
+  const phased = objects.filter((o) => o.metadata?.labels?.['apppkg-gateway.io/phase'] === 'before-rollout').map((o) => `${o.kind} ${o.metadata!.name}`);
+  assert.equal(phased, ['Secret blog-settings', 'Secret blog-database', 'Secret blog-redis', 'ConfigMap blog-gateway', 'PersistentVolumeClaim blog-data', 'Job blog-hooks-1-2']);
+  assert.match(readFileSync(join(treeOut, 'blog.yaml'), 'utf8'), /kubectl wait --for=condition=complete --timeout=15m job\/blog-hooks-1-2/);
+  // chat has no hooks: no Job.
+  assert.not.ok(objectsIn(join(treeOut, 'chat.yaml')).some((o) => o.kind === 'Job'));
+});
+
+test('processes: background ones each a Deployment run in the app\'s environment; routed ones behind the gateway', () => {
+  const blog = objectsIn(join(treeOut, 'blog.yaml'));
+  const tasks = find(blog, 'Deployment', 'blog-process-tasks').spec!.template.spec!.containers[0];
+  assert.equal(tasks.command!.slice(-4), ['--', '/bin/sh', '-c', 'python -m blog.tasks --queue "$APPPKG_DATA_DIR/queue"']);
+  assert.not.ok(blog.some((o) => o.metadata?.name === 'blog-process-live'), 'a routed process is the gateway\'s, in the web pod');
+  // A command app's processes.web is its server, in the web pod; its other process is background.
+  const chat = objectsIn(join(treeOut, 'chat.yaml'));
+  assert.equal(chat.filter((o) => o.kind === 'Deployment').map((o) => o.metadata!.name), ['chat', 'chat-process-digest']);
+});
+
+test("the pod's environment file is one the gateway loads, with the host's routing and limits", async () => {
+  for (const [file, name] of [['blog.yaml', 'blog'], ['shop.yaml', 'shop'], ['chat.yaml', 'chat']]) {
+    const config = find(objectsIn(join(treeOut, file)), 'ConfigMap', `${name}-gateway`).data!['environment.json'];
+    const path = join(out.path, `${name}-environment.json`);
+    writeFileSync(path, config);
+    const env = await loadEnvironmentFile(path);
+    const host = overridesFor(await loadEnvironmentFile(join(TREE, 'environment.yaml')), name);
+    const pod = overridesFor(env, name);
+    for (const key of ['hosts', 'maxMemory', 'maxRequests', 'timeout', 'drain', 'mailDomains'] as const) assert.equal(pod[key], host[key], `${name}: ${key}`);
+    // Defaults are written out, so that the pod does not depend on the gateway's defaults.
+    assert.is(pod.mount, host.mount ?? `/${name}`, `${name}: mount`);
+    assert.is(pod.threads, host.threads ?? DEFAULT_THREADS, `${name}: threads`);
+    if (name !== 'chat') assert.is(pod.workers, host.workers ?? DEFAULT_WORKERS, `${name}: workers`);
+  }
+});
+
+test('every command line in the manifests is one the gateway parses', () => {
+  const objects = readdirSync(treeOut).flatMap((file) => objectsIn(join(treeOut, file)));
+  const commands = objects.flatMap((o) => (o.kind === 'Deployment' || o.kind === 'Job' ? o.spec!.template.spec!.containers : [])).map((c) => c.command!);
+  let seen = 0;
+  for (const argv of commands) {
+    // The Job's script calls it twice; a background process after `run ... --`.
+    const calls = argv[0] === '/bin/sh' ? [...argv[2].matchAll(/apppkg-gateway (.*?)(?: -- |$)/gm)].map((m) => m[1].split(' ')) : [argv.slice(1, argv.includes('--') ? argv.indexOf('--') : undefined)];
+    for (const call of calls) {
+      const [first, ...rest] = call;
+      const spec = first.startsWith('--') ? gatewaySpec : first === 'run' ? runSpec : installSpec;
+      const parsed = parseCommand(spec, first.startsWith('--') ? call : rest);
+      assert.not.ok(parsed.help);
+      seen += 1;
+    }
+  }
+  assert.ok(seen >= 6, `${seen} command lines`);
+});
+
+test('the bundled examples export, and every object validates', async () => {
+  const dir = join(out.path, 'examples');
+  const r = await runCli(['export', 'kubernetes', '--apps', EXAMPLES, '--image', IMAGE, '--out', dir]);
+  assert.is(r.status, 0, r.stderr);
+  const files = readdirSync(dir);
+  assert.ok(files.includes('flask-hello.yaml') && files.includes('django-blog.yaml') && files.includes('tornado-chat.yaml'), files.join(' '));
+  for (const file of files) assert.equal(schemaProblems(objectsIn(join(dir, file))), [], file);
+  // No settings, no services: no Secret, and the gateway reads the ConfigMap's file itself.
+  const hello = objectsIn(join(dir, 'hello.yaml'));
+  assert.not.ok(hello.some((o) => o.kind === 'Secret'));
+  const pod = find(hello, 'Deployment', 'hello').spec!.template.spec!;
+  assert.is(pod.initContainers, undefined);
+  assert.ok(pod.containers[0].command!.join(' ').includes('--environment /etc/apppkg-gateway/environment.json'));
+});
+
+test('without --out: every app on stdout, one YAML stream', async () => {
+  const r = await runCli(['export', 'kubernetes', '--apps', EXAMPLES, '--image', IMAGE]);
+  assert.is(r.status, 0, r.stderr);
+  const objects = objectsOf(r.stdout);
+  assert.ok(objects.some((o) => o.kind === 'Deployment' && o.metadata?.name === 'guestbook'));
+  assert.equal(schemaProblems(objects), []);
+});
+
+test('usage: --image is required, must be an image reference, and must say {name} for several apps', async () => {
+  const none = await runCli(['export', 'kubernetes', '--apps', EXAMPLES]);
+  assert.is(none.status, 2);
+  assert.match(none.stderr, /expected --apps DIR and --image IMAGE/);
+  const bad = await runCli(['export', 'kubernetes', '--apps', EXAMPLES, '--image', 'Registry/Apps:latest!']);
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /--image: expected an image reference/);
+  const shared = await runCli(['export', 'kubernetes', '--apps', EXAMPLES, '--image', 'registry.example.com/apps:1']);
+  assert.is(shared.status, 2);
+  assert.match(shared.stderr, /expected \{name\} in the image/);
+  const target = await runCli(['export', 'helm']);
+  assert.is(target.status, 2);
+  assert.match(target.stderr, /expected kubernetes, containerfile or venv after export, found "helm"/);
+  const stray = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--image', 'x']);
+  assert.is(stray.status, 2);
+  assert.match(stray.stderr, /export containerfile takes no --image/);
+  const help = await runCli(['export', '--help']);
+  assert.is(help.status, 0);
+  assert.match(help.stdout, /usage: apppkg-gateway export kubernetes/);
+});
+
+test.run();
