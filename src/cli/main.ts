@@ -28,6 +28,8 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   logs: () => import('./commands/logs.js'),
   restart: () => import('./commands/restart.js'),
   rollback: () => import('./commands/rollback.js'),
+  export: () => import('./commands/export.js'),
+  vendor: () => import('./commands/vendor.js'),
 };
 
 export const GLOBAL_HELP = `usage: apppkg-gateway --apps DIR [--listen ADDR] [--admin ADDR] [--environment FILE] [--trust-proxy]
@@ -40,6 +42,7 @@ commands:
   serve       one app, mounted at /, for development
   check       verify an app's environment: os, python, deb/rpm, pip, settings, the app object
   install     set up dependencies (virtualenv + pip, apt with --system), then commands.install
+  vendor      bundle the requirements in vendor/ (pip --target, relocatable scripts, a manifest for check)
   backup      commands.backup with APPPKG_BACKUP_DIR=DIR (default: copy the data directory)
   restore     commands.restore from a backup
   uninstall   commands.uninstall, then remove the app's data, tmp and logs
@@ -51,6 +54,7 @@ commands:
   logs        an app's log from a running gateway; -f follows it
   restart     replace an app's workers with fresh ones, with no failed request
   rollback    serve the previous version of an app
+  export      the apps on Kubernetes (manifests) and an app's image recipe (Containerfile)
 
 Run \`apppkg-gateway COMMAND --help\` for a command's options.`;
 

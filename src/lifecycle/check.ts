@@ -8,13 +8,15 @@ import type { Description } from '../description/types.js';
 import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import { resolveStateRoot } from '../environment/state-root.js';
-import { isGatewayError, type ErrorCode } from '../errors.js';
+import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
 import { runInAppEnvironment } from './run-command.js';
+import { checkServices } from '../services/service-report.js';
+import { checkVendor } from './vendor-check.js';
 
 /** One line of the check: `ok  python  /usr/bin/python3 3.11.2` or `FAIL` with its fix. */
 export interface CheckItem {
-  /** os, python, deb, rpm, pip, settings, app or commands.check. */
+  /** os, python, deb, rpm, pip, settings, services.database, services.redis, app or commands.check. */
   name: string;
   ok: boolean;
   /** Not applicable here (nothing listed, no dpkg-query): ok, with a note in `detail`. */
@@ -76,10 +78,21 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     const where = at ? `${desc.file}:${at.line}:${at.column}: ` : '';
     report({ name: r.name, ok: r.ok, ...(r.skipped ? { skipped: true } : {}), detail: `${where}${r.detail}`, fix: r.fix, code: r.code });
   }
+  // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
+  const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined });
+  if (vendor) report(vendor);
+
+  const mail = mailCheck(desc, hostEnv);
+  // SPEC 5.2: whether each server the app needs answers (nothing is created here).
+  for (const s of await checkServices(desc, hostEnv, resolveStateRoot({ flag: opts.stateDir }))) {
+    const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? desc.positions.services : undefined;
+    report({ name: s.name, ok: s.ok, detail: `${at ? `${desc.file}:${at.line}:${at.column}: ` : ''}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
+  }
 
   if (checks.some((c) => !c.ok)) {
     // Importing needs the interpreter and settings the failures above are about.
     report({ name: 'app', ok: false, detail: 'not tried: fix the failures above first', fix: '' });
+    if (mail) report(mail);
     return summary(desc, checks);
   }
   try {
@@ -106,7 +119,25 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       ...(typeof traceback === 'string' ? { traceback } : {}),
     });
   }
+  if (mail) report(mail);
   return summary(desc, checks);
+}
+
+/**
+ * An app with `mail:` (SPEC 5.3) needs the host's mail listener: without one no message ever
+ * reaches it, and nothing else would say so (issue 16). Null for an app that takes no mail.
+ */
+function mailCheck(desc: Description, hostEnv: HostEnvironment): CheckItem | null {
+  if (desc.mail === null) return null;
+  if (hostEnv.mail === null) {
+    const problem = new GatewayError('APPPKG_MAIL_NO_LISTENER', { app: desc.name, path: desc.mail, file: hostEnv.file ?? undefined });
+    const at = desc.positions.mail;
+    const where = at ? `${desc.file}:${at.line}:${at.column}: ` : '';
+    return { name: 'mail', ok: false, detail: `${where}${problem.message}`, fix: problem.hint, code: problem.code };
+  }
+  const domains = overridesFor(hostEnv, desc.name).mailDomains;
+  const to = (domains.length > 0 ? domains : [`${desc.name}.localhost`]).join(', ');
+  return { name: 'mail', ok: true, detail: `${desc.mail} receives mail for ${to} (${hostEnv.mail.lmtp ? 'LMTP' : 'SMTP'} on ${hostEnv.mail.listen})`, fix: '' };
 }
 
 function summary(desc: Description, checks: CheckItem[]): CheckReport {

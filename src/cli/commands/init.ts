@@ -15,7 +15,8 @@ export const spec: CommandSpec = {
   allowPositionals: 1,
 };
 
-const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', 'venv', '.venv', 'env', 'site-packages', 'dist', 'build', 'tests', 'test']);
+// vendor/: bundled libraries (issue 19), whose `app = Flask(...)` lines are not the project's.
+const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', 'venv', '.venv', 'env', 'site-packages', 'dist', 'build', 'tests', 'test', 'vendor']);
 
 interface Candidate {
   module: string;
@@ -110,6 +111,35 @@ export function findCandidates(root: string): Candidate[] {
   return found.sort((a, b) => b.score - a.score);
 }
 
+/**
+ * How the app gets its requirements.txt: `pip:` (a virtualenv built at install) with the other
+ * way, bundled in vendor/ by `apppkg-gateway vendor` (issue 19), offered beside it; or
+ * `paths: [vendor/]` when vendor has filled that directory already.
+ */
+function requirementsLines(root: string, hasRequirements: boolean): string[] {
+  if (!hasRequirements) return ['# A requirements file, installed into a per-app virtualenv by `apppkg-gateway install`:', '# pip: requirements.txt'];
+  const bundle = [
+    'bundled with the app instead (no virtualenv, no network where it is deployed):',
+    '# `apppkg-gateway vendor` installs requirements.txt into vendor/, which you commit (docs/vendor.md).',
+  ];
+  if (existsSync(join(root, 'vendor', '.apppkg-vendor.json'))) {
+    return [
+      `# The requirements, ${bundle[0]}`,
+      bundle[1],
+      'paths: [vendor/]',
+      '# Or installed into a per-app virtualenv by `apppkg-gateway install`:',
+      '# pip: requirements.txt',
+    ];
+  }
+  return [
+    '# Installed into a per-app virtualenv by `apppkg-gateway install`.',
+    'pip: requirements.txt',
+    `# Or ${bundle[0]}`,
+    `${bundle[1]} Then use, instead of pip:`,
+    '# paths: [vendor/]',
+  ];
+}
+
 export function renderAppYaml(root: string, candidates: Candidate[]): string {
   const best = candidates[0];
   const hasRequirements = existsSync(join(root, 'requirements.txt'));
@@ -138,11 +168,8 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
   } else {
     lines.push('# System packages, if the app needs any (Debian / rpm hosts):', '# deb: python3-something', '');
   }
+  lines.push(...requirementsLines(root, hasRequirements), '');
   lines.push(
-    hasRequirements
-      ? '# Installed into a per-app virtualenv by `apppkg-gateway install`.\npip: requirements.txt'
-      : '# A requirements file, installed into a per-app virtualenv by `apppkg-gateway install`:\n# pip: requirements.txt',
-    '',
     '# Settings the host must inject as environment variables; missing ones refuse to start.',
     '# settings: [SECRET_KEY, DATABASE_URL]',
     '',
@@ -174,5 +201,12 @@ export async function run(args: ParsedCommand): Promise<number> {
   writeFileSync(file, renderAppYaml(root, candidates));
   process.stdout.write(`wrote ${file} (app: ${candidates[0].module}:${candidates[0].object}, ${candidates[0].kind.toUpperCase()})\n`);
   process.stdout.write(`next: apppkg-gateway check ${args.positionals[0] ?? '.'}\n`);
+  if (existsSync(join(root, 'requirements.txt')) && !existsSync(join(root, 'vendor', '.apppkg-vendor.json'))) {
+    // The third way beside deb: and pip: (issue 19), offered where it applies.
+    process.stdout.write(
+      `or bundle requirements.txt with the app (no virtualenv, no network where it is deployed): apppkg-gateway vendor ${args.positionals[0] ?? '.'}, ` +
+        'then `paths: [vendor/]` instead of `pip:` in app.yaml (docs/vendor.md)\n',
+    );
+  }
   return 0;
 }

@@ -1,0 +1,40 @@
+// `npm start`: the gateway on the bundled examples. examples/vendored carries its dependencies in
+// vendor/, which is made, not committed (issue 19): made here first, from the wheels of
+// test/fixtures/vendor, when Debian's python3 can build them; otherwise that one example is
+// refused with its reason and the rest serve.
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'bin', 'apppkg-gateway');
+const vendored = join(root, 'examples', 'vendored');
+const BUILD_PYTHON = '/usr/bin/python3';
+
+function vendorTheExample() {
+  if (existsSync(join(vendored, 'vendor', '.apppkg-vendor.json'))) return;
+  const work = mkdtempSync(join(tmpdir(), 'apppkg-start-'));
+  try {
+    const sources = ['demo-greeting', 'demo-words'].map((name) => {
+      cpSync(join(root, 'test', 'fixtures', 'vendor', name), join(work, name), { recursive: true });
+      return join(work, name);
+    });
+    const wheels = join(work, 'wheels');
+    const built = spawnSync(BUILD_PYTHON, ['-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '-q', '-w', wheels, ...sources], { encoding: 'utf8' });
+    if (built.status !== 0) {
+      console.log(`npm start: cannot build the wheels of examples/vendored (${BUILD_PYTHON} needs python3-pip, python3-setuptools, python3-wheel); it will be refused`);
+      return;
+    }
+    const vendor = spawnSync(bin, ['vendor', vendored, '--find-links', wheels, '--no-index'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (vendor.status !== 0) console.log('npm start: `apppkg-gateway vendor examples/vendored` failed (above); that example will be refused');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+vendorTheExample();
+const gateway = spawn(bin, ['--apps', join(root, 'examples'), '--listen', '127.0.0.1:8000', ...process.argv.slice(2)], { stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => gateway.kill(signal));
+gateway.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));

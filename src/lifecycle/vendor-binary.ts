@@ -1,0 +1,49 @@
+// What `vendor` says about a distribution that is not portable (issue 19): a compiled extension
+// built for one interpreter and platform. The seed proposal's own example is M2Crypto, whose
+// fix is `deb: python3-m2crypto`: Debian names a library's Python 3 package python3-NAME, so
+// that is the package we suggest, and we say whether this host's apt knows it (apt-cache
+// reads the local package lists; nothing is fetched).
+import { execFile } from 'node:child_process';
+import { GatewayError } from '../errors.js';
+import type { InstalledDistribution } from './vendor-dists.js';
+
+/** python3-NAME as Debian spells it: lowercase, "_" and "." as "-". */
+export function debianPackageName(distribution: string): string {
+  return `python3-${distribution.toLowerCase().replace(/[_.]+/g, '-')}`;
+}
+
+/** Whether apt knows `pkg` on this host: true, false, or null (no apt-cache here). */
+function aptKnows(pkg: string): Promise<boolean | null> {
+  return new Promise((resolve) => {
+    execFile('apt-cache', ['show', '--no-all-versions', pkg], { timeout: 15_000 }, (err, stdout) => {
+      const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
+      if (e?.code === 'ENOENT') resolve(null);
+      else resolve(!e && /^Package: /m.test(String(stdout)));
+    });
+  });
+}
+
+/** The refusal of `binary` (each one's tags and compiled files), with its deb packages. */
+export async function binaryRefusal(binary: InstalledDistribution[], requirements: string): Promise<GatewayError> {
+  const debs = binary.map((d) => debianPackageName(d.name));
+  const known = await Promise.all(debs.map(aptKnows));
+  const has = debs.filter((_, i) => known[i] === true);
+  const lacks = debs.filter((_, i) => known[i] === false);
+  const debNote = [
+    has.length > 0 ? `Debian has ${has.join(', ')}` : '',
+    lacks.length > 0 ? `this host's apt lists have no ${lacks.join(', ')}: look with \`apt-cache search\`` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  const found = binary
+    .map((d) => `${d.name} ${d.version} (${d.tags.join(', ') || 'no tag'}${d.compiledFiles.length > 0 ? `: ${d.compiledFiles.slice(0, 3).join(', ')}` : ''})`)
+    .join(', ');
+  return new GatewayError('APPPKG_VENDOR_BINARY', {
+    found,
+    names: binary.map((d) => d.name).join(', '),
+    requirements,
+    debs: debs.join(', '),
+    debNote,
+    tags: [...new Set(binary.flatMap((d) => d.tags.filter((t) => t.split('-')[2] !== 'any' || t.split('-')[1] !== 'none')))].join(', '),
+  });
+}

@@ -1,0 +1,137 @@
+// The `vendor` line of `apppkg-gateway check` (issue 19): for each directory of `paths:` that
+// `vendor` filled (it holds .apppkg-vendor.json), is it current with the requirements it came
+// from, are its files the ones vendor wrote, and does this host's interpreter load the compiled
+// distributions it was allowed to keep (--allow-binary)? A `paths:` directory that is missing
+// in an app with a requirements file was never vendored (or never committed). Apps without
+// either get no line at all. Each failure carries the command that refreshes the directory.
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Description } from '../description/types.js';
+import { formatInterpreter, pickInterpreter, type Interpreter } from '../environment/interpreters.js';
+import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
+import { countOf } from '../count.js';
+import { debianPackageName } from './vendor-binary.js';
+import { manifestFiles, readManifest, requirementsDigest, sha256Hex, type VendorManifest } from './vendor-manifest.js';
+import { hostTags } from './vendor-tags.js';
+import { DEFAULT_REQUIREMENTS, displayDir, vendorCommand } from './vendor.js';
+
+/** One line of check, shaped as lifecycle/check.ts's CheckItem. */
+export interface VendorCheckItem {
+  name: 'vendor';
+  ok: boolean;
+  detail: string;
+  fix: string;
+  code?: ErrorCode;
+}
+
+export interface VendorCheckOptions {
+  /** The environment file's `python:` for this app. */
+  pythonOverride?: string;
+}
+
+/** The vendor line, or null when the app has no vendored directory and nothing to vendor. */
+export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'python' | 'deb'>, opts: VendorCheckOptions = {}): Promise<VendorCheckItem | null> {
+  const found: Array<{ dir: string; manifest: VendorManifest }> = [];
+  for (const p of desc.paths) {
+    const dir = path.resolve(desc.dir, p);
+    const read = await readManifest(dir);
+    if (read.manifest) found.push({ dir, manifest: read.manifest });
+    else if (read.reason !== 'absent') return failure(new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(desc.dir, dir), reason: read.reason, command: vendorCommand(desc.dir, path.join(desc.dir, DEFAULT_REQUIREMENTS), dir) }));
+  }
+  if (found.length === 0) return neverVendored(desc);
+
+  const interpreter = await pickInterpreter(desc, { override: opts.pythonOverride }).catch(() => null);
+  const lines: string[] = [];
+  for (const { dir, manifest } of found) {
+    const problem = (await staleness(desc.dir, dir, manifest)) ?? (await modified(desc.dir, dir, manifest)) ?? (await hostMismatch(desc.dir, dir, manifest, interpreter));
+    if (problem) return failure(problem);
+    lines.push(summary(desc.dir, dir, manifest));
+  }
+  return { name: 'vendor', ok: true, detail: lines.join('; '), fix: '' };
+}
+
+function failure(err: GatewayError): VendorCheckItem {
+  return { name: 'vendor', ok: false, detail: err.message, fix: err.hint, code: err.code };
+}
+
+function refreshCommand(appDir: string, dir: string, manifest: VendorManifest, extra = ''): string {
+  const binary = manifest.distributions.some((d) => d.binary) ? ' --allow-binary' : '';
+  return vendorCommand(appDir, path.resolve(appDir, manifest.requirements.file), dir, `${binary}${extra}`);
+}
+
+/** An app with a requirements file whose `paths:` directory is missing was meant to be vendored. */
+function neverVendored(desc: Pick<Description, 'dir' | 'paths'>): VendorCheckItem | null {
+  const requirements = path.join(desc.dir, DEFAULT_REQUIREMENTS);
+  if (!existsSync(requirements)) return null;
+  const missing = desc.paths.map((p) => path.resolve(desc.dir, p)).find((dir) => !existsSync(dir));
+  if (!missing) return null;
+  return failure(new GatewayError('APPPKG_VENDOR_MISSING', { into: displayDir(desc.dir, missing), reason: 'does not exist', command: vendorCommand(desc.dir, requirements, missing) }));
+}
+
+async function staleness(appDir: string, dir: string, manifest: VendorManifest): Promise<GatewayError | null> {
+  const file = path.resolve(appDir, manifest.requirements.file);
+  let reason: string | null = null;
+  try {
+    if ((await requirementsDigest(appDir, file)) !== manifest.requirements.sha256) reason = `${manifest.requirements.file} changed since it was vendored`;
+  } catch {
+    reason = `${manifest.requirements.file}, which it was vendored from, is gone`;
+  }
+  return reason === null ? null : new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(appDir, dir), reason, command: refreshCommand(appDir, dir, manifest) });
+}
+
+async function modified(appDir: string, dir: string, manifest: VendorManifest): Promise<GatewayError | null> {
+  const wrong: string[] = [];
+  for (const [file, sha] of manifestFiles(manifest)) {
+    let data: Buffer;
+    try {
+      data = await readFile(path.join(dir, file));
+    } catch {
+      wrong.push(`${file} (missing)`);
+      continue;
+    }
+    if (sha256Hex(data) !== sha) wrong.push(`${file} (changed)`);
+  }
+  if (wrong.length === 0) return null;
+  const shown = wrong.length > 5 ? `${wrong.slice(0, 5).join(', ')} and ${wrong.length - 5} more` : wrong.join(', ');
+  return new GatewayError('APPPKG_VENDOR_MODIFIED', { into: displayDir(appDir, dir), found: `${countOf(wrong.length, 'file')}: ${shown}`, command: refreshCommand(appDir, dir, manifest) });
+}
+
+async function hostMismatch(appDir: string, dir: string, manifest: VendorManifest, interpreter: Interpreter | null): Promise<GatewayError | null> {
+  const binary = manifest.distributions.filter((d) => d.binary);
+  if (binary.length === 0 || interpreter === null) return null;
+  const tags = [...new Set(binary.flatMap((d) => d.tags))];
+  let host;
+  try {
+    host = await hostTags(interpreter.executable, tags);
+  } catch (err) {
+    return new GatewayError('APPPKG_VENDOR_HOST_MISMATCH', {
+      into: displayDir(appDir, dir),
+      tags: tags.join(', '),
+      python: formatInterpreter(interpreter),
+      hostTag: 'unknown',
+      found: `(cannot ask it which tags it loads: ${isGatewayError(err) ? err.message : (err as Error).message})`,
+      names: binary.map((d) => d.name).join(', '),
+      debs: binary.map((d) => debianPackageName(d.name)).join(', '),
+      command: refreshCommand(appDir, dir, manifest),
+    });
+  }
+  const unloadable = binary.filter((d) => !d.tags.some((t) => host.supported[t]));
+  if (unloadable.length === 0) return null;
+  return new GatewayError('APPPKG_VENDOR_HOST_MISMATCH', {
+    into: displayDir(appDir, dir),
+    tags: [...new Set(unloadable.flatMap((d) => d.tags))].join(', '),
+    python: formatInterpreter(interpreter),
+    hostTag: host.tag,
+    found: unloadable.map((d) => `${d.name} ${d.version}`).join(', '),
+    names: unloadable.map((d) => d.name).join(', '),
+    debs: unloadable.map((d) => debianPackageName(d.name)).join(', '),
+    command: refreshCommand(appDir, dir, manifest),
+  });
+}
+
+function summary(appDir: string, dir: string, manifest: VendorManifest): string {
+  const dists = manifest.distributions.map((d) => `${d.name} ${d.version}${d.binary ? ` (binary, loads here)` : ''}`).join(', ');
+  const python = manifest.interpreter.python ? `, vendored with ${manifest.interpreter.python}` : '';
+  return `${displayDir(appDir, dir)} current with ${manifest.requirements.file}, files as vendored: ${countOf(manifest.distributions.length, 'distribution')}${dists ? ` (${dists})` : ''}${python}`;
+}

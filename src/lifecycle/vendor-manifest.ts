@@ -1,0 +1,153 @@
+// The manifest of a vendor directory, `vendor/.apppkg-vendor.json` (issue 19): what `vendor`
+// put there (each distribution, its version, wheel tags and files with their sha256), the
+// digest of the requirements it came from, and the interpreter it ran with. `check` compares
+// it with the requirements, the interpreter and the files; `vendor` reads it to keep versions
+// (a lock, as Bundler's) and to know which files are its own to remove.
+//
+// Written sorted, without timestamps or absolute paths: the same requirements and wheels give
+// the same bytes, so a commit of the vendor directory changes only when its contents do.
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export const MANIFEST_NAME = '.apppkg-vendor.json';
+const FORMAT = 1;
+
+export interface VendoredDistribution {
+  /** As its METADATA spells it. */
+  name: string;
+  version: string;
+  /** Its wheel's `Tag:` lines, e.g. ["py3-none-any"] or ["cp311-cp311-linux_x86_64"]. */
+  tags: string[];
+  /** Compiled for one interpreter or platform: kept only with --allow-binary. */
+  binary: boolean;
+  /** Named in the requirements file (pip's REQUESTED), not only pulled in by another. */
+  requested: boolean;
+  /** Its console and GUI scripts, as written into bin/ ("bin/greet"). */
+  scripts: string[];
+  /** Every file it owns, relative to the vendor directory, with its sha256 (hex). */
+  files: Record<string, string>;
+}
+
+export interface VendorManifest {
+  format: number;
+  requirements: {
+    /** Relative to the app directory, "/"-separated. */
+    file: string;
+    /** sha256 of the file and of each file it includes (-r, -c), see requirementsDigest. */
+    sha256: string;
+  };
+  interpreter: {
+    /** "cp311": which Python the requirements were resolved for. */
+    python: string;
+    /** "cp311-cp311-linux_x86_64": what a wheel built by it is tagged. */
+    tag: string;
+  };
+  distributions: VendoredDistribution[];
+  /** Files in the directory that no distribution's RECORD names (kept, listed so check sees them). */
+  otherFiles: Record<string, string>;
+}
+
+export function manifestPath(vendorDir: string): string {
+  return path.join(vendorDir, MANIFEST_NAME);
+}
+
+export function sha256Hex(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The manifest as written: keys in a fixed order, distributions and files sorted. */
+export function renderManifest(m: VendorManifest): string {
+  const sortedRecord = (r: Record<string, string>) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => compare(a, b)));
+  const ordered: VendorManifest = {
+    format: FORMAT,
+    requirements: { file: m.requirements.file, sha256: m.requirements.sha256 },
+    interpreter: { python: m.interpreter.python, tag: m.interpreter.tag },
+    distributions: [...m.distributions]
+      .sort((a, b) => compare(a.name.toLowerCase(), b.name.toLowerCase()))
+      .map((d) => ({
+        name: d.name,
+        version: d.version,
+        tags: [...d.tags].sort(compare),
+        binary: d.binary,
+        requested: d.requested,
+        scripts: [...d.scripts].sort(compare),
+        files: sortedRecord(d.files),
+      })),
+    otherFiles: sortedRecord(m.otherFiles),
+  };
+  return `${JSON.stringify(ordered, null, 2)}\n`;
+}
+
+/** Code-point order, never the locale's: the same on every host. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export async function writeManifest(vendorDir: string, m: VendorManifest): Promise<void> {
+  await writeFile(manifestPath(vendorDir), renderManifest(m), { mode: 0o644 });
+}
+
+export type ManifestRead = { manifest: VendorManifest } | { manifest: null; reason: 'absent' | string };
+
+/** The manifest in `vendorDir`, or why not: 'absent', or what is wrong with it. */
+export async function readManifest(vendorDir: string): Promise<ManifestRead> {
+  let text: string;
+  try {
+    text = await readFile(manifestPath(vendorDir), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { manifest: null, reason: 'absent' };
+    return { manifest: null, reason: `cannot read ${MANIFEST_NAME}: ${(err as Error).message}` };
+  }
+  try {
+    const data = JSON.parse(text) as VendorManifest;
+    const ok =
+      data.format === FORMAT &&
+      typeof data.requirements?.sha256 === 'string' &&
+      typeof data.requirements?.file === 'string' &&
+      typeof data.interpreter?.tag === 'string' &&
+      Array.isArray(data.distributions) &&
+      data.distributions.every((d) => typeof d.name === 'string' && typeof d.version === 'string' && typeof d.files === 'object' && Array.isArray(d.tags));
+    if (!ok) return { manifest: null, reason: `${MANIFEST_NAME} is not a format ${FORMAT} manifest` };
+    data.otherFiles ??= {};
+    return { manifest: data };
+  } catch (err) {
+    return { manifest: null, reason: `${MANIFEST_NAME} is not JSON: ${(err as Error).message}` };
+  }
+}
+
+/** Every file the manifest names, relative to the vendor directory, with its sha256. */
+export function manifestFiles(m: VendorManifest): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const d of m.distributions) for (const [file, sha] of Object.entries(d.files)) files.set(file, sha);
+  for (const [file, sha] of Object.entries(m.otherFiles)) files.set(file, sha);
+  return files;
+}
+
+/**
+ * sha256 over the requirements file and every file it includes with -r or -c, each as its path
+ * relative to `appDir` and its bytes: an edit to an included file makes the vendor dir stale too.
+ * Rejects when the top file cannot be read; an included file that cannot be read counts as empty.
+ */
+export async function requirementsDigest(appDir: string, file: string): Promise<string> {
+  const hash = createHash('sha256');
+  const seen = new Set<string>();
+  const visit = async (at: string, top: boolean): Promise<void> => {
+    if (seen.has(at)) return;
+    seen.add(at);
+    let data: Buffer;
+    try {
+      data = await readFile(at);
+    } catch (err) {
+      if (top) throw err;
+      data = Buffer.alloc(0);
+    }
+    hash.update(`${path.relative(appDir, at).split(path.sep).join('/')}\0`).update(data).update('\0');
+    for (const line of data.toString('utf8').split(/\r?\n/)) {
+      const include = /^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=?\s*)(\S+)/.exec(line);
+      if (include) await visit(path.resolve(path.dirname(at), include[1]), false);
+    }
+  };
+  await visit(path.resolve(file), true);
+  return hash.digest('hex');
+}

@@ -1,0 +1,44 @@
+// Which wheel tags an interpreter loads (issue 19): python-shim/apppkg_vendor_tags.py asked
+// once per interpreter and question. `vendor` records the tag of the interpreter it ran with,
+// and `check` asks whether the host's interpreter loads the compiled distributions a vendor
+// directory was allowed to keep (--allow-binary).
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { SHIM_DIR } from '../link/shim-path.js';
+
+const TAGS_SCRIPT = path.join(SHIM_DIR, 'apppkg_vendor_tags.py');
+const TIMEOUT_MS = 30_000;
+
+export interface HostTags {
+  /** "cp311": the interpreter and its version, as wheel tags name them. */
+  interpreter: string;
+  /** "cp311-cp311-linux_x86_64": what a wheel built with this interpreter is tagged. */
+  tag: string;
+  /** For each tag asked about: does it load here? */
+  supported: Record<string, boolean>;
+}
+
+/** Ask `python` for its own tag and which of `tags` it loads; rejects with Python's last line. */
+export function hostTags(python: string, tags: string[] = []): Promise<HostTags> {
+  return new Promise((resolve, reject) => {
+    // -E -s: the caller's PYTHONPATH and user site must not change what the interpreter says.
+    execFile(python, ['-E', '-s', TAGS_SCRIPT, ...tags], { timeout: TIMEOUT_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err) {
+        const last = String(stderr).trim().split('\n').pop();
+        reject(new Error(last || (err as Error).message));
+        return;
+      }
+      try {
+        resolve(JSON.parse(String(stdout).trim().split('\n').pop() ?? '') as HostTags);
+      } catch {
+        reject(new Error(`unexpected output from ${TAGS_SCRIPT}: ${String(stdout).slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+/** A wheel tag that needs a particular interpreter or platform: its ABI or platform part is not none/any. */
+export function isBinaryTag(tag: string): boolean {
+  const [, abi, platform] = tag.split('-');
+  return abi !== 'none' || platform !== 'any';
+}

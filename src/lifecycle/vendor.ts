@@ -1,0 +1,268 @@
+// `apppkg-gateway vendor` (issue 19): the app's requirements installed into a directory of the
+// app (`paths: [vendor/]`), the third supported way beside `deb:` and `pip:`. The seed proposal
+// calls bundling "much more reliable" and its recipe, `pip install --target`, one that "almost
+// works"; this is that recipe finished:
+//
+//   1. pip, run by the app's own interpreter, installs into an empty staging directory (so the
+//      same requirements and wheels always give the same tree, and a failure changes nothing),
+//      with the versions already vendored kept (a lock, as Bundler's) unless --update frees one;
+//   2. a distribution compiled for one interpreter and platform is refused with its deb package,
+//      or kept with --allow-binary, its tag recorded for `check`;
+//   3. pip's scripts (an absolute `#!`) are replaced by relocatable ones in bin/
+//      (vendor-scripts.ts), its absolute direct_url.json dropped, each RECORD rewritten;
+//   4. the manifest is written (vendor-manifest.ts) and the vendor directory made to match the
+//      stage, removing what is no longer required (vendor-sync.ts).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { satisfies } from '@renovatebot/pep440';
+import { describeApp } from '../app-context.js';
+import { formatInterpreter, pickInterpreter, type Interpreter } from '../environment/interpreters.js';
+import { normalizeName, readRequirements } from '../environment/requirements.js';
+import { GatewayError } from '../errors.js';
+import { countOf } from '../count.js';
+import { quiet, seconds, type Say } from './progress.js';
+import { runProgram } from './run-command.js';
+import { binaryRefusal } from './vendor-binary.js';
+import { readDistributions, rewriteRecord, type InstalledDistribution } from './vendor-dists.js';
+import {
+  manifestFiles,
+  readManifest,
+  requirementsDigest,
+  sha256Hex,
+  writeManifest,
+  MANIFEST_NAME,
+  type VendoredDistribution,
+  type VendorManifest,
+} from './vendor-manifest.js';
+import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
+import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';
+import { hostTags } from './vendor-tags.js';
+
+export const DEFAULT_REQUIREMENTS = 'requirements.txt';
+export const DEFAULT_VENDOR_DIR = 'vendor';
+
+export interface VendorOptions {
+  /** The app directory. */
+  dir: string;
+  /** The requirements file, relative to the app directory; default requirements.txt. */
+  from?: string;
+  /** The vendor directory, relative to the app directory; default vendor/. */
+  into?: string;
+  /** Absolute directories (or URLs) of wheels, passed to pip as --find-links. */
+  findLinks?: string[];
+  /** pip's --no-index: only --find-links, no package index. */
+  noIndex?: boolean;
+  /** Keep distributions compiled for this interpreter and platform, recording their tags. */
+  allowBinary?: boolean;
+  /** Distributions whose vendored version is not kept (re-resolved to the newest allowed). */
+  update?: string[];
+  /** The environment file (its `python:` picks the interpreter, as for every app command). */
+  environmentFile?: string;
+  say?: Say;
+  /** Where pip's output goes; default: ours. */
+  output?: Writable;
+}
+
+export interface VendorResult {
+  vendorDir: string;
+  manifest: VendorManifest;
+  sync: SyncResult;
+  /** No manifest was there before: the first vendoring of this directory. */
+  first: boolean;
+  interpreter: Interpreter;
+  /** Whether app.yaml's `paths:` names the vendor directory (else the app does not see it); null: no app.yaml. */
+  onAppPath: boolean | null;
+  /** app.yaml's `pip:`, which would still build a virtualenv beside the vendor directory. */
+  pip: string | null;
+}
+
+// Variables of the caller's shell that would point pip at another Python's packages.
+const UNSAFE_ENV = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'VIRTUAL_ENV', 'PYTHONUSERBASE', '__PYVENV_LAUNCHER__'];
+
+/** "vendor/" for messages: relative to the app directory, "/"-separated, with a trailing slash. */
+export function displayDir(appDir: string, dir: string): string {
+  return `${path.relative(appDir, dir).split(path.sep).join('/') || '.'}/`;
+}
+
+/** The command that refreshes `vendorDir`, for fixes and advice. */
+export function vendorCommand(appDir: string, requirements: string, vendorDir: string, extra = ''): string {
+  const from = path.relative(appDir, requirements).split(path.sep).join('/');
+  return `apppkg-gateway vendor ${appDir} --from ${from} --into ${displayDir(appDir, vendorDir)}${extra}`;
+}
+
+export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
+  const say = opts.say ?? quiet;
+  const appDir = path.resolve(opts.dir);
+  const requirements = path.resolve(appDir, opts.from ?? DEFAULT_REQUIREMENTS);
+  const vendorDir = path.resolve(appDir, opts.into ?? DEFAULT_VENDOR_DIR);
+  const rel = path.relative(appDir, vendorDir);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new GatewayError('APPPKG_VENDOR_INTO_OUTSIDE', { into: opts.into ?? DEFAULT_VENDOR_DIR, dir: appDir, found: vendorDir });
+  }
+  const into = displayDir(appDir, vendorDir);
+  const requirementsSha256 = await requirementsDigest(appDir, requirements).catch((err: NodeJS.ErrnoException) => {
+    const reason = err.code === 'ENOENT' ? 'no such file' : err.message;
+    throw new GatewayError('APPPKG_VENDOR_REQUIREMENTS_UNREADABLE', { file: requirements, reason, cause: err });
+  });
+
+  const desc = existsSync(path.join(appDir, 'app.yaml')) ? await describeApp({ dir: appDir, mode: 'development', environmentFile: opts.environmentFile }) : null;
+  const interpreter = await pickInterpreter(desc?.desc ?? { python: null, deb: [] }, { override: desc?.overrides.python ?? undefined });
+  const previous = await previousManifest(vendorDir);
+  const pins = await keptVersions(previous, requirements, opts.update ?? []);
+
+  say(`==> vendoring ${path.relative(appDir, requirements)} into ${into} with ${formatInterpreter(interpreter)}`);
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    PIP_NO_INPUT: '1',
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
+    PIP_ROOT_USER_ACTION: 'ignore',
+    PYTHONDONTWRITEBYTECODE: '1',
+  };
+  for (const key of UNSAFE_ENV) delete env[key];
+  await assertHasPip(interpreter.executable, env);
+
+  const work = await mkdtemp(path.join(os.tmpdir(), 'apppkg-vendor-'));
+  try {
+    const stage = path.join(work, 'stage');
+    // Made here: requirements that install nothing leave pip no reason to create it.
+    await mkdir(stage);
+    const pipArgs = ['-m', 'pip', 'install', '--target', stage, '--no-compile', ...(opts.noIndex ? ['--no-index'] : [])];
+    for (const link of opts.findLinks ?? []) pipArgs.push('--find-links', link);
+    pipArgs.push('-r', requirements);
+    if (pins.length > 0) {
+      const constraints = path.join(work, 'vendored-versions.txt');
+      await writeFile(constraints, `${pins.join('\n')}\n`);
+      pipArgs.push('-c', constraints);
+      say(`==> keeping the vendored versions of ${pins.length === 1 ? pins[0] : countOf(pins.length, 'distribution')}${opts.update?.length ? ` (updating ${opts.update.join(', ')})` : ''}`);
+    }
+    let started = Date.now();
+    say(`==> pip install --target (a staging directory)${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}`);
+    const status = await runProgram({ file: interpreter.executable, args: pipArgs, cwd: path.dirname(requirements), env, output: opts.output });
+    if (status !== 0) throw new GatewayError('APPPKG_VENDOR_PIP_FAILED', { status, into, pinned: pins.join(', ') });
+    say(`==> installed in ${seconds(started)}`);
+
+    started = Date.now();
+    const installed = await readDistributions(stage);
+    const binary = installed.filter((d) => d.binary);
+    if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, path.relative(appDir, requirements));
+    const host = await hostTags(interpreter.executable).catch(() => null);
+    const manifest = await finishTree(stage, installed, {
+      requirements: { file: path.relative(appDir, requirements).split(path.sep).join('/'), sha256: requirementsSha256 },
+      interpreter: { python: host?.interpreter ?? '', tag: host?.tag ?? '' },
+    });
+    for (const d of manifest.distributions) {
+      const scripts = d.scripts.length > 0 ? `; ${d.scripts.join(', ')}` : '';
+      say(`    ${d.name} ${d.version}${d.binary ? ` (binary: ${d.tags.join(', ')}, kept by --allow-binary)` : ''}${scripts}`);
+    }
+    await writeManifest(stage, manifest);
+    const sync = await syncTree(stage, vendorDir, new Set(previous ? manifestFiles(previous).keys() : []));
+    const changes = [`${sync.added.length} added`, `${sync.changed.length} changed`, `${sync.removed.length} removed`].join(', ');
+    say(`==> ${into}: ${countOf(manifest.distributions.length, 'distribution')}, files ${changes} in ${seconds(started)}`);
+    for (const file of sync.foreign) say(`    ${into}${file}: not written by vendor, left as it is`);
+    const paths = desc?.desc.paths.map((p) => path.resolve(appDir, p));
+    return { vendorDir, manifest, sync, first: previous === null, interpreter, onAppPath: paths ? paths.includes(vendorDir) : null, pip: desc?.desc.pip ?? null };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The manifest already in `vendorDir`; refuses a directory with files but no manifest. */
+async function previousManifest(vendorDir: string): Promise<VendorManifest | null> {
+  const read = await readManifest(vendorDir);
+  if (read.manifest) return read.manifest;
+  // Python's caches and dotfiles (a .gitignore) are nobody's: they do not make the dir someone else's.
+  const files = (await listFiles(vendorDir, (name) => name === '__pycache__')).filter((f) => !f.startsWith('.'));
+  if (files.length === 0) return null;
+  throw new GatewayError('APPPKG_VENDOR_NOT_OURS', {
+    path: vendorDir,
+    found: countOf(files.length, 'file'),
+    reason: read.reason === 'absent' ? '' : read.reason,
+  });
+}
+
+/**
+ * NAME==VERSION of each distribution vendored before, for pip's -c: a second `vendor` changes
+ * no version the requirements still allow. Not kept: the ones `update` frees, and the ones the
+ * requirements file now asks another version of (its own specifier wins).
+ */
+async function keptVersions(previous: VendorManifest | null, requirements: string, update: string[]): Promise<string[]> {
+  const vendored = new Map((previous?.distributions ?? []).map((d) => [normalizeName(d.name), d]));
+  for (const name of update) {
+    if (!vendored.has(normalizeName(name))) {
+      const found = [...vendored.values()].map((d) => d.name).join(', ') || 'no vendored distribution (nothing vendored yet)';
+      throw new GatewayError('APPPKG_VENDOR_UNKNOWN_UPDATE', { name, found });
+    }
+  }
+  const freed = new Set(update.map(normalizeName));
+  const asked = new Map<string, string[]>();
+  for (const req of (await readRequirements(requirements)).requirements) {
+    const key = normalizeName(req.name);
+    asked.set(key, [...(asked.get(key) ?? []), req.specifier]);
+  }
+  return [...vendored.entries()]
+    .filter(([key, d]) => !freed.has(key) && (asked.get(key) ?? []).every((spec) => spec === '' || allows(d.version, spec)))
+    .map(([, d]) => `${d.name}==${d.version}`)
+    .sort();
+}
+
+function allows(version: string, specifier: string): boolean {
+  try {
+    return satisfies(version, specifier, { prereleases: true });
+  } catch {
+    return false;
+  }
+}
+
+function assertHasPip(python: string, env: Record<string, string | undefined>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(python, ['-m', 'pip', '--version'], { env, timeout: 60_000 }, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      const reason = String(stderr).trim().split('\n').pop() || (err as Error).message;
+      reject(new GatewayError('APPPKG_VENDOR_NO_PIP', { python, reason }));
+    });
+  });
+}
+
+/**
+ * Make the staged tree the one to commit: pip's bin/ and direct_url.json out, our scripts in,
+ * no __pycache__, each RECORD rewritten; then the manifest of what is there.
+ */
+async function finishTree(
+  stage: string,
+  installed: InstalledDistribution[],
+  facts: Pick<VendorManifest, 'requirements' | 'interpreter'>,
+): Promise<VendorManifest> {
+  await rm(path.join(stage, SCRIPTS_DIR), { recursive: true, force: true });
+  for (const d of installed) await rm(path.join(stage, d.distInfo, 'direct_url.json'), { force: true });
+  await removeAll(stage, '__pycache__');
+  const distributions: VendoredDistribution[] = [];
+  const owned = new Set<string>();
+  for (const d of installed) {
+    const scripts = await writeScripts(stage, d);
+    const record = await rewriteRecord(stage, d, scripts);
+    const files: Record<string, string> = {};
+    for (const file of record) {
+      files[file] = sha256Hex(await readFile(path.join(stage, file)));
+      owned.add(file);
+    }
+    distributions.push({ name: d.name, version: d.version, tags: d.tags, binary: d.binary, requested: d.requested, scripts, files });
+  }
+  const otherFiles: Record<string, string> = {};
+  for (const file of await listFiles(stage)) {
+    if (!owned.has(file) && file !== MANIFEST_NAME) otherFiles[file] = sha256Hex(await readFile(path.join(stage, file)));
+  }
+  return { format: 1, ...facts, distributions, otherFiles };
+}
+
+async function removeAll(dir: string, name: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (!e.isDirectory()) continue;
+    if (e.name === name) await rm(path.join(dir, e.name), { recursive: true, force: true });
+    else await removeAll(path.join(dir, e.name), name);
+  }
+}
+

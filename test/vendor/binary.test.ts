@@ -1,0 +1,76 @@
+// A compiled distribution in the requirements (issue 19): `vendor` refuses it, naming its tag,
+// its compiled files and the Debian package to use instead, and changes nothing; with
+// --allow-binary it keeps it and records its tag, and `check` refuses an interpreter that
+// cannot load it. The extension is built here with Debian's gcc for Debian's python3.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCli, tempDir } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
+import { anotherPython, BUILD_PYTHON, buildWheels, canBuildExtensions, EXTENSION_REASON, pythonVersion, treeDigest } from './vendor-fixtures.js';
+
+const test = suite('vendor: compiled distributions');
+const ifExtensions = runIf(test, canBuildExtensions, EXTENSION_REASON);
+// Another minor version of Python, which cannot load an extension built for BUILD_PYTHON's.
+const other = canBuildExtensions ? anotherPython(pythonVersion(BUILD_PYTHON)) : null;
+const ifOtherPython = runIf(test, canBuildExtensions && other !== null, canBuildExtensions ? `no Python 3.9+ here other than ${BUILD_PYTHON}'s version` : EXTENSION_REASON);
+const work = tempDir('apppkg-vendor-binary-');
+const wheels = join(work.path, 'wheels');
+const state = join(work.path, 'state');
+const envFile = join(work.path, 'environment.yaml');
+const OFFLINE = ['--find-links', wheels, '--no-index', '-e', envFile];
+const app = join(work.path, 'fast');
+
+test.before(() => {
+  // The extension is built by, and vendored with, the same interpreter: Debian's.
+  writeFileSync(envFile, `python: ${BUILD_PYTHON}\n`);
+  mkdirSync(app, { recursive: true });
+  writeFileSync(join(app, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  writeFileSync(join(app, 'wsgi.py'), 'import demo_speedup\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [str(demo_speedup.add(2, 3)).encode()]\n');
+  writeFileSync(join(app, 'requirements.txt'), 'apppkg-demo-greeting\napppkg-demo-speedup==0.1\n');
+  if (canBuildExtensions) buildWheels(wheels, ['demo-greeting', 'demo-words', 'demo-speedup']);
+});
+test.after(() => work.remove());
+
+ifExtensions('a compiled distribution is refused with its tag, its files and its deb package; nothing changes', async () => {
+  const r = await runCli(['vendor', app, ...OFFLINE], { ms: 180_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /vendor: not portable, built for this interpreter and platform only: apppkg-demo-speedup 0\.1 \(cp3\d+-cp3\d+-linux_\w+: demo_speedup\.cpython-3\d+-[\w-]+\.so\); nothing was changed/);
+  assert.match(r.stderr, /fix: install it from the system instead: remove apppkg-demo-speedup from requirements\.txt and add `deb: \[python3-apppkg-demo-speedup\]` to app\.yaml/);
+  assert.match(r.stderr, /or run vendor again with --allow-binary to keep it: `check` then refuses a host whose Python cannot load cp3\d+-cp3\d+-linux_\w+/);
+  assert.ok(!existsSync(join(app, 'vendor')), 'nothing was written');
+});
+
+ifExtensions('--allow-binary keeps it, records its tag, and the app loads it; check says it loads here', async () => {
+  const r = await runCli(['vendor', app, '--allow-binary', ...OFFLINE], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /apppkg-demo-speedup 0\.1 \(binary: cp3\d+-cp3\d+-linux_\w+, kept by --allow-binary\)/);
+  const manifest = JSON.parse(readFileSync(join(app, 'vendor', '.apppkg-vendor.json'), 'utf8'));
+  const speedup = manifest.distributions.find((d: any) => d.name === 'apppkg-demo-speedup');
+  assert.is(speedup.binary, true);
+  assert.match(speedup.tags[0], /^cp3\d+-cp3\d+-linux_\w+$/);
+  assert.is(speedup.tags[0], manifest.interpreter.tag, 'built by the interpreter that vendored it');
+
+  const run = await runCli(['run', app, '-e', envFile, '--state-dir', state, '--', 'python', '-c', 'import demo_speedup; print(demo_speedup.add(2, 3))']);
+  assert.is(run.status, 0, run.stdout + run.stderr);
+  assert.is(run.stdout.trim(), '5');
+  const check = await runCli(['check', app, '-e', envFile, '--state-dir', state]);
+  assert.is(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /ok\s+vendor\s+.*apppkg-demo-speedup 0\.1 \(binary, loads here\)/);
+});
+
+ifOtherPython('check refuses a host whose interpreter cannot load the vendored binary', async () => {
+  const otherEnv = join(work.path, 'other-python.yaml');
+  writeFileSync(otherEnv, `python: ${other}\n`);
+  const before = treeDigest(join(app, 'vendor'));
+  const check = await runCli(['check', app, '-e', otherEnv, '--state-dir', state]);
+  assert.is(check.status, 1, check.stdout + check.stderr);
+  assert.match(check.stdout, new RegExp(`FAIL\\s+vendor\\s+vendor/: built for cp3\\d+-cp3\\d+-linux_\\w+, which ${other} 3\\.\\d+\\.\\d+ \\(\\w+-\\w+-\\w+\\) cannot load: apppkg-demo-speedup 0\\.1`));
+  assert.match(check.stdout, /fix: vendor on a host like this one \(`apppkg-gateway vendor .* --allow-binary`\), or install apppkg-demo-speedup from the system with `deb:` instead \(python3-apppkg-demo-speedup\)/);
+  assert.equal(treeDigest(join(app, 'vendor')), before, 'check changes nothing');
+  // The interpreter that vendored it is still fine.
+  assert.is((await runCli(['check', app, '-e', envFile, '--state-dir', state])).status, 0);
+});
+
+test.run();

@@ -1,0 +1,235 @@
+// `apppkg-gateway vendor` (issue 19): the requirements installed offline, from wheels built
+// here, into the app's vendor/ with a manifest and relocatable console scripts; the same tree
+// wherever and however often it is made; versions kept until --update; what is no longer
+// required removed; `check` reporting a stale or edited vendor dir with the command that
+// refreshes it; `init` offering the vendor way. Real pip, real Python, no index.
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCli, tempDir } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
+import { BUILD_PYTHON, BUILD_REASON, buildWheels, canBuildWheels, filesContaining, treeDigest } from './vendor-fixtures.js';
+
+const test = suite('vendor');
+const ifWheels = runIf(test, canBuildWheels, BUILD_REASON);
+const work = tempDir('apppkg-vendor-test-');
+const state = join(work.path, 'state');
+const wheels = join(work.path, 'wheels');
+// The app's interpreter is the one the environment file names: Debian's, which has pip.
+const envFile = join(work.path, 'environment.yaml');
+const OFFLINE = ['--find-links', wheels, '--no-index', '-e', envFile];
+const CHECK = ['-e', envFile, '--state-dir', state];
+
+test.before(() => {
+  writeFileSync(envFile, `python: ${BUILD_PYTHON}\n`);
+  if (canBuildWheels) buildWheels(wheels, ['demo-greeting', 'demo-words']);
+});
+test.after(() => work.remove());
+
+const WSGI = 'from demo_greeting import greeting\n\ndef application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [greeting("app").encode()]\n';
+
+function makeApp(name: string, requirements = 'apppkg-demo-greeting==1.0\n'): string {
+  const dir = join(work.path, 'apps', name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  writeFileSync(join(dir, 'wsgi.py'), WSGI);
+  writeFileSync(join(dir, 'requirements.txt'), requirements);
+  return dir;
+}
+
+function manifestOf(app: string): any {
+  return JSON.parse(readFileSync(join(app, 'vendor', '.apppkg-vendor.json'), 'utf8'));
+}
+
+function runScript(file: string, args: string[]): { status: number | null; out: string } {
+  // PATH without the caller's: the script must need nothing but a python3 and its own location.
+  const r = spawnSync(file, args, { encoding: 'utf8', cwd: '/', env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
+}
+
+let shop: string;
+
+ifWheels('vendor installs the requirements offline into vendor/: manifest, relocatable console script, advice once', async () => {
+  shop = makeApp('shop');
+  const r = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  // The app's interpreter (the environment file's python:) ran pip.
+  assert.match(r.stdout, new RegExp(`vendoring requirements\\.txt into vendor/ with ${BUILD_PYTHON} 3\\.\\d+`));
+  assert.match(r.stdout, /note: commit vendor\/ with the app/);
+  assert.match(r.stdout, /__pycache__\//);
+
+  const vendor = join(shop, 'vendor');
+  const text = readFileSync(join(vendor, '.apppkg-vendor.json'), 'utf8');
+  const manifest = JSON.parse(text);
+  // Written in one canonical form: parsing and writing it again gives the same bytes.
+  assert.is(text, `${JSON.stringify(manifest, null, 2)}\n`);
+  assert.equal(manifest.distributions.map((d: any) => [d.name, d.version, d.requested, d.binary]), [
+    ['apppkg-demo-greeting', '1.0', true, false],
+    ['apppkg-demo-words', '1.0', false, false],
+  ]);
+  assert.equal(manifest.distributions[0].tags, ['py3-none-any']);
+  assert.equal(manifest.distributions[0].scripts, ['bin/demo-greeting']);
+  assert.is(manifest.requirements.file, 'requirements.txt');
+  assert.match(manifest.requirements.sha256, /^[0-9a-f]{64}$/);
+  assert.match(manifest.interpreter.python, /^cp3\d+$/);
+  assert.match(manifest.interpreter.tag, /^cp3\d+-cp3\d+-\w+$/);
+  for (const d of manifest.distributions) {
+    const files = Object.keys(d.files);
+    assert.equal(files, [...files].sort(), `${d.name}: files sorted`);
+  }
+  // The directory holds exactly what the manifest lists, and nothing of pip's that cannot travel.
+  const listed = manifest.distributions.flatMap((d: any) => Object.keys(d.files));
+  assert.equal(Object.keys(treeDigest(vendor)).sort(), [...listed, '.apppkg-vendor.json'].sort());
+  assert.ok(!listed.some((f: string) => f.includes('__pycache__') || f.endsWith('direct_url.json')));
+  const record = readFileSync(join(vendor, 'apppkg_demo_greeting-1.0.dist-info', 'RECORD'), 'utf8');
+  assert.match(record, /^bin\/demo-greeting,sha256=[\w-]+,\d+$/m);
+  assert.not.match(record, /\.\.\//);
+  // No absolute path inside: not the app's, not the wheels', not the interpreter's, not pip's staging dir.
+  for (const needle of [shop, wheels, BUILD_PYTHON, 'apppkg-vendor-']) assert.equal(filesContaining(vendor, needle), [], needle);
+
+  const script = join(vendor, 'bin', 'demo-greeting');
+  assert.is(statSync(script).mode & 0o777, 0o755);
+  assert.is(readFileSync(script, 'utf8').split('\n')[0], '#!/usr/bin/env python3');
+  const ran = runScript(script, ['Ann']);
+  assert.is(ran.status, 0, ran.out);
+  assert.is(ran.out.trim(), 'Hello, Ann! (apppkg-demo-words 1.0)');
+
+  const check = await runCli(['check', shop, ...CHECK]);
+  assert.is(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /ok\s+vendor\s+vendor\/ current with requirements\.txt, files as vendored: 2 distributions \(apppkg-demo-greeting 1\.0, apppkg-demo-words 1\.0\)/);
+  assert.match(check.stdout, /ok\s+app\s+wsgi:application imports/);
+});
+
+ifWheels('vendor again changes nothing: same bytes, same mtimes, no advice', async () => {
+  const vendor = join(shop, 'vendor');
+  const before = treeDigest(vendor);
+  // What Python leaves when the app runs is not the tree's: it goes, and nothing else moves.
+  mkdirSync(join(vendor, 'demo_greeting', '__pycache__'), { recursive: true });
+  writeFileSync(join(vendor, 'demo_greeting', '__pycache__', 'x.pyc'), 'cache');
+  const mtime = statSync(join(vendor, 'demo_greeting', '__init__.py')).mtimeMs;
+  const r = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /files 0 added, 0 changed, 0 removed/);
+  assert.ok(!existsSync(join(vendor, 'demo_greeting', '__pycache__')), 'Python\'s caches are removed');
+  assert.not.match(r.stdout, /note: commit/);
+  assert.equal(treeDigest(vendor), before);
+  assert.is(statSync(join(vendor, 'demo_greeting', '__init__.py')).mtimeMs, mtime);
+});
+
+ifWheels('the same requirements and wheels give the same tree wherever the app lies', async () => {
+  const other = join(work.path, 'elsewhere', 'deeper', 'shop-copy');
+  cpSync(shop, other, { recursive: true, filter: (p) => !p.endsWith('/vendor') });
+  assert.ok(!existsSync(join(other, 'vendor')));
+  const r = await runCli(['vendor', other, ...OFFLINE], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.equal(treeDigest(join(other, 'vendor')), treeDigest(join(shop, 'vendor')));
+});
+
+ifWheels('check reports a stale or edited vendor dir with the command that refreshes it', async () => {
+  appendFileSync(join(shop, 'requirements.txt'), 'apppkg-demo-words\n');
+  const stale = await runCli(['check', shop, ...CHECK]);
+  assert.is(stale.status, 1, stale.stdout + stale.stderr);
+  assert.match(stale.stdout, /FAIL\s+vendor\s+vendor\/ is stale: requirements\.txt changed since it was vendored/);
+  const fix = /fix: run `(apppkg-gateway vendor [^`]+)`/.exec(stale.stdout)?.[1];
+  assert.is(fix, `apppkg-gateway vendor ${shop} --from requirements.txt --into vendor/`);
+
+  // The command it names (plus where the wheels are) makes the directory current.
+  const refresh = await runCli([...fix!.split(' ').slice(1), ...OFFLINE], { ms: 180_000 });
+  assert.is(refresh.status, 0, refresh.stdout + refresh.stderr);
+  const ok = await runCli(['check', shop, ...CHECK]);
+  assert.is(ok.status, 0, ok.stdout + ok.stderr);
+
+  appendFileSync(join(shop, 'vendor', 'demo_greeting', '__init__.py'), '# a local patch\n');
+  const edited = await runCli(['check', shop, ...CHECK]);
+  assert.is(edited.status, 1, edited.stdout);
+  assert.match(edited.stdout, /FAIL\s+vendor\s+vendor\/: not as vendor wrote it \(\.apppkg-vendor\.json\): 1 file: demo_greeting\/__init__\.py \(changed\)/);
+  assert.match(edited.stdout, /fix: run `apppkg-gateway vendor .* --into vendor\/` to restore them/);
+  const restore = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
+  assert.match(restore.stdout, /files 0 added, 1 changed, 0 removed/);
+  assert.is((await runCli(['check', shop, ...CHECK])).status, 0);
+});
+
+ifWheels('versions stay as vendored until --update NAME; what is no longer required is removed', async () => {
+  buildWheels(wheels, ['demo-words'], { DEMO_WORDS_VERSION: '1.1' });
+  const kept = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
+  assert.is(kept.status, 0, kept.stdout + kept.stderr);
+  assert.match(kept.stdout, /keeping the vendored versions of 2 distributions/);
+  assert.is(manifestOf(shop).distributions[1].version, '1.0');
+
+  const unknown = await runCli(['vendor', shop, '--update', 'apppkg-demo-wrods', ...OFFLINE]);
+  assert.is(unknown.status, 2, unknown.stdout + unknown.stderr);
+  assert.match(unknown.stderr, /--update apppkg-demo-wrods: expected one of the vendored distributions, found apppkg-demo-greeting, apppkg-demo-words/);
+
+  const updated = await runCli(['vendor', shop, '--update', 'apppkg-demo-words', ...OFFLINE], { ms: 180_000 });
+  assert.is(updated.status, 0, updated.stdout + updated.stderr);
+  assert.match(updated.stdout, /keeping the vendored versions of apppkg-demo-greeting==1\.0 \(updating apppkg-demo-words\)/);
+  assert.equal(manifestOf(shop).distributions.map((d: any) => `${d.name} ${d.version}`), ['apppkg-demo-greeting 1.0', 'apppkg-demo-words 1.1']);
+  assert.ok(!existsSync(join(shop, 'vendor', 'apppkg_demo_words-1.0.dist-info')), 'the old version is gone');
+  assert.is(runScript(join(shop, 'vendor', 'bin', 'demo-greeting'), ['Bo']).out.trim(), 'Hello, Bo! (apppkg-demo-words 1.1)');
+
+  // greeting dropped: its package, dist-info and script go; a file of the user's stays.
+  writeFileSync(join(shop, 'vendor', 'NOTES.txt'), 'mine\n');
+  writeFileSync(join(shop, 'requirements.txt'), 'apppkg-demo-words\n');
+  const dropped = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
+  assert.is(dropped.status, 0, dropped.stdout + dropped.stderr);
+  assert.match(dropped.stdout, /vendor\/NOTES\.txt: not written by vendor, left as it is/);
+  assert.match(dropped.stdout, /files 0 added, \d+ changed, [1-9]\d* removed/);
+  for (const gone of ['bin', 'demo_greeting', 'apppkg_demo_greeting-1.0.dist-info']) assert.ok(!existsSync(join(shop, 'vendor', gone)), gone);
+  assert.ok(existsSync(join(shop, 'vendor', 'NOTES.txt')));
+  assert.equal(manifestOf(shop).distributions.map((d: any) => `${d.name} ${d.version}`), ['apppkg-demo-words 1.1']);
+});
+
+ifWheels('vendor leaves a directory it did not fill as it was, and says what to do', async () => {
+  const app = makeApp('handmade');
+  mkdirSync(join(app, 'vendor'));
+  writeFileSync(join(app, 'vendor', 'oldlib.py'), 'X = 1\n');
+  const r = await runCli(['vendor', app, ...OFFLINE], { ms: 180_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /\/vendor holds 1 file but no manifest \(\.apppkg-vendor\.json\); nothing was changed/);
+  assert.match(r.stderr, /fix: move it away \(`mv /);
+  assert.ok(!existsSync(join(app, 'vendor', '.apppkg-vendor.json')));
+  assert.is(readFileSync(join(app, 'vendor', 'oldlib.py'), 'utf8'), 'X = 1\n');
+});
+
+test('vendor without a requirements file, or into a directory outside the app, says so', async () => {
+  const app = makeApp('norequirements');
+  const missing = await runCli(['vendor', app, '--from', 'reqs/none.txt', '--no-index']);
+  assert.is(missing.status, 1, missing.stdout + missing.stderr);
+  assert.match(missing.stderr, /vendor --from .*reqs\/none\.txt: cannot read it: no such file/);
+  const outside = await runCli(['vendor', app, '--into', '../elsewhere', '--no-index']);
+  assert.is(outside.status, 2, outside.stdout + outside.stderr);
+  assert.match(outside.stderr, /vendor --into \.\.\/elsewhere: expected a directory inside/);
+});
+
+test('check names a paths: directory that was never vendored, with the command', async () => {
+  const app = makeApp('nevervendored');
+  const r = await runCli(['check', app, ...CHECK]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAIL\s+vendor\s+paths: vendor\/ does not exist/);
+  assert.match(r.stdout, new RegExp(`fix: run \`apppkg-gateway vendor ${app} --from requirements\\.txt --into vendor/\``));
+});
+
+test('init offers the vendor way when it finds requirements.txt', async () => {
+  const dir = join(work.path, 'project');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'wsgi.py'), WSGI);
+  writeFileSync(join(dir, 'requirements.txt'), 'apppkg-demo-greeting\n');
+  const r = await runCli(['init', dir]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`or bundle requirements\\.txt with the app .*: apppkg-gateway vendor ${dir}`));
+  const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+  assert.match(yaml, /^pip: requirements\.txt$/m);
+  assert.match(yaml, /^# `apppkg-gateway vendor` installs requirements\.txt into vendor\//m);
+  assert.match(yaml, /^# paths: \[vendor\/\]$/m);
+  // Once vendored, init writes the vendor way itself.
+  mkdirSync(join(dir, 'vendor'));
+  writeFileSync(join(dir, 'vendor', '.apppkg-vendor.json'), '{}');
+  assert.is((await runCli(['init', dir, '--force'])).status, 0);
+  const again = readFileSync(join(dir, 'app.yaml'), 'utf8');
+  assert.match(again, /^paths: \[vendor\/\]$/m);
+  assert.match(again, /^# pip: requirements\.txt$/m);
+});
+
+test.run();
