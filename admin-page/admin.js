@@ -271,6 +271,13 @@ function renderSummary(el, app) {
     stat('restarts', h('span', { data: { restarts: app.restarts } }, String(app.restarts)), { class: app.restarts > 0 ? 'warn' : null, title: 'worker restarts after unexpected exits' }),
     stat('p50 / p95 / p99', `${millis(lat.p50)} / ${millis(lat.p95)} / ${millis(lat.p99)}`, { data: { latency: '' }, class: 'wide', title: `over the last ${lat.windowSeconds ?? 60} s` }),
     stat('health', healthText(app.health), { data: { health: app.health ? (app.health.ok ? 'ok' : 'failed') : 'none' }, class: ['wide', app.health && !app.health.ok ? 'bad' : null] }),
+    ...(app.services ?? []).map((s) => stat(s.name, `${s.kind} ${s.state}`, { data: { service: s.name }, class: s.state === 'ready' ? null : 'bad', title: s.reason ?? '' })),
+    ...(app.idle && (app.idle.timeoutSeconds !== null || app.idle.coldStarts > 0)
+      ? [stat('cold starts', `${count(app.idle.coldStarts)}${app.idle.lastColdStartMs !== null ? `, last ${app.idle.lastColdStartMs} ms` : ''}`, {
+          data: { coldStarts: app.idle.coldStarts },
+          title: app.idle.timeoutSeconds !== null ? `idle after ${app.idle.timeoutSeconds} s without a request` : 'woken by --max-workers',
+        })]
+      : []),
   );
 }
 

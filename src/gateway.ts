@@ -20,10 +20,14 @@ import type { UnixSocketOptions } from './net/listen.js';
 import { compileTrustProxy } from './proxy/forwarded-headers.js';
 import type { Front, PublishedApp } from './proxy/front.js';
 import { appDirSource, appsDirSource } from './supervisor/discovery.js';
+import { forgetServiceStatus, serviceStatusOf } from './services/service-status.js';
 import { appLogFile } from './supervisor/refusal.js';
 import { Registry, type RouteSpec, type ServingApp } from './supervisor/registry.js';
 import { AppsWatcher, SourceWatcher } from './supervisor/watcher.js';
 import { validateAppsDir } from './description/apps-dir.js';
+import { overridesFor, type HostEnvironment } from './environment/host-file.js';
+import type { MailRoute } from './mail/mail-routes.js';
+import type { MailService } from './mail/mail-service.js';
 
 export type { GatewayStatus } from './admin/status-types.js';
 export type { ListenAddress } from './net/address.js';
@@ -70,6 +74,11 @@ export interface GatewayOptions {
   /** Workers and threads per app, over the environment file. */
   workers?: number;
   threads?: number;
+  /**
+   * --max-workers: the Python workers of every app together; an app that must start past it
+   * first puts the least recently used quiet app to sleep (SPEC 5.6).
+   */
+  maxWorkers?: number;
   /** Copy each app's output to our stderr as well as its log (default: with `app`). */
   echoLogs?: boolean;
   /** The gateway's own log lines; default: stderr, prefixed `apppkg-gateway: `. */
@@ -105,6 +114,8 @@ export class Gateway {
   readonly adminUrl: string | null;
   private stopping: Promise<void> | null = null;
   private watcher: { start(): void; stop(): void } | null = null;
+  /** The mail listener and its deliveries (SPEC 5.3), when the environment file has `mail:`. */
+  private mail: MailService | null = null;
   /** CPU and RSS of the apps' processes, sampled when the admin listener is asked. */
   private readonly sampler = new ProcessSampler();
 
@@ -190,7 +201,11 @@ export class Gateway {
       echoLogs: options.echoLogs ?? single,
       workers: options.workers,
       threads: options.threads,
-      onRemoved: (name) => metrics.forgetApp(name),
+      maxWorkers: options.maxWorkers,
+      onRemoved: (name) => {
+        metrics.forgetApp(name);
+        forgetServiceStatus(name);
+      },
       // serve: a start that fails is thrown to the caller; a reload that fails keeps the old one.
       onRefused: single
         ? (_name, error, stillServing) => {
@@ -243,6 +258,20 @@ export class Gateway {
       throw problem;
     }
     front.open();
+    // Incoming mail (issue 16): after the apps serve and the front answers, since deliveries
+    // are requests through it; loaded only when configured (smtp-server is not free to load).
+    if (hostEnv.mail !== null) {
+      try {
+        const { MailService } = await import('./mail/mail-service.js');
+        gateway.mail = await MailService.start({
+          config: hostEnv.mail, stateRoot: resolveStateRoot({ flag: options.stateDir }), listenerUrl: urls[0], routes: () => gateway!.mailRoutes(hostEnv), say,
+        });
+        metrics.setMailProvider(() => gateway!.mail?.status() ?? null);
+      } catch (err) {
+        await gateway.stop();
+        throw err;
+      }
+    }
     const watchIntervalMs = options.watchIntervalMs ?? 2000;
     if (!single) gateway.sayWhenNoApps(dir, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');
     if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs);
@@ -289,8 +318,22 @@ export class Gateway {
         errors: this.metrics.errorsOf(app.name),
         queued: this.front.queued(app.name),
         latency: this.metrics.latency(app.name),
+        services: serviceStatusOf(app.name),
       })),
       broken,
+      ...(this.mail ? { mail: this.mail.status() } : {}),
+    });
+  }
+
+  /**
+   * Each app's mail domains (`apps.NAME.mail_domains`, default NAME.localhost) and the `mail:`
+   * path of the version serving now, for the mail listener's routing and its deliveries.
+   */
+  private mailRoutes(hostEnv: HostEnvironment): MailRoute[] {
+    return this.registry.names.map((app) => {
+      const desc = this.registry.servingOf(app)?.instance?.desc;
+      const domains = overridesFor(hostEnv, app).mailDomains;
+      return { app, domains: domains.length > 0 ? domains : [`${app}.localhost`], path: desc?.mail ?? null, serving: desc !== undefined };
     });
   }
 
@@ -340,6 +383,8 @@ export class Gateway {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.watcher?.stop();
+      // Before the front and the apps: a delivery in flight can still reach its app.
+      await this.mail?.stop(this.graceMs);
       await this.admin?.close();
       await this.front.stop(this.graceMs);
       await this.registry.stop(5000);

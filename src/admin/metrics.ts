@@ -14,7 +14,7 @@
 // and prom-client renders them through metric objects of our own (`collected` below); the
 // process metrics start counting (GC, event-loop delay) at the first scrape.
 import type { Counter, Gauge, Registry } from 'prom-client';
-import type { GatewayStatus, LatencySummary } from './status-types.js';
+import type { GatewayStatus, LatencySummary, MailStatus } from './status-types.js';
 
 /** Durations kept per app for the percentiles in `status`: a sliding window, not all time. */
 export const LATENCY_WINDOW = 2048;
@@ -68,6 +68,9 @@ interface Exporter {
   inFlight: Gauge<'app'>;
   websockets: Gauge<'app'>;
   appUp: Gauge<'app'>;
+  appIdle: Gauge<'app'>;
+  coldStarts: Counter<'app'>;
+  coldStartSeconds: Gauge<'app'>;
 }
 
 type Sample = { labels: Record<string, string | number>; value: number; metricName?: string };
@@ -75,12 +78,18 @@ type Sample = { labels: Record<string, string | number>; value: number; metricNa
 export class GatewayMetrics {
   private readonly apps = new Map<string, AppSeries>();
   private statusProvider: (() => GatewayStatus) | undefined;
+  private mailProvider: (() => MailStatus | null) | undefined;
   private exporter: Promise<Exporter> | null = null;
   private readonly now: () => number;
 
   constructor(private readonly options: GatewayMetricsOptions = {}) {
     this.statusProvider = options.status;
     this.now = options.now ?? (() => performance.now());
+  }
+
+  /** Where the mail counters come from (issue 16); none (or null from it): no mail metrics. */
+  setMailProvider(mail: () => MailStatus | null): void {
+    this.mailProvider = mail;
   }
 
   /** Sets (or replaces) where the gauges come from; the gateway may exist after its metrics. */
@@ -195,8 +204,12 @@ export class GatewayMetrics {
       queueLength: new Gauge({ name: 'apppkg_queue_length', help: 'Requests waiting for a free worker, by app.', labelNames: ['app'], registers }),
       inFlight: new Gauge({ name: 'apppkg_in_flight', help: 'Requests being handled by a worker, by app.', labelNames: ['app'], registers }),
       websockets: new Gauge({ name: 'apppkg_websockets', help: 'Open websockets held by the app (an ASGI app), draining versions included.', labelNames: ['app'], registers }),
-      appUp: new Gauge({ name: 'apppkg_app_up', help: '1 when the app is ready to take traffic, else 0.', labelNames: ['app'], registers }),
+      appUp: new Gauge({ name: 'apppkg_app_up', help: '1 when the app takes traffic (an idle app does: its next request wakes it), else 0.', labelNames: ['app'], registers }),
+      appIdle: new Gauge({ name: 'apppkg_app_idle', help: '1 while the app sleeps (idle_timeout, --max-workers): its workers stopped until a request.', labelNames: ['app'], registers }),
+      coldStarts: new Counter({ name: 'apppkg_cold_starts_total', help: 'Wakes of an idle app for a request, by app.', labelNames: ['app'], registers }),
+      coldStartSeconds: new Gauge({ name: 'apppkg_cold_start_seconds', help: 'How long the last wake took, to the workers taking traffic, by app.', labelNames: ['app'], registers }),
     };
+    for (const metric of this.mailMetrics()) registry.registerMetric(metric);
     if (this.options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'apppkg_gateway_' });
     return exporter;
   }
@@ -217,12 +230,37 @@ export class GatewayMetrics {
     return metric as unknown as Parameters<Registry['registerMetric']>[0];
   }
 
+  /** Incoming mail (SPEC 5.3), read from the mail service at each scrape; nothing without one. */
+  private mailMetrics(): Parameters<Registry['registerMetric']>[0][] {
+    const one = (name: string, help: string, type: 'counter' | 'gauge', values: (mail: MailStatus) => Sample[]) => {
+      const get = async () => {
+        const mail = this.mailProvider?.() ?? null;
+        return { name, help, type, aggregator: 'sum', values: mail === null ? [] : values(mail) };
+      };
+      return { name, help, type, aggregator: 'sum', get, reset: () => {} } as unknown as Parameters<Registry['registerMetric']>[0];
+    };
+    const total = (value: number): Sample[] => [{ labels: {}, value }];
+    return [
+      one('apppkg_mail_received_total', 'Messages the mail listener accepted (250).', 'counter', (m) => total(m.received)),
+      one('apppkg_mail_delivered_total', 'Deliveries the apps took (2xx).', 'counter', (m) => total(m.delivered)),
+      one('apppkg_mail_failed_attempts_total', 'Delivery attempts that did not deliver (any other answer, or none).', 'counter', (m) => total(m.failedAttempts)),
+      one('apppkg_mail_refused_total', 'SMTP-level refusals: unknown domain, too big, too many recipients, app not serving.', 'counter', (m) => total(m.refused)),
+      one('apppkg_mail_spooled', 'Deliveries in the spool, waiting or being attempted.', 'gauge', (m) => total(m.spooled)),
+      one('apppkg_mail_retrying', 'Deliveries waiting for a retry.', 'gauge', (m) => total(m.retrying)),
+      one('apppkg_mail_dead_letters', 'Dead letters kept (406, or past give_up), by app.', 'gauge', (m) => {
+        const byApp = new Map<string, number>();
+        for (const d of m.dead) byApp.set(d.app, (byApp.get(d.app) ?? 0) + 1);
+        return [...byApp].map(([app, value]) => ({ labels: { app }, value }));
+      }),
+    ];
+  }
+
   private fillGauges(exporter: Exporter): void {
     if (!this.statusProvider) return;
     const status = this.statusProvider();
-    const { workers, restarts, queueLength, inFlight, websockets, appUp } = exporter;
+    const { workers, restarts, queueLength, inFlight, websockets, appUp, appIdle, coldStarts, coldStartSeconds } = exporter;
     // Reset first: an app that went away must not keep reporting its last values.
-    for (const metric of [workers, restarts, queueLength, inFlight, websockets, appUp]) metric.reset();
+    for (const metric of [workers, restarts, queueLength, inFlight, websockets, appUp, appIdle, coldStarts, coldStartSeconds]) metric.reset();
     for (const app of status.apps) {
       const counts = new Map<string, number>(WORKER_STATES.map((s) => [s, 0]));
       for (const worker of app.workers) counts.set(worker.state, (counts.get(worker.state) ?? 0) + 1);
@@ -231,7 +269,12 @@ export class GatewayMetrics {
       queueLength.set({ app: app.name }, app.queued);
       inFlight.set({ app: app.name }, app.inFlight);
       websockets.set({ app: app.name }, app.websockets);
-      appUp.set({ app: app.name }, app.state === 'ready' ? 1 : 0);
+      appUp.set({ app: app.name }, ['ready', 'idle', 'waking'].includes(app.state) ? 1 : 0);
+      appIdle.set({ app: app.name }, app.state === 'idle' ? 1 : 0);
+      if (app.idle) {
+        coldStarts.inc({ app: app.name }, app.idle.coldStarts);
+        if (app.idle.lastColdStartMs !== null) coldStartSeconds.set({ app: app.name }, app.idle.lastColdStartMs / 1000);
+      }
     }
   }
 }

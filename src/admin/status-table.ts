@@ -58,6 +58,13 @@ function appDetails(app: AppStatus): string[] {
   for (const p of app.processes) {
     out.push(`process ${p.name}: ${p.pid ?? '?'} ${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${countOf(p.restarts, 'restart')}` : ''}`);
   }
+  for (const service of app.services ?? []) {
+    out.push(`service ${service.name}: ${service.kind} ${service.state}${service.reason ? `: ${service.reason}` : ''}`);
+  }
+  if (app.idle && (app.state === 'idle' || app.idle.coldStarts > 0)) {
+    const last = app.idle.lastColdStartMs === null ? '' : `, the last in ${app.idle.lastColdStartMs} ms`;
+    out.push(`${app.state === 'idle' ? 'idle since' : 'last active'} ${app.idle.lastActive}; ${countOf(app.idle.coldStarts, 'cold start')}${last}`);
+  }
   if (app.runsAsRoot) out.push('warning: runs as root');
   if (app.problem) out.push(`problem: ${app.problem.code}: ${app.problem.message}`);
   return out;

@@ -129,7 +129,7 @@ export interface LogTailStatus {
 
 export interface AppStatus {
   name: string;
-  /** ready | starting | failed | crash-loop | stopped */
+  /** ready | starting | failed | crash-loop | stopped | idle (asleep: its workers stopped) | waking */
   state: string;
   /** The version taking traffic (null for an unversioned directory or when none serves). */
   version: string | null;
@@ -162,6 +162,36 @@ export interface AppStatus {
   log: LogTailStatus;
   /** True when the admin's rollback has a version to go back to. */
   canRollBack: boolean;
+  /** Idle apps (SPEC 5.6): null while no version serves. */
+  idle: IdleStatus | null;
+  /** Its services (SPEC 5.2), as the last provisioning found them; [] when it asks for none. */
+  services: AppServiceStatus[];
+}
+
+export interface AppServiceStatus {
+  /** The app.yaml key: database | redis. */
+  name: string;
+  /** What backs it: postgresql | sqlite | redis. */
+  kind: string;
+  /** ready | unavailable (retried with back-off) | refused */
+  state: string;
+  /** Why not ready, with the fix; null when ready. */
+  reason: string | null;
+  /** ISO time this state was first found. */
+  since?: string;
+}
+
+export interface IdleStatus {
+  /** idle_timeout of the environment file, or null (it never sleeps for idleness). */
+  timeoutSeconds: number | null;
+  /** ISO time of its last request or websocket. */
+  lastActive: string;
+  /** Wakes from sleep (a request came while it was idle). */
+  coldStarts: number;
+  /** How long the last wake took, to the workers taking traffic. */
+  lastColdStartMs: number | null;
+  /** Why the last wake failed, until one works. */
+  wakeFailure: string | null;
 }
 
 export interface BrokenPackageStatus {
@@ -190,4 +220,45 @@ export interface GatewayStatus {
   broken: BrokenPackageStatus[];
   /** Filled by the admin listener for the client that asked; absent from Gateway.status(). */
   access?: AdminAccess;
+  /** The mail listener and its spool (SPEC 5.3); absent when the environment file has no `mail:`. */
+  mail?: MailStatus;
+}
+
+/** A delivery given up (406, or past give_up), kept with its message (docs/mail.md). */
+export interface DeadLetterStatus {
+  /** Its X-Apppkg-Delivery-Id. */
+  id: string;
+  app: string;
+  /** The envelope sender; '' for <>. */
+  from: string;
+  to: string[];
+  /** ISO times. */
+  receivedAt: string;
+  deadAt: string;
+  attempts: number;
+  reason: string;
+  /** The message as it was spooled. */
+  file: string;
+}
+
+/** Incoming mail (SPEC 5.3): counts since the gateway started, except what the spool holds. */
+export interface MailStatus {
+  /** The listener's address (127.0.0.1:2525, unix:/path); null while it stops. */
+  listen: string | null;
+  protocol: 'smtp' | 'lmtp';
+  /** Deliveries in the spool, waiting or being attempted (one per app a message goes to). */
+  spooled: number;
+  /** Messages accepted (250). */
+  received: number;
+  /** Deliveries the apps took (2xx). */
+  delivered: number;
+  /** Attempts that did not deliver (any answer but 2xx, or none). */
+  failedAttempts: number;
+  /** SMTP-level refusals: unknown domain, too big, too many recipients, app not serving. */
+  refused: number;
+  /** Deliveries waiting for a retry. */
+  retrying: number;
+  /** How many dead letters the spool keeps, listed in `dead`. */
+  deadLetters: number;
+  dead: DeadLetterStatus[];
 }

@@ -160,6 +160,7 @@ export class AppDispatcher implements Redispatch {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
+    if (this.backend.idleState !== undefined && this.backend.idleState !== 'awake') this.wakeBackend();
     const group = this.groupFor(route.pathInfo);
     // Nobody of this group waiting ahead of it: straight to an upstream if one is available.
     if (group.waiting === 0 && this.send(group, req, res, route)) return;
@@ -178,6 +179,8 @@ export class AppDispatcher implements Redispatch {
     }
     if (upstream === null) return false;
     if (upstream instanceof HttpUpstream) {
+      const release = this.backend.hold?.();
+      if (release) res.once('close', release);
       upstream.forward(req, res, route);
       return true;
     }
@@ -195,8 +198,19 @@ export class AppDispatcher implements Redispatch {
     return n;
   }
 
+  /** The idle app wakes; what waits for it is answered 503 if it cannot. */
+  private wakeBackend(): void {
+    const backend = this.backend;
+    backend.wake?.().catch((err: Error) => {
+      if (this.backend !== backend) return; // another version took over: what waits is its now
+      for (const waiting of this.queue.splice(0)) answerFailure(waiting.res, 'unavailable', { detail: `${this.name} could not be started: ${err.message}` });
+      this.recount();
+    });
+  }
+
   private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
-    if (group.upstreams.length === 0 && !group.queueWhenEmpty) {
+    const sleeping = this.backend.idleState !== undefined && this.backend.idleState !== 'awake';
+    if (group.upstreams.length === 0 && !group.queueWhenEmpty && !sleeping) {
       answerFailure(res, 'unavailable', { detail: `${group.label} is restarting; try again` });
       return;
     }
@@ -270,6 +284,17 @@ export class AppDispatcher implements Redispatch {
    * than a hang.
    */
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute): void {
+    const backend = this.backend;
+    if (backend.idleState !== undefined && backend.idleState !== 'awake' && backend.wake) {
+      // Held until the app is awake, then routed as if it had just come.
+      backend.wake().then(
+        () => {
+          if (!socket.destroyed) this.upgrade(req, socket, head, route);
+        },
+        (err: Error) => refuseUpgradeFor(socket, 'unavailable', `${this.name} could not be started: ${err.message}`),
+      );
+      return;
+    }
     const group = this.groupFor(route.pathInfo);
     if (group.process === null && this.websocketOptions !== null) {
       this.sendWebsocket(group as UpstreamGroup<WsgiUpstream>, req, socket, head, route, this.websocketOptions);
@@ -285,8 +310,10 @@ export class AppDispatcher implements Redispatch {
       return;
     }
     const upstream = (group as UpstreamGroup<HttpUpstream>).upstreams[0];
-    if (upstream === undefined) refuseUpgradeFor(socket, 'unavailable', `${group.label} is restarting; try again`);
-    else upstream.upgrade(req, socket, head, route);
+    if (upstream === undefined) return refuseUpgradeFor(socket, 'unavailable', `${group.label} is restarting; try again`);
+    const release = backend.hold?.();
+    if (release) socket.once('close', release);
+    upstream.upgrade(req, socket, head, route);
   }
 
   /** To the worker with the fewest websockets; 503 when none is in rotation (restarting). */

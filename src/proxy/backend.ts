@@ -57,4 +57,13 @@ export interface Backend {
   subscribe(listener: () => void): () => void;
   /** A line for the app's own log: what the proxy met that the app's owner should fix (a broken static symlink). */
   report?(line: string): void;
+  /**
+   * An idle app (SPEC 5.6): asleep, its workers stopped; waking, starting them. Requests then
+   * wait in the queue (whatever their group) and the first one wakes it.
+   */
+  readonly idleState?: 'awake' | 'asleep' | 'waking';
+  /** Starts what sleeps; resolves once it takes traffic, rejects when it cannot. */
+  wake?(): Promise<void>;
+  /** A request or websocket goes to one of its processes: it is not idle until the release is called. */
+  hold?(): () => void;
 }

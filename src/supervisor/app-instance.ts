@@ -4,7 +4,9 @@
 // timeout: replacement first, then drain). It publishes which of them take traffic now
 // (`upstreams`, `subscribe`); which request goes where is the proxy's business. A worker that
 // drains keeps the websockets its link holds (an ASGI app's) until they end or the drain time
-// passes (worker-drain.ts).
+// passes (worker-drain.ts). An instance with an idle timeout (SPEC 5.6) puts its workers and
+// routed processes to sleep when nothing has come for that long (background processes keep
+// running) and wakes them for the next request, which waits meanwhile in the proxy's queue.
 import type { HealthStatus, ProcessStatus, WorkerStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import { commandEnvironment, type AppEnvironment } from '../environment/app-env.js';
@@ -59,7 +61,20 @@ export interface AppInstanceOptions {
   gid?: number;
   /** Where deaths of its processes are recorded (the app's history, for status). */
   history?: AppHistory;
+  /** Stop its workers and routed processes after this long with no request and no websocket; 0 = never. */
+  idleTimeoutMs?: number;
+  /** The gateway's --max-workers: asked for room before the workers start again. */
+  budget?: WorkerBudgetLike;
 }
+
+/** What an instance asks of the gateway's worker budget (worker-budget.ts). */
+export interface WorkerBudgetLike {
+  /** Makes room for `workers` more (putting least recently used apps to sleep); false when it cannot. */
+  makeRoom(asking: AppInstance, workers: number): Promise<boolean>;
+}
+
+/** awake: serving; asleep: idle, its workers stopped; waking: starting them for a request. */
+export type IdleState = 'awake' | 'asleep' | 'waking';
 
 export type AppState = 'starting' | 'ready' | 'failed' | 'stopping' | 'stopped';
 
@@ -93,6 +108,8 @@ export interface ProcessRoute {
 }
 
 const DEFAULT_MEMORY_CHECK_MS = 3000;
+/** The niceness a woken app's workers start at (worker.ts startNice). */
+const WAKE_NICE = 10;
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
 
 type Member = Worker | CommandProcess;
@@ -105,7 +122,8 @@ export class AppInstance {
   /** The processes that take requests, longest route first; web (route null) last. */
   readonly processRoutes: ProcessRoute[];
   private readonly workerSlots: Array<Slot<Worker>> = [];
-  private readonly processSlots: Array<{ name: string; slot: Slot<CommandProcess> }> = [];
+  /** `serves`: web or a process with a route (it sleeps with the workers); else a background process. */
+  private readonly processSlots: Array<{ name: string; slot: Slot<CommandProcess>; serves: boolean }> = [];
   /** Every live process: in rotation, starting (restart, replacement) or draining. */
   private readonly members = new Set<Worker | CommandProcess>();
   private readonly spawnedAt = new Map<Worker | CommandProcess, number>();
@@ -124,6 +142,21 @@ export class AppInstance {
   private readonly output: { stdout: Writable; stderr: Writable };
   /** The last health probe of a worker, for status. */
   lastProbe: HealthStatus | null = null;
+  idleState: IdleState = 'awake';
+  /** Wakes from sleep, and how long the last one took to serve (ms). */
+  coldStarts = 0;
+  lastColdStartMs: number | null = null;
+  /** Why the last wake failed (its requests were answered 503), until the next one works. */
+  wakeFailure: string | null = null;
+  /** When it last had a request or a websocket (Date.now()). */
+  lastActive = Date.now();
+  private waking: Promise<void> | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** Requests seen at the last idle check (workers' links, and touch() for processes). */
+  private seenRequests = 0;
+  private touches = 0;
+  /** Requests and websockets its processes hold now (hold()). */
+  private held = 0;
 
   constructor(private readonly opts: AppInstanceOptions) {
     this.desc = opts.desc;
@@ -163,7 +196,7 @@ export class AppInstance {
         drain: (p) => this.stopOnce(p, () => p.stop(this.drainMs())),
         onExited: exited,
       });
-      this.processSlots.push({ name, slot });
+      this.processSlots.push({ name, slot, serves });
     }
     this.processRoutes = Object.entries(opts.desc.processes)
       .filter(([name, spec]) => name === 'web' || spec.route !== null)
@@ -241,6 +274,119 @@ export class AppInstance {
     }
     this.state = 'ready';
     this.watchMemory();
+    this.watchIdle();
+  }
+
+  /** What sleeps when the app is idle: the workers and the processes that take requests. */
+  private get sleepers(): Array<Slot<Worker> | Slot<CommandProcess>> {
+    return [...this.workerSlots, ...this.processSlots.filter((p) => p.serves).map((p) => p.slot)];
+  }
+
+  /** Workers it runs now (none while asleep): what the worker budget counts. */
+  get runningWorkers(): number {
+    return this.idleState === 'asleep' ? 0 : this.workerSlots.length;
+  }
+
+  get workerCount(): number {
+    return this.workerSlots.length;
+  }
+
+  /** A request or websocket goes to one of its processes (the workers count their own): not idle till released. */
+  hold(): () => void {
+    this.held++;
+    this.touches++;
+    this.lastActive = Date.now();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held--;
+      this.lastActive = Date.now();
+    };
+  }
+
+  /** Nothing in flight, no websocket: it may be put to sleep (idle, or for another's room). */
+  get quiet(): boolean {
+    return this.inFlight === 0 && this.openWebsockets === 0 && this.held === 0;
+  }
+
+  private watchIdle(): void {
+    // The budget's choice of whom to put to sleep needs lastActive too, idle timeout or not.
+    const timeout = this.opts.idleTimeoutMs ?? 0;
+    if (timeout <= 0 && this.opts.budget === undefined) return;
+    this.idleTimer = setInterval(() => {
+      if (this.state !== 'ready' || this.idleState !== 'awake') return;
+      const seen = this.touches + this.workerSlots.reduce((sum, slot) => sum + (slot.current?.link?.requests ?? 0), 0);
+      if (seen !== this.seenRequests || !this.quiet) {
+        this.seenRequests = seen;
+        this.lastActive = Date.now();
+        return;
+      }
+      if (timeout > 0 && Date.now() - this.lastActive >= timeout) void this.sleep(`no request for ${Math.round(timeout / 1000)} s`);
+    }, timeout > 0 ? Math.min(5000, Math.max(250, timeout / 4)) : 1000);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Stops its workers and routed processes (their slots halted, so nothing restarts them) and
+   * takes them out of rotation; background processes keep running. The next request wakes it.
+   */
+  async sleep(why: string): Promise<void> {
+    if (this.state !== 'ready' || this.idleState !== 'awake' || !this.quiet) return;
+    this.idleState = 'asleep';
+    this.opts.say(`${this.name}: ${why}; stopping its workers until the next request`);
+    const sleeping = this.sleepers.map((slot) => slot.current).filter((m): m is Worker | CommandProcess => m !== null);
+    for (const slot of this.sleepers) slot.halt();
+    for (const member of sleeping) this.live.delete(member);
+    this.changed();
+    await Promise.all(sleeping.map((m) => this.stopOnce(m, () => m.stop(this.drainMs()))));
+    this.seenRequests = 0;
+  }
+
+  /**
+   * Starts what sleep() stopped; resolves once they take traffic (what waited meanwhile goes to
+   * them), rejects when they cannot (no room in the budget, the app no longer starts).
+   */
+  wake(): Promise<void> {
+    if (this.idleState === 'awake') return Promise.resolve();
+    this.waking ??= this.wakeUp().finally(() => {
+      this.waking = null;
+    });
+    return this.waking;
+  }
+
+  private async wakeUp(): Promise<void> {
+    this.idleState = 'waking';
+    const started = Date.now();
+    const budget = this.opts.budget;
+    if (budget && !(await budget.makeRoom(this, this.workerSlots.length))) {
+      this.idleState = 'asleep';
+      this.wakeFailure = 'the gateway runs as many workers as --max-workers allows, and every app holds requests';
+      this.changed();
+      throw new Error(this.wakeFailure);
+    }
+    const slots = this.sleepers;
+    const results = await Promise.allSettled(slots.map((slot: Slot<Worker> | Slot<CommandProcess>) => slot.start()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (this.state !== 'ready') return; // stopped or replaced while waking: its stop ends what started
+    if (failed) {
+      for (const slot of slots) slot.halt();
+      const running = slots.map((slot) => slot.current).filter((m): m is Worker | CommandProcess => m !== null);
+      for (const member of running) this.live.delete(member);
+      this.idleState = 'asleep';
+      this.wakeFailure = (failed.reason as Error)?.message ?? String(failed.reason);
+      this.changed();
+      await Promise.all(running.map((m) => this.stopOnce(m, () => m.stop(1000))));
+      this.opts.say(`${this.name}: could not wake it: ${this.wakeFailure}`);
+      throw failed.reason;
+    }
+    this.idleState = 'awake';
+    this.wakeFailure = null;
+    this.coldStarts++;
+    this.lastColdStartMs = Date.now() - started;
+    this.lastActive = Date.now();
+    this.opts.say(`${this.name}: woken for a request in ${this.lastColdStartMs} ms`);
+    this.changed();
   }
 
   private spawnWorker(slot: Slot<Worker>): Worker {
@@ -260,6 +406,8 @@ export class AppInstance {
       stderr: this.output.stderr,
       uid: this.opts.uid,
       gid: this.opts.gid,
+      // A wake's workers start behind the apps already serving (their p99 stays as it was).
+      startNice: this.idleState === 'waking' ? WAKE_NICE : undefined,
     });
     this.enlist(worker);
     this.slotOf.set(worker, slot);
@@ -459,6 +607,8 @@ export class AppInstance {
     for (const { slot } of this.processSlots) slot.halt();
     if (this.memoryTimer !== null) clearInterval(this.memoryTimer);
     this.memoryTimer = null;
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
+    this.idleTimer = null;
     if (this.live.size > 0) {
       this.live.clear();
       this.changed();

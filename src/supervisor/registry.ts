@@ -32,6 +32,7 @@ import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { hasSettled, readPackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
+import { WorkerBudget } from './worker-budget.js';
 
 /** A host name (null = any) and a path prefix ('' = the root) that lead to an app. */
 export interface RouteSpec {
@@ -79,6 +80,8 @@ export interface RegistryOptions {
   settleMs?: number;
   /** Told instead of the log line when a version is refused (serve reports its own way). */
   onRefused?: (name: string, error: GatewayError, stillServing: boolean) => void;
+  /** --max-workers: Python workers of every app together (idle apps sleep to make room). */
+  maxWorkers?: number;
 }
 
 interface Serving {
@@ -103,7 +106,14 @@ interface AppRecord {
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
   rolledBack: Map<string, string>;
   history: AppHistory;
+  /** The back-off of a version refused because a service was down (0: none pending). */
+  serviceRetryMs: number;
 }
+
+/** A version refused with this code is tried again by itself: the server, not the app, failed. */
+const SERVICE_UNAVAILABLE = 'APPPKG_SERVICE_UNAVAILABLE';
+const SERVICE_RETRY_FIRST_MS = 1000;
+const SERVICE_RETRY_MAX_MS = 60_000;
 
 /** Lines of an app's log in its status (the page's tail). */
 const STATUS_LOG_LINES = 40;
@@ -122,7 +132,7 @@ function fingerprint(desc: Description): string {
 }
 
 /** The status of an app, but for what the proxy and the metrics know (requests, queue, latency). */
-export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'queued' | 'latency'>;
+export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'queued' | 'latency' | 'services'>;
 
 /** What a rollback did: the versions it went from and to. */
 export interface Rollback {
@@ -142,7 +152,11 @@ export class Registry {
   /** Versions out of rotation, until their processes are gone; what each runs, for status. */
   private draining = new Map<AppInstance, { desc: Description; done: Promise<void> }>();
 
-  constructor(private readonly opts: RegistryOptions) {}
+  private readonly budget: WorkerBudget | null;
+
+  constructor(private readonly opts: RegistryOptions) {
+    this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers) : null;
+  }
 
   /**
    * Makes the running apps match the source. Calls made while one runs coalesce into one more
@@ -234,7 +248,7 @@ export class Registry {
       if (this.stopped) return;
       present.add(app.name);
       const record: AppRecord = this.records.get(app.name) ?? {
-        name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(),
+        name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(), serviceRetryMs: 0,
       };
       this.records.set(app.name, record);
       record.versions = app.versions;
@@ -285,15 +299,25 @@ export class Registry {
       }
       const started = await this.startVersion(record, desc);
       if (!started) {
+        if (record.problem?.code === SERVICE_UNAVAILABLE) {
+          // Its database or Redis is down, not the app: tried again by itself, with back-off.
+          record.serviceRetryMs = Math.min(SERVICE_RETRY_MAX_MS, (record.serviceRetryMs || SERVICE_RETRY_FIRST_MS / 2) * 2);
+          this.opts.say(`${record.name}: trying again in ${Math.round(record.serviceRetryMs / 1000)} s`);
+          this.reconcileAt(Date.now() + record.serviceRetryMs);
+          continue;
+        }
         // A restart that fails leaves the version as it is: the next change may mend it.
         // The files as they are after the attempt: an app that writes into its own directory
         // while it fails to start must not look changed, and be retried, at every look.
         if (!(restart && record.serving?.fingerprint === fp)) record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error: record.problem! });
         continue;
       }
+      record.serviceRetryMs = 0;
       record.refused.delete(desc.dir);
       const previous = record.serving;
       record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs };
+      this.budget?.add(started.instance);
+      if (previous) this.budget?.remove(previous.instance);
       if (started.runAs?.isRoot) {
         this.opts.say(`${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
       }
@@ -311,11 +335,18 @@ export class Registry {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
         record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
       }
+      // Judged (imported, probed); an app that was asleep, or that has no room in the budget,
+      // sleeps again rather than stay awake for a deploy (SPEC 5.6).
+      const noRoom = this.budget !== null && !(await this.budget.makeRoom(started.instance, started.instance.workerCount));
+      if (previous?.instance.idleState === 'asleep' || noRoom) {
+        await started.instance.sleep(noRoom ? `--max-workers ${this.opts.maxWorkers} reached` : 'judged while idle');
+      }
       return;
     }
   }
 
   private drain(instance: AppInstance, desc: Description): void {
+    this.budget?.remove(instance);
     const done = instance.drain(instance.versionDrainMs ?? this.opts.drainMs).finally(() => this.draining.delete(instance));
     this.draining.set(instance, { desc, done });
   }
@@ -335,6 +366,8 @@ export class Registry {
         settingsFromProcessEnv: development,
         switchUser: !development,
         venvDir: venv?.dir,
+        provisionServices: true,
+        say: this.opts.say,
       });
       let ctx = await resolve();
       if (!development && desc.pip) {
@@ -356,6 +389,7 @@ export class Registry {
         workers: this.opts.workers,
         threads: this.opts.threads,
         history: record.history,
+        budget: this.budget ?? undefined,
       });
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;
@@ -477,7 +511,7 @@ export class Registry {
       const logFile = appLogFile(this.opts.stateDir, record.name);
       apps.push({
         name: record.name,
-        state: !instance ? 'failed' : instance.crashLooping ? 'crash-loop' : instance.state,
+        state: !instance ? (record.problem ? 'failed' : 'starting') : instance.crashLooping ? 'crash-loop' : instance.idleState === 'asleep' ? 'idle' : instance.idleState === 'waking' ? 'waking' : instance.state,
         version: serving?.desc.version ?? null,
         dir: serving?.desc.dir ?? null,
         mount: this.opts.mountOf(record.name),
@@ -495,9 +529,28 @@ export class Registry {
         history: record.history.list(),
         log: { file: logFile, lines: LogTail.of(logFile).last(STATUS_LOG_LINES) },
         canRollBack: this.canRollBack(record),
+        idle: instance
+          ? {
+              timeoutSeconds: this.idleTimeoutOf(record.name),
+              lastActive: new Date(instance.lastActive).toISOString(),
+              coldStarts: instance.coldStarts,
+              lastColdStartMs: instance.lastColdStartMs,
+              wakeFailure: instance.wakeFailure,
+            }
+          : null,
       });
     }
     return { apps, broken: this.broken.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };
+  }
+
+  private idleTimeoutOf(name: string): number | null {
+    const app = Object.hasOwn(this.opts.hostEnv.apps, name) ? this.opts.hostEnv.apps[name] : undefined;
+    return app?.idleTimeout ?? this.opts.hostEnv.defaults.idleTimeout;
+  }
+
+  /** Workers running now over --max-workers, or null without a budget. */
+  get workerBudget(): { used: number; max: number } | null {
+    return this.budget && { used: this.budget.used(), max: this.budget.max };
   }
 
   /** Every pid of every app's processes, draining ones included (tests check them for orphans). */

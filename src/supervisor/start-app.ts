@@ -5,6 +5,7 @@ import { isGatewayError } from '../errors.js';
 import { AppLog } from '../log/app-log.js';
 import { AppInstance } from './app-instance.js';
 import type { AppHistory } from './app-history.js';
+import type { WorkerBudget } from './worker-budget.js';
 
 export interface StartAppOptions {
   development: boolean;
@@ -15,6 +16,8 @@ export interface StartAppOptions {
   threads?: number;
   /** The app's history: its processes' deaths are recorded there. */
   history?: AppHistory;
+  /** --max-workers: asked for room when the app wakes. */
+  budget?: WorkerBudget;
 }
 
 export const DEFAULT_WORKERS = 2;
@@ -55,6 +58,8 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     uid: ctx.runAs?.uid,
     gid: ctx.runAs?.gid,
     history: opts.history,
+    idleTimeoutMs: (o.idleTimeout ?? 0) * 1000,
+    budget: opts.budget,
   });
   try {
     await instance.start();

@@ -5,6 +5,8 @@
 // changes), 3 = the shim could not start, 0 = stopped when asked.
 
 import { EventEmitter } from 'node:events';
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.js';
@@ -45,6 +47,11 @@ export interface WorkerOptions {
   /** Heartbeat period and the silence after which an idle worker counts as hung. */
   heartbeatMs?: number;
   hungAfterMs?: number;
+  /**
+   * Start at this niceness, back to 0 once ready: a cold start (an idle app woken, SPEC 5.6)
+   * then takes the CPU the apps already serving leave. Only as root, the one who can lower it back.
+   */
+  startNice?: number;
 }
 
 export type WorkerState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
@@ -75,6 +82,25 @@ export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' 
     development: opts.development,
     name: opts.name,
   });
+}
+
+/**
+ * Sets the niceness of every thread of a process (Linux keeps it per thread, and the threads a
+ * worker started while niced inherited it); false when it could not (gone, not permitted).
+ */
+function setNice(pid: number, nice: number): boolean {
+  try {
+    let threads: number[];
+    try {
+      threads = readdirSync(`/proc/${pid}/task`).map(Number);
+    } catch {
+      threads = [pid];
+    }
+    for (const tid of threads) os.setPriority(tid, nice);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function pipeOutput(stream: Readable | null, tap: LineTap): void {
@@ -176,6 +202,7 @@ export class Worker extends EventEmitter {
         return;
       }
       this.child = child;
+      const niced = opts.startNice !== undefined && process.getuid?.() === 0 && child.pid !== undefined && setNice(child.pid, opts.startNice);
       pipeOutput(child.process.stdout, out);
       pipeOutput(child.process.stderr, err);
 
@@ -191,6 +218,7 @@ export class Worker extends EventEmitter {
         clearTimeout(timer);
         this.readyInfo = info;
         if (this._state === 'starting') this._state = 'ready'; // not if stop() came first
+        if (niced) setNice(child.pid!, 0);
         err.end();
         this.startHeartbeat(link);
         resolve();

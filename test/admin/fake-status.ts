@@ -69,6 +69,8 @@ export function fakeStatus(): GatewayStatus {
           ],
         },
         canRollBack: false,
+        idle: { timeoutSeconds: null, lastActive: '2026-01-02T03:04:08.000Z', coldStarts: 0, lastColdStartMs: null, wakeFailure: null },
+        services: [{ name: 'database', kind: 'sqlite', state: 'ready', reason: null }],
       },
       {
         name: 'shop',
@@ -94,6 +96,8 @@ export function fakeStatus(): GatewayStatus {
         history: [],
         log: { file: '/var/lib/apppkg/apps/shop/log/app.log', lines: [] },
         canRollBack: false,
+        idle: null,
+        services: [],
       },
     ],
     broken: [{ dir: '/var/apps/wiki', code: 'APPPKG_DESC_INVALID', message: '/var/apps/wiki/app.yaml: 1 problem(s) in the description' }],

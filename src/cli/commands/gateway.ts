@@ -26,6 +26,7 @@ export const spec: CommandSpec = {
     ['--access-log FILE', 'where the access log goes: a file, - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--settle SECONDS', 'how long a version\'s directory must not change before it is started or refused (default 1)'],
+    ['--max-workers N', 'Python workers of all apps together; past it the least recently used quiet app sleeps until its next request'],
     ['--grace SECONDS', 'how long requests in flight may take to finish on SIGTERM (default 30)'],
     ['--header-timeout SECONDS', 'how long a client may take to send a request head, then 408 and closed (default 20)'],
     ...APP_OPTION_HELP,
@@ -43,6 +44,7 @@ export const spec: CommandSpec = {
     'header-timeout': { type: 'string' },
     'watch-interval': { type: 'string' },
     settle: { type: 'string' },
+    'max-workers': { type: 'string' },
     ...APP_OPTIONS,
   },
   allowPositionals: 0,
@@ -73,6 +75,10 @@ export async function run(args: ParsedCommand): Promise<number> {
   }
   const watchInterval = seconds(args.values['watch-interval'], '--watch-interval', 2);
   const settle = seconds(args.values.settle, '--settle', 1);
+  const maxWorkersText = args.values['max-workers'] as string | undefined;
+  if (maxWorkersText !== undefined && !/^[1-9][0-9]*$/.test(maxWorkersText)) {
+    throw new GatewayError('APPPKG_USAGE', { reason: `--max-workers: expected a whole number of at least 1, found ${JSON.stringify(maxWorkersText)}`, command: '' });
+  }
   const accessLog = (args.values['access-log'] as string | undefined) ?? '-';
   const modeText = args.values['socket-mode'] as string | undefined;
   if (modeText !== undefined && !/^0?[0-7]{3}$/.test(modeText)) {
@@ -95,6 +101,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     headerTimeoutMs: Math.round(headerTimeout * 1000),
     watchIntervalMs: watchInterval * 1000,
     settleMs: settle * 1000,
+    maxWorkers: maxWorkersText === undefined ? undefined : Number(maxWorkersText),
     say,
   });
   const onHangup = () => {

@@ -1,0 +1,162 @@
+// Many apps on one machine (issue 17, SPEC 5.6): an idle app's workers and routed processes
+// stop and its next request (or websocket) starts them; background processes keep running;
+// --max-workers puts the least recently used quiet app to sleep, or answers 503 with
+// Retry-After when none can; a deploy of an idle app judges the new version and lets it idle.
+// Through the real CLI, with real workers.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { openSocket } from '../helpers/websocket.js';
+
+const test = suite('idle apps');
+
+interface Env {
+  dir: ReturnType<typeof tempDir>;
+  apps: string;
+  gw: RunningGateway;
+  pids: Set<number>;
+}
+const opened: Env[] = [];
+
+async function open(packages: Array<[string, string]>, environment: string, extra: string[] = []): Promise<Env> {
+  const dir = tempDir('apppkg-idle-');
+  const apps = join(dir.path, 'apps');
+  for (const [source, target] of packages) addPackage(apps, source, target);
+  const envFile = join(dir.path, 'environment.yaml');
+  writeFileSync(envFile, environment);
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', ...extra]);
+  const env = { dir, apps, gw, pids: new Set<number>() };
+  opened.push(env);
+  return env;
+}
+
+async function app(env: Env, name: string): Promise<any> {
+  const status = await gatewayStatus(env.gw);
+  for (const pid of statusPids(status)) env.pids.add(pid);
+  return status.apps.find((a: any) => a.name === name);
+}
+
+async function get(env: Env, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const res = await request(`${env.gw.url}${path}`, { headersTimeout: 60_000 });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+}
+
+test.after(async () => {
+  for (const env of opened) {
+    await env.gw.stop();
+    await assertNoOrphans([...env.pids]);
+    env.dir.remove();
+  }
+});
+
+test('an idle app stops its workers and routed process, keeps its background process, and wakes for the next request', async () => {
+  const env = await open(
+    [['ticker', 'clock'], ['command-server', 'site']],
+    'apps:\n  clock:\n    idle_timeout: 1\n    workers: 1\n  site:\n    idle_timeout: 1\n',
+  );
+  const clock = await app(env, 'clock');
+  const workerPid = clock.workers[0].pid;
+  const tickerPid = clock.processes[0].pid;
+  const sitePid = (await app(env, 'site')).processes[0].pid;
+  const asleep = await waitFor(async () => {
+    const now = await app(env, 'clock');
+    return now.state === 'idle' && now.workers.length === 0 ? now : undefined;
+  }, 10_000, 'clock to go idle');
+  assert.not.ok(isAlive(workerPid), 'its worker stopped');
+  assert.ok(isAlive(tickerPid), 'its background process keeps running');
+  assert.is(asleep.processes[0].pid, tickerPid);
+  await waitFor(async () => (await app(env, 'site')).state === 'idle', 10_000, 'site (processes.web) to go idle');
+  await waitFor(() => !isAlive(sitePid), 5_000, 'its web process to stop');
+
+  const first = await get(env, '/clock/');
+  assert.is(first.status, 200, first.body);
+  const woken = await app(env, 'clock');
+  assert.is(woken.state, 'ready');
+  assert.is(woken.idle.coldStarts, 1);
+  assert.ok(woken.idle.lastColdStartMs > 0);
+  assert.is(woken.idle.timeoutSeconds, 1);
+  assert.not.equal(woken.workers[0].pid, workerPid, 'a fresh worker');
+  const site = await get(env, '/site/healthz');
+  assert.is(site.status, 200, site.body);
+  assert.is((await app(env, 'site')).idle.coldStarts, 1);
+  const metrics = await (await request(`${env.gw.adminUrl}/metrics`)).body.text();
+  assert.match(metrics, /^apppkg_cold_starts_total\{app="clock"\} 1$/m);
+});
+
+test('a burst while the app wakes waits and is served; a busy app does not go idle', async () => {
+  const env = await open([['slow', 'nap']], 'apps:\n  nap:\n    idle_timeout: 1\n    workers: 1\n    threads: 4\n');
+  // A request longer than the idle timeout keeps it awake.
+  const long = await get(env, '/nap/?t=2.5');
+  assert.is(long.status, 200);
+  assert.is((await app(env, 'nap')).idle.coldStarts, 0, 'no sleep while a request ran');
+  await waitFor(async () => (await app(env, 'nap')).state === 'idle', 10_000, 'nap to go idle');
+  const burst = await Promise.all(Array.from({ length: 12 }, () => get(env, '/nap/?t=0.05')));
+  assert.equal(burst.map((r) => r.status), Array(12).fill(200));
+  assert.is((await app(env, 'nap')).idle.coldStarts, 1, 'one wake for the whole burst');
+});
+
+test('a websocket to an idle ASGI app opens (it wakes); an open websocket keeps it awake', async () => {
+  const env = await open([['ws-asgi', 'chat']], 'apps:\n  chat:\n    idle_timeout: 1\n    workers: 1\n');
+  await waitFor(async () => (await app(env, 'chat')).state === 'idle', 10_000, 'chat to go idle');
+  const ws = await openSocket(`${env.gw.url.replace('http', 'ws')}/chat/echo`, { ms: 30_000 });
+  try {
+    ws.ws.send('hello');
+    assert.is(await ws.next(), 'hello');
+    await new Promise((r) => setTimeout(r, 2500));
+    const now = await app(env, 'chat');
+    assert.is(now.state, 'ready', 'not idle while a websocket is open');
+    ws.ws.send('still here');
+    assert.is(await ws.next(), 'still here');
+  } finally {
+    ws.ws.close();
+  }
+  await waitFor(async () => (await app(env, 'chat')).state === 'idle', 10_000, 'idle once the websocket closed');
+});
+
+test('--max-workers: the least recently used quiet app sleeps to make room; 503 with Retry-After when none can', async () => {
+  const env = await open(
+    [['slow', 'a'], ['slow', 'b'], ['slow', 'c']],
+    'defaults:\n  workers: 1\n  threads: 2\n',
+    ['--max-workers', '2'],
+  );
+  const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
+  // Three apps were judged at start; only two fit.
+  assert.equal(Object.values(await states()).filter((s) => s === 'ready').length, 2);
+  assert.is((await get(env, '/a/?t=0')).status, 200);
+  assert.is((await get(env, '/b/?t=0')).status, 200);
+  assert.is((await get(env, '/c/?t=0')).status, 200);
+  assert.equal(await states(), { a: 'idle', b: 'ready', c: 'ready' }, 'a, used least recently, made room for c');
+  // Both awake apps hold a request: nothing can sleep, so a cannot wake.
+  const holding = [get(env, '/b/?t=3'), get(env, '/c/?t=3')];
+  await new Promise((r) => setTimeout(r, 500));
+  const refused = await get(env, '/a/?t=0');
+  assert.is(refused.status, 503, refused.body);
+  assert.is(refused.headers['retry-after'], '1');
+  assert.match(refused.body, /--max-workers/);
+  assert.equal((await Promise.all(holding)).map((r) => r.status), [200, 200]);
+  assert.is((await get(env, '/a/?t=0')).status, 200, 'once one is quiet, a wakes');
+  for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
+});
+
+test('a deploy of an idle app judges the new version and lets it idle; the next request reaches it', async () => {
+  const env = await open([['environ', 'blog.1']], 'apps:\n  blog:\n    idle_timeout: 1\n    workers: 1\n');
+  await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle');
+  addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "2"']] });
+  env.gw.child.kill('SIGHUP');
+  const after = await waitFor(async () => {
+    const now = await app(env, 'blog');
+    return now.version === '2' ? now : undefined;
+  }, 20_000, 'version 2 to take over');
+  assert.is(after.state, 'idle', 'judged, then idle again');
+  assert.is(after.idle.coldStarts, 0, 'the old version was not woken');
+  assert.ok(after.history.some((e: any) => e.kind === 'switched'));
+  const res = await get(env, '/blog/');
+  assert.is(JSON.parse(res.body).version, '2');
+});
+
+test.run();
