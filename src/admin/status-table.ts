@@ -23,6 +23,13 @@ export function renderStatusTable(status: GatewayStatus): string {
       if (details.length > 0) lines.push('', `${app.name}:`, ...details.map((d) => `  ${d}`));
     }
   }
+  const mail = status.mail;
+  if (mail) {
+    lines.push(
+      '',
+      `mail (${mail.protocol}) on ${mail.listen ?? '-'}: ${mail.received} received, ${mail.delivered} delivered, ${mail.spooled} spooled (${mail.retrying} waiting to retry), ${countOf(mail.deadLetters, 'dead letter')}, ${mail.refused} refused`,
+    );
+  }
   if (status.broken.length > 0) {
     lines.push('', 'broken packages (not served):');
     for (const b of status.broken) lines.push(`  ${b.dir}: ${b.code}: ${b.message}`);

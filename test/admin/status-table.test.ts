@@ -23,6 +23,16 @@ test('no apps and no broken packages', () => {
   assert.not.match(text, /broken/);
 });
 
+test('per app: services, idle and cold starts; then the mail listener\'s counts', () => {
+  const status = fakeStatus();
+  status.apps[0] = { ...status.apps[0], state: 'idle', idle: { timeoutSeconds: 60, lastActive: '2026-01-02T03:05:00.000Z', coldStarts: 2, lastColdStartMs: 90, wakeFailure: null } };
+  status.mail = { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 1, received: 5, delivered: 4, failedAttempts: 1, refused: 2, retrying: 1, deadLetters: 0, dead: [] };
+  const text = renderStatusTable(status);
+  assert.match(text, /service database: sqlite ready/);
+  assert.match(text, /idle since 2026-01-02T03:05:00\.000Z; 2 cold starts, the last in 90 ms/);
+  assert.match(text, /mail \(smtp\) on 127\.0\.0\.1:2525: 5 received, 4 delivered, 1 spooled \(1 waiting to retry\), 0 dead letters, 2 refused/);
+});
+
 test('formatMs', () => {
   assert.is(formatMs(null), '-');
   assert.is(formatMs(0.0012), '1.2ms');
