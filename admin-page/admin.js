@@ -149,6 +149,10 @@ function renderGateway(status) {
     ...item('up', since(status.startedAt, { data: { gatewayUptime: '' } })),
     ...item('listen', status.listen.length ? status.listen.join('  ') : DASH),
     ...item('apps', String(status.apps.length)),
+    ...(status.mail
+      ? item('mail', h('span', { data: { mail: '' }, title: `${status.mail.refused} refused at the SMTP level, ${status.mail.failedAttempts} failed attempts` },
+        `${status.mail.protocol} on ${status.mail.listen ?? DASH}: ${count(status.mail.received)} received, ${count(status.mail.delivered)} delivered, ${count(status.mail.spooled)} spooled, ${count(status.mail.deadLetters)} dead`))
+      : []),
   );
   document.title = `apppkg-gateway ${DASH} ${status.apps.length} app${status.apps.length === 1 ? '' : 's'}`;
 }

@@ -314,7 +314,13 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
   const refused: GatewayStatus = {
     ...real,
     access: { act: false, logs: false, why },
-    apps: real.apps.map((a) => ({ ...a, log: { ...a.log, lines: null } })),
+    apps: real.apps.map((a) => ({
+      ...a,
+      log: { ...a.log, lines: null },
+      services: [{ name: 'database', kind: 'postgresql', state: 'unavailable', reason: 'postgresql at /run/pg: connection refused' }],
+      idle: { timeoutSeconds: 300, lastActive: new Date().toISOString(), coldStarts: 3, lastColdStartMs: 87, wakeFailure: null },
+    })),
+    mail: { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 2, received: 7, delivered: 5, failedAttempts: 1, refused: 3, retrying: 1, deadLetters: 1, dead: [] },
     broken: [{ dir: `${apps.path}/wiki`, code: 'APPPKG_DESC_INVALID', message: `${apps.path}/wiki/app.yaml:3:7: python: expected a PEP 440 specifier like ">=3.9", found "three"` }],
   };
   const other = await browser!.newContext({ httpCredentials: { username: 'admin', password: TOKEN, send: 'always' } });
@@ -335,6 +341,9 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
     assert.equal(posts, [], 'a disabled button sends nothing');
     assert.match(await limited.$eval('[data-app="web"] [data-log-hidden]', (el) => el.textContent ?? ''), why);
     assert.is(await limited.$('[data-stream]'), null, 'no log line shown');
+    assert.match(await limited.$eval('[data-service="database"]', (el) => el.textContent ?? ''), /postgresql unavailable/);
+    assert.match(await limited.$eval('[data-cold-starts]', (el) => el.textContent ?? ''), /3, last 87 ms/);
+    assert.match(await limited.$eval('[data-mail]', (el) => el.textContent ?? ''), /smtp on 127\.0\.0\.1:2525: 7 received, 5 delivered, 2 spooled, 1 dead/);
     assert.match(await limited.$eval(`[data-broken="${apps.path}/wiki"]`, (el) => el.textContent ?? ''), /APPPKG_DESC_INVALID.*expected a PEP 440 specifier like ">=3\.9", found "three"/);
   } finally {
     await other.close();
