@@ -16,15 +16,16 @@
 // open until then (then 1012), and status counts them under that version.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { AppStatus, BrokenPackageStatus, VersionStatus, WorkerStatus } from '../admin/status-types.js';
+import type { BrokenPackageStatus } from '../admin/status-types.js';
 import { resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
-import { LogTail } from '../log/log-tail.js';
 import { AppHistory } from './app-history.js';
+import type { AppRecord } from './app-record.js';
+import { appStatusOf, type SupervisedAppStatus } from './registry-status.js';
 import type { AppInstance } from './app-instance.js';
 import type { RunAs } from '../environment/run-as.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
@@ -84,39 +85,10 @@ export interface RegistryOptions {
   maxWorkers?: number;
 }
 
-interface Serving {
-  desc: Description;
-  fingerprint: string;
-  instance: AppInstance;
-  runAs: RunAs | null;
-}
-
-interface AppRecord {
-  name: string;
-  serving: Serving | null;
-  /** dir -> why that version was refused, and its files' signature then: any change retries it. */
-  refused: Map<string, { signature: string; error: GatewayError }>;
-  /** Versions (dirs) whose directory was still changing at the last look. */
-  settling: Set<string>;
-  versions: Description[];
-  /** The last refusal, shown in status until a version serves again. */
-  problem: GatewayError | null;
-  /** restart(): replace the serving version even though it did not change. */
-  restart: boolean;
-  /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
-  rolledBack: Map<string, string>;
-  history: AppHistory;
-  /** The back-off of a version refused because a service was down (0: none pending). */
-  serviceRetryMs: number;
-}
-
 /** A version refused with this code is tried again by itself: the server, not the app, failed. */
 const SERVICE_UNAVAILABLE = 'APPPKG_SERVICE_UNAVAILABLE';
 const SERVICE_RETRY_FIRST_MS = 1000;
 const SERVICE_RETRY_MAX_MS = 60_000;
-
-/** Lines of an app's log in its status (the page's tail). */
-const STATUS_LOG_LINES = 40;
 
 /**
  * Changes to these make a serving version "changed" (it is started afresh): its directory, its
@@ -131,8 +103,7 @@ function fingerprint(desc: Description): string {
   }
 }
 
-/** The status of an app, but for what the proxy and the metrics know (requests, queue, latency). */
-export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'queued' | 'latency' | 'services'>;
+export type { SupervisedAppStatus } from './registry-status.js';
 
 /** What a rollback did: the versions it went from and to. */
 export interface Rollback {
@@ -227,11 +198,6 @@ export class Registry {
     const at = record.versions.findIndex((d) => d.dir === record.serving?.desc.dir);
     if (at < 0) return false;
     return record.versions.slice(at + 1).some((d) => !record.refused.has(d.dir) && !record.settling.has(d.dir) && !record.rolledBack.has(d.dir));
-  }
-
-  /** The events of `name`'s recent history (status adds them; the admin's events watch `changes`). */
-  historyOf(name: string): AppHistory | undefined {
-    return this.records.get(name)?.history;
   }
 
   private async reconcileOnce(): Promise<void> {
@@ -467,90 +433,23 @@ export class Registry {
   }
 
   status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
-    const apps: SupervisedAppStatus[] = [];
-    for (const record of [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      const serving = record.serving;
-      const instance = serving?.instance;
-      const draining = [...this.draining].filter(([, d]) => d.desc.name === record.name);
-      const websocketsIn = (dir: string): number =>
-        (serving?.desc.dir === dir ? serving.instance.openWebsockets : 0) +
-        draining.reduce((sum, [old, d]) => sum + (d.desc.dir === dir ? old.openWebsockets : 0), 0);
-      const workersIn = (dir: string): WorkerStatus[] => [
-        ...(serving?.desc.dir === dir ? serving.instance.workerStatus() : []),
-        ...draining.flatMap(([old, d]) => (d.desc.dir === dir ? old.workerStatus() : [])),
-      ];
-      const versions: VersionStatus[] = record.versions.map((desc) => {
-        const refused = record.refused.get(desc.dir)?.error;
-        const isServing = serving?.desc.dir === desc.dir;
-        const isDraining = draining.some(([, d]) => d.desc.dir === desc.dir);
-        return {
-          version: desc.version,
-          dir: desc.dir,
-          state: isServing
-            ? 'serving'
-            : isDraining
-              ? 'draining'
-              : record.settling.has(desc.dir)
-                ? 'settling'
-                : refused
-                  ? 'failed'
-                  : record.rolledBack.has(desc.dir)
-                    ? 'rolled-back'
-                    : 'standby',
-          reason: refused && !isServing ? reasonOf(refused) : null,
-          websockets: websocketsIn(desc.dir),
-          workers: workersIn(desc.dir),
-        };
-      });
-      // A draining version whose directory is gone (rolled back by removing it) is still shown.
-      for (const [, { desc }] of draining) {
-        if (!versions.some((v) => v.dir === desc.dir)) {
-          versions.push({ version: desc.version, dir: desc.dir, state: 'draining', reason: null, websockets: websocketsIn(desc.dir), workers: workersIn(desc.dir) });
-        }
-      }
-      const logFile = appLogFile(this.opts.stateDir, record.name);
-      apps.push({
-        name: record.name,
-        state: !instance ? (record.problem ? 'failed' : 'starting') : instance.crashLooping ? 'crash-loop' : instance.idleState === 'asleep' ? 'idle' : instance.idleState === 'waking' ? 'waking' : instance.state,
-        version: serving?.desc.version ?? null,
-        dir: serving?.desc.dir ?? null,
-        mount: this.opts.mountOf(record.name),
-        hosts: this.opts.routesOf(record.name).filter((r) => r.host !== null).map((r) => r.host!),
-        user: serving?.runAs?.user ?? null,
-        runsAsRoot: serving ? (serving.runAs ? serving.runAs.isRoot : process.getuid?.() === 0) : false,
-        versions,
-        workers: instance?.workerStatus() ?? [],
-        processes: instance?.processStatus() ?? [],
-        restarts: instance?.restarts ?? 0,
-        websockets: versions.reduce((sum, v) => sum + v.websockets, 0),
-        inFlight: (instance?.inFlight ?? 0) + draining.reduce((sum, [old]) => sum + old.inFlight, 0),
-        problem: record.problem ? reasonOf(record.problem) : null,
-        health: instance?.lastProbe ?? null,
-        history: record.history.list(),
-        log: { file: logFile, lines: LogTail.of(logFile).last(STATUS_LOG_LINES) },
-        canRollBack: this.canRollBack(record),
-        idle: instance
-          ? {
-              timeoutSeconds: this.idleTimeoutOf(record.name),
-              lastActive: new Date(instance.lastActive).toISOString(),
-              coldStarts: instance.coldStarts,
-              lastColdStartMs: instance.lastColdStartMs,
-              wakeFailure: instance.wakeFailure,
-            }
-          : null,
-      });
-    }
+    const apps = [...this.records.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((record) =>
+        appStatusOf(record, [...this.draining].filter(([, d]) => d.desc.name === record.name), {
+          mount: this.opts.mountOf(record.name),
+          hosts: this.opts.routesOf(record.name).filter((r) => r.host !== null).map((r) => r.host!),
+          logFile: appLogFile(this.opts.stateDir, record.name),
+          idleTimeoutSeconds: this.idleTimeoutOf(record.name),
+          canRollBack: this.canRollBack(record),
+        }),
+      );
     return { apps, broken: this.broken.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };
   }
 
   private idleTimeoutOf(name: string): number | null {
     const app = Object.hasOwn(this.opts.hostEnv.apps, name) ? this.opts.hostEnv.apps[name] : undefined;
     return app?.idleTimeout ?? this.opts.hostEnv.defaults.idleTimeout;
-  }
-
-  /** Workers running now over --max-workers, or null without a budget. */
-  get workerBudget(): { used: number; max: number } | null {
-    return this.budget && { used: this.budget.used(), max: this.budget.max };
   }
 
   /** Every pid of every app's processes, draining ones included (tests check them for orphans). */

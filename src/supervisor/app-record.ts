@@ -1,0 +1,34 @@
+// What the registry keeps per app: the version serving, the versions refused, settling or
+// rolled back from, the last problem and the history. registry.ts changes it; registry-status.ts
+// reads it for status.
+import type { GatewayError } from '../errors.js';
+import type { Description } from '../description/types.js';
+import type { RunAs } from '../environment/run-as.js';
+import type { AppHistory } from './app-history.js';
+import type { AppInstance } from './app-instance.js';
+
+export interface Serving {
+  desc: Description;
+  fingerprint: string;
+  instance: AppInstance;
+  runAs: RunAs | null;
+}
+
+export interface AppRecord {
+  name: string;
+  serving: Serving | null;
+  /** dir -> why that version was refused, and its files' signature then: any change retries it. */
+  refused: Map<string, { signature: string; error: GatewayError }>;
+  /** Versions (dirs) whose directory was still changing at the last look. */
+  settling: Set<string>;
+  versions: Description[];
+  /** The last refusal, shown in status until a version serves again. */
+  problem: GatewayError | null;
+  /** restart(): replace the serving version even though it did not change. */
+  restart: boolean;
+  /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
+  rolledBack: Map<string, string>;
+  history: AppHistory;
+  /** The back-off of a version refused because a service was down (0: none pending). */
+  serviceRetryMs: number;
+}

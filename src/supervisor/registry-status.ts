@@ -1,0 +1,96 @@
+// One app's status (GET /status, `status`, the page) from what the registry keeps of it: its
+// versions and their states, the workers of the serving and draining ones, the last problem,
+// the health probe, the history, the log's tail, whether it sleeps. The proxy's and the
+// metrics' figures (requests, queue, latency) and its services are added by the gateway.
+import type { AppStatus, VersionStatus, WorkerStatus } from '../admin/status-types.js';
+import type { Description } from '../description/types.js';
+import { LogTail } from '../log/log-tail.js';
+import type { AppInstance } from './app-instance.js';
+import type { AppRecord } from './app-record.js';
+import { reasonOf } from './refusal.js';
+
+/** The status of an app, but for what the proxy and the metrics know (requests, queue, latency) and its services. */
+export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'queued' | 'latency' | 'services'>;
+
+/** Lines of an app's log in its status (the page's tail). */
+const STATUS_LOG_LINES = 40;
+
+/** What the registry's options say of the app (where it is routed, its log, its idle timeout). */
+export interface AppPlacement {
+  mount: string;
+  hosts: string[];
+  logFile: string;
+  idleTimeoutSeconds: number | null;
+  canRollBack: boolean;
+}
+
+export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { desc: Description }]>, where: AppPlacement): SupervisedAppStatus {
+  const serving = record.serving;
+  const instance = serving?.instance;
+  const websocketsIn = (dir: string): number =>
+    (serving?.desc.dir === dir ? serving.instance.openWebsockets : 0) +
+    draining.reduce((sum, [old, d]) => sum + (d.desc.dir === dir ? old.openWebsockets : 0), 0);
+  const workersIn = (dir: string): WorkerStatus[] => [
+    ...(serving?.desc.dir === dir ? serving.instance.workerStatus() : []),
+    ...draining.flatMap(([old, d]) => (d.desc.dir === dir ? old.workerStatus() : [])),
+  ];
+  const versions: VersionStatus[] = record.versions.map((desc) => {
+    const refused = record.refused.get(desc.dir)?.error;
+    const isServing = serving?.desc.dir === desc.dir;
+    const isDraining = draining.some(([, d]) => d.desc.dir === desc.dir);
+    return {
+      version: desc.version,
+      dir: desc.dir,
+      state: isServing
+        ? 'serving'
+        : isDraining
+          ? 'draining'
+          : record.settling.has(desc.dir)
+            ? 'settling'
+            : refused
+              ? 'failed'
+              : record.rolledBack.has(desc.dir)
+                ? 'rolled-back'
+                : 'standby',
+      reason: refused && !isServing ? reasonOf(refused) : null,
+      websockets: websocketsIn(desc.dir),
+      workers: workersIn(desc.dir),
+    };
+  });
+  // A draining version whose directory is gone (rolled back by removing it) is still shown.
+  for (const [, { desc }] of draining) {
+    if (!versions.some((v) => v.dir === desc.dir)) {
+      versions.push({ version: desc.version, dir: desc.dir, state: 'draining', reason: null, websockets: websocketsIn(desc.dir), workers: workersIn(desc.dir) });
+    }
+  }
+  return {
+  name: record.name,
+  state: !instance ? (record.problem ? 'failed' : 'starting') : instance.crashLooping ? 'crash-loop' : instance.idleState === 'asleep' ? 'idle' : instance.idleState === 'waking' ? 'waking' : instance.state,
+  version: serving?.desc.version ?? null,
+  dir: serving?.desc.dir ?? null,
+  mount: where.mount,
+  hosts: where.hosts,
+  user: serving?.runAs?.user ?? null,
+  runsAsRoot: serving ? (serving.runAs ? serving.runAs.isRoot : process.getuid?.() === 0) : false,
+  versions,
+  workers: instance?.workerStatus() ?? [],
+  processes: instance?.processStatus() ?? [],
+  restarts: instance?.restarts ?? 0,
+  websockets: versions.reduce((sum, v) => sum + v.websockets, 0),
+  inFlight: (instance?.inFlight ?? 0) + draining.reduce((sum, [old]) => sum + old.inFlight, 0),
+  problem: record.problem ? reasonOf(record.problem) : null,
+  health: instance?.lastProbe ?? null,
+  history: record.history.list(),
+  log: { file: where.logFile, lines: LogTail.of(where.logFile).last(STATUS_LOG_LINES) },
+  canRollBack: where.canRollBack,
+  idle: instance
+    ? {
+        timeoutSeconds: where.idleTimeoutSeconds,
+        lastActive: new Date(instance.lastActive).toISOString(),
+        coldStarts: instance.coldStarts,
+        lastColdStartMs: instance.lastColdStartMs,
+        wakeFailure: instance.wakeFailure,
+      }
+    : null,
+  };
+}
