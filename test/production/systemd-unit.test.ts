@@ -1,0 +1,28 @@
+// The shipped systemd unit (examples/deploy/apppkg-gateway.service): its ExecStart is a command
+// line the gateway accepts, and its admin listener is the unix socket that SPEC 5.4 says the
+// unit uses (mode 0600, no token needed), never a TCP port the apps could reach.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseCommand } from '../../src/cli/args.js';
+import { spec } from '../../src/cli/commands/gateway.js';
+import { parseAddr } from '../../src/net/address.js';
+import { ROOT } from '../helpers/process.js';
+
+const test = suite('systemd unit');
+
+test('ExecStart parses as the gateway command, with the admin listener on a unix socket under /run', () => {
+  const unit = readFileSync(join(ROOT, 'examples', 'deploy', 'apppkg-gateway.service'), 'utf8');
+  const line = /^ExecStart=((?:.*\\\n)*.*)$/m.exec(unit)?.[1];
+  assert.ok(line, 'an ExecStart line');
+  const [program, ...args] = line.replace(/\\\n/g, ' ').split(/\s+/).filter(Boolean);
+  assert.is(program, '/usr/bin/apppkg-gateway');
+  const parsed = parseCommand(spec, args);
+  assert.is(parsed.values.apps, '/var/apps');
+  const admin = parseAddr(String(parsed.values.admin), '--admin');
+  assert.equal(admin, { kind: 'unix', path: '/run/apppkg-gateway/admin.sock' });
+  assert.is(parsed.values['admin-token'], undefined, 'the socket needs no token');
+});
+
+test.run();
