@@ -4,8 +4,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { stopGatewayChecked } from '../helpers/status.js';
+import { rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('gateway routing');
 const apps = tempDir('apppkg-apps-');
@@ -40,14 +40,7 @@ test.before(async () => {
   ]);
 });
 
-test.after(async () => {
-  const pids = gw ? statusPids(await gatewayStatus(gw)) : [];
-  await gw?.stop();
-  await assertNoOrphans(pids);
-  apps.remove();
-  state.remove();
-  shared.remove();
-});
+test.after(() => stopGatewayChecked(gw, apps, state, shared));
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const res = await request(`${gw.url}${path}`, { headers });

@@ -1,8 +1,8 @@
 // Talking to the gateway's mail listener in tests (issue 16): a raw SMTP/LMTP conversation over
 // `net` (for what a library would not send: garbage, no SIZE, silence, LMTP's per-recipient
 // replies), and Python's smtplib and Debian's swaks as real clients. Every wait has a deadline.
-import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { runCli } from './process.js';
 
 export interface SmtpReply {
   code: number;
@@ -112,37 +112,6 @@ export function message(opts: { from?: string; to?: string; subject: string; bod
   return head + body;
 }
 
-export interface ProcessResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program to its end, killed past `ms`. */
-export function runProgram(file: string, args: string[], ms = 30_000, input?: string): Promise<ProcessResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c) => (stdout += c));
-    child.stderr!.on('data', (c) => (stderr += c));
-    child.stdin?.on('error', () => {});
-    if (input !== undefined) child.stdin!.end(input);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${file} ${args.join(' ')} did not finish in ${ms} ms\n${stdout}\n${stderr}`));
-    }, ms);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
 const SMTPLIB_SEND = `
 import json, smtplib, sys
 port, sender, rcpts, lmtp = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), sys.argv[4] == "lmtp"
@@ -166,7 +135,7 @@ print(json.dumps(out))
 
 /** Sends with Python's smtplib: `refused` per recipient, or the error that ended the transaction. */
 export async function sendWithSmtplib(port: number, from: string, to: string[], data: string): Promise<{ refused?: Record<string, [number, string]>; error?: string; code?: number; message?: string }> {
-  const result = await runProgram('python3', ['-c', SMTPLIB_SEND, String(port), from, JSON.stringify(to), 'smtp'], 30_000, data);
+  const result = await runCli(['-c', SMTPLIB_SEND, String(port), from, JSON.stringify(to), 'smtp'], { bin: 'python3', ms: 30_000, input: data });
   if (result.status !== 0) throw new Error(`smtplib failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }

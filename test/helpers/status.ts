@@ -1,6 +1,6 @@
 // GET /status of a running gateway (test/helpers/process.ts startCli with --admin), as JSON.
 import { request } from 'undici';
-import type { RunningGateway } from './process.js';
+import { assertNoOrphans, type RunningGateway } from './process.js';
 
 export async function gatewayStatus(gw: RunningGateway): Promise<any> {
   return (await request(`${gw.adminUrl}/status`)).body.json();
@@ -13,4 +13,15 @@ export async function appStatus(gw: RunningGateway, name: string): Promise<any> 
 /** Every pid /status names: workers' and processes'. */
 export function statusPids(status: any): number[] {
   return status.apps.flatMap((a: any) => [...a.workers.map((w: any) => w.pid), ...a.processes.map((p: any) => p.pid)]).filter(Boolean);
+}
+
+/**
+ * A suite's end: stops the gateway (started with --admin), checks that every process its
+ * /status named is gone, and removes the suite's directories.
+ */
+export async function stopGatewayChecked(gw: RunningGateway | null | undefined, ...dirs: Array<{ remove(): void }>): Promise<void> {
+  const pids = gw ? statusPids(await gatewayStatus(gw).catch(() => ({ apps: [] }))) : [];
+  await gw?.stop();
+  await assertNoOrphans(pids);
+  for (const dir of dirs) dir.remove();
 }

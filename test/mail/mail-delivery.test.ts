@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { assertNoOrphans, runCli, startCli, tempDir, waitFor, FIXTURES, type RunningGateway } from '../helpers/process.js';
-import { mailPort, message, runProgram, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
+import { mailPort, message, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail delivery');
 const apps = tempDir('apppkg-mail-apps-');
@@ -237,10 +237,10 @@ test('past give_up: retried by the schedule, then a dead letter', async () => {
 });
 
 test('examples/support-desk: mail by swaks shows in its inbox; a forged POST is refused', async () => {
-  const swaks = await runProgram('swaks', [
+  const swaks = await runCli([
     '--server', `127.0.0.1:${port}`, '--to', 'help@support-desk.localhost', '--from', 'carol@example.org',
     '--header', 'Subject: Printer on fire', '--body', 'It is on fire.',
-  ], 30_000, '');
+  ], { bin: 'swaks', ms: 30_000, input: '' });
   assert.is(swaks.status, 0, swaks.stdout + swaks.stderr);
   assert.match(swaks.stdout, /<- {2}250 Queued as/);
   await waitFor(async () => (await (await request(`${gw.url}/support-desk/`)).body.text()).includes('Printer on fire'), 10_000, 'the inbox page to list it');

@@ -6,8 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { appStatus, gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { appStatus, gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { mailPort, message, sendRaw } from '../helpers/smtp.js';
 
 const test = suite('mail during a deploy');
@@ -24,13 +24,7 @@ test.before(async () => {
   port = mailPort(gw.output());
 });
 
-test.after(async () => {
-  const pids = gw ? statusPids(await gatewayStatus(gw)) : [];
-  await gw?.stop();
-  await assertNoOrphans(pids);
-  apps.remove();
-  state.remove();
-});
+test.after(() => stopGatewayChecked(gw, apps, state));
 
 test('100 messages in parallel while a new version deploys: all delivered, none twice', async () => {
   const subjects = Array.from({ length: 100 }, (_, i) => `deploy-${i}`);

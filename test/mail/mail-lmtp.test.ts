@@ -7,8 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { message, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail over LMTP');
@@ -32,12 +32,8 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  const pids = gw ? statusPids(await gatewayStatus(gw)) : [];
-  await gw?.stop();
   await viaSocket?.close();
-  await assertNoOrphans(pids);
-  apps.remove();
-  state.remove();
+  await stopGatewayChecked(gw, apps, state);
 });
 
 async function lhlo(): Promise<SmtpTalk> {

@@ -5,8 +5,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
-import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
+import { rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('reliability: HTTP as the RFCs say');
 const apps = tempDir('apppkg-rel-rfc-apps-');
@@ -96,13 +96,7 @@ test.before(async () => {
   await waitFor(async () => (await gatewayStatus(gw)).apps[0]?.state === 'ready', 60_000, 'the echo app to serve');
 });
 
-test.after(async () => {
-  const pids = gw ? statusPids(await gatewayStatus(gw)) : [];
-  await gw?.stop();
-  await assertNoOrphans(pids);
-  apps.remove();
-  state.remove();
-});
+test.after(() => stopGatewayChecked(gw, apps, state));
 
 for (const c of CASES) {
   test(`${c.id} (${c.rfc}): ${c.what}`, async () => {
