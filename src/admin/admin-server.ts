@@ -132,8 +132,9 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     if (page !== undefined) return sendPage(res, page.file, page.type);
     switch (path) {
       case '/status': {
-        const status = await freshStatus(ctx.provider, ctx.guard.access(req).logs);
-        return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify({ ...status, access: ctx.guard.access(req) }, null, 2)}\n`);
+        const access = ctx.guard.access(req);
+        const status = await freshStatus(ctx.provider, access.logs);
+        return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify({ ...status, access }, null, 2)}\n`);
       }
       case '/metrics':
         return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', await ctx.metrics.render());
