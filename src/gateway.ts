@@ -172,6 +172,7 @@ export class Gateway {
       unixSocket: options.unixSocket,
       trustProxy: options.trustProxy,
       headersTimeoutMs: options.headerTimeoutMs,
+      leanLane: process.env.APPPKG_LEAN_LANE !== '0',
     });
     const routesOf = (name: string): RouteSpec[] => {
       if (single) return [{ host: null, prefix: '' }];

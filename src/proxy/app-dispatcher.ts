@@ -159,6 +159,11 @@ export class AppDispatcher implements Redispatch {
     return this.workers ?? this.processes[this.processes.length - 1];
   }
 
+  /** A request for `pathInfo` goes to the app's Python workers (not to a process's route). */
+  servesWithWorkers(pathInfo: string): boolean {
+    return this.workers !== null && this.groupFor(pathInfo) === this.workers;
+  }
+
   handle(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
     if (this.backend.idleState !== undefined && this.backend.idleState !== 'awake') this.wakeBackend();
     const group = this.groupFor(route.pathInfo);

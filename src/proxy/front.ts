@@ -16,6 +16,7 @@ import { requestHeadProblem, toOriginForm } from '../net/request-head.js';
 import { decodeRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
+import { LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
 import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-response.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
@@ -40,6 +41,8 @@ export interface FrontOptions {
   unixSocket?: UnixSocketOptions;
   /** --trust-proxy: peers whose X-Forwarded-* are believed (true = any peer). */
   trustProxy?: boolean | string[];
+  /** Plain requests on the lean lane (lean-lane.ts); false: node:http reads every request. */
+  leanLane?: boolean;
 }
 
 /** One app as the proxy routes to it: the version that serves, and the routes that lead there. */
@@ -76,6 +79,7 @@ export class Front {
   private router = new Router<AppDispatcher>([]);
   private readonly dispatchers = new Map<string, AppDispatcher>();
   private servers: http.Server[] = [];
+  private readonly lanes: LeanLane[] = [];
   private sockets = new Set<Socket>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -151,11 +155,11 @@ export class Front {
         socket.on('error', () => {});
         socket.end('HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: 42\r\nConnection: close\r\n\r\nCONNECT: this gateway is not an HTTP proxy');
       });
-      server.on('connection', (socket: Socket) => {
-        this.sockets.add(socket);
-        socket.once('close', () => this.sockets.delete(socket));
-      });
+      this.takeConnections(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+        // Bytes after a request that said Connection: close are not a bad request: they are
+        // not read (RFC 9112 §9.6), and that request's answer, under way, closes the connection.
+        if (err.code === 'HPE_CLOSED_CONNECTION') return;
         if (!socket.writable) return socket.destroy();
         // A parse error in a request body (a bad chunk size, say) comes while that request's
         // response may be on the wire already: a 400 written now would land inside its body.
@@ -210,17 +214,72 @@ export class Front {
     return clientAddress(Array.isArray(sent) ? sent.join(', ') : (sent ?? ''), peer, this.trust);
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * Every connection starts on the lean lane (lean-lane.ts), which takes the plain requests
+   * that go to an app's workers and hands the connection to node:http at the first that does
+   * not. node:http's own connection listener is the hand-off: the lane calls it with the socket.
+   */
+  private takeConnections(server: http.Server): void {
+    const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
+    const track = (socket: Socket): void => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    };
+    if (this.opts.leanLane === false || nodeListeners.length !== 1) {
+      server.on('connection', track);
+      return;
+    }
+    const toNode = nodeListeners[0];
+    server.removeAllListeners('connection');
+    const lane = new LeanLane({
+      maxHeaderSize: this.opts.maxHeaderSize ?? 16 * 1024,
+      headersTimeoutMs: this.opts.headersTimeoutMs ?? 20_000,
+      keepAliveTimeoutMs: this.opts.keepAliveTimeoutMs ?? 5_000,
+      take: (req, res) => this.takePlain(req, res),
+      toNode: (socket) => toNode.call(server, socket),
+    });
+    this.lanes.push(lane);
+    server.on('connection', (socket: Socket) => {
+      track(socket);
+      lane.accept(socket);
+    });
+  }
+
+  /**
+   * A plain request from the lean lane: taken (true) when it goes to an app's workers; any
+   * other answer (a static file, a process's route, an error, the gateway not open yet or
+   * stopping) is node:http's to give, with the same code as always (false).
+   */
+  private takePlain(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.held !== null || this.stopping) return false;
+    const routed = this.route(req);
+    if ('status' in routed) return false;
+    const { match, url, q } = routed;
+    const app = match.target;
+    if (app.staticMounts.length > 0 && matchStatic(app.staticMounts, match.pathInfo)) return false;
+    if (!app.servesWithWorkers(match.pathInfo)) return false;
+    this.track(req, res, app.name);
+    app.handle(req, res, this.routeOf(req, match, url, q));
+    return true;
+  }
+
+  /** Counts a request in flight until its response closes, then logs it. */
+  private track(req: IncomingMessage, res: ServerResponse, app: string): { app: string } {
     const startedAt = performance.now();
     const bytesBefore = req.socket.bytesWritten;
+    const tracked = { app };
     this.inFlight++;
-    let appName = '';
     res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : 499;
-      this.accessLog.record(req, this.clientOf(req), status, appName, startedAt, bytesBefore);
-      if (appName) this.opts.onResponse?.(appName, status, (performance.now() - startedAt) / 1000);
+      this.accessLog.record(req, this.clientOf(req), status, tracked.app, startedAt, bytesBefore);
+      if (tracked.app) this.opts.onResponse?.(tracked.app, status, (performance.now() - startedAt) / 1000);
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
+    return tracked;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const tracked = this.track(req, res, '');
     if (this.stopping) res.shouldKeepAlive = false;
     if (req.url === '*' && req.method === 'OPTIONS') {
       // The asterisk-form asks about the server, not a resource (RFC 9112 §3.2.4, RFC 9110
@@ -237,7 +296,7 @@ export class Front {
     }
     const { match, url, q } = routed;
     const app = match.target;
-    appName = app.name;
+    tracked.app = app.name;
     if (app.staticMounts.length > 0) {
       const hit = matchStatic(app.staticMounts, match.pathInfo);
       if (hit) {
@@ -346,6 +405,7 @@ export class Front {
     this.open(); // what was held is answered (or refused) as stopping, not left hanging
     for (const server of this.servers) server.close();
     for (const server of this.servers) server.closeIdleConnections();
+    for (const lane of this.lanes) lane.close();
     // A websocket has no end of its own to wait for: each client gets a close frame now, and
     // a moment to answer it, rather than a reset when its connection is destroyed below.
     this.websockets.closeAll(WsCloseCode.GOING_AWAY, 'the gateway is stopping');

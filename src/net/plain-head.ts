@@ -1,0 +1,77 @@
+// The plainest request heads, read without Node's HTTP machinery: `GET` or `HEAD`, an origin-form
+// target, HTTP/1.1, a Host, no body, no upgrade, every header once. That is nearly every
+// request a browser, a load balancer's probe or a load test sends, and the front's lean lane
+// (proxy/lean-lane.ts) answers them without building an IncomingMessage. Anything else, down
+// to a repeated header or a byte outside the plain ranges, is not refused here: it is given to
+// node:http, which reads it as it always has (and refuses what the RFCs refuse, R6).
+
+export interface PlainHead {
+  method: 'GET' | 'HEAD';
+  /** The request target as sent: starts with `/`, bytes 0x21-0x7e. */
+  url: string;
+  /** [name, value, ...] as sent (values without their surrounding whitespace), as Node's rawHeaders. */
+  rawHeaders: string[];
+  /** Lower-case name -> value, as Node's headers (every name occurs once here). */
+  headers: Record<string, string>;
+  /** The client did not say `Connection: close`. */
+  keepAlive: boolean;
+}
+
+/**
+ * The whole head in one test: request line, then field lines (token, colon, a value of
+ * HTAB/SP/VCHAR/obs-text: RFC 9110 §5.5; no obs-fold, no bare CR or LF).
+ */
+const PLAIN = /^(?:GET|HEAD) \/[\x21-\x7e]* HTTP\/1\.1(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
+
+/** Fields that make a request more than plain: a body, a continue, a protocol switch. */
+const NOT_PLAIN = new Set(['content-length', 'transfer-encoding', 'expect', 'upgrade', 'http2-settings']);
+
+/** Index of the first character of `s` from `from` to `to` that is not SP or HTAB. */
+function skipSpace(s: string, from: number, to: number): number {
+  while (from < to) {
+    const c = s.charCodeAt(from);
+    if (c !== 32 && c !== 9) break;
+    from++;
+  }
+  return from;
+}
+
+/**
+ * The head (latin-1, without its final CRLF CRLF) as a plain request, or null: then it is
+ * node:http's to read. Never throws.
+ */
+export function parsePlainHead(head: string): PlainHead | null {
+  if (!PLAIN.test(head)) return null;
+  const method = head.charCodeAt(0) === 71 /* G */ ? 'GET' : 'HEAD';
+  let eol = head.indexOf('\r\n');
+  const url = head.slice(method.length + 1, eol - 9);
+  const rawHeaders: string[] = [];
+  // A plain object, as Node's: a name that is also a property of Object.prototype (`constructor`,
+  // `__proto__`) reads as present below, and such a head goes to node:http.
+  const headers: Record<string, string> = {};
+  let keepAlive = true;
+  let hasHost = false;
+  while (eol !== -1) {
+    const start = eol + 2;
+    eol = head.indexOf('\r\n', start);
+    const end = eol === -1 ? head.length : eol;
+    const colon = head.indexOf(':', start);
+    const name = head.slice(start, colon);
+    let last = end;
+    while (last > colon + 1 && (head.charCodeAt(last - 1) === 32 || head.charCodeAt(last - 1) === 9)) last--;
+    const value = head.slice(skipSpace(head, colon + 1, last), last);
+    const lower = name.toLowerCase();
+    if (headers[lower] !== undefined || NOT_PLAIN.has(lower)) return null;
+    if (lower === 'host') hasHost = true;
+    else if (lower === 'connection') {
+      // A list naming other fields is hop-by-hop bookkeeping node:http and cgi-request.ts do.
+      const token = value.toLowerCase();
+      if (token === 'close') keepAlive = false;
+      else if (token !== 'keep-alive') return null;
+    }
+    headers[lower] = value;
+    rawHeaders.push(name, value);
+  }
+  if (!hasHost) return null;
+  return { method, url, rawHeaders, headers, keepAlive };
+}

@@ -1,0 +1,271 @@
+// The front's lean lane: every client connection starts here, on the raw socket. Plain requests
+// (net/plain-head.ts: GET or HEAD, HTTP/1.1, no body) that go to an app's Python workers are
+// read and answered without node:http's IncomingMessage and ServerResponse, which cost more
+// than half of the front's CPU per request (docs/performance.md). The first request that is
+// not plain, or that goes elsewhere (a static file, a process's route, an error), hands the
+// connection to node:http for the rest of its life: its bytes go back into the socket, and
+// node:http reads them as if it had read the connection from the start. Responses to
+// pipelined requests leave in the order the requests came, the hand-off included.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { parsePlainHead } from '../net/plain-head.js';
+import { LeanRequest, LeanResponse, type ResponseOutput, type WriteDone } from './lean-response.js';
+
+export interface LeanLaneOptions {
+  /** Largest request head, in bytes: a larger one goes to node:http (431 there). */
+  maxHeaderSize: number;
+  /** Time for a new connection's first request head. */
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /**
+   * The proxy's answer to a plain request: true when it took it (it goes to an app's workers),
+   * false when node:http should read it. Gets the lean objects as the Node types it reads.
+   */
+  take(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Gives a connection to node:http (its server's connection listener). */
+  toNode(socket: Socket): void;
+}
+
+/** Requests read ahead of their answers on one connection before the lane stops reading it. */
+const MAX_PIPELINED = 32;
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+
+/** How often idle connections are looked at: the keep-alive and first-head timeouts' resolution. */
+const SWEEP_MS = 1000;
+
+export class LeanLane {
+  private readonly connections = new Set<LeanConnection>();
+  closing = false;
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(readonly options: LeanLaneOptions) {}
+
+  accept(socket: Socket): void {
+    const connection = new LeanConnection(this, socket);
+    this.connections.add(connection);
+    socket.once('close', () => this.connections.delete(connection));
+    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
+  }
+
+  /** Closes connections idle past their bound (node:http's keepAliveTimeout, and its headersTimeout for a first head). */
+  private sweep(): void {
+    const now = Date.now();
+    const { keepAliveTimeoutMs, headersTimeoutMs } = this.options;
+    for (const connection of this.connections) connection.closeIfIdle(now, keepAliveTimeoutMs, headersTimeoutMs);
+  }
+
+  /** Connections still read here. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * The gateway stops: idle connections close now, busy ones after the responses under way
+   * (each says Connection: close). Connections node:http took are its server's to close.
+   */
+  close(): void {
+    this.closing = true;
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
+    for (const connection of this.connections) connection.closeWhenIdle();
+  }
+
+  handedOff(connection: LeanConnection): void {
+    this.connections.delete(connection);
+  }
+}
+
+class LeanConnection implements ResponseOutput {
+  /** Responses in request order, until each is in the kernel's hands (or the socket closed). */
+  private readonly responses: LeanResponse[] = [];
+  /** Index in `responses` of the one whose bytes go to the socket now; later ones keep a backlog. */
+  private writer = 0;
+  /** Bytes for node:http once the responses under way have all been written; null while lean. */
+  private handOff: Buffer | null = null;
+  /** The client said close (or the lane closes): nothing more is read. */
+  private noMore = false;
+  private pausedForPipeline = false;
+  /** No request read yet: the first head's bound applies, not keep-alive's. */
+  private fresh = true;
+  /** Date.now() when the last response went out (or the connection came): swept, not a timer per socket. */
+  private idleSince = Date.now();
+  readonly keepAliveSeconds: number;
+
+  private readonly onData = (chunk: Buffer): void => this.read(chunk);
+  /**
+   * The client half-closed (the server's sockets allow that, for node:http): what it asked is
+   * answered, then the connection closes, as node:http does, rather than idling until swept.
+   */
+  private readonly onEnd = (): void => {
+    this.noMore = true;
+    if (this.responses.length === 0) this.socket.destroySoon();
+  };
+
+  constructor(
+    private readonly lane: LeanLane,
+    private readonly socket: Socket,
+  ) {
+    this.keepAliveSeconds = Math.floor(lane.options.keepAliveTimeoutMs / 1000);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', noop); // a client's reset: 'close' follows, which cleans up
+    socket.once('close', () => {
+      for (const res of this.responses.splice(0)) res.closedUnfinished();
+      this.writer = 0;
+    });
+  }
+
+  get closing(): boolean {
+    return this.lane.closing;
+  }
+
+  private read(data: Buffer): void {
+    if (this.noMore) return;
+    const maxHead = this.lane.options.maxHeaderSize;
+    let start = 0;
+    while (start < data.length) {
+      const end = data.indexOf(HEAD_END, start);
+      // A head split across reads, or too large: node:http reads it (and times it, and
+      // answers 431), as it reads every head that is not plain.
+      if (end === -1 || end - start > maxHead) return this.startHandOff(data.subarray(start));
+      const head = parsePlainHead(data.toString('latin1', start, end));
+      if (head === null) return this.startHandOff(data.subarray(start));
+      const req = new LeanRequest(head, this.socket);
+      const res = new LeanResponse(this, req, head.keepAlive);
+      this.responses.push(res);
+      if (!this.lane.options.take(req as unknown as IncomingMessage, res as unknown as ServerResponse)) {
+        this.responses.pop();
+        return this.startHandOff(data.subarray(start));
+      }
+      this.fresh = false;
+      start = end + 4;
+      if (!head.keepAlive) {
+        // What a client pipelines after saying close is not read (as node:http).
+        this.noMore = true;
+        this.socket.removeListener('data', this.onData);
+        return;
+      }
+    }
+    if (this.responses.length >= MAX_PIPELINED && !this.pausedForPipeline) {
+      this.pausedForPipeline = true;
+      this.socket.pause();
+    }
+  }
+
+  private startHandOff(rest: Buffer): void {
+    this.handOff = rest;
+    this.socket.pause();
+    this.socket.removeListener('data', this.onData);
+    // Paused, the socket keeps a half-close for node:http to see after the bytes given back.
+    this.socket.removeListener('end', this.onEnd);
+    if (this.writer === this.responses.length) this.finishHandOff();
+  }
+
+  /** Every lean response has written its last byte: node:http reads the rest. */
+  private finishHandOff(): void {
+    const rest = this.handOff!;
+    this.lane.handedOff(this);
+    if (this.closing) {
+      this.socket.destroy();
+      return;
+    }
+    if (rest.length > 0) this.socket.unshift(rest);
+    this.lane.options.toNode(this.socket);
+    // node:http listens for 'data' now; the socket was paused, so the bytes given back (and
+    // any that came meanwhile) flow once resumed, before anything read later.
+    const socket = this.socket;
+    process.nextTick(() => socket.resume());
+  }
+
+  send(res: LeanResponse, data: string | Buffer, done?: WriteDone): void {
+    if (this.responses[this.writer] !== res) {
+      (res.backlog ??= []).push({ data, done });
+      return;
+    }
+    if (typeof data === 'string') this.socket.write(data, 'latin1', done);
+    else this.socket.write(data, done);
+  }
+
+  ended(res: LeanResponse): void {
+    if (this.responses[this.writer] !== res) return; // its backlog leaves when its turn comes
+    if (res.last) {
+      this.endAfter(res);
+      return;
+    }
+    this.writer++;
+    const next = this.responses[this.writer];
+    if (next === undefined) return this.settle();
+    // An answer to a later request may be waiting (every response writes before it ends):
+    // its bytes leave now, in order, in one writev.
+    if (next.backlog === null) return;
+    this.socket.cork();
+    try {
+      this.writeBacklogs();
+    } finally {
+      this.socket.uncork();
+    }
+  }
+
+  private writeBacklogs(): void {
+    while (this.writer < this.responses.length) {
+      const next = this.responses[this.writer];
+      const backlog = next.backlog;
+      next.backlog = null;
+      if (backlog !== null) for (const { data, done } of backlog) this.send(next, data, done);
+      if (!next.writableEnded) break;
+      if (next.last) {
+        this.endAfter(next);
+        return;
+      }
+      this.writer++;
+    }
+    this.settle();
+  }
+
+  /** `res` wrote its last byte and the connection closes after it: the ones after it are dropped. */
+  private endAfter(res: LeanResponse): void {
+    this.noMore = true;
+    this.socket.removeListener('data', this.onData);
+    const index = this.responses.indexOf(res);
+    for (const dropped of this.responses.splice(index + 1)) dropped.closedUnfinished();
+    this.writer = this.responses.length;
+    this.socket.destroySoon();
+  }
+
+  /** A response went out: take up reading, or the hand-off, or the close that waited for it. */
+  private settle(): void {
+    if (this.writer < this.responses.length) return;
+    if (this.handOff !== null) this.finishHandOff();
+    else if (this.closing || this.socket.readableEnded) this.socket.destroySoon();
+  }
+
+  finished(res: LeanResponse): void {
+    const index = this.responses.indexOf(res);
+    if (index === -1) return;
+    this.responses.splice(index, 1);
+    if (index < this.writer) this.writer--;
+    if (this.responses.length === 0) this.idleSince = Date.now();
+    if (this.pausedForPipeline && this.responses.length < MAX_PIPELINED / 2 && this.handOff === null) {
+      this.pausedForPipeline = false;
+      this.socket.resume();
+    }
+  }
+
+  destroy(): void {
+    while (this.socket.writableCorked > 0) this.socket.uncork();
+    this.socket.destroy();
+  }
+
+  closeIfIdle(now: number, keepAliveMs: number, firstHeadMs: number): void {
+    if (this.responses.length > 0 || this.handOff !== null) return;
+    if (now - this.idleSince >= (this.fresh ? firstHeadMs : keepAliveMs)) this.socket.destroy();
+  }
+
+  closeWhenIdle(): void {
+    if (this.responses.length === 0 && this.handOff === null) this.socket.destroy();
+    else this.noMore = true;
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,269 @@
+// A plain request (net/plain-head.ts) and its response on the lean lane (lean-lane.ts): the part
+// of IncomingMessage and ServerResponse the way to a Python worker uses (forward-wsgi.ts,
+// wsgi-exchange.ts, the dispatcher's queue, error-response.ts, the access log), and nothing
+// else. The lane only gives the proxy requests that go that way; a request for a static file, a
+// process's route or no app at all goes to node:http instead. What goes on the wire is what
+// node:http would write for the same calls: the app's fields, Date, Connection and Keep-Alive,
+// chunked framing when the app gave no Content-Length, no body for HEAD, 204 and 304.
+
+import { EventEmitter } from 'node:events';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { PlainHead } from '../net/plain-head.js';
+
+/** What the response writes through: its connection, which keeps pipelined responses in order. */
+export interface ResponseOutput {
+  /** Bytes of `res`, in order; `done` once they are in the kernel's hands (with an error: never). */
+  send(res: LeanResponse, data: string | Buffer, done?: WriteDone): void;
+  /** `res` wrote its last bytes (`end()`): the next response may write. */
+  ended(res: LeanResponse): void;
+  /** `res`'s last bytes are in the kernel's hands. */
+  finished(res: LeanResponse): void;
+  /** Cuts the connection (a response that cannot be finished must not look complete). */
+  destroy(): void;
+  /** Seconds for the Keep-Alive field. */
+  readonly keepAliveSeconds: number;
+  /** The connection closes after what is under way (the gateway stops). */
+  readonly closing: boolean;
+}
+
+export type WriteDone = (err?: Error | null) => void;
+
+export class LeanRequest {
+  readonly method: 'GET' | 'HEAD';
+  url: string;
+  readonly headers: Record<string, string>;
+  readonly rawHeaders: string[];
+  readonly httpVersion = '1.1';
+  readonly httpVersionMajor = 1;
+  readonly httpVersionMinor = 1;
+  /** A plain request has no body: it is complete when its head is. */
+  readonly complete = true;
+
+  constructor(
+    head: PlainHead,
+    readonly socket: Socket,
+  ) {
+    this.method = head.method;
+    this.url = head.url;
+    this.headers = head.headers;
+    this.rawHeaders = head.rawHeaders;
+  }
+
+  // A body-less request has nothing to pause: the proxy's calls for bodies land here harmlessly.
+  pause(): this {
+    return this;
+  }
+  resume(): this {
+    return this;
+  }
+  isPaused(): boolean {
+    return false;
+  }
+}
+
+type HeaderInput = readonly string[] | Record<string, string | number> | undefined;
+
+/** The app's fields, rendered once per distinct array (wsgi-exchange.ts shares them per head). */
+interface Fields {
+  lines: string;
+  contentLength: boolean;
+  date: boolean;
+  /** The app's own Connection field: undefined when it gave none. */
+  connection: string | undefined;
+}
+const renderedFields = new WeakMap<readonly string[], Fields>();
+const NO_FIELDS: Fields = { lines: '', contentLength: false, date: false, connection: undefined };
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+function invalid(code: string, message: string): Error {
+  return Object.assign(new TypeError(message), { code });
+}
+
+function renderFields(headers: HeaderInput): Fields {
+  if (headers === undefined) return NO_FIELDS;
+  const isArray = Array.isArray(headers);
+  if (isArray) {
+    const cached = renderedFields.get(headers as readonly string[]);
+    if (cached !== undefined) return cached;
+  }
+  const flat: string[] = isArray ? (headers as string[]) : Object.entries(headers).flatMap(([n, v]) => [n, String(v)]);
+  const fields: Fields = { lines: '', contentLength: false, date: false, connection: undefined };
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i];
+    const value = flat[i + 1];
+    // As node:http's writeHead: a field it would refuse is refused here too (the exchange answers 502).
+    if (!TOKEN.test(name)) throw invalid('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
+    if (BAD_VALUE.test(value)) throw invalid('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') fields.contentLength = true;
+    else if (lower === 'date') fields.date = true;
+    else if (lower === 'connection') fields.connection = value;
+    fields.lines += `${name}: ${value}\r\n`;
+  }
+  if (isArray) renderedFields.set(headers as readonly string[], fields);
+  return fields;
+}
+
+let dateSecond = -1;
+let dateField = '';
+/** The Date field, made once a second. */
+function dateLine(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateField = `Date: ${new Date(now).toUTCString()}\r\n`;
+  }
+  return dateField;
+}
+
+const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
+const LAST_CHUNK = '0\r\n\r\n';
+
+export class LeanResponse extends EventEmitter {
+  statusCode = 200;
+  headersSent = false;
+  writableEnded = false;
+  writableFinished = false;
+  destroyed = false;
+  /** Keep the connection after this response (the client did not say close). */
+  shouldKeepAlive: boolean;
+  /** The connection closes after this response (the client or the app said so, or the gateway stops). */
+  last = false;
+  /** Bytes waiting for this response's turn on the connection (an earlier pipelined one still writes). */
+  backlog: Array<{ data: string | Buffer; done: WriteDone | undefined }> | null = null;
+  private head: string | null = null;
+  private hasBody: boolean;
+  private chunked = false;
+
+  constructor(
+    private readonly output: ResponseOutput,
+    readonly req: LeanRequest,
+    keepAlive: boolean,
+  ) {
+    super();
+    this.shouldKeepAlive = keepAlive;
+    this.hasBody = req.method !== 'HEAD';
+  }
+
+  get socket(): Socket {
+    return this.req.socket;
+  }
+
+  writeHead(code: number, reason?: string | HeaderInput, headers?: HeaderInput): this {
+    if (this.headersSent) throw invalid('ERR_HTTP_HEADERS_SENT', 'Cannot write headers after they are sent to the client');
+    if (typeof reason !== 'string') {
+      headers = reason;
+      reason = STATUS_CODES[code] ?? 'unknown';
+    } else if (BAD_VALUE.test(reason)) {
+      throw invalid('ERR_INVALID_CHAR', 'Invalid character in statusMessage');
+    }
+    const fields = renderFields(headers);
+    this.statusCode = code;
+    if (code === 204 || code === 304 || code < 200) this.hasBody = false;
+    let head = `HTTP/1.1 ${code} ${reason}\r\n${fields.lines}`;
+    if (!fields.date) head += dateLine();
+    const keepAlive = this.shouldKeepAlive && !this.output.closing;
+    if (fields.connection !== undefined) {
+      this.last = !keepAlive || CLOSE_TOKEN.test(fields.connection);
+    } else if (keepAlive) {
+      head += `Connection: keep-alive\r\nKeep-Alive: timeout=${this.output.keepAliveSeconds}\r\n`;
+    } else {
+      head += 'Connection: close\r\n';
+      this.last = true;
+    }
+    if (!fields.contentLength && this.hasBody) {
+      head += 'Transfer-Encoding: chunked\r\n';
+      this.chunked = true;
+    }
+    this.head = `${head}\r\n`;
+    this.headersSent = true;
+    return this;
+  }
+
+  /** Sends the head now, without waiting for the first piece of the body. */
+  flushHeaders(): void {
+    if (this.head === null) return;
+    const head = this.head;
+    this.head = null;
+    this.output.send(this, head);
+  }
+
+  write(chunk: string | Buffer, encodingOrDone?: BufferEncoding | (() => void), done?: () => void): boolean {
+    const callback = typeof encodingOrDone === 'function' ? encodingOrDone : done;
+    if (this.writableEnded || this.destroyed) return false;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    if (!this.hasBody || chunk.length === 0) {
+      this.flushHeaders();
+      if (callback) process.nextTick(callback);
+      return true;
+    }
+    this.sendBody(chunk, callback, '');
+    return true;
+  }
+
+  end(chunk?: string | Buffer | (() => void), encoding?: BufferEncoding | (() => void)): this {
+    if (typeof chunk === 'function' || typeof encoding === 'function') throw new TypeError('LeanResponse.end takes no callback');
+    if (this.writableEnded || this.destroyed) return this;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    this.writableEnded = true;
+    const finished: WriteDone = (err) => (err ? this.closedUnfinished() : this.finished());
+    const trailer = this.chunked ? LAST_CHUNK : '';
+    if (chunk !== undefined && chunk.length > 0 && this.hasBody) this.sendBody(chunk, finished, trailer);
+    else {
+      const head = this.head ?? '';
+      this.head = null;
+      this.output.send(this, head + trailer, finished);
+    }
+    this.output.ended(this);
+    return this;
+  }
+
+  /** One piece of the body (with the head before it, the first time), framed for the wire. */
+  private sendBody(chunk: string | Buffer, done: WriteDone | undefined, trailer: string): void {
+    let before = this.head ?? '';
+    this.head = null;
+    if (this.chunked) before += `${chunk.length.toString(16)}\r\n`;
+    const after = this.chunked ? `\r\n${trailer}` : trailer;
+    if (typeof chunk === 'string') {
+      // Strings here are latin-1 (wsgi-exchange.ts): head, body and framing leave in one write.
+      this.output.send(this, before + chunk + after, done);
+      return;
+    }
+    // Head, body and framing in one writev, not a system call each.
+    const socket = this.socket;
+    socket.cork();
+    if (before !== '') this.output.send(this, before);
+    if (after === '') this.output.send(this, chunk, done);
+    else {
+      this.output.send(this, chunk);
+      this.output.send(this, after, done);
+    }
+    socket.uncork();
+  }
+
+  private finished(): void {
+    if (this.destroyed) return;
+    this.writableFinished = true;
+    this.output.finished(this);
+    this.emit('close');
+  }
+
+  /** The connection closed before this response was in the kernel's hands (the client left, or it was cut). */
+  closedUnfinished(): void {
+    if (this.writableFinished || this.destroyed) return;
+    this.destroyed = true;
+    this.emit('close');
+  }
+
+  destroy(): this {
+    this.output.destroy();
+    return this;
+  }
+
+  /** A plain request never says Expect: nothing to continue. */
+  writeContinue(): void {}
+}

@@ -1,0 +1,54 @@
+// Which heads the lean lane reads itself (net/plain-head.ts), and what it reads from them: the
+// same fields node:http would give. Every head outside the plain form is null, for node:http.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parsePlainHead } from '../../src/net/plain-head.js';
+
+test('a plain GET and HEAD: method, target as sent, fields trimmed, lower-case names once, keep-alive', () => {
+  assert.equal(parsePlainHead('GET /a/%7E?b=c&d HTTP/1.1\r\nHost:  lean.test \r\nAccept:\t*/*\t\r\nX-Empty:'), {
+    method: 'GET',
+    url: '/a/%7E?b=c&d',
+    rawHeaders: ['Host', 'lean.test', 'Accept', '*/*', 'X-Empty', ''],
+    headers: { host: 'lean.test', accept: '*/*', 'x-empty': '' },
+    keepAlive: true,
+  });
+  const head = parsePlainHead('HEAD / HTTP/1.1\r\nhost: x\r\nConnection: Close');
+  assert.is(head?.method, 'HEAD');
+  assert.is(head?.keepAlive, false);
+  assert.is(parsePlainHead('GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive')?.keepAlive, true);
+  assert.is(parsePlainHead('GET / HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9')?.headers['x-latin'], 'caf\xe9');
+});
+
+test('anything else is node:http\'s to read', () => {
+  const notPlain = [
+    'POST / HTTP/1.1\r\nHost: x',
+    'get / HTTP/1.1\r\nHost: x',
+    'GET http://x/ HTTP/1.1\r\nHost: x',
+    'OPTIONS * HTTP/1.1\r\nHost: x',
+    'GET / HTTP/1.0\r\nHost: x',
+    'GET / HTTP/2.0\r\nHost: x',
+    'GET /\r\nHost: x',
+    'GET  / HTTP/1.1\r\nHost: x',
+    'GET / HTTP/1.1',
+    'GET / HTTP/1.1\r\nAccept: */*',
+    'GET / HTTP/1.1\r\nHost: x\r\nhost: y',
+    'GET / HTTP/1.1\r\nHost: x\r\nAccept: a\r\nACCEPT: b',
+    'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0',
+    'GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked',
+    'GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue',
+    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade',
+    'GET / HTTP/1.1\r\nHost: x\r\nConnection: close, X-Private',
+    'GET / HTTP/1.1\r\nHost: x\r\n folded',
+    'GET / HTTP/1.1\r\nHost : x',
+    'GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b',
+    'GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\nb',
+    'GET /a\x7f HTTP/1.1\r\nHost: x',
+    'GET /caf\xe9 HTTP/1.1\r\nHost: x',
+    'GET / HTTP/1.1\r\nConstructor: x\r\nHost: y',
+    'GET / HTTP/1.1\r\n__proto__: x\r\nHost: y',
+    '\r\nGET / HTTP/1.1\r\nHost: x',
+  ];
+  for (const head of notPlain) assert.is(parsePlainHead(head), null, JSON.stringify(head));
+});
+
+test.run();
