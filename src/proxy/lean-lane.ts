@@ -55,14 +55,9 @@ export class LeanLane {
     for (const connection of this.connections) connection.closeIfIdle(now, keepAliveTimeoutMs, headersTimeoutMs);
   }
 
-  /** Connections still read here. */
-  get size(): number {
-    return this.connections.size;
-  }
-
   /**
    * The gateway stops: idle connections close now, busy ones after the responses under way
-   * (each says Connection: close). Connections node:http took are its server's to close.
+   * (those not begun yet say Connection: close). Connections node:http took are its server's.
    */
   close(): void {
     this.closing = true;
@@ -94,8 +89,9 @@ class LeanConnection implements ResponseOutput {
 
   private readonly onData = (chunk: Buffer): void => this.read(chunk);
   /**
-   * The client half-closed (the server's sockets allow that, for node:http): what it asked is
-   * answered, then the connection closes, as node:http does, rather than idling until swept.
+   * The client half-closed (the listener's sockets allow half-open): what it asked is answered,
+   * then the connection closes, as nginx does, rather than idling until swept. (node:http, its
+   * httpAllowHalfOpen off, drops the requests instead; a connection it took keeps that.)
    */
   private readonly onEnd = (): void => {
     this.noMore = true;
