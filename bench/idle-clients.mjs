@@ -112,7 +112,7 @@ async function openClients(port, count, mode) {
   const clients = [];
   let closedEarly = 0;
   let answered = 0;
-  const timers = [];
+  const timers = new Map();
   const openOne = () =>
     new Promise((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
@@ -133,22 +133,26 @@ async function openClients(port, count, mode) {
           while (pending.includes('Hello, world!\n')) {
             pending = pending.slice(pending.indexOf('Hello, world!\n') + 14);
             answered++;
+            refreshFrom(socket);
             resolve(socket);
           }
         });
       });
     });
+  /**
+   * From its first answer on, a client asks again within REFRESH_MS of its last request (under
+   * the keep-alive timeout, so that it is held, not closed): first after a random part of the
+   * period, so the refreshes are a steady rate, not a burst, then every period.
+   */
+  const refreshFrom = (socket) => {
+    if (timers.has(socket)) return;
+    const start = setTimeout(() => {
+      socket.writable && socket.write(HELLO);
+      timers.set(socket, setInterval(() => socket.writable && socket.write(HELLO), REFRESH_MS));
+    }, Math.random() * REFRESH_MS);
+    timers.set(socket, start);
+  };
   for (let i = 0; i < count; i += 250) await Promise.all(Array.from({ length: Math.min(250, count - i) }, openOne));
-  if (mode === 'request') {
-    // Staggered over the refresh period, so the refreshes are a steady rate, not a burst.
-    clients.forEach((socket, i) => {
-      const start = setTimeout(() => {
-        const every = setInterval(() => socket.writable && socket.write(HELLO), REFRESH_MS);
-        timers.push(every);
-      }, (i / clients.length) * REFRESH_MS);
-      timers.push(start);
-    });
-  }
   return {
     get open() {
       return clients.filter((s) => !s.destroyed).length;
@@ -160,7 +164,7 @@ async function openClients(port, count, mode) {
       return answered;
     },
     close() {
-      for (const t of timers) clearTimeout(t), clearInterval(t);
+      for (const t of timers.values()) clearTimeout(t), clearInterval(t);
       for (const s of clients) {
         s.closing = true;
         s.destroy();

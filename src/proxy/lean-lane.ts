@@ -1,7 +1,7 @@
 // The front's lean lane: every client connection starts here, on the raw socket. Plain requests
 // (net/plain-head.ts: GET or HEAD, HTTP/1.1, no body) that go to an app's Python workers are
-// read and answered without node:http's IncomingMessage and ServerResponse, which cost more
-// than half of the front's CPU per request (docs/performance.md). The first request that is
+// read and answered without node:http's IncomingMessage and ServerResponse (2-4 µs of the
+// front's CPU per request, docs/performance.md). The first request that is
 // not plain, or that goes elsewhere (a static file, a process's route, an error), hands the
 // connection to node:http for the rest of its life: its bytes go back into the socket, and
 // node:http reads them as if it had read the connection from the start. Responses to
@@ -31,11 +31,22 @@ export interface LeanLaneOptions {
 const MAX_PIPELINED = 32;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
-/** How often idle connections are looked at: the keep-alive and first-head timeouts' resolution. */
-const SWEEP_MS = 1000;
+/**
+ * How often idle connections are looked at: the timeouts' resolution, and small enough that
+ * the connections that time out together are few (10,000 closed in one turn stall the front
+ * for ~50 ms; node:http spreads its own over per-socket timers).
+ */
+const SWEEP_MS = 100;
 
 export class LeanLane {
   private readonly connections = new Set<LeanConnection>();
+  /**
+   * Connections waiting for their first head, and idle ones between requests, each in the
+   * order their wait began (a Set keeps insertion order, and one that waits again is
+   * re-inserted at the end): a sweep stops at the first that has not waited long enough.
+   */
+  private readonly fresh = new Set<LeanConnection>();
+  private readonly idle = new Set<LeanConnection>();
   closing = false;
   private sweeper: NodeJS.Timeout | null = null;
 
@@ -44,15 +55,42 @@ export class LeanLane {
   accept(socket: Socket): void {
     const connection = new LeanConnection(this, socket);
     this.connections.add(connection);
-    socket.once('close', () => this.connections.delete(connection));
+    this.fresh.add(connection);
+    socket.once('close', () => this.forget(connection));
     this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
+  }
+
+  /** `connection` has nothing under way from now on: its keep-alive clock starts. */
+  waiting(connection: LeanConnection): void {
+    this.fresh.delete(connection);
+    this.idle.delete(connection);
+    this.idle.add(connection);
+  }
+
+  /** `connection` read a request: no clock runs while it has answers to give. */
+  busy(connection: LeanConnection): void {
+    this.fresh.delete(connection);
+    this.idle.delete(connection);
+  }
+
+  private forget(connection: LeanConnection): void {
+    this.connections.delete(connection);
+    this.fresh.delete(connection);
+    this.idle.delete(connection);
   }
 
   /** Closes connections idle past their bound (node:http's keepAliveTimeout, and its headersTimeout for a first head). */
   private sweep(): void {
     const now = Date.now();
-    const { keepAliveTimeoutMs, headersTimeoutMs } = this.options;
-    for (const connection of this.connections) connection.closeIfIdle(now, keepAliveTimeoutMs, headersTimeoutMs);
+    const expire = (waits: Set<LeanConnection>, limitMs: number): void => {
+      for (const connection of waits) {
+        if (now - connection.waitingSince < limitMs) return;
+        waits.delete(connection);
+        connection.destroy();
+      }
+    };
+    expire(this.fresh, this.options.headersTimeoutMs);
+    expire(this.idle, this.options.keepAliveTimeoutMs);
   }
 
   /**
@@ -67,7 +105,7 @@ export class LeanLane {
   }
 
   handedOff(connection: LeanConnection): void {
-    this.connections.delete(connection);
+    this.forget(connection);
   }
 }
 
@@ -81,10 +119,8 @@ class LeanConnection implements ResponseOutput {
   /** The client said close (or the lane closes): nothing more is read. */
   private noMore = false;
   private pausedForPipeline = false;
-  /** No request read yet: the first head's bound applies, not keep-alive's. */
-  private fresh = true;
-  /** Date.now() when the last response went out (or the connection came): swept, not a timer per socket. */
-  private idleSince = Date.now();
+  /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
+  waitingSince = Date.now();
   readonly keepAliveSeconds: number;
 
   private readonly onData = (chunk: Buffer): void => this.read(chunk);
@@ -129,12 +165,12 @@ class LeanConnection implements ResponseOutput {
       if (head === null) return this.startHandOff(data.subarray(start));
       const req = new LeanRequest(head, this.socket);
       const res = new LeanResponse(this, req, head.keepAlive);
+      if (this.responses.length === 0) this.lane.busy(this);
       this.responses.push(res);
       if (!this.lane.options.take(req as unknown as IncomingMessage, res as unknown as ServerResponse)) {
         this.responses.pop();
         return this.startHandOff(data.subarray(start));
       }
-      this.fresh = false;
       start = end + 4;
       if (!head.keepAlive) {
         // What a client pipelines after saying close is not read (as node:http).
@@ -241,7 +277,10 @@ class LeanConnection implements ResponseOutput {
     if (index === -1) return;
     this.responses.splice(index, 1);
     if (index < this.writer) this.writer--;
-    if (this.responses.length === 0) this.idleSince = Date.now();
+    if (this.responses.length === 0 && this.handOff === null && !this.noMore) {
+      this.waitingSince = Date.now();
+      this.lane.waiting(this);
+    }
     if (this.pausedForPipeline && this.responses.length < MAX_PIPELINED / 2 && this.handOff === null) {
       this.pausedForPipeline = false;
       this.socket.resume();
@@ -251,11 +290,6 @@ class LeanConnection implements ResponseOutput {
   destroy(): void {
     while (this.socket.writableCorked > 0) this.socket.uncork();
     this.socket.destroy();
-  }
-
-  closeIfIdle(now: number, keepAliveMs: number, firstHeadMs: number): void {
-    if (this.responses.length > 0 || this.handOff !== null) return;
-    if (now - this.idleSince >= (this.fresh ? firstHeadMs : keepAliveMs)) this.socket.destroy();
   }
 
   closeWhenIdle(): void {
