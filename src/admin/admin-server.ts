@@ -127,7 +127,11 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     return sendError(res, 405, 'APPPKG_ADMIN_METHOD', `${req.method ?? ''} ${path} is not allowed; use ${method}`, { Allow: method === 'GET' ? 'GET, HEAD' : 'POST' });
   }
   try {
-    if (app !== null) return await appRoute(req, res, ctx, decodeURIComponent(app[1]), app[2], url);
+    if (app !== null) {
+      const name = decodedName(app[1]);
+      if (name === null) return sendError(res, 400, 'APPPKG_ADMIN_NO_ROUTE', `the app name in ${path.slice(0, 200)} is not valid percent-encoding`);
+      return await appRoute(req, res, ctx, name, app[2], url);
+    }
     const page = PAGE_FILES[path];
     if (page !== undefined) return sendPage(res, page.file, page.type);
     switch (path) {
@@ -148,6 +152,15 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   } catch (err) {
     // A provider bug must not take the admin listener down: answer 500 and keep serving.
     return sendError(res, 500, 'APPPKG_ADMIN_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
+/** NAME of /apps/NAME/..., percent-decoded; null when the escapes are not valid UTF-8 percent-encoding. */
+function decodedName(raw: string): string | null {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
   }
 }
 

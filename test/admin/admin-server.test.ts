@@ -113,6 +113,13 @@ for (const target of TARGETS) {
     assert.is(head.body, '');
   });
 
+  test('an app name that is not valid percent-encoding is a 400 that says so, not a 500', async () => {
+    const r = await get('/apps/%E0%A4%A/log');
+    assert.is(r.status, 400);
+    assert.match(r.body, /not valid percent-encoding/);
+    assert.is((await get('/apps/nope%20app/log')).status, 404);
+  });
+
   if (target.name === 'unix') {
     test('the unix socket is mode 0600 (whoever connects may act) and removed on close', async () => {
       const path = join(sockDir.path, 'admin-1.sock');
