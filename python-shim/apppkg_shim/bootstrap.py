@@ -14,7 +14,6 @@ own entries, then the shim's own directory last (`import apppkg` works, shadowin
 import importlib
 import json
 import os
-import platform
 import signal
 import socket
 import sys
@@ -108,7 +107,7 @@ def check(config):
         "ok": True,
         "app": config["app"],
         "type": type(app).__name__,
-        "python": platform.python_version(),
+        "python": "%d.%d.%d" % sys.version_info[:3],
         "executable": sys.executable,
         "sysPath": sys.path,
     }))

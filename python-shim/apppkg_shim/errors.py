@@ -8,8 +8,9 @@ app changes). Before exiting 4, one marker line on stderr carries the details as
 import json
 import os
 import sys
-import sysconfig
-import traceback
+
+# sysconfig and traceback are imported where a failure is explained, not at every worker's
+# start: together they are ~7 ms of a cold start (docs/performance.md, "Many apps").
 
 EXIT_STARTUP_FAILED = 3
 EXIT_APP_LOAD_FAILED = 4
@@ -18,11 +19,21 @@ IMPORT_ERROR_MARKER = "APPPKG-IMPORT-ERROR"
 NOT_CALLABLE_MARKER = "APPPKG-APP-NOT-CALLABLE"
 
 _SHIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_STDLIB_DIRS = sorted({
-    os.path.join(os.path.abspath(p), "")
-    for p in (sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("platstdlib"), os.path.dirname(os.__file__))
-    if p
-})
+_stdlib_dirs = None
+
+
+def _stdlib_dir_list():
+    global _stdlib_dirs
+    if _stdlib_dirs is None:
+        import sysconfig
+
+        paths = sysconfig.get_paths()
+        _stdlib_dirs = sorted({
+            os.path.join(os.path.abspath(p), "")
+            for p in (paths.get("stdlib"), paths.get("platstdlib"), os.path.dirname(os.__file__))
+            if p
+        })
+    return _stdlib_dirs
 
 
 class ClientDisconnected(OSError):
@@ -52,7 +63,7 @@ def _is_app_file(filename, roots):
 
 
 def _is_stdlib(filename):
-    for d in _STDLIB_DIRS:
+    for d in _stdlib_dir_list():
         if filename.startswith(d):
             rest = filename[len(d):]
             return not (rest.startswith("site-packages" + os.sep) or rest.startswith("dist-packages" + os.sep))
@@ -66,6 +77,8 @@ def app_location(exc, roots):
     roots = [os.path.join(os.path.realpath(r), "") for r in roots] + [os.path.join(os.path.abspath(r), "") for r in roots]
     if isinstance(exc, SyntaxError) and exc.filename:
         return os.path.abspath(exc.filename), exc.lineno
+    import traceback
+
     best = fallback = (None, None)
     for fs in traceback.extract_tb(exc.__traceback__):
         name = fs.filename
@@ -88,10 +101,19 @@ def _is_import_machinery(filename):
     return _is_stdlib(name) and os.sep + "importlib" + os.sep in name
 
 
+def format_exc():
+    """The exception being handled, as Python prints it."""
+    import traceback
+
+    return traceback.format_exc()
+
+
 def app_traceback(exc):
     """The traceback as Python prints it, but starting at the app's first frame: the shim's
     and importlib's frames above it say nothing about the app (issue 13). A module that does
     not exist has no frame of its own: then only the exception line is left."""
+    import traceback
+
     tb = exc.__traceback__
     while tb is not None and _is_import_machinery(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next

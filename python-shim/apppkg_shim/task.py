@@ -11,11 +11,10 @@ import io
 import os
 import stat
 import sys
-import traceback
 
 from . import link
 from .environ import EMPTY_INPUT, FIXED_FIELDS, Input, build_environ
-from .errors import ClientDisconnected, InvalidResponse, log
+from .errors import ClientDisconnected, InvalidResponse, format_exc, log
 
 HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
@@ -376,7 +375,7 @@ class Task:
             self.worker.writer.send(HEADER_PACK(link.RESPONSE_END, self.id, 0), defer=True)
 
     def _fail(self, result):
-        text = traceback.format_exc()
+        text = format_exc()
         method, _, rest = self.payload.partition("\0")
         uri = rest.split("\0")[8] if rest.count("\0") >= 8 else "?"
         log("%s (%s) failed on %s %s%s:\n%s" % (

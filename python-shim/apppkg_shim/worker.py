@@ -24,12 +24,11 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 
 from . import link
 from .environ import make_base_environ
-from .errors import log
+from .errors import format_exc, log
 from .task import FileWrapper, Task
 
 TICK = 0.001
@@ -178,7 +177,7 @@ class Worker:
         except link.LinkClosed:
             self._link_closed()
         except BaseException:
-            log("internal error in the shim, exiting:\n" + traceback.format_exc())
+            log("internal error in the shim, exiting:\n" + format_exc())
             sys.stderr.flush()
             os._exit(3)
 
@@ -387,6 +386,6 @@ class Worker:
         except link.LinkClosed:
             self._link_closed()
         except BaseException:
-            log("internal error in the monitor, exiting:\n" + traceback.format_exc())
+            log("internal error in the monitor, exiting:\n" + format_exc())
             sys.stderr.flush()
             os._exit(3)
