@@ -116,7 +116,7 @@ class LeanConnection implements ResponseOutput {
   private writer = 0;
   /** Bytes for node:http once the responses under way have all been written; null while lean. */
   private handOff: Buffer | null = null;
-  /** The client said close (or the lane closes): nothing more is read. */
+  /** The client or the app said close: nothing more is read. */
   private noMore = false;
   private pausedForPipeline = false;
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
@@ -148,8 +148,8 @@ class LeanConnection implements ResponseOutput {
     });
   }
 
-  get closing(): boolean {
-    return this.lane.closing;
+  closesAfter(res: LeanResponse): boolean {
+    return this.lane.closing && this.handOff === null && this.responses[this.responses.length - 1] === res;
   }
 
   private read(data: Buffer): void {
@@ -198,10 +198,8 @@ class LeanConnection implements ResponseOutput {
   private finishHandOff(): void {
     const rest = this.handOff!;
     this.lane.handedOff(this);
-    if (this.closing) {
-      this.socket.destroy();
-      return;
-    }
+    // Even when the gateway stops: a request that is not plain may be a POST, which no client
+    // retries on its own; node:http answers it (Connection: close) within the stop's grace.
     if (rest.length > 0) this.socket.unshift(rest);
     this.lane.options.toNode(this.socket);
     // node:http listens for 'data' now; the socket was paused, so the bytes given back (and
@@ -269,7 +267,7 @@ class LeanConnection implements ResponseOutput {
   private settle(): void {
     if (this.writer < this.responses.length) return;
     if (this.handOff !== null) this.finishHandOff();
-    else if (this.closing || this.socket.readableEnded) this.socket.destroySoon();
+    else if (this.lane.closing || this.socket.readableEnded) this.socket.destroySoon();
   }
 
   finished(res: LeanResponse): void {
@@ -292,9 +290,13 @@ class LeanConnection implements ResponseOutput {
     this.socket.destroy();
   }
 
+  /**
+   * Idle: closed now. Busy: closed once its answers are out (settle); a request that comes
+   * meanwhile is refused by the proxy (stopping) and so goes to node:http, which answers it
+   * with Connection: close as it answers every request during a stop.
+   */
   closeWhenIdle(): void {
     if (this.responses.length === 0 && this.handOff === null) this.socket.destroy();
-    else this.noMore = true;
   }
 }
 

@@ -23,8 +23,11 @@ export interface ResponseOutput {
   destroy(): void;
   /** Seconds for the Keep-Alive field. */
   readonly keepAliveSeconds: number;
-  /** The connection closes after what is under way (the gateway stops). */
-  readonly closing: boolean;
+  /**
+   * The gateway stops and `res` is the last thing the connection has to answer: it says
+   * Connection: close. One with a request behind it keeps the connection for that one.
+   */
+  closesAfter(res: LeanResponse): boolean;
 }
 
 export type WriteDone = (err?: Error | null) => void;
@@ -166,7 +169,7 @@ export class LeanResponse extends EventEmitter {
     if (code === 204 || code === 304 || code < 200) this.hasBody = false;
     let head = `HTTP/1.1 ${code} ${reason}\r\n${fields.lines}`;
     if (!fields.date) head += dateLine();
-    const keepAlive = this.shouldKeepAlive && !this.output.closing;
+    const keepAlive = this.shouldKeepAlive && !this.output.closesAfter(this);
     if (fields.connection !== undefined) {
       this.last = !keepAlive || CLOSE_TOKEN.test(fields.connection);
     } else if (keepAlive) {
