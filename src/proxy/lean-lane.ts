@@ -48,9 +48,13 @@ export class LeanLane {
   private readonly fresh = new Set<LeanConnection>();
   private readonly idle = new Set<LeanConnection>();
   closing = false;
+  /** The Keep-Alive field's timeout=, as node:http writes it. */
+  readonly keepAliveSeconds: number;
   private sweeper: NodeJS.Timeout | null = null;
 
-  constructor(readonly options: LeanLaneOptions) {}
+  constructor(readonly options: LeanLaneOptions) {
+    this.keepAliveSeconds = Math.floor(options.keepAliveTimeoutMs / 1000);
+  }
 
   accept(socket: Socket): void {
     const connection = new LeanConnection(this, socket);
@@ -73,7 +77,8 @@ export class LeanLane {
     this.idle.delete(connection);
   }
 
-  private forget(connection: LeanConnection): void {
+  /** `connection` closed, or node:http took it: the lane keeps no clock or list for it. */
+  forget(connection: LeanConnection): void {
     this.connections.delete(connection);
     this.fresh.delete(connection);
     this.idle.delete(connection);
@@ -103,10 +108,6 @@ export class LeanLane {
     this.sweeper = null;
     for (const connection of this.connections) connection.closeWhenIdle();
   }
-
-  handedOff(connection: LeanConnection): void {
-    this.forget(connection);
-  }
 }
 
 class LeanConnection implements ResponseOutput {
@@ -121,7 +122,6 @@ class LeanConnection implements ResponseOutput {
   private pausedForPipeline = false;
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = Date.now();
-  readonly keepAliveSeconds: number;
 
   private readonly onData = (chunk: Buffer): void => this.read(chunk);
   /**
@@ -138,7 +138,6 @@ class LeanConnection implements ResponseOutput {
     private readonly lane: LeanLane,
     private readonly socket: Socket,
   ) {
-    this.keepAliveSeconds = Math.floor(lane.options.keepAliveTimeoutMs / 1000);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', noop); // a client's reset: 'close' follows, which cleans up
@@ -146,6 +145,10 @@ class LeanConnection implements ResponseOutput {
       for (const res of this.responses.splice(0)) res.closedUnfinished();
       this.writer = 0;
     });
+  }
+
+  get keepAliveSeconds(): number {
+    return this.lane.keepAliveSeconds;
   }
 
   closesAfter(res: LeanResponse): boolean {
@@ -197,7 +200,7 @@ class LeanConnection implements ResponseOutput {
   /** Every lean response has written its last byte: node:http reads the rest. */
   private finishHandOff(): void {
     const rest = this.handOff!;
-    this.lane.handedOff(this);
+    this.lane.forget(this);
     // Even when the gateway stops: a request that is not plain may be a POST, which no client
     // retries on its own; node:http answers it (Connection: close) within the stop's grace.
     if (rest.length > 0) this.socket.unshift(rest);
