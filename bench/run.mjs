@@ -64,7 +64,7 @@ async function main() {
     console.log('bench: wrk is not installed (apt-get install -y wrk)');
     process.exit(1);
   }
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) spawnSync('npx', ['tsc', '-p', ROOT], { stdio: 'inherit' });
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
   // Rounds: every peer once per round, in turn, then the median of each figure. On 2 cores
   // one 8 s run's p99 swings by 2x; a slow drift of the machine (another process, the page
   // cache) then touches every peer alike instead of the one measured while it happened.

@@ -3,7 +3,6 @@
 // every uvu suite under test/ on the real thing, and ends with `N passed, N failed, N skipped`
 // (a test this host cannot run is skipped through test/helpers/skip.ts, never passed).
 import { spawnSync, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -34,15 +33,12 @@ function ensureDebianPackages() {
   if (r.status !== 0) console.log('warning: apt-get install failed; tests that need those packages will fail');
 }
 
-/** As `npm run build`: a clean dist/ (no module left from a file since removed), tsc, then the precompiled schema validators. */
+/** `npm run build`'s steps (scripts/build.mjs); a failed build is one failed test. */
 function build() {
-  rmSync(join(root, 'dist'), { recursive: true, force: true });
-  for (const args of [[join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], [join(root, 'scripts/build-validators.mjs')]]) {
-    const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
-    if (r.status !== 0) {
-      console.log('0 passed, 1 failed, 0 skipped');
-      process.exit(1);
-    }
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.log('0 passed, 1 failed, 0 skipped');
+    process.exit(1);
   }
 }
 

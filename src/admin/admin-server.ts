@@ -5,11 +5,11 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { isGatewayError } from '../errors.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 import { AdminGuard, type AdminUse } from './admin-access.js';
 import { sendLogTail } from './log-follow.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -49,8 +49,8 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-/** The status page's files, beside dist/ and src/ in the package. */
-const PAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'admin-page');
+/** The status page's files. */
+const PAGE_DIR = join(PACKAGE_ROOT, 'admin-page');
 const PAGE_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/admin.js': { file: 'admin.js', type: 'text/javascript; charset=utf-8' },

@@ -3,12 +3,14 @@
 // why ajv). Compiling them costs ~80 ms of every cold start (ajv's import and code generation),
 // so `npm run build` compiles them once, with ajv's standalone code, into
 // dist/description/compiled/NAME.cjs (scripts/build-validators.mjs). A compiled validator is
-// used only while its schema's hash matches the schema file; otherwise (running from src/, a
-// schema edited since the build) ajv compiles at first use, as before.
+// used only while its schema's hash matches the schema file; otherwise (not built yet, a schema
+// edited since the build) ajv compiles at first use, as before.
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../package-root.js';
 import type { Ajv as AjvType, ErrorObject, ValidateFunction } from 'ajv';
 
 export type JsonSchema = Record<string, unknown>;
@@ -25,11 +27,11 @@ const shipped = new Map<SchemaName, ShippedSchema>();
 const nameOf = new WeakMap<JsonSchema, SchemaName>();
 const validators = new WeakMap<JsonSchema, ValidateFunction>();
 
-/** The schema shipped in the package (schema/ sits two levels above src/description/ and dist/description/). */
+/** The schema shipped in the package. */
 export function readSchema(name: SchemaName): JsonSchema {
   let entry = shipped.get(name);
   if (!entry) {
-    const text = readFileSync(new URL(`../../schema/${name}.schema.json`, import.meta.url), 'utf8');
+    const text = readFileSync(join(PACKAGE_ROOT, 'schema', `${name}.schema.json`), 'utf8');
     entry = { schema: JSON.parse(text) as JsonSchema, hash: schemaHash(text) };
     shipped.set(name, entry);
     nameOf.set(entry.schema, name);
@@ -65,7 +67,7 @@ function compiled(schema: JsonSchema): ValidateFunction | null {
   const name = nameOf.get(schema);
   if (name === undefined) return null;
   try {
-    const validate = require(`./compiled/${name}.cjs`) as ValidateFunction & { schemaHash?: string };
+    const validate = require(join(PACKAGE_ROOT, 'dist', 'description', 'compiled', `${name}.cjs`)) as ValidateFunction & { schemaHash?: string };
     return validate.schemaHash === shipped.get(name)!.hash ? validate : null;
   } catch {
     return null; // not built (running from src/)

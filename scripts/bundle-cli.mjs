@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// After tsc: the CLI as one file. tsc's dist/ is ~170 ES modules, and Node resolving, reading
+// and compiling each of them (with yaml's, ws's and http-proxy's own) was ~150 ms of every
+// cold start and ~5 MiB of the front's idle RSS (docs/performance.md). esbuild inlines them into
+// dist/cli/main.js, replacing tsc's entry file; the rest of dist/ stays as tsc wrote it for the
+// library API (dist/index.js) and its types.
+//
+// Left outside the file, loaded from node_modules when first used: the packages only some runs
+// need (metrics, the status page's events, services, mail, export, process routes, and ajv, the
+// fallback when a schema changed since the build). The modules that find the package's files
+// walk up to its root (src/package-root.ts), since inlined they no longer sit at their own depth.
+import { build } from 'esbuild';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const LOADED_WHEN_USED = [
+  'ajv', 'better-sse', 'ioredis', 'kubernetes-models', 'mailparser', 'pg', 'pidusage', 'prom-client', 'smtp-server', 'undici',
+];
+
+const { metafile } = await build({
+  absWorkingDir: root,
+  entryPoints: ['src/cli/main.ts'],
+  outdir: join(root, 'dist', 'cli'),
+  allowOverwrite: true,
+  bundle: true,
+  // The commands and the parts a run may never use stay in their own files, loaded at their
+  // import(): one file for everything would compile all of it, and would load the packages
+  // left outside at its top instead of where they are first needed.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: LOADED_WHEN_USED.flatMap((name) => [name, `${name}/*`]),
+  // The CommonJS packages inlined (http-proxy, tree-kill) call require() for Node's modules.
+  banner: { js: "import { createRequire as __bundleRequire } from 'node:module';\nconst require = __bundleRequire(import.meta.url);" },
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+});
+
+// A package left outside but imported statically by a module every start runs would be loaded
+// at every start (it happened, before the split: undici, ~200 ms): refuse the build instead.
+// Every start runs the entry, a gateway command, and the proxy's front.
+const EVERY_START = ['src/cli/main.ts', 'src/cli/commands/gateway.ts', 'src/cli/commands/serve.ts', 'src/proxy/front.ts'];
+const outputOf = new Map(Object.entries(metafile.outputs).filter(([, out]) => out.entryPoint).map(([file, out]) => [out.entryPoint, file]));
+const seen = new Set();
+const eager = (file) => {
+  if (seen.has(file)) return [];
+  seen.add(file);
+  return metafile.outputs[file].imports.flatMap((i) =>
+    i.kind !== 'import-statement' ? [] : i.external ? [i.path] : eager(i.path));
+};
+const loadedAtStart = EVERY_START.flatMap((source) => {
+  if (!outputOf.has(source)) throw new Error(`bundle-cli: ${source} is not a file of its own in the bundle; update EVERY_START`);
+  return eager(outputOf.get(source));
+}).filter((p) => !p.startsWith('node:'));
+if (loadedAtStart.length > 0) {
+  console.error(`bundle-cli: ${[...new Set(loadedAtStart)].join(', ')} would load at every start; import it where it is first used (await import(...)), or inline it`);
+  process.exit(1);
+}
