@@ -3,7 +3,8 @@
 Config: one JSON object, from the APPPKG_SHIM_CONFIG environment variable (removed from
 os.environ before the app is imported, so neither the app nor its subprocesses see it) or
 from argv[2]: {app: "module:object", kind: "wsgi" | "asgi", sysPath: [dirs in order],
-threads, multiprocess, development, name}. `kind` picks the worker: WSGI threads (worker.py)
+threads, multiprocess, development, name, unsetEnv: [variables the gateway set for the
+interpreter alone, taken out of os.environ as well]}. `kind` picks the worker: WSGI threads (worker.py)
 or an ASGI event loop (asgi_worker.py); both speak the same link.
 
 sys.path becomes what apppkg.paths makes it for every process of an app: each sysPath dir
@@ -49,6 +50,10 @@ def load_config(argv):
         config = json.loads(raw)
     except ValueError as exc:
         raise ConfigError("the config is not JSON: %s" % exc)
+    if isinstance(config, dict):
+        # What the gateway set for the interpreter alone (malloc's tuning, read at exec).
+        for name in config.get("unsetEnv") or ():
+            os.environ.pop(name, None)
     if not isinstance(config, dict) or not isinstance(config.get("app"), str) or ":" not in config["app"]:
         raise ConfigError('config.app: expected "module:object", found %r' % (config.get("app") if isinstance(config, dict) else config,))
     config["kind"] = config.get("kind") or "wsgi"
