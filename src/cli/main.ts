@@ -96,8 +96,19 @@ export function reportError(err: unknown): number {
   return 1;
 }
 
+/**
+ * bin/apppkg-gateway sets variables for this process alone (malloc's tuning, read by glibc at
+ * exec) and names them in APPPKG_LAUNCHER_ENV: out of the environment that apps started by
+ * `serve` and `run` inherit.
+ */
+function forgetLauncherEnv(): void {
+  for (const name of (process.env.APPPKG_LAUNCHER_ENV ?? '').split(',')) if (name) delete process.env[name];
+  delete process.env.APPPKG_LAUNCHER_ENV;
+}
+
 const invokedDirectly = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
 if (invokedDirectly) {
+  forgetLauncherEnv();
   main(process.argv.slice(2)).then(
     (status) => {
       process.exitCode = status;

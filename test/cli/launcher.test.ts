@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, EXAMPLES, tempDir, waitFor } from '../helpers/process.js';
+import { BIN, EXAMPLES, FIXTURES, tempDir, waitFor } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 const test = suite('cli launcher');
@@ -35,6 +35,29 @@ test('through a symlink elsewhere, the launcher execs Node on dist/ with its V8 
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
+  }
+});
+
+test("the launcher's malloc tuning is the gateway's own: in its exec environment, not in an app's that serve runs", async () => {
+  const env = { ...process.env };
+  delete env.MALLOC_TRIM_THRESHOLD_;
+  delete env.APPPKG_LAUNCHER_ENV;
+  const child = spawn(BIN, ['serve', join(FIXTURES, 'apps', 'faults'), '--port', '0'], { cwd: work.path, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  try {
+    const url = await waitFor(() => /listening on (http:\S+)/.exec(out)?.[1], 20_000, `serve to listen (output: ${out})`);
+    const execEnv = readFileSync(`/proc/${child.pid}/environ`, 'latin1').split('\0');
+    assert.ok(execEnv.includes('MALLOC_TRIM_THRESHOLD_=4194304'), execEnv.join(' '));
+    // serve runs the app with the caller's environment (development): the gateway's, after the
+    // launcher's own variables were taken out of it.
+    for (const name of ['MALLOC_TRIM_THRESHOLD_', 'APPPKG_LAUNCHER_ENV']) {
+      const res = await fetch(new URL(`/osenv?${name}`, url));
+      assert.is(await res.json(), null, name);
+    }
+  } finally {
+    await stopChild(child);
   }
 });
 
