@@ -70,6 +70,6 @@ function compiled(schema: JsonSchema): ValidateFunction | null {
     const validate = require(join(PACKAGE_ROOT, 'dist', 'description', 'compiled', `${name}.cjs`)) as ValidateFunction & { schemaHash?: string };
     return validate.schemaHash === shipped.get(name)!.hash ? validate : null;
   } catch {
-    return null; // not built (running from src/)
+    return null; // not built yet
   }
 }

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, EXAMPLES, FIXTURES, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, BIN, childPids, EXAMPLES, FIXTURES, tempDir, waitFor } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 const test = suite('cli launcher');
@@ -57,7 +57,9 @@ test("the launcher's malloc tuning is the gateway's own: in its exec environment
       assert.is(await res.json(), null, name);
     }
   } finally {
+    const workers = await childPids(child.pid!);
     await stopChild(child);
+    await assertNoOrphans(workers);
   }
 });
 
@@ -68,10 +70,11 @@ function openFilesLimit(pid: number): [string, string] {
   return [soft, hard];
 }
 
+/** SIGTERM, then its exit within the gateway's grace (30 s) and a margin. */
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
-  await new Promise((resolve) => child.once('exit', resolve));
+  await waitFor(() => child.exitCode !== null || child.signalCode !== null, 35_000, `the gateway (pid ${child.pid}) to exit after SIGTERM`);
 }
 
 // The soft limit is lowered below the hard one by the shell that starts the launcher, as a
