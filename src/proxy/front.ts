@@ -146,6 +146,10 @@ export class Front {
         keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5_000,
         // Node answers 100-continue itself unless told otherwise; the app decides (PEP 3333).
       });
+      // A client that half-closes after its request (`printf ... | nc`, HTTP/1.0 tools) still
+      // waits for the answer: Node's default aborts the request at the FIN and answers nothing.
+      // Node reads this field on each 'end' (lib/_http_server.js); it has no option for it.
+      (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
       server.on('request', (req, res) => this.whenOpen(() => this.onRequest(req, res)));
       server.on('checkContinue', (req, res) => this.whenOpen(() => this.onRequest(req, res)));
       server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.whenOpen(() => this.onUpgrade(req, socket, head)));

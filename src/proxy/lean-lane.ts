@@ -126,8 +126,8 @@ class LeanConnection implements ResponseOutput {
   private readonly onData = (chunk: Buffer): void => this.read(chunk);
   /**
    * The client half-closed (the listener's sockets allow half-open): what it asked is answered,
-   * then the connection closes, as nginx does, rather than idling until swept. (node:http, its
-   * httpAllowHalfOpen off, drops the requests instead; a connection it took keeps that.)
+   * then the connection closes, as nginx does, rather than idling until swept (node:http does
+   * the same for a connection it took: the front sets its httpAllowHalfOpen).
    */
   private readonly onEnd = (): void => {
     this.noMore = true;
@@ -203,11 +203,20 @@ class LeanConnection implements ResponseOutput {
     this.lane.forget(this);
     // Even when the gateway stops: a request that is not plain may be a POST, which no client
     // retries on its own; node:http answers it (Connection: close) within the stop's grace.
-    if (rest.length > 0) this.socket.unshift(rest);
-    this.lane.options.toNode(this.socket);
+    const socket = this.socket;
+    if (socket.readableEnded) {
+      // The client half-closed while earlier answers were going out: Node emits 'end' on a
+      // paused socket whose buffer is empty, and a stream takes nothing back after its end.
+      // node:http is given the bytes and the end as its listeners would have had them.
+      this.lane.options.toNode(socket);
+      if (rest.length > 0) socket.emit('data', rest);
+      socket.emit('end');
+      return;
+    }
+    if (rest.length > 0) socket.unshift(rest);
+    this.lane.options.toNode(socket);
     // node:http listens for 'data' now; the socket was paused, so the bytes given back (and
     // any that came meanwhile) flow once resumed, before anything read later.
-    const socket = this.socket;
     process.nextTick(() => socket.resume());
   }
 
