@@ -177,7 +177,9 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
     APPPKG_DATA_DIR: dirs.data,
     APPPKG_LOG_DIR: dirs.log,
     TMPDIR: dirs.tmp,
-    APPPKG_ENV: opts.mode,
+    // A caller who says production is believed where its environment is inherited anyway: a
+    // pod's `run` (a background process, the update hook) is production, not a laptop.
+    APPPKG_ENV: inherit && processEnv.APPPKG_ENV === 'production' ? 'production' : opts.mode,
     PATH: [venv ? path.join(venv.dir, 'bin') : null, env.PATH || DEFAULT_PATH].filter(Boolean).join(path.delimiter),
   });
   if (venv) env.VIRTUAL_ENV = venv.dir;

@@ -60,6 +60,13 @@ export function podEnvironmentFile(plan: AppPlan): string {
   return plan.secrets.length > 0 ? POD_ENVIRONMENT_FILE : CONFIG_FILE;
 }
 
+/**
+ * For containers whose command is `apppkg-gateway run` (a background process, the update hook):
+ * `run` is the development command on a laptop, and a caller's APPPKG_ENV=production is what
+ * makes the app see production there (app-env.ts).
+ */
+export const PRODUCTION_ENV = { name: 'APPPKG_ENV', value: 'production' } as const;
+
 /** The image's command line for the app's directory: `apppkg-gateway CMD DIR` with the pod's files. */
 export function appCommand(plan: AppPlan, command: string): string[] {
   return ['apppkg-gateway', command, imageAppDir(plan.desc), '--environment', podEnvironmentFile(plan), '--state-dir', IMAGE_STATE_DIR];

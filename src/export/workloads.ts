@@ -6,7 +6,7 @@ import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { AppPlan } from './app-plan.js';
 import { imageDataDir } from './image-layout.js';
 import { BEFORE_ROLLOUT, PHASE_LABEL, appLabels, childName, dnsLabel, selectorLabels } from './k8s-names.js';
-import { appCommand, appPodSpec, containerSecurity } from './pod-template.js';
+import { appCommand, appPodSpec, containerSecurity, PRODUCTION_ENV } from './pod-template.js';
 import { terminationGraceSeconds, webContainer } from './web-container.js';
 
 /**
@@ -63,6 +63,7 @@ export function processDeployments(plan: AppPlan): IDeployment[] {
               name: dnsLabel(process),
               image: plan.image,
               command: [...appCommand(plan, 'run'), '--', '/bin/sh', '-c', command],
+              env: [PRODUCTION_ENV],
               resources: { requests: { cpu: '100m', memory: '128Mi' } },
               securityContext: containerSecurity,
             }],
@@ -123,7 +124,7 @@ export function hooksJob(plan: AppPlan): IJob | null {
             name: 'hooks',
             image: plan.image,
             command: ['/bin/sh', '-c', script],
-            ...(update === null ? {} : { env: [{ name: 'APPPKG_UPDATE', value: update }] }),
+            env: [PRODUCTION_ENV, ...(update === null ? [] : [{ name: 'APPPKG_UPDATE', value: update }])],
             resources: { requests: { cpu: '100m', memory: '256Mi' } },
             securityContext: containerSecurity,
           }],

@@ -147,6 +147,11 @@ test('run passes the exit status on and gives the app its private directories', 
   assert.ok(existsSync(data) && statSync(data).isDirectory());
   assert.is(tmpMode, '0o700');
   assert.is(first, dir);
+  // APPPKG_ENV is development under run, unless the caller says production (a pod's run).
+  for (const [said, seen] of [[undefined, 'development'], ['production', 'production']]) {
+    const env = await runCli(['run', dir, '--state-dir', state.path, '--', 'sh', '-c', 'echo "$APPPKG_ENV"'], { env: { APPPKG_ENV: said } });
+    assert.is(env.stdout.trim(), seen, env.stderr);
+  }
 });
 
 test('init writes a commented app.yaml that describe and check accept', async () => {

@@ -154,6 +154,13 @@ test('variables: SPEC 2.1, settings injected, nothing else of the gateway leaks'
     APPPKG_DESCRIPTION: path.join(blog.runDir, DESCRIPTION_FILE),
   });
   assert.is(shop.env.APPPKG_ENV, 'development');
+  // A caller that says production (a pod's `run`) keeps it; any other value of its is ours to set.
+  for (const [said, seen] of [['production', 'production'], ['staging', 'development']]) {
+    const run = await buildAppEnvironment(desc(), { stateRoot, mode: 'development', settings: {}, processEnv: { ...processEnv, APPPKG_ENV: said }, interpreter });
+    assert.is(run.env.APPPKG_ENV, seen);
+  }
+  const gateway = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv: { ...processEnv, APPPKG_ENV: 'development' }, interpreter });
+  assert.is(gateway.env.APPPKG_ENV, 'production');
   assert.is(shop.env.SHOP_KEY, 'k');
   assert.is(shop.env.DATABASE_URL, undefined);
   assert.is(blog.env.SHOP_KEY, undefined);

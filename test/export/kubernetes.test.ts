@@ -163,7 +163,10 @@ test('hooks: a Job named for the version, install the first time and update afte
   const script = container.command![2];
   assert.match(script, /apppkg-gateway install \/srv\/apps\/blog\.1\.2 --environment/);
   assert.match(script, /apppkg-gateway run \/srv\/apps\/blog\.1\.2 .* -- \/bin\/sh -c "\$APPPKG_UPDATE"/);
-  assert.equal(container.env, [{ name: 'APPPKG_UPDATE', value: 'python manage.py migrate --noinput && python manage.py clearsessions' }]);
+  assert.equal(container.env, [
+    { name: 'APPPKG_ENV', value: 'production' },
+    { name: 'APPPKG_UPDATE', value: 'python manage.py migrate --noinput && python manage.py clearsessions' },
+  ]);
   assert.is(job.spec!.template.spec!.restartPolicy, 'Never');
   // What the Job needs carries the phase label; the Deployment does not, so `-l` applies the Job first.
   const phased = objects.filter((o) => o.metadata?.labels?.['apppkg-gateway.io/phase'] === 'before-rollout').map((o) => `${o.kind} ${o.metadata!.name}`);
@@ -177,6 +180,8 @@ test('processes: background ones each a Deployment run in the app\'s environment
   const blog = objectsIn(join(treeOut, 'blog.yaml'));
   const tasks = find(blog, 'Deployment', 'blog-process-tasks').spec!.template.spec!.containers[0];
   assert.equal(tasks.command!.slice(-4), ['--', '/bin/sh', '-c', 'python -m blog.tasks --queue "$APPPKG_DATA_DIR/queue"']);
+  // `run` is the development command on a laptop; in the pod the app sees production.
+  assert.equal(tasks.env, [{ name: 'APPPKG_ENV', value: 'production' }]);
   assert.not.ok(blog.some((o) => o.metadata?.name === 'blog-process-live'), 'a routed process is the gateway\'s, in the web pod');
   // A command app's processes.web is its server, in the web pod; its other process is background.
   const chat = objectsIn(join(treeOut, 'chat.yaml'));
