@@ -68,9 +68,12 @@ function duration(seconds) {
   return `${Math.floor(s / 86400)}d ${String(Math.floor(s / 3600) % 24).padStart(2, '0')}h`;
 }
 
+/** The gateway's clock minus this browser's (ms), from the last status: times are the gateway's. */
+let clockOffset = 0;
+
 function secondsSince(iso) {
   const t = Date.parse(iso);
-  return Number.isNaN(t) ? NaN : (Date.now() - t) / 1000;
+  return Number.isNaN(t) ? NaN : (Date.now() + clockOffset - t) / 1000;
 }
 
 function ago(iso) {
@@ -519,6 +522,8 @@ function connect() {
 
 function render(status) {
   lastStatus = status;
+  const gatewayNow = Date.parse(status.now);
+  if (!Number.isNaN(gatewayNow)) clockOffset = gatewayNow - Date.now();
   renderGateway(status);
   renderNotice(status);
   renderBroken(status);

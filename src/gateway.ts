@@ -312,6 +312,7 @@ export class Gateway {
       pid: process.pid,
       version: packageVersion(),
       startedAt: this.startedAt,
+      now: new Date().toISOString(),
       listen: this.urls,
       apps: apps.map((app) => ({
         ...app,

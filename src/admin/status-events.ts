@@ -77,10 +77,12 @@ export class StatusEvents {
     const built = new Map<boolean, GatewayStatus>();
     for (const listener of listeners) {
       if (!built.has(listener.logs)) built.set(listener.logs, await this.opts.status(listener.logs));
-      const json = JSON.stringify({ ...built.get(listener.logs)!, ...(listener.session.state as Partial<GatewayStatus>) });
-      if (json === listener.sent || !listener.session.isConnected) continue;
-      listener.sent = json;
-      listener.session.push(json, 'status');
+      const status = { ...built.get(listener.logs)!, ...(listener.session.state as Partial<GatewayStatus>) };
+      // `now` differs every time; whether anything changed is the rest's to say.
+      const compared = JSON.stringify({ ...status, now: undefined });
+      if (compared === listener.sent || !listener.session.isConnected) continue;
+      listener.sent = compared;
+      listener.session.push(JSON.stringify(status), 'status');
     }
   }
 }

@@ -214,6 +214,8 @@ export interface GatewayStatus {
   pid: number;
   version: string;
   startedAt: string;
+  /** The gateway's clock when this status was made (ISO): a page elsewhere counts uptimes by it, not by its own clock. */
+  now: string;
   listen: string[];
   apps: AppStatus[];
   /** Directories under --apps whose description does not load. */

@@ -154,6 +154,17 @@ test('/events pushes a worker\'s death and restart without being asked: restarts
   env.pids.push(...statusPids(status));
 });
 
+test('/events sends nothing new while nothing changes: the status\'s own clock (`now`) does not count', async () => {
+  const env = opened[0];
+  let events = 0;
+  let last: any = null;
+  // Listens for 3 s; the stream is cut then (nextEvent throws at its deadline).
+  await nextEvent(env.gw, (s) => ((last = s), ++events < 0), 3000).catch(() => {});
+  assert.ok(Date.parse(last?.now) > 0, `now: ${last?.now}`);
+  // The first event, then at most one per CPU/RSS sample (every 2 s); 2 a second were `now` compared.
+  assert.ok(events <= 3, `${events} events in 3 s of an idle gateway`);
+});
+
 test('/events sends at most two statuses a second however busy the gateway is', async () => {
   const env = opened[0];
   const loop = clientLoop(`${env.gw.url}/blog/`, 8);

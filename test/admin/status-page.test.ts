@@ -220,6 +220,26 @@ inBrowser('the page shows each app, its versions and every pid that /status name
   assert.equal(complaints, []);
 });
 
+inBrowser("uptimes are the gateway's clock's, not the browser's: a browser two days ahead shows minutes", async () => {
+  const ahead = await browser!.newContext({ httpCredentials: { username: 'admin', password: TOKEN, send: 'always' } });
+  try {
+    await ahead.addInitScript(() => {
+      const real = Date.now;
+      Date.now = () => real() + 2 * 86_400_000;
+    });
+    const skewed = await ahead.newPage();
+    skewed.on('pageerror', (err) => complaints.push(`script error: ${err.message}`));
+    await skewed.goto(`${gw!.adminUrl}/`);
+    await skewed.waitForSelector('[data-connection="live"]', { timeout: PAGE_MS });
+    const shown = await skewed.$eval('[data-gateway-uptime]', (el) => el.textContent ?? '');
+    // The gateway has run for a minute or two; two days off would read "2d 00h".
+    assert.match(shown, /^(\d+s|\d+m \d\ds)$/, shown);
+  } finally {
+    await ahead.close();
+  }
+  assert.equal(complaints, []);
+});
+
 inBrowser('a worker killed with SIGKILL: the page shows its replacement and restarts 1 within seconds, without a reload', async () => {
   const before = await app('api');
   assert.is(before.restarts, 0);
