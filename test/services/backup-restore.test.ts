@@ -88,6 +88,26 @@ test('postgresql: restore into an empty database needs no --force', async () => 
   assert.equal(await sql(shop, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
 });
 
+test('postgresql: restore onto a fresh host (a new state root, no role, no database) provisions first', async () => {
+  if (missing) return;
+  const to = join(work.path, 'backup-postgresql');
+  const fresh = join(work.path, 'fresh-state');
+  const server = await startPostgres();
+  const freshEnv = join(work.path, 'fresh-environment.yaml');
+  writeFileSync(freshEnv, `services:\n  postgresql: ${server.url}\n  redis: ${redis.url}\n`);
+  try {
+    const onFresh = (args: string[], after: string[] = []) =>
+      runCli([...args, '--environment', freshEnv, '--state-dir', fresh, ...(after.length ? ['--', ...after] : [])], { ms: 90_000, env: { APPPKG_STATE_DIR: fresh } });
+    const r = await onFresh(['restore', shop, '--from', to]);
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    const rows = await onFresh(['run', shop], ['python', 'probe.py', 'sql', 'SELECT x FROM t ORDER BY x']);
+    assert.is(rows.status, 0, rows.stdout + rows.stderr);
+    assert.equal(JSON.parse(rows.stdout), [[1], [2]]);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('uninstall drops the database, the role and the Redis user with its keys, and forgets the passwords', async () => {
   if (missing) return;
   const set = await cli(['run', shop], ['python', 'probe.py', 'redis', 'SET', 'shop:k', 'v']);
