@@ -234,6 +234,7 @@ export class Gateway {
         const appsRunAsOthers = mode === 'production' && process.getuid?.() === 0;
         admin = await startAdminServer({
           listen: adminAddr, provider, metrics, token: adminToken, appsRunAsOthers,
+          readToken: options.adminTokenFile === undefined ? undefined : () => readAdminToken(options.adminTokenFile!, say),
           socketOwner: { uid: options.unixSocket?.uid, gid: options.unixSocket?.gid },
         });
       }
@@ -337,6 +338,15 @@ export class Gateway {
       const domains = overridesFor(hostEnv, app).mailDomains;
       return { app, domains: domains.length > 0 ? domains : [`${app}.localhost`], path: desc?.mail ?? null, serving: desc !== undefined };
     });
+  }
+
+  /**
+   * Reads `adminTokenFile` again (SIGHUP), so a token is rotated without a restart: false
+   * without one. A file that no longer holds a token throws APPPKG_ADMIN_TOKEN_FILE and the old
+   * token stays in force.
+   */
+  reloadAdminToken(): boolean {
+    return this.admin?.reloadToken() ?? false;
   }
 
   /** Looks at the apps again now (SIGHUP), retrying versions refused before. */

@@ -52,10 +52,15 @@ export function checkAdminAddress(listen: ListenAddress, token: string | null): 
 }
 
 export class AdminGuard {
-  private readonly token: Buffer | null;
+  private token: Buffer | null;
 
   constructor(private readonly opts: AdminAccessOptions) {
     this.token = opts.token === null ? null : Buffer.from(opts.token);
+  }
+
+  /** A rotated token: the old one is refused from now on. */
+  setToken(token: string): void {
+    this.token = Buffer.from(token);
   }
 
   /** May `req` use the admin listener for `use`? The refusal carries its status and the fix. */

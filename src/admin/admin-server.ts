@@ -37,6 +37,8 @@ export interface AdminServerOptions {
   metrics: GatewayMetrics;
   /** Every route needs this token (`--admin-token FILE`), or null. */
   token?: string | null;
+  /** Reads the token's file again (the same checks as at start). */
+  readToken?: () => string;
   /** The apps run as other users: logs and actions need the token (docs/admin.md). */
   appsRunAsOthers?: boolean;
   /** The owner of a unix: admin socket (--socket-owner); its mode is always 0600. */
@@ -46,6 +48,11 @@ export interface AdminServerOptions {
 export interface AdminServer {
   /** `http://host:port` (port 0 resolved) or `unix:/path`. */
   url: string;
+  /**
+   * Reads the token again (SIGHUP) and requires the new one from the next request on; false
+   * without a token to read. A file that no longer holds a token throws, and the old one stays.
+   */
+  reloadToken(): boolean;
   close(): Promise<void>;
 }
 
@@ -86,6 +93,11 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   let closing: Promise<void> | undefined;
   return {
     url,
+    reloadToken() {
+      if (options.readToken === undefined || options.token == null) return false;
+      guard.setToken(options.readToken());
+      return true;
+    },
     close() {
       // server.close() alone waits for keep-alive clients, event streams and followed logs to
       // hang up; destroy them (vite's createServerCloseFn). An action under way finishes in the

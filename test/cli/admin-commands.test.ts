@@ -330,6 +330,37 @@ test('a gateway with --admin-token: without the token refused (exit 1, the fix n
   assert.match(missing.stderr, /ENOENT/);
 });
 
+test('SIGHUP reads --admin-token FILE again: the new token is in force, the old refused; a broken file keeps the old', async () => {
+  const dir = tempDir('apppkg-admin-rotate-');
+  const file = join(dir.path, 'token');
+  writeFileSync(file, 'first-token-1111\n', { mode: 0o600 });
+  const apps = join(dir.path, 'apps');
+  addApp(apps, 'blog');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', file, '--state-dir', join(dir.path, 'state'), '--access-log', 'off']);
+  const statusWith = async (token: string) => (await request(`${gw.adminUrl}/status`, { headers: { authorization: `Bearer ${token}` }, headersTimeout: 5000 })).statusCode;
+  const pids = new Set<number>();
+  try {
+    assert.is(await statusWith('first-token-1111'), 200);
+    writeFileSync(file, 'second-token-2222\n');
+    gw.child.kill('SIGHUP');
+    await waitFor(async () => (await statusWith('second-token-2222')) === 200, 10_000, 'the new token to be in force');
+    assert.is(await statusWith('first-token-1111'), 401);
+    assert.match(gw.output(), 'SIGHUP: the admin token was read again');
+    // An empty file is no token: the one in force stays, and the log says why.
+    writeFileSync(file, '\n');
+    gw.child.kill('SIGHUP');
+    await waitFor(() => gw.output().includes('the old admin token stays in force'), 10_000, 'the refusal to be logged');
+    assert.match(gw.output(), `${file}: cannot use it as the admin token: the file is empty`);
+    assert.is(await statusWith('second-token-2222'), 200);
+    const res = await request(`${gw.adminUrl}/status`, { headers: { authorization: 'Bearer second-token-2222' } });
+    for (const app of ((await res.body.json()) as any).apps) for (const w of app.workers) if (w.pid) pids.add(w.pid);
+  } finally {
+    await gw.stop();
+    dir.remove();
+  }
+  await assertNoOrphans([...pids], 15_000);
+});
+
 test('logs -f when the gateway stops: exit 1, saying the gateway went away', async () => {
   const g = await openGateway((apps) => addApp(apps, 'blog'));
   const run = pipeInto(['cat'], ['logs', 'blog', '-f', '--admin', g.admin, '--admin-token', tokenFile]);

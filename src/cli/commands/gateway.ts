@@ -2,7 +2,7 @@
 // -> SIGTERM/SIGINT stops. Everything else is the library's (src/gateway.ts).
 import { resolve } from 'node:path';
 import { APP_OPTIONS, APP_OPTION_HELP, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
-import { GatewayError } from '../../errors.js';
+import { GatewayError, isGatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { parseOwner } from '../../net/listen.js';
 import { DEFAULT_ADMIN } from '../../admin/admin-server.js';
@@ -22,7 +22,7 @@ export const spec: CommandSpec = {
     ['--socket-mode MODE', 'file mode of unix: listeners, octal (default 0660)'],
     ['--socket-owner USER[:GROUP]', 'owner of unix: listeners, e.g. root:www-data so that nginx can connect'],
     ['--admin ADDR', `admin listener: the status page, /status, /metrics, logs, restart; never public (default ${DEFAULT_ADMIN})`],
-    ['--admin-token FILE', 'every admin route then needs the token in FILE (Bearer, or a browser\'s password); needed on an address other than loopback'],
+    ['--admin-token FILE', 'every admin route then needs the token in FILE (Bearer, or a browser\'s password); needed on an address other than loopback; SIGHUP reads it again'],
     ['--access-log FILE', 'where the access log goes: a file, - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--settle SECONDS', 'how long a version\'s directory must not change before it is started or refused (default 1)'],
@@ -106,6 +106,11 @@ export async function run(args: ParsedCommand): Promise<number> {
   });
   const onHangup = () => {
     say('SIGHUP: rescanning the apps directory');
+    try {
+      if (gateway.reloadAdminToken()) say('SIGHUP: the admin token was read again; the old one is refused from now on');
+    } catch (err) {
+      say(`SIGHUP: the old admin token stays in force; ${String(args.values['admin-token'])}: ${isGatewayError(err) ? err.message : String(err)}`);
+    }
     void gateway.rescan();
   };
   process.on('SIGHUP', onHangup);
