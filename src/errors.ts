@@ -479,14 +479,14 @@ export const ERROR_CODES = {
     example: { kind: 'postgresql', what: 'role', object: 'apppkg_blog', app: 'blog' },
   },
   APPPKG_SERVICE_NOT_EMPTY: {
-    summary: "`restore` found the app's database already holding tables, and did not overwrite it.",
+    summary: "`restore` found the app's database holding tables (or its Redis prefix holding keys), and did not overwrite it.",
     message: (d) => `restore of ${str(d.app)}: its ${str(d.kind)} database ${str(d.database)} is not empty (${str(d.found)})`,
     hint: (d) => `run \`apppkg-gateway restore ${str(d.dir) || 'APP_DIR'} --from DIR --force\` to replace it (its current contents are lost; back them up first)`,
     exitStatus: 1,
     example: { app: 'blog', kind: 'postgresql', database: 'apppkg_blog', found: '3 tables', dir: '/srv/apps/blog' },
   },
   APPPKG_SERVICE_FAILED: {
-    summary: "A step on an app's database failed: `pg_dump`, `pg_restore`, SQLite's backup, or an SQL statement the server refused.",
+    summary: "A step on an app's database failed: `pg_dump`, `pg_restore`, SQLite's backup, Redis' `DUMP`/`RESTORE`, or a statement the server refused.",
     message: (d) => `${str(d.action)} failed: ${str(d.reason)}`,
     hint: (d) => str(d.fix) || 'read the reason above; the app directory and its data were left as they were',
     exitStatus: 1,

@@ -3,6 +3,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatabaseSnapshot } from '../services/database-backup.js';
+import type { RedisSnapshot } from '../services/redis-backup.js';
 
 export const MANIFEST_FILE = 'apppkg-backup.json';
 /** The copy of APPPKG_DATA_DIR inside a backup directory. */
@@ -19,6 +20,8 @@ export interface BackupManifest {
   bytes: number;
   /** The app's database (SPEC 5.2), dumped under database/; absent when it has none. */
   database?: DatabaseSnapshot;
+  /** The app's Redis keys (`redis: redis`), under database/ too; absent when it has none. */
+  redis?: RedisSnapshot;
   /** Written by commands.backup (then files/bytes are 0: the hook's files are its own). */
   hook?: boolean;
 }

@@ -1,6 +1,6 @@
 // `apppkg-gateway backup APP_DIR --to DIR` (SPEC §3): commands.backup with APPPKG_BACKUP_DIR=DIR;
 // without the hook, a copy of the data directory into DIR/data plus apppkg-backup.json. Either
-// way the app's database (SPEC 5.2) goes to DIR/database/, named in the manifest (issue 15).
+// way the app's database (SPEC 5.2) and its Redis keys go to DIR/database/, named in the manifest.
 import { chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
@@ -13,6 +13,7 @@ import { besideName, copyBeside, countTree, ioFailure, isInside, swapInto } from
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
 import { backupDatabase, type AppServiceScope } from '../services/database-backup.js';
+import { backupRedis } from '../services/redis-backup.js';
 import { planServices } from '../services/service-plan.js';
 import { SQLITE_FILE, SQLITE_SIDE_FILES } from '../services/sqlite-database.js';
 
@@ -43,11 +44,10 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
     if (ctx.runAs && !ctx.runAs.isRoot) await chown(target, ctx.runAs.uid, ctx.runAs.gid).catch((err) => Promise.reject(ioFailure(`chown ${target}`, err)));
     await runHook(ctx, 'backup', { extraEnv: { APPPKG_BACKUP_DIR: target }, say });
     // Beside what the hook wrote; the manifest lets restore find it.
-    const database = await backupDatabase(scope, target);
-    if (database) {
-      await writeManifest(target, makeManifest({ app: desc.name, version: desc.version, files: 0, bytes: 0, database, hook: true }))
+    const services = await backupServices(scope, target);
+    if (services.database || services.redis) {
+      await writeManifest(target, makeManifest({ app: desc.name, version: desc.version, files: 0, bytes: 0, ...services, hook: true }))
         .catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
-      say(`==> ${desc.name}'s ${database.kind} database: ${database.bytes} bytes in ${path.join(target, database.file)}`);
     }
     say(`==> ${desc.name} backed up to ${target} by commands.backup in ${seconds(started)}`);
     return { hook: true, dir: target };
@@ -82,12 +82,20 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   // Without a manifest the directory is not a backup: drop the old one before the data moves.
   await rm(path.join(target, MANIFEST_FILE), { force: true });
   await swapInto(copy, path.join(target, BACKUP_DATA_DIR));
-  const database = await backupDatabase(scope, target);
-  if (database) say(`==> ${desc.name}'s ${database.kind} database: ${database.bytes} bytes in ${path.join(target, database.file)}`);
-  const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes, ...(database ? { database } : {}) });
+  const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes, ...(await backupServices(scope, target)) });
   await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
   say(`==> backed up ${countOf(count.files, 'file')}, ${count.bytes} bytes of ${desc.name}'s data to ${target} in ${seconds(started)}`);
   return { hook: false, dir: target, manifest };
+}
+
+/** The app's database, then its Redis keys, under DIR/database/; each absent when the app has none. */
+async function backupServices(scope: AppServiceScope, target: string): Promise<Pick<BackupManifest, 'database' | 'redis'>> {
+  const { desc, say } = scope;
+  const database = await backupDatabase(scope, target);
+  if (database) say?.(`==> ${desc.name}'s ${database.kind} database: ${database.bytes} bytes in ${path.join(target, database.file)}`);
+  const redis = await backupRedis(scope, target);
+  if (redis) say?.(`==> ${desc.name}'s Redis keys: ${countOf(redis.keys, 'key')}, ${redis.bytes} bytes in ${path.join(target, redis.file)}`);
+  return { ...(database ? { database } : {}), ...(redis ? { redis } : {}) };
 }
 
 async function makeBackupDir(target: string): Promise<void> {

@@ -1,7 +1,7 @@
 // `apppkg-gateway restore APP_DIR --from DIR` (SPEC §3): commands.restore with
 // APPPKG_BACKUP_DIR=DIR; without the hook, the data directory replaced by the backup's copy
 // (copied beside it, then swapped), after refusing an empty or foreign DIR. Either way the app's
-// database in DIR/database/ (SPEC 5.2) is loaded first, into an empty one unless `force` (issue 15).
+// database and Redis keys in DIR/database/ (SPEC 5.2) are loaded too, into empty ones unless `force`.
 import { chmod, lstat, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
@@ -15,6 +15,7 @@ import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tr
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
 import { assertDatabaseRestorable, restoreDatabase, type AppServiceScope } from '../services/database-backup.js';
+import { assertRedisRestorable, restoreRedis } from '../services/redis-backup.js';
 
 export interface RestoreOptions extends LifecycleOptions {
   from: string;
@@ -53,11 +54,9 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   if (desc.commands.restore) {
     // The database first, so that the hook finds it (a backup without one: the hook's alone).
     const written = await readManifest(source);
-    const snap = written?.app === desc.name ? written.database : undefined;
-    if (snap) {
-      await assertDatabaseRestorable(scope, snap, force, opts.dir);
-      await restoreDatabase(scope, source, snap, force, owner);
-      say(`==> restored ${desc.name}'s ${snap.kind} database from ${path.join(source, snap.file)}`);
+    if (written?.app === desc.name) {
+      await assertServicesRestorable(scope, written, force, opts.dir);
+      await restoreServices(scope, source, written, force, owner);
     }
     const ctx = await resolveForHook({ ...opts, dir });
     await runHook(ctx, 'restore', { extraEnv: { APPPKG_BACKUP_DIR: source }, say });
@@ -74,7 +73,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   }
 
   // Refused before the data changes: a database that holds tables is not overwritten unforced.
-  if (manifest.database) await assertDatabaseRestorable(scope, manifest.database, force, opts.dir);
+  await assertServicesRestorable(scope, manifest, force, opts.dir);
   const dirs = await prepareAppStateDirs(scope.stateRoot, desc.name, owner);
   const staging = await copyBeside(copied, dirs.data, 'restore');
   try {
@@ -86,11 +85,26 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   }
   const count = await countTree(staging);
   await swapInto(staging, dirs.data);
-  if (manifest.database) {
-    await restoreDatabase(scope, source, manifest.database, force, owner);
-    say(`==> restored ${desc.name}'s ${manifest.database.kind} database from ${path.join(source, manifest.database.file)}`);
-  }
+  await restoreServices(scope, source, manifest, force, owner);
   const version = manifest.version ? ` of version ${manifest.version}` : '';
   say(`==> restored ${countOf(count.files, 'file')} of ${desc.name}'s data from ${source} (backup${version} made ${manifest.createdAt}) in ${seconds(started)}`);
   return { hook: false, manifest, files: count.files };
+}
+
+/** Refuses, before anything changes, a database or Redis that holds data (unless `force`). */
+async function assertServicesRestorable(scope: AppServiceScope, manifest: BackupManifest, force: boolean, appDir: string): Promise<void> {
+  if (manifest.database) await assertDatabaseRestorable(scope, manifest.database, force, appDir);
+  if (manifest.redis) await assertRedisRestorable(scope, manifest.redis, force, appDir);
+}
+
+async function restoreServices(scope: AppServiceScope, source: string, manifest: BackupManifest, force: boolean, owner: Owner | undefined): Promise<void> {
+  const { desc, say } = scope;
+  if (manifest.database) {
+    await restoreDatabase(scope, source, manifest.database, force, owner);
+    say?.(`==> restored ${desc.name}'s ${manifest.database.kind} database from ${path.join(source, manifest.database.file)}`);
+  }
+  if (manifest.redis) {
+    await restoreRedis(scope, source, manifest.redis, force);
+    say?.(`==> restored ${countOf(manifest.redis.keys, 'Redis key')} of ${desc.name} from ${path.join(source, manifest.redis.file)}`);
+  }
 }

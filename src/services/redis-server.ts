@@ -100,19 +100,81 @@ export function ensureRedisUser(u: AppRedisUser): Promise<{ created: boolean }> 
 /** Deletes the app's keys (its prefix) and its ACL user; false when there was no user. */
 export function dropRedisUser(server: RedisServer, app: string): Promise<boolean> {
   const user = appRedisUserName(app);
-  const prefix = appRedisPrefix(app);
   return onAdmin(server, async (redis) => {
     const existing = await redis.call('ACL', 'GETUSER', user);
-    let cursor = '0';
-    do {
-      const [next, keys] = (await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1000)) as [string, string[]];
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await eachKeyBatch(redis, app, (keys) => redis.unlink(...keys));
     await redis.call('ACL', 'DELUSER', user);
     await saveAcl(redis);
     return existing !== null;
   });
+}
+
+/** One of an app's keys as DUMP serialises it, its prefix taken off; ttlMs 0 = no expiry. */
+export interface DumpedKey {
+  key: Buffer;
+  ttlMs: number;
+  dump: Buffer;
+}
+
+/** Hands every key of the app's prefix, DUMPed, to `onBatch`; resolves with how many there were. */
+export function dumpAppKeys(server: RedisServer, app: string, onBatch: (keys: DumpedKey[]) => Promise<void>): Promise<number> {
+  const prefixBytes = Buffer.byteLength(appRedisPrefix(app));
+  return onAdmin(server, async (redis) => {
+    let count = 0;
+    await eachKeyBatch(redis, app, async (keys) => {
+      const pipeline = redis.pipeline();
+      for (const key of keys) pipeline.dumpBuffer(key).pttl(key);
+      const replies = (await pipeline.exec()) ?? [];
+      const batch: DumpedKey[] = [];
+      keys.forEach((key, i) => {
+        const dump = replies[2 * i]?.[1] as Buffer | null;
+        const ttl = replies[2 * i + 1]?.[1] as number;
+        // Expired or deleted since SCAN named it.
+        if (dump === null || dump === undefined || ttl === -2) return;
+        batch.push({ key: key.subarray(prefixBytes), ttlMs: ttl > 0 ? ttl : 0, dump });
+      });
+      count += batch.length;
+      if (batch.length > 0) await onBatch(batch);
+    });
+    return count;
+  });
+}
+
+/** How many keys the app has (its prefix). */
+export function countAppKeys(server: RedisServer, app: string): Promise<number> {
+  return onAdmin(server, async (redis) => {
+    let count = 0;
+    await eachKeyBatch(redis, app, async (keys) => {
+      count += keys.length;
+    });
+    return count;
+  });
+}
+
+/**
+ * RESTOREs `batches` under the app's prefix, on one admin connection; with `replace` the app's
+ * keys are deleted first, so that what it holds afterwards is the backup's and nothing else.
+ */
+export function restoreAppKeys(server: RedisServer, app: string, batches: AsyncIterable<DumpedKey[]>, replace: boolean): Promise<void> {
+  const prefix = Buffer.from(appRedisPrefix(app));
+  return onAdmin(server, async (redis) => {
+    if (replace) await eachKeyBatch(redis, app, (keys) => redis.unlink(...keys));
+    for await (const batch of batches) {
+      const pipeline = redis.pipeline();
+      for (const { key, ttlMs, dump } of batch) pipeline.restore(Buffer.concat([prefix, key]), ttlMs, dump, 'REPLACE');
+      for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+    }
+  });
+}
+
+async function eachKeyBatch(redis: Redis, app: string, job: (keys: Buffer[]) => Promise<unknown>): Promise<void> {
+  const pattern = `${escapeGlob(appRedisPrefix(app))}*`;
+  let cursor = '0';
+  do {
+    const [next, keys] = (await redis.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', 1000)) as [Buffer, Buffer[]];
+    if (keys.length > 0) await job(keys);
+    cursor = next.toString();
+  } while (cursor !== '0');
 }
 
 /** The server's version when the admin connection answers (check). */

@@ -108,6 +108,49 @@ test('postgresql: restore onto a fresh host (a new state root, no role, no datab
   }
 });
 
+test('redis: backup -> change -> restore brings the app\'s keys back with their expiry; keys there are kept without --force', async () => {
+  if (missing) return;
+  // The app writes through its own user, as it would.
+  const write = await cli(['run', shop], ['python', 'probe.py', 'redis-each', JSON.stringify([['SET', 'shop:plain', 'v1'], ['RPUSH', 'shop:list', 'a', 'b'], ['SET', 'shop:soon', 'x', 'EX', '1000']])]);
+  assert.is(write.status, 0, write.stdout + write.stderr);
+  const admin = new Redis({ host: '127.0.0.1', port: redis.port, username: 'admin', password: redis.adminPassword, lazyConnect: true });
+  await admin.connect();
+  const binaryKey = Buffer.concat([Buffer.from('shop:'), Buffer.from([0xff, 0x00, 0x01])]);
+  try {
+    await admin.set(binaryKey, Buffer.from([0, 1, 2]));
+    await admin.set('other:key', 'not the shop\'s');
+    const to = join(work.path, 'backup-redis');
+    const backup = await cli(['backup', shop, '--to', to]);
+    assert.is(backup.status, 0, backup.stdout + backup.stderr);
+    assert.match(backup.stdout, /shop's Redis keys: 4 keys, \d+ bytes in .*redis\.jsonl/);
+    const manifest = JSON.parse(readFileSync(join(to, 'apppkg-backup.json'), 'utf8'));
+    assert.equal([manifest.redis.file, manifest.redis.keys], ['database/redis.jsonl', 4]);
+
+    await admin.del('shop:plain');
+    await admin.set('shop:new', 'n');
+    // An empty database, so that what refuses is Redis.
+    pg.psql('DROP DATABASE apppkg_shop WITH (FORCE)');
+    const refused = await cli(['restore', shop, '--from', to]);
+    assert.is(refused.status, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /its redis database shop:\* is not empty \(4 keys\)/);
+    assert.is(await admin.get('shop:new'), 'n', 'a refused restore changed nothing');
+
+    const forced = await cli(['restore', shop, '--from', to, '--force']);
+    assert.is(forced.status, 0, forced.stdout + forced.stderr);
+    assert.match(forced.stdout, /restored 4 Redis keys of shop/);
+    assert.is(await admin.get('shop:plain'), 'v1');
+    assert.equal(await admin.lrange('shop:list', 0, -1), ['a', 'b']);
+    const ttl = await admin.pttl('shop:soon');
+    assert.ok(ttl > 900_000 && ttl <= 1_000_000, `shop:soon expires in ${ttl} ms`);
+    assert.is(await admin.pttl('shop:plain'), -1, 'no expiry where there was none');
+    assert.equal(await admin.getBuffer(binaryKey), Buffer.from([0, 1, 2]));
+    assert.is(await admin.exists('shop:new'), 0, 'a forced restore leaves the backup\'s keys and no others');
+    assert.is(await admin.get('other:key'), 'not the shop\'s');
+  } finally {
+    admin.disconnect();
+  }
+});
+
 test('uninstall drops the database, the role and the Redis user with its keys, and forgets the passwords', async () => {
   if (missing) return;
   const set = await cli(['run', shop], ['python', 'probe.py', 'redis', 'SET', 'shop:k', 'v']);

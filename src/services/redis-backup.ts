@@ -1,0 +1,108 @@
+// An app's Redis keys in its backups, beside its database (SPEC 5.2): what `redis: redis` gave
+// the app (sessions, queues, what it keeps there) comes back with `restore`, on this host or a
+// fresh one. DIR/database/redis.jsonl holds one line per key of the app's prefix: the key
+// without the prefix, its time to live and Redis' own DUMP of the value (so every type comes
+// back as it was), base64. RESTORE reads DUMP's format only on a Redis of the same or a newer
+// version; an older one refuses it, and restore says so.
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { GatewayError } from '../errors.js';
+import { readCredentials } from './credentials-store.js';
+import { BACKUP_DATABASE_DIR, type AppServiceScope } from './database-backup.js';
+import { appRedisPrefix, countAppKeys, dumpAppKeys, parseRedisUrl, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
+import { planServices } from './service-plan.js';
+
+/** What a backup's manifest records of the app's Redis keys. */
+export interface RedisSnapshot {
+  /** Relative to the backup directory. */
+  file: string;
+  keys: number;
+  bytes: number;
+}
+
+const REDIS_FILE = `${BACKUP_DATABASE_DIR}/redis.jsonl`;
+const RESTORE_BATCH = 500;
+
+interface KeyLine {
+  key: string;
+  ttl: number;
+  dump: string;
+}
+
+/** Writes the app's keys into DIR/database/redis.jsonl; null when it has no Redis (or no user made yet). */
+export async function backupRedis(scope: AppServiceScope, backupDir: string): Promise<RedisSnapshot | null> {
+  const server = appRedisServer(scope);
+  if (server === null) return null;
+  if (!(await readCredentials(scope.stateRoot, scope.desc.name)).redis) {
+    scope.say?.(`==> no Redis user made for ${scope.desc.name} yet: none of its keys to back up`);
+    return null;
+  }
+  const file = path.join(backupDir, REDIS_FILE);
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const handle = await open(`${file}.partial`, 'w', 0o600);
+  let keys: number;
+  try {
+    keys = await dumpAppKeys(server, scope.desc.name, async (batch) => {
+      await handle.write(batch.map((k) => `${JSON.stringify({ key: k.key.toString('base64'), ttl: k.ttlMs, dump: k.dump.toString('base64') } satisfies KeyLine)}\n`).join(''));
+    });
+  } finally {
+    await handle.close();
+  }
+  await rename(`${file}.partial`, file);
+  return { file: REDIS_FILE, keys, bytes: (await stat(file)).size };
+}
+
+/** Before anything of a restore changes: the app still has Redis here, and holds no keys (or `force`). */
+export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisSnapshot, force: boolean, appDir: string): Promise<void> {
+  const server = appRedisServer(scope);
+  if (server === null) {
+    throw new GatewayError('APPPKG_SERVICE_FAILED', {
+      action: `restore of ${scope.desc.name}'s Redis keys`,
+      reason: `the backup holds ${snap.keys} Redis key${snap.keys === 1 ? '' : 's'}, but the app no longer asks for \`services: {redis: redis}\``,
+      fix: `ask for it in app.yaml again, or load ${snap.file} by hand`,
+    });
+  }
+  if (force) return;
+  const keys = await countAppKeys(server, scope.desc.name);
+  if (keys > 0) {
+    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: scope.desc.name, kind: 'redis', database: `${appRedisPrefix(scope.desc.name)}*`, found: `${keys} key${keys === 1 ? '' : 's'}`, dir: appDir });
+  }
+}
+
+/** Loads the backup's keys under the app's prefix (its keys deleted first when forced). */
+export async function restoreRedis(scope: AppServiceScope, backupDir: string, snap: RedisSnapshot, force: boolean): Promise<void> {
+  const server = appRedisServer(scope)!;
+  const file = path.join(backupDir, snap.file);
+  try {
+    await restoreAppKeys(server, scope.desc.name, keyBatches(file), force);
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    const message = (err as Error).message;
+    throw new GatewayError('APPPKG_SERVICE_FAILED', {
+      action: `restore of ${scope.desc.name}'s Redis keys from ${file}`,
+      reason: message,
+      ...(/payload version|DUMP payload/i.test(message) ? { fix: 'restore onto a Redis of the same version as the one backed up, or a newer one' } : {}),
+    });
+  }
+}
+
+async function* keyBatches(file: string): AsyncGenerator<DumpedKey[]> {
+  let batch: DumpedKey[] = [];
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (line === '') continue;
+    const k = JSON.parse(line) as KeyLine;
+    batch.push({ key: Buffer.from(k.key, 'base64'), ttlMs: k.ttl, dump: Buffer.from(k.dump, 'base64') });
+    if (batch.length >= RESTORE_BATCH) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+function appRedisServer(scope: AppServiceScope): RedisServer | null {
+  const url = planServices(scope.desc, scope.hostEnv).redisUrl;
+  return url === null ? null : parseRedisUrl(url);
+}
