@@ -14,7 +14,7 @@ import { countOf } from '../count.js';
 import { debianPackageName } from './vendor-binary.js';
 import { manifestFiles, readManifest, requirementsDigest, sha256Hex, type VendorManifest } from './vendor-manifest.js';
 import { hostTags } from './vendor-tags.js';
-import { DEFAULT_REQUIREMENTS, displayDir, vendorCommand } from './vendor.js';
+import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
 /** One line of check, shaped as lifecycle/check.ts's CheckItem. */
 export interface VendorCheckItem {
@@ -57,7 +57,19 @@ function failure(err: GatewayError): VendorCheckItem {
 
 function refreshCommand(appDir: string, dir: string, manifest: VendorManifest, extra = ''): string {
   const binary = manifest.distributions.some((d) => d.binary) ? ' --allow-binary' : '';
-  return vendorCommand(appDir, path.resolve(appDir, manifest.requirements.file), dir, `${binary}${extra}`);
+  return vendorCommand(appDir, path.resolve(appDir, manifest.requirements.file), dir, `${sourceOptions(appDir, manifest)}${binary}${extra}`);
+}
+
+/**
+ * Where pip looked when it was vendored, so that the command also works offline: a directory
+ * outside the app was not recorded (a host's path), and stands as DIR.
+ */
+function sourceOptions(appDir: string, manifest: VendorManifest): string {
+  const sources = manifest.sources;
+  if (!sources) return '';
+  const links = sources.findLinks.map((link) => (isUrl(link) ? link : path.join(appDir, link)));
+  if (sources.findLinksElsewhere > 0) links.push('DIR');
+  return `${sources.noIndex ? ' --no-index' : ''}${links.map((link) => ` --find-links ${link}`).join('')}`;
 }
 
 /** An app with a requirements file whose `paths:` directory is missing was meant to be vendored. */

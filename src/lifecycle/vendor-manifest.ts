@@ -46,6 +46,19 @@ export interface VendorManifest {
   distributions: VendoredDistribution[];
   /** Files in the directory that no distribution's RECORD names (kept, listed so check sees them). */
   otherFiles: Record<string, string>;
+  /**
+   * Where pip looked, when not only its index: for the command `check` offers. Written only then,
+   * and with no host's path in it (the tree stays the same wherever it is made).
+   */
+  sources?: VendorSources;
+}
+
+export interface VendorSources {
+  noIndex: boolean;
+  /** --find-links inside the app directory ("/"-separated, relative to it) and URLs (no user:password). */
+  findLinks: string[];
+  /** How many --find-links named a directory outside the app (not recorded: a host's path). */
+  findLinksElsewhere: number;
 }
 
 export function manifestPath(vendorDir: string): string {
@@ -75,6 +88,7 @@ export function renderManifest(m: VendorManifest): string {
         files: sortedRecord(d.files),
       })),
     otherFiles: sortedRecord(m.otherFiles),
+    ...(m.sources ? { sources: { noIndex: m.sources.noIndex, findLinks: [...m.sources.findLinks], findLinksElsewhere: m.sources.findLinksElsewhere } } : {}),
   };
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }

@@ -24,6 +24,7 @@ import { formatInterpreter, pickInterpreter, type Interpreter } from '../environ
 import { normalizeName, readRequirements } from '../environment/requirements.js';
 import { GatewayError } from '../errors.js';
 import { countOf } from '../count.js';
+import { isInside } from './data-tree.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
 import { binaryRefusal } from './vendor-binary.js';
@@ -153,6 +154,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     const manifest = await finishTree(stage, installed, {
       requirements: { file: path.relative(appDir, requirements).split(path.sep).join('/'), sha256: requirementsSha256 },
       interpreter: { python: host?.interpreter ?? '', tag: host?.tag ?? '' },
+      ...vendorSources(appDir, opts),
     });
     for (const d of manifest.distributions) {
       const scripts = d.scripts.length > 0 ? `; ${d.scripts.join(', ')}` : '';
@@ -231,10 +233,33 @@ function assertHasPip(python: string, env: Record<string, string | undefined>): 
  * Make the staged tree the one to commit: pip's bin/ and direct_url.json out, our scripts in,
  * no __pycache__, each RECORD rewritten; then the manifest of what is there.
  */
+/** A --find-links that is a URL (pip takes those as they are), not a directory. */
+export function isUrl(link: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(link);
+}
+
+/** What the manifest keeps of --no-index and --find-links; nothing when pip used its index alone. */
+function vendorSources(appDir: string, opts: Pick<VendorOptions, 'noIndex' | 'findLinks'>): Pick<VendorManifest, 'sources'> {
+  const links = opts.findLinks ?? [];
+  if (!opts.noIndex && links.length === 0) return {};
+  const findLinks: string[] = [];
+  let findLinksElsewhere = 0;
+  for (const link of links) {
+    if (isUrl(link)) {
+      const url = new URL(link);
+      url.username = '';
+      url.password = '';
+      findLinks.push(url.href);
+    } else if (isInside(path.resolve(link), appDir)) findLinks.push(path.relative(appDir, path.resolve(link)).split(path.sep).join('/') || '.');
+    else findLinksElsewhere++;
+  }
+  return { sources: { noIndex: opts.noIndex === true, findLinks, findLinksElsewhere } };
+}
+
 async function finishTree(
   stage: string,
   installed: InstalledDistribution[],
-  facts: Pick<VendorManifest, 'requirements' | 'interpreter'>,
+  facts: Pick<VendorManifest, 'requirements' | 'interpreter' | 'sources'>,
 ): Promise<VendorManifest> {
   await rm(path.join(stage, SCRIPTS_DIR), { recursive: true, force: true });
   for (const d of installed) await rm(path.join(stage, d.distInfo, 'direct_url.json'), { force: true });

@@ -133,10 +133,11 @@ ifWheels('check reports a stale or edited vendor dir with the command that refre
   assert.is(stale.status, 1, stale.stdout + stale.stderr);
   assert.match(stale.stdout, /FAIL\s+vendor\s+vendor\/ is stale: requirements\.txt changed since it was vendored/);
   const fix = /fix: run `(apppkg-gateway vendor [^`]+)`/.exec(stale.stdout)?.[1];
-  assert.is(fix, `apppkg-gateway vendor ${shop} --from requirements.txt --into vendor/`);
+  // Vendored with --no-index and a wheel directory outside the app: that one is not recorded.
+  assert.is(fix, `apppkg-gateway vendor ${shop} --from requirements.txt --into vendor/ --no-index --find-links DIR`);
 
-  // The command it names (plus where the wheels are) makes the directory current.
-  const refresh = await runCli([...fix!.split(' ').slice(1), ...OFFLINE], { ms: 180_000 });
+  // The command it names, DIR said, makes the directory current.
+  const refresh = await runCli([...fix!.replace('DIR', wheels).split(' ').slice(1), '-e', envFile], { ms: 180_000 });
   assert.is(refresh.status, 0, refresh.stdout + refresh.stderr);
   const ok = await runCli(['check', shop, ...CHECK]);
   assert.is(ok.status, 0, ok.stdout + ok.stderr);
@@ -145,7 +146,7 @@ ifWheels('check reports a stale or edited vendor dir with the command that refre
   const edited = await runCli(['check', shop, ...CHECK]);
   assert.is(edited.status, 1, edited.stdout);
   assert.match(edited.stdout, /FAIL\s+vendor\s+vendor\/: not as vendor wrote it \(\.apppkg-vendor\.json\): 1 file: demo_greeting\/__init__\.py \(changed\)/);
-  assert.match(edited.stdout, /fix: run `apppkg-gateway vendor .* --into vendor\/` to restore them/);
+  assert.match(edited.stdout, /fix: run `apppkg-gateway vendor .* --into vendor\/ --no-index --find-links DIR` to restore them/);
   const restore = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
   assert.match(restore.stdout, /files 0 added, 1 changed, 0 removed/);
   assert.is((await runCli(['check', shop, ...CHECK])).status, 0);
@@ -191,6 +192,23 @@ ifWheels('vendor leaves a directory it did not fill as it was, and says what to 
   assert.match(r.stderr, /fix: move it away \(`mv /);
   assert.ok(!existsSync(join(app, 'vendor', '.apppkg-vendor.json')));
   assert.is(readFileSync(join(app, 'vendor', 'oldlib.py'), 'utf8'), 'X = 1\n');
+});
+
+ifWheels('wheels inside the app: check\'s command names them, and refreshes offline as it is', async () => {
+  const app = makeApp('carried');
+  cpSync(wheels, join(app, 'wheels'), { recursive: true });
+  const first = await runCli(['vendor', app, '--find-links', join(app, 'wheels'), '--no-index', '-e', envFile], { ms: 180_000 });
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  const manifest = JSON.parse(readFileSync(join(app, 'vendor', '.apppkg-vendor.json'), 'utf8'));
+  assert.equal(manifest.sources, { noIndex: true, findLinks: ['wheels'], findLinksElsewhere: 0 });
+  appendFileSync(join(app, 'requirements.txt'), 'apppkg-demo-words\n');
+  const stale = await runCli(['check', app, ...CHECK]);
+  const fix = /fix: run `(apppkg-gateway vendor [^`]+)`/.exec(stale.stdout)?.[1];
+  assert.is(fix, `apppkg-gateway vendor ${app} --from requirements.txt --into vendor/ --no-index --find-links ${join(app, 'wheels')}`);
+  const refresh = await runCli([...fix!.split(' ').slice(1), '-e', envFile], { ms: 180_000 });
+  assert.is(refresh.status, 0, refresh.stdout + refresh.stderr);
+  const ok = await runCli(['check', app, ...CHECK]);
+  assert.is(ok.status, 0, ok.stdout + ok.stderr);
 });
 
 test('vendor without a requirements file, or into a directory outside the app, says so', async () => {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { CommandSpec, ParsedCommand } from '../args.js';
-import { displayDir, vendorApp, DEFAULT_REQUIREMENTS, DEFAULT_VENDOR_DIR } from '../../lifecycle/vendor.js';
+import { displayDir, isUrl, vendorApp, DEFAULT_REQUIREMENTS, DEFAULT_VENDOR_DIR } from '../../lifecycle/vendor.js';
 
 export const spec: CommandSpec = {
   name: 'vendor',
@@ -44,7 +44,7 @@ const GITIGNORE_ADVICE = [
 export async function run(args: ParsedCommand): Promise<number> {
   const dir = path.resolve(args.positionals[0] ?? '.');
   // --find-links as the user typed it is relative to their shell, not to the app directory.
-  const findLinks = ((args.values['find-links'] as string[] | undefined) ?? []).map((l) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(l) ? l : path.resolve(l)));
+  const findLinks = ((args.values['find-links'] as string[] | undefined) ?? []).map((l) => (isUrl(l) ? l : path.resolve(l)));
   const result = await vendorApp({
     dir,
     from: args.values.from as string | undefined,
