@@ -306,6 +306,15 @@ export class Gateway {
     );
   }
 
+  /**
+   * status() with each process's CPU and RSS read now (or within the last 2 s): status() alone
+   * has only what the admin listener last sampled, nothing without one.
+   */
+  async sampledStatus(): Promise<GatewayStatus> {
+    await this.sampler.refresh(this.pids);
+    return this.status();
+  }
+
   /** What GET /status on the admin listener answers; CPU and RSS are those of the admin's last sample. */
   status(): GatewayStatus {
     const { apps, broken } = this.registry.status();

@@ -42,7 +42,8 @@ const app = await AppPackage.open(${JSON.stringify(join(apps, 'hello'))}, { stat
 const gateway = await Gateway.start({ apps: ${JSON.stringify(apps)}, listen: '127.0.0.1:0', admin: '127.0.0.1:0', stateDir: state, say: () => {} });
 try {
   const res = await fetch(gateway.urls[0] + '/' + app.name + '/', { signal: AbortSignal.timeout(10000) });
-  console.log(JSON.stringify({ name: app.name, kind: app.description.kind, status: res.status, body: await res.text(), pids: gateway.pids }));
+  const rss = (await gateway.sampledStatus()).apps[0].workers.map((w) => w.rssBytes);
+  console.log(JSON.stringify({ name: app.name, kind: app.description.kind, status: res.status, body: await res.text(), pids: gateway.pids, rss }));
 } finally {
   await gateway.stop();
 }
@@ -50,12 +51,13 @@ try {
   );
   const use = run(process.execPath, ['use.mjs'], project, 120_000);
   assert.is(use.status, 0, use.out);
-  const result = JSON.parse(use.out.trim().split('\n').find((l) => l.startsWith('{'))!) as { name: string; kind: string; status: number; body: string; pids: number[] };
+  const result = JSON.parse(use.out.trim().split('\n').find((l) => l.startsWith('{'))!) as { name: string; kind: string; status: number; body: string; pids: number[]; rss: Array<number | null> };
   assert.is(result.name, 'hello');
   assert.is(result.kind, 'wsgi');
   assert.is(result.status, 200);
   assert.is(result.body, 'Hello, world!\n');
   assert.ok(result.pids.length >= 2, `worker pids: ${result.pids.join(',')}`);
+  assert.ok(result.rss.length >= 2 && result.rss.every((b) => b !== null && b > 1_000_000), `sampled RSS: ${result.rss.join(',')}`);
   await assertNoOrphans(result.pids);
 
   // The types ship too: a TypeScript user compiles against dist/index.d.ts.
