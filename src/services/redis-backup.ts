@@ -76,30 +76,39 @@ export async function restoreRedis(scope: AppServiceScope, backupDir: string, sn
   const server = appRedisServer(scope)!;
   const file = path.join(backupDir, snap.file);
   try {
-    await restoreAppKeys(server, scope.desc.name, keyBatches(file), force);
+    await restoreAppKeys(server, scope.desc.name, keyBatches(file), force, `restore of ${scope.desc.name}'s Redis keys from ${file}`);
   } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    const message = (err as Error).message;
-    throw new GatewayError('APPPKG_SERVICE_FAILED', {
-      action: `restore of ${scope.desc.name}'s Redis keys from ${file}`,
-      reason: message,
-      ...(/payload version|DUMP payload/i.test(message) ? { fix: 'restore onto a Redis of the same version as the one backed up, or a newer one' } : {}),
-    });
+    if (!(err instanceof GatewayError) || !/DUMP payload/i.test(err.message)) throw err;
+    throw new GatewayError('APPPKG_SERVICE_FAILED', { ...err.details, fix: 'restore onto a Redis of the version that was backed up, or a newer one; or the file was changed since' });
   }
 }
 
 async function* keyBatches(file: string): AsyncGenerator<DumpedKey[]> {
   let batch: DumpedKey[] = [];
+  let number = 0;
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    number++;
     if (line === '') continue;
-    const k = JSON.parse(line) as KeyLine;
-    batch.push({ key: Buffer.from(k.key, 'base64'), ttlMs: k.ttl, dump: Buffer.from(k.dump, 'base64') });
+    batch.push(parseKeyLine(line, `${file}:${number}`));
     if (batch.length >= RESTORE_BATCH) {
       yield batch;
       batch = [];
     }
   }
   if (batch.length > 0) yield batch;
+}
+
+function parseKeyLine(line: string, where: string): DumpedKey {
+  let k: Partial<KeyLine> | null = null;
+  try {
+    k = JSON.parse(line) as Partial<KeyLine>;
+  } catch {
+    // reported below
+  }
+  if (typeof k?.key !== 'string' || typeof k.ttl !== 'number' || typeof k.dump !== 'string') {
+    throw new GatewayError('APPPKG_SERVICE_FAILED', { action: `restore of the Redis keys in ${where}`, reason: 'the line is not a key as backup writes it ({"key", "ttl", "dump"})' });
+  }
+  return { key: Buffer.from(k.key, 'base64'), ttlMs: k.ttl, dump: Buffer.from(k.dump, 'base64') };
 }
 
 function appRedisServer(scope: AppServiceScope): RedisServer | null {

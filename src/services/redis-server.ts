@@ -152,19 +152,30 @@ export function countAppKeys(server: RedisServer, app: string): Promise<number> 
 }
 
 /**
- * RESTOREs `batches` under the app's prefix, on one admin connection; with `replace` the app's
- * keys are deleted first, so that what it holds afterwards is the backup's and nothing else.
+ * RESTOREs `batches` under the app's prefix, on one admin connection. With `replace` the app's
+ * keys that the backup does not hold are deleted after, so that it holds the backup's and no
+ * others; after, not before, so that a RESTORE the server refuses has lost nothing else.
+ * `action` names the step in an error.
  */
-export function restoreAppKeys(server: RedisServer, app: string, batches: AsyncIterable<DumpedKey[]>, replace: boolean): Promise<void> {
+export function restoreAppKeys(server: RedisServer, app: string, batches: AsyncIterable<DumpedKey[]>, replace: boolean, action: string): Promise<void> {
   const prefix = Buffer.from(appRedisPrefix(app));
   return onAdmin(server, async (redis) => {
-    if (replace) await eachKeyBatch(redis, app, (keys) => redis.unlink(...keys));
+    const restored = new Set<string>();
     for await (const batch of batches) {
       const pipeline = redis.pipeline();
-      for (const { key, ttlMs, dump } of batch) pipeline.restore(Buffer.concat([prefix, key]), ttlMs, dump, 'REPLACE');
+      for (const { key, ttlMs, dump } of batch) {
+        const full = Buffer.concat([prefix, key]);
+        pipeline.restore(full, ttlMs, dump, 'REPLACE');
+        if (replace) restored.add(full.toString('latin1'));
+      }
       for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
     }
-  });
+    if (!replace) return;
+    await eachKeyBatch(redis, app, async (keys) => {
+      const others = keys.filter((key) => !restored.has(key.toString('latin1')));
+      if (others.length > 0) await redis.unlink(...others);
+    });
+  }, action);
 }
 
 async function eachKeyBatch(redis: Redis, app: string, job: (keys: Buffer[]) => Promise<unknown>): Promise<void> {
@@ -232,7 +243,7 @@ class AdminRedis {
   }
 }
 
-function onAdmin<T>(server: RedisServer, job: (redis: Redis) => Promise<T>): Promise<T> {
+function onAdmin<T>(server: RedisServer, job: (redis: Redis) => Promise<T>, action = `provisioning on redis at ${server.label}`): Promise<T> {
   const key = `redis:${server.user ?? ''}@${server.label}/${server.db}`;
   const open = async () => {
     const redis = new (await loadRedis())(clientOptions(server, server.user, server.password));
@@ -245,15 +256,15 @@ function onAdmin<T>(server: RedisServer, job: (redis: Redis) => Promise<T>): Pro
     }
     return new AdminRedis(redis);
   };
-  return withAdminConnection(key, open, (admin) => job(admin.redis).catch((err) => Promise.reject(asRedisError(server, err))));
+  return withAdminConnection(key, open, (admin) => job(admin.redis).catch((err) => Promise.reject(asRedisError(server, err, action))));
 }
 
-function asRedisError(server: RedisServer, err: unknown): GatewayError {
+function asRedisError(server: RedisServer, err: unknown, action = `provisioning on redis at ${server.label}`): GatewayError {
   if (isGatewayError(err)) return err;
   const message = (err as Error)?.message ?? String(err);
   // A reply error (NOPERM, ERR unknown command) is the server refusing; everything else is reach.
   if ((err as Error)?.name === 'ReplyError' && !/^(WRONGPASS|NOAUTH|LOADING)/.test(message)) {
-    return new GatewayError('APPPKG_SERVICE_FAILED', { action: `provisioning on redis at ${server.label}`, reason: message, cause: err });
+    return new GatewayError('APPPKG_SERVICE_FAILED', { action, reason: message, cause: err });
   }
   return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: server.label, reason: message, cause: err });
 }

@@ -158,13 +158,7 @@ test('a client that half-closes gets every answer, through node:http and across 
 
 test('a client that half-closes after a plain request gets the answer, then the close', async () => {
   const started = Date.now();
-  const socket = net.connect(portOf(lean), '127.0.0.1', () => socket.end(get('/?half')));
-  let raw = '';
-  let closed = false;
-  socket.on('data', (c) => (raw += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  await waitFor(() => closed, 5000, 'the half-closed connection closed');
+  const raw = await halfClosed(portOf(lean), get('/?half'));
   assert.ok(raw.startsWith('HTTP/1.1 200 OK\r\n') && raw.endsWith('GET /?half host=lean.test ua=lean-test'), raw);
   assert.ok(Date.now() - started < 2000, `closed after ${Date.now() - started} ms`);
 });

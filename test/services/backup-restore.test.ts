@@ -146,6 +146,26 @@ test('redis: backup -> change -> restore brings the app\'s keys back with their 
     assert.equal(await admin.getBuffer(binaryKey), Buffer.from([0, 1, 2]));
     assert.is(await admin.exists('shop:new'), 0, 'a forced restore leaves the backup\'s keys and no others');
     assert.is(await admin.get('other:key'), 'not the shop\'s');
+
+    // A DUMP the server refuses (here, changed bytes; a newer Redis' on an older one alike):
+    // said with the fix, and the app's keys the restore had not reached are still there.
+    const lines = readFileSync(join(to, 'database', 'redis.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const plain = lines.findIndex((l) => Buffer.from(l.key, 'base64').toString() === 'plain');
+    const bytes = Buffer.from(lines[plain].dump, 'base64');
+    bytes[bytes.length - 1] ^= 0xff;
+    lines[plain].dump = bytes.toString('base64');
+    writeFileSync(join(to, 'database', 'redis.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    await admin.set('shop:plain', 'changed');
+    await admin.set('shop:kept', 'k');
+    const broken = await cli(['restore', shop, '--from', to, '--force']);
+    assert.is(broken.status, 1, broken.stdout + broken.stderr);
+    assert.match(broken.stderr, /restore of shop's Redis keys from .*redis\.jsonl failed: .*DUMP payload version or checksum are wrong/);
+    assert.match(broken.stderr, /fix: restore onto a Redis of the version that was backed up, or a newer one/);
+    assert.is(await admin.get('shop:kept'), 'k', 'keys are deleted only after every RESTORE went through');
+    writeFileSync(join(to, 'database', 'redis.jsonl'), 'not json\n');
+    const garbled = await cli(['restore', shop, '--from', to, '--force']);
+    assert.is(garbled.status, 1, garbled.stdout + garbled.stderr);
+    assert.match(garbled.stderr, /redis\.jsonl:1 failed: the line is not a key as backup writes it/);
   } finally {
     admin.disconnect();
   }
