@@ -434,7 +434,8 @@ export class Registry {
 
   status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
     const apps = [...this.records.values()]
-      .sort((a, b) => a.name.localeCompare(b.name))
+      // Code-point order, as `names`: localeCompare would load ICU's collation data (2.6 MiB of RSS).
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map((record) =>
         appStatusOf(record, [...this.draining].filter(([, d]) => d.desc.name === record.name), {
           mount: this.opts.mountOf(record.name),
