@@ -50,12 +50,11 @@ def load_config(argv):
         config = json.loads(raw)
     except ValueError as exc:
         raise ConfigError("the config is not JSON: %s" % exc)
-    if isinstance(config, dict):
-        # What the gateway set for the interpreter alone (malloc's tuning, read at exec).
-        for name in config.get("unsetEnv") or ():
-            os.environ.pop(name, None)
     if not isinstance(config, dict) or not isinstance(config.get("app"), str) or ":" not in config["app"]:
         raise ConfigError('config.app: expected "module:object", found %r' % (config.get("app") if isinstance(config, dict) else config,))
+    # What the gateway set for the interpreter alone (malloc's tuning, read at exec).
+    for name in config.get("unsetEnv") or ():
+        os.environ.pop(name, None)
     config["kind"] = config.get("kind") or "wsgi"
     if config["kind"] not in KINDS:
         raise ConfigError('config.kind: expected "wsgi" or "asgi", found %r' % (config["kind"],))

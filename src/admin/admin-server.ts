@@ -37,7 +37,7 @@ export interface AdminServerOptions {
   metrics: GatewayMetrics;
   /** Every route needs this token (`--admin-token FILE`), or null. */
   token?: string | null;
-  /** Reads the token's file again (the same checks as at start). */
+  /** Reads the token's file again (the same checks as at start); given only with `token`. */
   readToken?: () => string;
   /** The apps run as other users: logs and actions need the token (docs/admin.md). */
   appsRunAsOthers?: boolean;
@@ -94,7 +94,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   return {
     url,
     reloadToken() {
-      if (options.readToken === undefined || options.token == null) return false;
+      if (options.readToken === undefined) return false;
       guard.setToken(options.readToken());
       return true;
     },

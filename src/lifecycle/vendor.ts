@@ -229,10 +229,6 @@ function assertHasPip(python: string, env: Record<string, string | undefined>): 
   });
 }
 
-/**
- * Make the staged tree the one to commit: pip's bin/ and direct_url.json out, our scripts in,
- * no __pycache__, each RECORD rewritten; then the manifest of what is there.
- */
 /** A --find-links that is a URL (pip takes those as they are), not a directory. */
 export function isUrl(link: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(link);
@@ -250,12 +246,19 @@ function vendorSources(appDir: string, opts: Pick<VendorOptions, 'noIndex' | 'fi
       url.username = '';
       url.password = '';
       findLinks.push(url.href);
-    } else if (isInside(path.resolve(link), appDir)) findLinks.push(path.relative(appDir, path.resolve(link)).split(path.sep).join('/') || '.');
+      continue;
+    }
+    const dir = path.resolve(link);
+    if (isInside(dir, appDir)) findLinks.push(path.relative(appDir, dir).split(path.sep).join('/') || '.');
     else findLinksElsewhere++;
   }
   return { sources: { noIndex: opts.noIndex === true, findLinks, findLinksElsewhere } };
 }
 
+/**
+ * Make the staged tree the one to commit: pip's bin/ and direct_url.json out, our scripts in,
+ * no __pycache__, each RECORD rewritten; then the manifest of what is there.
+ */
 async function finishTree(
   stage: string,
   installed: InstalledDistribution[],

@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { readCredentials } from './credentials-store.js';
 import { BACKUP_DATABASE_DIR, type AppServiceScope } from './database-backup.js';
@@ -60,18 +61,18 @@ export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisS
   if (server === null) {
     throw new GatewayError('APPPKG_SERVICE_FAILED', {
       action: `restore of ${scope.desc.name}'s Redis keys`,
-      reason: `the backup holds ${snap.keys} Redis key${snap.keys === 1 ? '' : 's'}, but the app no longer asks for \`services: {redis: redis}\``,
+      reason: `the backup holds ${countOf(snap.keys, 'Redis key')}, but the app no longer asks for \`services: {redis: redis}\``,
       fix: `ask for it in app.yaml again, or load ${snap.file} by hand`,
     });
   }
   if (force) return;
   const keys = await countAppKeys(server, scope.desc.name);
   if (keys > 0) {
-    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: scope.desc.name, kind: 'redis', database: `${appRedisPrefix(scope.desc.name)}*`, found: `${keys} key${keys === 1 ? '' : 's'}`, dir: appDir });
+    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: scope.desc.name, kind: 'redis', database: `${appRedisPrefix(scope.desc.name)}*`, found: countOf(keys, 'key'), dir: appDir });
   }
 }
 
-/** Loads the backup's keys under the app's prefix (its keys deleted first when forced). */
+/** Loads the backup's keys under the app's prefix (forced: then its keys the backup lacks are deleted). */
 export async function restoreRedis(scope: AppServiceScope, backupDir: string, snap: RedisSnapshot, force: boolean): Promise<void> {
   const server = appRedisServer(scope)!;
   const file = path.join(backupDir, snap.file);
