@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { runCli, tempDir } from '../helpers/process.js';
 import { serversMissing, startPostgres, startRedis, type RunningPostgres, type RunningRedis } from '../helpers/servers.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('services: backup, restore, uninstall');
 const work = tempDir('apppkg-services-backup-');
@@ -21,6 +22,8 @@ let shop: string;
 let notes: string;
 
 const missing = serversMissing();
+// Each test below needs the servers: without them it is skipped, and the run says so.
+const withServers = runIf(test, missing === null, missing ?? '');
 
 test.before(async () => {
   if (missing) return;
@@ -46,8 +49,7 @@ const sql = async (dir: string, statement: string) => {
 };
 
 for (const kind of ['postgresql', 'sqlite'] as const) {
-  test(`${kind}: backup -> change -> restore brings the rows back; a database with tables is not clobbered without --force`, async () => {
-    if (missing) return console.log(`skipped: ${missing}`);
+  withServers(`${kind}: backup -> change -> restore brings the rows back; a database with tables is not clobbered without --force`, async () => {
     const dir = kind === 'postgresql' ? shop : notes;
     await sql(dir, 'CREATE TABLE t (x int)');
     await sql(dir, 'INSERT INTO t VALUES (1), (2)');
@@ -79,8 +81,7 @@ for (const kind of ['postgresql', 'sqlite'] as const) {
   });
 }
 
-test('postgresql: restore into an empty database needs no --force', async () => {
-  if (missing) return;
+withServers('postgresql: restore into an empty database needs no --force', async () => {
   const to = join(work.path, 'backup-postgresql');
   pg.psql('DROP DATABASE apppkg_shop WITH (FORCE)');
   const r = await cli(['restore', shop, '--from', to]);
@@ -88,8 +89,7 @@ test('postgresql: restore into an empty database needs no --force', async () => 
   assert.equal(await sql(shop, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
 });
 
-test('postgresql: restore onto a fresh host (a new state root, no role, no database) provisions first', async () => {
-  if (missing) return;
+withServers('postgresql: restore onto a fresh host (a new state root, no role, no database) provisions first', async () => {
   const to = join(work.path, 'backup-postgresql');
   const fresh = join(work.path, 'fresh-state');
   const server = await startPostgres();
@@ -108,8 +108,7 @@ test('postgresql: restore onto a fresh host (a new state root, no role, no datab
   }
 });
 
-test('redis: backup -> change -> restore brings the app\'s keys back with their expiry; keys there are kept without --force', async () => {
-  if (missing) return;
+withServers('redis: backup -> change -> restore brings the app\'s keys back with their expiry; keys there are kept without --force', async () => {
   // The app writes through its own user, as it would.
   const write = await cli(['run', shop], ['python', 'probe.py', 'redis-each', JSON.stringify([['SET', 'shop:plain', 'v1'], ['RPUSH', 'shop:list', 'a', 'b'], ['SET', 'shop:soon', 'x', 'EX', '1000']])]);
   assert.is(write.status, 0, write.stdout + write.stderr);
@@ -171,8 +170,7 @@ test('redis: backup -> change -> restore brings the app\'s keys back with their 
   }
 });
 
-test('uninstall drops the database, the role and the Redis user with its keys, and forgets the passwords', async () => {
-  if (missing) return;
+withServers('uninstall drops the database, the role and the Redis user with its keys, and forgets the passwords', async () => {
   const set = await cli(['run', shop], ['python', 'probe.py', 'redis', 'SET', 'shop:k', 'v']);
   assert.is(set.status, 0, set.stdout + set.stderr);
   assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_shop'"), '1');
@@ -193,8 +191,7 @@ test('uninstall drops the database, the role and the Redis user with its keys, a
   }
 });
 
-test('sqlite: the default needs no server; DATABASE_URL points into the data directory', async () => {
-  if (missing) return;
+withServers('sqlite: the default needs no server; DATABASE_URL points into the data directory', async () => {
   const plain = addPackage(work.path, 'services-probe', 'plain', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: sql\n']] });
   // No environment file at all: `sql` falls back to SQLite.
   const r = await runCli(['run', plain, '--state-dir', state, '--', 'python', '-c', 'import os; print(os.environ["DATABASE_URL"])'], { ms: 60_000, env: { APPPKG_STATE_DIR: state } });

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { serversMissing, startPostgres, type RunningPostgres } from '../helpers/servers.js';
+import { runIf } from '../helpers/skip.js';
 import { gatewayStatus } from '../helpers/status.js';
 
 const test = suite('services: examples/django-blog on PostgreSQL and on SQLite');
@@ -22,6 +23,8 @@ let gw: RunningGateway | null = null;
 let blog: string;
 
 const missing = serversMissing();
+// Each test below needs the servers: without them it is skipped, and the run says so.
+const withServers = runIf(test, missing === null, missing ?? '');
 
 test.before(async () => {
   if (missing) return;
@@ -38,8 +41,7 @@ test.after(async () => {
 
 const VENDOR = "from django.db import connection; print(connection.vendor, connection.settings_dict['NAME'])";
 
-test('on PostgreSQL: migrated by commands.install at the first start, a post written through run is served', async () => {
-  if (missing) return console.log(`skipped: ${missing}`);
+withServers('on PostgreSQL: migrated by commands.install at the first start, a post written through run is served', async () => {
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile], { ms: 60_000, env });
   await waitFor(async () => (await gatewayStatus(gw!)).apps[0]?.state === 'ready', 120_000, 'the blog to serve');
   const which = await runCli(['run', blog, '--environment', envFile, '--state-dir', state, '--', 'python', 'manage.py', 'shell', '-c', VENDOR], { ms: 60_000, env });
@@ -59,8 +61,7 @@ test('on PostgreSQL: migrated by commands.install at the first start, a post wri
   gw = null;
 });
 
-test('on SQLite: with no PostgreSQL named, DATABASE_URL is the data directory\'s db.sqlite3', async () => {
-  if (missing) return;
+withServers('on SQLite: with no PostgreSQL named, DATABASE_URL is the data directory\'s db.sqlite3', async () => {
   const sqliteState = join(work.path, 'state-sqlite');
   const opts = { ms: 120_000, env: { APPPKG_STATE_DIR: sqliteState } };
   const migrated = await runCli(['run', blog, '--state-dir', sqliteState, '--', 'python', 'manage.py', 'migrate', '--noinput'], opts);

@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { serversMissing, startPostgres, startRedis, type RunningPostgres, type RunningRedis } from '../helpers/servers.js';
+import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 
 const test = suite('services: under --apps');
@@ -23,6 +24,8 @@ let redis: RunningRedis;
 let gw: RunningGateway | null = null;
 
 const missing = serversMissing();
+// Each test below needs the servers: without them it is skipped, and the run says so.
+const withServers = runIf(test, missing === null, missing ?? '');
 
 test.before(async () => {
   if (missing) return;
@@ -65,8 +68,7 @@ async function whoami(name = 'shop'): Promise<{ user: string; database: string; 
 
 const keptPassword = () => JSON.parse(readFileSync(join(state, 'services', 'shop.json'), 'utf8')).postgresql.password as string;
 
-test('the first start makes the database; the same password across a restart and a new version', async () => {
-  if (missing) return console.log(`skipped: ${missing}`);
+withServers('the first start makes the database; the same password across a restart and a new version', async () => {
   await startGateway();
   const first = await whoami();
   assert.is(first.user, 'apppkg_shop');
@@ -91,8 +93,7 @@ test('the first start makes the database; the same password across a restart and
   for (const secret of [password, pg.adminPassword, redis.adminPassword]) assert.not.ok(gw!.output().includes(secret), 'the log holds a password');
 });
 
-test('a kept password removed by hand is made again at the next start, and logged', async () => {
-  if (missing) return;
+withServers('a kept password removed by hand is made again at the next start, and logged', async () => {
   await stopGateway();
   const before = keptPassword();
   rmSync(join(state, 'services', 'shop.json'));
@@ -104,8 +105,7 @@ test('a kept password removed by hand is made again at the next start, and logge
   assert.not.ok(gw!.output().includes(keptPassword()));
 });
 
-test('a service the host lacks, or a server that is down, refuses that app alone, naming the key', async () => {
-  if (missing) return;
+withServers('a service the host lacks, or a server that is down, refuses that app alone, naming the key', async () => {
   await stopGateway();
   addPackage(apps, 'services-probe', 'cache', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  redis: redis\n']] });
   addPackage(apps, 'services-probe', 'ledger', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: postgresql\n']] });

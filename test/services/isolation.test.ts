@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { runCli, tempDir } from '../helpers/process.js';
 import { serversMissing, startPostgres, startRedis, type RunningPostgres, type RunningRedis } from '../helpers/servers.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('services: two apps isolated');
 const work = tempDir('apppkg-services-iso-');
@@ -20,6 +21,8 @@ let alpha: string;
 let beta: string;
 
 const missing = serversMissing();
+// Each test below needs the servers: without them it is skipped, and the run says so.
+const withServers = runIf(test, missing === null, missing ?? '');
 
 test.before(async () => {
   if (missing) return;
@@ -43,8 +46,7 @@ function kept(app: string): { postgresql: { password: string }; redis: { passwor
   return JSON.parse(readFileSync(join(state, 'services', `${app}.json`), 'utf8'));
 }
 
-test('install creates each app its database, role and Redis user, passwords kept 0600', async () => {
-  if (missing) return console.log(`skipped: ${missing}`);
+withServers('install creates each app its database, role and Redis user, passwords kept 0600', async () => {
   for (const dir of [alpha, beta]) {
     const r = await cli(['install', dir]);
     assert.is(r.status, 0, r.stdout + r.stderr);
@@ -57,8 +59,7 @@ test('install creates each app its database, role and Redis user, passwords kept
   assert.is(pg.psql("SELECT datname FROM pg_database WHERE datname LIKE 'apppkg_%' ORDER BY 1"), 'apppkg_alpha\napppkg_beta');
 });
 
-test('each app writes its own database and its own keys', async () => {
-  if (missing) return;
+withServers('each app writes its own database and its own keys', async () => {
   const made = await probe(alpha, 'sql', 'CREATE TABLE t (x int); INSERT INTO t VALUES (1); SELECT current_user, current_database()');
   assert.is(made.status, 0, made.stdout + made.stderr);
   assert.equal(JSON.parse(made.stdout), [['apppkg_alpha', 'apppkg_alpha']]);
@@ -69,8 +70,7 @@ test('each app writes its own database and its own keys', async () => {
   assert.is((await probe(beta, 'redis', 'SET', 'beta:k', 'from beta')).status, 0);
 });
 
-test("neither app gets into the other's database", async () => {
-  if (missing) return;
+withServers("neither app gets into the other's database", async () => {
   for (const [dir, other] of [[alpha, 'apppkg_beta'], [beta, 'apppkg_alpha']]) {
     const r = await probe(dir, 'connect', other);
     assert.is(r.status, 3, `${dir} reached ${other}: ${r.stdout}${r.stderr}`);
@@ -82,8 +82,7 @@ test("neither app gets into the other's database", async () => {
   assert.match(r.stdout, /relation "t" does not exist/);
 });
 
-test("neither app reads, lists or deletes the other's keys", async () => {
-  if (missing) return;
+withServers("neither app reads, lists or deletes the other's keys", async () => {
   const tries = [['GET', 'beta:k'], ['SET', 'beta:k', 'x'], ['DEL', 'beta:k'], ['KEYS', '*'], ['SCAN', '0'], ['FLUSHALL'], ['FLUSHDB'], ['RANDOMKEY'], ['CONFIG', 'GET', '*'], ['SELECT', '1'], ['PUBLISH', 'beta:news', 'x']];
   const r = await probe(alpha, 'redis-each', JSON.stringify(tries));
   assert.is(r.status, 0, r.stdout + r.stderr);
@@ -92,8 +91,7 @@ test("neither app reads, lists or deletes the other's keys", async () => {
   assert.is(JSON.parse((await probe(beta, 'redis', 'GET', 'beta:k')).stdout), 'from beta');
 });
 
-test('describe and check show what the app asks and gets, passwords masked; nothing prints one', async () => {
-  if (missing) return;
+withServers('describe and check show what the app asks and gets, passwords masked; nothing prints one', async () => {
   const described = await cli(['describe', alpha]);
   assert.is(described.status, 0, described.stderr);
   const d = JSON.parse(described.stdout);
@@ -116,8 +114,7 @@ test('describe and check show what the app asks and gets, passwords masked; noth
   }
 });
 
-test('check says when a server does not answer, naming the key to set', async () => {
-  if (missing) return;
+withServers('check says when a server does not answer, naming the key to set', async () => {
   const dead = join(work.path, 'dead-environment.yaml');
   writeFileSync(dead, `services:\n  postgresql: postgresql://postgres@${encodeURIComponent(join(work.path, 'nowhere'))}:5432/postgres\n  redis: ${redis.url}\n`);
   const r = await runCli(['check', alpha, '--environment', dead, '--state-dir', state], { ms: 60_000, env });
