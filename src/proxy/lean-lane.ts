@@ -1,7 +1,7 @@
 // The front's lean lane: every client connection starts here, on the raw socket. Plain requests
-// (net/plain-head.ts: GET or HEAD, HTTP/1.1, no body) that go to an app's Python workers are
-// read and answered without node:http's IncomingMessage and ServerResponse (2-4 µs of the
-// front's CPU per request, docs/performance.md). The first request that is
+// (net/plain-head.ts: HTTP/1.1, a body framed by Content-Length or none) that go to an app's
+// Python workers are read and answered without node:http's IncomingMessage and ServerResponse
+// (2-4 µs of the front's CPU per GET, more for a body: docs/performance.md). The first request that is
 // not plain, or that goes elsewhere (a static file, a process's route, an error), hands the
 // connection to node:http for the rest of its life: its bytes go back into the socket, and
 // node:http reads them as if it had read the connection from the start. Responses to
@@ -10,7 +10,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parsePlainHead } from '../net/plain-head.js';
-import { LeanRequest, LeanResponse, type ResponseOutput, type WriteDone } from './lean-response.js';
+import { LeanRequest, type BodySource } from './lean-request.js';
+import { LeanResponse, type ResponseOutput, type WriteDone } from './lean-response.js';
 
 export interface LeanLaneOptions {
   /** Largest request head, in bytes: a larger one goes to node:http (431 there). */
@@ -110,7 +111,7 @@ export class LeanLane {
   }
 }
 
-class LeanConnection implements ResponseOutput {
+class LeanConnection implements ResponseOutput, BodySource {
   /** Responses in request order, until each is in the kernel's hands (or the socket closed). */
   private readonly responses: LeanResponse[] = [];
   /** Index in `responses` of the one whose bytes go to the socket now; later ones keep a backlog. */
@@ -119,7 +120,11 @@ class LeanConnection implements ResponseOutput {
   private handOff: Buffer | null = null;
   /** The client or the app said close: nothing more is read. */
   private noMore = false;
+  /** The request whose body the next bytes from the client are. */
+  private receiving: LeanRequest | null = null;
   private pausedForPipeline = false;
+  /** The lane paused the socket (32 answers owed, or a body with nowhere to go). */
+  private paused = false;
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = Date.now();
 
@@ -131,7 +136,9 @@ class LeanConnection implements ResponseOutput {
    */
   private readonly onEnd = (): void => {
     this.noMore = true;
-    if (this.responses.length === 0) this.socket.destroySoon();
+    // A body cut short can never be finished: the request is gone (node:http: a parse error).
+    if (this.receiving !== null) this.socket.destroy();
+    else if (this.responses.length === 0) this.socket.destroySoon();
   };
 
   constructor(
@@ -158,15 +165,15 @@ class LeanConnection implements ResponseOutput {
   private read(data: Buffer): void {
     if (this.noMore) return;
     const maxHead = this.lane.options.maxHeaderSize;
-    let start = 0;
-    while (start < data.length) {
+    let start = this.receiving === null ? 0 : this.receiveBody(data, 0);
+    while (start < data.length && !this.noMore) {
       const end = data.indexOf(HEAD_END, start);
       // A head split across reads, or too large: node:http reads it (and times it, and
       // answers 431), as it reads every head that is not plain.
       if (end === -1 || end - start > maxHead) return this.startHandOff(data.subarray(start));
       const head = parsePlainHead(data.toString('latin1', start, end));
       if (head === null) return this.startHandOff(data.subarray(start));
-      const req = new LeanRequest(head, this.socket);
+      const req = new LeanRequest(head, this.socket, this);
       const res = new LeanResponse(this, req, head.keepAlive);
       if (this.responses.length === 0) this.lane.busy(this);
       this.responses.push(res);
@@ -175,17 +182,50 @@ class LeanConnection implements ResponseOutput {
         return this.startHandOff(data.subarray(start));
       }
       start = end + 4;
-      if (!head.keepAlive) {
-        // What a client pipelines after saying close is not read (as node:http).
-        this.noMore = true;
-        this.socket.removeListener('data', this.onData);
-        return;
+      if (req.remaining > 0) {
+        this.receiving = req;
+        start = this.receiveBody(data, start);
+      } else if (!head.keepAlive) {
+        this.stopReading();
       }
     }
-    if (this.responses.length >= MAX_PIPELINED && !this.pausedForPipeline) {
-      this.pausedForPipeline = true;
-      this.socket.pause();
+    if (this.responses.length >= MAX_PIPELINED) this.pausedForPipeline = true;
+    this.bodyFlowChanged();
+  }
+
+  /** The body being received takes its bytes from `data` at `start`; returns where they end. */
+  private receiveBody(data: Buffer, start: number): number {
+    const req = this.receiving!;
+    const end = Math.min(data.length, start + req.remaining);
+    if (end > start) req.receive(data.subarray(start, end));
+    // Answered before its body was all in: the rest is dropped, and the keep-alive clock counts
+    // from the last piece (node:http's socket timeout after a response: a stalled body closes).
+    if (this.responses.length === 0) this.startWaiting();
+    if (req.complete) {
+      this.receiving = null;
+      if (!req.keepAlive) this.stopReading();
     }
+    return end;
+  }
+
+  /** What a client pipelines after saying close is not read (as node:http). */
+  private stopReading(): void {
+    this.noMore = true;
+    this.socket.removeListener('data', this.onData);
+  }
+
+  /**
+   * Reads the client while nothing holds it back: 32 answers owed, or a body with nowhere to go
+   * yet (lean-request.ts), so what a client sends ahead waits in its own socket buffer.
+   */
+  bodyFlowChanged(): void {
+    if (this.handOff !== null || this.noMore) return;
+    let hold = this.pausedForPipeline || (this.receiving !== null && this.receiving.holdsBack);
+    for (let i = 0; i < this.responses.length && !hold; i++) hold = this.responses[i].req.holdsBack;
+    if (hold === this.paused) return;
+    this.paused = hold;
+    if (hold) this.socket.pause();
+    else this.socket.resume();
   }
 
   private startHandOff(rest: Buffer): void {
@@ -287,14 +327,19 @@ class LeanConnection implements ResponseOutput {
     if (index === -1) return;
     this.responses.splice(index, 1);
     if (index < this.writer) this.writer--;
-    if (this.responses.length === 0 && this.handOff === null && !this.noMore) {
-      this.waitingSince = Date.now();
-      this.lane.waiting(this);
-    }
-    if (this.pausedForPipeline && this.responses.length < MAX_PIPELINED / 2 && this.handOff === null) {
+    if (this.responses.length === 0 && this.handOff === null && !this.noMore) this.startWaiting();
+    // Answered without reading all of its body (an error, an app that did not read it): the rest
+    // is read and dropped, and the connection goes on (node:http does the same).
+    res.req.dump();
+    if (this.pausedForPipeline && this.responses.length < MAX_PIPELINED / 2) {
       this.pausedForPipeline = false;
-      this.socket.resume();
+      this.bodyFlowChanged();
     }
+  }
+
+  private startWaiting(): void {
+    this.waitingSince = Date.now();
+    this.lane.waiting(this);
   }
 
   destroy(): void {

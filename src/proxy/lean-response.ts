@@ -1,5 +1,5 @@
-// A plain request (net/plain-head.ts) and its response on the lean lane (lean-lane.ts): the part
-// of IncomingMessage and ServerResponse the way to a Python worker uses (forward-wsgi.ts,
+// The response to a plain request (net/plain-head.ts, lean-request.ts) on the lean lane
+// (lean-lane.ts): the part of ServerResponse the way to a Python worker uses (forward-wsgi.ts,
 // wsgi-exchange.ts, the dispatcher's queue, error-response.ts, the access log), and nothing
 // else. The lane only gives the proxy requests that go that way; a request for a static file, a
 // process's route or no app at all goes to node:http instead. What goes on the wire is what
@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { PlainHead } from '../net/plain-head.js';
+import type { LeanRequest } from './lean-request.js';
 
 /** What the response writes through: its connection, which keeps pipelined responses in order. */
 export interface ResponseOutput {
@@ -31,39 +31,6 @@ export interface ResponseOutput {
 }
 
 export type WriteDone = (err?: Error | null) => void;
-
-export class LeanRequest {
-  readonly method: 'GET' | 'HEAD';
-  url: string;
-  readonly headers: Record<string, string>;
-  readonly rawHeaders: string[];
-  readonly httpVersion = '1.1';
-  readonly httpVersionMajor = 1;
-  readonly httpVersionMinor = 1;
-  /** A plain request has no body: it is complete when its head is. */
-  readonly complete = true;
-
-  constructor(
-    head: PlainHead,
-    readonly socket: Socket,
-  ) {
-    this.method = head.method;
-    this.url = head.url;
-    this.headers = head.headers;
-    this.rawHeaders = head.rawHeaders;
-  }
-
-  // A body-less request has nothing to pause: the proxy's calls for bodies land here harmlessly.
-  pause(): this {
-    return this;
-  }
-  resume(): this {
-    return this;
-  }
-  isPaused(): boolean {
-    return false;
-  }
-}
 
 type HeaderInput = readonly string[] | Record<string, string | number> | undefined;
 

@@ -1,8 +1,11 @@
-// The lean lane (src/proxy/lean-lane.ts) answers plain GET and HEAD requests without node:http.
-// What a client sees must not change: the same bytes as node:http writes for every framing
-// (a second gateway with APPPKG_LEAN_LANE=0 is the reference), pipelined answers in request
-// order across the hand-off to node:http, heads it does not take served by node:http, idle
+// The lean lane (src/proxy/lean-lane.ts) answers plain requests without node:http: GET and HEAD,
+// and bodies framed by Content-Length. What a client sees must not change: the same bytes as
+// node:http writes for every framing (a second gateway with APPPKG_LEAN_LANE=0 is the
+// reference), pipelined answers in request order across the hand-off to node:http, heads it
+// does not take served by node:http, bodies however they arrive and whether or not the app
+// reads them, a slow app holding the client back rather than the gateway buffering, idle
 // connections closed, and a stop that waits for nothing but the answers under way.
+import { createHash } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -10,6 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
+import { readFileSync } from 'node:fs';
 import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('lean lane');
@@ -21,7 +25,11 @@ let reference: RunningGateway;
 
 function start(state: string, env: NodeJS.ProcessEnv): Promise<RunningGateway> {
   const envFile = join(state, 'environment.yaml');
-  writeFileSync(envFile, 'apps:\n  lean:\n    mount: /\n    workers: 1\n    threads: 4\n');
+  // `tiny` is full after two requests: one running, one waiting (queue: 1).
+  writeFileSync(
+    envFile,
+    'apps:\n  lean:\n    mount: /\n    workers: 1\n    threads: 4\n    max_body: 128MB\n  tiny:\n    mount: /tiny\n    workers: 1\n    threads: 1\n    queue: 1\n',
+  );
   return startCli(
     ['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile, '--access-log', 'off', '--header-timeout', '1'],
     { env },
@@ -30,6 +38,7 @@ function start(state: string, env: NodeJS.ProcessEnv): Promise<RunningGateway> {
 
 test.before(async () => {
   addPackage(apps.path, 'lean-lane', 'lean');
+  addPackage(apps.path, 'lean-lane', 'tiny');
   // Set either way: a lane left off by the environment would make the comparisons below vacuous.
   [lean, reference] = await Promise.all([start(leanState.path, { APPPKG_LEAN_LANE: '1' }), start(nodeState.path, { APPPKG_LEAN_LANE: '0' })]);
 });
@@ -122,6 +131,131 @@ test('a head that arrives in pieces, and heads that are not plain, are answered 
     const { lean: a, node: b } = await both(Buffer.from(head, 'latin1'));
     assert.ok(/^HTTP\/1\.[01] (200|400) /.test(a), a);
     assert.is(a, b);
+  }
+});
+
+/** Writes `data` in pieces of `size` bytes, each in a turn of its own, and gathers everything until the server closes. */
+async function inPieces(port: number, data: Buffer, size: number): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  let raw = '';
+  let closed = false;
+  socket.on('data', (c) => (raw += c.toString('latin1')));
+  socket.on('error', () => {});
+  socket.on('close', () => (closed = true));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  for (let at = 0; at < data.length; at += size) {
+    socket.write(data.subarray(at, at + size));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await waitFor(() => closed, 10_000, 'the answers, then the close');
+  return raw;
+}
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+const post = (method: string, path: string, body: Buffer | string, extra = ''): Buffer =>
+  Buffer.concat([Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: lean.test\r\nUser-Agent: lean-test\r\nContent-Length: ${body.length}\r\n${extra}\r\n`), Buffer.from(body)]);
+
+test('bodies framed by Content-Length, pipelined, read or not by the app, whole or in pieces: the same bytes as node:http', async () => {
+  const large = Buffer.alloc(300_000, 'abcdefghij');
+  const batch = Buffer.concat([
+    post('POST', '/echo', 'hello'),
+    post('PUT', '/?unread', 'the app never reads this'), // dropped, and the next request is read after it
+    post('PATCH', '/count', large),
+    post('DELETE', '/?empty', ''),
+    post('POST', '/count?in=pieces', large.subarray(0, 70_000)),
+    post('GET', '/?with-a-body', 'x'.repeat(100_000)),
+    Buffer.from(get('/?after')),
+    Buffer.from(CLOSE),
+  ]);
+  const { lean: a, node: b } = await both(batch);
+  const bodies = a.split(/\r\n\r\n/).slice(1).map((part) => part.split('HTTP/1.1 ')[0]);
+  assert.equal(bodies, [
+    'POST /echo? host=lean.test ua=lean-test body=hello',
+    'PUT /?unread host=lean.test ua=lean-test',
+    `PATCH count=300000 sha256=${sha256(large)}`,
+    'DELETE /?empty host=lean.test ua=lean-test',
+    `POST count=70000 sha256=${sha256(large.subarray(0, 70_000))}`,
+    'GET /?with-a-body host=lean.test ua=lean-test',
+    'GET /?after host=lean.test ua=lean-test',
+    'closed',
+  ]);
+  assert.is(a, b);
+  // As a slow client sends them: heads and bodies cut anywhere (the small ones byte by byte).
+  const small = Buffer.concat([post('POST', '/echo', 'hello'), post('PUT', '/?unread', 'x'.repeat(300)), post('POST', '/count', 'y'.repeat(2000)), Buffer.from(CLOSE)]);
+  for (const [data, size] of [[small, 1], [batch, 1000], [batch, 65_537]] as const) {
+    const [viaLane, viaNode] = await Promise.all([inPieces(portOf(lean), data, size), inPieces(portOf(reference), data, size)]);
+    assert.is(withoutDates(viaLane), withoutDates(viaNode), `in pieces of ${size}`);
+    assert.is(viaLane.match(/HTTP\/1\.1 200 /g)?.length, data === batch ? 8 : 4, viaLane);
+  }
+});
+
+test('a large body an app reads slowly holds the client back: the front does not buffer it', async () => {
+  const front = lean.child.pid!; // the launcher execs node
+  assert.is(readFileSync(`/proc/${front}/comm`, 'utf8').trim(), 'node');
+  const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${front}/status`, 'utf8'))![1]) * 1024;
+  const body = Buffer.alloc(64 << 20, 'slow body ');
+  const before = rss();
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, rss())), 20);
+  try {
+    const raw = await rawRequest(portOf(lean), Buffer.concat([post('POST', '/count?sleep=0.002', body, 'Connection: close\r\n')]), 60_000);
+    assert.ok(raw.endsWith(`POST count=${body.length} sha256=${sha256(body)}`), raw.slice(0, 300));
+  } finally {
+    clearInterval(sampler);
+  }
+  assert.ok(peak - before < 32 << 20, `the front grew by ${((peak - before) / 2 ** 20).toFixed(1)} MiB for a 64 MiB body`);
+});
+
+test('a body over max_body is refused with 413 before the app sees it, and the connection closes (node:http too)', async () => {
+  const head = `POST /count HTTP/1.1\r\nHost: lean.test\r\nContent-Length: ${200 << 20}\r\n\r\n${'x'.repeat(1000)}`;
+  const { lean: a, node: b } = await both(head);
+  assert.ok(a.startsWith('HTTP/1.1 413 '), a);
+  assert.ok(a.includes('Connection: close\r\n'), a);
+  assert.is(a, b);
+});
+
+test('a client that leaves or half-closes in the middle of a body: its connection closes, the app\'s read ends, the next client is served', async () => {
+  const pids = statusPids(await gatewayStatus(lean));
+  for (const leave of ['destroy', 'end'] as const) {
+    const socket = net.connect(portOf(lean), '127.0.0.1');
+    let closed = false;
+    socket.on('error', () => {});
+    socket.on('close', () => (closed = true));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(post('POST', '/count', 'x'.repeat(1000)).subarray(0, 500));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (leave === 'destroy') socket.destroy();
+    else socket.end();
+    await waitFor(() => closed, 3000, `the connection closed after the client's ${leave}`);
+  }
+  // Every thread free again: four slow reads at once still fit the app's 4 threads.
+  const answers = await Promise.all([1, 2, 3, 4].map((i) => rawRequest(portOf(lean), post('POST', `/count?n=${i}`, 'abc', 'Connection: close\r\n'), 10_000)));
+  for (const raw of answers) assert.ok(raw.endsWith('POST count=3 sha256=' + sha256(Buffer.from('abc'))), raw);
+  assert.equal(statusPids(await gatewayStatus(lean)), pids);
+});
+
+test('a body that arrives while its request waits for a thread is held, then read whole', async () => {
+  // 4 threads and 16 more requests may wait in the worker: the 21st waits in the gateway.
+  const sleepers = Array.from({ length: 24 }, () => rawRequest(portOf(lean), get('/sleep?t=1', 'Connection: close\r\n'), 20_000));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const body = Buffer.alloc(2 << 20, 'queued ');
+  const raw = await rawRequest(portOf(lean), post('POST', '/count', body, 'Connection: close\r\n'), 20_000);
+  assert.ok(raw.endsWith(`POST count=${body.length} sha256=${sha256(body)}`), raw.slice(0, 300));
+  for (const slept of await Promise.all(sleepers)) assert.ok(slept.endsWith('slept'), slept);
+});
+
+test('a request the gateway refuses before its body is read (503, app busy): the body is dropped and the next request read (node:http too)', async () => {
+  for (const gw of [lean, reference]) {
+    const sleepers = [1, 2].map(() => rawRequest(portOf(gw), get('/tiny/sleep?t=1', 'Connection: close\r\n'), 10_000));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Larger than one read: what is left of the body comes after the answer.
+    const raw = await rawRequest(portOf(gw), Buffer.concat([post('POST', '/tiny/count', Buffer.alloc(300_000, 'z')), Buffer.from(get('/?after', 'Connection: close\r\n'))]), 10_000);
+    const answers = raw.split(/(?=HTTP\/1\.1 )/);
+    assert.is(answers.length, 2, raw);
+    assert.ok(answers[0].startsWith('HTTP/1.1 503 '), answers[0]);
+    assert.ok(answers[1].startsWith('HTTP/1.1 200 ') && answers[1].endsWith('GET /?after host=lean.test ua=lean-test'), answers[1]);
+    for (const slept of await Promise.all(sleepers)) assert.ok(slept.endsWith('slept'), slept);
   }
 });
 

@@ -11,6 +11,7 @@ test('a plain GET and HEAD: method, target as sent, fields trimmed, lower-case n
     rawHeaders: ['Host', 'lean.test', 'Accept', '*/*', 'X-Empty', ''],
     headers: { host: 'lean.test', accept: '*/*', 'x-empty': '' },
     keepAlive: true,
+    bodyLength: 0,
   });
   const head = parsePlainHead('HEAD / HTTP/1.1\r\nhost: x\r\nConnection: Close');
   assert.is(head?.method, 'HEAD');
@@ -19,9 +20,22 @@ test('a plain GET and HEAD: method, target as sent, fields trimmed, lower-case n
   assert.is(parsePlainHead('GET / HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9')?.headers['x-latin'], 'caf\xe9');
 });
 
+test('a body framed by Content-Length, on any of the plain methods; none when it is absent', () => {
+  for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+    const head = parsePlainHead(`${method} /x HTTP/1.1\r\nHost: x\r\nContent-Length:  65536 `);
+    assert.is(head?.method, method);
+    assert.is(head?.bodyLength, 65536);
+    assert.is(head?.headers['content-length'], '65536');
+  }
+  assert.is(parsePlainHead('POST / HTTP/1.1\r\nHost: x')?.bodyLength, 0);
+  assert.is(parsePlainHead('DELETE / HTTP/1.1\r\nHost: x\r\nContent-Length: 0')?.bodyLength, 0);
+  assert.is(parsePlainHead('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 007')?.bodyLength, 7);
+});
+
 test('anything else is node:http\'s to read', () => {
   const notPlain = [
-    'POST / HTTP/1.1\r\nHost: x',
+    'CONNECT x:443 HTTP/1.1\r\nHost: x:443',
+    'TRACE / HTTP/1.1\r\nHost: x',
     'get / HTTP/1.1\r\nHost: x',
     'GET http://x/ HTTP/1.1\r\nHost: x',
     'OPTIONS * HTTP/1.1\r\nHost: x',
@@ -33,7 +47,12 @@ test('anything else is node:http\'s to read', () => {
     'GET / HTTP/1.1\r\nAccept: */*',
     'GET / HTTP/1.1\r\nHost: x\r\nhost: y',
     'GET / HTTP/1.1\r\nHost: x\r\nAccept: a\r\nACCEPT: b',
-    'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0',
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1',
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1',
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1',
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2',
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1234567890123456',
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked',
     'GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked',
     'GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue',
     'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade',

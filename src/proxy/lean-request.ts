@@ -1,0 +1,131 @@
+// A plain request on the lean lane (lean-lane.ts, net/plain-head.ts): the part of IncomingMessage
+// the way to a Python worker reads (forward-wsgi.ts, wsgi-exchange.ts, the dispatcher's queue,
+// the access log), its body included. A body framed by Content-Length reaches the exchange as
+// slices of the socket's own reads: node:http's parser copies every piece of a body into a new
+// Buffer (~9% of the front's CPU for a 64 KiB POST, docs/performance.md), and its Readable
+// machinery is the rest of what the lane saves. As a Readable: the body flows once a 'data'
+// listener is added, unless paused; what arrives while nobody takes it is held, and the
+// connection stops reading the client meanwhile (TCP pushes back, as node:http's readStop).
+
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { PlainHead } from '../net/plain-head.js';
+
+/** The connection a request's body comes from: it reads the client only while no body is held. */
+export interface BodySource {
+  bodyFlowChanged(): void;
+}
+
+export class LeanRequest extends EventEmitter {
+  readonly method: string;
+  url: string;
+  readonly headers: Record<string, string>;
+  readonly rawHeaders: string[];
+  readonly httpVersion = '1.1';
+  readonly httpVersionMajor = 1;
+  readonly httpVersionMinor = 1;
+  /** The client did not say Connection: close. */
+  readonly keepAlive: boolean;
+  /** Body bytes the client has still to send. */
+  remaining: number;
+  /** Arrived while nobody took them (not listened to yet, or paused), in order. */
+  private held: Buffer[] | null = null;
+  /** As a Readable's flowing state: null until a 'data' listener or a resume(), false when paused. */
+  private flowing: boolean | null = null;
+  private ended = false;
+  /** Its response is finished: the rest of the body is read and dropped (node:http's _dump). */
+  private dumped = false;
+  private flushing = false;
+
+  constructor(
+    head: PlainHead,
+    readonly socket: Socket,
+    private readonly source: BodySource,
+  ) {
+    super();
+    this.method = head.method;
+    this.url = head.url;
+    this.headers = head.headers;
+    this.rawHeaders = head.rawHeaders;
+    this.keepAlive = head.keepAlive;
+    this.remaining = head.bodyLength;
+  }
+
+  /** Every byte of the body has arrived (whether or not it was read): IncomingMessage.complete. */
+  get complete(): boolean {
+    return this.remaining === 0;
+  }
+
+  /** The client's bytes must wait: some of this body has nowhere to go yet. */
+  get holdsBack(): boolean {
+    if (this.dumped) return false;
+    return this.held !== null || (this.remaining > 0 && this.flowing !== true);
+  }
+
+  // As Readable.on: a 'data' listener starts the flow (the exchange attaches with on()).
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener);
+    if (event === 'data' && this.flowing === null) this.resume();
+    return this;
+  }
+
+  /** The next piece of the body, from the connection (never more than `remaining`). */
+  receive(chunk: Buffer): void {
+    this.remaining -= chunk.length;
+    if (this.dumped) return;
+    if (this.flowing === true && this.held === null) this.emit('data', chunk);
+    else (this.held ??= []).push(chunk);
+    this.endIfDone();
+  }
+
+  pause(): this {
+    if (this.flowing !== false && !this.dumped) {
+      this.flowing = false;
+      this.source.bodyFlowChanged();
+    }
+    return this;
+  }
+
+  resume(): this {
+    if (this.flowing === true || this.dumped) return this;
+    this.flowing = true;
+    // As a Readable, what was held flows from the next tick, not inside the caller's call.
+    if (!this.flushing && (this.held !== null || this.remaining === 0)) {
+      this.flushing = true;
+      process.nextTick(() => this.flush());
+    } else {
+      this.source.bodyFlowChanged();
+    }
+    return this;
+  }
+
+  isPaused(): boolean {
+    return this.flowing === false;
+  }
+
+  /** Its response is finished: what is held is dropped, and what still comes is read and dropped. */
+  dump(): void {
+    if (this.dumped || (this.ended && this.held === null)) return;
+    this.dumped = true;
+    this.held = null;
+    this.source.bodyFlowChanged();
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    while (this.held !== null && this.flowing === true && !this.dumped) {
+      const chunk = this.held.shift()!;
+      if (this.held.length === 0) this.held = null;
+      this.emit('data', chunk);
+    }
+    this.endIfDone();
+    this.source.bodyFlowChanged();
+  }
+
+  private endIfDone(): void {
+    if (this.remaining === 0 && this.held === null && this.flowing === true && !this.ended) {
+      this.ended = true;
+      this.emit('end');
+    }
+  }
+}
