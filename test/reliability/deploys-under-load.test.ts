@@ -54,20 +54,29 @@ function startLoad(url: string, expected: { version: string | null; since: numbe
   const load: Load = { sent: 0, answered: 0, failed: 0, failures: [], byVersion: new Map(), stale: [], startedAt: performance.now(), stoppedAt: 0 };
   let running = true;
   const deadline = Date.now() + 10 * 60_000; // bounded even if the test forgets to stop it
-  const client = async () => {
+  // Every other client POSTs a body the app reads and counts: a body in flight across a switch
+  // must reach the version that answers, whole.
+  const client = async (_: unknown, index: number) => {
+    const body = index % 2 === 1 ? Buffer.alloc(20_000 + index, 'b') : null;
     while (running && Date.now() < deadline) {
       const sentAt = performance.now();
       const want = expected.version !== null && sentAt > expected.since ? expected.version : null;
       load.sent++;
       try {
-        const res = await pool.request({ path: pathname, method: 'GET', headersTimeout: 30_000, bodyTimeout: 30_000 });
-        const body = await res.body.text();
+        const res = await pool.request({ path: pathname, method: body === null ? 'GET' : 'POST', body, headersTimeout: 30_000, bodyTimeout: 30_000 });
+        const text = await res.body.text();
         if (res.statusCode !== 200) {
           load.failed++;
-          load.failures.push(`${res.statusCode}: ${body.slice(0, 200)}`);
+          load.failures.push(`${res.statusCode}: ${text.slice(0, 200)}`);
           continue;
         }
-        const version = String(JSON.parse(body).version);
+        const answer = JSON.parse(text);
+        if (answer.body !== (body?.length ?? 0)) {
+          load.failed++;
+          load.failures.push(`sent a body of ${body?.length ?? 0} bytes, the app read ${answer.body}`);
+          continue;
+        }
+        const version = String(answer.version);
         load.answered++;
         load.byVersion.set(version, (load.byVersion.get(version) ?? 0) + 1);
         if (want !== null && version !== want) load.stale.push(`sent ${(sentAt / 1000).toFixed(3)} s after status said ${want}, answered by ${version}`);
