@@ -6,8 +6,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { assertNoOrphans, BIN, childPids, EXAMPLES, FIXTURES, tempDir, waitFor } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
@@ -33,8 +33,32 @@ test('through a symlink elsewhere, the launcher execs Node on dist/ with its V8 
     assert.ok(argv.includes('--initial-old-space-size=64'), argv.join(' '));
     assert.ok(argv.some((a) => a.endsWith(join('dist', 'cli', 'main.js'))), argv.join(' '));
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    // A launcher that failed has exited already: waiting for an 'exit' that came would hang.
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+});
+
+test('the launcher finds dist/ through a chain of relative and absolute symlinks, and when started by a relative path', () => {
+  // As npm lays it out: node_modules/.bin/NAME -> ../PKG/bin/NAME (relative), here reaching
+  // the checkout's launcher through one more, absolute, link.
+  const pkgBin = join(work.path, 'node_modules', 'apppkg-gateway', 'bin');
+  const dotBin = join(work.path, 'node_modules', '.bin');
+  mkdirSync(pkgBin, { recursive: true });
+  mkdirSync(dotBin, { recursive: true });
+  symlinkSync(BIN, join(pkgBin, 'apppkg-gateway'));
+  symlinkSync(relative(dotBin, join(pkgBin, 'apppkg-gateway')), join(dotBin, 'apppkg-gateway'));
+  const version = `apppkg-gateway ${JSON.parse(readFileSync(join(dirname(BIN), '..', 'package.json'), 'utf8')).version}`;
+  for (const [command, cwd] of [
+    [join(dotBin, 'apppkg-gateway'), work.path],
+    [join('node_modules', '.bin', 'apppkg-gateway'), work.path],
+    [join('bin', 'apppkg-gateway'), join(dirname(BIN), '..')],
+  ]) {
+    const run = spawnSync(command, ['--version'], { cwd, encoding: 'utf8' });
+    assert.is(run.status, 0, `${command} in ${cwd}: ${run.stderr}`);
+    assert.is(run.stdout.trim(), version, command);
   }
 });
 
