@@ -1,8 +1,8 @@
 // The plainest request heads, read without Node's HTTP machinery: GET, HEAD, POST, PUT, PATCH,
-// DELETE or OPTIONS, an origin-form target, HTTP/1.1, a Host, a body framed by Content-Length or none, no
-// upgrade, no continue, every header once. That is nearly every request a browser, a form, an
-// API client, a load balancer's probe or a load test sends, and the front's lean lane
-// (proxy/lean-lane.ts) answers them without building an IncomingMessage. Anything else, down
+// DELETE or OPTIONS, an origin-form target, HTTP/1.1, a Host, a body framed by Content-Length
+// or none, no upgrade, no continue, every header once. That is nearly every request a browser,
+// a form, an API client, a load balancer's probe or a load test sends, and the front's lean
+// lane (proxy/lean-lane.ts) answers them without building an IncomingMessage. Anything else, down
 // to a repeated header or a byte outside the plain ranges, is not refused here: it is given to
 // node:http, which reads it as it always has (and refuses what the RFCs refuse, R6).
 
