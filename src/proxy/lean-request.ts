@@ -62,11 +62,15 @@ export class LeanRequest extends EventEmitter {
     return this.held !== null || (this.remaining > 0 && this.flowing !== true);
   }
 
-  // As Readable.on: a 'data' listener starts the flow (the exchange attaches with on()).
+  // As Readable.on: a 'data' listener starts the flow (once() goes through on() too).
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     super.on(event, listener);
     if (event === 'data' && this.flowing === null) this.resume();
     return this;
+  }
+
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
   }
 
   /** The next piece of the body, from the connection (never more than `remaining`). */
