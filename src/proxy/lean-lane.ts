@@ -189,8 +189,10 @@ class LeanConnection implements ResponseOutput, BodySource {
         this.stopReading();
       }
     }
-    if (this.responses.length >= MAX_PIPELINED) this.pausedForPipeline = true;
-    this.bodyFlowChanged();
+    if (this.responses.length >= MAX_PIPELINED && !this.pausedForPipeline) {
+      this.pausedForPipeline = true;
+      this.bodyFlowChanged();
+    }
   }
 
   /** The body being received takes its bytes from `data` at `start`; returns where they end. */
@@ -198,6 +200,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     const req = this.receiving!;
     const end = Math.min(data.length, start + req.remaining);
     if (end > start) req.receive(data.subarray(start, end));
+    this.bodyFlowChanged(); // what nobody took yet is held: the client waits
     // Answered before its body was all in: the rest is dropped, and the keep-alive clock counts
     // from the last piece (node:http's socket timeout after a response: a stalled body closes).
     if (this.responses.length === 0) this.startWaiting();

@@ -109,7 +109,8 @@ export class LeanRequest extends EventEmitter {
 
   /** Its response is finished: what is held is dropped, and what still comes is read and dropped. */
   dump(): void {
-    if (this.dumped || (this.ended && this.held === null)) return;
+    // Nothing held and nothing to come (every GET): nothing to drop, and no one to tell.
+    if (this.dumped || (this.held === null && this.remaining === 0)) return;
     this.dumped = true;
     this.held = null;
     this.source.bodyFlowChanged();
