@@ -56,7 +56,7 @@ test('the launcher finds dist/ through a chain of relative and absolute symlinks
     [join('node_modules', '.bin', 'apppkg-gateway'), work.path],
     [join('bin', 'apppkg-gateway'), join(dirname(BIN), '..')],
   ]) {
-    const run = spawnSync(command, ['--version'], { cwd, encoding: 'utf8' });
+    const run = spawnSync(command, ['--version'], { cwd, encoding: 'utf8', timeout: 20_000 });
     assert.is(run.status, 0, `${command} in ${cwd}: ${run.stderr}`);
     assert.is(run.stdout.trim(), version, command);
   }
