@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Frame, FrameParser, encodeEmptyFrame } from './frames.js';
+import { IdTable } from './id-table.js';
 
 /** What the link needs from one request in flight (the proxy's exchange, or a probe). */
 export interface LinkExchange {
@@ -48,7 +49,7 @@ const PING = encodeEmptyFrame(Frame.PING, 0);
 const NO_MORE = encodeEmptyFrame(Frame.NO_MORE, 0);
 
 export class WorkerLink extends EventEmitter {
-  private readonly exchanges = new Map<number, LinkExchange>();
+  private readonly exchanges = new IdTable<LinkExchange>();
   /** Websockets, by id: apart from `exchanges`, never in flight (see the top of the file). */
   private readonly websockets = new Map<number, WebsocketLinkExchange>();
   private readonly parser: FrameParser;
@@ -103,7 +104,7 @@ export class WorkerLink extends EventEmitter {
 
   /** The requests in flight, oldest first. */
   requestsInFlight(): IterableIterator<LinkExchange> {
-    return this.exchanges.values();
+    return this.exchanges.list().values();
   }
 
   /**
@@ -138,7 +139,7 @@ export class WorkerLink extends EventEmitter {
 
   private freeId(): number {
     let id = this.nextId;
-    while (this.exchanges.has(id) || this.websockets.has(id)) id = id === MAX_ID ? 1 : id + 1;
+    while (!this.exchanges.canTake(id) || this.websockets.has(id)) id = id === MAX_ID ? 1 : id + 1;
     this.nextId = id === MAX_ID ? 1 : id + 1;
     return id;
   }
@@ -251,7 +252,7 @@ export class WorkerLink extends EventEmitter {
     // Requests opened since the last flush have every frame still here: they never left.
     const unsentSince = this.out.length > 0 ? this.flushes : -1;
     this.out = [];
-    const exchanges = [...this.exchanges.values(), ...this.websockets.values()];
+    const exchanges = [...this.exchanges.list(), ...this.websockets.values()];
     this.exchanges.clear();
     this.websockets.clear();
     for (const exchange of exchanges) exchange.onLinkFailed(reason, exchange.openedAtFlush === unsentSince);
