@@ -57,6 +57,14 @@ const loadedAtStart = EVERY_START.flatMap((source) => {
   if (!outputOf.has(source)) throw new Error(`bundle-cli: ${source} is not a file of its own in the bundle; update EVERY_START`);
   return eager(outputOf.get(source));
 }).filter((p) => !p.startsWith('node:'));
+// Inlined, but only in the chunk the first Upgrade loads (src/proxy/websocket-modules.ts).
+const INLINED_FOR_UPGRADES = ['node_modules/ws/', 'node_modules/http-proxy/'];
+for (const file of seen) {
+  for (const input of Object.keys(metafile.outputs[file].inputs)) {
+    const pkg = INLINED_FOR_UPGRADES.find((prefix) => input.startsWith(prefix));
+    if (pkg !== undefined) loadedAtStart.push(`${pkg.slice('node_modules/'.length, -1)} (in ${file})`);
+  }
+}
 if (loadedAtStart.length > 0) {
   console.error(`bundle-cli: ${[...new Set(loadedAtStart)].join(', ')} would load at every start; import it where it is first used (await import(...)), or inline it`);
   process.exit(1);

@@ -10,7 +10,8 @@ import type { Socket } from 'node:net';
 import type { WorkerLink } from '../link/worker-link.js';
 import type { Backend, Endpoint } from './backend.js';
 import { answerFailure, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
-import { createWebsocketServer, type WebsocketOptions } from './forward-websocket.js';
+import type { WebsocketOptions } from './forward-websocket.js';
+import { loadWebsocketModules, websocketModules, type WebsocketModules } from './websocket-modules.js';
 import type { ForwardOptions, Redispatch } from './forward-wsgi.js';
 import type { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
@@ -102,7 +103,7 @@ export class AppDispatcher implements Redispatch {
     this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this };
     this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody };
     this.websocketOptions = backend.acceptsWebsockets
-      ? { server: createWebsocketServer(backend.limits.maxBody), timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets }
+      ? { server: null, maxPayload: backend.limits.maxBody, timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets }
       : null;
     this.workers = backend.processRoutes.some((p) => p.route === null) ? null : new UpstreamGroup<WsgiUpstream>(null, null, `${backend.name}'s workers`);
     this.processes = backend.processRoutes.map((p) => new UpstreamGroup<HttpUpstream>(p.name, p.route, `processes.${p.name} of ${backend.name}`));
@@ -289,6 +290,16 @@ export class AppDispatcher implements Redispatch {
    * than a hang.
    */
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute): void {
+    const modules = websocketModules();
+    if (modules === null) {
+      loadWebsocketModules().then(
+        () => {
+          if (!socket.destroyed) this.upgrade(req, socket, head, route);
+        },
+        (err: Error) => refuseUpgradeFor(socket, 'unavailable', `the gateway could not load its websocket code: ${err.message}`),
+      );
+      return;
+    }
     const backend = this.backend;
     if (backend.idleState !== undefined && backend.idleState !== 'awake' && backend.wake) {
       // Held until the app is awake, then routed as if it had just come.
@@ -302,7 +313,7 @@ export class AppDispatcher implements Redispatch {
     }
     const group = this.groupFor(route.pathInfo);
     if (group.process === null && this.websocketOptions !== null) {
-      this.sendWebsocket(group as UpstreamGroup<WsgiUpstream>, req, socket, head, route, this.websocketOptions);
+      this.sendWebsocket(group as UpstreamGroup<WsgiUpstream>, req, socket, head, route, this.websocketOptions, modules);
       return;
     }
     if (group.process === null) {
@@ -318,16 +329,16 @@ export class AppDispatcher implements Redispatch {
     if (upstream === undefined) return refuseUpgradeFor(socket, 'unavailable', `${group.label} is restarting; try again`);
     const release = backend.hold?.();
     if (release) socket.once('close', release);
-    upstream.upgrade(req, socket, head, route);
+    upstream.upgrade(req, socket, head, route, modules);
   }
 
   /** To the worker with the fewest websockets; 503 when none is in rotation (restarting). */
-  private sendWebsocket(workers: UpstreamGroup<WsgiUpstream>, req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, options: WebsocketOptions): void {
+  private sendWebsocket(workers: UpstreamGroup<WsgiUpstream>, req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, options: WebsocketOptions, modules: WebsocketModules): void {
     // A link that refuses (its worker stopping) stops taking websockets: each is tried once at most.
     for (let tries = workers.upstreams.length; tries > 0; tries--) {
       const upstream = selectForWebsocket(workers.upstreams);
       if (upstream === null) break;
-      if (upstream.upgrade(req, socket, head, route, options)) return;
+      if (upstream.upgrade(req, socket, head, route, options, modules)) return;
     }
     refuseUpgradeFor(socket, 'unavailable', `${this.name} has no worker ready for a websocket; try again`);
   }

@@ -16,8 +16,10 @@ import type { RequestRoute } from './request-route.js';
 import { isValidHeader } from './websocket-denial.js';
 
 export interface WebsocketOptions extends AsgiWebsocketOptions {
-  /** The app's handshake completer (createWebsocketServer). */
-  server: WebSocketServer;
+  /** The app's handshake completer (createWebsocketServer), made at its first websocket. */
+  server: WebSocketServer | null;
+  /** Larger messages close 1009 (the app's max_body). */
+  maxPayload: number;
   /** Every websocket the gateway holds (closed with 1001 when it stops). */
   open: OpenWebsockets;
 }
@@ -67,6 +69,7 @@ export function forwardWebsocket(link: WorkerLink, req: IncomingMessage, socket:
   (req as WithWebsocket)[kWebsocket] = websocket;
   options.open.add(websocket);
   socket.once('close', () => options.open.delete(websocket));
+  options.server ??= createWebsocketServer(options.maxPayload);
   options.server.handleUpgrade(req, socket, head, (ws) => websocket.opened(ws));
   // ws answered the handshake itself (not a websocket GET, a bad key: 400/405/426): the app never heard of it.
   if (!websocket.asked) link.forget(id);

@@ -9,10 +9,10 @@ import type { Socket } from 'node:net';
 import type { Pool } from 'undici';
 import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
 import { forwardHttp } from './forward-http.js';
-import { forwardUpgrade } from './forward-upgrade.js';
-import { forwardWebsocket, type WebsocketOptions } from './forward-websocket.js';
+import type { WebsocketOptions } from './forward-websocket.js';
 import { expireRequests, forwardWsgi, reclaimWaiting, type ForwardOptions } from './forward-wsgi.js';
 import type { RequestRoute } from './request-route.js';
+import type { WebsocketModules } from './websocket-modules.js';
 
 export interface Upstream {
   readonly inFlight: number;
@@ -131,8 +131,8 @@ export class WsgiUpstream implements Upstream {
   }
 
   /** A websocket for the app; false when the link refused it before anything was sent (the caller tries another). */
-  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, options: WebsocketOptions): boolean {
-    return forwardWebsocket(this.endpoint.link, req, socket, head, route, options);
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, options: WebsocketOptions, modules: WebsocketModules): boolean {
+    return modules.forwardWebsocket(this.endpoint.link, req, socket, head, route, options);
   }
 
   /** Out of rotation: what waits in it for a thread is asked back, to go elsewhere (RECLAIM). */
@@ -211,8 +211,8 @@ export class HttpUpstream implements Upstream {
     else void this.poolReady.then((pool) => forwardHttp(pool, req, res, route, options));
   }
 
-  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute): void {
-    forwardUpgrade(req, socket, head, this.endpoint.port, route, { timeoutMs: this.timeoutMs, label: this.endpoint.label });
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, modules: WebsocketModules): void {
+    modules.forwardUpgrade(req, socket, head, this.endpoint.port, route, { timeoutMs: this.timeoutMs, label: this.endpoint.label });
   }
 
   /** Out of rotation; the pool closes once the requests it holds are done. */
