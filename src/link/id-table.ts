@@ -47,11 +47,17 @@ export class IdTable<T> {
     return true;
   }
 
-  /** What the table holds, in no particular order. */
-  list(): T[] {
-    const held: T[] = [];
-    for (let i = 0; i < this.ids.length; i++) if (this.ids[i] !== 0) held.push(this.slots[i] as T);
-    return held;
+  /**
+   * What the table holds, oldest first, for ids handed out rising (wrapping past 0xffffffff to
+   * 1), `next` the one to be handed out next: the slots' order is not the ids' once they wrap
+   * around the table, and the link's callers count requests in the order the worker got them.
+   */
+  list(next: number): T[] {
+    const held: number[] = [];
+    for (let i = 0; i < this.ids.length; i++) if (this.ids[i] !== 0) held.push(i);
+    // How far behind `next` an id is, modulo 2^32: the larger, the older.
+    held.sort((a, b) => ((next - this.ids[b]) >>> 0) - ((next - this.ids[a]) >>> 0));
+    return held.map((i) => this.slots[i] as T);
   }
 
   clear(): void {

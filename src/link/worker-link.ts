@@ -104,7 +104,7 @@ export class WorkerLink extends EventEmitter {
 
   /** The requests in flight, oldest first. */
   requestsInFlight(): IterableIterator<LinkExchange> {
-    return this.exchanges.list().values();
+    return this.exchanges.list(this.nextId).values();
   }
 
   /**
@@ -252,7 +252,7 @@ export class WorkerLink extends EventEmitter {
     // Requests opened since the last flush have every frame still here: they never left.
     const unsentSince = this.out.length > 0 ? this.flushes : -1;
     this.out = [];
-    const exchanges = [...this.exchanges.list(), ...this.websockets.values()];
+    const exchanges = [...this.exchanges.list(this.nextId), ...this.websockets.values()];
     this.exchanges.clear();
     this.websockets.clear();
     for (const exchange of exchanges) exchange.onLinkFailed(reason, exchange.openedAtFlush === unsentSince);
