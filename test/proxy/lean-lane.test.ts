@@ -311,6 +311,26 @@ test('a connection that sends nothing is closed after --header-timeout (as nginx
   assert.ok(raw.startsWith('HTTP/1.1 200 OK'), raw);
 });
 
+test('an idle keep-alive connection is closed after the keep-alive timeout its answer announced (5 s), not before', async () => {
+  const socket = net.connect(portOf(lean), '127.0.0.1');
+  socket.on('error', () => {});
+  let received = '';
+  socket.on('data', (c) => (received += c.toString('latin1')));
+  let closed = false;
+  socket.once('close', () => (closed = true));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(get('/'));
+  await waitFor(() => received.includes('\r\n\r\n'), 5000, 'the answer');
+  const answered = Date.now();
+  assert.match(received, /\r\nKeep-Alive: timeout=5\r\n/);
+  // Past --header-timeout (1 s): an answered connection waits by the keep-alive clock instead.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  assert.not.ok(closed, 'still open 3 s after its answer');
+  await waitFor(() => closed, 5000, 'the idle connection closed');
+  const waited = Date.now() - answered;
+  assert.ok(waited >= 4900 && waited < 7000, `closed ${waited} ms after its answer`);
+});
+
 test('a client that leaves in the middle of a large answer costs nothing: the next request is served', async () => {
   const socket = net.connect(portOf(lean), '127.0.0.1');
   socket.on('error', () => {});
