@@ -62,7 +62,7 @@ const INLINED_FOR_UPGRADES = ['node_modules/ws/', 'node_modules/http-proxy/'];
 for (const file of seen) {
   for (const input of Object.keys(metafile.outputs[file].inputs)) {
     const pkg = INLINED_FOR_UPGRADES.find((prefix) => input.startsWith(prefix));
-    if (pkg !== undefined) loadedAtStart.push(`${pkg.slice('node_modules/'.length, -1)} (in ${file})`);
+    if (pkg !== undefined) loadedAtStart.push(`${pkg.slice('node_modules/'.length, -1)} (inlined in ${file}: reach it through src/proxy/websocket-modules.ts)`);
   }
 }
 if (loadedAtStart.length > 0) {

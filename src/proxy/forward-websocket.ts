@@ -35,7 +35,7 @@ function websocketOf(req: IncomingMessage): AsgiWebsocket {
 const HANDSHAKE_HEADERS = new Set([...HOP_BY_HOP_HEADERS, 'content-length', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions']);
 
 /** The handshake completer for one app's websockets. `maxPayload`: larger messages close 1009. */
-export function createWebsocketServer(maxPayload: number): WebSocketServer {
+function createWebsocketServer(maxPayload: number): WebSocketServer {
   const server = new WebSocketServer({
     noServer: true,
     clientTracking: false,
