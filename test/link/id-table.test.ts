@@ -1,6 +1,7 @@
 // The link's table of requests in flight (src/link/id-table.ts) on its own: ids rising and
 // freed out of order, slots shared by ids that are a capacity apart, growth, ids past 2^31,
 // and the order the link lists them in (oldest first: its timeouts count on it).
+import { once } from 'node:events';
 import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -108,9 +109,10 @@ async function bareLink(): Promise<{ link: WorkerLink; close: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-idtable-'));
   const path = join(dir, 'link.sock');
   const server = net.createServer((peer) => peer.resume());
-  await new Promise<void>((resolve) => server.listen(path, resolve));
+  server.listen(path);
+  await once(server, 'listening', { signal: AbortSignal.timeout(5000) });
   const socket = net.connect(path);
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  await once(socket, 'connect', { signal: AbortSignal.timeout(5000) });
   const link = new WorkerLink(socket);
   let closed = false;
   return {

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { once } from 'node:events';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -318,7 +319,7 @@ test('an idle keep-alive connection is closed after the keep-alive timeout its a
   socket.on('data', (c) => (received += c.toString('latin1')));
   let closed = false;
   socket.once('close', () => (closed = true));
-  await new Promise((resolve) => socket.once('connect', resolve));
+  await once(socket, 'connect', { signal: AbortSignal.timeout(5000) });
   socket.write(get('/'));
   await waitFor(() => received.includes('\r\n\r\n'), 5000, 'the answer');
   const answered = Date.now();
