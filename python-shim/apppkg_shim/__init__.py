@@ -1,4 +1,4 @@
-"""The Python side of apppkg-gateway: runs one WSGI app behind the gateway's link (fd 3).
+"""The Python side of apppkg-gateway: runs one WSGI or ASGI app behind the gateway's link (fds 3 and 4).
 
 Modules in the order a request flows: bootstrap (config, sys.path, import), link (frames),
 worker (threads), environ (PEP 3333 environ, wsgi.input), task (the app call, the response),

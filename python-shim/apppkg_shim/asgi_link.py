@@ -1,8 +1,8 @@
-"""The link (fd 3) as the ASGI worker's loop sees it: an asyncio protocol on the socket.
+"""The link (fd 3 in, fd 4 out) as the ASGI worker's loop sees it: asyncio protocols on its sockets.
 
-Reading: the transport fills FrameReader's buffer directly (BufferedProtocol, no copy per
+Reading: fd 3's transport fills FrameReader's buffer directly (BufferedProtocol, no copy per
 read) and every complete frame goes to `on_frames` at once. Writing: frames written during
-one turn of the loop are held and leave together on the next turn, in one transport write
+one turn of the loop are held and leave together on the next turn, in one write to fd 4's transport
 (one sendmsg under uvloop and Python 3.12+), as the WSGI worker's deferred batches do: a
 batch of pipelined requests answered in one iteration costs one syscall, not one each.
 """
@@ -13,9 +13,11 @@ from .link import FLUSH_THRESHOLD, FrameReader
 
 
 class LinkProtocol(asyncio.BufferedProtocol):
+    """Reads fd 3 (connection_made); writes through fd 4's transport, which outgoing() connects."""
+
     def __init__(self, loop, on_frames, on_lost):
         self.loop = loop
-        self.transport = None
+        self.transport = None  # fd 4's
         self.reader = FrameReader(None)
         self._on_frames = on_frames
         self._on_lost = on_lost
@@ -31,7 +33,11 @@ class LinkProtocol(asyncio.BufferedProtocol):
     # -- asyncio.BufferedProtocol --------------------------------------------------------
 
     def connection_made(self, transport):
-        self.transport = transport
+        pass  # fd 3's transport: only read
+
+    def outgoing(self):
+        """The protocol for fd 4's transport."""
+        return _Outgoing(self)
 
     def get_buffer(self, sizehint):
         return self.reader.free_space()
@@ -116,3 +122,24 @@ class LinkProtocol(asyncio.BufferedProtocol):
         transport = self.transport
         while transport.get_write_buffer_size() > 0 and not transport.is_closing():
             await asyncio.sleep(0.005)
+
+
+class _Outgoing(asyncio.Protocol):
+    """fd 4, written only: its flow control and its loss are the link's. Nothing is read from it
+    (the gateway never writes there; its end shows on fd 3 too)."""
+
+    def __init__(self, link):
+        self.link = link
+
+    def connection_made(self, transport):
+        self.link.transport = transport
+        transport.pause_reading()
+
+    def connection_lost(self, exc):
+        self.link.connection_lost(exc)
+
+    def pause_writing(self):
+        self.link.pause_writing()
+
+    def resume_writing(self):
+        self.link.resume_writing()

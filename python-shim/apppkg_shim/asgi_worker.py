@@ -31,8 +31,9 @@ PARENT_CHECK_SECONDS = 1.0
 
 
 class AsgiWorker:
-    def __init__(self, sock, app, config, loop, loop_name, executor):
-        self.sock = sock
+    def __init__(self, incoming, outgoing, app, config, loop, loop_name, executor):
+        self.incoming = incoming
+        self.outgoing = outgoing
         self.app = app
         self.app_spec = config["app"]
         self.name = config.get("name") or self.app_spec
@@ -65,7 +66,8 @@ class AsgiWorker:
     async def _serve(self):
         loop = self.loop
         _, self.link = await loop.connect_accepted_socket(
-            lambda: LinkProtocol(loop, self._dispatch, self._link_closed), sock=self.sock)
+            lambda: LinkProtocol(loop, self._dispatch, self._link_closed), sock=self.incoming)
+        await loop.connect_accepted_socket(self.link.outgoing, sock=self.outgoing)
         self.link.before_flush = self._release_heads
         loop.call_later(PARENT_CHECK_SECONDS, self._check_parent)
         if not await self.lifespan.startup():

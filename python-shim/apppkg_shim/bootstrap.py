@@ -33,7 +33,9 @@ from .errors import (
 )
 
 CONFIG_ENV = "APPPKG_SHIM_CONFIG"
-LINK_FD = 3
+# The link: frames from the gateway on fd 3, ours to it on fd 4 (docs/protocol.md §1).
+LINK_IN_FD = 3
+LINK_OUT_FD = 4
 KINDS = ("wsgi", "asgi")
 
 
@@ -119,14 +121,18 @@ def check(config):
 
 
 def open_link():
-    try:
-        sock = socket.socket(fileno=LINK_FD)
-    except OSError as exc:
-        raise ConfigError("fd %d is not the gateway's socket (%s); the gateway starts `serve` itself" % (LINK_FD, exc))
-    sock.setblocking(True)
-    # Subprocesses of the app must not hold the link open after we exit.
-    os.set_inheritable(LINK_FD, False)
-    return sock
+    """(incoming, outgoing): the two sockets of the link."""
+    socks = []
+    for fd in (LINK_IN_FD, LINK_OUT_FD):
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError as exc:
+            raise ConfigError("fd %d is not the gateway's socket (%s); the gateway starts `serve` itself" % (fd, exc))
+        sock.setblocking(True)
+        # Subprocesses of the app must not hold the link open after we exit.
+        os.set_inheritable(fd, False)
+        socks.append(sock)
+    return socks
 
 
 def die_with_gateway():
@@ -155,7 +161,7 @@ def _install_asgi_loop(config):
 
 def serve(config):
     die_with_gateway()
-    sock = open_link()
+    incoming, outgoing = open_link()
     if config["kind"] == "asgi":
         loop, loop_name, executor = _install_asgi_loop(config)
         app = load_app(config)
@@ -163,13 +169,13 @@ def serve(config):
             return EXIT_APP_LOAD_FAILED
         from .asgi_worker import AsgiWorker
 
-        return AsgiWorker(sock, app, config, loop, loop_name, executor).serve()
+        return AsgiWorker(incoming, outgoing, app, config, loop, loop_name, executor).serve()
     app = load_app(config)
     if app is None:
         return EXIT_APP_LOAD_FAILED
     from .worker import Worker
 
-    return Worker(sock, app, config).serve()
+    return Worker(incoming, outgoing, app, config).serve()
 
 
 def main(argv, shim_dir):

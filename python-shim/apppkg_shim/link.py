@@ -1,4 +1,4 @@
-"""Frames on the link to the gateway: fd 3, a unix socketpair made by libuv.
+"""Frames on the link to the gateway: in on fd 3, out on fd 4, unix socketpairs made by libuv.
 
 Every frame, both directions: type (u8), request id (u32), payload length (u32), all
 big-endian, then the payload. docs/protocol.md is the contract; src/link/frames.ts is the

@@ -55,15 +55,15 @@ class _Thread:
 
 
 class Worker:
-    def __init__(self, sock, app, config):
-        self.sock = sock
+    def __init__(self, incoming, outgoing, app, config):
+        self.incoming = incoming
         self.app = app
         self.app_spec = config["app"]
         self.name = config.get("name") or self.app_spec
         self.threads = max(1, int(config.get("threads") or 1))
         self.base_environ = make_base_environ(self.threads, config.get("multiprocess", False), FileWrapper)
-        self.frames = link.FrameReader(sock)
-        self.writer = link.FrameWriter(sock, self._link_closed)
+        self.frames = link.FrameReader(incoming)
+        self.writer = link.FrameWriter(outgoing, self._link_closed)
         self.lock = threading.Lock()
         self.reader = None  # the _Thread holding the reading right; None = free
         self.reader_state = FREE
@@ -340,7 +340,7 @@ class Worker:
     def _monitor(self):
         lock = self.lock
         poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLIN)
+        poller.register(self.incoming.fileno(), select.POLLIN)
         writer = self.writer
         last_seq = -1
         last_flushes = -1

@@ -1,6 +1,9 @@
 // One connected worker, as the frames see it: request ids, the requests in flight, writes
 // batched per event-loop turn, incoming frames dispatched to their request, the heartbeat's
-// PING and PONG. When the socket closes every request in flight fails, each told whether its
+// PING and PONG. Frames go to the worker on one socket and come back on another (the worker's
+// fd 3 and fd 4, docs/protocol.md §1): on one socket in both directions, every read of ours woke
+// the worker's reader, asleep on the same socket's wait queue, for nothing. When either socket
+// closes every request in flight fails, each told whether its
 // frames provably never left (so the proxy may retry it elsewhere). Websockets an ASGI app holds
 // (docs/protocol.md §8) share the ids and the dispatch but are kept apart from the requests in
 // flight: they last as long as their clients do, so they must not look like busy threads (the
@@ -75,13 +78,21 @@ export class WorkerLink extends EventEmitter {
    */
   ticks = 0;
 
-  constructor(private readonly socket: Duplex) {
+  /** `toWorker` carries our frames, `fromWorker` the worker's; one socket may do both (tests). */
+  constructor(
+    private readonly fromWorker: Duplex,
+    private readonly toWorker: Duplex = fromWorker,
+  ) {
     super();
     this.parser = new FrameParser((type, id, payload) => this.dispatch(type, id, payload));
-    socket.on('data', (chunk: Buffer) => this.parser.push(chunk));
-    socket.on('error', (err) => this.fail(`link error: ${err.message}`));
-    socket.on('close', () => this.fail('the worker closed the link'));
-    socket.on('end', () => this.fail('the worker closed the link'));
+    fromWorker.on('data', (chunk: Buffer) => this.parser.push(chunk));
+    for (const socket of toWorker === fromWorker ? [fromWorker] : [fromWorker, toWorker]) {
+      socket.on('error', (err) => this.fail(`link error: ${err.message}`));
+      socket.on('close', () => this.fail('the worker closed the link'));
+      socket.on('end', () => this.fail('the worker closed the link'));
+    }
+    // Nothing comes on toWorker but its end, which 'end' only reports to a flowing stream.
+    if (toWorker !== fromWorker) toWorker.resume();
   }
 
   get inFlight(): number {
@@ -174,7 +185,7 @@ export class WorkerLink extends EventEmitter {
     const bytes = this.outBytes;
     this.outBytes = 0;
     this.flushes++;
-    const socket = this.socket;
+    const socket = this.toWorker;
     if (out.length === 1) {
       socket.write(out[0]);
     } else if (bytes <= JOIN_LIMIT) {
@@ -256,7 +267,8 @@ export class WorkerLink extends EventEmitter {
     this.exchanges.clear();
     this.websockets.clear();
     for (const exchange of exchanges) exchange.onLinkFailed(reason, exchange.openedAtFlush === unsentSince);
-    this.socket.destroy();
+    this.fromWorker.destroy();
+    this.toWorker.destroy();
     this.emit('close', reason);
   }
 }

@@ -1,5 +1,5 @@
 // One Python worker process running the shim (python-shim/apppkg_shim_main.py serve): spawned,
-// connected by its link (fd 3), ready once it says READY, watched by a heartbeat, stopped by
+// connected by its link (fd 3 in, fd 4 out), ready once it says READY, watched by a heartbeat, stopped by
 // the SIGTERM handshake. Requests are the proxy's business: it reads `link`. Exit codes are the
 // worker's word (docs/protocol.md): 4 = the app cannot be loaded (do not restart until it
 // changes), 3 = the shim could not start, 0 = stopped when asked.
@@ -208,7 +208,7 @@ export class Worker extends EventEmitter {
           args: [SHIM_MAIN, 'serve'],
           cwd: opts.cwd,
           env: { ...malloc, ...opts.env, APPPKG_SHIM_CONFIG: shimConfig(opts, Object.keys(malloc)), PYTHONUNBUFFERED: '1' },
-          stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+          stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
           uid: opts.uid,
           gid: opts.gid,
           termGroup: false,
@@ -224,7 +224,7 @@ export class Worker extends EventEmitter {
       pipeOutput(child.process.stdout, out);
       pipeOutput(child.process.stderr, err);
 
-      const link = new WorkerLink(child.process.stdio[3] as Socket);
+      const link = new WorkerLink(child.process.stdio[4] as Socket, child.process.stdio[3] as Socket);
       this._link = link;
       link.on('stopping', () => {
         if (this._state === 'ready') this._state = 'stopping';

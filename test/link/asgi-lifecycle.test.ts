@@ -28,14 +28,14 @@ t.after.each(async (ctx) => {
   for (const cleanup of ctx.cleanups) await cleanup();
 });
 
-/** Runs `apppkg_shim_main.py serve` by hand (fd 3 a socketpair, as Worker does): its exit and raw stderr. */
+/** Runs `apppkg_shim_main.py serve` by hand (fds 3 and 4 socketpairs, as Worker does): its exit and raw stderr. */
 async function runShim(fixture: string, app: string, ms = 15_000): Promise<{ code: number | null; stderr: string }> {
   const { dir } = fixtureApp(fixture);
   const config = JSON.stringify({ app, kind: 'asgi', sysPath: [dir], threads: 1, multiprocess: false, development: false, name: fixture });
   const child = spawn('python3', [SHIM_MAIN, 'serve'], {
     cwd: dir,
     env: { ...process.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' },
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));

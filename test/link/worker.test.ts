@@ -1,5 +1,5 @@
 // Worker: spawn, READY, import failures (exit 4 and the marker line), the start deadline,
-// graceful and forced stop, a worker dying mid-request, concurrency on one worker.
+// graceful and forced stop, a worker dying mid-request, concurrency on one worker, the link's fds.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,6 +158,19 @@ t('a worker that dies mid-request: 502 for it, an exit event with the status', a
   assert.is(r.status, 502);
   assert.equal(await withDeadline(exited, 5000, 'exit event'), [7, null]);
   assert.is(h.workers[0].available, false);
+});
+
+t('the link is two sockets, fd 3 and fd 4, and a subprocess the app starts inherits neither', async (ctx) => {
+  const h = await startLinkHarness('link-fds', { workers: 1, threads: 1 });
+  ctx.stops.push(() => h.stop());
+  const r = await get(`${h.url}/`);
+  assert.is(r.status, 200, r.body);
+  // What the subprocess has open, by target: fds the test runner itself inherited may be there too.
+  const { own, child } = JSON.parse(r.body) as { own: Record<string, string>; child: string[] };
+  assert.match(own['3'], /^socket:\[\d+\]$/);
+  assert.match(own['4'], /^socket:\[\d+\]$/);
+  assert.is.not(own['3'], own['4']);
+  assert.ok(!child.includes(own['3']) && !child.includes(own['4']), `the subprocess holds ${JSON.stringify(child)}`);
 });
 
 t('a queued request whose client leaves is dropped unrun, even while every thread is busy', async (ctx) => {
