@@ -2,9 +2,9 @@
 
 Reading: fd 3's transport fills FrameReader's buffer directly (BufferedProtocol, no copy per
 read) and every complete frame goes to `on_frames` at once. Writing: frames written during
-one turn of the loop are held and leave together on the next turn, in one write to fd 4's transport
-(one sendmsg under uvloop and Python 3.12+), as the WSGI worker's deferred batches do: a
-batch of pipelined requests answered in one iteration costs one syscall, not one each.
+one turn of the loop are held and leave together on the next turn, in one write to fd 4's
+transport (one sendmsg under uvloop and Python 3.12+), as the WSGI worker's deferred batches
+do: a batch of pipelined requests answered in one iteration costs one syscall, not one each.
 """
 
 import asyncio

@@ -1,13 +1,13 @@
 // One connected worker, as the frames see it: request ids, the requests in flight, writes
 // batched per event-loop turn, incoming frames dispatched to their request, the heartbeat's
-// PING and PONG. Frames go to the worker on one socket and come back on another (the worker's
-// fd 3 and fd 4, docs/protocol.md §1): on one socket in both directions, every read of ours woke
-// the worker's reader, asleep on the same socket's wait queue, for nothing. When either socket
-// closes every request in flight fails, each told whether its
-// frames provably never left (so the proxy may retry it elsewhere). Websockets an ASGI app holds
-// (docs/protocol.md §8) share the ids and the dispatch but are kept apart from the requests in
-// flight: they last as long as their clients do, so they must not look like busy threads (the
-// proxy's limit per worker, the heartbeat's "nothing in flight", the 504 clock). docs/protocol.md.
+// PING and PONG. Frames go to the worker on one socket and come back on another (its fd 3 and
+// fd 4, docs/protocol.md §1): on one socket both ways, each read of ours woke the worker's
+// reader, asleep on that socket's wait queue, for nothing. When either socket closes every
+// request in flight fails, each told whether its frames provably never left (so the proxy may
+// retry it elsewhere). Websockets an ASGI app holds (docs/protocol.md §8) share the ids and the
+// dispatch but are kept apart from the requests in flight: they last as long as their clients
+// do, so they must not look like busy threads (the proxy's limit per worker, the heartbeat's
+// "nothing in flight", the 504 clock). docs/protocol.md.
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
