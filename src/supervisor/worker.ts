@@ -1,8 +1,8 @@
 // One Python worker process running the shim (python-shim/apppkg_shim_main.py serve): spawned,
-// connected by its link (fd 3 in, fd 4 out), ready once it says READY, watched by a heartbeat, stopped by
-// the SIGTERM handshake. Requests are the proxy's business: it reads `link`. Exit codes are the
-// worker's word (docs/protocol.md): 4 = the app cannot be loaded (do not restart until it
-// changes), 3 = the shim could not start, 0 = stopped when asked.
+// connected by its link (fd 3 in, fd 4 out), ready once it says READY, watched by a heartbeat,
+// stopped by the SIGTERM handshake. Requests are the proxy's business: it reads `link`. Exit
+// codes are the worker's word (docs/protocol.md): 4 = the app cannot be loaded (do not restart
+// until it changes), 3 = the shim could not start, 0 = stopped when asked.
 
 import { EventEmitter } from 'node:events';
 import { readdirSync } from 'node:fs';
