@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parsePlainHead } from '../net/plain-head.js';
+import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
 import { LeanRequest, type BodySource } from './lean-request.js';
 import { LeanResponse, type ResponseOutput, type WriteDone } from './lean-response.js';
 
@@ -127,6 +128,11 @@ class LeanConnection implements ResponseOutput, BodySource {
   private paused = false;
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = Date.now();
+  /**
+   * Reads are views of the process's one read buffer (net/shared-read-buffer.ts), valid only
+   * while read() runs: what outlives it is copied. False where Node cannot: 'data' as usual.
+   */
+  private readonly sharedReads: boolean;
 
   private readonly onData = (chunk: Buffer): void => this.read(chunk);
   /**
@@ -145,7 +151,8 @@ class LeanConnection implements ResponseOutput, BodySource {
     private readonly lane: LeanLane,
     private readonly socket: Socket,
   ) {
-    socket.on('data', this.onData);
+    this.sharedReads = readIntoSharedBuffer(socket, this.onData);
+    if (!this.sharedReads) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', noop); // a client's reset: 'close' follows, which cleans up
     socket.once('close', () => {
@@ -170,16 +177,16 @@ class LeanConnection implements ResponseOutput, BodySource {
       const end = data.indexOf(HEAD_END, start);
       // A head split across reads, or too large: node:http reads it (and times it, and
       // answers 431), as it reads every head that is not plain.
-      if (end === -1 || end - start > maxHead) return this.startHandOff(data.subarray(start));
+      if (end === -1 || end - start > maxHead) return this.startHandOff(this.kept(data.subarray(start)));
       const head = parsePlainHead(data.toString('latin1', start, end));
-      if (head === null) return this.startHandOff(data.subarray(start));
+      if (head === null) return this.startHandOff(this.kept(data.subarray(start)));
       const req = new LeanRequest(head, this.socket, this);
       const res = new LeanResponse(this, req, head.keepAlive);
       if (this.responses.length === 0) this.lane.busy(this);
       this.responses.push(res);
       if (!this.lane.options.take(req as unknown as IncomingMessage, res as unknown as ServerResponse)) {
         this.responses.pop();
-        return this.startHandOff(data.subarray(start));
+        return this.startHandOff(this.kept(data.subarray(start)));
       }
       start = end + 4;
       if (req.remaining > 0) {
@@ -195,11 +202,16 @@ class LeanConnection implements ResponseOutput, BodySource {
     }
   }
 
+  /** `bytes`, safe to keep after read() returns. */
+  private kept(bytes: Buffer): Buffer {
+    return this.sharedReads ? Buffer.from(bytes) : bytes;
+  }
+
   /** The body being received takes its bytes from `data` at `start`; returns where they end. */
   private receiveBody(data: Buffer, start: number): number {
     const req = this.receiving!;
     const end = Math.min(data.length, start + req.remaining);
-    if (end > start) req.receive(data.subarray(start, end));
+    if (end > start) req.receive(this.kept(data.subarray(start, end)));
     this.bodyFlowChanged(); // what nobody took yet is held: the client waits
     // Answered before its body was all in: the rest is dropped, and the keep-alive clock counts
     // from the last piece (node:http's socket timeout after a response: a stalled body closes).
@@ -235,6 +247,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     this.handOff = rest;
     this.socket.pause();
     this.socket.removeListener('data', this.onData);
+    if (this.sharedReads) readAsStream(this.socket);
     // Paused, the socket keeps a half-close for node:http to see after the bytes given back.
     this.socket.removeListener('end', this.onEnd);
     if (this.writer === this.responses.length) this.finishHandOff();

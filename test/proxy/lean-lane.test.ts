@@ -135,6 +135,21 @@ test('a head that arrives in pieces, and heads that are not plain, are answered 
   }
 });
 
+test('bytes kept for node:http while an earlier answer is under way are not overwritten by other clients\' reads (one read buffer serves every connection)', async () => {
+  // The HTTP/1.0 head waits, read but not parsed, until /sleep's answer is out: 300 ms in which
+  // twenty other connections' longer requests are read into the front's shared read buffer.
+  const held = get('/sleep?t=0.3') + 'GET /?who=held HTTP/1.0\r\nHost: lean.test\r\nUser-Agent: held-agent\r\n\r\n';
+  const waiting = rawRequest(portOf(lean), held, 10_000);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const others = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => rawRequest(portOf(lean), get(`/?other=${i}&pad=${'x'.repeat(400)}`, `X-Pad: ${'y'.repeat(400)}\r\n`) + CLOSE, 10_000)),
+  );
+  for (const [i, raw] of others.entries()) assert.ok(raw.includes(`GET /?other=${i}&pad=`), raw);
+  const raw = await waiting;
+  assert.ok(raw.includes('slept'), raw);
+  assert.ok(raw.includes('GET /?who=held host=lean.test ua=held-agent'), raw);
+});
+
 /** Writes `data` in pieces of `size` bytes, each in a turn of its own, and gathers everything until the server closes. */
 async function inPieces(port: number, data: Buffer, size: number): Promise<string> {
   const socket = net.connect(port, '127.0.0.1');
