@@ -12,12 +12,19 @@ export const NOT_CALLABLE_MARKER = 'APPPKG-APP-NOT-CALLABLE ';
 /** An ASGI app's lifespan startup failed (docs/protocol.md §8): the version is refused. */
 export const LIFESPAN_FAILED_MARKER = 'APPPKG-LIFESPAN-FAILED ';
 
+const NEWLINE = 0x0a;
+/** How long a line without its newline waits for it before the log gets it as it is. */
+const UNENDED_LINE_MS = 250;
+
 /** Where a child's output goes: a stream (raw bytes), or a function called once per line. */
 export type OutputSink = Writable | ((line: string) => void);
 
 /** Splits a stream into lines for a per-line sink; keeps the last lines for error reports. */
 export class LineTap {
   private partial = '';
+  /** Serving: the bytes after the last newline, waiting for theirs (wholeLines). */
+  private held: Buffer | null = null;
+  private heldTimer: NodeJS.Timeout | null = null;
   readonly recent: string[] = [];
   importError: Record<string, unknown> | null = null;
   notCallable: Record<string, unknown> | null = null;
@@ -27,8 +34,8 @@ export class LineTap {
 
   push(chunk: Buffer): void {
     const sink = this.sink;
-    if (typeof sink !== 'function' && !this.scan() && this.partial === '') {
-      sink.write(chunk); // serving: the app's output goes to the log as it comes
+    if (typeof sink !== 'function' && !this.scan()) {
+      this.wholeLines(sink, chunk); // serving: the app's output goes to the log as it comes
       return;
     }
     const text = this.partial + chunk.toString('utf8');
@@ -37,8 +44,50 @@ export class LineTap {
     for (const line of lines) this.line(line, true);
   }
 
+  /**
+   * Writes the complete lines of `chunk`, and holds what follows its last newline until the
+   * newline comes: an app's workers write into one log, and an unbuffered print writes its text
+   * and its newline apart, so two workers printing at once would splice their lines. A held
+   * piece that no newline follows (a prompt, a progress bar) goes out after UNENDED_LINE_MS.
+   */
+  private wholeLines(sink: Writable, chunk: Buffer): void {
+    const held = this.held ?? (this.partial === '' ? null : Buffer.from(this.partial));
+    this.partial = '';
+    this.held = null;
+    const lastNewline = chunk.lastIndexOf(NEWLINE);
+    if (lastNewline === -1) {
+      this.hold(sink, held === null ? chunk : Buffer.concat([held, chunk]));
+      return;
+    }
+    const lines = lastNewline === chunk.length - 1 ? chunk : chunk.subarray(0, lastNewline + 1);
+    sink.write(held === null ? lines : Buffer.concat([held, lines]));
+    if (lines !== chunk) this.hold(sink, chunk.subarray(lastNewline + 1));
+  }
+
+  private hold(sink: Writable, piece: Buffer): void {
+    // A copy: the chunk's buffer is the stream's, and the piece may wait.
+    this.held = Buffer.from(piece);
+    if (this.heldTimer !== null) {
+      this.heldTimer.refresh();
+      return;
+    }
+    this.heldTimer = setTimeout(() => {
+      this.heldTimer = null;
+      if (this.held === null) return;
+      const unended = this.held;
+      this.held = null;
+      sink.write(unended);
+    }, UNENDED_LINE_MS).unref();
+  }
+
   /** The last line, even without its newline. Scanning usually stops here (READY, or exit). */
   end(): void {
+    if (this.heldTimer !== null) clearTimeout(this.heldTimer);
+    this.heldTimer = null;
+    if (this.held !== null && typeof this.sink !== 'function') {
+      this.sink.write(this.held);
+      this.held = null;
+    }
     if (this.partial !== '') {
       const last = this.partial;
       this.partial = '';

@@ -1,0 +1,48 @@
+// An app's workers write into one log. A line printed in two writes (an unbuffered print of
+// several parts, the worker's default) must reach the log whole even while another worker
+// prints at the same moment, in the file and in status's log tail; a line no newline follows
+// is written after a moment, not lost.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { addPackage } from '../helpers/apps-dir.js';
+import { request } from 'undici';
+import { statusPids } from '../helpers/status.js';
+import { assertNoOrphans, startCli, tempDir, waitFor } from '../helpers/process.js';
+
+const test = suite('log lines');
+
+test('two workers printing lines in pieces at once: every line whole in app.log and in the tail', async () => {
+  const apps = tempDir('apppkg-log-lines-apps-');
+  const state = tempDir('apppkg-log-lines-state-');
+  addPackage(apps.path, 'split-lines', 'split');
+  const envFile = join(state.path, 'environment.yaml');
+  writeFileSync(envFile, 'apps:\n  split:\n    mount: /\n    workers: 2\n');
+  // The log tail is shown only to a client with the admin token.
+  const tokenFile = join(state.path, 'admin-token');
+  writeFileSync(tokenFile, 'log-lines-token\n');
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--environment', envFile, '--access-log', 'off']);
+  const status = async (): Promise<any> =>
+    (await request(`${gw.adminUrl}/status`, { headers: { authorization: 'Bearer log-lines-token' } })).body.json();
+  const pids = statusPids(await status());
+  try {
+    const logFile = join(state.path, 'apps', 'split', 'log', 'app.log');
+    const log = await waitFor(() => {
+      const text = readFileSync(logFile, 'utf8');
+      return (text.match(/no newline: /g)?.length ?? 0) === 2 ? text : null;
+    }, 10_000, 'both workers\' lines, the unended ones included');
+    const says = log.split('\n').filter((line) => line.includes(' says '));
+    assert.is(says.length, 2, log);
+    for (const line of says) assert.match(line, /^(then a prompt with no newline: )?worker \d+ says hello$/, log);
+    const tail = (await status()).apps.find((a: any) => a.name === 'split').log.lines.map((l: any) => l.text);
+    assert.is(tail.filter((t: string) => /^(then a prompt with no newline: )?worker \d+ says hello$/.test(t)).length, 2, JSON.stringify(tail));
+  } finally {
+    await gw.stop();
+    await assertNoOrphans(pids);
+    state.remove();
+    apps.remove();
+  }
+});
+
+test.run();
