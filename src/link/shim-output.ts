@@ -35,7 +35,7 @@ export class LineTap {
   push(chunk: Buffer): void {
     const sink = this.sink;
     if (typeof sink !== 'function' && !this.scan()) {
-      this.wholeLines(sink, chunk); // serving: the app's output goes to the log as it comes
+      this.wholeLines(sink, chunk); // serving: the app's output goes to the log, a whole line at a time
       return;
     }
     const text = this.partial + chunk.toString('utf8');

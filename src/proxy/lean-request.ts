@@ -3,9 +3,10 @@
 // the access log), its body included. A body framed by Content-Length reaches the exchange as
 // the pieces the lane read, each copied once out of the shared read buffer (lean-lane.ts);
 // node:http's Readable machinery around every piece (~9% of the front's CPU for a 64 KiB POST
-// with its parser, docs/performance.md) is what the lane saves. As a Readable: the body flows once a 'data'
-// listener is added, unless paused; what arrives while nobody takes it is held, and the
-// connection stops reading the client meanwhile (TCP pushes back, as node:http's readStop).
+// with its parser, docs/performance.md) is what the lane saves. As a Readable: the body flows
+// once a 'data' listener is added, unless paused; what arrives while nobody takes it is held,
+// and the connection stops reading the client meanwhile (TCP pushes back, as node:http's
+// readStop).
 
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';

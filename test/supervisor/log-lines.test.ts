@@ -25,8 +25,9 @@ test('two workers printing lines in pieces at once: every line whole in app.log 
   const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--environment', envFile, '--access-log', 'off']);
   const status = async (): Promise<any> =>
     (await request(`${gw.adminUrl}/status`, { headers: { authorization: 'Bearer log-lines-token' } })).body.json();
-  const pids = statusPids(await status());
+  let pids: number[] = [];
   try {
+    pids = statusPids(await status());
     const logFile = join(state.path, 'apps', 'split', 'log', 'app.log');
     const log = await waitFor(() => {
       const text = readFileSync(logFile, 'utf8');
