@@ -42,7 +42,8 @@ export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs
     });
     let stdout = '';
     const tap = new LineTap(() => undefined, () => true);
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stdout.setEncoding('utf8'); // decoded across reads: one may end inside a character
+    child.stdout.on('data', (c: string) => (stdout += c));
     child.stderr.on('data', (c: Buffer) => tap.push(c));
     const timer = setTimeout(() => {
       if (child.pid !== undefined) treeKill(child.pid, 'SIGKILL');

@@ -19,10 +19,13 @@ const UNENDED_LINE_MS = 250;
 /** Where a child's output goes: a stream (raw bytes), or a function called once per line. */
 export type OutputSink = Writable | ((line: string) => void);
 
-/** Splits a stream into lines for a per-line sink; keeps the last lines for error reports. */
+/**
+ * Splits a stream into lines for a per-line sink; keeps the last lines for error reports. Lines
+ * are split on the bytes and decoded whole: a pipe's read may end inside a UTF-8 character, and
+ * decoding each read on its own would turn its two halves into U+FFFD.
+ */
 export class LineTap {
-  private partial = '';
-  /** Serving: the bytes after the last newline, waiting for theirs (wholeLines). */
+  /** The bytes after the last newline, waiting for theirs. */
   private held: Buffer | null = null;
   private heldTimer: NodeJS.Timeout | null = null;
   readonly recent: string[] = [];
@@ -38,10 +41,15 @@ export class LineTap {
       this.wholeLines(sink, chunk); // serving: the app's output goes to the log, a whole line at a time
       return;
     }
-    const text = this.partial + chunk.toString('utf8');
-    const lines = text.split('\n');
-    this.partial = lines.pop() ?? '';
-    for (const line of lines) this.line(line, true);
+    const bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+    this.held = null;
+    let start = 0;
+    for (let newline = bytes.indexOf(NEWLINE); newline !== -1; newline = bytes.indexOf(NEWLINE, start)) {
+      this.line(bytes.toString('utf8', start, newline), true);
+      start = newline + 1;
+    }
+    // A copy: the chunk's buffer is the stream's. Scanning holds it until its newline or the end.
+    if (start < bytes.length) this.held = Buffer.from(bytes.subarray(start));
   }
 
   /**
@@ -51,8 +59,7 @@ export class LineTap {
    * piece that no newline follows (a prompt, a progress bar) goes out after UNENDED_LINE_MS.
    */
   private wholeLines(sink: Writable, chunk: Buffer): void {
-    const held = this.held ?? (this.partial === '' ? null : Buffer.from(this.partial));
-    this.partial = '';
+    const held = this.held;
     this.held = null;
     const lastNewline = chunk.lastIndexOf(NEWLINE);
     if (lastNewline === -1) {
@@ -84,15 +91,12 @@ export class LineTap {
   end(): void {
     if (this.heldTimer !== null) clearTimeout(this.heldTimer);
     this.heldTimer = null;
-    if (this.held !== null && typeof this.sink !== 'function') {
-      this.sink.write(this.held);
-      this.held = null;
-    }
-    if (this.partial !== '') {
-      const last = this.partial;
-      this.partial = '';
-      this.line(last, false);
-    }
+    const last = this.held;
+    this.held = null;
+    if (last === null) return;
+    const sink = this.sink;
+    if (typeof sink !== 'function' && !this.scan()) sink.write(last);
+    else this.line(last.toString('utf8'), false);
   }
 
   private line(line: string, newline: boolean): void {

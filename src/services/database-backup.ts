@@ -143,7 +143,7 @@ function runClient(program: string, args: string[], db: AppDatabase, action: str
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { env: { ...env, ...pgVars }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (c) => (err += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c)); // decoded across reads
     child.on('error', (e) => reject(new GatewayError('APPPKG_SERVICE_FAILED', {
       action, reason: `${program}: ${e.message}`, fix: 'install Debian\'s postgresql-client (apt-get install postgresql-client)', cause: e,
     })));

@@ -50,8 +50,9 @@ function runPython(python: string, args: string[], action: string): Promise<stri
     const child = spawn(python, ['-I', '-c', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
+    // Decoded across reads: one may end inside a UTF-8 character (a table or file name).
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     child.on('error', (e) => reject(new GatewayError('APPPKG_SERVICE_FAILED', { action, reason: `${python}: ${e.message}`, cause: e })));
     child.on('close', (status) => {
       if (status === 0) resolve(out);

@@ -42,22 +42,30 @@ export type ProcessState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
 const PORT_POLL_MS = 100;
 const RECENT_LINES = 20;
 
-/** Writes a child's output to the log a line at a time, each line prefixed; keeps the last few. */
+/**
+ * Writes a child's output to the log a line at a time, each line prefixed; keeps the last few.
+ * Split on the bytes, decoded a whole line at a time (a read may end inside a UTF-8 character).
+ */
 class PrefixedLines {
-  private partial = '';
+  private held: Buffer | null = null;
 
   /** `recent` may be shared by the lines of stdout and stderr: the last lines of either. */
   constructor(private readonly log: Writable, private readonly prefix: string, readonly recent: string[] = []) {}
 
   push(chunk: Buffer): void {
-    const lines = (this.partial + chunk.toString('utf8')).split('\n');
-    this.partial = lines.pop() ?? '';
-    for (const line of lines) this.line(line);
+    const bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+    this.held = null;
+    let start = 0;
+    for (let newline = bytes.indexOf(0x0a); newline !== -1; newline = bytes.indexOf(0x0a, start)) {
+      this.line(bytes.toString('utf8', start, newline));
+      start = newline + 1;
+    }
+    if (start < bytes.length) this.held = Buffer.from(bytes.subarray(start));
   }
 
   end(): void {
-    if (this.partial !== '') this.line(this.partial);
-    this.partial = '';
+    if (this.held !== null) this.line(this.held.toString('utf8'));
+    this.held = null;
   }
 
   private line(line: string): void {

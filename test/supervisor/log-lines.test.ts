@@ -1,7 +1,8 @@
 // An app's workers write into one log. A line printed in two writes (an unbuffered print of
 // several parts, the worker's default) must reach the log whole even while another worker
 // prints at the same moment, in the file and in status's log tail; a line no newline follows
-// is written after a moment, not lost.
+// is written after a moment, not lost. A read of a pipe may end inside a UTF-8 character:
+// the log has the character, whichever process wrote it and whenever.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,35 @@ test('two workers printing lines in pieces at once: every line whole in app.log 
     for (const line of says) assert.match(line, /^(then a prompt with no newline: )?worker \d+ says hello$/, log);
     const tail = (await status()).apps.find((a: any) => a.name === 'split').log.lines.map((l: any) => l.text);
     assert.is(tail.filter((t: string) => /^(then a prompt with no newline: )?worker \d+ says hello$/.test(t)).length, 2, JSON.stringify(tail));
+  } finally {
+    await gw.stop();
+    await assertNoOrphans(pids);
+    state.remove();
+    apps.remove();
+  }
+});
+
+test('a character split across two writes reaches the log whole: loading, serving, a process', async () => {
+  const apps = tempDir('apppkg-log-utf8-apps-');
+  const state = tempDir('apppkg-log-utf8-state-');
+  addPackage(apps.path, 'split-utf8', 'utf8');
+  const envFile = join(state.path, 'environment.yaml');
+  writeFileSync(envFile, 'apps:\n  utf8:\n    mount: /\n    workers: 1\n');
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off']);
+  let pids: number[] = [];
+  try {
+    pids = statusPids(await (await request(`${gw.adminUrl}/status`)).body.json());
+    const res = await request(`${gw.url}/`);
+    assert.is(await res.body.text(), 'ok');
+    const logFile = join(state.path, 'apps', 'utf8', 'log', 'app.log');
+    const log = await waitFor(() => {
+      const text = readFileSync(logFile, 'utf8');
+      return ['while loading', 'while serving', 'from a process'].every((w) => text.includes(w)) ? text : null;
+    }, 10_000, 'the three split lines');
+    assert.not.ok(log.includes('\ufffd'), log);
+    assert.match(log, /^café while loading$/m);
+    assert.match(log, /^café while serving$/m);
+    assert.match(log, /^\[printer\] café from a process$/m);
   } finally {
     await gw.stop();
     await assertNoOrphans(pids);
