@@ -8,7 +8,10 @@
 
 export interface PlainHead {
   method: string;
-  /** The request target as sent: starts with `/`, bytes 0x21-0x7e. */
+  /**
+   * The request target as sent: starts with `/`, octets 0x21-0x7e and 0x80-0xff (one latin-1
+   * char each; SPEC 5.8: they reach the app as PEP 3333's latin-1, where node:http refuses them).
+   */
   url: string;
   /** [name, value, ...] as sent (values without their surrounding whitespace), as Node's rawHeaders. */
   rawHeaders: string[];
@@ -21,10 +24,11 @@ export interface PlainHead {
 }
 
 /**
- * The whole head in one test: request line, then field lines (token, colon, a value of
- * HTAB/SP/VCHAR/obs-text: RFC 9110 §5.5; no obs-fold, no bare CR or LF).
+ * The whole head in one test: request line (a target of visible ASCII and octets >= 0x80),
+ * then field lines (token, colon, a value of HTAB/SP/VCHAR/obs-text: RFC 9110 §5.5; no
+ * obs-fold, no bare CR or LF).
  */
-const PLAIN = /^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/[\x21-\x7e]* HTTP\/1\.1(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
+const PLAIN = /^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/[\x21-\x7e\x80-\xff]* HTTP\/1\.1(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
 
 /** Fields that make a request more than plain: a chunked body, a continue, a protocol switch. */
 const NOT_PLAIN = new Set(['transfer-encoding', 'expect', 'upgrade', 'http2-settings']);

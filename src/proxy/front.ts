@@ -13,6 +13,7 @@ import { WsCloseCode } from '../link/frames.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { requestHeadProblem, toOriginForm } from '../net/request-head.js';
+import { restoreRawTarget } from '../net/raw-target.js';
 import { decodeRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
@@ -316,6 +317,7 @@ export class Front {
    * the connection closed), a target that is not a path (400), no app mounted there (404).
    */
   private route(req: IncomingMessage): Routed | Unrouted {
+    restoreRawTarget(req);
     const problem = requestHeadProblem(req) ?? toOriginForm(req);
     if (problem !== null) return { status: 400, detail: problem, close: true };
     const url = req.url ?? '/';

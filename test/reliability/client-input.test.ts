@@ -225,11 +225,11 @@ test('R1.4 HTTP versions that are not 1.x (HTTP/9.9, HTTP/2.0, HTTP/1, HTTP/1.1x
   await assertServing();
 }));
 
+// (A raw octet >= 0x80 is no bad input: SPEC 5.8 gives it to the app as latin-1, R6.8.)
 test('R1.5 bad request targets (space, control character, raw NUL, %00, no leading slash): 400', bounded(async () => {
   await badInput('a space in the target', head('/alpha/a b'), { status: 400 });
   await badInput('a control character', head('/alpha/\x01'), { status: 400 });
   await badInput('a raw NUL', head('/alpha/a\0b'), { status: 400 });
-  await badInput('a raw byte 0xff', head('/alpha/\xff'), { status: 400 });
   await badInput('%00 in the path', head('/alpha/a%00b', 'Connection: close\r\n'), { status: 400 });
   await badInput('no leading slash', head('alpha/x'), { status: 400 });
   await assertServing();

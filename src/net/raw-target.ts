@@ -1,0 +1,57 @@
+// SPEC 5.8: octets >= 0x80 in a request target reach a WSGI app as latin-1 (PEP 3333), not a
+// 400. The lean lane reads them as they are (net/plain-head.ts). node:http's parser refuses them
+// ("Invalid char in url path", and no option makes it lenient there), so when the lane hands a
+// connection to node:http, the target of the request line it hands over is percent-escaped on
+// the way, and that request gets its target back as sent before it is routed (restoreRawTarget):
+// the app sees the same REQUEST_URI, PATH_INFO and QUERY_STRING on either path. What node:http
+// reads after that by itself is not rewritten: a later request on the same connection with such
+// octets is refused with 400 (docs/reliability.md R6.8).
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+
+const kRawTarget = Symbol('apppkg.rawTarget');
+
+interface RawTarget {
+  /** The target as node:http will read it. */
+  escaped: string;
+  /** The target as the client sent it, one latin-1 char per octet. */
+  sent: string;
+}
+
+type MarkedSocket = Socket & { [kRawTarget]?: RawTarget };
+
+const SP = 0x20;
+const LF = 0x0a;
+const HEX = '0123456789ABCDEF';
+
+/**
+ * `bytes` (which start with a request line) with the octets >= 0x80 of its target as `%XX`,
+ * remembered on `socket` for restoreRawTarget; `bytes` itself when there are none, or when the
+ * request line is not all there (node:http then answers as it does).
+ */
+export function escapeRawTarget(bytes: Buffer, socket: Socket): Buffer {
+  const lineEnd = bytes.indexOf(LF);
+  if (lineEnd === -1) return bytes;
+  const from = bytes.indexOf(SP) + 1;
+  const to = bytes.lastIndexOf(SP, lineEnd);
+  if (from === 0 || to < from) return bytes;
+  let high = from;
+  while (high < to && bytes[high] < 0x80) high++;
+  if (high === to) return bytes;
+  let escaped = bytes.toString('latin1', from, high);
+  for (let i = high; i < to; i++) {
+    const octet = bytes[i];
+    escaped += octet < 0x80 ? String.fromCharCode(octet) : `%${HEX[octet >> 4]}${HEX[octet & 15]}`;
+  }
+  (socket as MarkedSocket)[kRawTarget] = { escaped, sent: bytes.toString('latin1', from, to) };
+  return Buffer.concat([bytes.subarray(0, from), Buffer.from(escaped, 'latin1'), bytes.subarray(to)]);
+}
+
+/** The request whose target escapeRawTarget escaped gets it back as sent (once per mark). */
+export function restoreRawTarget(req: IncomingMessage): void {
+  const socket = req.socket as MarkedSocket | null;
+  const mark = socket?.[kRawTarget];
+  if (mark === undefined) return;
+  delete socket![kRawTarget];
+  if (req.url === mark.escaped) req.url = mark.sent;
+}
