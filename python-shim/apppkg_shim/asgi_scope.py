@@ -2,8 +2,8 @@
 
 The frame's fields are those of the WSGI environ (environ.py, docs/protocol.md §3): latin-1
 strings whose chars are the request's bytes. ASGI wants the path decoded (percent-decoding
-is done by Node; the bytes are UTF-8, kept as surrogates when they are not), the raw path
-and the query as bytes, and the headers back as lowercase byte names: HTTP_ACCEPT_LANGUAGE
+is done by Node; the bytes are UTF-8, a byte that is not becomes U+FFFD, as uvicorn's
+unquote() makes it), the raw path and the query as bytes, and the headers back as lowercase byte names: HTTP_ACCEPT_LANGUAGE
 is exactly accept-language because Node drops every client header name containing "_".
 """
 
@@ -31,10 +31,12 @@ def _header_name(cgi_name):
 
 
 def _url_path(chars):
-    # The latin-1 chars are the decoded URL's bytes; ASGI's path is those bytes as UTF-8.
+    # The latin-1 chars are the decoded URL's bytes; ASGI's path is those bytes as UTF-8. Not
+    # surrogateescape: a lone surrogate in the path fails the app's first encode (FastAPI
+    # answered /items/%FF with a 500, where uvicorn gives the route U+FFFD); raw_path has the bytes.
     if chars.isascii():
         return chars
-    return chars.encode("latin-1").decode("utf-8", "surrogateescape")
+    return chars.encode("latin-1").decode("utf-8", "replace")
 
 
 def _port(text):

@@ -353,6 +353,7 @@ export class Front {
    */
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {}); // a client's reset must not take the gateway down
+    restoreRawTarget(req); // before the log line: route() would do it only after
     this.logUpgrade(req, socket);
     if (this.stopping) {
       refuseUpgradeFor(socket, 'unavailable', 'the gateway is stopping');

@@ -2,6 +2,7 @@
 // and RFC 9112/9110 part ways, each case with the section it follows, sent raw through the real
 // gateway. The bar: none reaches an app in a form the RFC forbids, and every valid one reaches
 // it unchanged (or as the RFC says it must be read). The app echoes what it was given.
+import { connect } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -103,6 +104,7 @@ const CASES: Case[] = [
 test.before(async () => {
   addPackage(apps.path, 'rel-rfc-echo', 'rfc');
   addPackage(apps.path, 'asgi-http', 'asgi'); // its /scope answers with the ASGI scope it got
+  addPackage(apps.path, 'ws-asgi', 'ws'); // a websocket that answers "whoami" with its scope
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
   port = Number(new URL(gw.url).port);
   await waitFor(async () => (await gatewayStatus(gw)).apps.every((a: { state: string }) => a.state === 'ready'), 60_000, 'the echo apps to serve');
@@ -143,9 +145,36 @@ test('R6.8 for an ASGI app: path decoded as UTF-8, raw_path and query_string the
   }
   const scope = JSON.parse(json) as Record<string, string>;
   assert.is(scope.root_path, '/asgi');
-  assert.is(scope.path, '/scope/caf\u00e9/\udcff', 'UTF-8, a stray octet as a surrogate (as uvicorn decodes)');
+  assert.is(scope.path, '/scope/caf\u00e9/\ufffd', 'UTF-8, a stray octet as U+FFFD (as uvicorn decodes)');
   assert.is(scope.raw_path, '/asgi/scope/caf\xc3\xa9/\xff', 'the octets sent (the app shows bytes as latin-1)');
   assert.is(scope.query_string, 'q=\xe9');
+});
+
+test('R6.8 for a websocket (node:http reads every upgrade): the scope has the octets sent', async () => {
+  const socket = connect(port, '127.0.0.1');
+  let got = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => (got = Buffer.concat([got, chunk])));
+  try {
+    socket.write(Buffer.from('GET /ws/caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 'latin1'));
+    await waitFor(() => got.includes('\r\n\r\n'), 10_000, 'the handshake\'s answer');
+    const headEnd = got.indexOf('\r\n\r\n') + 4;
+    assert.match(got.toString('latin1', 0, headEnd), /^HTTP\/1\.1 101 /);
+    // "whoami", a masked text frame (a zero mask leaves it as it is).
+    socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | 6, 0, 0, 0, 0]), Buffer.from('whoami')]));
+    const frame = await waitFor(() => {
+      const f = got.subarray(headEnd);
+      if (f.length < 4) return null;
+      const length = (f[1] & 0x7f) === 126 ? f.readUInt16BE(2) : f[1] & 0x7f;
+      const start = (f[1] & 0x7f) === 126 ? 4 : 2;
+      return f.length >= start + length ? f.toString('utf8', start, start + length) : null;
+    }, 10_000, 'the answer to whoami');
+    const scope = JSON.parse(frame) as { root_path: string; path: string };
+    assert.is(scope.root_path, '/ws');
+    assert.is(scope.path, '/café');
+  } finally {
+    socket.destroy();
+  }
 });
 
 test.run();
