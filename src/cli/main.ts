@@ -109,6 +109,12 @@ function forgetLauncherEnv(): void {
 const invokedDirectly = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
 if (invokedDirectly) {
   forgetLauncherEnv();
+  // `apppkg-gateway check | head -1`: the reader leaves before the command has said all. The rest
+  // of the output is nobody's; the command's outcome is still its exit status, not a crash on the
+  // write (EPIPE, then every later write to the destroyed stream).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
   main(process.argv.slice(2)).then(
     (status) => {
       process.exitCode = status;

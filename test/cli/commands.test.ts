@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXAMPLES, runCli, tempDir } from '../helpers/process.js';
+import { EXAMPLES, ROOT, runCli, tempDir } from '../helpers/process.js';
 
 const test = suite('cli commands');
 const state = tempDir('apppkg-cli-state-');
@@ -50,6 +50,24 @@ test('bad usage exits 2 and says how to get help', async () => {
   const badAddr = await runCli(['--apps', EXAMPLES, '--listen', 'nowhere:port']);
   assert.is(badAddr.status, 2);
   assert.match(badAddr.stderr, /expected PORT, HOST:PORT or unix:\/path/);
+});
+
+test('a reader that leaves early (| head -1) does not turn a command that succeeds into a crash', async () => {
+  const { spawn } = await import('node:child_process');
+  for (const args of [['check', join(EXAMPLES, 'hello'), '--state-dir', state.path], ['init', join(work.path, 'head-init')]]) {
+    if (args[0] === 'init') {
+      mkdirSync(args[1], { recursive: true });
+      writeFileSync(join(args[1], 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b""]\n');
+    }
+    const child = spawn(join(ROOT, 'bin', 'apppkg-gateway'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    // As head does: the first bytes, then the read end closed.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    assert.is(status, 0, `${args[0]}: ${stderr}`);
+    assert.not.match(stderr, /EPIPE|Unhandled/, stderr);
+  }
 });
 
 test('describe prints the normalised description as JSON', async () => {
