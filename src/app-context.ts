@@ -4,6 +4,7 @@
 import { loadDescription } from './description/load.js';
 import type { Description } from './description/types.js';
 import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvironment } from './environment/host-file.js';
+import { osMismatch } from './environment/checks.js';
 import { pickInterpreter, type Interpreter } from './environment/interpreters.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { buildAppEnvironment, type AppEnvironment } from './environment/app-env.js';
@@ -72,6 +73,9 @@ export async function describeApp(opts: AppContextOptions): Promise<{ desc: Desc
 
 export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   const { desc, overrides, hostEnv } = await describeApp(opts);
+  // SPEC §1.1: `os:` is "checked against the host": before anything of the app runs, not only by `check`.
+  const wrongOs = osMismatch(desc);
+  if (wrongOs !== null) throw atKey(wrongOs, desc, 'os');
   const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined }).catch((err) => {
     throw atKey(err, desc, 'python');
   });
@@ -106,7 +110,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
  */
 function atKey(err: unknown, desc: Description, key: string): unknown {
   if (!isGatewayError(err) || err.file) return err;
-  const relevant = err.code === 'APPPKG_PY_NO_INTERPRETER' || err.code === 'APPPKG_SETTINGS_MISSING';
+  const relevant = err.code === 'APPPKG_PY_NO_INTERPRETER' || err.code === 'APPPKG_SETTINGS_MISSING' || err.code === 'APPPKG_OS_MISMATCH';
   if (!relevant) return err;
   const where = desc.positions[key] ?? { line: 1, column: 1 };
   return new GatewayError(err.code, { ...err.details, file: desc.file, line: where.line, column: where.column, key });

@@ -65,12 +65,22 @@ const OS_FAMILIES: Record<string, NodeJS.Platform[]> = {
 /** SPEC §1.1 `os:`: a family (posix, bsd) or a platform name (linux, darwin) against process.platform. */
 export function checkOs(desc: Pick<Description, 'os'>, platform: NodeJS.Platform = process.platform): CheckResult {
   if (desc.os.length === 0) return passed('os', `any (this host is ${platform})`);
-  const match = desc.os.find((name) => {
+  const match = osMatch(desc, platform);
+  if (match) return passed('os', `${platform} is ${match}`);
+  return failed('os', osMismatch(desc, platform)!);
+}
+
+/** APPPKG_OS_MISMATCH when `os:` excludes this host (a start refuses it, as `check` reports it); else null. */
+export function osMismatch(desc: Pick<Description, 'os'>, platform: NodeJS.Platform = process.platform): GatewayError | null {
+  if (desc.os.length === 0 || osMatch(desc, platform)) return null;
+  return new GatewayError('APPPKG_OS_MISMATCH', { key: 'os', expected: desc.os.join(' or '), found: platform });
+}
+
+function osMatch(desc: Pick<Description, 'os'>, platform: NodeJS.Platform): string | undefined {
+  return desc.os.find((name) => {
     const key = name.toLowerCase();
     return key === platform || (OS_FAMILIES[key] ?? []).includes(platform);
   });
-  if (match) return passed('os', `${platform} is ${match}`);
-  return failed('os', new GatewayError('APPPKG_OS_MISMATCH', { key: 'os', expected: desc.os.join(' or '), found: platform }));
 }
 
 // --- python ------------------------------------------------------------------------------------

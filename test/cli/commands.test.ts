@@ -131,6 +131,17 @@ test('a missing required setting refuses to start, naming it, its line and the f
   assert.is(ok.stdout.trim(), 'from-the-shell');
 });
 
+test('an app whose os: excludes this host: serve and run refuse it, naming the line and the fix', async () => {
+  const dir = pkg('other-os', 'platform: python, wsgi\nos: [windows, aix]\napp: wsgi:application\n');
+  // run first: without the check, serve would serve (until the runner's timeout).
+  for (const args of [['run', dir, '--', 'true'], ['serve', dir, '--port', '0']]) {
+    const r = await runCli([...args.slice(0, 2), '--state-dir', state.path, ...args.slice(2)]);
+    assert.is(r.status, 1, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /app\.yaml:2:\d+: os: the app needs windows or aix, this host is linux/);
+    assert.match(r.stderr, /fix: /);
+  }
+});
+
 test('check and run on the Flask example use Debian\'s interpreter', async () => {
   const dir = join(EXAMPLES, 'flask-hello');
   const check = await runCli(['check', dir, '--state-dir', state.path]);

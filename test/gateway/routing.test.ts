@@ -26,6 +26,11 @@ test.before(async () => {
   symlinkSync(shared.path, join(guestbook, 'static', 'javascript'));
   symlinkSync(join(guestbook, 'gone.js'), join(guestbook, 'static', 'broken.js'));
   writePackage(apps.path, 'broken', { 'app.yaml': 'platform: python, wsgi\napp: nocolon\n' });
+  // SPEC 1.1: os is checked against the host; this host is no windows.
+  writePackage(apps.path, 'other-os', {
+    'app.yaml': 'platform: python, wsgi\nos: windows\napp: hello:application\n',
+    'hello.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ran"]\n',
+  });
   writePackage(apps.path, 'no-import', {
     'app.yaml': 'platform: python, wsgi\napp: boom:application\n',
     'boom.py': 'raise RuntimeError("cannot start")\n',
@@ -99,6 +104,16 @@ test('a broken description and an app that fails to import are skipped; the rest
   const failed = status.apps.find((a: any) => a.name === 'no-import');
   assert.is(failed.state, 'failed');
   assert.is(failed.problem.code, 'APPPKG_APP_IMPORT_FAILED');
+});
+
+test('an app whose os: excludes this host is refused at start, with the line; the rest serve', async () => {
+  assert.is((await get('/other-os/')).status, 404);
+  assert.match(gw.output(), /other-os\/app\.yaml:2:\d+: os: the app needs windows, this host is linux/);
+  const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+  const refused = status.apps.find((a: any) => a.name === 'other-os');
+  assert.is(refused.state, 'failed');
+  assert.is(refused.problem.code, 'APPPKG_OS_MISMATCH');
+  assert.is((await get('/b/')).status, 200, 'another app serves');
 });
 
 test('static files: type, ETag, Range, HEAD, 304 and no way out', async () => {
