@@ -47,7 +47,12 @@ interface Waiting {
   res: ServerResponse;
   route: RequestRoute;
   group: UpstreamGroup;
+  /** When it began to wait (Date.now()): it waits at most the app's `timeout`, then 504. */
+  since: number;
 }
+
+/** How often the queue is looked at for requests waiting past the app's `timeout`. */
+const QUEUE_SWEEP_MS = 500;
 
 const kRetried = Symbol('apppkg.retried');
 type Retried = IncomingMessage & { [kRetried]?: true };
@@ -60,6 +65,8 @@ export class AppDispatcher implements Redispatch {
   private processes: Array<UpstreamGroup<HttpUpstream>> = [];
   private readonly upstreams = new Map<Endpoint, WsgiUpstream | HttpUpstream>();
   private queue: Waiting[] = [];
+  /** Runs while the queue holds something: answers 504 to what waited past `timeout`. */
+  private queueSweeper: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   /** Why the app is gone (detach), for what comes back to it afterwards; null while it serves. */
   private detached: string | null = null;
@@ -214,7 +221,7 @@ export class AppDispatcher implements Redispatch {
     });
   }
 
-  private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
+  private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute, since = Date.now()): void {
     const sleeping = this.backend.idleState !== undefined && this.backend.idleState !== 'awake';
     if (group.upstreams.length === 0 && !group.queueWhenEmpty && !sleeping) {
       answerFailure(res, 'unavailable', { detail: `${group.label} is restarting; try again` });
@@ -224,9 +231,10 @@ export class AppDispatcher implements Redispatch {
       answerFailure(res, 'busy', { detail: `${this.name} is busy; try again` });
       return;
     }
-    const waiting: Waiting = { req, res, route, group };
+    const waiting: Waiting = { req, res, route, group, since };
     this.queue.push(waiting);
     group.waiting++;
+    this.queueSweeper ??= setInterval(() => this.expireWaiting(), QUEUE_SWEEP_MS).unref();
     res.once('close', () => {
       const i = this.queue.indexOf(waiting);
       if (i >= 0) {
@@ -259,7 +267,31 @@ export class AppDispatcher implements Redispatch {
       }
       this.queue.splice(i, 1);
       group.waiting--;
-      if (!this.send(group, waiting.req, waiting.res, waiting.route, null, true)) this.enqueue(group, waiting.req, waiting.res, waiting.route);
+      if (!this.send(group, waiting.req, waiting.res, waiting.route, null, true)) this.enqueue(group, waiting.req, waiting.res, waiting.route, waiting.since);
+    }
+  }
+
+  /**
+   * SPEC 4: an app that does not answer in time is a 504, and a request that no worker took is
+   * no answer either: workers that are all gone (restarting with back-off, an app that no longer
+   * imports) must not leave requests waiting for nobody.
+   */
+  private expireWaiting(): void {
+    const timeoutMs = this.backend.limits.timeoutMs;
+    const now = Date.now();
+    for (let i = 0; i < this.queue.length; ) {
+      const waiting = this.queue[i];
+      if (timeoutMs <= 0 || now - waiting.since < timeoutMs) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      waiting.group.waiting--;
+      answerFailure(waiting.res, 'timeout', { detail: `no worker of ${this.name} could take it within its timeout (${timeoutMs / 1000} s)` });
+    }
+    if (this.queue.length === 0 && this.queueSweeper !== null) {
+      clearInterval(this.queueSweeper);
+      this.queueSweeper = null;
     }
   }
 

@@ -118,13 +118,9 @@ export class Slot<P extends SupervisedProcess> {
     this.opts.onRetired(proc);
     if (!this.running || this.replacing !== null) return; // a recycle's replacement is on its way
     this.recordExit(proc);
-    if (proc.exitCode === EXIT_APP_LOAD_FAILED) {
-      // The app no longer imports (a file changed under a running worker): restarting cannot
-      // help until it changes again.
-      this.opts.say(`${this.opts.app}: a worker exited because the app failed to import; not restarting it`);
-      this.opts.onExited?.(`${this.opts.label(proc)} exited because the app failed to import; not restarting it`);
-      return;
-    }
+    // Whatever its status: a process in rotation had imported the app and said READY, so even
+    // a 4 (the shim's "the app failed to import") is the app's own exit (os._exit(4)), and a
+    // worker that is not replaced leaves the app's requests waiting for nobody.
     this.scheduleRestart(this.uptime(proc), `${this.opts.label(proc)} exited (${proc.how})`);
   }
 
@@ -148,13 +144,13 @@ export class Slot<P extends SupervisedProcess> {
         },
         (err: GatewayError) => {
           if (!this.running) return;
-          if (next.exitCode === EXIT_APP_LOAD_FAILED) {
-            this.opts.say(`${this.opts.app}: a worker exited because the app failed to import; not restarting it`);
-            return;
-          }
           void next.stop(1000);
           if (next.state === 'exited') this.recordExit(next);
-          const how = next.state === 'exited' ? `${this.opts.label(next)} exited (${next.how})` : `${this.opts.label(next)} failed to start: ${err.message}`;
+          // The app no longer imports (a file changed under the version): tried again with the
+          // back-off, a crash loop in status, and it serves again once the file is fixed.
+          const how = next.exitCode === EXIT_APP_LOAD_FAILED
+            ? `${this.opts.label(next)} could not import the app: ${err.message}`
+            : next.state === 'exited' ? `${this.opts.label(next)} exited (${next.how})` : `${this.opts.label(next)} failed to start: ${err.message}`;
           this.scheduleRestart(this.uptime(next), how);
         },
       );
