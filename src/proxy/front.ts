@@ -147,6 +147,10 @@ export class Front {
         keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5_000,
         // Node answers 100-continue itself unless told otherwise; the app decides (PEP 3333).
       });
+      // Node keeps the first 2000 names and values of a head and drops the rest without a word,
+      // Content-Length among them: the app would get a request without it. maxHeaderSize bounds
+      // the head, and so the fields, already (the lean lane keeps every field of its heads too).
+      server.maxHeadersCount = 0;
       // A client that half-closes after its request (`printf ... | nc`, HTTP/1.0 tools) still
       // waits for the answer: Node's default aborts the request at the FIN and answers nothing.
       // Node reads this field on each 'end' (lib/_http_server.js); it has no option for it.
