@@ -268,10 +268,21 @@ class Task:
         elif self.content_length is None:
             if computed_length:
                 parts = parts + ["Content-Length", str(length)]
-        elif self.content_length != length and computed_length:
-            log("%s: Content-Length %d does not match the body (%d bytes); sending %d" % (
-                self.worker.app_spec, self.content_length, length, length))
-            parts = _without_content_length(parts) + ["Content-Length", str(length)]
+        elif self.content_length != length and not self.is_head:
+            # A HEAD's Content-Length is its GET's: kept as the app gave it, whatever the body.
+            if self.content_length > length:
+                # PEP 3333: fewer bytes than the app's Content-Length go out as they are, then the
+                # connection is closed and the error logged: the client sees the response cut short,
+                # never a shorter one passed off as complete.
+                if body:
+                    self._send_body(body)
+                else:
+                    self._send_head()
+                raise InvalidResponse("the body has %d bytes, fewer than its Content-Length %d" % (length, self.content_length))
+            # PEP 3333: never more bytes than the app's Content-Length (as when it streams).
+            log("%s: the body has %d bytes, more than its Content-Length %d; sending the first %d" % (
+                self.worker.app_spec, length, self.content_length, self.content_length))
+            body = body[:self.content_length]
         if self.is_head:
             body = b""
         head = _encode_head(parts)
@@ -407,12 +418,3 @@ def _encode_head(parts):
         return "\0".join(parts).encode("latin-1")
     except UnicodeEncodeError as exc:
         raise InvalidResponse("status and header values must be latin-1 (PEP 3333): %s" % exc)
-
-
-def _without_content_length(parts):
-    out = [parts[0]]
-    for i in range(1, len(parts) - 1, 2):
-        if parts[i].lower() != "content-length":
-            out.append(parts[i])
-            out.append(parts[i + 1])
-    return out

@@ -145,6 +145,26 @@ test('R2.6 an exception after the headers were sent (Content-Length): the connec
   await assertLogged('/raise-sized', /RuntimeError: failed after the headers/);
 });
 
+test('R2.6b a body shorter than the app\'s Content-Length (PEP 3333): sent as it is, then the connection cut, the error logged', async () => {
+  counts.cases++;
+  const text = await cutAfterHeaders('/short-full');
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(text, /\r\ncontent-length: 100\r\n/i, 'the app\'s length, not one made to fit');
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  expectFailure(body === 'only ten!!', `what the app gave, then the close (${JSON.stringify(body)})`);
+  await assertLogged('/short-full', /the body has 10 bytes, fewer than its Content-Length 100/);
+});
+
+test('R2.6c a body longer than its Content-Length: never more than the length; HEAD keeps its GET\'s length', async () => {
+  const long = await request(`${gw.url}/${APP}/long-full`);
+  assert.is(long.headers['content-length'], '5');
+  assert.is(await long.body.text(), '01234');
+  const head = await request(`${gw.url}/${APP}/head-length`, { method: 'HEAD' });
+  assert.is(head.statusCode, 200);
+  assert.is(head.headers['content-length'], '100');
+  await head.body.text();
+});
+
 test('R2.7 an app that never returns: 504 after its timeout, the worker recycled (pid changes, the old one gone)', async () => {
   counts.cases++;
   const stuck = await workerPid();
