@@ -180,6 +180,13 @@ export class Front {
           else socket.destroy();
           return;
         }
+        // The error is in a request pipelined behind one whose answer has not begun (that one
+        // was read whole): its answer goes out first, saying Connection: close, and the
+        // connection ends after it (RFC 9112 §9.3.2). A 400 written now would take its place.
+        if (current && (current as ServerResponse & { req?: IncomingMessage }).req?.complete) {
+          current.shouldKeepAlive = false;
+          return;
+        }
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
         socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });

@@ -190,4 +190,16 @@ test('R6.8 for a websocket (node:http reads every upgrade): the scope has the oc
   }
 });
 
+test('a bad request pipelined behind one node:http reads (RFC 9112 §9.3.2): the first is answered, Connection: close, then the end', async () => {
+  const answer = await rawRequest(port, Buffer.from(
+    'POST /rfc/echo?first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' +
+      'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n', 'latin1'));
+  const [head, rest = ''] = answer.split('\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 200 /, answer.slice(0, 300));
+  assert.match(head, /\r\nConnection: close/i);
+  const seen = JSON.parse(rest) as Record<string, string>;
+  assert.is(seen.QUERY_STRING, 'first');
+  assert.is(seen.body, 'abc');
+});
+
 test.run();
