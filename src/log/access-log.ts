@@ -1,5 +1,6 @@
-// One line per request: the combined log format (the size column counts every byte written
-// for the response, its head included), plus the app and the duration, e.g.
+// One line per request: the combined log format (the size column is the body's bytes, as %b and
+// nginx's $body_bytes_sent; an upgrade's, every byte of its tunnel), plus the app and the
+// duration, e.g.
 // 127.0.0.1 - - [25/Nov/2026:11:43:58 +0000] "GET /blog/ HTTP/1.1" 200 14 "-" "curl/8" app=blog dur=0.0012
 // Lines are batched and written once per event-loop turn: a write per request costs a
 // syscall each, which shows at tens of thousands of requests per second.
@@ -48,17 +49,15 @@ export class AccessLog {
 
   /**
    * `client`: the address the app was told (behind a trusted proxy, the forwarded one).
-   * `bytesBefore`: the socket's bytesWritten when the request began (the size column is the
-   * difference). For an upgrade, the line is written when the connection closes: its status
-   * is the 101 (or the refusal), its size and duration the whole tunnel's.
+   * `bytes`: the size column. For an upgrade, the line is written when the connection closes:
+   * its status is the 101 (or the refusal), its size and duration the whole tunnel's.
    */
-  record(req: IncomingMessage, client: string, status: number, app: string, startedAt: number, bytesBefore: number): void {
+  record(req: IncomingMessage, client: string, status: number, app: string, startedAt: number, bytes: number): void {
     if (!this.out) return;
     const now = Date.now();
-    const length = req.socket.bytesWritten - bytesBefore;
     const line =
       `${client || '-'} - - [${clfTime(now)}] ${quote(`${req.method} ${req.url} HTTP/${req.httpVersion}`)} ` +
-      `${status} ${length ?? '-'} ${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ` +
+      `${status} ${bytes} ${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ` +
       `app=${app || '-'} dur=${((performance.now() - startedAt) / 1000).toFixed(4)}\n`;
     this.pending.push(line);
     if (!this.scheduled) {

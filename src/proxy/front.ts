@@ -17,6 +17,7 @@ import { restoreRawTarget } from '../net/raw-target.js';
 import { decodeRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
+import { bodyBytesOf, countBodyBytes } from './body-bytes.js';
 import { LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
 import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-response.js';
@@ -282,12 +283,11 @@ export class Front {
   /** Counts a request in flight until its response closes, then logs it. */
   private track(req: IncomingMessage, res: ServerResponse, app: string): { app: string } {
     const startedAt = performance.now();
-    const bytesBefore = req.socket.bytesWritten;
     const tracked = { app };
     this.inFlight++;
     res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : 499;
-      this.accessLog.record(req, this.clientOf(req), status, tracked.app, startedAt, bytesBefore);
+      this.accessLog.record(req, this.clientOf(req), status, tracked.app, startedAt, bodyBytesOf(res, req.method));
       if (tracked.app) this.opts.onResponse?.(tracked.app, status, (performance.now() - startedAt) / 1000);
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
@@ -295,6 +295,7 @@ export class Front {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    countBodyBytes(res); // a lean response counts its own
     const tracked = this.track(req, res, '');
     if (this.stopping) res.shouldKeepAlive = false;
     if (req.url === '*' && req.method === 'OPTIONS') {
@@ -409,7 +410,7 @@ export class Front {
     } as typeof socket.end;
     socket.once('close', () => {
       // No status line at all: the client left before any answer (nginx's 499).
-      this.accessLog.record(req, this.clientOf(req), status > 0 ? status : 499, (socket as UpgradeSocket)[kApp] ?? '', startedAt, bytesBefore);
+      this.accessLog.record(req, this.clientOf(req), status > 0 ? status : 499, (socket as UpgradeSocket)[kApp] ?? '', startedAt, socket.bytesWritten - bytesBefore);
     });
   }
 

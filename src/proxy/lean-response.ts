@@ -105,6 +105,8 @@ export class LeanResponse extends EventEmitter {
   last = false;
   /** Bytes waiting for this response's turn on the connection (an earlier pipelined one still writes). */
   backlog: Array<{ data: string | Buffer; done: WriteDone | undefined }> | null = null;
+  /** The body's bytes given to the connection: the access log's size column. */
+  bodyBytes = 0;
   private head: string | null = null;
   private hasBody: boolean;
   private chunked = false;
@@ -196,6 +198,7 @@ export class LeanResponse extends EventEmitter {
   private sendBody(chunk: string | Buffer, done: WriteDone | undefined, trailer: string): void {
     let before = this.head ?? '';
     this.head = null;
+    this.bodyBytes += chunk.length; // a string here is latin-1: a char per byte
     if (this.chunked) before += `${chunk.length.toString(16)}\r\n`;
     const after = this.chunked ? `\r\n${trailer}` : trailer;
     if (typeof chunk === 'string') {

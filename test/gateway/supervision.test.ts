@@ -45,8 +45,16 @@ test("each app's output is kept in its own log; the access log has a line per re
   const log = join(state.path, 'apps', 'flaky', 'log', 'app.log');
   await waitFor(() => readFileSync(log, 'utf8').includes('dies-soon: started'), 10_000, 'the app log');
   const res = await request(`${gw.url}/steady/logged?x=1`, { headers: { 'user-agent': 'apppkg-test/1' } });
-  await res.body.text();
-  await waitFor(() => /"GET \/steady\/logged\?x=1 HTTP\/1\.1" 200 \d+ "-" "apppkg-test\/1" app=steady dur=\d+\.\d+/.test(gw.output()), 5000, 'the access log line');
+  // The size column is the body's bytes, as combined's %b: not the head.
+  const size = Buffer.byteLength(await res.body.text());
+  const line = new RegExp(`"GET /steady/logged\\?x=1 HTTP/1\\.1" 200 ${size} "-" "apppkg-test/1" app=steady dur=\\d+\\.\\d+`);
+  await waitFor(() => line.test(gw.output()), 5000, `the access log line, size ${size}`);
+  // The same through node:http (a chunked body is not the lean lane's), and a HEAD: no body.
+  const posted = await request(`${gw.url}/steady/posted`, { method: 'POST', body: (async function* () { yield 'x'; })() });
+  const postedSize = Buffer.byteLength(await posted.body.text());
+  await waitFor(() => new RegExp(`"POST /steady/posted HTTP/1\\.1" ${posted.statusCode} ${postedSize} `).test(gw.output()), 5000, `the POST's line, size ${postedSize}`);
+  (await request(`${gw.url}/steady/headed`, { method: 'HEAD' })).body.resume();
+  await waitFor(() => /"HEAD \/steady\/headed HTTP\/1\.1" 200 0 /.test(gw.output()), 5000, 'the HEAD\'s line, size 0');
   const steadyLog = join(state.path, 'apps', 'steady', 'log', 'app.log');
   assert.not.match(readFileSync(steadyLog, 'utf8'), /dies-soon/);
 });
