@@ -37,11 +37,18 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     onError: (err) => opts.say(`${ctx.desc.name}: cannot write ${ctx.appEnv.logDir}/app.log (${(err as NodeJS.ErrnoException).code ?? err.message}); the app keeps running without a log file`),
   });
   const o = ctx.overrides;
+  // platform: python, command: processes.web is the app's server; no WSGI workers.
+  let workers = ctx.desc.kind === 'command' ? 0 : (opts.workers ?? o.workers ?? DEFAULT_WORKERS);
+  if (opts.budget && workers > opts.budget.max) {
+    // More than the whole budget could never start: every request would wait for room that
+    // cannot be made. The budget is the host's bound, so it wins, and the log says so.
+    opts.say(`${ctx.desc.name}: workers ${workers} is more than --max-workers ${opts.budget.max}; it runs ${opts.budget.max}`);
+    workers = opts.budget.max;
+  }
   const instance = new AppInstance({
     desc: ctx.desc,
     appEnv: ctx.appEnv,
-    // platform: python, command: processes.web is the app's server; no WSGI workers.
-    workers: ctx.desc.kind === 'command' ? 0 : (opts.workers ?? o.workers ?? DEFAULT_WORKERS),
+    workers,
     threads: opts.threads ?? o.threads ?? DEFAULT_THREADS,
     development: opts.development,
     log,

@@ -143,6 +143,18 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
+test('--max-workers below an app\'s own workers: it runs as many as the budget allows, said in the log, and serves', async () => {
+  const env = await open([['slow', 'wide'], ['slow', 'other']], 'defaults:\n  workers: 2\n  threads: 2\n', ['--max-workers', '1']);
+  assert.match(env.gw.output(), /wide: workers 2 is more than --max-workers 1; it runs 1/);
+  for (const name of ['wide', 'other', 'wide']) {
+    const r = await get(env, `/${name}/?t=0`);
+    assert.is(r.status, 200, `${name}: ${r.body}`);
+  }
+  const wide = await app(env, 'wide');
+  assert.is(wide.workers.length, 1);
+  assert.is((await app(env, 'other')).state, 'idle', 'other slept to make room for wide');
+});
+
 test('a deploy of an idle app judges the new version and lets it idle; the next request reaches it', async () => {
   const env = await open([['environ', 'blog.1']], 'apps:\n  blog:\n    idle_timeout: 1\n    workers: 1\n');
   await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle');
