@@ -191,7 +191,7 @@ export class Gateway {
       routesOf,
       mountOf: (name) => (single ? '/' : ((Object.hasOwn(hostEnv.apps, name) ? hostEnv.apps[name].mount : null) ?? `/${name}`)),
       // The supervisor's AppInstance is the proxy's Backend: TypeScript checks the fit here.
-      publish: (apps: ServingApp[]) => front.publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance }))),
+      publish: (apps: ServingApp[], refused) => front.publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance })), refused),
       say,
       drainMs: graceMs,
       hookTimeoutMs: HOOK_TIMEOUT_MS,

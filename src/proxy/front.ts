@@ -54,6 +54,14 @@ export interface PublishedApp {
   backend: Backend;
 }
 
+/** An app that serves nothing (every version refused): answered 503 where it is mounted, not 404. */
+export interface RefusedRoutes {
+  name: string;
+  routes: Array<{ host: string | null; prefix: string }>;
+  /** The refusal's error code, for the answer (the details are the admin's: status). */
+  code: string;
+}
+
 interface Routed {
   match: RouteMatch<AppDispatcher>;
   url: string;
@@ -78,7 +86,7 @@ const NOT_A_PATH = 'the request target is not a path (it must start with /, with
 const WEBSOCKET_CLOSE_WAIT_MS = 2000;
 
 export class Front {
-  private router = new Router<AppDispatcher>([]);
+  private router = new Router<AppDispatcher | RefusedRoutes>([]);
   private readonly dispatchers = new Map<string, AppDispatcher>();
   private servers: http.Server[] = [];
   private readonly lanes: LeanLane[] = [];
@@ -109,7 +117,7 @@ export class Front {
    * the new one; an app no longer published answers what waits with 503. Requests in flight
    * finish where they are.
    */
-  publish(apps: PublishedApp[]): void {
+  publish(apps: PublishedApp[], refused: RefusedRoutes[] = []): void {
     const names = new Set<string>();
     for (const app of apps) {
       names.add(app.name);
@@ -122,7 +130,12 @@ export class Front {
       this.dispatchers.delete(name);
       dispatcher.detach(`${name} is stopping`);
     }
-    this.router = new Router(apps.flatMap((a) => a.routes.map((r) => ({ ...r, target: this.dispatchers.get(a.name)! }))));
+    // One router for both, so that the longest mount wins as ever: a refused app at /blog is
+    // not shadowed by a serving one at /.
+    this.router = new Router<AppDispatcher | RefusedRoutes>([
+      ...apps.flatMap((a) => a.routes.map((r) => ({ ...r, target: this.dispatchers.get(a.name)! }))),
+      ...refused.flatMap((a) => a.routes.map((r) => ({ ...r, target: a }))),
+    ]);
   }
 
   /** Requests waiting for a free upstream of `app`. */
@@ -337,9 +350,14 @@ export class Front {
     const path = decodeRequestPath(q >= 0 ? url.slice(0, q) : url);
     if (path === null) return { status: 400, detail: NOT_A_PATH, close: false };
     const match = this.router.match(req.headers.host, path);
-    if (!match && this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };
-    if (!match) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
-    return { match, url, q };
+    const target = match?.target;
+    if (!(target instanceof AppDispatcher)) {
+      if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };
+      if (target === undefined) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
+      // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
+      return { status: 503, detail: `${target.name} is not serving: it was refused (${target.code}); \`apppkg-gateway status\` says why`, close: false, retryAfter: true };
+    }
+    return { match: match as RouteMatch<AppDispatcher>, url, q };
   }
 
   /** What the app is told about a request: the router's split and what the socket saw. */

@@ -48,6 +48,13 @@ export interface ServingApp {
   instance: AppInstance;
 }
 
+/** An app no version of which serves, refused (its import failed, say): its routes and why. */
+export interface RefusedApp {
+  name: string;
+  routes: RouteSpec[];
+  code: string;
+}
+
 export interface RegistryOptions {
   source: AppSource;
   hostEnv: HostEnvironment;
@@ -58,8 +65,11 @@ export interface RegistryOptions {
   routesOf: (name: string) => RouteSpec[];
   /** The app's mount, as status and the log show it. */
   mountOf: (name: string) => string;
-  /** Told the serving version of every app after each change: the proxy routes to these. */
-  publish: (apps: ServingApp[]) => void;
+  /**
+   * Told the serving version of every app after each change: the proxy routes to these; and the
+   * apps that serve nothing because they were refused: the proxy answers for them (503).
+   */
+  publish: (apps: ServingApp[], refused: RefusedApp[]) => void;
   say: (line: string) => void;
   /** How long a draining version may finish its requests and keep its websockets. */
   drainMs: number;
@@ -402,10 +412,12 @@ export class Registry {
   /** Hands the proxy the serving version of every app, with its routes. */
   private publish(): void {
     const serving: ServingApp[] = [];
+    const refused: RefusedApp[] = [];
     for (const record of this.records.values()) {
       if (record.serving) serving.push({ name: record.name, routes: this.opts.routesOf(record.name), instance: record.serving.instance });
+      else if (record.problem) refused.push({ name: record.name, routes: this.opts.routesOf(record.name), code: record.problem.code });
     }
-    this.opts.publish(serving);
+    this.opts.publish(serving, refused);
   }
 
   /** Why `name` does not serve (or the broken description of the one package), or null. */

@@ -95,8 +95,13 @@ test('the longest mount wins and nothing else matches', async () => {
 });
 
 test('a broken description and an app that fails to import are skipped; the rest serve', async () => {
-  assert.is((await get('/broken/')).status, 404);
-  assert.is((await get('/no-import/')).status, 404);
+  assert.is((await get('/broken/')).status, 404, 'a description that does not load names no app');
+  // A refused app is there and does not serve: 503 (as a proxy says of a down upstream), not 404.
+  const refused = await get('/no-import/');
+  assert.is(refused.status, 503);
+  assert.ok(refused.headers['retry-after'], 'Retry-After');
+  assert.match(refused.text, /no-import is not serving: it was refused \(APPPKG_APP_IMPORT_FAILED\); `apppkg-gateway status` says why/);
+  assert.not.match(refused.text, /cannot start|Traceback/, 'the reason itself is the admin\'s');
   assert.match(gw.output(), /broken\/app\.yaml:2:\d+: app: expected/);
   assert.match(gw.output(), /no-import.*refused|cannot import boom:application/);
   const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
@@ -107,7 +112,7 @@ test('a broken description and an app that fails to import are skipped; the rest
 });
 
 test('an app whose os: excludes this host is refused at start, with the line; the rest serve', async () => {
-  assert.is((await get('/other-os/')).status, 404);
+  assert.is((await get('/other-os/')).status, 503);
   assert.match(gw.output(), /other-os\/app\.yaml:2:\d+: os: the app needs windows, this host is linux/);
   const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
   const refused = status.apps.find((a: any) => a.name === 'other-os');

@@ -55,8 +55,8 @@ test('an app whose health path answers 500 is refused, and the log says why; ano
   assert.is(sick.state, 'failed');
   assert.is(sick.problem?.code, 'APPPKG_APP_PROBE_FAILED');
   const refused = await request(`${gw.url}/sick/`, { headersTimeout: 5000 });
-  await refused.body.text();
-  assert.is(refused.statusCode, 404);
+  assert.match(await refused.body.text(), /sick is not serving: it was refused \(APPPKG_APP_PROBE_FAILED\)/);
+  assert.is(refused.statusCode, 503);
   const served = await request(`${gw.url}/well/`, { headersTimeout: 5000 });
   assert.is(served.statusCode, 200);
   await served.body.text();
