@@ -183,6 +183,34 @@ test('run passes the exit status on and gives the app its private directories', 
   }
 });
 
+test('init: a src layout gets paths: [src/] and the module without src.; an annotated `app: FastAPI = FastAPI()` is found', async () => {
+  const dir = join(work.path, 'src-layout');
+  mkdirSync(join(dir, 'src', 'shop'), { recursive: true });
+  writeFileSync(join(dir, 'src', 'shop', '__init__.py'), '');
+  writeFileSync(join(dir, 'src', 'shop', 'views.py'), 'def hello():\n    return b"hi"\n');
+  // Imports its own package by name, as src-layout code does: only src/ on sys.path makes it work.
+  writeFileSync(
+    join(dir, 'src', 'shop', 'wsgi.py'),
+    'from shop.views import hello\n\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [hello()]\n',
+  );
+  const r = await runCli(['init', dir]);
+  assert.is(r.status, 0, r.stderr);
+  const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+  assert.match(yaml, /^app: shop\.wsgi:application$/m);
+  assert.match(yaml, /^paths: \[src\/\]$/m);
+  const check = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(check.status, 0, check.stdout + check.stderr);
+
+  const typed = join(work.path, 'typed-fastapi');
+  mkdirSync(typed, { recursive: true });
+  writeFileSync(join(typed, 'main.py'), 'from fastapi import FastAPI\n\napp: FastAPI = FastAPI(title="typed")\n');
+  assert.is((await runCli(['init', typed])).status, 0);
+  const typedYaml = readFileSync(join(typed, 'app.yaml'), 'utf8');
+  assert.match(typedYaml, /^app: main:app$/m);
+  assert.match(typedYaml, /^platform: python, asgi$/m);
+  assert.match(typedYaml, /^deb: python3-fastapi$/m);
+});
+
 test('init writes a commented app.yaml that describe and check accept', async () => {
   const dir = join(work.path, 'existing-project');
   mkdirSync(join(dir, 'mysite'), { recursive: true });

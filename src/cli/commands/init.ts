@@ -8,7 +8,8 @@ export const spec: CommandSpec = {
   summary:
     'Write a commented app.yaml for an existing WSGI or ASGI project: finds the application object\n' +
     '(a module-level `application`, `app = Flask(...)`, `app = FastAPI(...)` or `Starlette(...)`, an\n' +
-    '`async def app(scope, receive, send)`), requirements.txt, Django\'s manage.py.',
+    '`async def app(scope, receive, send)`; annotated assignments too), requirements.txt, Django\'s\n' +
+    'manage.py; code under src/ (the src layout) gets `paths: [src/]`.',
   usage: 'apppkg-gateway init [DIR] [--force]',
   optionHelp: [['--force', 'overwrite an existing app.yaml']],
   options: { force: { type: 'boolean' } },
@@ -24,7 +25,12 @@ interface Candidate {
   score: number;
   kind: 'wsgi' | 'asgi';
   framework: 'flask' | 'django' | 'fastapi' | 'starlette' | 'plain';
+  /** Found under src/ that is no package itself (the "src layout"): `paths: [src/]`, the module without it. */
+  inSrc?: boolean;
 }
+
+/** `name = ` or `name: Annotation = ` at the start of a line, the name captured. */
+const ASSIGN = String.raw`^(\w+)\s*(?::\s*[\w.\[\], |]+?\s*)?=(?!=)\s*`;
 
 /** Debian's package for each framework init recognises. */
 const FRAMEWORK_DEB: Partial<Record<Candidate['framework'], string>> = {
@@ -48,11 +54,15 @@ function* pythonFiles(dir: string, depth: number): Generator<string> {
   }
 }
 
-function moduleName(root: string, file: string): string | null {
+function moduleName(root: string, file: string): { module: string; inSrc: boolean } | null {
   const parts = relative(root, file).replace(/\.py$/, '').split(sep);
   if (parts[parts.length - 1] === '__init__') parts.pop();
+  // The src layout (src/myapp/wsgi.py, src itself no package): the module is myapp.wsgi, imported
+  // with src/ on sys.path, as its own code expects (`from myapp import ...`).
+  const inSrc = parts.length > 1 && parts[0] === 'src' && !existsSync(join(root, 'src', '__init__.py'));
+  if (inSrc) parts.shift();
   if (parts.length === 0 || !parts.every((p) => /^[A-Za-z_]\w*$/.test(p))) return null;
-  return parts.join('.');
+  return { module: parts.join('.'), inSrc };
 }
 
 /**
@@ -82,8 +92,9 @@ function assignedInWithBlock(text: string, name: string): boolean {
 export function findCandidates(root: string): Candidate[] {
   const found: Candidate[] = [];
   for (const file of pythonFiles(root, 3)) {
-    const mod = moduleName(root, file);
-    if (!mod) continue;
+    const named = moduleName(root, file);
+    if (!named) continue;
+    const { module: mod, inSrc } = named;
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -95,18 +106,19 @@ export function findCandidates(root: string): Candidate[] {
     // A Django project has both wsgi.py and asgi.py: WSGI stays the default, as Django's docs have it.
     const fileBonus = /(^|\.)wsgi$/.test(mod) ? 20 : /(^|\.)asgi$/.test(mod) ? 15 : /(^|\.)(app|main|server)$/.test(mod) ? 10 : 0;
     const asgiFile = /(^|\.)asgi$/.test(mod) || /get_asgi_application\s*\(/.test(text);
-    if (/^application\s*=|^(async\s+)?def application\s*\(/m.test(text) || assignedInWithBlock(text, 'application')) {
-      const kind = asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi';
-      found.push({ module: mod, object: 'application', score: 50 + fileBonus - depthPenalty, kind, framework });
+    const at = (object: string, score: number, kind: Candidate['kind'], fw: Candidate['framework']): void => {
+      found.push({ module: mod, object, score: score + fileBonus - depthPenalty, kind, framework: fw, ...(inSrc ? { inSrc } : {}) });
+    };
+    if (new RegExp(`${ASSIGN.replace('(\\w+)', 'application')}|^(async\\s+)?def application\\s*\\(`, 'm').test(text) || assignedInWithBlock(text, 'application')) {
+      at('application', 50, asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi', framework);
     }
-    const flask = /^(\w+)\s*=\s*(flask\.)?Flask\s*\(/m.exec(text);
-    const asgiFramework = /^(\w+)\s*=\s*(?:(fastapi|starlette\.applications)\.)?(FastAPI|Starlette)\s*\(/m.exec(text);
-    if (flask) found.push({ module: mod, object: flask[1], score: 40 + fileBonus - depthPenalty, kind: 'wsgi', framework: 'flask' });
-    else if (asgiFramework) {
-      const fw = asgiFramework[3] === 'FastAPI' ? 'fastapi' : 'starlette';
-      found.push({ module: mod, object: asgiFramework[1], score: 40 + fileBonus - depthPenalty, kind: 'asgi', framework: fw });
-    } else if (/^async\s+def app\s*\(/m.test(text)) found.push({ module: mod, object: 'app', score: 30 + fileBonus - depthPenalty, kind: 'asgi', framework });
-    else if (/^app\s*=/m.test(text)) found.push({ module: mod, object: 'app', score: 20 + fileBonus - depthPenalty, kind: asgiFile ? 'asgi' : 'wsgi', framework });
+    // `app = Flask(...)`, and annotated as typed code writes it: `app: FastAPI = FastAPI()`.
+    const flask = new RegExp(`${ASSIGN}(flask\\.)?Flask\\s*\\(`, 'm').exec(text);
+    const asgiFramework = new RegExp(`${ASSIGN}(?:(fastapi|starlette\\.applications)\\.)?(FastAPI|Starlette)\\s*\\(`, 'm').exec(text);
+    if (flask) at(flask[1], 40, 'wsgi', 'flask');
+    else if (asgiFramework) at(asgiFramework[1], 40, 'asgi', asgiFramework[3] === 'FastAPI' ? 'fastapi' : 'starlette');
+    else if (/^async\s+def app\s*\(/m.test(text)) at('app', 30, 'asgi', framework);
+    else if (new RegExp(ASSIGN.replace('(\\w+)', 'app'), 'm').test(text)) at('app', 20, asgiFile ? 'asgi' : 'wsgi', framework);
   }
   return found.sort((a, b) => b.score - a.score);
 }
@@ -116,8 +128,10 @@ export function findCandidates(root: string): Candidate[] {
  * way, bundled in vendor/ by `apppkg-gateway vendor` (issue 19), offered beside it; or
  * `paths: [vendor/]` when vendor has filled that directory already.
  */
-function requirementsLines(root: string, hasRequirements: boolean): string[] {
-  if (!hasRequirements) return ['# A requirements file, installed into a per-app virtualenv by `apppkg-gateway install`:', '# pip: requirements.txt'];
+function requirementsLines(root: string, hasRequirements: boolean, srcPaths: string[]): string[] {
+  const paths = (more: string[]) => `paths: [${[...srcPaths, ...more].join(', ')}]`;
+  const own = srcPaths.length > 0 ? ['# The directories the app imports from, before the interpreter\'s own:', paths([])] : [];
+  if (!hasRequirements) return [...own, '# A requirements file, installed into a per-app virtualenv by `apppkg-gateway install`:', '# pip: requirements.txt'];
   const bundle = [
     'bundled with the app instead (no virtualenv, no network where it is deployed):',
     '# `apppkg-gateway vendor` installs requirements.txt into vendor/, which you commit (docs/vendor.md).',
@@ -126,17 +140,18 @@ function requirementsLines(root: string, hasRequirements: boolean): string[] {
     return [
       `# The requirements, ${bundle[0]}`,
       bundle[1],
-      'paths: [vendor/]',
+      paths(['vendor/']),
       '# Or installed into a per-app virtualenv by `apppkg-gateway install`:',
       '# pip: requirements.txt',
     ];
   }
   return [
+    ...own,
     '# Installed into a per-app virtualenv by `apppkg-gateway install`.',
     'pip: requirements.txt',
     `# Or ${bundle[0]}`,
     `${bundle[1]} Then use, instead of pip:`,
-    '# paths: [vendor/]',
+    `# ${paths(['vendor/'])}`,
   ];
 }
 
@@ -154,7 +169,7 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
     '# The interpreter: a PEP 440 specifier matched against the pythons this host has.',
     'python: ">=3.9"',
     '',
-    `# The ${best.kind.toUpperCase()} callable, as module:object (the module is imported with this directory on sys.path).`,
+    `# The ${best.kind.toUpperCase()} callable, as module:object (the module is imported with ${best.inSrc ? 'src/ (paths, below)' : 'this directory'} on sys.path).`,
     `app: ${best.module}:${best.object}`,
   ];
   if (others.length > 0) lines.push(`# other candidates found: ${others.join(', ')}`);
@@ -168,7 +183,7 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
   } else {
     lines.push('# System packages, if the app needs any (Debian / rpm hosts):', '# deb: python3-something', '');
   }
-  lines.push(...requirementsLines(root, hasRequirements), '');
+  lines.push(...requirementsLines(root, hasRequirements, best.inSrc ? ['src/'] : []), '');
   lines.push(
     '# Settings the host must inject as environment variables; missing ones refuse to start.',
     '# settings: [SECRET_KEY, DATABASE_URL]',
@@ -205,7 +220,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     // The third way beside deb: and pip: (issue 19), offered where it applies.
     process.stdout.write(
       `or bundle requirements.txt with the app (no virtualenv, no network where it is deployed): apppkg-gateway vendor ${args.positionals[0] ?? '.'}, ` +
-        'then `paths: [vendor/]` instead of `pip:` in app.yaml (docs/vendor.md)\n',
+        `then \`paths: [${candidates[0].inSrc ? 'src/, ' : ''}vendor/]\` instead of \`pip:\` in app.yaml (docs/vendor.md)\n`,
     );
   }
   return 0;
