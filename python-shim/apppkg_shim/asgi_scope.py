@@ -71,6 +71,11 @@ def header_pairs(fields):
 
 def http_scope(fields, state):
     remote_addr = fields[REMOTE_ADDR]
+    headers = header_pairs(fields)
+    if fields[BODY] == "chunked":
+        # The CGI pairs leave out hop-by-hop fields; an ASGI app reads the headers as sent (as
+        # under uvicorn), and this one says a body comes without a length.
+        headers.append((b"transfer-encoding", b"chunked"))
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -81,7 +86,7 @@ def http_scope(fields, state):
         "raw_path": fields[REQUEST_URI].partition("?")[0].encode("latin-1"),
         "query_string": fields[QUERY_STRING].encode("latin-1"),
         "root_path": _url_path(fields[SCRIPT_NAME]),
-        "headers": header_pairs(fields),
+        "headers": headers,
         "client": (remote_addr, _port(fields[REMOTE_PORT])) if remote_addr else None,
         "server": (fields[SERVER_NAME], _port(fields[SERVER_PORT])),
         # Shallow, as ASGI's lifespan state asks: what a request adds is its own, the objects

@@ -116,6 +116,20 @@ for (const python of PYTHONS) {
     }
   });
 
+  t('a chunked upload: the scope\'s headers say transfer-encoding: chunked, as the client sent them', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write('POST /m/scope HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+      const { head, body } = await chunkedBody(c);
+      assert.match(head, /^HTTP\/1\.1 200 OK/);
+      const scope = JSON.parse(body.toString('utf8')) as { headers: Array<[string, string]> };
+      assert.equal(scope.headers.filter(([n]) => n === 'transfer-encoding'), [['transfer-encoding', 'chunked']]);
+      assert.not.ok(scope.headers.some(([n]) => n === 'content-length'));
+    } finally {
+      c.destroy();
+    }
+  });
+
   t('lifespan state: set at startup, seen by every request as a shallow copy', async ({ h }) => {
     const pid = h.workers[0].pid;
     for (let i = 0; i < 2; i++) {
