@@ -14,7 +14,7 @@ import { AdminGuard, type AdminUse } from './admin-access.js';
 import { sendLogTail } from './log-follow.js';
 import type { GatewayMetrics } from './metrics.js';
 import { StatusEvents } from './status-events.js';
-import type { GatewayStatus } from './status-types.js';
+import type { GatewayStatus, RefusalStatus } from './status-types.js';
 
 /** Where the gateway serves its admin listener unless --admin says otherwise, and where `status` looks. */
 export const DEFAULT_ADMIN = '127.0.0.1:8099';
@@ -114,11 +114,26 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   };
 }
 
-/** The status with a fresh sample; without the right to see logs, the log lines left out. */
+/**
+ * The status with a fresh sample; without the right to see logs, the log lines left out: the
+ * tail, and the last lines a refusal quotes from the log (a traceback, a hook's output), which
+ * are the app's log as much as the tail is (SPEC 5.4). The code, message and fix stay.
+ */
 async function freshStatus(provider: AdminProvider, logs: boolean): Promise<GatewayStatus> {
   await provider.sample();
   const status = provider.status();
-  if (!logs) for (const app of status.apps) app.log = { ...app.log, lines: null };
+  if (logs) return status;
+  const withoutTail = (reason: RefusalStatus | null): RefusalStatus | null => {
+    if (reason?.tail === undefined) return reason;
+    const { tail: _tail, ...rest } = reason;
+    return rest;
+  };
+  for (const app of status.apps) {
+    app.log = { ...app.log, lines: null };
+    app.problem = withoutTail(app.problem);
+    app.versions = app.versions.map((v) => ({ ...v, reason: withoutTail(v.reason) }));
+    app.history = app.history.map((h) => ({ ...h, reason: withoutTail(h.reason) }));
+  }
   return status;
 }
 

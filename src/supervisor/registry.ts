@@ -256,6 +256,9 @@ export class Registry {
     record.settling.clear();
     for (const dir of record.refused.keys()) if (!record.versions.some((d) => d.dir === dir)) record.refused.delete(dir);
     for (const dir of record.rolledBack.keys()) if (!record.versions.some((d) => d.dir === dir)) record.rolledBack.delete(dir);
+    // Why a version above the one that ends up serving was refused: status keeps saying it (a
+    // restart of the serving one must not make a failed newer version look fine).
+    let newerRefusal: GatewayError | null = null;
     for (const desc of record.versions) {
       const fp = fingerprint(desc);
       const rolledBack = record.rolledBack.get(desc.dir);
@@ -266,7 +269,10 @@ export class Registry {
         record.rolledBack.delete(desc.dir); // changed since: a candidate again
       }
       const refused = record.refused.get(desc.dir);
-      if (refused?.signature === tree.signature) continue;
+      if (refused?.signature === tree.signature) {
+        newerRefusal ??= refused.error;
+        continue;
+      }
       if (!hasSettled(tree, this.opts.settleMs ?? 0)) {
         // Still being copied: judged once nothing has changed in it for settleMs.
         record.settling.add(desc.dir);
@@ -286,6 +292,7 @@ export class Registry {
         // The files as they are after the attempt: an app that writes into its own directory
         // while it fails to start must not look changed, and be retried, at every look.
         if (!(restart && record.serving?.fingerprint === fp)) record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error: record.problem! });
+        newerRefusal ??= record.problem;
         continue;
       }
       record.serviceRetryMs = 0;
@@ -297,7 +304,7 @@ export class Registry {
       if (started.runAs?.isRoot) {
         this.opts.say(`${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
       }
-      record.problem = null;
+      record.problem = newerRefusal;
       // The proxy hands what waits for the old version to the new one; what the old one's
       // workers hold finishes there (SIGTERM lets a worker finish what it holds).
       this.publish();

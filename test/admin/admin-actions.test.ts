@@ -274,14 +274,37 @@ test('rollback serves the version below; the one left stays out until a file in 
   assert.is(app.versions.find((v: any) => v.version === '2').state, 'serving');
 });
 
+test('a restart of the serving version leaves status saying why the newer one was refused', async () => {
+  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
+  await waitFor(async () => (await blogStatus(env)).problem?.code === 'APPPKG_APP_IMPORT_FAILED', 60_000, 'version 2 refused, and said');
+  const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
+  assert.is(r.status, 200, r.text);
+  const app = await waitFor(async () => {
+    const now = await blogStatus(env);
+    return now.versions.some((v: any) => v.state === 'draining') ? undefined : now;
+  }, 10_000, 'the old instance to finish draining');
+  assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'failed'], ['1', 'serving']]);
+  assert.is(app.problem?.code, 'APPPKG_APP_IMPORT_FAILED', 'still said after the restart');
+});
+
 const ifRoot = runIf(test, isRoot, 'needs root: apps run as other users only when the gateway is root');
 ifRoot('a root gateway without a token: status for all, but logs and actions only through the token or the unix socket', async () => {
   const env = await open(['1']);
   const sock = join(env.dir.path, 'admin.sock');
+  // A refused version quotes the app's log (its traceback): that is the log too (SPEC 5.4).
+  addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
+  await waitFor(async () => (await admin(env.gw, '/status', { headers: {} })).json().apps[0].versions.some((v: any) => v.version === '2' && v.state === 'failed'), 60_000, 'version 2 refused');
   const tcp = await admin(env.gw, '/status', { headers: {} });
   assert.is(tcp.status, 200);
   const status = tcp.json();
   assert.is(status.apps[0].log.lines, null, 'no log lines without the right to see logs');
+  const refusal = status.apps[0].versions.find((v: any) => v.version === '2').reason;
+  assert.match(refusal.message, /cannot import/, 'what failed is said');
+  assert.is(refusal.tail, undefined, 'the traceback from the log is not');
+  assert.is(status.apps[0].problem?.tail, undefined);
+  assert.ok(status.apps[0].history.every((h: any) => h.reason?.tail === undefined), 'nor in the history');
+  assert.not.match(tcp.text, /Traceback \(most recent call last\)/, 'no traceback anywhere in it');
   assert.is(status.access.logs, false);
   assert.match(status.access.why, /--admin-token FILE/);
   const log = await admin(env.gw, '/apps/blog/log', { headers: {} });
@@ -298,6 +321,7 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
     assert.is(r.statusCode, 200, await r.body.text());
     const s = (await (await request('http://localhost/status', { dispatcher: agent })).body.json()) as any;
     assert.ok(Array.isArray(s.apps[0].log.lines));
+    assert.match(s.apps[0].versions.find((v: any) => v.version === '2').reason.tail.join('\n'), /broken on purpose/, 'with the right to see logs, the traceback');
     env.pids.push(...statusPids(s));
   } finally {
     await agent.destroy();
