@@ -22,6 +22,21 @@ function clfTime(now: number): string {
   return cachedStamp;
 }
 
+/**
+ * The combined format's %u: the user of HTTP Basic auth, as Apache and nginx ($remote_user) log
+ * it, or "-". Its bytes outside the visible ASCII (a space, a quote) are written \xHH, so that a
+ * user name cannot shift the line's fields.
+ */
+function remoteUser(req: IncomingMessage): string {
+  const auth = req.headers.authorization;
+  if (auth === undefined || auth.length < 7 || auth.slice(0, 6).toLowerCase() !== 'basic ') return '-';
+  const credentials = Buffer.from(auth.slice(6).trim(), 'base64').toString('latin1');
+  const colon = credentials.indexOf(':');
+  const user = colon === -1 ? '' : credentials.slice(0, colon);
+  if (user === '') return '-';
+  return user.replace(/[^\x21-\x7e]|["\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 const quote = (v: string | undefined) => (v ? `"${v.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '')}"` : '"-"');
 
 /** Said once when the access log cannot be written; the gateway's own log line by default. */
@@ -56,7 +71,7 @@ export class AccessLog {
     if (!this.out) return;
     const now = Date.now();
     const line =
-      `${client || '-'} - - [${clfTime(now)}] ${quote(`${req.method} ${req.url} HTTP/${req.httpVersion}`)} ` +
+      `${client || '-'} - ${remoteUser(req)} [${clfTime(now)}] ${quote(`${req.method} ${req.url} HTTP/${req.httpVersion}`)} ` +
       `${status} ${bytes} ${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ` +
       `app=${app || '-'} dur=${((performance.now() - startedAt) / 1000).toFixed(4)}\n`;
     this.pending.push(line);

@@ -55,6 +55,13 @@ test("each app's output is kept in its own log; the access log has a line per re
   await waitFor(() => new RegExp(`"POST /steady/posted HTTP/1\\.1" ${posted.statusCode} ${postedSize} `).test(gw.output()), 5000, `the POST's line, size ${postedSize}`);
   (await request(`${gw.url}/steady/headed`, { method: 'HEAD' })).body.resume();
   await waitFor(() => /"HEAD \/steady\/headed HTTP\/1\.1" 200 0 /.test(gw.output()), 5000, 'the HEAD\'s line, size 0');
+  // %u: the Basic auth user, as Apache and nginx log it; one that would shift the fields, escaped.
+  for (const user of ['bob', 'a "b" c']) {
+    const basic = Buffer.from(`${user}:secret`).toString('base64');
+    await (await request(`${gw.url}/steady/authed`, { headers: { authorization: `Basic ${basic}` } })).body.text();
+  }
+  await waitFor(() => / - bob \[[^\]]+\] "GET \/steady\/authed /.test(gw.output()), 5000, 'the user in the line');
+  await waitFor(() => / - a\\x20\\x22b\\x22\\x20c \[[^\]]+\] "GET \/steady\/authed /.test(gw.output()), 5000, 'the odd user, escaped');
   const steadyLog = join(state.path, 'apps', 'steady', 'log', 'app.log');
   assert.not.match(readFileSync(steadyLog, 'utf8'), /dies-soon/);
 });
