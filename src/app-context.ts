@@ -108,7 +108,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
  * An error found after loading (no interpreter fits, a setting is missing) still points at
  * the line of app.yaml it is about, like the loader's own errors (SPEC §1.1).
  */
-function atKey(err: unknown, desc: Description, key: string): unknown {
+export function atKey(err: unknown, desc: Description, key: string): unknown {
   if (!isGatewayError(err) || err.file) return err;
   const relevant = err.code === 'APPPKG_PY_NO_INTERPRETER' || err.code === 'APPPKG_SETTINGS_MISSING' || err.code === 'APPPKG_OS_MISMATCH';
   if (!relevant) return err;

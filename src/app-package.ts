@@ -8,7 +8,7 @@
 //   const status = await app.runCommand('test', { output });
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { describeApp, resolveApp, type AppContext } from './app-context.js';
+import { atKey, describeApp, resolveApp, type AppContext } from './app-context.js';
 import { describeJson } from './description/describe.js';
 import { COMMAND_NAMES, type CommandName, type Description } from './description/types.js';
 import { resolveAppPaths } from './environment/app-env.js';
@@ -193,7 +193,9 @@ export class AppPackage {
    */
   async pythonPaths(): Promise<{ executable: string; sysPath: string[] }> {
     const override = overridesFor(this.#hostEnv, this.name).python;
-    const interpreter = await pickInterpreter(this.#desc, { override: override ?? undefined });
+    const interpreter = await pickInterpreter(this.#desc, { override: override ?? undefined }).catch((err) => {
+      throw atKey(err, this.#desc, 'python'); // with app.yaml's line, as check and run give it
+    });
     const paths = await resolveAppPaths(this.#desc, { stateRoot: resolveStateRoot({ flag: this.#options.stateDir }), interpreter });
     return { executable: paths.python, sysPath: paths.sysPath };
   }

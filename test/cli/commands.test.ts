@@ -106,8 +106,10 @@ test('bad descriptions exit non-zero with the file, line, key and a fix', async 
 
 test('python: "<3" fails with the line and the interpreters found', async () => {
   const dir = pkg('old-python', 'platform: python, wsgi\npython: "<3"\napp: wsgi:application\n');
-  for (const command of ['check', 'serve']) {
-    const r = await runCli([command, dir, '--state-dir', state.path, ...(command === 'serve' ? ['--port', '0'] : [])]);
+  // describe --sys-path asks for the interpreter too (the Python library's describe).
+  for (const command of ['check', 'serve', 'describe']) {
+    const extra = command === 'serve' ? ['--port', '0'] : command === 'describe' ? ['--sys-path'] : [];
+    const r = await runCli([command, dir, '--state-dir', state.path, ...extra]);
     assert.is(r.status, 1, `${command}: ${r.stderr}`);
     const out = r.stdout + r.stderr;
     assert.match(out, /app\.yaml:2:\d+/);
