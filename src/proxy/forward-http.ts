@@ -45,6 +45,10 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
     if (/100-continue/i.test(headers.expect)) res.writeContinue();
     delete headers.expect;
   }
+  // A response here carries more than Node's 10 'close' listeners by design, none of them a
+  // leak: the front's log and count, the dispatcher's hold and the upstream's, the abort below,
+  // and the pipeline's own. Without this, every request said MaxListenersExceededWarning.
+  res.setMaxListeners(32);
   const aborter = new AbortController();
   // The client left: stop the process's work on it (undici closes that connection).
   res.once('close', () => {

@@ -140,6 +140,12 @@ test('a background process killed with SIGKILL is restarted (a new pid), its out
   await waitFor(() => /^\[ticker\] tick \d+ pid \d+$/m.test(readFileSync(log, 'utf8')), 5000, 'tick lines in the app log');
 });
 
+test('requests through a routed process leave no MaxListenersExceededWarning in the gateway\'s output', async () => {
+  // Each such response carries more 'close' listeners than Node's default 10 (none a leak).
+  for (let i = 0; i < 3; i++) await (await request(`${gw.url}/echo/ws/info?n=${i}`)).body.text();
+  assert.not.match(gw.output(), /MaxListenersExceededWarning/);
+});
+
 test('stopping the gateway leaves no process behind', async () => {
   const s = await status();
   const pids = statusPids(s);
