@@ -217,6 +217,8 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
   // Two apps answering one Host or one mount would make routing depend on order: refuse.
   const hostOwners = new Map<string, string>();
   const mountOwners = new Map<string, string>();
+  // Likewise a mail domain: two apps claiming one would have its mail go to whichever came first.
+  const mailOwners = new Map<string, string>();
   for (const name of Object.keys(apps)) {
     const at = ['apps', name];
     if (yaml.failedAtOrAbove(at)) continue;
@@ -251,7 +253,23 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
       }
       mountOwners.set(mount, name);
     }
-    const mailDomains = toList(yaml.valid([...at, 'mail_domains'])).map((d) => d.toLowerCase().replace(/\.$/, ''));
+    const mailDomains: string[] = [];
+    const domainsValue = yaml.valid([...at, 'mail_domains']);
+    toList(domainsValue).forEach((domain, i) => {
+      const normal = domain.toLowerCase().replace(/\.$/, '');
+      const owner = mailOwners.get(normal);
+      if (owner !== undefined && owner !== name) {
+        const where = Array.isArray(domainsValue) ? [...at, 'mail_domains', i] : [...at, 'mail_domains'];
+        yaml.report('APPPKG_DESC_BAD_VALUE', where, {
+          expected: `a mail domain no other app has (apps.${owner} has ${normal})`,
+          found: yaml.found(where),
+          fix: 'give each mail domain to one app',
+        });
+      } else if (!mailDomains.includes(normal)) {
+        mailOwners.set(normal, name);
+        mailDomains.push(normal);
+      }
+    });
     const replicas = yaml.valid([...at, 'replicas']);
     setOwn(env.apps, name, {
       settings: readSettings(yaml, [...at, 'settings']), hosts, mount, mailDomains, replicas: typeof replicas === 'number' ? replicas : null, ...readOverrides(yaml, at, file),

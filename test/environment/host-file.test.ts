@@ -208,6 +208,17 @@ test('two apps may not share a host or a mount', async () => {
   assert.equal(err.problems.map((p) => p.key), ['apps.wiki.hosts[1]', 'apps.wiki.mount']);
 });
 
+test('two apps may not share a mail domain (its mail would go to whichever came first)', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile([
+    'apps:',
+    '  blog: {mail_domains: [shared.test]}',
+    '  wiki: {mail_domains: [wiki.test, Shared.Test.]}',
+    '',
+  ].join('\n'))));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['3:36 apps.wiki.mail_domains[1]']);
+  assert.match(err.problems[0].message, /a mail domain no other app has \(apps\.blog has shared\.test\)/);
+});
+
 test('YAML syntax errors are positioned problems too', async () => {
   const err = await failure(loadEnvironmentFile(await envFile('apps:\n  blog:\n\tworkers: 2\n')));
   assert.is(err.code, 'APPPKG_ENVFILE_INVALID');
