@@ -3,7 +3,7 @@
 // backup), `restore` loads it into an empty database of the app (and refuses to clobber one
 // that holds tables unless forced).
 import { spawn } from 'node:child_process';
-import { chown, copyFile, lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, copyFile, lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
@@ -54,6 +54,7 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, SQLITE_FILE);
     await backupSqlite(await scope.python(), source, `${file}.partial`);
+    await chmod(`${file}.partial`, 0o600); // as the PostgreSQL dump, below
     await rename(`${file}.partial`, file);
     return snapshot(backupDir, 'sqlite', file);
   }
@@ -66,6 +67,9 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
   const file = path.join(dir, PG_DUMP_FILE);
   // Custom format: compressed, and pg_restore can load it into a database of another name.
   await runClient('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', `--file=${file}.partial`], db, `pg_dump of ${db.name}`);
+  // pg_dump (as sqlite3's backup) makes it 0644 under the usual umask: the app's data, 0600 as
+  // the backup's other files.
+  await chmod(`${file}.partial`, 0o600);
   await rename(`${file}.partial`, file);
   return snapshot(backupDir, 'postgresql', file);
 }

@@ -2,7 +2,7 @@
 // custom format, loaded back with pg_restore) and SQLite (its online backup): backup -> change ->
 // restore brings the rows back; a restore over a database that holds tables is refused without
 // --force; uninstall drops the database, the role and the Redis user.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { suite } from 'uvu';
@@ -60,6 +60,8 @@ for (const kind of ['postgresql', 'sqlite'] as const) {
     assert.is(manifest.database.kind, kind);
     assert.is(manifest.database.file, kind === 'postgresql' ? 'database/postgresql.dump' : 'database/db.sqlite3');
     assert.ok(existsSync(join(to, manifest.database.file)));
+    // The app's data: readable by its owner only, as the backup's other files.
+    assert.is(statSync(join(to, manifest.database.file)).mode & 0o777, 0o600, `${manifest.database.file}'s mode`);
     if (kind === 'postgresql') assert.is(readFileSync(join(to, manifest.database.file)).subarray(0, 5).toString(), 'PGDMP');
     // The SQLite file is in database/, taken by the online backup, not torn in the data copy.
     assert.not.ok(readdirSync(join(to, 'data')).includes('db.sqlite3'));
