@@ -89,12 +89,29 @@ export function redisEnvironment(u: AppRedisUser): Record<string, string> {
 export function ensureRedisUser(u: AppRedisUser): Promise<{ created: boolean }> {
   return onAdmin(u.server, async (redis) => {
     const existing = (await redis.call('ACL', 'GETUSER', u.user)) as unknown[] | null;
+    // Redis keeps no comment to mark a user the gateway made (PostgreSQL's roles have one), so
+    // ours is told by its rules: keys and channels exactly the app's prefix. Another is someone
+    // else's, and is never taken over (docs/services.md), its password and rules left alone.
+    if (existing !== null && !madeByUs(existing, u.prefix)) {
+      throw new GatewayError('APPPKG_SERVICE_CONFLICT', { kind: 'redis', what: 'user', object: u.user, app: u.prefix.slice(0, -1) });
+    }
     // The password is sent as its SHA-256 (#...): the plain text never crosses the wire.
     const hash = createHash('sha256').update(u.password).digest('hex');
     await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, `~${u.prefix}*`, `&${u.prefix}*`, ...APP_RULES);
     await saveAcl(redis);
     return { created: existing === null };
   });
+}
+
+/** Whether ACL GETUSER's answer is a user with the rules the gateway gives an app of `prefix`. */
+function madeByUs(user: unknown[], prefix: string): boolean {
+  const field = (name: string): string => {
+    const value = user[user.indexOf(name) + 1];
+    // Redis 7 answers "~a:* ~b:*"; Redis 6 a list of patterns, without the ~ or &.
+    const patterns = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(' ') : [];
+    return patterns.filter(Boolean).map((p) => p.replace(/^[~&%RW]*/, '')).join(' ');
+  };
+  return user.includes('keys') && field('keys') === `${prefix}*` && (!user.includes('channels') || field('channels') === `${prefix}*`);
 }
 
 /** Deletes the app's keys (its prefix) and its ACL user; false when there was no user. */

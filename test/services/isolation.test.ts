@@ -2,7 +2,8 @@
 // role and ACL user; each tries the other's database and keys from Python, with the variables
 // the gateway gave it, and is refused. describe and check show what each asks and gets, with
 // the passwords masked, and no command prints a password.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -112,6 +113,21 @@ withServers('describe and check show what the app asks and gets, passwords maske
   for (const out of [described.stdout + described.stderr, checked.stdout + checked.stderr]) {
     for (const secret of secrets) assert.not.ok(out.includes(secret), 'a password was printed');
   }
+});
+
+withServers('a Redis user of the app\'s name that the gateway did not make is refused, never taken over (APPPKG_SERVICE_CONFLICT)', async () => {
+  const theta = addPackage(work.path, 'services-probe', 'theta');
+  const redisCli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(redis.port), '--user', 'admin', '--pass', redis.adminPassword, '--no-auth-warning', ...args], { encoding: 'utf8' });
+  redisCli('ACL', 'SETUSER', 'apppkg-theta', 'on', '>someone-elses', '~*', '&*', '+@all');
+  const r = await cli(['install', theta]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, /redis user "apppkg-theta" already exists and was not created by apppkg-gateway for theta/);
+  assert.match(redisCli('ACL', 'GETUSER', 'apppkg-theta'), /~\*/, 'its rules are as they were');
+  // The gateway's own user, its kept password deleted by hand, is made good again (not a conflict).
+  rmSync(join(state, 'services', 'alpha.json'));
+  const healed = await cli(['install', alpha]);
+  assert.is(healed.status, 0, healed.stdout + healed.stderr);
+  assert.match(healed.stdout, /redis credentials were missing .*; a new password was set for user apppkg-alpha/);
 });
 
 withServers('check says when a server does not answer, naming the key to set', async () => {
