@@ -8,7 +8,6 @@ import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { appStatus } from '../helpers/status.js';
 import { FIXTURES, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { makeWheel } from '../lifecycle/lifecycle-apps.js';
 
@@ -21,11 +20,24 @@ interface Env {
 }
 const opened: Array<{ gw: RunningGateway; dirs: ReturnType<typeof tempDir>[] }> = [];
 
+/**
+ * With the admin token: a refusal's reason quotes the app's log (its traceback, a hook's output),
+ * which a gateway running as root shows only to the token's holder (SPEC 5.4).
+ */
+const TOKEN = 'issue-13-token';
+
+async function appStatus(gw: RunningGateway, name: string): Promise<any> {
+  const status = (await (await request(`${gw.adminUrl}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.json()) as any;
+  return status.apps.find((a: any) => a.name === name);
+}
+
 async function open(setup: (appsDir: string) => void, extra: string[], ms = 30_000): Promise<Env> {
   const apps = tempDir('apppkg-i13-apps-');
   const state = tempDir('apppkg-i13-state-');
   setup(apps.path);
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', ...extra], { ms });
+  const tokenFile = join(state.path, 'admin-token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--access-log', 'off', ...extra], { ms });
   opened.push({ gw, dirs: [apps, state] });
   return { apps: apps.path, state: state.path, gw };
 }
