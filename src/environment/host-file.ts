@@ -199,6 +199,28 @@ function readMail(yaml: YamlFile): MailListenerConfig | null {
   };
 }
 
+/**
+ * The names under apps.NAME.`key` (hosts, mail_domains), lower-case and without a final dot,
+ * each claimed for the app in `owners`; one another app has claimed is reported at its place.
+ */
+function claimNames(yaml: YamlFile, at: YamlPath, key: string, owners: Map<string, string>, what: string, fix: string): string[] {
+  const name = String(at[at.length - 1]);
+  const claimed: string[] = [];
+  const value = yaml.valid([...at, key]);
+  toList(value).forEach((entry, i) => {
+    const normal = entry.toLowerCase().replace(/\.$/, '');
+    const owner = owners.get(normal);
+    if (owner !== undefined && owner !== name) {
+      const where = Array.isArray(value) ? [...at, key, i] : [...at, key];
+      yaml.report('APPPKG_DESC_BAD_VALUE', where, { expected: `${what} no other app has (apps.${owner} has ${normal})`, found: yaml.found(where), fix });
+    } else if (!claimed.includes(normal)) {
+      owners.set(normal, name);
+      claimed.push(normal);
+    }
+  });
+  return claimed;
+}
+
 function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
   const env: HostEnvironment = {
     file,
@@ -222,23 +244,7 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
   for (const name of Object.keys(apps)) {
     const at = ['apps', name];
     if (yaml.failedAtOrAbove(at)) continue;
-    const hosts: string[] = [];
-    const hostsValue = yaml.valid([...at, 'hosts']);
-    toList(hostsValue).forEach((host, i) => {
-      const normal = host.toLowerCase().replace(/\.$/, '');
-      const owner = hostOwners.get(normal);
-      if (owner !== undefined && owner !== name) {
-        const where = Array.isArray(hostsValue) ? [...at, 'hosts', i] : [...at, 'hosts'];
-        yaml.report('APPPKG_DESC_BAD_VALUE', where, {
-          expected: `a host no other app has (apps.${owner} has ${normal})`,
-          found: yaml.found(where),
-          fix: 'route each host name to one app',
-        });
-      } else if (!hosts.includes(normal)) {
-        hostOwners.set(normal, name);
-        hosts.push(normal);
-      }
-    });
+    const hosts = claimNames(yaml, at, 'hosts', hostOwners, 'a host', 'route each host name to one app');
     const mountValue = yaml.valid([...at, 'mount']);
     let mount: string | null = null;
     if (typeof mountValue === 'string') {
@@ -253,23 +259,7 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
       }
       mountOwners.set(mount, name);
     }
-    const mailDomains: string[] = [];
-    const domainsValue = yaml.valid([...at, 'mail_domains']);
-    toList(domainsValue).forEach((domain, i) => {
-      const normal = domain.toLowerCase().replace(/\.$/, '');
-      const owner = mailOwners.get(normal);
-      if (owner !== undefined && owner !== name) {
-        const where = Array.isArray(domainsValue) ? [...at, 'mail_domains', i] : [...at, 'mail_domains'];
-        yaml.report('APPPKG_DESC_BAD_VALUE', where, {
-          expected: `a mail domain no other app has (apps.${owner} has ${normal})`,
-          found: yaml.found(where),
-          fix: 'give each mail domain to one app',
-        });
-      } else if (!mailDomains.includes(normal)) {
-        mailOwners.set(normal, name);
-        mailDomains.push(normal);
-      }
-    });
+    const mailDomains = claimNames(yaml, at, 'mail_domains', mailOwners, 'a mail domain', 'give each mail domain to one app');
     const replicas = yaml.valid([...at, 'replicas']);
     setOwn(env.apps, name, {
       settings: readSettings(yaml, [...at, 'settings']), hosts, mount, mailDomains, replicas: typeof replicas === 'number' ? replicas : null, ...readOverrides(yaml, at, file),
