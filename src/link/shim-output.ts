@@ -4,6 +4,7 @@
 
 import type { Writable } from 'node:stream';
 import { GatewayError } from '../errors.js';
+import { eachLine } from '../log/byte-lines.js';
 
 export const EXIT_STARTUP_FAILED = 3;
 export const EXIT_APP_LOAD_FAILED = 4;
@@ -21,8 +22,7 @@ export type OutputSink = Writable | ((line: string) => void);
 
 /**
  * Splits a stream into lines for a per-line sink; keeps the last lines for error reports. Lines
- * are split on the bytes and decoded whole: a pipe's read may end inside a UTF-8 character, and
- * decoding each read on its own would turn its two halves into U+FFFD.
+ * are split on the bytes and decoded whole (log/byte-lines.ts).
  */
 export class LineTap {
   /** The bytes after the last newline, waiting for theirs. */
@@ -41,15 +41,8 @@ export class LineTap {
       this.wholeLines(sink, chunk); // serving: the app's output goes to the log, a whole line at a time
       return;
     }
-    const bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
-    this.held = null;
-    let start = 0;
-    for (let newline = bytes.indexOf(NEWLINE); newline !== -1; newline = bytes.indexOf(NEWLINE, start)) {
-      this.line(bytes.toString('utf8', start, newline), true);
-      start = newline + 1;
-    }
-    // A copy: the chunk's buffer is the stream's. Scanning holds it until its newline or the end.
-    if (start < bytes.length) this.held = Buffer.from(bytes.subarray(start));
+    // Scanning holds a partial line until its newline or the end.
+    this.held = eachLine(this.held, chunk, (line) => this.line(line, true));
   }
 
   /**

@@ -11,6 +11,7 @@ import net from 'node:net';
 import type { Writable } from 'node:stream';
 import getPort from 'get-port';
 import { GatewayError } from '../errors.js';
+import { eachLine } from '../log/byte-lines.js';
 import { Child } from './child.js';
 import { delay } from './process-group.js';
 
@@ -44,7 +45,7 @@ const RECENT_LINES = 20;
 
 /**
  * Writes a child's output to the log a line at a time, each line prefixed; keeps the last few.
- * Split on the bytes, decoded a whole line at a time (a read may end inside a UTF-8 character).
+ * Split on the bytes, decoded a whole line at a time (log/byte-lines.ts).
  */
 class PrefixedLines {
   private held: Buffer | null = null;
@@ -53,14 +54,7 @@ class PrefixedLines {
   constructor(private readonly log: Writable, private readonly prefix: string, readonly recent: string[] = []) {}
 
   push(chunk: Buffer): void {
-    const bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
-    this.held = null;
-    let start = 0;
-    for (let newline = bytes.indexOf(0x0a); newline !== -1; newline = bytes.indexOf(0x0a, start)) {
-      this.line(bytes.toString('utf8', start, newline));
-      start = newline + 1;
-    }
-    if (start < bytes.length) this.held = Buffer.from(bytes.subarray(start));
+    this.held = eachLine(this.held, chunk, (line) => this.line(line));
   }
 
   end(): void {
