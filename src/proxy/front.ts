@@ -308,6 +308,8 @@ export class Front {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // node:http's requests only: the lean lane's are read as sent, and never marked.
+    restoreRawTarget(req);
     countBodyBytes(res); // a lean response counts its own
     const tracked = this.track(req, res, '');
     if (this.stopping) res.shouldKeepAlive = false;
@@ -342,7 +344,6 @@ export class Front {
    * the connection closed), a target that is not a path (400), no app mounted there (404).
    */
   private route(req: IncomingMessage): Routed | Unrouted {
-    restoreRawTarget(req);
     const problem = requestHeadProblem(req) ?? toOriginForm(req);
     if (problem !== null) return { status: 400, detail: problem, close: true };
     const url = req.url ?? '/';
@@ -383,7 +384,7 @@ export class Front {
    */
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {}); // a client's reset must not take the gateway down
-    restoreRawTarget(req); // before the log line: route() would do it only after
+    restoreRawTarget(req); // before the log line and the route
     this.logUpgrade(req, socket);
     if (this.stopping) {
       refuseUpgradeFor(socket, 'unavailable', 'the gateway is stopping');
