@@ -29,8 +29,12 @@ interface Candidate {
   inSrc?: boolean;
 }
 
-/** `name = ` or `name: Annotation = ` at the start of a line, the name captured. */
-const ASSIGN = String.raw`^(\w+)\s*(?::\s*[\w.\[\], |]+?\s*)?=(?!=)\s*`;
+/** `name = ` or `name: Annotation = ` at the start of a line (`(\w+)`: the name, captured). */
+const assignment = (name: string, value = ''): RegExp => new RegExp(String.raw`^${name}\s*(?::\s*[\w.\[\], |]+?\s*)?=(?!=)\s*${value}`, 'm');
+const APPLICATION = new RegExp(`${assignment('application').source}|^(async\\s+)?def application\\s*\\(`, 'm');
+const FLASK = assignment(String.raw`(\w+)`, String.raw`(flask\.)?Flask\s*\(`);
+const ASGI_FRAMEWORK = assignment(String.raw`(\w+)`, String.raw`(?:(fastapi|starlette\.applications)\.)?(FastAPI|Starlette)\s*\(`);
+const APP = assignment('app');
 
 /** Debian's package for each framework init recognises. */
 const FRAMEWORK_DEB: Partial<Record<Candidate['framework'], string>> = {
@@ -109,16 +113,16 @@ export function findCandidates(root: string): Candidate[] {
     const at = (object: string, score: number, kind: Candidate['kind'], fw: Candidate['framework']): void => {
       found.push({ module: mod, object, score: score + fileBonus - depthPenalty, kind, framework: fw, ...(inSrc ? { inSrc } : {}) });
     };
-    if (new RegExp(`${ASSIGN.replace('(\\w+)', 'application')}|^(async\\s+)?def application\\s*\\(`, 'm').test(text) || assignedInWithBlock(text, 'application')) {
+    if (APPLICATION.test(text) || assignedInWithBlock(text, 'application')) {
       at('application', 50, asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi', framework);
     }
     // `app = Flask(...)`, and annotated as typed code writes it: `app: FastAPI = FastAPI()`.
-    const flask = new RegExp(`${ASSIGN}(flask\\.)?Flask\\s*\\(`, 'm').exec(text);
-    const asgiFramework = new RegExp(`${ASSIGN}(?:(fastapi|starlette\\.applications)\\.)?(FastAPI|Starlette)\\s*\\(`, 'm').exec(text);
+    const flask = FLASK.exec(text);
+    const asgiFramework = ASGI_FRAMEWORK.exec(text);
     if (flask) at(flask[1], 40, 'wsgi', 'flask');
     else if (asgiFramework) at(asgiFramework[1], 40, 'asgi', asgiFramework[3] === 'FastAPI' ? 'fastapi' : 'starlette');
     else if (/^async\s+def app\s*\(/m.test(text)) at('app', 30, 'asgi', framework);
-    else if (new RegExp(ASSIGN.replace('(\\w+)', 'app'), 'm').test(text)) at('app', 20, asgiFile ? 'asgi' : 'wsgi', framework);
+    else if (APP.test(text)) at('app', 20, asgiFile ? 'asgi' : 'wsgi', framework);
   }
   return found.sort((a, b) => b.score - a.score);
 }
