@@ -3,8 +3,9 @@
 The frame's fields are those of the WSGI environ (environ.py, docs/protocol.md §3): latin-1
 strings whose chars are the request's bytes. ASGI wants the path decoded (percent-decoding
 is done by Node; the bytes are UTF-8, a byte that is not becomes U+FFFD, as uvicorn's
-unquote() makes it), the raw path and the query as bytes, and the headers back as lowercase byte names: HTTP_ACCEPT_LANGUAGE
-is exactly accept-language because Node drops every client header name containing "_".
+unquote() makes it), the raw path and the query as bytes, and the headers back as lowercase
+byte names: HTTP_ACCEPT_LANGUAGE is exactly accept-language because Node drops every client
+header name containing "_".
 """
 
 from .environ import FIXED_FIELDS
