@@ -64,7 +64,16 @@ test('a reader that leaves early (| head -1) does not turn a command that succee
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     // As head does: the first bytes, then the read end closed.
     child.stdout.once('data', () => child.stdout.destroy());
-    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const status = await new Promise<number | null>((resolve, reject) => {
+      const deadline = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${args[0]} did not finish within 30 s once its reader left: ${stderr}`));
+      }, 30_000);
+      child.on('close', (code) => {
+        clearTimeout(deadline);
+        resolve(code);
+      });
+    });
     assert.is(status, 0, `${args[0]}: ${stderr}`);
     assert.not.match(stderr, /EPIPE|Unhandled/, stderr);
   }
