@@ -443,6 +443,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { file: '/srv/apps/blog/app.yaml', dir: '/srv/apps/blog' },
   },
+  APPPKG_INIT_NO_DIR: {
+    summary: '`init` was pointed at a path that is not a directory (missing, or a file); nothing was written.',
+    message: (d) => `${str(d.dir)} is not a directory`,
+    hint: () => 'point init at the project directory (the one holding your WSGI or ASGI module), or create it first',
+    exitStatus: 1,
+    example: { dir: '/srv/apps/blog' },
+  },
   APPPKG_INIT_NO_APP: {
     summary: '`init` found no WSGI or ASGI application object in the project, and wrote nothing.',
     message: (d) => `found no WSGI or ASGI application object in ${str(d.dir)}; no app.yaml was written`,

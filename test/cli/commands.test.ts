@@ -241,6 +241,17 @@ test('init writes a commented app.yaml that describe and check accept', async ()
   assert.match(again.stderr, /already exists/);
 });
 
+test('init of a path that is no directory fails as check and describe do: exit 1, not usage', async () => {
+  const missing = join(work.path, 'no-such-project');
+  for (const command of ['init', 'check', 'describe']) {
+    const r = await runCli([command, missing, '--state-dir', state.path].slice(0, command === 'init' ? 2 : 4));
+    assert.is(r.status, 1, `${command}: ${r.stderr}`);
+  }
+  const r = await runCli(['init', missing]);
+  assert.match(r.stderr, /no-such-project is not a directory/);
+  assert.not.match(r.stderr, /--help/);
+});
+
 test('init finds an ASGI app (FastAPI, Starlette, async def app) and writes platform: python, asgi', async () => {
   const fast = join(work.path, 'fastapi-project');
   mkdirSync(fast, { recursive: true });

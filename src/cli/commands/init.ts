@@ -211,7 +211,7 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
 export async function run(args: ParsedCommand): Promise<number> {
   const root = resolve(args.positionals[0] ?? '.');
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new GatewayError('APPPKG_USAGE', { reason: `${root} is not a directory`, command: 'init' });
+    throw new GatewayError('APPPKG_INIT_NO_DIR', { dir: root });
   }
   const file = join(root, 'app.yaml');
   if (existsSync(file) && args.values.force !== true) throw new GatewayError('APPPKG_INIT_EXISTS', { file, dir: args.positionals[0] ?? '.' });
