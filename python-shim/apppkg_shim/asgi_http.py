@@ -30,7 +30,7 @@ class HttpExchange(ResponseExchange):
     async def run(self):
         try:
             fields = split_fields(self.payload)
-            scope = http_scope(fields, self.worker.lifespan.state)
+            scope = http_scope(fields, self.worker.lifespan.state, self.worker.full_path)
             if not fields[BODY]:
                 self.body_eof = True
             elif "\0HTTP_EXPECT\0" in self.payload:

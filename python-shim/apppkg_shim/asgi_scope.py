@@ -8,6 +8,8 @@ byte names: HTTP_ACCEPT_LANGUAGE is exactly accept-language because Node drops e
 header name containing "_".
 """
 
+import sys
+
 from .environ import FIXED_FIELDS
 
 # The fields of a REQUEST frame, in order (environ.py reads the same).
@@ -70,23 +72,39 @@ def header_pairs(fields):
     ]
 
 
-def http_scope(fields, state):
+def reads_full_path():
+    """Whether the app's framework takes `path` with `root_path` in it, as the ASGI spec's WSGI
+    section ("PATH_INFO can be derived by stripping root_path from path") and uvicorn 0.26+ do.
+
+    SPEC 5.1 gives `path` as the rest after the mount, which is what Starlette before 0.35
+    (Debian's 0.26) routes on, and what a raw app gets. Starlette 0.35 and later (every FastAPI
+    since 0.109) strips `root_path` itself to route, and builds `request.url`, and so every
+    redirect it makes, from `path` alone: given the rest, its URLs lose the mount. It brought
+    `_utils.get_route_path` in with that change, which tells the two apart once the app is
+    imported."""
+    utils = sys.modules.get("starlette._utils")
+    return utils is not None and hasattr(utils, "get_route_path")
+
+
+def http_scope(fields, state, full_path=False):
     remote_addr = fields[REMOTE_ADDR]
     headers = header_pairs(fields)
     if fields[BODY] == "chunked":
         # The CGI pairs leave out hop-by-hop fields; an ASGI app reads the headers as sent (as
         # under uvicorn), and this one says a body comes without a length.
         headers.append((b"transfer-encoding", b"chunked"))
+    root_path = _url_path(fields[SCRIPT_NAME])
+    path = _url_path(fields[PATH_INFO])
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": _http_version(fields[PROTOCOL]),
         "method": fields[METHOD],
         "scheme": fields[SCHEME],
-        "path": _url_path(fields[PATH_INFO]),
+        "path": root_path + path if full_path else path,
         "raw_path": fields[REQUEST_URI].partition("?")[0].encode("latin-1"),
         "query_string": fields[QUERY_STRING].encode("latin-1"),
-        "root_path": _url_path(fields[SCRIPT_NAME]),
+        "root_path": root_path,
         "headers": headers,
         "client": (remote_addr, _port(fields[REMOTE_PORT])) if remote_addr else None,
         "server": (fields[SERVER_NAME], _port(fields[SERVER_PORT])),
@@ -96,8 +114,8 @@ def http_scope(fields, state):
     }
 
 
-def websocket_scope(fields, state):
-    scope = http_scope(fields, state)
+def websocket_scope(fields, state, full_path=False):
+    scope = http_scope(fields, state, full_path)
     scope["type"] = "websocket"
     scope["scheme"] = "wss" if fields[SCHEME] == "https" else "ws"
     subprotocols = []

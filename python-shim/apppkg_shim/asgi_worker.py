@@ -20,6 +20,7 @@ import traceback
 from . import link
 from .asgi_http import HttpExchange
 from .asgi_lifespan import Lifespan
+from .asgi_scope import reads_full_path
 from .asgi_link import LinkProtocol
 from .asgi_websocket import WebSocketExchange
 from .errors import EXIT_APP_LOAD_FAILED, EXIT_STARTUP_FAILED, log
@@ -43,6 +44,7 @@ class AsgiWorker:
         self.executor = executor
         self.link = None
         self.lifespan = Lifespan(app, self.app_spec, loop)
+        self.full_path = reads_full_path()  # the app is imported: its framework is known
         self.exchanges = {}  # id -> exchange, until its terminal frame
         self.tasks = set()  # app tasks; one may outlive its exchange (work after the response)
         self.held_heads = []  # exchanges whose response start waits for its first body

@@ -311,3 +311,27 @@ for (const python of PYTHONS) {
 
   t.run();
 }
+
+// Starlette 0.35 and later read `path` with the mount in it (asgi_scope.reads_full_path); the
+// fixture stands in for one (Debian ships 0.26, which routes on the rest, as SPEC 5.1 gives it).
+const fullPath = suite<{ h: LinkHarness }>('asgi-http: an app whose framework reads path with root_path in it');
+
+fullPath.before(async (ctx) => {
+  ctx.h = await startLinkHarness('asgi-full-path', { mount: '/m' });
+});
+fullPath.after(async (ctx) => {
+  await ctx.h?.stop();
+});
+
+fullPath('its path carries the mount, so it routes on the rest and its redirects stay under the mount', async ({ h }) => {
+  const r = await get(`${h.url}/m/items/caf%C3%A9`);
+  assert.is(r.status, 200, r.body);
+  assert.equal(JSON.parse(r.body), { path: '/m/items/café', root_path: '/m', route: '/items/café', raw_path: '/m/items/caf%C3%A9' });
+  for (const [target, location] of [['/m', '/m/'], ['/m/docs', '/m/docs/']]) {
+    const redirect = await get(`${h.url}${target}`, { redirect: 'manual' });
+    assert.is(redirect.status, 307, target);
+    assert.is(redirect.headers.get('location'), location, `${target}: a URL built from path alone keeps the mount`);
+  }
+});
+
+fullPath.run();
