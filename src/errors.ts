@@ -422,9 +422,9 @@ export const ERROR_CODES = {
     example: { path: '/var/backups/shop', app: 'blog', found: 'a backup of shop' },
   },
   APPPKG_NOT_CONFIRMED: {
-    summary: '`uninstall` was not confirmed: the answer was not `y`, or stdin is not a terminal and `--yes` was not given. Nothing was removed.',
+    summary: '`uninstall` was not confirmed: the answer at the terminal was not `y`. Nothing was removed.',
     message: (d) => `${str(d.action)} not confirmed: ${str(d.reason)}; nothing was removed`,
-    hint: () => 'answer y at the prompt, or pass --yes (needed when stdin is not a terminal, as in scripts)',
+    hint: () => 'answer y at the prompt, or pass --yes',
     exitStatus: 1,
     example: { action: 'uninstall of blog', reason: 'the answer was not "y"' },
   },

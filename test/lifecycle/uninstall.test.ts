@@ -1,4 +1,4 @@
-// `uninstall`: asks on a terminal, refuses without one unless --yes, runs commands.uninstall,
+// `uninstall`: asks on a terminal (not with --yes), goes ahead without one, runs commands.uninstall,
 // then removes everything of the app under the state root and nothing of the app directory.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,15 +46,6 @@ test.before(async () => {
   assert.is(w.status, 0, w.stderr);
 });
 
-test('without --yes and without a terminal: exit 1 with the fix, nothing removed', async () => {
-  const r = await runCli(['uninstall', app, ...S]);
-  assert.is(r.status, 1, r.stdout + r.stderr);
-  assert.match(r.stderr, /uninstall of leaving not confirmed: stdin is not a terminal and --yes was not given/);
-  assert.match(r.stderr, /fix: .*--yes/);
-  assert.ok(existsSync(join(appState, 'data', 'notes.txt')));
-  assert.ok(existsSync(join(appState, 'venv', 'bin', 'python')));
-});
-
 ifScript('on a terminal it asks; anything but y keeps everything', async () => {
   const r = await runCliAs(['uninstall', app, ...S], { tty: true, input: 'n\n' });
   assert.is(r.status, 1, r.stdout + r.stderr);
@@ -72,9 +63,9 @@ test('a failing commands.uninstall exits 1 naming the hook; nothing removed', as
   assert.ok(existsSync(join(state.path, 'apps', 'stubborn', 'data')));
 });
 
-test('uninstall --yes runs the hook, removes everything of the app under the state root, keeps the app directory', async () => {
+test('uninstall APP_DIR without a terminal (a script, as SPEC 3 writes it) runs the hook, removes everything of the app under the state root, keeps the app directory', async () => {
   const before = listTree(app);
-  const r = await runCli(['uninstall', app, '--yes', ...S]);
+  const r = await runCli(['uninstall', app, ...S]);
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /==> commands\.uninstall: cp/);
   assert.match(r.stdout, /==> removed .*leaving/);

@@ -7,10 +7,10 @@ export const spec: CommandSpec = {
   name: 'uninstall',
   summary:
     "Uninstall an app: its commands.uninstall, then its data, logs, tmp, virtualenv and run helpers are\n" +
-    'removed with its whole state directory. The app directory is left as it is. Asks first on a\n' +
-    'terminal; elsewhere --yes is required.',
+    'removed with its whole state directory. The app directory is left as it is. Asks first when\n' +
+    'stdin is a terminal (--yes does not ask); without one, as in a script, it goes ahead.',
   usage: 'apppkg-gateway uninstall APP_DIR [--yes] [--environment FILE] [--state-dir DIR]',
-  optionHelp: [['-y, --yes', 'do not ask (required when stdin is not a terminal)'], ...APP_OPTION_HELP],
+  optionHelp: [['-y, --yes', 'do not ask on a terminal either'], ...APP_OPTION_HELP],
   options: { ...APP_OPTIONS, yes: { type: 'boolean', short: 'y' } },
   allowPositionals: 1,
 };
@@ -27,9 +27,9 @@ export async function run(args: ParsedCommand): Promise<number> {
     say: (line) => process.stdout.write(`${line}\n`),
     confirm: async ({ name, stateDir }) => {
       if (yes) return true;
-      if (!process.stdin.isTTY) {
-        throw new GatewayError('APPPKG_NOT_CONFIRMED', { action: `uninstall of ${name}`, reason: 'stdin is not a terminal and --yes was not given' });
-      }
+      // SPEC 3's `uninstall APP_DIR` removes; a script has no one to ask. The question is
+      // for a person at a terminal, who may have named the wrong directory.
+      if (!process.stdin.isTTY) return true;
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {
         process.stderr.write(`apppkg-gateway: uninstall removes ${stateDir}\n`);
