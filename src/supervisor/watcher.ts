@@ -3,7 +3,7 @@
 // (issue 13: touching the module retries it). fs.watch answers fast but misses some changes
 // (symlink swaps, network filesystems, files deeper than DIR), so a poll of the same signature
 // backs it up.
-import { readdirSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { readdirSync, realpathSync, statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { readPackageTree } from './package-tree.js';
 
@@ -90,15 +90,27 @@ export class AppsWatcher {
   }
 }
 
+/** Directories serve --reload never watches: caches, version control, dependencies. */
+const UNWATCHED_DIRS = new Set(['__pycache__', 'node_modules']);
+/** inotify watches are a per-user kernel resource (fs.inotify.max_user_watches). */
+const MAX_WATCHED_DIRS = 2000;
+
 /**
  * serve --reload: calls `onChange` (debounced, never two at once) when a .py file, a .pth file
  * or app.yaml under `dir` changes.
+ *
+ * Every directory of the tree is watched, not its files: an editor that saves by writing a new
+ * file and renaming it over the old one (`sed -i`, vim, most IDEs' safe write) replaces the
+ * inode a file watch holds, and Node 20's `recursive` watch on Linux watches files, so it went
+ * deaf to a file after its first such save. A directory's watch sees its children's writes
+ * and renames alike.
  */
 export class SourceWatcher {
-  private fsWatcher: FSWatcher | null = null;
+  private readonly watchers = new Map<string, FSWatcher>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
+  private stopped = false;
 
   constructor(
     private readonly dir: string,
@@ -107,15 +119,51 @@ export class SourceWatcher {
   ) {}
 
   start(): void {
-    this.fsWatcher = watch(this.dir, { recursive: true }, (_event, filename) => {
-      if (!filename) return;
-      const name = filename.toString();
-      if (!(name.endsWith('.py') || name === 'app.yaml' || name.endsWith('/app.yaml') || name.endsWith('.pth'))) return;
-      if (name.includes('__pycache__')) return;
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.fire(), this.debounceMs);
-    });
-    this.fsWatcher.on('error', () => {});
+    this.watchTree(this.dir);
+  }
+
+  private watchTree(dir: string): void {
+    if (this.stopped || this.watchers.has(dir) || this.watchers.size >= MAX_WATCHED_DIRS) return;
+    let watcher: FSWatcher;
+    try {
+      watcher = watch(dir, (_event, filename) => {
+        if (filename) this.changed(join(dir, filename.toString()));
+      });
+    } catch {
+      return; // gone already, or unreadable: nothing there to reload for
+    }
+    // A removed directory's watch ends with an error; a new one of that name is watched anew.
+    watcher.on('error', () => this.unwatch(dir));
+    this.watchers.set(dir, watcher);
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory() && !entry.name.startsWith('.') && !UNWATCHED_DIRS.has(entry.name)) this.watchTree(join(dir, entry.name));
+    }
+  }
+
+  private unwatch(dir: string): void {
+    this.watchers.get(dir)?.close();
+    this.watchers.delete(dir);
+  }
+
+  private changed(path: string): void {
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (!name.startsWith('.') && !UNWATCHED_DIRS.has(name) && !this.watchers.has(path)) {
+      // A directory made (or moved in) after the start: its files count too.
+      try {
+        if (statSync(path).isDirectory()) this.watchTree(path);
+      } catch {
+        // removed again: nothing to watch
+      }
+    }
+    if (!(name.endsWith('.py') || name === 'app.yaml' || name.endsWith('.pth'))) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.fire(), this.debounceMs);
   }
 
   private fire(): void {
@@ -134,7 +182,8 @@ export class SourceWatcher {
   }
 
   stop(): void {
-    this.fsWatcher?.close();
+    this.stopped = true;
+    for (const dir of [...this.watchers.keys()]) this.unwatch(dir);
     if (this.timer) clearTimeout(this.timer);
   }
 }

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -76,6 +76,31 @@ test('--reload restarts the workers when a .py file changes', async () => {
       20000,
       'the reloaded answer',
     );
+    await gw.stop();
+  } finally {
+    work.remove();
+  }
+});
+
+test('--reload keeps hearing a file an editor saves by rename (sed -i, vim), save after save', async () => {
+  const work = tempDir('apppkg-reload-rename-');
+  try {
+    cpSync(join(EXAMPLES, 'hello'), work.path, { recursive: true });
+    const gw = await serve(work.path, ['--reload']);
+    assert.is(await (await request(`${gw.url}/`)).body.text(), 'Hello, world!\n');
+    const file = join(work.path, 'hello.py');
+    const original = readFileSync(file, 'utf8');
+    // Two saves by rename, then one in place: each must reach the workers.
+    for (const [i, how] of [[1, 'rename'], [2, 'rename'], [3, 'in place']] as const) {
+      const text = original.replace('Hello, world!', `Hello, save ${i}!`);
+      if (how === 'rename') {
+        writeFileSync(`${file}.swp`, text);
+        renameSync(`${file}.swp`, file);
+      } else {
+        writeFileSync(file, text);
+      }
+      await waitFor(async () => (await (await request(`${gw.url}/`)).body.text()) === `Hello, save ${i}!\n`, 20000, `save ${i} (${how})`);
+    }
     await gw.stop();
   } finally {
     work.remove();
