@@ -480,20 +480,32 @@ export function versionSatisfies(version: string, specifier: string | null): boo
 }
 
 export interface PickOptions extends DiscoverOptions {
-  /** The environment file's `python:` path; wins over discovery when given. */
+  /** The environment file's `python:` path; wins over discovery when given, but for deb apps. */
   override?: string;
 }
 
+/** Whether `file` is the system interpreter itself (a link to it, or /usr/bin/python3.11 say). */
+async function isSystemPython(file: string): Promise<boolean> {
+  try {
+    return (await realpath(file)) === (await realpath(SYSTEM_PYTHON));
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The interpreter an app runs on (SPEC §1.3): the override if given; with `deb` packages, the
- * system interpreter; else `python3` on PATH if it satisfies; else the highest that does.
+ * The interpreter an app runs on (SPEC §1.3): with `deb` packages, the system interpreter;
+ * else the override if given; else `python3` on PATH if it satisfies; else the highest that does.
+ * An override is not used for an app with `deb` packages, unless it is the system interpreter:
+ * SPEC names the environment file's interpreter as the alternative to python3 on PATH only, and
+ * the packages are importable from the system one alone (an app given another failed to import).
  */
 export async function pickInterpreter(
   desc: Pick<Description, 'python' | 'deb'>,
   opts: PickOptions = {},
 ): Promise<Interpreter> {
   const specifier = desc.python;
-  if (opts.override !== undefined && opts.override !== '') {
+  if (opts.override !== undefined && opts.override !== '' && (desc.deb.length === 0 || (await isSystemPython(opts.override)))) {
     const chosen = await probeInterpreter(opts.override);
     if (versionSatisfies(chosen.version, specifier)) return chosen;
     throw noInterpreter(specifier, [chosen], false);

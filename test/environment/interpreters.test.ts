@@ -104,6 +104,22 @@ ifSystem('an override wins over discovery, and must still satisfy the specifier'
   assert.match(err.message, `${SYSTEM_PYTHON} ${system.version}`);
 });
 
+runIf(test, system !== null && realpathSync(onPath.executable) !== realpathSync(SYSTEM_PYTHON), `needs ${SYSTEM_PYTHON} and another python3 on PATH`)(
+  'an app with deb packages runs on the system interpreter whatever the environment file names (SPEC 1.3)',
+  async () => {
+    const picked = await pickInterpreter({ python: null, deb: ['python3-flask'] }, { override: onPath.executable });
+    assert.is(picked.executable, SYSTEM_PYTHON, 'the deb packages are importable there only');
+    // Without deb packages the override is the host's word.
+    assert.is(realpathSync((await pickInterpreter({ python: null, deb: [] }, { override: onPath.executable })).executable), realpathSync(onPath.executable));
+    // The system interpreter named by another of its names is the system interpreter.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'apppkg-interp-'));
+    temps.push(dir);
+    const link = path.join(dir, 'py-system');
+    await symlink(SYSTEM_PYTHON, link);
+    assert.is(realpathSync((await pickInterpreter({ python: null, deb: ['python3-flask'] }, { override: link })).executable), realpathSync(SYSTEM_PYTHON));
+  },
+);
+
 test('a bogus override fails with APPPKG_PY_NOT_EXECUTABLE', async () => {
   const missing = await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/nonexistent/bin/python3' }), 'APPPKG_PY_NOT_EXECUTABLE');
   assert.match(missing.message, '/nonexistent/bin/python3');
