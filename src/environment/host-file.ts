@@ -162,6 +162,10 @@ function readOverrides(yaml: YamlFile, at: YamlPath, file: string): AppOverrides
 
 /** Fix hints that depend on the value found. */
 const environmentFixFor: FixFor = (key, value) => {
+  if (/(^|\.)settings$/.test(key) && typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) {
+    // A well-formed name refused: one the gateway sets (the schema's `not`); its x-fix says so.
+    return undefined;
+  }
   if (/(^|\.)settings$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value)) {
     return `name it with letters, digits and "_" only, e.g. ${value.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_')}`;
   }

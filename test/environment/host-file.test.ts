@@ -219,6 +219,27 @@ test('two apps may not share a mail domain (its mail would go to whichever came 
   assert.match(err.problems[0].message, /a mail domain no other app has \(apps\.blog has shared\.test\)/);
 });
 
+test('a setting may not take a name the gateway sets itself (SPEC 2.1): refused with its line, not silently replaced', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile([
+    'settings:',
+    '  TMPDIR: /shared/tmp',
+    '  APPPKG_READY: yes',
+    'apps:',
+    '  blog:',
+    '    settings: {PYTHONPATH: /opt/lib, APPPKG_NAME: evil, PATH: /opt/bin, PORT: 1, DATABASE_URL: sqlite://, PORTAL: on}',
+    '',
+  ].join('\n'))));
+  assert.equal(err.problems.map((p) => `${p.line} ${p.key} ${String(p.details.found)}`), [
+    '2 settings "TMPDIR"',
+    '3 settings "APPPKG_READY"',
+    '6 apps.blog.settings "PYTHONPATH"',
+    '6 apps.blog.settings "APPPKG_NAME"',
+    '6 apps.blog.settings "PATH"',
+    '6 apps.blog.settings "PORT"',
+  ]);
+  assert.match(err.problems[0].format(), /not one the gateway sets itself[\s\S]*fix: rename the setting/);
+});
+
 test('YAML syntax errors are positioned problems too', async () => {
   const err = await failure(loadEnvironmentFile(await envFile('apps:\n  blog:\n\tworkers: 2\n')));
   assert.is(err.code, 'APPPKG_ENVFILE_INVALID');
