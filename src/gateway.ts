@@ -25,12 +25,14 @@ import { appLogFile } from './supervisor/refusal.js';
 import { Registry, type RouteSpec, type ServingApp } from './supervisor/registry.js';
 import { AppsWatcher, SourceWatcher } from './supervisor/watcher.js';
 import { validateAppsDir } from './description/apps-dir.js';
-import { overridesFor, type HostEnvironment } from './environment/host-file.js';
+import { overridesFor } from './environment/host-file.js';
+import { reloadEnvironment, type EnvironmentReload } from './supervisor/environment-reload.js';
 import type { MailRoute } from './mail/mail-routes.js';
 import type { MailService } from './mail/mail-service.js';
 
 export type { GatewayStatus } from './admin/status-types.js';
 export type { ListenAddress } from './net/address.js';
+export type { EnvironmentReload } from './supervisor/environment-reload.js';
 
 export interface GatewayOptions {
   /** A directory of app packages, each a directory with app.yaml (`--apps`). */
@@ -118,6 +120,13 @@ export class Gateway {
   private mail: MailService | null = null;
   /** CPU and RSS of the apps' processes, sampled when the admin listener is asked. */
   private readonly sampler = new ProcessSampler();
+  /** The environment file (absolute) that reloadEnvironment() reads; null: none was given. */
+  private environmentFile: string | null = null;
+  /** Keys that options decide over the environment file (serve --workers). */
+  private fixedKeys: Array<'workers' | 'threads'> = [];
+  private say: (line: string) => void = sayOnStderr;
+  /** The reload under way, if any: the next one waits for it. */
+  private reloading: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly front: Front,
@@ -174,9 +183,11 @@ export class Gateway {
       headersTimeoutMs: options.headerTimeoutMs,
       leanLane: process.env.APPPKG_LEAN_LANE !== '0',
     });
+    // From the environment in force (registry.hostEnv): a reload's new mount is routed at once.
     const routesOf = (name: string): RouteSpec[] => {
       if (single) return [{ host: null, prefix: '' }];
-      const app = Object.hasOwn(hostEnv.apps, name) ? hostEnv.apps[name] : undefined;
+      const apps = registry.hostEnv.apps;
+      const app = Object.hasOwn(apps, name) ? apps[name] : undefined;
       return [
         { host: null, prefix: app?.mount ?? `/${name}` },
         { host: `${name}.localhost`, prefix: '' },
@@ -189,7 +200,7 @@ export class Gateway {
       stateDir: options.stateDir,
       mode,
       routesOf,
-      mountOf: (name) => (single ? '/' : ((Object.hasOwn(hostEnv.apps, name) ? hostEnv.apps[name].mount : null) ?? `/${name}`)),
+      mountOf: (name) => (single ? '/' : routesOf(name)[0].prefix),
       // The supervisor's AppInstance is the proxy's Backend: TypeScript checks the fit here.
       publish: (apps: ServingApp[], refused) => front.publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance })), refused),
       say,
@@ -243,6 +254,9 @@ export class Gateway {
       throw err;
     }
     gateway = new Gateway(front, registry, metrics, graceMs, startedAt, urls, admin);
+    gateway.environmentFile = hostEnv.file;
+    gateway.fixedKeys = [...(options.workers === undefined ? [] : ['workers' as const]), ...(options.threads === undefined ? [] : ['threads' as const])];
+    gateway.say = say;
     metrics.setStatusProvider(status);
     // Every app that can start is up before the first request is answered.
     await registry.reconcile();
@@ -266,7 +280,7 @@ export class Gateway {
       try {
         const { MailService } = await import('./mail/mail-service.js');
         gateway.mail = await MailService.start({
-          config: hostEnv.mail, stateRoot: resolveStateRoot({ flag: options.stateDir }), listenerUrl: urls[0], routes: () => gateway!.mailRoutes(hostEnv), say,
+          config: hostEnv.mail, stateRoot: resolveStateRoot({ flag: options.stateDir }), listenerUrl: urls[0], routes: () => gateway!.mailRoutes(), say,
         });
         metrics.setMailProvider(() => gateway!.mail?.status() ?? null);
       } catch (err) {
@@ -341,10 +355,10 @@ export class Gateway {
    * Each app's mail domains (`apps.NAME.mail_domains`, default NAME.localhost) and the `mail:`
    * path of the version serving now, for the mail listener's routing and its deliveries.
    */
-  private mailRoutes(hostEnv: HostEnvironment): MailRoute[] {
+  private mailRoutes(): MailRoute[] {
     return this.registry.names.map((app) => {
       const desc = this.registry.servingOf(app)?.instance?.desc;
-      const domains = overridesFor(hostEnv, app).mailDomains;
+      const domains = overridesFor(this.registry.hostEnv, app).mailDomains;
       return { app, domains: domains.length > 0 ? domains : [`${app}.localhost`], path: desc?.mail ?? null, serving: desc !== undefined };
     });
   }
@@ -356,6 +370,23 @@ export class Gateway {
    */
   reloadAdminToken(): boolean {
     return this.admin?.reloadToken() ?? false;
+  }
+
+  /**
+   * Reads the environment file again (SIGHUP) and applies it: each app whose processes it
+   * changes (settings, workers, limits, user...) is restarted with no failed request, an app
+   * whose mount or hosts alone changed is routed anew without one, the others are left alone;
+   * `mail:` keeps its old value until the gateway restarts (the log says so). Resolves, once the
+   * restarted apps serve, with what changed; null without an environment file. A file with a
+   * problem throws (APPPKG_ENVFILE_INVALID, ...) and the environment read before stays in force.
+   */
+  reloadEnvironment(): Promise<EnvironmentReload | null> {
+    const file = this.environmentFile;
+    if (file === null || this.stopping) return Promise.resolve(null);
+    // One at a time: two SIGHUPs in a row must not judge the second file against a stale first.
+    const run = this.reloading.then(() => reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys }));
+    this.reloading = run.catch(() => {});
+    return run;
   }
 
   /** Looks at the apps again now (SIGHUP), retrying versions refused before. */

@@ -67,6 +67,11 @@ export interface MailListenerConfig {
   timeout: number;
 }
 
+/** Each `mail:` key's name in the file. */
+export const MAIL_KEYS = {
+  listen: 'listen', lmtp: 'lmtp', maxSize: 'max_size', maxRecipients: 'max_recipients', retry: 'retry', giveUp: 'give_up', timeout: 'timeout',
+} as const satisfies Record<keyof MailListenerConfig, string>;
+
 export const MAIL_DEFAULTS = { maxSize: 25 * 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 2 * 24 * 3600, timeout: 300 } as const;
 
 export interface HostEnvironment {
@@ -82,7 +87,8 @@ export interface HostEnvironment {
   mail: MailListenerConfig | null;
 }
 
-const OVERRIDE_KEYS = {
+/** Each per-app key's name in the file. */
+export const OVERRIDE_KEYS = {
   workers: 'workers', threads: 'threads', user: 'user', maxRequests: 'max_requests',
   maxMemory: 'max_memory', python: 'python', timeout: 'timeout', maxBody: 'max_body', queue: 'queue', drain: 'drain', idleTimeout: 'idle_timeout',
 } as const satisfies Record<keyof AppOverrides, string>;

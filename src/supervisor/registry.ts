@@ -12,6 +12,8 @@
 // until a file in it changes. One reconcile runs at a time. Each app keeps a short history of
 // these events for status.
 // Each description is read once, by the source, and that value is what the instance runs.
+// The environment file as last read is the registry's too: useEnvironment() replaces it and
+// restarts the apps it names, the way restart() does.
 // A version taken out of rotation drains for `drainMs`: its requests finish, its websockets stay
 // open until then (then 1012), and status counts them under that version.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
@@ -57,6 +59,7 @@ export interface RefusedApp {
 
 export interface RegistryOptions {
   source: AppSource;
+  /** The environment file as read at the start; useEnvironment() replaces it. */
   hostEnv: HostEnvironment;
   stateDir?: string;
   /** production: --apps (app users, hooks); development: serve (tracebacks, the caller's settings). */
@@ -134,9 +137,34 @@ export class Registry {
   private draining = new Map<AppInstance, { desc: Description; done: Promise<void> }>();
 
   private readonly budget: WorkerBudget | null;
+  /** The environment file as last read: what an app that starts now is started with. */
+  private currentHostEnv: HostEnvironment;
 
   constructor(private readonly opts: RegistryOptions) {
     this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers) : null;
+    this.currentHostEnv = opts.hostEnv;
+  }
+
+  /** The environment the apps are started with (RegistryOptions.hostEnv until useEnvironment()). */
+  get hostEnv(): HostEnvironment {
+    return this.currentHostEnv;
+  }
+
+  /**
+   * Starts apps with `hostEnv` from now on (the environment file read again, SIGHUP). Each app
+   * of `restart` is replaced as restart() does, so that its processes get what changed; its
+   * refused versions are tried again, since a setting they missed may be there now. The other
+   * apps keep their processes; the routes of every app are published again (a new mount).
+   */
+  useEnvironment(hostEnv: HostEnvironment, restart: string[]): Promise<void> {
+    this.currentHostEnv = hostEnv;
+    for (const name of restart) {
+      const record = this.records.get(name);
+      if (record === undefined) continue;
+      record.restart = true;
+      record.refused.clear();
+    }
+    return this.reconcile();
   }
 
   /**
@@ -342,7 +370,7 @@ export class Registry {
         dir: desc.dir,
         desc,
         mode: this.opts.mode,
-        hostEnv: this.opts.hostEnv,
+        hostEnv: this.currentHostEnv,
         stateDir: this.opts.stateDir,
         // Under --apps only the environment file counts, so one app's secret in the gateway's
         // environment never reaches another app; serve is the developer's own shell.
@@ -468,8 +496,9 @@ export class Registry {
   }
 
   private idleTimeoutOf(name: string): number | null {
-    const app = Object.hasOwn(this.opts.hostEnv.apps, name) ? this.opts.hostEnv.apps[name] : undefined;
-    return app?.idleTimeout ?? this.opts.hostEnv.defaults.idleTimeout;
+    const env = this.currentHostEnv;
+    const app = Object.hasOwn(env.apps, name) ? env.apps[name] : undefined;
+    return app?.idleTimeout ?? env.defaults.idleTimeout;
   }
 
   /** Every pid of every app's processes, draining ones included (tests check them for orphans). */

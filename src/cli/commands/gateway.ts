@@ -1,5 +1,5 @@
-// `apppkg-gateway --apps DIR`: argv -> Gateway.start -> the addresses printed -> SIGHUP rescans
-// -> SIGTERM/SIGINT stops. Everything else is the library's (src/gateway.ts).
+// `apppkg-gateway --apps DIR`: argv -> Gateway.start -> the addresses printed -> SIGHUP reloads
+// the environment file and rescans -> SIGTERM/SIGINT stops. Everything else is the library's (src/gateway.ts).
 import { resolve } from 'node:path';
 import { APP_OPTIONS, APP_OPTION_HELP, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
@@ -29,7 +29,8 @@ export const spec: CommandSpec = {
     ['--max-workers N', 'Python workers of all apps together; past it the least recently used quiet app sleeps until its next request'],
     ['--grace SECONDS', 'how long requests in flight may take to finish on SIGTERM (default 30)'],
     ['--header-timeout SECONDS', 'how long a client may take to send a request head, then 408 and closed (default 20)'],
-    ...APP_OPTION_HELP,
+    ['-e, --environment FILE', 'the host\'s environment file (settings, routes, workers, limits per app); SIGHUP reads it again and restarts only the apps whose settings changed'],
+    ...APP_OPTION_HELP.filter(([flag]) => !flag.includes('--environment')),
   ],
   options: {
     apps: { type: 'string' },
@@ -104,14 +105,19 @@ export async function run(args: ParsedCommand): Promise<number> {
     maxWorkers: maxWorkersText === undefined ? undefined : Number(maxWorkersText),
     say,
   });
+  const environmentFile = args.values.environment as string | undefined;
   const onHangup = () => {
-    say('SIGHUP: rescanning the apps directory');
+    say(`SIGHUP: ${environmentFile === undefined ? '' : `reading ${environmentFile} again, `}rescanning the apps directory`);
     try {
       if (gateway.reloadAdminToken()) say('SIGHUP: the admin token was read again; the old one is refused from now on');
     } catch (err) {
       say(`SIGHUP: the old admin token stays in force; ${String(args.values['admin-token'])}: ${isGatewayError(err) ? err.message : String(err)}`);
     }
-    void gateway.rescan();
+    // The environment first: a version refused for a setting the new file gives is then retried with it.
+    void gateway
+      .reloadEnvironment()
+      .catch((err) => say(`SIGHUP: the environment file was not reloaded; the one read before stays in force, whole:\n${isGatewayError(err) ? err.format() : String(err)}`))
+      .then(() => gateway.rescan());
   };
   process.on('SIGHUP', onHangup);
   for (const url of gateway.urls) process.stdout.write(`listening on ${url}/\n`);

@@ -1,0 +1,74 @@
+// What a second reading of the environment file changes, key by key, as the file names them:
+// for an app, the keys its processes were started with (a restart applies them) apart from the
+// keys that only lead requests or mail to it (applied where they are read, at each request);
+// for the gateway, the keys it reads once, at its start. Pure: nothing here restarts anything.
+import { isDeepStrictEqual } from 'node:util';
+import type { AppServices } from '../description/types.js';
+import { MAIL_KEYS, OVERRIDE_KEYS, overridesFor, type AppOverrides, type HostEnvironment } from './host-file.js';
+
+/** One app's changed keys, e.g. `settings.SECRET_KEY`, `workers`, `mount`. */
+export interface AppChanges {
+  /** What its processes get (environment, limits, user, interpreter): only a restart applies these. */
+  restart: string[];
+  /** Its mount, hosts and mail domains: the router and the mail listener read them afresh. */
+  routes: string[];
+}
+
+export interface AppChangeOptions {
+  /**
+   * The services the app asks for (its app.yaml's `services:`); undefined when not known (no
+   * version of it has been read): a change to the host's services then counts for it.
+   */
+  services?: AppServices;
+  /** Keys the gateway's own options decide over the file (serve --workers): not a change. */
+  fixed?: Array<keyof AppOverrides>;
+}
+
+/** `settings.NAME` for each setting added, removed or given another value (never the values). */
+function changedSettings(before: Record<string, string>, after: Record<string, string>): string[] {
+  const names = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...names].filter((name) => before[name] !== after[name]).sort().map((name) => `settings.${name}`);
+}
+
+/** The host's services the app's processes are told of (SPEC 5.2): only those it asks for. */
+function changedServices(before: HostEnvironment, after: HostEnvironment, asked: AppServices | undefined): string[] {
+  const usesPostgresql = asked === undefined || asked.database === 'sql' || asked.database === 'postgresql';
+  const usesRedis = asked === undefined || asked.redis === 'redis';
+  return [
+    ...(usesPostgresql && before.services.postgresql !== after.services.postgresql ? ['services.postgresql'] : []),
+    ...(usesRedis && before.services.redis !== after.services.redis ? ['services.redis'] : []),
+  ];
+}
+
+/**
+ * What changed for `name` between the two readings, after `defaults:`, the top-level `python:`
+ * and shared settings are applied: an edit to `defaults:` that the app overrides is no change.
+ * `replicas` is left out: only `export kubernetes` reads it.
+ */
+export function appChanges(before: HostEnvironment, after: HostEnvironment, name: string, opts: AppChangeOptions = {}): AppChanges {
+  const was = overridesFor(before, name);
+  const is = overridesFor(after, name);
+  const restart: string[] = (Object.keys(OVERRIDE_KEYS) as Array<keyof AppOverrides>)
+    .filter((key) => !opts.fixed?.includes(key) && was[key] !== is[key])
+    .map((key) => OVERRIDE_KEYS[key]);
+  restart.push(...changedSettings(was.settings, is.settings), ...changedServices(before, after, opts.services));
+  const routes = [
+    ...(was.mount !== is.mount ? ['mount'] : []),
+    ...(!isDeepStrictEqual(was.hosts, is.hosts) ? ['hosts'] : []),
+    ...(!isDeepStrictEqual(was.mailDomains, is.mailDomains) ? ['mail_domains'] : []),
+  ];
+  return { restart, routes };
+}
+
+/**
+ * The keys that changed but that the gateway reads only at its start: the mail listener's
+ * (`mail:`, each of its keys; `mail` alone when the listener is added or removed). Its socket,
+ * spool and delivery schedule are built from them once (mail/mail-service.ts).
+ */
+export function keysNeedingGatewayRestart(before: HostEnvironment, after: HostEnvironment): string[] {
+  if (before.mail === null && after.mail === null) return [];
+  if (before.mail === null || after.mail === null) return ['mail'];
+  const was = before.mail;
+  const is = after.mail;
+  return (Object.keys(MAIL_KEYS) as Array<keyof typeof MAIL_KEYS>).filter((key) => !isDeepStrictEqual(was[key], is[key])).map((key) => `mail.${MAIL_KEYS[key]}`);
+}

@@ -1,0 +1,64 @@
+// The environment file read again while the apps serve (SIGHUP, Gateway.reloadEnvironment).
+// A file with any problem changes nothing: it is thrown, exactly as a start would report it.
+// Otherwise only what changed moves: an app whose processes were started with a changed key is
+// replaced the way a deploy replaces it (start, probe, switch, drain: no failed request), an app
+// whose mount, hosts or mail domains alone changed keeps its workers, and a key the gateway reads
+// only at its start keeps its old value until then, and the log says so. Not in SPEC §4, which
+// promises this for --apps alone: operators coming from nginx or gunicorn expect a reload to
+// apply the configuration.
+import { appChanges, keysNeedingGatewayRestart } from '../environment/environment-changes.js';
+import { loadEnvironmentFile, type AppOverrides } from '../environment/host-file.js';
+import type { Registry } from './registry.js';
+
+/** What a reload applied, app by app (the keys as the file names them). */
+export interface EnvironmentReload {
+  /** The file read. */
+  file: string;
+  /** app -> the keys that changed for it: it was restarted (a restart that fails leaves the old one serving, as ever). */
+  restarted: Record<string, string[]>;
+  /** app -> its changed mount, hosts or mail domains, applied without a restart. */
+  rerouted: Record<string, string[]>;
+  /** Changed keys that keep their old value until the gateway itself restarts, e.g. `mail.listen`. */
+  needsGatewayRestart: string[];
+}
+
+export interface EnvironmentReloadOptions {
+  say: (line: string) => void;
+  /** Keys the gateway's options decide over the file (serve --workers): their change is none. */
+  fixed?: Array<keyof AppOverrides>;
+}
+
+/**
+ * Reads `file` and has `registry` run with it. Throws APPPKG_ENVFILE_INVALID (every problem with
+ * its line), APPPKG_ENVFILE_NOT_FOUND or APPPKG_FILE_UNREADABLE, and then the environment read
+ * before stays in force, whole. Resolves once the restarted apps serve again.
+ */
+export async function reloadEnvironment(registry: Registry, file: string, opts: EnvironmentReloadOptions): Promise<EnvironmentReload> {
+  const before = registry.hostEnv;
+  let after = await loadEnvironmentFile(file);
+  const shown = after.file ?? file;
+  const held = keysNeedingGatewayRestart(before, after);
+  if (held.length > 0) {
+    // The listener's socket, spool and retry schedule were built from the old block: keeping it
+    // whole keeps what the environment says true of what runs.
+    after = { ...after, mail: before.mail };
+    opts.say(`${shown}: ${held.join(', ')} changed, but the mail listener is set up only when the gateway starts; it keeps its old settings until then (restart needed)`);
+  }
+  const report: EnvironmentReload = { file: shown, restarted: {}, rerouted: {}, needsGatewayRestart: held };
+  for (const name of registry.names) {
+    const services = registry.servingOf(name)?.instance?.desc.services;
+    const { restart, routes } = appChanges(before, after, name, { services, fixed: opts.fixed });
+    if (restart.length > 0) {
+      report.restarted[name] = restart;
+      opts.say(`${name}: ${[...restart, ...routes].join(', ')} changed in ${shown}; restarting it (new workers take over, the old ones drain)`);
+    } else if (routes.length > 0) {
+      opts.say(`${name}: ${routes.join(', ')} changed in ${shown}; routed anew, its workers keep running`);
+    }
+    if (routes.length > 0) report.rerouted[name] = routes;
+  }
+  if (Object.keys(report.rerouted).length === 0 && Object.keys(report.restarted).length === 0 && held.length === 0) {
+    opts.say(`${shown}: read again; nothing in it changed for any app`);
+  }
+  await registry.useEnvironment(after, Object.keys(report.restarted));
+  return report;
+}
