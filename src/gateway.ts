@@ -218,6 +218,13 @@ export class Gateway {
         metrics.forgetApp(name);
         forgetServiceStatus(name);
       },
+      // serve: a broken app.yaml at the start is the start's own error, thrown to the caller;
+      // one broken later leaves the running workers serving.
+      onBroken: single
+        ? (_dir, error) => {
+            if (gateway !== null && registry.names.some((name) => registry.serves(name))) say(`reload failed: ${error.format()}\n  (still serving the previous workers)`);
+          }
+        : undefined,
       // serve: a start that fails is thrown to the caller; a reload that fails keeps the old one.
       onRefused: single
         ? (_name, error, stillServing) => {

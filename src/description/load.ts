@@ -48,7 +48,7 @@ export async function loadDescription(dir: string): Promise<Description> {
   try {
     resolved = await realpath(dir);
   } catch {
-    throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: path.resolve(dir) });
+    throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: path.resolve(dir), missing: true });
   }
   const linkName = path.basename(path.resolve(dir));
   const targetName = path.basename(resolved);

@@ -94,6 +94,8 @@ export interface RegistryOptions {
   settleMs?: number;
   /** Told instead of the log line when a version is refused (serve reports its own way). */
   onRefused?: (name: string, error: GatewayError, stillServing: boolean) => void;
+  /** Told instead of the "skipping" log line when a package's app.yaml cannot be loaded. */
+  onBroken?: (dir: string, error: GatewayError) => void;
   /** --max-workers: Python workers of every app together (idle apps sleep to make room). */
   maxWorkers?: number;
 }
@@ -241,7 +243,9 @@ export class Registry {
   private async reconcileOnce(): Promise<void> {
     const discovery = await this.opts.source();
     for (const b of discovery.broken) {
-      if (!this.broken.some((old) => old.dir === b.dir && old.error.message === b.error.message)) this.opts.say(`skipping ${b.dir}:\n${b.error.format()}`);
+      if (this.broken.some((old) => old.dir === b.dir && old.error.message === b.error.message)) continue;
+      if (this.opts.onBroken) this.opts.onBroken(b.dir, b.error);
+      else this.opts.say(`skipping ${b.dir}:\n${b.error.format()}`);
     }
     this.broken = discovery.broken;
     // A serving version whose app.yaml was edited into a broken one keeps serving meanwhile.

@@ -250,6 +250,13 @@ test('init of a path that is no directory fails as check and describe do: exit 1
   const r = await runCli(['init', missing]);
   assert.match(r.stderr, /no-such-project is not a directory/);
   assert.not.match(r.stderr, /--help/);
+  // The others say the directory is not there, not that it lacks an app.yaml; serve says it once.
+  for (const command of ['check', 'serve']) {
+    const said = await runCli([command, missing, '--state-dir', state.path, ...(command === 'serve' ? ['--port', '0'] : [])]);
+    assert.is(said.status, 1, said.stderr);
+    assert.is(said.stderr.match(/no-such-project does not exist \(no such directory\)/g)?.length, 1, `${command}: ${said.stderr}`);
+    assert.not.match(said.stderr, /skipping|init DIR/, command);
+  }
 });
 
 test('init finds an ASGI app (FastAPI, Starlette, async def app) and writes platform: python, asgi', async () => {
