@@ -59,17 +59,17 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
 }
 
 export function helpText(spec: CommandSpec): string {
+  const lines = [`usage: ${spec.usage}`, '', spec.summary];
+  if (spec.optionHelp.length > 0) lines.push('', 'options:', optionLines(spec));
+  return lines.join('\n');
+}
+
+/** The option list of `spec`, one flag a line, --help's included. */
+export function optionLines(spec: CommandSpec): string {
   const options: Array<[string, string]> = [...spec.optionHelp, ['-h, --help', 'show this help']];
   // The column is as wide as the widest flag, --help's included (`init --help` ran them together).
   const width = Math.max(...options.map(([flag]) => flag.length)) + 2;
-  const lines = [`usage: ${spec.usage}`, '', spec.summary];
-  if (spec.optionHelp.length > 0) {
-    lines.push('', 'options:');
-    for (const [flag, text] of options) {
-      lines.push(`  ${flag.padEnd(width)}${text}`);
-    }
-  }
-  return lines.join('\n');
+  return options.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`).join('\n');
 }
 
 export function intOption(value: unknown, key: string, min: number, command: string): number | undefined {

@@ -2,7 +2,7 @@
 // A thin CLI over the programmatic API: argv -> command module -> exit status.
 // 0 = success, 1 = the command ran and failed, 2 = bad usage (SPEC §3).
 import { fileURLToPath } from 'node:url';
-import { helpText, parseCommand, type CommandSpec, type ParsedCommand } from './args.js';
+import { helpText, optionLines, parseCommand, type CommandSpec, type ParsedCommand } from './args.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { packageVersion } from '../package-version.js';
 
@@ -65,7 +65,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (first === undefined || ((first === '--help' || first === '-h') && rest.length === 0)) {
-    process.stdout.write(`${GLOBAL_HELP}\n`);
+    // The gateway itself (no COMMAND) has options of its own: listed here, where a user looks first.
+    const { spec } = await import('./commands/gateway.js');
+    process.stdout.write(`${GLOBAL_HELP}\n\noptions of the gateway (no COMMAND):\n${optionLines(spec)}\n`);
     return first === undefined ? 2 : 0;
   }
   const isCommand = Object.hasOwn(COMMANDS, first);

@@ -35,6 +35,10 @@ test('--help on every command prints its usage and exits 0', async () => {
   const top = await runCli(['--help']);
   assert.is(top.status, 0);
   assert.match(top.stdout, /--apps DIR/);
+  // The gateway's own options, where a user looks first, not only under `--apps X --help`.
+  for (const flag of ['--state-dir DIR', '--grace SECONDS', '--access-log FILE', '--max-workers N']) assert.match(top.stdout, `\n  ${flag}`);
+  // A command's usage line names the options its list has.
+  for (const command of ['check', 'test', 'run']) assert.match((await runCli([command, '--help'])).stdout.split('\n')[0], '[--state-dir DIR]', command);
 });
 
 test('bad usage exits 2 and says how to get help', async () => {

@@ -8,7 +8,7 @@ export const spec: CommandSpec = {
     "Verify an app's environment, one line per check with ok/FAIL and the fix: os, python, deb (dpkg-query),\n" +
     'rpm (where rpm exists), pip requirements, settings, the app object importable and callable, then commands.check.\n' +
     'Exits 1 when any check fails.',
-  usage: 'apppkg-gateway check [APP_DIR]',
+  usage: 'apppkg-gateway check [APP_DIR] [--environment FILE] [--state-dir DIR]',
   optionHelp: APP_OPTION_HELP,
   options: APP_OPTIONS,
   allowPositionals: 1,

@@ -4,7 +4,7 @@ import { AppPackage } from '../../app-package.js';
 export const spec: CommandSpec = {
   name: 'test',
   summary: "Run the app's commands.test in its environment; exits with the hook's status.",
-  usage: 'apppkg-gateway test [APP_DIR]',
+  usage: 'apppkg-gateway test [APP_DIR] [--environment FILE] [--state-dir DIR]',
   optionHelp: APP_OPTION_HELP,
   options: APP_OPTIONS,
   allowPositionals: 1,
