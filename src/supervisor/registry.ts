@@ -17,10 +17,11 @@
 // A version taken out of rotation drains for `drainMs`: its requests finish, its websockets stay
 // open until then (then 1012), and status counts them under that version.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { BrokenPackageStatus } from '../admin/status-types.js';
 import { resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
+import { parsePackageDirName } from '../description/package-dir.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
@@ -455,6 +456,13 @@ export class Registry {
     for (const record of this.records.values()) {
       if (record.serving) serving.push({ name: record.name, routes: this.opts.routesOf(record.name), instance: record.serving.instance });
       else if (record.problem) refused.push({ name: record.name, routes: this.opts.routesOf(record.name), code: record.problem.code });
+    }
+    // A package whose app.yaml cannot be loaded, of a name nothing else answers for, answers
+    // 503 naming why at its routes too, as a refused app does, not 404 "no app is mounted".
+    for (const { dir, error } of this.broken) {
+      const name = parsePackageDirName(basename(dir)).name;
+      if (this.records.has(name) || refused.some((r) => r.name === name)) continue;
+      refused.push({ name, routes: this.opts.routesOf(name), code: error.code });
     }
     this.opts.publish(serving, refused);
   }

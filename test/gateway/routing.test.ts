@@ -95,7 +95,10 @@ test('the longest mount wins and nothing else matches', async () => {
 });
 
 test('a broken description and an app that fails to import are skipped; the rest serve', async () => {
-  assert.is((await get('/broken/')).status, 404, 'a description that does not load names no app');
+  // A description that does not load answers at the routes of its directory's name, as a refused app does.
+  const broken = await get('/broken/');
+  assert.is(broken.status, 503);
+  assert.match(broken.text, /broken is not serving: it was refused \(APPPKG_DESC_INVALID\)/);
   // A refused app is there and does not serve: 503 (as a proxy says of a down upstream), not 404.
   const refused = await get('/no-import/');
   assert.is(refused.status, 503);
