@@ -10,6 +10,7 @@ import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { commandEnvironment } from '../environment/app-env.js';
+import { guardGroup, killTree, signalGroup } from '../supervisor/process-group.js';
 
 /** How long, after the child exits, its piped output may take to reach EOF. */
 const OUTPUT_DRAIN_MS = 2_000;
@@ -22,6 +23,12 @@ export interface RunSpec {
   output?: Writable;
   /** Kill the command's whole tree past this (a hook that hangs must not hold a deploy forever). */
   timeoutMs?: number;
+  /**
+   * A command the gateway runs in the background (a hook during a deploy): in a process group
+   * of its own, guarded (guardGroup), so that it ends with the gateway however the gateway ends,
+   * and stopped with its whole group when `stop` aborts (the gateway is stopping).
+   */
+  background?: { stop: AbortSignal };
 }
 
 export interface ProgramSpec {
@@ -33,12 +40,16 @@ export interface ProgramSpec {
   timeoutMs?: number;
   uid?: number;
   gid?: number;
+  background?: { stop: AbortSignal };
 }
+
+/** After SIGTERM, how long a background command's group has before SIGKILL. */
+const STOP_KILL_MS = 3_000;
 
 export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<number> {
   const env = { ...commandEnvironment(ctx.appEnv), ...run.extraEnv };
   const [file, args] = run.shell !== undefined ? ['/bin/sh', ['-c', run.shell]] : [run.argv![0], run.argv!.slice(1)];
-  return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid });
+  return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid, background: run.background });
 }
 
 /**
@@ -49,13 +60,27 @@ export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<numb
 export function runProgram(spec: ProgramSpec): Promise<number> {
   const { file, args, output: out } = spec;
   return new Promise((resolve) => {
+    const background = spec.background;
+    let settled = false;
     const child = spawn(file, args, {
       cwd: spec.cwd,
       env: spec.env,
       stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',
       uid: spec.uid,
       gid: spec.gid,
+      // A foreground command stays in the terminal's group, which sends it ^C itself.
+      detached: background !== undefined,
     });
+    const guard = background && child.pid !== undefined ? guardGroup(child.pid) : null;
+    let killTimer: NodeJS.Timeout | null = null;
+    const stop = () => {
+      if (child.pid === undefined || settled) return;
+      out?.write('apppkg-gateway: stopped: the gateway is stopping\n');
+      signalGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => child.pid !== undefined && killTree(child.pid), STOP_KILL_MS);
+    };
+    if (background?.stop.aborted) queueMicrotask(stop);
+    else background?.stop.addEventListener('abort', stop, { once: true });
     const forwardOutput = (chunk: Buffer) => out!.write(chunk);
     if (out) {
       child.stdout!.on('data', forwardOutput);
@@ -72,16 +97,21 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     const timer = spec.timeoutMs
       ? setTimeout(() => {
           out?.write(`apppkg-gateway: killed after ${spec.timeoutMs} ms\n`);
-          if (child.pid) treeKill(child.pid, 'SIGKILL');
+          if (child.pid && background) killTree(child.pid);
+          else if (child.pid) treeKill(child.pid, 'SIGKILL');
         }, spec.timeoutMs)
       : null;
     let drainTimer: NodeJS.Timeout | null = null;
-    let settled = false;
     const done = (status: number) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
       if (drainTimer) clearTimeout(drainTimer);
+      if (killTimer) clearTimeout(killTimer);
+      background?.stop.removeEventListener('abort', stop);
+      // What the command left in its group (a daemon it started) goes with it.
+      if (child.pid !== undefined && background) signalGroup(child.pid, 'SIGKILL');
+      guard?.release();
       for (const s of signals) process.off(s, onSignal);
       if (out) {
         // Nothing reaches `output` once we have resolved (its owner may end it), and a pipe a

@@ -23,8 +23,8 @@ export interface ChildSpec {
    */
   termGroup: boolean;
   /**
-   * A guard process ends the group if the gateway dies without stopping it. A worker needs
-   * none: it notices its link closing, and the kernel kills a stopped one (PDEATHSIG).
+   * A guard process ends the group if the gateway dies without stopping it: a command process,
+   * and a worker's own children (the worker itself dies with the gateway by PDEATHSIG).
    */
   guard: boolean;
 }

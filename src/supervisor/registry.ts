@@ -134,6 +134,8 @@ export class Registry {
   /** The run after the one under way, shared by every call made meanwhile. */
   private next: Promise<void> | null = null;
   private stopped = false;
+  /** Aborted by stop(): a hook running then is stopped with its process group. */
+  private readonly stopping = new AbortController();
   /** A reconcile due when the earliest settling version will have settled. */
   private settleTimer: { at: number; timer: NodeJS.Timeout } | null = null;
   /** Versions out of rotation, until their processes are gone; what each runs, for status. */
@@ -313,6 +315,11 @@ export class Registry {
         continue;
       }
       const started = await this.startVersion(record, desc);
+      // The gateway began stopping meanwhile: nothing more is started, or recorded as refused.
+      if (this.stopped) {
+        if (started) await started.instance.stop(0);
+        return;
+      }
       if (!started) {
         if (record.problem?.code === SERVICE_UNAVAILABLE) {
           // Its database or Redis is down, not the app: tried again by itself, with back-off.
@@ -414,6 +421,8 @@ export class Registry {
       return { instance, runAs: ctx.runAs };
     } catch (err) {
       await venv?.discard();
+      // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.
+      if (this.stopped) return null;
       let error = isGatewayError(err)
         ? (err as GatewayError)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { app: desc.name, reason: String(err), cause: err });
@@ -441,7 +450,7 @@ export class Registry {
     // Under serve the hook's output reaches the terminal too, as the workers' does (echoLogs).
     const log = new AppLog(ctx.appEnv.logDir, { echo: this.opts.echoLogs ? process.stderr : null });
     const started = Date.now();
-    const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs });
+    const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs, background: { stop: this.stopping.signal } });
     log.end();
     if (status !== 0) {
       throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${hook} (${command})`, status });
@@ -548,6 +557,7 @@ export class Registry {
 
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.settleTimer !== null) clearTimeout(this.settleTimer.timer);
     this.settleTimer = null;
     await this.running;

@@ -212,7 +212,9 @@ export class Worker extends EventEmitter {
           uid: opts.uid,
           gid: opts.gid,
           termGroup: false,
-          guard: false,
+          // The kernel kills the worker itself when the gateway dies (PDEATHSIG), but not what
+          // the app started (a subprocess.Popen at import): the guard ends the group.
+          guard: true,
         });
       } catch (e) {
         this._state = 'exited';
