@@ -3,7 +3,8 @@ gives the description and sys.path (Python has no YAML parser in its stdlib, and
 read one way only: by the gateway), `run` runs a command in the app's environment.
 
 Which command: $APPPKG_GATEWAY (a path), else bin/apppkg-gateway of the npm package when this
-module was loaded from that package's python-shim/, else `apppkg-gateway` on PATH.
+module was loaded from that package's python-shim/, else the one whose python-shim/ the
+installed wheel was built from, else `apppkg-gateway` on PATH.
 """
 
 import json
@@ -31,6 +32,14 @@ def find_gateway():
         if os.access(beside, os.X_OK):
             return beside
         tried.append("%s (not there)" % beside)
+    try:
+        from ._built_from import GATEWAY as built_from
+    except ImportError:  # loaded from the source tree, not an installed wheel
+        built_from = None
+    if built_from:
+        if os.access(built_from, os.X_OK):
+            return built_from
+        tried.append("%s (built from there; gone)" % built_from)
     on_path = shutil.which("apppkg-gateway")
     if on_path:
         return on_path

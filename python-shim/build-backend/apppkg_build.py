@@ -14,6 +14,8 @@ REQUIRES_PYTHON = ">=3.9"
 SHIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE_DIR = os.path.join(SHIM_DIR, NAME)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Made at build time, never in the source tree (gateway_cli.find_gateway reads it).
+BUILT_FROM = "_built_from.py"
 
 
 def _version():
@@ -26,15 +28,27 @@ def _files(version):
     dist_info = "%s-%s.dist-info" % (NAME, version)
     files = []
     for name in sorted(os.listdir(PACKAGE_DIR)):
-        if name.endswith(".py"):
+        if name.endswith(".py") and name != BUILT_FROM:
             with open(os.path.join(PACKAGE_DIR, name), "rb") as f:
                 files.append(("%s/%s" % (NAME, name), f.read()))
+    files.append(("%s/%s" % (NAME, BUILT_FROM), _built_from()))
+    files.sort()
     metadata = "Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: %s\nLicense: MIT\nRequires-Python: %s\n" % (
         NAME, version, SUMMARY, REQUIRES_PYTHON)
     wheel = "Wheel-Version: 1.0\nGenerator: apppkg_build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     files.append((dist_info + "/METADATA", metadata.encode("utf-8")))
     files.append((dist_info + "/WHEEL", wheel.encode("utf-8")))
     return dist_info, files
+
+
+def _built_from():
+    """The gateway of the checkout (or npm package) this wheel is built from, when there is one:
+    an apppkg installed into a virtualenv is no longer beside it, and the gateway need not be on
+    PATH. The same sources in the same place still give the same bytes."""
+    gateway = os.path.join(os.path.dirname(SHIM_DIR), "bin", "apppkg-gateway")
+    value = repr(gateway) if os.access(gateway, os.X_OK) else "None"
+    return ('"""Written by the build (build-backend/apppkg_build.py): where the gateway was."""\n\n'
+            "GATEWAY = %s\n" % value).encode("utf-8")
 
 
 def _record_line(name, data):

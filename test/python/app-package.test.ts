@@ -331,9 +331,22 @@ test('load_object errors say what is missing and how to fix it', async () => {
 test('no gateway: GatewayNotFound says what was tried; a failing describe shows its stderr', async () => {
   const { python } = venvPythons[0];
   const bare = { PATH: '/usr/bin:/bin', HOME: process.env.HOME };
-  const none = await outside(python, HELLO, {}, bare);
-  assert.equal(none.error[0], 'GatewayNotFound');
-  assert.match(none.error[1], /cannot find the apppkg-gateway command: tried \$APPPKG_GATEWAY \(not set\), apppkg-gateway on PATH \(not found\)\n {2}fix: .*APPPKG_GATEWAY/);
+  // Installed from this checkout's python-shim/, it finds this checkout's gateway, on no PATH.
+  const found = await outside(python, HELLO, {}, bare);
+  assert.not.ok(found.error, String(found.error));
+  assert.is(found.name, 'hello');
+  // Built where no gateway was beside it (a copy of python-shim/ alone): nothing recorded.
+  const builtFrom = join(dirname(found.apppkg), '_built_from.py');
+  const recorded = readFileSync(builtFrom, 'utf8');
+  assert.match(recorded, `GATEWAY = '${join(ROOT, 'bin', 'apppkg-gateway')}'`);
+  try {
+    writeFileSync(builtFrom, 'GATEWAY = None\n');
+    const none = await outside(python, HELLO, {}, bare);
+    assert.equal(none.error[0], 'GatewayNotFound');
+    assert.match(none.error[1], /cannot find the apppkg-gateway command: tried \$APPPKG_GATEWAY \(not set\), apppkg-gateway on PATH \(not found\)\n {2}fix: .*APPPKG_GATEWAY/);
+  } finally {
+    writeFileSync(builtFrom, recorded);
+  }
   const missing = await outside(python, HELLO, {}, { ...bare, APPPKG_GATEWAY: '/nonexistent/apppkg-gateway' });
   assert.equal(missing.error[0], 'GatewayNotFound');
   assert.match(missing.error[1], /cannot run the apppkg-gateway command \/nonexistent\/apppkg-gateway/);
