@@ -107,6 +107,9 @@ class AsgiWorker:
                     exchange = exchanges.get(rid)
                     if exchange is not None:
                         exchange.on_message(payload)
+                elif ftype == link.WHERE:
+                    where = _where_is(exchanges.get(rid)).encode("utf-8", "replace")
+                    self.link.write(HEADER_PACK(link.STACK, rid, len(where)) + where)
                 elif ftype == link.ABORT:
                     exchange = exchanges.get(rid)
                     if exchange is not None:
@@ -178,6 +181,25 @@ class AsgiWorker:
         # The gateway is gone (or our parent changed): nobody can take a response any more.
         if not self.exiting:
             _exit(0)
+
+
+def _where_is(exchange):
+    """STACK's answer to WHERE: the app's coroutine stack for the request, innermost last. (A
+    loop held by sync code in an `async def` reads no frame at all: the 504 then has none.)"""
+    task = getattr(exchange, "task", None)
+    if task is None or task.done():
+        return "the request has already finished"
+    # Task.get_stack() gives a suspended coroutine's outermost frame only: follow what each awaits.
+    frames = []
+    coro = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        frames.extend(traceback.extract_stack(frame, limit=1))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return "Where the request was when the gateway gave up on it (most recent call last):\n" + "".join(
+        traceback.format_list(frames))
 
 
 def _exit(code):

@@ -31,6 +31,7 @@ RECLAIM = 0x08
 WS_CONNECT = 0x09  # as REQUEST: a client asks to open a websocket (ASGI only)
 WS_MESSAGE = 0x0A  # u8 kind (WS_TEXT, WS_BINARY), then the message
 WS_CLOSE = 0x0B  # u16 code, then a UTF-8 reason: the client closed or went away
+WHERE = 0x0C  # development: where is this request? (answered STACK; sent before ABORT on a 504)
 
 # Python -> Node
 READY = 0x10
@@ -48,6 +49,7 @@ WS_ACCEPT = 0x1B  # latin-1 subprotocol\0name\0value...
 # docs/protocol.md names the next two WS_MESSAGE and WS_CLOSE, as the other direction's.
 WS_APP_MESSAGE = 0x1C  # u8 kind, then the message the app sent
 WS_APP_CLOSE = 0x1D  # u16 code, then a UTF-8 reason: the app closes
+STACK = 0x1E  # UTF-8: where the request WHERE asked about is (its thread's stack); not terminal
 
 WS_TEXT = 0
 WS_BINARY = 1

@@ -11,6 +11,8 @@ import io
 import os
 import stat
 import sys
+import traceback
+from threading import get_ident
 
 from . import link
 from .environ import EMPTY_INPUT, FIXED_FIELDS, Input, build_environ
@@ -91,6 +93,7 @@ class Task:
     consumed = 0
     credited = 0
     acked = 0  # response bytes the gateway has flushed to the client (RESPONSE_CREDIT)
+    thread = None  # ident of the thread running it, once one does
     sent = 0
     status = None
     code = 0
@@ -110,6 +113,7 @@ class Task:
 
     def run(self):
         worker = self.worker
+        self.thread = get_ident()  # where it runs, for WHERE (where_is)
         result = None
         try:
             fields = self.payload.split("\0")
@@ -418,3 +422,21 @@ def _encode_head(parts):
         return "\0".join(parts).encode("latin-1")
     except UnicodeEncodeError as exc:
         raise InvalidResponse("status and header values must be latin-1 (PEP 3333): %s" % exc)
+
+
+def where_is(task):
+    """What STACK answers WHERE with: the stack of the thread running `task`, innermost last,
+    as a traceback reads; for the 504's body in development (SPEC 4)."""
+    if task is None:
+        return "the request has already finished"
+    frame = sys._current_frames().get(task.thread) if task.thread is not None else None
+    if frame is None:
+        return "the request waits for a thread: every one of the worker's threads is busy"
+    stack = traceback.extract_stack(frame)
+    # From the app's own frame on: the thread's start and the shim's loop say nothing to its author.
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i].filename == __file__:
+            stack = stack[i + 1:]
+            break
+    return "Where the request was when the gateway gave up on it (most recent call last):\n" + "".join(
+        traceback.format_list(stack))

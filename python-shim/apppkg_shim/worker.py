@@ -29,7 +29,7 @@ from collections import deque
 from . import link
 from .environ import make_base_environ
 from .errors import format_exc, log
-from .task import FileWrapper, Task
+from .task import FileWrapper, Task, where_is
 
 TICK = 0.001
 PARK_AFTER_TICKS = 200
@@ -232,6 +232,12 @@ class Worker:
                     task.acked += link.U32.unpack(payload)[0]
                     if task.waiter is not None:
                         task.waiter.notify()
+            elif ftype == link.WHERE:
+                if acks is None:
+                    acks = []
+                where = where_is(tasks.get(rid)).encode("utf-8", "replace")
+                acks.append(HEADER_PACK(link.STACK, rid, len(where)))
+                acks.append(where)
             elif ftype == link.ABORT:
                 task = tasks.get(rid)
                 if task is not None:

@@ -28,6 +28,8 @@ export const Frame = {
   WS_MESSAGE: 0x0a,
   /** u16 code, then a UTF-8 reason: the client closed or went away, or the gateway closes it. */
   WS_CLOSE: 0x0b,
+  /** Development only, before the ABORT of a 504: where is this request? Answered STACK. */
+  WHERE: 0x0c,
 
   /** JSON: {pid, python, implementation, threads, app}. Request id 0. */
   READY: 0x10,
@@ -57,6 +59,8 @@ export const Frame = {
   WS_APP_MESSAGE: 0x1c,
   /** protocol.md's WS_CLOSE from Python: u16 code, then a UTF-8 reason: the app closes. */
   WS_APP_CLOSE: 0x1d,
+  /** UTF-8: the answer to WHERE, the stack of the request's thread (or coroutine); not terminal. */
+  STACK: 0x1e,
 } as const;
 
 export type FrameType = (typeof Frame)[keyof typeof Frame];

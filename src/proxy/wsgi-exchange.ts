@@ -36,6 +36,8 @@ const enum State {
 
 /** Bodies up to this size go to Node as latin-1 strings: header and body leave in one write. */
 const STRING_BODY_LIMIT = 4096;
+/** How long a 504 in development waits for the worker's STACK: a worker whose every thread holds the GIL never answers. */
+const WHERE_WAIT_MS = 500;
 
 /** A response head as Node's writeHead wants it, parsed once per distinct head. */
 interface ParsedHead {
@@ -98,6 +100,8 @@ export class WsgiExchange implements LinkExchange {
   private reclaiming = false;
   private readonly development: boolean;
   private readonly maxBody: number;
+  /** A 504 in development waiting for the worker's STACK (expire). */
+  private onWhere: ((where: string) => void) | null = null;
 
   constructor(
     private readonly link: WorkerLink,
@@ -142,11 +146,28 @@ export class WsgiExchange implements LinkExchange {
     this.link.write(encodeEmptyFrame(Frame.ABORT, this.id));
   }
 
-  /** No response head within the app's timeout: 504, and the app's request is aborted. */
+  /**
+   * No response head within the app's timeout: 504, and the app's request is aborted. In
+   * development the 504 waits (briefly) for the worker to say where the request is stuck:
+   * SPEC 4's "in development, the Python traceback too".
+   */
   expire(timeoutMs: number): void {
     if (this.state !== State.Head || this.aborted) return;
+    const detail = `the app did not answer within ${timeoutMs / 1000} s`;
+    if (!this.development) {
+      this.abort();
+      answerFailure(this.res, 'timeout', { detail });
+      return;
+    }
+    this.link.write(encodeEmptyFrame(Frame.WHERE, this.id));
     this.abort();
-    answerFailure(this.res, 'timeout', { detail: `the app did not answer within ${timeoutMs / 1000} s` });
+    const timer = setTimeout(() => answer(), WHERE_WAIT_MS);
+    const answer = (where?: string) => {
+      clearTimeout(timer);
+      this.onWhere = null;
+      answerFailure(this.res, 'timeout', { detail, debug: where, development: true });
+    };
+    this.onWhere = answer;
   }
 
   /**
@@ -220,6 +241,10 @@ export class WsgiExchange implements LinkExchange {
   }
 
   onFrame(type: number, payload: Buffer): void {
+    if (type === Frame.STACK) {
+      this.onWhere?.(payload.toString('utf8'));
+      return;
+    }
     if (this.aborted) {
       if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) this.finish();
       return;

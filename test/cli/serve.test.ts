@@ -107,6 +107,48 @@ test('--reload keeps hearing a file an editor saves by rename (sed -i, vim), sav
   }
 });
 
+test('in development a 504 carries where the app was stuck (SPEC 4: the traceback too); WSGI and ASGI', async () => {
+  const work = tempDir('apppkg-dev-504-');
+  try {
+    const wsgi = join(work.path, 'stuck');
+    mkdirSync(wsgi);
+    writeFileSync(join(wsgi, 'app.yaml'), 'platform: python, wsgi\napp: main:application\n');
+    writeFileSync(join(wsgi, 'main.py'), [
+      'import time',
+      'def stuck_in_the_app():',
+      '    time.sleep(30)',
+      'def application(environ, start_response):',
+      '    stuck_in_the_app()',
+      '',
+    ].join('\n'));
+    const asgi = join(work.path, 'stuck-asgi');
+    mkdirSync(asgi);
+    writeFileSync(join(asgi, 'app.yaml'), 'platform: python, asgi\napp: main:app\n');
+    writeFileSync(join(asgi, 'main.py'), [
+      'import asyncio',
+      'async def awaiting_forever():',
+      '    await asyncio.sleep(30)',
+      'async def app(scope, receive, send):',
+      '    if scope["type"] == "http":',
+      '        await awaiting_forever()',
+      '',
+    ].join('\n'));
+    for (const [dir, frame] of [[wsgi, 'stuck_in_the_app'], [asgi, 'awaiting_forever']] as const) {
+      const env = join(work.path, `${frame}.yaml`);
+      writeFileSync(env, `apps:\n  ${dir.split('/').pop()}:\n    timeout: 1\n`);
+      const gw = await serve(dir, ['--environment', env]);
+      const r = await request(`${gw.url}/`);
+      const body = await r.body.text();
+      assert.is(r.statusCode, 504, body);
+      assert.match(body, /the app did not answer within 1 s/);
+      assert.match(body, new RegExp(`main\\.py", line \\d+, in ${frame}`), body);
+      await gw.stop();
+    }
+  } finally {
+    work.remove();
+  }
+});
+
 test('serve refuses a busy port with a clear error and exit 1', async () => {
   const gw = await serve(join(EXAMPLES, 'hello'));
   const port = new URL(gw.url).port;
