@@ -256,6 +256,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { user: 'blog', app: 'blog' },
   },
+  APPPKG_PATHS_MISSING: {
+    summary: 'A directory `paths:` names is not in the app directory: Python skips a sys.path entry that does not exist, so its modules would not import.',
+    message: (d) => `paths: ${str(d.missing)} ${String(d.missing).includes(',') ? 'are not directories' : 'is not a directory'} in ${str(d.dir)}`,
+    hint: () => 'create it (or commit it: `apppkg-gateway vendor` fills vendor/), or take it out of paths:',
+    exitStatus: 1,
+    example: { missing: 'vendor/', dir: '/srv/apps/blog' },
+  },
   APPPKG_OS_MISMATCH: {
     summary: 'The app\'s `os:` does not include this host.',
     message: (d) => `os: the app needs ${str(d.expected)}, this host is ${str(d.found)}`,

@@ -37,6 +37,15 @@ function passwd(): PasswdEntry[] {
     .map((f) => ({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] }));
 }
 
+/** `configured` (a name or a uid) as this host's user, or null when it has none such; for check. */
+export function findUser(configured: string): { user: string; uid: number } | null {
+  const users = passwd();
+  const entry = /^\d+$/.test(configured) ? users.find((u) => u.uid === Number(configured)) : users.find((u) => u.name === configured);
+  // A bare uid runs as that uid even with no name (resolveRunAs): not unknown.
+  if (!entry) return /^\d+$/.test(configured) ? { user: configured, uid: Number(configured) } : null;
+  return { user: entry.name, uid: entry.uid };
+}
+
 /** null when the gateway is not root (it cannot switch users, so it does not try). */
 export function resolveRunAs(desc: Pick<Description, 'dir' | 'name'>, configured: string | null): RunAs | null {
   if (process.getuid?.() !== 0) return null;

@@ -2,11 +2,14 @@
 // pip, settings), then the app object imported and called as a worker would, then
 // commands.check. Each outcome is handed to `onCheck` as it happens, so the CLI prints its
 // lines live, and collected into the report a library caller reads.
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { resolveApp } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
+import { findUser } from '../environment/run-as.js';
 import { resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
@@ -78,6 +81,24 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     const where = at ? `${desc.file}:${at.line}:${at.column}: ` : '';
     report({ name: r.name, ok: r.ok, ...(r.skipped ? { skipped: true } : {}), detail: `${where}${r.detail}`, fix: r.fix, code: r.code });
   }
+  // What the environment file and app.yaml name that only a start would find missing.
+  if (overrides.user !== null) {
+    const found = findUser(overrides.user);
+    report(
+      found
+        ? { name: 'user', ok: true, detail: `${found.user} (uid ${found.uid}) runs the app's processes when the gateway runs as root`, fix: '' }
+        : failedItem('user', new GatewayError('APPPKG_USER_UNKNOWN', { user: overrides.user, app: desc.name, key: 'user' }), hostEnv.file ? `${hostEnv.file}: ` : ''),
+    );
+  }
+  if (desc.paths.length > 0) {
+    const missing = desc.paths.filter((p) => !isDirectory(path.resolve(desc.dir, p)));
+    const at = desc.positions.paths;
+    report(
+      missing.length === 0
+        ? { name: 'paths', ok: true, detail: desc.paths.join(', '), fix: '' }
+        : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', { missing: missing.join(', '), dir: desc.dir }), at ? `${desc.file}:${at.line}:${at.column}: ` : ''),
+    );
+  }
   // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
   const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined });
   if (vendor) report(vendor);
@@ -143,4 +164,16 @@ function mailCheck(desc: Description, hostEnv: HostEnvironment): CheckItem | nul
 function summary(desc: Description, checks: CheckItem[]): CheckReport {
   const failed = checks.filter((c) => !c.ok).length;
   return { name: desc.name, ok: failed === 0, failed, checks };
+}
+
+function failedItem(name: string, error: GatewayError, where: string): CheckItem {
+  return { name, ok: false, detail: `${where}${error.message}`, fix: error.hint, code: error.code };
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -179,6 +179,25 @@ test('check fails, with the fix, when a deb package is missing', async () => {
   assert.match(r.stdout, /fix: .*apt-get install/);
 });
 
+test('check fails, with the fix, on an environment file\'s unknown user and on a paths: directory that is not there', async () => {
+  const dir = pkg('gaps', 'platform: python, wsgi\napp: wsgi:application\npaths: [lib/, nothere/]\n');
+  mkdirSync(join(dir, 'lib'), { recursive: true });
+  const env = join(work.path, 'gaps-env.yaml');
+  writeFileSync(env, 'apps:\n  gaps:\n    user: apppkg-no-such-user\n');
+  const r = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
+  assert.is(r.status, 1, r.stdout);
+  assert.match(r.stdout, /FAIL\s+user\s.*user: "apppkg-no-such-user" \(for gaps\) is not a user of this host/);
+  assert.match(r.stdout, /FAIL\s+paths\s.*app\.yaml:3:\d+: paths: nothere is not a directory in /);
+  assert.match(r.stdout, /fix: create it/);
+  // A user that exists, and paths that are there, pass.
+  writeFileSync(env, 'apps:\n  gaps:\n    user: root\n');
+  mkdirSync(join(dir, 'nothere'));
+  const ok = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
+  assert.is(ok.status, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /ok\s+user\s+root \(uid 0\)/);
+  assert.match(ok.stdout, /ok\s+paths\s+lib, nothere/);
+});
+
 test('run passes the exit status on and gives the app its private directories', async () => {
   const dir = join(EXAMPLES, 'hello');
   const r = await runCli([
