@@ -9,6 +9,8 @@ const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*
 
 /** Chunked last (RFC 9112 §6.3 item 4); codings before it are the app's to undo. */
 const CHUNKED_LAST = /(?:^|,)[ \t]*chunked[ \t]*$/i;
+/** chunked and no other coding (empty list elements allowed, RFC 9110 §5.6.1). */
+const ONLY_CHUNKED = /^[ \t,]*chunked[ \t,]*$/i;
 
 /**
  * Fields RFC 9110 defines as one value, not a list: a second line of one is a sender error
@@ -70,6 +72,16 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
 }
 
 /**
+ * A transfer coding the gateway does not undo (`gzip, chunked`): RFC 9112 §6.1's 501. Passed on,
+ * the app would read still-coded bytes with nothing saying so (the field is hop-by-hop).
+ */
+export function unknownTransferCoding(req: IncomingMessage): string | null {
+  const te = req.headers['transfer-encoding'];
+  if (te === undefined || ONLY_CHUNKED.test(te)) return null;
+  return `Transfer-Encoding: ${te.replace(/[^\x20-\x7e]/g, '?').slice(0, 100)}: the gateway decodes chunked only (RFC 9112 §6.1)`;
+}
+
+/**
  * RFC 9112 §3.2.2: a server must accept an absolute-form target (`GET http://host/path`, as a
  * proxy-minded client sends it) and take the host from it, ignoring the Host header. Rewrites
  * `req` into the origin-form request it means (url, Host, rawHeaders) so that routing, the
@@ -91,3 +103,20 @@ export function toOriginForm(req: IncomingMessage): string | null {
   return null;
 }
 
+/** A request line as it begins: a method token and a space (RFC 9112 §3). */
+const REQUEST_LINE_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
+/** A longer request line is a 414 (nginx's large_client_header_buffers answers so past 8k). */
+const MAX_REQUEST_LINE = 8 * 1024;
+
+/**
+ * Whether a head node:http found too large (HPE_HEADER_OVERFLOW) is too large for its request
+ * line: 414 URI Too Long then, not 431 (RFC 9112 §3, RFC 9110 §15.5.15). The parser's error
+ * carries the read it failed in (`rawPacket`); a request line that does not end in it, or ends
+ * past 8 KiB, is the cause.
+ */
+export function requestLineTooLong(err: { rawPacket?: unknown }): boolean {
+  const packet = err.rawPacket;
+  if (!Buffer.isBuffer(packet) || !REQUEST_LINE_START.test(packet.toString('latin1', 0, 32))) return false;
+  const eol = packet.indexOf(0x0a);
+  return eol === -1 || eol > MAX_REQUEST_LINE;
+}

@@ -10,6 +10,7 @@ export const REASONS: Record<number, string> = {
   405: 'Method Not Allowed',
   408: 'Request Timeout',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   416: 'Range Not Satisfiable',
   431: 'Request Header Fields Too Large',
   499: 'Client Closed Request',

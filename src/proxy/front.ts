@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { WsCloseCode } from '../link/frames.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
-import { requestHeadProblem, toOriginForm } from '../net/request-head.js';
+import { requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { restoreRawTarget } from '../net/raw-target.js';
 import { decodeRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
@@ -69,7 +69,7 @@ interface Routed {
   q: number;
 }
 interface Unrouted {
-  status: 400 | 404 | 503;
+  status: 400 | 404 | 501 | 503;
   detail: string;
   /** Close the connection after the answer (a head that cannot be trusted to frame the next one). */
   close: boolean;
@@ -201,8 +201,9 @@ export class Front {
           current.shouldKeepAlive = false;
           return;
         }
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-        socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(err as { rawPacket?: unknown }) ? 414 : 431) : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        // Date: an origin server with a clock sends it on every answer, 4xx too (RFC 9110 §6.6.1).
+        socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
       await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag);
       this.servers.push(server);
@@ -346,6 +347,8 @@ export class Front {
   private route(req: IncomingMessage): Routed | Unrouted {
     const problem = requestHeadProblem(req) ?? toOriginForm(req);
     if (problem !== null) return { status: 400, detail: problem, close: true };
+    const coding = unknownTransferCoding(req);
+    if (coding !== null) return { status: 501, detail: coding, close: true };
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = decodeRequestPath(q >= 0 ? url.slice(0, q) : url);

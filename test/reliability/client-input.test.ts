@@ -235,9 +235,9 @@ test('R1.5 bad request targets (space, control character, raw NUL, %00, no leadi
   await assertServing();
 }));
 
-test('R1.6 an absurdly long URL (100 KB): 431', bounded(async () => {
-  await badInput('100 KB path', head(`/alpha/${'a'.repeat(100 * 1024)}`), { status: 431 });
-  await badInput('100 KB query', head(`/beta/x?${'q=1&'.repeat(25 * 1024)}`), { status: 431 });
+test('R1.6 an absurdly long URL (100 KB): 414', bounded(async () => {
+  await badInput('100 KB path', head(`/alpha/${'a'.repeat(100 * 1024)}`), { status: 414 });
+  await badInput('100 KB query', head(`/beta/x?${'q=1&'.repeat(25 * 1024)}`), { status: 414 });
   await assertServing();
 }));
 

@@ -28,6 +28,8 @@ interface Case {
   absent?: string[];
   /** A refusal closes the connection. */
   closed?: boolean;
+  /** The answer carries a Date (RFC 9110 §6.6.1), the parser's refusals too. */
+  dated?: boolean;
 }
 
 /** More fields than node:http keeps by default (it dropped those past its 2000th name and value). */
@@ -112,6 +114,18 @@ const CASES: Case[] = [
     id: 'R6.12', rfc: 'RFC 9112 §3.2.4, RFC 9110 §9.3.7', what: 'OPTIONS * (the server, not a resource): answered by the gateway with Allow',
     request: 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n', status: 200,
   },
+  {
+    id: 'R6.15', rfc: 'RFC 9112 §3, RFC 9110 §15.5.15', what: 'a request target of 20,000 bytes: 414, not 431 (the fields are few)',
+    request: `GET /rfc/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, status: 414, closed: true, dated: true,
+  },
+  {
+    id: 'R6.16', rfc: 'RFC 9110 §6.6.1', what: 'a head the parser refuses (Content-Length and Transfer-Encoding): 400 with a Date, as every answer',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', status: 400, closed: true, dated: true,
+  },
+  {
+    id: 'R6.17', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding: gzip, chunked (a coding the gateway does not undo): 501',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', status: 501, closed: true, dated: true,
+  },
 ];
 
 test.before(async () => {
@@ -142,6 +156,7 @@ for (const c of CASES) {
     }
     if (c.closed) assert.match(head, /\r\nConnection: close/i, 'the connection is closed after a refusal');
     if (c.id === 'R6.12') assert.match(head, /\r\nAllow: GET, HEAD, POST/i);
+    if (c.dated) assert.match(head, /\r\nDate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/);
   });
 }
 
