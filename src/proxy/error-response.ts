@@ -9,6 +9,7 @@ export const REASONS: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
   414: 'URI Too Long',
   416: 'Range Not Satisfiable',

@@ -79,6 +79,10 @@ export function describe(file: string, stat: Stats): FileInfo {
 
 /** 304, 416, 206 or 200 for `info`, the bytes from `body` when cached, else from the disk. */
 export function respond(req: IncomingMessage, res: ServerResponse, info: FileInfo, body: Buffer | null): void {
+  if (preconditionFails(req, info.etag, info.mtimeMs)) {
+    sendError(res, 412, { detail: 'the file is not the one If-Match or If-Unmodified-Since names', headers: { ETag: info.etag, 'Last-Modified': info.lastModified } });
+    return;
+  }
   if (isNotModified(req, info.etag, info.mtimeMs)) {
     res.writeHead(304, { ETag: info.etag, 'Last-Modified': info.lastModified });
     res.end();
@@ -113,6 +117,22 @@ export function respond(req: IncomingMessage, res: ServerResponse, info: FileInf
   const stream = createReadStream(info.file, { start, end });
   stream.on('error', () => res.destroy());
   stream.pipe(res);
+}
+
+/**
+ * RFC 9110 §13.2.2, steps 1 and 2, before If-None-Match: If-Match compares strongly (a weak
+ * tag never matches), and only without it If-Unmodified-Since counts (an invalid date is
+ * ignored). Either failing is a 412: the client's copy is not this file.
+ */
+function preconditionFails(req: IncomingMessage, etag: string, mtimeMs: number): boolean {
+  const im = req.headers['if-match'];
+  if (im !== undefined) return !im.split(',').some((t) => t.trim() === '*' || t.trim() === etag);
+  const ius = req.headers['if-unmodified-since'];
+  if (ius) {
+    const since = Date.parse(ius);
+    return !Number.isNaN(since) && Math.floor(mtimeMs / 1000) * 1000 > since;
+  }
+  return false;
 }
 
 function isNotModified(req: IncomingMessage, etag: string, mtimeMs: number): boolean {

@@ -103,6 +103,23 @@ test('conditional requests: 304 for a matching ETag (also W/, in a list, *) or a
   assert.is((await get('/static/style.css', { 'if-none-match': '"other"', 'if-modified-since': lastModified })).status, 200);
 });
 
+test('preconditions: If-Match (strong) and If-Unmodified-Since answer 412 when the file is not the one named (RFC 9110 §13.1.1, §13.1.4)', async () => {
+  const full = await get('/static/style.css');
+  const etag = String(full.headers.etag);
+  const lastModified = String(full.headers['last-modified']);
+  for (const im of [etag, `"nope", ${etag}`, '*']) assert.is((await get('/static/style.css', { 'if-match': im })).status, 200, im);
+  for (const im of ['"nope"', `W/${etag}`]) {
+    const r = await get('/static/style.css', { 'if-match': im });
+    assert.is(r.status, 412, im);
+    assert.is(r.headers.etag, etag);
+  }
+  assert.is((await get('/static/style.css', { 'if-unmodified-since': lastModified })).status, 200);
+  assert.is((await get('/static/style.css', { 'if-unmodified-since': 'Mon, 01 Jan 2001 00:00:00 GMT' })).status, 412);
+  assert.is((await get('/static/style.css', { 'if-unmodified-since': 'not a date' })).status, 200, 'an invalid date is ignored');
+  // If-Match decides alone when present (step 2 runs only without it).
+  assert.is((await get('/static/style.css', { 'if-match': etag, 'if-unmodified-since': 'Mon, 01 Jan 2001 00:00:00 GMT' })).status, 200);
+});
+
 test('Range on a cached file and on a streamed one: 206 slices, suffix, open end, 416, If-Range', async () => {
   for (const [path, bytes] of [['/static/style.css', Buffer.from('body { color: red; }\n')], ['/static/big.bin', big]] as const) {
     const whole = await get(path);
