@@ -2,12 +2,17 @@
 // that the status page can show them with stderr marked (the file holds both streams as they
 // interleave, unmarked, as SPEC §4 has it). One tail per log file, whichever AppLog wrote the
 // line (a version's workers, the next version's, a hook): the file is the app's, not a writer's.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /** One line of an app's log as the gateway saw it written (status shows these: `log.lines`). */
 export interface LogLine {
   at: string;
-  /** stdout | stderr of its processes, or the gateway's own note about the app. */
-  stream: 'stdout' | 'stderr' | 'gateway';
+  /**
+   * stdout | stderr of its processes, or the gateway's own note about the app; `earlier` for
+   * a line the file held before this gateway started (the file does not say which stream, and
+   * `at` is then the file's last change).
+   */
+  stream: 'stdout' | 'stderr' | 'gateway' | 'earlier';
   text: string;
 }
 
@@ -15,6 +20,8 @@ export interface LogLine {
 const KEPT_LINES = 200;
 /** A line past this is cut: a tail is for reading, the file has all of it. */
 const MAX_LINE_CHARS = 2000;
+/** How much of a log file written before the gateway started is read for its tail. */
+const EARLIER_BYTES = 64 * 1024;
 
 export type LogStream = LogLine['stream'];
 
@@ -28,13 +35,46 @@ export class LogTail {
     let tail = tails.get(file);
     if (tail === undefined) {
       tail = new LogTail();
+      tail.readEarlier(file);
       tails.set(file, tail);
     }
     return tail;
   }
 
+  /**
+   * The file's last lines, written before this gateway started (its previous run, a hook run
+   * by `install`): the status page's tail would otherwise be empty until the app writes again.
+   */
+  private readEarlier(file: string): void {
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch {
+      return; // no log yet
+    }
+    try {
+      const { size, mtime } = fstatSync(fd);
+      const start = Math.max(0, size - EARLIER_BYTES);
+      const buffer = Buffer.alloc(size - start);
+      readSync(fd, buffer, 0, buffer.length, start);
+      const lines = buffer.toString('utf8').split('\n');
+      lines.pop(); // after the last newline: nothing, or a line still being written
+      if (start > 0) lines.shift(); // begins inside a line
+      const at = mtime.toISOString();
+      for (const text of lines.slice(-KEPT_LINES)) this.push(at, text.startsWith(GATEWAY_PREFIX) ? 'gateway' : 'earlier', text);
+    } catch {
+      // unreadable: the tail starts empty, as before
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   add(stream: LogStream, text: string): void {
-    this.lines.push({ at: new Date().toISOString(), stream, text: text.length > MAX_LINE_CHARS ? `${text.slice(0, MAX_LINE_CHARS)}…` : text });
+    this.push(new Date().toISOString(), stream, text);
+  }
+
+  private push(at: string, stream: LogStream, text: string): void {
+    this.lines.push({ at, stream, text: text.length > MAX_LINE_CHARS ? `${text.slice(0, MAX_LINE_CHARS)}…` : text });
     if (this.lines.length > KEPT_LINES) this.lines.splice(0, this.lines.length - KEPT_LINES);
   }
 
