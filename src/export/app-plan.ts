@@ -113,6 +113,13 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     // processes.web of a command app is its server, run by the gateway like a routed process.
     else if (!(desc.kind === 'command' && process === 'web')) background.push({ process, command: spec.command, name: childName(base, 'process', process) });
   }
+  if (background.length > 0 && replicas === 1) {
+    // appPodSpec gives every pod of the app (web, background, the hooks' Job) its data volume.
+    notes.push(`${background.map((b) => `processes.${b.process}`).join(', ')}: ${background.length === 1 ? 'its Deployment mounts' : 'their Deployments mount'} the app's ReadWriteOnce data volume too, which attaches to one node: ${background.length === 1 ? 'its pod starts' : 'their pods start'} only on the web pod's node (give ${background.length === 1 ? 'it' : 'them'} pod affinity to the app's pods), or use a storage class offering ReadWriteMany`);
+  }
+  if (desc.mail !== null) {
+    notes.push(`mail: the spool (the gateway's STATE/mail) is on the pod's own disk, not the data volume: mail accepted and not yet delivered is lost when the pod is replaced; let the sending MTA keep it (deliver when the app answers), or keep the pod`);
+  }
   const mount = host.mount ?? `/${desc.name}`;
   return {
     desc,

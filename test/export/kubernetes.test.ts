@@ -88,6 +88,9 @@ test('the notes say what the operator must do: the Secrets to fill, the volume\'
   assert.match(treeRun.stderr, /blog: note: SENTRY_DSN: no value in the environment file; fill it in Secret blog-settings/);
   assert.match(treeRun.stderr, /blog: note: services\.database: fill Secret blog-database/);
   assert.match(treeRun.stderr, /shop: note: replicas 3: the data volume is ReadWriteMany/);
+  // What the manifests cannot carry over: the mail spool, and one ReadWriteOnce volume in two Deployments.
+  assert.match(treeRun.stderr, /blog: note: mail: the spool .* is on the pod's own disk/);
+  assert.match(treeRun.stderr, /chat: note: processes\.digest: its Deployment mounts the app's ReadWriteOnce data volume too/);
   assert.match(readFileSync(join(treeOut, 'blog.yaml'), 'utf8'), /^#   - services\.redis: fill REDIS_URL in Secret blog-redis/m);
 });
 
