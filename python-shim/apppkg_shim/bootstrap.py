@@ -12,6 +12,7 @@ through site.addsitedir, in order (so their .pth files are processed), then the 
 own entries, then the shim's own directory last (`import apppkg` works, shadowing nothing).
 """
 
+import faulthandler
 import importlib
 import json
 import os
@@ -161,6 +162,9 @@ def _install_asgi_loop(config):
 
 def serve(config):
     die_with_gateway()
+    # A crash in C code (a segfault in an extension) then leaves the Python stack of every thread
+    # in the app's log, and in a development 502's body, instead of nothing.
+    faulthandler.enable()
     incoming, outgoing = open_link()
     if config["kind"] == "asgi":
         loop, loop_name, executor = _install_asgi_loop(config)

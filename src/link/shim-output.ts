@@ -24,11 +24,17 @@ export type OutputSink = Writable | ((line: string) => void);
  * Splits a stream into lines for a per-line sink; keeps the last lines for error reports. Lines
  * are split on the bytes and decoded whole (log/byte-lines.ts).
  */
+/** How much of a worker's latest output a LineTap keeps. */
+const LAST_OUTPUT_BYTES = 8 * 1024;
+
 export class LineTap {
   /** The bytes after the last newline, waiting for theirs. */
   private held: Buffer | null = null;
   private heldTimer: NodeJS.Timeout | null = null;
   readonly recent: string[] = [];
+  /** The last LAST_OUTPUT_BYTES or so of what passed, for a 502's body in development (lastOutput). */
+  private readonly last: Buffer[] = [];
+  private lastBytes = 0;
   importError: Record<string, unknown> | null = null;
   notCallable: Record<string, unknown> | null = null;
   lifespanFailed: Record<string, unknown> | null = null;
@@ -36,6 +42,7 @@ export class LineTap {
   constructor(private readonly sink: OutputSink, private readonly scan: () => boolean) {}
 
   push(chunk: Buffer): void {
+    this.keepLast(chunk);
     const sink = this.sink;
     if (typeof sink !== 'function' && !this.scan()) {
       this.wholeLines(sink, chunk); // serving: the app's output goes to the log, a whole line at a time
@@ -78,6 +85,23 @@ export class LineTap {
       this.held = null;
       sink.write(unended);
     }, UNENDED_LINE_MS).unref();
+  }
+
+  private keepLast(chunk: Buffer): void {
+    this.last.push(Buffer.from(chunk)); // its own bytes: a stream's chunk is not ours to keep
+    this.lastBytes += chunk.length;
+    while (this.last.length > 1 && this.lastBytes - this.last[0].length >= LAST_OUTPUT_BYTES) this.lastBytes -= this.last.shift()!.length;
+  }
+
+  /**
+   * Its last lines of output: faulthandler's whole report of a crash when there is one (it
+   * lists every thread), else the last `lines` (a traceback).
+   */
+  lastOutput(lines = 30): string {
+    const text = Buffer.concat(this.last).toString('utf8').replace(/\n$/, '');
+    const crash = text.lastIndexOf('Fatal Python error: ');
+    if (crash !== -1) return text.slice(crash);
+    return text.split('\n').slice(-lines).join('\n');
   }
 
   /** The last line, even without its newline. Scanning usually stops here (READY, or exit). */

@@ -77,6 +77,11 @@ export class WorkerLink extends EventEmitter {
    * start, which costs nothing per request, unlike a timer each.
    */
   ticks = 0;
+  /**
+   * The worker's last output once it has gone (its stderr read to the end, within a bound):
+   * what a 502 in development shows. Set by the Worker that owns the link.
+   */
+  lastWords: (() => Promise<string>) | null = null;
 
   /** `toWorker` carries our frames, `fromWorker` the worker's; one socket may do both (tests). */
   constructor(

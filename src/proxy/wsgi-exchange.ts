@@ -327,8 +327,15 @@ export class WsgiExchange implements LinkExchange {
       redispatch.redispatch(this.req, this.res, this.route, this.link);
       return;
     }
+    const detail = 'the app\'s worker went away before it answered';
     if (started || this.res.headersSent) this.cutConnection();
-    else answerFailure(this.res, 'upstream-gone', { detail: 'the app\'s worker went away before it answered', debug: reason, development: this.development });
+    else if (this.development && this.link.lastWords !== null) {
+      // SPEC 4: in development the traceback too. A worker that dies says why on stderr (a
+      // Python error, faulthandler's report of a crash) just before its link closes.
+      void this.link.lastWords().then((words) =>
+        answerFailure(this.res, 'upstream-gone', { detail, debug: words ? `${reason}\n\nThe worker's last output (the app's log has all of it):\n${words}` : reason, development: true }),
+      );
+    } else answerFailure(this.res, 'upstream-gone', { detail, debug: reason, development: this.development });
   }
 
   /** Takes the body listeners off req, which waits paused for whoever takes it next. */

@@ -94,6 +94,9 @@ export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' 
  * themselves. glibc reads the variable at exec; the shim then takes it out of os.environ, so
  * neither the app nor what it starts inherits it.
  */
+/** How long a 502 in development waits for the dead worker's last output to be read. */
+const LAST_WORDS_WAIT_MS = 500;
+
 const WORKER_MALLOC_ENV: Record<string, string> = { MALLOC_TRIM_THRESHOLD_: String(4 * 1024 * 1024) };
 
 /** The worker's own malloc variables the app's environment does not set already. */
@@ -228,6 +231,11 @@ export class Worker extends EventEmitter {
 
       const link = new WorkerLink(child.process.stdio[4] as Socket, child.process.stdio[3] as Socket);
       this._link = link;
+      const stderrDone = new Promise<void>((done) => (child.process.stderr ? child.process.stderr.once('close', done) : done()));
+      link.lastWords = async () => {
+        await Promise.race([stderrDone, delay(LAST_WORDS_WAIT_MS)]);
+        return err.lastOutput();
+      };
       link.on('stopping', () => {
         if (this._state === 'ready') this._state = 'stopping';
         this.emit('stopping');

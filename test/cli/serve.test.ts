@@ -149,6 +149,39 @@ test('in development a 504 carries where the app was stuck (SPEC 4: the tracebac
   }
 });
 
+test('in development a 502 carries the dead worker\'s last words: a crash in C code (faulthandler), an exit', async () => {
+  const work = tempDir('apppkg-dev-502-');
+  try {
+    const dir = join(work.path, 'crashy');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: main:application\n');
+    writeFileSync(join(dir, 'main.py'), [
+      'import ctypes, os, sys',
+      'def crash_in_c():',
+      '    ctypes.string_at(0)',
+      'def application(environ, start_response):',
+      '    if environ["PATH_INFO"] == "/segv":',
+      '        crash_in_c()',
+      '    print("leaving now, on purpose", file=sys.stderr, flush=True)',
+      '    os._exit(4)',
+      '',
+    ].join('\n'));
+    const gw = await serve(dir);
+    const segv = await request(`${gw.url}/segv`);
+    const crashed = await segv.body.text();
+    assert.is(segv.statusCode, 502, crashed);
+    assert.match(crashed, /Fatal Python error: Segmentation fault/);
+    assert.match(crashed, /main\.py", line 3 in crash_in_c/);
+    const exit = await request(`${gw.url}/exit`);
+    const exited = await exit.body.text();
+    assert.is(exit.statusCode, 502, exited);
+    assert.match(exited, /leaving now, on purpose/);
+    await gw.stop();
+  } finally {
+    work.remove();
+  }
+});
+
 test('serve refuses a busy port with a clear error and exit 1', async () => {
   const gw = await serve(join(EXAMPLES, 'hello'));
   const port = new URL(gw.url).port;
