@@ -39,10 +39,11 @@ export class LineTap {
   notCallable: Record<string, unknown> | null = null;
   lifespanFailed: Record<string, unknown> | null = null;
 
-  constructor(private readonly sink: OutputSink, private readonly scan: () => boolean) {}
+  /** `keepsLast`: keep the stream's latest output for lastOutput() (stderr: where a dying worker says why). */
+  constructor(private readonly sink: OutputSink, private readonly scan: () => boolean, private readonly keepsLast = false) {}
 
   push(chunk: Buffer): void {
-    this.keepLast(chunk);
+    if (this.keepsLast) this.keepLast(chunk);
     const sink = this.sink;
     if (typeof sink !== 'function' && !this.scan()) {
       this.wholeLines(sink, chunk); // serving: the app's output goes to the log, a whole line at a time

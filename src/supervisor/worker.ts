@@ -192,7 +192,7 @@ export class Worker extends EventEmitter {
     const opts = this.opts;
     const scanning = (): boolean => this._state === 'starting';
     const out = new LineTap(opts.stdout ?? process.stdout, () => false);
-    const err = new LineTap(opts.stderr ?? process.stderr, scanning);
+    const err = new LineTap(opts.stderr ?? process.stderr, scanning, true);
 
     return new Promise<void>((resolve, reject) => {
       let settled = false;
