@@ -216,12 +216,13 @@ export function probeRedis(server: RedisServer): Promise<string> {
 /** Logs in as the app's user and pings: its password and rules are in force. */
 export async function probeRedisAsApp(u: AppRedisUser): Promise<void> {
   const redis = new (await loadRedis())(clientOptions(u.server, u.user, u.password));
-  redis.on('error', () => {});
+  let why: Error | null = null;
+  redis.on('error', (err: Error) => (why = err));
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw asRedisError(u.server, err);
+    throw asRedisError(u.server, connectFailure(err, why));
   } finally {
     redis.disconnect();
   }
@@ -264,16 +265,25 @@ function onAdmin<T>(server: RedisServer, job: (redis: Redis) => Promise<T>, acti
   const key = `redis:${server.user ?? ''}@${server.label}/${server.db}`;
   const open = async () => {
     const redis = new (await loadRedis())(clientOptions(server, server.user, server.password));
-    redis.on('error', () => {});
+    let why: Error | null = null;
+    redis.on('error', (err: Error) => (why = err));
     try {
       await redis.connect();
     } catch (err) {
       redis.disconnect();
-      throw asRedisError(server, err);
+      throw asRedisError(server, connectFailure(err, why));
     }
     return new AdminRedis(redis);
   };
   return withAdminConnection(key, open, (admin) => job(admin.redis).catch((err) => Promise.reject(asRedisError(server, err, action))));
+}
+
+/**
+ * Why a connect failed: ioredis rejects with "Connection is closed." once its socket has gone,
+ * and says the cause (ECONNREFUSED, a DNS error) only as an 'error' event before that.
+ */
+function connectFailure(err: unknown, event: Error | null): unknown {
+  return event !== null && (err as Error)?.message === 'Connection is closed.' ? event : err;
 }
 
 function asRedisError(server: RedisServer, err: unknown, action = `provisioning on redis at ${server.label}`): GatewayError {
