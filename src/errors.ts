@@ -110,7 +110,7 @@ export const ERROR_CODES = {
   APPPKG_ADMIN_TOKEN_NEEDED: {
     summary: 'The admin listener is asked to listen on an address other than loopback without a token.',
     message: (d) => `--admin ${str(d.address)} is not a loopback address, and the admin listener restarts apps and shows their logs: it needs a token there`,
-    hint: () => 'write a long random token into a file only the gateway reads (`head -c 32 /dev/urandom | base64 > /etc/apppkg/admin-token; chmod 600 ...`) and pass --admin-token FILE; or keep --admin on 127.0.0.1 or a unix: socket',
+    hint: () => 'write a long random token into a file only the gateway reads (`head -c 32 /dev/urandom | base64 > /etc/apppkg-gateway/admin-token; chmod 600 ...`) and pass --admin-token FILE; or keep --admin on 127.0.0.1 or a unix: socket',
     exitStatus: 2,
     example: { address: '0.0.0.0:8099' },
   },
@@ -119,7 +119,7 @@ export const ERROR_CODES = {
     message: (d) => `cannot use it as the admin token: ${str(d.reason)}`,
     hint: () => 'give --admin-token a readable file holding the token (its content, trimmed, is the token)',
     exitStatus: 2,
-    example: { file: '/etc/apppkg/admin-token', reason: 'the file is empty' },
+    example: { file: '/etc/apppkg-gateway/admin-token', reason: 'the file is empty' },
   },
   APPPKG_ADMIN_REFUSED: {
     summary: 'The admin listener refused the request: no token, a wrong token, or a route that needs one.',
@@ -413,7 +413,7 @@ export const ERROR_CODES = {
   APPPKG_BACKUP_NOT_EMPTY: {
     summary: '`backup --to DIR` found DIR holding something other than an earlier backup of the same app (which would be replaced).',
     message: (d) => `backup --to ${str(d.path)}: expected a new or empty directory (or an earlier backup of ${str(d.app)}), found ${str(d.found)}`,
-    hint: () => 'choose a new directory, e.g. --to /var/backups/NAME-$(date +%F)',
+    hint: (d) => `choose a new directory, e.g. --to /var/backups/${str(d.app) || 'NAME'}-$(date +%F)`,
     exitStatus: 1,
     example: { path: '/var/backups/blog', app: 'blog', found: '3 other entries' },
   },
