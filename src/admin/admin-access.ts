@@ -58,9 +58,12 @@ export class AdminGuard {
     this.token = opts.token === null ? null : Buffer.from(opts.token);
   }
 
-  /** A rotated token: the old one is refused from now on. */
-  setToken(token: string): void {
-    this.token = Buffer.from(token);
+  /** A rotated token: the old one is refused from now on. False when it is the same one. */
+  setToken(token: string): boolean {
+    const next = Buffer.from(token);
+    if (this.token !== null && this.token.equals(next)) return false;
+    this.token = next;
+    return true;
   }
 
   /** May `req` use the admin listener for `use`? The refusal carries its status and the fix. */

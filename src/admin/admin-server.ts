@@ -49,8 +49,9 @@ export interface AdminServer {
   /** `http://host:port` (port 0 resolved) or `unix:/path`. */
   url: string;
   /**
-   * Reads the token again (SIGHUP) and requires the new one from the next request on; false
-   * without a token to read. A file that no longer holds a token throws, and the old one stays.
+   * Reads the token again (SIGHUP) and requires the new one from the next request on: true when
+   * it changed, false when it did not or there is no token to read. A file that no longer holds
+   * a token throws, and the old one stays.
    */
   reloadToken(): boolean;
   close(): Promise<void>;
@@ -95,8 +96,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     url,
     reloadToken() {
       if (options.readToken === undefined) return false;
-      guard.setToken(options.readToken());
-      return true;
+      return guard.setToken(options.readToken());
     },
     close() {
       // server.close() alone waits for keep-alive clients, event streams and followed logs to

@@ -346,6 +346,12 @@ test('SIGHUP reads --admin-token FILE again: the new token is in force, the old 
     await waitFor(async () => (await statusWith('second-token-2222')) === 200, 10_000, 'the new token to be in force');
     assert.is(await statusWith('first-token-1111'), 401);
     assert.match(gw.output(), 'SIGHUP: the admin token was read again');
+    // The same token again is no rotation, and not said to be one.
+    const rotations = () => gw.output().split('the admin token was read again').length - 1;
+    gw.child.kill('SIGHUP');
+    await waitFor(() => gw.output().split('SIGHUP: rescanning').length - 1 === 2, 10_000, 'the second SIGHUP');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(rotations(), 1, gw.output());
     // An empty file is no token: the one in force stays, and the log says why.
     writeFileSync(file, '\n');
     gw.child.kill('SIGHUP');
