@@ -54,6 +54,10 @@ test('bad usage exits 2 and says how to get help', async () => {
   const badAddr = await runCli(['--apps', EXAMPLES, '--listen', 'nowhere:port']);
   assert.is(badAddr.status, 2);
   assert.match(badAddr.stderr, /expected PORT, HOST:PORT or unix:\/path/);
+  // serve --port takes a number, and is told about what was typed.
+  const badPort = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', 'abc', '--state-dir', state.path]);
+  assert.is(badPort.status, 2);
+  assert.match(badPort.stderr, /--port: expected a port number \(0-65535; 0 picks a free one\), found "abc"/);
 });
 
 test('a reader that leaves early (| head -1) does not turn a command that succeeds into a crash', async () => {

@@ -66,6 +66,8 @@ test.before(async () => {
     '--apps', apps, '--listen', `unix:${socket}`, '--socket-mode', '0666', '--trust-proxy',
     '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'),
   ]);
+  // A socket is a path: said as it is, with no URL's slash after it.
+  assert.match(gw.output(), new RegExp(`listening on unix:${socket}\n`));
   port = await freePort();
   tlsPort = await freePort();
   const prefix = join(work.path, 'nginx');

@@ -120,8 +120,9 @@ export async function run(args: ParsedCommand): Promise<number> {
       .then(() => gateway.rescan());
   };
   process.on('SIGHUP', onHangup);
-  for (const url of gateway.urls) process.stdout.write(`listening on ${url}/\n`);
-  process.stdout.write(`admin on ${gateway.adminUrl}/\n`);
+  // A unix socket is a path, not a URL with a root: no slash after it.
+  for (const url of gateway.urls) process.stdout.write(`listening on ${url}${url.startsWith('unix:') ? '' : '/'}\n`);
+  process.stdout.write(`admin on ${gateway.adminUrl}${gateway.adminUrl?.startsWith('unix:') ? '' : '/'}\n`);
 
   const signal = await waitForStopSignal();
   say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);

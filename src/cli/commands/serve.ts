@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { APP_OPTIONS, APP_OPTION_HELP, intOption, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { Gateway } from '../../gateway.js';
+import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
 import { printAppError, waitForStopSignal } from '../run-loop.js';
 
@@ -36,6 +37,10 @@ const say = (line: string) => process.stderr.write(`apppkg-gateway: ${line}\n`);
 
 export async function run(args: ParsedCommand): Promise<number> {
   const portText = (args.values.port as string | undefined) ?? '8000';
+  // Said about what was typed: parseAddr would name the HOST:PORT built from it.
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new GatewayError('APPPKG_USAGE', { reason: `--port: expected a port number (0-65535; 0 picks a free one), found ${JSON.stringify(portText)}`, command: 'serve' });
+  }
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const listen = parseAddr(`${host.includes(':') ? `[${host}]` : host}:${portText}`, '--port');
   const dir = resolve(args.positionals[0] ?? '.');
@@ -60,7 +65,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const status = gateway.status().apps[0];
   // With --reload an app that could not start is waited for; the gateway has said so.
   if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${countOf(status.workers.length, 'worker')}`);
-  process.stdout.write(`listening on ${gateway.urls[0]}/\n`);
+  process.stdout.write(`listening on ${gateway.urls[0]}${gateway.urls[0].startsWith('unix:') ? '' : '/'}\n`);
 
   const signal = await waitForStopSignal();
   say(`${signal}: stopping`);
