@@ -265,6 +265,10 @@ export class Gateway {
     gateway.fixedKeys = [...(options.workers === undefined ? [] : ['workers' as const]), ...(options.threads === undefined ? [] : ['threads' as const])];
     gateway.say = say;
     metrics.setStatusProvider(status);
+    const watchIntervalMs = options.watchIntervalMs ?? 2000;
+    // The watcher's picture of --apps is taken before the first reconcile reads it: a package
+    // copied in while the apps start is a change to it (taken after, it never was one).
+    if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs);
     // Every app that can start is up before the first request is answered.
     await registry.reconcile();
     // A version still being copied when the gateway starts is waited for, within a bound.
@@ -295,9 +299,7 @@ export class Gateway {
         throw err;
       }
     }
-    const watchIntervalMs = options.watchIntervalMs ?? 2000;
     if (!single) gateway.sayWhenNoApps(dir, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');
-    if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs);
     if (single && options.reload) {
       gateway.watcher = new SourceWatcher(dir, async () => {
         // Nothing serves (the start failed, or every try since): a restart has nothing to
