@@ -24,6 +24,8 @@ export type OutputSink = Writable | ((line: string) => void);
  * Splits a stream into lines for a per-line sink; keeps the last lines for error reports. Lines
  * are split on the bytes and decoded whole (log/byte-lines.ts).
  */
+/** A line not ended past this many bytes is passed on in pieces, not held whole. */
+const LONGEST_HELD_LINE = 64 * 1024;
 /** How much of a worker's latest output a LineTap keeps. */
 const LAST_OUTPUT_BYTES = 8 * 1024;
 
@@ -49,8 +51,13 @@ export class LineTap {
       this.wholeLines(sink, chunk); // serving: the app's output goes to the log, a whole line at a time
       return;
     }
-    // Scanning holds a partial line until its newline or the end.
+    // Scanning holds a partial line until its newline or the end (or until it is too long).
     this.held = eachLine(this.held, chunk, (line) => this.line(line, true));
+    if (this.held !== null && this.held.length >= LONGEST_HELD_LINE) {
+      const long = this.held;
+      this.held = null;
+      this.line(long.toString('utf8'), false);
+    }
   }
 
   /**
@@ -73,6 +80,12 @@ export class LineTap {
   }
 
   private hold(sink: Writable, piece: Buffer): void {
+    // A line this long goes out as far as it came: holding it whole meant copying it again at
+    // every read (a 40 MB print took the gateway 100 s, and its heartbeats with it).
+    if (piece.length >= LONGEST_HELD_LINE) {
+      sink.write(piece);
+      return;
+    }
     // A copy: the chunk's buffer is the stream's, and the piece may wait.
     this.held = Buffer.from(piece);
     if (this.heldTimer !== null) {

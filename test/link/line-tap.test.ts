@@ -1,0 +1,57 @@
+// A worker's output on its way to the app's log: a line with no newline in sight is passed on
+// as it comes once it is long, never held whole (holding it meant copying it again at every
+// read: a 40 MB print took the gateway 100 s of CPU, and its heartbeats with it).
+import { Writable } from 'node:stream';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LineTap } from '../../src/link/shim-output.js';
+
+const test = suite('LineTap');
+
+class Recorder extends Writable {
+  chunks: Buffer[] = [];
+  _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.chunks.push(chunk);
+    done();
+  }
+  get bytes(): number {
+    return this.chunks.reduce((n, c) => n + c.length, 0);
+  }
+}
+
+test('serving: a 20 MB line without a newline reaches the sink as it comes, whole in the end', () => {
+  const sink = new Recorder();
+  const tap = new LineTap(sink, () => false);
+  const piece = Buffer.alloc(64 * 1024, 'p');
+  let heldMost = 0;
+  for (let i = 0; i < 320; i++) {
+    tap.push(piece);
+    heldMost = Math.max(heldMost, (i + 1) * piece.length - sink.bytes);
+  }
+  tap.push(Buffer.from('\n'));
+  tap.end();
+  assert.ok(heldMost <= 128 * 1024, `held ${heldMost} bytes at most`);
+  assert.is(sink.bytes, 320 * piece.length + 1);
+});
+
+test('serving: short lines still leave whole, the unended rest waits for its newline', () => {
+  const sink = new Recorder();
+  const tap = new LineTap(sink, () => false);
+  tap.push(Buffer.from('one\ntw'));
+  assert.is(Buffer.concat(sink.chunks).toString(), 'one\n');
+  tap.push(Buffer.from('o\n'));
+  assert.is(Buffer.concat(sink.chunks).toString(), 'one\ntwo\n');
+  tap.end();
+});
+
+test('scanning (a worker starting): a long unended line is taken as a line, not held whole', () => {
+  const lines: string[] = [];
+  const tap = new LineTap((line: string) => void lines.push(line), () => true);
+  const piece = Buffer.alloc(64 * 1024, 'q');
+  for (let i = 0; i < 10; i++) tap.push(piece);
+  assert.ok(lines.length >= 9, `${lines.length} pieces passed on`);
+  tap.end();
+  assert.is(lines.join('').length, 10 * piece.length);
+});
+
+test.run();
