@@ -359,6 +359,7 @@ export class Front {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };
       if (target === undefined) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
       // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
+      if (target.code === 'starting') return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true };
       return { status: 503, detail: `${target.name} is not serving: it was refused (${target.code}); \`apppkg-gateway status\` says why`, close: false, retryAfter: true };
     }
     return { match: match as RouteMatch<AppDispatcher>, url, q };

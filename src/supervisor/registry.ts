@@ -51,7 +51,10 @@ export interface ServingApp {
   instance: AppInstance;
 }
 
-/** An app no version of which serves, refused (its import failed, say): its routes and why. */
+/** RefusedApp.code of an app whose first version is still starting. */
+export const STARTING = 'starting';
+
+/** An app no version of which serves, refused (its import failed, say), or starting: its routes and why. */
 export interface RefusedApp {
   name: string;
   routes: RouteSpec[];
@@ -261,8 +264,10 @@ export class Registry {
       const record: AppRecord = this.records.get(app.name) ?? {
         name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(), serviceRetryMs: 0,
       };
+      const isNew = !this.records.has(app.name);
       this.records.set(app.name, record);
       record.versions = app.versions;
+      if (isNew) this.publish();
       await this.converge(record);
     }
     for (const [name, record] of this.records) {
@@ -465,6 +470,9 @@ export class Registry {
     for (const record of this.records.values()) {
       if (record.serving) serving.push({ name: record.name, routes: this.opts.routesOf(record.name), instance: record.serving.instance });
       else if (record.problem) refused.push({ name: record.name, routes: this.opts.routesOf(record.name), code: record.problem.code });
+      // A new app still starting (its first version importing, its hook running) is there:
+      // its URLs say so with a 503, not a 404 as if it did not exist.
+      else refused.push({ name: record.name, routes: this.opts.routesOf(record.name), code: STARTING });
     }
     // A package whose app.yaml cannot be loaded, of a name nothing else answers for, answers
     // 503 naming why at its routes too, as a refused app does, not 404 "no app is mounted".

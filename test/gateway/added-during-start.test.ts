@@ -1,7 +1,7 @@
 // SPEC 4: changes under --apps are picked up without a restart. One made while the gateway
 // starts its apps (after it read the directory, before it listens) was never picked up: the
 // watcher took its picture of the directory after the start, with the new app already in it.
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -27,6 +27,30 @@ test('is served once the gateway listens, without a SIGHUP', async () => {
   try {
     await waitFor(async () => (await request(`${gw.url}/hello/`)).statusCode === 200, 20_000, 'the added app to serve');
     assert.is(await (await request(`${gw.url}/hello/`)).body.text(), 'Hello, world!\n');
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a new app still importing answers 503 with Retry-After, not 404, then serves', async () => {
+  const apps = join(work.path, 'apps2');
+  const state = join(work.path, 'state2');
+  mkdirSync(apps);
+  cpSync(join(EXAMPLES, 'hello'), join(apps, 'hello'), { recursive: true });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--settle', '0', '--watch-interval', '0.5']);
+  try {
+    const slow = join(work.path, 'slow-pkg');
+    mkdirSync(slow);
+    writeFileSync(join(slow, 'app.yaml'), 'platform: python, wsgi\napp: main:application\n');
+    writeFileSync(join(slow, 'main.py'), 'import time\ntime.sleep(4)\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"slow"]\n');
+    renameSync(slow, join(apps, 'slow'));
+    await waitFor(() => existsSync(join(state, 'apps', 'slow', 'tmp')), 20_000, 'the gateway to start slow');
+    const meanwhile = await request(`${gw.url}/slow/`);
+    const text = await meanwhile.body.text();
+    assert.is(meanwhile.statusCode, 503, text);
+    assert.match(text, /slow is starting; try again in a moment/);
+    assert.ok(meanwhile.headers['retry-after'], 'Retry-After');
+    await waitFor(async () => (await request(`${gw.url}/slow/`)).statusCode === 200, 30_000, 'slow to serve');
   } finally {
     await gw.stop();
   }
