@@ -51,7 +51,11 @@ export function appsDirSource(appsDir: string): AppSource {
       const dir = join(appsDir, entry);
       try {
         if (!statSync(dir).isDirectory() || !statSync(join(dir, 'app.yaml')).isFile()) continue;
-      } catch {
+      } catch (err) {
+        // A directory the gateway may not look into may well be a package: said, not skipped.
+        if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+          broken.push({ dir, error: new GatewayError('APPPKG_FILE_UNREADABLE', { file: join(dir, 'app.yaml'), reason: `permission denied: the gateway's user may not look into ${dir}`, cause: err }) });
+        }
         continue; // not a package (or a dangling symlink)
       }
       try {
