@@ -211,6 +211,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { file: '/etc/apppkg/environment.yaml' },
   },
+  APPPKG_FILE_TOO_LARGE: {
+    summary: 'A description or environment file is larger than 256 KiB: parsing it would hold the gateway up; nothing that large is a description.',
+    message: (d) => `${str(d.file)} is ${Math.round(Number(d.size) / 1024)} KiB; a description or environment file is at most ${Math.round(Number(d.limit) / 1024)} KiB`,
+    hint: () => 'keep data out of app.yaml (x- keys are for a few notes): put it in a file of the app, or in the app\'s data directory',
+    exitStatus: 1,
+    example: { file: '/srv/apps/blog/app.yaml', size: 2_200_000, limit: 262_144 },
+  },
   APPPKG_FILE_UNREADABLE: {
     summary: 'A description or environment file exists but cannot be read.',
     message: (d) => `cannot read ${str(d.file)}: ${str(d.reason)}`,

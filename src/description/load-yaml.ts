@@ -28,6 +28,9 @@ export interface LoadYamlOptions<T> {
   fixFor?: FixFor;
 }
 
+/** The largest description or environment file read, in characters. */
+const MAX_YAML_CHARS = 256 * 1024;
+
 /**
  * Reads `file`, parses it as YAML, validates it against `schema`, runs `normalise`, and either
  * returns its result or throws `invalidCode` with every problem, sorted by position.
@@ -40,6 +43,11 @@ export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, op
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw options.notFound();
     throw new GatewayError('APPPKG_FILE_UNREADABLE', { file, reason: code ?? String(err), cause: err });
+  }
+  // Parsing with positions grows faster than the file (a 2 MB app.yaml held the gateway's one
+  // thread 30 s): a description is a page or two, an environment file a few hundred apps.
+  if (source.length > MAX_YAML_CHARS) {
+    throw new GatewayError('APPPKG_FILE_TOO_LARGE', { file, size: source.length, limit: MAX_YAML_CHARS });
   }
   const yaml = parseYaml(file, source);
   if (yaml.problems.length === 0) {
