@@ -190,7 +190,7 @@ export class Registry {
       return this.next;
     }
     this.running = this.reconcileOnce()
-      .catch((err) => this.opts.say(`reconcile failed: ${(err as Error).stack ?? String(err)}`))
+      .catch((err) => this.opts.say(reconcileFailure(err)))
       .finally(() => {
         this.running = null;
       });
@@ -574,6 +574,19 @@ export class Registry {
     await Promise.all(instances.map((instance) => instance.stop(graceMs)));
     await Promise.all([...this.draining.values()].map((d) => d.done));
   }
+}
+
+/**
+ * The log line of a reconcile that failed: the apps directory gone or unreadable (moved away
+ * while the gateway runs) is said in words, with what happens next; anything else is a fault
+ * of ours, and its stack is what a report needs.
+ */
+function reconcileFailure(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.syscall === 'scandir' && (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ENOTDIR')) {
+    return `cannot read the apps directory ${String(e.path)} (${e.code}); the apps keep serving as they are, and it is read again at the next change or SIGHUP`;
+  }
+  return `reconcile failed: ${e?.stack ?? String(err)}`;
 }
 
 function label(desc: Description): string {
