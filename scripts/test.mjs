@@ -61,24 +61,26 @@ const runs = patterns.map((pattern, i) => {
     ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } },
   );
-  const run = { out: '', shown: 0, done: null };
-  // The first half is shown as it runs; the second's output waits its turn, whole suites apart.
-  const show = () => {
-    if (runs.slice(0, i).some((r) => r.done === null)) return;
-    process.stdout.write(run.out.slice(run.shown));
-    run.shown = run.out.length;
+  const run = {
+    out: '',
+    shown: 0,
+    ended: false,
+    // The first half is shown as it runs; a later one's output waits until those before it end.
+    show() {
+      if (runs.slice(0, i).some((r) => !r.ended)) return;
+      process.stdout.write(run.out.slice(run.shown));
+      run.shown = run.out.length;
+    },
+    finished: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal }))),
   };
   child.stdout.on('data', (chunk) => {
     run.out += chunk;
-    show();
+    run.show();
   });
-  run.done = null;
-  run.finished = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  run.finished.then((result) => {
-    run.done = result;
+  run.finished.then(() => {
+    run.ended = true;
     for (const later of runs.slice(i + 1)) later.show();
   });
-  run.show = show;
   return run;
 });
 
