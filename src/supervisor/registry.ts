@@ -258,16 +258,22 @@ export class Registry {
     const brokenDirs = new Set(discovery.broken.map((b) => realDir(b.dir)));
 
     const present = new Set<string>();
-    for (const app of discovery.apps) {
-      if (this.stopped) return;
+    let found = false;
+    const records = discovery.apps.map((app) => {
       present.add(app.name);
-      const record: AppRecord = this.records.get(app.name) ?? {
-        name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(), serviceRetryMs: 0,
-      };
-      const isNew = !this.records.has(app.name);
-      this.records.set(app.name, record);
+      let record = this.records.get(app.name);
+      if (record === undefined) {
+        record = { name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(), serviceRetryMs: 0 };
+        this.records.set(app.name, record);
+        found = true;
+      }
       record.versions = app.versions;
-      if (isNew) this.publish();
+      return record;
+    });
+    // Apps new here answer "starting" at their URLs from now on, while the apps before them start.
+    if (found) this.publish();
+    for (const record of records) {
+      if (this.stopped) return;
       await this.converge(record);
     }
     for (const [name, record] of this.records) {
