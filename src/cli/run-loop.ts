@@ -1,5 +1,6 @@
-// What long-running commands (serve, the gateway) share: waiting for a stop signal, and
-// printing the Python traceback of an app that failed to start before its one-line error.
+// What long-running commands (serve, the gateway) share: waiting for a stop signal, printing
+// the Python traceback of an app that failed to start before its one-line error, and how an
+// address they listen on is announced.
 import { isGatewayError, type GatewayError } from '../errors.js';
 
 export function waitForStopSignal(): Promise<NodeJS.Signals> {
@@ -18,4 +19,9 @@ export function printAppError(err: unknown): void {
   if (!isGatewayError(err)) return;
   const traceback = (err as GatewayError).details.traceback;
   if (typeof traceback === 'string' && traceback.trim()) process.stderr.write(`${traceback.trimEnd()}\n`);
+}
+
+/** An address as the `listening on` and `admin on` lines give it: a URL's root with its slash, a unix socket's path as it is. */
+export function announced(url: string): string {
+  return url.startsWith('unix:') ? url : `${url}/`;
 }

@@ -7,7 +7,7 @@ import { Gateway } from '../../gateway.js';
 import { parseOwner } from '../../net/listen.js';
 import { DEFAULT_ADMIN } from '../../admin/admin-server.js';
 import { validateAppsDir } from '../../description/apps-dir.js';
-import { waitForStopSignal } from '../run-loop.js';
+import { announced, waitForStopSignal } from '../run-loop.js';
 
 export const spec: CommandSpec = {
   name: '',
@@ -120,9 +120,8 @@ export async function run(args: ParsedCommand): Promise<number> {
       .then(() => gateway.rescan());
   };
   process.on('SIGHUP', onHangup);
-  // A unix socket is a path, not a URL with a root: no slash after it.
-  for (const url of gateway.urls) process.stdout.write(`listening on ${url}${url.startsWith('unix:') ? '' : '/'}\n`);
-  process.stdout.write(`admin on ${gateway.adminUrl}${gateway.adminUrl?.startsWith('unix:') ? '' : '/'}\n`);
+  for (const url of gateway.urls) process.stdout.write(`listening on ${announced(url)}\n`);
+  process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : announced(gateway.adminUrl)}\n`);
 
   const signal = await waitForStopSignal();
   say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);

@@ -6,7 +6,7 @@ import { APP_OPTIONS, APP_OPTION_HELP, intOption, parseAddr, type CommandSpec, t
 import { Gateway } from '../../gateway.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
-import { printAppError, waitForStopSignal } from '../run-loop.js';
+import { announced, printAppError, waitForStopSignal } from '../run-loop.js';
 
 export const spec: CommandSpec = {
   name: 'serve',
@@ -65,7 +65,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const status = gateway.status().apps[0];
   // With --reload an app that could not start is waited for; the gateway has said so.
   if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${countOf(status.workers.length, 'worker')}`);
-  process.stdout.write(`listening on ${gateway.urls[0]}${gateway.urls[0].startsWith('unix:') ? '' : '/'}\n`);
+  process.stdout.write(`listening on ${announced(gateway.urls[0])}\n`);
 
   const signal = await waitForStopSignal();
   say(`${signal}: stopping`);
