@@ -5,7 +5,6 @@
 // `runProgram` is the same without the app's environment: `install` runs venv, pip and
 // apt-get through it, so their own progress output streams to the terminal.
 import { spawn } from 'node:child_process';
-import treeKill from 'tree-kill';
 import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
@@ -97,8 +96,8 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     const timer = spec.timeoutMs
       ? setTimeout(() => {
           out?.write(`apppkg-gateway: killed after ${spec.timeoutMs} ms\n`);
-          if (child.pid && background) killTree(child.pid);
-          else if (child.pid) treeKill(child.pid, 'SIGKILL');
+          // The tree, and the group a background command leads (a foreground one leads none).
+          if (child.pid) killTree(child.pid);
         }, spec.timeoutMs)
       : null;
     let drainTimer: NodeJS.Timeout | null = null;
