@@ -198,8 +198,7 @@ def _where_is(exchange):
             break
         frames.extend(traceback.extract_stack(frame, limit=1))
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return "Where the request was when the gateway gave up on it (most recent call last):\n" + "".join(
-        traceback.format_list(frames))
+    return link.WHERE_HEADING + "".join(traceback.format_list(frames))
 
 
 def _exit(code):

@@ -50,6 +50,8 @@ WS_ACCEPT = 0x1B  # latin-1 subprotocol\0name\0value...
 WS_APP_MESSAGE = 0x1C  # u8 kind, then the message the app sent
 WS_APP_CLOSE = 0x1D  # u16 code, then a UTF-8 reason: the app closes
 STACK = 0x1E  # UTF-8: where the request WHERE asked about is (its thread's stack); not terminal
+# How STACK's answer begins, from the WSGI worker (a thread's stack) and the ASGI one (awaits) alike.
+WHERE_HEADING = "Where the request was when the gateway gave up on it (most recent call last):\n"
 
 WS_TEXT = 0
 WS_BINARY = 1

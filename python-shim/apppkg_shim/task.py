@@ -438,5 +438,4 @@ def where_is(task):
         if stack[i].filename == __file__:
             stack = stack[i + 1:]
             break
-    return "Where the request was when the gateway gave up on it (most recent call last):\n" + "".join(
-        traceback.format_list(stack))
+    return link.WHERE_HEADING + "".join(traceback.format_list(stack))
