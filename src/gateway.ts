@@ -97,14 +97,32 @@ function unavailableWhileBroken(problem: GatewayError): string {
   return `the app could not start (${problem.message}); serve --reload is waiting for a fix: see its terminal`;
 }
 
+/** Did `work` settle within `ms`? */
+async function settlesWithin(work: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const sayOnStderr = (line: string): void => {
   process.stderr.write(`apppkg-gateway: ${line}\n`);
 };
 
 /** How long a version's directory must not change before it is judged (--settle). */
 export const DEFAULT_SETTLE_MS = 1000;
-/** How long the start waits for versions still being copied before it answers requests. */
+/** How long the start waits for versions still being copied. */
 const START_SETTLE_LIMIT_MS = 30_000;
+/**
+ * Under --apps, how long start() waits for every app to be judged before it returns (the CLI
+ * then says "listening on"). Requests are answered before: an app that serves is routed to, an
+ * app still starting holds its requests until it serves. Past this an app whose import is slow
+ * or hangs is named, and the start goes on without it.
+ */
+const START_ANNOUNCE_LIMIT_MS = 10_000;
 
 /** The bound on lifecycle hooks (install, update) run by a deploy. */
 const HOOK_TIMEOUT_MS = 10 * 60 * 1000;
@@ -202,7 +220,13 @@ export class Gateway {
       routesOf,
       mountOf: (name) => (single ? '/' : routesOf(name)[0].prefix),
       // The supervisor's AppInstance is the proxy's Backend: TypeScript checks the fit here.
-      publish: (apps: ServingApp[], refused) => front.publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance })), refused),
+      publish: (apps: ServingApp[], refused) => {
+        front.publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance })), refused);
+        // Under --apps every app is known from the first publish on (the starting ones hold
+        // their requests), so the front answers from then on, not once the slowest app is up.
+        // serve opens once its one app is judged: a start that fails is the command's error.
+        if (!single) front.open();
+      },
       say,
       drainMs: graceMs,
       hookTimeoutMs: HOOK_TIMEOUT_MS,
@@ -269,10 +293,17 @@ export class Gateway {
     // The watcher's picture of --apps is taken before the first reconcile reads it: a package
     // copied in while the apps start is a change to it (taken after, it never was one).
     if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs);
-    // Every app that can start is up before the first request is answered.
-    await registry.reconcile();
-    // A version still being copied when the gateway starts is waited for, within a bound.
-    await registry.settled(START_SETTLE_LIMIT_MS);
+    const judged = (async () => {
+      await registry.reconcile();
+      // A version still being copied when the gateway starts is waited for, within a bound.
+      await registry.settled(START_SETTLE_LIMIT_MS);
+    })();
+    if (single) {
+      await judged;
+    } else if (!(await settlesWithin(judged, START_ANNOUNCE_LIMIT_MS))) {
+      const starting = registry.startingNames;
+      if (starting.length > 0) say(`still starting after ${START_ANNOUNCE_LIMIT_MS / 1000} s: ${starting.join(', ')}; the other apps serve, and requests for these wait for them`);
+    }
     const problem = single ? registry.problemOf() : null;
     // serve --reload waits for a fix instead, as it does for a breakage after start (issue 13, item 6).
     if (problem !== null && options.reload) {

@@ -23,6 +23,7 @@ import type { Backend } from './backend.js';
 import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-response.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
 import { OpenWebsockets } from './open-websockets.js';
+import { StartWaits } from './start-waits.js';
 import type { RequestRoute } from './request-route.js';
 import { Router, type RouteMatch } from './router.js';
 import { matchStatic, serveStatic } from './static-files.js';
@@ -45,6 +46,8 @@ export interface FrontOptions {
   trustProxy?: boolean | string[];
   /** Plain requests on the lean lane (lean-lane.ts); false: node:http reads every request. */
   leanLane?: boolean;
+  /** How long a request waits for its app's first version to start before a 503. */
+  startWaitMs?: number;
 }
 
 /** One app as the proxy routes to it: the version that serves, and the routes that lead there. */
@@ -75,12 +78,23 @@ interface Unrouted {
   close: boolean;
   /** A 503 that will pass: say when to try again. */
   retryAfter?: boolean;
+  /** The app whose first version is starting: the request may wait for it instead. */
+  starting?: string;
 }
 
 const kApp = Symbol('apppkg.upgradeApp');
 type UpgradeSocket = Socket & { [kApp]?: string };
 
+/** RefusedRoutes.code of an app whose first version is starting (the supervisor's STARTING). */
+const STARTING_CODE = 'starting';
+
 const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
+
+/**
+ * How long a request waits for its app's first version to start: as long as the import may
+ * take before the version is refused (START_TIMEOUT_MS), then 503 saying it still starts.
+ */
+const START_WAIT_MS = 60_000;
 
 /** How long a stop waits for websocket clients to answer their close frame before cutting them. */
 const WEBSOCKET_CLOSE_WAIT_MS = 2000;
@@ -96,6 +110,7 @@ export class Front {
   private readonly accessLog: AccessLog;
   private stopping = false;
   private readonly websockets = new OpenWebsockets();
+  private readonly startWaits: StartWaits;
   /**
    * Requests and upgrades that arrived before open(), or null once open: the listeners are
    * bound before the apps start (a busy port fails first, issue 13), and what comes meanwhile
@@ -110,6 +125,7 @@ export class Front {
   constructor(private readonly opts: FrontOptions) {
     this.trust = compileTrustProxy(opts.trustProxy);
     this.accessLog = new AccessLog(opts.accessLog);
+    this.startWaits = new StartWaits(opts.startWaitMs ?? START_WAIT_MS);
   }
 
   /**
@@ -136,6 +152,8 @@ export class Front {
       ...apps.flatMap((a) => a.routes.map((r) => ({ ...r, target: this.dispatchers.get(a.name)! }))),
       ...refused.flatMap((a) => a.routes.map((r) => ({ ...r, target: a }))),
     ]);
+    const starting = new Set(refused.filter((a) => a.code === STARTING_CODE).map((a) => a.name));
+    this.startWaits.settle((app) => starting.has(app));
   }
 
   /** Requests waiting for a free upstream of `app`. */
@@ -321,10 +339,21 @@ export class Front {
       res.end();
       return;
     }
+    this.routeRequest(req, res, tracked);
+  }
+
+  private routeRequest(req: IncomingMessage, res: ServerResponse, tracked: { app: string }): void {
     const routed = this.route(req);
     if ('status' in routed) {
-      const headers: Record<string, string> | undefined = routed.close ? { Connection: 'close' } : routed.retryAfter ? { 'Retry-After': '2' } : undefined;
-      sendError(res, routed.status, { detail: routed.detail, headers });
+      const answer = (): void => {
+        const headers: Record<string, string> | undefined = routed.close ? { Connection: 'close' } : routed.retryAfter ? { 'Retry-After': '2' } : undefined;
+        sendError(res, routed.status, { detail: routed.detail, headers });
+      };
+      if (routed.starting === undefined || this.stopping) return answer();
+      tracked.app = routed.starting;
+      // A client that left meanwhile is logged as gone already (track); nothing to send it.
+      const live = (then: () => void) => () => void (res.destroyed ? undefined : then());
+      this.startWaits.wait(routed.starting, live(() => this.routeRequest(req, res, tracked)), live(answer));
       return;
     }
     const { match, url, q } = routed;
@@ -359,7 +388,7 @@ export class Front {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };
       if (target === undefined) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
       // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
-      if (target.code === 'starting') return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true };
+      if (target.code === STARTING_CODE) return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true, starting: target.name };
       return { status: 503, detail: `${target.name} is not serving: it was refused (${target.code}); \`apppkg-gateway status\` says why`, close: false, retryAfter: true };
     }
     return { match: match as RouteMatch<AppDispatcher>, url, q };
@@ -394,9 +423,15 @@ export class Front {
       refuseUpgradeFor(socket, 'unavailable', 'the gateway is stopping');
       return;
     }
+    this.routeUpgrade(req, socket, head);
+  }
+
+  private routeUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const routed = this.route(req);
     if ('status' in routed) {
-      refuseUpgrade(socket, routed.status, routed.detail);
+      if (routed.starting === undefined || this.stopping) return refuseUpgrade(socket, routed.status, routed.detail);
+      const live = (then: () => void) => () => void (socket.destroyed ? undefined : then());
+      this.startWaits.wait(routed.starting, live(() => this.routeUpgrade(req, socket, head)), live(() => refuseUpgrade(socket, routed.status, routed.detail)));
       return;
     }
     const { match, url, q } = routed;
@@ -445,6 +480,7 @@ export class Front {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     this.open(); // what was held is answered (or refused) as stopping, not left hanging
+    this.startWaits.giveUpAll();
     for (const server of this.servers) server.close();
     for (const server of this.servers) server.closeIdleConnections();
     for (const lane of this.lanes) lane.close();

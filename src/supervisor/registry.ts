@@ -9,14 +9,15 @@
 // Removing the newest version rolls back the same way; restart() replaces a serving version
 // with a fresh instance of itself the same way (serve --reload, the admin's restart), and
 // rollback() serves the version below the serving one, keeping the one it left out of rotation
-// until a file in it changes. One reconcile runs at a time. Each app keeps a short history of
-// these events for status.
+// until a file in it changes. One reconcile runs at a time, judging a few apps at once, each
+// published as soon as it is judged. Each app keeps a short history of these events for status.
 // Each description is read once, by the source, and that value is what the instance runs.
 // The environment file as last read is the registry's too: useEnvironment() replaces it and
 // restarts the apps it names, the way restart() does.
 // A version taken out of rotation drains for `drainMs`: its requests finish, its websockets stay
 // open until then (then 1012), and status counts them under that version.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { BrokenPackageStatus } from '../admin/status-types.js';
 import { resolveApp, type AppContext, type RunMode } from '../app-context.js';
@@ -103,6 +104,13 @@ export interface RegistryOptions {
   /** --max-workers: Python workers of every app together (idle apps sleep to make room). */
   maxWorkers?: number;
 }
+
+/**
+ * Apps judged at once in a reconcile. Starting one is mostly its interpreter importing, bound
+ * by the CPU, so more than the cores gains little; at least four, so that a few imports that
+ * hang until the start deadline leave room for the rest.
+ */
+const START_CONCURRENCY = Math.max(4, availableParallelism());
 
 /** A version refused with this code is tried again by itself: the server, not the app, failed. */
 const SERVICE_UNAVAILABLE = 'APPPKG_SERVICE_UNAVAILABLE';
@@ -270,12 +278,23 @@ export class Registry {
       record.versions = app.versions;
       return record;
     });
-    // Apps new here answer "starting" at their URLs from now on, while the apps before them start.
+    // Apps new here answer "starting" at their URLs from now on (the proxy holds their requests).
     if (found) this.publish();
-    for (const record of records) {
-      if (this.stopped) return;
-      await this.converge(record);
-    }
+    // A few at a time: an app whose import takes 20 s, or hangs until the start deadline, does
+    // not hold back the others' first answer; each is published as soon as it is judged.
+    const queue = [...records];
+    const convergeNext = async (): Promise<void> => {
+      for (let record = queue.shift(); record !== undefined && !this.stopped; record = queue.shift()) {
+        try {
+          await this.converge(record);
+        } catch (err) {
+          this.opts.say(reconcileFailure(err));
+        }
+        if (!this.stopped) this.publish();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, queue.length) }, convergeNext));
+    if (this.stopped) return;
     for (const [name, record] of this.records) {
       if (present.has(name) || this.stopped) continue;
       if (record.serving && brokenDirs.has(record.serving.desc.dir)) {
@@ -424,6 +443,7 @@ export class Registry {
         threads: this.opts.threads,
         history: record.history,
         budget: this.budget ?? undefined,
+        stop: this.stopping.signal,
       });
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;
@@ -507,6 +527,14 @@ export class Registry {
   /** Is `name` served by some version now? */
   serves(name: string): boolean {
     return this.records.get(name)?.serving != null;
+  }
+
+  /** The apps whose first version is still starting (or settling), sorted. */
+  get startingNames(): string[] {
+    return this.names.filter((name) => {
+      const record = this.records.get(name)!;
+      return record.serving === null && record.problem === null;
+    });
   }
 
   /** The names of the apps, sorted. */

@@ -18,6 +18,8 @@ export interface StartAppOptions {
   history?: AppHistory;
   /** --max-workers: asked for room when the app wakes. */
   budget?: WorkerBudget;
+  /** Aborted when the gateway stops: a start under way (an import that hangs) is stopped then. */
+  stop?: AbortSignal;
 }
 
 export const DEFAULT_WORKERS = 2;
@@ -68,7 +70,10 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     idleTimeoutMs: (o.idleTimeout ?? 0) * 1000,
     budget: opts.budget,
   });
+  const stopStarting = (): void => void instance.stop(0);
+  opts.stop?.addEventListener('abort', stopStarting, { once: true });
   try {
+    if (opts.stop?.aborted) stopStarting();
     await instance.start();
   } catch (err) {
     log.end();
@@ -76,6 +81,8 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     // the error need not carry it to the terminal once more (run-loop's printAppError).
     if (opts.echoLogs && isGatewayError(err)) delete err.details.traceback;
     throw err;
+  } finally {
+    opts.stop?.removeEventListener('abort', stopStarting);
   }
   return instance;
 }

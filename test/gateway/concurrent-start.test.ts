@@ -1,0 +1,105 @@
+// The gateway's start: apps start a few at a time, and each answers as soon as it serves. An
+// app whose import is slow, or hangs, once held back every other app's first answer, and the
+// "listening on" line, by its import's time (up to the 60 s start deadline).
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import getPort from 'get-port';
+import { request } from 'undici';
+import { EXAMPLES, assertNoOrphans, childPids, startCli, tempDir, waitFor } from '../helpers/process.js';
+
+const test = suite('the gateway starting many apps');
+const work = tempDir('apppkg-concurrent-start-');
+test.after(() => work.remove());
+
+function slowApp(apps: string, name: string, code: string): void {
+  mkdirSync(join(apps, name), { recursive: true });
+  writeFileSync(join(apps, name, 'app.yaml'), 'platform: python, wsgi\napp: main:application\n');
+  writeFileSync(join(apps, name, 'main.py'), code);
+}
+
+const SLOW_THEN_SERVES = `import time\ntime.sleep(8)\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"slow"]\n`;
+
+test('an app that serves answers while another still imports (8 s), and a request for that one waits for it', async () => {
+  const apps = join(work.path, 'apps');
+  slowApp(apps, 'slow', SLOW_THEN_SERVES);
+  cpSync(join(EXAMPLES, 'hello'), join(apps, 'hello'), { recursive: true });
+  const port = await getPort();
+  const url = `http://127.0.0.1:${port}`;
+  const starting = startCli(['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  starting.catch(() => {}); // awaited below
+  try {
+    // A request for slow, sent first, is held until slow serves; hello serves meanwhile.
+    const slow = waitFor(() => request(`${url}/slow/`).catch(() => undefined), 30_000, 'the listener').then(async (res) => ({ status: res.statusCode, text: await res.body.text(), at: Date.now() }));
+    const hello = await waitFor(async () => {
+      const res = await request(`${url}/hello/`).catch(() => null);
+      const text = await res?.body.text();
+      return res?.statusCode === 200 ? text : undefined;
+    }, 30_000, 'hello to serve');
+    const helloAt = Date.now();
+    assert.is(hello, 'Hello, world!\n');
+    // Not a 503 to retry: slow's answer, once its import is done, seconds after hello's.
+    const answer = await slow;
+    assert.is(answer.status, 200);
+    assert.is(answer.text, 'slow');
+    assert.ok(answer.at - helloAt > 1000, `slow answered ${answer.at - helloAt} ms after hello`);
+    const gw = await starting;
+    await gw.stop();
+  } finally {
+    (await starting.catch(() => null))?.child.kill('SIGKILL');
+  }
+});
+
+test('an import that hangs does not hold back the others, nor "listening on" past 10 s; it is named, and stopped with the gateway', async () => {
+  const apps = join(work.path, 'apps-hang');
+  slowApp(apps, 'hangs', 'import time\ntime.sleep(600)\n');
+  cpSync(join(EXAMPLES, 'hello'), join(apps, 'hello'), { recursive: true });
+  const began = Date.now();
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state-hang'), '--access-log', 'off', '--settle', '0'], { ms: 40_000 });
+  try {
+    const took = Date.now() - began;
+    assert.ok(took < 30_000, `listening after ${took} ms`);
+    assert.match(gw.output(), /still starting after 10 s: hangs; the other apps serve, and requests for these wait for them/);
+    const res = await request(`${gw.url}/hello/`);
+    assert.is(res.statusCode, 200);
+    await res.body.dump();
+    // Its request waits; the gateway's stop answers it (503) rather than leaving it hanging.
+    const pids = await childPids(gw.child.pid!);
+    const waiting = request(`${gw.url}/hangs/`).then(async (r) => ({ status: r.statusCode, text: await r.body.text() }));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(await gw.stop(), 0);
+    const answer = await waiting;
+    assert.is(answer.status, 503);
+    assert.match(answer.text, /hangs is starting/);
+    await assertNoOrphans(pids);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a request waiting for an app whose start then fails gets the refusal, at once', async () => {
+  const apps = join(work.path, 'apps-fails');
+  cpSync(join(EXAMPLES, 'hello'), join(apps, 'hello'), { recursive: true });
+  const port = await getPort();
+  const starting = startCli(['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state-fails'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0.5']);
+  const gw = await starting;
+  try {
+    slowApp(apps, 'fails', 'import time\ntime.sleep(3)\nraise RuntimeError("no database")\n');
+    await waitFor(async () => {
+      const res = await request(`${gw.url}/fails/`, { headersTimeout: 200 }).catch(() => null);
+      await res?.body.dump();
+      return res === null || undefined; // held: the request did not come back within 200 ms
+    }, 20_000, 'a request for fails to be held');
+    const began = Date.now();
+    const res = await request(`${gw.url}/fails/`);
+    const text = await res.body.text();
+    assert.is(res.statusCode, 503, text);
+    assert.match(text, /fails is not serving: it was refused \(APPPKG_APP_IMPORT_FAILED\)/);
+    assert.ok(Date.now() - began < 10_000);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test.run();
