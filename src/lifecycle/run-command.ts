@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { commandEnvironment } from '../environment/app-env.js';
-import { guardGroup, killTree, signalGroup } from '../supervisor/process-group.js';
+import { guardGroup, killTree, newTreeMark, signalGroup, signalMarked, TREE_MARK } from '../supervisor/process-group.js';
 
 /** How long, after the child exits, its piped output may take to reach EOF. */
 const OUTPUT_DRAIN_MS = 2_000;
@@ -61,16 +61,17 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
   return new Promise((resolve) => {
     const background = spec.background;
     let settled = false;
+    const mark = background ? newTreeMark() : null;
     const child = spawn(file, args, {
       cwd: spec.cwd,
-      env: spec.env,
+      env: mark === null ? spec.env : { ...spec.env, [TREE_MARK]: mark },
       stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',
       uid: spec.uid,
       gid: spec.gid,
       // A foreground command stays in the terminal's group, which sends it ^C itself.
       detached: background !== undefined,
     });
-    const guard = background && child.pid !== undefined ? guardGroup(child.pid) : null;
+    const guard = mark !== null && child.pid !== undefined ? guardGroup(child.pid, mark) : null;
     let killTimer: NodeJS.Timeout | null = null;
     const stop = () => {
       if (child.pid === undefined || settled) return;
@@ -108,9 +109,10 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
       if (drainTimer) clearTimeout(drainTimer);
       if (killTimer) clearTimeout(killTimer);
       background?.stop.removeEventListener('abort', stop);
-      // What the command left in its group (a daemon it started) goes with it.
+      // What the command left in its group, or started with setsid (a daemon), goes with it.
       if (child.pid !== undefined && background) signalGroup(child.pid, 'SIGKILL');
       guard?.release();
+      const swept = mark === null ? Promise.resolve() : signalMarked(mark, 'SIGKILL');
       for (const s of signals) process.off(s, onSignal);
       if (out) {
         // Nothing reaches `output` once we have resolved (its owner may end it), and a pipe a
@@ -118,7 +120,7 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
         child.stdout!.off('data', forwardOutput).destroy();
         child.stderr!.off('data', forwardOutput).destroy();
       }
-      resolve(status);
+      void swept.finally(() => resolve(status));
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
       (out ?? process.stderr).write(`apppkg-gateway: cannot run ${file}: ${err.code ?? err.message}\n  fix: check the command name and that it is on the app's PATH\n`);

@@ -2,10 +2,11 @@
 // (a terminal's Ctrl-C reaches the gateway only, and the group reaches grandchildren that
 // tree-kill cannot find once their parent has exited), stopped the one way every process
 // here is stopped: SIGTERM (and SIGCONT, so that a stopped process can act on it), a bounded
-// wait, then SIGKILL to the tree and the group. Whatever it leaves in its group goes with it.
+// wait, then SIGKILL to the tree and the group. Whatever it leaves in its group goes with it,
+// and a guarded child's daemons that left the group (setsid) too: they carry its mark.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { delay, guardGroup, killTree, signalGroup, type GroupGuard } from './process-group.js';
+import { delay, guardGroup, killTree, newTreeMark, signalGroup, signalMarked, TREE_MARK, type GroupGuard } from './process-group.js';
 
 export interface ChildSpec {
   file: string;
@@ -24,7 +25,8 @@ export interface ChildSpec {
   termGroup: boolean;
   /**
    * A guard process ends the group if the gateway dies without stopping it: a command process,
-   * and a worker's own children (the worker itself dies with the gateway by PDEATHSIG).
+   * and a worker's own children (the worker itself dies with the gateway by PDEATHSIG). A
+   * guarded child's tree is marked (process-group.ts), so that its daemons end with it too.
    */
   guard: boolean;
 }
@@ -44,16 +46,17 @@ export class Child extends EventEmitter {
   constructor(spec: ChildSpec) {
     super();
     this.termGroup = spec.termGroup;
+    const mark = spec.guard ? newTreeMark() : null;
     const child = spawn(spec.file, spec.args, {
       cwd: spec.cwd,
-      env: spec.env,
+      env: mark === null ? spec.env : { ...spec.env, [TREE_MARK]: mark },
       stdio: spec.stdio,
       detached: true,
       uid: spec.uid,
       gid: spec.gid,
     });
     this.process = child;
-    this.guard = spec.guard && child.pid !== undefined ? guardGroup(child.pid) : null;
+    this.guard = mark !== null && child.pid !== undefined ? guardGroup(child.pid, mark) : null;
     this.exitPromise = new Promise<void>((resolve) => {
       const ended = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.exitedFlag) return;
@@ -62,7 +65,9 @@ export class Child extends EventEmitter {
         this.exitSignal = signal;
         if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
         this.guard?.release();
-        resolve();
+        // Gone once its daemons are: a gateway that stops right after must not leave them.
+        if (mark === null) resolve();
+        else void signalMarked(mark, 'SIGKILL').finally(resolve);
         this.emit('exit', code, signal);
       };
       child.once('exit', ended);

@@ -1,9 +1,58 @@
 // Signals for a child spawned `detached` (the leader of its own process group): the group
 // reaches grandchildren that tree-kill cannot find once their parent has exited, tree-kill
-// reaches those that moved to a group of their own.
+// reaches those that moved to a group of their own. Neither reaches a daemon that left the
+// group with setsid() (subprocess.Popen(start_new_session=True), a double fork) once its parent
+// is gone: a guarded tree is marked instead, an environment variable its every process inherits,
+// and what carries the mark is found in /proc when the tree ends.
 import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
+
+/** The variable that marks a guarded tree's processes (SPEC 4: no orphan processes, ever). */
+export const TREE_MARK = 'APPPKG_TREE';
+
+let marks = 0;
+
+/** A mark no other tree of any gateway on this host carries. */
+export function newTreeMark(): string {
+  return `${process.pid}.${Date.now().toString(36)}.${++marks}`;
+}
+
+/**
+ * Sends `signal` to every process of this host whose environment carries `mark` (one it may
+ * read: ours, or any when root). The scan reads /proc once; a process that cleared its
+ * environment is out of reach.
+ */
+export async function signalMarked(mark: string, signal: NodeJS.Signals): Promise<void> {
+  if (process.platform !== 'linux') return;
+  const needle = Buffer.from(`${TREE_MARK}=${mark}\0`);
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return;
+  }
+  await Promise.all(
+    entries.map(async (entry) => {
+      if (!/^\d+$/.test(entry)) return;
+      let environ: Buffer;
+      try {
+        environ = await readFile(`/proc/${entry}/environ`);
+      } catch {
+        return; // gone meanwhile, or another user's
+      }
+      const at = environ.indexOf(needle);
+      if (at === 0 || (at > 0 && environ[at - 1] === 0)) {
+        try {
+          process.kill(Number(entry), signal);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }),
+  );
+}
 
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -25,15 +74,24 @@ export interface GroupGuard {
 }
 
 /**
- * Ends the group `pgid` if the gateway dies without stopping it (SIGKILL, a crash): a tiny
- * shell, in a group of its own, blocks reading a pipe whose other end only we hold; the
- * kernel closes it however we die, and the shell then sends the group SIGTERM (and SIGCONT,
- * so that a stopped process can act on it, as systemd does), and SIGKILL 5 s later. A command
- * process has nothing else to notice; a worker notices its link closing, and the kernel kills
- * a stopped one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
+ * Ends the group `pgid`, and the processes marked `mark`, if the gateway dies without stopping
+ * them (SIGKILL, a crash): a tiny shell, in a group of its own, blocks reading a pipe whose
+ * other end only we hold; the kernel closes it however we die, and the shell then sends them
+ * SIGTERM (and SIGCONT, so that a stopped process can act on it, as systemd does), and SIGKILL
+ * 5 s later. A command process has nothing else to notice; a worker notices its link closing,
+ * and the kernel kills a stopped one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
+ * The shell's own environment is not marked, so its grep does not find itself.
  */
-export function guardGroup(pgid: number): GroupGuard {
-  const guard = spawn('/bin/sh', ['-c', 'read _; kill -TERM -$0 2>/dev/null; kill -CONT -$0 2>/dev/null; sleep 5; kill -KILL -$0 2>/dev/null', String(pgid)], {
+export function guardGroup(pgid: number, mark?: string): GroupGuard {
+  const script = [
+    'read _',
+    // The marked processes' pids, from the environ files that hold the mark as a whole entry.
+    `marked() { [ -n "$1" ] && grep -lzxF "${TREE_MARK}=$1" /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,'; }`,
+    'kill -TERM -$0 $(marked "$1") 2>/dev/null; kill -CONT -$0 $(marked "$1") 2>/dev/null',
+    'sleep 5',
+    'kill -KILL -$0 $(marked "$1") 2>/dev/null',
+  ].join('\n');
+  const guard = spawn('/bin/sh', ['-c', script, String(pgid), mark ?? ''], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
   });

@@ -1,0 +1,97 @@
+// No orphan processes, ever (SPEC 4), daemons included: a process that leaves its worker's
+// process group with setsid() (subprocess.Popen(start_new_session=True), the double fork of
+// a classic daemon, `setsid` in a hook) escaped every group signal and outlived the gateway,
+// stopped or SIGKILLed. Each guarded tree is now marked (process-group.ts).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writePackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, isAlive, startCli, tempDir, waitFor } from '../helpers/process.js';
+
+const test = suite('daemons an app starts');
+const work = tempDir('apppkg-daemons-');
+test.after(() => work.remove());
+
+/** An app whose every worker starts two daemons at import, and whose install hook starts a third; each writes its pid to `pidFile`. */
+function daemonApp(apps: string, pidFile: string): void {
+  writePackage(apps, 'spawner', {
+    'app.yaml': `platform: python, wsgi\napp: main:application\ncommands:\n  install: setsid sh -c 'echo $$ >> ${pidFile}; exec sleep 600' </dev/null >/dev/null 2>&1 & while [ ! -s ${pidFile} ]; do sleep 0.05; done\n`,
+    'main.py': `import os, subprocess
+
+PIDS = ${JSON.stringify(pidFile)}
+
+def note(pid):
+    with open(PIDS, "a") as f:
+        f.write(f"{pid}\\n")
+
+# A session of its own, its parent the worker.
+note(subprocess.Popen(["sleep", "600"], start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)
+
+# The classic daemon: fork, setsid, fork again, the middle one exits; init is its parent.
+r, w = os.pipe()
+middle = os.fork()
+if middle == 0:
+    os.setsid()
+    if os.fork() == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.write(w, str(os.getpid()).encode())
+        os.execvp("sleep", ["sleep", "600"])
+    os._exit(0)
+os.close(w)
+os.waitpid(middle, 0)
+note(os.read(r, 32).decode())
+os.close(r)
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+`,
+  });
+}
+
+function daemonPids(pidFile: string): number[] {
+  return readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
+}
+
+for (const [how, end] of [
+  ['stopped (SIGTERM)', 'SIGTERM'],
+  ['SIGKILLed', 'SIGKILL'],
+] as const) {
+  test(`a gateway ${how} leaves none of the daemons its workers started; a hook's end with the hook`, async () => {
+    const dir = join(work.path, end);
+    const apps = join(dir, 'apps');
+    const pidFile = join(dir, 'pids');
+    daemonApp(apps, pidFile);
+    const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+    let pids: number[] = [];
+    try {
+      // Two workers, two daemons each, and the install hook's.
+      pids = await waitFor(() => {
+        const found = daemonPids(pidFile);
+        return found.length >= 5 ? found : undefined;
+      }, 20_000, 'five daemons').catch((err) => {
+        throw new Error(`${(err as Error).message}\n${readFileSync(pidFile, 'utf8')}\n${gw.output()}`);
+      });
+      // The hook ran first: its daemon ended with the hook, as the rest of its group did.
+      await assertNoOrphans([pids[0]], 5_000);
+      assert.ok(pids.slice(1).every(isAlive), "the workers' daemons run while the gateway does");
+      if (end === 'SIGKILL') gw.child.kill('SIGKILL');
+      else assert.is(await gw.stop(), 0);
+      await assertNoOrphans(pids, 15_000);
+    } finally {
+      await gw.stop();
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone, as it should be
+        }
+      }
+    }
+  });
+}
+
+test.run();
