@@ -690,6 +690,21 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * A system error as a message's reason, its code said once: Node's fs errors already begin with
+ * their code ("ENOTDIR: not a directory, mkdir '/x'"), so `${code}: ${message}` said it twice.
+ * When the error is about `named`, the path the message names already, the ", mkdir '/x'" tail
+ * is left out; about another path (a file deep in a copied tree), it stays.
+ */
+export function systemErrorReason(err: unknown, named?: string): string {
+  if (!(err instanceof Error)) return String(err);
+  const e = err as NodeJS.ErrnoException;
+  if (!e.code) return e.message;
+  let words = e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message;
+  if (named !== undefined && e.path === named && e.syscall) words = words.replace(`, ${e.syscall} '${e.path}'`, '');
+  return `${e.code}: ${words}`;
+}
+
 export function isGatewayError(err: unknown): err is GatewayError {
   return err instanceof Error && typeof (err as GatewayError).code === 'string' && (err as GatewayError).code.startsWith('APPPKG_');
 }

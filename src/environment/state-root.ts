@@ -5,7 +5,7 @@
 import { chmod, chown, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GatewayError } from '../errors.js';
+import { GatewayError, systemErrorReason } from '../errors.js';
 
 export interface StateRootOptions {
   /** --state-dir, when given. */
@@ -79,8 +79,7 @@ export async function ensureDir(dir: string, mode: number, owner?: Owner, forceM
     if (forceMode || created !== undefined) await chmod(dir, mode);
     if (owner) await chown(dir, owner.uid, owner.gid);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dir, reason: e.code ? `${e.code}: ${e.message}` : String(err), cause: err });
+    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dir, reason: systemErrorReason(err, dir), cause: err });
   }
 }
 
