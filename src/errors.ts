@@ -233,9 +233,15 @@ export const ERROR_CODES = {
     example: { file: '/etc/apppkg/environment.yaml' },
   },
   APPPKG_STATE_DIR_FAILED: {
-    summary: 'The app\'s data, log or tmp directory under the state root could not be created or set up.',
+    summary: 'The state root, or an app\'s data, log or tmp directory under it, could not be created or set up (a file where a directory goes, no permission, a read-only file system). The gateway checks its state root before it listens.',
     message: (d) => `cannot prepare ${str(d.path)}: ${str(d.reason)}`,
-    hint: () => 'choose a writable state root with --state-dir or APPPKG_STATE_DIR',
+    hint: (d) => {
+      const elsewhere = 'choose a writable state root with --state-dir or APPPKG_STATE_DIR';
+      if (d.blocker) return `${str(d.blocker)} is a file, not a directory: move it away, or ${elsewhere}`;
+      if (d.errno === 'EACCES' || d.errno === 'EPERM') return `the user the gateway runs as may not write there: give it the directory (chown), or ${elsewhere}`;
+      if (d.errno === 'EROFS') return `the file system is mounted read-only: ${elsewhere}`;
+      return elsewhere;
+    },
     exitStatus: 1,
     example: { path: '/var/lib/apppkg-gateway/blog/data', reason: 'EACCES: permission denied' },
   },

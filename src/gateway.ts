@@ -12,7 +12,7 @@ import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment, type RunMode } from './app-context.js';
 import { setProbeCacheDir } from './environment/interpreters.js';
-import { resolveStateRoot } from './environment/state-root.js';
+import { prepareStateRoot, resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
 import { packageVersion } from './package-version.js';
 import { toAddr, type ListenAddress } from './net/address.js';
@@ -169,7 +169,9 @@ export class Gateway {
     // start probes none.
     const frontModule = import('./proxy/front.js');
     frontModule.catch(() => {}); // awaited below; a failure is thrown there, not unhandled here
-    setProbeCacheDir(join(resolveStateRoot({ flag: options.stateDir }), 'cache'));
+    const stateRoot = resolveStateRoot({ flag: options.stateDir });
+    await prepareStateRoot(stateRoot);
+    setProbeCacheDir(join(stateRoot, 'cache'));
     const hostEnv = await loadHostEnvironment(options.environment);
     const graceMs = options.graceMs ?? 30_000;
     const metrics = new GatewayMetrics();
@@ -291,7 +293,7 @@ export class Gateway {
       try {
         const { MailService } = await import('./mail/mail-service.js');
         gateway.mail = await MailService.start({
-          config: hostEnv.mail, stateRoot: resolveStateRoot({ flag: options.stateDir }), listenerUrl: urls[0], routes: () => gateway!.mailRoutes(), say,
+          config: hostEnv.mail, stateRoot, listenerUrl: urls[0], routes: () => gateway!.mailRoutes(), say,
         });
         metrics.setMailProvider(() => gateway!.mail?.status() ?? null);
       } catch (err) {
