@@ -63,6 +63,16 @@ export const ERROR_CODES = {
     exitStatus: 2,
     example: { key: '--listen', found: 'localhost:http' },
   },
+  APPPKG_ADDR_TWICE: {
+    summary: 'Two listeners are given the same address (`--listen P --listen P`, `--admin` on a `--listen` address), or a wildcard host and another on the same port: the second could not listen, and it is not another process that holds the address.',
+    message: (d) => (d.same ? `${str(d.second)} ${str(d.address)} ${d.first === d.second ? 'is given twice' : `is the ${str(d.first)} address too`}` : `${str(d.second)} ${str(d.address)} overlaps ${str(d.first)} ${str(d.other)}: ${str(d.why)}`),
+    hint: (d) =>
+      str(d.second) === '--admin' || str(d.first) === '--admin'
+        ? 'give --admin an address of its own (default 127.0.0.1:8099): the admin listener is never the public one'
+        : `give each ${str(d.second)} an address of its own, or drop the repeated one`,
+    exitStatus: 2,
+    example: { first: '--listen', second: '--listen', address: '127.0.0.1:8000', same: true },
+  },
   APPPKG_TRUST_PROXY_INVALID: {
     summary: 'An entry of `--trust-proxy=ADDR,...` is not an IP address, a CIDR range (`10.0.0.0/8`) or `loopback`; `--trust-proxy` alone trusts every peer.',
     message: (d) => `--trust-proxy: expected IP addresses, CIDR ranges or "loopback", found ${JSON.stringify(d.found)}`,

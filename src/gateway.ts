@@ -15,7 +15,7 @@ import { setProbeCacheDir } from './environment/interpreters.js';
 import { prepareStateRoot, resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
 import { packageVersion } from './package-version.js';
-import { toAddr, type ListenAddress } from './net/address.js';
+import { addressesOverlap, formatAddr, toAddr, type ListenAddress } from './net/address.js';
 import type { UnixSocketOptions } from './net/listen.js';
 import { compileTrustProxy } from './proxy/forwarded-headers.js';
 import type { Front, PublishedApp } from './proxy/front.js';
@@ -97,6 +97,24 @@ function unavailableWhileBroken(problem: GatewayError): string {
   return `the app could not start (${problem.message}); serve --reload is waiting for a fix: see its terminal`;
 }
 
+/**
+ * Two listeners on one address: the second's bind failed with EADDRINUSE, reported as "another
+ * process listens" when it was our own first one. Said as the usage error it is, before any bind.
+ */
+function checkAddressesApart(listeners: Array<{ addr: ListenAddress; flag: string }>): void {
+  listeners.forEach(({ addr, flag }, i) => {
+    const earlier = listeners.slice(0, i).find((l) => addressesOverlap(l.addr, addr));
+    if (earlier === undefined) return;
+    const address = formatAddr(addr);
+    const other = formatAddr(earlier.addr);
+    const wild = [earlier.addr, addr].find((a) => a.kind === 'tcp' && (a.host === '0.0.0.0' || a.host === '::'));
+    throw new GatewayError('APPPKG_ADDR_TWICE', {
+      first: earlier.flag, second: flag, address, other, same: address === other,
+      why: wild?.kind === 'tcp' ? `${wild.host} takes port ${wild.port} on every ${wild.host === '::' ? '' : 'IPv4 '}address of this host` : 'the same socket',
+    });
+  });
+}
+
 const sayOnStderr = (line: string): void => {
   process.stderr.write(`apppkg-gateway: ${line}\n`);
 };
@@ -163,6 +181,7 @@ export class Gateway {
     const adminAddr = adminOption === false ? null : toAddr(adminOption, '--admin');
     const adminToken = options.adminTokenFile === undefined ? null : readAdminToken(options.adminTokenFile, say);
     if (adminAddr !== null) checkAdminAddress(adminAddr, adminToken);
+    checkAddressesApart([...listen.map((addr) => ({ addr, flag: listenFlag })), ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: '--admin' }])]);
     compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
     // Start-up order (issue 11, "the front's own cost"): the proxy's modules load while the host
     // environment is read, and interpreters' answers are kept under the state root so a second
