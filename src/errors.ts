@@ -255,6 +255,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { path: '/var/lib/apppkg-gateway/blog/data', reason: 'EACCES: permission denied' },
   },
+  APPPKG_STATE_ROOT_IN_USE: {
+    summary: 'Another gateway (`--apps`) runs on the same state root: two would share its apps\' data, logs and tmp. The second refuses before it listens or starts any app; serve, check, run and install run beside a gateway and take no lock.',
+    message: (d) => `the state root ${str(d.root)} is in use by the gateway with pid ${str(d.pid)}`,
+    hint: (d) => `stop that gateway (\`kill ${str(d.pid)}\`), or give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
+    exitStatus: 1,
+    example: { root: '/var/lib/apppkg-gateway', pid: 4242, lock: '/var/lib/apppkg-gateway/gateway.lock' },
+  },
   APPPKG_PY_NO_INTERPRETER: {
     summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter does not); the message lists those found.',
     message: (d) => `python: no interpreter satisfies ${JSON.stringify(d.specifier)}${d.reasonDeb ? ' on the system interpreter (deb packages are listed)' : ''}; found ${str(d.foundList) || 'none'}`,

@@ -13,6 +13,7 @@ import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment, type RunMode } from './app-context.js';
 import { setProbeCacheDir } from './environment/interpreters.js';
 import { prepareStateRoot, resolveStateRoot } from './environment/state-root.js';
+import { lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { GatewayError } from './errors.js';
 import { packageVersion } from './package-version.js';
 import { addressesOverlap, formatAddr, toAddr, type ListenAddress } from './net/address.js';
@@ -119,6 +120,19 @@ const sayOnStderr = (line: string): void => {
   process.stderr.write(`apppkg-gateway: ${line}\n`);
 };
 
+/** What Gateway.start has checked and worked out before it opens the gateway. */
+interface CheckedStart {
+  single: boolean;
+  dir: string;
+  mode: RunMode;
+  say: (line: string) => void;
+  listenFlag: string;
+  listen: ListenAddress[];
+  adminAddr: ListenAddress | null;
+  adminToken: string | null;
+  stateRoot: string;
+}
+
 /** How long a version's directory must not change before it is judged (--settle). */
 export const DEFAULT_SETTLE_MS = 1000;
 /** How long the start waits for versions still being copied before it answers requests. */
@@ -143,6 +157,8 @@ export class Gateway {
   /** Keys that options decide over the environment file (serve --workers). */
   private fixedKeys: Array<'workers' | 'threads'> = [];
   private say: (line: string) => void = sayOnStderr;
+  /** The state root's lock (`apps` only), released once every app has stopped. */
+  private lock: StateRootLock | null = null;
   /** The reload under way, if any: the next one waits for it. */
   private reloading: Promise<unknown> = Promise.resolve();
 
@@ -183,13 +199,29 @@ export class Gateway {
     if (adminAddr !== null) checkAdminAddress(adminAddr, adminToken);
     checkAddressesApart([...listen.map((addr) => ({ addr, flag: listenFlag })), ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: '--admin' }])]);
     compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
+    const stateRoot = resolveStateRoot({ flag: options.stateDir });
+    await prepareStateRoot(stateRoot);
+    // Before anything listens or starts. `app` (serve) takes no lock: every serve of every app
+    // shares the default root, one apps/NAME each, and two at once on a laptop must keep working.
+    const lock = single ? null : await lockStateRoot(stateRoot);
+    try {
+      const gateway = await Gateway.open(options, { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot });
+      gateway.lock = lock;
+      return gateway;
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+  }
+
+  /** start() once the options are checked and the state root is this gateway's. */
+  private static async open(options: GatewayOptions, checked: CheckedStart): Promise<Gateway> {
+    const { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot } = checked;
     // Start-up order (issue 11, "the front's own cost"): the proxy's modules load while the host
     // environment is read, and interpreters' answers are kept under the state root so a second
     // start probes none.
     const frontModule = import('./proxy/front.js');
     frontModule.catch(() => {}); // awaited below; a failure is thrown there, not unhandled here
-    const stateRoot = resolveStateRoot({ flag: options.stateDir });
-    await prepareStateRoot(stateRoot);
     setProbeCacheDir(join(stateRoot, 'cache'));
     const hostEnv = await loadHostEnvironment(options.environment);
     const graceMs = options.graceMs ?? 30_000;
@@ -470,6 +502,7 @@ export class Gateway {
       await this.admin?.close();
       await this.front.stop(this.graceMs);
       await this.registry.stop(5000);
+      await this.lock?.release();
     })();
     return this.stopping;
   }
