@@ -63,6 +63,16 @@ export const ERROR_CODES = {
     exitStatus: 2,
     example: { key: '--listen', found: 'localhost:http' },
   },
+  APPPKG_ADDR_TWICE: {
+    summary: 'Two listeners are given the same address (`--listen P --listen P`, `--admin` on a `--listen` address), or a wildcard host and another on the same port: the second could not listen, and it is not another process that holds the address.',
+    message: (d) => (d.same ? `${str(d.second)} ${str(d.address)} ${d.first === d.second ? 'is given twice' : `is the ${str(d.first)} address too`}` : `${str(d.second)} ${str(d.address)} overlaps ${str(d.first)} ${str(d.other)}: ${str(d.why)}`),
+    hint: (d) =>
+      str(d.second) === '--admin' || str(d.first) === '--admin'
+        ? 'give --admin an address of its own (default 127.0.0.1:8099): the admin listener is never the public one'
+        : `give each ${str(d.second)} an address of its own, or drop the repeated one`,
+    exitStatus: 2,
+    example: { first: '--listen', second: '--listen', address: '127.0.0.1:8000', same: true },
+  },
   APPPKG_TRUST_PROXY_INVALID: {
     summary: 'An entry of `--trust-proxy=ADDR,...` is not an IP address, a CIDR range (`10.0.0.0/8`) or `loopback`; `--trust-proxy` alone trusts every peer.',
     message: (d) => `--trust-proxy: expected IP addresses, CIDR ranges or "loopback", found ${JSON.stringify(d.found)}`,
@@ -233,11 +243,24 @@ export const ERROR_CODES = {
     example: { file: '/etc/apppkg/environment.yaml' },
   },
   APPPKG_STATE_DIR_FAILED: {
-    summary: 'The app\'s data, log or tmp directory under the state root could not be created or set up.',
+    summary: 'The state root, or an app\'s data, log or tmp directory under it, could not be created or set up (a file where a directory goes, no permission, a read-only file system). The gateway checks its state root before it listens.',
     message: (d) => `cannot prepare ${str(d.path)}: ${str(d.reason)}`,
-    hint: () => 'choose a writable state root with --state-dir or APPPKG_STATE_DIR',
+    hint: (d) => {
+      const elsewhere = 'choose a writable state root with --state-dir or APPPKG_STATE_DIR';
+      if (d.blocker) return `${str(d.blocker)} is a file, not a directory: move it away, or ${elsewhere}`;
+      if (d.errno === 'EACCES' || d.errno === 'EPERM') return `the user the gateway runs as may not write there: give it the directory (chown), or ${elsewhere}`;
+      if (d.errno === 'EROFS') return `the file system is mounted read-only: ${elsewhere}`;
+      return elsewhere;
+    },
     exitStatus: 1,
     example: { path: '/var/lib/apppkg-gateway/blog/data', reason: 'EACCES: permission denied' },
+  },
+  APPPKG_STATE_ROOT_IN_USE: {
+    summary: 'Another gateway (`--apps`) runs on the same state root: two would share its apps\' data, logs and tmp. The second refuses before it listens or starts any app; serve, check, run and install run beside a gateway and take no lock.',
+    message: (d) => `the state root ${str(d.root)} is in use by the gateway with pid ${str(d.pid)}`,
+    hint: (d) => `stop that gateway (\`kill ${str(d.pid)}\`), or give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
+    exitStatus: 1,
+    example: { root: '/var/lib/apppkg-gateway', pid: 4242, lock: '/var/lib/apppkg-gateway/gateway.lock' },
   },
   APPPKG_PY_NO_INTERPRETER: {
     summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter does not); the message lists those found.',
@@ -688,6 +711,21 @@ export class GatewayError extends Error {
       problems: this.problems.length > 0 ? this.problems.map((p) => p.toJSON()) : undefined,
     };
   }
+}
+
+/**
+ * A system error as a message's reason, its code said once: Node's fs errors already begin with
+ * their code ("ENOTDIR: not a directory, mkdir '/x'"), so `${code}: ${message}` said it twice.
+ * When the error is about `named`, the path the message names already, the ", mkdir '/x'" tail
+ * is left out; about another path (a file deep in a copied tree), it stays.
+ */
+export function systemErrorReason(err: unknown, named?: string): string {
+  if (!(err instanceof Error)) return String(err);
+  const e = err as NodeJS.ErrnoException;
+  if (!e.code) return e.message;
+  let words = e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message;
+  if (named !== undefined && e.path === named && e.syscall) words = words.replace(`, ${e.syscall} '${e.path}'`, '');
+  return `${e.code}: ${words}`;
 }
 
 export function isGatewayError(err: unknown): err is GatewayError {

@@ -12,10 +12,11 @@ import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment, type RunMode } from './app-context.js';
 import { setProbeCacheDir } from './environment/interpreters.js';
-import { resolveStateRoot } from './environment/state-root.js';
+import { prepareStateRoot, resolveStateRoot } from './environment/state-root.js';
+import { lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { GatewayError } from './errors.js';
 import { packageVersion } from './package-version.js';
-import { toAddr, type ListenAddress } from './net/address.js';
+import { addressesOverlap, formatAddr, toAddr, type ListenAddress } from './net/address.js';
 import type { UnixSocketOptions } from './net/listen.js';
 import { compileTrustProxy } from './proxy/forwarded-headers.js';
 import type { Front, PublishedApp } from './proxy/front.js';
@@ -108,9 +109,40 @@ async function settlesWithin(work: Promise<void>, ms: number): Promise<boolean> 
   }
 }
 
+/**
+ * Two listeners on one address: the second's bind failed with EADDRINUSE, reported as "another
+ * process listens" when it was our own first one. Said as the usage error it is, before any bind.
+ */
+function checkAddressesApart(listeners: Array<{ addr: ListenAddress; flag: string }>): void {
+  listeners.forEach(({ addr, flag }, i) => {
+    const earlier = listeners.slice(0, i).find((l) => addressesOverlap(l.addr, addr));
+    if (earlier === undefined) return;
+    const address = formatAddr(addr);
+    const other = formatAddr(earlier.addr);
+    const wild = [earlier.addr, addr].find((a) => a.kind === 'tcp' && (a.host === '0.0.0.0' || a.host === '::'));
+    throw new GatewayError('APPPKG_ADDR_TWICE', {
+      first: earlier.flag, second: flag, address, other, same: address === other,
+      why: wild?.kind === 'tcp' ? `${wild.host} takes port ${wild.port} on every ${wild.host === '::' ? '' : 'IPv4 '}address of this host` : 'the same socket',
+    });
+  });
+}
+
 const sayOnStderr = (line: string): void => {
   process.stderr.write(`apppkg-gateway: ${line}\n`);
 };
+
+/** What Gateway.start has checked and worked out before it opens the gateway. */
+interface CheckedStart {
+  single: boolean;
+  dir: string;
+  mode: RunMode;
+  say: (line: string) => void;
+  listenFlag: string;
+  listen: ListenAddress[];
+  adminAddr: ListenAddress | null;
+  adminToken: string | null;
+  stateRoot: string;
+}
 
 /** How long a version's directory must not change before it is judged (--settle). */
 export const DEFAULT_SETTLE_MS = 1000;
@@ -143,6 +175,8 @@ export class Gateway {
   /** Keys that options decide over the environment file (serve --workers). */
   private fixedKeys: Array<'workers' | 'threads'> = [];
   private say: (line: string) => void = sayOnStderr;
+  /** The state root's lock (`apps` only), released once every app has stopped. */
+  private lock: StateRootLock | null = null;
   /** The reload under way, if any: the next one waits for it. */
   private reloading: Promise<unknown> = Promise.resolve();
 
@@ -181,13 +215,32 @@ export class Gateway {
     const adminAddr = adminOption === false ? null : toAddr(adminOption, '--admin');
     const adminToken = options.adminTokenFile === undefined ? null : readAdminToken(options.adminTokenFile, say);
     if (adminAddr !== null) checkAdminAddress(adminAddr, adminToken);
+    checkAddressesApart([...listen.map((addr) => ({ addr, flag: listenFlag })), ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: '--admin' }])]);
     compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
+    const stateRoot = resolveStateRoot({ flag: options.stateDir });
+    await prepareStateRoot(stateRoot);
+    // Before anything listens or starts. `app` (serve) takes no lock: every serve of every app
+    // shares the default root, one apps/NAME each, and two at once on a laptop must keep working.
+    const lock = single ? null : await lockStateRoot(stateRoot);
+    try {
+      const gateway = await Gateway.open(options, { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot });
+      gateway.lock = lock;
+      return gateway;
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+  }
+
+  /** start() once the options are checked and the state root is this gateway's. */
+  private static async open(options: GatewayOptions, checked: CheckedStart): Promise<Gateway> {
+    const { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot } = checked;
     // Start-up order (issue 11, "the front's own cost"): the proxy's modules load while the host
     // environment is read, and interpreters' answers are kept under the state root so a second
     // start probes none.
     const frontModule = import('./proxy/front.js');
     frontModule.catch(() => {}); // awaited below; a failure is thrown there, not unhandled here
-    setProbeCacheDir(join(resolveStateRoot({ flag: options.stateDir }), 'cache'));
+    setProbeCacheDir(join(stateRoot, 'cache'));
     const hostEnv = await loadHostEnvironment(options.environment);
     const graceMs = options.graceMs ?? 30_000;
     const metrics = new GatewayMetrics();
@@ -322,7 +375,7 @@ export class Gateway {
       try {
         const { MailService } = await import('./mail/mail-service.js');
         gateway.mail = await MailService.start({
-          config: hostEnv.mail, stateRoot: resolveStateRoot({ flag: options.stateDir }), listenerUrl: urls[0], routes: () => gateway!.mailRoutes(), say,
+          config: hostEnv.mail, stateRoot, listenerUrl: urls[0], routes: () => gateway!.mailRoutes(), say,
         });
         metrics.setMailProvider(() => gateway!.mail?.status() ?? null);
       } catch (err) {
@@ -480,6 +533,7 @@ export class Gateway {
       await this.admin?.close();
       await this.front.stop(this.graceMs);
       await this.registry.stop(5000);
+      await this.lock?.release();
     })();
     return this.stopping;
   }

@@ -12,7 +12,7 @@ import { access, readFile, realpath, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { describeJson } from '../description/describe.js';
 import type { Description } from '../description/types.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, systemErrorReason } from '../errors.js';
 import { SHIM_DIR } from '../link/shim-path.js';
 import type { Interpreter } from './interpreters.js';
 import { appStateDirs, ensureDir, prepareAppStateDirs, type Owner } from './state-root.js';
@@ -291,8 +291,7 @@ async function writeAtomically(file: string, content: string, mode: number): Pro
     await writeFile(temp, content, { mode });
     await rename(temp, file);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: file, reason: e.code ? `${e.code}: ${e.message}` : String(err), cause: err });
+    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: file, reason: systemErrorReason(err, file), cause: err });
   }
 }
 

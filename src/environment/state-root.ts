@@ -2,10 +2,11 @@
 // virtualenv and the generated `run` helpers (SPEC §2.1). One root for the gateway, one
 // directory per app name beneath it, so a new version finds the old version's data.
 
-import { chmod, chown, mkdir } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { access, chmod, chown, constants, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GatewayError } from '../errors.js';
+import { GatewayError, systemErrorReason } from '../errors.js';
 
 export interface StateRootOptions {
   /** --state-dir, when given. */
@@ -79,8 +80,33 @@ export async function ensureDir(dir: string, mode: number, owner?: Owner, forceM
     if (forceMode || created !== undefined) await chmod(dir, mode);
     if (owner) await chown(dir, owner.uid, owner.gid);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dir, reason: e.code ? `${e.code}: ${e.message}` : String(err), cause: err });
+    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dir, reason: systemErrorReason(err, dir), cause: err });
+  }
+}
+
+/**
+ * Makes the state root and checks that this process can write in it, before the gateway
+ * listens: an unwritable root used to be found by each app's start, one refusal per app, while
+ * the gateway ran on serving none of them.
+ */
+export async function prepareStateRoot(root: string): Promise<void> {
+  try {
+    await mkdir(root, { recursive: true, mode: 0o755 });
+    // mkdir of a directory that is there already succeeds whoever may write in it.
+    await access(root, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: root, reason: systemErrorReason(err, root), errno: (err as NodeJS.ErrnoException).code, blocker: fileInTheWay(root), cause: err });
+  }
+}
+
+/** The nearest of `dir` and its parents that exists but is not a directory, if one is. */
+function fileInTheWay(dir: string): string | undefined {
+  for (let p = dir; ; p = path.dirname(p)) {
+    try {
+      return statSync(p).isDirectory() ? undefined : p;
+    } catch {
+      if (p === path.dirname(p)) return undefined;
+    }
   }
 }
 

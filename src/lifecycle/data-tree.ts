@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, lchown, lstat, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Owner } from '../environment/state-root.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, systemErrorReason } from '../errors.js';
 
 export interface TreeCount {
   files: number;
@@ -75,8 +75,7 @@ export async function swapInto(staging: string, target: string): Promise<void> {
 }
 
 export function ioFailure(action: string, err: unknown): GatewayError {
-  const e = err as NodeJS.ErrnoException;
-  return new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: e.code ? `${e.code}: ${e.message}` : String(err), cause: err });
+  return new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: systemErrorReason(err), cause: err });
 }
 
 export function isInside(child: string, parent: string): boolean {

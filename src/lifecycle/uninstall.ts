@@ -8,7 +8,7 @@ import { describeApp } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, systemErrorReason } from '../errors.js';
 import { isInside } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { processesOfApp } from './running-app.js';
@@ -68,8 +68,7 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
   try {
     await rm(stateDir, { recursive: true, force: true, maxRetries: 2 });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new GatewayError('APPPKG_REMOVE_FAILED', { path: stateDir, reason: e.code ? `${e.code}: ${e.message}` : String(err), cause: err });
+    throw new GatewayError('APPPKG_REMOVE_FAILED', { path: stateDir, reason: systemErrorReason(err, stateDir), cause: err });
   }
   say(`==> removed ${stateDir} (data, log, tmp, venv, run) in ${seconds(started)}; ${desc.dir} is untouched`);
   return { name: desc.name, removed: stateDir, ranHook, droppedServices };

@@ -1,6 +1,7 @@
 // Where a listener listens (SPEC §3: `PORT`, `HOST:PORT` or `unix:/path`), parsed once and
 // written back the same way in messages and URLs. Below the CLI, so that the gateway, the
 // admin listener and the library take the same value the CLI does.
+import { resolve } from 'node:path';
 import { GatewayError } from '../errors.js';
 
 export type ListenAddress =
@@ -45,6 +46,19 @@ export function addrUrl(addr: ListenAddress): string {
   if (addr.kind === 'unix') return `unix:${addr.path}`;
   const host = addr.host === '0.0.0.0' || addr.host === '::' ? '127.0.0.1' : addr.host;
   return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+}
+
+/**
+ * Whether two listeners would want the same socket, so the second one's bind fails with
+ * EADDRINUSE and reads as if another process held it: the same address, or a wildcard host and
+ * another on the same port (`::` takes IPv4 too, Node listening dual-stack). Port 0 is never
+ * shared: each listener gets a free port of its own.
+ */
+export function addressesOverlap(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.kind === 'unix' || b.kind === 'unix') return a.kind === 'unix' && b.kind === 'unix' && resolve(a.path) === resolve(b.path);
+  if (a.port !== b.port || a.port === 0) return false;
+  const covers = (wild: string, other: string) => wild === '::' || (wild === '0.0.0.0' && !other.includes(':'));
+  return a.host === b.host || covers(a.host, b.host) || covers(b.host, a.host);
 }
 
 /** `addr` or its text, parsed; the library accepts either. */

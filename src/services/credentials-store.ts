@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GatewayError } from '../errors.js';
+import { GatewayError, systemErrorReason } from '../errors.js';
 
 export interface AppCredentials {
   /** PostgreSQL: the password of the app's role. */
@@ -73,6 +73,5 @@ async function writeCredentials(stateRoot: string, app: string, creds: AppCreden
 }
 
 function storeFailure(file: string, err: unknown): GatewayError {
-  const e = err as NodeJS.ErrnoException;
-  return new GatewayError('APPPKG_STATE_DIR_FAILED', { path: file, reason: e.code ? `${e.code}: ${e.message}` : String(err), cause: err });
+  return new GatewayError('APPPKG_STATE_DIR_FAILED', { path: file, reason: systemErrorReason(err, file), cause: err });
 }

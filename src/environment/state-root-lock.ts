@@ -1,0 +1,143 @@
+// One gateway per state root: a second one on the same root shared the first's logs, data and
+// tmp, and each reconciled the same apps' directories under the other. Node has no flock, so
+// the root holds a lock file made with O_EXCL ('wx') holding the holder's pid (first line, for
+// `kill $(head -1 ...)`) and its start time in /proc (second line): a pid alone is reused, after
+// a reboot or in a restarted container, by a process that is no gateway. A lock whose holder is
+// gone is taken over. Only `--apps` takes it (src/gateway.ts): serve, check, run, install and
+// the admin commands run beside a gateway on the same root.
+import { readFileSync, unlinkSync } from 'node:fs';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GatewayError, systemErrorReason } from '../errors.js';
+
+export const LOCK_FILE = 'gateway.lock';
+
+/** Roots locked by this process: a pid equal to ours is ours only if we hold the root. */
+const heldHere = new Set<string>();
+
+export interface StateRootLock {
+  readonly file: string;
+  /** Removes the lock file if it is still ours; idempotent. */
+  release(): Promise<void>;
+}
+
+/**
+ * The state of `pid` (field 3 of /proc/PID/stat: Z for a zombie) and its start time in clock
+ * ticks since boot (field 22), or null off Linux.
+ */
+function procStat(pid: number): { state: string; startTime: string } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces or ')': count after the last.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], startTime: fields[19] };
+  } catch {
+    return null;
+  }
+}
+
+interface Holder {
+  pid: number;
+  startTime: string | null;
+}
+
+function parseLock(text: string): Holder | null {
+  const [pidText, startTime] = text.split('\n');
+  const pid = Number(pidText);
+  return Number.isInteger(pid) && pid > 0 ? { pid, startTime: startTime || null } : null;
+}
+
+/** Whether the process that wrote the lock is still running. */
+function isAlive(holder: Holder, root: string): boolean {
+  if (holder.pid === process.pid) return heldHere.has(root);
+  try {
+    process.kill(holder.pid, 0);
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const now = procStat(holder.pid);
+  // A zombie (killed, not yet reaped by its parent) answers kill(pid, 0) but holds nothing.
+  if (now?.state === 'Z') return false;
+  return holder.startTime === null || now === null || now.startTime === holder.startTime;
+}
+
+/** Reads the lock; an empty one may be mid-write by its maker ('wx' then write): read again. */
+async function readHolder(file: string): Promise<{ text: string; holder: Holder | null } | null> {
+  for (let tries = 0; ; tries++) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    if (text !== '' || tries >= 10) return { text, holder: parseLock(text) };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function lockFailure(file: string, err: unknown): GatewayError {
+  return new GatewayError('APPPKG_STATE_DIR_FAILED', { path: file, reason: systemErrorReason(err, file), errno: (err as NodeJS.ErrnoException).code, cause: err });
+}
+
+/**
+ * Takes `root` for this gateway, or throws APPPKG_STATE_ROOT_IN_USE naming the gateway that
+ * holds it. The root exists (prepareStateRoot).
+ */
+export async function lockStateRoot(root: string): Promise<StateRootLock> {
+  const file = path.join(root, LOCK_FILE);
+  const mine = `${process.pid}\n${procStat(process.pid)?.startTime ?? ''}\n`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(file, mine, { flag: 'wx', mode: 0o644 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 5) throw lockFailure(file, err);
+    }
+    let found;
+    try {
+      found = await readHolder(file);
+    } catch (err) {
+      throw lockFailure(file, err);
+    }
+    if (found === null) continue; // released meanwhile
+    if (found.holder !== null && isAlive(found.holder, root)) {
+      throw new GatewayError('APPPKG_STATE_ROOT_IN_USE', { root, pid: found.holder.pid, lock: file });
+    }
+    // Stale. Moved aside, not removed: a gateway that took it over since then wrote a fresh
+    // lock, which must not go with it; if what was moved is not what was judged, it goes back.
+    const aside = `${file}.stale-${process.pid}`;
+    try {
+      await rename(file, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw lockFailure(file, err);
+    }
+    const moved = await readFile(aside, 'utf8').catch(() => found.text);
+    if (moved !== found.text) await rename(aside, file).catch(() => {});
+    else await unlink(aside).catch(() => {});
+  }
+  heldHere.add(root);
+  // A process that exits without stop() (process.exit, an uncaught error) leaves no lock behind.
+  const onExit = () => {
+    try {
+      if (readFileSync(file, 'utf8') === mine) unlinkSync(file);
+    } catch {
+      // gone already, or the root with it
+    }
+  };
+  process.on('exit', onExit);
+  let released = false;
+  return {
+    file,
+    async release() {
+      if (released) return;
+      released = true;
+      process.off('exit', onExit);
+      heldHere.delete(root);
+      const text = await readFile(file, 'utf8').catch(() => null);
+      if (text === mine) await unlink(file).catch(() => {});
+    },
+  };
+}
