@@ -14,7 +14,7 @@ import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { restoreRawTarget } from '../net/raw-target.js';
-import { decodeRequestPath } from '../net/request-path.js';
+import { routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
 import { bodyBytesOf, countBodyBytes } from './body-bytes.js';
@@ -351,9 +351,10 @@ export class Front {
     if (coding !== null) return { status: 501, detail: coding, close: true };
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const path = decodeRequestPath(q >= 0 ? url.slice(0, q) : url);
-    if (path === null) return { status: 400, detail: NOT_A_PATH, close: false };
-    const match = this.router.match(req.headers.host, path);
+    const routed = routedRequestPath(q >= 0 ? url.slice(0, q) : url);
+    if (routed === null) return { status: 400, detail: NOT_A_PATH, close: false };
+    const { path } = routed;
+    const match = this.router.match(req.headers.host, routed.route, path);
     const target = match?.target;
     if (!(target instanceof AppDispatcher)) {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };

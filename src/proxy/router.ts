@@ -37,13 +37,17 @@ export class Router<T> {
     for (const list of this.byHost.values()) list.sort(longestFirst);
   }
 
-  /** `path` is the decoded, dot-segment-free path; `hostHeader` as the client sent it. */
-  match(hostHeader: string | undefined, path: string): RouteMatch<T> | null {
+  /**
+   * `routed` is the decoded, dot-segment-free path that mounts are compared with, where an
+   * encoded slash is not a separator (net/request-path.ts routedRequestPath); `path` the same
+   * path as the app gets it, char for char (PATH_INFO is cut from it). `hostHeader` as sent.
+   */
+  match(hostHeader: string | undefined, routed: string, path = routed): RouteMatch<T> | null {
     const host = hostOnly(hostHeader);
     const routes = (host && this.byHost.get(host)) || this.anyHost;
     for (const route of routes) {
       if (route.prefix === '') return { target: route.target, scriptName: '', pathInfo: path };
-      if (path === route.prefix || path.startsWith(`${route.prefix}/`)) {
+      if (routed === route.prefix || routed.startsWith(`${route.prefix}/`)) {
         return { target: route.target, scriptName: route.prefix, pathInfo: path.slice(route.prefix.length) };
       }
     }

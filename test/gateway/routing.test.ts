@@ -94,6 +94,28 @@ test('the longest mount wins and nothing else matches', async () => {
   assert.match(r.text, /no app is mounted/);
 });
 
+test('an encoded slash is data, not a separator: /alpha%2Fscope is not under /alpha (lean lane and node:http)', async () => {
+  const port = Number(new URL(gw.url).port);
+  // HTTP/1.1 is the lean lane's; HTTP/1.0 is not plain, and node:http reads it.
+  for (const version of ['HTTP/1.1', 'HTTP/1.0']) {
+    const send = (path: string) => rawRequest(port, `GET ${path} ${version}\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const outside = await send('/alpha%2Fscope');
+    assert.match(outside.split('\r\n')[0], / 404 /, `${version}: ${outside}`);
+    assert.match(outside, /no app is mounted at \/alpha\/scope/);
+    const lower = await send('/alpha%2fscope/x');
+    assert.match(lower.split('\r\n')[0], / 404 /, `${version}: ${lower}`);
+    // Past the mount it is the app's: PATH_INFO is decoded (PEP 3333), %2F as `/`.
+    const inside = await send('/alpha/a%2Fb');
+    const env = JSON.parse(inside.slice(inside.indexOf('\r\n\r\n') + 4));
+    assert.is(env.app, 'alpha', version);
+    assert.is(env.SCRIPT_NAME, '/alpha', version);
+    assert.is(env.PATH_INFO, '/a/b', version);
+    // Unreserved chars encoded are the same chars (RFC 3986 §6.2.2.2): the mount still matches.
+    const tilde = await send('/%61lpha/x');
+    assert.is(JSON.parse(tilde.slice(tilde.indexOf('\r\n\r\n') + 4)).SCRIPT_NAME, '/alpha', version);
+  }
+});
+
 test('a broken description and an app that fails to import are skipped; the rest serve', async () => {
   // A description that does not load answers at the routes of its directory's name, as a refused app does.
   const broken = await get('/broken/');
