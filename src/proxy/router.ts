@@ -22,7 +22,7 @@ export class Router<T> {
 
   constructor(routes: Route<T>[]) {
     for (const route of routes) {
-      const prefix = normalizePrefix(route.prefix);
+      const prefix = asOctets(normalizePrefix(route.prefix));
       const entry = { ...route, prefix };
       if (route.host === null) this.anyHost.push(entry);
       else {
@@ -53,6 +53,15 @@ export class Router<T> {
     }
     return null;
   }
+}
+
+/**
+ * A mount as the octets a client sends for it, one latin-1 char each, as the decoded path it is
+ * compared with (net/request-path.ts): `/café` is `/caf%C3%A9` on the wire (browsers send
+ * UTF-8, RFC 3986 §2.5), and so `/caf\xc3\xa9` here; the app gets it so as SCRIPT_NAME (PEP 3333).
+ */
+function asOctets(prefix: string): string {
+  return /^[\x00-\x7f]*$/.test(prefix) ? prefix : Buffer.from(prefix, 'utf8').toString('latin1');
 }
 
 export function normalizePrefix(prefix: string): string {

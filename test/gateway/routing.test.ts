@@ -18,6 +18,9 @@ test.before(async () => {
   addPackage(apps.path, 'environ', 'alpha');
   addPackage(apps.path, 'environ', 'beta');
   addPackage(apps.path, 'environ', 'gamma.2.0');
+  addPackage(apps.path, 'environ', 'delta');
+  addPackage(apps.path, 'environ', 'café');
+  addPackage(apps.path, 'environ', '日記');
   const guestbook = addPackage(apps.path, 'examples/guestbook', 'guestbook');
   // As a Debian package links its static files into /usr/share/javascript (issue 13, item 8).
   mkdirSync(join(shared.path, 'jquery'));
@@ -37,7 +40,7 @@ test.before(async () => {
   });
   writeFileSync(
     envFile,
-    'settings:\n  GREETING: hello-all\napps:\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n',
+    'settings:\n  GREETING: hello-all\napps:\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n  delta:\n    mount: /dé\n',
   );
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
@@ -114,6 +117,24 @@ test('an encoded slash is data, not a separator: /alpha%2Fscope is not under /al
     const tilde = await send('/%61lpha/x');
     assert.is(JSON.parse(tilde.slice(tilde.indexOf('\r\n\r\n') + 4)).SCRIPT_NAME, '/alpha', version);
   }
+});
+
+test('a directory name that is not ASCII is refused naming the rule, and answers 503 at its URL; a mount may be any path', async () => {
+  // As a browser sends them: UTF-8, percent-encoded.
+  for (const [dir, url] of [['café', '/caf%C3%A9/'], ['日記', '/%E6%97%A5%E8%A8%98/x']]) {
+    const r = await get(url);
+    assert.is(r.status, 503, url);
+    assert.ok(r.text.includes(`${dir} is not serving: it was refused (APPPKG_DESC_INVALID)`), r.text);
+  }
+  const out = gw.output();
+  assert.ok(out.includes('café/app.yaml:2:1: name: expected an app name of ASCII letters (a-z, A-Z), digits, ".", "-" and "_"'), out);
+  assert.ok(out.includes('found "café" (the directory name; "é" is not ASCII)'), out);
+  assert.ok(out.includes('fix: add `name: cafe` to app.yaml, or rename the directory to cafe'), out);
+  assert.ok(out.includes('found "日記" (the directory name; "日記" is not ASCII)'), out);
+  const mounted = (await get('/d%C3%A9/x')).json();
+  assert.is(mounted.app, 'delta');
+  assert.is(mounted.SCRIPT_NAME, '/d\xc3\xa9', 'the mount\'s UTF-8 octets, one latin-1 char each (PEP 3333)');
+  assert.is(mounted.PATH_INFO, '/x');
 });
 
 test('a broken description and an app that fails to import are skipped; the rest serve', async () => {
