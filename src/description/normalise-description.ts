@@ -11,8 +11,11 @@ import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from './yaml-f
 
 // ASCII only: the name is a URL path (`/NAME`), a host name (`NAME.localhost`, where a
 // non-ASCII label would need IDNA), a file name under the state root and a Kubernetes name.
-const APP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
-const APP_NAME_RULE = 'an app name of ASCII letters (a-z, A-Z), digits, ".", "-" and "_"';
+// `_` may begin or end it (`_x`: `/_x`, `_x.localhost`, k8s-names.ts makes it `x`); `.` and `-`
+// may not: `-x` reads as an option where the name is an argument, `.x` is a hidden file and
+// `x.` an empty DNS label in `x..localhost`.
+const APP_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$/;
+const APP_NAME_RULE = 'an app name of ASCII letters (a-z, A-Z), digits, ".", "-" and "_", neither beginning nor ending with "." or "-"';
 
 /** What a directory name has that an app name may not, said for the `found` of its error. */
 function nameFromDirProblem(name: string): string {

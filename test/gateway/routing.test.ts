@@ -21,6 +21,8 @@ test.before(async () => {
   addPackage(apps.path, 'environ', 'delta');
   addPackage(apps.path, 'environ', 'café');
   addPackage(apps.path, 'environ', '日記');
+  addPackage(apps.path, 'environ', '_x');
+  addPackage(apps.path, 'environ', 'under-named', { 'app.yaml': [[/^/, 'name: _y_\n']] });
   const guestbook = addPackage(apps.path, 'examples/guestbook', 'guestbook');
   // As a Debian package links its static files into /usr/share/javascript (issue 13, item 8).
   mkdirSync(join(shared.path, 'jquery'));
@@ -40,7 +42,7 @@ test.before(async () => {
   });
   writeFileSync(
     envFile,
-    'settings:\n  GREETING: hello-all\napps:\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n  delta:\n    mount: /dé\n',
+    'settings:\n  GREETING: hello-all\napps:\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n  delta:\n    mount: /dé\n  _x:\n    settings:\n      GREETING: hello-x\n',
   );
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
@@ -135,6 +137,16 @@ test('a directory name that is not ASCII is refused naming the rule, and answers
   assert.is(mounted.app, 'delta');
   assert.is(mounted.SCRIPT_NAME, '/d\xc3\xa9', 'the mount\'s UTF-8 octets, one latin-1 char each (PEP 3333)');
   assert.is(mounted.PATH_INFO, '/x');
+});
+
+test('a name may begin or end with _ (docs/description.md): _x by its directory, _y_ by name:, and under apps: in the environment', async () => {
+  const x = (await get('/_x/p')).json();
+  assert.is(x.app, '_x');
+  assert.is(x.SCRIPT_NAME, '/_x');
+  assert.is(x.PATH_INFO, '/p');
+  assert.is(x.setting, 'hello-x', 'its apps: entry in the environment file is its own');
+  assert.is((await get('/q', { host: '_x.localhost' })).json().app, '_x');
+  assert.is((await get('/_y_/')).json().app, '_y_');
 });
 
 test('a broken description and an app that fails to import are skipped; the rest serve', async () => {
