@@ -9,7 +9,25 @@ import type { FixFor } from './schema-problems.js';
 import { COMMAND_NAMES, type AppServices, type Description, type ProcessSpec } from './types.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from './yaml-file.js';
 
-const APP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+// ASCII only: the name is a URL path (`/NAME`), a host name (`NAME.localhost`, where a
+// non-ASCII label would need IDNA), a file name under the state root and a Kubernetes name.
+// `_` may begin or end it (`_x`: `/_x`, `_x.localhost`, k8s-names.ts makes it `x`); `.` and `-`
+// may not: `-x` reads as an option where the name is an argument, `.x` is a hidden file and
+// `x.` an empty DNS label in `x..localhost`.
+const APP_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$/;
+const APP_NAME_RULE = 'an app name of ASCII letters (a-z, A-Z), digits, ".", "-" and "_", neither beginning nor ending with "." or "-"';
+
+/** What a directory name has that an app name may not, said for the `found` of its error. */
+function nameFromDirProblem(name: string): string {
+  const foreign = [...new Set(name.replace(/[\x00-\x7f]/g, ''))].join('');
+  return foreign === '' ? '(the directory name)' : `(the directory name; ${JSON.stringify(foreign)} is not ASCII)`;
+}
+
+/** The directory's name spelt in ASCII, when dropping accents makes it a name: `café` -> `cafe`. */
+function asciiNameFor(name: string): string | null {
+  const plain = name.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+  return APP_NAME.test(plain) ? plain : null;
+}
 
 /** Names people write for an OS, and the name the host reports (Node's process.platform). */
 const OS_ALIASES: Record<string, string> = {
@@ -111,11 +129,12 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   if (name === undefined && yaml.raw(['name']) === undefined) {
     name = fromDir.name;
     if (!APP_NAME.test(name)) {
+      const ascii = asciiNameFor(name);
       yaml.report('APPPKG_DESC_BAD_VALUE', [], {
         key: 'name',
-        expected: 'an app name of letters, digits, ".", "-" and "_"',
-        found: `${JSON.stringify(name)} (the directory name)`,
-        fix: 'add `name: ...` to app.yaml, or rename the directory',
+        expected: APP_NAME_RULE,
+        found: `${JSON.stringify(name)} ${nameFromDirProblem(name)}`,
+        fix: `add \`name: ${ascii ?? '...'}\` to app.yaml, or rename the directory${ascii === null ? '' : ` to ${ascii}`}`,
       }, 'value', null);
     }
   }

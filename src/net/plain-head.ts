@@ -1,5 +1,5 @@
 // The plainest request heads, read without Node's HTTP machinery: GET, HEAD, POST, PUT, PATCH,
-// DELETE or OPTIONS, an origin-form target, HTTP/1.1, a Host, a body framed by Content-Length
+// DELETE or OPTIONS, an origin-form target, HTTP/1.1 (or 1.2-1.9, read as 1.1), a Host, a body framed by Content-Length
 // or none, no upgrade, no continue, every header once. That is nearly every request a browser,
 // a form, an API client, a load balancer's probe or a load test sends, and the front's lean
 // lane (proxy/lean-lane.ts) answers them without building an IncomingMessage. Anything else, down
@@ -28,7 +28,9 @@ export interface PlainHead {
  * then field lines (token, colon, a value of HTAB/SP/VCHAR/obs-text: RFC 9110 §5.5; no
  * obs-fold, no bare CR or LF).
  */
-const PLAIN = /^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/[\x21-\x7e\x80-\xff]* HTTP\/1\.1(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
+// HTTP/1.2 to 1.9: a server treats a higher minor version as the highest it speaks (RFC 9110
+// §2.5, RFC 9112 §2.3), and the lean request says 1.1 (lean-request.ts) as its answer does.
+const PLAIN = /^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/[\x21-\x7e\x80-\xff]* HTTP\/1\.[1-9](?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
 
 /** Fields that make a request more than plain: a chunked body, a continue, a protocol switch. */
 const NOT_PLAIN = new Set(['transfer-encoding', 'expect', 'upgrade', 'http2-settings']);

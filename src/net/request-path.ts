@@ -12,21 +12,55 @@
  * (test/reliability/client-input.test.ts).
  */
 export function decodeRequestPath(rawPath: string): string | null {
-  let path = rawPath;
-  if (path.includes('%')) {
-    path = path.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  const routed = routedRequestPath(rawPath);
+  return routed === null ? null : routed.path;
+}
+
+/**
+ * Stands for an encoded slash in the path the router compares: never a char of a decoded path
+ * (those are latin-1, one per octet), and one char long as `/` is, so that the routed path and
+ * the decoded one line up char for char and a mount's length splits both alike.
+ */
+export const ENCODED_SLASH = '\u2215';
+
+/** A request path twice: as the router compares it, and as the app gets it. */
+export interface RoutedPath {
+  /** Decoded, but each `%2F` is ENCODED_SLASH: data inside a segment, not a separator. */
+  route: string;
+  /** `route` with each ENCODED_SLASH back as `/`: PATH_INFO's bytes (PEP 3333). */
+  path: string;
+}
+
+/**
+ * The path as decodeRequestPath gives it, and beside it the one routing compares. `%2F` is a
+ * slash that is data, not a separator (RFC 3986 §2.2: a reserved char percent-encoded is not
+ * its delimiter meaning): `/fa%2Fscope` is one segment, not under the mount `/fa`. Only the
+ * segments as sent are `.` segments, so `/a/.%2Fb` keeps its `./b`; a `..` refuses the path
+ * however it is spelled (`..%2f` too). Null as decodeRequestPath.
+ */
+export function routedRequestPath(rawPath: string): RoutedPath | null {
+  let route = rawPath;
+  if (route.includes('%')) {
+    route = route.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+      const octet = parseInt(hex, 16);
+      return octet === 0x2f ? ENCODED_SLASH : String.fromCharCode(octet);
+    });
   }
-  if (!path.startsWith('/') || path.includes('\0')) return null;
-  if (!/(^|\/)\.\.?(\/|$)/.test(path)) return path;
-  const out: string[] = [];
-  const segments = path.split('/');
-  for (let i = 1; i < segments.length; i++) {
-    const s = segments[i];
-    if (s === '..') return null;
-    if (s !== '.') out.push(s);
+  if (!route.startsWith('/') || route.includes('\0')) return null;
+  if (/(^|\/)\.\.?(\/|$)/.test(route)) {
+    const out: string[] = [];
+    const segments = route.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const s = segments[i];
+      if (s === '..') return null;
+      if (s !== '.') out.push(s);
+    }
+    if (segments[segments.length - 1] === '.' && out[out.length - 1] !== '') out.push('');
+    route = `/${out.join('/')}`;
   }
-  if (segments[segments.length - 1] === '.' && out[out.length - 1] !== '') out.push('');
-  return `/${out.join('/')}`;
+  if (!route.includes(ENCODED_SLASH)) return { route, path: route };
+  const path = route.replaceAll(ENCODED_SLASH, '/');
+  return /(^|\/)\.\.(\/|$)/.test(path) ? null : { route, path };
 }
 
 /** `/path?query` split at the first `?`: the raw path and the raw query ('' when none). */

@@ -20,6 +20,7 @@ export const REASONS: Record<number, string> = {
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
 };
 
 /** What went wrong on the way to the app or back (SPEC §4 names each answer). */

@@ -14,7 +14,8 @@ import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { restoreRawTarget } from '../net/raw-target.js';
-import { decodeRequestPath } from '../net/request-path.js';
+import { otherMajorVersion } from '../net/request-line-version.js';
+import { routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
 import { bodyBytesOf, countBodyBytes } from './body-bytes.js';
@@ -72,7 +73,7 @@ interface Routed {
   q: number;
 }
 interface Unrouted {
-  status: 400 | 404 | 501 | 503;
+  status: 400 | 404 | 501 | 503 | 505;
   detail: string;
   /** Close the connection after the answer (a head that cannot be trusted to frame the next one). */
   close: boolean;
@@ -219,7 +220,11 @@ export class Front {
           current.shouldKeepAlive = false;
           return;
         }
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(err as { rawPacket?: unknown }) ? 414 : 431) : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        const status =
+          err.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(err as { rawPacket?: unknown }) ? 414 : 431)
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408
+          : err.code === 'HPE_INVALID_VERSION' && otherMajorVersion(err as { rawPacket?: unknown }) ? 505
+          : 400;
         // Date: an origin server with a clock sends it on every answer, 4xx too (RFC 9110 §6.6.1).
         socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
@@ -374,15 +379,19 @@ export class Front {
    * the connection closed), a target that is not a path (400), no app mounted there (404).
    */
   private route(req: IncomingMessage): Routed | Unrouted {
+    // llhttp parses `HTTP/2.0` in a request line (an HTTP/2 client sends its preface, never
+    // this): a major version the gateway does not speak is 505 (RFC 9110 §15.6.6).
+    if (req.httpVersionMajor >= 2) return { status: 505, detail: `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`, close: true };
     const problem = requestHeadProblem(req) ?? toOriginForm(req);
     if (problem !== null) return { status: 400, detail: problem, close: true };
     const coding = unknownTransferCoding(req);
     if (coding !== null) return { status: 501, detail: coding, close: true };
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const path = decodeRequestPath(q >= 0 ? url.slice(0, q) : url);
-    if (path === null) return { status: 400, detail: NOT_A_PATH, close: false };
-    const match = this.router.match(req.headers.host, path);
+    const routed = routedRequestPath(q >= 0 ? url.slice(0, q) : url);
+    if (routed === null) return { status: 400, detail: NOT_A_PATH, close: false };
+    const { path } = routed;
+    const match = this.router.match(req.headers.host, routed.route, path);
     const target = match?.target;
     if (!(target instanceof AppDispatcher)) {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parsePlainHead } from '../net/plain-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
+import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
 import { LeanRequest, type BodySource } from './lean-request.js';
 import { LeanResponse, type ResponseOutput, type WriteDone } from './lean-response.js';
@@ -246,7 +247,7 @@ class LeanConnection implements ResponseOutput, BodySource {
 
   /** `rest` starts with the head node:http reads first. */
   private startHandOff(rest: Buffer): void {
-    this.handOff = escapeRawTarget(rest, this.socket);
+    this.handOff = higherMinorAsHttp11(escapeRawTarget(rest, this.socket));
     this.socket.pause();
     this.socket.removeListener('data', this.onData);
     if (this.sharedReads) readAsStream(this.socket);

@@ -3,7 +3,7 @@
 // client header names become which CGI names (and which never reach the app).
 
 import type { IncomingMessage } from 'node:http';
-import { decodeRequestPath, splitTarget } from '../net/request-path.js';
+import { routedRequestPath, splitTarget } from '../net/request-path.js';
 import { HOP_BY_HOP_HEADERS, isForwardingHeader, type TrustProxy } from './forwarded-headers.js';
 
 /** Where the request is going, as the router and the forwarded-headers rules decided. */
@@ -58,13 +58,15 @@ export function cgiName(raw: string): string | null {
 /**
  * The route of a request served at `mount` ('' = the root) when no router decides (tests, the
  * bench's bare link): address and scheme from the socket, server name from Host. null for a
- * target that is not a request path (decodeRequestPath).
+ * target that is not a request path (routedRequestPath).
  */
 export function routeFromRequest(req: IncomingMessage, mount = '', trustProxy: TrustProxy | null = null): RequestRoute | null {
   const target = splitTarget(req.url ?? '/');
-  let path = decodeRequestPath(target.path);
-  if (path === null) return null;
-  if (mount !== '' && (path === mount || path.startsWith(`${mount}/`))) path = path.slice(mount.length);
+  const routed = routedRequestPath(target.path);
+  if (routed === null) return null;
+  let path = routed.path;
+  // As the router: an encoded slash does not end the mount (`/fa%2Fx` is not under `/fa`).
+  if (mount !== '' && (routed.route === mount || routed.route.startsWith(`${mount}/`))) path = path.slice(mount.length);
   const socket = req.socket;
   const host = req.headers.host ?? '';
   const colon = host.lastIndexOf(':');

@@ -22,7 +22,7 @@ export class Router<T> {
 
   constructor(routes: Route<T>[]) {
     for (const route of routes) {
-      const prefix = normalizePrefix(route.prefix);
+      const prefix = asOctets(normalizePrefix(route.prefix));
       const entry = { ...route, prefix };
       if (route.host === null) this.anyHost.push(entry);
       else {
@@ -37,18 +37,31 @@ export class Router<T> {
     for (const list of this.byHost.values()) list.sort(longestFirst);
   }
 
-  /** `path` is the decoded, dot-segment-free path; `hostHeader` as the client sent it. */
-  match(hostHeader: string | undefined, path: string): RouteMatch<T> | null {
+  /**
+   * `routed` is the decoded, dot-segment-free path that mounts are compared with, where an
+   * encoded slash is not a separator (net/request-path.ts routedRequestPath); `path` the same
+   * path as the app gets it, char for char (PATH_INFO is cut from it). `hostHeader` as sent.
+   */
+  match(hostHeader: string | undefined, routed: string, path = routed): RouteMatch<T> | null {
     const host = hostOnly(hostHeader);
     const routes = (host && this.byHost.get(host)) || this.anyHost;
     for (const route of routes) {
       if (route.prefix === '') return { target: route.target, scriptName: '', pathInfo: path };
-      if (path === route.prefix || path.startsWith(`${route.prefix}/`)) {
+      if (routed === route.prefix || routed.startsWith(`${route.prefix}/`)) {
         return { target: route.target, scriptName: route.prefix, pathInfo: path.slice(route.prefix.length) };
       }
     }
     return null;
   }
+}
+
+/**
+ * A mount as the octets a client sends for it, one latin-1 char each, as the decoded path it is
+ * compared with (net/request-path.ts): `/café` is `/caf%C3%A9` on the wire (browsers send
+ * UTF-8, RFC 3986 §2.5), and so `/caf\xc3\xa9` here; the app gets it so as SCRIPT_NAME (PEP 3333).
+ */
+function asOctets(prefix: string): string {
+  return /^[\x00-\x7f]*$/.test(prefix) ? prefix : Buffer.from(prefix, 'utf8').toString('latin1');
 }
 
 export function normalizePrefix(prefix: string): string {

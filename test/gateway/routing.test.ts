@@ -18,6 +18,11 @@ test.before(async () => {
   addPackage(apps.path, 'environ', 'alpha');
   addPackage(apps.path, 'environ', 'beta');
   addPackage(apps.path, 'environ', 'gamma.2.0');
+  addPackage(apps.path, 'environ', 'delta');
+  addPackage(apps.path, 'environ', 'café');
+  addPackage(apps.path, 'environ', '日記');
+  addPackage(apps.path, 'environ', '_x');
+  addPackage(apps.path, 'environ', 'under-named', { 'app.yaml': [[/^/, 'name: _y_\n']] });
   const guestbook = addPackage(apps.path, 'examples/guestbook', 'guestbook');
   // As a Debian package links its static files into /usr/share/javascript (issue 13, item 8).
   mkdirSync(join(shared.path, 'jquery'));
@@ -37,7 +42,7 @@ test.before(async () => {
   });
   writeFileSync(
     envFile,
-    'settings:\n  GREETING: hello-all\napps:\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n',
+    'settings:\n  GREETING: hello-all\napps:\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n  delta:\n    mount: /dé\n  _x:\n    settings:\n      GREETING: hello-x\n',
   );
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
@@ -92,6 +97,56 @@ test('the longest mount wins and nothing else matches', async () => {
   const r = await get('/nothing-here');
   assert.is(r.status, 404);
   assert.match(r.text, /no app is mounted/);
+});
+
+test('an encoded slash is data, not a separator: /alpha%2Fscope is not under /alpha (lean lane and node:http)', async () => {
+  const port = Number(new URL(gw.url).port);
+  // HTTP/1.1 is the lean lane's; HTTP/1.0 is not plain, and node:http reads it.
+  for (const version of ['HTTP/1.1', 'HTTP/1.0']) {
+    const send = (path: string) => rawRequest(port, `GET ${path} ${version}\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const outside = await send('/alpha%2Fscope');
+    assert.match(outside.split('\r\n')[0], / 404 /, `${version}: ${outside}`);
+    assert.match(outside, /no app is mounted at \/alpha\/scope/);
+    const lower = await send('/alpha%2fscope/x');
+    assert.match(lower.split('\r\n')[0], / 404 /, `${version}: ${lower}`);
+    // Past the mount it is the app's: PATH_INFO is decoded (PEP 3333), %2F as `/`.
+    const inside = await send('/alpha/a%2Fb');
+    const env = JSON.parse(inside.slice(inside.indexOf('\r\n\r\n') + 4));
+    assert.is(env.app, 'alpha', version);
+    assert.is(env.SCRIPT_NAME, '/alpha', version);
+    assert.is(env.PATH_INFO, '/a/b', version);
+    // Unreserved chars encoded are the same chars (RFC 3986 §6.2.2.2): the mount still matches.
+    const tilde = await send('/%61lpha/x');
+    assert.is(JSON.parse(tilde.slice(tilde.indexOf('\r\n\r\n') + 4)).SCRIPT_NAME, '/alpha', version);
+  }
+});
+
+test('a directory name that is not ASCII is refused naming the rule, and answers 503 at its URL; a mount may be any path', async () => {
+  // As a browser sends them: UTF-8, percent-encoded.
+  for (const [dir, url] of [['café', '/caf%C3%A9/'], ['日記', '/%E6%97%A5%E8%A8%98/x']]) {
+    const r = await get(url);
+    assert.is(r.status, 503, url);
+    assert.ok(r.text.includes(`${dir} is not serving: it was refused (APPPKG_DESC_INVALID)`), r.text);
+  }
+  const out = gw.output();
+  assert.ok(out.includes('café/app.yaml:2:1: name: expected an app name of ASCII letters (a-z, A-Z), digits, ".", "-" and "_"'), out);
+  assert.ok(out.includes('found "café" (the directory name; "é" is not ASCII)'), out);
+  assert.ok(out.includes('fix: add `name: cafe` to app.yaml, or rename the directory to cafe'), out);
+  assert.ok(out.includes('found "日記" (the directory name; "日記" is not ASCII)'), out);
+  const mounted = (await get('/d%C3%A9/x')).json();
+  assert.is(mounted.app, 'delta');
+  assert.is(mounted.SCRIPT_NAME, '/d\xc3\xa9', 'the mount\'s UTF-8 octets, one latin-1 char each (PEP 3333)');
+  assert.is(mounted.PATH_INFO, '/x');
+});
+
+test('a name may begin or end with _ (docs/description.md): _x by its directory, _y_ by name:, and under apps: in the environment', async () => {
+  const x = (await get('/_x/p')).json();
+  assert.is(x.app, '_x');
+  assert.is(x.SCRIPT_NAME, '/_x');
+  assert.is(x.PATH_INFO, '/p');
+  assert.is(x.setting, 'hello-x', 'its apps: entry in the environment file is its own');
+  assert.is((await get('/q', { host: '_x.localhost' })).json().app, '_x');
+  assert.is((await get('/_y_/')).json().app, '_y_');
 });
 
 test('a broken description and an app that fails to import are skipped; the rest serve', async () => {

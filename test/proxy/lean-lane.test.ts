@@ -359,6 +359,21 @@ test('a client that leaves in the middle of a large answer costs nothing: the ne
   assert.ok(raw.includes('GET /?next host=lean.test'), raw);
 });
 
+test('HTTP/1.2 is served as HTTP/1.1 (RFC 9110 §2.5), plain or handed to node:http; node:http alone refuses it', async () => {
+  const plain = withoutDates(await rawRequest(portOf(lean), `GET /v?x=1 HTTP/1.2\r\nHost: lean.test\r\nConnection: close\r\n\r\n`));
+  assert.ok(plain.startsWith('HTTP/1.1 200 OK\r\n'), plain);
+  assert.ok(plain.endsWith('GET /v?x=1 host=lean.test ua=None'), plain);
+  // A chunked body is not plain: the lane hands this request line to node:http, as HTTP/1.1.
+  const chunked = `POST /count HTTP/1.9\r\nHost: lean.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`;
+  const handed = withoutDates(await rawRequest(portOf(lean), chunked));
+  assert.ok(handed.startsWith('HTTP/1.1 200 OK\r\n'), handed);
+  assert.ok(handed.includes('POST count=5 sha256='), handed);
+  // llhttp refuses a minor version above 1 and no option short of insecureHTTPParser changes
+  // that: without the lane (APPPKG_LEAN_LANE=0) it stays a 400 (README).
+  const refused = await rawRequest(portOf(reference), `GET /v HTTP/1.2\r\nHost: lean.test\r\nConnection: close\r\n\r\n`);
+  assert.ok(refused.startsWith('HTTP/1.1 400 '), refused);
+});
+
 test('a stop closes idle keep-alive connections at once and lets the answers under way finish, a POST behind them too', async () => {
   const idle = net.connect(portOf(lean), '127.0.0.1');
   const busy = net.connect(portOf(lean), '127.0.0.1');

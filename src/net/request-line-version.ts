@@ -1,0 +1,35 @@
+// HTTP versions in a request line that llhttp does not read the way RFC 9110 §2.5 and RFC 9112
+// §2.3 ask. A higher minor version (HTTP/1.2 to 1.9) is to be read as the highest the server
+// speaks, 1.1; llhttp refuses it (HPE_INVALID_VERSION) and nothing short of insecureHTTPParser,
+// which loosens far more, makes it lenient there. The lean lane reads the first request of every
+// connection: it reads such a request itself (net/plain-head.ts), and hands a request line it
+// gives node:http over as HTTP/1.1. What node:http reads by itself (a later request on a
+// connection it took, every request with APPPKG_LEAN_LANE=0) gets llhttp's 400 (README).
+// A major version other than 1 is 505 (RFC 9110 §15.6.6), whether llhttp parsed it (2.0) or not.
+
+const LF = 0x0a;
+const CR = 0x0d;
+const HIGHER_MINOR = ' HTTP/1.';
+
+/** `bytes` (which start with a request line) with a version HTTP/1.2-1.9 as HTTP/1.1, else `bytes` itself. */
+export function higherMinorAsHttp11(bytes: Buffer): Buffer {
+  const lineEnd = bytes.indexOf(LF);
+  const end = lineEnd > 0 && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+  if (end < 10) return bytes;
+  const minor = bytes[end - 1];
+  if (minor < 0x32 || minor > 0x39 || bytes.toString('latin1', end - 9, end - 1) !== HIGHER_MINOR) return bytes;
+  const copy = Buffer.from(bytes); // the caller's may be a view of a read buffer
+  copy[end - 1] = 0x31;
+  return copy;
+}
+
+const OTHER_MAJOR = /^[!-~]+ [^ \r\n]+ HTTP\/[2-9]\.\d\r?$/m;
+
+/**
+ * Whether a request llhttp refused for its version (HPE_INVALID_VERSION) names another major
+ * version (`HTTP/3.0`, `HTTP/9.9`): 505 then, not 400. `rawPacket` is the read it failed in.
+ */
+export function otherMajorVersion(err: { rawPacket?: unknown }): boolean {
+  const packet = err.rawPacket;
+  return Buffer.isBuffer(packet) && OTHER_MAJOR.test(packet.toString('latin1', 0, 8192));
+}

@@ -1,0 +1,36 @@
+// net/request-path.ts: the one decoder of request paths, and the path the router compares,
+// where an encoded slash is data inside a segment (RFC 3986 §2.2), never a separator.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decodeRequestPath, ENCODED_SLASH, routedRequestPath } from '../../src/net/request-path.js';
+import { Router } from '../../src/proxy/router.js';
+
+const test = suite('request path');
+
+test('an encoded slash routes as data and reaches the app as /', () => {
+  assert.equal(routedRequestPath('/fa%2Fscope'), { route: `/fa${ENCODED_SLASH}scope`, path: '/fa/scope' });
+  assert.equal(routedRequestPath('/fa/x%2fy'), { route: `/fa/x${ENCODED_SLASH}y`, path: '/fa/x/y' });
+  assert.is(decodeRequestPath('/fa%2Fscope'), '/fa/scope');
+  assert.equal(routedRequestPath('/caf%C3%A9/'), { route: '/caf\xc3\xa9/', path: '/caf\xc3\xa9/' });
+});
+
+test('.. is refused however it is spelled, an encoded slash around it too', () => {
+  for (const raw of ['/a/../b', '/a/%2e%2e/b', '/a/..%2fb', '/a/%2e%2e%2Fb', '/a/x%2F..', '/a/x%2F..%2Fy']) {
+    assert.is(routedRequestPath(raw), null, raw);
+  }
+  assert.is(routedRequestPath('%2Fa'), null, 'a path starts with a slash as sent');
+});
+
+test('the router splits at a separator, never inside a segment', () => {
+  const router = new Router([{ target: 'fa', host: null, prefix: '/fa' }, { target: 'root', host: null, prefix: '' }]);
+  const at = (raw: string) => {
+    const routed = routedRequestPath(raw)!;
+    return router.match(undefined, routed.route, routed.path);
+  };
+  assert.equal(at('/fa%2Fscope'), { target: 'root', scriptName: '', pathInfo: '/fa/scope' });
+  assert.equal(at('/fa/a%2Fb'), { target: 'fa', scriptName: '/fa', pathInfo: '/a/b' });
+  assert.equal(at('/fa'), { target: 'fa', scriptName: '/fa', pathInfo: '' });
+  assert.equal(at('/./fa/x'), { target: 'fa', scriptName: '/fa', pathInfo: '/x' });
+});
+
+test.run();
