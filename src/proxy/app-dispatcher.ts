@@ -115,7 +115,7 @@ export class AppDispatcher implements Redispatch {
     this.workers = backend.processRoutes.some((p) => p.route === null) ? null : new UpstreamGroup<WsgiUpstream>(null, null, `${backend.name}'s workers`);
     this.processes = backend.processRoutes.map((p) => new UpstreamGroup<HttpUpstream>(p.name, p.route, `processes.${p.name} of ${backend.name}`));
     this.unsubscribe = backend.subscribe(() => this.sync());
-    for (const waiting of this.queue) waiting.group = this.groupFor(waiting.route.pathInfo);
+    for (const waiting of this.queue) waiting.group = this.groupFor(waiting.route.routedPathInfo);
     this.recount();
     this.sync();
   }
@@ -158,23 +158,27 @@ export class AppDispatcher implements Redispatch {
     if (this.queue.length > 0) this.drainQueue();
   }
 
-  /** The group a path belongs to: the longest process route it falls under, else the workers (or web). */
-  private groupFor(pathInfo: string): UpstreamGroup {
+  /**
+   * The group a path belongs to: the longest process route it falls under, else the workers (or
+   * web). `routed` is PATH_INFO as the router compares it (RequestRoute.routedPathInfo): a route
+   * `/live` takes `/live/x`, not `/live%2Fx`, as a mount does.
+   */
+  private groupFor(routed: string): UpstreamGroup {
     for (const group of this.processes) {
       const route = group.route;
-      if (route === null || pathInfo === route || pathInfo.startsWith(`${route}/`)) return group;
+      if (route === null || routed === route || routed.startsWith(`${route}/`)) return group;
     }
     return this.workers ?? this.processes[this.processes.length - 1];
   }
 
-  /** A request for `pathInfo` goes to the app's Python workers (not to a process's route). */
-  servesWithWorkers(pathInfo: string): boolean {
-    return this.workers !== null && this.groupFor(pathInfo) === this.workers;
+  /** A request for `routed` (RouteMatch.routedPathInfo) goes to the app's Python workers, not to a process's route. */
+  servesWithWorkers(routed: string): boolean {
+    return this.workers !== null && this.groupFor(routed) === this.workers;
   }
 
   handle(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
     if (this.backend.idleState !== undefined && this.backend.idleState !== 'awake') this.wakeBackend();
-    const group = this.groupFor(route.pathInfo);
+    const group = this.groupFor(route.routedPathInfo);
     // Nobody of this group waiting ahead of it: straight to an upstream if one is available.
     if (group.waiting === 0 && this.send(group, req, res, route)) return;
     this.enqueue(group, req, res, route);
@@ -310,7 +314,7 @@ export class AppDispatcher implements Redispatch {
       return;
     }
     (req as Retried)[kRetried] = true;
-    const group = this.groupFor(route.pathInfo);
+    const group = this.groupFor(route.routedPathInfo);
     const except = (group.upstreams as Array<WsgiUpstream | HttpUpstream>).find((u) => u instanceof WsgiUpstream && u.link === failed) as WsgiUpstream | undefined;
     if (group.waiting === 0 && this.send(group, req, res, route, except ?? null)) return;
     this.enqueue(group, req, res, route);
@@ -343,7 +347,7 @@ export class AppDispatcher implements Redispatch {
       );
       return;
     }
-    const group = this.groupFor(route.pathInfo);
+    const group = this.groupFor(route.routedPathInfo);
     if (group.process === null && this.websocketOptions !== null) {
       this.sendWebsocket(group as UpstreamGroup<WsgiUpstream>, req, socket, head, route, this.websocketOptions, modules);
       return;

@@ -310,8 +310,8 @@ export class Front {
     if ('status' in routed) return false;
     const { match, url, q } = routed;
     const app = match.target;
-    if (app.staticMounts.length > 0 && matchStatic(app.staticMounts, match.pathInfo)) return false;
-    if (!app.servesWithWorkers(match.pathInfo)) return false;
+    if (app.staticMounts.length > 0 && matchStatic(app.staticMounts, match.routedPathInfo, match.pathInfo)) return false;
+    if (!app.servesWithWorkers(match.routedPathInfo)) return false;
     this.track(req, res, app.name);
     app.handle(req, res, this.routeOf(req, match, url, q));
     return true;
@@ -365,7 +365,7 @@ export class Front {
     const app = match.target;
     tracked.app = app.name;
     if (app.staticMounts.length > 0) {
-      const hit = matchStatic(app.staticMounts, match.pathInfo);
+      const hit = matchStatic(app.staticMounts, match.routedPathInfo, match.pathInfo);
       if (hit) {
         void serveStatic(req, res, hit.mount, hit.rest);
         return;
@@ -409,6 +409,7 @@ export class Front {
     return {
       scriptName: match.scriptName,
       pathInfo: match.pathInfo,
+      routedPathInfo: match.routedPathInfo,
       queryString: q >= 0 ? url.slice(q + 1) : '',
       remoteAddr: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,

@@ -12,6 +12,11 @@ export interface RequestRoute {
   scriptName: string;
   /** The rest of the path, percent-decoded (bytes as latin-1), starting with '/' (or ''). */
   pathInfo: string;
+  /**
+   * pathInfo as a process's `route:` is compared with it: each `%2F` sent is ENCODED_SLASH,
+   * not a separator (net/request-path.ts routedRequestPath), as for the mounts.
+   */
+  routedPathInfo: string;
   /** The raw query (after '?'). */
   queryString: string;
   remoteAddr: string;
@@ -64,9 +69,12 @@ export function routeFromRequest(req: IncomingMessage, mount = '', trustProxy: T
   const target = splitTarget(req.url ?? '/');
   const routed = routedRequestPath(target.path);
   if (routed === null) return null;
-  let path = routed.path;
+  let { path, route } = routed;
   // As the router: an encoded slash does not end the mount (`/fa%2Fx` is not under `/fa`).
-  if (mount !== '' && (routed.route === mount || routed.route.startsWith(`${mount}/`))) path = path.slice(mount.length);
+  if (mount !== '' && (route === mount || route.startsWith(`${mount}/`))) {
+    path = path.slice(mount.length);
+    route = route.slice(mount.length);
+  }
   const socket = req.socket;
   const host = req.headers.host ?? '';
   const colon = host.lastIndexOf(':');
@@ -75,6 +83,7 @@ export function routeFromRequest(req: IncomingMessage, mount = '', trustProxy: T
   return {
     scriptName: mount,
     pathInfo: path,
+    routedPathInfo: route,
     queryString: target.query,
     remoteAddr: socket.remoteAddress ?? '',
     remotePort: socket.remotePort ?? 0,

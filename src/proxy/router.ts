@@ -14,6 +14,11 @@ export interface RouteMatch<T> {
   target: T;
   scriptName: string;
   pathInfo: string;
+  /**
+   * pathInfo as routes inside the app compare it (a process's `route:`, a `static:` mount):
+   * an encoded slash is ENCODED_SLASH there too, so that it splits no segment anywhere.
+   */
+  routedPathInfo: string;
 }
 
 export class Router<T> {
@@ -46,9 +51,10 @@ export class Router<T> {
     const host = hostOnly(hostHeader);
     const routes = (host && this.byHost.get(host)) || this.anyHost;
     for (const route of routes) {
-      if (route.prefix === '') return { target: route.target, scriptName: '', pathInfo: path };
+      if (route.prefix === '') return { target: route.target, scriptName: '', pathInfo: path, routedPathInfo: routed };
       if (routed === route.prefix || routed.startsWith(`${route.prefix}/`)) {
-        return { target: route.target, scriptName: route.prefix, pathInfo: path.slice(route.prefix.length) };
+        const cut = route.prefix.length;
+        return { target: route.target, scriptName: route.prefix, pathInfo: path.slice(cut), routedPathInfo: routed.slice(cut) };
       }
     }
     return null;

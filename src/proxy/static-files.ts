@@ -80,11 +80,15 @@ function realpathOr(path: string): string {
   }
 }
 
-/** The mount whose prefix covers `pathInfo`, with the file path inside it; null if none. */
-export function matchStatic(mounts: StaticMount[], pathInfo: string): { mount: StaticMount; rest: string } | null {
+/**
+ * The mount whose prefix covers `routed` (PATH_INFO as the router compares it: an encoded slash
+ * is no separator, so `/static%2Fx.css` is not under `/static`), with the file path inside it
+ * cut from `pathInfo` (the same path decoded, char for char); null if none.
+ */
+export function matchStatic(mounts: StaticMount[], routed: string, pathInfo = routed): { mount: StaticMount; rest: string } | null {
   for (const mount of mounts) {
     // The prefix, then the end or a '/' (every request to the app passes here: no allocation).
-    if (pathInfo.startsWith(mount.prefix) && (pathInfo.length === mount.prefix.length || pathInfo.charCodeAt(mount.prefix.length) === 47)) {
+    if (routed.startsWith(mount.prefix) && (routed.length === mount.prefix.length || routed.charCodeAt(mount.prefix.length) === 47)) {
       return { mount, rest: pathInfo.slice(mount.prefix.length) };
     }
   }

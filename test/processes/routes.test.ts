@@ -1,9 +1,12 @@
 // `processes:` of WSGI apps through the real gateway: a process with a route gets the HTTP
 // requests and websockets under it (through the mount and through NAME.localhost), a
-// background process is restarted when it dies, a websocket to a WSGI path gets a 501, and
-// nothing outlives the gateway.
+// background process is restarted when it dies, a websocket to a WSGI path gets a 501, an
+// encoded slash splits no route inside the app (processes' nor static:'s), and nothing
+// outlives the gateway.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { appStatus as appStatusOf, gatewayStatus, statusPids } from '../helpers/status.js';
@@ -16,7 +19,9 @@ const state = tempDir('apppkg-proc-state-');
 let gw: RunningGateway;
 
 test.before(async () => {
-  addPackage(apps.path, 'ws-echo', 'echo');
+  const echo = addPackage(apps.path, 'ws-echo', 'echo', { 'app.yaml': [[/$/, '\nstatic:\n  /files: files/\n']] });
+  mkdirSync(join(echo, 'files'));
+  writeFileSync(join(echo, 'files', 'a.txt'), 'static a\n');
   addPackage(apps.path, 'ticker', 'ticker');
   addPackage(apps.path, 'examples/flask-live', 'flask-live');
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path], { ms: 60_000 });
@@ -107,6 +112,23 @@ test('the Flask example: the page knows its mount, and processes.live pushes ove
   await waitFor(async () => JSON.parse(await sock.next(3000)).echo === 'hi', 5000, 'the echo');
   sock.ws.close(1000);
   await sock.closed();
+});
+
+test('an encoded slash splits no route inside the app: /ws%2F.. goes to the workers, /files%2F.. is no static file', async () => {
+  const get = async (path: string) => {
+    const answer = await rawRequest(port(), `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`, 5000);
+    return { status: answer.slice(9, 12), body: answer.slice(answer.indexOf('\r\n\r\n') + 4) };
+  };
+  // As `/echo%2Fws` is not under the mount `/echo`, `/ws%2Finfo` is not under the route `/ws`:
+  // the segment is `ws/info`, and the WSGI app gets it, as PEP 3333 decodes it.
+  assert.equal(await get('/echo/ws%2Finfo'), { status: '200', body: 'wsgi /echo|/ws/info' });
+  assert.equal(await get('/echo/ws%2f'), { status: '200', body: 'wsgi /echo|/ws/' });
+  const inside = await get('/echo/ws/a%2Fb');
+  assert.is(JSON.parse(inside.body).path, '/echo/ws/a%2Fb', 'under the route, the process gets the path as sent');
+  assert.equal(await get('/echo/files/a.txt'), { status: '200', body: 'static a\n' });
+  assert.equal(await get('/echo/files%2Fa.txt'), { status: '200', body: 'wsgi /echo|/files/a.txt' });
+  const handshake = `GET /echo/ws%2Froom HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+  assert.match(await rawRequest(port(), handshake, 5000), /^HTTP\/1\.1 501 /, 'an upgrade there is the WSGI app\'s: 501');
 });
 
 test('/status lists each process with its pid, state, route and port', async () => {
