@@ -3,6 +3,7 @@
 // statusError): a request that waits in vain, an app that does not answer, one that goes away.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { markCut } from './gateway-cut.js';
 
 export const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -100,6 +101,7 @@ export function sendError(res: ServerResponse, status: number, opts: ErrorRespon
   if (res.destroyed || res.writableEnded) return; // the client left, or an answer went already
   if (res.headersSent) {
     // Too late for a status: cut the connection so a partial body never looks complete.
+    markCut(res);
     res.destroy();
     return;
   }

@@ -23,6 +23,7 @@ import { LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
 import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-response.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
+import { wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
 import { StartWaits } from './start-waits.js';
 import type { RequestRoute } from './request-route.js';
@@ -39,7 +40,10 @@ export interface FrontOptions {
   /** Time for a client to send the request head (slowloris bound). */
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
-  /** Told of every response an app's request got (status 499: the client left first). */
+  /**
+   * Told of every response an app's request got (status 499: the client left first; 444: the
+   * gateway closed it before any head, at stop past --grace).
+   */
   onResponse?: (app: string, status: number, seconds: number) => void;
   /** Mode and owner of `unix:` listeners (nginx's user must be able to connect). */
   unixSocket?: UnixSocketOptions;
@@ -97,6 +101,12 @@ const NOT_A_PATH = 'the request target is not a path (it must start with /, with
  */
 const START_WAIT_MS = 60_000;
 
+/**
+ * The access log's status for a request the gateway closed before any response head went out:
+ * nginx's 444 ("connection closed without response"). 499 says the client closed first.
+ */
+const CLOSED_WITHOUT_RESPONSE = 444;
+
 /** How long a stop waits for websocket clients to answer their close frame before cutting them. */
 const WEBSOCKET_CLOSE_WAIT_MS = 2000;
 
@@ -106,6 +116,8 @@ export class Front {
   private servers: http.Server[] = [];
   private readonly lanes: LeanLane[] = [];
   private sockets = new Set<Socket>();
+  /** Connections the stop cut past --grace: what they still held is not the client's leaving. */
+  private readonly cutSockets = new WeakSet<Socket>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly accessLog: AccessLog;
@@ -323,12 +335,23 @@ export class Front {
     const tracked = { app };
     this.inFlight++;
     res.once('close', () => {
-      const status = res.writableFinished ? res.statusCode : 499;
+      const status = res.writableFinished ? res.statusCode : this.unfinishedStatus(res, req.socket);
       this.accessLog.record(req, this.clientOf(req), status, tracked.app, startedAt, bodyBytesOf(res, req.method));
       if (tracked.app) this.opts.onResponse?.(tracked.app, status, (performance.now() - startedAt) / 1000);
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
     return tracked;
+  }
+
+  /**
+   * The status logged for a response that did not finish, as nginx logs it: 499 only when the
+   * client closed first. Cut by the gateway (its upstream went away after the head, or --grace
+   * ran out at stop), it is the status that went out, beside the bytes that did; with no head
+   * out yet, 444, nginx's "closed the connection without a response".
+   */
+  private unfinishedStatus(res: ServerResponse, socket: Socket | null): number {
+    if (!wasCut(res) && !(socket !== null && this.cutSockets.has(socket))) return 499;
+    return res.headersSent ? res.statusCode : CLOSED_WITHOUT_RESPONSE;
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -477,8 +500,10 @@ export class Front {
       return (end as (...a: unknown[]) => Socket).apply(this, args);
     } as typeof socket.end;
     socket.once('close', () => {
-      // No status line at all: the client left before any answer (nginx's 499).
-      this.accessLog.record(req, this.clientOf(req), status > 0 ? status : 499, (socket as UpgradeSocket)[kApp] ?? '', startedAt, socket.bytesWritten - bytesBefore);
+      // No status line at all: the client left before any answer (nginx's 499), or the stop
+      // cut it past --grace.
+      const unanswered = this.cutSockets.has(socket) ? CLOSED_WITHOUT_RESPONSE : 499;
+      this.accessLog.record(req, this.clientOf(req), status > 0 ? status : unanswered, (socket as UpgradeSocket)[kApp] ?? '', startedAt, socket.bytesWritten - bytesBefore);
     });
   }
 
@@ -512,7 +537,10 @@ export class Front {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     await websocketsClosed;
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets) {
+      this.cutSockets.add(socket);
+      socket.destroy();
+    }
     for (const addr of this.opts.listen) if (addr.kind === 'unix') rmSync(addr.path, { force: true });
     this.accessLog.flush();
   }

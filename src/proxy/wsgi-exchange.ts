@@ -9,6 +9,7 @@ import { CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeU32Frame, f
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
 import { answerFailure } from './error-response.js';
+import { markCut } from './gateway-cut.js';
 import type { RequestRoute } from './request-route.js';
 
 /** Takes a request the worker provably never saw (its link failed before sending it). */
@@ -350,6 +351,7 @@ export class WsgiExchange implements LinkExchange {
   private cutConnection(): void {
     const socket = this.res.socket;
     if (socket) while (socket.writableCorked > 0) socket.uncork();
+    markCut(this.res);
     this.res.destroy();
   }
 
@@ -382,7 +384,10 @@ export class WsgiExchange implements LinkExchange {
       this.state = State.Done;
       process.emitWarning(`apppkg: the app's response head was refused by Node: ${(err as Error).message}`);
       if (!this.res.headersSent) answerFailure(this.res, 'bad-response', { detail: 'the app\'s response head was invalid', debug: (err as Error).message, development: this.development });
-      else this.res.destroy();
+      else {
+        markCut(this.res);
+        this.res.destroy();
+      }
       return false;
     }
   }

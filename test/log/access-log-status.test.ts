@@ -1,0 +1,100 @@
+// The access log's status for a response that did not finish, through a real gateway: 499 says
+// the client left first, as nginx's does; a response the gateway ended itself says what went out
+// (its worker died after the head, or --grace ran out at stop), or 444 when no head had.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { writePackage } from '../helpers/apps-dir.js';
+import { rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('access log: who ended a response');
+const apps = tempDir('apppkg-cut-apps-');
+const state = tempDir('apppkg-cut-state-');
+let gw: RunningGateway | null = null;
+
+const APP = `import os, time
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path in ("/die-after-head", "/stream"):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        def body():
+            yield b"partial\\n" if path == "/die-after-head" else b"x" * 100
+            time.sleep(0.2 if path == "/die-after-head" else 60)
+            if path == "/die-after-head":
+                os._exit(7)
+            yield b"never"
+        return body()
+    time.sleep(float(environ.get("QUERY_STRING") or "60"))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"late\\n"]
+`;
+
+test.before(async () => {
+  writePackage(apps.path, 'cuts', { 'app.yaml': 'platform: python, wsgi\napp: cuts:application\n', 'cuts.py': APP });
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--grace', '1']);
+  await servesAgain();
+});
+
+test.after(async () => {
+  await gw?.stop();
+  apps.remove();
+  state.remove();
+});
+
+const port = () => Number(new URL(gw!.url).port);
+const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+const logged = (path: string, status: number, bytes: number) => new RegExp(`"GET ${path.replace(/[?]/g, '\\?')} HTTP/1\\.1" ${status} ${bytes} .* app=cuts `);
+
+async function servesAgain(): Promise<void> {
+  await waitFor(async () => /^HTTP\/1\.1 200 /.test(await rawRequest(port(), `GET /cuts/?0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 3000).catch(() => '')), 30_000, 'cuts to serve');
+}
+
+test('a worker that dies after the head: the status that went out, and the bytes that did, not 499', async () => {
+  const answer = await rawRequest(port(), get('/cuts/die-after-head'), 10_000);
+  assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(answer, /partial\n/);
+  await waitFor(() => logged('/cuts/die-after-head', 200, 8).test(gw!.output()), 5000, `the 200 line in\n${gw!.output()}`);
+  assert.not.match(gw!.output(), logged('/cuts/die-after-head', 499, 8));
+  await servesAgain();
+});
+
+test('a client that leaves before the answer is still 499', async () => {
+  // A reset, not a FIN: a client that half-closes may still wait for its answer (front.ts).
+  const socket = net.connect(port(), '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write(get('/cuts/?3'));
+  await new Promise((r) => setTimeout(r, 500));
+  socket.resetAndDestroy();
+  await waitFor(() => logged('/cuts/?3', 499, 0).test(gw!.output()), 5000, `the 499 line in\n${gw!.output()}`);
+});
+
+test('cut by the stop past --grace: 444 with no head out, the sent status and its bytes with one', async () => {
+  const open = (path: string) => {
+    const socket = net.connect(port(), '127.0.0.1');
+    let got = '';
+    socket.on('data', (c) => (got += c.toString('latin1')));
+    socket.on('error', () => {});
+    socket.write(get(path));
+    return { socket, got: () => got };
+  };
+  const waiting = open('/cuts/?60');
+  const streaming = open('/cuts/stream');
+  try {
+    await waitFor(() => streaming.got().includes('x'.repeat(100)), 10_000, 'the streamed head and first chunk');
+    await new Promise((r) => setTimeout(r, 300)); // the waiting one is in the worker by now
+    assert.is(waiting.got(), '');
+    const stopped = gw!;
+    gw = null;
+    assert.is(await stopped.stop(30_000), 0);
+    const out = stopped.output();
+    assert.match(out, logged('/cuts/?60', 444, 0));
+    assert.match(out, logged('/cuts/stream', 200, 100));
+    assert.not.match(out, /"GET \/cuts\/(\?60|stream) HTTP\/1\.1" 499 /);
+  } finally {
+    waiting.socket.destroy();
+    streaming.socket.destroy();
+  }
+});
+
+test.run();
