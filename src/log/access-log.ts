@@ -6,6 +6,7 @@
 // syscall each, which shows at tens of thousands of requests per second.
 import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
+import { targetAsSent } from '../net/request-head.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
@@ -71,7 +72,7 @@ export class AccessLog {
     if (!this.out) return;
     const now = Date.now();
     const line =
-      `${client || '-'} - ${remoteUser(req)} [${clfTime(now)}] ${quote(`${req.method} ${req.url} HTTP/${req.httpVersion}`)} ` +
+      `${client || '-'} - ${remoteUser(req)} [${clfTime(now)}] ${quote(`${req.method} ${targetAsSent(req)} HTTP/${req.httpVersion}`)} ` +
       `${status} ${bytes} ${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ` +
       `app=${app || '-'} dur=${((performance.now() - startedAt) / 1000).toFixed(4)}\n`;
     this.pending.push(line);

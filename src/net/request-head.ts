@@ -81,11 +81,21 @@ export function unknownTransferCoding(req: IncomingMessage): string | null {
   return `Transfer-Encoding: ${te.replace(/[^\x20-\x7e]/g, '?').slice(0, 100)}: the gateway decodes chunked only (RFC 9112 §6.1)`;
 }
 
+const kSentTarget = Symbol('apppkg.sentTarget');
+
+/**
+ * The request target as the client sent it: an absolute-form one before toOriginForm rewrote
+ * it, for the access log's request line (the combined format's %r is the line as sent).
+ */
+export function targetAsSent(req: IncomingMessage): string | undefined {
+  return (req as IncomingMessage & { [kSentTarget]?: string })[kSentTarget] ?? req.url;
+}
+
 /**
  * RFC 9112 §3.2.2: a server must accept an absolute-form target (`GET http://host/path`, as a
  * proxy-minded client sends it) and take the host from it, ignoring the Host header. Rewrites
  * `req` into the origin-form request it means (url, Host, rawHeaders) so that routing, the
- * environ and the scope see one request; returns a problem when the authority is not a host.
+ * environ and the scope see one request (the target as sent stays for targetAsSent); returns a problem when the authority is not a host.
  */
 export function toOriginForm(req: IncomingMessage): string | null {
   const url = req.url ?? '/';
@@ -94,6 +104,7 @@ export function toOriginForm(req: IncomingMessage): string | null {
   if (m === null) return null; // `*` and the rest: the router's NOT_A_PATH
   const [, authority, rest] = m;
   if (authority === '' || authority.includes('@') || !HOST_VALUE.test(authority)) return 'the target\'s authority is not a host[:port]';
+  (req as IncomingMessage & { [kSentTarget]?: string })[kSentTarget] = url;
   req.url = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
   req.headers.host = authority;
   const raw = req.rawHeaders;

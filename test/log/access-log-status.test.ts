@@ -1,13 +1,14 @@
 // The access log's status for a response that did not finish, through a real gateway: 499 says
 // the client left first, as nginx's does; a response the gateway ended itself says what went out
-// (its worker died after the head, or --grace ran out at stop), or 444 when no head had.
+// (its worker died after the head, or --grace ran out at stop), or 444 when no head had. And
+// the request line is logged as sent, an absolute-form target too.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { writePackage } from '../helpers/apps-dir.js';
 import { rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
-const test = suite('access log: who ended a response');
+const test = suite('access log: the request line as sent, and who ended a response');
 const apps = tempDir('apppkg-cut-apps-');
 const state = tempDir('apppkg-cut-state-');
 let gw: RunningGateway | null = null;
@@ -67,6 +68,12 @@ test('a client that leaves before the answer is still 499', async () => {
   await new Promise((r) => setTimeout(r, 500));
   socket.resetAndDestroy();
   await waitFor(() => logged('/cuts/?3', 499, 0).test(gw!.output()), 5000, `the 499 line in\n${gw!.output()}`);
+});
+
+test('an absolute-form target (RFC 9112 §3.2.2) is logged as the client sent it, as %r is', async () => {
+  const answer = await rawRequest(port(), 'GET http://127.0.0.1/cuts/?0 HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n', 5000);
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  await waitFor(() => /"GET http:\/\/127\.0\.0\.1\/cuts\/\?0 HTTP\/1\.1" 200 5 /.test(gw!.output()), 5000, `the line as sent in\n${gw!.output()}`);
 });
 
 test('cut by the stop past --grace: 444 with no head out, the sent status and its bytes with one', async () => {
