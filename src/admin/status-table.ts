@@ -1,8 +1,8 @@
 // GatewayStatus as the text `apppkg-gateway status` prints: a header, one row per app, then
-// per app what a row cannot hold (worker pids, open websockets, the last problem), then the
-// broken packages.
+// per app what a row cannot hold (worker pids, open websockets, the last problem with its fix
+// and log), then the broken packages.
 // Pure, so it is tested on plain data without a gateway.
-import type { AppStatus, GatewayStatus } from './status-types.js';
+import type { AppStatus, GatewayStatus, RefusalStatus } from './status-types.js';
 import { countOf } from '../count.js';
 
 const COLUMNS = ['NAME', 'STATE', 'VERSION', 'WORKERS', 'RESTARTS', 'REQUESTS', 'ERRORS', 'P50', 'P99', 'MOUNT'];
@@ -73,7 +73,20 @@ function appDetails(app: AppStatus): string[] {
     out.push(`${app.state === 'idle' ? 'idle since' : 'last active'} ${app.idle.lastActive}; ${countOf(app.idle.coldStarts, 'cold start')}${last}`);
   }
   if (app.runsAsRoot) out.push('warning: runs as root');
-  if (app.problem) out.push(`problem: ${app.problem.code}: ${app.problem.message}`);
+  if (app.problem) out.push(...problemLines(app.problem));
+  return out;
+}
+
+/**
+ * A refusal as the gateway's log tells it: what happened, then how to fix it and where the whole
+ * output is. The code and message alone left the reader of a refused app without the next step.
+ */
+function problemLines(problem: RefusalStatus): string[] {
+  const out = [`problem: ${problem.code}: ${problem.message}`];
+  if (problem.hint) out.push(`  fix: ${problem.hint}`);
+  if (problem.log) out.push(`  log: ${problem.log}`);
+  // Absent when this client may not read the app's log (the admin listener leaves it out).
+  if (problem.tail && problem.tail.length > 0) out.push(`  last lines of ${problem.log ?? 'the log'}:`, ...problem.tail.map((l) => `    | ${l}`));
   return out;
 }
 

@@ -109,10 +109,12 @@ export interface HealthStatus {
  *  restarted    the serving version was replaced by a fresh instance of itself
  *  exited       a worker or process died unexpectedly (`message`: which, and how); it is restarted
  *  removed      the app's directory went away
+ *  broken       the serving version's app.yaml no longer loads (`reason`: the first problem, where
+ *               it is, its fix); the version runs on as it was started. Once per distinct breakage
  */
 export interface HistoryEvent {
   at: string;
-  kind: 'serving' | 'switched' | 'refused' | 'rolled-back' | 'restarted' | 'exited' | 'removed';
+  kind: 'serving' | 'switched' | 'refused' | 'rolled-back' | 'restarted' | 'exited' | 'removed' | 'broken';
   version: string | null;
   from: string | null;
   message: string;

@@ -19,12 +19,17 @@ import {
   imageAppStateDir,
   imageDataDir,
 } from './image-layout.js';
+import { unbuildableRequirements } from './image-pip.js';
 import { unmappableKeys } from './unmappable.js';
 
 export interface ContainerfileResult {
   name: string;
   version: string | null;
   text: string;
+  /** pip: of app.yaml (the requirements file, relative to the app directory). */
+  pip: string | null;
+  /** Requirements the image's offline venv step will not find in the app directory as it is now. */
+  unbuildable: string[];
 }
 
 /** The packages the image needs from Debian: the gateway's runtime, the app's interpreter, its deb:. */
@@ -35,7 +40,7 @@ export function debianPackages(desc: Pick<Description, 'deb' | 'pip'>): string[]
 
 const continued = (lines: string[]): string => lines.join(' \\\n ');
 
-export function renderContainerfile(desc: Description): string {
+export function renderContainerfile(desc: Description, unbuildable: string[] = []): string {
   const appDir = imageAppDir(desc);
   const stateDir = imageAppStateDir(desc.name);
   const label = `${desc.name}${desc.version ? ` ${desc.version}` : ''}`;
@@ -76,6 +81,13 @@ export function renderContainerfile(desc: Description): string {
       '',
       `# The virtualenv from ${desc.pip}, as \`apppkg-gateway install\` builds it (offline, from the wheels in`,
       '# the app directory), without commands.install: the cluster runs that in a Job before the rollout.',
+      ...(unbuildable.length > 0
+        ? [
+            '# WARNING: when this was written, the app directory lacked what pip needs here, so this step fails',
+            '# unless it is added to the build context first (`pip download -d APP_DIR -r REQUIREMENTS`):',
+            ...unbuildable.map((u) => `#   ${u}`),
+          ]
+        : []),
       `RUN apppkg-gateway export venv ${appDir} --state-dir ${IMAGE_STATE_DIR}`,
     );
   }
@@ -99,5 +111,6 @@ export async function exportContainerfile(dir: string): Promise<ContainerfileRes
   const desc = await loadDescription(dir);
   const problems = unmappableKeys(desc);
   if (problems.length > 0) throw new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { ...problems[0].details, problems });
-  return { name: desc.name, version: desc.version, text: renderContainerfile(desc) };
+  const unbuildable = await unbuildableRequirements(desc);
+  return { name: desc.name, version: desc.version, text: renderContainerfile(desc, unbuildable), pip: desc.pip, unbuildable };
 }

@@ -29,6 +29,11 @@ export interface AppRecord {
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
   rolledBack: Map<string, string>;
   history: AppHistory;
+  /**
+   * The serving version's app.yaml as it fails to load now (its problems, formatted), null while
+   * it loads: a breakage goes into the history once, not at every look.
+   */
+  brokenDescription: string | null;
   /** The back-off of a version refused because a service was down (0: none pending). */
   serviceRetryMs: number;
 }

@@ -25,6 +25,7 @@ import type { Description } from '../description/types.js';
 import { parsePackageDirName } from '../description/package-dir.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { GatewayError, isGatewayError } from '../errors.js';
+import { countOf } from '../count.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import { AppHistory } from './app-history.js';
@@ -263,7 +264,8 @@ export class Registry {
     }
     this.broken = discovery.broken;
     // A serving version whose app.yaml was edited into a broken one keeps serving meanwhile.
-    const brokenDirs = new Set(discovery.broken.map((b) => realDir(b.dir)));
+    const brokenDirs = new Map(discovery.broken.map((b) => [realDir(b.dir), b.error]));
+    for (const record of this.records.values()) this.noteBrokenDescription(record, brokenDirs);
 
     const present = new Set<string>();
     let found = false;
@@ -271,7 +273,7 @@ export class Registry {
       present.add(app.name);
       let record = this.records.get(app.name);
       if (record === undefined) {
-        record = { name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(), serviceRetryMs: 0 };
+        record = { name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null };
         this.records.set(app.name, record);
         found = true;
       }
@@ -312,6 +314,31 @@ export class Registry {
       }
     }
     this.publish();
+  }
+
+  /**
+   * The serving version's app.yaml no longer loads: it runs on as it was started, which the
+   * gateway's log said once but the app's history did not, so its status looked fine. Recorded
+   * before converge, which may yet switch to another version.
+   */
+  private noteBrokenDescription(record: AppRecord, brokenDirs: Map<string, GatewayError>): void {
+    const error = record.serving ? brokenDirs.get(record.serving.desc.dir) : undefined;
+    if (!record.serving || error === undefined) {
+      record.brokenDescription = null;
+      return;
+    }
+    const seen = error.format();
+    if (record.brokenDescription === seen) return;
+    record.brokenDescription = seen;
+    // The first problem, where it is: a description error lists each with its own code and line.
+    const first = error.problems[0] ?? error;
+    const at = first.file ? `${first.file}${first.line ? `:${first.line}:${first.column ?? 1}` : ''}` : null;
+    const more = error.problems.length > 1 ? ` (and ${countOf(error.problems.length - 1, 'more problem')})` : '';
+    const desc = record.serving.desc;
+    record.history.add('broken', `app.yaml of ${label(desc)} no longer loads: ${first.code}${at ? ` at ${at}` : ''}: ${first.message}${more}; ${label(desc)} runs on as it was started`, {
+      version: desc.version,
+      reason: { code: first.code, message: at ? `${at}: ${first.message}` : first.message, hint: first.hint },
+    });
   }
 
   /** Serve the highest version that is not refused; keep the current one if none can start. */

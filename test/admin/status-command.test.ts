@@ -1,13 +1,16 @@
 // `apppkg-gateway status` as a user runs it: the real CLI, against a real admin listener
-// started here with a fixed status provider.
+// started here with a fixed status provider, and against a real gateway with a refused app.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
 import net from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { runCli, tempDir } from '../helpers/process.js';
+import { addPackage } from '../helpers/apps-dir.js';
+import { runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status command');
@@ -89,6 +92,35 @@ test('a bad --admin is bad usage: exit 2', async () => {
   assert.match(r.stderr, /--admin: expected PORT, HOST:PORT or unix:\/path, found "nonsense"/);
   const extra = await runCli(['status', 'extra'], { ms: 15000 });
   assert.is(extra.status, 2, extra.stderr);
+});
+
+test('a refused app: the problem with its fix, the app log, and its last lines for who may read the log', async () => {
+  const apps = tempDir('apppkg-status-apps-');
+  const state = tempDir('apppkg-status-state-');
+  const tokenFile = join(state.path, 'admin-token');
+  writeFileSync(tokenFile, 'status-command-token\n', { mode: 0o600 });
+  addPackage(apps.path, 'crash-on-import', 'broken');
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--access-log', 'off']);
+  try {
+    const admin = new URL(gw.adminUrl!).host;
+    await waitFor(async () => {
+      const res = await request(`${gw.adminUrl}/status`, { headers: { authorization: 'Bearer status-command-token' } });
+      const body = (await res.body.json()) as any;
+      return body.apps?.find((a: any) => a.name === 'broken')?.state === 'failed';
+    }, 20_000, 'the app to be refused');
+    const logFile = join(state.path, 'apps', 'broken', 'log', 'app.log');
+    const r = await runCli(['status', '--admin', admin, '--admin-token', tokenFile], { ms: 15000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ {2}problem: APPPKG_APP_IMPORT_FAILED: /m);
+    assert.match(r.stdout, /^ {4}fix: fix the error in the traceback/m);
+    assert.ok(r.stdout.includes(`\n    log: ${logFile}\n`), r.stdout);
+    assert.ok(r.stdout.includes(`    last lines of ${logFile}:`), r.stdout);
+    assert.match(r.stdout, /^ {6}\| ZeroDivisionError: division by zero$/m);
+  } finally {
+    await gw.stop();
+    apps.remove();
+    state.remove();
+  }
 });
 
 test.run();

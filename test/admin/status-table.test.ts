@@ -33,6 +33,15 @@ test('per app: services, idle and cold starts; then the mail listener\'s counts'
   assert.match(text, /mail \(smtp\) on 127\.0\.0\.1:2525: 5 received, 4 delivered, 1 spooled \(1 waiting to retry\), 0 dead letters, 2 refused/);
 });
 
+test('a problem: its fix and log on their own lines, and the last lines when the status has them', () => {
+  const status = fakeStatus();
+  status.apps[1] = { ...status.apps[1], problem: { code: 'APPPKG_APP_IMPORT_FAILED', message: 'app: cannot import', hint: 'fix the import', log: '/state/apps/shop/log/app.log', tail: ['Traceback (most recent call last):', 'ImportError: no'] } };
+  const text = renderStatusTable(status);
+  assert.match(text, /\n {2}problem: APPPKG_APP_IMPORT_FAILED: app: cannot import\n {4}fix: fix the import\n {4}log: \/state\/apps\/shop\/log\/app\.log\n {4}last lines of \/state\/apps\/shop\/log\/app\.log:\n {6}\| Traceback \(most recent call last\):\n {6}\| ImportError: no\n/);
+  status.apps[1].problem = { code: 'APPPKG_APP_IMPORT_FAILED', message: 'app: cannot import' };
+  assert.not.match(renderStatusTable(status), /^ +(fix|log|last lines)/m);
+});
+
 test('formatMs', () => {
   assert.is(formatMs(null), '-');
   assert.is(formatMs(0.0012), '1.2ms');

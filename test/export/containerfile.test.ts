@@ -116,6 +116,26 @@ test('a command naming the app directory by its host path: the fix names the rel
   assert.match(r.stderr, /fix: name it relative to the app directory \("worker\.py"\)/);
 });
 
+test('a pip: requirement with no local wheel: the recipe is written, and it and stderr say the venv step will fail there', async () => {
+  const dir = makeApp(work.path, 'nowheel', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  (await import('node:fs')).writeFileSync(join(dir, 'requirements.txt'), '# pinned\nthepkg==1.0\nOther_Pkg>=2 ; python_version >= "3.8"\n');
+  makeWheel(dir, 'thepkg', '1.0');
+  const r = await runCli(['export', 'containerfile', dir]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /warning: the image build of nowheel will fail at its venv step/);
+  assert.match(r.stderr, /^apppkg-gateway: {3}Other_Pkg>=2 ; python_version >= "3\.8": no wheel or sdist of Other_Pkg in /m);
+  assert.not.match(r.stderr, /thepkg/, 'its wheel is there');
+  assert.match(r.stderr, /fix: put the wheels in .*pip download -d .* -r requirements\.txt/);
+  assert.match(r.stdout, /^# WARNING: when this was written, the app directory lacked what pip needs here/m);
+  assert.match(r.stdout, /^# {3}Other_Pkg>=2 .*: no wheel or sdist of Other_Pkg/m);
+  assert.ok(r.stdout.indexOf('# WARNING') < r.stdout.indexOf('RUN apppkg-gateway export venv'));
+  // Every requirement there: no warning.
+  makeWheel(dir, 'other_pkg', '2.1');
+  const fine = await runCli(['export', 'containerfile', dir]);
+  assert.is(fine.status, 0, fine.stderr);
+  assert.not.match(fine.stderr + fine.stdout, /warning/i);
+});
+
 test('export venv builds the venv the gateway then reuses (no second build at the pod\'s start)', async () => {
   const dir = makeApp(work.path, 'wheely', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   (await import('node:fs')).writeFileSync(join(dir, 'requirements.txt'), 'thepkg==1.0\n');

@@ -88,6 +88,33 @@ test('a new version that fails to import never serves', async () => {
   assert.match(gw.output(), /environ_app\.py:\d+/);
 });
 
+test('the serving version\'s app.yaml edited into a broken one: it keeps serving, and its history says so once per breakage', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), ['--watch-interval', '0']);
+  const yamlFile = join(apps.path, 'blog.1.0', 'app.yaml');
+  const good = readFileSync(yamlFile, 'utf8');
+  const brokenEvents = async () => (await status(gw)).apps.find((a: any) => a.name === 'blog').history.filter((e: any) => e.kind === 'broken');
+  writeFileSync(yamlFile, `${good}workers: [\n`);
+  gw.child.kill('SIGHUP');
+  const [first] = await waitFor(async () => ((await brokenEvents()).length > 0 ? brokenEvents() : null), 15_000, 'the breakage in the history');
+  assert.is(first.version, '1.0');
+  assert.ok(/^app\.yaml of version 1\.0 no longer loads: APPPKG_DESC_YAML_SYNTAX at \S+blog\.1\.0\/app\.yaml:5:10: /.test(first.message), first.message);
+  assert.match(first.message, /version 1\.0 runs on as it was started$/);
+  assert.is(first.reason.code, 'APPPKG_DESC_YAML_SYNTAX');
+  assert.match(first.reason.message, /app\.yaml:5:10: workers: expected valid YAML/);
+  assert.ok(first.reason.hint.length > 0);
+  assert.is(await versionServed(gw), '1.0');
+  // The same breakage seen again is not a new event; another one is.
+  gw.child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 1000));
+  writeFileSync(yamlFile, `${good}wrokers: 2\n`);
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => (await brokenEvents()).length > 1, 15_000, 'the second breakage in the history');
+  const events = await brokenEvents();
+  assert.is(events.length, 2, JSON.stringify(events));
+  assert.match(events[1].message, /APPPKG_DESC_UNKNOWN_KEY at \S+app\.yaml:5:1: wrokers:/);
+  assert.is(await versionServed(gw), '1.0');
+});
+
 test('SIGHUP picks up a new version when the watcher is off', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), ['--watch-interval', '0']);
   addPackage(apps.path, 'environ', 'blog.1.1', version('1.1'));

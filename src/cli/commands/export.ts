@@ -70,6 +70,12 @@ export async function run(args: ParsedCommand): Promise<number> {
 
   if (target === 'containerfile') {
     const result = await exportContainerfile(dir!);
+    // Written all the same: the image is built elsewhere, from the directory as it is then.
+    if (result.unbuildable.length > 0) {
+      say(`warning: the image build of ${result.name} will fail at its venv step (pip runs offline there, from the app directory) unless these are in the build context first:`);
+      for (const u of result.unbuildable) say(`  ${u}`);
+      say(`fix: put the wheels in ${dir} (\`pip download -d ${dir} -r ${result.pip}\`), or vendor them; \`apppkg-gateway install ${dir}\` builds the same venv here`);
+    }
     if (out === undefined) process.stdout.write(result.text);
     else {
       await writeFile(out, result.text).catch((err) => {
