@@ -22,7 +22,7 @@ import { basename, dirname, join } from 'node:path';
 import type { BrokenPackageStatus } from '../admin/status-types.js';
 import { resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
-import { parsePackageDirName } from '../description/package-dir.js';
+import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { countOf } from '../count.js';
@@ -277,7 +277,10 @@ export class Registry {
         this.records.set(app.name, record);
         found = true;
       }
-      record.versions = app.versions;
+      // A serving version whose app.yaml no longer loads is not a removed one: it runs on, and
+      // only a newer version may take over from it, never the one below (a typo is no rollback).
+      const serving = record.serving?.desc;
+      record.versions = serving && brokenDirs.has(serving.dir) ? app.versions.filter((d) => compareVersions(d.version, serving.version) > 0) : app.versions;
       return record;
     });
     // Apps new here answer "starting" at their URLs from now on (the proxy holds their requests).
@@ -295,7 +298,10 @@ export class Registry {
         if (!this.stopped) this.publish();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, queue.length) }, convergeNext));
+    // Under --max-workers one at a time, as before: each app judged makes room for itself
+    // before the next starts, so the budget is overrun by one app at most, not by several.
+    const concurrency = this.budget === null ? START_CONCURRENCY : 1;
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, convergeNext));
     if (this.stopped) return;
     for (const [name, record] of this.records) {
       if (present.has(name) || this.stopped) continue;

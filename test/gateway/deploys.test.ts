@@ -115,6 +115,25 @@ test('the serving version\'s app.yaml edited into a broken one: it keeps serving
   assert.is(await versionServed(gw), '1.0');
 });
 
+test('the serving version\'s app.yaml broken while an older version is there: the serving one runs on, no rollback to the older', async () => {
+  const { apps, gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
+    addPackage(dir, 'environ', 'blog.1.1', version('1.1'));
+  }, ['--watch-interval', '0']);
+  assert.is(await versionServed(gw), '1.1');
+  const yamlFile = join(apps.path, 'blog.1.1', 'app.yaml');
+  writeFileSync(yamlFile, `${readFileSync(yamlFile, 'utf8')}workers: [\n`);
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => ((await status(gw)).apps.find((a: any) => a.name === 'blog').history.some((e: any) => e.kind === 'broken') ? true : null), 15_000, 'the breakage in the history');
+  await new Promise((r) => setTimeout(r, 2000)); // a switch to 1.0, if one came, would be under way
+  assert.is(await versionServed(gw), '1.1');
+  assert.not.match(gw.output(), /version 1\.0 takes over/);
+  // A newer version still takes over from it.
+  addPackage(apps.path, 'environ', 'blog.1.2', version('1.2'));
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => (await versionServed(gw)) === '1.2', 30_000, 'version 1.2 after SIGHUP');
+});
+
 test('SIGHUP picks up a new version when the watcher is off', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), ['--watch-interval', '0']);
   addPackage(apps.path, 'environ', 'blog.1.1', version('1.1'));
