@@ -8,9 +8,8 @@ speak lifespan (Django: "can only handle ASGI/HTTP connections") and runs withou
 """
 
 import sys
-import traceback
 
-from .errors import emit_marker, log
+from .errors import app_traceback, emit_marker, log
 
 LIFESPAN_FAILED_MARKER = "APPPKG-LIFESPAN-FAILED"
 
@@ -61,7 +60,8 @@ class Lifespan:
         try:
             await self.app(scope, self._receive, self._send)
         except BaseException as exc:
-            text = traceback.format_exc()
+            # From the app's first frame: this coroutine's own frame says nothing about the app.
+            text = app_traceback(exc)
             if not self.received:
                 self.supported = False
             elif not self._started.done():

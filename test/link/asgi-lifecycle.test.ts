@@ -74,6 +74,9 @@ t('an app that raises after receiving lifespan.startup: the traceback, the marke
   const marker = JSON.parse(stderr.trimEnd().split('\n').pop()!.slice('APPPKG-LIFESPAN-FAILED '.length)) as Record<string, string>;
   assert.is(marker.message, 'ConnectionRefusedError: cannot reach the database');
   assert.match(marker.traceback, /raise ConnectionRefusedError/);
+  // It starts at the app's own frame: the shim's lifespan coroutine is not the app's business.
+  assert.not.match(stderr, /apppkg_shim/);
+  assert.match(marker.traceback, /^Traceback \(most recent call last\):\n {2}File "[^"]*app\.py"/);
 
   const worker = new Worker({ ...baseOptions('asgi-lifespan-fail'), app: 'app:raises' });
   const err = await startError(worker);
