@@ -20,6 +20,7 @@ import { checkApp, type CheckItem, type CheckReport } from './lifecycle/check.js
 import { resolveForHook } from './lifecycle/hook.js';
 import { installApp, type InstallResult } from './lifecycle/install.js';
 import { runInAppEnvironment } from './lifecycle/run-command.js';
+import { withTestDatabases } from './services/app-services.js';
 
 export type { CheckItem, CheckReport, CommandName, InstallResult };
 
@@ -173,7 +174,10 @@ export class AppPackage {
       });
     }
     const ctx = HOOKS_RUN_AS_PRODUCTION.has(name) ? await this.#hookContext() : await this.#developmentContext();
-    return this.#spawn(ctx, { shell: command }, options);
+    if (name !== 'test') return this.#spawn(ctx, { shell: command }, options);
+    const stateRoot = resolveStateRoot({ flag: this.#options.stateDir });
+    const say = (line: string) => (this.#options.output ?? process.stderr).write(`apppkg-gateway: ${line}\n`);
+    return withTestDatabases({ desc: this.#desc, hostEnv: this.#hostEnv, stateRoot, say }, () => this.#spawn(ctx, { shell: command }, options));
   }
 
   /**

@@ -7,7 +7,7 @@ import { overridesFor, type HostEnvironment } from '../environment/host-file.js'
 import { appStateDirs } from '../environment/state-root.js';
 import { isGatewayError } from '../errors.js';
 import { ensurePassword, readCredentials } from './credentials-store.js';
-import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, type AppDatabase } from './postgresql-server.js';
+import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, setRoleCreatesDatabases, type AppDatabase } from './postgresql-server.js';
 import { appRedisPrefix, appRedisUserName, ensureRedisUser, parseRedisUrl, redisEnvironment, type AppRedisUser } from './redis-server.js';
 import { planServices, type ServicePlan } from './service-plan.js';
 import { recordServiceStatus, type ServiceStatus } from './service-status.js';
@@ -49,6 +49,32 @@ export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<s
   }
   // One app's provisioning at a time: a start and an install racing must not make two passwords.
   return serialised(`${opts.stateRoot}\0${desc.name}`, () => gather(opts, plan));
+}
+
+/**
+ * Runs `run` (commands.test) with the app's PostgreSQL role allowed to create databases: a test
+ * runner makes a database of its own beside the app's (Django's and pytest-django's test_NAME)
+ * and drops it after, which a role made NOCREATEDB cannot. The right is taken back after, however
+ * the run ends; an app on SQLite, or on a database the host's settings give, is run as it is.
+ */
+export async function withTestDatabases<T>(opts: Omit<ServiceOptions, 'provision'>, run: () => Promise<T>): Promise<T> {
+  if (overridesFor(opts.hostEnv, opts.desc.name).settings.DATABASE_URL !== undefined) return run();
+  let plan: ServicePlan;
+  try {
+    plan = planServices(opts.desc, opts.hostEnv);
+  } catch {
+    return run(); // the run's own start says why the service cannot be had
+  }
+  if (plan.database !== 'postgresql') return run();
+  const server = parsePostgresUrl(plan.postgresqlUrl!);
+  await setRoleCreatesDatabases(server, opts.desc.name, true);
+  try {
+    return await run();
+  } finally {
+    await setRoleCreatesDatabases(server, opts.desc.name, false).catch((err) => {
+      opts.say?.(`${opts.desc.name}: could not take CREATEDB back from role ${appDatabaseName(opts.desc.name)} on ${server.label}: ${String(err)}`);
+    });
+  }
 }
 
 async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<string, string>> {

@@ -135,6 +135,18 @@ export function dropAppDatabase(server: PostgresServer, app: string): Promise<bo
   });
 }
 
+/**
+ * Lets the app's role create databases, or not (its default). Only the gateway's own role is
+ * changed (`ownedRow`): a role of the same name made by someone else is left alone.
+ */
+export function setRoleCreatesDatabases(server: PostgresServer, app: string, allowed: boolean): Promise<void> {
+  const name = appDatabaseName(app);
+  return onAdmin(server, async (client) => {
+    if (!(await ownedRow(client, 'role', name, app))) return;
+    await client.query(`ALTER ROLE ${client.escapeIdentifier(name)} ${allowed ? 'CREATEDB' : 'NOCREATEDB'}`);
+  });
+}
+
 /** An empty database again, for `restore --force`: dropped and created anew. */
 export async function recreateAppDatabase(db: AppDatabase, app: string): Promise<void> {
   await onAdmin(db.server, async (client) => {

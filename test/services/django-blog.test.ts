@@ -61,6 +61,14 @@ withServers('on PostgreSQL: migrated by commands.install at the first start, a p
   gw = null;
 });
 
+withServers('on PostgreSQL: `test` runs Django\'s test runner, which makes and drops test_apppkg_blog; the role may create databases only meanwhile', async () => {
+  const tested = await runCli(['test', blog, '--environment', envFile, '--state-dir', state], { ms: 120_000, env });
+  assert.is(tested.status, 0, tested.stdout + tested.stderr);
+  assert.match(tested.stdout + tested.stderr, /\nOK\b/);
+  assert.is(pg.psql("SELECT rolcreatedb FROM pg_roles WHERE rolname = 'apppkg_blog'"), 'f');
+  assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'test_apppkg_blog'"), '0');
+});
+
 withServers('on SQLite: with no PostgreSQL named, DATABASE_URL is the data directory\'s db.sqlite3', async () => {
   const sqliteState = join(work.path, 'state-sqlite');
   const opts = { ms: 120_000, env: { APPPKG_STATE_DIR: sqliteState } };
