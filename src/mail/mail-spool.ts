@@ -109,62 +109,49 @@ export class MailSpool {
   /**
    * Streams `data` to disk (never whole in memory), `header` first (the Received: line), and
    * spools one delivery per app of `recipients`. A message past `maxSize` is read to its end
-   * (the client is still sending it) but not kept. Resolves once everything is synced.
+   * (the client is still sending it) but not kept. Resolves once everything is synced; rejects
+   * (the listener's 451) with nothing of the message left in tmp/, messages/ or queue/.
    */
   async accept(data: Readable, envelope: { from: string; recipients: Map<string, string[]>; header: string }, maxSize: number): Promise<AcceptResult> {
     const messageId = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
     const tmp = this.path('tmp', `${messageId}.eml`);
+    const message = this.path('messages', `${messageId}.eml`);
+    const records: string[] = [];
     const file = await open(tmp, 'wx', 0o600);
-    let bytes = 0;
-    let tooBig = false;
+    let closed = false;
     try {
-      let block: Buffer[] = [Buffer.from(envelope.header, 'latin1')];
-      let blockBytes = block[0].length;
-      for await (const chunk of data as AsyncIterable<Buffer>) {
-        bytes += chunk.length;
-        // smtp-server flags the stream past its `size`; our own count is the same rule, kept
-        // so that the spool never depends on the listener's options.
-        if (tooBig || bytes > maxSize || (data as { sizeExceeded?: boolean }).sizeExceeded) {
-          tooBig = true;
-          block = [];
-          continue; // drained, not written: the client gets 552 once it has sent it all
-        }
-        block.push(chunk);
-        blockBytes += chunk.length;
-        if (blockBytes >= WRITE_BLOCK) {
-          await writeAll(file, block);
-          block = [];
-          blockBytes = 0;
-        }
-      }
-      if (!tooBig) {
-        await writeAll(file, block);
-        await file.sync();
-      }
-    } catch (err) {
-      // The client went away mid-message (smtp-server destroys the stream), or the disk failed:
-      // nothing was acknowledged, so nothing is kept.
+      const { bytes, tooBig } = await receiveInto(file, data, envelope.header, maxSize);
+      closed = true;
       await file.close();
-      await rm(tmp, { force: true });
+      if (tooBig) {
+        await rm(tmp, { force: true });
+        return { ok: false, reason: 'too-big', bytes };
+      }
+      const size = bytes + Buffer.byteLength(envelope.header, 'latin1');
+      await rename(tmp, message);
+      await syncDir(this.path('messages'));
+      const now = Date.now();
+      const deliveries: SpooledDelivery[] = [...envelope.recipients].map(([app, to]) => ({
+        id: randomUUID(), messageId, app, from: envelope.from, to, receivedAt: now, size, attempts: 0, nextAttemptAt: now, lastError: null,
+      }));
+      for (const delivery of deliveries) {
+        const record = this.path('queue', `${delivery.id}.json`);
+        records.push(record);
+        await this.writeRecord(record, delivery, true);
+      }
+      await syncDir(this.path('queue'));
+      for (const delivery of deliveries) this.queued.set(delivery.id, delivery);
+      this.references.set(messageId, deliveries.length);
+      return { ok: true, message: { messageId, size, deliveries } };
+    } catch (err) {
+      // The client went away mid-message (smtp-server destroys the stream), the disk failed, or
+      // a directory of the spool is gone: nothing was acknowledged (the sender gets 451 and
+      // sends it again), so nothing of it is kept, wherever it had got to. A delivery record
+      // left in queue/ would deliver a message the sender also sends again.
+      if (!closed) await file.close().catch(() => {});
+      for (const path of [tmp, message, ...records]) await rm(path, { force: true }).catch(() => {});
       throw err;
     }
-    await file.close();
-    if (tooBig) {
-      await rm(tmp, { force: true });
-      return { ok: false, reason: 'too-big', bytes };
-    }
-    const size = bytes + Buffer.byteLength(envelope.header, 'latin1');
-    await rename(tmp, this.path('messages', `${messageId}.eml`));
-    await syncDir(this.path('messages'));
-    const now = Date.now();
-    const deliveries: SpooledDelivery[] = [...envelope.recipients].map(([app, to]) => ({
-      id: randomUUID(), messageId, app, from: envelope.from, to, receivedAt: now, size, attempts: 0, nextAttemptAt: now, lastError: null,
-    }));
-    for (const delivery of deliveries) await this.writeRecord(this.path('queue', `${delivery.id}.json`), delivery, true);
-    await syncDir(this.path('queue'));
-    for (const delivery of deliveries) this.queued.set(delivery.id, delivery);
-    this.references.set(messageId, deliveries.length);
-    return { ok: true, message: { messageId, size, deliveries } };
   }
 
   /** The message file a delivery POSTs. */
@@ -218,13 +205,52 @@ export class MailSpool {
     const tmp = this.path('tmp', `${randomBytes(8).toString('hex')}.json`);
     const file = await open(tmp, 'wx', 0o600);
     try {
-      await file.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-      if (sync) await file.sync();
-    } finally {
-      await file.close();
+      try {
+        await file.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+        if (sync) await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(tmp, target);
+    } catch (err) {
+      // tmp/ is emptied only at start: a record that failed must not stay there until then.
+      await rm(tmp, { force: true }).catch(() => {});
+      throw err;
     }
-    await rename(tmp, target);
   }
+}
+
+/**
+ * `header`, then `data` as it streams, into `file`, synced; past `maxSize` the rest is read to
+ * its end (the client is still sending it) but not written.
+ */
+async function receiveInto(file: FileHandle, data: Readable, header: string, maxSize: number): Promise<{ bytes: number; tooBig: boolean }> {
+  let bytes = 0;
+  let tooBig = false;
+  let block: Buffer[] = [Buffer.from(header, 'latin1')];
+  let blockBytes = block[0].length;
+  for await (const chunk of data as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    // smtp-server flags the stream past its `size`; our own count is the same rule, kept
+    // so that the spool never depends on the listener's options.
+    if (tooBig || bytes > maxSize || (data as { sizeExceeded?: boolean }).sizeExceeded) {
+      tooBig = true;
+      block = [];
+      continue; // drained, not written: the client gets 552 once it has sent it all
+    }
+    block.push(chunk);
+    blockBytes += chunk.length;
+    if (blockBytes >= WRITE_BLOCK) {
+      await writeAll(file, block);
+      block = [];
+      blockBytes = 0;
+    }
+  }
+  if (!tooBig) {
+    await writeAll(file, block);
+    await file.sync();
+  }
+  return { bytes, tooBig };
 }
 
 async function writeAll(file: FileHandle, block: Buffer[]): Promise<void> {

@@ -3,7 +3,7 @@
 // gateway's public listener and record them (test/fixtures/apps/mail-sink, examples/support-desk).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -167,6 +167,38 @@ test('too many recipients: 452 past max_recipients (RFC 5321 4.5.3.1.10), the fi
   talk.close();
   const [d] = await deliveriesOf('alpha', 'many recipients');
   assert.is(d.to, 'r1@alpha.localhost, r2@alpha.localhost, r3@alpha.localhost');
+});
+
+test('451 when the spool cannot take a message: nothing of it is left in tmp/, messages/ or queue/', async () => {
+  const spool = (...parts: string[]) => join(state.path, 'mail', ...parts);
+  await waitFor(async () => (await mailStatus()).spooled === 0, 10_000, 'the spool to empty');
+  const queuedBefore = readdirSync(spool('queue'));
+  // A file where the spool expects a directory fails the rename into it (ENOTDIR), as a broken
+  // disk would; permissions would not, tests run as root.
+  for (const dir of ['messages', 'queue']) {
+    renameSync(spool(dir), spool(`${dir}.aside`));
+    writeFileSync(spool(dir), 'not a directory\n');
+    try {
+      const talk = await session();
+      assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+      assert.is((await talk.command('RCPT TO:<unwritable@alpha.localhost>')).code, 250);
+      assert.is((await talk.command('DATA')).code, 354);
+      talk.write(`${message({ subject: `no ${dir}/` })}\r\n.\r\n`);
+      const reply = await talk.reply(10_000);
+      assert.is(reply.code, 451, reply.text);
+      talk.close();
+    } finally {
+      rmSync(spool(dir));
+      renameSync(spool(`${dir}.aside`), spool(dir));
+    }
+    assert.equal(readdirSync(spool('tmp')), [], `with no ${dir}/: the message (and any record) removed from tmp/`);
+    assert.equal(readdirSync(spool('messages')), [], `with no ${dir}/: no message kept that no 250 acknowledged`);
+    assert.equal(readdirSync(spool('queue')), queuedBefore, `with no ${dir}/: no delivery queued for it`);
+  }
+  // The spool works again once its directories are back.
+  assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['back@alpha.localhost'], message({ subject: 'spool back' })), { refused: {} });
+  await deliveriesOf('alpha', 'spool back');
+  assert.is((await deliveries('alpha')).filter((d) => d.subject.startsWith('no ')).length, 0);
 });
 
 test('garbage and silence: answered, timed out, closed; the listener serves the next client', async () => {
