@@ -145,7 +145,7 @@ export interface AppStatus {
   versions: VersionStatus[];
   workers: WorkerStatus[];
   processes: ProcessStatus[];
-  /** Worker restarts after unexpected exits, since the gateway started. */
+  /** Restarts of its workers and processes after unexpected exits, since the gateway started. */
   restarts: number;
   requests: number;
   /** Responses with status >= 500, gateway-made ones included. */

@@ -519,9 +519,12 @@ export class AppInstance {
     this.memoryTimer.unref();
   }
 
-  /** Worker restarts after unexpected exits (the processes' are in processStatus). */
+  /**
+   * Restarts after unexpected exits, of its workers and its processes alike: a `platform: python,
+   * command` app has no worker, and its web process crashing must not read as 0 in status.
+   */
   get restarts(): number {
-    return this.workerSlots.reduce((sum, s) => sum + s.restarts, 0);
+    return [...this.workerSlots, ...this.processSlots.map((p) => p.slot)].reduce((sum, s) => sum + s.restarts, 0);
   }
 
   get crashLooping(): boolean {

@@ -144,8 +144,9 @@ test('/status lists each process with its pid, state, route and port', async () 
   assert.equal({ name: ticker.name, route: ticker.route, port: ticker.port, state: ticker.state }, { name: 'ticker', route: null, port: null, state: 'ready' });
 });
 
-test('a background process killed with SIGKILL is restarted (a new pid), its output in the app log', async () => {
-  const before = (await appStatus('ticker')).processes[0];
+test('a background process killed with SIGKILL is restarted (a new pid), its output in the app log, and counted in the app\'s restarts', async () => {
+  const appBefore = await appStatus('ticker');
+  const before = appBefore.processes[0];
   process.kill(before.pid, 'SIGKILL');
   const after = await waitFor(
     async () => {
@@ -156,6 +157,7 @@ test('a background process killed with SIGKILL is restarted (a new pid), its out
     'the ticker to be restarted',
   );
   assert.is(after.restarts, before.restarts + 1);
+  assert.is((await appStatus('ticker')).restarts, appBefore.restarts + 1);
   assert.match(gw.output(), /ticker: processes\.ticker \d+ exited \(SIGKILL\); restarting in \d+ ms/);
   const { readFileSync } = await import('node:fs');
   const log = `${state.path}/apps/ticker/log/app.log`;
