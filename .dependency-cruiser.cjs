@@ -15,14 +15,14 @@ module.exports = {
       severity: 'error',
       comment: 'The supervisor owns processes; which request goes where is the proxy\'s (the proxy defines what it needs, src/proxy/backend.ts).',
       from: { path: '^src/supervisor/' },
-      to: { path: '^src/(proxy/|gateway\\.ts$)' },
+      to: { path: '^src/(proxy/|gateway[-a-z]*\\.ts$)' },
     },
     {
       name: 'proxy-knows-no-supervisor',
       severity: 'error',
-      comment: 'The proxy reads upstreams through its own Backend interface; the composition root (src/gateway.ts) joins the two.',
+      comment: 'The proxy reads upstreams through its own Backend interface; the composition root (src/gateway.ts, with src/gateway-*.ts) joins the two.',
       from: { path: '^src/proxy/' },
-      to: { path: '^src/(supervisor/|gateway\\.ts$)' },
+      to: { path: '^src/(supervisor/|gateway[-a-z]*\\.ts$)' },
     },
     {
       name: 'only-the-cli-uses-the-cli',
@@ -36,7 +36,7 @@ module.exports = {
       severity: 'error',
       comment: 'The frames and the worker socket know neither who sends requests nor who runs workers.',
       from: { path: '^src/(link|net|description|log)/' },
-      to: { path: '^src/(proxy|supervisor|admin|lifecycle)/|^src/(gateway|app-package|index)\\.ts$' },
+      to: { path: '^src/(proxy|supervisor|admin|lifecycle)/|^src/(gateway[-a-z]*|app-package|index)\\.ts$' },
     },
   ],
   options: {

@@ -66,3 +66,21 @@ export function toAddr(value: string | number | ListenAddress, key: string): Lis
   if (typeof value === 'object') return value;
   return parseAddr(String(value), key);
 }
+
+/**
+ * Two listeners on one address: the second's bind failed with EADDRINUSE, reported as "another
+ * process listens" when it was our own first one. Said as the usage error it is, before any bind.
+ */
+export function checkAddressesApart(listeners: Array<{ addr: ListenAddress; flag: string }>): void {
+  listeners.forEach(({ addr, flag }, i) => {
+    const earlier = listeners.slice(0, i).find((l) => addressesOverlap(l.addr, addr));
+    if (earlier === undefined) return;
+    const address = formatAddr(addr);
+    const other = formatAddr(earlier.addr);
+    const wild = [earlier.addr, addr].find((a) => a.kind === 'tcp' && (a.host === '0.0.0.0' || a.host === '::'));
+    throw new GatewayError('APPPKG_ADDR_TWICE', {
+      first: earlier.flag, second: flag, address, other, same: address === other,
+      why: wild?.kind === 'tcp' ? `${wild.host} takes port ${wild.port} on every ${wild.host === '::' ? '' : 'IPv4 '}address of this host` : 'the same socket',
+    });
+  });
+}

@@ -4,8 +4,6 @@
 // drains; a version that fails any step never serves and is not retried until a file in it
 // changes. A version is judged only once its directory has settled (nothing in it changed for
 // `settleMs`): a `cp -r` lands app.yaml seconds before the code (issue 13).
-// Under --apps an app with `pip:` gets its virtualenv built (or reused) before its hooks run,
-// and a refusal names the app's log and carries the last lines of its traceback or output.
 // Removing the newest version rolls back the same way; restart() replaces a serving version
 // with a fresh instance of itself the same way (serve --reload, the admin's restart), and
 // rollback() serves the version below the serving one, keeping the one it left out of rotation
@@ -16,28 +14,24 @@
 // restarts the apps it names, the way restart() does.
 // A version taken out of rotation drains for `drainMs`: its requests finish, its websockets stay
 // open until then (then 1012), and status counts them under that version.
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+// How one app's versions are judged and one of them started (hooks, venv, refusal) is
+// version-judge.ts; this file is the loop around it, what it publishes, status and rollback.
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import type { BrokenPackageStatus } from '../admin/status-types.js';
-import { resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import type { HostEnvironment } from '../environment/host-file.js';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import { countOf } from '../count.js';
-import { runInAppEnvironment } from '../lifecycle/run-command.js';
-import { AppLog } from '../log/app-log.js';
 import { AppHistory } from './app-history.js';
 import type { AppRecord } from './app-record.js';
 import { appStatusOf, type SupervisedAppStatus } from './registry-status.js';
 import type { AppInstance } from './app-instance.js';
-import type { RunAs } from '../environment/run-as.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
-import { buildAppVenv, type PendingVenv } from './app-venv.js';
-import { hasSettled, readPackageTree } from './package-tree.js';
-import { appLogFile, formatRefusal, reasonOf, refusalUnderApps } from './refusal.js';
-import { startApp } from './start-app.js';
+import { readPackageTree } from './package-tree.js';
+import { appLogFile } from './refusal.js';
+import { label, VersionJudge, type VersionJudgeOptions } from './version-judge.js';
 import { WorkerBudget } from './worker-budget.js';
 
 /** A host name (null = any) and a path prefix ('' = the root) that lead to an app. */
@@ -63,47 +57,24 @@ export interface RefusedApp {
   code: string;
 }
 
-export interface RegistryOptions {
+/** What the Registry is given; those that judging a version reads are VersionJudgeOptions. */
+export interface RegistryOptions extends VersionJudgeOptions {
   source: AppSource;
   /** The environment file as read at the start; useEnvironment() replaces it. */
   hostEnv: HostEnvironment;
-  stateDir?: string;
-  /** production: --apps (app users, hooks); development: serve (tracebacks, the caller's settings). */
-  mode: RunMode;
   /** Where the requests to each app come in (its mount, its hosts). */
   routesOf: (name: string) => RouteSpec[];
-  /** The app's mount, as status and the log show it. */
-  mountOf: (name: string) => string;
   /**
    * Told the serving version of every app after each change: the proxy routes to these; and the
    * apps that serve nothing because they were refused: the proxy answers for them (503).
    */
   publish: (apps: ServingApp[], refused: RefusedApp[]) => void;
-  say: (line: string) => void;
   /** How long a draining version may finish its requests and keep its websockets. */
   drainMs: number;
-  /** Bound on lifecycle hooks (install, update). */
-  hookTimeoutMs: number;
-  /** Run commands.install on an app's first start and commands.update on a new version. */
-  runHooks: boolean;
-  /** Copy each app's output to the terminal too (serve). */
-  echoLogs?: boolean;
-  /** Workers and threads of every app, over the environment file (serve --workers/--threads). */
-  workers?: number;
-  threads?: number;
   /** Told when an app disappears from the source (its metrics are dropped). */
   onRemoved?: (name: string) => void;
-  /**
-   * How long nothing in a version's directory must change before the version is judged
-   * (started or refused); 0 = at once (serve).
-   */
-  settleMs?: number;
-  /** Told instead of the log line when a version is refused (serve reports its own way). */
-  onRefused?: (name: string, error: GatewayError, stillServing: boolean) => void;
   /** Told instead of the "skipping" log line when a package's app.yaml cannot be loaded. */
   onBroken?: (dir: string, error: GatewayError) => void;
-  /** --max-workers: Python workers of every app together (idle apps sleep to make room). */
-  maxWorkers?: number;
 }
 
 /**
@@ -112,24 +83,6 @@ export interface RegistryOptions {
  * hang until the start deadline leave room for the rest.
  */
 const START_CONCURRENCY = Math.max(4, availableParallelism());
-
-/** A version refused with this code is tried again by itself: the server, not the app, failed. */
-const SERVICE_UNAVAILABLE = 'APPPKG_SERVICE_UNAVAILABLE';
-const SERVICE_RETRY_FIRST_MS = 1000;
-const SERVICE_RETRY_MAX_MS = 60_000;
-
-/**
- * Changes to these make a serving version "changed" (it is started afresh): its directory, its
- * app.yaml. Only these: an app that writes files into its own directory must not restart.
- */
-function fingerprint(desc: Description): string {
-  try {
-    const st = statSync(desc.file);
-    return `${desc.dir}|${st.size}|${st.mtimeMs}`;
-  } catch {
-    return `${desc.dir}|gone`;
-  }
-}
 
 export type { SupervisedAppStatus } from './registry-status.js';
 
@@ -154,12 +107,21 @@ export class Registry {
   private draining = new Map<AppInstance, { desc: Description; done: Promise<void> }>();
 
   private readonly budget: WorkerBudget | null;
+  /** Judges and starts the versions of each app, for this registry. */
+  private readonly judge: VersionJudge;
   /** The environment file as last read: what an app that starts now is started with. */
   private currentHostEnv: HostEnvironment;
 
   constructor(private readonly opts: RegistryOptions) {
     this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers) : null;
     this.currentHostEnv = opts.hostEnv;
+    this.judge = new VersionJudge(opts, this.budget, this.stopping.signal, {
+      hostEnv: () => this.currentHostEnv,
+      stopped: () => this.stopped,
+      reconcileAt: (atMs) => this.reconcileAt(atMs),
+      publish: () => this.publish(),
+      drain: (instance, desc) => this.drain(instance, desc),
+    });
   }
 
   /** The environment the apps are started with (RegistryOptions.hostEnv until useEnvironment()). */
@@ -291,7 +253,7 @@ export class Registry {
     const convergeNext = async (): Promise<void> => {
       for (let record = queue.shift(); record !== undefined && !this.stopped; record = queue.shift()) {
         try {
-          await this.converge(record);
+          await this.judge.converge(record);
         } catch (err) {
           this.opts.say(reconcileFailure(err));
         }
@@ -347,179 +309,10 @@ export class Registry {
     });
   }
 
-  /** Serve the highest version that is not refused; keep the current one if none can start. */
-  private async converge(record: AppRecord): Promise<void> {
-    const restart = record.restart;
-    record.restart = false;
-    record.settling.clear();
-    for (const dir of record.refused.keys()) if (!record.versions.some((d) => d.dir === dir)) record.refused.delete(dir);
-    for (const dir of record.rolledBack.keys()) if (!record.versions.some((d) => d.dir === dir)) record.rolledBack.delete(dir);
-    // Why a version above the one that ends up serving was refused: status keeps saying it (a
-    // restart of the serving one must not make a failed newer version look fine).
-    let newerRefusal: GatewayError | null = null;
-    for (const desc of record.versions) {
-      const fp = fingerprint(desc);
-      const rolledBack = record.rolledBack.get(desc.dir);
-      if (record.serving?.fingerprint === fp && !restart && rolledBack === undefined) return; // already serving the best candidate
-      const tree = readPackageTree(desc.dir);
-      if (rolledBack !== undefined) {
-        if (rolledBack === tree.signature) continue;
-        record.rolledBack.delete(desc.dir); // changed since: a candidate again
-      }
-      const refused = record.refused.get(desc.dir);
-      if (refused?.signature === tree.signature) {
-        newerRefusal ??= refused.error;
-        continue;
-      }
-      if (!hasSettled(tree, this.opts.settleMs ?? 0)) {
-        // Still being copied: judged once nothing has changed in it for settleMs.
-        record.settling.add(desc.dir);
-        this.reconcileAt(tree.newestChangeMs + (this.opts.settleMs ?? 0));
-        continue;
-      }
-      const started = await this.startVersion(record, desc);
-      // The gateway began stopping meanwhile: nothing more is started, or recorded as refused.
-      if (this.stopped) {
-        if (started) await started.instance.stop(0);
-        return;
-      }
-      if (!started) {
-        if (record.problem?.code === SERVICE_UNAVAILABLE) {
-          // Its database or Redis is down, not the app: tried again by itself, with back-off.
-          record.serviceRetryMs = Math.min(SERVICE_RETRY_MAX_MS, (record.serviceRetryMs || SERVICE_RETRY_FIRST_MS / 2) * 2);
-          this.opts.say(`${record.name}: trying again in ${Math.round(record.serviceRetryMs / 1000)} s`);
-          this.reconcileAt(Date.now() + record.serviceRetryMs);
-          continue;
-        }
-        // A restart that fails leaves the version as it is: the next change may mend it.
-        // The files as they are after the attempt: an app that writes into its own directory
-        // while it fails to start must not look changed, and be retried, at every look.
-        if (!(restart && record.serving?.fingerprint === fp)) record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error: record.problem! });
-        newerRefusal ??= record.problem;
-        continue;
-      }
-      record.serviceRetryMs = 0;
-      record.refused.delete(desc.dir);
-      const previous = record.serving;
-      record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs };
-      this.budget?.add(started.instance);
-      if (previous) this.budget?.remove(previous.instance);
-      if (started.runAs?.isRoot) {
-        this.opts.say(`${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
-      }
-      record.problem = newerRefusal;
-      // The proxy hands what waits for the old version to the new one; what the old one's
-      // workers hold finishes there (SIGTERM lets a worker finish what it holds).
-      this.publish();
-      if (previous) {
-        const same = previous.desc === desc || previous.desc.dir === desc.dir;
-        const what = same ? `${label(desc)} restarted` : `${label(desc)} takes over from ${label(previous.desc)}`;
-        this.opts.say(`${record.name}: ${what}; draining the old one`);
-        record.history.add(same ? 'restarted' : 'switched', `${what}; the old one drains`, { version: desc.version, from: previous.desc.version ?? previous.desc.dir });
-        this.drain(previous.instance, previous.desc);
-      } else {
-        this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
-        record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
-      }
-      // Judged (imported, probed); an app that was asleep, or that has no room in the budget,
-      // sleeps again rather than stay awake for a deploy (SPEC 5.6).
-      const noRoom = this.budget !== null && !(await this.budget.makeRoom(started.instance, started.instance.workerCount));
-      if (previous?.instance.idleState === 'asleep' || noRoom) {
-        await started.instance.sleep(noRoom ? `--max-workers ${this.opts.maxWorkers} reached` : 'judged while idle');
-      }
-      return;
-    }
-  }
-
   private drain(instance: AppInstance, desc: Description): void {
     this.budget?.remove(instance);
     const done = instance.drain(instance.versionDrainMs ?? this.opts.drainMs).finally(() => this.draining.delete(instance));
     this.draining.set(instance, { desc, done });
-  }
-
-  private async startVersion(record: AppRecord, desc: Description): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
-    const development = this.opts.mode === 'development';
-    let venv: PendingVenv | null = null;
-    try {
-      const resolve = () => resolveApp({
-        dir: desc.dir,
-        desc,
-        mode: this.opts.mode,
-        hostEnv: this.currentHostEnv,
-        stateDir: this.opts.stateDir,
-        // Under --apps only the environment file counts, so one app's secret in the gateway's
-        // environment never reaches another app; serve is the developer's own shell.
-        settingsFromProcessEnv: development,
-        switchUser: !development,
-        venvDir: venv?.dir,
-        provisionServices: true,
-        say: this.opts.say,
-      });
-      let ctx = await resolve();
-      if (!development && desc.pip) {
-        const log = new AppLog(ctx.appEnv.logDir);
-        venv = await buildAppVenv(ctx, log, this.opts.say).finally(() => log.end());
-        // The environment was resolved before this venv existed: its python is now the new build's.
-        if (venv) ctx = await resolve();
-      }
-      if (this.opts.runHooks) {
-        const firstInstall = !existsSync(installedMarker(ctx));
-        const hook = firstInstall ? 'install' : record.serving && record.serving.desc.dir !== desc.dir ? 'update' : null;
-        if (hook) await this.runHook(ctx, hook);
-        if (firstInstall) writeFileSync(installedMarker(ctx), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString() })}\n`);
-      }
-      const instance = await startApp(ctx, {
-        development,
-        say: this.opts.say,
-        echoLogs: this.opts.echoLogs,
-        workers: this.opts.workers,
-        threads: this.opts.threads,
-        history: record.history,
-        budget: this.budget ?? undefined,
-        stop: this.stopping.signal,
-      });
-      // The version runs: the venv link follows it (the version it replaces drains meanwhile).
-      const built = venv;
-      venv = null; // from here on the build is the running version's: never discarded
-      await built?.switchTo().catch((err) => this.opts.say(`${desc.name}: cannot switch its venv link to ${built.dir}: ${String(err)}; the version runs from that build directly`));
-      return { instance, runAs: ctx.runAs };
-    } catch (err) {
-      await venv?.discard();
-      // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.
-      if (this.stopped) return null;
-      let error = isGatewayError(err)
-        ? (err as GatewayError)
-        : new GatewayError('APPPKG_WORKER_START_FAILED', { app: desc.name, reason: String(err), cause: err });
-      // Under --apps the app's output is in its log only: say where, and bring its end here.
-      if (!development) error = refusalUnderApps(error, appLogFile(this.opts.stateDir, desc.name));
-      record.problem = error;
-      record.history.add('refused', `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${error.message}`, {
-        version: desc.version,
-        reason: reasonOf(error),
-      });
-      if (this.opts.onRefused) {
-        this.opts.onRefused(record.name, error, record.serving !== null);
-      } else {
-        const keeps = record.serving ? `; ${label(record.serving.desc)} keeps serving` : '';
-        this.opts.say(`${record.name}: ${label(desc)} refused${keeps}:\n${formatRefusal(error)}`);
-      }
-      return null;
-    }
-  }
-
-  private async runHook(ctx: AppContext, hook: 'install' | 'update'): Promise<void> {
-    const command = ctx.desc.commands[hook];
-    if (!command) return;
-    this.opts.say(`${ctx.desc.name}: running commands.${hook} of ${label(ctx.desc)}: ${command}`);
-    // Under serve the hook's output reaches the terminal too, as the workers' does (echoLogs).
-    const log = new AppLog(ctx.appEnv.logDir, { echo: this.opts.echoLogs ? process.stderr : null });
-    const started = Date.now();
-    const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs, background: { stop: this.stopping.signal } });
-    log.end();
-    if (status !== 0) {
-      throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${hook} (${command})`, status });
-    }
-    this.opts.say(`${ctx.desc.name}: commands.${hook} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 
   /** Hands the proxy the serving version of every app, with its routes. */
@@ -654,12 +447,4 @@ function reconcileFailure(err: unknown): string {
     return `cannot read the apps directory ${String(e.path)} (${e.code}); the apps keep serving as they are, and it is read again at the next change or SIGHUP`;
   }
   return `reconcile failed: ${e?.stack ?? String(err)}`;
-}
-
-function label(desc: Description): string {
-  return desc.version ? `version ${desc.version}` : desc.dir;
-}
-
-function installedMarker(ctx: AppContext): string {
-  return join(dirname(ctx.appEnv.dataDir), 'installed.json');
 }

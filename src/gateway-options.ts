@@ -1,0 +1,111 @@
+// What Gateway.start takes (GatewayOptions) and the checks it makes of them before anything
+// is created, listens or starts: a usage error (both `apps` and `app`, a bad or doubled
+// address, an admin address that needs a token) is thrown while there is nothing to undo.
+import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { checkAdminAddress, readAdminToken } from './admin/admin-access.js';
+import { DEFAULT_ADMIN } from './admin/admin-server.js';
+import type { RunMode } from './app-context.js';
+import { validateAppsDir } from './description/apps-dir.js';
+import { resolveStateRoot } from './environment/state-root.js';
+import { GatewayError } from './errors.js';
+import { checkAddressesApart, toAddr, type ListenAddress } from './net/address.js';
+import type { UnixSocketOptions } from './net/listen.js';
+import { compileTrustProxy } from './proxy/forwarded-headers.js';
+
+export interface GatewayOptions {
+  /** A directory of app packages, each a directory with app.yaml (`--apps`). */
+  apps?: string;
+  /** Or one app directory, mounted at / (`serve`; development mode unless `mode` says otherwise). */
+  app?: string;
+  /** Where to listen: `PORT`, `HOST:PORT`, `unix:/path`, or parsed addresses. Default 127.0.0.1:8000. */
+  listen?: string | number | ListenAddress | Array<string | number | ListenAddress>;
+  /** The admin listener (/status, /metrics); false for none. Default 127.0.0.1:8099 with `apps`, none with `app`. */
+  admin?: string | number | ListenAddress | false;
+  /**
+   * A file holding the admin listener's token (`--admin-token FILE`): every admin route then
+   * needs it; needed for an admin address other than loopback (docs/admin.md).
+   */
+  adminTokenFile?: string;
+  /** The host's environment file (settings, hosts, mounts, workers, ...). */
+  environment?: string;
+  /** The state root (apps' data, logs, tmp); default as the CLI's --state-dir. */
+  stateDir?: string;
+  /** production: app users, hooks, no tracebacks in 500s; development: the reverse. */
+  mode?: RunMode;
+  /** Believe X-Forwarded-* from these peers (true: any peer), as behind nginx. */
+  trustProxy?: boolean | string[];
+  /** Where the access log goes: a stream, a file name, or null for none (the default). */
+  accessLog?: Writable | string | null;
+  /** Mode and owner of `unix:` listeners. */
+  unixSocket?: UnixSocketOptions;
+  /** How long requests in flight may take to finish on stop(); default 30 s. */
+  graceMs?: number;
+  /** How long a client may take to send a request head (408 past it); default 20 s. */
+  headerTimeoutMs?: number;
+  /** How often `apps` is rescanned for changes; default 2 s; 0 = only on rescan(). */
+  watchIntervalMs?: number;
+  /**
+   * With `apps`: how long nothing in a version's directory must change before it is judged
+   * (started or refused), so that a copy still under way is not refused; default 1 s.
+   */
+  settleMs?: number;
+  /** With `app`: replace the workers when a .py file or app.yaml under it changes; an app that cannot start is then waited for, not thrown. */
+  reload?: boolean;
+  /** Workers and threads per app, over the environment file. */
+  workers?: number;
+  threads?: number;
+  /**
+   * --max-workers: the Python workers of every app together; an app that must start past it
+   * first puts the least recently used quiet app to sleep (SPEC 5.6).
+   */
+  maxWorkers?: number;
+  /** Copy each app's output to our stderr as well as its log (default: with `app`). */
+  echoLogs?: boolean;
+  /** The gateway's own log lines; default: stderr, prefixed `apppkg-gateway: `. */
+  say?: (line: string) => void;
+}
+
+/** How long a version's directory must not change before it is judged (--settle). */
+export const DEFAULT_SETTLE_MS = 1000;
+
+/** GatewayOptions.say's default. */
+export const sayOnStderr = (line: string): void => {
+  process.stderr.write(`apppkg-gateway: ${line}\n`);
+};
+
+/** What Gateway.start has checked and worked out before it opens the gateway. */
+export interface CheckedStart {
+  single: boolean;
+  dir: string;
+  mode: RunMode;
+  say: (line: string) => void;
+  listenFlag: string;
+  listen: ListenAddress[];
+  adminAddr: ListenAddress | null;
+  adminToken: string | null;
+  stateRoot: string;
+}
+
+/** The options checked, in Gateway.start's order; the state root is resolved, not yet prepared. */
+export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
+  const single = options.app !== undefined;
+  if (single === (options.apps !== undefined)) {
+    throw new GatewayError('APPPKG_USAGE', { reason: 'Gateway.start: expected either apps (a directory of app packages) or app (one app directory)', command: '' });
+  }
+  const dir = resolve((options.apps ?? options.app)!);
+  if (!single) validateAppsDir(dir);
+  const mode: RunMode = options.mode ?? (single ? 'development' : 'production');
+  const say = options.say ?? sayOnStderr;
+  // The flag each listener comes from, for the hint of a listen failure: serve has --port.
+  const listenFlag = single ? '--port' : '--listen';
+  const listen = [options.listen ?? '127.0.0.1:8000'].flat().map((a) => toAddr(a, listenFlag));
+  const adminOption = options.admin ?? (single ? false : DEFAULT_ADMIN);
+  const adminAddr = adminOption === false ? null : toAddr(adminOption, '--admin');
+  const adminToken = options.adminTokenFile === undefined ? null : readAdminToken(options.adminTokenFile, say);
+  if (adminAddr !== null) checkAdminAddress(adminAddr, adminToken);
+  checkAddressesApart([...listen.map((addr) => ({ addr, flag: listenFlag })), ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: '--admin' }])]);
+  compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
+  const stateRoot = resolveStateRoot({ flag: options.stateDir });
+  return { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot };
+}

@@ -1,0 +1,37 @@
+// serve --reload: a change under the app's directory restarts its workers, or starts it afresh
+// when nothing serves; while it cannot start, the terminal says why and that it waits, and
+// requests are answered 503 saying so (issue 13, item 6), rather than the command exiting.
+import type { GatewayError } from './errors.js';
+import type { Front } from './proxy/front.js';
+import type { Registry } from './supervisor/registry.js';
+import { SourceWatcher } from './supervisor/watcher.js';
+
+/** serve --reload's line when the app cannot start: why, and that it waits rather than exits. */
+function waitingForFix(problem: GatewayError, dir: string): string {
+  return `${problem.format()}\nwaiting for a change under ${dir} to try again (--reload; Ctrl-C to stop)`;
+}
+
+/** What a request is answered (503) while serve --reload waits for a fix. */
+function unavailableWhileBroken(problem: GatewayError): string {
+  return `the app could not start (${problem.message}); serve --reload is waiting for a fix: see its terminal`;
+}
+
+/** serve --reload's start that failed: said, and answered for, until a change mends it. */
+export function waitForFix(problem: GatewayError, dir: string, front: Front, say: (line: string) => void): void {
+  say(waitingForFix(problem, dir));
+  front.setUnavailable(unavailableWhileBroken(problem));
+}
+
+/** The watcher of `dir` that serve --reload runs (not yet started). */
+export function watchForReload(dir: string, registry: Registry, front: Front, say: (line: string) => void): SourceWatcher {
+  return new SourceWatcher(dir, async () => {
+    // Nothing serves (the start failed, or every try since): a restart has nothing to
+    // replace, so start it afresh, retrying the version refused before.
+    const serving = registry.names.some((name) => registry.serves(name));
+    say(serving ? 'change detected; restarting workers' : 'change detected; starting the app');
+    await (serving ? registry.restart() : registry.reconcile(true));
+    const problem = registry.problemOf();
+    if (!serving && problem !== null) say(waitingForFix(problem, dir));
+    front.setUnavailable(problem !== null && !registry.names.some((name) => registry.serves(name)) ? unavailableWhileBroken(problem) : null);
+  });
+}

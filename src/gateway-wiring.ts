@@ -1,0 +1,106 @@
+// How the composition root joins the proxy and the supervisor: the Front's options and its
+// report of each response (metrics), and the Registry's callbacks: the routes of each app, its
+// publish (ServingApp → the Front's PublishedApp), and how serve and --apps each take a
+// removed, broken or refused app. gateway.ts builds both with these, in its start order.
+import { createWriteStream } from 'node:fs';
+import type { GatewayMetrics } from './admin/metrics.js';
+import type { RunMode } from './app-context.js';
+import type { HostEnvironment } from './environment/host-file.js';
+import { DEFAULT_SETTLE_MS, type GatewayOptions } from './gateway-options.js';
+import type { ListenAddress } from './net/address.js';
+import type { Front, FrontOptions, PublishedApp } from './proxy/front.js';
+import { forgetServiceStatus } from './services/service-status.js';
+import { appDirSource, appsDirSource } from './supervisor/discovery.js';
+import { Registry, type RouteSpec, type ServingApp } from './supervisor/registry.js';
+
+/** The bound on lifecycle hooks (install, update) run by a deploy. */
+const HOOK_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** The Front's options from the gateway's; each response it answers is counted in `metrics`. */
+export function frontOptions(options: GatewayOptions, listen: ListenAddress[], listenFlag: string, metrics: GatewayMetrics): FrontOptions {
+  return {
+    listen,
+    listenFlag,
+    accessLog: typeof options.accessLog === 'string' ? createWriteStream(options.accessLog, { flags: 'a' }) : (options.accessLog ?? null),
+    onResponse: (app, status, seconds) => metrics.observeRequest(app, status, seconds),
+    unixSocket: options.unixSocket,
+    trustProxy: options.trustProxy,
+    headersTimeoutMs: options.headerTimeoutMs,
+    leanLane: process.env.APPPKG_LEAN_LANE !== '0',
+  };
+}
+
+/** What the Registry is built from: the checked start, the environment file and the Front it publishes to. */
+export interface RegistryWiring {
+  options: GatewayOptions;
+  single: boolean;
+  dir: string;
+  mode: RunMode;
+  say: (line: string) => void;
+  hostEnv: HostEnvironment;
+  graceMs: number;
+  front: Front;
+  metrics: GatewayMetrics;
+  /** Has start() made the Gateway yet? Before, serve's broken app.yaml is the start's own error. */
+  started: () => boolean;
+}
+
+/** The Registry, publishing to the Front. */
+export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started }: RegistryWiring): Registry {
+  // From the environment in force (registry.hostEnv): a reload's new mount is routed at once.
+  const routesOf = (name: string): RouteSpec[] => {
+    if (single) return [{ host: null, prefix: '' }];
+    const apps = registry.hostEnv.apps;
+    const app = Object.hasOwn(apps, name) ? apps[name] : undefined;
+    return [
+      { host: null, prefix: app?.mount ?? `/${name}` },
+      { host: `${name}.localhost`, prefix: '' },
+      ...(app?.hosts ?? []).map((host) => ({ host, prefix: '' })),
+    ];
+  };
+  const registry = new Registry({
+    source: single ? appDirSource(dir) : appsDirSource(dir),
+    hostEnv,
+    stateDir: options.stateDir,
+    mode,
+    routesOf,
+    mountOf: (name) => (single ? '/' : routesOf(name)[0].prefix),
+    // The supervisor's AppInstance is the proxy's Backend: TypeScript checks the fit here.
+    publish: (apps: ServingApp[], refused) => {
+      front.publish(apps.map((a): PublishedApp => ({ name: a.name, routes: a.routes, backend: a.instance })), refused);
+      // Under --apps every app is known from the first publish on (the starting ones hold
+      // their requests), so the front answers from then on, not once the slowest app is up.
+      // serve opens once its one app is judged: a start that fails is the command's error.
+      if (!single) front.open();
+    },
+    say,
+    drainMs: graceMs,
+    hookTimeoutMs: HOOK_TIMEOUT_MS,
+    settleMs: single ? 0 : (options.settleMs ?? DEFAULT_SETTLE_MS),
+    // serve too: a first run migrates the database as --apps does (issue 13, item 5); serve has
+    // one version, so commands.update never runs there.
+    runHooks: true,
+    echoLogs: options.echoLogs ?? single,
+    workers: options.workers,
+    threads: options.threads,
+    maxWorkers: options.maxWorkers,
+    onRemoved: (name) => {
+      metrics.forgetApp(name);
+      forgetServiceStatus(name);
+    },
+    // serve: a broken app.yaml at the start is the start's own error, thrown to the caller;
+    // one broken later leaves the running workers serving.
+    onBroken: single
+      ? (_dir, error) => {
+          if (started() && registry.names.some((name) => registry.serves(name))) say(`reload failed: ${error.format()}\n  (still serving the previous workers)`);
+        }
+      : undefined,
+    // serve: a start that fails is thrown to the caller; a reload that fails keeps the old one.
+    onRefused: single
+      ? (_name, error, stillServing) => {
+          if (stillServing) say(`reload failed: ${error.format()}\n  (still serving the previous workers)`);
+        }
+      : undefined,
+  });
+  return registry;
+}
