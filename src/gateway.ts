@@ -71,10 +71,13 @@ export class Gateway {
   }
 
   /**
-   * Listens, then starts every app that can start, then answers requests. A busy or forbidden
-   * address fails before any app has started or any hook has run (issue 13, item 4); requests
-   * that arrive meanwhile wait until the apps are up. With `app`, an app that cannot start is an
-   * error (it is thrown, nothing is left running; with `reload`, it is reported and retried at the next change); with `apps`, it is reported and the rest serve.
+   * Listens, then starts every app that can start. A busy or forbidden address fails before any
+   * app has started or any hook has run (issue 13, item 4). With `apps`, the apps start a few at
+   * a time and each answers as soon as it serves (a request for one still starting waits for
+   * it); this resolves once every app is judged, or after 10 s; an app that cannot start is
+   * reported and the rest serve. With `app`, requests wait until the app serves, and an app that
+   * cannot start is an error (it is thrown, nothing is left running; with `reload`, it is
+   * reported and retried at the next change).
    */
   static async start(options: GatewayOptions): Promise<Gateway> {
     const checked = checkGatewayOptions(options);
