@@ -64,6 +64,12 @@ export interface GatewayOptions {
   echoLogs?: boolean;
   /** The gateway's own log lines; default: stderr, prefixed `apppkg-gateway: `. */
   say?: (line: string) => void;
+  /**
+   * Aborted while start() waits for the apps (a SIGTERM in the CLI, say): start() stops waiting
+   * and resolves with the gateway, which the caller then stops; the apps still starting are
+   * stopped with it. Without it a stop had to wait for the slowest app's start.
+   */
+  stopWaiting?: AbortSignal;
 }
 
 /** How long a version's directory must not change before it is judged (--settle). */

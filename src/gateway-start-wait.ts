@@ -24,17 +24,27 @@ const START_SETTLE_LIMIT_MS = 30_000;
  */
 const START_ANNOUNCE_LIMIT_MS = 10_000;
 
-/** Resolves once the first reconcile has judged the apps (under --apps, or after START_ANNOUNCE_LIMIT_MS). */
-export async function waitForFirstJudgement(registry: Registry, single: boolean, say: (line: string) => void): Promise<void> {
+/**
+ * Resolves once the first reconcile has judged the apps (under --apps, or after
+ * START_ANNOUNCE_LIMIT_MS), or at once when `stopWaiting` is aborted: false then.
+ */
+export async function waitForFirstJudgement(registry: Registry, single: boolean, say: (line: string) => void, stopWaiting?: AbortSignal): Promise<boolean> {
   const judged = (async () => {
     await registry.reconcile();
     // A version still being copied when the gateway starts is waited for, within a bound.
     await registry.settled(START_SETTLE_LIMIT_MS);
   })();
+  let stopped = false;
+  const done = stopWaiting === undefined ? judged : Promise.race([judged, abortOf(stopWaiting).then(() => void (stopped = true))]);
   if (single) {
-    await judged;
-  } else if (!(await settlesWithin(judged, START_ANNOUNCE_LIMIT_MS))) {
+    await done;
+  } else if (!(await settlesWithin(done, START_ANNOUNCE_LIMIT_MS))) {
     const starting = registry.startingNames;
     if (starting.length > 0) say(`still starting after ${START_ANNOUNCE_LIMIT_MS / 1000} s: ${starting.join(', ')}; the other apps serve, and requests for these wait for them`);
   }
+  return !stopped;
+}
+
+function abortOf(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

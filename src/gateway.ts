@@ -147,8 +147,9 @@ export class Gateway {
     // The watcher's picture of --apps is taken before the first reconcile reads it: a package
     // copied in while the apps start is a change to it (taken after, it never was one).
     if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs);
-    await waitForFirstJudgement(registry, single, say);
-    const problem = single ? registry.problemOf() : null;
+    const judged = await waitForFirstJudgement(registry, single, say, options.stopWaiting);
+    // Told to stop meanwhile: the caller stops the gateway; an app not judged yet is no problem.
+    const problem = single && judged ? registry.problemOf() : null;
     // serve --reload waits for a fix instead, as it does for a breakage after start (issue 13, item 6).
     if (problem !== null && options.reload) {
       waitForFix(problem, dir, front, say);

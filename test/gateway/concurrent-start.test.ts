@@ -1,7 +1,7 @@
 // The gateway's start: apps start a few at a time, and each answers as soon as it serves. An
 // app whose import is slow, or hangs, once held back every other app's first answer, and the
 // "listening on" line, by its import's time (up to the 60 s start deadline).
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -99,6 +99,40 @@ test('a request waiting for an app whose start then fails gets the refusal, at o
     assert.ok(Date.now() - began < 10_000);
   } finally {
     await gw.stop();
+  }
+});
+
+test('SIGTERM while the apps start stops the gateway as it would later: the waiting request is answered, nothing is left; SIGHUP then does not kill it', async () => {
+  const apps = join(work.path, 'apps-term');
+  slowApp(apps, 'slow', SLOW_THEN_SERVES);
+  const port = await getPort();
+  const state = join(work.path, 'state-term');
+  const args = ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--settle', '0'];
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/process.js');
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (out += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const waiting = waitFor(() => request(`http://127.0.0.1:${port}/slow/`).catch(() => undefined), 20_000, 'the listener').then(async (r) => ({ status: r.statusCode, text: await r.body.text() }));
+    await waitFor(() => existsSync(join(state, 'apps', 'slow', 'tmp')), 20_000, 'slow to be starting');
+    child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.is(child.exitCode, null, `SIGHUP killed it:\n${out}`);
+    const pids = await childPids(child.pid!);
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 15_000))]);
+    assert.is(code, 0, out);
+    assert.match(out, /SIGTERM: stopping/);
+    assert.not.match(out, /listening on/);
+    const answer = await waiting;
+    assert.is(answer.status, 503, answer.text);
+    await assertNoOrphans(pids);
+    assert.not.ok(existsSync(join(state, 'gateway.lock')), 'the state root is free again');
+  } finally {
+    child.kill('SIGKILL');
   }
 });
 

@@ -88,7 +88,16 @@ export async function run(args: ParsedCommand): Promise<number> {
   const ownerText = args.values['socket-owner'] as string | undefined;
   const trustText = args.values['trust-proxy'] as string | undefined;
 
+  // Signals count from here, not from "listening on": a SIGTERM while the apps start stops the
+  // gateway as it would later (Node's default would kill it, cutting what it holds), and a SIGHUP
+  // then is no kill either (the start reads the directory and the file anyway).
+  const stopSignal = waitForStopSignal();
+  const stopWaiting = new AbortController();
+  void stopSignal.then(() => stopWaiting.abort());
+  const hangupWhileStarting = () => say('SIGHUP: the apps directory and the environment file are being read now, as the gateway starts');
+  process.on('SIGHUP', hangupWhileStarting);
   const gateway = await Gateway.start({
+    stopWaiting: stopWaiting.signal,
     apps: appsDir,
     listen,
     admin: parseAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin'),
@@ -119,11 +128,14 @@ export async function run(args: ParsedCommand): Promise<number> {
       .catch((err) => say(`SIGHUP: the environment file was not reloaded; the one read before stays in force, whole:\n${isGatewayError(err) ? err.format() : String(err)}`))
       .then(() => gateway.rescan());
   };
+  process.off('SIGHUP', hangupWhileStarting);
   process.on('SIGHUP', onHangup);
-  for (const url of gateway.urls) process.stdout.write(`listening on ${announced(url)}\n`);
-  process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : announced(gateway.adminUrl)}\n`);
+  if (!stopWaiting.signal.aborted) {
+    for (const url of gateway.urls) process.stdout.write(`listening on ${announced(url)}\n`);
+    process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : announced(gateway.adminUrl)}\n`);
+  }
 
-  const signal = await waitForStopSignal();
+  const signal = await stopSignal;
   say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);
   process.off('SIGHUP', onHangup);
   await gateway.stop();

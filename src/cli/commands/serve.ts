@@ -44,9 +44,15 @@ export async function run(args: ParsedCommand): Promise<number> {
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const listen = parseAddr(`${host.includes(':') ? `[${host}]` : host}:${portText}`, '--port');
   const dir = resolve(args.positionals[0] ?? '.');
+  // From here, not from "listening on": a Ctrl-C while a slow import or an install hook runs
+  // stops them, as it would later, instead of Node's default killing us with them running.
+  const stopSignal = waitForStopSignal();
+  const stopWaiting = new AbortController();
+  void stopSignal.then(() => stopWaiting.abort());
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
+      stopWaiting: stopWaiting.signal,
       app: dir,
       listen,
       environment: args.values.environment as string | undefined,
@@ -63,11 +69,13 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw err;
   }
   const status = gateway.status().apps[0];
-  // With --reload an app that could not start is waited for; the gateway has said so.
-  if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${countOf(status.workers.length, 'worker')}`);
-  process.stdout.write(`listening on ${announced(gateway.urls[0])}\n`);
+  if (!stopWaiting.signal.aborted) {
+    // With --reload an app that could not start is waited for; the gateway has said so.
+    if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${countOf(status.workers.length, 'worker')}`);
+    process.stdout.write(`listening on ${announced(gateway.urls[0])}\n`);
+  }
 
-  const signal = await waitForStopSignal();
+  const signal = await stopSignal;
   say(`${signal}: stopping`);
   await gateway.stop();
   return 0;
