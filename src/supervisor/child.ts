@@ -31,6 +31,9 @@ export interface ChildSpec {
   guard: boolean;
 }
 
+/** How long a child's pipes are read after it exited, when something else still holds them. */
+const PIPES_AFTER_EXIT_MS = 1000;
+
 export class Child extends EventEmitter {
   readonly process: ChildProcess;
   exitCode: number | null = null;
@@ -68,6 +71,13 @@ export class Child extends EventEmitter {
         // Gone once its daemons are: a gateway that stops right after must not leave them.
         if (mark === null) resolve();
         else void signalMarked(mark, 'SIGKILL').finally(resolve);
+        // A process that escaped both (it cleared its environment) may still hold our end of
+        // its stdout: read what is there, then let go, or the gateway could never exit.
+        const letGo = setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+        }, PIPES_AFTER_EXIT_MS).unref(); // fires only while something else keeps us running: the pipes
+        child.once('close', () => clearTimeout(letGo));
         this.emit('exit', code, signal);
       };
       child.once('exit', ended);

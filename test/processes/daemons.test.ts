@@ -94,4 +94,44 @@ for (const [how, end] of [
   });
 }
 
+test('a daemon that cleared its environment and holds the worker\'s stdout does not keep a stopped gateway running', async () => {
+  const dir = join(work.path, 'held');
+  const apps = join(dir, 'apps');
+  const pidFile = join(dir, 'pids');
+  writePackage(apps, 'holder', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+    'main.py': `import subprocess
+
+def application(environ, start_response):
+    # Out of the mark's reach (no environment), and holding the worker's stdout and stderr.
+    p = subprocess.Popen(["sleep", "600"], start_new_session=True, env={"PATH": "/usr/bin:/bin"})
+    with open(${JSON.stringify(pidFile)}, "a") as f:
+        f.write(f"{p.pid}\\n")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+`,
+  });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  let pids: number[] = [];
+  try {
+    const { request } = await import('undici');
+    const res = await request(`${gw.url}/holder/`);
+    assert.is(await res.body.text(), 'ok');
+    pids = daemonPids(pidFile);
+    assert.is(pids.length, 1);
+    // stop() SIGKILLs past its 15 s and then answers null: a clean exit is 0.
+    assert.is(await gw.stop(), 0, gw.output());
+    assert.match(gw.output(), /stopped/);
+  } finally {
+    await gw.stop();
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+});
+
 test.run();
