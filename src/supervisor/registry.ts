@@ -7,8 +7,10 @@
 // Removing the newest version rolls back the same way; restart() replaces a serving version
 // with a fresh instance of itself the same way (serve --reload, the admin's restart), and
 // rollback() serves the version below the serving one, keeping the one it left out of rotation
-// until a file in it changes. One reconcile runs at a time, judging a few apps at once, each
-// published as soon as it is judged. Each app keeps a short history of these events for status.
+// until a file in it changes. One look at the source runs at a time; each app it finds is judged
+// by itself (a few at once: start-slots.ts), so that one app's slow start holds back no other
+// app's start or deploy, and published as soon as it is judged. Each app keeps a short history
+// of these events for status.
 // Each description is read once, by the source, and that value is what the instance runs.
 // The environment file as last read is the registry's too: useEnvironment() replaces it and
 // restarts the apps it names, the way restart() does.
@@ -31,6 +33,7 @@ import type { AppInstance } from './app-instance.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
 import { readPackageTree } from './package-tree.js';
 import { appLogFile } from './refusal.js';
+import { StartSlots } from './start-slots.js';
 import { label, VersionJudge, type VersionJudgeOptions } from './version-judge.js';
 import { WorkerBudget } from './worker-budget.js';
 
@@ -77,12 +80,10 @@ export interface RegistryOptions extends VersionJudgeOptions {
   onBroken?: (dir: string, error: GatewayError) => void;
 }
 
-/**
- * Apps judged at once in a reconcile. Starting one is mostly its interpreter importing, bound
- * by the CPU, so more than the cores gains little; at least four, so that a few imports that
- * hang until the start deadline leave room for the rest.
- */
+/** Apps judged at once: about the cores (start-slots.ts), at least four. */
 const START_CONCURRENCY = Math.max(4, availableParallelism());
+/** After this, a start that is still going gives its slot to the next app (start-slots.ts). */
+const START_SLOT_HOLD_MS = 5000;
 
 export type { SupervisedAppStatus } from './registry-status.js';
 
@@ -107,6 +108,13 @@ export class Registry {
   private draining = new Map<AppInstance, { desc: Description; done: Promise<void> }>();
 
   private readonly budget: WorkerBudget | null;
+  /**
+   * Each app is judged by itself: a slow start (an install hook, an import that hangs) holds
+   * back no other app's start, deploy or removal. The judging under way per app, and whether a
+   * later look at the directory asked for another once it ends.
+   */
+  private readonly judging = new Map<AppRecord, { done: Promise<void>; again: boolean }>();
+  private readonly slots: StartSlots;
   /** Judges and starts the versions of each app, for this registry. */
   private readonly judge: VersionJudge;
   /** The environment file as last read: what an app that starts now is started with. */
@@ -114,6 +122,9 @@ export class Registry {
 
   constructor(private readonly opts: RegistryOptions) {
     this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers) : null;
+    // Under --max-workers one at a time, a slot held to the end: each app judged makes room for
+    // itself before the next starts, so the budget is overrun by one app at most.
+    this.slots = this.budget === null ? new StartSlots(START_CONCURRENCY, START_SLOT_HOLD_MS) : new StartSlots(1, null);
     this.currentHostEnv = opts.hostEnv;
     this.judge = new VersionJudge(opts, this.budget, this.stopping.signal, {
       hostEnv: () => this.currentHostEnv,
@@ -147,9 +158,11 @@ export class Registry {
   }
 
   /**
-   * Makes the running apps match the source. Calls made while one runs coalesce into one more
-   * run after it, and resolve when that run is done (it saw what they asked for); `force`
-   * (SIGHUP) also retries versions refused before.
+   * Makes the running apps match the source. One look at the source runs at a time; calls made
+   * meanwhile coalesce into one more look after it. Each app found is judged by itself (an app
+   * being judged is judged again after, if a look asked). Resolves once the apps of the look
+   * that saw what the call asked for are judged; `force` (SIGHUP) also retries versions refused
+   * before.
    */
   reconcile(force = false): Promise<void> {
     if (force) for (const record of this.records.values()) record.refused.clear();
@@ -160,12 +173,52 @@ export class Registry {
       });
       return this.next;
     }
-    this.running = this.reconcileOnce()
-      .catch((err) => this.opts.say(reconcileFailure(err)))
+    const look = this.reconcileOnce();
+    this.running = look
+      .then(
+        () => undefined,
+        (err) => this.opts.say(reconcileFailure(err)),
+      )
       .finally(() => {
         this.running = null;
       });
-    return this.running;
+    return look.then(
+      (judged) => Promise.all(judged).then(() => undefined),
+      () => undefined,
+    );
+  }
+
+  /** Judges `record` now, or again once its judging under way ends; resolves when it is judged. */
+  private judgeApp(record: AppRecord): Promise<void> {
+    const current = this.judging.get(record);
+    if (current !== undefined) {
+      current.again = true;
+      return current.done;
+    }
+    const entry = { done: Promise.resolve(), again: true };
+    entry.done = (async () => {
+      while (entry.again && !this.stopped) {
+        entry.again = false;
+        const release = await this.slots.take();
+        try {
+          if (!this.stopped) await this.judge.converge(record);
+        } catch (err) {
+          this.opts.say(reconcileFailure(err));
+        } finally {
+          release();
+        }
+        // Removed from the directory while it started: what it started goes too.
+        if (this.records.get(record.name) !== record && record.serving) {
+          const gone = record.serving;
+          record.serving = null;
+          this.drain(gone.instance, gone.desc);
+        }
+        if (!this.stopped) this.publish();
+      }
+      this.judging.delete(record);
+    })();
+    this.judging.set(record, entry);
+    return entry.done;
   }
 
   /**
@@ -217,7 +270,8 @@ export class Registry {
     return record.versions.slice(at + 1).some((d) => !record.refused.has(d.dir) && !record.settling.has(d.dir) && !record.rolledBack.has(d.dir));
   }
 
-  private async reconcileOnce(): Promise<void> {
+  /** One look at the source: what it changed is under way; resolves with each app's judging. */
+  private async reconcileOnce(): Promise<Array<Promise<void>>> {
     const discovery = await this.opts.source();
     for (const b of discovery.broken) {
       if (this.broken.some((old) => old.dir === b.dir && old.error.message === b.error.message)) continue;
@@ -247,24 +301,9 @@ export class Registry {
     });
     // Apps new here answer "starting" at their URLs from now on (the proxy holds their requests).
     if (found) this.publish();
-    // A few at a time: an app whose import takes 20 s, or hangs until the start deadline, does
-    // not hold back the others' first answer; each is published as soon as it is judged.
-    const queue = [...records];
-    const convergeNext = async (): Promise<void> => {
-      for (let record = queue.shift(); record !== undefined && !this.stopped; record = queue.shift()) {
-        try {
-          await this.judge.converge(record);
-        } catch (err) {
-          this.opts.say(reconcileFailure(err));
-        }
-        if (!this.stopped) this.publish();
-      }
-    };
-    // Under --max-workers one at a time, as before: each app judged makes room for itself
-    // before the next starts, so the budget is overrun by one app at most, not by several.
-    const concurrency = this.budget === null ? START_CONCURRENCY : 1;
-    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, convergeNext));
-    if (this.stopped) return;
+    // Each published as soon as it is judged, a few at a time (start-slots.ts).
+    const judged = records.map((record) => this.judgeApp(record));
+    if (this.stopped) return judged;
     for (const [name, record] of this.records) {
       if (present.has(name) || this.stopped) continue;
       if (record.serving && brokenDirs.has(record.serving.desc.dir)) {
@@ -282,6 +321,7 @@ export class Registry {
       }
     }
     this.publish();
+    return judged;
   }
 
   /**
@@ -396,12 +436,12 @@ export class Registry {
   }
 
   /**
-   * Resolves once no version is waiting to settle and no reconcile runs, or after `limitMs`
-   * (a directory that keeps changing is judged later, by the reconcile due then).
+   * Resolves once no version is waiting to settle, no reconcile runs and no app is being judged,
+   * or after `limitMs` (a directory that keeps changing is judged later, by the reconcile due then).
    */
   async settled(limitMs: number): Promise<void> {
     const deadline = Date.now() + limitMs;
-    while ((this.settleTimer !== null || this.running !== null) && !this.stopped && Date.now() < deadline) {
+    while ((this.settleTimer !== null || this.running !== null || this.judging.size > 0) && !this.stopped && Date.now() < deadline) {
       await (this.running ?? new Promise((r) => setTimeout(r, 50)));
     }
   }
@@ -429,6 +469,8 @@ export class Registry {
     if (this.settleTimer !== null) clearTimeout(this.settleTimer.timer);
     this.settleTimer = null;
     await this.running;
+    // Starts under way end at once (the stop signal reaches their hooks and workers).
+    await Promise.all([...this.judging.values()].map((j) => j.done));
     // Draining versions too: their websockets need not wait for the end of the drain.
     const instances = [...[...this.records.values()].flatMap((r) => (r.serving ? [r.serving.instance] : [])), ...this.draining.keys()];
     await Promise.all(instances.map((instance) => instance.stop(graceMs)));

@@ -102,6 +102,29 @@ test('a request waiting for an app whose start then fails gets the refusal, at o
   }
 });
 
+test('one app\'s slow install hook holds back no other app: a new app serves meanwhile', async () => {
+  const apps = join(work.path, 'apps-independent');
+  cpSync(join(EXAMPLES, 'hello'), join(apps, 'hello'), { recursive: true });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state-independent'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0.5']);
+  try {
+    // A hook that takes 40 s, then the changes to the others.
+    mkdirSync(join(apps, 'hooked'));
+    writeFileSync(join(apps, 'hooked', 'app.yaml'), 'platform: python, wsgi\napp: main:application\ncommands:\n  install: sleep 40\n');
+    writeFileSync(join(apps, 'hooked', 'main.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"hooked"]\n');
+    await waitFor(() => /hooked: running commands\.install/.test(gw.output()), 20_000, 'the hook to run');
+    slowApp(apps, 'other', 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"other"]\n');
+    const other = await waitFor(async () => {
+      const res = await request(`${gw.url}/other/`);
+      const text = await res.body.text();
+      return res.statusCode === 200 ? text : undefined;
+    }, 20_000, 'other to serve while the hook runs');
+    assert.is(other, 'other');
+    assert.not.match(gw.output(), /hooked: commands\.install done/);
+  } finally {
+    await gw.stop();
+  }
+});
+
 test('SIGTERM while the apps start stops the gateway as it would later: the waiting request is answered, nothing is left; SIGHUP then does not kill it', async () => {
   const apps = join(work.path, 'apps-term');
   slowApp(apps, 'slow', SLOW_THEN_SERVES);
