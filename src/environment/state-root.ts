@@ -91,11 +91,36 @@ export async function ensureDir(dir: string, mode: number, owner?: Owner, forceM
  */
 export async function prepareStateRoot(root: string): Promise<void> {
   try {
-    await mkdir(root, { recursive: true, mode: 0o755 });
+    await mkdirEach(root, 0o755);
     // mkdir of a directory that is there already succeeds whoever may write in it.
     await access(root, constants.W_OK | constants.X_OK);
   } catch (err) {
     throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: root, reason: systemErrorReason(err, root), errno: (err as NodeJS.ErrnoException).code, blocker: fileInTheWay(root), cause: err });
+  }
+}
+
+/**
+ * mkdir -p one directory at a time: Node's recursive mkdir loops for ever where the kernel
+ * answers ENOENT under a parent that exists (a --state-dir under /proc), and the gateway spun
+ * at full CPU without a word. Under the root, recursive mkdir is safe again.
+ */
+async function mkdirEach(dir: string, mode: number): Promise<void> {
+  const missing: string[] = [];
+  for (let p = path.resolve(dir); ; p = path.dirname(p)) {
+    try {
+      await access(p);
+      break;
+    } catch {
+      missing.unshift(p);
+      if (p === path.dirname(p)) break;
+    }
+  }
+  for (const p of missing) {
+    try {
+      await mkdir(p, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 

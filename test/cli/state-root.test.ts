@@ -43,4 +43,11 @@ test('serve fails the same way, before it listens', async () => {
   assert.match(r.stderr, `cannot prepare ${underAFile}: ENOTDIR: not a directory`);
 });
 
+test('a state root the kernel will not make (under /proc) is an error at start, not a loop at full CPU', async () => {
+  const proc = `/proc/apppkg-test-state-${process.pid}`;
+  const r = await runCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', proc], { ms: 20_000 });
+  assert.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, `cannot prepare ${proc}: ENOENT`);
+});
+
 test.run();
