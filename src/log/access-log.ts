@@ -82,6 +82,19 @@ export class AccessLog {
     }
   }
 
+  /**
+   * A request refused before node:http could make one of it (a head it cannot parse): the line
+   * has what there is, the first line as sent in the request field.
+   */
+  recordRejected(client: string, requestLine: string, status: number): void {
+    if (!this.out) return;
+    this.pending.push(`${client || '-'} - - [${clfTime(Date.now())}] ${quote(requestLine)} ${status} 0 "-" "-" app=- dur=0.0000\n`);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
   flush(): void {
     this.scheduled = false;
     if (this.pending.length === 0 || !this.out) return;

@@ -119,6 +119,21 @@ const REQUEST_LINE_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
 /** A longer request line is a 414 (nginx's large_client_header_buffers answers so past 8k). */
 const MAX_REQUEST_LINE = 8 * 1024;
 
+/** What the access log shows of a request node:http could not parse: its first line, bounded. */
+const LOGGED_LINE_MAX = 2048;
+
+/**
+ * The first line of the read node:http failed in (its error's `rawPacket`), for the access
+ * log's request field; null when it read nothing (a connection that timed out silent).
+ */
+export function rejectedRequestLine(err: { rawPacket?: unknown }): string | null {
+  const packet = err.rawPacket;
+  if (!Buffer.isBuffer(packet) || packet.length === 0) return null;
+  const eol = packet.indexOf(0x0a);
+  const line = packet.toString('latin1', 0, Math.min(eol === -1 ? packet.length : eol, LOGGED_LINE_MAX)).replace(/\r$/, '');
+  return line === '' ? null : line;
+}
+
 /**
  * Whether a head node:http found too large (HPE_HEADER_OVERFLOW) is too large for its request
  * line: 414 URI Too Long then, not 431 (RFC 9112 §3, RFC 9110 §15.5.15). The parser's error

@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { WsCloseCode } from '../link/frames.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
-import { requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
+import { rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion } from '../net/request-line-version.js';
 import { routedRequestPath } from '../net/request-path.js';
@@ -205,8 +205,9 @@ export class Front {
       server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.whenOpen(() => this.onUpgrade(req, socket, head)));
       // CONNECT asks for a tunnel (RFC 9110 §9.3.6): a proxy's job, not an app's. Without a
       // listener Node closes the connection without a word.
-      server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      server.on('connect', (req: IncomingMessage, socket: Socket) => {
         socket.on('error', () => {});
+        this.accessLog.record(req, socket.remoteAddress ?? '', 501, '', performance.now(), 42);
         socket.end('HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: 42\r\nConnection: close\r\n\r\nCONNECT: this gateway is not an HTTP proxy');
       });
       this.takeConnections(server);
@@ -239,6 +240,9 @@ export class Front {
           : 400;
         // Date: an origin server with a clock sends it on every answer, 4xx too (RFC 9110 §6.6.1).
         socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        // One access-log line per request (SPEC 4), this one too: with what was read of it.
+        const line = rejectedRequestLine(err as { rawPacket?: unknown });
+        if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status);
       });
       await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag);
       this.servers.push(server);

@@ -51,6 +51,15 @@ async function servesAgain(): Promise<void> {
   await waitFor(async () => /^HTTP\/1\.1 200 /.test(await rawRequest(port(), `GET /cuts/?0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 3000).catch(() => '')), 30_000, 'cuts to serve');
 }
 
+test('a request node:http cannot parse, and a CONNECT, get their line too: one line per request', async () => {
+  const bad = await rawRequest(port(), 'GET /cuts/x HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n', 5000);
+  assert.match(bad, /^HTTP\/1\.1 400 /);
+  await waitFor(() => /"GET \/cuts\/x HTTP\/1\.1" 400 0 "-" "-" app=- /.test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
+  const tunnel = await rawRequest(port(), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 5000);
+  assert.match(tunnel, /^HTTP\/1\.1 501 /);
+  await waitFor(() => /"CONNECT example\.com:443 HTTP\/1\.1" 501 42 /.test(gw!.output()), 5000, `the 501 line in\n${gw!.output()}`);
+});
+
 test('a worker that dies after the head: the status that went out, and the bytes that did, not 499', async () => {
   const answer = await rawRequest(port(), get('/cuts/die-after-head'), 10_000);
   assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
