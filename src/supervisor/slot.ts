@@ -8,6 +8,9 @@ import type { GatewayError } from '../errors.js';
 import type { ExitStatus } from '../admin/status-types.js';
 import type { Backoff } from './backoff.js';
 
+/** An exit with status 0 this soon after the start is likely a process that went to the background. */
+const QUICK_CLEAN_EXIT_MS = 2000;
+
 /** What a slot needs of a process: Worker and CommandProcess both have this shape. */
 export interface SupervisedProcess extends EventEmitter {
   readonly pid: number | undefined;
@@ -121,7 +124,11 @@ export class Slot<P extends SupervisedProcess> {
     // Whatever its status: a process in rotation had imported the app and said READY, so even
     // a 4 (the shim's "the app failed to import") is the app's own exit (os._exit(4)), and a
     // worker that is not replaced leaves the app's requests waiting for nobody.
-    this.scheduleRestart(this.uptime(proc), `${this.opts.label(proc)} exited (${proc.how})`);
+    const uptime = this.uptime(proc);
+    // A command that forks into the background and exits 0 (a --daemon flag, say) looks like
+    // this from here, and its restarts never end: say what to look for.
+    const detached = proc.how === 'status 0' && uptime < QUICK_CLEAN_EXIT_MS ? '; it ended at once with status 0: a process must stay in the foreground (no --daemon or daemonize option), or it is restarted for ever' : '';
+    this.scheduleRestart(uptime, `${this.opts.label(proc)} exited (${proc.how})${detached}`);
   }
 
   /** A process is missing: start another after the back-off delay, bring it up, admit it. */

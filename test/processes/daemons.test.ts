@@ -134,4 +134,19 @@ def application(environ, start_response):
   }
 });
 
+test('a process that forks into the background and exits 0 is restarted, and the log says it must stay in the foreground', async () => {
+  const dir = join(work.path, 'forks');
+  const apps = join(dir, 'apps');
+  writePackage(apps, 'forker', {
+    'app.yaml': "platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: sh -c 'sleep 600 </dev/null >/dev/null 2>&1 & exit 0'\n",
+    'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  try {
+    await waitFor(() => /forker: processes\.bg \d+ exited \(status 0\); it ended at once with status 0: a process must stay in the foreground/.test(gw.output()), 20_000, `the hint in\n${gw.output()}`);
+  } finally {
+    assert.is(await gw.stop(), 0);
+  }
+});
+
 test.run();
