@@ -52,6 +52,17 @@ def application(environ, start_response):
   });
 }
 
+/** What a failing test may have left running. */
+function killLeft(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone, as it should be
+    }
+  }
+}
+
 function daemonPids(pidFile: string): number[] {
   return readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
 }
@@ -83,13 +94,7 @@ for (const [how, end] of [
       await assertNoOrphans(pids, 15_000);
     } finally {
       await gw.stop();
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone, as it should be
-        }
-      }
+      killLeft(pids);
     }
   });
 }
@@ -124,13 +129,7 @@ def application(environ, start_response):
     assert.match(gw.output(), /stopped/);
   } finally {
     await gw.stop();
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    killLeft(pids);
   }
 });
 
