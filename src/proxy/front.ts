@@ -10,7 +10,8 @@ import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { WsCloseCode } from '../link/frames.js';
-import { addrUrl, type ListenAddress } from '../net/address.js';
+import { GatewayError } from '../errors.js';
+import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { restoreRawTarget } from '../net/raw-target.js';
@@ -244,7 +245,9 @@ export class Front {
         const line = rejectedRequestLine(err as { rawPacket?: unknown });
         if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status);
       });
-      await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag);
+      await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag).catch((err: unknown) => {
+        throw this.heldByOurOwn(err, addr) ?? err;
+      });
       this.servers.push(server);
       const actual = server.address();
       urls.push(
@@ -254,6 +257,27 @@ export class Front {
       );
     }
     return urls;
+  }
+
+  /**
+   * A bind refused (EADDRINUSE) because one of these listeners holds that port already: two
+   * names of one address (`localhost` and `127.0.0.1`), which the check before binding cannot
+   * see without resolving names. The usage error it is, not "another process listens".
+   */
+  private heldByOurOwn(err: unknown, addr: ListenAddress): GatewayError | null {
+    const cause = err instanceof GatewayError ? (err.details.cause as NodeJS.ErrnoException | undefined) : undefined;
+    if (addr.kind !== 'tcp' || cause?.code !== 'EADDRINUSE') return null;
+    const at = this.servers.findIndex((s) => {
+      const bound = s.address();
+      return bound !== null && typeof bound === 'object' && bound.port === addr.port;
+    });
+    if (at < 0) return null;
+    const bound = this.servers[at].address() as { address: string; port: number };
+    const flag = this.opts.listenFlag ?? '--listen';
+    return new GatewayError('APPPKG_ADDR_TWICE', {
+      first: flag, second: flag, address: formatAddr(addr), other: formatAddr(this.opts.listen[at]), same: false,
+      why: `the first already listens on ${bound.address} port ${bound.port}, which ${addr.host} is on this host`,
+    });
   }
 
   /** Answers requests from now on, those held first, in the order they came. */

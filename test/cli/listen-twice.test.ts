@@ -3,10 +3,12 @@
 // there. It is a usage error (exit 2) naming the address, found before anything is bound.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('cli: an address given to two listeners');
 const work = tempDir('apppkg-listen-twice-');
@@ -52,6 +54,15 @@ test('a wildcard and a loopback address on one port overlap; port 0 twice does n
   const twice = await gateway('--listen', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--listen', `unix:${unix}`, '--listen', `unix:${join(work.path, '.', 'g.sock')}`, '--admin', '127.0.0.1:0');
   assert.is(twice.status, 2, twice.stderr);
   assert.match(twice.stderr, `--listen unix:${unix} is given twice`);
+});
+
+// Where localhost is ::1 first, the two are different addresses and may both listen.
+const localhostIsV4 = (await lookup('localhost')).address === '127.0.0.1';
+runIf(test, localhostIsV4, 'localhost resolves to ::1 first on this host')('two names of one address (localhost and 127.0.0.1) on one port: the same usage error, found at the bind', async () => {
+  const r = await gateway('--listen', `localhost:${port}`, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0');
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, `--listen 127.0.0.1:${port} overlaps --listen localhost:${port}: the first already listens on 127.0.0.1 port ${port}`);
+  assert.not.match(r.stderr, /another process/);
 });
 
 test.run();
