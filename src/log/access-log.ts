@@ -75,11 +75,7 @@ export class AccessLog {
       `${client || '-'} - ${remoteUser(req)} [${clfTime(now)}] ${quote(`${req.method} ${targetAsSent(req)} HTTP/${req.httpVersion}`)} ` +
       `${status} ${bytes} ${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ` +
       `app=${app || '-'} dur=${((performance.now() - startedAt) / 1000).toFixed(4)}\n`;
-    this.pending.push(line);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.add(line);
   }
 
   /**
@@ -88,7 +84,12 @@ export class AccessLog {
    */
   recordRejected(client: string, requestLine: string, status: number): void {
     if (!this.out) return;
-    this.pending.push(`${client || '-'} - - [${clfTime(Date.now())}] ${quote(requestLine)} ${status} 0 "-" "-" app=- dur=0.0000\n`);
+    this.add(`${client || '-'} - - [${clfTime(Date.now())}] ${quote(requestLine)} ${status} 0 "-" "-" app=- dur=0.0000\n`);
+  }
+
+  /** Written with the turn's other lines (one write per event-loop turn, not per request). */
+  private add(line: string): void {
+    this.pending.push(line);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
