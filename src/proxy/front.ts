@@ -94,6 +94,9 @@ type UpgradeSocket = Socket & { [kApp]?: string };
 /** RefusedRoutes.code of an app whose first version is starting (the supervisor's STARTING). */
 const STARTING_CODE = 'starting';
 
+/** The body of the 501 to a CONNECT (ASCII: its length is its byte count). */
+const NOT_A_PROXY = 'CONNECT: this gateway is not an HTTP proxy';
+
 const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
 
 /**
@@ -208,8 +211,8 @@ export class Front {
       // listener Node closes the connection without a word.
       server.on('connect', (req: IncomingMessage, socket: Socket) => {
         socket.on('error', () => {});
-        this.accessLog.record(req, socket.remoteAddress ?? '', 501, '', performance.now(), 42);
-        socket.end('HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: 42\r\nConnection: close\r\n\r\nCONNECT: this gateway is not an HTTP proxy');
+        this.accessLog.record(req, socket.remoteAddress ?? '', 501, '', performance.now(), NOT_A_PROXY.length);
+        socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: ${NOT_A_PROXY.length}\r\nConnection: close\r\n\r\n${NOT_A_PROXY}`);
       });
       this.takeConnections(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -407,9 +410,7 @@ export class Front {
       };
       if (routed.starting === undefined || this.stopping) return answer();
       tracked.app = routed.starting;
-      // A client that left meanwhile is logged as gone already (track); nothing to send it.
-      const live = (then: () => void) => () => void (res.destroyed ? undefined : then());
-      this.startWaits.wait(routed.starting, live(() => this.routeRequest(req, res, tracked)), live(answer));
+      this.startWaits.wait(routed.starting, () => res.destroyed, () => this.routeRequest(req, res, tracked), answer);
       return;
     }
     const { match, url, q } = routed;
@@ -491,8 +492,7 @@ export class Front {
     const routed = this.route(req);
     if ('status' in routed) {
       if (routed.starting === undefined || this.stopping) return refuseUpgrade(socket, routed.status, routed.detail);
-      const live = (then: () => void) => () => void (socket.destroyed ? undefined : then());
-      this.startWaits.wait(routed.starting, live(() => this.routeUpgrade(req, socket, head)), live(() => refuseUpgrade(socket, routed.status, routed.detail)));
+      this.startWaits.wait(routed.starting, () => socket.destroyed, () => this.routeUpgrade(req, socket, head), () => refuseUpgrade(socket, routed.status, routed.detail));
       return;
     }
     const { match, url, q } = routed;

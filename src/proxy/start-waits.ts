@@ -4,6 +4,8 @@
 // client that came a moment early is served, not told to come back. The wait is bounded.
 
 interface Waiter {
+  /** The client left meanwhile: nothing to retry, nothing to answer (its line is logged already). */
+  gone: () => boolean;
   retry: () => void;
   giveUp: () => void;
   timer: NodeJS.Timeout;
@@ -14,18 +16,22 @@ export class StartWaits {
 
   constructor(private readonly limitMs: number) {}
 
-  /** `retry` once `app` is no longer starting; `giveUp` when it still is after the bound. */
-  wait(app: string, retry: () => void, giveUp: () => void): void {
+  /**
+   * `retry` once `app` is no longer starting; `giveUp` when it still is after the bound; neither
+   * once `gone` says the client left.
+   */
+  wait(app: string, gone: () => boolean, retry: () => void, giveUp: () => void): void {
     let waiters = this.waiting.get(app);
     if (waiters === undefined) this.waiting.set(app, (waiters = new Set()));
     const own = waiters;
     const waiter: Waiter = {
+      gone,
       retry,
       giveUp,
       timer: setTimeout(() => {
         own.delete(waiter);
         if (own.size === 0 && this.waiting.get(app) === own) this.waiting.delete(app);
-        giveUp();
+        if (!gone()) giveUp();
       }, this.limitMs),
     };
     own.add(waiter);
@@ -38,7 +44,7 @@ export class StartWaits {
       this.waiting.delete(app);
       for (const waiter of waiters) {
         clearTimeout(waiter.timer);
-        waiter.retry();
+        if (!waiter.gone()) waiter.retry();
       }
     }
   }
@@ -50,7 +56,7 @@ export class StartWaits {
     for (const waiters of all) {
       for (const waiter of waiters) {
         clearTimeout(waiter.timer);
-        waiter.giveUp();
+        if (!waiter.gone()) waiter.giveUp();
       }
     }
   }
