@@ -3,7 +3,7 @@
 // address they listen on is announced.
 import { isGatewayError, type GatewayError } from '../errors.js';
 
-export function waitForStopSignal(): Promise<NodeJS.Signals> {
+function waitForStopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
     const on = (sig: NodeJS.Signals) => {
@@ -13,6 +13,18 @@ export function waitForStopSignal(): Promise<NodeJS.Signals> {
     };
     for (const s of signals) process.on(s, on);
   });
+}
+
+/**
+ * The stop signals from now on: `stopped` resolves with the first (as waitForStopSignal), and
+ * `stopWaiting` is aborted by it, for Gateway.start to stop waiting for the apps. Installed
+ * before the start, so that a signal while the apps start is a stop, not Node's default kill.
+ */
+export function watchStopSignals(): { stopped: Promise<NodeJS.Signals>; stopWaiting: AbortSignal } {
+  const stopped = waitForStopSignal();
+  const controller = new AbortController();
+  void stopped.then(() => controller.abort());
+  return { stopped, stopWaiting: controller.signal };
 }
 
 export function printAppError(err: unknown): void {

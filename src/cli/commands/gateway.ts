@@ -7,7 +7,7 @@ import { Gateway } from '../../gateway.js';
 import { parseOwner } from '../../net/listen.js';
 import { DEFAULT_ADMIN } from '../../admin/admin-server.js';
 import { validateAppsDir } from '../../description/apps-dir.js';
-import { announced, waitForStopSignal } from '../run-loop.js';
+import { announced, watchStopSignals } from '../run-loop.js';
 
 export const spec: CommandSpec = {
   name: '',
@@ -91,13 +91,11 @@ export async function run(args: ParsedCommand): Promise<number> {
   // Signals count from here, not from "listening on": a SIGTERM while the apps start stops the
   // gateway as it would later (Node's default would kill it, cutting what it holds), and a SIGHUP
   // then is no kill either (the start reads the directory and the file anyway).
-  const stopSignal = waitForStopSignal();
-  const stopWaiting = new AbortController();
-  void stopSignal.then(() => stopWaiting.abort());
+  const { stopped, stopWaiting } = watchStopSignals();
   const hangupWhileStarting = () => say('SIGHUP: the apps directory and the environment file are being read now, as the gateway starts');
   process.on('SIGHUP', hangupWhileStarting);
   const gateway = await Gateway.start({
-    stopWaiting: stopWaiting.signal,
+    stopWaiting,
     apps: appsDir,
     listen,
     admin: parseAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin'),
@@ -130,12 +128,12 @@ export async function run(args: ParsedCommand): Promise<number> {
   };
   process.off('SIGHUP', hangupWhileStarting);
   process.on('SIGHUP', onHangup);
-  if (!stopWaiting.signal.aborted) {
+  if (!stopWaiting.aborted) {
     for (const url of gateway.urls) process.stdout.write(`listening on ${announced(url)}\n`);
     process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : announced(gateway.adminUrl)}\n`);
   }
 
-  const signal = await stopSignal;
+  const signal = await stopped;
   say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);
   process.off('SIGHUP', onHangup);
   await gateway.stop();

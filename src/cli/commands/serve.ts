@@ -6,7 +6,7 @@ import { APP_OPTIONS, APP_OPTION_HELP, intOption, parseAddr, type CommandSpec, t
 import { Gateway } from '../../gateway.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
-import { announced, printAppError, waitForStopSignal } from '../run-loop.js';
+import { announced, printAppError, watchStopSignals } from '../run-loop.js';
 
 export const spec: CommandSpec = {
   name: 'serve',
@@ -46,13 +46,11 @@ export async function run(args: ParsedCommand): Promise<number> {
   const dir = resolve(args.positionals[0] ?? '.');
   // From here, not from "listening on": a Ctrl-C while a slow import or an install hook runs
   // stops them, as it would later, instead of Node's default killing us with them running.
-  const stopSignal = waitForStopSignal();
-  const stopWaiting = new AbortController();
-  void stopSignal.then(() => stopWaiting.abort());
+  const { stopped, stopWaiting } = watchStopSignals();
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
-      stopWaiting: stopWaiting.signal,
+      stopWaiting,
       app: dir,
       listen,
       environment: args.values.environment as string | undefined,
@@ -69,13 +67,13 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw err;
   }
   const status = gateway.status().apps[0];
-  if (!stopWaiting.signal.aborted) {
+  if (!stopWaiting.aborted) {
     // With --reload an app that could not start is waited for; the gateway has said so.
     if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${countOf(status.workers.length, 'worker')}`);
     process.stdout.write(`listening on ${announced(gateway.urls[0])}\n`);
   }
 
-  const signal = await stopSignal;
+  const signal = await stopped;
   say(`${signal}: stopping`);
   await gateway.stop();
   return 0;
