@@ -26,16 +26,7 @@ export interface ServiceOptions {
 
 /** The variables that tell the app where its services are; {} when it asks for none. */
 export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<string, string>> {
-  // A service whose variable the host's settings give already is the host's business (a managed
-  // database, a Kubernetes Secret: docs/kubernetes.md): neither provisioned nor refused.
-  const given = overridesFor(opts.hostEnv, opts.desc.name).settings;
-  const desc: Description = {
-    ...opts.desc,
-    services: {
-      database: given.DATABASE_URL !== undefined ? null : opts.desc.services.database,
-      redis: given.REDIS_URL !== undefined ? null : opts.desc.services.redis,
-    },
-  };
+  const desc = withoutGivenServices(opts.desc, opts.hostEnv);
   let plan: ServicePlan;
   try {
     plan = planServices(desc, opts.hostEnv);
@@ -58,10 +49,9 @@ export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<s
  * the run ends; an app on SQLite, or on a database the host's settings give, is run as it is.
  */
 export async function withTestDatabases<T>(opts: Omit<ServiceOptions, 'provision'>, run: () => Promise<T>): Promise<T> {
-  if (overridesFor(opts.hostEnv, opts.desc.name).settings.DATABASE_URL !== undefined) return run();
   let plan: ServicePlan;
   try {
-    plan = planServices(opts.desc, opts.hostEnv);
+    plan = planServices(withoutGivenServices(opts.desc, opts.hostEnv), opts.hostEnv);
   } catch {
     return run(); // the run's own start says why the service cannot be had
   }
@@ -75,6 +65,22 @@ export async function withTestDatabases<T>(opts: Omit<ServiceOptions, 'provision
       opts.say?.(`${opts.desc.name}: could not take CREATEDB back from role ${appDatabaseName(opts.desc.name)} on ${server.label}: ${String(err)}`);
     });
   }
+}
+
+/**
+ * `desc` without the services whose variable the host's settings give already: those are the
+ * host's business (a managed database, a Kubernetes Secret: docs/kubernetes.md), neither
+ * provisioned, refused, nor changed.
+ */
+function withoutGivenServices(desc: Description, hostEnv: HostEnvironment): Description {
+  const given = overridesFor(hostEnv, desc.name).settings;
+  return {
+    ...desc,
+    services: {
+      database: given.DATABASE_URL !== undefined ? null : desc.services.database,
+      redis: given.REDIS_URL !== undefined ? null : desc.services.redis,
+    },
+  };
 }
 
 async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<string, string>> {
