@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 import { targetAsSent } from '../net/request-head.js';
+import { versionAsSent } from '../net/request-line-version.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
@@ -72,7 +73,7 @@ export class AccessLog {
     if (!this.out) return;
     const now = Date.now();
     const line =
-      `${client || '-'} - ${remoteUser(req)} [${clfTime(now)}] ${quote(`${req.method} ${targetAsSent(req)} HTTP/${req.httpVersion}`)} ` +
+      `${client || '-'} - ${remoteUser(req)} [${clfTime(now)}] ${quote(`${req.method} ${targetAsSent(req)} HTTP/${versionAsSent(req)}`)} ` +
       `${status} ${bytes} ${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ` +
       `app=${app || '-'} dur=${((performance.now() - startedAt) / 1000).toFixed(4)}\n`;
     this.add(line);

@@ -21,6 +21,8 @@ export interface PlainHead {
   keepAlive: boolean;
   /** Its Content-Length: 0 when it gave none. */
   bodyLength: number;
+  /** The version sent when it is not 1.1 (`1.2`-`1.9`, served as 1.1), for the access log. */
+  higherVersion: string | undefined;
 }
 
 /**
@@ -57,6 +59,7 @@ export function parsePlainHead(head: string): PlainHead | null {
   const method = head.slice(0, head.indexOf(' '));
   let eol = head.indexOf('\r\n');
   const url = head.slice(method.length + 1, eol - 9);
+  const higherVersion = head.charCodeAt(eol - 1) === 0x31 ? undefined : head.slice(eol - 3, eol);
   const rawHeaders: string[] = [];
   // A plain object, as Node's: a name that is also a property of Object.prototype (`constructor`,
   // `__proto__`) reads as present below, and such a head goes to node:http.
@@ -90,5 +93,5 @@ export function parsePlainHead(head: string): PlainHead | null {
     rawHeaders.push(name, value);
   }
   if (!hasHost) return null;
-  return { method, url, rawHeaders, headers, keepAlive, bodyLength };
+  return { method, url, rawHeaders, headers, keepAlive, bodyLength, higherVersion };
 }

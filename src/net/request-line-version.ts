@@ -6,13 +6,23 @@
 // gives node:http over as HTTP/1.1. What node:http reads by itself (a later request on a
 // connection it took, every request with APPPKG_LEAN_LANE=0) gets llhttp's 400 (README).
 // A major version other than 1 is 505 (RFC 9110 §15.6.6), whether llhttp parsed it (2.0) or not.
+// The access log keeps the version as sent (versionAsSent), as nginx logs it.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+
+const kSentVersion = Symbol('apppkg.sentVersion');
+
+type Marked = { [kSentVersion]?: string };
 
 const LF = 0x0a;
 const CR = 0x0d;
 const HIGHER_MINOR = ' HTTP/1.';
 
-/** `bytes` (which start with a request line) with a version HTTP/1.2-1.9 as HTTP/1.1, else `bytes` itself. */
-export function higherMinorAsHttp11(bytes: Buffer): Buffer {
+/**
+ * `bytes` (which start with a request line) with a version HTTP/1.2-1.9 as HTTP/1.1, the version
+ * sent remembered on `socket` for restoreSentVersion; else `bytes` itself.
+ */
+export function higherMinorAsHttp11(bytes: Buffer, socket: Socket): Buffer {
   const lineEnd = bytes.indexOf(LF);
   const end = lineEnd > 0 && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
   if (end < 10) return bytes;
@@ -20,7 +30,27 @@ export function higherMinorAsHttp11(bytes: Buffer): Buffer {
   if (minor < 0x32 || minor > 0x39 || bytes.toString('latin1', end - 9, end - 1) !== HIGHER_MINOR) return bytes;
   const copy = Buffer.from(bytes); // the caller's may be a view of a read buffer
   copy[end - 1] = 0x31;
+  (socket as Socket & Marked)[kSentVersion] = `1.${String.fromCharCode(minor)}`;
   return copy;
+}
+
+/** The request node:http read from the line higherMinorAsHttp11 rewrote gets its version as sent. */
+export function restoreSentVersion(req: IncomingMessage): void {
+  const socket = req.socket as (Socket & Marked) | null;
+  const sent = socket?.[kSentVersion];
+  if (sent === undefined) return;
+  delete socket![kSentVersion];
+  (req as IncomingMessage & Marked)[kSentVersion] = sent;
+}
+
+/** `req` (a lean request, served as 1.1) was sent as `version`. */
+export function rememberSentVersion(req: object, version: string): void {
+  (req as Marked)[kSentVersion] = version;
+}
+
+/** The request's HTTP version as the client sent it (`1.2` where it was served as 1.1). */
+export function versionAsSent(req: IncomingMessage): string {
+  return (req as IncomingMessage & Marked)[kSentVersion] ?? req.httpVersion;
 }
 
 const OTHER_MAJOR = /^[!-~]+ [^ \r\n]+ HTTP\/[2-9]\.\d\r?$/m;

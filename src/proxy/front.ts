@@ -15,7 +15,7 @@ import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { restoreRawTarget } from '../net/raw-target.js';
-import { otherMajorVersion } from '../net/request-line-version.js';
+import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
@@ -388,6 +388,7 @@ export class Front {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     // node:http's requests only: the lean lane's are read as sent, and never marked.
     restoreRawTarget(req);
+    restoreSentVersion(req);
     countBodyBytes(res); // a lean response counts its own
     const tracked = this.track(req, res, '');
     if (this.stopping) res.shouldKeepAlive = false;
@@ -480,6 +481,7 @@ export class Front {
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {}); // a client's reset must not take the gateway down
     restoreRawTarget(req); // before the log line and the route
+    restoreSentVersion(req);
     this.logUpgrade(req, socket);
     if (this.stopping) {
       refuseUpgradeFor(socket, 'unavailable', 'the gateway is stopping');

@@ -247,7 +247,7 @@ class LeanConnection implements ResponseOutput, BodySource {
 
   /** `rest` starts with the head node:http reads first. */
   private startHandOff(rest: Buffer): void {
-    this.handOff = higherMinorAsHttp11(escapeRawTarget(rest, this.socket));
+    this.handOff = higherMinorAsHttp11(escapeRawTarget(rest, this.socket), this.socket);
     this.socket.pause();
     this.socket.removeListener('data', this.onData);
     if (this.sharedReads) readAsStream(this.socket);

@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { PlainHead } from '../net/plain-head.js';
+import { rememberSentVersion } from '../net/request-line-version.js';
 
 /** The connection a request's body comes from: it reads the client only while no body is held. */
 export interface BodySource {
@@ -50,6 +51,7 @@ export class LeanRequest extends EventEmitter {
     this.rawHeaders = head.rawHeaders;
     this.keepAlive = head.keepAlive;
     this.remaining = head.bodyLength;
+    if (head.higherVersion !== undefined) rememberSentVersion(this, head.higherVersion);
   }
 
   /** Every byte of the body has arrived (whether or not it was read): IncomingMessage.complete. */

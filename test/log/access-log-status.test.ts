@@ -85,6 +85,16 @@ test('an absolute-form target (RFC 9112 §3.2.2) is logged as the client sent it
   await waitFor(() => /"GET http:\/\/127\.0\.0\.1\/cuts\/\?0 HTTP\/1\.1" 200 5 /.test(gw!.output()), 5000, `the line as sent in\n${gw!.output()}`);
 });
 
+test('HTTP/1.2, served as 1.1, is logged as sent: on the lean lane and handed to node:http', async () => {
+  const plain = await rawRequest(port(), 'GET /cuts/?0.01 HTTP/1.2\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', 5000);
+  assert.match(plain, /^HTTP\/1\.1 200 /);
+  // Expect: is not plain, so the lane hands this one to node:http, its line rewritten to 1.1.
+  const handed = await rawRequest(port(), 'GET /cuts/?0.02 HTTP/1.3\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n', 5000);
+  assert.match(handed, /^HTTP\/1\.1 200 /);
+  await waitFor(() => /"GET \/cuts\/\?0\.01 HTTP\/1\.2" 200 5 /.test(gw!.output()), 5000, `the lean line in\n${gw!.output()}`);
+  await waitFor(() => /"GET \/cuts\/\?0\.02 HTTP\/1\.3" 200 5 /.test(gw!.output()), 5000, `the handed line in\n${gw!.output()}`);
+});
+
 test('cut by the stop past --grace: 444 with no head out, the sent status and its bytes with one', async () => {
   const open = (path: string) => {
     const socket = net.connect(port(), '127.0.0.1');
