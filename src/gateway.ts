@@ -132,6 +132,8 @@ export class Gateway {
           listen: adminAddr, provider, metrics, token: adminToken, appsRunAsOthers,
           readToken: options.adminTokenFile === undefined ? undefined : () => readAdminToken(options.adminTokenFile!, say),
           socketOwner: { uid: options.unixSocket?.uid, gid: options.unixSocket?.gid },
+        }).catch((err: unknown) => {
+          throw front.heldByOurOwn(err, adminAddr, '--admin') ?? err;
         });
       }
     } catch (err) {

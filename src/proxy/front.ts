@@ -266,8 +266,9 @@ export class Front {
    * A bind refused (EADDRINUSE) because one of these listeners holds that port already: two
    * names of one address (`localhost` and `127.0.0.1`), which the check before binding cannot
    * see without resolving names. The usage error it is, not "another process listens".
+   * `second` is the flag that gave `addr` (`--admin` for the admin listener's bind).
    */
-  private heldByOurOwn(err: unknown, addr: ListenAddress): GatewayError | null {
+  heldByOurOwn(err: unknown, addr: ListenAddress, second = this.opts.listenFlag ?? '--listen'): GatewayError | null {
     const cause = err instanceof GatewayError ? (err.details.cause as NodeJS.ErrnoException | undefined) : undefined;
     if (addr.kind !== 'tcp' || cause?.code !== 'EADDRINUSE') return null;
     const at = this.servers.findIndex((s) => {
@@ -276,14 +277,12 @@ export class Front {
     });
     if (at < 0) return null;
     const bound = this.servers[at].address() as { address: string; port: number };
-    const flag = this.opts.listenFlag ?? '--listen';
     return new GatewayError('APPPKG_ADDR_TWICE', {
-      first: flag, second: flag, address: formatAddr(addr), other: formatAddr(this.opts.listen[at]), same: false,
+      first: this.opts.listenFlag ?? '--listen', second, address: formatAddr(addr), other: formatAddr(this.opts.listen[at]), same: false,
       why: `the first already listens on ${bound.address} port ${bound.port}, which ${addr.host} is on this host`,
     });
   }
 
-  /** Answers requests from now on, those held first, in the order they came. */
   /**
    * While set, a request no app takes is answered 503 (Retry-After) with `why` instead of
    * 404: under `serve --reload` the one app failed to start and a fix is awaited.
@@ -292,6 +291,7 @@ export class Front {
     this.unroutedBecause = why;
   }
 
+  /** Answers requests from now on, those held first, in the order they came. */
   open(): void {
     const held = this.held;
     this.held = null;

@@ -63,6 +63,11 @@ runIf(test, localhostIsV4, 'localhost resolves to ::1 first on this host')('two 
   assert.is(r.status, 2, r.stderr);
   assert.match(r.stderr, `--listen 127.0.0.1:${port} overlaps --listen localhost:${port}: the first already listens on 127.0.0.1 port ${port}`);
   assert.not.match(r.stderr, /another process/);
+  const admin = await gateway('--listen', `127.0.0.1:${port}`, '--admin', `localhost:${port}`);
+  assert.is(admin.status, 2, admin.stderr);
+  assert.match(admin.stderr, `--admin localhost:${port} overlaps --listen 127.0.0.1:${port}: the first already listens on 127.0.0.1 port ${port}`);
+  assert.match(admin.stderr, 'fix: give --admin an address of its own');
+  assert.not.match(admin.stderr, /another process/);
 });
 
 test.run();
