@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { commandEnvironment } from '../environment/app-env.js';
-import { guardGroup, killTree, newTreeMark, signalGroup, signalMarked, TREE_MARK } from '../supervisor/process-group.js';
+import { GuardedTree, killTree, signalGroup } from '../supervisor/process-group.js';
 
 /** How long, after the child exits, its piped output may take to reach EOF. */
 const OUTPUT_DRAIN_MS = 2_000;
@@ -61,17 +61,17 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
   return new Promise((resolve) => {
     const background = spec.background;
     let settled = false;
-    const mark = background ? newTreeMark() : null;
+    const tree = background ? new GuardedTree() : null;
     const child = spawn(file, args, {
       cwd: spec.cwd,
-      env: mark === null ? spec.env : { ...spec.env, [TREE_MARK]: mark },
+      env: tree === null ? spec.env : tree.env(spec.env),
       stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',
       uid: spec.uid,
       gid: spec.gid,
       // A foreground command stays in the terminal's group, which sends it ^C itself.
       detached: background !== undefined,
     });
-    const guard = mark !== null && child.pid !== undefined ? guardGroup(child.pid, mark) : null;
+    tree?.watch(child.pid);
     let killTimer: NodeJS.Timeout | null = null;
     const stop = () => {
       if (child.pid === undefined || settled) return;
@@ -110,9 +110,7 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
       if (killTimer) clearTimeout(killTimer);
       background?.stop.removeEventListener('abort', stop);
       // What the command left in its group, or started with setsid (a daemon), goes with it.
-      if (child.pid !== undefined && background) signalGroup(child.pid, 'SIGKILL');
-      guard?.release();
-      const swept = mark === null ? Promise.resolve() : signalMarked(mark, 'SIGKILL');
+      const swept = tree === null ? Promise.resolve() : tree.sweep(child.pid);
       for (const s of signals) process.off(s, onSignal);
       if (out) {
         // Nothing reaches `output` once we have resolved (its owner may end it), and a pipe a

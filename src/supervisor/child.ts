@@ -6,7 +6,7 @@
 // and a guarded child's daemons that left the group (setsid) too: they carry its mark.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { delay, guardGroup, killTree, newTreeMark, signalGroup, signalMarked, TREE_MARK, type GroupGuard } from './process-group.js';
+import { delay, GuardedTree, killTree, signalGroup } from './process-group.js';
 
 export interface ChildSpec {
   file: string;
@@ -42,35 +42,35 @@ export class Child extends EventEmitter {
   spawnError: Error | null = null;
   private exitedFlag = false;
   private readonly exitPromise: Promise<void>;
-  private readonly guard: GroupGuard | null;
   private readonly termGroup: boolean;
 
   /** Spawns at once; a spawn that fails ends in 'exit' (null, null) with `spawnError` set. */
   constructor(spec: ChildSpec) {
     super();
     this.termGroup = spec.termGroup;
-    const mark = spec.guard ? newTreeMark() : null;
+    const tree = spec.guard ? new GuardedTree() : null;
     const child = spawn(spec.file, spec.args, {
       cwd: spec.cwd,
-      env: mark === null ? spec.env : { ...spec.env, [TREE_MARK]: mark },
+      env: tree === null ? spec.env : tree.env(spec.env),
       stdio: spec.stdio,
       detached: true,
       uid: spec.uid,
       gid: spec.gid,
     });
     this.process = child;
-    this.guard = mark !== null && child.pid !== undefined ? guardGroup(child.pid, mark) : null;
+    tree?.watch(child.pid);
     this.exitPromise = new Promise<void>((resolve) => {
       const ended = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.exitedFlag) return;
         this.exitedFlag = true;
         this.exitCode = code;
         this.exitSignal = signal;
-        if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
-        this.guard?.release();
         // Gone once its daemons are: a gateway that stops right after must not leave them.
-        if (mark === null) resolve();
-        else void signalMarked(mark, 'SIGKILL').finally(resolve);
+        if (tree !== null) void tree.sweep(child.pid).finally(resolve);
+        else {
+          if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+          resolve();
+        }
         // A process that escaped both (it cleared its environment) may still hold our end of
         // its stdout: read what is there, then let go, or the gateway could never exit.
         const letGo = setTimeout(() => {

@@ -15,7 +15,7 @@ export const TREE_MARK = 'APPPKG_TREE';
 let marks = 0;
 
 /** A mark no other tree of any gateway on this host carries. */
-export function newTreeMark(): string {
+function newTreeMark(): string {
   return `${process.pid}.${Date.now().toString(36)}.${++marks}`;
 }
 
@@ -24,7 +24,7 @@ export function newTreeMark(): string {
  * read: ours, or any when root). The scan reads /proc once; a process that cleared its
  * environment is out of reach.
  */
-export async function signalMarked(mark: string, signal: NodeJS.Signals): Promise<void> {
+async function signalMarked(mark: string, signal: NodeJS.Signals): Promise<void> {
   if (process.platform !== 'linux') return;
   const needle = Buffer.from(`${TREE_MARK}=${mark}\0`);
   let entries: string[];
@@ -68,7 +68,7 @@ export function killTree(pid: number): void {
   signalGroup(pid, 'SIGKILL');
 }
 
-export interface GroupGuard {
+interface GroupGuard {
   /** The group ended as it should (stopped, or exited): the guard goes, doing nothing. */
   release(): void;
 }
@@ -82,7 +82,7 @@ export interface GroupGuard {
  * and the kernel kills a stopped one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
  * The shell's own environment is not marked, so its grep does not find itself.
  */
-export function guardGroup(pgid: number, mark?: string): GroupGuard {
+function guardGroup(pgid: number, mark?: string): GroupGuard {
   const script = [
     'read _',
     // The marked processes' pids, from the environ files that hold the mark as a whole entry.
@@ -105,6 +105,36 @@ export function guardGroup(pgid: number, mark?: string): GroupGuard {
       guard.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * One guarded tree: its leader is spawned detached with `env(...)`, `watch`ed once it has a pid,
+ * and `sweep`t when it exits. Both a supervised process (Child) and a hook run in the
+ * background (runProgram) end this way.
+ */
+export class GuardedTree {
+  private readonly mark = newTreeMark();
+  private guard: GroupGuard | null = null;
+
+  /** `env` with this tree's mark, for the leader's spawn. */
+  env(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    return { ...env, [TREE_MARK]: this.mark };
+  }
+
+  /** The leader `pid` is spawned: the tree ends with the gateway, however the gateway ends. */
+  watch(pid: number | undefined): void {
+    if (pid !== undefined) this.guard = guardGroup(pid, this.mark);
+  }
+
+  /**
+   * The leader has exited: what it left in its group, and what carries the mark (a daemon that
+   * left the group with setsid()), is killed. Resolves once /proc has been looked at.
+   */
+  sweep(pid: number | undefined): Promise<void> {
+    if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+    this.guard?.release();
+    return signalMarked(this.mark, 'SIGKILL');
+  }
 }
 
 export function delay(ms: number): Promise<void> {
