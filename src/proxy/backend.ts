@@ -22,6 +22,11 @@ export interface ProcessEndpoint {
   readonly port: number;
   /** "processes.live of chat", for error bodies. */
   readonly label: string;
+  /**
+   * Told of each request and websocket the proxy sends it, and of its end: a process out of
+   * rotation is stopped once what it holds is done, not in the middle of it.
+   */
+  readonly held: { opened(): void; closed(): void };
 }
 
 export type Endpoint = WorkerEndpoint | ProcessEndpoint;

@@ -97,6 +97,8 @@ export interface ProcessUpstream {
   readonly port: number;
   /** "processes.live of chat", for error bodies. */
   readonly label: string;
+  /** The proxy tells it of each request and websocket it sends there, and of its end. */
+  readonly held: { opened(): void; closed(): void };
 }
 
 export type LiveUpstream = WorkerUpstream | ProcessUpstream;
@@ -190,7 +192,7 @@ export class AppInstance {
         backoff: new Backoff(),
         say: opts.say,
         onLive: (p) => {
-          if (serves && p.port !== null) this.publish(p, { kind: 'process', name, port: p.port, label: p.label });
+          if (serves && p.port !== null) this.publish(p, { kind: 'process', name, port: p.port, label: p.label, held: p.held });
         },
         onRetired: (p) => this.unpublish(p),
         drain: (p) => this.stopOnce(p, () => p.stop(this.drainMs())),

@@ -41,6 +41,8 @@ export interface CommandProcessOptions {
 export type ProcessState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
 
 const PORT_POLL_MS = 100;
+/** What SIGTERM gets before SIGKILL, at least, when the wait for its requests took the grace. */
+const MIN_TERM_GRACE_MS = 1000;
 const RECENT_LINES = 20;
 
 /**
@@ -102,6 +104,18 @@ export class CommandProcess extends EventEmitter {
   private exitPromise: Promise<void> = Promise.resolve();
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
+  /** Requests and websockets the proxy has sent it that have not ended. */
+  private holding = 0;
+  private whenIdle: Array<() => void> = [];
+  /** What the proxy tells of the requests it sends here (the endpoint's `held`). */
+  readonly held = {
+    opened: (): void => {
+      this.holding++;
+    },
+    closed: (): void => {
+      if (--this.holding === 0) this.whenIdle.splice(0).forEach((resolve) => resolve());
+    },
+  };
 
   constructor(readonly opts: CommandProcessOptions) {
     super();
@@ -228,7 +242,20 @@ export class CommandProcess extends EventEmitter {
     if (this._state === 'starting' && this.child === null) this._state = 'stopping'; // start() sees it before spawning
     if (this.child === null || this._state === 'exited') return;
     this._state = 'stopping';
-    await this.child.stop(graceMs);
+    // Out of rotation already: what it holds finishes first (SPEC 4, no failed request across a
+    // deploy or a restart), within the grace. Many servers (Python's http.server, a plain
+    // Flask run) die at SIGTERM in the middle of a request, so the signal waits for its end.
+    const deadline = Date.now() + graceMs;
+    if (this.holding > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.whenIdle.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+        this.exitPromise,
+      ]);
+      clearTimeout(timer);
+    }
+    await this.child.stop(Math.max(deadline - Date.now(), Math.min(graceMs, MIN_TERM_GRACE_MS)));
   }
 
   /** SIGKILL the tree now. */

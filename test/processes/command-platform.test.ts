@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, clientLoop } from '../helpers/apps-dir.js';
 import { appStatus as appStatusOf, gatewayStatus } from '../helpers/status.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -78,6 +78,25 @@ test('the Tornado example: its page, its stats on the injected port, and a chat 
   assert.match(JSON.parse(await bob.next()).text, /left \(1 here\)/);
   bob.ws.close(1000);
   await bob.closed();
+});
+
+test('a new version waits for the old process\'s requests before its SIGTERM: one under way, and a client loop, never fail', async () => {
+  const old = (await appStatus('cmd')).processes[0];
+  const loop = clientLoop(`${gw.url}/cmd/loop`, 4, 60_000);
+  await waitFor(() => loop.result.sent > 20, 10_000, 'the client loop to run');
+  const slow = request(`${gw.url}/cmd/slow`);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the slow request is in the old process
+  addPackage(apps.path, 'command-server', 'cmd.2');
+  const answer = await slow;
+  const text = await answer.body.text();
+  assert.is(answer.statusCode, 200, text);
+  assert.is(JSON.parse(text).pid, old.pid);
+  await waitFor(async () => (await appStatus('cmd')).processes.some((p: any) => p.state === 'ready' && p.pid !== old.pid), 30_000, 'the new version\'s process');
+  const sent = loop.result.sent;
+  await waitFor(() => loop.result.sent > sent + 20, 10_000, 'requests after the switch');
+  const result = await loop.stop();
+  assert.is(result.failed, 0, result.failures.slice(0, 5).join('\n'));
+  await assertNoOrphans([old.pid], 15_000);
 });
 
 test('stopping the gateway leaves no process behind', async () => {
