@@ -11,7 +11,8 @@ import type { ListenAddress } from './net/address.js';
 import type { Front, FrontOptions, PublishedApp } from './proxy/front.js';
 import { forgetServiceStatus } from './services/service-status.js';
 import { appDirSource, appsDirSource } from './supervisor/discovery.js';
-import { Registry, type RouteSpec, type ServingApp } from './supervisor/registry.js';
+import type { RouteSpec, ServingApp } from './supervisor/published-apps.js';
+import { Registry } from './supervisor/registry.js';
 
 /** The bound on lifecycle hooks (install, update) run by a deploy. */
 const HOOK_TIMEOUT_MS = 10 * 60 * 1000;

@@ -12,7 +12,7 @@ import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment } from './app-context.js';
-import { setProbeCacheDir } from './environment/interpreters.js';
+import { setProbeCacheDir } from './environment/probe-cache.js';
 import { prepareStateRoot } from './environment/state-root.js';
 import { lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { GatewayError } from './errors.js';

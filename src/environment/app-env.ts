@@ -14,7 +14,7 @@ import { describeJson } from '../description/describe.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
 import { SHIM_DIR } from '../link/shim-path.js';
-import type { Interpreter } from './interpreters.js';
+import type { Interpreter } from './interpreter-probe.js';
 import { appStateDirs, ensureDir, prepareAppStateDirs, type Owner } from './state-root.js';
 
 export type AppMode = 'production' | 'development';

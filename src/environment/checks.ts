@@ -8,7 +8,8 @@ import { satisfies } from '@renovatebot/pep440';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { findVenv, resolveSettings } from './app-env.js';
-import { formatInterpreter, pickInterpreter, type Interpreter } from './interpreters.js';
+import type { Interpreter } from './interpreter-probe.js';
+import { formatInterpreter, pickInterpreter } from './interpreters.js';
 import { evaluateMarker, normalizeName, readRequirements, type Requirement } from './requirements.js';
 import { appStateDirs } from './state-root.js';
 

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { satisfies, valid, validRange } from '@renovatebot/pep440';
-import type { MarkerEnvironment } from './interpreters.js';
+import type { MarkerEnvironment } from './interpreter-probe.js';
 
 export interface Requirement {
   /** "requirements.txt:3" */

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstat, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findVenv } from './app-env.js';
-import type { Interpreter } from './interpreters.js';
+import type { Interpreter } from './interpreter-probe.js';
 
 /** Written into the build directory once pip succeeded: a venv without it is incomplete. */
 export const VENV_STAMP_FILE = 'apppkg-venv.json';

@@ -1,6 +1,6 @@
 // What the registry keeps per app: the version serving, the versions refused, settling or
 // rolled back from, the last problem and the history. registry.ts and version-judge.ts change
-// it; registry-status.ts reads it for status.
+// it, and so do rollback.ts and broken-description.ts; registry-status.ts reads it for status.
 import type { GatewayError } from '../errors.js';
 import type { Description } from '../description/types.js';
 import type { RunAs } from '../environment/run-as.js';

@@ -15,7 +15,8 @@ import {
   installedDistributions,
   runEnvironmentChecks,
 } from '../../src/environment/checks.js';
-import { pickInterpreter, type Interpreter } from '../../src/environment/interpreters.js';
+import type { Interpreter } from '../../src/environment/interpreter-probe.js';
+import { pickInterpreter } from '../../src/environment/interpreters.js';
 import { evaluateMarker, readRequirements } from '../../src/environment/requirements.js';
 import { makeDescription } from './make-description.js';
 

@@ -10,7 +10,9 @@ import * as assert from 'uvu/assert';
 import { tempDir } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { isGatewayError } from '../../src/errors.js';
-import { clearInterpreterCache, pickInterpreter, probeInterpreter, setProbeCacheDir } from '../../src/environment/interpreters.js';
+import { clearInterpreterCache, probeInterpreter } from '../../src/environment/interpreter-discovery.js';
+import { pickInterpreter } from '../../src/environment/interpreters.js';
+import { setProbeCacheDir } from '../../src/environment/probe-cache.js';
 
 /** A binary Python (not a script), whatever this host has: sys.executable resolved. */
 function binaryPython(): string | null {

@@ -9,13 +9,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runIf } from '../helpers/skip.js';
 import { isGatewayError } from '../../src/errors.js';
-import {
-  clearInterpreterCache,
-  discoverInterpreters,
-  formatInterpreter,
-  pickInterpreter,
-  SYSTEM_PYTHON,
-} from '../../src/environment/interpreters.js';
+import { clearInterpreterCache, discoverInterpreters, SYSTEM_PYTHON } from '../../src/environment/interpreter-discovery.js';
+import { formatInterpreter, pickInterpreter } from '../../src/environment/interpreters.js';
 
 interface Facts {
   executable: string;

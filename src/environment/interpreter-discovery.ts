@@ -1,0 +1,151 @@
+// Which interpreters this host has: `python3` on PATH, the system `/usr/bin/python3`, every
+// `python3.N` on PATH and in the usual directories, each file asked once per process (through
+// the probe cache, probe-cache.ts) and merged with the others that are the same interpreter.
+
+import { constants as fsConstants } from 'node:fs';
+import { access, readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { GatewayError } from '../errors.js';
+import { safeRealpath, toInterpreter, type Interpreter, type ProbeResult } from './interpreter-probe.js';
+import { forgetProbeCacheFiles, probeThroughCache } from './probe-cache.js';
+
+/** Where Debian (and most Linux distributions) keep the interpreter that sees `deb` packages. */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/** Directories searched for `python3.N` besides PATH (a service's PATH is often short). */
+const EXTRA_DIRS = ['/usr/bin', '/usr/local/bin'];
+
+async function isExecutableFile(file: string): Promise<boolean> {
+  try {
+    await access(file, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function which(name: string, dirs: string[]): Promise<string | null> {
+  for (const dir of dirs) {
+    const file = path.join(dir, name);
+    if (await isExecutableFile(file)) return file;
+  }
+  return null;
+}
+
+/** Candidate `[name, file]` pairs in preference order: python3 on PATH, the system one, then python3.N. */
+async function candidates(pathEnv: string): Promise<Array<[string, string]>> {
+  const pathDirs = pathEnv.split(path.delimiter).filter((d) => path.isAbsolute(d));
+  const found: Array<[string, string]> = [];
+  const onPath = await which('python3', pathDirs);
+  if (onPath) found.push(['python3', onPath]);
+  if (await isExecutableFile(SYSTEM_PYTHON)) found.push([SYSTEM_PYTHON, SYSTEM_PYTHON]);
+  for (const dir of [...new Set([...pathDirs, ...EXTRA_DIRS])]) {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of entries.filter((n) => /^python3\.\d+$/.test(n)).sort()) {
+      const file = path.join(dir, name);
+      if (await isExecutableFile(file)) found.push([name, file]);
+    }
+  }
+  return found;
+}
+
+/** Candidates grouped by the file they are (/bin -> /usr/bin, python3 -> python3.11): each is asked once. */
+export async function candidateFiles(pathEnv: string): Promise<Candidate[]> {
+  const byFile = new Map<string, Candidate>();
+  for (const [name, file] of await candidates(pathEnv)) {
+    const key = await safeRealpath(file);
+    const seen = byFile.get(key);
+    if (seen) addName(seen.names, name);
+    else byFile.set(key, { names: [name], file });
+  }
+  return [...byFile.values()];
+}
+
+export interface Candidate {
+  names: string[];
+  file: string;
+}
+
+async function discover(pathEnv: string): Promise<Interpreter[]> {
+  const files = await candidateFiles(pathEnv);
+  // A few at a time: a dozen pyenv shims at once on 2 cores took past PROBE_TIMEOUT_MS each.
+  const results = await mapLimited(files, Math.max(2, os.availableParallelism()), (c) => probeOnce(c.file));
+  // A pyenv shim and the binary it runs are one interpreter: merge on what Python itself says.
+  const byInterpreter = new Map<string, Interpreter>();
+  for (const [i, c] of files.entries()) {
+    const result = results[i];
+    if ('reason' in result) continue; // e.g. a pyenv shim for a version not enabled here
+    const key = `${await safeRealpath(result.executable)}\0${result.prefix}`;
+    const seen = byInterpreter.get(key);
+    if (seen) c.names.forEach((n) => addName(seen.names, n));
+    else byInterpreter.set(key, toInterpreter(c.names, result));
+  }
+  return [...byInterpreter.values()];
+}
+
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
+
+function addName(names: string[], name: string): void {
+  if (!names.includes(name)) names.push(name);
+}
+
+const discoveryCache = new Map<string, Promise<Interpreter[]>>();
+/** One probe per command per process, whoever asks (discovery, a pick, an override). */
+const probes = new Map<string, Promise<ProbeResult | { reason: string }>>();
+
+export interface DiscoverOptions {
+  /** The PATH to search; default the gateway's own. */
+  pathEnv?: string;
+}
+
+/** Every interpreter on this host, each probed once per process (per PATH value). */
+export function discoverInterpreters(opts: DiscoverOptions = {}): Promise<Interpreter[]> {
+  const pathEnv = opts.pathEnv ?? process.env.PATH ?? '';
+  let pending = discoveryCache.get(pathEnv);
+  if (!pending) {
+    pending = discover(pathEnv);
+    discoveryCache.set(pathEnv, pending);
+  }
+  return pending;
+}
+
+/** Forget what was probed (tests; a long-running gateway after SIGHUP). The cache file stays. */
+export function clearInterpreterCache(): void {
+  discoveryCache.clear();
+  probes.clear();
+  forgetProbeCacheFiles();
+}
+
+/** What `command` says, probed (or read from the probe cache) once per process. */
+export function probeOnce(command: string): Promise<ProbeResult | { reason: string }> {
+  let pending = probes.get(command);
+  if (!pending) {
+    pending = probeThroughCache(command);
+    probes.set(command, pending);
+  }
+  return pending;
+}
+
+/** Probe one named interpreter (the environment file's `python:`); APPPKG_PY_NOT_EXECUTABLE if it does not run. */
+export async function probeInterpreter(command: string): Promise<Interpreter> {
+  const result = await probeOnce(command);
+  if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason });
+  return toInterpreter([command], result);
+}

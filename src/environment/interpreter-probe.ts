@@ -1,0 +1,130 @@
+// What one interpreter says about itself: a small Python script run with `-E`, whose JSON line
+// is an Interpreter (its version, sys.path, site directories, PEP 508 markers). Discovery
+// (interpreter-discovery.ts) and the cache across starts (probe-cache.ts) both run it; it
+// knows neither of them.
+
+import { execFile } from 'node:child_process';
+import { realpath } from 'node:fs/promises';
+
+const PROBE_TIMEOUT_MS = 10_000;
+
+/** PEP 508 environment markers, as the interpreter reports them (checks.ts evaluates with them). */
+export type MarkerEnvironment = Record<string, string>;
+
+export interface Interpreter {
+  /** How it was found, first name wins: "python3" (on PATH), "/usr/bin/python3", "python3.12", or the override path. */
+  label: string;
+  /** Every name that led to this interpreter, e.g. ["python3.11", "/usr/bin/python3"]. */
+  names: string[];
+  /** What to run: sys.executable, so pyenv shims and symlinks are resolved once, here. */
+  executable: string;
+  /** PEP 440 version built from sys.version_info, e.g. "3.11.7" or "3.13.0rc1". */
+  version: string;
+  implementation: string;
+  prefix: string;
+  basePrefix: string;
+  /** True when this interpreter is itself a virtualenv's python. */
+  isVenv: boolean;
+  /** The interpreter's own sys.path (without the script directory). */
+  sysPath: string[];
+  sitePackages: string[];
+  userSite: string | null;
+  /** The sitecustomize module the interpreter loads by itself (Debian ships one), if any. */
+  sitecustomize: string | null;
+  markers: MarkerEnvironment;
+}
+
+// Runs on every Python 3 we may meet: nothing newer than 3.6 syntax, stdlib only.
+export const PROBE = String.raw`
+import json, os, platform, site, sys
+v = sys.version_info
+pre = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v.releaselevel)
+version = '%d.%d.%d' % (v.major, v.minor, v.micro) + ('%s%d' % (pre, v.serial) if pre else '')
+iv = sys.implementation.version
+ipre = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(iv.releaselevel)
+try:
+    site_packages = list(site.getsitepackages())
+except Exception:
+    site_packages = []
+try:
+    user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
+except Exception:
+    user_site = None
+sc = sys.modules.get('sitecustomize')
+print(json.dumps({
+    'executable': sys.executable,
+    'version': version,
+    'implementation': sys.implementation.name,
+    'prefix': sys.prefix,
+    'basePrefix': getattr(sys, 'base_prefix', sys.prefix),
+    'sysPath': [p for p in sys.path if p],
+    'sitePackages': site_packages,
+    'userSite': user_site,
+    'sitecustomize': getattr(sc, '__file__', None),
+    'markers': {
+        'os_name': os.name,
+        'sys_platform': sys.platform,
+        'platform_machine': platform.machine(),
+        'platform_python_implementation': platform.python_implementation(),
+        'platform_release': platform.release(),
+        'platform_system': platform.system(),
+        'platform_version': platform.version(),
+        'python_version': '%d.%d' % (v.major, v.minor),
+        'python_full_version': platform.python_version(),
+        'implementation_name': sys.implementation.name,
+        'implementation_version': '%d.%d.%d' % (iv.major, iv.minor, iv.micro) + ('%s%d' % (ipre, iv.serial) if ipre else ''),
+    },
+}))
+`;
+
+export type ProbeResult = Omit<Interpreter, 'label' | 'names' | 'isVenv'>;
+
+/** Run `command -E -c PROBE`; a failure is returned as a reason, never thrown. */
+export function probe(command: string): Promise<ProbeResult | { reason: string }> {
+  return new Promise((resolve) => {
+    // -E: the gateway's own PYTHONPATH/PYTHONHOME must not colour what the interpreter says.
+    execFile(
+      command,
+      ['-E', '-c', PROBE],
+      { timeout: PROBE_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 1 << 20, windowsHide: true },
+      (err, stdout, stderr) => {
+        if (err) {
+          const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown };
+          let reason: string;
+          if (e.code === 'ENOENT') reason = 'no such file';
+          else if (e.code === 'EACCES') reason = 'permission denied (not executable)';
+          else if (e.killed) reason = `no answer within ${PROBE_TIMEOUT_MS / 1000}s`;
+          else reason = firstLine(String(stderr)) || `exited with status ${String(e.code)}, expected a JSON line`;
+          resolve({ reason });
+          return;
+        }
+        try {
+          const data = JSON.parse(String(stdout).trim().split('\n').pop() ?? '') as ProbeResult;
+          if (typeof data.version !== 'string' || typeof data.executable !== 'string') throw new Error('bad probe');
+          if (!data.executable) data.executable = command;
+          resolve(data);
+        } catch {
+          resolve({ reason: `unexpected output: ${firstLine(String(stdout)) || '(none)'}` });
+        }
+      },
+    );
+  });
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+}
+
+/** The file `file` is, or `file` itself when it cannot be resolved (two names of one binary compare equal). */
+export async function safeRealpath(file: string): Promise<string> {
+  try {
+    return await realpath(file);
+  } catch {
+    return file;
+  }
+}
+
+/** The interpreter `names` lead to, as its probe described it; the first name is its label. */
+export function toInterpreter(names: string[], result: ProbeResult): Interpreter {
+  return { label: names[0], names: [...names], ...result, isVenv: result.prefix !== result.basePrefix };
+}

@@ -1,0 +1,158 @@
+// Idle apps (SPEC 5.6): an instance with an idle timeout puts its workers and routed processes
+// to sleep when nothing has come for that long (background processes keep running) and wakes
+// them for the next request, which waits meanwhile in the proxy's queue. Under --max-workers a
+// wake first asks the worker budget for room, and the budget's choice of whom to put to sleep
+// reads lastActive. This is when and how; what sleeps (its slots) is the instance's.
+import type { CommandProcess } from './command-process.js';
+import type { Member, Members } from './members.js';
+import type { Slot } from './slot.js';
+import type { UpstreamRotation } from './upstream-rotation.js';
+import type { Worker } from './worker.js';
+
+/** awake: serving; asleep: idle, its workers stopped; waking: starting them for a request. */
+export type IdleState = 'awake' | 'asleep' | 'waking';
+
+export interface IdleCycleOptions {
+  /** The app's name, the prefix of every line said. */
+  name: string;
+  say: (line: string) => void;
+  /** Sleep after this long with no request and no websocket; 0 = never. */
+  idleTimeoutMs: number;
+  /** Asks the worker budget for room for the app's workers; undefined without --max-workers. */
+  makeRoom?: () => Promise<boolean>;
+  /** Is the instance serving (started, not stopping)? */
+  ready: () => boolean;
+  /** No request in its workers, no websocket. */
+  workersQuiet: () => boolean;
+  /** Requests its workers in rotation have taken. */
+  workerRequests: () => number;
+  /** What sleeps: the slots of its workers and of the processes that take requests. */
+  sleepers: () => Array<Slot<Worker> | Slot<CommandProcess>>;
+  members: Members;
+  rotation: UpstreamRotation<Member>;
+  /** How long a process put to sleep may finish what it holds. */
+  drainMs: () => number;
+}
+
+export class IdleCycle {
+  state: IdleState = 'awake';
+  /** Wakes from sleep, and how long the last one took to serve (ms). */
+  coldStarts = 0;
+  lastColdStartMs: number | null = null;
+  /** Why the last wake failed (its requests were answered 503), until the next one works. */
+  wakeFailure: string | null = null;
+  /** When it last had a request or a websocket (Date.now()). */
+  lastActive = Date.now();
+  private waking: Promise<void> | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** Requests seen at the last idle check (workers' links, and touch() for processes). */
+  private seenRequests = 0;
+  private touches = 0;
+  /** Requests and websockets its processes hold now (hold()). */
+  private held = 0;
+
+  constructor(private readonly opts: IdleCycleOptions) {}
+
+  /** A request or websocket goes to one of its processes (the workers count their own): not idle till released. */
+  hold(): () => void {
+    this.held++;
+    this.touches++;
+    this.lastActive = Date.now();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held--;
+      this.lastActive = Date.now();
+    };
+  }
+
+  /** Nothing in flight, no websocket: it may be put to sleep (idle, or for another's room). */
+  get quiet(): boolean {
+    return this.opts.workersQuiet() && this.held === 0;
+  }
+
+  watch(): void {
+    // The budget's choice of whom to put to sleep needs lastActive too, idle timeout or not.
+    const timeout = this.opts.idleTimeoutMs;
+    if (timeout <= 0 && this.opts.makeRoom === undefined) return;
+    this.idleTimer = setInterval(() => {
+      if (!this.opts.ready() || this.state !== 'awake') return;
+      const seen = this.touches + this.opts.workerRequests();
+      if (seen !== this.seenRequests || !this.quiet) {
+        this.seenRequests = seen;
+        this.lastActive = Date.now();
+        return;
+      }
+      if (timeout > 0 && Date.now() - this.lastActive >= timeout) void this.sleep(`no request for ${Math.round(timeout / 1000)} s`);
+    }, timeout > 0 ? Math.min(5000, Math.max(250, timeout / 4)) : 1000);
+    this.idleTimer.unref();
+  }
+
+  /** The instance stops: no more idle checks. */
+  stop(): void {
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  /**
+   * Stops its workers and routed processes (their slots halted, so nothing restarts them) and
+   * takes them out of rotation; background processes keep running. The next request wakes it.
+   */
+  async sleep(why: string): Promise<void> {
+    if (!this.opts.ready() || this.state !== 'awake' || !this.quiet) return;
+    this.state = 'asleep';
+    this.opts.say(`${this.opts.name}: ${why}; stopping its workers until the next request`);
+    const sleepers = this.opts.sleepers();
+    const sleeping = sleepers.map((slot) => slot.current).filter((m): m is Member => m !== null);
+    for (const slot of sleepers) slot.halt();
+    this.opts.rotation.withdraw(sleeping);
+    await Promise.all(sleeping.map((m) => this.opts.members.stopOnce(m, () => m.stop(this.opts.drainMs()))));
+    this.seenRequests = 0;
+  }
+
+  /**
+   * Starts what sleep() stopped; resolves once they take traffic (what waited meanwhile goes to
+   * them), rejects when they cannot (no room in the budget, the app no longer starts).
+   */
+  wake(): Promise<void> {
+    if (this.state === 'awake') return Promise.resolve();
+    this.waking ??= this.wakeUp().finally(() => {
+      this.waking = null;
+    });
+    return this.waking;
+  }
+
+  private async wakeUp(): Promise<void> {
+    this.state = 'waking';
+    const started = Date.now();
+    const { makeRoom, rotation } = this.opts;
+    if (makeRoom && !(await makeRoom())) {
+      this.state = 'asleep';
+      this.wakeFailure = 'the gateway runs as many workers as --max-workers allows, and every app holds requests';
+      rotation.changed();
+      throw new Error(this.wakeFailure);
+    }
+    const slots = this.opts.sleepers();
+    const results = await Promise.allSettled(slots.map((slot: Slot<Worker> | Slot<CommandProcess>) => slot.start()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!this.opts.ready()) return; // stopped or replaced while waking: its stop ends what started
+    if (failed) {
+      for (const slot of slots) slot.halt();
+      const running = slots.map((slot) => slot.current).filter((m): m is Member => m !== null);
+      this.state = 'asleep';
+      this.wakeFailure = (failed.reason as Error)?.message ?? String(failed.reason);
+      rotation.withdraw(running);
+      await Promise.all(running.map((m) => this.opts.members.stopOnce(m, () => m.stop(1000))));
+      this.opts.say(`${this.opts.name}: could not wake it: ${this.wakeFailure}`);
+      throw failed.reason;
+    }
+    this.state = 'awake';
+    this.wakeFailure = null;
+    this.coldStarts++;
+    this.lastColdStartMs = Date.now() - started;
+    this.lastActive = Date.now();
+    this.opts.say(`${this.opts.name}: woken for a request in ${this.lastColdStartMs} ms`);
+    rotation.changed();
+  }
+}

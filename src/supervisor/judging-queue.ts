@@ -1,0 +1,74 @@
+// Each app is judged by itself: a slow start (an install hook, an import that hangs) holds back
+// no other app's start, deploy or removal. An app whose judging is under way when a later look
+// at the directory asks for it again is judged once more after it ends, however many looks
+// asked; a few apps are judged at once (start-slots.ts).
+import { availableParallelism } from 'node:os';
+import type { AppRecord } from './app-record.js';
+import { StartSlots } from './start-slots.js';
+
+/** Apps judged at once: about the cores (start-slots.ts), at least four. */
+const START_CONCURRENCY = Math.max(4, availableParallelism());
+/** After this, a start that is still going gives its slot to the next app (start-slots.ts). */
+const START_SLOT_HOLD_MS = 5000;
+
+export interface JudgingQueueOptions {
+  /** Under --max-workers: one app at a time, its slot held to the end. */
+  budgeted: boolean;
+  /** Judges one app (VersionJudge.converge), holding a start slot. */
+  converge: (record: AppRecord) => Promise<void>;
+  /** After each judging, its slot given back: what the registry does then (publish). */
+  judged: (record: AppRecord) => void;
+  /** A judging threw: a fault of ours, for the log. */
+  failed: (err: unknown) => void;
+  /** Has the registry begun stopping? Then nothing more is judged. */
+  stopped: () => boolean;
+}
+
+export class JudgingQueue {
+  /** The judging under way per app, and whether a later look asked for another once it ends. */
+  private readonly judging = new Map<AppRecord, { done: Promise<void>; again: boolean }>();
+  private readonly slots: StartSlots;
+
+  constructor(private readonly opts: JudgingQueueOptions) {
+    // Under --max-workers one at a time, a slot held to the end: each app judged makes room for
+    // itself before the next starts, so the budget is overrun by one app at most.
+    this.slots = opts.budgeted ? new StartSlots(1, null) : new StartSlots(START_CONCURRENCY, START_SLOT_HOLD_MS);
+  }
+
+  /** Judges `record` now, or again once its judging under way ends; resolves when it is judged. */
+  judge(record: AppRecord): Promise<void> {
+    const current = this.judging.get(record);
+    if (current !== undefined) {
+      current.again = true;
+      return current.done;
+    }
+    const entry = { done: Promise.resolve(), again: true };
+    entry.done = (async () => {
+      while (entry.again && !this.opts.stopped()) {
+        entry.again = false;
+        const release = await this.slots.take();
+        try {
+          if (!this.opts.stopped()) await this.opts.converge(record);
+        } catch (err) {
+          this.opts.failed(err);
+        } finally {
+          release();
+        }
+        this.opts.judged(record);
+      }
+      this.judging.delete(record);
+    })();
+    this.judging.set(record, entry);
+    return entry.done;
+  }
+
+  /** Is any app being judged? */
+  get busy(): boolean {
+    return this.judging.size > 0;
+  }
+
+  /** Resolves once the judgings under way now have ended. */
+  ended(): Promise<void> {
+    return Promise.all([...this.judging.values()].map((j) => j.done)).then(() => undefined);
+  }
+}

@@ -1,0 +1,32 @@
+// What an app version gives each of its two pools (worker-pool.ts, process-pool.ts): the
+// options both read, and the parts of the instance both feed: its members, its rotation, its
+// log, how long a process out of rotation may finish, and where an unexpected exit is told.
+import type { Writable } from 'node:stream';
+import type { Description } from '../description/types.js';
+import type { AppEnvironment } from '../environment/app-env.js';
+import type { Member, Members } from './members.js';
+import type { UpstreamRotation } from './upstream-rotation.js';
+
+/** The options of AppInstance that both pools read. */
+export interface PoolOptions {
+  desc: Description;
+  appEnv: AppEnvironment;
+  /** How long a worker may take to import the app and report ready (a process: to listen). */
+  startTimeoutMs: number;
+  /** The gateway's own log: one line per event of note. */
+  say: (line: string) => void;
+  /** The Unix user and group of the app's processes (the gateway runs as root). */
+  uid?: number;
+  gid?: number;
+}
+
+export interface PoolContext {
+  members: Members;
+  rotation: UpstreamRotation<Member>;
+  /** Its processes' output into the app log, stderr marked in the log's tail. */
+  output: { stdout: Writable; stderr: Writable };
+  /** How long a retired process may finish its requests. */
+  drainMs: () => number;
+  /** A process in rotation died unexpectedly (`what` says which and how); it is restarted. */
+  onExited: (what: string) => void;
+}

@@ -1,0 +1,94 @@
+// An app version's `processes:` (SPEC §1.1), one slot each with a back-off of its own: each is
+// spawned in the app's command environment and is up once its port accepts (and `health:`
+// answers, for web). Those that take requests (web, or one with a `route`) are published to the
+// rotation and sleep with the workers when the app is idle; the others run in the background.
+import type { ProcessStatus } from '../admin/status-types.js';
+import { commandEnvironment } from '../environment/app-env.js';
+import { Backoff } from './backoff.js';
+import { CommandProcess } from './command-process.js';
+import type { PoolContext, PoolOptions } from './pool-context.js';
+import { Slot } from './slot.js';
+
+/** A process that takes requests: web (a command app's server, `route` null) or one with a route. */
+export interface ProcessRoute {
+  name: string;
+  route: string | null;
+}
+
+export class ProcessPool {
+  /** The processes that take requests, longest route first; web (route null) last. */
+  readonly routes: ProcessRoute[];
+  /** `serves`: web or a process with a route (it sleeps with the workers); else a background process. */
+  private readonly entries: Array<{ name: string; slot: Slot<CommandProcess>; serves: boolean }> = [];
+
+  constructor(private readonly opts: PoolOptions, private readonly ctx: PoolContext) {
+    for (const [name, spec] of Object.entries(opts.desc.processes)) {
+      const serves = name === 'web' || spec.route !== null;
+      const slot = new Slot<CommandProcess>({
+        app: opts.desc.name,
+        spawn: () => this.spawn(name, spec.command, serves),
+        bringUp: (p) => p.start(opts.startTimeoutMs),
+        label: (p) => `processes.${name} ${p.pid ?? ''}`.trimEnd(),
+        backoff: new Backoff(),
+        say: opts.say,
+        onLive: (p) => {
+          if (serves && p.port !== null) ctx.rotation.publish(p, { kind: 'process', name, port: p.port, label: p.label, held: p.held });
+        },
+        onRetired: (p) => ctx.rotation.unpublish(p),
+        drain: (p) => ctx.members.stopOnce(p, () => p.stop(ctx.drainMs())),
+        onExited: ctx.onExited,
+      });
+      this.entries.push({ name, slot, serves });
+    }
+    this.routes = Object.entries(opts.desc.processes)
+      .filter(([name, spec]) => name === 'web' || spec.route !== null)
+      .map(([name, spec]) => ({ name, route: name === 'web' ? null : spec.route }))
+      .sort((a, b) => (b.route?.length ?? -1) - (a.route?.length ?? -1));
+  }
+
+  /** Every process's slot. */
+  get slots(): Array<Slot<CommandProcess>> {
+    return this.entries.map((p) => p.slot);
+  }
+
+  /** The slots of the processes that take requests (they sleep when the app is idle). */
+  get servingSlots(): Array<Slot<CommandProcess>> {
+    return this.entries.filter((p) => p.serves).map((p) => p.slot);
+  }
+
+  /** `stopped`: the instance is stopping or stopped, so a process without one is not restarting. */
+  status(stopped: boolean): ProcessStatus[] {
+    const idle = stopped ? 'stopped' : 'restarting';
+    return this.entries.map(({ name, slot }) => ({
+      name,
+      pid: slot.current?.pid ?? null,
+      state: slot.crashLooping ? 'crash-loop' : (slot.current?.state ?? idle),
+      route: this.opts.desc.processes[name].route,
+      port: slot.current?.port ?? null,
+      restarts: slot.restarts,
+      startedAt: slot.currentSince === null ? null : new Date(slot.currentSince).toISOString(),
+      rssBytes: null,
+      cpuPercent: null,
+      lastExit: slot.lastExit,
+    }));
+  }
+
+  private spawn(name: string, command: string, serves: boolean): CommandProcess {
+    const { appEnv, desc } = this.opts;
+    const proc = new CommandProcess({
+      app: desc.name,
+      name,
+      command,
+      serves,
+      env: commandEnvironment(appEnv),
+      cwd: desc.dir,
+      uid: this.opts.uid,
+      gid: this.opts.gid,
+      log: this.ctx.output.stdout,
+      stderrLog: this.ctx.output.stderr,
+      health: name === 'web' ? desc.health : null,
+    });
+    this.ctx.members.enlist(proc);
+    return proc;
+  }
+}

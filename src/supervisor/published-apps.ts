@@ -1,0 +1,56 @@
+// What the registry hands the proxy after every change (RegistryOptions.publish): the serving
+// version of each app with its routes, and the apps that serve nothing with why (refused,
+// starting, or a package whose app.yaml cannot be loaded), which the proxy answers 503 for.
+import { basename } from 'node:path';
+import { parsePackageDirName } from '../description/package-dir.js';
+import type { AppInstance } from './app-instance.js';
+import type { AppRecord } from './app-record.js';
+import type { BrokenPackage } from './discovery.js';
+
+/** A host name (null = any) and a path prefix ('' = the root) that lead to an app. */
+export interface RouteSpec {
+  host: string | null;
+  prefix: string;
+}
+
+/** One app as the registry publishes it: the version that serves, and the routes to it. */
+export interface ServingApp {
+  name: string;
+  routes: RouteSpec[];
+  instance: AppInstance;
+}
+
+/** RefusedApp.code of an app whose first version is still starting. */
+export const STARTING = 'starting';
+
+/** An app no version of which serves, refused (its import failed, say), or starting: its routes and why. */
+export interface RefusedApp {
+  name: string;
+  routes: RouteSpec[];
+  code: string;
+}
+
+/** The serving version of every app of `records`, with its routes, and the apps that serve nothing. */
+export function publishedApps(
+  records: ReadonlyMap<string, AppRecord>,
+  broken: readonly BrokenPackage[],
+  routesOf: (name: string) => RouteSpec[],
+): { serving: ServingApp[]; refused: RefusedApp[] } {
+  const serving: ServingApp[] = [];
+  const refused: RefusedApp[] = [];
+  for (const record of records.values()) {
+    if (record.serving) serving.push({ name: record.name, routes: routesOf(record.name), instance: record.serving.instance });
+    else if (record.problem) refused.push({ name: record.name, routes: routesOf(record.name), code: record.problem.code });
+    // A new app still starting (its first version importing, its hook running) is there:
+    // its URLs say so with a 503, not a 404 as if it did not exist.
+    else refused.push({ name: record.name, routes: routesOf(record.name), code: STARTING });
+  }
+  // A package whose app.yaml cannot be loaded, of a name nothing else answers for, answers
+  // 503 naming why at its routes too, as a refused app does, not 404 "no app is mounted".
+  for (const { dir, error } of broken) {
+    const name = parsePackageDirName(basename(dir)).name;
+    if (records.has(name) || refused.some((r) => r.name === name)) continue;
+    refused.push({ name, routes: routesOf(name), code: error.code });
+  }
+  return { serving, refused };
+}

@@ -1,0 +1,94 @@
+// When the registry looks at its source: one look at a time, the calls made meanwhile
+// coalesced into one more look after it (a burst of file events is two looks, not fifty), and
+// a look due at a given time for versions still settling (a `cp -r` lands app.yaml seconds
+// before the code: issue 13). What a look does is the registry's (Registry.reconcileOnce).
+
+export interface ReconcileSchedulerOptions {
+  /** One look at the source: what it changed is under way; resolves with each app's judging. */
+  look: () => Promise<Array<Promise<void>>>;
+  say: (line: string) => void;
+  /** Has the registry begun stopping? Then no look is begun. */
+  stopped: () => boolean;
+  /** Other work that keeps the registry from being settled: apps being judged. */
+  busy: () => boolean;
+}
+
+export class ReconcileScheduler {
+  private running: Promise<void> | null = null;
+  /** The run after the one under way, shared by every call made meanwhile. */
+  private next: Promise<void> | null = null;
+  /** A reconcile due when the earliest settling version will have settled. */
+  private settleTimer: { at: number; timer: NodeJS.Timeout } | null = null;
+
+  constructor(private readonly opts: ReconcileSchedulerOptions) {}
+
+  /**
+   * A look now, or (one is running) one more after it, shared by every call made meanwhile.
+   * Resolves once the apps of the look that saw what the call asked for are judged.
+   */
+  run(): Promise<void> {
+    if (this.running) {
+      this.next ??= this.running.then(() => {
+        this.next = null;
+        return this.opts.stopped() ? undefined : this.run();
+      });
+      return this.next;
+    }
+    const look = this.opts.look();
+    this.running = look
+      .then(
+        () => undefined,
+        (err) => this.opts.say(reconcileFailure(err)),
+      )
+      .finally(() => {
+        this.running = null;
+      });
+    return look.then(
+      (judged) => Promise.all(judged).then(() => undefined),
+      () => undefined,
+    );
+  }
+
+  /** One reconcile at `atMs` (the earliest asked for wins), for versions still settling. */
+  runAt(atMs: number): void {
+    if (this.opts.stopped() || (this.settleTimer !== null && this.settleTimer.at <= atMs)) return;
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer.timer);
+    // A little past the instant: the times are the file system's, compared with Date.now().
+    const timer = setTimeout(() => {
+      this.settleTimer = null;
+      void this.run();
+    }, Math.max(0, atMs - Date.now()) + 50);
+    this.settleTimer = { at: atMs, timer };
+  }
+
+  /**
+   * Resolves once no version is waiting to settle, no reconcile runs and no app is being judged,
+   * or after `limitMs` (a directory that keeps changing is judged later, by the reconcile due then).
+   */
+  async settled(limitMs: number): Promise<void> {
+    const deadline = Date.now() + limitMs;
+    while ((this.settleTimer !== null || this.running !== null || this.opts.busy()) && !this.opts.stopped() && Date.now() < deadline) {
+      await (this.running ?? new Promise((r) => setTimeout(r, 50)));
+    }
+  }
+
+  /** No reconcile is due any more; resolves once the one running (if any) has ended. */
+  async stop(): Promise<void> {
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer.timer);
+    this.settleTimer = null;
+    await this.running;
+  }
+}
+
+/**
+ * The log line of a reconcile that failed: the apps directory gone or unreadable (moved away
+ * while the gateway runs) is said in words, with what happens next; anything else is a fault
+ * of ours, and its stack is what a report needs.
+ */
+export function reconcileFailure(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.syscall === 'scandir' && (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ENOTDIR')) {
+    return `cannot read the apps directory ${String(e.path)} (${e.code}); the apps keep serving as they are, and it is read again at the next change or SIGHUP`;
+  }
+  return `reconcile failed: ${e?.stack ?? String(err)}`;
+}

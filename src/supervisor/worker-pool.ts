@@ -1,0 +1,170 @@
+// An app version's Python workers (none for a command app): one slot each, sharing one back-off
+// (a crash loop is the app's, not one worker's). A worker is up once it reports READY and, when
+// app.yaml has `health:`, passes its probe; it is recycled (a replacement first, then it drains)
+// past max_requests or max_memory; out of rotation it ends after its websockets (an ASGI app's,
+// worker-drain.ts). When the instance starts and stops them is the instance's.
+import type { HealthStatus, WorkerStatus } from '../admin/status-types.js';
+import type { GatewayError } from '../errors.js';
+import { Backoff } from './backoff.js';
+import type { PoolContext, PoolOptions } from './pool-context.js';
+import { probeWorker } from './probe.js';
+import { memoryLimitReached, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
+import { Slot } from './slot.js';
+import type { WorkerUpstream } from './upstream-rotation.js';
+import { WorkerDrain } from './worker-drain.js';
+import { Worker } from './worker.js';
+
+export interface WorkerPoolOptions extends PoolOptions {
+  workers: number;
+  threads: number;
+  development: boolean;
+  /** Recycle a worker after so many requests; 0 = never. */
+  maxRequests?: number;
+  /** Recycle a worker whose RSS grows past this many bytes; 0 = never. */
+  maxMemory?: number;
+  /** How often RSS is read when maxMemory is set. */
+  memoryCheckMs?: number;
+  /** How long a worker has to answer its health probe. */
+  probeTimeoutMs?: number;
+}
+
+const DEFAULT_MEMORY_CHECK_MS = 3000;
+/** The niceness a woken app's workers start at (worker.ts startNice). */
+const WAKE_NICE = 10;
+const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
+
+export class WorkerPool {
+  readonly slots: Array<Slot<Worker>> = [];
+  /** The last health probe of a worker, for status. */
+  lastProbe: HealthStatus | null = null;
+  /** How its workers out of rotation end: after their websockets (worker-drain.ts). */
+  readonly workerDrain: WorkerDrain;
+  private readonly recycleLimits: RecycleLimits;
+  private memoryTimer: NodeJS.Timeout | null = null;
+  /** The slot each worker fills (or filled): its restarts and last exit are the slot's. */
+  private readonly slotOf = new WeakMap<Worker, Slot<Worker>>();
+
+  /** `waking`: the app wakes from sleep now (its workers start behind the apps serving). */
+  constructor(private readonly opts: WorkerPoolOptions, private readonly ctx: PoolContext, private readonly waking: () => boolean) {
+    this.workerDrain = new WorkerDrain(opts.desc.name);
+    this.recycleLimits = { maxRequests: opts.maxRequests ?? 0, maxMemory: opts.maxMemory ?? 0 };
+    const workerBackoff = new Backoff();
+    for (let i = 0; i < opts.workers; i++) {
+      const slot: Slot<Worker> = new Slot<Worker>({
+        app: opts.desc.name,
+        spawn: () => this.spawn(slot),
+        bringUp: (w) => this.bringUp(w),
+        label: (w) => `worker ${w.pid ?? '?'}`,
+        backoff: workerBackoff,
+        say: opts.say,
+        onLive: (w) => ctx.rotation.publish(w, this.upstream(w, slot)),
+        onRetired: (w) => ctx.rotation.unpublish(w),
+        drain: (w) => ctx.members.stopOnce(w, () => this.workerDrain.drain(w, ctx.drainMs())),
+        onExited: ctx.onExited,
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  /** Requests the workers in rotation have taken, for the idle check. */
+  get requestsSeen(): number {
+    return this.slots.reduce((sum, slot) => sum + (slot.current?.link?.requests ?? 0), 0);
+  }
+
+  /** Its workers, in rotation or not; rssBytes and cpuPercent are the sampler's to fill (null here). */
+  status(): WorkerStatus[] {
+    return this.ctx.members.workers().map((w) => {
+      const slot = this.slotOf.get(w);
+      return {
+        pid: w.pid ?? null,
+        state: w.state,
+        inFlight: w.inFlight,
+        websockets: w.link?.openWebsockets ?? 0,
+        requests: w.requests,
+        startedAt: new Date(this.ctx.members.spawnedAtOf(w) ?? Date.now()).toISOString(),
+        rssBytes: null,
+        cpuPercent: null,
+        restarts: slot?.restarts ?? 0,
+        lastExit: slot?.lastExit ?? null,
+      };
+    });
+  }
+
+  watchMemory(): void {
+    if (this.recycleLimits.maxMemory <= 0) return;
+    this.memoryTimer = setInterval(() => {
+      for (const slot of this.slots) {
+        const worker = slot.current;
+        if (worker === null || worker.pid === undefined) continue;
+        const why = memoryLimitReached(readRssBytes(worker.pid), worker.requests, this.recycleLimits);
+        if (why !== null) slot.recycle(why);
+      }
+    }, this.opts.memoryCheckMs ?? DEFAULT_MEMORY_CHECK_MS);
+    this.memoryTimer.unref();
+  }
+
+  stopWatchingMemory(): void {
+    if (this.memoryTimer !== null) clearInterval(this.memoryTimer);
+    this.memoryTimer = null;
+  }
+
+  private spawn(slot: Slot<Worker>): Worker {
+    const { appEnv, desc } = this.opts;
+    const worker = new Worker({
+      python: appEnv.python,
+      env: appEnv.env,
+      cwd: desc.dir,
+      app: desc.app!,
+      kind: desc.kind === 'asgi' ? 'asgi' : 'wsgi',
+      sysPath: appEnv.sysPath,
+      threads: this.opts.threads,
+      multiprocess: this.opts.workers > 1,
+      development: this.opts.development,
+      name: desc.name,
+      stdout: this.ctx.output.stdout,
+      stderr: this.ctx.output.stderr,
+      uid: this.opts.uid,
+      gid: this.opts.gid,
+      // A wake's workers start behind the apps already serving (their p99 stays as it was).
+      startNice: this.waking() ? WAKE_NICE : undefined,
+    });
+    this.ctx.members.enlist(worker);
+    this.slotOf.set(worker, slot);
+    worker.on('hung', (why: string) => this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} ${why}; killing it`));
+    return worker;
+  }
+
+  /** READY, then the health probe when app.yaml has `health:`. Not in rotation yet. */
+  private async bringUp(worker: Worker): Promise<void> {
+    await worker.start(this.opts.startTimeoutMs);
+    const health = this.opts.desc.health;
+    if (!health) return;
+    const at = new Date().toISOString();
+    try {
+      const status = await probeWorker(worker, this.opts.desc.name, health, this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
+      this.lastProbe = { path: health, at, ok: true, status, error: null, pid: worker.pid ?? null };
+    } catch (err) {
+      const details = (err as GatewayError).details ?? {};
+      const status = typeof details.status === 'number' ? details.status : null;
+      this.lastProbe = { path: health, at, ok: false, status, error: (err as Error).message, pid: worker.pid ?? null };
+      throw err;
+    }
+  }
+
+  private upstream(worker: Worker, slot: Slot<Worker>): WorkerUpstream {
+    const link = worker.link!;
+    const limits = this.recycleLimits;
+    if (limits.maxRequests > 0) {
+      link.limitRequests(limits.maxRequests, () => slot.recycle(requestLimitReached(link.requests, limits)!));
+    }
+    return {
+      kind: 'worker',
+      link,
+      capacity: worker.capacity,
+      pid: worker.pid,
+      recycle: (why) => {
+        if (slot.current === worker) slot.recycle(why);
+      },
+    };
+  }
+}
