@@ -114,25 +114,35 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   };
 }
 
+/** What stands for the app's own words in a message shown without the right to see logs. */
+const WITHHELD = '[its output is in the app log]';
+
 /**
- * The status with a fresh sample; without the right to see logs, the log lines left out: the
- * tail, and the last lines a refusal quotes from the log (a traceback, a hook's output), which
- * are the app's log as much as the tail is (SPEC 5.4). The code, message and fix stay.
+ * The status with a fresh sample; without the right to see logs, the log left out: the tail,
+ * the last lines a refusal quotes from the log (a traceback, a hook's output), and the app's
+ * own words in a refusal's message (an exception's message may hold a connection string): all
+ * are the app's log as much as the tail is (SPEC 5.4). The code, the rest of the message and
+ * the fix stay.
  */
 async function freshStatus(provider: AdminProvider, logs: boolean): Promise<GatewayStatus> {
   await provider.sample();
   const status = provider.status();
   if (logs) return status;
-  const withoutTail = (reason: RefusalStatus | null): RefusalStatus | null => {
-    if (reason?.tail === undefined) return reason;
-    const { tail: _tail, ...rest } = reason;
-    return rest;
+  // The last occurrence: the app's words end the message; a short one ("e") may occur before.
+  const withheld = (text: string, reason: RefusalStatus | null): string => {
+    const at = reason?.appOutput === undefined ? -1 : text.lastIndexOf(reason.appOutput);
+    return at < 0 ? text : text.slice(0, at) + WITHHELD + text.slice(at + reason!.appOutput!.length);
+  };
+  const withoutLog = (reason: RefusalStatus | null): RefusalStatus | null => {
+    if (reason === null) return null;
+    const { tail: _tail, appOutput: _output, ...rest } = reason;
+    return { ...rest, message: withheld(reason.message, reason) };
   };
   for (const app of status.apps) {
     app.log = { ...app.log, lines: null };
-    app.problem = withoutTail(app.problem);
-    app.versions = app.versions.map((v) => ({ ...v, reason: withoutTail(v.reason) }));
-    app.history = app.history.map((h) => ({ ...h, reason: withoutTail(h.reason) }));
+    app.problem = withoutLog(app.problem);
+    app.versions = app.versions.map((v) => ({ ...v, reason: withoutLog(v.reason) }));
+    app.history = app.history.map((h) => ({ ...h, message: withheld(h.message, h.reason), reason: withoutLog(h.reason) }));
   }
   return status;
 }

@@ -60,6 +60,12 @@ export interface RefusalStatus {
   log?: string;
   /** The last lines of the traceback (an import error) or of the log (a hook, pip, a worker). */
   tail?: string[];
+  /**
+   * The words of `message` that are the app's own output (an exception's message, a process's
+   * last line). Where logs need the token, a client without it gets `message` (and the history
+   * event's) with these words withheld, and neither this nor `tail`.
+   */
+  appOutput?: string;
 }
 
 export interface VersionStatus {

@@ -170,9 +170,11 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.lifespanFailed) {
     const d = tap.lifespanFailed;
+    const said = typeof d.message === 'string' && d.message !== '' ? d.message : undefined;
     return new GatewayError('APPPKG_APP_LIFESPAN_FAILED', {
       app,
-      reason: typeof d.message === 'string' && d.message !== '' ? d.message : 'startup failed',
+      reason: said ?? 'startup failed',
+      appOutput: said,
       traceback: typeof d.traceback === 'string' ? d.traceback : undefined,
     });
   }
@@ -184,6 +186,7 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
       app,
       where: file ? (line ? `${file}:${line}` : file) : undefined,
       reason: `${String(d.type)}: ${String(d.message)}`,
+      appOutput: String(d.message) || undefined,
       traceback: typeof d.traceback === 'string' ? d.traceback : undefined,
       appFile: file,
       appLine: line,
@@ -194,6 +197,7 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
   return new GatewayError('APPPKG_WORKER_START_FAILED', {
     app,
     reason: last ? `${how}: ${last.trim()}` : how,
+    appOutput: last?.trim(),
     exitCode: code,
     output: tap.recent.join('\n'),
   });

@@ -206,6 +206,7 @@ export class CommandProcess extends EventEmitter {
       app: this.opts.app,
       process: this.opts.name,
       reason: last ? `${reason}; its last output: ${last}` : reason,
+      appOutput: last || undefined,
     });
   }
 

@@ -42,15 +42,20 @@ export function formatRefusal(error: GatewayError): string {
   return `${error.format()}\n  last lines of ${String(error.details.log)}:\n${tail.map((l) => `    | ${l}`).join('\n')}`;
 }
 
-/** A refusal as /status shows it: what happened, how to fix it, the log and its last lines. */
-export function reasonOf(error: GatewayError): { code: string; message: string; hint: string; log?: string; tail?: string[] } {
-  const { log, tail } = error.details;
+/**
+ * A refusal as /status shows it: what happened, how to fix it, the log and its last lines, and
+ * which words of the message are the app's own output (`appOutput`: an exception's message, a
+ * process's last line), which a client that may not see the log does not see there either.
+ */
+export function reasonOf(error: GatewayError): { code: string; message: string; hint: string; log?: string; tail?: string[]; appOutput?: string } {
+  const { log, tail, appOutput } = error.details;
   return {
     code: error.code,
     message: error.message,
     hint: error.hint,
     ...(typeof log === 'string' ? { log } : {}),
     ...(Array.isArray(tail) && tail.length > 0 ? { tail: tail as string[] } : {}),
+    ...(typeof appOutput === 'string' && appOutput !== '' ? { appOutput } : {}),
   };
 }
 

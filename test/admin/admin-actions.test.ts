@@ -305,6 +305,9 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
   assert.is(status.apps[0].problem?.tail, undefined);
   assert.ok(status.apps[0].history.every((h: any) => h.reason?.tail === undefined), 'nor in the history');
   assert.not.match(tcp.text, /Traceback \(most recent call last\)/, 'no traceback anywhere in it');
+  // The exception's message is the app's own output too (it may hold a connection string).
+  assert.not.match(tcp.text, /broken on purpose/, 'nor the exception\'s message, in a reason or the history');
+  assert.match(refusal.message, /cannot import .*RuntimeError: \[its output is in the app log\]/, refusal.message);
   assert.is(status.access.logs, false);
   assert.match(status.access.why, /--admin-token FILE/);
   const log = await admin(env.gw, '/apps/blog/log', { headers: {} });
@@ -321,7 +324,9 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
     assert.is(r.statusCode, 200, await r.body.text());
     const s = (await (await request('http://localhost/status', { dispatcher: agent })).body.json()) as any;
     assert.ok(Array.isArray(s.apps[0].log.lines));
-    assert.match(s.apps[0].versions.find((v: any) => v.version === '2').reason.tail.join('\n'), /broken on purpose/, 'with the right to see logs, the traceback');
+    const reason = s.apps[0].versions.find((v: any) => v.version === '2').reason;
+    assert.match(reason.tail.join('\n'), /broken on purpose/, 'with the right to see logs, the traceback');
+    assert.match(reason.message, /RuntimeError: blog 2 is broken on purpose/, 'and the message whole');
     env.pids.push(...statusPids(s));
   } finally {
     await agent.destroy();
