@@ -1,6 +1,6 @@
 // When a worker should be replaced while it still works (SPEC §2: max_requests, max_memory;
 // SPEC §4: a worker with a thread stuck past the timeout). The replacement itself is
-// AppInstance.recycle: start the new worker first, then drain the old one.
+// Slot.recycle (slot.ts): start the new worker first, then drain the old one.
 import { readFileSync } from 'node:fs';
 
 /** Resident memory of `pid` in bytes, from /proc/<pid>/status (VmRSS); null when unknown. */
