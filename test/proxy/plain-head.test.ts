@@ -12,6 +12,7 @@ test('a plain GET and HEAD: method, target as sent, fields trimmed, lower-case n
     headers: { host: 'lean.test', accept: '*/*', 'x-empty': '' },
     keepAlive: true,
     bodyLength: 0,
+    higherVersion: undefined,
   });
   const head = parsePlainHead('HEAD / HTTP/1.1\r\nhost: x\r\nConnection: Close');
   assert.is(head?.method, 'HEAD');
@@ -20,6 +21,10 @@ test('a plain GET and HEAD: method, target as sent, fields trimmed, lower-case n
   assert.is(parsePlainHead('GET / HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9')?.headers['x-latin'], 'caf\xe9');
   // SPEC 5.8: octets >= 0x80 in the target are the app's, as latin-1 (node:http refuses them).
   assert.is(parsePlainHead('GET /caf\xe9/\xc3\xa9?q=\xff HTTP/1.1\r\nHost: x')?.url, '/caf\xe9/\xc3\xa9?q=\xff');
+  // A higher minor version is read as 1.1 (RFC 9110 §2.5); the version sent is kept for the log.
+  const higher = parsePlainHead('GET /v HTTP/1.2\r\nHost: x');
+  assert.is(higher?.url, '/v');
+  assert.is(higher?.higherVersion, '1.2');
 });
 
 test('a body framed by Content-Length, on any of the plain methods; none when it is absent', () => {
