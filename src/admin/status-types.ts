@@ -78,7 +78,7 @@ export interface VersionStatus {
   state: string;
   /** Why a version is failed or was refused. */
   reason: RefusalStatus | null;
-  /** Websockets its workers hold (an ASGI app's), a draining instance's included. */
+  /** Websockets its workers (an ASGI app's) and its routed processes hold, a draining instance's included. */
   websockets: number;
   /** The workers of this version: the serving one's, or a draining one's until they are gone. */
   workers: WorkerStatus[];

@@ -24,9 +24,10 @@ export interface ProcessEndpoint {
   readonly label: string;
   /**
    * Told of each request and websocket the proxy sends it, and of its end: a process out of
-   * rotation is stopped once what it holds is done, not in the middle of it.
+   * rotation is stopped once what it holds is done, not in the middle of it, and status counts
+   * its open websockets.
    */
-  readonly held: { opened(): void; closed(): void };
+  readonly held: { opened(websocket: boolean): void; closed(websocket: boolean): void };
 }
 
 export type Endpoint = WorkerEndpoint | ProcessEndpoint;

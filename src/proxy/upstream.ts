@@ -202,10 +202,10 @@ export class HttpUpstream implements Upstream {
 
   forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
     this.inFlight++;
-    this.endpoint.held.opened();
+    this.endpoint.held.opened(false);
     res.once('close', () => {
       this.inFlight--;
-      this.endpoint.held.closed();
+      this.endpoint.held.closed(false);
       this.onSettled();
     });
     const options = { timeoutMs: this.timeoutMs, label: this.endpoint.label, development: this.development };
@@ -215,8 +215,8 @@ export class HttpUpstream implements Upstream {
 
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, modules: WebsocketModules): void {
     if (!socket.destroyed) {
-      this.endpoint.held.opened();
-      socket.once('close', () => this.endpoint.held.closed());
+      this.endpoint.held.opened(true);
+      socket.once('close', () => this.endpoint.held.closed(true));
     }
     modules.forwardUpgrade(req, socket, head, this.endpoint.port, route, { timeoutMs: this.timeoutMs, label: this.endpoint.label });
   }

@@ -112,10 +112,10 @@ export class AppInstance {
     return this.desc.kind === 'asgi';
   }
 
-  /** Websockets its workers hold now, draining ones included. */
+  /** Websockets its workers (an ASGI app's) and its routed processes hold now, draining ones included. */
   get openWebsockets(): number {
     let open = 0;
-    for (const worker of this.members.workers()) open += worker.link?.openWebsockets ?? 0;
+    for (const member of this.members.all()) open += member instanceof Worker ? (member.link?.openWebsockets ?? 0) : member.openWebsockets;
     return open;
   }
 

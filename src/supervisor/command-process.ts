@@ -106,13 +106,17 @@ export class CommandProcess extends EventEmitter {
   exitSignal: NodeJS.Signals | null = null;
   /** Requests and websockets the proxy has sent it that have not ended. */
   private holding = 0;
+  /** Of those, the websockets (status counts them, as an ASGI worker's). */
+  openWebsockets = 0;
   private whenIdle: Array<() => void> = [];
   /** What the proxy tells of the requests it sends here (the endpoint's `held`). */
   readonly held = {
-    opened: (): void => {
+    opened: (websocket: boolean): void => {
       this.holding++;
+      if (websocket) this.openWebsockets++;
     },
-    closed: (): void => {
+    closed: (websocket: boolean): void => {
+      if (websocket) this.openWebsockets--;
       if (--this.holding === 0) this.whenIdle.splice(0).forEach((resolve) => resolve());
     },
   };

@@ -23,7 +23,7 @@ export interface ProcessUpstream {
   /** "processes.live of chat", for error bodies. */
   readonly label: string;
   /** The proxy tells it of each request and websocket it sends there, and of its end. */
-  readonly held: { opened(): void; closed(): void };
+  readonly held: { opened(websocket: boolean): void; closed(websocket: boolean): void };
 }
 
 export type LiveUpstream = WorkerUpstream | ProcessUpstream;

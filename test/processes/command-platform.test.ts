@@ -70,6 +70,10 @@ test('the Tornado example: its page, its stats on the injected port, and a chat 
   const bob = await openSocket(`${wsBase}/tornado-chat/chat/ws`);
   assert.match(JSON.parse(await alice.next()).text, /joined \(2 here\)/);
   assert.match(JSON.parse(await bob.next()).text, /joined \(2 here\)/);
+  // Held by its process, not by workers: counted all the same, for the app and its version.
+  const open = await appStatus('tornado-chat');
+  assert.is(open.websockets, 2);
+  assert.equal(open.versions.map((v: any) => v.websockets), [2]);
   alice.ws.send('hello bob');
   assert.is(JSON.parse(await bob.next()).text, 'hello bob');
   assert.is(JSON.parse(await alice.next()).text, 'hello bob');
@@ -78,6 +82,7 @@ test('the Tornado example: its page, its stats on the injected port, and a chat 
   assert.match(JSON.parse(await bob.next()).text, /left \(1 here\)/);
   bob.ws.close(1000);
   await bob.closed();
+  await waitFor(async () => (await appStatus('tornado-chat')).websockets === 0, 5000, 'no websocket counted once both closed');
 });
 
 test('a new version waits for the old process\'s requests before its SIGTERM: one under way, and a client loop, never fail', async () => {
