@@ -45,6 +45,20 @@ const PORT_POLL_MS = 100;
 const MIN_TERM_GRACE_MS = 1000;
 const RECENT_LINES = 20;
 
+/** A line `exec` would change: lists, pipes, subshells, assignments, compound commands, builtins. */
+const COMPOUND = /[;&|()`{}\n]|^\s*(?:[A-Za-z_][A-Za-z0-9_]*=|!|if\b|for\b|while\b|until\b|case\b|exec\b|cd\b|eval\b|source\b|\.\s|:)/;
+
+/**
+ * `command` as the shell line to run: a simple command (`python app.py --port $PORT`) gets
+ * `exec`, so that the shell becomes it, as a Procfile runner's `exec` form does: status then
+ * shows the app's own pid, RSS and CPU, not the waiting shell's (Debian's dash forks a `-c`
+ * command instead of becoming it). A line with lists, pipes, subshells, assignments or
+ * compound commands runs as written.
+ */
+export function execForm(command: string): string {
+  return COMPOUND.test(command) ? command : `exec ${command}`;
+}
+
 /**
  * Writes a child's output to the log a line at a time, each line prefixed; keeps the last few.
  * Split on the bytes, decoded a whole line at a time (log/byte-lines.ts).
@@ -169,7 +183,7 @@ export class CommandProcess extends EventEmitter {
     if (this._port !== null) env.PORT = String(this._port);
     const child = new Child({
       file: '/bin/sh',
-      args: ['-c', opts.command],
+      args: ['-c', execForm(opts.command)],
       cwd: opts.cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

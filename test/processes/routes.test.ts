@@ -5,7 +5,7 @@
 // outlives the gateway.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -140,6 +140,9 @@ test('/status lists each process with its pid, state, route and port', async () 
   assert.is(ws.route, '/ws');
   assert.type(ws.port, 'number');
   assert.ok(isAlive(ws.pid));
+  // `command: python ws_echo.py` runs as `exec python ...`: the pid (and so RSS and CPU) is
+  // the app's own, not that of a shell waiting for it.
+  assert.match(readFileSync(`/proc/${ws.pid}/cmdline`, 'latin1'), /python[\d.]*\0ws_echo\.py/);
   const ticker = (await appStatus('ticker')).processes[0];
   assert.equal({ name: ticker.name, route: ticker.route, port: ticker.port, state: ticker.state }, { name: 'ticker', route: null, port: null, state: 'ready' });
 });
