@@ -261,7 +261,8 @@ export class AppInstance {
   }
 
   processStatus(): ProcessStatus[] {
-    return this.processes.status(this.state === 'stopping' || this.state === 'stopped');
+    // Asleep (idle_timeout), its processes are stopped as its workers are, not restarting.
+    return this.processes.status(this.state === 'stopping' || this.state === 'stopped' || this.idleState === 'asleep');
   }
 
   /**

@@ -72,6 +72,8 @@ test('an idle app stops its workers and routed process, keeps its background pro
   assert.is(asleep.processes[0].pid, tickerPid);
   await waitFor(async () => (await app(env, 'site')).state === 'idle', 10_000, 'site (processes.web) to go idle');
   await waitFor(() => !isAlive(sitePid), 5_000, 'its web process to stop');
+  const idleWeb = (await app(env, 'site')).processes[0];
+  assert.equal([idleWeb.state, idleWeb.pid], ['stopped', null], 'stopped while idle, not restarting');
 
   const first = await get(env, '/clock/');
   assert.is(first.status, 200, first.body);
