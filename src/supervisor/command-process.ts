@@ -46,7 +46,7 @@ const MIN_TERM_GRACE_MS = 1000;
 const RECENT_LINES = 20;
 
 /** A line `exec` would change: lists, pipes, subshells, assignments, compound commands, builtins. */
-const COMPOUND = /[;&|()`{}\n]|^\s*(?:[A-Za-z_][A-Za-z0-9_]*=|!|if\b|for\b|while\b|until\b|case\b|exec\b|cd\b|eval\b|source\b|\.\s|:)/;
+const COMPOUND = /[;&|()`\n]|^\s*(?:[A-Za-z_][A-Za-z0-9_]*=|[!{]|if\b|for\b|while\b|until\b|case\b|exec\b|cd\b|eval\b|source\b|\.\s|:)/;
 
 /**
  * `command` as the shell line to run: a simple command (`python app.py --port $PORT`) gets
