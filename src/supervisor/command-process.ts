@@ -120,17 +120,16 @@ export class CommandProcess extends EventEmitter {
   exitSignal: NodeJS.Signals | null = null;
   /** Requests and websockets the proxy has sent it that have not ended. */
   private holding = 0;
-  /** Of those, the websockets (status counts them, as an ASGI worker's). */
-  openWebsockets = 0;
+  private websockets = 0;
   private whenIdle: Array<() => void> = [];
   /** What the proxy tells of the requests it sends here (the endpoint's `held`). */
   readonly held = {
     opened: (websocket: boolean): void => {
       this.holding++;
-      if (websocket) this.openWebsockets++;
+      if (websocket) this.websockets++;
     },
     closed: (websocket: boolean): void => {
-      if (websocket) this.openWebsockets--;
+      if (websocket) this.websockets--;
       if (--this.holding === 0) this.whenIdle.splice(0).forEach((resolve) => resolve());
     },
   };
@@ -160,6 +159,11 @@ export class CommandProcess extends EventEmitter {
   /** "processes.live of chat": how error bodies and the log name it. */
   get label(): string {
     return `processes.${this.opts.name} of ${this.opts.app}`;
+  }
+
+  /** Of what the proxy sent it, the websockets still open (status counts them, as an ASGI worker's). */
+  get openWebsockets(): number {
+    return this.websockets;
   }
 
   /** How it ended, for messages: `status 1`, `SIGKILL`. */
