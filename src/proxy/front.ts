@@ -343,9 +343,9 @@ export class Front {
   }
 
   /**
-   * A plain request from the lean lane: taken (true) when it goes to an app's workers; any
-   * other answer (a static file, a process's route, an error, the gateway not open yet or
-   * stopping) is node:http's to give, with the same code as always (false).
+   * A plain request from the lean lane: taken (true) when it goes to an app's workers or is
+   * one of its static files; any other answer (a process's route, an error, the gateway not
+   * open yet or stopping) is node:http's to give, with the same code as always (false).
    */
   private takePlain(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.held !== null || this.stopping) return false;
@@ -353,7 +353,14 @@ export class Front {
     if ('status' in routed) return false;
     const { match, url, q } = routed;
     const app = match.target;
-    if (app.staticMounts.length > 0 && matchStatic(app.staticMounts, match.routedPathInfo, match.pathInfo)) return false;
+    if (app.staticMounts.length > 0) {
+      const hit = matchStatic(app.staticMounts, match.routedPathInfo, match.pathInfo);
+      if (hit) {
+        this.track(req, res, app.name);
+        void serveStatic(req, res, hit.mount, hit.rest);
+        return true;
+      }
+    }
     if (!app.servesWithWorkers(match.routedPathInfo)) return false;
     this.track(req, res, app.name);
     app.handle(req, res, this.routeOf(req, match, url, q));

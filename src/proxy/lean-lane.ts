@@ -1,10 +1,11 @@
 // The front's lean lane: every client connection starts here, on the raw socket. Plain requests
 // (net/plain-head.ts: HTTP/1.1, a body framed by Content-Length or none) that go to an app's
-// Python workers are read and answered without node:http's IncomingMessage and ServerResponse
-// (2-4 µs of the front's CPU per GET, ~40 µs per 64 KiB POST: docs/performance.md). The first
-// request that is not plain, or that goes elsewhere (a static file, a process's route, an
-// error), hands the connection to node:http for the rest of its life: its bytes go back into
-// the socket, and node:http reads them as if it had read the connection from the start.
+// Python workers or to its static files are read and answered without node:http's
+// IncomingMessage and ServerResponse (2-4 µs of the front's CPU per GET, ~40 µs per 64 KiB POST:
+// docs/performance.md). The first request that is not plain, or that goes elsewhere (a
+// process's route, an error), hands the connection to node:http for the rest of its life: its
+// bytes go back into the socket, and node:http reads them as if it had read the connection
+// from the start.
 // Responses to pipelined requests leave in the order the requests came, the hand-off included.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -1,8 +1,8 @@
 // The response to a plain request (net/plain-head.ts, lean-request.ts) on the lean lane
 // (lean-lane.ts): the part of ServerResponse the way to a Python worker uses (forward-wsgi.ts,
-// wsgi-exchange.ts, the dispatcher's queue, error-response.ts, the access log), and nothing
-// else. The lane only gives the proxy requests that go that way; a request for a static file, a
-// process's route or no app at all goes to node:http instead. What goes on the wire is what
+// wsgi-exchange.ts, the dispatcher's queue, error-response.ts, the access log) and a static
+// file's (static-response.ts), and nothing else. The lane only gives the proxy requests that go
+// those ways; a request for a process's route or no app at all goes to node:http instead. What goes on the wire is what
 // node:http would write for the same calls: the app's fields, Date, Connection and Keep-Alive,
 // chunked framing when the app gave no Content-Length, no body for HEAD, 204 and 304.
 
@@ -34,7 +34,10 @@ export type WriteDone = (err?: Error | null) => void;
 
 type HeaderInput = readonly string[] | Record<string, string | number> | undefined;
 
-/** The app's fields, rendered once per distinct array (wsgi-exchange.ts shares them per head). */
+/**
+ * The fields, rendered once per distinct array or object: wsgi-exchange.ts shares an array per
+ * head, static-response.ts an object per version of a file.
+ */
 interface Fields {
   lines: string;
   contentLength: boolean;
@@ -42,7 +45,7 @@ interface Fields {
   /** The app's own Connection field: undefined when it gave none. */
   connection: string | undefined;
 }
-const renderedFields = new WeakMap<readonly string[], Fields>();
+const renderedFields = new WeakMap<object, Fields>();
 const NO_FIELDS: Fields = { lines: '', contentLength: false, date: false, connection: undefined };
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -54,12 +57,9 @@ function invalid(code: string, message: string): Error {
 
 function renderFields(headers: HeaderInput): Fields {
   if (headers === undefined) return NO_FIELDS;
-  const isArray = Array.isArray(headers);
-  if (isArray) {
-    const cached = renderedFields.get(headers as readonly string[]);
-    if (cached !== undefined) return cached;
-  }
-  const flat: string[] = isArray ? (headers as string[]) : Object.entries(headers).flatMap(([n, v]) => [n, String(v)]);
+  const cached = renderedFields.get(headers);
+  if (cached !== undefined) return cached;
+  const flat: string[] = Array.isArray(headers) ? (headers as string[]) : Object.entries(headers).flatMap(([n, v]) => [n, String(v)]);
   const fields: Fields = { lines: '', contentLength: false, date: false, connection: undefined };
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i];
@@ -73,7 +73,7 @@ function renderFields(headers: HeaderInput): Fields {
     else if (lower === 'connection') fields.connection = value;
     fields.lines += `${name}: ${value}\r\n`;
   }
-  if (isArray) renderedFields.set(headers as readonly string[], fields);
+  renderedFields.set(headers, fields);
   return fields;
 }
 

@@ -114,9 +114,32 @@ export function respond(req: IncomingMessage, res: ServerResponse, info: FileInf
     res.end(start === 0 && end === body.length - 1 ? body : body.subarray(start, end + 1));
     return;
   }
-  const stream = createReadStream(info.file, { start, end });
+  sendFile(res, info.file, start, end);
+}
+
+/** Bytes of a streamed file written to a response and not yet in the kernel's hands, at most. */
+const FILE_WINDOW = 128 * 1024;
+
+/**
+ * Streams `file` from `start` to `end` into `res`, holding at most FILE_WINDOW of it unflushed:
+ * a client that reads slowly holds the file, not the gateway's memory. Counted by the write's
+ * callback (a flush), which node:http's ServerResponse and the lean lane's response both call;
+ * not by write()'s return value, which the lean response does not give.
+ */
+function sendFile(res: ServerResponse, file: string, start: number, end: number): void {
+  const stream = createReadStream(file, { start, end });
+  let unflushed = 0;
+  stream.on('data', (chunk: string | Buffer) => {
+    unflushed += chunk.length;
+    res.write(chunk, () => {
+      unflushed -= chunk.length;
+      if (unflushed < FILE_WINDOW && stream.isPaused()) stream.resume();
+    });
+    if (unflushed >= FILE_WINDOW) stream.pause();
+  });
+  stream.on('end', () => res.end());
   stream.on('error', () => res.destroy());
-  stream.pipe(res);
+  res.once('close', () => stream.destroy());
 }
 
 /**

@@ -37,8 +37,12 @@ function start(state: string, env: NodeJS.ProcessEnv): Promise<RunningGateway> {
   );
 }
 
+/** Past the static cache's per-file limit (256 KiB): streamed from the disk. */
+const BIG_STATIC = Buffer.alloc(300 * 1024, 'abcdefgh');
+
 test.before(async () => {
-  addPackage(apps.path, 'lean-lane', 'lean');
+  const leanDir = addPackage(apps.path, 'lean-lane', 'lean');
+  writeFileSync(join(leanDir, 'static', 'big.bin'), BIG_STATIC);
   addPackage(apps.path, 'lean-lane', 'tiny');
   // Set either way: a lane left off by the environment would make the comparisons below vacuous.
   [lean, reference] = await Promise.all([start(leanState.path, { APPPKG_LEAN_LANE: '1' }), start(nodeState.path, { APPPKG_LEAN_LANE: '0' })]);
@@ -93,12 +97,35 @@ test('the client says close: its request is answered with Connection: close, and
   }
 });
 
-test('pipelined answers keep request order across a slow request, a static file and a POST (node:http takes over mid-connection)', async () => {
+test('pipelined answers keep request order across a slow request, a static file, a head that is not plain and a POST (node:http takes over mid-connection)', async () => {
   const post = 'POST /echo HTTP/1.1\r\nHost: lean.test\r\nContent-Length: 5\r\n\r\nhello';
-  const batch = get('/sleep?t=0.3') + get('/?before') + get('/static/file.txt') + post + get('/?after') + CLOSE;
+  const notPlain = get('/?twice', 'Accept: a\r\nAccept: b\r\n');
+  const batch = get('/sleep?t=0.3') + get('/?before') + get('/static/file.txt') + notPlain + post + get('/?after') + CLOSE;
   const { lean: a, node: b } = await both(batch);
   const bodies = a.split(/\r\n\r\n/).slice(1).map((part) => part.split('HTTP/1.1 ')[0]);
-  assert.equal(bodies, ['slept', 'GET /?before host=lean.test ua=lean-test', 'a static file\n', 'POST /echo? host=lean.test ua=None body=hello', 'GET /?after host=lean.test ua=lean-test', 'closed']);
+  assert.equal(bodies, ['slept', 'GET /?before host=lean.test ua=lean-test', 'a static file\n', 'GET /?twice host=lean.test ua=lean-test', 'POST /echo? host=lean.test ua=None body=hello', 'GET /?after host=lean.test ua=lean-test', 'closed']);
+  assert.is(a, b);
+});
+
+test('static files on the lane, pipelined with app requests: the same bytes as node:http (200, HEAD, 304, 206, 416, 405, 404, a streamed file)', async () => {
+  const batch =
+    get('/static/file.txt') +
+    'HEAD /static/file.txt HTTP/1.1\r\nHost: lean.test\r\n\r\n' +
+    get('/static/file.txt', 'If-None-Match: *\r\n') +
+    get('/static/file.txt', 'Range: bytes=2-5\r\n') +
+    get('/static/file.txt', 'Range: bytes=99-\r\n') +
+    'POST /static/file.txt HTTP/1.1\r\nHost: lean.test\r\nContent-Length: 2\r\n\r\nhi' +
+    get('/static/big.bin') +
+    get('/?between') +
+    get('/static/big.bin', 'Range: bytes=-3\r\n') +
+    get('/static/missing.txt') +
+    CLOSE;
+  const { lean: a, node: b } = await both(batch);
+  const statuses = [...a.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+  assert.equal(statuses, [200, 200, 304, 206, 416, 405, 200, 200, 206, 404, 200]);
+  assert.ok(a.includes(`Content-Length: ${BIG_STATIC.length}\r\n`), 'the streamed file\'s length');
+  assert.ok(a.includes(BIG_STATIC.toString('latin1')), 'the streamed file whole');
+  assert.ok(a.includes('GET /?between host=lean.test'), a.slice(0, 2000));
   assert.is(a, b);
 });
 

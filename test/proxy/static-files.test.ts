@@ -1,18 +1,21 @@
 // `static:` files as the gateway serves them (src/proxy/static-files.ts), on a real HTTP server at
-// port 0: the headers and validators, 304/206/416, HEAD, the symlink rule, and the in-memory
-// cache (issue 11) never serving a file that changed on disk for longer than REVALIDATE_MS.
+// port 0, twice: answered through node:http, and on the lean lane (src/proxy/lean-lane.ts), as the
+// front answers a plain request for one. The headers and validators, 304/206/416, HEAD, the
+// symlink rule, the in-memory cache (issue 11) never serving a file that changed on disk for
+// longer than REVALIDATE_MS, and a streamed file held back by a client that does not read.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
+import net from 'node:net';
 import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { CACHED_FILE_MAX, REVALIDATE_MS, matchStatic, serveStatic, staticMounts } from '../../src/proxy/static-files.js';
+import { LeanLane } from '../../src/proxy/lean-lane.js';
 import { rawRequest, tempDir, waitFor } from '../helpers/process.js';
 
-const test = suite('static files');
 const pkg = tempDir('apppkg-static-');
 const publicDir = join(pkg.path, 'public');
 // The package directory is 0700 (mkdtemp): a file beside public/ is not readable by everyone.
@@ -21,41 +24,83 @@ const outside = join(pkg.path, 'secret.txt');
 const shared = tempDir('apppkg-static-shared-');
 const reported: string[] = [];
 const big = randomBytes(CACHED_FILE_MAX + 70_000);
-let server: http.Server;
+/** Streamed, never cached: far more than the kernel's socket buffers hold for a client that does not read. */
+const HUGE_BYTES = 48 * 1024 * 1024;
+
+mkdirSync(join(publicDir, 'docs'), { recursive: true });
+mkdirSync(join(publicDir, 'leaky'), { recursive: true });
+writeFileSync(join(publicDir, 'style.css'), 'body { color: red; }\n');
+writeFileSync(join(publicDir, 'empty.txt'), '');
+writeFileSync(join(publicDir, 'big.bin'), big);
+writeFileSync(join(publicDir, 'huge.bin'), Buffer.alloc(HUGE_BYTES, 120));
+writeFileSync(join(publicDir, 'docs', 'index.html'), '<h1>docs</h1>\n');
+writeFileSync(outside, 'the secret\n');
+symlinkSync(join(publicDir, 'style.css'), join(publicDir, 'alias.css'));
+symlinkSync(outside, join(publicDir, 'out.txt'));
+symlinkSync(outside, join(publicDir, 'leaky', 'index.html'));
+mkdirSync(join(shared.path, 'jquery'));
+writeFileSync(join(shared.path, 'jquery', 'jquery.js'), 'window.jQuery = 1;\n');
+chmodSync(shared.path, 0o755);
+symlinkSync(shared.path, join(publicDir, 'javascript'));
+symlinkSync(join(pkg.path, 'nowhere.js'), join(publicDir, 'broken.js'));
+const mounts = staticMounts(pkg.path, { '/static': 'public' }, (line) => reported.push(line));
+
+/** A static file's answer, or false: not under the mount (599 from node:http, "the app"). */
+function answer(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  const hit = matchStatic(mounts, (req.url ?? '/').split('?')[0]);
+  if (hit) void serveStatic(req, res, hit.mount, hit.rest);
+  return hit !== null;
+}
+
+/** A server at port 0 answering `answer`, on node:http alone or with the lean lane before it. */
+interface StaticServer {
+  base: string;
+  /** The server's side of every connection it accepted. */
+  sockets: Set<net.Socket>;
+  close(): Promise<void>;
+}
+
+async function listen(lean: boolean): Promise<StaticServer> {
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    if (answer(req, res)) return;
+    res.writeHead(599);
+    res.end();
+  });
+  if (lean) {
+    const toNode = server.listeners('connection')[0] as (socket: net.Socket) => void;
+    server.removeAllListeners('connection');
+    const lane = new LeanLane({ maxHeaderSize: 16 * 1024, headersTimeoutMs: 20_000, keepAliveTimeoutMs: 5_000, take: answer, toNode: (socket) => toNode.call(server, socket) });
+    server.on('connection', (socket: net.Socket) => lane.accept(socket));
+  }
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sockets,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+function staticSuite(kind: 'node:http' | 'lean lane', last: boolean): void {
+const test = suite(`static files (${kind})`);
+let server: StaticServer;
 let base = '';
 
 test.before(async () => {
-  mkdirSync(join(publicDir, 'docs'), { recursive: true });
-  mkdirSync(join(publicDir, 'leaky'), { recursive: true });
-  writeFileSync(join(publicDir, 'style.css'), 'body { color: red; }\n');
-  writeFileSync(join(publicDir, 'empty.txt'), '');
-  writeFileSync(join(publicDir, 'big.bin'), big);
-  writeFileSync(join(publicDir, 'docs', 'index.html'), '<h1>docs</h1>\n');
-  writeFileSync(outside, 'the secret\n');
-  symlinkSync(join(publicDir, 'style.css'), join(publicDir, 'alias.css'));
-  symlinkSync(outside, join(publicDir, 'out.txt'));
-  symlinkSync(outside, join(publicDir, 'leaky', 'index.html'));
-  mkdirSync(join(shared.path, 'jquery'));
-  writeFileSync(join(shared.path, 'jquery', 'jquery.js'), 'window.jQuery = 1;\n');
-  chmodSync(shared.path, 0o755);
-  symlinkSync(shared.path, join(publicDir, 'javascript'));
-  symlinkSync(join(pkg.path, 'nowhere.js'), join(publicDir, 'broken.js'));
-  const mounts = staticMounts(pkg.path, { '/static': 'public' }, (line) => reported.push(line));
-  server = http.createServer((req, res) => {
-    const hit = matchStatic(mounts, (req.url ?? '/').split('?')[0]);
-    if (hit) void serveStatic(req, res, hit.mount, hit.rest);
-    else {
-      res.writeHead(599);
-      res.end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await listen(kind === 'lean lane');
+  base = server.base;
 });
 
 test.after(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
+  if (!last) return;
   pkg.remove();
   shared.remove();
 });
@@ -237,6 +282,7 @@ test(`a file changed on disk is served as changed within REVALIDATE_MS (${REVALI
 
 test('a symlink re-pointed out of the directory after it was cached is refused within REVALIDATE_MS', async () => {
   const link = join(publicDir, 'moving.css');
+  rmSync(link, { force: true }); // the other suite's
   symlinkSync(join(publicDir, 'style.css'), link);
   assert.is((await get('/static/moving.css')).status, 200);
   assert.is((await get('/static/moving.css')).status, 200);
@@ -261,4 +307,47 @@ test('more files than the cache holds are all served whole, again and again', as
   }
 });
 
+test('a client that does not read a streamed file holds the file back: the gateway keeps a window of it, not the file', async () => {
+  const before = new Set(server.sockets);
+  const client = net.connect(Number(new URL(base).port), '127.0.0.1');
+  client.pause(); // nothing read: the kernel's buffers fill, then the server's side waits
+  client.write('GET /static/huge.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+  try {
+    await waitFor(() => [...server.sockets].some((s) => !before.has(s) && s.bytesWritten > 0), 5000, 'the answer to begin');
+    const ours = [...server.sockets].find((s) => !before.has(s))!;
+    // Let a stream that ignored the client's pace push the rest of the file into memory.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const held = ours.writableLength;
+    assert.ok(held < 1024 * 1024, `${held} bytes of a ${HUGE_BYTES}-byte file waiting in the server's memory`);
+    assert.ok(ours.bytesWritten < HUGE_BYTES / 2, `${ours.bytesWritten} bytes handed to the kernel`);
+    // Read now: every byte arrives, in order.
+    let got = 0;
+    let bad = false;
+    let headEnd = -1;
+    const done = new Promise<void>((resolve, reject) => {
+      client.on('data', (chunk: Buffer) => {
+        let body = chunk;
+        if (headEnd < 0) {
+          headEnd = chunk.indexOf('\r\n\r\n');
+          body = chunk.subarray(headEnd + 4);
+        }
+        got += body.length;
+        if (body.some((b) => b !== 120)) bad = true;
+        if (got >= HUGE_BYTES) resolve();
+      });
+      client.on('error', reject);
+    });
+    client.resume();
+    await done;
+    assert.is(got, HUGE_BYTES);
+    assert.not.ok(bad);
+  } finally {
+    client.destroy();
+  }
+});
+
 test.run();
+}
+
+staticSuite('node:http', false);
+staticSuite('lean lane', true);
