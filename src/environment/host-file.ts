@@ -8,6 +8,7 @@ import { loadYamlWithSchema } from '../description/load-yaml.js';
 import type { FixFor } from '../description/schema-problems.js';
 import { readSchema } from '../description/validators.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../description/yaml-file.js';
+import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
 
 /** Per-app keys that `defaults:` may also set. null = not set: the gateway's own default applies. */
 export interface AppOverrides {
@@ -188,6 +189,19 @@ function interpreterPath(value: unknown, file: string): string | null {
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
+/**
+ * services.`kind`: a URL of one of `protocols`, or a problem at its place (its password hidden):
+ * a typo is the host's to correct, not a server to wait for.
+ */
+function serviceUrl(yaml: YamlFile, kind: string, protocols: string[], expected: string): string | null {
+  const value = str(yaml.valid(['services', kind]));
+  if (value === null) return null;
+  const parsed = parseServiceUrl(value);
+  if (parsed !== null && protocols.includes(parsed.url.protocol)) return value;
+  yaml.report('APPPKG_DESC_BAD_VALUE', ['services', kind], { expected, found: JSON.stringify(maskUrlPassword(value)), fix: `correct services.${kind}: ${expected}` });
+  return null;
+}
+
 /** `mail:` with its defaults, or null when the host runs no mail listener. */
 function readMail(yaml: YamlFile): MailListenerConfig | null {
   const listen = yaml.valid(['mail', 'listen']);
@@ -239,8 +253,8 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     defaults: readOverrides(yaml, ['defaults'], file),
     apps: {},
     services: {
-      postgresql: str(yaml.valid(['services', 'postgresql'])),
-      redis: str(yaml.valid(['services', 'redis'])),
+      postgresql: serviceUrl(yaml, 'postgresql', ['postgresql:', 'postgres:'], 'a postgresql:// URL as libpq takes it (postgresql:///postgres?host=/var/run/postgresql)'),
+      redis: serviceUrl(yaml, 'redis', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL (redis://127.0.0.1:6379)'),
     },
     mail: readMail(yaml),
   };

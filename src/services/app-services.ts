@@ -8,7 +8,7 @@ import { appStateDirs } from '../environment/state-root.js';
 import { isGatewayError } from '../errors.js';
 import { ensurePassword, readCredentials } from './credentials-store.js';
 import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, setRoleCreatesDatabases, type AppDatabase } from './postgresql-server.js';
-import { appRedisPrefix, appRedisUserName, ensureRedisUser, parseRedisUrl, redisEnvironment, type AppRedisUser } from './redis-server.js';
+import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarning, parseRedisUrl, redisEnvironment, type AppRedisUser } from './redis-server.js';
 import { planServices, type ServicePlan } from './service-plan.js';
 import { recordServiceStatus, type ServiceStatus } from './service-status.js';
 import { sqliteEnvironment } from './sqlite-database.js';
@@ -151,6 +151,7 @@ async function redisFor(opts: ServiceOptions, url: string): Promise<Record<strin
   const say = opts.say ?? (() => {});
   if (made.created) say(`${desc.name}: created redis ACL user ${user} (keys ${prefix}*) on ${server.label}`);
   else if (created) say(`${desc.name}: redis credentials were missing under ${stateRoot}/services; a new password was set for user ${user}`);
+  if (made.openDefaultUser) say(`${desc.name}: WARNING: ${openDefaultUserWarning(server)}`);
   return redisEnvironment(u);
 }
 

@@ -10,6 +10,7 @@ import type pg from 'pg';
 /** pg is loaded by the first app that asks for PostgreSQL: a gateway without one never pays for it. */
 const loadPg = async (): Promise<typeof pg> => (await import('pg')).default;
 import { GatewayError, isGatewayError } from '../errors.js';
+import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
 import { withAdminConnection } from './admin-session.js';
 
 /** Where the server is and who the gateway is there, from the host's URL. */
@@ -36,22 +37,20 @@ const DEFAULT_SOCKET_DIR = '/var/run/postgresql';
 const CONNECT_TIMEOUT_MS = 5000;
 
 /**
- * `postgresql:///postgres?host=/var/run/postgresql`, `postgresql://admin:pw@db.example:5432/postgres`
- * or a socket directory percent-encoded as the host (`postgresql://postgres@%2Ftmp%2Fpg/postgres`),
- * the forms libpq accepts.
+ * `postgresql:///postgres?host=/var/run/postgresql`, `postgresql://admin:pw@db.example:5432/postgres`,
+ * a socket directory percent-encoded as the host (`postgresql://postgres@%2Ftmp%2Fpg/postgres`)
+ * or after an empty one (`postgresql://admin:pw@/postgres?host=/tmp/pg`): the forms libpq accepts.
  */
 export function parsePostgresUrl(text: string): PostgresServer {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw unavailable(text.replace(/:[^:@/]*@/, ':***@'), 'expected a URL like postgresql:///postgres?host=/var/run/postgresql');
-  }
+  const parsed = parseServiceUrl(text);
+  // The environment file's reader refuses both (host-file.ts): these are for other callers.
+  if (parsed === null) throw unavailable(maskUrlPassword(text), 'expected a URL like postgresql:///postgres?host=/var/run/postgresql');
+  const { url, hostname } = parsed;
   if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') {
     throw unavailable(`${url.protocol}//${url.host}`, `expected a postgresql:// URL, found ${url.protocol}//`);
   }
   const q = url.searchParams;
-  const host = decodeURIComponent(url.hostname) || q.get('host') || DEFAULT_SOCKET_DIR;
+  const host = decodeURIComponent(hostname) || q.get('host') || DEFAULT_SOCKET_DIR;
   const port = Number(url.port || q.get('port') || 5432);
   const user = decodeURIComponent(url.username) || q.get('user') || os.userInfo().username;
   const password = url.password ? decodeURIComponent(url.password) : q.get('password');
@@ -110,6 +109,7 @@ export function ensureAppDatabase(db: AppDatabase, app: string): Promise<EnsureR
     } else {
       await client.query(`ALTER ROLE ${ident} LOGIN PASSWORD ${verifier}`);
     }
+    await actAsOwner(client, ident);
     const database = await ownedRow(client, 'database', db.name, app);
     if (!database) {
       await client.query(`CREATE DATABASE ${ident} OWNER ${ident}`);
@@ -128,6 +128,7 @@ export function dropAppDatabase(server: PostgresServer, app: string): Promise<bo
     const ident = client.escapeIdentifier(name);
     const database = await ownedRow(client, 'database', name, app);
     const role = await ownedRow(client, 'role', name, app);
+    if (database && role) await actAsOwner(client, ident);
     // WITH (FORCE) ends the app's sessions still open (PostgreSQL 13+).
     if (database) await client.query(`DROP DATABASE ${ident} WITH (FORCE)`);
     if (role) await client.query(`DROP ROLE ${ident}`);
@@ -150,7 +151,9 @@ export function setRoleCreatesDatabases(server: PostgresServer, app: string, all
 /** An empty database again, for `restore --force`: dropped and created anew. */
 export async function recreateAppDatabase(db: AppDatabase, app: string): Promise<void> {
   await onAdmin(db.server, async (client) => {
-    if (await ownedRow(client, 'database', db.name, app)) await client.query(`DROP DATABASE ${client.escapeIdentifier(db.name)} WITH (FORCE)`);
+    if (!(await ownedRow(client, 'database', db.name, app))) return;
+    if (await ownedRow(client, 'role', db.name, app)) await actAsOwner(client, client.escapeIdentifier(db.name));
+    await client.query(`DROP DATABASE ${client.escapeIdentifier(db.name)} WITH (FORCE)`);
   });
   await ensureAppDatabase(db, app);
 }
@@ -173,13 +176,38 @@ export async function countRelations(db: AppDatabase): Promise<number> {
   }
 }
 
-/** The server's version when it answers the admin connection (check). */
+/**
+ * The server's version when it answers the admin connection and its role may give apps their
+ * roles and databases (check); a role that may not is APPPKG_SERVICE_FAILED naming the fix.
+ */
 export function probePostgres(server: PostgresServer): Promise<string> {
   return onAdmin(server, async (client) => {
-    const r = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+    const r = await client.query<{ v: string; superuser: boolean; createrole: boolean; createdb: boolean }>(
+      "SELECT current_setting('server_version') AS v, rolsuper AS superuser, rolcreaterole AS createrole, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user",
+    );
+    const { v, superuser, createrole, createdb } = r.rows[0];
+    if (!superuser && !(createrole && createdb)) {
+      const lacks = [createrole ? '' : 'CREATEROLE', createdb ? '' : 'CREATEDB'].filter(Boolean).join(' ');
+      throw new GatewayError('APPPKG_SERVICE_FAILED', {
+        action: `check of the admin role ${server.user} on postgresql at ${server.label}`,
+        reason: `it may not give apps their own roles and databases (it lacks ${lacks})`,
+        fix: `\`ALTER ROLE ${client.escapeIdentifier(server.user)} ${lacks}\` as a superuser, or name a superuser in \`services.postgresql\``,
+      });
+    }
     // "15.18 (Debian 15.18-0+deb12u1)": the number is what a reader compares.
-    return r.rows[0].v.split(' ')[0];
+    return v.split(' ')[0];
   });
+}
+
+/**
+ * Makes the admin a member of the app's role, unless it is a superuser: PostgreSQL lets a role
+ * create, change or drop a database owned by another only as its member (able to SET ROLE to
+ * it, from 16), and an admin with CREATEROLE CREATEDB is not one by itself. Idempotent.
+ */
+async function actAsOwner(client: pg.Client, ident: string): Promise<void> {
+  const r = await client.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
+  if (r.rows[0]?.superuser) return;
+  await client.query(`GRANT ${ident} TO CURRENT_USER`);
 }
 
 // Comments mark what the gateway created: it only alters and drops its own.

@@ -8,6 +8,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 /** ioredis is loaded by the first app that asks for Redis: a gateway without one never pays for it. */
 const loadRedis = async (): Promise<typeof Redis> => (await import('ioredis')).Redis;
 import { GatewayError, isGatewayError } from '../errors.js';
+import { maskUrlPassword } from '../net/service-url.js';
 import { withAdminConnection } from './admin-session.js';
 
 export interface RedisServer {
@@ -45,7 +46,8 @@ export function parseRedisUrl(text: string): RedisServer {
   try {
     url = new URL(text);
   } catch {
-    throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: text.replace(/:[^:@/]*@/, ':***@'), reason: 'expected a URL like redis://127.0.0.1:6379' });
+    // The environment file's reader refuses it first (host-file.ts): this is for other callers.
+    throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: maskUrlPassword(text), reason: 'expected a URL like redis://127.0.0.1:6379' });
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: url.host, reason: `expected a redis:// or rediss:// URL, found ${url.protocol}//` });
@@ -86,7 +88,7 @@ export function redisEnvironment(u: AppRedisUser): Record<string, string> {
  * Creates or resets the app's ACL user to exactly its rules and kept password: idempotent, and
  * a user deleted by hand (or lost in a Redis restart without an ACL file) comes back.
  */
-export function ensureRedisUser(u: AppRedisUser): Promise<{ created: boolean }> {
+export function ensureRedisUser(u: AppRedisUser): Promise<{ created: boolean; openDefaultUser: boolean }> {
   return onAdmin(u.server, async (redis) => {
     const existing = (await redis.call('ACL', 'GETUSER', u.user)) as unknown[] | null;
     // Redis keeps no comment to mark a user the gateway made (PostgreSQL's roles have one), so
@@ -99,8 +101,26 @@ export function ensureRedisUser(u: AppRedisUser): Promise<{ created: boolean }> 
     const hash = createHash('sha256').update(u.password).digest('hex');
     await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, `~${u.prefix}*`, `&${u.prefix}*`, ...APP_RULES);
     await saveAcl(redis);
-    return { created: existing === null };
+    return { created: existing === null, openDefaultUser: await defaultUserIsOpen(redis) };
   });
+}
+
+/**
+ * Whether the server's `default` user is on without a password (a stock redis-server's, and
+ * what SPEC's `redis://127.0.0.1:6379` logs in as): then any client on the host is every app
+ * at once, whatever the apps' own users may do. Said, not refused: the host may want it so on
+ * a laptop, and changing it would change the server for its other clients.
+ */
+async function defaultUserIsOpen(redis: Redis): Promise<boolean> {
+  const user = (await redis.call('ACL', 'GETUSER', 'default').catch(() => null)) as unknown[] | null;
+  const flags = user?.[user.indexOf('flags') + 1];
+  return Array.isArray(flags) && flags.includes('on') && flags.includes('nopass');
+}
+
+/** What to tell the host when defaultUserIsOpen. */
+export function openDefaultUserWarning(server: RedisServer): string {
+  return `the Redis at ${server.label} lets any client in as its default user without a password, so every process on the host, ` +
+    "an app's included, can read and change every app's keys: run `ACL SETUSER default off` there, and name a user of its own in services.redis";
 }
 
 /** Whether ACL GETUSER's answer is a user with the rules the gateway gives an app of `prefix`. */
@@ -206,10 +226,10 @@ async function eachKeyBatch(redis: Redis, app: string, job: (keys: Buffer[]) => 
 }
 
 /** The server's version when the admin connection answers (check). */
-export function probeRedis(server: RedisServer): Promise<string> {
+export function probeRedis(server: RedisServer): Promise<{ version: string; openDefaultUser: boolean }> {
   return onAdmin(server, async (redis) => {
     const info = String(await redis.call('INFO', 'server'));
-    return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    return { version: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown', openDefaultUser: await defaultUserIsOpen(redis) };
   });
 }
 

@@ -7,7 +7,7 @@ import { isGatewayError, type ErrorCode } from '../errors.js';
 import { serviceEnvironment } from './app-services.js';
 import { readCredentials } from './credentials-store.js';
 import { appDatabaseName, parsePostgresUrl, probePostgres } from './postgresql-server.js';
-import { appRedisUserName, parseRedisUrl, probeRedis } from './redis-server.js';
+import { appRedisUserName, openDefaultUserWarning, parseRedisUrl, probeRedis } from './redis-server.js';
 import { planServices, type ServicePlan } from './service-plan.js';
 
 /** `describe`'s "services": asked, and what it gets here. */
@@ -81,8 +81,9 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   if (plan.redisUrl) {
     checks.push(await probe('services.redis', async () => {
       const server = parseRedisUrl(plan.redisUrl!);
-      const version = await probeRedis(server);
-      return `Redis ${version} at ${server.label} reachable, user ${appRedisUserName(desc.name)}${made(Boolean(creds.redis))}, keys ${env.APPPKG_REDIS_PREFIX}*, REDIS_URL=${env.REDIS_URL}`;
+      const { version, openDefaultUser } = await probeRedis(server);
+      const open = openDefaultUser ? `; WARNING: ${openDefaultUserWarning(server)}` : '';
+      return `Redis ${version} at ${server.label} reachable, user ${appRedisUserName(desc.name)}${made(Boolean(creds.redis))}, keys ${env.APPPKG_REDIS_PREFIX}*, REDIS_URL=${env.REDIS_URL}${open}`;
     }));
   }
   return checks;

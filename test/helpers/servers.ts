@@ -97,12 +97,17 @@ export interface RunningRedis extends RunningServer {
   adminPassword: string;
 }
 
-export async function startRedis(): Promise<RunningRedis> {
+/**
+ * `openDefault`: the `default` user on without a password, as a stock redis-server has it;
+ * otherwise no anonymous access: every client, the gateway included, logs in as a user of the
+ * ACL file.
+ */
+export async function startRedis(opts: { openDefault?: boolean } = {}): Promise<RunningRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-redis-'));
   const adminPassword = randomBytes(12).toString('hex');
   const aclFile = join(dir, 'users.acl');
-  // No anonymous access: every client, the gateway included, logs in as a user of this file.
-  writeFileSync(aclFile, `user default off\nuser admin on >${adminPassword} ~* &* +@all\n`, { mode: 0o600 });
+  const defaultUser = opts.openDefault ? 'user default on nopass ~* &* +@all' : 'user default off';
+  writeFileSync(aclFile, `${defaultUser}\nuser admin on >${adminPassword} ~* &* +@all\n`, { mode: 0o600 });
   const port = await getPort({ host: '127.0.0.1' });
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--aclfile', aclFile, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
     cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,35 @@
+// The URLs of the host's servers (environment file `services:`), read as their own clients read
+// them. libpq takes user information before an empty host, the socket directory then given by
+// `?host=` (`postgresql://admin:pw@/postgres?host=/var/run/postgresql`); WHATWG's URL parser
+// refuses that form, so it is parsed here with a stand-in host, reported as empty.
+
+/** What stands in for an empty host while the WHATWG parser reads the rest. */
+const EMPTY_HOST = 'apppkg-empty-host.invalid';
+
+/** A server's URL as parsed, with its host: '' where libpq allows an empty one. */
+export interface ServiceUrl {
+  url: URL;
+  hostname: string;
+}
+
+/** `text` as a service URL; null when it is none. */
+export function parseServiceUrl(text: string): ServiceUrl | null {
+  try {
+    const url = new URL(text);
+    return { url, hostname: url.hostname };
+  } catch {
+    const m = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*@)([/?#].*)?$/i.exec(text);
+    if (m === null) return null;
+    try {
+      const url = new URL(`${m[1]}${EMPTY_HOST}${m[2] ?? ''}`);
+      return url.hostname === EMPTY_HOST ? { url, hostname: '' } : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** `text` with the password of its user information hidden, for a message. */
+export function maskUrlPassword(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, '$1***@');
+}
