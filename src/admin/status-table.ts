@@ -7,6 +7,9 @@ import { countOf } from '../count.js';
 
 const COLUMNS = ['NAME', 'STATE', 'VERSION', 'WORKERS', 'RESTARTS', 'REQUESTS', 'ERRORS', 'P50', 'P99', 'MOUNT'];
 
+/** Dead letters the table lists; the JSON has every one. */
+const DEAD_LETTERS_SHOWN = 10;
+
 export function renderStatusTable(status: GatewayStatus): string {
   const lines: string[] = [];
   lines.push(
@@ -29,6 +32,11 @@ export function renderStatusTable(status: GatewayStatus): string {
       '',
       `mail (${mail.protocol}) on ${mail.listen ?? '-'}: ${mail.received} received, ${mail.delivered} delivered, ${mail.spooled} spooled (${mail.retrying} waiting to retry), ${countOf(mail.deadLetters, 'dead letter')}, ${mail.refused} refused`,
     );
+    // SPEC 5.3: a message that can never be delivered is kept and shown: which, and why (the
+    // latest few here; --json has them all).
+    const shown = [...mail.dead].sort((a, b) => (a.deadAt < b.deadAt ? 1 : a.deadAt > b.deadAt ? -1 : 0)).slice(0, DEAD_LETTERS_SHOWN);
+    for (const d of shown) lines.push(`  dead letter ${d.id} to ${d.app} (${d.to.join(', ')}) since ${d.deadAt}: ${d.reason}; kept in ${d.file}`);
+    if (mail.dead.length > shown.length) lines.push(`  and ${mail.dead.length - shown.length} older (status --json lists every one)`);
   }
   if (status.broken.length > 0) {
     lines.push('', 'broken packages (not served):');

@@ -31,6 +31,20 @@ test('per app: services, idle and cold starts; then the mail listener\'s counts'
   assert.match(text, /service database: sqlite ready/);
   assert.match(text, /idle since 2026-01-02T03:05:00\.000Z; 2 cold starts, the last in 90 ms/);
   assert.match(text, /mail \(smtp\) on 127\.0\.0\.1:2525: 5 received, 4 delivered, 1 spooled \(1 waiting to retry\), 0 dead letters, 2 refused/);
+  assert.not.match(text, /dead letter [0-9a-f-]+ to/);
+  status.mail = {
+    ...status.mail, deadLetters: 1,
+    dead: [{ id: 'd-1', app: 'blog', from: 'a@example.com', to: ['post@blog.localhost'], receivedAt: '2026-01-02T03:00:00.000Z', deadAt: '2026-01-02T03:04:00.000Z', attempts: 1, reason: 'the app refused it (406)', file: '/state/mail/dead/d-1.eml' }],
+  };
+  assert.match(renderStatusTable(status), /1 dead letter, 2 refused\n {2}dead letter d-1 to blog \(post@blog\.localhost\) since 2026-01-02T03:04:00\.000Z: the app refused it \(406\); kept in \/state\/mail\/dead\/d-1\.eml/);
+  // Many: the latest ten, and how many more the JSON has.
+  const one = status.mail.dead[0];
+  status.mail.dead = Array.from({ length: 12 }, (_, i) => ({ ...one, id: `d-${i}`, deadAt: `2026-01-02T03:${String(10 + i).padStart(2, '0')}:00.000Z` }));
+  const many = renderStatusTable(status);
+  assert.is(many.match(/ {2}dead letter d-/g)?.length, 10);
+  assert.match(many, / {2}dead letter d-11 to blog/);
+  assert.not.match(many, /dead letter d-[01] to/);
+  assert.match(many, / {2}and 2 older \(status --json lists every one\)/);
 });
 
 test('a problem: its fix and log on their own lines, and the last lines when the status has them', () => {
