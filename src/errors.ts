@@ -525,6 +525,18 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { kind: 'postgresql', what: 'role', object: 'apppkg_blog', app: 'blog' },
   },
+  APPPKG_SERVICE_OTHER_STATE_ROOT: {
+    summary: "The app's role, database or Redis user was made for another state root, which keeps its password: this one (another user's default, a copy, a second host on one server) neither gives it a new password nor drops it.",
+    message: (d) => `${str(d.kind)} ${str(d.what)} ${JSON.stringify(str(d.object))} of ${str(d.app)} belongs to another state root (id ${str(d.other)}), not to ${str(d.stateRoot)} (id ${str(d.ours)})`,
+    hint: (d) =>
+      `run with the --state-dir of the gateway that serves ${str(d.app)} (as root, /var/lib/apppkg-gateway by default); ` +
+      `to move it to this state root instead (whatever uses its old password loses access), release it on the server first: ${str(d.release)}`,
+    exitStatus: 1,
+    example: {
+      kind: 'postgresql', what: 'role', object: 'apppkg_blog', app: 'blog', other: '9f86d081884c7d65', stateRoot: '/home/ann/.local/state/apppkg-gateway', ours: '2c26b46b68ffc68f',
+      release: "COMMENT ON ROLE apppkg_blog IS 'apppkg-gateway: app blog' (and the same ON DATABASE)",
+    },
+  },
   APPPKG_SERVICE_NOT_EMPTY: {
     summary: "`restore` found the app's database holding tables (or its Redis prefix holding keys), and did not overwrite it.",
     message: (d) => `restore of ${str(d.app)}: its ${str(d.kind)} database ${str(d.database)} is not empty (${str(d.found)})`,

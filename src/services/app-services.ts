@@ -6,7 +6,7 @@ import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs } from '../environment/state-root.js';
 import { isGatewayError } from '../errors.js';
-import { ensurePassword, readCredentials } from './credentials-store.js';
+import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, setRoleCreatesDatabases, type AppDatabase } from './postgresql-server.js';
 import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarning, parseRedisUrl, redisEnvironment, type AppRedisUser } from './redis-server.js';
 import { planServices, type ServicePlan } from './service-plan.js';
@@ -57,11 +57,12 @@ export async function withTestDatabases<T>(opts: Omit<ServiceOptions, 'provision
   }
   if (plan.database !== 'postgresql') return run();
   const server = parsePostgresUrl(plan.postgresqlUrl!);
-  await setRoleCreatesDatabases(server, opts.desc.name, true);
+  const owner = await serviceOwner(opts.stateRoot, opts.desc.name);
+  await setRoleCreatesDatabases(server, owner, true);
   try {
     return await run();
   } finally {
-    await setRoleCreatesDatabases(server, opts.desc.name, false).catch((err) => {
+    await setRoleCreatesDatabases(server, owner, false).catch((err) => {
       opts.say?.(`${opts.desc.name}: could not take CREATEDB back from role ${appDatabaseName(opts.desc.name)} on ${server.label}: ${String(err)}`);
     });
   }
@@ -122,7 +123,7 @@ async function postgresqlFor(opts: ServiceOptions, url: string): Promise<Record<
   const { password, created } = await ensurePassword(stateRoot, desc.name, 'postgresql');
   const db: AppDatabase = { server, name, password };
   const started = Date.now();
-  const made = await ensureAppDatabase(db, desc.name);
+  const made = await ensureAppDatabase(db, await serviceOwner(stateRoot, desc.name));
   const say = opts.say ?? (() => {});
   if (made.createdRole || made.createdDatabase) {
     const what = [made.createdRole ? 'role' : '', made.createdDatabase ? 'database' : ''].filter(Boolean).join(' and ');
@@ -147,7 +148,7 @@ async function redisFor(opts: ServiceOptions, url: string): Promise<Record<strin
   }
   const { password, created } = await ensurePassword(stateRoot, desc.name, 'redis');
   const u: AppRedisUser = { server, user, password, prefix };
-  const made = await ensureRedisUser(u);
+  const made = await ensureRedisUser(u, await serviceOwner(stateRoot, desc.name));
   const say = opts.say ?? (() => {});
   if (made.created) say(`${desc.name}: created redis ACL user ${user} (keys ${prefix}*) on ${server.label}`);
   else if (created) say(`${desc.name}: redis credentials were missing under ${stateRoot}/services; a new password was set for user ${user}`);

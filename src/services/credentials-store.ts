@@ -3,9 +3,9 @@
 // and gateway upgrades (SPEC 5.2). Apart from STATE/apps/NAME, because that directory may belong
 // to the app's user and is what `uninstall` removes wholesale; here only the gateway reads.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GatewayError, systemErrorReason } from '../errors.js';
+import { GatewayError, isGatewayError, systemErrorReason } from '../errors.js';
 
 export interface AppCredentials {
   /** PostgreSQL: the password of the app's role. */
@@ -51,6 +51,55 @@ export async function ensurePassword(stateRoot: string, app: string, kind: Servi
   const password = randomBytes(32).toString('base64url');
   await writeCredentials(stateRoot, app, { ...creds, [kind]: { password } });
   return { password, created: true };
+}
+
+/**
+ * This state root's name on the servers: random, made once, kept beside the credentials. Every
+ * role, database and Redis user the gateway makes carries the name of the state root that keeps
+ * its password (postgresql-server.ts, redis-server.ts), so that a second state root (another
+ * user's default one, a copy, a second host on one server) is refused, rather than giving a
+ * running app a new password under the feet of the gateway that serves it, or dropping its data.
+ */
+export async function stateRootId(stateRoot: string): Promise<string> {
+  const file = path.join(stateRoot, 'services', 'state-root-id');
+  try {
+    return parseId(file, await readFile(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storeFailure(file, err);
+  }
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writeFile(temp, `${randomBytes(8).toString('hex')}\n`, { mode: 0o600 });
+    // A hard link appears whole or not at all, and never over another: of two processes making
+    // it at once, one's stands, and both read that one.
+    await link(temp, file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    return parseId(file, await readFile(file, 'utf8'));
+  } catch (err) {
+    throw isGatewayError(err) ? err : storeFailure(file, err);
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+/** Whose a role, database or Redis user is: the app's, under the state root that keeps its password. */
+export interface ServiceOwner {
+  app: string;
+  stateRoot: string;
+  /** stateRootId(stateRoot). */
+  rootId: string;
+}
+
+export async function serviceOwner(stateRoot: string, app: string): Promise<ServiceOwner> {
+  return { app, stateRoot, rootId: await stateRootId(stateRoot) };
+}
+
+function parseId(file: string, text: string): string {
+  const id = text.trim();
+  if (/^[0-9a-f]{16}$/.test(id)) return id;
+  throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: file, reason: 'it does not hold a state root id (16 hex digits); it was changed by hand' });
 }
 
 export async function forgetCredentials(stateRoot: string, app: string): Promise<void> {

@@ -9,7 +9,7 @@ import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, type Owner } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
-import { ensurePassword, readCredentials } from './credentials-store.js';
+import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import {
   appDatabaseName, countRelations, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, recreateAppDatabase, type AppDatabase,
 } from './postgresql-server.js';
@@ -121,7 +121,7 @@ export async function restoreDatabase(scope: AppServiceScope, backupDir: string,
     return;
   }
   const db = await provisionedDatabase(scope);
-  if (force) await recreateAppDatabase(db, desc.name);
+  if (force) await recreateAppDatabase(db, await serviceOwner(scope.stateRoot, desc.name));
   await runClient('pg_restore', ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${db.name}`, file], db, `pg_restore into ${db.name}`);
 }
 
@@ -135,7 +135,7 @@ async function keptDatabase(scope: AppServiceScope): Promise<AppDatabase | null>
 async function provisionedDatabase(scope: AppServiceScope): Promise<AppDatabase> {
   const { password } = await ensurePassword(scope.stateRoot, scope.desc.name, 'postgresql');
   const db: AppDatabase = { server: parsePostgresUrl(scope.hostEnv.services.postgresql!), name: appDatabaseName(scope.desc.name), password };
-  await ensureAppDatabase(db, scope.desc.name);
+  await ensureAppDatabase(db, await serviceOwner(scope.stateRoot, scope.desc.name));
   return db;
 }
 

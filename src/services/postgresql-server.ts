@@ -12,6 +12,7 @@ const loadPg = async (): Promise<typeof pg> => (await import('pg')).default;
 import { GatewayError, isGatewayError } from '../errors.js';
 import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
 import { withAdminConnection } from './admin-session.js';
+import type { ServiceOwner } from './credentials-store.js';
 
 /** Where the server is and who the gateway is there, from the host's URL. */
 export interface PostgresServer {
@@ -92,13 +93,15 @@ export interface EnsureResult {
 
 /**
  * Creates the app's role and database where missing and (re)sets the role's password to the
- * kept one: idempotent, so a start after a role or a credentials file removed by hand heals it.
+ * kept one: idempotent, so a start after a role or a credentials file removed by hand heals it,
+ * from the state root that keeps them (`owner`); another state root is refused (ownedRow).
  */
-export function ensureAppDatabase(db: AppDatabase, app: string): Promise<EnsureResult> {
+export function ensureAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise<EnsureResult> {
   return onAdmin(db.server, async (client) => {
     const ident = client.escapeIdentifier(db.name);
-    const marker = client.escapeLiteral(markerOf(app));
-    const role = await ownedRow(client, 'role', db.name, app);
+    const marker = client.escapeLiteral(markerOf(owner));
+    // Before its password is set: a role another state root keeps is refused here.
+    const role = await ownedRow(client, 'role', db.name, owner);
     // The password goes as a SCRAM verifier: the plain text never reaches the server or its log.
     const verifier = client.escapeLiteral(scramVerifier(db.password));
     if (!role) {
@@ -110,7 +113,7 @@ export function ensureAppDatabase(db: AppDatabase, app: string): Promise<EnsureR
       await client.query(`ALTER ROLE ${ident} LOGIN PASSWORD ${verifier}`);
     }
     await actAsOwner(client, ident);
-    const database = await ownedRow(client, 'database', db.name, app);
+    const database = await ownedRow(client, 'database', db.name, owner);
     if (!database) {
       await client.query(`CREATE DATABASE ${ident} OWNER ${ident}`);
       await client.query(`COMMENT ON DATABASE ${ident} IS ${marker}`);
@@ -122,13 +125,13 @@ export function ensureAppDatabase(db: AppDatabase, app: string): Promise<EnsureR
 }
 
 /** Drops the app's database and role, if they are the gateway's; false when there was neither. */
-export function dropAppDatabase(server: PostgresServer, app: string): Promise<boolean> {
-  const name = appDatabaseName(app);
+export function dropAppDatabase(server: PostgresServer, owner: ServiceOwner): Promise<boolean> {
+  const name = appDatabaseName(owner.app);
   return onAdmin(server, async (client) => {
     const ident = client.escapeIdentifier(name);
-    const database = await ownedRow(client, 'database', name, app);
-    const role = await ownedRow(client, 'role', name, app);
-    if (database && role) await actAsOwner(client, ident);
+    const role = await ownedRow(client, 'role', name, owner);
+    if (role) await actAsOwner(client, ident);
+    const database = await ownedRow(client, 'database', name, owner);
     // WITH (FORCE) ends the app's sessions still open (PostgreSQL 13+).
     if (database) await client.query(`DROP DATABASE ${ident} WITH (FORCE)`);
     if (role) await client.query(`DROP ROLE ${ident}`);
@@ -140,22 +143,22 @@ export function dropAppDatabase(server: PostgresServer, app: string): Promise<bo
  * Lets the app's role create databases, or not (its default). Only the gateway's own role is
  * changed (`ownedRow`): a role of the same name made by someone else is left alone.
  */
-export function setRoleCreatesDatabases(server: PostgresServer, app: string, allowed: boolean): Promise<void> {
-  const name = appDatabaseName(app);
+export function setRoleCreatesDatabases(server: PostgresServer, owner: ServiceOwner, allowed: boolean): Promise<void> {
+  const name = appDatabaseName(owner.app);
   return onAdmin(server, async (client) => {
-    if (!(await ownedRow(client, 'role', name, app))) return;
+    if (!(await ownedRow(client, 'role', name, owner))) return;
     await client.query(`ALTER ROLE ${client.escapeIdentifier(name)} ${allowed ? 'CREATEDB' : 'NOCREATEDB'}`);
   });
 }
 
 /** An empty database again, for `restore --force`: dropped and created anew. */
-export async function recreateAppDatabase(db: AppDatabase, app: string): Promise<void> {
+export async function recreateAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise<void> {
   await onAdmin(db.server, async (client) => {
-    if (!(await ownedRow(client, 'database', db.name, app))) return;
-    if (await ownedRow(client, 'role', db.name, app)) await actAsOwner(client, client.escapeIdentifier(db.name));
+    if (await ownedRow(client, 'role', db.name, owner)) await actAsOwner(client, client.escapeIdentifier(db.name));
+    if (!(await ownedRow(client, 'database', db.name, owner))) return;
     await client.query(`DROP DATABASE ${client.escapeIdentifier(db.name)} WITH (FORCE)`);
   });
-  await ensureAppDatabase(db, app);
+  await ensureAppDatabase(db, owner);
 }
 
 /** How many tables, views and sequences the app's database holds, asked as the app itself. */
@@ -210,19 +213,40 @@ async function actAsOwner(client: pg.Client, ident: string): Promise<void> {
   await client.query(`GRANT ${ident} TO CURRENT_USER`);
 }
 
-// Comments mark what the gateway created: it only alters and drops its own.
-function markerOf(app: string): string {
+// Comments mark what the gateway created, and for which state root (credentials-store.ts,
+// stateRootId): it only alters and drops its own, and only from the state root that keeps its
+// password. A comment without a state root is of a gateway before that (or released by hand,
+// as APPPKG_SERVICE_OTHER_STATE_ROOT says): the first state root to meet it takes it.
+function markerOf(owner: ServiceOwner): string {
+  return `${unclaimedMarkerOf(owner.app)}; state root ${owner.rootId}`;
+}
+
+function unclaimedMarkerOf(app: string): string {
   return `apppkg-gateway: app ${app}`;
 }
 
-async function ownedRow(client: pg.Client, what: 'role' | 'database', name: string, app: string): Promise<boolean> {
+async function ownedRow(client: pg.Client, what: 'role' | 'database', name: string, owner: ServiceOwner): Promise<boolean> {
   const sql = what === 'role'
     ? "SELECT shobj_description(oid, 'pg_authid') AS c FROM pg_roles WHERE rolname = $1"
     : "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1";
   const r = await client.query<{ c: string | null }>(sql, [name]);
   if (r.rows.length === 0) return false;
-  if (r.rows[0].c !== markerOf(app)) throw new GatewayError('APPPKG_SERVICE_CONFLICT', { kind: 'postgresql', what, object: name, app });
-  return true;
+  const comment = r.rows[0].c ?? '';
+  const on = `${what === 'role' ? 'ROLE' : 'DATABASE'} ${client.escapeIdentifier(name)}`;
+  if (comment === markerOf(owner)) return true;
+  if (comment === unclaimedMarkerOf(owner.app)) {
+    await client.query(`COMMENT ON ${on} IS ${client.escapeLiteral(markerOf(owner))}`);
+    return true;
+  }
+  const other = /; state root ([0-9a-f]+)$/.exec(comment);
+  if (other !== null && comment === `${unclaimedMarkerOf(owner.app)}; state root ${other[1]}`) {
+    const release = (kind: string) => `COMMENT ON ${kind} ${client.escapeIdentifier(name)} IS ${client.escapeLiteral(unclaimedMarkerOf(owner.app))}`;
+    throw new GatewayError('APPPKG_SERVICE_OTHER_STATE_ROOT', {
+      kind: 'postgresql', what, object: name, app: owner.app, other: other[1], stateRoot: owner.stateRoot, ours: owner.rootId,
+      release: `${release('ROLE')}; ${release('DATABASE')}`,
+    });
+  }
+  throw new GatewayError('APPPKG_SERVICE_CONFLICT', { kind: 'postgresql', what, object: name, app: owner.app });
 }
 
 /** RFC 5802/7677 SCRAM-SHA-256 verifier, in the form PostgreSQL stores (pg_authid.rolpassword). */

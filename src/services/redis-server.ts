@@ -10,6 +10,7 @@ const loadRedis = async (): Promise<typeof Redis> => (await import('ioredis')).R
 import { GatewayError, isGatewayError } from '../errors.js';
 import { maskUrlPassword } from '../net/service-url.js';
 import { withAdminConnection } from './admin-session.js';
+import type { ServiceOwner } from './credentials-store.js';
 
 export interface RedisServer {
   /** redis: or rediss: (TLS). */
@@ -88,21 +89,47 @@ export function redisEnvironment(u: AppRedisUser): Record<string, string> {
  * Creates or resets the app's ACL user to exactly its rules and kept password: idempotent, and
  * a user deleted by hand (or lost in a Redis restart without an ACL file) comes back.
  */
-export function ensureRedisUser(u: AppRedisUser): Promise<{ created: boolean; openDefaultUser: boolean }> {
+export function ensureRedisUser(u: AppRedisUser, owner: ServiceOwner): Promise<{ created: boolean; openDefaultUser: boolean }> {
   return onAdmin(u.server, async (redis) => {
-    const existing = (await redis.call('ACL', 'GETUSER', u.user)) as unknown[] | null;
-    // Redis keeps no comment to mark a user the gateway made (PostgreSQL's roles have one), so
-    // ours is told by its rules: keys and channels exactly the app's prefix. Another is someone
-    // else's, and is never taken over (docs/services.md), its password and rules left alone.
-    if (existing !== null && !madeByUs(existing, u.prefix)) {
-      throw new GatewayError('APPPKG_SERVICE_CONFLICT', { kind: 'redis', what: 'user', object: u.user, app: u.prefix.slice(0, -1) });
-    }
+    const existing = await ownedUser(redis, u.user, owner);
     // The password is sent as its SHA-256 (#...): the plain text never crosses the wire.
     const hash = createHash('sha256').update(u.password).digest('hex');
     await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, `~${u.prefix}*`, `&${u.prefix}*`, ...APP_RULES);
+    await redis.set(claimKey(owner.app), owner.rootId);
     await saveAcl(redis);
-    return { created: existing === null, openDefaultUser: await defaultUserIsOpen(redis) };
+    return { created: !existing, openDefaultUser: await defaultUserIsOpen(redis) };
   });
+}
+
+/**
+ * Whether the app's user exists, refusing one the gateway did not make or another state root
+ * keeps. Redis keeps no comment on a user (PostgreSQL's roles have one), so one the gateway made
+ * is told by its rules (keys and channels exactly the app's prefix), and the state root that
+ * keeps its password by a key beside the apps' (claimKey). Someone else's user is never taken
+ * over (docs/services.md), its password and rules left alone.
+ */
+async function ownedUser(redis: Redis, user: string, owner: ServiceOwner): Promise<boolean> {
+  const existing = (await redis.call('ACL', 'GETUSER', user)) as unknown[] | null;
+  if (existing === null) return false;
+  if (!madeByUs(existing, appRedisPrefix(owner.app))) {
+    throw new GatewayError('APPPKG_SERVICE_CONFLICT', { kind: 'redis', what: 'user', object: user, app: owner.app });
+  }
+  const claimedBy = await redis.get(claimKey(owner.app));
+  if (claimedBy !== null && claimedBy !== owner.rootId) {
+    throw new GatewayError('APPPKG_SERVICE_OTHER_STATE_ROOT', {
+      kind: 'redis', what: 'user', object: user, app: owner.app, other: claimedBy, stateRoot: owner.stateRoot, ours: owner.rootId,
+      release: `redis-cli DEL ${claimKey(owner.app)}`,
+    });
+  }
+  return true;
+}
+
+/**
+ * The key naming the state root that keeps the app's user's password. No app's prefix (NAME:,
+ * a name without '/') covers it, so no app can read or change it.
+ */
+function claimKey(app: string): string {
+  return `apppkg-gateway/state-root/${app}`;
 }
 
 /**
@@ -135,14 +162,16 @@ function madeByUs(user: unknown[], prefix: string): boolean {
 }
 
 /** Deletes the app's keys (its prefix) and its ACL user; false when there was no user. */
-export function dropRedisUser(server: RedisServer, app: string): Promise<boolean> {
+export function dropRedisUser(server: RedisServer, owner: ServiceOwner): Promise<boolean> {
+  const { app } = owner;
   const user = appRedisUserName(app);
   return onAdmin(server, async (redis) => {
-    const existing = await redis.call('ACL', 'GETUSER', user);
+    const existing = await ownedUser(redis, user, owner);
     await eachKeyBatch(redis, app, (keys) => redis.unlink(...keys));
     await redis.call('ACL', 'DELUSER', user);
+    await redis.del(claimKey(app));
     await saveAcl(redis);
-    return existing !== null;
+    return existing;
   });
 }
 

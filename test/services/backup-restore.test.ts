@@ -94,9 +94,11 @@ withServers('postgresql: restore into an empty database needs no --force', async
 withServers('postgresql: restore onto a fresh host (a new state root, no role, no database) provisions first', async () => {
   const to = join(work.path, 'backup-postgresql');
   const fresh = join(work.path, 'fresh-state');
-  const server = await startPostgres();
+  // Its own servers: a state root meeting the app on the old host's Redis would be refused
+  // (test/services/state-roots.test.ts), as the old host may still serve it.
+  const [server, freshRedis] = await Promise.all([startPostgres(), startRedis()]);
   const freshEnv = join(work.path, 'fresh-environment.yaml');
-  writeFileSync(freshEnv, `services:\n  postgresql: ${server.url}\n  redis: ${redis.url}\n`);
+  writeFileSync(freshEnv, `services:\n  postgresql: ${server.url}\n  redis: ${freshRedis.url}\n`);
   try {
     const onFresh = (args: string[], after: string[] = []) =>
       runCli([...args, '--environment', freshEnv, '--state-dir', fresh, ...(after.length ? ['--', ...after] : [])], { ms: 90_000, env: { APPPKG_STATE_DIR: fresh } });
@@ -106,7 +108,7 @@ withServers('postgresql: restore onto a fresh host (a new state root, no role, n
     assert.is(rows.status, 0, rows.stdout + rows.stderr);
     assert.equal(JSON.parse(rows.stdout), [[1], [2]]);
   } finally {
-    await server.stop();
+    await Promise.all([server.stop(), freshRedis.stop()]);
   }
 });
 
