@@ -27,6 +27,15 @@ export interface RunningPostgres extends RunningServer {
   psql(sql: string, opts?: { database?: string; user?: string; password?: string }): string;
 }
 
+/** An environment file `dir/NAME.yaml` whose `services:` names these servers; returns its path. */
+export function servicesEnvironment(dir: string, name: string, services: { postgresql?: string; redis?: string }): string {
+  const file = join(dir, `${name}.yaml`);
+  // JSON strings are YAML double-quoted strings: a URL's ?, & and % need no thought.
+  const lines = Object.entries(services).map(([kind, url]) => `  ${kind}: ${JSON.stringify(url)}\n`);
+  writeFileSync(file, `services:\n${lines.join('')}`);
+  return file;
+}
+
 /** Why these tests cannot run here (no server binaries, not root), or null. */
 export function serversMissing(): string | null {
   if (process.getuid?.() !== 0) return 'the services tests start postgres as the postgres user: run them as root';

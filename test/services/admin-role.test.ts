@@ -4,13 +4,12 @@
 // role only as that role's member: install, use, restore and uninstall through such an admin.
 // A role without those rights is named by `check`, with the statement that fixes it. The URL
 // forms libpq takes, a user before an empty host included, are read as libpq reads them.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { runCli, tempDir } from '../helpers/process.js';
-import { serversMissing, startPostgres, type RunningPostgres } from '../helpers/servers.js';
+import { servicesEnvironment, serversMissing, startPostgres, type RunningPostgres } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
 
 const test = suite('services: an admin role that is not a superuser');
@@ -23,12 +22,7 @@ const missing = serversMissing();
 const withServers = runIf(test, missing === null, missing ?? '');
 const env = { APPPKG_STATE_DIR: state };
 
-/** An environment file whose services.postgresql is `url`. */
-function environment(name: string, url: string): string {
-  const file = join(work.path, `${name}.yaml`);
-  writeFileSync(file, `services:\n  postgresql: "${url}"\n`);
-  return file;
-}
+const environment = (name: string, url: string): string => servicesEnvironment(work.path, name, { postgresql: url });
 
 const cli = (envFile: string, args: string[]) => runCli([...args, '--environment', envFile, '--state-dir', state], { ms: 60_000, env });
 

@@ -5,13 +5,12 @@
 // says so, in the app's start and in `check`, with the command that closes it; and says nothing
 // of the kind for a server whose default user is off.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { runCli, tempDir } from '../helpers/process.js';
-import { serversMissing, startRedis, type RunningRedis } from '../helpers/servers.js';
+import { servicesEnvironment, serversMissing, startRedis, type RunningRedis } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
 
 const test = suite('services: a Redis whose default user is open');
@@ -25,11 +24,7 @@ const missing = serversMissing();
 const withServers = runIf(test, missing === null, missing ?? '');
 const env = { APPPKG_STATE_DIR: state };
 
-function environment(name: string, url: string): string {
-  const file = join(work.path, `${name}.yaml`);
-  writeFileSync(file, `services:\n  redis: ${url}\n`);
-  return file;
-}
+const environment = (name: string, url: string): string => servicesEnvironment(work.path, name, { redis: url });
 
 const cli = (envFile: string, args: string[]) => runCli([...args, '--environment', envFile, '--state-dir', state], { ms: 60_000, env });
 const WARNING = /WARNING: the Redis at 127\.0\.0\.1:\d+ lets any client in as its default user without a password.*`ACL SETUSER default off`/;
