@@ -2,6 +2,7 @@
 // what the host offers in the environment file (`services: {postgresql, redis}`): provisioned
 // (its own database and role, its own Redis ACL user), and injected as the variables Python
 // apps already read (DATABASE_URL, PG*, REDIS_URL, APPPKG_REDIS_PREFIX). Issue 15.
+import { stat } from 'node:fs/promises';
 import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs } from '../environment/state-root.js';
@@ -11,7 +12,7 @@ import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironme
 import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarning, parseRedisUrl, redisEnvironment, type AppRedisUser } from './redis-server.js';
 import { planServices, type ServicePlan } from './service-plan.js';
 import { recordServiceStatus, type ServiceStatus } from './service-status.js';
-import { sqliteEnvironment } from './sqlite-database.js';
+import { sqliteEnvironment, sqlitePath } from './sqlite-database.js';
 
 export { forgetServiceStatus, serviceStatusOf, type ServiceStatus } from './service-status.js';
 
@@ -99,7 +100,13 @@ async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<s
       throw err;
     }
   };
-  if (plan.database === 'sqlite') await attempt('database', 'sqlite', async () => sqliteEnvironment(appStateDirs(stateRoot, desc.name).data));
+  if (plan.database === 'sqlite') {
+    await attempt('database', 'sqlite', async () => {
+      const dataDir = appStateDirs(stateRoot, desc.name).data;
+      if (opts.provision) await sayIfMovedToSqlite(opts, sqlitePath(dataDir));
+      return sqliteEnvironment(dataDir);
+    });
+  }
   if (plan.database === 'postgresql') await attempt('database', 'postgresql', () => postgresqlFor(opts, plan.postgresqlUrl!));
   if (plan.redisUrl) await attempt('redis', 'redis', () => redisFor(opts, plan.redisUrl!));
   if (opts.provision) recordServiceStatus(desc.name, statuses);
@@ -125,6 +132,11 @@ async function postgresqlFor(opts: ServiceOptions, url: string): Promise<Record<
   const started = Date.now();
   const made = await ensureAppDatabase(db, await serviceOwner(stateRoot, desc.name));
   const say = opts.say ?? (() => {});
+  const sqlite = sqlitePath(appStateDirs(stateRoot, desc.name).data);
+  if (made.createdDatabase && desc.services?.database === 'sql' && (await sizeOf(sqlite)) > 0) {
+    say(`${desc.name}: WARNING: database: sql is PostgreSQL now (services.postgresql is set), in a new, empty database ${name}; ` +
+      `the SQLite database the app had (${sqlite}) is left as it was, and none of its data was copied`);
+  }
   if (made.createdRole || made.createdDatabase) {
     const what = [made.createdRole ? 'role' : '', made.createdDatabase ? 'database' : ''].filter(Boolean).join(' and ');
     say(`${desc.name}: created postgresql ${what} ${name} on ${server.label} in ${Date.now() - started} ms`);
@@ -133,6 +145,25 @@ async function postgresqlFor(opts: ServiceOptions, url: string): Promise<Record<
     say(`${desc.name}: postgresql credentials were missing under ${stateRoot}/services; a new password was set for role ${name}`);
   }
   return postgresEnvironment(db);
+}
+
+/**
+ * `database: sql` follows the host (PostgreSQL when services.postgresql is set, else SQLite), so
+ * a host that adds or removes the key moves the app to an empty database: its data looks lost.
+ * Said once, at the first start on the new one: here, when the app had a PostgreSQL role kept
+ * and has no SQLite file yet; for the other way, where postgresqlFor creates the database.
+ */
+async function sayIfMovedToSqlite(opts: ServiceOptions, sqlite: string): Promise<void> {
+  const { desc, stateRoot } = opts;
+  if (desc.services?.database !== 'sql' || (await sizeOf(sqlite)) >= 0) return;
+  if (!(await readCredentials(stateRoot, desc.name)).postgresql) return;
+  opts.say?.(`${desc.name}: WARNING: database: sql is SQLite now (the environment file names no services.postgresql), in a new, empty ${sqlite}; ` +
+    `its PostgreSQL database ${appDatabaseName(desc.name)} is left as it was, and none of its data was copied: set services.postgresql again to go back to it`);
+}
+
+/** The file's size, -1 when there is none. */
+async function sizeOf(file: string): Promise<number> {
+  return stat(file).then((s) => s.size, () => -1);
 }
 
 async function redisFor(opts: ServiceOptions, url: string): Promise<Record<string, string>> {
