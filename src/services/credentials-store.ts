@@ -84,6 +84,12 @@ export async function stateRootId(stateRoot: string): Promise<string> {
   }
 }
 
+/** This state root's id when it has one, without making it (check looks, it never writes). */
+export async function existingStateRootId(stateRoot: string): Promise<string | null> {
+  const file = path.join(stateRoot, 'services', 'state-root-id');
+  return readFile(file, 'utf8').then((text) => parseId(file, text), () => null);
+}
+
 /** Whose a role, database or Redis user is: the app's, under the state root that keeps its password. */
 export interface ServiceOwner {
   app: string;

@@ -181,10 +181,13 @@ export async function countRelations(db: AppDatabase): Promise<number> {
 
 /**
  * The server's version when it answers the admin connection and its role may give apps their
- * roles and databases (check); a role that may not is APPPKG_SERVICE_FAILED naming the fix.
+ * roles and databases (check); a role that may not is APPPKG_SERVICE_FAILED naming the fix, and
+ * the app's role kept by another state root than `owner`'s, APPPKG_SERVICE_OTHER_STATE_ROOT.
  */
-export function probePostgres(server: PostgresServer): Promise<string> {
+export function probePostgres(server: PostgresServer, owner?: ServiceOwner): Promise<string> {
   return onAdmin(server, async (client) => {
+    // Looked at, never claimed: a role another state root keeps is this state root's problem.
+    if (owner !== undefined) await rowOwner(client, 'role', appDatabaseName(owner.app), owner);
     const r = await client.query<{ v: string; superuser: boolean; createrole: boolean; createdb: boolean }>(
       "SELECT current_setting('server_version') AS v, rolsuper AS superuser, rolcreaterole AS createrole, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user",
     );
@@ -225,19 +228,29 @@ function unclaimedMarkerOf(app: string): string {
   return `apppkg-gateway: app ${app}`;
 }
 
+/** Whether the role or database exists and is the owner's; one it was not made for is claimed now. */
 async function ownedRow(client: pg.Client, what: 'role' | 'database', name: string, owner: ServiceOwner): Promise<boolean> {
+  const found = await rowOwner(client, what, name, owner);
+  if (found === 'unclaimed') {
+    const on = `${what === 'role' ? 'ROLE' : 'DATABASE'} ${client.escapeIdentifier(name)}`;
+    await client.query(`COMMENT ON ${on} IS ${client.escapeLiteral(markerOf(owner))}`);
+  }
+  return found !== 'absent';
+}
+
+/**
+ * Whose the role or database is, by its comment: absent, the owner's, made by a gateway but
+ * claimed by no state root; another state root's or nobody's gateway is an error.
+ */
+async function rowOwner(client: pg.Client, what: 'role' | 'database', name: string, owner: ServiceOwner): Promise<'absent' | 'ours' | 'unclaimed'> {
   const sql = what === 'role'
     ? "SELECT shobj_description(oid, 'pg_authid') AS c FROM pg_roles WHERE rolname = $1"
     : "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1";
   const r = await client.query<{ c: string | null }>(sql, [name]);
-  if (r.rows.length === 0) return false;
+  if (r.rows.length === 0) return 'absent';
   const comment = r.rows[0].c ?? '';
-  const on = `${what === 'role' ? 'ROLE' : 'DATABASE'} ${client.escapeIdentifier(name)}`;
-  if (comment === markerOf(owner)) return true;
-  if (comment === unclaimedMarkerOf(owner.app)) {
-    await client.query(`COMMENT ON ${on} IS ${client.escapeLiteral(markerOf(owner))}`);
-    return true;
-  }
+  if (comment === markerOf(owner)) return 'ours';
+  if (comment === unclaimedMarkerOf(owner.app)) return 'unclaimed';
   const other = /; state root ([0-9a-f]+)$/.exec(comment);
   if (other !== null && comment === `${unclaimedMarkerOf(owner.app)}; state root ${other[1]}`) {
     const release = (kind: string) => `COMMENT ON ${kind} ${client.escapeIdentifier(name)} IS ${client.escapeLiteral(unclaimedMarkerOf(owner.app))}`;

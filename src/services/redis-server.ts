@@ -255,8 +255,10 @@ async function eachKeyBatch(redis: Redis, app: string, job: (keys: Buffer[]) => 
 }
 
 /** The server's version when the admin connection answers (check). */
-export function probeRedis(server: RedisServer): Promise<{ version: string; openDefaultUser: boolean }> {
+/** The server's version, whether its default user is open, and (`owner`) the app's user not another state root's. */
+export function probeRedis(server: RedisServer, owner?: ServiceOwner): Promise<{ version: string; openDefaultUser: boolean }> {
   return onAdmin(server, async (redis) => {
+    if (owner !== undefined) await ownedUser(redis, appRedisUserName(owner.app), owner);
     const info = String(await redis.call('INFO', 'server'));
     return { version: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown', openDefaultUser: await defaultUserIsOpen(redis) };
   });

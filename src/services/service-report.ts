@@ -5,7 +5,7 @@ import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { isGatewayError, type ErrorCode } from '../errors.js';
 import { serviceEnvironment } from './app-services.js';
-import { readCredentials } from './credentials-store.js';
+import { existingStateRootId, readCredentials, type ServiceOwner } from './credentials-store.js';
 import { appDatabaseName, parsePostgresUrl, probePostgres } from './postgresql-server.js';
 import { appRedisUserName, openDefaultUserWarning, parseRedisUrl, probeRedis } from './redis-server.js';
 import { planServices, type ServicePlan } from './service-plan.js';
@@ -66,6 +66,8 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
     return [{ name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }];
   }
   const creds = await readCredentials(stateRoot, desc.name);
+  // A state root that never provisioned has no id yet: then any claim on the servers is another's.
+  const owner: ServiceOwner = { app: desc.name, stateRoot, rootId: (await existingStateRootId(stateRoot)) ?? 'none yet' };
   const env = maskSecrets(await serviceEnvironment({ desc, hostEnv, stateRoot, provision: false }));
   const checks: ServiceCheck[] = [];
   const made = (yes: boolean) => (yes ? '' : '; created on install or first start');
@@ -74,14 +76,14 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   } else if (plan.database === 'postgresql') {
     checks.push(await probe('services.database', async () => {
       const server = parsePostgresUrl(plan.postgresqlUrl!);
-      const version = await probePostgres(server);
+      const version = await probePostgres(server, owner);
       return `${asks.database}: PostgreSQL ${version} at ${server.label} reachable, role and database ${appDatabaseName(desc.name)}${made(Boolean(creds.postgresql))}, DATABASE_URL=${env.DATABASE_URL}`;
     }));
   }
   if (plan.redisUrl) {
     checks.push(await probe('services.redis', async () => {
       const server = parseRedisUrl(plan.redisUrl!);
-      const { version, openDefaultUser } = await probeRedis(server);
+      const { version, openDefaultUser } = await probeRedis(server, owner);
       const open = openDefaultUser ? `; WARNING: ${openDefaultUserWarning(server)}` : '';
       return `Redis ${version} at ${server.label} reachable, user ${appRedisUserName(desc.name)}${made(Boolean(creds.redis))}, keys ${env.APPPKG_REDIS_PREFIX}*, REDIS_URL=${env.REDIS_URL}${open}`;
     }));

@@ -57,6 +57,14 @@ withServers('the state root that made them keeps them; another is refused, chang
   const removed = await cli(other, ['uninstall', app, '--yes']);
   assert.is(removed.status, 1, removed.stdout + removed.stderr);
   assert.match(removed.stdout + removed.stderr, /belongs to another state root/);
+  // check says it too, from that state root and from one that never provisioned anything.
+  for (const state of [other, join(work.path, 'state-new')]) {
+    const checked = await cli(state, ['check', app]);
+    assert.is(checked.status, 1, checked.stdout + checked.stderr);
+    assert.match(checked.stdout, /FAIL\s+services\.database\s+postgresql role "apppkg_rho" of rho belongs to another state root/);
+    assert.match(checked.stdout, /FAIL\s+services\.redis\s+redis user "apppkg-rho" of rho belongs to another state root/);
+  }
+  assert.is((await cli(serving, ['check', app])).status, 0, 'the serving state root\'s check passes');
 
   // The serving state root's passwords still open its database and its keys.
   const still = await probe(serving, 'sql', 'SELECT count(*) FROM kept');
