@@ -6,6 +6,7 @@
 // /proc/PID/clear_refs before each case) over its RSS before the case:
 //   upload     1 GiB POSTed as fast as the client can; the app reads it in 64 KiB chunks and counts
 //   download   1 GiB the app yields in 64 KiB chunks; the client reads as fast as it can
+//   static file  1 GiB file of the app's `static:` directory, streamed from the disk by the gateway
 //   slow app   1 GiB POSTed to an app that reads 64 KiB, then sleeps PAUSE seconds: the gateway
 //              must hold the client back (TCP), not take the body in
 //   slow reader  a client reads 64 KiB of a 1 GiB download, then stops reading for PAUSE seconds:
@@ -17,7 +18,7 @@
 // Prints one line per case and a table; exits 1 when a case grows the peak past 32 MiB (issue
 // 11's bound) or loses bytes.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -109,7 +110,12 @@ async function startGateway() {
   const app = join(work, 'apps', 'bodies');
   mkdirSync(app, { recursive: true });
   writeFileSync(join(app, 'big.py'), APP);
-  writeFileSync(join(app, 'app.yaml'), 'platform: python, wsgi\napp: big:application\n');
+  writeFileSync(join(app, 'app.yaml'), 'platform: python, wsgi\napp: big:application\nstatic:\n  /static: static/\n');
+  // The static case's file: sparse, so it costs no disk and reads at memory speed.
+  mkdirSync(join(app, 'static'));
+  const file = openSync(join(app, 'static', 'big.bin'), 'w');
+  ftruncateSync(file, SIZE);
+  closeSync(file);
   // The bodies are larger than the default max_body (100 MiB) and may take longer than the default timeout.
   const envFile = join(work, 'environment.yaml');
   writeFileSync(envFile, 'python: /usr/bin/python3\napps:\n  bodies:\n    mount: /\n    workers: 1\n    max_body: 4GB\n    timeout: 600\n');
@@ -175,10 +181,10 @@ function upload(port, path) {
   });
 }
 
-/** GETs SIZE bytes as fast as it can; resolves with the count. */
-function download(port) {
+/** GETs SIZE bytes (the app's, or `path`) as fast as it can; resolves with the count. */
+function download(port, path = `/download?${SIZE}`) {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: `/download?${SIZE}`, agent }, (res) => {
+    http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
       let bytes = 0;
       res.on('data', (c) => (bytes += c.length));
       res.on('end', () => resolve({ status: res.statusCode, bytes }));
@@ -236,6 +242,7 @@ async function main() {
   try {
     await measure('upload', () => upload(gw.port, '/upload'), (r) => (r.status === 200 && Number(r.body) === SIZE ? null : `LOST BYTES: ${r.status} ${r.body}`));
     await measure('download', () => download(gw.port), (r) => (r.status === 200 && r.bytes === SIZE ? null : `LOST BYTES: ${r.status} ${r.bytes}`));
+    await measure('static file', () => download(gw.port, '/static/big.bin'), (r) => (r.status === 200 && r.bytes === SIZE ? null : `LOST BYTES: ${r.status} ${r.bytes}`));
     await measure('slow app', () => upload(gw.port, `/upload-slow?${PAUSE_S}`), (r) => (r.status === 200 && Number(r.body) === SIZE ? null : `LOST BYTES: ${r.status} ${r.body}`));
     let pausedRss = NaN;
     await measure(

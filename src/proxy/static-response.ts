@@ -5,6 +5,7 @@
 import { createReadStream, type Stats } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
+import { bodyBytesPassed } from '../net/body-garbage.js';
 import { sendError } from './error-response.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -122,7 +123,8 @@ const FILE_WINDOW = 128 * 1024;
 
 /**
  * Streams `file` from `start` to `end` into `res`, holding at most FILE_WINDOW of it unflushed:
- * a client that reads slowly holds the file, not the gateway's memory. Counted by the write's
+ * a client that reads slowly holds the file, not the gateway's memory; what was written counts
+ * toward the young GC that frees read buffers (net/body-garbage.ts). Counted by the write's
  * callback (a flush), which node:http's ServerResponse and the lean lane's response both call;
  * not by write()'s return value, which the lean response does not give.
  */
@@ -133,6 +135,7 @@ function sendFile(res: ServerResponse, file: string, start: number, end: number)
     unflushed += chunk.length;
     res.write(chunk, () => {
       unflushed -= chunk.length;
+      bodyBytesPassed(chunk.length); // each read is a fresh buffer, garbage once written
       if (unflushed < FILE_WINDOW && stream.isPaused()) stream.resume();
     });
     if (unflushed >= FILE_WINDOW) stream.pause();
