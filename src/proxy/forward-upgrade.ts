@@ -20,11 +20,17 @@ export interface ForwardUpgradeOptions {
 /** How long a half-closed tunnel may take to finish before it is destroyed. */
 const CLOSE_GRACE_MS = 5000;
 
-/** Ends `socket` when `other` closes, and destroys it if it does not close in time. */
+/**
+ * Ends `socket` when `other` closes, and destroys it if it does not close in time. It is read
+ * on (what it still sends has nowhere to go): unpiped from `other`, it is paused, and a paused
+ * socket never reads the FIN that answers ours, so it stayed open (and its websocket counted)
+ * for the whole grace after both ends had closed.
+ */
 function endWith(socket: Socket, other: Socket): void {
   other.once('close', () => {
     if (socket.destroyed) return;
     socket.end();
+    socket.resume();
     setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   });
 }
