@@ -114,6 +114,12 @@ const CLOSED_WITHOUT_RESPONSE = 444;
 /** How long a stop waits for websocket clients to answer their close frame before cutting them. */
 const WEBSOCKET_CLOSE_WAIT_MS = 2000;
 
+/** The app's static file the request names, or null; the common app has no `static:` at all. */
+function staticHit(match: RouteMatch<AppDispatcher>): ReturnType<typeof matchStatic> {
+  const mounts = match.target.staticMounts;
+  return mounts.length > 0 ? matchStatic(mounts, match.routedPathInfo, match.pathInfo) : null;
+}
+
 export class Front {
   private router = new Router<AppDispatcher | RefusedRoutes>([]);
   private readonly dispatchers = new Map<string, AppDispatcher>();
@@ -353,13 +359,11 @@ export class Front {
     if ('status' in routed) return false;
     const { match, url, q } = routed;
     const app = match.target;
-    if (app.staticMounts.length > 0) {
-      const hit = matchStatic(app.staticMounts, match.routedPathInfo, match.pathInfo);
-      if (hit) {
-        this.track(req, res, app.name);
-        void serveStatic(req, res, hit.mount, hit.rest);
-        return true;
-      }
+    const hit = staticHit(match);
+    if (hit !== null) {
+      this.track(req, res, app.name);
+      void serveStatic(req, res, hit.mount, hit.rest);
+      return true;
     }
     if (!app.servesWithWorkers(match.routedPathInfo)) return false;
     this.track(req, res, app.name);
@@ -424,12 +428,10 @@ export class Front {
     const { match, url, q } = routed;
     const app = match.target;
     tracked.app = app.name;
-    if (app.staticMounts.length > 0) {
-      const hit = matchStatic(app.staticMounts, match.routedPathInfo, match.pathInfo);
-      if (hit) {
-        void serveStatic(req, res, hit.mount, hit.rest);
-        return;
-      }
+    const hit = staticHit(match);
+    if (hit !== null) {
+      void serveStatic(req, res, hit.mount, hit.rest);
+      return;
     }
     app.handle(req, res, this.routeOf(req, match, url, q));
   }

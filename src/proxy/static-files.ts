@@ -137,13 +137,16 @@ async function recheck(mount: StaticMount, rest: string, key: string, cached: Ca
   const found = await resolve(mount, rest).catch(() => null);
   cached.rechecking = false;
   if (cache.get(key) !== cached) return; // replaced or evicted meanwhile
-  if (found !== null && cached.file === found.file && sameVersion(cached, found.stat)) {
-    cached.checkedAt = checkedAt;
-    cache.delete(key); // to the tail: checked last, evicted last
-    cache.set(key, cached);
-  } else {
-    forget(key); // the next request reads it anew (or answers 404)
-  }
+  if (!retrusted(key, cached, found, checkedAt)) forget(key); // the next request reads it anew (or answers 404)
+}
+
+/** Trusts `cached` again from `checkedAt` when the disk still has the same file; false when not. */
+function retrusted(key: string, cached: CachedFile, found: { file: string; stat: Stats } | null, checkedAt: number): boolean {
+  if (found === null || cached.file !== found.file || !sameVersion(cached, found.stat)) return false;
+  cached.checkedAt = checkedAt;
+  cache.delete(key); // to the tail: checked last, evicted last
+  cache.set(key, cached);
+  return true;
 }
 
 /** The disk's answer: a new or changed file is read (or streamed), an unchanged one re-trusted. */
@@ -155,10 +158,7 @@ async function lookUp(req: IncomingMessage, res: ServerResponse, mount: StaticMo
     sendError(res, 404);
     return;
   }
-  if (cached !== undefined && cached.file === found.file && sameVersion(cached, found.stat)) {
-    cached.checkedAt = checkedAt;
-    cache.delete(key); // to the tail: checked last, evicted last
-    cache.set(key, cached);
+  if (cached !== undefined && retrusted(key, cached, found, checkedAt)) {
     respond(req, res, cached, cached.body);
     return;
   }
