@@ -61,7 +61,7 @@ export async function ensurePassword(stateRoot: string, app: string, kind: Servi
  * running app a new password under the feet of the gateway that serves it, or dropping its data.
  */
 export async function stateRootId(stateRoot: string): Promise<string> {
-  const file = path.join(stateRoot, 'services', 'state-root-id');
+  const file = stateRootIdFile(stateRoot);
   try {
     return parseId(file, await readFile(file, 'utf8'));
   } catch (err) {
@@ -86,7 +86,7 @@ export async function stateRootId(stateRoot: string): Promise<string> {
 
 /** This state root's id when it has one, without making it (check looks, it never writes). */
 export async function existingStateRootId(stateRoot: string): Promise<string | null> {
-  const file = path.join(stateRoot, 'services', 'state-root-id');
+  const file = stateRootIdFile(stateRoot);
   return readFile(file, 'utf8').then((text) => parseId(file, text), () => null);
 }
 
@@ -100,6 +100,10 @@ export interface ServiceOwner {
 
 export async function serviceOwner(stateRoot: string, app: string): Promise<ServiceOwner> {
   return { app, stateRoot, rootId: await stateRootId(stateRoot) };
+}
+
+function stateRootIdFile(stateRoot: string): string {
+  return path.join(stateRoot, 'services', 'state-root-id');
 }
 
 function parseId(file: string, text: string): string {

@@ -188,10 +188,7 @@ export function probePostgres(server: PostgresServer, owner?: ServiceOwner): Pro
   return onAdmin(server, async (client) => {
     // Looked at, never claimed: a role another state root keeps is this state root's problem.
     if (owner !== undefined) await rowOwner(client, 'role', appDatabaseName(owner.app), owner);
-    const r = await client.query<{ v: string; superuser: boolean; createrole: boolean; createdb: boolean }>(
-      "SELECT current_setting('server_version') AS v, rolsuper AS superuser, rolcreaterole AS createrole, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user",
-    );
-    const { v, superuser, createrole, createdb } = r.rows[0];
+    const { superuser, createrole, createdb } = await adminRights(client);
     if (!superuser && !(createrole && createdb)) {
       const lacks = [createrole ? '' : 'CREATEROLE', createdb ? '' : 'CREATEDB'].filter(Boolean).join(' ');
       throw new GatewayError('APPPKG_SERVICE_FAILED', {
@@ -200,8 +197,9 @@ export function probePostgres(server: PostgresServer, owner?: ServiceOwner): Pro
         fix: `\`ALTER ROLE ${client.escapeIdentifier(server.user)} ${lacks}\` as a superuser, or name a superuser in \`services.postgresql\``,
       });
     }
+    const r = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     // "15.18 (Debian 15.18-0+deb12u1)": the number is what a reader compares.
-    return v.split(' ')[0];
+    return r.rows[0].v.split(' ')[0];
   });
 }
 
@@ -211,9 +209,16 @@ export function probePostgres(server: PostgresServer, owner?: ServiceOwner): Pro
  * it, from 16), and an admin with CREATEROLE CREATEDB is not one by itself. Idempotent.
  */
 async function actAsOwner(client: pg.Client, ident: string): Promise<void> {
-  const r = await client.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
-  if (r.rows[0]?.superuser) return;
+  if ((await adminRights(client)).superuser) return;
   await client.query(`GRANT ${ident} TO CURRENT_USER`);
+}
+
+/** What the admin connection's role may do. */
+async function adminRights(client: pg.Client): Promise<{ superuser: boolean; createrole: boolean; createdb: boolean }> {
+  const r = await client.query<{ superuser: boolean; createrole: boolean; createdb: boolean }>(
+    'SELECT rolsuper AS superuser, rolcreaterole AS createrole, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user',
+  );
+  return r.rows[0];
 }
 
 // Comments mark what the gateway created, and for which state root (credentials-store.ts,
