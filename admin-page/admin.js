@@ -325,8 +325,24 @@ function refusal(reason, { brief = false, said = '' } = {}) {
 
 const COLUMNS = [
   ['process', ''], ['pid', 'num'], ['state', ''], ['uptime', 'num'], ['restarts', 'num'],
-  ['last exit', ''], ['RSS', 'num'], ['CPU', 'num'], ['in flight', 'num'], ['served', 'num'], ['ws', 'num'],
+  ['last exit', ''], ['RSS', 'num'], ['CPU', 'num'], ['in flight', 'num'], ['queued', 'num'], ['served', 'num'],
+  ['failed', 'num'], ['p50 / p95 / p99', 'num'], ['ws', 'num'],
 ];
+
+/** A row's or a version's request figures: the cells in flight .. p99 (a background process has none). */
+function requestCells(x) {
+  if (x.requests === undefined) {
+    return ['inFlight', 'queued', 'requests', 'failed', 'latency'].map((field) => cell(field, DASH, 'num muted'));
+  }
+  const lat = x.latency ?? {};
+  return [
+    cell('inFlight', count(x.inFlight), 'num'),
+    cell('queued', count(x.queued), ['num', x.queued > 0 ? 'warn' : null]),
+    cell('requests', count(x.requests), 'num'),
+    cell('failed', count(x.failed), ['num', x.failed > 0 ? 'bad' : null], 'responses with status 500 or above'),
+    cell('latency', `${millis(lat.p50)} / ${millis(lat.p95)} / ${millis(lat.p99)}`, 'num', `over the last ${lat.windowSeconds ?? 60} s`),
+  ];
+}
 
 function processTable(app) {
   // A draining version's workers stay listed under it until they are gone; processes belong to the serving one.
@@ -356,10 +372,16 @@ function processTable(app) {
 function groupHead(g) {
   if (!g.version) return h('span', { class: 'group-label' }, g.label);
   const v = g.version;
+  const lat = v.latency ?? {};
   return [
     h('span', { class: 'group-label', title: v.dir }, v.version ?? '(unversioned)'), ' ',
     stateBadge(v.state),
-    v.websockets ? h('span', { class: 'muted' }, ` ${v.websockets} websockets`) : null,
+    v.requests !== undefined
+      ? h('span', { class: 'muted', data: { versionFigures: '' }, title: 'in flight, queued, served, failed; p50 / p95 / p99 over the last minute' },
+          ` ${count(v.inFlight)} in flight, ${count(v.queued)} queued, ${count(v.requests)} served, ${count(v.failed)} failed` +
+          (lat.p50 !== null && lat.p50 !== undefined ? `, ${millis(lat.p50)} / ${millis(lat.p95)} / ${millis(lat.p99)}` : ''))
+      : null,
+    v.websockets ? h('span', { class: 'muted' }, `, ${v.websockets} websockets`) : null,
   ];
 }
 
@@ -384,8 +406,7 @@ function workerRow(w, index, version) {
     exitCell(w.lastExit),
     cell('rss', bytes(w.rssBytes), 'num', w.rssBytes ?? undefined),
     cell('cpu', percent(w.cpuPercent), 'num'),
-    cell('inFlight', count(w.inFlight), 'num'),
-    cell('requests', count(w.requests), 'num'),
+    ...requestCells(w),
     cell('websockets', count(w.websockets), 'num'),
   );
 }
@@ -401,9 +422,8 @@ function processRow(p) {
     exitCell(p.lastExit),
     cell('rss', bytes(p.rssBytes), 'num', p.rssBytes ?? undefined),
     cell('cpu', percent(p.cpuPercent), 'num'),
-    cell('inFlight', DASH, 'num muted'),
-    cell('requests', DASH, 'num muted'),
-    cell('websockets', DASH, 'num muted'),
+    ...requestCells(p),
+    cell('websockets', p.requests === undefined ? DASH : count(p.websockets ?? 0), p.requests === undefined ? 'num muted' : 'num'),
   );
 }
 

@@ -14,12 +14,10 @@
 // and prom-client renders them through metric objects of our own (`collected` below); the
 // process metrics start counting (GC, event-loop delay) at the first scrape.
 import type { Counter, Gauge, Registry } from 'prom-client';
+import { LATENCY_WINDOW, LatencyWindow, noLatency } from './request-tally.js';
 import type { GatewayStatus, LatencySummary, MailStatus } from './status-types.js';
 
-/** Durations kept per app for the percentiles in `status`: a sliding window, not all time. */
-export const LATENCY_WINDOW = 2048;
-/** ...and of those, only the ones of the last minute (the status page's "latency now"). */
-export const LATENCY_WINDOW_SECONDS = 60;
+export { LATENCY_WINDOW, LATENCY_WINDOW_SECONDS } from './request-tally.js';
 
 /** Seconds; up to 60 because the gateway's own upstream timeout (504) is of that order. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -42,12 +40,8 @@ interface AppSeries {
   sum: number;
   requests: number;
   errors: number;
-  /** Ring buffer of the last LATENCY_WINDOW durations, in seconds. */
-  window: Float64Array;
-  /** When each of those ended (performance.now(), ms). */
-  endedAt: Float64Array;
-  /** Durations written so far (the next slot is `written % LATENCY_WINDOW`). */
-  written: number;
+  /** The last LATENCY_WINDOW durations, for the percentiles in `status`. */
+  window: LatencyWindow;
 }
 
 export interface GatewayMetricsOptions {
@@ -108,10 +102,7 @@ export class GatewayMetrics {
     series.sum += seconds;
     series.requests++;
     if (status >= 500) series.errors++;
-    const slot = series.written % LATENCY_WINDOW;
-    series.window[slot] = seconds;
-    series.endedAt[slot] = this.now();
-    series.written++;
+    series.window.record(seconds);
   }
 
   requestsOf(app: string): number {
@@ -128,16 +119,7 @@ export class GatewayMetrics {
    * most the last LATENCY_WINDOW of them); computed on demand.
    */
   latency(app: string): LatencySummary {
-    const series = this.apps.get(app);
-    const kept = series ? Math.min(series.written, LATENCY_WINDOW) : 0;
-    const since = this.now() - LATENCY_WINDOW_SECONDS * 1000;
-    const recent: number[] = [];
-    for (let i = 0; i < kept; i++) if (series!.endedAt[i] >= since) recent.push(series!.window[i]);
-    const n = recent.length;
-    if (n === 0) return { p50: null, p90: null, p95: null, p99: null, windowSeconds: LATENCY_WINDOW_SECONDS };
-    const sorted = Float64Array.from(recent).sort();
-    const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * n) - 1)];
-    return { p50: rank(50), p90: rank(90), p95: rank(95), p99: rank(99), windowSeconds: LATENCY_WINDOW_SECONDS };
+    return this.apps.get(app)?.window.summary() ?? noLatency();
   }
 
   /** Drops an app's series (it was removed from --apps), so its old numbers stop being exported. */
@@ -163,9 +145,7 @@ export class GatewayMetrics {
       sum: 0,
       requests: 0,
       errors: 0,
-      window: new Float64Array(LATENCY_WINDOW),
-      endedAt: new Float64Array(LATENCY_WINDOW),
-      written: 0,
+      window: new LatencyWindow(LATENCY_WINDOW, this.now),
     };
     this.apps.set(app, series);
     return series;

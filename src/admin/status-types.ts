@@ -8,11 +8,18 @@ export interface WorkerStatus {
   pid: number | null;
   /** starting | ready | stopping | exited */
   state: string;
+  /** Requests its threads (an ASGI worker: its loop) run now. */
   inFlight: number;
+  /** Requests sent to it ahead that wait there for a thread (the proxy keeps a few in each worker). */
+  queued: number;
   /** Websockets it holds for an ASGI app (not in inFlight: they hold no thread). */
   websockets: number;
-  /** Requests this worker has answered since it started. */
+  /** Requests this worker has taken since it started. */
   requests: number;
+  /** Of its answers, those with a status of 500 or above (the gateway's 502/504 for it included). */
+  failed: number;
+  /** Of its answers of the last minute, as the client waited for them (a request's time in the queue included). */
+  latency: LatencySummary;
   /** ISO time the worker was spawned. */
   startedAt: string;
   /** Resident memory, when known (pidusage, sampled at most every few seconds). */
@@ -49,6 +56,18 @@ export interface ProcessStatus {
   rssBytes: number | null;
   cpuPercent: number | null;
   lastExit: ExitStatus | null;
+  /**
+   * A process that takes requests (web, or one with a route) has these, as a worker has; a
+   * background process has none. Counted per process name, across its restarts.
+   */
+  inFlight?: number;
+  /** Requests of its route waiting in the app's queue for a connection to it. */
+  queued?: number;
+  /** Websockets its route holds now (not in inFlight). */
+  websockets?: number;
+  requests?: number;
+  failed?: number;
+  latency?: LatencySummary;
 }
 
 /** Why a version was refused: the error's code, message and fix; under --apps, where its output is. */
@@ -80,6 +99,16 @@ export interface VersionStatus {
   reason: RefusalStatus | null;
   /** Websockets its workers (an ASGI app's) and its routed processes hold, a draining instance's included. */
   websockets: number;
+  /** Requests its workers and routed processes run now (a draining instance's included). */
+  inFlight: number;
+  /** Requests sent to its workers that wait there for a thread (the app's own queue is the app's: `queued` of the app). */
+  queued: number;
+  /** Requests it answered since the gateway started, across its restarts and recycled workers. */
+  requests: number;
+  /** Of those, answered with a status of 500 or above. */
+  failed: number;
+  /** Of its answers of the last minute. */
+  latency: LatencySummary;
   /** The workers of this version: the serving one's, or a draining one's until they are gone. */
   workers: WorkerStatus[];
 }
@@ -156,6 +185,8 @@ export interface AppStatus {
   requests: number;
   /** Responses with status >= 500, gateway-made ones included. */
   errors: number;
+  /** The same as `errors`, under the name the versions, workers and processes use. */
+  failed: number;
   /** Websockets held for it, every version together (see versions[].websockets). */
   websockets: number;
   /** Requests waiting for a free worker thread: in the gateway's queue, or sent and waiting in a worker. */

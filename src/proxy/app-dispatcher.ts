@@ -97,6 +97,11 @@ export class AppDispatcher implements Redispatch {
     return this.waitingCount();
   }
 
+  /** Of the queue, the requests waiting for the process `name` (its route's). */
+  queuedFor(name: string): number {
+    return this.processes.find((g) => g.process === name)?.waiting ?? 0;
+  }
+
   /**
    * Routes to `backend` from now on (a new version takes over): the old version's upstreams
    * leave the rotation and finish what they hold, and what waits here goes to the new one.

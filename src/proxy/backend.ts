@@ -3,6 +3,7 @@
 // (src/gateway.ts) is where TypeScript checks that the two fit. The supervisor publishes which
 // processes take traffic; the proxy decides which request goes to which.
 import type { WorkerLink } from '../link/worker-link.js';
+import type { ResponseTally } from './served-by.js';
 
 /** A Python worker that takes requests, through its link. */
 export interface WorkerEndpoint {
@@ -12,6 +13,8 @@ export interface WorkerEndpoint {
   readonly capacity: number;
   /** A request stuck in it past the timeout: a thread of it is stuck, so replace it. */
   recycle(why: string): void;
+  /** Told of each response it gave (status, latency). */
+  readonly tally?: ResponseTally;
 }
 
 /** A `processes` entry that speaks HTTP itself on a loopback port. */
@@ -28,6 +31,8 @@ export interface ProcessEndpoint {
    * its open websockets.
    */
   readonly held: { opened(websocket: boolean): void; closed(websocket: boolean): void };
+  /** Told of each response it gave (status, latency). */
+  readonly tally?: ResponseTally;
 }
 
 export type Endpoint = WorkerEndpoint | ProcessEndpoint;

@@ -26,6 +26,7 @@ import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-res
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
 import { wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
+import { servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
 import type { RequestRoute } from './request-route.js';
 import { Router, type RouteMatch } from './router.js';
@@ -182,6 +183,11 @@ export class Front {
   /** Requests waiting for a free upstream of `app`. */
   queued(app: string): number {
     return this.dispatchers.get(app)?.queued ?? 0;
+  }
+
+  /** Of those, the requests waiting for its process `name` (a route's, or a command app's web). */
+  queuedFor(app: string, name: string): number {
+    return this.dispatchers.get(app)?.queuedFor(name) ?? 0;
   }
 
   /**
@@ -379,7 +385,11 @@ export class Front {
     res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : this.unfinishedStatus(res, req.socket);
       this.accessLog.record(req, this.clientOf(req), status, tracked.app, startedAt, bodyBytesOf(res, req.method));
-      if (tracked.app) this.opts.onResponse?.(tracked.app, status, (performance.now() - startedAt) / 1000);
+      if (tracked.app) {
+        const seconds = (performance.now() - startedAt) / 1000;
+        this.opts.onResponse?.(tracked.app, status, seconds);
+        servedByOf(res)?.observe(status, seconds);
+      }
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
     return tracked;

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LeanRequest } from './lean-request.js';
+import { kServedBy, type ResponseTally } from './served-by.js';
 
 /** What the response writes through: its connection, which keeps pipelined responses in order. */
 export interface ResponseOutput {
@@ -108,6 +109,8 @@ export class LeanResponse extends EventEmitter {
   backlog: Array<{ data: string | Buffer; done: WriteDone | undefined }> | null = null;
   /** The body's bytes given to the connection: the access log's size column. */
   bodyBytes = 0;
+  /** Who answered it (served-by.ts), declared so that marking it keeps the object's shape. */
+  [kServedBy]: ResponseTally | undefined = undefined;
   private head: string | null = null;
   private hasBody: boolean;
   private chunked = false;

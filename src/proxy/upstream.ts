@@ -12,6 +12,7 @@ import { forwardHttp } from './forward-http.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { expireRequests, forwardWsgi, reclaimWaiting, type ForwardOptions } from './forward-wsgi.js';
 import type { RequestRoute } from './request-route.js';
+import { markServedBy } from './served-by.js';
 import type { WebsocketModules } from './websocket-modules.js';
 
 export interface Upstream {
@@ -122,7 +123,9 @@ export class WsgiUpstream implements Upstream {
 
   /** False when the link refused it before anything was sent (the caller tries another). */
   forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute, options: ForwardOptions): boolean {
-    return forwardWsgi(this.endpoint.link, req, res, route, options);
+    if (!forwardWsgi(this.endpoint.link, req, res, route, options)) return false;
+    markServedBy(res, this.endpoint.tally);
+    return true;
   }
 
   /** In rotation and its link open: it may take a new websocket (an ASGI app's worker). */
@@ -203,6 +206,7 @@ export class HttpUpstream implements Upstream {
   forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
     this.inFlight++;
     this.endpoint.held.opened(false);
+    markServedBy(res, this.endpoint.tally);
     res.once('close', () => {
       this.inFlight--;
       this.endpoint.held.closed(false);

@@ -8,6 +8,7 @@
 // idle timeout (SPEC 5.6) puts its workers and routed processes to sleep when nothing has come
 // for that long and wakes them for the next request (idle-cycle.ts). This file is the version's
 // life: start, stop, drain, and what the proxy, the registry and status read of it.
+import { RequestTally } from '../admin/request-tally.js';
 import type { HealthStatus, ProcessStatus, WorkerStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import type { GatewayError } from '../errors.js';
@@ -46,6 +47,8 @@ export interface AppInstanceOptions extends WorkerPoolOptions {
   idleTimeoutMs?: number;
   /** The gateway's --max-workers: asked for room before the workers start again. */
   budget?: WorkerBudgetLike;
+  /** Its version's requests (the registry keeps one per version, across restarts); else its own. */
+  tally?: RequestTally;
 }
 
 /** What an instance asks of the gateway's worker budget (worker-budget.ts). */
@@ -67,10 +70,14 @@ export class AppInstance {
   private readonly workers: WorkerPool;
   private readonly processes: ProcessPool;
   private readonly idle: IdleCycle;
+  /** What its workers and routed processes answered (status's version figures). */
+  readonly tally: RequestTally;
 
   constructor(private readonly opts: AppInstanceOptions) {
     this.desc = opts.desc;
+    this.tally = opts.tally ?? new RequestTally();
     const ctx: PoolContext = {
+      tally: this.tally,
       members: this.members,
       rotation: this.rotation,
       output: { stdout: opts.log.stream('stdout'), stderr: opts.log.stream('stderr') },
@@ -253,11 +260,18 @@ export class AppInstance {
     return this.workers.lastProbe;
   }
 
-  /** Requests its workers hold now. */
+  /** Requests its workers' threads and its routed processes run now (what waits in a worker is `queued`). */
   get inFlight(): number {
     let held = 0;
-    for (const worker of this.members.workers()) held += worker.inFlight;
+    for (const member of this.members.all()) held += member instanceof Worker ? member.running : member.inFlight;
     return held;
+  }
+
+  /** Requests sent ahead to its workers that wait there for a thread. */
+  get queued(): number {
+    let waiting = 0;
+    for (const worker of this.members.workers()) waiting += worker.waiting;
+    return waiting;
   }
 
   processStatus(): ProcessStatus[] {

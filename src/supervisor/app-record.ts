@@ -1,6 +1,7 @@
 // What the registry keeps per app: the version serving, the versions refused, settling or
 // rolled back from, the last problem and the history. registry.ts and version-judge.ts change
 // it, and so do rollback.ts and broken-description.ts; registry-status.ts reads it for status.
+import { RequestTally } from '../admin/request-tally.js';
 import type { GatewayError } from '../errors.js';
 import type { Description } from '../description/types.js';
 import type { RunAs } from '../environment/run-as.js';
@@ -36,4 +37,21 @@ export interface AppRecord {
   brokenDescription: string | null;
   /** The back-off of a version refused because a service was down (0: none pending). */
   serviceRetryMs: number;
+  /**
+   * dir -> what that version answered, across its restarts (each instance of it feeds the
+   * same); dropped when the version is no longer listed (its draining instance keeps its own).
+   */
+  tallies: Map<string, RequestTally>;
+}
+
+/** The tally a new instance of the version in `dir` feeds. */
+export function versionTally(record: AppRecord, dir: string): RequestTally {
+  let tally = record.tallies.get(dir);
+  if (tally === undefined) record.tallies.set(dir, (tally = new RequestTally()));
+  return tally;
+}
+
+/** Forgets the tallies of versions no longer listed. */
+export function pruneTallies(record: AppRecord): void {
+  for (const dir of record.tallies.keys()) if (!record.versions.some((d) => d.dir === dir)) record.tallies.delete(dir);
 }

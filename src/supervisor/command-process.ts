@@ -161,6 +161,11 @@ export class CommandProcess extends EventEmitter {
     return `processes.${this.opts.name} of ${this.opts.app}`;
   }
 
+  /** Of what the proxy sent it, the requests not answered yet (its websockets aside). */
+  get inFlight(): number {
+    return this.holding - this.websockets;
+  }
+
   /** Of what the proxy sent it, the websockets still open (status counts them, as an ASGI worker's). */
   get openWebsockets(): number {
     return this.websockets;

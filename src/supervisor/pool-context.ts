@@ -2,6 +2,7 @@
 // options both read, and the parts of the instance both feed: its members, its rotation, its
 // log, how long a process out of rotation may finish, and where an unexpected exit is told.
 import type { Writable } from 'node:stream';
+import type { RequestTally } from '../admin/request-tally.js';
 import type { Description } from '../description/types.js';
 import type { AppEnvironment } from '../environment/app-env.js';
 import type { Member, Members } from './members.js';
@@ -29,4 +30,6 @@ export interface PoolContext {
   drainMs: () => number;
   /** A process in rotation died unexpectedly (`what` says which and how); it is restarted. */
   onExited: (what: string) => void;
+  /** The version's requests: each worker's and routed process's tally feeds it. */
+  tally: RequestTally;
 }

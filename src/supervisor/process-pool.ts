@@ -2,12 +2,16 @@
 // spawned in the app's command environment and is up once its port accepts (and `health:`
 // answers, for web). Those that take requests (web, or one with a `route`) are published to the
 // rotation and sleep with the workers when the app is idle; the others run in the background.
+import { RequestTally } from '../admin/request-tally.js';
 import type { ProcessStatus } from '../admin/status-types.js';
 import { commandEnvironment } from '../environment/app-env.js';
 import { Backoff } from './backoff.js';
 import { CommandProcess } from './command-process.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
 import { Slot } from './slot.js';
+
+/** Durations kept per routed process for its percentiles (an app's keep LATENCY_WINDOW). */
+const PROCESS_LATENCY_WINDOW = 512;
 
 /** A process that takes requests: web (a command app's server, `route` null) or one with a route. */
 export interface ProcessRoute {
@@ -19,11 +23,13 @@ export class ProcessPool {
   /** The processes that take requests, longest route first; web (route null) last. */
   readonly routes: ProcessRoute[];
   /** `serves`: web or a process with a route (it sleeps with the workers); else a background process. */
-  private readonly entries: Array<{ name: string; slot: Slot<CommandProcess>; serves: boolean }> = [];
+  private readonly entries: Array<{ name: string; slot: Slot<CommandProcess>; serves: boolean; tally: RequestTally }> = [];
 
   constructor(private readonly opts: PoolOptions, private readonly ctx: PoolContext) {
     for (const [name, spec] of Object.entries(opts.desc.processes)) {
       const serves = name === 'web' || spec.route !== null;
+      // Per process name, across its restarts: what its route answered since the version started.
+      const tally = new RequestTally(ctx.tally, PROCESS_LATENCY_WINDOW);
       const slot = new Slot<CommandProcess>({
         app: opts.desc.name,
         spawn: () => this.spawn(name, spec.command, serves),
@@ -32,13 +38,13 @@ export class ProcessPool {
         backoff: new Backoff(),
         say: opts.say,
         onLive: (p) => {
-          if (serves && p.port !== null) ctx.rotation.publish(p, { kind: 'process', name, port: p.port, label: p.label, held: p.held });
+          if (serves && p.port !== null) ctx.rotation.publish(p, { kind: 'process', name, port: p.port, label: p.label, held: p.held, tally });
         },
         onRetired: (p) => ctx.rotation.unpublish(p),
         drain: (p) => ctx.members.stopOnce(p, () => p.stop(ctx.drainMs())),
         onExited: ctx.onExited,
       });
-      this.entries.push({ name, slot, serves });
+      this.entries.push({ name, slot, serves, tally });
     }
     this.routes = Object.entries(opts.desc.processes)
       .filter(([name, spec]) => name === 'web' || spec.route !== null)
@@ -59,7 +65,7 @@ export class ProcessPool {
   /** `stopped`: the instance is stopping or stopped, so a process without one is not restarting. */
   status(stopped: boolean): ProcessStatus[] {
     const idle = stopped ? 'stopped' : 'restarting';
-    return this.entries.map(({ name, slot }) => ({
+    return this.entries.map(({ name, slot, serves, tally }) => ({
       name,
       pid: slot.current?.pid ?? null,
       state: slot.crashLooping ? 'crash-loop' : (slot.current?.state ?? idle),
@@ -70,6 +76,7 @@ export class ProcessPool {
       rssBytes: null,
       cpuPercent: null,
       lastExit: slot.lastExit,
+      ...(serves ? { inFlight: slot.current?.inFlight ?? 0, queued: 0, websockets: slot.current?.openWebsockets ?? 0, ...tally.figures() } : {}),
     }));
   }
 

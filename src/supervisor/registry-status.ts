@@ -2,6 +2,7 @@
 // versions and their states, the workers of the serving and draining ones, the last problem,
 // the health probe, the history, the log's tail, whether it sleeps. The proxy's and the
 // metrics' figures (requests, queue, latency) and its services are added by the gateway.
+import { noLatency } from '../admin/request-tally.js';
 import type { AppStatus, BrokenPackageStatus, VersionStatus, WorkerStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
@@ -12,7 +13,7 @@ import type { BrokenPackage } from './discovery.js';
 import { reasonOf } from './refusal.js';
 
 /** The status of an app, but for what the proxy and the metrics know (requests, queue, latency) and its services. */
-export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'queued' | 'latency' | 'services'>;
+export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'failed' | 'queued' | 'latency' | 'services'>;
 
 /** Lines of an app's log in its status (the page's tail). */
 const STATUS_LOG_LINES = 40;
@@ -36,6 +37,23 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
     ...(serving?.desc.dir === dir ? serving.instance.workerStatus() : []),
     ...draining.flatMap(([old, d]) => (d.desc.dir === dir ? old.workerStatus() : [])),
   ];
+  // The serving instance and a draining one of the same version (a restart) feed one tally.
+  const instancesIn = (dir: string): AppInstance[] => [
+    ...(serving?.desc.dir === dir ? [serving.instance] : []),
+    ...draining.filter(([, d]) => d.desc.dir === dir).map(([old]) => old),
+  ];
+  const figuresOf = (dir: string): Pick<VersionStatus, 'inFlight' | 'queued' | 'requests' | 'failed' | 'latency' | 'websockets' | 'workers'> => {
+    const instances = instancesIn(dir);
+    const tally = instances[0]?.tally ?? record.tallies.get(dir);
+    const answered = tally?.figures() ?? { requests: 0, failed: 0, latency: noLatency() };
+    return {
+      websockets: websocketsIn(dir),
+      inFlight: instances.reduce((sum, i) => sum + i.inFlight, 0),
+      queued: instances.reduce((sum, i) => sum + i.queued, 0),
+      ...answered,
+      workers: workersIn(dir),
+    };
+  };
   const versions: VersionStatus[] = record.versions.map((desc) => {
     const refused = record.refused.get(desc.dir)?.error;
     const isServing = serving?.desc.dir === desc.dir;
@@ -55,14 +73,13 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
                 ? 'rolled-back'
                 : 'standby',
       reason: refused && !isServing ? reasonOf(refused) : null,
-      websockets: websocketsIn(desc.dir),
-      workers: workersIn(desc.dir),
+      ...figuresOf(desc.dir),
     };
   });
   // A draining version whose directory is gone (rolled back by removing it) is still shown.
   for (const [, { desc }] of draining) {
     if (!versions.some((v) => v.dir === desc.dir)) {
-      versions.push({ version: desc.version, dir: desc.dir, state: 'draining', reason: null, websockets: websocketsIn(desc.dir), workers: workersIn(desc.dir) });
+      versions.push({ version: desc.version, dir: desc.dir, state: 'draining', reason: null, ...figuresOf(desc.dir) });
     }
   }
   return {

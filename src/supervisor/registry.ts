@@ -27,7 +27,7 @@ import { compareVersions } from '../description/package-dir.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { GatewayError } from '../errors.js';
 import { AppHistory } from './app-history.js';
-import type { AppRecord } from './app-record.js';
+import { pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
@@ -188,7 +188,7 @@ export class Registry {
       present.add(app.name);
       let record = this.records.get(app.name);
       if (record === undefined) {
-        record = { name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null };
+        record = { name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null, tallies: new Map() };
         this.records.set(app.name, record);
         found = true;
       }
@@ -196,6 +196,7 @@ export class Registry {
       // only a newer version may take over from it, never the one below (a typo is no rollback).
       const serving = record.serving?.desc;
       record.versions = serving && brokenDirs.has(serving.dir) ? app.versions.filter((d) => compareVersions(d.version, serving.version) > 0) : app.versions;
+      pruneTallies(record);
       return record;
     });
     // Apps new here answer "starting" at their URLs from now on (the proxy holds their requests).

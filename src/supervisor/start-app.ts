@@ -5,6 +5,7 @@ import { isGatewayError } from '../errors.js';
 import { AppLog } from '../log/app-log.js';
 import { AppInstance } from './app-instance.js';
 import type { AppHistory } from './app-history.js';
+import type { RequestTally } from '../admin/request-tally.js';
 import type { WorkerBudget } from './worker-budget.js';
 
 export interface StartAppOptions {
@@ -16,6 +17,8 @@ export interface StartAppOptions {
   threads?: number;
   /** The app's history: its processes' deaths are recorded there. */
   history?: AppHistory;
+  /** What the version answered before (its earlier instances): this one adds to it. */
+  tally?: RequestTally;
   /** --max-workers: asked for room when the app wakes. */
   budget?: WorkerBudget;
   /** Aborted when the gateway stops: a start under way (an import that hangs) is stopped then. */
@@ -67,6 +70,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     uid: ctx.runAs?.uid,
     gid: ctx.runAs?.gid,
     history: opts.history,
+    tally: opts.tally,
     idleTimeoutMs: (o.idleTimeout ?? 0) * 1000,
     budget: opts.budget,
   });

@@ -1,6 +1,7 @@
 // What of one app version takes traffic now, as the proxy reads it (Backend.upstreams and
 // subscribe, src/proxy/backend.ts): the upstream of each live process in rotation, published as
 // a new array on every change so that a reader holding the last one never sees it change.
+import type { RequestTally } from '../admin/request-tally.js';
 import type { WorkerLink } from '../link/worker-link.js';
 
 /** A worker that takes requests: the proxy sends them down `link`. */
@@ -12,6 +13,8 @@ export interface WorkerUpstream {
   readonly pid: number | undefined;
   /** The proxy saw a request stuck in it past the timeout: replace it. */
   recycle(why: string): void;
+  /** The proxy tells it of each response it gave. */
+  readonly tally: RequestTally;
 }
 
 /** A `processes` entry that serves: the proxy sends its requests to 127.0.0.1:port. */
@@ -24,6 +27,8 @@ export interface ProcessUpstream {
   readonly label: string;
   /** The proxy tells it of each request and websocket it sends there, and of its end. */
   readonly held: { opened(websocket: boolean): void; closed(websocket: boolean): void };
+  /** The proxy tells it of each response it gave. */
+  readonly tally: RequestTally;
 }
 
 export type LiveUpstream = WorkerUpstream | ProcessUpstream;

@@ -17,7 +17,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
-import type { AppRecord } from './app-record.js';
+import { versionTally, type AppRecord } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { hasSettled, readPackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, reasonOf, refusalUnderApps } from './refusal.js';
@@ -215,6 +215,7 @@ export class VersionJudge {
         workers: this.opts.workers,
         threads: this.opts.threads,
         history: record.history,
+        tally: versionTally(record, desc.dir),
         budget: this.budget ?? undefined,
         stop: this.stop,
       });

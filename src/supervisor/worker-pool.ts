@@ -3,6 +3,7 @@
 // app.yaml has `health:`, passes its probe; it is recycled (a replacement first, then it drains)
 // past max_requests or max_memory; out of rotation it ends after its websockets (an ASGI app's,
 // worker-drain.ts). When the instance starts and stops them is the instance's.
+import { noLatency, RequestTally } from '../admin/request-tally.js';
 import type { HealthStatus, WorkerStatus } from '../admin/status-types.js';
 import type { GatewayError } from '../errors.js';
 import { Backoff } from './backoff.js';
@@ -32,6 +33,8 @@ const DEFAULT_MEMORY_CHECK_MS = 3000;
 /** The niceness a woken app's workers start at (worker.ts startNice). */
 const WAKE_NICE = 10;
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
+/** Durations kept per worker for its percentiles: fewer than an app's (LATENCY_WINDOW), as it answers a share of them. */
+const WORKER_LATENCY_WINDOW = 512;
 
 export class WorkerPool {
   readonly slots: Array<Slot<Worker>> = [];
@@ -43,6 +46,8 @@ export class WorkerPool {
   private memoryTimer: NodeJS.Timeout | null = null;
   /** The slot each worker fills (or filled): its restarts and last exit are the slot's. */
   private readonly slotOf = new WeakMap<Worker, Slot<Worker>>();
+  /** Each worker's answers since it started; they count toward the version's too. */
+  private readonly tallyOf = new WeakMap<Worker, RequestTally>();
 
   /** `waking`: the app wakes from sleep now (its workers start behind the apps serving). */
   constructor(private readonly opts: WorkerPoolOptions, private readonly ctx: PoolContext, private readonly waking: () => boolean) {
@@ -75,12 +80,16 @@ export class WorkerPool {
   status(): WorkerStatus[] {
     return this.ctx.members.workers().map((w) => {
       const slot = this.slotOf.get(w);
+      const answered = this.tallyOf.get(w)?.figures();
       return {
         pid: w.pid ?? null,
         state: w.state,
-        inFlight: w.inFlight,
+        inFlight: w.running,
+        queued: w.waiting,
         websockets: w.link?.openWebsockets ?? 0,
         requests: w.requests,
+        failed: answered?.failed ?? 0,
+        latency: answered?.latency ?? noLatency(),
         startedAt: new Date(this.ctx.members.spawnedAtOf(w) ?? Date.now()).toISOString(),
         rssBytes: null,
         cpuPercent: null,
@@ -130,6 +139,7 @@ export class WorkerPool {
     });
     this.ctx.members.enlist(worker);
     this.slotOf.set(worker, slot);
+    this.tallyOf.set(worker, new RequestTally(this.ctx.tally, WORKER_LATENCY_WINDOW));
     worker.on('hung', (why: string) => this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} ${why}; killing it`));
     return worker;
   }
@@ -162,6 +172,7 @@ export class WorkerPool {
       link,
       capacity: worker.capacity,
       pid: worker.pid,
+      tally: this.tallyOf.get(worker)!,
       recycle: (why) => {
         if (slot.current === worker) slot.recycle(why);
       },

@@ -175,6 +175,16 @@ export class Worker extends EventEmitter {
     return this._link?.inFlight ?? 0;
   }
 
+  /** Of inFlight, the requests its threads (or its ASGI loop) run now. */
+  get running(): number {
+    return Math.min(this.inFlight, this.capacity);
+  }
+
+  /** Of inFlight, the requests sent ahead that wait in it for a thread (the proxy's pipeline). */
+  get waiting(): number {
+    return Math.max(0, this.inFlight - this.capacity);
+  }
+
   /** Requests opened since start (the health probe not counted). */
   get requests(): number {
     return this._link?.requests ?? 0;

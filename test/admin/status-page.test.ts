@@ -321,6 +321,11 @@ inBrowser('the log tail marks stderr and keeps the markup in it as text; the pag
     for (let i = 0; i < 40; i++) await (await request(`${gw!.url}${path}`)).body.text();
   }
   await waitForPage('CPU and RSS of every process', () => page.$$eval('tr[data-pid] [data-field="rss"]', (els) => els.map((e) => e.textContent)), (t) => t.length > 0 && t.every((x) => /\d/.test(x ?? '')));
+  // SPEC 5.4: served, failed and latency per version and per worker, not only per app.
+  const versionFigures = await waitForPage('api\'s version figures', () => textOf('[data-app="api"] [data-version-figures]'), (t) => /[1-9]\d* served/.test(t));
+  assert.match(versionFigures, /0 failed, [\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms/);
+  const workerLatency = await page.$$eval('[data-app="api"] tr[data-kind="worker"] [data-field="latency"]', (els) => els.map((e) => e.textContent ?? ''));
+  assert.ok(workerLatency.some((t) => /^[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms$/.test(t)), workerLatency.join(' | '));
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   assert.ok(statSync(SCREENSHOT).size > 20_000, 'a screenshot with something in it');
