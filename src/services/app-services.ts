@@ -28,6 +28,7 @@ export interface ServiceOptions {
 /** The variables that tell the app where its services are; {} when it asks for none. */
 export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<string, string>> {
   const desc = withoutGivenServices(opts.desc, opts.hostEnv);
+  const given = givenEnvironment(opts.desc, opts.hostEnv);
   let plan: ServicePlan;
   try {
     plan = planServices(desc, opts.hostEnv);
@@ -37,10 +38,33 @@ export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<s
   }
   if (!plan.database && !plan.redisUrl) {
     if (opts.provision) recordServiceStatus(desc.name, []);
-    return {};
+    return given;
   }
   // One app's provisioning at a time: a start and an install racing must not make two passwords.
-  return serialised(`${opts.stateRoot}\0${desc.name}`, () => gather(opts, plan));
+  return { ...given, ...(await serialised(`${opts.stateRoot}\0${desc.name}`, () => gather(opts, plan))) };
+}
+
+/**
+ * The URLs of the services the app asks for that the host's settings give (DATABASE_URL,
+ * REDIS_URL): the host's business (a managed database, a Kubernetes Secret: docs/kubernetes.md),
+ * neither provisioned, refused, nor changed. null for a service not asked or not given.
+ */
+export function givenServices(desc: Description, hostEnv: HostEnvironment): { database: string | null; redis: string | null } {
+  const settings = overridesFor(hostEnv, desc.name).settings;
+  return {
+    database: desc.services.database !== null && settings.DATABASE_URL !== undefined ? settings.DATABASE_URL : null,
+    redis: desc.services.redis !== null && settings.REDIS_URL !== undefined ? settings.REDIS_URL : null,
+  };
+}
+
+/**
+ * What the gateway adds to a given service: a REDIS_URL without APPPKG_REDIS_PREFIX beside it
+ * gets the prefix the gateway would have given (NAME:), the one `export kubernetes` writes too.
+ */
+function givenEnvironment(desc: Description, hostEnv: HostEnvironment): Record<string, string> {
+  const settings = overridesFor(hostEnv, desc.name).settings;
+  if (givenServices(desc, hostEnv).redis === null || settings.APPPKG_REDIS_PREFIX !== undefined) return {};
+  return { APPPKG_REDIS_PREFIX: appRedisPrefix(desc.name) };
 }
 
 /**
@@ -69,18 +93,14 @@ export async function withTestDatabases<T>(opts: Omit<ServiceOptions, 'provision
   }
 }
 
-/**
- * `desc` without the services whose variable the host's settings give already: those are the
- * host's business (a managed database, a Kubernetes Secret: docs/kubernetes.md), neither
- * provisioned, refused, nor changed.
- */
-function withoutGivenServices(desc: Description, hostEnv: HostEnvironment): Description {
-  const given = overridesFor(hostEnv, desc.name).settings;
+/** `desc` without the services the host's settings give already (givenServices). */
+export function withoutGivenServices(desc: Description, hostEnv: HostEnvironment): Description {
+  const given = givenServices(desc, hostEnv);
   return {
     ...desc,
     services: {
-      database: given.DATABASE_URL !== undefined ? null : desc.services.database,
-      redis: given.REDIS_URL !== undefined ? null : desc.services.redis,
+      database: given.database !== null ? null : desc.services.database,
+      redis: given.redis !== null ? null : desc.services.redis,
     },
   };
 }

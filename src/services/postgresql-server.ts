@@ -161,6 +161,25 @@ export async function recreateAppDatabase(db: AppDatabase, owner: ServiceOwner):
   await ensureAppDatabase(db, owner);
 }
 
+/**
+ * Logs in as a DATABASE_URL the host's settings give an app (check): the server's version and
+ * where it is. Nothing is asked of the role but to log in.
+ */
+export async function probeGivenPostgres(url: string): Promise<{ server: PostgresServer; version: string }> {
+  const server = parsePostgresUrl(url);
+  const client = new (await loadPg()).Client({ host: server.host, port: server.port, user: server.user, password: server.password ?? undefined, database: server.database, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const r = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+    return { server, version: r.rows[0].v.split(' ')[0] };
+  } catch (err) {
+    throw asServiceError(server, err, 'connect');
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** How many tables, views and sequences the app's database holds, asked as the app itself. */
 export async function countRelations(db: AppDatabase): Promise<number> {
   const client = new (await loadPg()).Client({ host: db.server.host, port: db.server.port, user: db.name, password: db.password, database: db.name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });

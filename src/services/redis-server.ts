@@ -254,7 +254,6 @@ async function eachKeyBatch(redis: Redis, app: string, job: (keys: Buffer[]) => 
   } while (cursor !== '0');
 }
 
-/** The server's version when the admin connection answers (check). */
 /** The server's version, whether its default user is open, and (`owner`) the app's user not another state root's. */
 export function probeRedis(server: RedisServer, owner?: ServiceOwner): Promise<{ version: string; openDefaultUser: boolean }> {
   return onAdmin(server, async (redis) => {
@@ -265,15 +264,25 @@ export function probeRedis(server: RedisServer, owner?: ServiceOwner): Promise<{
 }
 
 /** Logs in as the app's user and pings: its password and rules are in force. */
-export async function probeRedisAsApp(u: AppRedisUser): Promise<void> {
-  const redis = new (await loadRedis())(clientOptions(u.server, u.user, u.password));
+export function probeRedisAsApp(u: AppRedisUser): Promise<void> {
+  return pingAs(u.server, u.user, u.password);
+}
+
+/** Logs in as a REDIS_URL the host's settings give an app (check) and pings. */
+export function probeGivenRedis(url: string): Promise<RedisServer> {
+  const server = parseRedisUrl(url);
+  return pingAs(server, server.user, server.password).then(() => server);
+}
+
+async function pingAs(server: RedisServer, user: string | null, password: string | null): Promise<void> {
+  const redis = new (await loadRedis())(clientOptions(server, user, password));
   let why: Error | null = null;
   redis.on('error', (err: Error) => (why = err));
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw asRedisError(u.server, connectFailure(err, why));
+    throw asRedisError(server, connectFailure(err, why));
   } finally {
     redis.disconnect();
   }

@@ -4,10 +4,10 @@
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { isGatewayError, type ErrorCode } from '../errors.js';
-import { serviceEnvironment } from './app-services.js';
+import { givenServices, serviceEnvironment, withoutGivenServices } from './app-services.js';
 import { existingStateRootId, readCredentials, type ServiceOwner } from './credentials-store.js';
-import { appDatabaseName, parsePostgresUrl, probePostgres } from './postgresql-server.js';
-import { appRedisUserName, openDefaultUserWarning, parseRedisUrl, probeRedis } from './redis-server.js';
+import { appDatabaseName, parsePostgresUrl, probeGivenPostgres, probePostgres } from './postgresql-server.js';
+import { appRedisUserName, openDefaultUserWarning, parseRedisUrl, probeGivenRedis, probeRedis } from './redis-server.js';
 import { planServices, type ServicePlan } from './service-plan.js';
 
 /** `describe`'s "services": asked, and what it gets here. */
@@ -32,6 +32,9 @@ export interface ServiceCheck {
 
 const SECRET_VARS = new Set(['PGPASSWORD']);
 
+/** What backs a service whose variable the host's settings give (describe's `gets`). */
+const GIVEN = 'given by settings';
+
 /** Passwords out of URLs (user:***@) and out of the variables that hold one. */
 export function maskSecrets(env: Record<string, string>): Record<string, string> {
   const masked: Record<string, string> = {};
@@ -42,8 +45,11 @@ export function maskSecrets(env: Record<string, string>): Record<string, string>
 export async function describeServices(desc: Description, hostEnv: HostEnvironment, stateRoot: string): Promise<ServicesDescription> {
   const asks = { database: desc.services?.database ?? null, redis: desc.services?.redis ?? null };
   const result: ServicesDescription = { asks, gets: {}, env: {}, problem: null };
+  const given = givenServices(desc, hostEnv);
+  if (given.database !== null) result.gets.database = GIVEN;
+  if (given.redis !== null) result.gets.redis = GIVEN;
   try {
-    const plan = planServices(desc, hostEnv);
+    const plan = planServices(withoutGivenServices(desc, hostEnv), hostEnv);
     if (plan.database) result.gets.database = plan.database;
     if (plan.redisUrl) result.gets.redis = 'redis';
     result.env = maskSecrets(await serviceEnvironment({ desc, hostEnv, stateRoot, provision: false }));
@@ -58,18 +64,37 @@ export async function describeServices(desc: Description, hostEnv: HostEnvironme
 export async function checkServices(desc: Description, hostEnv: HostEnvironment, stateRoot: string): Promise<ServiceCheck[]> {
   const asks = desc.services ?? { database: null, redis: null };
   if (!asks.database && !asks.redis) return [];
+  const given = givenServices(desc, hostEnv);
+  const givenChecks: ServiceCheck[] = [];
+  if (given.database !== null && !/^postgres(ql)?:/i.test(given.database)) {
+    // sqlite:///..., or a server of a kind the gateway does not speak: the app's to reach.
+    givenChecks.push({ name: 'services.database', ok: true, detail: `${asks.database}: DATABASE_URL given by the settings (${maskSecrets({ url: given.database }).url}); not checked`, fix: '' });
+  } else if (given.database !== null) {
+    const url = given.database;
+    givenChecks.push(await probe('services.database', async () => {
+      const { server, version } = await probeGivenPostgres(url);
+      return `${asks.database}: DATABASE_URL given by the settings: PostgreSQL ${version} at ${server.label} reachable as ${server.user} (the host's, not provisioned)`;
+    }));
+  }
+  if (given.redis !== null) {
+    const url = given.redis;
+    givenChecks.push(await probe('services.redis', async () => {
+      const server = await probeGivenRedis(url);
+      return `REDIS_URL given by the settings: Redis at ${server.label} reachable${server.user ? ` as ${server.user}` : ''} (the host's, not provisioned)`;
+    }));
+  }
   let plan: ServicePlan;
   try {
-    plan = planServices(desc, hostEnv);
+    plan = planServices(withoutGivenServices(desc, hostEnv), hostEnv);
   } catch (err) {
     if (!isGatewayError(err)) throw err;
-    return [{ name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }];
+    return [...givenChecks, { name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }];
   }
   const creds = await readCredentials(stateRoot, desc.name);
   // A state root that never provisioned has no id yet: then any claim on the servers is another's.
   const owner: ServiceOwner = { app: desc.name, stateRoot, rootId: (await existingStateRootId(stateRoot)) ?? 'none yet' };
   const env = maskSecrets(await serviceEnvironment({ desc, hostEnv, stateRoot, provision: false }));
-  const checks: ServiceCheck[] = [];
+  const checks: ServiceCheck[] = givenChecks;
   const made = (yes: boolean) => (yes ? '' : '; created on install or first start');
   if (plan.database === 'sqlite') {
     checks.push({ name: 'services.database', ok: true, detail: `${asks.database}: SQLite, DATABASE_URL=${env.DATABASE_URL}`, fix: '' });

@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
 import { validateObject } from '../../src/export/k8s-validate.js';
@@ -205,6 +206,27 @@ test("the pod's environment file is one the gateway loads, with the host's routi
     assert.is(pod.threads, host.threads ?? DEFAULT_THREADS, `${name}: threads`);
     if (name !== 'chat') assert.is(pod.workers, host.workers ?? DEFAULT_WORKERS, `${name}: workers`);
   }
+});
+
+test("the init container, its Secrets filled, writes an environment file the gateway loads: the services' variables as settings", async () => {
+  const pod = find(objectsIn(join(treeOut, 'blog.yaml')), 'Deployment', 'blog').spec!.template.spec!;
+  const [node, flag, script, , , name, variables] = pod.initContainers![0].command!;
+  assert.is(`${node} ${flag}`, 'node -e');
+  const config = join(out.path, 'blog-config.json');
+  writeFileSync(config, find(objectsIn(join(treeOut, 'blog.yaml')), 'ConfigMap', 'blog-gateway').data!['environment.json']);
+  const composed = join(out.path, 'blog-composed.json');
+  // What the operator filled in the Secrets (the redis one comes with its prefix written).
+  const secrets = {
+    SECRET_KEY: 'k', SENTRY_DSN: 'https://sentry.example', SMTP_HOST: 'mail',
+    DATABASE_URL: 'postgresql://blog:pw@db:5432/blog', PGHOST: 'db', PGPORT: '5432', PGUSER: 'blog', PGPASSWORD: 'pw', PGDATABASE: 'blog',
+    REDIS_URL: 'redis://blog:pw@redis:6379/0', APPPKG_REDIS_PREFIX: 'blog:',
+  };
+  const r = spawnSync(process.execPath, ['-e', script, config, composed, name, variables], { env: { PATH: process.env.PATH, ...secrets }, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  // The gateway in the pod loads it: APPPKG_REDIS_PREFIX is the one APPPKG_ name a setting may have.
+  const settings = overridesFor(await loadEnvironmentFile(composed), 'blog').settings;
+  assert.is(settings.APPPKG_REDIS_PREFIX, 'blog:');
+  assert.is(settings.REDIS_URL, secrets.REDIS_URL);
 });
 
 test('every command line in the manifests is one the gateway parses', () => {

@@ -1,0 +1,90 @@
+// A service whose variable the host's settings give (DATABASE_URL, REDIS_URL: a managed server,
+// the Secrets of a pod `export kubernetes` wrote) is the host's: not provisioned, not refused.
+// `check` says whether it answers with the credentials given, as it does for the ones it makes,
+// and goes on to import the app; the app gets its Redis prefix whether the settings give it
+// (APPPKG_REDIS_PREFIX, the one APPPKG_ name a setting may have) or not (NAME:, as provisioned).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { addPackage } from '../helpers/apps-dir.js';
+import { runCli, tempDir } from '../helpers/process.js';
+import { serversMissing, startPostgres, startRedis, type RunningPostgres, type RunningRedis } from '../helpers/servers.js';
+import { runIf } from '../helpers/skip.js';
+
+const test = suite('services: given by the settings');
+const work = tempDir('apppkg-services-given-');
+const state = join(work.path, 'state');
+let pg: RunningPostgres;
+let redis: RunningRedis;
+let app: string;
+
+const missing = serversMissing();
+const withServers = runIf(test, missing === null, missing ?? '');
+const env = { APPPKG_STATE_DIR: state };
+
+/** An environment file with no `services:` at all: the app's settings say where its servers are. */
+function environment(name: string, settings: Record<string, string>): string {
+  const file = join(work.path, `${name}.yaml`);
+  const lines = Object.entries(settings).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}\n`);
+  writeFileSync(file, `apps:\n  given:\n    settings:\n${lines.join('')}`);
+  return file;
+}
+
+/** `command APP` with the environment file; `after`: what follows `--` (run). */
+const cli = (envFile: string, args: string[], after: string[] = []) =>
+  runCli([...args, '--environment', envFile, '--state-dir', state, ...(after.length ? ['--', ...after] : [])], { ms: 60_000, env });
+
+test.before(async () => {
+  if (missing) return;
+  [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+  // What a host's operator made by hand: a role and database, a Redis user with a prefix.
+  pg.psql("CREATE ROLE managed LOGIN PASSWORD 'managed-pw'");
+  pg.psql('CREATE DATABASE managed OWNER managed');
+  const acl = await import('node:child_process').then(({ execFileSync }) =>
+    execFileSync('redis-cli', ['-p', String(redis.port), '--user', 'admin', '--pass', redis.adminPassword, '--no-auth-warning', 'ACL', 'SETUSER', 'managed', 'on', '>managed-pw', '~shop:*', '+@all'], { encoding: 'utf8' }));
+  assert.is(acl.trim(), 'OK');
+  app = addPackage(work.path, 'services-probe', 'given', { 'app.yaml': [['  database: sql\n', '  database: postgresql\n']] });
+});
+
+test.after(async () => {
+  await Promise.all([pg?.stop(), redis?.stop()]);
+  work.remove();
+});
+
+const pgUrl = (password: string) => `postgresql://managed:${password}@${encodeURIComponent(pg.socketDir)}:${pg.port}/managed`;
+const redisUrl = (password: string) => `redis://managed:${password}@127.0.0.1:${redis.port}/0`;
+
+withServers('check: the given servers answer with the given credentials, and the app is imported', async () => {
+  const envFile = environment('good', { DATABASE_URL: pgUrl('managed-pw'), REDIS_URL: redisUrl('managed-pw'), APPPKG_REDIS_PREFIX: 'shop:' });
+  const checked = await cli(envFile, ['check', app]);
+  assert.is(checked.status, 0, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, /ok\s+services\.database\s+postgresql: DATABASE_URL given by the settings: PostgreSQL [\d.]+ at \S+ reachable as managed/);
+  assert.match(checked.stdout, /ok\s+services\.redis\s+REDIS_URL given by the settings: Redis at 127\.0\.0\.1:\d+ reachable as managed/);
+  assert.match(checked.stdout, /ok\s+app\s/);
+  assert.not.match(checked.stdout, /offers no/);
+});
+
+withServers('check: a given password the server refuses fails, naming the server', async () => {
+  const envFile = environment('bad', { DATABASE_URL: pgUrl('wrong'), REDIS_URL: redisUrl('wrong') });
+  const checked = await cli(envFile, ['check', app]);
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, /FAIL\s+services\.database\s+.*password authentication failed/);
+  assert.match(checked.stdout, /FAIL\s+services\.redis\s/);
+});
+
+withServers('the app uses the given servers; APPPKG_REDIS_PREFIX from the settings, else NAME:', async () => {
+  const withPrefix = environment('prefix', { DATABASE_URL: pgUrl('managed-pw'), REDIS_URL: redisUrl('managed-pw'), APPPKG_REDIS_PREFIX: 'shop:' });
+  const set = await cli(withPrefix, ['run', app], ['sh', '-c', 'echo "$APPPKG_REDIS_PREFIX" && python probe.py redis SET shop:k v && python probe.py sql "SELECT current_user"']);
+  assert.is(set.status, 0, set.stdout + set.stderr);
+  assert.match(set.stdout, /^shop:\n/);
+  assert.match(set.stdout, /managed/);
+  const without = environment('no-prefix', { DATABASE_URL: pgUrl('managed-pw'), REDIS_URL: redisUrl('managed-pw') });
+  const run = await cli(without, ['run', app], ['sh', '-c', 'echo "$APPPKG_REDIS_PREFIX"']);
+  assert.is(run.status, 0, run.stdout + run.stderr);
+  assert.is(run.stdout.trim(), 'given:');
+  // Nothing was made on the servers for it.
+  assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'apppkg%'"), '0');
+});
+
+test.run();
