@@ -56,10 +56,25 @@ def encode_header_pairs(headers, parts):
 
 def encode_head(message):
     status = message.get("status")
-    if type(status) is not int or not 200 <= status <= 599:
+    # An int subclass is an int (Starlette passes status_code=HTTPStatus.CREATED on as it is).
+    if type(status) is not int and (not isinstance(status, int) or isinstance(status, bool)):
+        raise InvalidResponse("status must be an int 200-599, got %r" % (status,))
+    if not 200 <= status <= 599:
         raise InvalidResponse("status must be an int 200-599, got %r" % (status,))
     # The status alone: Node adds the standard reason phrase.
-    return b"\0".join(encode_header_pairs(message.get("headers", ()), [b"%d" % status]))
+    return b"\0".join(encode_header_pairs(message.get("headers", ()), [b"%d" % int(status)]))
+
+
+def declared_length(message):
+    """The Content-Length the app's start gave, or None."""
+    for item in message.get("headers", ()):
+        name = item[0]
+        if len(name) == 14 and name.lower() == b"content-length":
+            try:
+                return int(item[1])
+            except ValueError:
+                raise InvalidResponse("Content-Length %r is not a number" % (item[1],))
+    return None
 
 
 def _body_bytes(body):
@@ -79,6 +94,8 @@ class ResponseExchange:
     head_sent = False
     sent = 0  # response bytes sent, and credited back by RESPONSE_CREDIT:
     acked = 0
+    declared = None  # the Content-Length of the app's start (None: none, or a HEAD's)
+    body_total = 0  # body bytes the app has sent, to hold it to `declared`
     waiters = None  # futures of the app's coroutines waiting for any change here
     task = None  # the asyncio task running the app for it
 
@@ -131,6 +148,8 @@ class ResponseExchange:
         if self.head is not None or self.head_sent:
             raise RuntimeError("%s.start sent twice" % name)
         self.head = encode_head(message)
+        if not self.payload.startswith("HEAD\0"):
+            self.declared = declared_length(message)
         # An app that sends its body without awaiting anything else in between does so before
         # the batch leaves; one that does not has its head sent alone (release_head).
         self.worker.held_heads.append(self)
@@ -156,6 +175,15 @@ class ResponseExchange:
         more = message.get("more_body", False)
         rid = self.id
         n = len(body)
+        if self.declared is not None:
+            # Never more or fewer bytes than the head said (uvicorn's words): on a kept-alive
+            # connection they would be read as the start of the next response, or swallow it.
+            total = self.body_total + n
+            if total > self.declared:
+                raise RuntimeError("Response content longer than Content-Length (%d)" % self.declared)
+            if not more and total < self.declared:
+                raise RuntimeError("Response content shorter than Content-Length (%d bytes of %d)" % (total, self.declared))
+            self.body_total = total
         if not self.head_sent and not more:
             head = self.head
             self.head = None

@@ -271,6 +271,39 @@ for (const python of PYTHONS) {
     assert.match(out, /failed on GET \/m\/no-response:\nthe app returned without sending a complete response/);
   });
 
+  t('a body longer or shorter than its Content-Length: send() raises (as under uvicorn), and a kept-alive connection never carries the misframed bytes', async ({ h }) => {
+    const ask = (c: RawConnection, query: string) => c.write(`GET /m/declared?${query} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    // Start and one final body: nothing has gone out yet, so it is the app's 500, and the
+    // connection goes on.
+    const first = await RawConnection.open(h.port);
+    ask(first, 'length=2&bodies=hello');
+    await first.waitFor((t) => /^HTTP\/1\.1 500 [\s\S]*\r\n\r\n/.test(t), 5000, 'the 500');
+    first.write('GET /m/hello HTTP/1.1\r\nHost: x\r\n\r\n');
+    const after = await first.waitFor((t) => t.endsWith('Hello, world!\n'), 5000, 'the next answer');
+    const responses = after.split(/(?=HTTP\/1\.1 )/);
+    assert.is(responses.length, 2, after);
+    assert.match(responses[1], /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nHello, world!\n$/);
+    first.socket.destroy();
+    // Head and a first piece out: the connection is cut after the bytes the head promised, or before them.
+    for (const [query, body] of [['length=2&bodies=he,llo', 'he'], ['length=10&bodies=hel,lo', 'hel']]) {
+      const c = await RawConnection.open(h.port);
+      ask(c, query);
+      c.write('GET /m/hello HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until('the connection to be cut', 5000, () => c.closed);
+      const text = c.text;
+      assert.match(text, /^HTTP\/1\.1 200 /, query);
+      assert.is(text.slice(text.indexOf('\r\n\r\n') + 4), body, query);
+      assert.is(text.match(/HTTP\/1\.1/g)!.length, 1, `${query}: no second response on that connection`);
+    }
+    await until('the app to be told', 5000, () => /declared: Response content longer than Content-Length \(2\)/.test(h.output.join("\n")) && /declared: Response content shorter than Content-Length \(5 bytes of 10\)/.test(h.output.join("\n")));
+  });
+
+  t('a status that is an int subclass (http.HTTPStatus) is the status it names', async ({ h }) => {
+    const r = await get(`${h.url}/m/enum-status`);
+    assert.is(r.status, 201);
+    assert.is(r.body, 'made');
+  });
+
   t('run_in_executor(None, ...) runs on the default executor, `threads` wide', async ({ h }) => {
     const names = (await get(`${h.url}/m/executor`)).body.split(' ');
     assert.is(names.length, 4);
