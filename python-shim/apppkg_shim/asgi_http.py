@@ -2,9 +2,12 @@
 
 receive() gives the body as REQUEST_BODY frames bring it (what has arrived since the last
 call, as one message) and credits the request window as the app takes it; once the body is
-complete it waits, and returns http.disconnect when the client goes away (ABORT) or the
-response is complete. After ABORT send() returns without sending, as uvicorn does: an app
-streaming to a client that left learns it from receive(), or not at all.
+complete it waits, and returns http.disconnect when the client goes away (ABORT), closes its
+side of the connection (CLIENT_END: a long poll learns it as under uvicorn), or the response is
+complete. After ABORT send() returns without sending, as uvicorn does: an app streaming to a
+client that left learns it from receive(), or not at all. After CLIENT_END what the app still
+sends goes out (a client that only half-closed reads it); an app that returns without answering
+has the connection closed (CLIENT_GONE), not a 500.
 """
 
 from collections import deque
@@ -17,6 +20,8 @@ HEADER_PACK = link.HEADER.pack
 U32_PACK = link.U32.pack
 CREDIT_STEP = link.CREDIT_STEP
 _RESPONSE = "http.response"
+# The ERROR text Node reads as "the app left with the client": the connection is closed, no 500.
+CLIENT_GONE = b"apppkg: client gone"
 
 
 class HttpExchange(ResponseExchange):
@@ -24,6 +29,7 @@ class HttpExchange(ResponseExchange):
     body_eof = False  # REQUEST_END came (or the request has no body)
     body_done = False  # the app has received the last http.request
     expect_continue = False
+    client_ended = False  # CLIENT_END came: the client closed its side
     consumed = 0
     credited = 0
 
@@ -45,6 +51,8 @@ class HttpExchange(ResponseExchange):
             return
         if self.aborted:
             self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
+        elif self.client_ended and not self.head_sent:
+            self.end(link.ERROR, CLIENT_GONE)  # it heard http.disconnect, and left: no app error
         elif self.head_sent:
             self.fail("the app returned before the last http.response.body (more_body was true)")
         else:
@@ -65,6 +73,8 @@ class HttpExchange(ResponseExchange):
             if self.body_eof and not self.body_done:
                 self.body_done = True
                 return {"type": "http.request", "body": b"", "more_body": False}
+            if self.client_ended and self.body_done:
+                return {"type": "http.disconnect"}
             if self.expect_continue and not self.ended:
                 # RFC 9110 10.1.1: the client waits for "100 Continue" before it sends.
                 self.expect_continue = False
@@ -101,4 +111,8 @@ class HttpExchange(ResponseExchange):
 
     def on_body_end(self):
         self.body_eof = True
+        self.wake()
+
+    def on_client_end(self):
+        self.client_ended = True
         self.wake()

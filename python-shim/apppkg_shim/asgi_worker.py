@@ -114,6 +114,10 @@ class AsgiWorker:
                     exchange = exchanges.get(rid)
                     if exchange is not None:
                         exchange.on_abort()
+                elif ftype == link.CLIENT_END:
+                    exchange = exchanges.get(rid)
+                    if exchange is not None:
+                        exchange.on_client_end()
                 elif ftype == link.WS_CONNECT:
                     self._start(WebSocketExchange, rid, payload)
                 elif ftype == link.WS_CLOSE:

@@ -30,6 +30,12 @@ export const Frame = {
   WS_CLOSE: 0x0b,
   /** Development only, before the ABORT of a 504: where is this request? Answered STACK. */
   WHERE: 0x0c,
+  /**
+   * The client closed its side of the connection (an ASGI request only): it sends nothing more
+   * and has likely left. The app's receive() says http.disconnect once the body is read; an
+   * answer it still sends goes out (a half-closed client may read it).
+   */
+  CLIENT_END: 0x0d,
 
   /** JSON: {pid, python, implementation, threads, app}. Request id 0. */
   READY: 0x10,

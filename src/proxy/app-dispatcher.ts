@@ -112,8 +112,10 @@ export class AppDispatcher implements Redispatch {
     this.upstreams.clear();
     this.backend = backend;
     this.staticMounts = staticMounts(backend.dir, backend.static, (line) => backend.report?.(line));
-    this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this };
-    this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody };
+    // An ASGI app (its workers take websockets) hears the client close its side (CLIENT_END).
+    const clientEnd = backend.acceptsWebsockets;
+    this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this, clientEnd };
+    this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody, clientEnd };
     this.websocketOptions = backend.acceptsWebsockets
       ? { server: null, maxPayload: backend.limits.maxBody, timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets }
       : null;

@@ -24,6 +24,11 @@ export interface ForwardOptions {
   maxBody?: number;
   /** Where a request goes again when the link failed before it was sent (one object per app). */
   redispatch?: Redispatch;
+  /**
+   * Tell the app when the client closes its side of the connection (CLIENT_END): an ASGI app,
+   * whose receive() then says http.disconnect, as under uvicorn. A WSGI app has no way to hear it.
+   */
+  clientEnd?: boolean;
 }
 
 const enum State {
@@ -103,6 +108,10 @@ export class WsgiExchange implements LinkExchange {
   private readonly maxBody: number;
   /** A 504 in development waiting for the worker's STACK (expire). */
   private onWhere: ((where: string) => void) | null = null;
+  /** Listening for the client's FIN (options.clientEnd), until the exchange is done. */
+  private onSocketEnd: (() => void) | null = null;
+  /** CLIENT_END sent: an ERROR before any head is the app leaving with its client, not a 500. */
+  private clientEndSent = false;
 
   constructor(
     private readonly link: WorkerLink,
@@ -140,6 +149,24 @@ export class WsgiExchange implements LinkExchange {
     }
     res[kExchange] = this;
     res.on('close', onResponseClose);
+    if (this.options.clientEnd === true) this.watchClientEnd();
+  }
+
+  /** The client's FIN (it may have come with the request: `curl` timing out, a closed tab). */
+  private watchClientEnd(): void {
+    const socket = this.req.socket;
+    if (socket.readableEnded) {
+      this.clientEnded();
+      return;
+    }
+    this.onSocketEnd = () => this.clientEnded();
+    socket.once('end', this.onSocketEnd);
+  }
+
+  private clientEnded(): void {
+    if (this.state === State.Done || this.aborted || this.clientEndSent) return;
+    this.clientEndSent = true;
+    this.link.write(encodeEmptyFrame(Frame.CLIENT_END, this.id));
   }
 
   private abort(): void {
@@ -290,6 +317,12 @@ export class WsgiExchange implements LinkExchange {
       case Frame.ERROR: {
         const started = this.state === State.Body;
         this.finish();
+        if (this.clientEndSent && !started && !this.res.headersSent) {
+          // The app heard http.disconnect and left without answering: the client has gone
+          // (the access log's 499), and no 500 goes to a connection it closed.
+          this.res.destroy();
+          return;
+        }
         if (started || this.res.headersSent) {
           // A truncated body must never look complete: cut the client connection (after
           // what was written so far, which Node holds corked until the next tick).
@@ -367,6 +400,10 @@ export class WsgiExchange implements LinkExchange {
   private finish(): void {
     this.state = State.Done;
     this.res.removeListener('close', onResponseClose);
+    if (this.onSocketEnd !== null) {
+      this.req.socket.removeListener('end', this.onSocketEnd);
+      this.onSocketEnd = null;
+    }
     this.res[kExchange] = undefined;
     this.req[kExchange] = undefined;
     if (this.paused) {
