@@ -101,7 +101,9 @@ def http_scope(fields, state, full_path=False):
         "http_version": _http_version(fields[PROTOCOL]),
         "method": fields[METHOD],
         "scheme": fields[SCHEME],
-        "path": root_path + path if full_path else path,
+        # The mount itself without its slash (/blog): "" is no path to an ASGI app (Django's
+        # resolver 404s it, where its WSGIRequest reads an empty PATH_INFO as "/").
+        "path": root_path + path if full_path else (path or "/"),
         "raw_path": fields[REQUEST_URI].partition("?")[0].encode("latin-1"),
         "query_string": fields[QUERY_STRING].encode("latin-1"),
         "root_path": root_path,

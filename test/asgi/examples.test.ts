@@ -136,6 +136,10 @@ ifDjango("Django's get_asgi_application with an async view serves (it refuses th
   const res = await get('/djasgi/hello');
   assert.is(res.status, 200, res.body);
   assert.equal(JSON.parse(res.body), { async: true, script_name: '/djasgi', path: '/djasgi/hello' });
+  // The mount itself, without its slash: Django's root URL, as its WSGI side answers it.
+  const root = await get('/djasgi');
+  assert.is(root.status, 200, root.body);
+  assert.equal(JSON.parse(root.body), { async: true, script_name: '/djasgi', path: '/djasgi/' });
 });
 
 test.run();

@@ -116,6 +116,16 @@ for (const python of PYTHONS) {
     }
   });
 
+  t('the mount itself without its slash: path "/" (Django 404s ""), root_path the mount, raw_path as sent', async ({ h }) => {
+    const scope = JSON.parse((await get(`${h.url}/m`)).body) as Record<string, unknown>;
+    assert.is(scope.path, '/');
+    assert.is(scope.root_path, '/m');
+    assert.is(scope.raw_path, '/m');
+    const slash = JSON.parse((await get(`${h.url}/m/`)).body) as Record<string, unknown>;
+    assert.is(slash.path, '/');
+    assert.is(slash.raw_path, '/m/');
+  });
+
   t('a chunked upload: the scope\'s headers say transfer-encoding: chunked, as the client sent them', async ({ h }) => {
     const c = await RawConnection.open(h.port);
     try {
