@@ -7,13 +7,14 @@
 // finish within a bound, then closes the rest.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { WsCloseCode } from '../link/frames.js';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
+import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { routedRequestPath } from '../net/request-path.js';
@@ -129,6 +130,8 @@ export class Front {
   private sockets = new Set<Socket>();
   /** Connections the stop cut past --grace: what they still held is not the client's leaving. */
   private readonly cutSockets = new WeakSet<Socket>();
+  /** node:http's own connection listener of each server: a connection given back to it reads anew. */
+  private readonly nodeConnectionOf = new Map<Server, (socket: Socket) => void>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly accessLog: AccessLog;
@@ -330,6 +333,7 @@ export class Front {
    */
   private takeConnections(server: http.Server): void {
     const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
+    this.nodeConnectionOf.set(server, (socket) => nodeListeners.forEach((listener) => listener.call(server, socket)));
     const track = (socket: Socket): void => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -499,6 +503,15 @@ export class Front {
    */
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {}); // a client's reset must not take the gateway down
+    if (!asksForWebsocket(req) && req.method !== 'CONNECT') {
+      const reread = this.nodeConnectionOf.get((socket as Socket & { server?: Server }).server!);
+      if (reread !== undefined) {
+        // h2c (curl --http2), or an Upgrade in HTTP/1.0: served as the request it also is.
+        socket.unshift(Buffer.concat([headWithoutUpgrade(req, req.url ?? '/'), head]));
+        reread(socket);
+        return;
+      }
+    }
     restoreRawTarget(req); // before the log line and the route
     restoreSentVersion(req);
     this.logUpgrade(req, socket);
