@@ -6,7 +6,7 @@ import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { AppPlan, SecretPlan } from './app-plan.js';
 import { SMTP_PORT } from './image-layout.js';
-import { BEFORE_ROLLOUT, PHASE_LABEL, appLabels, childName } from './k8s-names.js';
+import { BEFORE_ROLLOUT, PHASE_LABEL, SYNC_WAVE, WAVE_JOB_READS, appLabels, childName } from './k8s-names.js';
 
 /** The data volume's size: the operator's to change; the gateway has no notion of one. */
 export const DATA_VOLUME_SIZE = '1Gi';
@@ -17,8 +17,8 @@ const PURPOSE: Record<SecretPlan['purpose'], string> = {
   redis: "services.redis: a Redis user limited to the app's key prefix, as on one machine (SPEC 5.2)",
 };
 
-function metadata(plan: AppPlan, name: string, extraLabels: Record<string, string> = {}) {
-  return { name, labels: { ...appLabels(plan.base, plan.desc.version), [PHASE_LABEL]: BEFORE_ROLLOUT, ...extraLabels } };
+function metadata(plan: AppPlan, name: string, annotations: Record<string, string> = {}) {
+  return { name, labels: { ...appLabels(plan.base, plan.desc.version), [PHASE_LABEL]: BEFORE_ROLLOUT }, annotations: { ...annotations, [SYNC_WAVE]: WAVE_JOB_READS } };
 }
 
 export function secrets(plan: AppPlan): ISecret[] {
@@ -31,7 +31,7 @@ export function secrets(plan: AppPlan): ISecret[] {
     return {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { ...metadata(plan, secret.name), annotations },
+      metadata: metadata(plan, secret.name, annotations),
       type: 'Opaque',
       stringData: { ...secret.values },
     };
@@ -86,15 +86,12 @@ export function dataVolumeClaim(plan: AppPlan): IPersistentVolumeClaim {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: {
-      ...metadata(plan, childName(plan.base, 'data')),
-      annotations: {
-        'apppkg-gateway.io/note':
-          plan.replicas > 1
-            ? 'ReadWriteMany: the replicas share the data directory; the storage class must offer it'
-            : 'ReadWriteOnce: one replica (or every pod of the app on one node); more replicas need ReadWriteMany',
-      },
-    },
+    metadata: metadata(plan, childName(plan.base, 'data'), {
+      'apppkg-gateway.io/note':
+        plan.replicas > 1
+          ? 'ReadWriteMany: the replicas share the data directory; the storage class must offer it'
+          : 'ReadWriteOnce: one replica (or every pod of the app on one node); more replicas need ReadWriteMany',
+    }),
     spec: {
       accessModes: [plan.replicas > 1 ? 'ReadWriteMany' : 'ReadWriteOnce'],
       resources: { requests: { storage: DATA_VOLUME_SIZE } },

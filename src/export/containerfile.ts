@@ -40,7 +40,30 @@ export function debianPackages(desc: Pick<Description, 'deb' | 'pip'>): string[]
 
 const continued = (lines: string[]): string => lines.join(' \\\n ');
 
-export function renderContainerfile(desc: Description, unbuildable: string[] = []): string {
+/** The default --gateway: this gateway's version, from the npm registry. */
+export function registryGateway(): string {
+  return `apppkg-gateway@${packageVersion()}`;
+}
+
+/** A --gateway that is a tarball in the build context (`npm pack`'s), not a registry spec. */
+function isTarball(gateway: string): boolean {
+  return /\.(tgz|tar\.gz)$/.test(gateway) && !/^[a-z][a-z0-9+.-]*:/i.test(gateway);
+}
+
+/** The recipe's lines that install the gateway: from the registry, or from a tarball in the build context. */
+function gatewayInstall(gateway: string): string[] {
+  if (!isTarball(gateway)) {
+    return ['# The gateway (--gateway: an npm package spec; by default the version that wrote this recipe).', `RUN npm install --global ${gateway} && npm cache clean --force`];
+  }
+  const copied = `/tmp/${path.posix.basename(gateway)}`;
+  return [
+    '# The gateway, from its tarball in the build context (`npm pack` of the gateway, --gateway).',
+    `COPY ${gateway} ${copied}`,
+    `RUN npm install --global ${copied} && rm ${copied} && npm cache clean --force`,
+  ];
+}
+
+export function renderContainerfile(desc: Description, unbuildable: string[] = [], gateway = registryGateway()): string {
   const appDir = imageAppDir(desc);
   const stateDir = imageAppStateDir(desc.name);
   const label = `${desc.name}${desc.version ? ` ${desc.version}` : ''}`;
@@ -62,8 +85,7 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
       '&& rm -rf /var/lib/apt/lists/*',
     ])}`,
     '',
-    '# The gateway, the version that wrote this recipe.',
-    `RUN npm install --global apppkg-gateway@${packageVersion()} && npm cache clean --force`,
+    ...gatewayInstall(gateway),
     '',
     `# A user of the image's own (uid ${IMAGE_UID}: the manifests run every pod as it); it owns the`,
     '# state root, where the data volume is mounted, and the app directory, as an app user does on one machine.',
@@ -107,10 +129,13 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
  * The recipe for the app at `dir`. Throws APPPKG_EXPORT_UNMAPPABLE (every problem in
  * `problems`) when the app cannot live in the image: a host path, a file outside its directory.
  */
-export async function exportContainerfile(dir: string): Promise<ContainerfileResult> {
+export async function exportContainerfile(dir: string, gateway = registryGateway()): Promise<ContainerfileResult> {
+  if (/\s/.test(gateway) || gateway === '') {
+    throw new GatewayError('APPPKG_USAGE', { reason: `--gateway: expected an npm package spec or a tarball path without spaces, found ${JSON.stringify(gateway)}`, command: 'export' });
+  }
   const desc = await loadDescription(dir);
   const problems = unmappableKeys(desc);
   if (problems.length > 0) throw new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { ...problems[0].details, problems });
   const unbuildable = await unbuildableRequirements(desc);
-  return { name: desc.name, version: desc.version, text: renderContainerfile(desc, unbuildable), pip: desc.pip, unbuildable };
+  return { name: desc.name, version: desc.version, text: renderContainerfile(desc, unbuildable, gateway), pip: desc.pip, unbuildable };
 }

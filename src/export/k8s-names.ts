@@ -65,3 +65,13 @@ export function selectorLabels(base: string, component: string): Record<string, 
  */
 export const PHASE_LABEL = 'apppkg-gateway.io/phase';
 export const BEFORE_ROLLOUT = 'before-rollout';
+
+/**
+ * The same order for Argo CD, which applies a sync wave after the one before is healthy (a Job:
+ * complete): what the Job reads, then the Job, then the rest (wave 0). Not Helm's hooks: they run
+ * before any of the release's objects exist, so a hook Job waits for Secrets, a ConfigMap and a
+ * volume that are not there, and objects that outlive a release cannot be hooks themselves.
+ */
+export const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
+export const WAVE_JOB_READS = '-2';
+export const WAVE_JOB = '-1';

@@ -5,7 +5,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { AppPlan } from './app-plan.js';
 import { imageDataDir } from './image-layout.js';
-import { BEFORE_ROLLOUT, PHASE_LABEL, appLabels, childName, dnsLabel, selectorLabels } from './k8s-names.js';
+import { BEFORE_ROLLOUT, PHASE_LABEL, SYNC_WAVE, WAVE_JOB, appLabels, childName, dnsLabel, selectorLabels } from './k8s-names.js';
 import { appCommand, appPodSpec, containerSecurity, PRODUCTION_ENV } from './pod-template.js';
 import { terminationGraceSeconds, webContainer } from './web-container.js';
 
@@ -108,9 +108,8 @@ export function hooksJob(plan: AppPlan): IJob | null {
       labels,
       annotations: {
         'apppkg-gateway.io/runs': [install === null ? null : 'commands.install (first time)', update === null ? null : 'commands.update (later versions)'].filter(Boolean).join(', '),
-        // For those who deploy with Helm or Argo CD: the same order without the two steps.
-        'helm.sh/hook': 'pre-install,pre-upgrade',
-        'argocd.argoproj.io/hook': 'PreSync',
+        // For Argo CD: the same order without the two steps (k8s-names.ts SYNC_WAVE).
+        [SYNC_WAVE]: WAVE_JOB,
       },
     },
     spec: {

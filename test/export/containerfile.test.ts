@@ -47,6 +47,20 @@ test('neither deb: nor pip: (hello): Debian, the gateway, the app as NAME, its u
   assert.ok(text.indexOf('USER 10001') < text.indexOf('installed.json'));
 });
 
+test('--gateway: a tarball in the build context (npm pack) is copied in and installed; any other spec goes to npm as it is', async () => {
+  const packed = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', './apppkg-gateway-0.1.0.tgz']);
+  assert.is(packed.status, 0, packed.stderr);
+  assert.match(packed.stdout, /^COPY \.\/apppkg-gateway-0\.1\.0\.tgz \/tmp\/apppkg-gateway-0\.1\.0\.tgz\nRUN npm install --global \/tmp\/apppkg-gateway-0\.1\.0\.tgz && rm \/tmp\/apppkg-gateway-0\.1\.0\.tgz/m);
+  // Installed as root, before the user and the app.
+  assert.ok(packed.stdout.indexOf('COPY ./apppkg-gateway') < packed.stdout.indexOf('USER 10001'));
+  assert.not.match(packed.stdout, /apppkg-gateway@/);
+  const git = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', 'git+https://git.example.com/apppkg-gateway.git#v0.1.0']);
+  assert.match(git.stdout, /^RUN npm install --global git\+https:\/\/git\.example\.com\/apppkg-gateway\.git#v0\.1\.0 && npm cache clean --force$/m);
+  const bad = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', 'a b']);
+  assert.is(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /--gateway: expected an npm package spec/);
+});
+
 test('deb: only (flask-hello, flask-live): its packages after the base, no venv', async () => {
   assert.equal(aptPackages(await recipe(join(EXAMPLES, 'flask-hello'))), [...BASE, 'python3-flask']);
   const live = await recipe(join(EXAMPLES, 'flask-live'));

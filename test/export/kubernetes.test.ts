@@ -229,6 +229,21 @@ test("the init container, its Secrets filled, writes an environment file the gat
   assert.is(settings.REDIS_URL, secrets.REDIS_URL);
 });
 
+test('Argo CD applies what the Job reads, then the Job, then the rest (sync waves); no Helm hook, which would run before them', () => {
+  for (const file of readdirSync(treeOut)) {
+    const objects = objectsIn(join(treeOut, file));
+    for (const o of objects) {
+      const annotations = o.metadata?.annotations ?? {};
+      const phase = o.metadata?.labels?.['apppkg-gateway.io/phase'];
+      const wave = annotations['argocd.argoproj.io/sync-wave'];
+      if (o.kind === 'Job') assert.is(wave, '-1', `${file}: ${o.metadata?.name}`);
+      else if (phase === 'before-rollout') assert.is(wave, '-2', `${file}: ${o.kind} ${o.metadata?.name}`);
+      else assert.is(wave, undefined, `${file}: ${o.kind} ${o.metadata?.name}`);
+      assert.not.ok(Object.keys(annotations).some((k) => k.startsWith('helm.sh/') || k === 'argocd.argoproj.io/hook'), `${file}: ${o.kind} ${o.metadata?.name}`);
+    }
+  }
+});
+
 test('every command line in the manifests is one the gateway parses', () => {
   const objects = readdirSync(treeOut).flatMap((file) => objectsIn(join(treeOut, file)));
   const commands = objects.flatMap((o) => (o.kind === 'Deployment' || o.kind === 'Job' ? o.spec!.template.spec!.containers : [])).map((c) => c.command!);

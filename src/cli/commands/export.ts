@@ -20,13 +20,14 @@ export const spec: CommandSpec = {
     'commands.install (the image recipe runs it). Nothing is built or pushed here.',
   usage:
     'apppkg-gateway export kubernetes --apps DIR [--environment FILE] --image IMAGE [--out DIR]\n' +
-    '       apppkg-gateway export containerfile APP_DIR [--out FILE]\n' +
+    '       apppkg-gateway export containerfile APP_DIR [--gateway SPEC] [--out FILE]\n' +
     '       apppkg-gateway export venv APP_DIR [--state-dir DIR]',
   optionHelp: [
     ['--apps DIR', 'kubernetes: the directory holding the app packages, as the gateway\'s --apps'],
     ['-e, --environment FILE', 'kubernetes: the host\'s environment file (settings, hosts, mount, workers, replicas, ...)'],
     ['--image IMAGE', 'kubernetes: each app\'s image; {name} and {version} are the app\'s, e.g. registry.example.com/apps/{name}:{version}'],
     ['-o, --out PATH', 'kubernetes: a directory for NAME.yaml per app (mode 0600: it holds Secrets); containerfile: the file; default: stdout'],
+    ['--gateway SPEC', 'containerfile: what the image\'s npm installs: an npm package spec (default apppkg-gateway@THIS_VERSION, from the registry) or a tarball in the build context (`npm pack` of the gateway, e.g. ./apppkg-gateway-0.1.0.tgz)'],
     ['--state-dir DIR', 'venv: the state root the venv goes under (the image\'s, /var/lib/apppkg-gateway)'],
   ],
   options: {
@@ -34,6 +35,7 @@ export const spec: CommandSpec = {
     environment: { type: 'string', short: 'e' },
     image: { type: 'string' },
     out: { type: 'string', short: 'o' },
+    gateway: { type: 'string' },
     'state-dir': { type: 'string' },
   },
   allowPositionals: 2,
@@ -42,7 +44,7 @@ export const spec: CommandSpec = {
 /** Which options each target takes: any other given is a usage error, not silently ignored. */
 const TARGETS: Record<string, { options: string[]; dir: boolean }> = {
   kubernetes: { options: ['apps', 'environment', 'image', 'out'], dir: false },
-  containerfile: { options: ['out'], dir: true },
+  containerfile: { options: ['out', 'gateway'], dir: true },
   venv: { options: ['state-dir'], dir: true },
 };
 
@@ -69,7 +71,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const out = args.values.out as string | undefined;
 
   if (target === 'containerfile') {
-    const result = await exportContainerfile(dir!);
+    const result = await exportContainerfile(dir!, (args.values.gateway as string | undefined) ?? undefined);
     // Written all the same: the image is built elsewhere, from the directory as it is then.
     if (result.unbuildable.length > 0) {
       say(`warning: the image build of ${result.name} will fail at its venv step (pip runs offline there, from the app directory) unless these are in the build context first:`);
