@@ -229,6 +229,8 @@ export interface IdleStatus {
   coldStarts: number;
   /** How long the last wake took, to the workers taking traffic. */
   lastColdStartMs: number | null;
+  /** Every wake's time together, in seconds. */
+  coldStartSecondsTotal: number;
   /** Why the last wake failed, until one works. */
   wakeFailure: string | null;
 }

@@ -196,6 +196,10 @@ export class AppInstance {
     return this.idle.lastColdStartMs;
   }
 
+  get coldStartMsTotal(): number {
+    return this.idle.coldStartMsTotal;
+  }
+
   get wakeFailure(): string | null {
     return this.idle.wakeFailure;
   }

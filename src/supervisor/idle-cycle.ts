@@ -39,6 +39,8 @@ export class IdleCycle {
   /** Wakes from sleep, and how long the last one took to serve (ms). */
   coldStarts = 0;
   lastColdStartMs: number | null = null;
+  /** Every wake's time together: with coldStarts, the mean wake over any window of /metrics. */
+  coldStartMsTotal = 0;
   /** Why the last wake failed (its requests were answered 503), until the next one works. */
   wakeFailure: string | null = null;
   /** When it last had a request or a websocket (Date.now()). */
@@ -151,6 +153,7 @@ export class IdleCycle {
     this.wakeFailure = null;
     this.coldStarts++;
     this.lastColdStartMs = Date.now() - started;
+    this.coldStartMsTotal += this.lastColdStartMs;
     this.lastActive = Date.now();
     this.opts.say(`${this.opts.name}: woken for a request in ${this.lastColdStartMs} ms`);
     rotation.changed();

@@ -108,6 +108,7 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
         lastActive: new Date(instance.lastActive).toISOString(),
         coldStarts: instance.coldStarts,
         lastColdStartMs: instance.lastColdStartMs,
+        coldStartSecondsTotal: instance.coldStartMsTotal / 1000,
         wakeFailure: instance.wakeFailure,
       }
     : null,

@@ -88,6 +88,10 @@ test('an idle app stops its workers and routed process, keeps its background pro
   assert.is((await app(env, 'site')).idle.coldStarts, 1);
   const metrics = await (await request(`${env.gw.adminUrl}/metrics`)).body.text();
   assert.match(metrics, /^apppkg_cold_starts_total\{app="clock"\} 1$/m);
+  // Every wake's time, summed (a counter: over cold_starts_total, the mean of any window).
+  assert.match(metrics, /^# TYPE apppkg_cold_start_seconds_total counter$/m);
+  const total = Number(/^apppkg_cold_start_seconds_total\{app="clock"\} ([\d.e-]+)$/m.exec(metrics)?.[1]);
+  assert.is(total, woken.idle.lastColdStartMs / 1000);
 });
 
 test('a burst while the app wakes waits and is served; a busy app does not go idle', async () => {
