@@ -298,7 +298,13 @@ export class AppDispatcher implements Redispatch {
       }
       this.queue.splice(i, 1);
       waiting.group.waiting--;
-      answerFailure(waiting.res, 'timeout', { detail: `no worker of ${this.name} could take it within its timeout (${timeoutMs / 1000} s)` });
+      if (this.backend.idleState === 'waking' || this.backend.idleState === 'asleep') {
+        // Still starting from sleep: the app did not fail a request, it is not up yet. As a
+        // request for an app still starting is answered: 503 with Retry-After (README).
+        answerFailure(waiting.res, 'unavailable', { detail: `${this.name} is starting from idle and did not take the request within its timeout (${timeoutMs / 1000} s); try again` });
+      } else {
+        answerFailure(waiting.res, 'timeout', { detail: `no worker of ${this.name} could take it within its timeout (${timeoutMs / 1000} s)` });
+      }
     }
     if (this.queue.length === 0 && this.queueSweeper !== null) {
       clearInterval(this.queueSweeper);

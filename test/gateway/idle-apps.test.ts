@@ -5,10 +5,10 @@
 // Through the real CLI, with real workers.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -26,6 +26,7 @@ const opened: Env[] = [];
 async function open(packages: Array<[string, string]>, environment: string, extra: string[] = []): Promise<Env> {
   const dir = tempDir('apppkg-idle-');
   const apps = join(dir.path, 'apps');
+  mkdirSync(apps, { recursive: true });
   for (const [source, target] of packages) addPackage(apps, source, target);
   const envFile = join(dir.path, 'environment.yaml');
   writeFileSync(envFile, environment);
@@ -92,6 +93,26 @@ test('an idle app stops its workers and routed process, keeps its background pro
   assert.match(metrics, /^# TYPE apppkg_cold_start_seconds_total counter$/m);
   const total = Number(/^apppkg_cold_start_seconds_total\{app="clock"\} ([\d.e-]+)$/m.exec(metrics)?.[1]);
   assert.is(total, woken.idle.lastColdStartMs / 1000);
+});
+
+test('a wake that does not finish within the app\'s timeout: 503 with Retry-After, as for an app still starting, not a 504', async () => {
+  const env = await open([], 'apps:\n  stuck:\n    idle_timeout: 1\n    workers: 1\n    timeout: 2\n');
+  const hang = join(env.dir.path, 'hang');
+  writePackage(env.apps, 'stuck', {
+    'app.yaml': 'platform: python, wsgi\napp: stuck:application\n',
+    // Imports hang while the file is there: the wake never takes traffic.
+    'stuck.py': `import os, time\nwhile os.path.exists(${JSON.stringify(hang)}):\n    time.sleep(0.1)\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"up"]\n`,
+  });
+  await waitFor(async () => (await app(env, 'stuck'))?.state === 'ready', 30_000, 'stuck to serve');
+  assert.is((await get(env, '/stuck/')).status, 200);
+  await waitFor(async () => (await app(env, 'stuck')).state === 'idle', 15_000, 'stuck to go idle');
+  writeFileSync(hang, '');
+  const res = await get(env, '/stuck/');
+  assert.is(res.status, 503, res.body);
+  assert.ok(res.headers['retry-after'], 'Retry-After');
+  assert.match(res.body, /starting from idle/);
+  rmSync(hang);
+  await waitFor(async () => (await get(env, '/stuck/')).status === 200, 30_000, 'the wake to finish once imports do');
 });
 
 test('a burst while the app wakes waits and is served; a busy app does not go idle', async () => {
