@@ -13,7 +13,7 @@
 //   4. the manifest is written (vendor-manifest.ts) and the vendor directory made to match the
 //      stage, removing what is no longer required (vendor-sync.ts).
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,6 +99,8 @@ export function vendorCommand(appDir: string, requirements: string, vendorDir: s
 export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   const say = opts.say ?? quiet;
   const appDir = path.resolve(opts.dir);
+  // Said as such: "no requirements.txt in it" would send the user to write one there.
+  if (!statSync(appDir, { throwIfNoEntry: false })?.isDirectory()) throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: appDir, missing: true });
   const requirements = path.resolve(appDir, opts.from ?? DEFAULT_REQUIREMENTS);
   const vendorDir = path.resolve(appDir, opts.into ?? DEFAULT_VENDOR_DIR);
   const rel = path.relative(appDir, vendorDir);

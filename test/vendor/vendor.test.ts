@@ -219,6 +219,11 @@ test('vendor without a requirements file, or into a directory outside the app, s
   const outside = await runCli(['vendor', app, '--into', '../elsewhere', '--no-index']);
   assert.is(outside.status, 2, outside.stdout + outside.stderr);
   assert.match(outside.stderr, /vendor --into \.\.\/elsewhere: expected a directory inside/);
+  // A directory that is not there is said as such, not as a requirements file to write in it.
+  const nowhere = await runCli(['vendor', `${app}-nowhere`, '--no-index']);
+  assert.is(nowhere.status, 1, nowhere.stdout + nowhere.stderr);
+  assert.match(nowhere.stderr, /norequirements-nowhere does not exist \(no such directory\)/);
+  assert.not.match(nowhere.stderr, /requirements\.txt/);
 });
 
 test('check names a paths: directory that was never vendored, with the command', async () => {
