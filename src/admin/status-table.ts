@@ -1,6 +1,6 @@
 // GatewayStatus as the text `apppkg-gateway status` prints: a header, one row per app, then
-// per app what a row cannot hold (worker pids, open websockets, the last problem with its fix
-// and log), then the broken packages.
+// per app what a row cannot hold (its versions' and workers' figures, open websockets, the last
+// problem with its fix and log), then the broken packages.
 // Pure, so it is tested on plain data without a gateway.
 import type { AppStatus, GatewayStatus, RefusalStatus } from './status-types.js';
 import { countOf } from '../count.js';
@@ -63,15 +63,21 @@ function appRow(app: AppStatus): string[] {
 
 function appDetails(app: AppStatus): string[] {
   const out: string[] = [];
+  for (const v of app.versions) {
+    // A version that never served has nothing to count: its state (and reason, below) is enough.
+    const counted = v.requests > 0 || v.inFlight > 0 || v.state === 'serving' || v.state === 'draining';
+    out.push(`version ${v.version ?? v.dir} ${v.state}${counted ? `: ${figures(v)}` : ''}`);
+  }
   if (app.workers.length > 0) {
-    out.push(`workers: ${app.workers.map((w) => `${w.pid ?? '?'} ${w.state}`).join(', ')}`);
+    out.push(`workers: ${app.workers.map((w) => `${w.pid ?? '?'} ${w.state} (${w.requests} served, ${w.failed} failed)`).join(', ')}`);
   }
   if (app.websockets > 0) {
     const held = app.versions.filter((v) => v.websockets > 0).map((v) => `${v.websockets} on ${v.version ?? v.dir}${v.state === 'draining' ? ' (draining)' : ''}`);
     out.push(`websockets: ${app.websockets} open${held.length > 0 ? `: ${held.join(', ')}` : ''}`);
   }
   for (const p of app.processes) {
-    out.push(`process ${p.name}: ${p.pid ?? '?'} ${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${countOf(p.restarts, 'restart')}` : ''}`);
+    const served = p.requests === undefined ? '' : `, ${p.requests} served, ${p.failed ?? 0} failed`;
+    out.push(`process ${p.name}: ${p.pid ?? '?'} ${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${countOf(p.restarts, 'restart')}` : ''}${served}`);
   }
   for (const service of app.services ?? []) {
     out.push(`service ${service.name}: ${service.kind} ${service.state}${service.reason ? `: ${service.reason}` : ''}`);
@@ -83,6 +89,11 @@ function appDetails(app: AppStatus): string[] {
   if (app.runsAsRoot) out.push('warning: runs as root');
   if (app.problem) out.push(...problemLines(app.problem));
   return out;
+}
+
+/** What a version answered: served, failed, in flight, queued, p50 and p99 of the last minute. */
+function figures(v: { requests: number; failed: number; inFlight: number; queued: number; latency: { p50: number | null; p99: number | null } }): string {
+  return `${v.requests} served, ${v.failed} failed, ${v.inFlight} in flight, ${v.queued} queued, p50 ${formatMs(v.latency.p50)}, p99 ${formatMs(v.latency.p99)}`;
 }
 
 /**

@@ -4,8 +4,8 @@ import type { AdminProvider } from '../../src/admin/admin-server.js';
 
 function blogWorkers(): WorkerStatus[] {
   return [
-    { pid: 1001, state: 'ready', inFlight: 2, websockets: 0, requests: 40, startedAt: '2026-01-02T03:04:06.000Z', rssBytes: 30_000_000, cpuPercent: 1.5, restarts: 3, lastExit: { pid: 999, code: null, signal: 'SIGKILL', at: '2026-01-02T03:04:05.500Z', uptimeSeconds: 12.5 } },
-    { pid: 1002, state: 'starting', inFlight: 0, websockets: 0, requests: 0, startedAt: '2026-01-02T03:04:07.000Z', rssBytes: null, cpuPercent: null, restarts: 0, lastExit: null },
+    { pid: 1001, state: 'ready', inFlight: 2, queued: 1, websockets: 0, requests: 40, failed: 1, latency: { p50: 0.012, p90: 0.04, p95: 0.09, p99: 0.2, windowSeconds: 60 }, startedAt: '2026-01-02T03:04:06.000Z', rssBytes: 30_000_000, cpuPercent: 1.5, restarts: 3, lastExit: { pid: 999, code: null, signal: 'SIGKILL', at: '2026-01-02T03:04:05.500Z', uptimeSeconds: 12.5 } },
+    { pid: 1002, state: 'starting', inFlight: 0, queued: 0, websockets: 0, requests: 0, failed: 0, latency: { p50: null, p90: null, p95: null, p99: null, windowSeconds: 60 }, startedAt: '2026-01-02T03:04:07.000Z', rssBytes: null, cpuPercent: null, restarts: 0, lastExit: null },
   ];
 }
 
@@ -49,13 +49,18 @@ export function fakeStatus(): GatewayStatus {
         hosts: ['blog.localhost'],
         user: null,
         runsAsRoot: false,
-        versions: [{ version: '2026.11.24', dir: '/var/apps/blog.2026.11.24', state: 'serving', reason: null, websockets: 0, workers: blogWorkers() }],
+        versions: [{
+          version: '2026.11.24', dir: '/var/apps/blog.2026.11.24', state: 'serving', reason: null, websockets: 0,
+          inFlight: 2, queued: 1, requests: 120, failed: 4, latency: { p50: 0.0123, p90: 0.05, p95: 0.1, p99: 0.25, windowSeconds: 60 },
+          workers: blogWorkers(),
+        }],
         workers: blogWorkers(),
         processes: [],
         restarts: 3,
         websockets: 0,
         requests: 120,
         errors: 4,
+        failed: 4,
         queued: 5,
         inFlight: 2,
         latency: { p50: 0.0123, p90: 0.05, p95: 0.1, p99: 0.25, windowSeconds: 60 },
@@ -70,7 +75,7 @@ export function fakeStatus(): GatewayStatus {
           ],
         },
         canRollBack: false,
-        idle: { timeoutSeconds: null, lastActive: '2026-01-02T03:04:08.000Z', coldStarts: 0, lastColdStartMs: null, wakeFailure: null },
+        idle: { timeoutSeconds: null, lastActive: '2026-01-02T03:04:08.000Z', coldStarts: 0, lastColdStartMs: null, coldStartSecondsTotal: 0, wakeFailure: null },
         services: [{ name: 'database', kind: 'sqlite', state: 'ready', reason: null }],
       },
       {
@@ -89,6 +94,7 @@ export function fakeStatus(): GatewayStatus {
         websockets: 0,
         requests: 0,
         errors: 0,
+        failed: 0,
         queued: 0,
         inFlight: 0,
         latency: { p50: null, p90: null, p95: null, p99: null, windowSeconds: 60 },

@@ -17,6 +17,12 @@ test('columns line up and each app has its row', () => {
   assert.ok(text.endsWith('\n'));
 });
 
+test('per app: each version\'s figures (SPEC 5.4: served, failed, in flight, queued, latency) and each worker\'s', () => {
+  const text = renderStatusTable(fakeStatus());
+  assert.match(text, /^  version 2026\.11\.24 serving: 120 served, 4 failed, 2 in flight, 1 queued, p50 12ms, p99 250ms$/m);
+  assert.match(text, /^  workers: 1001 ready \(40 served, 1 failed\), 1002 starting \(0 served, 0 failed\)$/m);
+});
+
 test('no apps and no broken packages', () => {
   const text = renderStatusTable({ ...fakeStatus(), apps: [], broken: [] });
   assert.match(text, /no apps are served/);
@@ -25,7 +31,7 @@ test('no apps and no broken packages', () => {
 
 test('per app: services, idle and cold starts; then the mail listener\'s counts', () => {
   const status = fakeStatus();
-  status.apps[0] = { ...status.apps[0], state: 'idle', idle: { timeoutSeconds: 60, lastActive: '2026-01-02T03:05:00.000Z', coldStarts: 2, lastColdStartMs: 90, wakeFailure: null } };
+  status.apps[0] = { ...status.apps[0], state: 'idle', idle: { timeoutSeconds: 60, lastActive: '2026-01-02T03:05:00.000Z', coldStarts: 2, lastColdStartMs: 90, coldStartSecondsTotal: 0.15, wakeFailure: null } };
   status.mail = { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 1, received: 5, delivered: 4, failedAttempts: 1, refused: 2, retrying: 1, deadLetters: 0, dead: [] };
   const text = renderStatusTable(status);
   assert.match(text, /service database: sqlite ready/);
