@@ -1,11 +1,12 @@
 // What the registry keeps per app: the version serving, the versions refused, settling or
 // rolled back from, the last problem and the history. registry.ts and version-judge.ts change
 // it, and so do rollback.ts and broken-description.ts; registry-status.ts reads it for status.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { RequestTally } from '../admin/request-tally.js';
 import type { GatewayError } from '../errors.js';
+import { AppHistory } from './app-history.js';
 import type { Description } from '../description/types.js';
 import type { RunAs } from '../environment/run-as.js';
-import type { AppHistory } from './app-history.js';
 import type { AppInstance } from './app-instance.js';
 
 export interface Serving {
@@ -29,6 +30,14 @@ export interface AppRecord {
   restart: boolean;
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
   rolledBack: Map<string, string>;
+  /**
+   * Where rolledBack is kept under the state root (saveRolledBack), so that a rollback outlives a
+   * restart of the gateway (a reboot must not bring back the release the admin took out); null:
+   * in memory only.
+   */
+  rolledBackFile: string | null;
+  /** Restarts after unexpected exits of the instances it has replaced: status's count goes on from them. */
+  pastRestarts: number;
   history: AppHistory;
   /**
    * The serving version's app.yaml as it fails to load now (its problems, formatted), null while
@@ -42,6 +51,38 @@ export interface AppRecord {
    * same); dropped when the version is no longer listed (its draining instance keeps its own).
    */
   tallies: Map<string, RequestTally>;
+}
+
+/** The record of an app met for the first time: its rollbacks read back from `rolledBackFile`. */
+export function newAppRecord(name: string, rolledBackFile: string | null): AppRecord {
+  return {
+    name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false,
+    rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0,
+    history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null, tallies: new Map(),
+  };
+}
+
+function loadRolledBack(file: string | null): Map<string, string> {
+  if (file === null) return new Map();
+  try {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    if (kept === null || typeof kept !== 'object' || Array.isArray(kept)) return new Map();
+    return new Map(Object.entries(kept as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return new Map(); // none kept (or unreadable: then no rollback is remembered, as before)
+  }
+}
+
+/** Writes rolledBack where the next start of the gateway reads it; after every change of it. */
+export function saveRolledBack(record: AppRecord): void {
+  const file = record.rolledBackFile;
+  if (file === null) return;
+  try {
+    if (record.rolledBack.size === 0) rmSync(file, { force: true });
+    else writeFileSync(file, `${JSON.stringify(Object.fromEntries(record.rolledBack))}\n`);
+  } catch {
+    // The app's state directory is not there yet (it never started): kept in memory, as before.
+  }
 }
 
 /** The tally a new instance of the version in `dir` feeds. */

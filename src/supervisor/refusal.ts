@@ -28,6 +28,11 @@ export function appLogFile(stateDir: string | undefined, name: string): string {
   return join(appStateDirs(resolveStateRoot({ flag: stateDir }), name).log, 'app.log');
 }
 
+/** Where an app's rollbacks are kept across the gateway's restarts (app-record.ts saveRolledBack). */
+export function rolledBackFile(stateDir: string | undefined, name: string): string {
+  return join(appStateDirs(resolveStateRoot({ flag: stateDir }), name).app, 'rolled-back.json');
+}
+
 /** `error` with `log` and `tail` in its details; its hint now names the log file. */
 export function refusalUnderApps(error: GatewayError, logFile: string): GatewayError {
   const traceback = typeof error.details.traceback === 'string' ? error.details.traceback : null;

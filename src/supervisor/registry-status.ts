@@ -94,7 +94,7 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   versions,
   workers: instance?.workerStatus() ?? [],
   processes: instance?.processStatus() ?? [],
-  restarts: instance?.restarts ?? 0,
+  restarts: record.pastRestarts + (instance?.restarts ?? 0),
   websockets: versions.reduce((sum, v) => sum + v.websockets, 0),
   inFlight: (instance?.inFlight ?? 0) + draining.reduce((sum, [old]) => sum + old.inFlight, 0),
   problem: record.problem ? reasonOf(record.problem) : null,

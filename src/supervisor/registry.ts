@@ -26,8 +26,7 @@ import type { Description } from '../description/types.js';
 import { compareVersions } from '../description/package-dir.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { GatewayError } from '../errors.js';
-import { AppHistory } from './app-history.js';
-import { pruneTallies, type AppRecord } from './app-record.js';
+import { newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
@@ -35,7 +34,7 @@ import { JudgingQueue } from './judging-queue.js';
 import { publishedApps, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
 import { ReconcileScheduler, reconcileFailure } from './reconcile-scheduler.js';
 import { idleTimeoutOf, registryStatus, type SupervisedAppStatus } from './registry-status.js';
-import { appLogFile } from './refusal.js';
+import { appLogFile, rolledBackFile } from './refusal.js';
 import { canRollBack, rollBack, type Rollback } from './rollback.js';
 import { VersionJudge, type VersionJudgeOptions } from './version-judge.js';
 import { WorkerBudget } from './worker-budget.js';
@@ -188,7 +187,7 @@ export class Registry {
       present.add(app.name);
       let record = this.records.get(app.name);
       if (record === undefined) {
-        record = { name: app.name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false, rolledBack: new Map(), history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null, tallies: new Map() };
+        record = newAppRecord(app.name, rolledBackFile(this.opts.stateDir, app.name));
         this.records.set(app.name, record);
         found = true;
       }

@@ -3,7 +3,7 @@
 // next look at the directory does not switch straight back to it. The switch itself is the
 // registry's reconcile, as for any new version.
 import { GatewayError } from '../errors.js';
-import type { AppRecord } from './app-record.js';
+import { saveRolledBack, type AppRecord } from './app-record.js';
 import { readPackageTree } from './package-tree.js';
 import { label } from './version-judge.js';
 
@@ -29,10 +29,12 @@ export async function rollBack(name: string, record: AppRecord | undefined, reco
   }
   const from = serving.desc;
   record.rolledBack.set(from.dir, readPackageTree(from.dir).signature);
+  saveRolledBack(record);
   await reconcile();
   const now = record.serving?.desc;
   if (!now || now.dir === from.dir) {
     record.rolledBack.delete(from.dir);
+    saveRolledBack(record);
     throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
       action: 'rollback', app: name, reason: `no earlier version could start${record.problem ? ` (${record.problem.message})` : ''}; ${label(from)} keeps serving`,
     });

@@ -17,7 +17,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
-import { versionTally, type AppRecord } from './app-record.js';
+import { saveRolledBack, versionTally, type AppRecord } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { hasSettled, readPackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, reasonOf, refusalUnderApps } from './refusal.js';
@@ -99,7 +99,9 @@ export class VersionJudge {
     record.restart = false;
     record.settling.clear();
     for (const dir of record.refused.keys()) if (!record.versions.some((d) => d.dir === dir)) record.refused.delete(dir);
+    const rollbacks = record.rolledBack.size;
     for (const dir of record.rolledBack.keys()) if (!record.versions.some((d) => d.dir === dir)) record.rolledBack.delete(dir);
+    if (record.rolledBack.size !== rollbacks) saveRolledBack(record);
     // Why a version above the one that ends up serving was refused: status keeps saying it (a
     // restart of the serving one must not make a failed newer version look fine).
     let newerRefusal: GatewayError | null = null;
@@ -111,6 +113,7 @@ export class VersionJudge {
       if (rolledBack !== undefined) {
         if (rolledBack === tree.signature) continue;
         record.rolledBack.delete(desc.dir); // changed since: a candidate again
+        saveRolledBack(record);
       }
       const refused = record.refused.get(desc.dir);
       if (refused?.signature === tree.signature) {
@@ -147,6 +150,8 @@ export class VersionJudge {
       record.serviceRetryMs = 0;
       record.refused.delete(desc.dir);
       const previous = record.serving;
+      // Status's restarts are the app's since the gateway started, not its newest instance's.
+      if (previous) record.pastRestarts += previous.instance.restarts;
       record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs };
       this.budget?.add(started.instance);
       if (previous) this.budget?.remove(previous.instance);

@@ -29,6 +29,8 @@ interface Env {
   apps: string;
   gw: RunningGateway;
   pids: number[];
+  /** The command line it was started with: a second gateway on the same state root. */
+  args: string[];
 }
 const opened: Env[] = [];
 
@@ -40,8 +42,9 @@ async function open(versions: string[], extra: string[] = []): Promise<Env> {
   writeFileSync(tokenFile, `${TOKEN}\n`);
   chmodSync(tokenFile, 0o600);
   const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off', '--settle', '0'];
-  const gw = await startCli([...args, ...extra.map((a) => a.replace('TOKEN_FILE', tokenFile))]);
-  const env = { dir, apps, gw, pids: [] as number[] };
+  const all = [...args, ...extra.map((a) => a.replace('TOKEN_FILE', tokenFile))];
+  const gw = await startCli(all);
+  const env = { dir, apps, gw, pids: [] as number[], args: all };
   opened.push(env);
   return env;
 }
@@ -272,6 +275,33 @@ test('rollback serves the version below; the one left stays out until a file in 
   await waitFor(async () => (await served()) === '2', 20_000, 'version 2 to serve again once changed');
   app = await blogStatus(env);
   assert.is(app.versions.find((v: any) => v.version === '2').state, 'serving');
+});
+
+test('a rollback outlives a restart of the gateway: the version rolled back from stays out', async () => {
+  const env = await open(['1', '2'], ['--admin-token', 'TOKEN_FILE']);
+  const served = async () => ((await (await request(`${env.gw.url}/blog/`)).body.json()) as any).version;
+  assert.is((await admin(env.gw, '/apps/blog/rollback', { method: 'POST' })).status, 200);
+  assert.is(await served(), '1');
+  env.pids.push(...statusPids((await admin(env.gw, '/status')).json()));
+  await env.gw.stop();
+  env.gw = await startCli(env.args);
+  assert.is(await served(), '1');
+  const app = await blogStatus(env);
+  assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'rolled-back'], ['1', 'serving']]);
+});
+
+test('restarts count from the gateway\'s start: an admin restart (new workers) does not set them back to 0', async () => {
+  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  const victim = (await blogStatus(env)).workers[0].pid;
+  process.kill(victim, 'SIGKILL');
+  await waitFor(async () => (await blogStatus(env)).restarts === 1, 15_000, 'the restart after the kill');
+  const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
+  assert.is(r.status, 200, r.text);
+  const app = await blogStatus(env);
+  assert.not.ok(app.workers.some((w: any) => w.pid === victim));
+  assert.is(app.restarts, 1);
+  const metrics = (await admin(env.gw, '/metrics')).text;
+  assert.match(metrics, /^apppkg_worker_restarts_total\{app="blog"\} 1$/m);
 });
 
 test('a restart of the serving version leaves status saying why the newer one was refused', async () => {
