@@ -6,8 +6,8 @@ complete it waits, and returns http.disconnect when the client goes away (ABORT)
 side of the connection (CLIENT_END: a long poll learns it as under uvicorn), or the response is
 complete. After ABORT send() returns without sending, as uvicorn does: an app streaming to a
 client that left learns it from receive(), or not at all. After CLIENT_END what the app still
-sends goes out (a client that only half-closed reads it); an app that returns without answering
-has the connection closed (CLIENT_GONE), not a 500.
+sends goes out (a client that only half-closed reads it); an app that returns without finishing
+its response has the connection closed (CLIENT_GONE: no 500, no log line, 499 in the access log).
 """
 
 from collections import deque
@@ -51,8 +51,10 @@ class HttpExchange(ResponseExchange):
             return
         if self.aborted:
             self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
-        elif self.client_ended and not self.head_sent:
-            self.end(link.ERROR, CLIENT_GONE)  # it heard http.disconnect, and left: no app error
+        elif self.client_ended:
+            # It heard http.disconnect and left, its response unfinished (a StreamingResponse
+            # cancelled, a long poll): the client's doing, no app error, as under uvicorn.
+            self.end(link.ERROR, CLIENT_GONE)
         elif self.head_sent:
             self.fail("the app returned before the last http.response.body (more_body was true)")
         else:

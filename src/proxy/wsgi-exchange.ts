@@ -317,9 +317,12 @@ export class WsgiExchange implements LinkExchange {
       case Frame.ERROR: {
         const started = this.state === State.Body;
         this.finish();
-        if (this.clientEndSent && !started && !this.res.headersSent) {
-          // The app heard http.disconnect and left without answering: the client has gone
-          // (the access log's 499), and no 500 goes to a connection it closed.
+        if (this.clientEndSent) {
+          // The app heard http.disconnect and left, its response unfinished: the client's
+          // doing (the access log's 499, not a cut by the gateway), and no 500 goes to a
+          // connection it closed. After what was written so far, as a cut.
+          const socket = this.res.socket;
+          if (socket) while (socket.writableCorked > 0) socket.uncork();
           this.res.destroy();
           return;
         }

@@ -56,6 +56,17 @@ for (const [lane, extra] of [['the lean lane', ''], ['node:http', 'X-Twice: 1\r\
   });
 }
 
+test('a streamed response the app stops when it hears the client leave: 499, and no app failure in its log', async () => {
+  const c = await RawConnection.open(port());
+  c.write('GET /poll/disconnect HTTP/1.1\r\nHost: x\r\n\r\n');
+  await c.waitFor((t) => t.includes('waiting'), 3000, 'the first piece');
+  c.socket.end();
+  await waitFor(() => c.closed, 3000, 'the connection to close');
+  await waitFor(() => readFileSync(accessLog, 'utf8').split('\n').some((l) => l.includes('"GET /poll/disconnect HTTP/1.1" 499')), 3000, 'the access log line');
+  const appLog = readFileSync(join(state.path, 'root', 'apps', 'poll', 'log', 'app.log'), 'utf8');
+  assert.not.match(appLog, /failed on GET \/poll\/disconnect/);
+});
+
 test('the app\'s timeout no longer decides: the worker that held the long poll is the one still serving', async () => {
   const pids = async () => ((await (await request(`${gw!.adminUrl}/status`)).body.json()) as any).apps[0].workers.map((w: any) => w.pid).sort();
   const before = await pids();
