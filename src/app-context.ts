@@ -61,6 +61,11 @@ export interface AppContext {
   runAs: RunAs | null;
 }
 
+/** The options of every AppLog the gateway keeps for the app: its log directory is the app user's when it runs as another. */
+export function appLogOptions(ctx: AppContext): { othersDir: boolean } {
+  return { othersDir: ctx.runAs !== null && ctx.runAs.uid !== process.getuid?.() };
+}
+
 export async function loadHostEnvironment(file: string | undefined): Promise<HostEnvironment> {
   return file ? loadEnvironmentFile(file) : emptyHostEnvironment();
 }

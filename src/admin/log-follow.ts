@@ -2,7 +2,7 @@
 // after, as `tail -F` does: the file is read through an open descriptor, so a rotation
 // (app.log -> app.log.1) loses nothing: the old file is read to its end, then the new one from
 // its start. A slow reader pauses the reading (backpressure), it is never buffered here.
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 
 /** How often a followed file is looked at for more. */
@@ -49,7 +49,7 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
     let ino = -1;
     const open = (fromEnd: boolean): void => {
       try {
-        fd = openSync(file, 'r');
+        fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW); // as log-tail.ts
       } catch {
         fd = null; // not written yet (or rotated this instant): looked for again at the next poll
         return;

@@ -3,7 +3,7 @@
 // directory per app name beneath it, so a new version finds the old version's data.
 
 import { statSync } from 'node:fs';
-import { access, chmod, chown, constants, mkdir } from 'node:fs/promises';
+import { access, chmod, constants, lchown, lstat, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GatewayError, systemErrorReason } from '../errors.js';
@@ -72,16 +72,32 @@ export interface Owner {
 
 /**
  * mkdir -p with a mode, then chmod when `forceMode` (mkdir's mode is filtered by the umask and
- * ignored for a directory that already exists), then chown when an owner is given.
+ * ignored for a directory that already exists), then chown when an owner is given. A symlink
+ * where the directory should be is refused, never followed: under a root gateway an app's user
+ * could otherwise point its data or tmp at /etc and have root chmod and chown that to it.
  */
 export async function ensureDir(dir: string, mode: number, owner?: Owner, forceMode = false): Promise<void> {
   try {
+    if ((await lstat(dir).catch(() => null))?.isSymbolicLink()) {
+      throw Object.assign(new Error('it is a symbolic link, which the gateway does not follow in an app\'s state (remove it: the gateway makes the directory again)'), { code: 'ELOOP' });
+    }
     const created = await mkdir(dir, { recursive: true, mode });
     if (forceMode || created !== undefined) await chmod(dir, mode);
-    if (owner) await chown(dir, owner.uid, owner.gid);
+    if (owner) await lchown(dir, owner.uid, owner.gid);
   } catch (err) {
     throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dir, reason: systemErrorReason(err, dir), cause: err });
   }
+}
+
+/**
+ * The owner of what the gateway writes beside an app's own directories (the app's state
+ * directory itself, its run helpers): the gateway's user whenever apps run as another (`owner`
+ * given), so that the app cannot swap its data, log or tmp for a symlink, nor the helpers root
+ * writes; undefined otherwise (nothing to change).
+ */
+export function gatewayOwned(owner: Owner | undefined): Owner | undefined {
+  if (owner === undefined || process.getuid === undefined || process.getgid === undefined) return undefined;
+  return { uid: process.getuid(), gid: process.getgid() };
 }
 
 /**
@@ -140,7 +156,8 @@ export async function prepareAppStateDirs(root: string, name: string, owner?: Ow
   const dirs = appStateDirs(root, name);
   await ensureDir(root, 0o755);
   await ensureDir(path.join(root, 'apps'), 0o755);
-  await ensureDir(dirs.app, 0o755, owner);
+  // Not the app's: it holds its data, log and tmp, which must stay the directories they are.
+  await ensureDir(dirs.app, 0o755, gatewayOwned(owner));
   await ensureDir(dirs.data, 0o700, owner);
   await ensureDir(dirs.log, 0o750, owner);
   await ensureDir(dirs.tmp, 0o700, owner, true);

@@ -2,7 +2,7 @@
 // size to app.log.1 .. app.log.N. A log that cannot be written (disk full, read-only) is
 // reported once and then dropped: logging must never stop an app from serving. What is written
 // through `stream('stderr')` is also kept, marked, in the app's LogTail (the status page's tail).
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { LineSplitter, LogTail, type LogStream } from './log-tail.js';
@@ -16,6 +16,12 @@ export interface AppLogOptions {
   keep?: number;
   /** Told once when the file cannot be written. */
   onError?: (err: Error) => void;
+  /**
+   * The log directory is another user's (the app runs as its own user under a root gateway):
+   * app.log is opened without following a symlink, which that user could have put in its place
+   * to have root append the app's output to whatever it names.
+   */
+  othersDir?: boolean;
 }
 
 export class AppLog extends Writable {
@@ -44,7 +50,8 @@ export class AppLog extends Writable {
   }
 
   private open(): void {
-    this.fd = openSync(this.file, 'a', 0o640);
+    const noFollow = this.opts.othersDir === true ? constants.O_NOFOLLOW : 0;
+    this.fd = openSync(this.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | noFollow, 0o640);
     this.size = fstatSync(this.fd).size;
   }
 

@@ -2,7 +2,7 @@
 // that the status page can show them with stderr marked (the file holds both streams as they
 // interleave, unmarked, as SPEC §4 has it). One tail per log file, whichever AppLog wrote the
 // line (a version's workers, the next version's, a hook): the file is the app's, not a writer's.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 /** One line of an app's log as the gateway saw it written (status shows these: `log.lines`). */
 export interface LogLine {
@@ -48,7 +48,8 @@ export class LogTail {
   private readEarlier(file: string): void {
     let fd: number;
     try {
-      fd = openSync(file, 'r');
+      // Not through a symlink the app put in its log directory (a root-only file shown in status).
+      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch {
       return; // no log yet
     }

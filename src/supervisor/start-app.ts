@@ -1,6 +1,6 @@
 // From an app's context to a running AppInstance: its log, its worker count and limits (the
 // environment file's overrides over the defaults below), its start.
-import type { AppContext } from '../app-context.js';
+import { appLogOptions, type AppContext } from '../app-context.js';
 import { isGatewayError } from '../errors.js';
 import { AppLog } from '../log/app-log.js';
 import { AppInstance } from './app-instance.js';
@@ -39,6 +39,7 @@ export const START_TIMEOUT_MS = 60_000;
 export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<AppInstance> {
   const log = new AppLog(ctx.appEnv.logDir, {
     echo: opts.echoLogs ? process.stderr : null,
+    ...appLogOptions(ctx),
     onError: (err) => opts.say(`${ctx.desc.name}: cannot write ${ctx.appEnv.logDir}/app.log (${(err as NodeJS.ErrnoException).code ?? err.message}); the app keeps running without a log file`),
   });
   const o = ctx.overrides;

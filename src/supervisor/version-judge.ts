@@ -9,7 +9,7 @@
 // what the loop does for one record.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { resolveApp, type AppContext, type RunMode } from '../app-context.js';
+import { appLogOptions, resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
@@ -202,7 +202,7 @@ export class VersionJudge {
       });
       let ctx = await resolve();
       if (!development && desc.pip) {
-        const log = new AppLog(ctx.appEnv.logDir);
+        const log = new AppLog(ctx.appEnv.logDir, appLogOptions(ctx));
         venv = await buildAppVenv(ctx, log, this.opts.say).finally(() => log.end());
         // The environment was resolved before this venv existed: its python is now the new build's.
         if (venv) ctx = await resolve();
@@ -258,7 +258,7 @@ export class VersionJudge {
     if (!command) return;
     this.opts.say(`${ctx.desc.name}: running commands.${hook} of ${label(ctx.desc)}: ${command}`);
     // Under serve the hook's output reaches the terminal too, as the workers' does (echoLogs).
-    const log = new AppLog(ctx.appEnv.logDir, { echo: this.opts.echoLogs ? process.stderr : null });
+    const log = new AppLog(ctx.appEnv.logDir, { echo: this.opts.echoLogs ? process.stderr : null, ...appLogOptions(ctx) });
     const started = Date.now();
     const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs, background: { stop: this.stop } });
     log.end();
