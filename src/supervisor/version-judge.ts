@@ -120,7 +120,10 @@ export class VersionJudge {
         newerRefusal ??= refused.error;
         continue;
       }
-      if (!hasSettled(tree, this.opts.settleMs ?? 0)) {
+      // The admin's restart of the serving version is told the files are ready (`git pull &&
+      // restart`): it does not wait for them to settle, and is not lost meanwhile.
+      const restarting = restart && record.serving?.desc.dir === desc.dir;
+      if (!restarting && !hasSettled(tree, this.opts.settleMs ?? 0)) {
         // Still being copied: judged once nothing has changed in it for settleMs.
         record.settling.add(desc.dir);
         this.registry.reconcileAt(tree.newestChangeMs + (this.opts.settleMs ?? 0));

@@ -290,6 +290,16 @@ test('a rollback outlives a restart of the gateway: the version rolled back from
   assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'rolled-back'], ['1', 'serving']]);
 });
 
+test('a restart right after a change to the app\'s files (git pull && restart) starts from them, without waiting for them to settle', async () => {
+  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE', '--settle', '5']);
+  const file = join(env.apps, 'blog.1', 'environ_app.py');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('VERSION = "1"', 'VERSION = "1-pulled"'));
+  const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
+  assert.is(r.status, 200, r.text);
+  const body = (await (await request(`${env.gw.url}/blog/`)).body.json()) as any;
+  assert.is(body.version, '1-pulled');
+});
+
 test('restarts count from the gateway\'s start: an admin restart (new workers) does not set them back to 0', async () => {
   const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
   const victim = (await blogStatus(env)).workers[0].pid;
