@@ -401,7 +401,7 @@ function workerRow(w, index, version) {
     cell('name', `worker ${index + 1}`),
     cell('pid', w.pid ?? DASH, 'num'),
     h('td', { data: { field: 'state' } }, stateBadge(w.state)),
-    h('td', { class: 'num', data: { field: 'uptime' } }, w.startedAt && w.state !== 'exited' ? since(w.startedAt) : DASH),
+    h('td', { class: 'num', data: { field: 'uptime' } }, w.startedAt && w.pid && w.state !== 'exited' ? since(w.startedAt) : DASH),
     cell('restarts', String(w.restarts ?? 0), ['num', w.restarts > 0 ? 'warn' : null]),
     exitCell(w.lastExit),
     cell('rss', bytes(w.rssBytes), 'num', w.rssBytes ?? undefined),

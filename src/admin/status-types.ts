@@ -5,8 +5,12 @@ import type { LogLine } from '../log/log-tail.js';
 export type { LogLine };
 
 export interface WorkerStatus {
+  /** null for a slot waiting out its back-off to start a worker again. */
   pid: number | null;
-  /** starting | ready | stopping | exited */
+  /**
+   * starting | ready | draining (out of rotation, finishing what it holds) | stopping | exited |
+   * restarting (no process: waiting out its back-off) | crash-loop (the same, in a crash loop)
+   */
   state: string;
   /** Requests its threads (an ASGI worker: its loop) run now. */
   inFlight: number;

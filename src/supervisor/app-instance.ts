@@ -256,7 +256,7 @@ export class AppInstance {
 
   /** Its workers, in rotation or not; rssBytes and cpuPercent are the sampler's to fill (null here). */
   workerStatus(): WorkerStatus[] {
-    return this.workers.status();
+    return this.workers.status(this.state === 'stopping' || this.state === 'stopped');
   }
 
   /** The last health probe of a worker, for status. */

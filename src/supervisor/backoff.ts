@@ -23,6 +23,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = {
 export class Backoff {
   private attempt = 0;
   private exits: number[] = [];
+  private lastExitAt = -Infinity;
 
   constructor(private readonly policy: BackoffPolicy = DEFAULT_BACKOFF) {}
 
@@ -31,13 +32,21 @@ export class Backoff {
     if (uptimeMs >= this.policy.stableMs) this.attempt = 0;
     this.exits = this.exits.filter((t) => now - t < this.policy.windowMs);
     this.exits.push(now);
+    this.lastExitAt = now;
     const delay = Math.min(this.policy.maxMs, this.policy.initialMs * 2 ** this.attempt);
     this.attempt++;
     return delay;
   }
 
+  /**
+   * Many exits within the window; or, once the delay has reached its cap (a few exits apart by
+   * it never make `loopCount` in the window), until a process has stayed up for `stableMs`
+   * after the last exit: an app that dies at every start is still one at a 30 s delay.
+   */
   isCrashLooping(now: number): boolean {
-    return this.exits.filter((t) => now - t < this.policy.windowMs).length >= this.policy.loopCount;
+    if (this.exits.filter((t) => now - t < this.policy.windowMs).length >= this.policy.loopCount) return true;
+    const atCap = this.attempt > 0 && this.policy.initialMs * 2 ** (this.attempt - 1) >= this.policy.maxMs;
+    return atCap && now - this.lastExitAt < this.policy.maxMs + this.policy.stableMs;
   }
 
   get restarts(): number {

@@ -76,14 +76,20 @@ export class WorkerPool {
     return this.slots.reduce((sum, slot) => sum + (slot.current?.link?.requests ?? 0), 0);
   }
 
-  /** Its workers, in rotation or not; rssBytes and cpuPercent are the sampler's to fill (null here). */
-  status(): WorkerStatus[] {
-    return this.ctx.members.workers().map((w) => {
+  /**
+   * Its workers, in rotation or not, and a row for each slot waiting to start one again (its
+   * back-off: a crash loop shows its workers' restarts and last exit, not none). `outOfRotation`:
+   * the whole instance drains. rssBytes and cpuPercent are the sampler's to fill (null here).
+   */
+  status(outOfRotation = false): WorkerStatus[] {
+    const rows = this.ctx.members.workers().map((w): WorkerStatus => {
       const slot = this.slotOf.get(w);
       const answered = this.tallyOf.get(w)?.figures();
+      // A worker out of rotation finishes what it holds: not `ready` for anything new.
+      const draining = w.state === 'ready' && (outOfRotation || slot?.current !== w);
       return {
         pid: w.pid ?? null,
-        state: w.state,
+        state: draining ? 'draining' : w.state,
         inFlight: w.running,
         queued: w.waiting,
         websockets: w.link?.openWebsockets ?? 0,
@@ -97,6 +103,21 @@ export class WorkerPool {
         lastExit: slot?.lastExit ?? null,
       };
     });
+    if (outOfRotation) return rows;
+    const starting = new Set(this.ctx.members.workers().filter((w) => w.state === 'starting').map((w) => this.slotOf.get(w)));
+    for (const slot of this.slots) {
+      if (slot.current !== null || slot.lastExit === null || starting.has(slot)) continue;
+      rows.push({
+        pid: null,
+        state: slot.crashLooping ? 'crash-loop' : 'restarting',
+        inFlight: 0, queued: 0, websockets: 0, requests: 0, failed: 0, latency: noLatency(),
+        startedAt: slot.lastExit.at,
+        rssBytes: null, cpuPercent: null,
+        restarts: slot.restarts,
+        lastExit: slot.lastExit,
+      });
+    }
+    return rows;
   }
 
   watchMemory(): void {

@@ -145,11 +145,18 @@ test('a restart keeps the version\'s figures; a new version starts from none and
   const before = versionOf(await appStatus(gw!, 'tally'), '1.0').requests;
   const oldPid = (await appStatus(gw!, 'tally')).workers[0].pid;
   // A restart of the same version: the environment file changes one of its settings (SIGHUP).
+  // A slow request keeps the old worker draining for a while.
+  const slow = get('/slow?t=3');
+  await new Promise((r) => setTimeout(r, 300));
   writeFileSync(environment, `${ENVIRONMENT}    settings:\n      RESTARTED: "yes"\n`);
   gw!.child.kill('SIGHUP');
   await waitFor(async () => (await appStatus(gw!, 'tally')).workers.every((w: any) => w.pid !== oldPid && w.state === 'ready'), 20_000, 'fresh workers');
+  // Out of rotation, the old worker finishes its request: listed as such (told to stop, or draining), not ready.
+  const old = versionOf(await appStatus(gw!, 'tally'), '1.0').workers.find((w: any) => w.pid === oldPid);
+  assert.ok(old?.state === 'stopping' || old?.state === 'draining', `the old worker is ${old?.state}`);
+  assert.is(await slow, 200);
   assert.is(await get('/'), 200);
-  await waitFor(async () => versionOf(await appStatus(gw!, 'tally'), '1.0').requests === before + 1, 5000, 'the restarted version to count on');
+  await waitFor(async () => versionOf(await appStatus(gw!, 'tally'), '1.0').requests === before + 2, 5000, 'the restarted version to count on');
   // The fresh worker counts from none.
   const fresh = versionOf(await appStatus(gw!, 'tally'), '1.0').workers.find((w: any) => w.pid !== oldPid);
   assert.is(fresh.failed, 0);
@@ -162,7 +169,7 @@ test('a restart keeps the version\'s figures; a new version starts from none and
     return versionOf(s, '2.0').requests === 1 ? s : null;
   }, 5000, 'version 2.0 to count its answer');
   assert.is(versionOf(app, '2.0').failed, 1);
-  assert.is(versionOf(app, '1.0').requests, before + 1);
+  assert.is(versionOf(app, '1.0').requests, before + 2);
   assert.is(versionOf(app, '1.0').failed, 3);
 });
 

@@ -35,6 +35,15 @@ test('a crash loop is shown in status and retried with back-off, not at full spe
   assert.ok(flaky.restarts >= 5, `restarts ${flaky.restarts}`);
   assert.ok(flaky.restarts <= 2 * elapsed, `restarts ${flaky.restarts} in ${elapsed.toFixed(1)} s`);
   assert.match(gw.output(), /flaky: worker \d+ exited \(status 1\); restarting in \d+ ms \(crash loop\)/);
+  // Its workers are listed while they wait out the back-off: their restarts and last exit, no pid.
+  const waiting = await waitFor(async () => {
+    const app = await appStatus('flaky');
+    const rows = app.workers.filter((w: any) => w.pid === null);
+    return rows.length > 0 ? rows : null;
+  }, 15_000, 'a worker row waiting out its back-off');
+  assert.match(waiting[0].state, /^(crash-loop|restarting)$/);
+  assert.ok(waiting[0].restarts >= 1);
+  assert.is(waiting[0].lastExit.code, 1);
   for (let i = 0; i < 10; i++) assert.is((await request(`${gw.url}/steady/`)).statusCode, 200);
   const steady = await appStatus('steady');
   assert.is(steady.restarts, 0);
