@@ -362,7 +362,7 @@ export const ERROR_CODES = {
   },
   APPPKG_APP_RUNNING: {
     summary: 'A command that removes or replaces an app\'s state was asked for an app that is running (served by a gateway, or under `serve`).',
-    message: (d) => `${str(d.app)} is running (pids ${str(d.pids)}): ${str(d.action)} would remove its state underneath it`,
+    message: (d) => `${str(d.app)} is running (pids ${str(d.pids)}): ${str(d.action)} would ${d.action === 'restore' ? 'replace' : 'remove'} its state underneath it`,
     hint: (d) => `stop it first: take its directory out of --apps (the gateway stops it), or stop \`serve\`; then run ${str(d.action)} again`,
     exitStatus: 1,
     example: { app: 'blog', pids: '4242, 4243', action: 'uninstall' },

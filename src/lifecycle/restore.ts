@@ -8,12 +8,13 @@ import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
 import { pickInterpreter } from '../environment/interpreters.js';
 import { resolveRunAs } from '../environment/run-as.js';
-import { prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
+import { appStateDirs, prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, readManifest, type BackupManifest } from './backup-manifest.js';
 import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
+import { processesOfApp } from './running-app.js';
 import { assertDatabaseRestorable, restoreDatabase, type AppServiceScope } from '../services/database-backup.js';
 import { assertRedisRestorable, restoreRedis } from '../services/redis-backup.js';
 
@@ -41,6 +42,10 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
     throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: source, app: desc.name, found: code === 'ENOENT' ? 'no such directory' : `an unreadable directory (${code})` });
   }
   if (entries.length === 0) throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: source, app: desc.name, found: 'an empty directory' });
+  // A running app keeps its data directory open: swapped underneath it, every write after the
+  // restore would go to the old, deleted one (as uninstall, refused; issue 13).
+  const running = await processesOfApp(appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).data);
+  if (running.length > 0) throw new GatewayError('APPPKG_APP_RUNNING', { app: desc.name, pids: running.join(', '), action: 'restore' });
 
   const scope: AppServiceScope = {
     desc, hostEnv, stateRoot: resolveStateRoot({ flag: opts.stateDir }), say,

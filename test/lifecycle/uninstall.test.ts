@@ -111,4 +111,22 @@ test('an app that is running (here under serve) is not uninstalled: exit 1 namin
   served.remove();
 });
 
+test('nor is one restored: its data swapped underneath it would lose every write after (it keeps the old one open)', async () => {
+  const served = tempDir('apppkg-restore-served-');
+  const backup = join(served.path, 'backup');
+  assert.is((await runCli(['backup', join(EXAMPLES, 'hello'), '--to', backup, '--state-dir', served.path])).status, 0);
+  const gw = await startCli(['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', served.path]);
+  try {
+    const r = await runCli(['restore', join(EXAMPLES, 'hello'), '--from', backup, '--state-dir', served.path]);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /hello is running \(pids \d+[^)]*\): restore would replace its state underneath it/);
+    assert.match(r.stderr, /fix: stop it first/);
+  } finally {
+    await gw.stop();
+  }
+  const after = await runCli(['restore', join(EXAMPLES, 'hello'), '--from', backup, '--state-dir', served.path]);
+  assert.is(after.status, 0, 'once stopped, it is restored: ' + after.stderr);
+  served.remove();
+});
+
 test.run();
