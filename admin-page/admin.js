@@ -346,7 +346,11 @@ function requestCells(x) {
 
 function processTable(app) {
   // A draining version's workers stay listed under it until they are gone; processes belong to the serving one.
-  const groups = (app.versions ?? []).map((v) => ({ version: v, rows: (v.workers ?? []).map((w, i) => workerRow(w, i, v)) }));
+  // The serving version's slots waiting out their back-off (a crash loop) are its rows too.
+  const groups = (app.versions ?? []).map((v) => {
+    const workers = [...(v.workers ?? []), ...(v.state === 'serving' ? app.restarting ?? [] : [])];
+    return { version: v, rows: workers.map((w, i) => workerRow(w, i, v)) };
+  });
   if ((app.processes ?? []).length) groups.push({ version: null, label: 'processes', rows: app.processes.map(processRow) });
 
   const table = h('table', { class: 'procs' },

@@ -51,7 +51,7 @@ function appRow(app: AppStatus): string[] {
     app.name,
     app.state,
     app.version ?? '-',
-    `${ready}/${app.workers.length}`,
+    `${ready}/${app.workers.length + (app.restarting?.length ?? 0)}`,
     String(app.restarts),
     String(app.requests),
     String(app.errors),
@@ -70,6 +70,10 @@ function appDetails(app: AppStatus): string[] {
   }
   if (app.workers.length > 0) {
     out.push(`workers: ${app.workers.map((w) => `${w.pid ?? '?'} ${w.state} (${w.requests} served, ${w.failed} failed)`).join(', ')}`);
+  }
+  for (const w of app.restarting ?? []) {
+    const exit = w.lastExit ? `, the last exited ${w.lastExit.signal ?? `with status ${w.lastExit.code}`} at ${w.lastExit.at}` : '';
+    out.push(`a worker ${w.state === 'crash-loop' ? 'in a crash loop' : 'restarting'}: ${countOf(w.restarts, 'restart')}${exit}`);
   }
   if (app.websockets > 0) {
     const held = app.versions.filter((v) => v.websockets > 0).map((v) => `${v.websockets} on ${v.version ?? v.dir}${v.state === 'draining' ? ' (draining)' : ''}`);

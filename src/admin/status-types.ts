@@ -5,7 +5,7 @@ import type { LogLine } from '../log/log-tail.js';
 export type { LogLine };
 
 export interface WorkerStatus {
-  /** null for a slot waiting out its back-off to start a worker again. */
+  /** null in `restarting` (a slot waiting out its back-off to start a worker again). */
   pid: number | null;
   /**
    * starting | ready | draining (out of rotation, finishing what it holds) | stopping | exited |
@@ -182,7 +182,14 @@ export interface AppStatus {
   /** True when the app's processes run as root: flagged, as SPEC §2 asks. */
   runsAsRoot: boolean;
   versions: VersionStatus[];
+  /** The serving version's worker processes. */
   workers: WorkerStatus[];
+  /**
+   * Its worker slots with no process, waiting out their back-off to start one again (a crash
+   * loop's): state restarting or crash-loop, pid null, their restarts and last exit. `workers`
+   * and these make the app's configured workers.
+   */
+  restarting: WorkerStatus[];
   processes: ProcessStatus[];
   /** Restarts of its workers and processes after unexpected exits, since the gateway started. */
   restarts: number;

@@ -259,6 +259,11 @@ export class AppInstance {
     return this.workers.status(this.state === 'stopping' || this.state === 'stopped');
   }
 
+  /** Its worker slots waiting out their back-off (worker-pool.ts waitingSlots); [] once it stops. */
+  restartingWorkers(): WorkerStatus[] {
+    return this.state === 'stopping' || this.state === 'stopped' ? [] : this.workers.waitingSlots();
+  }
+
   /** The last health probe of a worker, for status. */
   get lastProbe(): HealthStatus | null {
     return this.workers.lastProbe;

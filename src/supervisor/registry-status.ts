@@ -93,6 +93,7 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   runsAsRoot: serving ? (serving.runAs ? serving.runAs.isRoot : process.getuid?.() === 0) : false,
   versions,
   workers: instance?.workerStatus() ?? [],
+  restarting: instance?.restartingWorkers() ?? [],
   processes: instance?.processStatus() ?? [],
   restarts: record.pastRestarts + (instance?.restarts ?? 0),
   websockets: versions.reduce((sum, v) => sum + v.websockets, 0),

@@ -77,9 +77,8 @@ export class WorkerPool {
   }
 
   /**
-   * Its workers, in rotation or not, and a row for each slot waiting to start one again (its
-   * back-off: a crash loop shows its workers' restarts and last exit, not none). `outOfRotation`:
-   * the whole instance drains. rssBytes and cpuPercent are the sampler's to fill (null here).
+   * Its workers, in rotation or not. `outOfRotation`: the whole instance drains. rssBytes and
+   * cpuPercent are the sampler's to fill (null here).
    */
   status(outOfRotation = false): WorkerStatus[] {
     const rows = this.ctx.members.workers().map((w): WorkerStatus => {
@@ -103,7 +102,15 @@ export class WorkerPool {
         lastExit: slot?.lastExit ?? null,
       };
     });
-    if (outOfRotation) return rows;
+    return rows;
+  }
+
+  /**
+   * A row for each slot with no worker, waiting out its back-off to start one again: a crash
+   * loop shows its workers' restarts and last exit, not none (pid null, no figures).
+   */
+  waitingSlots(): WorkerStatus[] {
+    const rows: WorkerStatus[] = [];
     const starting = new Set(this.ctx.members.workers().filter((w) => w.state === 'starting').map((w) => this.slotOf.get(w)));
     for (const slot of this.slots) {
       if (slot.current !== null || slot.lastExit === null || starting.has(slot)) continue;

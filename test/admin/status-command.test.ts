@@ -53,7 +53,7 @@ test('prints one row per app, then pids, problems and broken packages', async ()
   assert.match(lines.find((l) => l.startsWith('NAME')) ?? '', /NAME\s+STATE\s+VERSION\s+WORKERS\s+RESTARTS\s+REQUESTS\s+ERRORS\s+P50\s+P99\s+MOUNT/);
   assert.match(r.stdout, /^blog\s+ready\s+2026\.11\.24\s+1\/2\s+3\s+120\s+4\s+12ms\s+250ms\s+\/blog$/m);
   assert.match(r.stdout, /^shop\s+crash-loop\s+-\s+0\/0\s+7\s+0\s+0\s+-\s+-\s+\/shop$/m);
-  assert.match(r.stdout, /workers: 1001 ready, 1002 starting/);
+  assert.match(r.stdout, /workers: 1001 ready \(40 served, 1 failed\), 1002 starting \(0 served, 0 failed\)/);
   assert.match(r.stdout, /problem: APPPKG_APP_IMPORT_FAILED: app: cannot import shop\.wsgi:app/);
   assert.match(r.stdout, /\/var\/apps\/wiki: APPPKG_DESC_INVALID:/);
 });
