@@ -354,4 +354,12 @@ test("issue 13 item 7: run, test and check pass the caller's environment beneath
   assert.is((await runCli(['test', dir, ...common], { env: { FOO: '' } })).status, 1);
 });
 
+test('test: a suite that fails exits 1 whatever its own status (2 is bad usage, SPEC §3), and says the status', async () => {
+  const dir = pkg('suite-exit', ['platform: python, wsgi', 'app: wsgi:application', 'commands:', '  test: echo ran; exit 2', ''].join('\n'));
+  const r = await runCli(['test', dir, '--state-dir', state.path]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /ran/);
+  assert.match(r.stderr, /commands\.test of suite-exit failed \(exit status 2\)/);
+});
+
 test.run();

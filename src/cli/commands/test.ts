@@ -3,7 +3,7 @@ import { AppPackage } from '../../app-package.js';
 
 export const spec: CommandSpec = {
   name: 'test',
-  summary: "Run the app's commands.test in its environment; exits with the hook's status.",
+  summary: "Run the app's commands.test in its environment: exit 0 when it passes, 1 when it fails (its status said).",
   usage: 'apppkg-gateway test [APP_DIR] [--environment FILE] [--state-dir DIR]',
   optionHelp: APP_OPTION_HELP,
   options: APP_OPTIONS,
@@ -15,5 +15,10 @@ export async function run(args: ParsedCommand): Promise<number> {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
   });
-  return app.runCommand('test');
+  const status = await app.runCommand('test');
+  if (status === 0) return 0;
+  // SPEC §3: 1 when the command ran and failed; 2 is bad usage, which a suite exiting 2
+  // (pytest interrupted) or 4 (pytest's own usage error) is not.
+  process.stderr.write(`apppkg-gateway: commands.test of ${app.name} failed (exit status ${status})\n`);
+  return 1;
 }
