@@ -59,6 +59,9 @@ export interface WorkerBudgetLike {
 
 export type AppState = 'starting' | 'ready' | 'failed' | 'stopping' | 'stopped';
 
+/** The 504 sweep's interval and then some (upstream.ts ticks every 500 ms). */
+const DRAIN_PAST_TIMEOUT_MS = 2000;
+
 export class AppInstance {
   readonly desc: Description;
   state: AppState = 'starting';
@@ -237,9 +240,13 @@ export class AppInstance {
     return this.idle.wake();
   }
 
-  /** How long a retired worker may finish its requests: as long as a request may take. */
+  /**
+   * How long a retired worker may finish its requests: as long as a request may take, and a
+   * little more, so that a request past its timeout is the 504 it is, not a 502 when the
+   * recycled worker holding it is killed first.
+   */
   private drainMs(): number {
-    return Math.max(1000, this.opts.limits.timeoutMs);
+    return Math.max(1000, this.opts.limits.timeoutMs + DRAIN_PAST_TIMEOUT_MS);
   }
 
   /**

@@ -18,16 +18,17 @@ const seen = new Set<number>();
 test.before(async () => {
   addPackage(apps.path, 'faults', 'counted', { 'app.yaml': [[/$/, 'health: /status/200\n']] });
   addPackage(apps.path, 'faults', 'fat');
-  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 1MB}\n');
+  addPackage(apps.path, 'faults', 'timed');
+  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 1MB}\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n');
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
     '--environment', envFile, '--access-log', 'off',
   ]);
-  for (const pid of [...(await pidsOf('counted')), ...(await pidsOf('fat'))]) seen.add(pid);
+  for (const pid of [...(await pidsOf('counted')), ...(await pidsOf('fat')), ...(await pidsOf('timed'))]) seen.add(pid);
 });
 
 test.after(async () => {
-  if (gw) for (const pid of [...(await pidsOf('counted').catch(() => [])), ...(await pidsOf('fat').catch(() => []))]) seen.add(pid);
+  if (gw) for (const pid of [...(await pidsOf('counted').catch(() => [])), ...(await pidsOf('fat').catch(() => [])), ...(await pidsOf('timed').catch(() => []))]) seen.add(pid);
   await gw?.stop();
   await assertNoOrphans([...seen]);
   apps.remove();
@@ -80,6 +81,15 @@ test('max_memory: a worker over it (RSS read every few seconds) is replaced once
   const after = await pidFrom('/fat/');
   assert.is(after.status, 200);
   seen.add(after.pid);
+});
+
+test('a request past its timeout on the worker being recycled is the 504 it is, not a 502 when the worker is stopped', async () => {
+  for (let i = 0; i < 3; i++) assert.is((await pidFrom('/timed/sleep?t=0')).status, 200);
+  // The third request reached max_requests: the worker drains, and this one runs on it past the timeout.
+  const res = await request(`${gw.url}/timed/sleep?t=6`, { headersTimeout: 15_000 });
+  const body = await res.body.text();
+  assert.is(res.statusCode, 504, body);
+  for (const pid of await pidsOf('timed')) seen.add(pid);
 });
 
 test.run();
