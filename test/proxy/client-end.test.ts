@@ -5,7 +5,7 @@
 // the connection closed (499 in the access log), not a 500. On the lean lane and on node:http.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -21,7 +21,10 @@ let gw: RunningGateway | null = null;
 
 test.before(async () => {
   addPackage(apps.path, 'asgi-http', 'poll');
-  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(state.path, 'root'), '--access-log', accessLog]);
+  // One worker: the app's counters are a process's (two would each count their own).
+  const environment = join(state.path, 'environment.yaml');
+  writeFileSync(environment, 'apps:\n  poll:\n    workers: 1\n');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(state.path, 'root'), '--access-log', accessLog, '--environment', environment]);
 });
 
 test.after(() => stopGatewayChecked(gw, apps, state));
