@@ -215,16 +215,19 @@ export class Gateway {
       startedAt: this.startedAt,
       now: new Date().toISOString(),
       listen: this.urls,
-      apps: apps.map((app) => ({
-        ...app,
-        requests: this.metrics.requestsOf(app.name),
-        errors: this.metrics.errorsOf(app.name),
-        failed: this.metrics.errorsOf(app.name),
-        queued: this.front.queued(app.name),
-        processes: app.processes.map((p) => (p.queued === undefined ? p : { ...p, queued: this.front.queuedFor(app.name, p.name) })),
-        latency: this.metrics.latency(app.name),
-        services: serviceStatusOf(app.name),
-      })),
+      apps: apps.map((app) => {
+        const errors = this.metrics.errorsOf(app.name);
+        return {
+          ...app,
+          requests: this.metrics.requestsOf(app.name),
+          errors,
+          failed: errors,
+          queued: this.front.queued(app.name),
+          processes: app.processes.map((p) => (p.queued === undefined ? p : { ...p, queued: this.front.queuedFor(app.name, p.name) })),
+          latency: this.metrics.latency(app.name),
+          services: serviceStatusOf(app.name),
+        };
+      }),
       broken,
       ...(this.mail ? { mail: this.mail.status() } : {}),
     });

@@ -14,7 +14,7 @@
 // and prom-client renders them through metric objects of our own (`collected` below); the
 // process metrics start counting (GC, event-loop delay) at the first scrape.
 import type { Counter, Gauge, Registry } from 'prom-client';
-import { LATENCY_WINDOW, LatencyWindow, noLatency } from './request-tally.js';
+import { LATENCY_WINDOW, noLatency, RequestTally } from './request-tally.js';
 import type { GatewayStatus, LatencySummary, MailStatus } from './status-types.js';
 
 export { LATENCY_WINDOW, LATENCY_WINDOW_SECONDS } from './request-tally.js';
@@ -38,10 +38,8 @@ interface AppSeries {
   buckets: Float64Array;
   /** Sum of the durations, in seconds. */
   sum: number;
-  requests: number;
-  errors: number;
-  /** The last LATENCY_WINDOW durations, for the percentiles in `status`. */
-  window: LatencyWindow;
+  /** Requests, those with status >= 500, and the last LATENCY_WINDOW durations (status's figures). */
+  tally: RequestTally;
 }
 
 export interface GatewayMetricsOptions {
@@ -101,18 +99,16 @@ export class GatewayMetrics {
     while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]) bucket++;
     series.buckets[bucket]++;
     series.sum += seconds;
-    series.requests++;
-    if (status >= 500) series.errors++;
-    series.window.record(seconds);
+    series.tally.observe(status, seconds);
   }
 
   requestsOf(app: string): number {
-    return this.apps.get(app)?.requests ?? 0;
+    return this.apps.get(app)?.tally.requests ?? 0;
   }
 
   /** Responses with status >= 500, gateway-made ones (502/503/504) included. */
   errorsOf(app: string): number {
-    return this.apps.get(app)?.errors ?? 0;
+    return this.apps.get(app)?.tally.failed ?? 0;
   }
 
   /**
@@ -120,7 +116,7 @@ export class GatewayMetrics {
    * most the last LATENCY_WINDOW of them); computed on demand.
    */
   latency(app: string): LatencySummary {
-    return this.apps.get(app)?.window.summary() ?? noLatency();
+    return this.apps.get(app)?.tally.figures().latency ?? noLatency();
   }
 
   /** Drops an app's series (it was removed from --apps), so its old numbers stop being exported. */
@@ -144,9 +140,7 @@ export class GatewayMetrics {
       byClass: new Float64Array(CODE_CLASSES.length),
       buckets: new Float64Array(DURATION_BUCKETS.length + 1),
       sum: 0,
-      requests: 0,
-      errors: 0,
-      window: new LatencyWindow(LATENCY_WINDOW, this.now),
+      tally: new RequestTally(null, LATENCY_WINDOW, this.now),
     };
     this.apps.set(app, series);
     return series;
@@ -170,9 +164,9 @@ export class GatewayMetrics {
           return { labels: { le, app }, value: cumulative, metricName: `${name}_bucket` };
         });
         samples.push(
-          { labels: { le: '+Inf', app }, value: s.requests, metricName: `${name}_bucket` },
+          { labels: { le: '+Inf', app }, value: s.tally.requests, metricName: `${name}_bucket` },
           { labels: { app }, value: s.sum, metricName: `${name}_sum` },
-          { labels: { app }, value: s.requests, metricName: `${name}_count` },
+          { labels: { app }, value: s.tally.requests, metricName: `${name}_count` },
         );
         return samples;
       }),
