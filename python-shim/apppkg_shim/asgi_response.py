@@ -15,7 +15,7 @@ import traceback
 
 from . import link
 from .errors import InvalidResponse, log
-from .task import _NAME_DROP, _name_kind  # the WSGI response's header rules, shared
+from .task import _NAME_CONTENT_LENGTH, _NAME_DROP, _name_kind  # the WSGI response's header rules, shared
 
 HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
@@ -24,9 +24,10 @@ RESPONSE_WINDOW = link.RESPONSE_WINDOW
 _name_kinds = {}  # header name bytes -> task.py's kind of it
 
 
-def encode_header_pairs(headers, parts):
+def encode_header_pairs(headers, parts, lengths=None):
     """Append an ASGI headers list to `parts` as latin-1 bytes (name, value, ...), checked as
-    the WSGI worker checks them; hop-by-hop names are dropped (the gateway frames the body)."""
+    the WSGI worker checks them; hop-by-hop names are dropped (the gateway frames the body).
+    The values of Content-Length go to `lengths` too, when given."""
     try:
         items = iter(headers)
     except TypeError:
@@ -47,6 +48,8 @@ def encode_header_pairs(headers, parts):
                 _name_kinds[name] = kind
         if kind == _NAME_DROP:
             continue
+        if kind == _NAME_CONTENT_LENGTH and lengths is not None:
+            lengths.append(value)
         if b"\n" in value or b"\r" in value or b"\0" in value:
             raise InvalidResponse("header %s: the value contains CR, LF or NUL: %r" % (name.decode("latin-1"), value))
         parts.append(name)
@@ -55,26 +58,17 @@ def encode_header_pairs(headers, parts):
 
 
 def encode_head(message):
+    """The start's head as the RESPONSE frame carries it, and its Content-Length as sent (or None)."""
     status = message.get("status")
     # An int subclass is an int (Starlette passes status_code=HTTPStatus.CREATED on as it is).
     if type(status) is not int and (not isinstance(status, int) or isinstance(status, bool)):
         raise InvalidResponse("status must be an int 200-599, got %r" % (status,))
     if not 200 <= status <= 599:
         raise InvalidResponse("status must be an int 200-599, got %r" % (status,))
+    lengths = []
     # The status alone: Node adds the standard reason phrase.
-    return b"\0".join(encode_header_pairs(message.get("headers", ()), [b"%d" % int(status)]))
-
-
-def declared_length(message):
-    """The Content-Length the app's start gave, or None."""
-    for item in message.get("headers", ()):
-        name = item[0]
-        if len(name) == 14 and name.lower() == b"content-length":
-            try:
-                return int(item[1])
-            except ValueError:
-                raise InvalidResponse("Content-Length %r is not a number" % (item[1],))
-    return None
+    head = b"\0".join(encode_header_pairs(message.get("headers", ()), [b"%d" % int(status)], lengths))
+    return head, (lengths[0] if lengths else None)
 
 
 def _body_bytes(body):
@@ -147,9 +141,12 @@ class ResponseExchange:
     def start_response(self, message, name):
         if self.head is not None or self.head_sent:
             raise RuntimeError("%s.start sent twice" % name)
-        self.head = encode_head(message)
-        if not self.payload.startswith("HEAD\0"):
-            self.declared = declared_length(message)
+        self.head, declared = encode_head(message)
+        if declared is not None and not self.payload.startswith("HEAD\0"):
+            try:
+                self.declared = int(declared)
+            except ValueError:
+                raise InvalidResponse("Content-Length %r is not a number" % (declared,))
         # An app that sends its body without awaiting anything else in between does so before
         # the batch leaves; one that does not has its head sent alone (release_head).
         self.worker.held_heads.append(self)
