@@ -2,7 +2,7 @@
 // per app what a row cannot hold (its versions' and workers' figures, open websockets, the last
 // problem with its fix and log), then the broken packages.
 // Pure, so it is tested on plain data without a gateway.
-import type { AppStatus, GatewayStatus, RefusalStatus } from './status-types.js';
+import type { AppStatus, GatewayStatus, RefusalStatus, VersionStatus } from './status-types.js';
 import { countOf } from '../count.js';
 
 const COLUMNS = ['NAME', 'STATE', 'VERSION', 'WORKERS', 'RESTARTS', 'REQUESTS', 'ERRORS', 'P50', 'P99', 'MOUNT'];
@@ -96,7 +96,7 @@ function appDetails(app: AppStatus): string[] {
 }
 
 /** What a version answered: served, failed, in flight, queued, p50 and p99 of the last minute. */
-function figures(v: { requests: number; failed: number; inFlight: number; queued: number; latency: { p50: number | null; p99: number | null } }): string {
+function figures(v: Pick<VersionStatus, 'requests' | 'failed' | 'inFlight' | 'queued' | 'latency'>): string {
   return `${v.requests} served, ${v.failed} failed, ${v.inFlight} in flight, ${v.queued} queued, p50 ${formatMs(v.latency.p50)}, p99 ${formatMs(v.latency.p99)}`;
 }
 

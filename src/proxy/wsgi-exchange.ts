@@ -321,9 +321,7 @@ export class WsgiExchange implements LinkExchange {
           // The app heard http.disconnect and left, its response unfinished: the client's
           // doing (the access log's 499, not a cut by the gateway), and no 500 goes to a
           // connection it closed. After what was written so far, as a cut.
-          const socket = this.res.socket;
-          if (socket) while (socket.writableCorked > 0) socket.uncork();
-          this.res.destroy();
+          this.closeConnection();
           return;
         }
         if (started || this.res.headersSent) {
@@ -384,10 +382,16 @@ export class WsgiExchange implements LinkExchange {
     this.req.pause();
   }
 
+  /** Closes the client connection by the gateway's doing (the access log keeps the status that went out). */
   private cutConnection(): void {
+    markCut(this.res);
+    this.closeConnection();
+  }
+
+  /** Closes the client connection after what was written so far, which Node holds corked until the next tick. */
+  private closeConnection(): void {
     const socket = this.res.socket;
     if (socket) while (socket.writableCorked > 0) socket.uncork();
-    markCut(this.res);
     this.res.destroy();
   }
 
