@@ -1,6 +1,7 @@
 // The plainest request heads, read without Node's HTTP machinery: GET, HEAD, POST, PUT, PATCH,
-// DELETE or OPTIONS, an origin-form target, HTTP/1.1 (or 1.2-1.9, read as 1.1), a Host, a body framed by Content-Length
-// or none, no upgrade, no continue, every header once. That is nearly every request a browser,
+// DELETE or OPTIONS, an origin-form target, HTTP/1.1 (or 1.2-1.9, read as 1.1), a Host, a body
+// framed by Content-Length, by `Transfer-Encoding: chunked` alone (net/chunked-body.ts), or
+// none, no upgrade, no continue, every header once. That is nearly every request a browser,
 // a form, an API client, a load balancer's probe or a load test sends, and the front's lean
 // lane (proxy/lean-lane.ts) answers them without building an IncomingMessage. Anything else, down
 // to a repeated header or a byte outside the plain ranges, is not refused here: it is given to
@@ -19,8 +20,10 @@ export interface PlainHead {
   headers: Record<string, string>;
   /** The client did not say `Connection: close`. */
   keepAlive: boolean;
-  /** Its Content-Length: 0 when it gave none. */
+  /** Its Content-Length: 0 when it gave none (or the body is chunked). */
   bodyLength: number;
+  /** The body is in the chunked coding (and there is no Content-Length). */
+  chunked: boolean;
   /** The version sent when it is not 1.1 (`1.2`-`1.9`, served as 1.1), for the access log. */
   higherVersion: string | undefined;
 }
@@ -34,8 +37,8 @@ export interface PlainHead {
 // §2.5, RFC 9112 §2.3), and the lean request says 1.1 (lean-request.ts) as its answer does.
 const PLAIN = /^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/[\x21-\x7e\x80-\xff]* HTTP\/1\.[1-9](?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
 
-/** Fields that make a request more than plain: a chunked body, a continue, a protocol switch. */
-const NOT_PLAIN = new Set(['transfer-encoding', 'expect', 'upgrade', 'http2-settings']);
+/** Fields that make a request more than plain: a continue, a protocol switch. */
+const NOT_PLAIN = new Set(['expect', 'upgrade', 'http2-settings']);
 
 /** A Content-Length the lane frames a body by: digits, one value, well within a safe integer. */
 const LENGTH = /^\d{1,15}$/;
@@ -67,6 +70,7 @@ export function parsePlainHead(head: string): PlainHead | null {
   let keepAlive = true;
   let hasHost = false;
   let bodyLength = 0;
+  let chunked = false;
   while (eol !== -1) {
     const start = eol + 2;
     eol = head.indexOf('\r\n', start);
@@ -83,6 +87,10 @@ export function parsePlainHead(head: string): PlainHead | null {
       // A list (`5, 5`), a sign or a space inside is node:http's to judge (and refuse).
       if (!LENGTH.test(value)) return null;
       bodyLength = Number(value);
+    } else if (lower === 'transfer-encoding') {
+      // Another coding, or a list (`gzip, chunked`), is node:http's to judge.
+      if (value.toLowerCase() !== 'chunked') return null;
+      chunked = true;
     } else if (lower === 'connection') {
       // A list naming other fields is hop-by-hop bookkeeping node:http and cgi-request.ts do.
       const token = value.toLowerCase();
@@ -92,6 +100,7 @@ export function parsePlainHead(head: string): PlainHead | null {
     headers[lower] = value;
     rawHeaders.push(name, value);
   }
-  if (!hasHost) return null;
-  return { method, url, rawHeaders, headers, keepAlive, bodyLength, higherVersion };
+  // Both framings at once is refused (RFC 9112 §6.1, SPEC 5.8): by node:http, with the rest.
+  if (!hasHost || (chunked && headers['content-length'] !== undefined)) return null;
+  return { method, url, rawHeaders, headers, keepAlive, bodyLength, chunked, higherVersion };
 }

@@ -25,7 +25,7 @@ import { LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
 import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-response.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
-import { wasCut } from './gateway-cut.js';
+import { answeredInstead, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
 import { servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
@@ -402,12 +402,13 @@ export class Front {
   /**
    * The status logged for a response that did not finish, as nginx logs it: 499 only when the
    * client closed first. Cut by the gateway (its upstream went away after the head, or --grace
-   * ran out at stop), it is the status that went out, beside the bytes that did; with no head
-   * out yet, 444, nginx's "closed the connection without a response".
+   * ran out at stop), it is the status that went out, beside the bytes that did (the gateway's
+   * own, when it answered in the response's place); with no head out yet, 444, nginx's
+   * "closed the connection without a response".
    */
   private unfinishedStatus(res: ServerResponse, socket: Socket | null): number {
     if (!wasCut(res) && !(socket !== null && this.cutSockets.has(socket))) return 499;
-    return res.headersSent ? res.statusCode : CLOSED_WITHOUT_RESPONSE;
+    return answeredInstead(res) ?? (res.headersSent ? res.statusCode : CLOSED_WITHOUT_RESPONSE);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -1,5 +1,5 @@
 // The front's lean lane: every client connection starts here, on the raw socket. Plain requests
-// (net/plain-head.ts: HTTP/1.1, a body framed by Content-Length or none) that go to an app's
+// (net/plain-head.ts: HTTP/1.1, a body framed by Content-Length, chunked, or none) that go to an app's
 // Python workers or to its static files are read and answered without node:http's
 // IncomingMessage and ServerResponse (2-4 µs of the front's CPU per GET, ~40 µs per 64 KiB POST:
 // docs/performance.md). The first request that is not plain, or that goes elsewhere (a
@@ -14,6 +14,7 @@ import { parsePlainHead } from '../net/plain-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
+import { markCut } from './gateway-cut.js';
 import { LeanRequest, type BodySource } from './lean-request.js';
 import { LeanResponse, type ResponseOutput, type WriteDone } from './lean-response.js';
 
@@ -213,8 +214,18 @@ class LeanConnection implements ResponseOutput, BodySource {
   /** The body being received takes its bytes from `data` at `start`; returns where they end. */
   private receiveBody(data: Buffer, start: number): number {
     const req = this.receiving!;
-    const end = Math.min(data.length, start + req.remaining);
-    if (end > start) req.receive(this.kept(data.subarray(start, end)));
+    let end: number;
+    if (req.chunks === null) {
+      end = Math.min(data.length, start + req.remaining);
+      if (end > start) req.receive(this.kept(data.subarray(start, end)));
+    } else {
+      end = req.chunks.read(data, start, this.onChunk);
+      if (req.chunks.failed) {
+        this.refuseBody(req);
+        return data.length;
+      }
+      if (req.chunks.done) req.receivedAll();
+    }
     this.bodyFlowChanged(); // what nobody took yet is held: the client waits
     // Answered before its body was all in: the rest is dropped, and the keep-alive clock counts
     // from the last piece (node:http's socket timeout after a response: a stalled body closes).
@@ -224,6 +235,33 @@ class LeanConnection implements ResponseOutput, BodySource {
       if (!req.keepAlive) this.stopReading();
     }
     return end;
+  }
+
+  private readonly onChunk = (piece: Buffer): void => this.receiving!.receive(this.kept(piece));
+
+  /**
+   * `req`'s chunked framing is broken: nothing after it on the connection can be read. As
+   * node:http answers a parse error in a body (front.ts, 'clientError'): a 400 when its answer
+   * is next and has not begun, else the connection is cut, since an answer under way must
+   * never look complete and one behind it has no request to answer. The exchange hears the
+   * close and stops the app's request.
+   */
+  private refuseBody(req: LeanRequest): void {
+    this.receiving = null;
+    this.stopReading();
+    const index = this.responses.findIndex((res) => res.req === req);
+    const res = this.responses[index];
+    if (index === -1) {
+      this.socket.destroySoon(); // answered already: its bytes go out, then the close
+    } else if (index === this.writer && !res.headersSent) {
+      markCut(res as unknown as ServerResponse, 400);
+      this.socket.end(`HTTP/1.1 400 Bad Request\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else if (index === this.writer && res.writableEnded) {
+      this.socket.destroySoon();
+    } else {
+      markCut(res as unknown as ServerResponse);
+      this.destroy();
+    }
   }
 
   /** What a client pipelines after saying close is not read (as node:http). */

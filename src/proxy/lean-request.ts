@@ -1,7 +1,7 @@
 // A plain request on the lean lane (lean-lane.ts, net/plain-head.ts): the part of IncomingMessage
 // the way to a Python worker reads (forward-wsgi.ts, wsgi-exchange.ts, the dispatcher's queue,
-// the access log), its body included. A body framed by Content-Length reaches the exchange as
-// the pieces the lane read, each copied once out of the shared read buffer (lean-lane.ts);
+// the access log), its body included. A body framed by Content-Length, or chunked (the lane
+// decodes it: net/chunked-body.ts), reaches the exchange as the pieces the lane read, each copied once out of the shared read buffer (lean-lane.ts);
 // node:http's Readable machinery around every piece (~9% of the front's CPU for a 64 KiB POST
 // with its parser, docs/performance.md) is what the lane saves. As a Readable: the body flows
 // once a 'data' listener is added, unless paused; what arrives while nobody takes it is held,
@@ -10,6 +10,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { ChunkedBody } from '../net/chunked-body.js';
 import type { PlainHead } from '../net/plain-head.js';
 import { rememberSentVersion } from '../net/request-line-version.js';
 
@@ -28,8 +29,10 @@ export class LeanRequest extends EventEmitter {
   readonly httpVersionMinor = 1;
   /** The client did not say Connection: close. */
   readonly keepAlive: boolean;
-  /** Body bytes the client has still to send. */
+  /** Body bytes the client has still to send: Infinity for a chunked body until its end. */
   remaining: number;
+  /** The decoder of a chunked body; null for one framed by Content-Length (or none). */
+  readonly chunks: ChunkedBody | null;
   /** Arrived while nobody took them (not listened to yet, or paused), in order. */
   private held: Buffer[] | null = null;
   /** As a Readable's flowing state: null until a 'data' listener or a resume(), false when paused. */
@@ -50,7 +53,8 @@ export class LeanRequest extends EventEmitter {
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
     this.keepAlive = head.keepAlive;
-    this.remaining = head.bodyLength;
+    this.chunks = head.chunked ? new ChunkedBody() : null;
+    this.remaining = head.chunked ? Infinity : head.bodyLength;
     if (head.higherVersion !== undefined) rememberSentVersion(this, head.higherVersion);
   }
 
@@ -83,6 +87,12 @@ export class LeanRequest extends EventEmitter {
     if (this.flowing === true && this.held === null) this.emit('data', chunk);
     else (this.held ??= []).push(chunk);
     this.endIfDone();
+  }
+
+  /** A chunked body's last chunk and trailers are in: the body is whole. */
+  receivedAll(): void {
+    this.remaining = 0;
+    if (!this.dumped) this.endIfDone();
   }
 
   pause(): this {

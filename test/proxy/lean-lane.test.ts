@@ -1,5 +1,5 @@
 // The lean lane (src/proxy/lean-lane.ts) answers plain requests without node:http: GET and HEAD,
-// and bodies framed by Content-Length. What a client sees must not change: the same bytes as
+// and bodies framed by Content-Length or chunked. What a client sees must not change: the same bytes as
 // node:http writes for every framing (a second gateway with APPPKG_LEAN_LANE=0 is the
 // reference), pipelined answers in request order across the hand-off to node:http, heads it
 // does not take served by node:http, bodies however they arrive and whether or not the app
@@ -26,10 +26,10 @@ let reference: RunningGateway;
 
 function start(state: string, env: NodeJS.ProcessEnv): Promise<RunningGateway> {
   const envFile = join(state, 'environment.yaml');
-  // `tiny` is full after two requests: one running, one waiting (queue: 1).
+  // `tiny` is full after two requests: one running, one waiting (queue: 1); it takes bodies up to 1 MiB.
   writeFileSync(
     envFile,
-    'apps:\n  lean:\n    mount: /\n    workers: 1\n    threads: 4\n    max_body: 128MB\n  tiny:\n    mount: /tiny\n    workers: 1\n    threads: 1\n    queue: 1\n',
+    'apps:\n  lean:\n    mount: /\n    workers: 1\n    threads: 4\n    max_body: 128MB\n  tiny:\n    mount: /tiny\n    workers: 1\n    threads: 1\n    queue: 1\n    max_body: 1MB\n',
   );
   return startCli(
     ['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile, '--access-log', 'off', '--header-timeout', '1'],
@@ -233,6 +233,88 @@ test('bodies framed by Content-Length, pipelined, read or not by the app, whole 
   }
 });
 
+/** `pieces` in the chunked coding, each chunk line with `ext` after its size, then `trailer`'s field lines. */
+const chunked = (method: string, path: string, pieces: Array<Buffer | string>, trailer = '', ext = '', extra = ''): Buffer =>
+  Buffer.concat([
+    Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: lean.test\r\nUser-Agent: lean-test\r\nTransfer-Encoding: chunked\r\n${extra}\r\n`),
+    ...pieces.flatMap((piece) => [Buffer.from(`${piece.length.toString(16)}${ext}\r\n`), Buffer.from(piece), Buffer.from('\r\n')]),
+    Buffer.from(`0${ext}\r\n${trailer}\r\n`),
+  ]);
+
+test('chunked bodies, pipelined, read or not by the app, whole or in pieces: the lane decodes them, the same bytes as node:http', async () => {
+  const large = Buffer.alloc(300_000, 'abcdefghij');
+  const batch = Buffer.concat([
+    chunked('POST', '/count', ['hel', 'lo']),
+    chunked('PUT', '/?unread', ['the app never reads this', 'x'.repeat(70_000)]), // dropped, the next read after it
+    chunked('PATCH', '/count', [large.subarray(0, 100_000), large.subarray(100_000)], 'X-Checksum: abc\r\nX-Other:\t2\r\n'),
+    chunked('POST', '/count?ext', ['a', 'bc', 'def'], '', ';name=value;q="quoted; \\"string\\""'),
+    chunked('DELETE', '/count?empty', []),
+    chunked('POST', '/count?upper', ['x'.repeat(0xabc)]).toString('latin1').replace('abc\r\n', 'ABC\r\n'),
+    Buffer.from(get('/?after')),
+    Buffer.from(CLOSE),
+  ].map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : part)));
+  const { lean: a, node: b } = await both(batch);
+  const bodies = a.split(/\r\n\r\n/).slice(1).map((part) => part.split('HTTP/1.1 ')[0]);
+  assert.equal(bodies, [
+    `POST count=5 sha256=${sha256(Buffer.from('hello'))}`,
+    'PUT /?unread host=lean.test ua=lean-test',
+    `PATCH count=300000 sha256=${sha256(large)}`,
+    `POST count=6 sha256=${sha256(Buffer.from('abcdef'))}`,
+    `DELETE count=0 sha256=${sha256(Buffer.alloc(0))}`,
+    `POST count=2748 sha256=${sha256(Buffer.from('x'.repeat(0xabc)))}`,
+    'GET /?after host=lean.test ua=lean-test',
+    'closed',
+  ]);
+  assert.is(a, b);
+  // As a slow client sends them: sizes, extensions, CRLFs and trailers cut anywhere.
+  const small = Buffer.concat([chunked('POST', '/count', ['hel', 'lo'], 'X-T: 1\r\n', ';e=1'), chunked('PUT', '/?unread', ['x'.repeat(300)]), Buffer.from(CLOSE)]);
+  for (const [data, size] of [[small, 1], [batch, 1000], [batch, 65_537]] as const) {
+    const [viaLane, viaNode] = await Promise.all([inPieces(portOf(lean), data, size), inPieces(portOf(reference), data, size)]);
+    assert.is(withoutDates(viaLane), withoutDates(viaNode), `in pieces of ${size}`);
+    assert.is(viaLane.match(/HTTP\/1\.1 200 /g)?.length, data === batch ? 8 : 3, viaLane);
+  }
+});
+
+test('a trailer with fields no trailer may carry (Content-Length, Transfer-Encoding, Host) is dropped and the request served; node:http refuses it', async () => {
+  const request = chunked('POST', '/count', ['abc'], 'Content-Length: 99\r\nTransfer-Encoding: chunked\r\nHost: evil.example\r\n', '', 'Connection: close\r\n');
+  const { lean: a, node: b } = await both(request);
+  assert.ok(a.startsWith('HTTP/1.1 200 OK\r\n'), a);
+  assert.ok(a.endsWith(`POST count=3 sha256=${sha256(Buffer.from('abc'))}`), a);
+  assert.ok(b.startsWith('HTTP/1.1 400 Bad Request\r\n'), b);
+});
+
+test('a broken chunked framing is a 400 and the connection closes (node:http too); an answer under way is cut, never completed', async () => {
+  const head = 'POST /count HTTP/1.1\r\nHost: lean.test\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const broken = [
+    'zz\r\nabc\r\n0\r\n\r\n', // not hexadecimal
+    '3 \r\nabc\r\n0\r\n\r\n', // a space after the size
+    '3\nabc\r\n0\r\n\r\n', // a bare LF
+    '3\r\nabcd\r\n0\r\n\r\n', // longer than its size
+    '3\r\nabc\r\n0\r\nX-T: 1\n\r\n', // a trailer line ending in a bare LF
+    '3\r\nabc\r\n0\r\n folded\r\n\r\n', // obs-fold in the trailer
+    '3;\x01\r\nabc\r\n0\r\n\r\n', // a control character in an extension
+  ];
+  for (const body of broken) {
+    const { lean: a, node: b } = await both(`${head}${body}${get('/?never-read')}`);
+    assert.is(a, 'HTTP/1.1 400 Bad Request\r\nDate: -\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', JSON.stringify(body));
+    assert.is(a, b, JSON.stringify(body));
+  }
+  // A size past 2^52 (node:http takes up to 2^64, then waits for the bytes): refused at once.
+  const huge = await rawRequest(portOf(lean), `${head}10000000000000\r\nabc`, 10_000);
+  assert.is(withoutDates(huge), 'HTTP/1.1 400 Bad Request\r\nDate: -\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  // The app answered (without reading) before the broken part came: its answer is whole, then the close.
+  const socket = net.connect(portOf(lean), '127.0.0.1');
+  let raw = '';
+  let closed = false;
+  socket.on('data', (c) => (raw += c.toString('latin1')));
+  socket.on('close', () => (closed = true));
+  socket.write(`PUT /?unread HTTP/1.1\r\nHost: lean.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n`);
+  await waitFor(() => raw.endsWith('PUT /?unread host=lean.test ua=None'), 5000, 'the answer before the body is all in');
+  socket.write('zz\r\n');
+  await waitFor(() => closed, 5000, 'the close after the broken chunk');
+  assert.ok(raw.startsWith('HTTP/1.1 200 OK\r\n') && !raw.includes('400'), raw);
+});
+
 test('a large body an app reads slowly holds the client back: the front does not buffer it', async () => {
   const front = lean.child.pid!; // the launcher execs node
   assert.is(readFileSync(`/proc/${front}/comm`, 'utf8').trim(), 'node');
@@ -253,6 +335,14 @@ test('a large body an app reads slowly holds the client back: the front does not
 test('a body over max_body is refused with 413 before the app sees it, and the connection closes (node:http too)', async () => {
   const head = `POST /count HTTP/1.1\r\nHost: lean.test\r\nContent-Length: ${200 << 20}\r\n\r\n${'x'.repeat(1000)}`;
   const { lean: a, node: b } = await both(head);
+  assert.ok(a.startsWith('HTTP/1.1 413 '), a);
+  assert.ok(a.includes('Connection: close\r\n'), a);
+  assert.is(a, b);
+});
+
+test('a chunked body that grows past max_body: 413 if no answer began, the connection closed (node:http too)', async () => {
+  const pieces = Array.from({ length: 20 }, () => Buffer.alloc(100_000, 'c'));
+  const { lean: a, node: b } = await both(chunked('POST', '/tiny/count', pieces));
   assert.ok(a.startsWith('HTTP/1.1 413 '), a);
   assert.ok(a.includes('Connection: close\r\n'), a);
   assert.is(a, b);

@@ -12,6 +12,7 @@ test('a plain GET and HEAD: method, target as sent, fields trimmed, lower-case n
     headers: { host: 'lean.test', accept: '*/*', 'x-empty': '' },
     keepAlive: true,
     bodyLength: 0,
+    chunked: false,
     higherVersion: undefined,
   });
   const head = parsePlainHead('HEAD / HTTP/1.1\r\nhost: x\r\nConnection: Close');
@@ -39,6 +40,16 @@ test('a body framed by Content-Length, on any of the plain methods; none when it
   assert.is(parsePlainHead('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 007')?.bodyLength, 7);
 });
 
+test('a chunked body: Transfer-Encoding chunked alone, in any case, and no Content-Length', () => {
+  for (const value of ['chunked', 'Chunked', ' CHUNKED ']) {
+    const head = parsePlainHead(`POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:${value}`);
+    assert.is(head?.chunked, true, value);
+    assert.is(head?.bodyLength, 0);
+    assert.is(head?.headers['transfer-encoding'], value.trim());
+  }
+  assert.is(parsePlainHead('POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3')?.chunked, false);
+});
+
 test('anything else is node:http\'s to read', () => {
   const notPlain = [
     'CONNECT x:443 HTTP/1.1\r\nHost: x:443',
@@ -60,7 +71,11 @@ test('anything else is node:http\'s to read', () => {
     'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2',
     'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1234567890123456',
     'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked',
-    'GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked',
+    'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5',
+    'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked',
+    'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked',
+    'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked',
+    'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity',
     'GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue',
     'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade',
     'GET / HTTP/1.1\r\nHost: x\r\nConnection: close, X-Private',

@@ -1,0 +1,195 @@
+// The chunked transfer coding of a request body (RFC 9112 §7.1), read by the front's lean lane
+// (proxy/lean-lane.ts) so that a chunked upload needs no node:http parser. Its trailer section
+// is read and dropped: PEP 3333 and ASGI have no place for trailers, and RFC 9110 §6.5.1 lets a
+// recipient discard them. Dropping them is also SPEC 5.8's "fields forbidden in trailers never
+// reach the app", where node:http (llhttp) refused the whole request with a 400 when a trailer
+// named Content-Length or Transfer-Encoding, which nginx serves.
+//
+// As strict as llhttp about the framing itself, since a body whose end two parsers see at
+// different places is how requests are smuggled: hex digits and nothing else before an
+// extension or the CRLF, no bare CR or LF anywhere, CRLF after each chunk's data, no size past
+// 2^53, lines of bounded length.
+
+/** A chunk-size line, extensions included, or one trailer field line, longer than this is refused. */
+const MAX_LINE = 4096;
+/** The trailer section as a whole (node:http counts it against its header limit too). */
+const MAX_TRAILERS = 16 * 1024;
+/** Sizes at or past this are refused: 13 hex digits, the last 2^52 (Number stays exact). */
+const MAX_SIZE = 2 ** 52;
+
+const enum State {
+  /** The first hex digit of a chunk size. */
+  SizeStart,
+  /** More hex digits, or `;` (an extension), or CR. */
+  Size,
+  /** Inside the chunk extensions, until CR. */
+  Extension,
+  /** LF after a chunk-size line. */
+  SizeLf,
+  /** Chunk data: `left` more bytes. */
+  Data,
+  /** CR, then LF, after chunk data. */
+  DataCr,
+  DataLf,
+  /** The start of a trailer line: CR (the end) or a field name. */
+  TrailerStart,
+  /** A trailer field's name, until its colon. */
+  TrailerName,
+  /** A trailer field's value, until CR. */
+  Trailer,
+  /** LF after a trailer field line. */
+  TrailerLf,
+  /** LF after the empty line that ends the message. */
+  EndLf,
+  Done,
+  Failed,
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const HTAB = 0x09;
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+/** tchar (RFC 9110 §5.6.2): what a field name is made of. */
+function isTokenOctet(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c));
+}
+
+/** What may stand in an extension or a trailer line: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5). */
+function isLineOctet(c: number): boolean {
+  return c === HTAB || (c >= 0x20 && c !== 0x7f);
+}
+
+export class ChunkedBody {
+  private state = State.SizeStart;
+  /** Bytes of the current chunk's data still to come (Data), or the size being read (Size). */
+  private left = 0;
+  /** Octets of the current line (chunk-size or trailer field), for MAX_LINE. */
+  private lineLength = 0;
+  private trailerLength = 0;
+  /** Why the body cannot be read, once it cannot. */
+  problem: string | null = null;
+
+  /** The last chunk and the trailer section have been read: the body is whole. */
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  get failed(): boolean {
+    return this.state === State.Failed;
+  }
+
+  /**
+   * Reads `data` from `start`: each run of chunk data goes to `onData` as a view of `data`
+   * (the caller copies what it keeps). Returns where the body ends in `data` (its length when
+   * the body goes on past it). Once done or failed, reads nothing more.
+   */
+  read(data: Buffer, start: number, onData: (piece: Buffer) => void): number {
+    let i = start;
+    const length = data.length;
+    while (i < length) {
+      switch (this.state) {
+        case State.Data: {
+          const end = Math.min(length, i + this.left);
+          this.left -= end - i;
+          onData(data.subarray(i, end));
+          i = end;
+          if (this.left === 0) this.state = State.DataCr;
+          continue;
+        }
+        case State.Done:
+        case State.Failed:
+          return i;
+      }
+      const c = data[i++];
+      switch (this.state) {
+        case State.SizeStart: {
+          const digit = hexValue(c);
+          if (digit < 0) return this.fail('a chunk size is not a hexadecimal number', i);
+          this.left = digit;
+          this.lineLength = 1;
+          this.state = State.Size;
+          break;
+        }
+        case State.Size: {
+          if (++this.lineLength > MAX_LINE) return this.fail('a chunk-size line is too long', i);
+          const digit = hexValue(c);
+          if (digit >= 0) {
+            this.left = this.left * 16 + digit;
+            if (this.left >= MAX_SIZE) return this.fail('a chunk size is too large', i);
+          } else if (c === 0x3b) this.state = State.Extension;
+          else if (c === CR) this.state = State.SizeLf;
+          else if (c === LF) return this.fail('a chunk-size line does not end in CRLF', i);
+          else return this.fail('a chunk size is not a hexadecimal number', i);
+          break;
+        }
+        case State.Extension:
+          if (++this.lineLength > MAX_LINE) return this.fail('a chunk-size line is too long', i);
+          if (c === CR) this.state = State.SizeLf;
+          else if (c === LF) return this.fail('a chunk-size line does not end in CRLF', i);
+          else if (!isLineOctet(c)) return this.fail('a chunk extension has a control character', i);
+          break;
+        case State.SizeLf:
+          if (c !== LF) return this.fail('a chunk-size line does not end in CRLF', i);
+          this.state = this.left === 0 ? State.TrailerStart : State.Data;
+          break;
+        case State.DataCr:
+          if (c !== CR) return this.fail('chunk data is longer than its size', i);
+          this.state = State.DataLf;
+          break;
+        case State.DataLf:
+          if (c !== LF) return this.fail('chunk data does not end in CRLF', i);
+          this.state = State.SizeStart;
+          break;
+        case State.TrailerStart:
+          if (c === CR) {
+            this.state = State.EndLf;
+            break;
+          }
+          if (c === LF) return this.fail('the chunked body does not end in CRLF', i);
+          // obs-fold (a line starting with SP or HTAB) is refused, as it is in a head.
+          if (!isTokenOctet(c)) return this.fail('a trailer field line is malformed', i);
+          this.lineLength = 1;
+          this.countTrailer();
+          this.state = State.TrailerName;
+          break;
+        case State.TrailerName:
+          if (++this.lineLength > MAX_LINE || !this.countTrailer()) return this.fail('the trailer section is too long', i);
+          if (c === 0x3a) this.state = State.Trailer;
+          else if (!isTokenOctet(c)) return this.fail('a trailer field name is malformed', i);
+          break;
+        case State.Trailer:
+          if (++this.lineLength > MAX_LINE || !this.countTrailer()) return this.fail('the trailer section is too long', i);
+          if (c === CR) this.state = State.TrailerLf;
+          else if (c === LF) return this.fail('a trailer field line does not end in CRLF', i);
+          else if (!isLineOctet(c)) return this.fail('a trailer field line has a control character', i);
+          break;
+        case State.TrailerLf:
+          if (c !== LF) return this.fail('a trailer field line does not end in CRLF', i);
+          this.state = State.TrailerStart;
+          break;
+        case State.EndLf:
+          if (c !== LF) return this.fail('the chunked body does not end in CRLF', i);
+          this.state = State.Done;
+          return i;
+      }
+    }
+    return i;
+  }
+
+  private countTrailer(): boolean {
+    return ++this.trailerLength <= MAX_TRAILERS;
+  }
+
+  private fail(problem: string, at: number): number {
+    this.state = State.Failed;
+    this.problem = problem;
+    return at;
+  }
+}

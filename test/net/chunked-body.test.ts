@@ -1,0 +1,84 @@
+// The lean lane's chunked decoder (src/net/chunked-body.ts): the data whatever way the bytes are
+// cut, where the body ends (what follows is the next request's), and the framings it refuses.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ChunkedBody } from '../../src/net/chunked-body.js';
+
+const BODY = '5;ext="a;b"\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Sum: 1\r\nContent-Length: 9\r\n\r\n';
+const NEXT = 'GET / HTTP/1.1\r\n';
+
+/** Feeds `wire` cut at `cuts`; returns the data, where the body ended in the whole, and the decoder. */
+function decode(wire: string, cuts: number[]): { data: string; end: number; body: ChunkedBody } {
+  const body = new ChunkedBody();
+  let data = '';
+  let end = -1;
+  const bounds = [0, ...cuts, wire.length];
+  for (let i = 0; i + 1 < bounds.length && end === -1; i++) {
+    const piece = Buffer.from(wire.slice(bounds[i], bounds[i + 1]), 'latin1');
+    const stop = body.read(piece, 0, (part) => (data += part.toString('latin1')));
+    if (body.done || body.failed) end = bounds[i] + stop;
+  }
+  return { data, end, body };
+}
+
+test('the data, and the end of the body, however the bytes are cut (every one or two cut points)', () => {
+  const wire = BODY + NEXT;
+  for (let a = 0; a <= wire.length; a++) {
+    for (const cuts of [[a], [a, Math.min(wire.length, a + 3)]]) {
+      const { data, end, body } = decode(wire, cuts);
+      assert.ok(body.done, `cut at ${cuts}`);
+      assert.is(data, 'hello 0123456789', `cut at ${cuts}`);
+      assert.is(end, BODY.length, `cut at ${cuts}`);
+    }
+  }
+});
+
+test('read from an offset, as the lane reads a body after its head in one buffer', () => {
+  const wire = Buffer.from(`HEAD-BYTES${BODY}${NEXT}`, 'latin1');
+  const body = new ChunkedBody();
+  const pieces: string[] = [];
+  const end = body.read(wire, 10, (part) => pieces.push(part.toString('latin1')));
+  assert.equal(pieces, ['hello', ' ', '0123456789']);
+  assert.is(wire.toString('latin1', end), NEXT);
+  assert.is(body.read(wire, end, () => assert.unreachable('read past its end')), end);
+});
+
+test('framings refused, each with the reason', () => {
+  const refused: Array<[string, RegExp]> = [
+    ['zz\r\n', /hexadecimal/],
+    ['\r\n', /hexadecimal/],
+    [' 3\r\nabc\r\n0\r\n\r\n', /hexadecimal/],
+    ['3 \r\nabc\r\n0\r\n\r\n', /hexadecimal/],
+    ['-3\r\n', /hexadecimal/],
+    ['0x3\r\n', /hexadecimal/],
+    ['3\nabc', /CRLF/],
+    ['3\r\rabc', /CRLF/],
+    ['3\r\nabcd\r\n', /longer than its size/],
+    ['3\r\nabc\n0\r\n\r\n', /longer than its size/],
+    ['3\r\nabc\r\r', /CRLF/],
+    ['10000000000000\r\n', /too large/],
+    [`3;${'e'.repeat(5000)}\r\n`, /too long/],
+    ['3;a\x00b\r\n', /control/],
+    ['3;a\nb\r\n', /CRLF/],
+    ['0\r\n folded: x\r\n\r\n', /malformed/],
+    ['0\r\nNo-Colon\r\n\r\n', /malformed/],
+    ['0\r\nBad Name: x\r\n\r\n', /malformed/],
+    ['0\r\nX: a\x01b\r\n\r\n', /control/],
+    ['0\r\nX: y\n\r\n', /CRLF/],
+    ['0\r\n\n', /CRLF/],
+    [`0\r\n${'X-A: 0123456789\r\n'.repeat(1100)}\r\n`, /too long/],
+  ];
+  for (const [wire, why] of refused) {
+    const { body } = decode(wire, []);
+    assert.ok(body.failed, JSON.stringify(wire.slice(0, 40)));
+    assert.match(body.problem ?? '', why, JSON.stringify(wire.slice(0, 40)));
+  }
+});
+
+test('what it accepts that a stricter reading might not: upper-case hex, leading zeros, empty trailer values, obs-text', () => {
+  const { data, body } = decode('00A\r\n0123456789\r\n0000\r\nX-Empty:\r\nX-Latin: caf\xe9\r\n\r\n', []);
+  assert.ok(body.done);
+  assert.is(data, '0123456789');
+});
+
+test.run();
