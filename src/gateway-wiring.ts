@@ -2,7 +2,6 @@
 // report of each response (metrics), and the Registry's callbacks: the routes of each app, its
 // publish (ServingApp → the Front's PublishedApp), and how serve and --apps each take a
 // removed, broken or refused app. gateway.ts builds both with these, in its start order.
-import { createWriteStream } from 'node:fs';
 import type { GatewayMetrics } from './admin/metrics.js';
 import type { RunMode } from './app-context.js';
 import type { HostEnvironment } from './environment/host-file.js';
@@ -22,7 +21,7 @@ export function frontOptions(options: GatewayOptions, listen: ListenAddress[], l
   return {
     listen,
     listenFlag,
-    accessLog: typeof options.accessLog === 'string' ? createWriteStream(options.accessLog, { flags: 'a' }) : (options.accessLog ?? null),
+    accessLog: options.accessLog ?? null,
     onResponse: (app, status, seconds) => metrics.observeRequest(app, status, seconds),
     unixSocket: options.unixSocket,
     trustProxy: options.trustProxy,

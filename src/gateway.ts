@@ -246,6 +246,14 @@ export class Gateway {
   }
 
   /**
+   * Opens the access log file again under its name (SIGUSR1, after logrotate moved it away):
+   * false when the log is not a file (stdout, a stream, or none).
+   */
+  reopenAccessLog(): boolean {
+    return this.front.reopenAccessLog();
+  }
+
+  /**
    * Reads `adminTokenFile` again (SIGHUP), so a token is rotated without a restart: false
    * without one. A file that no longer holds a token throws APPPKG_ADMIN_TOKEN_FILE and the old
    * token stays in force.

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A thin CLI over the programmatic API: argv -> command module -> exit status.
 // 0 = success, 1 = the command ran and failed, 2 = bad usage (SPEC §3).
+import './debug-signal.js';
 import { fileURLToPath } from 'node:url';
 import { helpText, optionLines, parseCommand, type CommandSpec, type ParsedCommand } from './args.js';
 import { GatewayError, isGatewayError } from '../errors.js';

@@ -4,6 +4,7 @@
 // 127.0.0.1 - - [25/Nov/2026:11:43:58 +0000] "GET /blog/ HTTP/1.1" 200 14 "-" "curl/8" app=blog dur=0.0012
 // Lines are batched and written once per event-loop turn: a write per request costs a
 // syscall each, which shows at tens of thousands of requests per second.
+import { createWriteStream } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 import { targetAsSent } from '../net/request-head.js';
@@ -50,18 +51,50 @@ export class AccessLog {
   private pending: string[] = [];
   private scheduled = false;
   private out: Writable | null;
+  /** The file it appends to, when it was given one by name: what reopen() opens again. */
+  private readonly file: string | null;
 
-  constructor(out: Writable | null, onError: (err: Error) => void = sayOnStderr) {
-    this.out = out;
-    // A full disk or an unwritable file (`--access-log /dev/full`) makes the stream emit
-    // 'error', which without a listener ends the gateway (issue 6). Logging must never stop
-    // serving (SPEC §4): say so once, then drop the log (an errored stream is destroyed).
-    out?.on('error', (err: Error) => {
-      if (this.out === null) return;
+  /** `out`: a stream, a file name (appended to), or null for no log. */
+  constructor(
+    out: Writable | string | null,
+    private readonly onError: (err: Error) => void = sayOnStderr,
+  ) {
+    this.file = typeof out === 'string' ? out : null;
+    this.out = typeof out === 'string' ? this.open(out) : out;
+    if (this.out !== null && this.file === null) this.watch(this.out);
+  }
+
+  private open(file: string): Writable {
+    const out = createWriteStream(file, { flags: 'a' });
+    this.watch(out);
+    return out;
+  }
+
+  // A full disk or an unwritable file (`--access-log /dev/full`) makes the stream emit 'error',
+  // which without a listener ends the gateway (issue 6). Logging must never stop serving
+  // (SPEC §4): say so once, then drop the log (an errored stream is destroyed).
+  private watch(out: Writable): void {
+    out.on('error', (err: Error) => {
+      if (this.out !== out) return;
       this.out = null;
       this.pending = [];
-      onError(err);
+      this.onError(err);
     });
+  }
+
+  /**
+   * Opens the file again under its name, after a log rotation moved it away (SIGUSR1, as nginx
+   * and gunicorn do): lines written so far go to the old file, the next ones to the new. Also
+   * takes up a log dropped after an error (the disk had filled). False when the log is a
+   * stream (stdout) or off: nothing to reopen.
+   */
+  reopen(): boolean {
+    if (this.file === null) return false;
+    this.flush();
+    const old = this.out;
+    this.out = this.open(this.file);
+    old?.end();
+    return true;
   }
 
   /**

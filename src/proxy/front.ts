@@ -37,7 +37,8 @@ export interface FrontOptions {
   listen: ListenAddress[];
   /** The flag the addresses come from (`--listen`, `--port`), named when one cannot be bound. */
   listenFlag?: string;
-  accessLog: Writable | null;
+  /** A stream, a file name (appended to, reopened by reopenAccessLog), or null for none. */
+  accessLog: Writable | string | null;
   /** Largest request head, in bytes (431 past it). */
   maxHeaderSize?: number;
   /** Time for a client to send the request head (slowloris bound). */
@@ -606,6 +607,11 @@ export class Front {
     }
     for (const addr of this.opts.listen) if (addr.kind === 'unix') rmSync(addr.path, { force: true });
     this.accessLog.flush();
+  }
+
+  /** The access log file opened again under its name (after a rotation): false when it is not a file. */
+  reopenAccessLog(): boolean {
+    return this.accessLog.reopen();
   }
 }
 

@@ -23,7 +23,7 @@ export const spec: CommandSpec = {
     ['--socket-owner USER[:GROUP]', 'owner of unix: listeners, e.g. root:www-data so that nginx can connect'],
     ['--admin ADDR', `admin listener: the status page, /status, /metrics, logs, restart; never public (default ${DEFAULT_ADMIN})`],
     ['--admin-token FILE', 'every admin route then needs the token in FILE (Bearer, or a browser\'s password); needed on an address other than loopback; SIGHUP reads it again'],
-    ['--access-log FILE', 'where the access log goes: a file, - for stdout (default), off'],
+    ['--access-log FILE', 'where the access log goes: a file (SIGUSR1 opens it again, after logrotate moved it), - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--settle SECONDS', 'how long a version\'s directory must not change before it is started or refused (default 1)'],
     ['--max-workers N', 'Python workers of all apps together; past it the least recently used quiet app sleeps until its next request'],
@@ -128,6 +128,12 @@ export async function run(args: ParsedCommand): Promise<number> {
   };
   process.off('SIGHUP', hangupWhileStarting);
   process.on('SIGHUP', onHangup);
+  // As nginx and gunicorn: logrotate moves the file away, then SIGUSR1 (cli/debug-signal.ts).
+  const onUser1 = () => {
+    if (gateway.reopenAccessLog()) say(`SIGUSR1: the access log ${accessLog} was opened again`);
+    else say(`SIGUSR1: the access log is not a file (--access-log ${accessLog}): nothing to reopen`);
+  };
+  process.on('SIGUSR1', onUser1);
   if (!stopWaiting.aborted) {
     for (const url of gateway.urls) process.stdout.write(`listening on ${announced(url)}\n`);
     process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : announced(gateway.adminUrl)}\n`);
@@ -136,6 +142,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const signal = await stopped;
   say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);
   process.off('SIGHUP', onHangup);
+  process.off('SIGUSR1', onUser1);
   await gateway.stop();
   say('stopped');
   return 0;
