@@ -208,7 +208,12 @@ export class AppPackage {
     return runInAppEnvironment(ctx, { ...what, extraEnv: options.env, output: options.output ?? this.#options.output, timeoutMs: options.timeoutMs });
   }
 
-  /** As serve, run, check and test: development, and a required setting may come from our environment. */
+  /**
+   * As run and test: development, and a required setting may come from our environment. As
+   * root, the command runs as the app's user, as its processes and hooks do (`sudo
+   * apppkg-gateway run DIR -- python manage.py migrate` must not leave files in its data
+   * directory that the app can no longer write).
+   */
   #developmentContext(): Promise<AppContext> {
     return resolveApp({
       dir: this.dir,
@@ -219,6 +224,7 @@ export class AppPackage {
       settingsFromProcessEnv: true,
       // run and test connect: the app's database and Redis user are made where missing (SPEC 5.2).
       provisionServices: true,
+      switchUser: process.getuid?.() === 0,
       say: (line) => (this.#options.output ?? process.stderr).write(`apppkg-gateway: ${line}\n`),
     });
   }

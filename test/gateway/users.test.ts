@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { appStatus } from '../helpers/status.js';
-import { installForOtherUsers, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('apps run as their user');
@@ -81,6 +81,26 @@ ifClosedPython('an interpreter the app\'s user cannot execute is a clear error, 
   await waitFor(async () => (await appStatus(gw, 'owned'))?.problem?.code === 'APPPKG_PY_NOT_EXECUTABLE', 20_000, 'the refusal');
   assert.match((await appStatus(gw, 'owned')).problem.message, new RegExp(`user ${USER} cannot run it`));
   assert.is((await request(`${gw.url}/rooty/`)).statusCode, 200);
+});
+
+ifRoot('`run` and `test` as root run as the app\'s user, as its workers and hooks do: what they write in its data directory stays the app\'s', async () => {
+  const uid = uidOf(USER);
+  const apps = join(work.path, 'apps3');
+  mkdirSync(apps);
+  chmodSync(apps, 0o755);
+  const owned = addPackage(apps, 'environ', 'owned', { 'app.yaml': [[/$/, '\ncommands:\n  test: id -u > "$APPPKG_DATA_DIR/by-test"\n']] });
+  spawnSync('chown', ['-R', `${USER}:`, owned]);
+  const envFile = join(work.path, 'environment3.yaml');
+  writeFileSync(envFile, 'python: /usr/bin/python3\n');
+  const state = join(work.path, 'state3');
+  const common = ['--environment', envFile, '--state-dir', state];
+  const { bin } = installForOtherUsers();
+  const ran = await runCli(['run', owned, ...common, '--', 'sh', '-c', 'id -u; echo x > "$APPPKG_DATA_DIR/by-run"; python -c "import os; print(os.environ[\'USER\'])"'], { bin });
+  assert.is(ran.status, 0, ran.stderr);
+  assert.equal(ran.stdout.trim().split('\n'), [String(uid), USER]);
+  assert.is((await runCli(['test', owned, ...common], { bin })).status, 0);
+  for (const file of ['by-run', 'by-test']) assert.is(statSync(join(state, 'apps', 'owned', 'data', file)).uid, uid, file);
+  assert.is(readFileSync(join(state, 'apps', 'owned', 'data', 'by-test'), 'utf8').trim(), String(uid));
 });
 
 test.run();

@@ -7,7 +7,8 @@ export const spec: CommandSpec = {
   summary:
     "Run any command in the app's environment: its interpreter as `python`, its sys.path, settings,\n" +
     'data/log/tmp directories, with the app directory as the working directory. Your own environment\n' +
-    "is passed on beneath the app's variables. Exits with its status.",
+    "is passed on beneath the app's variables. As root, it runs as the app's user, as the app does.\n" +
+    'Exits with its status.',
   usage: 'apppkg-gateway run APP_DIR [--environment FILE] [--state-dir DIR] -- CMD [ARGS...]',
   optionHelp: APP_OPTION_HELP,
   options: APP_OPTIONS,

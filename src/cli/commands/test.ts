@@ -3,7 +3,7 @@ import { AppPackage } from '../../app-package.js';
 
 export const spec: CommandSpec = {
   name: 'test',
-  summary: "Run the app's commands.test in its environment: exit 0 when it passes, 1 when it fails (its status said).",
+  summary: "Run the app's commands.test in its environment (as root, as the app's user): exit 0 when it passes, 1 when it fails (its status said).",
   usage: 'apppkg-gateway test [APP_DIR] [--environment FILE] [--state-dir DIR]',
   optionHelp: APP_OPTION_HELP,
   options: APP_OPTIONS,
