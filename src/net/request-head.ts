@@ -59,6 +59,10 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
       seen.add(lower);
     }
   }
+  // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host (absolute-form
+  // too). node:http's own check (requireHostHeader) answered before the gateway saw the request:
+  // no reason in the answer, no line in the access log.
+  if (hosts === 0 && req.httpVersionMinor >= 1) return 'an HTTP/1.1 request without a Host header (RFC 9112 §3.2)';
   // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding must be treated as badly framed
   // (HTTP/1.0 has no chunked coding; a proxy before us may have framed it by Content-Length).
   if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
@@ -112,6 +116,20 @@ export function toOriginForm(req: IncomingMessage): string | null {
   if (at === -1) raw.push('Host', authority);
   else raw[at + 1] = authority;
   return null;
+}
+
+/**
+ * A `#fragment` is no part of a request target (RFC 9112 §3.2; browsers, curl and undici never
+ * send one). One that comes anyway is dropped, as nginx, gunicorn and uvicorn drop it, so that
+ * it reaches neither PATH_INFO nor QUERY_STRING; the access log keeps the target as sent.
+ */
+export function dropFragment(req: IncomingMessage): void {
+  const url = req.url ?? '/';
+  const hash = url.indexOf('#');
+  if (hash === -1) return;
+  const marked = req as IncomingMessage & { [kSentTarget]?: string };
+  marked[kSentTarget] ??= url;
+  req.url = url.slice(0, hash);
 }
 
 /** A request line as it begins: a method token and a space (RFC 9112 §3). */

@@ -13,7 +13,7 @@ import { WsCloseCode } from '../link/frames.js';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
-import { rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
+import { dropFragment, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
@@ -209,6 +209,8 @@ export class Front {
         // default: a slowloris would get up to 30 s more than --header-timeout says.
         connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.round(headersTimeout / 4))),
         requestTimeout: 0,
+        // Refused by requestHeadProblem instead, with its reason and its access-log line.
+        requireHostHeader: false,
         keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5_000,
         // Node answers 100-continue itself unless told otherwise; the app decides (PEP 3333).
       });
@@ -464,6 +466,7 @@ export class Front {
     if (problem !== null) return { status: 400, detail: problem, close: true };
     const coding = unknownTransferCoding(req);
     if (coding !== null) return { status: 501, detail: coding, close: true };
+    dropFragment(req);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const routed = routedRequestPath(q >= 0 ? url.slice(0, q) : url);

@@ -8,6 +8,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
+import { asksToContinue } from '../net/expect-continue.js';
 import { answerFailure } from './error-response.js';
 import { markCut } from './gateway-cut.js';
 import type { RequestRoute } from './request-route.js';
@@ -54,16 +55,27 @@ interface ParsedHead {
 }
 const heads = new Map<string, ParsedHead>();
 
+/** [name, value, ...] without the Content-Length pairs. */
+function withoutContentLength(flat: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i].toLowerCase() !== 'content-length') kept.push(flat[i], flat[i + 1]);
+  return kept;
+}
+
 function parseHead(head: string): ParsedHead {
   let parsed = heads.get(head);
   if (parsed !== undefined) return parsed;
   const cut = head.indexOf('\0');
   const status = cut === -1 ? head : head.slice(0, cut);
   const code = (status.charCodeAt(0) - 48) * 100 + (status.charCodeAt(1) - 48) * 10 + (status.charCodeAt(2) - 48);
+  let headers = cut === -1 ? undefined : head.slice(cut + 1).split('\0');
+  // RFC 9110 §8.6: no Content-Length in a 204 (Node sends the app's, nginx clears it); the
+  // body goes nowhere anyway.
+  if (code === 204 && headers !== undefined) headers = withoutContentLength(headers);
   parsed = {
     code,
     reason: status.length > 4 ? status.slice(4) : (STATUS_CODES[code] ?? 'Unknown'),
-    headers: cut === -1 ? undefined : head.slice(cut + 1).split('\0'),
+    headers,
   };
   if (heads.size >= 512) heads.clear();
   heads.set(head, parsed);
@@ -214,7 +226,7 @@ export class WsgiExchange implements LinkExchange {
     if (this.req.complete || this.paused) return false;
     // A client that sent Expect: 100-continue holds its body until the app reads (CONTINUE).
     const res = this.res as ServerResponse & { _sent100?: boolean };
-    return this.req.headers.expect === undefined || res._sent100 === true;
+    return !asksToContinue(this.req) || res._sent100 === true;
   }
 
   onClientClose(): void {
@@ -335,7 +347,7 @@ export class WsgiExchange implements LinkExchange {
       }
       case Frame.CONTINUE: {
         const res = this.res as ServerResponse & { _sent100?: boolean };
-        if (!res.headersSent && !res._sent100) res.writeContinue();
+        if (!res.headersSent && !res._sent100 && asksToContinue(this.req)) res.writeContinue();
         return;
       }
       case Frame.REQUEST_CREDIT: {

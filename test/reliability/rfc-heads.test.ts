@@ -30,6 +30,10 @@ interface Case {
   closed?: boolean;
   /** The answer carries a Date (RFC 9110 §6.6.1), the parser's refusals too. */
   dated?: boolean;
+  /** What a refusal's body says. */
+  says?: RegExp;
+  /** What the answer's head must not have. */
+  notInHead?: RegExp;
 }
 
 /** More fields than node:http keeps by default (it dropped those past its 2000th name and value). */
@@ -112,6 +116,26 @@ const CASES: Case[] = [
     status: 200, seen: { CONTENT_LENGTH: '3', body: 'abc' },
   },
   {
+    id: 'R6.18', rfc: 'RFC 9112 §3.2', what: 'an HTTP/1.1 request without Host: 400 with its reason (node:http\'s own answer had none, and no access-log line)',
+    request: 'GET /rfc/echo HTTP/1.1\r\nAccept: */*\r\n\r\n', status: 400, closed: true, says: /without a Host header/,
+  },
+  {
+    id: 'R6.18b', rfc: 'RFC 9112 §3.2', what: 'the same in absolute-form (it names the host, but Host is still required)',
+    request: 'GET http://rfc.localhost/echo HTTP/1.1\r\nAccept: */*\r\n\r\n', status: 400, closed: true, says: /without a Host header/,
+  },
+  {
+    id: 'R6.19', rfc: 'RFC 9112 §3.2, RFC 3986 §3.5', what: 'a #fragment in the target (no part of a request target): dropped, as nginx, gunicorn and uvicorn do',
+    request: 'GET /rfc/echo#frag?q=1 HTTP/1.1\r\nHost: x\r\n\r\n', status: 200, seen: { PATH_INFO: '/echo', QUERY_STRING: '', REQUEST_URI: '/rfc/echo' },
+  },
+  {
+    id: 'R6.20', rfc: 'RFC 9110 §10.1.1, §15.2', what: 'Expect: 100-continue in HTTP/1.0: ignored, no 1xx to an HTTP/1.0 client (it would read it as the answer)',
+    request: 'POST /rfc/echo HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello', status: 200, seen: { body: 'hello' },
+  },
+  {
+    id: 'R6.21', rfc: 'RFC 9110 §8.6', what: 'a 204 with the app\'s Content-Length: the field dropped (no body, nothing to measure)',
+    request: 'GET /rfc/204 HTTP/1.1\r\nHost: x\r\n\r\n', status: 204, notInHead: /content-length/i,
+  },
+  {
     id: 'R6.11', rfc: 'RFC 9110 §9.3.6', what: 'CONNECT (a tunnel: a proxy\'s method)',
     request: 'CONNECT rfc.localhost:443 HTTP/1.1\r\nHost: rfc.localhost:443\r\n\r\n', status: 501, closed: true,
   },
@@ -162,6 +186,8 @@ for (const c of CASES) {
     if (c.closed) assert.match(head, /\r\nConnection: close/i, 'the connection is closed after a refusal');
     if (c.id === 'R6.12') assert.match(head, /\r\nAllow: GET, HEAD, POST/i);
     if (c.dated) assert.match(head, /\r\nDate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/);
+    if (c.says) assert.match(body, c.says);
+    if (c.notInHead) assert.not.match(head, c.notInHead);
   });
 }
 
