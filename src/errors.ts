@@ -349,7 +349,7 @@ export const ERROR_CODES = {
   APPPKG_APP_NOT_CALLABLE: {
     summary: 'The `app:` object exists but is not callable (a module, a string, None).',
     message: (d) => `app: ${str(d.app)} is ${str(d.found)}, expected a WSGI or ASGI callable`,
-    hint: () => 'point `app:` at the application object, e.g. `app: mypkg.wsgi:application` (WSGI) or `app: mypkg.main:app` (ASGI)',
+    hint: (d) => (String(d.found).includes('an application factory') ? 'add the `()` to `app:`: each worker then calls the factory once and serves the app it returns' : 'point `app:` at the application object, e.g. `app: mypkg.wsgi:application` (WSGI) or `app: mypkg.main:app` (ASGI)'),
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', found: 'a module' },
   },

@@ -23,7 +23,9 @@ def load_object(ref, sys_path):
     """Put `sys_path` first (apppkg.paths), import the module, walk to the object, check that
     it can be called. Errors inside the app's own module propagate as they are: their
     traceback points at the app's line."""
-    module_name, parts = parse_ref(ref)
+    # `module:create_app()`: an application factory, called once (gunicorn's spelling).
+    factory = isinstance(ref, str) and ref.rstrip().endswith("()")
+    module_name, parts = parse_ref(ref.rstrip()[:-2] if factory else ref)
     front = prepend_site_dirs(sys_path)
     try:
         module = importlib.import_module(module_name)
@@ -54,4 +56,13 @@ def load_object(ref, sys_path):
             "%s is %s %s, expected a callable (a WSGI app)" % (ref, type(obj).__name__, text if len(text) <= 60 else text[:57] + "..."),
             "point `app:` at the WSGI callable itself, such as flask's app object or django's get_wsgi_application()",
         )
+    if factory:
+        made = obj()
+        if not callable(made):
+            text = repr(made)
+            raise NotCallable(
+                "%s returned %s %s, expected a callable (a WSGI app)" % (ref, type(made).__name__, text if len(text) <= 60 else text[:57] + "..."),
+                "make the factory return the app object",
+            )
+        return made
     return obj

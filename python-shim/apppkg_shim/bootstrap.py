@@ -69,17 +69,57 @@ def load_config(argv):
 
 def import_app(spec, kind="wsgi"):
     module_name, _, object_path = spec.partition(":")
+    object_path = object_path.strip()
+    # `module:create_app()`: an application factory, called once here (gunicorn's spelling).
+    factory = object_path.endswith("()")
+    if factory:
+        object_path = object_path[:-2]
     module = importlib.import_module(module_name.strip())
     obj = module
-    for part in (object_path.strip() or "application").split("."):
+    for part in (object_path or "application").split("."):
         obj = getattr(obj, part)
     if not callable(obj):
-        found = "%s %s" % (type(obj).__name__, _short_repr(obj))
-        exc = AppNotCallable(spec, found)
-        if kind == "asgi":
-            exc.args = ("%s is %s, expected an ASGI callable" % (spec, found),)
-        raise exc
+        raise _not_callable(spec, kind, "%s %s" % (type(obj).__name__, _short_repr(obj)))
+    if factory:
+        made = obj()
+        if not callable(made):
+            raise _not_callable(spec, kind, "a factory that returned %s %s" % (type(made).__name__, _short_repr(made)))
+        return made
+    looks_like_factory = _factory_signature(obj, 3 if kind == "asgi" else 2)
+    if looks_like_factory is not None:
+        raise _not_callable(spec, kind, "function %s%s, an application factory: write `app: %s()` to serve the app it returns" % (
+            obj.__name__, looks_like_factory, spec))
     return obj
+
+
+def _not_callable(spec, kind, found):
+    exc = AppNotCallable(spec, found)
+    if kind == "asgi":
+        exc.args = ("%s is %s, expected an ASGI callable" % (spec, found),)
+    return exc
+
+
+def _factory_signature(obj, arity):
+    """The signature of a plain function that cannot take the app's `arity` arguments but can
+    be called with none (Flask's `create_app(test_config=None)`): every request would fail
+    with a TypeError, so the version is refused at import instead. None otherwise."""
+    import inspect  # only for plain functions: most apps are objects, and the import costs
+
+    if not inspect.isfunction(obj):
+        return None
+    try:
+        signature = inspect.signature(obj)
+        signature.bind(*([None] * arity))
+        return None
+    except TypeError:
+        pass
+    except ValueError:
+        return None
+    try:
+        signature.bind()
+    except TypeError:
+        return None
+    return str(signature)
 
 
 def _short_repr(obj):

@@ -46,6 +46,8 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
       const module = value.replace(/\.py$/, '').replace(/[/\\]/g, '.');
       return `write module:object, e.g. ${key}: ${module || 'myapp.wsgi'}:application`;
     }
+    const call = /^([\w.]+:[\w.]+)\(.+\)$/.exec(value);
+    if (call !== null) return `an application factory is called with no arguments: write ${key}: ${call[1]}()`;
     if (/[/\\]|\.py:/.test(value)) {
       return `name the module with dots, not as a file: ${key}: ${value.replace(/\.py(?=:)/, '').replace(/[/\\]/g, '.')}`;
     }

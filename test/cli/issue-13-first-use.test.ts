@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { EXAMPLES, runCli, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('issue 13: first use');
@@ -20,7 +20,10 @@ test.after(async () => {
 function project(name: string, files: Record<string, string>): string {
   const dir = join(work.path, name);
   mkdirSync(dir, { recursive: true });
-  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  for (const [file, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    writeFileSync(join(dir, file), text);
+  }
   return dir;
 }
 
@@ -42,6 +45,25 @@ test('init without an app object says nothing was written, and how app.yaml look
   assert.not.match(r.stderr, /generated/);
   assert.match(r.stderr, /fix: write app\.yaml by hand.*platform: python, wsgi.*app: module:object/);
   assert.not.ok(existsSync(join(dir, 'app.yaml')));
+});
+
+test('init finds a Flask application factory and writes it with its `()`; Django\'s SQLite in the project is warned of', async () => {
+  const flask = project('flaskr', {
+    'flaskr/__init__.py': 'from flask import Flask\n\n\ndef create_app(test_config=None):\n    app = Flask(__name__)\n    return app\n',
+  });
+  const r = await runCli(['init', flask], { ms: 20_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(readFileSync(join(flask, 'app.yaml'), 'utf8'), /^app: flaskr:create_app\(\)$/m);
+  const django = project('mysite', {
+    'manage.py': 'import django\n',
+    'mysite/__init__.py': '',
+    'mysite/wsgi.py': 'from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n',
+    'mysite/settings.py': "DATABASES = {\n    'default': {\n        'ENGINE': 'django.db.backends.sqlite3',\n        'NAME': BASE_DIR / 'db.sqlite3',\n    }\n}\n",
+  });
+  const d = await runCli(['init', django], { ms: 20_000 });
+  assert.is(d.status, 0, d.stderr);
+  assert.match(d.stdout, /note: mysite\/settings\.py keeps the SQLite database in the app directory/);
+  assert.match(readFileSync(join(django, 'app.yaml'), 'utf8'), /^#\s+'NAME': os\.path\.join\(os\.environ\.get\('APPPKG_DATA_DIR', BASE_DIR\), 'db\.sqlite3'\)$/m);
 });
 
 test("init finds Pyramid's application assigned inside a with block, and names --force for an existing app.yaml", async () => {

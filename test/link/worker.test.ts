@@ -76,6 +76,26 @@ t('an object that is not callable: APPPKG_APP_NOT_CALLABLE', async () => {
   assert.match(err.message, /app:BIG is bytes/);
 });
 
+t('an application factory: `module:create_app()` is called once and what it returns is served', async (ctx) => {
+  const harness = await startLinkHarness('factory');
+  ctx.stops.push(() => harness.stop());
+  for (let i = 0; i < 3; i++) {
+    const res = await get(`${harness.url}/`);
+    assert.is(res.status, 200);
+    assert.is(res.body, 'made by create_app, called 1 time(s)');
+  }
+});
+
+t('a factory named without its `()`: refused at import, with the spelling that serves it (not a 500 per request)', async () => {
+  const { dir } = fixtureApp('factory');
+  const err = await startError(new Worker({ ...baseOptions(dir), app: 'factory_app:create_app' }));
+  assert.is(err.code, 'APPPKG_APP_NOT_CALLABLE');
+  assert.match(err.message, /function create_app\(test_config=None\), an application factory: write `app: factory_app:create_app\(\)`/);
+  const made = await startError(new Worker({ ...baseOptions(dir), app: 'factory_app:make_nothing()' }));
+  assert.is(made.code, 'APPPKG_APP_NOT_CALLABLE');
+  assert.match(made.message, /a factory that returned int 42/);
+});
+
 t('no READY within the deadline: APPPKG_WORKER_START_FAILED, and the process is killed', async () => {
   const { dir } = fixtureApp('link-bench');
   const tmp = mkdtempSync(join(tmpdir(), 'link-test-'));

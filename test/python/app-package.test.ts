@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkAppImport } from '../../src/link/check-app.js';
 import { SHIM_DIR } from '../../src/link/shim-path.js';
-import { EXAMPLES, ROOT, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { EXAMPLES, FIXTURES, ROOT, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 
 const PROCESS_MS = 60_000;
 const HELLO = join(EXAMPLES, 'hello');
@@ -311,6 +311,16 @@ test('a worker and a `processes` command import python-shim\'s apppkg; sys.path 
   assert.equal(out.after.slice(0, front.length), front);
   assert.is(out.executable, worker.executable);
   assert.is(out.commandStatus, 3);
+});
+
+test('load_object of an application factory (`module:create_app()`, as app.yaml may name it) gives the app it returns', async () => {
+  const r = await outside(venvPythons[0].python, join(FIXTURES, 'apps', 'factory'), { refs: ['factory_app:make_nothing()'] });
+  assert.not.ok(r.error, String(r.error));
+  assert.is(r.status, '200 OK');
+  assert.is(r.body, 'made by create_app, called 1 time(s)');
+  const e = r.errors as Record<string, [string, string]>;
+  assert.equal(e['factory_app:make_nothing()'][0], 'NotCallable');
+  assert.match(e['factory_app:make_nothing()'][1], /returned int 42/);
 });
 
 test('load_object errors say what is missing and how to fix it', async () => {

@@ -8,8 +8,9 @@ export const spec: CommandSpec = {
   summary:
     'Write a commented app.yaml for an existing WSGI or ASGI project: finds the application object\n' +
     '(a module-level `application`, `app = Flask(...)`, `app = FastAPI(...)` or `Starlette(...)`, an\n' +
-    '`async def app(scope, receive, send)`; annotated assignments too), requirements.txt, Django\'s\n' +
-    'manage.py; code under src/ (the src layout) gets `paths: [src/]`.',
+    '`async def app(scope, receive, send)`; annotated assignments too; a `create_app()` factory),\n' +
+    'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
+    'warns of); code under src/ (the src layout) gets `paths: [src/]`.',
   usage: 'apppkg-gateway init [DIR] [--force]',
   optionHelp: [['--force', 'overwrite an existing app.yaml']],
   options: { force: { type: 'boolean' } },
@@ -35,6 +36,13 @@ const APPLICATION = new RegExp(`${assignment('application').source}|^(async\\s+)
 const FLASK = assignment(String.raw`(\w+)`, String.raw`(flask\.)?Flask\s*\(`);
 const ASGI_FRAMEWORK = assignment(String.raw`(\w+)`, String.raw`(?:(fastapi|starlette\.applications)\.)?(FastAPI|Starlette)\s*\(`);
 const APP = assignment('app');
+/**
+ * An application factory at module level (Flask's tutorial layout, `def create_app(test_config=None)`):
+ * served as `module:create_app()`, called once per worker, as gunicorn's `'module:create_app()'`.
+ */
+const FACTORY = /^def (create_app|make_app)\s*\(/m;
+/** Django's startproject default: SQLite in the project directory, which is the version's. */
+const SQLITE_IN_PROJECT = /['"]NAME['"]\s*:\s*(?:BASE_DIR\s*\/\s*['"][^'"]+['"]|os\.path\.join\(\s*BASE_DIR\s*,\s*['"][^'"]+['"]\s*\))/;
 
 /** Debian's package for each framework init recognises. */
 const FRAMEWORK_DEB: Partial<Record<Candidate['framework'], string>> = {
@@ -123,6 +131,7 @@ export function findCandidates(root: string): Candidate[] {
     else if (asgiFramework) at(asgiFramework[1], 40, 'asgi', asgiFramework[3] === 'FastAPI' ? 'fastapi' : 'starlette');
     else if (/^async\s+def app\s*\(/m.test(text)) at('app', 30, 'asgi', framework);
     else if (APP.test(text)) at('app', 20, asgiFile ? 'asgi' : 'wsgi', framework);
+    else if (FACTORY.test(text)) at(`${FACTORY.exec(text)![1]}()`, 35, 'wsgi', framework);
   }
   return found.sort((a, b) => b.score - a.score);
 }
@@ -159,6 +168,24 @@ function requirementsLines(root: string, hasRequirements: boolean, srcPaths: str
   ];
 }
 
+/**
+ * The Django settings file whose database lives in the project directory (startproject's
+ * default): a new version, a directory of its own, would start with an empty database.
+ */
+export function sqliteInProject(root: string): string | null {
+  for (const file of pythonFiles(root, 3)) {
+    if (!file.endsWith('settings.py') && !file.includes(`${sep}settings${sep}`)) continue;
+    try {
+      if (SQLITE_IN_PROJECT.test(readFileSync(file, 'utf8'))) return relative(root, file);
+    } catch {
+      // unreadable: nothing to say about it
+    }
+  }
+  return null;
+}
+
+const SQLITE_FIX = "'NAME': os.path.join(os.environ.get('APPPKG_DATA_DIR', BASE_DIR), 'db.sqlite3')";
+
 export function renderAppYaml(root: string, candidates: Candidate[]): string {
   const best = candidates[0];
   const hasRequirements = existsSync(join(root, 'requirements.txt'));
@@ -176,6 +203,7 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
     `# The ${best.kind.toUpperCase()} callable, as module:object (the module is imported with ${best.inSrc ? 'src/ (paths, below)' : 'this directory'} on sys.path).`,
     `app: ${best.module}:${best.object}`,
   ];
+  if (best.object.endsWith('()')) lines.splice(lines.length - 1, 0, `# ${best.object} is an application factory: each worker calls it once and serves what it returns.`);
   if (others.length > 0) lines.push(`# other candidates found: ${others.join(', ')}`);
   lines.push('');
   if (deb) {
@@ -200,6 +228,15 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
     '',
     '# Lifecycle hooks, each a shell command run in the app\'s environment:',
   );
+  const sqlite = isDjango ? sqliteInProject(root) : null;
+  if (sqlite !== null) {
+    lines.push(
+      `# ${sqlite} keeps its SQLite database in this directory, which is one version: the next`,
+      '# version would migrate a new, empty one. Keep it in the data directory, which outlives versions:',
+      `#   ${SQLITE_FIX}`,
+      '# or ask for a database (services: {database: sql}) and read DATABASE_URL.',
+    );
+  }
   if (isDjango && existsSync(join(root, 'manage.py'))) {
     lines.push('commands:', '  install: python manage.py migrate --noinput', '  update: python manage.py migrate --noinput', '  test: python manage.py test');
   } else {
@@ -219,6 +256,13 @@ export async function run(args: ParsedCommand): Promise<number> {
   if (candidates.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root });
   writeFileSync(file, renderAppYaml(root, candidates));
   process.stdout.write(`wrote ${file} (app: ${candidates[0].module}:${candidates[0].object}, ${candidates[0].kind.toUpperCase()})\n`);
+  const sqlite = sqliteInProject(root);
+  if (sqlite !== null) {
+    process.stdout.write(
+      `note: ${sqlite} keeps the SQLite database in the app directory, and each version is a directory of its own: ` +
+        `a new version would start with an empty database. Keep it in the data directory: ${SQLITE_FIX} (or services: {database: sql}, DATABASE_URL)\n`,
+    );
+  }
   process.stdout.write(`next: apppkg-gateway check ${args.positionals[0] ?? '.'}\n`);
   if (existsSync(join(root, 'requirements.txt')) && !existsSync(join(root, 'vendor', '.apppkg-vendor.json'))) {
     // The third way beside deb: and pip: (issue 19), offered where it applies.
