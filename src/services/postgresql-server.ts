@@ -72,11 +72,16 @@ export function appDatabaseName(app: string): string {
 /** The variables the app reads (SPEC 5.2): DATABASE_URL and libpq's PG*. */
 export function postgresEnvironment(db: AppDatabase): Record<string, string> {
   const { server, name, password } = db;
-  // A socket directory goes percent-encoded in the host part: libpq, psycopg2 and
-  // dj-database-url all read it there.
-  const hostPart = server.host.startsWith('/') ? encodeURIComponent(server.host) : server.host.includes(':') ? `[${server.host}]` : server.host;
+  const credentials = `${encodeURIComponent(name)}:${encodeURIComponent(password)}`;
+  const database = encodeURIComponent(name);
+  // A socket directory goes in the query (`@/db?host=/run/postgresql&port=5432`), the one
+  // spelling libpq, psycopg2, dj-database-url and SQLAlchemy all read: SQLAlchemy takes a
+  // percent-encoded host part (`@%2Frun%2Fpostgresql:5432`) as a host name.
+  const url = server.host.startsWith('/')
+    ? `postgresql://${credentials}@/${database}?host=${encodeURIComponent(server.host).replaceAll('%2F', '/')}&port=${server.port}`
+    : `postgresql://${credentials}@${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/${database}`;
   return {
-    DATABASE_URL: `postgresql://${encodeURIComponent(name)}:${encodeURIComponent(password)}@${hostPart}:${server.port}/${encodeURIComponent(name)}`,
+    DATABASE_URL: url,
     PGHOST: server.host,
     PGPORT: String(server.port),
     PGUSER: name,

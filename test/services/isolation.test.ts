@@ -2,7 +2,7 @@
 // role and ACL user; each tries the other's database and keys from Python, with the variables
 // the gateway gave it, and is refused. describe and check show what each asks and gets, with
 // the passwords masked, and no command prints a password.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -24,6 +24,8 @@ let beta: string;
 const missing = serversMissing();
 // Each test below needs the servers: without them it is skipped, and the run says so.
 const withServers = runIf(test, missing === null, missing ?? '');
+const sqlAlchemy = spawnSync('/usr/bin/python3', ['-c', 'import sqlalchemy, dj_database_url'], { stdio: 'ignore' }).status === 0;
+const withSqlAlchemy = runIf(test, missing === null && sqlAlchemy, missing ?? 'Debian\'s python3-sqlalchemy and python3-dj-database-url are not installed');
 
 test.before(async () => {
   if (missing) return;
@@ -71,6 +73,13 @@ withServers('each app writes its own database and its own keys', async () => {
   assert.is((await probe(beta, 'redis', 'SET', 'beta:k', 'from beta')).status, 0);
 });
 
+withSqlAlchemy('DATABASE_URL on a socket directory is read alike by psycopg2, SQLAlchemy and dj-database-url (SQLAlchemy took a %2F host part for a host name)', async () => {
+  await cli(['install', alpha]);
+  const r = await probe(alpha, 'readers');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.equal(JSON.parse(r.stdout), { psycopg2: 'apppkg_alpha', sqlalchemy: 'apppkg_alpha', 'dj-database-url': 'apppkg_alpha' });
+});
+
 withServers("neither app gets into the other's database", async () => {
   for (const [dir, other] of [[alpha, 'apppkg_beta'], [beta, 'apppkg_alpha']]) {
     const r = await probe(dir, 'connect', other);
@@ -99,7 +108,7 @@ withServers('describe and check show what the app asks and gets, passwords maske
   assert.equal(d.services, { database: 'sql', redis: 'redis' });
   assert.is(d.provides.database, 'postgresql');
   assert.is(d.provides.redis, 'redis');
-  assert.match(d.provides.env.DATABASE_URL, /^postgresql:\/\/apppkg_alpha:\*\*\*@%2F.+:5432\/apppkg_alpha$/);
+  assert.match(d.provides.env.DATABASE_URL, /^postgresql:\/\/apppkg_alpha:\*\*\*@\/apppkg_alpha\?host=\/.+&port=5432$/);
   assert.is(d.provides.env.PGPASSWORD, '***');
   assert.match(d.provides.env.REDIS_URL, /^redis:\/\/apppkg-alpha:\*\*\*@127\.0\.0\.1:\d+\/0$/);
   assert.is(d.provides.env.APPPKG_REDIS_PREFIX, 'alpha:');
