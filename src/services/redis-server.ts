@@ -37,9 +37,16 @@ const CONNECT_TIMEOUT_MS = 5000;
  * What an app's user may do: its own keys and channels only. `-@dangerous -@admin` removes
  * FLUSHALL, KEYS, CONFIG, DEBUG, CLIENT KILL and the like; the rest reach past key patterns:
  * SCAN and RANDOMKEY list other apps' key names, SELECT/SWAPDB/MOVE cross databases, FUNCTION and
- * SCRIPT FLUSH change what every app shares.
+ * SCRIPT FLUSH change what every app shares, and CLIENT TRACKING's broadcast mode pushes the
+ * name of every key any app writes (BCAST takes prefixes outside the user's key patterns).
+ * SELECT of the database the host's URL names stays (appRules): a client sends it on connecting
+ * when the URL has one other than 0.
  */
-const APP_RULES = ['+@all', '-@dangerous', '-@admin', '-scan', '-randomkey', '-select', '-swapdb', '-move', '-function', '-script|flush', '-script|kill'];
+const APP_RULES = ['+@all', '-@dangerous', '-@admin', '-scan', '-randomkey', '-select', '-swapdb', '-move', '-function', '-script|flush', '-script|kill', '-client|tracking'];
+
+function appRules(db: number): string[] {
+  return [...APP_RULES, `+select|${db}`];
+}
 
 /** redis://[user:password@]host[:port][/db] or rediss://... */
 export function parseRedisUrl(text: string): RedisServer {
@@ -94,7 +101,7 @@ export function ensureRedisUser(u: AppRedisUser, owner: ServiceOwner): Promise<{
     const existing = await ownedUser(redis, u.user, owner);
     // The password is sent as its SHA-256 (#...): the plain text never crosses the wire.
     const hash = createHash('sha256').update(u.password).digest('hex');
-    await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, `~${u.prefix}*`, `&${u.prefix}*`, ...APP_RULES);
+    await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, `~${u.prefix}*`, `&${u.prefix}*`, ...appRules(u.server.db));
     await redis.set(claimKey(owner.app), owner.rootId);
     await saveAcl(redis);
     return { created: !existing, openDefaultUser: await defaultUserIsOpen(redis) };

@@ -93,12 +93,24 @@ withServers("neither app gets into the other's database", async () => {
 });
 
 withServers("neither app reads, lists or deletes the other's keys", async () => {
-  const tries = [['GET', 'beta:k'], ['SET', 'beta:k', 'x'], ['DEL', 'beta:k'], ['KEYS', '*'], ['SCAN', '0'], ['FLUSHALL'], ['FLUSHDB'], ['RANDOMKEY'], ['CONFIG', 'GET', '*'], ['SELECT', '1'], ['PUBLISH', 'beta:news', 'x']];
+  const tries = [['GET', 'beta:k'], ['SET', 'beta:k', 'x'], ['DEL', 'beta:k'], ['KEYS', '*'], ['SCAN', '0'], ['FLUSHALL'], ['FLUSHDB'], ['RANDOMKEY'], ['CONFIG', 'GET', '*'], ['SELECT', '1'], ['PUBLISH', 'beta:news', 'x'], ['CLIENT', 'TRACKING', 'on', 'BCAST'], ['CLIENT', 'TRACKING', 'on', 'BCAST', 'PREFIX', 'beta:']];
   const r = await probe(alpha, 'redis-each', JSON.stringify(tries));
   assert.is(r.status, 0, r.stdout + r.stderr);
   const answers: string[] = JSON.parse(r.stdout);
   tries.forEach((args, i) => assert.match(answers[i], /^refused: NoPermissionError/, `alpha ran ${args.join(' ')}: ${answers[i]}`));
   assert.is(JSON.parse((await probe(beta, 'redis', 'GET', 'beta:k')).stdout), 'from beta');
+});
+
+withServers('a host Redis URL naming database 3: the apps\' keys live there, and their clients may select it (and no other)', async () => {
+  const third = join(work.path, 'environment-db3.yaml');
+  writeFileSync(third, `services:\n  postgresql: ${pg.url}\n  redis: ${redis.url.replace(/\/0$/, '/3')}\n`);
+  const run = (...args: string[]) => runCli(['run', alpha, '--environment', third, '--state-dir', state, '--', 'python', 'probe.py', ...args], { ms: 60_000, env });
+  const set = await run('redis', 'SET', 'alpha:in-three', 'yes');
+  assert.is(set.status, 0, set.stdout + set.stderr);
+  const r = await run('redis-each', JSON.stringify([['GET', 'alpha:in-three'], ['SELECT', '0'], ['SELECT', '3']]));
+  assert.equal(JSON.parse(r.stdout), ["b'yes'", 'refused: NoPermissionError: this user has no permissions to run the \'select\' command', 'True']);
+  // Back on database 0 (the shared environment file): the key is not there.
+  assert.is(JSON.parse((await probe(alpha, 'redis', 'EXISTS', 'alpha:in-three')).stdout), '0');
 });
 
 withServers('describe and check show what the app asks and gets, passwords masked; nothing prints one', async () => {
