@@ -239,9 +239,10 @@ export class Gateway {
    */
   private mailRoutes(): MailRoute[] {
     return this.registry.names.map((app) => {
-      const desc = this.registry.servingOf(app)?.instance?.desc;
+      const instance = this.registry.servingOf(app)?.instance;
+      const desc = instance?.desc;
       const domains = overridesFor(this.registry.hostEnv, app).mailDomains;
-      return { app, domains: domains.length > 0 ? domains : [`${app}.localhost`], path: desc?.mail ?? null, serving: desc !== undefined };
+      return { app, domains: domains.length > 0 ? domains : [`${app}.localhost`], path: desc?.mail ?? null, serving: desc !== undefined, maxBody: instance?.limits.maxBody ?? Infinity };
     });
   }
 

@@ -109,7 +109,7 @@ export class MailDeliverer {
       return;
     }
     if (outcome.kind === 'refused') {
-      this.bury(await spool.bury(delivery, `the app refused it (${outcome.status})`, true), say);
+      this.bury(await spool.bury(delivery, `the app refused it (${outcome.status}${outcome.status === 413 ? ': larger than its max_body' : ''})`, true), say);
       this.opts.onOutcome?.('dead', delivery);
       return;
     }

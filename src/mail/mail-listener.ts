@@ -106,6 +106,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
   async function receive(stream: Readable, session: SMTPServerSession): Promise<string | string[] | Error> {
     const byApp = new Map<string, string[]>();
     const lost: string[] = [];
+    // The message must fit every recipient's app (its max_body), not only mail.max_size.
+    let limit = config.maxSize;
+    let limitedBy: string | null = null;
     for (const rcpt of session.envelope.rcptTo) {
       const route = routeRecipient(rcpt.address, opts.routes());
       if (route.kind !== 'app') {
@@ -113,16 +116,20 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
         continue;
       }
       byApp.set(route.app, [...(byApp.get(route.app) ?? []), rcpt.address]);
+      if (route.maxBody < limit) {
+        limit = route.maxBody;
+        limitedBy = route.app;
+      }
     }
     if (byApp.size === 0) {
       stream.resume();
       return refuse(451, 'No recipient can take mail now; try again later');
     }
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
-    const result = await spool.accept(stream, { from, recipients: byApp, header: receivedHeader(session, me, protocol, session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : null) }, config.maxSize);
+    const result = await spool.accept(stream, { from, recipients: byApp, header: receivedHeader(session, me, protocol, session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : null) }, limit);
     if (!result.ok) {
       // smtp-server answers 552 itself (rejectOversized), once per recipient under LMTP.
-      return refuse(552, `Message too big (at most ${config.maxSize} bytes)`);
+      return refuse(552, limitedBy === null ? `Message too big (at most ${config.maxSize} bytes)` : `Message too big for ${limitedBy} (at most ${limit} bytes, its max_body)`);
     }
     opts.onAccepted(result.message.deliveries);
     const ok = `Queued as ${result.message.messageId}`;

@@ -9,7 +9,7 @@ import type { SpooledDelivery } from './mail-spool.js';
 /** How an attempt ended, as the deliverer acts on it. */
 export type PostOutcome =
   | { kind: 'delivered'; status: number }
-  /** 406: the app refuses the message for good. */
+  /** 406: the app refuses the message for good (413 too: larger than its max_body). */
   | { kind: 'refused'; status: number }
   | { kind: 'failed'; reason: string };
 
@@ -53,6 +53,9 @@ export class MailTarget {
       await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) return { kind: 'delivered', status: res.statusCode };
       if (res.statusCode === 406) return { kind: 'refused', status: res.statusCode };
+      // Larger than the app's max_body: no retry can deliver it (the listener refuses such a
+      // message with 552; this one came before max_body was lowered).
+      if (res.statusCode === 413) return { kind: 'refused', status: res.statusCode };
       return { kind: 'failed', reason: `the app answered ${res.statusCode}` };
     } catch (err) {
       const code = (err as { code?: string }).code;

@@ -11,10 +11,15 @@ export interface MailRoute {
   path: string | null;
   /** False while no version of the app serves: whether it takes mail is not known now. */
   serving: boolean;
+  /**
+   * The largest body the serving version takes (`max_body`): a delivery is a POST, so a larger
+   * message could never be delivered, and is refused at SMTP time instead (552).
+   */
+  maxBody: number;
 }
 
 export type RecipientRoute =
-  | { kind: 'app'; app: string; path: string }
+  | { kind: 'app'; app: string; path: string; maxBody: number }
   /** The domain is an app's, but that app does not declare `mail:`. */
   | { kind: 'no-mail'; app: string }
   /** The domain is an app's that does not serve now: a temporary refusal, the sender retries. */
@@ -33,5 +38,5 @@ export function routeRecipient(address: string, routes: MailRoute[]): RecipientR
   if (route === undefined) return { kind: 'unknown-domain', domain };
   if (!route.serving) return { kind: 'not-serving', app: route.app };
   if (route.path === null) return { kind: 'no-mail', app: route.app };
-  return { kind: 'app', app: route.app, path: route.path };
+  return { kind: 'app', app: route.app, path: route.path, maxBody: route.maxBody };
 }

@@ -34,6 +34,7 @@ test.before(async () => {
     'apps:',
     '  beta:',
     '    mail_domains: [beta.example.com, Lists.Example.com]',
+    '    max_body: 10KB', // below mail.max_size: beta's own limit holds at SMTP time
     '',
   ].join('\n'));
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], {
@@ -153,6 +154,21 @@ test('too big: 552 on MAIL FROM SIZE= and while the message streams; the listene
   await deliveriesOf('alpha', 'small after big');
   assert.is((await deliveries('alpha')).filter((d) => d.subject === 'too big').length, 0);
   assert.equal(readdirSync(join(state.path, 'mail', 'tmp')), [], 'nothing of the big one is left on disk');
+});
+
+test('larger than the recipient app\'s max_body (though under mail.max_size): 552 naming the app, never a 250 that no delivery could keep', async () => {
+  const talk = await session();
+  for (const [to, code] of [['x@beta.example.com', 552], ['x@alpha.localhost', 250]] as const) {
+    assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+    assert.is((await talk.command(`RCPT TO:<${to}>`)).code, 250);
+    assert.is((await talk.command('DATA')).code, 354);
+    talk.write(`${message({ subject: `over beta's max_body to ${to}`, size: 15_000 })}\r\n.\r\n`);
+    const reply = await talk.reply(10_000);
+    assert.is(reply.code, code, reply.text);
+    if (code === 552) assert.match(reply.text, /too big for beta \(at most 10240 bytes, its max_body\)/);
+  }
+  talk.close();
+  await deliveriesOf('alpha', "over beta's max_body to x@alpha.localhost");
 });
 
 test('too many recipients: 452 past max_recipients (RFC 5321 4.5.3.1.10), the first ones delivered', async () => {

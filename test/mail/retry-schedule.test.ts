@@ -34,11 +34,11 @@ test('past give_up: null (a dead letter)', () => {
 
 test('routing by domain: case and a trailing dot do not matter; unknown, not serving, no mail:', () => {
   const routes: MailRoute[] = [
-    { app: 'desk', domains: ['help.example.com'], path: '/_mail', serving: true },
-    { app: 'blog', domains: ['blog.localhost'], path: null, serving: true },
-    { app: 'down', domains: ['down.localhost'], path: null, serving: false },
+    { app: 'desk', domains: ['help.example.com'], path: '/_mail', serving: true, maxBody: 1000 },
+    { app: 'blog', domains: ['blog.localhost'], path: null, serving: true, maxBody: 1000 },
+    { app: 'down', domains: ['down.localhost'], path: null, serving: false, maxBody: 1000 },
   ];
-  assert.equal(routeRecipient('Ann@Help.Example.COM.', routes), { kind: 'app', app: 'desk', path: '/_mail' });
+  assert.equal(routeRecipient('Ann@Help.Example.COM.', routes), { kind: 'app', app: 'desk', path: '/_mail', maxBody: 1000 });
   assert.equal(routeRecipient('x@blog.localhost', routes), { kind: 'no-mail', app: 'blog' });
   assert.equal(routeRecipient('x@down.localhost', routes), { kind: 'not-serving', app: 'down' });
   assert.equal(routeRecipient('x@example.com', routes), { kind: 'unknown-domain', domain: 'example.com' });
