@@ -115,7 +115,9 @@ export function ensureAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise
       await client.query(`CREATE ROLE ${ident} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD ${verifier}`);
       await client.query(`COMMENT ON ROLE ${ident} IS ${marker}`);
     } else {
-      await client.query(`ALTER ROLE ${ident} LOGIN PASSWORD ${verifier}`);
+      // NOCREATEDB too: a `test` run killed before it took the right back (app-services.ts)
+      // must not leave the role able to make databases.
+      await client.query(`ALTER ROLE ${ident} LOGIN NOCREATEDB PASSWORD ${verifier}`);
     }
     await actAsOwner(client, ident);
     const database = await ownedRow(client, 'database', db.name, owner);
