@@ -61,7 +61,26 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
   return new Promise((resolve) => {
     const background = spec.background;
     let settled = false;
-    const tree = background ? new GuardedTree() : null;
+    // A command the CLI runs in the terminal (`run`, `test`) is guarded too: should the CLI be
+    // killed (SIGKILL, a CI runner's timeout), its tree goes with it, found by its mark.
+    const terminal = !out && !background;
+    const tree = background ? new GuardedTree() : terminal ? new GuardedTree({ ownGroup: false }) : null;
+    // Signals to the CLI are passed to the command's whole tree (a shell's children too, as
+    // tini and docker do), not only to its first process. Only in the foreground (a CLI
+    // command): inside the gateway, signals mean the gateway's own things (SIGHUP = reload) and
+    // its shutdown stops hooks itself. ^C and ^\\ from a terminal reach the whole group already:
+    // SIGINT and SIGQUIT are passed on only where no terminal could have sent them.
+    const fromTerminal = process.stdin.isTTY === true || process.stdout.isTTY === true || process.stderr.isTTY === true;
+    const signals: NodeJS.Signals[] = out ? [] : ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
+    let signalled = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if ((sig === 'SIGINT' || sig === 'SIGQUIT') && fromTerminal) return;
+      if (sig !== 'SIGUSR1' && sig !== 'SIGUSR2') signalled = true;
+      void tree?.signal(child.pid, sig);
+    };
+    // Before the spawn, which takes a while: a signal that comes meanwhile is not the default's
+    // (the CLI killed, the command left running). Node runs the listener later, with `child` set.
+    for (const s of signals) process.on(s, onSignal);
     const child = spawn(file, args, {
       cwd: spec.cwd,
       env: tree === null ? spec.env : tree.env(spec.env),
@@ -86,14 +105,6 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
       child.stdout!.on('data', forwardOutput);
       child.stderr!.on('data', forwardOutput);
     }
-    // The terminal sends SIGINT to the whole foreground group; the child gets it directly, we
-    // just wait for it rather than die first and leave it behind.
-    const forward = (sig: NodeJS.Signals) => child.kill(sig);
-    // Only in the foreground (a CLI command): inside the gateway, signals mean the gateway's
-    // own things (SIGHUP = reload) and its shutdown stops hooks itself.
-    const signals: NodeJS.Signals[] = out ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    const onSignal = (sig: NodeJS.Signals) => sig !== 'SIGINT' && forward(sig);
-    for (const s of signals) process.on(s, onSignal);
     const timer = spec.timeoutMs
       ? setTimeout(() => {
           out?.write(`apppkg-gateway: killed after ${spec.timeoutMs} ms\n`);
@@ -109,8 +120,12 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
       if (drainTimer) clearTimeout(drainTimer);
       if (killTimer) clearTimeout(killTimer);
       background?.stop.removeEventListener('abort', stop);
-      // What the command left in its group, or started with setsid (a daemon), goes with it.
-      const swept = tree === null ? Promise.resolve() : tree.sweep(child.pid);
+      // What the command left in its group, or started with setsid (a daemon), goes with it; in
+      // the terminal, only when it was told to end (what it started and left running on its
+      // own is the user's to keep, as from any shell).
+      let swept = Promise.resolve();
+      if (tree !== null && (!terminal || signalled)) swept = tree.sweep(child.pid);
+      else tree?.release();
       for (const s of signals) process.off(s, onSignal);
       if (out) {
         // Nothing reaches `output` once we have resolved (its owner may end it), and a pipe a

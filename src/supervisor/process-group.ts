@@ -82,16 +82,18 @@ interface GroupGuard {
  * and the kernel kills a stopped one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
  * The shell's own environment is not marked, so its grep does not find itself.
  */
-function guardGroup(pgid: number, mark?: string): GroupGuard {
+function guardGroup(pgid: number | null, mark?: string): GroupGuard {
   const script = [
     'read _',
     // The marked processes' pids, from the environ files that hold the mark as a whole entry.
     `marked() { [ -n "$1" ] && grep -lzxF "${TREE_MARK}=$1" /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,'; }`,
-    'kill -TERM -$0 $(marked "$1") 2>/dev/null; kill -CONT -$0 $(marked "$1") 2>/dev/null',
+    // No group (a command in the terminal's group, whose other members are not ours): the marked alone.
+    'g=; [ -n "$0" ] && g=-$0',
+    'kill -TERM $g $(marked "$1") 2>/dev/null; kill -CONT $g $(marked "$1") 2>/dev/null',
     'sleep 5',
-    'kill -KILL -$0 $(marked "$1") 2>/dev/null',
+    'kill -KILL $g $(marked "$1") 2>/dev/null',
   ].join('\n');
-  const guard = spawn('/bin/sh', ['-c', script, String(pgid), mark ?? ''], {
+  const guard = spawn('/bin/sh', ['-c', script, pgid === null ? '' : String(pgid), mark ?? ''], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
   });
@@ -110,11 +112,18 @@ function guardGroup(pgid: number, mark?: string): GroupGuard {
 /**
  * One guarded tree: its leader is spawned detached with `env(...)`, `watch`ed once it has a pid,
  * and `sweep`t when it exits. Both a supervised process (Child) and a hook run in the
- * background (runProgram) end this way.
+ * background (runProgram) end this way. `ownGroup: false` is a command left in the terminal's
+ * process group (so that ^C and the terminal's reads reach it): its group is not its own to
+ * signal, and the mark alone finds its processes.
  */
 export class GuardedTree {
   private readonly mark = newTreeMark();
   private guard: GroupGuard | null = null;
+  private readonly ownGroup: boolean;
+
+  constructor({ ownGroup = true }: { ownGroup?: boolean } = {}) {
+    this.ownGroup = ownGroup;
+  }
 
   /** `env` with this tree's mark, for the leader's spawn. */
   env(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -123,7 +132,18 @@ export class GuardedTree {
 
   /** The leader `pid` is spawned: the tree ends with the gateway, however the gateway ends. */
   watch(pid: number | undefined): void {
-    if (pid !== undefined) this.guard = guardGroup(pid, this.mark);
+    if (pid !== undefined) this.guard = guardGroup(this.ownGroup ? pid : null, this.mark);
+  }
+
+  /** `signal` to every process of the tree (its group too, when it leads one). */
+  signal(pid: number | undefined, signal: NodeJS.Signals): Promise<void> {
+    if (pid !== undefined && this.ownGroup) signalGroup(pid, signal);
+    return signalMarked(this.mark, signal);
+  }
+
+  /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
+  release(): void {
+    this.guard?.release();
   }
 
   /**
@@ -131,7 +151,7 @@ export class GuardedTree {
    * left the group with setsid()), is killed. Resolves once /proc has been looked at.
    */
   sweep(pid: number | undefined): Promise<void> {
-    if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+    if (pid !== undefined && this.ownGroup) signalGroup(pid, 'SIGKILL');
     this.guard?.release();
     return signalMarked(this.mark, 'SIGKILL');
   }

@@ -1,10 +1,11 @@
 // SIGUSR1: as nginx and gunicorn, the gateway opens its access log file again under its name
 // (logrotate's postrotate), and no command of the CLI ever lets it start Node's inspector, which
 // would serve a loopback port where any local user (an app's) could run code in the process.
+// `run` passes signals to the whole tree of its command, and takes it along when killed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
 import { stopGatewayChecked } from '../helpers/status.js';
@@ -40,19 +41,49 @@ test('the gateway opens its access log again on SIGUSR1 (a rotation loses no lin
   }
 });
 
-test('SIGUSR1 to `run` (any command but the gateway): ignored, no debugger, the command finishes', async () => {
-  const child = spawn(BIN, ['run', join(EXAMPLES, 'hello'), '--state-dir', state.path, '--', 'python', '-c', 'import time; time.sleep(1.5); print("slept")'], { stdio: ['ignore', 'pipe', 'pipe'] });
+test('SIGUSR1 to `run`: passed on to the command (as tini and docker pass signals), no debugger in the CLI, the command finishes', async () => {
+  const child = spawn(BIN, ['run', join(EXAMPLES, 'hello'), '--state-dir', state.path, '--', 'python', '-c', 'import signal, time; got = []; signal.signal(signal.SIGUSR1, lambda *_: got.append(1)); print("ready", flush=True); time.sleep(1.5); print("slept", got)'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   child.stderr.on('data', (c) => (out += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await new Promise((resolve) => setTimeout(resolve, 700));
+  await waitFor(() => out.includes('ready'), 15_000, 'the command to start');
   child.kill('SIGUSR1');
   const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 15_000))]);
   if (code === 'timeout') child.kill('SIGKILL');
   assert.is(code, 0, out);
-  assert.match(out, /slept/);
+  assert.match(out, /slept \[1\]/);
   assert.not.match(out, /Debugger listening/);
+});
+
+/** Pids of the processes whose command line has `marker`. */
+function withMarker(marker: string): number[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).flatMap((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ? [Number(pid)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** `run` with a shell whose child sleeps (the `; :` keeps sh from exec-ing it), no terminal. */
+function runSleeper(marker: string): { child: ReturnType<typeof spawn>; exited: Promise<number | null> } {
+  const child = spawn(BIN, ['run', join(EXAMPLES, 'hello'), '--state-dir', state.path, '--', 'sh', '-c', `sleep ${marker}; :`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return { child, exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGKILL' ? 137 : null)))) };
+}
+
+test('`run` passes SIGTERM, SIGINT and SIGQUIT (no terminal sent them) to the whole tree; killed with SIGKILL, it takes the tree along', async () => {
+  for (const [signal, status, fraction] of [['SIGTERM', 143, '1'], ['SIGINT', 130, '2'], ['SIGQUIT', 131, '3'], ['SIGKILL', 137, '4']] as const) {
+    const marker = `31.${fraction}7`;
+    const { child, exited } = runSleeper(marker);
+    await waitFor(() => withMarker(`sleep\0${marker}`).length === 1, 10_000, 'the sleeper to start');
+    child.kill(signal);
+    assert.is(await exited, status, signal);
+    await waitFor(() => withMarker(`sleep\0${marker}`).length === 0, 5000, `the grandchild gone after ${signal} (it was left running, its parent the shell gone)`);
+  }
 });
 
 test.run();
