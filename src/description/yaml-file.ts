@@ -5,6 +5,7 @@
 import { isMap, isScalar, isSeq, type LineCounter, type Node as YamlNode } from 'yaml';
 import { GatewayError, type ErrorCode, type ErrorDetails } from '../errors.js';
 import { countOf } from '../count.js';
+import { maskUrlPassword } from '../net/service-url.js';
 
 /** Keys and list indexes from the document root, e.g. ['processes', 'ws', 'route']. */
 export type YamlPath = readonly (string | number)[];
@@ -143,7 +144,11 @@ export function keyLabel(at: YamlPath): string {
 /** How a value reads in a message: the scalar as written, or the shape of a list or mapping. */
 function describeFound(node: YamlNode | null, value: unknown): string {
   if (value === undefined || value === null) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string') {
+    // A URL's password (a services: URL of the wrong scheme, say) is never echoed into a log.
+    const shown = maskUrlPassword(value);
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
+  }
   if (typeof value === 'number' || typeof value === 'boolean') {
     return node && isScalar(node) && typeof node.source === 'string' && node.source !== '' ? node.source : String(value);
   }

@@ -73,5 +73,7 @@ export class MailTarget {
  * octets best kept ASCII; anything past ASCII is percent-encoded (decode with unquote()).
  */
 function headerSafe(address: string): string {
-  return address.replace(/[^\x20-\x7e]/gu, (c) => encodeURIComponent(c));
+  // `%` too (a legal local-part character: the `%` hack), so that unquote() gives back exactly
+  // the address sent, not one with a sequence it happened to contain decoded.
+  return address.replace(/[^\x20-\x7e]|%/gu, (c) => encodeURIComponent(c));
 }

@@ -127,7 +127,7 @@ export class MailSpool {
         await rm(tmp, { force: true });
         return { ok: false, reason: 'too-big', bytes };
       }
-      const size = bytes + Buffer.byteLength(envelope.header, 'latin1');
+      const size = bytes + Buffer.byteLength(envelope.header, 'utf8');
       await rename(tmp, message);
       await syncDir(this.path('messages'));
       const now = Date.now();
@@ -227,7 +227,8 @@ export class MailSpool {
 async function receiveInto(file: FileHandle, data: Readable, header: string, maxSize: number): Promise<{ bytes: number; tooBig: boolean }> {
   let bytes = 0;
   let tooBig = false;
-  let block: Buffer[] = [Buffer.from(header, 'latin1')];
+  // UTF-8: an SMTPUTF8 recipient in its `for <...>` clause is UTF-8 as the message is (RFC 6532).
+  let block: Buffer[] = [Buffer.from(header, 'utf8')];
   let blockBytes = block[0].length;
   for await (const chunk of data as AsyncIterable<Buffer>) {
     bytes += chunk.length;

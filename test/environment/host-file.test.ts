@@ -145,6 +145,14 @@ test('without defaults the top-level python is the fallback; no file at all is e
   assert.is(overridesFor(none, 'blog').workers, null);
 });
 
+test('a services URL of the wrong scheme is refused at its place, its password never shown', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile("services:\n  postgresql: 'mysql://x:SECRETPW@h/db'\n  redis: 'http://u:SECRETPW3@h:1/'\n")));
+  const text = err.format();
+  assert.match(text, /:2:15: services\.postgresql: .*found "mysql:\/\/x:\*\*\*@h\/db"/);
+  assert.match(text, /:3:10: services\.redis: .*found "http:\/\/u:\*\*\*@h:1\/"/);
+  assert.not.match(text, /SECRETPW/);
+});
+
 test('an empty file (or comments only) is a valid, empty environment', async () => {
   const env = await loadEnvironmentFile(await envFile('# nothing yet\n'));
   assert.equal({ ...env, file: null }, emptyHostEnvironment());

@@ -171,6 +171,21 @@ test('larger than the recipient app\'s max_body (though under mail.max_size): 55
   await deliveriesOf('alpha', "over beta's max_body to x@alpha.localhost");
 });
 
+test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itself encoded (unquote gives each back exactly), the Received: line in UTF-8', async () => {
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<wé%41ird@ext.example> SMTPUTF8')).code, 250);
+  assert.is((await talk.command('RCPT TO:<jürgen%2C@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'utf8 envelope' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  talk.close();
+  const [d] = await deliveriesOf('alpha', 'utf8 envelope');
+  assert.is(d.from, 'w%C3%A9%2541ird@ext.example');
+  assert.is(d.to, 'j%C3%BCrgen%252C@alpha.localhost');
+  assert.is(decodeURIComponent(d.to), 'jürgen%2C@alpha.localhost');
+  assert.is((d as unknown as { received_for: string }).received_for, 'jürgen%2C@alpha.localhost');
+});
+
 test('too many recipients: 452 past max_recipients (RFC 5321 4.5.3.1.10), the first ones delivered', async () => {
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
