@@ -365,7 +365,8 @@ function processTable(app) {
       body.append(h('tr', { class: 'reason' }, h('td', { colspan: COLUMNS.length }, refusal(g.version.reason, { brief: true }))));
     }
     append(body, [g.rows]);
-    if (!g.rows.length && (!g.version || ['serving', 'starting'].includes(g.version.state))) {
+    // A command app's version has no workers: its processes are the group below, not "none".
+    if (!g.rows.length && (!g.version || (['serving', 'starting'].includes(g.version.state) && !(app.processes ?? []).length))) {
       body.append(h('tr', null, h('td', { class: 'none', colspan: COLUMNS.length }, 'no processes')));
     }
     table.append(body);

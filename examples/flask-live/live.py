@@ -3,6 +3,7 @@ and any text a viewer sends comes back as {"echo": text}. Listens on 127.0.0.1:$
 import asyncio
 import json
 import os
+import signal
 import time
 
 import websockets
@@ -27,9 +28,16 @@ async def tick():
 
 
 async def main():
+    # The gateway stops this process with SIGTERM (a deploy's drain is over, or the app stops):
+    # leaving the `serve` block then closes every viewer's socket with 1001 "going away", which
+    # a page takes as its cue to reconnect (to the new version), not a connection cut.
+    stop = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
     async with websockets.serve(viewer, "127.0.0.1", int(os.environ["PORT"])):
         print("live: listening on 127.0.0.1:%s" % os.environ["PORT"], flush=True)
-        await tick()
+        ticker = asyncio.ensure_future(tick())
+        await stop
+        ticker.cancel()
 
 
 asyncio.run(main())

@@ -238,6 +238,10 @@ export class AppDispatcher implements Redispatch {
       answerFailure(res, 'unavailable', { detail: `${group.label} is restarting; try again` });
       return;
     }
+    if (group.upstreams.length === 0 && !sleeping && this.backend.crashLooping === true) {
+      answerFailure(res, 'unavailable', { detail: `${this.name} is in a crash loop: its processes keep exiting (\`apppkg-gateway status\` and its log say why); try again later` });
+      return;
+    }
     if (this.waitingCount() >= this.backend.limits.queue) {
       answerFailure(res, 'busy', { detail: `${this.name} is busy; try again` });
       return;

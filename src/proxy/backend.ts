@@ -73,6 +73,12 @@ export interface Backend {
    * wait in the queue (whatever their group) and the first one wakes it.
    */
   readonly idleState?: 'awake' | 'asleep' | 'waking';
+  /**
+   * Its processes keep exiting (status's `crash-loop`): a request with no worker up is answered
+   * 503 at once, not held through a restart delay of up to 30 s that most likely ends in
+   * another exit.
+   */
+  readonly crashLooping?: boolean;
   /** Starts what sleeps; resolves once it takes traffic, rejects when it cannot. */
   wake?(): Promise<void>;
   /** A request or websocket goes to one of its processes: it is not idle until the release is called. */

@@ -94,7 +94,11 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   versions,
   workers: instance?.workerStatus() ?? [],
   restarting: instance?.restartingWorkers() ?? [],
-  processes: instance?.processStatus() ?? [],
+  // A replaced version's processes stay listed while they drain (a route's websockets held).
+  processes: [
+    ...(instance?.processStatus() ?? []),
+    ...draining.flatMap(([old]) => old.processStatus().filter((p) => p.pid !== null).map((p) => ({ ...p, state: 'draining' }))),
+  ],
   restarts: record.pastRestarts + (instance?.restarts ?? 0),
   websockets: versions.reduce((sum, v) => sum + v.websockets, 0),
   inFlight: (instance?.inFlight ?? 0) + draining.reduce((sum, [old]) => sum + old.inFlight, 0),

@@ -169,7 +169,10 @@ export class VersionJudge {
         const same = previous.desc === desc || previous.desc.dir === desc.dir;
         const what = same ? `${label(desc)} restarted` : `${label(desc)} takes over from ${label(previous.desc)}`;
         this.opts.say(`${record.name}: ${what}; draining the old one`);
-        record.history.add(same ? 'restarted' : 'switched', `${what}; the old one drains`, { version: desc.version, from: previous.desc.version ?? previous.desc.dir });
+        // An app without version suffixes is named by its directory on both sides of the arrow,
+        // and a restart of one by neither (the message names it): never "DIR -> nothing".
+        const side = (d: Description) => d.version ?? (same ? null : d.dir);
+        record.history.add(same ? 'restarted' : 'switched', `${what}; the old one drains`, { version: side(desc), from: side(previous.desc) });
         this.registry.drain(previous.instance, previous.desc);
       } else {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);

@@ -45,6 +45,18 @@ test('a crash loop is shown in status and retried with back-off, not at full spe
   assert.match(waiting[0].state, /^(crash-loop|restarting)$/);
   assert.ok(waiting[0].restarts >= 1);
   assert.is(waiting[0].lastExit.code, 1);
+  // A request while no worker is up: 503 at once, not held through a back-off of up to 30 s.
+  let refused: { status: number; ms: number; body: string } | null = null;
+  for (let i = 0; i < 5 && refused === null; i++) {
+    await waitFor(async () => (await appStatus('flaky')).workers.length === 0, 15_000, 'no worker of flaky up');
+    const t0 = Date.now();
+    const res = await request(`${gw.url}/flaky/`);
+    const body = await res.body.text();
+    if (res.statusCode === 503) refused = { status: res.statusCode, ms: Date.now() - t0, body };
+  }
+  assert.ok(refused !== null, 'a 503 while the crash loop has no worker up');
+  assert.ok(refused!.ms < 2000, `answered in ${refused!.ms} ms`);
+  assert.match(refused!.body, /flaky is in a crash loop/);
   for (let i = 0; i < 10; i++) assert.is((await request(`${gw.url}/steady/`)).statusCode, 200);
   const steady = await appStatus('steady');
   assert.is(steady.restarts, 0);
