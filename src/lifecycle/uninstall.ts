@@ -5,8 +5,6 @@
 import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
-import type { Description } from '../description/types.js';
-import type { HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
 import { isInside } from './data-tree.js';
@@ -55,7 +53,7 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
   // Not installed here (never run, or uninstalled already): no hook to run, nothing to remove.
   if (!(await lstat(stateDir).then(() => true, () => false))) {
     // Its database may still have been made (by a restore, say): that goes all the same.
-    const droppedServices = await dropServices(desc, hostEnv, stateRoot, say);
+    const droppedServices = await removeServices({ desc, hostEnv, stateRoot, say });
     say(`==> nothing to remove: ${stateDir} does not exist`);
     return { name: desc.name, removed: null, ranHook: false, droppedServices };
   }
@@ -64,7 +62,7 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
   if (desc.commands.uninstall) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'uninstall', { say });
   // After the hook (it may still need the database), before the files: a server that cannot be
   // reached stops the uninstall here, and running it again finishes it.
-  const droppedServices = await dropServices(desc, hostEnv, stateRoot, say);
+  const droppedServices = await removeServices({ desc, hostEnv, stateRoot, say });
   try {
     await rm(stateDir, { recursive: true, force: true, maxRetries: 2 });
   } catch (err) {
@@ -72,10 +70,4 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
   }
   say(`==> removed ${stateDir} (data, log, tmp, venv, run) in ${seconds(started)}; ${desc.dir} is untouched`);
   return { name: desc.name, removed: stateDir, ranHook, droppedServices };
-}
-
-async function dropServices(desc: Description, hostEnv: HostEnvironment, stateRoot: string, say: (line: string) => void): Promise<string[]> {
-  const dropped = await removeServices({ desc, hostEnv, stateRoot, say });
-  for (const what of dropped) say(`==> dropped ${what}`);
-  return dropped;
 }

@@ -8,8 +8,8 @@ import { overridesFor, type HostEnvironment } from '../environment/host-file.js'
 import { appStateDirs } from '../environment/state-root.js';
 import { isGatewayError } from '../errors.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
-import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, setRoleCreatesDatabases, type AppDatabase } from './postgresql-server.js';
-import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarning, parseRedisUrl, redisEnvironment, type AppRedisUser } from './redis-server.js';
+import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, probePostgres, setRoleCreatesDatabases, type AppDatabase } from './postgresql-server.js';
+import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarning, parseRedisUrl, probeRedis, redisEnvironment, type AppRedisUser } from './redis-server.js';
 import { planServices, type ServicePlan } from './service-plan.js';
 import { recordServiceStatus, type ServiceStatus } from './service-status.js';
 import { sqliteEnvironment, sqlitePath } from './sqlite-database.js';
@@ -109,9 +109,12 @@ async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<s
   const { desc, stateRoot } = opts;
   const env: Record<string, string> = {};
   const statuses: ServiceStatus[] = [];
-  const attempt = async (name: string, kind: string, fn: () => Promise<Record<string, string>>) => {
+  // `fn` null: a look before the real step, whose status it leaves to that step unless it fails.
+  const attempt = async (name: string, kind: string, fn: () => Promise<Record<string, string> | null>) => {
     try {
-      Object.assign(env, await fn());
+      const got = await fn();
+      if (got === null) return;
+      Object.assign(env, got);
       statuses.push({ name, kind, state: 'ready', reason: null });
     } catch (err) {
       const state = isGatewayError(err) && err.code === 'APPPKG_SERVICE_UNAVAILABLE' ? 'unavailable' : 'refused';
@@ -125,6 +128,20 @@ async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<s
       const dataDir = appStateDirs(stateRoot, desc.name).data;
       if (opts.provision) await sayIfMovedToSqlite(opts, sqlitePath(dataDir));
       return sqliteEnvironment(dataDir);
+    });
+  }
+  // What refuses the app (a role, database or Redis user of its name that is not this state
+  // root's) is known before anything is made or claimed on either server: a refused app leaves
+  // nothing behind (its PostgreSQL role made, say, and then its Redis user found taken).
+  if (opts.provision && plan.database === 'postgresql' && plan.redisUrl) {
+    const owner = await serviceOwner(stateRoot, desc.name);
+    await attempt('database', 'postgresql', async () => {
+      await probePostgres(parsePostgresUrl(plan.postgresqlUrl!), owner);
+      return null;
+    });
+    await attempt('redis', 'redis', async () => {
+      await probeRedis(parseRedisUrl(plan.redisUrl!), owner);
+      return null;
     });
   }
   if (plan.database === 'postgresql') await attempt('database', 'postgresql', () => postgresqlFor(opts, plan.postgresqlUrl!));

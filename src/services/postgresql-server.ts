@@ -105,6 +105,9 @@ export function ensureAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise
   return onAdmin(db.server, async (client) => {
     const ident = client.escapeIdentifier(db.name);
     const marker = client.escapeLiteral(markerOf(owner));
+    // Both looked at before anything is made: a database of the app's name that is not the
+    // gateway's refuses the app here, with no role left behind for it (ownedRow throws).
+    const database = await ownedRow(client, 'database', db.name, owner);
     // Before its password is set: a role another state root keeps is refused here.
     const role = await ownedRow(client, 'role', db.name, owner);
     // The password goes as a SCRAM verifier: the plain text never reaches the server or its log.
@@ -120,7 +123,6 @@ export function ensureAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise
       await client.query(`ALTER ROLE ${ident} LOGIN NOCREATEDB PASSWORD ${verifier}`);
     }
     await actAsOwner(client, ident);
-    const database = await ownedRow(client, 'database', db.name, owner);
     if (!database) {
       await client.query(`CREATE DATABASE ${ident} OWNER ${ident}`);
       await client.query(`COMMENT ON DATABASE ${ident} IS ${marker}`);

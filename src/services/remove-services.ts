@@ -3,8 +3,8 @@
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { forgetCredentials, readCredentials, serviceOwner } from './credentials-store.js';
-import { appDatabaseName, dropAppDatabase, parsePostgresUrl } from './postgresql-server.js';
-import { appRedisUserName, dropRedisUser, parseRedisUrl } from './redis-server.js';
+import { appDatabaseName, dropAppDatabase, parsePostgresUrl, probePostgres } from './postgresql-server.js';
+import { appRedisUserName, dropRedisUser, parseRedisUrl, probeRedis } from './redis-server.js';
 
 export interface RemoveServicesOptions {
   desc: Description;
@@ -15,22 +15,33 @@ export interface RemoveServicesOptions {
 
 /**
  * For `uninstall`: drops the app's PostgreSQL database and role, its Redis user and keys, and
- * forgets their passwords. A host that offers the server no more: said, and skipped.
+ * forgets their passwords, each said as it goes. A host that offers the server no more: said,
+ * and skipped. Every server it will touch must answer first: one that does not stops the
+ * uninstall before anything is dropped, not halfway (the database gone, the Redis user left).
  */
 export async function removeServices(scope: RemoveServicesOptions): Promise<string[]> {
   const { desc, hostEnv } = scope;
   const removed: string[] = [];
   const asked = desc.services ?? { database: null, redis: null };
   const creds = await readCredentials(scope.stateRoot, desc.name);
+  const owner = await serviceOwner(scope.stateRoot, desc.name);
   const pgUrl = hostEnv.services?.postgresql;
-  if ((asked.database === 'sql' || asked.database === 'postgresql' || creds.postgresql) && pgUrl) {
-    if (await dropAppDatabase(parsePostgresUrl(pgUrl), await serviceOwner(scope.stateRoot, desc.name))) removed.push(`postgresql database and role ${appDatabaseName(desc.name)}`);
+  const pg = (asked.database === 'sql' || asked.database === 'postgresql' || creds.postgresql) && pgUrl ? parsePostgresUrl(pgUrl) : null;
+  const redisUrl = hostEnv.services?.redis;
+  const redis = (asked.redis === 'redis' || creds.redis) && redisUrl ? parseRedisUrl(redisUrl) : null;
+  if (pg !== null) await probePostgres(pg, owner);
+  if (redis !== null) await probeRedis(redis, owner);
+  const dropped = (what: string): void => {
+    removed.push(what);
+    scope.say?.(`==> dropped ${what}`);
+  };
+  if (pg !== null) {
+    if (await dropAppDatabase(pg, owner)) dropped(`postgresql database and role ${appDatabaseName(desc.name)}`);
   } else if (creds.postgresql) {
     scope.say?.(`==> ${desc.name} had a PostgreSQL database, but services.postgresql is not set: drop ${appDatabaseName(desc.name)} by hand`);
   }
-  const redisUrl = hostEnv.services?.redis;
-  if ((asked.redis === 'redis' || creds.redis) && redisUrl) {
-    if (await dropRedisUser(parseRedisUrl(redisUrl), await serviceOwner(scope.stateRoot, desc.name))) removed.push(`redis user ${appRedisUserName(desc.name)} and its keys`);
+  if (redis !== null) {
+    if (await dropRedisUser(redis, owner)) dropped(`redis user ${appRedisUserName(desc.name)} and its keys`);
   } else if (creds.redis) {
     scope.say?.(`==> ${desc.name} had a Redis user, but services.redis is not set: remove ${appRedisUserName(desc.name)} by hand`);
   }

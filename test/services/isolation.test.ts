@@ -144,11 +144,36 @@ withServers('a Redis user of the app\'s name that the gateway did not make is re
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout + r.stderr, /redis user "apppkg-theta" already exists and was not created by apppkg-gateway for theta/);
   assert.match(redisCli('ACL', 'GETUSER', 'apppkg-theta'), /~\*/, 'its rules are as they were');
+  // Refused before anything was made for it: no PostgreSQL role or database of its name.
+  assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_theta'"), '0');
+  assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'apppkg_theta'"), '0');
+  // Nor by a database of its name that the gateway did not make (its role was made first).
+  const iota = addPackage(work.path, 'services-probe', 'iota');
+  pg.psql('CREATE DATABASE apppkg_iota');
+  const refused = await cli(['install', iota]);
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stdout + refused.stderr, /database "apppkg_iota" already exists and was not created by apppkg-gateway/);
+  assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_iota'"), '0');
   // The gateway's own user, its kept password deleted by hand, is made good again (not a conflict).
   rmSync(join(state, 'services', 'alpha.json'));
   const healed = await cli(['install', alpha]);
   assert.is(healed.status, 0, healed.stdout + healed.stderr);
   assert.match(healed.stdout, /redis credentials were missing .*; a new password was set for user apppkg-alpha/);
+});
+
+withServers('uninstall with one of its servers down drops nothing: not the database first and then stop at Redis', async () => {
+  const kappa = addPackage(work.path, 'services-probe', 'kappa');
+  assert.is((await cli(['install', kappa])).status, 0);
+  const down = join(work.path, 'environment-redis-down.yaml');
+  writeFileSync(down, `services:\n  postgresql: ${pg.url}\n  redis: redis://127.0.0.1:1/0\n`);
+  const r = await runCli(['uninstall', kappa, '--yes', '--environment', down, '--state-dir', state], { ms: 60_000, env });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, /redis at 127\.0\.0\.1:1 \(services\.redis\): connect ECONNREFUSED/);
+  assert.not.match(r.stdout, /dropped/);
+  assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'apppkg_kappa'"), '1');
+  const done = await cli(['uninstall', kappa, '--yes']);
+  assert.is(done.status, 0, done.stdout + done.stderr);
+  assert.match(done.stdout, /==> dropped postgresql database and role apppkg_kappa\n==> dropped redis user apppkg-kappa and its keys/);
 });
 
 withServers('check says when a server does not answer, naming the key to set', async () => {
