@@ -407,13 +407,20 @@ function workerRow(w, index, version) {
     cell('pid', w.pid ?? DASH, 'num'),
     h('td', { data: { field: 'state' } }, stateBadge(w.state)),
     h('td', { class: 'num', data: { field: 'uptime' } }, w.startedAt && w.pid && w.state !== 'exited' ? since(w.startedAt) : DASH),
-    cell('restarts', String(w.restarts ?? 0), ['num', w.restarts > 0 ? 'warn' : null]),
+    h('td', { class: ['num', w.restarts > 0 ? 'warn' : null], data: { field: 'restarts' } },
+      String(w.restarts ?? 0),
+      // Replaced on purpose (max_requests, max_memory, a stuck thread): no restart, but the operator's to know.
+      w.recycled > 0 ? h('span', { class: 'muted', data: { field: 'recycled' }, title: recycleTitle(w.lastRecycle) }, ` +${w.recycled} recycled`) : null),
     exitCell(w.lastExit),
     cell('rss', bytes(w.rssBytes), 'num', w.rssBytes ?? undefined),
     cell('cpu', percent(w.cpuPercent), 'num'),
     ...requestCells(w),
     cell('websockets', count(w.websockets), 'num'),
   );
+}
+
+function recycleTitle(last) {
+  return last ? `last recycled ${localTime(last.at)}: ${last.reason}` : undefined;
 }
 
 function processRow(p) {

@@ -71,6 +71,9 @@ function appDetails(app: AppStatus): string[] {
   if (app.workers.length > 0) {
     out.push(`workers: ${app.workers.map((w) => `${w.pid ?? '?'} ${w.state} (${w.requests} served, ${w.failed} failed)`).join(', ')}`);
   }
+  for (const w of app.workers) {
+    if (w.lastRecycle) out.push(`worker ${w.pid ?? '?'}: ${countOf(w.recycled, 'worker')} recycled before it, the last at ${w.lastRecycle.at}: ${w.lastRecycle.reason}`);
+  }
   for (const w of app.restarting ?? []) {
     const exit = w.lastExit ? `, the last exited ${w.lastExit.signal ?? `with status ${w.lastExit.code}`} at ${w.lastExit.at}` : '';
     out.push(`a worker ${w.state === 'crash-loop' ? 'in a crash loop' : 'restarting'}: ${countOf(w.restarts, 'restart')}${exit}`);

@@ -34,6 +34,10 @@ export interface WorkerStatus {
   restarts: number;
   /** How the previous process in its slot ended, or null if none has. */
   lastExit: ExitStatus | null;
+  /** Times its slot replaced a worker on purpose (max_requests, max_memory, a thread stuck past its timeout): not in restarts. */
+  recycled: number;
+  /** When and why the last of those was, or null. */
+  lastRecycle: { at: string; reason: string } | null;
 }
 
 /** How a process ended. */

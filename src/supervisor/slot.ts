@@ -56,6 +56,10 @@ export class Slot<P extends SupervisedProcess> {
   restarts = 0;
   /** How the last process that died unexpectedly in this slot ended. */
   lastExit: ExitStatus | null = null;
+  /** Times a process of this slot was replaced on purpose (max_requests, max_memory, a stuck thread). */
+  recycled = 0;
+  /** When and why the last of those was. */
+  lastRecycle: { at: string; reason: string } | null = null;
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private replacing: P | null = null;
@@ -173,6 +177,8 @@ export class Slot<P extends SupervisedProcess> {
     const old = this.current;
     if (!this.running || old === null || this.replacing !== null || Date.now() < this.holdRecycleUntil) return;
     this.opts.say(`${this.opts.app}: recycling ${this.opts.label(old)}: ${why}`);
+    this.recycled++;
+    this.lastRecycle = { at: new Date().toISOString(), reason: why };
     const next = this.spawn();
     this.replacing = next;
     this.opts.bringUp(next).then(

@@ -100,6 +100,8 @@ export class WorkerPool {
         cpuPercent: null,
         restarts: slot?.restarts ?? 0,
         lastExit: slot?.lastExit ?? null,
+        recycled: slot?.recycled ?? 0,
+        lastRecycle: slot?.lastRecycle ?? null,
       };
     });
     return rows;
@@ -122,6 +124,8 @@ export class WorkerPool {
         rssBytes: null, cpuPercent: null,
         restarts: slot.restarts,
         lastExit: slot.lastExit,
+        recycled: slot.recycled,
+        lastRecycle: slot.lastRecycle,
       });
     }
     return rows;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { appStatus } from '../helpers/status.js';
 
 const test = suite('recycle');
 const apps = tempDir('apppkg-recycle-apps-');
@@ -78,6 +79,11 @@ test('max_memory: a worker over it (RSS read every few seconds) is replaced once
     return pids.length === 1 && pids[0] !== fat;
   }, 10_000, 'the replacement alone');
   await assertNoOrphans([fat], 10_000);
+  // Status tells of it (no restart: the worker was replaced on purpose), for the page and `status`.
+  const [worker] = (await appStatus(gw, 'fat')).workers;
+  assert.is(worker.restarts, 0);
+  assert.is(worker.recycled, 1);
+  assert.match(worker.lastRecycle.reason, /resident memory .* is over max_memory/);
   const after = await pidFrom('/fat/');
   assert.is(after.status, 200);
   seen.add(after.pid);
