@@ -28,7 +28,7 @@ import type { Registry } from './supervisor/registry.js';
 import { AppsWatcher } from './supervisor/watcher.js';
 import { overridesFor } from './environment/host-file.js';
 import { reloadEnvironment, type EnvironmentReload } from './supervisor/environment-reload.js';
-import type { MailRoute } from './mail/mail-routes.js';
+import { mailDomainsOf, type MailRoute } from './mail/mail-routes.js';
 import type { MailService } from './mail/mail-service.js';
 
 export type { GatewayStatus } from './admin/status-types.js';
@@ -52,6 +52,8 @@ export class Gateway {
   /** Keys that options decide over the environment file (serve --workers). */
   private fixedKeys: Array<'workers' | 'threads'> = [];
   private say: (line: string) => void = sayOnStderr;
+  /** Mail domain collisions the log has told of (mailRoutes runs for each recipient). */
+  private readonly saidCollisions = new Set<string>();
   /** The state root's lock (`apps` only), released once every app has stopped. */
   private lock: StateRootLock | null = null;
   /** The reload under way, if any: the next one waits for it. */
@@ -238,11 +240,18 @@ export class Gateway {
    * path of the version serving now, for the mail listener's routing and its deliveries.
    */
   private mailRoutes(): MailRoute[] {
-    return this.registry.names.map((app) => {
+    const names = this.registry.names;
+    const { domains, collisions } = mailDomainsOf(names.map((app) => ({ app, explicit: overridesFor(this.registry.hostEnv, app).mailDomains })));
+    for (const c of collisions) {
+      const said = `${c.domain} ${c.owner} ${c.others.join(' ')}`;
+      if (this.saidCollisions.has(said)) continue;
+      this.saidCollisions.add(said);
+      this.say(`mail: ${c.domain} is the domain of ${c.owner}; ${c.others.join(' and ')} ${c.others.length === 1 ? 'gets' : 'get'} no mail by default: give ${c.others.length === 1 ? 'it' : 'each'} a domain of its own in apps.NAME.mail_domains of the environment file`);
+    }
+    return names.map((app) => {
       const instance = this.registry.servingOf(app)?.instance;
       const desc = instance?.desc;
-      const domains = overridesFor(this.registry.hostEnv, app).mailDomains;
-      return { app, domains: domains.length > 0 ? domains : [`${app}.localhost`], path: desc?.mail ?? null, serving: desc !== undefined, maxBody: instance?.limits.maxBody ?? Infinity };
+      return { app, domains: domains.get(app) ?? [], path: desc?.mail ?? null, serving: desc !== undefined, maxBody: instance?.limits.maxBody ?? Infinity };
     });
   }
 

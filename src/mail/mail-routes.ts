@@ -40,3 +40,48 @@ export function routeRecipient(address: string, routes: MailRoute[]): RecipientR
   if (route.path === null) return { kind: 'no-mail', app: route.app };
   return { kind: 'app', app: route.app, path: route.path, maxBody: route.maxBody };
 }
+
+/** An app's claim to mail: the domains `apps.NAME.mail_domains` gives it (lowercase), or none. */
+export interface DomainClaim {
+  app: string;
+  explicit: string[];
+}
+
+/** A domain that more than one app would take: it goes to `owner`, never to `others`. */
+export interface DomainCollision {
+  domain: string;
+  owner: string;
+  others: string[];
+}
+
+/**
+ * Each app's mail domains: those the environment file names, else NAME.localhost (lowercase: a
+ * domain is compared so). The file refuses one domain named for two apps; a default can still
+ * meet another's: the domain another app names is that app's, and of two apps whose names
+ * differ only in case (`Cap`, `cap`) the first takes it. Each such meeting is returned, for the
+ * log: otherwise one app's mail would silently go to the other.
+ */
+export function mailDomainsOf(claims: DomainClaim[]): { domains: Map<string, string[]>; collisions: DomainCollision[] } {
+  const owners = new Map<string, string>();
+  for (const { app, explicit } of claims) for (const domain of explicit) owners.set(domain, app);
+  const domains = new Map<string, string[]>();
+  const collisions = new Map<string, DomainCollision>();
+  for (const { app, explicit } of claims) {
+    if (explicit.length > 0) {
+      domains.set(app, explicit);
+      continue;
+    }
+    const domain = `${app.toLowerCase()}.localhost`;
+    const owner = owners.get(domain);
+    if (owner === undefined) {
+      owners.set(domain, app);
+      domains.set(app, [domain]);
+      continue;
+    }
+    domains.set(app, []);
+    const collision = collisions.get(domain) ?? { domain, owner, others: [] };
+    collision.others.push(app);
+    collisions.set(domain, collision);
+  }
+  return { domains, collisions: [...collisions.values()] };
+}

@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MAIL_DEFAULTS } from '../../src/environment/host-file.js';
 import { nextAttemptAt } from '../../src/mail/retry-schedule.js';
-import { domainOf, routeRecipient, type MailRoute } from '../../src/mail/mail-routes.js';
+import { domainOf, mailDomainsOf, routeRecipient, type MailRoute } from '../../src/mail/mail-routes.js';
 
 const test = suite('mail retry schedule and routes');
 const S = 1000;
@@ -44,6 +44,21 @@ test('routing by domain: case and a trailing dot do not matter; unknown, not ser
   assert.equal(routeRecipient('x@example.com', routes), { kind: 'unknown-domain', domain: 'example.com' });
   assert.equal(routeRecipient('postmaster', routes), { kind: 'unknown-domain', domain: '' });
   assert.is(domainOf('"a@b"@Sub.Example.org'), 'sub.example.org');
+});
+
+test('mail domains: those named, else NAME.localhost in lower case; a default another app names, or one two names share in case, goes to one app and is told', () => {
+  const { domains, collisions } = mailDomainsOf([
+    { app: 'Cap', explicit: [] },
+    { app: 'cap', explicit: [] },
+    { app: 'alpha', explicit: ['alpha.example.com', 'blog.localhost'] },
+    { app: 'blog', explicit: [] },
+    { app: 'desk', explicit: [] },
+  ]);
+  assert.equal(Object.fromEntries(domains), { Cap: ['cap.localhost'], cap: [], alpha: ['alpha.example.com', 'blog.localhost'], blog: [], desk: ['desk.localhost'] });
+  assert.equal(collisions, [
+    { domain: 'cap.localhost', owner: 'Cap', others: ['cap'] },
+    { domain: 'blog.localhost', owner: 'alpha', others: ['blog'] },
+  ]);
 });
 
 test.run();
