@@ -1,5 +1,6 @@
-// The plainest request heads, read without Node's HTTP machinery: GET, HEAD, POST, PUT, PATCH,
-// DELETE or OPTIONS, an origin-form target, HTTP/1.1 (or 1.2-1.9, read as 1.1), a Host, a body
+// The plainest request heads, read without Node's HTTP machinery: a method of capital letters
+// (GET, POST, ..., WebDAV's PROPFIND, or one of the app's own: RFC 9110 §9.1 leaves the methods
+// open, and node:http refuses those llhttp does not know; CONNECT is node:http's), an origin-form target, HTTP/1.1 (or 1.2-1.9, read as 1.1), a Host, a body
 // framed by Content-Length, by `Transfer-Encoding: chunked` alone (net/chunked-body.ts), or
 // none, no upgrade, no continue, every header once. That is nearly every request a browser,
 // a form, an API client, a load balancer's probe or a load test sends, and the front's lean
@@ -35,7 +36,7 @@ export interface PlainHead {
  */
 // HTTP/1.2 to 1.9: a server treats a higher minor version as the highest it speaks (RFC 9110
 // §2.5, RFC 9112 §2.3), and the lean request says 1.1 (lean-request.ts) as its answer does.
-const PLAIN = /^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/[\x21-\x7e\x80-\xff]* HTTP\/1\.[1-9](?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
+const PLAIN = /^(?!CONNECT )[A-Z][A-Z_-]{0,31} \/[\x21-\x7e\x80-\xff]* HTTP\/1\.[1-9](?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
 
 /** Fields that make a request more than plain: a continue, a protocol switch. */
 const NOT_PLAIN = new Set(['expect', 'upgrade', 'http2-settings']);

@@ -50,10 +50,18 @@ test('a chunked body: Transfer-Encoding chunked alone, in any case, and no Conte
   assert.is(parsePlainHead('POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3')?.chunked, false);
 });
 
+test('any method of capital letters (RFC 9110 §9.1: the app\'s own too), not only those node:http knows', () => {
+  for (const method of ['TRACE', 'PROPFIND', 'M-SEARCH', 'FOO', 'BREW', 'X_CUSTOM']) {
+    assert.is(parsePlainHead(`${method} /x HTTP/1.1\r\nHost: x`)?.method, method, method);
+  }
+});
+
 test('anything else is node:http\'s to read', () => {
   const notPlain = [
     'CONNECT x:443 HTTP/1.1\r\nHost: x:443',
-    'TRACE / HTTP/1.1\r\nHost: x',
+    'CONNECT /x HTTP/1.1\r\nHost: x',
+    'G3T / HTTP/1.1\r\nHost: x',
+    `${'X'.repeat(33)} / HTTP/1.1\r\nHost: x`,
     'get / HTTP/1.1\r\nHost: x',
     'GET http://x/ HTTP/1.1\r\nHost: x',
     'OPTIONS * HTTP/1.1\r\nHost: x',

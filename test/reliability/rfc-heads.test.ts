@@ -136,6 +136,10 @@ const CASES: Case[] = [
     request: 'GET /rfc/204 HTTP/1.1\r\nHost: x\r\n\r\n', status: 204, notInHead: /content-length/i,
   },
   {
+    id: 'R6.22', rfc: 'RFC 9110 §9.1', what: 'a method node:http does not know (FOO): the app\'s to answer, not a 400',
+    request: 'FOO /rfc/echo HTTP/1.1\r\nHost: x\r\n\r\n', status: 200, seen: { REQUEST_METHOD: 'FOO' },
+  },
+  {
     id: 'R6.11', rfc: 'RFC 9110 §9.3.6', what: 'CONNECT (a tunnel: a proxy\'s method)',
     request: 'CONNECT rfc.localhost:443 HTTP/1.1\r\nHost: rfc.localhost:443\r\n\r\n', status: 501, closed: true,
   },
