@@ -10,10 +10,11 @@
 // extension or the CRLF, no bare CR or LF anywhere, CRLF after each chunk's data, no size past
 // 2^53, lines of bounded length.
 
-/** A chunk-size line, extensions included, or one trailer field line, longer than this is refused. */
+/** A chunk-size line, extensions included, longer than this is refused. */
 const MAX_LINE = 4096;
-/** The trailer section as a whole (node:http counts it against its header limit too). */
+/** The trailer section as a whole, as node:http bounds it (its header limit): 431 past it. */
 const MAX_TRAILERS = 16 * 1024;
+const TRAILERS_TOO_LONG = 'the trailer section is longer than 16 KiB';
 /** Sizes at or past this are refused: 13 hex digits, the last 2^52 (Number stays exact). */
 const MAX_SIZE = 2 ** 52;
 
@@ -22,8 +23,18 @@ const enum State {
   SizeStart,
   /** More hex digits, or `;` (an extension), or CR. */
   Size,
-  /** Inside the chunk extensions, until CR. */
-  Extension,
+  /** An extension's name (a token), after its `;`. */
+  ExtName,
+  /** The first octet of an extension's value, after its `=`: a token's, or a quote. */
+  ExtValue,
+  /** More of a token value. */
+  ExtToken,
+  /** Inside a quoted-string value. */
+  ExtQuoted,
+  /** The octet after a backslash in a quoted-string. */
+  ExtEscaped,
+  /** After a quoted-string's closing quote: `;` or CR. */
+  ExtQuoteEnd,
   /** LF after a chunk-size line. */
   SizeLf,
   /** Chunk data: `left` more bytes. */
@@ -48,6 +59,10 @@ const enum State {
 const CR = 0x0d;
 const LF = 0x0a;
 const HTAB = 0x09;
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
@@ -70,11 +85,18 @@ export class ChunkedBody {
   private state = State.SizeStart;
   /** Bytes of the current chunk's data still to come (Data), or the size being read (Size). */
   private left = 0;
-  /** Octets of the current line (chunk-size or trailer field), for MAX_LINE. */
+  /** Octets of the current chunk-size line, extensions included, for MAX_LINE. */
   private lineLength = 0;
+  /** Octets of the extension name being read (one of none is refused). */
+  private extNameLength = 0;
   private trailerLength = 0;
   /** Why the body cannot be read, once it cannot. */
   problem: string | null = null;
+
+  /** The status that refuses it: 431 for a trailer section past its bound, as node:http's. */
+  get refusal(): 400 | 431 {
+    return this.problem === TRAILERS_TOO_LONG ? 431 : 400;
+  }
 
   /** The last chunk and the trailer section have been read: the body is whole. */
   get done(): boolean {
@@ -108,6 +130,10 @@ export class ChunkedBody {
           return i;
       }
       const c = data[i++];
+      // The states from Size to ExtQuoteEnd are the rest of a chunk-size line.
+      if (this.state >= State.Size && this.state <= State.ExtQuoteEnd && ++this.lineLength > MAX_LINE) {
+        return this.fail('a chunk-size line is too long', i);
+      }
       switch (this.state) {
         case State.SizeStart: {
           const digit = hexValue(c);
@@ -118,22 +144,44 @@ export class ChunkedBody {
           break;
         }
         case State.Size: {
-          if (++this.lineLength > MAX_LINE) return this.fail('a chunk-size line is too long', i);
           const digit = hexValue(c);
           if (digit >= 0) {
             this.left = this.left * 16 + digit;
             if (this.left >= MAX_SIZE) return this.fail('a chunk size is too large', i);
-          } else if (c === 0x3b) this.state = State.Extension;
+          } else if (c === SEMICOLON) this.startExtension();
           else if (c === CR) this.state = State.SizeLf;
           else if (c === LF) return this.fail('a chunk-size line does not end in CRLF', i);
           else return this.fail('a chunk size is not a hexadecimal number', i);
           break;
         }
-        case State.Extension:
-          if (++this.lineLength > MAX_LINE) return this.fail('a chunk-size line is too long', i);
-          if (c === CR) this.state = State.SizeLf;
-          else if (c === LF) return this.fail('a chunk-size line does not end in CRLF', i);
-          else if (!isLineOctet(c)) return this.fail('a chunk extension has a control character', i);
+        // chunk-ext = *( ";" ext-name [ "=" ( token / quoted-string ) ] ), with no whitespace
+        // around its parts: what llhttp takes (RFC 9112 §7.1.1 allows BWS; llhttp does not).
+        case State.ExtName:
+          if (isTokenOctet(c)) this.extNameLength++;
+          else if (c === SEMICOLON && this.extNameLength === 0) break; // `;;a`, as llhttp takes it
+          else if (this.extNameLength === 0) return this.fail('a chunk extension has no name', i);
+          else if (c === EQUALS) this.state = State.ExtValue;
+          else if (!this.endOfExtension(c)) return this.fail('a chunk extension is malformed', i);
+          break;
+        case State.ExtValue:
+          if (c === QUOTE) this.state = State.ExtQuoted;
+          else if (isTokenOctet(c)) this.state = State.ExtToken;
+          else return this.fail('a chunk extension has no value after its =', i);
+          break;
+        case State.ExtToken:
+          if (!isTokenOctet(c) && !this.endOfExtension(c)) return this.fail('a chunk extension value is malformed', i);
+          break;
+        case State.ExtQuoted:
+          if (c === QUOTE) this.state = State.ExtQuoteEnd;
+          else if (c === BACKSLASH) this.state = State.ExtEscaped;
+          else if (!isLineOctet(c)) return this.fail('a quoted chunk extension value is not closed on its line', i);
+          break;
+        case State.ExtEscaped:
+          if (!isLineOctet(c)) return this.fail('a quoted chunk extension value is not closed on its line', i);
+          this.state = State.ExtQuoted;
+          break;
+        case State.ExtQuoteEnd:
+          if (!this.endOfExtension(c)) return this.fail('a chunk extension value is malformed', i);
           break;
         case State.SizeLf:
           if (c !== LF) return this.fail('a chunk-size line does not end in CRLF', i);
@@ -155,17 +203,16 @@ export class ChunkedBody {
           if (c === LF) return this.fail('the chunked body does not end in CRLF', i);
           // obs-fold (a line starting with SP or HTAB) is refused, as it is in a head.
           if (!isTokenOctet(c)) return this.fail('a trailer field line is malformed', i);
-          this.lineLength = 1;
           this.countTrailer();
           this.state = State.TrailerName;
           break;
         case State.TrailerName:
-          if (++this.lineLength > MAX_LINE || !this.countTrailer()) return this.fail('the trailer section is too long', i);
+          if (!this.countTrailer()) return this.fail(TRAILERS_TOO_LONG, i);
           if (c === 0x3a) this.state = State.Trailer;
           else if (!isTokenOctet(c)) return this.fail('a trailer field name is malformed', i);
           break;
         case State.Trailer:
-          if (++this.lineLength > MAX_LINE || !this.countTrailer()) return this.fail('the trailer section is too long', i);
+          if (!this.countTrailer()) return this.fail(TRAILERS_TOO_LONG, i);
           if (c === CR) this.state = State.TrailerLf;
           else if (c === LF) return this.fail('a trailer field line does not end in CRLF', i);
           else if (!isLineOctet(c)) return this.fail('a trailer field line has a control character', i);
@@ -181,6 +228,19 @@ export class ChunkedBody {
       }
     }
     return i;
+  }
+
+  private startExtension(): void {
+    this.extNameLength = 0;
+    this.state = State.ExtName;
+  }
+
+  /** `;` (the next extension) or CR (the line's end) after an extension; false for anything else. */
+  private endOfExtension(c: number): boolean {
+    if (c === SEMICOLON) this.startExtension();
+    else if (c === CR) this.state = State.SizeLf;
+    else return false;
+    return true;
   }
 
   private countTrailer(): boolean {

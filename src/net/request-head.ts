@@ -108,7 +108,7 @@ export function toOriginForm(req: IncomingMessage): string | null {
   if (m === null) return null; // `*` and the rest: the router's NOT_A_PATH
   const [, authority, rest] = m;
   if (authority === '' || authority.includes('@') || !HOST_VALUE.test(authority)) return 'the target\'s authority is not a host[:port]';
-  (req as IncomingMessage & { [kSentTarget]?: string })[kSentTarget] = url;
+  (req as IncomingMessage & { [kSentTarget]?: string })[kSentTarget] ??= url; // dropFragment may have kept it
   req.url = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
   req.headers.host = authority;
   const raw = req.rawHeaders;

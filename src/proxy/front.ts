@@ -462,11 +462,12 @@ export class Front {
     // llhttp parses `HTTP/2.0` in a request line (an HTTP/2 client sends its preface, never
     // this): a major version the gateway does not speak is 505 (RFC 9110 §15.6.6).
     if (req.httpVersionMajor >= 2) return { status: 505, detail: `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`, close: true };
+    // The fragment first: an absolute-form target's too (`GET http://host/p#frag`).
+    dropFragment(req);
     const problem = requestHeadProblem(req) ?? toOriginForm(req);
     if (problem !== null) return { status: 400, detail: problem, close: true };
     const coding = unknownTransferCoding(req);
     if (coding !== null) return { status: 501, detail: coding, close: true };
-    dropFragment(req);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const routed = routedRequestPath(q >= 0 ? url.slice(0, q) : url);

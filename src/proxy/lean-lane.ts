@@ -221,7 +221,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     } else {
       end = req.chunks.read(data, start, this.onChunk);
       if (req.chunks.failed) {
-        this.refuseBody(req);
+        this.refuseBody(req, req.chunks.refusal);
         return data.length;
       }
       if (req.chunks.done) req.receivedAll();
@@ -246,7 +246,7 @@ class LeanConnection implements ResponseOutput, BodySource {
    * never look complete and one behind it has no request to answer. The exchange hears the
    * close and stops the app's request.
    */
-  private refuseBody(req: LeanRequest): void {
+  private refuseBody(req: LeanRequest, status: 400 | 431): void {
     this.receiving = null;
     this.stopReading();
     const index = this.responses.findIndex((res) => res.req === req);
@@ -254,8 +254,9 @@ class LeanConnection implements ResponseOutput, BodySource {
     if (index === -1) {
       this.socket.destroySoon(); // answered already: its bytes go out, then the close
     } else if (index === this.writer && !res.headersSent) {
-      markCut(res as unknown as ServerResponse, 400);
-      this.socket.end(`HTTP/1.1 400 Bad Request\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      markCut(res as unknown as ServerResponse, status);
+      const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      this.socket.end(`HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else if (index === this.writer && res.writableEnded) {
       this.socket.destroySoon();
     } else {

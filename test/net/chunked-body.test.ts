@@ -58,21 +58,44 @@ test('framings refused, each with the reason', () => {
     ['3\r\nabc\r\r', /CRLF/],
     ['10000000000000\r\n', /too large/],
     [`3;${'e'.repeat(5000)}\r\n`, /too long/],
-    ['3;a\x00b\r\n', /control/],
-    ['3;a\nb\r\n', /CRLF/],
+    ['3;a\x00b\r\n', /malformed/],
+    ['3;a\nb\r\n', /malformed/],
+    ['5;\r\n', /no name/],
+    ['5;;\r\n', /no name/],
+    ['5;a=\r\n', /no value/],
+    ['5;a=b c\r\n', /malformed/],
+    ['5;a ="b"\r\n', /malformed/],
+    ['5;a="x\r\n', /not closed/],
+    ['5;a="x"y\r\n', /malformed/],
     ['0\r\n folded: x\r\n\r\n', /malformed/],
     ['0\r\nNo-Colon\r\n\r\n', /malformed/],
     ['0\r\nBad Name: x\r\n\r\n', /malformed/],
     ['0\r\nX: a\x01b\r\n\r\n', /control/],
     ['0\r\nX: y\n\r\n', /CRLF/],
     ['0\r\n\n', /CRLF/],
-    [`0\r\n${'X-A: 0123456789\r\n'.repeat(1100)}\r\n`, /too long/],
+    [`0\r\n${'X-A: 0123456789\r\n'.repeat(1100)}\r\n`, /longer than 16 KiB/],
   ];
   for (const [wire, why] of refused) {
     const { body } = decode(wire, []);
     assert.ok(body.failed, JSON.stringify(wire.slice(0, 40)));
     assert.match(body.problem ?? '', why, JSON.stringify(wire.slice(0, 40)));
   }
+});
+
+test('extensions as llhttp takes them: a name, a token or quoted value, one after another, no spaces', () => {
+  for (const line of ['5;a', '5;;a', '5;a=b', '5;a=b;c', '5;name="v; \\"q\\" x";n2=t0k-3n', '5;a="";b']) {
+    const { data, body } = decode(`${line}\r\nhello\r\n0\r\n\r\n`, []);
+    assert.ok(body.done, `${line}: ${body.problem}`);
+    assert.is(data, 'hello', line);
+  }
+});
+
+test('trailers: bounded as a head is (16 KiB in all, 431 past it), not line by line', () => {
+  const long = decode(`0\r\nX-Long: ${'v'.repeat(5000)}\r\n\r\n`, []);
+  assert.ok(long.body.done, String(long.body.problem));
+  const huge = decode(`0\r\n${'X-A: 0123456789\r\n'.repeat(1100)}\r\n`, []);
+  assert.is(huge.body.refusal, 431);
+  assert.is(decode('zz\r\n', []).body.refusal, 400);
 });
 
 test('what it accepts that a stricter reading might not: upper-case hex, leading zeros, empty trailer values, obs-text', () => {

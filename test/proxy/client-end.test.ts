@@ -59,6 +59,14 @@ for (const [lane, extra] of [['the lean lane', ''], ['node:http', 'X-Twice: 1\r\
   });
 }
 
+test('20 requests pipelined on one connection: each listens for the client\'s end, and Node warns of no leak', async () => {
+  const c = await RawConnection.open(port());
+  c.write('GET /poll/count HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(19) + 'GET /poll/count HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await waitFor(() => c.closed, 10_000, 'the 20 answers, then the close');
+  assert.is(c.text.match(/HTTP\/1\.1 200 /g)?.length, 20);
+  assert.not.match(gw!.output(), /MaxListenersExceededWarning/);
+});
+
 test('a streamed response the app stops when it hears the client leave: 499, and no app failure in its log', async () => {
   const c = await RawConnection.open(port());
   c.write('GET /poll/disconnect HTTP/1.1\r\nHost: x\r\n\r\n');

@@ -293,6 +293,10 @@ test('a broken chunked framing is a 400 and the connection closes (node:http too
     '3\r\nabc\r\n0\r\nX-T: 1\n\r\n', // a trailer line ending in a bare LF
     '3\r\nabc\r\n0\r\n folded\r\n\r\n', // obs-fold in the trailer
     '3;\x01\r\nabc\r\n0\r\n\r\n', // a control character in an extension
+    '3;a="x\r\nabc\r\n0\r\n\r\n', // a quoted extension value never closed
+    '3;\r\nabc\r\n0\r\n\r\n', // an extension without a name
+    '3;;\r\nabc\r\n0\r\n\r\n', // empty extensions
+    '3;a=b c\r\nabc\r\n0\r\n\r\n', // a space inside a token value
   ];
   for (const body of broken) {
     const { lean: a, node: b } = await both(`${head}${body}${get('/?never-read')}`);

@@ -128,6 +128,10 @@ const CASES: Case[] = [
     request: 'GET /rfc/echo#frag?q=1 HTTP/1.1\r\nHost: x\r\n\r\n', status: 200, seen: { PATH_INFO: '/echo', QUERY_STRING: '', REQUEST_URI: '/rfc/echo' },
   },
   {
+    id: 'R6.19b', rfc: 'RFC 9112 §3.2', what: 'the same in an absolute-form target',
+    request: 'GET http://rfc.localhost/echo#frag HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 200, seen: { PATH_INFO: '/echo', HTTP_HOST: 'rfc.localhost' },
+  },
+  {
     id: 'R6.20', rfc: 'RFC 9110 §10.1.1, §15.2', what: 'Expect: 100-continue in HTTP/1.0: ignored, no 1xx to an HTTP/1.0 client (it would read it as the answer)',
     request: 'POST /rfc/echo HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello', status: 200, seen: { body: 'hello' },
   },
