@@ -81,7 +81,11 @@ test('`run` passes SIGTERM, SIGINT and SIGQUIT (no terminal sent them) to the wh
     const { child, exited } = runSleeper(marker);
     await waitFor(() => withMarker(`sleep\0${marker}`).length === 1, 10_000, 'the sleeper to start');
     child.kill(signal);
-    assert.is(await exited, status, signal);
+    // The shell may see its sleeper die of the signal first and finish its script (`:`, 0)
+    // before the signal reaches it too: either way the command ended, and `run` with it.
+    const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000))]);
+    if (typeof code === 'string') child.kill('SIGKILL');
+    assert.ok(code === status || (signal !== 'SIGKILL' && code === 0), `${signal}: exit status ${code}`);
     await waitFor(() => withMarker(`sleep\0${marker}`).length === 0, 5000, `the grandchild gone after ${signal} (it was left running, its parent the shell gone)`);
   }
 });
