@@ -134,6 +134,10 @@ export class ChunkedBody {
       if (this.state >= State.Size && this.state <= State.ExtQuoteEnd && ++this.lineLength > MAX_LINE) {
         return this.fail('a chunk-size line is too long', i);
       }
+      // And those from TrailerStart to TrailerLf, the trailer section's.
+      if (this.state >= State.TrailerStart && this.state <= State.TrailerLf && ++this.trailerLength > MAX_TRAILERS) {
+        return this.fail(TRAILERS_TOO_LONG, i);
+      }
       switch (this.state) {
         case State.SizeStart: {
           const digit = hexValue(c);
@@ -203,16 +207,13 @@ export class ChunkedBody {
           if (c === LF) return this.fail('the chunked body does not end in CRLF', i);
           // obs-fold (a line starting with SP or HTAB) is refused, as it is in a head.
           if (!isTokenOctet(c)) return this.fail('a trailer field line is malformed', i);
-          this.countTrailer();
           this.state = State.TrailerName;
           break;
         case State.TrailerName:
-          if (!this.countTrailer()) return this.fail(TRAILERS_TOO_LONG, i);
           if (c === 0x3a) this.state = State.Trailer;
           else if (!isTokenOctet(c)) return this.fail('a trailer field name is malformed', i);
           break;
         case State.Trailer:
-          if (!this.countTrailer()) return this.fail(TRAILERS_TOO_LONG, i);
           if (c === CR) this.state = State.TrailerLf;
           else if (c === LF) return this.fail('a trailer field line does not end in CRLF', i);
           else if (!isLineOctet(c)) return this.fail('a trailer field line has a control character', i);
@@ -241,10 +242,6 @@ export class ChunkedBody {
     else if (c === CR) this.state = State.SizeLf;
     else return false;
     return true;
-  }
-
-  private countTrailer(): boolean {
-    return ++this.trailerLength <= MAX_TRAILERS;
   }
 
   private fail(problem: string, at: number): number {

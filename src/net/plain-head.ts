@@ -36,7 +36,7 @@ export interface PlainHead {
  */
 // HTTP/1.2 to 1.9: a server treats a higher minor version as the highest it speaks (RFC 9110
 // §2.5, RFC 9112 §2.3), and the lean request says 1.1 (lean-request.ts) as its answer does.
-const PLAIN = /^(?!CONNECT )[A-Z][A-Z_-]{0,31} \/[\x21-\x7e\x80-\xff]* HTTP\/1\.[1-9](?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
+const PLAIN = /^[A-Z][A-Z_-]{0,31} \/[\x21-\x7e\x80-\xff]* HTTP\/1\.[1-9](?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
 
 /** Fields that make a request more than plain: a continue, a protocol switch. */
 const NOT_PLAIN = new Set(['expect', 'upgrade', 'http2-settings']);
@@ -59,7 +59,8 @@ function skipSpace(s: string, from: number, to: number): number {
  * node:http's to read. Never throws.
  */
 export function parsePlainHead(head: string): PlainHead | null {
-  if (!PLAIN.test(head)) return null;
+  // CONNECT asks for a tunnel: node:http's to read (front.ts answers it 501).
+  if (!PLAIN.test(head) || head.startsWith('CONNECT ')) return null;
   const method = head.slice(0, head.indexOf(' '));
   let eol = head.indexOf('\r\n');
   const url = head.slice(method.length + 1, eol - 9);
