@@ -24,6 +24,15 @@ export const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
+/**
+ * The whole answer to a message that cannot be parsed (a head node:http refuses, a broken
+ * chunked body on the lean lane): its status line, a Date (an origin server with a clock sends
+ * it on every answer, 4xx too: RFC 9110 §6.6.1), and the close; no body, as node:http's own.
+ */
+export function unparsableAnswer(status: number): string {
+  return `HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+}
+
 /** What went wrong on the way to the app or back (SPEC §4 names each answer). */
 export type Failure =
   /** The app's queue is full: try again. */

@@ -23,7 +23,7 @@ import { AppDispatcher } from './app-dispatcher.js';
 import { bodyBytesOf, countBodyBytes } from './body-bytes.js';
 import { LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
-import { REASONS, refuseUpgrade, refuseUpgradeFor, sendError } from './error-response.js';
+import { refuseUpgrade, refuseUpgradeFor, sendError, unparsableAnswer } from './error-response.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
 import { answeredInstead, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
@@ -260,8 +260,7 @@ export class Front {
           : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408
           : err.code === 'HPE_INVALID_VERSION' && otherMajorVersion(err as { rawPacket?: unknown }) ? 505
           : 400;
-        // Date: an origin server with a clock sends it on every answer, 4xx too (RFC 9110 §6.6.1).
-        socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        socket.end(unparsableAnswer(status));
         // One access-log line per request (SPEC 4), this one too: with what was read of it.
         const line = rejectedRequestLine(err as { rawPacket?: unknown });
         if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status);

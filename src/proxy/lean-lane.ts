@@ -14,6 +14,7 @@ import { parsePlainHead } from '../net/plain-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
+import { unparsableAnswer } from './error-response.js';
 import { markCut } from './gateway-cut.js';
 import { LeanRequest, type BodySource } from './lean-request.js';
 import { LeanResponse, type ResponseOutput, type WriteDone } from './lean-response.js';
@@ -255,8 +256,7 @@ class LeanConnection implements ResponseOutput, BodySource {
       this.socket.destroySoon(); // answered already: its bytes go out, then the close
     } else if (index === this.writer && !res.headersSent) {
       markCut(res as unknown as ServerResponse, status);
-      const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-      this.socket.end(`HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      this.socket.end(unparsableAnswer(status));
     } else if (index === this.writer && res.writableEnded) {
       this.socket.destroySoon();
     } else {
