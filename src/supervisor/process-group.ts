@@ -89,7 +89,8 @@ function guardGroup(pgid: number | null, mark?: string): GroupGuard {
     `marked() { [ -n "$1" ] && grep -lzxF "${TREE_MARK}=$1" /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,'; }`,
     // No group (a command in the terminal's group, whose other members are not ours): the marked alone.
     'g=; [ -n "$0" ] && g=-$0',
-    'kill -TERM $g $(marked "$1") 2>/dev/null; kill -CONT $g $(marked "$1") 2>/dev/null',
+    // One scan of /proc for TERM and CONT (a scan reads every process's environ); KILL scans again.
+    'm=$(marked "$1"); kill -TERM $g $m 2>/dev/null; kill -CONT $g $m 2>/dev/null',
     'sleep 5',
     'kill -KILL $g $(marked "$1") 2>/dev/null',
   ].join('\n');
