@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const APP_DIR = join(ROOT, 'bench', 'app');
-const SYSTEM_PYTHON = '/usr/bin/python3';
+export const SYSTEM_PYTHON = '/usr/bin/python3';
 /** The WSGI endpoints every Python peer serves; the static row is the gateway's and nginx's. */
 const APP_ENDPOINTS = ['hello', '16k', 'post64k'];
 

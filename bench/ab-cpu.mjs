@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// CPU per request of two builds of the gateway, measured in turns on one machine: the figure that
+// holds still when req/s does not (docs/performance.md, "How to measure").
+//
+//   node bench/ab-cpu.mjs /path/to/old-checkout [/path/to/new-checkout] [--pairs 6] [--seconds 3]
+//                         [--path /] [--connections 32] [--asgi]
+//
+// Each checkout must be built (`npm run build`); the second defaults to this one. Both gateways
+// run the bench app (2 workers, access log off) at once, the idle one costing nothing; each pair
+// measures both with wrk, and the order alternates from pair to pair, because on this machine
+// the build measured second in a pair came out 1-3 µs dearer whichever it was. Per run: the
+// front's and the workers' `utime + stime` from /proc/PID/stat, divided by the requests wrk made.
+// Prints every run, then the medians and B's ratio to A.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { APP_DIR, ROOT, SYSTEM_PYTHON, descendants, freePort, parseWrk, sleep, startProcess, stopAllProcesses } from './peers.mjs';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    pairs: { type: 'string', default: '6' },
+    seconds: { type: 'string', default: '3' },
+    path: { type: 'string', default: '/' },
+    connections: { type: 'string', default: '32' },
+    asgi: { type: 'boolean', default: false },
+  },
+});
+if (positionals.length < 1 || positionals.length > 2) {
+  console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi]');
+  process.exit(2);
+}
+const checkouts = [resolve(positionals[0]), resolve(positionals[1] ?? ROOT)];
+const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+const work = mkdtempSync(join(tmpdir(), 'apppkg-ab-'));
+
+function appsDir() {
+  const apps = join(work, 'apps');
+  mkdirSync(join(apps, 'bench'), { recursive: true });
+  for (const file of ['bench_app.py', 'bench_asgi.py']) symlinkSync(join(APP_DIR, file), join(apps, 'bench', file));
+  const app = values.asgi ? 'platform: python, asgi\napp: bench_asgi:app\n' : 'platform: python, wsgi\napp: bench_app:application\n';
+  writeFileSync(join(apps, 'bench', 'app.yaml'), app);
+  writeFileSync(join(work, 'environment.yaml'), `python: ${SYSTEM_PYTHON}\napps:\n  bench:\n    mount: /\n    workers: 2\n`);
+  return apps;
+}
+
+async function startGateway(checkout, label, apps) {
+  const port = await freePort();
+  const child = startProcess(join(checkout, 'bin', 'apppkg-gateway'), ['--apps', apps, '--listen', `127.0.0.1:${port}`,
+    '--admin', '127.0.0.1:0', '--environment', join(work, 'environment.yaml'), '--state-dir', join(work, `state-${label}`),
+    '--access-log', 'off']);
+  const url = `http://127.0.0.1:${port}${values.path}`;
+  for (let tries = 0; ; tries++) {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {}
+    if (child.exitCode !== null || tries > 1500) throw new Error(`${label} (${checkout}) did not serve ${url}: ${child.output().slice(-2000)}`);
+    await sleep(20);
+  }
+  return { label, checkout, child, url };
+}
+
+/** utime + stime of a process, in ticks (0 once it is gone). */
+function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+function measure(gateway) {
+  const workers = descendants(gateway.child.pid).filter((pid) => /python/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+  const before = { front: cpuTicks(gateway.child.pid), workers: workers.map(cpuTicks) };
+  const r = spawnSync('wrk', ['-t1', `-c${values.connections}`, `-d${values.seconds}s`, '--latency', gateway.url], { encoding: 'utf8' });
+  const front = cpuTicks(gateway.child.pid) - before.front;
+  const worker = workers.reduce((sum, pid, i) => sum + cpuTicks(pid) - before.workers[i], 0);
+  const { rps, p99 } = parseWrk(r.stdout ?? '');
+  const requests = rps * Number(values.seconds);
+  const perRequest = (ticks) => (ticks / TICKS_PER_SECOND) * 1e6 / requests;
+  return { rps, p99, front: perRequest(front), workers: perRequest(worker) };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+async function main() {
+  const apps = appsDir();
+  const gateways = [await startGateway(checkouts[0], 'A', apps), await startGateway(checkouts[1], 'B', apps)];
+  console.log(`A ${checkouts[0]}\nB ${checkouts[1]}\n${values.asgi ? 'ASGI' : 'WSGI'} ${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s, ${values.pairs} pairs, order alternating\n`);
+  for (const g of gateways) measure({ ...g, url: g.url }); // warm both (JIT, caches, workers' imports)
+  const runs = { A: [], B: [] };
+  console.log('pair  run  req/s    p99 ms  front µs  workers µs');
+  for (let pair = 1; pair <= Number(values.pairs); pair++) {
+    const order = pair % 2 === 1 ? gateways : [...gateways].reverse();
+    for (const g of order) {
+      const r = measure(g);
+      runs[g.label].push(r);
+      console.log(`${String(pair).padStart(4)}  ${g.label}    ${fmt(r.rps, 0).padStart(6)}  ${fmt(r.p99, 2).padStart(6)}  ${fmt(r.front).padStart(8)}  ${fmt(r.workers).padStart(10)}`);
+    }
+  }
+  const summary = (label) => ({
+    rps: median(runs[label].map((r) => r.rps)),
+    front: median(runs[label].map((r) => r.front)),
+    workers: median(runs[label].map((r) => r.workers)),
+  });
+  const a = summary('A');
+  const b = summary('B');
+  console.log(`\nmedians   A: ${fmt(a.rps, 0)} req/s, front ${fmt(a.front)} µs, workers ${fmt(a.workers)} µs`);
+  console.log(`          B: ${fmt(b.rps, 0)} req/s, front ${fmt(b.front)} µs, workers ${fmt(b.workers)} µs`);
+  console.log(`B / A:    req/s ${fmt(b.rps / a.rps, 3)}x, front CPU ${fmt(b.front / a.front, 3)}x, workers CPU ${fmt(b.workers / a.workers, 3)}x`);
+}
+
+try {
+  await main();
+} finally {
+  await stopAllProcesses();
+  rmSync(work, { recursive: true, force: true });
+}
