@@ -52,6 +52,8 @@ interface ParsedHead {
   reason: string;
   /** Flat [name, value, ...]; shared between responses, never mutated. */
   headers: string[] | undefined;
+  /** A 205: whatever body the app sends is dropped. */
+  noContent: boolean;
 }
 const heads = new Map<string, ParsedHead>();
 
@@ -72,10 +74,14 @@ function parseHead(head: string): ParsedHead {
   // RFC 9110 §8.6: no Content-Length in a 204 (Node sends the app's, nginx clears it); the
   // body goes nowhere anyway.
   if (code === 204 && headers !== undefined) headers = withoutContentLength(headers);
+  // RFC 9110 §15.3.6: a 205 has no content, but unlike a 204 a client reads its body by its
+  // framing (RFC 9112 §6.3), so it says `Content-Length: 0`, and the app's body is dropped.
+  if (code === 205) headers = [...withoutContentLength(headers ?? []), 'Content-Length', '0'];
   parsed = {
     code,
     reason: status.length > 4 ? status.slice(4) : (STATUS_CODES[code] ?? 'Unknown'),
     headers,
+    noContent: code === 205,
   };
   if (heads.size >= 512) heads.clear();
   heads.set(head, parsed);
@@ -106,6 +112,8 @@ export class WsgiExchange implements LinkExchange {
   private flushedUncredited = 0;
   /** Response body bytes handed to `res` (a head is sent with the first of them). */
   private bodyWritten = 0;
+  /** The head was a 205's: body pieces are credited, never written. */
+  private dropsBody = false;
   /** ABORT sent (the client went away, or we answered for the app): waiting for the terminal frame. */
   aborted = false;
   /** link.ticks when the request (or its last body piece) went to the worker: the 504 clock. */
@@ -299,14 +307,16 @@ export class WsgiExchange implements LinkExchange {
         this.finish();
         if (!this.writeHead(head)) return;
         const bodyLength = payload.length - bodyStart;
-        if (bodyLength === 0) this.res.end();
+        if (bodyLength === 0 || head.noContent) this.res.end();
         else if (bodyLength <= STRING_BODY_LIMIT) this.res.end(payload.toString('latin1', bodyStart), 'latin1');
         else this.res.end(payload.subarray(bodyStart));
         return;
       }
       case Frame.RESPONSE: {
         this.state = State.Body;
-        this.writeHead(parseHead(payload.toString('latin1')));
+        const head = parseHead(payload.toString('latin1'));
+        this.dropsBody = head.noContent;
+        this.writeHead(head);
         // Node sends a head with the first body piece. That piece usually came in the same batch
         // of frames; when it did not (an ASGI app that awaits between its start and its body: a
         // server-sent event stream), the client must still see the head now.
@@ -315,6 +325,11 @@ export class WsgiExchange implements LinkExchange {
       }
       case Frame.RESPONSE_BODY: {
         const length = payload.length;
+        if (this.dropsBody) {
+          // Credited as if sent, or the worker's window would stall a streaming app.
+          this.flushed(length);
+          return;
+        }
         this.bodyWritten += length;
         this.res.write(payload, () => this.flushed(length));
         bodyBytesPassed(length);

@@ -34,6 +34,10 @@ interface Case {
   says?: RegExp;
   /** What the answer's head must not have. */
   notInHead?: RegExp;
+  /** What it must have. */
+  inHead?: RegExp;
+  /** The whole body of an answer the app gave. */
+  bodyIs?: string;
 }
 
 /** More fields than node:http keeps by default (it dropped those past its 2000th name and value). */
@@ -140,6 +144,14 @@ const CASES: Case[] = [
     request: 'GET /rfc/204 HTTP/1.1\r\nHost: x\r\n\r\n', status: 204, notInHead: /content-length/i,
   },
   {
+    id: 'R6.23', rfc: 'RFC 9110 §15.3.6', what: 'a 205 with the app\'s body and Content-Length: the body dropped, Content-Length: 0 (a client reads a 205 by its framing)',
+    request: 'GET /rfc/205 HTTP/1.1\r\nHost: x\r\n\r\n', status: 205, inHead: /\r\nContent-Length: 0\r\n/i, bodyIs: '',
+  },
+  {
+    id: 'R6.23b', rfc: 'RFC 9110 §15.3.6', what: 'the same with a body streamed without a length: no chunked framing, Content-Length: 0',
+    request: 'GET /rfc/205-streamed HTTP/1.1\r\nHost: x\r\n\r\n', status: 205, inHead: /\r\nContent-Length: 0\r\n/i, notInHead: /transfer-encoding/i, bodyIs: '',
+  },
+  {
     id: 'R6.22', rfc: 'RFC 9110 §9.1', what: 'a method node:http does not know (FOO): the app\'s to answer, not a 400',
     request: 'FOO /rfc/echo HTTP/1.1\r\nHost: x\r\n\r\n', status: 200, seen: { REQUEST_METHOD: 'FOO' },
   },
@@ -196,8 +208,19 @@ for (const c of CASES) {
     if (c.dated) assert.match(head, /\r\nDate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/);
     if (c.says) assert.match(body, c.says);
     if (c.notInHead) assert.not.match(head, c.notInHead);
+    if (c.inHead) assert.match(head, c.inHead);
+    if (c.bodyIs !== undefined) assert.is(body, c.bodyIs);
   });
 }
+
+test('R6.23c a 205 on a kept-alive connection: the next request pipelined after it is answered in turn', async () => {
+  const answer = await rawRequest(port, 'GET /rfc/205-streamed HTTP/1.1\r\nHost: x\r\n\r\nGET /rfc/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  const second = answer.indexOf('HTTP/1.1 200');
+  assert.ok(answer.startsWith('HTTP/1.1 205 '), answer.slice(0, 200));
+  assert.ok(second > 0, answer);
+  assert.ok(answer.slice(0, second).endsWith('\r\n\r\n'), `nothing between the 205's head and the next answer: ${JSON.stringify(answer.slice(0, second))}`);
+  assert.match(answer.slice(second), /"PATH_INFO": "\/echo"/);
+});
 
 test('R6.8 for an ASGI app: path decoded as UTF-8, raw_path and query_string the octets sent', async () => {
   const answer = await rawRequest(port, Buffer.from('GET /asgi/scope/caf\xc3\xa9/\xff?q=\xe9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'latin1'));
