@@ -16,8 +16,10 @@ export interface CgiRequest {
 /**
  * The frame fields of `req` going to `route`. `line.body` is the body marker: '' (none), the
  * client's Content-Length, or `chunked`. The caller refuses a path with NUL (it separates fields).
+ * `upgrade`: a websocket's handshake, whose `Connection` and `Upgrade` an ASGI app's scope has
+ * as the client sent them (uvicorn and Daphne pass them; the handshake is the app's to accept).
  */
-export function cgiRequest(req: IncomingMessage, route: RequestRoute): CgiRequest {
+export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = false): CgiRequest {
   const headers = req.headers;
   // Fields the client's Connection header names are hop-by-hop too (RFC 9110 7.6.1).
   let drop = headers.connection === undefined ? null : connectionListed(headers.connection);
@@ -38,6 +40,7 @@ export function cgiRequest(req: IncomingMessage, route: RequestRoute): CgiReques
   }
   // Node accepts chunked as the final coding only.
   if (body === '' && headers['transfer-encoding'] !== undefined) body = 'chunked';
+  if (upgrade) pairs += `\0HTTP_CONNECTION\0${headers.connection ?? ''}\0HTTP_UPGRADE\0${headers.upgrade ?? ''}`;
 
   const peer = trusted ?? route;
   if (trusted === null) pairs += untrustedPairs(route, headers.host);
