@@ -4,7 +4,7 @@
 // (issue 13). Here the error is rebuilt with `log` (the hints in errors.ts then name the file)
 // and `tail`, the last lines of the traceback or of the log, which the gateway's own log and
 // /status (the version's reason) carry.
-import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+import { closeSync, openSync, readSync, fstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, type ErrorCode } from '../errors.js';
@@ -33,10 +33,24 @@ export function rolledBackFile(stateDir: string | undefined, name: string): stri
   return join(appStateDirs(resolveStateRoot({ flag: stateDir }), name).app, 'rolled-back.json');
 }
 
-/** `error` with `log` and `tail` in its details; its hint now names the log file. */
-export function refusalUnderApps(error: GatewayError, logFile: string): GatewayError {
+/** The size of `file` now (0 when there is none): where a version's own output will begin. */
+export function logOffset(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * `error` with `log` and `tail` in its details; its hint now names the log file. The tail is
+ * what was written from `since` on (logOffset() when the version began): the lines before are
+ * another version's, and a refusal that quoted an earlier version's traceback sent its reader
+ * to a bug in another directory.
+ */
+export function refusalUnderApps(error: GatewayError, logFile: string, since = 0): GatewayError {
   const traceback = typeof error.details.traceback === 'string' ? error.details.traceback : null;
-  const tail = traceback !== null ? lastLines(traceback) : EXPLAINED_BY_LOG.has(error.code) ? lastLines(readEnd(logFile)) : [];
+  const tail = traceback !== null ? lastLines(traceback) : EXPLAINED_BY_LOG.has(error.code) ? lastLines(readEnd(logFile, since)) : [];
   return new GatewayError(error.code, { ...error.details, log: logFile, tail, cause: error.details.cause ?? error });
 }
 
@@ -68,18 +82,20 @@ function lastLines(text: string): string[] {
   return text.split('\n').map((l) => l.replace(/\s+$/, '')).filter((l) => l !== '').slice(-TAIL_LINES);
 }
 
-/** The last bytes of `file` ('' when it cannot be read): a log may be 10 MB. */
-function readEnd(file: string): string {
+/** The last bytes of `file` from `since` on ('' when it cannot be read): a log may be 10 MB. */
+function readEnd(file: string, since: number): string {
   let fd: number | null = null;
   try {
     fd = openSync(file, 'r');
     const size = fstatSync(fd).size;
-    const length = Math.min(size, TAIL_BYTES);
+    // Smaller than it was: rotated meanwhile (app-log.ts), and all of it is new.
+    const from = size < since ? 0 : since;
+    const length = Math.min(size - from, TAIL_BYTES);
     const buf = Buffer.alloc(length);
     readSync(fd, buf, 0, length, size - length);
     const text = buf.toString('utf8');
     // A cut first line is dropped: it would read as a whole one.
-    return size > length ? text.slice(text.indexOf('\n') + 1) : text;
+    return size - from > length ? text.slice(text.indexOf('\n') + 1) : text;
   } catch {
     return '';
   } finally {

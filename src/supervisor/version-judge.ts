@@ -20,7 +20,7 @@ import type { AppInstance } from './app-instance.js';
 import { saveRolledBack, versionTally, type AppRecord } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { hasSettled, readPackageTree } from './package-tree.js';
-import { appLogFile, formatRefusal, reasonOf, refusalUnderApps } from './refusal.js';
+import { appLogFile, formatRefusal, logOffset, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
 import type { WorkerBudget } from './worker-budget.js';
 
@@ -190,6 +190,8 @@ export class VersionJudge {
 
   private async startVersion(record: AppRecord, desc: Description): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
     const development = this.opts.mode === 'development';
+    const logFile = appLogFile(this.opts.stateDir, desc.name);
+    const logStart = development ? 0 : logOffset(logFile);
     let venv: PendingVenv | null = null;
     try {
       const resolve = () => resolveApp({
@@ -243,7 +245,7 @@ export class VersionJudge {
         ? (err as GatewayError)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { app: desc.name, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
-      if (!development) error = refusalUnderApps(error, appLogFile(this.opts.stateDir, desc.name));
+      if (!development) error = refusalUnderApps(error, logFile, logStart);
       record.problem = error;
       record.history.add('refused', `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${error.message}`, {
         version: desc.version,

@@ -114,6 +114,27 @@ test('item 3: a refusal under --apps names the app log and carries its last line
   assert.equal(shop.reason.tail.slice(-2), ['migrating the database', 'no such table']);
 });
 
+test('item 3: a refusal\'s tail has the refused version\'s own lines only, never an earlier version\'s', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0'), ['--settle', '0.3', '--watch-interval', '0.2']);
+  const hooked = (version: string, update: string) => {
+    const dir = addPackage(apps, 'environ', `blog.${version}`, { 'environ_app.py': [[/^VERSION = "1"/m, `VERSION = "${version}"`]] });
+    writeFileSync(join(dir, 'app.yaml'), `${environYaml}commands:\n  update: ${update}\n`);
+  };
+  hooked('1.1', 'echo the 1.1 update failed loudly >&2; exit 3');
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.1')())?.state === 'failed', 15_000, 'version 1.1 to be refused');
+  assert.match((await versionOf(gw, 'blog', '1.1')()).reason.tail.join('\n'), /the 1\.1 update failed loudly/);
+  hooked('1.2', 'echo 1.2 says this; exit 4');
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.2')())?.state === 'failed', 15_000, 'version 1.2 to be refused');
+  const tail = (await versionOf(gw, 'blog', '1.2')()).reason.tail as string[];
+  assert.not.match(tail.join('\n'), /1\.1 update/, '1.1\'s output is not 1.2\'s reason');
+  assert.is(tail.at(-1), '1.2 says this');
+  hooked('1.3', 'exit 5');
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.3')())?.state === 'failed', 15_000, 'version 1.3 to be refused');
+  const silent = (await versionOf(gw, 'blog', '1.3')()).reason;
+  assert.not.ok((silent.tail ?? []).some((l: string) => /1\.[12]/.test(l)), `a version that wrote only the gateway's own notes: ${JSON.stringify(silent.tail)}`);
+  assert.is(JSON.parse(await served(gw, '/blog/')).version, '1', 'the serving version keeps serving');
+});
+
 const pipApp = (dir: string, requirements: string, wheels: Array<[string, string]>) => {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
