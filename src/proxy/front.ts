@@ -337,6 +337,10 @@ export class Front {
     const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
     this.nodeConnectionOf.set(server, (socket) => nodeListeners.forEach((listener) => listener.call(server, socket)));
     const track = (socket: Socket): void => {
+      // The peer's address, asked of the kernel now and kept by Node: every request's route
+      // needs it anyway, and a client that sends garbage and resets leaves, by the time its
+      // 400 is logged, no connection to ask (its access-log line said `-`).
+      void socket.remoteAddress;
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     };

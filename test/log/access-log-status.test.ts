@@ -60,6 +60,19 @@ test('a request node:http cannot parse, and a CONNECT, get their line too: one l
   await waitFor(() => /"CONNECT example\.com:443 HTTP\/1\.1" 501 42 /.test(gw!.output()), 5000, `the 501 line in\n${gw!.output()}`);
 });
 
+test('a client that sends a request node:http cannot parse and resets at once is logged with its address, not -', async () => {
+  for (let i = 0; i < 3; i++) {
+    const socket = net.connect(port(), '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((r) => socket.once('connect', r));
+    await new Promise((r) => setTimeout(r, 50)); // accepted: a reset before it leaves no peer to name
+    socket.write(`GET /cuts/reset-${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n`);
+    socket.resetAndDestroy();
+  }
+  await waitFor(() => [0, 1, 2].every((i) => new RegExp(`"GET /cuts/reset-${i} HTTP/1\\.1" 400 `).test(gw!.output())), 5000, `the three 400 lines in\n${gw!.output()}`);
+  for (let i = 0; i < 3; i++) assert.match(gw!.output(), new RegExp(`\\n127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "GET /cuts/reset-${i} HTTP/1\\.1" 400 `));
+});
+
 test('a worker that dies after the head: the status that went out, and the bytes that did, not 499', async () => {
   const answer = await rawRequest(port(), get('/cuts/die-after-head'), 10_000);
   assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
