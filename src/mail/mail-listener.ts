@@ -7,15 +7,17 @@
 //   451  the app that owns the domain does not serve now (the sender tries again later)
 //   452  past max_recipients: RFC 5321 4.5.3.1.10 asks for 452, and says a client treats the
 //        552 of older servers as temporary too, so the rest are sent in another transaction
-//   552  past max_size, announced (MAIL FROM SIZE=) or found while the message streams
+//   552  past max_size, announced (MAIL FROM SIZE=: smtp-server's own reply, counted through
+//        mail-smtp-server.ts) or found while the message streams
 //   421  a client silent past the idle timeout, or sending 10 commands that are not SMTP
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
-import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import type { SMTPServerSession } from 'smtp-server';
 import type { MailListenerConfig } from '../environment/host-file.js';
 import { formatAddr, parseAddr } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
 import { routeRecipient, type MailRoute } from './mail-routes.js';
+import { MailSmtpServer } from './mail-smtp-server.js';
 import type { MailSpool, SpooledDelivery } from './mail-spool.js';
 
 /** RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for the next command. */
@@ -56,7 +58,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     opts.onRefused?.(code);
     return refusal(code, message);
   };
-  const server = new SMTPServer({
+  const server = new MailSmtpServer({
     lmtp: config.lmtp,
     name: me,
     banner: 'apppkg-gateway',
@@ -73,7 +75,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     socketTimeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     onRcptTo(address, session, callback) {
       if (session.envelope.rcptTo.length >= config.maxRecipients) {
-        return callback(refuse(452, `Too many recipients (at most ${config.maxRecipients} per message); send the rest in another`));
+        return callback(refuse(452, `Too many recipients (at most ${config.maxRecipients} per message); send the rest in another transaction`));
       }
       const route = routeRecipient(address.address, opts.routes());
       switch (route.kind) {
@@ -97,6 +99,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
         },
       );
     },
+  }, {
+    // Only counted: smtp-server has replied already.
+    onOwnRefusal: (code) => opts.onRefused?.(code),
   });
   // A client's socket error (a reset, a garbage TLS hello) is the client's business: logged at
   // most, never thrown; the listener goes on.

@@ -134,16 +134,21 @@ test('a domain no app claims: 550, never a relay; an app without mail: also 550'
   assert.ok((await mailStatus()).refused >= refusedBefore + 3);
 });
 
-test('too big: 552 on MAIL FROM SIZE= and while the message streams; the listener goes on', async () => {
+test('too big: 552 on MAIL FROM SIZE= and while the message streams, each counted as refused; the listener goes on', async () => {
   const talk = await session();
+  const refusedBefore = (await mailStatus()).refused;
   const announced = await talk.command('MAIL FROM:<ann@example.org> SIZE=30000');
   assert.is(announced.code, 552, announced.text);
+  // smtp-server answers this one by itself, before any hook of ours: counted all the same.
+  assert.is((await mailStatus()).refused, refusedBefore + 1, 'the 552 at SIZE= is counted in refused');
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<big@alpha.localhost>')).code, 250);
   assert.is((await talk.command('DATA')).code, 354);
   talk.write(`${message({ subject: 'too big', size: 60_000 })}\r\n.\r\n`);
   const streamed = await talk.reply(10_000);
   assert.is(streamed.code, 552, streamed.text);
+  assert.is((await mailStatus()).refused, refusedBefore + 2, 'the 552 after DATA is counted too');
+  assert.match(await (await request(`${gw.adminUrl}/metrics`)).body.text(), new RegExp(`apppkg_mail_refused_total ${refusedBefore + 2}\\n`));
   // The same connection takes the next message.
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<small@alpha.localhost>')).code, 250);
@@ -192,6 +197,8 @@ test('too many recipients: 452 past max_recipients (RFC 5321 4.5.3.1.10), the fi
   for (const n of [1, 2, 3]) assert.is((await talk.command(`RCPT TO:<r${n}@alpha.localhost>`)).code, 250);
   const fourth = await talk.command('RCPT TO:<r4@alpha.localhost>');
   assert.is(fourth.code, 452, fourth.text);
+  // The whole reply, to its last word (it once ended "send the rest in another").
+  assert.match(fourth.text, /^452 Too many recipients \(at most 3 per message\); send the rest in another transaction$/);
   assert.is((await talk.command('DATA')).code, 354);
   talk.write(`${message({ subject: 'many recipients' })}\r\n.\r\n`);
   assert.is((await talk.reply()).code, 250);
