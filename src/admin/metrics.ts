@@ -225,7 +225,7 @@ export class GatewayMetrics {
       one('apppkg_mail_received_total', 'Messages the mail listener accepted (250).', 'counter', (m) => total(m.received)),
       one('apppkg_mail_delivered_total', 'Deliveries the apps took (2xx).', 'counter', (m) => total(m.delivered)),
       one('apppkg_mail_failed_attempts_total', 'Delivery attempts that did not deliver (any other answer, or none).', 'counter', (m) => total(m.failedAttempts)),
-      one('apppkg_mail_refused_total', 'SMTP-level refusals: unknown domain, too big (at MAIL FROM SIZE= or after DATA), too many recipients, app not serving.', 'counter', (m) => total(m.refused)),
+      one('apppkg_mail_refused_total', 'SMTP-level refusals: unknown domain, too big (at MAIL FROM SIZE= or after DATA), too many recipients, app not serving, unsupported parameters (555).', 'counter', (m) => total(m.refused)),
       one('apppkg_mail_spooled', 'Deliveries in the spool, waiting or being attempted.', 'gauge', (m) => total(m.spooled)),
       one('apppkg_mail_retrying', 'Deliveries waiting for a retry.', 'gauge', (m) => total(m.retrying)),
       one('apppkg_mail_dead_letters', 'Dead letters kept (406, or past give_up), by app.', 'gauge', (m) => {

@@ -9,10 +9,13 @@
 //        552 of older servers as temporary too, so the rest are sent in another transaction
 //   552  past max_size, announced (MAIL FROM SIZE=: smtp-server's own reply, counted through
 //        mail-smtp-server.ts) or found while the message streams
+//   555  a MAIL FROM or RCPT TO parameter of an extension EHLO does not announce: DSN's NOTIFY,
+//        ORCPT, RET, ENVID above all (RFC 5321 4.1.1.11). Not DSN itself: a DSN is a report
+//        mailed back to the sender, and the listener sends no mail; an MTA in front does that.
 //   421  a client silent past the idle timeout, or sending 10 commands that are not SMTP
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
-import type { SMTPServerSession } from 'smtp-server';
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { MailListenerConfig } from '../environment/host-file.js';
 import { formatAddr, parseAddr } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
@@ -45,6 +48,22 @@ export interface MailListener {
   close(graceMs: number): Promise<void>;
 }
 
+/**
+ * The parameters of the extensions EHLO announces: SIZE, 8BITMIME (BODY=) and SMTPUTF8, all on
+ * MAIL FROM; none on RCPT TO. smtp-server takes any other and drops it, DSN's too (hideDSN).
+ */
+const MAIL_FROM_PARAMETERS = new Set(['SIZE', 'BODY', 'SMTPUTF8']);
+const RCPT_TO_PARAMETERS = new Set<string>();
+const DSN_PARAMETERS = new Set(['NOTIFY', 'ORCPT', 'RET', 'ENVID']);
+
+/** The 555 text for the first parameter of `address` not in `announced`, or null. */
+function unannouncedParameter(address: SMTPServerAddress, announced: Set<string>): string | null {
+  const name = Object.keys(address.args || {}).find((key) => !announced.has(key));
+  if (name === undefined) return null;
+  const why = DSN_PARAMETERS.has(name) ? 'this server offers no DSN (EHLO does not announce it)' : 'EHLO announces no extension that takes it';
+  return `Parameter ${name} not supported: ${why}; send without it`;
+}
+
 /** An SMTP reply that refuses: smtp-server sends `responseCode` and the message (and adds the enhanced code). */
 function refusal(code: number, message: string): Error & { responseCode: number } {
   return Object.assign(new Error(message), { responseCode: code });
@@ -73,7 +92,13 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     logger: false,
     maxClients: MAX_CLIENTS,
     socketTimeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    onMailFrom(address, _session, callback) {
+      const unsupported = unannouncedParameter(address, MAIL_FROM_PARAMETERS);
+      callback(unsupported === null ? null : refuse(555, unsupported));
+    },
     onRcptTo(address, session, callback) {
+      const unsupported = unannouncedParameter(address, RCPT_TO_PARAMETERS);
+      if (unsupported !== null) return callback(refuse(555, unsupported));
       if (session.envelope.rcptTo.length >= config.maxRecipients) {
         return callback(refuse(452, `Too many recipients (at most ${config.maxRecipients} per message); send the rest in another transaction`));
       }

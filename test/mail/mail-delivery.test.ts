@@ -207,6 +207,36 @@ test('too many recipients: 452 past max_recipients (RFC 5321 4.5.3.1.10), the fi
   assert.is(d.to, 'r1@alpha.localhost, r2@alpha.localhost, r3@alpha.localhost');
 });
 
+test('DSN parameters (NOTIFY, ORCPT, RET, ENVID), which EHLO does not announce: 555 (RFC 5321 4.1.1.11), counted as refused; the transaction goes on', async () => {
+  const talk = await SmtpTalk.connect(port);
+  assert.is((await talk.reply()).code, 220);
+  const ehlo = await talk.command('EHLO client.test');
+  assert.is(ehlo.code, 250);
+  assert.not.match(ehlo.text, /^250[- ]DSN$/m, 'no DSN in EHLO');
+  const refusedBefore = (await mailStatus()).refused;
+  for (const params of ['RET=HDRS', 'ENVID=abc+2Bdef', 'SIZE=100 RET=FULL', 'X-UNKNOWN=1']) {
+    const reply = await talk.command(`MAIL FROM:<ann@example.org> ${params}`);
+    assert.is(reply.code, 555, `${params}: ${reply.text}`);
+    assert.match(reply.text, /Parameter (RET|ENVID|X-UNKNOWN) not supported: .*; send without it$/);
+  }
+  assert.match((await talk.command('MAIL FROM:<ann@example.org> ENVID=x')).text, /this server offers no DSN/);
+  // The parameters of what EHLO announces (SIZE, 8BITMIME, SMTPUTF8) are taken.
+  assert.is((await talk.command('MAIL FROM:<ann@example.org> SIZE=100 BODY=8BITMIME SMTPUTF8')).code, 250);
+  for (const params of ['ORCPT=rfc822;x@example.org', 'NOTIFY=SUCCESS,FAILURE', 'NOTIFY=NEVER ORCPT=rfc822;y@example.org']) {
+    const reply = await talk.command(`RCPT TO:<dsn-${params.length}@alpha.localhost> ${params}`);
+    assert.is(reply.code, 555, `${params}: ${reply.text}`);
+    assert.match(reply.text, /Parameter (ORCPT|NOTIFY) not supported: this server offers no DSN/);
+  }
+  assert.is((await talk.command('RCPT TO:<plain@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'after 555s' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  talk.close();
+  assert.is((await mailStatus()).refused, refusedBefore + 8, 'each 555 is counted in refused');
+  const [d] = await deliveriesOf('alpha', 'after 555s');
+  assert.is(d.to, 'plain@alpha.localhost', 'a recipient refused with 555 gets nothing');
+});
+
 test('451 when the spool cannot take a message: nothing of it is left in tmp/, messages/ or queue/', async () => {
   const spool = (...parts: string[]) => join(state.path, 'mail', ...parts);
   await waitFor(async () => (await mailStatus()).spooled === 0, 10_000, 'the spool to empty');
