@@ -74,6 +74,8 @@ export class MailTarget {
  */
 function headerSafe(address: string): string {
   // `%` too (a legal local-part character: the `%` hack), so that unquote() gives back exactly
-  // the address sent, not one with a sequence it happened to contain decoded.
-  return address.replace(/[^\x20-\x7e]|%/gu, (c) => encodeURIComponent(c));
+  // the address sent, not one with a sequence it happened to contain decoded. `,` too: the
+  // recipients are a comma-separated list, and a quoted local part (`"a,b"@example.com`, RFC
+  // 5321 4.1.2) may hold one; splitting at every `,` then never cuts an address.
+  return address.replace(/[^\x20-\x7e]|[%,]/gu, (c) => encodeURIComponent(c));
 }

@@ -191,6 +191,48 @@ test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itsel
   assert.is((d as unknown as { received_for: string }).received_for, 'jürgen%2C@alpha.localhost');
 });
 
+test('quoted-string local parts (RFC 5321 4.1.2): taken for an app\'s domain, in the envelope headers as sent, read back by split and unquote()', async () => {
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<"s p"@ext.example>')).code, 250);
+  const sent = ['"x y"@alpha.localhost', '"a\\"b"@alpha.localhost', '"c,d@e"@alpha.localhost'];
+  for (const rcpt of sent) {
+    const reply = await talk.command(`RCPT TO:<${rcpt}>`);
+    assert.is(reply.code, 250, `${rcpt}: ${reply.text}`);
+  }
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'quoted local parts' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  // Routed by the domain as any address; a source route is dropped as RFC 5321 4.1.2 asks.
+  assert.is((await talk.command('MAIL FROM:<>')).code, 250);
+  const relayed = await talk.command('RCPT TO:<"x y"@nowhere.example>');
+  assert.is(relayed.code, 550, relayed.text);
+  assert.match(relayed.text, /<"x y"@nowhere\.example>: no app here takes mail for nowhere\.example; relaying denied/);
+  const unterminated = await talk.command('RCPT TO:<"x y@alpha.localhost>');
+  assert.is(unterminated.code, 501, unterminated.text);
+  const control = await talk.command('RCPT TO:<"x\ty"@alpha.localhost>');
+  assert.is(control.code, 501, control.text);
+  assert.is((await talk.command('RCPT TO:<@relay.example:"r t"@Alpha.Localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'quoted with a source route' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  talk.close();
+  const [d] = await deliveriesOf('alpha', 'quoted local parts');
+  assert.is(d.from, '"s p"@ext.example');
+  assert.is(d.to, '"x y"@alpha.localhost, "a\\"b"@alpha.localhost, "c%2Cd@e"@alpha.localhost');
+  assert.equal((d as unknown as { rcpts: string[] }).rcpts, sent, 'the app gets each address back as sent');
+  const [routed] = await deliveriesOf('alpha', 'quoted with a source route');
+  assert.is(routed.to, '"r t"@Alpha.Localhost');
+  assert.is((routed as unknown as { received_for: string }).received_for, '"r t"@Alpha.Localhost');
+  // swaks, as the outside tester sent it.
+  const swaks = await runCli([
+    '--server', `127.0.0.1:${port}`, '--to', '"sw aks"@alpha.localhost', '--from', 'ann@example.org',
+    '--header', 'Subject: quoted by swaks', '--body', 'hi',
+  ], { bin: 'swaks', ms: 30_000, input: '' });
+  assert.is(swaks.status, 0, swaks.stdout + swaks.stderr);
+  assert.match(swaks.stdout, /-> RCPT TO:<"sw aks"@alpha\.localhost>\n<- {2}250 /);
+  assert.is((await deliveriesOf('alpha', 'quoted by swaks'))[0].to, '"sw aks"@alpha.localhost');
+});
+
 test('too many recipients: 452 past max_recipients (RFC 5321 4.5.3.1.10), the first ones delivered', async () => {
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
