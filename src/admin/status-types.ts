@@ -282,10 +282,11 @@ export interface GatewayStatus {
   mail?: MailStatus;
 }
 
-/** A delivery given up (406, or past give_up), kept with its message (docs/mail.md). */
+/** A delivery given up (406, or past give_up), or postmaster mail no app takes, kept with its message (docs/mail.md). */
 export interface DeadLetterStatus {
   /** Its X-Apppkg-Delivery-Id. */
   id: string;
+  /** '' for postmaster mail that no app takes (mail.postmaster). */
   app: string;
   /** The envelope sender; '' for <>. */
   from: string;

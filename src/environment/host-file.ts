@@ -66,11 +66,13 @@ export interface MailListenerConfig {
   giveUp: number;
   /** Seconds a client may stay silent (421 past it). */
   timeout: number;
+  /** The app that takes mail for the domainless `postmaster` (RFC 5321 4.5.1); null: kept as a dead letter. */
+  postmaster: string | null;
 }
 
 /** Each `mail:` key's name in the file. */
 export const MAIL_KEYS = {
-  listen: 'listen', lmtp: 'lmtp', maxSize: 'max_size', maxRecipients: 'max_recipients', retry: 'retry', giveUp: 'give_up', timeout: 'timeout',
+  listen: 'listen', lmtp: 'lmtp', maxSize: 'max_size', maxRecipients: 'max_recipients', retry: 'retry', giveUp: 'give_up', timeout: 'timeout', postmaster: 'postmaster',
 } as const satisfies Record<keyof MailListenerConfig, string>;
 
 export const MAIL_DEFAULTS = { maxSize: 25 * 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 2 * 24 * 3600, timeout: 300 } as const;
@@ -220,6 +222,7 @@ function readMail(yaml: YamlFile): MailListenerConfig | null {
     retry: Array.isArray(retry) && retry.every((r) => typeof r === 'number') ? (retry as number[]) : [...MAIL_DEFAULTS.retry],
     giveUp: num('give_up') ?? MAIL_DEFAULTS.giveUp,
     timeout: num('timeout') ?? MAIL_DEFAULTS.timeout,
+    postmaster: str(yaml.valid(['mail', 'postmaster'])),
   };
 }
 

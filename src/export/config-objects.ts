@@ -64,7 +64,11 @@ export function podEnvironment(plan: AppPlan, env: HostEnvironment): Record<stri
     const mail = env.mail;
     file.mail = mail === null
       ? { listen: `0.0.0.0:${SMTP_PORT}` }
-      : { listen: `0.0.0.0:${SMTP_PORT}`, lmtp: mail.lmtp, max_size: mail.maxSize, max_recipients: mail.maxRecipients, retry: [...mail.retry], give_up: mail.giveUp };
+      : {
+        listen: `0.0.0.0:${SMTP_PORT}`, lmtp: mail.lmtp, max_size: mail.maxSize, max_recipients: mail.maxRecipients, retry: [...mail.retry], give_up: mail.giveUp,
+        // Each exported app runs a gateway of its own: postmaster mail stays with this app only if it had it.
+        ...(mail.postmaster === plan.desc.name ? { postmaster: mail.postmaster } : {}),
+      };
   }
   return file;
 }

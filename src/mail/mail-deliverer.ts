@@ -1,6 +1,6 @@
 // Works the spool: every delivery is POSTed when due (mail-post.ts); 2xx forgets it, 406
 // buries it, anything else waits for the next attempt of the retry schedule, until give_up
-// buries it (SPEC 5.3). One timer, set for the earliest delivery due; a bounded number of
+// buries it (SPEC 5.3); one for no app (postmaster mail no app takes) is buried at once. One timer, set for the earliest delivery due; a bounded number of
 // attempts at a time, so a spool full of mail does not flood an app that just came back.
 import { nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
 import { signFile } from './mail-signature.js';
@@ -99,6 +99,11 @@ export class MailDeliverer {
 
   private async attempt(delivery: SpooledDelivery, signal: AbortSignal): Promise<void> {
     const { spool, target, schedule, say } = this.opts;
+    if (delivery.keep !== undefined) {
+      // No app to try (postmaster mail no app takes): not a failed attempt, not counted as one.
+      this.bury(await spool.bury(delivery, delivery.keep, false), say);
+      return;
+    }
     const path = this.opts.pathOf(delivery.app);
     const outcome = path === null
       ? { kind: 'failed' as const, reason: `${delivery.app} does not take mail now (not serving, or no mail: in its app.yaml)` }
@@ -129,6 +134,6 @@ export class MailDeliverer {
   }
 
   private bury(letter: DeadLetter, say: (line: string) => void): void {
-    say(`mail: delivery ${letter.id} to ${letter.app} is a dead letter: ${letter.reason} (kept in ${letter.file})`);
+    say(`mail: delivery ${letter.id} to ${letter.app || 'no app'} is a dead letter: ${letter.reason} (kept in ${letter.file})`);
   }
 }

@@ -3,7 +3,9 @@
 // ours is who may receive (mail-routes.ts) and that a 250 means "on disk" (mail-spool.ts).
 //
 // Every refusal is a reply, never an exception, and never ends the listener:
-//   550  a recipient whose domain no app claims (never a relay), or whose app takes no mail
+//   550  a recipient whose domain no app claims (never a relay), or whose app takes no mail;
+//        never the domainless postmaster (RFC 5321 4.5.1: MUST be accepted): it goes to the app
+//        mail.postmaster names, or is kept as a dead letter (mail-routes.ts)
 //   451  the app that owns the domain does not serve now (the sender tries again later)
 //   452  past max_recipients: RFC 5321 4.5.3.1.10 asks for 452, and says a client treats the
 //        552 of older servers as temporary too, so the rest are sent in another transaction
@@ -102,9 +104,10 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       if (session.envelope.rcptTo.length >= config.maxRecipients) {
         return callback(refuse(452, `Too many recipients (at most ${config.maxRecipients} per message); send the rest in another transaction`));
       }
-      const route = routeRecipient(address.address, opts.routes());
+      const route = routeRecipient(address.address, opts.routes(), config.postmaster);
       switch (route.kind) {
         case 'app':
+        case 'kept':
           return callback();
         case 'not-serving':
           return callback(refuse(451, `<${address.address}>: its app (${route.app}) is not serving now; try again later`));
@@ -136,11 +139,19 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
   async function receive(stream: Readable, session: SMTPServerSession): Promise<string | string[] | Error> {
     const byApp = new Map<string, string[]>();
     const lost: string[] = [];
+    // Postmaster mail no app takes (mail-routes.ts): spooled, then a dead letter at once.
+    const keptTo: string[] = [];
+    let keptReason = '';
     // The message must fit every recipient's app (its max_body), not only mail.max_size.
     let limit = config.maxSize;
     let limitedBy: string | null = null;
     for (const rcpt of session.envelope.rcptTo) {
-      const route = routeRecipient(rcpt.address, opts.routes());
+      const route = routeRecipient(rcpt.address, opts.routes(), config.postmaster);
+      if (route.kind === 'kept') {
+        keptTo.push(rcpt.address);
+        keptReason = route.reason;
+        continue;
+      }
       if (route.kind !== 'app') {
         lost.push(rcpt.address);
         continue;
@@ -151,12 +162,13 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
         limitedBy = route.app;
       }
     }
-    if (byApp.size === 0) {
+    const kept = keptTo.length === 0 ? null : { to: keptTo, reason: keptReason };
+    if (byApp.size === 0 && kept === null) {
       stream.resume();
       return refuse(451, 'No recipient can take mail now; try again later');
     }
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
-    const result = await spool.accept(stream, { from, recipients: byApp, header: receivedHeader(session, me, protocol, session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : null) }, limit);
+    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, protocol, session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : null) }, limit);
     if (!result.ok) {
       // smtp-server answers 552 itself (rejectOversized), once per recipient under LMTP.
       return refuse(552, limitedBy === null ? `Message too big (at most ${config.maxSize} bytes)` : `Message too big for ${limitedBy} (at most ${limit} bytes, its max_body)`);

@@ -1,6 +1,7 @@
 // Which app a recipient's mail belongs to (SPEC 5.3): by the domain of the address, as the
 // host's `apps.NAME.mail_domains` says (default NAME.localhost). The gateway is never a
-// relay: a domain no app claims is refused for good.
+// relay: a domain no app claims is refused for good. The domainless `postmaster` (RFC 5321
+// 4.5.1: it MUST be accepted) goes to the app `mail.postmaster` names, or is kept.
 
 /** One app as the mail listener sees it, built afresh for each recipient (the apps change). */
 export interface MailRoute {
@@ -24,7 +25,17 @@ export type RecipientRoute =
   | { kind: 'no-mail'; app: string }
   /** The domain is an app's that does not serve now: a temporary refusal, the sender retries. */
   | { kind: 'not-serving'; app: string }
-  | { kind: 'unknown-domain'; domain: string };
+  | { kind: 'unknown-domain'; domain: string }
+  /**
+   * `postmaster` with no app to take it: accepted all the same, and kept as a dead letter at
+   * once (listed in status) for the host's administrator, with `reason`.
+   */
+  | { kind: 'kept'; reason: string };
+
+/** RCPT TO:<postmaster>, any case, no domain (RFC 5321 4.5.1). */
+export function isPostmaster(address: string): boolean {
+  return address.toLowerCase() === 'postmaster';
+}
 
 /** The domain part of `user@domain`, lowercase, trailing dot dropped; '' when there is none. */
 export function domainOf(address: string): string {
@@ -32,12 +43,28 @@ export function domainOf(address: string): string {
   return at < 0 ? '' : address.slice(at + 1).toLowerCase().replace(/\.$/, '');
 }
 
-export function routeRecipient(address: string, routes: MailRoute[]): RecipientRoute {
+/** `postmaster`: the app `mail.postmaster` names (null: not set). */
+export function routeRecipient(address: string, routes: MailRoute[], postmaster: string | null): RecipientRoute {
+  if (isPostmaster(address)) return routePostmaster(routes, postmaster);
   const domain = domainOf(address);
   const route = domain === '' ? undefined : routes.find((r) => r.domains.includes(domain));
   if (route === undefined) return { kind: 'unknown-domain', domain };
   if (!route.serving) return { kind: 'not-serving', app: route.app };
   if (route.path === null) return { kind: 'no-mail', app: route.app };
+  return { kind: 'app', app: route.app, path: route.path, maxBody: route.maxBody };
+}
+
+/**
+ * A host's postmaster mail may be a bounce or an abuse report about any of its apps: it goes only
+ * to the app the host chose, never to one picked by order. Without one (or one that cannot take
+ * mail) it is kept where the administrator looks: the dead letters in status.
+ */
+function routePostmaster(routes: MailRoute[], postmaster: string | null): RecipientRoute {
+  if (postmaster === null) return { kind: 'kept', reason: 'mail for postmaster, and no app takes it: name one in mail.postmaster of the environment file' };
+  const route = routes.find((r) => r.app === postmaster);
+  if (route === undefined) return { kind: 'kept', reason: `mail for postmaster, and mail.postmaster names ${postmaster}, which is not an app here` };
+  if (!route.serving) return { kind: 'not-serving', app: route.app };
+  if (route.path === null) return { kind: 'kept', reason: `mail for postmaster, and mail.postmaster names ${postmaster}, which takes no mail (no mail: in its app.yaml)` };
   return { kind: 'app', app: route.app, path: route.path, maxBody: route.maxBody };
 }
 

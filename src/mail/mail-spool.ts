@@ -5,7 +5,8 @@
 //   messages/ID.eml      each accepted message, once, however many apps it goes to
 //   queue/DID.json       one delivery per app (DID is its X-Apppkg-Delivery-Id): the envelope,
 //                        the attempts so far and when the next is due
-//   dead/DID.json, .eml  a delivery given up (406, or give_up passed), kept with its message
+//   dead/DID.json, .eml  a delivery given up (406, or give_up passed), or kept at once (postmaster
+//                        mail no app takes), with its message
 //
 // Accepting writes the message and its deliveries, fsyncs each file and the directories that
 // name them, and only then resolves: the 250 comes after. A message file that no delivery names
@@ -35,6 +36,11 @@ export interface SpooledDelivery {
   nextAttemptAt: number;
   /** Why the last attempt failed. */
   lastError: string | null;
+  /**
+   * Set when no app is to be tried (postmaster mail that no app takes; `app` is ''): why. Such a
+   * delivery is spooled as any other before the 250, then made a dead letter at once.
+   */
+  keep?: string;
 }
 
 export interface DeadLetter extends SpooledDelivery {
@@ -112,7 +118,7 @@ export class MailSpool {
    * (the client is still sending it) but not kept. Resolves once everything is synced; rejects
    * (the listener's 451) with nothing of the message left in tmp/, messages/ or queue/.
    */
-  async accept(data: Readable, envelope: { from: string; recipients: Map<string, string[]>; header: string }, maxSize: number): Promise<AcceptResult> {
+  async accept(data: Readable, envelope: { from: string; recipients: Map<string, string[]>; kept: { to: string[]; reason: string } | null; header: string }, maxSize: number): Promise<AcceptResult> {
     const messageId = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
     const tmp = this.path('tmp', `${messageId}.eml`);
     const message = this.path('messages', `${messageId}.eml`);
@@ -134,6 +140,11 @@ export class MailSpool {
       const deliveries: SpooledDelivery[] = [...envelope.recipients].map(([app, to]) => ({
         id: randomUUID(), messageId, app, from: envelope.from, to, receivedAt: now, size, attempts: 0, nextAttemptAt: now, lastError: null,
       }));
+      if (envelope.kept !== null) {
+        deliveries.push({
+          id: randomUUID(), messageId, app: '', from: envelope.from, to: envelope.kept.to, receivedAt: now, size, attempts: 0, nextAttemptAt: now, lastError: null, keep: envelope.kept.reason,
+        });
+      }
       for (const delivery of deliveries) {
         const record = this.path('queue', `${delivery.id}.json`);
         records.push(record);

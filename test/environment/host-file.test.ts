@@ -86,7 +86,7 @@ test('services, mail, idle_timeout, mail_domains and replicas (SPEC 5.2, 5.3, 5.
   ].join('\n'));
   const env = await loadEnvironmentFile(file);
   assert.equal(env.services, { postgresql: 'postgresql:///postgres?host=/run/pg', redis: 'redis://127.0.0.1:6379' });
-  assert.equal(env.mail, { listen: '127.0.0.1:2525', lmtp: false, maxSize: 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 172800, timeout: 300 });
+  assert.equal(env.mail, { listen: '127.0.0.1:2525', lmtp: false, maxSize: 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 172800, timeout: 300, postmaster: null });
   const blog = overridesFor(env, 'blog');
   assert.equal([blog.mailDomains, blog.replicas, blog.idleTimeout], [['blog.example.com'], 3, 30]);
   assert.is(overridesFor(env, 'wiki').idleTimeout, 300, 'from defaults');
@@ -96,6 +96,19 @@ test('services, mail, idle_timeout, mail_domains and replicas (SPEC 5.2, 5.3, 5.
   assert.match(err.format(), /mail/);
   assert.match(err.format(), /idle_timeout/);
   assert.match(err.format(), /replicas/);
+});
+
+test('mail.postmaster names the app that takes RCPT TO:<postmaster>; anything but an app name is refused at its line:column', async () => {
+  const env = await loadEnvironmentFile(await envFile('mail:\n  listen: 2525\n  postmaster: ops\n'));
+  assert.is(env.mail?.postmaster, 'ops');
+  const bad = await envFile('mail:\n  listen: 2525\n  postmaster: "ops desk"\n');
+  const err = await loadEnvironmentFile(bad).then(() => null, (e: GatewayError) => e);
+  assert.is(err?.code, 'APPPKG_ENVFILE_INVALID');
+  assert.equal(err!.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['3:15 mail.postmaster']);
+  assert.match(err!.format(), new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:15: mail\\.postmaster: expected an app name, e\\.g\\. ops, found "ops desk"`));
+  const list = await envFile('mail: {listen: 2525, postmaster: [ops]}\n');
+  const listErr = await loadEnvironmentFile(list).then(() => null, (e: GatewayError) => e);
+  assert.equal(listErr!.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['1:34 mail.postmaster']);
 });
 
 test('defaults, python and overridesFor: the app entry wins, then defaults, then the top level', async () => {

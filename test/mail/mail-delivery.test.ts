@@ -3,7 +3,7 @@
 // gateway's public listener and record them (test/fixtures/apps/mail-sink, examples/support-desk).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -110,7 +110,6 @@ test('one message to two apps: one delivery each, signed, with its envelope', as
   }
   assert.is.not(alpha.id, beta.id);
   // Each app has its own key, never another's.
-  const { readFileSync } = await import('node:fs');
   const key = (name: string) => readFileSync(join(state.path, 'apps', name, 'mail-secret'), 'utf8');
   assert.is.not(key('alpha'), key('beta'));
   assert.not.ok(existsSync(join(state.path, 'apps', 'plain', 'mail-secret')), 'an app without mail: gets no key');
@@ -132,6 +131,33 @@ test('a domain no app claims: 550, never a relay; an app without mail: also 550'
   assert.is(mixed.refused!['x@example.com'][0], 550);
   assert.is((await deliveriesOf('beta', 'mixed'))[0].to, 'c@lists.example.com');
   assert.ok((await mailStatus()).refused >= refusedBefore + 3);
+});
+
+test('RCPT TO:<postmaster> (RFC 5321 4.5.1) with no mail.postmaster: accepted, then kept as a dead letter in status for the administrator', async () => {
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<mailer-daemon@example.net>')).code, 250);
+  const reply = await talk.command('RCPT TO:<Postmaster>');
+  assert.is(reply.code, 250, reply.text);
+  assert.is((await talk.command('RCPT TO:<pm-too@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'bounce for the postmaster' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  talk.close();
+  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.to[0] === 'Postmaster'), 5000, 'the postmaster mail in status');
+  assert.is(dead.app, '');
+  assert.is(dead.from, 'mailer-daemon@example.net');
+  assert.is(dead.attempts, 0);
+  assert.match(dead.reason, /mail for postmaster, and no app takes it: name one in mail\.postmaster of the environment file/);
+  assert.match(readFileSync(dead.file, 'utf8'), /Subject: bounce for the postmaster/);
+  assert.is((await deliveriesOf('alpha', 'bounce for the postmaster'))[0].to, 'pm-too@alpha.localhost', 'the other recipient has it as usual');
+  const table = await runCli(['status', '--admin', gw.adminUrl.replace(/^http:\/\//, '')]);
+  assert.match(table.stdout, new RegExp(`dead letter ${dead.id} to no app \\(Postmaster\\) since .*: mail for postmaster`), table.stdout + table.stderr);
+  // The rest of the gateway's refusals stand: a domainless address that is not postmaster.
+  const other = await session();
+  assert.is((await other.command('MAIL FROM:<ann@example.org>')).code, 250);
+  const nobody = await other.command('RCPT TO:<webmaster>');
+  assert.is(nobody.code, 501, nobody.text);
+  other.close();
 });
 
 test('too big: 552 on MAIL FROM SIZE= and while the message streams, each counted as refused; the listener goes on', async () => {
@@ -282,6 +308,9 @@ test('DSN parameters (NOTIFY, ORCPT, RET, ENVID), which EHLO does not announce: 
 test('451 when the spool cannot take a message: nothing of it is left in tmp/, messages/ or queue/', async () => {
   const spool = (...parts: string[]) => join(state.path, 'mail', ...parts);
   await waitFor(async () => (await mailStatus()).spooled === 0, 10_000, 'the spool to empty');
+  // A delivery leaves the spool count before its message file is removed: moving messages/ aside
+  // meanwhile would keep that file (its removal fails) and bring it back below.
+  await waitFor(() => readdirSync(spool('messages')).length === 0, 5000, 'the delivered messages\' files to be removed');
   const queuedBefore = readdirSync(spool('queue'));
   // A file where the spool expects a directory fails the rename into it (ENOTDIR), as a broken
   // disk would; permissions would not, tests run as root.

@@ -22,7 +22,7 @@ let viaSocket: Agent;
 test.before(async () => {
   addPackage(apps.path, 'mail-sink', 'alpha');
   addPackage(apps.path, 'mail-sink', 'beta');
-  writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  lmtp: true\n  max_size: 10000\n');
+  writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  lmtp: true\n  max_size: 10000\n  postmaster: beta\n');
   const socket = join(state.path, 'gateway.sock');
   viaSocket = new Agent({ connect: { socketPath: socket } });
   gw = await startCli(['--apps', apps.path, '--listen', `unix:${socket}`, '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], { ms: 60_000 });
@@ -74,6 +74,23 @@ test('too big under LMTP: 552 for each recipient', async () => {
   const status = (await gatewayStatus(gw)).mail;
   assert.is(status.protocol, 'lmtp');
   assert.is(status.received, 1, 'only the first message was accepted');
+});
+
+test('RCPT TO:<postmaster> (RFC 5321 4.5.1), any case, no domain: to the app mail.postmaster names, with its LMTP reply', async () => {
+  const talk = await lhlo();
+  assert.is((await talk.command('MAIL FROM:<>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<PostMaster>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<three@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'to the postmaster' })}\r\n.\r\n`);
+  assert.equal([(await talk.reply()).code, (await talk.reply()).code], [250, 250]);
+  talk.close();
+  const deliveryTo = (app: string) => waitFor(async () => ((await (await request(`http://localhost/${app}/deliveries`, { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'to the postmaster'), 10_000, `${app}'s delivery`);
+  const beta = await deliveryTo('beta');
+  assert.is(beta.to, 'PostMaster', 'the postmaster app sees the address as sent');
+  assert.ok(beta.signature_ok);
+  assert.is((await deliveryTo('alpha')).to, 'three@alpha.localhost');
+  assert.equal((await gatewayStatus(gw)).mail.dead, [], 'nothing kept: an app took it');
 });
 
 test.run();

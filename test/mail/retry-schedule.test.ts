@@ -38,12 +38,30 @@ test('routing by domain: case and a trailing dot do not matter; unknown, not ser
     { app: 'blog', domains: ['blog.localhost'], path: null, serving: true, maxBody: 1000 },
     { app: 'down', domains: ['down.localhost'], path: null, serving: false, maxBody: 1000 },
   ];
-  assert.equal(routeRecipient('Ann@Help.Example.COM.', routes), { kind: 'app', app: 'desk', path: '/_mail', maxBody: 1000 });
-  assert.equal(routeRecipient('x@blog.localhost', routes), { kind: 'no-mail', app: 'blog' });
-  assert.equal(routeRecipient('x@down.localhost', routes), { kind: 'not-serving', app: 'down' });
-  assert.equal(routeRecipient('x@example.com', routes), { kind: 'unknown-domain', domain: 'example.com' });
-  assert.equal(routeRecipient('postmaster', routes), { kind: 'unknown-domain', domain: '' });
+  assert.equal(routeRecipient('Ann@Help.Example.COM.', routes, null), { kind: 'app', app: 'desk', path: '/_mail', maxBody: 1000 });
+  assert.equal(routeRecipient('x@blog.localhost', routes, null), { kind: 'no-mail', app: 'blog' });
+  assert.equal(routeRecipient('x@down.localhost', routes, null), { kind: 'not-serving', app: 'down' });
+  assert.equal(routeRecipient('x@example.com', routes, null), { kind: 'unknown-domain', domain: 'example.com' });
+  assert.equal(routeRecipient('nobody', routes, 'desk'), { kind: 'unknown-domain', domain: '' });
   assert.is(domainOf('"a@b"@Sub.Example.org'), 'sub.example.org');
+});
+
+test('postmaster (RFC 5321 4.5.1): to the app mail.postmaster names, in any case; kept when none can take it; postmaster@DOMAIN is the domain\'s', () => {
+  const routes: MailRoute[] = [
+    { app: 'desk', domains: ['help.example.com'], path: '/_mail', serving: true, maxBody: 1000 },
+    { app: 'blog', domains: ['blog.localhost'], path: null, serving: true, maxBody: 1000 },
+    { app: 'down', domains: ['down.localhost'], path: '/_mail', serving: false, maxBody: 1000 },
+  ];
+  for (const address of ['postmaster', 'PostMaster']) assert.equal(routeRecipient(address, routes, 'desk'), { kind: 'app', app: 'desk', path: '/_mail', maxBody: 1000 });
+  assert.equal(routeRecipient('postmaster', routes, 'down'), { kind: 'not-serving', app: 'down' });
+  const kept = (postmaster: string | null) => {
+    const route = routeRecipient('Postmaster', routes, postmaster);
+    return route.kind === 'kept' ? route.reason : `not kept: ${route.kind}`;
+  };
+  assert.match(kept(null), /no app takes it: name one in mail\.postmaster of the environment file/);
+  assert.match(kept('blog'), /mail\.postmaster names blog, which takes no mail \(no mail: in its app\.yaml\)/);
+  assert.match(kept('Desk'), /mail\.postmaster names Desk, which is not an app here/);
+  assert.equal(routeRecipient('postmaster@blog.localhost', routes, 'desk'), { kind: 'no-mail', app: 'blog' });
 });
 
 test('mail domains: those named, else NAME.localhost in lower case; a default another app names, or one two names share in case, goes to one app and is told', () => {
