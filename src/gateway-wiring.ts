@@ -8,7 +8,7 @@ import type { HostEnvironment } from './environment/host-file.js';
 import { DEFAULT_SETTLE_MS, type GatewayOptions } from './gateway-options.js';
 import type { ListenAddress } from './net/address.js';
 import type { Front, FrontOptions, PublishedApp } from './proxy/front.js';
-import { forgetServiceStatus } from './services/service-status.js';
+import { forgetAppServices } from './services/app-services.js';
 import { appDirSource, appsDirSource } from './supervisor/discovery.js';
 import type { RouteSpec, ServingApp } from './supervisor/published-apps.js';
 import { Registry } from './supervisor/registry.js';
@@ -86,7 +86,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     maxWorkers: options.maxWorkers,
     onRemoved: (name) => {
       metrics.forgetApp(name);
-      forgetServiceStatus(name);
+      forgetAppServices(name);
     },
     // serve: a broken app.yaml at the start is the start's own error, thrown to the caller;
     // one broken later leaves the running workers serving.

@@ -22,6 +22,7 @@ import { waitForFix, watchForReload } from './gateway-serve-reload.js';
 import { createRegistry, frontOptions } from './gateway-wiring.js';
 import { packageVersion } from './package-version.js';
 import type { Front } from './proxy/front.js';
+import { RedisUserWatch } from './services/redis-user-watch.js';
 import { serviceStatusOf } from './services/service-status.js';
 import { appLogFile } from './supervisor/refusal.js';
 import type { Registry } from './supervisor/registry.js';
@@ -58,6 +59,8 @@ export class Gateway {
   private lock: StateRootLock | null = null;
   /** The reload under way, if any: the next one waits for it. */
   private reloading: Promise<unknown> = Promise.resolve();
+  /** Makes again the apps' Redis users that a Redis restarted without an aclfile forgot. */
+  private redisUsers: RedisUserWatch | null = null;
 
   private constructor(
     private readonly front: Front,
@@ -146,6 +149,8 @@ export class Gateway {
     gateway.environmentFile = hostEnv.file;
     gateway.fixedKeys = [...(options.workers === undefined ? [] : ['workers' as const]), ...(options.threads === undefined ? [] : ['threads' as const])];
     gateway.say = say;
+    // Before the apps start: it looks at the users their starts provision.
+    gateway.redisUsers = RedisUserWatch.start(say);
     metrics.setStatusProvider(status);
     const watchIntervalMs = options.watchIntervalMs ?? 2000;
     // The watcher's picture of --apps is taken before the first reconcile reads it: a package
@@ -161,6 +166,7 @@ export class Gateway {
       await admin?.close();
       await front.stop(0);
       await registry.stop(1000);
+      await gateway.redisUsers?.stop();
       throw problem;
     }
     front.open();
@@ -335,11 +341,13 @@ export class Gateway {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.watcher?.stop();
+      const redisUsers = this.redisUsers?.stop();
       // Before the front and the apps: a delivery in flight can still reach its app.
       await this.mail?.stop(this.graceMs);
       await this.admin?.close();
       await this.front.stop(this.graceMs);
       await this.registry.stop(5000);
+      await redisUsers;
       await this.lock?.release();
     })();
     return this.stopping;

@@ -11,10 +11,17 @@ import { ensurePassword, readCredentials, serviceOwner } from './credentials-sto
 import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, probePostgres, setRoleCreatesDatabases, type AppDatabase } from './postgresql-server.js';
 import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarning, parseRedisUrl, probeRedis, redisEnvironment, type AppRedisUser } from './redis-server.js';
 import { planServices, type ServicePlan } from './service-plan.js';
-import { recordServiceStatus, type ServiceStatus } from './service-status.js';
+import { unwatchRedisUser, watchRedisUser } from './redis-user-watch.js';
+import { failedServiceState, forgetServiceStatus, recordServiceStatus, type ServiceStatus } from './service-status.js';
 import { sqliteEnvironment, sqlitePath } from './sqlite-database.js';
 
-export { forgetServiceStatus, serviceStatusOf, type ServiceStatus } from './service-status.js';
+export { serviceStatusOf, type ServiceStatus } from './service-status.js';
+
+/** An app gone from --apps: its services are no longer shown, nor its Redis user kept. */
+export function forgetAppServices(name: string): void {
+  forgetServiceStatus(name);
+  unwatchRedisUser(name);
+}
 
 export interface ServiceOptions {
   desc: Description;
@@ -36,6 +43,8 @@ export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<s
     if (opts.provision) recordRefusal(desc, err);
     throw err;
   }
+  // A version that no longer asks for the gateway's Redis: its user is no longer kept.
+  if (opts.provision && !plan.redisUrl) unwatchRedisUser(desc.name);
   if (!plan.database && !plan.redisUrl) {
     if (opts.provision) recordServiceStatus(desc.name, []);
     return given;
@@ -117,8 +126,7 @@ async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<s
       Object.assign(env, got);
       statuses.push({ name, kind, state: 'ready', reason: null });
     } catch (err) {
-      const state = isGatewayError(err) && err.code === 'APPPKG_SERVICE_UNAVAILABLE' ? 'unavailable' : 'refused';
-      statuses.push({ name, kind, state, reason: isGatewayError(err) ? `${err.message} (fix: ${err.hint})` : String(err) });
+      statuses.push({ name, kind, ...failedServiceState(err) });
       if (opts.provision) recordServiceStatus(desc.name, statuses);
       throw err;
     }
@@ -216,7 +224,9 @@ async function redisFor(opts: ServiceOptions, url: string): Promise<Record<strin
   }
   const { password, created } = await ensurePassword(stateRoot, desc.name, 'redis');
   const u: AppRedisUser = { server, user, password, prefix };
-  const made = await ensureRedisUser(u, await serviceOwner(stateRoot, desc.name));
+  const owner = await serviceOwner(stateRoot, desc.name);
+  const made = await ensureRedisUser(u, owner);
+  watchRedisUser(u, owner);
   const say = opts.say ?? (() => {});
   if (made.created) say(`${desc.name}: created redis ACL user ${user} (keys ${prefix}*) on ${server.label}`);
   else if (created) say(`${desc.name}: redis credentials were missing under ${stateRoot}/services; a new password was set for user ${user}`);

@@ -270,6 +270,21 @@ export function probeRedis(server: RedisServer, owner?: ServiceOwner): Promise<{
   });
 }
 
+/**
+ * Which of `users` the server has not (ACL GETUSER answers null), and its run_id, which is new at
+ * each start of the server: one round trip, on the admin connection (redis-user-watch.ts).
+ */
+export function missingRedisUsers(server: RedisServer, users: string[]): Promise<{ runId: string; missing: string[] }> {
+  return onAdmin(server, async (redis) => {
+    const pipeline = redis.pipeline().call('INFO', 'server');
+    for (const user of users) pipeline.call('ACL', 'GETUSER', user);
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    const runId = /run_id:(\S+)/.exec(String(replies[0]?.[1]))?.[1] ?? 'unknown';
+    return { runId, missing: users.filter((_, i) => replies[i + 1]?.[1] === null) };
+  }, `checking the apps' users on redis at ${server.label}`);
+}
+
 /** Logs in as the app's user and pings: its password and rules are in force. */
 export function probeRedisAsApp(u: AppRedisUser): Promise<void> {
   return pingAs(u.server, u.user, u.password);

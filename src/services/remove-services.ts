@@ -5,6 +5,7 @@ import type { HostEnvironment } from '../environment/host-file.js';
 import { forgetCredentials, readCredentials, serviceOwner } from './credentials-store.js';
 import { appDatabaseName, dropAppDatabase, parsePostgresUrl, probePostgres } from './postgresql-server.js';
 import { appRedisUserName, dropRedisUser, parseRedisUrl, probeRedis } from './redis-server.js';
+import { unwatchRedisUser } from './redis-user-watch.js';
 
 export interface RemoveServicesOptions {
   desc: Description;
@@ -41,6 +42,8 @@ export async function removeServices(scope: RemoveServicesOptions): Promise<stri
     scope.say?.(`==> ${desc.name} had a PostgreSQL database, but services.postgresql is not set: drop ${appDatabaseName(desc.name)} by hand`);
   }
   if (redis !== null) {
+    // Not made again by this process's watch (redis-user-watch.ts) once dropped.
+    unwatchRedisUser(desc.name);
     if (await dropRedisUser(redis, owner)) dropped(`redis user ${appRedisUserName(desc.name)} and its keys`);
   } else if (creds.redis) {
     scope.say?.(`==> ${desc.name} had a Redis user, but services.redis is not set: remove ${appRedisUserName(desc.name)} by hand`);

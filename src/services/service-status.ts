@@ -1,5 +1,7 @@
 // The last known state of each app's services, kept by the gateway process for `status`
-// (SPEC 5.2: "status shows each service's state"). Written by each start's provisioning.
+// (SPEC 5.2: "status shows each service's state"). Written by each start's provisioning, and
+// between starts by the Redis users' watch (redis-user-watch.ts) when a server goes or comes back.
+import { isGatewayError } from '../errors.js';
 
 /** One service of one app, as status shows it. */
 export interface ServiceStatus {
@@ -24,6 +26,26 @@ export function recordServiceStatus(app: string, statuses: ServiceStatus[]): voi
     const same = earlier.find((e) => e.name === s.name && e.kind === s.kind && e.state === s.state);
     return { ...s, since: same?.since ?? now };
   }));
+}
+
+/**
+ * One service of a running app found in another state since its start: the app's other services
+ * are left as they were. Nothing for an app or service with no state kept (forgotten meanwhile).
+ */
+export function updateServiceStatus(app: string, name: string, state: string, reason: string | null): void {
+  const statuses = byApp.get(app);
+  const index = statuses?.findIndex((s) => s.name === name) ?? -1;
+  if (!statuses || index < 0) return;
+  const earlier = statuses[index];
+  if (earlier.state === state && earlier.reason === reason) return;
+  const since = earlier.state === state ? earlier.since : new Date().toISOString();
+  byApp.set(app, statuses.map((s, i) => (i === index ? { ...s, state, reason, since } : s)));
+}
+
+/** The state and reason `status` shows for a service that failed with `err`. */
+export function failedServiceState(err: unknown): { state: 'unavailable' | 'refused'; reason: string } {
+  if (!isGatewayError(err)) return { state: 'refused', reason: String(err) };
+  return { state: err.code === 'APPPKG_SERVICE_UNAVAILABLE' ? 'unavailable' : 'refused', reason: `${err.message} (fix: ${err.hint})` };
 }
 
 /** The last known state of each service of app `name` (for status). */

@@ -104,34 +104,62 @@ export async function startPostgres(): Promise<RunningPostgres> {
 export interface RunningRedis extends RunningServer {
   port: number;
   adminPassword: string;
+  /** Kills the server by its pid (SIGKILL: nothing saved), keeping its directory for `start`. */
+  kill(): Promise<void>;
+  /** Starts it again, on the same port with the same configuration (after `kill`). */
+  start(): Promise<void>;
 }
 
 /**
  * `openDefault`: the `default` user on without a password, as a stock redis-server has it;
  * otherwise no anonymous access: every client, the gateway included, logs in as a user of the
- * ACL file.
+ * ACL file. `aclFile: false`: no ACL file, as Debian's redis.conf has none, the admin being the
+ * default user with `requirepass` (kept in the configuration, so it outlives a restart while
+ * users made by ACL SETUSER do not).
  */
-export async function startRedis(opts: { openDefault?: boolean } = {}): Promise<RunningRedis> {
+export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolean } = {}): Promise<RunningRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-redis-'));
   const adminPassword = randomBytes(12).toString('hex');
-  const aclFile = join(dir, 'users.acl');
-  const defaultUser = opts.openDefault ? 'user default on nopass ~* &* +@all' : 'user default off';
-  writeFileSync(aclFile, `${defaultUser}\nuser admin on >${adminPassword} ~* &* +@all\n`, { mode: 0o600 });
-  const port = await getPort({ host: '127.0.0.1' });
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--aclfile', aclFile, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  child.stdout!.on('data', (c) => (log += c));
-  child.stderr!.on('data', (c) => (log += c));
-  const server = running(child, dir, 'SIGTERM');
-  try {
-    await waitFor(() => canConnect(port), 15_000, `redis-server on port ${port}`);
-  } catch (err) {
-    await server.stop();
-    throw new Error(`${(err as Error).message}\n${log}`);
+  const withAclFile = opts.aclFile !== false;
+  const access: string[] = [];
+  if (withAclFile) {
+    const aclFile = join(dir, 'users.acl');
+    const defaultUser = opts.openDefault ? 'user default on nopass ~* &* +@all' : 'user default off';
+    writeFileSync(aclFile, `${defaultUser}\nuser admin on >${adminPassword} ~* &* +@all\n`, { mode: 0o600 });
+    access.push('--aclfile', aclFile);
+  } else if (!opts.openDefault) {
+    access.push('--requirepass', adminPassword);
   }
-  return { ...server, url: `redis://admin:${adminPassword}@127.0.0.1:${port}/0`, port, adminPassword };
+  const port = await getPort({ host: '127.0.0.1' });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', ...access, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  let server: RunningServer & { url: string };
+  const start = async () => {
+    const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout!.on('data', (c) => (log += c));
+    child.stderr!.on('data', (c) => (log += c));
+    server = running(child, dir, 'SIGTERM');
+    try {
+      await waitFor(() => canConnect(port), 15_000, `redis-server on port ${port}`);
+    } catch (err) {
+      await server.stop();
+      throw new Error(`${(err as Error).message}\n${log}`);
+    }
+  };
+  await start();
+  const user = withAclFile ? 'admin' : '';
+  const credentials = opts.openDefault && !withAclFile ? '' : `${user}:${adminPassword}@`;
+  return {
+    url: `redis://${credentials}127.0.0.1:${port}/0`,
+    port,
+    adminPassword,
+    get pid() {
+      return server.pid;
+    },
+    stop: () => server.stop(),
+    kill: () => server.kill(),
+    start,
+  };
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -145,7 +173,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-function running(child: ChildProcess, dir: string, signal: NodeJS.Signals): RunningServer & { url: string } {
+function running(child: ChildProcess, dir: string, signal: NodeJS.Signals): RunningServer & { url: string; kill(): Promise<void> } {
   const pid = child.pid!;
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -162,6 +190,10 @@ function running(child: ChildProcess, dir: string, signal: NodeJS.Signals): Runn
         clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }
