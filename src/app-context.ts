@@ -82,7 +82,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   // SPEC §1.1: `os:` is "checked against the host": before anything of the app runs, not only by `check`.
   const wrongOs = osMismatch(desc);
   if (wrongOs !== null) throw atKey(wrongOs, desc, 'os');
-  const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined }).catch((err) => {
+  const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined, overrideAt: overrides.pythonAt ?? undefined }).catch((err) => {
     throw atKey(err, desc, 'python');
   });
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });

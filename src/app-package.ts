@@ -196,8 +196,8 @@ export class AppPackage {
    * nothing is created (`describe --sys-path`; the Python library asks through it).
    */
   async pythonPaths(): Promise<{ executable: string; sysPath: string[] }> {
-    const override = overridesFor(this.#hostEnv, this.name).python;
-    const interpreter = await pickInterpreter(this.#desc, { override: override ?? undefined }).catch((err) => {
+    const { python: override, pythonAt } = overridesFor(this.#hostEnv, this.name);
+    const interpreter = await pickInterpreter(this.#desc, { override: override ?? undefined, overrideAt: pythonAt ?? undefined }).catch((err) => {
       throw atKey(err, this.#desc, 'python'); // with app.yaml's line, as check and run give it
     });
     const paths = await resolveAppPaths(this.#desc, { stateRoot: resolveStateRoot({ flag: this.#options.stateDir }), interpreter });

@@ -263,19 +263,27 @@ export const ERROR_CODES = {
     example: { root: '/var/lib/apppkg-gateway', pid: 4242, lock: '/var/lib/apppkg-gateway/gateway.lock' },
   },
   APPPKG_PY_NO_INTERPRETER: {
-    summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter does not); the message lists those found.',
-    message: (d) => `python: no interpreter satisfies ${JSON.stringify(d.specifier)}${d.reasonDeb ? ' on the system interpreter (deb packages are listed)' : ''}; found ${str(d.foundList) || 'none'}`,
-    hint: (d) =>
-      d.reasonDeb
+    summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter does not); the message lists those found. When the environment file names the interpreter, the error points at that key and names the requirement\'s place in app.yaml.',
+    message: (d) =>
+      d.chosen
+        ? `${str(d.key) || 'python'}: ${str(d.chosen)} does not satisfy python: ${JSON.stringify(d.specifier)}${d.requiredAt ? ` (required at ${str(d.requiredAt)})` : ''}`
+        : `python: no interpreter satisfies ${JSON.stringify(d.specifier)}${d.reasonDeb ? ' on the system interpreter (deb packages are listed)' : ''}; found ${str(d.foundList) || 'none'}`,
+    hint: (d) => {
+      if (d.chosen) return `set ${str(d.key) || 'python'} in the environment file to an interpreter that satisfies ${JSON.stringify(d.specifier)} (or remove it to let the gateway pick one), or loosen \`python:\` in app.yaml`;
+      return d.reasonDeb
         ? 'install a system python3 that satisfies the specifier, or loosen `python:` in app.yaml'
-        : 'install a matching Python (python3.N on PATH), name one in the environment file (`python: /path/to/python3`), or loosen `python:` in app.yaml',
+        : 'install a matching Python (python3.N on PATH), name one in the environment file (`python: /path/to/python3`), or loosen `python:` in app.yaml';
+    },
     exitStatus: 1,
     example: { specifier: '>=3.12', foundList: '3.9.2 (/usr/bin/python3)' },
   },
   APPPKG_PY_NOT_EXECUTABLE: {
-    summary: 'The interpreter does not run: the one named in the environment file is missing, or the app\'s user (the gateway running as root) may not execute it, as with a pyenv Python under /root.',
-    message: (d) => `interpreter ${str(d.path)} cannot be run: ${str(d.reason)}`,
-    hint: () => 'install it where the app\'s user can run it (e.g. /usr/bin/python3), or name another with `python:` in the environment file',
+    summary: 'The interpreter does not run: the one named in the environment file is missing (the error then points at its key there), or the app\'s user (the gateway running as root) may not execute it, as with a pyenv Python under /root.',
+    message: (d) => `${d.key ? `${str(d.key)}: ` : ''}interpreter ${str(d.path)} cannot be run: ${str(d.reason)}`,
+    hint: (d) =>
+      d.key
+        ? `set ${str(d.key)} in the environment file to an interpreter the app's user can run (e.g. /usr/bin/python3), or remove it to let the gateway pick one`
+        : 'install it where the app\'s user can run it (e.g. /usr/bin/python3), or name another with `python:` in the environment file',
     exitStatus: 1,
     example: { path: '/root/.pyenv/shims/python3', reason: 'user blog cannot run it (EACCES)' },
   },

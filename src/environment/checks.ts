@@ -8,6 +8,7 @@ import { satisfies } from '@renovatebot/pep440';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { findVenv, resolveSettings } from './app-env.js';
+import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { formatInterpreter, pickInterpreter } from './interpreters.js';
 import { evaluateMarker, normalizeName, readRequirements, type Requirement } from './requirements.js';
@@ -22,11 +23,18 @@ export interface CheckResult {
   /** How to fix a failure; "" when ok. */
   fix: string;
   code?: ErrorCode;
+  /**
+   * Where a failure's mistake is when it is not at app.yaml's key of the same name: the
+   * environment file's `python:` that names an interpreter that does not run, say.
+   */
+  place?: { file: string; line: number; column: number };
 }
 
 export interface CheckContext {
   /** The environment file's `python:` for this app. */
   pythonOverride?: string;
+  /** Where the environment file names it (its failures point there). */
+  pythonOverrideAt?: FilePlace;
   /** PATH to discover interpreters on; default the gateway's. */
   pathEnv?: string;
   /** Merged settings from the environment file. */
@@ -44,7 +52,8 @@ export interface CheckContext {
 const COMMAND_TIMEOUT_MS = 30_000;
 
 function failed(name: CheckResult['name'], err: GatewayError): CheckResult {
-  return { name, ok: false, detail: err.message, fix: err.hint, code: err.code };
+  const place = err.file && err.line ? { place: { file: err.file, line: err.line, column: err.column ?? 1 } } : {};
+  return { name, ok: false, detail: err.message, fix: err.hint, code: err.code, ...place };
 }
 
 function passed(name: CheckResult['name'], detail: string, skipped = false): CheckResult {
@@ -88,10 +97,10 @@ function osMatch(desc: Pick<Description, 'os'>, platform: NodeJS.Platform): stri
 
 export async function checkPython(
   desc: Pick<Description, 'python' | 'deb'>,
-  ctx: Pick<CheckContext, 'pythonOverride' | 'pathEnv'> = {},
+  ctx: Pick<CheckContext, 'pythonOverride' | 'pythonOverrideAt' | 'pathEnv'> = {},
 ): Promise<{ result: CheckResult; interpreter: Interpreter | null }> {
   try {
-    const interpreter = await pickInterpreter(desc, { override: ctx.pythonOverride, pathEnv: ctx.pathEnv });
+    const interpreter = await pickInterpreter(desc, { override: ctx.pythonOverride, overrideAt: ctx.pythonOverrideAt, pathEnv: ctx.pathEnv });
     const why = desc.python ? ` satisfies ${JSON.stringify(desc.python)}` : '';
     return { result: passed('python', `${formatInterpreter(interpreter)}${why}`), interpreter };
   } catch (err) {

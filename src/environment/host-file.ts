@@ -77,6 +77,15 @@ export const MAIL_KEYS = {
 
 export const MAIL_DEFAULTS = { maxSize: 25 * 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 2 * 24 * 3600, timeout: 300 } as const;
 
+/** Where a value was written in the environment file: an error about it points there (SPEC §1.1). */
+export interface FilePlace {
+  file: string;
+  line: number;
+  column: number;
+  /** The key as messages name it: `defaults.python`, `apps.blog.python`. */
+  key: string;
+}
+
 export interface HostEnvironment {
   /** Absolute path of the file; null when the host gave none. */
   file: string | null;
@@ -84,6 +93,8 @@ export interface HostEnvironment {
   settings: Record<string, string>;
   /** The default interpreter (`python:` at the top level). */
   python: string | null;
+  /** Where each interpreter the file names was written, by its key (`python`, `defaults.python`, `apps.blog.python`). */
+  pythonPlaces: Record<string, FilePlace>;
   defaults: AppOverrides;
   apps: Record<string, HostAppConfig>;
   services: HostServices;
@@ -102,7 +113,7 @@ function noOverrides(): AppOverrides {
 
 /** What the gateway uses when the host gave no environment file. */
 export function emptyHostEnvironment(): HostEnvironment {
-  return { file: null, settings: {}, python: null, defaults: noOverrides(), apps: {}, services: { postgresql: null, redis: null }, mail: null };
+  return { file: null, settings: {}, python: null, pythonPlaces: {}, defaults: noOverrides(), apps: {}, services: { postgresql: null, redis: null }, mail: null };
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
@@ -253,6 +264,7 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     file,
     settings: readSettings(yaml, ['settings']),
     python: interpreterPath(yaml.valid(['python']), file),
+    pythonPlaces: {},
     defaults: readOverrides(yaml, ['defaults'], file),
     apps: {},
     services: {
@@ -262,13 +274,17 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     mail: readMail(yaml),
   };
   const apps = yaml.raw(['apps']);
-  if (apps === null || typeof apps !== 'object' || yaml.failedAtOrAbove(['apps'])) return env;
+  const appNames = apps === null || typeof apps !== 'object' || yaml.failedAtOrAbove(['apps']) ? [] : Object.keys(apps);
+  for (const at of [['python'], ['defaults', 'python'], ...appNames.map((name) => ['apps', name, 'python'])]) {
+    if (typeof yaml.valid(at) === 'string') setOwn(env.pythonPlaces, keyLabel(at), { file, ...yaml.position(at), key: keyLabel(at) });
+  }
+  if (appNames.length === 0) return env;
   // Two apps answering one Host or one mount would make routing depend on order: refuse.
   const hostOwners = new Map<string, string>();
   const mountOwners = new Map<string, string>();
   // Likewise a mail domain: two apps claiming one would have its mail go to whichever came first.
   const mailOwners = new Map<string, string>();
-  for (const name of Object.keys(apps)) {
+  for (const name of appNames) {
     const at = ['apps', name];
     if (yaml.failedAtOrAbove(at)) continue;
     const hosts = claimNames(yaml, at, 'hosts', hostOwners, 'a host', 'route each host name to one app');
@@ -310,19 +326,27 @@ export async function loadEnvironmentFile(file: string): Promise<HostEnvironment
   });
 }
 
+/** One app's configuration with `defaults:` and the shared values applied. */
+export interface MergedAppConfig extends HostAppConfig {
+  /** Where the file names the interpreter `python` is (null: none named, or no file). */
+  pythonAt: FilePlace | null;
+}
+
 /**
  * How the host runs the app `appName`: its entry under apps: over `defaults:`, the interpreter
  * falling back to the top-level `python:`, and its settings over the shared ones.
  */
-export function overridesFor(env: HostEnvironment, appName: string): HostAppConfig {
+export function overridesFor(env: HostEnvironment, appName: string): MergedAppConfig {
   const app = Object.hasOwn(env.apps, appName) ? env.apps[appName] : undefined;
-  const merged: HostAppConfig = {
-    ...noOverrides(), settings: {}, hosts: app?.hosts ?? [], mount: app?.mount ?? null, mailDomains: app?.mailDomains ?? [], replicas: app?.replicas ?? null,
+  const merged: MergedAppConfig = {
+    ...noOverrides(), settings: {}, hosts: app?.hosts ?? [], mount: app?.mount ?? null, mailDomains: app?.mailDomains ?? [], replicas: app?.replicas ?? null, pythonAt: null,
   };
   for (const key of Object.keys(OVERRIDE_KEYS) as (keyof AppOverrides)[]) {
     (merged as unknown as Record<string, unknown>)[key] = app?.[key] ?? env.defaults[key];
   }
   merged.python = app?.python ?? env.defaults.python ?? env.python;
+  const from = app?.python != null ? ['apps', appName, 'python'] : env.defaults.python !== null ? ['defaults', 'python'] : env.python !== null ? ['python'] : null;
+  merged.pythonAt = from === null ? null : (env.pythonPlaces[keyLabel(from)] ?? null);
   for (const [name, value] of [...Object.entries(env.settings), ...Object.entries(app?.settings ?? {})]) {
     setOwn(merged.settings, name, value);
   }

@@ -14,7 +14,8 @@
 import { realpath } from 'node:fs/promises';
 import { rcompare, satisfies } from '@renovatebot/pep440';
 import type { Description } from '../description/types.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { FilePlace } from './host-file.js';
 import { toInterpreter, type Interpreter } from './interpreter-probe.js';
 import { candidateFiles, discoverInterpreters, probeInterpreter, probeOnce, SYSTEM_PYTHON, type DiscoverOptions } from './interpreter-discovery.js';
 
@@ -36,7 +37,15 @@ export function versionSatisfies(version: string, specifier: string | null): boo
 export interface PickOptions extends DiscoverOptions {
   /** The environment file's `python:` path; wins over discovery when given, but for deb apps. */
   override?: string;
+  /**
+   * Where the environment file names `override`. A failure of the override is the host's
+   * mistake, so its error points there, not at app.yaml's `python:`.
+   */
+  overrideAt?: FilePlace;
 }
+
+/** What `pickInterpreter` reads of a description; `file` and `positions` place a mismatch's requirement. */
+export type InterpreterNeeds = Pick<Description, 'python' | 'deb'> & Partial<Pick<Description, 'file' | 'positions'>>;
 
 /** Whether `file` is the system interpreter itself (a link to it, or /usr/bin/python3.11 say). */
 async function isSystemPython(file: string): Promise<boolean> {
@@ -54,15 +63,24 @@ async function isSystemPython(file: string): Promise<boolean> {
  * SPEC names the environment file's interpreter as the alternative to python3 on PATH only, and
  * the packages are importable from the system one alone (an app given another failed to import).
  */
-export async function pickInterpreter(
-  desc: Pick<Description, 'python' | 'deb'>,
-  opts: PickOptions = {},
-): Promise<Interpreter> {
+export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions = {}): Promise<Interpreter> {
   const specifier = desc.python;
   if (opts.override !== undefined && opts.override !== '' && (desc.deb.length === 0 || (await isSystemPython(opts.override)))) {
-    const chosen = await probeInterpreter(opts.override);
+    const place = opts.overrideAt ? { file: opts.overrideAt.file, line: opts.overrideAt.line, column: opts.overrideAt.column, key: opts.overrideAt.key } : {};
+    const chosen = await probeInterpreter(opts.override).catch((err) => {
+      throw isGatewayError(err) ? new GatewayError(err.code, { ...err.details, ...place }) : err;
+    });
     if (versionSatisfies(chosen.version, specifier)) return chosen;
-    throw noInterpreter(specifier, [chosen], false);
+    const required = desc.file && desc.positions?.python ? `${desc.file}:${desc.positions.python.line}:${desc.positions.python.column}` : undefined;
+    throw new GatewayError('APPPKG_PY_NO_INTERPRETER', {
+      key: 'python',
+      ...place,
+      specifier: specifier ?? '(any)',
+      chosen: formatInterpreter(chosen),
+      requiredAt: required,
+      expected: specifier ?? 'any Python 3',
+      found: formatInterpreter(chosen),
+    });
   }
   const pathEnv = opts.pathEnv ?? process.env.PATH ?? '';
   // The rule's first choice is probed alone; everything is probed only when it does not fit.

@@ -70,15 +70,17 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   // check runs from a shell, like serve and run: a required setting exported there counts.
   const results = await runEnvironmentChecks(desc, {
     pythonOverride: overrides.python ?? undefined,
+    pythonOverrideAt: overrides.pythonAt ?? undefined,
     settings: overrides.settings,
     processEnv: process.env,
     settingsFromEnv: true,
     stateRoot: resolveStateRoot({ flag: opts.stateDir }),
   });
   for (const r of results) {
-    // Failures about a key of app.yaml point at its line, as the loader's errors do.
-    const at = !r.ok ? desc.positions[r.name] : undefined;
-    const where = at ? `${desc.file}:${at.line}:${at.column}: ` : '';
+    // Failures point at the line of the mistake, as the loader's errors do: the environment
+    // file's when the check says so (an interpreter it names), else app.yaml's key of the same name.
+    const at = r.ok ? undefined : (r.place ?? (desc.positions[r.name] ? { file: desc.file, ...desc.positions[r.name] } : undefined));
+    const where = at ? `${at.file}:${at.line}:${at.column}: ` : '';
     report({ name: r.name, ok: r.ok, ...(r.skipped ? { skipped: true } : {}), detail: `${where}${r.detail}`, fix: r.fix, code: r.code });
   }
   // What the environment file and app.yaml name that only a start would find missing.

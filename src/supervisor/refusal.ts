@@ -70,12 +70,20 @@ export function reasonOf(error: GatewayError): { code: string; message: string; 
   const { log, tail, appOutput } = error.details;
   return {
     code: error.code,
-    message: error.message,
+    message: placedMessage(error),
     hint: error.hint,
     ...(typeof log === 'string' ? { log } : {}),
     ...(Array.isArray(tail) && tail.length > 0 ? { tail: tail as string[] } : {}),
     ...(typeof appOutput === 'string' && appOutput !== '' ? { appOutput } : {}),
   };
+}
+
+/**
+ * The message after the place of the mistake, when a file holds it (app.yaml, the environment
+ * file), as the gateway's log and a broken description's history event say it (SPEC §1.1).
+ */
+export function placedMessage(error: GatewayError): string {
+  return error.file && error.line ? `${error.file}:${error.line}:${error.column ?? 1}: ${error.message}` : error.message;
 }
 
 function lastLines(text: string): string[] {

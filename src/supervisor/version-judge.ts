@@ -20,7 +20,7 @@ import type { AppInstance } from './app-instance.js';
 import { saveRolledBack, versionTally, type AppRecord } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { hasSettled, readPackageTree } from './package-tree.js';
-import { appLogFile, formatRefusal, logOffset, reasonOf, refusalUnderApps } from './refusal.js';
+import { appLogFile, formatRefusal, logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
 import type { WorkerBudget } from './worker-budget.js';
 
@@ -247,7 +247,7 @@ export class VersionJudge {
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);
       record.problem = error;
-      record.history.add('refused', `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${error.message}`, {
+      record.history.add('refused', `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${placedMessage(error)}`, {
         version: desc.version,
         reason: reasonOf(error),
       });

@@ -148,14 +148,19 @@ test('defaults, python and overridesFor: the app entry wins, then defaults, then
   assert.equal(other.hosts, []);
   assert.is(other.mount, null);
   assert.is(overridesFor(env, 'constructor').workers, 4);
+  // Where the chosen interpreter is written: its errors point there, not at app.yaml.
+  assert.equal(blog.pythonAt, { file, line: 7, column: 11, key: 'defaults.python' });
+  assert.equal(overridesFor(env, 'wiki').pythonAt, { file, line: 15, column: 13, key: 'apps.wiki.python' });
 });
 
 test('without defaults the top-level python is the fallback; no file at all is emptyHostEnvironment', async () => {
   const env = await loadEnvironmentFile(await envFile('python: /opt/py/bin/python3\n'));
   assert.is(overridesFor(env, 'blog').python, '/opt/py/bin/python3');
+  assert.equal(overridesFor(env, 'blog').pythonAt?.key, 'python');
   const none = emptyHostEnvironment();
   assert.equal(overridesFor(none, 'blog').settings, {});
   assert.is(overridesFor(none, 'blog').workers, null);
+  assert.is(overridesFor(none, 'blog').pythonAt, null);
 });
 
 test('a services URL of the wrong scheme is refused at its place, its password never shown', async () => {

@@ -1,0 +1,103 @@
+// An interpreter the environment file names (`python:`, `defaults.python`, `apps.NAME.python`)
+// is the host's choice: when it does not run, or does not satisfy app.yaml's `python:`, the
+// error points at that key in the environment file (SPEC §1.1: file, line, column and the fix),
+// not at app.yaml's `python: ">=3.9"`, which is fine, nor at no place at all. The same through
+// check, serve, describe --sys-path and the gateway's status.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
+import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { appStatus, stopGatewayChecked } from '../helpers/status.js';
+
+const test = suite('an interpreter named in the environment file');
+const work = tempDir('apppkg-env-python-');
+const state = join(work.path, 'state');
+let gw: RunningGateway | null = null;
+test.after(() => stopGatewayChecked(gw, work));
+
+const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
+
+/** A package named `name` with this app.yaml. */
+function pkg(name: string, yaml: string, under = work.path): string {
+  return writePackage(under, name, { 'app.yaml': yaml, 'wsgi.py': WSGI });
+}
+
+function envFile(name: string, text: string): string {
+  const file = join(work.path, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Runs `command` on `dir` with the environment file; its status and what it printed. */
+async function through(command: 'check' | 'serve' | 'describe', dir: string, env: string): Promise<{ status: number | null; out: string }> {
+  const extra = command === 'serve' ? ['--port', '0'] : command === 'describe' ? ['--sys-path'] : [];
+  const r = await runCli([command, dir, '--environment', env, '--state-dir', state, ...extra]);
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+const cases = [
+  { what: 'defaults.python', text: 'defaults:\n  python: /usr/bin/python2-apppkg-none\n', at: ':2:11: defaults.python: interpreter /usr/bin/python2-apppkg-none cannot be run: no such file' },
+  { what: 'apps.NAME.python', text: 'apps:\n  fine:\n    python: python3.99\n', at: ':3:13: apps.fine.python: interpreter python3.99 cannot be run: no such file' },
+  { what: 'the top-level python', text: '# the host\npython: /etc/passwd\n', at: ':2:9: python: interpreter /etc/passwd cannot be run: permission denied' },
+];
+
+for (const c of cases) {
+  test(`${c.what} that does not run: check, serve and describe --sys-path point at it, not at app.yaml`, async () => {
+    const dir = pkg('fine', 'platform: python, wsgi\npython: ">=3.9"\napp: wsgi:application\n');
+    const env = envFile(`env-${c.what}.yaml`, c.text);
+    for (const command of ['check', 'serve', 'describe'] as const) {
+      const r = await through(command, dir, env);
+      assert.is(r.status, 1, `${command}: ${r.out}`);
+      assert.ok(r.out.includes(`${env}${c.at}`), `${command}: ${r.out}`);
+      assert.not.match(r.out, /app\.yaml:\d+:\d+/, `${command}: app.yaml's python: is not the mistake`);
+      assert.match(r.out, new RegExp(`fix: set ${c.what === 'the top-level python' ? 'python' : c.what.replace('NAME', 'fine')} in the environment file to an interpreter`), command);
+    }
+  });
+}
+
+test('an app.yaml without python: still gets the environment file\'s place', async () => {
+  const dir = pkg('no-python', 'platform: python, wsgi\napp: wsgi:application\n');
+  const env = envFile('env-none.yaml', 'defaults:\n  python: /usr/bin/python2-apppkg-none\n');
+  const r = await through('check', dir, env);
+  assert.is(r.status, 1, r.out);
+  assert.match(r.out, /FAIL\s+python\s+\S+env-none\.yaml:2:11: defaults\.python: interpreter/);
+});
+
+test('an interpreter that runs but does not satisfy python: names both places', async () => {
+  const dir = pkg('too-new', 'platform: python, wsgi\npython: "<3"\napp: wsgi:application\n');
+  const env = envFile('env-mismatch.yaml', 'defaults:\n  python: /usr/bin/python3\n');
+  for (const command of ['check', 'serve'] as const) {
+    const r = await through(command, dir, env);
+    assert.is(r.status, 1, `${command}: ${r.out}`);
+    assert.ok(
+      new RegExp(`${env}:2:11: defaults\\.python: /usr/bin/python3 3\\.\\d+\\.\\d+ does not satisfy python: "<3" \\(required at ${join(dir, 'app.yaml')}:2:9\\)`).test(r.out),
+      `${command}: ${r.out}`,
+    );
+    assert.match(r.out, /fix: set defaults\.python in the environment file to an interpreter that satisfies "<3".*or loosen `python:` in app\.yaml/);
+  }
+});
+
+test('the gateway refuses such an app with the place in status, and serves the others', async () => {
+  const apps = join(work.path, 'apps');
+  mkdirSync(apps);
+  addPackage(apps, 'environ', 'good');
+  addPackage(apps, 'environ', 'broken');
+  pkg('old', 'platform: python, wsgi\npython: "<3"\napp: wsgi:application\n', apps);
+  const env = envFile('env-gateway.yaml', 'defaults:\n  python: /usr/bin/python3\napps:\n  broken:\n    python: /usr/bin/python2-apppkg-none\n');
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'gw-state'), '--environment', env]);
+  const broken = await waitFor(async () => (await appStatus(gw!, 'broken'))?.problem, 20_000, 'broken refused');
+  assert.is(broken.code, 'APPPKG_PY_NOT_EXECUTABLE');
+  assert.is(broken.message, `${env}:5:13: apps.broken.python: interpreter /usr/bin/python2-apppkg-none cannot be run: no such file`);
+  assert.match(broken.hint, /set apps\.broken\.python in the environment file/);
+  const old = await waitFor(async () => (await appStatus(gw!, 'old'))?.problem, 20_000, 'old refused');
+  assert.is(old.code, 'APPPKG_PY_NO_INTERPRETER');
+  assert.ok(old.message.startsWith(`${env}:2:11: defaults.python: /usr/bin/python3 `), old.message);
+  assert.ok(old.message.includes(`(required at ${join(apps, 'old', 'app.yaml')}:2:9)`), old.message);
+  assert.match(gw.output(), new RegExp(`${env}:5:13: apps\\.broken\\.python: interpreter`));
+  assert.is((await request(`${gw.url}/good/`)).statusCode, 200);
+});
+
+test.run();
