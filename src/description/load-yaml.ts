@@ -8,11 +8,11 @@
 // actively maintained, has no native parts, and reports every error at once (`allErrors`).
 
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, type Node as YamlNode, type YAMLError } from 'yaml';
+import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
 import { reportSchemaErrors, type FixFor } from './schema-problems.js';
 import { validatorFor, type JsonSchema } from './validators.js';
-import { YamlFile } from './yaml-file.js';
+import { keyLabel, YamlFile } from './yaml-file.js';
 
 export interface LoadYamlOptions<T> {
   /** The error for a file that does not exist. */
@@ -92,17 +92,18 @@ function parseYaml(file: string, source: string): YamlFile {
   const nestedAt = new Set(doc.errors.filter((e) => e.code === 'BLOCK_AS_IMPLICIT_KEY').map((e) => e.pos[0]));
   for (const error of doc.errors) {
     if (error.code === 'MULTILINE_IMPLICIT_KEY' && nestedAt.has(error.pos[0])) continue;
+    const quote = unclosedQuote(doc, error);
     // One mistake often makes yaml report a cascade on the same line; the first says it best.
-    const { line, column } = syntaxPosition(source, error, lines);
+    const { line, column } = syntaxPosition(source, error, lines, quote);
     if (seenLines.has(line)) continue;
     seenLines.add(line);
-    const { found, fix, key } = explainSyntaxError(source, error);
+    const { found, fix, key } = quote ? explainUnclosedQuote(quote) : explainSyntaxError(source, error);
     yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', { file, line, column, key, found, fix }));
   }
   return yaml;
 }
 
-function syntaxPosition(source: string, error: YAMLError, lines: LineCounter): { line: number; column: number } {
+function syntaxPosition(source: string, error: YAMLError, lines: LineCounter, quote: UnclosedQuote | null): { line: number; column: number } {
   let offset = error.pos[0];
   // yaml points a bad indentation at the leading spaces; the user looks for the key after them.
   if (error.code === 'BAD_INDENT') {
@@ -116,6 +117,9 @@ function syntaxPosition(source: string, error: YAMLError, lines: LineCounter): {
   // line; the user looks for the bracket they opened (issue 13).
   const opener = unclosedFlow(source, error);
   if (opener !== null) offset = opener.offset;
+  // yaml finds a missing closing quote where it gave up reading the value (the end of its
+  // line, or past the file's last line); the mistake is where the quoted value opens.
+  if (quote !== null) offset = quote.offset;
   const { line, col } = lines.linePos(offset);
   return { line, column: col };
 }
@@ -167,6 +171,60 @@ function unclosedFlow(source: string, error: YAMLError): { offset: number; open:
   const closer = what[2];
   const first = open.find((at) => (source[at] === '[') === (closer === ']'));
   return first === undefined ? null : { offset: first, open: source[first], close: closer };
+}
+
+interface UnclosedQuote {
+  /** Where the opening quote is. */
+  offset: number;
+  quote: '"' | "'";
+  /** The key whose value it is (`settings.A`, `deb[1]`), when it is one. */
+  key: string | undefined;
+}
+
+/**
+ * For yaml's "Missing closing "quote": the quoted value it read on to the end of the file,
+ * found as the scalar of that quote ending where the error is; null for any other error.
+ */
+function unclosedQuote(doc: Document, error: YAMLError): UnclosedQuote | null {
+  const what = /^Missing closing (["'])quote/.exec(error.message);
+  if (error.code !== 'MISSING_CHAR' || what === null) return null;
+  const quote = what[1] as '"' | "'";
+  let found: UnclosedQuote | null = null;
+  visit(doc, {
+    Scalar(_key, node, path) {
+      if (node.type !== (quote === '"' ? 'QUOTE_DOUBLE' : 'QUOTE_SINGLE') || !node.range || node.range[0] > error.pos[0]) return undefined;
+      // The last such value opening before the error: the one still open where yaml gave up.
+      if (found === null || node.range[0] > found.offset) found = { offset: node.range[0], quote, key: keyOfNode(path, node) };
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/** The key path of `node` from the document's root (through the ancestors `visit` gives), as messages name keys. */
+function keyOfNode(path: readonly unknown[], node: unknown): string | undefined {
+  const at: Array<string | number> = [];
+  const chain = [...path, node];
+  for (let i = 0; i < chain.length; i++) {
+    const step = chain[i];
+    if (isPair(step)) {
+      // A quoted key is itself the unclosed value: it has no key of its own.
+      if (chain[i + 1] === step.key) return at.length > 0 ? keyLabel(at) : undefined;
+      at.push(isScalar(step.key) ? String(step.key.value) : String(step.key));
+    } else if (isSeq(step) && i + 1 < chain.length) {
+      at.push(step.items.indexOf(chain[i + 1] as never));
+    }
+  }
+  return at.length > 0 ? keyLabel(at) : undefined;
+}
+
+function explainUnclosedQuote(q: UnclosedQuote): { found: string; fix: string; key?: string } {
+  const inside = q.quote === '"' ? 'write a " inside it as \\"' : "write a ' inside it as ''";
+  return {
+    key: q.key,
+    found: `a ${q.quote} that opens a quoted value and is never closed`,
+    fix: `end the value with a closing ${q.quote} (${inside})`,
+  };
 }
 
 function explainSyntaxError(source: string, error: YAMLError): { found: string; fix?: string; key?: string } {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { validRange } from '@renovatebot/pep440';
 import { parsePackageDirName } from './package-dir.js';
-import type { FixFor } from './schema-problems.js';
+import { settingNameLike, type FixFor } from './schema-problems.js';
 import { COMMAND_NAMES, type AppServices, type Description, type ProcessSpec } from './types.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from './yaml-file.js';
 
@@ -67,8 +67,8 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
       return `add an operator: python: ">=${text}" (this version or later) or python: "==${text}.*" (this series)`;
     }
   }
-  if (/^settings(\[\d+\])?$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value) && value !== '') {
-    return `name it with letters, digits and "_" only, e.g. ${value.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_')}`;
+  if (/^settings(\[\d+\])?$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value)) {
+    return `name it with letters, digits and "_" only, e.g. ${settingNameLike(value)}`;
   }
   if (/^(health|processes\..+\.route|static)$/.test(key) && typeof value === 'string' && !value.startsWith('/')) {
     return key === 'static' ? `write the prefix with a leading slash: /${value}: ...` : `write ${key.split('.').pop()}: /${value}`;

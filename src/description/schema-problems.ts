@@ -5,6 +5,15 @@
 import type { ErrorObject, JsonSchema } from './validators.js';
 import { keyLabel, type YamlFile } from './yaml-file.js';
 
+/**
+ * A setting name like `name` that is valid (letters, digits, "_", not beginning with a digit),
+ * for a fix's "e.g.": `my-key` -> `my_key`; MY_SETTING when nothing of `name` is usable ("", "-").
+ */
+export function settingNameLike(name: string): string {
+  const like = name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_');
+  return /[A-Za-z0-9]/.test(like) ? like : 'MY_SETTING';
+}
+
 /** Returns a fix hint better than the schema's for a bad value, or undefined. */
 export type FixFor = (key: string, value: unknown, found: string) => string | undefined;
 

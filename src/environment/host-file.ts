@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { loadYamlWithSchema } from '../description/load-yaml.js';
-import type { FixFor } from '../description/schema-problems.js';
+import { settingNameLike, type FixFor } from '../description/schema-problems.js';
 import { readSchema } from '../description/validators.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../description/yaml-file.js';
 import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
@@ -187,7 +187,7 @@ const environmentFixFor: FixFor = (key, value) => {
     return undefined;
   }
   if (/(^|\.)settings$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value)) {
-    return `name it with letters, digits and "_" only, e.g. ${value.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_')}`;
+    return `name it with letters, digits and "_" only, e.g. ${settingNameLike(value)}`;
   }
   if (/\.mount$/.test(key) && typeof value === 'string' && !value.startsWith('/')) return `write mount: /${value}`;
   return undefined;

@@ -273,6 +273,25 @@ test('YAML syntax errors are positioned problems too', async () => {
   assert.is(err.problems[0].line, 3);
 });
 
+test('an unclosed quote is placed at the quote that opens it, not past the last line', async () => {
+  const file = await envFile('settings:\n  A: "unterminated\n');
+  const err = await failure(loadEnvironmentFile(file));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.code} ${p.key}`), ['2:6 APPPKG_DESC_YAML_SYNTAX settings.A']);
+  assert.is(err.problems[0].format(), `${file}:2:6: settings.A: expected valid YAML, found a " that opens a quoted value and is never closed\n  fix: end the value with a closing " (write a " inside it as \\")`);
+  const single = await failure(loadEnvironmentFile(await envFile("apps:\n  blog:\n    hosts: [a.test, 'b.test]\n")));
+  assert.equal(single.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['3:21 apps.blog.hosts[1]']);
+  assert.match(single.problems[0].hint, "closing ' (write a ' inside it as '')");
+});
+
+test('a setting name with nothing usable in it gets a real example in its fix', async () => {
+  for (const name of ['""', '"-"']) {
+    const err = await failure(loadEnvironmentFile(await envFile(`settings: {${name}: z}\n`)));
+    assert.is(err.problems[0].hint, 'name it with letters, digits and "_" only, e.g. MY_SETTING', name);
+  }
+  const err = await failure(loadEnvironmentFile(await envFile('settings: {smtp-host: z}\n')));
+  assert.is(err.problems[0].hint, 'name it with letters, digits and "_" only, e.g. smtp_host');
+});
+
 test('parseSize: binary units, any spelling', () => {
   assert.is(parseSize('512MB'), 512 * 1024 ** 2);
   assert.is(parseSize('512M'), 512 * 1024 ** 2);
