@@ -47,6 +47,12 @@ export interface AppContextOptions {
   provisionServices?: boolean;
   /** The gateway's log, for what provisioning did. */
   say?: (line: string) => void;
+  /**
+   * `check`'s: create nothing under the state root. TMPDIR and the command helpers go under
+   * this directory (the caller's to remove), the data and log directories are named, not made,
+   * and a mail key not stored yet is one for this run only.
+   */
+  scratchDir?: string;
 }
 
 export type AppOverrides = ReturnType<typeof overridesFor>;
@@ -96,13 +102,14 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     settingsFromEnv: opts.settingsFromProcessEnv === true,
     interpreter,
     venvDir: opts.venvDir,
+    scratchDir: opts.scratchDir,
   }).catch((err) => {
     throw atKey(err, desc, 'settings');
   });
   // What the gateway gives the app (its services, its mail key) lies over its settings, as the
   // other variables the gateway promises do (SPEC §2.1).
   const services = await serviceEnvironment({ desc, hostEnv, stateRoot, provision: opts.provisionServices === true, say: opts.say });
-  Object.assign(appEnv.env, services, mailEnvironment(desc, stateRoot));
+  Object.assign(appEnv.env, services, mailEnvironment(desc, stateRoot, { keep: opts.scratchDir === undefined }));
   if (runAs) {
     Object.assign(appEnv.env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
     assertCanExecute(appEnv.python, runAs);

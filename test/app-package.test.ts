@@ -75,7 +75,7 @@ test('check() passes on hello and reports each check as it happens', async () =>
   assert.ok(report.ok, JSON.stringify(report, null, 2));
   assert.is(report.failed, 0);
   assert.is(report.name, 'hello');
-  assert.equal(report.checks.map((c) => c.name), ['os', 'python', 'deb', 'rpm', 'pip', 'settings', 'app']);
+  assert.equal(report.checks.map((c) => c.name), ['os', 'python', 'deb', 'rpm', 'pip', 'settings', 'state', 'app']);
   assert.equal(seen, report.checks);
   assert.match(report.checks.at(-1)!.detail, /^hello:application imports and is callable/);
 });

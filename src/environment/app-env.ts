@@ -15,7 +15,7 @@ import type { Description } from '../description/types.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
 import { SHIM_DIR } from '../link/shim-path.js';
 import type { Interpreter } from './interpreter-probe.js';
-import { appStateDirs, ensureDir, gatewayOwned, prepareAppStateDirs, type Owner } from './state-root.js';
+import { appStateDirs, ensureDir, gatewayOwned, prepareAppStateDirs, type AppStateDirs, type Owner } from './state-root.js';
 
 export type AppMode = 'production' | 'development';
 
@@ -54,6 +54,12 @@ export interface AppEnvironmentOptions {
   venvDir?: string;
   /** Chown the app's state directories to this user (apps running as another user). */
   owner?: Owner;
+  /**
+   * `check`'s: create nothing under the state root (a user runs check before deciding
+   * anything, maybe without write access there). The data and log directories are named, not
+   * made; TMPDIR and the command helpers go under this directory instead, the caller's to remove.
+   */
+  scratchDir?: string;
 }
 
 export interface AppEnvironment {
@@ -158,7 +164,7 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
   const processEnv = opts.processEnv ?? process.env;
   const settings = resolveSettings(desc, opts.settings, processEnv, opts.settingsFromEnv ?? opts.mode === 'development');
 
-  const dirs = await prepareAppStateDirs(opts.stateRoot, desc.name, opts.owner);
+  const dirs = opts.scratchDir === undefined ? await prepareAppStateDirs(opts.stateRoot, desc.name, opts.owner) : await scratchStateDirs(opts.stateRoot, desc.name, opts.scratchDir);
   const appDir = desc.dir;
   const { python, venv, sysPath, siteDirs } = await resolveAppPaths(desc, { ...opts, venvDir: opts.venvDir ?? dirs.venv });
 
@@ -200,6 +206,14 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
     tmpDir: dirs.tmp,
     runDir,
   };
+}
+
+/** The app's state directories for `check`: its own where they are, TMPDIR and the helpers in `scratch`. */
+async function scratchStateDirs(stateRoot: string, name: string, scratch: string): Promise<AppStateDirs> {
+  const dirs = appStateDirs(stateRoot, name);
+  const tmp = path.join(scratch, 'tmp');
+  await ensureDir(tmp, 0o700, undefined, true);
+  return { ...dirs, tmp, run: path.join(scratch, 'run') };
 }
 
 /** The environment file's settings plus, when allowed, required ones from the caller's env. */

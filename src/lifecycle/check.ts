@@ -2,7 +2,14 @@
 // pip, settings), then the app object imported and called as a worker would, then
 // commands.check. Each outcome is handed to `onCheck` as it happens, so the CLI prints its
 // lines live, and collected into the report a library caller reads.
+//
+// check creates nothing under the state root: a user runs it before deciding anything, maybe
+// without write access there, and it must leave no directories behind. The import and
+// commands.check get TMPDIR and the command helpers in a scratch directory removed after; the
+// data and log directories are named in their variables and reported, made by install, serve, run.
 import { statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { resolveApp } from '../app-context.js';
@@ -10,7 +17,7 @@ import type { Description } from '../description/types.js';
 import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import { findUser } from '../environment/run-as.js';
-import { resolveStateRoot } from '../environment/state-root.js';
+import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
 import { runInAppEnvironment } from './run-command.js';
@@ -19,7 +26,7 @@ import { checkVendor } from './vendor-check.js';
 
 /** One line of the check: `ok  python  /usr/bin/python3 3.11.2` or `FAIL` with its fix. */
 export interface CheckItem {
-  /** os, python, deb, rpm, pip, settings, services.database, services.redis, app or commands.check. */
+  /** os, python, deb, rpm, pip, settings, user, paths, vendor, state, services.database, services.redis, app, commands.check or mail. */
   name: string;
   ok: boolean;
   /** Not applicable here (nothing listed, no dpkg-query): ok, with a note in `detail`. */
@@ -104,10 +111,13 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
   const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined });
   if (vendor) report(vendor);
+  const stateRoot = resolveStateRoot({ flag: opts.stateDir });
+  const state = stateCheck(stateRoot, desc.name);
+  report(state.item);
 
   const mail = mailCheck(desc, hostEnv);
   // SPEC 5.2: whether each server the app needs answers (nothing is created here).
-  for (const s of await checkServices(desc, hostEnv, resolveStateRoot({ flag: opts.stateDir }))) {
+  for (const s of await checkServices(desc, hostEnv, stateRoot)) {
     const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? desc.positions.services : undefined;
     report({ name: s.name, ok: s.ok, detail: `${at ? `${desc.file}:${at.line}:${at.column}: ` : ''}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
   }
@@ -118,8 +128,9 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     if (mail) report(mail);
     return summary(desc, checks);
   }
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'apppkg-check-'));
   try {
-    const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true });
+    const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch });
     if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
       const result = await checkAppImport(ctx.appEnv, desc.app!, undefined, desc.kind);
       report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})`, fix: '' });
@@ -128,7 +139,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     if (hook) {
       opts.onHookStart?.(hook);
       const status = await runInAppEnvironment(ctx, { shell: hook, output: opts.output, timeoutMs: opts.timeoutMs });
-      report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : 'read its output above' });
+      const fix = state.missing !== '' ? `read its output above; if it needs ${state.missing}, which check does not create, run \`apppkg-gateway install\` first` : 'read its output above';
+      report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
     }
   } catch (err) {
     if (!isGatewayError(err)) throw err;
@@ -141,6 +153,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       code: err.code,
       ...(typeof traceback === 'string' ? { traceback } : {}),
     });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
   if (mail) report(mail);
   return summary(desc, checks);
@@ -161,6 +175,21 @@ function mailCheck(desc: Description, hostEnv: HostEnvironment): CheckItem | nul
   const domains = overridesFor(hostEnv, desc.name).mailDomains;
   const to = (domains.length > 0 ? domains : [`${desc.name}.localhost`]).join(', ');
   return { name: 'mail', ok: true, detail: `${desc.mail} receives mail for ${to} (${hostEnv.mail.lmtp ? 'LMTP' : 'SMTP'} on ${hostEnv.mail.listen})`, fix: '' };
+}
+
+/**
+ * The app's data and log directories under the state root: there, or named as not made yet
+ * (`missing`, "" when both are there, for a failed commands.check's fix). Never a failure: before the first install,
+ * serve or run they are absent on every host.
+ */
+function stateCheck(stateRoot: string, name: string): { item: CheckItem; missing: string } {
+  const dirs = appStateDirs(stateRoot, name);
+  const absent = (['data', 'log'] as const).filter((d) => !isDirectory(dirs[d]));
+  const missing = absent.length === 0 ? '' : absent.length === 2 ? 'its data and log directories' : `its ${absent[0]} directory`;
+  const detail = missing === ''
+    ? `${dirs.data}, ${dirs.log}`
+    : `${dirs.app}: ${missing.slice('its '.length)} not created yet (install, serve and run create them; check creates nothing)`;
+  return { item: { name: 'state', ok: true, detail, fix: '' }, missing };
 }
 
 function summary(desc: Description, checks: CheckItem[]): CheckReport {

@@ -42,6 +42,11 @@ export function mailSecret(stateRoot: string, name: string): string {
   return readSecret(file)!;
 }
 
+/** The app's secret when one is stored; null before its first use (nothing is created). */
+export function storedMailSecret(stateRoot: string, name: string): string | null {
+  return readSecret(mailSecretFile(stateRoot, name));
+}
+
 function readSecret(file: string): string | null {
   try {
     const text = readFileSync(file, 'utf8').trim();

@@ -3,9 +3,9 @@
 // where a directory should be, ENOTDIR, does.)
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { EXAMPLES, runCli, tempDir } from '../helpers/process.js';
 
 const test = suite('cli: the state root');
@@ -48,6 +48,36 @@ test('a state root the kernel will not make (under /proc) is an error at start, 
   const r = await runCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', proc], { ms: 20_000 });
   assert.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, `cannot prepare ${proc}: ENOENT`);
+});
+
+test('check creates nothing under the state root (--state-dir or APPPKG_STATE_DIR): its hook runs with TMPDIR and python all the same; run makes the directories', async () => {
+  // commands.check says what it was given; `python` is the app's, through the generated helpers.
+  const app = writePackage(work.path, 'looks', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  check: >-\n    echo "tmp=$TMPDIR" && test -d "$TMPDIR" && echo "data=$APPPKG_DATA_DIR"\n    && python -c "import wsgi; print(\'python ok\')"\n',
+    'wsgi.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b""]\n',
+  });
+  const byFlag = join(work.path, 'fresh-flag');
+  const byEnv = join(work.path, 'fresh-env');
+  for (const [state, r] of [
+    [byFlag, await runCli(['check', app, '--state-dir', byFlag])],
+    [byEnv, await runCli(['check', app], { env: { APPPKG_STATE_DIR: byEnv } })],
+  ] as const) {
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    assert.not.ok(existsSync(state), `check left ${state} behind: ${existsSync(state) ? readdirSync(state, { recursive: true }).join(', ') : ''}`);
+    assert.match(r.stdout, `ok    state     ${join(state, 'apps', 'looks')}: data and log directories not created yet (install, serve and run create them; check creates nothing)`);
+    assert.match(r.stdout, `data=${join(state, 'apps', 'looks', 'data')}`);
+    assert.match(r.stdout, 'python ok');
+    // TMPDIR was a private scratch directory outside the state root, removed after.
+    const tmp = /tmp=(\S+)/.exec(r.stdout)![1];
+    assert.not.ok(tmp.startsWith(state), tmp);
+    assert.not.ok(existsSync(tmp), `${tmp} was left behind`);
+  }
+  // run (as install and serve) makes them, and check then says they are there.
+  const ran = await runCli(['run', app, '--state-dir', byFlag, '--', 'true']);
+  assert.is(ran.status, 0, ran.stderr);
+  for (const dir of ['data', 'log', 'tmp']) assert.ok(statSync(join(byFlag, 'apps', 'looks', dir)).isDirectory(), dir);
+  const again = await runCli(['check', app, '--state-dir', byFlag]);
+  assert.match(again.stdout, `ok    state     ${join(byFlag, 'apps', 'looks', 'data')}, ${join(byFlag, 'apps', 'looks', 'log')}`);
 });
 
 test.run();
