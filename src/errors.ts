@@ -94,10 +94,10 @@ export const ERROR_CODES = {
     example: { flag: '--listen', address: '127.0.0.1:8000', reason: 'EADDRINUSE' },
   },
   APPPKG_APPS_DIR_INVALID: {
-    summary: '`--apps DIR` is not a directory of app packages: it does not exist, is a file, or is an app package itself (it holds `app.yaml`).',
+    summary: '`--apps DIR` (the gateway, `export kubernetes`) is not a directory of app packages: it does not exist, is a file, or is an app package itself (it holds `app.yaml`). The command line was well formed, so the run failed (exit 1), as with an APP_DIR that does not exist.',
     message: (d) => `--apps: expected a directory of app packages, found ${str(d.found)}`,
     hint: (d) => str(d.fix) || 'point --apps at the directory that holds the app packages, each a directory holding app.yaml',
-    exitStatus: 2,
+    exitStatus: 1,
     example: {
       found: 'an app package (/srv/apps/blog/app.yaml)',
       fix: 'serve it with `apppkg-gateway serve /srv/apps/blog`, or point --apps at its parent, /srv/apps',

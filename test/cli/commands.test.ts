@@ -286,6 +286,34 @@ test('init of a path that is no directory fails as check and describe do: exit 1
   }
 });
 
+test('a directory named on the command line that does not exist is a failed run (exit 1) with the path and the fix, for every command taking one', async () => {
+  const missing = join(work.path, 'no-such-dir');
+  const hello = join(EXAMPLES, 'hello');
+  const S = ['--state-dir', state.path];
+  const commands: string[][] = [
+    ['describe', missing], ['check', missing, ...S], ['install', missing, ...S], ['serve', missing, '--port', '0', ...S],
+    ['test', missing, ...S], ['run', missing, ...S, '--', 'true'], ['uninstall', missing, ...S],
+    ['backup', missing, '--to', join(work.path, 'backup-of-nothing'), ...S], ['restore', missing, '--from', hello, ...S],
+    ['vendor', missing], ['init', missing], ['export', 'containerfile', missing], ['export', 'venv', missing, ...S],
+    // export kubernetes and the gateway read a directory of packages: the same rule (it was 2).
+    ['export', 'kubernetes', '--apps', missing, '--image', 'registry.test/{name}:{version}'],
+    ['--apps', missing, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...S],
+  ];
+  for (const args of commands) {
+    const r = await runCli(args, { ms: 30_000 });
+    const what = args.slice(0, args[0] === 'export' ? 2 : 1).join(' ');
+    // install reports on stdout, as its progress lines go.
+    const out = r.stdout + r.stderr;
+    assert.is(r.status, 1, `${what}: ${out}`);
+    assert.match(out, missing, what);
+    assert.match(out, /\n\s+fix: \S/, what);
+    assert.not.match(out, /--help/, `${what}: not a usage error`);
+  }
+  // A usage mistake is still 2: the directory left out.
+  assert.is((await runCli(['export', 'kubernetes', '--image', 'x'])).status, 2);
+  assert.is((await runCli(['export', 'containerfile'])).status, 2);
+});
+
 test('init finds an ASGI app (FastAPI, Starlette, async def app) and writes platform: python, asgi', async () => {
   const fast = join(work.path, 'fastapi-project');
   mkdirSync(fast, { recursive: true });

@@ -21,10 +21,12 @@ test.after(async () => {
   work.remove();
 });
 
-test('--apps at an app package says so and how to serve it, exit 2, nothing started', async () => {
+// Exit 1, not 2: the command line was well formed, the directory it names is not what it should
+// be, as for an APP_DIR that does not exist (2 is for a usage mistake, SPEC §3).
+test('--apps at an app package says so and how to serve it, exit 1, nothing started', async () => {
   const pkg = writePackage(join(work.path, 'parent'), 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': WSGI });
   const r = await runCli(['--apps', pkg, '--listen', '0', '--admin', '0', '--state-dir', state], { ms: 20_000 });
-  assert.is(r.status, 2, r.stderr);
+  assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, `--apps: expected a directory of app packages, found an app package (${join(pkg, 'app.yaml')})`);
   assert.match(r.stderr, `fix: serve it with \`apppkg-gateway serve ${pkg}\`, or point --apps at its parent, ${dirname(pkg)}`);
   assert.not.match(r.stdout, /listening on/);
@@ -33,14 +35,14 @@ test('--apps at an app package says so and how to serve it, exit 2, nothing star
 test('--apps at nothing, or at a file, says what was found and what to do', async () => {
   const missing = join(work.path, 'missing');
   const gone = await runCli(['--apps', missing], { ms: 20_000 });
-  assert.is(gone.status, 2, gone.stderr);
+  assert.is(gone.status, 1, gone.stderr);
   assert.match(gone.stderr, `found nothing at ${missing}`);
   assert.match(gone.stderr, `fix: create it (mkdir -p ${missing})`);
   assert.not.match(gone.stderr, /run .*--help/);
   const file = join(work.path, 'a-file');
   writeFileSync(file, '');
   const notDir = await runCli(['--apps', file], { ms: 20_000 });
-  assert.is(notDir.status, 2, notDir.stderr);
+  assert.is(notDir.status, 1, notDir.stderr);
   assert.match(notDir.stderr, `found a file (${file})`);
 });
 
