@@ -17,7 +17,7 @@ import { Registry } from './supervisor/registry.js';
 const HOOK_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The Front's options from the gateway's; each response it answers is counted in `metrics`. */
-export function frontOptions(options: GatewayOptions, listen: ListenAddress[], listenFlag: string, metrics: GatewayMetrics): FrontOptions {
+export function frontOptions(options: GatewayOptions, listen: ListenAddress[], listenFlag: string, metrics: GatewayMetrics, say: (line: string) => void): FrontOptions {
   return {
     listen,
     listenFlag,
@@ -27,6 +27,7 @@ export function frontOptions(options: GatewayOptions, listen: ListenAddress[], l
     trustProxy: options.trustProxy,
     headersTimeoutMs: options.headerTimeoutMs,
     leanLane: process.env.APPPKG_LEAN_LANE !== '0',
+    say,
   };
 }
 

@@ -114,7 +114,7 @@ export class Gateway {
     const graceMs = options.graceMs ?? 30_000;
     const metrics = new GatewayMetrics();
     let gateway: Gateway | null = null;
-    const front = new (await frontModule).Front(frontOptions(options, listen, listenFlag, metrics));
+    const front = new (await frontModule).Front(frontOptions(options, listen, listenFlag, metrics, say));
     const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null });
     const startedAt = new Date().toISOString();
     // Both listeners are bound before any app starts: nothing has been started to undo when one fails.

@@ -27,6 +27,8 @@ import { refuseUpgrade, refuseUpgradeFor, sendError, unparsableAnswer } from './
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
 import { answeredInstead, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
+import { closeQueuedWithConnection } from './queued-response.js';
+import { RequestsInFlight, type InFlightRequest } from './requests-in-flight.js';
 import { servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
 import type { RequestRoute } from './request-route.js';
@@ -57,6 +59,8 @@ export interface FrontOptions {
   leanLane?: boolean;
   /** How long a request waits for its app's first version to start before a 503. */
   startWaitMs?: number;
+  /** The gateway's log: a stop says there what it still waits for. */
+  say?: (line: string) => void;
 }
 
 /** One app as the proxy routes to it: the version that serves, and the routes that lead there. */
@@ -117,6 +121,9 @@ const CLOSED_WITHOUT_RESPONSE = 444;
 /** How long a stop waits for websocket clients to answer their close frame before cutting them. */
 const WEBSOCKET_CLOSE_WAIT_MS = 2000;
 
+/** How often a stop that waits for requests in flight says which. */
+const STOP_REPORT_MS = 5000;
+
 /** The app's static file the request names, or null; the common app has no `static:` at all. */
 function staticHit(match: RouteMatch<AppDispatcher>): ReturnType<typeof matchStatic> {
   const mounts = match.target.staticMounts;
@@ -133,7 +140,7 @@ export class Front {
   private readonly cutSockets = new WeakSet<Socket>();
   /** node:http's own connection listener of each server: a connection given back to it reads anew. */
   private readonly nodeConnectionOf = new Map<Server, (socket: Socket) => void>();
-  private inFlight = 0;
+  private readonly inFlight = new RequestsInFlight();
   private idleWaiters: Array<() => void> = [];
   private readonly accessLog: AccessLog;
   private stopping = false;
@@ -222,8 +229,8 @@ export class Front {
       // waits for the answer: Node's default aborts the request at the FIN and answers nothing.
       // Node reads this field on each 'end' (lib/_http_server.js); it has no option for it.
       (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-      server.on('request', (req, res) => this.whenOpen(() => this.onRequest(req, res)));
-      server.on('checkContinue', (req, res) => this.whenOpen(() => this.onRequest(req, res)));
+      server.on('request', (req, res) => this.nodeRequest(req, res));
+      server.on('checkContinue', (req, res) => this.nodeRequest(req, res));
       server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.whenOpen(() => this.onUpgrade(req, socket, head)));
       // CONNECT asks for a tunnel (RFC 9110 §9.3.6): a proxy's job, not an app's. Without a
       // listener Node closes the connection without a word.
@@ -320,6 +327,12 @@ export class Front {
     else this.held.push(handle);
   }
 
+  /** A request node:http read; its response closes with the connection even while it waits behind another. */
+  private nodeRequest(req: IncomingMessage, res: ServerResponse): void {
+    closeQueuedWithConnection(res, req.socket);
+    this.whenOpen(() => this.onRequest(req, res));
+  }
+
   /** The client as the app is told it (the environ's REMOTE_ADDR, the ASGI scope's client), for the access log. */
   private clientOf(req: IncomingMessage): string {
     const peer = req.socket.remoteAddress ?? '';
@@ -388,10 +401,9 @@ export class Front {
   }
 
   /** Counts a request in flight until its response closes, then logs it. */
-  private track(req: IncomingMessage, res: ServerResponse, app: string): { app: string } {
-    const startedAt = performance.now();
-    const tracked = { app };
-    this.inFlight++;
+  private track(req: IncomingMessage, res: ServerResponse, app: string): InFlightRequest {
+    const tracked = this.inFlight.add(req, app);
+    const startedAt = tracked.startedAt;
     res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : this.unfinishedStatus(res, req.socket);
       this.accessLog.record(req, this.clientOf(req), status, tracked.app, startedAt, bodyBytesOf(res, req.method));
@@ -400,7 +412,8 @@ export class Front {
         this.opts.onResponse?.(tracked.app, status, seconds);
         servedByOf(res)?.observe(status, seconds);
       }
-      if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
+      this.inFlight.delete(tracked);
+      if (this.inFlight.size === 0) this.idleWaiters.splice(0).forEach((w) => w());
     });
     return tracked;
   }
@@ -421,6 +434,12 @@ export class Front {
     // node:http's requests only: the lean lane's are read as sent, and never marked.
     restoreRawTarget(req);
     restoreSentVersion(req);
+    if (res.destroyed) {
+      // Its client left while it was held (before open()): its 'close' has passed unheard, and
+      // counted now it would be in flight for good. Logged as the client's leaving, not routed.
+      this.accessLog.record(req, this.clientOf(req), 499, '', performance.now(), 0);
+      return;
+    }
     countBodyBytes(res); // a lean response counts its own
     const tracked = this.track(req, res, '');
     if (this.stopping) res.shouldKeepAlive = false;
@@ -434,7 +453,7 @@ export class Front {
     this.routeRequest(req, res, tracked);
   }
 
-  private routeRequest(req: IncomingMessage, res: ServerResponse, tracked: { app: string }): void {
+  private routeRequest(req: IncomingMessage, res: ServerResponse, tracked: InFlightRequest): void {
     const routed = this.route(req);
     if ('status' in routed) {
       const answer = (): void => {
@@ -594,19 +613,7 @@ export class Front {
     // a moment to answer it, rather than a reset when its connection is destroyed below.
     this.websockets.closeAll(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
     const websocketsClosed = this.websockets.whenClosed(Math.min(graceMs, WEBSOCKET_CLOSE_WAIT_MS));
-    const deadline = Date.now() + graceMs;
-    while (this.inFlight > 0 && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadline - Date.now());
-        this.idleWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      // The last answer on a lean connection may have handed a request waiting behind it to
-      // node:http (lean-lane.ts): it is counted once node:http has read it, a turn later.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    await this.finishInFlight(graceMs);
     await websocketsClosed;
     for (const socket of this.sockets) {
       this.cutSockets.add(socket);
@@ -614,6 +621,35 @@ export class Front {
     }
     for (const addr of this.opts.listen) if (addr.kind === 'unix') rmSync(addr.path, { force: true });
     this.accessLog.flush();
+  }
+
+  /**
+   * Waits up to `graceMs` for the requests in flight to finish, saying every few seconds which
+   * it waits for, and which are left when the grace is over (their connections are cut next).
+   */
+  private async finishInFlight(graceMs: number): Promise<void> {
+    const say = this.opts.say;
+    const report = setInterval(() => {
+      if (this.inFlight.size > 0) say?.(`stopping: waiting for ${this.inFlight.describe()}`);
+    }, STOP_REPORT_MS).unref();
+    const deadline = Date.now() + graceMs;
+    try {
+      while (this.inFlight.size > 0 && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, deadline - Date.now());
+          this.idleWaiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        // The last answer on a lean connection may have handed a request waiting behind it to
+        // node:http (lean-lane.ts): it is counted once node:http has read it, a turn later.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      clearInterval(report);
+    }
+    if (this.inFlight.size > 0) say?.(`stopping: the grace (${graceMs / 1000} s) is over; cutting ${this.inFlight.describe()}`);
   }
 
   /** The access log file opened again under its name (after a rotation): false when it is not a file. */

@@ -1,0 +1,59 @@
+// The requests the front is answering, for its stop: how many (it waits until none is left,
+// within --grace) and which (its log line says what it still waits for, so that a stop that
+// takes its whole grace names the request that held it). Linked through the entries rather than
+// kept in a Set: an add and a delete per request churn a Set's hash table, which V8 rebuilds
+// every few dozen pairs (link/id-table.ts says what that costs the young generation).
+import type { IncomingMessage } from 'node:http';
+
+export interface InFlightRequest {
+  /** The app it goes to; '' until routed. */
+  app: string;
+  readonly req: IncomingMessage;
+  /** performance.now() when the front took it. */
+  readonly startedAt: number;
+  prev: InFlightRequest | null;
+  next: InFlightRequest | null;
+}
+
+/** How many requests a log line names; the rest are counted. */
+const NAMED = 3;
+/** How much of a request target a log line shows. */
+const TARGET_SHOWN = 80;
+
+export class RequestsInFlight {
+  size = 0;
+  private oldest: InFlightRequest | null = null;
+  private newest: InFlightRequest | null = null;
+
+  add(req: IncomingMessage, app: string): InFlightRequest {
+    const entry: InFlightRequest = { app, req, startedAt: performance.now(), prev: this.newest, next: null };
+    if (this.newest === null) this.oldest = entry;
+    else this.newest.next = entry;
+    this.newest = entry;
+    this.size++;
+    return entry;
+  }
+
+  delete(entry: InFlightRequest): void {
+    if (entry.prev === null) this.oldest = entry.next;
+    else entry.prev.next = entry.next;
+    if (entry.next === null) this.newest = entry.prev;
+    else entry.next.prev = entry.prev;
+    entry.prev = entry.next = null;
+    this.size--;
+  }
+
+  /** "1 request in flight (app blog, GET /x, 12 s)": the oldest few, the others counted. */
+  describe(): string {
+    const now = performance.now();
+    const named: string[] = [];
+    for (let entry = this.oldest; entry !== null && named.length < NAMED; entry = entry.next) {
+      // The target is the client's: only printable ASCII reaches the gateway's log.
+      const target = (entry.req.url ?? '').slice(0, TARGET_SHOWN).replace(/[^\x20-\x7e]/g, '?');
+      const seconds = Math.round((now - entry.startedAt) / 1000);
+      named.push(`app ${entry.app || '(none yet)'}, ${entry.req.method} ${target}, ${seconds} s`);
+    }
+    const more = this.size - named.length;
+    return `${this.size} request${this.size === 1 ? '' : 's'} in flight (${named.join('; ')}${more > 0 ? `; ${more} more` : ''})`;
+  }
+}
