@@ -24,13 +24,21 @@ export const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
+/** The body of every short answer the gateway gives: its status, then why in one line. */
+export function shortBody(status: number, detail?: string): string {
+  return `${status} ${REASONS[status] ?? 'Error'}\n${detail ? `${detail}\n` : ''}`;
+}
+
 /**
  * The whole answer to a message that cannot be parsed (a head node:http refuses, a broken
  * chunked body on the lean lane): its status line, a Date (an origin server with a clock sends
- * it on every answer, 4xx too: RFC 9110 §6.6.1), and the close; no body, as node:http's own.
+ * it on every answer, 4xx too: RFC 9110 §6.6.1), the close, and `body` (shortBody's, which
+ * says why) or none, as node:http's own.
  */
-export function unparsableAnswer(status: number): string {
-  return `HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+export function unparsableAnswer(status: number, body = ''): string {
+  const head = `HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\n`;
+  if (body === '') return `${head}Content-Length: 0\r\n\r\n`;
+  return `${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
 /** What went wrong on the way to the app or back (SPEC §4 names each answer). */
@@ -114,8 +122,7 @@ export function sendError(res: ServerResponse, status: number, opts: ErrorRespon
     res.destroy();
     return;
   }
-  let body = `${status} ${REASONS[status] ?? 'Error'}\n`;
-  if (opts.detail) body += `${opts.detail}\n`;
+  let body = shortBody(status, opts.detail);
   if (opts.development && opts.debug) body += `\n${opts.debug}\n`;
   const payload = Buffer.from(body, 'utf8');
   res.writeHead(status, {
@@ -136,7 +143,7 @@ export function refuseUpgrade(socket: Socket, status: number, detail: string, he
     socket.destroy();
     return;
   }
-  const body = Buffer.from(`${status} ${REASONS[status] ?? 'Error'}\n${detail}\n`, 'utf8');
+  const body = Buffer.from(shortBody(status, detail), 'utf8');
   const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.end(
     `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n${body.toString('latin1')}`,

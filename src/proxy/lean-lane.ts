@@ -14,7 +14,7 @@ import { parsePlainHead } from '../net/plain-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
-import { unparsableAnswer } from './error-response.js';
+import { shortBody, unparsableAnswer } from './error-response.js';
 import { markCut } from './gateway-cut.js';
 import { LeanRequest, type BodySource } from './lean-request.js';
 import { LeanResponse, type ResponseOutput, type WriteDone } from './lean-response.js';
@@ -222,7 +222,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     } else {
       end = req.chunks.read(data, start, this.onChunk);
       if (req.chunks.failed) {
-        this.refuseBody(req, req.chunks.refusal);
+        this.refuseBody(req, req.chunks.refusal, req.chunks.problem!);
         return data.length;
       }
       if (req.chunks.done) req.receivedAll();
@@ -244,10 +244,11 @@ class LeanConnection implements ResponseOutput, BodySource {
    * `req`'s chunked framing is broken: nothing after it on the connection can be read. As
    * node:http answers a parse error in a body (front.ts, 'clientError'): a 400 when its answer
    * is next and has not begun, else the connection is cut, since an answer under way must
-   * never look complete and one behind it has no request to answer. The exchange hears the
-   * close and stops the app's request.
+   * never look complete and one behind it has no request to answer. The 400 says why in its
+   * body (`problem`), as the front's other refusals do (error-response.ts shortBody), and the
+   * access log counts that body. The exchange hears the close and stops the app's request.
    */
-  private refuseBody(req: LeanRequest, status: 400 | 431): void {
+  private refuseBody(req: LeanRequest, status: 400 | 431, problem: string): void {
     this.receiving = null;
     this.stopReading();
     const index = this.responses.findIndex((res) => res.req === req);
@@ -256,7 +257,9 @@ class LeanConnection implements ResponseOutput, BodySource {
       this.socket.destroySoon(); // answered already: its bytes go out, then the close
     } else if (index === this.writer && !res.headersSent) {
       markCut(res as unknown as ServerResponse, status);
-      this.socket.end(unparsableAnswer(status));
+      const body = req.method === 'HEAD' ? '' : shortBody(status, problem);
+      res.bodyBytes = Buffer.byteLength(body);
+      this.socket.end(unparsableAnswer(status, body));
     } else if (index === this.writer && res.writableEnded) {
       this.socket.destroySoon();
     } else {

@@ -108,6 +108,14 @@ test('HTTP/1.2, served as 1.1, is logged as sent: on the lean lane and handed to
   await waitFor(() => /"GET \/cuts\/\?0\.02 HTTP\/1\.3" 200 5 /.test(gw!.output()), 5000, `the handed line in\n${gw!.output()}`);
 });
 
+test('a broken chunked body on the lean lane: its 400 says why, and its line counts that answer as the bytes sent', async () => {
+  const body = '400 Bad Request\na chunk size is not a hexadecimal number\n';
+  const answer = await rawRequest(port(), 'POST /cuts/?0.5 HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 5000);
+  assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.ok(answer.endsWith(`\r\nContent-Length: ${body.length}\r\n\r\n${body}`), answer);
+  await waitFor(() => new RegExp(`"POST /cuts/\\?0\\.5 HTTP/1\\.1" 400 ${body.length} .* app=cuts `).test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
+});
+
 test('cut by the stop past --grace: 444 with no head out, the sent status and its bytes with one', async () => {
   const open = (path: string) => {
     const socket = net.connect(port(), '127.0.0.1');

@@ -326,11 +326,19 @@ test('R1.15 a Transfer-Encoding that does not end in chunked (gzip, xchunked, "c
   await assertServing();
 }));
 
-test('R1.16 an invalid chunk size (not hex, negative, overflowing, data longer than its size, NUL in an extension): 400, closed, the app\'s read cut off', bounded(async () => {
+test('R1.16 an invalid chunk size (not hex, negative, overflowing, data longer than its size, NUL in an extension): 400 saying why, closed, the app\'s read cut off', bounded(async () => {
   // The head goes to the app as it arrives (bodies stream); the bad chunk cuts its read off.
-  const bad = ['zz\r\nhello\r\n0\r\n\r\n', '-5\r\nhello\r\n0\r\n\r\n', `${'f'.repeat(20)}\r\nhello\r\n0\r\n\r\n`, '5\r\nhelloXX\r\n0\r\n\r\n', '5;\0\r\nhello\r\n0\r\n\r\n'];
-  for (const body of bad) {
-    await badInput(`chunked ${JSON.stringify(body.slice(0, 8))}`, head('/beta/read', 'Transfer-Encoding: chunked\r\n', 'POST') + body, { status: 400, headMayReach: 'beta' });
+  const bad: Array<[body: string, why: string]> = [
+    ['zz\r\nhello\r\n0\r\n\r\n', 'a chunk size is not a hexadecimal number'],
+    ['-5\r\nhello\r\n0\r\n\r\n', 'a chunk size is not a hexadecimal number'],
+    [`${'f'.repeat(20)}\r\nhello\r\n0\r\n\r\n`, 'a chunk size is too large'],
+    ['5\r\nhelloXX\r\n0\r\n\r\n', 'chunk data is longer than its size'],
+    ['5;\0\r\nhello\r\n0\r\n\r\n', 'a chunk extension has no name'],
+  ];
+  for (const [body, why] of bad) {
+    const answer = await badInput(`chunked ${JSON.stringify(body.slice(0, 8))}`, head('/beta/read', 'Transfer-Encoding: chunked\r\n', 'POST') + body, { status: 400, headMayReach: 'beta' });
+    // The lean lane reads these bodies; node:http's 400 (APPPKG_LEAN_LANE=0) has no body.
+    if (process.env.APPPKG_LEAN_LANE !== '0') assert.ok(answer.text.endsWith(`\r\n\r\n400 Bad Request\n${why}\n`), answer.text);
   }
   // The bad chunk after a valid one, in its own packet, once the app has started reading.
   await badInput('a bad chunk after a good one', async (s) => {
