@@ -304,7 +304,11 @@ export class AppInstance {
     this.state = 'stopping';
     this.workers.workerDrain.cutShort();
     for (const worker of this.members.workers()) worker.link?.closeWebsockets(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
-    await this.stopAll((m) => m.stop(graceMs));
+    // A drain under way keeps its own grace (`drain`, 30 s by default): this stop bounds it too
+    // (Child.stop sends no second signal), or a request the app still runs for a client long
+    // gone would hold the gateway's stop for the rest of the drain.
+    const draining = this.members.all().filter((m) => this.members.isStopping(m));
+    await Promise.all([this.stopAll((m) => m.stop(graceMs)), ...draining.map((m) => m.stop(graceMs))]);
     this.state = 'stopped';
   }
 

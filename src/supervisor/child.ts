@@ -43,6 +43,10 @@ export class Child extends EventEmitter {
   private exitedFlag = false;
   private readonly exitPromise: Promise<void>;
   private readonly termGroup: boolean;
+  /** The stop under way: when its SIGKILL comes (Date.now() ms), and how to bring it sooner. */
+  private stopping: { killAt: number; timer: NodeJS.Timeout | null; killNow: () => void } | null = null;
+  /** The end of the stop under way. */
+  private stopped: Promise<void> = Promise.resolve();
 
   /** Spawns at once; a spawn that fails ends in 'exit' (null, null) with `spawnError` set. */
   constructor(spec: ChildSpec) {
@@ -107,27 +111,56 @@ export class Child extends EventEmitter {
     return this.exitSignal ?? `status ${this.exitCode}`;
   }
 
-  /** SIGTERM (+ SIGCONT), up to `graceMs` to exit, then SIGKILL to the tree. Resolves once gone. */
+  /**
+   * SIGTERM (+ SIGCONT), up to `graceMs` to exit, then SIGKILL to the tree. Resolves once gone.
+   * Asked again while it stops (the gateway stops during a drain), the signal is not sent
+   * again, and the SIGKILL comes at the earlier of the two bounds: a drain's longer grace
+   * (`drain`) must not hold the gateway's stop.
+   */
   async stop(graceMs: number): Promise<void> {
     const pid = this.process.pid;
     if (pid === undefined || this.exitedFlag) return;
+    if (this.stopping === null) {
+      this.terminate(pid);
+      let killNow!: () => void;
+      const outOfTime = new Promise<void>((resolve) => (killNow = resolve));
+      this.stopping = { killAt: Infinity, timer: null, killNow };
+      this.bound(graceMs);
+      this.stopped = Promise.race([this.exitPromise.then(() => true), outOfTime.then(() => false)]).then(async (inTime) => {
+        if (this.stopping?.timer) clearTimeout(this.stopping.timer);
+        if (inTime) return;
+        this.kill();
+        await Promise.race([this.exitPromise, delay(5000)]);
+      });
+    } else {
+      this.bound(graceMs);
+    }
+    await this.stopped;
+  }
+
+  /** The stop under way SIGKILLs within `graceMs` from now, if that is sooner than it would. */
+  private bound(graceMs: number): void {
+    const stopping = this.stopping!;
+    const killAt = Date.now() + graceMs;
+    if (killAt >= stopping.killAt) return;
+    stopping.killAt = killAt;
+    if (stopping.timer !== null) clearTimeout(stopping.timer);
+    stopping.timer = setTimeout(stopping.killNow, graceMs).unref();
+  }
+
+  private terminate(pid: number): void {
     if (this.termGroup) {
       signalGroup(pid, 'SIGTERM');
       signalGroup(pid, 'SIGCONT');
-    } else {
-      try {
-        this.process.kill('SIGTERM');
-        // A stopped process (SIGSTOP, a debugger) holds SIGTERM pending until SIGKILL past the
-        // grace: wake it so that it stops gracefully now (systemd sends SIGCONT likewise).
-        this.process.kill('SIGCONT');
-      } catch {
-        // already gone
-      }
+      return;
     }
-    const inTime = await Promise.race([this.exitPromise.then(() => true), delay(graceMs).then(() => false)]);
-    if (!inTime) {
-      this.kill();
-      await Promise.race([this.exitPromise, delay(5000)]);
+    try {
+      this.process.kill('SIGTERM');
+      // A stopped process (SIGSTOP, a debugger) holds SIGTERM pending until SIGKILL past the
+      // grace: wake it so that it stops gracefully now (systemd sends SIGCONT likewise).
+      this.process.kill('SIGCONT');
+    } catch {
+      // already gone
     }
   }
 

@@ -33,6 +33,11 @@ export class Members {
     return stopping;
   }
 
+  /** `member` is being stopped (or drained) now. */
+  isStopping(member: Member): boolean {
+    return this.stopping.has(member);
+  }
+
   /** Every member now. */
   all(): Member[] {
     return [...this.members];

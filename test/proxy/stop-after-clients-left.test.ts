@@ -4,7 +4,9 @@
 // (1) a request node:http read pipelined behind another (a connection it reads from the start:
 // an absolute-form target), whose response it never closes when the connection goes first;
 // (2) a request that came while the gateway still held requests (serve, before its app
-// started), whose connection closed before the front took it.
+// started), whose connection closed before the front took it. And a stop during a drain
+// waited for the drain's own grace (`drain`, 30 s by default) when the replaced version still
+// ran a request whose client had left (3).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -120,6 +122,35 @@ test('serve: a request that came while the app started, its client gone before t
   } finally {
     await gw?.stop();
     dir.remove();
+  }
+});
+
+test('a version replaced by SIGHUP still runs a request whose client left: the SIGTERM bounds its drain as it bounds the serving workers', async () => {
+  const apps = tempDir('apppkg-stop-left-apps-');
+  const state = tempDir('apppkg-stop-left-state-');
+  let gw: RunningGateway | null = null;
+  try {
+    addPackage(apps.path, 'slow', 'app');
+    const env = join(state.path, 'environment.yaml');
+    writeFileSync(env, 'apps:\n  app:\n    workers: 1\n    threads: 2\n    timeout: 120\n');
+    gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off']);
+    const running = gw;
+    const port = Number(new URL(running.url).port);
+    const pids = new Set(statusPids(await gatewayStatus(running)));
+    // A WSGI thread cannot be interrupted: the app sleeps on for a client that is gone.
+    await sendThenReset(port, 'GET /app/?t=100 HTTP/1.1\r\nHost: x\r\n\r\n', 500);
+    writeFileSync(env, 'apps:\n  app:\n    workers: 1\n    threads: 3\n    timeout: 120\n');
+    running.child.kill('SIGHUP');
+    await waitFor(() => /draining the old one/.test(running.output()), 30_000, 'the restart under the new environment');
+    for (const pid of statusPids(await gatewayStatus(running))) pids.add(pid);
+    const took = await timedStop(running, [...pids]);
+    gw = null;
+    // The drain's own grace is --grace (30 s); the stop's bound on workers is 5 s.
+    assert.ok(took < 12_000, `the stop took ${took} ms\n${running.output()}`);
+  } finally {
+    await gw?.stop();
+    apps.remove();
+    state.remove();
   }
 });
 
