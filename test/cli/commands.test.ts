@@ -302,11 +302,11 @@ test('a directory named on the command line that does not exist is a failed run 
   for (const args of commands) {
     const r = await runCli(args, { ms: 30_000 });
     const what = args.slice(0, args[0] === 'export' ? 2 : 1).join(' ');
-    // install reports on stdout, as its progress lines go.
+    // On stderr for every command: install's step log (stdout) has no step yet.
     const out = r.stdout + r.stderr;
     assert.is(r.status, 1, `${what}: ${out}`);
-    assert.match(out, missing, what);
-    assert.match(out, /\n\s+fix: \S/, what);
+    assert.match(r.stderr, missing, what);
+    assert.match(r.stderr, /\n\s+fix: \S/, what);
     assert.not.match(out, /--help/, `${what}: not a usage error`);
   }
   // A usage mistake is still 2: the directory left out.

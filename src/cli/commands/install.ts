@@ -20,11 +20,12 @@ export const spec: CommandSpec = {
 };
 
 export async function run(args: ParsedCommand): Promise<number> {
+  // Not a step: a directory that is no app is said on stderr, as every command says it.
+  const app = await AppPackage.open(args.positionals[0] ?? '.', {
+    environment: args.values.environment as string | undefined,
+    stateDir: args.values['state-dir'] as string | undefined,
+  });
   try {
-    const app = await AppPackage.open(args.positionals[0] ?? '.', {
-      environment: args.values.environment as string | undefined,
-      stateDir: args.values['state-dir'] as string | undefined,
-    });
     await app.install({
       system: args.values.system === true,
       rebuild: args.values.rebuild === true,
