@@ -92,7 +92,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     throw atKey(err, desc, 'python');
   });
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
-  const runAs = opts.switchUser ? resolveRunAs(desc, overrides.user) : null;
+  const runAs = opts.switchUser ? resolveRunAs(desc, overrides.user, overrides.userAt) : null;
   const appEnv = await buildAppEnvironment(desc, {
     owner: runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined,
     stateRoot,

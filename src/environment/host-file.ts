@@ -93,8 +93,12 @@ export interface HostEnvironment {
   settings: Record<string, string>;
   /** The default interpreter (`python:` at the top level). */
   python: string | null;
-  /** Where each interpreter the file names was written, by its key (`python`, `defaults.python`, `apps.blog.python`). */
-  pythonPlaces: Record<string, FilePlace>;
+  /**
+   * Where each interpreter and user the file names was written, by its key (`python`,
+   * `defaults.python`, `apps.blog.user`): what only a start can find wrong with them (an
+   * interpreter that does not run, a user the host lacks) is reported there.
+   */
+  places: Record<string, FilePlace>;
   defaults: AppOverrides;
   apps: Record<string, HostAppConfig>;
   services: HostServices;
@@ -113,7 +117,7 @@ function noOverrides(): AppOverrides {
 
 /** What the gateway uses when the host gave no environment file. */
 export function emptyHostEnvironment(): HostEnvironment {
-  return { file: null, settings: {}, python: null, pythonPlaces: {}, defaults: noOverrides(), apps: {}, services: { postgresql: null, redis: null }, mail: null };
+  return { file: null, settings: {}, python: null, places: {}, defaults: noOverrides(), apps: {}, services: { postgresql: null, redis: null }, mail: null };
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
@@ -264,7 +268,7 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     file,
     settings: readSettings(yaml, ['settings']),
     python: interpreterPath(yaml.valid(['python']), file),
-    pythonPlaces: {},
+    places: {},
     defaults: readOverrides(yaml, ['defaults'], file),
     apps: {},
     services: {
@@ -275,8 +279,9 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
   };
   const apps = yaml.raw(['apps']);
   const appNames = apps === null || typeof apps !== 'object' || yaml.failedAtOrAbove(['apps']) ? [] : Object.keys(apps);
-  for (const at of [['python'], ['defaults', 'python'], ...appNames.map((name) => ['apps', name, 'python'])]) {
-    if (typeof yaml.valid(at) === 'string') setOwn(env.pythonPlaces, keyLabel(at), { file, ...yaml.position(at), key: keyLabel(at) });
+  const placed = [['python'], ['defaults', 'python'], ['defaults', 'user'], ...appNames.flatMap((name) => [['apps', name, 'python'], ['apps', name, 'user']])];
+  for (const at of placed) {
+    if (typeof yaml.valid(at) === 'string') setOwn(env.places, keyLabel(at), { file, ...yaml.position(at), key: keyLabel(at) });
   }
   if (appNames.length === 0) return env;
   // Two apps answering one Host or one mount would make routing depend on order: refuse.
@@ -330,6 +335,8 @@ export async function loadEnvironmentFile(file: string): Promise<HostEnvironment
 export interface MergedAppConfig extends HostAppConfig {
   /** Where the file names the interpreter `python` is (null: none named, or no file). */
   pythonAt: FilePlace | null;
+  /** Where it names `user` (null: none named). */
+  userAt: FilePlace | null;
 }
 
 /**
@@ -339,14 +346,16 @@ export interface MergedAppConfig extends HostAppConfig {
 export function overridesFor(env: HostEnvironment, appName: string): MergedAppConfig {
   const app = Object.hasOwn(env.apps, appName) ? env.apps[appName] : undefined;
   const merged: MergedAppConfig = {
-    ...noOverrides(), settings: {}, hosts: app?.hosts ?? [], mount: app?.mount ?? null, mailDomains: app?.mailDomains ?? [], replicas: app?.replicas ?? null, pythonAt: null,
+    ...noOverrides(), settings: {}, hosts: app?.hosts ?? [], mount: app?.mount ?? null, mailDomains: app?.mailDomains ?? [], replicas: app?.replicas ?? null, pythonAt: null, userAt: null,
   };
   for (const key of Object.keys(OVERRIDE_KEYS) as (keyof AppOverrides)[]) {
     (merged as unknown as Record<string, unknown>)[key] = app?.[key] ?? env.defaults[key];
   }
   merged.python = app?.python ?? env.defaults.python ?? env.python;
   const from = app?.python != null ? ['apps', appName, 'python'] : env.defaults.python !== null ? ['defaults', 'python'] : env.python !== null ? ['python'] : null;
-  merged.pythonAt = from === null ? null : (env.pythonPlaces[keyLabel(from)] ?? null);
+  merged.pythonAt = from === null ? null : (env.places[keyLabel(from)] ?? null);
+  const userFrom = app?.user != null ? ['apps', appName, 'user'] : env.defaults.user !== null ? ['defaults', 'user'] : null;
+  merged.userAt = userFrom === null ? null : (env.places[keyLabel(userFrom)] ?? null);
   for (const [name, value] of [...Object.entries(env.settings), ...Object.entries(app?.settings ?? {})]) {
     setOwn(merged.settings, name, value);
   }

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
+import type { FilePlace } from './host-file.js';
 
 export interface RunAs {
   user: string;
@@ -46,8 +47,11 @@ export function findUser(configured: string): { user: string; uid: number } | nu
   return { user: entry.name, uid: entry.uid };
 }
 
-/** null when the gateway is not root (it cannot switch users, so it does not try). */
-export function resolveRunAs(desc: Pick<Description, 'dir' | 'name'>, configured: string | null): RunAs | null {
+/**
+ * null when the gateway is not root (it cannot switch users, so it does not try). `at`: where the
+ * environment file names `configured`, where an unknown user is reported.
+ */
+export function resolveRunAs(desc: Pick<Description, 'dir' | 'name'>, configured: string | null, at?: FilePlace | null): RunAs | null {
   if (process.getuid?.() !== 0) return null;
   const users = passwd();
   let entry: PasswdEntry | undefined;
@@ -56,7 +60,7 @@ export function resolveRunAs(desc: Pick<Description, 'dir' | 'name'>, configured
       ? (users.find((u) => u.uid === Number(configured)) ?? { name: configured, uid: Number(configured), gid: Number(configured), home: '/' })
       : users.find((u) => u.name === configured);
     if (!entry) {
-      throw new GatewayError('APPPKG_USER_UNKNOWN', { user: configured, app: desc.name, key: 'user' });
+      throw new GatewayError('APPPKG_USER_UNKNOWN', { user: configured, app: desc.name, key: 'user', ...(at ? { file: at.file, line: at.line, column: at.column, key: at.key } : {}) });
     }
   } else {
     const owner = statSync(desc.dir).uid;

@@ -96,7 +96,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     report(
       found
         ? { name: 'user', ok: true, detail: `${found.user} (uid ${found.uid}) runs the app's processes when the gateway runs as root`, fix: '' }
-        : failedItem('user', new GatewayError('APPPKG_USER_UNKNOWN', { user: overrides.user, app: desc.name, key: 'user' }), hostEnv.file ? `${hostEnv.file}: ` : ''),
+        : failedItem('user', new GatewayError('APPPKG_USER_UNKNOWN', { user: overrides.user, app: desc.name, key: 'user' }), overrides.userAt ? `${overrides.userAt.file}:${overrides.userAt.line}:${overrides.userAt.column}: ` : ''),
     );
   }
   if (desc.paths.length > 0) {

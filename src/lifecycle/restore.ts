@@ -52,7 +52,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
     python: async () => (await pickInterpreter(desc, { override: overrides.python ?? undefined })).executable,
   };
   // As root, the data belongs to the app's user (the gateway runs the app as that user).
-  const runAs = resolveRunAs(desc, overrides.user);
+  const runAs = resolveRunAs(desc, overrides.user, overrides.userAt);
   const owner: Owner | undefined = runAs && !runAs.isRoot ? { uid: runAs.uid, gid: runAs.gid } : undefined;
   const force = opts.force === true;
 
