@@ -15,12 +15,17 @@ export const DEFAULT_GRACE_S = 30;
 export const POSTGRESQL_VARIABLES = ['DATABASE_URL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE'] as const;
 export const REDIS_VARIABLES = ['REDIS_URL', 'APPPKG_REDIS_PREFIX'] as const;
 
-/** One Secret of the app: its variables, with the values the host gave ('' = to fill). */
+/**
+ * One Secret of the app: the values the host gave, and the variables it has none for, which
+ * are left out of the Secret for the operator to add. An empty value the host gave is a value
+ * (`check` and `run` call it provided): it is written as given, never taken for one to fill.
+ */
 export interface SecretPlan {
   name: string;
   /** What the Secret is for, in its annotation: `settings`, `postgresql`, `redis`. */
   purpose: 'settings' | 'postgresql' | 'redis';
   values: Record<string, string>;
+  toFill: string[];
 }
 
 export interface AppPlan {
@@ -76,23 +81,21 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
   const replicas = host.replicas ?? 1;
   const database = databaseFor(desc, env);
 
-  const settings: Record<string, string> = {};
-  for (const name of desc.settings) settings[name] = '';
-  for (const [name, value] of Object.entries(host.settings)) settings[name] = value;
-  const unfilled = Object.keys(settings).filter((name) => settings[name] === '');
+  const settings: Record<string, string> = { ...host.settings };
+  const unfilled = desc.settings.filter((name) => !Object.hasOwn(settings, name));
   if (unfilled.length > 0) {
-    notes.push(`${unfilled.join(', ')}: no value in the environment file; fill ${unfilled.length === 1 ? 'it' : 'them'} in Secret ${childName(base, 'settings')} before the rollout`);
+    notes.push(`${unfilled.join(', ')}: no value in the environment file; add ${unfilled.length === 1 ? 'it' : 'them'} to Secret ${childName(base, 'settings')} before the rollout`);
   }
-  const secrets: SecretPlan[] = Object.keys(settings).length === 0 ? [] : [{ name: childName(base, 'settings'), purpose: 'settings', values: settings }];
+  const secrets: SecretPlan[] = Object.keys(settings).length + unfilled.length === 0 ? [] : [{ name: childName(base, 'settings'), purpose: 'settings', values: settings, toFill: unfilled }];
   // SQLite needs nothing: the gateway in the pod gives DATABASE_URL on the data volume, as on
   // one machine. A server is the operator's: a database and role (a Redis user) of the app's
   // own, given as the variables the gateway would have given.
   if (database === 'postgresql') {
-    secrets.push({ name: childName(base, 'database'), purpose: 'postgresql', values: Object.fromEntries(POSTGRESQL_VARIABLES.map((v) => [v, ''])) });
+    secrets.push({ name: childName(base, 'database'), purpose: 'postgresql', values: {}, toFill: [...POSTGRESQL_VARIABLES] });
     notes.push(`services.database: fill Secret ${childName(base, 'database')} (${POSTGRESQL_VARIABLES.join(', ')}) with a PostgreSQL database and role of the app's own`);
   }
   if (desc.services.redis !== null) {
-    secrets.push({ name: childName(base, 'redis'), purpose: 'redis', values: { REDIS_URL: '', APPPKG_REDIS_PREFIX: `${desc.name}:` } });
+    secrets.push({ name: childName(base, 'redis'), purpose: 'redis', values: { APPPKG_REDIS_PREFIX: `${desc.name}:` }, toFill: ['REDIS_URL'] });
     notes.push(`services.redis: fill REDIS_URL in Secret ${childName(base, 'redis')} with a Redis user limited to the key prefix ${desc.name}:`);
   }
   if (replicas > 1) {
@@ -145,7 +148,7 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
 /** Every variable the app's Secrets give, with the Secret it comes from. */
 export function secretVariables(plan: AppPlan): Record<string, string> {
   const variables: Record<string, string> = {};
-  for (const secret of plan.secrets) for (const name of Object.keys(secret.values)) variables[name] = secret.name;
+  for (const secret of plan.secrets) for (const name of [...secret.toFill, ...Object.keys(secret.values)]) variables[name] = secret.name;
   return variables;
 }
 

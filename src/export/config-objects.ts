@@ -23,9 +23,10 @@ function metadata(plan: AppPlan, name: string, annotations: Record<string, strin
 
 export function secrets(plan: AppPlan): ISecret[] {
   return plan.secrets.map((secret) => {
-    const unfilled = Object.keys(secret.values).filter((name) => secret.values[name] === '');
     const annotations: Record<string, string> = { 'apppkg-gateway.io/purpose': PURPOSE[secret.purpose] };
-    if (unfilled.length > 0) annotations['apppkg-gateway.io/fill'] = unfilled.join(',');
+    // Left out of stringData, not written as "": the pod takes a variable that is there as
+    // given, an empty one too, as the gateway does on one machine.
+    if (secret.toFill.length > 0) annotations['apppkg-gateway.io/fill'] = secret.toFill.join(',');
     // A provisioner (an operator, External Secrets, a script) finds what to create by this.
     if (secret.purpose !== 'settings') annotations['apppkg-gateway.io/provision'] = secret.purpose;
     return {

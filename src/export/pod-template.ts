@@ -13,19 +13,20 @@ import { childName } from './k8s-names.js';
  * Run by the init container: the environment file the gateway reads is the ConfigMap's with
  * each variable of the Secrets filled in. It must be a file: under --apps the gateway passes
  * no variable of its own environment to an app (README "What an app gets"), so a Secret given
- * as variables would never reach it. An empty value stops the pod here, naming the Secret to
- * fill, rather than letting the app start without it.
+ * as variables would never reach it. A variable missing from its Secret stops the pod here,
+ * naming the Secret to add it to, rather than letting the app start without it; an empty one
+ * is a value, as it is to the gateway on one machine (`check` calls it provided).
  */
 export const COMPOSE_ENVIRONMENT_SCRIPT = `const fs = require('node:fs');
 const [from, to, app, wanted] = process.argv.slice(1);
 const env = JSON.parse(fs.readFileSync(from, 'utf8'));
 const missing = [];
 for (const [name, secret] of Object.entries(JSON.parse(wanted))) {
-  if (process.env[name]) env.apps[app].settings[name] = process.env[name];
+  if (name in process.env) env.apps[app].settings[name] = process.env[name];
   else missing.push(name + ' (Secret ' + secret + ')');
 }
 if (missing.length > 0) {
-  console.error('apppkg-gateway: no value for ' + missing.join(', ') + ': fill it in, then the pod starts');
+  console.error('apppkg-gateway: no value for ' + missing.join(', ') + ': add it to the Secret, then the pod starts');
   process.exit(1);
 }
 fs.writeFileSync(to, JSON.stringify(env, null, 2), { mode: 0o600 });

@@ -4,7 +4,7 @@
 // Kubernetes' schemas, the bundled examples too, and bad input reported while the rest is written.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
@@ -86,7 +86,7 @@ test('bad input: each problem with its file, line, key and fix; the rest is writ
 });
 
 test('the notes say what the operator must do: the Secrets to fill, the volume\'s access mode', () => {
-  assert.match(treeRun.stderr, /blog: note: SENTRY_DSN: no value in the environment file; fill it in Secret blog-settings/);
+  assert.match(treeRun.stderr, /blog: note: SENTRY_DSN: no value in the environment file; add it to Secret blog-settings/);
   assert.match(treeRun.stderr, /blog: note: services\.database: fill Secret blog-database/);
   assert.match(treeRun.stderr, /shop: note: replicas 3: the data volume is ReadWriteMany/);
   // What the manifests cannot carry over: the mail spool, and one ReadWriteOnce volume in two Deployments.
@@ -140,9 +140,15 @@ test('hosts and mount: Ingress rules per host at /, the mount on any host, each 
 
 test('settings, services and mail: Secrets with the same variable names, a Service for SMTP', () => {
   const objects = objectsIn(join(treeOut, 'blog.yaml'));
-  assert.equal(find(objects, 'Secret', 'blog-settings').stringData, { SECRET_KEY: 'not-a-real-secret', SENTRY_DSN: '', SMTP_HOST: 'smtp.example.com' });
-  assert.equal(Object.keys(find(objects, 'Secret', 'blog-database').stringData!), ['DATABASE_URL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE']);
-  assert.equal(find(objects, 'Secret', 'blog-redis').stringData, { REDIS_URL: '', APPPKG_REDIS_PREFIX: 'blog:' });
+  // What the environment file does not give is left out, for the operator to add: named in the annotation.
+  const settings = find(objects, 'Secret', 'blog-settings');
+  assert.equal(settings.stringData, { SMTP_HOST: 'smtp.example.com', SECRET_KEY: 'not-a-real-secret' });
+  assert.is(settings.metadata!.annotations!['apppkg-gateway.io/fill'], 'SENTRY_DSN');
+  const database = find(objects, 'Secret', 'blog-database');
+  assert.equal(database.stringData, {});
+  assert.is(database.metadata!.annotations!['apppkg-gateway.io/fill'], 'DATABASE_URL,PGHOST,PGPORT,PGUSER,PGPASSWORD,PGDATABASE');
+  assert.equal(find(objects, 'Secret', 'blog-redis').stringData, { APPPKG_REDIS_PREFIX: 'blog:' });
+  assert.is(find(objects, 'Secret', 'blog-redis').metadata!.annotations!['apppkg-gateway.io/fill'], 'REDIS_URL');
   const init = find(objects, 'Deployment', 'blog').spec!.template.spec!.initContainers![0];
   assert.equal(init.envFrom!.map((e) => e.secretRef!.name), ['blog-settings', 'blog-database', 'blog-redis']);
   const mail = find(objects, 'Service', 'blog-mail');
@@ -227,6 +233,39 @@ test("the init container, its Secrets filled, writes an environment file the gat
   const settings = overridesFor(await loadEnvironmentFile(composed), 'blog').settings;
   assert.is(settings.APPPKG_REDIS_PREFIX, 'blog:');
   assert.is(settings.REDIS_URL, secrets.REDIS_URL);
+});
+
+test('an empty setting in the environment file is a value, as on one machine: exported as given, and the pod starts with it', async () => {
+  const dir = join(out.path, 'empty-settings');
+  mkdirSync(join(dir, 'apps', 'es'), { recursive: true });
+  writeFileSync(join(dir, 'apps', 'es', 'app.yaml'), 'app: w:application\nsettings: [SENTRY_DSN, API_KEY]\n');
+  writeFileSync(join(dir, 'apps', 'es', 'w.py'), 'def application(e, s):\n    s("200 OK", [])\n    return [b"x"]\n');
+  writeFileSync(join(dir, 'environment.yaml'), 'settings:\n  EMPTY_ONE: ""\napps:\n  es:\n    settings:\n      SENTRY_DSN: ""\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'environment.yaml'), '--image', IMAGE, '--out', join(dir, 'out')]);
+  assert.is(r.status, 0, r.stderr);
+  // Only API_KEY, which the file does not give, is the operator's to add.
+  assert.not.match(r.stderr, /SENTRY_DSN: no value/);
+  assert.match(r.stderr, /es: note: API_KEY: no value in the environment file; add it to Secret es-settings/);
+  const objects = objectsIn(join(dir, 'out', 'es.yaml'));
+  assert.equal(schemaProblems(objects), []);
+  const secret = find(objects, 'Secret', 'es-settings');
+  assert.equal(secret.stringData, { EMPTY_ONE: '', SENTRY_DSN: '' });
+  assert.is(secret.metadata!.annotations!['apppkg-gateway.io/fill'], 'API_KEY');
+
+  // The init container as the kubelet runs it: envFrom gives each key of the Secret, "" included.
+  const [, , script, , , name, variables] = find(objects, 'Deployment', 'es').spec!.template.spec!.initContainers![0].command!;
+  const config = join(dir, 'config.json');
+  writeFileSync(config, find(objects, 'ConfigMap', 'es-gateway').data!['environment.json']);
+  const composed = join(dir, 'composed.json');
+  const compose = (secrets: Record<string, string>) =>
+    spawnSync(process.execPath, ['-e', script, config, composed, name, variables], { env: { PATH: process.env.PATH, ...secrets }, encoding: 'utf8' });
+  const unfilled = compose({ EMPTY_ONE: '', SENTRY_DSN: '' });
+  assert.is(unfilled.status, 1, unfilled.stderr);
+  assert.match(unfilled.stderr, /no value for API_KEY \(Secret es-settings\): add it to the Secret/);
+  assert.not.match(unfilled.stderr, /SENTRY_DSN|EMPTY_ONE/);
+  const filled = compose({ EMPTY_ONE: '', SENTRY_DSN: '', API_KEY: 'k' });
+  assert.is(filled.status, 0, filled.stderr);
+  assert.equal(overridesFor(await loadEnvironmentFile(composed), 'es').settings, { EMPTY_ONE: '', SENTRY_DSN: '', API_KEY: 'k' });
 });
 
 test('Argo CD applies what the Job reads, then the Job, then the rest (sync waves); no Helm hook, which would run before them', () => {
