@@ -1,10 +1,14 @@
 """Which wheel tags this interpreter can load, for `apppkg-gateway vendor` and `check` (issue 19).
 
-    python apppkg_vendor_tags.py [TAG ...]
+    python apppkg_vendor_tags.py [--as X.Y:GLIBC] [TAG ...]
 
 prints one JSON line: this interpreter's own tag (`cp311-cp311-linux_x86_64`: what a wheel
 built here is tagged) and, for each TAG given (a wheel's `Tag:`, compressed sets such as
 `cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64` included), whether it loads here.
+
+With `--as 3.13:2.41`, the same questions for a CPython X.Y on Linux with that glibc on this
+machine's architecture, which need not be here: `export` judges a vendor directory for the
+image's python3 (Debian's) with the same rules as `check` judges it for the host's.
 
 PEP 425 and PEP 600 rules, stdlib only: the vendor directory must be judged on hosts that have
 no pip and no `packaging` (a production host with Debian's python3 and nothing else), and on
@@ -20,14 +24,28 @@ import sysconfig
 # The glibc each legacy manylinux name stands for (PEP 600's aliases).
 LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
+# The interpreter judged for (--as): None for this one; else
+# {"version": (3, 13), "glibc": (2, 41)}, a CPython on Linux.
+TARGET = None
+
+
+def implementation():
+    return "cpython" if TARGET else sys.implementation.name
+
+
+def version_info():
+    return TARGET["version"] if TARGET else (sys.version_info[0], sys.version_info[1])
+
 
 def interpreter_tag():
-    name = sys.implementation.name
+    name = implementation()
     short = {"cpython": "cp", "pypy": "pp"}.get(name, name)
-    return "%s%d%d" % (short, sys.version_info[0], sys.version_info[1])
+    return "%s%d%d" % (short, version_info()[0], version_info()[1])
 
 
 def abi_tag():
+    if TARGET:
+        return "cp%d%d" % TARGET["version"]
     # SOABI is "cpython-311-x86_64-linux-gnu" (a "d" after the version in a debug build).
     soabi = sysconfig.get_config_var("SOABI") or ""
     parts = soabi.split("-")
@@ -39,10 +57,14 @@ def abi_tag():
 
 
 def platform_tag():
+    if TARGET:
+        return "linux_" + platform.machine().lower()
     return sysconfig.get_platform().replace("-", "_").replace(".", "_")
 
 
 def glibc_version():
+    if TARGET:
+        return TARGET["glibc"]
     try:
         name, version = os.confstr("CS_GNU_LIBC_VERSION").split()
     except (AttributeError, OSError, ValueError):
@@ -85,7 +107,7 @@ def python_supported(python, abi):
     own = interpreter_tag()
     if python == own:
         return True
-    major, minor = sys.version_info[0], sys.version_info[1]
+    major, minor = version_info()
     # py3, py39 ... py311: pure Python for this version or an older one.
     if python.startswith("py"):
         digits = python[2:]
@@ -107,7 +129,7 @@ def python_supported(python, abi):
 
 
 def abi_supported(abi):
-    return abi == "none" or abi == abi_tag() or (abi == "abi3" and sys.implementation.name == "cpython")
+    return abi == "none" or abi == abi_tag() or (abi == "abi3" and implementation() == "cpython")
 
 
 def tag_supported(tag):
@@ -123,7 +145,20 @@ def tag_supported(tag):
     return False
 
 
+def major_minor(text):
+    return tuple(int(part) for part in text.split(".")[:2])
+
+
+def parse_target(text):
+    python, glibc = text.split(":")
+    return {"version": major_minor(python), "glibc": major_minor(glibc)}
+
+
 def main(argv):
+    global TARGET
+    if argv[:1] == ["--as"]:
+        TARGET = parse_target(argv[1])
+        argv = argv[2:]
     own = "%s-%s-%s" % (interpreter_tag(), abi_tag() or "none", platform_tag())
     print(json.dumps({
         "interpreter": interpreter_tag(),

@@ -20,6 +20,7 @@ import {
   imageDataDir,
 } from './image-layout.js';
 import { unbuildableRequirements } from './image-pip.js';
+import { unloadableVendor } from './image-vendor.js';
 import { unmappableKeys } from './unmappable.js';
 
 export interface ContainerfileResult {
@@ -134,7 +135,7 @@ export async function exportContainerfile(dir: string, gateway = registryGateway
     throw new GatewayError('APPPKG_USAGE', { reason: `--gateway: expected an npm package spec or a tarball path without spaces, found ${JSON.stringify(gateway)}`, command: 'export' });
   }
   const desc = await loadDescription(dir);
-  const problems = unmappableKeys(desc);
+  const problems = [...unmappableKeys(desc), ...(await unloadableVendor(desc))];
   if (problems.length > 0) throw new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { ...problems[0].details, problems });
   const unbuildable = await unbuildableRequirements(desc);
   return { name: desc.name, version: desc.version, text: renderContainerfile(desc, unbuildable, gateway), pip: desc.pip, unbuildable };

@@ -9,6 +9,8 @@ export const DEBIAN_IMAGE = 'docker.io/library/debian:trixie-slim';
 export const DEBIAN_NAME = 'Debian 13 (trixie)';
 /** The python3 of DEBIAN_IMAGE, against which an app's `python:` specifier is checked. */
 export const DEBIAN_PYTHON = '3.13.5';
+/** The glibc of DEBIAN_IMAGE: the manylinux wheels its python3 loads (PEP 600). */
+export const DEBIAN_GLIBC = '2.41';
 
 /** What --apps points at in the container: the image holds its one app there. */
 export const IMAGE_APPS_DIR = '/srv/apps';

@@ -11,6 +11,7 @@ import { appsDirSource } from '../supervisor/discovery.js';
 import { planApp, relativeTo, type AppPlan } from './app-plan.js';
 import { dataVolumeClaim, gatewayConfigMap, secrets } from './config-objects.js';
 import { imageFor, validateImageTemplate } from './image-reference.js';
+import { unloadableVendor } from './image-vendor.js';
 import { baseName } from './k8s-names.js';
 import { validateObject, type K8sObject } from './k8s-validate.js';
 import { applySteps, renderManifest } from './manifest-yaml.js';
@@ -92,7 +93,7 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
   for (const app of discovery.apps) {
     // The version the gateway would serve: the highest (a refused one cannot be told apart offline).
     const desc = app.versions[0];
-    const unmappable = unmappableKeys(desc);
+    const unmappable = [...unmappableKeys(desc), ...(await unloadableVendor(desc))];
     if (unmappable.length > 0) {
       problems.push(...unmappable);
       skipped.push(desc.name);

@@ -8,13 +8,12 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
-import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter, pickInterpreter } from '../environment/interpreters.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { countOf } from '../count.js';
 import { debianPackageName } from './vendor-binary.js';
 import { manifestFiles, readManifest, requirementsDigest, sha256Hex, type VendorManifest } from './vendor-manifest.js';
-import { hostTags } from './vendor-tags.js';
+import { hostTags, type HostTags } from './vendor-tags.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
 /** One line of check, shaped as lifecycle/check.ts's CheckItem. */
@@ -43,9 +42,10 @@ export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'pyt
   if (found.length === 0) return neverVendored(desc);
 
   const interpreter = await pickInterpreter(desc, { override: opts.pythonOverride }).catch(() => null);
+  const judge = interpreter === null ? null : { python: formatInterpreter(interpreter), tags: (tags: string[]) => hostTags(interpreter.executable, tags) };
   const lines: string[] = [];
   for (const { dir, manifest } of found) {
-    const problem = (await staleness(desc.dir, dir, manifest)) ?? (await modified(desc.dir, dir, manifest)) ?? (await hostMismatch(desc.dir, dir, manifest, interpreter));
+    const problem = (await staleness(desc.dir, dir, manifest)) ?? (await modified(desc.dir, dir, manifest)) ?? (await hostMismatch(desc.dir, dir, manifest, judge));
     if (problem) return failure(problem);
     lines.push(summary(desc.dir, dir, manifest));
   }
@@ -110,18 +110,28 @@ async function modified(appDir: string, dir: string, manifest: VendorManifest): 
   return new GatewayError('APPPKG_VENDOR_MODIFIED', { into: displayDir(appDir, dir), found: `${countOf(wrong.length, 'file')}: ${shown}`, command: refreshCommand(appDir, dir, manifest) });
 }
 
-async function hostMismatch(appDir: string, dir: string, manifest: VendorManifest, interpreter: Interpreter | null): Promise<GatewayError | null> {
+/** The interpreter a vendor directory is judged for: how it is named, and which tags it loads. */
+export interface TagJudge {
+  python: string;
+  tags(tags: string[]): Promise<HostTags>;
+}
+
+/**
+ * APPPKG_VENDOR_HOST_MISMATCH when `judge`'s interpreter cannot load a compiled distribution
+ * of the vendor directory `dir`; null when it loads them all (or there are none).
+ */
+export async function hostMismatch(appDir: string, dir: string, manifest: VendorManifest, judge: TagJudge | null): Promise<GatewayError | null> {
   const binary = manifest.distributions.filter((d) => d.binary);
-  if (binary.length === 0 || interpreter === null) return null;
+  if (binary.length === 0 || judge === null) return null;
   const tags = [...new Set(binary.flatMap((d) => d.tags))];
   let host;
   try {
-    host = await hostTags(interpreter.executable, tags);
+    host = await judge.tags(tags);
   } catch (err) {
     return new GatewayError('APPPKG_VENDOR_HOST_MISMATCH', {
       into: displayDir(appDir, dir),
       tags: tags.join(', '),
-      python: formatInterpreter(interpreter),
+      python: judge.python,
       hostTag: 'unknown',
       found: `(cannot ask it which tags it loads: ${isGatewayError(err) ? err.message : (err as Error).message})`,
       names: binary.map((d) => d.name).join(', '),
@@ -134,7 +144,7 @@ async function hostMismatch(appDir: string, dir: string, manifest: VendorManifes
   return new GatewayError('APPPKG_VENDOR_HOST_MISMATCH', {
     into: displayDir(appDir, dir),
     tags: [...new Set(unloadable.flatMap((d) => d.tags))].join(', '),
-    python: formatInterpreter(interpreter),
+    python: judge.python,
     hostTag: host.tag,
     found: unloadable.map((d) => `${d.name} ${d.version}`).join(', '),
     names: unloadable.map((d) => d.name).join(', '),

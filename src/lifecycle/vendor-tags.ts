@@ -18,11 +18,21 @@ export interface HostTags {
   supported: Record<string, boolean>;
 }
 
-/** Ask `python` for its own tag and which of `tags` it loads; rejects with Python's last line. */
-export function hostTags(python: string, tags: string[] = []): Promise<HostTags> {
+/** An interpreter that is not here: a CPython `python` ("3.13") on Linux with `glibc` ("2.41"). */
+export interface TagTarget {
+  python: string;
+  glibc: string;
+}
+
+/**
+ * Ask `python` for its own tag and which of `tags` it loads; rejects with Python's last line.
+ * With `target`, `python` answers for that interpreter instead (an image's), by the same rules.
+ */
+export function hostTags(python: string, tags: string[] = [], target?: TagTarget): Promise<HostTags> {
+  const as = target === undefined ? [] : ['--as', `${target.python}:${target.glibc}`];
   return new Promise((resolve, reject) => {
     // -E -s: the caller's PYTHONPATH and user site must not change what the interpreter says.
-    execFile(python, ['-E', '-s', TAGS_SCRIPT, ...tags], { timeout: TIMEOUT_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    execFile(python, ['-E', '-s', TAGS_SCRIPT, ...as, ...tags], { timeout: TIMEOUT_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (err) {
         const last = String(stderr).trim().split('\n').pop();
         reject(new Error(last || (err as Error).message));

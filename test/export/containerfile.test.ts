@@ -4,7 +4,7 @@
 // the gateway's own install then finds it current.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
 import { makeApp, makeWheel } from '../lifecycle/lifecycle-apps.js';
@@ -118,6 +118,53 @@ test('what the image cannot hold: each key with its fix, nothing written, status
   assert.match(r.stderr, /app\.yaml:4:\d+: rpm: expected deb: packages for the Debian image, found only rpm: python3-m2crypto/);
   assert.match(r.stderr, /commands\.install: expected a command that runs inside the image, found the host path "\/usr\/local\/bin\/migrate"/);
   assert.match(r.stderr, /fix: add the Debian names of the same packages under deb:/);
+});
+
+/** An app with a vendor/ that `vendor --allow-binary` filled with one compiled distribution tagged `tag`. */
+function vendoredApp(name: string, tag: string): string {
+  const dir = makeApp(work.path, name, 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  mkdirSync(join(dir, 'vendor'), { recursive: true });
+  writeFileSync(join(dir, 'requirements.txt'), 'fastthing\n');
+  writeFileSync(join(dir, 'vendor', '.apppkg-vendor.json'), JSON.stringify({
+    format: 1,
+    requirements: { file: 'requirements.txt', sha256: '0'.repeat(64) },
+    interpreter: { python: 'cp311', tag: 'cp311-cp311-linux_x86_64' },
+    distributions: [
+      { name: 'purething', version: '1.0', tags: ['py3-none-any'], binary: false, requested: false, scripts: [], files: {} },
+      { name: 'fastthing', version: '2.0', tags: [tag], binary: true, requested: true, scripts: [], files: {} },
+    ],
+    otherFiles: {},
+  }));
+  return dir;
+}
+
+const MACHINE = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
+
+test("an --allow-binary vendor/ built for another Python than the image's: refused with check's reason and the fix, for containerfile and kubernetes", async () => {
+  const dir = vendoredApp('cext.1.0', `cp311-cp311-linux_${MACHINE}`);
+  const r = await runCli(['export', 'containerfile', dir]);
+  assert.is(r.status, 1, r.stderr);
+  assert.is(r.stdout, '');
+  assert.match(r.stderr, new RegExp(`app\\.yaml:3:\\d+: paths: expected a vendor directory the image's python3 loads, found vendor/: built for cp311-cp311-linux_${MACHINE}, which Debian 13 \\(trixie\\)'s python3 3\\.13\\.5 \\(cp313-cp313-linux_${MACHINE}\\) cannot load: fastthing 2\\.0`));
+  assert.match(r.stderr, /fix: vendor it on Debian 13 \(trixie\) \(python3 3\.13\), e\.g\. in a debian:trixie container: `apppkg-gateway vendor .* --allow-binary`; or install fastthing from Debian with deb: \(python3-fastthing\)/);
+  const apps = join(work.path, 'cext-apps');
+  mkdirSync(apps);
+  cpSync(dir, join(apps, 'cext.1.0'), { recursive: true });
+  const k8s = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'r/{name}:{version}']);
+  assert.is(k8s.status, 1, k8s.stderr);
+  assert.is(k8s.stdout, '');
+  assert.match(k8s.stderr, /paths: expected a vendor directory the image's python3 loads, found vendor\/: built for cp311/);
+});
+
+test("an --allow-binary vendor/ the image's python3 loads (abi3, manylinux older than trixie's glibc): exported", async () => {
+  const dir = vendoredApp('abi3', `cp39-abi3-manylinux_2_17_${MACHINE}.manylinux2014_${MACHINE}`);
+  const text = await recipe(dir);
+  assert.match(text, /^COPY /m);
+  // Newer than trixie's glibc 2.41: refused.
+  const newer = vendoredApp('newglibc', `cp313-cp313-manylinux_2_99_${MACHINE}`);
+  const r = await runCli(['export', 'containerfile', newer]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /cannot load: fastthing 2\.0/);
 });
 
 test('a command naming the app directory by its host path: the fix names the relative path', async () => {
