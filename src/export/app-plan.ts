@@ -117,8 +117,8 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     else if (!(desc.kind === 'command' && process === 'web')) background.push({ process, command: spec.command, name: childName(base, 'process', process) });
   }
   if (background.length > 0 && replicas === 1) {
-    // appPodSpec gives every pod of the app (web, background, the hooks' Job) its data volume.
-    notes.push(`${background.map((b) => `processes.${b.process}`).join(', ')}: ${background.length === 1 ? 'its Deployment mounts' : 'their Deployments mount'} the app's ReadWriteOnce data volume too, which attaches to one node: ${background.length === 1 ? 'its pod starts' : 'their pods start'} only on the web pod's node (give ${background.length === 1 ? 'it' : 'them'} pod affinity to the app's pods), or use a storage class offering ReadWriteMany`);
+    // appPodSpec gives every pod of the app (web, background, the hooks' Job) its data volume, and affinity to one node.
+    notes.push(`${background.map((b) => `processes.${b.process}`).join(', ')}: ${background.length === 1 ? 'its pod shares' : 'their pods share'} the app's ReadWriteOnce data volume, so every pod of the app is kept on one node (required pod affinity): that node needs room for them all, the hooks' Job and a rollout's new pod; a storage class offering ReadWriteMany lifts this (replicas > 1)`);
   }
   if (desc.mail !== null) {
     notes.push(`mail: the spool (the gateway's STATE/mail) is on the pod's own disk, not the data volume: mail accepted and not yet delivered is lost when the pod is replaced; let the sending MTA keep it (deliver when the app answers), or keep the pod`);

@@ -95,7 +95,7 @@ export function dataVolumeClaim(plan: AppPlan): IPersistentVolumeClaim {
       'apppkg-gateway.io/note':
         plan.replicas > 1
           ? 'ReadWriteMany: the replicas share the data directory; the storage class must offer it'
-          : 'ReadWriteOnce: one replica (or every pod of the app on one node); more replicas need ReadWriteMany',
+          : 'ReadWriteOnce: one replica; every pod of the app (the hooks Job and a rollout\'s new pod too) is kept on the node it is attached to by pod affinity; more replicas need ReadWriteMany',
     }),
     spec: {
       accessModes: [plan.replicas > 1 ? 'ReadWriteMany' : 'ReadWriteOnce'],

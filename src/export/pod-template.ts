@@ -7,7 +7,7 @@ import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
 import { secretVariables, type AppPlan } from './app-plan.js';
 import { CONFIG_DIR, CONFIG_FILE, IMAGE_STATE_DIR, IMAGE_UID, POD_ENVIRONMENT_DIR, POD_ENVIRONMENT_FILE, imageAppDir, imageDataDir } from './image-layout.js';
-import { childName } from './k8s-names.js';
+import { appLabels, childName } from './k8s-names.js';
 
 /**
  * Run by the init container: the environment file the gateway reads is the ConfigMap's with
@@ -86,6 +86,29 @@ function composeContainer(plan: AppPlan): IContainer {
   };
 }
 
+/**
+ * With one replica the data volume is ReadWriteOnce: it attaches to one node, and a pod on
+ * another waits in ContainerCreating (Multi-Attach) for as long as the pods holding it run.
+ * The hooks' Job runs while the old version still serves, and a rollout's surge pod starts
+ * before the old one stops (maxUnavailable 0), so each must go where the app's pods are:
+ * required affinity to them on the node. A pod that finds none (the first deploy, a drained
+ * node) matches its own term and goes anywhere, as the scheduler allows the first of a group.
+ */
+function sameNodeAffinity(plan: AppPlan): Pick<IPodSpec, 'affinity'> {
+  if (plan.replicas > 1) return {};
+  const { 'app.kubernetes.io/name': name, 'app.kubernetes.io/managed-by': managedBy } = appLabels(plan.base, null);
+  return {
+    affinity: {
+      podAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [{
+          labelSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/managed-by': managedBy } },
+          topologyKey: 'kubernetes.io/hostname',
+        }],
+      },
+    },
+  };
+}
+
 /** A pod spec running `containers` with the app's environment file and data volume at hand. */
 export function appPodSpec(plan: AppPlan, containers: IContainer[], extra: Partial<IPodSpec> = {}): IPodSpec {
   const composed = plan.secrets.length > 0;
@@ -106,6 +129,7 @@ export function appPodSpec(plan: AppPlan, containers: IContainer[], extra: Parti
       fsGroup: IMAGE_UID,
       seccompProfile: { type: 'RuntimeDefault' },
     },
+    ...sameNodeAffinity(plan),
     ...(composed ? { initContainers: [composeContainer(plan)] } : {}),
     containers: containers.map((c) => ({ ...c, volumeMounts: [fileMount, dataMount(plan), ...(c.volumeMounts ?? [])] })),
     volumes,

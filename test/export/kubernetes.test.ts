@@ -91,7 +91,7 @@ test('the notes say what the operator must do: the Secrets to fill, the volume\'
   assert.match(treeRun.stderr, /shop: note: replicas 3: the data volume is ReadWriteMany/);
   // What the manifests cannot carry over: the mail spool, and one ReadWriteOnce volume in two Deployments.
   assert.match(treeRun.stderr, /blog: note: mail: the spool .* is on the pod's own disk/);
-  assert.match(treeRun.stderr, /chat: note: processes\.digest: its Deployment mounts the app's ReadWriteOnce data volume too/);
+  assert.match(treeRun.stderr, /chat: note: processes\.digest: its pod shares the app's ReadWriteOnce data volume, so every pod of the app is kept on one node/);
   assert.match(readFileSync(join(treeOut, 'blog.yaml'), 'utf8'), /^#   - services\.redis: fill REDIS_URL in Secret blog-redis/m);
 });
 
@@ -164,6 +164,35 @@ test('data dir: a PersistentVolumeClaim at APPPKG_DATA_DIR, ReadWriteOnce for on
   assert.match(find(chat, 'PersistentVolumeClaim', 'chat-data').metadata!.annotations!['apppkg-gateway.io/note'], /one replica/);
   const mounts = find(chat, 'Deployment', 'chat').spec!.template.spec!.containers[0].volumeMounts!;
   assert.ok(mounts.some((m) => m.name === 'data' && m.mountPath === '/var/lib/apppkg-gateway/apps/chat/data'));
+});
+
+test('one replica, a ReadWriteOnce volume: every pod of the app (the hooks Job, a rollout\'s new pod, background processes) is required onto the node of the others', async () => {
+  const sameNode = {
+    podAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [{
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'solo', 'app.kubernetes.io/managed-by': 'apppkg-gateway' } },
+        topologyKey: 'kubernetes.io/hostname',
+      }],
+    },
+  };
+  const dir = join(out.path, 'rwo');
+  mkdirSync(join(dir, 'apps', 'solo.2.0'), { recursive: true });
+  writeFileSync(join(dir, 'apps', 'solo.2.0', 'app.yaml'), 'app: w:application\nprocesses:\n  worker:\n    command: python worker.py\ncommands:\n  install: python init.py\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--image', IMAGE, '--out', join(dir, 'out')]);
+  assert.is(r.status, 0, r.stderr);
+  const objects = objectsIn(join(dir, 'out', 'solo.yaml'));
+  assert.equal(schemaProblems(objects), []);
+  assert.equal(find(objects, 'PersistentVolumeClaim', 'solo-data').spec!.accessModes, ['ReadWriteOnce']);
+  const pods = [find(objects, 'Job', 'solo-hooks-2-0'), find(objects, 'Deployment', 'solo'), find(objects, 'Deployment', 'solo-process-worker')].map((o) => o.spec!.template);
+  for (const pod of pods) {
+    assert.equal(pod.spec!.affinity, sameNode);
+    // Each matches its own term: the first pod of the app (no other running) is scheduled anywhere.
+    for (const [key, value] of Object.entries(sameNode.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchLabels)) assert.is(pod.metadata!.labels![key], value);
+  }
+  assert.match(r.stderr, /processes\.worker: its pod shares the app's ReadWriteOnce data volume, so every pod of the app is kept on one node/);
+  // ReadWriteMany (replicas > 1): the pods go anywhere.
+  const blog = objectsIn(join(treeOut, 'blog.yaml'));
+  for (const o of blog) if (o.kind === 'Deployment' || o.kind === 'Job') assert.is(o.spec!.template.spec!.affinity, undefined, o.metadata!.name);
 });
 
 test('hooks: a Job named for the version, install the first time and update after, before the rollout', () => {
