@@ -20,6 +20,7 @@ import {
   imageDataDir,
 } from './image-layout.js';
 import { unbuildableRequirements } from './image-pip.js';
+import { shellLine, shellWord } from './shell-words.js';
 import { unloadableVendor } from './image-vendor.js';
 import { unmappableKeys } from './unmappable.js';
 
@@ -59,8 +60,8 @@ function gatewayInstall(gateway: string): string[] {
   const copied = `/tmp/${path.posix.basename(gateway)}`;
   return [
     '# The gateway, from its tarball in the build context (`npm pack` of the gateway, --gateway).',
-    `COPY ${gateway} ${copied}`,
-    `RUN npm install --global ${copied} && rm ${copied} && npm cache clean --force`,
+    `COPY ${JSON.stringify([gateway, copied])}`,
+    `RUN npm install --global ${shellWord(copied)} && rm ${shellWord(copied)} && npm cache clean --force`,
   ];
 }
 
@@ -92,11 +93,12 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
     '# state root, where the data volume is mounted, and the app directory, as an app user does on one machine.',
     `RUN ${continued([
       `useradd --system --uid ${IMAGE_UID} --user-group --home-dir ${IMAGE_STATE_DIR} ${IMAGE_USER}`,
-      `&& mkdir -p ${imageDataDir(desc.name)}`,
+      `&& mkdir -p ${shellWord(imageDataDir(desc.name))}`,
       `&& chown -R ${IMAGE_USER}:${IMAGE_USER} ${IMAGE_STATE_DIR}`,
     ])}`,
     '# NAME.VERSION: the gateway reads the same name and version from it as on the host.',
-    `COPY --chown=${IMAGE_USER}:${IMAGE_USER} . ${appDir}`,
+    // The JSON form: the directory's name holds the version, which may hold a space.
+    `COPY --chown=${IMAGE_USER}:${IMAGE_USER} ${JSON.stringify(['.', appDir])}`,
     `USER ${IMAGE_UID}:${IMAGE_UID}`,
   ];
   if (desc.pip !== null) {
@@ -111,14 +113,14 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
             ...unbuildable.map((u) => `#   ${u}`),
           ]
         : []),
-      `RUN apppkg-gateway export venv ${appDir} --state-dir ${IMAGE_STATE_DIR}`,
+      `RUN ${shellLine(['apppkg-gateway', 'export', 'venv', appDir, '--state-dir', IMAGE_STATE_DIR])}`,
     );
   }
   lines.push(
     '',
     "# commands.install runs in the cluster's Job; this marker keeps each pod's gateway from running",
     '# it again at its first start (the gateway writes the same file once an app is installed).',
-    `RUN echo '${JSON.stringify({ version: desc.version, dir: appDir, by: 'apppkg-gateway export containerfile' })}' > ${path.posix.join(stateDir, 'installed.json')}`,
+    `RUN echo ${shellWord(JSON.stringify({ version: desc.version, dir: appDir, by: 'apppkg-gateway export containerfile' }))} > ${shellWord(path.posix.join(stateDir, 'installed.json'))}`,
     '',
     `EXPOSE ${HTTP_PORT}`,
     `CMD ${JSON.stringify(['apppkg-gateway', '--apps', IMAGE_APPS_DIR, '--listen', `0.0.0.0:${HTTP_PORT}`, '--state-dir', IMAGE_STATE_DIR])}`,

@@ -13,9 +13,19 @@ const IMAGE_REFERENCE = new RegExp(
   `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${COMPONENT}(?:/${COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
 );
 
-/** The image of `desc`: `{name}` as its object name (lower case), `{version}` its version or `latest`. */
+/**
+ * A version as an image tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`): what a tag cannot hold
+ * becomes `-` (`1.0+build` -> `1.0-build`, as the hooks Job's name does), since the kubelet
+ * refuses any other reference (InvalidImageName).
+ */
+export function imageTag(version: string): string {
+  const tag = version.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[.-]+/, '');
+  return (tag === '' ? 'latest' : tag).slice(0, 128);
+}
+
+/** The image of `desc`: `{name}` as its object name (lower case), `{version}` its version as a tag, or `latest`. */
 export function imageFor(template: string, desc: Pick<Description, 'name' | 'version'>): string {
-  return template.replaceAll('{name}', baseName(desc.name)).replaceAll('{version}', desc.version ?? 'latest');
+  return template.replaceAll('{name}', baseName(desc.name)).replaceAll('{version}', desc.version === null ? 'latest' : imageTag(desc.version));
 }
 
 /** Throws APPPKG_EXPORT_IMAGE_INVALID when `template` cannot name the images of `apps` apps. */

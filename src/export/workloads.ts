@@ -7,6 +7,7 @@ import type { AppPlan } from './app-plan.js';
 import { imageDataDir } from './image-layout.js';
 import { BEFORE_ROLLOUT, PHASE_LABEL, SYNC_WAVE, WAVE_JOB, appLabels, childName, dnsLabel, selectorLabels } from './k8s-names.js';
 import { appCommand, appPodSpec, containerSecurity, PRODUCTION_ENV } from './pod-template.js';
+import { shellLine, shellWord } from './shell-words.js';
 import { terminationGraceSeconds, webContainer } from './web-container.js';
 
 /**
@@ -16,8 +17,6 @@ import { terminationGraceSeconds, webContainer } from './web-container.js';
 export const INSTALLED_MARKER = '.apppkg-gateway-installed';
 /** How long a finished Job (and its log) is kept. */
 const JOB_TTL_S = 7 * 24 * 3600;
-
-const shellQuote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
 
 export function webDeployment(plan: AppPlan): IDeployment {
   const selector = selectorLabels(plan.base, 'web');
@@ -88,15 +87,15 @@ export function hooksJob(plan: AppPlan): IJob | null {
   const updateStep = update === null
     ? 'echo "apppkg-gateway: installed before, and no commands.update: nothing to run"'
     // The command comes through $APPPKG_UPDATE: no quoting of it in the script.
-    : `${appCommand(plan, 'run').join(' ')} -- /bin/sh -c "$APPPKG_UPDATE"`;
+    : `${shellLine(appCommand(plan, 'run'))} -- /bin/sh -c "$APPPKG_UPDATE"`;
   const script = [
     'set -e',
-    `if [ -e ${marker} ]; then`,
+    `if [ -e ${shellWord(marker)} ]; then`,
     `  ${updateStep}`,
     'else',
-    `  ${appCommand(plan, 'install').join(' ')}`,
+    `  ${shellLine(appCommand(plan, 'install'))}`,
     'fi',
-    `echo ${shellQuote(version)} > ${marker}`,
+    `echo ${shellWord(version)} > ${shellWord(marker)}`,
     '',
   ].join('\n');
   const labels = { ...appLabels(plan.base, plan.desc.version), ...selectorLabels(plan.base, 'hooks'), [PHASE_LABEL]: BEFORE_ROLLOUT };

@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
 import { makeApp, makeWheel } from '../lifecycle/lifecycle-apps.js';
@@ -38,7 +39,7 @@ test('neither deb: nor pip: (hello): Debian, the gateway, the app as NAME, its u
   assert.equal(aptPackages(text), BASE);
   assert.match(text, /^RUN npm install --global apppkg-gateway@\d+\.\d+\.\d+/m);
   assert.match(text, /useradd --system --uid 10001 --user-group --home-dir \/var\/lib\/apppkg-gateway apppkg/);
-  assert.match(text, /^COPY --chown=apppkg:apppkg \. \/srv\/apps\/hello$/m);
+  assert.match(text, /^COPY --chown=apppkg:apppkg \["\.","\/srv\/apps\/hello"\]$/m);
   assert.match(text, /^USER 10001:10001$/m);
   assert.not.match(text, /export venv/);
   assert.match(text, /> \/var\/lib\/apppkg-gateway\/apps\/hello\/installed\.json$/m);
@@ -50,9 +51,9 @@ test('neither deb: nor pip: (hello): Debian, the gateway, the app as NAME, its u
 test('--gateway: a tarball in the build context (npm pack) is copied in and installed; any other spec goes to npm as it is', async () => {
   const packed = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', './apppkg-gateway-0.1.0.tgz']);
   assert.is(packed.status, 0, packed.stderr);
-  assert.match(packed.stdout, /^COPY \.\/apppkg-gateway-0\.1\.0\.tgz \/tmp\/apppkg-gateway-0\.1\.0\.tgz\nRUN npm install --global \/tmp\/apppkg-gateway-0\.1\.0\.tgz && rm \/tmp\/apppkg-gateway-0\.1\.0\.tgz/m);
+  assert.match(packed.stdout, /^COPY \["\.\/apppkg-gateway-0\.1\.0\.tgz","\/tmp\/apppkg-gateway-0\.1\.0\.tgz"\]\nRUN npm install --global \/tmp\/apppkg-gateway-0\.1\.0\.tgz && rm \/tmp\/apppkg-gateway-0\.1\.0\.tgz/m);
   // Installed as root, before the user and the app.
-  assert.ok(packed.stdout.indexOf('COPY ./apppkg-gateway') < packed.stdout.indexOf('USER 10001'));
+  assert.ok(packed.stdout.indexOf('COPY ["./apppkg-gateway') < packed.stdout.indexOf('USER 10001'));
   assert.not.match(packed.stdout, /apppkg-gateway@/);
   const git = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', 'git+https://git.example.com/apppkg-gateway.git#v0.1.0']);
   assert.match(git.stdout, /^RUN npm install --global git\+https:\/\/git\.example\.com\/apppkg-gateway\.git#v0\.1\.0 && npm cache clean --force$/m);
@@ -72,7 +73,7 @@ test('pip: only: python3-venv, and the venv built by the gateway in the image, o
   const dir = makeApp(work.path, 'withpip.2.0', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   const text = await recipe(dir);
   assert.equal(aptPackages(text), [...BASE, 'python3-venv']);
-  assert.match(text, /^COPY --chown=apppkg:apppkg \. \/srv\/apps\/withpip\.2\.0$/m);
+  assert.match(text, /^COPY --chown=apppkg:apppkg \["\.","\/srv\/apps\/withpip\.2\.0"\]$/m);
   assert.match(text, /^RUN apppkg-gateway export venv \/srv\/apps\/withpip\.2\.0 --state-dir \/var\/lib\/apppkg-gateway$/m);
   assert.ok(text.indexOf('USER 10001') < text.indexOf('export venv'), 'the venv is built as the user that runs it');
 });
@@ -88,12 +89,27 @@ test('the recipe and the manifests agree: the app directory, the data directory,
   const tree = join(FIXTURES, 'export', 'tree');
   const text = await recipe(join(tree, 'apps', 'blog.1.2'));
   const manifests = readFileSync(join(tree, 'expected', 'blog.yaml'), 'utf8');
-  const appDir = /^COPY --chown=\S+ \. (\S+)$/m.exec(text)![1];
+  const appDir = JSON.parse(/^COPY --chown=\S+ (\[.*\])$/m.exec(text)![1])[1];
   assert.ok(manifests.includes(`apppkg-gateway install ${appDir} `), appDir);
   const dataDir = /mkdir -p (\S+)/.exec(text)![1];
   assert.ok(manifests.includes(`mountPath: ${dataDir}\n`), dataDir);
   assert.ok(manifests.includes(`runAsUser: ${/^USER (\d+):/m.exec(text)![1]}\n`));
   assert.ok(manifests.includes(`containerPort: ${/^EXPOSE (\d+)$/m.exec(text)![1]}\n`));
+});
+
+test('a version with a space or a quote: the COPY in JSON form, every path in a RUN line one shell word', async () => {
+  for (const version of ['1 0', "1'0"]) {
+    const dir = makeApp(work.path, `q.${version}`, 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+    const text = await recipe(dir);
+    const appDir = `/srv/apps/q.${version}`;
+    assert.equal(JSON.parse(/^COPY --chown=\S+ (\[.*\])$/m.exec(text)![1]), ['.', appDir]);
+    // The shell's own reading of the RUN lines: the words each command gets.
+    const words = (line: string) => spawnSync('/bin/sh', ['-c', `set -- ${line}; printf '%s\\n' "$@"`], { encoding: 'utf8' }).stdout.split('\n').slice(0, -1);
+    assert.equal(words(/^RUN (apppkg-gateway export venv .*)$/m.exec(text)![1]), ['apppkg-gateway', 'export', 'venv', appDir, '--state-dir', '/var/lib/apppkg-gateway']);
+    const [, marker, file] = /^RUN echo (.*) > (.*installed\.json)$/m.exec(text)!;
+    assert.equal(JSON.parse(words(marker)[0]), { version, dir: appDir, by: 'apppkg-gateway export containerfile' });
+    assert.equal(words(file), ['/var/lib/apppkg-gateway/apps/q/installed.json']);
+  }
 });
 
 test('--out writes the file', async () => {

@@ -297,6 +297,31 @@ test('an empty setting in the environment file is a value, as on one machine: ex
   assert.equal(overridesFor(await loadEnvironmentFile(composed), 'es').settings, { EMPTY_ONE: '', SENTRY_DSN: '', API_KEY: 'k' });
 });
 
+test('versions that are no image tag are made one; a version with a space or a quote is one word in the Job\'s script', async () => {
+  const dir = join(out.path, 'odd-versions');
+  for (const [app, version] of [['blog', '1.0+Build'], ['q', '1 0'], ['r', "1'0"]]) {
+    mkdirSync(join(dir, app, `${app}.${version}`), { recursive: true });
+    writeFileSync(join(dir, app, `${app}.${version}`, 'app.yaml'), 'app: w:application\ncommands:\n  install: echo hi\n  update: echo again\n');
+  }
+  const images: Record<string, string> = { blog: 'registry.example.com/apps/blog:1.0-Build', q: 'registry.example.com/apps/q:1-0', r: 'registry.example.com/apps/r:1-0' };
+  for (const [app, version] of [['blog', '1.0+Build'], ['q', '1 0'], ['r', "1'0"]]) {
+    const r = await runCli(['export', 'kubernetes', '--apps', join(dir, app), '--image', IMAGE]);
+    assert.is(r.status, 0, r.stderr);
+    const objects = objectsOf(r.stdout);
+    assert.equal(schemaProblems(objects), []);
+    assert.is(find(objects, 'Deployment', app).spec!.template.spec!.containers[0].image, images[app]);
+    const job = objects.find((o) => o.kind === 'Job')!;
+    const script = (job as { spec: { template: { spec: { containers: Array<{ command: string[] }> } } } }).spec.template.spec.containers[0].command[2];
+    assert.is(spawnSync('/bin/sh', ['-n', '-c', script]).status, 0, script);
+    // The shell's own reading of the install line: the app's directory is one word.
+    const line = /^ {2}(apppkg-gateway install .*)$/m.exec(script)![1];
+    const words = spawnSync('/bin/sh', ['-c', `set -- ${line}; printf '%s\\n' "$@"`], { encoding: 'utf8' }).stdout.split('\n');
+    assert.is(words[2], `/srv/apps/${app}.${version}`, script);
+    const run = /^ {2}(apppkg-gateway run .*) -- \/bin\/sh/m.exec(script)![1];
+    assert.is(spawnSync('/bin/sh', ['-c', `set -- ${run}; printf '%s\\n' "$@"`], { encoding: 'utf8' }).stdout.split('\n')[2], `/srv/apps/${app}.${version}`);
+  }
+});
+
 test('Argo CD applies what the Job reads, then the Job, then the rest (sync waves); no Helm hook, which would run before them', () => {
   for (const file of readdirSync(treeOut)) {
     const objects = objectsIn(join(treeOut, file));
