@@ -178,7 +178,8 @@ test('one replica, a ReadWriteOnce volume: every pod of the app (the hooks Job, 
   const dir = join(out.path, 'rwo');
   mkdirSync(join(dir, 'apps', 'solo.2.0'), { recursive: true });
   writeFileSync(join(dir, 'apps', 'solo.2.0', 'app.yaml'), 'app: w:application\nprocesses:\n  worker:\n    command: python worker.py\ncommands:\n  install: python init.py\n');
-  const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--image', IMAGE, '--out', join(dir, 'out')]);
+  writeFileSync(join(dir, 'environment.yaml'), 'apps:\n  solo:\n    idle_timeout: 600\n    max_requests: 1000\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'environment.yaml'), '--image', IMAGE, '--out', join(dir, 'out')]);
   assert.is(r.status, 0, r.stderr);
   const objects = objectsIn(join(dir, 'out', 'solo.yaml'));
   assert.equal(schemaProblems(objects), []);
@@ -190,6 +191,9 @@ test('one replica, a ReadWriteOnce volume: every pod of the app (the hooks Job, 
     for (const [key, value] of Object.entries(sameNode.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchLabels)) assert.is(pod.metadata!.labels![key], value);
   }
   assert.match(r.stderr, /processes\.worker: its pod shares the app's ReadWriteOnce data volume, so every pod of the app is kept on one node/);
+  // idle_timeout: workers are not what a cluster scales; said, not carried into the pod's file.
+  assert.match(r.stderr, /solo: note: idle_timeout 600: not used on the cluster; .*scale the Deployment's replicas instead/);
+  assert.not.match(find(objects, 'ConfigMap', 'solo-gateway').data!['environment.json'], /idle/);
   // ReadWriteMany (replicas > 1): the pods go anywhere.
   const blog = objectsIn(join(treeOut, 'blog.yaml'));
   for (const o of blog) if (o.kind === 'Deployment' || o.kind === 'Job') assert.is(o.spec!.template.spec!.affinity, undefined, o.metadata!.name);
