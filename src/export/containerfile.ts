@@ -2,6 +2,7 @@
 // directory as its context: Debian, the app's deb: packages, the gateway, the app, its
 // virtualenv from pip:, a user of its own, and the gateway as the command. Every path in it is
 // one the manifests use (image-layout.ts). Nothing is built here: docs/kubernetes.md.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadDescription } from '../description/load.js';
 import type { Description } from '../description/types.js';
@@ -32,6 +33,8 @@ export interface ContainerfileResult {
   pip: string | null;
   /** Requirements the image's offline venv step will not find in the app directory as it is now. */
   unbuildable: string[];
+  /** A --gateway tarball the app directory (the build context) does not hold as it is now. */
+  missingGateway: string | null;
 }
 
 /** The packages the image needs from Debian: the gateway's runtime, the app's interpreter, its deb:. */
@@ -53,19 +56,20 @@ function isTarball(gateway: string): boolean {
 }
 
 /** The recipe's lines that install the gateway: from the registry, or from a tarball in the build context. */
-function gatewayInstall(gateway: string): string[] {
+function gatewayInstall(gateway: string, missing: boolean): string[] {
   if (!isTarball(gateway)) {
     return ['# The gateway (--gateway: an npm package spec; by default the version that wrote this recipe).', `RUN npm install --global ${gateway} && npm cache clean --force`];
   }
   const copied = `/tmp/${path.posix.basename(gateway)}`;
   return [
     '# The gateway, from its tarball in the build context (`npm pack` of the gateway, --gateway).',
+    ...(missing ? [`# WARNING: when this was written, the app directory had no ${gateway}, so this step fails unless it is added first.`] : []),
     `COPY ${JSON.stringify([gateway, copied])}`,
     `RUN npm install --global ${shellWord(copied)} && rm ${shellWord(copied)} && npm cache clean --force`,
   ];
 }
 
-export function renderContainerfile(desc: Description, unbuildable: string[] = [], gateway = registryGateway()): string {
+export function renderContainerfile(desc: Description, unbuildable: string[] = [], gateway = registryGateway(), gatewayMissing = false): string {
   const appDir = imageAppDir(desc);
   const stateDir = imageAppStateDir(desc.name);
   const label = `${desc.name}${desc.version ? ` ${desc.version}` : ''}`;
@@ -87,7 +91,7 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
       '&& rm -rf /var/lib/apt/lists/*',
     ])}`,
     '',
-    ...gatewayInstall(gateway),
+    ...gatewayInstall(gateway, gatewayMissing),
     '',
     `# A user of the image's own (uid ${IMAGE_UID}: the manifests run every pod as it); it owns the`,
     '# state root, where the data volume is mounted, and the app directory, as an app user does on one machine.',
@@ -136,9 +140,19 @@ export async function exportContainerfile(dir: string, gateway = registryGateway
   if (/\s/.test(gateway) || gateway === '') {
     throw new GatewayError('APPPKG_USAGE', { reason: `--gateway: expected an npm package spec or a tarball path without spaces, found ${JSON.stringify(gateway)}`, command: 'export' });
   }
+  // COPY takes its sources from the build context, which is the app directory.
+  if (isTarball(gateway) && (path.isAbsolute(gateway) || path.posix.normalize(gateway).startsWith('../'))) {
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `--gateway: expected a tarball path inside the app directory (the build context, which COPY reads from), found ${JSON.stringify(gateway)}; copy it there and name it relative to it: --gateway ./${path.basename(gateway)}`,
+      command: 'export',
+    });
+  }
   const desc = await loadDescription(dir);
   const problems = [...unmappableKeys(desc), ...(await unloadableVendor(desc))];
   if (problems.length > 0) throw new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { ...problems[0].details, problems });
   const unbuildable = await unbuildableRequirements(desc);
-  return { name: desc.name, version: desc.version, text: renderContainerfile(desc, unbuildable, gateway), pip: desc.pip, unbuildable };
+  const missingGateway = isTarball(gateway) && !existsSync(path.join(desc.dir, gateway)) ? gateway : null;
+  return {
+    name: desc.name, version: desc.version, text: renderContainerfile(desc, unbuildable, gateway, missingGateway !== null), pip: desc.pip, unbuildable, missingGateway,
+  };
 }

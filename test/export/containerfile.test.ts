@@ -55,6 +55,21 @@ test('--gateway: a tarball in the build context (npm pack) is copied in and inst
   // Installed as root, before the user and the app.
   assert.ok(packed.stdout.indexOf('COPY ["./apppkg-gateway') < packed.stdout.indexOf('USER 10001'));
   assert.not.match(packed.stdout, /apppkg-gateway@/);
+  // The tarball is not in hello's directory: written, and said (as for missing wheels).
+  assert.match(packed.stderr, /warning: the image build of hello will fail at its gateway step unless \.\/apppkg-gateway-0\.1\.0\.tgz is in the build context/);
+  assert.match(packed.stdout, /^# WARNING: when this was written, the app directory had no \.\/apppkg-gateway-0\.1\.0\.tgz/m);
+  const present = makeApp(work.path, 'packed', 'platform: python, wsgi\napp: wsgi:application\n');
+  writeFileSync(join(present, 'apppkg-gateway-0.1.0.tgz'), '');
+  const there = await runCli(['export', 'containerfile', present, '--gateway', './apppkg-gateway-0.1.0.tgz']);
+  assert.is(there.status, 0, there.stderr);
+  assert.not.match(there.stderr + there.stdout, /warning/i);
+  // COPY reads the build context: a path outside it is refused with the fix.
+  for (const outside of ['/abs/apppkg-gateway-0.1.0.tgz', '../apppkg-gateway-0.1.0.tgz']) {
+    const refused = await runCli(['export', 'containerfile', present, '--gateway', outside]);
+    assert.is(refused.status, 2, refused.stderr);
+    assert.is(refused.stdout, '');
+    assert.match(refused.stderr, /--gateway: expected a tarball path inside the app directory \(the build context, which COPY reads from\).*--gateway \.\/apppkg-gateway-0\.1\.0\.tgz/);
+  }
   const git = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', 'git+https://git.example.com/apppkg-gateway.git#v0.1.0']);
   assert.match(git.stdout, /^RUN npm install --global git\+https:\/\/git\.example\.com\/apppkg-gateway\.git#v0\.1\.0 && npm cache clean --force$/m);
   const bad = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', 'a b']);

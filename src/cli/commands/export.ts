@@ -78,6 +78,10 @@ export async function run(args: ParsedCommand): Promise<number> {
       for (const u of result.unbuildable) say(`  ${u}`);
       say(`fix: put the wheels in ${dir} (\`pip download -d ${dir} -r ${result.pip}\`), or vendor them; \`apppkg-gateway install ${dir}\` builds the same venv here`);
     }
+    if (result.missingGateway !== null) {
+      say(`warning: the image build of ${result.name} will fail at its gateway step unless ${result.missingGateway} is in the build context (${dir}) first`);
+      say(`fix: run \`npm pack\` in the gateway's checkout and move the tarball into ${dir}, or give --gateway an npm package spec`);
+    }
     if (out === undefined) process.stdout.write(result.text);
     else {
       await writeFile(out, result.text).catch((err) => {
