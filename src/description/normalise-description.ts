@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { validRange } from '@renovatebot/pep440';
 import { parsePackageDirName } from './package-dir.js';
+import { reservedSettingsRule } from './reserved-settings.js';
 import { settingNameLike, type FixFor } from './schema-problems.js';
 import { COMMAND_NAMES, type AppServices, type Description, type ProcessSpec } from './types.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from './yaml-file.js';
@@ -35,6 +36,10 @@ const OS_ALIASES: Record<string, string> = {
   win32: 'windows', win: 'windows', nt: 'windows', win64: 'windows', unix: 'posix',
 };
 
+// Keys whose value may well be a bare word YAML does not read as text: the shell builtin
+// `true`, a command `1`, an app named `null`. Quoting keeps the word.
+const WORD_KEY = /^(name|commands\.[^.]+|processes\..+\.command)$/;
+
 /** Fix hints for app.yaml that depend on the value found. */
 export const descriptionFixFor: FixFor = (key, value, found) => {
   if ((key === 'app' || key === 'wsgi.app' || key === 'asgi.app') && Array.isArray(value)) {
@@ -59,6 +64,10 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
       const names = `${unknown.map((m) => JSON.stringify(m)).join(', ')} ${unknown.length === 1 ? 'is not a mixin' : 'are not mixins'}`;
       return `${names} (a framework needs none: a Flask or Django app is wsgi, a FastAPI or Starlette app asgi); write platform: python, wsgi, platform: python, asgi or platform: python, command`;
     }
+  }
+  if (WORD_KEY.test(key) && (typeof value === 'boolean' || typeof value === 'number' || (value === null && found !== 'nothing'))) {
+    const what = value === null ? 'nothing (null)' : typeof value === 'boolean' ? 'a boolean' : 'a number';
+    return `quote it: ${key.split('.').pop()}: "${found}" (unquoted, YAML reads ${found} as ${what}, not as text)`;
   }
   if (key === 'python') {
     // A number is shown as written: `python: 3.10` is 3.1 to YAML, "3.10" to the user.
@@ -306,6 +315,23 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     }
   }
 
+  const settingsValue = yaml.valid(['settings']);
+  const settings: string[] = [];
+  const settingList = Array.isArray(settingsValue) ? settingsValue.map((s, i) => [['settings', i], s] as const) : settingsValue === undefined ? [] : [[['settings'], settingsValue] as const];
+  for (const [at, settingName] of settingList) {
+    const reserved = reservedSettingsRule();
+    if (!reserved.isReserved(String(settingName))) {
+      settings.push(String(settingName));
+      continue;
+    }
+    // No environment file may give it (host-file.ts refuses it there), so the app could never start.
+    yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+      expected: reserved.expected,
+      found: `${yaml.found(at)} (no environment file may give it, so the app could never start)`,
+      fix: reserved.fix,
+    });
+  }
+
   const commands: Description['commands'] = {};
   for (const hook of COMMAND_NAMES) {
     const command = str(yaml.valid(['commands', hook]));
@@ -331,7 +357,7 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     pip,
     paths,
     app: kind === 'wsgi' || kind === 'asgi' ? app : null,
-    settings: toList(yaml.valid(['settings'])),
+    settings,
     static: staticDirs,
     health: str(yaml.valid(['health'])) ?? null,
     services: {

@@ -143,7 +143,9 @@ export function keyLabel(at: YamlPath): string {
 
 /** How a value reads in a message: the scalar as written, or the shape of a list or mapping. */
 function describeFound(node: YamlNode | null, value: unknown): string {
-  if (value === undefined || value === null) return 'nothing';
+  if (value === undefined) return 'nothing';
+  // `key: null` or `key: ~` is written; `key:` alone is nothing.
+  if (value === null) return node && isScalar(node) && typeof node.source === 'string' && node.source !== '' ? node.source : 'nothing';
   if (typeof value === 'string') {
     // A URL's password (a services: URL of the wrong scheme, say) is never echoed into a log.
     const shown = maskUrlPassword(value);

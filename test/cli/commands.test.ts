@@ -137,14 +137,14 @@ test('python: "<3" fails with the line and the interpreters found', async () => 
 });
 
 test('a missing required setting refuses to start, naming it, its line and the fix', async () => {
-  const dir = pkg('needs-setting', 'platform: python, wsgi\napp: wsgi:application\nsettings: [APPPKG_TEST_SECRET_NOT_SET]\n');
+  const dir = pkg('needs-setting', 'platform: python, wsgi\napp: wsgi:application\nsettings: [GW_TEST_SECRET_NOT_SET]\n');
   const r = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /app\.yaml:3:\d+/);
-  assert.match(r.stderr, /APPPKG_TEST_SECRET_NOT_SET/);
+  assert.match(r.stderr, /GW_TEST_SECRET_NOT_SET/);
   assert.match(r.stderr, /fix: /);
-  const ok = await runCli(['run', dir, '--state-dir', state.path, '--', 'sh', '-c', 'echo "$APPPKG_TEST_SECRET_NOT_SET"'], {
-    env: { APPPKG_TEST_SECRET_NOT_SET: 'from-the-shell' },
+  const ok = await runCli(['run', dir, '--state-dir', state.path, '--', 'sh', '-c', 'echo "$GW_TEST_SECRET_NOT_SET"'], {
+    env: { GW_TEST_SECRET_NOT_SET: 'from-the-shell' },
   });
   assert.is(ok.status, 0, ok.stderr);
   assert.is(ok.stdout.trim(), 'from-the-shell');

@@ -176,6 +176,40 @@ test('app: must be module:object with dotted identifiers on both sides', async (
   }
 });
 
+test('settings: a name the gateway sets itself is refused at its line and column, by the environment file\'s rule', async () => {
+  const dir = await writeApp('reserved', 'app: a:b\nsettings: [DATABASE_URL, PATH, APPPKG_DATA_DIR, SECRET_KEY, PORT, APPPKG_REDIS_PREFIX]\n');
+  const err = await failure(loadDescription(dir));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column}:${p.key}`), ['2:26:settings[1]', '2:32:settings[2]', '2:61:settings[4]']);
+  const first = err.problems[0];
+  assert.match(first.format(), /expected .*not one the gateway sets itself.*, found "PATH" \(no environment file may give it, so the app could never start\)/);
+  assert.match(first.hint, /^rename the setting/);
+  // The one-name form too; and the very names the environment file refuses (one rule, not two lists).
+  const one = await failure(loadDescription(await writeApp('reserved-one', 'app: a:b\nsettings: TMPDIR\n')));
+  assert.equal(one.problems.map((p) => `${p.line}:${p.column}:${p.key}`), ['2:11:settings']);
+  const envSchema = readSchema('environment') as { definitions: { settings: { propertyNames: { not: { anyOf: [unknown, { enum: string[] }] } } } } };
+  for (const name of envSchema.definitions.settings.propertyNames.not.anyOf[1].enum) {
+    const err = await failure(loadDescription(await writeApp('reserved-each', `app: a:b\nsettings: [${name}]\n`)));
+    assert.is(err.problems[0]?.key, 'settings[0]', name);
+  }
+  assert.equal((await loadDescription(await writeApp('unreserved', 'app: a:b\nsettings: [APPPKG_REDIS_PREFIX, PATHS, MY_PORT]\n'))).settings, ['APPPKG_REDIS_PREFIX', 'PATHS', 'MY_PORT']);
+});
+
+test('a command YAML reads as a boolean, number or null: the fix says to quote it', async () => {
+  const dir = await writeApp('bare-words', 'app: a:b\ncommands:\n  install: true\n  update: 1\n  check: null\nprocesses:\n  tick:\n    command: false\n');
+  const err = await failure(loadDescription(dir));
+  assert.equal(err.problems.map((p) => [`${p.line}:${p.column}:${p.key}`, p.hint]), [
+    ['3:12:commands.install', 'quote it: install: "true" (unquoted, YAML reads true as a boolean, not as text)'],
+    ['4:11:commands.update', 'quote it: update: "1" (unquoted, YAML reads 1 as a number, not as text)'],
+    ['5:10:commands.check', 'quote it: check: "null" (unquoted, YAML reads null as nothing (null), not as text)'],
+    ['8:14:processes.tick.command', 'quote it: command: "false" (unquoted, YAML reads false as a boolean, not as text)'],
+  ]);
+  const quoted = await loadDescription(await writeApp('quoted-words', 'app: a:b\ncommands:\n  install: "true"\n  update: "1"\n'));
+  assert.equal(quoted.commands, { install: 'true', update: '1' });
+  // An empty value is not a word to quote.
+  const empty = await failure(loadDescription(await writeApp('empty-command', 'app: a:b\ncommands:\n  install:\n')));
+  assert.not.match(empty.problems[0].hint, 'quote');
+});
+
 test('name defaults to the directory name minus its version; an unusable one is reported', async () => {
   const desc = await loadDescription(await writeApp('my.app.2', 'app: a:b\n'));
   assert.is(desc.name, 'my.app');
