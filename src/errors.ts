@@ -574,6 +574,13 @@ export const ERROR_CODES = {
     exitStatus: 2,
     example: { into: '/srv/shared', dir: '/srv/apps/blog', found: '/srv/shared' },
   },
+  APPPKG_VENDOR_FROM_OUTSIDE: {
+    summary: '`vendor --from FILE` named a requirements file outside the app directory; the vendor manifest records it relative to the app, and `check` reads it again wherever the app is copied, so it must travel with the app.',
+    message: (d) => `vendor --from ${str(d.from)}: expected a file inside ${str(d.dir)}, found ${str(d.found)}`,
+    hint: () => 'copy the requirements file into the app directory and give its path there, e.g. --from requirements.txt (the default)',
+    exitStatus: 2,
+    example: { from: '../shared/requirements.txt', dir: '/srv/apps/blog', found: '/srv/shared/requirements.txt' },
+  },
   APPPKG_VENDOR_NOT_OURS: {
     summary: '`vendor` found the vendor directory holding files but no `.apppkg-vendor.json` (filled by hand, or by `pip install --target`), and left it as it was rather than mix its files with what it installs.',
     message: (d) => `vendor: ${str(d.path)} holds ${str(d.found)} but no manifest (.apppkg-vendor.json)${d.reason ? ` (${str(d.reason)})` : ''}; nothing was changed`,

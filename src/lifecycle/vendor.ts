@@ -107,6 +107,9 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new GatewayError('APPPKG_VENDOR_INTO_OUTSIDE', { into: opts.into ?? DEFAULT_VENDOR_DIR, dir: appDir, found: vendorDir });
   }
+  if (!isInside(requirements, appDir)) {
+    throw new GatewayError('APPPKG_VENDOR_FROM_OUTSIDE', { from: opts.from ?? DEFAULT_REQUIREMENTS, dir: appDir, found: requirements });
+  }
   const into = displayDir(appDir, vendorDir);
   const requirementsSha256 = await requirementsDigest(appDir, requirements).catch((err: NodeJS.ErrnoException) => {
     const reason = err.code === 'ENOENT' ? 'no such file' : err.message;

@@ -219,6 +219,16 @@ test('vendor without a requirements file, or into a directory outside the app, s
   const outside = await runCli(['vendor', app, '--into', '../elsewhere', '--no-index']);
   assert.is(outside.status, 2, outside.stdout + outside.stderr);
   assert.match(outside.stderr, /vendor --into \.\.\/elsewhere: expected a directory inside/);
+  // A requirements file outside the app (relative or absolute), which the manifest would record
+  // as ../x.txt, is refused the same way, before anything is installed.
+  writeFileSync(join(work.path, 'apps', 'outside-req.txt'), 'apppkg-demo-greeting==1.0\n');
+  for (const from of ['../outside-req.txt', join(work.path, 'apps', 'outside-req.txt')]) {
+    const r = await runCli(['vendor', app, '--from', from, '--no-index']);
+    assert.is(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, `vendor --from ${from}: expected a file inside ${app}, found ${join(work.path, 'apps', 'outside-req.txt')}`);
+    assert.match(r.stderr, /fix: copy the requirements file into the app directory/);
+    assert.not.ok(existsSync(join(app, 'vendor')), from);
+  }
   // A directory that is not there is said as such, not as a requirements file to write in it.
   const nowhere = await runCli(['vendor', `${app}-nowhere`, '--no-index']);
   assert.is(nowhere.status, 1, nowhere.stdout + nowhere.stderr);

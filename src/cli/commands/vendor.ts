@@ -13,7 +13,7 @@ export const spec: CommandSpec = {
     'refused, with its Debian package, unless --allow-binary. The same requirements and wheels give the same tree.',
   usage: 'apppkg-gateway vendor [APP_DIR] [--from requirements.txt] [--into vendor/] [--find-links DIR]... [--no-index] [--allow-binary] [--update NAME]...',
   optionHelp: [
-    ['--from FILE', `the requirements file, relative to APP_DIR (default ${DEFAULT_REQUIREMENTS})`],
+    ['--from FILE', `the requirements file, inside APP_DIR and relative to it (default ${DEFAULT_REQUIREMENTS})`],
     ['--into DIR', `the vendor directory, inside APP_DIR (default ${DEFAULT_VENDOR_DIR}/)`],
     ['--find-links DIR', 'also look for wheels and sdists in DIR (pip --find-links; repeatable)'],
     ['--no-index', 'use no package index, only --find-links: vendoring offline'],
