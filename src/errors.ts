@@ -263,11 +263,14 @@ export const ERROR_CODES = {
     example: { root: '/var/lib/apppkg-gateway', pid: 4242, lock: '/var/lib/apppkg-gateway/gateway.lock' },
   },
   APPPKG_PY_NO_INTERPRETER: {
-    summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter does not); the message lists those found. When the environment file names the interpreter, the error points at that key and names the requirement\'s place in app.yaml.',
+    summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter, the only one eligible, does not); the message lists those found, those that could not be run and why, and with `deb:` those not eligible. When the environment file names the interpreter, the error points at that key and names the requirement\'s place in app.yaml.',
     message: (d) =>
       d.chosen
         ? `${str(d.key) || 'python'}: ${str(d.chosen)} does not satisfy python: ${JSON.stringify(d.specifier)}${d.requiredAt ? ` (required at ${str(d.requiredAt)})` : ''}`
-        : `python: no interpreter satisfies ${JSON.stringify(d.specifier)}${d.reasonDeb ? ' on the system interpreter (deb packages are listed)' : ''}; found ${str(d.foundList) || 'none'}`,
+        : d.reasonDeb
+          ? `python: the system interpreter does not satisfy ${JSON.stringify(d.specifier)}, and with deb packages listed only it is eligible (they are importable from ${str(d.system)} alone); found ${str(d.foundList) || `no ${str(d.system)}`}`
+            + `${d.failedList ? `; ${str(d.failedList)}` : ''}${d.ineligibleList ? `; not eligible because of deb: ${str(d.ineligibleList)}` : ''}`
+          : `python: no interpreter satisfies ${JSON.stringify(d.specifier)}; found ${str(d.foundList) || 'none'}${d.failedList ? `; also ${str(d.failedList)}` : ''}`,
     hint: (d) => {
       if (d.chosen) return `set ${str(d.key) || 'python'} in the environment file to an interpreter that satisfies ${JSON.stringify(d.specifier)} (or remove it to let the gateway pick one), or loosen \`python:\` in app.yaml`;
       return d.reasonDeb
@@ -275,7 +278,7 @@ export const ERROR_CODES = {
         : 'install a matching Python (python3.N on PATH), name one in the environment file (`python: /path/to/python3`), or loosen `python:` in app.yaml';
     },
     exitStatus: 1,
-    example: { specifier: '>=3.12', foundList: '3.9.2 (/usr/bin/python3)' },
+    example: { specifier: '>=3.12', foundList: '/usr/bin/python3 3.9.2', failedList: 'python3.14 (/opt/bin/python3.14): cannot be run: unexpected output: Python 3.14.0' },
   },
   APPPKG_PY_NOT_EXECUTABLE: {
     summary: 'The interpreter does not run: the one named in the environment file is missing (the error then points at its key there), or the app\'s user (the gateway running as root) may not execute it, as with a pyenv Python under /root.',

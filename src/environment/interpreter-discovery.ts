@@ -72,21 +72,37 @@ export interface Candidate {
   file: string;
 }
 
-async function discover(pathEnv: string): Promise<Interpreter[]> {
+/** A candidate that did not answer as a Python (a fake, a pyenv shim of a version not enabled): named, with why, when none fits. */
+export interface FailedCandidate {
+  names: string[];
+  file: string;
+  reason: string;
+}
+
+export interface Discovery {
+  interpreters: Interpreter[];
+  failed: FailedCandidate[];
+}
+
+async function discover(pathEnv: string): Promise<Discovery> {
   const files = await candidateFiles(pathEnv);
   // A few at a time: a dozen pyenv shims at once on 2 cores took past PROBE_TIMEOUT_MS each.
   const results = await mapLimited(files, Math.max(2, os.availableParallelism()), (c) => probeOnce(c.file));
   // A pyenv shim and the binary it runs are one interpreter: merge on what Python itself says.
   const byInterpreter = new Map<string, Interpreter>();
+  const failed: FailedCandidate[] = [];
   for (const [i, c] of files.entries()) {
     const result = results[i];
-    if ('reason' in result) continue; // e.g. a pyenv shim for a version not enabled here
+    if ('reason' in result) {
+      failed.push({ names: c.names, file: c.file, reason: result.reason });
+      continue;
+    }
     const key = `${await safeRealpath(result.executable)}\0${result.prefix}`;
     const seen = byInterpreter.get(key);
     if (seen) c.names.forEach((n) => addName(seen.names, n));
     else byInterpreter.set(key, toInterpreter(c.names, result));
   }
-  return [...byInterpreter.values()];
+  return { interpreters: [...byInterpreter.values()], failed };
 }
 
 async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -106,7 +122,7 @@ function addName(names: string[], name: string): void {
   if (!names.includes(name)) names.push(name);
 }
 
-const discoveryCache = new Map<string, Promise<Interpreter[]>>();
+const discoveryCache = new Map<string, Promise<Discovery>>();
 /** One probe per command per process, whoever asks (discovery, a pick, an override). */
 const probes = new Map<string, Promise<ProbeResult | { reason: string }>>();
 
@@ -116,7 +132,12 @@ export interface DiscoverOptions {
 }
 
 /** Every interpreter on this host, each probed once per process (per PATH value). */
-export function discoverInterpreters(opts: DiscoverOptions = {}): Promise<Interpreter[]> {
+export async function discoverInterpreters(opts: DiscoverOptions = {}): Promise<Interpreter[]> {
+  return (await discoverHost(opts)).interpreters;
+}
+
+/** The interpreters, and the candidates that did not answer as one (with why). */
+export function discoverHost(opts: DiscoverOptions = {}): Promise<Discovery> {
   const pathEnv = opts.pathEnv ?? process.env.PATH ?? '';
   let pending = discoveryCache.get(pathEnv);
   if (!pending) {

@@ -17,7 +17,7 @@ import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { FilePlace } from './host-file.js';
 import { toInterpreter, type Interpreter } from './interpreter-probe.js';
-import { candidateFiles, discoverInterpreters, probeInterpreter, probeOnce, SYSTEM_PYTHON, type DiscoverOptions } from './interpreter-discovery.js';
+import { candidateFiles, discoverHost, probeInterpreter, probeOnce, SYSTEM_PYTHON, type DiscoverOptions, type FailedCandidate } from './interpreter-discovery.js';
 
 /** "python3 3.11.7 (/root/.pyenv/versions/3.11.7/bin/python3)" or "/usr/bin/python3 3.11.2". */
 export function formatInterpreter(i: Interpreter): string {
@@ -90,28 +90,42 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
     const result = await probeOnce(first.file);
     if (!('reason' in result) && versionSatisfies(result.version, specifier)) return toInterpreter(first.names, result);
   }
-  const all = await discoverInterpreters({ pathEnv });
+  const { interpreters: all, failed } = await discoverHost({ pathEnv });
   if (desc.deb.length > 0) {
-    // deb packages are importable only from the system interpreter.
+    // deb packages are importable only from the system interpreter: the others are not eligible.
     const system = all.find((i) => i.names.includes(SYSTEM_PYTHON));
     if (system && versionSatisfies(system.version, specifier)) return system;
-    throw noInterpreter(specifier, all, true);
+    const ineligible = all.filter((i) => i !== system);
+    throw noInterpreter(specifier, system ? [system] : [], failed.filter((c) => c.names.includes(SYSTEM_PYTHON)), ineligible);
   }
   const onPath = all.find((i) => i.names.includes('python3'));
   if (onPath && versionSatisfies(onPath.version, specifier)) return onPath;
   const fitting = all.filter((i) => versionSatisfies(i.version, specifier));
   fitting.sort((a, b) => rcompare(a.version, b.version));
   if (fitting.length > 0) return fitting[0];
-  throw noInterpreter(specifier, all, false);
+  throw noInterpreter(specifier, all, failed);
 }
 
-function noInterpreter(specifier: string | null, found: Interpreter[], reasonDeb: boolean): GatewayError {
+/**
+ * `failed`: candidates that did not answer as a Python, each with why (the one the user meant
+ * may be among them). `ineligible`, for an app with deb packages: interpreters found but not
+ * usable, whatever their version, since the packages are importable from the system one alone.
+ */
+function noInterpreter(specifier: string | null, found: Interpreter[], failed: FailedCandidate[], ineligible?: Interpreter[]): GatewayError {
+  const failedList = failed.map((c) => `${c.names[0]} (${c.file}): cannot be run: ${clip(c.reason)}`).join('; ');
   return new GatewayError('APPPKG_PY_NO_INTERPRETER', {
     key: 'python',
     specifier: specifier ?? '(any)',
     foundList: found.map(formatInterpreter).join(', '),
-    reasonDeb,
+    failedList,
+    reasonDeb: ineligible !== undefined,
+    system: SYSTEM_PYTHON,
+    ineligibleList: (ineligible ?? []).map(formatInterpreter).join(', '),
     expected: specifier ?? 'any Python 3',
-    found: found.map(formatInterpreter).join(', ') || 'none',
+    found: [found.map(formatInterpreter).join(', ') || 'none', failedList].filter(Boolean).join('; '),
   });
+}
+
+function clip(reason: string): string {
+  return reason.length > 120 ? `${reason.slice(0, 117)}...` : reason;
 }

@@ -1,7 +1,7 @@
 // Real interpreters on this host: pyenv's (or whatever) `python3` on PATH and Debian's /usr/bin/python3.
 import { execFileSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { rcompare } from '@renovatebot/pep440';
@@ -90,6 +90,29 @@ ifSystem('deb listed but the system interpreter does not satisfy: says so', asyn
   assert.ok(err.details.reasonDeb);
   assert.match(err.message, 'system interpreter');
 });
+
+test('a python3.N that fails its probe is named with why, when no interpreter fits', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'apppkg-interp-'));
+  temps.push(dir);
+  const fake = path.join(dir, 'python3.14');
+  await writeFile(fake, '#!/bin/sh\necho "Python 3.14.0"\n');
+  await chmod(fake, 0o755);
+  const err = await expectError(pickInterpreter({ python: '>=3.14', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_NO_INTERPRETER');
+  assert.match(err.message, `; also python3.14 (${fake}): cannot be run: unexpected output: Python 3.14.0`);
+});
+
+runIf(test, system !== null && onPath.version !== system.version, `needs ${SYSTEM_PYTHON} and a python3 on PATH of another version`)(
+  'with deb packages, an interpreter that satisfies the specifier but is not the system one is said to be not eligible',
+  async () => {
+    if (!system) return;
+    const err = await expectError(pickInterpreter({ python: `==${onPath.version}`, deb: ['python3-flask'] }), 'APPPKG_PY_NO_INTERPRETER');
+    const [found, notEligible] = err.message.split('; not eligible because of deb: ');
+    assert.match(found, `the system interpreter does not satisfy "==${onPath.version}"`);
+    assert.match(found, `found ${SYSTEM_PYTHON} ${system.version}`);
+    assert.not.match(found, `python3 ${onPath.version}`);
+    assert.match(notEligible ?? '', `python3 ${onPath.version} (${onPath.executable})`);
+  },
+);
 
 ifSystem('an override wins over discovery, and must still satisfy the specifier', async () => {
   if (!system) return;
