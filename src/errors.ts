@@ -639,7 +639,7 @@ export const ERROR_CODES = {
     example: { into: 'vendor/', found: 'flask/app.py (changed), jinja2/ (missing)', command: 'apppkg-gateway vendor /srv/apps/blog --from requirements.txt --into vendor/' },
   },
   APPPKG_VENDOR_HOST_MISMATCH: {
-    summary: "`check` found compiled distributions in a vendor directory (kept with `vendor --allow-binary`) that this host's interpreter cannot load: they were built for another Python or platform.",
+    summary: "`check` found compiled distributions in a vendor directory (kept with `vendor --allow-binary`) that this host's interpreter cannot load: they were built for another Python or platform. The gateway refuses a version whose import failed with it too.",
     message: (d) => `${str(d.into)}: built for ${str(d.tags)}, which ${str(d.python)} (${str(d.hostTag)}) cannot load: ${str(d.found)}`,
     hint: (d) =>
       `vendor on a host like this one (\`${str(d.command)}\`), or install ${str(d.names)} from the system with \`deb:\` instead (${str(d.debs)}); or run the app on a Python that loads ${str(d.tags)} (\`python:\` in app.yaml or the environment file)`,

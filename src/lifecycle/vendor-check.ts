@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
+import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter, pickInterpreter } from '../environment/interpreters.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { countOf } from '../count.js';
@@ -42,7 +43,7 @@ export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'pyt
   if (found.length === 0) return neverVendored(desc);
 
   const interpreter = await pickInterpreter(desc, { override: opts.pythonOverride }).catch(() => null);
-  const judge = interpreter === null ? null : { python: formatInterpreter(interpreter), tags: (tags: string[]) => hostTags(interpreter.executable, tags) };
+  const judge = interpreterJudge(interpreter);
   const lines: string[] = [];
   for (const { dir, manifest } of found) {
     const problem = (await staleness(desc.dir, dir, manifest)) ?? (await modified(desc.dir, dir, manifest)) ?? (await hostMismatch(desc.dir, dir, manifest, judge));
@@ -50,6 +51,22 @@ export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'pyt
     lines.push(summary(desc.dir, dir, manifest));
   }
   return { name: 'vendor', ok: true, detail: lines.join('; '), fix: '' };
+}
+
+/**
+ * Why an app's import may have failed: a compiled distribution of its vendor directory that
+ * `interpreter` cannot load (Python then finds no module of that name at all). The same facts
+ * and fix as check's vendor line; null when every vendored directory loads here, or when the
+ * interpreter cannot be asked (that says nothing about the import).
+ */
+export async function vendorHostMismatch(desc: Pick<Description, 'dir' | 'paths'>, interpreter: Interpreter): Promise<GatewayError | null> {
+  for (const p of desc.paths) {
+    const dir = path.resolve(desc.dir, p);
+    const { manifest } = await readManifest(dir);
+    const problem = manifest ? await hostMismatch(desc.dir, dir, manifest, interpreterJudge(interpreter), { unaskable: 'ignore' }) : null;
+    if (problem) return problem;
+  }
+  return null;
 }
 
 function failure(err: GatewayError): VendorCheckItem {
@@ -116,11 +133,19 @@ export interface TagJudge {
   tags(tags: string[]): Promise<HostTags>;
 }
 
+/** The judge for an interpreter of this host. */
+function interpreterJudge(interpreter: Interpreter | null): TagJudge | null {
+  return interpreter === null ? null : { python: formatInterpreter(interpreter), tags: (tags: string[]) => hostTags(interpreter.executable, tags) };
+}
+
 /**
  * APPPKG_VENDOR_HOST_MISMATCH when `judge`'s interpreter cannot load a compiled distribution
- * of the vendor directory `dir`; null when it loads them all (or there are none).
+ * of the vendor directory `dir`; null when it loads them all (or there are none). `unaskable`:
+ * what an interpreter that cannot be asked for its tags is, a mismatch to report or nothing known.
  */
-export async function hostMismatch(appDir: string, dir: string, manifest: VendorManifest, judge: TagJudge | null): Promise<GatewayError | null> {
+export async function hostMismatch(
+  appDir: string, dir: string, manifest: VendorManifest, judge: TagJudge | null, opts: { unaskable: 'report' | 'ignore' } = { unaskable: 'report' },
+): Promise<GatewayError | null> {
   const binary = manifest.distributions.filter((d) => d.binary);
   if (binary.length === 0 || judge === null) return null;
   const tags = [...new Set(binary.flatMap((d) => d.tags))];
@@ -128,6 +153,7 @@ export async function hostMismatch(appDir: string, dir: string, manifest: Vendor
   try {
     host = await judge.tags(tags);
   } catch (err) {
+    if (opts.unaskable === 'ignore') return null;
     return new GatewayError('APPPKG_VENDOR_HOST_MISMATCH', {
       into: displayDir(appDir, dir),
       tags: tags.join(', '),

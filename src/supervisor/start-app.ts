@@ -1,7 +1,8 @@
 // From an app's context to a running AppInstance: its log, its worker count and limits (the
 // environment file's overrides over the defaults below), its start.
 import { appLogOptions, type AppContext } from '../app-context.js';
-import { isGatewayError } from '../errors.js';
+import { isGatewayError, type GatewayError } from '../errors.js';
+import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
 import { AppLog } from '../log/app-log.js';
 import { AppInstance } from './app-instance.js';
 import type { AppHistory } from './app-history.js';
@@ -80,8 +81,9 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
   try {
     if (opts.stop?.aborted) stopStarting();
     await instance.start();
-  } catch (err) {
+  } catch (caught) {
     log.end();
+    const err = await explainedImportFailure(ctx, caught);
     // Under serve the terminal has shown each failing worker's traceback (echoLogs) already:
     // the error need not carry it to the terminal once more (run-loop's printAppError).
     if (opts.echoLogs && isGatewayError(err)) delete err.details.traceback;
@@ -90,4 +92,18 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     opts.stop?.removeEventListener('abort', stopStarting);
   }
   return instance;
+}
+
+/**
+ * A vendored compiled distribution this interpreter cannot load makes its import fail as
+ * "No module named ..." (Python looks for another file name): the refusal then says what
+ * `check` says, with its fix, and keeps the traceback (its last lines follow the refusal).
+ */
+async function explainedImportFailure(ctx: AppContext, err: unknown): Promise<unknown> {
+  if (!isGatewayError(err) || err.code !== 'APPPKG_APP_IMPORT_FAILED' || ctx.desc.paths.length === 0) return err;
+  const mismatch: GatewayError | null = await vendorHostMismatch(ctx.desc, ctx.interpreter).catch(() => null);
+  if (mismatch === null) return err;
+  mismatch.details.traceback = err.details.traceback;
+  mismatch.details.cause = err;
+  return mismatch;
 }

@@ -2,11 +2,12 @@
 // its compiled files and the Debian package to use instead, and changes nothing; with
 // --allow-binary it keeps it and records its tag, and `check` refuses an interpreter that
 // cannot load it. The extension is built here with Debian's gcc for Debian's python3.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli, tempDir } from '../helpers/process.js';
+import { runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 import { runIf } from '../helpers/skip.js';
 import { anotherPython, BUILD_PYTHON, buildWheels, canBuildExtensions, EXTENSION_REASON, pythonVersion, treeDigest } from './vendor-fixtures.js';
 
@@ -71,6 +72,32 @@ ifOtherPython('check refuses a host whose interpreter cannot load the vendored b
   assert.equal(treeDigest(join(app, 'vendor')), before, 'check changes nothing');
   // The interpreter that vendored it is still fine.
   assert.is((await runCli(['check', app, '-e', envFile, '--state-dir', state])).status, 0);
+});
+
+ifOtherPython('serve and --apps refuse such an interpreter with what check says, not only "No module named"', async () => {
+  const otherEnv = join(work.path, 'other-python.yaml');
+  writeFileSync(otherEnv, `python: ${other}\n`);
+  const mismatch = new RegExp(`vendor/: built for cp3\\d+-cp3\\d+-linux_\\w+, which ${other} 3\\.\\d+\\.\\d+ \\(\\w+-\\w+-\\w+\\) cannot load: apppkg-demo-speedup 0\\.1`);
+  const fix = /fix: vendor on a host like this one \(`apppkg-gateway vendor .* --allow-binary`\)/;
+  const served = await runCli(['serve', app, '-e', otherEnv, '--port', '0', '--state-dir', state], { ms: 120_000 });
+  assert.is(served.status, 1, served.stdout + served.stderr);
+  assert.match(served.stderr, mismatch);
+  assert.match(served.stderr, fix);
+
+  const apps = join(work.path, 'apps');
+  cpSync(app, join(apps, 'fast'), { recursive: true });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '-e', otherEnv]);
+  try {
+    const version = await waitFor(async () => (await appStatus(gw, 'fast'))?.versions?.find((v: any) => v.state === 'failed'), 60_000, 'the version refused');
+    assert.is(version.reason.code, 'APPPKG_VENDOR_HOST_MISMATCH', JSON.stringify(version.reason));
+    assert.match(version.reason.message, mismatch);
+    assert.match(`fix: ${version.reason.hint}`, fix);
+    // The gateway's log says the same, and keeps the traceback's last lines.
+    await waitFor(() => /last lines of .*app\.log:\n(?:.*\n)*.*ModuleNotFoundError: No module named 'demo_speedup'/.test(gw.output()), 10_000, 'the refusal in the log');
+    assert.match(gw.output(), mismatch);
+  } finally {
+    await stopGatewayChecked(gw);
+  }
 });
 
 test.run();
