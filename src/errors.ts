@@ -582,7 +582,7 @@ export const ERROR_CODES = {
     message: (d) => `vendor --from ${str(d.from)}: expected a file inside ${str(d.dir)}, found ${str(d.found)}`,
     hint: () => 'copy the requirements file into the app directory and give its path there, e.g. --from requirements.txt (the default)',
     exitStatus: 2,
-    example: { from: '../shared/requirements.txt', dir: '/srv/apps/blog', found: '/srv/shared/requirements.txt' },
+    example: { from: '/srv/shared/requirements.txt', dir: '/srv/apps/blog', found: '/srv/shared/requirements.txt' },
   },
   APPPKG_VENDOR_NOT_OURS: {
     summary: '`vendor` found the vendor directory holding files but no `.apppkg-vendor.json` (filled by hand, or by `pip install --target`), and left it as it was rather than mix its files with what it installs.',
