@@ -1,7 +1,7 @@
 // Helpers that drive the real CLI as a child process. Every wait has a deadline: uvu has no
 // per-test timeout, so a hung child would otherwise hang the whole run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,8 @@ export function tempDir(prefix = 'apppkg-test-'): { path: string; remove(): void
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what = 'condition'): Promise<T> {
+/** `what` names the awaited condition in the timeout's error; a function is asked then, for the state at the end. */
+export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string) = 'condition'): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -29,7 +30,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what = 'c
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}${last ? `: ${(last as Error).message}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -259,18 +260,64 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
   };
 }
 
-export function isAlive(pid: number): boolean {
+/** Field 3 of /proc/PID/stat (R, S, Z, ...), its parent, and its command; null once it is gone. */
+function procState(pid: number): { state: string; ppid: number; comm: string } | null {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    return { state, ppid: Number(ppid), comm: stat.slice(stat.indexOf('(') + 1, close) };
+  } catch {
+    return null;
   }
 }
 
-/** Polls until every pid is gone (execa's isRunning); throws naming the survivors. */
+/**
+ * Whether `pid` still runs. A zombie does not: it has exited and waits for its parent (init,
+ * once the gateway that started it is gone) to collect its status, which a loaded machine's
+ * init may do late; it holds no resource but its process table entry.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return procState(pid)?.state !== 'Z';
+}
+
+/** The guard shells (process-group.ts) whose arguments name `mark`, as `pid:state`. */
+function guardsOf(mark: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args[0] === '/bin/sh' && args.includes(mark)) found.push(`${entry}:${procState(Number(entry))?.state ?? '?'}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * Polls until every pid is gone (execa's isRunning); throws naming the survivors, with their
+ * state, parent, tree mark and that tree's guard shells (none: the guard went before its tree).
+ */
 export async function assertNoOrphans(pids: number[], ms = 5000): Promise<void> {
-  await waitFor(() => pids.every((p) => !isAlive(p)), ms, `processes ${pids.filter(isAlive).join(', ')} to exit`);
+  const survivors = () => pids.filter(isAlive).map((p) => {
+    const s = procState(p);
+    if (s === null) return String(p);
+    let mark = '';
+    try {
+      mark = /(?:^|\0)APPPKG_TREE=([^\0]*)/.exec(readFileSync(`/proc/${p}/environ`, 'latin1'))?.[1] ?? '';
+    } catch {
+      // not ours to read
+    }
+    return `${p} (${s.comm}, state ${s.state}, parent ${s.ppid}${mark ? `, tree ${mark}, its guards: ${guardsOf(mark).join(' ') || 'none'}` : ''})`;
+  });
+  await waitFor(() => pids.every((p) => !isAlive(p)), ms, () => `processes ${survivors().join(', ')} to exit`);
 }
 
 /** Child pids of `pid` (direct children), from /proc. */
