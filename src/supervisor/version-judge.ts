@@ -115,14 +115,16 @@ export class VersionJudge {
         record.rolledBack.delete(desc.dir); // changed since: a candidate again
         saveRolledBack(record);
       }
+      // The admin's restart of the serving version is told the files are ready (`git pull &&
+      // restart`): it does not wait for them to settle, and is not lost meanwhile. Its files
+      // refused since it began to serve are tried again: a restart restarts what serves, never
+      // the version below it.
+      const restarting = restart && record.serving?.desc.dir === desc.dir;
       const refused = record.refused.get(desc.dir);
-      if (refused?.signature === tree.signature) {
+      if (refused?.signature === tree.signature && !restarting) {
         newerRefusal ??= refused.error;
         continue;
       }
-      // The admin's restart of the serving version is told the files are ready (`git pull &&
-      // restart`): it does not wait for them to settle, and is not lost meanwhile.
-      const restarting = restart && record.serving?.desc.dir === desc.dir;
       if (!restarting && !hasSettled(tree, this.opts.settleMs ?? 0)) {
         // Still being copied: judged once nothing has changed in it for settleMs.
         record.settling.add(desc.dir);
@@ -143,10 +145,12 @@ export class VersionJudge {
           this.registry.reconcileAt(Date.now() + record.serviceRetryMs);
           continue;
         }
-        // A restart that fails leaves the version as it is: the next change may mend it.
+        // A restart that fails leaves what serves serving (the next change may mend its files):
+        // an older version taking over would run code the serving one's update hook moved past.
+        if (restarting) return;
         // The files as they are after the attempt: an app that writes into its own directory
         // while it fails to start must not look changed, and be retried, at every look.
-        if (!(restart && record.serving?.fingerprint === fp)) record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error: record.problem! });
+        record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error: record.problem! });
         newerRefusal ??= record.problem;
         continue;
       }

@@ -214,6 +214,32 @@ test('restart NAME: exit 0, new worker pids, and no request fails meanwhile', as
   await assertNoOrphans(before, 15_000);
 });
 
+test('restart NAME whose serving version\'s files no longer start: exit 1, that version keeps serving, never the one below it', async () => {
+  const g = await openGateway((apps) => {
+    addApp(apps, 'blog.1', '1');
+    addApp(apps, 'blog.2', '2');
+  });
+  const serving = await get(g, '/blog/');
+  assert.is(serving.version, '2');
+  const module = join(g.state, '..', 'apps', 'blog.2', 'app.py');
+  const good = readFileSync(module, 'utf8');
+  writeFileSync(module, `raise RuntimeError("broken in place")\n${good}`);
+  const r = await cli(g, ['restart', 'blog'], 120_000);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /broken in place/);
+  const after = await get(g, '/blog/');
+  assert.equal(after, serving, 'the running workers of version 2 serve on');
+  assert.not.match(g.gw.output(), /version 1 takes over/);
+  // Mended: the next restart restarts version 2.
+  writeFileSync(module, good);
+  const again = await cli(g, ['restart', 'blog'], 120_000);
+  assert.is(again.status, 0, again.stderr);
+  const fresh = await get(g, '/blog/');
+  assert.is(fresh.version, '2');
+  assert.is.not(fresh.pid, serving.pid);
+  await g.gw.stop();
+});
+
 test('rollback NAME with one version: exit 1, says there is nothing to go back to', async () => {
   const r = await cli(main, ['rollback', 'blog']);
   assert.is(r.status, 1, r.stderr);
