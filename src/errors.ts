@@ -365,9 +365,12 @@ export const ERROR_CODES = {
     example: { app: 'blog.wsgi:application', found: 'a module' },
   },
   APPPKG_APP_LIFESPAN_FAILED: {
-    summary: "An ASGI app's lifespan startup failed (it sent `lifespan.startup.failed`, or raised after taking the lifespan scope); the version is refused, as for an import error.",
+    summary: "An ASGI app's lifespan startup failed (it sent `lifespan.startup.failed`, or raised after taking the lifespan scope), or did not complete in time (the worker's start deadline; `check`'s bound); the version is refused, as for an import error.",
     message: (d) => `app: ${str(d.app)} failed its lifespan startup: ${str(d.reason)}`,
-    hint: (d) => `fix what the app's startup handler needs (the traceback is in ${d.log ? str(d.log) : 'the app log'}), then try again; \`apppkg-gateway serve DIR\` shows it in the terminal`,
+    hint: (d) =>
+      d.hung
+        ? `the app's lifespan startup waits for something that does not come (a connection without a timeout?): make it reachable, or give the wait a timeout so that startup fails saying why; the stack where it waits is in ${d.log ? str(d.log) : 'the app log'}`
+        : `fix what the app's startup handler needs (the traceback is in ${d.log ? str(d.log) : 'the app log'}), then try again; \`apppkg-gateway serve DIR\` shows it in the terminal`,
     exitStatus: 1,
     example: { app: 'chat.main:app', reason: 'RuntimeError: cannot reach the database' },
   },

@@ -5,11 +5,18 @@ lifespan.startup) is the app failing to load: the message or traceback on stderr
 marker line, then exit 4, so that the gateway refuses the version instead of restarting it
 in a loop (docs/protocol.md §1, §8). An app that raises *before* receiving anything does not
 speak lifespan (Django: "can only handle ASGI/HTTP connections") and runs without it.
+
+Startup that does not complete in time (a database connect without a timeout) fails the same
+way, its message saying so and the stack where it waits written first: the gateway would
+otherwise kill a worker that only "was not ready", with nothing in the app log.
 """
 
+import asyncio
+import os
 import sys
+import traceback
 
-from .errors import app_traceback, emit_marker, log
+from .errors import is_stdlib, app_traceback, emit_marker, log
 
 LIFESPAN_FAILED_MARKER = "APPPKG-LIFESPAN-FAILED"
 
@@ -21,6 +28,7 @@ class Lifespan:
     supported = True
     received = 0  # messages the app has received
     failure = None  # (message, traceback text or None) when startup failed
+    timed_out = False  # startup did not complete in the time it was given
 
     def __init__(self, app, app_spec, loop):
         self.app = app
@@ -33,12 +41,22 @@ class Lifespan:
         self._shutdown_asked = loop.create_future()
         self._stopped = loop.create_future()
 
-    async def startup(self):
-        """True once the app is ready (or runs without lifespan); False when startup failed,
-        reported on stderr with the marker line."""
+    async def startup(self, within=None, bound=None):
+        """True once the app is ready (or runs without lifespan); False when startup failed, or
+        did not complete within `within` seconds, reported on stderr with the marker line.
+        `bound` names the limit in the message (default: "N s")."""
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
         self.task = self.loop.create_task(self._run(scope))
-        await self._started
+        details = {}
+        try:
+            await asyncio.wait_for(asyncio.shield(self._started), within)
+        except asyncio.TimeoutError:
+            # Where it waits, in the traceback's place: the app log, and the refusal, show it.
+            where = awaiting_frames(self.task)
+            stack = "".join(traceback.format_list(where)) or "  (no frame: the startup has not run yet)\n"
+            self.failure = (_not_complete(within, bound, where), "%s: lifespan startup did not complete within %s; it waits at:\n%s" % (
+                self.app_spec, bound or _seconds(within), stack))
+            self.timed_out = details["hung"] = True
         if self.failure is None:
             return True
         message, text = self.failure
@@ -46,15 +64,21 @@ class Lifespan:
             sys.stderr.write(text)
         else:
             log("%s: lifespan startup failed: %s" % (self.app_spec, message))
-        emit_marker(LIFESPAN_FAILED_MARKER, {"app": self.app_spec, "message": message, "traceback": text})
+        details.update({"app": self.app_spec, "message": message, "traceback": text})
+        emit_marker(LIFESPAN_FAILED_MARKER, details)
         return False
 
-    async def shutdown(self):
-        """lifespan.shutdown, and its answer (or the app's lifespan coroutine ending)."""
+    async def shutdown(self, within=None):
+        """lifespan.shutdown, and its answer (or the app's lifespan coroutine ending); False
+        when that did not come within `within` seconds."""
         if not self.supported or self._stopped.done():
-            return
+            return True
         _settle(self._shutdown_asked)
-        await self._stopped
+        try:
+            await asyncio.wait_for(asyncio.shield(self._stopped), within)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def _run(self, scope):
         try:
@@ -95,6 +119,54 @@ class Lifespan:
             _settle(self._stopped)
         else:
             raise RuntimeError("unexpected ASGI message %r in the lifespan protocol" % (mtype,))
+
+
+def run_for_check(app, app_spec, loop, within):
+    """`check`'s lifespan: startup, then shutdown, in the foreground, each bounded by `within`
+    seconds. "supported" or "unsupported" (an app that does not speak lifespan passes, as it
+    runs); None when startup failed or did not complete, reported as a worker reports it."""
+    lifespan = Lifespan(app, app_spec, loop)
+    if not loop.run_until_complete(lifespan.startup(within, "%g s (check's bound)" % within)):
+        return None
+    if not loop.run_until_complete(lifespan.shutdown(within)):
+        log("%s: lifespan shutdown did not complete within %g s" % (app_spec, within))
+    return "supported" if lifespan.supported else "unsupported"
+
+
+def awaiting_frames(task):
+    """Where a task waits, outermost first, as traceback.extract_stack gives it. Task.get_stack()
+    gives a suspended coroutine's outermost frame only: this follows what each one awaits."""
+    frames = []
+    coro = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        frames.extend(traceback.extract_stack(frame, limit=1))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    # The shim's own coroutine (Lifespan._run) says nothing about the app.
+    return [f for f in frames if f.filename != __file__]
+
+
+def _not_complete(within, bound, where):
+    text = "it did not complete within %s" % (bound or _seconds(within))
+    if where:
+        # The app's own line (`await connect(...)`), not asyncio's or a library's frame below it.
+        outside = [f for f in where if not is_stdlib(os.path.abspath(f.filename))]
+        own = [f for f in outside if not _is_library(f.filename)]
+        frame = (own or outside or where)[-1]
+        text += "; it waits at %s:%d in %s" % (frame.filename, frame.lineno, frame.name)
+        if frame.line:
+            text += " (%s)" % frame.line.strip()
+    return text
+
+
+def _is_library(filename):
+    return os.sep + "site-packages" + os.sep in filename or os.sep + "dist-packages" + os.sep in filename
+
+
+def _seconds(within):
+    return "%g s" % round(within, 1)
 
 
 def _settle(fut):

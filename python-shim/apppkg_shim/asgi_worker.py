@@ -15,6 +15,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 import traceback
 
 from . import link
@@ -29,6 +30,7 @@ HEADER_PACK = link.HEADER.pack
 U32 = link.U32
 _PONG = HEADER_PACK(link.PONG, 0, 0)
 PARENT_CHECK_SECONDS = 1.0
+READY_MARGIN_SECONDS = 1.0
 
 
 class AsgiWorker:
@@ -39,6 +41,7 @@ class AsgiWorker:
         self.app_spec = config["app"]
         self.name = config.get("name") or self.app_spec
         self.threads = max(1, int(config.get("threads") or 1))
+        self.config = config
         self.loop = loop
         self.loop_name = loop_name
         self.executor = executor
@@ -72,7 +75,10 @@ class AsgiWorker:
         await loop.connect_accepted_socket(self.link.outgoing, sock=self.outgoing)
         self.link.before_flush = self._release_heads
         loop.call_later(PARENT_CHECK_SECONDS, self._check_parent)
-        if not await self.lifespan.startup():
+        if not await self._start_lifespan():
+            if self.lifespan.timed_out:
+                # What it waits for may be a thread (run_in_executor) that Python would join at exit.
+                _exit(EXIT_APP_LOAD_FAILED)
             return EXIT_APP_LOAD_FAILED
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_stop_signal)
@@ -82,6 +88,17 @@ class AsgiWorker:
         await self.lifespan.shutdown()
         await self.link.flushed()
         return 0
+
+    async def _start_lifespan(self):
+        """The lifespan startup, given what is left of the gateway's ready deadline, less a
+        moment for the gateway to read why it gave up before it kills the worker."""
+        ready_ms, ready_by = self.config.get("readyWithinMs"), self.config.get("readyBy")
+        if not ready_ms or not ready_by:
+            return await self.lifespan.startup()
+        ready = ready_ms / 1000.0
+        # The wall clock: the deadline counts from the spawn, before this interpreter started.
+        within = ready_by / 1000.0 - time.time() - min(READY_MARGIN_SECONDS, ready / 5)
+        return await self.lifespan.startup(max(0.0, within), "the %g s a worker has to be ready" % ready)
 
     # -- frames -------------------------------------------------------------------------------
 

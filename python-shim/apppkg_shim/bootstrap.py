@@ -4,7 +4,9 @@ Config: one JSON object, from the APPPKG_SHIM_CONFIG environment variable (remov
 os.environ before the app is imported, so neither the app nor its subprocesses see it) or
 from argv[2]: {app: "module:object", kind: "wsgi" | "asgi", sysPath: [dirs in order],
 threads, multiprocess, development, name, unsetEnv: [variables the gateway set for the
-interpreter alone, taken out of os.environ as well]}. `kind` picks the worker: WSGI threads (worker.py)
+interpreter alone, taken out of os.environ as well], readyWithinMs and readyBy (ms since
+the epoch): the gateway's start deadline, which an ASGI app's lifespan startup gives up a little
+before, saying where it waits}. `kind` picks the worker: WSGI threads (worker.py)
 or an ASGI event loop (asgi_worker.py); both speak the same link.
 
 sys.path becomes what apppkg.paths makes it for every process of an app: each sysPath dir
@@ -143,13 +145,20 @@ def load_app(config):
 
 
 def check(config):
-    """`check`: import and verify the app; one JSON line on stdout; exit 0 or 4."""
-    if config["kind"] == "asgi":
-        _install_asgi_loop(config)  # the app's import sees what it sees in a worker
+    """`check`: import and verify the app (an ASGI app: run its lifespan startup and shutdown,
+    bounded by config.lifespanWithinMs); one JSON line on stdout; exit 0 or 4."""
+    asgi = config["kind"] == "asgi"
+    if asgi:
+        loop = _install_asgi_loop(config)[0]  # the app's import sees what it sees in a worker
     app = load_app(config)
-    if app is None:
+    lifespan = None
+    if app is not None and asgi:
+        from .asgi_lifespan import run_for_check
+
+        lifespan = run_for_check(app, config["app"], loop, (config.get("lifespanWithinMs") or 5000) / 1000.0)
+    if app is None or (asgi and lifespan is None):
         print(json.dumps({"ok": False, "app": config["app"]}))
-        return EXIT_APP_LOAD_FAILED
+        return _check_exit(EXIT_APP_LOAD_FAILED, asgi)
     print(json.dumps({
         "ok": True,
         "app": config["app"],
@@ -157,8 +166,18 @@ def check(config):
         "python": "%d.%d.%d" % sys.version_info[:3],
         "executable": sys.executable,
         "sysPath": sys.path,
+        "lifespan": lifespan,
     }))
-    return 0
+    return _check_exit(0, asgi)
+
+
+def _check_exit(code, asgi):
+    if not asgi:
+        return code
+    # A thread the app's startup left running (or still waits in) must not hold check's exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def open_link():

@@ -62,7 +62,7 @@ def _is_app_file(filename, roots):
     return False
 
 
-def _is_stdlib(filename):
+def is_stdlib(filename):
     for d in _stdlib_dir_list():
         if filename.startswith(d):
             rest = filename[len(d):]
@@ -85,7 +85,7 @@ def app_location(exc, roots):
         if name.startswith("<") or name.startswith(_SHIM_DIR + os.sep):
             continue
         name = os.path.abspath(name)
-        if _is_stdlib(name):
+        if is_stdlib(name):
             continue
         fallback = (name, fs.lineno)
         if _is_app_file(name, roots):
@@ -98,7 +98,7 @@ def _is_import_machinery(filename):
     if filename.startswith("<frozen ") or filename.startswith(_SHIM_DIR + os.sep):
         return True
     name = os.path.abspath(filename)
-    return _is_stdlib(name) and os.sep + "importlib" + os.sep in name
+    return is_stdlib(name) and os.sep + "importlib" + os.sep in name
 
 
 def format_exc():

@@ -133,7 +133,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch });
     if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
       const result = await checkAppImport(ctx.appEnv, desc.app!, undefined, desc.kind);
-      report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})`, fix: '' });
+      const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
+      report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
     }
     const hook = desc.commands.check;
     if (hook) {

@@ -25,16 +25,22 @@ export interface AppCheck {
   python: string;
   executable: string;
   sysPath: string[];
+  /** An ASGI app: whether it speaks lifespan (its startup and shutdown ran); null for WSGI. */
+  lifespan: 'supported' | 'unsupported' | null;
 }
 
+/** How long `check` lets an ASGI app's lifespan startup (and then its shutdown) take. */
+export const CHECK_LIFESPAN_MS = 5000;
+
 /**
- * Resolves when `app` imports and is callable; rejects with APPPKG_APP_IMPORT_FAILED (details:
- * app, where "file:line", reason, traceback), APPPKG_APP_NOT_CALLABLE, or
+ * Resolves when `app` imports and is callable (an ASGI app: and its lifespan startup completes
+ * within CHECK_LIFESPAN_MS); rejects with APPPKG_APP_IMPORT_FAILED (details: app, where
+ * "file:line", reason, traceback), APPPKG_APP_NOT_CALLABLE, APPPKG_APP_LIFESPAN_FAILED, or
  * APPPKG_WORKER_START_FAILED (the interpreter would not run, or the deadline passed).
  */
 export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs = 60_000, kind: 'wsgi' | 'asgi' = 'wsgi'): Promise<AppCheck> {
   return new Promise((resolve, reject) => {
-    const config = JSON.stringify({ app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name });
+    const config = JSON.stringify({ app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name, lifespanWithinMs: CHECK_LIFESPAN_MS });
     const child = spawn(appEnv.python, [SHIM_MAIN, 'check'], {
       cwd: appEnv.appDir,
       env: { ...appEnv.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' },
@@ -69,6 +75,7 @@ export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs
           python: result.python ?? '',
           executable: result.executable ?? appEnv.python,
           sysPath: result.sysPath ?? [],
+          lifespan: result.lifespan ?? null,
         });
       } else {
         reject(startError(app, code, signal, tap));

@@ -176,6 +176,7 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
       reason: said ?? 'startup failed',
       appOutput: said,
       traceback: typeof d.traceback === 'string' ? d.traceback : undefined,
+      hung: d.hung === true ? true : undefined,
     });
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.importError) {

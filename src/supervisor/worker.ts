@@ -71,8 +71,12 @@ export const HEARTBEAT_MS = 2000;
 export const ASGI_IN_FLIGHT = 1000;
 export const HUNG_AFTER_MS = 6000;
 
-/** The config the shim reads from APPPKG_SHIM_CONFIG; `unsetEnv`: variables it takes out of os.environ before the app loads. */
-export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name'>, unsetEnv: string[] = []): string {
+/**
+ * The config the shim reads from APPPKG_SHIM_CONFIG; `unsetEnv`: variables it takes out of
+ * os.environ before the app loads; `readyWithinMs`: the start deadline, which an ASGI lifespan
+ * startup that hangs gives up a little before, saying where it waits (APPPKG_APP_LIFESPAN_FAILED).
+ */
+export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name'>, unsetEnv: string[] = [], readyWithinMs?: number): string {
   return JSON.stringify({
     app: opts.app,
     kind: opts.kind ?? 'wsgi',
@@ -82,6 +86,9 @@ export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' 
     development: opts.development,
     name: opts.name,
     unsetEnv,
+    readyWithinMs,
+    // The shim's own clock cannot see how long its interpreter took to start.
+    readyBy: readyWithinMs === undefined ? undefined : Date.now() + readyWithinMs,
   });
 }
 
@@ -220,7 +227,7 @@ export class Worker extends EventEmitter {
           file: opts.python,
           args: [SHIM_MAIN, 'serve'],
           cwd: opts.cwd,
-          env: { ...malloc, ...opts.env, APPPKG_SHIM_CONFIG: shimConfig(opts, Object.keys(malloc)), PYTHONUNBUFFERED: '1' },
+          env: { ...malloc, ...opts.env, APPPKG_SHIM_CONFIG: shimConfig(opts, Object.keys(malloc), deadlineMs), PYTHONUNBUFFERED: '1' },
           stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
           uid: opts.uid,
           gid: opts.gid,

@@ -85,6 +85,61 @@ t('an app that raises after receiving lifespan.startup: the traceback, the marke
   assert.is(err.details.reason, 'ConnectionRefusedError: cannot reach the database');
 });
 
+t('a lifespan startup that hangs gives up before the start deadline: APPPKG_APP_LIFESPAN_FAILED saying where it waits', async () => {
+  for (const app of ['app:hangs', 'app:hangs_in_thread']) {
+    const output: string[] = [];
+    const worker = new Worker({ ...baseOptions('asgi-lifespan-fail', output), app });
+    const started = Date.now();
+    let err: GatewayError | undefined;
+    try {
+      await worker.start(3000);
+    } catch (e) {
+      err = e as GatewayError;
+    }
+    assert.ok(err && isGatewayError(err), `${app}: ${String(err)}`);
+    // The shim's own exit 4 (not the gateway's kill at 3000 ms), even with a thread still asleep.
+    assert.is(worker.exitCode, 4, `${app}: ${worker.how}`);
+    assert.ok(Date.now() - started < 3000, `${app}: took ${Date.now() - started} ms`);
+    assert.is(err.code, 'APPPKG_APP_LIFESPAN_FAILED');
+    assert.is(err.details.hung, true);
+    assert.match(err.message, /failed its lifespan startup: it did not complete within the 3 s a worker has to be ready; it waits at /);
+    assert.match(err.hint, /waits for something that does not come/);
+    if (app === 'app:hangs') {
+      assert.match(String(err.details.reason), /it waits at \S*app\.py:\d+ in connect \(await asyncio\.sleep\(3600\)\)$/);
+      // The app log has the stack, from the app's frame in (not the shim's coroutine).
+      const log = output.join('\n');
+      assert.match(log, /app:hangs: lifespan startup did not complete within .*; it waits at:\n {2}File "[^"]*app\.py", line \d+, in hangs\n[\s\S]*in connect/);
+      assert.not.match(log, /apppkg_shim/);
+    }
+  }
+});
+
+t('check runs the lifespan: a startup that fails or hangs fails it, one without lifespan passes', async () => {
+  const { dir } = fixtureApp('asgi-lifespan-fail');
+  const env = { python: 'python3', env: process.env as Record<string, string>, appDir: dir, sysPath: [dir], name: 'asgi-lifespan-fail' };
+  const failure = async (app: string): Promise<GatewayError> => {
+    try {
+      await checkAppImport(env, app, 15_000, 'asgi');
+    } catch (err) {
+      return err as GatewayError;
+    }
+    throw new Error(`check of ${app} passed`);
+  };
+  const failed = await failure('app:application');
+  assert.is(failed.code, 'APPPKG_APP_LIFESPAN_FAILED');
+  assert.is(failed.details.reason, 'the database is unreachable');
+  const started = Date.now();
+  const hung = await failure('app:hangs_in_thread');
+  assert.is(hung.code, 'APPPKG_APP_LIFESPAN_FAILED');
+  assert.match(String(hung.details.reason), /^it did not complete within 5 s \(check's bound\); it waits at \S*app\.py:\d+ in hangs_in_thread/);
+  assert.match(String(hung.details.traceback), /in hangs_in_thread/);
+  assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+
+  const none = fixtureApp('asgi-no-lifespan');
+  const ok = await checkAppImport({ ...env, appDir: none.dir, sysPath: [none.dir], name: 'asgi-no-lifespan' }, 'app:application', 15_000, 'asgi');
+  assert.is(ok.lifespan, 'unsupported');
+});
+
 t('an app that raises before receiving (Django) runs without lifespan; its state is empty', async (ctx) => {
   const h = await startLinkHarness('asgi-no-lifespan', { threads: 1 });
   ctx.cleanups.push(() => h.stop());
@@ -114,6 +169,7 @@ t('check: the same import for an asgi config', async () => {
   const env = { python: 'python3', env: process.env as Record<string, string>, appDir: dir, sysPath: [dir], name: 'asgi-http' };
   const ok = await checkAppImport(env, 'app:application', 15_000, 'asgi');
   assert.is(ok.type, 'function');
+  assert.is(ok.lifespan, 'supported');
   try {
     await checkAppImport(env, 'app:NOT_CALLABLE', 15_000, 'asgi');
     assert.unreachable('should have failed');
