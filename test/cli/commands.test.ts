@@ -175,6 +175,24 @@ test('check and run on the Flask example use Debian\'s interpreter', async () =>
   assert.is(name, 'flask-hello');
 });
 
+test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails or does not complete within 5 s; passes when it completes', async () => {
+  const app = (name: string, lifespan: string): string => {
+    const dir = pkg(name, 'platform: python, asgi\napp: app:app\n');
+    writeFileSync(join(dir, 'app.py'), `import asyncio\n\nasync def app(scope, receive, send):\n    await receive()\n${lifespan}`);
+    return dir;
+  };
+  const failed = await runCli(['check', app('lifespan-fails', '    await send({"type": "lifespan.startup.failed", "message": "cannot reach the database at db:5432"})\n'), '--state-dir', state.path]);
+  assert.is(failed.status, 1, failed.stdout + failed.stderr);
+  assert.match(failed.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: cannot reach the database at db:5432\n/);
+  const hung = await runCli(['check', app('lifespan-hangs', '    await asyncio.sleep(3600)\n'), '--state-dir', state.path]);
+  assert.is(hung.status, 1, hung.stdout + hung.stderr);
+  assert.match(hung.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: it did not complete within 5 s \(check's bound\); it waits at \S*app\.py:5 in app \(await asyncio\.sleep\(3600\)\)\n/);
+  assert.match(hung.stdout, /fix: the app's lifespan startup waits for something that does not come/);
+  const ok = await runCli(['check', app('lifespan-ok', '    await send({"type": "lifespan.startup.complete"})\n    await receive()\n    await send({"type": "lifespan.shutdown.complete"})\n'), '--state-dir', state.path]);
+  assert.is(ok.status, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /ok\s+app\s+app:app imports and is callable \(function, Python [\d.]+\); its lifespan startup and shutdown complete\n/);
+});
+
 test('check fails, with the fix, when a deb package is missing', async () => {
   const dir = pkg('missing-deb', 'platform: python, wsgi\napp: wsgi:application\ndeb: [python3-flask, python3-apppkg-does-not-exist]\n');
   const r = await runCli(['check', dir, '--state-dir', state.path]);
