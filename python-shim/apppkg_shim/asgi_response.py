@@ -109,6 +109,16 @@ class ResponseExchange:
         self.aborted = True
         self.wake()
 
+    def on_timed_out(self):
+        """The gateway answered 504 for the app: its task is cancelled (CancelledError where it
+        awaits, so its `finally` runs), as the loop is not stuck and the task would otherwise
+        hang on, unseen, for the worker's life. Not after the response: a task working on
+        past it is the app's business."""
+        self.on_abort()
+        task = self.task
+        if task is not None and not task.done() and not self.ended:
+            task.cancel()
+
     # -- waiting (the app's coroutines) -------------------------------------------------------
 
     def wake(self):

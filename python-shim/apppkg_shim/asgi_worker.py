@@ -130,7 +130,10 @@ class AsgiWorker:
                 elif ftype == link.ABORT:
                     exchange = exchanges.get(rid)
                     if exchange is not None:
-                        exchange.on_abort()
+                        if payload == link.ABORT_TIMED_OUT:
+                            exchange.on_timed_out()
+                        else:
+                            exchange.on_abort()
                 elif ftype == link.CLIENT_END:
                     exchange = exchanges.get(rid)
                     if exchange is not None:

@@ -24,6 +24,7 @@ REQUEST = 0x01
 REQUEST_BODY = 0x02
 REQUEST_END = 0x03
 ABORT = 0x04
+ABORT_TIMED_OUT = b"\x01"  # ABORT's payload when the gateway answered 504: the ASGI task is cancelled
 RESPONSE_CREDIT = 0x05
 NO_MORE = 0x06
 PING = 0x07

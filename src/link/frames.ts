@@ -12,7 +12,10 @@ export const Frame = {
   REQUEST_BODY: 0x02,
   /** The request body is complete. */
   REQUEST_END: 0x03,
-  /** The client went away: stop, and answer with RESPONSE_END. */
+  /**
+   * The client went away (empty), or the gateway answered 504 for the app (u8 ABORT_TIMED_OUT):
+   * stop, and answer with RESPONSE_END.
+   */
   ABORT: 0x04,
   /** u32: response bytes the client has taken since the last credit. */
   RESPONSE_CREDIT: 0x05,
@@ -70,6 +73,13 @@ export const Frame = {
 } as const;
 
 export type FrameType = (typeof Frame)[keyof typeof Frame];
+
+/**
+ * ABORT's payload when the request got its 504: an ASGI worker cancels the request's task
+ * (its loop is not stuck, so the task would otherwise hang on unseen); a WSGI worker reads
+ * it as any ABORT.
+ */
+export const ABORT_TIMED_OUT = 1;
 
 /** Flow control, in bytes; the same numbers as link.py. */
 export const REQUEST_WINDOW = 1 << 20;

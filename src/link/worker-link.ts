@@ -63,6 +63,9 @@ export class WorkerLink extends EventEmitter {
   /** Flushes that handed bytes to the socket: a request opened since the last one is still in `out`. */
   private flushes = 0;
   private closedReason: string | null = null;
+  /** PINGs sent and PONGs received: the worker answers each PING, in order (answersPing). */
+  private pings = 0;
+  private pongs = 0;
   private limitAt = 0;
   private onLimit: (() => void) | null = null;
   /** The worker said STOPPING and we answered NO_MORE: open() refuses from now on. */
@@ -179,7 +182,34 @@ export class WorkerLink extends EventEmitter {
 
   /** Heartbeat: the worker answers with a 'pong' event. */
   ping(): void {
+    this.pings++;
     this.write(PING);
+  }
+
+  /**
+   * Pings the worker now: true once it answers, false after `withinMs` or when the link
+   * closes. The worker answers every PING, in order, so the answer to this one is the
+   * `pings`-th PONG: one to an earlier PING (the heartbeat's) proves nothing about now.
+   */
+  answersPing(withinMs: number): Promise<boolean> {
+    if (this.closedReason !== null) return Promise.resolve(false);
+    this.ping();
+    const answer = this.pings;
+    return new Promise((resolve) => {
+      const done = (answered: boolean) => {
+        clearTimeout(timer);
+        this.removeListener('pong', onPong);
+        this.removeListener('close', onClose);
+        resolve(answered);
+      };
+      const onPong = () => {
+        if (this.pongs >= answer) done(true);
+      };
+      const onClose = () => done(false);
+      const timer = setTimeout(() => done(false), withinMs).unref();
+      this.on('pong', onPong);
+      this.once('close', onClose);
+    });
   }
 
   private readonly flush = (): void => {
@@ -245,6 +275,7 @@ export class WorkerLink extends EventEmitter {
 
   private control(type: number, payload: Buffer): void {
     if (type === Frame.PONG) {
+      this.pongs++;
       this.emit('pong');
     } else if (type === Frame.READY) {
       try {

@@ -11,8 +11,11 @@ export interface WorkerEndpoint {
   readonly link: WorkerLink;
   /** Requests it runs at once (its threads): more wait in the app's queue, where a switch can move them. */
   readonly capacity: number;
-  /** A request stuck in it past the timeout: a thread of it is stuck, so replace it. */
-  recycle(why: string): void;
+  /**
+   * Requests in it went past the timeout without a response head (each got its 504 and was
+   * aborted): the supervisor judges whether the worker is stuck, and replaces it if so.
+   */
+  requestsTimedOut(why: string): void;
   /** Told of each response it gave (status, latency). */
   readonly tally?: ResponseTally;
 }

@@ -1,7 +1,7 @@
 // An upstream as the proxy sees it: a worker's link or a process's port, with one question that
 // decides whether it gets a new request, `available` = ready && !full (caddy's
 // Upstream.Available), and least-in-flight selection among those that are. A WSGI upstream
-// also keeps the app's timeout on its link (504, and the worker recycled), and an ASGI app's
+// also keeps the app's timeout on its link (504, and the supervisor told), and an ASGI app's
 // takes websockets, which are held to no limit but the rotation; an HTTP one owns the
 // connection pool to its process.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -157,7 +157,7 @@ export class WsgiUpstream implements Upstream {
     this.sweeper = setInterval(() => {
       link.ticks++;
       if (link.inFlight > 0 && expireRequests(link, limitTicks, timeoutMs, this.endpoint.capacity) > 0) {
-        this.endpoint.recycle(`a request got no response head within ${timeoutMs / 1000} s`);
+        this.endpoint.requestsTimedOut(`a request got no response head within ${timeoutMs / 1000} s`);
       }
     }, tickMs);
     this.sweeper.unref();

@@ -5,7 +5,7 @@
 // failures (the worker gone, no head in time, a body too large) are answered here.
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
+import { ABORT_TIMED_OUT, CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
 import { asksToContinue } from '../net/expect-continue.js';
@@ -45,6 +45,8 @@ const enum State {
 const STRING_BODY_LIMIT = 4096;
 /** How long a 504 in development waits for the worker's STACK: a worker whose every thread holds the GIL never answers. */
 const WHERE_WAIT_MS = 500;
+const TIMED_OUT_PAYLOAD = Buffer.from([ABORT_TIMED_OUT]);
+const TIMED_OUT_ABORT = (id: number): Buffer => encodeFrame(Frame.ABORT, id, TIMED_OUT_PAYLOAD);
 
 /** A response head as Node's writeHead wants it, parsed once per distinct head. */
 interface ParsedHead {
@@ -192,9 +194,10 @@ export class WsgiExchange implements LinkExchange {
     this.link.write(encodeEmptyFrame(Frame.CLIENT_END, this.id));
   }
 
-  private abort(): void {
+  /** `timedOut`: we answered 504 for the app, and an ASGI worker cancels its task (docs/protocol.md §4). */
+  private abort(timedOut = false): void {
     this.aborted = true;
-    this.link.write(encodeEmptyFrame(Frame.ABORT, this.id));
+    this.link.write(timedOut ? TIMED_OUT_ABORT(this.id) : encodeEmptyFrame(Frame.ABORT, this.id));
   }
 
   /**
@@ -206,12 +209,12 @@ export class WsgiExchange implements LinkExchange {
     if (this.state !== State.Head || this.aborted) return;
     const detail = `the app did not answer within ${timeoutMs / 1000} s`;
     if (!this.development) {
-      this.abort();
+      this.abort(true);
       answerFailure(this.res, 'timeout', { detail });
       return;
     }
     this.link.write(encodeEmptyFrame(Frame.WHERE, this.id));
-    this.abort();
+    this.abort(true);
     const timer = setTimeout(() => answer(), WHERE_WAIT_MS);
     const answer = (where?: string) => {
       clearTimeout(timer);
@@ -471,8 +474,9 @@ export class WsgiExchange implements LinkExchange {
 /**
  * Requests on `link` still without a response head `limitTicks` ticks after they (or their
  * last body piece) went to the worker get a 504 and are aborted in the worker. Returns how
- * many: the worker holding them has a thread stuck in the app (the caller recycles it).
- * One whose client stopped sending its body gets a 408 instead and is not counted.
+ * many: the caller judges whether the worker holding them is stuck (a WSGI worker's thread is,
+ * an ASGI worker's cancelled task is not). One whose client stopped sending its body gets a
+ * 408 instead and is not counted.
  *
  * The worker starts requests in the order they came and runs at most `capacity` at once, so
  * the requests in flight past the first `capacity` wait there for a thread: their clock

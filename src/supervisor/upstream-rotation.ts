@@ -11,8 +11,8 @@ export interface WorkerUpstream {
   /** Requests it runs at once (its threads). */
   readonly capacity: number;
   readonly pid: number | undefined;
-  /** The proxy saw a request stuck in it past the timeout: replace it. */
-  recycle(why: string): void;
+  /** The proxy answered 504 for requests of it: replace it if it is stuck (WorkerPool.judgeTimedOut). */
+  requestsTimedOut(why: string): void;
   /** The proxy tells it of each response it gave. */
   readonly tally: RequestTally;
 }

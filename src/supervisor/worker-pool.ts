@@ -13,7 +13,7 @@ import { memoryLimitReached, readRssBytes, requestLimitReached, type RecycleLimi
 import { Slot } from './slot.js';
 import type { WorkerUpstream } from './upstream-rotation.js';
 import { WorkerDrain } from './worker-drain.js';
-import { Worker } from './worker.js';
+import { HUNG_AFTER_MS, Worker } from './worker.js';
 
 export interface WorkerPoolOptions extends PoolOptions {
   workers: number;
@@ -33,6 +33,12 @@ const DEFAULT_MEMORY_CHECK_MS = 3000;
 /** The niceness a woken app's workers start at (worker.ts startNice). */
 const WAKE_NICE = 10;
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
+/**
+ * How long an ASGI worker's loop has to answer a PING after one of its requests got a 504
+ * before the worker counts as stuck: the heartbeat's bound for a hung worker (a free loop
+ * answers within a millisecond; one busy with many tasks still answers between two of them).
+ */
+const LOOP_ANSWER_MS = HUNG_AFTER_MS;
 /** Durations kept per worker for its percentiles: fewer than an app's (LATENCY_WINDOW), as it answers a share of them. */
 const WORKER_LATENCY_WINDOW = 512;
 
@@ -46,6 +52,8 @@ export class WorkerPool {
   private memoryTimer: NodeJS.Timeout | null = null;
   /** The slot each worker fills (or filled): its restarts and last exit are the slot's. */
   private readonly slotOf = new WeakMap<Worker, Slot<Worker>>();
+  /** ASGI workers whose loop is being asked whether it answers (judgeTimedOut). */
+  private readonly loopsAsked = new WeakSet<Worker>();
   /** Each worker's answers since it started; they count toward the version's too. */
   private readonly tallyOf = new WeakMap<Worker, RequestTally>();
 
@@ -193,6 +201,31 @@ export class WorkerPool {
     }
   }
 
+  /**
+   * Requests of `worker` got their 504. A WSGI worker has a thread stuck in the app, which
+   * nothing can interrupt: it is replaced. An ASGI worker had each request's task cancelled by
+   * the 504's ABORT, and its loop goes on serving the rest (its websockets too): it is
+   * replaced only when the loop does not answer a PING, that is when sync code in an
+   * `async def` holds the loop itself (the heartbeat does not judge a worker with requests in
+   * flight). docs/architecture.md, "Timeouts".
+   */
+  private judgeTimedOut(worker: Worker, slot: Slot<Worker>, why: string): void {
+    if (slot.current !== worker) return;
+    if (worker.kind === 'wsgi') {
+      slot.recycle(why);
+      return;
+    }
+    const link = worker.link;
+    if (link === null || this.loopsAsked.has(worker)) return;
+    this.loopsAsked.add(worker);
+    void link.answersPing(LOOP_ANSWER_MS).then((answered) => {
+      this.loopsAsked.delete(worker);
+      if (!answered && !link.closed && slot.current === worker) {
+        slot.recycle(`${why}, and its event loop did not answer for ${LOOP_ANSWER_MS / 1000} s (a blocking call in an async function holds it)`);
+      }
+    });
+  }
+
   private upstream(worker: Worker, slot: Slot<Worker>): WorkerUpstream {
     const link = worker.link!;
     const limits = this.recycleLimits;
@@ -205,9 +238,7 @@ export class WorkerPool {
       capacity: worker.capacity,
       pid: worker.pid,
       tally: this.tallyOf.get(worker)!,
-      recycle: (why) => {
-        if (slot.current === worker) slot.recycle(why);
-      },
+      requestsTimedOut: (why) => this.judgeTimedOut(worker, slot, why),
     };
   }
 }

@@ -172,6 +172,11 @@ export class Worker extends EventEmitter {
     return this._state === 'ready' && this._link !== null && this._link.accepting;
   }
 
+  /** What it runs: a WSGI app on threads, or an ASGI app on one event loop. */
+  get kind(): 'wsgi' | 'asgi' {
+    return this.opts.kind ?? 'wsgi';
+  }
+
   /** Requests it runs at once: its threads, or for an ASGI app as many as the loop is given. */
   get capacity(): number {
     return this.opts.kind === 'asgi' ? ASGI_IN_FLIGHT : this.opts.threads;

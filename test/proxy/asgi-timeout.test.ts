@@ -1,0 +1,123 @@
+// An ASGI request past the app's timeout (docs/protocol.md §4, docs/architecture.md "Timeouts"):
+// it alone gets its 504 and its task is cancelled (the app sees CancelledError, its `finally`
+// runs), while the worker, its websockets and other requests go on; only a loop held by sync
+// code (it does not answer a PING) has the worker replaced. Real CLI, real Python worker.
+// Fixture: test/fixtures/apps/asgi-timeout.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { WebSocket } from 'ws';
+import { addPackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { appStatus } from '../helpers/status.js';
+
+const TIMEOUT_S = 2;
+const test = suite('asgi request timeout');
+const work = tempDir('apppkg-asgi-timeout-');
+let gw: RunningGateway;
+const pids = new Set<number>();
+
+interface Echo {
+  ws: WebSocket;
+  /** Sends `text`, resolves with the app's answer (a deadline of its own). */
+  echo(text: string): Promise<string>;
+  /** The close code, or null while it is open. */
+  closedWith(): number | null;
+}
+
+function openEcho(url: string): Promise<Echo> {
+  const ws = new WebSocket(url);
+  let code: number | null = null;
+  const answers: string[] = [];
+  let waiter: (() => void) | null = null;
+  ws.on('message', (data) => {
+    answers.push(String(data));
+    waiter?.();
+  });
+  ws.on('close', (c) => {
+    code = c;
+    waiter?.();
+  });
+  const echo = async (text: string): Promise<string> => {
+    ws.send(text);
+    await waitFor(() => answers.length > 0 || code !== null, 5000, `the echo of ${text}`);
+    if (code !== null) throw new Error(`the websocket closed with ${code}`);
+    return answers.shift()!;
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${url}: no open within 10 s`)), 10_000);
+    ws.once('open', () => {
+      clearTimeout(timer);
+      resolve({ ws, echo, closedWith: () => code });
+    });
+    ws.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+async function get(path: string): Promise<{ status: number; body: string }> {
+  const res = await request(`${gw.url}/hz${path}`, { headersTimeout: 60_000 });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+async function workerPid(): Promise<number> {
+  const { status, body } = await get('/pid');
+  assert.is(status, 200, body);
+  pids.add(Number(body));
+  return Number(body);
+}
+
+test.before(async () => {
+  const apps = join(work.path, 'apps');
+  addPackage(apps, 'asgi-timeout', 'hz');
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, `apps:\n  hz:\n    workers: 1\n    timeout: ${TIMEOUT_S}\n`);
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env]);
+});
+
+test.after(async () => {
+  await gw?.stop();
+  await assertNoOrphans([...pids], 10_000);
+  work.remove();
+});
+
+test('a hung request gets its 504 and its task is cancelled; the worker and its websocket go on', async () => {
+  const pid = await workerPid();
+  const client = await openEcho(`${gw.url.replace(/^http/, 'ws')}/hz/ws`);
+  assert.is(await client.echo('before'), 'echo:before');
+  const started = Date.now();
+  const hung = await get('/hang');
+  assert.is(hung.status, 504, hung.body);
+  assert.ok(Date.now() - started >= TIMEOUT_S * 1000, `answered after ${Date.now() - started} ms`);
+  await waitFor(async () => (await get('/events')).body.includes('hang finally'), 5000, 'the hung task\'s finally');
+  assert.equal((await get('/events')).body.split('\n').filter(Boolean), ['hang started', 'hang cancelled', 'hang finally']);
+  // Past the time a loop check would have taken to recycle (LOOP_ANSWER_MS) and a drain after it.
+  await new Promise((r) => setTimeout(r, 8000));
+  assert.is(await client.echo('after'), 'echo:after');
+  assert.is(client.closedWith(), null);
+  assert.is(await workerPid(), pid);
+  const status = await appStatus(gw, 'hz');
+  assert.is(status.workers.length, 1);
+  assert.is(status.workers[0].recycled, 0);
+  assert.is(status.workers[0].inFlight, 0, 'the cancelled request left the worker');
+  assert.not.match(gw.output(), /hz: recycling worker/);
+  client.ws.close();
+});
+
+test('a request that holds the loop itself (a sync sleep in an async view): 504, and the worker is replaced', async () => {
+  const pid = await workerPid();
+  const blocked = await get('/block?30');
+  assert.is(blocked.status, 504, blocked.body);
+  await waitFor(
+    () => gw.output().includes(`hz: recycling worker ${pid}: a request got no response head within ${TIMEOUT_S} s, and its event loop did not answer`),
+    15_000,
+    'the recycle line',
+  );
+  await waitFor(async () => (await workerPid()) !== pid, 20_000, 'a new worker answering');
+});
+
+test.run();
