@@ -11,6 +11,8 @@ Exactly one terminal frame per exchange: RESPONSE_FULL, RESPONSE_END or ERROR; N
 id on it, so the exchange leaves the worker's table as it is sent.
 """
 
+import asyncio
+import sys
 import traceback
 
 from . import link
@@ -263,5 +265,8 @@ class ResponseExchange:
         leaving, no app error (the WSGI worker logs nothing either); else ERROR and the log line."""
         if self.aborted and not self.ended:
             self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
+        elif self.worker.cancelled and isinstance(sys.exc_info()[1], asyncio.CancelledError):
+            if not self.ended:  # work after its response, cancelled when the drain was over
+                self.end(link.RESPONSE_END)
         else:
             self.fail_with_traceback()

@@ -7,7 +7,8 @@ loop's default executor (`threads` wide), never holding the loop.
 
 Life: lifespan startup, READY, requests; SIGTERM (or SIGINT) -> STOPPING; the gateway
 answers NO_MORE once it has routed its last request here; when every app task has finished,
-lifespan shutdown, exit 0. When the gateway dies the link closes (or our parent changes) and
+lifespan shutdown, exit 0. When the drain is over first the gateway sends CANCEL: every app
+task still running is cancelled, then the same lifespan shutdown and exit. When the gateway dies the link closes (or our parent changes) and
 the process exits at once, as the WSGI worker does (docs/protocol.md §5, §8).
 """
 
@@ -53,6 +54,7 @@ class AsgiWorker:
         self.held_heads = []  # exchanges whose response start waits for its first body
         self.stop_requested = False
         self.no_more = False
+        self.cancelled = False  # CANCEL came: a task's CancelledError is the drain's end, no app error
         self.finished = loop.create_future()
         self.exiting = False  # our own close of the link is no gateway going away
         self.ppid = os.getppid()
@@ -149,6 +151,8 @@ class AsgiWorker:
                 elif ftype == link.NO_MORE:
                     self.no_more = True
                     self._check_finished()
+                elif ftype == link.CANCEL:
+                    self._cancel_all()
                 elif ftype == link.RECLAIM:
                     pass  # every request runs as it arrives: none waits here to be given back
                 else:
@@ -190,6 +194,19 @@ class AsgiWorker:
             return
         self.stop_requested = True
         self.link.write(HEADER_PACK(link.STOPPING, 0, 0))
+        self._check_finished()
+
+    def _cancel_all(self):
+        # The drain is over: what still runs (a request the gateway has just cut, work after a
+        # response) gets CancelledError, so its `finally` runs; then lifespan shutdown, as on a
+        # stop with nothing left. The gateway sends this after NO_MORE; it implies both.
+        self.stop_requested = self.no_more = self.cancelled = True
+        tasks = [task for task in self.tasks if not task.done()]
+        if tasks:
+            log("%s (%s): the drain is over; cancelling %d task%s still running" % (
+                self.app_spec, self.name, len(tasks), "" if len(tasks) == 1 else "s"))
+        for task in tasks:
+            task.cancel()
         self._check_finished()
 
     def _check_finished(self):

@@ -34,6 +34,7 @@ WS_MESSAGE = 0x0A  # u8 kind (WS_TEXT, WS_BINARY), then the message
 WS_CLOSE = 0x0B  # u16 code, then a UTF-8 reason: the client closed or went away
 WHERE = 0x0C  # development: where is this request? (answered STACK; sent before ABORT on a 504)
 CLIENT_END = 0x0D  # the client closed its side (ASGI http): receive() says http.disconnect after the body
+CANCEL = 0x0E  # id 0, after NO_MORE: the drain is over; cancel the app's tasks, then lifespan shutdown (ASGI)
 
 # Python -> Node
 READY = 0x10

@@ -39,6 +39,11 @@ export const Frame = {
    * answer it still sends goes out (a half-closed client may read it).
    */
   CLIENT_END: 0x0d,
+  /**
+   * Id 0, to an ASGI worker that said STOPPING, once its drain (or the gateway's grace) is over:
+   * cancel every app task still running, then lifespan shutdown and exit (§8).
+   */
+  CANCEL: 0x0e,
 
   /** JSON: {pid, python, implementation, threads, app}. Request id 0. */
   READY: 0x10,

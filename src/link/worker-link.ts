@@ -25,6 +25,11 @@ export interface LinkExchange {
   onLinkFailed(reason: string, neverSent: boolean): void;
   /** Set by open(): how many flushes had happened when the request was opened. */
   openedAtFlush?: number;
+  /**
+   * The gateway ends the request unfinished (a drain is over): its client connection is cut, as
+   * the gateway's doing, and the worker is sent ABORT. A probe has no client and need not.
+   */
+  cutByGateway?(): void;
 }
 
 /** A websocket on the link (openWebsocket): the gateway may end it (a drain, a stop). */
@@ -50,6 +55,7 @@ const JOIN_LIMIT = 64 * 1024;
 const MAX_ID = 0xffffffff;
 const PING = encodeEmptyFrame(Frame.PING, 0);
 const NO_MORE = encodeEmptyFrame(Frame.NO_MORE, 0);
+const CANCEL = encodeEmptyFrame(Frame.CANCEL, 0);
 
 export class WorkerLink extends EventEmitter {
   private readonly exchanges = new IdTable<LinkExchange>();
@@ -154,6 +160,17 @@ export class WorkerLink extends EventEmitter {
   /** Every websocket on the link is closed by the gateway with `code` (1012: a drain ended). */
   closeWebsockets(code: number, reason: string): void {
     for (const websocket of [...this.websockets.values()]) websocket.closeByGateway(code, reason);
+  }
+
+  /**
+   * The drain of a stopping ASGI worker is over: every request still in flight is cut, then
+   * the worker cancels what of the app still runs (after the ABORTs: the same socket keeps
+   * their order) and shuts its lifespan down (docs/protocol.md §8).
+   */
+  cancelAll(): void {
+    if (this.closedReason !== null) return;
+    for (const exchange of [...this.exchanges.list(this.nextId).values()]) exchange.cutByGateway?.();
+    this.write(CANCEL);
   }
 
   private freeId(): number {

@@ -248,6 +248,12 @@ export class WsgiExchange implements LinkExchange {
     this.abort();
   }
 
+  cutByGateway(): void {
+    if (this.state === State.Done || this.aborted) return;
+    this.abort();
+    this.cutConnection();
+  }
+
   private flushHeadAlone(): void {
     const res = this.res;
     if (this.bodyWritten === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();

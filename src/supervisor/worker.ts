@@ -72,6 +72,13 @@ export const ASGI_IN_FLIGHT = 1000;
 export const HUNG_AFTER_MS = 6000;
 
 /**
+ * Once a stopping ASGI worker's grace (a drain, the gateway's stop) is over and its tasks are
+ * cancelled, how long it has to run their `finally` blocks and its lifespan shutdown before
+ * SIGKILL: the gateway's own bound for its workers after --grace (gateway.ts).
+ */
+export const CANCEL_BOUND_MS = 5000;
+
+/**
  * The config the shim reads from APPPKG_SHIM_CONFIG; `unsetEnv`: variables it takes out of
  * os.environ before the app loads; `readyWithinMs`: the start deadline, which an ASGI lifespan
  * startup that hangs gives up a little before, saying where it waits (APPPKG_APP_LIFESPAN_FAILED).
@@ -148,6 +155,8 @@ export class Worker extends EventEmitter {
   exitSignal: NodeJS.Signals | null = null;
   /** Killed by the heartbeat: why, for the restart line. */
   hung: string | null = null;
+  /** A stop under way (ASGI): when its CANCEL goes to the worker. */
+  private cancelling: { at: number; timer: NodeJS.Timeout } | null = null;
 
   constructor(opts: WorkerOptions) {
     super();
@@ -355,15 +364,35 @@ export class Worker extends EventEmitter {
 
   /**
    * SIGTERM: the worker stops taking requests, finishes those in flight and exits 0. After
-   * graceMs, SIGKILL for the whole tree (and the process group). Resolves once it is gone.
+   * graceMs, SIGKILL for the whole tree (and the process group); an ASGI worker first has its
+   * requests cut and its tasks cancelled, and CANCEL_BOUND_MS more to run its `finally` blocks
+   * and its lifespan shutdown. Asked again while it stops, the earlier bounds hold (child.ts).
+   * Resolves once it is gone.
    */
   async stop(graceMs: number): Promise<void> {
     const child = this.child;
     if (child === null || this._state === 'exited' || child.pid === undefined) return;
     if (this._state !== 'stopping') this._state = 'stopping';
-    await child.stop(graceMs);
+    if (this.opts.kind !== 'asgi' || this._link === null) {
+      // A WSGI request cannot be cancelled: its thread runs until the process ends.
+      await child.stop(graceMs);
+    } else {
+      this.cancelWithin(this._link, graceMs);
+      await child.stop(graceMs + CANCEL_BOUND_MS);
+      if (this.cancelling !== null) clearTimeout(this.cancelling.timer);
+    }
     // The exit is judged once stderr has ended (the last lines reach the log first).
     if (this.exitPromise) await Promise.race([this.exitPromise, delay(1000)]);
+  }
+
+  /** Sends `link` CANCEL within `ms` from now, unless a stop under way sends it sooner. */
+  private cancelWithin(link: WorkerLink, ms: number): void {
+    const at = Date.now() + ms;
+    if (this.cancelling !== null) {
+      if (at >= this.cancelling.at) return;
+      clearTimeout(this.cancelling.timer);
+    }
+    this.cancelling = { at, timer: setTimeout(() => link.cancelAll(), ms).unref() };
   }
 
   /** SIGKILL the tree now (no grace). */

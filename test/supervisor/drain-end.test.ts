@@ -1,0 +1,149 @@
+// The end of a drain (a `restart` here; a deploy and `serve --reload` drain the same way) with
+// work still running on the old worker, through the real CLI. An ASGI worker is stopped as at
+// the gateway's own stop: the request still in flight is cut by the gateway (444 in the access
+// log, not a 502 "worker went away"), the app's tasks get CancelledError (their `finally`
+// runs), then lifespan shutdown, then the process exits. A WSGI worker, whose threads cannot
+// be cancelled, is killed at the drain's end as before, not given that bound too.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { writePackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const DRAIN_S = 1;
+
+const ASGI_APP = `import asyncio, os
+LOG = os.path.join(os.environ["APPPKG_DATA_DIR"], "events.log")
+def event(text):
+    with open(LOG, "a") as f:
+        f.write("pid=%d %s\\n" % (os.getpid(), text))
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                event("startup")
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await asyncio.sleep(0.2)  # a shutdown that awaits (a pool closing) still runs
+                event("shutdown")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    try:
+        if scope["path"] == "/slow":
+            await asyncio.sleep(60)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+        if scope["path"] == "/after":
+            await asyncio.sleep(60)  # work after the response (a background task)
+    except asyncio.CancelledError:
+        event("cancelled " + scope["path"])
+        raise
+    finally:
+        event("finally " + scope["path"])
+`;
+
+const WSGI_APP = `import os, time
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(60)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+`;
+
+const work = tempDir('apppkg-drain-end-');
+const apps = join(work.path, 'apps');
+const tokenFile = join(work.path, 'token');
+/** Every worker pid the tests saw: none may be left once the gateway stopped. */
+const seen = new Set<number>();
+let gw: RunningGateway;
+
+const test = suite('the end of a drain');
+
+test.before(async () => {
+  writePackage(apps, 'la.1', { 'app.yaml': 'platform: python, asgi\napp: la:app\n', 'la.py': ASGI_APP });
+  writePackage(apps, 'lw.1', { 'app.yaml': 'platform: python, wsgi\napp: lw:app\n', 'lw.py': WSGI_APP });
+  const environment = join(work.path, 'environment.yaml');
+  writeFileSync(tokenFile, 'drain-end-token\n', { mode: 0o600 });
+  writeFileSync(environment, `defaults:\n  workers: 1\napps:\n  la:\n    drain: ${DRAIN_S}\n  lw:\n    drain: ${DRAIN_S}\n`);
+  gw = await startCli([
+    '--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile,
+    '--state-dir', join(work.path, 'state'), '--environment', environment,
+  ]);
+});
+
+test.after(async () => {
+  assert.is(await gw?.stop(), 0);
+  await assertNoOrphans([...seen]);
+  work.remove();
+});
+
+const events = (): string => {
+  const file = join(work.path, 'state', 'apps', 'la', 'data', 'events.log');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+};
+
+/** A GET that the gateway may cut: its status, or the error that ended it. */
+function get(path: string): Promise<{ status?: number; body?: string; error?: string }> {
+  return request(`${gw.url}${path}`, { headersTimeout: 90_000, bodyTimeout: 90_000 })
+    .then(async (res) => ({ status: res.statusCode, body: await res.body.text() }))
+    .catch((err: Error) => ({ error: err.message }));
+}
+
+async function restart(name: string): Promise<void> {
+  const r = await runCli(['restart', name, '--admin', new URL(gw.adminUrl!).host, '--admin-token', tokenFile], { ms: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+}
+
+/** The pid of the worker that answers `path` (the apps answer with it). */
+async function workerPid(path: string): Promise<number> {
+  const answer = await get(path);
+  assert.is(answer.status, 200, JSON.stringify(answer));
+  seen.add(Number(answer.body));
+  return Number(answer.body);
+}
+
+test('ASGI: the request still running is cut by the gateway, the tasks are cancelled, then lifespan shutdown; nothing is left', async () => {
+  const oldPid = await workerPid('/la/after');
+  const slow = get('/la/slow');
+  await waitFor(() => events().includes(`pid=${oldPid} startup`), 5000, 'the old worker\'s startup line');
+  await new Promise((r) => setTimeout(r, 300)); // the slow request reaches the app
+  const restartedAt = Date.now();
+  await restart('la');
+
+  const cut = await slow;
+  assert.ok(cut.error !== undefined, `the cut request got an answer: ${JSON.stringify(cut)}`);
+  await assertNoOrphans([oldPid], DRAIN_S * 1000 + 8000);
+  const mine = events().split('\n').filter((line) => line.startsWith(`pid=${oldPid} `));
+  const expected = ['startup', 'cancelled /after', 'finally /after', 'cancelled /slow', 'finally /slow', 'shutdown'].map((e) => `pid=${oldPid} ${e}`);
+  // The two tasks end in either order; shutdown comes after both.
+  assert.equal([...mine].sort(), [...expected].sort(), mine.join('\n'));
+  assert.is(mine[mine.length - 1], `pid=${oldPid} shutdown`);
+  // Not the gateway's SIGKILL at the drain's end + the bound: it exited once shut down.
+  assert.ok(Date.now() - restartedAt < DRAIN_S * 1000 + 4500, `the old worker took ${Date.now() - restartedAt} ms`);
+
+  const out = gw.output();
+  assert.match(out, /"GET \/la\/slow HTTP\/1\.1" 444 0 /);
+  assert.not.match(out, /went away/);
+  assert.match(readFileSync(join(work.path, 'state', 'apps', 'la', 'log', 'app.log'), 'utf8'), /the drain is over; cancelling 2 tasks still running/);
+  assert.not.match(readFileSync(join(work.path, 'state', 'apps', 'la', 'log', 'app.log'), 'utf8'), /CancelledError/);
+  assert.is.not(await workerPid('/la/'), oldPid);
+});
+
+test('WSGI: a request still running at the drain\'s end ends with its worker, as before (its thread cannot be cancelled)', async () => {
+  const oldPid = await workerPid('/lw/');
+  const slow = get('/lw/slow');
+  await new Promise((r) => setTimeout(r, 500));
+  const restartedAt = Date.now();
+  await restart('lw');
+  const answer = await slow;
+  assert.is(answer.status, 502, JSON.stringify(answer));
+  await assertNoOrphans([oldPid], 5000);
+  // Killed at the drain's end, not held for an ASGI worker's cancel bound.
+  assert.ok(Date.now() - restartedAt < DRAIN_S * 1000 + 3000, `the old worker took ${Date.now() - restartedAt} ms`);
+  assert.is.not(await workerPid('/lw/'), oldPid);
+});
+
+test.run();
