@@ -21,7 +21,7 @@ import traceback
 
 from . import link
 from .asgi_http import HttpExchange
-from .asgi_lifespan import Lifespan
+from .asgi_lifespan import Lifespan, awaiting_frames
 from .asgi_scope import reads_full_path
 from .asgi_link import LinkProtocol
 from .asgi_websocket import WebSocketExchange
@@ -230,16 +230,7 @@ def _where_is(exchange):
     task = getattr(exchange, "task", None)
     if task is None or task.done():
         return "the request has already finished"
-    # Task.get_stack() gives a suspended coroutine's outermost frame only: follow what each awaits.
-    frames = []
-    coro = task.get_coro()
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is None:
-            break
-        frames.extend(traceback.extract_stack(frame, limit=1))
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return link.WHERE_HEADING + "".join(traceback.format_list(frames))
+    return link.WHERE_HEADING + "".join(traceback.format_list(awaiting_frames(task)))
 
 
 def _exit(code):
