@@ -2,12 +2,10 @@
 // image's python3 cannot load: the tags recorded in the vendor manifest, judged for Debian's
 // python3 by the rules `check` judges them by for the host (APPPKG_VENDOR_HOST_MISMATCH), so
 // that the image is refused here rather than every pod failing its import.
-import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { pickInterpreter } from '../environment/interpreters.js';
 import { GatewayError } from '../errors.js';
-import { hostMismatch, type TagJudge } from '../lifecycle/vendor-check.js';
-import { readManifest } from '../lifecycle/vendor-manifest.js';
+import { unloadableVendorDirs, type TagJudge } from '../lifecycle/vendor-check.js';
 import { hostTags } from '../lifecycle/vendor-tags.js';
 import { DEBIAN_GLIBC, DEBIAN_NAME, DEBIAN_PYTHON } from './image-layout.js';
 
@@ -28,22 +26,13 @@ async function imageJudge(): Promise<TagJudge | null> {
 
 /** APPPKG_EXPORT_UNMAPPABLE for each vendor directory of `paths:` holding what the image cannot load. */
 export async function unloadableVendor(desc: Pick<Description, 'dir' | 'paths' | 'file' | 'positions' | 'name'>): Promise<GatewayError[]> {
-  const problems: GatewayError[] = [];
-  let judge: TagJudge | null | undefined;
-  for (const p of desc.paths) {
-    const dir = path.resolve(desc.dir, p);
-    const read = await readManifest(dir);
-    if (read.manifest === null || !read.manifest.distributions.some((d) => d.binary)) continue;
-    if (judge === undefined) judge = await imageJudge();
-    const mismatch = await hostMismatch(desc.dir, dir, read.manifest, judge);
-    if (mismatch === null) continue;
+  const at = desc.positions.paths;
+  return (await unloadableVendorDirs(desc, imageJudge)).map(({ mismatch }) => {
     const d = mismatch.details as Record<string, string>;
-    const at = desc.positions.paths;
-    problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', {
+    return new GatewayError('APPPKG_EXPORT_UNMAPPABLE', {
       file: desc.file, line: at?.line, column: at?.column, key: 'paths', app: desc.name,
       reason: `expected a vendor directory the image's python3 loads, found ${mismatch.message}`,
       fix: `vendor it on ${DEBIAN_NAME} (python3 ${IMAGE_PYTHON}), e.g. in a debian:trixie container: \`${d.command}\`; or install ${d.names} from Debian with deb: (${d.debs}) and vendor without --allow-binary`,
-    }));
-  }
-  return problems;
+    });
+  });
 }

@@ -54,19 +54,35 @@ export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'pyt
 }
 
 /**
+ * Each vendor directory of `paths:` holding a compiled distribution the judged interpreter
+ * cannot load, with its APPPKG_VENDOR_HOST_MISMATCH. `judge` is asked only once a directory
+ * holds a compiled one (finding the interpreter to ask may take a probe).
+ */
+export async function unloadableVendorDirs(
+  desc: Pick<Description, 'dir' | 'paths'>, judge: () => Promise<TagJudge | null>, opts?: { unaskable: 'report' | 'ignore' },
+): Promise<Array<{ dir: string; mismatch: GatewayError }>> {
+  const found: Array<{ dir: string; mismatch: GatewayError }> = [];
+  let asked: TagJudge | null | undefined;
+  for (const p of desc.paths) {
+    const dir = path.resolve(desc.dir, p);
+    const { manifest } = await readManifest(dir);
+    if (manifest === null || !manifest.distributions.some((d) => d.binary)) continue;
+    if (asked === undefined) asked = await judge();
+    const mismatch = await hostMismatch(desc.dir, dir, manifest, asked, opts);
+    if (mismatch !== null) found.push({ dir, mismatch });
+  }
+  return found;
+}
+
+/**
  * Why an app's import may have failed: a compiled distribution of its vendor directory that
  * `interpreter` cannot load (Python then finds no module of that name at all). The same facts
  * and fix as check's vendor line; null when every vendored directory loads here, or when the
  * interpreter cannot be asked (that says nothing about the import).
  */
 export async function vendorHostMismatch(desc: Pick<Description, 'dir' | 'paths'>, interpreter: Interpreter): Promise<GatewayError | null> {
-  for (const p of desc.paths) {
-    const dir = path.resolve(desc.dir, p);
-    const { manifest } = await readManifest(dir);
-    const problem = manifest ? await hostMismatch(desc.dir, dir, manifest, interpreterJudge(interpreter), { unaskable: 'ignore' }) : null;
-    if (problem) return problem;
-  }
-  return null;
+  const [first] = await unloadableVendorDirs(desc, async () => interpreterJudge(interpreter), { unaskable: 'ignore' });
+  return first?.mismatch ?? null;
 }
 
 function failure(err: GatewayError): VendorCheckItem {
@@ -143,7 +159,7 @@ function interpreterJudge(interpreter: Interpreter | null): TagJudge | null {
  * of the vendor directory `dir`; null when it loads them all (or there are none). `unaskable`:
  * what an interpreter that cannot be asked for its tags is, a mismatch to report or nothing known.
  */
-export async function hostMismatch(
+async function hostMismatch(
   appDir: string, dir: string, manifest: VendorManifest, judge: TagJudge | null, opts: { unaskable: 'report' | 'ignore' } = { unaskable: 'report' },
 ): Promise<GatewayError | null> {
   const binary = manifest.distributions.filter((d) => d.binary);
