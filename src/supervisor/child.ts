@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { delay, GuardedTree, killTree, signalGroup } from './process-group.js';
+import { EarliestTimer } from './earliest-timer.js';
 
 export interface ChildSpec {
   file: string;
@@ -43,8 +44,8 @@ export class Child extends EventEmitter {
   private exitedFlag = false;
   private readonly exitPromise: Promise<void>;
   private readonly termGroup: boolean;
-  /** The stop under way: when its SIGKILL comes (Date.now() ms), and how to bring it sooner. */
-  private stopping: { killAt: number; timer: NodeJS.Timeout | null; killNow: () => void } | null = null;
+  /** The stop under way: when its SIGKILL comes, brought sooner by a shorter bound. */
+  private stopping: EarliestTimer | null = null;
   /** The end of the stop under way. */
   private stopped: Promise<void> = Promise.resolve();
 
@@ -124,28 +125,19 @@ export class Child extends EventEmitter {
       this.terminate(pid);
       let killNow!: () => void;
       const outOfTime = new Promise<void>((resolve) => (killNow = resolve));
-      this.stopping = { killAt: Infinity, timer: null, killNow };
-      this.bound(graceMs);
+      const stopping = new EarliestTimer(killNow);
+      this.stopping = stopping;
+      stopping.within(graceMs);
       this.stopped = Promise.race([this.exitPromise.then(() => true), outOfTime.then(() => false)]).then(async (inTime) => {
-        if (this.stopping?.timer) clearTimeout(this.stopping.timer);
+        stopping.clear();
         if (inTime) return;
         this.kill();
         await Promise.race([this.exitPromise, delay(5000)]);
       });
     } else {
-      this.bound(graceMs);
+      this.stopping.within(graceMs);
     }
     await this.stopped;
-  }
-
-  /** The stop under way SIGKILLs within `graceMs` from now, if that is sooner than it would. */
-  private bound(graceMs: number): void {
-    const stopping = this.stopping!;
-    const killAt = Date.now() + graceMs;
-    if (killAt >= stopping.killAt) return;
-    stopping.killAt = killAt;
-    if (stopping.timer !== null) clearTimeout(stopping.timer);
-    stopping.timer = setTimeout(stopping.killNow, graceMs).unref();
   }
 
   private terminate(pid: number): void {

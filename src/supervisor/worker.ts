@@ -14,6 +14,7 @@ import { SHIM_MAIN } from '../link/shim-path.js';
 import { LineTap, startError, type OutputSink } from '../link/shim-output.js';
 import { WorkerLink, type ReadyInfo } from '../link/worker-link.js';
 import { Child } from './child.js';
+import { EarliestTimer } from './earliest-timer.js';
 import { delay } from './process-group.js';
 import { probeLink } from './probe.js';
 
@@ -156,7 +157,7 @@ export class Worker extends EventEmitter {
   /** Killed by the heartbeat: why, for the restart line. */
   hung: string | null = null;
   /** A stop under way (ASGI): when its CANCEL goes to the worker. */
-  private cancelling: { at: number; timer: NodeJS.Timeout } | null = null;
+  private cancelling: EarliestTimer | null = null;
 
   constructor(opts: WorkerOptions) {
     super();
@@ -377,22 +378,14 @@ export class Worker extends EventEmitter {
       // A WSGI request cannot be cancelled: its thread runs until the process ends.
       await child.stop(graceMs);
     } else {
-      this.cancelWithin(this._link, graceMs);
+      const link = this._link;
+      this.cancelling ??= new EarliestTimer(() => link.cancelAll());
+      this.cancelling.within(graceMs);
       await child.stop(graceMs + CANCEL_BOUND_MS);
-      if (this.cancelling !== null) clearTimeout(this.cancelling.timer);
+      this.cancelling.clear();
     }
     // The exit is judged once stderr has ended (the last lines reach the log first).
     if (this.exitPromise) await Promise.race([this.exitPromise, delay(1000)]);
-  }
-
-  /** Sends `link` CANCEL within `ms` from now, unless a stop under way sends it sooner. */
-  private cancelWithin(link: WorkerLink, ms: number): void {
-    const at = Date.now() + ms;
-    if (this.cancelling !== null) {
-      if (at >= this.cancelling.at) return;
-      clearTimeout(this.cancelling.timer);
-    }
-    this.cancelling = { at, timer: setTimeout(() => link.cancelAll(), ms).unref() };
   }
 
   /** SIGKILL the tree now (no grace). */
