@@ -87,8 +87,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     // Failures point at the line of the mistake, as the loader's errors do: the environment
     // file's when the check says so (an interpreter it names), else app.yaml's key of the same name.
     const at = r.ok ? undefined : (r.place ?? (desc.positions[r.name] ? { file: desc.file, ...desc.positions[r.name] } : undefined));
-    const where = at ? `${at.file}:${at.line}:${at.column}: ` : '';
-    report({ name: r.name, ok: r.ok, ...(r.skipped ? { skipped: true } : {}), detail: `${where}${r.detail}`, fix: r.fix, code: r.code });
+    report({ name: r.name, ok: r.ok, ...(r.skipped ? { skipped: true } : {}), detail: `${placed(at)}${r.detail}`, fix: r.fix, code: r.code });
   }
   // What the environment file and app.yaml name that only a start would find missing.
   if (overrides.user !== null) {
@@ -96,7 +95,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     report(
       found
         ? { name: 'user', ok: true, detail: `${found.user} (uid ${found.uid}) runs the app's processes when the gateway runs as root`, fix: '' }
-        : failedItem('user', new GatewayError('APPPKG_USER_UNKNOWN', { user: overrides.user, app: desc.name, key: 'user' }), overrides.userAt ? `${overrides.userAt.file}:${overrides.userAt.line}:${overrides.userAt.column}: ` : ''),
+        : failedItem('user', new GatewayError('APPPKG_USER_UNKNOWN', { user: overrides.user, app: desc.name, key: 'user' }), placed(overrides.userAt)),
     );
   }
   if (desc.paths.length > 0) {
@@ -105,7 +104,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     report(
       missing.length === 0
         ? { name: 'paths', ok: true, detail: desc.paths.join(', '), fix: '' }
-        : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', { missing: missing.join(', '), dir: desc.dir }), at ? `${desc.file}:${at.line}:${at.column}: ` : ''),
+        : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', { missing: missing.join(', '), dir: desc.dir }), placed(at && { file: desc.file, ...at })),
     );
   }
   // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
@@ -119,7 +118,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   // SPEC 5.2: whether each server the app needs answers (nothing is created here).
   for (const s of await checkServices(desc, hostEnv, stateRoot)) {
     const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? desc.positions.services : undefined;
-    report({ name: s.name, ok: s.ok, detail: `${at ? `${desc.file}:${at.line}:${at.column}: ` : ''}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
+    report({ name: s.name, ok: s.ok, detail: `${placed(at && { file: desc.file, ...at })}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
   }
 
   if (checks.some((c) => !c.ok)) {
@@ -170,8 +169,7 @@ function mailCheck(desc: Description, hostEnv: HostEnvironment): CheckItem | nul
   if (hostEnv.mail === null) {
     const problem = new GatewayError('APPPKG_MAIL_NO_LISTENER', { app: desc.name, path: desc.mail, file: hostEnv.file ?? undefined });
     const at = desc.positions.mail;
-    const where = at ? `${desc.file}:${at.line}:${at.column}: ` : '';
-    return { name: 'mail', ok: false, detail: `${where}${problem.message}`, fix: problem.hint, code: problem.code };
+    return { name: 'mail', ok: false, detail: `${placed(at && { file: desc.file, ...at })}${problem.message}`, fix: problem.hint, code: problem.code };
   }
   const domains = overridesFor(hostEnv, desc.name).mailDomains;
   const to = (domains.length > 0 ? domains : [`${desc.name}.localhost`]).join(', ');
@@ -196,6 +194,11 @@ function stateCheck(stateRoot: string, name: string): { item: CheckItem; missing
 function summary(desc: Description, checks: CheckItem[]): CheckReport {
   const failed = checks.filter((c) => !c.ok).length;
   return { name: desc.name, ok: failed === 0, failed, checks };
+}
+
+/** `FILE:LINE:COLUMN: ` before a failure's detail, as the loader's errors begin; '' with no place. */
+function placed(at: { file: string; line: number; column: number } | null | undefined): string {
+  return at ? `${at.file}:${at.line}:${at.column}: ` : '';
 }
 
 function failedItem(name: string, error: GatewayError, where: string): CheckItem {
