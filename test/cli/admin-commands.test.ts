@@ -221,14 +221,18 @@ test('restart NAME whose serving version\'s files no longer start: exit 1, that 
   });
   const serving = await get(g, '/blog/');
   assert.is(serving.version, '2');
+  const servingPids = await workerPids(g);
   const module = join(g.state, '..', 'apps', 'blog.2', 'app.py');
   const good = readFileSync(module, 'utf8');
   writeFileSync(module, `raise RuntimeError("broken in place")\n${good}`);
   const r = await cli(g, ['restart', 'blog'], 120_000);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /broken in place/);
+  // The app has more than one worker: which one answers is not the point, that they are the same.
   const after = await get(g, '/blog/');
-  assert.equal(after, serving, 'the running workers of version 2 serve on');
+  assert.is(after.version, '2');
+  assert.equal(await workerPids(g), servingPids, 'the running workers of version 2 serve on');
+  assert.ok(servingPids.includes(after.pid), `${after.pid} is one of ${servingPids}`);
   assert.not.match(g.gw.output(), /version 1 takes over/);
   // Mended: the next restart restarts version 2.
   writeFileSync(module, good);
@@ -236,7 +240,7 @@ test('restart NAME whose serving version\'s files no longer start: exit 1, that 
   assert.is(again.status, 0, again.stderr);
   const fresh = await get(g, '/blog/');
   assert.is(fresh.version, '2');
-  assert.is.not(fresh.pid, serving.pid);
+  assert.not.ok(servingPids.includes(fresh.pid), `${fresh.pid} is a new worker, not one of ${servingPids}`);
   await g.gw.stop();
 });
 
