@@ -120,10 +120,38 @@ function summarize(output, code, signal) {
   // `details` is not a string, as GatewayError's is): it just stops that suite at (n / m).
   const silent = failed - (text.match(/ FAIL /g) ?? []).length;
   if (ended && silent > 0) notes.push(`${silent} failed without an error printed: a hook threw or uvu could not format the error; look for a suite ending (n / m) with n < m`);
+  // CI keeps only a part of a long log: name each failure again where the totals are read.
+  notes.push(...failedTests(text).map((line) => `  failed: ${line}`));
   // The reliability suite's counts (inputs tried, faults injected, requests sent during
   // deploys, failed requests) are printed among uvu's dots: gather them where they are seen.
   notes.push(...(text.match(/reliability: [\w ]+: [^\n]*/g) ?? []));
   // Why each skipped test was skipped (test/helpers/skip.ts prints one line for each).
   notes.push(...(text.match(/\(skipped: [^\n]*\)/g) ?? []).map((line) => `  ${line}`));
   return { passed, failed, skipped, notes };
+}
+
+/**
+ * Each failed test as "file: suite \"test\"" from uvu's plain output (a file's name line, its
+ * suites' dots and "(n / m)", then their errors' "FAIL suite \"name\"" lines), and a file whose
+ * suites came short by more than the errors it printed (a hook threw) as "file: n without an error".
+ */
+function failedTests(text) {
+  const found = [];
+  const files = [];
+  for (const line of text.split('\n')) {
+    const heading = /^(\S+\.test\.[cm]?[jt]s)$/.exec(line.trim());
+    if (heading) files.push({ name: heading[1], short: 0, printed: 0 });
+    const file = files.at(-1) ?? { name: '?', short: 0, printed: 0 };
+    const failure = /^\s*FAIL\s+(.*)$/.exec(line);
+    if (failure) {
+      file.printed += 1;
+      found.push(`${file.name}: ${failure[1].trim()}`);
+    }
+    const count = /\((\d+) \/ (\d+)\)\s*$/.exec(line);
+    if (count) file.short += Number(count[2]) - Number(count[1]);
+  }
+  for (const file of files) {
+    if (file.short > file.printed) found.push(`${file.name}: ${file.short - file.printed} without an error printed`);
+  }
+  return found;
 }
