@@ -69,32 +69,38 @@ export function killTree(pid: number): void {
 }
 
 interface GroupGuard {
+  /** The tree's leader is `pid`, the group to end with the mark's processes (null: the mark's alone). */
+  lead(pgid: number | null): void;
   /** The group ended as it should (stopped, or exited): the guard goes, doing nothing. */
   release(): void;
 }
 
 /**
- * Ends the group `pgid`, and the processes marked `mark`, if the gateway dies without stopping
- * them (SIGKILL, a crash): a tiny shell, in a group of its own, blocks reading a pipe whose
- * other end only we hold; the kernel closes it however we die, and the shell then sends them
- * SIGTERM (and SIGCONT, so that a stopped process can act on it, as systemd does), and SIGKILL
- * 5 s later. A command process has nothing else to notice; a worker notices its link closing,
- * and the kernel kills a stopped one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
- * The shell's own environment is not marked, so its grep does not find itself.
+ * Ends the processes marked `mark`, and the group its leader names, if the gateway dies without
+ * stopping them (SIGKILL, a crash): a tiny shell, in a group of its own, blocks reading a pipe
+ * whose other end only we hold; the kernel closes it however we die, and the shell then sends
+ * them SIGTERM (and SIGCONT, so that a stopped process can act on it, as systemd does), and
+ * SIGKILL 5 s later. A command process has nothing else to notice; a worker notices its link
+ * closing, and the kernel kills a stopped one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
+ * The guard is started before the tree's leader, and told the leader's group on the pipe once it
+ * is spawned: a gateway killed between the two spawns (a loaded host can hold it there for long)
+ * left a leader without a guard; now the mark finds it. The shell's own environment is not
+ * marked, so its grep does not find itself.
  */
-function guardGroup(pgid: number | null, mark?: string): GroupGuard {
+function guardGroup(mark: string): GroupGuard {
   const script = [
-    'read _',
+    // The leader's group, or nothing (a command in the terminal's group, whose other members are
+    // not ours; or the gateway died before it could say), then the end of the pipe.
+    'read g; read _',
     // The marked processes' pids, from the environ files that hold the mark as a whole entry.
-    `marked() { [ -n "$1" ] && grep -lzxF "${TREE_MARK}=$1" /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,'; }`,
-    // No group (a command in the terminal's group, whose other members are not ours): the marked alone.
-    'g=; [ -n "$0" ] && g=-$0',
+    `marked() { grep -lzxF "${TREE_MARK}=$1" /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,'; }`,
+    '[ -n "$g" ] && g=-$g',
     // One scan of /proc for TERM and CONT (a scan reads every process's environ); KILL scans again.
-    'm=$(marked "$1"); kill -TERM $g $m 2>/dev/null; kill -CONT $g $m 2>/dev/null',
+    'm=$(marked "$0"); kill -TERM $g $m 2>/dev/null; kill -CONT $g $m 2>/dev/null',
     'sleep 5',
-    'kill -KILL $g $(marked "$1") 2>/dev/null',
+    'kill -KILL $g $(marked "$0") 2>/dev/null',
   ].join('\n');
-  const guard = spawn('/bin/sh', ['-c', script, pgid === null ? '' : String(pgid), mark ?? ''], {
+  const guard = spawn('/bin/sh', ['-c', script, mark], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
   });
@@ -104,6 +110,9 @@ function guardGroup(pgid: number | null, mark?: string): GroupGuard {
   guard.unref();
   (guard.stdin as Socket | null)?.unref();
   return {
+    lead(pgid) {
+      guard.stdin?.write(`${pgid ?? ''}\n`);
+    },
     release() {
       guard.kill('SIGKILL');
     },
@@ -119,11 +128,13 @@ function guardGroup(pgid: number | null, mark?: string): GroupGuard {
  */
 export class GuardedTree {
   private readonly mark = newTreeMark();
-  private guard: GroupGuard | null = null;
+  private readonly guard: GroupGuard;
   private readonly ownGroup: boolean;
 
+  /** Starts the tree's guard: make the tree right before its leader's spawn. */
   constructor({ ownGroup = true }: { ownGroup?: boolean } = {}) {
     this.ownGroup = ownGroup;
+    this.guard = guardGroup(this.mark);
   }
 
   /** `env` with this tree's mark, for the leader's spawn. */
@@ -131,9 +142,10 @@ export class GuardedTree {
     return { ...env, [TREE_MARK]: this.mark };
   }
 
-  /** The leader `pid` is spawned: the tree ends with the gateway, however the gateway ends. */
+  /** The leader `pid` is spawned (undefined: its spawn failed, and the guard goes). */
   watch(pid: number | undefined): void {
-    if (pid !== undefined) this.guard = guardGroup(this.ownGroup ? pid : null, this.mark);
+    if (pid === undefined) this.guard.release();
+    else this.guard.lead(this.ownGroup ? pid : null);
   }
 
   /** `signal` to every process of the tree (its group too, when it leads one). */
@@ -144,7 +156,7 @@ export class GuardedTree {
 
   /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
   release(): void {
-    this.guard?.release();
+    this.guard.release();
   }
 
   /**
@@ -153,7 +165,7 @@ export class GuardedTree {
    */
   sweep(pid: number | undefined): Promise<void> {
     if (pid !== undefined && this.ownGroup) signalGroup(pid, 'SIGKILL');
-    this.guard?.release();
+    this.guard.release();
     return signalMarked(this.mark, 'SIGKILL');
   }
 }
