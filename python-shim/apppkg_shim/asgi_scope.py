@@ -4,8 +4,9 @@ The frame's fields are those of the WSGI environ (environ.py, docs/protocol.md Â
 strings whose chars are the request's bytes. ASGI wants the path decoded (percent-decoding
 is done by Node; the bytes are UTF-8, a byte that is not becomes U+FFFD, as uvicorn's
 unquote() makes it), the raw path and the query as bytes, and the headers back as lowercase
-byte names: HTTP_ACCEPT_LANGUAGE is exactly accept-language because Node drops every client
-header name containing "_".
+byte names: HTTP_ACCEPT_LANGUAGE is exactly accept-language because a client's header name
+containing "_" never comes as a CGI name; Node sends it as ":" and the name lowercased
+(":api_key"), passed on as it is (src/proxy/request-route.ts asgiName).
 """
 
 import sys
@@ -26,8 +27,11 @@ class MalformedFrame(Exception):
 def _header_name(cgi_name):
     name = _header_names.get(cgi_name)
     if name is None:
-        bare = cgi_name[5:] if cgi_name.startswith("HTTP_") else cgi_name
-        name = bare.replace("_", "-").lower().encode("latin-1")
+        if cgi_name.startswith(":"):
+            name = cgi_name[1:].encode("latin-1")
+        else:
+            bare = cgi_name[5:] if cgi_name.startswith("HTTP_") else cgi_name
+            name = bare.replace("_", "-").lower().encode("latin-1")
         if len(_header_names) < 4096:
             _header_names[cgi_name] = name
     return name

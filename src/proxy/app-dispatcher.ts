@@ -112,10 +112,11 @@ export class AppDispatcher implements Redispatch {
     this.upstreams.clear();
     this.backend = backend;
     this.staticMounts = staticMounts(backend.dir, backend.static, (line) => backend.report?.(line));
-    // An ASGI app (its workers take websockets) hears the client close its side (CLIENT_END).
-    const clientEnd = backend.acceptsWebsockets;
-    this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this, clientEnd };
-    this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody, clientEnd };
+    // An ASGI app (its workers take websockets) hears the client close its side (CLIENT_END),
+    // and gets the header names with `_` (cgi-request.ts).
+    const asgi = backend.acceptsWebsockets;
+    this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this, clientEnd: asgi, asgi };
+    this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody, clientEnd: asgi, asgi };
     this.websocketOptions = backend.acceptsWebsockets
       ? { server: null, maxPayload: backend.limits.maxBody, timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets }
       : null;

@@ -1,11 +1,12 @@
 // A client's request as a Python worker gets it (docs/protocol.md §3): the fields of the REQUEST
 // frame (and of a websocket's WS_CONNECT, which has the same payload, §8) and its CGI pairs,
 // decided in this one place: the route's split, the peer as --trust-proxy rules decide, the
-// client's headers as CGI names without the hop-by-hop ones, X-Forwarded-* as the gateway states them.
+// client's headers as CGI names without the hop-by-hop ones (an ASGI app's keep those with `_`),
+// X-Forwarded-* as the gateway states them.
 import type { IncomingMessage } from 'node:http';
 import type { RequestLine } from '../link/request-frame.js';
 import { connectionListed, trustedView, untrustedPairs } from './forwarded-headers.js';
-import { cgiName, type RequestRoute } from './request-route.js';
+import { asgiName, cgiName, type RequestRoute } from './request-route.js';
 
 export interface CgiRequest {
   line: RequestLine;
@@ -18,8 +19,9 @@ export interface CgiRequest {
  * client's Content-Length, or `chunked`. The caller refuses a path with NUL (it separates fields).
  * `upgrade`: a websocket's handshake, whose `Connection` and `Upgrade` an ASGI app's scope has
  * as the client sent them (uvicorn and Daphne pass them; the handshake is the app's to accept).
+ * `asgi`: the app is an ASGI app, whose headers keep names with `_` (request-route.ts asgiName).
  */
-export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = false): CgiRequest {
+export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = false, asgi = false): CgiRequest {
   const headers = req.headers;
   // Fields the client's Connection header names are hop-by-hop too (RFC 9110 7.6.1).
   let drop = headers.connection === undefined ? null : connectionListed(headers.connection);
@@ -29,10 +31,11 @@ export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = 
     drop.add('HTTP_HOST');
   }
   const raw = req.rawHeaders;
+  const nameOf = asgi ? asgiName : cgiName;
   let pairs = '';
   let body = '';
   for (let i = 0; i < raw.length; i += 2) {
-    const name = cgiName(raw[i]);
+    const name = nameOf(raw[i]);
     if (name === null || (drop !== null && drop.has(name))) continue;
     const value = raw[i + 1];
     if (name === 'CONTENT_LENGTH' && value !== '0') body = value;

@@ -62,7 +62,7 @@ export function forwardWebsocket(link: WorkerLink, req: IncomingMessage, socket:
     refuseUpgradeFor(socket, 'bad-path', 'the path contains %00');
     return true;
   }
-  const websocket = new AsgiWebsocket(link, socket, cgiRequest(req, route, true), options);
+  const websocket = new AsgiWebsocket(link, socket, cgiRequest(req, route, true, true), options);
   const id = link.openWebsocket(websocket);
   if (id === 0) return false;
   websocket.id = id;

@@ -30,7 +30,7 @@ export function forwardWsgi(
     answerFailure(res, 'bad-path', { detail: 'the path contains %00' });
     return true;
   }
-  const { line, pairs } = cgiRequest(req, route);
+  const { line, pairs } = cgiRequest(req, route, false, options.asgi === true);
   const body = line.body;
   if (body !== '' && body !== 'chunked' && options.maxBody !== undefined && Number(body) > options.maxBody) {
     // Refused before the app sees anything; the body is not worth reading: close after.

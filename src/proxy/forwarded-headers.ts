@@ -94,7 +94,8 @@ export function compileTrustProxy(value: boolean | readonly string[] | undefined
 
 /**
  * The CGI names (HTTP_X_Y) of the fields a Connection header lists, except those that frame
- * the request; null when it lists none (the common `keep-alive` / `close`).
+ * the request, and for a name with `_` its ASGI name too (`:x_y`, request-route.ts asgiName);
+ * null when it lists none (the common `keep-alive` / `close`).
  */
 export function connectionListed(connection: string | undefined): Set<string> | null {
   if (connection === undefined) return null;
@@ -104,6 +105,7 @@ export function connectionListed(connection: string | undefined): Set<string> | 
     if (token === '' || token === 'close' || token === 'keep-alive' || HOP_BY_HOP_HEADERS.has(token) || NOT_HOP_BY_HOP.has(token)) continue;
     if (listed === null) listed = new Set();
     listed.add(`HTTP_${token.toUpperCase().replaceAll('-', '_')}`);
+    if (token.includes('_')) listed.add(`:${token}`);
   }
   return listed;
 }

@@ -1,6 +1,6 @@
 // A request as the router split it and the socket saw it: the one value every forwarder reads
 // (the WSGI link's environ, a process's X-Forwarded-*, a websocket's handshake), and which
-// client header names become which CGI names (and which never reach the app).
+// client header names become which CGI names, or ASGI names (and which never reach the app).
 
 import type { IncomingMessage } from 'node:http';
 import { routedRequestPath, splitTarget } from '../net/request-path.js';
@@ -33,6 +33,7 @@ export interface RequestRoute {
 }
 
 const cgiNames = new Map<string, string | null>();
+const asgiNames = new Map<string, string | null>();
 
 /** A client header name as a CGI variable name; null for names we never pass on. */
 export function cgiName(raw: string): string | null {
@@ -57,6 +58,26 @@ export function cgiName(raw: string): string | null {
   }
   if (cgiNames.size >= 4096) cgiNames.clear();
   cgiNames.set(raw, name);
+  return name;
+}
+
+/**
+ * A client header name as an ASGI worker's pair name: the CGI name (the worker turns it back
+ * into the lowercase header name), or, for a name with `_`, `:` and the name lowercased, which
+ * the worker passes on as it is (python-shim/apppkg_shim/asgi_scope.py). An ASGI app's headers
+ * are byte names, where `api_key` is no alias of `api-key`, and uvicorn passes them on; but
+ * one whose `-` spelling we never pass on (X_Forwarded_For, Connection) is dropped all the
+ * same: Django's ASGIRequest makes HTTP_X_FORWARDED_FOR of `x_forwarded_for`. null for names
+ * we never pass on.
+ */
+export function asgiName(raw: string): string | null {
+  if (!raw.includes('_')) return cgiName(raw);
+  let name = asgiNames.get(raw);
+  if (name !== undefined) return name;
+  const lower = raw.toLowerCase();
+  name = cgiName(lower.replaceAll('_', '-')) === null ? null : `:${lower}`;
+  if (asgiNames.size >= 4096) asgiNames.clear();
+  asgiNames.set(raw, name);
   return name;
 }
 

@@ -30,6 +30,11 @@ export interface ForwardOptions {
    * whose receive() then says http.disconnect, as under uvicorn. A WSGI app has no way to hear it.
    */
   clientEnd?: boolean;
+  /**
+   * The app is an ASGI app: header names with `_` reach it (cgi-request.ts), as under uvicorn.
+   * A WSGI app never gets them: in the environ `X_Forwarded_For` would pose as `X-Forwarded-For`.
+   */
+  asgi?: boolean;
 }
 
 const enum State {

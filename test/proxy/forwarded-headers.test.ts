@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
+import { WebSocket } from 'ws';
 import { isGatewayError } from '../../src/errors.js';
 import { forwardWsgi } from '../../src/proxy/forward-wsgi.js';
 import { routeFromRequest } from '../../src/proxy/request-route.js';
@@ -26,6 +27,7 @@ let serverUrl = '';
 
 test.before(async () => {
   addPackage(apps.path, 'faults', 'fwd');
+  addPackage(apps.path, 'ws-asgi', 'afwd'); // an ASGI app: its "whoami" (HTTP or websocket) has the scope's headers
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
   // The forward path alone, with a trust list the test sets (the CLI flag is the gateway's).
   worker = workerFor('faults', { threads: 2 });
@@ -49,6 +51,21 @@ test.after(async () => {
   apps.remove();
   state.remove();
 });
+
+/** The body of a 200 read to the connection's end, its chunks joined when it came chunked. */
+function bodyOf(answer: string): string {
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  const headEnd = answer.indexOf('\r\n\r\n');
+  let body = answer.slice(headEnd + 4);
+  if (!/\r\ntransfer-encoding: chunked\r\n/i.test(answer.slice(0, headEnd + 2))) return body;
+  let joined = '';
+  for (let size = parseInt(body, 16); size > 0; size = parseInt(body, 16)) {
+    const start = body.indexOf('\r\n') + 2;
+    joined += body.slice(start, start + size);
+    body = body.slice(start + size + 2);
+  }
+  return joined;
+}
 
 function environOf(answer: string): Record<string, string> {
   assert.match(answer, /^HTTP\/1\.1 200 /);
@@ -108,6 +125,65 @@ test("the client's X-Forwarded-* (and Forwarded, X-Real-IP) are replaced by what
   assert.is(env['wsgi.url_scheme'], 'http');
   assert.is(env.HTTP_HOST, 'fwd.test');
   for (const name of ['HTTP_X_FORWARDED_PORT', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP']) assert.is(env[name], undefined, name);
+});
+
+/** A head with header names that contain `_`: some an app may have, some posing as what the gateway states or drops. */
+const UNDERSCORE_HEAD = [
+  'Host: fwd.test',
+  'Api_Key: secret',
+  'Content_Type: text/odd',
+  'X_Forwarded_For: 6.6.6.6',
+  'x-forwarded_host: evil.example',
+  'X_Real_IP: 6.6.6.6',
+  'Forwarded: for=6.6.6.6',
+  'Transfer_Encoding: chunked',
+  'Connection: close, Hop_Only',
+  'Hop_Only: 1',
+];
+const POSING = ['x_forwarded_for', 'x-forwarded_host', 'x_real_ip', 'transfer_encoding', 'hop_only'];
+
+test('header names with `_`: a WSGI app never gets them (CGI), an ASGI app as sent, but none posing as a forwarding or hop-by-hop header', async () => {
+  const port = Number(new URL(gw.url).port);
+  const env = environOf(await rawRequest(port, ['GET /fwd/env HTTP/1.1', ...UNDERSCORE_HEAD, '', ''].join('\r\n'), 10_000));
+  assert.is(env.HTTP_API_KEY, undefined, 'Api_Key reached a WSGI app');
+  assert.is(env.CONTENT_TYPE, undefined);
+  assert.is(env.HTTP_X_FORWARDED_FOR, '127.0.0.1');
+  assert.is(env.HTTP_X_FORWARDED_HOST, 'fwd.test');
+  assert.is(env.HTTP_X_REAL_IP, undefined);
+
+  // The lean lane reads this head, node:http the next (an HTTP/1.0 request is not plain): both forward alike.
+  for (const version of ['1.1', '1.0']) {
+    const answer = await rawRequest(port, [`GET /afwd/who HTTP/${version}`, ...UNDERSCORE_HEAD, '', ''].join('\r\n'), 10_000);
+    const { headers } = JSON.parse(bodyOf(answer)) as { headers: Record<string, string> };
+    assert.is(headers.api_key, 'secret', `HTTP/${version}: Api_Key as sent, lowercased`);
+    assert.is(headers.content_type, 'text/odd', 'a name of its own, not Content-Type');
+    assert.is(headers['content-type'], undefined);
+    for (const name of POSING) assert.is(headers[name], undefined, `HTTP/${version}: ${name} reached the ASGI app`);
+    assert.is(headers['x-forwarded-for'], '127.0.0.1');
+    assert.is(headers['x-forwarded-host'], 'fwd.test');
+    assert.is(headers.forwarded, undefined);
+  }
+
+  const ws = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/afwd/who`, { headers: { Api_Key: 'ws-secret', X_Forwarded_For: '6.6.6.6' } });
+  try {
+    const scope = await new Promise<{ headers: Record<string, string> }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer to whoami within 10 s')), 10_000);
+      ws.once('open', () => ws.send('whoami'));
+      ws.once('message', (data) => {
+        clearTimeout(timer);
+        resolve(JSON.parse(String(data)) as { headers: Record<string, string> });
+      });
+      ws.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    assert.is(scope.headers.api_key, 'ws-secret', "a websocket's handshake: Api_Key as sent");
+    assert.is(scope.headers.x_forwarded_for, undefined);
+    assert.is(scope.headers['x-forwarded-for'], '127.0.0.1');
+  } finally {
+    ws.close();
+  }
 });
 
 test('a trusted peer: the right-most untrusted X-Forwarded-For, the scheme and the host count', async () => {
