@@ -113,6 +113,7 @@ def http_scope(fields, state, full_path=False):
         "root_path": root_path,
         "headers": headers,
         "client": (remote_addr, _port(fields[REMOTE_PORT])) if remote_addr else None,
+        # Over a unix socket Node sends its path and no port: [path, None], the ASGI spec's form.
         "server": (fields[SERVER_NAME], _port(fields[SERVER_PORT])),
         # Shallow, as ASGI's lifespan state asks: what a request adds is its own, the objects
         # the app put there at startup are shared.

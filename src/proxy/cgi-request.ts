@@ -48,12 +48,16 @@ export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = 
   const peer = trusted ?? route;
   if (trusted === null) pairs += untrustedPairs(route, headers.host);
   else pairs += trusted.host === null ? trusted.pairs : `${trusted.pairs}\0HTTP_HOST\0${trusted.host}`;
+  // Over a unix socket an ASGI scope's `server` is [path, None] (the port '' becomes None), as
+  // uvicorn --uds has it, unless a proxy we trust stated the host. A WSGI environ keeps a
+  // SERVER_NAME and SERVER_PORT (PEP 3333: never empty).
+  const atPath = asgi && route.listenerPath !== null && (trusted === null || trusted.host === null);
   return {
     line: {
       method: req.method ?? 'GET',
       scheme: peer.scheme,
-      serverName: peer.serverName,
-      serverPort: peer.serverPort,
+      serverName: atPath ? route.listenerPath! : peer.serverName,
+      serverPort: atPath ? '' : peer.serverPort,
       remoteAddr: peer.remoteAddr,
       remotePort: peer.remotePort,
       scriptName: route.scriptName,

@@ -31,7 +31,7 @@ import { closeQueuedWithConnection } from './queued-response.js';
 import { RequestsInFlight, type InFlightRequest } from './requests-in-flight.js';
 import { servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
-import type { RequestRoute } from './request-route.js';
+import { listenerPathOf, type RequestRoute } from './request-route.js';
 import { Router, type RouteMatch } from './router.js';
 import { matchStatic, serveStatic } from './static-files.js';
 
@@ -520,6 +520,7 @@ export class Front {
       scheme: 'encrypted' in socket ? 'https' : 'http',
       serverName: socket.localAddress ?? 'localhost',
       serverPort: socket.localPort ?? 0,
+      listenerPath: listenerPathOf(socket),
       trustProxy: this.trust,
     };
   }

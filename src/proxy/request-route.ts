@@ -2,7 +2,8 @@
 // (the WSGI link's environ, a process's X-Forwarded-*, a websocket's handshake), and which
 // client header names become which CGI names, or ASGI names (and which never reach the app).
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { routedRequestPath, splitTarget } from '../net/request-path.js';
 import { HOP_BY_HOP_HEADERS, isForwardingHeader, type TrustProxy } from './forwarded-headers.js';
 
@@ -24,6 +25,12 @@ export interface RequestRoute {
   scheme: 'http' | 'https';
   serverName: string;
   serverPort: number;
+  /**
+   * The unix socket the request came in on (`--listen unix:PATH`); null over TCP. An ASGI
+   * scope's `server` is then [PATH, None] (the ASGI spec's form for a unix socket, and what
+   * uvicorn --uds gives), not a host and port no one listens on.
+   */
+  listenerPath: string | null;
   /**
    * `--trust-proxy` compiled (forwarded-headers.ts compileTrustProxy): when the peer is
    * trusted, X-Forwarded-For/-Proto/-Host decide REMOTE_ADDR, the scheme and the host.
@@ -111,6 +118,15 @@ export function routeFromRequest(req: IncomingMessage, mount = '', trustProxy: T
     scheme: (socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
     serverName: serverName || (socket.localAddress ?? 'localhost'),
     serverPort: socket.localPort ?? 0,
+    listenerPath: listenerPathOf(socket),
     trustProxy,
   };
+}
+
+/** The path of the unix socket `socket` was accepted on; null for a TCP connection. */
+export function listenerPathOf(socket: Socket): string | null {
+  // A TCP connection always has a local address; a unix one never has.
+  if (socket.localAddress !== undefined) return null;
+  const address = (socket as Socket & { server?: Server }).server?.address();
+  return typeof address === 'string' ? address : null;
 }

@@ -1,0 +1,76 @@
+// An ASGI app's scope over a unix-socket listener (`--listen unix:PATH`, as behind nginx): the
+// ASGI spec's `server` for a unix socket is [path, None], and uvicorn --uds gives the same
+// (uvicorn/protocols/utils.py get_local_addr); `client` is None, as a unix peer has no address,
+// unless a proxy we trust (a local one: `loopback`) says who the client is. X-Forwarded-Host
+// from that proxy decides `server` as it decides a WSGI app's SERVER_NAME. Real CLI, real worker.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+import { gatewayStatus, statusPids } from '../helpers/status.js';
+
+const test = suite('asgi scope over a unix-socket listener');
+const work = tempDir('apppkg-asgi-unix-');
+const socket = join(work.path, 'gateway.sock');
+const viaSocket = new Agent({ connect: { socketPath: socket } });
+let gw: RunningGateway;
+const pids: number[] = [];
+
+interface Scope {
+  server: [string, number | null] | null;
+  client: [string, number] | null;
+  scheme: string;
+  root_path: string;
+}
+
+async function scopeOf(url: string, headers: Record<string, string> = {}, dispatcher?: Agent): Promise<Scope> {
+  const res = await request(url, { headers, dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const body = await res.body.text();
+  assert.is(res.statusCode, 200, body);
+  return JSON.parse(body) as Scope;
+}
+
+test.before(async () => {
+  const apps = join(work.path, 'apps');
+  addPackage(apps, 'asgi-http', 'ax'); // its /scope answers with the scope it got
+  gw = await startCli([
+    '--apps', apps, '--listen', '127.0.0.1:0', '--listen', `unix:${socket}`, '--trust-proxy=loopback',
+    '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'),
+  ]);
+});
+
+test.after(async () => {
+  if (gw) pids.push(...statusPids(await gatewayStatus(gw)));
+  await gw?.stop();
+  await viaSocket.close();
+  await assertNoOrphans(pids, 10_000);
+  work.remove();
+});
+
+test('over the unix socket: server is [path, None], client None', async () => {
+  const scope = await scopeOf('http://localhost/ax/scope', {}, viaSocket);
+  assert.equal(scope.server, [socket, null]);
+  assert.is(scope.client, null);
+  assert.is(scope.root_path, '/ax');
+});
+
+test('over the unix socket behind a trusted proxy: client from X-Forwarded-For, server from X-Forwarded-Host', async () => {
+  const forwarded = await scopeOf('http://localhost/ax/scope', { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' }, viaSocket);
+  assert.equal(forwarded.client, ['203.0.113.9', 0]);
+  assert.is(forwarded.scheme, 'https');
+  assert.equal(forwarded.server, [socket, null], 'no X-Forwarded-Host: still the socket');
+  const hosted = await scopeOf('http://localhost/ax/scope', { 'x-forwarded-host': 'www.example.com', 'x-forwarded-proto': 'https' }, viaSocket);
+  assert.equal(hosted.server, ['www.example.com', 443]);
+});
+
+test('over TCP: server is the listening address and port, client the peer', async () => {
+  const port = Number(new URL(gw.url).port);
+  const scope = await scopeOf(`${gw.url}/ax/scope`);
+  assert.equal(scope.server, ['127.0.0.1', port]);
+  assert.is(scope.client?.[0], '127.0.0.1');
+  assert.ok(Number.isInteger(scope.client?.[1]) && scope.client![1] > 0, `client port ${scope.client?.[1]}`);
+});
+
+test.run();
