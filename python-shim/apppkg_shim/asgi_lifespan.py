@@ -8,15 +8,18 @@ speak lifespan (Django: "can only handle ASGI/HTTP connections") and runs withou
 
 Startup that does not complete in time (a database connect without a timeout) fails the same
 way, its message saying so and the stack where it waits written first: the gateway would
-otherwise kill a worker that only "was not ready", with nothing in the app log.
+otherwise kill a worker that only "was not ready", with nothing in the app log. A startup
+that holds the loop itself (time.sleep() in the handler) leaves no turn for that timeout: a
+watchdog thread reports it instead, from the main thread's stack (BlockedStartupWatch).
 """
 
 import asyncio
 import os
 import sys
+import threading
 import traceback
 
-from .errors import is_stdlib, app_traceback, emit_marker, log
+from .errors import EXIT_APP_LOAD_FAILED, is_stdlib, app_traceback, emit_marker, log
 
 LIFESPAN_FAILED_MARKER = "APPPKG-LIFESPAN-FAILED"
 
@@ -47,16 +50,22 @@ class Lifespan:
         `bound` names the limit in the message (default: "N s")."""
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
         self.task = self.loop.create_task(self._run(scope))
+        watch = None if within is None else BlockedStartupWatch(self.app_spec, within, bound)
         details = {}
         try:
             await asyncio.wait_for(asyncio.shield(self._started), within)
         except asyncio.TimeoutError:
+            if watch is not None and not watch.stop():
+                watch.wait_for_exit()
             # Where it waits, in the traceback's place: the app log, and the refusal, show it.
             where = awaiting_frames(self.task)
             stack = "".join(traceback.format_list(where)) or "  (no frame: the startup has not run yet)\n"
             self.failure = (_not_complete(within, bound, where), "%s: lifespan startup did not complete within %s; it waits at:\n%s" % (
                 self.app_spec, bound or _seconds(within), stack))
             self.timed_out = details["hung"] = True
+        else:
+            if watch is not None and not watch.stop():
+                watch.wait_for_exit()
         if self.failure is None:
             return True
         message, text = self.failure
@@ -133,6 +142,66 @@ def run_for_check(app, app_spec, loop, within):
     return "supported" if lifespan.supported else "unsupported"
 
 
+class BlockedStartupWatch:
+    """Reports a lifespan startup that holds the event loop past its bound (sync code in an
+    `async def`: time.sleep, a blocking connect), where the loop's own timeout never gets a
+    turn: from a thread, the main thread's stack, the marker with "hung" and "blocked", exit 4
+    at once. Without it the gateway killed the worker at its deadline, saying only that it
+    exited before it was ready. It fires a moment after the loop's timeout would (GRACE), so a
+    loop that is merely slow reports itself; whichever reports first holds the claim."""
+
+    GRACE_SECONDS = 0.25
+
+    def __init__(self, app_spec, within, bound):
+        self.app_spec = app_spec
+        self.within = within
+        self.bound = bound
+        self.main_id = threading.get_ident()  # the loop's thread: startup() runs on it
+        self.claim = threading.Lock()
+        self.done = threading.Event()
+        thread = threading.Thread(target=self._watch, name="apppkg-lifespan-watch", daemon=True)
+        thread.start()
+
+    def stop(self):
+        """The loop has its answer: True when the watch will report nothing, False when it is
+        reporting already (the process is about to exit)."""
+        self.done.set()
+        return self.claim.acquire(blocking=False)
+
+    def wait_for_exit(self):
+        # The watch writes its report and exits the process: nothing more may be said here.
+        threading.Event().wait()
+
+    def _watch(self):
+        # At least a moment: with no time left the loop's timeout fires at once, unblocked.
+        if self.done.wait(self.within + min(self.GRACE_SECONDS, max(self.within / 10, 0.05))):
+            return
+        if not self.claim.acquire(blocking=False):
+            return
+        frame = sys._current_frames().get(self.main_id)
+        where = _app_frames(traceback.extract_stack(frame)) if frame is not None else []
+        stack = "".join(traceback.format_list(where)) or "  (no frame of the app's)\n"
+        bound = self.bound or _seconds(self.within)
+        message = _not_complete(self.within, self.bound, where, "it holds the event loop at")
+        text = "%s: lifespan startup did not complete within %s; it holds the event loop (sync code in an async function) at:\n%s" % (
+            self.app_spec, bound, stack)
+        try:
+            sys.stderr.write(text)
+            emit_marker(LIFESPAN_FAILED_MARKER, {"hung": True, "blocked": True, "app": self.app_spec, "message": message, "traceback": text})
+            sys.stdout.flush()
+        finally:
+            os._exit(EXIT_APP_LOAD_FAILED)  # the main thread is the app's: nothing else can end it
+
+
+def _app_frames(stack):
+    """The loop thread's stack from the app's outermost frame in: what calls Lifespan._run (the
+    shim, asyncio's loop) says nothing about the app."""
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i].filename == __file__ and stack[i].name == "_run":
+            return stack[i + 1:]
+    return stack
+
+
 def awaiting_frames(task):
     """Where a task waits, outermost first, as traceback.extract_stack gives it. Task.get_stack()
     gives a suspended coroutine's outermost frame only: this follows what each one awaits."""
@@ -148,14 +217,14 @@ def awaiting_frames(task):
     return [f for f in frames if f.filename != __file__]
 
 
-def _not_complete(within, bound, where):
+def _not_complete(within, bound, where, at="it waits at"):
     text = "it did not complete within %s" % (bound or _seconds(within))
     if where:
         # The app's own line (`await connect(...)`), not asyncio's or a library's frame below it.
         outside = [f for f in where if not is_stdlib(os.path.abspath(f.filename))]
         own = [f for f in outside if not _is_library(f.filename)]
         frame = (own or outside or where)[-1]
-        text += "; it waits at %s:%d in %s" % (frame.filename, frame.lineno, frame.name)
+        text += "; %s %s:%d in %s" % (at, frame.filename, frame.lineno, frame.name)
         if frame.line:
             text += " (%s)" % frame.line.strip()
     return text

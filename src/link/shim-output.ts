@@ -177,6 +177,7 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
       appOutput: said,
       traceback: typeof d.traceback === 'string' ? d.traceback : undefined,
       hung: d.hung === true ? true : undefined,
+      blocked: d.blocked === true ? true : undefined,
     });
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.importError) {

@@ -175,7 +175,7 @@ test('check and run on the Flask example use Debian\'s interpreter', async () =>
   assert.is(name, 'flask-hello');
 });
 
-test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails or does not complete within 5 s; passes when it completes', async () => {
+test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does not complete within 5 s, or holds the loop; passes when it completes', async () => {
   const app = (name: string, lifespan: string): string => {
     const dir = pkg(name, 'platform: python, asgi\napp: app:app\n');
     writeFileSync(join(dir, 'app.py'), `import asyncio\n\nasync def app(scope, receive, send):\n    await receive()\n${lifespan}`);
@@ -188,6 +188,14 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails or does
   assert.is(hung.status, 1, hung.stdout + hung.stderr);
   assert.match(hung.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: it did not complete within 5 s \(check's bound\); it waits at \S*app\.py:5 in app \(await asyncio\.sleep\(3600\)\)\n/);
   assert.match(hung.stdout, /fix: the app's lifespan startup waits for something that does not come/);
+  // Sync code in the handler holds the loop, whose own timeout then never runs: the same
+  // precise text, from the shim's watchdog thread, instead of the import's deadline.
+  const started = Date.now();
+  const blocked = await runCli(['check', app('lifespan-blocks', '    import time\n    time.sleep(120)\n'), '--state-dir', state.path]);
+  assert.is(blocked.status, 1, blocked.stdout + blocked.stderr);
+  assert.match(blocked.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: it did not complete within 5 s \(check's bound\); it holds the event loop at \S*app\.py:6 in app \(time\.sleep\(120\)\)\n/);
+  assert.match(blocked.stdout, /fix: the app's lifespan startup runs blocking code in an async function/);
+  assert.ok(Date.now() - started < 15_000, `check took ${Date.now() - started} ms`);
   const ok = await runCli(['check', app('lifespan-ok', '    await send({"type": "lifespan.startup.complete"})\n    await receive()\n    await send({"type": "lifespan.shutdown.complete"})\n'), '--state-dir', state.path]);
   assert.is(ok.status, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /ok\s+app\s+app:app imports and is callable \(function, Python [\d.]+\); its lifespan startup and shutdown complete\n/);

@@ -46,9 +46,9 @@ async function runShim(fixture: string, app: string, ms = 15_000): Promise<{ cod
   return { code, stderr };
 }
 
-async function startError(worker: Worker): Promise<GatewayError> {
+async function startError(worker: Worker, ms = 15_000): Promise<GatewayError> {
   try {
-    await worker.start(15_000);
+    await worker.start(ms);
   } catch (err) {
     assert.ok(isGatewayError(err), String(err));
     return err as GatewayError;
@@ -112,6 +112,24 @@ t('a lifespan startup that hangs gives up before the start deadline: APPPKG_APP_
       assert.not.match(log, /apppkg_shim/);
     }
   }
+});
+
+t('a lifespan startup that holds the event loop (time.sleep) gives up before the start deadline too, saying where it blocks', async () => {
+  const output: string[] = [];
+  const worker = new Worker({ ...baseOptions('asgi-lifespan-fail', output), app: 'app:blocks' });
+  const started = Date.now();
+  const err = await startError(worker, 8000);
+  // The shim's own exit 4 from its watchdog thread, not the gateway's kill at 8000 ms.
+  assert.is(worker.exitCode, 4, worker.how);
+  assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+  assert.is(err.code, 'APPPKG_APP_LIFESPAN_FAILED');
+  assert.is(err.details.hung, true);
+  assert.is(err.details.blocked, true);
+  assert.match(err.message, /failed its lifespan startup: it did not complete within the 8 s a worker has to be ready; it holds the event loop at \S*app\.py:\d+ in blocks \(time\.sleep\(120\)\)$/);
+  assert.match(err.hint, /blocking code in an async function/);
+  const log = output.join('\n');
+  assert.match(log, /app:blocks: lifespan startup did not complete within .*; it holds the event loop \(sync code in an async function\) at:\n {2}File "[^"]*app\.py", line \d+, in blocks\n/);
+  assert.not.match(log, /apppkg_shim/);
 });
 
 t('check runs the lifespan: a startup that fails or hangs fails it, one without lifespan passes', async () => {
