@@ -220,13 +220,20 @@ def awaiting_frames(task):
 def _not_complete(within, bound, where, at="it waits at"):
     text = "it did not complete within %s" % (bound or _seconds(within))
     if where:
-        # The app's own line (`await connect(...)`), not asyncio's or a library's frame below it.
-        outside = [f for f in where if not is_stdlib(os.path.abspath(f.filename))]
-        own = [f for f in outside if not _is_library(f.filename)]
-        frame = (own or outside or where)[-1]
-        text += "; %s %s:%d in %s" % (at, frame.filename, frame.lineno, frame.name)
-        if frame.line:
-            text += " (%s)" % frame.line.strip()
+        text += "; %s %s" % (at, app_line(where))
+    return text
+
+
+def app_line(where):
+    """FILE:LINE in FUNC (source) of the app's own innermost frame among `where` (as
+    awaiting_frames gives them): the app's line (`await connect(...)`), not asyncio's or a
+    library's frame below it."""
+    outside = [f for f in where if not is_stdlib(os.path.abspath(f.filename))]
+    own = [f for f in outside if not _is_library(f.filename)]
+    frame = (own or outside or where)[-1]
+    text = "%s:%d in %s" % (frame.filename, frame.lineno, frame.name)
+    if frame.line:
+        text += " (%s)" % frame.line.strip()
     return text
 
 

@@ -16,6 +16,7 @@ import sys
 import traceback
 
 from . import link
+from .asgi_lifespan import app_line, awaiting_frames
 from .errors import InvalidResponse, log
 from .task import _NAME_CONTENT_LENGTH, _NAME_DROP, _name_kind  # the WSGI response's header rules, shared
 
@@ -23,6 +24,9 @@ HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
 MAX_BODY_FRAME = link.MAX_BODY_FRAME
 RESPONSE_WINDOW = link.RESPONSE_WINDOW
+# How long a task cancelled for its 504 has to end (its `finally` may await a rollback) before
+# the app counts as having ignored the cancel.
+CANCEL_IGNORED_AFTER_SECONDS = 1.0
 _name_kinds = {}  # header name bytes -> task.py's kind of it
 
 
@@ -120,6 +124,23 @@ class ResponseExchange:
         task = self.task
         if task is not None and not task.done() and not self.ended:
             task.cancel()
+            self.worker.loop.call_later(CANCEL_IGNORED_AFTER_SECONDS, self._check_cancelled)
+
+    def _check_cancelled(self):
+        """An app that catches the CancelledError and goes on awaiting: its task is left to run,
+        as uvicorn leaves it (the gateway no longer counts it in flight; the worker's stop
+        cancels it again, then its bound ends it). One line says where the app went on."""
+        task = self.task
+        if task.done() or self.ended:
+            return
+        where = awaiting_frames(task)
+        fields = self.payload.split("\0", 10)
+        uri = fields[9] if len(fields) > 9 else "?"
+        log("%s (%s): %s %s got its 504 and its task was cancelled, but the app ignored the CancelledError and runs on%s; "
+            "the task is left running, no longer a request (catch CancelledError only to clean up, then raise it again)" % (
+                self.worker.app_spec, self.worker.name, fields[0], uri, ", at " + app_line(where) if where else ""))
+        self.end(link.RESPONSE_END)  # the acknowledgement of ABORT: Node frees the id
+        self.worker.abandon(task)
 
     # -- waiting (the app's coroutines) -------------------------------------------------------
 
@@ -263,8 +284,11 @@ class ResponseExchange:
     def app_raised(self):
         """The app's call raised (call from its except block): after ABORT that is the client
         leaving, no app error (the WSGI worker logs nothing either); else ERROR and the log line."""
-        if self.aborted and not self.ended:
-            self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
+        if self.aborted:
+            # Ended already: a task abandoned after its 504 (_check_cancelled), which the
+            # client's request no longer waits for; what it raises now is no one's business.
+            if not self.ended:
+                self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
         elif self.worker.cancelled and isinstance(sys.exc_info()[1], asyncio.CancelledError):
             if not self.ended:  # work after its response, cancelled when the drain was over
                 self.end(link.RESPONSE_END)

@@ -31,6 +31,7 @@ HEADER_PACK = link.HEADER.pack
 U32 = link.U32
 _PONG = HEADER_PACK(link.PONG, 0, 0)
 PARENT_CHECK_SECONDS = 1.0
+CLOSE_TASKS_SECONDS = 1.0
 READY_MARGIN_SECONDS = 1.0
 
 
@@ -51,6 +52,7 @@ class AsgiWorker:
         self.full_path = reads_full_path()  # the app is imported: its framework is known
         self.exchanges = {}  # id -> exchange, until its terminal frame
         self.tasks = set()  # app tasks; one may outlive its exchange (work after the response)
+        self.abandoned = set()  # tasks cancelled for their 504 that ignored it: a stop does not wait for them
         self.held_heads = []  # exchanges whose response start waits for its first body
         self.stop_requested = False
         self.no_more = False
@@ -177,6 +179,17 @@ class AsgiWorker:
             await exchange.run()
         finally:
             self.tasks.discard(exchange.task)
+            self.abandoned.discard(exchange.task)
+            if self.stop_requested:
+                self._check_finished()
+
+    def abandon(self, task):
+        """A task that swallowed its 504's cancel (asgi_response.py): left to run, as uvicorn
+        leaves it, but no request any more, so a stop does not wait for it (_close_loop cancels
+        it once more, for a bounded time)."""
+        if task in self.tasks:
+            self.tasks.discard(task)
+            self.abandoned.add(task)
             if self.stop_requested:
                 self._check_finished()
 
@@ -243,14 +256,19 @@ def _exit(code):
 
 def _close_loop(loop, executor):
     """As asyncio.run ends: the app's own leftover tasks cancelled, async generators closed,
-    the executor told to stop. (Python still joins its threads at exit: one stuck in the app
-    holds the exit until the gateway's grace runs out and SIGKILL ends it.)"""
+    the executor told to stop. A task that ignores the cancel (an abandoned one) is waited for
+    CLOSE_TASKS_SECONDS, not for ever as asyncio.run would. (Python still joins its threads at
+    exit: one stuck in the app holds the exit until the gateway's grace runs out and SIGKILL
+    ends it.)"""
     try:
         tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in tasks:
             task.cancel()
         if tasks:
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            _, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=CLOSE_TASKS_SECONDS))
+            if pending:
+                log("%d task%s ignored the cancel; exiting without %s" % (
+                    len(pending), "" if len(pending) == 1 else "s", "it" if len(pending) == 1 else "them"))
         loop.run_until_complete(loop.shutdown_asyncgens())
         executor.shutdown(wait=False)
     finally:

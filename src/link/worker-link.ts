@@ -61,6 +61,11 @@ export class WorkerLink extends EventEmitter {
   private readonly exchanges = new IdTable<LinkExchange>();
   /** Websockets, by id: apart from `exchanges`, never in flight (see the top of the file). */
   private readonly websockets = new Map<number, WebsocketLinkExchange>();
+  /**
+   * Requests answered for the app whose id stays the worker's until its terminal frame, but
+   * which are no longer in flight (release()): an ASGI request's 504, whose task may run on.
+   */
+  private readonly released = new Map<number, LinkExchange>();
   private readonly parser: FrameParser;
   private nextId = 1;
   private out: Buffer[] = [];
@@ -115,6 +120,11 @@ export class WorkerLink extends EventEmitter {
 
   get closed(): boolean {
     return this.closedReason !== null;
+  }
+
+  /** Requests released (release()) whose terminal frame has not come: the app may still run them. */
+  get releasedRequests(): number {
+    return this.released.size;
   }
 
   /** Websockets whose id is held: from WS_CONNECT to their terminal frame. */
@@ -173,9 +183,24 @@ export class WorkerLink extends EventEmitter {
     this.write(CANCEL);
   }
 
+  /**
+   * The gateway has answered request `id` itself (an ASGI request's 504: the worker cancels its
+   * task): it stops counting in flight now (status, the idle stop, the heartbeat's judgement,
+   * the worker's capacity), as the client's request is over. Its id stays taken until the
+   * worker's terminal frame: an app that swallows the CancelledError runs on, and uvicorn too
+   * leaves such a task running; the worker's stop bounds it (CANCEL, then SIGKILL).
+   */
+  release(id: number): void {
+    const exchange = this.exchanges.get(id);
+    if (exchange === undefined) return;
+    this.exchanges.delete(id);
+    this.released.set(id, exchange);
+    if (this.onSettled !== null) this.onSettled();
+  }
+
   private freeId(): number {
     let id = this.nextId;
-    while (!this.exchanges.canTake(id) || this.websockets.has(id)) id = id === MAX_ID ? 1 : id + 1;
+    while (!this.exchanges.canTake(id) || this.websockets.has(id) || (this.released.size > 0 && this.released.has(id))) id = id === MAX_ID ? 1 : id + 1;
     this.nextId = id === MAX_ID ? 1 : id + 1;
     return id;
   }
@@ -265,7 +290,8 @@ export class WorkerLink extends EventEmitter {
     }
     const exchange = this.exchanges.get(id);
     if (exchange === undefined) {
-      this.dispatchWebsocket(type, id, payload);
+      if (this.released.size > 0 && this.released.has(id)) this.dispatchReleased(type, id, payload);
+      else this.dispatchWebsocket(type, id, payload);
       return;
     }
     if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) {
@@ -274,6 +300,13 @@ export class WorkerLink extends EventEmitter {
       if (this.onSettled !== null) this.onSettled();
       return;
     }
+    exchange.onFrame(type, payload);
+  }
+
+  /** A released request's frame (its 504's STACK, its late terminal frame): the id is free again after the terminal one. */
+  private dispatchReleased(type: number, id: number, payload: Buffer): void {
+    const exchange = this.released.get(id)!;
+    if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) this.released.delete(id);
     exchange.onFrame(type, payload);
   }
 
@@ -316,9 +349,10 @@ export class WorkerLink extends EventEmitter {
     // Requests opened since the last flush have every frame still here: they never left.
     const unsentSince = this.out.length > 0 ? this.flushes : -1;
     this.out = [];
-    const exchanges = [...this.exchanges.list(this.nextId), ...this.websockets.values()];
+    const exchanges = [...this.exchanges.list(this.nextId), ...this.websockets.values(), ...this.released.values()];
     this.exchanges.clear();
     this.websockets.clear();
+    this.released.clear();
     for (const exchange of exchanges) exchange.onLinkFailed(reason, exchange.openedAtFlush === unsentSince);
     this.fromWorker.destroy();
     this.toWorker.destroy();

@@ -213,6 +213,9 @@ export class WsgiExchange implements LinkExchange {
   expire(timeoutMs: number): void {
     if (this.state !== State.Head || this.aborted) return;
     const detail = `the app did not answer within ${timeoutMs / 1000} s`;
+    // An ASGI worker cancels the task, which an app may ignore: the client's request is over at
+    // the 504 all the same, so it stops counting in flight now (WorkerLink.release).
+    if (this.options.asgi === true) this.link.release(this.id);
     if (!this.development) {
       this.abort(true);
       answerFailure(this.res, 'timeout', { detail });

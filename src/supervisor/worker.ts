@@ -349,7 +349,8 @@ export class Worker extends EventEmitter {
       if (pingedAt === 0) {
         pingedAt = now;
         link.ping();
-      } else if (now - pingedAt >= hungAfter && link.inFlight === 0) {
+      } else if (now - pingedAt >= hungAfter && link.inFlight === 0 && link.releasedRequests === 0) {
+        // A released request (an ASGI 504) is judged by WorkerPool.judgeTimedOut, which recycles.
         this.hung = `hung: no answer to the heartbeat for ${Math.round((now - pingedAt) / 1000)} s`;
         this.emit('hung', this.hung);
         this.kill();

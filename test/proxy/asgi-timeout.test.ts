@@ -5,7 +5,7 @@
 // Fixture: test/fixtures/apps/asgi-timeout.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { WebSocket } from 'ws';
@@ -57,6 +57,12 @@ function openEcho(url: string): Promise<Echo> {
       reject(err);
     });
   });
+}
+
+/** The app's log (its workers' stderr), where the shim's lines go. */
+function appLog(): string {
+  const file = join(work.path, 'state', 'apps', 'hz', 'log', 'app.log');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
 }
 
 async function get(path: string): Promise<{ status: number; body: string }> {
@@ -118,6 +124,33 @@ test('a request that holds the loop itself (a sync sleep in an async view): 504,
     'the recycle line',
   );
   await waitFor(async () => (await workerPid()) !== pid, 20_000, 'a new worker answering');
+});
+
+test('an app that swallows the CancelledError: 504, out of flight at once, one line naming where it runs on; the worker serves on', async () => {
+  const pid = await workerPid();
+  const recycled = (await appStatus(gw, 'hz')).workers[0].recycled;
+  const swallowed = await get('/swallow');
+  assert.is(swallowed.status, 504, swallowed.body);
+  // Counted in flight no more from the 504 on (uvicorn too leaves such a task running).
+  const status = await appStatus(gw, 'hz');
+  assert.is(status.workers[0].inFlight, 0, 'the request the gateway answered 504 is not in flight');
+  assert.is(status.inFlight, 0);
+  await waitFor(
+    () => /timeout_app:app \(hz\): GET \/hz\/swallow got its 504 and its task was cancelled, but the app ignored the CancelledError and runs on, at \S*timeout_app\.py:\d+ in app \(await asyncio\.sleep\(3600\)\); the task is left running/.test(appLog()),
+    5000,
+    'the line about the ignored cancel',
+  );
+  assert.match((await get('/events')).body, 'swallow cancelled');
+  assert.is(await workerPid(), pid);
+  assert.is((await appStatus(gw, 'hz')).workers[0].recycled, recycled);
+});
+
+test('the gateway stops in seconds, not its 30 s grace: the abandoned task holds no stop', async () => {
+  const started = Date.now();
+  const code = await gw.stop(40_000);
+  assert.is(code, 0, gw.output().slice(-2000));
+  assert.ok(Date.now() - started < 15_000, `the stop took ${Date.now() - started} ms`);
+  assert.match(appLog(), /1 task ignored the cancel; exiting without it/);
 });
 
 test.run();
