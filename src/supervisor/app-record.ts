@@ -24,8 +24,10 @@ export interface AppRecord {
   /** Versions (dirs) whose directory was still changing at the last look. */
   settling: Set<string>;
   versions: Description[];
-  /** The last refusal, shown in status until a version serves again. */
+  /** The last refusal, shown in status until a version serves again or the refused one is removed. */
   problem: GatewayError | null;
+  /** The version (dir) `problem` is about: its directory removed, the refusal goes with it. */
+  problemDir: string | null;
   /** restart(): replace the serving version even though it did not change. */
   restart: boolean;
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
@@ -56,7 +58,7 @@ export interface AppRecord {
 /** The record of an app met for the first time: its rollbacks read back from `rolledBackFile`. */
 export function newAppRecord(name: string, rolledBackFile: string | null): AppRecord {
   return {
-    name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, restart: false,
+    name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, restart: false,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0,
     history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null, tallies: new Map(),
   };
@@ -83,6 +85,18 @@ export function saveRolledBack(record: AppRecord): void {
   } catch {
     // The app's state directory is not there yet (it never started): kept in memory, as before.
   }
+}
+
+/** A version's refusal: why the version in `dir` does not serve. */
+export interface Refusal {
+  dir: string;
+  error: GatewayError;
+}
+
+/** Makes `refusal` the problem status shows for the app (null: none). */
+export function showProblem(record: AppRecord, refusal: Refusal | null): void {
+  record.problem = refusal?.error ?? null;
+  record.problemDir = refusal?.dir ?? null;
 }
 
 /** The tally a new instance of the version in `dir` feeds. */

@@ -17,7 +17,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
-import { saveRolledBack, versionTally, type AppRecord } from './app-record.js';
+import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { hasSettled, readPackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
@@ -98,17 +98,26 @@ export class VersionJudge {
     const restart = record.restart;
     record.restart = false;
     record.settling.clear();
-    for (const dir of record.refused.keys()) if (!record.versions.some((d) => d.dir === dir)) record.refused.delete(dir);
+    const listed = (dir: string): boolean => record.versions.some((d) => d.dir === dir);
+    for (const dir of record.refused.keys()) if (!listed(dir)) record.refused.delete(dir);
+    // The problem of a version whose directory is gone goes with it (`rm -r apps/blog.2` after
+    // its refusal): what status says instead is decided below, as after a deploy.
+    if (record.problemDir !== null && !listed(record.problemDir)) showProblem(record, null);
     const rollbacks = record.rolledBack.size;
     for (const dir of record.rolledBack.keys()) if (!record.versions.some((d) => d.dir === dir)) record.rolledBack.delete(dir);
     if (record.rolledBack.size !== rollbacks) saveRolledBack(record);
     // Why a version above the one that ends up serving was refused: status keeps saying it (a
     // restart of the serving one must not make a failed newer version look fine).
-    let newerRefusal: GatewayError | null = null;
+    let newerRefusal: Refusal | null = null;
     for (const desc of record.versions) {
       const fp = fingerprint(desc);
       const rolledBack = record.rolledBack.get(desc.dir);
-      if (record.serving?.fingerprint === fp && !restart && rolledBack === undefined) return; // already serving the best candidate
+      if (record.serving?.fingerprint === fp && !restart && rolledBack === undefined) {
+        // Already serving the best candidate; a problem dropped above gives way to the refusal
+        // of a newer version still there, if any.
+        if (record.problem === null) showProblem(record, newerRefusal);
+        return;
+      }
       const tree = readPackageTree(desc.dir);
       if (rolledBack !== undefined) {
         if (rolledBack === tree.signature) continue;
@@ -122,7 +131,7 @@ export class VersionJudge {
       const restarting = restart && record.serving?.desc.dir === desc.dir;
       const refused = record.refused.get(desc.dir);
       if (refused?.signature === tree.signature && !restarting) {
-        newerRefusal ??= refused.error;
+        newerRefusal ??= { dir: desc.dir, error: refused.error };
         continue;
       }
       if (!restarting && !hasSettled(tree, this.opts.settleMs ?? 0)) {
@@ -151,7 +160,7 @@ export class VersionJudge {
         // The files as they are after the attempt: an app that writes into its own directory
         // while it fails to start must not look changed, and be retried, at every look.
         record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error: record.problem! });
-        newerRefusal ??= record.problem;
+        newerRefusal ??= { dir: desc.dir, error: record.problem! };
         continue;
       }
       record.serviceRetryMs = 0;
@@ -165,7 +174,7 @@ export class VersionJudge {
       if (started.runAs?.isRoot) {
         this.opts.say(`${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
       }
-      record.problem = newerRefusal;
+      showProblem(record, newerRefusal);
       // The proxy hands what waits for the old version to the new one; what the old one's
       // workers hold finishes there (SIGTERM lets a worker finish what it holds).
       this.registry.publish();
@@ -190,6 +199,8 @@ export class VersionJudge {
       }
       return;
     }
+    // Nothing (else) could start: a problem dropped above gives way to a refusal still there.
+    if (record.problem === null) showProblem(record, newerRefusal);
   }
 
   private async startVersion(record: AppRecord, desc: Description): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
@@ -250,7 +261,7 @@ export class VersionJudge {
         : new GatewayError('APPPKG_WORKER_START_FAILED', { app: desc.name, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);
-      record.problem = error;
+      showProblem(record, { dir: desc.dir, error });
       record.history.add('refused', `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${placedMessage(error)}`, {
         version: desc.version,
         reason: reasonOf(error),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
 import { gatewayStatus as status } from '../helpers/status.js';
-import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('gateway deploys');
 
@@ -86,6 +86,41 @@ test('a new version that fails to import never serves', async () => {
   await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'the refusal');
   assert.is(await versionServed(gw), '1.0');
   assert.match(gw.output(), /environ_app\.py:\d+/);
+});
+
+test('a refused version whose directory is removed: status (JSON and the command) forgets its refusal at the next look, not at the next deploy', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
+  addPackage(apps.path, 'environ', 'blog.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 2 is broken on purpose")']] });
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 2 refused, and said');
+  const said = await runCli(['status', '--admin', gw.adminUrl!.replace(/^http:\/\//, '')], { ms: 15_000 });
+  assert.match(said.stdout, /APPPKG_APP_IMPORT_FAILED/, 'the command says it while version 2 is there');
+  rmSync(join(apps.path, 'blog.2'), { recursive: true });
+  const app = await waitFor(async () => {
+    const now = (await status(gw)).apps[0];
+    return now.problem === null && now.versions.length === 1 ? now : null;
+  }, 15_000, 'the refusal of the removed version 2 to leave status');
+  assert.equal(app.versions.map((v: any) => [v.version, v.state, v.reason]), [['1', 'serving', null]]);
+  assert.is(app.state, 'ready');
+  const r = await runCli(['status', '--admin', gw.adminUrl!.replace(/^http:\/\//, '')], { ms: 15_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.not.match(r.stdout, /APPPKG_APP_IMPORT_FAILED|broken on purpose/);
+  assert.is(await versionServed(gw), '1');
+});
+
+test('a removed refused version leaves the refusal of another still there: status says that one', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
+  const failing = addPackage(apps.path, 'environ', 'blog.2', version('2'));
+  writeFileSync(join(failing, 'app.yaml'), `${readFileSync(join(failing, 'app.yaml'), 'utf8')}commands:\n  update: exit 3\n`);
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_COMMAND_FAILED', 30_000, 'version 2 refused');
+  addPackage(apps.path, 'environ', 'blog.3', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 3 is broken on purpose")']] });
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 3 refused');
+  rmSync(join(apps.path, 'blog.3'), { recursive: true });
+  const app = await waitFor(async () => {
+    const now = (await status(gw)).apps[0];
+    return now.problem?.code === 'APPPKG_COMMAND_FAILED' ? now : null;
+  }, 15_000, 'version 2\'s refusal in status once version 3 is gone');
+  assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'failed'], ['1', 'serving']]);
+  assert.is(await versionServed(gw), '1');
 });
 
 test('the serving version\'s app.yaml edited into a broken one: it keeps serving, and its history says so once per breakage', async () => {
