@@ -105,19 +105,26 @@ export interface VersionStatus {
   state: string;
   /** Why a version is failed or was refused. */
   reason: RefusalStatus | null;
-  /** Websockets its workers (an ASGI app's) and its routed processes hold, a draining instance's included. */
+  /**
+   * Websockets its workers (an ASGI app's) and its routed processes hold. A version that serves
+   * counts its serving instance's only: an older instance of it still draining (a restart, a
+   * rollback during a drain) is a row of its own, with the same version and state `draining`.
+   */
   websockets: number;
-  /** Requests its workers and routed processes run now (a draining instance's included). */
+  /** Requests its workers and routed processes run now. */
   inFlight: number;
   /** Requests sent to its workers that wait there for a thread (the app's own queue is the app's: `queued` of the app). */
   queued: number;
-  /** Requests it answered since the gateway started, across its restarts and recycled workers. */
+  /**
+   * Requests it answered since the gateway started, across its restarts and recycled workers;
+   * the draining row of an older instance of the serving version: what that instance answered.
+   */
   requests: number;
   /** Of those, answered with a status of 500 or above. */
   failed: number;
   /** Of its answers of the last minute. */
   latency: LatencySummary;
-  /** The workers of this version: the serving one's, or a draining one's until they are gone. */
+  /** The workers of this row's instance: the serving one's, or a draining one's until they are gone. */
   workers: WorkerStatus[];
 }
 

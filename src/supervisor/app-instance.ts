@@ -73,14 +73,20 @@ export class AppInstance {
   private readonly workers: WorkerPool;
   private readonly processes: ProcessPool;
   private readonly idle: IdleCycle;
-  /** What its workers and routed processes answered (status's version figures). */
+  /** What its version answered, this instance and the version's others alike (status's version figures). */
   readonly tally: RequestTally;
+  /**
+   * What this instance's workers and routed processes answered; it feeds `tally`. Status shows it
+   * for an instance draining while its version serves again from another (a restart, a rollback).
+   */
+  readonly answered: RequestTally;
 
   constructor(private readonly opts: AppInstanceOptions) {
     this.desc = opts.desc;
     this.tally = opts.tally ?? new RequestTally();
+    this.answered = opts.tally ? new RequestTally(this.tally) : this.tally;
     const ctx: PoolContext = {
-      tally: this.tally,
+      tally: this.answered,
       members: this.members,
       rotation: this.rotation,
       output: { stdout: opts.log.stream('stdout'), stderr: opts.log.stream('stderr') },

@@ -30,6 +30,6 @@ export interface PoolContext {
   drainMs: () => number;
   /** A process in rotation died unexpectedly (`what` says which and how); it is restarted. */
   onExited: (what: string) => void;
-  /** The version's requests: each worker's and routed process's tally feeds it. */
+  /** The instance's requests (they feed its version's): each worker's and routed process's tally feeds it. */
   tally: RequestTally;
 }

@@ -2,8 +2,8 @@
 // versions and their states, the workers of the serving and draining ones, the last problem,
 // the health probe, the history, the log's tail, whether it sleeps. The proxy's and the
 // metrics' figures (requests, queue, latency) and its services are added by the gateway.
-import { noLatency } from '../admin/request-tally.js';
-import type { AppStatus, BrokenPackageStatus, VersionStatus, WorkerStatus } from '../admin/status-types.js';
+import { noLatency, type TallyFigures } from '../admin/request-tally.js';
+import type { AppStatus, BrokenPackageStatus, VersionStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { LogTail } from '../log/log-tail.js';
@@ -27,38 +27,38 @@ export interface AppPlacement {
   canRollBack: boolean;
 }
 
+/** What a version's row counts. */
+type RowFigures = Pick<VersionStatus, 'inFlight' | 'queued' | 'requests' | 'failed' | 'latency' | 'websockets' | 'workers'>;
+
 export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { desc: Description }]>, where: AppPlacement): SupervisedAppStatus {
   const serving = record.serving;
   const instance = serving?.instance;
-  const websocketsIn = (dir: string): number =>
-    (serving?.desc.dir === dir ? serving.instance.openWebsockets : 0) +
-    draining.reduce((sum, [old, d]) => sum + (d.desc.dir === dir ? old.openWebsockets : 0), 0);
-  const workersIn = (dir: string): WorkerStatus[] => [
-    ...(serving?.desc.dir === dir ? serving.instance.workerStatus() : []),
-    ...draining.flatMap(([old, d]) => (d.desc.dir === dir ? old.workerStatus() : [])),
-  ];
-  // The serving instance and a draining one of the same version (a restart) feed one tally.
-  const instancesIn = (dir: string): AppInstance[] => [
-    ...(serving?.desc.dir === dir ? [serving.instance] : []),
-    ...draining.filter(([, d]) => d.desc.dir === dir).map(([old]) => old),
-  ];
-  const figuresOf = (dir: string): Pick<VersionStatus, 'inFlight' | 'queued' | 'requests' | 'failed' | 'latency' | 'websockets' | 'workers'> => {
-    const instances = instancesIn(dir);
-    const tally = instances[0]?.tally ?? record.tallies.get(dir);
-    const answered = tally?.figures() ?? { requests: 0, failed: 0, latency: noLatency() };
-    return {
-      websockets: websocketsIn(dir),
-      inFlight: instances.reduce((sum, i) => sum + i.inFlight, 0),
-      queued: instances.reduce((sum, i) => sum + i.queued, 0),
-      ...answered,
-      workers: workersIn(dir),
-    };
-  };
-  const versions: VersionStatus[] = record.versions.map((desc) => {
+  // Each row counts the instances that hold what it shows. The serving version's row counts the
+  // serving instance only: an older instance of the same version (a restart, or a rollback to a
+  // version whose old instance still drains) gets a `draining` row of its own, since what it holds
+  // ends with its drain (websockets closed 1012) however long the version serves.
+  const instancesIn = (dir: string): AppInstance[] =>
+    serving?.desc.dir === dir ? [serving.instance] : draining.filter(([, d]) => d.desc.dir === dir).map(([old]) => old);
+  const figuresOf = (instances: AppInstance[], answered: TallyFigures): RowFigures => ({
+    websockets: instances.reduce((sum, i) => sum + i.openWebsockets, 0),
+    inFlight: instances.reduce((sum, i) => sum + i.inFlight, 0),
+    queued: instances.reduce((sum, i) => sum + i.queued, 0),
+    ...answered,
+    workers: instances.flatMap((i) => i.workerStatus()),
+  });
+  // A version's answers are counted across its instances (one tally per version, kept by the record
+  // while the version is listed, by its instances after).
+  const versionAnswers = (dir: string, instances: AppInstance[]): TallyFigures =>
+    (instances[0]?.tally ?? record.tallies.get(dir))?.figures() ?? { requests: 0, failed: 0, latency: noLatency() };
+  const drainingRow = (desc: Description, instances: AppInstance[], answered: TallyFigures): VersionStatus => ({
+    version: desc.version, dir: desc.dir, state: 'draining', reason: null, ...figuresOf(instances, answered),
+  });
+  const versions: VersionStatus[] = record.versions.flatMap((desc) => {
     const refused = record.refused.get(desc.dir)?.error;
     const isServing = serving?.desc.dir === desc.dir;
     const isDraining = draining.some(([, d]) => d.desc.dir === desc.dir);
-    return {
+    const instances = instancesIn(desc.dir);
+    const row: VersionStatus = {
       version: desc.version,
       dir: desc.dir,
       state: isServing
@@ -73,13 +73,18 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
                 ? 'rolled-back'
                 : 'standby',
       reason: refused && !isServing ? reasonOf(refused) : null,
-      ...figuresOf(desc.dir),
+      ...figuresOf(instances, versionAnswers(desc.dir, instances)),
     };
+    if (!isServing) return [row];
+    // Older instances of the serving version, each with what it answered itself.
+    const older = draining.filter(([old, d]) => d.desc.dir === desc.dir && old !== serving.instance).map(([old]) => old);
+    return [row, ...older.map((old) => drainingRow(desc, [old], old.answered.figures()))];
   });
   // A draining version whose directory is gone (rolled back by removing it) is still shown.
   for (const [, { desc }] of draining) {
     if (!versions.some((v) => v.dir === desc.dir)) {
-      versions.push({ version: desc.version, dir: desc.dir, state: 'draining', reason: null, ...figuresOf(desc.dir) });
+      const instances = instancesIn(desc.dir);
+      versions.push(drainingRow(desc, instances, versionAnswers(desc.dir, instances)));
     }
   }
   return {

@@ -15,7 +15,9 @@
 // The environment file as last read is the registry's too: useEnvironment() replaces it and
 // restarts the apps it names, the way restart() does.
 // A version taken out of rotation drains for `drainMs`: its requests finish, its websockets stay
-// open until then (then 1012), and status counts them under that version.
+// open until then (then 1012), and status counts them under that version, on a `draining` row of
+// their own when the version serves again from a fresh instance (a restart, or a rollback during
+// the drain: the old instance is never put back in rotation, its workers have begun to stop).
 // How one app's versions are judged and one of them started (hooks, venv, refusal) is
 // version-judge.ts; this file is the loop around it. When it looks is reconcile-scheduler.ts,
 // the judging of each app by itself judging-queue.ts, what it publishes published-apps.ts,

@@ -151,9 +151,13 @@ test('a restart keeps the version\'s figures; a new version starts from none and
   writeFileSync(environment, `${ENVIRONMENT}    settings:\n      RESTARTED: "yes"\n`);
   gw!.child.kill('SIGHUP');
   await waitFor(async () => (await appStatus(gw!, 'tally')).workers.every((w: any) => w.pid !== oldPid && w.state === 'ready'), 20_000, 'fresh workers');
-  // Out of rotation, the old worker finishes its request: listed as such (told to stop, or draining), not ready.
-  const old = versionOf(await appStatus(gw!, 'tally'), '1.0').workers.find((w: any) => w.pid === oldPid);
-  assert.ok(old?.state === 'stopping' || old?.state === 'draining', `the old worker is ${old?.state}`);
+  // Out of rotation, the old worker finishes its request: listed as such (told to stop, or draining),
+  // not ready, and on a draining row of version 1.0 (the old instance's), not on the serving one's.
+  const during = await appStatus(gw!, 'tally');
+  const rows = during.versions.filter((v: any) => v.version === '1.0');
+  const old = rows.find((v: any) => v.state === 'draining')?.workers.find((w: any) => w.pid === oldPid);
+  assert.ok(old?.state === 'stopping' || old?.state === 'draining', `the old worker is ${old?.state} in ${JSON.stringify(rows)}`);
+  assert.not.ok(versionOf(during, '1.0').workers.some((w: any) => w.pid === oldPid), 'the old worker on the serving row');
   assert.is(await slow, 200);
   assert.is(await get('/'), 200);
   await waitFor(async () => versionOf(await appStatus(gw!, 'tally'), '1.0').requests === before + 2, 5000, 'the restarted version to count on');
