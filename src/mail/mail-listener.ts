@@ -2,25 +2,35 @@
 // dot-unstuffing, per-recipient LMTP replies and the idle timeout are the library's; what is
 // ours is who may receive (mail-routes.ts) and that a 250 means "on disk" (mail-spool.ts).
 //
-// Every refusal is a reply, never an exception, and never ends the listener:
-//   550  a recipient whose domain no app claims (never a relay), or whose app takes no mail;
-//        never the domainless postmaster (RFC 5321 4.5.1: MUST be accepted): it goes to the app
-//        mail.postmaster names, or is kept as a dead letter (mail-routes.ts)
-//   451  the app that owns the domain does not serve now (the sender tries again later)
-//   452  past max_recipients: RFC 5321 4.5.3.1.10 asks for 452, and says a client treats the
-//        552 of older servers as temporary too, so the rest are sent in another transaction
-//   552  past max_size, announced (MAIL FROM SIZE=: smtp-server's own reply, counted through
-//        mail-smtp-server.ts) or found while the message streams
-//   555  a MAIL FROM or RCPT TO parameter of an extension EHLO does not announce: DSN's NOTIFY,
-//        ORCPT, RET, ENVID above all (RFC 5321 4.1.1.11). Not DSN itself: a DSN is a report
-//        mailed back to the sender, and the listener sends no mail; an MTA in front does that.
-//   421  a client silent past the idle timeout, or sending 10 commands that are not SMTP
+// Every refusal is a reply, never an exception, and never ends the listener. Each carries its
+// enhanced status code (RFC 3463; EHLO announces ENHANCEDSTATUSCODES, RFC 2034):
+//   550 5.7.1  a recipient whose domain no app claims: relaying denied (never a relay); never the
+//              domainless postmaster (RFC 5321 4.5.1: MUST be accepted): it goes to the app
+//              mail.postmaster names, or is kept as a dead letter (mail-routes.ts)
+//   550 5.1.2  a recipient whose app (it owns the domain) takes no mail: the destination system
+//              cannot accept mail
+//   451 4.3.2  the app that owns the domain does not serve now (the sender tries again later)
+//   452 4.5.3  past max_recipients: RFC 5321 4.5.3.1.10 asks for 452, and says a client treats the
+//              552 of older servers as temporary too, so the rest are sent in another transaction.
+//              A recipient repeated in the transaction is not counted again (smtp-server keeps
+//              one entry for it, so it gets the message once)
+//   552 5.3.4  past max_size, announced (MAIL FROM SIZE=: smtp-server's own reply, counted through
+//              mail-smtp-server.ts) or found while the message streams
+//   552 5.2.3  past the max_body of a recipient's app, under max_size (a per-mailbox limit)
+//   555 5.5.4  a MAIL FROM or RCPT TO parameter of an extension EHLO does not announce: DSN's
+//              NOTIFY, ORCPT, RET, ENVID above all (RFC 5321 4.1.1.11). Not DSN itself: a DSN is
+//              a report mailed back to the sender, and the listener sends no mail; an MTA in front
+//              does that.
+//   451 4.3.0  the spool could not store the message
+//   421        a client silent past the idle timeout, or sending 10 commands that are not SMTP
+// An address or a name from the client is cut in a reply to fit its 512 octets (mail-reply.ts).
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { MailListenerConfig } from '../environment/host-file.js';
 import { formatAddr, parseAddr } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
+import { mailReply, quoted } from './mail-reply.js';
 import { routeRecipient, type MailRoute } from './mail-routes.js';
 import { MailSmtpServer } from './mail-smtp-server.js';
 import type { MailSpool, SpooledDelivery } from './mail-spool.js';
@@ -63,22 +73,20 @@ function unannouncedParameter(address: SMTPServerAddress, announced: Set<string>
   const name = Object.keys(address.args || {}).find((key) => !announced.has(key));
   if (name === undefined) return null;
   const why = DSN_PARAMETERS.has(name) ? 'this server offers no DSN (EHLO does not announce it)' : 'EHLO announces no extension that takes it';
-  return `Parameter ${name} not supported: ${why}; send without it`;
-}
-
-/** An SMTP reply that refuses: smtp-server sends `responseCode` and the message (and adds the enhanced code). */
-function refusal(code: number, message: string): Error & { responseCode: number } {
-  return Object.assign(new Error(message), { responseCode: code });
+  return `Parameter ${quoted(name)} not supported: ${why}; send without it`;
 }
 
 export async function startMailListener(opts: MailListenerOptions): Promise<MailListener> {
   const { config, spool, say } = opts;
   const protocol = config.lmtp ? 'LMTP' : 'ESMTP';
   const me = hostname();
-  const refuse = (code: number, message: string) => {
+  const refuse = (code: number, enhancedCode: string, message: string) => {
     opts.onRefused?.(code);
-    return refusal(code, message);
+    return mailReply(code, enhancedCode, message);
   };
+  // The addresses accepted in each transaction, as smtp-server keys them (lowercase): a repeated
+  // one replaces its entry there, so it must not count again toward max_recipients.
+  const accepted = new WeakMap<SMTPServerSession['envelope'], Set<string>>();
   const server = new MailSmtpServer({
     lmtp: config.lmtp,
     name: me,
@@ -91,30 +99,36 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     disabledCommands: ['AUTH', 'STARTTLS'],
     disableReverseLookup: true,
     hideDSN: true,
+    hideENHANCEDSTATUSCODES: false,
     logger: false,
     maxClients: MAX_CLIENTS,
     socketTimeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     onMailFrom(address, _session, callback) {
       const unsupported = unannouncedParameter(address, MAIL_FROM_PARAMETERS);
-      callback(unsupported === null ? null : refuse(555, unsupported));
+      callback(unsupported === null ? null : refuse(555, '5.5.4', unsupported));
     },
     onRcptTo(address, session, callback) {
       const unsupported = unannouncedParameter(address, RCPT_TO_PARAMETERS);
-      if (unsupported !== null) return callback(refuse(555, unsupported));
-      if (session.envelope.rcptTo.length >= config.maxRecipients) {
-        return callback(refuse(452, `Too many recipients (at most ${config.maxRecipients} per message); send the rest in another transaction`));
+      if (unsupported !== null) return callback(refuse(555, '5.5.4', unsupported));
+      const key = address.address.toLowerCase();
+      const acceptedHere = accepted.get(session.envelope) ?? new Set<string>();
+      accepted.set(session.envelope, acceptedHere);
+      if (session.envelope.rcptTo.length >= config.maxRecipients && !acceptedHere.has(key)) {
+        return callback(refuse(452, '4.5.3', `Too many recipients (at most ${config.maxRecipients} per message); send the rest in another transaction`));
       }
+      const to = `<${quoted(address.address)}>`;
       const route = routeRecipient(address.address, opts.routes(), config.postmaster);
       switch (route.kind) {
         case 'app':
         case 'kept':
+          acceptedHere.add(key);
           return callback();
         case 'not-serving':
-          return callback(refuse(451, `<${address.address}>: its app (${route.app}) is not serving now; try again later`));
+          return callback(refuse(451, '4.3.2', `${to}: its app (${quoted(route.app)}) is not serving now; try again later`));
         case 'no-mail':
-          return callback(refuse(550, `<${address.address}>: its app (${route.app}) takes no mail`));
+          return callback(refuse(550, '5.1.2', `${to}: its app (${quoted(route.app)}) takes no mail`));
         case 'unknown-domain':
-          return callback(refuse(550, `<${address.address}>: no app here takes mail for ${route.domain || 'that address'}; relaying denied`));
+          return callback(refuse(550, '5.7.1', `${to}: no app here takes mail for ${quoted(route.domain) || 'that address'}; relaying denied`));
       }
     },
     onData(stream, session, callback) {
@@ -123,7 +137,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
         (err: NodeJS.ErrnoException) => {
           // A client that left mid-message is nobody's problem; a disk that fails is the host's.
           if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE' && err.code !== 'ECONNECTION') say(`mail: could not spool a message: ${err.message}`);
-          callback(refuse(451, 'Could not store the message; try again later'));
+          callback(refuse(451, '4.3.0', 'Could not store the message; try again later'));
         },
       );
     },
@@ -165,19 +179,21 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     const kept = keptTo.length === 0 ? null : { to: keptTo, reason: keptReason };
     if (byApp.size === 0 && kept === null) {
       stream.resume();
-      return refuse(451, 'No recipient can take mail now; try again later');
+      return refuse(451, '4.3.2', 'No recipient can take mail now; try again later');
     }
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
     const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, protocol, session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : null) }, limit);
     if (!result.ok) {
       // smtp-server answers 552 itself (rejectOversized), once per recipient under LMTP.
-      return refuse(552, limitedBy === null ? `Message too big (at most ${config.maxSize} bytes)` : `Message too big for ${limitedBy} (at most ${limit} bytes, its max_body)`);
+      return limitedBy === null
+        ? refuse(552, '5.3.4', `Message too big (at most ${config.maxSize} bytes)`)
+        : refuse(552, '5.2.3', `Message too big for ${quoted(limitedBy)} (at most ${limit} bytes, its max_body)`);
     }
     opts.onAccepted(result.message.deliveries);
     const ok = `Queued as ${result.message.messageId}`;
     if (!config.lmtp || lost.length === 0) return ok;
     // LMTP answers each recipient: those whose app went away meanwhile are asked again later.
-    return session.envelope.rcptTo.map((r) => (lost.includes(r.address) ? refusal(451, `<${r.address}>: its app is not serving now; try again later`) : ok) as string);
+    return session.envelope.rcptTo.map((r) => (lost.includes(r.address) ? mailReply(451, '4.3.2', `<${quoted(r.address)}>: its app is not serving now; try again later`) : ok) as string);
   }
 
   const addr = parseAddr(config.listen, 'mail.listen');

@@ -4,13 +4,17 @@
 //     `"x y"@example.com`): smtp-server splits the command at white space and at `@` and so
 //     refuses `"x y"@...` and `"a@b"@...` with 501 before any hook sees them;
 //   - reports the 552 it gives by itself at `MAIL FROM:<...> SIZE=N` past `size`, which no hook
-//     sees either, so that the listener's `refused` counter counts it.
-// Both override methods of SMTPConnection that its types declare (smtp-server 3.21); the mail
+//     sees either, so that the listener's `refused` counter counts it;
+//   - writes each reply with the right enhanced status code and within 512 octets: smtp-server
+//     gives a hook's refusal the code of its reply code alone (any 452 is 4.2.2 "mailbox full"),
+//     and writes a reply line of any length (mail-reply.ts).
+// All override methods of SMTPConnection that its types declare (smtp-server 3.21); the mail
 // tests drive each through a real SMTP session, so a smtp-server that changes them fails there.
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import { fitReplyLine, hasEnhancedCode } from './mail-reply.js';
 
 /**
  * `... FROM:<` or `... TO:<`, an optional source route, then a quoted string before `@`.
@@ -65,5 +69,18 @@ class MailSmtpConnection extends SMTPConnection {
     const problem = super._validateMailParams(parsed);
     if (problem !== null && problem.code === 552) this.mailServer.hooks.onOwnRefusal(problem.code);
     return problem;
+  }
+
+  /**
+   * A refusal of ours (mailReply) begins with its own enhanced code: smtp-server is told to add
+   * none. Every line is then cut to fit RFC 5321's 512 octets with its status, code and CRLF.
+   */
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    if (typeof data === 'string' && hasEnhancedCode(data)) context = false;
+    const enhancedCode = this._getEnhancedStatusCode(code, context);
+    const prefix = `${code}-${enhancedCode === '' ? '' : `${enhancedCode} `}`;
+    const fit = (line: string) => fitReplyLine(prefix + line).slice(prefix.length);
+    const fitted = data === null || data === undefined ? data : Array.isArray(data) ? data.map(fit) : fit(data);
+    super.send(code, fitted, context);
   }
 }

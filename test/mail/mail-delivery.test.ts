@@ -122,10 +122,12 @@ test('a domain no app claims: 550, never a relay; an app without mail: also 550'
   const relay = await sendWithSmtplib(port, 'spammer@example.net', ['victim@example.com'], message({ subject: 'relay?' }));
   assert.is(relay.error, 'recipients refused');
   assert.is(relay.refused!['victim@example.com'][0], 550);
-  assert.match(relay.refused!['victim@example.com'][1], /relaying denied/);
+  // RFC 3463: X.7.1 "delivery not authorized", as a refused relay is everywhere (not 5.1.1, no such user).
+  assert.match(relay.refused!['victim@example.com'][1], /^5\.7\.1 <victim@example\.com>: .*relaying denied$/);
   const plain = await sendWithSmtplib(port, 'ann@example.org', ['x@plain.localhost'], message({ subject: 'plain' }));
   assert.is(plain.refused!['x@plain.localhost'][0], 550);
-  assert.match(plain.refused!['x@plain.localhost'][1], /takes no mail/);
+  // X.1.2: the destination system (the app owning the domain) cannot accept mail.
+  assert.match(plain.refused!['x@plain.localhost'][1], /^5\.1\.2 <x@plain\.localhost>: its app \(plain\) takes no mail$/);
   // A mixed envelope: the known recipient gets it, the other is refused.
   const mixed = await sendWithSmtplib(port, 'ann@example.org', ['x@example.com', 'c@lists.example.com'], message({ subject: 'mixed' }));
   assert.is(mixed.refused!['x@example.com'][0], 550);
@@ -165,6 +167,7 @@ test('too big: 552 on MAIL FROM SIZE= and while the message streams, each counte
   const refusedBefore = (await mailStatus()).refused;
   const announced = await talk.command('MAIL FROM:<ann@example.org> SIZE=30000');
   assert.is(announced.code, 552, announced.text);
+  assert.match(announced.text, /^552 5\.3\.4 /);
   // smtp-server answers this one by itself, before any hook of ours: counted all the same.
   assert.is((await mailStatus()).refused, refusedBefore + 1, 'the 552 at SIZE= is counted in refused');
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
@@ -173,6 +176,7 @@ test('too big: 552 on MAIL FROM SIZE= and while the message streams, each counte
   talk.write(`${message({ subject: 'too big', size: 60_000 })}\r\n.\r\n`);
   const streamed = await talk.reply(10_000);
   assert.is(streamed.code, 552, streamed.text);
+  assert.match(streamed.text, /^552 5\.3\.4 /);
   assert.is((await mailStatus()).refused, refusedBefore + 2, 'the 552 after DATA is counted too');
   assert.match(await (await request(`${gw.adminUrl}/metrics`)).body.text(), new RegExp(`apppkg_mail_refused_total ${refusedBefore + 2}\\n`));
   // The same connection takes the next message.
@@ -196,7 +200,8 @@ test('larger than the recipient app\'s max_body (though under mail.max_size): 55
     talk.write(`${message({ subject: `over beta's max_body to ${to}`, size: 15_000 })}\r\n.\r\n`);
     const reply = await talk.reply(10_000);
     assert.is(reply.code, code, reply.text);
-    if (code === 552) assert.match(reply.text, /too big for beta \(at most 10240 bytes, its max_body\)/);
+    // X.2.3: a per-recipient limit below the system's (X.3.4, which mail.max_size gets).
+    if (code === 552) assert.match(reply.text, /^552 5\.2\.3 Message too big for beta \(at most 10240 bytes, its max_body\)$/);
   }
   talk.close();
   await deliveriesOf('alpha', "over beta's max_body to x@alpha.localhost");
@@ -259,20 +264,65 @@ test('quoted-string local parts (RFC 5321 4.1.2): taken for an app\'s domain, in
   assert.is((await deliveriesOf('alpha', 'quoted by swaks'))[0].to, '"sw aks"@alpha.localhost');
 });
 
-test('too many recipients: 452 past max_recipients (RFC 5321 4.5.3.1.10), the first ones delivered', async () => {
+test('too many recipients: 452 4.5.3 past max_recipients (RFC 5321 4.5.3.1.10), the first ones delivered; a repeated recipient does not count again and gets the message once', async () => {
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   for (const n of [1, 2, 3]) assert.is((await talk.command(`RCPT TO:<r${n}@alpha.localhost>`)).code, 250);
+  // At the limit, an address accepted already is no new recipient (compared as smtp-server keys them, case aside).
+  for (const again of ['r2@alpha.localhost', 'R3@alpha.localhost']) {
+    const reply = await talk.command(`RCPT TO:<${again}>`);
+    assert.is(reply.code, 250, `${again} again: ${reply.text}`);
+    assert.match(reply.text, /^250 2\.1\.5 /);
+  }
   const fourth = await talk.command('RCPT TO:<r4@alpha.localhost>');
   assert.is(fourth.code, 452, fourth.text);
-  // The whole reply, to its last word (it once ended "send the rest in another").
-  assert.match(fourth.text, /^452 Too many recipients \(at most 3 per message\); send the rest in another transaction$/);
+  // The whole reply, to its last word (it once ended "send the rest in another"). X.5.3, "too
+  // many recipients" (RFC 3463), not the X.2.2 "mailbox full" of a bare 452.
+  assert.match(fourth.text, /^452 4\.5\.3 Too many recipients \(at most 3 per message\); send the rest in another transaction$/);
   assert.is((await talk.command('DATA')).code, 354);
   talk.write(`${message({ subject: 'many recipients' })}\r\n.\r\n`);
-  assert.is((await talk.reply()).code, 250);
+  const queued = await talk.reply();
+  assert.is(queued.code, 250, queued.text);
+  assert.match(queued.text, /^250 2\.6\.0 Queued as /);
   talk.close();
   const [d] = await deliveriesOf('alpha', 'many recipients');
-  assert.is(d.to, 'r1@alpha.localhost, r2@alpha.localhost, r3@alpha.localhost');
+  assert.is(d.to, 'r1@alpha.localhost, r2@alpha.localhost, R3@alpha.localhost', 'each recipient once');
+  await new Promise((r) => setTimeout(r, 500)); // time for a wrong second delivery to show
+  assert.is((await deliveries('alpha')).filter((x) => x.subject === 'many recipients').length, 1);
+});
+
+test('no reply line past 512 octets with its CRLF (RFC 5321 4.5.3.1.5): a long address or parameter is cut, the fix kept', async () => {
+  const talk = await SmtpTalk.connect(port);
+  assert.is((await talk.reply()).code, 220);
+  const ehlo = await talk.command('EHLO client.test');
+  assert.match(ehlo.text, /^250[- ]ENHANCEDSTATUSCODES$/m, 'EHLO announces the enhanced codes every reply carries (RFC 2034)');
+  const fits = (reply: { text: string }) => {
+    // SmtpTalk reads latin1: one character per octet.
+    for (const line of reply.text.split('\r\n')) assert.ok(line.length + 2 <= 512, `${line.length + 2} octets: ${line}`);
+  };
+  // 253 octets, the longest address smtp-server takes; its domain is quoted a second time.
+  const label = 'd'.repeat(62);
+  const longDomain = `${label}.${label}.${label}.${label}`;
+  // 160 characters of two octets each (SMTPUTF8): the octets count, not the characters.
+  const wideDomain = `${'ü'.repeat(60)}.${'ü'.repeat(60)}.${'ü'.repeat(38)}`;
+  assert.is((await talk.command('MAIL FROM:<ann@example.org> SMTPUTF8')).code, 250);
+  const client = Buffer.from(`RCPT TO:<x@${longDomain}>\r\nRCPT TO:<${'ü'.repeat(80)}@${wideDomain}>\r\n`);
+  talk.write(client);
+  const ascii = await talk.reply();
+  assert.is(ascii.code, 550, ascii.text);
+  fits(ascii);
+  // Three dots in a row are no part of a domain: each is where an over-long value was cut.
+  assert.match(ascii.text, /^550 5\.7\.1 <x@[d.]+\.\.\.[d.]+>: no app here takes mail for [d.]+\.\.\.[d.]+; relaying denied$/, ascii.text);
+  const wide = await talk.reply();
+  assert.is(wide.code, 550, wide.text);
+  fits(wide);
+  assert.match(wide.text, /^550 5\.7\.1 <[^>]+\.\.\.[^>]+>: no app here takes mail for \S+; relaying denied$/, wide.text);
+  assert.is((await talk.command('RSET')).code, 250);
+  const parameter = await talk.command(`MAIL FROM:<ann@example.org> X-${'P'.repeat(600)}=1`);
+  assert.is(parameter.code, 555, parameter.text);
+  fits(parameter);
+  assert.match(parameter.text, /^555 5\.5\.4 Parameter X-P+\.\.\.P+ not supported: .*; send without it$/, parameter.text);
+  talk.close();
 });
 
 test('DSN parameters (NOTIFY, ORCPT, RET, ENVID), which EHLO does not announce: 555 (RFC 5321 4.1.1.11), counted as refused; the transaction goes on', async () => {
@@ -285,7 +335,7 @@ test('DSN parameters (NOTIFY, ORCPT, RET, ENVID), which EHLO does not announce: 
   for (const params of ['RET=HDRS', 'ENVID=abc+2Bdef', 'SIZE=100 RET=FULL', 'X-UNKNOWN=1']) {
     const reply = await talk.command(`MAIL FROM:<ann@example.org> ${params}`);
     assert.is(reply.code, 555, `${params}: ${reply.text}`);
-    assert.match(reply.text, /Parameter (RET|ENVID|X-UNKNOWN) not supported: .*; send without it$/);
+    assert.match(reply.text, /^555 5\.5\.4 Parameter (RET|ENVID|X-UNKNOWN) not supported: .*; send without it$/);
   }
   assert.match((await talk.command('MAIL FROM:<ann@example.org> ENVID=x')).text, /this server offers no DSN/);
   // The parameters of what EHLO announces (SIZE, 8BITMIME, SMTPUTF8) are taken.
@@ -325,6 +375,7 @@ test('451 when the spool cannot take a message: nothing of it is left in tmp/, m
       talk.write(`${message({ subject: `no ${dir}/` })}\r\n.\r\n`);
       const reply = await talk.reply(10_000);
       assert.is(reply.code, 451, reply.text);
+      assert.match(reply.text, /^451 4\.3\.0 Could not store the message; try again later$/);
       talk.close();
     } finally {
       rmSync(spool(dir));
@@ -413,7 +464,7 @@ test('examples/support-desk: mail by swaks shows in its inbox; a forged POST is 
     '--header', 'Subject: Printer on fire', '--body', 'It is on fire.',
   ], { bin: 'swaks', ms: 30_000, input: '' });
   assert.is(swaks.status, 0, swaks.stdout + swaks.stderr);
-  assert.match(swaks.stdout, /<- {2}250 Queued as/);
+  assert.match(swaks.stdout, /<- {2}250 2\.6\.0 Queued as/);
   await waitFor(async () => (await (await request(`${gw.url}/support-desk/`)).body.text()).includes('Printer on fire'), 10_000, 'the inbox page to list it');
   const inbox = (await (await request(`${gw.url}/support-desk/inbox.json`)).body.json()) as { messages: { id: string; subject: string }[] };
   const entry = inbox.messages.find((m) => m.subject === 'Printer on fire')!;
