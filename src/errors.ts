@@ -589,6 +589,13 @@ export const ERROR_CODES = {
     exitStatus: 2,
     example: { from: '/srv/shared/requirements.txt', dir: '/srv/apps/blog', found: '/srv/shared/requirements.txt' },
   },
+  APPPKG_VENDOR_INCLUDE_OUTSIDE: {
+    summary: "A requirements file `vendor` reads includes (`-r`, `--requirement`, `-c`, `--constraint`, at any depth) a file outside the app directory; the vendor manifest hashes every included file by its path relative to the app, and `check` reads them again wherever the app is copied, so each must travel with the app.",
+    message: (d) => `${str(d.include)}: expected a file inside ${str(d.dir)}, found ${str(d.found)}`,
+    hint: (d) => `copy ${str(d.name)} into the app directory and include it from there (e.g. ${str(d.option)} ${str(d.name)}), or put its lines in this file`,
+    exitStatus: 1,
+    example: { file: '/srv/apps/blog/requirements.txt', line: 2, include: '-r /srv/shared/base.txt', dir: '/srv/apps/blog', found: '/srv/shared/base.txt', name: 'base.txt', option: '-r' },
+  },
   APPPKG_VENDOR_NOT_OURS: {
     summary: '`vendor` found the vendor directory holding files but no `.apppkg-vendor.json` (filled by hand, or by `pip install --target`), and left it as it was rather than mix its files with what it installs.',
     message: (d) => `vendor: ${str(d.path)} holds ${str(d.found)} but no manifest (.apppkg-vendor.json)${d.reason ? ` (${str(d.reason)})` : ''}; nothing was changed`,

@@ -36,6 +36,30 @@ export function normalizeName(name: string): string {
 const ARCHIVE = /\.(whl|tar\.gz|tgz|tar\.bz2|tar\.xz|zip)$/i;
 const NAMED = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$/;
 
+/** A line that includes another file: `-r FILE`, `--requirement=FILE`, `-c FILE`, `--constraint FILE`. */
+export interface RequirementsInclude {
+  /** The line as written, e.g. "-r ../shared.txt". */
+  text: string;
+  /** Absolute: pip reads the target relative to the including file's directory. */
+  target: string;
+  /** -c / --constraint: it limits versions, it asks for nothing. */
+  constraint: boolean;
+  line: number;
+  column: number;
+}
+
+const INCLUDE = /^(-r|--requirement|-c|--constraint)(?:\s*=?\s*)(\S+)$/;
+
+/** The -r and -c lines of `file`, whose text is `text`, with their targets resolved as pip does. */
+export function requirementIncludes(file: string, text: string): RequirementsInclude[] {
+  const includes: RequirementsInclude[] = [];
+  for (const { line, number, column } of logicalLines(text)) {
+    const m = INCLUDE.exec(line);
+    if (m) includes.push({ text: line, target: path.resolve(path.dirname(file), m[2]), constraint: m[1] === '-c' || m[1] === '--constraint', line: number, column });
+  }
+  return includes;
+}
+
 /** Read `file` and every file it includes with -r; throws only when `file` itself cannot be read. */
 export async function readRequirements(file: string): Promise<RequirementsFile> {
   const out: RequirementsFile = { requirements: [], notes: [] };
@@ -55,11 +79,12 @@ async function readInto(file: string, out: RequirementsFile, seen: Set<string>, 
     return;
   }
   const base = path.basename(file);
+  const includes = new Map(requirementIncludes(file, text).map((include) => [include.line, include]));
   for (const { line, number } of logicalLines(text)) {
     const where = `${base}:${number}`;
-    const include = /^(?:-r|--requirement)(?:\s*=?\s*)(\S+)$/.exec(line);
+    const include = includes.get(number);
     if (include) {
-      await readInto(path.resolve(path.dirname(file), include[1]), out, seen, false);
+      if (!include.constraint) await readInto(include.target, out, seen, false);
       continue;
     }
     const editable = /^(?:-e|--editable)(?:\s*=?\s*)(\S+)$/.exec(line);
@@ -72,9 +97,9 @@ async function readInto(file: string, out: RequirementsFile, seen: Set<string>, 
   }
 }
 
-/** Physical lines joined at a trailing backslash, comments (" #" or line-initial) removed. */
-function logicalLines(text: string): Array<{ line: string; number: number }> {
-  const result: Array<{ line: string; number: number }> = [];
+/** Physical lines joined at a trailing backslash, comments (" #" or line-initial) removed; `column` is where the line's text begins. */
+function logicalLines(text: string): Array<{ line: string; number: number; column: number }> {
+  const result: Array<{ line: string; number: number; column: number }> = [];
   let pending = '';
   let start = 0;
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -83,9 +108,10 @@ function logicalLines(text: string): Array<{ line: string; number: number }> {
       pending += raw.slice(0, -1);
       return;
     }
-    const joined = (pending + raw).replace(/(^|\s)#.*$/, '').trim();
+    const uncommented = (pending + raw).replace(/(^|\s)#.*$/, '');
+    const joined = uncommented.trim();
     pending = '';
-    if (joined !== '') result.push({ line: joined, number: start });
+    if (joined !== '') result.push({ line: joined, number: start, column: uncommented.length - uncommented.trimStart().length + 1 });
   });
   return result;
 }

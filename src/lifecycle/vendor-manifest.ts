@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { requirementIncludes } from '../environment/requirements.js';
 
 export const MANIFEST_NAME = '.apppkg-vendor.json';
 const FORMAT = 1;
@@ -157,10 +158,7 @@ export async function requirementsDigest(appDir: string, file: string): Promise<
       data = Buffer.alloc(0);
     }
     hash.update(`${path.relative(appDir, at).split(path.sep).join('/')}\0`).update(data).update('\0');
-    for (const line of data.toString('utf8').split(/\r?\n/)) {
-      const include = /^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=?\s*)(\S+)/.exec(line);
-      if (include) await visit(path.resolve(path.dirname(at), include[1]), false);
-    }
+    for (const include of requirementIncludes(at, data.toString('utf8'))) await visit(include.target, false);
   };
   await visit(path.resolve(file), true);
   return hash.digest('hex');

@@ -22,7 +22,7 @@ import { satisfies } from '@renovatebot/pep440';
 import { describeApp } from '../app-context.js';
 import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter, pickInterpreter } from '../environment/interpreters.js';
-import { normalizeName, readRequirements } from '../environment/requirements.js';
+import { normalizeName, readRequirements, requirementIncludes } from '../environment/requirements.js';
 import { GatewayError } from '../errors.js';
 import { countOf } from '../count.js';
 import { isInside } from './data-tree.js';
@@ -110,6 +110,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   if (!isInside(requirements, appDir)) {
     throw new GatewayError('APPPKG_VENDOR_FROM_OUTSIDE', { from: opts.from ?? DEFAULT_REQUIREMENTS, dir: appDir, found: requirements });
   }
+  await refuseIncludesOutside(appDir, requirements);
   const into = displayDir(appDir, vendorDir);
   const requirementsSha256 = await requirementsDigest(appDir, requirements).catch((err: NodeJS.ErrnoException) => {
     const reason = err.code === 'ENOENT' ? 'no such file' : err.message;
@@ -176,6 +177,37 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Every file the requirements include, at any depth, must be inside the app, as `--from` must:
+ * the manifest hashes each by its path relative to the app, and `check` reads them again
+ * wherever the app is copied, where `../shared.txt` is another file or none. Each include that
+ * leaves is reported at its line, all at once. An unreadable file is left to the digest and pip.
+ */
+async function refuseIncludesOutside(appDir: string, requirements: string): Promise<void> {
+  const problems: GatewayError[] = [];
+  const seen = new Set<string>();
+  const visit = async (file: string): Promise<void> => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = await readFile(file, 'utf8').catch(() => null);
+    if (text === null) return;
+    for (const include of requirementIncludes(file, text)) {
+      if (isInside(include.target, appDir)) {
+        await visit(include.target);
+        continue;
+      }
+      problems.push(new GatewayError('APPPKG_VENDOR_INCLUDE_OUTSIDE', {
+        file, line: include.line, column: include.column,
+        include: include.text, dir: appDir, found: include.target,
+        name: path.basename(include.target), option: include.constraint ? '-c' : '-r',
+      }));
+    }
+  };
+  await visit(requirements);
+  if (problems.length === 1) throw problems[0];
+  if (problems.length > 1) throw new GatewayError('APPPKG_VENDOR_INCLUDE_OUTSIDE', { ...problems[0].details, problems });
 }
 
 /** The manifest already in `vendorDir`; refuses a directory with files but no manifest. */

@@ -236,6 +236,50 @@ test('vendor without a requirements file, or into a directory outside the app, s
   assert.not.match(nowhere.stderr, /requirements\.txt/);
 });
 
+test('vendor refuses a requirements file that includes one outside the app (-r, --requirement=, -c, nested), at its line, before anything is installed', async () => {
+  const app = makeApp('includes-outside');
+  const outside = join(work.path, 'apps', 'outside.txt');
+  writeFileSync(outside, 'apppkg-demo-greeting==1.0\n');
+  const expectRefused = async (files: Record<string, string>, refused: Array<[string, number, string]>) => {
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(join(app, file, '..'), { recursive: true });
+      writeFileSync(join(app, file), text);
+    }
+    const r = await runCli(['vendor', app, '--no-index']);
+    const out = r.stdout + r.stderr;
+    assert.is(r.status, 1, out);
+    for (const [file, line, include] of refused) {
+      assert.ok(r.stderr.includes(`${join(app, file)}:${line}:1: ${include}: expected a file inside ${app}, found ${outside}\n  fix: copy outside.txt into the app directory and include it from there (e.g. ${include.startsWith('-c') || include.startsWith('--constraint') ? '-c' : '-r'} outside.txt), or put its lines in this file`), `${file}:${line} ${include}:\n${out}`);
+    }
+    assert.is(r.stderr.match(/expected a file inside/g)?.length, refused.length, out);
+    assert.not.ok(existsSync(join(app, 'vendor')), 'nothing installed');
+  };
+  await expectRefused({ 'requirements.txt': 'apppkg-demo-greeting==1.0\n-r ../outside.txt\n' }, [['requirements.txt', 2, '-r ../outside.txt']]);
+  await expectRefused({ 'requirements.txt': '# shared pins\n--requirement=../outside.txt\n' }, [['requirements.txt', 2, '--requirement=../outside.txt']]);
+  await expectRefused({ 'requirements.txt': `-c ${outside}\n` }, [['requirements.txt', 1, `-c ${outside}`]]);
+  // Nested: an include inside the app is followed, and each include that leaves is said, all at once.
+  await expectRefused({
+    'requirements.txt': '-r reqs/base.txt\n--constraint ../outside.txt\n',
+    'reqs/base.txt': 'apppkg-demo-greeting\n\n--constraint=../../outside.txt\n-r ../../outside.txt\n',
+  }, [['requirements.txt', 2, '--constraint ../outside.txt'], ['reqs/base.txt', 3, '--constraint=../../outside.txt'], ['reqs/base.txt', 4, '-r ../../outside.txt']]);
+});
+
+ifWheels('includes inside the app (-r, -c, nested) are vendored, and an edit to an included file makes vendor/ stale', async () => {
+  const app = makeApp('includes-inside', '-r reqs/base.txt\n');
+  mkdirSync(join(app, 'reqs'));
+  writeFileSync(join(app, 'reqs', 'base.txt'), 'apppkg-demo-greeting\n-c pins.txt\n');
+  writeFileSync(join(app, 'reqs', 'pins.txt'), 'apppkg-demo-greeting==1.0\n');
+  const r = await runCli(['vendor', app, ...OFFLINE], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  // Asked for through the nested -r, pinned through its -c (demo-words comes as its dependency).
+  assert.ok(manifestOf(app).distributions.some((d: any) => d.name === 'apppkg-demo-greeting' && d.version === '1.0'), JSON.stringify(manifestOf(app).distributions));
+  assert.is((await runCli(['check', app, ...CHECK])).status, 0);
+  appendFileSync(join(app, 'reqs', 'pins.txt'), '# pinned\n');
+  const stale = await runCli(['check', app, ...CHECK]);
+  assert.is(stale.status, 1, stale.stdout + stale.stderr);
+  assert.match(stale.stdout, /vendor\/ is stale: requirements\.txt changed since it was vendored/);
+});
+
 test('check names a paths: directory that was never vendored, with the command', async () => {
   const app = makeApp('nevervendored');
   const r = await runCli(['check', app, ...CHECK]);
