@@ -263,7 +263,7 @@ export const ERROR_CODES = {
     example: { root: '/var/lib/apppkg-gateway', pid: 4242, lock: '/var/lib/apppkg-gateway/gateway.lock' },
   },
   APPPKG_PY_NO_INTERPRETER: {
-    summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter, the only one eligible, does not); the message lists those found, those that could not be run and why, and with `deb:` those not eligible. When the environment file names the interpreter, the error points at that key and names the requirement\'s place in app.yaml.',
+    summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter, the only one eligible, does not); the message lists those found, those that could not be run and why (those failing alike, such as pyenv shims of versions not enabled, on one line that names them), and with `deb:` those not eligible. When the environment file names the interpreter, the error points at that key and names the requirement\'s place in app.yaml.',
     message: (d) =>
       d.chosen
         ? `${str(d.key) || 'python'}: ${str(d.chosen)} does not satisfy python: ${JSON.stringify(d.specifier)}${d.requiredAt ? ` (required at ${str(d.requiredAt)})` : ''}`

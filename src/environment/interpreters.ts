@@ -12,6 +12,7 @@
 // keeping the answers across starts probe-cache.ts; this file is the choice.
 
 import { realpath } from 'node:fs/promises';
+import path from 'node:path';
 import { rcompare, satisfies } from '@renovatebot/pep440';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -112,7 +113,7 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
  * usable, whatever their version, since the packages are importable from the system one alone.
  */
 function noInterpreter(specifier: string | null, found: Interpreter[], failed: FailedCandidate[], ineligible?: Interpreter[]): GatewayError {
-  const failedList = failed.map((c) => `${c.names[0]} (${c.file}): cannot be run: ${clip(c.reason)}`).join('; ');
+  const failedList = failedSummary(failed);
   return new GatewayError('APPPKG_PY_NO_INTERPRETER', {
     key: 'python',
     specifier: specifier ?? '(any)',
@@ -124,6 +125,32 @@ function noInterpreter(specifier: string | null, found: Interpreter[], failed: F
     expected: specifier ?? 'any Python 3',
     found: [found.map(formatInterpreter).join(', ') || 'none', failedList].filter(Boolean).join('; '),
   });
+}
+
+/**
+ * The candidates that could not run, those failing the same way on one line: with pyenv, every
+ * shim of a version not enabled says `pyenv: python3.8: command not found`, a dozen lines that
+ * differ only by the shim's name. A reason is compared with the candidate's own name taken out
+ * (said as <name>); a reason of one candidate alone is kept as it is, with its file.
+ */
+function failedSummary(failed: FailedCandidate[]): string {
+  const groups = new Map<string, FailedCandidate[]>();
+  for (const c of failed) {
+    const key = genericReason(c);
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.entries()].map(([reason, group]) => {
+    if (group.length === 1) return `${group[0].names[0]} (${group[0].file}): cannot be run: ${clip(group[0].reason)}`;
+    const dirs = new Set(group.map((c) => path.dirname(c.file)));
+    const names = dirs.size === 1 ? `${group.map((c) => c.names[0]).join(', ')} (all in ${[...dirs][0]})` : group.map((c) => `${c.names[0]} (${c.file})`).join(', ');
+    return `${names}: cannot be run, each: ${clip(reason)}`;
+  }).join('; ');
+}
+
+/** `reason` with the candidate's names (python3.8, /root/.pyenv/shims/python3.8) said as <name>. */
+function genericReason(c: FailedCandidate): string {
+  const names = [c.file, ...c.names, path.basename(c.file)].sort((a, b) => b.length - a.length);
+  return names.reduce((reason, name) => reason.split(name).join('<name>'), c.reason);
 }
 
 function clip(reason: string): string {

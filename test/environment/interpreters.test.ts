@@ -101,6 +101,25 @@ test('a python3.N that fails its probe is named with why, when no interpreter fi
   assert.match(err.message, `; also python3.14 (${fake}): cannot be run: unexpected output: Python 3.14.0`);
 });
 
+test('pyenv shims of versions not enabled, failing alike, are one line naming them; a real candidate keeps its own reason', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'apppkg-interp-'));
+  temps.push(dir);
+  // What pyenv's shim does for a version not enabled: its name in the message, status 127.
+  const shims = ['python3.7', 'python3.8', 'python3.9'];
+  for (const name of shims) {
+    const file = path.join(dir, name);
+    await writeFile(file, `#!/bin/sh\necho "pyenv: ${name}: command not found" >&2\necho >&2\necho "The \\\`${name}' command exists in these Python versions:" >&2\nexit 127\n`);
+    await chmod(file, 0o755);
+  }
+  const fake = path.join(dir, 'python3.14');
+  await writeFile(fake, '#!/bin/sh\necho "Python 3.14.0"\n');
+  await chmod(fake, 0o755);
+  const err = await expectError(pickInterpreter({ python: '>=3.14', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_NO_INTERPRETER');
+  assert.match(err.message, `python3.7, python3.8, python3.9 (all in ${dir}): cannot be run, each: pyenv: <name>: command not found`);
+  assert.is(err.message.split('pyenv:').length - 1, 1, `one line for the shims: ${err.message}`);
+  assert.match(err.message, `python3.14 (${fake}): cannot be run: unexpected output: Python 3.14.0`);
+});
+
 runIf(test, system !== null && onPath.version !== system.version, `needs ${SYSTEM_PYTHON} and a python3 on PATH of another version`)(
   'with deb packages, an interpreter that satisfies the specifier but is not the system one is said to be not eligible',
   async () => {
