@@ -1,14 +1,15 @@
 """Which wheel tags this interpreter can load, for `apppkg-gateway vendor` and `check` (issue 19).
 
-    python apppkg_vendor_tags.py [--as X.Y:GLIBC] [TAG ...]
+    python apppkg_vendor_tags.py [--as X.Y:GLIBC[:MACHINE]] [TAG ...]
 
 prints one JSON line: this interpreter's own tag (`cp311-cp311-linux_x86_64`: what a wheel
 built here is tagged) and, for each TAG given (a wheel's `Tag:`, compressed sets such as
 `cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64` included), whether it loads here.
 
-With `--as 3.13:2.41`, the same questions for a CPython X.Y on Linux with that glibc on this
-machine's architecture, which need not be here: `export` judges a vendor directory for the
-image's python3 (Debian's) with the same rules as `check` judges it for the host's.
+With `--as 3.13:2.41:x86_64`, the same questions for a CPython X.Y on Linux with that glibc on
+that architecture (`uname -m`; this machine's when left out), which need not be here: `export`
+judges a vendor directory for the image's python3 (Debian's) with the same rules as `check`
+judges it for the host's.
 
 PEP 425 and PEP 600 rules, stdlib only: the vendor directory must be judged on hosts that have
 no pip and no `packaging` (a production host with Debian's python3 and nothing else), and on
@@ -25,7 +26,7 @@ import sysconfig
 LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 # The interpreter judged for (--as): None for this one; else
-# {"version": (3, 13), "glibc": (2, 41)}, a CPython on Linux.
+# {"version": (3, 13), "glibc": (2, 41), "machine": "x86_64"}, a CPython on Linux.
 TARGET = None
 
 
@@ -58,7 +59,7 @@ def abi_tag():
 
 def platform_tag():
     if TARGET:
-        return "linux_" + platform.machine().lower()
+        return "linux_" + TARGET["machine"]
     return sysconfig.get_platform().replace("-", "_").replace(".", "_")
 
 
@@ -150,8 +151,9 @@ def major_minor(text):
 
 
 def parse_target(text):
-    python, glibc = text.split(":")
-    return {"version": major_minor(python), "glibc": major_minor(glibc)}
+    parts = text.split(":")
+    machine = parts[2] if len(parts) > 2 and parts[2] else platform.machine()
+    return {"version": major_minor(parts[0]), "glibc": major_minor(parts[1]), "machine": machine.lower()}
 
 
 def main(argv):

@@ -22,7 +22,8 @@ import {
 } from './image-layout.js';
 import { unbuildableRequirements } from './image-pip.js';
 import { shellLine, shellWord } from './shell-words.js';
-import { unloadableVendor } from './image-vendor.js';
+import type { ImageArchitecture } from './image-architecture.js';
+import { judgeImageVendor } from './image-vendor.js';
 import { unmappableKeys } from './unmappable.js';
 
 export interface ContainerfileResult {
@@ -35,6 +36,27 @@ export interface ContainerfileResult {
   unbuildable: string[];
   /** A --gateway tarball the app directory (the build context) does not hold as it is now. */
   missingGateway: string | null;
+  /** The architecture assumed for vendored compiled distributions (image-vendor.ts), also in the recipe. */
+  notes: string[];
+  /** What about them could not be checked here, with how to check it, also in the recipe. */
+  unchecked: string[];
+}
+
+/** How the recipe names the vendored compiled distributions' architecture, and what was not checked. */
+export interface RecipeVendor {
+  architecture: ImageArchitecture | null;
+  notes: string[];
+  unchecked: string[];
+}
+
+const NO_VENDOR: RecipeVendor = { architecture: null, notes: [], unchecked: [] };
+
+/** FROM, pinned to the vendored compiled distributions' architecture when there are any. */
+function fromLines(vendor: RecipeVendor): string[] {
+  const arch = vendor.architecture;
+  if (arch === null) return [`FROM ${DEBIAN_IMAGE}`];
+  const comments = [...vendor.notes.map((n) => `# ${n}`), ...vendor.unchecked.map((u) => `# WARNING: ${u}`)];
+  return [...comments, arch.platform === null ? `FROM ${DEBIAN_IMAGE}` : `FROM --platform=${arch.platform} ${DEBIAN_IMAGE}`];
 }
 
 /** The packages the image needs from Debian: the gateway's runtime, the app's interpreter, its deb:. */
@@ -69,7 +91,7 @@ function gatewayInstall(gateway: string, missing: boolean): string[] {
   ];
 }
 
-export function renderContainerfile(desc: Description, unbuildable: string[] = [], gateway = registryGateway(), gatewayMissing = false): string {
+export function renderContainerfile(desc: Description, unbuildable: string[] = [], gateway = registryGateway(), gatewayMissing = false, vendor = NO_VENDOR): string {
   const appDir = imageAppDir(desc);
   const stateDir = imageAppStateDir(desc.name);
   const label = `${desc.name}${desc.version ? ` ${desc.version}` : ''}`;
@@ -79,7 +101,7 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
     '# Build it with the app directory as the context (leave .git and __pycache__ out of it with',
     '# a .containerignore), push it, and name it to `export kubernetes --image` (docs/kubernetes.md):',
     '#   podman build -t registry.example.com/apps/IMAGE:TAG -f Containerfile APP_DIR',
-    `FROM ${DEBIAN_IMAGE}`,
+    ...fromLines(vendor),
     '',
     `# ${DEBIAN_NAME}: its Node.js runs the gateway, its python3 runs the app, and the app's deb:`,
     '# packages are importable there, as on a Debian host (SPEC §1.3).',
@@ -148,11 +170,19 @@ export async function exportContainerfile(dir: string, gateway = registryGateway
     });
   }
   const desc = await loadDescription(dir);
-  const problems = [...unmappableKeys(desc), ...(await unloadableVendor(desc))];
+  const vendor = await judgeImageVendor(desc);
+  const problems = [...unmappableKeys(desc), ...vendor.problems];
   if (problems.length > 0) throw new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { ...problems[0].details, problems });
   const unbuildable = await unbuildableRequirements(desc);
   const missingGateway = isTarball(gateway) && !existsSync(path.join(desc.dir, gateway)) ? gateway : null;
   return {
-    name: desc.name, version: desc.version, text: renderContainerfile(desc, unbuildable, gateway, missingGateway !== null), pip: desc.pip, unbuildable, missingGateway,
+    name: desc.name,
+    version: desc.version,
+    text: renderContainerfile(desc, unbuildable, gateway, missingGateway !== null, vendor),
+    pip: desc.pip,
+    unbuildable,
+    missingGateway,
+    notes: vendor.notes,
+    unchecked: vendor.unchecked,
   };
 }

@@ -11,7 +11,7 @@ import { appsDirSource } from '../supervisor/discovery.js';
 import { planApp, relativeTo, type AppPlan } from './app-plan.js';
 import { dataVolumeClaim, gatewayConfigMap, secrets } from './config-objects.js';
 import { imageFor, validateImageTemplate } from './image-reference.js';
-import { unloadableVendor } from './image-vendor.js';
+import { judgeImageVendor } from './image-vendor.js';
 import { baseName } from './k8s-names.js';
 import { validateObject, type K8sObject } from './k8s-validate.js';
 import { applySteps, renderManifest } from './manifest-yaml.js';
@@ -93,7 +93,8 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
   for (const app of discovery.apps) {
     // The version the gateway would serve: the highest (a refused one cannot be told apart offline).
     const desc = app.versions[0];
-    const unmappable = [...unmappableKeys(desc), ...(await unloadableVendor(desc))];
+    const vendor = await judgeImageVendor(desc);
+    const unmappable = [...unmappableKeys(desc), ...vendor.problems];
     if (unmappable.length > 0) {
       problems.push(...unmappable);
       skipped.push(desc.name);
@@ -112,6 +113,8 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
     }
     bases.set(base, desc.name);
     const plan = planApp(desc, overridesFor(env, desc.name), env, imageFor(opts.image, desc));
+    // The image's architecture and what was not checked about it concern the cluster too: its nodes, its pods' imports.
+    plan.notes.push(...vendor.notes, ...vendor.unchecked.map((u) => `WARNING: ${u}`));
     const objects = objectsFor(plan, env);
     const invalid = objects.flatMap((object) =>
       validateObject(object).map((reason) => new GatewayError('APPPKG_EXPORT_INVALID_OBJECT', { kind: object.kind, name: object.metadata?.name ?? '', reason, app: desc.name, file: desc.file })),

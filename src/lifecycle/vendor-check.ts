@@ -13,7 +13,7 @@ import { formatInterpreter, pickInterpreter } from '../environment/interpreters.
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { countOf } from '../count.js';
 import { debianPackageName } from './vendor-binary.js';
-import { manifestFiles, readManifest, requirementsDigest, sha256Hex, type VendorManifest } from './vendor-manifest.js';
+import { manifestFiles, readManifest, requirementsDigest, sha256Hex, type VendoredDistribution, type VendorManifest } from './vendor-manifest.js';
 import { hostTags, type HostTags } from './vendor-tags.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
@@ -53,23 +53,41 @@ export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'pyt
   return { name: 'vendor', ok: true, detail: lines.join('; '), fix: '' };
 }
 
+/** A vendor directory of `paths:` holding compiled distributions, as a judge found it. */
+export interface CompiledVendorDir {
+  dir: string;
+  /** Its compiled distributions, as its manifest records them. */
+  binary: VendoredDistribution[];
+  /** APPPKG_VENDOR_HOST_MISMATCH when the judged interpreter cannot load one; else null. */
+  mismatch: GatewayError | null;
+  /** false: there was no interpreter to ask (the judge was null), so nothing was judged. */
+  judged: boolean;
+  /** The command that vendors it again (check's fix). */
+  refresh: string;
+}
+
 /**
- * Each vendor directory of `paths:` holding a compiled distribution the judged interpreter
- * cannot load, with its APPPKG_VENDOR_HOST_MISMATCH. `judge` is asked only once a directory
- * holds a compiled one (finding the interpreter to ask may take a probe).
+ * Each vendor directory of `paths:` holding a compiled distribution, judged for the interpreter
+ * `judge` gives. `judge` is asked only once a directory holds a compiled one (finding the
+ * interpreter to ask may take a probe).
  */
-export async function unloadableVendorDirs(
+export async function compiledVendorDirs(
   desc: Pick<Description, 'dir' | 'paths'>, judge: () => Promise<TagJudge | null>, opts?: { unaskable: 'report' | 'ignore' },
-): Promise<Array<{ dir: string; mismatch: GatewayError }>> {
-  const found: Array<{ dir: string; mismatch: GatewayError }> = [];
+): Promise<CompiledVendorDir[]> {
+  const found: CompiledVendorDir[] = [];
   let asked: TagJudge | null | undefined;
   for (const p of desc.paths) {
     const dir = path.resolve(desc.dir, p);
     const { manifest } = await readManifest(dir);
     if (manifest === null || !manifest.distributions.some((d) => d.binary)) continue;
     if (asked === undefined) asked = await judge();
-    const mismatch = await hostMismatch(desc.dir, dir, manifest, asked, opts);
-    if (mismatch !== null) found.push({ dir, mismatch });
+    found.push({
+      dir,
+      binary: manifest.distributions.filter((d) => d.binary),
+      mismatch: await hostMismatch(desc.dir, dir, manifest, asked, opts),
+      judged: asked !== null,
+      refresh: refreshCommand(desc.dir, dir, manifest),
+    });
   }
   return found;
 }
@@ -81,8 +99,8 @@ export async function unloadableVendorDirs(
  * interpreter cannot be asked (that says nothing about the import).
  */
 export async function vendorHostMismatch(desc: Pick<Description, 'dir' | 'paths'>, interpreter: Interpreter): Promise<GatewayError | null> {
-  const [first] = await unloadableVendorDirs(desc, async () => interpreterJudge(interpreter), { unaskable: 'ignore' });
-  return first?.mismatch ?? null;
+  const dirs = await compiledVendorDirs(desc, async () => interpreterJudge(interpreter), { unaskable: 'ignore' });
+  return dirs.find((d) => d.mismatch !== null)?.mismatch ?? null;
 }
 
 function failure(err: GatewayError): VendorCheckItem {

@@ -18,10 +18,11 @@ export interface HostTags {
   supported: Record<string, boolean>;
 }
 
-/** An interpreter that is not here: a CPython `python` ("3.13") on Linux with `glibc` ("2.41"). */
+/** An interpreter that is not here: a CPython `python` ("3.13") on Linux with `glibc` ("2.41") on `machine` (`uname -m`). */
 export interface TagTarget {
   python: string;
   glibc: string;
+  machine: string;
 }
 
 /**
@@ -29,7 +30,7 @@ export interface TagTarget {
  * With `target`, `python` answers for that interpreter instead (an image's), by the same rules.
  */
 export function hostTags(python: string, tags: string[] = [], target?: TagTarget): Promise<HostTags> {
-  const as = target === undefined ? [] : ['--as', `${target.python}:${target.glibc}`];
+  const as = target === undefined ? [] : ['--as', `${target.python}:${target.glibc}:${target.machine}`];
   return new Promise((resolve, reject) => {
     // -E -s: the caller's PYTHONPATH and user site must not change what the interpreter says.
     execFile(python, ['-E', '-s', TAGS_SCRIPT, ...as, ...tags], { timeout: TIMEOUT_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {

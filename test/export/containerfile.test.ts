@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
+import { BIN, EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
+import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 import { makeApp, makeWheel } from '../lifecycle/lifecycle-apps.js';
 
 const test = suite('export containerfile');
@@ -170,6 +171,9 @@ function vendoredApp(name: string, tag: string): string {
 }
 
 const MACHINE = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
+const OTHER_MACHINE = MACHINE === 'x86_64' ? 'aarch64' : 'x86_64';
+const PLATFORM = MACHINE === 'x86_64' ? 'linux/amd64' : 'linux/arm64';
+const ifCanHidePython = runIf(test, isRoot && hasProgram('unshare'), 'needs root and unshare(1) to hide the host\'s python3s from the CLI');
 
 test("an --allow-binary vendor/ built for another Python than the image's: refused with check's reason and the fix, for containerfile and kubernetes", async () => {
   const dir = vendoredApp('cext.1.0', `cp311-cp311-linux_${MACHINE}`);
@@ -187,15 +191,78 @@ test("an --allow-binary vendor/ built for another Python than the image's: refus
   assert.match(k8s.stderr, /paths: expected a vendor directory the image's python3 loads, found vendor\/: built for cp311/);
 });
 
-test("an --allow-binary vendor/ the image's python3 loads (abi3, manylinux older than trixie's glibc): exported", async () => {
+test("an --allow-binary vendor/ the image's python3 loads (abi3, manylinux older than trixie's glibc): exported, the image pinned to this host's architecture, which is named", async () => {
   const dir = vendoredApp('abi3', `cp39-abi3-manylinux_2_17_${MACHINE}.manylinux2014_${MACHINE}`);
-  const text = await recipe(dir);
-  assert.match(text, /^COPY /m);
+  const r = await runCli(['export', 'containerfile', dir]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^FROM --platform=${PLATFORM} docker\\.io/library/debian:trixie-slim$`, 'm'));
+  const said = new RegExp(`paths: vendor/ holds compiled distributions \\(platform tags manylinux_2_17_${MACHINE}\\.manylinux2014_${MACHINE}\\), judged for ${MACHINE}, this host's \`uname -m\`: the image is pinned to ${PLATFORM}`);
+  assert.match(r.stdout, new RegExp(`^# ${said.source}.*\\nFROM --platform`, 'm'));
+  assert.match(r.stderr, new RegExp(`^apppkg-gateway: abi3: note: ${said.source}`, 'm'));
+  assert.not.match(r.stderr, /warning/i, 'judged: nothing left unchecked');
+  // Nothing vendored compiled: the base image as it is, for whatever builds it.
+  assert.match(await recipe(join(EXAMPLES, 'hello')), /^FROM docker\.io\/library\/debian:trixie-slim$/m);
   // Newer than trixie's glibc 2.41: refused.
   const newer = vendoredApp('newglibc', `cp313-cp313-manylinux_2_99_${MACHINE}`);
-  const r = await runCli(['export', 'containerfile', newer]);
+  const refused = await runCli(['export', 'containerfile', newer]);
+  assert.is(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, /cannot load: fastthing 2\.0/);
+});
+
+test("an --allow-binary vendor/ built for another architecture than the image's (this host's uname -m): refused, both architectures named, for containerfile and kubernetes", async () => {
+  const dir = vendoredApp('otherarch', `cp313-cp313-manylinux_2_17_${OTHER_MACHINE}.manylinux2014_${OTHER_MACHINE}`);
+  const r = await runCli(['export', 'containerfile', dir]);
   assert.is(r.status, 1, r.stderr);
-  assert.match(r.stderr, /cannot load: fastthing 2\.0/);
+  assert.is(r.stdout, '');
+  assert.match(r.stderr, new RegExp(`app\\.yaml:3:\\d+: paths: expected compiled distributions for the image's architecture, ${MACHINE} \\(this host's \`uname -m\`, which the image is pinned to\\), found vendor/: fastthing 2\\.0 built for ${OTHER_MACHINE} \\(cp313-cp313-manylinux_2_17_${OTHER_MACHINE}\\.`));
+  assert.match(r.stderr, new RegExp(`fix: export on a machine whose \`uname -m\` is ${OTHER_MACHINE} .*or vendor it again on one whose is ${MACHINE}: \`apppkg-gateway vendor .* --allow-binary\``));
+  // One reason per directory: the architecture, not the tag rules' "cannot load" besides.
+  assert.not.match(r.stderr, /cannot load/);
+  const apps = join(work.path, 'otherarch-apps');
+  mkdirSync(apps);
+  cpSync(dir, join(apps, 'otherarch'), { recursive: true });
+  const k8s = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'r/{name}:{version}']);
+  assert.is(k8s.status, 1, k8s.stderr);
+  assert.match(k8s.stderr, new RegExp(`paths: expected compiled distributions for the image's architecture, ${MACHINE}`));
+});
+
+/**
+ * The CLI on a host with no python3 to ask: in a mount namespace of its own, each interpreter
+ * the gateway would find (python3 on PATH, /usr/bin's, /usr/local/bin's) hidden under /dev/null.
+ */
+function cliWithoutPython(): string {
+  const wrapper = join(work.path, 'apppkg-gateway-without-python');
+  writeFileSync(wrapper, `#!/bin/sh
+exec unshare --mount --propagation private sh -c 'for f in /usr/bin/python3 /usr/bin/python3.[0-9]* /usr/local/bin/python3.[0-9]*; do [ -e "$f" ] && mount --bind /dev/null "$f"; done; exec "$0" "$@"' ${JSON.stringify(BIN)} "$@"
+`, { mode: 0o755 });
+  return wrapper;
+}
+const NO_PYTHON_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+ifCanHidePython("a host with no python3 to ask: the vendor/ the tag rules were not asked about is exported with a warning (stderr and recipe) saying what and how to check it; another architecture is still refused", async () => {
+  const bin = cliWithoutPython();
+  const env = { PATH: NO_PYTHON_PATH };
+  // Tagged for a Python the image has not: refused where a python3 can judge it, exported here.
+  const dir = vendoredApp('unjudged', `cp311-cp311-linux_${MACHINE}`);
+  const r = await runCli(['export', 'containerfile', dir], { bin, env });
+  assert.is(r.status, 0, r.stderr);
+  const warning = /paths: vendor\/: not checked whether Debian 13 \(trixie\)'s python3 3\.13 loads fastthing 2\.0 \(cp311-cp311-linux_\w+\): this host has no python3 to ask the wheel tag rules of; export where one is \(any python3 >= 3\.9\), or check the built image: `podman run --rm IMAGE apppkg-gateway check \/srv\/apps\/unjudged --state-dir \/var\/lib\/apppkg-gateway`/;
+  assert.match(r.stderr, new RegExp(`^apppkg-gateway: warning: unjudged: ${warning.source}`, 'm'));
+  assert.match(r.stdout, new RegExp(`^# WARNING: ${warning.source}\n(#.*\n)*FROM --platform=${PLATFORM} `, 'm'));
+  assert.match(r.stderr, new RegExp(`note: paths: vendor/ holds compiled distributions .*judged for ${MACHINE}, this host's \`uname -m\``));
+  // The architecture needs no Python: still refused.
+  const other = vendoredApp('unjudged-other', `cp313-cp313-manylinux_2_17_${OTHER_MACHINE}`);
+  const refused = await runCli(['export', 'containerfile', other], { bin, env });
+  assert.is(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, new RegExp(`found vendor/: fastthing 2\\.0 built for ${OTHER_MACHINE}`));
+  // kubernetes: the same warning in the app's notes, on stderr and in the file's header.
+  const apps = join(work.path, 'unjudged-apps');
+  mkdirSync(apps);
+  cpSync(dir, join(apps, 'unjudged'), { recursive: true });
+  const k8s = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'r/{name}:{version}'], { bin, env });
+  assert.is(k8s.status, 0, k8s.stderr);
+  assert.match(k8s.stderr, new RegExp(`^apppkg-gateway: unjudged: note: WARNING: ${warning.source}`, 'm'));
+  assert.match(k8s.stdout, /^# {3}- WARNING: paths: vendor\/: not checked whether/m);
 });
 
 test('a command naming the app directory by its host path: the fix names the relative path', async () => {

@@ -78,6 +78,8 @@ export async function run(args: ParsedCommand): Promise<number> {
       for (const u of result.unbuildable) say(`  ${u}`);
       say(`fix: put the wheels in ${dir} (\`pip download -d ${dir} -r ${result.pip}\`), or vendor them; \`apppkg-gateway install ${dir}\` builds the same venv here`);
     }
+    for (const note of result.notes) say(`${result.name}: note: ${note}`);
+    for (const u of result.unchecked) say(`warning: ${result.name}: ${u}`);
     if (result.missingGateway !== null) {
       say(`warning: the image build of ${result.name} will fail at its gateway step unless ${result.missingGateway} is in the build context (${dir}) first`);
       say(`fix: run \`npm pack\` in the gateway's checkout and move the tarball into ${dir}, or give --gateway an npm package spec`);
