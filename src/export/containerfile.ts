@@ -77,18 +77,48 @@ function isTarball(gateway: string): boolean {
   return /\.(tgz|tar\.gz)$/.test(gateway) && !/^[a-z][a-z0-9+.-]*:/i.test(gateway);
 }
 
+/** The app directory's own stage, when the build context also holds the gateway's tarball. */
+const APP_STAGE = 'app-dir';
+const APP_STAGE_DIR = '/app';
+
+/**
+ * A tarball --gateway lies in the build context, so a COPY of the context copied it into the
+ * app's directory too, beside the layer of its own COPY: twice in the image. The app directory
+ * is taken from a stage that copies the context and removes the tarball (whose layers the image
+ * does not keep), and the gateway step reads the tarball through a bind mount (no layer at all).
+ */
+function appStage(gateway: string): string[] {
+  if (!isTarball(gateway)) return [];
+  return [
+    `# The app directory without the gateway's tarball (${gateway}): the gateway step below reads it`,
+    "# from the build context; only this stage's copy of the directory has it, and the image keeps none.",
+    `FROM ${DEBIAN_IMAGE} AS ${APP_STAGE}`,
+    `COPY ${JSON.stringify(['.', APP_STAGE_DIR])}`,
+    `RUN rm -f ${shellWord(path.posix.join(APP_STAGE_DIR, gateway))}`,
+    '',
+  ];
+}
+
 /** The recipe's lines that install the gateway: from the registry, or from a tarball in the build context. */
 function gatewayInstall(gateway: string, missing: boolean): string[] {
   if (!isTarball(gateway)) {
     return ['# The gateway (--gateway: an npm package spec; by default the version that wrote this recipe).', `RUN npm install --global ${gateway} && npm cache clean --force`];
   }
-  const copied = `/tmp/${path.posix.basename(gateway)}`;
+  const mounted = `/tmp/${path.posix.basename(gateway)}`;
   return [
-    '# The gateway, from its tarball in the build context (`npm pack` of the gateway, --gateway).',
+    '# The gateway, from its tarball in the build context (`npm pack` of the gateway, --gateway), mounted',
+    '# for this step only: no layer keeps it.',
     ...(missing ? [`# WARNING: when this was written, the app directory had no ${gateway}, so this step fails unless it is added first.`] : []),
-    `COPY ${JSON.stringify([gateway, copied])}`,
-    `RUN npm install --global ${shellWord(copied)} && rm ${shellWord(copied)} && npm cache clean --force`,
+    `RUN --mount=type=bind,source=${path.posix.normalize(gateway)},target=${mounted} npm install --global ${shellWord(mounted)} && npm cache clean --force`,
   ];
+}
+
+/** The COPY of the app directory: the build context, or the app stage's copy of it without the tarball. */
+function appCopy(gateway: string, appDir: string): string {
+  const chown = `--chown=${IMAGE_USER}:${IMAGE_USER}`;
+  // The JSON form: the directory's name holds the version, which may hold a space.
+  if (!isTarball(gateway)) return `COPY ${chown} ${JSON.stringify(['.', appDir])}`;
+  return `COPY --from=${APP_STAGE} ${chown} ${JSON.stringify([`${APP_STAGE_DIR}/`, appDir])}`;
 }
 
 export function renderContainerfile(desc: Description, unbuildable: string[] = [], gateway = registryGateway(), gatewayMissing = false, vendor = NO_VENDOR): string {
@@ -101,6 +131,7 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
     '# Build it with the app directory as the context (leave .git and __pycache__ out of it with',
     '# a .containerignore), push it, and name it to `export kubernetes --image` (docs/kubernetes.md):',
     '#   podman build -t registry.example.com/apps/IMAGE:TAG -f Containerfile APP_DIR',
+    ...appStage(gateway),
     ...fromLines(vendor),
     '',
     `# ${DEBIAN_NAME}: its Node.js runs the gateway, its python3 runs the app, and the app's deb:`,
@@ -123,8 +154,7 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
       `&& chown -R ${IMAGE_USER}:${IMAGE_USER} ${IMAGE_STATE_DIR}`,
     ])}`,
     '# NAME.VERSION: the gateway reads the same name and version from it as on the host.',
-    // The JSON form: the directory's name holds the version, which may hold a space.
-    `COPY --chown=${IMAGE_USER}:${IMAGE_USER} ${JSON.stringify(['.', appDir])}`,
+    appCopy(gateway, appDir),
     `USER ${IMAGE_UID}:${IMAGE_UID}`,
   ];
   if (desc.pip !== null) {
@@ -166,6 +196,13 @@ export async function exportContainerfile(dir: string, gateway = registryGateway
   if (isTarball(gateway) && (path.isAbsolute(gateway) || path.posix.normalize(gateway).startsWith('../'))) {
     throw new GatewayError('APPPKG_USAGE', {
       reason: `--gateway: expected a tarball path inside the app directory (the build context, which COPY reads from), found ${JSON.stringify(gateway)}; copy it there and name it relative to it: --gateway ./${path.basename(gateway)}`,
+      command: 'export',
+    });
+  }
+  // The gateway step's --mount option is comma-separated (key=value,...): a comma or a quote would split it.
+  if (isTarball(gateway) && /[,"']/.test(gateway)) {
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `--gateway: expected a tarball path without a comma or a quote (the image build mounts it with --mount=type=bind,source=PATH), found ${JSON.stringify(gateway)}; rename it, e.g. --gateway ./${path.basename(gateway).replace(/[,"']/g, '-')}`,
       command: 'export',
     });
   }

@@ -4,9 +4,9 @@
 // the gateway's own install then finds it current.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { BIN, EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 import { makeApp, makeWheel } from '../lifecycle/lifecycle-apps.js';
@@ -49,21 +49,81 @@ test('neither deb: nor pip: (hello): Debian, the gateway, the app as NAME, its u
   assert.ok(text.indexOf('USER 10001') < text.indexOf('installed.json'));
 });
 
-test('--gateway: a tarball in the build context (npm pack) is copied in and installed; any other spec goes to npm as it is', async () => {
+/**
+ * Where each file of the build context ends up in the image a recipe builds, read from its
+ * lines as a builder reads them: per stage, a COPY from the context (`.` or one file) or
+ * `--from` an earlier stage, then `RUN rm -f`; the last stage is the image. A `RUN
+ * --mount=type=bind,source=F` reads F for that step without a layer. `inImage[f]`: how many
+ * places of the image's layers hold f; `mounted[f]`: how many steps read it by a mount.
+ */
+function contextInImage(text: string, context: string[]): { inImage: Record<string, number>; mounted: Record<string, number> } {
+  const stages = new Map<string, Array<[string, string]>>(); // stage -> [path in the stage, context file]
+  let current: Array<[string, string]> = [];
+  const mounted: Record<string, number> = {};
+  const norm = (p: string) => posix.normalize(p).replace(/\/$/, '');
+  for (const line of text.split('\n')) {
+    const from = /^FROM (?:--platform=\S+ )?\S+(?: AS (\S+))?$/.exec(line);
+    if (from) {
+      current = [];
+      if (from[1]) stages.set(from[1], current);
+      continue;
+    }
+    const copy = /^COPY((?: --\S+)*) (.*)$/.exec(line);
+    if (copy) {
+      const stage = /--from=(\S+)/.exec(copy[1])?.[1];
+      const args: string[] = copy[2].startsWith('[') ? JSON.parse(copy[2]) : copy[2].split(' ');
+      const dest = args.pop()!;
+      for (const src of args) {
+        const held: Array<[string, string]> = stage === undefined ? context.map((f) => [f, f]) : stages.get(stage)!;
+        const base = stage === undefined ? '.' : src;
+        for (const [at, file] of held) {
+          const rel = posix.relative(norm(base), at);
+          if (rel.startsWith('..')) continue;
+          if (stage === undefined && norm(src) !== '.' && norm(src) !== at) continue;
+          const single = stage === undefined && norm(src) !== '.';
+          current.push([single ? (dest.endsWith('/') ? posix.join(dest, posix.basename(at)) : dest) : posix.join(dest, rel), file]);
+        }
+      }
+      continue;
+    }
+    const rm = /^RUN rm -f (\S+)$/.exec(line);
+    if (rm) current.splice(0, current.length, ...current.filter(([at]) => at !== rm[1]));
+    for (const m of line.matchAll(/--mount=type=bind,source=([^,\s]+)/g)) mounted[norm(m[1])] = (mounted[norm(m[1])] ?? 0) + 1;
+  }
+  const inImage: Record<string, number> = Object.fromEntries(context.map((f) => [f, 0]));
+  for (const [, file] of current) inImage[file] += 1;
+  return { inImage, mounted };
+}
+
+test('--gateway: a tarball in the build context (npm pack) is installed from it, and the image holds it nowhere (not in the app directory too); any other spec goes to npm as it is', async () => {
   const packed = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', './apppkg-gateway-0.1.0.tgz']);
   assert.is(packed.status, 0, packed.stderr);
-  assert.match(packed.stdout, /^COPY \["\.\/apppkg-gateway-0\.1\.0\.tgz","\/tmp\/apppkg-gateway-0\.1\.0\.tgz"\]\nRUN npm install --global \/tmp\/apppkg-gateway-0\.1\.0\.tgz && rm \/tmp\/apppkg-gateway-0\.1\.0\.tgz/m);
+  assert.match(packed.stdout, /^RUN --mount=type=bind,source=apppkg-gateway-0\.1\.0\.tgz,target=\/tmp\/apppkg-gateway-0\.1\.0\.tgz npm install --global \/tmp\/apppkg-gateway-0\.1\.0\.tgz && npm cache clean --force$/m);
   // Installed as root, before the user and the app.
-  assert.ok(packed.stdout.indexOf('COPY ["./apppkg-gateway') < packed.stdout.indexOf('USER 10001'));
+  assert.ok(packed.stdout.indexOf('RUN --mount=type=bind') < packed.stdout.indexOf('USER 10001'));
   assert.not.match(packed.stdout, /apppkg-gateway@/);
   // The tarball is not in hello's directory: written, and said (as for missing wheels).
   assert.match(packed.stderr, /warning: the image build of hello will fail at its gateway step unless \.\/apppkg-gateway-0\.1\.0\.tgz is in the build context/);
   assert.match(packed.stdout, /^# WARNING: when this was written, the app directory had no \.\/apppkg-gateway-0\.1\.0\.tgz/m);
   const present = makeApp(work.path, 'packed', 'platform: python, wsgi\napp: wsgi:application\n');
-  writeFileSync(join(present, 'apppkg-gateway-0.1.0.tgz'), '');
-  const there = await runCli(['export', 'containerfile', present, '--gateway', './apppkg-gateway-0.1.0.tgz']);
-  assert.is(there.status, 0, there.stderr);
-  assert.not.match(there.stderr + there.stdout, /warning/i);
+  mkdirSync(join(present, 'dist'));
+  for (const tarball of ['apppkg-gateway-0.1.0.tgz', 'dist/apppkg-gateway-0.1.0.tgz']) {
+    writeFileSync(join(present, tarball), '');
+    const there = await runCli(['export', 'containerfile', present, '--gateway', `./${tarball}`]);
+    assert.is(there.status, 0, there.stderr);
+    assert.not.match(there.stderr + there.stdout, /warning/i);
+    // What the build copies: every other file of the app once, the tarball in no layer, read once by the gateway step.
+    const context = contextFiles(present);
+    const { inImage, mounted } = contextInImage(there.stdout, context);
+    assert.equal(inImage, Object.fromEntries(context.map((f) => [f, f === tarball ? 0 : 1])), there.stdout);
+    assert.equal(mounted, { [tarball]: 1 }, there.stdout);
+    assert.match(there.stdout, /^COPY --from=app-dir --chown=apppkg:apppkg \["\/app\/","\/srv\/apps\/packed"\]$/m);
+  }
+  // The recipe this replaced: the tarball copied in by its own COPY, and again by the app's COPY of the context.
+  const before = 'FROM debian\nCOPY ["./apppkg-gateway-0.1.0.tgz","/tmp/apppkg-gateway-0.1.0.tgz"]\nRUN npm install --global /tmp/apppkg-gateway-0.1.0.tgz && rm /tmp/apppkg-gateway-0.1.0.tgz\nCOPY --chown=apppkg:apppkg [".","/srv/apps/packed"]\n';
+  assert.is(contextInImage(before, ['app.yaml', 'apppkg-gateway-0.1.0.tgz']).inImage['apppkg-gateway-0.1.0.tgz'], 2, 'the model counts both copies');
+  // A registry spec: the app directory is the build context as it is, in one COPY.
+  assert.equal(contextInImage(await recipe(present), contextFiles(present)).inImage, { 'app.yaml': 1, 'apppkg-gateway-0.1.0.tgz': 1, 'dist/apppkg-gateway-0.1.0.tgz': 1, 'wsgi.py': 1 });
   // COPY reads the build context: a path outside it is refused with the fix.
   for (const outside of ['/abs/apppkg-gateway-0.1.0.tgz', '../apppkg-gateway-0.1.0.tgz']) {
     const refused = await runCli(['export', 'containerfile', present, '--gateway', outside]);
@@ -71,12 +131,21 @@ test('--gateway: a tarball in the build context (npm pack) is copied in and inst
     assert.is(refused.stdout, '');
     assert.match(refused.stderr, /--gateway: expected a tarball path inside the app directory \(the build context, which COPY reads from\).*--gateway \.\/apppkg-gateway-0\.1\.0\.tgz/);
   }
+  // The mount's options are comma-separated: a comma in the path would cut them.
+  const comma = await runCli(['export', 'containerfile', present, '--gateway', './a,b.tgz']);
+  assert.is(comma.status, 2, comma.stderr);
+  assert.match(comma.stderr, /--gateway: expected a tarball path without a comma or a quote .*--gateway \.\/a-b\.tgz/);
   const git = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', 'git+https://git.example.com/apppkg-gateway.git#v0.1.0']);
   assert.match(git.stdout, /^RUN npm install --global git\+https:\/\/git\.example\.com\/apppkg-gateway\.git#v0\.1\.0 && npm cache clean --force$/m);
   const bad = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--gateway', 'a b']);
   assert.is(bad.status, 2, bad.stderr);
   assert.match(bad.stderr, /--gateway: expected an npm package spec/);
 });
+
+/** The files of an app directory, relative to it (the build context). */
+function contextFiles(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => statSync(join(dir, f)).isFile()).sort();
+}
 
 test('deb: only (flask-hello, flask-live): its packages after the base, no venv', async () => {
   assert.equal(aptPackages(await recipe(join(EXAMPLES, 'flask-hello'))), [...BASE, 'python3-flask']);
