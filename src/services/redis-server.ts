@@ -97,15 +97,31 @@ export function redisEnvironment(u: AppRedisUser): Record<string, string> {
  * a user deleted by hand (or lost in a Redis restart without an ACL file) comes back.
  */
 export function ensureRedisUser(u: AppRedisUser, owner: ServiceOwner): Promise<{ created: boolean; openDefaultUser: boolean }> {
+  return onAdmin(u.server, (redis) => setAppUser(redis, u, owner));
+}
+
+/**
+ * ensureRedisUser for the watch (redis-user-watch.ts), which remakes a user it found missing a
+ * moment ago: `keep` is asked on the admin connection, after every job queued on it before (an
+ * uninstall's drop among them), whether the user is still to be kept; false leaves the server
+ * as it is. Resolves whether the user was made.
+ */
+export function remakeRedisUser(u: AppRedisUser, owner: ServiceOwner, keep: () => Promise<boolean>): Promise<boolean> {
   return onAdmin(u.server, async (redis) => {
-    const existing = await ownedUser(redis, u.user, owner);
-    // The password is sent as its SHA-256 (#...): the plain text never crosses the wire.
-    const hash = createHash('sha256').update(u.password).digest('hex');
-    await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, `~${u.prefix}*`, `&${u.prefix}*`, ...appRules(u.server.db));
-    await redis.set(claimKey(owner.app), owner.rootId);
-    await saveAcl(redis);
-    return { created: !existing, openDefaultUser: await defaultUserIsOpen(redis) };
+    if (!(await keep())) return false;
+    await setAppUser(redis, u, owner);
+    return true;
   });
+}
+
+async function setAppUser(redis: Redis, u: AppRedisUser, owner: ServiceOwner): Promise<{ created: boolean; openDefaultUser: boolean }> {
+  const existing = await ownedUser(redis, u.user, owner);
+  // The password is sent as its SHA-256 (#...): the plain text never crosses the wire.
+  const hash = createHash('sha256').update(u.password).digest('hex');
+  await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, `~${u.prefix}*`, `&${u.prefix}*`, ...appRules(u.server.db));
+  await redis.set(claimKey(owner.app), owner.rootId);
+  await saveAcl(redis);
+  return { created: !existing, openDefaultUser: await defaultUserIsOpen(redis) };
 }
 
 /**
@@ -113,12 +129,13 @@ export function ensureRedisUser(u: AppRedisUser, owner: ServiceOwner): Promise<{
  * keeps. Redis keeps no comment on a user (PostgreSQL's roles have one), so one the gateway made
  * is told by its rules (keys and channels exactly the app's prefix), and the state root that
  * keeps its password by a key beside the apps' (claimKey). Someone else's user is never taken
- * over (docs/services.md), its password and rules left alone.
+ * over (docs/services.md), its password and rules left alone. The claim is looked at whether the
+ * user is there or not: a Redis that keeps its data but not its users (restarted without an
+ * aclfile) has the claim and no user, and the state root it names is the one to make it again.
  */
 async function ownedUser(redis: Redis, user: string, owner: ServiceOwner): Promise<boolean> {
   const existing = (await redis.call('ACL', 'GETUSER', user)) as unknown[] | null;
-  if (existing === null) return false;
-  if (!madeByUs(existing, appRedisPrefix(owner.app))) {
+  if (existing !== null && !madeByUs(existing, appRedisPrefix(owner.app))) {
     throw new GatewayError('APPPKG_SERVICE_CONFLICT', { kind: 'redis', what: 'user', object: user, app: owner.app });
   }
   const claimedBy = await redis.get(claimKey(owner.app));
@@ -128,7 +145,7 @@ async function ownedUser(redis: Redis, user: string, owner: ServiceOwner): Promi
       release: `redis-cli DEL ${claimKey(owner.app)}`,
     });
   }
-  return true;
+  return existing !== null;
 }
 
 /**

@@ -2,13 +2,14 @@
 // the apps' ACL users: every command of every app then fails with WRONGPASS, while the apps run
 // on and nothing would restart them. The gateway keeps each app's password (credentials-store.ts),
 // so while some app it serves uses Redis it looks every few seconds whether the server still has
-// their users, and makes the missing ones again as their first provisioning did (ensureRedisUser:
-// the same name, password and rules). One round trip per server and check, none per request.
+// their users, and makes the missing ones again as their first provisioning did (remakeRedisUser:
+// the same name, password and rules, and the same refusal of a user or claim another state root
+// has). One round trip per server and check, none per request.
 // The same look tells when the server cannot be reached: `status` says so, and the log once
 // when it goes and once when it is back.
 import { isGatewayError } from '../errors.js';
-import type { ServiceOwner } from './credentials-store.js';
-import { ensureRedisUser, missingRedisUsers, type AppRedisUser, type RedisServer } from './redis-server.js';
+import { readCredentials, type ServiceOwner } from './credentials-store.js';
+import { missingRedisUsers, remakeRedisUser, type AppRedisUser, type RedisServer } from './redis-server.js';
 import { failedServiceState, updateServiceStatus } from './service-status.js';
 
 /** How often each server is looked at: a lost user is made again within about this long. */
@@ -30,6 +31,18 @@ export function watchRedisUser(user: AppRedisUser, owner: ServiceOwner): void {
 /** The app no longer uses the gateway's Redis (gone from --apps, no `redis:` any more, or given by the settings). */
 export function unwatchRedisUser(app: string): void {
   watched.delete(app);
+}
+
+/**
+ * Whether `w` is still this gateway's to keep, as the remake is about to run: the app still
+ * watched with this provisioning (not gone from --apps or uninstalled here since the look chose
+ * it), and its state root still keeping this password (not uninstalled by another process,
+ * which forgets it).
+ */
+async function stillKept(w: WatchedUser): Promise<boolean> {
+  if (watched.get(w.owner.app) !== w) return false;
+  const kept = await readCredentials(w.owner.stateRoot, w.owner.app).catch(() => null);
+  return kept?.redis?.password === w.user.password;
 }
 
 /** `said`'s key for the look itself failing (an app's name has no space). */
@@ -129,9 +142,11 @@ export class RedisUserWatch {
     const made: string[] = [];
     for (const w of users) {
       const app = w.owner.app;
+      // Gone while the look was under way: nothing of it is this gateway's to mend or show.
+      if (watched.get(app) !== w) continue;
       if (found.missing.includes(w.user.user)) {
         try {
-          await ensureRedisUser(w.user, w.owner);
+          if (!(await remakeRedisUser(w.user, w.owner, () => stillKept(w)))) continue;
           made.push(app);
         } catch (err) {
           const failed = failedServiceState(err);

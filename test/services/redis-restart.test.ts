@@ -5,8 +5,9 @@
 // says `unavailable` while the server cannot be reached. A Redis with an aclfile keeps its
 // users across a restart, and nothing is made again.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -47,13 +48,76 @@ test.after(async () => {
   work.remove();
 });
 
-async function startGateway(redis: RunningRedis, name: string): Promise<void> {
+/** An environment file naming `url` as services.redis. */
+function environmentFile(name: string, url: string): string {
+  const file = join(work.path, `${name}.yaml`);
+  writeFileSync(file, `services:\n  redis: ${JSON.stringify(url)}\n`);
+  return file;
+}
+
+async function startGateway(redis: RunningRedis | string, name: string, opts: { apps?: string; state?: string } = {}): Promise<void> {
   if (gw) await stopGateway(); // left by a test that failed
-  const envFile = join(work.path, `${name}.yaml`);
-  writeFileSync(envFile, `services:\n  redis: ${JSON.stringify(redis.url)}\n`);
-  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile], {
-    ms: 60_000, env: { APPPKG_STATE_DIR: state },
+  const envFile = environmentFile(name, typeof redis === 'string' ? redis : redis.url);
+  const root = opts.state ?? state;
+  gw = await startCli(['--apps', opts.apps ?? apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', root, '--environment', envFile], {
+    ms: 60_000, env: { APPPKG_STATE_DIR: root },
   });
+}
+
+/** redis-cli on `redis` as its admin; the answer as redis-cli prints it. */
+function adminCli(redis: RunningRedis, ...args: string[]): string {
+  return execFileSync('redis-cli', ['-p', String(redis.port), '--no-auth-warning', '-a', redis.adminPassword, ...args], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * A TCP proxy to `port` that can hold: while held, a new connection is accepted but what its
+ * client sends is kept back until `release`, so a look of the gateway's (one admin connection
+ * per look) can be caught mid-way, after it chose which users to look at.
+ */
+async function startHoldingProxy(port: number): Promise<{ url: string; hold(): void; release(): void; heldWithData(): number; stop(): Promise<void> }> {
+  let holding = false;
+  const held: Array<{ pending: Buffer[]; flush: () => void }> = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    upstream.pipe(client);
+    if (!holding) {
+      client.pipe(upstream);
+      return;
+    }
+    const entry = { pending: [] as Buffer[], flush: () => {} };
+    const onData = (chunk: Buffer) => entry.pending.push(chunk);
+    client.on('data', onData);
+    entry.flush = () => {
+      client.off('data', onData);
+      for (const chunk of entry.pending) upstream.write(chunk);
+      entry.pending = [];
+      client.pipe(upstream);
+    };
+    held.push(entry);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port: own } = server.address() as net.AddressInfo;
+  return {
+    url: `redis://:${bare.adminPassword}@127.0.0.1:${own}/0`,
+    hold: () => (holding = true),
+    release: () => {
+      holding = false;
+      for (const entry of held.splice(0)) entry.flush();
+    },
+    heldWithData: () => held.filter((e) => e.pending.length > 0).length,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 async function stopGateway(): Promise<void> {
@@ -135,6 +199,67 @@ withServers('a Redis with an aclfile restarted: its users outlive it, and none i
   await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_MS + 500));
   assert.not.match(gw!.output(), /made again|could not make/);
   assert.equal(await redisStates(), { cache: 'redis ready', queue: 'redis ready' });
+  await stopGateway();
+});
+
+withServers('an app taken out of --apps and uninstalled while a look is under way: its user is not made again when the look goes on', async () => {
+  const ownApps = join(work.path, 'race-apps');
+  const ownState = join(work.path, 'race-state');
+  const dir = addPackage(ownApps, 'services-probe', 'racer', {
+    'app.yaml': [[/services:[\s\S]*$/, 'services:\n  redis: redis\n'], ['deb: [python3-psycopg2, python3-redis]', 'deb: [python3-redis]']],
+  });
+  const proxy = await startHoldingProxy(bare.port);
+  try {
+    await startGateway(proxy.url, 'race', { apps: ownApps, state: ownState });
+    await redisWorks('racer', 'SET racer:a 1', 60_000);
+    const pids = statusPids(await gatewayStatus(gw!));
+    // The next look connects, having listed the users it will look at (racer's among them), and waits.
+    proxy.hold();
+    await waitFor(() => proxy.heldWithData() > 0 || undefined, 4 * CHECK_MS, 'a look of the gateway to reach the proxy');
+    // The app leaves --apps (its workers stop, the gateway no longer keeps its user) and is uninstalled.
+    // Moved, not renamed: its name is its directory's.
+    const outside = join(work.path, 'uninstalled', 'racer');
+    mkdirSync(dirname(outside));
+    renameSync(dir, outside);
+    await waitFor(async () => (await gatewayStatus(gw!)).apps.every((a: any) => a.name !== 'racer') || undefined, 30_000, 'racer to leave the gateway');
+    await assertNoOrphans(pids);
+    const uninstall = await runCli(['uninstall', outside, '--yes', '--state-dir', ownState, '--environment', environmentFile('race-direct', bare.url)], { ms: 60_000 });
+    assert.is(uninstall.status, 0, uninstall.stderr + uninstall.stdout);
+    assert.match(uninstall.stdout + uninstall.stderr, /dropped redis user apppkg-racer and its keys/, uninstall.stdout + uninstall.stderr);
+    // The look goes on: it finds racer's user missing, and must not make it again.
+    proxy.release();
+    await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_MS + 500));
+    assert.is(adminCli(bare, 'ACL', 'GETUSER', 'apppkg-racer'), '', 'the uninstalled app\'s user was made again');
+    assert.is(adminCli(bare, 'EXISTS', 'apppkg-gateway/state-root/racer'), '0');
+    assert.not.match(gw!.output(), /made again|could not make/);
+    await stopGateway();
+  } finally {
+    proxy.release();
+    await proxy.stop();
+  }
+});
+
+withServers("a lost user whose name another state root has claimed since (the claim outlived the users): not made again by this one's look, said once, until released", async () => {
+  await startGateway(bare, 'claimed');
+  await redisWorks('cache', 'SET cache:a 1', 60_000);
+  // What a Redis restarted with its data but without an aclfile keeps, once the app moved to another
+  // state root: that root's claim, and no user.
+  adminCli(bare, 'SET', 'apppkg-gateway/state-root/cache', '0123456789abcdef');
+  adminCli(bare, 'ACL', 'DELUSER', 'apppkg-cache');
+  await waitFor(() => /cache: could not make redis user apppkg-cache again on 127\.0\.0\.1:\d+: .*0123456789abcdef/.test(gw!.output()) || undefined, MEND_MS, 'the look to refuse the claimed user');
+  assert.is(adminCli(bare, 'ACL', 'GETUSER', 'apppkg-cache'), '', 'another state root\'s user was made with this one\'s password');
+  assert.is(adminCli(bare, 'GET', 'apppkg-gateway/state-root/cache'), '0123456789abcdef');
+  await waitFor(async () => (await redisStates()).cache === 'redis refused' || undefined, MEND_MS, 'status to say refused');
+  await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_MS + 500));
+  assert.is(count(/could not make redis user apppkg-cache again/), 1, gw!.output());
+  // Released as the error says: the next look makes it again, with its claim.
+  assert.match(gw!.output(), /redis-cli DEL apppkg-gateway\/state-root\/cache/);
+  adminCli(bare, 'DEL', 'apppkg-gateway/state-root/cache');
+  await redisWorks('cache', 'GET cache:a', MEND_MS);
+  await waitFor(async () => (await redisStates()).cache === 'redis ready' || undefined, MEND_MS, 'status to say ready');
+  const claim = adminCli(bare, 'GET', 'apppkg-gateway/state-root/cache');
+  assert.match(claim, /^[0-9a-f]{16}$/);
+  assert.is.not(claim, '0123456789abcdef');
   await stopGateway();
 });
 
