@@ -140,6 +140,8 @@ async function freshStatus(provider: AdminProvider, logs: boolean): Promise<Gate
   };
   for (const app of status.apps) {
     app.log = { ...app.log, lines: null };
+    // A failed wake's message is the problem's (registry-status.ts): the same words withheld.
+    if (app.idle?.wakeFailure) app.idle = { ...app.idle, wakeFailure: withheld(app.idle.wakeFailure, app.problem) };
     app.problem = withoutLog(app.problem);
     app.versions = app.versions.map((v) => ({ ...v, reason: withoutLog(v.reason) }));
     app.history = app.history.map((h) => ({ ...h, message: withheld(h.message, h.reason), reason: withoutLog(h.reason) }));

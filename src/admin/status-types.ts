@@ -158,13 +158,15 @@ export interface HealthStatus {
  *  rolled-back  the admin's rollback: `version` serves instead of `from`
  *  restarted    the serving version was replaced by a fresh instance of itself
  *  exited       a worker or process died unexpectedly (`message`: which, and how); it is restarted
+ *  wake-failed  the idle app could not be woken (`reason`: why, as `refused`); its requests got
+ *               503, and the next wake waits out the crash loop's back-off
  *  removed      the app's directory went away
  *  broken       the serving version's app.yaml no longer loads (`reason`: the first problem, where
  *               it is, its fix); the version runs on as it was started. Once per distinct breakage
  */
 export interface HistoryEvent {
   at: string;
-  kind: 'serving' | 'switched' | 'refused' | 'rolled-back' | 'restarted' | 'exited' | 'removed' | 'broken';
+  kind: 'serving' | 'switched' | 'refused' | 'rolled-back' | 'restarted' | 'exited' | 'removed' | 'broken' | 'wake-failed';
   version: string | null;
   from: string | null;
   message: string;
@@ -253,8 +255,13 @@ export interface IdleStatus {
   lastColdStartMs: number | null;
   /** Every wake's time together, in seconds. */
   coldStartSecondsTotal: number;
-  /** Why the last wake failed, until one works. */
+  /**
+   * Why the last wake failed, until one works; the app's own words in it are withheld from a
+   * client without the right to see logs, as in `problem` (which then holds the same failure).
+   */
   wakeFailure: string | null;
+  /** After a failure of the app's own, when the next wake is tried (ISO); null: at the next request. */
+  nextWakeAt: string | null;
 }
 
 export interface BrokenPackageStatus {

@@ -9,7 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WorkerLink } from '../link/worker-link.js';
 import type { Backend, Endpoint } from './backend.js';
-import { answerFailure, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
+import { isGatewayError } from '../errors.js';
+import { answerFailure, notServingDetail, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { loadWebsocketModules, websocketModules, type WebsocketModules } from './websocket-modules.js';
 import type { ForwardOptions, Redispatch } from './forward-wsgi.js';
@@ -223,12 +224,22 @@ export class AppDispatcher implements Redispatch {
     return n;
   }
 
+  /**
+   * Why the idle app could not wake, for its client: in production a failure of the app (a
+   * GatewayError: its import, its probe) by its code only, as a refused version's (its message
+   * quotes the app); the gateway's own reasons (no room under --max-workers) and development in full.
+   */
+  private wakeFailedDetail(err: Error): string {
+    if (isGatewayError(err) && !this.backend.development) return notServingDetail(this.name, err.code);
+    return `${this.name} could not be started: ${err.message}`;
+  }
+
   /** The idle app wakes; what waits for it is answered 503 if it cannot. */
   private wakeBackend(): void {
     const backend = this.backend;
     backend.wake?.().catch((err: Error) => {
       if (this.backend !== backend) return; // another version took over: what waits is its now
-      for (const waiting of this.queue.splice(0)) answerFailure(waiting.res, 'unavailable', { detail: `${this.name} could not be started: ${err.message}` });
+      for (const waiting of this.queue.splice(0)) answerFailure(waiting.res, 'unavailable', { detail: this.wakeFailedDetail(err) });
       this.recount();
     });
   }
@@ -361,7 +372,7 @@ export class AppDispatcher implements Redispatch {
         () => {
           if (!socket.destroyed) this.upgrade(req, socket, head, route);
         },
-        (err: Error) => refuseUpgradeFor(socket, 'unavailable', `${this.name} could not be started: ${err.message}`),
+        (err: Error) => refuseUpgradeFor(socket, 'unavailable', this.wakeFailedDetail(err)),
       );
       return;
     }

@@ -113,6 +113,15 @@ export function proxyFailureDetail(err: unknown, label: string): string {
   return `${label} went away before it answered`;
 }
 
+/**
+ * Why an app does not serve, for a public client: the code only, and where to read the rest.
+ * The error's message may quote the app (an exception's message can hold a connection string),
+ * which only the admin side shows (SPEC 5.4); a refused version and a failed wake alike.
+ */
+export function notServingDetail(app: string, code: string): string {
+  return `${app} is not serving: it was refused (${code}); \`apppkg-gateway status\` says why`;
+}
+
 /** A short plain-text answer; a response that began already is cut instead. */
 export function sendError(res: ServerResponse, status: number, opts: ErrorResponseOptions = {}): void {
   if (res.destroyed || res.writableEnded) return; // the client left, or an answer went already

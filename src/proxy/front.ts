@@ -23,7 +23,7 @@ import { AppDispatcher } from './app-dispatcher.js';
 import { bodyBytesOf, countBodyBytes } from './body-bytes.js';
 import { LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
-import { refuseUpgrade, refuseUpgradeFor, sendError, unparsableAnswer } from './error-response.js';
+import { notServingDetail, refuseUpgrade, refuseUpgradeFor, sendError, unparsableAnswer } from './error-response.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
 import { answeredInstead, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
@@ -502,7 +502,7 @@ export class Front {
       if (target === undefined) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
       // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
       if (target.code === STARTING_CODE) return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true, starting: target.name };
-      return { status: 503, detail: `${target.name} is not serving: it was refused (${target.code}); \`apppkg-gateway status\` says why`, close: false, retryAfter: true };
+      return { status: 503, detail: notServingDetail(target.name, target.code), close: false, retryAfter: true };
     }
     return { match: match as RouteMatch<AppDispatcher>, url, q };
   }

@@ -20,6 +20,7 @@ import { IdleCycle, type IdleState } from './idle-cycle.js';
 import { Members, type Member } from './members.js';
 import type { PoolContext } from './pool-context.js';
 import { ProcessPool, type ProcessRoute } from './process-pool.js';
+import { logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import type { Slot } from './slot.js';
 import { UpstreamRotation, type LiveUpstream } from './upstream-rotation.js';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
@@ -108,6 +109,16 @@ export class AppInstance {
       members: this.members,
       rotation: this.rotation,
       drainMs: () => this.drainMs(),
+      explainFrom: () => {
+        // Under --apps the app's output is in its log only, as for a refused version (refusal.ts).
+        const since = logOffset(opts.log.file);
+        return (error) => (opts.development ? error : refusalUnderApps(error, opts.log.file, since));
+      },
+      onWakeFailed: (error, retryInMs) =>
+        opts.history?.add('wake-failed', `${this.name} could not be woken; the next try is in ${Math.ceil(retryInMs / 1000)} s: ${placedMessage(error)}`, {
+          version: opts.desc.version,
+          reason: reasonOf(error),
+        }),
     });
   }
 
@@ -213,6 +224,16 @@ export class AppInstance {
     return this.idle.wakeFailure;
   }
 
+  /** The app's own reason the last wake failed (its import, its probe), until one works. */
+  get wakeError(): GatewayError | null {
+    return this.idle.wakeError;
+  }
+
+  /** When the next wake is tried after a failed one (ISO); null when the next request may. */
+  get nextWakeAt(): string | null {
+    return this.idle.nextWakeAt;
+  }
+
   get lastActive(): number {
     return this.idle.lastActive;
   }
@@ -264,7 +285,7 @@ export class AppInstance {
   }
 
   get crashLooping(): boolean {
-    return this.workers.slots.some((s) => s.crashLooping) || this.processes.slots.some((s) => s.crashLooping);
+    return this.workers.slots.some((s) => s.crashLooping) || this.processes.slots.some((s) => s.crashLooping) || this.idle.crashLooping;
   }
 
   /** Its workers, in rotation or not; rssBytes and cpuPercent are the sampler's to fill (null here). */

@@ -2,7 +2,12 @@
 // to sleep when nothing has come for that long (background processes keep running) and wakes
 // them for the next request, which waits meanwhile in the proxy's queue. Under --max-workers a
 // wake first asks the worker budget for room, and the budget's choice of whom to put to sleep
-// reads lastActive. This is when and how; what sleeps (its slots) is the instance's.
+// reads lastActive. A wake the app fails (its import raises now) is retried with the crash
+// loop's back-off, answered 503 at once meanwhile: a client must not make the gateway fork an
+// interpreter per request (SPEC §4). This is when and how; what sleeps (its slots) is the instance's.
+import { GatewayError, isGatewayError } from '../errors.js';
+import { Backoff } from './backoff.js';
+import { formatRefusal } from './refusal.js';
 import type { CommandProcess } from './command-process.js';
 import type { Member, Members } from './members.js';
 import type { Slot } from './slot.js';
@@ -32,6 +37,13 @@ export interface IdleCycleOptions {
   rotation: UpstreamRotation<Member>;
   /** How long a process put to sleep may finish what it holds. */
   drainMs: () => number;
+  /**
+   * Called as a wake begins; what it returns makes the error a failed one is told as (under
+   * --apps: where the app's log explains it, from this wake on).
+   */
+  explainFrom: () => (error: GatewayError) => GatewayError;
+  /** A wake failed for the app's own reason; the next is tried in `retryInMs`. */
+  onWakeFailed: (error: GatewayError, retryInMs: number) => void;
 }
 
 export class IdleCycle {
@@ -43,6 +55,12 @@ export class IdleCycle {
   coldStartMsTotal = 0;
   /** Why the last wake failed (its requests were answered 503), until the next one works. */
   wakeFailure: string | null = null;
+  /** The last wake's failure when it was the app's (not the budget's), until one works: status's problem. */
+  wakeError: GatewayError | null = null;
+  /** Failed wakes, as the supervisor counts a crash loop: the delay before the next try. */
+  private wakeBackoff = new Backoff();
+  /** Before this (Date.now()), a wake after the app's failure is not tried: wakeError at once. */
+  private retryAt = 0;
   /** When it last had a request or a websocket (Date.now()). */
   lastActive = Date.now();
   private waking: Promise<void> | null = null;
@@ -119,15 +137,27 @@ export class IdleCycle {
    */
   wake(): Promise<void> {
     if (this.state === 'awake') return Promise.resolve();
+    if (this.waking === null && this.wakeError !== null && Date.now() < this.retryAt) return Promise.reject(this.wakeError);
     this.waking ??= this.wakeUp().finally(() => {
       this.waking = null;
     });
     return this.waking;
   }
 
+  /** Wakes keep failing (the crash loop's rule), and status says so. */
+  get crashLooping(): boolean {
+    return this.wakeError !== null && this.wakeBackoff.isCrashLooping(Date.now());
+  }
+
+  /** When the next wake will be tried after the app's failure (ISO), null when it may be now. */
+  get nextWakeAt(): string | null {
+    return this.wakeError !== null && Date.now() < this.retryAt ? new Date(this.retryAt).toISOString() : null;
+  }
+
   private async wakeUp(): Promise<void> {
     this.state = 'waking';
     const started = Date.now();
+    const explain = this.opts.explainFrom();
     const { makeRoom, rotation } = this.opts;
     if (makeRoom && !(await makeRoom())) {
       this.state = 'asleep';
@@ -143,14 +173,23 @@ export class IdleCycle {
       for (const slot of slots) slot.halt();
       const running = slots.map((slot) => slot.current).filter((m): m is Member => m !== null);
       this.state = 'asleep';
-      this.wakeFailure = (failed.reason as Error)?.message ?? String(failed.reason);
+      const reason: unknown = failed.reason;
+      const error = explain(isGatewayError(reason) ? reason : new GatewayError('APPPKG_WORKER_START_FAILED', { app: this.opts.name, reason: String(reason), cause: reason }));
+      const now = Date.now();
+      const retryInMs = this.wakeBackoff.recordExit(now, 0);
+      this.retryAt = now + retryInMs;
+      this.wakeError = error;
+      this.wakeFailure = error.message;
       rotation.withdraw(running);
       await Promise.all(running.map((m) => this.opts.members.stopOnce(m, () => m.stop(1000))));
-      this.opts.say(`${this.opts.name}: could not wake it: ${this.wakeFailure}`);
-      throw failed.reason;
+      this.opts.say(`${this.opts.name}: could not wake it (next try in ${Math.ceil(retryInMs / 1000)} s, at the next request after):\n${formatRefusal(error)}`);
+      this.opts.onWakeFailed(error, retryInMs);
+      throw error;
     }
     this.state = 'awake';
     this.wakeFailure = null;
+    this.wakeError = null;
+    this.wakeBackoff = new Backoff();
     this.coldStarts++;
     this.lastColdStartMs = Date.now() - started;
     this.coldStartMsTotal += this.lastColdStartMs;

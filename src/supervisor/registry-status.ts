@@ -107,7 +107,8 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   restarts: record.pastRestarts + (instance?.restarts ?? 0),
   websockets: versions.reduce((sum, v) => sum + v.websockets, 0),
   inFlight: (instance?.inFlight ?? 0) + draining.reduce((sum, [old]) => sum + old.inFlight, 0),
-  problem: record.problem ? reasonOf(record.problem) : null,
+  // A failed wake is the newest problem of a version that serves (one refused earlier is in history).
+  problem: instance?.wakeError ? reasonOf(instance.wakeError) : record.problem ? reasonOf(record.problem) : null,
   health: instance?.lastProbe ?? null,
   history: record.history.list(),
   log: { file: where.logFile, lines: LogTail.of(where.logFile).last(STATUS_LOG_LINES) },
@@ -119,7 +120,8 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
         coldStarts: instance.coldStarts,
         lastColdStartMs: instance.lastColdStartMs,
         coldStartSecondsTotal: instance.coldStartMsTotal / 1000,
-        wakeFailure: instance.wakeFailure,
+        wakeFailure: instance.wakeError ? reasonOf(instance.wakeError).message : instance.wakeFailure,
+        nextWakeAt: instance.nextWakeAt,
       }
     : null,
   };

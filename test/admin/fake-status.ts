@@ -75,7 +75,7 @@ export function fakeStatus(): GatewayStatus {
           ],
         },
         canRollBack: false,
-        idle: { timeoutSeconds: null, lastActive: '2026-01-02T03:04:08.000Z', coldStarts: 0, lastColdStartMs: null, coldStartSecondsTotal: 0, wakeFailure: null },
+        idle: { timeoutSeconds: null, lastActive: '2026-01-02T03:04:08.000Z', coldStarts: 0, lastColdStartMs: null, coldStartSecondsTotal: 0, wakeFailure: null, nextWakeAt: null },
         services: [{ name: 'database', kind: 'sqlite', state: 'ready', reason: null }],
       },
       {

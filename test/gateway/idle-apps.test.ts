@@ -5,11 +5,12 @@
 // Through the real CLI, with real workers.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { isRoot } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
 
@@ -113,6 +114,63 @@ test('a wake that does not finish within the app\'s timeout: 503 with Retry-Afte
   assert.match(res.body, /starting from idle/);
   rmSync(hang);
   await waitFor(async () => (await get(env, '/stuck/')).status === 200, 30_000, 'the wake to finish once imports do');
+});
+
+test('a wake the app fails: a 503 naming only the code, status says why (the app\'s words withheld without the token), and no interpreter per request (back-off)', async () => {
+  const env = await open([], 'apps:\n  vault:\n    idle_timeout: 1\n    workers: 1\n');
+  const broken = join(env.dir.path, 'broken');
+  const imports = join(env.dir.path, 'imports');
+  writePackage(env.apps, 'vault', {
+    'app.yaml': 'platform: python, wsgi\napp: vault:application\n',
+    // Each import leaves a mark; while the flag file is there, it raises with a secret in its words.
+    'vault.py': `import os\nopen(${JSON.stringify(imports)}, "a").write("i")\nif os.path.exists(${JSON.stringify(broken)}):\n    raise RuntimeError("cannot connect to postgresql://blog:hunter2@db/blog")\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"up"]\n`,
+  });
+  const importCount = (): number => (existsSync(imports) ? readFileSync(imports, 'utf8').length : 0);
+  await waitFor(async () => (await app(env, 'vault'))?.state === 'ready', 30_000, 'vault to serve');
+  await waitFor(async () => (await app(env, 'vault')).state === 'idle', 15_000, 'vault to go idle');
+  writeFileSync(broken, '');
+
+  const first = await get(env, '/vault/');
+  assert.is(first.status, 503, first.body);
+  assert.ok(first.headers['retry-after'], 'Retry-After');
+  assert.match(first.body, /vault is not serving: it was refused \(APPPKG_APP_IMPORT_FAILED\); `apppkg-gateway status` says why/);
+  assert.not.match(first.body, /hunter2|RuntimeError/, 'the app\'s words are not the public\'s');
+
+  const status = await gatewayStatus(env.gw);
+  assert.is(status.access.logs, !isRoot, 'a root gateway\'s apps run as other users: their words need the token');
+  const vault = status.apps.find((a: any) => a.name === 'vault');
+  assert.is(vault.problem?.code, 'APPPKG_APP_IMPORT_FAILED', 'the failed wake is the app\'s problem');
+  assert.ok(vault.idle.nextWakeAt, 'when the next wake is tried');
+  const failed = vault.history.filter((e: any) => e.kind === 'wake-failed');
+  assert.is(failed.length, 1, JSON.stringify(vault.history));
+  assert.is(failed[0].reason?.code, 'APPPKG_APP_IMPORT_FAILED');
+  for (const said of [vault.idle.wakeFailure, vault.problem.message, failed[0].message]) {
+    if (isRoot) assert.match(said, /cannot import .*RuntimeError: \[its output is in the app log\]/, said);
+    else assert.match(said, /hunter2/, said);
+  }
+  if (isRoot) assert.not.match(JSON.stringify(status), /hunter2/, 'the secret is nowhere in it');
+
+  // Requests keep coming: the wake is retried with the crash loop's back-off (0.5 s, 1 s, 2 s, 4 s ...),
+  // answered 503 at once meanwhile, not an import per request.
+  const answered: number[] = [first.status];
+  await waitFor(async () => {
+    answered.push((await get(env, '/vault/')).status);
+    return importCount() >= 5; // the start's, and four failed wakes: the next waits 4 s or more
+  }, 30_000, 'four failed wakes');
+  assert.ok(answered.every((s) => s === 503), answered.join(' '));
+  assert.ok(answered.length > importCount(), `${answered.length} requests, ${importCount()} imports`);
+  const before = importCount();
+  const burst = await Promise.all(Array.from({ length: 8 }, () => get(env, '/vault/')));
+  assert.equal(burst.map((r) => r.status), Array(8).fill(503));
+  assert.is(importCount(), before, 'no import during the back-off');
+  const looped = await app(env, 'vault');
+  assert.ok(looped.history.filter((e: any) => e.kind === 'wake-failed').length >= 4);
+
+  // Fixed: the next wake after the back-off serves, and the problem is gone.
+  rmSync(broken);
+  await waitFor(async () => (await get(env, '/vault/')).status === 200, 60_000, 'a wake once the import works');
+  const fixed = await app(env, 'vault');
+  assert.equal([fixed.problem, fixed.idle.wakeFailure, fixed.idle.nextWakeAt], [null, null, null]);
 });
 
 test('a burst while the app wakes waits and is served; a busy app does not go idle', async () => {
