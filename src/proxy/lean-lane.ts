@@ -14,6 +14,7 @@ import { parsePlainHead } from '../net/plain-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
+import { SocketWrites } from '../net/socket-writes.js';
 import { shortBody, unparsableAnswer } from './error-response.js';
 import { markCut } from './gateway-cut.js';
 import { LeanRequest, type BodySource } from './lean-request.js';
@@ -138,6 +139,7 @@ class LeanConnection implements ResponseOutput, BodySource {
    * while read() runs: what outlives it is copied. False where Node cannot: 'data' as usual.
    */
   private readonly sharedReads: boolean;
+  private readonly writes: SocketWrites;
 
   private readonly onData = (chunk: Buffer): void => this.read(chunk);
   /**
@@ -156,6 +158,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     private readonly lane: LeanLane,
     private readonly socket: Socket,
   ) {
+    this.writes = new SocketWrites(socket);
     this.sharedReads = readIntoSharedBuffer(socket, this.onData);
     if (!this.sharedReads) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -327,8 +330,7 @@ class LeanConnection implements ResponseOutput, BodySource {
       (res.backlog ??= []).push({ data, done });
       return;
     }
-    if (typeof data === 'string') this.socket.write(data, 'latin1', done);
-    else this.socket.write(data, done);
+    this.writes.write(data, done);
   }
 
   ended(res: LeanResponse): void {

@@ -12,6 +12,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LeanRequest } from './lean-request.js';
 import { kServedBy, type ResponseTally } from './served-by.js';
+import type { WriteDone } from '../net/socket-writes.js';
 
 /** What the response writes through: its connection, which keeps pipelined responses in order. */
 export interface ResponseOutput {
@@ -32,7 +33,7 @@ export interface ResponseOutput {
   closesAfter(res: LeanResponse): boolean;
 }
 
-export type WriteDone = (err?: Error | null) => void;
+export type { WriteDone } from '../net/socket-writes.js';
 
 type HeaderInput = readonly string[] | Record<string, string | number> | undefined;
 
