@@ -31,7 +31,7 @@ import { closeQueuedWithConnection } from './queued-response.js';
 import { RequestsInFlight, type InFlightRequest } from './requests-in-flight.js';
 import { servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
-import { listenerPathOf, type RequestRoute } from './request-route.js';
+import { addressedServer, listenerPathOf, type RequestRoute } from './request-route.js';
 import { Router, type RouteMatch } from './router.js';
 import { matchStatic, serveStatic } from './static-files.js';
 
@@ -510,6 +510,10 @@ export class Front {
   /** What the app is told about a request: the router's split and what the socket saw. */
   private routeOf(req: IncomingMessage, match: RouteMatch<AppDispatcher>, url: string, q: number): RequestRoute {
     const socket = req.socket;
+    const scheme = 'encrypted' in socket ? 'https' : 'http';
+    // A TCP connection has the address the client reached; a unix one only its Host.
+    const server =
+      socket.localAddress !== undefined ? { serverName: socket.localAddress, serverPort: socket.localPort ?? 0 } : addressedServer(req.headers.host, scheme);
     return {
       scriptName: match.scriptName,
       pathInfo: match.pathInfo,
@@ -517,9 +521,8 @@ export class Front {
       queryString: q >= 0 ? url.slice(q + 1) : '',
       remoteAddr: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
-      scheme: 'encrypted' in socket ? 'https' : 'http',
-      serverName: socket.localAddress ?? 'localhost',
-      serverPort: socket.localPort ?? 0,
+      scheme,
+      ...server,
       listenerPath: listenerPathOf(socket),
       trustProxy: this.trust,
     };

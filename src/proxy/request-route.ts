@@ -123,6 +123,21 @@ export function routeFromRequest(req: IncomingMessage, mount = '', trustProxy: T
   };
 }
 
+/**
+ * SERVER_NAME and SERVER_PORT for a request that came in on a unix socket, which has no
+ * address the client could have addressed: the Host it sent, with the scheme's port when Host
+ * names none, as gunicorn does on a unix socket (PEP 3333 and CGI: the server the client
+ * addressed, and never an empty or 0 port). No usable Host (HTTP/1.0): localhost.
+ */
+export function addressedServer(host: string | undefined, scheme: 'http' | 'https'): { serverName: string; serverPort: number } {
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  const m = host === undefined ? null : /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+)(?::(\d{1,5}))?$/.exec(host);
+  if (m === null) return { serverName: 'localhost', serverPort: defaultPort };
+  const name = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  return { serverName: name, serverPort: port > 0 && port < 65536 ? port : defaultPort };
+}
+
 /** The path of the unix socket `socket` was accepted on; null for a TCP connection. */
 export function listenerPathOf(socket: Socket): string | null {
   // A TCP connection always has a local address; a unix one never has.

@@ -1,8 +1,10 @@
 // A WSGI app over a unix-socket listener (`--listen unix:PATH`, the shipped systemd unit's), raw
-// bytes through the real CLI (probe-l finding 2): a client that reads a whole streamed response
-// (Content-Length honoured) and closes at once is logged with the status it got, not 499, as
-// over TCP: the response's end wrote no bytes, and a zero-byte write to a unix socket whose
-// peer has gone fails (EPIPE).
+// bytes through the real CLI (probe-l findings 2 and 4):
+// - a client that reads a whole streamed response (Content-Length honoured) and closes at once
+//   is logged with the status it got, not 499, as over TCP: the response's end wrote no bytes,
+//   and a zero-byte write to a unix socket whose peer has gone fails (EPIPE);
+// - SERVER_NAME and SERVER_PORT are the Host the client sent, the scheme's port when it names
+//   none (as gunicorn on a unix socket; PEP 3333: never 0), localhost without a Host.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -71,6 +73,13 @@ function exchange(request: string): Promise<{ head: string; body: string; socket
   });
 }
 
+async function environOf(request: string): Promise<Record<string, string>> {
+  const { head, body, socket } = await exchange(request);
+  socket.destroy();
+  assert.match(head, /^HTTP\/1\.1 200 /, head);
+  return JSON.parse(body) as Record<string, string>;
+}
+
 test('a whole response read, then the connection closed at once: logged 200, never 499', async () => {
   const rounds = 40;
   for (let i = 0; i < rounds; i++) {
@@ -83,6 +92,36 @@ test('a whole response read, then the connection closed at once: logged 200, nev
   await waitFor(() => Array.from({ length: rounds }, (_, i) => line(i).test(gw.output())).every(Boolean), 10_000, () => `${rounds} access-log lines in\n${gw.output()}`);
   const statuses = Array.from({ length: rounds }, (_, i) => line(i).exec(gw.output())![1]);
   assert.equal(statuses.filter((s) => s !== '200'), [], 'every complete response logged as 200');
+});
+
+test('SERVER_NAME and SERVER_PORT from Host, the port defaulting to 80', async () => {
+  const withPort = await environOf('GET /uw/environ HTTP/1.1\r\nHost: www.example.com:8080\r\n\r\n');
+  assert.equal(withPort, { SERVER_NAME: 'www.example.com', SERVER_PORT: '8080', HTTP_HOST: 'www.example.com:8080', 'wsgi.url_scheme': 'http' });
+  const noPort = await environOf('GET /uw/environ HTTP/1.1\r\nHost: www.example.com\r\n\r\n');
+  assert.is(noPort.SERVER_NAME, 'www.example.com');
+  assert.is(noPort.SERVER_PORT, '80');
+  const v6 = await environOf('GET /uw/environ HTTP/1.1\r\nHost: [::1]:81\r\n\r\n');
+  assert.is(v6.SERVER_NAME, '::1');
+  assert.is(v6.SERVER_PORT, '81');
+});
+
+test('an HTTP/1.0 request without Host (node:http reads it): localhost, port 80, never 0', async () => {
+  const env = await environOf('GET /uw/environ HTTP/1.0\r\n\r\n');
+  assert.is(env.SERVER_NAME, 'localhost');
+  assert.is(env.SERVER_PORT, '80');
+});
+
+test('over TCP: still the address and port the client reached', async () => {
+  const port = Number(new URL(gw.url.startsWith('http') ? gw.url : /listening on (http:\/\/\S+)/.exec(gw.output())![1]).port);
+  const env = await new Promise<Record<string, string>>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /uw/environ HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n'));
+    let got = '';
+    socket.on('data', (c) => (got += c.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4))));
+  });
+  assert.is(env.SERVER_NAME, '127.0.0.1');
+  assert.is(env.SERVER_PORT, String(port));
 });
 
 test.run();
