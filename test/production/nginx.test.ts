@@ -59,7 +59,7 @@ http {
 test.before(async () => {
   if (!hasNginx) return; // every case is skipped (ifNginx)
   mkdirSync(apps);
-  addPackage(apps, 'environ', 'blog.1.0', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.0"']] });
+  addPackage(apps, 'environ', 'blog.1.0', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.0"'], [/"SERVER_NAME",/, '"SERVER_NAME", "SERVER_PORT",']] });
   addPackage(apps, 'ws-echo', 'echo');
   addPackage(apps, 'examples/asgi-hello', 'asgi');
   gw = await startCli([
@@ -112,9 +112,14 @@ ifNginx('a request reaches the app with the client\'s address and scheme', async
   assert.is(env['wsgi.url_scheme'], 'http');
   assert.is(env.SCRIPT_NAME, '/blog');
   assert.is(env.PATH_INFO, '/where');
-  assert.is(env.HTTP_HOST, '127.0.0.1', 'nginx passes $host, the gateway believes it');
+  // nginx on a port of its own (not 80): the app builds its absolute URLs for that port, which
+  // nginx's $host would have dropped (probe-l finding 5).
+  assert.is(env.HTTP_HOST, `127.0.0.1:${port}`, 'nginx passes the Host sent, the gateway believes it');
+  assert.is(env.SERVER_NAME, '127.0.0.1');
+  assert.is(env.SERVER_PORT, String(port));
   const tlsEnv = await getFrom127002(`http://127.0.0.1:${tlsPort}/blog/`);
   assert.is(tlsEnv['wsgi.url_scheme'], 'https');
+  assert.is(tlsEnv.SERVER_PORT, String(tlsPort));
   assert.is(tlsEnv.REMOTE_ADDR, '127.0.0.2');
   // The access log names the client the app was told, not "-" (the unix socket's peer).
   await waitFor(() => /^127\.0\.0\.2 - - \[[^\]]+\] "GET \/blog\/where\?x=1 HTTP\/1\.[01]" 200 /m.test(gw.output()), 5000, 'the access log line');
