@@ -15,7 +15,11 @@ const ONLY_CHUNKED = /^[ \t,]*chunked[ \t,]*$/i;
 /**
  * Fields RFC 9110 defines as one value, not a list: a second line of one is a sender error
  * (§5.3), and the gateway would otherwise hand the app "a, b" (the CGI join of repeats), a
- * value no definition allows. Host and Content-Length have rules of their own (below; Node).
+ * value no definition allows. A second line that repeats the first exactly says nothing new:
+ * it is dropped (dropRepeatedSingletons) and the request served, as nginx and gunicorn serve
+ * it (a client's doubled User-Agent; nginx passes both lines on); lines that disagree are a
+ * 400, since which one the sender meant is a guess. Host and Content-Length have rules of their
+ * own (below; Node), where even identical repeats are refused: they frame and route the request.
  */
 const SINGLETONS = new Set([
   'content-type', // §8.3
@@ -44,7 +48,7 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
   // HTTP/1.x message, and answering either as one would be a guess (RFC 9112 §2.3).
   if (req.httpVersionMajor !== 1) return `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`;
   let hosts = 0;
-  let seen: Set<string> | null = null;
+  let seen: Map<string, string> | null = null;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i].toLowerCase();
@@ -54,9 +58,10 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
       if (++hosts > 1) return 'more than one Host header';
       if (!HOST_VALUE.test(raw[i + 1])) return 'the Host header is not a host[:port]';
     } else if (SINGLETONS.has(lower)) {
-      seen ??= new Set();
-      if (seen.has(lower)) return `more than one ${raw[i]} header: it takes one value (RFC 9110 §5.3)`;
-      seen.add(lower);
+      seen ??= new Map();
+      const first = seen.get(lower);
+      if (first === undefined) seen.set(lower, raw[i + 1]);
+      else if (first !== raw[i + 1]) return `more than one ${raw[i]} header, with different values: it takes one value (RFC 9110 §5.3); send it once`;
     }
   }
   // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host (absolute-form
@@ -73,6 +78,29 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && !CHUNKED_LAST.test(te)) return 'Transfer-Encoding must end with chunked';
   return null;
+}
+
+/**
+ * `req` without the second and later lines of a singleton field that repeat its first exactly
+ * (requestHeadProblem refused those that differ): the app gets the value once, not "a, a".
+ */
+export function dropRepeatedSingletons(req: IncomingMessage): void {
+  const raw = req.rawHeaders;
+  let seen: Set<string> | null = null;
+  let kept: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i].toLowerCase();
+    if (SINGLETONS.has(lower)) {
+      seen ??= new Set();
+      if (seen.has(lower)) {
+        kept ??= raw.slice(0, i);
+        continue;
+      }
+      seen.add(lower);
+    }
+    kept?.push(raw[i], raw[i + 1]);
+  }
+  if (kept !== null) req.rawHeaders = kept;
 }
 
 /**

@@ -71,6 +71,25 @@ const CASES: Case[] = [
     request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\n\r\n', status: 400, closed: true,
   },
   {
+    id: 'R6.5b', rfc: 'RFC 9110 §5.3', what: 'two identical Content-Type lines: nothing conflicts, served (as nginx and gunicorn), the value once',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+    status: 200, seen: { CONTENT_TYPE: 'application/json', body: '{}' },
+  },
+  {
+    id: 'R6.5c', rfc: 'RFC 9110 §5.3', what: 'a doubled User-Agent, Referer and If-Modified-Since, each line repeated exactly: served, each value once',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nUser-Agent: ua/1\r\nReferer: http://r/\r\nUser-Agent: ua/1\r\n'
+      + 'If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nReferer: http://r/\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n',
+    status: 200, seen: { HTTP_USER_AGENT: 'ua/1', HTTP_REFERER: 'http://r/', HTTP_IF_MODIFIED_SINCE: 'Sun, 06 Nov 1994 08:49:37 GMT' },
+  },
+  {
+    id: 'R6.5d', rfc: 'RFC 9110 §5.3', what: 'two User-Agent lines that differ: which one was meant is a guess',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nUser-Agent: a\r\nUser-Agent: b\r\n\r\n', status: 400, closed: true, says: /User-Agent.*different values/,
+  },
+  {
+    id: 'R6.5e', rfc: 'RFC 9112 §3.2', what: 'Host repeated, even identically: refused, it routes the request',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}', status: 400, closed: true,
+  },
+  {
     id: 'R6.7', rfc: 'RFC 9110 §5.3', what: 'a list field on two lines: combined with ", " in order',
     request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nAccept: application/json;q=0.9\r\n\r\n',
     status: 200, seen: { HTTP_ACCEPT: 'text/html, application/json;q=0.9' },
