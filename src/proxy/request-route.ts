@@ -131,10 +131,10 @@ export function routeFromRequest(req: IncomingMessage, mount = '', trustProxy: T
  */
 export function addressedServer(host: string | undefined, scheme: 'http' | 'https'): { serverName: string; serverPort: number } {
   const defaultPort = scheme === 'https' ? 443 : 80;
-  const m = host === undefined ? null : /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+)(?::(\d{1,5}))?$/.exec(host);
+  const m = host === undefined ? null : /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+)(?::(\d{0,5}))?$/.exec(host);
   if (m === null) return { serverName: 'localhost', serverPort: defaultPort };
   const name = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
-  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  const port = m[2] === undefined || m[2] === '' ? defaultPort : Number(m[2]); // `host:` is allowed (RFC 3986 §3.2.3)
   return { serverName: name, serverPort: port > 0 && port < 65536 ? port : defaultPort };
 }
 

@@ -100,6 +100,9 @@ test('SERVER_NAME and SERVER_PORT from Host, the port defaulting to 80', async (
   const noPort = await environOf('GET /uw/environ HTTP/1.1\r\nHost: www.example.com\r\n\r\n');
   assert.is(noPort.SERVER_NAME, 'www.example.com');
   assert.is(noPort.SERVER_PORT, '80');
+  const emptyPort = await environOf('GET /uw/environ HTTP/1.1\r\nHost: www.example.com:\r\n\r\n');
+  assert.is(emptyPort.SERVER_NAME, 'www.example.com');
+  assert.is(emptyPort.SERVER_PORT, '80');
   const v6 = await environOf('GET /uw/environ HTTP/1.1\r\nHost: [::1]:81\r\n\r\n');
   assert.is(v6.SERVER_NAME, '::1');
   assert.is(v6.SERVER_PORT, '81');
