@@ -38,6 +38,7 @@ export interface LeanLaneOptions {
 /** Requests read ahead of their answers on one connection before the lane stops reading it. */
 const MAX_PIPELINED = 32;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const LF = 0x0a;
 
 /**
  * How often idle connections are looked at: the timeouts' resolution, and small enough that
@@ -79,6 +80,14 @@ export class LeanLane {
     this.idle.add(connection);
   }
 
+  /** `connection` has begun a head, with no answer owed: the header timeout runs from now on. */
+  awaitingHead(connection: LeanConnection): void {
+    if (this.fresh.has(connection)) return;
+    this.idle.delete(connection);
+    connection.waitingSince = Date.now();
+    this.fresh.add(connection);
+  }
+
   /** `connection` read a request: no clock runs while it has answers to give. */
   busy(connection: LeanConnection): void {
     this.fresh.delete(connection);
@@ -99,7 +108,7 @@ export class LeanLane {
       for (const connection of waits) {
         if (now - connection.waitingSince < limitMs) return;
         waits.delete(connection);
-        connection.destroy();
+        connection.timedOut();
       }
     };
     expire(this.fresh, this.options.headersTimeoutMs);
@@ -130,6 +139,12 @@ class LeanConnection implements ResponseOutput, BodySource {
   /** The request whose body the next bytes from the client are. */
   private receiving: LeanRequest | null = null;
   private pausedForPipeline = false;
+  /**
+   * The start of a request line still arriving (a long URL in several TCP segments, a slow
+   * client): held until its LF, since node:http could not be given its octets >= 0x80 escaped
+   * (net/raw-target.ts needs the whole line). A copy; null almost always.
+   */
+  private partialLine: Buffer | null = null;
   /** The lane paused the socket (32 answers owed, or a body with nowhere to go). */
   private paused = false;
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
@@ -151,6 +166,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     this.noMore = true;
     // A body cut short can never be finished: the request is gone (node:http: a parse error).
     if (this.receiving !== null) this.socket.destroy();
+    else if (this.partialLine !== null) this.handOffPartialLine();
     else if (this.responses.length === 0) this.socket.destroySoon();
   };
 
@@ -179,12 +195,20 @@ class LeanConnection implements ResponseOutput, BodySource {
 
   private read(data: Buffer): void {
     if (this.noMore) return;
+    if (this.partialLine !== null) {
+      data = Buffer.concat([this.partialLine, data]);
+      this.partialLine = null;
+    }
     const maxHead = this.lane.options.maxHeaderSize;
     let start = this.receiving === null ? 0 : this.receiveBody(data, 0);
     while (start < data.length && !this.noMore) {
       const end = data.indexOf(HEAD_END, start);
-      // A head split across reads, or too large: node:http reads it (and times it, and
-      // answers 431), as it reads every head that is not plain.
+      if (end === -1 && data.length - start <= maxHead && data.indexOf(LF, start) === -1) {
+        this.holdPartialLine(data.subarray(start));
+        break;
+      }
+      // A head split across reads after its request line, or too large: node:http reads it (and
+      // times it, and answers 431), as it reads every head that is not plain.
       if (end === -1 || end - start > maxHead) return this.startHandOff(this.kept(data.subarray(start)));
       const head = parsePlainHead(data.toString('latin1', start, end));
       if (head === null) return this.startHandOff(this.kept(data.subarray(start)));
@@ -208,6 +232,27 @@ class LeanConnection implements ResponseOutput, BodySource {
       this.pausedForPipeline = true;
       this.bodyFlowChanged();
     }
+  }
+
+  /**
+   * Keeps `bytes` (a request line without its LF yet) for the next read. The header timeout
+   * runs: from the connection's start for its first head, from now for a later one (node:http
+   * times a head from its first byte, not from the answer before it).
+   */
+  private holdPartialLine(bytes: Buffer): void {
+    this.partialLine = Buffer.from(bytes);
+    if (this.responses.length === 0) this.lane.awaitingHead(this);
+  }
+
+  /**
+   * The sweep found it waiting too long: a request line begun is answered 408, as node:http
+   * answers a head that times out (front.ts, 'clientError'); an idle connection just closes.
+   */
+  timedOut(): void {
+    if (this.partialLine === null) return this.destroy();
+    this.partialLine = null;
+    this.stopReading();
+    this.socket.end(unparsableAnswer(408));
   }
 
   /** `bytes`, safe to keep after read() returns. */
@@ -289,6 +334,13 @@ class LeanConnection implements ResponseOutput, BodySource {
     this.paused = hold;
     if (hold) this.socket.pause();
     else this.socket.resume();
+  }
+
+  /** A request line cut by the client's FIN: node:http answers it (400), as any head cut short. */
+  private handOffPartialLine(): void {
+    const rest = this.partialLine!;
+    this.partialLine = null;
+    this.startHandOff(rest);
   }
 
   /** `rest` starts with the head node:http reads first. */
@@ -391,7 +443,10 @@ class LeanConnection implements ResponseOutput, BodySource {
     if (index === -1) return;
     this.responses.splice(index, 1);
     if (index < this.writer) this.writer--;
-    if (this.responses.length === 0 && this.handOff === null && !this.noMore) this.startWaiting();
+    if (this.responses.length === 0 && this.handOff === null && !this.noMore) {
+      if (this.partialLine === null) this.startWaiting();
+      else this.lane.awaitingHead(this);
+    }
     // Answered without reading all of its body (an error, an app that did not read it): the rest
     // is read and dropped, and the connection goes on (node:http does the same).
     res.req.dump();

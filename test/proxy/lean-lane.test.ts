@@ -162,6 +162,69 @@ test('a head that arrives in pieces, and heads that are not plain, are answered 
   }
 });
 
+/**
+ * Writes `pieces` on one connection, `gapMs` apart (TCP_NODELAY: each its own segment, as a
+ * network delivers a long URL), then gathers what comes back until the server closes.
+ */
+async function spacedOut(port: number, pieces: Buffer[], gapMs: number, ms = 5000): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  let got = '';
+  let closed = false;
+  socket.on('data', (c) => (got += c.toString('latin1')));
+  socket.on('error', () => {});
+  socket.on('close', () => (closed = true));
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve));
+    for (const piece of pieces) {
+      socket.write(piece);
+      await new Promise((resolve) => setTimeout(resolve, gapMs));
+    }
+    await waitFor(() => closed, ms, 'the server to close after its answers');
+    return got;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** `bytes` cut every `size` octets. */
+const cut = (bytes: Buffer, size: number): Buffer[] => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+
+test('a request line that arrives in pieces (a long URL over a network, a slow client): octets >= 0x80 in its target reach the app as latin-1 (SPEC 5.8), not a 400', async () => {
+  const long = `/${'a'.repeat(3000)}\xe9`;
+  const request = Buffer.from(get(long, 'Connection: close\r\n'), 'latin1');
+  const raw = await spacedOut(portOf(lean), cut(request, 1448), 10);
+  assert.ok(raw.startsWith('HTTP/1.1 200 OK'), raw.slice(0, 200));
+  assert.ok(raw.endsWith(`GET ${long}? host=lean.test ua=lean-test`), raw.slice(-100));
+  // Cut in the middle of the target, before the octet; and on a connection's second request.
+  const [line, rest] = [Buffer.from('GET /AAA', 'latin1'), Buffer.from(get('/B\xe9BB', 'Connection: close\r\n').slice('GET /'.length), 'latin1')];
+  const small = await spacedOut(portOf(lean), [line, rest], 200);
+  assert.ok(small.startsWith('HTTP/1.1 200 OK') && small.endsWith('GET /AAAB\xe9BB? host=lean.test ua=lean-test'), small);
+  const second = await spacedOut(portOf(lean), [Buffer.from(get('/?first')), line, rest], 200);
+  const answers = second.split(/(?=HTTP\/1\.1 )/);
+  assert.is(answers.length, 2, second);
+  assert.ok(answers[0].endsWith('GET /?first host=lean.test ua=lean-test'), answers[0]);
+  assert.ok(answers[1].startsWith('HTTP/1.1 200 OK') && answers[1].endsWith('GET /AAAB\xe9BB? host=lean.test ua=lean-test'), answers[1]);
+});
+
+test('a request line begun and never finished: 408 after --header-timeout, as node:http answers a head that times out; one cut by a FIN: 400', async () => {
+  const opened = Date.now();
+  const raw = await spacedOut(portOf(lean), [Buffer.from('GET /slow')], 0);
+  const waited = Date.now() - opened;
+  assert.ok(raw.startsWith('HTTP/1.1 408 Request Timeout\r\n'), raw);
+  assert.ok(waited >= 900 && waited < 4000, `answered after ${waited} ms`);
+  // After an answer, the head's own clock runs from its first byte (not the keep-alive one).
+  const after = await spacedOut(portOf(lean), [Buffer.from(get('/?first')), Buffer.from('GET /slow')], 0);
+  assert.match(after, /^HTTP\/1\.1 200 OK[\s\S]*GET \/\?first host=lean\.test ua=lean-test(HTTP\/1\.1 408 Request Timeout\r\n)/);
+  const socket = net.connect(portOf(lean), '127.0.0.1', () => socket.end('GET /cut'));
+  let finned = '';
+  socket.on('data', (c) => (finned += c.toString('latin1')));
+  socket.on('error', () => {});
+  await waitFor(() => socket.destroyed || finned.includes('\r\n\r\n'), 5000, 'the answer to a cut request line');
+  socket.destroy();
+  assert.ok(finned.startsWith('HTTP/1.1 400 Bad Request\r\n'), finned);
+});
+
 test('bytes kept for node:http while an earlier answer is under way are not overwritten by other clients\' reads (one read buffer serves every connection)', async () => {
   // The HTTP/1.0 head waits, read but not parsed, until /sleep's answer is out: 300 ms in which
   // twenty other connections' longer requests are read into the front's shared read buffer.
