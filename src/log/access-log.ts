@@ -116,9 +116,9 @@ export class AccessLog {
    * A request refused before node:http could make one of it (a head it cannot parse): the line
    * has what there is, the first line as sent in the request field.
    */
-  recordRejected(client: string, requestLine: string, status: number): void {
+  recordRejected(client: string, requestLine: string, status: number, bodyBytes = 0): void {
     if (!this.out) return;
-    this.add(`${client || '-'} - - [${clfTime(Date.now())}] ${quote(requestLine)} ${status} 0 "-" "-" app=- dur=0.0000\n`);
+    this.add(`${client || '-'} - - [${clfTime(Date.now())}] ${quote(requestLine)} ${status} ${bodyBytes} "-" "-" app=- dur=0.0000\n`);
   }
 
   /** Written with the turn's other lines (one write per event-loop turn, not per request). */

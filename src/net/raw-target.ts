@@ -5,7 +5,8 @@
 // the way, and that request gets its target back as sent before it is routed (restoreRawTarget):
 // the app sees the same REQUEST_URI, PATH_INFO and QUERY_STRING on either path. What node:http
 // reads after that by itself is not rewritten: a later request on the same connection with such
-// octets is refused with 400 (docs/reliability.md R6.8).
+// octets is refused with 400, whose body says why and what to do (RAW_TARGET_REFUSED;
+// docs/reliability.md R6.8).
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -54,4 +55,20 @@ export function restoreRawTarget(req: IncomingMessage): void {
   if (mark === undefined) return;
   delete socket![kRawTarget];
   if (req.url === mark.escaped) req.url = mark.sent;
+}
+
+/**
+ * The body of the 400 for a target with octets >= 0x80 that node:http read by itself: the
+ * limit is the gateway's, not the client's fault, so it says how to get the request through.
+ */
+export const RAW_TARGET_REFUSED =
+  'raw octets >= 0x80 in the request target, on a connection the gateway reads with node:http (after an ' +
+  'error answer, an HTTP/1.0 or absolute-form request on it, or with APPPKG_LEAN_LANE=0), whose parser refuses them; ' +
+  'fix: percent-encode them in the URL (RFC 3986: /caf%C3%A9, which the app reads alike), or send the request on a new connection';
+
+/** Whether node:http's parse error is its refusal of an octet >= 0x80 in a request target. */
+export function refusedRawTarget(err: { code?: string; bytesParsed?: unknown; rawPacket?: unknown }): boolean {
+  const packet = err.rawPacket;
+  const at = err.bytesParsed;
+  return err.code === 'HPE_INVALID_URL' && Buffer.isBuffer(packet) && typeof at === 'number' && packet[at] >= 0x80;
 }

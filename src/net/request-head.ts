@@ -165,18 +165,25 @@ const REQUEST_LINE_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
 /** A longer request line is a 414 (nginx's large_client_header_buffers answers so past 8k). */
 const MAX_REQUEST_LINE = 8 * 1024;
 
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** What the access log shows of a request node:http could not parse: its first line, bounded. */
 const LOGGED_LINE_MAX = 2048;
 
 /**
  * The first line of the read node:http failed in (its error's `rawPacket`), for the access
- * log's request field; null when it read nothing (a connection that timed out silent).
+ * log's request field; null when it read nothing (a connection that timed out silent). A head
+ * that failed `behindAnswered` (pipelined after requests node:http read whole) begins after
+ * the last blank line before the error (`bytesParsed`, where the parser stopped), not at the
+ * read's start, which is an earlier request's.
  */
-export function rejectedRequestLine(err: { rawPacket?: unknown }): string | null {
+export function rejectedRequestLine(err: { rawPacket?: unknown; bytesParsed?: unknown }, behindAnswered = false): string | null {
   const packet = err.rawPacket;
   if (!Buffer.isBuffer(packet) || packet.length === 0) return null;
-  const eol = packet.indexOf(0x0a);
-  const line = packet.toString('latin1', 0, Math.min(eol === -1 ? packet.length : eol, LOGGED_LINE_MAX)).replace(/\r$/, '');
+  const at = typeof err.bytesParsed === 'number' ? Math.min(err.bytesParsed, packet.length) : 0;
+  const blank = behindAnswered && at > 0 ? packet.lastIndexOf(HEAD_END, at - 1) : -1;
+  const from = blank === -1 || blank + 4 > at ? 0 : blank + 4;
+  const eol = packet.indexOf(0x0a, from);
+  const line = packet.toString('latin1', from, Math.min(eol === -1 ? packet.length : eol, from + LOGGED_LINE_MAX)).replace(/\r$/, '');
   return line === '' ? null : line;
 }
 

@@ -15,7 +15,7 @@ import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, dropRepeatedSingletons, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
-import { restoreRawTarget } from '../net/raw-target.js';
+import { RAW_TARGET_REFUSED, refusedRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
@@ -23,7 +23,7 @@ import { AppDispatcher } from './app-dispatcher.js';
 import { bodyBytesOf, countBodyBytes } from './body-bytes.js';
 import { LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
-import { notServingDetail, refuseUpgrade, refuseUpgradeFor, sendError, unparsableAnswer } from './error-response.js';
+import { notServingDetail, refuseUpgrade, refuseUpgradeFor, sendError, shortBody, unparsableAnswer } from './error-response.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
 import { answeredInstead, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
@@ -134,6 +134,8 @@ export class Front {
   private router = new Router<AppDispatcher | RefusedRoutes>([]);
   private readonly dispatchers = new Map<string, AppDispatcher>();
   private servers: http.Server[] = [];
+  /** The response to the last request node:http read on a connection: a refusal pipelined behind it waits for it. */
+  private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
   private readonly lanes: LeanLane[] = [];
   private sockets = new Set<Socket>();
   /** Connections the stop cut past --grace: what they still held is not the client's leaving. */
@@ -245,6 +247,28 @@ export class Front {
         // not read (RFC 9112 §9.6), and that request's answer, under way, closes the connection.
         if (err.code === 'HPE_CLOSED_CONNECTION') return;
         if (!socket.writable) return socket.destroy();
+        const status =
+          err.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(err as { rawPacket?: unknown }) ? 414 : 431)
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408
+          : err.code === 'HPE_INVALID_VERSION' && otherMajorVersion(err as { rawPacket?: unknown }) ? 505
+          : 400;
+        const body = refusedRawTarget(err) ? shortBody(400, RAW_TARGET_REFUSED) : '';
+        const refuse = (behindAnswered: boolean): void => {
+          socket.end(unparsableAnswer(status, body));
+          // One access-log line per request (SPEC 4), this one too: with what was read of it.
+          const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered);
+          if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body));
+        };
+        // The error is in a request after ones read whole: their answers go out first, in
+        // order, then its refusal, and the connection ends (RFC 9112 §9.3.2). Written before,
+        // the refusal would take an earlier answer's place; not written at all, the client
+        // would never learn what became of its request.
+        const last = this.lastNodeResponse.get(socket);
+        if (last?.req?.complete) {
+          if (last.writableFinished) refuse(true);
+          else last.once('finish', () => socket.writable && refuse(true));
+          return;
+        }
         // A parse error in a request body (a bad chunk size, say) comes while that request's
         // response may be on the wire already: a 400 written now would land inside its body.
         // As Node's own default handler: once a response has begun, finish flushing it if it is
@@ -255,22 +279,13 @@ export class Front {
           else socket.destroy();
           return;
         }
-        // The error is in a request pipelined behind one whose answer has not begun (that one
-        // was read whole): its answer goes out first, saying Connection: close, and the
-        // connection ends after it (RFC 9112 §9.3.2). A 400 written now would take its place.
-        if (current && (current as ServerResponse & { req?: IncomingMessage }).req?.complete) {
+        // A body broken in a request pipelined behind one whose answer has not begun: that
+        // answer goes out, saying Connection: close; nothing after it can be read.
+        if (current?.req?.complete) {
           current.shouldKeepAlive = false;
           return;
         }
-        const status =
-          err.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(err as { rawPacket?: unknown }) ? 414 : 431)
-          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408
-          : err.code === 'HPE_INVALID_VERSION' && otherMajorVersion(err as { rawPacket?: unknown }) ? 505
-          : 400;
-        socket.end(unparsableAnswer(status));
-        // One access-log line per request (SPEC 4), this one too: with what was read of it.
-        const line = rejectedRequestLine(err as { rawPacket?: unknown });
-        if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status);
+        refuse(false);
       });
       await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag).catch((err: unknown) => {
         throw this.heldByOurOwn(err, addr) ?? err;
@@ -329,6 +344,7 @@ export class Front {
 
   /** A request node:http read; its response closes with the connection even while it waits behind another. */
   private nodeRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.lastNodeResponse.set(req.socket, res);
     closeQueuedWithConnection(res, req.socket);
     this.whenOpen(() => this.onRequest(req, res));
   }

@@ -286,17 +286,61 @@ test('R6.8 for a websocket (node:http reads every upgrade): the scope has the oc
   }
 });
 
-test('a bad request pipelined behind one node:http reads (RFC 9112 §9.3.2): the first is answered, Connection: close, then the end', async () => {
+test('a bad request pipelined behind one node:http reads (RFC 9112 §9.3.2): the first is answered, then the 400, then the end', async () => {
   const answer = await rawRequest(port, Buffer.from(
     // A field on two lines: a head the lean lane leaves to node:http.
     'POST /rfc/echo?first HTTP/1.1\r\nHost: x\r\nAccept: a\r\nAccept: b\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' +
       'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n', 'latin1'));
-  const [head, rest = ''] = answer.split('\r\n\r\n');
-  assert.match(head, /^HTTP\/1\.1 200 /, answer.slice(0, 300));
-  assert.match(head, /\r\nConnection: close/i);
-  const seen = JSON.parse(rest) as Record<string, string>;
+  const [first, refusal = ''] = answer.split(/(?=HTTP\/1\.1 400 )/);
+  assert.match(first, /^HTTP\/1\.1 200 /, answer.slice(0, 300));
+  const seen = JSON.parse(first.split('\r\n\r\n')[1]) as Record<string, string>;
   assert.is(seen.QUERY_STRING, 'first');
   assert.is(seen.body, 'abc');
+  assert.match(refusal, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close\r\n/, 'the second is refused, not dropped unanswered');
+});
+
+// SPEC 5.8 on a connection node:http reads by itself (after an answer the lean lane left to it):
+// its parser refuses such a target, and the gateway does not rewrite what node:http reads. The
+// refusal says so and how to get through (docs/reliability.md R6.8d); it never goes unanswered.
+const RAW_TARGET = Buffer.from('GET /rfc/caf\xe9 HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
+const BEFORE_RAW_TARGET = [
+  'GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n', // a 404
+  'GET http://x/rfc/echo HTTP/1.1\r\nHost: x\r\n\r\n', // absolute-form
+  'GET /rfc/echo HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n',
+];
+
+test('R6.8d octets >= 0x80 in a later request on a connection node:http reads: 400 saying why and what to do, after the earlier answers, sent apart or pipelined', async () => {
+  for (const before of BEFORE_RAW_TARGET) {
+    for (const pipelined of [false, true]) {
+      const socket = connect(port, '127.0.0.1');
+      let got = '';
+      let closed = false;
+      socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      socket.on('error', () => {});
+      socket.on('close', () => (closed = true));
+      try {
+        await new Promise((resolve) => socket.once('connect', resolve));
+        if (pipelined) socket.write(Buffer.concat([Buffer.from(before, 'latin1'), RAW_TARGET]));
+        else {
+          socket.write(before);
+          await waitFor(() => got.includes('\r\n\r\n'), 5000, 'the first answer');
+          socket.write(RAW_TARGET);
+        }
+        await waitFor(() => closed, 5000, 'the refusal, then the close');
+      } finally {
+        socket.destroy();
+      }
+      const answers = got.split(/(?=HTTP\/1\.1 \d{3} )/);
+      const what = `${JSON.stringify(before)} ${pipelined ? 'pipelined' : 'then'}: ${got.slice(0, 400)}`;
+      assert.is(answers.length, 2, what);
+      assert.match(answers[0], /^HTTP\/1\.1 (200|404) /, what);
+      assert.match(answers[1], /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close\r\n/, what);
+      assert.match(answers[1], /raw octets >= 0x80 in the request target[\s\S]*fix: percent-encode them/, what);
+    }
+  }
+  // The same request on a connection of its own is served (the lean lane reads it).
+  const fresh = await rawRequest(port, Buffer.from('GET /rfc/caf\xe9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'latin1'));
+  assert.match(fresh, /^HTTP\/1\.1 200 [\s\S]*"PATH_INFO": "\/caf\\u00e9"/);
 });
 
 test.run();
