@@ -157,8 +157,8 @@ export class AppPackage {
    * Runs `commands.NAME` in the app's environment and resolves with its exit status. check and
    * test run as `apppkg-gateway test` does (APPPKG_ENV=development); install, update, backup,
    * restore and uninstall as the gateway runs its hooks (production, as the app's user when we
-   * are root); backup and restore expect APPPKG_BACKUP_DIR, given in `options.env`. An app
-   * without the command: APPPKG_COMMAND_MISSING.
+   * are root); backup and restore need APPPKG_BACKUP_DIR, given in `options.env` (without it:
+   * APPPKG_USAGE, nothing run). An app without the command: APPPKG_COMMAND_MISSING.
    */
   async runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
     // From JavaScript, any string can arrive here.
@@ -171,6 +171,13 @@ export class AppPackage {
         app: this.name,
         command: name,
         fix: `add e.g. \`commands: {${name}: ${EXAMPLE_COMMANDS[name]}}\` to app.yaml`,
+      });
+    }
+    // As the CLI's `--to`/`--from`: a hook given no directory would dump into, or load from, "" (its cwd).
+    if ((name === 'backup' || name === 'restore') && !options.env?.APPPKG_BACKUP_DIR) {
+      throw new GatewayError('APPPKG_USAGE', {
+        reason: `runCommand('${name}'): expected the backup directory as options.env.APPPKG_BACKUP_DIR, found ${options.env?.APPPKG_BACKUP_DIR === '' ? 'an empty string' : 'none'}`,
+        command: name,
       });
     }
     const ctx = HOOKS_RUN_AS_PRODUCTION.has(name) ? await this.#hookContext() : await this.#developmentContext();

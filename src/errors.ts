@@ -33,6 +33,11 @@ interface CodeEntry {
 }
 
 const str = (v: unknown): string => (v === undefined ? '' : String(v));
+/**
+ * A file's problems after its count, each at its place as the CLI prints them: a library user
+ * who logs only `message` (not format()) still learns where each one is.
+ */
+const listedProblems = (d: ErrorDetails): string => (d.problems?.length ? `: ${d.problems.map((p) => p.placedMessage).join('; ')}` : '');
 /** `package` or `packages`, as many as the names listed in `list` ("a b", "a, b"). */
 const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
 
@@ -171,7 +176,7 @@ export const ERROR_CODES = {
   },
   APPPKG_DESC_INVALID: {
     summary: '`app.yaml` has one or more problems; each is listed with its own code, line and fix.',
-    message: (d) => `${str(d.file)}: ${countOf(d.problems?.length ?? 0, 'problem')} in the description`,
+    message: (d) => `${str(d.file)}: ${countOf(d.problems?.length ?? 0, 'problem')} in the description${listedProblems(d)}`,
     hint: () => 'fix each problem listed above; `apppkg-gateway describe DIR` shows the result',
     exitStatus: 1,
     example: { file: '/srv/apps/blog/app.yaml' },
@@ -216,7 +221,7 @@ export const ERROR_CODES = {
   },
   APPPKG_ENVFILE_INVALID: {
     summary: 'The environment file (`--environment`) has one or more problems; each is listed with its line.',
-    message: (d) => `${str(d.file)}: ${countOf(d.problems?.length ?? 0, 'problem')} in the environment file`,
+    message: (d) => `${str(d.file)}: ${countOf(d.problems?.length ?? 0, 'problem')} in the environment file${listedProblems(d)}`,
     hint: () => 'fix each problem listed above; the keys are described in docs/description.md',
     exitStatus: 1,
     example: { file: '/etc/apppkg/environment.yaml' },
@@ -732,13 +737,18 @@ export class GatewayError extends Error {
   get key(): string | undefined { return this.details.key; }
   get problems(): GatewayError[] { return this.details.problems ?? []; }
 
+  /** `file:line:col: message` (`file: message` without a line): the message at its place. */
+  get placedMessage(): string {
+    const where = this.file ? `${this.file}${this.line ? `:${this.line}:${this.column ?? 1}` : ''}: ` : '';
+    return `${where}${this.message}`;
+  }
+
   /** `file:line:col: message` then `  fix: hint`, one block per problem for a description. */
   format(): string {
     if (this.problems.length > 0) {
       return this.problems.map((p) => p.format()).join('\n');
     }
-    const where = this.file ? `${this.file}${this.line ? `:${this.line}:${this.column ?? 1}` : ''}: ` : '';
-    return `${where}${this.message}\n  fix: ${this.hint}`;
+    return `${this.placedMessage}\n  fix: ${this.hint}`;
   }
 
   toJSON(): Record<string, unknown> {

@@ -307,9 +307,11 @@ export class Gateway {
 
   /**
    * The admin's restart of one app: resolves once a fresh instance serves; throws
-   * APPPKG_ADMIN_ACTION_FAILED when it could not start (what served keeps serving).
+   * APPPKG_ADMIN_ACTION_FAILED when it could not start (what served keeps serving), and
+   * APPPKG_ADMIN_NO_SUCH_APP, naming the apps, for a name it has no app of.
    */
   async restartApp(name: string): Promise<{ version: string | null; message: string }> {
+    this.assertApp(name);
     const before = this.registry.servingOf(name)?.instance ?? null;
     await this.registry.restart(name);
     const after = this.registry.servingOf(name);
@@ -325,8 +327,16 @@ export class Gateway {
 
   /** The admin's rollback: serves the version below the serving one (Registry.rollback). */
   async rollback(name: string): Promise<{ from: string; to: string; message: string }> {
+    this.assertApp(name);
     const { from, to } = await this.registry.rollback(name);
     return { from, to, message: `${name}: rolled back from ${from} to ${to}; ${from} drains and stays out of rotation until a file in it changes` };
+  }
+
+  /** An unknown name is a typo, not a failed start: say so with the names, as the admin route does. */
+  private assertApp(name: string): void {
+    const apps = this.registry.names;
+    if (apps.includes(name)) return;
+    throw new GatewayError('APPPKG_ADMIN_NO_SUCH_APP', { address: this.urls.join(', '), app: name, apps: apps.length > 0 ? apps.join(', ') : '(none)' });
   }
 
   /** Every pid of every app's processes (tests check them for orphans). */

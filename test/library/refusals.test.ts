@@ -1,0 +1,99 @@
+// What the library refuses, and how it says so (SPEC 5.7), as the CLI does (probe-k findings 4-6):
+// a backup or restore hook given no directory never runs; a restart or rollback of a name the
+// gateway has no app of names its apps; an invalid app.yaml's message carries each problem's place.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AppPackage, Gateway, isGatewayError, type GatewayError } from '../../src/index.js';
+import { addPackage } from '../helpers/apps-dir.js';
+import { withDeadline } from '../helpers/link-harness.js';
+import { assertNoOrphans, tempDir } from '../helpers/process.js';
+
+const test = suite('library refusals');
+const work = tempDir('apppkg-lib-refusals-');
+const state = join(work.path, 'state');
+const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
+let gateway: Gateway | null = null;
+
+test.after(async () => {
+  const pids = gateway?.pids ?? [];
+  await gateway?.stop();
+  await assertNoOrphans(pids);
+  work.remove();
+});
+
+function pkg(name: string, yaml: string): string {
+  const dir = join(work.path, 'pkgs', name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), yaml);
+  writeFileSync(join(dir, 'wsgi.py'), WSGI);
+  return dir;
+}
+
+async function rejection(promise: Promise<unknown>, what: string): Promise<GatewayError> {
+  const err = await withDeadline(promise.then(() => null, (e: unknown) => e), 60_000, what);
+  assert.ok(isGatewayError(err), `${what}: expected a GatewayError, got ${String(err)}`);
+  return err as GatewayError;
+}
+
+test('runCommand backup/restore without APPPKG_BACKUP_DIR: APPPKG_USAGE and the hook never runs', async () => {
+  const ran = join(work.path, 'hook-ran');
+  // The hook leaves a file behind: a refusal that still ran it would show.
+  const hook = `python -c "open('${ran}', 'a').write('ran')"`;
+  const dir = pkg('cmd.2.0', `app: wsgi:application\ncommands:\n  backup: ${hook}\n  restore: ${hook}\n`);
+  const app = await AppPackage.open(dir, { stateDir: state });
+  const output = new PassThrough().resume();
+  for (const name of ['backup', 'restore'] as const) {
+    for (const env of [undefined, {}, { APPPKG_BACKUP_DIR: '' }]) {
+      const err = await rejection(app.runCommand(name, { env, output }), `runCommand ${name} with env ${JSON.stringify(env)}`);
+      assert.is(err.code, 'APPPKG_USAGE');
+      assert.match(err.message, new RegExp(`^runCommand\\('${name}'\\): expected the backup directory as options\\.env\\.APPPKG_BACKUP_DIR, found (none|an empty string)$`));
+      assert.is(err.hint, `run \`apppkg-gateway ${name} --help\` for the usage`);
+    }
+  }
+  assert.not.ok(existsSync(ran), 'the hook ran although it was refused');
+  // Given the directory, the hook runs.
+  const status = await withDeadline(app.runCommand('backup', { env: { APPPKG_BACKUP_DIR: join(work.path, 'backup') }, output, timeoutMs: 30_000 }), 35_000, 'runCommand backup');
+  assert.is(status, 0);
+  assert.ok(existsSync(ran), 'the hook did not run with APPPKG_BACKUP_DIR given');
+});
+
+test('AppPackage.open of an invalid app.yaml: the message names FILE:LINE:COLUMN of each problem', async () => {
+  const dir = pkg('bad', 'app: wsgi:application\nworkers: 3\nprocesses:\n  web: 5\n');
+  const err = await rejection(AppPackage.open(dir, { stateDir: state }), 'open bad');
+  assert.is(err.code, 'APPPKG_DESC_INVALID');
+  assert.ok(err.problems.length >= 2, err.format());
+  const file = join(dir, 'app.yaml');
+  assert.ok(err.message.startsWith(`${file}: ${err.problems.length} problems in the description: ${file}:`), err.message);
+  for (const p of err.problems) {
+    assert.ok(p.line !== undefined, p.format());
+    assert.ok(err.message.includes(`${file}:${p.line}:${p.column ?? 1}: ${p.message}`), `${err.message}\nlacks\n${p.format()}`);
+  }
+  assert.match(err.message, new RegExp(`${file}:2:1: workers: `));
+  assert.not.match(err.message, /\n/);
+  // What the CLI prints (format()) is unchanged: one block per problem.
+  assert.is(err.format(), err.problems.map((p) => p.format()).join('\n'));
+});
+
+test('restartApp and rollback of a name the gateway has no app of: APPPKG_ADMIN_NO_SUCH_APP naming its apps', async () => {
+  const apps = join(work.path, 'apps');
+  addPackage(apps, 'environ', 'blog');
+  addPackage(apps, 'environ', 'shop');
+  writeFileSync(join(work.path, 'env.yaml'), 'defaults:\n  workers: 1\n');
+  gateway = await withDeadline(Gateway.start({
+    apps, listen: '127.0.0.1:0', admin: false, environment: join(work.path, 'env.yaml'), stateDir: state, watchIntervalMs: 0, say: () => {},
+  }), 90_000, 'Gateway.start');
+  for (const action of ['restartApp', 'rollback'] as const) {
+    const err = await rejection(gateway[action]('zzz'), `${action} zzz`);
+    assert.is(err.code, 'APPPKG_ADMIN_NO_SUCH_APP', err.format());
+    assert.is(err.message, `the gateway at ${gateway.urls.join(', ')} has no app named zzz`);
+    assert.is(err.hint, 'its apps: blog, shop');
+  }
+  // A name it has still restarts.
+  const done = await withDeadline(gateway.restartApp('blog'), 90_000, 'restartApp blog');
+  assert.is(done.message, 'blog: the app restarted; the old workers drain');
+});
+
+test.run();
