@@ -14,8 +14,14 @@ export const NOT_CALLABLE_MARKER = 'APPPKG-APP-NOT-CALLABLE ';
 export const LIFESPAN_FAILED_MARKER = 'APPPKG-LIFESPAN-FAILED ';
 
 const NEWLINE = 0x0a;
-/** How long a line without its newline waits for it before the log gets it as it is. */
+/** How long a line without its newline waits for it before the log gets it, ended by UNENDED_MARK. */
 const UNENDED_LINE_MS = 250;
+/**
+ * Ends in the log a piece its worker had not ended when it went out (after UNENDED_LINE_MS, past
+ * LONGEST_HELD_LINE, at the worker's exit): the workers share the log, and the next line
+ * written there may be another's, which would otherwise be spliced onto it.
+ */
+export const UNENDED_MARK = ' [no newline]\n';
 
 /** Where a child's output goes: a stream (raw bytes), or a function called once per line. */
 export type OutputSink = Writable | ((line: string) => void);
@@ -33,6 +39,8 @@ export class LineTap {
   /** The bytes after the last newline, waiting for theirs. */
   private held: Buffer | null = null;
   private heldTimer: NodeJS.Timeout | null = null;
+  /** What went out last ended with UNENDED_MARK: the newline that comes after it is said already. */
+  private markedLast = false;
   readonly recent: string[] = [];
   /** The last LAST_OUTPUT_BYTES or so of what passed, for a 502's body in development (lastOutput). */
   private readonly last: Buffer[] = [];
@@ -64,7 +72,8 @@ export class LineTap {
    * Writes the complete lines of `chunk`, and holds what follows its last newline until the
    * newline comes: an app's workers write into one log, and an unbuffered print writes its text
    * and its newline apart, so two workers printing at once would splice their lines. A held
-   * piece that no newline follows (a prompt, a progress bar) goes out after UNENDED_LINE_MS.
+   * piece that no newline follows (a prompt, a progress bar) goes out after UNENDED_LINE_MS,
+   * ended by UNENDED_MARK.
    */
   private wholeLines(sink: Writable, chunk: Buffer): void {
     const held = this.held;
@@ -74,17 +83,24 @@ export class LineTap {
       this.hold(sink, held === null ? chunk : Buffer.concat([held, chunk]));
       return;
     }
-    const lines = lastNewline === chunk.length - 1 ? chunk : chunk.subarray(0, lastNewline + 1);
-    sink.write(held === null ? lines : Buffer.concat([held, lines]));
-    if (lines !== chunk) this.hold(sink, chunk.subarray(lastNewline + 1));
+    let lines = lastNewline === chunk.length - 1 ? chunk : chunk.subarray(0, lastNewline + 1);
+    const rest = lines === chunk ? null : chunk.subarray(lastNewline + 1);
+    // The newline of a line the mark ended already: a blank line in the log would say nothing.
+    if (held === null && this.markedLast && lines[0] === NEWLINE) lines = lines.subarray(1);
+    this.markedLast = false;
+    if (held !== null || lines.length > 0) sink.write(held === null ? lines : Buffer.concat([held, lines]));
+    if (rest !== null) this.hold(sink, rest);
   }
 
   private hold(sink: Writable, piece: Buffer): void {
-    // A line this long goes out as far as it came: holding it whole meant copying it again at
-    // every read (a 40 MB print took the gateway 100 s, and its heartbeats with it).
+    // A line this long goes out as far as it came (to its last whole character): holding it
+    // whole meant copying it again at every read (a 40 MB print took the gateway 100 s, and its
+    // heartbeats with it).
     if (piece.length >= LONGEST_HELD_LINE) {
-      sink.write(piece);
-      return;
+      const whole = wholeCharacters(piece);
+      this.writeUnended(sink, piece.subarray(0, whole));
+      if (whole === piece.length) return;
+      piece = piece.subarray(whole);
     }
     // A copy: the chunk's buffer is the stream's, and the piece may wait.
     this.held = Buffer.from(piece);
@@ -97,8 +113,14 @@ export class LineTap {
       if (this.held === null) return;
       const unended = this.held;
       this.held = null;
-      sink.write(unended);
+      this.writeUnended(sink, unended);
     }, UNENDED_LINE_MS).unref();
+  }
+
+  private writeUnended(sink: Writable, piece: Buffer): void {
+    if (piece.length === 0) return;
+    sink.write(Buffer.concat([piece, Buffer.from(UNENDED_MARK)]));
+    this.markedLast = true;
   }
 
   private keepLast(chunk: Buffer): void {
@@ -126,7 +148,7 @@ export class LineTap {
     this.held = null;
     if (last === null) return;
     const sink = this.sink;
-    if (typeof sink !== 'function' && !this.scan()) sink.write(last);
+    if (typeof sink !== 'function' && !this.scan()) this.writeUnended(sink, last);
     else this.line(last.toString('utf8'), false);
   }
 
@@ -150,8 +172,26 @@ export class LineTap {
     if (marker) return;
     const sink = this.sink;
     if (typeof sink === 'function') sink(line);
-    else sink.write(newline ? `${line}\n` : line);
+    else if (newline) {
+      sink.write(`${line}\n`);
+      this.markedLast = false;
+    } else this.writeUnended(sink, Buffer.from(line));
   }
+}
+
+/**
+ * How many of `bytes`' bytes end on a whole UTF-8 character: a read of a pipe may stop inside
+ * one, and the mark written between its halves would leave each a U+FFFD.
+ */
+function wholeCharacters(bytes: Buffer): number {
+  // A character is at most 4 bytes: its lead byte is among the last 4.
+  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 4); i--) {
+    const byte = bytes[i];
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte
+    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return i + size <= bytes.length ? bytes.length : i;
+  }
+  return bytes.length;
 }
 
 function parseMarker(line: string, marker: string): Record<string, unknown> | null {

@@ -1,8 +1,9 @@
 // An app's workers write into one log. A line printed in two writes (an unbuffered print of
 // several parts, the worker's default) must reach the log whole even while another worker
 // prints at the same moment, in the file and in status's log tail; a line no newline follows
-// is written after a moment, not lost. A read of a pipe may end inside a UTF-8 character:
-// the log has the character, whichever process wrote it and whenever.
+// is written after a moment (or at its worker's exit) and ended there with a mark, not lost and
+// never spliced onto by the next line, another worker's. A read of a pipe may end inside a
+// UTF-8 character: the log has the character, whichever process wrote it and whenever.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -36,9 +37,51 @@ test('two workers printing lines in pieces at once: every line whole in app.log 
     }, 10_000, 'both workers\' lines, the unended ones included');
     const says = log.split('\n').filter((line) => line.includes(' says '));
     assert.is(says.length, 2, log);
-    for (const line of says) assert.match(line, /^(then a prompt with no newline: )?worker \d+ says hello$/, log);
+    for (const line of says) assert.match(line, /^worker \d+ says hello$/, log);
+    assert.is(log.match(/^then a prompt with no newline:  \[no newline\]$/gm)?.length, 2, log);
     const tail = (await status()).apps.find((a: any) => a.name === 'split').log.lines.map((l: any) => l.text);
-    assert.is(tail.filter((t: string) => /^(then a prompt with no newline: )?worker \d+ says hello$/.test(t)).length, 2, JSON.stringify(tail));
+    assert.is(tail.filter((t: string) => /^worker \d+ says hello$/.test(t)).length, 2, JSON.stringify(tail));
+  } finally {
+    await gw.stop();
+    await assertNoOrphans(pids);
+    state.remove();
+    apps.remove();
+  }
+});
+
+test('a line a worker leaves unended (it lives on, or exits) is ended in app.log: the next line, any worker\'s, starts its own', async () => {
+  const apps = tempDir('apppkg-log-unended-apps-');
+  const state = tempDir('apppkg-log-unended-state-');
+  addPackage(apps.path, 'unended-lines', 'unended');
+  const envFile = join(state.path, 'environment.yaml');
+  writeFileSync(envFile, 'apps:\n  unended:\n    mount: /\n    workers: 2\n');
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off']);
+  const logFile = join(state.path, 'apps', 'unended', 'log', 'app.log');
+  const logWhen = (what: string, ok: (text: string) => boolean) => waitFor(() => {
+    const text = readFileSync(logFile, 'utf8');
+    return ok(text) ? text : null;
+  }, 10_000, what);
+  const imported = (text: string) => text.match(/^imported pid \d+$/gm)?.length ?? 0;
+  let pids: number[] = [];
+  try {
+    pids = statusPids(await (await request(`${gw.adminUrl}/status`)).body.json());
+    await logWhen('both workers imported', (text) => imported(text) === 2);
+    // A worker that lives on: its piece is ended by the mark once it has waited for its newline.
+    assert.is(await (await request(`${gw.url}/unended`)).body.text(), 'ok');
+    await logWhen('the unended piece, marked', (text) => /^unended from pid \d+ \[no newline\]$/m.test(text));
+    assert.is(await (await request(`${gw.url}/line`)).body.text(), 'ok');
+    let log = await logWhen('the next line', (text) => text.includes('line from pid'));
+    assert.match(log, /^line from pid \d+$/m);
+    // A worker that exits right after its piece: the piece is ended at its exit, and its
+    // replacement's first line is a line of its own.
+    const cut = await request(`${gw.url}/unended-exit`).then((r) => r.body.text().then(() => r.statusCode), () => 'cut');
+    assert.ok(cut === 502 || cut === 'cut', String(cut));
+    log = await logWhen('the replacement imported', (text) => imported(text) === 3);
+    assert.is(log.match(/^unended from pid \d+ \[no newline\]$/gm)?.length, 2, log);
+    for (const line of log.split('\n').filter((l) => /pid \d+/.test(l))) {
+      assert.match(line, /^(imported pid \d+|unended from pid \d+ \[no newline\]|line from pid \d+)$/, log);
+    }
+    pids = [...new Set([...pids, ...statusPids(await (await request(`${gw.adminUrl}/status`)).body.json())])];
   } finally {
     await gw.stop();
     await assertNoOrphans(pids);
