@@ -84,6 +84,8 @@ export class WorkerLink extends EventEmitter {
   ready: ReadyInfo | null = null;
   /** Requests opened since the link came up (probes not counted). */
   requests = 0;
+  /** When the last of them was opened (Date.now()); 0 before any. */
+  lastOpenedAt = 0;
   /** Called after a request leaves the in-flight map (its terminal frame came): a thread is free. */
   onSettled: (() => void) | null = null;
   /**
@@ -151,7 +153,10 @@ export class WorkerLink extends EventEmitter {
     const id = this.freeId();
     this.exchanges.set(id, exchange);
     exchange.openedAtFlush = this.flushes;
-    if (counted && ++this.requests === this.limitAt) this.onLimit?.();
+    if (counted) {
+      this.lastOpenedAt = Date.now();
+      if (++this.requests === this.limitAt) this.onLimit?.();
+    }
     return id;
   }
 

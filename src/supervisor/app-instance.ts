@@ -234,8 +234,13 @@ export class AppInstance {
     return this.idle.nextWakeAt;
   }
 
+  /**
+   * When it last had a request or websocket. Its workers' own stamp counts to the millisecond:
+   * the idle check only notices their requests once a second, and the worker budget's choice of
+   * the least recently used app must not take one that served just now for one that did not.
+   */
   get lastActive(): number {
-    return this.idle.lastActive;
+    return Math.max(this.idle.lastActive, this.workers.lastRequestAt);
   }
 
   /** Workers it runs now (none while asleep): what the worker budget counts. */

@@ -84,6 +84,11 @@ export class WorkerPool {
     return this.slots.reduce((sum, slot) => sum + (slot.current?.link?.requests ?? 0), 0);
   }
 
+  /** When its workers last took a request (Date.now()); 0 if they have taken none. */
+  get lastRequestAt(): number {
+    return this.slots.reduce((last, slot) => Math.max(last, slot.current?.link?.lastOpenedAt ?? 0), 0);
+  }
+
   /**
    * Its workers, in rotation or not. `outOfRotation`: the whole instance drains. rssBytes and
    * cpuPercent are the sampler's to fill (null here).
