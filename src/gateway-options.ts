@@ -56,8 +56,9 @@ export interface GatewayOptions {
   workers?: number;
   threads?: number;
   /**
-   * --max-workers: the Python workers of every app together; an app that must start past it
-   * first puts the least recently used quiet app to sleep (SPEC 5.6).
+   * --max-workers: the Python workers of every app together, never exceeded (apps start side by
+   * side within it); an app that must start past it first puts the least recently used quiet app
+   * to sleep (SPEC 5.6).
    */
   maxWorkers?: number;
   /** Copy each app's output to our stderr as well as its log (default: with `app`). */

@@ -1,7 +1,9 @@
 // Each app is judged by itself: a slow start (an install hook, an import that hangs) holds back
 // no other app's start, deploy or removal. An app whose judging is under way when a later look
 // at the directory asks for it again is judged once more after it ends, however many looks
-// asked; a few apps are judged at once (start-slots.ts).
+// asked; a few apps are judged at once (start-slots.ts), under --max-workers as well: the worker
+// budget, not this queue, keeps their workers within it (worker-budget.ts), so an app whose
+// import hangs holds only its own workers' room (probe-k finding 2).
 import { availableParallelism } from 'node:os';
 import type { AppRecord } from './app-record.js';
 import { StartSlots } from './start-slots.js';
@@ -12,8 +14,6 @@ const START_CONCURRENCY = Math.max(4, availableParallelism());
 const START_SLOT_HOLD_MS = 5000;
 
 export interface JudgingQueueOptions {
-  /** Under --max-workers: one app at a time, its slot held to the end. */
-  budgeted: boolean;
   /** Judges one app (VersionJudge.converge), holding a start slot. */
   converge: (record: AppRecord) => Promise<void>;
   /** After each judging, its slot given back: what the registry does then (publish). */
@@ -27,13 +27,9 @@ export interface JudgingQueueOptions {
 export class JudgingQueue {
   /** The judging under way per app, and whether a later look asked for another once it ends. */
   private readonly judging = new Map<AppRecord, { done: Promise<void>; again: boolean }>();
-  private readonly slots: StartSlots;
+  private readonly slots = new StartSlots(START_CONCURRENCY, START_SLOT_HOLD_MS);
 
-  constructor(private readonly opts: JudgingQueueOptions) {
-    // Under --max-workers one at a time, a slot held to the end: each app judged makes room for
-    // itself before the next starts, so the budget is overrun by one app at most.
-    this.slots = opts.budgeted ? new StartSlots(1, null) : new StartSlots(START_CONCURRENCY, START_SLOT_HOLD_MS);
-  }
+  constructor(private readonly opts: JudgingQueueOptions) {}
 
   /** Judges `record` now, or again once its judging under way ends; resolves when it is judged. */
   judge(record: AppRecord): Promise<void> {

@@ -85,7 +85,6 @@ export class Registry {
   constructor(private readonly opts: RegistryOptions) {
     this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers) : null;
     this.judging = new JudgingQueue({
-      budgeted: this.budget !== null,
       converge: (record) => this.judge.converge(record),
       judged: (record) => this.judged(record),
       failed: (err) => this.opts.say(reconcileFailure(err)),

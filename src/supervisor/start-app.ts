@@ -20,7 +20,7 @@ export interface StartAppOptions {
   history?: AppHistory;
   /** What the version answered before (its earlier instances): this one adds to it. */
   tally?: RequestTally;
-  /** --max-workers: asked for room when the app wakes. */
+  /** --max-workers: room for the workers is held before they start, and asked for when the app wakes. */
   budget?: WorkerBudget;
   /** Aborted when the gateway stops: a start under way (an import that hangs) is stopped then. */
   stop?: AbortSignal;
@@ -80,8 +80,12 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
   opts.stop?.addEventListener('abort', stopStarting, { once: true });
   try {
     if (opts.stop?.aborted) stopStarting();
+    // The budget counts these workers from before they spawn until the caller adds the instance
+    // (or removes it): the bound holds while other apps start alongside (worker-budget.ts).
+    await opts.budget?.reserve(instance, workers, () => opts.say(`${ctx.desc.name}: waiting for room under --max-workers ${opts.budget!.max}: every running app holds requests`), opts.stop);
     await instance.start();
   } catch (caught) {
+    opts.budget?.remove(instance);
     log.end();
     const err = await explainedImportFailure(ctx, caught);
     // Under serve the terminal has shown each failing worker's traceback (echoLogs) already:

@@ -8,8 +8,7 @@ export class StartSlots {
   private free: number;
   private readonly waiting: Array<() => void> = [];
 
-  /** `holdMs` null: a slot is held until its start ends (the worker budget counts on it). */
-  constructor(size: number, private readonly holdMs: number | null) {
+  constructor(size: number, private readonly holdMs: number) {
     this.free = size;
   }
 
@@ -21,12 +20,12 @@ export class StartSlots {
     const give = (): void => {
       if (given) return;
       given = true;
-      if (timer !== null) clearTimeout(timer);
+      clearTimeout(timer);
       const next = this.waiting.shift();
       if (next !== undefined) next();
       else this.free++;
     };
-    const timer = this.holdMs === null ? null : setTimeout(give, this.holdMs).unref();
+    const timer = setTimeout(give, this.holdMs).unref();
     return give;
   }
 }

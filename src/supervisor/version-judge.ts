@@ -143,7 +143,10 @@ export class VersionJudge {
       const started = await this.startVersion(record, desc);
       // The gateway began stopping meanwhile: nothing more is started, or recorded as refused.
       if (this.registry.stopped()) {
-        if (started) await started.instance.stop(0);
+        if (started) {
+          this.budget?.remove(started.instance);
+          await started.instance.stop(0);
+        }
         return;
       }
       if (!started) {
@@ -191,12 +194,9 @@ export class VersionJudge {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
         record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
       }
-      // Judged (imported, probed); an app that was asleep, or that has no room in the budget,
-      // sleeps again rather than stay awake for a deploy (SPEC 5.6).
-      const noRoom = this.budget !== null && !(await this.budget.makeRoom(started.instance, started.instance.workerCount));
-      if (previous?.instance.idleState === 'asleep' || noRoom) {
-        await started.instance.sleep(noRoom ? `--max-workers ${this.opts.maxWorkers} reached` : 'judged while idle');
-      }
+      // Judged (imported, probed) within the room startApp held for it in the budget; an app
+      // that was asleep sleeps again rather than stay awake for a deploy (SPEC 5.6).
+      if (previous?.instance.idleState === 'asleep') await started.instance.sleep('judged while idle');
       return;
     }
     // Nothing (else) could start: a problem dropped above gives way to a refusal still there.

@@ -1,46 +1,125 @@
 // --max-workers (SPEC 5.6): a bound on the Python workers of every app together, for a host of
 // many mostly idle apps. An app that must start (a wake, a new version) past it first puts the
-// least recently used app with nothing in flight to sleep; when none can sleep, it cannot start
-// now (the proxy answers 503 with Retry-After). Room is made one app at a time, so two wakes
-// at once cannot both count the same free room.
+// least recently used app with nothing in flight to sleep. Room is made one app at a time, so
+// two starts at once cannot both count the same free room, and a version being started holds
+// its room (a reservation) from before its workers spawn until it serves or fails: the bound
+// holds while starts run side by side, and a start that hangs holds only its own room.
+// When no room can be made, a wake cannot start now (the proxy answers 503 with Retry-After);
+// a version to judge waits for room.
 import type { AppInstance, WorkerBudgetLike } from './app-instance.js';
+
+/**
+ * A version waiting for room looks again this often: an app that stops holding requests (it
+ * can then sleep) tells nobody.
+ */
+const RECHECK_MS = 1000;
 
 export class WorkerBudget implements WorkerBudgetLike {
   private readonly instances = new Set<AppInstance>();
+  /** Versions being started: the workers they will run, counted before they spawn. */
+  private readonly reserved = new Map<AppInstance, number>();
+  /** Starts waiting for room, told when some may have been given back. */
+  private readonly waiting = new Set<() => void>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly max: number) {}
 
-  /** An instance that serves (its workers count) until removed. */
+  /** An instance that serves (its workers count) until removed; its reservation ends. */
   add(instance: AppInstance): void {
+    this.reserved.delete(instance);
     this.instances.add(instance);
+    this.roomMayBeFree();
   }
 
+  /** No longer counted: it drains or stops, or its start failed (its reservation ends). */
   remove(instance: AppInstance): void {
     this.instances.delete(instance);
+    this.reserved.delete(instance);
+    this.roomMayBeFree();
   }
 
-  /** Workers running now, but `except`'s. */
+  /** Workers running or reserved now, but `except`'s. */
   used(except: AppInstance | null = null): number {
     let n = 0;
     for (const instance of this.instances) if (instance !== except) n += instance.runningWorkers;
+    for (const [instance, workers] of this.reserved) if (instance !== except) n += workers;
     return n;
   }
 
+  /** For a wake: makes room for `workers` more now, or says it cannot (false). */
   makeRoom(asking: AppInstance, workers: number): Promise<boolean> {
-    const turn = this.queue.then(() => this.makeRoomNow(asking, workers));
+    return this.inTurn(() => this.makeRoomNow(asking, workers));
+  }
+
+  /**
+   * For a version about to start: makes room for its `workers` and holds it until add() or
+   * remove(). Without room now it waits for room (`waiting` is called once when every app that
+   * could sleep holds requests); rejects when `stop` aborts.
+   */
+  async reserve(starting: AppInstance, workers: number, waiting: () => void, stop?: AbortSignal): Promise<void> {
+    let told = false;
+    for (;;) {
+      stop?.throwIfAborted();
+      const room = await this.inTurn(async () => {
+        if (!(await this.makeRoomNow(starting, workers))) return false;
+        this.reserved.set(starting, workers);
+        return true;
+      });
+      if (room) return;
+      // Room that starts under way hold comes back when they end: said only of a wait on apps
+      // that serve and hold requests, which can be long.
+      if (!told && this.reserved.size === 0) {
+        told = true;
+        waiting();
+      }
+      await this.roomGivenBack(stop);
+    }
+  }
+
+  /** One room-making at a time: each counts what the one before it made or took. */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const turn = this.queue.then(fn);
     this.queue = turn.catch(() => {});
     return turn;
   }
 
   private async makeRoomNow(asking: AppInstance, workers: number): Promise<boolean> {
     while (this.used(asking) + workers > this.max) {
+      // Another version of the asking app goes last: putting what serves it to sleep for its
+      // own new version leaves the app asleep once that is judged.
       const victim = [...this.instances]
         .filter((i) => i !== asking && i.state === 'ready' && i.idleState === 'awake' && i.runningWorkers > 0 && i.quiet)
-        .sort((a, b) => a.lastActive - b.lastActive)[0];
+        .sort((a, b) => Number(a.name === asking.name) - Number(b.name === asking.name) || a.lastActive - b.lastActive)[0];
       if (victim === undefined) return false;
       await victim.sleep(`--max-workers ${this.max} reached; making room for ${asking.name}`);
     }
     return true;
+  }
+
+  private roomMayBeFree(): void {
+    for (const wake of this.waiting) wake();
+    this.waiting.clear();
+  }
+
+  /** Resolves when room may have been given back, or after RECHECK_MS; rejects when `stop` aborts. */
+  private roomGivenBack(stop?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        stop?.removeEventListener('abort', aborted);
+        this.waiting.delete(done);
+      };
+      const done = (): void => {
+        settle();
+        resolve();
+      };
+      const aborted = (): void => {
+        settle();
+        reject(stop?.reason);
+      };
+      const timer = setTimeout(done, RECHECK_MS);
+      this.waiting.add(done);
+      stop?.addEventListener('abort', aborted, { once: true });
+    });
   }
 }

@@ -1,11 +1,12 @@
 // Many apps on one machine (issue 17, SPEC 5.6): an idle app's workers and routed processes
 // stop and its next request (or websocket) starts them; background processes keep running;
 // --max-workers puts the least recently used quiet app to sleep, or answers 503 with
-// Retry-After when none can; a deploy of an idle app judges the new version and lets it idle.
+// Retry-After when none can, and starts apps side by side within it (an import that hangs holds
+// only its own room); a deploy of an idle app judges the new version and lets it idle.
 // Through the real CLI, with real workers.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
@@ -225,6 +226,77 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
   assert.match(refused.body, /--max-workers/);
   assert.equal((await Promise.all(holding)).map((r) => r.status), [200, 200]);
   assert.is((await get(env, '/a/?t=0')).status, 200, 'once one is quiet, a wakes');
+  for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
+});
+
+/** The gateway's Python workers running now: its descendants running the shim's `serve`. */
+function shimWorkers(gatewayPid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const ours = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === gatewayPid) return true;
+    return false;
+  };
+  return [...parent.keys()].filter((pid) => {
+    if (!ours(pid)) return false;
+    try {
+      return /apppkg_shim.*\0serve\0/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('--max-workers: an app whose import hangs holds only its own room; the others, and one deployed meanwhile, serve while it starts, and the bound holds', async () => {
+  const hangPid = join(tempDir('apppkg-hang-').path, 'pid');
+  const dir = tempDir('apppkg-idle-');
+  const apps = join(dir.path, 'apps');
+  mkdirSync(apps, { recursive: true });
+  // Named to sort first: the app judged first hangs.
+  writePackage(apps, 'a-hangs', {
+    'app.yaml': 'platform: python, wsgi\napp: hang:application\n',
+    'hang.py': `import os, time\nopen(${JSON.stringify(hangPid)}, "w").write(str(os.getpid()))\ntime.sleep(120)\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"late"]\n`,
+  });
+  for (const name of ['b', 'c', 'd']) addPackage(apps, 'slow', name);
+  const envFile = join(dir.path, 'environment.yaml');
+  writeFileSync(envFile, 'defaults:\n  workers: 1\n  threads: 2\n');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', '--max-workers', '3']);
+  const env: Env = { dir, apps, gw, pids: new Set<number>() };
+  opened.push(env);
+  let most = 0;
+  const sampler = setInterval(() => (most = Math.max(most, shimWorkers(gw.child.pid!).length)), 50);
+  try {
+    const pid = await waitFor(() => readFileSync(hangPid, 'utf8').trim() || undefined, 20_000, 'the hanging import to begin').catch(() => '');
+    if (pid) env.pids.add(Number(pid));
+    const hanging = async (what: string) => assert.is((await app(env, 'a-hangs')).state, 'starting', `a-hangs still starting ${what}`);
+    for (const name of ['b', 'c', 'd', 'b']) {
+      const res = await get(env, `/${name}/?t=0`);
+      assert.is(res.status, 200, `${name}: ${res.body}`);
+    }
+    await hanging('while the others serve');
+    // A deploy while it hangs is judged by itself too.
+    addPackage(apps, 'slow', 'e');
+    gw.child.kill('SIGHUP');
+    const deployed = await waitFor(async () => {
+      const res = await get(env, '/e/?t=0');
+      return res.status === 200 ? res : undefined;
+    }, 20_000, 'e, deployed while a-hangs starts, to serve');
+    assert.is(deployed.status, 200);
+    await hanging('while e was deployed and served');
+    assert.ok(shimWorkers(gw.child.pid!).includes(Number(pid)), 'the hanging import holds its room all along');
+  } finally {
+    clearInterval(sampler);
+  }
+  assert.ok(most <= 3, `at most --max-workers 3 workers at any time, found ${most}`);
+  assert.ok(most >= 2, `the sampler saw the workers (found ${most})`);
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
