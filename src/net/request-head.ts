@@ -16,7 +16,7 @@ const ONLY_CHUNKED = /^[ \t,]*chunked[ \t,]*$/i;
  * Fields RFC 9110 defines as one value, not a list: a second line of one is a sender error
  * (§5.3), and the gateway would otherwise hand the app "a, b" (the CGI join of repeats), a
  * value no definition allows. A second line that repeats the first exactly says nothing new:
- * it is dropped (dropRepeatedSingletons) and the request served, as nginx and gunicorn serve
+ * it is dropped (requestHeadProblem) and the request served, as nginx and gunicorn serve
  * it (a client's doubled User-Agent; nginx passes both lines on); lines that disagree are a
  * 400, since which one the sender meant is a guess. Host and Content-Length have rules of their
  * own (below; Node), where even identical repeats are refused: they frame and route the request.
@@ -42,6 +42,8 @@ const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)$/i;
 /**
  * Why the request head must be answered 400 (and the connection closed), or null when it may
  * be routed. Cheap on the common path: one version check, one pass over the raw header names.
+ * A singleton line that repeats its first exactly is dropped from `req.rawHeaders` on the way
+ * (the app gets the value once, not "a, a"): the pass that finds it is this one.
  */
 export function requestHeadProblem(req: IncomingMessage): string | null {
   // llhttp takes `GET /path` with no version as HTTP/0.9 and parses `HTTP/2.0`; neither is an
@@ -49,6 +51,7 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
   if (req.httpVersionMajor !== 1) return `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`;
   let hosts = 0;
   let seen: Map<string, string> | null = null;
+  let repeats: number[] | null = null;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i].toLowerCase();
@@ -61,7 +64,8 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
       seen ??= new Map();
       const first = seen.get(lower);
       if (first === undefined) seen.set(lower, raw[i + 1]);
-      else if (first !== raw[i + 1]) return `more than one ${raw[i]} header, with different values: it takes one value (RFC 9110 §5.3); send it once`;
+      else if (first === raw[i + 1]) (repeats ??= []).push(i);
+      else return `more than one ${raw[i]} header, with different values: it takes one value (RFC 9110 §5.3); send it once`;
     }
   }
   // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host (absolute-form
@@ -77,30 +81,11 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
   // it has handed the head to us: refuse it before an app is given a request with no framing.
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && !CHUNKED_LAST.test(te)) return 'Transfer-Encoding must end with chunked';
-  return null;
-}
-
-/**
- * `req` without the second and later lines of a singleton field that repeat its first exactly
- * (requestHeadProblem refused those that differ): the app gets the value once, not "a, a".
- */
-export function dropRepeatedSingletons(req: IncomingMessage): void {
-  const raw = req.rawHeaders;
-  let seen: Set<string> | null = null;
-  let kept: string[] | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i].toLowerCase();
-    if (SINGLETONS.has(lower)) {
-      seen ??= new Set();
-      if (seen.has(lower)) {
-        kept ??= raw.slice(0, i);
-        continue;
-      }
-      seen.add(lower);
-    }
-    kept?.push(raw[i], raw[i + 1]);
+  if (repeats !== null) {
+    const dropped = new Set(repeats);
+    req.rawHeaders = raw.filter((_, at) => !dropped.has(at - (at % 2)));
   }
-  if (kept !== null) req.rawHeaders = kept;
+  return null;
 }
 
 /**
