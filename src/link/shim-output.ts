@@ -62,9 +62,12 @@ export class LineTap {
     // Scanning holds a partial line until its newline or the end (or until it is too long).
     this.held = eachLine(this.held, chunk, (line) => this.line(line, true));
     if (this.held !== null && this.held.length >= LONGEST_HELD_LINE) {
+      // Cut after its last whole character, as hold() does: a character split here would be two
+      // U+FFFD in the log (and in a start error's output).
       const long = this.held;
-      this.held = null;
-      this.line(long.toString('utf8'), false);
+      const whole = wholeCharacters(long);
+      this.held = whole === long.length ? null : Buffer.from(long.subarray(whole));
+      this.line(long.toString('utf8', 0, whole), false);
     }
   }
 

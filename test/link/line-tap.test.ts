@@ -84,4 +84,16 @@ test('scanning (a worker starting): a long unended line is taken as a line, not 
   assert.is(lines.join('').length, 10 * piece.length);
 });
 
+test('scanning: a long unended line is cut after its last whole character, never inside one', () => {
+  const lines: string[] = [];
+  const tap = new LineTap((line: string) => void lines.push(line), () => true);
+  const euro = Buffer.from('€'); // 3 bytes
+  tap.push(Buffer.concat([Buffer.alloc(64 * 1024 - 2, 'x'), euro.subarray(0, 2)]));
+  tap.push(Buffer.concat([euro.subarray(2), Buffer.from(' done\n')]));
+  tap.end();
+  const text = lines.join('');
+  assert.not.ok(text.includes('\ufffd'), 'no character split');
+  assert.is(text, `${'x'.repeat(64 * 1024 - 2)}€ done`);
+});
+
 test.run();
