@@ -178,7 +178,8 @@ test('/events sends at most two statuses a second however busy the gateway is', 
   const seconds = (Date.now() - started) / 1000;
   const result = await loop.stop();
   assert.is(result.failed, 0);
-  assert.ok(result.sent > 500, `the load ran (${result.sent} requests)`);
+  // A precondition, not the bound under test: enough requests that every half second's status differs.
+  assert.ok(result.sent > 100, `the load ran (${result.sent} requests)`);
   assert.ok(events >= 3, `statuses were sent while it changed (${events})`);
   assert.ok(events <= 2 * seconds + 2, `${events} events in ${seconds.toFixed(1)} s`);
 });
