@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, pipeline } from 'node:stream';
 import type { Pool } from 'undici';
-import { asksToContinue } from '../net/expect-continue.js';
+import { continueWanted } from '../net/expect-continue.js';
 import { answerFailure, proxyFailure, proxyFailureDetail } from './error-response.js';
 import { incomingResponseHeaders, outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
@@ -43,7 +43,7 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
   const headers = outgoingHeaders(req, route, { upgrade: false });
   // undici cannot wait for a 100 Continue itself: say it here, then stream the body.
   if (headers.expect !== undefined) {
-    if (asksToContinue(req)) res.writeContinue();
+    if (continueWanted(req, res)) res.writeContinue();
     delete headers.expect;
   }
   // A response here carries more than Node's 10 'close' listeners by design, none of them a

@@ -14,6 +14,7 @@ import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
+import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
@@ -345,6 +346,7 @@ export class Front {
   /** A request node:http read; its response closes with the connection even while it waits behind another. */
   private nodeRequest(req: IncomingMessage, res: ServerResponse): void {
     this.lastNodeResponse.set(req.socket, res);
+    keepAliveOnceBodyRead(req, res);
     closeQueuedWithConnection(res, req.socket);
     this.whenOpen(() => this.onRequest(req, res));
   }

@@ -8,7 +8,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { ABORT_TIMED_OUT, CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
-import { asksToContinue } from '../net/expect-continue.js';
+import { asksToContinue, continueWanted } from '../net/expect-continue.js';
 import { answerFailure } from './error-response.js';
 import { markCut } from './gateway-cut.js';
 import type { RequestRoute } from './request-route.js';
@@ -381,8 +381,7 @@ export class WsgiExchange implements LinkExchange {
         return;
       }
       case Frame.CONTINUE: {
-        const res = this.res as ServerResponse & { _sent100?: boolean };
-        if (!res.headersSent && !res._sent100 && asksToContinue(this.req)) res.writeContinue();
+        if (continueWanted(this.req, this.res)) this.res.writeContinue();
         return;
       }
       case Frame.REQUEST_CREDIT: {
