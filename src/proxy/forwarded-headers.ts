@@ -10,7 +10,8 @@
 //   those headers count: REMOTE_ADDR is the right-most address of X-Forwarded-For that we do not
 //   trust (`--trust-proxy` without addresses trusts the peer, whoever it is, as one hop: the
 //   right-most address), wsgi.url_scheme the right-most X-Forwarded-Proto, HTTP_HOST and
-//   SERVER_NAME the right-most X-Forwarded-Host (as werkzeug's ProxyFix with one hop reads them).
+//   SERVER_NAME the right-most X-Forwarded-Host, SERVER_PORT the right-most X-Forwarded-Port
+//   (as werkzeug's ProxyFix with one hop reads them).
 //   Left-most entries are whatever the client claimed: never believed past a hop we trust.
 
 import type { IncomingMessage } from 'node:http';
@@ -162,6 +163,19 @@ function lastElement(value: string | string[] | undefined): string | null {
 /** A Host value we are willing to hand the app: host[:port], no spaces, slashes or controls. */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]+)(?::\d{1,5})?$/;
 
+function defaultPort(scheme: 'http' | 'https'): number {
+  return scheme === 'https' ? 443 : 80;
+}
+
+/** The port a Host value names (`name:8080`, `[::1]:8080`); null when it names none or is not a Host. */
+function hostPort(host: string | undefined): number | null {
+  if (host === undefined || !HOST_VALUE.test(host)) return null;
+  const colon = host.lastIndexOf(':');
+  if (colon <= host.lastIndexOf(']') || colon === host.length - 1) return null;
+  const port = Number(host.slice(colon + 1));
+  return port >= 1 && port <= 65535 ? port : null;
+}
+
 /** What the gateway tells the app about the client, after the trust rules. */
 export interface ForwardedView {
   remoteAddr: string;
@@ -220,7 +234,9 @@ export function trustedView(req: IncomingMessage, peer: PeerView, trust: TrustPr
   const forwardedHost = lastElement(headers['x-forwarded-host']);
   let host: string | null = null;
   let serverName = peer.serverName;
-  let serverPort = scheme !== peer.scheme ? (scheme === 'https' ? 443 : 80) : peer.serverPort;
+  // The listener's port says nothing of a scheme the proxy changed: the port the client's Host
+  // names does, the scheme's own when it names none (as gunicorn and werkzeug read it).
+  let serverPort = scheme !== peer.scheme ? (hostPort(headers.host) ?? defaultPort(scheme)) : peer.serverPort;
   if (forwardedHost !== null && HOST_VALUE.test(forwardedHost)) {
     host = forwardedHost;
     const bracket = forwardedHost.lastIndexOf(']');
@@ -230,9 +246,15 @@ export function trustedView(req: IncomingMessage, peer: PeerView, trust: TrustPr
       serverPort = Number(forwardedHost.slice(colon + 1));
     } else {
       serverName = forwardedHost;
-      serverPort = scheme === 'https' ? 443 : 80;
+      serverPort = defaultPort(scheme);
     }
     if (serverName.startsWith('[')) serverName = serverName.slice(1, -1);
+  }
+  // The port the client reached the proxy on (nginx: `X-Forwarded-Port $server_port`), over
+  // any the hosts name, as werkzeug's ProxyFix x_port has it. Anything but a port is ignored.
+  const forwardedPort = lastElement(headers['x-forwarded-port']);
+  if (forwardedPort !== null && /^\d{1,5}$/.test(forwardedPort) && Number(forwardedPort) >= 1 && Number(forwardedPort) <= 65535) {
+    serverPort = Number(forwardedPort);
   }
   const stated = host ?? headers.host;
   let pairs = chain === '' ? `\0HTTP_X_FORWARDED_PROTO\0${scheme}` : `\0HTTP_X_FORWARDED_FOR\0${chain}\0HTTP_X_FORWARDED_PROTO\0${scheme}`;

@@ -73,4 +73,14 @@ test('over TCP: server is the listening address and port, client the peer', asyn
   assert.ok(Number.isInteger(scope.client?.[1]) && scope.client![1] > 0, `client port ${scope.client?.[1]}`);
 });
 
+test('over TCP behind a trusted proxy that changes the scheme: the server port is the one the Host names, or X-Forwarded-Port', async () => {
+  const port = Number(new URL(gw.url).port);
+  const hosted = await scopeOf(`${gw.url}/ax/scope`, { host: 'x.example:8080', 'x-forwarded-proto': 'https' });
+  assert.equal(hosted.server, ['127.0.0.1', 8080]);
+  assert.equal((await scopeOf(`${gw.url}/ax/scope`, { host: 'x.example', 'x-forwarded-proto': 'https' })).server, ['127.0.0.1', 443]);
+  const stated = await scopeOf(`${gw.url}/ax/scope`, { host: 'x.example:8080', 'x-forwarded-proto': 'https', 'x-forwarded-port': '8443' });
+  assert.equal(stated.server, ['127.0.0.1', 8443]);
+  assert.equal((await scopeOf(`${gw.url}/ax/scope`, { 'x-forwarded-port': '99999' })).server, ['127.0.0.1', port], 'not a port: ignored');
+});
+
 test.run();

@@ -208,10 +208,36 @@ test('a trusted peer: the right-most untrusted X-Forwarded-For, the scheme and t
   assert.is(env.HTTP_X_FORWARDED_PREFIX, '/shop');
 });
 
+async function trustedEnviron(headers: Record<string, string>): Promise<Record<string, string>> {
+  const res = await request(`${serverUrl}/env`, { headers, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  return (await res.body.json()) as Record<string, string>;
+}
+
+test('a trusted peer that changes the scheme, no X-Forwarded-Host: SERVER_PORT is the port the Host names, the scheme\'s only when it names none', async () => {
+  trust = compileTrustProxy(['loopback']);
+  assert.is((await trustedEnviron({ host: 'x.example:8080', 'x-forwarded-proto': 'https' })).SERVER_PORT, '8080');
+  assert.is((await trustedEnviron({ host: '[::1]:8080', 'x-forwarded-proto': 'https' })).SERVER_PORT, '8080');
+  assert.is((await trustedEnviron({ host: 'x.example', 'x-forwarded-proto': 'https' })).SERVER_PORT, '443');
+  assert.is((await trustedEnviron({ host: 'x.example:', 'x-forwarded-proto': 'https' })).SERVER_PORT, '443');
+});
+
+test('a trusted peer\'s X-Forwarded-Port sets SERVER_PORT, over the hosts\' ports; a value that is not a port is ignored', async () => {
+  trust = compileTrustProxy(['loopback']);
+  const env = await trustedEnviron({ host: 'x.example:8080', 'x-forwarded-proto': 'https', 'x-forwarded-port': '8443' });
+  assert.is(env.SERVER_PORT, '8443');
+  assert.is(env.HTTP_X_FORWARDED_PORT, '8443');
+  assert.is((await trustedEnviron({ host: 'x', 'x-forwarded-host': 'www.example.com:9000', 'x-forwarded-port': '9443' })).SERVER_PORT, '9443');
+  assert.is((await trustedEnviron({ host: 'x', 'x-forwarded-port': '1, 2222' })).SERVER_PORT, '2222', 'the right-most, as the other X-Forwarded-*');
+  for (const invalid of ['0', '65536', 'https', '-1', '80a', '123456']) {
+    const ignored = await trustedEnviron({ host: 'x.example:8080', 'x-forwarded-proto': 'https', 'x-forwarded-port': invalid });
+    assert.is(ignored.SERVER_PORT, '8080', `X-Forwarded-Port: ${invalid}`);
+  }
+});
+
 test('a peer not on the trust list: its X-Forwarded-* count for nothing', async () => {
   trust = compileTrustProxy(['10.0.0.0/8']);
   const res = await request(`${serverUrl}/env`, {
-    headers: { host: 'internal:8000', 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
+    headers: { host: 'internal:8000', 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-port': '8443' },
     headersTimeout: 10_000,
   });
   const env = (await res.body.json()) as Record<string, string>;
@@ -220,6 +246,8 @@ test('a peer not on the trust list: its X-Forwarded-* count for nothing', async 
   assert.is(env['wsgi.url_scheme'], 'http');
   assert.is(env.HTTP_HOST, 'internal:8000');
   assert.is(env.HTTP_X_FORWARDED_HOST, 'internal:8000');
+  assert.is(env.SERVER_PORT, new URL(serverUrl).port);
+  assert.not.ok('HTTP_X_FORWARDED_PORT' in env);
 });
 
 test('clientAddress walks from the right past trusted hops; ports and garbage', () => {

@@ -18,7 +18,7 @@ export const spec: CommandSpec = {
   optionHelp: [
     ['--apps DIR', 'the directory holding the app packages (each a directory with app.yaml)'],
     ['-l, --listen ADDR', 'PORT, HOST:PORT or unix:/path; repeatable (default 127.0.0.1:8000)'],
-    ['--trust-proxy[=ADDR,...]', 'believe X-Forwarded-For/-Proto/-Host from these peers (IPs, CIDRs, loopback; alone: any peer), as behind nginx'],
+    ['--trust-proxy[=ADDR,...]', 'believe X-Forwarded-For/-Proto/-Host/-Port from these peers (IPs, CIDRs, loopback; alone: any peer), as behind nginx'],
     ['--socket-mode MODE', 'file mode of unix: listeners, octal (default 0660)'],
     ['--socket-owner USER[:GROUP]', 'owner of unix: listeners, e.g. root:www-data so that nginx can connect'],
     ['--admin ADDR', `admin listener: the status page, /status, /metrics, logs, restart; never public (default ${DEFAULT_ADMIN})`],
