@@ -115,18 +115,19 @@ class ResponseExchange:
         self.aborted = True
         self.wake()
 
-    def on_timed_out(self):
-        """The gateway answered 504 for the app: its task is cancelled (CancelledError where it
-        awaits, so its `finally` runs), as the loop is not stuck and the task would otherwise
-        hang on, unseen, for the worker's life. Not after the response: a task working on
-        past it is the app's business."""
+    def on_timed_out(self, status):
+        """The gateway answered `status` itself (504 for the app, 408 for a client whose body
+        stopped arriving): its task is cancelled (CancelledError where it awaits, so its
+        `finally` runs), as the loop is not stuck and the task would otherwise hang on, unseen,
+        for the worker's life. Not after the response: a task working on past it is the app's
+        business."""
         self.on_abort()
         task = self.task
         if task is not None and not task.done() and not self.ended:
             task.cancel()
-            self.worker.loop.call_later(CANCEL_IGNORED_AFTER_SECONDS, self._check_cancelled)
+            self.worker.loop.call_later(CANCEL_IGNORED_AFTER_SECONDS, self._check_cancelled, status)
 
-    def _check_cancelled(self):
+    def _check_cancelled(self, status):
         """An app that catches the CancelledError and goes on awaiting: its task is left to run,
         as uvicorn leaves it (the gateway no longer counts it in flight; the worker's stop
         cancels it again, then its bound ends it). One line says where the app went on."""
@@ -136,9 +137,9 @@ class ResponseExchange:
         where = awaiting_frames(task)
         fields = self.payload.split("\0", 10)
         uri = fields[9] if len(fields) > 9 else "?"
-        log("%s (%s): %s %s got its 504 and its task was cancelled, but the app ignored the CancelledError and runs on%s; "
+        log("%s (%s): %s %s got its %d and its task was cancelled, but the app ignored the CancelledError and runs on%s; "
             "the task is left running, no longer a request (catch CancelledError only to clean up, then raise it again)" % (
-                self.worker.app_spec, self.worker.name, fields[0], uri, ", at " + app_line(where) if where else ""))
+                self.worker.app_spec, self.worker.name, fields[0], uri, status, ", at " + app_line(where) if where else ""))
         self.end(link.RESPONSE_END)  # the acknowledgement of ABORT: Node frees the id
         self.worker.abandon(task)
 

@@ -135,7 +135,9 @@ class AsgiWorker:
                     exchange = exchanges.get(rid)
                     if exchange is not None:
                         if payload == link.ABORT_TIMED_OUT:
-                            exchange.on_timed_out()
+                            exchange.on_timed_out(504)
+                        elif payload == link.ABORT_CLIENT_TIMED_OUT:
+                            exchange.on_timed_out(408)
                         else:
                             exchange.on_abort()
                 elif ftype == link.CLIENT_END:

@@ -25,6 +25,7 @@ REQUEST_BODY = 0x02
 REQUEST_END = 0x03
 ABORT = 0x04
 ABORT_TIMED_OUT = b"\x01"  # ABORT's payload when the gateway answered 504: the ASGI task is cancelled
+ABORT_CLIENT_TIMED_OUT = b"\x02"  # the same when it answered 408 (the client's body stopped arriving)
 RESPONSE_CREDIT = 0x05
 NO_MORE = 0x06
 PING = 0x07

@@ -13,7 +13,8 @@ export const Frame = {
   /** The request body is complete. */
   REQUEST_END: 0x03,
   /**
-   * The client went away (empty), or the gateway answered 504 for the app (u8 ABORT_TIMED_OUT):
+   * The client went away (empty), or the gateway answered 504 for the app (u8 ABORT_TIMED_OUT)
+   * or 408 for an ASGI request's client (u8 ABORT_CLIENT_TIMED_OUT):
    * stop, and answer with RESPONSE_END.
    */
   ABORT: 0x04,
@@ -85,6 +86,11 @@ export type FrameType = (typeof Frame)[keyof typeof Frame];
  * it as any ABORT.
  */
 export const ABORT_TIMED_OUT = 1;
+/**
+ * The same for a 408 (the client's body stopped arriving): the request is over for the
+ * gateway as at a 504, so its task is cancelled too; the shim's log line names the 408.
+ */
+export const ABORT_CLIENT_TIMED_OUT = 2;
 
 /** Flow control, in bytes; the same numbers as link.py. */
 export const REQUEST_WINDOW = 1 << 20;

@@ -5,7 +5,7 @@
 // failures (the worker gone, no head in time, a body too large) are answered here.
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { ABORT_TIMED_OUT, CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
+import { ABORT_CLIENT_TIMED_OUT, ABORT_TIMED_OUT, CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
 import { asksToContinue, continueWanted } from '../net/expect-continue.js';
@@ -51,7 +51,7 @@ const STRING_BODY_LIMIT = 4096;
 /** How long a 504 in development waits for the worker's STACK: a worker whose every thread holds the GIL never answers. */
 const WHERE_WAIT_MS = 500;
 const TIMED_OUT_PAYLOAD = Buffer.from([ABORT_TIMED_OUT]);
-const TIMED_OUT_ABORT = (id: number): Buffer => encodeFrame(Frame.ABORT, id, TIMED_OUT_PAYLOAD);
+const CLIENT_TIMED_OUT_PAYLOAD = Buffer.from([ABORT_CLIENT_TIMED_OUT]);
 
 /** A response head as Node's writeHead wants it, parsed once per distinct head. */
 interface ParsedHead {
@@ -200,9 +200,10 @@ export class WsgiExchange implements LinkExchange {
   }
 
   /** `timedOut`: we answered 504 for the app, and an ASGI worker cancels its task (docs/protocol.md §4). */
-  private abort(timedOut = false): void {
+  /** `why`: none when the client left; the gateway's own answer otherwise (504, an ASGI request's 408). */
+  private abort(why?: Buffer): void {
     this.aborted = true;
-    this.link.write(timedOut ? TIMED_OUT_ABORT(this.id) : encodeEmptyFrame(Frame.ABORT, this.id));
+    this.link.write(why === undefined ? encodeEmptyFrame(Frame.ABORT, this.id) : encodeFrame(Frame.ABORT, this.id, why));
   }
 
   /**
@@ -217,12 +218,12 @@ export class WsgiExchange implements LinkExchange {
     // the 504 all the same, so it stops counting in flight now (WorkerLink.release).
     if (this.options.asgi === true) this.link.release(this.id);
     if (!this.development) {
-      this.abort(true);
+      this.abort(TIMED_OUT_PAYLOAD);
       answerFailure(this.res, 'timeout', { detail });
       return;
     }
     this.link.write(encodeEmptyFrame(Frame.WHERE, this.id));
-    this.abort(true);
+    this.abort(TIMED_OUT_PAYLOAD);
     const timer = setTimeout(() => answer(), WHERE_WAIT_MS);
     const answer = (where?: string) => {
       clearTimeout(timer);
@@ -239,7 +240,11 @@ export class WsgiExchange implements LinkExchange {
    * and stays (a 504 here used to recycle it: any client could restart workers at will).
    */
   expireClient(timeoutMs: number): void {
-    this.abort();
+    // As at a 504 (expire), an ASGI request is over for the gateway: out of flight now, and its
+    // task cancelled, since an app awaiting anything but receive() would never hear of a plain
+    // ABORT (that only turns receive() into http.disconnect).
+    if (this.options.asgi === true) this.link.release(this.id);
+    this.abort(this.options.asgi === true ? CLIENT_TIMED_OUT_PAYLOAD : undefined);
     answerFailure(this.res, 'client-timeout', { detail: `the request body stopped arriving: nothing for ${timeoutMs / 1000} s` });
   }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { WebSocket } from 'ws';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { appStatus } from '../helpers/status.js';
 
 const TIMEOUT_S = 2;
@@ -143,6 +143,23 @@ test('an app that swallows the CancelledError: 504, out of flight at once, one l
   assert.match((await get('/events')).body, 'swallow cancelled');
   assert.is(await workerPid(), pid);
   assert.is((await appStatus(gw, 'hz')).workers[0].recycled, recycled);
+});
+
+test('a client whose body stops arriving: 408, out of flight at once, and the app\'s task cancelled as for a 504', async () => {
+  const pid = await workerPid();
+  const cancelledBefore = (await get('/events')).body.split('\n').filter((e) => e === 'hang cancelled').length;
+  // 10 of the 100 bytes announced, then nothing: /hang awaits a sleep, never receive().
+  const answer = await rawRequest(Number(new URL(gw.url).port), 'POST /hz/hang HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789', 20_000);
+  assert.match(answer, /^HTTP\/1\.1 408 /, answer.slice(0, 300));
+  const status = await appStatus(gw, 'hz');
+  assert.is(status.workers[0].inFlight, 0, 'the request the gateway answered 408 is not in flight');
+  assert.is(status.inFlight, 0);
+  await waitFor(
+    async () => (await get('/events')).body.split('\n').filter((e) => e === 'hang cancelled').length === cancelledBefore + 1,
+    5000,
+    'the task cancelled',
+  );
+  assert.is(await workerPid(), pid, 'the worker stays: a client\'s stall is no stuck app');
 });
 
 test('the gateway stops in seconds, not its 30 s grace: the abandoned task holds no stop', async () => {
