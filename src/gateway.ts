@@ -300,9 +300,13 @@ export class Gateway {
     return this.registry.reconcile(true);
   }
 
-  /** Replaces the workers and processes of `name` (every app when omitted), as a deploy does. */
-  restart(name?: string): Promise<void> {
-    return this.registry.restart(name);
+  /**
+   * Replaces the workers and processes of `name` (every app when omitted), as a deploy does;
+   * rejects with APPPKG_ADMIN_NO_SUCH_APP, naming the apps, for a name it has no app of.
+   */
+  async restart(name?: string): Promise<void> {
+    if (name !== undefined) this.assertApp(name);
+    await this.registry.restart(name);
   }
 
   /**
@@ -332,7 +336,7 @@ export class Gateway {
     return { from, to, message: `${name}: rolled back from ${from} to ${to}; ${from} drains and stays out of rotation until a file in it changes` };
   }
 
-  /** An unknown name is a typo, not a failed start: say so with the names, as the admin route does. */
+  /** An unknown name is a typo, not a failed start or a no-op: say so with the names, as the admin route does. */
   private assertApp(name: string): void {
     const apps = this.registry.names;
     if (apps.includes(name)) return;

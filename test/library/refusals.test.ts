@@ -1,5 +1,5 @@
 // What the library refuses, and how it says so (SPEC 5.7), as the CLI does (probe-k findings 4-6):
-// a backup or restore hook given no directory never runs; a restart or rollback of a name the
+// a backup or restore hook given no directory never runs; a restart (either) or rollback of a name the
 // gateway has no app of names its apps; an invalid app.yaml's message carries each problem's place.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,7 +77,7 @@ test('AppPackage.open of an invalid app.yaml: the message names FILE:LINE:COLUMN
   assert.is(err.format(), err.problems.map((p) => p.format()).join('\n'));
 });
 
-test('restartApp and rollback of a name the gateway has no app of: APPPKG_ADMIN_NO_SUCH_APP naming its apps', async () => {
+test('restart, restartApp and rollback of a name the gateway has no app of: APPPKG_ADMIN_NO_SUCH_APP naming its apps', async () => {
   const apps = join(work.path, 'apps');
   addPackage(apps, 'environ', 'blog');
   addPackage(apps, 'environ', 'shop');
@@ -85,7 +85,7 @@ test('restartApp and rollback of a name the gateway has no app of: APPPKG_ADMIN_
   gateway = await withDeadline(Gateway.start({
     apps, listen: '127.0.0.1:0', admin: false, environment: join(work.path, 'env.yaml'), stateDir: state, watchIntervalMs: 0, say: () => {},
   }), 90_000, 'Gateway.start');
-  for (const action of ['restartApp', 'rollback'] as const) {
+  for (const action of ['restart', 'restartApp', 'rollback'] as const) {
     const err = await rejection(gateway[action]('zzz'), `${action} zzz`);
     assert.is(err.code, 'APPPKG_ADMIN_NO_SUCH_APP', err.format());
     assert.is(err.message, `the gateway at ${gateway.urls.join(', ')} has no app named zzz`);
