@@ -16,6 +16,7 @@ import { overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { pickInterpreter } from './environment/interpreters.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
+import { prepareHookBackupDir } from './lifecycle/backup.js';
 import { checkApp, type CheckItem, type CheckReport } from './lifecycle/check.js';
 import { resolveForHook } from './lifecycle/hook.js';
 import { installApp, type InstallResult } from './lifecycle/install.js';
@@ -158,7 +159,8 @@ export class AppPackage {
    * test run as `apppkg-gateway test` does (APPPKG_ENV=development); install, update, backup,
    * restore and uninstall as the gateway runs its hooks (production, as the app's user when we
    * are root); backup and restore need APPPKG_BACKUP_DIR, given in `options.env` (without it:
-   * APPPKG_USAGE, nothing run). An app without the command: APPPKG_COMMAND_MISSING.
+   * APPPKG_USAGE, nothing run); backup makes that directory (0700, the app user's), as
+   * `backup --to` does. An app without the command: APPPKG_COMMAND_MISSING.
    */
   async runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
     // From JavaScript, any string can arrive here.
@@ -181,6 +183,12 @@ export class AppPackage {
       });
     }
     const ctx = HOOKS_RUN_AS_PRODUCTION.has(name) ? await this.#hookContext() : await this.#developmentContext();
+    if (name === 'backup') {
+      // As `backup --to DIR`: the hook runs in the app directory, so a relative DIR is made absolute here.
+      const target = path.resolve(options.env!.APPPKG_BACKUP_DIR);
+      await prepareHookBackupDir(target, ctx.runAs);
+      return this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, APPPKG_BACKUP_DIR: target } });
+    }
     if (name !== 'test') return this.#spawn(ctx, { shell: command }, options);
     const stateRoot = resolveStateRoot({ flag: this.#options.stateDir });
     const say = (line: string) => (this.#options.output ?? process.stderr).write(`apppkg-gateway: ${line}\n`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
 import { pickInterpreter } from '../environment/interpreters.js';
+import type { RunAs } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, makeManifest, readManifest, writeManifest, type BackupManifest } from './backup-manifest.js';
@@ -39,9 +40,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   planServices(desc, hostEnv); // a service the host cannot give: refused before anything is written
   if (desc.commands.backup) {
     const ctx = await resolveForHook({ ...opts, dir });
-    await makeBackupDir(target);
-    // The hook runs as the app's user (we are root): let it write there.
-    if (ctx.runAs && !ctx.runAs.isRoot) await chown(target, ctx.runAs.uid, ctx.runAs.gid).catch((err) => Promise.reject(ioFailure(`chown ${target}`, err)));
+    await prepareHookBackupDir(target, ctx.runAs);
     await runHook(ctx, 'backup', { extraEnv: { APPPKG_BACKUP_DIR: target }, say });
     // Beside what the hook wrote; the manifest lets restore find it.
     const services = await backupServices(scope, target);
@@ -96,6 +95,16 @@ async function backupServices(scope: AppServiceScope, target: string): Promise<P
   const redis = await backupRedis(scope, target);
   if (redis) say?.(`==> ${desc.name}'s Redis keys: ${countOf(redis.keys, 'key')}, ${redis.bytes} bytes in ${path.join(target, redis.file)}`);
   return { ...(database ? { database } : {}), ...(redis ? { redis } : {}) };
+}
+
+/**
+ * commands.backup's APPPKG_BACKUP_DIR, made (0700) if missing and, as we are root, given to the
+ * app's user the hook runs as, so that it can write there: `backup --to` and the library's
+ * runCommand('backup') alike.
+ */
+export async function prepareHookBackupDir(target: string, runAs: RunAs | null): Promise<void> {
+  await makeBackupDir(target);
+  if (runAs && !runAs.isRoot) await chown(target, runAs.uid, runAs.gid).catch((err) => Promise.reject(ioFailure(`chown ${target}`, err)));
 }
 
 async function makeBackupDir(target: string): Promise<void> {

@@ -1,0 +1,59 @@
+// AppPackage.runCommand('backup') gets the directory ready as `backup APP --to DIR` does: made
+// (0700) when missing, and, as root, the app user's, so that commands.backup can write there.
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AppPackage } from '../../src/index.js';
+import { withDeadline } from '../helpers/link-harness.js';
+import { tempDir } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
+
+const test = suite('library runCommand backup');
+const work = tempDir('apppkg-lib-backup-');
+test.after(() => work.remove());
+
+const NOBODY = 65534;
+const PYTHON = '/usr/bin/python3'; // an interpreter any user may run (pyenv's under /root is not)
+const HOOK = 'echo dumped > "$APPPKG_BACKUP_DIR/dump"';
+
+function pkg(name: string): string {
+  const dir = join(work.path, 'pkgs', name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), `app: wsgi:application\ncommands:\n  backup: ${HOOK}\n`);
+  writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    return []\n');
+  return dir;
+}
+
+async function backUp(app: AppPackage, to: string): Promise<number> {
+  const output = new PassThrough().resume();
+  return withDeadline(app.runCommand('backup', { env: { APPPKG_BACKUP_DIR: to }, output, timeoutMs: 30_000 }), 35_000, 'runCommand backup');
+}
+
+test('a missing backup directory is made, 0700, and the hook writes into it', async () => {
+  const app = await AppPackage.open(pkg('mine'), { stateDir: join(work.path, 'state-mine') });
+  const to = join(work.path, 'backups', 'mine');
+  assert.is(await backUp(app, to), 0, 'the hook could not write into the backup directory');
+  assert.is(statSync(to).mode & 0o777, 0o700);
+  assert.is(readFileSync(join(to, 'dump'), 'utf8'), 'dumped\n');
+});
+
+const ifRootAndPython = runIf(test, isRoot && existsSync(PYTHON), isRoot ? `needs ${PYTHON}, an interpreter any user may run` : 'needs root to run the hook as another user');
+
+ifRootAndPython('as root, the backup directory is the app user\'s, and the hook, run as that user, writes into it', async () => {
+  // nobody must reach the app and the backup directory's parent.
+  chmodSync(work.path, 0o711);
+  const env = join(work.path, 'env.yaml');
+  writeFileSync(env, `python: ${PYTHON}\ndefaults:\n  user: nobody\n`);
+  const app = await AppPackage.open(pkg('theirs'), { stateDir: join(work.path, 'state-theirs'), environment: env });
+  const parent = join(work.path, 'backups-theirs');
+  mkdirSync(parent, { mode: 0o755 });
+  const to = join(parent, 'theirs');
+  assert.is(await backUp(app, to), 0, 'the hook, run as nobody, could not write into the backup directory');
+  const st = statSync(to);
+  assert.equal([st.uid, st.gid, st.mode & 0o777], [NOBODY, NOBODY, 0o700]);
+  assert.is(statSync(join(to, 'dump')).uid, NOBODY);
+});
+
+test.run();
