@@ -601,6 +601,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { file: '/srv/apps/blog/requirements.txt', line: 2, include: '-r /srv/shared/base.txt', dir: '/srv/apps/blog', found: '/srv/shared/base.txt', name: 'base.txt', option: '-r' },
   },
+  APPPKG_VENDOR_INCLUDE_URL: {
+    summary: "A requirements file `vendor` reads includes (`-r`, `--requirement`, `-c`, `--constraint`, at any depth) a URL; the vendor manifest hashes every included file, and `check` reads them again, offline and wherever the app is copied, so each must be a file of the app.",
+    message: (d) => `${str(d.include)}: expected a file inside the app directory, found a URL`,
+    hint: (d) => `download it into the app directory (e.g. \`curl -fsSL -o ${str(d.name)} ${str(d.url)}\`) and include it by a relative path (${str(d.option)} ${str(d.name)})`,
+    exitStatus: 1,
+    example: { file: '/srv/apps/blog/requirements.txt', line: 2, include: '-r https://example.com/base.txt', url: 'https://example.com/base.txt', name: 'base.txt', option: '-r' },
+  },
   APPPKG_VENDOR_NOT_OURS: {
     summary: '`vendor` found the vendor directory holding files but no `.apppkg-vendor.json` (filled by hand, or by `pip install --target`), and left it as it was rather than mix its files with what it installs.',
     message: (d) => `vendor: ${str(d.path)} holds ${str(d.found)} but no manifest (.apppkg-vendor.json)${d.reason ? ` (${str(d.reason)})` : ''}; nothing was changed`,

@@ -40,8 +40,10 @@ const NAMED = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(
 export interface RequirementsInclude {
   /** The line as written, e.g. "-r ../shared.txt". */
   text: string;
-  /** Absolute: pip reads the target relative to the including file's directory. */
+  /** Absolute: pip reads the target relative to the including file's directory; a URL as written. */
   target: string;
+  /** pip fetches the target (`-r https://...`): no file of the app's, nothing on disk to read. */
+  url: boolean;
   /** -c / --constraint: it limits versions, it asks for nothing. */
   constraint: boolean;
   line: number;
@@ -49,13 +51,17 @@ export interface RequirementsInclude {
 }
 
 const INCLUDE = /^(-r|--requirement|-c|--constraint)(?:\s*=?\s*)(\S+)$/;
+/** What pip fetches rather than opens: its own http/https/file, and any other scheme://. */
+const URL_TARGET = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/|(?:https?|file):)/i;
 
 /** The -r and -c lines of `file`, whose text is `text`, with their targets resolved as pip does. */
 export function requirementIncludes(file: string, text: string): RequirementsInclude[] {
   const includes: RequirementsInclude[] = [];
   for (const { line, number, column } of logicalLines(text)) {
     const m = INCLUDE.exec(line);
-    if (m) includes.push({ text: line, target: path.resolve(path.dirname(file), m[2]), constraint: m[1] === '-c' || m[1] === '--constraint', line: number, column });
+    if (!m) continue;
+    const url = URL_TARGET.test(m[2]);
+    includes.push({ text: line, target: url ? m[2] : path.resolve(path.dirname(file), m[2]), url, constraint: m[1] === '-c' || m[1] === '--constraint', line: number, column });
   }
   return includes;
 }
@@ -84,7 +90,8 @@ async function readInto(file: string, out: RequirementsFile, seen: Set<string>, 
     const where = `${base}:${number}`;
     const include = includes.get(number);
     if (include) {
-      if (!include.constraint) await readInto(include.target, out, seen, false);
+      if (include.url) out.notes.push(`${where}: ${include.text}: a URL, not read`);
+      else if (!include.constraint) await readInto(include.target, out, seen, false);
       continue;
     }
     const editable = /^(?:-e|--editable)(?:\s*=?\s*)(\S+)$/.exec(line);

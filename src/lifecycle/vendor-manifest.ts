@@ -158,7 +158,8 @@ export async function requirementsDigest(appDir: string, file: string): Promise<
       data = Buffer.alloc(0);
     }
     hash.update(`${path.relative(appDir, at).split(path.sep).join('/')}\0`).update(data).update('\0');
-    for (const include of requirementIncludes(at, data.toString('utf8'))) await visit(include.target, false);
+    // A URL's content is not the app's to hash (vendor refuses it); its line is in `data`.
+    for (const include of requirementIncludes(at, data.toString('utf8'))) if (!include.url) await visit(include.target, false);
   };
   await visit(path.resolve(file), true);
   return hash.digest('hex');

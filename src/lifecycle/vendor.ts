@@ -182,7 +182,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
 /**
  * Every file the requirements include, at any depth, must be inside the app, as `--from` must:
  * the manifest hashes each by its path relative to the app, and `check` reads them again
- * wherever the app is copied, where `../shared.txt` is another file or none. Each include that
+ * wherever the app is copied, where `../shared.txt` is another file or none. A URL is refused
+ * too: what it serves can change under the manifest's hash, and an offline host cannot read it. Each include that
  * leaves is reported at its line, all at once. An unreadable file is left to the digest and pip.
  */
 async function refuseIncludesOutside(appDir: string, requirements: string): Promise<void> {
@@ -194,6 +195,13 @@ async function refuseIncludesOutside(appDir: string, requirements: string): Prom
     const text = await readFile(file, 'utf8').catch(() => null);
     if (text === null) return;
     for (const include of requirementIncludes(file, text)) {
+      if (include.url) {
+        problems.push(new GatewayError('APPPKG_VENDOR_INCLUDE_URL', {
+          file, line: include.line, column: include.column,
+          include: include.text, url: include.target, name: urlFileName(include.target), option: include.constraint ? '-c' : '-r',
+        }));
+        continue;
+      }
       if (isInside(include.target, appDir)) {
         await visit(include.target);
         continue;
@@ -207,7 +215,13 @@ async function refuseIncludesOutside(appDir: string, requirements: string): Prom
   };
   await visit(requirements);
   if (problems.length === 1) throw problems[0];
-  if (problems.length > 1) throw new GatewayError('APPPKG_VENDOR_INCLUDE_OUTSIDE', { ...problems[0].details, problems });
+  if (problems.length > 1) throw new GatewayError(problems[0].code, { ...problems[0].details, problems });
+}
+
+/** The name a downloaded include would have: the URL's last path segment. */
+function urlFileName(url: string): string {
+  const last = url.replace(/[?#].*$/, '').split('/').filter(Boolean).pop() ?? '';
+  return /\.(txt|in)$/.test(last) ? last : 'requirements-included.txt';
 }
 
 /** The manifest already in `vendorDir`; refuses a directory with files but no manifest. */

@@ -264,6 +264,27 @@ test('vendor refuses a requirements file that includes one outside the app (-r, 
   }, [['requirements.txt', 2, '--constraint ../outside.txt'], ['reqs/base.txt', 3, '--constraint=../../outside.txt'], ['reqs/base.txt', 4, '-r ../../outside.txt']]);
 });
 
+test('vendor refuses a requirements file that includes a URL (-r, -c, any scheme, nested), at its line, with the download as the fix', async () => {
+  const app = makeApp('includes-url', '-r reqs/base.txt\n-r https://example.invalid/pins/base.txt\n');
+  mkdirSync(join(app, 'reqs'));
+  writeFileSync(join(app, 'reqs', 'base.txt'), 'apppkg-demo-greeting\n--constraint=http://example.invalid/c.txt?v=2\n-r file:///etc/hostname\n');
+  const r = await runCli(['vendor', app, '--no-index']);
+  const out = r.stdout + r.stderr;
+  assert.is(r.status, 1, out);
+  const refused: Array<[string, number, string, string, string]> = [
+    ['requirements.txt', 2, '-r https://example.invalid/pins/base.txt', 'base.txt', '-r'],
+    ['reqs/base.txt', 2, '--constraint=http://example.invalid/c.txt?v=2', 'c.txt', '-c'],
+    ['reqs/base.txt', 3, '-r file:///etc/hostname', 'requirements-included.txt', '-r'],
+  ];
+  for (const [file, line, include, name, option] of refused) {
+    const url = include.replace(/^\S+?[ =]/, '');
+    const said = `${join(app, file)}:${line}:1: ${include}: expected a file inside the app directory, found a URL\n  fix: download it into the app directory (e.g. \`curl -fsSL -o ${name} ${url}\`) and include it by a relative path (${option} ${name})`;
+    assert.ok(r.stderr.includes(said), `${file}:${line} ${include}:\n${out}`);
+  }
+  assert.is(r.stderr.match(/found a URL/g)?.length, refused.length, out);
+  assert.not.ok(existsSync(join(app, 'vendor')), 'nothing installed');
+});
+
 ifWheels('includes inside the app (-r, -c, nested) are vendored, and an edit to an included file makes vendor/ stale', async () => {
   const app = makeApp('includes-inside', '-r reqs/base.txt\n');
   mkdirSync(join(app, 'reqs'));
