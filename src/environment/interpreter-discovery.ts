@@ -47,12 +47,17 @@ async function candidates(pathEnv: string): Promise<Array<[string, string]>> {
     } catch {
       continue;
     }
-    for (const name of entries.filter((n) => /^python3\.\d+$/.test(n)).sort()) {
+    for (const name of entries.filter((n) => /^python3\.\d+$/.test(n)).sort(byMinorVersion)) {
       const file = path.join(dir, name);
       if (await isExecutableFile(file)) found.push([name, file]);
     }
   }
   return found;
+}
+
+/** python3.6 before python3.10: as text, "python3.10" sorts first. */
+function byMinorVersion(a: string, b: string): number {
+  return Number(a.slice('python3.'.length)) - Number(b.slice('python3.'.length));
 }
 
 /** Candidates grouped by the file they are (/bin -> /usr/bin, python3 -> python3.11): each is asked once. */

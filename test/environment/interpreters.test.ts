@@ -120,6 +120,19 @@ test('pyenv shims of versions not enabled, failing alike, are one line naming th
   assert.match(err.message, `python3.14 (${fake}): cannot be run: unexpected output: Python 3.14.0`);
 });
 
+test('the candidates are listed by version, numerically: python3.6 before python3.10', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'apppkg-interp-'));
+  temps.push(dir);
+  // Failing alike, they are named on one line, in the order discovery found them.
+  for (const name of ['python3.10', 'python3.6', 'python3.9', 'python3.12']) {
+    const file = path.join(dir, name);
+    await writeFile(file, `#!/bin/sh\necho "pyenv: ${name}: command not found" >&2\nexit 127\n`);
+    await chmod(file, 0o755);
+  }
+  const err = await expectError(pickInterpreter({ python: '>=3.14', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_NO_INTERPRETER');
+  assert.match(err.message, `python3.6, python3.9, python3.10, python3.12 (all in ${dir}): cannot be run, each: pyenv: <name>: command not found`);
+});
+
 runIf(test, system !== null && onPath.version !== system.version, `needs ${SYSTEM_PYTHON} and a python3 on PATH of another version`)(
   'with deb packages, an interpreter that satisfies the specifier but is not the system one is said to be not eligible',
   async () => {
