@@ -84,9 +84,10 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     opts.onRefused?.(code);
     return mailReply(code, enhancedCode, message);
   };
-  // The addresses accepted in each transaction, as smtp-server keys them (lowercase): a repeated
-  // one replaces its entry there, so it must not count again toward max_recipients.
-  const accepted = new WeakMap<SMTPServerSession['envelope'], Set<string>>();
+  // The RCPT commands accepted in each transaction, in order, and their addresses as smtp-server
+  // keys them (lowercase): a repeated one replaces its entry in envelope.rcptTo, so it must not
+  // count again toward max_recipients, yet LMTP (RFC 2033 4.2) owes it its own reply after DATA.
+  const accepted = new WeakMap<SMTPServerSession['envelope'], { keys: Set<string>; commands: SMTPServerAddress[] }>();
   const server = new MailSmtpServer({
     lmtp: config.lmtp,
     name: me,
@@ -111,9 +112,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       const unsupported = unannouncedParameter(address, RCPT_TO_PARAMETERS);
       if (unsupported !== null) return callback(refuse(555, '5.5.4', unsupported));
       const key = address.address.toLowerCase();
-      const acceptedHere = accepted.get(session.envelope) ?? new Set<string>();
+      const acceptedHere = accepted.get(session.envelope) ?? { keys: new Set<string>(), commands: [] };
       accepted.set(session.envelope, acceptedHere);
-      if (session.envelope.rcptTo.length >= config.maxRecipients && !acceptedHere.has(key)) {
+      if (session.envelope.rcptTo.length >= config.maxRecipients && !acceptedHere.keys.has(key)) {
         return callback(refuse(452, '4.5.3', `Too many recipients (at most ${config.maxRecipients} per message); send the rest in another transaction`));
       }
       const to = `<${quoted(address.address)}>`;
@@ -121,7 +122,8 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       switch (route.kind) {
         case 'app':
         case 'kept':
-          acceptedHere.add(key);
+          acceptedHere.keys.add(key);
+          acceptedHere.commands.push(address);
           return callback();
         case 'not-serving':
           return callback(refuse(451, '4.3.2', `${to}: its app (${quoted(route.app)}) is not serving now; try again later`));
@@ -132,7 +134,11 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       }
     },
     onData(stream, session, callback) {
-      receive(stream, session).then(
+      const recipients = session.envelope.rcptTo;
+      // smtp-server replies once per envelope.rcptTo entry under LMTP, whatever the reply (ours,
+      // or its own 552 past max_size): one entry per accepted RCPT, repeats included.
+      if (config.lmtp) session.envelope.rcptTo = accepted.get(session.envelope)?.commands ?? recipients;
+      receive(stream, session, recipients).then(
         (reply) => callback(reply instanceof Error ? reply : null, reply instanceof Error ? undefined : reply),
         (err: NodeJS.ErrnoException) => {
           // A client that left mid-message is nobody's problem; a disk that fails is the host's.
@@ -149,8 +155,11 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
   // most, never thrown; the listener goes on.
   server.on('error', () => {});
 
-  /** The message to disk, or a refusal. The recipients are routed again: the apps may have changed since RCPT. */
-  async function receive(stream: Readable, session: SMTPServerSession): Promise<string | string[] | Error> {
+  /**
+   * The message to disk, or a refusal. The recipients (one per address) are routed again: the
+   * apps may have changed since RCPT.
+   */
+  async function receive(stream: Readable, session: SMTPServerSession, recipients: SMTPServerAddress[]): Promise<string | string[] | Error> {
     const byApp = new Map<string, string[]>();
     const lost: string[] = [];
     // Postmaster mail no app takes (mail-routes.ts): spooled, then a dead letter at once.
@@ -159,7 +168,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     // The message must fit every recipient's app (its max_body), not only mail.max_size.
     let limit = config.maxSize;
     let limitedBy: string | null = null;
-    for (const rcpt of session.envelope.rcptTo) {
+    for (const rcpt of recipients) {
       const route = routeRecipient(rcpt.address, opts.routes(), config.postmaster);
       if (route.kind === 'kept') {
         keptTo.push(rcpt.address);
@@ -182,7 +191,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       return refuse(451, '4.3.2', 'No recipient can take mail now; try again later');
     }
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
-    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, protocol, session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : null) }, limit);
+    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, protocol, recipients.length === 1 ? recipients[0].address : null) }, limit);
     if (!result.ok) {
       // smtp-server answers 552 itself (rejectOversized), once per recipient under LMTP.
       return limitedBy === null
@@ -192,8 +201,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     opts.onAccepted(result.message.deliveries);
     const ok = `Queued as ${result.message.messageId}`;
     if (!config.lmtp || lost.length === 0) return ok;
-    // LMTP answers each recipient: those whose app went away meanwhile are asked again later.
-    return session.envelope.rcptTo.map((r) => (lost.includes(r.address) ? mailReply(451, '4.3.2', `<${quoted(r.address)}>: its app is not serving now; try again later`) : ok) as string);
+    // LMTP answers each accepted RCPT: those whose app went away meanwhile are asked again later.
+    const lostKeys = new Set(lost.map((address) => address.toLowerCase()));
+    return session.envelope.rcptTo.map((r) => (lostKeys.has(r.address.toLowerCase()) ? mailReply(451, '4.3.2', `<${quoted(r.address)}>: its app is not serving now; try again later`) : ok) as string);
   }
 
   const addr = parseAddr(config.listen, 'mail.listen');

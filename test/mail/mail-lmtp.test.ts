@@ -93,4 +93,33 @@ test('RCPT TO:<postmaster> (RFC 5321 4.5.1), any case, no domain: to the app mai
   assert.equal((await gatewayStatus(gw)).mail.dead, [], 'nothing kept: an app took it');
 });
 
+test('the same RCPT TO twice (any case): a reply after the message for each RCPT command, in order, and one delivery per app', async () => {
+  const talk = await lhlo();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  for (const rcpt of ['one@alpha.localhost', 'two@beta.localhost', 'one@alpha.localhost', 'ONE@alpha.localhost']) {
+    assert.is((await talk.command(`RCPT TO:<${rcpt}>`)).code, 250, rcpt);
+  }
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'repeated rcpt over lmtp' })}\r\n.\r\n`);
+  const replies = [await talk.reply(), await talk.reply(), await talk.reply(), await talk.reply()];
+  assert.equal(replies.map((r) => r.code), [250, 250, 250, 250], replies.map((r) => r.text).join(' / '));
+  for (const r of replies) assert.match(r.text, /Queued as /);
+  // No reply left over: the next one is NOOP's.
+  assert.not.match((await talk.command('NOOP')).text, /Queued as/);
+  // Too big: smtp-server's own 552, once per RCPT command too.
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'big repeated rcpt over lmtp', size: 30_000 })}\r\n.\r\n`);
+  assert.equal([(await talk.reply()).code, (await talk.reply()).code], [552, 552]);
+  assert.not.match((await talk.command('NOOP')).text, /552|too big|exceeds/i);
+  talk.close();
+  for (const app of ['alpha', 'beta']) {
+    const mine = async () => ((await (await request(`http://localhost/${app}/deliveries`, { dispatcher: viaSocket })).body.json()) as any[]).filter((d) => d.subject === 'repeated rcpt over lmtp');
+    await waitFor(async () => (await mine()).length > 0, 10_000, `${app}'s delivery`);
+    assert.is((await mine()).length, 1, `${app}: one delivery`);
+  }
+});
+
 test.run();
