@@ -54,6 +54,11 @@ export interface AppPlan {
   hooks: { install: string | null; update: string | null };
   /** Things the user should know that do not stop the export (printed, and in the docs' terms). */
   notes: string[];
+  /**
+   * The node architecture, as Kubernetes names it (kubernetes.io/arch: amd64, arm64), the pods
+   * must run on: that of the vendored compiled distributions; null when there are none.
+   */
+  nodeArch: string | null;
 }
 
 /** `/blog` + `/live` -> `/blog/live`; a mount of `/` adds nothing. */
@@ -146,6 +151,7 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     mail: desc.mail !== null,
     hooks: { install: desc.commands.install ?? null, update: desc.commands.update ?? null },
     notes,
+    nodeArch: null,
   };
 }
 

@@ -31,6 +31,15 @@ export function imageArchitecture(): ImageArchitecture {
   return { machine, platform: DEBIAN_PLATFORMS[machine] ?? null };
 }
 
+/**
+ * kubernetes.io/arch of a node that runs the image (amd64 for x86_64, arm64 for aarch64): Go's
+ * GOARCH, which is also the OCI platform's architecture. Null for a machine Debian publishes no
+ * image for.
+ */
+export function kubernetesArch(arch: ImageArchitecture): string | null {
+  return arch.platform?.split('/')[1] ?? null;
+}
+
 /** PEP 425/600 platform tags for Linux: linux_ARCH, manylinux1_ARCH, manylinux_2_17_ARCH, musllinux_1_2_ARCH. */
 const LINUX_PLATFORM = /^(?:linux|manylinux(?:1|2010|2014)|manylinux_\d+_\d+|musllinux_\d+_\d+)_(.+)$/;
 

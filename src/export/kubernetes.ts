@@ -10,6 +10,7 @@ import { GatewayError } from '../errors.js';
 import { appsDirSource } from '../supervisor/discovery.js';
 import { planApp, relativeTo, type AppPlan } from './app-plan.js';
 import { dataVolumeClaim, gatewayConfigMap, secrets } from './config-objects.js';
+import { kubernetesArch } from './image-architecture.js';
 import { imageFor, validateImageTemplate } from './image-reference.js';
 import { judgeImageVendor } from './image-vendor.js';
 import { baseName } from './k8s-names.js';
@@ -115,6 +116,8 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
     const plan = planApp(desc, overridesFor(env, desc.name), env, imageFor(opts.image, desc));
     // The image's architecture and what was not checked about it concern the cluster too: its nodes, its pods' imports.
     plan.notes.push(...vendor.notes, ...vendor.unchecked.map((u) => `WARNING: ${u}`));
+    // Vendored compiled distributions load on their architecture alone: no pod elsewhere.
+    plan.nodeArch = vendor.architecture === null ? null : kubernetesArch(vendor.architecture);
     const objects = objectsFor(plan, env);
     const invalid = objects.flatMap((object) =>
       validateObject(object).map((reason) => new GatewayError('APPPKG_EXPORT_INVALID_OBJECT', { kind: object.kind, name: object.metadata?.name ?? '', reason, app: desc.name, file: desc.file })),

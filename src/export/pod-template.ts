@@ -130,6 +130,7 @@ export function appPodSpec(plan: AppPlan, containers: IContainer[], extra: Parti
       seccompProfile: { type: 'RuntimeDefault' },
     },
     ...sameNodeAffinity(plan),
+    ...(plan.nodeArch === null ? {} : { nodeSelector: { 'kubernetes.io/arch': plan.nodeArch } }),
     ...(composed ? { initContainers: [composeContainer(plan)] } : {}),
     containers: containers.map((c) => ({ ...c, volumeMounts: [fileMount, dataMount(plan), ...(c.volumeMounts ?? [])] })),
     volumes,

@@ -10,6 +10,7 @@ import { join, posix } from 'node:path';
 import { BIN, EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 import { makeApp, makeWheel } from '../lifecycle/lifecycle-apps.js';
+import { objectsOf, schemaProblems } from './manifests.js';
 
 const test = suite('export containerfile');
 const work = tempDir('apppkg-export-cf-');
@@ -276,6 +277,29 @@ test("an --allow-binary vendor/ the image's python3 loads (abi3, manylinux older
   const refused = await runCli(['export', 'containerfile', newer]);
   assert.is(refused.status, 1, refused.stderr);
   assert.match(refused.stderr, /cannot load: fastthing 2\.0/);
+});
+
+test("kubernetes: an app with an --allow-binary vendor/ runs on nodes of its architecture alone (nodeSelector kubernetes.io/arch), one without has no nodeSelector; every object validates", async () => {
+  const apps = join(work.path, 'arch-apps');
+  mkdirSync(apps);
+  const binary = vendoredApp('archpinned', `cp39-abi3-manylinux_2_17_${MACHINE}.manylinux2014_${MACHINE}`);
+  cpSync(binary, join(apps, 'archpinned'), { recursive: true });
+  // A background process: its own Deployment, which must be pinned too.
+  writeFileSync(join(apps, 'archpinned', 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\nprocesses:\n  worker:\n    command: python -c "import time; time.sleep(1e9)"\n');
+  cpSync(join(EXAMPLES, 'hello'), join(apps, 'hello'), { recursive: true });
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'r/{name}:{version}']);
+  assert.is(r.status, 0, r.stderr);
+  const objects = objectsOf(r.stdout);
+  assert.equal(schemaProblems(objects), []);
+  const pods = (app: string) => objects
+    .filter((o) => (o.kind === 'Deployment' || o.kind === 'Job') && o.metadata?.labels?.['app.kubernetes.io/name'] === app)
+    .map((o) => ({ name: `${o.kind} ${o.metadata?.name}`, nodeSelector: (o as { spec: { template: { spec: { nodeSelector?: Record<string, string> } } } }).spec.template.spec.nodeSelector }));
+  const pinned = pods('archpinned');
+  assert.ok(pinned.filter((p) => p.name.startsWith('Deployment')).length >= 2, JSON.stringify(pinned));
+  for (const p of pinned) assert.equal(p.nodeSelector, { 'kubernetes.io/arch': MACHINE === 'x86_64' ? 'amd64' : 'arm64' }, p.name);
+  const free = pods('hello');
+  assert.ok(free.length >= 1, JSON.stringify(free));
+  for (const p of free) assert.is(p.nodeSelector, undefined, p.name);
 });
 
 test("an --allow-binary vendor/ built for another architecture than the image's (this host's uname -m): refused, both architectures named, for containerfile and kubernetes", async () => {
