@@ -5,9 +5,9 @@
 // is gone: a guarded tree is marked instead, an environment variable its every process inherits,
 // and what carries the mark is found in /proc when the tree ends.
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
+import { signalMarked } from './marked-processes.js';
 
 /** The variable that marks a guarded tree's processes (SPEC 4: no orphan processes, ever). */
 export const TREE_MARK = 'APPPKG_TREE';
@@ -17,41 +17,6 @@ let marks = 0;
 /** A mark no other tree of any gateway on this host carries. */
 function newTreeMark(): string {
   return `${process.pid}.${Date.now().toString(36)}.${++marks}`;
-}
-
-/**
- * Sends `signal` to every process of this host whose environment carries `mark` (one it may
- * read: ours, or any when root). The scan reads /proc once; a process that cleared its
- * environment is out of reach.
- */
-async function signalMarked(mark: string, signal: NodeJS.Signals): Promise<void> {
-  if (process.platform !== 'linux') return;
-  const needle = Buffer.from(`${TREE_MARK}=${mark}\0`);
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return;
-  }
-  await Promise.all(
-    entries.map(async (entry) => {
-      if (!/^\d+$/.test(entry)) return;
-      let environ: Buffer;
-      try {
-        environ = await readFile(`/proc/${entry}/environ`);
-      } catch {
-        return; // gone meanwhile, or another user's
-      }
-      const at = environ.indexOf(needle);
-      if (at === 0 || (at > 0 && environ[at - 1] === 0)) {
-        try {
-          process.kill(Number(entry), signal);
-        } catch {
-          // gone meanwhile
-        }
-      }
-    }),
-  );
 }
 
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -151,7 +116,7 @@ export class GuardedTree {
   /** `signal` to every process of the tree (its group too, when it leads one). */
   signal(pid: number | undefined, signal: NodeJS.Signals): Promise<void> {
     if (pid !== undefined && this.ownGroup) signalGroup(pid, signal);
-    return signalMarked(this.mark, signal);
+    return signalMarked(TREE_MARK, this.mark, signal);
   }
 
   /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
@@ -166,7 +131,7 @@ export class GuardedTree {
   sweep(pid: number | undefined): Promise<void> {
     if (pid !== undefined && this.ownGroup) signalGroup(pid, 'SIGKILL');
     this.guard.release();
-    return signalMarked(this.mark, 'SIGKILL');
+    return signalMarked(TREE_MARK, this.mark, 'SIGKILL');
   }
 }
 

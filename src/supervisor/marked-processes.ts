@@ -1,0 +1,127 @@
+// Finds the processes of this host whose environment carries a guarded tree's mark, and signals
+// them (process-group.ts says why trees are marked). Every tree that ends scans /proc, and a
+// scan reads every process's environ file: hundreds of files per worker stopped. Read with
+// readFile, each file cost a fresh 64 KiB buffer (its size in /proc is 0), all at once
+// under Promise.all; with 30 apps going to sleep together that was tens of thousands of 64 KiB
+// allocations, and glibc's main heap, fragmented by them between the objects that live on,
+// kept growing: the gateway's RSS rose by 0.15-0.5 MiB per cold start (docs/performance.md,
+// "Many apps"). So the scans that are asked for while one runs share the next one, and the
+// readers read into buffers they keep.
+import { open, readdir } from 'node:fs/promises';
+
+/** Environ files read at once: the size of libuv's thread pool, whose threads do the reads. */
+const READERS = 4;
+/** A reader's first buffer; it doubles for a larger environment, and keeps that size up to KEPT_BUFFER. */
+const FIRST_BUFFER = 16 * 1024;
+const KEPT_BUFFER = 256 * 1024;
+
+interface Wanted {
+  needle: Buffer;
+  signal: NodeJS.Signals;
+}
+
+interface Scan {
+  wanted: Wanted[];
+  done: Promise<void>;
+}
+
+/** The scan that takes new requests: it begins when the one running has ended. */
+let next: Scan | null = null;
+let running: Promise<void> | null = null;
+/** Passes over /proc so far: how many trees' ends share one is what the coalescing buys. */
+let scans = 0;
+/** The readers' buffers, kept between scans. */
+const buffers: Buffer[] = [];
+
+/**
+ * Sends `signal` to every process whose environment holds `name=value` as a whole entry (one
+ * it may read: ours, or any when root). Resolves once a scan of /proc begun after this call has
+ * ended; a process that cleared its environment is out of reach.
+ */
+export function signalMarked(name: string, value: string, signal: NodeJS.Signals): Promise<void> {
+  if (process.platform !== 'linux') return Promise.resolve();
+  if (next === null) {
+    const scan: Scan = { wanted: [], done: Promise.resolve() };
+    scan.done = runAfterCurrent(scan);
+    next = scan;
+  }
+  next.wanted.push({ needle: Buffer.from(`${name}=${value}\0`), signal });
+  return next.done;
+}
+
+/** Passes over /proc this process has made (test/supervisor/marked-processes.test.ts). */
+export function procScans(): number {
+  return scans;
+}
+
+async function runAfterCurrent(scan: Scan): Promise<void> {
+  // The rest of this turn's requests join it; and a scan on its way may already have passed
+  // a process that one of them is for, so it waits for that one to end.
+  await new Promise(setImmediate);
+  while (running !== null) await running;
+  next = null;
+  scans++;
+  running = scanProc(scan.wanted);
+  try {
+    await running;
+  } finally {
+    running = null;
+  }
+}
+
+/** One pass over /proc for every request in `wanted`; never rejects. */
+async function scanProc(wanted: Wanted[]): Promise<void> {
+  let entries: string[];
+  try {
+    entries = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return;
+  }
+  let at = 0;
+  const reader = async (index: number) => {
+    for (let entry = entries[at++]; entry !== undefined; entry = entries[at++]) {
+      const environ = await readEnviron(`/proc/${entry}/environ`, index);
+      if (environ === null) continue; // gone meanwhile, or another user's
+      for (const { needle, signal } of wanted) {
+        const found = environ.indexOf(needle);
+        if (found === 0 || (found > 0 && environ[found - 1] === 0)) {
+          try {
+            process.kill(Number(entry), signal);
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: READERS }, (_, index) => reader(index)));
+}
+
+/** The whole of `file`, in reader `index`'s buffer (valid until its next read); null if unreadable. */
+async function readEnviron(file: string, index: number): Promise<Buffer | null> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    let buffer = (buffers[index] ??= Buffer.allocUnsafeSlow(FIRST_BUFFER));
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) return buffer.subarray(0, length);
+      length += bytesRead;
+      if (length === buffer.length) {
+        const larger = Buffer.allocUnsafeSlow(buffer.length * 2);
+        buffer.copy(larger, 0, 0, length);
+        buffer = larger;
+        if (larger.length <= KEPT_BUFFER) buffers[index] = larger;
+      }
+    }
+  } catch {
+    return null;
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
