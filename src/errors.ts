@@ -404,8 +404,8 @@ export const ERROR_CODES = {
     example: { process: 'web', app: 'chat', reason: 'exited with status 1' },
   },
   APPPKG_APP_PROBE_FAILED: {
-    summary: 'A worker imported the app, but `GET <health>` (the `health:` path of `app.yaml`) answered something other than 2xx/3xx, or nothing in time; the version never takes traffic. The message has the status and the path.',
-    message: (d) => `health probe of ${str(d.app)}: GET ${str(d.path)} ${d.status ? `answered ${str(d.status)}` : `failed (${str(d.reason)})`}, expected 2xx or 3xx`,
+    summary: 'A worker imported the app, but `GET <health>` (the `health:` path of `app.yaml`), asked again every half second, answered nothing but non-2xx/3xx within the start bound (60 s), or one probe got no answer in time; the version never takes traffic. The message has the last status and the path.',
+    message: (d) => `health probe of ${str(d.app)}: GET ${str(d.path)} ${d.status ? `answered ${str(d.status)}${d.seconds !== undefined ? ` (its last answer, after ${str(d.seconds)} s of tries)` : ''}` : `failed (${str(d.reason)})`}, expected 2xx or 3xx`,
     hint: (d) => `make the \`health:\` path of app.yaml answer 200 once the app can serve (read ${d.log ? str(d.log) : 'the app log'} for why it did not), or remove \`health:\``,
     exitStatus: 1,
     example: { app: 'blog', path: '/healthz', status: 500 },

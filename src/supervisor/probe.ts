@@ -1,12 +1,14 @@
 // The health probe (SPEC §4: "each app's workers start, pass their health probe, and only then
 // get traffic"): one synthetic `GET <health>` sent straight down a worker's link as a REQUEST
-// frame, so it reaches exactly that worker, and the status it answers.
+// frame, so it reaches exactly that worker, and the status it answers; repeated until it
+// passes or the worker's start bound runs out.
 
 import { GatewayError } from '../errors.js';
 import { Frame, encodeEmptyFrame } from '../link/frames.js';
 import { encodeRequest } from '../link/request-frame.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { decodeRequestPath, splitTarget } from '../net/request-path.js';
+import { delay } from './process-group.js';
 
 const PROBE_AGENT = 'apppkg-gateway-probe';
 
@@ -101,17 +103,36 @@ export interface Probeable {
   probe(path: string, timeoutMs: number): Promise<number>;
 }
 
+/** How long a probe that got an answer other than 2xx/3xx waits before the next. */
+export const PROBE_RETRY_MS = 500;
+
+export interface ProbeBounds {
+  /** Date.now() past which no more probes are sent: the worker's start bound. */
+  deadline: number;
+  /** How long one probe may wait for its answer. */
+  timeoutMs: number;
+}
+
 /**
- * Probes `worker` at `path`: resolves (with the status) when it answers 2xx or 3xx, else rejects with
- * APPPKG_APP_PROBE_FAILED carrying the status (or why there was none) and the path.
+ * Probes `worker` at `path` until it answers 2xx or 3xx (an app warming up answers 503 first, as
+ * a readiness probe expects), and resolves with that status. Rejects with APPPKG_APP_PROBE_FAILED
+ * once the deadline passes, carrying the last status and the path; at once when a probe gets no
+ * answer at all (the worker is gone, or the path hangs: a WSGI thread held by it is not given
+ * back, so it is not asked again).
  */
-export async function probeWorker(worker: Probeable, app: string, path: string, timeoutMs: number): Promise<number> {
-  let status: number;
-  try {
-    status = await worker.probe(path, timeoutMs);
-  } catch (err) {
-    throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, reason: (err as Error).message, cause: err });
+export async function probeWorker(worker: Probeable, app: string, path: string, bounds: ProbeBounds): Promise<number> {
+  const startedAt = Date.now();
+  for (;;) {
+    let status: number;
+    try {
+      status = await worker.probe(path, Math.min(bounds.timeoutMs, Math.max(1000, bounds.deadline - Date.now())));
+    } catch (err) {
+      throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, reason: (err as Error).message, cause: err });
+    }
+    if (status >= 200 && status < 400) return status;
+    if (Date.now() + PROBE_RETRY_MS > bounds.deadline) {
+      throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, status, seconds: Math.round((Date.now() - startedAt) / 1000) });
+    }
+    await delay(PROBE_RETRY_MS);
   }
-  if (status < 200 || status >= 400) throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, status });
-  return status;
 }

@@ -191,12 +191,14 @@ export class WorkerPool {
 
   /** READY, then the health probe when app.yaml has `health:`. Not in rotation yet. */
   private async bringUp(worker: Worker): Promise<void> {
+    // One bound for the import and the probe, as a process's port and probe share one (command-process.ts).
+    const deadline = Date.now() + this.opts.startTimeoutMs;
     await worker.start(this.opts.startTimeoutMs);
     const health = this.opts.desc.health;
     if (!health) return;
     const at = new Date().toISOString();
     try {
-      const status = await probeWorker(worker, this.opts.desc.name, health, this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
+      const status = await probeWorker(worker, this.opts.desc.name, health, { deadline, timeoutMs: this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS });
       this.lastProbe = { path: health, at, ok: true, status, error: null, pid: worker.pid ?? null };
     } catch (err) {
       const details = (err as GatewayError).details ?? {};

@@ -1,13 +1,14 @@
 // The health probe (SPEC §4): with `health:` in app.yaml, each worker answers GET <health> with
-// 2xx/3xx through the link before it gets traffic, at start and on every restart. An app whose
-// probe fails is refused (the log and status say why); the other apps serve.
+// 2xx/3xx through the link before it gets traffic, at start and on every restart, asked again
+// until it does (an app warming up answers 503 first) within the start bound. An app whose probe
+// never passes is refused (the log and status say why); the other apps serve.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import type { Worker } from '../../src/supervisor/worker.js';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { workerFor } from '../helpers/link-harness.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -17,10 +18,26 @@ const state = tempDir('apppkg-probe-state-');
 let gw: RunningGateway;
 let worker: Worker | null = null;
 const seen = new Set<number>();
+/** Seconds the warm app's health path answers 503 after each worker's import (a pool filling, caches). */
+const WARM_S = 2;
+const WARM_APP = `import os, sys, time
+T0 = time.monotonic()
+
+def application(environ, start_response):
+    age = time.monotonic() - T0
+    if environ["PATH_INFO"] == "/healthz":
+        ready = age >= ${WARM_S}
+        print("probe of %d: %s" % (os.getpid(), "200" if ready else "503"), flush=True)
+        start_response("200 OK" if ready else "503 Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"ok" if ready else b"warming up"]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [("%d %.2f" % (os.getpid(), age)).encode()]
+`;
 
 test.before(async () => {
   addPackage(apps.path, 'faults', 'sick', { 'app.yaml': [[/$/, 'health: /status/500\n']] });
   addPackage(apps.path, 'faults', 'well', { 'app.yaml': [[/$/, 'health: /status/204\n']] });
+  writePackage(apps.path, 'warm', { 'app.yaml': 'platform: python, wsgi\napp: warm:application\nhealth: /healthz\n', 'warm.py': WARM_APP });
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
   for (const pid of await pidsOf('well')) seen.add(pid);
 });
@@ -35,7 +52,7 @@ test.after(async () => {
   state.remove();
 });
 
-async function status(): Promise<{ apps: Array<{ name: string; state: string; problem: { code: string; message: string } | null; workers: Array<{ pid: number }> }> }> {
+async function status(): Promise<{ apps: Array<{ name: string; state: string; problem: { code: string; message: string } | null; workers: Array<{ pid: number; state: string }> }> }> {
   return (await (await request(`${gw.adminUrl}/status`, { headersTimeout: 5000 })).body.json()) as never;
 }
 
@@ -43,14 +60,65 @@ async function pidsOf(name: string): Promise<number[]> {
   return (await status()).apps.find((a) => a.name === name)?.workers.map((w) => w.pid) ?? [];
 }
 
+async function readyPidsOf(name: string): Promise<number[]> {
+  return (await status()).apps.find((a) => a.name === name)?.workers.filter((w) => w.state === 'ready').map((w) => w.pid) ?? [];
+}
+
 function probesIn(name: string): number {
   const log = readFileSync(join(state.path, 'apps', name, 'log', 'app.log'), 'utf8');
   return log.split('\n').filter((l) => /faults: GET \/status\/\d+ by apppkg-gateway-probe/.test(l)).length;
 }
 
-test('an app whose health path answers 500 is refused, and the log says why; another app serves', async () => {
-  assert.match(gw.output(), /sick: .*refused/);
-  assert.match(gw.output(), /health probe of sick: GET \/status\/500 answered 500, expected 2xx or 3xx/);
+function warmProbes(pid: number): string[] {
+  const log = readFileSync(join(state.path, 'apps', 'warm', 'log', 'app.log'), 'utf8');
+  return [...log.matchAll(new RegExp(`probe of ${pid}: (\\d+)`, 'g'))].map((m) => m[1]);
+}
+
+/** The pid and age (seconds since its import) of the warm worker that answers. */
+async function warmAnswer(): Promise<{ pid: number; age: number }> {
+  const res = await request(`${gw.url}/warm/`, { headersTimeout: 10_000 });
+  const body = await res.body.text();
+  assert.is(res.statusCode, 200, body);
+  const [pid, age] = body.split(' ');
+  return { pid: Number(pid), age: Number(age) };
+}
+
+test('a health path that answers 503 while the app warms up is asked again until it answers 200; no request before', async () => {
+  const pids = await waitFor(async () => {
+    const ready = await readyPidsOf('warm');
+    return ready.length === 2 ? ready : undefined;
+  }, 30_000, () => `warm serving with 2 workers\n${gw.output()}`);
+  for (const pid of pids) seen.add(pid);
+  assert.not.match(gw.output(), /warm: .*refused/);
+  for (const pid of pids) {
+    const probes = warmProbes(pid);
+    assert.ok(probes.length >= 3, `${pid} warmed up for ${WARM_S} s: probed every half second (${probes.join(' ')})`);
+    assert.equal(probes.slice(0, -1).every((s) => s === '503') && probes.at(-1), '200', probes.join(' '));
+  }
+});
+
+test('a replacement worker warms up too: it takes requests once its probe passes, not before, and no crash loop', async () => {
+  const [victim] = await pidsOf('warm');
+  process.kill(victim, 'SIGKILL');
+  const replacement = await waitFor(async () => {
+    const pids = await readyPidsOf('warm');
+    return pids.length === 2 && !pids.includes(victim) ? pids.find((p) => !seen.has(p)) : undefined;
+  }, 20_000, () => `the replacement of ${victim}\n${gw.output()}`);
+  seen.add(replacement);
+  assert.not.match(gw.output(), /warm: worker \d+ failed to start/);
+  assert.equal(warmProbes(replacement).at(-1), '200');
+  assert.ok(warmProbes(replacement).length >= 3, warmProbes(replacement).join(' '));
+  const answer = await waitFor(async () => {
+    const a = await warmAnswer();
+    return a.pid === replacement ? a : undefined;
+  }, 10_000, 'a request answered by the replacement');
+  assert.ok(answer.age >= WARM_S, `the replacement answered at ${answer.age} s after its import, before its probe passed`);
+});
+
+test('an app whose health path never answers 2xx/3xx is refused once the start bound (60 s) is out; the log says what it last got; another app serves', async () => {
+  await waitFor(() => /sick: .*refused/.test(gw.output()), 90_000, () => `sick refused\n${gw.output()}`);
+  assert.match(gw.output(), /health probe of sick: GET \/status\/500 answered 500 \(its last answer, after (5\d|60) s of tries\), expected 2xx or 3xx/);
+  assert.ok(probesIn('sick') > 20, `probed again and again: ${probesIn('sick')}`);
   const sick = (await status()).apps.find((a) => a.name === 'sick')!;
   assert.is(sick.state, 'failed');
   assert.is(sick.problem?.code, 'APPPKG_APP_PROBE_FAILED');
