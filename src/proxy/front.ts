@@ -94,6 +94,8 @@ interface Unrouted {
   retryAfter?: boolean;
   /** The app whose first version is starting: the request may wait for it instead. */
   starting?: string;
+  /** The app that does not serve (refused): its 503 counts as its answer (docs/admin.md, `failed`). */
+  refused?: string;
 }
 
 const kApp = Symbol('apppkg.upgradeApp');
@@ -478,6 +480,7 @@ export class Front {
         const headers: Record<string, string> | undefined = routed.close ? { Connection: 'close' } : routed.retryAfter ? { 'Retry-After': '2' } : undefined;
         sendError(res, routed.status, { detail: routed.detail, headers });
       };
+      if (routed.refused !== undefined) tracked.app = routed.refused;
       if (routed.starting === undefined || this.stopping) return answer();
       tracked.app = routed.starting;
       this.startWaits.wait(routed.starting, () => res.destroyed, () => this.routeRequest(req, res, tracked), answer);
@@ -520,7 +523,7 @@ export class Front {
       if (target === undefined) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
       // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
       if (target.code === STARTING_CODE) return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true, starting: target.name };
-      return { status: 503, detail: notServingDetail(target.name, target.code), close: false, retryAfter: true };
+      return { status: 503, detail: notServingDetail(target.name, target.code), close: false, retryAfter: true, refused: target.name };
     }
     return { match: match as RouteMatch<AppDispatcher>, url, q };
   }

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { writePackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -71,6 +71,7 @@ const ENVIRONMENT = 'apps:\n  tally:\n    workers: 1\n    threads: 1\n    mount:
 
 test.before(async () => {
   addVersion(apps.path, '1.0');
+  addPackage(apps.path, 'crash-on-import', 'broken');
   writeFileSync(environment, ENVIRONMENT);
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(state.path, 'root'), '--environment', environment]);
 });
@@ -122,6 +123,19 @@ test('each version, worker and routed process counts its answers, failures and l
   assert.is(app.requests, 12);
   assert.is(app.failed, 3);
   assert.is(app.errors, 3);
+});
+
+test('an app that does not serve (refused) counts its 503s: in status (requests, failed, errors) and in /metrics', async () => {
+  await waitFor(async () => (await appStatus(gw!, 'broken')).state === 'failed', 30_000, 'broken refused');
+  for (let i = 0; i < 3; i++) assert.is(await get('/broken/'), 503);
+  const app = await waitFor(async () => {
+    const s = await appStatus(gw!, 'broken');
+    return s.requests === 3 ? s : null;
+  }, 5000, 'broken to count its 3 answers');
+  assert.is(app.failed, 3);
+  assert.is(app.errors, 3);
+  const metrics = await (await request(`${gw!.adminUrl}/metrics`)).body.text();
+  assert.match(metrics, /^apppkg_requests_total\{app="broken",code="5xx"\} 3$/m);
 });
 
 test('what runs and what waits: in flight per thread, queued in the worker and in the app', async () => {
