@@ -105,8 +105,9 @@ export class AccessLog {
   record(req: IncomingMessage, client: string, status: number, app: string, startedAt: number, bytes: number): void {
     if (!this.out) return;
     const now = Date.now();
+    const version = versionAsSent(req);
     const line =
-      `${client || '-'} - ${remoteUser(req)} [${clfTime(now)}] ${quote(`${req.method} ${targetAsSent(req)} HTTP/${versionAsSent(req)}`)} ` +
+      `${client || '-'} - ${remoteUser(req)} [${clfTime(now)}] ${quote(`${req.method} ${targetAsSent(req)}${version === '' ? '' : ` HTTP/${version}`}`)} ` +
       `${status} ${bytes} ${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ` +
       `app=${app || '-'} dur=${((performance.now() - startedAt) / 1000).toFixed(4)}\n`;
     this.add(line);

@@ -184,3 +184,31 @@ export function requestLineTooLong(err: { rawPacket?: unknown }): boolean {
   const eol = packet.indexOf(0x0a);
   return eol === -1 || eol > MAX_REQUEST_LINE;
 }
+
+/**
+ * Why llhttp refused a request, by its error code, in the words of the other refusals' bodies;
+ * a code it gives for many causes (HPE_STRICT) is left to its own reason.
+ */
+const PARSE_PROBLEMS: Record<string, string> = {
+  HPE_INVALID_METHOD: 'the request line does not begin with a known method in capital letters (GET, POST, ...)',
+  HPE_INVALID_CONSTANT: 'the request line is not METHOD TARGET HTTP/1.1',
+  HPE_INVALID_VERSION: 'the request line does not end in HTTP/1.1 (or HTTP/1.0) and CRLF',
+  HPE_INVALID_URL: 'the request target is not a valid path or URL',
+  HPE_INVALID_HEADER_TOKEN: 'a header field is malformed: its name is not a token, or its value holds a control character',
+  HPE_INVALID_CONTENT_LENGTH: 'the Content-Length header is not a number',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'Content-Length with Transfer-Encoding: the body\'s framing is ambiguous (RFC 9112 §6.1)',
+  HPE_INVALID_TRANSFER_ENCODING: 'the Transfer-Encoding header does not end in chunked',
+  HPE_INVALID_CHUNK_SIZE: 'a chunk size is not a hexadecimal number',
+  HPE_CR_EXPECTED: 'a line of the request does not end in CRLF',
+  HPE_LF_EXPECTED: 'a line of the request does not end in CRLF',
+};
+
+/**
+ * What the 400 to a head node:http cannot parse says (error-response.ts shortBody's detail),
+ * from its parser error: the code's reason, else llhttp's own words.
+ */
+export function parseErrorProblem(err: { code?: string; reason?: unknown }): string {
+  const known = err.code === undefined ? undefined : PARSE_PROBLEMS[err.code];
+  if (known !== undefined) return known;
+  return `the request cannot be parsed${typeof err.reason === 'string' && err.reason !== '' ? ` (${err.reason.toLowerCase()})` : ''}`;
+}

@@ -6,7 +6,8 @@
 // gives node:http over as HTTP/1.1. What node:http reads by itself (a later request on a
 // connection it took, every request with APPPKG_LEAN_LANE=0) gets llhttp's 400 (README).
 // A major version other than 1 is 505 (RFC 9110 §15.6.6), whether llhttp parsed it (2.0) or not.
-// The access log keeps the version as sent (versionAsSent), as nginx logs it.
+// The access log keeps the version as sent (versionAsSent), as nginx logs it: none for a line
+// without one (`GET /`, which llhttp reads as HTTP/0.9), `HTTP/0.9` only when it was written.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -26,6 +27,7 @@ export function higherMinorAsHttp11(bytes: Buffer, socket: Socket): Buffer {
   const lineEnd = bytes.indexOf(LF);
   const end = lineEnd > 0 && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
   if (end < 10) return bytes;
+  if (bytes.toString('latin1', end - 9, end) === ' HTTP/0.9') (socket as Socket & Marked)[kSentVersion] = '0.9';
   const minor = bytes[end - 1];
   if (minor < 0x32 || minor > 0x39 || bytes.toString('latin1', end - 9, end - 1) !== HIGHER_MINOR) return bytes;
   const copy = Buffer.from(bytes); // the caller's may be a view of a read buffer
@@ -48,9 +50,15 @@ export function rememberSentVersion(req: object, version: string): void {
   (req as Marked)[kSentVersion] = version;
 }
 
-/** The request's HTTP version as the client sent it (`1.2` where it was served as 1.1). */
+/**
+ * The request's HTTP version as the client sent it (`1.2` where it was served as 1.1), or ''
+ * when its line had none: llhttp's 0.9 is a request line without a version, unless the lane
+ * saw `HTTP/0.9` written (higherMinorAsHttp11).
+ */
 export function versionAsSent(req: IncomingMessage): string {
-  return (req as IncomingMessage & Marked)[kSentVersion] ?? req.httpVersion;
+  const sent = (req as IncomingMessage & Marked)[kSentVersion];
+  if (sent !== undefined) return sent;
+  return req.httpVersion === '0.9' ? '' : req.httpVersion;
 }
 
 const OTHER_MAJOR = /^[!-~]+ [^ \r\n]+ HTTP\/[2-9]\.\d\r?$/m;

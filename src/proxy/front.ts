@@ -13,7 +13,7 @@ import { WsCloseCode } from '../link/frames.js';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
-import { dropFragment, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
+import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, restoreRawTarget } from '../net/raw-target.js';
@@ -255,7 +255,7 @@ export class Front {
           : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408
           : err.code === 'HPE_INVALID_VERSION' && otherMajorVersion(err as { rawPacket?: unknown }) ? 505
           : 400;
-        const body = refusedRawTarget(err) ? shortBody(400, RAW_TARGET_REFUSED) : '';
+        const body = status !== 400 ? '' : shortBody(400, refusedRawTarget(err) ? RAW_TARGET_REFUSED : parseErrorProblem(err));
         const refuse = (behindAnswered: boolean): void => {
           socket.end(unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.

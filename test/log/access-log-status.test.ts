@@ -60,10 +60,18 @@ test('a request node:http cannot parse, pipelined behind one it answered, gets i
 test('a request node:http cannot parse, and a CONNECT, get their line too: one line per request', async () => {
   const bad = await rawRequest(port(), 'GET /cuts/x HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n', 5000);
   assert.match(bad, /^HTTP\/1\.1 400 /);
-  await waitFor(() => /"GET \/cuts\/x HTTP\/1\.1" 400 0 "-" "-" app=- /.test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
+  await waitFor(() => /"GET \/cuts\/x HTTP\/1\.1" 400 [1-9]\d* "-" "-" app=- /.test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
   const tunnel = await rawRequest(port(), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 5000);
   assert.match(tunnel, /^HTTP\/1\.1 501 /);
   await waitFor(() => /"CONNECT example\.com:443 HTTP\/1\.1" 501 42 /.test(gw!.output()), 5000, `the 501 line in\n${gw!.output()}`);
+});
+
+test('the request line as sent: `GET /` (no version, llhttp\'s HTTP/0.9) without one, `HTTP/0.9` when written, `GARBAGE` as it is', async () => {
+  for (const [line, logged] of [['GET /cuts/bare', /"GET \/cuts\/bare" 400 \d+ /], ['GET /cuts/nine HTTP/0.9', /"GET \/cuts\/nine HTTP\/0\.9" 400 \d+ /], ['GARBAGE', /"GARBAGE" 400 [1-9]\d* "-" "-" app=- /]] as const) {
+    assert.match(await rawRequest(port(), `${line}\r\n\r\n`, 5000), /^HTTP\/1\.1 400 /);
+    await waitFor(() => logged.test(gw!.output()), 5000, `${logged} in\n${gw!.output()}`);
+  }
+  assert.not.match(gw!.output(), /"GET \/cuts\/bare HTTP/);
 });
 
 test('a client that sends a request node:http cannot parse and resets at once is logged with its address, not -', async () => {

@@ -191,6 +191,22 @@ const CASES: Case[] = [
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', status: 400, closed: true, dated: true,
   },
   {
+    id: 'R6.16b', rfc: 'RFC 9112 §3', what: 'a request line that is not one (`GARBAGE`): 400 whose body says why, as every refusal\'s',
+    request: 'GARBAGE\r\n\r\n', status: 400, closed: true, dated: true, says: /^400 Bad Request\nthe request line does not begin with a known method in capital letters/,
+  },
+  {
+    id: 'R6.16c', rfc: 'RFC 9112 §2.3', what: 'a protocol that is not HTTP (`GET / FOO/1.1`): 400 whose body says why',
+    request: 'GET / FOO/1.1\r\n\r\n', status: 400, closed: true, dated: true, says: /^400 Bad Request\nthe request line is not METHOD TARGET HTTP\/1\.1\n$/,
+  },
+  {
+    id: 'R6.16d', rfc: 'RFC 9110 §9.1', what: 'a method in lower case (methods are case-sensitive): 400 whose body says why',
+    request: 'get /rfc/echo HTTP/1.1\r\nHost: x\r\n\r\n', status: 400, closed: true, dated: true, says: /^400 Bad Request\nthe request line does not begin with a known method in capital letters/,
+  },
+  {
+    id: 'R6.16e', rfc: 'RFC 9112 §5', what: 'a field name with a space in it: 400 whose body says why',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n', status: 400, closed: true, dated: true, says: /^400 Bad Request\na header field is malformed/,
+  },
+  {
     id: 'R6.17', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding: gzip, chunked (a coding the gateway does not undo): 501',
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', status: 501, closed: true, dated: true,
   },
