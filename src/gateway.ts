@@ -176,7 +176,7 @@ export class Gateway {
       try {
         const { MailService } = await import('./mail/mail-service.js');
         gateway.mail = await MailService.start({
-          config: hostEnv.mail, stateRoot, listenerUrl: urls[0], routes: () => gateway!.mailRoutes(), say,
+          config: hostEnv.mail, stateRoot, listenerUrl: urls[0], routeHeaderOf: (app) => front.appRouteHeader(app), routes: () => gateway!.mailRoutes(), say,
         });
         metrics.setMailProvider(() => gateway!.mail?.status() ?? null);
       } catch (err) {

@@ -1,7 +1,8 @@
 // One delivery attempt (SPEC 5.3): the raw message POSTed to the app's `mail:` path through
-// the gateway's own public listener, so that it takes the same path as any request (routing,
-// the app's queue, a deploy's hand-over, its access-log line). `Host: NAME.localhost` reaches
-// the app wherever it is mounted: every app answers that host at prefix ''.
+// the gateway's own public listener, so that it takes the same path as any request (the app's
+// queue, a deploy's hand-over, its access-log line). It is routed by the app's name (the
+// front's key header, MailTargetOptions.routeHeaderOf), at prefix '' as `Host: NAME.localhost`
+// would be, but never to another app that claims that host in its `hosts:`.
 import { createReadStream } from 'node:fs';
 import { Agent, request } from 'undici';
 import type { SpooledDelivery } from './mail-spool.js';
@@ -16,12 +17,18 @@ export type PostOutcome =
 /** How long the app has to answer one delivery before it is retried. */
 const ANSWER_TIMEOUT_MS = 60_000;
 
+/**
+ * The header that routes a request to the app named, whatever Host others claim
+ * (proxy/front.ts appRouteHeader).
+ */
+export type RouteHeaderOf = (app: string) => [name: string, value: string];
+
 /** Where the gateway's public listener is: its first URL, `http://host:port` or `unix:/path`. */
 export class MailTarget {
   private readonly agent: Agent;
   private readonly origin: string;
 
-  constructor(listenerUrl: string) {
+  constructor(listenerUrl: string, private readonly routeHeaderOf: RouteHeaderOf) {
     if (listenerUrl.startsWith('unix:')) {
       this.agent = new Agent({ connect: { socketPath: listenerUrl.slice('unix:'.length) } });
       this.origin = 'http://localhost';
@@ -32,6 +39,7 @@ export class MailTarget {
   }
 
   async post(delivery: SpooledDelivery, file: string, path: string, signature: string, signal: AbortSignal): Promise<PostOutcome> {
+    const [routeName, routeValue] = this.routeHeaderOf(delivery.app);
     try {
       const res = await request(`${this.origin}${path}`, {
         method: 'POST',
@@ -39,6 +47,7 @@ export class MailTarget {
         signal,
         headers: {
           host: `${delivery.app}.localhost`,
+          [routeName]: routeValue,
           'content-type': 'message/rfc822',
           'content-length': String(delivery.size),
           'x-apppkg-mail-from': headerSafe(delivery.from),

@@ -5,7 +5,7 @@ import type { MailListenerConfig } from '../environment/host-file.js';
 import type { MailStatus } from '../admin/status-types.js';
 import { MailDeliverer } from './mail-deliverer.js';
 import { startMailListener, type MailListener } from './mail-listener.js';
-import { MailTarget } from './mail-post.js';
+import { MailTarget, type RouteHeaderOf } from './mail-post.js';
 import type { MailRoute } from './mail-routes.js';
 import { mailSecret } from './mail-secret.js';
 import { MailSpool } from './mail-spool.js';
@@ -15,6 +15,8 @@ export interface MailServiceOptions {
   stateRoot: string;
   /** The gateway's first public listener URL (Gateway.urls[0]): deliveries go through it. */
   listenerUrl: string;
+  /** The header that routes a delivery to its app there, whatever Host others claim. */
+  routeHeaderOf: RouteHeaderOf;
   /** Every app with its mail domains and its serving version's `mail:` path, now. */
   routes: () => MailRoute[];
   say: (line: string) => void;
@@ -39,7 +41,7 @@ export class MailService {
   static async start(opts: MailServiceOptions): Promise<MailService> {
     const spool = new MailSpool(opts.stateRoot);
     await spool.open(opts.say);
-    const target = new MailTarget(opts.listenerUrl);
+    const target = new MailTarget(opts.listenerUrl, opts.routeHeaderOf);
     const routeOf = (app: string) => opts.routes().find((r) => r.app === app);
     // `service` is set below, before the first attempt can end.
     let service: MailService | null = null;

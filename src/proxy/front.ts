@@ -21,6 +21,7 @@ import { otherMajorVersion, restoreSentVersion } from '../net/request-line-versi
 import { routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
+import { APP_ROUTE_HEADER, AppRouteKey } from './app-route-key.js';
 import { bodyBytesOf, countBodyBytes } from './body-bytes.js';
 import { LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
@@ -33,7 +34,7 @@ import { RequestsInFlight, type InFlightRequest } from './requests-in-flight.js'
 import { servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
 import { addressedServer, listenerPathOf, type RequestRoute } from './request-route.js';
-import { Router, type RouteMatch } from './router.js';
+import { atRoot, Router, type RouteMatch } from './router.js';
 import { matchStatic, serveStatic } from './static-files.js';
 
 export interface FrontOptions {
@@ -136,6 +137,9 @@ function staticHit(match: RouteMatch<AppDispatcher>): ReturnType<typeof matchSta
 export class Front {
   private router = new Router<AppDispatcher | RefusedRoutes>([]);
   private readonly dispatchers = new Map<string, AppDispatcher>();
+  /** The apps that serve nothing now, by name: a request naming its app (appRoute) finds them here. */
+  private refusedByName = new Map<string, RefusedRoutes>();
+  private readonly appRoute = new AppRouteKey();
   private servers: http.Server[] = [];
   /** The response to the last request node:http read on a connection: a refusal pipelined behind it waits for it. */
   private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
@@ -192,8 +196,17 @@ export class Front {
       ...apps.flatMap((a) => a.routes.map((r) => ({ ...r, target: this.dispatchers.get(a.name)! }))),
       ...refused.flatMap((a) => a.routes.map((r) => ({ ...r, target: a }))),
     ]);
+    this.refusedByName = new Map(refused.map((a) => [a.name, a]));
     const starting = new Set(refused.filter((a) => a.code === STARTING_CODE).map((a) => a.name));
     this.startWaits.settle((app) => starting.has(app));
+  }
+
+  /**
+   * The header that routes a request the gateway sends itself (a mail delivery) to `app` at
+   * prefix '', as its `NAME.localhost` route would, whatever another app's `hosts:` claims.
+   */
+  appRouteHeader(app: string): [name: string, value: string] {
+    return [APP_ROUTE_HEADER, this.appRoute.valueFor(app)];
   }
 
   /** Requests waiting for a free upstream of `app`. */
@@ -516,7 +529,8 @@ export class Front {
     const routed = routedRequestPath(q >= 0 ? url.slice(0, q) : url);
     if (routed === null) return { status: 400, detail: NOT_A_PATH, close: false };
     const { path } = routed;
-    const match = this.router.match(req.headers.host, routed.route, path);
+    const named = this.appRoute.take(req);
+    const match = named === null ? this.router.match(req.headers.host, routed.route, path) : this.namedMatch(named, routed.route, path);
     const target = match?.target;
     if (!(target instanceof AppDispatcher)) {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };
@@ -526,6 +540,12 @@ export class Front {
       return { status: 503, detail: notServingDetail(target.name, target.code), close: false, retryAfter: true, refused: target.name };
     }
     return { match: match as RouteMatch<AppDispatcher>, url, q };
+  }
+
+  /** A request the gateway sent itself to the app it names (appRouteHeader), split at prefix ''. */
+  private namedMatch(app: string, routed: string, path: string): RouteMatch<AppDispatcher | RefusedRoutes> | null {
+    const target = this.dispatchers.get(app) ?? this.refusedByName.get(app);
+    return target === undefined ? null : atRoot<AppDispatcher | RefusedRoutes>(target, routed, path);
   }
 
   /** What the app is told about a request: the router's split and what the socket saw. */

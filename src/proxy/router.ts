@@ -51,7 +51,7 @@ export class Router<T> {
     const host = hostOnly(hostHeader);
     const routes = (host && this.byHost.get(host)) || this.anyHost;
     for (const route of routes) {
-      if (route.prefix === '') return { target: route.target, scriptName: '', pathInfo: path, routedPathInfo: routed };
+      if (route.prefix === '') return atRoot(route.target, routed, path);
       if (routed === route.prefix || routed.startsWith(`${route.prefix}/`)) {
         const cut = route.prefix.length;
         return { target: route.target, scriptName: route.prefix, pathInfo: path.slice(cut), routedPathInfo: routed.slice(cut) };
@@ -59,6 +59,11 @@ export class Router<T> {
     }
     return null;
   }
+}
+
+/** The split of a request routed to `target` at prefix '' (its `NAME.localhost` route's). */
+export function atRoot<T>(target: T, routed: string, path = routed): RouteMatch<T> {
+  return { target, scriptName: '', pathInfo: path, routedPathInfo: routed };
 }
 
 /**

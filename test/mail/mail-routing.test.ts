@@ -1,0 +1,89 @@
+// A delivery reaches the app the mail listener chose for its recipient (SPEC 5.3), whatever
+// `hosts:` the other apps claim: an app may name `OTHER.localhost` among its hosts, which then
+// routes a client's requests for that host to it, but never another app's mail (probe O, HIGH 1:
+// the POST went by Host, and the claiming app got the message and counted it delivered).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
+
+const test = suite('mail routing by app');
+const apps = tempDir('apppkg-mail-apps-');
+const state = tempDir('apppkg-mail-state-');
+const envFile = join(state.path, 'environment.yaml');
+let gw: RunningGateway;
+let port: number;
+
+test.before(async () => {
+  addPackage(apps.path, 'mail-sink', 'alpha');
+  addPackage(apps.path, 'mail-sink', 'zulu');
+  // Each claims the other's NAME.localhost: whichever order the router keeps them in, one of
+  // the two deliveries went to the wrong app when they were routed by Host.
+  writeFileSync(envFile, [
+    'mail:',
+    '  listen: 127.0.0.1:0',
+    '  retry: [0.3]',
+    '  give_up: 3',
+    'apps:',
+    '  alpha:',
+    '    hosts: [zulu.localhost]',
+    '  zulu:',
+    '    hosts: [alpha.localhost]',
+    '',
+  ].join('\n'));
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], { ms: 60_000 });
+  port = mailPort(gw.output());
+});
+
+test.after(async () => {
+  await stopGatewayChecked(gw, apps, state);
+});
+
+async function deliveries(app: string): Promise<Array<{ app: string; subject: string; to: string; signature_ok: boolean; route_header: string | null }>> {
+  const res = await request(`${gw.url}/${app}/deliveries`);
+  return (await res.body.json()) as any;
+}
+
+test('mail for each app reaches that app, though the other claims its NAME.localhost in hosts:', async () => {
+  for (const app of ['alpha', 'zulu']) {
+    assert.equal(await sendWithSmtplib(port, 'ann@example.org', [`box@${app}.localhost`], message({ subject: `for ${app}` })), { refused: {} });
+  }
+  await waitFor(async () => ((await gatewayStatus(gw)) as any).mail.delivered >= 2 || undefined, 10_000, 'both deliveries');
+  for (const app of ['alpha', 'zulu']) {
+    const got = await deliveries(app);
+    assert.equal(got.map((d) => d.subject), [`for ${app}`], `${app} gets its own mail and no other's`);
+    assert.is(got[0].to, `box@${app}.localhost`);
+    assert.ok(got[0].signature_ok, `${app}'s delivery is signed with its own secret`);
+    assert.is(got[0].route_header, null, 'the gateway\'s routing header is taken off before the app');
+  }
+  // A client's requests still go by Host, where one app's claim wins over the other's own name:
+  // so one of the two deliveries above would have gone astray by Host.
+  const answeredBy = async (host: string) => {
+    const res = await request(`${gw.url}/deliveries`, { headers: { host } });
+    return [...new Set(((await res.body.json()) as Array<{ app: string }>).map((d) => d.app))];
+  };
+  const astray = [];
+  for (const app of ['alpha', 'zulu']) if ((await answeredBy(`${app}.localhost`))[0] !== app) astray.push(app);
+  assert.is(astray.length, 1, 'a client asking for one NAME.localhost reaches the other app, which claims it');
+});
+
+test('a client cannot route by the header: without the gateway\'s key it is dropped and the request goes by Host', async () => {
+  const res = await request(`${gw.url}/inbound/mail`, {
+    method: 'POST',
+    headers: { host: 'zulu.localhost', 'x-apppkg-app-route': 'guessed zulu', 'content-type': 'message/rfc822', 'x-apppkg-delivery-id': 'forged' },
+    body: 'Subject: forged\r\n\r\nhi\r\n',
+  });
+  await res.body.dump();
+  const alpha = (await deliveries('alpha')).filter((d) => d.subject === 'forged');
+  assert.is(alpha.length, 1, 'routed by Host to alpha, which claims zulu.localhost');
+  assert.is(alpha[0].route_header, null, 'and the header is not passed on');
+  assert.not.ok(alpha[0].signature_ok);
+  assert.is((await deliveries('zulu')).filter((d) => d.subject === 'forged').length, 0);
+});
+
+test.run();
