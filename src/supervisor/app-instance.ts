@@ -40,7 +40,10 @@ export interface AppLimits {
 export interface AppInstanceOptions extends WorkerPoolOptions {
   log: AppLog;
   limits: AppLimits;
-  /** How long this version drains once replaced (the environment file's `drain`); default the registry's. */
+  /**
+   * How long this version drains once replaced (the environment file's `drain`, else the
+   * gateway's); a recycled worker keeps its websockets as long. Unset: the registry's.
+   */
   versionDrainMs?: number;
   /** Where deaths of its processes are recorded (the app's history, for status). */
   history?: AppHistory;
@@ -92,6 +95,7 @@ export class AppInstance {
       rotation: this.rotation,
       output: { stdout: opts.log.stream('stdout'), stderr: opts.log.stream('stderr') },
       drainMs: () => this.drainMs(),
+      websocketDrainMs: () => this.opts.versionDrainMs ?? this.drainMs(),
       onExited: (what) => opts.history?.add('exited', what, { version: opts.desc.version }),
     };
     this.workers = new WorkerPool(opts, ctx, () => this.idle.state === 'waking');

@@ -28,6 +28,11 @@ export interface PoolContext {
   output: { stdout: Writable; stderr: Writable };
   /** How long a retired process may finish its requests. */
   drainMs: () => number;
+  /**
+   * How long a retired worker keeps its websockets before they are closed 1012: the version's
+   * `drain`, as when a deploy replaces it (a websocket has no end of its own).
+   */
+  websocketDrainMs: () => number;
   /** A process in rotation died unexpectedly (`what` says which and how); it is restarted. */
   onExited: (what: string) => void;
   /** The instance's requests (they feed its version's): each worker's and routed process's tally feeds it. */

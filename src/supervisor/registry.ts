@@ -53,8 +53,6 @@ export interface RegistryOptions extends VersionJudgeOptions {
    * apps that serve nothing because they were refused: the proxy answers for them (503).
    */
   publish: (apps: ServingApp[], refused: RefusedApp[]) => void;
-  /** How long a draining version may finish its requests and keep its websockets. */
-  drainMs: number;
   /** Told when an app disappears from the source (its metrics are dropped). */
   onRemoved?: (name: string) => void;
   /** Told instead of the "skipping" log line when a package's app.yaml cannot be loaded. */

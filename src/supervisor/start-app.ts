@@ -24,6 +24,8 @@ export interface StartAppOptions {
   budget?: WorkerBudget;
   /** Aborted when the gateway stops: a start under way (an import that hangs) is stopped then. */
   stop?: AbortSignal;
+  /** The gateway's drain (--grace), for an app whose environment gives no `drain`. */
+  drainMs?: number;
 }
 
 export const DEFAULT_WORKERS = 2;
@@ -68,7 +70,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     say: opts.say,
     maxRequests: o.maxRequests ?? 0,
     maxMemory: o.maxMemory ?? 0,
-    versionDrainMs: o.drain === null ? undefined : o.drain * 1000,
+    versionDrainMs: o.drain === null ? opts.drainMs : o.drain * 1000,
     uid: ctx.runAs?.uid,
     gid: ctx.runAs?.gid,
     history: opts.history,

@@ -50,6 +50,11 @@ export interface VersionJudgeOptions {
   onRefused?: (name: string, error: GatewayError, stillServing: boolean) => void;
   /** --max-workers: Python workers of every app together (idle apps sleep to make room). */
   maxWorkers?: number;
+  /**
+   * How long a draining version may finish its requests and keep its websockets, for an app
+   * whose environment gives no `drain`; a recycled worker keeps its websockets as long.
+   */
+  drainMs: number;
 }
 
 /** What the judge asks of the Registry it works for. */
@@ -246,6 +251,7 @@ export class VersionJudge {
         tally: versionTally(record, desc.dir),
         budget: this.budget ?? undefined,
         stop: this.stop,
+        drainMs: this.opts.drainMs,
       });
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;

@@ -21,14 +21,15 @@ export class WorkerDrain {
 
   /**
    * Lets `worker` finish what it holds, then stops it: its requests within `ms`, its websockets
-   * until they end or `ms` passes (then 1012).
+   * until they end or `websocketMs` passes (then 1012). A recycled worker's requests are bound
+   * by `timeout`, its websockets by the version's `drain`; a replaced version's both by `drain`.
    */
-  async drain(worker: Worker, ms: number): Promise<void> {
+  async drain(worker: Worker, ms: number, websocketMs = ms): Promise<void> {
     const link = worker.link;
     let grace = ms;
     if (link !== null && link.openWebsockets > 0) {
       const started = Date.now();
-      await this.websocketsClosed(link, ms);
+      await this.websocketsClosed(link, websocketMs);
       link.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.app} is restarting`);
       await this.websocketsClosed(link, WEBSOCKET_CLOSE_GRACE_MS);
       grace = Math.max(1000, ms - (Date.now() - started));

@@ -72,7 +72,7 @@ export class WorkerPool {
         say: opts.say,
         onLive: (w) => ctx.rotation.publish(w, this.upstream(w, slot)),
         onRetired: (w) => ctx.rotation.unpublish(w),
-        drain: (w) => ctx.members.stopOnce(w, () => this.workerDrain.drain(w, ctx.drainMs())),
+        drain: (w) => ctx.members.stopOnce(w, () => this.workerDrain.drain(w, ctx.drainMs(), ctx.websocketDrainMs())),
         onExited: ctx.onExited,
       });
       this.slots.push(slot);

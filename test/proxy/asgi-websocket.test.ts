@@ -472,8 +472,10 @@ deploy('a gateway stop closes every websocket 1001, and leaves no process behind
 deploy.run();
 
 // ---------------------------------------------------------------------------------------------
-// A recycled worker (max_requests) drains as a replaced version does: its websockets stay for
-// the drain (as long as a request may take: `timeout`), then 1012.
+// A recycled worker (max_requests; max_memory takes the same path) drains as a replaced version
+// does: its websockets stay for the version's `drain`, then 1012, and the worker ends. Not for
+// as long as a request may take (`timeout`, 60 s by default): with a chat-like app each recycle
+// left one more process holding its sockets past `drain` (probe O, MEDIUM 2).
 
 const recycle = suite('asgi websockets on a recycled worker');
 const recycleWork = tempDir('apppkg-asgi-ws-recycle-');
@@ -482,7 +484,8 @@ let rgw: RunningGateway;
 recycle.before(async () => {
   addPackage(join(recycleWork.path, 'apps'), 'ws-asgi', 'ws-asgi');
   const env = join(recycleWork.path, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  ws-asgi:\n    workers: 1\n    max_requests: 3\n    timeout: 2\n');
+  // `timeout` far past `drain`: the websockets must go at the drain's end, not the timeout's.
+  writeFileSync(env, 'apps:\n  ws-asgi:\n    workers: 1\n    max_requests: 3\n    timeout: 40\n    drain: 3\n');
   rgw = await startCli(['--apps', join(recycleWork.path, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(recycleWork.path, 'state'), '--environment', env]);
 });
 
@@ -491,7 +494,7 @@ recycle.after(async () => {
   recycleWork.remove();
 });
 
-recycle('websockets do not count as requests; the recycled worker keeps them for the drain, then 1012', async () => {
+recycle('websockets do not count as requests; the recycled worker keeps them for `drain` (not `timeout`), then 1012, and ends', async () => {
   const wsUrl = `${rgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`;
   const client = await open(wsUrl);
   const { pid } = await whoami(client);
@@ -505,13 +508,15 @@ recycle('websockets do not count as requests; the recycled worker keeps them for
   const recycledAt = Date.now();
   client.ws.send('during the drain');
   assert.is(await client.next(), 'during the drain');
-  const { code } = await client.closed(10_000);
+  const { code } = await client.closed(15_000);
   assert.is(code, 1012);
-  assert.ok(Date.now() - recycledAt >= 1000, `closed ${Date.now() - recycledAt} ms after the replacement came up`);
+  assert.ok(Date.now() - recycledAt >= 2000, `closed ${Date.now() - recycledAt} ms after the replacement came up (drain: 3)`);
   const next = await open(wsUrl);
   assert.is.not((await whoami(next)).pid, pid);
   next.ws.close();
   await assertNoOrphans([pid], 10_000);
+  const workers = (await appStatus(rgw, 'ws-asgi')).workers as Array<{ pid: number }>;
+  assert.equal(workers.map((w) => w.pid).filter((p) => p === pid), [], 'the recycled worker is no longer listed (draining)');
 });
 
 recycle.run();
