@@ -27,9 +27,10 @@ export interface LinkExchange {
   openedAtFlush?: number;
   /**
    * The gateway ends the request unfinished (a drain is over): its client connection is cut, as
-   * the gateway's doing, and the worker is sent ABORT. A probe has no client and need not.
+   * the gateway's doing (444 in the access log), and the worker is sent ABORT. `startedOnly`:
+   * only if its response has begun. A probe has no client and need not.
    */
-  cutByGateway?(): void;
+  cutByGateway?(startedOnly?: boolean): void;
 }
 
 /** A websocket on the link (openWebsocket): the gateway may end it (a drain, a stop). */
@@ -186,6 +187,16 @@ export class WorkerLink extends EventEmitter {
     if (this.closedReason !== null) return;
     for (const exchange of [...this.exchanges.list(this.nextId).values()]) exchange.cutByGateway?.();
     this.write(CANCEL);
+  }
+
+  /**
+   * The drain of a stopping WSGI worker is over and it is killed now: every response under way
+   * (a stream) is cut by the gateway, as an ASGI worker's are (cancelAll); a request with no
+   * response yet is answered 502 as its worker goes.
+   */
+  cutStarted(): void {
+    if (this.closedReason !== null) return;
+    for (const exchange of [...this.exchanges.list(this.nextId).values()]) exchange.cutByGateway?.(true);
   }
 
   /**

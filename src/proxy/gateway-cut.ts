@@ -9,18 +9,26 @@ type Marked = ServerResponse & { [kCut]?: true | number };
 
 /**
  * Says that the gateway, not the client, ends `res` unfinished; call before destroying it.
- * `answered`: the status the gateway wrote on the connection in its place (the lean lane's 400
- * for a broken chunked body), which the access log gives instead.
+ * `answered`: the status the access log gives instead of the one that went out: the gateway's
+ * own answer written on the connection in its place (the lean lane's 400 for a broken chunked
+ * body), or CUT_AT_DEADLINE.
  */
 export function markCut(res: ServerResponse, answered?: number): void {
   (res as Marked)[kCut] = answered ?? true;
 }
 
+/**
+ * The access log's status for a response cut at a deadline (a drain's end, when the gateway
+ * stops the worker): nginx's 444 "closed without a response" whether or not its head went
+ * out, so that a stream cut there (SSE, a long download) is not taken for a whole one.
+ */
+export const CUT_AT_DEADLINE = 444;
+
 export function wasCut(res: ServerResponse): boolean {
   return (res as Marked)[kCut] !== undefined;
 }
 
-/** The status markCut was told the gateway answered in place of `res`, if it was. */
+/** The status markCut was told to log for `res` (its answer in place of it, or CUT_AT_DEADLINE), if it was. */
 export function answeredInstead(res: ServerResponse): number | undefined {
   const mark = (res as Marked)[kCut];
   return typeof mark === 'number' ? mark : undefined;

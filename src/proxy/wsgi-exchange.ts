@@ -10,7 +10,7 @@ import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
 import { asksToContinue, continueWanted } from '../net/expect-continue.js';
 import { answerFailure } from './error-response.js';
-import { markCut } from './gateway-cut.js';
+import { CUT_AT_DEADLINE, markCut } from './gateway-cut.js';
 import type { RequestRoute } from './request-route.js';
 
 /** Takes a request the worker provably never saw (its link failed before sending it). */
@@ -261,10 +261,12 @@ export class WsgiExchange implements LinkExchange {
     this.abort();
   }
 
-  cutByGateway(): void {
+  cutByGateway(startedOnly = false): void {
     if (this.state === State.Done || this.aborted) return;
+    if (startedOnly && this.state !== State.Body && !this.res.headersSent) return;
     this.abort();
-    this.cutConnection();
+    markCut(this.res, CUT_AT_DEADLINE);
+    this.closeConnection();
   }
 
   private flushHeadAlone(): void {

@@ -158,6 +158,8 @@ export class Worker extends EventEmitter {
   hung: string | null = null;
   /** A stop under way (ASGI): when its CANCEL goes to the worker. */
   private cancelling: EarliestTimer | null = null;
+  /** A stop under way (WSGI): when its responses under way are cut, before the SIGKILL. */
+  private cutting: EarliestTimer | null = null;
 
   constructor(opts: WorkerOptions) {
     super();
@@ -375,9 +377,16 @@ export class Worker extends EventEmitter {
     const child = this.child;
     if (child === null || this._state === 'exited' || child.pid === undefined) return;
     if (this._state !== 'stopping') this._state = 'stopping';
-    if (this.opts.kind !== 'asgi' || this._link === null) {
-      // A WSGI request cannot be cancelled: its thread runs until the process ends.
+    if (this._link === null) {
       await child.stop(graceMs);
+    } else if (this.opts.kind !== 'asgi') {
+      // A WSGI request cannot be cancelled: its thread runs until the process ends, killed at
+      // the bound, where the responses under way are cut first, as the gateway's doing.
+      const link = this._link;
+      this.cutting ??= new EarliestTimer(() => link.cutStarted());
+      this.cutting.within(graceMs);
+      await child.stop(graceMs);
+      this.cutting.clear();
     } else {
       const link = this._link;
       this.cancelling ??= new EarliestTimer(() => link.cancelAll());

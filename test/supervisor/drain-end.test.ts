@@ -34,6 +34,11 @@ async def app(scope, receive, send):
     try:
         if scope["path"] == "/slow":
             await asyncio.sleep(60)
+        if scope["path"] == "/stream":  # an SSE-like stream that outlives the drain
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+            while True:
+                await send({"type": "http.response.body", "body": b"x" * 10, "more_body": True})
+                await asyncio.sleep(0.2)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
         if scope["path"] == "/after":
@@ -49,8 +54,16 @@ const WSGI_APP = `import os, time
 def app(environ, start_response):
     if environ["PATH_INFO"] == "/slow":
         time.sleep(60)
+    if environ["PATH_INFO"] == "/stream":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return stream()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(os.getpid()).encode()]
+
+def stream():
+    while True:
+        yield b"x" * 10
+        time.sleep(0.2)
 `;
 
 const work = tempDir('apppkg-drain-end-');
@@ -147,5 +160,21 @@ test('WSGI: a request still running at the drain\'s end ends with its worker, as
   assert.ok(Date.now() - drainedFrom < DRAIN_S * 1000 + 3000, `the old worker took ${Date.now() - drainedFrom} ms after the drain began`);
   assert.is.not(await workerPid('/lw/'), oldPid);
 });
+
+for (const [kind, name] of [['ASGI', 'la'], ['WSGI', 'lw']]) {
+  test(`${kind}: a stream still going at the drain's end is logged 444 with the bytes that went out, not as a whole 200`, async () => {
+    const oldPid = await workerPid(`/${name}/`);
+    const streamed = get(`/${name}/stream`);
+    await new Promise((r) => setTimeout(r, 500));
+    await restart(name);
+    const cut = await streamed;
+    assert.ok(cut.error !== undefined, `the cut stream ended as a whole one: ${JSON.stringify(cut)}`);
+    await assertNoOrphans([oldPid], DRAIN_S * 1000 + 8000);
+    await waitFor(() => new RegExp(`"GET /${name}/stream HTTP/1\\.1" \\d+ `).test(gw.output()), 5000, 'the stream\'s access-log line');
+    const line = new RegExp(`"GET /${name}/stream HTTP/1\\.1" (\\d+) (\\d+) `).exec(gw.output())!;
+    assert.is(line[1], '444', line[0]);
+    assert.ok(Number(line[2]) >= 10, `the bytes that went out are kept: ${line[0]}`);
+  });
+}
 
 test.run();
