@@ -56,7 +56,8 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   let ranHook = false;
   if (desc.commands.install) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'install', { say, output: opts.output });
   // The gateway runs commands.install on an app's first start unless this marker says it ran
-  // (supervisor/version-judge.ts `installedMarker`): `install` then `--apps` must not run it twice.
+  // (supervisor/installed-version.ts): `install` then `--apps` must not run it twice, nor
+  // commands.update of this version at the gateway's start.
   await writeFile(path.join(dirs.app, 'installed.json'), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by: 'install' })}\n`);
   if (!desc.pip && desc.deb.length === 0 && !ranHook) say('==> nothing to install: no deb, pip or commands.install');
   say(`==> ${desc.name} installed in ${seconds(started)}`);

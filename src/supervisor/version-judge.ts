@@ -7,7 +7,7 @@
 // its traceback or output); a database or Redis that is down is retried with back-off.
 // The Registry (registry.ts) runs the reconcile loop around it and owns the records; this is
 // what the loop does for one record.
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { appLogOptions, resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
@@ -19,6 +19,7 @@ import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
 import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
+import { installedFile, readInstalled, recordInstalled, updatesPending } from './installed-version.js';
 import { hasSettled, readPackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
@@ -114,7 +115,11 @@ export class VersionJudge {
     // Why a version above the one that ends up serving was refused: status keeps saying it (a
     // restart of the serving one must not make a failed newer version look fine).
     let newerRefusal: Refusal | null = null;
-    for (const desc of record.versions) {
+    // Nothing serves yet (the gateway's start): a version whose commands.update has not run is
+    // tried after the older ones, then deployed from the one that serves, as while running.
+    const pending = this.updatesPendingAtStart(record);
+    const order = pending.size === 0 ? record.versions : [...record.versions.filter((d) => !pending.has(d.dir)), ...record.versions.filter((d) => pending.has(d.dir))];
+    for (const desc of order) {
       const fp = fingerprint(desc);
       const rolledBack = record.rolledBack.get(desc.dir);
       if (record.serving?.fingerprint === fp && !restart && rolledBack === undefined) {
@@ -145,7 +150,7 @@ export class VersionJudge {
         this.registry.reconcileAt(tree.newestChangeMs + (this.opts.settleMs ?? 0));
         continue;
       }
-      const started = await this.startVersion(record, desc);
+      const started = await this.startVersion(record, desc, pending.has(desc.dir));
       // The gateway began stopping meanwhile: nothing more is started, or recorded as refused.
       if (this.registry.stopped()) {
         if (started) {
@@ -198,6 +203,11 @@ export class VersionJudge {
       } else {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
         record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
+        const next = order.find((d) => pending.has(d.dir) && d !== desc);
+        if (next) {
+          this.opts.say(`${record.name}: ${label(next)} has not passed its commands.update; it is deployed now, ${label(desc)} serving meanwhile`);
+          this.registry.reconcileAt(Date.now());
+        }
       }
       // Judged (imported, probed) within the room startApp held for it in the budget; an app
       // that was asleep sleeps again rather than stay awake for a deploy (SPEC 5.6).
@@ -208,7 +218,17 @@ export class VersionJudge {
     if (record.problem === null) showProblem(record, newerRefusal);
   }
 
-  private async startVersion(record: AppRecord, desc: Description): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
+  /** The dirs of the versions whose update is due before they serve, when nothing serves (updatesPending). */
+  private updatesPendingAtStart(record: AppRecord): Set<string> {
+    // serve has one version, and runs commands.install only (docs/architecture.md).
+    if (record.serving !== null || !this.opts.runHooks || this.opts.mode !== 'production') return new Set();
+    // The common start, no update hook anywhere: not even the file is read.
+    if (!record.versions.some((d) => d.commands.update)) return new Set();
+    return updatesPending(record.versions, readInstalled(installedFile(this.opts.stateDir, record.name)));
+  }
+
+  /** `updatePending`: its commands.update runs though no older version serves (updatesPendingAtStart). */
+  private async startVersion(record: AppRecord, desc: Description, updatePending: boolean): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
     const development = this.opts.mode === 'development';
     const logFile = appLogFile(this.opts.stateDir, desc.name);
     const logStart = development ? 0 : logOffset(logFile);
@@ -235,11 +255,14 @@ export class VersionJudge {
         // The environment was resolved before this venv existed: its python is now the new build's.
         if (venv) ctx = await resolve();
       }
+      let updated = false;
       if (this.opts.runHooks) {
         const firstInstall = !existsSync(installedMarker(ctx));
-        const hook = firstInstall ? 'install' : record.serving && record.serving.desc.dir !== desc.dir ? 'update' : null;
-        if (hook) await this.runHook(ctx, hook);
-        if (firstInstall) writeFileSync(installedMarker(ctx), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString() })}\n`);
+        const newVersion = record.serving ? record.serving.desc.dir !== desc.dir : updatePending;
+        const hook = firstInstall ? 'install' : newVersion ? 'update' : null;
+        const ran = hook !== null && (await this.runHook(ctx, hook));
+        if (firstInstall) recordInstalled(installedMarker(ctx), desc, 'install');
+        updated = ran && hook === 'update';
       }
       const instance = await startApp(ctx, {
         development,
@@ -253,6 +276,8 @@ export class VersionJudge {
         stop: this.stop,
         drainMs: this.opts.drainMs,
       });
+      // Its update is not run again at the gateway's next start (installed-version.ts).
+      if (updated) recordInstalled(installedMarker(ctx), desc, 'update');
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;
       venv = null; // from here on the build is the running version's: never discarded
@@ -282,9 +307,10 @@ export class VersionJudge {
     }
   }
 
-  private async runHook(ctx: AppContext, hook: 'install' | 'update'): Promise<void> {
+  /** Runs the hook, if the app has one (false when not); throws when it fails. */
+  private async runHook(ctx: AppContext, hook: 'install' | 'update'): Promise<boolean> {
     const command = ctx.desc.commands[hook];
-    if (!command) return;
+    if (!command) return false;
     this.opts.say(`${ctx.desc.name}: running commands.${hook} of ${label(ctx.desc)}: ${command}`);
     // Under serve the hook's output reaches the terminal too, as the workers' does (echoLogs).
     const log = new AppLog(ctx.appEnv.logDir, { echo: this.opts.echoLogs ? process.stderr : null, ...appLogOptions(ctx) });
@@ -295,6 +321,7 @@ export class VersionJudge {
       throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${hook} (${command})`, status });
     }
     this.opts.say(`${ctx.desc.name}: commands.${hook} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return true;
   }
 }
 

@@ -1,0 +1,56 @@
+// The version of an app whose commands.install or commands.update last succeeded under this
+// state root (STATE/apps/NAME/installed.json; `install` and `export containerfile` write it too),
+// and which versions have not had their update run since. A version copied in while the
+// gateway was down, one whose update a SIGTERM cut, or one whose update failed is newer than
+// it: at the gateway's start that version is deployed as while it runs (update, start, probe,
+// switch), never served straight away (probe-n finding 1).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compareVersions } from '../description/package-dir.js';
+import type { Description } from '../description/types.js';
+import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+
+export interface InstalledVersion {
+  version: string | null;
+  dir: string;
+}
+
+/** Where the installed version of `name` is kept under the state root (`--state-dir`, else the default root). */
+export function installedFile(stateDir: string | undefined, name: string): string {
+  return join(appStateDirs(resolveStateRoot({ flag: stateDir }), name).app, 'installed.json');
+}
+
+/** The version recorded in `file`; null when the app was never installed here (or the file is unreadable). */
+export function readInstalled(file: string): InstalledVersion | null {
+  try {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown; dir?: unknown };
+    if (typeof kept.dir !== 'string') return null;
+    return { version: typeof kept.version === 'string' ? kept.version : null, dir: kept.dir };
+  } catch {
+    return null;
+  }
+}
+
+/** Records `desc` as the version whose `by` hook succeeded (or, `install`, whose first install was done). */
+export function recordInstalled(file: string, desc: Description, by: 'install' | 'update'): void {
+  writeFileSync(file, `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by })}\n`);
+}
+
+/**
+ * The versions of `versions` (highest first) whose commands.update has to run before they take
+ * traffic though nothing serves yet: those with an update hook above the installed one. The
+ * installed version and those below it passed theirs (or went before it); a first install
+ * (`installed` null) runs commands.install instead.
+ */
+export function updatesPending(versions: readonly Description[], installed: InstalledVersion | null): Set<string> {
+  const pending = new Set<string>();
+  if (installed === null) return pending;
+  const at = versions.findIndex((d) => d.dir === installed.dir);
+  versions.forEach((desc, i) => {
+    if (!desc.commands.update || desc.dir === installed.dir) return;
+    // Its directory gone (or the apps moved): its version still says which are newer.
+    const newer = at >= 0 ? i < at : compareVersions(desc.version, installed.version) > 0;
+    if (newer) pending.add(desc.dir);
+  });
+  return pending;
+}

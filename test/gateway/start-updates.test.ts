@@ -1,0 +1,113 @@
+// Which version serves at the gateway's start (probe-n findings 1 and 5), through the real CLI:
+// a version whose commands.update has not succeeded (copied in while the gateway was down, its
+// hook cut by SIGTERM, its hook failed) is deployed from the installed one as while the gateway
+// runs, never served straight away; and requests wait while older versions are still tried.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { gatewayStatus as status } from '../helpers/status.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('gateway start: versions whose update has not run');
+
+interface Env {
+  apps: string;
+  state: string;
+  args: string[];
+  gw: RunningGateway;
+}
+const opened: Array<{ env: Env; dirs: ReturnType<typeof tempDir>[] }> = [];
+
+async function open(setup: (appsDir: string) => void): Promise<Env> {
+  const apps = tempDir('apppkg-start-upd-apps-');
+  const state = tempDir('apppkg-start-upd-state-');
+  setup(apps.path);
+  const args = ['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--settle', '0'];
+  const env = { apps: apps.path, state: state.path, args, gw: await startCli(args) };
+  opened.push({ env, dirs: [apps, state] });
+  return env;
+}
+
+/** Stops the gateway (SIGTERM) and starts it again on the same directories. */
+async function restart(env: Env): Promise<void> {
+  assert.is(await env.gw.stop(), 0);
+  env.gw = await startCli(env.args);
+}
+
+test.after(async () => {
+  for (const { env, dirs } of opened) {
+    await env.gw.stop();
+    for (const d of dirs) d.remove();
+  }
+});
+
+/** Version `v` of the environ fixture whose commands.update is `update` (logging by default). */
+function addVersion(appsDir: string, v: string, update = LOGGED_UPDATE): string {
+  const dir = addPackage(appsDir, 'environ', `blog.${v}`, { 'environ_app.py': [[/VERSION = "1"/, `VERSION = "${v}"`]] });
+  writeFileSync(join(dir, 'app.yaml'), `${readFileSync(join(dir, 'app.yaml'), 'utf8')}commands:\n  update: ${JSON.stringify(update)}\n`);
+  return dir;
+}
+const LOGGED_UPDATE = 'echo "$APPPKG_APP_DIR" >> "$APPPKG_DATA_DIR/updates.log"';
+
+/** The versions whose update ran, in order (the basenames the hook logged). */
+function updatesRun(env: Env): string[] {
+  const file = join(env.state, 'apps', 'blog', 'data', 'updates.log');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => l.replace(/.*\//, '')) : [];
+}
+
+async function served(gw: RunningGateway): Promise<string> {
+  const res = await request(`${gw.url}/blog/`);
+  const body = await res.body.text();
+  return res.statusCode === 200 ? String(JSON.parse(body).version) : `${res.statusCode} ${body.trim()}`;
+}
+
+test('a version copied in while the gateway was down runs its update first, the installed one serving meanwhile; a failed update is refused at every start', async () => {
+  const env = await open((dir) => addVersion(dir, '1'));
+  assert.is(await served(env.gw), '1');
+  assert.equal(updatesRun(env), [], 'the first install runs commands.install, never update');
+
+  addVersion(env.apps, '2');
+  await restart(env);
+  await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 after its update');
+  assert.equal(updatesRun(env), ['blog.2']);
+  assert.match(env.gw.output(), /blog: version 1 serving at \/blog\n[^]*running commands\.update of version 2[^]*version 2 takes over from version 1/);
+
+  // Its update passed: the next start serves it at once, without running the hook again.
+  await restart(env);
+  assert.is(await served(env.gw), '2');
+  assert.not.match(env.gw.output(), /running commands\.update/);
+  assert.equal(updatesRun(env), ['blog.2']);
+
+  // Whose update fails: refused at this start and at the next, version 2 serving.
+  addVersion(env.apps, '3', 'echo migrate-failed; exit 7');
+  for (const round of [1, 2]) {
+    await restart(env);
+    const app = await waitFor(async () => {
+      const a = (await status(env.gw)).apps[0];
+      return a.problem?.code === 'APPPKG_COMMAND_FAILED' ? a : null;
+    }, 30_000, `version 3's refusal in status (start ${round})`);
+    assert.is(await served(env.gw), '2');
+    assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['3', 'failed'], ['2', 'serving'], ['1', 'standby']]);
+    assert.match(app.versions[0].reason.message, /commands\.update.*exited with status 7/);
+  }
+  assert.not.match(env.gw.output(), /version 3 (serving|takes over)/);
+});
+
+test('a version whose update a SIGTERM cut runs it again at the next start before it serves', async () => {
+  const env = await open((dir) => addVersion(dir, '1'));
+  const hold = join(env.state, 'apps', 'blog', 'data', 'hold');
+  writeFileSync(hold, '');
+  addVersion(env.apps, '2', `while [ -e "$APPPKG_DATA_DIR/hold" ]; do sleep 0.1; done; ${LOGGED_UPDATE}`);
+  await waitFor(() => /running commands\.update of version 2/.test(env.gw.output()), 30_000, 'version 2\'s update to run');
+  await restart(env);
+  assert.is(await served(env.gw), '1');
+  assert.match(env.gw.output(), /running commands\.update of version 2/);
+  rmSync(hold);
+  await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 once its update passed');
+  assert.equal(updatesRun(env), ['blog.2']);
+});
+
+test.run();
