@@ -28,6 +28,11 @@ export interface AppRecord {
   problem: GatewayError | null;
   /** The version (dir) `problem` is about: its directory removed, the refusal goes with it. */
   problemDir: string | null;
+  /**
+   * A version is being started while none serves (the gateway's start, or every version refused
+   * so far): the app is starting, not refused, even when a newer version's refusal is `problem`.
+   */
+  startingVersion: boolean;
   /** restart(): replace the serving version even though it did not change. */
   restart: boolean;
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
@@ -58,7 +63,7 @@ export interface AppRecord {
 /** The record of an app met for the first time: its rollbacks read back from `rolledBackFile`. */
 export function newAppRecord(name: string, rolledBackFile: string | null): AppRecord {
   return {
-    name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, restart: false,
+    name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, restart: false,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0,
     history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null, tallies: new Map(),
   };
@@ -85,6 +90,14 @@ export function saveRolledBack(record: AppRecord): void {
   } catch {
     // The app's state directory is not there yet (it never started): kept in memory, as before.
   }
+}
+
+/**
+ * Does the app serve nothing yet, with a version of it to come: none judged so far, or one being
+ * started after a newer one was refused? Its requests wait for it, as a new app's do.
+ */
+export function isStarting(record: AppRecord): boolean {
+  return record.serving === null && (record.problem === null || record.startingVersion);
 }
 
 /** A version's refusal: why the version in `dir` does not serve. */

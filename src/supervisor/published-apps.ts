@@ -4,7 +4,7 @@
 import { basename } from 'node:path';
 import { parsePackageDirName } from '../description/package-dir.js';
 import type { AppInstance } from './app-instance.js';
-import type { AppRecord } from './app-record.js';
+import { isStarting, type AppRecord } from './app-record.js';
 import type { BrokenPackage } from './discovery.js';
 
 /** A host name (null = any) and a path prefix ('' = the root) that lead to an app. */
@@ -40,9 +40,10 @@ export function publishedApps(
   const refused: RefusedApp[] = [];
   for (const record of records.values()) {
     if (record.serving) serving.push({ name: record.name, routes: routesOf(record.name), instance: record.serving.instance });
-    else if (record.problem) refused.push({ name: record.name, routes: routesOf(record.name), code: record.problem.code });
-    // A new app still starting (its first version importing, its hook running) is there:
-    // its URLs say so with a 503, not a 404 as if it did not exist.
+    else if (!isStarting(record)) refused.push({ name: record.name, routes: routesOf(record.name), code: record.problem!.code });
+    // A new app still starting (its first version importing, its hook running, or an older one
+    // tried after a newer was refused) is there: its URLs wait for it, then say so with a 503,
+    // not a 404 as if it did not exist, nor "refused" while a version may still serve.
     else refused.push({ name: record.name, routes: routesOf(record.name), code: STARTING });
   }
   // A package whose app.yaml cannot be loaded, of a name nothing else answers for, answers

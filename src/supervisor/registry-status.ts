@@ -8,7 +8,7 @@ import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { LogTail } from '../log/log-tail.js';
 import type { AppInstance } from './app-instance.js';
-import type { AppRecord } from './app-record.js';
+import { isStarting, type AppRecord } from './app-record.js';
 import type { BrokenPackage } from './discovery.js';
 import { reasonOf } from './refusal.js';
 
@@ -89,7 +89,7 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   }
   return {
   name: record.name,
-  state: !instance ? (record.problem ? 'failed' : 'starting') : instance.crashLooping ? 'crash-loop' : instance.idleState === 'asleep' ? 'idle' : instance.idleState === 'waking' ? 'waking' : instance.state,
+  state: !instance ? (isStarting(record) ? 'starting' : 'failed') : instance.crashLooping ? 'crash-loop' : instance.idleState === 'asleep' ? 'idle' : instance.idleState === 'waking' ? 'waking' : instance.state,
   version: serving?.desc.version ?? null,
   dir: serving?.desc.dir ?? null,
   mount: where.mount,

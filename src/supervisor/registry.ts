@@ -28,7 +28,7 @@ import type { Description } from '../description/types.js';
 import { compareVersions } from '../description/package-dir.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { GatewayError } from '../errors.js';
-import { newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
+import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
@@ -256,8 +256,7 @@ export class Registry {
   /** The apps whose first version is still starting (or settling), sorted. */
   get startingNames(): string[] {
     return this.names.filter((name) => {
-      const record = this.records.get(name)!;
-      return record.serving === null && record.problem === null;
+      return isStarting(this.records.get(name)!);
     });
   }
 

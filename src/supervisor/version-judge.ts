@@ -150,7 +150,8 @@ export class VersionJudge {
         this.registry.reconcileAt(tree.newestChangeMs + (this.opts.settleMs ?? 0));
         continue;
       }
-      const started = await this.startVersion(record, desc, pending.has(desc.dir));
+      record.startingVersion = record.serving === null;
+      const started = await this.startVersion(record, desc, pending.has(desc.dir)).finally(() => (record.startingVersion = false));
       // The gateway began stopping meanwhile: nothing more is started, or recorded as refused.
       if (this.registry.stopped()) {
         if (started) {

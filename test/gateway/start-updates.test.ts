@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -108,6 +109,45 @@ test('a version whose update a SIGTERM cut runs it again at the next start befor
   rmSync(hold);
   await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 once its update passed');
   assert.equal(updatesRun(env), ['blog.2']);
+});
+
+test('while the newest version is refused at the start and an older one still starts, requests wait for it instead of a 503 "refused"', async () => {
+  const apps = tempDir('apppkg-start-wait-apps-');
+  const state = tempDir('apppkg-start-wait-state-');
+  // Version 1 imports for 6 s; version 2 fails its import at once; `other` is judged (and the
+  // apps published) in between, while version 1 still imports.
+  addPackage(apps.path, 'environ', 'blog.1', { 'environ_app.py': [[/^import json/m, 'import json\nimport time\ntime.sleep(6)']] });
+  addPackage(apps.path, 'environ', 'blog.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 2 is broken on purpose")']] });
+  addPackage(apps.path, 'environ', 'other', { 'environ_app.py': [[/^import json/m, 'import json\nimport time\ntime.sleep(2.5)']] });
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => probe.once('listening', r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const args = ['--apps', apps.path, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--settle', '0'];
+  const starting = startCli(args, { ms: 60_000 });
+  const answers: Array<Promise<string>> = [];
+  try {
+    const until = Date.now() + 9000;
+    while (Date.now() < until) {
+      answers.push(request(`http://127.0.0.1:${port}/blog/`, { headersTimeout: 60_000 }).then(
+        async (res) => {
+          const body = await res.body.text();
+          return res.statusCode === 200 ? `200 version ${JSON.parse(body).version}` : `${res.statusCode} ${body.trim()}`;
+        },
+        (err) => `error ${(err as Error).message}`,
+      ));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const said = await Promise.all(answers);
+    const answered = said.filter((a) => !a.startsWith('error')); // sent before the gateway listened
+    assert.ok(answered.length > 10, said.join('\n'));
+    for (const a of answered) assert.is(a, '200 version 1');
+  } finally {
+    const gw = await starting.catch(() => null);
+    await gw?.stop();
+    apps.remove();
+    state.remove();
+  }
 });
 
 test.run();
