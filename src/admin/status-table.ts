@@ -67,6 +67,8 @@ function appDetails(app: AppStatus): string[] {
     // A version that never served has nothing to count: its state (and reason, below) is enough.
     const counted = v.requests > 0 || v.inFlight > 0 || v.state === 'serving' || v.state === 'draining';
     out.push(`version ${v.version ?? v.dir} ${v.state}${counted ? `: ${figures(v)}` : ''}`);
+    // A refused version's reason is the app's problem, below; a serving one's is its app.yaml broken since it started.
+    if (v.state === 'serving' && v.reason) out.push(`  its app.yaml no longer loads (it runs on as it was started): ${v.reason.code}: ${v.reason.message}`);
   }
   if (app.workers.length > 0) {
     out.push(`workers: ${app.workers.map((w) => `${w.pid ?? '?'} ${w.state} (${w.requests} served, ${w.failed} failed)`).join(', ')}`);

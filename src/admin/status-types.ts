@@ -103,7 +103,10 @@ export interface VersionStatus {
    * directory is still changing: judged once it has not changed for --settle)
    */
   state: string;
-  /** Why a version is failed or was refused. */
+  /**
+   * Why a version is failed or was refused; for the serving one, why its app.yaml no longer
+   * loads (it runs on as it was started), else null.
+   */
   reason: RefusalStatus | null;
   /**
    * Websockets its workers (an ASGI app's) and its routed processes hold. A version that serves
@@ -288,7 +291,7 @@ export interface GatewayStatus {
   now: string;
   listen: string[];
   apps: AppStatus[];
-  /** Directories under --apps whose description does not load. */
+  /** Directories under --apps whose description does not load, and that serve nothing (a serving one is in its app's `versions`, with its `reason`). */
   broken: BrokenPackageStatus[];
   /** Filled by the admin listener for the client that asked; absent from Gateway.status(). */
   access?: AdminAccess;

@@ -47,10 +47,11 @@ export interface AppRecord {
   pastRestarts: number;
   history: AppHistory;
   /**
-   * The serving version's app.yaml as it fails to load now (its problems, formatted), null while
-   * it loads: a breakage goes into the history once, not at every look.
+   * Why the serving version's app.yaml fails to load now, null while it loads: status marks that
+   * version with it, and a breakage goes into the history once (`seen`: its problems, formatted),
+   * not at every look.
    */
-  brokenDescription: string | null;
+  brokenDescription: { seen: string; error: GatewayError } | null;
   /** The back-off of a version refused because a service was down (0: none pending). */
   serviceRetryMs: number;
   /**

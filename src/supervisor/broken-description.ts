@@ -17,15 +17,26 @@ export function noteBrokenDescription(record: AppRecord, brokenDirs: Map<string,
     return;
   }
   const seen = error.format();
-  if (record.brokenDescription === seen) return;
-  record.brokenDescription = seen;
-  // The first problem, where it is: a description error lists each with its own code and line.
-  const first = error.problems[0] ?? error;
-  const at = first.file ? `${first.file}${first.line ? `:${first.line}:${first.column ?? 1}` : ''}` : null;
+  const before = record.brokenDescription?.seen;
+  record.brokenDescription = { seen, error };
+  if (before === seen) return;
+  const { first, at } = firstProblem(error);
   const more = error.problems.length > 1 ? ` (and ${countOf(error.problems.length - 1, 'more problem')})` : '';
   const desc = record.serving.desc;
   record.history.add('broken', `app.yaml of ${label(desc)} no longer loads: ${first.code}${at ? ` at ${at}` : ''}: ${first.message}${more}; ${label(desc)} runs on as it was started`, {
     version: desc.version,
-    reason: { code: first.code, message: at ? `${at}: ${first.message}` : first.message, hint: first.hint },
+    reason: brokenReason(error),
   });
+}
+
+/** The first problem, where it is: a description error lists each with its own code and line. */
+function firstProblem(error: GatewayError): { first: GatewayError; at: string | null } {
+  const first = error.problems[0] ?? error;
+  return { first, at: first.file ? `${first.file}${first.line ? `:${first.line}:${first.column ?? 1}` : ''}` : null };
+}
+
+/** Why an app.yaml does not load, as its history event and its version in status say it: the first problem. */
+export function brokenReason(error: GatewayError): { code: string; message: string; hint: string } {
+  const { first, at } = firstProblem(error);
+  return { code: first.code, message: at ? `${at}: ${first.message}` : first.message, hint: first.hint };
 }

@@ -9,7 +9,8 @@ import type { HostEnvironment } from '../environment/host-file.js';
 import { LogTail } from '../log/log-tail.js';
 import type { AppInstance } from './app-instance.js';
 import { isStarting, type AppRecord } from './app-record.js';
-import type { BrokenPackage } from './discovery.js';
+import { brokenReason } from './broken-description.js';
+import { realDir, type BrokenPackage } from './discovery.js';
 import { reasonOf } from './refusal.js';
 
 /** The status of an app, but for what the proxy and the metrics know (requests, queue, latency) and its services. */
@@ -72,7 +73,8 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
               : record.rolledBack.has(desc.dir)
                 ? 'rolled-back'
                 : 'standby',
-      reason: refused && !isServing ? reasonOf(refused) : null,
+      // Serving, its app.yaml broken since it started: why, as status says for a refused one.
+      reason: isServing ? (record.brokenDescription ? brokenReason(record.brokenDescription.error) : null) : refused ? reasonOf(refused) : null,
       ...figuresOf(instances, versionAnswers(desc.dir, instances)),
     };
     if (!isServing) return [row];
@@ -127,18 +129,24 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   };
 }
 
-/** Every app's status, in the order of their names, and the packages whose app.yaml cannot be loaded. */
+/**
+ * Every app's status, in the order of their names, and the packages whose app.yaml cannot be
+ * loaded and that do not serve (one that serves is its app's version, marked with why).
+ */
 export function registryStatus(
   records: Iterable<AppRecord>,
   draining: Array<[AppInstance, { desc: Description }]>,
   broken: readonly BrokenPackage[],
   placementOf: (record: AppRecord) => AppPlacement,
 ): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
-  const apps = [...records]
+  const all = [...records];
+  const apps = all
     // Code-point order, as `names`: localeCompare would load ICU's collation data (2.6 MiB of RSS).
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((record) => appStatusOf(record, draining.filter(([, d]) => d.desc.name === record.name), placementOf(record)));
-  return { apps, broken: broken.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };
+  const servingDirs = new Set(all.flatMap((r) => (r.serving ? [realDir(r.serving.desc.dir)] : [])));
+  const unserved = broken.filter((b) => !servingDirs.has(realDir(b.dir)));
+  return { apps, broken: unserved.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };
 }
 
 /** The app's idle timeout in seconds (SPEC 5.6) as the environment file gives it, or null. */

@@ -190,10 +190,11 @@ export class Registry {
         this.records.set(app.name, record);
         found = true;
       }
-      // A serving version whose app.yaml no longer loads is not a removed one: it runs on, and
-      // only a newer version may take over from it, never the one below (a typo is no rollback).
+      // A serving version whose app.yaml no longer loads is not a removed one: it runs on, listed
+      // in its place (status, the admin's rollback to the versions below it); only a newer
+      // version takes over from it by itself (a typo is no rollback: VersionJudge.converge).
       const serving = record.serving?.desc;
-      record.versions = serving && brokenDirs.has(serving.dir) ? app.versions.filter((d) => compareVersions(d.version, serving.version) > 0) : app.versions;
+      record.versions = serving && brokenDirs.has(serving.dir) ? withVersion(app.versions, serving) : app.versions;
       pruneTallies(record);
       return record;
     });
@@ -301,4 +302,10 @@ export class Registry {
     await Promise.all(instances.map((instance) => instance.stop(graceMs)));
     await Promise.all([...this.draining.values()].map((d) => d.done));
   }
+}
+
+/** `versions` (highest first) with `desc` in its place among them. */
+function withVersion(versions: readonly Description[], desc: Description): Description[] {
+  const below = versions.findIndex((d) => compareVersions(d.version, desc.version) <= 0);
+  return below < 0 ? [...versions, desc] : [...versions.slice(0, below), desc, ...versions.slice(below)];
 }

@@ -122,6 +122,12 @@ export class VersionJudge {
     for (const desc of order) {
       const fp = fingerprint(desc);
       const rolledBack = record.rolledBack.get(desc.dir);
+      if (record.brokenDescription !== null && record.serving?.desc.dir === desc.dir && rolledBack === undefined) {
+        // Its app.yaml no longer loads: it runs on as it was started, and the versions below it
+        // are for the admin's rollback only (a typo is no rollback).
+        if (record.problem === null) showProblem(record, newerRefusal);
+        return;
+      }
       if (record.serving?.fingerprint === fp && !restart && rolledBack === undefined) {
         // Already serving the best candidate; a problem dropped above gives way to the refusal
         // of a newer version still there, if any.

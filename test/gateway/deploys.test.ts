@@ -150,11 +150,15 @@ test('the serving version\'s app.yaml edited into a broken one: it keeps serving
   assert.is(await versionServed(gw), '1.0');
 });
 
-test('the serving version\'s app.yaml broken while an older version is there: the serving one runs on, no rollback to the older', async () => {
+test('the serving version\'s app.yaml broken while an older version is there: the serving one runs on, no rollback by itself; status lists both, the broken one marked, and the admin\'s rollback reaches the older', async () => {
+  const tokens = tempDir('apppkg-deploy-token-');
+  const token = join(tokens.path, 'token');
+  writeFileSync(token, 'deploy-token\n', { mode: 0o600 });
   const { apps, gw } = await open((dir) => {
     addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
     addPackage(dir, 'environ', 'blog.1.1', version('1.1'));
-  }, ['--watch-interval', '0']);
+  }, ['--watch-interval', '0', '--admin-token', token]);
+  const status = async (g: RunningGateway) => (await request(`${g.adminUrl}/status`, { headers: { authorization: 'Bearer deploy-token' } })).body.json() as Promise<any>;
   assert.is(await versionServed(gw), '1.1');
   const yamlFile = join(apps.path, 'blog.1.1', 'app.yaml');
   writeFileSync(yamlFile, `${readFileSync(yamlFile, 'utf8')}workers: [\n`);
@@ -163,7 +167,26 @@ test('the serving version\'s app.yaml broken while an older version is there: th
   await new Promise((r) => setTimeout(r, 2000)); // a switch to 1.0, if one came, would be under way
   assert.is(await versionServed(gw), '1.1');
   assert.not.match(gw.output(), /version 1\.0 takes over/);
-  // A newer version still takes over from it.
+  // Status still lists its versions, the serving one marked with why, and not among the
+  // packages "not served"; the admin can roll back to the one below (probe-n finding 6).
+  const s = await status(gw);
+  const app = s.apps.find((a: any) => a.name === 'blog');
+  assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['1.1', 'serving'], ['1.0', 'standby']]);
+  assert.is(app.versions[0].reason.code, 'APPPKG_DESC_YAML_SYNTAX');
+  assert.match(app.versions[0].reason.message, /blog\.1\.1\/app\.yaml:\d+:\d+: /);
+  assert.equal(s.broken, []);
+  const admin = gw.adminUrl!.replace(/^http:\/\//, '');
+  const said = await runCli(['status', '--admin', admin, '--admin-token', token], { ms: 15_000 });
+  assert.match(said.stdout, /version 1\.1 serving: .*\n\s+its app\.yaml no longer loads \(it runs on as it was started\): APPPKG_DESC_YAML_SYNTAX: /);
+  assert.not.match(said.stdout, /broken packages/);
+  const rolled = await runCli(['rollback', 'blog', '--admin', admin, '--admin-token', token], { ms: 60_000 });
+  tokens.remove();
+  assert.is(rolled.status, 0, rolled.stderr);
+  assert.is(await versionServed(gw), '1.0');
+  gw.child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.is(await versionServed(gw), '1.0', 'the rollback holds at the next look');
+  // A newer version takes over.
   addPackage(apps.path, 'environ', 'blog.1.2', version('1.2'));
   gw.child.kill('SIGHUP');
   await waitFor(async () => (await versionServed(gw)) === '1.2', 30_000, 'version 1.2 after SIGHUP');
