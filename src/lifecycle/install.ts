@@ -58,7 +58,7 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   // The gateway runs commands.install on an app's first start unless this marker says it ran
   // (supervisor/installed-version.ts): `install` then `--apps` must not run it twice, nor
   // commands.update of this version at the gateway's start.
-  await writeFile(path.join(dirs.app, 'installed.json'), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by: 'install' })}\n`);
+  await writeFile(path.join(dirs.app, 'installed.json'), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by: 'install', updates: true })}\n`);
   if (!desc.pip && desc.deb.length === 0 && !ranHook) say('==> nothing to install: no deb, pip or commands.install');
   say(`==> ${desc.name} installed in ${seconds(started)}`);
   return { name: desc.name, venv, ranHook };

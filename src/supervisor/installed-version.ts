@@ -13,6 +13,14 @@ import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 export interface InstalledVersion {
   version: string | null;
   dir: string;
+  /**
+   * Written by a gateway that records each update that passed (`updates: true`). A marker from
+   * before that names the first install only, while later versions were migrated unrecorded:
+   * judged by it, a start would serve that old version against a database its successors
+   * migrated. Such a marker decides nothing (the newest version serves, as it did then), and
+   * the version that serves is recorded in its place (`adopted`).
+   */
+  tracksUpdates: boolean;
 }
 
 /** Where the installed version of `name` is kept under the state root (`--state-dir`, else the default root). */
@@ -23,17 +31,21 @@ export function installedFile(stateDir: string | undefined, name: string): strin
 /** The version recorded in `file`; null when the app was never installed here (or the file is unreadable). */
 export function readInstalled(file: string): InstalledVersion | null {
   try {
-    const kept = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown; dir?: unknown };
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown; dir?: unknown; updates?: unknown };
     if (typeof kept.dir !== 'string') return null;
-    return { version: typeof kept.version === 'string' ? kept.version : null, dir: kept.dir };
+    return { version: typeof kept.version === 'string' ? kept.version : null, dir: kept.dir, tracksUpdates: kept.updates === true };
   } catch {
     return null;
   }
 }
 
-/** Records `desc` as the version whose `by` hook succeeded (or, `install`, whose first install was done). */
-export function recordInstalled(file: string, desc: Description, by: 'install' | 'update'): void {
-  writeFileSync(file, `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by })}\n`);
+/**
+ * Records `desc` as the version whose `by` hook succeeded (`install`: whose first install was
+ * done; `adopted`: the one that served at the first start after a marker from before updates
+ * were recorded, InstalledVersion.tracksUpdates).
+ */
+export function recordInstalled(file: string, desc: Description, by: 'install' | 'update' | 'adopted'): void {
+  writeFileSync(file, `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by, updates: true })}\n`);
 }
 
 /**
@@ -44,7 +56,7 @@ export function recordInstalled(file: string, desc: Description, by: 'install' |
  */
 export function updatesPending(versions: readonly Description[], installed: InstalledVersion | null): Set<string> {
   const pending = new Set<string>();
-  if (installed === null) return pending;
+  if (installed === null || !installed.tracksUpdates) return pending;
   const at = versions.findIndex((d) => d.dir === installed.dir);
   versions.forEach((desc, i) => {
     if (!desc.commands.update || desc.dir === installed.dir) return;

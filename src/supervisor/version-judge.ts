@@ -91,6 +91,9 @@ function fingerprint(desc: Description): string {
 }
 
 export class VersionJudge {
+  /** Apps whose installed.json predates recorded updates: the version that serves first replaces it. */
+  private readonly adoptAtStart = new Set<string>();
+
   constructor(
     private readonly opts: VersionJudgeOptions,
     private readonly budget: WorkerBudget | null,
@@ -210,6 +213,8 @@ export class VersionJudge {
       } else {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
         record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
+        // A marker from before updates were recorded: what serves now is the baseline from here on.
+        if (this.adoptAtStart.delete(record.name)) recordInstalled(installedFile(this.opts.stateDir, record.name), desc, 'adopted');
         const next = order.find((d) => pending.has(d.dir) && d !== desc);
         if (next) {
           this.opts.say(`${record.name}: ${label(next)} has not passed its commands.update; it is deployed now, ${label(desc)} serving meanwhile`);
@@ -231,7 +236,9 @@ export class VersionJudge {
     if (record.serving !== null || !this.opts.runHooks || this.opts.mode !== 'production') return new Set();
     // The common start, no update hook anywhere: not even the file is read.
     if (!record.versions.some((d) => d.commands.update)) return new Set();
-    return updatesPending(record.versions, readInstalled(installedFile(this.opts.stateDir, record.name)));
+    const installed = readInstalled(installedFile(this.opts.stateDir, record.name));
+    if (installed !== null && !installed.tracksUpdates) this.adoptAtStart.add(record.name);
+    return updatesPending(record.versions, installed);
   }
 
   /** `updatePending`: its commands.update runs though no older version serves (updatesPendingAtStart). */

@@ -97,6 +97,30 @@ test('a version copied in while the gateway was down runs its update first, the 
   assert.not.match(env.gw.output(), /version 3 (serving|takes over)/);
 });
 
+test('a marker from before updates were recorded (first install only) decides nothing: the newest version serves as it did, and becomes the baseline', async () => {
+  const env = await open((dir) => addVersion(dir, '1'));
+  assert.is(await served(env.gw), '1');
+  addVersion(env.apps, '2');
+  await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 deployed while running');
+  // What an older gateway left: version 1's first install, version 2 migrated unrecorded.
+  assert.is(await env.gw.stop(), 0);
+  const marker = join(env.state, 'apps', 'blog', 'installed.json');
+  writeFileSync(marker, `${JSON.stringify({ version: '1', dir: join(env.apps, 'blog.1'), at: new Date().toISOString() })}\n`);
+  const updatesBefore = updatesRun(env);
+  env.gw = await startCli(env.args);
+  // Not version 1 against a database version 2 migrated, nor version 2's update run again.
+  assert.is(await served(env.gw), '2');
+  assert.not.match(env.gw.output(), /version 1 serving|running commands\.update/);
+  assert.equal(updatesRun(env), updatesBefore);
+  const adopted = JSON.parse(readFileSync(marker, 'utf8'));
+  assert.equal([adopted.version, adopted.by, adopted.updates], ['2', 'adopted', true]);
+  // From here on a version copied in while it is down runs its update first.
+  addVersion(env.apps, '3');
+  await restart(env);
+  await waitFor(async () => (await served(env.gw)) === '3', 30_000, 'version 3 after its update');
+  assert.equal(updatesRun(env), [...updatesBefore, 'blog.3']);
+});
+
 test('a version whose update a SIGTERM cut runs it again at the next start before it serves', async () => {
   const env = await open((dir) => addVersion(dir, '1'));
   const hold = join(env.state, 'apps', 'blog', 'data', 'hold');
