@@ -32,6 +32,8 @@ export interface AppOverrides {
   drain: number | null;
   /** Seconds idle before the app's workers stop (SPEC 5.6); null = never. */
   idleTimeout: number | null;
+  /** Seconds a worker may take to import the app and pass its probe; null = 60. */
+  startTimeout: number | null;
 }
 
 export interface HostAppConfig extends AppOverrides {
@@ -109,10 +111,11 @@ export interface HostEnvironment {
 export const OVERRIDE_KEYS = {
   workers: 'workers', threads: 'threads', user: 'user', maxRequests: 'max_requests',
   maxMemory: 'max_memory', python: 'python', timeout: 'timeout', maxBody: 'max_body', queue: 'queue', drain: 'drain', idleTimeout: 'idle_timeout',
+  startTimeout: 'start_timeout',
 } as const satisfies Record<keyof AppOverrides, string>;
 
 function noOverrides(): AppOverrides {
-  return { workers: null, threads: null, user: null, maxRequests: null, maxMemory: null, python: null, timeout: null, maxBody: null, queue: null, drain: null, idleTimeout: null };
+  return { workers: null, threads: null, user: null, maxRequests: null, maxMemory: null, python: null, timeout: null, maxBody: null, queue: null, drain: null, idleTimeout: null, startTimeout: null };
 }
 
 /** What the gateway uses when the host gave no environment file. */
@@ -164,6 +167,7 @@ function readOverrides(yaml: YamlFile, at: YamlPath, file: string): AppOverrides
   overrides.queue = num('queue');
   overrides.drain = num('drain');
   overrides.idleTimeout = num('idleTimeout');
+  overrides.startTimeout = num('startTimeout');
   const user = value('user');
   overrides.user = typeof user === 'string' || typeof user === 'number' ? String(user) : null;
   overrides.python = interpreterPath(value('python'), file);

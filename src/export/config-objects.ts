@@ -57,6 +57,7 @@ export function podEnvironment(plan: AppPlan, env: HostEnvironment): Record<stri
     ['max_body', h.maxBody],
     ['queue', h.queue],
     ['drain', h.drain],
+    ['start_timeout', h.startTimeout],
   ];
   for (const [key, value] of optional) if (value !== null) app[key] = value;
   if (plan.mail && h.mailDomains.length > 0) app.mail_domains = [...h.mailDomains];

@@ -17,7 +17,7 @@ const STOP_MARGIN_S = 10;
 
 /**
  * Startup: up to 5 minutes (the venv checked or built, then every worker imports the app; one
- * worker may take 60 s, START_TIMEOUT_MS). Readiness: out of rotation after 3 failures in 15 s.
+ * worker may take 60 s, START_TIMEOUT_MS), and an app's longer `start_timeout` on top. Readiness: out of rotation after 3 failures in 15 s.
  * Liveness: a minute of failures before a restart, since the gateway restarts its own workers
  * with back-off first; only a gateway that cannot recover is worth a new pod.
  */
@@ -49,7 +49,7 @@ function probes(plan: AppPlan): Pick<IContainer, 'startupProbe' | 'readinessProb
   const action: Pick<IProbe, 'httpGet' | 'tcpSocket'> =
     plan.desc.health === null ? { tcpSocket: { port: 'http' } } : { httpGet: { path: underMount(plan.mount, plan.desc.health), port: 'http' } };
   return {
-    startupProbe: { ...action, ...STARTUP },
+    startupProbe: { ...action, ...STARTUP, failureThreshold: STARTUP.failureThreshold + Math.ceil(Math.max(0, (plan.host.startTimeout ?? 0) - 60) / STARTUP.periodSeconds) },
     readinessProbe: { ...action, ...READINESS },
     livenessProbe: { ...action, ...LIVENESS },
   };

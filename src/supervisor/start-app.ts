@@ -66,7 +66,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
       timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
       maxBody: o.maxBody ?? DEFAULT_MAX_BODY,
     },
-    startTimeoutMs: START_TIMEOUT_MS,
+    startTimeoutMs: o.startTimeout === null ? START_TIMEOUT_MS : o.startTimeout * 1000,
     say: opts.say,
     maxRequests: o.maxRequests ?? 0,
     maxMemory: o.maxMemory ?? 0,

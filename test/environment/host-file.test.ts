@@ -68,6 +68,7 @@ test('the example of SPEC §2 loads, sizes in bytes', async () => {
     queue: null,
     drain: null,
     idleTimeout: null,
+    startTimeout: null,
     mailDomains: [],
     replicas: null,
   });

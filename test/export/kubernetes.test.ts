@@ -178,7 +178,7 @@ test('one replica, a ReadWriteOnce volume: every pod of the app (the hooks Job, 
   const dir = join(out.path, 'rwo');
   mkdirSync(join(dir, 'apps', 'solo.2.0'), { recursive: true });
   writeFileSync(join(dir, 'apps', 'solo.2.0', 'app.yaml'), 'app: w:application\nprocesses:\n  worker:\n    command: python worker.py\ncommands:\n  install: python init.py\n');
-  writeFileSync(join(dir, 'environment.yaml'), 'apps:\n  solo:\n    idle_timeout: 600\n    max_requests: 1000\n');
+  writeFileSync(join(dir, 'environment.yaml'), 'apps:\n  solo:\n    idle_timeout: 600\n    max_requests: 1000\n    start_timeout: 300\n');
   const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'environment.yaml'), '--image', IMAGE, '--out', join(dir, 'out')]);
   assert.is(r.status, 0, r.stderr);
   const objects = objectsIn(join(dir, 'out', 'solo.yaml'));
@@ -194,6 +194,10 @@ test('one replica, a ReadWriteOnce volume: every pod of the app (the hooks Job, 
   // idle_timeout: workers are not what a cluster scales; said, not carried into the pod's file.
   assert.match(r.stderr, /solo: note: idle_timeout 600: not used on the cluster; .*scale the Deployment's replicas instead/);
   assert.not.match(find(objects, 'ConfigMap', 'solo-gateway').data!['environment.json'], /idle/);
+  // start_timeout is carried, and the startup probe waits for it on top of its own 5 minutes.
+  assert.is(JSON.parse(find(objects, 'ConfigMap', 'solo-gateway').data!['environment.json']).apps.solo.start_timeout, 300);
+  const startup = find(objects, 'Deployment', 'solo').spec!.template.spec!.containers[0].startupProbe!;
+  assert.is(startup.failureThreshold! * startup.periodSeconds!, 300 + 240);
   // ReadWriteMany (replicas > 1): the pods go anywhere.
   const blog = objectsIn(join(treeOut, 'blog.yaml'));
   for (const o of blog) if (o.kind === 'Deployment' || o.kind === 'Job') assert.is(o.spec!.template.spec!.affinity, undefined, o.metadata!.name);
