@@ -16,7 +16,8 @@ import { overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { pickInterpreter } from './environment/interpreters.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
-import { prepareHookBackupDir } from './lifecycle/backup.js';
+import { prepareHookBackupDir, writeHookManifest } from './lifecycle/backup.js';
+import { backupOf } from './lifecycle/backup-manifest.js';
 import { checkApp, type CheckItem, type CheckReport } from './lifecycle/check.js';
 import { resolveForHook } from './lifecycle/hook.js';
 import { installApp, type InstallResult } from './lifecycle/install.js';
@@ -159,8 +160,10 @@ export class AppPackage {
    * test run as `apppkg-gateway test` does (APPPKG_ENV=development); install, update, backup,
    * restore and uninstall as the gateway runs its hooks (production, as the app's user when we
    * are root); backup and restore need APPPKG_BACKUP_DIR, given in `options.env` (without it:
-   * APPPKG_USAGE, nothing run); backup makes that directory (0700, the app user's), as
-   * `backup --to` does. An app without the command: APPPKG_COMMAND_MISSING.
+   * APPPKG_USAGE, nothing run); as `backup --to` and `restore --from`, backup makes that directory
+   * (0700, the app user's), refuses one holding anything but an earlier backup of this app, and
+   * marks it with apppkg-backup.json when the hook succeeds; restore refuses a directory without
+   * this app's manifest before the hook runs. An app without the command: APPPKG_COMMAND_MISSING.
    */
   async runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
     // From JavaScript, any string can arrive here.
@@ -186,9 +189,13 @@ export class AppPackage {
     if (name === 'backup') {
       // As `backup --to DIR`: the hook runs in the app directory, so a relative DIR is made absolute here.
       const target = path.resolve(options.env!.APPPKG_BACKUP_DIR);
-      await prepareHookBackupDir(target, ctx.runAs);
-      return this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, APPPKG_BACKUP_DIR: target } });
+      await prepareHookBackupDir(target, this.#desc.name, ctx.runAs);
+      const status = await this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, APPPKG_BACKUP_DIR: target } });
+      if (status === 0) await writeHookManifest(target, this.#desc);
+      return status;
     }
+    // As `restore --from DIR`: another app's backup, or none, never reaches the hook.
+    if (name === 'restore') await backupOf(path.resolve(options.env!.APPPKG_BACKUP_DIR), this.#desc.name);
     if (name !== 'test') return this.#spawn(ctx, { shell: command }, options);
     const stateRoot = resolveStateRoot({ flag: this.#options.stateDir });
     const say = (line: string) => (this.#options.output ?? process.stderr).write(`apppkg-gateway: ${line}\n`);

@@ -1,7 +1,9 @@
-// `apppkg-backup.json`: what lets `restore` recognise a backup that `backup` wrote (no hook),
-// and refuse an empty directory or another app's. Written last, so a backup cut short has none.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+// `apppkg-backup.json`: what lets `restore` recognise a backup that `backup` wrote (by copying the
+// data or by commands.backup alike), and refuse an empty directory or another app's. Written
+// last, so a backup cut short has none.
+import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { GatewayError } from '../errors.js';
 import type { DatabaseSnapshot } from '../services/database-backup.js';
 import type { RedisSnapshot } from '../services/redis-backup.js';
 
@@ -50,4 +52,24 @@ export async function writeManifest(dir: string, manifest: BackupManifest): Prom
   const temp = path.join(dir, `.${MANIFEST_FILE}.tmp`);
   await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   await rename(temp, path.join(dir, MANIFEST_FILE));
+}
+
+/**
+ * The manifest of the backup of `app` in `dir`, for restore, before anything runs or changes:
+ * a missing or empty directory, one without a manifest or with another app's, is refused,
+ * whether commands.restore or the data copy would read it.
+ */
+export async function backupOf(dir: string, app: string): Promise<BackupManifest> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: dir, app, found: code === 'ENOENT' ? 'no such directory' : `an unreadable directory (${code})` });
+  }
+  if (entries.length === 0) throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: dir, app, found: 'an empty directory' });
+  const manifest = await readManifest(dir);
+  if (!manifest) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `no ${MANIFEST_FILE} (not written by apppkg-gateway backup)` });
+  if (manifest.app !== app) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `a backup of ${JSON.stringify(manifest.app)}` });
+  return manifest;
 }

@@ -1,6 +1,7 @@
 // `apppkg-gateway backup APP_DIR --to DIR` (SPEC §3): commands.backup with APPPKG_BACKUP_DIR=DIR;
-// without the hook, a copy of the data directory into DIR/data plus apppkg-backup.json. Either
-// way the app's database (SPEC 5.2) and its Redis keys go to DIR/database/, named in the manifest.
+// without the hook, a copy of the data directory into DIR/data. Either way DIR is new, empty or an
+// earlier backup of the same app, the app's database (SPEC 5.2) and its Redis keys go to
+// DIR/database/, and apppkg-backup.json, written last, says whose backup it is.
 import { chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
@@ -8,6 +9,7 @@ import { countOf } from '../count.js';
 import { pickInterpreter } from '../environment/interpreters.js';
 import type { RunAs } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, makeManifest, readManifest, writeManifest, type BackupManifest } from './backup-manifest.js';
 import { besideName, copyBeside, countTree, ioFailure, isInside, swapInto } from './data-tree.js';
@@ -40,14 +42,11 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   planServices(desc, hostEnv); // a service the host cannot give: refused before anything is written
   if (desc.commands.backup) {
     const ctx = await resolveForHook({ ...opts, dir });
-    await prepareHookBackupDir(target, ctx.runAs);
+    await prepareHookBackupDir(target, desc.name, ctx.runAs, say);
     await runHook(ctx, 'backup', { extraEnv: { APPPKG_BACKUP_DIR: target }, say });
-    // Beside what the hook wrote; the manifest lets restore find it.
+    // Beside what the hook wrote.
     const services = await backupServices(scope, target);
-    if (services.database || services.redis) {
-      await writeManifest(target, makeManifest({ app: desc.name, version: desc.version, files: 0, bytes: 0, ...services, hook: true }))
-        .catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
-    }
+    await writeHookManifest(target, desc, services);
     say(`==> ${desc.name} backed up to ${target} by commands.backup in ${seconds(started)}`);
     return { hook: true, dir: target };
   }
@@ -56,16 +55,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   if (isInside(target, data)) {
     throw new GatewayError('APPPKG_BACKUP_FAILED', { action: `back up ${data} to ${target}`, reason: 'the backup directory is inside the data directory' });
   }
-  await makeBackupDir(target);
-  const entries = await readdir(target);
-  if (entries.length > 0) {
-    const earlier = await readManifest(target);
-    if (earlier?.app !== desc.name) {
-      const found = earlier ? `a backup of ${JSON.stringify(earlier.app)}` : `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} and no ${MANIFEST_FILE}`;
-      throw new GatewayError('APPPKG_BACKUP_NOT_EMPTY', { path: target, app: desc.name, found });
-    }
-    say(`==> replacing the earlier backup of ${desc.name} in ${target} (made ${earlier.createdAt})`);
-  }
+  await prepareBackupDir(target, desc.name, say);
 
   const hasData = await lstat(data).then((s) => s.isDirectory(), () => false);
   // An app that never wrote anything still gets a backup (of an empty directory) restore accepts.
@@ -78,8 +68,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
     for (const file of [SQLITE_FILE, ...SQLITE_SIDE_FILES]) await rm(path.join(copy, file), { force: true });
   }
   const count = await countTree(copy);
-  // Without a manifest the directory is not a backup: drop the old one before the data moves.
-  await rm(path.join(target, MANIFEST_FILE), { force: true });
+  await dropManifest(target);
   await swapInto(copy, path.join(target, BACKUP_DATA_DIR));
   const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes, ...(await backupServices(scope, target)) });
   await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
@@ -98,19 +87,46 @@ async function backupServices(scope: AppServiceScope, target: string): Promise<P
 }
 
 /**
- * commands.backup's APPPKG_BACKUP_DIR, made (0700) if missing and, as we are root, given to the
- * app's user the hook runs as, so that it can write there: `backup --to` and the library's
+ * commands.backup's APPPKG_BACKUP_DIR, made ready as for the data copy and, as we are root, given
+ * to the app's user the hook runs as, so that it can write there: `backup --to` and the library's
  * runCommand('backup') alike.
  */
-export async function prepareHookBackupDir(target: string, runAs: RunAs | null): Promise<void> {
-  await makeBackupDir(target);
+export async function prepareHookBackupDir(target: string, app: string, runAs: RunAs | null, say: (line: string) => void = quiet): Promise<void> {
+  await prepareBackupDir(target, app, say);
+  // Until the hook has succeeded, the directory is no backup.
+  await dropManifest(target);
   if (runAs && !runAs.isRoot) await chown(target, runAs.uid, runAs.gid).catch((err) => Promise.reject(ioFailure(`chown ${target}`, err)));
 }
 
-async function makeBackupDir(target: string): Promise<void> {
+/** After commands.backup succeeded: the manifest that lets restore refuse another app's backup. */
+export async function writeHookManifest(target: string, desc: Pick<Description, 'name' | 'version'>, services: Pick<BackupManifest, 'database' | 'redis'> = {}): Promise<void> {
+  // files and bytes are the hook's to know.
+  const manifest = makeManifest({ app: desc.name, version: desc.version, files: 0, bytes: 0, ...services, hook: true });
+  await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
+}
+
+/**
+ * Makes the backup directory (0700) when missing; refuses one that holds anything but an earlier
+ * backup of `app` (a mistyped --to must not mix a backup into, or let a hook clean, a directory
+ * of other things).
+ */
+async function prepareBackupDir(target: string, app: string, say: (line: string) => void): Promise<void> {
   try {
     await mkdir(target, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw ioFailure(`create the backup directory ${target}`, err);
   }
+  const entries = await readdir(target);
+  if (entries.length === 0) return;
+  const earlier = await readManifest(target);
+  if (earlier?.app !== app) {
+    const found = earlier ? `a backup of ${JSON.stringify(earlier.app)}` : `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} and no ${MANIFEST_FILE}`;
+    throw new GatewayError('APPPKG_BACKUP_NOT_EMPTY', { path: target, app, found });
+  }
+  say(`==> replacing the earlier backup of ${app} in ${target} (made ${earlier.createdAt})`);
+}
+
+/** Without a manifest the directory is not a backup: dropped before its content changes. */
+async function dropManifest(target: string): Promise<void> {
+  await rm(path.join(target, MANIFEST_FILE), { force: true }).catch((err) => Promise.reject(ioFailure(`remove ${path.join(target, MANIFEST_FILE)}`, err)));
 }

@@ -1,8 +1,9 @@
 // `apppkg-gateway restore APP_DIR --from DIR` (SPEC §3): commands.restore with
 // APPPKG_BACKUP_DIR=DIR; without the hook, the data directory replaced by the backup's copy
-// (copied beside it, then swapped), after refusing an empty or foreign DIR. Either way the app's
-// database and Redis keys in DIR/database/ (SPEC 5.2) are loaded too, into empty ones unless `force`.
-import { chmod, lstat, readdir, rm, stat } from 'node:fs/promises';
+// (copied beside it, then swapped). Either way an empty or foreign DIR is refused first, and
+// the app's database and Redis keys in DIR/database/ (SPEC 5.2) are loaded too, into empty ones
+// unless `force`.
+import { chmod, lstat, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
@@ -10,7 +11,7 @@ import { pickInterpreter } from '../environment/interpreters.js';
 import { resolveRunAs } from '../environment/run-as.js';
 import { appStateDirs, prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
-import { BACKUP_DATA_DIR, MANIFEST_FILE, readManifest, type BackupManifest } from './backup-manifest.js';
+import { BACKUP_DATA_DIR, MANIFEST_FILE, backupOf, type BackupManifest } from './backup-manifest.js';
 import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
@@ -33,15 +34,9 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   const source = path.resolve(opts.from);
   const { desc, overrides, hostEnv } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
 
-  // Nothing there is never a backup, hook or not: refuse before anything runs.
-  let entries: string[];
-  try {
-    entries = await readdir(source);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: source, app: desc.name, found: code === 'ENOENT' ? 'no such directory' : `an unreadable directory (${code})` });
-  }
-  if (entries.length === 0) throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: source, app: desc.name, found: 'an empty directory' });
+  // Nothing there, or another app's backup, is never a backup to restore, hook or not: refused
+  // before anything runs (a hook would load another app's data without a word).
+  const manifest = await backupOf(source, desc.name);
   // A running app keeps its data directory open: swapped underneath it, every write after the
   // restore would go to the old, deleted one (as uninstall, refused; issue 13).
   const running = await processesOfApp(appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).data);
@@ -57,21 +52,15 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   const force = opts.force === true;
 
   if (desc.commands.restore) {
-    // The database first, so that the hook finds it (a backup without one: the hook's alone).
-    const written = await readManifest(source);
-    if (written?.app === desc.name) {
-      await assertServicesRestorable(scope, written, force, opts.dir);
-      await restoreServices(scope, source, written, force, owner);
-    }
+    // The database first, so that the hook finds it.
+    await assertServicesRestorable(scope, manifest, force, opts.dir);
+    await restoreServices(scope, source, manifest, force, owner);
     const ctx = await resolveForHook({ ...opts, dir });
     await runHook(ctx, 'restore', { extraEnv: { APPPKG_BACKUP_DIR: source }, say });
     say(`==> ${desc.name} restored from ${source} by commands.restore in ${seconds(started)}`);
     return { hook: true };
   }
 
-  const manifest = await readManifest(source);
-  if (!manifest) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: source, app: desc.name, found: `no ${MANIFEST_FILE} (not written by apppkg-gateway backup)` });
-  if (manifest.app !== desc.name) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: source, app: desc.name, found: `a backup of ${JSON.stringify(manifest.app)}` });
   const copied = path.join(source, BACKUP_DATA_DIR);
   if (!(await lstat(copied).then((s) => s.isDirectory(), () => false))) {
     throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: source, app: desc.name, found: `no ${BACKUP_DATA_DIR}/ directory beside ${MANIFEST_FILE}` });

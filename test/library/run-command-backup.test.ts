@@ -1,11 +1,12 @@
 // AppPackage.runCommand('backup') gets the directory ready as `backup APP --to DIR` does: made
-// (0700) when missing, and, as root, the app user's, so that commands.backup can write there.
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+// (0700) when missing, refused when it holds something else, and, as root, the app user's, so
+// that commands.backup can write there; a backup made is marked, and restore checks the mark.
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AppPackage } from '../../src/index.js';
+import { AppPackage, type GatewayError } from '../../src/index.js';
 import { withDeadline } from '../helpers/link-harness.js';
 import { tempDir } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
@@ -21,7 +22,7 @@ const HOOK = 'echo dumped > "$APPPKG_BACKUP_DIR/dump"';
 function pkg(name: string): string {
   const dir = join(work.path, 'pkgs', name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'app.yaml'), `app: wsgi:application\ncommands:\n  backup: ${HOOK}\n`);
+  writeFileSync(join(dir, 'app.yaml'), `app: wsgi:application\ncommands:\n  backup: ${HOOK}\n  restore: ${HOOK}\n`);
   writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    return []\n');
   return dir;
 }
@@ -30,6 +31,25 @@ async function backUp(app: AppPackage, to: string): Promise<number> {
   const output = new PassThrough().resume();
   return withDeadline(app.runCommand('backup', { env: { APPPKG_BACKUP_DIR: to }, output, timeoutMs: 30_000 }), 35_000, 'runCommand backup');
 }
+
+test('a directory holding something else is refused before the hook runs; a backup made is marked as the app\'s, and restore refuses another app\'s', async () => {
+  const app = await AppPackage.open(pkg('careful'), { stateDir: join(work.path, 'state-careful') });
+  const busy = join(work.path, 'busy');
+  mkdirSync(busy);
+  writeFileSync(join(busy, 'precious.txt'), 'keep me\n');
+  const err = await backUp(app, busy).then(() => null, (e: GatewayError) => e);
+  assert.is(err?.code, 'APPPKG_BACKUP_NOT_EMPTY');
+  assert.equal(readdirSync(busy), ['precious.txt'], 'the hook ran in a refused directory');
+
+  const to = join(work.path, 'backups', 'careful');
+  assert.is(await backUp(app, to), 0);
+  assert.is(JSON.parse(readFileSync(join(to, 'apppkg-backup.json'), 'utf8')).app, 'careful');
+  const other = await AppPackage.open(pkg('other'), { stateDir: join(work.path, 'state-other') });
+  const output = new PassThrough().resume();
+  const foreign = await other.runCommand('restore', { env: { APPPKG_BACKUP_DIR: to }, output }).then(() => null, (e: GatewayError) => e);
+  assert.is(foreign?.code, 'APPPKG_BACKUP_FOREIGN');
+  assert.match(foreign!.message, /found a backup of "careful"/);
+});
 
 test('a missing backup directory is made, 0700, and the hook writes into it', async () => {
   const app = await AppPackage.open(pkg('mine'), { stateDir: join(work.path, 'state-mine') });

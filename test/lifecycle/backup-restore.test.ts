@@ -1,6 +1,7 @@
 // `backup --to` and `restore --from`: without hooks, a copy of the data directory plus
 // apppkg-backup.json, and a restore that swaps it back; refusals leave everything unchanged.
-// With hooks, commands.backup/restore get APPPKG_BACKUP_DIR.
+// With hooks, commands.backup/restore get APPPKG_BACKUP_DIR, under the same rules: the backup
+// directory is new, empty or an earlier backup of the app, and marked as its backup.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -117,11 +118,61 @@ test('commands.backup and commands.restore run with APPPKG_BACKUP_DIR', async ()
   const b = await runCli(['backup', hooked, '--to', to, ...S]);
   assert.is(b.status, 0, b.stdout + b.stderr);
   assert.match(b.stdout, /==> commands\.backup: cp/);
-  assert.equal(readdirSync(to), ['dump'], 'the hook owns the directory: no manifest of ours');
+  assert.equal(readdirSync(to).sort(), ['apppkg-backup.json', 'dump'], 'the manifest beside what the hook wrote');
+  const manifest = JSON.parse(readFileSync(join(to, 'apppkg-backup.json'), 'utf8'));
+  assert.equal([manifest.app, manifest.hook], ['hooked', true]);
   await writeData(hooked, 'echo v2 > db');
   const r = await runCli(['restore', hooked, '--from', to, ...S]);
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.is(readFileSync(join(data('hooked'), 'db'), 'utf8'), 'v1\n');
+});
+
+const HOOK_RAN = 'echo ran >> "$APPPKG_DATA_DIR/hook-ran"';
+const hooksApp = (name: string) =>
+  makeApp(work.path, name, ['app: wsgi:application', 'commands:', `  backup: ${HOOK_RAN}; echo dump > "$APPPKG_BACKUP_DIR/dump"`, `  restore: ${HOOK_RAN}`, ''].join('\n'));
+const hookRan = (name: string) => existsSync(join(data(name), 'hook-ran'));
+
+test('with commands.backup, backup refuses a directory that holds something else, before the hook runs', async () => {
+  const withHooks = hooksApp('hooks-busy');
+  const busy = join(work.path, 'hooks-busy-dir');
+  mkdirSync(busy);
+  writeFileSync(join(busy, 'precious.txt'), 'keep me\n');
+  const r = await runCli(['backup', withHooks, '--to', busy, ...S]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /expected a new or empty directory .*found 1 entry and no apppkg-backup\.json/);
+  assert.equal(readdirSync(busy), ['precious.txt']);
+  assert.not.ok(hookRan('hooks-busy'), 'commands.backup ran although the directory was refused');
+
+  // Another app's backup is refused too; an earlier one of this app is replaced.
+  const otherBackup = join(work.path, 'hooks-busy-other');
+  assert.is((await runCli(['backup', app, '--to', otherBackup, ...S])).status, 0);
+  const foreign = await runCli(['backup', withHooks, '--to', otherBackup, ...S]);
+  assert.is(foreign.status, 1);
+  assert.match(foreign.stderr, /found a backup of "notes"/);
+  const mine = join(work.path, 'hooks-busy-mine');
+  assert.is((await runCli(['backup', withHooks, '--to', mine, ...S])).status, 0);
+  const again = await runCli(['backup', withHooks, '--to', mine, ...S]);
+  assert.is(again.status, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /replacing the earlier backup of hooks-busy/);
+});
+
+test('with commands.restore, restore refuses another app\'s backup and a directory that is none, before the hook runs', async () => {
+  const withHooks = hooksApp('hooks-foreign');
+  const otherBackup = join(work.path, 'hooks-foreign-other');
+  assert.is((await runCli(['backup', app, '--to', otherBackup, ...S])).status, 0);
+  const noManifest = join(work.path, 'hooks-foreign-none');
+  mkdirSync(noManifest);
+  writeFileSync(join(noManifest, 'dump'), 'who knows\n');
+  const cases: Array<[string, RegExp]> = [
+    [otherBackup, /expected a backup of hooks-foreign, found a backup of "notes"/],
+    [noManifest, /expected a backup of hooks-foreign, found no apppkg-backup\.json/],
+  ];
+  for (const [from, message] of cases) {
+    const r = await runCli(['restore', withHooks, '--from', from, ...S]);
+    assert.is(r.status, 1, `${from}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.not.ok(hookRan('hooks-foreign'), `commands.restore ran on ${from}`);
+  }
 });
 
 test('a failing commands.backup exits 1 naming the hook and its status', async () => {
@@ -129,6 +180,7 @@ test('a failing commands.backup exits 1 naming the hook and its status', async (
   const r = await runCli(['backup', failing, '--to', join(work.path, 'failing-backup'), ...S]);
   assert.is(r.status, 1);
   assert.match(r.stderr, /commands\.backup \(exit 4\) exited with status 4/);
+  assert.not.ok(existsSync(join(work.path, 'failing-backup', 'apppkg-backup.json')), 'a failed backup is marked as one');
 });
 
 test('backup without --to and restore without --from are bad usage', async () => {

@@ -6,7 +6,8 @@ export const spec: CommandSpec = {
   name: 'backup',
   summary:
     "Back up an app: its commands.backup with APPPKG_BACKUP_DIR=DIR (DIR created if missing); without the\n" +
-    'hook, a copy of its data directory into DIR/data plus DIR/apppkg-backup.json, which restore checks.',
+    'hook, a copy of its data directory into DIR/data. Either way DIR/apppkg-backup.json, which restore\n' +
+    'checks, marks it as the app\'s backup.',
   usage: 'apppkg-gateway backup APP_DIR --to DIR [--environment FILE] [--state-dir DIR]',
   optionHelp: [['--to DIR', 'the backup directory: new, empty, or an earlier backup of the same app'], ...APP_OPTION_HELP],
   options: { ...APP_OPTIONS, to: { type: 'string' } },
