@@ -8,6 +8,7 @@
 // actively maintained, has no native parts, and reports every error at once (`allErrors`).
 
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
 import { reportSchemaErrors, type FixFor } from './schema-problems.js';
@@ -86,6 +87,7 @@ function parseYaml(file: string, source: string): YamlFile {
       file, line: 1, column: 1, found: 'more alias expansions than a description needs', fix: 'write the values out instead of repeating *aliases',
     }));
   }
+  if (doc.errors.length === 0) reportMergeKeys(yaml, doc, lines);
   const seenLines = new Set<number>();
   // An over-indented key is reported twice by yaml (a multi-line key, then a nested mapping);
   // the second says what is wrong, so the first is dropped.
@@ -97,10 +99,32 @@ function parseYaml(file: string, source: string): YamlFile {
     const { line, column } = syntaxPosition(source, error, lines, quote);
     if (seenLines.has(line)) continue;
     seenLines.add(line);
-    const { found, fix, key } = quote ? explainUnclosedQuote(quote) : explainSyntaxError(source, error);
+    const { found, fix, key } = quote ? explainUnclosedQuote(quote) : explainSyntaxError(file, source, error);
     yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', { file, line, column, key, found, fix }));
   }
   return yaml;
+}
+
+/**
+ * `<<: *defaults`, the merge key of YAML 1.1 (docker-compose's idiom), is a plain key `<<` in
+ * the YAML 1.2 that app.yaml and the environment file are read as: said so, instead of an unknown key "<<" and the keys
+ * it was meant to bring in missing. Reported as a syntax problem, so the schema does not run.
+ */
+function reportMergeKeys(yaml: YamlFile, doc: Document, lines: LineCounter): void {
+  visit(doc, {
+    Pair(_key, pair, ancestors) {
+      if (!isScalar(pair.key) || pair.key.value !== '<<' || pair.key.type !== 'PLAIN') return undefined;
+      const offset = pair.key.range?.[0] ?? 0;
+      const { line, col } = lines.linePos(offset);
+      const at = keyOfNode([...ancestors, pair], pair.key);
+      yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', {
+        file: yaml.file, line, column: col, key: at ? `${at}["<<"]` : '<<',
+        found: `a YAML merge key "<<", which ${path.basename(yaml.file)} does not support`,
+        fix: 'write the keys out in full, or keep the shared value under an x- key with an &anchor and give the whole value as an *alias (x-proc: &proc {...} then processes: {web: *proc})',
+      }));
+      return undefined;
+    },
+  });
 }
 
 function syntaxPosition(source: string, error: YAMLError, lines: LineCounter, quote: UnclosedQuote | null): { line: number; column: number } {
@@ -227,7 +251,7 @@ function explainUnclosedQuote(q: UnclosedQuote): { found: string; fix: string; k
   };
 }
 
-function explainSyntaxError(source: string, error: YAMLError): { found: string; fix?: string; key?: string } {
+function explainSyntaxError(file: string, source: string, error: YAMLError): { found: string; fix?: string; key?: string } {
   const text = source.slice(error.pos[0], error.pos[1]);
   const own = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
   const opener = unclosedFlow(source, error);
@@ -244,6 +268,11 @@ function explainSyntaxError(source: string, error: YAMLError): { found: string; 
     };
   }
   switch (error.code) {
+    case 'MULTIPLE_DOCS':
+      return {
+        found: 'a second YAML document, after a "---" line',
+        fix: `${path.basename(file)} must be one YAML document: remove the second "---" (and move the keys below it up into the first)`,
+      };
     case 'TAB_AS_INDENT':
       return { found: 'a tab in the indentation', fix: 'indent with spaces only: YAML does not allow tabs there' };
     case 'BAD_INDENT':

@@ -40,6 +40,8 @@ const OS_ALIASES: Record<string, string> = {
 // `true`, a command `1`, an app named `null`. Quoting keeps the word.
 const WORD_KEY = /^(name|commands\.[^.]+|processes\..+\.command)$/;
 
+const MIXINS = ['python', 'wsgi', 'asgi', 'command'];
+
 /** Fix hints for app.yaml that depend on the value found. */
 export const descriptionFixFor: FixFor = (key, value, found) => {
   if ((key === 'app' || key === 'wsgi.app' || key === 'asgi.app') && Array.isArray(value)) {
@@ -58,8 +60,12 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
     }
     return 'write module:object, both dotted Python names, e.g. myapp.wsgi:application';
   }
-  if (key === 'platform' && typeof value === 'string') {
-    const unknown = value.split(',').map((s) => s.trim()).filter((m) => m !== '' && !['python', 'wsgi', 'asgi', 'command'].includes(m));
+  if (key === 'platform' && (typeof value === 'string' || (Array.isArray(value) && value.every((m) => typeof m === 'string')))) {
+    const mixins = (typeof value === 'string' ? value.split(',') : (value as string[])).map((s) => s.trim()).filter((m) => m !== '');
+    const unknown = mixins.filter((m) => !MIXINS.includes(m));
+    if (unknown.length > 0 && unknown.every((m) => MIXINS.includes(m.toLowerCase()))) {
+      return `mixins are lower-case names: write them in lower case, platform: ${mixins.map((m) => m.toLowerCase()).join(', ')}`;
+    }
     if (unknown.length > 0) {
       const names = `${unknown.map((m) => JSON.stringify(m)).join(', ')} ${unknown.length === 1 ? 'is not a mixin' : 'are not mixins'}`;
       return `${names} (a framework needs none: a Flask or Django app is wsgi, a FastAPI or Starlette app asgi); write platform: python, wsgi, platform: python, asgi or platform: python, command`;

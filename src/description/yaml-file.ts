@@ -136,9 +136,18 @@ export function keyLabel(at: YamlPath): string {
   for (const segment of at) {
     if (typeof segment === 'number') label += `[${segment}]`;
     else if (/^[A-Za-z0-9_-]+$/.test(segment)) label += label === '' ? segment : `.${segment}`;
-    else label += `[${JSON.stringify(segment)}]`;
+    else label += `[${printable(JSON.stringify(segment))}]`;
   }
   return label;
+}
+
+/**
+ * `text` with what a terminal would not show as written (format and private-use characters,
+ * the U+FFFD that bytes not UTF-8 were read as) escaped as \uXXXX; JSON.stringify has done
+ * the control characters already.
+ */
+function printable(text: string): string {
+  return text.replace(/[\p{C}\uFFFD]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** How a value reads in a message: the scalar as written, or the shape of a list or mapping. */
