@@ -165,12 +165,17 @@ export const ERROR_CODES = {
     example: { address: '127.0.0.1:8099', what: 'GET /apps/blog/log?lines=100&follow=1', reason: 'it closed the stream' },
   },
   APPPKG_DESC_NOT_FOUND: {
-    summary: 'The directory holds no `app.yaml`, or there is no such directory.',
-    message: (d) => (d.missing ? `${str(d.dir)} does not exist (no such directory)` : `no app.yaml in ${str(d.dir)}`),
+    summary: 'The directory holds no `app.yaml`, there is no such directory, or APP_DIR names a file.',
+    message: (d) =>
+      d.missing ? `${str(d.dir)} does not exist (no such directory)`
+      : d.notDirectory ? `${str(d.dir)} is a file, not a directory`
+      : `no app.yaml in ${str(d.dir)}`,
     hint: (d) =>
-      d.missing
-        ? 'check the path: APP_DIR is the directory that holds app.yaml'
-        : 'run `apppkg-gateway init DIR` to write one, or point at the directory that holds app.yaml',
+      d.notDirectory
+        ? d.holder ? `give the directory that holds app.yaml: ${str(d.holder)}` : 'APP_DIR is the directory that holds app.yaml, not a file'
+        : d.missing
+          ? 'check the path: APP_DIR is the directory that holds app.yaml'
+          : 'run `apppkg-gateway init DIR` to write one, or point at the directory that holds app.yaml',
     exitStatus: 1,
     example: { dir: '/srv/apps/blog' },
   },

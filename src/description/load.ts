@@ -2,7 +2,7 @@
 // symlinked package directory), then runs the shared YAML machinery (load-yaml.ts) with the
 // app schema and the app.yaml semantics (normalise-description.ts).
 
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { loadYamlWithSchema } from './load-yaml.js';
@@ -49,6 +49,12 @@ export async function loadDescription(dir: string): Promise<Description> {
     resolved = await realpath(dir);
   } catch {
     throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: path.resolve(dir), missing: true });
+  }
+  // A file named where its directory was meant (`check app/wsgi.py`) is no "missing app.yaml".
+  if (!(await stat(resolved)).isDirectory()) {
+    const holder = path.dirname(path.resolve(dir));
+    const holds = await stat(path.join(holder, 'app.yaml')).then((s) => s.isFile(), () => false);
+    throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: path.resolve(dir), notDirectory: true, ...(holds ? { holder } : {}) });
   }
   const linkName = path.basename(path.resolve(dir));
   const targetName = path.basename(resolved);

@@ -136,6 +136,17 @@ test('no directory, no app.yaml, or app.yaml a directory: APPPKG_DESC_NOT_FOUND'
   assert.is((await failure(loadDescription(path.join(scratch, 'odd')))).code, 'APPPKG_DESC_NOT_FOUND');
 });
 
+test('a file given where the app directory belongs: said to be a file, naming the directory when it holds app.yaml', async () => {
+  const dir = await writeApp('holder', 'app: wsgi:application\n');
+  await writeFile(path.join(dir, 'wsgi.py'), '');
+  const err = await failure(loadDescription(path.join(dir, 'wsgi.py')));
+  assert.is(err.code, 'APPPKG_DESC_NOT_FOUND');
+  assert.is(err.format(), `${path.join(dir, 'wsgi.py')} is a file, not a directory\n  fix: give the directory that holds app.yaml: ${dir}`);
+  await writeFile(path.join(scratch, 'loose.py'), '');
+  const loose = await failure(loadDescription(path.join(scratch, 'loose.py')));
+  assert.is(loose.format(), `${path.join(scratch, 'loose.py')} is a file, not a directory\n  fix: APP_DIR is the directory that holds app.yaml, not a file`);
+});
+
 test('a message reads "file:line:col: KEY: expected X, found Y" then a fix', async () => {
   const dir = await writeApp('msg', 'platform: python, wsgi\napp: nocolon\n');
   const err = await failure(loadDescription(dir));
