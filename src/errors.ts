@@ -314,6 +314,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { missing: 'vendor/', dir: '/srv/apps/blog' },
   },
+  APPPKG_STATIC_MISSING: {
+    summary: 'A directory `static:` names is not in the app directory: the gateway would answer 404 to every request under its prefix.',
+    message: (d) => `${str(d.key)}: ${str(d.path)} is not a directory in ${str(d.dir)}, so every request under ${str(d.prefix)} would get 404`,
+    hint: (d) => `create ${str(d.path)} with the files to serve, or correct the path in ${str(d.key)}`,
+    exitStatus: 1,
+    example: { key: 'static["/static"]', path: 'static/', dir: '/srv/apps/blog', prefix: '/static' },
+  },
   APPPKG_OS_MISMATCH: {
     summary: 'The app\'s `os:` does not include this host.',
     message: (d) => `os: the app needs ${str(d.expected)}, this host is ${str(d.found)}`,

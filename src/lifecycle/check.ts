@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { resolveApp } from '../app-context.js';
 import type { Description } from '../description/types.js';
+import { keyLabel } from '../description/yaml-file.js';
 import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import { findUser } from '../environment/run-as.js';
@@ -26,7 +27,7 @@ import { checkVendor } from './vendor-check.js';
 
 /** One line of the check: `ok  python  /usr/bin/python3 3.11.2` or `FAIL` with its fix. */
 export interface CheckItem {
-  /** os, python, deb, rpm, pip, settings, user, paths, vendor, state, services.database, services.redis, app, commands.check or mail. */
+  /** os, python, deb, rpm, pip, settings, user, paths, static, vendor, state, services.database, services.redis, app, commands.check or mail. */
   name: string;
   ok: boolean;
   /** Not applicable here (nothing listed, no dpkg-query): ok, with a note in `detail`. */
@@ -106,6 +107,11 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         ? { name: 'paths', ok: true, detail: desc.paths.join(', '), fix: '' }
         : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', { missing: missing.join(', '), dir: desc.dir }), placed(at && { file: desc.file, ...at })),
     );
+  }
+  for (const [prefix, dir] of Object.entries(desc.static)) {
+    if (isDirectory(path.resolve(desc.dir, dir))) continue;
+    const key = keyLabel(['static', prefix]);
+    report(failedItem('static', new GatewayError('APPPKG_STATIC_MISSING', { key, path: dir, dir: desc.dir, prefix }), placed(desc.positions.static && { file: desc.file, ...desc.positions.static })));
   }
   // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
   const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined });

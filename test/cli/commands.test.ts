@@ -209,8 +209,8 @@ test('check fails, with the fix, when a deb package is missing', async () => {
   assert.match(r.stdout, /fix: .*apt-get install/);
 });
 
-test('check fails, with the fix, on an environment file\'s unknown user and on a paths: directory that is not there', async () => {
-  const dir = pkg('gaps', 'platform: python, wsgi\napp: wsgi:application\npaths: [lib/, nothere/]\n');
+test('check fails, with the fix, on an environment file\'s unknown user and on a paths: or static: directory that is not there', async () => {
+  const dir = pkg('gaps', 'platform: python, wsgi\napp: wsgi:application\npaths: [lib/, nothere/]\nstatic:\n  /assets: public/\n');
   mkdirSync(join(dir, 'lib'), { recursive: true });
   const env = join(work.path, 'gaps-env.yaml');
   writeFileSync(env, 'apps:\n  gaps:\n    user: apppkg-no-such-user\n');
@@ -226,9 +226,11 @@ test('check fails, with the fix, on an environment file\'s unknown user and on a
   }
   assert.match(r.stdout, /FAIL\s+paths\s.*app\.yaml:3:\d+: paths: nothere is not a directory in /);
   assert.match(r.stdout, /fix: create it/);
-  // A user that exists, and paths that are there, pass.
+  assert.match(r.stdout, /FAIL\s+static\s.*app\.yaml:5:\d+: static\["\/assets"\]: public\/? is not a directory in .*, so every request under \/assets would get 404/);
+  // A user that exists, and paths and static directories that are there, pass.
   writeFileSync(env, 'apps:\n  gaps:\n    user: root\n');
   mkdirSync(join(dir, 'nothere'));
+  mkdirSync(join(dir, 'public'));
   const ok = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
   assert.is(ok.status, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /ok\s+user\s+root \(uid 0\)/);
