@@ -462,7 +462,7 @@ export const ERROR_CODES = {
     summary: '`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement with no local file, since pip runs offline (`--no-index`). The previous virtualenv stays in use.',
     message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
     hint: (d) =>
-      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; pip runs offline (--no-index): put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)${d.underApps ? `; then deploy again, or run \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` to build the virtualenv in the terminal` : ''}`,
+      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; pip runs offline (--no-index): ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${d.underApps ? `; then deploy again, or run \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` to build the virtualenv in the terminal` : ''}`,
     exitStatus: 1,
     example: { requirements: 'requirements.txt', status: 1 },
   },

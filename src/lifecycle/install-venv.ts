@@ -39,6 +39,20 @@ export interface InstallVenvResult {
 // Variables of the caller's shell that would point venv or pip at another Python.
 const UNSAFE_ENV = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'VIRTUAL_ENV', 'PYTHONUSERBASE', '__PYVENV_LAUNCHER__'];
 
+/**
+ * The first requirement that pip has to build (a source directory or an sdist): offline, its
+ * build backend (setuptools, ...) is not there to fetch, and the fix is a wheel built beforehand.
+ */
+function sourceRequirement(text: string): string | null {
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/(^|\s)#.*$/, '').trim().replace(/^(-e|--editable)\s+/, '');
+    if (line === '' || line.startsWith('-')) continue;
+    const target = line.split(/\s*[;@]\s*|\s+/)[0];
+    if (/\.(tar\.gz|tar\.bz2|tgz|zip)$/i.test(target) || (/^(\.{1,2}\/|\/|file:)/.test(target) && !/\.whl$/i.test(target))) return target;
+  }
+  return null;
+}
+
 export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenvResult> {
   const say = opts.say ?? quiet;
   const requirements = path.resolve(opts.desc.dir, opts.desc.pip!);
@@ -79,7 +93,10 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     const pipArgs = ['-m', 'pip', 'install', '--no-index', ...findLinks, '-r', requirements];
     say(`==> pip install --no-index -r ${requirements}`);
     const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output });
-    if (pipStatus !== 0) throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', { requirements, status: pipStatus });
+    if (pipStatus !== 0) {
+      const source = sourceRequirement(await readFile(requirements, 'utf8'));
+      throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', { requirements, status: pipStatus, ...(source ? { source } : {}) });
+    }
     say(`==> requirements installed in ${seconds(started)}`);
 
     // The stamp last: a build without it never counts as current.

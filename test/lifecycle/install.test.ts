@@ -2,7 +2,7 @@
 // the requirements are unchanged, rebuilt (new build dir, then the switch) when they change;
 // deb and hook failures end with a FAIL line and exit 1. Real venv, real pip, no network.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -112,6 +112,22 @@ test('a pip failure exits 1 with the fix and keeps the working venv', async () =
     assert.is(run.status, 0, run.stderr);
   } finally {
     writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
+  }
+});
+
+test('a source directory requirement that pip cannot build offline: the fix says to ship a built wheel', async () => {
+  const live = readlinkSync(join(appState(), 'venv'));
+  mkdirSync(join(app, 'localpkg'), { recursive: true });
+  writeFileSync(join(app, 'localpkg', 'pyproject.toml'), '[build-system]\nrequires = ["setuptools>=40.8.0"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "localpkg"\nversion = "1.0"\n');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n./localpkg  # ours\n');
+  try {
+    const r = await runCli(['install', app, ...S], { ms: 120_000 });
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /fix: .*\.\/localpkg is built from source.*ship a built wheel instead, `pip wheel \.\/localpkg -w wheels\/`/);
+    assert.is(readlinkSync(join(appState(), 'venv')), live);
+  } finally {
+    writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
+    rmSync(join(app, 'localpkg'), { recursive: true, force: true });
   }
 });
 
