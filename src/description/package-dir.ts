@@ -22,6 +22,11 @@ export function parsePackageDirName(basename: string): PackageDirName {
 const PRE_RELEASE_RANK: Record<string, number> = {
   dev: 0, alpha: 1, a: 1, beta: 2, b: 2, pre: 3, preview: 3, c: 3, rc: 3,
 };
+// A word that is neither (`blog.1.10.old`, `blog.1.0.x`): a kept copy or a build of its release,
+// never a newer one; ranked above it, the copy kept as `.old` took the traffic from a redeploy.
+const OTHER_WORD_RANK = -1;
+const POST_RELEASE_WORDS: ReadonlySet<string> = new Set(['post', 'p', 'patch', 'r']);
+const POST_RELEASE_RANK = 10;
 
 type Token = { kind: 'number'; digits: string } | { kind: 'word'; word: string };
 
@@ -41,17 +46,18 @@ function compareDigits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A word's place relative to "nothing here": pre-release words below, others above. */
+function wordRank(word: string): number {
+  return PRE_RELEASE_RANK[word] ?? (POST_RELEASE_WORDS.has(word) ? POST_RELEASE_RANK : OTHER_WORD_RANK);
+}
+
+/** A word's place relative to "nothing here": only post-release words above. */
 function wordSign(word: string): number {
-  return word in PRE_RELEASE_RANK ? -1 : 1;
+  return POST_RELEASE_WORDS.has(word) ? 1 : -1;
 }
 
 function compareWords(a: string, b: string): number {
-  const ra = PRE_RELEASE_RANK[a];
-  const rb = PRE_RELEASE_RANK[b];
-  if (ra !== undefined && rb !== undefined) return Math.sign(ra - rb);
-  if (ra !== undefined) return -1; // a pre-release sorts below any other word (`rc` < `post`)
-  if (rb !== undefined) return 1;
+  const order = Math.sign(wordRank(a) - wordRank(b));
+  if (order !== 0) return order;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -61,7 +67,8 @@ function compareWords(a: string, b: string): number {
  * `-`, `_`, `+` do not matter, a missing number counts as 0) and then whatever follows, read
  * with PEP 440 habits: a pre-release word (dev, a/alpha, b/beta, rc/c/pre) sorts below the
  * bare release (`1.0rc1` < `1.0`), a post-release word (post, p, patch, r) above it
- * (`1.0.post1` > `1.0`), other words alphabetically. Versions that tie (`1.0` and `1.0.0`,
+ * (`1.0.post1` > `1.0`), any other word below both (`1.10.old` < `1.10rc1`); words of one kind
+ * alphabetically. Versions that tie (`1.0` and `1.0.0`,
  * `1.01` and `1.1`) are ordered by their text, so the order is total and 0 means equal strings.
  * A null version (a directory without a suffix) sorts below every version.
  */
