@@ -315,7 +315,7 @@ export const ERROR_CODES = {
     example: { missing: 'vendor/', dir: '/srv/apps/blog' },
   },
   APPPKG_STATIC_MISSING: {
-    summary: 'A directory `static:` names is not in the app directory: the gateway would answer 404 to every request under its prefix.',
+    summary: 'A directory `static:` names is not in the app directory, and the app has no `commands.install` or `commands.update` that could make it (as Django\'s collectstatic does): the gateway would answer 404 to every request under its prefix.',
     message: (d) => `${str(d.key)}: ${str(d.path)} is not a directory in ${str(d.dir)}, so every request under ${str(d.prefix)} would get 404`,
     hint: (d) => `create ${str(d.path)} with the files to serve, or correct the path in ${str(d.key)}`,
     exitStatus: 1,

@@ -111,7 +111,13 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   for (const [prefix, dir] of Object.entries(desc.static)) {
     if (isDirectory(path.resolve(desc.dir, dir))) continue;
     const key = keyLabel(['static', prefix]);
-    report(failedItem('static', new GatewayError('APPPKG_STATIC_MISSING', { key, path: dir, dir: desc.dir, prefix }), placed(desc.positions.static && { file: desc.file, ...desc.positions.static })));
+    // Django's collectstatic in commands.install makes it: missing before the first install is no mistake.
+    const hooks = (['install', 'update'] as const).filter((h) => desc.commands[h]);
+    report(
+      hooks.length > 0
+        ? { name: 'static', ok: true, detail: `${key}: ${dir} is not there yet; commands.${hooks.join(' or commands.')} must create it, or every request under ${prefix} gets 404`, fix: '' }
+        : failedItem('static', new GatewayError('APPPKG_STATIC_MISSING', { key, path: dir, dir: desc.dir, prefix }), placed(desc.positions.static && { file: desc.file, ...desc.positions.static })),
+    );
   }
   // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
   const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined });

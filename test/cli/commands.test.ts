@@ -230,6 +230,11 @@ test('check fails, with the fix, on an environment file\'s unknown user and on a
   // A user that exists, and paths and static directories that are there, pass.
   writeFileSync(env, 'apps:\n  gaps:\n    user: root\n');
   mkdirSync(join(dir, 'nothere'));
+  // A hook that may make it (Django's collectstatic): said, not failed.
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [lib/, nothere/]\nstatic:\n  /assets: public/\ncommands:\n  install: mkdir public\n');
+  const hooked = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
+  assert.match(hooked.stdout, /ok\s+static\s+static\["\/assets"\]: public\/? is not there yet; commands\.install must create it/);
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [lib/, nothere/]\nstatic:\n  /assets: public/\n');
   mkdirSync(join(dir, 'public'));
   const ok = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
   assert.is(ok.status, 0, ok.stdout + ok.stderr);
