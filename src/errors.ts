@@ -490,7 +490,10 @@ export const ERROR_CODES = {
   APPPKG_BACKUP_FOREIGN: {
     summary: '`restore --from DIR` found no `apppkg-backup.json` there, or a backup of another app; nothing was changed.',
     message: (d) => `restore --from ${str(d.path)}: expected a backup of ${str(d.app)}, found ${str(d.found)}`,
-    hint: () => 'name a directory written by `apppkg-gateway backup` for this app (it holds apppkg-backup.json); nothing was changed',
+    hint: (d) =>
+      d.unmarked
+        ? `name a directory written by \`apppkg-gateway backup\` for this app (it holds apppkg-backup.json); nothing was changed. A backup that commands.backup wrote before the gateway marked them has none: if this one is ${str(d.app)}'s, mark it, then restore again: echo '{"format":"apppkg-backup/1","app":"${str(d.app)}","hook":true}' > ${str(d.path)}/apppkg-backup.json`
+        : 'name a directory written by `apppkg-gateway backup` for this app (it holds apppkg-backup.json); nothing was changed',
     exitStatus: 1,
     example: { path: '/var/backups/shop', app: 'blog', found: 'a backup of shop' },
   },

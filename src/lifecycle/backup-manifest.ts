@@ -69,7 +69,7 @@ export async function backupOf(dir: string, app: string): Promise<BackupManifest
   }
   if (entries.length === 0) throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: dir, app, found: 'an empty directory' });
   const manifest = await readManifest(dir);
-  if (!manifest) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `no ${MANIFEST_FILE} (not written by apppkg-gateway backup)` });
+  if (!manifest) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `no ${MANIFEST_FILE} (not written by apppkg-gateway backup)`, unmarked: true });
   if (manifest.app !== app) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `a backup of ${JSON.stringify(manifest.app)}` });
   return manifest;
 }

@@ -173,6 +173,16 @@ test('with commands.restore, restore refuses another app\'s backup and a directo
     assert.match(r.stderr, message);
     assert.not.ok(hookRan('hooks-foreign'), `commands.restore ran on ${from}`);
   }
+  // A hook's backup from before backups were marked: the refusal says how to mark it, and the
+  // command it gives, run as given, lets the restore through.
+  const refused = await runCli(['restore', withHooks, '--from', noManifest, ...S]);
+  const mark = /echo '(\{[^']+\})' > (\S+)/.exec(refused.stderr);
+  assert.ok(mark, refused.stderr);
+  assert.is(mark![2], join(noManifest, 'apppkg-backup.json'));
+  writeFileSync(mark![2], `${mark![1]}\n`);
+  const marked = await runCli(['restore', withHooks, '--from', noManifest, ...S]);
+  assert.is(marked.status, 0, marked.stdout + marked.stderr);
+  assert.ok(hookRan('hooks-foreign'), 'commands.restore ran on the marked backup');
 });
 
 test('a failing commands.backup exits 1 naming the hook and its status', async () => {
