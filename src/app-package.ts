@@ -205,7 +205,8 @@ export class AppPackage {
   /**
    * Runs argv (no shell) in the app's environment, as `apppkg-gateway run DIR -- ARGV...`:
    * `python` is the app's interpreter, the app directory the working directory. Resolves with
-   * its exit status (127 when argv[0] is not found, 128+N when signal N ended it).
+   * its exit status (127 when argv[0] is not found, 128+N when signal N ended it), once what it
+   * left running has ended (SIGTERM, SIGKILL 3 s later), as runCommand's commands do.
    */
   async run(argv: readonly string[], options: RunOptions = {}): Promise<number> {
     if (argv.length === 0) throw new GatewayError('APPPKG_USAGE', { reason: 'run: expected a command to run, found an empty argv', command: 'run' });

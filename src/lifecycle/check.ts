@@ -22,6 +22,7 @@ import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
 import { runInAppEnvironment } from './run-command.js';
+import { GuardedTree } from '../supervisor/process-group.js';
 import { checkServices } from '../services/service-report.js';
 import { checkVendor } from './vendor-check.js';
 
@@ -143,7 +144,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   try {
     const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch });
     if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
-      const result = await checkAppImport(ctx.appEnv, desc.app!, undefined, desc.kind);
+      // Guarded, as a worker is: what the import starts (a helper it Popens) ends with the check.
+      const result = await checkAppImport(ctx.appEnv, desc.app!, undefined, desc.kind, new GuardedTree());
       const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
       report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
     }

@@ -1,7 +1,8 @@
 // Runs a command (argv) or a lifecycle hook (a shell line) in an app's execution environment:
 // the app directory as working directory, `python` meaning the app's interpreter, its sys.path,
 // settings and private directories. Output goes to ours (or to a stream given); the exit status
-// is passed on.
+// is passed on. What the command started ends with it (SPEC 4: no orphan processes, ever), as a
+// container's processes end with its main process under `docker run`.
 // `runProgram` is the same without the app's environment: `install` runs venv, pip and
 // apt-get through it, so their own progress output streams to the terminal.
 import { spawn } from 'node:child_process';
@@ -42,7 +43,7 @@ export interface ProgramSpec {
   background?: { stop: AbortSignal };
 }
 
-/** After SIGTERM, how long a background command's group has before SIGKILL. */
+/** After SIGTERM, how long a command's processes have before SIGKILL (stopped, or the command done). */
 const STOP_KILL_MS = 3_000;
 
 export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<number> {
@@ -61,10 +62,12 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
   return new Promise((resolve) => {
     const background = spec.background;
     let settled = false;
-    // A command the CLI runs in the terminal (`run`, `test`) is guarded too: should the CLI be
-    // killed (SIGKILL, a CI runner's timeout), its tree goes with it, found by its mark.
+    // Every command is a guarded tree: should we be killed (SIGKILL, a CI runner's timeout), it
+    // goes with us, and when it exits, what it started goes with it. One in the terminal (`run`,
+    // `test`, a hook run by the CLI) stays in the terminal's group, so its processes are found
+    // by their mark alone; one with its output piped has no use for the terminal's group.
     const terminal = !out && !background;
-    const tree = background ? new GuardedTree() : terminal ? new GuardedTree({ ownGroup: false }) : null;
+    const tree = new GuardedTree({ ownGroup: !terminal });
     // Signals to the CLI are passed to the command's whole tree (a shell's children too, as
     // tini and docker do), not only to its first process. Only in the foreground (a CLI
     // command): inside the gateway, signals mean the gateway's own things (SIGHUP = reload) and
@@ -72,25 +75,23 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     // SIGINT and SIGQUIT are passed on only where no terminal could have sent them.
     const fromTerminal = process.stdin.isTTY === true || process.stdout.isTTY === true || process.stderr.isTTY === true;
     const signals: NodeJS.Signals[] = out ? [] : ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
-    let signalled = false;
     const onSignal = (sig: NodeJS.Signals) => {
       if ((sig === 'SIGINT' || sig === 'SIGQUIT') && fromTerminal) return;
-      if (sig !== 'SIGUSR1' && sig !== 'SIGUSR2') signalled = true;
-      void tree?.signal(child.pid, sig);
+      void tree.signal(child.pid, sig);
     };
     // Before the spawn, which takes a while: a signal that comes meanwhile is not the default's
     // (the CLI killed, the command left running). Node runs the listener later, with `child` set.
     for (const s of signals) process.on(s, onSignal);
     const child = spawn(file, args, {
       cwd: spec.cwd,
-      env: tree === null ? spec.env : tree.env(spec.env),
+      env: tree.env(spec.env),
       stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',
       uid: spec.uid,
       gid: spec.gid,
       // A foreground command stays in the terminal's group, which sends it ^C itself.
-      detached: background !== undefined,
+      detached: !terminal,
     });
-    tree?.watch(child.pid);
+    tree.watch(child.pid);
     let killTimer: NodeJS.Timeout | null = null;
     const stop = () => {
       if (child.pid === undefined || settled) return;
@@ -113,6 +114,11 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
         }, spec.timeoutMs)
       : null;
     let drainTimer: NodeJS.Timeout | null = null;
+    // What the command left in its group, or started with setsid (a daemon), ends once it has
+    // exited, a background job of its shell's (`sleep 300 &`) included: its status is the
+    // command's, whatever those would have done (SPEC 4; `docker run` ends them the same way).
+    let ending: Promise<void> | null = null;
+    const end = () => (ending ??= tree.end(child.pid, STOP_KILL_MS));
     const done = (status: number) => {
       if (settled) return;
       settled = true;
@@ -120,12 +126,6 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
       if (drainTimer) clearTimeout(drainTimer);
       if (killTimer) clearTimeout(killTimer);
       background?.stop.removeEventListener('abort', stop);
-      // What the command left in its group, or started with setsid (a daemon), goes with it; in
-      // the terminal, only when it was told to end (what it started and left running on its
-      // own is the user's to keep, as from any shell).
-      let swept = Promise.resolve();
-      if (tree !== null && (!terminal || signalled)) swept = tree.sweep(child.pid);
-      else tree?.release();
       for (const s of signals) process.off(s, onSignal);
       if (out) {
         // Nothing reaches `output` once we have resolved (its owner may end it), and a pipe a
@@ -133,16 +133,18 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
         child.stdout!.off('data', forwardOutput).destroy();
         child.stderr!.off('data', forwardOutput).destroy();
       }
-      void swept.finally(() => resolve(status));
+      void end().finally(() => resolve(status));
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
       (out ?? process.stderr).write(`apppkg-gateway: cannot run ${file}: ${err.code ?? err.message}\n  fix: check the command name and that it is on the app's PATH\n`);
       done(err.code === 'ENOENT' ? 127 : 126);
     });
     // 'exit' can come before the last of the piped output has been read: wait for 'close'
-    // (every pipe at EOF), but only briefly, since a daemon the child started may hold them.
+    // (every pipe at EOF), but only briefly, since a daemon the child started may hold them
+    // (ended meanwhile: its SIGTERM is sent now, not after the wait).
     child.on('exit', (code, signal) => {
       const status = code ?? 128 + (signal ? constants.signals[signal] : 0);
+      void end();
       if (!out) return done(status);
       child.once('close', () => done(status));
       drainTimer = setTimeout(() => done(status), OUTPUT_DRAIN_MS);

@@ -33,53 +33,120 @@ export interface AppCheck {
 export const CHECK_LIFESPAN_MS = 5000;
 
 /**
+ * The process tree the import runs in (supervisor/process-group.ts's GuardedTree fits): what the
+ * app's import starts (a helper it Popens, a daemon) ends with the check.
+ */
+export interface ImportTree {
+  /** The import's environment, with the tree's mark. */
+  env(env: Record<string, string>): NodeJS.ProcessEnv;
+  /** The import's process is spawned (the leader of its own group). */
+  watch(pid: number | undefined): void;
+  /** It has exited: SIGTERM to what it left behind, SIGKILL past `graceMs`; resolves once none is left. */
+  end(pid: number | undefined, graceMs: number): Promise<void>;
+}
+
+/** What the import left behind has this long after SIGTERM. */
+const LEFT_BEHIND_GRACE_MS = 3000;
+/** After the import's exit, how long its piped output may take to reach EOF. */
+const OUTPUT_DRAIN_MS = 2000;
+
+/**
  * Resolves when `app` imports and is callable (an ASGI app: and its lifespan startup completes
  * within CHECK_LIFESPAN_MS); rejects with APPPKG_APP_IMPORT_FAILED (details: app, where
  * "file:line", reason, traceback), APPPKG_APP_NOT_CALLABLE, APPPKG_APP_LIFESPAN_FAILED, or
- * APPPKG_WORKER_START_FAILED (the interpreter would not run, or the deadline passed).
+ * APPPKG_WORKER_START_FAILED (the interpreter would not run, or the deadline passed). With a
+ * `tree`, the import runs in it and settles once what the import started has ended.
  */
-export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs = 60_000, kind: 'wsgi' | 'asgi' = 'wsgi'): Promise<AppCheck> {
+export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs = 60_000, kind: 'wsgi' | 'asgi' = 'wsgi', tree?: ImportTree): Promise<AppCheck> {
   return new Promise((resolve, reject) => {
     const config = JSON.stringify({ app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name, lifespanWithinMs: CHECK_LIFESPAN_MS });
+    const env = { ...appEnv.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' };
     const child = spawn(appEnv.python, [SHIM_MAIN, 'check'], {
       cwd: appEnv.appDir,
-      env: { ...appEnv.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' },
+      env: tree ? tree.env(env) : env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: tree !== undefined,
     });
+    tree?.watch(child.pid);
+    let settled = false;
+    let ending: Promise<void> | null = null;
+    const endTree = () => {
+      if (tree) ending ??= tree.end(child.pid, LEFT_BEHIND_GRACE_MS);
+    };
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (drainTimer) clearTimeout(drainTimer);
+      // A process the app started holds the pipes it inherited: they must not keep us waiting.
+      child.stdout.destroy();
+      child.stderr.destroy();
+      void (ending ?? Promise.resolve()).finally(outcome);
+    };
     let stdout = '';
     const tap = new LineTap(() => undefined, () => true);
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    let drainTimer: NodeJS.Timeout | null = null;
+    const judge = () => {
+      if (exit === null || settled) return;
+      tap.end();
+      const { code, signal } = exit;
+      const result = resultOf(stdout, app) ?? {};
+      if (code === 0 && result.ok) {
+        settle(() =>
+          resolve({
+            detail: `${result.type ?? 'callable'}, Python ${result.python ?? '?'}`,
+            type: result.type ?? 'callable',
+            python: result.python ?? '',
+            executable: result.executable ?? appEnv.python,
+            sysPath: result.sysPath ?? [],
+            lifespan: result.lifespan ?? null,
+          }),
+        );
+      } else {
+        const error = startError(app, code, signal, tap);
+        settle(() => reject(error));
+      }
+    };
+    // The result is the last line on stdout, written before the import's exit: with both, the
+    // check is done, whether or not a process the app started still holds the pipes (EOF on
+    // them would wait for that process's end). A failure's traceback comes on stderr, read to
+    // its EOF (soon: what held it is ended at the exit), or for OUTPUT_DRAIN_MS.
+    const resultLine = () => exit !== null && exit.code === 0 && resultOf(stdout, app) !== null;
     child.stdout.setEncoding('utf8'); // decoded across reads: one may end inside a character
-    child.stdout.on('data', (c: string) => (stdout += c));
+    child.stdout.on('data', (c: string) => {
+      stdout += c;
+      if (resultLine()) judge();
+    });
     child.stderr.on('data', (c: Buffer) => tap.push(c));
     const timer = setTimeout(() => {
       if (child.pid !== undefined) treeKill(child.pid, 'SIGKILL');
-      reject(new GatewayError('APPPKG_WORKER_START_FAILED', { app, reason: `the import did not finish within ${deadlineMs} ms` }));
+      endTree();
+      settle(() => reject(new GatewayError('APPPKG_WORKER_START_FAILED', { app, reason: `the import did not finish within ${deadlineMs} ms` })));
     }, deadlineMs);
     child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new GatewayError('APPPKG_WORKER_START_FAILED', { app, reason: `cannot run ${appEnv.python}: ${e.message}`, cause: e }));
+      settle(() => reject(new GatewayError('APPPKG_WORKER_START_FAILED', { app, reason: `cannot run ${appEnv.python}: ${e.message}`, cause: e })));
     });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      tap.end();
-      let result: Partial<AppCheck> & { ok?: boolean } = {};
-      try {
-        result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as typeof result;
-      } catch {
-        // no JSON: judged by the exit status below
-      }
-      if (code === 0 && result.ok) {
-        resolve({
-          detail: `${result.type ?? 'callable'}, Python ${result.python ?? '?'}`,
-          type: result.type ?? 'callable',
-          python: result.python ?? '',
-          executable: result.executable ?? appEnv.python,
-          sysPath: result.sysPath ?? [],
-          lifespan: result.lifespan ?? null,
-        });
-      } else {
-        reject(startError(app, code, signal, tap));
-      }
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      endTree();
+      if (resultLine()) return judge();
+      drainTimer = setTimeout(judge, OUTPUT_DRAIN_MS);
     });
+    child.once('close', judge);
   });
+}
+
+type ShimResult = Partial<AppCheck> & { ok?: boolean; app?: string };
+
+/** The shim's result, the last whole line of `stdout` (null: not there, or not yet read). */
+function resultOf(stdout: string, app: string): ShimResult | null {
+  if (!stdout.endsWith('\n')) return null;
+  try {
+    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as ShimResult;
+    // A line the app itself printed at import is not the shim's.
+    return typeof result === 'object' && result !== null && result.app === app && typeof result.ok === 'boolean' ? result : null;
+  } catch {
+    return null;
+  }
 }

@@ -17,7 +17,10 @@ const KEPT_BUFFER = 256 * 1024;
 
 interface Wanted {
   needle: Buffer;
-  signal: NodeJS.Signals;
+  /** 0: none sent, the processes only counted (kill(2)'s own test for existence). */
+  signal: NodeJS.Signals | 0;
+  /** Processes found carrying the mark. */
+  found: number;
 }
 
 interface Scan {
@@ -35,18 +38,20 @@ const buffers: Buffer[] = [];
 
 /**
  * Sends `signal` to every process whose environment holds `name=value` as a whole entry (one
- * it may read: ours, or any when root). Resolves once a scan of /proc begun after this call has
- * ended; a process that cleared its environment is out of reach.
+ * it may read: ours, or any when root). Resolves, with how many it found, once a scan of /proc
+ * begun after this call has ended; a process that cleared its environment is out of reach, and
+ * a zombie is not counted (its environ reads empty).
  */
-export function signalMarked(name: string, value: string, signal: NodeJS.Signals): Promise<void> {
-  if (process.platform !== 'linux') return Promise.resolve();
+export function signalMarked(name: string, value: string, signal: NodeJS.Signals | 0): Promise<number> {
+  if (process.platform !== 'linux') return Promise.resolve(0);
   if (next === null) {
     const scan: Scan = { wanted: [], done: Promise.resolve() };
     scan.done = runAfterCurrent(scan);
     next = scan;
   }
-  next.wanted.push({ needle: Buffer.from(`${name}=${value}\0`), signal });
-  return next.done;
+  const wanted: Wanted = { needle: Buffer.from(`${name}=${value}\0`), signal, found: 0 };
+  next.wanted.push(wanted);
+  return next.done.then(() => wanted.found);
 }
 
 /** Passes over /proc this process has made (test/supervisor/marked-processes.test.ts). */
@@ -82,11 +87,12 @@ async function scanProc(wanted: Wanted[]): Promise<void> {
     for (let entry = entries[at++]; entry !== undefined; entry = entries[at++]) {
       const environ = await readEnviron(`/proc/${entry}/environ`, index);
       if (environ === null) continue; // gone meanwhile, or another user's
-      for (const { needle, signal } of wanted) {
-        const found = environ.indexOf(needle);
+      for (const one of wanted) {
+        const found = environ.indexOf(one.needle);
         if (found === 0 || (found > 0 && environ[found - 1] === 0)) {
+          one.found++;
           try {
-            process.kill(Number(entry), signal);
+            process.kill(Number(entry), one.signal);
           } catch {
             // gone meanwhile
           }

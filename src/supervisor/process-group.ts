@@ -86,8 +86,8 @@ function guardGroup(mark: string): GroupGuard {
 
 /**
  * One guarded tree: its leader is spawned detached with `env(...)`, `watch`ed once it has a pid,
- * and `sweep`t when it exits. Both a supervised process (Child) and a hook run in the
- * background (runProgram) end this way. `ownGroup: false` is a command left in the terminal's
+ * and `sweep`t when it exits (a supervised process, Child) or `end`ed (a command or hook,
+ * runProgram: its processes get a grace to leave). `ownGroup: false` is a command left in the terminal's
  * process group (so that ^C and the terminal's reads reach it): its group is not its own to
  * signal, and the mark alone finds its processes.
  */
@@ -114,9 +114,9 @@ export class GuardedTree {
   }
 
   /** `signal` to every process of the tree (its group too, when it leads one). */
-  signal(pid: number | undefined, signal: NodeJS.Signals): Promise<void> {
+  async signal(pid: number | undefined, signal: NodeJS.Signals): Promise<void> {
     if (pid !== undefined && this.ownGroup) signalGroup(pid, signal);
-    return signalMarked(TREE_MARK, this.mark, signal);
+    await signalMarked(TREE_MARK, this.mark, signal);
   }
 
   /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
@@ -128,12 +128,42 @@ export class GuardedTree {
    * The leader has exited: what it left in its group, and what carries the mark (a daemon that
    * left the group with setsid()), is killed. Resolves once /proc has been looked at.
    */
-  sweep(pid: number | undefined): Promise<void> {
+  async sweep(pid: number | undefined): Promise<void> {
     if (pid !== undefined && this.ownGroup) signalGroup(pid, 'SIGKILL');
     this.guard.release();
-    return signalMarked(TREE_MARK, this.mark, 'SIGKILL');
+    await signalMarked(TREE_MARK, this.mark, 'SIGKILL');
+  }
+
+  /**
+   * The leader of a command has exited, and what it left behind ends with it, as a container's
+   * processes end with its main process (`docker run`): SIGTERM (and SIGCONT) to its group and
+   * what carries the mark, then SIGKILL to whatever is left after `graceMs`. Resolves as soon as
+   * none is left, the guard kept until then (a CLI killed meanwhile still takes them along).
+   */
+  async end(pid: number | undefined, graceMs: number): Promise<void> {
+    const group = pid !== undefined && this.ownGroup ? pid : null;
+    if (group !== null) {
+      signalGroup(group, 'SIGTERM');
+      signalGroup(group, 'SIGCONT');
+    }
+    // Both in one pass over /proc: the scans asked for in the same turn share it.
+    let left = (await Promise.all([signalMarked(TREE_MARK, this.mark, 'SIGTERM'), signalMarked(TREE_MARK, this.mark, 'SIGCONT')]))[0];
+    const deadline = Date.now() + graceMs;
+    while (left > 0 && Date.now() < deadline) {
+      // Not `delay`, whose timer is unref'd: a CLI command waits on this with nothing else to do.
+      await new Promise((resolve) => setTimeout(resolve, END_POLL_MS));
+      left = await signalMarked(TREE_MARK, this.mark, 0);
+    }
+    // The group's members carry the mark too, unless one cleared its environment: the group is
+    // not polled (a member killed may stay a zombie until init collects it), only killed.
+    if (group !== null) signalGroup(group, 'SIGKILL');
+    if (left > 0) await signalMarked(TREE_MARK, this.mark, 'SIGKILL');
+    this.guard.release();
   }
 }
+
+/** How often `end` looks whether the tree's processes have gone during their grace. */
+const END_POLL_MS = 100;
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());

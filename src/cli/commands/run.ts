@@ -8,7 +8,7 @@ export const spec: CommandSpec = {
     "Run any command in the app's environment: its interpreter as `python`, its sys.path, settings,\n" +
     'data/log/tmp directories, with the app directory as the working directory. Your own environment\n' +
     "is passed on beneath the app's variables. As root, it runs as the app's user, as the app does.\n" +
-    'Exits with its status.',
+    'Exits with its status; what it started and left running is ended then (SIGTERM, SIGKILL 3 s later).',
   usage: 'apppkg-gateway run APP_DIR [--environment FILE] [--state-dir DIR] -- CMD [ARGS...]',
   optionHelp: APP_OPTION_HELP,
   options: APP_OPTIONS,
