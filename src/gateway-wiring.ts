@@ -55,7 +55,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     const app = Object.hasOwn(apps, name) ? apps[name] : undefined;
     return [
       { host: null, prefix: app?.mount ?? `/${name}` },
-      { host: `${name}.localhost`, prefix: '' },
+      { host: `${name}.localhost`, prefix: '', implicit: true },
       ...(app?.hosts ?? []).map((host) => ({ host, prefix: '' })),
     ];
   };

@@ -68,7 +68,7 @@ export interface FrontOptions {
 /** One app as the proxy routes to it: the version that serves, and the routes that lead there. */
 export interface PublishedApp {
   name: string;
-  routes: Array<{ host: string | null; prefix: string }>;
+  routes: Array<{ host: string | null; prefix: string; implicit?: boolean }>;
   backend: Backend;
 }
 
@@ -140,6 +140,8 @@ export class Front {
   /** The apps that serve nothing now, by name: a request naming its app (appRoute) finds them here. */
   private refusedByName = new Map<string, RefusedRoutes>();
   private readonly appRoute = new AppRouteKey();
+  /** sayTakenHosts' lines said already. */
+  private readonly takenHostsSaid = new Set<string>();
   private servers: http.Server[] = [];
   /** The response to the last request node:http read on a connection: a refusal pipelined behind it waits for it. */
   private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
@@ -197,8 +199,28 @@ export class Front {
       ...refused.flatMap((a) => a.routes.map((r) => ({ ...r, target: a }))),
     ]);
     this.refusedByName = new Map(refused.map((a) => [a.name, a]));
+    this.sayTakenHosts([...apps, ...refused]);
     const starting = new Set(refused.filter((a) => a.code === STARTING_CODE).map((a) => a.name));
     this.startWaits.settle((app) => starting.has(app));
+  }
+
+  /**
+   * Says, once, each app's default `NAME.localhost` that another app's `hosts:` took (the router
+   * gives it to the one that named it): the owner still answers at its mount.
+   */
+  private sayTakenHosts(apps: Array<{ name: string; routes: Array<{ host: string | null; prefix: string; implicit?: boolean }> }>): void {
+    const named = new Map<string, string>();
+    for (const app of apps) for (const r of app.routes) if (r.host !== null && r.prefix === '' && !r.implicit) named.set(r.host.toLowerCase(), app.name);
+    for (const app of apps) {
+      for (const r of app.routes) {
+        const taker = r.host !== null && r.implicit ? named.get(r.host.toLowerCase()) : undefined;
+        if (taker === undefined || taker === app.name) continue;
+        const said = `${r.host} ${taker} ${app.name}`;
+        if (this.takenHostsSaid.has(said)) continue;
+        this.takenHostsSaid.add(said);
+        this.opts.say?.(`host ${r.host} is ${app.name}'s default, and ${taker}'s hosts: in the environment file names it: requests for it go to ${taker}; ${app.name} still answers at its mount`);
+      }
+    }
   }
 
   /**

@@ -8,6 +8,11 @@ export interface Route<T> {
   host: string | null;
   /** '' for the root, else '/prefix' with no trailing slash. */
   prefix: string;
+  /**
+   * A default route (an app's `NAME.localhost`): a route another app was given for the same host
+   * and prefix (the environment file's `hosts:`) goes first, whatever order the apps come in.
+   */
+  implicit?: boolean;
 }
 
 export interface RouteMatch<T> {
@@ -37,7 +42,7 @@ export class Router<T> {
         this.byHost.set(host, list);
       }
     }
-    const longestFirst = (a: Route<T>, b: Route<T>) => b.prefix.length - a.prefix.length;
+    const longestFirst = (a: Route<T>, b: Route<T>) => b.prefix.length - a.prefix.length || Number(a.implicit ?? false) - Number(b.implicit ?? false);
     this.anyHost.sort(longestFirst);
     for (const list of this.byHost.values()) list.sort(longestFirst);
   }

@@ -11,6 +11,8 @@ import type { BrokenPackage } from './discovery.js';
 export interface RouteSpec {
   host: string | null;
   prefix: string;
+  /** The app's default `NAME.localhost`: a `hosts:` entry of another app naming it takes it. */
+  implicit?: boolean;
 }
 
 /** One app as the registry publishes it: the version that serves, and the routes to it. */

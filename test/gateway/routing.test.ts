@@ -42,7 +42,9 @@ test.before(async () => {
   });
   writeFileSync(
     envFile,
-    'settings:\n  GREETING: hello-all\napps:\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n  delta:\n    mount: /dé\n  _x:\n    settings:\n      GREETING: hello-x\n',
+    // alpha's and delta's hosts: name another app's default NAME.localhost, one sorting after it
+    // and one before, so that the rule, not the order of the apps, decides who gets them.
+    'settings:\n  GREETING: hello-all\napps:\n  alpha:\n    hosts: [gamma.localhost]\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n  delta:\n    mount: /dé\n    hosts: [beta.localhost]\n  _x:\n    settings:\n      GREETING: hello-x\n',
   );
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
@@ -90,6 +92,15 @@ test('NAME.localhost and the environment file\'s hosts and mount', async () => {
   assert.is(mounted.app, 'beta');
   assert.is(mounted.SCRIPT_NAME, '/b');
   assert.is((await get('/beta/z')).status, 404, 'the mount replaces the default /NAME');
+});
+
+test('an app\'s hosts: naming another app\'s default NAME.localhost takes it, whichever app comes first, and the log says so once', async () => {
+  assert.is((await get('/x', { host: 'gamma.localhost' })).json().app, 'alpha');
+  assert.is((await get('/x', { host: 'beta.localhost' })).json().app, 'delta');
+  assert.is((await get('/gamma/x')).json().app, 'gamma', 'the owner still answers at its mount');
+  const said = gw.output().match(/host gamma\.localhost is gamma's default, and alpha's hosts: in the environment file names it: requests for it go to alpha; gamma still answers at its mount/g) ?? [];
+  assert.is(said.length, 1, gw.output());
+  assert.match(gw.output(), /host beta\.localhost is beta's default, and delta's hosts: .* go to delta/);
 });
 
 test('the longest mount wins and nothing else matches', async () => {
