@@ -1,7 +1,6 @@
 // `apppkg-gateway install` (SPEC §3): deb packages (apt with --system), the per-app virtualenv
 // for `pip:`, then the app's services (SPEC 5.2: its database, role, Redis user, created where
 // missing), then commands.install — after the venv, so the hook's `python` is the venv's.
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { describeApp } from '../app-context.js';
@@ -11,6 +10,7 @@ import { GatewayError } from '../errors.js';
 import { ensureDebPackages } from './deb-packages.js';
 import { resolveForHook, runHook } from './hook.js';
 import { installVenv, type InstallVenvResult } from './install-venv.js';
+import { installedFile, recordInstalled } from './installed-version.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
 import { serviceEnvironment } from '../services/app-services.js';
 
@@ -55,10 +55,10 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
 
   let ranHook = false;
   if (desc.commands.install) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'install', { say, output: opts.output });
-  // The gateway runs commands.install on an app's first start unless this marker says it ran
-  // (supervisor/installed-version.ts): `install` then `--apps` must not run it twice, nor
-  // commands.update of this version at the gateway's start.
-  await writeFile(path.join(dirs.app, 'installed.json'), `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by: 'install', updates: true })}\n`);
+  // The gateway runs commands.install on an app's first start unless this marker says it ran:
+  // `install` then `--apps` must not run it twice, nor commands.update of this version at the
+  // gateway's start.
+  recordInstalled(installedFile(opts.stateDir, desc.name), desc, 'install');
   if (!desc.pip && desc.deb.length === 0 && !ranHook) say('==> nothing to install: no deb, pip or commands.install');
   say(`==> ${desc.name} installed in ${seconds(started)}`);
   return { name: desc.name, venv, ranHook };

@@ -8,7 +8,6 @@
 // The Registry (registry.ts) runs the reconcile loop around it and owns the records; this is
 // what the loop does for one record.
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { appLogOptions, resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
@@ -19,7 +18,7 @@ import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
 import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
-import { installedFile, readInstalled, recordInstalled, updatesPending } from './installed-version.js';
+import { installedFile, readInstalled, recordInstalled, updatesPending } from '../lifecycle/installed-version.js';
 import { hasSettled, readPackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
@@ -271,11 +270,12 @@ export class VersionJudge {
       }
       let updated = false;
       if (this.opts.runHooks) {
-        const firstInstall = !existsSync(installedMarker(ctx));
+        const marker = installedFile(this.opts.stateDir, desc.name);
+        const firstInstall = !existsSync(marker);
         const newVersion = record.serving ? record.serving.desc.dir !== desc.dir : updatePending;
         const hook = firstInstall ? 'install' : newVersion ? 'update' : null;
         const ran = hook !== null && (await this.runHook(ctx, hook));
-        if (firstInstall) recordInstalled(installedMarker(ctx), desc, 'install');
+        if (firstInstall) recordInstalled(marker, desc, 'install');
         updated = ran && hook === 'update';
       }
       const instance = await startApp(ctx, {
@@ -291,7 +291,7 @@ export class VersionJudge {
         drainMs: this.opts.drainMs,
       });
       // Its update is not run again at the gateway's next start (installed-version.ts).
-      if (updated) recordInstalled(installedMarker(ctx), desc, 'update');
+      if (updated) recordInstalled(installedFile(this.opts.stateDir, desc.name), desc, 'update');
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;
       venv = null; // from here on the build is the running version's: never discarded
@@ -342,8 +342,4 @@ export class VersionJudge {
 /** A version as the log and the history name it. */
 export function label(desc: Description): string {
   return desc.version ? `version ${desc.version}` : desc.dir;
-}
-
-function installedMarker(ctx: AppContext): string {
-  return join(dirname(ctx.appEnv.dataDir), 'installed.json');
 }

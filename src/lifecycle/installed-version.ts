@@ -1,5 +1,6 @@
 // The version of an app whose commands.install or commands.update last succeeded under this
-// state root (STATE/apps/NAME/installed.json; `install` and `export containerfile` write it too),
+// state root (STATE/apps/NAME/installed.json, written here for `install` and the gateway's
+// version judge alike; `export containerfile` writes one into the image),
 // and which versions have not had their update run since. A version copied in while the
 // gateway was down, one whose update a SIGTERM cut, or one whose update failed is newer than
 // it: at the gateway's start that version is deployed as while it runs (update, start, probe,
