@@ -65,17 +65,24 @@ export interface FrontOptions {
   say?: (line: string) => void;
 }
 
+/** A route to an app as published; `implicit`: its default NAME.localhost (router.ts Route). */
+export interface PublishedRoute {
+  host: string | null;
+  prefix: string;
+  implicit?: boolean;
+}
+
 /** One app as the proxy routes to it: the version that serves, and the routes that lead there. */
 export interface PublishedApp {
   name: string;
-  routes: Array<{ host: string | null; prefix: string; implicit?: boolean }>;
+  routes: PublishedRoute[];
   backend: Backend;
 }
 
 /** An app that serves nothing (every version refused): answered 503 where it is mounted, not 404. */
 export interface RefusedRoutes {
   name: string;
-  routes: Array<{ host: string | null; prefix: string }>;
+  routes: PublishedRoute[];
   /** The refusal's error code, for the answer (the details are the admin's: status). */
   code: string;
 }
@@ -208,7 +215,7 @@ export class Front {
    * Says, once, each app's default `NAME.localhost` that another app's `hosts:` took (the router
    * gives it to the one that named it): the owner still answers at its mount.
    */
-  private sayTakenHosts(apps: Array<{ name: string; routes: Array<{ host: string | null; prefix: string; implicit?: boolean }> }>): void {
+  private sayTakenHosts(apps: Array<Pick<PublishedApp, 'name' | 'routes'>>): void {
     const named = new Map<string, string>();
     for (const app of apps) for (const r of app.routes) if (r.host !== null && r.prefix === '' && !r.implicit) named.set(r.host.toLowerCase(), app.name);
     for (const app of apps) {
