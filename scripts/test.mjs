@@ -5,6 +5,7 @@
 import { spawnSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Debian packages the tests drive for real (Flask example on the system interpreter, etc.).
@@ -46,27 +47,67 @@ ensureDebianPackages();
 build();
 
 const filter = process.argv[2];
-// Two halves of the suite run at once, split by directory, balanced on a 2-core run's times
-// (cli, services, proxy, link, ... 808 s with library among them, the rest 711 s, on
-// 2026-12-02): most of a test's time is spent waiting on the processes, sockets and timers it
-// drives, so the halves overlap well, and the whole run stays inside the 15 minutes a 2-core
-// machine allows. A filter runs as one.
+
+/**
+ * PATH for the tests: when `python3` is a pyenv shim, the directory of the interpreter it runs
+ * goes first. A shim is 0.6 s of CPU in bash per run, and every gateway start and CLI command
+ * with a fresh state root probes `python3` (the probe cache is the gateway's, per state root):
+ * a quarter of the CPU of the CLI tests, on a 2-core machine that the suite keeps busy. The
+ * interpreter is the same; the shim itself is tested where it is the point
+ * (test/environment/interpreter*.test.ts make their own shims and PATH).
+ */
+function testPath() {
+  const path = process.env.PATH ?? '';
+  const python3 = path.split(':').map((dir) => join(dir, 'python3')).find((file) => existsSync(file));
+  if (python3 === undefined || !/#!.*\n[\s\S]*libexec\/pyenv" exec/.test(readHead(python3))) return path;
+  const real = spawnSync(python3, ['-c', 'import os, sys; print(os.path.dirname(sys.executable))'], { encoding: 'utf8' });
+  const dir = real.stdout?.trim();
+  return real.status === 0 && dir ? `${dir}:${path}` : path;
+}
+
+function readHead(file) {
+  try {
+    return readFileSync(file, 'latin1').slice(0, 4096);
+  } catch {
+    return '';
+  }
+}
+// Three lanes of the suite run at once: most of a test's time is spent waiting on the processes,
+// sockets and timers it drives, so lanes overlap well, and the whole run stays inside the 15
+// minutes a 2-core machine allows. Two lanes split by directory, balanced on a 2-core run's
+// times (APPPKG_TEST_TIMES=FILE writes each file's; 2026-12-02: 877 s and 867 s, the machine 82%
+// busy); the third takes files whose time is mostly their own timers (a drain, a Redis look
+// interval, a heartbeat's silence, imports that sleep), which add little to the machine's load.
+// A filter runs as one.
 const FIRST_HALF = ['cli', 'services', 'proxy', 'link', 'vendor', 'processes', 'export'];
+const WAITING = [
+  'services/redis-restart', 'proxy/asgi-timeout', 'proxy/stop-after-clients-left',
+  'supervisor/heartbeat', 'gateway/concurrent-start', 'gateway/start-updates', 'gateway/rollback-during-drain',
+];
+const waiting = `(${WAITING.join('|')})\\.test\\.ts$`;
 const patterns = filter !== undefined
   ? [filter]
-  : [`^(${FIRST_HALF.join('|')})/.*\\.test\\.ts$`, `^(?!(${FIRST_HALF.join('|')})/).*\\.test\\.ts$`];
+  : [
+    `^(?!${waiting})(${FIRST_HALF.join('|')})/.*\\.test\\.ts$`,
+    `^(?!${waiting})(?!(${FIRST_HALF.join('|')})/).*\\.test\\.ts$`,
+    `^${waiting}`,
+  ];
 
 const runs = patterns.map((pattern, i) => {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } },
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', PATH: testPath() } },
   );
   const run = {
     out: '',
     shown: 0,
+    scanned: 0,
+    // When each test file began (uvu prints a file's name as it starts its suites), for the
+    // slowest files named at the end: the suite's 15 minutes are kept by knowing where they go.
+    starts: [],
     ended: false,
-    // The first half is shown as it runs; a later one's output waits until those before it end.
+    // The first lane is shown as it runs; a later one's output waits until those before it end.
     show() {
       if (runs.slice(0, i).some((r) => !r.ended)) return;
       process.stdout.write(run.out.slice(run.shown));
@@ -76,10 +117,17 @@ const runs = patterns.map((pattern, i) => {
   };
   child.stdout.on('data', (chunk) => {
     run.out += chunk;
+    const complete = run.out.lastIndexOf('\n') + 1;
+    for (const line of run.out.slice(run.scanned, complete).split('\n')) {
+      const heading = /^(\S+\.test\.[cm]?[jt]s)$/.exec(line.replace(/\x1b\[[0-9;]*m/g, '').trim());
+      if (heading) run.starts.push({ name: heading[1], at: Date.now() });
+    }
+    run.scanned = Math.max(run.scanned, complete);
     run.show();
   });
   run.finished.then(() => {
     run.ended = true;
+    run.endedAt = Date.now();
     for (const later of runs.slice(i + 1)) later.show();
   });
   return run;
@@ -97,10 +145,23 @@ Promise.all(runs.map((r) => r.finished)).then((results) => {
     skipped += counts.skipped;
     notes.push(...counts.notes);
   });
+  notes.push(slowestFiles(runs));
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   process.exit(failed > 0 || results.some((r) => r.code !== 0) ? 1 : 0);
 });
+
+/** The ten test files that took longest, from when each began to when the next (or its run's end) did. */
+function slowestFiles(all) {
+  const took = all.flatMap((run) => run.starts.map((start, i) => ({
+    name: start.name,
+    ms: (run.starts[i + 1]?.at ?? run.endedAt ?? Date.now()) - start.at,
+  })));
+  took.sort((a, b) => b.ms - a.ms);
+  // Every file's time, for balancing the halves: APPPKG_TEST_TIMES=FILE writes them as JSON.
+  if (process.env.APPPKG_TEST_TIMES) writeFileSync(process.env.APPPKG_TEST_TIMES, JSON.stringify(took, null, 1));
+  return `slowest files: ${took.slice(0, 10).map((f) => `${f.name} ${Math.round(f.ms / 1000)} s`).join(', ')}`;
+}
 
 /** The counts from uvu's output (colours and all), and the lines a reader should see last. */
 function summarize(output, code, signal) {
@@ -122,7 +183,7 @@ function summarize(output, code, signal) {
   const silent = failed - (text.match(/ FAIL /g) ?? []).length;
   if (ended && silent > 0) notes.push(`${silent} failed without an error printed: a hook threw or uvu could not format the error; look for a suite ending (n / m) with n < m`);
   // CI keeps only a part of a long log: name each failure again where the totals are read.
-  notes.push(...failedTests(text).map((line) => `  failed: ${line}`));
+  notes.push(...failedTests(text).flatMap(({ test, why }) => [`  failed: ${test}`, ...why.map((line) => `      ${line}`)]));
   // The reliability suite's counts (inputs tried, faults injected, requests sent during
   // deploys, failed requests) are printed among uvu's dots: gather them where they are seen.
   notes.push(...(text.match(/reliability: [\w ]+: [^\n]*/g) ?? []));
@@ -133,26 +194,48 @@ function summarize(output, code, signal) {
 
 /**
  * Each failed test as "file: suite \"test\"" from uvu's plain output (a file's name line, its
- * suites' dots and "(n / m)", then their errors' "FAIL suite \"name\"" lines), and a file whose
- * suites came short by more than the errors it printed (a hook threw) as "file: n without an error".
+ * suites' dots and "(n / m)", then their errors' "FAIL suite \"name\"" lines), with what its
+ * error said (the message, cut short, and the first stack line outside uvu); a file whose suites
+ * came short by more than the errors it printed (a hook threw) as "file: n without an error".
  */
 function failedTests(text) {
   const found = [];
   const files = [];
+  let reading = null;
   for (const line of text.split('\n')) {
     const heading = /^(\S+\.test\.[cm]?[jt]s)$/.exec(line.trim());
-    if (heading) files.push({ name: heading[1], short: 0, printed: 0 });
+    if (heading) {
+      files.push({ name: heading[1], short: 0, printed: 0 });
+      reading = null;
+    }
     const file = files.at(-1) ?? { name: '?', short: 0, printed: 0 };
     const failure = /^\s*FAIL\s+(.*)$/.exec(line);
     if (failure) {
       file.printed += 1;
-      found.push(`${file.name}: ${failure[1].trim()}`);
+      reading = { test: `${file.name}: ${failure[1].trim()}`, why: [], atSeen: false };
+      found.push(reading);
+      continue;
     }
     const count = /\((\d+) \/ (\d+)\)\s*$/.exec(line);
     if (count) file.short += Number(count[2]) - Number(count[1]);
+    if (reading && !reading.atSeen) addErrorLine(reading, line);
   }
   for (const file of files) {
-    if (file.short > file.printed) found.push(`${file.name}: ${file.short - file.printed} without an error printed`);
+    if (file.short > file.printed) found.push({ test: `${file.name}: ${file.short - file.printed} without an error printed`, why: [] });
   }
   return found;
+}
+
+/** Why a test failed, as much as a reader of CI's kept tail needs: its assertion's message (an
+ * assertion may carry a whole gateway log: cut) and where in the tests or src it was thrown. */
+function addErrorLine(reading, line) {
+  const trimmed = line.trim();
+  if (trimmed === '') return;
+  if (trimmed.startsWith('at ')) {
+    if (/node_modules|node:internal/.test(trimmed)) return;
+    reading.why.push(trimmed);
+    reading.atSeen = true;
+    return;
+  }
+  if (reading.why.length < 8) reading.why.push(trimmed.length > 300 ? `${trimmed.slice(0, 300)}...` : trimmed);
 }
