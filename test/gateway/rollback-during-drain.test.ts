@@ -49,7 +49,8 @@ function rowsOf(app: any, version: string): Array<[string, number, number[]]> {
   return app.versions.filter((v: any) => v.version === version).map((v: any) => [v.state, v.websockets, v.workers.map((w: any) => w.pid)]);
 }
 
-test('ASGI: the old instance of version 1 keeps its websocket on a draining row, closes it 1012 at the drain\'s end; version 1\'s new websocket stays', async () => {
+/** The ASGI app's scenario (its test below). */
+async function asgiRollbackDuringDrain(): Promise<void> {
   const apps = join(work.path, 'apps');
   const wsUrl = `${gw!.url.replace(/^http/, 'ws')}/live/echo`;
   const httpVersion = async () => String(((await (await request(`${gw!.url}/live/`)).body.json()) as { version: string }).version);
@@ -100,9 +101,10 @@ test('ASGI: the old instance of version 1 keeps its websocket on a draining row,
   assert.is(await fresh.next(), 'after the drain');
   fresh.ws.close();
   await fresh.closed();
-});
+}
 
-test('a routed process (WSGI app): the old process\'s websocket is on version 1\'s draining row, not the serving one, until the drain ends', async () => {
+/** The routed process's scenario (its test below). */
+async function processRollbackDuringDrain(): Promise<void> {
   const apps = join(work.path, 'apps');
   const wsUrl = `${gw!.url.replace(/^http/, 'ws')}/wsd/ws/held`;
   await waitFor(async () => (await appStatus(gw!, 'wsd'))?.state === 'ready', 60_000, 'wsd ready');
@@ -143,6 +145,19 @@ test('a routed process (WSGI app): the old process\'s websocket is on version 1\
   assert.is(await fresh.next(), 'still here');
   fresh.ws.close();
   await fresh.closed();
+}
+
+// Each waits out a drain of DRAIN_S on its own app: the two run at once, each judged in its test.
+let processScenario: Promise<void> = Promise.resolve();
+
+test('ASGI: the old instance of version 1 keeps its websocket on a draining row, closes it 1012 at the drain\'s end; version 1\'s new websocket stays', async () => {
+  processScenario = processRollbackDuringDrain();
+  processScenario.catch(() => {}); // its own test reports it
+  await asgiRollbackDuringDrain();
+});
+
+test('a routed process (WSGI app): the old process\'s websocket is on version 1\'s draining row, not the serving one, until the drain ends', async () => {
+  await processScenario;
 });
 
 test.run();
