@@ -4,7 +4,8 @@
 // and which versions have not had their update run since. A version copied in while the
 // gateway was down, one whose update a SIGTERM cut, or one whose update failed is newer than
 // it: at the gateway's start that version is deployed as while it runs (update, start, probe,
-// switch), never served straight away (probe-n finding 1).
+// switch), never served straight away (probe-n finding 1). A switch to a version not newer than
+// it (a rollback) runs no update: the data stays as the newer one migrated it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareVersions } from '../description/package-dir.js';
@@ -22,6 +23,13 @@ export interface InstalledVersion {
    * the version that serves is recorded in its place (`adopted`).
    */
   tracksUpdates: boolean;
+  /**
+   * The digest of its directory's files when its hook passed (supervisor/package-tree.ts
+   * treeDigest); null in a marker from before it was recorded, and after `install` run by hand.
+   * Its directory copied back after a rollback with these very files has passed its update
+   * already; with other files it is a new deploy of that version.
+   */
+  files: string | null;
 }
 
 /** Where the installed version of `name` is kept under the state root (`--state-dir`, else the default root). */
@@ -32,9 +40,14 @@ export function installedFile(stateDir: string | undefined, name: string): strin
 /** The version recorded in `file`; null when the app was never installed here (or the file is unreadable). */
 export function readInstalled(file: string): InstalledVersion | null {
   try {
-    const kept = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown; dir?: unknown; updates?: unknown };
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown; dir?: unknown; updates?: unknown; files?: unknown };
     if (typeof kept.dir !== 'string') return null;
-    return { version: typeof kept.version === 'string' ? kept.version : null, dir: kept.dir, tracksUpdates: kept.updates === true };
+    return {
+      version: typeof kept.version === 'string' ? kept.version : null,
+      dir: kept.dir,
+      tracksUpdates: kept.updates === true,
+      files: typeof kept.files === 'string' ? kept.files : null,
+    };
   } catch {
     return null;
   }
@@ -43,10 +56,42 @@ export function readInstalled(file: string): InstalledVersion | null {
 /**
  * Records `desc` as the version whose `by` hook succeeded (`install`: whose first install was
  * done; `adopted`: the one that served at the first start after a marker from before updates
- * were recorded, InstalledVersion.tracksUpdates).
+ * were recorded, InstalledVersion.tracksUpdates), its directory holding `files` then.
  */
-export function recordInstalled(file: string, desc: Description, by: 'install' | 'update' | 'adopted'): void {
-  writeFileSync(file, `${JSON.stringify({ version: desc.version, dir: desc.dir, at: new Date().toISOString(), by, updates: true })}\n`);
+export function recordInstalled(file: string, desc: Description, by: 'install' | 'update' | 'adopted', files: string | null = null): void {
+  const kept = { version: desc.version, dir: desc.dir, at: new Date().toISOString(), by, updates: true, ...(files === null ? {} : { files }) };
+  writeFileSync(file, `${JSON.stringify(kept)}\n`);
+}
+
+/**
+ * Is `desc` newer than the installed version? `versions` (highest first) decides while the
+ * installed one's directory is among them; gone (removed, or the apps moved), its version does.
+ */
+function aboveInstalled(desc: Description, versions: readonly Description[], installed: InstalledVersion): boolean {
+  if (desc.dir === installed.dir) return false;
+  const at = versions.findIndex((d) => d.dir === installed.dir);
+  const mine = versions.indexOf(desc);
+  if (at >= 0 && mine >= 0) return mine < at;
+  return compareVersions(desc.version, installed.version) > 0;
+}
+
+/**
+ * Why `desc`, taking over from another version while the gateway runs, runs no commands.update:
+ * `rollback` when it is not newer than the installed version (its successor migrated the data
+ * already, and a rollback keeps the data as it is: SPEC 2, the hook belongs to a new version);
+ * `passed` when it is the installed version itself, copied back with the files its update
+ * passed with. null when the hook runs: a newer version, the installed one with other files
+ * (a new deploy of it), or no marker that records updates to judge by.
+ */
+export function updateSkipped(
+  desc: Description,
+  versions: readonly Description[],
+  installed: InstalledVersion | null,
+  files: () => string,
+): 'rollback' | 'passed' | null {
+  if (installed === null || !installed.tracksUpdates) return null;
+  if (desc.dir === installed.dir) return installed.files === null || installed.files === files() ? 'passed' : null;
+  return aboveInstalled(desc, versions, installed) ? null : 'rollback';
 }
 
 /**
@@ -58,12 +103,6 @@ export function recordInstalled(file: string, desc: Description, by: 'install' |
 export function updatesPending(versions: readonly Description[], installed: InstalledVersion | null): Set<string> {
   const pending = new Set<string>();
   if (installed === null || !installed.tracksUpdates) return pending;
-  const at = versions.findIndex((d) => d.dir === installed.dir);
-  versions.forEach((desc, i) => {
-    if (!desc.commands.update || desc.dir === installed.dir) return;
-    // Its directory gone (or the apps moved): its version still says which are newer.
-    const newer = at >= 0 ? i < at : compareVersions(desc.version, installed.version) > 0;
-    if (newer) pending.add(desc.dir);
-  });
+  for (const desc of versions) if (desc.commands.update && aboveInstalled(desc, versions, installed)) pending.add(desc.dir);
   return pending;
 }

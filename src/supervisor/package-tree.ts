@@ -2,6 +2,7 @@
 // mtime) and when the newest change inside it happened. A version is judged only once its
 // directory has settled (a `cp -r` writes app.yaml seconds before the code), and a refused
 // version is retried when any file in it changes, not only app.yaml (issue 13).
+import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -61,4 +62,12 @@ export function readPackageTree(dir: string): PackageTree {
 /** Has nothing in the tree changed for `settleMs`? */
 export function hasSettled(tree: PackageTree, settleMs: number, now = Date.now()): boolean {
   return now - tree.newestChangeMs >= settleMs;
+}
+
+/**
+ * A short digest of `dir`'s signature, kept in installed.json: a version moved out and back
+ * (`mv`, `cp -a`) keeps it; one copied anew (`cp -r`) or edited does not.
+ */
+export function treeDigest(dir: string): string {
+  return createHash('sha256').update(readPackageTree(dir).signature).digest('hex').slice(0, 32);
 }

@@ -18,8 +18,8 @@ import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
 import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
-import { installedFile, readInstalled, recordInstalled, updatesPending } from '../lifecycle/installed-version.js';
-import { hasSettled, readPackageTree } from './package-tree.js';
+import { installedFile, readInstalled, recordInstalled, updateSkipped, updatesPending } from '../lifecycle/installed-version.js';
+import { hasSettled, readPackageTree, treeDigest } from './package-tree.js';
 import { appLogFile, formatRefusal, logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
 import type { WorkerBudget } from './worker-budget.js';
@@ -272,10 +272,10 @@ export class VersionJudge {
       if (this.opts.runHooks) {
         const marker = installedFile(this.opts.stateDir, desc.name);
         const firstInstall = !existsSync(marker);
-        const newVersion = record.serving ? record.serving.desc.dir !== desc.dir : updatePending;
+        const newVersion = record.serving ? record.serving.desc.dir !== desc.dir && this.updateDue(record, desc, marker) : updatePending;
         const hook = firstInstall ? 'install' : newVersion ? 'update' : null;
         const ran = hook !== null && (await this.runHook(ctx, hook));
-        if (firstInstall) recordInstalled(marker, desc, 'install');
+        if (firstInstall) recordInstalled(marker, desc, 'install', treeDigest(desc.dir));
         updated = ran && hook === 'update';
       }
       const instance = await startApp(ctx, {
@@ -291,7 +291,7 @@ export class VersionJudge {
         drainMs: this.opts.drainMs,
       });
       // Its update is not run again at the gateway's next start (installed-version.ts).
-      if (updated) recordInstalled(installedFile(this.opts.stateDir, desc.name), desc, 'update');
+      if (updated) recordInstalled(installedFile(this.opts.stateDir, desc.name), desc, 'update', treeDigest(desc.dir));
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;
       venv = null; // from here on the build is the running version's: never discarded
@@ -319,6 +319,24 @@ export class VersionJudge {
       }
       return null;
     }
+  }
+
+  /**
+   * Does `desc`, taking over from the serving version, run its commands.update? Not when it is
+   * a rollback or the installed version copied back unchanged (updateSkipped): the log says so
+   * when it has the hook, since a user who wrote one expects it to run at every switch.
+   */
+  private updateDue(record: AppRecord, desc: Description, marker: string): boolean {
+    const installed = readInstalled(marker);
+    const skipped = updateSkipped(desc, record.versions, installed, () => treeDigest(desc.dir));
+    if (skipped === null) return true;
+    if (desc.commands.update) {
+      const newest = installed!.version === null ? installed!.dir : `version ${installed!.version}`;
+      this.opts.say(skipped === 'rollback'
+        ? `${record.name}: rolling back to ${label(desc)}: its commands.update is not run (${newest}'s ran; a rollback keeps the data as it is)`
+        : `${record.name}: ${label(desc)} is back with the files its commands.update passed with; it is not run again (change a file in it to deploy it anew)`);
+    }
+    return false;
   }
 
   /** Runs the hook, if the app has one (false when not); throws when it fails. */
