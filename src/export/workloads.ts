@@ -78,6 +78,9 @@ export function processDeployments(plan: AppPlan): IDeployment[] {
  * The hooks as the gateway runs them: commands.install the first time the app is installed
  * here (`apppkg-gateway install`, which also checks the deb packages and builds the venv),
  * commands.update for every later version. Named for the version: each version's Job runs once.
+ * The marker lists the versions whose hooks ran: an older export applied again to roll back
+ * (its Job gone after JOB_TTL_S, so made anew) runs no commands.update, as the gateway runs
+ * none for a rollback: that version's migration would meet data its successor migrated.
  */
 export function hooksJob(plan: AppPlan): IJob | null {
   const { install, update } = plan.hooks;
@@ -88,14 +91,22 @@ export function hooksJob(plan: AppPlan): IJob | null {
     ? 'echo "apppkg-gateway: installed before, and no commands.update: nothing to run"'
     // The command comes through $APPPKG_UPDATE: no quoting of it in the script.
     : `${shellLine(appCommand(plan, 'run'))} -- /bin/sh -c "$APPPKG_UPDATE"`;
+  // An app without a version suffix is one version whatever its image holds: each of its Jobs runs the update.
+  const ranBefore = plan.desc.version === null ? [] : [
+    `  if grep -qxF ${shellWord(version)} ${shellWord(marker)}; then`,
+    `    echo ${shellWord(`apppkg-gateway: version ${version} ran its hooks here before: a rollback runs no commands.update (the data stays as the newer version left it)`)}`,
+    '    exit 0',
+    '  fi',
+  ];
   const script = [
     'set -e',
     `if [ -e ${shellWord(marker)} ]; then`,
+    ...ranBefore,
     `  ${updateStep}`,
     'else',
     `  ${shellLine(appCommand(plan, 'install'))}`,
     'fi',
-    `echo ${shellWord(version)} > ${shellWord(marker)}`,
+    `echo ${shellWord(version)} >> ${shellWord(marker)}`,
     '',
   ].join('\n');
   const labels = { ...appLabels(plan.base, plan.desc.version), ...selectorLabels(plan.base, 'hooks'), [PHASE_LABEL]: BEFORE_ROLLOUT };

@@ -223,6 +223,35 @@ test('hooks: a Job named for the version, install the first time and update afte
   assert.not.ok(objectsIn(join(treeOut, 'chat.yaml')).some((o) => o.kind === 'Job'));
 });
 
+test('hooks: the Job of a version whose hooks ran before (an older export applied again to roll back) runs no commands.update', () => {
+  const job = find(objectsIn(join(treeOut, 'blog.yaml')), 'Job', 'blog-hooks-1-2');
+  const script = job.spec!.template.spec!.containers[0].command![2];
+  // The script's own branches run by sh, on a marker of this test's, the two commands it
+  // would run replaced by what they are.
+  const marker = /if \[ -e (\S+) \]/.exec(script)![1];
+  const work = tempDir('apppkg-k8s-hooks-');
+  const local = join(work.path, 'installed');
+  const runnable = script.replaceAll(marker, local)
+    .replace(/^(\s*)apppkg-gateway install .*$/m, '$1echo install')
+    .replace(/^(\s*)apppkg-gateway run .*$/m, '$1echo update');
+  const run = () => {
+    const r = spawnSync('/bin/sh', ['-c', runnable], { encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  try {
+    assert.is(run(), 'install');
+    assert.match(run(), /version 1\.2 ran its hooks here before: a rollback runs no commands\.update/);
+    writeFileSync(local, '1.1\n');
+    assert.is(run(), 'update', 'a version not listed is a deploy');
+    writeFileSync(local, '1.2\n1.3\n');
+    assert.match(run(), /a rollback runs no commands\.update/, '1.3 migrated the data; 1.2 applied again');
+    assert.is(readFileSync(local, 'utf8'), '1.2\n1.3\n', 'listed once');
+  } finally {
+    work.remove();
+  }
+});
+
 test('processes: background ones each a Deployment run in the app\'s environment; routed ones behind the gateway', () => {
   const blog = objectsIn(join(treeOut, 'blog.yaml'));
   const tasks = find(blog, 'Deployment', 'blog-process-tasks').spec!.template.spec!.containers[0];
