@@ -59,8 +59,6 @@ export interface FrontOptions {
   trustProxy?: boolean | string[];
   /** Plain requests on the lean lane (lean-lane.ts); false: node:http reads every request. */
   leanLane?: boolean;
-  /** How long a request waits for its app's first version to start before a 503. */
-  startWaitMs?: number;
   /** The gateway's log: a stop says there what it still waits for. */
   say?: (line: string) => void;
 }
@@ -85,6 +83,8 @@ export interface RefusedRoutes {
   routes: PublishedRoute[];
   /** The refusal's error code, for the answer (the details are the admin's: status). */
   code: string;
+  /** Of an app starting: how long a request waits for it before a 503 (its start_timeout and a moment). */
+  startWaitMs?: number;
 }
 
 interface Routed {
@@ -100,8 +100,8 @@ interface Unrouted {
   close: boolean;
   /** A 503 that will pass: say when to try again. */
   retryAfter?: boolean;
-  /** The app whose first version is starting: the request may wait for it instead. */
-  starting?: string;
+  /** The app whose first version is starting, and how long the request may wait for it instead. */
+  starting?: { app: string; waitMs: number };
   /** The app that does not serve (refused): its 503 counts as its answer (docs/admin.md, `failed`). */
   refused?: string;
 }
@@ -118,8 +118,8 @@ const NOT_A_PROXY = 'CONNECT: this gateway is not an HTTP proxy';
 const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
 
 /**
- * How long a request waits for its app's first version to start: as long as the import may
- * take before the version is refused (START_TIMEOUT_MS), then 503 saying it still starts.
+ * How long a request waits for an app starting that was published without its own wait
+ * (RefusedRoutes.startWaitMs): the default start bound, then 503 saying it still starts.
  */
 const START_WAIT_MS = 60_000;
 
@@ -163,7 +163,7 @@ export class Front {
   private readonly accessLog: AccessLog;
   private stopping = false;
   private readonly websockets = new OpenWebsockets();
-  private readonly startWaits: StartWaits;
+  private readonly startWaits = new StartWaits();
   /**
    * Requests and upgrades that arrived before open(), or null once open: the listeners are
    * bound before the apps start (a busy port fails first, issue 13), and what comes meanwhile
@@ -178,7 +178,6 @@ export class Front {
   constructor(private readonly opts: FrontOptions) {
     this.trust = compileTrustProxy(opts.trustProxy);
     this.accessLog = new AccessLog(opts.accessLog);
-    this.startWaits = new StartWaits(opts.startWaitMs ?? START_WAIT_MS);
   }
 
   /**
@@ -482,10 +481,12 @@ export class Front {
 
   /**
    * The status logged for a response that did not finish, as nginx logs it: 499 only when the
-   * client closed first. Cut by the gateway (its upstream went away after the head, or --grace
-   * ran out at stop), it is the status that went out, beside the bytes that did (the gateway's
-   * own, when it answered in the response's place); with no head out yet, 444, nginx's
-   * "closed the connection without a response".
+   * client closed first. Cut by the stop past --grace, 444 whether or not its head went out, as
+   * a stream cut at a drain's end (gateway-cut.ts CUT_AT_DEADLINE): a stream cut there must not
+   * be taken for a whole response. Cut because its upstream went away after the head, it is the
+   * status that went out, beside the bytes that did (the gateway's own, when it answered in the
+   * response's place); with no head out yet, 444, nginx's "closed the connection without a
+   * response".
    */
   private unfinishedStatus(res: ServerResponse, socket: Socket | null): number {
     if (!wasCut(res) && !(socket !== null && this.cutSockets.has(socket))) return 499;
@@ -524,8 +525,8 @@ export class Front {
       };
       if (routed.refused !== undefined) tracked.app = routed.refused;
       if (routed.starting === undefined || this.stopping) return answer();
-      tracked.app = routed.starting;
-      this.startWaits.wait(routed.starting, () => res.destroyed, () => this.routeRequest(req, res, tracked), answer);
+      tracked.app = routed.starting.app;
+      this.startWaits.wait(routed.starting.app, routed.starting.waitMs, () => res.destroyed, () => this.routeRequest(req, res, tracked), answer);
       return;
     }
     const { match, url, q } = routed;
@@ -565,7 +566,7 @@ export class Front {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };
       if (target === undefined) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
       // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
-      if (target.code === STARTING_CODE) return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true, starting: target.name };
+      if (target.code === STARTING_CODE) return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true, starting: { app: target.name, waitMs: target.startWaitMs ?? START_WAIT_MS } };
       return { status: 503, detail: notServingDetail(target.name, target.code), close: false, retryAfter: true, refused: target.name };
     }
     return { match: match as RouteMatch<AppDispatcher>, url, q };
@@ -628,7 +629,7 @@ export class Front {
     const routed = this.route(req);
     if ('status' in routed) {
       if (routed.starting === undefined || this.stopping) return refuseUpgrade(socket, routed.status, routed.detail);
-      this.startWaits.wait(routed.starting, () => socket.destroyed, () => this.routeUpgrade(req, socket, head), () => refuseUpgrade(socket, routed.status, routed.detail));
+      this.startWaits.wait(routed.starting.app, routed.starting.waitMs, () => socket.destroyed, () => this.routeUpgrade(req, socket, head), () => refuseUpgrade(socket, routed.status, routed.detail));
       return;
     }
     const { match, url, q } = routed;

@@ -1,7 +1,8 @@
 // Requests for an app whose first version is still starting wait here until it serves (or is
 // refused), as an idle app's requests wait for its wake (SPEC 5.6), instead of a 503: apps
 // start a few at a time while the listeners already answer for the apps that are up, and a
-// client that came a moment early is served, not told to come back. The wait is bounded.
+// client that came a moment early is served, not told to come back. The wait is bounded, by
+// each app's own start bound (published-apps.ts startWaitMs).
 
 interface Waiter {
   /** The client left meanwhile: nothing to retry, nothing to answer (its line is logged already). */
@@ -14,13 +15,11 @@ interface Waiter {
 export class StartWaits {
   private readonly waiting = new Map<string, Set<Waiter>>();
 
-  constructor(private readonly limitMs: number) {}
-
   /**
-   * `retry` once `app` is no longer starting; `giveUp` when it still is after the bound; neither
+   * `retry` once `app` is no longer starting; `giveUp` when it still is after `limitMs`; neither
    * once `gone` says the client left.
    */
-  wait(app: string, gone: () => boolean, retry: () => void, giveUp: () => void): void {
+  wait(app: string, limitMs: number, gone: () => boolean, retry: () => void, giveUp: () => void): void {
     let waiters = this.waiting.get(app);
     if (waiters === undefined) this.waiting.set(app, (waiters = new Set()));
     const own = waiters;
@@ -32,7 +31,7 @@ export class StartWaits {
         own.delete(waiter);
         if (own.size === 0 && this.waiting.get(app) === own) this.waiting.delete(app);
         if (!gone()) giveUp();
-      }, this.limitMs),
+      }, limitMs),
     };
     own.add(waiter);
   }

@@ -30,6 +30,26 @@ export interface RefusedApp {
   name: string;
   routes: RouteSpec[];
   code: string;
+  /** Of an app starting: how long a request for it waits before a 503 to retry (startWaitMs). */
+  startWaitMs?: number;
+}
+
+/**
+ * Past its start bound, the time a start takes to be refused: its workers are stopped (1 s,
+ * then SIGKILL) before the refusal is published. A request waits that long too, so that one
+ * that came as the start began gets the start's outcome, not a 503 saying it still starts.
+ */
+const REFUSAL_PUBLISHED_MS = 3_000;
+
+/**
+ * How long a request waits for an app starting: the app's own start bound (`start_timeout`,
+ * which bounds the import and the health probe together), counted from the request, and the
+ * refusal's time. A hook running first (commands.install) is not counted: past this the
+ * request gets a 503 with Retry-After, as it does while an older version is tried after a
+ * newer one was refused.
+ */
+export function startWaitMs(startTimeoutMs: number): number {
+  return startTimeoutMs + REFUSAL_PUBLISHED_MS;
 }
 
 /** The serving version of every app of `records`, with its routes, and the apps that serve nothing. */
@@ -37,6 +57,7 @@ export function publishedApps(
   records: ReadonlyMap<string, AppRecord>,
   broken: readonly BrokenPackage[],
   routesOf: (name: string) => RouteSpec[],
+  startTimeoutMsOf: (name: string) => number,
 ): { serving: ServingApp[]; refused: RefusedApp[] } {
   const serving: ServingApp[] = [];
   const refused: RefusedApp[] = [];
@@ -46,7 +67,7 @@ export function publishedApps(
     // A new app still starting (its first version importing, its hook running, or an older one
     // tried after a newer was refused) is there: its URLs wait for it, then say so with a 503,
     // not a 404 as if it did not exist, nor "refused" while a version may still serve.
-    else refused.push({ name: record.name, routes: routesOf(record.name), code: STARTING });
+    else refused.push({ name: record.name, routes: routesOf(record.name), code: STARTING, startWaitMs: startWaitMs(startTimeoutMsOf(record.name)) });
   }
   // A package whose app.yaml cannot be loaded, of a name nothing else answers for, answers
   // 503 naming why at its routes too, as a refused app does, not 404 "no app is mounted".

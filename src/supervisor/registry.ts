@@ -26,7 +26,7 @@
 import type { BrokenPackageStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import { compareVersions } from '../description/package-dir.js';
-import type { HostEnvironment } from '../environment/host-file.js';
+import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import type { GatewayError } from '../errors.js';
 import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
@@ -35,6 +35,7 @@ import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
 import { JudgingQueue } from './judging-queue.js';
 import { publishedApps, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
 import { ReconcileScheduler, reconcileFailure } from './reconcile-scheduler.js';
+import { startTimeoutMsOf } from './start-app.js';
 import { idleTimeoutOf, registryStatus, type SupervisedAppStatus } from './registry-status.js';
 import { appLogFile, rolledBackFile } from './refusal.js';
 import { canRollBack, rollBack, type Rollback } from './rollback.js';
@@ -231,7 +232,7 @@ export class Registry {
 
   /** Hands the proxy the serving version of every app, with its routes. */
   private publish(): void {
-    const { serving, refused } = publishedApps(this.records, this.broken, this.opts.routesOf);
+    const { serving, refused } = publishedApps(this.records, this.broken, this.opts.routesOf, (name) => startTimeoutMsOf(overridesFor(this.currentHostEnv, name)));
     this.opts.publish(serving, refused);
   }
 

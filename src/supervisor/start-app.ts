@@ -39,6 +39,11 @@ export const DEFAULT_MAX_BODY = 100 * 1024 * 1024;
 /** How long a worker may take to import the app, or a process to listen. */
 export const START_TIMEOUT_MS = 60_000;
 
+/** The app's start bound: its `start_timeout` in the environment file (per app or under defaults), else START_TIMEOUT_MS. */
+export function startTimeoutMsOf(overrides: { startTimeout: number | null }): number {
+  return overrides.startTimeout === null ? START_TIMEOUT_MS : overrides.startTimeout * 1000;
+}
+
 export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<AppInstance> {
   const log = new AppLog(ctx.appEnv.logDir, {
     echo: opts.echoLogs ? process.stderr : null,
@@ -66,7 +71,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
       timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
       maxBody: o.maxBody ?? DEFAULT_MAX_BODY,
     },
-    startTimeoutMs: o.startTimeout === null ? START_TIMEOUT_MS : o.startTimeout * 1000,
+    startTimeoutMs: startTimeoutMsOf(o),
     say: opts.say,
     maxRequests: o.maxRequests ?? 0,
     maxMemory: o.maxMemory ?? 0,

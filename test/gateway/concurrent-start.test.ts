@@ -125,6 +125,30 @@ test('one app\'s slow install hook holds back no other app: a new app serves mea
   }
 });
 
+test('a request for an app starting waits as long as the app\'s start_timeout (2 s, and 3 s for a refusal), not 60 s: then 503 with Retry-After', async () => {
+  const apps = join(work.path, 'apps-bound');
+  // Its install hook holds it starting for 40 s: past its start bound, well short of 60 s.
+  mkdirSync(join(apps, 'hooked'), { recursive: true });
+  writeFileSync(join(apps, 'hooked', 'app.yaml'), 'platform: python, wsgi\napp: main:application\ncommands:\n  install: sleep 40\n');
+  writeFileSync(join(apps, 'hooked', 'main.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"hooked"]\n');
+  const environment = join(work.path, 'environment-bound.yaml');
+  writeFileSync(environment, 'apps:\n  hooked:\n    start_timeout: 2\n');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state-bound'), '--access-log', 'off', '--settle', '0', '--environment', environment], { ms: 40_000 });
+  try {
+    await waitFor(() => /hooked: running commands\.install/.test(gw.output()), 20_000, 'the hook to run');
+    const began = Date.now();
+    const res = await request(`${gw.url}/hooked/`, { headersTimeout: 30_000 });
+    const waited = Date.now() - began;
+    const text = await res.body.text();
+    assert.is(res.statusCode, 503, text);
+    assert.match(text, /hooked is starting; try again in a moment/);
+    assert.is(res.headers['retry-after'], '2');
+    assert.ok(waited >= 4000 && waited < 15_000, `answered after ${waited} ms`);
+  } finally {
+    await gw.stop();
+  }
+});
+
 test('SIGTERM while the apps start stops the gateway as it would later: the waiting request is answered, nothing is left; SIGHUP then does not kill it', async () => {
   const apps = join(work.path, 'apps-term');
   slowApp(apps, 'slow', SLOW_THEN_SERVES);
