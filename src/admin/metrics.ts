@@ -151,7 +151,7 @@ export class GatewayMetrics {
     const registry = new Registry();
     const registers = [registry];
     registry.registerMetric(
-      this.collected('apppkg_requests_total', 'Requests answered, by app and status class (2xx..5xx); 499 = the client left, 444 = cut by the gateway before any head, or at the end of a drain.', 'counter', (app, s) =>
+      this.collected('apppkg_requests_total', 'Requests answered, by app and status class (2xx..5xx); 499 = the client left, 444 = cut by the gateway before any head, or at the end of a drain or of --grace.', 'counter', (app, s) =>
         CODE_CLASSES.map((code, i) => ({ labels: { app, code }, value: s.byClass[i] })),
       ),
     );

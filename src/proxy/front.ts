@@ -50,7 +50,7 @@ export interface FrontOptions {
   keepAliveTimeoutMs?: number;
   /**
    * Told of every response an app's request got (status 499: the client left first; 444: the
-   * gateway closed it before any head, at stop past --grace).
+   * gateway cut it, at stop past --grace, head or not).
    */
   onResponse?: (app: string, status: number, seconds: number) => void;
   /** Mode and owner of `unix:` listeners (nginx's user must be able to connect). */
@@ -489,8 +489,9 @@ export class Front {
    * response".
    */
   private unfinishedStatus(res: ServerResponse, socket: Socket | null): number {
-    if (!wasCut(res) && !(socket !== null && this.cutSockets.has(socket))) return 499;
-    return answeredInstead(res) ?? (res.headersSent ? res.statusCode : CLOSED_WITHOUT_RESPONSE);
+    const cutByStop = socket !== null && this.cutSockets.has(socket);
+    if (!wasCut(res) && !cutByStop) return 499;
+    return answeredInstead(res) ?? (res.headersSent && !cutByStop ? res.statusCode : CLOSED_WITHOUT_RESPONSE);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

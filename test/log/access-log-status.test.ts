@@ -1,6 +1,7 @@
 // The access log's status for a response that did not finish, through a real gateway: 499 says
 // the client left first, as nginx's does; a response the gateway ended itself says what went out
-// (its worker died after the head, or --grace ran out at stop), or 444 when no head had. And
+// when its worker died after the head, or 444 when no head had; cut because --grace ran out at
+// stop, 444 head or not (as at a drain's end), with the bytes that went out. And
 // the request line is logged as sent, an absolute-form target too.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,8 +32,27 @@ def application(environ, start_response):
     return [b"late\\n"]
 `;
 
+/** A stream that outlives --grace, from an ASGI worker: its cut at stop is logged as the WSGI one's. */
+const ASGI_APP = `import asyncio
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"y" * 100, "more_body": True})
+    await asyncio.sleep(60)
+    await send({"type": "http.response.body", "body": b"never"})
+`;
+
 test.before(async () => {
   writePackage(apps.path, 'cuts', { 'app.yaml': 'platform: python, wsgi\napp: cuts:application\n', 'cuts.py': APP });
+  writePackage(apps.path, 'acuts', { 'app.yaml': 'platform: python, asgi\napp: acuts:app\n', 'acuts.py': ASGI_APP });
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--grace', '1']);
   await servesAgain();
 });
@@ -45,7 +65,7 @@ test.after(async () => {
 
 const port = () => Number(new URL(gw!.url).port);
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
-const logged = (path: string, status: number, bytes: number) => new RegExp(`"GET ${path.replace(/[?]/g, '\\?')} HTTP/1\\.1" ${status} ${bytes} .* app=cuts `);
+const logged = (path: string, status: number, bytes: number, app = 'cuts') => new RegExp(`"GET ${path.replace(/[?]/g, '\\?')} HTTP/1\\.1" ${status} ${bytes} .* app=${app} `);
 
 async function servesAgain(): Promise<void> {
   await waitFor(async () => /^HTTP\/1\.1 200 /.test(await rawRequest(port(), `GET /cuts/?0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 3000).catch(() => '')), 30_000, 'cuts to serve');
@@ -130,7 +150,7 @@ test('a broken chunked body on the lean lane: its 400 says why, and its line cou
   await waitFor(() => new RegExp(`"POST /cuts/\\?0\\.5 HTTP/1\\.1" 400 ${body.length} .* app=cuts `).test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
 });
 
-test('cut by the stop past --grace: 444 with no head out, the sent status and its bytes with one', async () => {
+test('cut by the stop past --grace: 444 with no head out, and 444 with the bytes sent for a stream whose head went out (not a whole 200)', async () => {
   const open = (path: string) => {
     const socket = net.connect(port(), '127.0.0.1');
     let got = '';
@@ -141,8 +161,10 @@ test('cut by the stop past --grace: 444 with no head out, the sent status and it
   };
   const waiting = open('/cuts/?60');
   const streaming = open('/cuts/stream');
+  const asgiStreaming = open('/acuts/stream');
   try {
     await waitFor(() => streaming.got().includes('x'.repeat(100)), 10_000, 'the streamed head and first chunk');
+    await waitFor(() => asgiStreaming.got().includes('y'.repeat(100)), 30_000, 'the ASGI stream\'s head and first chunk');
     await new Promise((r) => setTimeout(r, 300)); // the waiting one is in the worker by now
     assert.is(waiting.got(), '');
     const stopped = gw!;
@@ -150,11 +172,13 @@ test('cut by the stop past --grace: 444 with no head out, the sent status and it
     assert.is(await stopped.stop(30_000), 0);
     const out = stopped.output();
     assert.match(out, logged('/cuts/?60', 444, 0));
-    assert.match(out, logged('/cuts/stream', 200, 100));
-    assert.not.match(out, /"GET \/cuts\/(\?60|stream) HTTP\/1\.1" 499 /);
+    assert.match(out, logged('/cuts/stream', 444, 100));
+    assert.match(out, logged('/acuts/stream', 444, 100, 'acuts'));
+    assert.not.match(out, /"GET \/a?cuts\/(\?60|stream) HTTP\/1\.1" (499|200) /);
   } finally {
     waiting.socket.destroy();
     streaming.socket.destroy();
+    asgiStreaming.socket.destroy();
   }
 });
 
