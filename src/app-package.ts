@@ -15,14 +15,16 @@ import { resolveAppPaths } from './environment/app-env.js';
 import { overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { pickInterpreter } from './environment/interpreters.js';
 import { resolveStateRoot } from './environment/state-root.js';
+import { resolveRunAs } from './environment/run-as.js';
 import { GatewayError } from './errors.js';
-import { prepareHookBackupDir, writeHookManifest } from './lifecycle/backup.js';
-import { backupOf } from './lifecycle/backup-manifest.js';
+import { backupWithHook } from './lifecycle/backup.js';
 import { checkApp, type CheckItem, type CheckReport } from './lifecycle/check.js';
 import { resolveForHook } from './lifecycle/hook.js';
 import { installApp, type InstallResult } from './lifecycle/install.js';
+import { ownerOf, restorableBackup, restoreWithHook } from './lifecycle/restore.js';
 import { runInAppEnvironment } from './lifecycle/run-command.js';
 import { withTestDatabases } from './services/app-services.js';
+import { appServiceScope } from './services/database-backup.js';
 
 export type { CheckItem, CheckReport, CommandName, InstallResult };
 
@@ -71,6 +73,11 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Kill the command's process tree after this many ms (its status is then 128+9). */
   timeoutMs?: number;
+  /**
+   * restore: load the backup's database and Redis keys even over ones that hold data, as
+   * `restore --force` (else APPPKG_SERVICE_NOT_EMPTY, nothing changed).
+   */
+  force?: boolean;
 }
 
 /** Lifecycle hooks act on the installed app: run as the gateway runs them (lifecycle/hook.ts). */
@@ -160,10 +167,13 @@ export class AppPackage {
    * test run as `apppkg-gateway test` does (APPPKG_ENV=development); install, update, backup,
    * restore and uninstall as the gateway runs its hooks (production, as the app's user when we
    * are root); backup and restore need APPPKG_BACKUP_DIR, given in `options.env` (without it:
-   * APPPKG_USAGE, nothing run); as `backup --to` and `restore --from`, backup makes that directory
-   * (0700, the app user's), refuses one holding anything but an earlier backup of this app, and
-   * marks it with apppkg-backup.json when the hook succeeds; restore refuses a directory without
-   * this app's manifest before the hook runs. An app without the command: APPPKG_COMMAND_MISSING.
+   * APPPKG_USAGE, nothing run). They do what `backup --to` and `restore --from` do with a hook
+   * (lifecycle/backup.ts, restore.ts): backup makes that directory (0700, the app user's), refuses
+   * one holding anything but an earlier backup of this app, and when the hook succeeds dumps the
+   * app's database and Redis keys beside what it wrote and marks it with apppkg-backup.json;
+   * restore refuses a directory without this app's manifest, or the app running, then loads the
+   * database and Redis keys (into empty ones unless `options.force`) before the hook runs. An app
+   * without the command: APPPKG_COMMAND_MISSING.
    */
   async runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
     // From JavaScript, any string can arrive here.
@@ -185,19 +195,24 @@ export class AppPackage {
         command: name,
       });
     }
-    const ctx = HOOKS_RUN_AS_PRODUCTION.has(name) ? await this.#hookContext() : await this.#developmentContext();
-    if (name === 'backup') {
-      // As `backup --to DIR`: the hook runs in the app directory, so a relative DIR is made absolute here.
-      const target = path.resolve(options.env!.APPPKG_BACKUP_DIR);
-      await prepareHookBackupDir(target, this.#desc.name, ctx.runAs);
-      const status = await this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, APPPKG_BACKUP_DIR: target } });
-      if (status === 0) await writeHookManifest(target, this.#desc);
-      return status;
-    }
-    // As `restore --from DIR`: another app's backup, or none, never reaches the hook.
-    if (name === 'restore') await backupOf(path.resolve(options.env!.APPPKG_BACKUP_DIR), this.#desc.name);
-    if (name !== 'test') return this.#spawn(ctx, { shell: command }, options);
     const stateRoot = resolveStateRoot({ flag: this.#options.stateDir });
+    // The hook runs in the app directory: a relative APPPKG_BACKUP_DIR is made absolute here, as `--to` and `--from` are.
+    const hookWith = (ctx: AppContext) => (env: { APPPKG_BACKUP_DIR: string }) => this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, ...env } });
+    if (name === 'backup') {
+      const ctx = await this.#hookContext();
+      return backupWithHook(appServiceScope(this.#desc, this.#hostEnv, stateRoot), ctx.runAs, path.resolve(options.env!.APPPKG_BACKUP_DIR), hookWith(ctx));
+    }
+    if (name === 'restore') {
+      const source = path.resolve(options.env!.APPPKG_BACKUP_DIR);
+      const manifest = await restorableBackup(this.#desc.name, source, stateRoot);
+      const { user, userAt } = overridesFor(this.#hostEnv, this.name);
+      const owner = ownerOf(resolveRunAs(this.#desc, user, userAt));
+      // The hook's environment once the services are restored (on a fresh host, provisioned).
+      const run = async (env: { APPPKG_BACKUP_DIR: string }) => hookWith(await this.#hookContext())(env);
+      return restoreWithHook(appServiceScope(this.#desc, this.#hostEnv, stateRoot), source, manifest, { force: options.force === true, owner, appDir: this.dir }, run);
+    }
+    const ctx = HOOKS_RUN_AS_PRODUCTION.has(name) ? await this.#hookContext() : await this.#developmentContext();
+    if (name !== 'test') return this.#spawn(ctx, { shell: command }, options);
     const say = (line: string) => (this.#options.output ?? process.stderr).write(`apppkg-gateway: ${line}\n`);
     return withTestDatabases({ desc: this.#desc, hostEnv: this.#hostEnv, stateRoot, say }, () => this.#spawn(ctx, { shell: command }, options));
   }

@@ -6,7 +6,6 @@ import { chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
-import { pickInterpreter } from '../environment/interpreters.js';
 import type { RunAs } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import type { Description } from '../description/types.js';
@@ -15,7 +14,7 @@ import { BACKUP_DATA_DIR, MANIFEST_FILE, makeManifest, readManifest, writeManife
 import { besideName, copyBeside, countTree, ioFailure, isInside, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
-import { backupDatabase, type AppServiceScope } from '../services/database-backup.js';
+import { appServiceScope, backupDatabase, type AppServiceScope } from '../services/database-backup.js';
 import { backupRedis } from '../services/redis-backup.js';
 import { planServices } from '../services/service-plan.js';
 import { SQLITE_FILE, SQLITE_SIDE_FILES } from '../services/sqlite-database.js';
@@ -32,21 +31,15 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   const started = Date.now();
   const dir = path.resolve(opts.dir);
   const target = path.resolve(opts.to);
-  const { desc, hostEnv, overrides } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
+  const { desc, hostEnv } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
-  const scope: AppServiceScope = {
-    desc, hostEnv, stateRoot, say,
-    python: async () => (await pickInterpreter(desc, { override: overrides.python ?? undefined })).executable,
-  };
+  const scope = appServiceScope(desc, hostEnv, stateRoot, say);
 
   planServices(desc, hostEnv); // a service the host cannot give: refused before anything is written
   if (desc.commands.backup) {
     const ctx = await resolveForHook({ ...opts, dir });
-    await prepareHookBackupDir(target, desc.name, ctx.runAs, say);
-    await runHook(ctx, 'backup', { extraEnv: { APPPKG_BACKUP_DIR: target }, say });
-    // Beside what the hook wrote.
-    const services = await backupServices(scope, target);
-    await writeHookManifest(target, desc, services);
+    // runHook throws on a failed hook (APPPKG_COMMAND_FAILED, naming it): its status is 0 here.
+    await backupWithHook(scope, ctx.runAs, target, (env) => runHook(ctx, 'backup', { extraEnv: env, say }).then(() => 0));
     say(`==> ${desc.name} backed up to ${target} by commands.backup in ${seconds(started)}`);
     return { hook: true, dir: target };
   }
@@ -87,11 +80,31 @@ async function backupServices(scope: AppServiceScope, target: string): Promise<P
 }
 
 /**
- * commands.backup's APPPKG_BACKUP_DIR, made ready as for the data copy and, as we are root, given
- * to the app's user the hook runs as, so that it can write there: `backup --to` and the library's
- * runCommand('backup') alike.
+ * commands.backup into `target`, run by `run` with APPPKG_BACKUP_DIR (resolving with its exit
+ * status); once it exits 0, the app's database and Redis keys beside what it wrote, then the
+ * manifest that marks the directory as the app's backup: `backup --to` and the library's
+ * runCommand('backup') alike. A hook that fails leaves the directory unmarked, its status returned.
  */
-export async function prepareHookBackupDir(target: string, app: string, runAs: RunAs | null, say: (line: string) => void = quiet): Promise<void> {
+export async function backupWithHook(
+  scope: AppServiceScope,
+  runAs: RunAs | null,
+  target: string,
+  run: (env: { APPPKG_BACKUP_DIR: string }) => Promise<number>,
+): Promise<number> {
+  const { desc } = scope;
+  planServices(desc, scope.hostEnv); // a service the host cannot give: refused before the hook runs
+  await prepareHookBackupDir(target, desc.name, runAs, scope.say);
+  const status = await run({ APPPKG_BACKUP_DIR: target });
+  if (status !== 0) return status;
+  await writeHookManifest(target, desc, await backupServices(scope, target));
+  return 0;
+}
+
+/**
+ * commands.backup's APPPKG_BACKUP_DIR, made ready as for the data copy and, as we are root, given
+ * to the app's user the hook runs as, so that it can write there.
+ */
+async function prepareHookBackupDir(target: string, app: string, runAs: RunAs | null, say: (line: string) => void = quiet): Promise<void> {
   await prepareBackupDir(target, app, say);
   // Until the hook has succeeded, the directory is no backup.
   await dropManifest(target);
@@ -99,7 +112,7 @@ export async function prepareHookBackupDir(target: string, app: string, runAs: R
 }
 
 /** After commands.backup succeeded: the manifest that lets restore refuse another app's backup. */
-export async function writeHookManifest(target: string, desc: Pick<Description, 'name' | 'version'>, services: Pick<BackupManifest, 'database' | 'redis'> = {}): Promise<void> {
+async function writeHookManifest(target: string, desc: Pick<Description, 'name' | 'version'>, services: Pick<BackupManifest, 'database' | 'redis'>): Promise<void> {
   // files and bytes are the hook's to know.
   const manifest = makeManifest({ app: desc.name, version: desc.version, files: 0, bytes: 0, ...services, hook: true });
   await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));

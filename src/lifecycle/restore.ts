@@ -7,8 +7,7 @@ import { chmod, lstat, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
-import { pickInterpreter } from '../environment/interpreters.js';
-import { resolveRunAs } from '../environment/run-as.js';
+import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import { appStateDirs, prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, backupOf, type BackupManifest } from './backup-manifest.js';
@@ -16,7 +15,7 @@ import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tr
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
 import { processesOfApp } from './running-app.js';
-import { assertDatabaseRestorable, restoreDatabase, type AppServiceScope } from '../services/database-backup.js';
+import { appServiceScope, assertDatabaseRestorable, restoreDatabase, type AppServiceScope } from '../services/database-backup.js';
 import { assertRedisRestorable, restoreRedis } from '../services/redis-backup.js';
 
 export interface RestoreOptions extends LifecycleOptions {
@@ -34,29 +33,22 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   const source = path.resolve(opts.from);
   const { desc, overrides, hostEnv } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
 
-  // Nothing there, or another app's backup, is never a backup to restore, hook or not: refused
-  // before anything runs (a hook would load another app's data without a word).
-  const manifest = await backupOf(source, desc.name);
-  // A running app keeps its data directory open: swapped underneath it, every write after the
-  // restore would go to the old, deleted one (as uninstall, refused; issue 13).
-  const running = await processesOfApp(appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).data);
-  if (running.length > 0) throw new GatewayError('APPPKG_APP_RUNNING', { app: desc.name, pids: running.join(', '), action: 'restore' });
-
-  const scope: AppServiceScope = {
-    desc, hostEnv, stateRoot: resolveStateRoot({ flag: opts.stateDir }), say,
-    python: async () => (await pickInterpreter(desc, { override: overrides.python ?? undefined })).executable,
-  };
+  const stateRoot = resolveStateRoot({ flag: opts.stateDir });
+  const manifest = await restorableBackup(desc.name, source, stateRoot);
+  const scope = appServiceScope(desc, hostEnv, stateRoot, say);
   // As root, the data belongs to the app's user (the gateway runs the app as that user).
   const runAs = resolveRunAs(desc, overrides.user, overrides.userAt);
-  const owner: Owner | undefined = runAs && !runAs.isRoot ? { uid: runAs.uid, gid: runAs.gid } : undefined;
+  const owner = ownerOf(runAs);
   const force = opts.force === true;
 
   if (desc.commands.restore) {
-    // The database first, so that the hook finds it.
-    await assertServicesRestorable(scope, manifest, force, opts.dir);
-    await restoreServices(scope, source, manifest, force, owner);
-    const ctx = await resolveForHook({ ...opts, dir });
-    await runHook(ctx, 'restore', { extraEnv: { APPPKG_BACKUP_DIR: source }, say });
+    // The hook's environment once the services are restored (on a fresh host, provisioned);
+    // runHook throws on a failed hook (APPPKG_COMMAND_FAILED, naming it).
+    const run = async (env: { APPPKG_BACKUP_DIR: string }): Promise<number> => {
+      await runHook(await resolveForHook({ ...opts, dir }), 'restore', { extraEnv: env, say });
+      return 0;
+    };
+    await restoreWithHook(scope, source, manifest, { force, owner, appDir: opts.dir }, run);
     say(`==> ${desc.name} restored from ${source} by commands.restore in ${seconds(started)}`);
     return { hook: true };
   }
@@ -83,6 +75,42 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   const version = manifest.version ? ` of version ${manifest.version}` : '';
   say(`==> restored ${countOf(count.files, 'file')} of ${desc.name}'s data from ${source} (backup${version} made ${manifest.createdAt}) in ${seconds(started)}`);
   return { hook: false, manifest, files: count.files };
+}
+
+/**
+ * The manifest of `app`'s backup in `source`, refused before anything runs, hook or not: nothing
+ * there, or another app's backup (a hook would load another app's data without a word); or the
+ * app running, which keeps its data directory open: swapped underneath it, every write after the
+ * restore would go to the old, deleted one (as uninstall, refused; issue 13).
+ */
+export async function restorableBackup(app: string, source: string, stateRoot: string): Promise<BackupManifest> {
+  const manifest = await backupOf(source, app);
+  const running = await processesOfApp(appStateDirs(stateRoot, app).data);
+  if (running.length > 0) throw new GatewayError('APPPKG_APP_RUNNING', { app, pids: running.join(', '), action: 'restore' });
+  return manifest;
+}
+
+/** Who the restored data belongs to: the app's user, when we are root and it is another. */
+export function ownerOf(runAs: RunAs | null): Owner | undefined {
+  return runAs && !runAs.isRoot ? { uid: runAs.uid, gid: runAs.gid } : undefined;
+}
+
+/**
+ * commands.restore on `manifest`'s backup in `source`: the app's database and Redis keys first
+ * (into empty ones unless `force`), so that the hook finds them, then the hook, run by `run`
+ * with APPPKG_BACKUP_DIR; resolves with its exit status: `restore --from` and the library's
+ * runCommand('restore') alike.
+ */
+export async function restoreWithHook(
+  scope: AppServiceScope,
+  source: string,
+  manifest: BackupManifest,
+  opts: { force: boolean; owner: Owner | undefined; appDir: string },
+  run: (env: { APPPKG_BACKUP_DIR: string }) => Promise<number>,
+): Promise<number> {
+  await assertServicesRestorable(scope, manifest, opts.force, opts.appDir);
+  await restoreServices(scope, source, manifest, opts.force, opts.owner);
+  return run({ APPPKG_BACKUP_DIR: source });
 }
 
 /** Refuses, before anything changes, a database or Redis that holds data (unless `force`). */

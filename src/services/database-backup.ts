@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { chmod, chown, copyFile, lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
-import type { HostEnvironment } from '../environment/host-file.js';
+import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
+import { pickInterpreter } from '../environment/interpreters.js';
 import { appStateDirs, type Owner } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
@@ -34,6 +35,15 @@ export interface AppServiceScope {
   /** The app's interpreter (SQLite's backup runs with its sqlite3 module); asked only when needed. */
   python: () => Promise<string>;
   say?: (line: string) => void;
+}
+
+/**
+ * The scope of `desc`'s backup or restore, its interpreter the environment file's `python` or the
+ * one app.yaml asks for: `backup`, `restore` and the library's runCommand build it one way.
+ */
+export function appServiceScope(desc: Description, hostEnv: HostEnvironment, stateRoot: string, say?: (line: string) => void): AppServiceScope {
+  const override = overridesFor(hostEnv, desc.name).python ?? undefined;
+  return { desc, hostEnv, stateRoot, say, python: async () => (await pickInterpreter(desc, { override })).executable };
 }
 
 const PG_DUMP_FILE = 'postgresql.dump';
