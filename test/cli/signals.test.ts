@@ -15,7 +15,9 @@ const test = suite('cli: SIGUSR1');
 const apps = tempDir('apppkg-usr1-apps-');
 const state = tempDir('apppkg-usr1-state-');
 const logs = tempDir('apppkg-usr1-logs-');
-test.after(() => logs.remove());
+test.after(() => {
+  for (const dir of [apps, state, logs]) dir.remove();
+});
 
 const lines = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 

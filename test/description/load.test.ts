@@ -352,8 +352,6 @@ test('docs/description.md names every key of both schemas', async () => {
   assert.equal(missing, []);
 });
 
-test.run();
-
 test('an app.yaml over 256 KiB is refused at once, naming its size, before it is parsed', async () => {
   const keys = Array.from({ length: 20_000 }, (_, i) => `x-k${i}: "${'v'.repeat(40)}"`).join('\n');
   const dir = await writeApp('huge', `platform: python, wsgi\napp: wsgi:application\n${keys}\n`);
@@ -362,3 +360,5 @@ test('an app.yaml over 256 KiB is refused at once, naming its size, before it is
   assert.is((err as GatewayError).code, 'APPPKG_FILE_TOO_LARGE');
   assert.match((err as GatewayError).message, /app\.yaml is \d+ KiB; a description or environment file is at most 256 KiB/);
 });
+
+test.run();

@@ -278,8 +278,8 @@ function shimWorkers(gatewayPid: number): number[] {
 }
 
 test('--max-workers: an app whose import hangs holds only its own room; the others, and one deployed meanwhile, serve while it starts, and the bound holds', async () => {
-  const hangPid = join(tempDir('apppkg-hang-').path, 'pid');
   const dir = tempDir('apppkg-idle-');
+  const hangPid = join(dir.path, 'hang.pid');
   const apps = join(dir.path, 'apps');
   mkdirSync(apps, { recursive: true });
   // Named to sort first: the app judged first hangs.
