@@ -12,7 +12,7 @@ import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment } from './app-context.js';
-import { setProbeCacheDir } from './environment/probe-cache.js';
+import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
 import { prepareStateRoot } from './environment/state-root.js';
 import { lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { GatewayError } from './errors.js';
@@ -57,6 +57,8 @@ export class Gateway {
   private readonly saidCollisions = new Set<string>();
   /** The state root's lock (`apps` only), released once every app has stopped. */
   private lock: StateRootLock | null = null;
+  /** Its state root, whose `cache/` keeps the interpreters' answers while it runs. */
+  private stateRoot: string | null = null;
   /** The reload under way, if any: the next one waits for it. */
   private reloading: Promise<unknown> = Promise.resolve();
   /** Makes again the apps' Redis users that a Redis restarted without an aclfile forgot. */
@@ -94,8 +96,10 @@ export class Gateway {
     try {
       const gateway = await Gateway.open(options, checked);
       gateway.lock = lock;
+      gateway.stateRoot = stateRoot;
       return gateway;
     } catch (err) {
+      releaseProbeCacheDir(probeCacheDirOf(stateRoot));
       await lock?.release();
       throw err;
     }
@@ -109,7 +113,7 @@ export class Gateway {
     // start probes none.
     const frontModule = import('./proxy/front.js');
     frontModule.catch(() => {}); // awaited below; a failure is thrown there, not unhandled here
-    setProbeCacheDir(join(stateRoot, 'cache'));
+    setProbeCacheDir(probeCacheDirOf(stateRoot));
     const hostEnv = await loadHostEnvironment(options.environment);
     const graceMs = options.graceMs ?? 30_000;
     const metrics = new GatewayMetrics();
@@ -362,8 +366,14 @@ export class Gateway {
       await this.front.stop(this.graceMs);
       await this.registry.stop(5000);
       await redisUsers;
+      if (this.stateRoot !== null) releaseProbeCacheDir(probeCacheDirOf(this.stateRoot));
       await this.lock?.release();
     })();
     return this.stopping;
   }
+}
+
+/** Where a gateway keeps the interpreters' answers (environment/probe-cache.ts). */
+function probeCacheDirOf(stateRoot: string): string {
+  return join(stateRoot, 'cache');
 }

@@ -57,6 +57,15 @@ export function setProbeCacheDir(dir: string | null): void {
   probeCacheDir = dir;
 }
 
+/**
+ * No longer `dir` (a gateway's, as it stops or fails to start): a probe after it, by the library's
+ * runCommand or the next test in the process, must not write under a state root that may be
+ * removed or another's by then. Another gateway's directory, set since, stays.
+ */
+export function releaseProbeCacheDir(dir: string): void {
+  if (probeCacheDir === dir) probeCacheDir = null;
+}
+
 function cacheContext(): string {
   const facts = [PROBE, os.release(), os.version(), String(process.getuid?.() ?? ''), os.homedir()];
   return createHash('sha256').update(facts.join('\0')).digest('hex').slice(0, 32);
