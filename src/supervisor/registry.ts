@@ -287,9 +287,13 @@ export class Registry {
     return this.looks.settled(limitMs);
   }
 
-  /** The directories of refused and settling versions: a change to any file in them matters. */
+  /**
+   * The directories of refused, settling and rolled-back-from versions: a change to any file in
+   * them matters (a rolled-back-from one is a candidate again, docs/admin.md). The serving and
+   * older versions are not walked at every poll: only these few, out of rotation.
+   */
   get watchedDirs(): string[] {
-    return [...this.records.values()].flatMap((r) => [...r.refused.keys(), ...r.settling]);
+    return [...this.records.values()].flatMap((r) => [...r.refused.keys(), ...r.settling, ...r.rolledBack.keys()]);
   }
 
   async stop(graceMs: number): Promise<void> {

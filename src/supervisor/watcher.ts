@@ -1,8 +1,8 @@
 // Notices changes under --apps: a new package directory, a removed one, a symlink switched,
-// an app.yaml edited, and any file of a version that was refused or is still being copied
-// (issue 13: touching the module retries it). fs.watch answers fast but misses some changes
-// (symlink swaps, network filesystems, files deeper than DIR), so a poll of the same signature
-// backs it up.
+// an app.yaml edited, and any file of a version that was refused, is still being copied (issue
+// 13: touching the module retries it) or was rolled back from (a fix to it redeploys it).
+// fs.watch answers fast but misses some changes (symlink swaps, network filesystems, files
+// deeper than DIR), so a poll of the same signature backs it up.
 import { readdirSync, realpathSync, statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { readPackageTree } from './package-tree.js';
@@ -41,7 +41,7 @@ export class AppsWatcher {
     private readonly onChange: () => void,
     private readonly pollMs = 2000,
     private readonly debounceMs = 300,
-    /** Package directories whose every file counts (the registry's refused and settling versions). */
+    /** Package directories whose every file counts (the registry's refused, settling and rolled-back-from versions). */
     private readonly watchedDirs: () => string[] = () => [],
   ) {
     this.signature = this.currentSignature();

@@ -91,10 +91,10 @@ test('removing the newest version and the admin\'s rollback run no update of the
   const app = ((await statusRes.body.json()) as any).apps.find((a: any) => a.name === 'blog');
   assert.ok(app.history.some((e: any) => e.kind === 'rolled-back' && e.version === '1.0' && e.from === '1.1'), JSON.stringify(app.history));
 
-  // 1.1 changed after the rollback (a fix): a new deploy of it, whose update runs.
+  // 1.1 changed after the rollback (a fix): the watcher sees it, no SIGHUP, and it is a new
+  // deploy of it, whose update runs.
   appendFileSync(join(apps.path, 'blog.1.1', 'environ_app.py'), '\n# fixed\n');
-  gw.child.kill('SIGHUP'); // a look at the files now, not at the watcher's next
-  await waitServed('1.1', 'version 1.1 changed after the rollback');
+  await waitServed('1.1', 'version 1.1 changed after the rollback, seen by the watcher');
   assert.equal(updatesRun(), ['blog.1.1', 'blog.1.1']);
 
   // A version above the installed one runs its update as any deploy.
