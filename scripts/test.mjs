@@ -48,6 +48,11 @@ build();
 
 const filter = process.argv[2];
 
+/** The line uvu prints as it begins a test file: the file's path under test/. */
+const FILE_HEADING = /^(\S+\.test\.[cm]?[jt]s)$/;
+/** uvu colours its output whatever FORCE_COLOR says. */
+const ANSI_COLOURS = /\x1b\[[0-9;]*m/g;
+
 /**
  * PATH for the tests: when `python3` is a pyenv shim, the directory of the interpreter it runs
  * goes first. A shim is 0.6 s of CPU in bash per run, and every gateway start and CLI command
@@ -119,7 +124,7 @@ const runs = patterns.map((pattern, i) => {
     run.out += chunk;
     const complete = run.out.lastIndexOf('\n') + 1;
     for (const line of run.out.slice(run.scanned, complete).split('\n')) {
-      const heading = /^(\S+\.test\.[cm]?[jt]s)$/.exec(line.replace(/\x1b\[[0-9;]*m/g, '').trim());
+      const heading = FILE_HEADING.exec(line.replace(ANSI_COLOURS, '').trim());
       if (heading) run.starts.push({ name: heading[1], at: Date.now() });
     }
     run.scanned = Math.max(run.scanned, complete);
@@ -165,7 +170,7 @@ function slowestFiles(all) {
 
 /** The counts from uvu's output (colours and all), and the lines a reader should see last. */
 function summarize(output, code, signal) {
-  const text = output.replace(/\x1b\[[0-9;]*m/g, ''); // uvu colours the Skipped count: "Skipped:   \e[33m2"
+  const text = output.replace(ANSI_COLOURS, ''); // uvu colours the Skipped count: "Skipped:   \e[33m2"
   const ended = /Total:\s+(\d+)/.exec(text);
   const total = Number(ended?.[1] ?? 0);
   const passed = Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0);
@@ -203,7 +208,7 @@ function failedTests(text) {
   const files = [];
   let reading = null;
   for (const line of text.split('\n')) {
-    const heading = /^(\S+\.test\.[cm]?[jt]s)$/.exec(line.trim());
+    const heading = FILE_HEADING.exec(line.trim());
     if (heading) {
       files.push({ name: heading[1], short: 0, printed: 0 });
       reading = null;

@@ -186,7 +186,7 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does n
   };
   // At once: two of them wait out check's 5 s bound.
   let blockedMs = 0;
-  const timed = async (run: Promise<Awaited<ReturnType<typeof runCli>>>) => {
+  const timeBlocked = async (run: Promise<Awaited<ReturnType<typeof runCli>>>) => {
     const started = Date.now();
     const result = await run;
     blockedMs = Date.now() - started;
@@ -195,7 +195,7 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does n
   const [failed, hung, blocked, ok] = await Promise.all([
     runCli(['check', app('lifespan-fails', '    await send({"type": "lifespan.startup.failed", "message": "cannot reach the database at db:5432"})\n'), '--state-dir', state.path]),
     runCli(['check', app('lifespan-hangs', '    await asyncio.sleep(3600)\n'), '--state-dir', state.path]),
-    timed(runCli(['check', app('lifespan-blocks', '    import time\n    time.sleep(120)\n'), '--state-dir', state.path])),
+    timeBlocked(runCli(['check', app('lifespan-blocks', '    import time\n    time.sleep(120)\n'), '--state-dir', state.path])),
     runCli(['check', app('lifespan-ok', '    await send({"type": "lifespan.startup.complete"})\n    await receive()\n    await send({"type": "lifespan.shutdown.complete"})\n'), '--state-dir', state.path]),
   ]);
   assert.is(failed.status, 1, failed.stdout + failed.stderr);
