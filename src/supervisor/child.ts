@@ -32,6 +32,8 @@ export interface ChildSpec {
   guard: boolean;
 }
 
+/** After the leader's exit, how long what it left behind has between SIGTERM and SIGKILL (a command's too). */
+const LEFT_BEHIND_GRACE_MS = 3000;
 /** How long a child's pipes are read after it exited, when something else still holds them. */
 const PIPES_AFTER_EXIT_MS = 1000;
 
@@ -48,6 +50,10 @@ export class Child extends EventEmitter {
   private stopping: EarliestTimer | null = null;
   /** The end of the stop under way. */
   private stopped: Promise<void> = Promise.resolve();
+  /** Set once SIGKILL was ours to send: what is left behind has had its grace. */
+  private killed = false;
+  /** What the leader left behind, while it has its grace; `kill` cuts it short. */
+  private leftBehind: { tree: GuardedTree; pid: number | undefined } | null = null;
 
   /** Spawns at once; a spawn that fails ends in 'exit' (null, null) with `spawnError` set. */
   constructor(spec: ChildSpec) {
@@ -71,7 +77,7 @@ export class Child extends EventEmitter {
         this.exitCode = code;
         this.exitSignal = signal;
         // Gone once its daemons are: a gateway that stops right after must not leave them.
-        if (tree !== null) void tree.sweep(child.pid).finally(resolve);
+        if (tree !== null) void this.endLeftBehind(tree, child.pid).finally(resolve);
         else {
           if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
           resolve();
@@ -156,8 +162,26 @@ export class Child extends EventEmitter {
     }
   }
 
-  /** SIGKILL the tree and the group, now. */
+  /**
+   * What the leader left in its group, and its marked daemons, get SIGTERM (and SIGCONT) and
+   * a moment to finish, as a command's do (process-group.ts `end`), then SIGKILL: an app's
+   * multiprocessing pool or helper killed outright leaves its shared memory, semaphores and
+   * temporary files behind, and its parent, the worker, never got to stop it (a worker's own
+   * SIGTERM is the shim's, which drains requests and exits). Not when the grace was spent
+   * already: the leader itself was SIGKILLed by us.
+   */
+  private endLeftBehind(tree: GuardedTree, pid: number | undefined): Promise<void> {
+    if (this.killed) return tree.sweep(pid);
+    this.leftBehind = { tree, pid };
+    // A stop of a group sent it SIGTERM already (termGroup): not a second time.
+    const told = this.termGroup && this.stopping !== null;
+    return tree.end(pid, LEFT_BEHIND_GRACE_MS, { told }).finally(() => (this.leftBehind = null));
+  }
+
+  /** SIGKILL the tree and the group, now; after the leader's exit, what it left behind. */
   kill(): void {
+    this.killed = true;
+    if (this.leftBehind !== null) void this.leftBehind.tree.sweep(this.leftBehind.pid);
     const pid = this.process.pid;
     if (pid === undefined || this.exitedFlag) return;
     killTree(pid);

@@ -140,14 +140,18 @@ export class GuardedTree {
    * what carries the mark, then SIGKILL to whatever is left after `graceMs`. Resolves as soon as
    * none is left, the guard kept until then (a CLI killed meanwhile still takes them along).
    */
-  async end(pid: number | undefined, graceMs: number): Promise<void> {
+  async end(pid: number | undefined, graceMs: number, { told = false }: { told?: boolean } = {}): Promise<void> {
     const group = pid !== undefined && this.ownGroup ? pid : null;
-    if (group !== null) {
+    if (group !== null && !told) {
       signalGroup(group, 'SIGTERM');
       signalGroup(group, 'SIGCONT');
     }
-    // Both in one pass over /proc: the scans asked for in the same turn share it.
-    let left = (await Promise.all([signalMarked(TREE_MARK, this.mark, 'SIGTERM'), signalMarked(TREE_MARK, this.mark, 'SIGCONT')]))[0];
+    // Both in one pass over /proc: the scans asked for in the same turn share it. Told already
+    // (a stop sent its group SIGTERM), a second one could turn a graceful exit into a hasty one
+    // (uvicorn, celery): only counted.
+    let left = told
+      ? await signalMarked(TREE_MARK, this.mark, 0)
+      : (await Promise.all([signalMarked(TREE_MARK, this.mark, 'SIGTERM'), signalMarked(TREE_MARK, this.mark, 'SIGCONT')]))[0];
     const deadline = Date.now() + graceMs;
     while (left > 0 && Date.now() < deadline) {
       // Not `delay`, whose timer is unref'd: a CLI command waits on this with nothing else to do.
