@@ -47,8 +47,15 @@ export function readPackageTree(dir: string): PackageTree {
       try {
         const st = lstatSync(path);
         newest = Math.max(newest, st.mtimeMs, st.ctimeMs);
-        parts.push(`${relPath}:${st.size}:${st.mtimeMs}`);
-        if (st.isDirectory()) walk(path, relPath);
+        if (st.isDirectory()) {
+          // By name only: a directory's mtime moves when Python adds its __pycache__ (a module
+          // first imported at a request, long after the deploy), which is no change of the
+          // package; what its mtime would tell, an entry added or removed, its entries tell.
+          parts.push(`${relPath}/`);
+          walk(path, relPath);
+        } else {
+          parts.push(`${relPath}:${st.size}:${st.mtimeMs}`);
+        }
       } catch {
         parts.push(`${relPath}:gone`); // removed while we looked: a change in progress
         newest = Date.now();

@@ -4,7 +4,7 @@
 // put back unchanged takes over again without its hook, put back changed is a new deploy.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -29,6 +29,9 @@ const LOGGED_UPDATE = 'echo "$APPPKG_APP_DIR" >> "$APPPKG_DATA_DIR/updates.log"'
 function addVersion(v: string): string {
   const dir = addPackage(apps.path, 'environ', `blog.${v}`, { 'environ_app.py': [[/VERSION = "1"/, `VERSION = "${v}"`]] });
   writeFileSync(join(dir, 'app.yaml'), `${readFileSync(join(dir, 'app.yaml'), 'utf8')}commands:\n  update: ${JSON.stringify(LOGGED_UPDATE)}\n`);
+  // A subpackage, where Python writes a __pycache__ when a module of it is first imported.
+  mkdirSync(join(dir, 'views'));
+  writeFileSync(join(dir, 'views', '__init__.py'), '');
   return dir;
 }
 
@@ -72,7 +75,10 @@ test('removing the newest version and the admin\'s rollback run no update of the
   assert.not.match(gw.output(), /running commands\.update of version 1\.0/);
   assert.is(installed().version, '1.1', 'a rollback does not lower the installed version');
 
-  // Put back with the files its update passed with: it takes over, its update not run again.
+  // Put back with the files its update passed with: it takes over, its update not run again;
+  // what Python wrote into it since (a module of a subpackage imported late) is not a change.
+  mkdirSync(join(aside.path, 'blog.1.1', 'views', '__pycache__'));
+  writeFileSync(join(aside.path, 'blog.1.1', 'views', '__pycache__', '__init__.cpython-311.pyc'), 'compiled');
   renameSync(join(aside.path, 'blog.1.1'), join(apps.path, 'blog.1.1'));
   await waitServed('1.1', 'version 1.1 put back');
   assert.match(gw.output(), /blog: version 1\.1 is back with the files its commands\.update passed with; it is not run again/);
