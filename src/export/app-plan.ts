@@ -111,7 +111,7 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
   // Not carried into the pod's environment file: the scheduler reserves the pod's requests
   // whether its workers run or not, so stopping them frees nothing, and the probes through the
   // gateway (every 5 s) would wake the app anyway; what scales on a cluster is pods.
-  if (host.idleTimeout !== null) notes.push(`idle_timeout ${host.idleTimeout}: not used on the cluster; the pod's resources stay reserved while its workers sleep, and its probes would wake them; scale the Deployment's replicas instead`);
+  if (host.idleTimeout) notes.push(`idle_timeout ${host.idleTimeout}: not used on the cluster; the pod's resources stay reserved while its workers sleep, and its probes would wake them; scale the Deployment's replicas instead`);
   if (host.python !== null) notes.push(`python ${host.python}: not used on the cluster; the image runs the app on Debian's python3`);
   if (desc.version === null && (desc.commands.install !== undefined || desc.commands.update !== undefined)) {
     notes.push(`no version: the hooks' Job is named ${childName(base, 'hooks', 'unversioned')} for every deploy, and Kubernetes runs a Job once; deploy versions (a directory NAME.VERSION), or delete the Job before the next apply`);

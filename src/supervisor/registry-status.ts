@@ -149,8 +149,9 @@ export function registryStatus(
   return { apps, broken: unserved.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };
 }
 
-/** The app's idle timeout in seconds (SPEC 5.6) as the environment file gives it, or null. */
+/** The app's idle timeout in seconds (SPEC 5.6) as the environment file gives it, or null (never). */
 export function idleTimeoutOf(env: HostEnvironment, name: string): number | null {
   const app = Object.hasOwn(env.apps, name) ? env.apps[name] : undefined;
-  return app?.idleTimeout ?? env.defaults.idleTimeout;
+  // 0 is the app's way out of a timeout under defaults: it never sleeps for idleness.
+  return (app?.idleTimeout ?? env.defaults.idleTimeout) || null;
 }

@@ -103,6 +103,26 @@ test('an idle app stops its workers and routed process, keeps its background pro
   assert.ok(Math.abs(total - (totalBefore + woken.idle.lastColdStartMs / 1000)) < 1e-6, `${total} = ${totalBefore} + this wake's ${woken.idle.lastColdStartMs} ms`);
 });
 
+test('idle_timeout: 0 under apps.NAME keeps that app awake while defaults puts the others to sleep', async () => {
+  const env = await open(
+    [['environ', 'sleepy'], ['environ', 'awake']],
+    'defaults:\n  idle_timeout: 1\n  workers: 1\napps:\n  awake:\n    idle_timeout: 0\n',
+  );
+  assert.is((await get(env, '/awake/')).status, 200);
+  const before = await app(env, 'awake');
+  assert.is(before.idle.timeoutSeconds, null, 'status: it never sleeps for idleness');
+  const workerPid = before.workers[0].pid;
+  // Asked after it, the app beside it going to sleep is the sign that both were quiet past the
+  // second; a quarter more is one more of the idle checks.
+  assert.is((await get(env, '/sleepy/')).status, 200);
+  await waitFor(async () => (await app(env, 'sleepy')).state === 'idle', 10_000, 'sleepy to go idle');
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  const after = await app(env, 'awake');
+  assert.is(after.state, 'ready');
+  assert.equal(after.workers.map((w: any) => w.pid), [workerPid], 'the same worker, never stopped');
+  assert.is(after.idle.coldStarts, 0);
+});
+
 test('a wake that does not finish within the app\'s timeout: 503 with Retry-After, as for an app still starting, not a 504', async () => {
   const env = await open([], 'apps:\n  stuck:\n    idle_timeout: 1\n    workers: 1\n    timeout: 2\n');
   const hang = join(env.dir.path, 'hang');
