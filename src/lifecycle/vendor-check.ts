@@ -13,7 +13,7 @@ import { formatInterpreter, pickInterpreter } from '../environment/interpreters.
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { countOf } from '../count.js';
 import { debianPackageName } from './vendor-binary.js';
-import { manifestFiles, readManifest, requirementsDigest, sha256Hex, type VendoredDistribution, type VendorManifest } from './vendor-manifest.js';
+import { manifestFiles, readManifest, INDEX_ELSEWHERE, requirementsDigest, sha256Hex, type VendoredDistribution, type VendorManifest } from './vendor-manifest.js';
 import { hostTags, type HostTags } from './vendor-tags.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
@@ -119,9 +119,12 @@ function refreshCommand(appDir: string, dir: string, manifest: VendorManifest, e
 function sourceOptions(appDir: string, manifest: VendorManifest): string {
   const sources = manifest.sources;
   if (!sources) return '';
-  const links = sources.findLinks.map((link) => (isUrl(link) ? link : path.join(appDir, link)));
+  const where = (link: string) => (isUrl(link) || link === INDEX_ELSEWHERE ? link : path.join(appDir, link));
+  const links = sources.findLinks.map(where);
   if (sources.findLinksElsewhere > 0) links.push('DIR');
-  return `${sources.noIndex ? ' --no-index' : ''}${links.map((link) => ` --find-links ${link}`).join('')}`;
+  const index = sources.indexUrl !== undefined ? ` --index-url ${where(sources.indexUrl)}` : '';
+  const extra = (sources.extraIndexUrls ?? []).map((url) => ` --extra-index-url ${where(url)}`).join('');
+  return `${index}${extra}${sources.noIndex ? ' --no-index' : ''}${links.map((link) => ` --find-links ${link}`).join('')}`;
 }
 
 /** An app with a requirements file whose `paths:` directory is missing was meant to be vendored. */

@@ -60,7 +60,14 @@ export interface VendorSources {
   findLinks: string[];
   /** How many --find-links named a directory outside the app (not recorded: a host's path). */
   findLinksElsewhere: number;
+  /** --index-url, when given: a URL (no user:password), a directory inside the app, or INDEX_ELSEWHERE. */
+  indexUrl?: string;
+  /** Each --extra-index-url, recorded as indexUrl is; absent when none. */
+  extraIndexUrls?: string[];
 }
+
+/** Stands for an index directory outside the app (a host's path is not recorded), for the user to name. */
+export const INDEX_ELSEWHERE = 'DIR';
 
 export function manifestPath(vendorDir: string): string {
   return path.join(vendorDir, MANIFEST_NAME);
@@ -89,9 +96,19 @@ export function renderManifest(m: VendorManifest): string {
         files: sortedRecord(d.files),
       })),
     otherFiles: sortedRecord(m.otherFiles),
-    ...(m.sources ? { sources: { noIndex: m.sources.noIndex, findLinks: [...m.sources.findLinks], findLinksElsewhere: m.sources.findLinksElsewhere } } : {}),
+    ...(m.sources ? { sources: renderSources(m.sources) } : {}),
   };
   return `${JSON.stringify(ordered, null, 2)}\n`;
+}
+
+function renderSources(s: VendorSources): VendorSources {
+  return {
+    noIndex: s.noIndex,
+    findLinks: [...s.findLinks],
+    findLinksElsewhere: s.findLinksElsewhere,
+    ...(s.indexUrl !== undefined ? { indexUrl: s.indexUrl } : {}),
+    ...(s.extraIndexUrls && s.extraIndexUrls.length > 0 ? { extraIndexUrls: [...s.extraIndexUrls] } : {}),
+  };
 }
 
 /** Code-point order, never the locale's: the same on every host. */

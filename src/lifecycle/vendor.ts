@@ -31,6 +31,7 @@ import { runProgram } from './run-command.js';
 import { binaryRefusal } from './vendor-binary.js';
 import { readDistributions, rewriteRecord, type InstalledDistribution } from './vendor-dists.js';
 import {
+  INDEX_ELSEWHERE,
   manifestFiles,
   readManifest,
   requirementsDigest,
@@ -56,6 +57,10 @@ export interface VendorOptions {
   into?: string;
   /** Absolute directories (or URLs) of wheels, passed to pip as --find-links. */
   findLinks?: string[];
+  /** pip's --index-url: the package index instead of PyPI (a URL, or an absolute directory laid out as one). */
+  indexUrl?: string;
+  /** pip's --extra-index-url: more indexes, looked in as well. */
+  extraIndexUrls?: string[];
   /** pip's --no-index: only --find-links, no package index. */
   noIndex?: boolean;
   /** Keep distributions compiled for this interpreter and platform, recording their tags. */
@@ -139,6 +144,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     // Made here: requirements that install nothing leave pip no reason to create it.
     await mkdir(stage);
     const pipArgs = ['-m', 'pip', 'install', '--target', stage, '--no-compile', ...(opts.noIndex ? ['--no-index'] : [])];
+    if (opts.indexUrl !== undefined) pipArgs.push('--index-url', opts.indexUrl);
+    for (const index of opts.extraIndexUrls ?? []) pipArgs.push('--extra-index-url', index);
     for (const link of opts.findLinks ?? []) pipArgs.push('--find-links', link);
     pipArgs.push('-r', requirements);
     if (pins.length > 0) {
@@ -148,7 +155,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
       say(`==> keeping the vendored versions of ${pins.length === 1 ? pins[0] : countOf(pins.length, 'distribution')}${opts.update?.length ? ` (updating ${opts.update.join(', ')})` : ''}`);
     }
     let started = Date.now();
-    say(`==> pip install --target (a staging directory)${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}`);
+    const index = opts.indexUrl !== undefined ? ` --index-url ${isUrl(opts.indexUrl) ? withoutCredentials(opts.indexUrl) : opts.indexUrl}` : '';
+    say(`==> pip install --target (a staging directory)${index}${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}`);
     const status = await runProgram({ file: interpreter.executable, args: pipArgs, cwd: path.dirname(requirements), env, output: opts.output });
     if (status !== 0) throw new GatewayError('APPPKG_VENDOR_PIP_FAILED', { status, into, pinned: pins.join(', ') });
     say(`==> installed in ${seconds(started)}`);
@@ -286,25 +294,47 @@ export function isUrl(link: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(link);
 }
 
-/** What the manifest keeps of --no-index and --find-links; nothing when pip used its index alone. */
-function vendorSources(appDir: string, opts: Pick<VendorOptions, 'noIndex' | 'findLinks'>): Pick<VendorManifest, 'sources'> {
+/** A URL without its user and password (a secret, not the app's), as the manifest keeps it. */
+function withoutCredentials(link: string): string {
+  const url = new URL(link);
+  url.username = '';
+  url.password = '';
+  return url.href;
+}
+
+/** An index as the manifest keeps it: a URL, a directory inside the app (relative), else DIR (a host's path). */
+function recordedIndex(appDir: string, index: string): string {
+  if (isUrl(index)) return withoutCredentials(index);
+  const dir = path.resolve(index);
+  return isInside(dir, appDir) ? path.relative(appDir, dir).split(path.sep).join('/') || '.' : INDEX_ELSEWHERE;
+}
+
+/** What the manifest keeps of pip's index options; nothing when pip used its default index alone. */
+function vendorSources(appDir: string, opts: Pick<VendorOptions, 'noIndex' | 'findLinks' | 'indexUrl' | 'extraIndexUrls'>): Pick<VendorManifest, 'sources'> {
   const links = opts.findLinks ?? [];
-  if (!opts.noIndex && links.length === 0) return {};
+  const extra = opts.extraIndexUrls ?? [];
+  if (!opts.noIndex && links.length === 0 && opts.indexUrl === undefined && extra.length === 0) return {};
   const findLinks: string[] = [];
   let findLinksElsewhere = 0;
   for (const link of links) {
     if (isUrl(link)) {
-      const url = new URL(link);
-      url.username = '';
-      url.password = '';
-      findLinks.push(url.href);
+      findLinks.push(withoutCredentials(link));
       continue;
     }
     const dir = path.resolve(link);
     if (isInside(dir, appDir)) findLinks.push(path.relative(appDir, dir).split(path.sep).join('/') || '.');
     else findLinksElsewhere++;
   }
-  return { sources: { noIndex: opts.noIndex === true, findLinks, findLinksElsewhere } };
+  return {
+    sources: {
+      noIndex: opts.noIndex === true,
+      findLinks,
+      findLinksElsewhere,
+      // Written only when given, so that a manifest made without them keeps its bytes.
+      ...(opts.indexUrl !== undefined ? { indexUrl: recordedIndex(appDir, opts.indexUrl) } : {}),
+      ...(extra.length > 0 ? { extraIndexUrls: extra.map((index) => recordedIndex(appDir, index)) } : {}),
+    },
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
 // required removed; `check` reporting a stale or edited vendor dir with the command that
 // refreshes it; `init` offering the vendor way. Real pip, real Python, no index.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -150,6 +150,32 @@ ifWheels('check reports a stale or edited vendor dir with the command that refre
   const restore = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
   assert.match(restore.stdout, /files 0 added, 1 changed, 0 removed/);
   assert.is((await runCli(['check', shop, ...CHECK])).status, 0);
+});
+
+ifWheels('pip\'s --index-url and --extra-index-url pass through, and check\'s command names them again', async () => {
+  // A PEP 503 index in files (pip reads a file: URL's index.html), holding nothing but the wheels.
+  const index = join(work.path, 'index');
+  for (const project of ['apppkg-demo-greeting', 'apppkg-demo-words']) {
+    mkdirSync(join(index, project), { recursive: true });
+    const links = readdirSync(wheels).map((w) => `<a href="../../wheels/${w}">${w}</a>`);
+    writeFileSync(join(index, project, 'index.html'), `<!DOCTYPE html><html><body>${links.join('\n')}</body></html>\n`);
+  }
+  const empty = join(work.path, 'empty-index');
+  mkdirSync(empty, { recursive: true });
+  const app = makeApp('indexed');
+  const r = await runCli(['vendor', app, '-i', `file://${index}`, '--extra-index-url', `file://${empty}`, '-e', envFile], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`pip install --target \\(a staging directory\\) --index-url file://${index} -r requirements\\.txt`));
+  assert.equal(manifestOf(app).sources, { noIndex: false, findLinks: [], findLinksElsewhere: 0, indexUrl: `file://${index}`, extraIndexUrls: [`file://${empty}`] });
+  assert.is(runScript(join(app, 'vendor', 'bin', 'demo-greeting'), ['Cy']).status, 0);
+
+  appendFileSync(join(app, 'requirements.txt'), 'apppkg-demo-words\n');
+  const stale = await runCli(['check', app, ...CHECK]);
+  const fix = /fix: run `(apppkg-gateway vendor [^`]+)`/.exec(stale.stdout)?.[1];
+  assert.is(fix, `apppkg-gateway vendor ${app} --from requirements.txt --into vendor/ --index-url file://${index} --extra-index-url file://${empty}`);
+  const refresh = await runCli([...fix!.split(' ').slice(1), '-e', envFile], { ms: 180_000 });
+  assert.is(refresh.status, 0, refresh.stdout + refresh.stderr);
+  assert.is((await runCli(['check', app, ...CHECK])).status, 0);
 });
 
 ifWheels('versions stay as vendored until --update NAME; what is no longer required is removed', async () => {

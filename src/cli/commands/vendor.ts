@@ -11,11 +11,13 @@ export const spec: CommandSpec = {
     'files, the requirements\' hash and the interpreter, for `check`. Versions already vendored are kept\n' +
     '(--update NAME frees one); what the requirements no longer need is removed. A compiled distribution is\n' +
     'refused, with its Debian package, unless --allow-binary. The same requirements and wheels give the same tree.',
-  usage: 'apppkg-gateway vendor [APP_DIR] [--from requirements.txt] [--into vendor/] [--find-links DIR]... [--no-index] [--allow-binary] [--update NAME]...',
+  usage: 'apppkg-gateway vendor [APP_DIR] [--from requirements.txt] [--into vendor/] [--index-url URL] [--extra-index-url URL]... [--find-links DIR]... [--no-index] [--allow-binary] [--update NAME]...',
   optionHelp: [
     ['--from FILE', `the requirements file, inside APP_DIR and relative to it (default ${DEFAULT_REQUIREMENTS})`],
     ['--into DIR', `the vendor directory, inside APP_DIR (default ${DEFAULT_VENDOR_DIR}/)`],
-    ['--find-links DIR', 'also look for wheels and sdists in DIR (pip --find-links; repeatable)'],
+    ['-i, --index-url URL', "the package index instead of pip's default (pip --index-url), e.g. a mirror"],
+    ['--extra-index-url URL', 'another package index to look in as well (pip --extra-index-url; repeatable)'],
+    ['-f, --find-links DIR', 'also look for wheels and sdists in DIR (pip --find-links; repeatable)'],
     ['--no-index', 'use no package index, only --find-links: vendoring offline'],
     ['--allow-binary', 'keep distributions compiled for this interpreter and platform; check refuses other hosts'],
     ['--update NAME', 'let NAME move to the newest version allowed (the others keep theirs; repeatable)'],
@@ -24,7 +26,9 @@ export const spec: CommandSpec = {
   options: {
     from: { type: 'string' },
     into: { type: 'string' },
-    'find-links': { type: 'string', multiple: true },
+    'index-url': { type: 'string', short: 'i' },
+    'extra-index-url': { type: 'string', multiple: true },
+    'find-links': { type: 'string', multiple: true, short: 'f' },
     'no-index': { type: 'boolean' },
     'allow-binary': { type: 'boolean' },
     update: { type: 'string', multiple: true },
@@ -43,13 +47,18 @@ const GITIGNORE_ADVICE = [
 
 export async function run(args: ParsedCommand): Promise<number> {
   const dir = path.resolve(args.positionals[0] ?? '.');
-  // --find-links as the user typed it is relative to their shell, not to the app directory.
-  const findLinks = ((args.values['find-links'] as string[] | undefined) ?? []).map((l) => (isUrl(l) ? l : path.resolve(l)));
+  // A directory as the user typed it is relative to their shell, not to the app directory.
+  // pip takes a directory laid out as an index for --index-url too.
+  const where = (l: string) => (isUrl(l) ? l : path.resolve(l));
+  const findLinks = ((args.values['find-links'] as string[] | undefined) ?? []).map(where);
+  const indexUrl = args.values['index-url'] as string | undefined;
   const result = await vendorApp({
     dir,
     from: args.values.from as string | undefined,
     into: args.values.into as string | undefined,
     findLinks,
+    indexUrl: indexUrl === undefined ? undefined : where(indexUrl),
+    extraIndexUrls: ((args.values['extra-index-url'] as string[] | undefined) ?? []).map(where),
     noIndex: args.values['no-index'] === true,
     allowBinary: args.values['allow-binary'] === true,
     update: (args.values.update as string[] | undefined) ?? [],
