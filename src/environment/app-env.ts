@@ -14,6 +14,8 @@ import { describeJson } from '../description/describe.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
 import { SHIM_DIR } from '../link/shim-path.js';
+import { MANIFEST_NAME } from '../lifecycle/vendor-manifest.js';
+import { SCRIPTS_DIR } from '../lifecycle/vendor-scripts.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { appStateDirs, ensureDir, gatewayOwned, prepareAppStateDirs, type AppStateDirs, type Owner } from './state-root.js';
 
@@ -186,7 +188,7 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
     // A caller who says production is believed where its environment is inherited anyway: a
     // pod's `run` (a background process, the update hook) is production, not a laptop.
     APPPKG_ENV: inherit && processEnv.APPPKG_ENV === 'production' ? 'production' : opts.mode,
-    PATH: [venv ? path.join(venv.dir, 'bin') : null, env.PATH || DEFAULT_PATH].filter(Boolean).join(path.delimiter),
+    PATH: [...(await vendorScriptDirs(siteDirs)), venv ? path.join(venv.dir, 'bin') : null, env.PATH || DEFAULT_PATH].filter(Boolean).join(path.delimiter),
   });
   if (venv) env.VIRTUAL_ENV = venv.dir;
 
@@ -206,6 +208,21 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
     tmpDir: dirs.tmp,
     runDir,
   };
+}
+
+/**
+ * The console scripts of each vendored `paths:` directory (`apppkg-gateway vendor` wrote its
+ * manifest and bin/), in `paths` order: as a virtualenv's bin/ is for `pip:`, so that
+ * `commands.test: pytest` or `command: celery ...` keep working when an app moves from `pip:`
+ * to vendor/. Only vendored ones: any other bin/ under `paths:` is the app's own business.
+ */
+async function vendorScriptDirs(siteDirs: string[]): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const dir of siteDirs) {
+    const scripts = path.join(dir, SCRIPTS_DIR);
+    if ((await exists(path.join(dir, MANIFEST_NAME))) && (await exists(scripts))) dirs.push(scripts);
+  }
+  return dirs;
 }
 
 /** The app's state directories for `check`: its own where they are, TMPDIR and the helpers in `scratch`. */

@@ -127,6 +127,17 @@ ifWheels('the same requirements and wheels give the same tree wherever the app l
   assert.equal(treeDigest(join(other, 'vendor')), treeDigest(join(shop, 'vendor')));
 });
 
+ifWheels('vendor/bin is on the PATH of the app\'s commands and processes, as a virtualenv\'s bin is, wherever the app is copied', async () => {
+  const copy = join(work.path, 'copied', 'shop');
+  cpSync(shop, copy, { recursive: true });
+  writeFileSync(join(copy, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\ncommands:\n  test: demo-greeting Zed\n');
+  const tested = await runCli(['test', copy, ...CHECK]);
+  assert.is(tested.status, 0, tested.stdout + tested.stderr);
+  assert.match(tested.stdout, /Hello, Zed! \(apppkg-demo-words 1\.0\)/);
+  const ran = await runCli(['run', copy, ...CHECK, '--', 'sh', '-c', 'command -v demo-greeting']);
+  assert.is(ran.stdout.trim(), join(copy, 'vendor', 'bin', 'demo-greeting'), ran.stdout + ran.stderr);
+});
+
 ifWheels('check reports a stale or edited vendor dir with the command that refreshes it', async () => {
   appendFileSync(join(shop, 'requirements.txt'), 'apppkg-demo-words\n');
   const stale = await runCli(['check', shop, ...CHECK]);
