@@ -189,6 +189,9 @@ export class CommandProcess extends EventEmitter {
     if (opts.serves) this._port = await getPort({ host: '127.0.0.1' });
     if (this._state !== 'starting') throw this.startError('stopped while starting');
     const env: Record<string, string> = { ...opts.env, PYTHONUNBUFFERED: '1' };
+    // PORT is the gateway's to give (SPEC §2.1): one in the shell that ran `serve` is not this
+    // process's port, and a background process has none.
+    delete env.PORT;
     if (this._port !== null) env.PORT = String(this._port);
     const child = new Child({
       file: '/bin/sh',

@@ -164,9 +164,11 @@ export class WorkerPool {
 
   private spawn(slot: Slot<Worker>): Worker {
     const { appEnv, desc } = this.opts;
+    // A worker has no PORT (SPEC §2.1: command processes only), whatever the shell that ran `serve` had.
+    const { PORT: _notAWorkers, ...env } = appEnv.env;
     const worker = new Worker({
       python: appEnv.python,
-      env: appEnv.env,
+      env,
       cwd: desc.dir,
       app: desc.app!,
       kind: desc.kind === 'asgi' ? 'asgi' : 'wsgi',

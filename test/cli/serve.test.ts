@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -213,7 +213,7 @@ function environApp(parent: string, name: string): string {
       '            installed = f.read()',
       '    except FileNotFoundError:',
       '        installed = None',
-      '    keys = ("FOO", "GREETING", "APPPKG_DATA_DIR", "APPPKG_ENV", "VIRTUAL_ENV")',
+      '    keys = ("FOO", "GREETING", "APPPKG_DATA_DIR", "APPPKG_ENV", "VIRTUAL_ENV", "PORT")',
       '    data = {k: os.environ.get(k) for k in keys}',
       '    data.update(installed=installed, elsewhere="/elsewhere" in sys.path)',
       '    body = json.dumps(data).encode()',
@@ -301,7 +301,11 @@ test("issue 13 item 7: serve passes the caller's environment beneath the app's o
     const dir = environApp(apps, 'envapp');
     const envFile = join(work.path, 'environment.yaml');
     writeFileSync(envFile, 'apps:\n  envapp:\n    settings: {GREETING: from-file}\n');
-    const callerEnv = { FOO: 'bar', GREETING: 'from-shell', APPPKG_DATA_DIR: '/nope', PYTHONPATH: '/elsewhere', VIRTUAL_ENV: '/elsewhere/venv' };
+    const callerEnv = { FOO: 'bar', GREETING: 'from-shell', APPPKG_DATA_DIR: '/nope', PYTHONPATH: '/elsewhere', VIRTUAL_ENV: '/elsewhere/venv', PORT: '5555' };
+    // A background process, to see that the caller's PORT does not reach it either.
+    const bgPort = join(state.path, 'apps', 'envapp', 'data', 'bg-port.txt');
+    const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+    writeFileSync(join(dir, 'app.yaml'), `${yaml}processes:\n  bg:\n    command: echo "port=$PORT" > "$APPPKG_DATA_DIR/bg-port.txt" && exec sleep 60\n`);
 
     const dev = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path, '--environment', envFile], { env: callerEnv });
     running.push(dev);
@@ -312,6 +316,9 @@ test("issue 13 item 7: serve passes the caller's environment beneath the app's o
     assert.is(seen.APPPKG_ENV, 'development');
     assert.is(seen.VIRTUAL_ENV, null, "the caller's virtualenv is not the app's");
     assert.is(seen.elsewhere, false, "the caller's PYTHONPATH is not on the app's sys.path");
+    assert.is(seen.PORT, null, "PORT is for command processes only: the caller's is not a worker's");
+    const bg = await waitFor(() => (existsSync(bgPort) ? readFileSync(bgPort, 'utf8') : null), 10000, 'the background process to start');
+    assert.is(bg, 'port=\n', 'a background process has no PORT');
     await dev.stop();
 
     const prod = await startCli(
