@@ -166,7 +166,7 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
   const processEnv = opts.processEnv ?? process.env;
   const settings = resolveSettings(desc, opts.settings, processEnv, opts.settingsFromEnv ?? opts.mode === 'development');
 
-  const dirs = opts.scratchDir === undefined ? await prepareAppStateDirs(opts.stateRoot, desc.name, opts.owner) : await scratchStateDirs(opts.stateRoot, desc.name, opts.scratchDir);
+  const dirs = opts.scratchDir === undefined ? await prepareAppStateDirs(opts.stateRoot, desc.name, opts.owner) : await scratchStateDirs(opts.stateRoot, desc.name, opts.scratchDir, opts.owner);
   const appDir = desc.dir;
   const { python, venv, sysPath, siteDirs } = await resolveAppPaths(desc, { ...opts, venvDir: opts.venvDir ?? dirs.venv });
 
@@ -226,10 +226,10 @@ async function vendorScriptDirs(siteDirs: string[]): Promise<string[]> {
 }
 
 /** The app's state directories for `check`: its own where they are, TMPDIR and the helpers in `scratch`. */
-async function scratchStateDirs(stateRoot: string, name: string, scratch: string): Promise<AppStateDirs> {
+async function scratchStateDirs(stateRoot: string, name: string, scratch: string, owner?: Owner): Promise<AppStateDirs> {
   const dirs = appStateDirs(stateRoot, name);
   const tmp = path.join(scratch, 'tmp');
-  await ensureDir(tmp, 0o700, undefined, true);
+  await ensureDir(tmp, 0o700, owner, true);
   return { ...dirs, tmp, run: path.join(scratch, 'run') };
 }
 

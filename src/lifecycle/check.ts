@@ -8,7 +8,7 @@
 // commands.check get TMPDIR and the command helpers in a scratch directory removed after; the
 // data and log directories are named in their variables and reported, made by install, serve, run.
 import { statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -142,10 +142,15 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   }
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'apppkg-check-'));
   try {
-    const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch });
+    // As root, the import and commands.check run as the app's user, as its workers and hooks do:
+    // an interpreter or a file that user cannot reach fails here, not first under --apps. The
+    // user must get through the scratch directory to its TMPDIR and helpers (not list it).
+    const switchUser = process.getuid?.() === 0;
+    if (switchUser) await chmod(scratch, 0o711);
+    const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch, switchUser });
     if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
       // Guarded, as a worker is: what the import starts (a helper it Popens) ends with the check.
-      const result = await checkAppImport(ctx.appEnv, desc.app!, undefined, desc.kind, new GuardedTree());
+      const result = await checkAppImport({ ...ctx.appEnv, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree());
       const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
       report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
     }

@@ -15,6 +15,8 @@ export interface CheckEnvironment {
   appDir: string;
   sysPath: string[];
   name: string;
+  /** The user the app's processes run as, when the gateway switches users (as root); else absent. */
+  runAs?: { uid: number; gid: number } | null;
 }
 
 export interface AppCheck {
@@ -66,6 +68,8 @@ export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs
       env: tree ? tree.env(env) : env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: tree !== undefined,
+      uid: appEnv.runAs?.uid,
+      gid: appEnv.runAs?.gid,
     });
     tree?.watch(child.pid);
     let settled = false;

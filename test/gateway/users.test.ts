@@ -81,6 +81,10 @@ ifClosedPython('an interpreter the app\'s user cannot execute is a clear error, 
   await waitFor(async () => (await appStatus(gw, 'owned'))?.problem?.code === 'APPPKG_PY_NOT_EXECUTABLE', 20_000, 'the refusal');
   assert.match((await appStatus(gw, 'owned')).problem.message, new RegExp(`user ${USER} cannot run it`));
   assert.is((await request(`${gw.url}/rooty/`)).statusCode, 200);
+  // check as root says so too, rather than passing by importing the app as root.
+  const checked = await runCli(['check', owned, '--state-dir', join(work.path, 'state2')], { bin: installForOtherUsers().bin });
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, new RegExp(`FAIL\\s+app\\s+interpreter \\S+ cannot be run: user ${USER} cannot run it`));
 });
 
 ifRoot('`run` and `test` as root run as the app\'s user, as its workers and hooks do: what they write in its data directory stays the app\'s', async () => {
@@ -101,6 +105,21 @@ ifRoot('`run` and `test` as root run as the app\'s user, as its workers and hook
   assert.is((await runCli(['test', owned, ...common], { bin })).status, 0);
   for (const file of ['by-run', 'by-test']) assert.is(statSync(join(state, 'apps', 'owned', 'data', file)).uid, uid, file);
   assert.is(readFileSync(join(state, 'apps', 'owned', 'data', 'by-test'), 'utf8').trim(), String(uid));
+});
+
+ifRoot('`check` as root imports the app and runs commands.check as the app\'s user, its TMPDIR that user\'s', async () => {
+  const uid = uidOf(USER);
+  const apps = join(work.path, 'apps4');
+  mkdirSync(apps);
+  chmodSync(apps, 0o755);
+  const check = 'python -c "import os, tempfile; tempfile.mkstemp(); print(\'check uid\', os.getuid())"';
+  const owned = addPackage(apps, 'environ', 'owned', { 'app.yaml': [[/$/, `\ncommands:\n  check: ${check}\n`]] });
+  spawnSync('chown', ['-R', `${USER}:`, owned]);
+  const envFile = join(work.path, 'environment4.yaml');
+  writeFileSync(envFile, 'python: /usr/bin/python3\n');
+  const r = await runCli(['check', owned, '--environment', envFile, '--state-dir', join(work.path, 'state4')], { bin: installForOtherUsers().bin });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`^check uid ${uid}$`, 'm'));
 });
 
 test.run();
