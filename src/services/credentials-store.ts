@@ -67,10 +67,12 @@ export async function stateRootId(stateRoot: string): Promise<string> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storeFailure(file, err);
   }
-  const temp = `${file}.${process.pid}.tmp`;
+  // A temporary file of this call's own: the apps of a starting gateway come here at once, in
+  // one process, and a name shared by them was truncated under a link already made.
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await writeFile(temp, `${randomBytes(8).toString('hex')}\n`, { mode: 0o600 });
+    await writeFile(temp, `${randomBytes(8).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
     // A hard link appears whole or not at all, and never over another: of two processes making
     // it at once, one's stands, and both read that one.
     await link(temp, file).catch((err: NodeJS.ErrnoException) => {

@@ -1,0 +1,32 @@
+// SPEC 5.2: credentials "kept under the state root". A gateway starting several apps on a fresh
+// state root made its id (STATE/services/state-root-id) from each app's first start at once,
+// all through one temporary file named by the process: one app read it half written and was
+// refused ("it does not hold a state root id ... it was changed by hand"), or the id on disk
+// changed after another app had stamped it on its role. Each making now has a file of its own.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stateRootId } from '../../src/services/credentials-store.js';
+import { tempDir } from '../helpers/process.js';
+
+const test = suite('services: the credentials store under concurrent starts');
+const work = tempDir('apppkg-credentials-');
+
+test.after(() => work.remove());
+
+// As the apps of a starting gateway reach it: a little apart, never all in one tick.
+const apart = <T>(job: () => Promise<T>) => new Promise((resolve) => setTimeout(resolve, Math.random() * 4)).then(job);
+
+test('apps making the state root id at once all get the one on disk, whole', async () => {
+  for (let round = 0; round < 40; round++) {
+    const root = join(work.path, `root-${round}`);
+    const got = await Promise.allSettled(Array.from({ length: 8 }, () => apart(() => stateRootId(root))));
+    const failed = got.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+    assert.equal(failed, [], `round ${round}`);
+    const onDisk = readFileSync(join(root, 'services', 'state-root-id'), 'utf8').trim();
+    assert.equal(new Set(got.map((r) => (r as PromiseFulfilledResult<string>).value)), new Set([onDisk]), `round ${round}`);
+  }
+});
+
+test.run();
