@@ -227,5 +227,16 @@ function receivedHeader(session: SMTPServerSession, me: string, protocol: string
   const helo = session.hostNameAppearsAs || 'unknown';
   const date = new Date().toUTCString().replace('GMT', '+0000');
   const forClause = singleRecipient === null ? '' : `\r\n\tfor <${singleRecipient}>`;
-  return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${me} (apppkg-gateway) with ${protocol} id ${session.id}${forClause};\r\n\t${date}\r\n`;
+  return `Received: from ${helo}${tcpInfo(session.remoteAddress)}\r\n\tby ${me} (apppkg-gateway) with ${protocol} id ${session.id}${forClause};\r\n\t${date}\r\n`;
+}
+
+/**
+ * RFC 5321 4.4's TCP-info, the client's address as a literal (IPv6 ones tagged `IPv6:`, as
+ * 4.1.3 spells them); none from a unix socket (Postfix's lmtp:unix: transport), which has no
+ * address: `([])` there was no literal at all, and the trace line unreadable to its parsers.
+ */
+function tcpInfo(address: string | undefined): string {
+  if (!address) return '';
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return v4 !== null ? ` ([${v4[1]}])` : ` ([IPv6:${address}])`;
 }

@@ -27,12 +27,13 @@ export class SmtpTalk {
     socket.on('error', () => {});
   }
 
-  static connect(port: number, host = '127.0.0.1', ms = 5000): Promise<SmtpTalk> {
+  /** `port` a string: the path of a unix socket. */
+  static connect(port: number | string, host = '127.0.0.1', ms = 5000): Promise<SmtpTalk> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(port, host);
+      const socket = typeof port === 'string' ? net.connect(port) : net.connect(port, host);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new Error(`no connection to ${host}:${port} within ${ms} ms`));
+        reject(new Error(`no connection to ${typeof port === 'string' ? port : `${host}:${port}`} within ${ms} ms`));
       }, ms);
       socket.once('connect', () => {
         clearTimeout(timer);

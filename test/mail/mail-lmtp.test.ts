@@ -59,6 +59,7 @@ test('one reply per recipient after the message; each app gets its delivery', as
   for (const app of ['alpha', 'beta']) {
     const got = await waitFor(async () => ((await (await request(`http://localhost/${app}/deliveries`, { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'over lmtp'), 10_000, `${app}'s delivery`);
     assert.ok(got.signature_ok);
+    assert.is(got.received_from, 'client.test ([127.0.0.1])', 'the Received: line names the client and its address (RFC 5321 4.4)');
   }
 });
 
