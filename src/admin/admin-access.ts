@@ -134,8 +134,13 @@ export class AdminGuard {
   private crossSite(req: IncomingMessage): boolean {
     const site = req.headers['sec-fetch-site'];
     if (site === 'cross-site' || site === 'same-site') return true;
+    // The browser's own word that this listener's page sent it: behind a proxy that terminates
+    // TLS, or one that passes its own Host, the page's Origin is not http://HOST, and its
+    // Restart and Roll back buttons were refused as another site's.
+    if (site === 'same-origin') return false;
     const origin = req.headers.origin;
     if (origin === undefined) return false; // not a browser's cross-origin request (curl, the CLI)
-    return origin !== `http://${req.headers.host ?? ''}`;
+    const host = req.headers.host ?? '';
+    return origin !== `http://${host}` && origin !== `https://${host}`;
   }
 }

@@ -237,6 +237,15 @@ test('POST from a page of another site is refused (Origin, Sec-Fetch-Site); an u
   const own = new URL(env.gw.adminUrl!).host;
   const same = await admin(env.gw, '/apps/nope/restart', { method: 'POST', headers: { ...bearer, origin: `http://${own}` } });
   assert.is(same.status, 404, 'the page itself (same origin) gets through to the app lookup');
+  // The page behind a proxy that terminates TLS (https://HOST), or that passes its own Host: the
+  // browser says it is the same origin, or the Origin is HOST's under https.
+  const proxied = await admin(env.gw, '/apps/nope/restart', { method: 'POST', headers: { ...bearer, origin: 'https://admin.example.com', 'sec-fetch-site': 'same-origin' } });
+  assert.is(proxied.status, 404, proxied.text);
+  assert.is((await admin(env.gw, '/apps/blog/restart', { method: 'POST', headers: { ...bearer, origin: 'null' } })).status, 403, 'Origin: null alone is not the page');
+  const tls = await admin(env.gw, '/apps/nope/restart', { method: 'POST', headers: { ...bearer, origin: `https://${own}` } });
+  assert.is(tls.status, 404, tls.text);
+  const evilTls = await admin(env.gw, '/apps/blog/restart', { method: 'POST', headers: { ...bearer, origin: 'https://evil.example' } });
+  assert.is(evilTls.status, 403);
   assert.is((await admin(env.gw, '/apps/blog/restart')).status, 405, 'GET does not restart');
 });
 
