@@ -4,8 +4,8 @@
 // (issue 13). Here the error is rebuilt with `log` (the hints in errors.ts then name the file)
 // and `tail`, the last lines of the traceback or of the log, which the gateway's own log and
 // /status (the version's reason) carry.
-import { closeSync, openSync, readSync, fstatSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, openSync, readSync, fstatSync, statSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, type ErrorCode } from '../errors.js';
 
@@ -52,6 +52,33 @@ export function refusalUnderApps(error: GatewayError, logFile: string, since = 0
   const traceback = typeof error.details.traceback === 'string' ? error.details.traceback : null;
   const tail = traceback !== null ? lastLines(traceback) : EXPLAINED_BY_LOG.has(error.code) ? lastLines(readEnd(logFile, since)) : [];
   return new GatewayError(error.code, { ...error.details, log: logFile, tail, cause: error.details.cause ?? error });
+}
+
+/**
+ * The refusal in the app's own log too, where `apppkg-gateway logs NAME` and a failed restart's
+ * "see the app's log" send the user: a version refused before any of its processes ran (its
+ * interpreter, a service it needs) left the log without a word of it. Only into a log directory
+ * that exists: made here it would be the gateway's, not the app's user's (state-root.ts makes it
+ * with its owner at the app's first start). Not through a symlink, as app-log.ts opens it.
+ */
+export function noteRefusalInLog(logFile: string, line: string, error: GatewayError): void {
+  try {
+    statSync(dirname(logFile));
+  } catch {
+    return;
+  }
+  const said = error.hint ? `${line}\n  fix: ${error.hint}` : line;
+  const text = said.split('\n').map((l) => `[apppkg-gateway] ${l}\n`).join('');
+  try {
+    const fd = openSync(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // A log that cannot be written must not change how a refusal is handled (app-log.ts).
+  }
 }
 
 /** The refusal as the gateway's log shows it: the error and its fix, then the tail, indented. */

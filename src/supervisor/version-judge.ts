@@ -20,7 +20,7 @@ import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { installedFile, readInstalled, recordInstalled, updateSkipped, updatesPending } from '../lifecycle/installed-version.js';
 import { hasSettled, readPackageTree, treeDigest } from './package-tree.js';
-import { appLogFile, formatRefusal, logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
+import { appLogFile, formatRefusal, logOffset, noteRefusalInLog, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
 import type { WorkerBudget } from './worker-budget.js';
 
@@ -307,7 +307,10 @@ export class VersionJudge {
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);
       showProblem(record, { dir: desc.dir, error });
-      record.history.add('refused', `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${placedMessage(error)}`, {
+      const refused = `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${placedMessage(error)}`;
+      // Under serve the terminal has it; under --apps, the app's log as well.
+      if (!development) noteRefusalInLog(logFile, refused, error);
+      record.history.add('refused', refused, {
         version: desc.version,
         reason: reasonOf(error),
       });

@@ -4,7 +4,7 @@
 // APPPKG-IMPORT-ERROR marker line is protocol between the shim and the gateway and never shows.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
 import { FIXTURES, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
@@ -40,6 +40,9 @@ test('under --apps: the traceback once per worker in the app log; the gateway lo
   const gwState = tempDir('apppkg-import-log-gw-');
   try {
     addPackage(apps.path, 'crash-on-import', 'broken');
+    // Refused before any process of it ran: its log had nothing to say why.
+    const unserved = addPackage(apps.path, 'crash-on-import', 'unserved');
+    appendFileSync(join(unserved, 'app.yaml'), 'services:\n  database: postgresql\n');
     const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', gwState.path, '--access-log', 'off']);
     try {
       await waitFor(() => /broken: .*refused/.test(gw.output()), 10_000, 'the refusal');
@@ -51,6 +54,11 @@ test('under --apps: the traceback once per worker in the app log; the gateway lo
       const log = readFileSync(logFile, 'utf8');
       assert.is(count(log, 'Traceback (most recent call last)'), 2, log);
       assert.not.match(log, /APPPKG-IMPORT-ERROR/);
+      // The refusal itself is in the app's log too, where `logs NAME` looks, after the traceback.
+      assert.match(log, /Traceback[^]*\n\[apppkg-gateway\] \S+ refused: app: cannot import app:application[^\n]*\n\[apppkg-gateway\]   fix: /);
+      await waitFor(() => /unserved: .*refused/.test(gw.output()), 10_000, 'the refusal for want of a service');
+      const unservedLog = readFileSync(join(gwState.path, 'apps', 'unserved', 'log', 'app.log'), 'utf8');
+      assert.match(unservedLog, /^\[apppkg-gateway\] \S+ refused: \S+app\.yaml:\d+:\d+: unserved asks for services\.database: postgresql, but the host offers no postgresql server\n\[apppkg-gateway\]   fix: set `services\.postgresql`/);
     } finally {
       await gw.stop();
     }
