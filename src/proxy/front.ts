@@ -152,6 +152,8 @@ export class Front {
   private servers: http.Server[] = [];
   /** The response to the last request node:http read on a connection: a refusal pipelined behind it waits for it. */
   private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
+  /** The first line of what the lean lane handed node:http, as sent: for a head that times out there. */
+  private readonly handedLines = new WeakMap<Socket, string>();
   private readonly lanes: LeanLane[] = [];
   private sockets = new Set<Socket>();
   /** Connections the stop cut past --grace: what they still held is not the client's leaving. */
@@ -300,7 +302,7 @@ export class Front {
         const refuse = (behindAnswered: boolean): void => {
           socket.end(unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
-          const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered);
+          const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 ? this.timedOutLine(socket) : null);
           if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body));
         };
         // The error is in a request after ones read whole: their answers go out first, in
@@ -394,6 +396,17 @@ export class Front {
     this.whenOpen(() => this.onRequest(req, res));
   }
 
+  /**
+   * The request line of a head node:http timed out, which its error does not carry: the head
+   * the lean lane handed over, when node:http read no request of the connection before it;
+   * else `-`, what nginx logs when it has none. A connection that sent nothing (node:http
+   * times those out too) made no request, and gets no line, as in nginx's log.
+   */
+  private timedOutLine(socket: Socket): string | null {
+    if (socket.bytesRead === 0) return null;
+    return (this.lastNodeResponse.has(socket) ? undefined : this.handedLines.get(socket)) ?? '-';
+  }
+
   /** The client as the app is told it (the environ's REMOTE_ADDR, the ASGI scope's client), for the access log. */
   private clientOf(req: IncomingMessage): string {
     const peer = req.socket.remoteAddress ?? '';
@@ -429,7 +442,12 @@ export class Front {
       headersTimeoutMs: this.opts.headersTimeoutMs ?? 20_000,
       keepAliveTimeoutMs: this.opts.keepAliveTimeoutMs ?? 5_000,
       take: (req, res) => this.takePlain(req, res),
-      toNode: (socket) => toNode.call(server, socket),
+      toNode: (socket, sent) => {
+        const line = rejectedRequestLine({ rawPacket: sent });
+        if (line !== null) this.handedLines.set(socket, line);
+        toNode.call(server, socket);
+      },
+      headTimedOut: (socket, begun) => this.accessLog.recordRejected(socket.remoteAddress ?? '', rejectedRequestLine({ rawPacket: begun }) ?? '-', 408),
     });
     this.lanes.push(lane);
     server.on('connection', (socket: Socket) => {

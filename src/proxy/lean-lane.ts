@@ -31,8 +31,13 @@ export interface LeanLaneOptions {
    * false when node:http should read it. Gets the lean objects as the Node types it reads.
    */
   take(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Gives a connection to node:http (its server's connection listener). */
-  toNode(socket: Socket): void;
+  /**
+   * Gives a connection to node:http (its server's connection listener); `sent` is what it
+   * reads first, as the client sent it (node:http is given it rewritten: net/raw-target.ts).
+   */
+  toNode(socket: Socket, sent: Buffer): void;
+  /** A request line begun and never finished was answered 408: `begun` is what came of it. */
+  headTimedOut?(socket: Socket, begun: Buffer): void;
 }
 
 /** Requests read ahead of their answers on one connection before the lane stops reading it. */
@@ -134,6 +139,8 @@ class LeanConnection implements ResponseOutput, BodySource {
   private writer = 0;
   /** Bytes for node:http once the responses under way have all been written; null while lean. */
   private handOff: Buffer | null = null;
+  /** Those bytes as the client sent them. */
+  private handOffSent: Buffer | null = null;
   /** The client or the app said close: nothing more is read. */
   private noMore = false;
   /** The request whose body the next bytes from the client are. */
@@ -245,14 +252,17 @@ class LeanConnection implements ResponseOutput, BodySource {
   }
 
   /**
-   * The sweep found it waiting too long: a request line begun is answered 408, as node:http
-   * answers a head that times out (front.ts, 'clientError'); an idle connection just closes.
+   * The sweep found it waiting too long: a request line begun is answered 408, and logged, as
+   * node:http answers a head that times out (front.ts, 'clientError'); an idle connection just
+   * closes (no request came, so no access-log line either, as nginx's).
    */
   timedOut(): void {
-    if (this.partialLine === null) return this.destroy();
+    const begun = this.partialLine;
+    if (begun === null) return this.destroy();
     this.partialLine = null;
     this.stopReading();
     this.socket.end(unparsableAnswer(408));
+    this.lane.options.headTimedOut?.(this.socket, begun);
   }
 
   /** `bytes`, safe to keep after read() returns. */
@@ -345,6 +355,7 @@ class LeanConnection implements ResponseOutput, BodySource {
 
   /** `rest` starts with the head node:http reads first. */
   private startHandOff(rest: Buffer): void {
+    this.handOffSent = rest;
     this.handOff = higherMinorAsHttp11(escapeRawTarget(rest, this.socket), this.socket);
     this.socket.pause();
     this.socket.removeListener('data', this.onData);
@@ -357,6 +368,8 @@ class LeanConnection implements ResponseOutput, BodySource {
   /** Every lean response has written its last byte: node:http reads the rest. */
   private finishHandOff(): void {
     const rest = this.handOff!;
+    const sent = this.handOffSent!;
+    this.handOffSent = null;
     this.lane.forget(this);
     // Even when the gateway stops: a request that is not plain may be a POST, which no client
     // retries on its own; node:http answers it (Connection: close) within the stop's grace.
@@ -365,13 +378,13 @@ class LeanConnection implements ResponseOutput, BodySource {
       // The client half-closed while earlier answers were going out: Node emits 'end' on a
       // paused socket whose buffer is empty, and a stream takes nothing back after its end.
       // node:http is given the bytes and the end as its listeners would have had them.
-      this.lane.options.toNode(socket);
+      this.lane.options.toNode(socket, sent);
       if (rest.length > 0) socket.emit('data', rest);
       socket.emit('end');
       return;
     }
     if (rest.length > 0) socket.unshift(rest);
-    this.lane.options.toNode(socket);
+    this.lane.options.toNode(socket, sent);
     // node:http listens for 'data' now; the socket was paused, so the bytes given back (and
     // any that came meanwhile) flow once resumed, before anything read later.
     process.nextTick(() => socket.resume());
