@@ -203,11 +203,15 @@ const PARSE_PROBLEMS: Record<string, string> = {
   HPE_LF_EXPECTED: 'a line of the request does not end in CRLF',
 };
 
+const DUPLICATE_CONTENT_LENGTH = 'more than one Content-Length header: the body\'s framing is ambiguous (RFC 9112 §6.3); send it once';
+
 /**
  * What the 400 to a head node:http cannot parse says (error-response.ts shortBody's detail),
  * from its parser error: the code's reason, else llhttp's own words.
  */
 export function parseErrorProblem(err: { code?: string; reason?: unknown }): string {
+  // llhttp gives one code for Content-Length beside Transfer-Encoding and for two Content-Lengths.
+  if (err.code === 'HPE_UNEXPECTED_CONTENT_LENGTH' && err.reason === 'Duplicate Content-Length') return DUPLICATE_CONTENT_LENGTH;
   const known = err.code === undefined ? undefined : PARSE_PROBLEMS[err.code];
   if (known !== undefined) return known;
   return `the request cannot be parsed${typeof err.reason === 'string' && err.reason !== '' ? ` (${err.reason.toLowerCase()})` : ''}`;

@@ -207,6 +207,10 @@ const CASES: Case[] = [
     request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n', status: 400, closed: true, dated: true, says: /^400 Bad Request\na header field is malformed/,
   },
   {
+    id: 'R6.16f', rfc: 'RFC 9112 §6.3', what: 'two Content-Length fields, the same value or not: 400 whose body says so, not that Transfer-Encoding came with it',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc', status: 400, closed: true, dated: true, says: /^400 Bad Request\nmore than one Content-Length header: the body's framing is ambiguous/,
+  },
+  {
     id: 'R6.17', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding: gzip, chunked (a coding the gateway does not undo): 501',
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', status: 501, closed: true, dated: true,
   },
