@@ -266,8 +266,12 @@ test('R1.8 invalid header values (CR alone, LF alone, NUL, control character, ob
   await assertServing();
 }));
 
-test('R1.9 Host: two of them, an invalid one, none on HTTP/1.1: 400', bounded(async () => {
+test('R1.9 Host: two of them, an invalid one, none on HTTP/1.1: 400; a request pipelined behind such a refusal is not processed', bounded(async () => {
   await badInput('two Host headers', 'GET /alpha/h HTTP/1.1\r\nHost: alpha.localhost\r\nHost: beta.localhost\r\n\r\n', { status: 400 });
+  // The 400 says close, so what follows in the same bytes never reaches an app (RFC 9112 §9.6).
+  const behind = head('/beta/pipelined', 'Content-Length: 5\r\n', 'POST') + 'hello';
+  const answer = await badInput('two Host headers, a POST pipelined behind', 'GET /alpha/h HTTP/1.1\r\nHost: alpha.localhost\r\nHost: beta.localhost\r\n\r\n' + behind, { status: 400 });
+  assert.is(answer.text.split('HTTP/1.1 ').length, 2, `one answer, the 400: ${answer.text}`);
   await badInput('Host with a path', 'GET /alpha/h HTTP/1.1\r\nHost: x/y\r\n\r\n', { status: 400 });
   await badInput('Host with a space', 'GET /alpha/h HTTP/1.1\r\nHost: a b\r\n\r\n', { status: 400 });
   await badInput('Host with userinfo', 'GET /alpha/h HTTP/1.1\r\nHost: u@x\r\n\r\n', { status: 400 });
