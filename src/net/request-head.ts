@@ -203,16 +203,25 @@ const PARSE_PROBLEMS: Record<string, string> = {
   HPE_LF_EXPECTED: 'a line of the request does not end in CRLF',
 };
 
-const DUPLICATE_CONTENT_LENGTH = 'more than one Content-Length header: the body\'s framing is ambiguous (RFC 9112 §6.3); send it once';
+const CONTENT_LENGTH_WITH_TRANSFER_ENCODING = PARSE_PROBLEMS.HPE_UNEXPECTED_CONTENT_LENGTH;
+
+/**
+ * llhttp's reasons where its code misleads: a Content-Length with Transfer-Encoding comes as an
+ * invalid Content-Length (after it) or Transfer-Encoding (before it), two Content-Lengths as
+ * Content-Length with Transfer-Encoding.
+ */
+const REASON_PROBLEMS = new Map<unknown, string>([
+  ["Content-Length can't be present with Transfer-Encoding", CONTENT_LENGTH_WITH_TRANSFER_ENCODING],
+  ["Transfer-Encoding can't be present with Content-Length", CONTENT_LENGTH_WITH_TRANSFER_ENCODING],
+  ['Duplicate Content-Length', 'more than one Content-Length header: the body\'s framing is ambiguous (RFC 9112 §6.3); send it once'],
+]);
 
 /**
  * What the 400 to a head node:http cannot parse says (error-response.ts shortBody's detail),
  * from its parser error: the code's reason, else llhttp's own words.
  */
 export function parseErrorProblem(err: { code?: string; reason?: unknown }): string {
-  // llhttp gives one code for Content-Length beside Transfer-Encoding and for two Content-Lengths.
-  if (err.code === 'HPE_UNEXPECTED_CONTENT_LENGTH' && err.reason === 'Duplicate Content-Length') return DUPLICATE_CONTENT_LENGTH;
-  const known = err.code === undefined ? undefined : PARSE_PROBLEMS[err.code];
+  const known = REASON_PROBLEMS.get(err.reason) ?? (err.code === undefined ? undefined : PARSE_PROBLEMS[err.code]);
   if (known !== undefined) return known;
   return `the request cannot be parsed${typeof err.reason === 'string' && err.reason !== '' ? ` (${err.reason.toLowerCase()})` : ''}`;
 }
