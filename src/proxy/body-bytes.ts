@@ -28,6 +28,11 @@ export function countBodyBytes(res: ServerResponse): void {
   } as typeof res.end;
 }
 
+/** `res` is logged with `bytes` sent: the body of the answer the gateway wrote on the connection in its place. */
+export function setBodyBytes(res: ServerResponse, bytes: number): void {
+  (res as Counted).bodyBytes = bytes;
+}
+
 /** The body bytes `res` sent: none for a HEAD, a 204 or a 304, whatever the app wrote. */
 export function bodyBytesOf(res: ServerResponse, method: string | undefined): number {
   if (method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) return 0;

@@ -22,12 +22,12 @@ import { routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
 import { APP_ROUTE_HEADER, AppRouteKey } from './app-route-key.js';
-import { bodyBytesOf, countBodyBytes } from './body-bytes.js';
+import { bodyBytesOf, countBodyBytes, setBodyBytes } from './body-bytes.js';
 import { LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
 import { notServingDetail, refuseUpgrade, refuseUpgradeFor, sendError, shortBody, unparsableAnswer } from './error-response.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
-import { answeredInstead, wasCut } from './gateway-cut.js';
+import { answeredInstead, markCut, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
 import { closeQueuedWithConnection } from './queued-response.js';
 import { RequestsInFlight, type InFlightRequest } from './requests-in-flight.js';
@@ -331,6 +331,16 @@ export class Front {
         // answer goes out, saying Connection: close; nothing after it can be read.
         if (current?.req?.complete) {
           current.shouldKeepAlive = false;
+          return;
+        }
+        if (current != null) {
+          // The body of the request whose answer this is broke (a bad chunk, a FIN before the
+          // end): the 400 is that request's answer, and its one access-log line (SPEC 4) says
+          // so, as the lean lane's does (refuseBody); not a 499 beside a line whose request
+          // line is the body's bytes.
+          markCut(current, status);
+          setBodyBytes(current, Buffer.byteLength(body));
+          socket.end(unparsableAnswer(status, body));
           return;
         }
         refuse(false);

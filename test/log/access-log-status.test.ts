@@ -150,6 +150,17 @@ test('a broken chunked body on the lean lane: its 400 says why, and its line cou
   await waitFor(() => new RegExp(`"POST /cuts/\\?0\\.5 HTTP/1\\.1" 400 ${body.length} .* app=cuts `).test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
 });
 
+test('a broken chunked body in a request node:http reads (absolute-form): one line, the 400 with its body\'s size and its app (not a 499 beside it)', async () => {
+  const body = '400 Bad Request\na chunk size is not a hexadecimal number\n';
+  const target = 'http://127.0.0.1/cuts/?0.6';
+  const answer = await rawRequest(port(), `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`, 5000);
+  assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.ok(answer.endsWith(body), answer);
+  await waitFor(() => new RegExp(`"POST ${target.replace(/[.?]/g, '\\$&')} HTTP/1\\.1" 400 ${body.length} .* app=cuts `).test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
+  await new Promise((r) => setTimeout(r, 200)); // a second line would come with the connection's close
+  assert.is(gw!.output().split('"POST http://127.0.0.1/cuts/?0.6 HTTP/1.1"').length, 2, `one line for the request in\n${gw!.output()}`);
+});
+
 test('cut by the stop past --grace: 444 with no head out, and 444 with the bytes sent for a stream whose head went out (not a whole 200)', async () => {
   const open = (path: string) => {
     const socket = net.connect(port(), '127.0.0.1');
