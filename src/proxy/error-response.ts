@@ -134,6 +134,9 @@ export function sendError(res: ServerResponse, status: number, opts: ErrorRespon
   let body = shortBody(status, opts.detail);
   if (opts.development && opts.debug) body += `\n${opts.debug}\n`;
   const payload = Buffer.from(body, 'utf8');
+  // Said in the header alone, node:http would close after it all the same, but a request
+  // pipelined behind would be read as one to serve (front.ts nodeRequest).
+  if (opts.headers?.Connection === 'close') res.shouldKeepAlive = false;
   res.writeHead(status, {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': String(payload.length),

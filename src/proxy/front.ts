@@ -152,8 +152,6 @@ export class Front {
   private servers: http.Server[] = [];
   /** The response to the last request node:http read on a connection: a refusal pipelined behind it waits for it. */
   private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
-  /** Connections whose request was refused with Connection: close: nothing more on them reaches an app. */
-  private readonly refusedConnections = new WeakSet<Socket>();
   /** The first line of what the lean lane handed node:http, as sent: for a head that times out there. */
   private readonly handedLines = new WeakMap<Socket, string>();
   private readonly lanes: LeanLane[] = [];
@@ -402,15 +400,16 @@ export class Front {
 
   /** A request node:http read; its response closes with the connection even while it waits behind another. */
   private nodeRequest(req: IncomingMessage, res: ServerResponse): void {
+    const before = this.lastNodeResponse.get(req.socket);
     this.lastNodeResponse.set(req.socket, res);
     keepAliveOnceBodyRead(req, res);
     closeQueuedWithConnection(res, req.socket);
     this.whenOpen(() => {
-      // After an answer that says close, no later request on the connection is processed (RFC
-      // 9112 §9.6): node:http parses all it has read, a request pipelined behind a refused one
-      // too, and that one must not reach an app. Nor is it logged, as nginx never reads it;
-      // its response closes with the connection.
-      if (!this.refusedConnections.has(req.socket)) this.onRequest(req, res);
+      // After an answer that closes the connection (a refusal: 400, 413, 501, 505; any during
+      // a stop), no later request on it is processed (RFC 9112 §9.6): node:http parses all it
+      // has read, a request pipelined behind a refused one too, and that one must not reach an
+      // app. Nor is it logged, as nginx never reads it; its response closes with the connection.
+      if (before === undefined || before.shouldKeepAlive) this.onRequest(req, res);
     });
   }
 
@@ -557,7 +556,6 @@ export class Front {
     const routed = this.route(req);
     if ('status' in routed) {
       const answer = (): void => {
-        if (routed.close && req.socket !== null) this.refusedConnections.add(req.socket);
         const headers: Record<string, string> | undefined = routed.close ? { Connection: 'close' } : routed.retryAfter ? { 'Retry-After': '2' } : undefined;
         sendError(res, routed.status, { detail: routed.detail, headers });
       };
