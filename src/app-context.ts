@@ -3,6 +3,7 @@
 // command and the gateway's discovery build this one way, so they cannot disagree.
 import { loadDescription } from './description/load.js';
 import type { Description } from './description/types.js';
+import { placeOf } from './description/key-place.js';
 import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { osMismatch } from './environment/checks.js';
 import type { Interpreter } from './environment/interpreter-probe.js';
@@ -125,6 +126,8 @@ export function atKey(err: unknown, desc: Description, key: string): unknown {
   if (!isGatewayError(err) || err.file) return err;
   const relevant = err.code === 'APPPKG_PY_NO_INTERPRETER' || err.code === 'APPPKG_SETTINGS_MISSING' || err.code === 'APPPKG_OS_MISMATCH';
   if (!relevant) return err;
-  const where = desc.positions[key] ?? { line: 1, column: 1 };
+  // A missing setting is placed at its own entry of the list, the others at their key.
+  const missing = err.code === 'APPPKG_SETTINGS_MISSING' && Array.isArray(err.details.missingList) ? String(err.details.missingList[0]) : null;
+  const where = placeOf(desc, missing === null ? [key] : [key, desc.settings.indexOf(missing)]) ?? { line: 1, column: 1 };
   return new GatewayError(err.code, { ...err.details, file: desc.file, line: where.line, column: where.column, key });
 }

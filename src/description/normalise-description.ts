@@ -271,6 +271,7 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   }
 
   const staticDirs: Record<string, string> = {};
+  const staticPlaces: Description['positions'] = {};
   const staticValue = yaml.raw(['static']);
   if (staticValue !== null && typeof staticValue === 'object' && !yaml.failedAtOrAbove(['static'])) {
     for (const rawPrefix of Object.keys(staticValue)) {
@@ -286,6 +287,8 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
         continue;
       }
       setOwn(staticDirs, prefix, target);
+      // `/assets/:` is `/assets` from here on: errors about it find its line under that name.
+      if (prefix !== rawPrefix) setOwn(staticPlaces, keyLabel(['static', prefix]), yaml.position(['static', rawPrefix], 'key'));
     }
   }
 
@@ -374,6 +377,31 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     processes,
     commands,
     extensions,
-    positions: Object.fromEntries(Object.keys((yaml.data ?? {}) as Record<string, unknown>).map((key) => [key, yaml.position([key])])),
+    positions: { ...keyPositions(yaml), ...staticPlaces },
   };
+}
+
+/**
+ * Where each key stands in the file, for errors found after loading: a top-level key at its
+ * value (as it always was), a nested one (`static["/assets"]`, `processes.ws.command`,
+ * `settings[1]`) at its own key, or its item in a list, so that a failure about the second
+ * static directory points at that line, not at the first entry's. `x-` keys are the user's and
+ * never the subject of an error: they are not walked (one may be large).
+ */
+function keyPositions(yaml: YamlFile): Description['positions'] {
+  const positions: Description['positions'] = {};
+  const walk = (at: YamlPath, value: unknown) => {
+    if (value === null || typeof value !== 'object' || at.length >= 3) return;
+    const children: Array<string | number> = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
+    for (const child of children) {
+      const childAt = [...at, child];
+      setOwn(positions, keyLabel(childAt), yaml.position(childAt, 'key'));
+      walk(childAt, (value as Record<string | number, unknown>)[child]);
+    }
+  };
+  for (const [key, value] of Object.entries((yaml.data ?? {}) as Record<string, unknown>)) {
+    setOwn(positions, key, yaml.position([key]));
+    if (!key.startsWith('x-')) walk([key], value);
+  }
+  return positions;
 }

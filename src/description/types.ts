@@ -54,8 +54,10 @@ export interface Description {
   /** `x-` keys, kept verbatim for the user's own tools. */
   extensions: Record<string, unknown>;
   /**
-   * Where each top-level key's value stands in app.yaml, so that errors found later (no
-   * interpreter fits `python:`, a required setting is missing) still point at the line.
+   * Where each key stands in app.yaml, so that errors found later (no interpreter fits
+   * `python:`, a required setting is missing) still point at the line: top-level keys at their
+   * value, nested ones by their label (`static["/assets"]`, `processes.ws`, `settings[1]`, as
+   * keyLabel spells them) at their own key. `positionOf` finds the nearest one.
    */
   positions: Record<string, { line: number; column: number }>;
 }

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { satisfies } from '@renovatebot/pep440';
+import { placeOf } from '../description/key-place.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { findVenv, resolveSettings } from './app-env.js';
@@ -267,7 +268,7 @@ function safeSatisfies(version: string, specifier: string): boolean {
 // --- settings ----------------------------------------------------------------------------------
 
 export function checkSettings(
-  desc: Pick<Description, 'name' | 'settings'>,
+  desc: Pick<Description, 'name' | 'settings'> & Partial<Pick<Description, 'file' | 'positions'>>,
   ctx: Pick<CheckContext, 'settings' | 'processEnv' | 'settingsFromEnv'> = {},
 ): CheckResult {
   if (desc.settings.length === 0) return passed('settings', 'none required', true);
@@ -276,7 +277,10 @@ export function checkSettings(
     return passed('settings', `provided: ${desc.settings.join(', ')}`);
   } catch (err) {
     if (!isGatewayError(err)) throw err;
-    return failed('settings', err);
+    // At the first setting nobody gives, not at the list: `settings:` may span many lines.
+    const first = Array.isArray(err.details.missingList) ? String(err.details.missingList[0]) : '';
+    const place = desc.file && desc.positions ? placeOf({ file: desc.file, positions: desc.positions }, ['settings', desc.settings.indexOf(first)]) : undefined;
+    return { ...failed('settings', err), ...(place ? { place } : {}) };
   }
 }
 

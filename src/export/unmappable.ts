@@ -4,7 +4,9 @@
 // outside the package (paths:, pip:, static: with "..") are refused by the loader already.
 import path from 'node:path';
 import { satisfies } from '@renovatebot/pep440';
+import { placeOf } from '../description/key-place.js';
 import type { Description } from '../description/types.js';
+import { keyLabel, type YamlPath } from '../description/yaml-file.js';
 import { GatewayError } from '../errors.js';
 import { DEBIAN_NAME, DEBIAN_PYTHON } from './image-layout.js';
 
@@ -34,23 +36,23 @@ export function hostPathIn(command: string, appDir: string): string | null {
 /** Every key of `desc` that the export cannot map, each a GatewayError (APPPKG_EXPORT_UNMAPPABLE). */
 export function unmappableKeys(desc: Description): GatewayError[] {
   const problems: GatewayError[] = [];
-  const problem = (key: string, top: string, reason: string, fix: string) => {
-    const at = desc.positions[top];
-    problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { file: desc.file, line: at?.line, column: at?.column, key, reason, fix, app: desc.name }));
+  const problem = (at: YamlPath, reason: string, fix: string) => {
+    // At the key itself (processes.ws.command), not its parent: a second process has its own line.
+    const place = placeOf(desc, at);
+    problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { file: desc.file, line: place?.line, column: place?.column, key: keyLabel(at), reason, fix, app: desc.name }));
   };
 
   // What runs on the cluster: every process, and the hooks the Job runs before a rollout.
-  const commands: Array<[string, string, string]> = [
-    ...Object.entries(desc.processes).map(([name, spec]): [string, string, string] => [`processes.${name}.command`, 'processes', spec.command]),
-    ...(['install', 'update'] as const).flatMap((hook): Array<[string, string, string]> => (desc.commands[hook] ? [[`commands.${hook}`, 'commands', desc.commands[hook]!]] : [])),
+  const commands: Array<[YamlPath, string]> = [
+    ...Object.entries(desc.processes).map(([name, spec]): [YamlPath, string] => [['processes', name, 'command'], spec.command]),
+    ...(['install', 'update'] as const).flatMap((hook): Array<[YamlPath, string]> => (desc.commands[hook] ? [[['commands', hook], desc.commands[hook]!]] : [])),
   ];
-  for (const [key, top, command] of commands) {
+  for (const [at, command] of commands) {
     const found = hostPathIn(command, desc.dir);
     if (found === null) continue;
     const own = found === desc.dir || found.startsWith(desc.dir + path.sep);
     problem(
-      key,
-      top,
+      at,
       `expected a command that runs inside the image, found the ${own ? "app directory's host path" : 'host path'} ${JSON.stringify(found)}`,
       own
         ? `name it relative to the app directory (${JSON.stringify(path.relative(desc.dir, found) || '.')}): commands run there, on the host and in the image alike`
@@ -58,13 +60,13 @@ export function unmappableKeys(desc: Description): GatewayError[] {
     );
   }
   if (desc.python !== null && !satisfies(DEBIAN_PYTHON, desc.python)) {
-    problem('python', 'python', `expected a specifier that ${DEBIAN_NAME}'s python3 ${DEBIAN_PYTHON} satisfies, found ${JSON.stringify(desc.python)}`, `widen it to take Python ${DEBIAN_PYTHON.split('.').slice(0, 2).join('.')} (e.g. python: ">=3.9"), or build the image from a base that has the Python it asks for`);
+    problem(['python'], `expected a specifier that ${DEBIAN_NAME}'s python3 ${DEBIAN_PYTHON} satisfies, found ${JSON.stringify(desc.python)}`, `widen it to take Python ${DEBIAN_PYTHON.split('.').slice(0, 2).join('.')} (e.g. python: ">=3.9"), or build the image from a base that has the Python it asks for`);
   }
   if (desc.rpm.length > 0 && desc.deb.length === 0) {
-    problem('rpm', 'rpm', `expected deb: packages for the Debian image, found only rpm: ${desc.rpm.join(' ')}`, 'add the Debian names of the same packages under deb: (e.g. rpm: python3-m2crypto -> deb: python3-m2crypto)');
+    problem(['rpm'], `expected deb: packages for the Debian image, found only rpm: ${desc.rpm.join(' ')}`, 'add the Debian names of the same packages under deb: (e.g. rpm: python3-m2crypto -> deb: python3-m2crypto)');
   }
   if (desc.os.length > 0 && !desc.os.some((os) => os === 'posix' || os === 'linux')) {
-    problem('os', 'os', `expected posix or linux (the image is Linux), found ${desc.os.join(', ')}`, 'add linux to os: if the app runs there');
+    problem(['os'], `expected posix or linux (the image is Linux), found ${desc.os.join(', ')}`, 'add linux to os: if the app runs there');
   }
   return problems;
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { resolveApp } from '../app-context.js';
 import type { Description } from '../description/types.js';
+import { placeOf } from '../description/key-place.js';
 import { keyLabel } from '../description/yaml-file.js';
 import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
@@ -102,11 +103,12 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   }
   if (desc.paths.length > 0) {
     const missing = desc.paths.filter((p) => !isDirectory(path.resolve(desc.dir, p)));
-    const at = desc.positions.paths;
+    // At the first missing entry of a list, not at the list (one path alone has no entries).
+    const at = placeOf(desc, ['paths', desc.paths.indexOf(missing[0])]);
     report(
       missing.length === 0
         ? { name: 'paths', ok: true, detail: desc.paths.join(', '), fix: '' }
-        : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', { missing: missing.join(', '), dir: desc.dir }), placed(at && { file: desc.file, ...at })),
+        : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', { missing: missing.join(', '), dir: desc.dir }), placed(at)),
     );
   }
   for (const [prefix, dir] of Object.entries(desc.static)) {
@@ -117,7 +119,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     report(
       hooks.length > 0
         ? { name: 'static', ok: true, detail: `${key}: ${dir} is not there yet; commands.${hooks.join(' or commands.')} must create it, or every request under ${prefix} gets 404`, fix: '' }
-        : failedItem('static', new GatewayError('APPPKG_STATIC_MISSING', { key, path: dir, dir: desc.dir, prefix }), placed(desc.positions.static && { file: desc.file, ...desc.positions.static })),
+        : failedItem('static', new GatewayError('APPPKG_STATIC_MISSING', { key, path: dir, dir: desc.dir, prefix }), placed(placeOf(desc, ['static', prefix]))),
     );
   }
   // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
@@ -130,8 +132,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   const mail = mailCheck(desc, hostEnv);
   // SPEC 5.2: whether each server the app needs answers (nothing is created here).
   for (const s of await checkServices(desc, hostEnv, stateRoot)) {
-    const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? desc.positions.services : undefined;
-    report({ name: s.name, ok: s.ok, detail: `${placed(at && { file: desc.file, ...at })}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
+    const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? placeOf(desc, s.name.split('.')) : undefined;
+    report({ name: s.name, ok: s.ok, detail: `${placed(at)}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
   }
 
   if (checks.some((c) => !c.ok)) {

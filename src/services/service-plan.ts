@@ -2,6 +2,7 @@
 // the environment file's: `sql` is PostgreSQL where the host has one, else SQLite; `postgresql`
 // or `redis` on a host without that server refuses the app, naming the key to set.
 import type { Description } from '../description/types.js';
+import { placeOf } from '../description/key-place.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { GatewayError } from '../errors.js';
 
@@ -41,7 +42,7 @@ export function planServices(desc: Description, hostEnv: HostEnvironment): Servi
 }
 
 function missing(desc: Description, service: string, asked: string, kind: 'postgresql' | 'redis'): GatewayError {
-  const at = desc.positions.services;
+  const at = placeOf(desc, ['services', service]);
   return new GatewayError('APPPKG_SERVICE_MISSING', {
     app: desc.name,
     service,
@@ -49,6 +50,6 @@ function missing(desc: Description, service: string, asked: string, kind: 'postg
     kind,
     envKey: `services.${kind}`,
     url: EXAMPLE_URLS[kind],
-    ...(at ? { file: desc.file, line: at.line, column: at.column, key: 'services' } : {}),
+    ...(at ? { file: desc.file, line: at.line, column: at.column, key: `services.${service}` } : {}),
   });
 }

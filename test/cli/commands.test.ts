@@ -255,6 +255,16 @@ test('check fails, with the fix, on an environment file\'s unknown user and on a
   assert.match(ok.stdout, /ok\s+paths\s+lib, nothere/);
 });
 
+test('check places each failure at its own entry: the second static directory, the setting nobody gives, the service', async () => {
+  const dir = pkg('entries', 'platform: python, wsgi\napp: wsgi:application\nstatic:\n  /static: static/\n  /assets/: assets/\nsettings:\n  - H1_GIVEN\n  - H1_NOT_GIVEN\nservices:\n  redis: redis\n');
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: { H1_GIVEN: 'yes' } });
+  assert.is(r.status, 1, r.stdout);
+  assert.match(r.stdout, /FAIL\s+static\s.*app\.yaml:4:3: static\["\/static"\]: static is not a directory/);
+  assert.match(r.stdout, /FAIL\s+static\s.*app\.yaml:5:3: static\["\/assets"\]: assets is not a directory/);
+  assert.match(r.stdout, /FAIL\s+settings\s.*app\.yaml:8:5: settings: the app requires H1_NOT_GIVEN/);
+  assert.match(r.stdout, /FAIL\s+services\.redis\s.*app\.yaml:10:3: /);
+});
+
 test('run passes the exit status on and gives the app its private directories', async () => {
   const dir = join(EXAMPLES, 'hello');
   const r = await runCli([
