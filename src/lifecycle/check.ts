@@ -68,6 +68,15 @@ export interface CheckAppOptions {
   onHookStart?: (command: string) => void;
 }
 
+/**
+ * Failures the import does not depend on: a static directory is served by the front end and
+ * never read by Python, so a missing one says nothing about whether the app imports, and the
+ * user should learn both at once. Every other failure holds the import back: the interpreter,
+ * deb/rpm/pip packages, paths, vendor, os and user decide what Python can import, missing
+ * settings or services make the app's environment impossible to build.
+ */
+const IMPORT_INDEPENDENT = new Set(['static']);
+
 export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   const { desc, hostEnv } = opts;
   const overrides = overridesFor(hostEnv, desc.name);
@@ -136,8 +145,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     report({ name: s.name, ok: s.ok, detail: `${placed(at)}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
   }
 
-  if (checks.some((c) => !c.ok)) {
-    // Importing needs the interpreter and settings the failures above are about.
+  if (checks.some((c) => !c.ok && !IMPORT_INDEPENDENT.has(c.name))) {
+    // Importing needs the interpreter, packages, paths and settings the failures above are about.
     report({ name: 'app', ok: false, detail: 'not tried: fix the failures above first', fix: '' });
     if (mail) report(mail);
     return summary(desc, checks);

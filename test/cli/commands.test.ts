@@ -265,6 +265,18 @@ test('check places each failure at its own entry: the second static directory, t
   assert.match(r.stdout, /FAIL\s+services\.redis\s.*app\.yaml:10:3: /);
 });
 
+test('check still imports the app when only static directories are missing, not when a setting is', async () => {
+  const dir = pkg('static-only', 'platform: python, wsgi\napp: wsgi:application\nstatic:\n  /static: static/\nsettings: [H1_SETTING]\n');
+  // Python never reads a static directory: the import is tried, and says whether it works.
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: { H1_SETTING: 'yes' } });
+  assert.is(r.status, 1, r.stdout);
+  assert.match(r.stdout, /FAIL\s+static\s/);
+  assert.match(r.stdout, /ok\s+app\s+wsgi:application imports and is callable/);
+  // A missing setting holds it back: the app may read it at import time.
+  const unset = await runCli(['check', dir, '--state-dir', state.path], { env: { H1_SETTING: undefined } });
+  assert.match(unset.stdout, /FAIL\s+app\s+not tried: fix the failures above first/);
+});
+
 test('run passes the exit status on and gives the app its private directories', async () => {
   const dir = join(EXAMPLES, 'hello');
   const r = await runCli([
