@@ -29,6 +29,8 @@ export interface CheckResult {
    * environment file's `python:` that names an interpreter that does not run, say.
    */
   place?: { file: string; line: number; column: number };
+  /** The entry of app.yaml's key a failure is about (`['deb', 2]`), when a list names several. */
+  at?: (string | number)[];
 }
 
 export interface CheckContext {
@@ -148,7 +150,7 @@ export async function checkDeb(packages: string[]): Promise<CheckResult> {
     if (line) found.push(`${packages[i]} ${line.slice('install ok installed'.length).trim()}`.trim());
     else missing.push(packages[i]);
   });
-  if (missing.length > 0) return failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: missing.join(' ') }));
+  if (missing.length > 0) return { ...failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: missing.join(' ') })), at: ['deb', packages.indexOf(missing[0])] };
   return passed('deb', found.join(', '));
 }
 
@@ -160,7 +162,7 @@ export async function checkRpm(packages: string[]): Promise<CheckResult> {
     return passed('rpm', `not checked: rpm not found (not an rpm host); listed: ${packages.join(', ')}`, true);
   }
   const missing = packages.filter((_, i) => answers[i].status !== 0);
-  if (missing.length > 0) return failed('rpm', new GatewayError('APPPKG_RPM_MISSING', { key: 'rpm', missing: missing.join(' ') }));
+  if (missing.length > 0) return { ...failed('rpm', new GatewayError('APPPKG_RPM_MISSING', { key: 'rpm', missing: missing.join(' ') })), at: ['rpm', packages.indexOf(missing[0])] };
   return passed('rpm', answers.map((a) => a.stdout.trim().split('\n')[0]).join(', '));
 }
 

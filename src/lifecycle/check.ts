@@ -98,7 +98,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   for (const r of results) {
     // Failures point at the line of the mistake, as the loader's errors do: the environment
     // file's when the check says so (an interpreter it names), else app.yaml's key of the same name.
-    const at = r.ok ? undefined : (r.place ?? (desc.positions[r.name] ? { file: desc.file, ...desc.positions[r.name] } : undefined));
+    const at = r.ok ? undefined : (r.place ?? placeOf(desc, r.at ?? [r.name]));
     report({ name: r.name, ok: r.ok, ...(r.skipped ? { skipped: true } : {}), detail: `${placed(at)}${r.detail}`, fix: r.fix, code: r.code });
   }
   // What the environment file and app.yaml name that only a start would find missing.
