@@ -7,6 +7,7 @@ import { access, chmod, constants, lchown, lstat, mkdir } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { GatewayError, systemErrorReason } from '../errors.js';
+import { makeDirectory } from '../make-dir.js';
 
 export interface StateRootOptions {
   /** --state-dir, when given. */
@@ -81,7 +82,7 @@ export async function ensureDir(dir: string, mode: number, owner?: Owner, forceM
     if ((await lstat(dir).catch(() => null))?.isSymbolicLink()) {
       throw Object.assign(new Error('it is a symbolic link, which the gateway does not follow in an app\'s state (remove it: the gateway makes the directory again)'), { code: 'ELOOP' });
     }
-    const created = await mkdir(dir, { recursive: true, mode });
+    const created = await makeDirectory(dir, mode);
     if (forceMode || created !== undefined) await chmod(dir, mode);
     if (owner) await lchown(dir, owner.uid, owner.gid);
   } catch (err) {

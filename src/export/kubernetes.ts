@@ -2,7 +2,7 @@
 // directory, as the gateway would serve them (the highest version of each, the environment
 // file's overrides), mapped to Kubernetes objects, each validated, one YAML file per app.
 // An app that cannot be mapped is a problem in the result; the others are still written.
-import { chmod, mkdir, realpath, writeFile } from 'node:fs/promises';
+import { chmod, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateAppsDir } from '../description/apps-dir.js';
 import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvironment } from '../environment/host-file.js';
@@ -19,6 +19,7 @@ import { applySteps, renderManifest } from './manifest-yaml.js';
 import { ingress, mailService, webService } from './network-objects.js';
 import { unmappableKeys } from './unmappable.js';
 import { hooksJob, processDeployments, webDeployment } from './workloads.js';
+import { makeDirectory } from '../make-dir.js';
 
 export interface ExportKubernetesOptions {
   /** The directory holding the app packages, as `--apps`. */
@@ -146,7 +147,7 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
 async function writeFiles(out: string, apps: ExportedApp[]): Promise<void> {
   let current = out;
   try {
-    await mkdir(out, { recursive: true });
+    await makeDirectory(out);
     for (const app of apps) {
       current = app.file!;
       // Mode 0600: the Secrets hold the settings' values.

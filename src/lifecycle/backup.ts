@@ -18,6 +18,7 @@ import { appServiceScope, backupDatabase, type AppServiceScope } from '../servic
 import { backupRedis } from '../services/redis-backup.js';
 import { planServices } from '../services/service-plan.js';
 import { SQLITE_FILE, SQLITE_SIDE_FILES } from '../services/sqlite-database.js';
+import { makeDirectory } from '../make-dir.js';
 
 export interface BackupOptions extends LifecycleOptions {
   /** The backup directory; created (mode 0700) if missing. */
@@ -125,7 +126,7 @@ async function writeHookManifest(target: string, desc: Pick<Description, 'name' 
  */
 async function prepareBackupDir(target: string, app: string, say: (line: string) => void): Promise<void> {
   try {
-    await mkdir(target, { recursive: true, mode: 0o700 });
+    await makeDirectory(target, 0o700);
   } catch (err) {
     throw ioFailure(`create the backup directory ${target}`, err);
   }

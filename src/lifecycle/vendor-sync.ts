@@ -7,6 +7,7 @@
 import { chmod, copyFile, lstat, mkdir, readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MANIFEST_NAME } from './vendor-manifest.js';
+import { makeDirectory } from '../make-dir.js';
 
 export interface SyncResult {
   added: string[];
@@ -81,7 +82,7 @@ async function removeEmptyDirs(root: string): Promise<void> {
  * when the stage lacks them); anything else the stage lacks is foreign and kept.
  */
 export async function syncTree(stage: string, target: string, owned: Set<string>): Promise<SyncResult> {
-  await mkdir(target, { recursive: true });
+  await makeDirectory(target);
   await removePycache(target);
   const wanted = await listFiles(stage);
   const wantedSet = new Set(wanted);

@@ -101,6 +101,18 @@ test('backup refuses a directory that holds something else', async () => {
   assert.equal(readdirSync(busy), ['precious.txt']);
 });
 
+test('backup --to and run --state-dir under /proc fail with the reason instead of hanging', async () => {
+  // procfs answers ENOENT for a new child of a directory that exists: Node's recursive mkdir
+  // retried that forever at full CPU. runCli's deadline is the hang detector here.
+  if (!existsSync('/proc/self')) return;
+  const to = await runCli(['backup', app, '--to', '/proc/apppkg-no-such/backup', ...S], { ms: 20_000 });
+  assert.is(to.status, 1, to.stderr);
+  assert.match(to.stderr, /cannot create the backup directory \/proc\/apppkg-no-such\/backup: ENOENT/);
+  const root = await runCli(['run', app, '--state-dir', '/proc/apppkg-no-such/state', '--', 'true'], { ms: 20_000 });
+  assert.is(root.status, 1, root.stderr);
+  assert.match(root.stderr, /cannot prepare \/proc\/apppkg-no-such\/state: ENOENT/);
+});
+
 test('commands.backup and commands.restore run with APPPKG_BACKUP_DIR', async () => {
   const hooked = makeApp(
     work.path,
