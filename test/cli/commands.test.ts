@@ -134,7 +134,8 @@ test('python: "<3" fails with the line and the interpreters found', async () => 
     const out = r.stdout + r.stderr;
     assert.match(out, /app\.yaml:2:\d+/);
     assert.match(out, /<3/);
-    assert.match(out, /\/usr\/bin\/python3 3\.\d+|python3 3\.\d+ \(\/usr\/bin\/python3\)/);
+    // The version as the interpreter reports it, micro included: `python3 3.11.2 (/usr/bin/python3)`.
+    assert.match(out, /\/usr\/bin\/python3 3\.\d+|python3 3\.\d+(\.\d+)* \(\/usr\/bin\/python3\)/);
     assert.match(out, /fix: /);
   }
 });
