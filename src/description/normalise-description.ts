@@ -390,18 +390,13 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
  */
 function keyPositions(yaml: YamlFile): Description['positions'] {
   const positions: Description['positions'] = {};
-  const walk = (at: YamlPath, value: unknown) => {
-    if (value === null || typeof value !== 'object' || at.length >= 3) return;
-    const children: Array<string | number> = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
-    for (const child of children) {
-      const childAt = [...at, child];
-      setOwn(positions, keyLabel(childAt), yaml.position(childAt, 'key'));
-      walk(childAt, (value as Record<string | number, unknown>)[child]);
-    }
-  };
-  for (const [key, value] of Object.entries((yaml.data ?? {}) as Record<string, unknown>)) {
+  for (const key of Object.keys((yaml.data ?? {}) as Record<string, unknown>)) {
     setOwn(positions, key, yaml.position([key]));
-    if (!key.startsWith('x-')) walk([key], value);
+    if (key.startsWith('x-')) continue;
+    for (const [at, place] of yaml.placesBelow([key], 2)) {
+      // The first of a duplicated key is the one position() finds, and the one errors name.
+      if (!Object.hasOwn(positions, keyLabel(at))) setOwn(positions, keyLabel(at), place);
+    }
   }
   return positions;
 }

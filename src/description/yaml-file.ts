@@ -104,6 +104,30 @@ export class YamlFile {
     return { line: 1, column: 1 };
   }
 
+  /**
+   * The place of every key below `at`, `depth` levels down: a mapping's entry at its key, a
+   * list's item at itself. One walk of the nodes: `position()` for each of 18 000 static
+   * entries searched each mapping from its start, 11 s for a 256 KiB app.yaml.
+   */
+  placesBelow(at: YamlPath, depth: number): Array<[YamlPath, { line: number; column: number }]> {
+    const places: Array<[YamlPath, { line: number; column: number }]> = [];
+    const walk = (node: unknown, where: YamlPath, left: number) => {
+      if (left === 0) return;
+      const children: Array<[string | number, YamlNode | null, YamlNode | null]> = isMap(node)
+        ? node.items.map((p) => [isScalar(p.key) ? String(p.key.value) : String(p.key), p.key as YamlNode | null, (p.value as YamlNode | null) ?? null])
+        : isSeq(node) ? node.items.map((item, i) => [i, null, (item as YamlNode | null) ?? null]) : [];
+      for (const [segment, key, value] of children) {
+        const offset = (key ?? value)?.range?.[0];
+        if (offset === undefined) continue;
+        const { line, col } = this.lines.linePos(offset);
+        places.push([[...where, segment], { line, column: col }]);
+        walk(value, [...where, segment], left - 1);
+      }
+    };
+    walk(this.node(at)?.value ?? null, at, depth);
+    return places;
+  }
+
   private node(at: YamlPath): { key: YamlNode | null; value: YamlNode | null } | undefined {
     let key: YamlNode | null = null;
     let value: YamlNode | null = this.root;
