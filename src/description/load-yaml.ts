@@ -259,11 +259,16 @@ function explainSyntaxError(file: string, source: string, error: YAMLError): { f
     const lineStart = source.lastIndexOf('\n', opener.offset - 1) + 1;
     const key = /^\s*(?:-\s+)?["']?([^\s"':#][^"':#]*?)["']?\s*:/.exec(source.slice(lineStart, opener.offset))?.[1];
     const list = opener.open === '[';
+    // The example closes what was written (`settings: [A, B` -> `settings: [A, B]`): Debian
+    // package names under settings: or paths: sent users the wrong way.
+    const lineEnd = source.indexOf('\n', opener.offset);
+    const written = source.slice(opener.offset + 1, lineEnd === -1 ? undefined : lineEnd).replace(/\s#.*$/, '').trim().replace(/,$/, '').trim();
+    const items = written !== '' ? written : key === undefined || key === 'deb' || key === 'rpm' ? 'python3-flask, python3-yaml' : 'first, second';
     return {
       key,
       found: `a "${opener.open}" that is never closed: the ${list ? 'list' : 'mapping'} it opens has no "${opener.close}" before the lines that follow`,
       fix: list
-        ? `end the list on its line with "]", e.g. ${key ?? 'deb'}: [python3-flask, python3-yaml], or write one "- item" per line below ${key ?? 'the key'}:`
+        ? `end the list on its line with "]", e.g. ${key ?? 'deb'}: [${items}], or write one "- item" per line below ${key ?? 'the key'}:`
         : `end the mapping on its line with "}", e.g. ${key ?? 'static'}: {/static: static/}, or write one "key: value" per line below it, indented`,
     };
   }

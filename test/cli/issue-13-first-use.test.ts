@@ -104,7 +104,11 @@ test('an unclosed [ is reported where it opens, as unclosed, not as indentation 
   assert.is(r.status, 1, r.stdout);
   assert.match(r.stderr, `${join(dir, 'app.yaml')}:3:6: deb: expected valid YAML, found a "[" that is never closed`);
   assert.not.match(r.stderr, /indent/);
-  assert.match(r.stderr, /fix: end the list on its line with "\]"/);
+  assert.match(r.stderr, /fix: end the list on its line with "\]", e\.g\. deb: \[python3-flask, python3-yaml\]/);
+  // The example closes the list as written, whatever the key.
+  const settings = project('unclosed-settings', { 'app.yaml': 'app: wsgi:application\nsettings: [DATABASE_URL, SECRET_KEY\n', 'wsgi.py': '' });
+  const s = await runCli(['describe', settings], { ms: 20_000 });
+  assert.match(s.stderr, 'e.g. settings: [DATABASE_URL, SECRET_KEY], or write one "- item" per line below settings:');
   const map = project('unclosed-map', { 'app.yaml': 'static: {/static: static/\napp: wsgi:application\n', 'wsgi.py': '' });
   const m = await runCli(['describe', map], { ms: 20_000 });
   assert.match(m.stderr, `${join(map, 'app.yaml')}:1:9: static: expected valid YAML, found a "{" that is never closed`);
