@@ -5,7 +5,6 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { satisfies } from '@renovatebot/pep440';
-import { placeOf } from '../description/key-place.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { findVenv, resolveSettings } from './app-env.js';
@@ -29,7 +28,7 @@ export interface CheckResult {
    * environment file's `python:` that names an interpreter that does not run, say.
    */
   place?: { file: string; line: number; column: number };
-  /** The entry of app.yaml's key a failure is about (`['deb', 2]`), when a list names several. */
+  /** The entry of app.yaml's key a failure is about (`['deb', 2]`, `['settings', 1]`), when a list names several. */
   at?: (string | number)[];
 }
 
@@ -270,7 +269,7 @@ function safeSatisfies(version: string, specifier: string): boolean {
 // --- settings ----------------------------------------------------------------------------------
 
 export function checkSettings(
-  desc: Pick<Description, 'name' | 'settings'> & Partial<Pick<Description, 'file' | 'positions'>>,
+  desc: Pick<Description, 'name' | 'settings'>,
   ctx: Pick<CheckContext, 'settings' | 'processEnv' | 'settingsFromEnv'> = {},
 ): CheckResult {
   if (desc.settings.length === 0) return passed('settings', 'none required', true);
@@ -281,8 +280,7 @@ export function checkSettings(
     if (!isGatewayError(err)) throw err;
     // At the first setting nobody gives, not at the list: `settings:` may span many lines.
     const first = Array.isArray(err.details.missingList) ? String(err.details.missingList[0]) : '';
-    const place = desc.file && desc.positions ? placeOf({ file: desc.file, positions: desc.positions }, ['settings', desc.settings.indexOf(first)]) : undefined;
-    return { ...failed('settings', err), ...(place ? { place } : {}) };
+    return { ...failed('settings', err), at: ['settings', desc.settings.indexOf(first)] };
   }
 }
 
