@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
-import type { ListenAddress } from '../net/address.js';
+import { formatAddr, type ListenAddress } from '../net/address.js';
 import type { AdminAccess } from './status-types.js';
 
 /** What a route does: shows the status, shows an app's log, or changes something. */
@@ -47,7 +47,7 @@ export function readAdminToken(file: string, say: (line: string) => void): strin
 /** Refuses a non-loopback --admin without a token, before anything listens. */
 export function checkAdminAddress(listen: ListenAddress, token: string | null): void {
   if (listen.kind === 'tcp' && token === null && !isLoopbackHost(listen.host)) {
-    throw new GatewayError('APPPKG_ADMIN_TOKEN_NEEDED', { address: `${listen.host}:${listen.port}` });
+    throw new GatewayError('APPPKG_ADMIN_TOKEN_NEEDED', { address: formatAddr(listen) });
   }
 }
 

@@ -392,6 +392,10 @@ test('an admin address other than loopback needs a token; an empty token file is
     assert.is(open.status, 2, open.stderr);
     assert.match(open.stderr, /0\.0\.0\.0:0 is not a loopback address/);
     assert.match(open.stderr, /--admin-token FILE/);
+    // An IPv6 address as it is written on the command line, brackets and all.
+    const open6 = await runCli([...base, '--admin', '[::]:0']);
+    assert.is(open6.status, 2, open6.stderr);
+    assert.match(open6.stderr, /--admin \[::\]:0 is not a loopback address/);
     writeFileSync(join(dir.path, 'empty'), '\n');
     const empty = await runCli([...base, '--admin', '127.0.0.1:0', '--admin-token', join(dir.path, 'empty')]);
     assert.is(empty.status, 2, empty.stderr);
