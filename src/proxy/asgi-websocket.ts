@@ -19,6 +19,8 @@ export interface AsgiWebsocketOptions {
   timeoutMs: number;
   /** A 500 before the handshake carries the traceback. */
   development: boolean;
+  /** A line in the app's log from the gateway (AppInstance.report). */
+  report?: (line: string) => void;
 }
 
 const enum Client {
@@ -55,6 +57,8 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
   /** What the client sent while the app decided, for ws to read first. */
   private early: Buffer[] = [];
   private earlyBytes = 0;
+  /** The request target, for the log. */
+  private path = '';
 
   constructor(
     private readonly link: WorkerLink,
@@ -72,6 +76,7 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
   connect(answer: (accepted: boolean) => void): void {
     const { line, pairs } = this.request!;
     this.request = null;
+    this.path = line.requestUri;
     this.client = Client.Handshake;
     this.answer = answer;
     this.flow = new WebsocketFlow(this.link, this.id);
@@ -88,7 +93,13 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
   /** ws's handleProtocols: the app's subprotocol, if the client offered it (RFC 6455 §4.2.2). */
   chooseProtocol(offered: Set<string>): string | false {
     const chosen = this.accepted?.subprotocol ?? '';
-    return chosen !== '' && offered.has(chosen) ? chosen : false;
+    if (chosen === '') return false;
+    if (offered.has(chosen)) return chosen;
+    // A client that offered others fails the handshake without one, and says only that none
+    // came: the app's author learns why here.
+    const asked = offered.size === 0 ? 'none' : [...offered].join(', ');
+    this.options.report?.(`websocket ${this.path}: the app accepted with subprotocol "${chosen}", which the client did not offer (it offered: ${asked}); the 101 went without one (RFC 6455 4.2.2)`);
+    return false;
   }
 
   /** The extra headers the app wants on the 101 (WS_ACCEPT). */

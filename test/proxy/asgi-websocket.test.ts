@@ -254,6 +254,14 @@ gateway('no subprotocol offered: none chosen; a close without a code reaches the
   await waitFor(() => appLog().includes('disconnect 1005 /echo'), 5000, 'the app to see 1005');
 });
 
+gateway('a subprotocol the client did not offer: the 101 goes without one, and the app log says why', async () => {
+  // The client, which offered one, fails the handshake with no more to go on.
+  const failed = await connect(`${ws}/live/insist`, { protocols: ['other'] }).then(() => null, (err: Error) => err);
+  assert.match(String(failed?.message), /no subprotocol/);
+  await waitFor(() => appLog().includes('websocket /live/insist'), 5000, 'the log line');
+  assert.match(appLog(), /\[apppkg-gateway\] websocket \/live\/insist: the app accepted with subprotocol "chat\.v1", which the client did not offer \(it offered: other\)/);
+});
+
 gateway('the app closes before accepting: 403; returns without an answer: 403', async () => {
   const refusal = await refused(`${ws}/live/refuse`);
   assert.is(refusal.status, 403);
