@@ -359,3 +359,28 @@ export function rawRequest(port: number, data: string | Buffer, ms = 5000, host 
     });
   });
 }
+
+/**
+ * Writes `pieces` on one connection, `gapMs` apart (TCP_NODELAY: each its own segment, as a
+ * network delivers a long URL), then gathers what comes back until the server closes.
+ */
+export async function spacedOut(port: number, pieces: Array<Buffer | string>, gapMs: number, ms = 5000): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  let got = '';
+  let closed = false;
+  socket.on('data', (c) => (got += c.toString('latin1')));
+  socket.on('error', () => {});
+  socket.on('close', () => (closed = true));
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve));
+    for (const piece of pieces) {
+      socket.write(piece);
+      await new Promise((resolve) => setTimeout(resolve, gapMs));
+    }
+    await waitFor(() => closed, ms, 'the server to close after its answers');
+    return got;
+  } finally {
+    socket.destroy();
+  }
+}

@@ -5,9 +5,8 @@
 // sent nothing made no request: no line, as in nginx's log.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import net from 'node:net';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('access log: a head that times out');
 const apps = tempDir('apppkg-head-timeout-apps-');
@@ -36,28 +35,7 @@ test.after(async () => {
   nodeState.remove();
 });
 
-/** Writes `pieces` one after the other, then waits for the gateway to close the connection; returns what it answered. */
-async function sendAndWait(gw: RunningGateway, pieces: string[]): Promise<string> {
-  const socket = net.connect(Number(new URL(gw.url).port), '127.0.0.1');
-  socket.setNoDelay(true);
-  let got = '';
-  let closed = false;
-  socket.on('data', (c) => (got += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  try {
-    await new Promise((resolve) => socket.once('connect', resolve));
-    for (const piece of pieces) {
-      socket.write(piece);
-      // A separate read for each piece: a whole request, then the start of the next head.
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await waitFor(() => closed, 5000, 'the gateway to close the connection');
-    return got;
-  } finally {
-    socket.destroy();
-  }
-}
+const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
 
 const lineFor = (request: string) => new RegExp(`\\n127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "${request}" 408 0 "-" "-" app=- `);
 
@@ -68,9 +46,9 @@ for (const [name, gw, partial, afterAnswer] of [
   test(`${name}: a request line cut short, and a head cut short after an answered request, each get a 408 line; a silent connection none`, async () => {
     const before = (gw().output().match(/ 408 /g) ?? []).length;
     const [cutLine, cutHead, silent] = await Promise.all([
-      sendAndWait(gw(), ['GET /slowheads/line HT']),
-      sendAndWait(gw(), ['GET /slowheads/ HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /slowheads/head HTTP/1.1\r\nHost: x\r\nX-a: b']),
-      sendAndWait(gw(), []),
+      spacedOut(portOf(gw()), ['GET /slowheads/line HT'], 50),
+      spacedOut(portOf(gw()), ['GET /slowheads/ HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /slowheads/head HTTP/1.1\r\nHost: x\r\nX-a: b'], 50),
+      spacedOut(portOf(gw()), [], 50),
     ]);
     assert.match(cutLine, /^HTTP\/1\.1 408 Request Timeout\r\n/);
     assert.match(cutHead, /^HTTP\/1\.1 200 OK\r\n[\s\S]*ok\nHTTP\/1\.1 408 Request Timeout\r\n/);

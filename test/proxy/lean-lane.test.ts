@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 import { readFileSync } from 'node:fs';
-import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, rawRequest, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('lean lane');
 const apps = tempDir('apppkg-lean-apps-');
@@ -161,31 +161,6 @@ test('a head that arrives in pieces, and heads that are not plain, are answered 
     assert.is(a, b);
   }
 });
-
-/**
- * Writes `pieces` on one connection, `gapMs` apart (TCP_NODELAY: each its own segment, as a
- * network delivers a long URL), then gathers what comes back until the server closes.
- */
-async function spacedOut(port: number, pieces: Buffer[], gapMs: number, ms = 5000): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  let got = '';
-  let closed = false;
-  socket.on('data', (c) => (got += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  try {
-    await new Promise((resolve) => socket.once('connect', resolve));
-    for (const piece of pieces) {
-      socket.write(piece);
-      await new Promise((resolve) => setTimeout(resolve, gapMs));
-    }
-    await waitFor(() => closed, ms, 'the server to close after its answers');
-    return got;
-  } finally {
-    socket.destroy();
-  }
-}
 
 /** `bytes` cut every `size` octets. */
 const cut = (bytes: Buffer, size: number): Buffer[] => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
