@@ -215,24 +215,6 @@ test('bytes kept for node:http while an earlier answer is under way are not over
   assert.ok(raw.includes('GET /?who=held host=lean.test ua=held-agent'), raw);
 });
 
-/** Writes `data` in pieces of `size` bytes, each in a turn of its own, and gathers everything until the server closes. */
-async function inPieces(port: number, data: Buffer, size: number): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  let raw = '';
-  let closed = false;
-  socket.on('data', (c) => (raw += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  await new Promise((resolve) => socket.once('connect', resolve));
-  for (let at = 0; at < data.length; at += size) {
-    socket.write(data.subarray(at, at + size));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await waitFor(() => closed, 10_000, 'the answers, then the close');
-  return raw;
-}
-
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const post = (method: string, path: string, body: Buffer | string, extra = ''): Buffer =>
   Buffer.concat([Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: lean.test\r\nUser-Agent: lean-test\r\nContent-Length: ${body.length}\r\n${extra}\r\n`), Buffer.from(body)]);
@@ -265,7 +247,7 @@ test('bodies framed by Content-Length, pipelined, read or not by the app, whole 
   // As a slow client sends them: heads and bodies cut anywhere (the small ones byte by byte).
   const small = Buffer.concat([post('POST', '/echo', 'hello'), post('PUT', '/?unread', 'x'.repeat(300)), post('POST', '/count', 'y'.repeat(2000)), Buffer.from(CLOSE)]);
   for (const [data, size] of [[small, 1], [batch, 1000], [batch, 65_537]] as const) {
-    const [viaLane, viaNode] = await Promise.all([inPieces(portOf(lean), data, size), inPieces(portOf(reference), data, size)]);
+    const [viaLane, viaNode] = await Promise.all([spacedOut(portOf(lean), cut(data, size), 0, 10_000), spacedOut(portOf(reference), cut(data, size), 0, 10_000)]);
     assert.is(withoutDates(viaLane), withoutDates(viaNode), `in pieces of ${size}`);
     assert.is(viaLane.match(/HTTP\/1\.1 200 /g)?.length, data === batch ? 8 : 4, viaLane);
   }
@@ -307,7 +289,7 @@ test('chunked bodies, pipelined, read or not by the app, whole or in pieces: the
   // As a slow client sends them: sizes, extensions, CRLFs and trailers cut anywhere.
   const small = Buffer.concat([chunked('POST', '/count', ['hel', 'lo'], 'X-T: 1\r\n', ';e=1'), chunked('PUT', '/?unread', ['x'.repeat(300)]), Buffer.from(CLOSE)]);
   for (const [data, size] of [[small, 1], [batch, 1000], [batch, 65_537]] as const) {
-    const [viaLane, viaNode] = await Promise.all([inPieces(portOf(lean), data, size), inPieces(portOf(reference), data, size)]);
+    const [viaLane, viaNode] = await Promise.all([spacedOut(portOf(lean), cut(data, size), 0, 10_000), spacedOut(portOf(reference), cut(data, size), 0, 10_000)]);
     assert.is(withoutDates(viaLane), withoutDates(viaNode), `in pieces of ${size}`);
     assert.is(viaLane.match(/HTTP\/1\.1 200 /g)?.length, data === batch ? 8 : 3, viaLane);
   }
