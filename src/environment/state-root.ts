@@ -3,7 +3,7 @@
 // directory per app name beneath it, so a new version finds the old version's data.
 
 import { statSync } from 'node:fs';
-import { access, chmod, constants, lchown, lstat, mkdir } from 'node:fs/promises';
+import { access, chmod, constants, lchown, lstat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GatewayError, systemErrorReason } from '../errors.js';
@@ -108,36 +108,12 @@ export function gatewayOwned(owner: Owner | undefined): Owner | undefined {
  */
 export async function prepareStateRoot(root: string): Promise<void> {
   try {
-    await mkdirEach(root, 0o755);
+    // Not mkdir's `recursive`, which spins for ever under /proc (make-dir.ts).
+    await makeDirectory(root, 0o755);
     // mkdir of a directory that is there already succeeds whoever may write in it.
     await access(root, constants.W_OK | constants.X_OK);
   } catch (err) {
     throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: root, reason: systemErrorReason(err, root), errno: (err as NodeJS.ErrnoException).code, blocker: fileInTheWay(root), cause: err });
-  }
-}
-
-/**
- * mkdir -p one directory at a time: Node's recursive mkdir loops for ever where the kernel
- * answers ENOENT under a parent that exists (a --state-dir under /proc), and the gateway spun
- * at full CPU without a word. Under the root, recursive mkdir is safe again.
- */
-async function mkdirEach(dir: string, mode: number): Promise<void> {
-  const missing: string[] = [];
-  for (let p = path.resolve(dir); ; p = path.dirname(p)) {
-    try {
-      await access(p);
-      break;
-    } catch {
-      missing.unshift(p);
-      if (p === path.dirname(p)) break;
-    }
-  }
-  for (const p of missing) {
-    try {
-      await mkdir(p, { mode });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
   }
 }
 
