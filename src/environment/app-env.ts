@@ -2,9 +2,10 @@
 // its sys.path order — app dir, each of `paths` (their .pth files processed), the virtualenv,
 // then the interpreter's own, then python-shim/ last (so `import apppkg` works, SPEC §5.7).
 // Workers get `sysPath` through the shim; any other command (`run APP -- CMD`, lifecycle
-// hooks, `processes.*`) gets the same view through `commandEnvironment()`: a generated
-// `python` wrapper first on PATH and a generated sitecustomize first on PYTHONPATH. Both end
-// in the one Python function that orders sys.path, python-shim/apppkg/paths.py.
+// hooks, `processes.*`, and what a worker starts) gets the same view through
+// `commandEnvironment()`: a generated `python` wrapper first on PATH and a generated
+// sitecustomize first on PYTHONPATH. Both end in the one Python function that orders sys.path,
+// python-shim/apppkg/paths.py.
 
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';

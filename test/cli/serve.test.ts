@@ -344,4 +344,37 @@ test("issue 13 item 7: serve passes the caller's environment beneath the app's o
   }
 });
 
+test("a worker's `python` is its commands': a subprocess it starts runs the app's interpreter with the app's sys.path, as under run", async () => {
+  const work = tempDir('apppkg-serve-subprocess-');
+  try {
+    mkdirSync(join(work.path, 'vendor'));
+    writeFileSync(join(work.path, 'app.yaml'), 'platform: python, wsgi\napp: web:application\npaths: vendor/\n');
+    writeFileSync(join(work.path, 'vendor', 'vendored.py'), 'WHERE = "vendor/"\n');
+    const probe = 'import json, sys, vendored; print(json.dumps([sys.executable, vendored.WHERE]))';
+    writeFileSync(
+      join(work.path, 'web.py'),
+      [
+        'import json, subprocess, sys',
+        '',
+        'def application(environ, start_response):',
+        `    child = subprocess.run(["python", "-c", ${JSON.stringify(probe)}], capture_output=True, text=True)`,
+        '    body = json.dumps({"worker": sys.executable, "out": child.stdout, "err": child.stderr}).encode()',
+        '    start_response("200 OK", [("Content-Type", "application/json")])',
+        '    return [body]',
+        '',
+      ].join('\n'),
+    );
+    const run = await runCli(['run', work.path, '--state-dir', state.path, '--', 'python', '-c', probe]);
+    assert.is(run.status, 0, run.stderr);
+    const gw = await serve(work.path);
+    const seen = await getJson(`${gw.url}/`);
+    assert.is(seen.err, '', 'the subprocess imports from paths: as the worker does');
+    assert.is(seen.out, run.stdout, 'the same interpreter and modules as under run');
+    assert.equal(JSON.parse(String(seen.out))[0], seen.worker);
+    await gw.stop();
+  } finally {
+    work.remove();
+  }
+});
+
 test.run();
