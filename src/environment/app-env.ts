@@ -264,6 +264,17 @@ export function commandEnvironment(appEnv: AppEnvironment): Record<string, strin
   return { ...appEnv.env, ...commandPaths(appEnv.runDir, appEnv.env.PATH, appEnv.sysPath) };
 }
 
+/**
+ * The env of a process the gateway supervises for an app: a worker, a `processes.*` command.
+ * PORT is the gateway's to give (SPEC §2.1: command processes only), so one in the shell that
+ * ran `serve` reaches none of them; CommandProcess adds a serving process's own. `run DIR --
+ * CMD` and the hooks take commandEnvironment() as it is: a shell's PORT is the user's to pass.
+ */
+export function supervisedEnvironment(appEnv: AppEnvironment): Record<string, string> {
+  const { PORT: _theCallers, ...env } = commandEnvironment(appEnv);
+  return env;
+}
+
 /** PATH and PYTHONPATH of the app's commands; description.json records the same, for apppkg's run_command. */
 function commandPaths(runDir: string, appPath: string, sysPath: string[]): { PATH: string; PYTHONPATH: string } {
   return {

@@ -24,7 +24,7 @@ export interface CommandProcessOptions {
   command: string;
   /** Listens on $PORT and takes requests (web, or a route). */
   serves: boolean;
-  /** The app's command environment (app-env.ts commandEnvironment). */
+  /** The app's command environment without a PORT (app-env.ts supervisedEnvironment); a serving process gets its own. */
   env: Record<string, string>;
   cwd: string;
   /** The app's user, when the gateway switches users. */
@@ -189,9 +189,6 @@ export class CommandProcess extends EventEmitter {
     if (opts.serves) this._port = await getPort({ host: '127.0.0.1' });
     if (this._state !== 'starting') throw this.startError('stopped while starting');
     const env: Record<string, string> = { ...opts.env, PYTHONUNBUFFERED: '1' };
-    // PORT is the gateway's to give (SPEC §2.1): one in the shell that ran `serve` is not this
-    // process's port, and a background process has none.
-    delete env.PORT;
     if (this._port !== null) env.PORT = String(this._port);
     const child = new Child({
       file: '/bin/sh',

@@ -4,7 +4,7 @@
 // rotation and sleep with the workers when the app is idle; the others run in the background.
 import { RequestTally } from '../admin/request-tally.js';
 import type { ProcessStatus } from '../admin/status-types.js';
-import { commandEnvironment } from '../environment/app-env.js';
+import { supervisedEnvironment } from '../environment/app-env.js';
 import { Backoff } from './backoff.js';
 import { CommandProcess } from './command-process.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
@@ -87,7 +87,7 @@ export class ProcessPool {
       name,
       command,
       serves,
-      env: commandEnvironment(appEnv),
+      env: supervisedEnvironment(appEnv),
       cwd: desc.dir,
       uid: this.opts.uid,
       gid: this.opts.gid,

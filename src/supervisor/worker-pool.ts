@@ -5,7 +5,7 @@
 // worker-drain.ts). When the instance starts and stops them is the instance's.
 import { noLatency, RequestTally } from '../admin/request-tally.js';
 import type { HealthStatus, WorkerStatus } from '../admin/status-types.js';
-import { commandEnvironment } from '../environment/app-env.js';
+import { supervisedEnvironment } from '../environment/app-env.js';
 import type { GatewayError } from '../errors.js';
 import { Backoff } from './backoff.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
@@ -165,13 +165,11 @@ export class WorkerPool {
 
   private spawn(slot: Slot<Worker>): Worker {
     const { appEnv, desc } = this.opts;
-    // A worker has no PORT (SPEC §2.1: command processes only), whatever the shell that ran `serve` had.
-    // Its PATH and PYTHONPATH are its commands' (the app's `python` first): a subprocess it starts
-    // runs on the app's interpreter with the app's sys.path, as it does under `run`.
-    const { PORT: _notAWorkers, ...env } = commandEnvironment(appEnv);
     const worker = new Worker({
       python: appEnv.python,
-      env,
+      // Its commands' PATH and PYTHONPATH (the app's `python` first): a subprocess it starts runs
+      // on the app's interpreter with the app's sys.path, as it does under `run`.
+      env: supervisedEnvironment(appEnv),
       cwd: desc.dir,
       app: desc.app!,
       kind: desc.kind === 'asgi' ? 'asgi' : 'wsgi',
