@@ -8,7 +8,7 @@ import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvir
 import { osMismatch } from './environment/checks.js';
 import type { Interpreter } from './environment/interpreter-probe.js';
 import { pickInterpreter } from './environment/interpreters.js';
-import { resolveStateRoot } from './environment/state-root.js';
+import { prepareAppLogDir, resolveStateRoot } from './environment/state-root.js';
 import { buildAppEnvironment, type AppEnvironment } from './environment/app-env.js';
 import { GatewayError, isGatewayError } from './errors.js';
 import { assertCanExecute, resolveRunAs, type RunAs } from './environment/run-as.js';
@@ -116,6 +116,22 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     assertCanExecute(appEnv.python, runAs);
   }
   return { desc, overrides, interpreter, appEnv, stateRoot, runAs };
+}
+
+/**
+ * The app's log directory, owned as its start would own it (by its user under --apps as root),
+ * for a refusal that came before the start made it. False when it cannot be made (the app's
+ * user is unknown, the state root unwritable): the refusal is then said elsewhere only.
+ */
+export async function prepareRefusalLog(desc: Description, opts: { hostEnv: HostEnvironment; stateDir?: string; switchUser: boolean }): Promise<boolean> {
+  try {
+    const overrides = overridesFor(opts.hostEnv, desc.name);
+    const runAs = opts.switchUser ? resolveRunAs(desc, overrides.user, overrides.userAt) : null;
+    await prepareAppLogDir(resolveStateRoot({ flag: opts.stateDir }), desc.name, runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -130,13 +130,23 @@ function fileInTheWay(dir: string): string | undefined {
 
 /** Create (or repair) the app's data, log and tmp directories; tmp is re-chmodded to 0700 every time. */
 export async function prepareAppStateDirs(root: string, name: string, owner?: Owner): Promise<AppStateDirs> {
+  const dirs = await prepareAppLogDir(root, name, owner);
+  await ensureDir(dirs.data, 0o700, owner);
+  await ensureDir(dirs.tmp, 0o700, owner, true);
+  return dirs;
+}
+
+/**
+ * The app's log directory alone, as its start makes it: a version refused before anything of
+ * the app ran (a setting missing at its first start) has its refusal written there, where
+ * `apppkg-gateway logs NAME` looks.
+ */
+export async function prepareAppLogDir(root: string, name: string, owner?: Owner): Promise<AppStateDirs> {
   const dirs = appStateDirs(root, name);
   await ensureDir(root, 0o755);
   await ensureDir(path.join(root, 'apps'), 0o755);
   // Not the app's: it holds its data, log and tmp, which must stay the directories they are.
   await ensureDir(dirs.app, 0o755, gatewayOwned(owner));
-  await ensureDir(dirs.data, 0o700, owner);
   await ensureDir(dirs.log, 0o750, owner);
-  await ensureDir(dirs.tmp, 0o700, owner, true);
   return dirs;
 }

@@ -58,8 +58,8 @@ export function refusalUnderApps(error: GatewayError, logFile: string, since = 0
  * The refusal in the app's own log too, where `apppkg-gateway logs NAME` and a failed restart's
  * "see the app's log" send the user: a version refused before any of its processes ran (its
  * interpreter, a service it needs) left the log without a word of it. Only into a log directory
- * that exists: made here it would be the gateway's, not the app's user's (state-root.ts makes it
- * with its owner at the app's first start). Not through a symlink, as app-log.ts opens it.
+ * that exists: made here it would be the gateway's, not the app's user's (the caller makes it
+ * with its owner first, app-context.ts prepareRefusalLog). Not through a symlink, as app-log.ts opens it.
  */
 export function noteRefusalInLog(logFile: string, line: string, error: GatewayError): void {
   try {

@@ -8,7 +8,7 @@
 // The Registry (registry.ts) runs the reconcile loop around it and owns the records; this is
 // what the loop does for one record.
 import { existsSync, statSync } from 'node:fs';
-import { appLogOptions, resolveApp, type AppContext, type RunMode } from '../app-context.js';
+import { appLogOptions, prepareRefusalLog, resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
@@ -309,7 +309,9 @@ export class VersionJudge {
       showProblem(record, { dir: desc.dir, error });
       const refused = `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${placedMessage(error)}`;
       // Under serve the terminal has it; under --apps, the app's log as well.
-      if (!development) noteRefusalInLog(logFile, refused, error);
+      if (!development && (await prepareRefusalLog(desc, { hostEnv: this.registry.hostEnv(), stateDir: this.opts.stateDir, switchUser: true }))) {
+        noteRefusalInLog(logFile, refused, error);
+      }
       record.history.add('refused', refused, {
         version: desc.version,
         reason: reasonOf(error),

@@ -122,4 +122,25 @@ ifRoot('`check` as root imports the app and runs commands.check as the app\'s us
   assert.match(r.stdout, new RegExp(`^check uid ${uid}$`, 'm'));
 });
 
+ifRoot('a version refused at its first start (a setting missing) leaves its refusal in `logs NAME`, in a log directory that is its user\'s', async () => {
+  const uid = uidOf(USER);
+  const apps = join(work.path, 'apps5');
+  mkdirSync(apps);
+  chmodSync(apps, 0o755);
+  const owned = addPackage(apps, 'environ', 'needs', { 'app.yaml': [[/$/, '\nsettings: [DATABASE_URL]\n']] });
+  spawnSync('chown', ['-R', `${USER}:`, owned]);
+  const state = join(work.path, 'state5');
+  const admin = join(work.path, 'admin5.sock');
+  const { bin } = installForOtherUsers();
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', `unix:${admin}`, '--state-dir', state], { bin });
+  running.push(gw);
+  await waitFor(() => /needs refused/.test(gw.output()), 20_000, 'the refusal');
+  const logs = await runCli(['logs', 'needs', '--admin', `unix:${admin}`], { bin });
+  assert.is(logs.status, 0, logs.stderr);
+  assert.match(logs.stdout, /refused: .*the app requires DATABASE_URL/);
+  const log = statSync(join(state, 'apps', 'needs', 'log'));
+  assert.is(log.uid, uid, 'the log directory is the app user\'s, as its first start makes it');
+  assert.is(log.mode & 0o777, 0o750);
+});
+
 test.run();
