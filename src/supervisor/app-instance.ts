@@ -247,9 +247,18 @@ export class AppInstance {
     return Math.max(this.idle.lastActive, this.workers.lastRequestAt);
   }
 
-  /** Workers it runs now (none while asleep): what the worker budget counts. */
+  /**
+   * Workers it runs now: what the worker budget counts. Asleep, those still stopping count
+   * until they are gone: a worker whose lifespan shutdown takes its time holds its memory as
+   * long, and --max-workers bounds the processes (SPEC 5.6), not the ones in rotation.
+   */
   get runningWorkers(): number {
-    return this.idle.state === 'asleep' ? 0 : this.workers.slots.length;
+    return this.idle.state === 'asleep' ? this.members.workers().length : this.workers.slots.length;
+  }
+
+  /** Resolves once every worker it has now is gone (at once when none is left). */
+  async workersGone(): Promise<void> {
+    await Promise.all(this.members.workers().map((worker) => new Promise((resolve) => worker.once('exit', resolve))));
   }
 
   get workerCount(): number {

@@ -90,7 +90,14 @@ export class WorkerBudget implements WorkerBudgetLike {
       const victim = [...this.instances]
         .filter((i) => i !== asking && i.state === 'ready' && i.idleState === 'awake' && i.runningWorkers > 0 && i.quiet)
         .sort((a, b) => Number(a.name === asking.name) - Number(b.name === asking.name) || a.lastActive - b.lastActive)[0];
-      if (victim === undefined) return false;
+      if (victim === undefined) {
+        // An app put to sleep by its idle timeout meanwhile gives its room back as its workers
+        // end: that is a stop under way, to wait for, not "none can be stopped" (a 503).
+        const freeing = [...this.instances].filter((i) => i !== asking && i.idleState === 'asleep' && i.runningWorkers > 0);
+        if (freeing.length === 0) return false;
+        await Promise.race(freeing.map((i) => i.workersGone()));
+        continue;
+      }
       await victim.sleep(`--max-workers ${this.max} reached; making room for ${asking.name}`);
     }
     return true;

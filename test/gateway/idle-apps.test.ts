@@ -342,6 +342,37 @@ test('--max-workers: an app whose import hangs holds only its own room; the othe
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
+test('--max-workers: an app put to sleep counts its workers until they are gone, so a slow lifespan shutdown holds its room and the next wake waits for it', async () => {
+  const env = await open([['slow', 'other']], 'defaults:\n  workers: 1\napps:\n  slowstop:\n    idle_timeout: 1\n', ['--max-workers', '1']);
+  writePackage(env.apps, 'slowstop', {
+    'app.yaml': 'platform: python, asgi\napp: slowstop:app\n',
+    'slowstop.py': [
+      'import asyncio',
+      '',
+      'async def app(scope, receive, send):',
+      '    if scope["type"] == "lifespan":',
+      '        while True:',
+      '            message = await receive()',
+      '            if message["type"] == "lifespan.startup":',
+      '                await send({"type": "lifespan.startup.complete"})',
+      '            else:',
+      '                await asyncio.sleep(3)  # a pool closed slowly',
+      '                await send({"type": "lifespan.shutdown.complete"})',
+      '                return',
+      '    await send({"type": "http.response.start", "status": 200, "headers": []})',
+      '    await send({"type": "http.response.body", "body": b"ok"})',
+      '',
+    ].join('\n'),
+  });
+  await waitFor(async () => (await get(env, '/slowstop/')).status === 200, 30_000, 'slowstop to serve');
+  const [stopping] = (await app(env, 'slowstop')).workers.map((w: any) => w.pid);
+  await waitFor(async () => (await app(env, 'slowstop')).state === 'idle', 20_000, 'slowstop to go idle');
+  assert.ok(isAlive(stopping), 'its worker is still in its lifespan shutdown');
+  const other = await get(env, '/other/?t=0');
+  assert.is(other.status, 200, other.body);
+  assert.not.ok(isAlive(stopping), 'the other app woke only once the sleeping worker was gone: at most --max-workers 1 at any time');
+});
+
 test('--max-workers below an app\'s own workers: it runs as many as the budget allows, said in the log, and serves', async () => {
   const env = await open([['slow', 'wide'], ['slow', 'other']], 'defaults:\n  workers: 2\n  threads: 2\n', ['--max-workers', '1']);
   assert.match(env.gw.output(), /wide: workers 2 is more than --max-workers 1; it runs 1/);
