@@ -18,6 +18,12 @@ export interface WorkerEndpoint {
   requestsTimedOut(why: string): void;
   /** Told of each response it gave (status, latency). */
   readonly tally?: ResponseTally;
+  /**
+   * A replacement for it is starting (a recycle: max_requests, max_memory): it takes no new
+   * request meanwhile, which goes to another worker or waits for the replacement, so that
+   * max_requests bounds what it serves however busy the app is.
+   */
+  readonly beingReplaced?: () => boolean;
 }
 
 /** A `processes` entry that speaks HTTP itself on a loopback port. */

@@ -107,13 +107,13 @@ export class WsgiUpstream implements Upstream {
     const link = this.endpoint.link;
     // At most `capacity` at once: the rest wait in the app's queue, where a version switch can
     // hand them to the new version instead of a draining worker.
-    return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity;
+    return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity && this.endpoint.beingReplaced?.() !== true;
   }
 
   /** Every thread is busy, but one more may wait in the worker (PIPELINE_DEPTH). */
   get canPipeline(): boolean {
     const link = this.endpoint.link;
-    return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity + PIPELINE_DEPTH;
+    return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity + PIPELINE_DEPTH && this.endpoint.beingReplaced?.() !== true;
   }
 
   /** Requests sent to it that wait for a thread (beyond its capacity). */

@@ -48,6 +48,8 @@ export interface SlotOptions<P extends SupervisedProcess> {
   drain: (proc: P) => Promise<void>;
   /** The process in rotation died unexpectedly (`what` says which and how); it is restarted. */
   onExited?: (what: string) => void;
+  /** A recycle's replacement failed: the old process, which took no request meanwhile, takes them again. */
+  onRecycleFailed?: () => void;
 }
 
 export class Slot<P extends SupervisedProcess> {
@@ -168,6 +170,11 @@ export class Slot<P extends SupervisedProcess> {
     }, wait);
   }
 
+  /** A recycle's replacement for `proc` is starting. */
+  isBeingReplaced(proc: P): boolean {
+    return this.replacing !== null && this.current === proc;
+  }
+
   /**
    * Replaces the current process without failing a request: the replacement comes up while the
    * old one keeps serving; then the old one leaves the rotation and drains. If the replacement
@@ -197,6 +204,7 @@ export class Slot<P extends SupervisedProcess> {
         if (!this.running) return;
         this.holdRecycleUntil = Date.now() + RECYCLE_RETRY_MS;
         void next.stop(1000);
+        this.opts.onRecycleFailed?.();
         if (this.current === old) {
           this.opts.say(`${this.opts.app}: the replacement for ${this.opts.label(old)} failed (${err.message}); ${this.opts.label(old)} keeps serving`);
         } else {

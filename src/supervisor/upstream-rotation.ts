@@ -15,6 +15,8 @@ export interface WorkerUpstream {
   requestsTimedOut(why: string): void;
   /** The proxy tells it of each response it gave. */
   readonly tally: RequestTally;
+  /** A recycle's replacement for it is starting: it takes no new request (proxy/backend.ts). */
+  beingReplaced(): boolean;
 }
 
 /** A `processes` entry that serves: the proxy sends its requests to 127.0.0.1:port. */

@@ -75,6 +75,7 @@ export class WorkerPool {
         onRetired: (w) => ctx.rotation.unpublish(w),
         drain: (w) => ctx.members.stopOnce(w, () => this.workerDrain.drain(w, ctx.drainMs(), ctx.websocketDrainMs())),
         onExited: ctx.onExited,
+        onRecycleFailed: () => ctx.rotation.changed(),
       });
       this.slots.push(slot);
     }
@@ -248,6 +249,7 @@ export class WorkerPool {
       capacity: worker.capacity,
       pid: worker.pid,
       tally: this.tallyOf.get(worker)!,
+      beingReplaced: () => slot.isBeingReplaced(worker),
       requestsTimedOut: (why) => this.judgeTimedOut(worker, slot, why),
     };
   }

@@ -20,16 +20,17 @@ test.before(async () => {
   addPackage(apps.path, 'faults', 'counted', { 'app.yaml': [[/$/, 'health: /status/200\n']] });
   addPackage(apps.path, 'faults', 'fat');
   addPackage(apps.path, 'faults', 'timed');
-  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 1MB}\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n');
+  addPackage(apps.path, 'faults', 'busy');
+  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 1MB}\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n  busy: {workers: 1, max_requests: 3}\n');
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
     '--environment', envFile, '--access-log', 'off',
   ]);
-  for (const pid of [...(await pidsOf('counted')), ...(await pidsOf('fat')), ...(await pidsOf('timed'))]) seen.add(pid);
+  for (const pid of [...(await pidsOf('counted')), ...(await pidsOf('fat')), ...(await pidsOf('timed')), ...(await pidsOf('busy'))]) seen.add(pid);
 });
 
 test.after(async () => {
-  if (gw) for (const pid of [...(await pidsOf('counted').catch(() => [])), ...(await pidsOf('fat').catch(() => [])), ...(await pidsOf('timed').catch(() => []))]) seen.add(pid);
+  if (gw) for (const pid of [...(await pidsOf('counted').catch(() => [])), ...(await pidsOf('fat').catch(() => [])), ...(await pidsOf('timed').catch(() => [])), ...(await pidsOf('busy').catch(() => []))]) seen.add(pid);
   await gw?.stop();
   await assertNoOrphans([...seen]);
   apps.remove();
@@ -68,6 +69,19 @@ test('max_requests 5: 20 requests in a loop all succeed, and the worker pids cha
   const current = await pidsOf('counted');
   const replaced = [first, ...new Set(pids)].filter((p) => !current.includes(p));
   await assertNoOrphans(replaced, 10_000);
+});
+
+test('max_requests 3 with one worker, under 60 requests at once: no worker serves more than 3, and none fails (the rest wait for the replacement)', async () => {
+  const served = new Map<number, number>();
+  const results = await Promise.all(Array.from({ length: 60 }, () => pidFrom('/busy/')));
+  for (const r of results) {
+    assert.is(r.status, 200);
+    served.set(r.pid, (served.get(r.pid) ?? 0) + 1);
+    seen.add(r.pid);
+  }
+  const most = Math.max(...served.values());
+  assert.ok(most <= 3, `a worker served ${most} requests, past max_requests 3`);
+  for (const pid of await pidsOf('busy')) seen.add(pid);
 });
 
 test('max_memory: a worker over it (RSS read every few seconds) is replaced once it served a request', async () => {
