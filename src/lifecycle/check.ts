@@ -18,6 +18,7 @@ import { placeOf } from '../description/key-place.js';
 import { keyLabel } from '../description/yaml-file.js';
 import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
+import { supervisedEnvironment } from '../environment/app-env.js';
 import { findUser } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
@@ -161,7 +162,10 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch, switchUser });
     if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
       // Guarded, as a worker is: what the import starts (a helper it Popens) ends with the check.
-      const result = await checkAppImport({ ...ctx.appEnv, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree());
+      // In the environment a worker gets (its PATH and PYTHONPATH included): a subprocess the
+      // import starts runs the app's `python`, as it would under the gateway.
+      const env = supervisedEnvironment(ctx.appEnv);
+      const result = await checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree());
       const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
       report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
     }

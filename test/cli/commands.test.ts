@@ -279,6 +279,27 @@ test('check still imports the app when only static directories are missing, not 
   assert.match(unset.stdout, /FAIL\s+app\s+not tried: fix the failures above first/);
 });
 
+test("check imports the app with its commands' python: a subprocess the import starts runs the app's interpreter and sys.path, as a worker's does", async () => {
+  const dir = pkg('check-subprocess', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
+  mkdirSync(join(dir, 'vendor'));
+  writeFileSync(join(dir, 'vendor', 'vendored.py'), 'WHERE = "vendor/"\n');
+  // An import that shells out (a version probe, a migration check) must find what the app finds.
+  writeFileSync(
+    join(dir, 'wsgi.py'),
+    [
+      'import subprocess',
+      'subprocess.run(["python", "-c", "import vendored"], check=True)',
+      'def application(environ, start_response):',
+      '    start_response("200 OK", [])',
+      '    return [b""]',
+      '',
+    ].join('\n'),
+  );
+  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /ok\s+app\s+wsgi:application imports and is callable/);
+});
+
 test('run passes the exit status on and gives the app its private directories', async () => {
   const dir = join(EXAMPLES, 'hello');
   const r = await runCli([
