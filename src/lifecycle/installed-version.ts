@@ -96,13 +96,19 @@ export function updateSkipped(
 
 /**
  * The versions of `versions` (highest first) whose commands.update has to run before they take
- * traffic though nothing serves yet: those with an update hook above the installed one. The
- * installed version and those below it passed theirs (or went before it); a first install
- * (`installed` null) runs commands.install instead.
+ * traffic though nothing serves yet: those with an update hook above the installed one, and the
+ * installed one itself when its files are no longer those its hook passed with (`files` gives
+ * a directory's treeDigest): edited in place while the gateway was down, it is a new deploy of
+ * that version, as updateSkipped judges it while the gateway runs. Those below it passed theirs
+ * (or went before it); a first install (`installed` null) runs commands.install instead.
  */
-export function updatesPending(versions: readonly Description[], installed: InstalledVersion | null): Set<string> {
+export function updatesPending(versions: readonly Description[], installed: InstalledVersion | null, files: (dir: string) => string): Set<string> {
   const pending = new Set<string>();
   if (installed === null || !installed.tracksUpdates) return pending;
-  for (const desc of versions) if (desc.commands.update && aboveInstalled(desc, versions, installed)) pending.add(desc.dir);
+  for (const desc of versions) {
+    if (!desc.commands.update) continue;
+    const changed = desc.dir === installed.dir && installed.files !== null && installed.files !== files(desc.dir);
+    if (changed || aboveInstalled(desc, versions, installed)) pending.add(desc.dir);
+  }
   return pending;
 }

@@ -237,7 +237,7 @@ export class VersionJudge {
     if (!record.versions.some((d) => d.commands.update)) return new Set();
     const installed = readInstalled(installedFile(this.opts.stateDir, record.name));
     if (installed !== null && !installed.tracksUpdates) this.adoptAtStart.add(record.name);
-    return updatesPending(record.versions, installed);
+    return updatesPending(record.versions, installed, treeDigest);
   }
 
   /** `updatePending`: its commands.update runs though no older version serves (updatesPendingAtStart). */

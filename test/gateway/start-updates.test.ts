@@ -97,6 +97,23 @@ test('a version copied in while the gateway was down runs its update first, the 
   assert.not.match(env.gw.output(), /version 3 (serving|takes over)/);
 });
 
+test('the installed version edited in place while the gateway was down runs its update at the next start, once', async () => {
+  const env = await open((dir) => addVersion(dir, '1'));
+  assert.is(await served(env.gw), '1');
+  assert.is(await env.gw.stop(), 0);
+  const code = join(env.apps, 'blog.1', 'environ_app.py');
+  writeFileSync(code, readFileSync(code, 'utf8').replace(/VERSION = "1"/, 'VERSION = "1-edited"'));
+  env.gw = await startCli(env.args);
+  await waitFor(async () => (await served(env.gw)) === '1-edited', 30_000, 'the edited version 1');
+  assert.equal(updatesRun(env), ['blog.1']);
+  assert.match(env.gw.output(), /running commands\.update of version 1/);
+  // Its update passed with these files: the next start runs none.
+  await restart(env);
+  assert.is(await served(env.gw), '1-edited');
+  assert.not.match(env.gw.output(), /running commands\.update/);
+  assert.equal(updatesRun(env), ['blog.1']);
+});
+
 test('a marker from before updates were recorded (first install only) decides nothing: the newest version serves as it did, and becomes the baseline', async () => {
   const env = await open((dir) => addVersion(dir, '1'));
   assert.is(await served(env.gw), '1');
