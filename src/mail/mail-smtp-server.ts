@@ -5,6 +5,8 @@
 //     refuses `"x y"@...` and `"a@b"@...` with 501 before any hook sees them;
 //   - reports the 552 it gives by itself at `MAIL FROM:<...> SIZE=N` past `size`, which no hook
 //     sees either, so that the listener's `refused` counter counts it;
+//   - names a client on a unix socket (Postfix's lmtp:unix: transport) `localhost` in the LHLO/EHLO
+//     greeting: it has no address, and smtp-server's `[address]` made "Nice to meet you, []";
 //   - writes each reply with the right enhanced status code and within 512 octets: smtp-server
 //     gives a hook's refusal the code of its reply code alone (any 452 is 4.2.2 "mailbox full"),
 //     and writes a reply line of any length (mail-reply.ts).
@@ -63,6 +65,12 @@ class MailSmtpConnection extends SMTPConnection {
     if (parsed === false) return false;
     parsed.address = `${local}${parsed.address.slice(parsed.address.lastIndexOf('@'))}`;
     return parsed;
+  }
+
+  override _setClientHostname(hostname: string | false | null | undefined): void {
+    super._setClientHostname(hostname);
+    // A unix socket's peer is on this host, and has no address to show in brackets.
+    if (!this.remoteAddress && this.clientHostname === '[]') this.clientHostname = 'localhost';
   }
 
   override _validateMailParams(parsed: Parameters<SMTPConnection['_validateMailParams']>[0]): ReturnType<SMTPConnection['_validateMailParams']> {
