@@ -266,11 +266,18 @@ export const ERROR_CODES = {
     example: { path: '/var/lib/apppkg-gateway/blog/data', reason: 'EACCES: permission denied' },
   },
   APPPKG_STATE_ROOT_IN_USE: {
-    summary: 'Another gateway (`--apps`) runs on the same state root: two would share its apps\' data, logs and tmp. The second refuses before it listens or starts any app; serve, check, run and install run beside a gateway and take no lock.',
+    summary: 'Another gateway (`--apps`) runs on the same state root: two would share its apps\' data, logs and tmp. The second refuses before it listens or starts any app; serve, check, run and install run beside a gateway and take no lock on the root (serve takes one on its app, APPPKG_APP_SERVED).',
     message: (d) => `the state root ${str(d.root)} is in use by the gateway with pid ${str(d.pid)}`,
     hint: (d) => `stop that gateway (\`kill ${str(d.pid)}\`), or give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
     exitStatus: 1,
     example: { root: '/var/lib/apppkg-gateway', pid: 4242, lock: '/var/lib/apppkg-gateway/gateway.lock' },
+  },
+  APPPKG_APP_SERVED: {
+    summary: 'Another `serve` of the same app runs on the same state root (two terminals): the two would share its data directory, its SQLite database and its first install. The second refuses before it listens or runs anything; serves of other apps are not held back.',
+    message: (d) => `${str(d.app)} is served already on the state root ${str(d.root)} by the serve with pid ${str(d.pid)}`,
+    hint: (d) => `use that serve, or stop it (\`kill ${str(d.pid)}\`); to run a second copy beside it, give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
+    exitStatus: 1,
+    example: { app: 'blog', root: '/home/ann/.local/state/apppkg-gateway', pid: 4242, lock: '/home/ann/.local/state/apppkg-gateway/apps/blog/serve.lock' },
   },
   APPPKG_PY_NO_INTERPRETER: {
     summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter, the only one eligible, does not); the message lists those found, those that could not be run and why (those failing alike, such as pyenv shims of versions not enabled, on one line that names them), and with `deb:` those not eligible. When the environment file names the interpreter, the error points at that key and names the requirement\'s place in app.yaml.',

@@ -14,7 +14,7 @@ import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment } from './app-context.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
 import { prepareStateRoot } from './environment/state-root.js';
-import { lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
+import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { GatewayError } from './errors.js';
 import { checkGatewayOptions, sayOnStderr, type CheckedStart, type GatewayOptions } from './gateway-options.js';
 import { waitForFirstJudgement } from './gateway-start-wait.js';
@@ -26,6 +26,7 @@ import { RedisUserWatch } from './services/redis-user-watch.js';
 import { serviceStatusOf } from './services/service-status.js';
 import { appLogFile } from './supervisor/refusal.js';
 import type { Registry } from './supervisor/registry.js';
+import { servedAppName } from './supervisor/discovery.js';
 import { AppsWatcher } from './supervisor/watcher.js';
 import { overridesFor } from './environment/host-file.js';
 import { reloadEnvironment, type EnvironmentReload } from './supervisor/environment-reload.js';
@@ -55,7 +56,7 @@ export class Gateway {
   private say: (line: string) => void = sayOnStderr;
   /** Mail domain collisions the log has told of (mailRoutes runs for each recipient). */
   private readonly saidCollisions = new Set<string>();
-  /** The state root's lock (`apps` only), released once every app has stopped. */
+  /** The state root's lock (`apps`), or its app's (`app`, serve): released once every app has stopped. */
   private lock: StateRootLock | null = null;
   /** Its state root, whose `cache/` keeps the interpreters' answers while it runs. */
   private stateRoot: string | null = null;
@@ -90,9 +91,10 @@ export class Gateway {
     const checked = checkGatewayOptions(options);
     const { single, stateRoot } = checked;
     await prepareStateRoot(stateRoot);
-    // Before anything listens or starts. `app` (serve) takes no lock: every serve of every app
-    // shares the default root, one apps/NAME each, and two at once on a laptop must keep working.
-    const lock = single ? null : await lockStateRoot(stateRoot);
+    // Before anything listens or starts. `app` (serve) takes no lock on the root: every serve of
+    // every app shares the default root, one apps/NAME each, and two at once on a laptop must
+    // keep working; but two serves of one app would share its data, so each holds its app.
+    const lock = single ? await lockServedApp(stateRoot, await servedAppName(checked.dir)) : await lockStateRoot(stateRoot);
     try {
       const gateway = await Gateway.open(options, checked);
       gateway.lock = lock;

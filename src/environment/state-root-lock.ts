@@ -4,15 +4,18 @@
 // `kill $(head -1 ...)`) and its start time in /proc (second line): a pid alone is reused, after
 // a reboot or in a restarted container, by a process that is no gateway. A lock whose holder is
 // gone is taken over. Only `--apps` takes it (src/gateway.ts): serve, check, run, install and
-// the admin commands run beside a gateway on the same root.
+// the admin commands run beside a gateway on the same root. `serve` takes one of the same kind
+// on its one app's state instead (serve.lock): a second serve of that app would share its data.
 import { readFileSync, unlinkSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError, systemErrorReason } from '../errors.js';
+import { makeDirectory } from '../make-dir.js';
+import { appStateDirs } from './state-root.js';
 
 export const LOCK_FILE = 'gateway.lock';
 
-/** Roots locked by this process: a pid equal to ours is ours only if we hold the root. */
+/** Lock files held by this process: a pid equal to ours is ours only if we hold the file. */
 const heldHere = new Set<string>();
 
 export interface StateRootLock {
@@ -48,8 +51,8 @@ function parseLock(text: string): Holder | null {
 }
 
 /** Whether the process that wrote the lock is still running. */
-function isAlive(holder: Holder, root: string): boolean {
-  if (holder.pid === process.pid) return heldHere.has(root);
+function isAlive(holder: Holder, file: string): boolean {
+  if (holder.pid === process.pid) return heldHere.has(file);
   try {
     process.kill(holder.pid, 0);
   } catch (err) {
@@ -85,8 +88,32 @@ function lockFailure(file: string, err: unknown): GatewayError {
  * Takes `root` for this gateway, or throws APPPKG_STATE_ROOT_IN_USE naming the gateway that
  * holds it. The root exists (prepareStateRoot).
  */
-export async function lockStateRoot(root: string): Promise<StateRootLock> {
+export function lockStateRoot(root: string): Promise<StateRootLock> {
   const file = path.join(root, LOCK_FILE);
+  return lockWith(file, (pid) => new GatewayError('APPPKG_STATE_ROOT_IN_USE', { root, pid, lock: file }));
+}
+
+/** The lock `serve` holds on its app's state (STATE/apps/NAME/serve.lock), made like gateway.lock. */
+export const SERVE_LOCK_FILE = 'serve.lock';
+
+/**
+ * Takes the app `name`'s state under `root` for this `serve`, or throws APPPKG_APP_SERVED naming
+ * the serve that holds it: two serves of one app (two terminals) would share its data directory,
+ * a SQLite database or a migration under way included. Serves of other apps are not held back.
+ */
+export async function lockServedApp(root: string, name: string): Promise<StateRootLock> {
+  const dir = appStateDirs(root, name).app;
+  try {
+    await makeDirectory(dir, 0o755);
+  } catch (err) {
+    throw lockFailure(dir, err);
+  }
+  const file = path.join(dir, SERVE_LOCK_FILE);
+  return lockWith(file, (pid) => new GatewayError('APPPKG_APP_SERVED', { app: name, root, pid, lock: file }));
+}
+
+/** Takes `file` (O_EXCL, holding our pid), or throws `inUse(pid)` of its live holder. */
+async function lockWith(file: string, inUse: (pid: number) => GatewayError): Promise<StateRootLock> {
   const mine = `${process.pid}\n${procStat(process.pid)?.startTime ?? ''}\n`;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -102,8 +129,8 @@ export async function lockStateRoot(root: string): Promise<StateRootLock> {
       throw lockFailure(file, err);
     }
     if (found === null) continue; // released meanwhile
-    if (found.holder !== null && isAlive(found.holder, root)) {
-      throw new GatewayError('APPPKG_STATE_ROOT_IN_USE', { root, pid: found.holder.pid, lock: file });
+    if (found.holder !== null && isAlive(found.holder, file)) {
+      throw inUse(found.holder.pid);
     }
     // Stale. Moved aside, not removed: a gateway that took it over since then wrote a fresh
     // lock, which must not go with it; if what was moved is not what was judged, it goes back.
@@ -118,7 +145,7 @@ export async function lockStateRoot(root: string): Promise<StateRootLock> {
     if (moved !== found.text) await rename(aside, file).catch(() => {});
     else await unlink(aside).catch(() => {});
   }
-  heldHere.add(root);
+  heldHere.add(file);
   // A process that exits without stop() (process.exit, an uncaught error) leaves no lock behind.
   const onExit = () => {
     try {
@@ -135,7 +162,7 @@ export async function lockStateRoot(root: string): Promise<StateRootLock> {
       if (released) return;
       released = true;
       process.off('exit', onExit);
-      heldHere.delete(root);
+      heldHere.delete(file);
       const text = await readFile(file, 'utf8').catch(() => null);
       if (text === mine) await unlink(file).catch(() => {});
     },

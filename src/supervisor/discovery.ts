@@ -2,9 +2,9 @@
 // app.yaml, loaded and grouped by app name, highest version first (SPEC §1.2); under serve,
 // the one directory given. A broken description is reported, never fatal.
 import { readdirSync, realpathSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { loadDescription } from '../description/load.js';
-import { compareVersions } from '../description/package-dir.js';
+import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 
@@ -77,6 +77,14 @@ export function appsDirSource(appsDir: string): AppSource {
 }
 
 /** The one package `dir` (serve). */
+/**
+ * The name of the app `serve` runs from `dir` (its state's apps/NAME): its description's, or,
+ * while that does not load (serve --reload waits for a fix), the one its directory gives.
+ */
+export function servedAppName(dir: string): Promise<string> {
+  return loadDescription(dir).then((desc) => desc.name, () => parsePackageDirName(basename(resolve(dir))).name);
+}
+
 export function appDirSource(dir: string): AppSource {
   return async () => {
     try {

@@ -185,10 +185,33 @@ test('in development a 502 carries the dead worker\'s last words: a crash in C c
 test('serve refuses a busy port with a clear error and exit 1', async () => {
   const gw = await serve(join(EXAMPLES, 'hello'));
   const port = new URL(gw.url).port;
-  const r = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', port, '--state-dir', state.path]);
-  assert.is(r.status, 1);
-  assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+  // A state root of its own: on the same one the app's lock refuses it first (below).
+  const own = tempDir('apppkg-serve-state-');
+  try {
+    const r = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', port, '--state-dir', own.path]);
+    assert.is(r.status, 1);
+    assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+  } finally {
+    own.remove();
+  }
   await gw.stop();
+});
+
+test('a second serve of the same app on the same state root refuses, naming the first one, which serves on', async () => {
+  const gw = await serve(join(EXAMPLES, 'hello'));
+  const r = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', state.path]);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, new RegExp(`hello is served already on the state root .* by the serve with pid ${gw.child.pid}\\b`));
+  assert.match(r.stderr, /--state-dir/);
+  assert.not.match(r.stderr, /listening on/);
+  assert.is((await request(`${gw.url}/`)).statusCode, 200);
+  // Another app beside it is not held back; once the first stops, the app can be served again.
+  const other = await serve(join(EXAMPLES, 'guestbook'));
+  await other.stop();
+  assert.is(await gw.stop(), 0);
+  const again = await serve(join(EXAMPLES, 'hello'));
+  assert.is((await request(`${again.url}/`)).statusCode, 200);
+  await again.stop();
 });
 
 /**
