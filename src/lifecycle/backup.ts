@@ -36,15 +36,17 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
   const scope = appServiceScope(desc, hostEnv, stateRoot, say);
 
-  planServices(desc, hostEnv); // a service the host cannot give: refused before anything is written
   if (desc.commands.backup) {
-    const ctx = await resolveForHook({ ...opts, dir });
+    // The description and environment file read above, not again: what the services were planned
+    // from is what the hook runs with (an environment file on a pipe, `<(sops -d ...)`, reads once).
+    const ctx = await resolveForHook({ ...opts, dir, desc, hostEnv });
     // runHook throws on a failed hook (APPPKG_COMMAND_FAILED, naming it): its status is 0 here.
     await backupWithHook(scope, ctx.runAs, target, (env) => runHook(ctx, 'backup', { extraEnv: env, say }).then(() => 0));
     say(`==> ${desc.name} backed up to ${target} by commands.backup in ${seconds(started)}`);
     return { hook: true, dir: target };
   }
 
+  const plan = planServices(desc, hostEnv); // a service the host cannot give: refused before anything is written
   const data = appStateDirs(stateRoot, desc.name).data;
   if (isInside(target, data)) {
     throw new GatewayError('APPPKG_BACKUP_FAILED', { action: `back up ${data} to ${target}`, reason: 'the backup directory is inside the data directory' });
@@ -58,7 +60,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   if (!staging) await mkdir(copy, { mode: 0o700 }).catch((err) => Promise.reject(ioFailure(`create ${copy}`, err)));
   // The SQLite database goes to database/ by SQLite's online backup: a file copy taken while the
   // app writes may be torn.
-  if (planServices(desc, hostEnv).database === 'sqlite') {
+  if (plan.database === 'sqlite') {
     for (const file of [SQLITE_FILE, ...SQLITE_SIDE_FILES]) await rm(path.join(copy, file), { force: true });
   }
   const count = await countTree(copy);

@@ -45,7 +45,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
     // The hook's environment once the services are restored (on a fresh host, provisioned);
     // runHook throws on a failed hook (APPPKG_COMMAND_FAILED, naming it).
     const run = async (env: { APPPKG_BACKUP_DIR: string }): Promise<number> => {
-      await runHook(await resolveForHook({ ...opts, dir }), 'restore', { extraEnv: env, say });
+      await runHook(await resolveForHook({ ...opts, dir, desc, hostEnv }), 'restore', { extraEnv: env, say });
       return 0;
     };
     await restoreWithHook(scope, source, manifest, { force, owner, appDir: opts.dir }, run);

@@ -2,11 +2,12 @@
 // apppkg-backup.json, and a restore that swaps it back; refusals leave everything unchanged.
 // With hooks, commands.backup/restore get APPPKG_BACKUP_DIR, under the same rules: the backup
 // directory is new, empty or an earlier backup of the app, and marked as its backup.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli, tempDir } from '../helpers/process.js';
+import { BIN, runCli, tempDir } from '../helpers/process.js';
 import { makeApp } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: backup and restore');
@@ -137,6 +138,40 @@ test('commands.backup and commands.restore run with APPPKG_BACKUP_DIR', async ()
   const r = await runCli(['restore', hooked, '--from', to, ...S]);
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.is(readFileSync(join(data('hooked'), 'db'), 'utf8'), 'v1\n');
+});
+
+/** The CLI with `--environment <(printf ENV)`, as bash runs it: the file is a pipe, read once. */
+function runWithPipedEnvironment(args: string[], env: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('bash', ['-c', 'exec "$0" "$@" --environment <(printf %s "$ENVIRONMENT_TEXT")', BIN, ...args], {
+    env: { ...process.env, ENVIRONMENT_TEXT: env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('commands.backup and commands.restore get the settings of an environment file that can be read once (a pipe)', async () => {
+  const piped = makeApp(
+    work.path,
+    'piped',
+    [
+      'app: wsgi:application',
+      'commands:',
+      '  backup: echo "backup $GREETING" > "$APPPKG_BACKUP_DIR/dump"',
+      '  restore: echo "restore $GREETING" > "$APPPKG_DATA_DIR/restored"',
+      '',
+    ].join('\n'),
+  );
+  // `--environment <(sops -d env.yaml)`: read a second time, the file was empty, and the hook
+  // ran without its settings (and on services planned from another reading of it).
+  const env = 'apps:\n  piped:\n    settings:\n      GREETING: hello\n';
+  const to = join(work.path, 'piped-backup');
+  const b = runWithPipedEnvironment(['backup', piped, '--to', to, ...S], env);
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  assert.is(readFileSync(join(to, 'dump'), 'utf8'), 'backup hello\n');
+  const r = runWithPipedEnvironment(['restore', piped, '--from', to, ...S], env);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.is(readFileSync(join(data('piped'), 'restored'), 'utf8'), 'restore hello\n');
 });
 
 const HOOK_RAN = 'echo ran >> "$APPPKG_DATA_DIR/hook-ran"';
