@@ -39,7 +39,7 @@ export async function rollBack(name: string, record: AppRecord | undefined, reco
       action: 'rollback', app: name, reason: `no earlier version could start${record.problem ? ` (${record.problem.message})` : ''}; ${label(from)} keeps serving`,
     });
   }
-  record.history.add('rolled-back', `rolled back from ${label(from)} to ${label(now)}`, { version: now.version, from: from.version ?? from.dir });
+  // The history has it already, from the switch itself (VersionJudge).
   return { from: from.version ?? from.dir, to: now.version ?? now.dir };
 }
 

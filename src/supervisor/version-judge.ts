@@ -207,7 +207,12 @@ export class VersionJudge {
         // An app without version suffixes is named by its directory on both sides of the arrow,
         // and a restart of one by neither (the message names it): never "DIR -> nothing".
         const side = (d: Description) => d.version ?? (same ? null : d.dir);
-        record.history.add(same ? 'restarted' : 'switched', `${what}; the old one drains`, { version: side(desc), from: side(previous.desc) });
+        // Leaving a version the admin's rollback put out of rotation (rollback.ts) is that
+        // rollback: one event in the history, not a switch and then a rollback of the same change.
+        const rollback = !same && record.rolledBack.has(previous.desc.dir);
+        const kind = same ? 'restarted' : rollback ? 'rolled-back' : 'switched';
+        const told = rollback ? `rolled back from ${label(previous.desc)} to ${label(desc)}` : what;
+        record.history.add(kind, `${told}; the old one drains`, { version: side(desc), from: side(previous.desc) });
         this.registry.drain(previous.instance, previous.desc);
       } else {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);

@@ -270,6 +270,8 @@ test('rollback serves the version below; the one left stays out until a file in 
   assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'rolled-back'], ['1', 'serving']]);
   assert.is(app.canRollBack, false);
   assert.is(app.history.at(-1).kind, 'rolled-back');
+  // One change, one event: not also a "switched" from 2 to 1 beside the rollback.
+  assert.equal(app.history.filter((e: any) => e.from === '2').map((e: any) => [e.kind, e.version]), [['rolled-back', '1']]);
   const again = await admin(env.gw, '/apps/blog/rollback', { method: 'POST' });
   assert.is(again.status, 409);
   assert.match(again.json().error.message, /version 1 is the oldest version that can serve/);
