@@ -9,7 +9,9 @@
 //              mail.postmaster names, or is kept as a dead letter (mail-routes.ts)
 //   550 5.1.2  a recipient whose app (it owns the domain) takes no mail: the destination system
 //              cannot accept mail
-//   451 4.3.2  the app that owns the domain does not serve now (the sender tries again later)
+//   451 4.3.2  the app that owns the domain does not serve now (the sender tries again later); at
+//              DATA under SMTP, the whole message when one accepted recipient's app went away since
+//              (LMTP answers that recipient alone)
 //   452 4.5.3  past max_recipients: RFC 5321 4.5.3.1.10 asks for 452, and says a client treats the
 //              552 of older servers as temporary too, so the rest are sent in another transaction.
 //              A recipient repeated in the transaction is not counted again (smtp-server keeps
@@ -189,6 +191,13 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     if (byApp.size === 0 && kept === null) {
       stream.resume();
       return refuse(451, '4.3.2', 'No recipient can take mail now; try again later');
+    }
+    // SMTP has one reply for the whole message: a 250 would tell the sender that a recipient
+    // whose app went away since its RCPT has it too, and that copy would be lost without a word.
+    // The message is refused for now instead: tried again, that RCPT gets what it deserves then.
+    if (!config.lmtp && lost.length > 0) {
+      stream.resume();
+      return refuse(451, '4.3.2', `<${quoted(lost[0])}>: its app is not serving now; try again later`);
     }
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
     const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, protocol, recipients.length === 1 ? recipients[0].address : null) }, limit);

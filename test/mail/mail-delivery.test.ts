@@ -117,6 +117,25 @@ test('one message to two apps: one delivery each, signed, with its envelope', as
   assert.equal(readdirSync(join(state.path, 'mail', 'messages')), [], 'a delivered message leaves the spool');
 });
 
+test('a recipient whose app goes away between RCPT and DATA: 451 for the message (SMTP has one reply), never a 250 that loses its copy', async () => {
+  addPackage(apps.path, 'mail-sink', 'gamma');
+  await waitFor(async () => (await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma' && a.state === 'ready'), 30_000, 'gamma to serve');
+  const talk = await SmtpTalk.connect(port);
+  await talk.reply();
+  assert.is((await talk.command('EHLO client.test')).code, 250);
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<one@gamma.localhost>')).code, 250);
+  rmSync(join(apps.path, 'gamma'), { recursive: true, force: true });
+  await waitFor(async () => !(await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma'), 30_000, 'gamma to be gone');
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'gamma went away' })}\r\n.\r\n`);
+  const reply = await talk.reply();
+  assert.is(reply.code, 451, reply.text);
+  assert.match(reply.text, /4\.3\.2 <one@gamma\.localhost>: its app is not serving now; try again later/);
+  talk.close();
+});
+
 test('a domain no app claims: 550, never a relay; an app without mail: also 550', async () => {
   const refusedBefore = (await mailStatus()).refused;
   const relay = await sendWithSmtplib(port, 'spammer@example.net', ['victim@example.com'], message({ subject: 'relay?' }));
