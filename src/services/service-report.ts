@@ -83,18 +83,25 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
       return `REDIS_URL given by the settings: Redis at ${server.label} reachable${server.user ? ` as ${server.user}` : ''} (the host's, not provisioned)`;
     }));
   }
-  let plan: ServicePlan;
-  try {
-    plan = planServices(withoutGivenServices(desc, hostEnv), hostEnv);
-  } catch (err) {
-    if (!isGatewayError(err)) throw err;
-    return [...givenChecks, { name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }];
+  // Each service the host cannot give is a failure of its own, and the others are still checked
+  // (check reports every failure at once): `postgresql` unset must not hide an unreachable Redis.
+  const checks: ServiceCheck[] = givenChecks;
+  let planned = desc;
+  let plan: ServicePlan | null = null;
+  while (plan === null) {
+    try {
+      plan = planServices(withoutGivenServices(planned, hostEnv), hostEnv);
+    } catch (err) {
+      if (!isGatewayError(err)) throw err;
+      const service = String(err.details.service) as 'database' | 'redis';
+      checks.push({ name: `services.${service}`, ok: false, detail: err.message, fix: err.hint, code: err.code });
+      planned = { ...planned, services: { ...planned.services, [service]: null } };
+    }
   }
   const creds = await readCredentials(stateRoot, desc.name);
   // A state root that never provisioned has no id yet: then any claim on the servers is another's.
   const owner: ServiceOwner = { app: desc.name, stateRoot, rootId: (await existingStateRootId(stateRoot)) ?? 'none yet' };
-  const env = maskSecrets(await serviceEnvironment({ desc, hostEnv, stateRoot, provision: false }));
-  const checks: ServiceCheck[] = givenChecks;
+  const env = maskSecrets(await serviceEnvironment({ desc: planned, hostEnv, stateRoot, provision: false }));
   const made = (yes: boolean) => (yes ? '' : '; created on install or first start');
   if (plan.database === 'sqlite') {
     checks.push({ name: 'services.database', ok: true, detail: `${asks.database}: SQLite, DATABASE_URL=${env.DATABASE_URL}`, fix: '' });
@@ -106,8 +113,9 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
     }));
   }
   if (plan.redisUrl) {
+    const url = plan.redisUrl;
     checks.push(await probe('services.redis', async () => {
-      const server = parseRedisUrl(plan.redisUrl!);
+      const server = parseRedisUrl(url);
       const { version, openDefaultUser } = await probeRedis(server, owner);
       const open = openDefaultUser ? `; WARNING: ${openDefaultUserWarning(server)}` : '';
       return `Redis ${version} at ${server.label} reachable, user ${appRedisUserName(desc.name)}${made(Boolean(creds.redis))}, keys ${env.APPPKG_REDIS_PREFIX}*, REDIS_URL=${env.REDIS_URL}${open}`;
