@@ -89,6 +89,19 @@ function fingerprint(desc: Description): string {
   }
 }
 
+/**
+ * Is `desc`, restarted in place (its app.yaml edited, the admin's restart after a `git pull`),
+ * the installed version with files other than those its commands.update or install passed
+ * with? Then it is a new deploy of that version, and its update runs, as it would at the
+ * gateway's next start (updatesPending).
+ */
+function editedSinceUpdate(desc: Description, marker: string): boolean {
+  if (!desc.commands.update) return false;
+  const installed = readInstalled(marker);
+  if (installed === null || !installed.tracksUpdates || installed.dir !== desc.dir || installed.files === null) return false;
+  return installed.files !== treeDigest(desc.dir);
+}
+
 export class VersionJudge {
   /** Apps whose installed.json predates recorded updates: the version that serves first replaces it. */
   private readonly adoptAtStart = new Set<string>();
@@ -277,7 +290,9 @@ export class VersionJudge {
       if (this.opts.runHooks) {
         const marker = installedFile(this.opts.stateDir, desc.name);
         const firstInstall = !existsSync(marker);
-        const newVersion = record.serving ? record.serving.desc.dir !== desc.dir && this.updateDue(record, desc, marker) : updatePending;
+        const newVersion = record.serving
+          ? record.serving.desc.dir !== desc.dir ? this.updateDue(record, desc, marker) : editedSinceUpdate(desc, marker)
+          : updatePending;
         const hook = firstInstall ? 'install' : newVersion ? 'update' : null;
         const ran = hook !== null && (await this.runHook(ctx, hook));
         if (firstInstall) recordInstalled(marker, desc, 'install', treeDigest(desc.dir));

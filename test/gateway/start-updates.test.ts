@@ -114,6 +114,21 @@ test('the installed version edited in place while the gateway was down runs its 
   assert.equal(updatesRun(env), ['blog.1']);
 });
 
+test('the installed version edited in place while the gateway runs runs its update when it restarts, and not again at the next start', async () => {
+  const env = await open((dir) => addVersion(dir, '1'));
+  assert.is(await served(env.gw), '1');
+  const code = join(env.apps, 'blog.1', 'environ_app.py');
+  writeFileSync(code, readFileSync(code, 'utf8').replace(/VERSION = "1"/, 'VERSION = "1-live"'));
+  const yaml = join(env.apps, 'blog.1', 'app.yaml');
+  writeFileSync(yaml, `${readFileSync(yaml, 'utf8')}x-edited: true\n`); // what restarts it in place
+  await waitFor(async () => (await served(env.gw)) === '1-live', 30_000, 'the edited version 1');
+  assert.equal(updatesRun(env), ['blog.1']);
+  await restart(env);
+  assert.is(await served(env.gw), '1-live');
+  assert.not.match(env.gw.output(), /running commands\.update/);
+  assert.equal(updatesRun(env), ['blog.1']);
+});
+
 test('a marker from before updates were recorded (first install only) decides nothing: the newest version serves as it did, and becomes the baseline', async () => {
   const env = await open((dir) => addVersion(dir, '1'));
   assert.is(await served(env.gw), '1');
