@@ -115,11 +115,12 @@ export class AccessLog {
 
   /**
    * A request refused before node:http could make one of it (a head it cannot parse): the line
-   * has what there is, the first line as sent in the request field.
+   * has what there is, the first line as sent in the request field. `seconds`: from the head's
+   * first byte (or the connection's start, for its first head) to the answer.
    */
-  recordRejected(client: string, requestLine: string, status: number, bodyBytes = 0): void {
+  recordRejected(client: string, requestLine: string, status: number, bodyBytes = 0, seconds = 0): void {
     if (!this.out) return;
-    this.add(`${client || '-'} - - [${clfTime(Date.now())}] ${quote(requestLine)} ${status} ${bodyBytes} "-" "-" app=- dur=0.0000\n`);
+    this.add(`${client || '-'} - - [${clfTime(Date.now())}] ${quote(requestLine)} ${status} ${bodyBytes} "-" "-" app=- dur=${seconds.toFixed(4)}\n`);
   }
 
   /** Written with the turn's other lines (one write per event-loop turn, not per request). */

@@ -154,6 +154,15 @@ export class Front {
   private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
   /** The first line of what the lean lane handed node:http, as sent: for a head that times out there. */
   private readonly handedLines = new WeakMap<Socket, string>();
+  /**
+   * Of a head the lean lane began timing and handed node:http unfinished: when its clock
+   * started (Date.now()), and the timer that answers it 408 when --header-timeout is over, as
+   * the lane would have. node:http's own clock starts at the hand-off and cannot be set back.
+   */
+  private readonly handedHeadSince = new WeakMap<Socket, number>();
+  private readonly handedHeadClocks = new WeakMap<Socket, NodeJS.Timeout>();
+  /** Connections answered 408: what node:http reads of them after that is no request of theirs. */
+  private readonly headTimedOut = new WeakSet<Socket>();
   private readonly lanes: LeanLane[] = [];
   private sockets = new Set<Socket>();
   /** Connections the stop cut past --grace: what they still held is not the client's leaving. */
@@ -279,10 +288,14 @@ export class Front {
       (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
       server.on('request', (req, res) => this.nodeRequest(req, res));
       server.on('checkContinue', (req, res) => this.nodeRequest(req, res));
-      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.whenOpen(() => this.onUpgrade(req, socket, head)));
+      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+        this.stopHandedHeadClock(socket);
+        this.whenOpen(() => this.onUpgrade(req, socket, head));
+      });
       // CONNECT asks for a tunnel (RFC 9110 §9.3.6): a proxy's job, not an app's. Without a
       // listener Node closes the connection without a word.
       server.on('connect', (req: IncomingMessage, socket: Socket) => {
+        this.stopHandedHeadClock(socket);
         socket.on('error', () => {});
         this.accessLog.record(req, socket.remoteAddress ?? '', 501, '', performance.now(), NOT_A_PROXY.length);
         socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: ${NOT_A_PROXY.length}\r\nConnection: close\r\n\r\n${NOT_A_PROXY}`);
@@ -292,6 +305,8 @@ export class Front {
         // Bytes after a request that said Connection: close are not a bad request: they are
         // not read (RFC 9112 §9.6), and that request's answer, under way, closes the connection.
         if (err.code === 'HPE_CLOSED_CONNECTION') return;
+        const waited = this.headWaitSeconds(socket);
+        this.stopHandedHeadClock(socket);
         if (!socket.writable) return socket.destroy();
         const status =
           err.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(err as { rawPacket?: unknown }) ? 414 : 431)
@@ -300,10 +315,11 @@ export class Front {
           : 400;
         const body = status !== 400 ? '' : shortBody(400, refusedRawTarget(err) ? RAW_TARGET_REFUSED : parseErrorProblem(err));
         const refuse = (behindAnswered: boolean): void => {
+          if (status === 408) this.headTimedOut.add(socket);
           socket.end(unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
           const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 ? this.timedOutLine(socket) : null);
-          if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body));
+          if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), waited);
         };
         // The error is in a request after ones read whole: their answers go out first, in
         // order, then its refusal, and the connection ends (RFC 9112 §9.3.2). Written before,
@@ -400,6 +416,10 @@ export class Front {
 
   /** A request node:http read; its response closes with the connection even while it waits behind another. */
   private nodeRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.stopHandedHeadClock(req.socket);
+    // The rest of a head answered 408 (a client that kept sending): the answer closed the
+    // connection, and nothing after it is processed (RFC 9112 §9.6).
+    if (this.headTimedOut.has(req.socket)) return;
     const before = this.lastNodeResponse.get(req.socket);
     this.lastNodeResponse.set(req.socket, res);
     keepAliveOnceBodyRead(req, res);
@@ -422,6 +442,44 @@ export class Front {
   private timedOutLine(socket: Socket): string | null {
     if (socket.bytesRead === 0) return null;
     return (this.lastNodeResponse.has(socket) ? undefined : this.handedLines.get(socket)) ?? '-';
+  }
+
+  /**
+   * How long the head node:http refuses has taken so far, for its access-log line: from where
+   * the lean lane's clock started for a head it handed over unfinished, else from the head's
+   * first byte (or the connection's start) as node:http's parser counts it.
+   */
+  private headWaitSeconds(socket: Socket): number {
+    const since = this.lastNodeResponse.has(socket) ? undefined : this.handedHeadSince.get(socket);
+    if (since !== undefined) return (Date.now() - since) / 1000;
+    const parser = (socket as Socket & { parser?: { duration?: () => number } | null }).parser;
+    return typeof parser?.duration === 'function' ? parser.duration() / 1000 : 0;
+  }
+
+  /**
+   * Times a head the lean lane handed over unfinished from where the lane's clock started, so
+   * that a slow client gets --header-timeout once, not once per reader: past it, the head is
+   * refused 408 as node:http refuses its own ('clientError'), unless node:http has read it.
+   */
+  private startHandedHeadClock(server: http.Server, socket: Socket, since: number): void {
+    this.handedHeadSince.set(socket, since);
+    const left = (this.opts.headersTimeoutMs ?? 20_000) - (Date.now() - since);
+    const timer = setTimeout(() => {
+      this.handedHeadClocks.delete(socket);
+      const parser = (socket as Socket & { parser?: { headersCompleted?: () => boolean } | null }).parser;
+      if (socket.destroyed || this.lastNodeResponse.has(socket) || parser?.headersCompleted?.() === true) return;
+      server.emit('clientError', Object.assign(new Error('the request head took longer than --header-timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+    }, Math.max(0, left));
+    timer.unref();
+    this.handedHeadClocks.set(socket, timer);
+    socket.once('close', () => this.stopHandedHeadClock(socket));
+  }
+
+  private stopHandedHeadClock(socket: Socket): void {
+    const timer = this.handedHeadClocks.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.handedHeadClocks.delete(socket);
   }
 
   /** The client as the app is told it (the environ's REMOTE_ADDR, the ASGI scope's client), for the access log. */
@@ -459,12 +517,14 @@ export class Front {
       headersTimeoutMs: this.opts.headersTimeoutMs ?? 20_000,
       keepAliveTimeoutMs: this.opts.keepAliveTimeoutMs ?? 5_000,
       take: (req, res) => this.takePlain(req, res),
-      toNode: (socket, sent) => {
+      toNode: (socket, sent, headSince) => {
         const line = rejectedRequestLine({ rawPacket: sent });
         if (line !== null) this.handedLines.set(socket, line);
+        if (headSince !== null) this.startHandedHeadClock(server, socket, headSince);
         toNode.call(server, socket);
       },
-      headTimedOut: (socket, begun) => this.accessLog.recordRejected(socket.remoteAddress ?? '', rejectedRequestLine({ rawPacket: begun }) ?? '-', 408),
+      headTimedOut: (socket, begun, since) =>
+        this.accessLog.recordRejected(socket.remoteAddress ?? '', rejectedRequestLine({ rawPacket: begun }) ?? '-', 408, 0, (Date.now() - since) / 1000),
     });
     this.lanes.push(lane);
     server.on('connection', (socket: Socket) => {

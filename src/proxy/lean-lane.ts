@@ -34,10 +34,13 @@ export interface LeanLaneOptions {
   /**
    * Gives a connection to node:http (its server's connection listener); `sent` is what it
    * reads first, as the client sent it (node:http is given it rewritten: net/raw-target.ts).
+   * `headSince`: Date.now() when the lane's header clock for that head started (the
+   * connection's start, or the head's first byte), or null when no clock ran for it: node:http
+   * starts its own clock at the hand-off, and the head must not get a second --header-timeout.
    */
-  toNode(socket: Socket, sent: Buffer): void;
-  /** A request line begun and never finished was answered 408: `begun` is what came of it. */
-  headTimedOut?(socket: Socket, begun: Buffer): void;
+  toNode(socket: Socket, sent: Buffer, headSince: number | null): void;
+  /** A request line begun and never finished was answered 408: `begun` is what came of it, `since` when its clock started (Date.now()). */
+  headTimedOut?(socket: Socket, begun: Buffer, since: number): void;
 }
 
 /** Requests read ahead of their answers on one connection before the lane stops reading it. */
@@ -93,6 +96,11 @@ export class LeanLane {
     this.fresh.add(connection);
   }
 
+  /** Whether the header timeout runs for `connection` (a first head, or one begun while idle). */
+  timesHead(connection: LeanConnection): boolean {
+    return this.fresh.has(connection);
+  }
+
   /** `connection` read a request: no clock runs while it has answers to give. */
   busy(connection: LeanConnection): void {
     this.fresh.delete(connection);
@@ -141,6 +149,8 @@ class LeanConnection implements ResponseOutput, BodySource {
   private handOff: Buffer | null = null;
   /** Those bytes as the client sent them. */
   private handOffSent: Buffer | null = null;
+  /** When the header clock of the head handed off started, if one ran (LeanLaneOptions.toNode). */
+  private handOffHeadSince: number | null = null;
   /** The client or the app said close: nothing more is read. */
   private noMore = false;
   /** The request whose body the next bytes from the client are. */
@@ -262,7 +272,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     this.partialLine = null;
     this.stopReading();
     this.socket.end(unparsableAnswer(408));
-    this.lane.options.headTimedOut?.(this.socket, begun);
+    this.lane.options.headTimedOut?.(this.socket, begun, this.waitingSince);
   }
 
   /** `bytes`, safe to keep after read() returns. */
@@ -356,6 +366,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   /** `rest` starts with the head node:http reads first. */
   private startHandOff(rest: Buffer): void {
     this.handOffSent = rest;
+    this.handOffHeadSince = this.lane.timesHead(this) ? this.waitingSince : null;
     this.handOff = higherMinorAsHttp11(escapeRawTarget(rest, this.socket), this.socket);
     this.socket.pause();
     this.socket.removeListener('data', this.onData);
@@ -378,13 +389,13 @@ class LeanConnection implements ResponseOutput, BodySource {
       // The client half-closed while earlier answers were going out: Node emits 'end' on a
       // paused socket whose buffer is empty, and a stream takes nothing back after its end.
       // node:http is given the bytes and the end as its listeners would have had them.
-      this.lane.options.toNode(socket, sent);
+      this.lane.options.toNode(socket, sent, this.handOffHeadSince);
       if (rest.length > 0) socket.emit('data', rest);
       socket.emit('end');
       return;
     }
     if (rest.length > 0) socket.unshift(rest);
-    this.lane.options.toNode(socket, sent);
+    this.lane.options.toNode(socket, sent, this.handOffHeadSince);
     // node:http listens for 'data' now; the socket was paused, so the bytes given back (and
     // any that came meanwhile) flow once resumed, before anything read later.
     process.nextTick(() => socket.resume());

@@ -2,7 +2,9 @@
 // access-log line (SPEC 4: one line per request), as nginx logs it: the request line as far as
 // it was read, or `-`. On the lean lane (a request line cut short, a head handed to node:http
 // half read) and with node:http reading every request (APPPKG_LEAN_LANE=0). A connection that
-// sent nothing made no request: no line, as in nginx's log.
+// sent nothing made no request: no line, as in nginx's log. The line's duration is the wait
+// (the head timed out, so at least --header-timeout), and a head gets --header-timeout once,
+// from its first byte, whichever reader (the lane, node:http) has it when the time is up.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
@@ -37,7 +39,13 @@ test.after(async () => {
 
 const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
 
-const lineFor = (request: string) => new RegExp(`\\n127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "${request}" 408 0 "-" "-" app=- `);
+const lineFor = (request: string) => new RegExp(`\\n127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "${request}" 408 0 "-" "-" app=- dur=(\\d+\\.\\d+)\\n`);
+
+/** The duration of the 408 line for `request`: it waited --header-timeout (1 s), not 0. */
+function assertWaited(output: string, request: string): void {
+  const seconds = Number(lineFor(request).exec(output)?.[1]);
+  assert.ok(seconds >= 0.95, `the 408 line for ${request} says it waited ${seconds} s, less than --header-timeout:\n${output}`);
+}
 
 for (const [name, gw, partial, afterAnswer] of [
   ['the lean lane', () => lean!, 'GET /slowheads/line HT', 'GET /slowheads/head HTTP/1\\.1'],
@@ -56,9 +64,21 @@ for (const [name, gw, partial, afterAnswer] of [
     await waitFor(() => (gw().output().match(/ 408 /g) ?? []).length >= before + 2, 5000, `two 408 lines in\n${gw().output()}`);
     assert.match(gw().output(), lineFor(partial));
     assert.match(gw().output(), lineFor(afterAnswer));
+    assertWaited(gw().output(), partial);
+    assertWaited(gw().output(), afterAnswer);
     // Two requests timed out; the silent connection made none (the flush of its would-be line is immediate).
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.is((gw().output().match(/ 408 /g) ?? []).length, before + 2, gw().output());
+  });
+
+  test(`${name}: a head begun on the lean lane and finished on node:http gets --header-timeout once, from its first byte`, async () => {
+    // The request line waits on the lane for 0.7 s; the next piece is a field, which hands the
+    // head to node:http; the last would finish it at 1.4 s, past the 1 s bound. A clock that
+    // started again at the hand-off would let it through (its 408 at 1.7 s at the earliest).
+    const raw = await spacedOut(portOf(gw()), ['GET /slowheads/split HT', 'TP/1.1\r\nHost: x\r\n', 'Connection: close\r\n\r\n'], 700);
+    assert.match(raw, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    await waitFor(() => lineFor(name === 'node:http' ? '-' : 'GET /slowheads/split HTTP/1\\.1').test(gw().output()), 3000, `the 408 line in\n${gw().output()}`);
+    assert.not.match(gw().output(), /GET \/slowheads\/split HTTP\/1\.1" 200/);
   });
 }
 
