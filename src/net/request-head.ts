@@ -189,7 +189,11 @@ export function requestLineTooLong(err: { rawPacket?: unknown }): boolean {
  * Why llhttp refused a request, by its error code, in the words of the other refusals' bodies;
  * a code it gives for many causes (HPE_STRICT) is left to its own reason.
  */
+/** A request cut short by the client's FIN: its head or its body will never be whole. */
+export const ENDED_EARLY = 'the connection ended before the whole request came';
+
 const PARSE_PROBLEMS: Record<string, string> = {
+  HPE_INVALID_EOF_STATE: ENDED_EARLY,
   HPE_INVALID_METHOD: 'the request line does not begin with a known method in capital letters (GET, POST, ...)',
   HPE_INVALID_CONSTANT: 'the request line is not METHOD TARGET HTTP/1.1',
   HPE_INVALID_VERSION: 'the request line does not end in HTTP/1.1 (or HTTP/1.0) and CRLF',

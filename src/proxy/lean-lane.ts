@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parsePlainHead } from '../net/plain-head.js';
+import { ENDED_EARLY } from '../net/request-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
@@ -182,7 +183,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   private readonly onEnd = (): void => {
     this.noMore = true;
     // A body cut short can never be finished: the request is gone (node:http: a parse error).
-    if (this.receiving !== null) this.socket.destroy();
+    if (this.receiving !== null) this.bodyEndedEarly(this.receiving);
     else if (this.partialLine !== null) this.handOffPartialLine();
     else if (this.responses.length === 0) this.socket.destroySoon();
   };
@@ -334,6 +335,18 @@ class LeanConnection implements ResponseOutput, BodySource {
       markCut(res as unknown as ServerResponse);
       this.destroy();
     }
+  }
+
+  /**
+   * The client's FIN came inside `req`'s body. Its answer not begun, the request is refused 400
+   * saying so, and logged so, as node:http answers the same parse error (front.ts,
+   * 'clientError') and as nginx logs it (400); an answer begun, or one owed before it, is cut,
+   * as node:http cuts it (the client's leaving: 499).
+   */
+  private bodyEndedEarly(req: LeanRequest): void {
+    const res = this.responses[this.writer];
+    if (res?.req === req && !res.headersSent) this.refuseBody(req, 400, ENDED_EARLY);
+    else this.socket.destroy();
   }
 
   /** What a client pipelines after saying close is not read (as node:http). */

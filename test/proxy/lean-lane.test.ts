@@ -385,11 +385,13 @@ test('a chunked body that grows past max_body: 413 if no answer began, the conne
   assert.is(a, b);
 });
 
-test('a client that leaves or half-closes in the middle of a body: its connection closes, the app\'s read ends, the next client is served', async () => {
+test('a client that leaves or half-closes in the middle of a body: its connection closes (a half-closed one after a 400 saying why), the app\'s read ends, the next client is served', async () => {
   const pids = statusPids(await gatewayStatus(lean));
   for (const leave of ['destroy', 'end'] as const) {
     const socket = net.connect(portOf(lean), '127.0.0.1');
     let closed = false;
+    let raw = '';
+    socket.on('data', (c) => (raw += c.toString('latin1')));
     socket.on('error', () => {});
     socket.on('close', () => (closed = true));
     await new Promise((resolve) => socket.once('connect', resolve));
@@ -398,6 +400,7 @@ test('a client that leaves or half-closes in the middle of a body: its connectio
     if (leave === 'destroy') socket.destroy();
     else socket.end();
     await waitFor(() => closed, 3000, `the connection closed after the client's ${leave}`);
+    if (leave === 'end') assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*the connection ended before the whole request came\n$/);
   }
   // Every thread free again: four slow reads at once still fit the app's 4 threads.
   const answers = await Promise.all([1, 2, 3, 4].map((i) => rawRequest(portOf(lean), post('POST', `/count?n=${i}`, 'abc', 'Connection: close\r\n'), 10_000)));

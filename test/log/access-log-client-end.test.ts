@@ -1,0 +1,86 @@
+// What the access log says when the client's FIN comes before the exchange is over (SPEC 4: one
+// line per request, saying what was answered). A FIN inside a request's body cuts the request:
+// it is answered 400 saying so and logged 400 with that answer's size (nginx logs 400 too). The
+// same on the lean lane, on a connection it handed to node:http, and with node:http reading
+// every request (APPPKG_LEAN_LANE=0).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { writePackage } from '../helpers/apps-dir.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('access log: the client ends first');
+const apps = tempDir('apppkg-client-end-log-apps-');
+const leanState = tempDir('apppkg-client-end-log-lean-');
+const nodeState = tempDir('apppkg-client-end-log-node-');
+let lean: RunningGateway | null = null;
+let node: RunningGateway | null = null;
+
+const APP = `import time
+
+def application(environ, start_response):
+    if environ["PATH_INFO"].startswith("/slow"):
+        time.sleep(0.5)
+    body = environ["wsgi.input"].read()
+    out = b"read %d" % len(body)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(out)))])
+    return [out]
+`;
+
+const start = (state: string, lane: string): Promise<RunningGateway> =>
+  startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state], { env: { APPPKG_LEAN_LANE: lane } });
+
+test.before(async () => {
+  writePackage(apps.path, 'ends', { 'app.yaml': 'platform: python, wsgi\napp: ends:application\n', 'ends.py': APP });
+  [lean, node] = await Promise.all([start(leanState.path, '1'), start(nodeState.path, '0')]);
+});
+
+test.after(async () => {
+  await Promise.all([lean?.stop(), node?.stop()]);
+  apps.remove();
+  leanState.remove();
+  nodeState.remove();
+});
+
+const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
+
+/** Writes `data`, then the FIN (only: the client still reads), and gathers all until the close. */
+async function endAfter(port: number, data: string): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  let got = '';
+  let closed = false;
+  socket.on('data', (c) => (got += c.toString('latin1')));
+  socket.on('error', () => {});
+  socket.on('close', () => (closed = true));
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(data);
+    // A turn apart, so that the head is read before the FIN comes.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.end();
+    await waitFor(() => closed, 5000, 'the gateway to close the connection');
+    return got;
+  } finally {
+    socket.destroy();
+  }
+}
+
+// A field sent twice is not plain: the lean lane hands the connection to node:http.
+for (const [name, gw, extra] of [
+  ['the lean lane', () => lean!, ''],
+  ['handed to node:http', () => lean!, 'X-Twice: 1\r\nX-Twice: 2\r\n'],
+  ['node:http', () => node!, ''],
+] as const) {
+  const tag = name.replace(/[^a-z]/g, '');
+
+  test(`${name}: a body cut by the client's FIN is answered 400 saying so, and logged 400 with that answer's size`, async () => {
+    const raw = await endAfter(portOf(gw()), `POST /ends/cut-${tag} HTTP/1.1\r\nHost: x\r\n${extra}Content-Length: 100\r\n\r\n0123456789`);
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\r\n\r\n400 Bad Request\nthe connection ended before the whole request came\n$/);
+    const size = raw.length - raw.indexOf('\r\n\r\n') - 4;
+    const line = new RegExp(`"POST /ends/cut-${tag} HTTP/1\\.1" 400 ${size} "-" "-" app=ends `);
+    await waitFor(() => line.test(gw().output()), 3000, `the line ${line} in\n${gw().output()}`);
+    assert.not.match(gw().output(), new RegExp(`/ends/cut-${tag} HTTP/1\\.1" 499`));
+  });
+}
+
+test.run();
