@@ -1,8 +1,9 @@
 // What the access log says when the client's FIN comes before the exchange is over (SPEC 4: one
 // line per request, saying what was answered). A FIN inside a request's body cuts the request:
-// it is answered 400 saying so and logged 400 with that answer's size (nginx logs 400 too). The
-// same on the lean lane, on a connection it handed to node:http, and with node:http reading
-// every request (APPPKG_LEAN_LANE=0).
+// it is answered 400 saying so and logged 400 with that answer's size (nginx logs 400 too). A
+// FIN after a whole request is a half-close (`printf ... | nc`): the answer is written and
+// logged as the app gave it (README, "Access log"). The same on the lean lane, on a connection
+// it handed to node:http, and with node:http reading every request (APPPKG_LEAN_LANE=0).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -80,6 +81,13 @@ for (const [name, gw, extra] of [
     const line = new RegExp(`"POST /ends/cut-${tag} HTTP/1\\.1" 400 ${size} "-" "-" app=ends `);
     await waitFor(() => line.test(gw().output()), 3000, `the line ${line} in\n${gw().output()}`);
     assert.not.match(gw().output(), new RegExp(`/ends/cut-${tag} HTTP/1\\.1" 499`));
+  });
+
+  test(`${name}: a whole request, then a half-close while the app is slow: the answer is written and logged 200`, async () => {
+    const raw = await endAfter(portOf(gw()), `POST /ends/slow-${tag} HTTP/1.1\r\nHost: x\r\n${extra}Content-Length: 3\r\n\r\nabc`);
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nread 3$/);
+    const line = new RegExp(`"POST /ends/slow-${tag} HTTP/1\\.1" 200 6 "-" "-" app=ends `);
+    await waitFor(() => line.test(gw().output()), 3000, `the line ${line} in\n${gw().output()}`);
   });
 }
 
