@@ -129,6 +129,9 @@ const START_WAIT_MS = 60_000;
  */
 const CLOSED_WITHOUT_RESPONSE = 444;
 
+/** llhttp's error for a connection that ended (the client's FIN) inside a request head. */
+const HEAD_CUT = 'HPE_INVALID_EOF_STATE';
+
 /** How long a stop waits for websocket clients to answer their close frame before cutting them. */
 const WEBSOCKET_CLOSE_WAIT_MS = 2000;
 
@@ -318,7 +321,7 @@ export class Front {
           if (status === 408) this.headTimedOut.add(socket);
           socket.end(unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
-          const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 ? this.timedOutLine(socket) : null);
+          const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 || err.code === HEAD_CUT ? this.unparsedLine(socket) : null);
           if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), waited);
         };
         // The error is in a request after ones read whole: their answers go out first, in
@@ -434,12 +437,12 @@ export class Front {
   }
 
   /**
-   * The request line of a head node:http timed out, which its error does not carry: the head
-   * the lean lane handed over, when node:http read no request of the connection before it;
-   * else `-`, what nginx logs when it has none. A connection that sent nothing (node:http
-   * times those out too) made no request, and gets no line, as in nginx's log.
+   * The request line of a head node:http timed out, or the client's FIN cut, which its error
+   * does not carry: the head the lean lane handed over, when node:http read no request of the
+   * connection before it; else `-`, what nginx logs when it has none. A connection that sent
+   * nothing (node:http times those out too) made no request, and gets no line, as in nginx's log.
    */
-  private timedOutLine(socket: Socket): string | null {
+  private unparsedLine(socket: Socket): string | null {
     if (socket.bytesRead === 0) return null;
     return (this.lastNodeResponse.has(socket) ? undefined : this.handedLines.get(socket)) ?? '-';
   }

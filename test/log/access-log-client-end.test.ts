@@ -3,7 +3,9 @@
 // it is answered 400 saying so and logged 400 with that answer's size (nginx logs 400 too). A
 // FIN after a whole request is a half-close (`printf ... | nc`): the answer is written and
 // logged as the app gave it (README, "Access log"). The same on the lean lane, on a connection
-// it handed to node:http, and with node:http reading every request (APPPKG_LEAN_LANE=0).
+// it handed to node:http, and with node:http reading every request (APPPKG_LEAN_LANE=0). A FIN
+// inside a head: 400, and its line too, with the request line as far as it came (`-` where
+// node:http alone read it: it keeps no bytes of a head it could not finish).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -81,6 +83,17 @@ for (const [name, gw, extra] of [
     const line = new RegExp(`"POST /ends/cut-${tag} HTTP/1\\.1" 400 ${size} "-" "-" app=ends `);
     await waitFor(() => line.test(gw().output()), 3000, `the line ${line} in\n${gw().output()}`);
     assert.not.match(gw().output(), new RegExp(`/ends/cut-${tag} HTTP/1\\.1" 499`));
+  });
+
+  test(`${name}: a head cut by the client's FIN is answered 400 and logged 400, with its request line as far as it came`, async () => {
+    // The lane holds a request line until its LF, and gives it to node:http at the FIN.
+    const sent = name === 'the lean lane' ? `GET /ends/head-${tag} HT` : `GET /ends/head-${tag} HTTP/1.1\r\nHost: x\r\n${extra}`;
+    const logged = name === 'node:http' ? '-' : sent.split('\r\n')[0];
+    const count = (): number => gw().output().split('\n').filter((l) => l.includes(`"${logged}" 400 `)).length;
+    const before = count();
+    const raw = await endAfter(portOf(gw()), sent);
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*the connection ended before the whole request came\n$/);
+    await waitFor(() => count() === before + 1, 3000, `a line for "${logged}" in\n${gw().output()}`);
   });
 
   test(`${name}: a whole request, then a half-close while the app is slow: the answer is written and logged 200`, async () => {
