@@ -308,7 +308,6 @@ export class Front {
         // Bytes after a request that said Connection: close are not a bad request: they are
         // not read (RFC 9112 §9.6), and that request's answer, under way, closes the connection.
         if (err.code === 'HPE_CLOSED_CONNECTION') return;
-        const waited = this.headWaitSeconds(socket);
         this.stopHandedHeadClock(socket);
         if (!socket.writable) return socket.destroy();
         const status =
@@ -322,7 +321,7 @@ export class Front {
           socket.end(unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
           const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 || err.code === HEAD_CUT ? this.unparsedLine(socket) : null);
-          if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), waited);
+          if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), this.headWaitSeconds(socket));
         };
         // The error is in a request after ones read whole: their answers go out first, in
         // order, then its refusal, and the connection ends (RFC 9112 §9.3.2). Written before,

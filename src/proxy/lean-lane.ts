@@ -163,6 +163,8 @@ class LeanConnection implements ResponseOutput, BodySource {
    * (net/raw-target.ts needs the whole line). A copy; null almost always.
    */
   private partialLine: Buffer | null = null;
+  /** Date.now() when that request line's first byte came: its 408's access-log duration runs from there at the latest. */
+  private partialSince = 0;
   /** The lane paused the socket (32 answers owed, or a body with nowhere to go). */
   private paused = false;
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
@@ -213,6 +215,7 @@ class LeanConnection implements ResponseOutput, BodySource {
 
   private read(data: Buffer): void {
     if (this.noMore) return;
+    const heldSince = this.partialLine !== null ? this.partialSince : Date.now();
     if (this.partialLine !== null) {
       data = Buffer.concat([this.partialLine, data]);
       this.partialLine = null;
@@ -222,7 +225,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     while (start < data.length && !this.noMore) {
       const end = data.indexOf(HEAD_END, start);
       if (end === -1 && data.length - start <= maxHead && data.indexOf(LF, start) === -1) {
-        this.holdPartialLine(data.subarray(start));
+        this.holdPartialLine(data.subarray(start), start === 0 ? heldSince : Date.now());
         break;
       }
       // A head split across reads after its request line, or too large: node:http reads it (and
@@ -257,8 +260,9 @@ class LeanConnection implements ResponseOutput, BodySource {
    * runs: from the connection's start for its first head, from now for a later one (node:http
    * times a head from its first byte, not from the answer before it).
    */
-  private holdPartialLine(bytes: Buffer): void {
+  private holdPartialLine(bytes: Buffer, since: number): void {
     this.partialLine = Buffer.from(bytes);
+    this.partialSince = since;
     if (this.responses.length === 0) this.lane.awaitingHead(this);
   }
 
@@ -273,7 +277,9 @@ class LeanConnection implements ResponseOutput, BodySource {
     this.partialLine = null;
     this.stopReading();
     this.socket.end(unparsableAnswer(408));
-    this.lane.options.headTimedOut?.(this.socket, begun, this.waitingSince);
+    // Its clock may have started at the connection's start, or only at the answer before it
+    // (a line pipelined behind a slow one): the line says the longer wait, as node:http's does.
+    this.lane.options.headTimedOut?.(this.socket, begun, Math.min(this.waitingSince, this.partialSince));
   }
 
   /** `bytes`, safe to keep after read() returns. */

@@ -17,7 +17,11 @@ const nodeState = tempDir('apppkg-head-timeout-node-');
 let lean: RunningGateway | null = null;
 let node: RunningGateway | null = null;
 
-const APP = `def application(environ, start_response):
+const APP = `import time
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/sleep":
+        time.sleep(1.5)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
     return [b"ok\\n"]
 `;
@@ -42,9 +46,10 @@ const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
 const lineFor = (request: string) => new RegExp(`\\n127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "${request}" 408 0 "-" "-" app=- dur=(\\d+\\.\\d+)\\n`);
 
 /** The duration of the 408 line for `request`: it waited --header-timeout (1 s), not 0. */
-function assertWaited(output: string, request: string): void {
-  const seconds = Number(lineFor(request).exec(output)?.[1]);
-  assert.ok(seconds >= 0.95, `the 408 line for ${request} says it waited ${seconds} s, less than --header-timeout:\n${output}`);
+function assertWaited(output: string, request: string, atLeast = 0.95): void {
+  const lines = [...output.matchAll(new RegExp(lineFor(request).source, 'g'))];
+  const seconds = Number(lines[lines.length - 1]?.[1]);
+  assert.ok(seconds >= atLeast, `the last 408 line for ${request} says it waited ${seconds} s, less than ${atLeast} s:\n${output}`);
 }
 
 for (const [name, gw, partial, afterAnswer] of [
@@ -69,6 +74,15 @@ for (const [name, gw, partial, afterAnswer] of [
     // Two requests timed out; the silent connection made none (the flush of its would-be line is immediate).
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.is((gw().output().match(/ 408 /g) ?? []).length, before + 2, gw().output());
+  });
+
+  test(`${name}: a request line pipelined behind a slow answer times out after it, and its line counts the wait from its first byte`, async () => {
+    const before = (gw().output().match(/ 408 /g) ?? []).length;
+    const raw = await spacedOut(portOf(gw()), ['GET /slowheads/sleep HTTP/1.1\r\nHost: x\r\n\r\nGET /slowheads/behind HT'], 0);
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[\s\S]*ok\nHTTP\/1\.1 408 Request Timeout\r\n/);
+    await waitFor(() => (gw().output().match(/ 408 /g) ?? []).length > before, 3000, `the 408 line in\n${gw().output()}`);
+    // Written after the answer before it, which took the app's 1.5 s sleep.
+    assertWaited(gw().output(), name === 'node:http' ? '-' : 'GET /slowheads/behind HT', 1.5);
   });
 
   test(`${name}: a head begun on the lean lane and finished on node:http gets --header-timeout once, from its first byte`, async () => {
