@@ -308,6 +308,8 @@ export class Front {
         // Bytes after a request that said Connection: close are not a bad request: they are
         // not read (RFC 9112 §9.6), and that request's answer, under way, closes the connection.
         if (err.code === 'HPE_CLOSED_CONNECTION') return;
+        // Read now: the parser may go on to other bytes before the refusal is written.
+        const headSince = Date.now() - this.headWaitSeconds(socket) * 1000;
         this.stopHandedHeadClock(socket);
         if (!socket.writable) return socket.destroy();
         const status =
@@ -316,12 +318,14 @@ export class Front {
           : err.code === 'HPE_INVALID_VERSION' && otherMajorVersion(err as { rawPacket?: unknown }) ? 505
           : 400;
         const body = status !== 400 ? '' : shortBody(400, refusedRawTarget(err) ? RAW_TARGET_REFUSED : parseErrorProblem(err));
+        // From now: its 408 may wait for the answers before it, and the rest of the head, if
+        // the client sends it meanwhile, must not become a request served ahead of that 408.
+        if (status === 408) this.headTimedOut.add(socket);
         const refuse = (behindAnswered: boolean): void => {
-          if (status === 408) this.headTimedOut.add(socket);
           socket.end(unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
           const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 || err.code === HEAD_CUT ? this.unparsedLine(socket) : null);
-          if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), this.headWaitSeconds(socket));
+          if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), (Date.now() - headSince) / 1000);
         };
         // The error is in a request after ones read whole: their answers go out first, in
         // order, then its refusal, and the connection ends (RFC 9112 §9.3.2). Written before,
@@ -419,8 +423,8 @@ export class Front {
   /** A request node:http read; its response closes with the connection even while it waits behind another. */
   private nodeRequest(req: IncomingMessage, res: ServerResponse): void {
     this.stopHandedHeadClock(req.socket);
-    // The rest of a head answered 408 (a client that kept sending): the answer closed the
-    // connection, and nothing after it is processed (RFC 9112 §9.6).
+    // The rest of a head that timed out (a client that kept sending): its 408 closes the
+    // connection, and nothing after it is processed (RFC 9112 §9.6), nor answered before it.
     if (this.headTimedOut.has(req.socket)) return;
     const before = this.lastNodeResponse.get(req.socket);
     this.lastNodeResponse.set(req.socket, res);
