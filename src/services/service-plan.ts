@@ -24,21 +24,32 @@ export const EXAMPLE_URLS = {
 
 /** The plan, or APPPKG_SERVICE_MISSING for the first service the host cannot give. */
 export function planServices(desc: Description, hostEnv: HostEnvironment): ServicePlan {
+  const [first] = missingServices(desc, hostEnv);
+  if (first) throw first;
   const asked = desc.services ?? { database: null, redis: null };
   const offered = hostEnv.services ?? { postgresql: null, redis: null };
   let database: DatabaseKind | null = null;
   if (asked.database === 'sqlite') database = 'sqlite';
   else if (asked.database === 'sql') database = offered.postgresql ? 'postgresql' : 'sqlite';
-  else if (asked.database === 'postgresql') {
-    if (!offered.postgresql) throw missing(desc, 'database', 'postgresql', 'postgresql');
-    database = 'postgresql';
-  }
-  if (asked.redis === 'redis' && !offered.redis) throw missing(desc, 'redis', 'redis', 'redis');
+  else if (asked.database === 'postgresql') database = 'postgresql';
   return {
     database,
     postgresqlUrl: database === 'postgresql' ? offered.postgresql : null,
     redisUrl: asked.redis === 'redis' ? offered.redis : null,
   };
+}
+
+/**
+ * APPPKG_SERVICE_MISSING for each service the app asks for that the host cannot give, database
+ * first; [] when it can give them all. `check` names every one in one run, each at its own entry.
+ */
+export function missingServices(desc: Description, hostEnv: HostEnvironment): GatewayError[] {
+  const asked = desc.services ?? { database: null, redis: null };
+  const offered = hostEnv.services ?? { postgresql: null, redis: null };
+  const errors: GatewayError[] = [];
+  if (asked.database === 'postgresql' && !offered.postgresql) errors.push(missing(desc, 'database', 'postgresql', 'postgresql'));
+  if (asked.redis === 'redis' && !offered.redis) errors.push(missing(desc, 'redis', 'redis', 'redis'));
+  return errors;
 }
 
 function missing(desc: Description, service: string, asked: string, kind: 'postgresql' | 'redis'): GatewayError {

@@ -8,7 +8,7 @@ import { givenServices, serviceEnvironment, withoutGivenServices } from './app-s
 import { existingStateRootId, readCredentials, type ServiceOwner } from './credentials-store.js';
 import { appDatabaseName, parsePostgresUrl, probeGivenPostgres, probePostgres } from './postgresql-server.js';
 import { appRedisUserName, openDefaultUserWarning, parseRedisUrl, probeGivenRedis, probeRedis } from './redis-server.js';
-import { planServices, type ServicePlan } from './service-plan.js';
+import { missingServices, planServices, type ServicePlan } from './service-plan.js';
 
 /** `describe`'s "services": asked, and what it gets here. */
 export interface ServicesDescription {
@@ -83,25 +83,21 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
       return `REDIS_URL given by the settings: Redis at ${server.label} reachable${server.user ? ` as ${server.user}` : ''} (the host's, not provisioned)`;
     }));
   }
-  // Each service the host cannot give is a failure of its own, and the others are still checked
-  // (check reports every failure at once): `postgresql` unset must not hide an unreachable Redis.
-  const checks: ServiceCheck[] = givenChecks;
-  let planned = desc;
-  let plan: ServicePlan | null = null;
-  while (plan === null) {
-    try {
-      plan = planServices(withoutGivenServices(planned, hostEnv), hostEnv);
-    } catch (err) {
-      if (!isGatewayError(err)) throw err;
-      const service = String(err.details.service) as 'database' | 'redis';
-      checks.push({ name: `services.${service}`, ok: false, detail: err.message, fix: err.hint, code: err.code });
-      planned = { ...planned, services: { ...planned.services, [service]: null } };
-    }
-  }
+  // Every service the host cannot give fails on its own line, and the others are still tried:
+  // a user learns all there is to set in one run, not one key per run.
+  const missing = missingServices(withoutGivenServices(desc, hostEnv), hostEnv);
+  const missingChecks: ServiceCheck[] = missing.map((err) => ({ name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }));
+  const missingNames = new Set(missing.map((err) => err.details.service));
+  const available: Description = {
+    ...desc,
+    services: { database: missingNames.has('database') ? null : desc.services.database, redis: missingNames.has('redis') ? null : desc.services.redis },
+  };
+  const plan: ServicePlan = planServices(withoutGivenServices(available, hostEnv), hostEnv);
   const creds = await readCredentials(stateRoot, desc.name);
   // A state root that never provisioned has no id yet: then any claim on the servers is another's.
   const owner: ServiceOwner = { app: desc.name, stateRoot, rootId: (await existingStateRootId(stateRoot)) ?? 'none yet' };
-  const env = maskSecrets(await serviceEnvironment({ desc: planned, hostEnv, stateRoot, provision: false }));
+  const env = maskSecrets(await serviceEnvironment({ desc: available, hostEnv, stateRoot, provision: false }));
+  const checks: ServiceCheck[] = [...givenChecks, ...missingChecks];
   const made = (yes: boolean) => (yes ? '' : '; created on install or first start');
   if (plan.database === 'sqlite') {
     checks.push({ name: 'services.database', ok: true, detail: `${asks.database}: SQLite, DATABASE_URL=${env.DATABASE_URL}`, fix: '' });
@@ -121,7 +117,8 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
       return `Redis ${version} at ${server.label} reachable, user ${appRedisUserName(desc.name)}${made(Boolean(creds.redis))}, keys ${env.APPPKG_REDIS_PREFIX}*, REDIS_URL=${env.REDIS_URL}${open}`;
     }));
   }
-  return checks;
+  // services.database before services.redis, whether given, missing or probed.
+  return checks.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 async function probe(name: string, fn: () => Promise<string>): Promise<ServiceCheck> {

@@ -267,6 +267,20 @@ test('check places each failure at its own entry: the second static directory, t
   assert.match(r.stdout, /FAIL\s+services\.redis\s.*app\.yaml:10:3: /);
 });
 
+test('check names every service the host cannot give, each at its own entry, and still tries the ones it can', async () => {
+  const dir = pkg('two-services', 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: postgresql\n  redis: redis\n');
+  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(r.status, 1, r.stdout);
+  assert.match(r.stdout, /FAIL\s+services\.database\s.*app\.yaml:4:3: two-services asks for services\.database: postgresql, but the host offers no postgresql server/);
+  assert.match(r.stdout, /FAIL\s+services\.redis\s.*app\.yaml:5:3: two-services asks for services\.redis: redis, but the host offers no redis server/);
+  // A host that offers one of the two: that one is tried, the other still named.
+  const env = join(work.path, 'redis-only.yaml');
+  writeFileSync(env, 'services:\n  redis: redis://127.0.0.1:1\n');
+  const one = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
+  assert.match(one.stdout, /FAIL\s+services\.database\s.*app\.yaml:4:3: .*offers no postgresql server/);
+  assert.match(one.stdout, /FAIL\s+services\.redis\s+redis at 127\.0\.0\.1:1 \(services\.redis\): /);
+});
+
 test('check still imports the app when only static directories are missing, not when a setting is', async () => {
   const dir = pkg('static-only', 'platform: python, wsgi\napp: wsgi:application\nstatic:\n  /static: static/\nsettings: [H1_SETTING]\n');
   // Python never reads a static directory: the import is tried, and says whether it works.
