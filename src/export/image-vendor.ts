@@ -7,6 +7,7 @@
 // (a pod's import failing later was the only sign before).
 import path from 'node:path';
 import type { Description } from '../description/types.js';
+import { placeOf } from '../description/key-place.js';
 import { pickInterpreter } from '../environment/interpreters.js';
 import { GatewayError } from '../errors.js';
 import { compiledVendorDirs, type CompiledVendorDir, type TagJudge } from '../lifecycle/vendor-check.js';
@@ -53,8 +54,11 @@ export async function judgeImageVendor(desc: VendorDesc): Promise<ImageVendor> {
 
 const shown = (desc: VendorDesc, d: CompiledVendorDir): string => `${path.relative(desc.dir, d.dir) || '.'}/`;
 
-function unmappable(desc: VendorDesc, reason: string, fix: string): GatewayError {
-  const at = desc.positions.paths;
+function unmappable(desc: VendorDesc, d: CompiledVendorDir, reason: string, fix: string): GatewayError {
+  // At the entry of `paths:` that names the directory, not at the list: with `paths: [lib/, vendor/]`
+  // the user must see which one to vendor again. One path alone has no entries: the key then.
+  const entry = desc.paths.findIndex((p) => path.resolve(desc.dir, p) === d.dir);
+  const at = placeOf(desc, entry === -1 ? ['paths'] : ['paths', entry]);
   return new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { file: desc.file, line: at?.line, column: at?.column, key: 'paths', app: desc.name, reason, fix });
 }
 
@@ -66,6 +70,7 @@ function otherArchitecture(desc: VendorDesc, d: CompiledVendorDir, arch: ImageAr
   const theirs = [...new Set(foreign.flatMap((dist) => dist.tags.flatMap(tagArchitectures)))];
   return unmappable(
     desc,
+    d,
     `expected compiled distributions for the image's architecture, ${arch.machine} (this host's \`uname -m\`, which the image is pinned to), found ${shown(desc, d)}: ${built.join(', ')}`,
     `export on a machine whose \`uname -m\` is ${theirs.join(' or ')} (the image is built for the exporting host's architecture), or vendor it again on one whose is ${arch.machine}: \`${d.refresh}\``,
   );
@@ -77,6 +82,7 @@ function unloadable(desc: VendorDesc, d: CompiledVendorDir): GatewayError | null
   const details = d.mismatch.details as Record<string, string>;
   return unmappable(
     desc,
+    d,
     `expected a vendor directory the image's python3 loads, found ${d.mismatch.message}`,
     `vendor it on ${DEBIAN_NAME} (python3 ${IMAGE_PYTHON}), e.g. in a debian:trixie container: \`${details.command}\`; or install ${details.names} from Debian with deb: (${details.debs}) and vendor without --allow-binary`,
   );

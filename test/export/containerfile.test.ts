@@ -319,6 +319,21 @@ test("an --allow-binary vendor/ built for another architecture than the image's 
   assert.match(k8s.stderr, new RegExp(`paths: expected compiled distributions for the image's architecture, ${MACHINE}`));
 });
 
+test('a compiled vendor directory the image cannot load is pointed at by its own entry of paths:, for containerfile and kubernetes', async () => {
+  const dir = vendoredApp('second-entry', `cp313-cp313-manylinux_2_17_${OTHER_MACHINE}`);
+  mkdirSync(join(dir, 'lib'));
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths:\n  - lib/\n  - vendor/\n');
+  const r = await runCli(['export', 'containerfile', dir]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /app\.yaml:5:5: paths: expected compiled distributions for the image's architecture, .* found vendor\//);
+  const apps = join(work.path, 'second-entry-apps');
+  mkdirSync(apps);
+  cpSync(dir, join(apps, 'second-entry'), { recursive: true });
+  const k8s = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'r/{name}:{version}']);
+  assert.is(k8s.status, 1, k8s.stderr);
+  assert.match(k8s.stderr, /app\.yaml:5:5: paths: expected compiled distributions/);
+});
+
 /**
  * The CLI on a host with no python3 to ask: in a mount namespace of its own, each interpreter
  * the gateway would find (python3 on PATH, /usr/bin's, /usr/local/bin's) hidden under /dev/null.
