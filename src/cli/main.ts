@@ -4,6 +4,7 @@
 import './debug-signal.js';
 import { fileURLToPath } from 'node:url';
 import { helpText, optionLines, parseCommand, type CommandSpec, type ParsedCommand } from './args.js';
+import { closest } from '../closest.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { packageVersion } from '../package-version.js';
 
@@ -35,6 +36,7 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
 
 export const GLOBAL_HELP = `usage: apppkg-gateway --apps DIR [--listen ADDR] [--admin ADDR] [--environment FILE] [--trust-proxy]
        apppkg-gateway COMMAND [ARGS] [--help]
+       apppkg-gateway help [COMMAND]
 
 Serves Python web apps, each a directory with an app.yaml.
 
@@ -56,8 +58,9 @@ commands:
   restart     replace an app's workers with fresh ones, with no failed request
   rollback    serve the previous version of an app
   export      the apps on Kubernetes (manifests) and an app's image recipe (Containerfile)
+  help        this help, or a command's: \`help COMMAND\` is \`COMMAND --help\`
 
-Run \`apppkg-gateway COMMAND --help\` for a command's options.`;
+Run \`apppkg-gateway help COMMAND\` (or \`apppkg-gateway COMMAND --help\`) for a command's options.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
@@ -66,16 +69,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (first === undefined || ((first === '--help' || first === '-h') && rest.length === 0)) {
-    // The gateway itself (no COMMAND) has options of its own: listed here, where a user looks first.
-    const { spec } = await import('./commands/gateway.js');
-    process.stdout.write(`${GLOBAL_HELP}\n\noptions of the gateway (no COMMAND):\n${optionLines(spec)}\n`);
+    await printGlobalHelp();
     return first === undefined ? 2 : 0;
   }
+  if (first === 'help') return help(rest);
   const isCommand = Object.hasOwn(COMMANDS, first);
-  if (!isCommand && !first.startsWith('-')) {
-    process.stderr.write(`apppkg-gateway: unknown command ${JSON.stringify(first)}\n  fix: run \`apppkg-gateway --help\` for the commands\n`);
-    return 2;
-  }
+  if (!isCommand && !first.startsWith('-')) return unknownCommand(first);
   const command: CommandModule = isCommand ? await COMMANDS[first]() : await import('./commands/gateway.js');
   const args = isCommand ? rest : argv;
   try {
@@ -88,6 +87,36 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(err);
   }
+}
+
+async function printGlobalHelp(): Promise<void> {
+  // The gateway itself (no COMMAND) has options of its own: listed here, where a user looks first.
+  const { spec } = await import('./commands/gateway.js');
+  process.stdout.write(`${GLOBAL_HELP}\n\noptions of the gateway (no COMMAND):\n${optionLines(spec)}\n`);
+}
+
+/** `help [COMMAND]`: users of git, npm and docker type it before they think of `COMMAND --help`. */
+async function help(args: string[]): Promise<number> {
+  const [name, ...more] = args;
+  if (name === undefined || ((name === 'help' || name === '--help' || name === '-h') && more.length === 0)) {
+    await printGlobalHelp();
+    return 0;
+  }
+  if (!Object.hasOwn(COMMANDS, name)) return unknownCommand(name);
+  // `help export kubernetes`: what follows COMMAND is its own business, as it is of `COMMAND --help`.
+  process.stdout.write(`${helpText((await COMMANDS[name]()).spec)}\n`);
+  return 0;
+}
+
+/** Bad usage: the commands there are, and the nearest when the name looks mistyped. */
+function unknownCommand(name: string): number {
+  const names = Object.keys(COMMANDS);
+  const near = closest(name, [...names, 'help']);
+  process.stderr.write(
+    `apppkg-gateway: unknown command ${JSON.stringify(name)}${near ? ` (did you mean "${near}"?)` : ''}; the commands: ${names.join(', ')}, help\n` +
+      '  fix: run `apppkg-gateway help` for what each does, `apppkg-gateway help COMMAND` for its options\n',
+  );
+  return 2;
 }
 
 export function reportError(err: unknown): number {

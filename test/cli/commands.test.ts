@@ -41,6 +41,24 @@ test('--help on every command prints its usage and exits 0', async () => {
   for (const command of ['check', 'test', 'run']) assert.match((await runCli([command, '--help'])).stdout.split('\n')[0], '[--state-dir DIR]', command);
 });
 
+test('help prints the general help, help COMMAND its --help; help of no command is bad usage with the list', async () => {
+  const general = await runCli(['help']);
+  assert.is(general.status, 0, general.stderr);
+  assert.is(general.stdout, (await runCli(['--help'])).stdout);
+  for (const command of ['check', 'export']) {
+    const r = await runCli(['help', command]);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout, (await runCli([command, '--help'])).stdout, command);
+  }
+  const unknown = await runCli(['help', 'nosuch']);
+  assert.is(unknown.status, 2);
+  assert.is(unknown.stdout, '');
+  assert.match(unknown.stderr, /unknown command "nosuch"; the commands: serve, check, install, .*, help\n/);
+  const typo = await runCli(['chek']);
+  assert.is(typo.status, 2);
+  assert.match(typo.stderr, /unknown command "chek" \(did you mean "check"\?\)/);
+});
+
 test('bad usage exits 2 and says how to get help', async () => {
   const unknownOption = await runCli(['describe', '--frobnicate']);
   assert.is(unknownOption.status, 2);
