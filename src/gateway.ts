@@ -15,6 +15,7 @@ import { loadHostEnvironment } from './app-context.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
 import { prepareStateRoot } from './environment/state-root.js';
 import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
+import { unknownAppWarnings } from './environment/unknown-apps.js';
 import { GatewayError } from './errors.js';
 import { checkGatewayOptions, sayOnStderr, type CheckedStart, type GatewayOptions } from './gateway-options.js';
 import { waitForFirstJudgement } from './gateway-start-wait.js';
@@ -51,6 +52,8 @@ export class Gateway {
   private readonly sampler = new ProcessSampler();
   /** The environment file (absolute) that reloadEnvironment() reads; null: none was given. */
   private environmentFile: string | null = null;
+  /** --apps DIR, whose apps the environment file's `apps:` entries should name; null under serve. */
+  private appsDir: string | null = null;
   /** Keys that options decide over the environment file (serve --workers). */
   private fixedKeys: Array<'workers' | 'threads'> = [];
   private say: (line: string) => void = sayOnStderr;
@@ -153,6 +156,8 @@ export class Gateway {
     }
     gateway = new Gateway(front, registry, metrics, graceMs, startedAt, urls, admin);
     gateway.environmentFile = hostEnv.file;
+    // serve shares the host's environment file, whose other apps' entries are no mistake there.
+    gateway.appsDir = single ? null : dir;
     gateway.fixedKeys = [...(options.workers === undefined ? [] : ['workers' as const]), ...(options.threads === undefined ? [] : ['threads' as const])];
     gateway.say = say;
     // Before the apps start: it looks at the users their starts provision.
@@ -191,6 +196,7 @@ export class Gateway {
       }
     }
     if (!single) gateway.sayWhenNoApps(dir, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');
+    if (!single) for (const line of unknownAppWarnings(hostEnv, registry.knownNames, dir)) say(line);
     if (single && options.reload) {
       gateway.watcher = watchForReload(dir, registry, front, say);
     }
@@ -296,7 +302,7 @@ export class Gateway {
     const file = this.environmentFile;
     if (file === null || this.stopping) return Promise.resolve(null);
     // One at a time: two SIGHUPs in a row must not judge the second file against a stale first.
-    const run = this.reloading.then(() => reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys }));
+    const run = this.reloading.then(() => reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys, appsDir: this.appsDir }));
     this.reloading = run.catch(() => {});
     return run;
   }

@@ -97,8 +97,9 @@ export interface HostEnvironment {
   python: string | null;
   /**
    * Where each interpreter and user the file names was written, by its key (`python`,
-   * `defaults.python`, `apps.blog.user`): what only a start can find wrong with them (an
-   * interpreter that does not run, a user the host lacks) is reported there.
+   * `defaults.python`, `apps.blog.user`), and each entry of `apps:` (`apps.blog`): what only a
+   * start can find wrong with them (an interpreter that does not run, a user the host lacks, an
+   * app that is not there) is reported there.
    */
   places: Record<string, FilePlace>;
   defaults: AppOverrides;
@@ -287,6 +288,8 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
   for (const at of placed) {
     if (typeof yaml.valid(at) === 'string') setOwn(env.places, keyLabel(at), { file, ...yaml.position(at), key: keyLabel(at) });
   }
+  // An entry naming no app under --apps is said at its own line (unknown-apps.ts).
+  for (const name of appNames) setOwn(env.places, keyLabel(['apps', name]), { file, ...yaml.position(['apps', name], 'key'), key: keyLabel(['apps', name]) });
   if (appNames.length === 0) return env;
   // Two apps answering one Host or one mount would make routing depend on order: refuse.
   const hostOwners = new Map<string, string>();

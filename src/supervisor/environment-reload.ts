@@ -8,6 +8,7 @@
 // apply the configuration.
 import { appChanges, keysNeedingGatewayRestart } from '../environment/environment-changes.js';
 import { loadEnvironmentFile, type AppOverrides } from '../environment/host-file.js';
+import { unknownAppWarnings } from '../environment/unknown-apps.js';
 import type { Registry } from './registry.js';
 
 /** What a reload applied, app by app (the keys as the file names them). */
@@ -26,6 +27,8 @@ export interface EnvironmentReloadOptions {
   say: (line: string) => void;
   /** Keys the gateway's options decide over the file (serve --workers): their change is none. */
   fixed?: Array<keyof AppOverrides>;
+  /** --apps DIR: the file's `apps:` entries naming no app there are said; null or absent under serve. */
+  appsDir?: string | null;
 }
 
 /**
@@ -59,6 +62,7 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
   if (Object.keys(report.rerouted).length === 0 && Object.keys(report.restarted).length === 0 && held.length === 0) {
     opts.say(`${shown}: read again; nothing in it changed for any app`);
   }
+  if (opts.appsDir) for (const line of unknownAppWarnings(after, registry.knownNames, opts.appsDir)) opts.say(line);
   await registry.useEnvironment(after, Object.keys(report.restarted));
   return report;
 }

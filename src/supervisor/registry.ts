@@ -23,9 +23,10 @@
 // the judging of each app by itself judging-queue.ts, what it publishes published-apps.ts,
 // rollback rollback.ts, a serving version's broken app.yaml broken-description.ts, and status
 // registry-status.ts.
+import path from 'node:path';
 import type { BrokenPackageStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
-import { compareVersions } from '../description/package-dir.js';
+import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import type { GatewayError } from '../errors.js';
 import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
@@ -265,6 +266,12 @@ export class Registry {
   /** The names of the apps, sorted. */
   get names(): string[] {
     return [...this.records.keys()].sort();
+  }
+
+  /** The apps and the packages whose app.yaml does not load (named by their directory), sorted. */
+  get knownNames(): string[] {
+    const broken = this.broken.map((b) => parsePackageDirName(path.basename(b.dir)).name);
+    return [...new Set([...this.records.keys(), ...broken])].sort();
   }
 
   status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {

@@ -1,0 +1,27 @@
+// Entries of the environment file's `apps:` that name no app under --apps: the gateway cannot
+// tell a typo (`apps.blgo`) from an app not deployed yet, so it refuses nothing, but a silent
+// one leaves the real app without its settings, hosts or mount and the user with no clue why.
+import { closest } from '../closest.js';
+import { keyLabel } from '../description/yaml-file.js';
+import type { HostEnvironment } from './host-file.js';
+
+/**
+ * One line per `apps.NAME` entry of `hostEnv` not among `known` (the apps under --apps, broken
+ * ones included), with a "did you mean" for a near name and the names there are; [] when each
+ * entry names an app.
+ */
+export function unknownAppWarnings(hostEnv: HostEnvironment, known: readonly string[], appsDir: string): string[] {
+  const there = known.length === 0 ? 'none yet' : [...known].sort().join(', ');
+  return Object.keys(hostEnv.apps)
+    .filter((name) => !known.includes(name))
+    .map((name) => {
+      const key = keyLabel(['apps', name]);
+      const place = hostEnv.places[key];
+      const where = place ? `${place.file}:${place.line}:${place.column}: ` : hostEnv.file ? `${hostEnv.file}: ` : '';
+      const near = closest(name, known);
+      return (
+        `${where}${key}: no app of that name under ${appsDir}${near ? ` (did you mean "${near}"?)` : ''}; ` +
+        `its keys apply to nothing until one is deployed (apps there: ${there})`
+      );
+    });
+}
