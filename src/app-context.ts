@@ -9,7 +9,7 @@ import { osMismatch } from './environment/checks.js';
 import type { Interpreter } from './environment/interpreter-probe.js';
 import { pickInterpreter } from './environment/interpreters.js';
 import { prepareAppLogDir, resolveStateRoot } from './environment/state-root.js';
-import { buildAppEnvironment, type AppEnvironment } from './environment/app-env.js';
+import { buildAppEnvironment, missingSettingAt, type AppEnvironment } from './environment/app-env.js';
 import { GatewayError, isGatewayError } from './errors.js';
 import { assertCanExecute, resolveRunAs, type RunAs } from './environment/run-as.js';
 import { mailEnvironment } from './mail/mail-env.js';
@@ -143,7 +143,6 @@ export function atKey(err: unknown, desc: Description, key: string): unknown {
   const relevant = err.code === 'APPPKG_PY_NO_INTERPRETER' || err.code === 'APPPKG_SETTINGS_MISSING' || err.code === 'APPPKG_OS_MISMATCH';
   if (!relevant) return err;
   // A missing setting is placed at its own entry of the list, the others at their key.
-  const missing = err.code === 'APPPKG_SETTINGS_MISSING' && Array.isArray(err.details.missingList) ? String(err.details.missingList[0]) : null;
-  const where = placeOf(desc, missing === null ? [key] : [key, desc.settings.indexOf(missing)]) ?? { line: 1, column: 1 };
+  const where = placeOf(desc, err.code === 'APPPKG_SETTINGS_MISSING' ? missingSettingAt(err, desc) : [key]) ?? { line: 1, column: 1 };
   return new GatewayError(err.code, { ...err.details, file: desc.file, line: where.line, column: where.column, key });
 }

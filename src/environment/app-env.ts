@@ -256,6 +256,15 @@ export function resolveSettings(
 }
 
 /**
+ * Where in app.yaml resolveSettings' APPPKG_SETTINGS_MISSING is about: the entry of the first
+ * setting nobody gives, not the list (`settings:` may span many lines); the key for any other error.
+ */
+export function missingSettingAt(err: GatewayError, desc: Pick<Description, 'settings'>): (string | number)[] {
+  const list = err.code === 'APPPKG_SETTINGS_MISSING' ? err.details.missingList : undefined;
+  return Array.isArray(list) && list.length > 0 ? ['settings', desc.settings.indexOf(String(list[0]))] : ['settings'];
+}
+
+/**
  * The env for `sh -c CMD` in the app's environment: `python`/`python3` are the app's (wrappers
  * first on PATH) and PYTHONPATH gives the sysPath order, with a generated sitecustomize first
  * that orders sys.path as the workers have it and then runs the interpreter's own sitecustomize.

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { satisfies } from '@renovatebot/pep440';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
-import { findVenv, resolveSettings } from './app-env.js';
+import { findVenv, missingSettingAt, resolveSettings } from './app-env.js';
 import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { formatInterpreter, pickInterpreter } from './interpreters.js';
@@ -278,9 +278,7 @@ export function checkSettings(
     return passed('settings', `provided: ${desc.settings.join(', ')}`);
   } catch (err) {
     if (!isGatewayError(err)) throw err;
-    // At the first setting nobody gives, not at the list: `settings:` may span many lines.
-    const first = Array.isArray(err.details.missingList) ? String(err.details.missingList[0]) : '';
-    return { ...failed('settings', err), at: ['settings', desc.settings.indexOf(first)] };
+    return { ...failed('settings', err), at: missingSettingAt(err, desc) };
   }
 }
 
