@@ -135,6 +135,21 @@ export async function prepareRefusalLog(desc: Description, opts: { hostEnv: Host
 }
 
 /**
+ * `app:` naming no module or object there, or one that is not callable, is a mistake of
+ * app.yaml's key: placed at its line, as every description error is (SPEC §1.1). An exception
+ * raised inside the module is not: its message names the Python file and line (`where`) instead.
+ */
+export function atAppKey(err: unknown, desc: Description): unknown {
+  if (!isGatewayError(err) || err.file) return err;
+  const aboutKey = err.code === 'APPPKG_APP_NOT_CALLABLE' || (err.code === 'APPPKG_APP_IMPORT_FAILED' && !err.details.where);
+  if (!aboutKey) return err;
+  // `wsgi: {app: ...}` and `asgi: {app: ...}` are spellings of `app:`.
+  const at = Object.hasOwn(desc.positions, 'app') ? ['app'] : [desc.kind, 'app'];
+  const where = placeOf(desc, at) ?? { line: 1, column: 1 };
+  return new GatewayError(err.code, { ...err.details, file: desc.file, line: where.line, column: where.column, key: at.join('.') });
+}
+
+/**
  * An error found after loading (no interpreter fits, a setting is missing) still points at
  * the line of app.yaml it is about, like the loader's own errors (SPEC §1.1).
  */

@@ -12,7 +12,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { resolveApp } from '../app-context.js';
+import { atAppKey, resolveApp } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import { placeOf } from '../description/key-place.js';
 import { keyLabel } from '../description/yaml-file.js';
@@ -176,13 +176,14 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       const fix = state.missing !== '' ? `read its output above; if it needs ${state.missing}, which check does not create, run \`apppkg-gateway install\` first` : 'read its output above';
       report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
     }
-  } catch (err) {
+  } catch (caught) {
+    const err = atAppKey(caught, desc);
     if (!isGatewayError(err)) throw err;
     const traceback = err.details.traceback;
     report({
       name: 'app',
       ok: false,
-      detail: err.message,
+      detail: err.placedMessage,
       fix: err.hint,
       code: err.code,
       ...(typeof traceback === 'string' ? { traceback } : {}),

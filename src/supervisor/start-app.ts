@@ -1,6 +1,6 @@
 // From an app's context to a running AppInstance: its log, its worker count and limits (the
 // environment file's overrides over the defaults below), its start.
-import { appLogOptions, type AppContext } from '../app-context.js';
+import { appLogOptions, atAppKey, type AppContext } from '../app-context.js';
 import { isGatewayError, type GatewayError } from '../errors.js';
 import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
 import { AppLog } from '../log/app-log.js';
@@ -94,7 +94,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
   } catch (caught) {
     opts.budget?.remove(instance);
     log.end();
-    const err = await explainedImportFailure(ctx, caught);
+    const err = atAppKey(await explainedImportFailure(ctx, caught), ctx.desc);
     // Under serve the terminal has shown each failing worker's traceback (echoLogs) already:
     // the error need not carry it to the terminal once more (run-loop's printAppError).
     if (opts.echoLogs && isGatewayError(err)) delete err.details.traceback;

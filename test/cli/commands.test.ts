@@ -299,6 +299,23 @@ test('check names every service the host cannot give, each at its own entry, and
   assert.match(one.stdout, /FAIL\s+services\.redis\s+redis at 127\.0\.0\.1:1 \(services\.redis\): /);
 });
 
+test('an app: naming nothing there, or nothing callable, fails at the line of app: in check and serve; an error inside the module at its own line', async () => {
+  const dir = pkg('app-key', 'platform: python, wsgi\napp: wsgi:nothere\n');
+  const missing = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(missing.status, 1, missing.stdout);
+  assert.match(missing.stdout, /FAIL\s+app\s+\S*app\.yaml:2:6: app: cannot import wsgi:nothere: AttributeError/);
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\nwsgi: {app: "wsgi:NUMBER"}\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'NUMBER = 5\n');
+  assert.match((await runCli(['check', dir, '--state-dir', state.path])).stdout, /FAIL\s+app\s+\S*app\.yaml:2:8: app: wsgi:NUMBER is int 5, expected a WSGI or ASGI callable/);
+  const served = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
+  assert.is(served.status, 1, served.stderr);
+  assert.match(served.stderr, /app\.yaml:2:8: app: wsgi:NUMBER is int 5/);
+  // Raised inside the module: the Python file's line, not app.yaml's.
+  writeFileSync(join(dir, 'wsgi.py'), 'import nosuchmodule_h2\n');
+  const inside = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.match(inside.stdout, /FAIL\s+app\s+app: cannot import wsgi:NUMBER \(\S*wsgi\.py:1\): ModuleNotFoundError/);
+});
+
 test('check still imports the app when only static directories are missing, not when a setting is', async () => {
   const dir = pkg('static-only', 'platform: python, wsgi\napp: wsgi:application\nstatic:\n  /static: static/\nsettings: [H1_SETTING]\n');
   // Python never reads a static directory: the import is tried, and says whether it works.
