@@ -3,7 +3,7 @@
 // answers. Nothing here creates anything.
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
-import { isGatewayError, type ErrorCode } from '../errors.js';
+import { isGatewayError, type ErrorCode, type GatewayError } from '../errors.js';
 import { givenServices, serviceEnvironment, withoutGivenServices } from './app-services.js';
 import { existingStateRootId, readCredentials, type ServiceOwner } from './credentials-store.js';
 import { appDatabaseName, parsePostgresUrl, probeGivenPostgres, probePostgres } from './postgresql-server.js';
@@ -48,16 +48,31 @@ export async function describeServices(desc: Description, hostEnv: HostEnvironme
   const given = givenServices(desc, hostEnv);
   if (given.database !== null) result.gets.database = GIVEN;
   if (given.redis !== null) result.gets.redis = GIVEN;
+  // Every service the host cannot give is named, as check names each; the others are described.
+  const { missing, available } = withoutMissingServices(desc, hostEnv);
+  const problems = missing.map((err) => `${err.message} (fix: ${err.hint})`);
   try {
-    const plan = planServices(withoutGivenServices(desc, hostEnv), hostEnv);
+    const plan = planServices(withoutGivenServices(available, hostEnv), hostEnv);
     if (plan.database) result.gets.database = plan.database;
     if (plan.redisUrl) result.gets.redis = 'redis';
-    result.env = maskSecrets(await serviceEnvironment({ desc, hostEnv, stateRoot, provision: false }));
+    result.env = maskSecrets(await serviceEnvironment({ desc: available, hostEnv, stateRoot, provision: false }));
   } catch (err) {
     if (!isGatewayError(err)) throw err;
-    result.problem = `${err.message} (fix: ${err.hint})`;
+    problems.push(`${err.message} (fix: ${err.hint})`);
   }
+  result.problem = problems.length > 0 ? problems.join('; ') : null;
   return result;
+}
+
+/** APPPKG_SERVICE_MISSING for each service the host cannot give, and `desc` asking only for the others. */
+function withoutMissingServices(desc: Description, hostEnv: HostEnvironment): { missing: GatewayError[]; available: Description } {
+  const missing = missingServices(withoutGivenServices(desc, hostEnv), hostEnv);
+  const names = new Set(missing.map((err) => err.details.service));
+  const available: Description = {
+    ...desc,
+    services: { database: names.has('database') ? null : desc.services.database, redis: names.has('redis') ? null : desc.services.redis },
+  };
+  return { missing, available };
 }
 
 /** One line per service the app asks for; [] when it asks for none. */
@@ -85,13 +100,8 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   }
   // Every service the host cannot give fails on its own line, and the others are still tried:
   // a user learns all there is to set in one run, not one key per run.
-  const missing = missingServices(withoutGivenServices(desc, hostEnv), hostEnv);
+  const { missing, available } = withoutMissingServices(desc, hostEnv);
   const missingChecks: ServiceCheck[] = missing.map((err) => ({ name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }));
-  const missingNames = new Set(missing.map((err) => err.details.service));
-  const available: Description = {
-    ...desc,
-    services: { database: missingNames.has('database') ? null : desc.services.database, redis: missingNames.has('redis') ? null : desc.services.redis },
-  };
   const plan: ServicePlan = planServices(withoutGivenServices(available, hostEnv), hostEnv);
   const creds = await readCredentials(stateRoot, desc.name);
   // A state root that never provisioned has no id yet: then any claim on the servers is another's.

@@ -299,6 +299,20 @@ test('check names every service the host cannot give, each at its own entry, and
   assert.match(one.stdout, /FAIL\s+services\.redis\s+redis at 127\.0\.0\.1:1 \(services\.redis\): /);
 });
 
+test('describe names every service the host cannot give in provides.problem, and describes the others', async () => {
+  const dir = pkg('two-described', 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: postgresql\n  redis: redis\n');
+  const r = await runCli(['describe', dir, '--state-dir', state.path]);
+  assert.is(r.status, 0, r.stderr);
+  const problem = String(JSON.parse(r.stdout).provides.problem);
+  assert.match(problem, /asks for services\.database: postgresql, but the host offers no postgresql server/);
+  assert.match(problem, /asks for services\.redis: redis, but the host offers no redis server/);
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: sql\n  redis: redis\n');
+  const provides = JSON.parse((await runCli(['describe', dir, '--state-dir', state.path])).stdout).provides;
+  assert.is(provides.database, 'sqlite');
+  assert.match(provides.env.DATABASE_URL, /^sqlite:\/\/\//);
+  assert.match(String(provides.problem), /services\.redis/);
+});
+
 test('an app: naming nothing there, or nothing callable, fails at the line of app: in check and serve; an error inside the module at its own line', async () => {
   const dir = pkg('app-key', 'platform: python, wsgi\napp: wsgi:nothere\n');
   const missing = await runCli(['check', dir, '--state-dir', state.path]);
