@@ -39,6 +39,12 @@ test('--help on every command prints its usage and exits 0', async () => {
   for (const flag of ['--state-dir DIR', '--grace SECONDS', '--access-log FILE', '--max-workers N']) assert.match(top.stdout, `\n  ${flag}`);
   // A command's usage line names the options its list has.
   for (const command of ['check', 'test', 'run']) assert.match((await runCli([command, '--help'])).stdout.split('\n')[0], '[--state-dir DIR]', command);
+  for (const command of [...COMMANDS, 'export', 'vendor']) {
+    const help = (await runCli([command, '--help'])).stdout;
+    const usage = help.slice(0, help.indexOf('\n\n'));
+    const listed = [...help.slice(help.indexOf('\noptions:\n')).matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]).filter((flag) => flag !== '--help');
+    assert.equal(listed.filter((flag) => !usage.includes(flag)), [], `${command}: options missing from its usage line`);
+  }
 });
 
 test('help prints the general help, help COMMAND its --help; help of no command is bad usage with the list', async () => {

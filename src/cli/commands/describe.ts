@@ -8,7 +8,7 @@ import type { Description } from '../../description/types.js';
 export const spec: CommandSpec = {
   name: 'describe',
   summary: 'Print the normalised description of an app as JSON (what the gateway reads from app.yaml).',
-  usage: 'apppkg-gateway describe [APP_DIR] [--sys-path]',
+  usage: 'apppkg-gateway describe [APP_DIR] [--environment FILE] [--state-dir DIR] [--sys-path]',
   optionHelp: [
     ...APP_OPTION_HELP,
     [

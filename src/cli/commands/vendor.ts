@@ -11,7 +11,7 @@ export const spec: CommandSpec = {
     'files, the requirements\' hash and the interpreter, for `check`. Versions already vendored are kept\n' +
     '(--update NAME frees one); what the requirements no longer need is removed. A compiled distribution is\n' +
     'refused, with its Debian package, unless --allow-binary. The same requirements and wheels give the same tree.',
-  usage: 'apppkg-gateway vendor [APP_DIR] [--from requirements.txt] [--into vendor/] [--index-url URL] [--extra-index-url URL]... [--find-links DIR]... [--no-index] [--allow-binary] [--update NAME]...',
+  usage: 'apppkg-gateway vendor [APP_DIR] [--from requirements.txt] [--into vendor/] [--environment FILE] [--index-url URL] [--extra-index-url URL]... [--find-links DIR]... [--no-index] [--allow-binary] [--update NAME]...',
   optionHelp: [
     ['--from FILE', `the requirements file, inside APP_DIR and relative to it (default ${DEFAULT_REQUIREMENTS})`],
     ['--into DIR', `the vendor directory, inside APP_DIR (default ${DEFAULT_VENDOR_DIR}/)`],
