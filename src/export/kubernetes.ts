@@ -5,7 +5,9 @@
 import { chmod, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateAppsDir } from '../description/apps-dir.js';
+import { parsePackageDirName } from '../description/package-dir.js';
 import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvironment } from '../environment/host-file.js';
+import { unknownAppWarnings } from '../environment/unknown-apps.js';
 import { GatewayError } from '../errors.js';
 import { appsDirSource } from '../supervisor/discovery.js';
 import { planApp, relativeTo, type AppPlan } from './app-plan.js';
@@ -51,6 +53,8 @@ export interface KubernetesExport {
   problems: GatewayError[];
   /** The apps (or, for a broken app.yaml, the directories under --apps) not written. */
   skipped: string[];
+  /** The environment file's `apps.NAME` entries naming no app under --apps (a typo, most often), as the gateway logs them. */
+  warnings: string[];
 }
 
 /** The objects of one app, in the order they are applied: what the pods read, the hooks, the rest. */
@@ -141,7 +145,8 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
     });
   }
   if (opts.out !== undefined) await writeFiles(opts.out, exported);
-  return { apps: exported, problems, skipped };
+  const known = [...discovery.apps.map((app) => app.versions[0].name), ...discovery.broken.map((b) => parsePackageDirName(path.basename(b.dir)).name)];
+  return { apps: exported, problems, skipped, warnings: unknownAppWarnings(env, [...new Set(known)], opts.apps) };
 }
 
 async function writeFiles(out: string, apps: ExportedApp[]): Promise<void> {

@@ -85,6 +85,17 @@ test('bad input: each problem with its file, line, key and fix; the rest is writ
   assert.match(treeRun.stderr, /wrote .*blog\.yaml: blog, 11 objects/);
 });
 
+test('an apps.NAME of the environment file naming no app under --apps is warned of, with the name it looks like; the apps are written all the same', async () => {
+  assert.not.match(treeRun.stderr, /no app of that name/);
+  const env = join(out.path, 'typo-environment.yaml');
+  writeFileSync(env, 'apps:\n  shpo:\n    replicas: 2\n  broken:\n    workers: 1\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', join(TREE, 'apps'), '--environment', env, '--image', IMAGE, '--out', join(out.path, 'typo')]);
+  assert.match(r.stderr, `warning: ${env}:2:3: apps.shpo: no app of that name under ${join(TREE, 'apps')} (did you mean "shop"?)`);
+  // A package whose app.yaml does not load is still there, by its directory's name.
+  assert.not.match(r.stderr, /apps\.broken: no app/);
+  assert.ok(existsSync(join(out.path, 'typo', 'shop.yaml')));
+});
+
 test('the notes say what the operator must do: the Secrets to fill, the volume\'s access mode', () => {
   assert.match(treeRun.stderr, /blog: note: SENTRY_DSN: no value in the environment file; add it to Secret blog-settings/);
   assert.match(treeRun.stderr, /blog: note: services\.database: fill Secret blog-database/);

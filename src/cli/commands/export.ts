@@ -107,6 +107,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     else say(`wrote ${app.file}: ${app.name}, ${countOf(app.objects.length, 'object')}`);
     for (const note of app.notes) say(`${app.name}: note: ${note}`);
   }
+  for (const warning of result.warnings) say(`warning: ${warning}`);
   for (const problem of result.problems) report(problem);
   if (result.problems.length === 0) return 0;
   say(`${countOf(result.apps.length, 'app')} written; not written: ${result.skipped.join(', ')}`);
