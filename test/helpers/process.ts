@@ -363,9 +363,10 @@ export function rawRequest(port: number, data: string | Buffer, ms = 5000, host 
 /**
  * Writes `pieces` on one connection, `gapMs` apart (TCP_NODELAY: each its own segment, as a
  * network delivers a long URL; 0: each in an event-loop turn of its own, no timer between), then
- * gathers what comes back until the server closes.
+ * gathers what comes back until the server closes. `fin`: then the FIN (only: the client still
+ * reads, as `printf ... | nc` does).
  */
-export async function spacedOut(port: number, pieces: Array<Buffer | string>, gapMs: number, ms = 5000): Promise<string> {
+export async function spacedOut(port: number, pieces: Array<Buffer | string>, gapMs: number, ms = 5000, fin = false): Promise<string> {
   const socket = net.connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   let got = '';
@@ -379,6 +380,7 @@ export async function spacedOut(port: number, pieces: Array<Buffer | string>, ga
       socket.write(piece);
       await new Promise((resolve) => (gapMs > 0 ? setTimeout(resolve, gapMs) : setImmediate(resolve)));
     }
+    if (fin) socket.end();
     await waitFor(() => closed, ms, 'the server to close after its answers');
     return got;
   } finally {

@@ -8,16 +8,15 @@
 // node:http alone read it: it keeps no bytes of a head it could not finish).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import net from 'node:net';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { startBothReaders, type BothReaders } from '../helpers/both-readers.js';
+import { spacedOut, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('access log: the client ends first');
 const apps = tempDir('apppkg-client-end-log-apps-');
-const leanState = tempDir('apppkg-client-end-log-lean-');
-const nodeState = tempDir('apppkg-client-end-log-node-');
 let lean: RunningGateway | null = null;
 let node: RunningGateway | null = null;
+let both: BothReaders | null = null;
 
 const APP = `import time
 
@@ -30,43 +29,20 @@ def application(environ, start_response):
     return [out]
 `;
 
-const start = (state: string, lane: string): Promise<RunningGateway> =>
-  startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state], { env: { APPPKG_LEAN_LANE: lane } });
-
 test.before(async () => {
   writePackage(apps.path, 'ends', { 'app.yaml': 'platform: python, wsgi\napp: ends:application\n', 'ends.py': APP });
-  [lean, node] = await Promise.all([start(leanState.path, '1'), start(nodeState.path, '0')]);
+  both = await startBothReaders(apps);
+  ({ lean, node } = both);
 });
 
 test.after(async () => {
-  await Promise.all([lean?.stop(), node?.stop()]);
-  apps.remove();
-  leanState.remove();
-  nodeState.remove();
+  await both?.stop();
 });
 
 const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
 
-/** Writes `data`, then the FIN (only: the client still reads), and gathers all until the close. */
-async function endAfter(port: number, data: string): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1');
-  let got = '';
-  let closed = false;
-  socket.on('data', (c) => (got += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  try {
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(data);
-    // A turn apart, so that the head is read before the FIN comes.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    socket.end();
-    await waitFor(() => closed, 5000, 'the gateway to close the connection');
-    return got;
-  } finally {
-    socket.destroy();
-  }
-}
+/** Writes `data`, then (a turn apart, so that the head is read first) the FIN, and gathers all until the close. */
+const endAfter = (port: number, data: string): Promise<string> => spacedOut(port, [data], 50, 5000, true);
 
 // A field sent twice is not plain: the lean lane hands the connection to node:http.
 for (const [name, gw, extra] of [

@@ -8,14 +8,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { startBothReaders, type BothReaders } from '../helpers/both-readers.js';
+import { spacedOut, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('access log: a head that times out');
 const apps = tempDir('apppkg-head-timeout-apps-');
-const leanState = tempDir('apppkg-head-timeout-lean-');
-const nodeState = tempDir('apppkg-head-timeout-node-');
 let lean: RunningGateway | null = null;
 let node: RunningGateway | null = null;
+let both: BothReaders | null = null;
 
 const APP = `import time
 
@@ -28,19 +28,14 @@ def application(environ, start_response):
     return [b"ok\\n"]
 `;
 
-const start = (state: string, lane: string): Promise<RunningGateway> =>
-  startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--header-timeout', '1'], { env: { APPPKG_LEAN_LANE: lane } });
-
 test.before(async () => {
   writePackage(apps.path, 'slowheads', { 'app.yaml': 'platform: python, wsgi\napp: slowheads:application\n', 'slowheads.py': APP });
-  [lean, node] = await Promise.all([start(leanState.path, '1'), start(nodeState.path, '0')]);
+  both = await startBothReaders(apps, ['--header-timeout', '1']);
+  ({ lean, node } = both);
 });
 
 test.after(async () => {
-  await Promise.all([lean?.stop(), node?.stop()]);
-  apps.remove();
-  leanState.remove();
-  nodeState.remove();
+  await both?.stop();
 });
 
 const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
