@@ -321,6 +321,16 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { missing: 'vendor/', dir: '/srv/apps/blog' },
   },
+  APPPKG_PROGRAM_MISSING: {
+    summary: 'The program a `processes:` or `commands:` line runs is not on the app\'s PATH (or, with a slash, not in the app directory): the shell would answer "not found" (127) when the gateway starts the process or runs the hook.',
+    message: (d) => `${str(d.key)}: \`${str(d.command)}\` runs ${str(d.program)}, which is ${String(d.program).includes('/') ? `not an executable file under ${str(d.dir)}` : "not on the app's PATH"}`,
+    hint: (d) =>
+      String(d.program).includes('/')
+        ? `correct the path in ${str(d.key)}, or make the file executable (chmod +x)`
+        : `install it for the app (deb:, pip: or vendor/ with \`apppkg-gateway vendor\`), or write the command as \`python -m MODULE\` so that the app's interpreter runs it`,
+    exitStatus: 1,
+    example: { key: 'processes.worker.command', command: 'celery -A blog worker', program: 'celery', dir: '/srv/apps/blog' },
+  },
   APPPKG_STATIC_MISSING: {
     summary: 'A directory `static:` names is not in the app directory, and the app has no `commands.install` or `commands.update` that could make it (as Django\'s collectstatic does): the gateway would answer 404 to every request under its prefix.',
     message: (d) => `${str(d.key)}: ${str(d.path)} is not a directory in ${str(d.dir)}, so every request under ${str(d.prefix)} would get 404`,

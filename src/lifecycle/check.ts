@@ -23,6 +23,7 @@ import { findUser } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
+import { commandProgram, findProgram } from './command-program.js';
 import { runInAppEnvironment } from './run-command.js';
 import { GuardedTree } from '../supervisor/process-group.js';
 import { checkServices } from '../services/service-report.js';
@@ -30,7 +31,7 @@ import { checkVendor } from './vendor-check.js';
 
 /** One line of the check: `ok  python  /usr/bin/python3 3.11.2` or `FAIL` with its fix. */
 export interface CheckItem {
-  /** os, python, deb, rpm, pip, settings, user, paths, static, vendor, state, services.database, services.redis, app, commands.check or mail. */
+  /** os, python, deb, rpm, pip, settings, user, paths, static, vendor, state, services.database, services.redis, app, programs, processes.NAME, commands.NAME (a program not found), commands.check or mail. */
   name: string;
   ok: boolean;
   /** Not applicable here (nothing listed, no dpkg-query): ok, with a note in `detail`. */
@@ -160,15 +161,16 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     const switchUser = process.getuid?.() === 0;
     if (switchUser) await chmod(scratch, 0o711);
     const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch, switchUser });
+    // The environment a worker gets (its PATH and PYTHONPATH included), and a process's: a
+    // subprocess the import starts runs the app's `python`, as it would under the gateway.
+    const env = supervisedEnvironment(ctx.appEnv);
     if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
       // Guarded, as a worker is: what the import starts (a helper it Popens) ends with the check.
-      // In the environment a worker gets (its PATH and PYTHONPATH included): a subprocess the
-      // import starts runs the app's `python`, as it would under the gateway.
-      const env = supervisedEnvironment(ctx.appEnv);
       const result = await checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree());
       const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
       report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
     }
+    for (const item of programChecks(desc, env.PATH ?? '')) report(item);
     const hook = desc.commands.check;
     if (hook) {
       opts.onHookStart?.(hook);
@@ -232,6 +234,33 @@ function summary(desc: Description, checks: CheckItem[]): CheckReport {
 }
 
 /** `FILE:LINE:COLUMN: ` before a failure's detail, as the loader's errors begin; '' with no place. */
+/**
+ * Whether the program each process and hook runs is there (SPEC 1.1: `processes:`, `commands:`):
+ * a failure per missing one, at its entry, and one line naming those found. Lines whose program
+ * the shell decides (a builtin, an expansion) are not judged.
+ */
+function programChecks(desc: Description, searchPath: string): CheckItem[] {
+  const lines: Array<{ key: string; at: Array<string>; command: string }> = [
+    ...Object.entries(desc.processes).map(([name, spec]) => ({ key: `processes.${name}.command`, at: ['processes', name, 'command'], command: spec.command })),
+    // commands.check is run below: its own line says how it went.
+    ...Object.entries(desc.commands).flatMap(([name, command]) => (command && name !== 'check' ? [{ key: `commands.${name}`, at: ['commands', name], command }] : [])),
+  ];
+  const items: CheckItem[] = [];
+  const found: string[] = [];
+  for (const { key, at, command } of lines) {
+    const program = commandProgram(command);
+    if (program === null) continue;
+    if (findProgram(program, desc.dir, searchPath) !== null) {
+      found.push(`${key.replace(/\.command$/, '')}: ${program}`);
+      continue;
+    }
+    const name = key.replace(/\.command$/, '');
+    items.push(failedItem(name, new GatewayError('APPPKG_PROGRAM_MISSING', { key, command, program, dir: desc.dir }), placed(placeOf(desc, at))));
+  }
+  if (found.length > 0) items.unshift({ name: 'programs', ok: true, detail: `found: ${found.join(', ')}`, fix: '' });
+  return items;
+}
+
 function placed(at: { file: string; line: number; column: number } | null | undefined): string {
   return at ? `${at.file}:${at.line}:${at.column}: ` : '';
 }

@@ -369,6 +369,39 @@ test("check imports the app with its commands' python: a subprocess the import s
   assert.match(r.stdout, /ok\s+app\s+wsgi:application imports and is callable/);
 });
 
+test('check finds the program each process and hook runs: a missing one fails at its entry with the fix, what the shell decides is not judged', async () => {
+  const dir = pkg('programs', [
+    'platform: python, command',
+    'processes:',
+    '  web:',
+    '    command: python -m http.server $PORT',
+    '  worker:',
+    '    command: celery -A blog worker',
+    '  tick:',
+    '    command: FOO=1 exec ./bin/tick.sh',
+    'commands:',
+    '  backup: pg_dump_nowhere "$APPPKG_BACKUP_DIR/db"',
+    '  update: cd sub && ./migrate',
+    '  test: python -m unittest',
+    '',
+  ].join('\n'));
+  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAIL\s+processes\.worker\s+\S+app\.yaml:6:5: processes\.worker\.command: `celery -A blog worker` runs celery, which is not on the app's PATH/);
+  assert.match(r.stdout, /FAIL\s+processes\.tick\s+\S+app\.yaml:8:5: .*runs \.\/bin\/tick\.sh, which is not an executable file under/);
+  assert.match(r.stdout, /FAIL\s+commands\.backup\s+\S+app\.yaml:10:3: .*runs pg_dump_nowhere/);
+  assert.match(r.stdout, /fix: install it for the app/);
+  assert.match(r.stdout, /ok\s+programs\s+found: processes\.web: python, commands\.test: python\n/);
+  assert.not.match(r.stdout, /commands\.update/, 'cd is the shell\'s: not judged');
+  // Put right, every line passes: a relative program is found in the app directory.
+  mkdirSync(join(dir, 'bin'));
+  writeFileSync(join(dir, 'bin', 'tick.sh'), '#!/bin/sh\nsleep 1\n', { mode: 0o755 });
+  writeFileSync(join(dir, 'app.yaml'), readFileSync(join(dir, 'app.yaml'), 'utf8').replace('celery -A', 'python -m celery -A').replace('pg_dump_nowhere', 'sh -c true'));
+  const fixed = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(fixed.status, 0, fixed.stdout + fixed.stderr);
+  assert.match(fixed.stdout, /ok\s+programs\s+found: processes\.web: python, processes\.worker: python, processes\.tick: \.\/bin\/tick\.sh, commands\.backup: sh, commands\.test: python\n/);
+});
+
 test('run passes the exit status on and gives the app its private directories', async () => {
   const dir = join(EXAMPLES, 'hello');
   const r = await runCli([

@@ -1,0 +1,54 @@
+// The program a process's or a hook's command line runs, found as `sh -c` finds it, so that
+// `check` can say that `processes.worker: celery -A blog worker` would exit 127 ("not found")
+// before a start or a deploy learns it from a crash loop or a refused version.
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Words the shell itself runs (builtins and keywords): nothing on PATH to find. `exec` is not
+ * among them: the word after it is the program.
+ */
+const SHELL_WORDS = new Set([
+  '.', ':', '[', 'alias', 'bg', 'break', 'case', 'cd', 'command', 'continue', 'echo', 'eval', 'exit',
+  'export', 'false', 'fg', 'for', 'getopts', 'hash', 'if', 'jobs', 'kill', 'printf', 'pwd', 'read',
+  'readonly', 'return', 'set', 'shift', 'source', 'test', 'times', 'trap', 'true', 'type', 'ulimit',
+  'umask', 'unalias', 'unset', 'until', 'wait', 'while', '{', '(', '!',
+]);
+/** `NAME=value` before a command sets its environment; the program comes after. */
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=\S*$/;
+/** A word the shell takes as it is: no expansion, quote or operator that only the shell can resolve. */
+const LITERAL = /^[A-Za-z0-9_./+@%:,-]+$/;
+
+/**
+ * The program `sh -c command` runs first, or null when the shell decides what runs (a builtin,
+ * a keyword, an expansion such as `$VENV/bin/app`, a quoted word): those are not judged here.
+ */
+export function commandProgram(command: string): string | null {
+  const words = command.trim().split(/\s+/);
+  let i = 0;
+  while (i < words.length && ASSIGNMENT.test(words[i])) i++;
+  if (words[i] === 'exec') i++;
+  const word = words[i];
+  if (word === undefined || !LITERAL.test(word) || SHELL_WORDS.has(word)) return null;
+  return word;
+}
+
+/**
+ * Where `program` is, as the shell looks for it: a word with a slash against `cwd`, any other on
+ * the directories of `searchPath` in order; null when no executable file is there.
+ */
+export function findProgram(program: string, cwd: string, searchPath: string): string | null {
+  const candidates = program.includes('/')
+    ? [path.resolve(cwd, program)]
+    : searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(path.resolve(cwd, dir), program));
+  return candidates.find(isExecutableFile) ?? null;
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
