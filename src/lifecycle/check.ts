@@ -23,6 +23,7 @@ import { findUser } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
+import { closest } from '../closest.js';
 import { commandProgram, findProgram } from './command-program.js';
 import { runInAppEnvironment } from './run-command.js';
 import { GuardedTree } from '../supervisor/process-group.js';
@@ -103,6 +104,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     const at = r.ok ? undefined : (r.place ?? placeOf(desc, r.at ?? [r.name]));
     report({ name: r.name, ok: r.ok, ...(r.skipped ? { skipped: true } : {}), detail: `${placed(at)}${r.detail}`, fix: r.fix, code: r.code });
   }
+  const nearMiss = appsEntryNearMiss(desc.name, hostEnv);
+  if (nearMiss) report(nearMiss);
   // What the environment file and app.yaml name that only a start would find missing.
   if (overrides.user !== null) {
     const found = findUser(overrides.user);
@@ -234,6 +237,24 @@ function summary(desc: Description, checks: CheckItem[]): CheckReport {
 }
 
 /** `FILE:LINE:COLUMN: ` before a failure's detail, as the loader's errors begin; '' with no place. */
+/**
+ * The environment file has no `apps.NAME` for this app but one a typo away (`apps.blgo` for
+ * blog): its settings, user and mount would go to nothing, and the failures below (a missing
+ * setting) would not say why. A warning on an ok line: the file may hold an app not deployed yet.
+ */
+function appsEntryNearMiss(name: string, hostEnv: HostEnvironment): CheckItem | null {
+  if (hostEnv.file === null || Object.hasOwn(hostEnv.apps, name)) return null;
+  const near = closest(name, Object.keys(hostEnv.apps));
+  if (near === undefined) return null;
+  const key = keyLabel(['apps', near]);
+  return {
+    name: 'environment',
+    ok: true,
+    detail: `${placed(hostEnv.places[key])}WARNING: no apps.${name} in ${hostEnv.file}, but ${key}: did you mean it for this app? Its keys apply to nothing while it is misspelt`,
+    fix: '',
+  };
+}
+
 /**
  * Whether the program each process and hook runs is there (SPEC 1.1: `processes:`, `commands:`):
  * a failure per missing one, at its entry, and one line naming those found. Lines whose program

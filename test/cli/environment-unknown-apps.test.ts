@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { EXAMPLES, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { EXAMPLES, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('cli: environment entries for apps not there');
 const work = tempDir('apppkg-env-unknown-apps-');
@@ -43,6 +43,22 @@ test('a typo under apps: is warned of at start and at SIGHUP, with the name it l
   } finally {
     await served.stop();
   }
+});
+
+test('check of an app the environment file names a typo away warns at that entry; an exact entry, or none near, says nothing', async () => {
+  const app = join(work.path, 'check', 'blog');
+  mkdirSync(app, { recursive: true });
+  writeFileSync(join(app, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\n');
+  writeFileSync(join(app, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b""]\n');
+  const env = join(work.path, 'check-environment.yaml');
+  writeFileSync(env, 'apps:\n  shop:\n    workers: 1\n  blgo:\n    workers: 1\n');
+  const state = join(work.path, 'check-state');
+  const warned = await runCli(['check', app, '--environment', env, '--state-dir', state]);
+  assert.is(warned.status, 0, 'a warning, not a failure: ' + warned.stdout + warned.stderr);
+  assert.match(warned.stdout, new RegExp(`ok\\s+environment\\s+${env.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:3: WARNING: no apps\\.blog in \\S+, but apps\\.blgo: did you mean it for this app\\?`));
+  writeFileSync(env, 'apps:\n  blog:\n    workers: 1\n  blgo:\n    workers: 1\n');
+  const exact = await runCli(['check', app, '--environment', env, '--state-dir', state]);
+  assert.not.match(exact.stdout, /WARNING: no apps/);
 });
 
 test.run();
