@@ -555,9 +555,13 @@ export const ERROR_CODES = {
   // Issue 15 (SPEC 5.2): services, what database the app should connect to.
   APPPKG_SERVICE_MISSING: {
     summary: 'The app asks for a service (`services:` in app.yaml) that the host does not offer; that app is refused, the others serve.',
-    message: (d) => `${str(d.app)} asks for services.${str(d.service)}: ${str(d.asked)}, but the host offers no ${str(d.kind)} server`,
+    message: (d) =>
+      `${str(d.app)} asks for services.${str(d.service)}: ${str(d.asked)}, but the host offers no ${str(d.kind)} server` +
+      (d.alsoService ? `, nor a ${str(d.alsoKind)} server for its services.${str(d.alsoService)}` : ''),
     hint: (d) =>
-      `set \`${str(d.envKey)}\` in the environment file (e.g. \`services: {${str(d.kind)}: ${str(d.url)}}\`)` +
+      (d.alsoService
+        ? `set \`${str(d.envKey)}\` and \`services.${str(d.alsoKind)}\` in the environment file (e.g. \`services: {${str(d.kind)}: ${str(d.url)}, ${str(d.alsoKind)}: ${str(d.alsoUrl)}}\`)`
+        : `set \`${str(d.envKey)}\` in the environment file (e.g. \`services: {${str(d.kind)}: ${str(d.url)}}\`)`) +
       (d.service === 'database' ? ', or ask for `database: sql` to run on SQLite where the host has no PostgreSQL' : ''),
     exitStatus: 1,
     example: { app: 'blog', service: 'database', asked: 'postgresql', kind: 'postgresql', envKey: 'services.postgresql', url: 'postgresql:///postgres?host=/var/run/postgresql' },

@@ -22,9 +22,14 @@ export const EXAMPLE_URLS = {
   redis: 'redis://127.0.0.1:6379',
 } as const;
 
-/** The plan, or APPPKG_SERVICE_MISSING for the first service the host cannot give. */
+/**
+ * The plan, or APPPKG_SERVICE_MISSING for the first service the host cannot give, placed at its
+ * entry; a second one the host cannot give either is named in it (`also`), so that a refused
+ * version says all there is to set in one reason.
+ */
 export function planServices(desc: Description, hostEnv: HostEnvironment): ServicePlan {
-  const [first] = missingServices(desc, hostEnv);
+  const [first, second] = missingServices(desc, hostEnv);
+  if (second) throw new GatewayError('APPPKG_SERVICE_MISSING', { ...first.details, alsoService: second.details.service, alsoKind: second.details.kind, alsoUrl: second.details.url });
   if (first) throw first;
   const asked = desc.services ?? { database: null, redis: null };
   const offered = hostEnv.services ?? { postgresql: null, redis: null };
