@@ -11,7 +11,7 @@ import { encodeRequest } from '../link/request-frame.js';
 import type { WebsocketLinkExchange, WorkerLink } from '../link/worker-link.js';
 import type { CgiRequest } from './cgi-request.js';
 import { failureStatus, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
-import { denialHead } from './websocket-denial.js';
+import { DENIAL_LAST_CHUNK, denialChunk, denialHasBody, denialHead } from './websocket-denial.js';
 import { WebsocketFlow } from './websocket-flow.js';
 
 export interface AsgiWebsocketOptions {
@@ -28,7 +28,7 @@ const enum Client {
   Checking,
   /** WS_CONNECT sent: waiting for the app's answer. */
   Handshake,
-  /** The app's denial response is being written. */
+  /** The app's denial response is being written, its body streamed. */
   Denying,
   /** The 101 went out: messages flow. */
   Open,
@@ -57,6 +57,8 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
   /** What the client sent while the app decided, for ws to read first. */
   private early: Buffer[] = [];
   private earlyBytes = 0;
+  /** The streamed denial body goes in chunks (denialHead said so), else as it comes. */
+  private denialChunked = false;
   /** The request target, for the log. */
   private path = '';
 
@@ -126,12 +128,20 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
         return this.accept(payload);
       case Frame.WS_APP_CLOSE:
         return this.appClosed(payload);
-      case Frame.RESPONSE:
-        if (this.deny(payload.toString('latin1'), null)) this.client = Client.Denying;
+      case Frame.RESPONSE: {
+        const head = payload.toString('latin1');
+        if (this.deny(head, null)) {
+          this.client = Client.Denying;
+          this.denialChunked = denialHasBody(head);
+        }
         return;
-      case Frame.RESPONSE_BODY:
-        if (this.client === Client.Denying) this.socket.write(payload, () => this.flow!.written(payload.length));
+      }
+      case Frame.RESPONSE_BODY: {
+        if (this.client !== Client.Denying) return;
+        const piece = this.denialChunked ? denialChunk(payload) : payload;
+        if (piece !== null) this.socket.write(piece, () => this.flow!.written(payload.length));
         return;
+      }
       case Frame.RESPONSE_FULL: {
         this.settle();
         const bodyStart = 4 + payload.readUInt32BE(0);
@@ -213,8 +223,8 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
         return;
       case Client.Denying:
         this.client = Client.Gone;
-        // A denial body cut short must not look complete.
-        if (traceback === null) this.socket.end();
+        // A denial body cut short must not look complete: without its last chunk it does not.
+        if (traceback === null) this.socket.end(this.denialChunked ? DENIAL_LAST_CHUNK : '');
         else this.socket.destroy();
         return;
       case Client.Open:

@@ -2,14 +2,21 @@
 // denial response" extension, docs/protocol.md §8): written on the upgrade's raw socket, since
 // an upgrade has no ServerResponse. The head comes as RESPONSE's payload (`status\0name\0value...`);
 // what frames the connection is the gateway's: hop-by-hop headers dropped, `Connection: close`,
-// and a Content-Length when the body is known whole, else the body ends with the connection.
+// and a Content-Length when the body is known whole, else chunked (an upgrade is HTTP/1.1), so
+// that a body the app's exception cuts short cannot pass for a whole one.
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
 import { HOP_BY_HOP_HEADERS } from './forwarded-headers.js';
 
+/** The statuses whose response has no body (RFC 9110 §6.4.1): nothing to frame. */
+export function denialHasBody(head: string): boolean {
+  const code = Number(head.slice(0, 3));
+  return code >= 200 && code !== 204 && code !== 304;
+}
+
 /**
  * The head to write for the app's `head`, with `bodyLength` as its Content-Length (null: the
- * body streams and ends with the connection); null when the head is not a valid one (a
- * status outside 100-599, a header name or value Node would refuse: CR, LF, NUL).
+ * body streams in chunks, see denialChunk); null when the head is not a valid one (a status
+ * outside 100-599, a header name or value Node would refuse: CR, LF, NUL).
  */
 export function denialHead(head: string, bodyLength: number | null): string | null {
   const fields = head.split('\0');
@@ -28,8 +35,19 @@ export function denialHead(head: string, bodyLength: number | null): string | nu
     out += `${name}: ${value}\r\n`;
   }
   if (bodyLength !== null) out += `Content-Length: ${bodyLength}\r\n`;
+  else if (denialHasBody(status)) out += 'Transfer-Encoding: chunked\r\n';
   return `${out}Connection: close\r\n\r\n`;
 }
+
+/** A piece of a streamed denial body as its chunk; an empty piece is none (`0` would end the body). */
+export function denialChunk(piece: Buffer): Buffer | null {
+  return piece.length === 0 ? null : Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, CRLF]);
+}
+
+/** What ends a streamed denial body that was whole. */
+export const DENIAL_LAST_CHUNK = '0\r\n\r\n';
+
+const CRLF = Buffer.from('\r\n');
 
 
 /** A header Node would write: a token name, a value without CR, LF or NUL. */

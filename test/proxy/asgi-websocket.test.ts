@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -78,7 +78,8 @@ frames('a denial head: the gateway frames the connection; a bad head is refused'
     denialHead('401\0content-type\0text/plain\0transfer-encoding\0chunked\0content-length\x00999', 8),
     'HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\nContent-Length: 8\r\nConnection: close\r\n\r\n',
   );
-  assert.is(denialHead('418 Short and stout\0x\0y', null), 'HTTP/1.1 418 Short and stout\r\nx: y\r\nConnection: close\r\n\r\n');
+  assert.is(denialHead('418 Short and stout\0x\0y', null), 'HTTP/1.1 418 Short and stout\r\nx: y\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
+  assert.is(denialHead('304\0etag\0"a"', null), 'HTTP/1.1 304 Not Modified\r\netag: "a"\r\nConnection: close\r\n\r\n');
   assert.is(denialHead('401\0x\0a\r\nInjected: 1', 0), null);
   assert.is(denialHead('99', 0), null);
 });
@@ -273,6 +274,31 @@ gateway('the denial response extension: the app\'s status, headers and body inst
   assert.is(denial.status, 401);
   assert.is(denial.headers['www-authenticate'], 'Token');
   assert.is(denial.body, 'denied: no token');
+});
+
+/** A handshake's answer read by node:http, as a client would: its body, and whether it came whole. */
+function denialRead(url: string): Promise<{ status: number; body: string; complete: boolean }> {
+  const key = Buffer.from('0123456789abcdef').toString('base64');
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url.replace(/^ws/, 'http'), { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': key } });
+    req.on('upgrade', (_res, socket) => { socket.destroy(); reject(new Error(`${url}: upgraded`)); });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('error', () => {}); // 'aborted' on a cut body: res.complete says it
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete }));
+    });
+    req.on('error', reject);
+  });
+}
+
+gateway('a denial body streamed: whole when the app ends it, visibly cut when the app raises in it', async () => {
+  assert.equal(await denialRead(`${ws}/live/deny`), { status: 401, body: 'denied: no token', complete: true });
+  // Ended by the connection alone, the cut body read as the whole answer.
+  const cut = await denialRead(`${ws}/live/deny-boom`);
+  assert.is(cut.status, 401);
+  assert.is(cut.body, 'denied: ');
+  assert.is(cut.complete, false);
 });
 
 gateway('the app raises after accepting: the client is closed 1011', async () => {
