@@ -76,21 +76,36 @@ def header_pairs(fields):
     ]
 
 
-def reads_full_path():
-    """Whether the app's framework takes `path` with `root_path` in it, as the ASGI spec's WSGI
-    section ("PATH_INFO can be derived by stripping root_path from path") and uvicorn 0.26+ do.
+# How `path` is given (reads_full_path): the rest after the mount, as SPEC 5.1 says; the mount
+# and the rest, as the ASGI spec's WSGI section and uvicorn 0.26+ give it; or that with the
+# mount itself as the mount and "/".
+REST, FULL, FULL_SLASHED = 0, 1, 2
+
+
+def reads_full_path(app):
+    """How the app's framework takes `path`: with `root_path` in it for those that strip it off
+    themselves, as the ASGI spec's WSGI section ("PATH_INFO can be derived by stripping
+    root_path from path") and uvicorn 0.26+ have it.
 
     SPEC 5.1 gives `path` as the rest after the mount, which is what Starlette before 0.35
     (Debian's 0.26) routes on, and what a raw app gets. Starlette 0.35 and later (every FastAPI
     since 0.109) strips `root_path` itself to route, and builds `request.url`, and so every
     redirect it makes, from `path` alone: given the rest, its URLs lose the mount. It brought
     `_utils.get_route_path` in with that change, which tells the two apart once the app is
-    imported."""
+    imported.
+
+    Django's ASGIHandler (every Django with one, 3.0 on) strips `root_path` off `path` whenever
+    `path` starts with it: given the rest, /blog/blog/post reached its view as /post, and
+    /blog/blogpost as `post`, which no URL matches. Its mount itself goes as the mount and "/",
+    the "/" its WSGI side reads an empty PATH_INFO as."""
+    handlers = sys.modules.get("django.core.handlers.asgi")
+    if handlers is not None and isinstance(app, handlers.ASGIHandler):
+        return FULL_SLASHED
     utils = sys.modules.get("starlette._utils")
-    return utils is not None and hasattr(utils, "get_route_path")
+    return FULL if utils is not None and hasattr(utils, "get_route_path") else REST
 
 
-def http_scope(fields, state, full_path=False):
+def http_scope(fields, state, full_path=REST):
     remote_addr = fields[REMOTE_ADDR]
     headers = header_pairs(fields)
     if fields[BODY] == "chunked":
@@ -99,15 +114,19 @@ def http_scope(fields, state, full_path=False):
         headers.append((b"transfer-encoding", b"chunked"))
     root_path = _url_path(fields[SCRIPT_NAME])
     path = _url_path(fields[PATH_INFO])
+    # The mount itself without its slash (/blog): "" is no path to an ASGI app (Django's
+    # resolver 404s it, where its WSGIRequest reads an empty PATH_INFO as "/").
+    if full_path != FULL:
+        path = path or "/"
+    if full_path != REST:
+        path = root_path + path
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": _http_version(fields[PROTOCOL]),
         "method": fields[METHOD],
         "scheme": fields[SCHEME],
-        # The mount itself without its slash (/blog): "" is no path to an ASGI app (Django's
-        # resolver 404s it, where its WSGIRequest reads an empty PATH_INFO as "/").
-        "path": root_path + path if full_path else (path or "/"),
+        "path": path,
         "raw_path": fields[REQUEST_URI].partition("?")[0].encode("latin-1"),
         "query_string": fields[QUERY_STRING].encode("latin-1"),
         "root_path": root_path,
@@ -121,7 +140,7 @@ def http_scope(fields, state, full_path=False):
     }
 
 
-def websocket_scope(fields, state, full_path=False):
+def websocket_scope(fields, state, full_path=REST):
     scope = http_scope(fields, state, full_path)
     scope["type"] = "websocket"
     scope["scheme"] = "wss" if fields[SCHEME] == "https" else "ws"

@@ -140,6 +140,13 @@ ifDjango("Django's get_asgi_application with an async view serves (it refuses th
   const root = await get('/djasgi');
   assert.is(root.status, 200, root.body);
   assert.equal(JSON.parse(root.body), { async: true, script_name: '/djasgi', path: '/djasgi/' });
+  // Django takes root_path off path itself: a path that starts with the mount again is not
+  // the mount twice, nor a URL without its slash (`djasgiother` is not `other`).
+  for (const target of ['/djasgi/djasgi/hello', '/djasgi/djasgiother']) {
+    const res = await get(target);
+    assert.is(res.status, 200, `${target}: ${res.body}`);
+    assert.equal(JSON.parse(res.body), { async: true, script_name: '/djasgi', path: target });
+  }
 });
 
 test.run();
