@@ -406,6 +406,8 @@ export const ERROR_CODES = {
         ? `the app's lifespan startup runs blocking code in an async function, which holds the event loop (time.sleep, a synchronous connect): use its async form (await asyncio.sleep, an async driver) or run it with \`await loop.run_in_executor(None, ...)\`; the stack where it blocks is in ${d.log ? str(d.log) : 'the app log'}`
         : d.hung
         ? `the app's lifespan startup waits for something that does not come (a connection without a timeout?): make it reachable, or give the wait a timeout so that startup fails saying why; the stack where it waits is in ${d.log ? str(d.log) : 'the app log'}`
+        : d.traceback === undefined && d.appOutput !== undefined
+        ? "fix what the app's startup handler reported (its message, above), then try again"
         : `fix what the app's startup handler needs (the traceback is in ${d.log ? str(d.log) : 'the app log'}), then try again; \`apppkg-gateway serve DIR\` shows it in the terminal`,
     exitStatus: 1,
     example: { app: 'chat.main:app', reason: 'RuntimeError: cannot reach the database' },

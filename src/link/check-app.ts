@@ -109,7 +109,8 @@ export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs
         );
       } else {
         const error = startError(app, code, signal, tap);
-        settle(() => reject(error));
+        // check keeps no app log: a traceback is printed above its line.
+        settle(() => reject(error.code === 'APPPKG_APP_LIFESPAN_FAILED' ? new GatewayError(error.code, { ...error.details, log: "check's output, above" }) : error));
       }
     };
     // The result is the last line on stdout, written before the import's exit: with both, the

@@ -217,14 +217,19 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does n
     blockedMs = Date.now() - started;
     return result;
   };
-  const [failed, hung, blocked, ok] = await Promise.all([
+  const [failed, raised, hung, blocked, ok] = await Promise.all([
     runCli(['check', app('lifespan-fails', '    await send({"type": "lifespan.startup.failed", "message": "cannot reach the database at db:5432"})\n'), '--state-dir', state.path]),
+    runCli(['check', app('lifespan-raises', '    raise RuntimeError("no database")\n'), '--state-dir', state.path]),
     runCli(['check', app('lifespan-hangs', '    await asyncio.sleep(3600)\n'), '--state-dir', state.path]),
     timeBlocked(runCli(['check', app('lifespan-blocks', '    import time\n    time.sleep(120)\n'), '--state-dir', state.path])),
     runCli(['check', app('lifespan-ok', '    await send({"type": "lifespan.startup.complete"})\n    await receive()\n    await send({"type": "lifespan.shutdown.complete"})\n'), '--state-dir', state.path]),
   ]);
   assert.is(failed.status, 1, failed.stdout + failed.stderr);
   assert.match(failed.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: cannot reach the database at db:5432\n/);
+  // check keeps no app log to send the user to: the app's message, or its traceback, is above.
+  assert.match(failed.stdout, /fix: fix what the app's startup handler reported \(its message, above\)/);
+  assert.is(raised.status, 1, raised.stdout + raised.stderr);
+  assert.match(raised.stdout, /RuntimeError: no database[\s\S]*FAIL\s+app\s+app: app:app failed its lifespan startup[\s\S]*the traceback is in check's output, above/);
   assert.is(hung.status, 1, hung.stdout + hung.stderr);
   assert.match(hung.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: it did not complete within 5 s \(check's bound\); it waits at \S*app\.py:5 in app \(await asyncio\.sleep\(3600\)\)\n/);
   assert.match(hung.stdout, /fix: the app's lifespan startup waits for something that does not come/);
