@@ -64,11 +64,12 @@ function compareWords(a: string, b: string): number {
 /**
  * Compares two version suffixes number by number (SPEC §1.2): `1.10` > `1.9`, `1.0.1` > `1.0`,
  * `2026.11.24` > `2026.9.30`. A version is its leading numbers (the release; separators `.`,
- * `-`, `_`, `+` do not matter, a missing number counts as 0) and then whatever follows, read
+ * `-`, `_` do not matter, a missing number counts as 0) and then whatever follows, read
  * with PEP 440 habits: a pre-release word (dev, a/alpha, b/beta, rc/c/pre) sorts below the
  * bare release (`1.0rc1` < `1.0`), a post-release word (post, p, patch, r) above it
  * (`1.0.post1` > `1.0`), any other word below both (`1.10.old` < `1.10rc1`); words of one kind
- * alphabetically. Versions that tie (`1.0` and `1.0.0`,
+ * alphabetically. A build tail after `+` (`1.10+build5`, `1.0.0-rc.1+20261124`) comes last:
+ * just above the same version without it. Versions that tie (`1.0` and `1.0.0`,
  * `1.01` and `1.1`) are ordered by their text, so the order is total and 0 means equal strings.
  * A null version (a directory without a suffix) sorts below every version.
  */
@@ -76,6 +77,46 @@ export function compareVersions(a: string | null, b: string | null): number {
   if (a === b) return 0;
   if (a === null) return -1;
   if (b === null) return 1;
+  const [publicA, localA] = splitLocal(a);
+  const [publicB, localB] = splitLocal(b);
+  const order = comparePublic(publicA, publicB) || compareLocal(localA, localB);
+  if (order !== 0) return order;
+  return a < b ? -1 : 1;
+}
+
+/** `1.10+build5` -> `1.10` and `build5`: the tail after `+` (PEP 440's local label, semver's build) is no newer release. */
+function splitLocal(version: string): [string, string | null] {
+  const plus = version.indexOf('+');
+  return plus === -1 ? [version, null] : [version.slice(0, plus), version.slice(plus + 1)];
+}
+
+/**
+ * A build of a release ranks just above the release itself and below anything newer (PEP 440:
+ * `1.10` < `1.10+build5` < `1.10.post1`); builds compare token by token, numbers as numbers and
+ * above words, as PEP 440 orders local labels.
+ */
+function compareLocal(a: string | null, b: string | null): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
+  const ta = tokenize(a);
+  const tb = tokenize(b);
+  for (let i = 0; i < Math.max(ta.length, tb.length); i++) {
+    const x = ta[i];
+    const y = tb[i];
+    if (x === undefined || y === undefined) return x === undefined ? -1 : 1;
+    if (x.kind === 'number' && y.kind === 'number') {
+      const order = compareDigits(x.digits, y.digits);
+      if (order !== 0) return order;
+    } else if (x.kind === 'word' && y.kind === 'word') {
+      if (x.word !== y.word) return x.word < y.word ? -1 : 1;
+    } else {
+      return x.kind === 'number' ? 1 : -1;
+    }
+  }
+  return 0;
+}
+
+/** The release and pre/post tail, without the text tie-break: 0 for `1.0` and `1.0.0`. */
+function comparePublic(a: string, b: string): number {
   const ta = tokenize(a);
   const tb = tokenize(b);
   const ra = releaseLength(ta);
@@ -92,7 +133,7 @@ export function compareVersions(a: string | null, b: string | null): number {
     const order = compareSuffixTokens(sa[i], sb[i]);
     if (order !== 0) return order;
   }
-  return a < b ? -1 : 1;
+  return 0;
 }
 
 function releaseLength(tokens: Token[]): number {

@@ -22,7 +22,9 @@ test('parsePackageDirName splits NAME.VERSION where VERSION begins with a digit'
 test('compareVersions compares number by number', () => {
   const ascending = [
     // A word that is no pre- or post-release (a kept copy: .old, .x) is below its release.
-    '0.9', '1.0.old', '1.0.x', '1.0.dev1', '1.0a1', '1.0b2', '1.0rc1', '1.0', '1.0.0', '1.0.post1', '1.0.1', '1.2', '1.9', '1.10.bak', '1.10', '2',
+    '0.9', '1.0.old', '1.0.x', '1.0.dev1', '1.0a1', '1.0b2', '1.0rc1', '1.0rc1+build2', '1.0', '1.0.0',
+    // A build tail after + (PEP 440's local label, semver's build): just above its release.
+    '1.0+build5', '1.0+build10', '1.0+5', '1.0.post1', '1.0.1', '1.2', '1.9', '1.10.bak', '1.10', '2',
     '2026.9.30', '2026.11.24', '2026.11.24.1', '20261124',
   ];
   for (let i = 0; i < ascending.length; i++) {

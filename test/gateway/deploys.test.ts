@@ -192,6 +192,19 @@ test('the serving version\'s app.yaml broken while an older version is there: th
   await waitFor(async () => (await versionServed(gw)) === '1.2', 30_000, 'version 1.2 after SIGHUP');
 });
 
+test('a build of a release (blog.1.10+build5) serves over the release and its release candidate, and a newer build over it', async () => {
+  const { apps, gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog.1.10rc1', version('1.10rc1'));
+    addPackage(dir, 'environ', 'blog.1.10', version('1.10'));
+    addPackage(dir, 'environ', 'blog.1.10+build5', version('1.10+build5'));
+  });
+  assert.is(await versionServed(gw), '1.10+build5');
+  const listed = (await status(gw)).apps[0].versions.map((v: any) => v.version);
+  assert.equal(listed, ['1.10+build5', '1.10', '1.10rc1']);
+  addPackage(apps.path, 'environ', 'blog.1.10+build12', version('1.10+build12'));
+  await waitFor(async () => (await versionServed(gw)) === '1.10+build12', 30_000, 'build 12 to serve');
+});
+
 test('SIGHUP picks up a new version when the watcher is off', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), ['--watch-interval', '0']);
   addPackage(apps.path, 'environ', 'blog.1.1', version('1.1'));
