@@ -12,6 +12,7 @@ import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment } from './app-context.js';
+import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
 import { prepareStateRoot } from './environment/state-root.js';
 import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
@@ -302,13 +303,20 @@ export class Gateway {
     const file = this.environmentFile;
     if (file === null || this.stopping) return Promise.resolve(null);
     // One at a time: two SIGHUPs in a row must not judge the second file against a stale first.
-    const run = this.reloading.then(() => reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys, appsDir: this.appsDir }));
+    const run = this.reloading.then(() => {
+      // The file may name an interpreter installed since it was last asked for (the fix its
+      // refusal gave); the probe cache file still spares a re-probe of what did not change.
+      clearInterpreterCache();
+      return reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys, appsDir: this.appsDir });
+    });
     this.reloading = run.catch(() => {});
     return run;
   }
 
   /** Looks at the apps again now (SIGHUP), retrying versions refused before. */
   rescan(): Promise<void> {
+    // A version refused for want of an interpreter is retried with the ones the host has now.
+    clearInterpreterCache();
     return this.registry.reconcile(true);
   }
 

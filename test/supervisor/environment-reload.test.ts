@@ -4,7 +4,8 @@
 // restart of the gateway. Driven through the real CLI, a real Python app and real requests.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
@@ -27,8 +28,7 @@ test.after.each(async () => {
  * blog and shop, both the `environ` fixture answering its GREETING setting as `version` (read
  * at import, so an answer tells which workers gave it), under an environment file `env`.
  */
-async function open(env: string): Promise<Setup> {
-  const dir = tempDir('apppkg-env-reload-');
+async function open(env: string, dir = tempDir('apppkg-env-reload-')): Promise<Setup> {
   const apps = join(dir.path, 'apps');
   const greeting = { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = os.environ.get("GREETING")']] as [RegExp, string][] };
   addPackage(apps, 'environ', 'blog', greeting);
@@ -42,6 +42,11 @@ async function open(env: string): Promise<Setup> {
   ], { ms: 60_000 });
   opened.push({ gw, dir });
   return { gw, envFile };
+}
+
+/** The real file of python3 on PATH, to install as an interpreter the environment file names. */
+function pathPython(): string {
+  return realpathSync(spawnSync('sh', ['-c', 'command -v python3'], { encoding: 'utf8' }).stdout.trim());
 }
 
 async function greetingAt(gw: RunningGateway, path: string): Promise<{ status: number; greeting: string | null }> {
@@ -142,6 +147,16 @@ test('an environment file with a problem changes nothing: the log gives the erro
   writeFileSync(envFile, ENV('bonjour'));
   gw.child.kill('SIGHUP');
   await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'bonjour', 30_000, 'the mended file to apply');
+});
+
+test('an app refused at the start for an interpreter not there yet serves after SIGHUP once it is installed', async () => {
+  const dir = tempDir('apppkg-env-reload-');
+  const python = join(dir.path, 'python3');
+  const { gw } = await open(ENV('hello').replace('  blog:\n', `  blog:\n    python: ${python}\n`), dir);
+  assert.is((await greetingAt(gw, '/blog/')).status, 503);
+  symlinkSync(pathPython(), python);
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'hello', 30_000, 'blog to serve once python3 is there');
 });
 
 test('a change to mail: keeps the running listener and says a restart of the gateway is needed', async () => {
