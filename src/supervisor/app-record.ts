@@ -6,6 +6,7 @@ import { RequestTally } from '../admin/request-tally.js';
 import type { GatewayError } from '../errors.js';
 import { AppHistory } from './app-history.js';
 import type { Description } from '../description/types.js';
+import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
 import type { AppInstance } from './app-instance.js';
 
@@ -14,6 +15,11 @@ export interface Serving {
   fingerprint: string;
   instance: AppInstance;
   runAs: RunAs | null;
+  /**
+   * The environment file its processes were started with: the registry's may have moved past
+   * it, when a reload's restart of this app was refused (an unknown user, a missing setting).
+   */
+  hostEnv: HostEnvironment;
 }
 
 export interface AppRecord {

@@ -49,8 +49,13 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
   }
   const report: EnvironmentReload = { file: shown, restarted: {}, rerouted: {}, needsGatewayRestart: held };
   for (const name of registry.names) {
-    const services = registry.servingOf(name)?.instance?.desc.services;
-    const { restart, routes } = appChanges(before, after, name, { services, fixed: opts.fixed });
+    const serving = registry.servingOf(name);
+    const services = serving?.instance?.desc.services;
+    const { routes } = appChanges(before, after, name, { services, fixed: opts.fixed });
+    // Against what its processes run with, not the file as last read: a restart that reload
+    // asked for and that was refused (user: naming no user yet) is asked for again, and the
+    // keys named are all those that differ from what runs.
+    const { restart } = appChanges(serving?.hostEnv ?? before, after, name, { services, fixed: opts.fixed });
     if (restart.length > 0) {
       report.restarted[name] = restart;
       opts.say(`${name}: ${[...restart, ...routes].join(', ')} changed in ${shown}; restarting it (new workers take over, the old ones drain)`);

@@ -246,9 +246,9 @@ export class Registry {
   }
 
   /** The instance serving `name` now (null: none) and its last refusal; undefined for no such app. */
-  servingOf(name: string): { instance: AppInstance | null; problem: GatewayError | null } | undefined {
+  servingOf(name: string): { instance: AppInstance | null; problem: GatewayError | null; hostEnv: HostEnvironment | null } | undefined {
     const record = this.records.get(name);
-    return record && { instance: record.serving?.instance ?? null, problem: record.problem };
+    return record && { instance: record.serving?.instance ?? null, problem: record.problem, hostEnv: record.serving?.hostEnv ?? null };
   }
 
   /** Is `name` served by some version now? */

@@ -203,7 +203,7 @@ export class VersionJudge {
       const previous = record.serving;
       // Status's restarts are the app's since the gateway started, not its newest instance's.
       if (previous) record.pastRestarts += previous.instance.restarts;
-      record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs };
+      record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs, hostEnv: started.hostEnv };
       this.budget?.add(started.instance);
       if (previous) this.budget?.remove(previous.instance);
       if (started.runAs?.isRoot) {
@@ -259,8 +259,9 @@ export class VersionJudge {
   }
 
   /** `updatePending`: its commands.update runs though no older version serves (updatesPendingAtStart). */
-  private async startVersion(record: AppRecord, desc: Description, updatePending: boolean): Promise<{ instance: AppInstance; runAs: RunAs | null } | null> {
+  private async startVersion(record: AppRecord, desc: Description, updatePending: boolean): Promise<{ instance: AppInstance; runAs: RunAs | null; hostEnv: HostEnvironment } | null> {
     const development = this.opts.mode === 'development';
+    const hostEnv = this.registry.hostEnv();
     const logFile = appLogFile(this.opts.stateDir, desc.name);
     const logStart = development ? 0 : logOffset(logFile);
     let venv: PendingVenv | null = null;
@@ -269,7 +270,7 @@ export class VersionJudge {
         dir: desc.dir,
         desc,
         mode: this.opts.mode,
-        hostEnv: this.registry.hostEnv(),
+        hostEnv,
         stateDir: this.opts.stateDir,
         // Under --apps only the environment file counts, so one app's secret in the gateway's
         // environment never reaches another app; serve is the developer's own shell.
@@ -316,7 +317,7 @@ export class VersionJudge {
       const built = venv;
       venv = null; // from here on the build is the running version's: never discarded
       await built?.switchTo().catch((err) => this.opts.say(`${desc.name}: cannot switch its venv link to ${built.dir}: ${String(err)}; the version runs from that build directly`));
-      return { instance, runAs: ctx.runAs };
+      return { instance, runAs: ctx.runAs, hostEnv };
     } catch (err) {
       await venv?.discard();
       // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.

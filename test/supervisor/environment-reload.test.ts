@@ -159,6 +159,22 @@ test('an app refused at the start for an interpreter not there yet serves after 
   await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'hello', 30_000, 'blog to serve once python3 is there');
 });
 
+test('a reload whose restart was refused (python: naming no interpreter yet) is applied by the next SIGHUP once the host is mended, the file unchanged', async () => {
+  const { gw, envFile } = await open(ENV('hello'));
+  const blogBefore = await workerPids(gw, 'blog');
+  const python = join(envFile, '..', 'python3');
+  writeFileSync(envFile, ENV('bonjour').replace('  blog:\n', `  blog:\n    python: ${python}\n`));
+  gw.child.kill('SIGHUP');
+  await logged(gw, /blog: [^\n]*refused; [^\n]*keeps serving/);
+  assert.equal(await greetingAt(gw, '/blog/'), { status: 200, greeting: 'hello' });
+  // What the refusal's fix asks for, done outside the file: the interpreter is installed there.
+  symlinkSync(pathPython(), python);
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'bonjour', 30_000, 'the file to apply once python3 is there');
+  assert.not.equal(await workerPids(gw, 'blog'), blogBefore);
+  assert.not.match(gw.output(), /nothing in it changed/);
+});
+
 test('a change to mail: keeps the running listener and says a restart of the gateway is needed', async () => {
   const { gw, envFile } = await open(ENV('hello', 'mail:\n  listen: 127.0.0.1:0\n'));
   const listening = /mail: SMTP on (\S+)/.exec(gw.output())?.[1];
