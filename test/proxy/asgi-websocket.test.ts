@@ -215,7 +215,7 @@ gateway.before(async () => {
   addPackage(apps, 'ws-asgi', 'ws-asgi');
   addPackage(apps, 'environ', 'blog');
   const env = join(work.path, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  ws-asgi:\n    mount: /live\n    hosts: [chat.example]\n    workers: 2\n    timeout: 1\n');
+  writeFileSync(env, 'apps:\n  ws-asgi:\n    mount: /live\n    hosts: [chat.example]\n    workers: 2\n    timeout: 1\n    max_body: 1MB\n');
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env]);
   ws = gw.url.replace(/^http/, 'ws');
 });
@@ -245,6 +245,17 @@ gateway('text and binary messages echo; the app\'s subprotocol and headers are o
   client.ws.close(4000, 'done here');
   assert.equal(await client.closed(), { code: 4000, reason: 'done here' });
   await waitFor(() => appLog().includes('disconnect 4000 /echo'), 5000, 'the app to see the client\'s close code');
+});
+
+gateway('a client message larger than the app\'s max_body closes that socket with 1009 (Message Too Big), before the app buffers it; the app serves on', async () => {
+  const client = await open(`${ws}/live/echo`);
+  client.ws.send(Buffer.alloc(2 * 1024 * 1024, 7));
+  assert.is((await client.closed()).code, 1009);
+  const next = await open(`${ws}/live/echo`);
+  next.ws.send(Buffer.alloc(512 * 1024, 1));
+  assert.is(((await next.next()) as Buffer).length, 512 * 1024);
+  next.ws.close();
+  await next.closed();
 });
 
 gateway('no subprotocol offered: none chosen; a close without a code reaches the app as 1005', async () => {
