@@ -2,11 +2,11 @@
 // `python3.N` on PATH and in the usual directories, each file asked once per process (through
 // the probe cache, probe-cache.ts) and merged with the others that are the same interpreter.
 
-import { constants as fsConstants } from 'node:fs';
-import { access, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
+import { isExecutableFile, which } from './executable.js';
 import { safeRealpath, toInterpreter, type Interpreter, type ProbeResult } from './interpreter-probe.js';
 import { forgetProbeCacheFiles, probeThroughCache } from './probe-cache.js';
 
@@ -15,23 +15,6 @@ export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 /** Directories searched for `python3.N` besides PATH (a service's PATH is often short). */
 const EXTRA_DIRS = ['/usr/bin', '/usr/local/bin'];
-
-async function isExecutableFile(file: string): Promise<boolean> {
-  try {
-    await access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function which(name: string, dirs: string[]): Promise<string | null> {
-  for (const dir of dirs) {
-    const file = path.join(dir, name);
-    if (await isExecutableFile(file)) return file;
-  }
-  return null;
-}
 
 /** Candidate `[name, file]` pairs in preference order: python3 on PATH, the system one, then python3.N. */
 async function candidates(pathEnv: string): Promise<Array<[string, string]>> {

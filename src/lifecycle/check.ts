@@ -173,7 +173,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
       report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
     }
-    for (const item of programChecks(desc, env.PATH ?? '')) report(item);
+    for (const item of await programChecks(desc, env.PATH ?? '')) report(item);
     const hook = desc.commands.check;
     if (hook) {
       opts.onHookStart?.(hook);
@@ -260,7 +260,7 @@ function appsEntryNearMiss(name: string, hostEnv: HostEnvironment): CheckItem | 
  * a failure per missing one, at its entry, and one line naming those found. Lines whose program
  * the shell decides (a builtin, an expansion) are not judged.
  */
-function programChecks(desc: Description, searchPath: string): CheckItem[] {
+async function programChecks(desc: Description, searchPath: string): Promise<CheckItem[]> {
   const lines: Array<{ key: string; at: Array<string>; command: string }> = [
     ...Object.entries(desc.processes).map(([name, spec]) => ({ key: `processes.${name}.command`, at: ['processes', name, 'command'], command: spec.command })),
     // commands.check is run below: its own line says how it went.
@@ -271,7 +271,7 @@ function programChecks(desc: Description, searchPath: string): CheckItem[] {
   for (const { key, at, command } of lines) {
     const program = commandProgram(command);
     if (program === null) continue;
-    if (findProgram(program, desc.dir, searchPath) !== null) {
+    if ((await findProgram(program, desc.dir, searchPath)) !== null) {
       found.push(`${key.replace(/\.command$/, '')}: ${program}`);
       continue;
     }

@@ -1,8 +1,8 @@
 // The program a process's or a hook's command line runs, found as `sh -c` finds it, so that
 // `check` can say that `processes.worker: celery -A blog worker` would exit 127 ("not found")
 // before a start or a deploy learns it from a crash loop or a refused version.
-import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
+import { isExecutableFile, which } from '../environment/executable.js';
 
 /**
  * Words the shell itself runs (builtins and keywords): nothing on PATH to find. `exec` is not
@@ -37,18 +37,10 @@ export function commandProgram(command: string): string | null {
  * Where `program` is, as the shell looks for it: a word with a slash against `cwd`, any other on
  * the directories of `searchPath` in order; null when no executable file is there.
  */
-export function findProgram(program: string, cwd: string, searchPath: string): string | null {
-  const candidates = program.includes('/')
-    ? [path.resolve(cwd, program)]
-    : searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(path.resolve(cwd, dir), program));
-  return candidates.find(isExecutableFile) ?? null;
-}
-
-function isExecutableFile(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
+export async function findProgram(program: string, cwd: string, searchPath: string): Promise<string | null> {
+  if (program.includes('/')) {
+    const file = path.resolve(cwd, program);
+    return (await isExecutableFile(file)) ? file : null;
   }
+  return which(program, searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.resolve(cwd, dir)));
 }
