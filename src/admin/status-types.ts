@@ -99,8 +99,9 @@ export interface VersionStatus {
   version: string | null;
   dir: string;
   /**
-   * serving | draining | starting | failed | standby (a rollback target) | settling (its
-   * directory is still changing: judged once it has not changed for --settle)
+   * serving | draining | starting (being judged: its update hook or import running) | failed |
+   * rolled-back | standby (a rollback target) | settling (its directory is still changing:
+   * judged once it has not changed for --settle)
    */
   state: string;
   /**

@@ -39,6 +39,8 @@ export interface AppRecord {
    * so far): the app is starting, not refused, even when a newer version's refusal is `problem`.
    */
   startingVersion: boolean;
+  /** The version (dir) being started now, if any: status calls it starting. */
+  judging: string | null;
   /** restart(): replace the serving version even though it did not change. */
   restart: boolean;
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
@@ -70,7 +72,7 @@ export interface AppRecord {
 /** The record of an app met for the first time: its rollbacks read back from `rolledBackFile`. */
 export function newAppRecord(name: string, rolledBackFile: string | null): AppRecord {
   return {
-    name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, restart: false,
+    name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, restart: false,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0,
     history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null, tallies: new Map(),
   };

@@ -66,7 +66,9 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
         ? 'serving'
         : isDraining
           ? 'draining'
-          : record.settling.has(desc.dir)
+          : record.judging === desc.dir
+            ? 'starting'
+            : record.settling.has(desc.dir)
             ? 'settling'
             : refused
               ? 'failed'

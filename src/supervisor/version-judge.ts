@@ -172,7 +172,11 @@ export class VersionJudge {
         continue;
       }
       record.startingVersion = record.serving === null;
-      const started = await this.startVersion(record, desc, pending.has(desc.dir)).finally(() => (record.startingVersion = false));
+      record.judging = desc.dir;
+      const started = await this.startVersion(record, desc, { updatePending: pending.has(desc.dir), restarting }).finally(() => {
+        record.startingVersion = false;
+        record.judging = null;
+      });
       // The gateway began stopping meanwhile: nothing more is started, or recorded as refused.
       if (this.registry.stopped()) {
         if (started) {
@@ -192,9 +196,6 @@ export class VersionJudge {
         // A restart that fails leaves what serves serving (the next change may mend its files):
         // an older version taking over would run code the serving one's update hook moved past.
         if (restarting) return;
-        // The files as they are after the attempt: an app that writes into its own directory
-        // while it fails to start must not look changed, and be retried, at every look.
-        record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error: record.problem! });
         newerRefusal ??= { dir: desc.dir, error: record.problem! };
         continue;
       }
@@ -258,8 +259,16 @@ export class VersionJudge {
     return updatesPending(record.versions, installed, treeDigest);
   }
 
-  /** `updatePending`: its commands.update runs though no older version serves (updatesPendingAtStart). */
-  private async startVersion(record: AppRecord, desc: Description, updatePending: boolean): Promise<{ instance: AppInstance; runAs: RunAs | null; hostEnv: HostEnvironment } | null> {
+  /**
+   * `updatePending`: its commands.update runs though no older version serves
+   * (updatesPendingAtStart); `restarting`: the serving version restarted in place, whose failure
+   * leaves it serving rather than refused.
+   */
+  private async startVersion(
+    record: AppRecord,
+    desc: Description,
+    { updatePending, restarting }: { updatePending: boolean; restarting: boolean },
+  ): Promise<{ instance: AppInstance; runAs: RunAs | null; hostEnv: HostEnvironment } | null> {
     const development = this.opts.mode === 'development';
     const hostEnv = this.registry.hostEnv();
     const logFile = appLogFile(this.opts.stateDir, desc.name);
@@ -327,12 +336,20 @@ export class VersionJudge {
         : new GatewayError('APPPKG_WORKER_START_FAILED', { app: desc.name, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);
-      showProblem(record, { dir: desc.dir, error });
       const refused = `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${placedMessage(error)}`;
       // Under serve the terminal has it; under --apps, the app's log as well.
       if (!development && (await prepareRefusalLog(desc, { hostEnv: this.registry.hostEnv(), stateDir: this.opts.stateDir, switchUser: true }))) {
         noteRefusalInLog(logFile, refused, error);
       }
+      // From here to the return nothing awaits: status shows the refusal whole (the problem, the
+      // version failed, the history's event, the gateway's line) or not yet, never a problem
+      // beside a version that looks fine.
+      if (!restarting && error.code !== SERVICE_UNAVAILABLE) {
+        // The files as they are after the attempt: an app that writes into its own directory
+        // while it fails to start must not look changed, and be retried, at every look.
+        record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error });
+      }
+      showProblem(record, { dir: desc.dir, error });
       record.history.add('refused', refused, {
         version: desc.version,
         reason: reasonOf(error),

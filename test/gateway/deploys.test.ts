@@ -70,8 +70,20 @@ test('a new version takes over while a client loops, and removing it rolls back:
 test('a new version whose update hook fails never serves; the old one keeps serving and status says why', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')));
   const failing = addPackage(apps.path, 'environ', 'blog.2.0', version('2.0'));
-  writeFileSync(join(failing, 'app.yaml'), `${readFileSync(join(failing, 'app.yaml'), 'utf8')}commands:\n  update: echo migrating; exit 3\n`);
-  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_COMMAND_FAILED', 30_000, 'the refusal in status');
+  writeFileSync(join(failing, 'app.yaml'), `${readFileSync(join(failing, 'app.yaml'), 'utf8')}commands:\n  update: echo migrating; sleep 1; exit 3\n`);
+  // Status read back to back while version 2.0 is judged: it is `starting` while its hook runs,
+  // and its refusal shows whole or not at all (the problem came before the version's `failed`
+  // and the history's event once: a script that waited for the one read the other stale).
+  const statesSeen = new Set<string>();
+  const shown = await waitFor(async () => {
+    const app = (await status(gw)).apps[0];
+    const state = app.versions.find((v: any) => v.version === '2.0')?.state;
+    if (state) statesSeen.add(state);
+    return app.problem?.code === 'APPPKG_COMMAND_FAILED' ? { state, history: app.history } : null;
+  }, 30_000, 'the refusal in status');
+  assert.is(shown.state, 'failed', 'the problem is shown with the version failed, in the same status');
+  assert.ok(shown.history.some((e: any) => e.kind === 'refused' && e.version === '2.0'), 'and with the refusal in the history');
+  assert.ok(statesSeen.has('starting'), `version 2.0 was seen starting while its hook ran: ${[...statesSeen]}`);
   assert.is(await versionServed(gw), '1.0');
   const s = await status(gw);
   const refused = s.apps[0].versions.find((v: any) => v.version === '2.0');
