@@ -143,6 +143,9 @@ def http_scope(fields, state, full_path=REST):
 def websocket_scope(fields, state, full_path=REST):
     scope = http_scope(fields, state, full_path)
     scope["type"] = "websocket"
+    # The handshake is always a GET: the ASGI websocket scope has no `method` (uvicorn's has
+    # none), and an app or middleware that tells scopes apart by it must not take this for HTTP.
+    del scope["method"]
     scope["scheme"] = "wss" if fields[SCHEME] == "https" else "ws"
     subprotocols = []
     for name, value in scope["headers"]:

@@ -247,6 +247,27 @@ gateway('text and binary messages echo; the app\'s subprotocol and headers are o
   await waitFor(() => appLog().includes('disconnect 4000 /echo'), 5000, 'the app to see the client\'s close code');
 });
 
+gateway('the websocket scope has the keys the ASGI spec lists for one, and no method', async () => {
+  const client = await open(`${ws}/live/scope%20echo?x=1`, { protocols: ['chat.v1'] });
+  client.ws.send('scope');
+  const scope = JSON.parse(String(await client.next()));
+  assert.equal(Object.keys(scope).sort(), [
+    'asgi', 'client', 'extensions', 'headers', 'http_version', 'path', 'query_string', 'raw_path', 'root_path',
+    'scheme', 'server', 'state', 'subprotocols', 'type',
+  ]);
+  assert.is(scope.type, 'websocket');
+  assert.equal(scope.asgi, { version: '3.0', spec_version: '2.3' });
+  assert.is(scope.http_version, '1.1');
+  assert.is(scope.scheme, 'ws');
+  assert.equal([scope.root_path, scope.path, scope.raw_path, scope.query_string], ['/live', '/scope echo', '/live/scope%20echo', 'x=1']);
+  assert.equal(scope.subprotocols, ['chat.v1']);
+  assert.is(scope.client[0], '127.0.0.1');
+  assert.is(typeof scope.server[1], 'number');
+  assert.ok(scope.extensions['websocket.http.response'], 'the denial response extension is offered');
+  client.ws.close();
+  await client.closed();
+});
+
 gateway('a client message larger than the app\'s max_body closes that socket with 1009 (Message Too Big), before the app buffers it; the app serves on', async () => {
   const client = await open(`${ws}/live/echo`);
   client.ws.send(Buffer.alloc(2 * 1024 * 1024, 7));
