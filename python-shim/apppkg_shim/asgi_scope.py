@@ -9,7 +9,9 @@ containing "_" never comes as a CGI name; Node sends it as ":" and the name lowe
 (":api_key"), passed on as it is (src/proxy/request-route.ts asgiName).
 """
 
+import functools
 import sys
+import types
 
 from .environ import FIXED_FIELDS
 
@@ -97,12 +99,85 @@ def reads_full_path(app):
     Django's ASGIHandler (every Django with one, 3.0 on) strips `root_path` off `path` whenever
     `path` starts with it: given the rest, /blog/blog/post reached its view as /post, and
     /blog/blogpost as `post`, which no URL matches. Its mount itself goes as the mount and "/",
-    the "/" its WSGI side reads an empty PATH_INFO as."""
+    the "/" its WSGI side reads an empty PATH_INFO as. The same goes for Django's handler inside
+    the middleware apps wrap it in (_holds): Django strips all the same there."""
     handlers = sys.modules.get("django.core.handlers.asgi")
-    if handlers is not None and isinstance(app, handlers.ASGIHandler):
+    if handlers is not None and _holds(app, handlers.ASGIHandler):
         return FULL_SLASHED
     utils = sys.modules.get("starlette._utils")
     return FULL if utils is not None and hasattr(utils, "get_route_path") else REST
+
+
+# What a look for Django's handler inside an app's wrappers goes through at most: a Sentry-style
+# middleware is one step, a function closing over one that holds the handler three.
+_HOLD_DEPTH = 6
+_HOLD_OBJECTS = 512
+_LEAVES = (str, bytes, bytearray, int, float, complex, type, types.ModuleType, types.CodeType)
+
+
+def _holds(app, handler_class):
+    """Whether `app` is an instance of `handler_class`, or a plain ASGI wrapper around one: a
+    middleware object holding the app it wraps (Sentry's SentryAsgiMiddleware, WhiteNoise-style
+    static servers, Starlette's own middleware), a function calling it by a global name or a
+    closure, a functools.partial, a bound method. A Django app is most often served so, and
+    Django strips `root_path` off `path` all the same inside it.
+
+    It reads what the objects hold (their __dict__, closures, the globals a function's code
+    names) and never their attributes, so no property or lazy object (Django's settings) runs.
+    It does not go into Starlette's routers: an app that routes before Django decides the
+    `path` itself, and Starlette before 0.35 routes on the rest."""
+    stops = tuple(
+        cls for module, name in (("starlette.routing", "BaseRoute"), ("starlette.routing", "Router"),
+                                 ("starlette.applications", "Starlette"))
+        for cls in [getattr(sys.modules.get(module), name, None)] if isinstance(cls, type))
+    seen = set()
+    todo = [(app, 0)]
+    try:
+        while todo and len(seen) < _HOLD_OBJECTS:
+            obj, depth = todo.pop()
+            # type(), never isinstance: that reads __class__, which sets a lazy object up.
+            kind = type(obj)
+            if id(obj) in seen or obj is None or issubclass(kind, _LEAVES):
+                continue
+            seen.add(id(obj))
+            if issubclass(kind, handler_class):
+                return True
+            if depth < _HOLD_DEPTH and not issubclass(kind, stops):
+                todo.extend((held, depth + 1) for held in _held_by(obj, kind))
+    except Exception:  # an object that will not be read is no wrapper we know
+        return False
+    return False
+
+
+def _held_by(obj, kind):
+    if issubclass(kind, types.FunctionType):
+        held = [cell.cell_contents for cell in obj.__closure__ or () if _cell_full(cell)]
+        names = obj.__globals__
+        held.extend(names[name] for name in obj.__code__.co_names if name in names)
+        held.append(obj.__dict__.get("__wrapped__"))
+        return held
+    if issubclass(kind, types.MethodType):
+        return [obj.__self__, obj.__func__]
+    if issubclass(kind, functools.partial):
+        return [obj.func, *obj.args, *obj.keywords.values()]
+    if issubclass(kind, dict):
+        return list(obj.values())
+    if issubclass(kind, (list, tuple, set, frozenset)):
+        return list(obj)
+    if issubclass(kind, types.BuiltinFunctionType):
+        return []
+    try:
+        return list(object.__getattribute__(obj, "__dict__").values())
+    except AttributeError:  # __slots__ only
+        return []
+
+
+def _cell_full(cell):
+    try:
+        cell.cell_contents
+    except ValueError:  # a name the closure has not bound yet
+        return False
+    return True
 
 
 def http_scope(fields, state, full_path=REST):

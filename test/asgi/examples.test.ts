@@ -34,12 +34,16 @@ test.before(async () => {
   addPackage(apps.path, 'examples/hello', 'hello');
   if (HAS_FASTAPI) addPackage(apps.path, 'examples/fastapi-notes', 'notes');
   if (HAS_STARLETTE) addPackage(apps.path, 'examples/starlette-chat', 'chat');
-  if (HAS_DJANGO) addPackage(apps.path, 'django-asgi', 'djasgi');
+  if (HAS_DJANGO) {
+    addPackage(apps.path, 'django-asgi', 'djasgi');
+    addPackage(apps.path, 'django-asgi', 'djwrapped', { 'app.yaml': [['djsite.asgi:application', 'djsite.wrapped:application']] });
+    addPackage(apps.path, 'django-asgi', 'djfunction', { 'app.yaml': [['djsite.asgi:application', 'djsite.wrapped:function']] });
+  }
   // One chat room is one process: the chat runs one worker, as its app.yaml says.
   const environment = join(state.path, 'environment.yaml');
-  writeFileSync(environment, 'apps:\n  chat:\n    workers: 1\n');
+  writeFileSync(environment, 'apps:\n  chat:\n    workers: 1\n  djwrapped:\n    workers: 1\n  djfunction:\n    workers: 1\n');
   gw = await startCli(['--apps', apps.path, '--environment', environment, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path], { ms: 60_000 });
-  const expected = 2 + Number(HAS_FASTAPI) + Number(HAS_STARLETTE) + Number(HAS_DJANGO);
+  const expected = 2 + Number(HAS_FASTAPI) + Number(HAS_STARLETTE) + 3 * Number(HAS_DJANGO);
   await waitFor(
     async () => {
       const apps = (await gatewayStatus(gw)).apps as Array<{ state: string }>;
@@ -146,6 +150,17 @@ ifDjango("Django's get_asgi_application with an async view serves (it refuses th
     const res = await get(target);
     assert.is(res.status, 200, `${target}: ${res.body}`);
     assert.equal(JSON.parse(res.body), { async: true, script_name: '/djasgi', path: target });
+  }
+});
+
+ifDjango("Django's handler inside a middleware object or a function that wraps it routes and builds its URLs with the mount, as unwrapped", async () => {
+  for (const mount of ['/djwrapped', '/djfunction']) {
+    // Given the rest, /djwrapped/djwrapped/hello reached the view as /hello.
+    for (const target of [`${mount}/hello`, mount, `${mount}${mount}/hello`]) {
+      const res = await get(target);
+      assert.is(res.status, 200, `${target}: ${res.body}`);
+      assert.equal(JSON.parse(res.body), { async: true, script_name: mount, path: target === mount ? `${mount}/` : target }, target);
+    }
   }
 });
 
