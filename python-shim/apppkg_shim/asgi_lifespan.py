@@ -32,6 +32,7 @@ class Lifespan:
     received = 0  # messages the app has received
     failure = None  # (message, traceback text or None) when startup failed
     timed_out = False  # startup did not complete in the time it was given
+    reported = False  # the app sent lifespan.startup.failed or lifespan.shutdown.failed
 
     def __init__(self, app, app_spec, loop):
         self.app = app
@@ -99,7 +100,9 @@ class Lifespan:
                 self.supported = False
             elif not self._started.done():
                 self.failure = ("%s: %s" % (type(exc).__name__, exc), text)
-            else:
+            elif not self.reported:
+                # Starlette sends the failure with its traceback as the message, then raises the
+                # same exception: logged once, as uvicorn does, not twice per worker.
                 log("%s: the lifespan coroutine failed%s:\n%s" % (
                     self.app_spec, " at shutdown" if self._shutdown_asked.done() else "", text.rstrip()))
         # Returning without answering counts as done, as uvicorn has it.
@@ -118,12 +121,14 @@ class Lifespan:
         if mtype == "lifespan.startup.complete":
             _settle(self._started)
         elif mtype == "lifespan.startup.failed":
+            self.reported = True
             if not self._started.done():
                 self.failure = (str(message.get("message") or "lifespan.startup.failed"), None)
             _settle(self._started)
         elif mtype == "lifespan.shutdown.complete":
             _settle(self._stopped)
         elif mtype == "lifespan.shutdown.failed":
+            self.reported = True
             log("%s: lifespan shutdown failed: %s" % (self.app_spec, message.get("message") or ""))
             _settle(self._stopped)
         else:

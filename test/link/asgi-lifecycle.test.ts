@@ -85,6 +85,14 @@ t('an app that raises after receiving lifespan.startup: the traceback, the marke
   assert.is(err.details.reason, 'ConnectionRefusedError: cannot reach the database');
 });
 
+t('a startup that sends lifespan.startup.failed with its traceback, then raises it (Starlette): the traceback once in the log', async () => {
+  const { code, stderr } = await runShim('asgi-lifespan-fail', 'app:reports_then_raises');
+  assert.is(code, 4);
+  assert.is(stderr.split('ConnectionRefusedError: cannot reach the database').length - 1, 2, stderr); // the log's, the marker's
+  assert.match(stderr, /^apppkg-shim\[\d+\]: app:reports_then_raises: lifespan startup failed: Traceback/m);
+  assert.not.match(stderr, /the lifespan coroutine failed/);
+});
+
 t('a lifespan startup that hangs gives up before the start deadline: APPPKG_APP_LIFESPAN_FAILED saying where it waits', async () => {
   for (const app of ['app:hangs', 'app:hangs_in_thread']) {
     const output: string[] = [];
