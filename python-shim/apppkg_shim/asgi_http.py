@@ -4,12 +4,13 @@ receive() gives the body as REQUEST_BODY frames bring it (what has arrived since
 call, as one message) and credits the request window as the app takes it; once the body is
 complete it waits, and returns http.disconnect when the client goes away (ABORT), closes its
 side of the connection (CLIENT_END: a long poll learns it as under uvicorn), or the response is
-complete. After ABORT send() returns without sending, as uvicorn does: an app streaming to a
-client that left learns it from receive(), or not at all. After CLIENT_END what the app still
+complete. After ABORT send() returns without sending, as uvicorn does (but after a turn of the
+loop): an app streaming to a client that left learns it from receive(), or not at all. After CLIENT_END what the app still
 sends goes out (a client that only half-closed reads it); an app that returns without finishing
 its response has the connection closed (CLIENT_GONE: no 500, no log line, 499 in the access log).
 """
 
+import asyncio
 from collections import deque
 
 from . import link
@@ -92,6 +93,10 @@ class HttpExchange(ResponseExchange):
 
     async def send(self, message):
         if self.aborted:
+            # Through the loop all the same: a send() that returns at once never yields, and an
+            # app streaming on without listening for http.disconnect held every other request
+            # and websocket of this worker for as long as it ran (for ever, for a generator).
+            await asyncio.sleep(0)
             return
         mtype = message["type"]
         if self.ended:

@@ -234,6 +234,18 @@ for (const python of PYTHONS) {
     await until('the request to end', 5000, () => h.workers[0].inFlight === 0);
   });
 
+  t('an app that streams on after its client left (its send() a no-op) does not hold the worker\'s loop: the next request is answered meanwhile', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    c.write('GET /m/spin?t=2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.waitFor((s) => s.length > 10_000, 5000, 'the first pieces');
+    c.destroy();
+    // Answered while the app still sends: a no-op send() that never yielded left every other
+    // request and websocket of the worker waiting until the app stopped (never, for most).
+    const seen = JSON.parse((await withDeadline(get(`${h.url}/m/count`), 10_000, '/count')).body) as { spinning: boolean };
+    assert.ok(seen.spinning, 'the worker answered while the app still sent');
+    await until('the request to end', 5000, () => h.workers[0].inFlight === 0);
+  });
+
   t('a head without its body yet reaches the client now (a server-sent event stream), not with the first piece', async ({ h }) => {
     const { request } = await import('undici');
     const controller = new AbortController();
