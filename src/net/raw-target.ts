@@ -1,12 +1,14 @@
 // SPEC 5.8: octets >= 0x80 in a request target reach a WSGI app as latin-1 (PEP 3333), not a
 // 400. The lean lane reads them as they are (net/plain-head.ts). node:http's parser refuses them
-// ("Invalid char in url path", and no option makes it lenient there), so when the lane hands a
-// connection to node:http, the target of the request line it hands over is percent-escaped on
-// the way, and that request gets its target back as sent before it is routed (restoreRawTarget):
-// the app sees the same REQUEST_URI, PATH_INFO and QUERY_STRING on either path. What node:http
-// reads after that by itself is not rewritten: a later request on the same connection with such
-// octets is refused with 400, whose body says why and what to do (RAW_TARGET_REFUSED;
-// docs/reliability.md R6.8).
+// ("Invalid char in url path", and no option makes it lenient there but insecureHTTPParser, which
+// turns on request smuggling), so when the lane hands a connection to node:http, the target of
+// the request line it hands over is percent-escaped on the way, and that request gets its target
+// back as sent before it is routed (restoreRawTarget): the app sees the same REQUEST_URI,
+// PATH_INFO and QUERY_STRING on either path. A later request with such octets that node:http
+// reads by itself is refused by its parser at the first of them; rereadRawTarget then starts the
+// parser over at that request line, given it escaped the same way. Where the line's start is not
+// certain, the refusal stands: 400, whose body says why and what to do (RAW_TARGET_REFUSED;
+// docs/reliability.md R6.8d, R6.8e).
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -57,13 +59,90 @@ export function restoreRawTarget(req: IncomingMessage): void {
   if (req.url === mark.escaped) req.url = mark.sent;
 }
 
+interface NodeParser {
+  constructor: { REQUEST: number; kOnMessageBegin: number };
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number, connections: unknown): void;
+  unconsume?(): void;
+  _consumed?: boolean;
+  _headers?: unknown[];
+  _url?: string;
+}
+
+const kLineRead = Symbol('apppkg.lineRead');
+
+type WatchedSocket = Socket & { parser?: NodeParser | null; [kLineRead]?: number };
+
+/**
+ * From now on, the read in which each request node:http reads on `socket` began is kept (as
+ * socket.bytesRead then), for rereadRawTarget. Call it once node:http has given it a parser.
+ */
+export function watchRequestStarts(socket: Socket): void {
+  const watched = socket as WatchedSocket;
+  const parser = watched.parser;
+  if (parser == null) return;
+  (parser as unknown as Record<number, unknown>)[parser.constructor.kOnMessageBegin] = () => {
+    watched[kLineRead] = socket.bytesRead;
+  };
+}
+
+/** node:http's list of its connections' parsers, for its header and request timeouts. */
+function connectionsOf(server: object): unknown {
+  const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections');
+  return key === undefined ? undefined : (server as Record<symbol, unknown>)[key];
+}
+
+/**
+ * node:http refused a request line for an octet >= 0x80 in its target (refusedRawTarget): its
+ * parser, stopped at that octet, is started over at the line's first byte and given the line
+ * escaped (escapeRawTarget) and all that followed it, so the request is served as the lane serves
+ * it. True when it was; false leaves the refusal to the caller. The parser is the same object, so
+ * node:http's queue of answers on the connection keeps its order. The line's start must be
+ * certain: its last LF before the octet (a request line has none) ends the message before it
+ * only when that message ended in LF: one with no body or a chunked one (`previous`, the last
+ * request node:http read on the connection), not one whose Content-Length body may end in
+ * anything (its bytes and the line's would be one run). Nor is a line begun in an earlier read,
+ * whose first bytes the parser has and the packet has not. With no request before it on
+ * node:http, what precedes the line can only be empty lines.
+ */
+export function rereadRawTarget(err: { rawPacket?: unknown; bytesParsed?: unknown }, socket: Socket, previous: IncomingMessage | undefined): boolean {
+  const packet = err.rawPacket as Buffer;
+  const lineStart = packet.lastIndexOf(LF, err.bytesParsed as number) + 1;
+  const watched = socket as WatchedSocket;
+  // With no LF before it, the line starts the read only if it began in this read (watchRequestStarts).
+  if ((lineStart === 0 && watched[kLineRead] !== socket.bytesRead) || !endsInLf(previous)) return false;
+  const parser = watched.parser;
+  const server = (socket as Socket & { server?: { maxHeaderSize?: number } }).server;
+  if (parser == null || server == null || !socket.writable) return false;
+  // Started over as node:http starts a connection's parser (strict: kLenientNone), with its
+  // limits and in its list of connections; the JS side's partial head is dropped with it.
+  parser.initialize(parser.constructor.REQUEST, {}, server.maxHeaderSize ?? 0, 0, connectionsOf(server));
+  parser._headers = [];
+  parser._url = '';
+  // Read from the socket's stream from now on (not by the parser from the handle), so that
+  // the bytes given back are read before any that come later.
+  if (parser._consumed === true) {
+    parser.unconsume?.();
+    parser._consumed = false;
+  }
+  socket.unshift(escapeRawTarget(Buffer.from(packet.subarray(lineStart)), socket));
+  return true;
+}
+
+/** Whether the message `req` came in ended with an LF (none: no message before it on node:http). */
+function endsInLf(req: IncomingMessage | undefined): boolean {
+  if (req === undefined) return true;
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length === undefined || Number(length) === 0;
+}
+
 /**
  * The body of the 400 for a target with octets >= 0x80 that node:http read by itself: the
  * limit is the gateway's, not the client's fault, so it says how to get the request through.
  */
 export const RAW_TARGET_REFUSED =
-  'raw octets >= 0x80 in the request target, on a connection the gateway reads with node:http (after an ' +
-  'error answer, an HTTP/1.0 or absolute-form request on it, or with APPPKG_LEAN_LANE=0), whose parser refuses them; ' +
+  'raw octets >= 0x80 in the request target, on a connection the gateway reads with node:http, whose parser refuses them, ' +
+  'where the gateway cannot tell where the request line began (after a body with a Content-Length, or a line split across reads); ' +
   'fix: percent-encode them in the URL (RFC 3986: /caf%C3%A9, which the app reads alike), or send the request on a new connection';
 
 /** Whether node:http's parse error is its refusal of an octet >= 0x80 in a request target. */

@@ -16,7 +16,7 @@ import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
-import { RAW_TARGET_REFUSED, refusedRawTarget, restoreRawTarget } from '../net/raw-target.js';
+import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget, watchRequestStarts } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
@@ -308,6 +308,9 @@ export class Front {
         // Bytes after a request that said Connection: close are not a bad request: they are
         // not read (RFC 9112 §9.6), and that request's answer, under way, closes the connection.
         if (err.code === 'HPE_CLOSED_CONNECTION') return;
+        // SPEC 5.8: a later request's octets >= 0x80 in its target, which node:http's parser
+        // refuses, are read as the lean lane reads them (R6.8d), not answered 400.
+        if (refusedRawTarget(err) && !this.headTimedOut.has(socket) && rereadRawTarget(err as { rawPacket?: unknown }, socket, this.lastNodeResponse.get(socket)?.req)) return;
         // Read now: the parser may go on to other bytes before the refusal is written.
         const headSince = Date.now() - this.headWaitSeconds(socket) * 1000;
         this.stopHandedHeadClock(socket);
@@ -503,7 +506,10 @@ export class Front {
    */
   private takeConnections(server: http.Server): void {
     const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
-    this.nodeConnectionOf.set(server, (socket) => nodeListeners.forEach((listener) => listener.call(server, socket)));
+    this.nodeConnectionOf.set(server, (socket) => {
+      nodeListeners.forEach((listener) => listener.call(server, socket));
+      watchRequestStarts(socket);
+    });
     const track = (socket: Socket): void => {
       // The peer's address, asked of the kernel now and kept by Node: every request's route
       // needs it anyway, and a client that sends garbage and resets leaves, by the time its
@@ -513,7 +519,10 @@ export class Front {
       socket.once('close', () => this.sockets.delete(socket));
     };
     if (this.opts.leanLane === false || nodeListeners.length !== 1) {
-      server.on('connection', track);
+      server.on('connection', (socket: Socket) => {
+        track(socket);
+        watchRequestStarts(socket);
+      });
       return;
     }
     const toNode = nodeListeners[0];
@@ -528,6 +537,7 @@ export class Front {
         if (line !== null) this.handedLines.set(socket, line);
         if (headSince !== null) this.startHandedHeadClock(server, socket, headSince);
         toNode.call(server, socket);
+        watchRequestStarts(socket);
       },
       headTimedOut: (socket, begun, since) =>
         this.accessLog.recordRejected(socket.remoteAddress ?? '', rejectedRequestLine({ rawPacket: begun }) ?? '-', 408, 0, (Date.now() - since) / 1000),
