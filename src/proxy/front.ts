@@ -132,6 +132,9 @@ const CLOSED_WITHOUT_RESPONSE = 444;
 /** llhttp's error for a connection that ended (the client's FIN) inside a request head. */
 const HEAD_CUT = 'HPE_INVALID_EOF_STATE';
 
+/** Marks the 408 that putOffHeadTimeout gives when its time is up: not node:http's, not put off again. */
+const kFromAnswer = Symbol('apppkg.headTimedFromAnswer');
+
 /** How long a stop waits for websocket clients to answer their close frame before cutting them. */
 const WEBSOCKET_CLOSE_WAIT_MS = 2000;
 
@@ -166,6 +169,10 @@ export class Front {
   private readonly handedHeadClocks = new WeakMap<Socket, NodeJS.Timeout>();
   /** Connections answered 408: what node:http reads of them after that is no request of theirs. */
   private readonly headTimedOut = new WeakSet<Socket>();
+  /** When node:http's last answer on a connection was written (Date.now()): a head pipelined behind it is timed from there. */
+  private readonly answeredAt = new WeakMap<Socket, number>();
+  /** Connections whose head node:http timed out behind an answer, and whose 408 waits (putOffHeadTimeout). */
+  private readonly headTimeoutPutOff = new WeakSet<Socket>();
   private readonly lanes: LeanLane[] = [];
   private sockets = new Set<Socket>();
   /** Connections the stop cut past --grace: what they still held is not the client's leaving. */
@@ -311,6 +318,7 @@ export class Front {
         // SPEC 5.8: a later request's octets >= 0x80 in its target, which node:http's parser
         // refuses, are read as the lean lane reads them (R6.8d), not answered 400.
         if (refusedRawTarget(err) && !this.headTimedOut.has(socket) && rereadRawTarget(err as { rawPacket?: unknown }, socket, this.lastNodeResponse.get(socket)?.req)) return;
+        if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !(kFromAnswer in err) && this.putOffHeadTimeout(server, socket)) return;
         // Read now: the parser may go on to other bytes before the refusal is written.
         const headSince = Date.now() - this.headWaitSeconds(socket) * 1000;
         this.stopHandedHeadClock(socket);
@@ -432,6 +440,8 @@ export class Front {
     const before = this.lastNodeResponse.get(req.socket);
     this.lastNodeResponse.set(req.socket, res);
     keepAliveOnceBodyRead(req, res);
+    this.headTimeoutPutOff.delete(req.socket);
+    res.once('finish', () => this.answeredAt.set(req.socket, Date.now()));
     closeQueuedWithConnection(res, req.socket);
     this.whenOpen(() => {
       // After an answer that closes the connection (a refusal: 400, 413, 501, 505; any during
@@ -482,6 +492,35 @@ export class Front {
     timer.unref();
     this.handedHeadClocks.set(socket, timer);
     socket.once('close', () => this.stopHandedHeadClock(socket));
+  }
+
+  /**
+   * nginx starts client_header_timeout for a request pipelined behind another when it turns to
+   * it, at the end of that one's answer, as the lean lane does; node:http's clock runs from the
+   * head's first byte, answers owed or not, and a slow answer used up a head's time. Its 408 for
+   * a head behind an answer is put off (true) until --header-timeout after that answer's end,
+   * and given then if the head has not come whole meanwhile.
+   */
+  private putOffHeadTimeout(server: http.Server, socket: Socket): boolean {
+    const last = this.lastNodeResponse.get(socket);
+    if (last === undefined || this.headTimedOut.has(socket)) return false;
+    // node:http says it once per head; this keeps a second saying from arming a second 408.
+    if (this.headTimeoutPutOff.has(socket)) return true;
+    const timeoutMs = this.opts.headersTimeoutMs ?? 20_000;
+    if (last.writableFinished && Date.now() - (this.answeredAt.get(socket) ?? 0) >= timeoutMs) return false;
+    this.headTimeoutPutOff.add(socket);
+    const arm = (): void => {
+      const timer = setTimeout(() => {
+        const parser = (socket as Socket & { parser?: { headersCompleted?: () => boolean } | null }).parser;
+        if (socket.destroyed || !this.headTimeoutPutOff.has(socket) || parser?.headersCompleted?.() === true) return;
+        server.emit('clientError', Object.assign(new Error('the request head took longer than --header-timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT', [kFromAnswer]: true }), socket);
+      }, Math.max(0, (this.answeredAt.get(socket) ?? Date.now()) + timeoutMs - Date.now()));
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    };
+    if (last.writableFinished) arm();
+    else last.once('finish', arm);
+    return true;
   }
 
   private stopHandedHeadClock(socket: Socket): void {

@@ -257,8 +257,9 @@ class LeanConnection implements ResponseOutput, BodySource {
 
   /**
    * Keeps `bytes` (a request line without its LF yet) for the next read. The header timeout
-   * runs: from the connection's start for its first head, from now for a later one (node:http
-   * times a head from its first byte, not from the answer before it).
+   * runs: from the connection's start for its first head, from now for a later one, or, behind
+   * answers still owed, from the last one's end (finished): nginx starts client_header_timeout
+   * for a pipelined request when it turns to it (front.ts times node:http's heads alike).
    */
   private holdPartialLine(bytes: Buffer, since: number): void {
     this.partialLine = Buffer.from(bytes);
