@@ -72,9 +72,9 @@ async function servesAgain(): Promise<void> {
 }
 
 test('a request node:http cannot parse, pipelined behind one it answered, gets its own line (not the first one\'s), with its 400\'s body size', async () => {
-  const raw = await rawRequest(port(), Buffer.from('GET /cuts/?0 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /cuts/pipelined\xe9 HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'), 5000);
+  const raw = await rawRequest(port(), 'GET /cuts/?0 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /cuts/pipelined HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n', 5000);
   assert.match(raw, /^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 400 /);
-  await waitFor(() => /"GET \/cuts\/pipelined. HTTP\/1\.1" 400 [1-9]\d* "-" "-" app=- /.test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
+  await waitFor(() => /"GET \/cuts\/pipelined HTTP\/1\.1" 400 [1-9]\d* "-" "-" app=- /.test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
 });
 
 test('a request node:http cannot parse, and a CONNECT, get their line too: one line per request', async () => {
