@@ -11,6 +11,7 @@
 // docs/reliability.md R6.8d, R6.8e).
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { restartParser, type ParsedSocket } from './node-parser.js';
 
 const kRawTarget = Symbol('apppkg.rawTarget');
 
@@ -59,18 +60,9 @@ export function restoreRawTarget(req: IncomingMessage): void {
   if (req.url === mark.escaped) req.url = mark.sent;
 }
 
-interface NodeParser {
-  constructor: { REQUEST: number; kOnMessageBegin: number };
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number, connections: unknown): void;
-  unconsume?(): void;
-  _consumed?: boolean;
-  _headers?: unknown[];
-  _url?: string;
-}
-
 const kLineRead = Symbol('apppkg.lineRead');
 
-type WatchedSocket = Socket & { parser?: NodeParser | null; [kLineRead]?: number };
+type WatchedSocket = ParsedSocket & { [kLineRead]?: number };
 
 /**
  * From now on, the read in which each request node:http reads on `socket` began is kept (as
@@ -85,19 +77,12 @@ export function watchRequestStarts(socket: Socket): void {
   };
 }
 
-/** node:http's list of its connections' parsers, for its header and request timeouts. */
-function connectionsOf(server: object): unknown {
-  const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections');
-  return key === undefined ? undefined : (server as Record<symbol, unknown>)[key];
-}
-
 /**
  * node:http refused a request line for an octet >= 0x80 in its target (refusedRawTarget): its
  * parser, stopped at that octet, is started over at the line's first byte and given the line
- * escaped (escapeRawTarget) and all that followed it, so the request is served as the lane serves
- * it. True when it was; false leaves the refusal to the caller. The parser is the same object, so
- * node:http's queue of answers on the connection keeps its order. The line's start must be
- * certain: its last LF before the octet (a request line has none) ends the message before it
+ * escaped (escapeRawTarget) and all that followed it, so the request is served as the lane
+ * serves it (net/node-parser.ts). True when it was; false leaves the refusal to the caller. The
+ * line's start must be certain: its last LF before the octet (a request line has none) ends the message before it
  * only when that message ended in LF: one with no body or a chunked one (`previous`, the last
  * request node:http read on the connection), not one whose Content-Length body may end in
  * anything (its bytes and the line's would be one run). Nor is a line begun in an earlier read,
@@ -110,22 +95,7 @@ export function rereadRawTarget(err: { rawPacket?: unknown; bytesParsed?: unknow
   const watched = socket as WatchedSocket;
   // With no LF before it, the line starts the read only if it began in this read (watchRequestStarts).
   if ((lineStart === 0 && watched[kLineRead] !== socket.bytesRead) || !endsInLf(previous)) return false;
-  const parser = watched.parser;
-  const server = (socket as Socket & { server?: { maxHeaderSize?: number } }).server;
-  if (parser == null || server == null || !socket.writable) return false;
-  // Started over as node:http starts a connection's parser (strict: kLenientNone), with its
-  // limits and in its list of connections; the JS side's partial head is dropped with it.
-  parser.initialize(parser.constructor.REQUEST, {}, server.maxHeaderSize ?? 0, 0, connectionsOf(server));
-  parser._headers = [];
-  parser._url = '';
-  // Read from the socket's stream from now on (not by the parser from the handle), so that
-  // the bytes given back are read before any that come later.
-  if (parser._consumed === true) {
-    parser.unconsume?.();
-    parser._consumed = false;
-  }
-  socket.unshift(escapeRawTarget(Buffer.from(packet.subarray(lineStart)), socket));
-  return true;
+  return restartParser(socket, escapeRawTarget(Buffer.from(packet.subarray(lineStart)), socket));
 }
 
 /** Whether the message `req` came in ended with an LF (none: no message before it on node:http). */

@@ -16,6 +16,7 @@ import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
+import { endAtTrailerSection } from '../net/trailer-end.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget, watchRequestStarts } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { routedRequestPath } from '../net/request-path.js';
@@ -318,6 +319,8 @@ export class Front {
         // SPEC 5.8: a later request's octets >= 0x80 in its target, which node:http's parser
         // refuses, are read as the lean lane reads them (R6.8d), not answered 400.
         if (refusedRawTarget(err) && !this.headTimedOut.has(socket) && rereadRawTarget(err as { rawPacket?: unknown }, socket, this.lastNodeResponse.get(socket)?.req)) return;
+        // Content-Length or Transfer-Encoding in a chunked trailer: dropped, as on the lane (R6.13b).
+        if (!this.headTimedOut.has(socket) && endAtTrailerSection(err as { rawPacket?: unknown }, socket)) return;
         if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !(kFromAnswer in err) && this.putOffHeadTimeout(server, socket)) return;
         // Read now: the parser may go on to other bytes before the refusal is written.
         const headSince = Date.now() - this.headWaitSeconds(socket) * 1000;

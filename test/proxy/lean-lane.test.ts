@@ -295,12 +295,13 @@ test('chunked bodies, pipelined, read or not by the app, whole or in pieces: the
   }
 });
 
-test('a trailer with fields no trailer may carry (Content-Length, Transfer-Encoding, Host) is dropped and the request served; node:http refuses it', async () => {
+test('a trailer with fields no trailer may carry (Content-Length, Transfer-Encoding, Host) is dropped and the request served, by node:http too', async () => {
   const request = chunked('POST', '/count', ['abc'], 'Content-Length: 99\r\nTransfer-Encoding: chunked\r\nHost: evil.example\r\n', '', 'Connection: close\r\n');
   const { lean: a, node: b } = await both(request);
-  assert.ok(a.startsWith('HTTP/1.1 200 OK\r\n'), a);
-  assert.ok(a.endsWith(`POST count=3 sha256=${sha256(Buffer.from('abc'))}`), a);
-  assert.ok(b.startsWith('HTTP/1.1 400 Bad Request\r\n'), b);
+  for (const answer of [a, b]) {
+    assert.ok(answer.startsWith('HTTP/1.1 200 OK\r\n'), answer);
+    assert.ok(answer.endsWith(`POST count=3 sha256=${sha256(Buffer.from('abc'))}`), answer);
+  }
 });
 
 test('a broken chunked framing is a 400 saying why, and the connection closes (node:http too); an answer under way is cut, never completed', async () => {

@@ -1,0 +1,33 @@
+// SPEC 5.8 (RFC 9110 §6.5.1, RFC 9112 §7.1.2): fields not allowed in a trailer (Content-Length,
+// Transfer-Encoding, Host, ...) never reach the app, and the request is served with its trailer
+// dropped, as the lean lane (net/chunked-body.ts) and nginx serve it. llhttp reads a trailer's
+// fields by a head's rules and refuses Content-Length there (beside chunked) and a
+// Transfer-Encoding that does not end in chunked; the body is all in by then, so the message is
+// ended where the trailer section ends, and the parser starts over after it (net/node-parser.ts).
+import type { Socket } from 'node:net';
+import { restartParser, type ParsedSocket } from './node-parser.js';
+
+/** llhttp's refusals of a trailer field that are a head's rule, not a broken trailer. */
+const HEAD_RULES = new Set(['HPE_INVALID_CONTENT_LENGTH', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_TRANSFER_ENCODING']);
+const SECTION_END = Buffer.from('\r\n\r\n', 'latin1');
+
+/**
+ * node:http refused a field in a chunked request's trailer by a head's rule: the request ends
+ * there, its trailer dropped, and what follows the trailer section is read as the next request
+ * (true). False leaves the refusal to the caller: the error was not in a trailer, or the
+ * section's end is not in this read (its fields would have to be read across reads).
+ */
+export function endAtTrailerSection(err: { code?: string; rawPacket?: unknown; bytesParsed?: unknown }, socket: Socket): boolean {
+  if (!HEAD_RULES.has(err.code ?? '')) return false;
+  const parser = (socket as ParsedSocket).parser;
+  const req = parser?.incoming;
+  // In a body: node:http read the head whole (it made the request) and the message is not over.
+  if (parser == null || req == null || req.complete || req.headers['transfer-encoding'] === undefined) return false;
+  const packet = err.rawPacket as Buffer;
+  // No CRLF CRLF comes before the section's end: its lines end in CRLF, and the first empty one ends it.
+  const end = packet.indexOf(SECTION_END, Math.max(0, (err.bytesParsed as number) - 3));
+  if (end === -1) return false;
+  parser._headers = []; // the fields read so far: no trailer reaches the app (R6.10)
+  (parser as unknown as Record<number, (this: unknown) => void>)[parser.constructor.kOnMessageComplete].call(parser);
+  return restartParser(socket, Buffer.from(packet.subarray(end + SECTION_END.length)));
+}
