@@ -10,6 +10,11 @@ import { restartParser, type ParsedSocket } from './node-parser.js';
 /** llhttp's refusals of a trailer field that are a head's rule, not a broken trailer. */
 const HEAD_RULES = new Set(['HPE_INVALID_CONTENT_LENGTH', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_TRANSFER_ENCODING']);
 const SECTION_END = Buffer.from('\r\n\r\n', 'latin1');
+const LF = 0x0a;
+/** A field line (RFC 9110 §5.1, §5.5: a token, a colon, visible octets, spaces and tabs). */
+const FIELD_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*$/;
+/** The end of one, begun in an earlier read. */
+const FIELD_LINE_PART = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
  * node:http refused a field in a chunked request's trailer by a head's rule: the request ends
@@ -24,9 +29,15 @@ export function endAtTrailerSection(err: { code?: string; rawPacket?: unknown; b
   // In a body: node:http read the head whole (it made the request) and the message is not over.
   if (parser == null || req == null || req.complete || req.headers['transfer-encoding'] === undefined) return false;
   const packet = err.rawPacket as Buffer;
-  // No CRLF CRLF comes before the section's end: its lines end in CRLF, and the first empty one ends it.
-  const end = packet.indexOf(SECTION_END, Math.max(0, (err.bytesParsed as number) - 3));
+  // From the start of the refused field's line (or of the read, which is within it) to the first
+  // empty line; every line between must be a field line ending in CRLF, as the lane requires
+  // (net/chunked-body.ts), or the end found would not be the section's: a bare LF, a fold, and
+  // the rest is left to node:http's refusal.
+  const from = packet.lastIndexOf(LF, (err.bytesParsed as number) - 1) + 1;
+  const end = packet.indexOf(SECTION_END, from);
   if (end === -1) return false;
+  const lines = packet.toString('latin1', from, end).split('\r\n');
+  if (!lines.every((line, i) => (i === 0 && from === 0 ? FIELD_LINE_PART : FIELD_LINE).test(line))) return false;
   parser._headers = []; // the fields read so far: no trailer reaches the app (R6.10)
   (parser as unknown as Record<number, (this: unknown) => void>)[parser.constructor.kOnMessageComplete].call(parser);
   return restartParser(socket, Buffer.from(packet.subarray(end + SECTION_END.length)));

@@ -344,6 +344,14 @@ test('R6.13c a forbidden trailer field in each of two chunked requests node:http
   }
 });
 
+test('R6.13d such a trailer followed by a line that is no field line (a bare LF): 400, closed, and what is pipelined behind it never read', async () => {
+  const request = 'POST http://x/rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 5\r\nX-T: 1\n\r\n';
+  const got = await exchange([request, 'GET /rfc/echo?behind HTTP/1.1\r\nHost: x\r\n\r\n'], true);
+  assert.match(got, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close\r\n/, got.slice(0, 400));
+  assert.is(got.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, got);
+  assert.not.match(got, /behind|REQUEST_METHOD/);
+});
+
 // SPEC 5.8 on a connection node:http reads by itself (after a request the lean lane left to
 // it): its parser refuses such a target, and the gateway starts it over at that request line,
 // given the octets escaped (net/raw-target.ts rereadRawTarget; docs/reliability.md R6.8d).
