@@ -15,7 +15,31 @@ export interface NodeParser {
   incoming?: IncomingMessage | null;
 }
 
-export type ParsedSocket = Socket & { parser?: NodeParser | null };
+const kHeadRead = Symbol('apppkg.headRead');
+
+export type ParsedSocket = Socket & { parser?: NodeParser | null; [kHeadRead]?: number | null };
+
+/**
+ * From now on, the read in which each request node:http reads on `socket` began is kept (as
+ * socket.bytesRead then), for headBegunAt. Call it once node:http has given it a parser.
+ */
+export function watchRequestStarts(socket: Socket): void {
+  const watched = socket as ParsedSocket;
+  const parser = watched.parser;
+  if (parser == null) return;
+  (parser as unknown as Record<number, unknown>)[parser.constructor.kOnMessageBegin] = () => {
+    watched[kHeadRead] = socket.bytesRead;
+  };
+}
+
+/**
+ * socket.bytesRead when the request node:http reads last (or now) began (watchRequestStarts);
+ * null when none has begun since its parser started over with nothing to read: the connection
+ * is idle, though node:http's clock for a head runs from that start.
+ */
+export function headBegunAt(socket: Socket): number | null | undefined {
+  return (socket as ParsedSocket)[kHeadRead];
+}
 
 /** node:http's list of its connections' parsers, for its header and request timeouts. */
 function connectionsOf(server: object): unknown {
@@ -43,5 +67,6 @@ export function restartParser(socket: Socket, rest: Buffer): boolean {
     parser._consumed = false;
   }
   if (rest.length > 0) socket.unshift(rest);
+  else (socket as ParsedSocket)[kHeadRead] = null;
   return true;
 }

@@ -11,7 +11,7 @@
 // docs/reliability.md R6.8d, R6.8e).
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { restartParser, type ParsedSocket } from './node-parser.js';
+import { headBegunAt, restartParser } from './node-parser.js';
 
 const kRawTarget = Symbol('apppkg.rawTarget');
 
@@ -60,23 +60,6 @@ export function restoreRawTarget(req: IncomingMessage): void {
   if (req.url === mark.escaped) req.url = mark.sent;
 }
 
-const kLineRead = Symbol('apppkg.lineRead');
-
-type WatchedSocket = ParsedSocket & { [kLineRead]?: number };
-
-/**
- * From now on, the read in which each request node:http reads on `socket` began is kept (as
- * socket.bytesRead then), for rereadRawTarget. Call it once node:http has given it a parser.
- */
-export function watchRequestStarts(socket: Socket): void {
-  const watched = socket as WatchedSocket;
-  const parser = watched.parser;
-  if (parser == null) return;
-  (parser as unknown as Record<number, unknown>)[parser.constructor.kOnMessageBegin] = () => {
-    watched[kLineRead] = socket.bytesRead;
-  };
-}
-
 /**
  * node:http refused a request line for an octet >= 0x80 in its target (refusedRawTarget): its
  * parser, stopped at that octet, is started over at the line's first byte and given the line
@@ -92,9 +75,8 @@ export function watchRequestStarts(socket: Socket): void {
 export function rereadRawTarget(err: { rawPacket?: unknown; bytesParsed?: unknown }, socket: Socket, previous: IncomingMessage | undefined): boolean {
   const packet = err.rawPacket as Buffer;
   const lineStart = packet.lastIndexOf(LF, err.bytesParsed as number) + 1;
-  const watched = socket as WatchedSocket;
-  // With no LF before it, the line starts the read only if it began in this read (watchRequestStarts).
-  if ((lineStart === 0 && watched[kLineRead] !== socket.bytesRead) || !endsInLf(previous)) return false;
+  // With no LF before it, the line starts the read only if it began in this read.
+  if ((lineStart === 0 && headBegunAt(socket) !== socket.bytesRead) || !endsInLf(previous)) return false;
   return restartParser(socket, escapeRawTarget(Buffer.from(packet.subarray(lineStart)), socket));
 }
 

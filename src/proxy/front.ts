@@ -17,7 +17,8 @@ import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProble
 import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
-import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget, watchRequestStarts } from '../net/raw-target.js';
+import { headBegunAt, watchRequestStarts } from '../net/node-parser.js';
+import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
@@ -321,7 +322,12 @@ export class Front {
         if (refusedRawTarget(err) && !this.headTimedOut.has(socket) && rereadRawTarget(err as { rawPacket?: unknown }, socket, this.lastNodeResponse.get(socket)?.req)) return;
         // Content-Length or Transfer-Encoding in a chunked trailer: dropped, as on the lane (R6.13b).
         if (!this.headTimedOut.has(socket) && endAtTrailerSection(err as { rawPacket?: unknown }, socket)) return;
-        if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !(kFromAnswer in err) && this.putOffHeadTimeout(server, socket)) return;
+        if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+          // An idle connection whose parser started over after a trailer: no head to answer;
+          // the keep-alive timeout closes it without a word, as any idle one.
+          if (headBegunAt(socket) === null) return;
+          if (!(kFromAnswer in err) && this.putOffHeadTimeout(server, socket)) return;
+        }
         // Read now: the parser may go on to other bytes before the refusal is written.
         const headSince = Date.now() - this.headWaitSeconds(socket) * 1000;
         this.stopHandedHeadClock(socket);

@@ -5,6 +5,7 @@
 // sent nothing made no request: no line, as in nginx's log. The line's duration is the wait
 // (the head timed out, so at least --header-timeout), and a head gets --header-timeout once,
 // from its first byte, whichever reader (the lane, node:http) has it when the time is up.
+import { connect } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
@@ -99,6 +100,25 @@ for (const [name, gw] of [['the lean lane', () => lean!], ['node:http', () => no
     const raw = await spacedOut(portOf(gw()), ['GET /slowheads/longer HTTP/1.1\r\nHost: x\r\n\r\nGET /slowheads/late HT', 'TP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], 1800);
     assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\nHTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
     await waitFor(() => /"GET \/slowheads\/late HTTP\/1\.1" 200 /.test(gw().output()), 3000, 'the second answer\'s line');
+  });
+}
+
+for (const [name, gw] of [['the lean lane', () => lean!], ['node:http', () => node!]] as const) {
+  test(`${name}: a connection idle after a chunked request whose trailer had a Content-Length (dropped) gets no 408: no head came`, async () => {
+    const socket = connect(portOf(gw()), '127.0.0.1');
+    let got = '';
+    socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    socket.on('error', () => {});
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write('POST /slowheads/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 5\r\n\r\n');
+      await waitFor(() => got.endsWith('ok\n'), 5000, 'the answer');
+      // Past --header-timeout (1 s) and node:http's next look at its connections; short of keep-alive (5 s).
+      await new Promise((resolve) => setTimeout(resolve, 1800));
+    } finally {
+      socket.destroy();
+    }
+    assert.match(got, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
   });
 }
 
