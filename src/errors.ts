@@ -133,7 +133,10 @@ export const ERROR_CODES = {
     summary: 'The file given to --admin-token cannot be read or holds no token.',
     message: (d) => `cannot use it as the admin token: ${str(d.reason)}`,
     hint: () => 'give --admin-token a readable file holding the token (its content, trimmed, is the token)',
-    exitStatus: 2,
+    // The file, not the command line, is wrong (it may be written yet), as for a missing
+    // --environment FILE: 1. A non-loopback --admin without any token (above) stays 2: that
+    // command line can never start, as --admin on a --listen address cannot.
+    exitStatus: 1,
     example: { file: '/etc/apppkg-gateway/admin-token', reason: 'the file is empty' },
   },
   APPPKG_ADMIN_REFUSED: {

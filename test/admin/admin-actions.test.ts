@@ -386,7 +386,7 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
   }
 });
 
-test('an admin address other than loopback needs a token; an empty token file is refused', async () => {
+test('an admin address other than loopback needs a token (bad usage, 2); a token file that is empty or missing is refused with 1', async () => {
   const dir = tempDir('apppkg-admin-token-');
   try {
     const base = ['--apps', dir.path, '--listen', '127.0.0.1:0', '--state-dir', join(dir.path, 'state')];
@@ -398,10 +398,17 @@ test('an admin address other than loopback needs a token; an empty token file is
     const open6 = await runCli([...base, '--admin', '[::]:0']);
     assert.is(open6.status, 2, open6.stderr);
     assert.match(open6.stderr, /--admin \[::\]:0 is not a loopback address/);
+    // A token file that is wrong is no bad usage: 1, as a missing --environment file (README).
     writeFileSync(join(dir.path, 'empty'), '\n');
     const empty = await runCli([...base, '--admin', '127.0.0.1:0', '--admin-token', join(dir.path, 'empty')]);
-    assert.is(empty.status, 2, empty.stderr);
+    assert.is(empty.status, 1, empty.stderr);
     assert.match(empty.stderr, /the file is empty/);
+    const missing = await runCli([...base, '--admin', '0.0.0.0:0', '--admin-token', join(dir.path, 'missing')]);
+    assert.is(missing.status, 1, missing.stderr);
+    assert.match(missing.stderr, /cannot use it as the admin token: ENOENT/);
+    const client = await runCli(['status', '--admin', '127.0.0.1:1', '--admin-token', join(dir.path, 'empty')]);
+    assert.is(client.status, 1, client.stderr);
+    assert.match(client.stderr, /the file is empty/);
   } finally {
     dir.remove();
   }
