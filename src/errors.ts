@@ -324,6 +324,19 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { missing: 'vendor/', dir: '/srv/apps/blog' },
   },
+  APPPKG_MODULE_MISSING: {
+    summary: 'A `processes:` or `commands:` line runs `python -m MODULE`, and the app\'s interpreter, with the app\'s sys.path, finds no such module (or a package without `__main__`): the process would exit "No module named" at every start.',
+    message: (d) =>
+      d.package
+        ? `${str(d.key)}: \`${str(d.command)}\` runs the package ${str(d.module)}, which has no __main__ module to run`
+        : `${str(d.key)}: \`${str(d.command)}\` runs the module ${str(d.module)}, which ${str(d.python)} does not find on the app's sys.path`,
+    hint: (d) =>
+      d.package
+        ? `name the module to run (\`python -m ${str(d.module)}.MODULE\`), or add ${String(d.module).replace(/\./g, '/')}/__main__.py`
+        : `install the distribution that provides ${String(d.module).split('.')[0]} for the app (pip:, deb:, or vendor/ with \`apppkg-gateway vendor\`), or correct the module's name`,
+    exitStatus: 1,
+    example: { key: 'processes.worker.command', command: 'python -m celery worker', module: 'celery', python: '/var/lib/apppkg-gateway/apps/blog/run/0a1b2c3d/bin/python' },
+  },
   APPPKG_PROGRAM_MISSING: {
     summary: 'The program a `processes:` or `commands:` line runs is not on the app\'s PATH (or, with a slash, not in the app directory): the shell would answer "not found" (127) when the gateway starts the process or runs the hook.',
     message: (d) => `${str(d.key)}: \`${str(d.command)}\` runs ${str(d.program)}, which is ${String(d.program).includes('/') ? `not an executable file under ${str(d.dir)}` : "not on the app's PATH"}`,

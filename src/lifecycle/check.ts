@@ -11,8 +11,8 @@ import { statSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
-import { atAppKey, resolveApp } from '../app-context.js';
+import { Writable } from 'node:stream';
+import { atAppKey, resolveApp, type AppContext } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import { placeOf } from '../description/key-place.js';
 import { keyLabel } from '../description/yaml-file.js';
@@ -24,7 +24,7 @@ import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
 import { closest } from '../closest.js';
-import { commandProgram, findProgram } from './command-program.js';
+import { commandProgram, findProgram, pythonModule } from './command-program.js';
 import { runInAppEnvironment } from './run-command.js';
 import { GuardedTree } from '../supervisor/process-group.js';
 import { checkServices } from '../services/service-report.js';
@@ -173,7 +173,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
       report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
     }
-    for (const item of await programChecks(desc, env.PATH ?? '')) report(item);
+    for (const item of await programChecks(ctx, env.PATH ?? '')) report(item);
     const hook = desc.commands.check;
     if (hook) {
       opts.onHookStart?.(hook);
@@ -258,9 +258,11 @@ function appsEntryNearMiss(name: string, hostEnv: HostEnvironment): CheckItem | 
 /**
  * Whether the program each process and hook runs is there (SPEC 1.1: `processes:`, `commands:`):
  * a failure per missing one, at its entry, and one line naming those found. Lines whose program
- * the shell decides (a builtin, an expansion) are not judged.
+ * the shell decides (a builtin, an expansion) are not judged. For `python -m MODULE`, the
+ * interpreter is always there: the module is what a process would crash-loop without.
  */
-async function programChecks(desc: Description, searchPath: string): Promise<CheckItem[]> {
+async function programChecks(ctx: AppContext, searchPath: string): Promise<CheckItem[]> {
+  const { desc } = ctx;
   const lines: Array<{ key: string; at: Array<string>; command: string }> = [
     ...Object.entries(desc.processes).map(([name, spec]) => ({ key: `processes.${name}.command`, at: ['processes', name, 'command'], command: spec.command })),
     // commands.check is run below: its own line says how it went.
@@ -271,15 +273,54 @@ async function programChecks(desc: Description, searchPath: string): Promise<Che
   for (const { key, at, command } of lines) {
     const program = commandProgram(command);
     if (program === null) continue;
-    if ((await findProgram(program, desc.dir, searchPath)) !== null) {
-      found.push(`${key.replace(/\.command$/, '')}: ${program}`);
+    const name = key.replace(/\.command$/, '');
+    const file = await findProgram(program, desc.dir, searchPath);
+    const module = file === null ? null : pythonModule(command);
+    const missing = file !== null && module !== null ? await moduleMissing(ctx, file, module) : null;
+    if (file !== null && missing === null) {
+      found.push(`${name}: ${module === null ? program : `${program} -m ${module}`}`);
       continue;
     }
-    const name = key.replace(/\.command$/, '');
+    if (file !== null && missing !== null) {
+      // The wrapper on the app's PATH lives in a directory check removes: name what it runs.
+      const python = file.startsWith(ctx.appEnv.runDir + path.sep) ? ctx.appEnv.python : file;
+      items.push(failedItem(name, new GatewayError('APPPKG_MODULE_MISSING', { key, command, module, python, package: missing === 'no __main__' }), placed(placeOf(desc, at))));
+      continue;
+    }
     items.push(failedItem(name, new GatewayError('APPPKG_PROGRAM_MISSING', { key, command, program, dir: desc.dir }), placed(placeOf(desc, at))));
   }
   if (found.length > 0) items.unshift({ name: 'programs', ok: true, detail: `found: ${found.join(', ')}`, fix: '' });
   return items;
+}
+
+/**
+ * Asks `python` whether it finds `module` as `python -m` would, in the environment and directory
+ * the app's processes get (its sys.path: PYTHONPATH, the app directory, paths:, the venv). A
+ * package needs its __main__. Finding a submodule imports its packages, as the check of the app
+ * object imports them; one that fails to import is not judged here (the process's log says why).
+ */
+const MODULE_NOT_FOUND = 5;
+const NO_MAIN = 6;
+const FIND_MODULE = `
+import importlib.util, sys
+name = sys.argv[1]
+try:
+    spec = importlib.util.find_spec(name)
+    status = 0 if spec is not None else ${MODULE_NOT_FOUND}
+    if spec is not None and spec.submodule_search_locations is not None:
+        status = 0 if importlib.util.find_spec(name + ".__main__") is not None else ${NO_MAIN}
+except ModuleNotFoundError:
+    status = ${MODULE_NOT_FOUND}
+except BaseException:
+    status = 0
+sys.exit(status)
+`;
+
+/** Why `python -m module` would not run, or null when it would (as far as this probe knows). */
+async function moduleMissing(ctx: AppContext, python: string, module: string): Promise<'not found' | 'no __main__' | null> {
+  const status = await runInAppEnvironment(ctx, { argv: [python, '-c', FIND_MODULE, module], output: new Writable({ write: (_c, _e, done) => done() }), timeoutMs: 60_000 });
+  // Only the probe's own answers refuse: an interpreter that cannot run at all is not this line's to judge.
+  return status === MODULE_NOT_FOUND ? 'not found' : status === NO_MAIN ? 'no __main__' : null;
 }
 
 function placed(at: { file: string; line: number; column: number } | null | undefined): string {

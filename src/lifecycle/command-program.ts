@@ -1,6 +1,7 @@
 // The program a process's or a hook's command line runs, found as `sh -c` finds it, so that
 // `check` can say that `processes.worker: celery -A blog worker` would exit 127 ("not found")
-// before a start or a deploy learns it from a crash loop or a refused version.
+// before a start or a deploy learns it from a crash loop or a refused version; and for
+// `python -m celery worker`, the module the interpreter would not find ("No module named").
 import path from 'node:path';
 import { isExecutableFile, which } from '../environment/executable.js';
 
@@ -24,13 +25,43 @@ const LITERAL = /^[A-Za-z0-9_./+@%:,-]+$/;
  * a keyword, an expansion such as `$VENV/bin/app`, a quoted word): those are not judged here.
  */
 export function commandProgram(command: string): string | null {
+  return programWords(command)?.[0] ?? null;
+}
+
+/** The program's word and the words after it; null as for commandProgram. */
+function programWords(command: string): string[] | null {
   const words = command.trim().split(/\s+/);
   let i = 0;
   while (i < words.length && ASSIGNMENT.test(words[i])) i++;
   if (words[i] === 'exec') i++;
   const word = words[i];
   if (word === undefined || !LITERAL.test(word) || SHELL_WORDS.has(word)) return null;
-  return word;
+  return words.slice(i);
+}
+
+/** `python`, `python3`, `python3.11`, by any path: the app's interpreter on its PATH. */
+const PYTHON = /^python(\d+(\.\d+)?)?$/;
+/** Python's options that take the next word as their value (`-W error`, `-X dev`). */
+const PYTHON_OPTION_WITH_VALUE = new Set(['-W', '-X', '--check-hash-based-pycs']);
+const MODULE_NAME = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/;
+
+/**
+ * The module `python -m MODULE` runs (`python -u -m celery worker`, `exec python3 -mblog.live`),
+ * or null when the command runs no module that way: a script, `-c`, an expansion, or another
+ * program. Its program is the interpreter the app's PATH gives, which is not judged here.
+ */
+export function pythonModule(command: string): string | null {
+  const words = programWords(command);
+  if (words === null || !PYTHON.test(path.basename(words[0]))) return null;
+  for (let i = 1; i < words.length; i++) {
+    const word = words[i];
+    if (word === '-m') return MODULE_NAME.test(words[i + 1] ?? '') ? words[i + 1] : null;
+    if (word.startsWith('-m')) return MODULE_NAME.test(word.slice(2)) ? word.slice(2) : null;
+    // A script, `-c CODE`, `-` (stdin) or `--`: what follows is no module of ours.
+    if (!word.startsWith('-') || word === '-' || word === '--' || word.startsWith('-c')) return null;
+    if (PYTHON_OPTION_WITH_VALUE.has(word)) i++;
+  }
+  return null;
 }
 
 /**

@@ -396,15 +396,48 @@ test('check finds the program each process and hook runs: a missing one fails at
   assert.match(r.stdout, /FAIL\s+processes\.tick\s+\S+app\.yaml:8:5: .*runs \.\/bin\/tick\.sh, which is not an executable file under/);
   assert.match(r.stdout, /FAIL\s+commands\.backup\s+\S+app\.yaml:10:3: .*runs pg_dump_nowhere/);
   assert.match(r.stdout, /fix: install it for the app/);
-  assert.match(r.stdout, /ok\s+programs\s+found: processes\.web: python, commands\.test: python\n/);
+  assert.match(r.stdout, /ok\s+programs\s+found: processes\.web: python -m http\.server, commands\.test: python -m unittest\n/);
   assert.not.match(r.stdout, /commands\.update/, 'cd is the shell\'s: not judged');
   // Put right, every line passes: a relative program is found in the app directory.
   mkdirSync(join(dir, 'bin'));
   writeFileSync(join(dir, 'bin', 'tick.sh'), '#!/bin/sh\nsleep 1\n', { mode: 0o755 });
-  writeFileSync(join(dir, 'app.yaml'), readFileSync(join(dir, 'app.yaml'), 'utf8').replace('celery -A', 'python -m celery -A').replace('pg_dump_nowhere', 'sh -c true'));
+  writeFileSync(join(dir, 'blog_worker.py'), 'print("working")\n');
+  writeFileSync(join(dir, 'app.yaml'), readFileSync(join(dir, 'app.yaml'), 'utf8').replace('celery -A blog worker', 'python -m blog_worker').replace('pg_dump_nowhere', 'sh -c true'));
   const fixed = await runCli(['check', dir, '--state-dir', state.path]);
   assert.is(fixed.status, 0, fixed.stdout + fixed.stderr);
-  assert.match(fixed.stdout, /ok\s+programs\s+found: processes\.web: python, processes\.worker: python, processes\.tick: \.\/bin\/tick\.sh, commands\.backup: sh, commands\.test: python\n/);
+  assert.match(fixed.stdout, /ok\s+programs\s+found: processes\.web: python -m http\.server, processes\.worker: python -m blog_worker, processes\.tick: \.\/bin\/tick\.sh, commands\.backup: sh, commands\.test: python -m unittest\n/);
+});
+
+test('check asks the app\'s interpreter for each `python -m MODULE`: a module not installed (celery) or a package with no __main__ fails at its entry; one on the app\'s sys.path (paths:) passes', async () => {
+  const dir = pkg('modules', [
+    'platform: python, wsgi',
+    'app: wsgi:application',
+    'paths: vendor/',
+    'processes:',
+    '  worker:',
+    '    command: python -m celery -A blog worker',
+    '  live:',
+    '    command: exec python3 -u -W ignore -m tasks.live',
+    '  vendored:',
+    '    command: python -m vendored_tool --port $PORT',
+    'commands:',
+    '  update: python -m tasks',
+    '  test: python -c "import tasks"',
+    '',
+  ].join('\n'));
+  mkdirSync(join(dir, 'tasks'));
+  writeFileSync(join(dir, 'tasks', '__init__.py'), '');
+  writeFileSync(join(dir, 'tasks', 'live.py'), 'print("live")\n');
+  mkdirSync(join(dir, 'vendor'));
+  writeFileSync(join(dir, 'vendor', 'vendored_tool.py'), 'print("tool")\n');
+  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  // What the process would crash-loop on ("No module named celery"), at its line, with the fix.
+  assert.match(r.stdout, /FAIL\s+processes\.worker\s+\S+app\.yaml:6:5: processes\.worker\.command: `python -m celery -A blog worker` runs the module celery, which \/\S+python\S* does not find on the app's sys\.path\n\s+fix: install the distribution that provides celery for the app/);
+  assert.not.match(r.stdout, /apppkg-check-/, 'the interpreter named is the app\'s, not the helper of a scratch directory');
+  assert.match(r.stdout, /FAIL\s+commands\.update\s+\S+app\.yaml:12:3: commands\.update: `python -m tasks` runs the package tasks, which has no __main__ module to run\n\s+fix: name the module to run \(`python -m tasks\.MODULE`\), or add tasks\/__main__\.py/);
+  assert.match(r.stdout, /ok\s+programs\s+found: processes\.live: python3 -m tasks\.live, processes\.vendored: python -m vendored_tool, commands\.test: python\n/);
+  assert.match(r.stdout, /modules: 2 checks failed/);
 });
 
 test('run passes the exit status on and gives the app its private directories', async () => {
