@@ -5,8 +5,10 @@
 // gateway was down, one whose update a SIGTERM cut, or one whose update failed is newer than
 // it: at the gateway's start that version is deployed as while it runs (update, start, probe,
 // switch), never served straight away (probe-n finding 1). A switch to a version not newer than
-// it (a rollback) runs no update: the data stays as the newer one migrated it.
-import { readFileSync, writeFileSync } from 'node:fs';
+// it (a rollback) runs no update: the data stays as the newer one migrated it. A failed update is
+// kept too (update-failed.json), with the files it failed with: the next start refuses that
+// version again without running the hook, until its files change or SIGHUP asks.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareVersions } from '../description/package-dir.js';
 import type { Description } from '../description/types.js';
@@ -111,4 +113,46 @@ export function updatesPending(versions: readonly Description[], installed: Inst
     if (changed || aboveInstalled(desc, versions, installed)) pending.add(desc.dir);
   }
   return pending;
+}
+
+/**
+ * A version whose commands.update failed, kept across the gateway's restarts: its files then
+ * (treeDigest) and why (a GatewayError's code and the details its message is made of).
+ */
+export interface FailedUpdate {
+  files: string;
+  at: string;
+  code: string;
+  details: Record<string, unknown>;
+}
+
+/** Where the failed updates of `name` are kept (STATE/apps/NAME/update-failed.json, by directory). */
+export function failedUpdatesFile(stateDir: string | undefined, name: string): string {
+  return join(appStateDirs(resolveStateRoot({ flag: stateDir }), name).app, 'update-failed.json');
+}
+
+/** dir -> its failed update; empty when none is kept (or the file is unreadable). */
+export function readFailedUpdates(file: string): Map<string, FailedUpdate> {
+  try {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as Record<string, FailedUpdate>;
+    return new Map(Object.entries(kept).filter(([, f]) => typeof f?.files === 'string' && typeof f.code === 'string'));
+  } catch {
+    return new Map();
+  }
+}
+
+/**
+ * Keeps (`failed`) or forgets (null) the failed update of `dir`. Only the values a message is
+ * made of are kept: strings, numbers, booleans and lists of strings (a traceback's tail).
+ */
+export function keepFailedUpdate(file: string, dir: string, failed: { files: string; code: string; details: Record<string, unknown> } | null): void {
+  const kept = readFailedUpdates(file);
+  if (failed === null && !kept.delete(dir)) return;
+  if (failed !== null) {
+    const plain = (v: unknown) => ['string', 'number', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+    const details = Object.fromEntries(Object.entries(failed.details).filter(([, v]) => plain(v)));
+    kept.set(dir, { files: failed.files, at: new Date().toISOString(), code: failed.code, details });
+  }
+  if (kept.size === 0) rmSync(file, { force: true });
+  else writeFileSync(file, `${JSON.stringify(Object.fromEntries(kept))}\n`);
 }

@@ -12,13 +12,13 @@ import { appLogOptions, prepareRefusalLog, resolveApp, type AppContext, type Run
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
 import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
-import { installedFile, readInstalled, recordInstalled, updateSkipped, updatesPending } from '../lifecycle/installed-version.js';
+import { failedUpdatesFile, installedFile, keepFailedUpdate, readFailedUpdates, readInstalled, recordInstalled, updateSkipped, updatesPending } from '../lifecycle/installed-version.js';
 import { hasSettled, readPackageTree, treeDigest } from './package-tree.js';
 import { appLogFile, formatRefusal, logOffset, noteRefusalInLog, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
@@ -105,6 +105,8 @@ function editedSinceUpdate(desc: Description, marker: string): boolean {
 export class VersionJudge {
   /** Apps whose installed.json predates recorded updates: the version that serves first replaces it. */
   private readonly adoptAtStart = new Set<string>();
+  /** Apps whose failed updates kept from the gateway's last run were looked at (once, at its start). */
+  private readonly keptFailuresRead = new Set<string>();
 
   constructor(
     private readonly opts: VersionJudgeOptions,
@@ -133,6 +135,7 @@ export class VersionJudge {
     // Nothing serves yet (the gateway's start): a version whose commands.update has not run is
     // tried after the older ones, then deployed from the one that serves, as while running.
     const pending = this.updatesPendingAtStart(record);
+    this.refuseKeptFailures(record, pending);
     const order = pending.size === 0 ? record.versions : [...record.versions.filter((d) => !pending.has(d.dir)), ...record.versions.filter((d) => pending.has(d.dir))];
     for (const desc of order) {
       const fp = fingerprint(desc);
@@ -260,6 +263,29 @@ export class VersionJudge {
   }
 
   /**
+   * At the gateway's start, a version whose commands.update failed in an earlier run with the
+   * files it still has is refused again for the same reason without running the hook: a
+   * restart of the gateway (an upgrade of its package, a reboot) is nobody's ask to run a
+   * failed migration again, as it is not while the gateway runs. What retries it is what
+   * retries any refused version: a change to its files, SIGHUP (`systemctl reload`), or
+   * `apppkg-gateway restart NAME` while nothing serves (README.md).
+   */
+  private refuseKeptFailures(record: AppRecord, pending: Set<string>): void {
+    if (this.keptFailuresRead.has(record.name)) return;
+    this.keptFailuresRead.add(record.name);
+    if (pending.size === 0) return;
+    for (const [dir, failed] of readFailedUpdates(failedUpdatesFile(this.opts.stateDir, record.name))) {
+      const desc = record.versions.find((d) => d.dir === dir);
+      if (desc === undefined || !pending.has(dir) || failed.files !== treeDigest(dir)) continue;
+      const error = new GatewayError(failed.code as ErrorCode, failed.details);
+      record.refused.set(dir, { signature: readPackageTree(dir).signature, error });
+      const refused = `${label(desc)} refused: its commands.update failed at ${failed.at} with these same files, and is not run again until a file in it changes or SIGHUP asks: ${placedMessage(error)}`;
+      record.history.add('refused', refused, { version: desc.version, reason: reasonOf(error) });
+      this.opts.say(`${record.name}: ${label(desc)} refused: its commands.update failed at ${failed.at} with these same files; it is not run again (change a file in it, or send SIGHUP, to run it again):\n${formatRefusal(error)}`);
+    }
+  }
+
+  /**
    * `updatePending`: its commands.update runs though no older version serves
    * (updatesPendingAtStart); `restarting`: the serving version restarted in place, whose failure
    * leaves it serving rather than refused.
@@ -274,6 +300,7 @@ export class VersionJudge {
     const logFile = appLogFile(this.opts.stateDir, desc.name);
     const logStart = development ? 0 : logOffset(logFile);
     let venv: PendingVenv | null = null;
+    let updateFailed = false;
     try {
       const resolve = () => resolveApp({
         dir: desc.dir,
@@ -304,7 +331,9 @@ export class VersionJudge {
           ? record.serving.desc.dir !== desc.dir ? this.updateDue(record, desc, marker) : editedSinceUpdate(desc, marker)
           : updatePending;
         const hook = firstInstall ? 'install' : newVersion ? 'update' : null;
+        updateFailed = hook === 'update';
         const ran = hook !== null && (await this.runHook(ctx, hook));
+        updateFailed = false;
         if (firstInstall) recordInstalled(marker, desc, 'install', treeDigest(desc.dir));
         updated = ran && hook === 'update';
       }
@@ -321,7 +350,10 @@ export class VersionJudge {
         drainMs: this.opts.drainMs,
       });
       // Its update is not run again at the gateway's next start (installed-version.ts).
-      if (updated) recordInstalled(installedFile(this.opts.stateDir, desc.name), desc, 'update', treeDigest(desc.dir));
+      if (updated) {
+        recordInstalled(installedFile(this.opts.stateDir, desc.name), desc, 'update', treeDigest(desc.dir));
+        keepFailedUpdate(failedUpdatesFile(this.opts.stateDir, desc.name), desc.dir, null);
+      }
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;
       venv = null; // from here on the build is the running version's: never discarded
@@ -336,6 +368,14 @@ export class VersionJudge {
         : new GatewayError('APPPKG_WORKER_START_FAILED', { app: desc.name, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);
+      // Not run again at the gateway's next start with these files (refuseKeptFailures).
+      if (updateFailed && !development) {
+        try {
+          keepFailedUpdate(failedUpdatesFile(this.opts.stateDir, desc.name), desc.dir, { files: treeDigest(desc.dir), code: error.code, details: error.details });
+        } catch (err) {
+          this.opts.say(`${desc.name}: cannot keep its failed commands.update for the next start: ${String(err)}; it is run again then`);
+        }
+      }
       const refused = `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${placedMessage(error)}`;
       // Under serve the terminal has it; under --apps, the app's log as well.
       if (!development && (await prepareRefusalLog(desc, { hostEnv: this.registry.hostEnv(), stateDir: this.opts.stateDir, switchUser: true }))) {

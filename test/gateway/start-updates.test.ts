@@ -82,8 +82,11 @@ test('a version copied in while the gateway was down runs its update first, the 
   assert.not.match(env.gw.output(), /running commands\.update/);
   assert.equal(updatesRun(env), ['blog.2']);
 
-  // Whose update fails: refused at this start and at the next, version 2 serving.
-  addVersion(env.apps, '3', 'echo migrate-failed; exit 7');
+  // Whose update fails: refused at this start and at the next, version 2 serving; the next
+  // start does not run the failed hook again on the same files (a restart is nobody's ask to),
+  // and says so; SIGHUP does run it again.
+  addVersion(env.apps, '3', `${LOGGED_UPDATE}; echo migrate-failed; exit 7`);
+  const reasons: unknown[] = [];
   for (const round of [1, 2]) {
     await restart(env);
     const app = await waitFor(async () => {
@@ -93,7 +96,14 @@ test('a version copied in while the gateway was down runs its update first, the 
     assert.is(await served(env.gw), '2');
     assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['3', 'failed'], ['2', 'serving'], ['1', 'standby']]);
     assert.match(app.versions[0].reason.message, /commands\.update.*exited with status 7/);
+    reasons.push(app.versions[0].reason);
   }
+  assert.equal(reasons[1], reasons[0], 'the same reason at the next start');
+  assert.equal(updatesRun(env), ['blog.2', 'blog.3'], 'the failed update ran at the first start only');
+  assert.match(env.gw.output(), /version 3 refused: its commands\.update failed at \S+ with these same files; it is not run again \(change a file in it, or send SIGHUP, to run it again\)/);
+  assert.not.match(env.gw.output(), /running commands\.update/);
+  env.gw.child.kill('SIGHUP');
+  await waitFor(() => updatesRun(env).length === 3, 30_000, 'version 3\'s update run again after SIGHUP');
   assert.not.match(env.gw.output(), /version 3 (serving|takes over)/);
 });
 
