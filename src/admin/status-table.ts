@@ -2,7 +2,7 @@
 // per app what a row cannot hold (its versions' and workers' figures, open websockets, the last
 // problem with its fix and log), then the broken packages.
 // Pure, so it is tested on plain data without a gateway.
-import type { AppStatus, GatewayStatus, RefusalStatus, VersionStatus } from './status-types.js';
+import type { AppStatus, GatewayStatus, RefusalStatus, VersionStatus, WorkerStatus } from './status-types.js';
 import { countOf } from '../count.js';
 
 const COLUMNS = ['NAME', 'STATE', 'VERSION', 'WORKERS', 'RESTARTS', 'REQUESTS', 'ERRORS', 'P50', 'P99', 'MOUNT'];
@@ -67,11 +67,14 @@ function appDetails(app: AppStatus): string[] {
     // A version that never served has nothing to count: its state (and reason, below) is enough.
     const counted = v.requests > 0 || v.inFlight > 0 || v.state === 'serving' || v.state === 'draining';
     out.push(`version ${v.version ?? v.dir} ${v.state}${counted ? `: ${figures(v)}` : ''}`);
+    // The app's `workers` line is the serving version's: a draining one's workers (stopping while
+    // an ASGI lifespan shutdown runs, say) would otherwise show nowhere until they are gone.
+    if (v.state === 'draining' && v.workers.length > 0) out.push(`  its workers: ${workerList(v.workers)}`);
     // A refused version's reason is the app's problem, below; a serving one's is its app.yaml broken since it started.
     if (v.state === 'serving' && v.reason) out.push(`  its app.yaml no longer loads (it runs on as it was started): ${v.reason.code}: ${v.reason.message}`);
   }
   if (app.workers.length > 0) {
-    out.push(`workers: ${app.workers.map((w) => `${w.pid ?? '?'} ${w.state} (${w.requests} served, ${w.failed} failed)`).join(', ')}`);
+    out.push(`workers: ${workerList(app.workers)}`);
   }
   for (const w of app.workers) {
     if (w.lastRecycle) out.push(`worker ${w.pid ?? '?'}: ${countOf(w.recycled, 'worker')} recycled before it, the last at ${w.lastRecycle.at}: ${w.lastRecycle.reason}`);
@@ -98,6 +101,11 @@ function appDetails(app: AppStatus): string[] {
   if (app.runsAsRoot) out.push('warning: runs as root');
   if (app.problem) out.push(...problemLines(app.problem));
   return out;
+}
+
+/** `1001 ready (40 served, 1 failed), 1002 stopping (...)`. */
+function workerList(workers: readonly WorkerStatus[]): string {
+  return workers.map((w) => `${w.pid ?? '?'} ${w.state} (${w.requests} served, ${w.failed} failed)`).join(', ');
 }
 
 /** What a version answered: served, failed, in flight, queued, p50 and p99 of the last minute. */

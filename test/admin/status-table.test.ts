@@ -23,6 +23,17 @@ test('per app: each version\'s figures (SPEC 5.4: served, failed, in flight, que
   assert.match(text, /^  workers: 1001 ready \(40 served, 1 failed\), 1002 starting \(0 served, 0 failed\)$/m);
 });
 
+test('a draining version lists its workers (stopping while they finish, a lifespan shutdown say), apart from the serving version\'s', () => {
+  const status = fakeStatus();
+  const blog = status.apps[0];
+  const serving = blog.versions[0];
+  const stopping = serving.workers.map((w, i) => ({ ...w, pid: 901 + i, state: 'stopping' as const, requests: 0, failed: 0 }));
+  blog.versions = [serving, { ...serving, version: '2026.11.23', dir: '/var/apps/blog.2026.11.23', state: 'draining', inFlight: 0, queued: 0, requests: 7, failed: 0, workers: stopping }];
+  const text = renderStatusTable(status);
+  assert.match(text, /^  version 2026\.11\.23 draining: 7 served, 0 failed, 0 in flight, 0 queued, p50 12ms, p99 250ms\n    its workers: 901 stopping \(0 served, 0 failed\), 902 stopping \(0 served, 0 failed\)$/m);
+  assert.match(text, /^  workers: 1001 ready \(40 served, 1 failed\), 1002 starting \(0 served, 0 failed\)$/m);
+});
+
 test('no apps and no broken packages', () => {
   const text = renderStatusTable({ ...fakeStatus(), apps: [], broken: [] });
   assert.match(text, /no apps are served/);
