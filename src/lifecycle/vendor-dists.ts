@@ -17,6 +17,12 @@ export interface EntryPoint {
   attribute: string;
 }
 
+/** A script of the distribution's own (a wheel's .data/scripts/), as pip installed it into bin/. */
+export interface DataScript {
+  name: string;
+  data: Buffer;
+}
+
 export interface InstalledDistribution {
   name: string;
   version: string;
@@ -120,6 +126,25 @@ function parseEntryPoints(text: string): EntryPoint[] {
     if (m) scripts.push({ name: m[1], module: m[2], attribute: m[3] ?? '' });
   }
   return scripts.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/**
+ * The scripts pip put in `tree`'s bin/ for `dist` that are no entry point of it: RECORD names
+ * each as `../../bin/NAME` (pip's --target installs into a scheme whose scripts sit beside lib/).
+ */
+export async function readDataScripts(tree: string, dist: InstalledDistribution): Promise<DataScript[]> {
+  const entryNames = new Set(dist.scripts.map((e) => e.name));
+  const found: DataScript[] = [];
+  for (const file of dist.record) {
+    const name = /^(?:\.\.\/)+bin\/([^/]+)$/.exec(file)?.[1];
+    if (name === undefined || entryNames.has(name)) continue;
+    try {
+      found.push({ name, data: await readFile(path.join(tree, 'bin', name)) });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return found;
 }
 
 /** pip's files that cannot travel: its scripts (outside the tree, absolute `#!`) and direct_url.json. */

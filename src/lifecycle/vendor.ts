@@ -8,8 +8,8 @@
 //      with the versions already vendored kept (a lock, as Bundler's) unless --update frees one;
 //   2. a distribution compiled for one interpreter and platform is refused with its deb package,
 //      or kept with --allow-binary, its tag recorded for `check`;
-//   3. pip's scripts (an absolute `#!`) are replaced by relocatable ones in bin/
-//      (vendor-scripts.ts), its absolute direct_url.json dropped, each RECORD rewritten;
+//   3. pip's scripts (an absolute `#!`) are replaced by relocatable ones in bin/, a
+//      distribution's own scripts made relocatable too (vendor-scripts.ts), its absolute direct_url.json dropped, each RECORD rewritten;
 //   4. the manifest is written (vendor-manifest.ts) and the vendor directory made to match the
 //      stage, removing what is no longer required (vendor-sync.ts).
 import { execFile } from 'node:child_process';
@@ -29,7 +29,7 @@ import { isInside } from './data-tree.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
 import { binaryRefusal } from './vendor-binary.js';
-import { readDistributions, rewriteRecord, type InstalledDistribution } from './vendor-dists.js';
+import { readDataScripts, readDistributions, rewriteRecord, type DataScript, type InstalledDistribution } from './vendor-dists.js';
 import {
   INDEX_ELSEWHERE,
   manifestFiles,
@@ -346,13 +346,16 @@ async function finishTree(
   installed: InstalledDistribution[],
   facts: Pick<VendorManifest, 'requirements' | 'interpreter' | 'sources'>,
 ): Promise<VendorManifest> {
+  // A distribution's own scripts are read before pip's bin/ goes, to be written again relocatable.
+  const ownScripts = new Map<InstalledDistribution, DataScript[]>();
+  for (const d of installed) ownScripts.set(d, await readDataScripts(stage, d));
   await rm(path.join(stage, SCRIPTS_DIR), { recursive: true, force: true });
   for (const d of installed) await rm(path.join(stage, d.distInfo, 'direct_url.json'), { force: true });
   await removeAll(stage, '__pycache__');
   const distributions: VendoredDistribution[] = [];
   const owned = new Set<string>();
   for (const d of installed) {
-    const scripts = await writeScripts(stage, d);
+    const scripts = await writeScripts(stage, d, ownScripts.get(d));
     const record = await rewriteRecord(stage, d, scripts);
     const files: Record<string, string> = {};
     for (const file of record) {

@@ -29,7 +29,7 @@ export const canBuildExtensions =
 export const BUILD_REASON = `${BUILD_PYTHON} cannot build wheels (needs python3-pip, python3-setuptools, python3-wheel: scripts/test.mjs installs them as root)`;
 export const EXTENSION_REASON = `${BUILD_PYTHON} cannot build a C extension (needs gcc and python3-dev: scripts/test.mjs installs them as root)`;
 
-export type WheelSource = 'demo-greeting' | 'demo-words' | 'demo-speedup';
+export type WheelSource = 'demo-greeting' | 'demo-tools' | 'demo-words' | 'demo-speedup';
 
 /** Builds the wheels of `sources` into `out` (one pip run); `env` reaches setup.py (DEMO_WORDS_VERSION). */
 export function buildWheels(out: string, sources: WheelSource[], env: Record<string, string> = {}): void {

@@ -138,6 +138,35 @@ ifWheels('vendor/bin is on the PATH of the app\'s commands and processes, as a v
   assert.is(ran.stdout.trim(), join(copy, 'vendor', 'bin', 'demo-greeting'), ran.stdout + ran.stderr);
 });
 
+ifWheels('a distribution\'s own scripts (setup.py scripts=) are kept in vendor/bin, the Python ones running from wherever the app is copied', async () => {
+  buildWheels(wheels, ['demo-tools']);
+  const app = makeApp('tools', 'apppkg-demo-tools==1.0\n');
+  const r = await runCli(['vendor', app, ...OFFLINE], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const tools = manifestOf(app).distributions.find((d: any) => d.name === 'apppkg-demo-tools');
+  assert.equal(tools.scripts, ['bin/demo-tools', 'bin/demo-tools-future', 'bin/demo-tools-py', 'bin/demo-tools-sh']);
+  const record = readFileSync(join(app, 'vendor', 'apppkg_demo_tools-1.0.dist-info', 'RECORD'), 'utf8');
+  for (const script of tools.scripts) assert.match(record, new RegExp(`^${script},sha256=[\\w-]+,\\d+$`, 'm'));
+  for (const needle of [app, wheels, BUILD_PYTHON, 'apppkg-vendor-']) assert.equal(filesContaining(join(app, 'vendor'), needle), [], needle);
+
+  const copy = join(work.path, 'copied', 'tools');
+  cpSync(app, copy, { recursive: true });
+  const bin = join(copy, 'vendor', 'bin');
+  // The shell script is kept byte for byte; the Python ones find vendor/ as the entry point's script does.
+  assert.is(readFileSync(join(bin, 'demo-tools-sh'), 'utf8'), '#!/bin/sh\necho "demo-tools-sh: $*"\n');
+  for (const name of ['demo-tools-sh', 'demo-tools-py', 'demo-tools-future']) assert.is(statSync(join(bin, name)).mode & 0o777, 0o755, name);
+  assert.equal(readFileSync(join(bin, 'demo-tools-py'), 'utf8').split('\n').slice(0, 2), ['#!/usr/bin/env python3', '# -*- coding: utf-8 -*-']);
+  assert.is(runScript(join(bin, 'demo-tools-sh'), ['a', 'b']).out.trim(), 'demo-tools-sh: a b');
+  const py = runScript(join(bin, 'demo-tools-py'), ['a', 'b']);
+  assert.is(py.out.trim(), 'demo-tools-py: a b (apppkg-demo-words 1.0)', py.out);
+  const future = runScript(join(bin, 'demo-tools-future'), []);
+  assert.is(future.out.trim(), 'demo-tools-future: Says who runs it. (apppkg-demo-words 1.0)', future.out);
+  assert.is(runScript(join(bin, 'demo-tools'), []).out.trim(), 'demo-tools entry point, apppkg-demo-words 1.0');
+
+  const check = await runCli(['check', copy, ...CHECK]);
+  assert.match(check.stdout, /ok\s+vendor\s+vendor\/ current with requirements\.txt, files as vendored: 2 distributions/, check.stdout);
+});
+
 ifWheels('check reports a stale or edited vendor dir with the command that refreshes it', async () => {
   appendFileSync(join(shop, 'requirements.txt'), 'apppkg-demo-words\n');
   const stale = await runCli(['check', shop, ...CHECK]);
