@@ -25,6 +25,7 @@ import { ownerOf, restorableBackup, restoreWithHook } from './lifecycle/restore.
 import { runInAppEnvironment } from './lifecycle/run-command.js';
 import { withTestDatabases } from './services/app-services.js';
 import { appServiceScope } from './services/database-backup.js';
+import { describeServices } from './services/service-report.js';
 
 export type { CheckItem, CheckReport, CommandName, InstallResult };
 
@@ -101,21 +102,24 @@ export class AppPackage {
   readonly version: string | null;
   /** The package directory, absolute, symlinks resolved. */
   readonly dir: string;
-  /** The normalised description: exactly what `apppkg-gateway describe` prints. */
+  /**
+   * Exactly what `apppkg-gateway describe` prints: the normalised description and, for an app
+   * asking for `services:`, `provides` (what backs each on this host, passwords masked).
+   */
   readonly description: Record<string, unknown>;
 
   readonly #desc: Description;
   readonly #hostEnv: HostEnvironment;
   readonly #options: AppPackageOptions;
 
-  private constructor(desc: Description, hostEnv: HostEnvironment, options: AppPackageOptions) {
+  private constructor(desc: Description, hostEnv: HostEnvironment, options: AppPackageOptions, description: Record<string, unknown>) {
     this.#desc = desc;
     this.#hostEnv = hostEnv;
     this.#options = { ...options };
     this.name = desc.name;
     this.version = desc.version;
     this.dir = desc.dir;
-    this.description = describeJson(desc);
+    this.description = description;
   }
 
   /**
@@ -125,7 +129,14 @@ export class AppPackage {
    */
   static async open(dir: string, options: AppPackageOptions = {}): Promise<AppPackage> {
     const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment });
-    return new AppPackage(desc, hostEnv, options);
+    const description = describeJson(desc);
+    // What this host gives the services the app asks for (SPEC 5.2), as `describe` prints it:
+    // only looked up, nothing is created, no server is asked.
+    if (desc.services.database !== null || desc.services.redis !== null) {
+      const given = await describeServices(desc, hostEnv, resolveStateRoot({ flag: options.stateDir }));
+      description.provides = { ...given.gets, env: given.env, problem: given.problem };
+    }
+    return new AppPackage(desc, hostEnv, options, description);
   }
 
   /**

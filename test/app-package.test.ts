@@ -57,6 +57,18 @@ test('open() reads the description, as describe prints it, and creates nothing',
   assert.not.ok(existsSync(fresh), 'open() must not prepare the state root');
 });
 
+test('open() of an app asking for services: description is what describe prints, provides included', async () => {
+  // SQLite in the app's data directory: what `database: sql` gets on a host that names no server.
+  const dir = pkg('with-db', 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: sql\n');
+  const root = join(state.path, 'with-db-root');
+  const app = await AppPackage.open(dir, { stateDir: root });
+  const cli = await runCli(['describe', dir, '--state-dir', root]);
+  assert.is(cli.status, 0, cli.stderr);
+  assert.equal(app.description, JSON.parse(cli.stdout));
+  assert.equal(app.description.provides, { database: 'sqlite', env: { DATABASE_URL: `sqlite:///${join(root, 'apps', 'with-db', 'data', 'db.sqlite3')}` }, problem: null });
+  assert.not.ok(existsSync(root), 'open() must not prepare the state root');
+});
+
 test('open() takes the version from the directory and rejects a bad description with every problem', async () => {
   const versioned = await AppPackage.open(pkg('blog.2026.11.24', 'platform: python, wsgi\napp: wsgi:application\n'), { stateDir: state.path });
   assert.is(versioned.name, 'blog');

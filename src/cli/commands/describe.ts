@@ -1,9 +1,5 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage } from '../../app-package.js';
-import { resolveStateRoot } from '../../environment/state-root.js';
-import { describeApp } from '../../app-context.js';
-import { describeServices } from '../../services/service-report.js';
-import type { Description } from '../../description/types.js';
 
 export const spec: CommandSpec = {
   name: 'describe',
@@ -29,14 +25,6 @@ export async function run(args: ParsedCommand): Promise<number> {
   // For the Python library (python-shim/apppkg) outside the app's processes: it has no YAML
   // parser, so it asks here. Not "python": that key is already the description's specifier.
   if (args.values['sys-path'] === true) Object.assign(printed, await app.pythonPaths());
-  // What this host gives the services the app asks for: the backing server and the variables,
-  // passwords masked (SPEC 5.2). Only looked up: nothing is created.
-  const asks = printed.services as Description['services'] | undefined;
-  if (asks && (asks.database || asks.redis)) {
-    const { desc, hostEnv } = await describeApp({ dir: app.dir, mode: 'development', environmentFile: args.values.environment as string | undefined });
-    const given = await describeServices(desc, hostEnv, resolveStateRoot({ flag: args.values['state-dir'] as string | undefined }));
-    printed.provides = { ...given.gets, env: given.env, problem: given.problem };
-  }
   process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
   return 0;
 }
