@@ -137,7 +137,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     );
   }
   // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
-  const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined });
+  const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined, environmentFile: hostEnv.file ?? undefined });
   if (vendor) report(vendor);
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
   const state = stateCheck(stateRoot, desc.name);

@@ -29,24 +29,31 @@ export interface VendorCheckItem {
 export interface VendorCheckOptions {
   /** The environment file's `python:` for this app. */
   pythonOverride?: string;
+  /**
+   * The environment file that gave it: the refresh command names it, so that vendor runs pip with
+   * the interpreter the app runs on, not the `python3` on PATH.
+   */
+  environmentFile?: string;
 }
 
 /** The vendor line, or null when the app has no vendored directory and nothing to vendor. */
 export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'python' | 'deb'>, opts: VendorCheckOptions = {}): Promise<VendorCheckItem | null> {
   const found: Array<{ dir: string; manifest: VendorManifest }> = [];
+  const env = opts.pythonOverride !== undefined && opts.environmentFile !== undefined ? ` --environment ${opts.environmentFile}` : '';
   for (const p of desc.paths) {
     const dir = path.resolve(desc.dir, p);
     const read = await readManifest(dir);
     if (read.manifest) found.push({ dir, manifest: read.manifest });
-    else if (read.reason !== 'absent') return failure(new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(desc.dir, dir), reason: read.reason, command: vendorCommand(desc.dir, path.join(desc.dir, DEFAULT_REQUIREMENTS), dir) }));
+    else if (read.reason !== 'absent') return failure(new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(desc.dir, dir), reason: read.reason, command: vendorCommand(desc.dir, path.join(desc.dir, DEFAULT_REQUIREMENTS), dir, env) }));
   }
-  if (found.length === 0) return neverVendored(desc);
+  if (found.length === 0) return neverVendored(desc, env);
 
   const interpreter = await pickInterpreter(desc, { override: opts.pythonOverride }).catch(() => null);
   const judge = interpreterJudge(interpreter);
   const lines: string[] = [];
   for (const { dir, manifest } of found) {
-    const problem = (await staleness(desc.dir, dir, manifest)) ?? (await modified(desc.dir, dir, manifest)) ?? (await hostMismatch(desc.dir, dir, manifest, judge));
+    const problem =
+      (await staleness(desc.dir, dir, manifest, env)) ?? (await modified(desc.dir, dir, manifest, env)) ?? (await hostMismatch(desc.dir, dir, manifest, judge, { unaskable: 'report', env }));
     if (problem) return failure(problem);
     lines.push(summary(desc.dir, dir, manifest));
   }
@@ -107,9 +114,10 @@ function failure(err: GatewayError): VendorCheckItem {
   return { name: 'vendor', ok: false, detail: err.message, fix: err.hint, code: err.code };
 }
 
-function refreshCommand(appDir: string, dir: string, manifest: VendorManifest, extra = ''): string {
+/** `env`: ` --environment FILE` when the environment file picks the app's interpreter, else ''. */
+function refreshCommand(appDir: string, dir: string, manifest: VendorManifest, env = ''): string {
   const binary = manifest.distributions.some((d) => d.binary) ? ' --allow-binary' : '';
-  return vendorCommand(appDir, path.resolve(appDir, manifest.requirements.file), dir, `${sourceOptions(appDir, manifest)}${binary}${extra}`);
+  return vendorCommand(appDir, path.resolve(appDir, manifest.requirements.file), dir, `${sourceOptions(appDir, manifest)}${env}${binary}`);
 }
 
 /**
@@ -128,15 +136,15 @@ function sourceOptions(appDir: string, manifest: VendorManifest): string {
 }
 
 /** An app with a requirements file whose `paths:` directory is missing was meant to be vendored. */
-function neverVendored(desc: Pick<Description, 'dir' | 'paths'>): VendorCheckItem | null {
+function neverVendored(desc: Pick<Description, 'dir' | 'paths'>, env: string): VendorCheckItem | null {
   const requirements = path.join(desc.dir, DEFAULT_REQUIREMENTS);
   if (!existsSync(requirements)) return null;
   const missing = desc.paths.map((p) => path.resolve(desc.dir, p)).find((dir) => !existsSync(dir));
   if (!missing) return null;
-  return failure(new GatewayError('APPPKG_VENDOR_MISSING', { into: displayDir(desc.dir, missing), reason: 'does not exist', command: vendorCommand(desc.dir, requirements, missing) }));
+  return failure(new GatewayError('APPPKG_VENDOR_MISSING', { into: displayDir(desc.dir, missing), reason: 'does not exist', command: vendorCommand(desc.dir, requirements, missing, env) }));
 }
 
-async function staleness(appDir: string, dir: string, manifest: VendorManifest): Promise<GatewayError | null> {
+async function staleness(appDir: string, dir: string, manifest: VendorManifest, env: string): Promise<GatewayError | null> {
   const file = path.resolve(appDir, manifest.requirements.file);
   let reason: string | null = null;
   try {
@@ -144,10 +152,10 @@ async function staleness(appDir: string, dir: string, manifest: VendorManifest):
   } catch {
     reason = `${manifest.requirements.file}, which it was vendored from, is gone`;
   }
-  return reason === null ? null : new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(appDir, dir), reason, command: refreshCommand(appDir, dir, manifest) });
+  return reason === null ? null : new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(appDir, dir), reason, command: refreshCommand(appDir, dir, manifest, env) });
 }
 
-async function modified(appDir: string, dir: string, manifest: VendorManifest): Promise<GatewayError | null> {
+async function modified(appDir: string, dir: string, manifest: VendorManifest, env: string): Promise<GatewayError | null> {
   const wrong: string[] = [];
   for (const [file, sha] of manifestFiles(manifest)) {
     let data: Buffer;
@@ -161,7 +169,7 @@ async function modified(appDir: string, dir: string, manifest: VendorManifest): 
   }
   if (wrong.length === 0) return null;
   const shown = wrong.length > 5 ? `${wrong.slice(0, 5).join(', ')} and ${wrong.length - 5} more` : wrong.join(', ');
-  return new GatewayError('APPPKG_VENDOR_MODIFIED', { into: displayDir(appDir, dir), found: `${countOf(wrong.length, 'file')}: ${shown}`, command: refreshCommand(appDir, dir, manifest) });
+  return new GatewayError('APPPKG_VENDOR_MODIFIED', { into: displayDir(appDir, dir), found: `${countOf(wrong.length, 'file')}: ${shown}`, command: refreshCommand(appDir, dir, manifest, env) });
 }
 
 /** The interpreter a vendor directory is judged for: how it is named, and which tags it loads. */
@@ -181,7 +189,7 @@ function interpreterJudge(interpreter: Interpreter | null): TagJudge | null {
  * what an interpreter that cannot be asked for its tags is, a mismatch to report or nothing known.
  */
 async function hostMismatch(
-  appDir: string, dir: string, manifest: VendorManifest, judge: TagJudge | null, opts: { unaskable: 'report' | 'ignore' } = { unaskable: 'report' },
+  appDir: string, dir: string, manifest: VendorManifest, judge: TagJudge | null, opts: { unaskable: 'report' | 'ignore'; env?: string } = { unaskable: 'report' },
 ): Promise<GatewayError | null> {
   const binary = manifest.distributions.filter((d) => d.binary);
   if (binary.length === 0 || judge === null) return null;
@@ -199,7 +207,7 @@ async function hostMismatch(
       found: `(cannot ask it which tags it loads: ${isGatewayError(err) ? err.message : (err as Error).message})`,
       names: binary.map((d) => d.name).join(', '),
       debs: binary.map((d) => debianPackageName(d.name)).join(', '),
-      command: refreshCommand(appDir, dir, manifest),
+      command: refreshCommand(appDir, dir, manifest, opts.env),
     });
   }
   const unloadable = binary.filter((d) => !d.tags.some((t) => host.supported[t]));
@@ -212,7 +220,7 @@ async function hostMismatch(
     found: unloadable.map((d) => `${d.name} ${d.version}`).join(', '),
     names: unloadable.map((d) => d.name).join(', '),
     debs: unloadable.map((d) => debianPackageName(d.name)).join(', '),
-    command: refreshCommand(appDir, dir, manifest),
+    command: refreshCommand(appDir, dir, manifest, opts.env),
   });
 }
 

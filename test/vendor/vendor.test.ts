@@ -174,10 +174,12 @@ ifWheels('check reports a stale or edited vendor dir with the command that refre
   assert.match(stale.stdout, /FAIL\s+vendor\s+vendor\/ is stale: requirements\.txt changed since it was vendored/);
   const fix = /fix: run `(apppkg-gateway vendor [^`]+)`/.exec(stale.stdout)?.[1];
   // Vendored with --no-index and a wheel directory outside the app: that one is not recorded.
-  assert.is(fix, `apppkg-gateway vendor ${shop} --from requirements.txt --into vendor/ --no-index --find-links DIR`);
+  // The environment file that picks the app's interpreter is named, so that pip runs on it again.
+  assert.is(fix, `apppkg-gateway vendor ${shop} --from requirements.txt --into vendor/ --no-index --find-links DIR --environment ${envFile}`);
 
   // The command it names, DIR said, makes the directory current.
-  const refresh = await runCli([...fix!.replace('DIR', wheels).split(' ').slice(1), '-e', envFile], { ms: 180_000 });
+  const refresh = await runCli(fix!.replace('DIR', wheels).split(' ').slice(1), { ms: 180_000 });
+  assert.match(refresh.stdout, new RegExp(`vendoring requirements\\.txt into vendor/ with ${BUILD_PYTHON} 3\\.\\d+`));
   assert.is(refresh.status, 0, refresh.stdout + refresh.stderr);
   const ok = await runCli(['check', shop, ...CHECK]);
   assert.is(ok.status, 0, ok.stdout + ok.stderr);
@@ -186,7 +188,7 @@ ifWheels('check reports a stale or edited vendor dir with the command that refre
   const edited = await runCli(['check', shop, ...CHECK]);
   assert.is(edited.status, 1, edited.stdout);
   assert.match(edited.stdout, /FAIL\s+vendor\s+vendor\/: not as vendor wrote it \(\.apppkg-vendor\.json\): 1 file: demo_greeting\/__init__\.py \(changed\)/);
-  assert.match(edited.stdout, /fix: run `apppkg-gateway vendor .* --into vendor\/ --no-index --find-links DIR` to restore them/);
+  assert.match(edited.stdout, /fix: run `apppkg-gateway vendor .* --into vendor\/ --no-index --find-links DIR --environment \S+` to restore them/);
   const restore = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
   assert.match(restore.stdout, /files 0 added, 1 changed, 0 removed/);
   assert.is((await runCli(['check', shop, ...CHECK])).status, 0);
@@ -212,8 +214,8 @@ ifWheels('pip\'s --index-url and --extra-index-url pass through, and check\'s co
   appendFileSync(join(app, 'requirements.txt'), 'apppkg-demo-words\n');
   const stale = await runCli(['check', app, ...CHECK]);
   const fix = /fix: run `(apppkg-gateway vendor [^`]+)`/.exec(stale.stdout)?.[1];
-  assert.is(fix, `apppkg-gateway vendor ${app} --from requirements.txt --into vendor/ --index-url file://${index} --extra-index-url file://${empty}`);
-  const refresh = await runCli([...fix!.split(' ').slice(1), '-e', envFile], { ms: 180_000 });
+  assert.is(fix, `apppkg-gateway vendor ${app} --from requirements.txt --into vendor/ --index-url file://${index} --extra-index-url file://${empty} --environment ${envFile}`);
+  const refresh = await runCli(fix!.split(' ').slice(1), { ms: 180_000 });
   assert.is(refresh.status, 0, refresh.stdout + refresh.stderr);
   assert.is((await runCli(['check', app, ...CHECK])).status, 0);
 });
@@ -270,8 +272,8 @@ ifWheels('wheels inside the app: check\'s command names them, and refreshes offl
   appendFileSync(join(app, 'requirements.txt'), 'apppkg-demo-words\n');
   const stale = await runCli(['check', app, ...CHECK]);
   const fix = /fix: run `(apppkg-gateway vendor [^`]+)`/.exec(stale.stdout)?.[1];
-  assert.is(fix, `apppkg-gateway vendor ${app} --from requirements.txt --into vendor/ --no-index --find-links ${join(app, 'wheels')}`);
-  const refresh = await runCli([...fix!.split(' ').slice(1), '-e', envFile], { ms: 180_000 });
+  assert.is(fix, `apppkg-gateway vendor ${app} --from requirements.txt --into vendor/ --no-index --find-links ${join(app, 'wheels')} --environment ${envFile}`);
+  const refresh = await runCli(fix!.split(' ').slice(1), { ms: 180_000 });
   assert.is(refresh.status, 0, refresh.stdout + refresh.stderr);
   const ok = await runCli(['check', app, ...CHECK]);
   assert.is(ok.status, 0, ok.stdout + ok.stderr);
@@ -372,7 +374,7 @@ test('check names a paths: directory that was never vendored, with the command',
   const r = await runCli(['check', app, ...CHECK]);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /FAIL\s+vendor\s+paths: vendor\/ does not exist/);
-  assert.match(r.stdout, new RegExp(`fix: run \`apppkg-gateway vendor ${app} --from requirements\\.txt --into vendor/\``));
+  assert.match(r.stdout, new RegExp(`fix: run \`apppkg-gateway vendor ${app} --from requirements\\.txt --into vendor/ --environment ${envFile}\``));
 });
 
 test('init offers the vendor way when it finds requirements.txt', async () => {
