@@ -40,9 +40,6 @@ export type { ListenAddress } from './net/address.js';
 export type { EnvironmentReload } from './supervisor/environment-reload.js';
 export { DEFAULT_SETTLE_MS, type GatewayOptions } from './gateway-options.js';
 
-
-/** The least time the workers get to end after the front stopped, however little grace is left. */
-const WORKER_STOP_MS = 5000;
 export class Gateway {
   /** The listeners' URLs (`http://host:port` with port 0 resolved, or `unix:/path`). */
   readonly urls: string[];
@@ -377,20 +374,13 @@ export class Gateway {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      const graceEnds = Date.now() + this.graceMs;
       this.watcher?.stop();
       const redisUsers = this.redisUsers?.stop();
       // Before the front and the apps: a delivery in flight can still reach its app.
       await this.mail?.stop(this.graceMs);
       await this.admin?.close();
       await this.front.stop(this.graceMs);
-      // The workers are told to stop once no request is in flight, and have what is left of the
-      // grace (at least WORKER_STOP_MS) to end: an ASGI lifespan shutdown that closes a pool
-      // slowly, work after a response, as gunicorn's graceful_timeout covers a worker's exit.
-      // Cut to a fixed 5 s, an idle gateway killed a 12 s shutdown with 30 s of grace unused.
-      // The whole stop stays within --grace + WORKER_STOP_MS + CANCEL_BOUND_MS (worker.ts), the
-      // bound `export kubernetes` gives the pod.
-      await this.registry.stop(Math.max(WORKER_STOP_MS, graceEnds - Date.now()));
+      await this.registry.stop(5000);
       await redisUsers;
       if (this.stateRoot !== null) releaseProbeCacheDir(probeCacheDirOf(this.stateRoot));
       await this.lock?.release();
