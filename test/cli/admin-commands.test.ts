@@ -349,14 +349,15 @@ test('a gateway with --admin-token: without the token refused (exit 1, the fix n
   const withToken = await cli(main, ['status']);
   assert.is(withToken.status, 0, withToken.stderr);
   assert.match(withToken.stdout, /^blog\s+ready/m);
-  // An empty or missing token file is bad usage, said before anything is sent.
+  // An empty or missing token file is refused before anything is sent, with 1 as a missing
+  // --environment file is (6916716): the command line is right, the file is not.
   const empty = join(work.path, 'empty-token');
   writeFileSync(empty, '  \n');
   const e = await runCli(['status', '--admin', main.admin, '--admin-token', empty], { ms: 15_000 });
-  assert.is(e.status, 2, e.stderr);
+  assert.is(e.status, 1, e.stderr);
   assert.match(e.stderr, `${empty}: cannot use it as the admin token: the file is empty`);
   const missing = await runCli(['status', '--admin', main.admin, '--admin-token', join(work.path, 'nothing')], { ms: 15_000 });
-  assert.is(missing.status, 2, missing.stderr);
+  assert.is(missing.status, 1, missing.stderr);
   assert.match(missing.stderr, /ENOENT/);
 });
 
