@@ -554,10 +554,12 @@ export class Front {
    */
   private takeConnections(server: http.Server): void {
     const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
-    this.nodeConnectionOf.set(server, (socket) => {
+    // node:http's connection listener, and what the gateway keeps of each request it reads there.
+    const giveToNode = (socket: Socket): void => {
       nodeListeners.forEach((listener) => listener.call(server, socket));
       watchRequestStarts(socket);
-    });
+    };
+    this.nodeConnectionOf.set(server, giveToNode);
     const track = (socket: Socket): void => {
       // The peer's address, asked of the kernel now and kept by Node: every request's route
       // needs it anyway, and a client that sends garbage and resets leaves, by the time its
@@ -573,7 +575,6 @@ export class Front {
       });
       return;
     }
-    const toNode = nodeListeners[0];
     server.removeAllListeners('connection');
     const lane = new LeanLane({
       maxHeaderSize: this.opts.maxHeaderSize ?? 16 * 1024,
@@ -584,8 +585,7 @@ export class Front {
         const line = rejectedRequestLine({ rawPacket: sent });
         if (line !== null) this.handedLines.set(socket, line);
         if (headSince !== null) this.startHandedHeadClock(server, socket, headSince);
-        toNode.call(server, socket);
-        watchRequestStarts(socket);
+        giveToNode(socket);
       },
       headTimedOut: (socket, begun, since) =>
         this.accessLog.recordRejected(socket.remoteAddress ?? '', rejectedRequestLine({ rawPacket: begun }) ?? '-', 408, 0, (Date.now() - since) / 1000),
