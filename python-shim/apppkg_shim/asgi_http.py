@@ -4,7 +4,7 @@ receive() gives the body as REQUEST_BODY frames bring it (what has arrived since
 call, as one message) and credits the request window as the app takes it; once the body is
 complete it waits, and returns http.disconnect when the client goes away (ABORT), closes its
 side of the connection (CLIENT_END: a long poll learns it as under uvicorn), or the response is
-complete. After ABORT send() returns without sending, as uvicorn does (but after a turn of the
+complete (each time after a turn of the loop, as send() below). After ABORT send() returns without sending, as uvicorn does (but after a turn of the
 loop): an app streaming to a client that left learns it from receive(), or not at all. After CLIENT_END what the app still
 sends goes out (a client that only half-closed reads it); an app that returns without finishing
 its response has the connection closed (CLIENT_GONE: no 500, no log line, 499 in the access log).
@@ -64,7 +64,7 @@ class HttpExchange(ResponseExchange):
     async def receive(self):
         while True:
             if self.aborted or self.ended:
-                return {"type": "http.disconnect"}
+                break
             chunks = self.chunks
             if chunks:
                 body = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
@@ -77,12 +77,17 @@ class HttpExchange(ResponseExchange):
                 self.body_done = True
                 return {"type": "http.request", "body": b"", "more_body": False}
             if self.client_ended and self.body_done:
-                return {"type": "http.disconnect"}
+                break
             if self.expect_continue and not self.ended:
                 # RFC 9110 10.1.1: the client waits for "100 Continue" before it sends.
                 self.expect_continue = False
                 self.link.write(HEADER_PACK(link.CONTINUE, self.id, 0))
             await self.wait()
+        # Through the loop, as send() after ABORT: a receive() that returns at once never yields,
+        # and an app calling it in a loop that does not stop at http.disconnect held every other
+        # request and websocket of this worker for ever.
+        await asyncio.sleep(0)
+        return {"type": "http.disconnect"}
 
     def _consumed(self, n):
         self.consumed += n

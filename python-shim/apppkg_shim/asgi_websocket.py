@@ -15,6 +15,7 @@ An app that lets it propagate ends like one that returns (RESPONSE_END, nothing 
 the client is gone, the app did nothing wrong.
 """
 
+import asyncio
 from collections import deque
 
 from . import link
@@ -80,11 +81,15 @@ class WebSocketExchange(ResponseExchange):
                     self.credited = self.consumed
                     self.link.write(HEADER_PACK(link.REQUEST_CREDIT, self.id, 4) + U32_PACK(amount))
                 return message
-            if self.disconnect is not None:
-                return self.disconnect
-            if self.ended:  # a denial response is complete: there is no websocket
-                return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+            if self.disconnect is not None or self.ended:
+                break
             await self.wait()
+        # Through the loop, as asgi_http's receive(): an app asking on after the disconnect held
+        # every other request and websocket of this worker for as long as it asked.
+        await asyncio.sleep(0)
+        if self.disconnect is not None:
+            return self.disconnect
+        return {"type": "websocket.disconnect", "code": 1006, "reason": ""}  # after a denial: no websocket
 
     async def send(self, message):
         mtype = message["type"]

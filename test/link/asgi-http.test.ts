@@ -246,6 +246,19 @@ for (const python of PYTHONS) {
     await until('the request to end', 5000, () => h.workers[0].inFlight === 0);
   });
 
+  t('an app that calls receive() on after its client left (http.disconnect each time) does not hold the worker\'s loop: the next request is answered meanwhile', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    c.write('GET /m/spin-receive?t=2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.waitFor((s) => s.includes('waiting'), 5000, 'the first piece');
+    c.destroy();
+    await until('the app to hear http.disconnect', 5000, () => h.output.some((l) => l.includes('spin-receive: http.disconnect')));
+    // As for send() above: a receive() that returned http.disconnect without yielding left the
+    // rest of the worker waiting until the app stopped asking.
+    const seen = JSON.parse((await withDeadline(get(`${h.url}/m/count`), 10_000, '/count')).body) as { receiving: boolean };
+    assert.ok(seen.receiving, 'the worker answered while the app still called receive()');
+    await until('the request to end', 5000, () => h.workers[0].inFlight === 0);
+  });
+
   t('a head without its body yet reaches the client now (a server-sent event stream), not with the first piece', async ({ h }) => {
     const { request } = await import('undici');
     const controller = new AbortController();

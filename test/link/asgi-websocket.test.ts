@@ -169,6 +169,21 @@ for (const python of PYTHONS) {
     );
   });
 
+  t('an app that calls receive() on after the disconnect does not hold the worker\'s loop: another websocket is answered meanwhile', async ({ worker, output }) => {
+    const x = connect(worker, '/receive-on');
+    await x.next(Frame.WS_ACCEPT);
+    close(x, 1000);
+    await outputLine(output, 'receive-on: disconnected');
+    // A receive() that returned the disconnect without yielding left every other exchange of
+    // the worker waiting until the app stopped asking.
+    const other = connect(worker, '/scope');
+    await other.next(Frame.WS_ACCEPT);
+    assert.equal(x.of(Frame.RESPONSE_END), [], 'answered while the app still called receive()');
+    close(other, 1000);
+    await other.next(Frame.RESPONSE_END);
+    await x.next(Frame.RESPONSE_END);
+  });
+
   t('the app raises: ERROR with the traceback, and the log line', async ({ worker, output }) => {
     const x = connect(worker, '/raise');
     await x.next(Frame.WS_ACCEPT);
