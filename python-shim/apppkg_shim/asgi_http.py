@@ -4,8 +4,10 @@ receive() gives the body as REQUEST_BODY frames bring it (what has arrived since
 call, as one message) and credits the request window as the app takes it; once the body is
 complete it waits, and returns http.disconnect when the client goes away (ABORT), closes its
 side of the connection (CLIENT_END: a long poll learns it as under uvicorn), or the response is
-complete (each time after a turn of the loop, as send() below). After ABORT send() returns without sending, as uvicorn does (but after a turn of the
-loop): an app streaming to a client that left learns it from receive(), or not at all. After CLIENT_END what the app still
+complete (each time after a turn of the loop, as send() below). After ABORT send() returns
+without sending, as uvicorn does (but after a turn of the loop): an app streaming to a client
+that left learns it from receive(), or not at all; one that goes on so for
+GONE_CLIENT_SECONDS has its task cancelled (asgi_response.after_gone). After CLIENT_END what the app still
 sends goes out (a client that only half-closed reads it); an app that returns without finishing
 its response has the connection closed (CLIENT_GONE: no 500, no log line, 499 in the access log).
 """
@@ -83,10 +85,13 @@ class HttpExchange(ResponseExchange):
                 self.expect_continue = False
                 self.link.write(HEADER_PACK(link.CONTINUE, self.id, 0))
             await self.wait()
-        # Through the loop, as send() after ABORT: a receive() that returns at once never yields,
-        # and an app calling it in a loop that does not stop at http.disconnect held every other
-        # request and websocket of this worker for ever.
-        await asyncio.sleep(0)
+        if self.aborted:
+            await self.after_gone()
+        else:
+            # Through the loop all the same: a receive() that returns at once never yields, and
+            # an app calling it in a loop that does not stop at http.disconnect held every other
+            # request and websocket of this worker for ever.
+            await asyncio.sleep(0)
         return {"type": "http.disconnect"}
 
     def _consumed(self, n):
@@ -98,10 +103,7 @@ class HttpExchange(ResponseExchange):
 
     async def send(self, message):
         if self.aborted:
-            # Through the loop all the same: a send() that returns at once never yields, and an
-            # app streaming on without listening for http.disconnect held every other request
-            # and websocket of this worker for as long as it ran (for ever, for a generator).
-            await asyncio.sleep(0)
+            await self.after_gone()
             return
         mtype = message["type"]
         if self.ended:

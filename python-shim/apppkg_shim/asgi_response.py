@@ -27,6 +27,10 @@ RESPONSE_WINDOW = link.RESPONSE_WINDOW
 # How long a task cancelled for its 504 has to end (its `finally` may await a rollback) before
 # the app counts as having ignored the cancel.
 CANCEL_IGNORED_AFTER_SECONDS = 1.0
+# How long an app may go on sending to a client that left (or asking after it, given the
+# disconnect each time) before its task is cancelled as at a 504: long enough for an app that
+# finishes what it was sending (Django's handler then closes the response), not for ever.
+GONE_CLIENT_SECONDS = 1.0
 _name_kinds = {}  # header name bytes -> task.py's kind of it
 
 
@@ -98,6 +102,8 @@ class ResponseExchange:
     body_total = 0  # body bytes the app has sent, to hold it to `declared`
     waiters = None  # futures of the app's coroutines waiting for any change here
     task = None  # the asyncio task running the app for it
+    gone_since = None  # loop time of the app's first send() or receive() after its client left
+    cancelling = False  # its task is cancelled (504, 408, or sending on to a gone client)
 
     def __init__(self, worker, rid, payload):
         self.worker = worker
@@ -122,12 +128,31 @@ class ResponseExchange:
         for the worker's life. Not after the response: a task working on past it is the app's
         business."""
         self.on_abort()
-        task = self.task
-        if task is not None and not task.done() and not self.ended:
-            task.cancel()
-            self.worker.loop.call_later(CANCEL_IGNORED_AFTER_SECONDS, self._check_cancelled, status)
+        self._cancel("got its %d" % status)
 
-    def _check_cancelled(self, status):
+    async def after_gone(self):
+        """A send() after ABORT, or a receive() giving the disconnect: through the loop (one
+        that returned at once never yields, and an app doing it in a loop held every other
+        request and websocket of the worker), and once the app has gone on so for
+        GONE_CLIENT_SECONDS, its task is cancelled: it would otherwise burn the CPU and stay in
+        flight for as long as it streams (for ever, for an endless stream), as it does under
+        uvicorn. CancelledError, not uvicorn's OSError for a closed websocket: an `except
+        Exception` in the app's loop does not swallow it."""
+        now = self.worker.loop.time()
+        if self.gone_since is None:
+            self.gone_since = now
+        elif now - self.gone_since > GONE_CLIENT_SECONDS:
+            self._cancel("was left by its client, the app going on for %g s after it" % GONE_CLIENT_SECONDS)
+        await asyncio.sleep(0)
+
+    def _cancel(self, why):
+        task = self.task
+        if task is not None and not task.done() and not self.ended and not self.cancelling:
+            self.cancelling = True
+            task.cancel()
+            self.worker.loop.call_later(CANCEL_IGNORED_AFTER_SECONDS, self._check_cancelled, why)
+
+    def _check_cancelled(self, why):
         """An app that catches the CancelledError and goes on awaiting: its task is left to run,
         as uvicorn leaves it (the gateway no longer counts it in flight; the worker's stop
         cancels it again, then its bound ends it). One line says where the app went on."""
@@ -137,9 +162,9 @@ class ResponseExchange:
         where = awaiting_frames(task)
         fields = self.payload.split("\0", 10)
         uri = fields[9] if len(fields) > 9 else "?"
-        log("%s (%s): %s %s got its %d and its task was cancelled, but the app ignored the CancelledError and runs on%s; "
+        log("%s (%s): %s %s %s and its task was cancelled, but the app ignored the CancelledError and runs on%s; "
             "the task is left running, no longer a request (catch CancelledError only to clean up, then raise it again)" % (
-                self.worker.app_spec, self.worker.name, fields[0], uri, status, ", at " + app_line(where) if where else ""))
+                self.worker.app_spec, self.worker.name, fields[0], uri, why, ", at " + app_line(where) if where else ""))
         self.end(link.RESPONSE_END)  # the acknowledgement of ABORT: Node frees the id
         self.worker.abandon(task)
 
@@ -290,8 +315,10 @@ class ResponseExchange:
             # client's request no longer waits for; what it raises now is no one's business.
             if not self.ended:
                 self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
-        elif self.worker.cancelled and isinstance(sys.exc_info()[1], asyncio.CancelledError):
-            if not self.ended:  # work after its response, cancelled when the drain was over
+        elif (self.worker.cancelled or self.cancelling) and isinstance(sys.exc_info()[1], asyncio.CancelledError):
+            # Work after its response cancelled when the drain was over, or a websocket app
+            # asking on after its close (after_gone): no app error.
+            if not self.ended:
                 self.end(link.RESPONSE_END)
         else:
             self.fail_with_traceback()

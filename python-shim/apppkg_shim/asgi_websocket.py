@@ -15,7 +15,6 @@ An app that lets it propagate ends like one that returns (RESPONSE_END, nothing 
 the client is gone, the app did nothing wrong.
 """
 
-import asyncio
 from collections import deque
 
 from . import link
@@ -84,9 +83,9 @@ class WebSocketExchange(ResponseExchange):
             if self.disconnect is not None or self.ended:
                 break
             await self.wait()
-        # Through the loop, as asgi_http's receive(): an app asking on after the disconnect held
-        # every other request and websocket of this worker for as long as it asked.
-        await asyncio.sleep(0)
+        # Through the loop, and a bound, as asgi_http's receive(): an app asking on after the
+        # disconnect held every other request and websocket of this worker for as long as it asked.
+        await self.after_gone()
         if self.disconnect is not None:
             return self.disconnect
         return {"type": "websocket.disconnect", "code": 1006, "reason": ""}  # after a denial: no websocket

@@ -246,6 +246,16 @@ for (const python of PYTHONS) {
     await until('the request to end', 5000, () => h.workers[0].inFlight === 0);
   });
 
+  t('an app that streams on after its client left is cancelled after a second of it, not left in flight (and on the CPU) for as long as it streams', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    c.write('GET /m/spin?t=60 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.waitFor((s) => s.length > 10_000, 5000, 'the first pieces');
+    c.destroy();
+    await until('the request to end', 5000, () => h.workers[0].inFlight === 0);
+    await until('the app to hear the cancel', 2000, () => h.output.includes('spin: cancelled'));
+    assert.not.ok(h.output.some((l) => l.includes('Traceback') || l.includes('ignored the CancelledError')), h.output.join('\n'));
+  });
+
   t('an app that calls receive() on after its client left (http.disconnect each time) does not hold the worker\'s loop: the next request is answered meanwhile', async ({ h }) => {
     const c = await RawConnection.open(h.port);
     c.write('GET /m/spin-receive?t=2 HTTP/1.1\r\nHost: x\r\n\r\n');

@@ -181,7 +181,9 @@ for (const python of PYTHONS) {
     assert.equal(x.of(Frame.RESPONSE_END), [], 'answered while the app still called receive()');
     close(other, 1000);
     await other.next(Frame.RESPONSE_END);
+    // Not for the 30 s it would ask: cancelled once it went on so for a second (after_gone).
     await x.next(Frame.RESPONSE_END);
+    await outputLine(output, 'receive-on: cancelled');
   });
 
   t('the app raises: ERROR with the traceback, and the log line', async ({ worker, output }) => {
