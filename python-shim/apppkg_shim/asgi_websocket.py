@@ -126,8 +126,9 @@ class WebSocketExchange(ResponseExchange):
             code = message.get("code", 1000)
             reason = (message.get("reason") or "").encode("utf-8")
             if not _valid_close(code, reason):
-                raise InvalidResponse("websocket.close: expected a code 1000-1014 or 3000-4999 (RFC 6455 7.4) "
-                                      "and a reason of at most 123 bytes, got %r, %r" % (code, reason))
+                raise InvalidResponse("websocket.close: expected a code 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 7.4: "
+                                      "1004-1006 and 1015 never go in a close frame) and a reason of at most 123 bytes, "
+                                      "got %r, %r" % (code, reason))
             self.link.write(HEADER_PACK(link.WS_APP_CLOSE, self.id, 2 + len(reason)) + U16.pack(code) + reason)
             self.closed = True
             if self.disconnect is None:

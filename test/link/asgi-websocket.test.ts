@@ -186,6 +186,24 @@ for (const python of PYTHONS) {
     await outputLine(output, 'receive-on: cancelled');
   });
 
+  t('a close code no close frame may carry is refused with the exact rule; the codes around it go out', async ({ worker }) => {
+    for (const code of [1004, 1005, 1006, 1015, 2000, 999]) {
+      const x = connect(worker, '/close-code');
+      await x.next(Frame.WS_ACCEPT);
+      message(x, String(code));
+      const error = (await x.next(Frame.ERROR)).toString('utf8');
+      assert.ok(error.includes('expected a code 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 7.4: 1004-1006 and 1015 never go in a close frame)'), error);
+      assert.ok(error.includes(`got ${code},`), error);
+    }
+    for (const code of [1003, 1007, 1014, 3000, 4999]) {
+      const x = connect(worker, '/close-code');
+      await x.next(Frame.WS_ACCEPT);
+      message(x, String(code));
+      assert.is((await x.next(Frame.WS_APP_CLOSE)).readUInt16BE(0), code);
+      await x.next(Frame.RESPONSE_END);
+    }
+  });
+
   t('the app raises: ERROR with the traceback, and the log line', async ({ worker, output }) => {
     const x = connect(worker, '/raise');
     await x.next(Frame.WS_ACCEPT);
