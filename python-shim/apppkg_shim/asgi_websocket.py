@@ -97,16 +97,18 @@ class WebSocketExchange(ResponseExchange):
                 raise ClientDisconnected("the websocket is closed")
             if not self.accepted:
                 raise RuntimeError("websocket.send before websocket.accept")
-            text = message.get("text")
-            if text is not None:
-                data = text.encode("utf-8")
-                kind = _TEXT
-            else:
-                data = message.get("bytes")
-                if data is None:
-                    raise InvalidResponse("websocket.send needs text or bytes")
+            # The ASGI spec wants exactly one of them; given both, uvicorn (either websocket
+            # implementation) sends the bytes, and so does this: an app that ran there runs here.
+            data = message.get("bytes")
+            if data is not None:
                 data = bytes(data)
                 kind = _BINARY
+            else:
+                text = message.get("text")
+                if text is None:
+                    raise InvalidResponse("websocket.send needs text or bytes")
+                data = text.encode("utf-8")
+                kind = _TEXT
             n = len(data)
             header = HEADER_PACK(link.WS_APP_MESSAGE, self.id, 1 + n) + kind
             if n < 16384:

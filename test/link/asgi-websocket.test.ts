@@ -204,6 +204,16 @@ for (const python of PYTHONS) {
     }
   });
 
+  t('websocket.send with both text and bytes sends the bytes, as uvicorn does', async ({ worker }) => {
+    const x = connect(worker, '/both');
+    await x.next(Frame.WS_ACCEPT);
+    const sent = decodeMessage(await x.next(Frame.WS_APP_MESSAGE));
+    assert.ok(Buffer.isBuffer(sent), 'a binary message');
+    assert.is(sent.toString(), 'the bytes');
+    close(x, 1000);
+    await x.next(Frame.RESPONSE_END);
+  });
+
   t('the app raises: ERROR with the traceback, and the log line', async ({ worker, output }) => {
     const x = connect(worker, '/raise');
     await x.next(Frame.WS_ACCEPT);
