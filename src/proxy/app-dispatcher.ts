@@ -119,7 +119,7 @@ export class AppDispatcher implements Redispatch {
     this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this, clientEnd: asgi, asgi };
     this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody, clientEnd: asgi, asgi };
     this.websocketOptions = backend.acceptsWebsockets
-      ? { server: null, maxPayload: backend.limits.maxBody, timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets, report: (line: string) => backend.report?.(line) }
+      ? { server: null, maxPayload: backend.limits.maxMessage ?? backend.limits.maxBody, timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets, report: (line: string) => backend.report?.(line) }
       : null;
     this.workers = backend.processRoutes.some((p) => p.route === null) ? null : new UpstreamGroup<WsgiUpstream>(null, null, `${backend.name}'s workers`);
     this.processes = backend.processRoutes.map((p) => new UpstreamGroup<HttpUpstream>(p.name, p.route, `processes.${p.name} of ${backend.name}`));

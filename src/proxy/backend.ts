@@ -63,6 +63,8 @@ export interface Backend {
     readonly timeoutMs: number;
     /** The largest request body: 413 past it. */
     readonly maxBody: number;
+    /** The largest websocket message from a client: 1009 past it (maxBody when absent). */
+    readonly maxMessage?: number;
   };
   /** The package directory and its `static:` mapping (served here, never reaching Python). */
   readonly dir: string;

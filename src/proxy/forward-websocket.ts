@@ -18,7 +18,7 @@ import { isValidHeader } from './websocket-denial.js';
 export interface WebsocketOptions extends AsgiWebsocketOptions {
   /** The app's handshake completer (createWebsocketServer), made at its first websocket. */
   server: WebSocketServer | null;
-  /** Larger messages close 1009 (the app's max_body). */
+  /** Larger messages close 1009 (the app's max_body, else 16 MiB: start-app.ts DEFAULT_MAX_MESSAGE). */
   maxPayload: number;
   /** Every websocket the gateway holds (closed with 1001 when it stops). */
   open: OpenWebsockets;

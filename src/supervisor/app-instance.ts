@@ -34,6 +34,8 @@ export interface AppLimits {
   timeoutMs: number;
   /** The largest request body, in bytes (413 past it). */
   maxBody: number;
+  /** The largest websocket message from a client, in bytes (closed 1009 past it). */
+  maxMessage: number;
 }
 
 /** The options of its pools (worker-pool.ts, pool-context.ts), and what the instance itself reads. */

@@ -36,6 +36,12 @@ export const DEFAULT_QUEUE = 1024;
 export const DEFAULT_TIMEOUT_S = 60;
 /** The largest request body, 100 MiB (`max_body`), as nginx's client_max_body_size but larger. */
 export const DEFAULT_MAX_BODY = 100 * 1024 * 1024;
+/**
+ * The largest websocket message from a client when `max_body` is not set: uvicorn's
+ * `ws_max_size`, 16 MiB. Not max_body's 100 MiB: a message is held whole, by Node and again
+ * by the worker, where a body streams through within its window.
+ */
+export const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;
 /** How long a worker may take to import the app, or a process to listen. */
 export const START_TIMEOUT_MS = 60_000;
 
@@ -70,6 +76,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
       queue: o.queue ?? DEFAULT_QUEUE,
       timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
       maxBody: o.maxBody ?? DEFAULT_MAX_BODY,
+      maxMessage: o.maxBody ?? DEFAULT_MAX_MESSAGE,
     },
     startTimeoutMs: startTimeoutMsOf(o),
     say: opts.say,

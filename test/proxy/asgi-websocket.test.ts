@@ -523,6 +523,14 @@ deploy('a client that leaves while the app decides is seen at once: the app is t
   assert.not.ok(deployLog().includes('/slow'), 'the app never ran the accepted websocket');
 });
 
+deploy('with no max_body, a client message over 16 MiB (uvicorn\'s ws_max_size) closes its socket 1009, not one of 100 MiB; 16 MiB goes through', async () => {
+  const client = await open(`${dgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`);
+  client.ws.send(Buffer.alloc(16 * 1024 * 1024, 3));
+  assert.is(((await client.next()) as Buffer).length, 16 * 1024 * 1024);
+  client.ws.send(Buffer.alloc(16 * 1024 * 1024 + 1, 3));
+  assert.is((await client.closed()).code, 1009);
+});
+
 deploy('a gateway stop closes every websocket 1001, and leaves no process behind', async () => {
   const client = await open(`${dgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`);
   await whoami(client);
