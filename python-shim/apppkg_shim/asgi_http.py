@@ -4,7 +4,7 @@ receive() gives the body as REQUEST_BODY frames bring it (what has arrived since
 call, as one message) and credits the request window as the app takes it; once the body is
 complete it waits, and returns http.disconnect when the client goes away (ABORT), closes its
 side of the connection (CLIENT_END: a long poll learns it as under uvicorn), or the response is
-complete (each time after a turn of the loop, as send() below). After ABORT send() returns
+complete (the first at once, later ones after a turn of the loop, as send() below). After ABORT send() returns
 without sending, as uvicorn does (but after a turn of the loop): an app streaming to a client
 that left learns it from receive(), or not at all; one that goes on so for
 GONE_CLIENT_SECONDS has its task cancelled (asgi_response.after_gone). After CLIENT_END what the app still
@@ -33,6 +33,7 @@ class HttpExchange(ResponseExchange):
     body_done = False  # the app has received the last http.request
     expect_continue = False
     client_ended = False  # CLIENT_END came: the client closed its side
+    disconnect_given = False  # receive() has returned http.disconnect
     consumed = 0
     credited = 0
 
@@ -85,11 +86,15 @@ class HttpExchange(ResponseExchange):
                 self.expect_continue = False
                 self.link.write(HEADER_PACK(link.CONTINUE, self.id, 0))
             await self.wait()
-        if self.aborted:
+        if not self.disconnect_given:
+            # The first at once, as uvicorn gives it: Starlette's request.is_disconnected() asks
+            # inside a cancelled scope, so a receive() that awaits anything never tells it.
+            self.disconnect_given = True
+        elif self.aborted:
             await self.after_gone()
         else:
-            # Through the loop all the same: a receive() that returns at once never yields, and
-            # an app calling it in a loop that does not stop at http.disconnect held every other
+            # Through the loop: a receive() that returns at once never yields, and an app
+            # calling it in a loop that does not stop at http.disconnect held every other
             # request and websocket of this worker for ever.
             await asyncio.sleep(0)
         return {"type": "http.disconnect"}

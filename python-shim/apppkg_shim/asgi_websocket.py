@@ -45,6 +45,7 @@ class WebSocketExchange(ResponseExchange):
     connect_received = False
     accepted = False
     disconnect = None  # the websocket.disconnect message, once there is one
+    disconnect_given = False  # receive() has returned it
     messages = None  # deque of (message, payload size) not yet received by the app
     consumed = 0
     credited = 0
@@ -83,9 +84,12 @@ class WebSocketExchange(ResponseExchange):
             if self.disconnect is not None or self.ended:
                 break
             await self.wait()
-        # Through the loop, and a bound, as asgi_http's receive(): an app asking on after the
-        # disconnect held every other request and websocket of this worker for as long as it asked.
-        await self.after_gone()
+        # The first at once, the others through the loop and within a bound, as asgi_http's
+        # receive(): an app asking on after the disconnect held every other request and
+        # websocket of this worker for as long as it asked.
+        if self.disconnect_given:
+            await self.after_gone()
+        self.disconnect_given = True
         if self.disconnect is not None:
             return self.disconnect
         return {"type": "websocket.disconnect", "code": 1006, "reason": ""}  # after a denial: no websocket

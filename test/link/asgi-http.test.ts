@@ -256,6 +256,14 @@ for (const python of PYTHONS) {
     assert.not.ok(h.output.some((l) => l.includes('Traceback') || l.includes('ignored the CancelledError')), h.output.join('\n'));
   });
 
+  t('the disconnect comes from a receive() that does not wait, as Starlette\'s request.is_disconnected() asks for it (inside a cancelled scope)', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    c.write('GET /m/poll-disconnected HTTP/1.1\r\nHost: x\r\n\r\n');
+    c.destroy();
+    await until('the app to hear of it', 5000, () => h.output.some((l) => l.startsWith('poll-disconnected:')));
+    assert.ok(h.output.includes('poll-disconnected: heard the client leave'), h.output.join('\n'));
+  });
+
   t('an app that calls receive() on after its client left (http.disconnect each time) does not hold the worker\'s loop: the next request is answered meanwhile', async ({ h }) => {
     const c = await RawConnection.open(h.port);
     c.write('GET /m/spin-receive?t=2 HTTP/1.1\r\nHost: x\r\n\r\n');
