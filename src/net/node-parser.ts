@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface NodeParser {
-  constructor: { REQUEST: number; kOnMessageBegin: number; kOnMessageComplete: number };
+  constructor: { REQUEST: number; kOnMessageBegin: number; kOnMessageComplete: number; kLenientVersion?: number };
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number, connections: unknown): void;
   unconsume?(): void;
   _consumed?: boolean;
@@ -41,6 +41,27 @@ export function headBegunAt(socket: Socket): number | null | undefined {
   return (socket as ParsedSocket)[kHeadRead];
 }
 
+/**
+ * `socket`'s parser (just made by node:http's connection listener) reads a request line's version
+ * as RFC 9112 §2.3 asks: HTTP/1.2 to 1.9 as the 1.1 it is to be treated as (front.ts serves it so:
+ * net/request-line-version.ts restoreSentVersion), where llhttp refuses it 400 unless told to be
+ * lenient there. Only the version: every other check of llhttp's stays strict (no
+ * insecureHTTPParser). Another major version or an HTTP/0.x other than 0.9 is still refused, by
+ * the front (505, 400) rather than by llhttp.
+ */
+export function readVersionsAsRfc(socket: Socket): void {
+  const parser = (socket as ParsedSocket).parser;
+  const server = (socket as Socket & { server?: { maxHeaderSize?: number } }).server;
+  if (parser == null || server == null) return;
+  initialize(parser, socket, server);
+}
+
+/** Started as node:http starts a connection's parser, with its limits and in its list of connections, leniently only about versions. */
+function initialize(parser: NodeParser, socket: Socket, server: { maxHeaderSize?: number }): void {
+  const resource = { type: 'HTTPINCOMINGMESSAGE', socket };
+  parser.initialize(parser.constructor.REQUEST, resource, server.maxHeaderSize ?? 0, parser.constructor.kLenientVersion ?? 0, connectionsOf(server));
+}
+
 /** node:http's list of its connections' parsers, for its header and request timeouts. */
 function connectionsOf(server: object): unknown {
   const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections');
@@ -55,9 +76,9 @@ export function restartParser(socket: Socket, rest: Buffer): boolean {
   const parser = (socket as ParsedSocket).parser;
   const server = (socket as Socket & { server?: { maxHeaderSize?: number } }).server;
   if (parser == null || server == null || !socket.writable) return false;
-  // Started over as node:http starts a connection's parser (strict: kLenientNone), with its
-  // limits and in its list of connections; the JS side's partial head is dropped with it.
-  parser.initialize(parser.constructor.REQUEST, {}, server.maxHeaderSize ?? 0, 0, connectionsOf(server));
+  // Started over as the hand-off started it (readVersionsAsRfc); the JS side's partial head is
+  // dropped with it.
+  initialize(parser, socket, server);
   parser._headers = [];
   parser._url = '';
   // Read from the socket's stream from now on (not by the parser from the handle), so that

@@ -1,10 +1,12 @@
 // HTTP versions in a request line that llhttp does not read the way RFC 9110 §2.5 and RFC 9112
 // §2.3 ask. A higher minor version (HTTP/1.2 to 1.9) is to be read as the highest the server
-// speaks, 1.1; llhttp refuses it (HPE_INVALID_VERSION) and nothing short of insecureHTTPParser,
-// which loosens far more, makes it lenient there. The lean lane reads the first request of every
-// connection: it reads such a request itself (net/plain-head.ts), and hands a request line it
-// gives node:http over as HTTP/1.1. What node:http reads by itself (a later request on a
-// connection it took, every request with APPPKG_LEAN_LANE=0) gets llhttp's 400 (README).
+// speaks, 1.1; llhttp refuses it (HPE_INVALID_VERSION) unless its parser is lenient about
+// versions, which node:http's options give only with every other leniency (insecureHTTPParser:
+// request smuggling). The lean lane reads the first request of every connection: it reads such a
+// request itself (net/plain-head.ts), and hands a request line it gives node:http over as
+// HTTP/1.1. What node:http reads by itself (a later request on a connection it took, every
+// request with APPPKG_LEAN_LANE=0) its parser reads lenient about the version alone
+// (net/node-parser.ts readVersionsAsRfc), and restoreSentVersion serves as 1.1.
 // A major version other than 1 is 505 (RFC 9110 §15.6.6), whether llhttp parsed it (2.0) or not.
 // The access log keeps the version as sent (versionAsSent), as nginx logs it: none for a line
 // without one (`GET /`, which llhttp reads as HTTP/0.9), `HTTP/0.9` only when it was written.
@@ -36,8 +38,17 @@ export function higherMinorAsHttp11(bytes: Buffer, socket: Socket): Buffer {
   return copy;
 }
 
-/** The request node:http read from the line higherMinorAsHttp11 rewrote gets its version as sent. */
+/**
+ * The request node:http read from the line higherMinorAsHttp11 rewrote gets its version as sent;
+ * one it read as HTTP/1.2-1.9 by itself (its parser is lenient there: net/node-parser.ts
+ * readVersionsAsRfc) is served as 1.1 from here on, as the lane serves it, the version sent kept.
+ */
 export function restoreSentVersion(req: IncomingMessage): void {
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor > 1) {
+    rememberSentVersion(req, req.httpVersion);
+    req.httpVersion = '1.1';
+    req.httpVersionMinor = 1;
+  }
   const socket = req.socket as (Socket & Marked) | null;
   const sent = socket?.[kSentVersion];
   if (sent === undefined) return;

@@ -17,7 +17,7 @@ import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProble
 import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
-import { headBegunAt, watchRequestStarts } from '../net/node-parser.js';
+import { headBegunAt, readVersionsAsRfc, watchRequestStarts } from '../net/node-parser.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { routedRequestPath } from '../net/request-path.js';
@@ -557,6 +557,7 @@ export class Front {
     // node:http's connection listener, and what the gateway keeps of each request it reads there.
     const giveToNode = (socket: Socket): void => {
       nodeListeners.forEach((listener) => listener.call(server, socket));
+      readVersionsAsRfc(socket);
       watchRequestStarts(socket);
     };
     this.nodeConnectionOf.set(server, giveToNode);
@@ -571,6 +572,7 @@ export class Front {
     if (this.opts.leanLane === false || nodeListeners.length !== 1) {
       server.on('connection', (socket: Socket) => {
         track(socket);
+        readVersionsAsRfc(socket);
         watchRequestStarts(socket);
       });
       return;

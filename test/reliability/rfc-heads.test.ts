@@ -393,6 +393,27 @@ async function exchange(requests: string[], pipelined: boolean, gapMs = 0): Prom
   return got;
 }
 
+test('R1.4b HTTP/1.2 in a later request on a connection node:http reads (RFC 9112 §2.3): served as HTTP/1.1, sent apart or pipelined; without Host, 400 as an HTTP/1.1 request', async () => {
+  const higher = 'GET /rfc/echo?higher HTTP/1.2\r\nHost: x\r\n\r\n';
+  for (const before of BEFORE_RAW_TARGET.slice(0, 4)) {
+    for (const pipelined of [false, true]) {
+      const got = await exchange([before, higher, higher.replace('1.2', '1.9'), AFTER_RAW_TARGET], pipelined);
+      const what = `${JSON.stringify(before)} ${pipelined ? 'pipelined' : 'then'}: ${JSON.stringify(got.slice(0, 600))}`;
+      const answers = got.split(/(?=HTTP\/1\.[01] [2-5]\d\d )/);
+      assert.is(answers.length, 4, what);
+      for (const i of [1, 2]) {
+        assert.match(answers[i], /^HTTP\/1\.1 200 /, what);
+        const seen = JSON.parse(answers[i].split('\r\n\r\n')[1]) as Record<string, string>;
+        assert.is(seen.SERVER_PROTOCOL, 'HTTP/1.1', what);
+        assert.is(seen.QUERY_STRING, 'higher', what);
+      }
+      assert.match(answers[3], /"QUERY_STRING": "last"/, what);
+    }
+  }
+  const hostless = await exchange([BEFORE_RAW_TARGET[0], 'GET /rfc/echo HTTP/1.2\r\n\r\n'], false);
+  assert.match(hostless, /HTTP\/1\.1 404 [\s\S]*HTTP\/1\.1 400 Bad Request\r\n[\s\S]*without a Host header/, hostless);
+});
+
 test('R6.8d octets >= 0x80 in a later request on a connection node:http reads: served as on the lean lane, sent apart or pipelined', async () => {
   for (const before of BEFORE_RAW_TARGET) {
     for (const pipelined of [false, true]) {
