@@ -1,44 +1,250 @@
 // node:http's parser of a connection, started over where it stopped at an error the gateway
 // reads past (net/raw-target.ts: octets >= 0x80 in a target; net/trailer-end.ts: fields
 // forbidden in a chunked trailer). The parser object stays the connection's, so node:http's
-// queue of requests and answers on it keeps its order; only llhttp's state starts anew.
+// queue of requests and answers on it keeps its order; only llhttp's state starts anew. Where
+// in the connection's bytes to start it over, llhttp does not say: ReadLog keeps what is needed.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface NodeParser {
-  constructor: { REQUEST: number; kOnMessageBegin: number; kOnMessageComplete: number; kLenientVersion?: number };
+  constructor: {
+    REQUEST: number; kOnMessageBegin: number; kOnHeadersComplete: number; kOnBody: number; kOnMessageComplete: number; kOnExecute: number;
+    kLenientVersion?: number;
+  };
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number, connections: unknown): void;
+  execute(data: Buffer): number | Error;
+  getCurrentBuffer(): Buffer;
+  headersCompleted?(): boolean;
   unconsume?(): void;
   _consumed?: boolean;
   _headers?: unknown[];
   _url?: string;
   incoming?: IncomingMessage | null;
+  socket?: Socket | null;
 }
 
-const kHeadRead = Symbol('apppkg.headRead');
+/**
+ * What the gateway knows of where node:http's parser is in a connection's bytes, by reads (each
+ * execute of the parser is one: a read it takes from the socket itself, or bytes node:http gives
+ * it from JS, those given back among them). llhttp tells no offsets, only, in order, when a
+ * message began, its head ended, a piece of its body came, it ended: with the reads they came in,
+ * enough to find where a request line began when llhttp refuses it at an octet
+ * (requestLineFrom). A few numbers per request; bytes are kept only while a head is split across
+ * reads, and a body's last piece (node:http's copy) until the next head ends.
+ */
+interface ReadLog {
+  /** The read under way, or the last one. */
+  read: number;
+  /** That read is over: the next takes read + 1. */
+  done: boolean;
+  /** The read in which the request node:http reads last (or now) began; null after a restart with nothing to read. */
+  began: number | null;
+  /** The read in which the last head ended. */
+  headEnded: number;
+  /** The read in which the last message ended; -1: none since the parser (re)started, which was at a message's start. */
+  ended: number;
+  /** The read of the last body piece of the last message with a body, and that body's bytes in it. */
+  bodyRead: number;
+  bodyInRead: number;
+  /** That piece. */
+  lastPiece: Buffer | null;
+  /** The read the request now read began in, and those after it as one, while its request line may not be all in (keepSplitHead); the last of them. */
+  pending: Buffer[];
+  pendingRead: number;
+  /** A request line given back before its LF came (restartParser), read once it has. */
+  held: { bytes: Buffer; rewriteLine: (bytes: Buffer) => Buffer } | null;
+}
 
-export type ParsedSocket = Socket & { parser?: NodeParser | null; [kHeadRead]?: number | null };
+const LF = 0x0a;
+const kLog = Symbol('apppkg.readLog');
+const kLogged = Symbol('apppkg.logged');
+
+export type ParsedSocket = Socket & { parser?: NodeParser | null; [kLog]?: ReadLog };
+type Callbacks = NodeParser & Record<number, ((this: NodeParser, ...args: unknown[]) => unknown) | null> & { [kLogged]?: true };
+
+const logOf = (parser: NodeParser): ReadLog | undefined => (parser.socket as ParsedSocket | null | undefined)?.[kLog];
+
+/** The read `log` is in: a new one if the last is over (a read the parser takes itself says so at its first event). */
+function enter(log: ReadLog): ReadLog {
+  if (log.done) {
+    log.read++;
+    log.done = false;
+  }
+  return log;
+}
 
 /**
- * From now on, the read in which each request node:http reads on `socket` began is kept (as
- * socket.bytesRead then), for headBegunAt. Call it once node:http has given it a parser.
+ * From now on, where each request node:http reads on `socket` began and ended is kept (ReadLog),
+ * for headBegunAt and requestLineFrom. Call it once node:http has given it a parser.
  */
 export function watchRequestStarts(socket: Socket): void {
   const watched = socket as ParsedSocket;
-  const parser = watched.parser;
+  const parser = watched.parser as Callbacks | null | undefined;
   if (parser == null) return;
-  (parser as unknown as Record<number, unknown>)[parser.constructor.kOnMessageBegin] = () => {
-    watched[kHeadRead] = socket.bytesRead;
+  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, held: null };
+  watched[kLog] = log;
+  const k = parser.constructor;
+  parser[k.kOnMessageBegin] = () => {
+    log.began = enter(log).read;
+    log.pending = [];
   };
+  // node:http sets these once per parser, and its pool hands a parser to other connections (and
+  // to clients): wrapped once, each finds the log of the socket it reads now, if that has one.
+  if (parser[kLogged] !== true) {
+    parser[kLogged] = true;
+    const headEnded = parser[k.kOnHeadersComplete]!;
+    const body = parser[k.kOnBody]!;
+    const ended = parser[k.kOnMessageComplete]!;
+    const execute = parser.execute;
+    parser[k.kOnHeadersComplete] = function (this: NodeParser, ...args: unknown[]) {
+      const at = logOf(this);
+      if (at !== undefined) {
+        at.headEnded = enter(at).read;
+        at.lastPiece = null;
+      }
+      return headEnded.apply(this, args);
+    };
+    parser[k.kOnBody] = function (this: NodeParser, piece: unknown) {
+      const at = logOf(this);
+      if (at !== undefined) {
+        if (at.bodyRead !== enter(at).read) at.bodyInRead = 0;
+        at.bodyRead = at.read;
+        at.bodyInRead += (piece as Buffer).length;
+        at.lastPiece = piece as Buffer;
+      }
+      return body.call(this, piece);
+    };
+    parser[k.kOnMessageComplete] = function (this: NodeParser) {
+      const at = logOf(this);
+      if (at !== undefined) at.ended = enter(at).read;
+      return ended.call(this);
+    };
+    // A read node:http gives its parser from JS: its error, if any, is handled after this
+    // returns, in this read.
+    parser.execute = function (this: NodeParser, data: Buffer) {
+      const at = logOf(this);
+      if (at === undefined) return execute.call(this, data);
+      if (at.held !== null) {
+        const line = Buffer.concat([at.held.bytes, data]);
+        const complete = line.indexOf(LF) !== -1;
+        // Past a head's limit without an LF, llhttp reads it (its 414 stands: restartParser holds no more).
+        if (!complete && line.length <= maxHeaderSizeOf(this.socket!)) {
+          at.held.bytes = line;
+          return data.length;
+        }
+        const rewrite = at.held.rewriteLine;
+        at.held = null;
+        giveBack(this.socket!, complete ? rewrite(line) : line);
+        return data.length;
+      }
+      at.done = true;
+      enter(at);
+      const ret = execute.call(this, data);
+      if (!(ret instanceof Error)) keepSplitHead(this, at, data);
+      at.done = true;
+      return ret;
+    };
+  }
+  // A read the parser took from the socket itself: node:http hears of it after, its error, if
+  // any, handled within.
+  const onExecute = parser[k.kOnExecute];
+  if (typeof onExecute === 'function') {
+    parser[k.kOnExecute] = function (this: NodeParser, ...args: unknown[]) {
+      enter(log);
+      const ret = onExecute.apply(this, args);
+      if (!(args[0] instanceof Error) && logOf(this) === log) keepSplitHead(this, log, null);
+      log.done = true;
+      return ret;
+    };
+  }
 }
 
 /**
- * socket.bytesRead when the request node:http reads last (or now) began (watchRequestStarts);
- * null when none has begun since its parser started over with nothing to read: the connection
- * is idle, though node:http's clock for a head runs from that start.
+ * After a read: its bytes are kept while the request line begun in it, or in one kept before, may
+ * not be all in (a later read with an LF ends it: only a target's octet needs its start). The
+ * reads after the first are kept as one, as the lean lane keeps a line it holds.
+ */
+function keepSplitHead(parser: NodeParser, log: ReadLog, data: Buffer | null): void {
+  const inHead = log.began !== null && log.began >= 0 && parser.headersCompleted?.() === false;
+  const goesOn = log.began === log.read || log.pendingRead === log.read - 1;
+  const bytes = inHead && goesOn ? (data ?? parser.getCurrentBuffer()) : null;
+  if (bytes === null || (log.began !== log.read && bytes.indexOf(LF) !== -1)) {
+    log.pending = [];
+    return;
+  }
+  log.pending = log.began === log.read ? [bytes] : [log.pending[0], Buffer.concat(log.pending.slice(1).concat(bytes))];
+  log.pendingRead = log.read;
+}
+
+/**
+ * The read in which the request node:http reads last (or now) began (watchRequestStarts); null
+ * when none has begun since its parser started over with nothing to read: the connection is
+ * idle, though node:http's clock for a head runs from that start.
  */
 export function headBegunAt(socket: Socket): number | null | undefined {
-  return (socket as ParsedSocket)[kHeadRead];
+  return (socket as ParsedSocket)[kLog]?.began;
+}
+
+const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
+/** Empty lines (llhttp skips them), a method, a space, and a target up to where llhttp stopped. */
+const LINE_BEGUN = /^[\r\n]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]*$/;
+
+/**
+ * The bytes from the first of the request line llhttp refused at `at` in `packet` (the read it
+ * failed in) to that read's end, the reads before it that hold the line's start included; null
+ * when where it began is not certain. `previous` is the request node:http read before it.
+ */
+export function requestLineFrom(socket: Socket, packet: Buffer, at: number, previous: IncomingMessage | undefined): Buffer | null {
+  const log = (socket as ParsedSocket)[kLog];
+  if (log === undefined || log.began === null || log.began < 0) return null;
+  // The read the line began in, and, when that is an earlier one (kept), the reads after it.
+  let first = packet;
+  let upTo = at;
+  let later: Buffer[] = [];
+  if (log.began !== log.read) {
+    if (log.pending.length === 0 || log.pendingRead !== log.read - 1) return null;
+    [first, ...later] = log.pending;
+    upTo = first.length;
+  }
+  let start = messageStart(log, first, upTo, previous);
+  if (start < 0) return null;
+  while (start < upTo && (first[start] === 0x0d || first[start] === LF)) start++;
+  const begun = first === packet ? packet.subarray(start, at) : Buffer.concat([first.subarray(start), ...later, packet.subarray(0, at)]);
+  if (!LINE_BEGUN.test(begun.toString('latin1'))) return null;
+  return first === packet ? Buffer.from(packet.subarray(start)) : Buffer.concat([first.subarray(start), ...later, packet]);
+}
+
+/**
+ * Where the message that began in read `chunk` (the log's `began`) starts in it: its bytes up to
+ * `upTo` are that message's, after whatever of the one before it (`previous`) they hold. -1
+ * when not certain.
+ */
+function messageStart(log: ReadLog, chunk: Buffer, upTo: number, previous: IncomingMessage | undefined): number {
+  const lastLf = upTo === 0 ? -1 : chunk.lastIndexOf(LF, upTo - 1);
+  // The message before ended in an earlier read (or none did since the parser started at a
+  // message's start), or in this one with an LF (no body, or chunked): the line has no LF.
+  if (log.ended !== log.began || bodyLength(previous) === 0) return lastLf + 1;
+  const length = bodyLength(previous);
+  // Its body ends in this read: the read began within it (its head ended earlier), or holds the
+  // whole of it, right after its head's CRLF CRLF, with nothing but this line after it.
+  if (log.headEnded !== log.began) return log.bodyRead === log.began ? log.bodyInRead : -1;
+  const piece = log.lastPiece;
+  if (piece === null || piece.length !== length) return -1;
+  const marker = Buffer.concat([CRLF_CRLF, piece]);
+  let found = -1;
+  for (let i = chunk.indexOf(marker); i !== -1 && i + marker.length <= upTo; i = chunk.indexOf(marker, i + 1)) {
+    if (!LINE_BEGUN.test(chunk.toString('latin1', i + marker.length, upTo))) continue;
+    if (found !== -1) return -1; // two places it could be: not certain
+    found = i + marker.length;
+  }
+  return found;
+}
+
+/** The length of `req`'s body, 0 when its message ended in an LF (none, or chunked), NaN when not known. */
+function bodyLength(req: IncomingMessage | undefined): number {
+  if (req === undefined || req.headers['transfer-encoding'] !== undefined) return 0;
+  const length = req.headers['content-length'];
+  return length === undefined ? 0 : Number(length);
 }
 
 /**
@@ -70,12 +276,18 @@ function connectionsOf(server: object): unknown {
 
 /**
  * `socket`'s parser starts over at a message's first byte, and reads `rest` (that message, and
- * all that followed it) before any later read. False when node:http no longer reads `socket`.
+ * all that followed it) before any later read; with `rewriteLine`, `rest` as it makes it once
+ * its first line is all in (a request line not all there yet is held until its LF comes, at
+ * most as long as a head may be). False when node:http no longer reads `socket`, or a line
+ * held would be longer than a head may be.
  */
-export function restartParser(socket: Socket, rest: Buffer): boolean {
+export function restartParser(socket: Socket, rest: Buffer, rewriteLine?: (bytes: Buffer) => Buffer): boolean {
   const parser = (socket as ParsedSocket).parser;
   const server = (socket as Socket & { server?: { maxHeaderSize?: number } }).server;
   if (parser == null || server == null || !socket.writable) return false;
+  const log = (socket as ParsedSocket)[kLog];
+  const whole = rewriteLine === undefined || rest.indexOf(LF) !== -1;
+  if (!whole && (log === undefined || rest.length > maxHeaderSizeOf(socket))) return false;
   // Started over as the hand-off started it (readVersionsAsRfc); the JS side's partial head is
   // dropped with it.
   initialize(parser, socket, server);
@@ -87,7 +299,39 @@ export function restartParser(socket: Socket, rest: Buffer): boolean {
     parser.unconsume?.();
     parser._consumed = false;
   }
-  if (rest.length > 0) socket.unshift(rest);
-  else (socket as ParsedSocket)[kHeadRead] = null;
+  if (log !== undefined) {
+    // What is given back starts at a message's start: what came before is no longer the parser's.
+    log.ended = -1;
+    log.pending = [];
+    log.held = null;
+    if (rest.length === 0) log.began = null;
+  }
+  if (!whole) {
+    // A head begun (its clock, node:http's from the restart, runs), read when its line is in.
+    log!.held = { bytes: rest, rewriteLine: rewriteLine! };
+    log!.began = log!.read;
+    return true;
+  }
+  if (rest.length > 0) giveBack(socket, rewriteLine === undefined ? rest : rewriteLine(rest));
   return true;
+}
+
+function maxHeaderSizeOf(socket: Socket): number {
+  return (socket as Socket & { server?: { maxHeaderSize?: number } }).server?.maxHeaderSize ?? 16 * 1024;
+}
+
+/** `bytes` are the next the socket's reader (node:http's 'data' listener) gets, before any read later. */
+function giveBack(socket: Socket, bytes: Buffer): void {
+  // On the next turn, not now: unshift into a flowing socket reads them at once, within the
+  // parser's error (or read) being handled, and a read of many such requests pipelined would
+  // nest one restart in another until the stack ran out. Paused meanwhile, the socket reads
+  // nothing else before them; it flows again unless node:http paused it for its own reasons.
+  const flowing = socket.readableFlowing === true;
+  socket.pause();
+  socket.unshift(bytes);
+  if (flowing) {
+    process.nextTick(() => {
+      if (!socket.destroyed && (socket as Socket & { _paused?: boolean })._paused !== true) socket.resume();
+    });
+  }
 }

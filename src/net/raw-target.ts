@@ -8,10 +8,10 @@
 // reads by itself is refused by its parser at the first of them; rereadRawTarget then starts the
 // parser over at that request line, given it escaped the same way. Where the line's start is not
 // certain, the refusal stands: 400, whose body says why and what to do (RAW_TARGET_REFUSED;
-// docs/reliability.md R6.8d, R6.8e).
+// docs/reliability.md R6.8d-f).
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { headBegunAt, restartParser } from './node-parser.js';
+import { requestLineFrom, restartParser } from './node-parser.js';
 
 const kRawTarget = Symbol('apppkg.rawTarget');
 
@@ -64,28 +64,17 @@ export function restoreRawTarget(req: IncomingMessage): void {
  * node:http refused a request line for an octet >= 0x80 in its target (refusedRawTarget): its
  * parser, stopped at that octet, is started over at the line's first byte and given the line
  * escaped (escapeRawTarget) and all that followed it, so the request is served as the lane
- * serves it (net/node-parser.ts). True when it was; false leaves the refusal to the caller. The
- * line's start must be certain: its last LF before the octet (a request line has none) ends the message before it
- * only when that message ended in LF: one with no body or a chunked one (`previous`, the last
- * request node:http read on the connection), not one whose Content-Length body may end in
- * anything (its bytes and the line's would be one run). Nor is a line begun in an earlier read,
- * whose first bytes the parser has and the packet has not. With no request before it on
- * node:http, what precedes the line can only be empty lines.
+ * serves it (net/node-parser.ts). True when it was; false leaves the refusal to the caller: where
+ * the line began is not certain (requestLineFrom: after a body with a Content-Length whose last
+ * bytes could as well be the line's first, or a line begun in a read not kept).
  */
 export function rereadRawTarget(err: { rawPacket?: unknown; bytesParsed?: unknown }, socket: Socket, previous: IncomingMessage | undefined): boolean {
-  const packet = err.rawPacket as Buffer;
-  const lineStart = packet.lastIndexOf(LF, err.bytesParsed as number) + 1;
-  // With no LF before it, the line starts the read only if it began in this read.
-  if ((lineStart === 0 && headBegunAt(socket) !== socket.bytesRead) || !endsInLf(previous)) return false;
-  return restartParser(socket, escapeRawTarget(Buffer.from(packet.subarray(lineStart)), socket));
-}
-
-/** Whether the message `req` came in ended with an LF (none: no message before it on node:http). */
-function endsInLf(req: IncomingMessage | undefined): boolean {
-  if (req === undefined) return true;
-  if (req.headers['transfer-encoding'] !== undefined) return true;
-  const length = req.headers['content-length'];
-  return length === undefined || Number(length) === 0;
+  const rest = requestLineFrom(socket, err.rawPacket as Buffer, err.bytesParsed as number, previous);
+  if (rest === null) return false;
+  // The line all in, its target must have changed: else (no target escapeRawTarget can find,
+  // as `GET /\xe9` with no version) llhttp would refuse it again, and again.
+  if (rest.indexOf(LF) !== -1 && escapeRawTarget(rest, socket) === rest) return false;
+  return restartParser(socket, rest, (line) => escapeRawTarget(line, socket));
 }
 
 /**
@@ -94,7 +83,7 @@ function endsInLf(req: IncomingMessage | undefined): boolean {
  */
 export const RAW_TARGET_REFUSED =
   'raw octets >= 0x80 in the request target, on a connection the gateway reads with node:http, whose parser refuses them, ' +
-  'where the gateway cannot tell where the request line began (after a body with a Content-Length, or a line split across reads); ' +
+  'where the gateway cannot tell where the request line began, or that cannot read the line even escaped; ' +
   'fix: percent-encode them in the URL (RFC 3986: /caf%C3%A9, which the app reads alike), or send the request on a new connection';
 
 /** Whether node:http's parse error is its refusal of an octet >= 0x80 in a request target. */

@@ -434,18 +434,46 @@ test('R6.8d octets >= 0x80 in a later request on a connection node:http reads: s
   }
 });
 
-test('R6.8e the same where the request line\'s start is not certain (after a Content-Length body, or begun in an earlier read): 400 saying why and what to do, after the earlier answer', async () => {
-  const afterBody = ['POST /rfc/echo HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}', RAW_TARGET];
-  const split = [BEFORE_RAW_TARGET[0], RAW_TARGET.slice(0, 8), RAW_TARGET.slice(8)];
-  for (const [requests, pipelined] of [[afterBody, false], [afterBody, true], [split, false]] as const) {
-    const got = await exchange([...requests], pipelined, requests === split ? 50 : 0);
+test('R6.8e the same after a request with a Content-Length body (its last bytes and the line\'s one run, however alike), or with the line begun in an earlier read (byte by byte): served in order', async () => {
+  const post = (body: string): string => `POST /rfc/echo HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  const runs: Array<[string[], boolean, number?]> = [
+    [[post('{}'), RAW_TARGET, AFTER_RAW_TARGET], false],
+    [[post('{}'), RAW_TARGET, AFTER_RAW_TARGET], true],
+    // Bodies that end as the line begins, or hold what looks like a head's end and a body.
+    ...['G', 'GET ', '\r\n\r\n', 'a\r\n\r\n{}'].map((body): [string[], boolean] => [[post(body), RAW_TARGET, AFTER_RAW_TARGET], true]),
+    // Its body split across reads, the line's start in the read its body ends in.
+    [[BEFORE_RAW_TARGET[0], post('abcdef').slice(0, -3), `def${RAW_TARGET.slice(0, 6)}`, RAW_TARGET.slice(6) + AFTER_RAW_TARGET], false, 50],
+    [[BEFORE_RAW_TARGET[0], RAW_TARGET.slice(0, 8), RAW_TARGET.slice(8) + AFTER_RAW_TARGET], false, 50],
+    [[BEFORE_RAW_TARGET[0], ...RAW_TARGET.slice(0, 16), RAW_TARGET.slice(16) + AFTER_RAW_TARGET], false, 5],
+  ];
+  for (const [requests, pipelined, gapMs] of runs) {
+    const got = await exchange(requests, pipelined, gapMs);
     const answers = got.split(/(?=HTTP\/1\.[01] \d{3} )/);
-    const what = `${JSON.stringify(requests[0])} ${pipelined ? 'pipelined' : 'then'}: ${got.slice(0, 400)}`;
-    assert.is(answers.length, 2, what);
+    const what = `${JSON.stringify(requests.slice(0, 2))} ${pipelined ? 'pipelined' : 'then'}: ${JSON.stringify(got.slice(0, 600))}`;
+    // The answers before the line's: the 404 that hands the connection over, the POST.
+    const first = requests.findIndex((r) => r.startsWith('POST'));
+    const raw = requests.filter((r) => r === BEFORE_RAW_TARGET[0] || r.startsWith('POST')).length;
+    assert.is(answers.length, raw + 2, what);
     assert.match(answers[0], /^HTTP\/1\.[01] (200|404) /, what);
-    assert.match(answers[1], /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close\r\n/, what);
-    assert.match(answers[1], /raw octets >= 0x80 in the request target[\s\S]*fix: percent-encode them/, what);
+    const sent = requests[first] ?? '';
+    if (first >= 0) assert.is((JSON.parse(answers[first].split('\r\n\r\n')[1]) as Record<string, string>).body, sent.slice(sent.indexOf('\r\n\r\n') + 4) + (first === 1 ? 'def' : ''), what);
+    assert.match(answers[raw], /^HTTP\/1\.1 200 /, what);
+    const seen = JSON.parse(answers[raw].split('\r\n\r\n')[1]) as Record<string, string>;
+    assert.is(seen.REQUEST_URI, '/rfc/caf\u00e9?q=\u00ff', what);
+    assert.match(answers[raw + 1], /"QUERY_STRING": "last"/, what);
   }
+});
+
+test('R6.8f many such requests in one read: each served, in order; one llhttp would refuse even escaped (no version: `GET /caf\\xe9`): 400, and the gateway serves on', async () => {
+  const many = Array.from({ length: 1500 }, (_, i) => RAW_TARGET.replace('caf', `${i}/caf`));
+  const got = await exchange([BEFORE_RAW_TARGET[0], many.join('') + AFTER_RAW_TARGET], false);
+  const answers = got.split(/(?=HTTP\/1\.[01] \d{3} )/);
+  assert.is(answers.length, 1502, got.slice(-300));
+  for (const i of [0, 749, 1499]) assert.match(answers[i + 1], new RegExp(`"PATH_INFO": "/${i}/caf\\\\u00e9"`), answers[i + 1]);
+  const refused = await exchange([BEFORE_RAW_TARGET[0], 'GET /rfc/caf\xe9\r\n\r\n'], false);
+  assert.match(refused, /^HTTP\/1\.1 404 [\s\S]*HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close\r\n/, refused);
+  const after = await rawRequest(port, AFTER_RAW_TARGET);
+  assert.match(after, /^HTTP\/1\.1 200 [\s\S]*"QUERY_STRING": "last"/, after);
 });
 
 test.run();
