@@ -51,8 +51,8 @@ interface ReadLog {
   /** The read the request now read began in, and those after it as one, while its request line may not be all in (keepSplitHead); the last of them. */
   pending: Buffer[];
   pendingRead: number;
-  /** A request line given back before its LF came (restartParser), read once it has. */
-  held: { bytes: Buffer; rewriteLine: (bytes: Buffer) => Buffer } | null;
+  /** Bytes kept from the parser (holdBytes), and what decides when it reads them. */
+  held: { bytes: Buffer; take: TakeHeld } | null;
 }
 
 const LF = 0x0a;
@@ -125,16 +125,14 @@ export function watchRequestStarts(socket: Socket): void {
       const at = logOf(this);
       if (at === undefined) return execute.call(this, data);
       if (at.held !== null) {
-        const line = Buffer.concat([at.held.bytes, data]);
-        const complete = line.indexOf(LF) !== -1;
-        // Past a head's limit without an LF, llhttp reads it (its 414 stands: restartParser holds no more).
-        if (!complete && line.length <= maxHeaderSizeOf(this.socket!)) {
-          at.held.bytes = line;
-          return data.length;
+        const bytes = Buffer.concat([at.held.bytes, data]);
+        const taken = at.held.take(bytes);
+        if (taken === undefined) at.held.bytes = bytes;
+        else if (taken === null) at.held = { bytes: Buffer.alloc(0), take: () => null };
+        else {
+          at.held = null;
+          if (taken.length > 0) giveBack(this.socket!, taken);
         }
-        const rewrite = at.held.rewriteLine;
-        at.held = null;
-        giveBack(this.socket!, complete ? rewrite(line) : line);
         return data.length;
       }
       at.done = true;
@@ -275,6 +273,13 @@ function connectionsOf(server: object): unknown {
 }
 
 /**
+ * Decides what becomes of bytes held back from the parser (holdBytes), all of them so far:
+ * undefined holds them on, for more; a Buffer is what the parser reads next, from a message's
+ * start (empty: nothing); null drops them and all that comes after.
+ */
+export type TakeHeld = (bytes: Buffer) => Buffer | null | undefined;
+
+/**
  * `socket`'s parser starts over at a message's first byte, and reads `rest` (that message, and
  * all that followed it) before any later read; with `rewriteLine`, `rest` as it makes it once
  * its first line is all in (a request line not all there yet is held until its LF comes, at
@@ -282,12 +287,34 @@ function connectionsOf(server: object): unknown {
  * held would be longer than a head may be.
  */
 export function restartParser(socket: Socket, rest: Buffer, rewriteLine?: (bytes: Buffer) => Buffer): boolean {
+  if (rewriteLine === undefined || rest.indexOf(LF) !== -1) return startOver(socket, rewriteLine === undefined ? rest : rewriteLine(rest));
+  if (rest.length > maxHeaderSizeOf(socket)) return false;
+  // A head begun: its clock (node:http's, from the restart) runs while its line comes.
+  return holdBytes(socket, rest, true, (line) => {
+    if (line.indexOf(LF) !== -1) return rewriteLine(line);
+    // Past a head's limit without an LF, llhttp reads it: its refusal stands (this holds no more).
+    return line.length > maxHeaderSizeOf(socket) ? line : undefined;
+  });
+}
+
+/**
+ * `socket`'s parser starts over with nothing to read, and `bytes`, and what comes after them,
+ * are kept from it until `take` says what it reads (TakeHeld). `timed`: node:http's clock for a
+ * head runs meanwhile (a request line held), else no head has begun. False when node:http no
+ * longer reads `socket`.
+ */
+export function holdBytes(socket: Socket, bytes: Buffer, timed: boolean, take: TakeHeld): boolean {
+  const log = (socket as ParsedSocket)[kLog];
+  if (log === undefined || !startOver(socket, Buffer.alloc(0))) return false;
+  log.held = { bytes, take };
+  if (timed) log.began = log.read;
+  return true;
+}
+
+function startOver(socket: Socket, rest: Buffer): boolean {
   const parser = (socket as ParsedSocket).parser;
   const server = (socket as Socket & { server?: { maxHeaderSize?: number } }).server;
   if (parser == null || server == null || !socket.writable) return false;
-  const log = (socket as ParsedSocket)[kLog];
-  const whole = rewriteLine === undefined || rest.indexOf(LF) !== -1;
-  if (!whole && (log === undefined || rest.length > maxHeaderSizeOf(socket))) return false;
   // Started over as the hand-off started it (readVersionsAsRfc); the JS side's partial head is
   // dropped with it.
   initialize(parser, socket, server);
@@ -299,6 +326,7 @@ export function restartParser(socket: Socket, rest: Buffer, rewriteLine?: (bytes
     parser.unconsume?.();
     parser._consumed = false;
   }
+  const log = (socket as ParsedSocket)[kLog];
   if (log !== undefined) {
     // What is given back starts at a message's start: what came before is no longer the parser's.
     log.ended = -1;
@@ -306,17 +334,11 @@ export function restartParser(socket: Socket, rest: Buffer, rewriteLine?: (bytes
     log.held = null;
     if (rest.length === 0) log.began = null;
   }
-  if (!whole) {
-    // A head begun (its clock, node:http's from the restart, runs), read when its line is in.
-    log!.held = { bytes: rest, rewriteLine: rewriteLine! };
-    log!.began = log!.read;
-    return true;
-  }
-  if (rest.length > 0) giveBack(socket, rewriteLine === undefined ? rest : rewriteLine(rest));
+  if (rest.length > 0) giveBack(socket, rest);
   return true;
 }
 
-function maxHeaderSizeOf(socket: Socket): number {
+export function maxHeaderSizeOf(socket: Socket): number {
   return (socket as Socket & { server?: { maxHeaderSize?: number } }).server?.maxHeaderSize ?? 16 * 1024;
 }
 

@@ -4,8 +4,9 @@
 // fields by a head's rules and refuses Content-Length there (beside chunked) and a
 // Transfer-Encoding that does not end in chunked; the body is all in by then, so the message is
 // ended where the trailer section ends, and the parser starts over after it (net/node-parser.ts).
+import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { restartParser, type ParsedSocket } from './node-parser.js';
+import { holdBytes, maxHeaderSizeOf, restartParser, type NodeParser, type ParsedSocket } from './node-parser.js';
 
 /** llhttp's refusals of a trailer field that are a head's rule, not a broken trailer. */
 const HEAD_RULES = new Set(['HPE_INVALID_CONTENT_LENGTH', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_TRANSFER_ENCODING']);
@@ -16,14 +17,19 @@ const FIELD_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*$/;
 /** The end of one, begun in an earlier read. */
 const FIELD_LINE_PART = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** Errors endAtTrailerSection gave back to node:http's handling: the trailer they were in was no trailer to end. */
+const refusedLater = new WeakSet<object>();
+
 /**
  * node:http refused a field in a chunked request's trailer by a head's rule: the request ends
- * there, its trailer dropped, and what follows the trailer section is read as the next request
- * (true). False leaves the refusal to the caller: the error was not in a trailer, or the
- * section's end is not in this read (its fields would have to be read across reads).
+ * where the trailer section ends, its trailer dropped, and what follows the section is read as
+ * the next request (true). A section whose end is in a later read is held until it comes
+ * (net/node-parser.ts holdBytes). False leaves the refusal to the caller: the error was not in a
+ * trailer, or a line in the section is no field line ending in CRLF (then also when found in a
+ * later read: the error is handed to the server's 'clientError' then, and nothing after is read).
  */
 export function endAtTrailerSection(err: { code?: string; rawPacket?: unknown; bytesParsed?: unknown }, socket: Socket): boolean {
-  if (!HEAD_RULES.has(err.code ?? '')) return false;
+  if (!HEAD_RULES.has(err.code ?? '') || refusedLater.has(err)) return false;
   const parser = (socket as ParsedSocket).parser;
   const req = parser?.incoming;
   // In a body: node:http read the head whole (it made the request) and the message is not over.
@@ -34,11 +40,33 @@ export function endAtTrailerSection(err: { code?: string; rawPacket?: unknown; b
   // (net/chunked-body.ts), or the end found would not be the section's: a bare LF, a fold, and
   // the rest is left to node:http's refusal.
   const from = packet.lastIndexOf(LF, (err.bytesParsed as number) - 1) + 1;
-  const end = packet.indexOf(SECTION_END, from);
-  if (end === -1) return false;
-  const lines = packet.toString('latin1', from, end).split('\r\n');
-  if (!lines.every((line, i) => (i === 0 && from === 0 ? FIELD_LINE_PART : FIELD_LINE).test(line))) return false;
+  const section = Buffer.from(packet.subarray(from));
+  const fieldLines = (text: string): boolean => text === '' || text.split('\r\n').every((line, i) => (i === 0 && from === 0 ? FIELD_LINE_PART : FIELD_LINE).test(line));
+  const end = section.indexOf(SECTION_END);
+  if (end !== -1) {
+    if (!fieldLines(section.toString('latin1', 0, end))) return false;
+    return endRequest(parser) && restartParser(socket, section.subarray(end + SECTION_END.length));
+  }
+  // The lines all in so far must be field lines (the last may be partial), as must the rest.
+  if (!fieldLines(section.toString('latin1', 0, section.lastIndexOf(LF) + 1).replace(/\r\n$/, ''))) return false;
+  return holdBytes(socket, section, false, (bytes) => {
+    const at = bytes.indexOf(SECTION_END);
+    const complete = at === -1 ? bytes.lastIndexOf(LF) + 1 : at;
+    const whole = bytes.toString('latin1', 0, complete).replace(/\r\n$/, '');
+    if (!fieldLines(whole) || bytes.length > maxHeaderSizeOf(socket)) {
+      refusedLater.add(err);
+      (socket as Socket & { server?: EventEmitter }).server?.emit('clientError', err, socket);
+      return null;
+    }
+    if (at === -1) return undefined;
+    endRequest(parser);
+    return bytes.subarray(at + SECTION_END.length);
+  });
+}
+
+/** The request whose trailer is being read ends here, without it. */
+function endRequest(parser: NodeParser): boolean {
   parser._headers = []; // the fields read so far: no trailer reaches the app (R6.10)
   (parser as unknown as Record<number, (this: unknown) => void>)[parser.constructor.kOnMessageComplete].call(parser);
-  return restartParser(socket, Buffer.from(packet.subarray(end + SECTION_END.length)));
+  return true;
 }

@@ -352,6 +352,28 @@ test('R6.13d such a trailer followed by a line that is no field line (a bare LF)
   assert.not.match(got, /behind|REQUEST_METHOD/);
 });
 
+test('R6.13e such a trailer section split across reads (its end in a later one, or byte by byte): served, the request behind read after it; a line in the later read that is no field line: 400, closed, nothing behind read', async () => {
+  const request = 'POST http://x/rfc/echo?split HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 5\r\nX-B: 2\r\n\r\n';
+  const behind = 'GET /rfc/echo?last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+  // After a 404, answered first: the pieces after it go 20 ms apart, each its own read.
+  const notFound = 'GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n';
+  for (const pieces of [[request.slice(0, -2), request.slice(-2) + behind], [request.slice(0, -9), ...request.slice(-9), behind]]) {
+    const got = await exchange([notFound, ...pieces], false, 20);
+    const answers = got.split(/(?=HTTP\/1\.1 \d{3} )/);
+    assert.is(answers.length, 3, JSON.stringify(got.slice(0, 600)));
+    const seen = JSON.parse(answers[1].split('\r\n\r\n')[1]) as Record<string, string>;
+    assert.is(seen.QUERY_STRING, 'split');
+    assert.is(seen.body, 'abc');
+    assert.not.ok('CONTENT_LENGTH' in seen || 'HTTP_X_B' in seen, answers[1]);
+    assert.match(answers[2], /"QUERY_STRING": "last"/);
+  }
+  const cut = request.indexOf('X-B');
+  const got = await exchange([notFound, request.slice(0, cut), 'X-B: 2\n\r\nGET /rfc/echo?behind HTTP/1.1\r\nHost: x\r\n\r\n'], false, 20);
+  assert.match(got, /^HTTP\/1\.1 404 [\s\S]*HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close\r\n/, got.slice(0, 600));
+  assert.is(got.match(/HTTP\/1\.1 \d{3} /g)?.length, 2, got);
+  assert.not.match(got, /behind|REQUEST_METHOD/);
+});
+
 // SPEC 5.8 on a connection node:http reads by itself (after a request the lean lane left to
 // it): its parser refuses such a target, and the gateway starts it over at that request line,
 // given the octets escaped (net/raw-target.ts rereadRawTarget; docs/reliability.md R6.8d).
