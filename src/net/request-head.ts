@@ -34,6 +34,8 @@ const SINGLETONS = new Set([
   'user-agent', // §10.1.5
   'from', // §10.1.2
   'content-location', // §8.7
+  'content-range', // §14.4 (a partial PUT)
+  'date', // §6.6.1
 ]);
 
 /** `http://authority/path?query` (RFC 9112 §3.2.2): scheme, authority, and the rest. */

@@ -93,6 +93,16 @@ const CASES: Case[] = [
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}', status: 400, closed: true,
   },
   {
+    id: 'R6.5f', rfc: 'RFC 9110 §6.6.1', what: 'two Date lines that differ: a singleton too',
+    request: 'PUT /rfc/echo HTTP/1.1\r\nHost: x\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nDate: Mon, 07 Nov 1994 08:49:37 GMT\r\nContent-Length: 2\r\n\r\n{}',
+    status: 400, closed: true, says: /more than one Date header, with different values/,
+  },
+  {
+    id: 'R6.5g', rfc: 'RFC 9110 §14.4', what: 'two Content-Range lines that differ',
+    request: 'PUT /rfc/echo HTTP/1.1\r\nHost: x\r\nContent-Range: bytes 0-1/4\r\nContent-Range: bytes 2-3/4\r\nContent-Length: 2\r\n\r\n{}',
+    status: 400, closed: true, says: /more than one Content-Range header/,
+  },
+  {
     id: 'R6.7', rfc: 'RFC 9110 §5.3', what: 'a list field on two lines: combined with ", " in order',
     request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nAccept: application/json;q=0.9\r\n\r\n',
     status: 200, seen: { HTTP_ACCEPT: 'text/html, application/json;q=0.9' },
