@@ -184,15 +184,16 @@ export function headBegunAt(socket: Socket): number | null | undefined {
 }
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
-/** Empty lines (llhttp skips them), a method, a space, and a target up to where llhttp stopped. */
+/** Empty lines (llhttp skips them), a method, a space, and a target up to where llhttp stopped (by default). */
 const LINE_BEGUN = /^[\r\n]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]*$/;
 
 /**
  * The bytes from the first of the request line llhttp refused at `at` in `packet` (the read it
  * failed in) to that read's end, the reads before it that hold the line's start included; null
- * when where it began is not certain. `previous` is the request node:http read before it.
+ * when where it began is not certain. `previous` is the request node:http read before it;
+ * `begunAs`, what the line up to `at` must be (by default, llhttp stopped in its target).
  */
-export function requestLineFrom(socket: Socket, packet: Buffer, at: number, previous: IncomingMessage | undefined): Buffer | null {
+export function requestLineFrom(socket: Socket, packet: Buffer, at: number, previous: IncomingMessage | undefined, begunAs = LINE_BEGUN): Buffer | null {
   const log = (socket as ParsedSocket)[kLog];
   if (log === undefined || log.began === null || log.began < 0) return null;
   // The read the line began in, and, when that is an earlier one (kept), the reads after it.
@@ -204,11 +205,11 @@ export function requestLineFrom(socket: Socket, packet: Buffer, at: number, prev
     [first, ...later] = log.pending;
     upTo = first.length;
   }
-  let start = messageStart(log, first, upTo, previous);
+  let start = messageStart(log, first, upTo, previous, begunAs);
   if (start < 0) return null;
   while (start < upTo && (first[start] === 0x0d || first[start] === LF)) start++;
   const begun = first === packet ? packet.subarray(start, at) : Buffer.concat([first.subarray(start), ...later, packet.subarray(0, at)]);
-  if (!LINE_BEGUN.test(begun.toString('latin1'))) return null;
+  if (!begunAs.test(begun.toString('latin1'))) return null;
   return first === packet ? Buffer.from(packet.subarray(start)) : Buffer.concat([first.subarray(start), ...later, packet]);
 }
 
@@ -217,7 +218,7 @@ export function requestLineFrom(socket: Socket, packet: Buffer, at: number, prev
  * `upTo` are that message's, after whatever of the one before it (`previous`) they hold. -1
  * when not certain.
  */
-function messageStart(log: ReadLog, chunk: Buffer, upTo: number, previous: IncomingMessage | undefined): number {
+function messageStart(log: ReadLog, chunk: Buffer, upTo: number, previous: IncomingMessage | undefined, begunAs: RegExp): number {
   const lastLf = upTo === 0 ? -1 : chunk.lastIndexOf(LF, upTo - 1);
   // The message before ended in an earlier read (or none did since the parser started at a
   // message's start), or in this one with an LF (no body, or chunked): the line has no LF.
@@ -231,7 +232,7 @@ function messageStart(log: ReadLog, chunk: Buffer, upTo: number, previous: Incom
   const marker = Buffer.concat([CRLF_CRLF, piece]);
   let found = -1;
   for (let i = chunk.indexOf(marker); i !== -1 && i + marker.length <= upTo; i = chunk.indexOf(marker, i + 1)) {
-    if (!LINE_BEGUN.test(chunk.toString('latin1', i + marker.length, upTo))) continue;
+    if (!begunAs.test(chunk.toString('latin1', i + marker.length, upTo))) continue;
     if (found !== -1) return -1; // two places it could be: not certain
     found = i + marker.length;
   }
@@ -283,11 +284,16 @@ export type TakeHeld = (bytes: Buffer) => Buffer | null | undefined;
  * `socket`'s parser starts over at a message's first byte, and reads `rest` (that message, and
  * all that followed it) before any later read; with `rewriteLine`, `rest` as it makes it once
  * its first line is all in (a request line not all there yet is held until its LF comes, at
- * most as long as a head may be). False when node:http no longer reads `socket`, or a line
- * held would be longer than a head may be.
+ * most as long as a head may be). False when node:http no longer reads `socket`, when the
+ * rewrite changes nothing, or a line held would be longer than a head may be.
  */
 export function restartParser(socket: Socket, rest: Buffer, rewriteLine?: (bytes: Buffer) => Buffer): boolean {
-  if (rewriteLine === undefined || rest.indexOf(LF) !== -1) return startOver(socket, rewriteLine === undefined ? rest : rewriteLine(rest));
+  if (rewriteLine === undefined) return startOver(socket, rest);
+  // A line the rewrite leaves as it was, llhttp would refuse again, and again: its refusal stands.
+  if (rest.indexOf(LF) !== -1) {
+    const line = rewriteLine(rest);
+    return line !== rest && startOver(socket, line);
+  }
   if (rest.length > maxHeaderSizeOf(socket)) return false;
   // A head begun: its clock (node:http's, from the restart) runs while its line comes.
   return holdBytes(socket, rest, true, (line) => {

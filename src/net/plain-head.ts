@@ -1,6 +1,6 @@
 // The plainest request heads, read without Node's HTTP machinery: a method of capital letters
 // (GET, POST, ..., WebDAV's PROPFIND, or one of the app's own: RFC 9110 §9.1 leaves the methods
-// open, and node:http refuses those llhttp does not know; CONNECT is node:http's), an origin-form target, HTTP/1.1 (or 1.2-1.9, read as 1.1), a Host, a body
+// open, and llhttp refuses those it does not know: net/unknown-method.ts; CONNECT is node:http's), an origin-form target, HTTP/1.1 (or 1.2-1.9, read as 1.1), a Host, a body
 // framed by Content-Length, by `Transfer-Encoding: chunked` alone (net/chunked-body.ts), or
 // none, no upgrade, no continue, every header once. That is nearly every request a browser,
 // a form, an API client, a load balancer's probe or a load test sends, and the front's lean

@@ -70,11 +70,9 @@ export function restoreRawTarget(req: IncomingMessage): void {
  */
 export function rereadRawTarget(err: { rawPacket?: unknown; bytesParsed?: unknown }, socket: Socket, previous: IncomingMessage | undefined): boolean {
   const rest = requestLineFrom(socket, err.rawPacket as Buffer, err.bytesParsed as number, previous);
-  if (rest === null) return false;
-  // The line all in, its target must have changed: else (no target escapeRawTarget can find,
-  // as `GET /\xe9` with no version) llhttp would refuse it again, and again.
-  if (rest.indexOf(LF) !== -1 && escapeRawTarget(rest, socket) === rest) return false;
-  return restartParser(socket, rest, (line) => escapeRawTarget(line, socket));
+  // A line whose target escapeRawTarget cannot find (`GET /\xe9` with no version) stays
+  // refused: restartParser starts over only where the rewrite changes something.
+  return rest !== null && restartParser(socket, rest, (line) => escapeRawTarget(line, socket));
 }
 
 /**

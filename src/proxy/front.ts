@@ -20,6 +20,7 @@ import { endAtTrailerSection } from '../net/trailer-end.js';
 import { headBegunAt, readVersionsAsRfc, watchRequestStarts } from '../net/node-parser.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
+import { rereadUnknownMethod, restoreSentMethod } from '../net/unknown-method.js';
 import { routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
@@ -320,6 +321,8 @@ export class Front {
         // SPEC 5.8: a later request's octets >= 0x80 in its target, which node:http's parser
         // refuses, are read as the lean lane reads them (R6.8d), not answered 400.
         if (refusedRawTarget(err) && !this.headTimedOut.has(socket) && rereadRawTarget(err as { rawPacket?: unknown }, socket, this.lastNodeResponse.get(socket)?.req)) return;
+        // A method llhttp does not know, which the lane serves: the app's (R6.22b).
+        if (!this.headTimedOut.has(socket) && rereadUnknownMethod(err as { code?: string; rawPacket?: unknown }, socket, this.lastNodeResponse.get(socket)?.req)) return;
         // Content-Length or Transfer-Encoding in a chunked trailer: dropped, as on the lane (R6.13b).
         if (!this.headTimedOut.has(socket) && endAtTrailerSection(err as { rawPacket?: unknown }, socket)) return;
         if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
@@ -659,6 +662,7 @@ export class Front {
     // node:http's requests only: the lean lane's are read as sent, and never marked.
     restoreRawTarget(req);
     restoreSentVersion(req);
+    restoreSentMethod(req);
     if (res.destroyed) {
       // Its client left while it was held (before open()): its 'close' has passed unheard, and
       // counted now it would be in flight for good. Logged as the client's leaving, not routed.
@@ -779,6 +783,7 @@ export class Front {
     }
     restoreRawTarget(req); // before the log line and the route
     restoreSentVersion(req);
+    restoreSentMethod(req);
     this.logUpgrade(req, socket);
     if (this.stopping) {
       refuseUpgradeFor(socket, 'unavailable', 'the gateway is stopping');

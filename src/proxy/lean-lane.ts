@@ -14,6 +14,7 @@ import { parsePlainHead } from '../net/plain-head.js';
 import { ENDED_EARLY } from '../net/request-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
+import { knownMethod } from '../net/unknown-method.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
 import { SocketWrites } from '../net/socket-writes.js';
 import { shortBody, unparsableAnswer } from './error-response.js';
@@ -387,7 +388,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   private startHandOff(rest: Buffer): void {
     this.handOffSent = rest;
     this.handOffHeadSince = this.lane.timesHead(this) ? this.waitingSince : null;
-    this.handOff = higherMinorAsHttp11(escapeRawTarget(rest, this.socket), this.socket);
+    this.handOff = knownMethod(higherMinorAsHttp11(escapeRawTarget(rest, this.socket), this.socket), this.socket);
     this.socket.pause();
     this.socket.removeListener('data', this.onData);
     if (this.sharedReads) readAsStream(this.socket);

@@ -446,6 +446,31 @@ test('R1.4b HTTP/1.2 in a later request on a connection node:http reads (RFC 911
   assert.match(hostless, /HTTP\/1\.1 404 [\s\S]*HTTP\/1\.1 400 Bad Request\r\n[\s\S]*without a Host header/, hostless);
 });
 
+test('R6.22b a method llhttp does not know on a connection node:http reads (a later request, pipelined with a body, split across reads; a first one with Expect or HTTP/1.0): the app\'s, as on the lane; `foo` (no method the lane serves either): 400', async () => {
+  const foo = 'FOO /rfc/echo?foo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi';
+  const runs: Array<[string[], boolean, number?]> = [
+    [[BEFORE_RAW_TARGET[0], foo, AFTER_RAW_TARGET], false],
+    [[BEFORE_RAW_TARGET[0], foo, AFTER_RAW_TARGET], true],
+    [[BEFORE_RAW_TARGET[0], 'FO', foo.slice(2) + AFTER_RAW_TARGET], false, 50],
+    [[foo.replace('\r\n\r\n', '\r\nExpect: 100-continue\r\n\r\n'), AFTER_RAW_TARGET], false],
+    [[foo.replace('HTTP/1.1', 'HTTP/1.0').replace('\r\n\r\n', '\r\nConnection: keep-alive\r\n\r\n'), AFTER_RAW_TARGET], false],
+  ];
+  for (const [requests, pipelined, gapMs] of runs) {
+    const got = await exchange(requests, pipelined, gapMs);
+    const what = `${JSON.stringify(requests.slice(0, 2))} ${pipelined ? 'pipelined' : 'then'}: ${JSON.stringify(got.slice(0, 600))}`;
+    const answers = got.split(/(?=HTTP\/1\.[01] [2-5]\d\d )/);
+    const at = requests[0] === BEFORE_RAW_TARGET[0] ? 1 : 0;
+    assert.is(answers.length, at + 2, what);
+    const seen = JSON.parse(answers[at].split('\r\n\r\n')[1]) as Record<string, string>;
+    assert.is(seen.REQUEST_METHOD, 'FOO', what);
+    assert.is(seen.QUERY_STRING, 'foo', what);
+    assert.is(seen.body, 'hi', what);
+    assert.match(answers[at + 1], /"QUERY_STRING": "last"/, what);
+  }
+  const refused = await exchange([BEFORE_RAW_TARGET[0], 'foo /rfc/echo HTTP/1.1\r\nHost: x\r\n\r\n'], false);
+  assert.match(refused, /^HTTP\/1\.1 404 [\s\S]*HTTP\/1\.1 400 Bad Request\r\n/, refused);
+});
+
 test('R6.8d octets >= 0x80 in a later request on a connection node:http reads: served as on the lean lane, sent apart or pipelined', async () => {
   for (const before of BEFORE_RAW_TARGET) {
     for (const pipelined of [false, true]) {
