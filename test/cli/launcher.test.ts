@@ -2,14 +2,15 @@
 // /usr/bin): it must find dist/ through the symlink, become the gateway process itself (exec:
 // signals and pids are the gateway's), give Node the V8 heap flags the proxy's latency needs,
 // and leave the gateway with its open-files soft limit at the hard one (each client connection
-// is a descriptor; Node raises it as it starts, the launcher explains why it need not).
+// is a descriptor; Node raises it as it starts, the launcher explains why it need not). As PID 1
+// of a container, it stays there as an init: it reaps what is orphaned and passes on signals.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { assertNoOrphans, BIN, childPids, EXAMPLES, FIXTURES, tempDir, waitFor } from '../helpers/process.js';
-import { runIf } from '../helpers/skip.js';
+import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('cli launcher');
 const work = tempDir('apppkg-launcher-');
@@ -137,6 +138,74 @@ test('with the soft limit already at the hard one, the launcher changes nothing 
   assert.is(status, 0);
   assert.match(out, /^apppkg-gateway \d/);
   assert.not.match(out, /ulimit/);
+});
+
+/** Every process below `root` now, with its state (Z: a zombie) and command, from /proc. */
+function treeBelow(root: number): { pid: number; state: string; comm: string }[] {
+  const parents = new Map<number, { ppid: number; state: string; comm: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const [state, ppid] = stat.slice(close + 2).split(' ');
+      parents.set(Number(entry), { ppid: Number(ppid), state, comm: stat.slice(stat.indexOf('(') + 1, close) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = (pid: number): boolean => {
+    for (let p = parents.get(pid)?.ppid; p !== undefined && p > 0; p = parents.get(p)?.ppid) if (p === root) return true;
+    return false;
+  };
+  return [...parents].filter(([pid]) => below(pid)).map(([pid, { state, comm }]) => ({ pid, state, comm }));
+}
+
+// A pod runs the launcher as PID 1 of its PID namespace (the exported manifests' command, the
+// image's CMD), with no init in front: unshare(1) gives it the same place here.
+runIf(test, isRoot && hasProgram('unshare'), 'needs root and unshare(1) for a PID namespace of its own')('as PID 1 of a container, orphans are reaped (none stays a zombie when a worker is recycled) and SIGTERM still stops the gateway', async () => {
+  const apps = join(work.path, 'pid1-apps');
+  mkdirSync(join(apps, 'spawner'), { recursive: true });
+  writeFileSync(join(apps, 'spawner', 'app.yaml'), 'platform: python, wsgi\napp: app:application\n');
+  // Each request leaves a child running in the worker's group, which the recycle kills after
+  // the worker: re-parented to PID 1, it is a zombie until PID 1 collects it.
+  writeFileSync(join(apps, 'spawner', 'app.py'), [
+    'import subprocess',
+    'def application(environ, start_response):',
+    '    subprocess.Popen(["sleep", "600"])',
+    '    start_response("200 OK", [("Content-Type", "text/plain")])',
+    '    return [b"spawned"]',
+    '',
+  ].join('\n'));
+  const environment = join(work.path, 'pid1-environment.yaml');
+  writeFileSync(environment, 'apps:\n  spawner:\n    workers: 1\n    max_requests: 1\n');
+  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', BIN, '--apps', apps, '--listen', '127.0.0.1:0', '--admin', `unix:${join(work.path, 'pid1-admin.sock')}`,
+    '--environment', environment, '--state-dir', join(work.path, 'pid1-state')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  const seen = new Set<number>();
+  try {
+    const url = await waitFor(() => /listening on (http:\S+)/.exec(out)?.[1], 20_000, `the gateway to listen (output: ${out})`);
+    for (let i = 0; i < 3; i++) assert.is(await (await fetch(new URL('/spawner/', url))).text(), 'spawned');
+    // Each request's worker recycled, its child killed with its group: no sleep left running.
+    await waitFor(() => {
+      const tree = treeBelow(child.pid!);
+      for (const p of tree) seen.add(p.pid);
+      return tree.filter((p) => p.comm === 'sleep').every((p) => p.state === 'Z') && /recycl/.test(out);
+    }, 20_000, () => `the recycled workers' children to be killed (tree: ${JSON.stringify(treeBelow(child.pid!))}; output: ${out})`);
+    await waitFor(() => !treeBelow(child.pid!).some((p) => p.state === 'Z'), 5_000, () => `no zombie below PID 1 (tree: ${JSON.stringify(treeBelow(child.pid!))})`);
+    // What a container runtime sends to stop it: SIGTERM to PID 1 of the namespace.
+    const [pid1] = await childPids(child.pid!);
+    process.kill(pid1, 'SIGTERM');
+    await waitFor(() => child.exitCode !== null, 35_000, `the gateway to stop on SIGTERM to PID 1 (output: ${out})`);
+    assert.is(child.exitCode, 0, out);
+    assert.match(out, /stopped/);
+  } finally {
+    // SIGKILL to PID 1 ends its whole namespace.
+    if (child.exitCode === null && child.signalCode === null) for (const pid1 of await childPids(child.pid!)) process.kill(pid1, 'SIGKILL');
+  }
+  await assertNoOrphans([...seen]);
 });
 
 test.run();
