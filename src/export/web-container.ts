@@ -12,6 +12,12 @@ import { containerSecurity, podEnvironmentFile } from './pod-template.js';
  * they still send meanwhile must not find it closed.
  */
 export const PRESTOP_SLEEP_S = 10;
+/**
+ * The wait as an exec hook, not the `sleep` action: that one needs Kubernetes 1.30 (1.29 drops
+ * it as an alpha field, older ones do not know it, and either refuses the whole Deployment),
+ * while the image (Debian, whose coreutils are essential) always has a sleep(1) to run.
+ */
+const PRESTOP: IContainer['lifecycle'] = { preStop: { exec: { command: ['sleep', String(PRESTOP_SLEEP_S)] } } };
 /** The gateway's own bound once its grace is over: SIGTERM to each process tree, then SIGKILL. */
 const STOP_MARGIN_S = 10;
 
@@ -92,7 +98,7 @@ export function webContainer(plan: AppPlan): IContainer {
     ],
     ports,
     ...probes(plan),
-    lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_S } } },
+    lifecycle: PRESTOP,
     resources: resources(plan),
     securityContext: containerSecurity,
   };
