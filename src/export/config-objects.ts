@@ -1,5 +1,7 @@
 // What an app's pods read: its Secrets (settings, and the services for the operator to fill),
 // the ConfigMap holding the pod's environment file, and the volume of its data directory.
+import { createHash } from 'node:crypto';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
@@ -82,6 +84,26 @@ export function gatewayConfigMap(plan: AppPlan, env: HostEnvironment): IConfigMa
     metadata: metadata(plan, childName(plan.base, 'gateway')),
     data: { 'environment.json': `${JSON.stringify(podEnvironment(plan, env), null, 2)}\n` },
   };
+}
+
+/** The pod template's annotation that changes with what the pods read at their start. */
+export const CONFIG_HASH = 'apppkg-gateway.io/config-hash';
+
+/**
+ * `deployments` with a hash of what their pods read at start (the ConfigMap's environment file,
+ * the Secrets' values) on the pod template. The init container reads them once: a changed setting
+ * or limit, applied, left the template as it was, so Kubernetes kept the pods with the old
+ * values, where SIGHUP on one machine restarts the app. Now the template changes with them, and
+ * the apply rolls the pods out as a deploy does (Helm charts' `checksum/config`). Not on the
+ * Job: its template cannot change, and a version's hooks run once.
+ */
+export function rolledOnChange(deployments: IDeployment[], reads: Array<ISecret | IConfigMap>): IDeployment[] {
+  const content = reads.map((o) => [o.kind, o.metadata?.name, o.kind === 'Secret' ? (o as ISecret).stringData : (o as IConfigMap).data]);
+  const hash = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
+  return deployments.map((d) => {
+    const template = d.spec!.template;
+    return { ...d, spec: { ...d.spec!, template: { ...template, metadata: { ...template.metadata, annotations: { ...template.metadata?.annotations, [CONFIG_HASH]: hash } } } } };
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import { unknownAppWarnings } from '../environment/unknown-apps.js';
 import { GatewayError } from '../errors.js';
 import { appsDirSource } from '../supervisor/discovery.js';
 import { planApp, relativeTo, type AppPlan } from './app-plan.js';
-import { dataVolumeClaim, gatewayConfigMap, secrets } from './config-objects.js';
+import { dataVolumeClaim, gatewayConfigMap, rolledOnChange, secrets } from './config-objects.js';
 import { kubernetesArch } from './image-architecture.js';
 import { imageFor, validateImageTemplate } from './image-reference.js';
 import { judgeImageVendor } from './image-vendor.js';
@@ -59,13 +59,12 @@ export interface KubernetesExport {
 
 /** The objects of one app, in the order they are applied: what the pods read, the hooks, the rest. */
 function objectsFor(plan: AppPlan, env: HostEnvironment): K8sObject[] {
+  const reads = [...secrets(plan), gatewayConfigMap(plan, env)];
   const objects: Array<K8sObject | null> = [
-    ...secrets(plan),
-    gatewayConfigMap(plan, env),
+    ...reads,
     dataVolumeClaim(plan),
     hooksJob(plan),
-    webDeployment(plan),
-    ...processDeployments(plan),
+    ...rolledOnChange([webDeployment(plan), ...processDeployments(plan)], reads),
     webService(plan),
     mailService(plan),
     ingress(plan),

@@ -347,6 +347,40 @@ test('an empty setting in the environment file is a value, as on one machine: ex
   assert.equal(overridesFor(await loadEnvironmentFile(composed), 'es').settings, { EMPTY_ONE: '', SENTRY_DSN: '', API_KEY: 'k' });
 });
 
+test('a changed setting or limit, applied, rolls the pods out (their template changes with it); the same input gives the same template, and the Job\'s never changes', async () => {
+  // The init container composes the pod's environment file once, at its start: Kubernetes must
+  // replace the pods for a new value to reach the app, and it does so only for a changed template.
+  const dir = join(out.path, 'config-hash');
+  mkdirSync(join(dir, 'apps', 'ch.1'), { recursive: true });
+  writeFileSync(join(dir, 'apps', 'ch.1', 'app.yaml'), [
+    'app: w:application', 'settings: [SECRET_KEY]', 'processes:', '  jobs:', '    command: python -m tasks', 'commands:', '  update: python -m migrate', '',
+  ].join('\n'));
+  writeFileSync(join(dir, 'apps', 'ch.1', 'w.py'), 'def application(e, s):\n    s("200 OK", [])\n    return [b"x"]\n');
+  const exported = async (run: string, environment: string) => {
+    writeFileSync(join(dir, `${run}.yaml`), environment);
+    const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, `${run}.yaml`), '--image', IMAGE, '--out', join(dir, run)]);
+    assert.is(r.status, 0, r.stderr);
+    const objects = objectsIn(join(dir, run, 'ch.yaml'));
+    assert.equal(schemaProblems(objects), []);
+    return {
+      web: find(objects, 'Deployment', 'ch').spec!.template,
+      jobs: find(objects, 'Deployment', 'ch-process-jobs').spec!.template,
+      hooks: find(objects, 'Job', 'ch-hooks-1').spec!.template,
+    };
+  };
+  const first = await exported('first', 'apps:\n  ch:\n    settings: {SECRET_KEY: one}\n    threads: 4\n');
+  const again = await exported('again', 'apps:\n  ch:\n    settings: {SECRET_KEY: one}\n    threads: 4\n');
+  const secret = await exported('secret', 'apps:\n  ch:\n    settings: {SECRET_KEY: two}\n    threads: 4\n');
+  const threads = await exported('threads', 'apps:\n  ch:\n    settings: {SECRET_KEY: one}\n    threads: 8\n');
+  assert.equal(again, first, 'the same input: the same templates, so applying it again replaces no pod');
+  for (const changed of [secret, threads]) {
+    assert.not.equal(changed.web, first.web, 'the web pods roll out');
+    assert.not.equal(changed.jobs, first.jobs, 'the background process rolls out');
+    // A Job's template cannot be changed once applied, and a version's hooks run once.
+    assert.equal(changed.hooks, first.hooks);
+  }
+});
+
 test('versions that are no image tag are made one; a version with a space or a quote is one word in the Job\'s script', async () => {
   const dir = join(out.path, 'odd-versions');
   for (const [app, version] of [['blog', '1.0+Build'], ['q', '1 0'], ['r', "1'0"]]) {
