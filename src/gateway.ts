@@ -40,6 +40,9 @@ export type { ListenAddress } from './net/address.js';
 export type { EnvironmentReload } from './supervisor/environment-reload.js';
 export { DEFAULT_SETTLE_MS, type GatewayOptions } from './gateway-options.js';
 
+/** A stopping worker still in a request has this to end; one in its own shutdown, at least this. */
+const WORKER_STOP_MS = 5000;
+
 export class Gateway {
   /** The listeners' URLs (`http://host:port` with port 0 resolved, or `unix:/path`). */
   readonly urls: string[];
@@ -374,13 +377,20 @@ export class Gateway {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      const graceEnds = Date.now() + this.graceMs;
       this.watcher?.stop();
       const redisUsers = this.redisUsers?.stop();
       // Before the front and the apps: a delivery in flight can still reach its app.
       await this.mail?.stop(this.graceMs);
       await this.admin?.close();
       await this.front.stop(this.graceMs);
-      await this.registry.stop(5000);
+      // A worker with no request in flight is running its own shutdown (an ASGI lifespan
+      // `shutdown` that closes a pool slowly, work after a response): it has what is left of
+      // the grace, as gunicorn's graceful_timeout covers a worker's exit; a fixed 5 s killed a
+      // 12 s shutdown with 25 s of grace unused. One still in a request (its client gone: a
+      // WSGI thread sleeps on for it) keeps 5 s. Either way the stop ends within --grace +
+      // WORKER_STOP_MS + CANCEL_BOUND_MS (worker.ts), the bound `export kubernetes` gives the pod.
+      await this.registry.stop(WORKER_STOP_MS, Math.max(WORKER_STOP_MS, graceEnds - Date.now()));
       await redisUsers;
       if (this.stateRoot !== null) releaseProbeCacheDir(probeCacheDirOf(this.stateRoot));
       await this.lock?.release();

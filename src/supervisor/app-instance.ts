@@ -343,19 +343,24 @@ export class AppInstance {
   }
 
   /**
-   * Stops every process (SIGTERM, `graceMs` to finish, then SIGKILL); no restarts after. The
-   * websockets its workers hold are closed 1001 (the gateway is going away), a drain under way
-   * included.
+   * Stops every process (SIGTERM, then SIGKILL); no restarts after. One still running a request
+   * has `graceMs` to end, one with none `shutdownMs` (its own shutdown: an ASGI lifespan
+   * `shutdown`, work after a response). The websockets its workers hold are closed 1001 (the
+   * gateway is going away), a drain under way included.
    */
-  async stop(graceMs: number): Promise<void> {
+  async stop(graceMs: number, shutdownMs = graceMs): Promise<void> {
     this.state = 'stopping';
     this.workers.workerDrain.cutShort();
     for (const worker of this.members.workers()) worker.link?.closeWebsockets(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
+    // The front has waited for its clients already: a request still held here is one whose
+    // client left (or that the grace cut), which a WSGI thread may sleep on for minutes, so it
+    // keeps the short bound; only a process that runs no request waits for its own shutdown.
+    const bound = (m: Member): number => (m.inFlight > 0 || (m instanceof Worker && (m.link?.releasedRequests ?? 0) > 0) ? graceMs : shutdownMs);
     // A drain under way keeps its own grace (`drain`, 30 s by default): this stop bounds it too
     // (Child.stop sends no second signal), or a request the app still runs for a client long
     // gone would hold the gateway's stop for the rest of the drain.
     const draining = this.members.all().filter((m) => this.members.isStopping(m));
-    await Promise.all([this.stopAll((m) => m.stop(graceMs)), ...draining.map((m) => m.stop(graceMs))]);
+    await Promise.all([this.stopAll((m) => m.stop(bound(m))), ...draining.map((m) => m.stop(bound(m)))]);
     this.state = 'stopped';
   }
 

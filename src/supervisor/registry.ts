@@ -303,7 +303,11 @@ export class Registry {
     return [...this.records.values()].flatMap((r) => [...r.refused.keys(), ...r.settling, ...r.rolledBack.keys()]);
   }
 
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Stops every version's processes: one still running a request within `graceMs`, one running
+   * none within `shutdownMs` (AppInstance.stop).
+   */
+  async stop(graceMs: number, shutdownMs = graceMs): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
     await this.looks.stop();
@@ -311,7 +315,7 @@ export class Registry {
     await this.judging.ended();
     // Draining versions too: their websockets need not wait for the end of the drain.
     const instances = [...[...this.records.values()].flatMap((r) => (r.serving ? [r.serving.instance] : [])), ...this.draining.keys()];
-    await Promise.all(instances.map((instance) => instance.stop(graceMs)));
+    await Promise.all(instances.map((instance) => instance.stop(graceMs, shutdownMs)));
     await Promise.all([...this.draining.values()].map((d) => d.done));
   }
 }

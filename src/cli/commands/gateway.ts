@@ -27,7 +27,7 @@ export const spec: CommandSpec = {
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--settle SECONDS', 'how long a version\'s directory must not change before it is started or refused (default 1)'],
     ['--max-workers N', 'Python workers of all apps together; past it the least recently used quiet app sleeps until its next request'],
-    ['--grace SECONDS', 'how long requests in flight may take to finish on SIGTERM (default 30)'],
+    ['--grace SECONDS', 'how long requests in flight, then the workers\' own shutdown, may take on SIGTERM (default 30)'],
     ['--header-timeout SECONDS', 'how long a client may take to send a request head, then 408 and closed (default 20)'],
     ['-e, --environment FILE', 'the host\'s environment file (settings, routes, workers, limits per app); SIGHUP reads it again and restarts only the apps whose settings changed'],
     ...APP_OPTION_HELP.filter(([flag]) => !flag.includes('--environment')),

@@ -1,0 +1,89 @@
+// The gateway's stop (SIGTERM) through the real CLI: once no request is in flight its workers
+// are told to stop and have what is left of --grace to end (work an ASGI app runs after a
+// response, its lifespan shutdown), not a fixed 5 s that killed a slow shutdown while most of
+// the grace was unused. A worker still in a request whose client left keeps its 5 s
+// (proxy/stop-after-clients-left.test.ts).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { writePackage } from '../helpers/apps-dir.js';
+import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { assertNoOrphans, startCli, tempDir } from '../helpers/process.js';
+
+const test = suite('gateway stop: the workers\' share of the grace');
+
+/** Past the 5 s a worker in a request has: how long each app's work, or shutdown, takes. */
+const SLOW_S = 6;
+
+/**
+ * An ASGI app that answers, then works on for `afterS` seconds (a task it started), and whose
+ * lifespan shutdown takes `shutdownS`; it logs how each ends.
+ */
+function asgiApp(afterS: number, shutdownS: number): string {
+  return `import asyncio, os
+LOG = os.path.join(os.environ["APPPKG_DATA_DIR"], "events.log")
+def event(text):
+    with open(LOG, "a") as f:
+        f.write(text + "\\n")
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                event("shutdown")
+                try:
+                    await asyncio.sleep(${shutdownS})
+                except asyncio.CancelledError:
+                    event("shutdown cancelled")
+                    raise
+                event("shutdown done")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+    try:
+        await asyncio.sleep(${afterS})
+        event("work done")
+    except asyncio.CancelledError:
+        event("cancelled")
+        raise
+`;
+}
+
+test('an idle gateway\'s SIGTERM lets workers finish their work after a response and a slow lifespan shutdown within --grace, not 5 s', async () => {
+  const work = tempDir('apppkg-stop-grace-');
+  const apps = join(work.path, 'apps');
+  writePackage(apps, 'later', { 'app.yaml': 'platform: python, asgi\napp: later:app\n', 'later.py': asgiApp(SLOW_S, 0) });
+  writePackage(apps, 'closer', { 'app.yaml': 'platform: python, asgi\napp: closer:app\n', 'closer.py': asgiApp(0, SLOW_S) });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--access-log', 'off', '--grace', '20']);
+  const events = (app: string): string[] => {
+    const file = join(work.path, 'state', 'apps', app, 'data', 'events.log');
+    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
+  };
+  try {
+    const pids = statusPids(await gatewayStatus(gw));
+    const res = await request(`${gw.url}/later/`);
+    assert.is(res.statusCode, 200);
+    await res.body.text();
+    // Nothing is in flight for the front: the worker alone holds its task.
+    assert.is(await gw.stop(30_000), 0, gw.output());
+    // Its task ran to its end (not cancelled at 5 s), then its lifespan shutdown.
+    const later = events('later');
+    assert.ok(later.includes('work done') && !later.includes('cancelled'), later.join('\n'));
+    assert.is(later[later.length - 1], 'shutdown done', later.join('\n'));
+    // Each of the other app's workers ran its whole lifespan shutdown.
+    const closer = events('closer');
+    assert.ok(closer.length > 0 && !closer.includes('shutdown cancelled'), closer.join('\n'));
+    assert.is(closer.filter((e) => e === 'shutdown done').length, closer.filter((e) => e === 'shutdown').length, closer.join('\n'));
+    await assertNoOrphans(pids);
+  } finally {
+    await gw.stop();
+    work.remove();
+  }
+});
+
+test.run();
