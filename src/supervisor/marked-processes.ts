@@ -14,6 +14,11 @@ const READERS = 4;
 /** A reader's first buffer; it doubles for a larger environment, and keeps that size up to KEPT_BUFFER. */
 const FIRST_BUFFER = 16 * 1024;
 const KEPT_BUFFER = 256 * 1024;
+/** A kernel thread's flag in /proc/PID/stat: it has no environment to wait for. */
+const PF_KTHREAD = 0x00200000;
+/** How long a scan waits for the processes it caught in an exec, and how often it looks again. */
+const EXEC_WAIT_MS = 1000;
+const EXEC_POLL_MS = 5;
 
 interface Wanted {
   needle: Buffer;
@@ -82,28 +87,72 @@ async function scanProc(wanted: Wanted[]): Promise<void> {
   } catch {
     return;
   }
+  const signalIfMarked = (entry: string, environ: Buffer): void => {
+    for (const one of wanted) {
+      const found = environ.indexOf(one.needle);
+      if (found === 0 || (found > 0 && environ[found - 1] === 0)) {
+        one.found++;
+        try {
+          process.kill(Number(entry), one.signal);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+  };
+  /** Processes caught in an exec: their environ is read again until the kernel shows it. */
+  let execing: string[] = [];
   let at = 0;
   const reader = async (index: number) => {
     for (let entry = entries[at++]; entry !== undefined; entry = entries[at++]) {
       const environ = await readEnviron(`/proc/${entry}/environ`, index);
       if (environ === null) continue; // gone meanwhile, or another user's
-      for (const one of wanted) {
-        const found = environ.indexOf(one.needle);
-        if (found === 0 || (found > 0 && environ[found - 1] === 0)) {
-          one.found++;
-          try {
-            process.kill(Number(entry), one.signal);
-          } catch {
-            // gone meanwhile
-          }
-        }
-      }
+      const settled = environ.length === 0 ? await environAfterExec(entry, index) : environ;
+      if (settled === undefined) execing.push(entry);
+      else if (settled !== null) signalIfMarked(entry, settled);
     }
   };
   await Promise.all(Array.from({ length: READERS }, (_, index) => reader(index)));
+  const until = Date.now() + EXEC_WAIT_MS;
+  while (execing.length > 0 && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, EXEC_POLL_MS));
+    const again: string[] = [];
+    for (const entry of execing) {
+      const settled = await environAfterExec(entry, 0);
+      if (settled === undefined) again.push(entry);
+      else if (settled !== null) signalIfMarked(entry, settled);
+    }
+    execing = again;
+  }
 }
 
-/** The whole of `file`, in reader `index`'s buffer (valid until its next read); null if unreadable. */
+/**
+ * The environ of process `entry`, which read empty: from the moment the kernel gives a process
+ * in an exec its new memory until it has laid out its arguments, its environ and its command
+ * line both read empty. A hook's `sleep 600 &` exec'ing just as its shell exited was missed
+ * that way, and outlived the command, holding its output pipe open. Once the command line
+ * reads, the environ read after it is the process's own (empty, for some); undefined while it
+ * is still in its exec; null for a zombie, a kernel thread (neither has either) or one gone.
+ */
+async function environAfterExec(entry: string, index: number): Promise<Buffer | null | undefined> {
+  const cmdline = await readEnviron(`/proc/${entry}/cmdline`, index);
+  if (cmdline === null) return null;
+  if (cmdline.length > 0) {
+    const environ = await readEnviron(`/proc/${entry}/environ`, index);
+    if (environ === null || environ.length > 0) return environ;
+    // Empty again: its own, unless it has begun another exec meanwhile (a shell's `exec`).
+    const after = await readEnviron(`/proc/${entry}/cmdline`, index);
+    if (after === null) return null;
+    if (after.length > 0) return Buffer.alloc(0);
+  }
+  const stat = await readEnviron(`/proc/${entry}/stat`, index);
+  if (stat === null) return null;
+  // After the command's name, in parentheses: the state (field 3), ..., the flags (field 9).
+  const fields = stat.toString('latin1', stat.lastIndexOf(')') + 2).split(' ');
+  return fields[0] === 'Z' || fields[0] === 'X' || (Number(fields[6]) & PF_KTHREAD) !== 0 ? null : undefined;
+}
+
+/** The whole of `file` (an environ, a cmdline, a stat), in reader `index`'s buffer (valid until its next read); null if unreadable. */
 async function readEnviron(file: string, index: number): Promise<Buffer | null> {
   let handle;
   try {

@@ -88,4 +88,20 @@ test('an environment larger than a reader\'s buffer is read whole: a mark at its
   await assertNoOrphans([child.pid!]);
 });
 
+/** Scans of a process that execs all the time: without waiting for its exec, more than one in ten missed it. */
+const SCANS = 100;
+
+test('a marked process caught in the middle of an exec (its environ reads empty then) is still found', async () => {
+  // A shell that execs itself over and over, counting a while between: each exec has a moment
+  // in which the kernel shows its environ empty, as it did for a hook's `sleep 600 &` exec'ing
+  // just as its shell exited.
+  const again = 'i=0; while [ $i -lt 100 ]; do i=$((i+1)); done; exec /bin/sh -c "$0" "$0"';
+  const child = spawn('/bin/sh', ['-c', again, again], { env: { PATH: process.env.PATH, [NAME]: `${process.pid}.exec` }, stdio: 'ignore' });
+  started.push(child);
+  await waitFor(() => child.pid !== undefined, 5000, 'the spawn');
+  let missed = 0;
+  for (let scan = 0; scan < SCANS; scan++) if ((await signalMarked(NAME, `${process.pid}.exec`, 0)) === 0) missed++;
+  assert.is(missed, 0, `missed in ${missed} of ${SCANS} scans`);
+});
+
 test.run();
