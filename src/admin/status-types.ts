@@ -187,7 +187,10 @@ export interface LogTailStatus {
 
 export interface AppStatus {
   name: string;
-  /** ready | starting | failed | crash-loop | stopped | idle (asleep: its workers stopped) | waking */
+  /**
+   * ready | starting | failed | crash-loop | stopped | idle (asleep: its workers stopped) | waking |
+   * stopping (its directory removed, its processes not gone yet: its `draining` version lists them)
+   */
   state: string;
   /** The version taking traffic (null for an unversioned directory or when none serves). */
   version: string | null;

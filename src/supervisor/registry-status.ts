@@ -137,15 +137,22 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
  */
 export function registryStatus(
   records: Iterable<AppRecord>,
+  removed: readonly AppRecord[],
   draining: Array<[AppInstance, { desc: Description }]>,
   broken: readonly BrokenPackage[],
   placementOf: (record: AppRecord) => AppPlacement,
 ): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
   const all = [...records];
-  const apps = all
+  const gone = new Set(removed);
+  const apps = [...all, ...removed]
     // Code-point order, as `names`: localeCompare would load ICU's collation data (2.6 MiB of RSS).
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((record) => appStatusOf(record, draining.filter(([, d]) => d.desc.name === record.name), placementOf(record)));
+    .map((record) => {
+      const its = draining.filter(([, d]) => d.desc.name === record.name);
+      if (!gone.has(record)) return appStatusOf(record, its, placementOf(record));
+      // Removed: nothing serves, and only its draining version is left to show, with its workers.
+      return { ...appStatusOf({ ...record, serving: null, versions: [] }, its, placementOf(record)), state: 'stopping', canRollBack: false };
+    });
   const servingDirs = new Set(all.flatMap((r) => (r.serving ? [realDir(r.serving.desc.dir)] : [])));
   const unserved = broken.filter((b) => !servingDirs.has(realDir(b.dir)));
   return { apps, broken: unserved.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };

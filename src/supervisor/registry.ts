@@ -73,6 +73,8 @@ export class Registry {
   private readonly stopping = new AbortController();
   /** Versions out of rotation, until their processes are gone; what each runs, for status. */
   private draining = new Map<AppInstance, { desc: Description; done: Promise<void> }>();
+  /** Apps whose directory went away, until their processes are gone: status lists them `stopping`. */
+  private removed = new Map<string, AppRecord>();
 
   private readonly budget: WorkerBudget | null;
   /** Each app is judged by itself, a few at a time (judging-queue.ts). */
@@ -219,6 +221,12 @@ export class Registry {
         const old = record.serving;
         this.publish();
         this.drain(old.instance, old.desc);
+        // Its workers may take a while yet (a drain's requests and websockets, an ASGI lifespan
+        // shutdown): status shows them until they are gone, not an app that is simply not there.
+        this.removed.set(name, record);
+        void this.draining.get(old.instance)?.done.finally(() => {
+          if (this.removed.get(name) === record) this.removed.delete(name);
+        });
       }
     }
     this.publish();
@@ -275,7 +283,9 @@ export class Registry {
   }
 
   status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
-    return registryStatus(this.records.values(), [...this.draining], this.broken, (record) => ({
+    // An app added again under its name while the old one stops lists that one among its versions.
+    const removed = [...this.removed.values()].filter((r) => !this.records.has(r.name));
+    return registryStatus(this.records.values(), removed, [...this.draining], this.broken, (record) => ({
       mount: this.opts.mountOf(record.name),
       hosts: this.opts.routesOf(record.name).filter((r) => r.host !== null).map((r) => r.host!),
       logFile: appLogFile(this.opts.stateDir, record.name),

@@ -2,15 +2,16 @@
 // are told to stop and have what is left of --grace to end (work an ASGI app runs after a
 // response, its lifespan shutdown), not a fixed 5 s that killed a slow shutdown while most of
 // the grace was unused. A worker still in a request whose client left keeps its 5 s
-// (proxy/stop-after-clients-left.test.ts).
+// (proxy/stop-after-clients-left.test.ts). And an app removed while the gateway runs, its
+// workers in a slow lifespan shutdown: status shows them stopping until they are gone.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, startCli, tempDir } from '../helpers/process.js';
+import { assertNoOrphans, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('gateway stop: the workers\' share of the grace');
 
@@ -80,6 +81,32 @@ test('an idle gateway\'s SIGTERM lets workers finish their work after a response
     assert.ok(closer.length > 0 && !closer.includes('shutdown cancelled'), closer.join('\n'));
     assert.is(closer.filter((e) => e === 'shutdown done').length, closer.filter((e) => e === 'shutdown').length, closer.join('\n'));
     await assertNoOrphans(pids);
+  } finally {
+    await gw.stop();
+    work.remove();
+  }
+});
+
+test('an app whose directory is removed stays in status, stopping, while its workers run their lifespan shutdown', async () => {
+  const work = tempDir('apppkg-stop-removed-');
+  const apps = join(work.path, 'apps');
+  const dir = writePackage(apps, 'closer', { 'app.yaml': 'platform: python, asgi\napp: closer:app\n', 'closer.py': asgiApp(0, 3) });
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  closer:\n    workers: 1\n');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env, '--access-log', 'off']);
+  try {
+    const [pid] = statusPids(await gatewayStatus(gw));
+    rmSync(dir, { recursive: true });
+    gw.child.kill('SIGHUP');
+    const app = await waitFor(async () => (await gatewayStatus(gw)).apps.find((a: any) => a.name === 'closer' && a.state !== 'ready') ?? null, 10_000, 'the app to leave `ready`');
+    assert.is(app.state, 'stopping', JSON.stringify(app));
+    assert.equal(app.versions.map((v: any) => [v.state, v.workers.map((w: any) => [w.pid, w.state])]), [['draining', [[pid, 'stopping']]]]);
+    const table = await runCli(['status', '--admin', new URL(gw.adminUrl!).host]);
+    assert.match(table.stdout, /closer\s+stopping/, table.stdout + table.stderr);
+    assert.match(table.stdout, new RegExp(`its workers: ${pid} stopping`));
+    // Gone with its last process.
+    await waitFor(async () => !(await gatewayStatus(gw)).apps.some((a: any) => a.name === 'closer'), 15_000, 'the app to leave status');
+    await assertNoOrphans([pid]);
   } finally {
     await gw.stop();
     work.remove();
