@@ -405,7 +405,8 @@ function workerRow(w, index, version) {
   return h('tr', { class: ['proc', `state-${w.state}`], data: { pid: w.pid ?? '', kind: 'worker', version: version ? version.version ?? '' : undefined } },
     cell('name', `worker ${index + 1}`),
     cell('pid', w.pid ?? DASH, 'num'),
-    h('td', { data: { field: 'state' } }, stateBadge(w.state)),
+    // How long a stop has taken (a slow ASGI lifespan shutdown), beside its state.
+    h('td', { data: { field: 'state' } }, stateBadge(w.state), w.stoppingSince ? [' ', since(w.stoppingSince, { class: 'muted', data: { field: 'stopping' } })] : null),
     h('td', { class: 'num', data: { field: 'uptime' } }, w.startedAt && w.pid && w.state !== 'exited' ? since(w.startedAt) : DASH),
     h('td', { class: ['num', w.restarts > 0 ? 'warn' : null], data: { field: 'restarts' } },
       String(w.restarts ?? 0),

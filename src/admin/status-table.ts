@@ -103,9 +103,9 @@ function appDetails(app: AppStatus): string[] {
   return out;
 }
 
-/** `1001 ready (40 served, 1 failed), 1002 stopping (...)`. */
+/** `1001 ready (40 served, 1 failed), 1002 stopping since 2026-01-01T12:00:00.000Z (...)`. */
 function workerList(workers: readonly WorkerStatus[]): string {
-  return workers.map((w) => `${w.pid ?? '?'} ${w.state} (${w.requests} served, ${w.failed} failed)`).join(', ');
+  return workers.map((w) => `${w.pid ?? '?'} ${w.state}${w.stoppingSince ? ` since ${w.stoppingSince}` : ''} (${w.requests} served, ${w.failed} failed)`).join(', ');
 }
 
 /** What a version answered: served, failed, in flight, queued, p50 and p99 of the last minute. */

@@ -26,6 +26,8 @@ export interface WorkerStatus {
   latency: LatencySummary;
   /** ISO time the worker was spawned. */
   startedAt: string;
+  /** In `stopping`: the ISO time its stop began (a slow ASGI lifespan shutdown shows how long it has taken); else null. */
+  stoppingSince: string | null;
   /** Resident memory, when known (pidusage, sampled at most every few seconds). */
   rssBytes: number | null;
   /** CPU use, percent of one core, over the last sample interval; null before the first sample. */

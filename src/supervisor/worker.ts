@@ -156,6 +156,8 @@ export class Worker extends EventEmitter {
   exitSignal: NodeJS.Signals | null = null;
   /** Killed by the heartbeat: why, for the restart line. */
   hung: string | null = null;
+  /** When it began to stop (Date.now()): status tells how long a slow shutdown has taken. */
+  private stoppingAt: number | null = null;
   /** A stop under way (ASGI): when its CANCEL goes to the worker. */
   private cancelling: EarliestTimer | null = null;
   /** A stop under way (WSGI): when its responses under way are cut, before the SIGKILL. */
@@ -168,6 +170,11 @@ export class Worker extends EventEmitter {
 
   get state(): WorkerState {
     return this._state;
+  }
+
+  /** When it began to stop (asked, or on its own: a max_requests recycle), or null. */
+  get stoppingSince(): number | null {
+    return this.stoppingAt;
   }
 
   get pid(): number | undefined {
@@ -271,6 +278,7 @@ export class Worker extends EventEmitter {
         return err.lastOutput();
       };
       link.on('stopping', () => {
+        this.stoppingAt ??= Date.now();
         if (this._state === 'ready') this._state = 'stopping';
         this.emit('stopping');
       });
@@ -377,6 +385,7 @@ export class Worker extends EventEmitter {
     const child = this.child;
     if (child === null || this._state === 'exited' || child.pid === undefined) return;
     if (this._state !== 'stopping') this._state = 'stopping';
+    this.stoppingAt ??= Date.now();
     if (this._link === null) {
       await child.stop(graceMs);
     } else if (this.opts.kind !== 'asgi') {

@@ -3,7 +3,8 @@
 // response, its lifespan shutdown), not a fixed 5 s that killed a slow shutdown while most of
 // the grace was unused. A worker still in a request whose client left keeps its 5 s
 // (proxy/stop-after-clients-left.test.ts). And an app removed while the gateway runs, its
-// workers in a slow lifespan shutdown: status shows them stopping until they are gone.
+// workers in a slow lifespan shutdown: status shows them stopping, and since when, until they
+// are gone.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -101,9 +102,12 @@ test('an app whose directory is removed stays in status, stopping, while its wor
     const app = await waitFor(async () => (await gatewayStatus(gw)).apps.find((a: any) => a.name === 'closer' && a.state !== 'ready') ?? null, 10_000, 'the app to leave `ready`');
     assert.is(app.state, 'stopping', JSON.stringify(app));
     assert.equal(app.versions.map((v: any) => [v.state, v.workers.map((w: any) => [w.pid, w.state])]), [['draining', [[pid, 'stopping']]]]);
+    // Since when: how long its shutdown has taken so far.
+    const since = app.versions[0].workers[0].stoppingSince;
+    assert.ok(typeof since === 'string' && Date.parse(since) <= Date.now(), JSON.stringify(app.versions[0].workers[0]));
     const table = await runCli(['status', '--admin', new URL(gw.adminUrl!).host]);
     assert.match(table.stdout, /closer\s+stopping/, table.stdout + table.stderr);
-    assert.match(table.stdout, new RegExp(`its workers: ${pid} stopping`));
+    assert.ok(table.stdout.includes(`its workers: ${pid} stopping since ${since}`), table.stdout);
     // Gone with its last process.
     await waitFor(async () => !(await gatewayStatus(gw)).apps.some((a: any) => a.name === 'closer'), 15_000, 'the app to leave status');
     await assertNoOrphans([pid]);
