@@ -2,7 +2,9 @@
 // supervisor's AppInstance has this shape without knowing of it, and the composition root
 // (src/gateway.ts) is where TypeScript checks that the two fit. The supervisor publishes which
 // processes take traffic; the proxy decides which request goes to which.
+import type { Socket } from 'node:net';
 import type { WorkerLink } from '../link/worker-link.js';
+import type { ClosableWebsocket } from './open-websockets.js';
 import type { ResponseTally } from './served-by.js';
 
 /** A Python worker that takes requests, through its link. */
@@ -39,7 +41,12 @@ export interface ProcessEndpoint {
    * rotation is stopped once what it holds is done, not in the middle of it, and status counts
    * its open websockets.
    */
-  readonly held: { opened(websocket: boolean): void; closed(websocket: boolean): void };
+  readonly held: {
+    opened(websocket: boolean): void;
+    closed(websocket: boolean): void;
+    /** A websocket `client` holds is open: what closes it as the gateway (1012 at a drain's end). */
+    websocket?(tunnel: ClosableWebsocket, client: Socket): void;
+  };
   /** Told of each response it gave (status, latency). */
   readonly tally?: ResponseTally;
 }

@@ -9,12 +9,15 @@ import httpProxy from 'http-proxy';
 import { proxyFailure, proxyFailureDetail, refuseUpgradeFor } from './error-response.js';
 import { outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
+import { WebsocketTunnel } from './websocket-tunnel.js';
 
 export interface ForwardUpgradeOptions {
   /** No answer to the handshake within this → 504. */
   timeoutMs: number;
   /** Named in error bodies: "processes.live of chat". */
   label: string;
+  /** A websocket is open (the process answered 101): what the gateway can close it with (a drain's end). */
+  onWebsocket?: (tunnel: WebsocketTunnel) => void;
 }
 
 /** How long a half-closed tunnel may take to finish before it is destroyed. */
@@ -75,6 +78,8 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
   proxy.on('open', (proxySocket: Socket) => {
     endWith(socket, proxySocket);
     endWith(proxySocket, socket);
+    // Another protocol's bytes have no frames to follow: only the process can end those.
+    if (String(req.headers.upgrade).toLowerCase() === 'websocket') opts.onWebsocket?.(new WebsocketTunnel(socket, proxySocket));
   });
 
   proxy.ws(req, socket, head, { target: `http://127.0.0.1:${port}` }, (err) => {

@@ -222,7 +222,12 @@ export class HttpUpstream implements Upstream {
       this.endpoint.held.opened(true);
       socket.once('close', () => this.endpoint.held.closed(true));
     }
-    modules.forwardUpgrade(req, socket, head, this.endpoint.port, route, { timeoutMs: this.timeoutMs, label: this.endpoint.label });
+    const held = this.endpoint.held;
+    modules.forwardUpgrade(req, socket, head, this.endpoint.port, route, {
+      timeoutMs: this.timeoutMs,
+      label: this.endpoint.label,
+      onWebsocket: held.websocket ? (tunnel) => held.websocket!(tunnel, socket) : undefined,
+    });
   }
 
   /** Out of rotation; the pool closes once the requests it holds are done. */

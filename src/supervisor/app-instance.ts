@@ -352,6 +352,7 @@ export class AppInstance {
     this.state = 'stopping';
     this.workers.workerDrain.cutShort();
     for (const worker of this.members.workers()) worker.link?.closeWebsockets(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
+    for (const m of this.members.all()) if (!(m instanceof Worker)) m.closeWebsockets(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
     // The front has waited for its clients already: a request still held here is one whose
     // client left (or that the grace cut), which a WSGI thread may sleep on for minutes, so it
     // keeps the short bound; only a process that runs no request waits for its own shutdown.

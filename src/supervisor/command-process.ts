@@ -11,6 +11,7 @@ import net from 'node:net';
 import type { Writable } from 'node:stream';
 import getPort from 'get-port';
 import { GatewayError } from '../errors.js';
+import { WsCloseCode } from '../link/frames.js';
 import { eachLine } from '../log/byte-lines.js';
 import { Child } from './child.js';
 import { delay } from './process-group.js';
@@ -36,6 +37,11 @@ export interface CommandProcessOptions {
   stderrLog?: Writable;
   /** `health:` of app.yaml, probed on processes.web before it takes traffic. */
   health: string | null;
+}
+
+/** A websocket the proxy carries to it, which the gateway can close (proxy/websocket-tunnel.ts). */
+interface GatewayClosable {
+  closeByGateway(code: number, reason: string): void;
 }
 
 export type ProcessState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
@@ -122,6 +128,8 @@ export class CommandProcess extends EventEmitter {
   private holding = 0;
   private websockets = 0;
   private whenIdle: Array<() => void> = [];
+  /** Its open websockets, as the gateway can close them. */
+  private readonly tunnels = new Set<GatewayClosable>();
   /** What the proxy tells of the requests it sends here (the endpoint's `held`). */
   readonly held = {
     opened: (websocket: boolean): void => {
@@ -131,6 +139,10 @@ export class CommandProcess extends EventEmitter {
     closed: (websocket: boolean): void => {
       if (websocket) this.websockets--;
       if (--this.holding === 0) this.whenIdle.splice(0).forEach((resolve) => resolve());
+    },
+    websocket: (tunnel: GatewayClosable, client: { once(event: 'close', listener: () => void): unknown }): void => {
+      this.tunnels.add(tunnel);
+      client.once('close', () => this.tunnels.delete(tunnel));
     },
   };
 
@@ -283,7 +295,16 @@ export class CommandProcess extends EventEmitter {
       ]);
       clearTimeout(timer);
     }
+    // A drain over with websockets still open: they are closed as an ASGI app's are, 1012 (the
+    // client reconnects to the new version), not cut by the SIGTERM, which many servers take
+    // to drop them without a close frame (1006).
+    this.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.opts.app} is restarting`);
     await this.child.stop(Math.max(deadline - Date.now(), Math.min(graceMs, MIN_TERM_GRACE_MS)));
+  }
+
+  /** Every websocket it holds is closed by the gateway with `code` (1001: the gateway stops). */
+  closeWebsockets(code: number, reason: string): void {
+    for (const tunnel of [...this.tunnels]) tunnel.closeByGateway(code, reason);
   }
 
   /** SIGKILL the tree now. */

@@ -1,6 +1,6 @@
 // A replaced version's routed process, while it drains the websockets it holds (SPEC 5.4: every
 // process with its state and open websockets): listed as `draining` beside the new version's,
-// until the drain is over and it is gone.
+// until the drain is over, its websockets closed 1012 as an ASGI app's (SPEC 5.1), and it is gone.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
@@ -45,9 +45,11 @@ test('the old version\'s process holding a websocket is listed as draining, with
   assert.is(old.state, 'draining');
   assert.is(old.websockets, 1);
   assert.is(during.find((p: any) => p.pid !== before[0].pid).state, 'ready');
-  // The drain (4 s) over: the old process is gone, and so is its row.
+  // The drain (4 s) over: its websocket is closed 1012 by the gateway, as an ASGI app's is (the
+  // echo server dies at SIGTERM without a close frame: 1006, when that was all), then the old
+  // process is gone, and so is its row.
+  assert.is(await sock.closed(20_000), 1012);
   await waitFor(async () => (await appStatus(gw, 'wsd')).processes.length === 1, 20_000, 'the drained process gone from status');
-  await sock.closed(10_000);
 });
 
 test.run();
