@@ -345,8 +345,8 @@ export class AppInstance {
   /**
    * Stops every process (SIGTERM, then SIGKILL); no restarts after. One still running a request
    * has `graceMs` to end, one with none `shutdownMs` (its own shutdown: an ASGI lifespan
-   * `shutdown`, work after a response). The websockets its workers hold are closed 1001 (the
-   * gateway is going away), a drain under way included.
+   * `shutdown`, work after a response). The websockets its workers and routed processes hold
+   * are closed 1001 (the gateway is going away), a drain under way included.
    */
   async stop(graceMs: number, shutdownMs = graceMs): Promise<void> {
     this.state = 'stopping';
