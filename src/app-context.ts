@@ -1,6 +1,7 @@
 // Everything a command needs to act on one app directory: its description, what the host's
 // environment file says of it, its interpreter and its execution environment. Each CLI
 // command and the gateway's discovery build this one way, so they cannot disagree.
+import { describeJson } from './description/describe.js';
 import { loadDescription } from './description/load.js';
 import type { Description } from './description/types.js';
 import { placeOf } from './description/key-place.js';
@@ -9,11 +10,12 @@ import { osMismatch } from './environment/checks.js';
 import type { Interpreter } from './environment/interpreter-probe.js';
 import { pickInterpreter } from './environment/interpreters.js';
 import { prepareAppLogDir, resolveStateRoot } from './environment/state-root.js';
-import { buildAppEnvironment, missingSettingAt, type AppEnvironment } from './environment/app-env.js';
+import { buildAppEnvironment, missingSettingAt, recordDescription, type AppEnvironment } from './environment/app-env.js';
 import { GatewayError, isGatewayError } from './errors.js';
 import { assertCanExecute, resolveRunAs, type RunAs } from './environment/run-as.js';
 import { mailEnvironment } from './mail/mail-env.js';
 import { serviceEnvironment } from './services/app-services.js';
+import { describeProvides } from './services/service-report.js';
 
 export type RunMode = 'production' | 'development';
 
@@ -94,8 +96,9 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   });
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
   const runAs = opts.switchUser ? resolveRunAs(desc, overrides.user, overrides.userAt) : null;
+  const owner = runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined;
   const appEnv = await buildAppEnvironment(desc, {
-    owner: runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined,
+    owner,
     stateRoot,
     mode: opts.mode,
     settings: overrides.settings,
@@ -111,6 +114,9 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   // other variables the gateway promises do (SPEC §2.1).
   const services = await serviceEnvironment({ desc, hostEnv, stateRoot, provision: opts.provisionServices === true, say: opts.say });
   Object.assign(appEnv.env, services, mailEnvironment(desc, stateRoot, { keep: opts.scratchDir === undefined }));
+  // Looked up after the set-up above, so that a password made by this very start shows (masked).
+  const provides = await describeProvides(desc, hostEnv, stateRoot);
+  if (provides !== null) await recordDescription(appEnv, { ...describeJson(desc), provides }, owner);
   if (runAs) {
     Object.assign(appEnv.env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
     assertCanExecute(appEnv.python, runAs);

@@ -25,7 +25,7 @@ import { ownerOf, restorableBackup, restoreWithHook } from './lifecycle/restore.
 import { runInAppEnvironment } from './lifecycle/run-command.js';
 import { withTestDatabases } from './services/app-services.js';
 import { appServiceScope } from './services/database-backup.js';
-import { describeServices } from './services/service-report.js';
+import { describeProvides } from './services/service-report.js';
 
 export type { CheckItem, CheckReport, CommandName, InstallResult };
 
@@ -132,10 +132,8 @@ export class AppPackage {
     const description = describeJson(desc);
     // What this host gives the services the app asks for (SPEC 5.2), as `describe` prints it:
     // only looked up, nothing is created, no server is asked.
-    if (desc.services.database !== null || desc.services.redis !== null) {
-      const given = await describeServices(desc, hostEnv, resolveStateRoot({ flag: options.stateDir }));
-      description.provides = { ...given.gets, env: given.env, problem: given.problem };
-    }
+    const provides = await describeProvides(desc, hostEnv, resolveStateRoot({ flag: options.stateDir }));
+    if (provides !== null) description.provides = provides;
     return new AppPackage(desc, hostEnv, options, description);
   }
 

@@ -212,6 +212,18 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
 }
 
 /**
+ * Record `description` (describe's, with the `provides` of an app asking for services:, known
+ * only once its services are set up) as what APPPKG_DESCRIPTION names, so that apppkg's
+ * AppPackage.config inside the app's processes is what `describe` prints. The helpers go to
+ * their own directory, named by what they hold, as any other change of configuration does.
+ */
+export async function recordDescription(appEnv: AppEnvironment, description: Record<string, unknown>, owner?: Owner): Promise<void> {
+  const config = { name: appEnv.name, python: appEnv.python, sysPath: appEnv.sysPath, shimDir: SHIM_DIR, appPath: appEnv.env.PATH, description };
+  appEnv.runDir = await writeRunHelpers(path.dirname(appEnv.runDir), config, owner);
+  appEnv.env.APPPKG_DESCRIPTION = path.join(appEnv.runDir, DESCRIPTION_FILE);
+}
+
+/**
  * The console scripts of each vendored `paths:` directory (`apppkg-gateway vendor` wrote its
  * manifest and bin/), in `paths` order: as a virtualenv's bin/ is for `pip:`, so that
  * `commands.test: pytest` or `command: celery ...` keep working when an app moves from `pip:`

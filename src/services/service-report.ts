@@ -64,6 +64,16 @@ export async function describeServices(desc: Description, hostEnv: HostEnvironme
   return result;
 }
 
+/**
+ * `describe`'s `provides` (what backs each service here, the variables with passwords masked,
+ * the problem); null for an app asking for no services:, whose description has no `provides`.
+ */
+export async function describeProvides(desc: Description, hostEnv: HostEnvironment, stateRoot: string): Promise<Record<string, unknown> | null> {
+  if (desc.services.database === null && desc.services.redis === null) return null;
+  const given = await describeServices(desc, hostEnv, stateRoot);
+  return { ...given.gets, env: given.env, problem: given.problem };
+}
+
 /** APPPKG_SERVICE_MISSING for each service the host cannot give, and `desc` asking only for the others. */
 function withoutMissingServices(desc: Description, hostEnv: HostEnvironment): { missing: GatewayError[]; available: Description } {
   const missing = missingServices(withoutGivenServices(desc, hostEnv), hostEnv);

@@ -260,6 +260,20 @@ test('(b) inside the app\'s environment (`run`): from APPPKG_DESCRIPTION, no CLI
   assert.is(r.body, 'Hello, world!\n');
 });
 
+test('(b) inside `run`, an app asking for services: config has the provides describe prints', async () => {
+  // SQLite in the app's data directory: what `database: sql` gets on a host that names no server.
+  const dir = join(work.path, 'with-db');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: sql\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"with-db"]\n');
+  const { report: r } = await inside(dir);
+  assert.not.ok(r.error, String(r.error));
+  const described = await runCli(['describe', dir, '--state-dir', state, '--environment', environmentFile]);
+  assert.is(described.status, 0, described.stderr);
+  assert.equal(r.config, JSON.parse(described.stdout));
+  assert.equal(r.config.provides, { database: 'sqlite', env: { DATABASE_URL: `sqlite:///${join(state, 'apps', 'with-db', 'data', 'db.sqlite3')}` }, problem: null });
+});
+
 test('describe --sys-path adds executable and sysPath, and creates nothing', async () => {
   const nowhere = join(work.path, 'no-state');
   const r = await runCli(['describe', vendored, '--sys-path', '--state-dir', nowhere]);
