@@ -66,6 +66,8 @@ export interface AppContext {
   interpreter: Interpreter;
   appEnv: AppEnvironment;
   stateRoot: string;
+  /** --environment FILE, absolute; null when the host gave none. */
+  environmentFile: string | null;
   /** The user the app's processes run as, when the gateway switches users; else null. */
   runAs: RunAs | null;
 }
@@ -121,7 +123,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     Object.assign(appEnv.env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
     assertCanExecute(appEnv.python, runAs);
   }
-  return { desc, overrides, interpreter, appEnv, stateRoot, runAs };
+  return { desc, overrides, interpreter, appEnv, stateRoot, environmentFile: hostEnv.file, runAs };
 }
 
 /**

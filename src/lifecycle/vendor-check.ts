@@ -39,7 +39,7 @@ export interface VendorCheckOptions {
 /** The vendor line, or null when the app has no vendored directory and nothing to vendor. */
 export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'python' | 'deb'>, opts: VendorCheckOptions = {}): Promise<VendorCheckItem | null> {
   const found: Array<{ dir: string; manifest: VendorManifest }> = [];
-  const env = opts.pythonOverride !== undefined && opts.environmentFile !== undefined ? ` --environment ${opts.environmentFile}` : '';
+  const env = environmentOption(opts);
   for (const p of desc.paths) {
     const dir = path.resolve(desc.dir, p);
     const read = await readManifest(dir);
@@ -79,7 +79,7 @@ export interface CompiledVendorDir {
  * interpreter to ask may take a probe).
  */
 export async function compiledVendorDirs(
-  desc: Pick<Description, 'dir' | 'paths'>, judge: () => Promise<TagJudge | null>, opts?: { unaskable: 'report' | 'ignore' },
+  desc: Pick<Description, 'dir' | 'paths'>, judge: () => Promise<TagJudge | null>, opts?: { unaskable: 'report' | 'ignore'; env?: string },
 ): Promise<CompiledVendorDir[]> {
   const found: CompiledVendorDir[] = [];
   let asked: TagJudge | null | undefined;
@@ -93,7 +93,7 @@ export async function compiledVendorDirs(
       binary: manifest.distributions.filter((d) => d.binary),
       mismatch: await hostMismatch(desc.dir, dir, manifest, asked, opts),
       judged: asked !== null,
-      refresh: refreshCommand(desc.dir, dir, manifest),
+      refresh: refreshCommand(desc.dir, dir, manifest, opts?.env),
     });
   }
   return found;
@@ -105,9 +105,14 @@ export async function compiledVendorDirs(
  * and fix as check's vendor line; null when every vendored directory loads here, or when the
  * interpreter cannot be asked (that says nothing about the import).
  */
-export async function vendorHostMismatch(desc: Pick<Description, 'dir' | 'paths'>, interpreter: Interpreter): Promise<GatewayError | null> {
-  const dirs = await compiledVendorDirs(desc, async () => interpreterJudge(interpreter), { unaskable: 'ignore' });
+export async function vendorHostMismatch(desc: Pick<Description, 'dir' | 'paths'>, interpreter: Interpreter, opts: VendorCheckOptions = {}): Promise<GatewayError | null> {
+  const dirs = await compiledVendorDirs(desc, async () => interpreterJudge(interpreter), { unaskable: 'ignore', env: environmentOption(opts) });
   return dirs.find((d) => d.mismatch !== null)?.mismatch ?? null;
+}
+
+/** ` --environment FILE` when that file picks the app's interpreter, else ''. */
+function environmentOption(opts: VendorCheckOptions): string {
+  return opts.pythonOverride !== undefined && opts.environmentFile !== undefined ? ` --environment ${opts.environmentFile}` : '';
 }
 
 function failure(err: GatewayError): VendorCheckItem {

@@ -119,7 +119,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
  */
 async function explainedImportFailure(ctx: AppContext, err: unknown): Promise<unknown> {
   if (!isGatewayError(err) || err.code !== 'APPPKG_APP_IMPORT_FAILED' || ctx.desc.paths.length === 0) return err;
-  const mismatch: GatewayError | null = await vendorHostMismatch(ctx.desc, ctx.interpreter).catch(() => null);
+  const mismatch: GatewayError | null = await vendorHostMismatch(ctx.desc, ctx.interpreter, { pythonOverride: ctx.overrides.python ?? undefined, environmentFile: ctx.environmentFile ?? undefined }).catch(() => null);
   if (mismatch === null) return err;
   mismatch.details.traceback = err.details.traceback;
   mismatch.details.cause = err;

@@ -78,7 +78,8 @@ ifOtherPython('serve and --apps refuse such an interpreter with what check says,
   const otherEnv = join(work.path, 'other-python.yaml');
   writeFileSync(otherEnv, `python: ${other}\n`);
   const mismatch = new RegExp(`vendor/: built for cp3\\d+-cp3\\d+-linux_\\w+, which ${other} 3\\.\\d+\\.\\d+ \\(\\w+-\\w+-\\w+\\) cannot load: apppkg-demo-speedup 0\\.1`);
-  const fix = /fix: vendor on a host like this one \(`apppkg-gateway vendor .* --allow-binary`\)/;
+  // The environment file picks the interpreter: without it, vendor would run pip with the python3 on PATH.
+  const fix = new RegExp(`fix: vendor on a host like this one \\(\`apppkg-gateway vendor .* --environment ${otherEnv} --allow-binary\`\\)`);
   const served = await runCli(['serve', app, '-e', otherEnv, '--port', '0', '--state-dir', state], { ms: 120_000 });
   assert.is(served.status, 1, served.stdout + served.stderr);
   assert.match(served.stderr, mismatch);
