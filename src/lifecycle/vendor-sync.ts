@@ -118,5 +118,21 @@ export async function syncTree(stage: string, target: string, owned: Set<string>
     (existing ? result.changed : result.added).push(file);
   }
   await removeEmptyDirs(target);
+  await openDirectories(target, wanted);
   return result;
+}
+
+/**
+ * The directories holding `files` (and `target` itself) made 0755, as the files are made 0644
+ * or 0755: under `umask 077` they would be 0700, and an app run as another user than whoever
+ * vendored (`user:` in the environment file) could not import what lies in them.
+ */
+async function openDirectories(target: string, files: string[]): Promise<void> {
+  const dirs = new Set<string>([target]);
+  for (const file of files) {
+    for (let dir = path.dirname(file); dir !== '.'; dir = path.dirname(dir)) dirs.add(path.join(target, dir));
+  }
+  for (const dir of dirs) {
+    if (((await lstat(dir)).mode & 0o777) !== 0o755) await chmod(dir, 0o755);
+  }
 }

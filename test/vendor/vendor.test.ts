@@ -127,6 +127,24 @@ ifWheels('the same requirements and wheels give the same tree wherever the app l
   assert.equal(treeDigest(join(other, 'vendor')), treeDigest(join(shop, 'vendor')));
 });
 
+ifWheels('under umask 077 the tree is the same, directories 0755 too: an app run as another user can read it', async () => {
+  const other = join(work.path, 'private', 'shop-copy');
+  cpSync(shop, other, { recursive: true, filter: (p) => !p.endsWith('/vendor') });
+  const umask = process.umask(0o077);
+  let r;
+  try {
+    r = await runCli(['vendor', other, ...OFFLINE], { ms: 180_000 });
+  } finally {
+    process.umask(umask);
+  }
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.equal(treeDigest(join(other, 'vendor')), treeDigest(join(shop, 'vendor')));
+  const vendor = join(other, 'vendor');
+  const dirs = ['', ...(readdirSync(vendor, { recursive: true }) as string[])].filter((rel) => statSync(join(vendor, rel)).isDirectory());
+  assert.ok(dirs.includes('bin') && dirs.includes('demo_greeting'), dirs.join(', '));
+  for (const rel of dirs) assert.is((statSync(join(vendor, rel)).mode & 0o777).toString(8), '755', `vendor/${rel}`);
+});
+
 ifWheels('vendor/bin is on the PATH of the app\'s commands and processes, as a virtualenv\'s bin is, wherever the app is copied', async () => {
   const copy = join(work.path, 'copied', 'shop');
   cpSync(shop, copy, { recursive: true });
