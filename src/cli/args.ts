@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest } from '../closest.js';
 import { GatewayError } from '../errors.js';
 
 export { addrUrl, formatAddr, parseAddr, type ListenAddress } from '../net/address.js';
@@ -45,7 +46,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
       strict: true,
     });
   } catch (err) {
-    throw new GatewayError('APPPKG_USAGE', { reason: (err as Error).message, command: spec.name });
+    throw new GatewayError('APPPKG_USAGE', { reason: usageReason(err as NodeJS.ErrnoException, spec, own), command: spec.name });
   }
   const values = parsed.values as ParsedCommand['values'];
   const help = values.help === true;
@@ -56,6 +57,36 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
     });
   }
   return { values, positionals: parsed.positionals, rest, help };
+}
+
+/**
+ * node:util parseArgs' refusal said as our messages are ("KEY: expected X, found Y", the
+ * nearest option for a typo), not as Node's advice on positionals after `--`, which an
+ * `apppkg-gateway serve --prot 8000` never meant. Node's text when its wording is unknown.
+ */
+function usageReason(err: NodeJS.ErrnoException, spec: CommandSpec, args: string[]): string {
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message);
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+    const flags = Object.entries(spec.options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
+    const near = closest(unknown[1], [...flags, '--help']);
+    return `unknown option ${unknown[1]}${near ? ` (did you mean ${near}?)` : ''}`;
+  }
+  const option = /^Option '(?:-\w, )?(--[\w-]+|-\w)(?: <value>)?' (argument missing|does not take an argument|argument is ambiguous)/.exec(err.message);
+  if (err.code !== 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || !option) return err.message;
+  const [, named, what] = option;
+  // `-p -5` is named by its short form alone: said as the long one, as --help lists it.
+  const byShort = Object.keys(spec.options).find((name) => `-${spec.options[name].short}` === named);
+  const flag = byShort === undefined ? named : `--${byShort}`;
+  if (what === 'argument missing') return `${flag}: expected a value after it, found none`;
+  if (what === 'does not take an argument') {
+    const given = args.find((a) => a.startsWith(`${flag}=`));
+    return `${flag} takes no value, found ${JSON.stringify(given ?? `${flag}=...`)}`;
+  }
+  // `--threads -1`: the value reads as an option; `--threads=-1` gives it as a value.
+  const short = spec.options[flag.slice(2)]?.short;
+  const at = args.findIndex((a, i) => (a === flag || (short !== undefined && a === `-${short}`)) && args[i + 1]?.startsWith('-'));
+  const value = at >= 0 ? args[at + 1] : '-...';
+  return `${flag}: expected a value after it, found ${JSON.stringify(value)}, which reads as an option (write ${flag}=${value} to give it as the value)`;
 }
 
 export function helpText(spec: CommandSpec): string {

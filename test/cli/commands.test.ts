@@ -70,6 +70,17 @@ test('bad usage exits 2 and says how to get help', async () => {
   assert.is(unknownOption.status, 2);
   assert.match(unknownOption.stderr, /--frobnicate/);
   assert.match(unknownOption.stderr, /--help/);
+  // Said as our other messages are, not as node:util's advice on positionals after `--`.
+  const usage = async (args: string[], says: string) => {
+    const r = await runCli(args);
+    assert.is(r.status, 2, r.stderr);
+    assert.is(r.stderr.split('\n')[0], `apppkg-gateway: ${says}`);
+  };
+  await usage(['serve', '--prot', '8000'], 'unknown option --prot (did you mean --port?)');
+  await usage(['status', '--jsn'], 'unknown option --jsn (did you mean --json?)');
+  await usage(['serve', '-p'], '--port: expected a value after it, found none');
+  await usage(['serve', '--reload=yes'], '--reload takes no value, found "--reload=yes"');
+  await usage(['serve', '-p', '-5'], '--port: expected a value after it, found "-5", which reads as an option (write --port=-5 to give it as the value)');
   const unknownCommand = await runCli(['frobnicate']);
   assert.is(unknownCommand.status, 2);
   const noApps = await runCli(['--listen', '8000']);
