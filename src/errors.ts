@@ -362,10 +362,14 @@ export const ERROR_CODES = {
     example: { expected: 'darwin', found: 'linux' },
   },
   APPPKG_SETTINGS_MISSING: {
-    summary: 'A name listed in `settings:` is not provided by the environment.',
+    summary: 'A name listed in `settings:` is not provided by the environment file, nor, for a command other than the gateway under `--apps` (serve, check, run, test ...), by its shell.',
     message: (d) => `settings: the app requires ${str(d.missing)}, which the environment does not provide`,
+    // Only the commands take a setting from their own environment: under --apps an exported
+    // variable never reaches an app (one app's secret must not reach the others), so it is not offered.
     hint: (d) =>
-      `set ${str(d.missing)} in the environment file (apps: {${str(d.app)}: {settings: {...}}}) or, under serve/run/check, as environment variables`,
+      d.fromEnv === true
+        ? `set ${str(d.missing)} in the environment file (apps: {${str(d.app)}: {settings: {...}}}) or as environment variables of the shell that runs this command`
+        : `set ${str(d.missing)} in the environment file (apps: {${str(d.app)}: {settings: {...}}}) that the gateway is given with --environment FILE: the gateway's own environment variables never reach an app under --apps`,
     exitStatus: 1,
     example: { missing: 'SECRET_KEY', app: 'blog' },
   },

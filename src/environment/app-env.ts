@@ -262,7 +262,7 @@ export function resolveSettings(
     else missing.push(name);
   }
   if (missing.length > 0) {
-    throw new GatewayError('APPPKG_SETTINGS_MISSING', { key: 'settings', missing: missing.join(', '), missingList: missing, app: desc.name });
+    throw new GatewayError('APPPKG_SETTINGS_MISSING', { key: 'settings', missing: missing.join(', '), missingList: missing, app: desc.name, fromEnv: settingsFromEnv });
   }
   return result;
 }
