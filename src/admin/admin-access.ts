@@ -13,7 +13,7 @@ import type { AdminAccess } from './status-types.js';
 /** What a route does: shows the status, shows an app's log, or changes something. */
 export type AdminUse = 'read' | 'logs' | 'act';
 
-export type Verdict = { ok: true } | { ok: false; status: number; message: string; headers?: Record<string, string> };
+export type Verdict = { ok: true } | { ok: false; status: number; message: string; headers?: Record<string, string>; hint?: string };
 
 export interface AdminAccessOptions {
   listen: ListenAddress;
@@ -82,7 +82,11 @@ export class AdminGuard {
         if (!this.hostIsOurs(req)) {
           return { ok: false, status: 421, message: `Host ${JSON.stringify(req.headers.host ?? '')} is not this admin listener's address; use http://127.0.0.1:PORT/ (a page of another site cannot read it through a name it controls)` };
         }
-        if (use !== 'read' && this.opts.appsRunAsOthers) return { ok: false, status: 403, message: this.whyNot() };
+        // This gateway has no token to pass: the CLI's usual fix ("pass --admin-token FILE with
+        // the file the gateway was started with") would name one that does not exist.
+        if (use !== 'read' && this.opts.appsRunAsOthers) {
+          return { ok: false, status: 403, message: this.whyNot(), hint: 'start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path and pass that --admin here' };
+        }
       }
     }
     if (use === 'act' && this.crossSite(req)) {

@@ -161,7 +161,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   const use: AdminUse = app === null ? 'read' : app[2] === 'log' ? 'logs' : 'act';
   const method = use === 'act' ? 'POST' : 'GET';
   const verdict = ctx.guard.check(req, use);
-  if (!verdict.ok) return sendError(res, verdict.status, 'APPPKG_ADMIN_REFUSED', verdict.message, verdict.headers);
+  if (!verdict.ok) return sendError(res, verdict.status, 'APPPKG_ADMIN_REFUSED', verdict.message, verdict.headers, verdict.hint);
   if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
     return sendError(res, 405, 'APPPKG_ADMIN_METHOD', `${req.method ?? ''} ${path} is not allowed; use ${method}`, { Allow: method === 'GET' ? 'GET, HEAD' : 'POST' });
   }

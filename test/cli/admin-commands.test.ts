@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { clientLoop, writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, BIN, childPids, ROOT, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('issue 14: logs, restart, rollback, status --watch');
+const ifRoot = runIf(test, isRoot, 'needs root: apps run as other users, and logs and actions need a token, only when the gateway is root');
 const work = tempDir('apppkg-admin-cmds-');
 const TOKEN = 'test-token-3f9c2a7e51d04b8e';
 const tokenFile = join(work.path, 'admin-token');
@@ -359,6 +361,28 @@ test('a gateway with --admin-token: without the token refused (exit 1, the fix n
   const missing = await runCli(['status', '--admin', main.admin, '--admin-token', join(work.path, 'nothing')], { ms: 15_000 });
   assert.is(missing.status, 1, missing.stderr);
   assert.match(missing.stderr, /ENOENT/);
+});
+
+ifRoot('a root gateway without a token refuses logs and actions with the fix that gives it one, not a file it never had', async () => {
+  const dir = tempDir('apppkg-admin-cmds-root-');
+  const apps = join(dir.path, 'apps');
+  addApp(apps, 'blog');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off']);
+  const g: Gateway = { gw, admin: new URL(gw.adminUrl!).host, state: join(dir.path, 'state'), pids: new Set() };
+  opened.push(g);
+  try {
+    await waitFor(async () => (await appOf(g, 'blog'))?.state === 'ready', 30_000, 'blog to be ready');
+    const fix = '  fix: start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path and pass that --admin here\n';
+    for (const args of [['restart', 'blog'], ['logs', 'blog']]) {
+      const r = await runCli([...args, '--admin', g.admin], { ms: 15_000 });
+      assert.is(r.status, 1, r.stderr);
+      assert.match(r.stderr, /: HTTP 403: /);
+      assert.ok(r.stderr.endsWith(fix), r.stderr);
+    }
+  } finally {
+    await gw.stop();
+    dir.remove();
+  }
 });
 
 test('SIGHUP reads --admin-token FILE again: the new token is in force, the old refused; a broken file keeps the old', async () => {
