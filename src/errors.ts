@@ -93,6 +93,8 @@ export const ERROR_CODES = {
       const another = `give ${flag} another ${flag === '--port' ? 'port' : 'address'}`;
       if (d.reason === 'EADDRINUSE') return `another process listens on ${str(d.address)}: stop it (\`ss -ltnp\` names it), or ${another}`;
       if (d.reason === 'EACCES') return `ports below 1024 need root (or CAP_NET_BIND_SERVICE), and a unix: socket a writable directory: ${another}`;
+      // serve's --port takes a number: its address is --host's, which is what names no address here.
+      if (flag === '--port') return 'give --host an address of this host (127.0.0.1, the default, or 0.0.0.0 for every interface)';
       return `give ${flag} an address of this host (e.g. 127.0.0.1:8000), or stop what is using it`;
     },
     exitStatus: 1,

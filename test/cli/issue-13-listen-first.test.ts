@@ -62,6 +62,14 @@ test('serve on a busy port names --port in the hint', async () => {
   assert.match(r.stderr, 'or give --port another port');
 });
 
+test('serve on an address this host does not have names --host in the hint, not --port, which takes a number only', async () => {
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this host.
+  const r = await runCli(['serve', join(apps, 'hi'), '--host', '192.0.2.1', '--port', '0', '--state-dir', join(work.path, 'serve-state')], { ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, '--port: cannot listen on 192.0.2.1:0: EADDRNOTAVAIL');
+  assert.match(r.stderr, '  fix: give --host an address of this host (127.0.0.1, the default, or 0.0.0.0 for every interface)\n');
+});
+
 test('a request that comes while the apps start is accepted, and answered once they are up (not a 404)', async () => {
   // A port free a moment ago: the gateway listens there while commands.install still sleeps.
   const probe = net.createServer();
