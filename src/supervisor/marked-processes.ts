@@ -128,28 +128,26 @@ async function scanProc(wanted: Wanted[]): Promise<void> {
 
 /**
  * The environ of process `entry`, which read empty: from the moment the kernel gives a process
- * in an exec its new memory until it has laid out its arguments, its environ and its command
- * line both read empty. A hook's `sleep 600 &` exec'ing just as its shell exited was missed
- * that way, and outlived the command, holding its output pipe open. Once the command line
- * reads, the environ read after it is the process's own (empty, for some); undefined while it
- * is still in its exec; null for a zombie, a kernel thread (neither has either) or one gone.
+ * in an exec its new memory until it has laid out its arguments, its environ reads empty. A
+ * hook's `sleep 600 &` exec'ing just as its shell exited was missed that way, and outlived the
+ * command, holding its output pipe open. /proc/PID/stat tells the two apart: its env_start and
+ * env_end (fields 50 and 51) are 0 in the middle of an exec, and equal but not 0 for a process
+ * whose environment is empty. Undefined while it is in an exec; null for a zombie, a kernel
+ * thread (neither has an environment) or one gone.
  */
 async function environAfterExec(entry: string, index: number): Promise<Buffer | null | undefined> {
-  const cmdline = await readEnviron(`/proc/${entry}/cmdline`, index);
-  if (cmdline === null) return null;
-  if (cmdline.length > 0) {
-    const environ = await readEnviron(`/proc/${entry}/environ`, index);
-    if (environ === null || environ.length > 0) return environ;
-    // Empty again: its own, unless it has begun another exec meanwhile (a shell's `exec`).
-    const after = await readEnviron(`/proc/${entry}/cmdline`, index);
-    if (after === null) return null;
-    if (after.length > 0) return Buffer.alloc(0);
-  }
   const stat = await readEnviron(`/proc/${entry}/stat`, index);
   if (stat === null) return null;
-  // After the command's name, in parentheses: the state (field 3), ..., the flags (field 9).
+  // After the command's name, in parentheses: the state (field 3), the flags (field 9), ...
   const fields = stat.toString('latin1', stat.lastIndexOf(')') + 2).split(' ');
-  return fields[0] === 'Z' || fields[0] === 'X' || (Number(fields[6]) & PF_KTHREAD) !== 0 ? null : undefined;
+  if (fields[0] === 'Z' || fields[0] === 'X' || (Number(fields[6]) & PF_KTHREAD) !== 0) return null;
+  const envStart = fields[47];
+  const envEnd = fields[48];
+  if (envEnd === undefined || envEnd === '0') return undefined;
+  if (envStart === envEnd) return Buffer.alloc(0);
+  // Its exec ended between the two reads: the environ is there now, unless another began.
+  const environ = await readEnviron(`/proc/${entry}/environ`, index);
+  return environ === null || environ.length > 0 ? environ : undefined;
 }
 
 /** The whole of `file` (an environ, a cmdline, a stat), in reader `index`'s buffer (valid until its next read); null if unreadable. */
