@@ -320,11 +320,14 @@ export class Front {
         if (err.code === 'HPE_CLOSED_CONNECTION') return;
         // SPEC 5.8: a later request's octets >= 0x80 in its target, which node:http's parser
         // refuses, are read as the lean lane reads them (R6.8d), not answered 400.
-        if (refusedRawTarget(err) && !this.headTimedOut.has(socket) && rereadRawTarget(err as { rawPacket?: unknown }, socket, this.lastNodeResponse.get(socket)?.req)) return;
-        // A method llhttp does not know, which the lane serves: the app's (R6.22b).
-        if (!this.headTimedOut.has(socket) && rereadUnknownMethod(err as { code?: string; rawPacket?: unknown }, socket, this.lastNodeResponse.get(socket)?.req)) return;
-        // Content-Length or Transfer-Encoding in a chunked trailer: dropped, as on the lane (R6.13b).
-        if (!this.headTimedOut.has(socket) && endAtTrailerSection(err as { rawPacket?: unknown }, socket)) return;
+        if (!this.headTimedOut.has(socket)) {
+          const previous = this.lastNodeResponse.get(socket)?.req;
+          if (refusedRawTarget(err) && rereadRawTarget(err as { rawPacket?: unknown }, socket, previous)) return;
+          // A method llhttp does not know, which the lane serves: the app's (R6.22b).
+          if (rereadUnknownMethod(err as { code?: string; rawPacket?: unknown }, socket, previous)) return;
+          // Content-Length or Transfer-Encoding in a chunked trailer: dropped, as on the lane (R6.13b).
+          if (endAtTrailerSection(err as { rawPacket?: unknown }, socket)) return;
+        }
         if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
           // An idle connection whose parser started over after a trailer: no head to answer;
           // the keep-alive timeout closes it without a word, as any idle one.
@@ -557,11 +560,14 @@ export class Front {
    */
   private takeConnections(server: http.Server): void {
     const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
-    // node:http's connection listener, and what the gateway keeps of each request it reads there.
-    const giveToNode = (socket: Socket): void => {
-      nodeListeners.forEach((listener) => listener.call(server, socket));
+    // What the gateway keeps of each request node:http reads on a connection.
+    const watchNodeReads = (socket: Socket): void => {
       readVersionsAsRfc(socket);
       watchRequestStarts(socket);
+    };
+    const giveToNode = (socket: Socket): void => {
+      nodeListeners.forEach((listener) => listener.call(server, socket));
+      watchNodeReads(socket);
     };
     this.nodeConnectionOf.set(server, giveToNode);
     const track = (socket: Socket): void => {
@@ -575,8 +581,7 @@ export class Front {
     if (this.opts.leanLane === false || nodeListeners.length !== 1) {
       server.on('connection', (socket: Socket) => {
         track(socket);
-        readVersionsAsRfc(socket);
-        watchRequestStarts(socket);
+        watchNodeReads(socket);
       });
       return;
     }
