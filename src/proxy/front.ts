@@ -609,13 +609,24 @@ export class Front {
 
   /**
    * A plain request from the lean lane: taken (true) when it goes to an app's workers or is
-   * one of its static files; any other answer (a process's route, an error, the gateway not
-   * open yet or stopping) is node:http's to give, with the same code as always (false).
+   * one of its static files, or is answered by the gateway itself on a connection that goes on
+   * (no app there: 404; an app that does not serve: 503). Any other answer (a process's route,
+   * a refusal that closes the connection, a wait for an app starting, the gateway not open yet
+   * or stopping) is node:http's to give, with the same code as always (false).
    */
   private takePlain(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.held !== null || this.stopping) return false;
     const routed = this.route(req);
-    if ('status' in routed) return false;
+    if ('status' in routed) {
+      // A refusal that closes must keep the requests pipelined behind it from reaching an app,
+      // which node:http sees to (nodeRequest), and a wait may end at a process's route.
+      if (routed.close || routed.starting !== undefined) return false;
+      // Behind nginx's upstream keepalive, one request for a path no app serves would otherwise
+      // move a pooled connection to node:http, and its higher cost, for good.
+      this.track(req, res, routed.refused ?? '');
+      this.answerUnrouted(res, routed);
+      return true;
+    }
     const { match, url, q } = routed;
     const app = match.target;
     const hit = staticHit(match);
@@ -690,10 +701,7 @@ export class Front {
   private routeRequest(req: IncomingMessage, res: ServerResponse, tracked: InFlightRequest): void {
     const routed = this.route(req);
     if ('status' in routed) {
-      const answer = (): void => {
-        const headers: Record<string, string> | undefined = routed.close ? { Connection: 'close' } : routed.retryAfter ? { 'Retry-After': '2' } : undefined;
-        sendError(res, routed.status, { detail: routed.detail, headers });
-      };
+      const answer = (): void => this.answerUnrouted(res, routed);
       if (routed.refused !== undefined) tracked.app = routed.refused;
       if (routed.starting === undefined || this.stopping) return answer();
       tracked.app = routed.starting.app;
@@ -709,6 +717,12 @@ export class Front {
       return;
     }
     app.handle(req, res, this.routeOf(req, match, url, q));
+  }
+
+  /** The gateway's own answer to a request that goes to no app. */
+  private answerUnrouted(res: ServerResponse, routed: Unrouted): void {
+    const headers: Record<string, string> | undefined = routed.close ? { Connection: 'close' } : routed.retryAfter ? { 'Retry-After': '2' } : undefined;
+    sendError(res, routed.status, { detail: routed.detail, headers });
   }
 
   /**

@@ -1,9 +1,10 @@
 // The front's lean lane: every client connection starts here, on the raw socket. Plain requests
 // (net/plain-head.ts: HTTP/1.1, a body framed by Content-Length, chunked, or none) that go to an app's
-// Python workers or to its static files are read and answered without node:http's
+// Python workers or to its static files, or that the gateway answers itself on a connection
+// that goes on (404, 503: front.ts takePlain), are read and answered without node:http's
 // IncomingMessage and ServerResponse (2-4 µs of the front's CPU per GET, ~40 µs per 64 KiB POST:
 // docs/performance.md). The first request that is not plain, or that goes elsewhere (a
-// process's route, an error), hands the connection to node:http for the rest of its life: its
+// process's route, a refusal that closes the connection), hands the connection to node:http for the rest of its life: its
 // bytes go back into the socket, and node:http reads them as if it had read the connection
 // from the start.
 // Responses to pipelined requests leave in the order the requests came, the hand-off included.
@@ -29,8 +30,8 @@ export interface LeanLaneOptions {
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
   /**
-   * The proxy's answer to a plain request: true when it took it (it goes to an app's workers),
-   * false when node:http should read it. Gets the lean objects as the Node types it reads.
+   * The proxy's answer to a plain request: true when it took it (it goes to an app's workers
+   * or static files, or the gateway answers it a 404 or 503), false when node:http should read it. Gets the lean objects as the Node types it reads.
    */
   take(req: IncomingMessage, res: ServerResponse): boolean;
   /**

@@ -2,7 +2,8 @@
 // (lean-lane.ts): the part of ServerResponse the way to a Python worker uses (forward-wsgi.ts,
 // wsgi-exchange.ts, the dispatcher's queue, error-response.ts, the access log) and a static
 // file's (static-response.ts), and nothing else. The lane only gives the proxy requests that go
-// those ways; a request for a process's route or no app at all goes to node:http instead. What
+// those ways, or that the gateway answers itself (error-response.ts sendError: a 404, a 503); a
+// request for a process's route goes to node:http instead. What
 // goes on the wire is what node:http would write for the same calls: the app's fields, Date,
 // Connection and Keep-Alive, chunked framing when the app gave no Content-Length, no body for
 // HEAD, 204 and 304.
