@@ -9,21 +9,39 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
- * Makes `res` close with `socket` when it is still waiting for it then, as node:http closes the
- * response that holds the socket: destroyed (what the app writes after is dropped), then
- * 'close'. A response that holds the socket already needs nothing.
+ * The responses waiting for each connection, in request order. One 'close' listener per
+ * connection, not one per response: a client pipelining more than ten requests would
+ * otherwise get Node's MaxListenersExceededWarning printed on the gateway's stderr.
+ */
+const waitingFor = new WeakMap<Socket, Set<ServerResponse>>();
+
+/** As node:http closes the response that holds the socket: destroyed (what the app writes after is dropped), then 'close'. */
+function closeUnserved(res: ServerResponse): void {
+  if (res.socket !== null) return;
+  res.destroy();
+  res.emit('close');
+}
+
+/**
+ * Makes `res` close with `socket` when it is still waiting for it then. A response that holds
+ * the socket already needs nothing.
  */
 export function closeQueuedWithConnection(res: ServerResponse, socket: Socket): void {
   if (res.socket !== null) return;
-  const closed = (): void => {
-    if (res.socket !== null) return;
-    res.destroy();
-    res.emit('close');
-  };
   if (socket.destroyed) {
-    process.nextTick(closed);
+    process.nextTick(() => closeUnserved(res));
     return;
   }
-  socket.once('close', closed);
-  res.once('socket', () => socket.removeListener('close', closed));
+  let waiting = waitingFor.get(socket);
+  if (waiting === undefined) {
+    const responses = new Set<ServerResponse>();
+    waiting = responses;
+    waitingFor.set(socket, responses);
+    socket.once('close', () => {
+      waitingFor.delete(socket);
+      for (const queued of responses) closeUnserved(queued);
+    });
+  }
+  waiting.add(res);
+  res.once('socket', () => waiting.delete(res));
 }
