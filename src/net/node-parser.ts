@@ -13,6 +13,7 @@ export interface NodeParser {
   };
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number, connections: unknown): void;
   execute(data: Buffer): number | Error;
+  finish(): undefined | Error;
   getCurrentBuffer(): Buffer;
   headersCompleted?(): boolean;
   unconsume?(): void;
@@ -96,6 +97,7 @@ export function watchRequestStarts(socket: Socket): void {
     const body = parser[k.kOnBody]!;
     const ended = parser[k.kOnMessageComplete]!;
     const execute = parser.execute;
+    const finish = parser.finish;
     parser[k.kOnHeadersComplete] = function (this: NodeParser, ...args: unknown[]) {
       const at = logOf(this);
       if (at !== undefined) {
@@ -141,6 +143,15 @@ export function watchRequestStarts(socket: Socket): void {
       if (!(ret instanceof Error)) keepSplitHead(this, at, data);
       at.done = true;
       return ret;
+    };
+    // node:http asks at the client's FIN (socketOnEnd) whether a message was cut. Bytes held
+    // back are one begun (a request line not all in, a trailer section): cut, as llhttp says of
+    // one it holds itself, so that the client gets its 400 rather than a close without a word.
+    parser.finish = function (this: NodeParser) {
+      const at = logOf(this);
+      if (at === undefined || at.held === null || at.held.bytes.length === 0) return finish.call(this);
+      at.held = { bytes: Buffer.alloc(0), take: () => null };
+      return Object.assign(new Error('Parse Error: Invalid EOF state'), { code: 'HPE_INVALID_EOF_STATE', reason: 'Invalid EOF state' });
     };
   }
   // A read the parser took from the socket itself: node:http hears of it after, its error, if

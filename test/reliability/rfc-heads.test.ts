@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
-import { rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { rawRequest, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('reliability: HTTP as the RFCs say');
 const apps = tempDir('apppkg-rel-rfc-apps-');
@@ -440,6 +440,26 @@ test('more than ten requests pipelined on a connection node:http reads: each ans
   // a moment more for its pipe to be read here.
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.not.match(gw.output(), /MaxListenersExceededWarning/);
+});
+
+test('a request line (octets >= 0x80 in its target) or a trailer section the gateway holds for its end, cut by the client\'s FIN: 400 saying so, as for a head node:http holds itself', async () => {
+  const latin1 = (text: string): Buffer => Buffer.from(text, 'latin1');
+  const trailer = 'POST /rfc/echo?cut HTTP/1.1\r\nHost: x\r\nAccept: a\r\nAccept: b\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 5\r\n';
+  for (const pieces of [
+    [BEFORE_RAW_TARGET[0], 'GET /rfc/caf\xe9'],
+    [BEFORE_RAW_TARGET[0], 'GET /rfc/caf\xe9?q=1 HT'],
+    // The echo app waits for the body's end: the 400 is that request's answer.
+    [trailer],
+    [trailer.slice(0, -9), trailer.slice(-9)],
+  ]) {
+    const got = await spacedOut(port, pieces.map(latin1), 50, 3000, true);
+    const what = `${JSON.stringify(pieces)}: ${JSON.stringify(got.slice(0, 600))}`;
+    const answers = got.split(/(?=HTTP\/1\.1 \d{3} )/);
+    const after404 = pieces[0] === BEFORE_RAW_TARGET[0];
+    assert.is(answers.length, after404 ? 2 : 1, what);
+    if (after404) assert.match(answers[0], /^HTTP\/1\.1 404 /, what);
+    assert.match(answers[answers.length - 1], /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close\r\n[\s\S]*\r\n\r\n400 Bad Request\nthe connection ended before the whole request came\n$/, what);
+  }
 });
 
 test('R1.4b HTTP/1.2 in a later request on a connection node:http reads (RFC 9112 §2.3): served as HTTP/1.1, sent apart or pipelined; without Host, 400 as an HTTP/1.1 request', async () => {
