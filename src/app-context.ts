@@ -109,6 +109,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     interpreter,
     venvDir: opts.venvDir,
     scratchDir: opts.scratchDir,
+    recordLater: true,
   }).catch((err) => {
     throw atKey(err, desc, 'settings');
   });
@@ -118,7 +119,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   Object.assign(appEnv.env, services, mailEnvironment(desc, stateRoot, { keep: opts.scratchDir === undefined }));
   // Looked up after the set-up above, so that a password made by this very start shows (masked).
   const provides = await describeProvides(desc, hostEnv, stateRoot);
-  if (provides !== null) await recordDescription(appEnv, { ...describeJson(desc), provides }, owner);
+  await recordDescription(appEnv, provides === null ? describeJson(desc) : { ...describeJson(desc), provides }, owner);
   if (runAs) {
     Object.assign(appEnv.env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
     assertCanExecute(appEnv.python, runAs);

@@ -63,6 +63,11 @@ export interface AppEnvironmentOptions {
    * made; TMPDIR and the command helpers go under this directory instead, the caller's to remove.
    */
   scratchDir?: string;
+  /**
+   * The caller records the description itself (recordDescription), once it knows what it adds
+   * (an app's services): helpers written now would be a directory that nothing ever uses.
+   */
+  recordLater?: boolean;
 }
 
 export interface AppEnvironment {
@@ -81,6 +86,8 @@ export interface AppEnvironment {
   dataDir: string;
   logDir: string;
   tmpDir: string;
+  /** Where the helper directories of every configuration the app was run with are (STATE/apps/NAME/run). */
+  runRoot: string;
   /** Generated helpers for this exact configuration: bin/python, bin/python3, lib/sitecustomize.py, description.json. */
   runDir: string;
 }
@@ -193,9 +200,7 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
   });
   if (venv) env.VIRTUAL_ENV = venv.dir;
 
-  const runDir = await writeRunHelpers(dirs.run, { name: desc.name, python, sysPath, shimDir: SHIM_DIR, appPath: env.PATH, description: describeJson(desc) }, opts.owner);
-  env.APPPKG_DESCRIPTION = path.join(runDir, DESCRIPTION_FILE);
-  return {
+  const appEnv: AppEnvironment = {
     name: desc.name,
     appDir,
     interpreter: opts.interpreter,
@@ -207,8 +212,11 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
     dataDir: dirs.data,
     logDir: dirs.log,
     tmpDir: dirs.tmp,
-    runDir,
+    runRoot: dirs.run,
+    runDir: '',
   };
+  if (!opts.recordLater) await recordDescription(appEnv, describeJson(desc), opts.owner);
+  return appEnv;
 }
 
 /**
@@ -219,7 +227,7 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
  */
 export async function recordDescription(appEnv: AppEnvironment, description: Record<string, unknown>, owner?: Owner): Promise<void> {
   const config = { name: appEnv.name, python: appEnv.python, sysPath: appEnv.sysPath, shimDir: SHIM_DIR, appPath: appEnv.env.PATH, description };
-  appEnv.runDir = await writeRunHelpers(path.dirname(appEnv.runDir), config, owner);
+  appEnv.runDir = await writeRunHelpers(appEnv.runRoot, config, owner);
   appEnv.env.APPPKG_DESCRIPTION = path.join(appEnv.runDir, DESCRIPTION_FILE);
 }
 

@@ -132,6 +132,11 @@ export class AppInstance {
     return this.desc.name;
   }
 
+  /** Its run helpers (app-env.ts): its workers, the restarted ones too, read them. */
+  get runDir(): string {
+    return this.opts.appEnv.runDir;
+  }
+
   get development(): boolean {
     return this.opts.development;
   }

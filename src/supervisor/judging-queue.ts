@@ -58,6 +58,11 @@ export class JudgingQueue {
     return entry.done;
   }
 
+  /** Is `record` being judged (its versions maybe starting)? */
+  isJudging(record: AppRecord): boolean {
+    return this.judging.has(record);
+  }
+
   /** Is any app being judged? */
   get busy(): boolean {
     return this.judging.size > 0;

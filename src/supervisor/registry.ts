@@ -28,12 +28,14 @@ import type { BrokenPackageStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
+import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import type { GatewayError } from '../errors.js';
 import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
 import { JudgingQueue } from './judging-queue.js';
+import { pruneRunHelpers } from './prune-run-helpers.js';
 import { publishedApps, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
 import { ReconcileScheduler, reconcileFailure } from './reconcile-scheduler.js';
 import { startTimeoutMsOf } from './start-app.js';
@@ -83,6 +85,9 @@ export class Registry {
   private readonly judge: VersionJudge;
   /** The environment file as last read: what an app that starts now is started with. */
   private currentHostEnv: HostEnvironment;
+  /** The run helpers its starts wrote, and when it began: what pruneHelpers may remove. */
+  private readonly helperDirs = new Set<string>();
+  private readonly startedAt = Date.now();
 
   constructor(private readonly opts: RegistryOptions) {
     this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers) : null;
@@ -105,6 +110,7 @@ export class Registry {
       reconcileAt: (atMs) => this.looks.runAt(atMs),
       publish: () => this.publish(),
       drain: (instance, desc) => this.drain(instance, desc),
+      wroteHelpers: (dir) => this.helperDirs.add(dir),
     });
   }
 
@@ -150,7 +156,9 @@ export class Registry {
       record.serving = null;
       this.drain(gone.instance, gone.desc);
     }
-    if (!this.stopped) this.publish();
+    if (this.stopped) return;
+    this.publish();
+    this.pruneHelpers(record.name);
   }
 
   /**
@@ -235,8 +243,26 @@ export class Registry {
 
   private drain(instance: AppInstance, desc: Description): void {
     this.budget?.remove(instance);
-    const done = instance.drain(instance.versionDrainMs ?? this.opts.drainMs).finally(() => this.draining.delete(instance));
+    const done = instance.drain(instance.versionDrainMs ?? this.opts.drainMs).finally(() => {
+      this.draining.delete(instance);
+      // A start of the app under way may be writing helpers no version uses yet: its end prunes.
+      const record = this.records.get(instance.name);
+      if (!this.stopped && (record === undefined || !this.judging.isJudging(record))) this.pruneHelpers(instance.name);
+    });
     this.draining.set(instance, { desc, done });
+  }
+
+  /**
+   * Removes the run helpers of `name` that neither its serving version nor a draining one uses
+   * (prune-run-helpers.ts): one was left for every change of its configuration. Called when no
+   * start of it is under way, at the end of its judging or of a drain.
+   */
+  private pruneHelpers(name: string): void {
+    const serving = this.records.get(name)?.serving?.instance;
+    const draining = [...this.draining.keys()].filter((instance) => instance.name === name);
+    const inUse = new Set([...(serving ? [serving] : []), ...draining].map((instance) => instance.runDir));
+    const runRoot = appStateDirs(resolveStateRoot({ flag: this.opts.stateDir }), name).run;
+    for (const gone of pruneRunHelpers(runRoot, { inUse, ours: this.helperDirs, since: this.startedAt })) this.helperDirs.delete(gone);
   }
 
   /** Hands the proxy the serving version of every app, with its routes. */

@@ -69,6 +69,8 @@ export interface JudgingRegistry {
   publish(): void;
   /** Takes `instance` out of rotation; it drains. */
   drain(instance: AppInstance, desc: Description): void;
+  /** The run helpers a start of this gateway wrote (pruned once no version uses them). */
+  wroteHelpers(dir: string): void;
 }
 
 /** A version refused with this code is tried again by itself: the server, not the app, failed. */
@@ -315,6 +317,9 @@ export class VersionJudge {
         venvDir: venv?.dir,
         provisionServices: true,
         say: this.opts.say,
+      }).then((ctx) => {
+        this.registry.wroteHelpers(ctx.appEnv.runDir);
+        return ctx;
       });
       let ctx = await resolve();
       if (!development && desc.pip) {
