@@ -150,6 +150,8 @@ function renderGateway(status) {
     ...item('version', h('span', { data: { gatewayVersion: status.version } }, status.version)),
     ...item('pid', h('span', { class: 'num', data: { gatewayPid: status.pid } }, status.pid)),
     ...item('up', since(status.startedAt, { data: { gatewayUptime: '' } })),
+    // Its admin listener closes last: a stop (up to --grace) shows here until its apps are gone.
+    ...(status.stoppingSince ? item('state', stateBadge('stopping', { title: `since ${status.stoppingSince}`, data: { gatewayState: 'stopping' } })) : []),
     ...item('listen', status.listen.length ? status.listen.join('  ') : DASH),
     ...item('apps', String(status.apps.length)),
     ...(status.mail

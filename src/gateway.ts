@@ -49,6 +49,8 @@ export class Gateway {
   /** The admin listener's URL, or null without one. */
   readonly adminUrl: string | null;
   private stopping: Promise<void> | null = null;
+  /** When stop() began (ISO), for status; null while it runs. */
+  private stoppingSince: string | null = null;
   private watcher: { start(): void; stop(): void } | null = null;
   /** The mail listener and its deliveries (SPEC 5.3), when the environment file has `mail:`. */
   private mail: MailService | null = null;
@@ -237,6 +239,8 @@ export class Gateway {
       pid: process.pid,
       version: packageVersion(),
       startedAt: this.startedAt,
+      state: this.stoppingSince === null ? 'running' : 'stopping',
+      stoppingSince: this.stoppingSince,
       now: new Date().toISOString(),
       listen: this.urls,
       apps: apps.map((app) => {
@@ -339,6 +343,7 @@ export class Gateway {
    */
   async restartApp(name: string): Promise<{ version: string | null; message: string }> {
     this.assertApp(name);
+    this.assertRunning('restart', name);
     const before = this.registry.servingOf(name)?.instance ?? null;
     await this.registry.restart(name);
     const after = this.registry.servingOf(name);
@@ -355,8 +360,15 @@ export class Gateway {
   /** The admin's rollback: serves the version below the serving one (Registry.rollback). */
   async rollback(name: string): Promise<{ from: string; to: string; message: string }> {
     this.assertApp(name);
+    this.assertRunning('rollback', name);
     const { from, to } = await this.registry.rollback(name);
     return { from, to, message: `${name}: rolled back from ${from} to ${to}; ${from} drains and stays out of rotation until a file in it changes` };
+  }
+
+  /** The admin listener answers while the gateway stops, for status; nothing is started then. */
+  private assertRunning(action: string, name: string): void {
+    if (this.stoppingSince === null) return;
+    throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action, app: name, reason: `the gateway is stopping (since ${this.stoppingSince})`, hint: 'start the gateway again: its apps start with it' });
   }
 
   /** An unknown name is a typo, not a failed start or a no-op: say so with the names, as the admin route does. */
@@ -378,11 +390,11 @@ export class Gateway {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const graceEnds = Date.now() + this.graceMs;
+      this.stoppingSince = new Date().toISOString();
       this.watcher?.stop();
       const redisUsers = this.redisUsers?.stop();
       // Before the front and the apps: a delivery in flight can still reach its app.
       await this.mail?.stop(this.graceMs);
-      await this.admin?.close();
       await this.front.stop(this.graceMs);
       // A worker with no request in flight is running its own shutdown (an ASGI lifespan
       // `shutdown` that closes a pool slowly, work after a response): it has what is left of
@@ -392,6 +404,9 @@ export class Gateway {
       // WORKER_STOP_MS + CANCEL_BOUND_MS (worker.ts), the bound `export kubernetes` gives the pod.
       await this.registry.stop(WORKER_STOP_MS, Math.max(WORKER_STOP_MS, graceEnds - Date.now()));
       await redisUsers;
+      // Last: a stop may take up to --grace (requests finishing, an ASGI lifespan shutdown), and
+      // status is where it is watched (the gateway `stopping`, each worker's stoppingSince).
+      await this.admin?.close();
       if (this.stateRoot !== null) releaseProbeCacheDir(probeCacheDirOf(this.stateRoot));
       await this.lock?.release();
     })();

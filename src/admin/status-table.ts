@@ -14,7 +14,8 @@ export function renderStatusTable(status: GatewayStatus): string {
   const lines: string[] = [];
   lines.push(
     `gateway pid ${status.pid}, version ${status.version}, up since ${status.startedAt}` +
-      (status.listen.length > 0 ? `, listening on ${status.listen.join(' ')}` : ''),
+      (status.listen.length > 0 ? `, listening on ${status.listen.join(' ')}` : '') +
+      (status.stoppingSince ? `; stopping since ${status.stoppingSince}` : ''),
   );
   lines.push('');
   if (status.apps.length === 0) {

@@ -293,6 +293,13 @@ export interface GatewayStatus {
   pid: number;
   version: string;
   startedAt: string;
+  /**
+   * `stopping` from its SIGTERM (or SIGINT) until its apps' processes are gone: the admin
+   * listener closes last, so a stop that takes up to --grace can be watched.
+   */
+  state: 'running' | 'stopping';
+  /** The ISO time its stop began; null while it runs. */
+  stoppingSince: string | null;
   /** The gateway's clock when this status was made (ISO): a page elsewhere counts uptimes by it, not by its own clock. */
   now: string;
   listen: string[];

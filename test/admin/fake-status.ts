@@ -37,6 +37,8 @@ export function fakeStatus(): GatewayStatus {
     pid: 4242,
     version: '0.1.0',
     startedAt: '2026-01-02T03:04:05.000Z',
+    state: 'running',
+    stoppingSince: null,
     now: '2026-01-02T03:05:05.000Z',
     listen: ['http://127.0.0.1:8000'],
     apps: [

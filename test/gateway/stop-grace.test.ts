@@ -117,4 +117,46 @@ test('an app whose directory is removed stays in status, stopping, while its wor
   }
 });
 
+test('the gateway\'s stop can be watched in status until its workers are gone: the admin listener closes last', async () => {
+  const work = tempDir('apppkg-stop-watched-');
+  const apps = join(work.path, 'apps');
+  writePackage(apps, 'closer', { 'app.yaml': 'platform: python, asgi\napp: closer:app\n', 'closer.py': asgiApp(0, SLOW_S) });
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  closer:\n    workers: 1\n');
+  // A restart needs it when the gateway runs as root (SPEC 5.4).
+  const token = join(work.path, 'admin-token');
+  writeFileSync(token, 'secret\n', { mode: 0o600 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', token, '--state-dir', join(work.path, 'state'), '--environment', env, '--access-log', 'off', '--grace', '20']);
+  const admin = ['--admin', new URL(gw.adminUrl!).host, '--admin-token', token];
+  const gatewayStatus = async (): Promise<any> => (await request(`${gw.adminUrl}/status`, { headers: { authorization: 'Bearer secret' } })).body.json();
+  try {
+    const [pid] = statusPids(await gatewayStatus());
+    assert.equal((await gatewayStatus()).state, 'running');
+    gw.child.kill('SIGTERM');
+    const status = await waitFor(async () => {
+      const now = await gatewayStatus();
+      return now.apps[0]?.workers[0]?.state === 'stopping' ? now : null;
+    }, 10_000, 'the worker to be stopping in status');
+    assert.is(status.state, 'stopping');
+    assert.ok(Date.parse(status.stoppingSince) <= Date.parse(status.now), JSON.stringify(status));
+    const worker = status.apps[0].workers[0];
+    assert.is(worker.pid, pid);
+    assert.ok(typeof worker.stoppingSince === 'string', JSON.stringify(worker));
+    const table = await runCli(['status', ...admin]);
+    assert.ok(table.stdout.includes(`; stopping since ${status.stoppingSince}`), table.stdout + table.stderr);
+    assert.ok(table.stdout.includes(`workers: ${pid} stopping since ${worker.stoppingSince}`), table.stdout);
+    // Nothing starts while it stops: a restart says why it is not done.
+    const restart = await runCli(['restart', 'closer', ...admin]);
+    assert.is(restart.status, 1, restart.stdout + restart.stderr);
+    assert.match(restart.stderr, /the gateway is stopping/, restart.stderr);
+    // The one SIGTERM above: the gateway ends by itself once the shutdown is done.
+    await waitFor(() => gw.child.exitCode !== null || gw.child.signalCode !== null, 30_000, 'the gateway to exit');
+    assert.is(gw.child.exitCode, 0, gw.output());
+    await assertNoOrphans([pid]);
+  } finally {
+    await gw.stop();
+    work.remove();
+  }
+});
+
 test.run();
