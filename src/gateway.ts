@@ -149,7 +149,7 @@ export class Gateway {
         // Root switches the apps to their users (production): their processes share this host.
         const appsRunAsOthers = mode === 'production' && process.getuid?.() === 0;
         admin = await startAdminServer({
-          listen: adminAddr, provider, metrics, token: adminToken, appsRunAsOthers,
+          listen: adminAddr, provider, metrics, token: adminToken, appsRunAsOthers, appUsers: () => registry.appUsers,
           readToken: options.adminTokenFile === undefined ? undefined : () => readAdminToken(options.adminTokenFile!, say),
           socketOwner: { uid: options.unixSocket?.uid, gid: options.unixSocket?.gid },
         }).catch((err: unknown) => {

@@ -21,7 +21,12 @@ export interface AdminAccessOptions {
   token: string | null;
   /** The apps' processes run as other users (the gateway is root): logs and actions need the token. */
   appsRunAsOthers: boolean;
+  /** The user each serving app's processes run as, for the refusal's words (some may be root too). */
+  appUsers?: () => Array<{ name: string; user: string }>;
 }
+
+/** Apps the refusal names by their user; past these, how many more. */
+const USERS_NAMED = 4;
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
@@ -103,8 +108,16 @@ export class AdminGuard {
     return { act: act.ok, logs: logs.ok, why: refused === null ? null : refused.message };
   }
 
+  /**
+   * Not "the apps run as other users": an app without `user:` whose directory is root's runs as
+   * root too, and its processes reach this port all the same. So each app's user is named.
+   */
   private whyNot(): string {
-    return 'the apps run as other users and can reach this loopback port, so showing logs and acting need the token: start the gateway with --admin-token FILE (and send it), or use --admin unix:/path';
+    const users = this.opts.appUsers?.() ?? [];
+    const named = users.slice(0, USERS_NAMED).map((a) => `${a.name} as ${a.user}`);
+    if (users.length > USERS_NAMED) named.push(`${users.length - USERS_NAMED} more`);
+    const apps = named.length > 0 ? `its apps' processes (${named.join(', ')})` : 'the processes of the apps it starts (as their users, or as root)';
+    return `the gateway runs as root and ${apps} can reach this loopback port, so showing logs and acting need the token: start the gateway with --admin-token FILE (and send it), or use --admin unix:/path`;
   }
 
   private carriesToken(req: IncomingMessage): boolean {

@@ -41,6 +41,8 @@ export interface AdminServerOptions {
   readToken?: () => string;
   /** The apps run as other users: logs and actions need the token (docs/admin.md). */
   appsRunAsOthers?: boolean;
+  /** The user each serving app's processes run as (AdminAccessOptions.appUsers). */
+  appUsers?: () => Array<{ name: string; user: string }>;
   /** The owner of a unix: admin socket (--socket-owner); its mode is always 0600. */
   socketOwner?: { uid?: number; gid?: number };
 }
@@ -74,7 +76,7 @@ const MAX_LOG_LINES = 10_000;
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const sockets = new Set<Socket>();
-  const guard = new AdminGuard({ listen: options.listen, token: options.token ?? null, appsRunAsOthers: options.appsRunAsOthers ?? false });
+  const guard = new AdminGuard({ listen: options.listen, token: options.token ?? null, appsRunAsOthers: options.appsRunAsOthers ?? false, appUsers: options.appUsers });
   const events = new StatusEvents({ status: (logs) => freshStatus(options.provider, logs) });
   const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000 });
   server.on('connection', (socket: Socket) => {

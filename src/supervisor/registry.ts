@@ -285,6 +285,14 @@ export class Registry {
     return record && { instance: record.serving?.instance ?? null, problem: record.problem, hostEnv: record.serving?.hostEnv ?? null };
   }
 
+  /** The user each serving app's processes run as, where the gateway switches users (--apps as root). */
+  get appUsers(): Array<{ name: string; user: string }> {
+    return this.names.flatMap((name) => {
+      const runAs = this.records.get(name)!.serving?.runAs;
+      return runAs ? [{ name, user: runAs.user }] : [];
+    });
+  }
+
   /** Is `name` served by some version now? */
   serves(name: string): boolean {
     return this.records.get(name)?.serving != null;

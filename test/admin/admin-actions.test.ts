@@ -365,6 +365,8 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
   const log = await admin(env.gw, '/apps/blog/log', { headers: {} });
   assert.is(log.status, 403);
   assert.match(log.json().error.message, /--admin unix:/);
+  // blog's directory is root's and it has no `user:`: it runs as root, not as another user.
+  assert.match(log.json().error.message, /^the gateway runs as root and its apps' processes \(blog as root\) can reach this loopback port/);
   assert.is((await admin(env.gw, '/apps/blog/restart', { method: 'POST', headers: {} })).status, 403);
   // DNS rebinding: a name that is not ours is refused before anything is shown.
   assert.is((await admin(env.gw, '/status', { headers: { host: 'evil.example:8099' } })).status, 421);
