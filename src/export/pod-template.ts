@@ -10,6 +10,14 @@ import { CONFIG_DIR, CONFIG_FILE, IMAGE_STATE_DIR, IMAGE_UID, POD_ENVIRONMENT_DI
 import { appLabels, childName } from './k8s-names.js';
 
 /**
+ * What the init container's variables from the Secrets begin with (envFrom's prefix). Every pod
+ * has variables of its own (HOSTNAME, KUBERNETES_SERVICE_HOST, a Service's FOO_PORT, the image's
+ * PATH): a setting of such a name missing from its Secret was filled with the pod's own, where
+ * any other stops the pod. No variable of the pod begins with this.
+ */
+export const SECRET_PREFIX = 'APPPKG_SECRET_';
+
+/**
  * Run by the init container: the environment file the gateway reads is the ConfigMap's with
  * each variable of the Secrets filled in. It must be a file: under --apps the gateway passes
  * no variable of its own environment to an app (README "What an app gets"), so a Secret given
@@ -22,7 +30,8 @@ const [from, to, app, wanted] = process.argv.slice(1);
 const env = JSON.parse(fs.readFileSync(from, 'utf8'));
 const missing = [];
 for (const [name, secret] of Object.entries(JSON.parse(wanted))) {
-  if (name in process.env) env.apps[app].settings[name] = process.env[name];
+  const given = '${SECRET_PREFIX}' + name;
+  if (given in process.env) env.apps[app].settings[name] = process.env[given];
   else missing.push(name + ' (Secret ' + secret + ')');
 }
 if (missing.length > 0) {
@@ -79,7 +88,7 @@ function composeContainer(plan: AppPlan): IContainer {
     name: 'environment',
     image: plan.image,
     command: ['node', '-e', COMPOSE_ENVIRONMENT_SCRIPT, CONFIG_FILE, POD_ENVIRONMENT_FILE, plan.desc.name, JSON.stringify(variables)],
-    envFrom: plan.secrets.map((secret) => ({ secretRef: { name: secret.name } })),
+    envFrom: plan.secrets.map((secret) => ({ prefix: SECRET_PREFIX, secretRef: { name: secret.name } })),
     volumeMounts: [configMount(), environmentMount()],
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
     securityContext: containerSecurity,

@@ -306,13 +306,32 @@ test("the init container, its Secrets filled, writes an environment file the gat
     DATABASE_URL: 'postgresql://blog:pw@db:5432/blog', PGHOST: 'db', PGPORT: '5432', PGUSER: 'blog', PGPASSWORD: 'pw', PGDATABASE: 'blog',
     REDIS_URL: 'redis://blog:pw@redis:6379/0', APPPKG_REDIS_PREFIX: 'blog:',
   };
-  const r = spawnSync(process.execPath, ['-e', script, config, composed, name, variables], { env: { PATH: process.env.PATH, ...secrets }, encoding: 'utf8' });
+  const prefix = pod.initContainers![0].envFrom![0].prefix ?? '';
+  const given = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [prefix + k, v]));
+  const r = spawnSync(process.execPath, ['-e', script, config, composed, name, variables], { env: { PATH: process.env.PATH, ...given }, encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   // The gateway in the pod loads it: APPPKG_REDIS_PREFIX is the one APPPKG_ name a setting may have.
   const settings = overridesFor(await loadEnvironmentFile(composed), 'blog').settings;
   assert.is(settings.APPPKG_REDIS_PREFIX, 'blog:');
   assert.is(settings.REDIS_URL, secrets.REDIS_URL);
 });
+
+/**
+ * Runs the init container of Deployment `name` as the kubelet would: envFrom gives each key of
+ * the Secrets (under its prefix), beside the variables `pod` has of its own.
+ */
+function initContainer(objects: any[], name: string, dir: string): (secrets: Record<string, string>, pod?: Record<string, string>) => ReturnType<typeof spawnSync> & { stderr: string } {
+  const init = find(objects, 'Deployment', name).spec!.template.spec!.initContainers![0];
+  const [, , script, , , app, variables] = init.command!;
+  const prefix = init.envFrom![0].prefix ?? '';
+  const config = join(dir, 'config.json');
+  writeFileSync(config, find(objects, 'ConfigMap', `${name}-gateway`).data!['environment.json']);
+  const composed = join(dir, 'composed.json');
+  return (secrets, pod = {}) => {
+    const given = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [prefix + k, v]));
+    return spawnSync(process.execPath, ['-e', script, config, composed, app, variables], { env: { PATH: process.env.PATH, ...pod, ...given }, encoding: 'utf8' }) as any;
+  };
+}
 
 test('an empty setting in the environment file is a value, as on one machine: exported as given, and the pod starts with it', async () => {
   const dir = join(out.path, 'empty-settings');
@@ -332,19 +351,34 @@ test('an empty setting in the environment file is a value, as on one machine: ex
   assert.is(secret.metadata!.annotations!['apppkg-gateway.io/fill'], 'API_KEY');
 
   // The init container as the kubelet runs it: envFrom gives each key of the Secret, "" included.
-  const [, , script, , , name, variables] = find(objects, 'Deployment', 'es').spec!.template.spec!.initContainers![0].command!;
-  const config = join(dir, 'config.json');
-  writeFileSync(config, find(objects, 'ConfigMap', 'es-gateway').data!['environment.json']);
-  const composed = join(dir, 'composed.json');
-  const compose = (secrets: Record<string, string>) =>
-    spawnSync(process.execPath, ['-e', script, config, composed, name, variables], { env: { PATH: process.env.PATH, ...secrets }, encoding: 'utf8' });
+  const compose = initContainer(objects, 'es', dir);
   const unfilled = compose({ EMPTY_ONE: '', SENTRY_DSN: '' });
   assert.is(unfilled.status, 1, unfilled.stderr);
   assert.match(unfilled.stderr, /no value for API_KEY \(Secret es-settings\): add it to the Secret/);
   assert.not.match(unfilled.stderr, /SENTRY_DSN|EMPTY_ONE/);
   const filled = compose({ EMPTY_ONE: '', SENTRY_DSN: '', API_KEY: 'k' });
   assert.is(filled.status, 0, filled.stderr);
-  assert.equal(overridesFor(await loadEnvironmentFile(composed), 'es').settings, { EMPTY_ONE: '', SENTRY_DSN: '', API_KEY: 'k' });
+  assert.equal(overridesFor(await loadEnvironmentFile(join(dir, 'composed.json')), 'es').settings, { EMPTY_ONE: '', SENTRY_DSN: '', API_KEY: 'k' });
+});
+
+test('a setting named like a variable every pod has (HOSTNAME, KUBERNETES_SERVICE_HOST) and missing from its Secret stops the pod, as any other does, rather than taking the pod\'s own', async () => {
+  const dir = join(out.path, 'pod-named-settings');
+  mkdirSync(join(dir, 'apps', 'pn'), { recursive: true });
+  writeFileSync(join(dir, 'apps', 'pn', 'app.yaml'), 'app: w:application\nsettings: [HOSTNAME, KUBERNETES_SERVICE_HOST, API_KEY]\n');
+  writeFileSync(join(dir, 'apps', 'pn', 'w.py'), 'def application(e, s):\n    s("200 OK", [])\n    return [b"x"]\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--image', IMAGE, '--out', join(dir, 'out')]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /pn: note: HOSTNAME, KUBERNETES_SERVICE_HOST, API_KEY: no value in the environment file; add them to Secret pn-settings/);
+  const objects = objectsIn(join(dir, 'out', 'pn.yaml'));
+  assert.equal(schemaProblems(objects), []);
+  const compose = initContainer(objects, 'pn', dir);
+  const pod = { HOSTNAME: 'pn-5d8f7c-x2x7q', KUBERNETES_SERVICE_HOST: '10.96.0.1', API_KEY_SERVICE_HOST: '10.96.0.7' };
+  const unfilled = compose({ API_KEY: 'k' }, pod);
+  assert.is(unfilled.status, 1, unfilled.stderr);
+  assert.match(unfilled.stderr, /no value for HOSTNAME \(Secret pn-settings\), KUBERNETES_SERVICE_HOST \(Secret pn-settings\): add it to the Secret/);
+  const filled = compose({ HOSTNAME: 'blog.example.com', KUBERNETES_SERVICE_HOST: 'api.internal', API_KEY: 'k' }, pod);
+  assert.is(filled.status, 0, filled.stderr);
+  assert.equal(overridesFor(await loadEnvironmentFile(join(dir, 'composed.json')), 'pn').settings, { HOSTNAME: 'blog.example.com', KUBERNETES_SERVICE_HOST: 'api.internal', API_KEY: 'k' });
 });
 
 test('a changed setting or limit, applied, rolls the pods out (their template changes with it); the same input gives the same template, and the Job\'s never changes', async () => {
