@@ -54,7 +54,9 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     const apps = registry.hostEnv.apps;
     const app = Object.hasOwn(apps, name) ? apps[name] : undefined;
     return [
-      { host: null, prefix: app?.mount ?? `/${name}` },
+      // The default mount gives way to another app's `mount:` naming the same path, as the
+      // default host does to a `hosts:` entry, whichever app comes first.
+      { host: null, prefix: app?.mount ?? `/${name}`, implicit: app?.mount === undefined },
       { host: `${name}.localhost`, prefix: '', implicit: true },
       ...(app?.hosts ?? []).map((host) => ({ host, prefix: '' })),
     ];

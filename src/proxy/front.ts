@@ -37,7 +37,7 @@ import { RequestsInFlight, type InFlightRequest } from './requests-in-flight.js'
 import { servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
 import { addressedServer, listenerPathOf, type RequestRoute } from './request-route.js';
-import { atRoot, Router, type RouteMatch } from './router.js';
+import { atRoot, normalizePrefix, Router, type RouteMatch } from './router.js';
 import { matchStatic, serveStatic } from './static-files.js';
 
 export interface FrontOptions {
@@ -66,7 +66,7 @@ export interface FrontOptions {
   say?: (line: string) => void;
 }
 
-/** A route to an app as published; `implicit`: its default NAME.localhost (router.ts Route). */
+/** A route to an app as published; `implicit`: one of its defaults, NAME.localhost or /NAME (router.ts Route). */
 export interface PublishedRoute {
   host: string | null;
   prefix: string;
@@ -156,8 +156,8 @@ export class Front {
   /** The apps that serve nothing now, by name: a request naming its app (appRoute) finds them here. */
   private refusedByName = new Map<string, RefusedRoutes>();
   private readonly appRoute = new AppRouteKey();
-  /** sayTakenHosts' lines said already. */
-  private readonly takenHostsSaid = new Set<string>();
+  /** sayTakenRoutes' lines said already. */
+  private readonly takenRoutesSaid = new Set<string>();
   private servers: http.Server[] = [];
   /** The response to the last request node:http read on a connection: a refusal pipelined behind it waits for it. */
   private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
@@ -229,26 +229,32 @@ export class Front {
       ...refused.flatMap((a) => a.routes.map((r) => ({ ...r, target: a }))),
     ]);
     this.refusedByName = new Map(refused.map((a) => [a.name, a]));
-    this.sayTakenHosts([...apps, ...refused]);
+    this.sayTakenRoutes([...apps, ...refused]);
     const starting = new Set(refused.filter((a) => a.code === STARTING_CODE).map((a) => a.name));
     this.startWaits.settle((app) => starting.has(app));
   }
 
   /**
-   * Says, once, each app's default `NAME.localhost` that another app's `hosts:` took (the router
-   * gives it to the one that named it): the owner still answers at its mount.
+   * Says, once, each default route of an app (its `NAME.localhost`, its mount `/NAME`) that
+   * another app's `hosts:` or `mount:` took (the router gives it to the one that named it): the
+   * owner still answers at its other routes.
    */
-  private sayTakenHosts(apps: Array<Pick<PublishedApp, 'name' | 'routes'>>): void {
+  private sayTakenRoutes(apps: Array<Pick<PublishedApp, 'name' | 'routes'>>): void {
+    const keyOf = (r: PublishedRoute) => `${r.host?.toLowerCase() ?? ''} ${normalizePrefix(r.prefix)}`;
     const named = new Map<string, string>();
-    for (const app of apps) for (const r of app.routes) if (r.host !== null && r.prefix === '' && !r.implicit) named.set(r.host.toLowerCase(), app.name);
+    for (const app of apps) for (const r of app.routes) if (!r.implicit) named.set(keyOf(r), app.name);
     for (const app of apps) {
       for (const r of app.routes) {
-        const taker = r.host !== null && r.implicit ? named.get(r.host.toLowerCase()) : undefined;
+        const taker = r.implicit ? named.get(keyOf(r)) : undefined;
         if (taker === undefined || taker === app.name) continue;
-        const said = `${r.host} ${taker} ${app.name}`;
-        if (this.takenHostsSaid.has(said)) continue;
-        this.takenHostsSaid.add(said);
-        this.opts.say?.(`host ${r.host} is ${app.name}'s default, and ${taker}'s hosts: in the environment file names it: requests for it go to ${taker}; ${app.name} still answers at its mount`);
+        const said = `${keyOf(r)} ${taker} ${app.name}`;
+        if (this.takenRoutesSaid.has(said)) continue;
+        this.takenRoutesSaid.add(said);
+        this.opts.say?.(
+          r.host !== null
+            ? `host ${r.host} is ${app.name}'s default, and ${taker}'s hosts: in the environment file names it: requests for it go to ${taker}; ${app.name} still answers at its mount`
+            : `mount ${r.prefix} is ${app.name}'s default, and ${taker}'s mount: in the environment file names it: requests under it go to ${taker}; ${app.name} still answers at ${app.name}.localhost, or give it a mount: of its own`,
+        );
       }
     }
   }

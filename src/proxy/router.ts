@@ -9,8 +9,9 @@ export interface Route<T> {
   /** '' for the root, else '/prefix' with no trailing slash. */
   prefix: string;
   /**
-   * A default route (an app's `NAME.localhost`): a route another app was given for the same host
-   * and prefix (the environment file's `hosts:`) goes first, whatever order the apps come in.
+   * A default route (an app's `NAME.localhost` or its mount `/NAME`): a route another app was
+   * given for the same host and prefix (the environment file's `hosts:` or `mount:`) goes first,
+   * whatever order the apps come in.
    */
   implicit?: boolean;
 }

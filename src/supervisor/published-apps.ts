@@ -11,7 +11,7 @@ import type { BrokenPackage } from './discovery.js';
 export interface RouteSpec {
   host: string | null;
   prefix: string;
-  /** The app's default `NAME.localhost`: a `hosts:` entry of another app naming it takes it. */
+  /** One of the app's defaults (`NAME.localhost`, `/NAME`): another app's `hosts:` or `mount:` naming it takes it. */
   implicit?: boolean;
 }
 

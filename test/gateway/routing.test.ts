@@ -22,6 +22,8 @@ test.before(async () => {
   addPackage(apps.path, 'environ', 'café');
   addPackage(apps.path, 'environ', '日記');
   addPackage(apps.path, 'environ', '_x');
+  addPackage(apps.path, 'environ', 'mount-owner');
+  addPackage(apps.path, 'environ', 'mount-taker');
   addPackage(apps.path, 'environ', 'under-named', { 'app.yaml': [[/^/, 'name: _y_\n']] });
   const guestbook = addPackage(apps.path, 'examples/guestbook', 'guestbook');
   // As a Debian package links its static files into /usr/share/javascript (issue 13, item 8).
@@ -44,7 +46,7 @@ test.before(async () => {
     envFile,
     // alpha's and delta's hosts: name another app's default NAME.localhost, one sorting after it
     // and one before, so that the rule, not the order of the apps, decides who gets them.
-    'settings:\n  GREETING: hello-all\napps:\n  alpha:\n    hosts: [gamma.localhost]\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n  delta:\n    mount: /dé\n    hosts: [beta.localhost]\n  _x:\n    settings:\n      GREETING: hello-x\n',
+    'settings:\n  GREETING: hello-all\napps:\n  alpha:\n    hosts: [gamma.localhost]\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n  delta:\n    mount: /dé\n    hosts: [beta.localhost]\n  _x:\n    settings:\n      GREETING: hello-x\n  mount-taker:\n    mount: /mount-owner/\n',
   );
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
@@ -101,6 +103,13 @@ test('an app\'s hosts: naming another app\'s default NAME.localhost takes it, wh
   const said = gw.output().match(/host gamma\.localhost is gamma's default, and alpha's hosts: in the environment file names it: requests for it go to alpha; gamma still answers at its mount/g) ?? [];
   assert.is(said.length, 1, gw.output());
   assert.match(gw.output(), /host beta\.localhost is beta's default, and delta's hosts: .* go to delta/);
+});
+
+test('an app\'s mount: naming another app\'s default /NAME takes it, though that app comes first, and the log says so once', async () => {
+  assert.is((await get('/mount-owner/x')).json().app, 'mount-taker');
+  assert.is((await get('/x', { host: 'mount-owner.localhost' })).json().app, 'mount-owner', 'the owner still answers at NAME.localhost');
+  const said = gw.output().match(/mount \/mount-owner is mount-owner's default, and mount-taker's mount: in the environment file names it: requests under it go to mount-taker; mount-owner still answers at mount-owner\.localhost/g) ?? [];
+  assert.is(said.length, 1, gw.output());
 });
 
 test('the longest mount wins and nothing else matches', async () => {
