@@ -207,9 +207,11 @@ export const ERROR_CODES = {
   },
   APPPKG_DESC_UNKNOWN_KEY: {
     summary: 'A key that the description (or environment file) does not know; often a typo.',
-    message: (d) => `${str(d.key)}: expected one of the known keys, found an unknown key${d.suggestion ? ` (did you mean "${str(d.suggestion)}"?)` : ''}`,
+    message: (d) => `${str(d.key)}: expected one of the known keys, found ${d.elsewhere ? str(d.elsewhere) : 'an unknown key'}${d.suggestion ? ` (did you mean "${str(d.suggestion)}"?)` : ''}`,
     hint: (d) =>
-      d.suggestion
+      d.fix
+        ? str(d.fix)
+        : d.suggestion
         ? `rename it to "${str(d.suggestion)}", or prefix it with "x-" to keep it as your own`
         : `remove it, or prefix it with "x-" to keep it as your own; ${Array.isArray(d.known) && d.known.length > 0 ? `the known keys here are ${d.known.join(', ')}` : 'the known keys are listed in docs/description.md'}`,
     exitStatus: 1,

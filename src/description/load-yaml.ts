@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
-import { reportSchemaErrors, type FixFor } from './schema-problems.js';
+import { reportSchemaErrors, type FixFor, type UnknownKeyFix } from './schema-problems.js';
 import { validatorFor, type JsonSchema } from './validators.js';
 import { keyLabel, YamlFile } from './yaml-file.js';
 
@@ -27,6 +27,7 @@ export interface LoadYamlOptions<T> {
    */
   normalise: (yaml: YamlFile) => T;
   fixFor?: FixFor;
+  unknownKeyFix?: UnknownKeyFix;
 }
 
 /** The largest description or environment file read, in characters. */
@@ -56,7 +57,7 @@ export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, op
       yaml.report('APPPKG_DESC_NOT_MAPPING', [], { key: '', found: yaml.found([]) });
     } else {
       const validate = validatorFor(schema);
-      if (!validate(yaml.data)) reportSchemaErrors(yaml, validate.errors ?? [], options.fixFor);
+      if (!validate(yaml.data)) reportSchemaErrors(yaml, validate.errors ?? [], options.fixFor, options.unknownKeyFix);
     }
   }
   let result: T | undefined;

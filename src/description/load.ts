@@ -6,10 +6,11 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { loadYamlWithSchema } from './load-yaml.js';
+import type { UnknownKeyFix } from './schema-problems.js';
 import { descriptionFixFor, normaliseDescription } from './normalise-description.js';
 import { parsePackageDirName } from './package-dir.js';
 import type { Description } from './types.js';
-import { readSchema } from './validators.js';
+import { readSchema, type JsonSchema } from './validators.js';
 
 export interface LoadDescriptionOptions {
   /**
@@ -33,8 +34,28 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
     notFound: () => new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute }),
     invalidCode: 'APPPKG_DESC_INVALID',
     fixFor: descriptionFixFor,
+    unknownKeyFix: hostKeyFix(options.dirName ?? path.basename(dir)),
     normalise: (yaml) => normaliseDescription(yaml, absolute, dir, options.dirName ?? path.basename(dir)),
   });
+}
+
+/**
+ * The keys of the environment file's `apps.NAME`: how the host runs an app (`workers`, `mount`)
+ * is not the package's to say, but it is what Gunicorn's and uWSGI's users write in their app's
+ * own config first, so app.yaml's "unknown key" says where it goes instead of "remove it".
+ */
+function hostKeyFix(dirName: string): UnknownKeyFix {
+  const hostKeys = new Set(Object.keys((readSchema('environment').definitions as Record<string, JsonSchema>).app.properties as object));
+  return (at, key, value, root) => {
+    if (at.length > 0 || !hostKeys.has(key)) return undefined;
+    const given = (root as Record<string, unknown>).name;
+    const name = typeof given === 'string' ? given : parsePackageDirName(dirName).name;
+    const shown = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '...';
+    return {
+      elsewhere: "a key of the host's environment file, not of app.yaml",
+      fix: `move it to the environment file the gateway is given with --environment FILE, under the app's name: apps: {${name}: {${key}: ${shown}}}`,
+    };
+  };
 }
 
 /**

@@ -18,6 +18,9 @@ export function settingNameLike(name: string): string {
 /** Returns a fix hint better than the schema's for a bad value, or undefined. */
 export type FixFor = (key: string, value: unknown, found: string) => string | undefined;
 
+/** What an unknown key `name` under `at` is, when it is known elsewhere (another file's key), and its fix. */
+export type UnknownKeyFix = (at: Array<string | number>, name: string, value: unknown, root: unknown) => { elsewhere: string; fix: string } | undefined;
+
 const TYPE_WORDS: Record<string, string> = {
   string: 'a string', array: 'a list', object: 'a mapping', integer: 'a whole number',
   number: 'a number', boolean: 'true or false', null: 'nothing',
@@ -29,7 +32,7 @@ function note(schema: JsonSchema | undefined, name: 'x-expected' | 'x-fix'): str
 }
 
 /** Reports ajv's `errors` as problems of `yaml`; `fixFor` may know a better fix for a bad value. */
-export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor: FixFor | undefined): void {
+export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor: FixFor | undefined, unknownKeyFix?: UnknownKeyFix): void {
   const { kept, enclosing } = relevantErrors(errors);
   for (const error of kept) {
     const at = pointerToPath(error.instancePath);
@@ -41,7 +44,8 @@ export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor
     if (error.keyword === 'additionalProperties') {
       const name = String((error.params as { additionalProperty: string }).additionalProperty);
       const known = Object.keys((parent.properties ?? {}) as object);
-      yaml.report('APPPKG_DESC_UNKNOWN_KEY', [...at, name], { suggestion: closest(name, known), known }, 'key');
+      const elsewhere = unknownKeyFix?.(at, name, yaml.sourceText([...at, name]) ?? yaml.raw([...at, name]), yaml.data);
+      yaml.report('APPPKG_DESC_UNKNOWN_KEY', [...at, name], elsewhere ?? { suggestion: closest(name, known), known }, 'key');
     } else if (error.keyword === 'required') {
       const name = String((error.params as { missingProperty: string }).missingProperty);
       const property = ((parent.properties ?? {}) as Record<string, JsonSchema>)[name] ?? {};

@@ -16,6 +16,8 @@ export interface ProblemDetails {
   fix?: string;
   suggestion?: string;
   known?: string[];
+  /** An unknown key known in another file: what it is there. */
+  elsewhere?: string;
 }
 
 export class YamlFile {
