@@ -201,7 +201,7 @@ export const ERROR_CODES = {
   APPPKG_DESC_NOT_MAPPING: {
     summary: 'The file\'s top level is a list or a scalar, not `key: value` lines.',
     message: (d) => `expected a mapping of keys (like \`app: module:object\`), found ${str(d.found)}`,
-    hint: () => 'write one `key: value` per line; see README "The description"',
+    hint: (d) => (d.fix ? str(d.fix) : 'write one `key: value` per line; see README "The description"'),
     exitStatus: 1,
     example: { found: 'a list [flask, gunicorn]' },
   },

@@ -54,7 +54,10 @@ export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, op
   const yaml = parseYaml(file, source);
   if (yaml.problems.length === 0) {
     if (yaml.data === null || typeof yaml.data !== 'object' || Array.isArray(yaml.data)) {
-      yaml.report('APPPKG_DESC_NOT_MAPPING', [], { key: '', found: yaml.found([]) });
+      // `app:blog.wsgi:application` alone reads as one string: the colon lacks its space.
+      const glued = typeof yaml.data === 'string' ? /^([\w.-]+):(\S\S*)/.exec(yaml.data) : null;
+      const fix = glued !== null ? `write a space after each key's colon: ${glued[1]}: ${glued[2]}` : undefined;
+      yaml.report('APPPKG_DESC_NOT_MAPPING', [], { key: '', found: yaml.found([]), fix });
     } else {
       const validate = validatorFor(schema);
       if (!validate(yaml.data)) reportSchemaErrors(yaml, validate.errors ?? [], options.fixFor, options.unknownKeyFix);
@@ -301,6 +304,35 @@ function explainSyntaxError(file: string, source: string, error: YAMLError): { f
       const lineStart = source.lastIndexOf('\n', error.pos[0] - 1) + 1;
       const key = /^\s*(?:-\s+)?["']?([^"':#]+?)["']?\s*:/.exec(source.slice(lineStart))?.[1] ?? text;
       return { found: `the key "${key}" a second time`, key, fix: `keep one "${key}:" and remove the other` };
+    }
+    case 'MISSING_CHAR': {
+      // yaml's "Implicit map keys need to be followed by map values": a line that reads as a
+      // key with no ": " after it, `name blog` or `app:blog.wsgi:application` (the colon
+      // without its space belongs to the text).
+      const lineStart = source.lastIndexOf('\n', error.pos[0] - 1) + 1;
+      const lineEnd = source.indexOf('\n', lineStart);
+      const line = source.slice(lineStart, lineEnd === -1 ? undefined : lineEnd).replace(/\s+#.*$/, '').trim();
+      const glued = /^([\w.-]+):(\S.*)$/.exec(line);
+      if (glued !== null) {
+        return { found: `"${line}", a key with no space after its ":"`, key: glued[1], fix: `write a space after the colon: ${glued[1]}: ${glued[2]}` };
+      }
+      const spaced = /^([\w.-]+)\s+(\S.*)$/.exec(line);
+      if (/^Implicit map keys/.test(own) && spaced !== null) {
+        return { found: `"${line}", a line with no ":" after its key`, fix: `write the key, a colon and a space before the value: ${spaced[1]}: ${spaced[2]}` };
+      }
+      return { found: own };
+    }
+    case 'BAD_SCALAR_START': {
+      // `check: @reboot`, a value in backticks: YAML keeps these characters for later use.
+      const lineStart = source.lastIndexOf('\n', error.pos[0] - 1) + 1;
+      const key = /^\s*(?:-\s+)?([^\s"':#][^"':#]*?)\s*:/.exec(source.slice(lineStart))?.[1];
+      const lineEnd = source.indexOf('\n', error.pos[0]);
+      const value = source.slice(error.pos[0], lineEnd === -1 ? undefined : lineEnd).replace(/\s+#.*$/, '').trim();
+      return {
+        found: `a value beginning with "${text}", which YAML reserves`,
+        key,
+        fix: `quote the value: ${key ?? 'key'}: "${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
+      };
     }
     case 'UNEXPECTED_TOKEN':
       if (/^\s*[>|]/.test(source.slice(source.lastIndexOf(':', error.pos[0]) + 1))) {
