@@ -199,6 +199,16 @@ const environmentFixFor: FixFor = (key, value) => {
     return `name it with letters, digits and "_" only, e.g. ${settingNameLike(value)}`;
   }
   if (/\.mount$/.test(key) && typeof value === 'string' && !value.startsWith('/')) return `write mount: /${value}`;
+  // A host written as a URL or with its port (nginx's server_name has neither): the name alone
+  // routes every port, since the Host is compared without it.
+  if (/\.(hosts|mail_domains)(\[\d+\])?$/.test(key) && typeof value === 'string') {
+    const bare = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([^/:\s]+)(?::\d*)?(?:\/.*)?$/i.exec(value.trim())?.[1];
+    if (bare !== undefined && bare !== value) {
+      return key.includes('.hosts')
+        ? `write the host name alone, ${bare}: no scheme, port or path (a request is routed by its Host whatever port it names)`
+        : `write the domain alone, ${bare}: no scheme, port or path`;
+    }
+  }
   return undefined;
 };
 

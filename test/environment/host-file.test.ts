@@ -227,6 +227,21 @@ test('every problem at once, each with line, column, key and a fix', async () =>
   for (const p of err.problems) assert.match(p.format(), new RegExp(`^${file}:\\d+:\\d+: .+\\n  fix: .+$`));
 });
 
+test('a host written with its port or as a URL is refused with the bare name as the fix', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile([
+    'apps:',
+    '  blog:',
+    '    hosts: [Blog.Example.com:8080, "https://wiki.example.com/"]',
+    '    mail_domains: mail.example.com:25',
+    '',
+  ].join('\n'))));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}: ${p.hint}`), [
+    '3:13 apps.blog.hosts[0]: write the host name alone, Blog.Example.com: no scheme, port or path (a request is routed by its Host whatever port it names)',
+    '3:36 apps.blog.hosts[1]: write the host name alone, wiki.example.com: no scheme, port or path (a request is routed by its Host whatever port it names)',
+    '4:19 apps.blog.mail_domains: write the domain alone, mail.example.com: no scheme, port or path',
+  ]);
+});
+
 test('two apps may not share a host or a mount', async () => {
   const err = await failure(loadEnvironmentFile(await envFile([
     'apps:',
