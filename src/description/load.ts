@@ -44,6 +44,9 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
  * is not the package's to say, but it is what Gunicorn's and uWSGI's users write in their app's
  * own config first, so app.yaml's "unknown key" says where it goes instead of "remove it".
  */
+/** The host keys `serve` also takes as flags. */
+const SERVE_FLAGS = new Set(['workers', 'threads']);
+
 function hostKeyFix(dirName: string): UnknownKeyFix {
   const hostKeys = new Set(Object.keys((readSchema('environment').definitions as Record<string, JsonSchema>).app.properties as object));
   return (at, key, value, root) => {
@@ -53,7 +56,7 @@ function hostKeyFix(dirName: string): UnknownKeyFix {
     const shown = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '...';
     return {
       elsewhere: "a key of the host's environment file, not of app.yaml",
-      fix: `move it to the environment file the gateway is given with --environment FILE, under the app's name: apps: {${name}: {${key}: ${shown}}}`,
+      fix: `move it to the environment file the gateway is given with --environment FILE, under the app's name: apps: {${name}: {${key}: ${shown}}}${SERVE_FLAGS.has(key) ? ` (serve also takes --${key} ${shown})` : ''}`,
     };
   };
 }

@@ -144,7 +144,7 @@ const BAD: Array<[string, string, RegExp, number]> = [
   ['nocolon', 'platform: python, wsgi\napp: nocolon\n', /app\.yaml:2:\d+: app: expected/, 2],
   ['glued-colon', 'platform: python, wsgi\napp:wsgi:application\n', /app\.yaml:2:1: app: expected valid YAML, found "app:wsgi:application", a key with no space after its ":"\n {2}fix: write a space after the colon: app: wsgi:application\n/, 2],
   // How the host runs the app, written where Gunicorn's users write it: the fix says where it goes.
-  ['host-key', 'platform: python, wsgi\napp: wsgi:application\nworkers: 4\n', /app\.yaml:3:1: workers: expected one of the known keys, found a key of the host's environment file, not of app\.yaml\n {2}fix: move it to the environment file the gateway is given with --environment FILE, under the app's name: apps: \{host-key: \{workers: 4\}\}\n/, 3],
+  ['host-key', 'platform: python, wsgi\napp: wsgi:application\nworkers: 4\n', /app\.yaml:3:1: workers: expected one of the known keys, found a key of the host's environment file, not of app\.yaml\n {2}fix: move it to the environment file the gateway is given with --environment FILE, under the app's name: apps: \{host-key: \{workers: 4\}\} \(serve also takes --workers 4\)\n/, 3],
 ];
 
 test('bad descriptions exit non-zero with the file, line, key and a fix', async () => {
