@@ -316,6 +316,15 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
             found: yaml.found(at),
             fix: 'give each process its own route',
           });
+        } else if (route !== null && staticAbove(staticDirs, route) !== undefined) {
+          // Static files are answered before any process route is looked at (proxy/front.ts):
+          // a route at or under a static prefix would never get a request, websockets included.
+          const prefix = staticAbove(staticDirs, route)!;
+          yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+            expected: `a route outside every static: prefix (static["${prefix}"] answers every request under ${prefix}, so none would reach this process)`,
+            found: yaml.found(at),
+            fix: `give the process a route outside ${prefix}, or serve its files under the route instead (static: {${route}/static: ...})`,
+          });
         } else if (route !== null) {
           routes.set(route, processName);
         }
@@ -399,4 +408,9 @@ function keyPositions(yaml: YamlFile): Description['positions'] {
     }
   }
   return positions;
+}
+
+/** The static prefix that `route` is, or lies under; undefined when none. */
+function staticAbove(staticDirs: Record<string, string>, route: string): string | undefined {
+  return Object.keys(staticDirs).find((prefix) => route === prefix || route.startsWith(`${prefix}/`));
 }
