@@ -356,6 +356,17 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     if (command !== undefined) commands[hook] = command;
   }
 
+  // Mail is POSTed through the gateway's own listener, where a static prefix answers first (405).
+  const mail = str(yaml.valid(['mail']));
+  const mailUnderStatic = mail === undefined ? undefined : staticAbove(staticDirs, mail.replace(/\/+$/, ''));
+  if (mailUnderStatic !== undefined) {
+    yaml.report('APPPKG_DESC_BAD_VALUE', ['mail'], {
+      expected: `a path outside every static: prefix (static["${mailUnderStatic}"] answers every request under ${mailUnderStatic}, a POST with 405, so no message would be delivered)`,
+      found: yaml.found(['mail']),
+      fix: 'give mail: a path of its own, e.g. mail: /_mail',
+    });
+  }
+
   const extensions: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(yaml.data as Record<string, unknown>)) {
     if (key.startsWith('x-')) setOwn(extensions, key, value);
@@ -382,7 +393,7 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
       database: (str(yaml.valid(['services', 'database'])) as AppServices['database'] | undefined) ?? null,
       redis: (str(yaml.valid(['services', 'redis'])) as AppServices['redis'] | undefined) ?? null,
     },
-    mail: str(yaml.valid(['mail'])) ?? null,
+    mail: mail ?? null,
     processes,
     commands,
     extensions,
