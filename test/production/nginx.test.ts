@@ -105,6 +105,17 @@ function getFrom127002(url: string, headers: Record<string, string> = {}): Promi
   });
 }
 
+test('the shipped upstream closes its idle connections before the gateway does', () => {
+  // The gateway closes a keep-alive connection idle for 5 s (front.ts, keepAliveTimeoutMs). If
+  // nginx kept its own longer (its default is 60 s), a POST it sends on one the gateway is
+  // closing at that moment would get a 502, since nginx retries only idempotent requests.
+  const site = readFileSync(join(ROOT, 'examples', 'deploy', 'nginx-site.conf'), 'utf8');
+  const upstream = site.slice(site.indexOf('upstream '), site.indexOf('}', site.indexOf('upstream ')));
+  const timeout = /^\s*keepalive_timeout\s+(\d+)s;/m.exec(upstream);
+  assert.ok(timeout !== null, 'the upstream block sets keepalive_timeout');
+  assert.ok(Number(timeout![1]) < 5, `keepalive_timeout ${timeout![1]}s is below the gateway's 5 s`);
+});
+
 ifNginx('a request reaches the app with the client\'s address and scheme', async () => {
   // The client comes from 127.0.0.2, so the address cannot be nginx's own by accident.
   const env = await getFrom127002(`http://127.0.0.1:${port}/blog/where?x=1`, { 'x-forwarded-for': '6.6.6.6' });
