@@ -320,7 +320,7 @@ export class Gateway {
     return run;
   }
 
-  /** Looks at the apps again now (SIGHUP), retrying versions refused before. */
+  /** Looks at the apps again now (SIGHUP), retrying versions refused before and restarting one in a crash loop. */
   rescan(): Promise<void> {
     // A version refused for want of an interpreter is retried with the ones the host has now.
     clearInterpreterCache();

@@ -141,10 +141,18 @@ export class Registry {
    * meanwhile coalesce into one more look after it. Each app found is judged by itself (an app
    * being judged is judged again after, if a look asked). Resolves once the apps of the look
    * that saw what the call asked for are judged; `force` (SIGHUP) also retries versions refused
-   * before.
+   * before, and replaces a serving version in a crash loop as restart() does.
    */
   reconcile(force = false): Promise<void> {
-    if (force) for (const record of this.records.values()) record.refused.clear();
+    if (force) {
+      for (const record of this.records.values()) {
+        record.refused.clear();
+        // Its cause fixed in place (a file the app reads, a database back), a crash loop would
+        // otherwise wait out a back-off of up to 30 s; a fresh instance that still fails its
+        // probe is refused and the looping one keeps what it serves.
+        if (record.serving?.instance.crashLooping === true) record.restart = true;
+      }
+    }
     return this.looks.run();
   }
 
