@@ -38,6 +38,8 @@ const str = (v: unknown): string => (v === undefined ? '' : String(v));
  * who logs only `message` (not format()) still learns where each one is.
  */
 const listedProblems = (d: ErrorDetails): string => (d.problems?.length ? `: ${d.problems.map((p) => p.placedMessage).join('; ')}` : '');
+/** A path as a shell reads it back in a command the user may paste: quoted only when it must be. */
+const shellWord = (text: string): string => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
 /** `package` or `packages`, as many as the names listed in `list` ("a b", "a, b"). */
 const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
 
@@ -180,7 +182,7 @@ export const ERROR_CODES = {
         ? d.holder ? `give the directory that holds app.yaml: ${str(d.holder)}` : 'APP_DIR is the directory that holds app.yaml, not a file'
         : d.missing
           ? 'check the path: APP_DIR is the directory that holds app.yaml'
-          : 'run `apppkg-gateway init DIR` to write one, or point at the directory that holds app.yaml',
+          : `run \`apppkg-gateway init ${shellWord(str(d.dir))}\` to write one, or point at the directory that holds app.yaml`,
     exitStatus: 1,
     example: { dir: '/srv/apps/blog' },
   },
@@ -558,7 +560,7 @@ export const ERROR_CODES = {
     summary: '`init` found an `app.yaml` already there, and left it as it was; `--force` replaces it.',
     // The file is the location format() puts before the message: "/srv/apps/blog/app.yaml: already exists; ...".
     message: () => 'already exists; init did not overwrite it',
-    hint: (d) => `edit it, or run \`apppkg-gateway init ${str(d.dir) || 'DIR'} --force\` to replace it with a new one`,
+    hint: (d) => `edit it, or run \`apppkg-gateway init ${d.dir ? shellWord(str(d.dir)) : 'DIR'} --force\` to replace it with a new one`,
     exitStatus: 1,
     example: { file: '/srv/apps/blog/app.yaml', dir: '/srv/apps/blog' },
   },

@@ -219,7 +219,7 @@ export class Gateway {
     if (apps.length > 0 || broken.length > 0) return;
     say(
       `no app packages in ${dir}: a package is a directory holding app.yaml, e.g. ${join(dir, 'hello', 'app.yaml')} ` +
-        `(\`apppkg-gateway init DIR\` writes one); ${then}`,
+        `(\`apppkg-gateway init ${join(dir, 'hello')}\` writes one for the project there); ${then}`,
     );
   }
 

@@ -538,6 +538,20 @@ test('init of a path that is no directory fails as check and describe do: exit 1
   }
 });
 
+test('a directory with no app.yaml: the fix is the init command for that very directory, quoted when the shell needs it', async () => {
+  for (const name of ['bare-project', "it's a project"]) {
+    const dir = join(work.path, name);
+    mkdirSync(dir);
+    const quoted = name.includes(' ') ? `'${dir.replace(/'/g, "'\\''")}'` : dir;
+    for (const command of ['check', 'describe']) {
+      const r = await runCli([command, dir, '--state-dir', state.path].slice(0, command === 'describe' ? 2 : 4));
+      assert.is(r.status, 1, r.stderr);
+      assert.match(r.stderr, `no app.yaml in ${dir}`);
+      assert.match(r.stderr, `fix: run \`apppkg-gateway init ${quoted}\` to write one`, `${command}: ${r.stderr}`);
+    }
+  }
+});
+
 test('a directory named on the command line that does not exist is a failed run (exit 1) with the path and the fix, for every command taking one', async () => {
   const missing = join(work.path, 'no-such-dir');
   const hello = join(EXAMPLES, 'hello');

@@ -52,6 +52,7 @@ test('an empty --apps is served and watched, and the log says no package was fou
   const gw = await startCli(['--apps', apps, '--listen', '0', '--admin', '0', '--state-dir', state, '--watch-interval', '0.2'], { ms: 30_000 });
   running.push(gw);
   assert.match(gw.output(), `no app packages in ${apps}: a package is a directory holding app.yaml, e.g. ${join(apps, 'hello', 'app.yaml')}`);
+  assert.match(gw.output(), `(\`apppkg-gateway init ${join(apps, 'hello')}\` writes one`);
   assert.match(gw.output(), /watching for them/);
   // Still watching: a package copied in later serves.
   writePackage(apps, 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': WSGI });
