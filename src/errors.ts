@@ -343,6 +343,27 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { key: 'processes.worker.command', command: 'python -m celery worker', module: 'celery', python: '/var/lib/apppkg-gateway/apps/blog/run/0a1b2c3d/bin/python' },
   },
+  APPPKG_COMMAND_NOT_STARTED: {
+    summary: 'The command given to `run` (or a program a hook or `install` runs) could not be started: a name not on the app\'s PATH, a path with no file (a relative one is taken from the app directory), a script whose `#!` interpreter is not there, or a file that is not executable; `run` exits 127 (126 for the last), as a shell does.',
+    message: (d) =>
+      d.why === 'path' ? `${str(d.program)}: not on the app's PATH, which searches ${str(d.dirs) || 'no directory'}`
+      : d.why === 'file' ? `${str(d.program)}: no such file${d.relative ? ` in ${str(d.dir)} (the app directory, where commands run)` : ''}`
+      : d.why === 'interpreter' ? `${str(d.program)}: its #! line names ${str(d.interpreter)}, which is not there`
+      : d.why === 'mode' ? `${str(d.program)}: not executable (${str(d.reason) || 'permission denied'})`
+      : `cannot run ${str(d.program) || 'the command'}: ${str(d.reason) || 'the system refused to start it'}`,
+    hint: (d) =>
+      d.why === 'path'
+        ? "install it for the app (deb:, pip: or vendor/ with `apppkg-gateway vendor`), give its path, or run a module with the app's interpreter: `python -m MODULE`"
+        : d.why === 'file'
+          ? 'give the path from the app directory, or an absolute one'
+          : d.why === 'interpreter'
+            ? `correct the #! line (e.g. \`#!/usr/bin/env python\`, the app's interpreter on its PATH), or run it with its interpreter: \`python ${str(d.program) || 'SCRIPT'}\``
+            : d.why === 'mode'
+              ? `make it executable (\`chmod +x ${str(d.program) || 'FILE'}\`), or run it with its interpreter (\`python ${str(d.program) || 'FILE'}\`, \`sh ${str(d.program) || 'FILE'}\`)`
+              : "check the command name and that it is on the app's PATH",
+    exitStatus: 1,
+    example: { program: 'flask', why: 'path', dirs: '/var/lib/apppkg-gateway/apps/blog/run/0a1b2c3d/bin, /srv/apps/blog/vendor/bin, /usr/local/bin, /usr/bin, /bin' },
+  },
   APPPKG_PROGRAM_MISSING: {
     summary: 'The program a `processes:` or `commands:` line runs is not on the app\'s PATH (or, with a slash, not in the app directory): the shell would answer "not found" (127) when the gateway starts the process or runs the hook.',
     message: (d) => `${str(d.key)}: \`${str(d.command)}\` runs ${str(d.program)}, which is ${String(d.program).includes('/') ? `not an executable file under ${str(d.dir)}` : "not on the app's PATH"}`,

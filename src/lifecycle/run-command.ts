@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { commandEnvironment } from '../environment/app-env.js';
 import { GuardedTree, killTree, signalGroup } from '../supervisor/process-group.js';
+import { spawnFailure } from './spawn-failure.js';
 
 /** How long, after the child exits, its piped output may take to reach EOF. */
 const OUTPUT_DRAIN_MS = 2_000;
@@ -136,8 +137,11 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
       void end().finally(() => resolve(status));
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
-      (out ?? process.stderr).write(`apppkg-gateway: cannot run ${file}: ${err.code ?? err.message}\n  fix: check the command name and that it is on the app's PATH\n`);
-      done(err.code === 'ENOENT' ? 127 : 126);
+      const status = err.code === 'ENOENT' ? 127 : 126;
+      void spawnFailure(file, err, spec.cwd, spec.env.PATH ?? '').then((failure) => {
+        (out ?? process.stderr).write(`apppkg-gateway: ${failure.format()}\n`);
+        done(status);
+      });
     });
     // 'exit' can come before the last of the piped output has been read: wait for 'close'
     // (every pipe at EOF), but only briefly, since a daemon the child started may hold them

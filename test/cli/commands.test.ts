@@ -473,6 +473,32 @@ test('run passes the exit status on and gives the app its private directories', 
   }
 });
 
+test("run of a command that is not there says why, with the app's PATH it searched, and exits 127 (126: not executable) as a shell does", async () => {
+  const dir = pkg('run-missing', 'platform: python, wsgi\napp: wsgi:application\n');
+  const S = ['--state-dir', state.path];
+  const env = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+  const missing = await runCli(['run', dir, ...S, '--', 'nosuchcmd', '--flag'], { env });
+  assert.is(missing.status, 127, missing.stderr);
+  assert.match(missing.stderr, `apppkg-gateway: nosuchcmd: not on the app's PATH, which searches ${join(state.path, 'apps', 'run-missing', 'run')}`);
+  assert.match(missing.stderr, /\/bin, \/usr\/local\/bin, \/usr\/bin, \/bin\n/);
+  assert.match(missing.stderr, "fix: install it for the app (deb:, pip: or vendor/ with `apppkg-gateway vendor`), give its path, or run a module with the app's interpreter: `python -m MODULE`");
+  assert.not.match(missing.stderr, /ENOENT/);
+  // A relative path is taken from the app directory, not from where run was typed.
+  const relative = await runCli(['run', dir, ...S, '--', './nosuch.sh'], { env });
+  assert.is(relative.status, 127, relative.stderr);
+  assert.match(relative.stderr, `./nosuch.sh: no such file in ${dir} (the app directory, where commands run)`);
+  writeFileSync(join(dir, 'old.py'), '#!/nonexistent/python2\nprint(1)\n', { mode: 0o755 });
+  const interpreter = await runCli(['run', dir, ...S, '--', './old.py'], { env });
+  assert.is(interpreter.status, 127, interpreter.stderr);
+  assert.match(interpreter.stderr, './old.py: its #! line names /nonexistent/python2, which is not there');
+  assert.match(interpreter.stderr, 'or run it with its interpreter: `python ./old.py`');
+  writeFileSync(join(dir, 'plain.sh'), 'echo hi\n', { mode: 0o644 });
+  const mode = await runCli(['run', dir, ...S, '--', './plain.sh'], { env });
+  assert.is(mode.status, 126, mode.stderr);
+  assert.match(mode.stderr, './plain.sh: not executable');
+  assert.match(mode.stderr, '`chmod +x ./plain.sh`');
+});
+
 test('init: a src layout gets paths: [src/] and the module without src.; an annotated `app: FastAPI = FastAPI()` is found', async () => {
   const dir = join(work.path, 'src-layout');
   mkdirSync(join(dir, 'src', 'shop'), { recursive: true });
