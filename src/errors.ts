@@ -533,11 +533,18 @@ export const ERROR_CODES = {
     example: { requirements: 'requirements.txt', status: 1 },
   },
   APPPKG_BACKUP_FAILED: {
-    summary: '`backup` or `restore` could not create, copy or swap a directory (permissions, no room, the backup directory inside the data directory).',
+    summary: '`backup` or `restore` could not create, copy or swap a directory (permissions, no room).',
     message: (d) => `cannot ${str(d.action)}: ${str(d.reason)}`,
-    hint: () => 'check that the backup directory is writable, has room, and lies outside the app\'s data directory',
+    hint: () => 'check that the backup directory is writable and has room',
     exitStatus: 1,
     example: { action: 'copy /var/lib/apppkg-gateway/blog/data', reason: 'ENOSPC: no space left on device' },
+  },
+  APPPKG_BACKUP_INSIDE_DATA: {
+    summary: '`backup --to DIR` named the app\'s data directory or a directory inside it: the backup would be part of what it backs up (copied into itself, and replaced by the next `restore`); nothing was written.',
+    message: (d) => `backup --to ${str(d.path)}: ${d.path === d.data ? 'that is' : 'inside'} ${str(d.app) || 'the app'}'s data directory ${str(d.data)}, which the backup copies`,
+    hint: (d) => `choose a directory outside ${str(d.data) || 'the data directory'}, e.g. --to /var/backups/${str(d.app) || 'NAME'}-$(date +%F)`,
+    exitStatus: 1,
+    example: { path: '/var/lib/apppkg-gateway/apps/blog/data/backup', app: 'blog', data: '/var/lib/apppkg-gateway/apps/blog/data' },
   },
   APPPKG_BACKUP_NOT_EMPTY: {
     summary: '`backup --to DIR` found DIR holding something other than an earlier backup of the same app (which would be replaced).',

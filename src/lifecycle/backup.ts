@@ -49,7 +49,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   const plan = planServices(desc, hostEnv); // a service the host cannot give: refused before anything is written
   const data = appStateDirs(stateRoot, desc.name).data;
   if (isInside(target, data)) {
-    throw new GatewayError('APPPKG_BACKUP_FAILED', { action: `back up ${data} to ${target}`, reason: 'the backup directory is inside the data directory' });
+    throw new GatewayError('APPPKG_BACKUP_INSIDE_DATA', { path: target, app: desc.name, data });
   }
   await prepareBackupDir(target, desc.name, say);
 

@@ -102,6 +102,18 @@ test('backup refuses a directory that holds something else', async () => {
   assert.equal(readdirSync(busy), ['precious.txt']);
 });
 
+test('backup into the app\'s own data directory (or the directory itself) is refused, saying so, with the fix, and writes nothing', async () => {
+  await writeData(app, 'echo kept > kept.txt');
+  const before = readdirSync(data('notes')).sort();
+  for (const to of [join(data('notes'), 'backups', 'today'), data('notes')]) {
+    const r = await runCli(['backup', app, '--to', to, ...S]);
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, `backup --to ${to}: ${to === data('notes') ? 'that is' : 'inside'} notes's data directory ${data('notes')}, which the backup copies\n`);
+    assert.match(r.stderr, `fix: choose a directory outside ${data('notes')}, e.g. --to /var/backups/notes-$(date +%F)`);
+    assert.equal(readdirSync(data('notes')).sort(), before);
+  }
+});
+
 test('backup --to and run --state-dir under /proc fail with the reason instead of hanging', async () => {
   // procfs answers ENOENT for a new child of a directory that exists: Node's recursive mkdir
   // retried that forever at full CPU. runCli's deadline is the hang detector here.

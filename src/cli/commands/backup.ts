@@ -9,7 +9,7 @@ export const spec: CommandSpec = {
     'hook, a copy of its data directory into DIR/data. Either way DIR/apppkg-backup.json, which restore\n' +
     'checks, marks it as the app\'s backup.',
   usage: 'apppkg-gateway backup APP_DIR --to DIR [--environment FILE] [--state-dir DIR]',
-  optionHelp: [['--to DIR', 'the backup directory: new, empty, or an earlier backup of the same app'], ...APP_OPTION_HELP],
+  optionHelp: [['--to DIR', "the backup directory, outside the app's data directory: new, empty, or an earlier backup of the same app"], ...APP_OPTION_HELP],
   options: { ...APP_OPTIONS, to: { type: 'string' } },
   allowPositionals: 1,
 };
