@@ -14,6 +14,9 @@ import { failureStatus, refuseUpgrade, refuseUpgradeFor } from './error-response
 import { DENIAL_LAST_CHUNK, denialChunk, denialHasBody, denialHead } from './websocket-denial.js';
 import { WebsocketFlow } from './websocket-flow.js';
 
+/** RFC 7230's token, which a Sec-WebSocket-Protocol value is (RFC 6455 4.1). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 export interface AsgiWebsocketOptions {
   /** No answer to the handshake this long: 504. */
   timeoutMs: number;
@@ -92,16 +95,26 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
     this.socket.once('close', this.onHandshakeClose);
   }
 
-  /** ws's handleProtocols: the app's subprotocol, if the client offered it (RFC 6455 §4.2.2). */
-  chooseProtocol(offered: Set<string>): string | false {
+  /**
+   * ws's handleProtocols, and the 101's subprotocol when the client offered none (ws asks only
+   * when some were): the app's choice as it made it, offered or not, as uvicorn sends it. A
+   * client fails a handshake that names one it did not offer (RFC 6455 4.1), and so fails here
+   * as under uvicorn, not only behind this gateway; the app's author learns why from its log.
+   * Only a subprotocol that is no token (RFC 6455 4.1, RFC 7230's token) is left out: it cannot
+   * go in the header.
+   */
+  chooseProtocol(offered: ReadonlySet<string>): string | false {
     const chosen = this.accepted?.subprotocol ?? '';
     if (chosen === '') return false;
-    if (offered.has(chosen)) return chosen;
-    // A client that offered others fails the handshake without one, and says only that none
-    // came: the app's author learns why here.
-    const asked = offered.size === 0 ? 'none' : [...offered].join(', ');
-    this.options.report?.(`websocket ${this.path}: the app accepted with subprotocol "${chosen}", which the client did not offer (it offered: ${asked}); the 101 went without one (RFC 6455 4.2.2)`);
-    return false;
+    if (!TOKEN.test(chosen)) {
+      this.options.report?.(`websocket ${this.path}: the app accepted with subprotocol ${JSON.stringify(chosen)}, which is no token (RFC 6455 4.1); the 101 went without one`);
+      return false;
+    }
+    if (!offered.has(chosen)) {
+      const asked = offered.size === 0 ? 'none' : [...offered].join(', ');
+      this.options.report?.(`websocket ${this.path}: the app accepted with subprotocol "${chosen}", which the client did not offer (it offered: ${asked}); sent as the app chose, as uvicorn does, and a client fails such a handshake (RFC 6455 4.1)`);
+    }
+    return chosen;
   }
 
   /** The extra headers the app wants on the 101 (WS_ACCEPT). */

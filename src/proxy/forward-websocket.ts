@@ -44,8 +44,13 @@ function createWebsocketServer(maxPayload: number): WebSocketServer {
     verifyClient: (info, answer) => websocketOf(info.req).connect(answer),
     handleProtocols: (offered, req) => websocketOf(req).chooseProtocol(offered),
   });
-  // The app's extra headers on the 101, but for the handshake's own.
+  // The app's extra headers on the 101, but for the handshake's own; and its subprotocol where
+  // the client offered none, which ws does not ask handleProtocols about.
   server.on('headers', (lines, req) => {
+    if (!req.headers['sec-websocket-protocol']) {
+      const protocol = websocketOf(req).chooseProtocol(new Set());
+      if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+    }
     for (const [name, value] of websocketOf(req).acceptHeaders) {
       if (!HANDSHAKE_HEADERS.has(name.toLowerCase()) && isValidHeader(name, value)) lines.push(`${name}: ${value}`);
     }

@@ -287,12 +287,23 @@ gateway('no subprotocol offered: none chosen; a close without a code reaches the
   await waitFor(() => appLog().includes('disconnect 1005 /echo'), 5000, 'the app to see 1005');
 });
 
-gateway('a subprotocol the client did not offer: the 101 goes without one, and the app log says why', async () => {
-  // The client, which offered one, fails the handshake with no more to go on.
+gateway('a subprotocol the client did not offer is sent as the app chose it, as uvicorn does: the client fails the handshake (RFC 6455 4.1) and the app log says why', async () => {
   const failed = await connect(`${ws}/live/insist`, { protocols: ['other'] }).then(() => null, (err: Error) => err);
-  assert.match(String(failed?.message), /no subprotocol/);
+  assert.match(String(failed?.message), /invalid subprotocol/);
   await waitFor(() => appLog().includes('websocket /live/insist'), 5000, 'the log line');
-  assert.match(appLog(), /\[apppkg-gateway\] websocket \/live\/insist: the app accepted with subprotocol "chat\.v1", which the client did not offer \(it offered: other\)/);
+  assert.match(appLog(), /\[apppkg-gateway\] websocket \/live\/insist: the app accepted with subprotocol "chat\.v1", which the client did not offer \(it offered: other\); sent as the app chose/);
+  // Offered none: ws asks no handleProtocols then, and the 101 still carries the app's choice.
+  const none = await connect(`${ws}/live/insist`).then(() => null, (err: Error) => err);
+  assert.match(String(none?.message), /subprotocol but none was requested/);
+  const socket = connectTcp(Number(new URL(gw.url).port), '127.0.0.1');
+  let head = '';
+  socket.on('data', (chunk) => (head += chunk.toString('latin1')));
+  socket.write('GET /live/insist HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  await waitFor(() => head.includes('\r\n\r\n') || undefined, 5000, 'the 101');
+  socket.destroy();
+  assert.match(head, /^HTTP\/1\.1 101 /);
+  assert.match(head, /\r\nSec-WebSocket-Protocol: chat\.v1\r\n/i);
+  assert.match(appLog(), /with subprotocol "chat\.v1", which the client did not offer \(it offered: none\)/);
 });
 
 gateway('the app closes before accepting: 403; returns without an answer: 403', async () => {
