@@ -236,13 +236,19 @@ for (const python of PYTHONS) {
 
   t('an app that streams on after its client left (its send() a no-op) does not hold the worker\'s loop: the next request is answered meanwhile', async ({ h }) => {
     const c = await RawConnection.open(h.port);
-    c.write('GET /m/spin?t=2 HTTP/1.1\r\nHost: x\r\n\r\n');
-    await c.waitFor((s) => s.length > 10_000, 5000, 'the first pieces');
+    c.write('GET /m/spin-gone?t=3 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.waitFor((s) => s.includes('waiting'), 5000, 'the first piece');
     c.destroy();
-    // Answered while the app still sends: a no-op send() that never yielded left every other
-    // request and websocket of the worker waiting until the app stopped (never, for most).
-    const seen = JSON.parse((await withDeadline(get(`${h.url}/m/count`), 10_000, '/count')).body) as { spinning: boolean };
-    assert.ok(seen.spinning, 'the worker answered while the app still sent');
+    // The app streams on only once it has heard its client leave, and is cancelled a second
+    // later (never "done"): an answer that finds it "spinning" was given meanwhile, whenever the
+    // request came. A no-op send() that never yielded held every other request and websocket of
+    // the worker until the app stopped ("done" 3 s later; never, for an endless stream).
+    let seen: string | undefined;
+    await until('an answer after the app heard its client leave', 10_000, async () => {
+      seen = (JSON.parse((await withDeadline(get(`${h.url}/m/count`), 10_000, '/count')).body) as { spin_gone?: string }).spin_gone;
+      return seen !== undefined;
+    });
+    assert.is(seen, 'spinning', 'the worker answered while the app still sent');
     await until('the request to end', 5000, () => h.workers[0].inFlight === 0);
   });
 
