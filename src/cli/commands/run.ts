@@ -8,7 +8,9 @@ export const spec: CommandSpec = {
     "Run any command in the app's environment: its interpreter as `python`, its sys.path, settings,\n" +
     'data/log/tmp directories, with the app directory as the working directory. Your own environment\n' +
     "is passed on beneath the app's variables. As root, it runs as the app's user, as the app does.\n" +
-    'Exits with its status; what it started and left running is ended then (SIGTERM, SIGKILL 3 s later).',
+    'Exits with its status (127 when it is not there, 126 when it is not executable, as a shell does, saying\n' +
+    "why: a name not on the app's PATH, a path with no file from the app directory); what it started and left\n" +
+    'running is ended then (SIGTERM, SIGKILL 3 s later).',
   usage: 'apppkg-gateway run APP_DIR [--environment FILE] [--state-dir DIR] -- CMD [ARGS...]',
   optionHelp: APP_OPTION_HELP,
   options: APP_OPTIONS,
