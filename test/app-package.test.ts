@@ -149,7 +149,7 @@ test('run(argv) in the app\'s environment: its data directory under stateDir, th
   assert.is(status, 7);
   assert.is(out.text().trim(), join(state.path, 'apps', 'hello', 'data'));
   assert.is(await withDeadline(app.run(['apppkg-no-such-program'], { timeoutMs: 30_000 }), 35_000, 'run a missing program'), 127);
-  assert.match(out.text(), /cannot run apppkg-no-such-program: ENOENT/);
+  assert.match(out.text(), /apppkg-no-such-program: not on the app's PATH, which searches \S+\/bin, /);
 });
 
 test('install() runs commands.install and writes the marker the gateway reads, as the CLI does', async () => {
