@@ -143,13 +143,19 @@ export async function prepareRefusalLog(desc: Description, opts: { hostEnv: Host
   }
 }
 
+const NAMES_APP_DIR = new Set<string>(['APPPKG_APP_IMPORT_FAILED', 'APPPKG_APP_LIFESPAN_FAILED', 'APPPKG_WORKER_START_FAILED']);
+
 /**
  * `app:` naming no module or object there, or one that is not callable, is a mistake of
  * app.yaml's key: placed at its line, as every description error is (SPEC §1.1). An exception
  * raised inside the module is not: its message names the Python file and line (`where`) instead.
+ * Either way, an error whose fix names a command to run on the app gets the app's directory.
  */
-export function atAppKey(err: unknown, desc: Description): unknown {
-  if (!isGatewayError(err) || err.file) return err;
+export function atAppKey(caught: unknown, desc: Description): unknown {
+  if (!isGatewayError(caught)) return caught;
+  // Their fix names a command to run on the app (`apppkg-gateway check DIR`): this one's directory.
+  const err = NAMES_APP_DIR.has(caught.code) && caught.details.dir === undefined ? new GatewayError(caught.code, { ...caught.details, dir: desc.dir }) : caught;
+  if (err.file) return err;
   const aboutKey = err.code === 'APPPKG_APP_NOT_CALLABLE' || (err.code === 'APPPKG_APP_IMPORT_FAILED' && !err.details.where);
   if (!aboutKey) return err;
   // `wsgi: {app: ...}` and `asgi: {app: ...}` are spellings of `app:`.

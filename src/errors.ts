@@ -3,6 +3,7 @@
 // message text. This table is also the one source of docs/errors.md: scripts/errors-doc.mjs
 // renders it (`npm run docs:errors`), and test/errors.test.ts fails when the file is stale.
 
+import path from 'node:path';
 import { countOf } from './count.js';
 
 export interface ErrorDetails {
@@ -40,6 +41,8 @@ const str = (v: unknown): string => (v === undefined ? '' : String(v));
 const listedProblems = (d: ErrorDetails): string => (d.problems?.length ? `: ${d.problems.map((p) => p.placedMessage).join('; ')}` : '');
 /** A path as a shell reads it back in a command the user may paste: quoted only when it must be. */
 const shellWord = (text: string): string => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
+/** The app directory a hint's command names (`apppkg-gateway check DIR`): the real one when known. */
+const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) : 'DIR');
 /** `package` or `packages`, as many as the names listed in `list` ("a b", "a, b"). */
 const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
 
@@ -189,7 +192,7 @@ export const ERROR_CODES = {
   APPPKG_DESC_INVALID: {
     summary: '`app.yaml` has one or more problems; each is listed with its own code, line and fix.',
     message: (d) => `${str(d.file)}: ${countOf(d.problems?.length ?? 0, 'problem')} in the description${listedProblems(d)}`,
-    hint: () => 'fix each problem listed above; `apppkg-gateway describe DIR` shows the result',
+    hint: (d) => `fix each problem listed above; \`apppkg-gateway describe ${d.file ? shellWord(path.dirname(str(d.file))) : 'DIR'}\` shows the result`,
     exitStatus: 1,
     example: { file: '/srv/apps/blog/app.yaml' },
   },
@@ -433,8 +436,8 @@ export const ERROR_CODES = {
     message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}`,
     hint: (d) =>
       d.log
-        ? `fix the error in the traceback (its last lines follow; all of it is in ${str(d.log)}); a change to any file of the version retries it, and \`apppkg-gateway check DIR\` repeats the import in the terminal`
-        : 'fix the error shown in the traceback, then try again (`apppkg-gateway check DIR` repeats the import)',
+        ? `fix the error in the traceback (its last lines follow; all of it is in ${str(d.log)}); a change to any file of the version retries it, and \`apppkg-gateway check ${appDirWord(d)}\` repeats the import in the terminal`
+        : `fix the error shown in the traceback, then try again (\`apppkg-gateway check ${appDirWord(d)}\` repeats the import)`,
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', where: 'blog/wsgi.py:3', reason: "ModuleNotFoundError: No module named 'flask'" },
   },
@@ -455,7 +458,7 @@ export const ERROR_CODES = {
         ? `the app's lifespan startup waits for something that does not come (a connection without a timeout?): make it reachable, or give the wait a timeout so that startup fails saying why; the stack where it waits is in ${d.log ? str(d.log) : 'the app log'}`
         : d.traceback === undefined && d.appOutput !== undefined
         ? "fix what the app's startup handler reported (its message, above), then try again"
-        : `fix what the app's startup handler needs (the traceback is in ${d.log ? str(d.log) : 'the app log'}), then try again; \`apppkg-gateway serve DIR\` shows it in the terminal`,
+        : `fix what the app's startup handler needs (the traceback is in ${d.log ? str(d.log) : 'the app log'}), then try again; \`apppkg-gateway serve ${appDirWord(d)}\` shows it in the terminal`,
     exitStatus: 1,
     example: { app: 'chat.main:app', reason: 'RuntimeError: cannot reach the database' },
   },
@@ -469,7 +472,7 @@ export const ERROR_CODES = {
   APPPKG_WORKER_START_FAILED: {
     summary: 'A worker exited, or did not report ready in time, for a reason other than an import error; the app\'s log (`APPPKG_LOG_DIR/app.log`) says why.',
     message: (d) => `worker of ${str(d.app)} exited before it was ready (${str(d.reason)})`,
-    hint: (d) => `read ${d.log ? str(d.log) : 'the app log above'}; \`apppkg-gateway check DIR\` runs the same import in the foreground`,
+    hint: (d) => `read ${d.log ? str(d.log) : 'the app log above'}; \`apppkg-gateway check ${appDirWord(d)}\` runs the same import in the foreground`,
     exitStatus: 1,
     example: { app: 'blog', reason: 'not ready within 30000 ms' },
   },

@@ -353,6 +353,11 @@ test('an app: naming nothing there, or nothing callable, fails at the line of ap
   writeFileSync(join(dir, 'wsgi.py'), 'import nosuchmodule_h2\n');
   const inside = await runCli(['check', dir, '--state-dir', state.path]);
   assert.match(inside.stdout, /FAIL\s+app\s+app: cannot import wsgi:NUMBER \(\S*wsgi\.py:1\): ModuleNotFoundError/);
+  // The fix names the command for this very app, not `check DIR`.
+  assert.match(inside.stdout, `fix: fix the error shown in the traceback, then try again (\`apppkg-gateway check ${dir}\` repeats the import)`);
+  const servedInside = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
+  assert.is(servedInside.status, 1, servedInside.stderr);
+  assert.match(servedInside.stderr, `\`apppkg-gateway check ${dir}\` repeats the import`);
 });
 
 test('check still imports the app when only static directories are missing, not when a setting is', async () => {
