@@ -420,7 +420,7 @@ export const ERROR_CODES = {
   APPPKG_PIP_UNSATISFIED: {
     summary: 'A requirement of the `pip:` file is not installed in the app\'s interpreter or virtualenv, or at the wrong version.',
     message: (d) => `pip: ${nounFor(d.missing, 'requirement')} not satisfied: ${str(d.missing)}`,
-    hint: () => 'run `apppkg-gateway install DIR` to build the app\'s virtualenv',
+    hint: (d) => `run \`apppkg-gateway install ${appDirWord(d)}\` to build the app's virtualenv`,
     exitStatus: 1,
     example: { missing: 'flask>=3.0' },
   },
@@ -480,7 +480,7 @@ export const ERROR_CODES = {
     summary: 'A `processes` entry (or `processes.web` of a `platform: python, command` app) exited, or did not accept connections on its `$PORT` within the start deadline.',
     message: (d) => `processes.${str(d.process)} of ${str(d.app)} did not start (${str(d.reason)})`,
     hint: (d) =>
-      `read ${d.log ? str(d.log) : 'the app log'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run DIR -- sh -c 'PORT=8080 ...'\``,
+      `read ${d.log ? str(d.log) : 'the app log'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run ${appDirWord(d)} -- sh -c 'PORT=8080 ...'\``,
     exitStatus: 1,
     example: { process: 'web', app: 'chat', reason: 'exited with status 1' },
   },

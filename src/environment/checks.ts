@@ -225,7 +225,7 @@ export async function checkPip(
   try {
     installed = await installedDistributions(python, desc.dir, desc.paths.map((p) => path.resolve(desc.dir, p)));
   } catch (err) {
-    return failed('pip', new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', missing: `(cannot list what ${where} has installed: ${(err as Error).message})` }));
+    return failed('pip', new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, missing: `(cannot list what ${where} has installed: ${(err as Error).message})` }));
   }
 
   const notes = [...parsed.notes];
@@ -241,7 +241,7 @@ export async function checkPip(
   }
   const noteText = notes.length > 0 ? `; notes: ${notes.join('; ')}` : '';
   if (missing.length > 0) {
-    const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', missing: missing.join(', ') });
+    const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, missing: missing.join(', ') });
     return { ...failed('pip', err), detail: `${err.message} in ${where}${noteText}` };
   }
   return passed('pip', `${countOf(ok.length, 'requirement')} satisfied in ${where}${ok.length > 0 ? `: ${ok.join(', ')}` : ''}${noteText}`);

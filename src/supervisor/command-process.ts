@@ -244,6 +244,7 @@ export class CommandProcess extends EventEmitter {
     return new GatewayError('APPPKG_PROCESS_START_FAILED', {
       app: this.opts.app,
       process: this.opts.name,
+      dir: this.opts.cwd, // the app directory, for the `run` command its fix names
       reason: last ? `${reason}; its last output: ${last}` : reason,
       appOutput: last || undefined,
     });

@@ -360,6 +360,14 @@ test('an app: naming nothing there, or nothing callable, fails at the line of ap
   assert.match(servedInside.stderr, `\`apppkg-gateway check ${dir}\` repeats the import`);
 });
 
+test('a process that does not start: the fix\'s run command names the app\'s directory', async () => {
+  const dir = pkg('web-exits', 'platform: python, command\nprocesses:\n  web:\n    command: sh -c "echo nope; exit 1"\n');
+  const r = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, 'processes.web of web-exits did not start (it exited with status 1; its last output: nope)');
+  assert.match(r.stderr, `try it with \`apppkg-gateway run ${dir} -- sh -c 'PORT=8080 ...'\``);
+});
+
 test('check still imports the app when only static directories are missing, not when a setting is', async () => {
   const dir = pkg('static-only', 'platform: python, wsgi\napp: wsgi:application\nstatic:\n  /static: static/\nsettings: [H1_SETTING]\n');
   // Python never reads a static directory: the import is tried, and says whether it works.

@@ -117,7 +117,7 @@ test('pip: a missing package and a wrong version are named', async () => {
   assert.is(result.code, 'APPPKG_PIP_UNSATISFIED');
   assert.match(result.detail, `${MISSING}>=1.0 (not installed)`);
   assert.not.match(result.detail, 'pip>=20');
-  assert.match(result.fix, 'apppkg-gateway install');
+  assert.match(result.fix, `run \`apppkg-gateway install ${dir}\` to build`);
 
   const old = await appWith('old', 'pip<1\n');
   const wrong = await checkPip(makeDescription(old, { pip: 'requirements.txt' }), interpreter);
