@@ -2,7 +2,7 @@
 // every client request with it (and a websocket's WS_CONNECT, §8, which has the same payload),
 // the supervisor's health probe a synthetic GET. The worker's reader
 // (python-shim/apppkg_shim/environ.py) takes the fields in this order.
-import { Frame, encodeLatin1Frame } from './frames.js';
+import { Frame, HEADER_SIZE } from './frames.js';
 
 /** The twelve fixed fields, in frame order. All strings are latin-1 (bytes as chars). */
 export interface RequestLine {
@@ -32,8 +32,46 @@ export interface RequestLine {
  * `type` WS_CONNECT: the same payload asks an ASGI app to open a websocket.
  */
 export function encodeRequest(id: number, line: RequestLine, pairs: string, type: typeof Frame.REQUEST | typeof Frame.WS_CONNECT = Frame.REQUEST): Buffer {
-  const payload =
-    `${line.method}\0${line.scheme}\0${line.serverName}\0${line.serverPort}\0${line.remoteAddr}\0${line.remotePort}\0` +
-    `${line.scriptName}\0${line.pathInfo}\0${line.queryString}\0${line.requestUri}\0${line.protocol}\0${line.body}${pairs}`;
-  return encodeLatin1Frame(type, id, payload);
+  // Written field by field into the frame: the payload as one string first (a dozen joins, then
+  // the whole string again flat) was the largest thing a proxied request allocated, ~0.9 KB of
+  // a hello's ~7 (docs/performance.md, 2026-12-03).
+  const serverPort = String(line.serverPort);
+  const remotePort = String(line.remotePort);
+  const length =
+    line.method.length + line.scheme.length + line.serverName.length + serverPort.length + line.remoteAddr.length + remotePort.length +
+    line.scriptName.length + line.pathInfo.length + line.queryString.length + line.requestUri.length + line.protocol.length + line.body.length +
+    SEPARATORS + pairs.length;
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
+  frame[0] = type;
+  frame.writeUInt32BE(id, 1);
+  frame.writeUInt32BE(length, 5);
+  let at = putField(frame, HEADER_SIZE, line.method);
+  at = putField(frame, at, line.scheme);
+  at = putField(frame, at, line.serverName);
+  at = putField(frame, at, serverPort);
+  at = putField(frame, at, line.remoteAddr);
+  at = putField(frame, at, remotePort);
+  at = putField(frame, at, line.scriptName);
+  at = putField(frame, at, line.pathInfo);
+  at = putField(frame, at, line.queryString);
+  at = putField(frame, at, line.requestUri);
+  at = putField(frame, at, line.protocol);
+  at = putLatin1(frame, at, line.body);
+  putLatin1(frame, at, pairs);
+  return frame;
+}
+
+/** The NULs after the first eleven fixed fields (the twelfth, body, is followed by the pairs). */
+const SEPARATORS = 11;
+
+/** `s` as latin-1 at `at`, a char per byte; returns where it ends. */
+function putLatin1(frame: Buffer, at: number, s: string): number {
+  return s.length === 0 ? at : at + frame.write(s, at, s.length, 'latin1');
+}
+
+/** `s` and the NUL that ends it; returns where the next field starts. */
+function putField(frame: Buffer, at: number, s: string): number {
+  at = putLatin1(frame, at, s);
+  frame[at] = 0;
+  return at + 1;
 }

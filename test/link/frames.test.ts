@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Frame, FrameParser, HEADER_SIZE, encodeFrame, encodeLatin1Frame, encodeU32Frame } from '../../src/link/frames.js';
+import { encodeRequest } from '../../src/link/request-frame.js';
 
 type Got = [number, number, string];
 
@@ -64,6 +65,21 @@ test('latin-1 payloads keep every byte value', () => {
   for (let c = 1; c < 256; c++) all += String.fromCharCode(c);
   const got = parseAll([encodeLatin1Frame(Frame.REQUEST, 9, all)]);
   assert.is(got[0][2], all);
+});
+
+
+test('a REQUEST frame: the twelve fields NUL-separated, then the pairs, every byte as latin-1', () => {
+  const line = {
+    method: 'GET', scheme: 'http', serverName: 'h\xe9', serverPort: 8000, remoteAddr: '127.0.0.1', remotePort: '',
+    scriptName: '', pathInfo: '/caf\xe9', queryString: 'a=\xff', requestUri: '/caf\xe9?a=\xff', protocol: 'HTTP/1.1', body: '',
+  };
+  const frame = encodeRequest(7, line, '\0HTTP_HOST\0h\xe9:8000');
+  const payload = 'GET\0http\0h\xe9\x008000\x00127.0.0.1\0\0\0/caf\xe9\0a=\xff\0/caf\xe9?a=\xff\0HTTP/1.1\0\0HTTP_HOST\0h\xe9:8000';
+  assert.equal(frame, encodeLatin1Frame(Frame.REQUEST, 7, payload));
+  // Empty at the end too: the body marker, no pairs.
+  const bare = encodeRequest(8, { ...line, body: '12' }, '', Frame.WS_CONNECT);
+  assert.equal(bare.subarray(HEADER_SIZE).toString('latin1').split('\0').slice(-2), ['HTTP/1.1', '12']);
+  assert.is(bare[0], Frame.WS_CONNECT);
 });
 
 test.run();
