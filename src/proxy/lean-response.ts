@@ -48,9 +48,24 @@ interface Fields {
   date: boolean;
   /** The app's own Connection field: undefined when it gave none. */
   connection: string | undefined;
+  /** The last head made with these fields (headText): the next response's, most of the time. */
+  last: RenderedHead | null;
 }
+
+/** A whole response head and what it was made of. */
+interface RenderedHead {
+  code: number;
+  reason: string;
+  /** The Date line it has ('' when the app gave its own): the same string all through a second. */
+  date: string;
+  keepAlive: boolean;
+  keepAliveSeconds: number;
+  chunked: boolean;
+  text: string;
+}
+
 const renderedFields = new WeakMap<object, Fields>();
-const NO_FIELDS: Fields = { lines: '', contentLength: false, date: false, connection: undefined };
+const NO_FIELDS: Fields = { lines: '', contentLength: false, date: false, connection: undefined, last: null };
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
@@ -64,7 +79,7 @@ function renderFields(headers: HeaderInput): Fields {
   const cached = renderedFields.get(headers);
   if (cached !== undefined) return cached;
   const flat: string[] = Array.isArray(headers) ? (headers as string[]) : Object.entries(headers).flatMap(([n, v]) => [n, String(v)]);
-  const fields: Fields = { lines: '', contentLength: false, date: false, connection: undefined };
+  const fields: Fields = { lines: '', contentLength: false, date: false, connection: undefined, last: null };
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i];
     const value = flat[i + 1];
@@ -92,6 +107,31 @@ function dateLine(): string {
     dateField = `Date: ${new Date(now).toUTCString()}\r\n`;
   }
   return dateField;
+}
+
+/**
+ * The head (status line, fields, Date, Connection, framing, the blank line), made again only
+ * when something in it changed since the last response with the same fields: responses of one
+ * app mostly share their fields (wsgi-exchange.ts), and a head made per response was ~0.3 KB of
+ * garbage each (docs/performance.md, 2026-12-03).
+ */
+function headText(fields: Fields, code: number, reason: string, keepAlive: boolean, keepAliveSeconds: number, chunked: boolean): string {
+  const date = fields.date ? '' : dateLine();
+  const last = fields.last;
+  if (
+    last !== null && last.code === code && last.reason === reason && last.date === date &&
+    last.keepAlive === keepAlive && last.keepAliveSeconds === keepAliveSeconds && last.chunked === chunked
+  ) {
+    return last.text;
+  }
+  let text = `HTTP/1.1 ${code} ${reason}\r\n${fields.lines}${date}`;
+  if (fields.connection === undefined) {
+    text += keepAlive ? `Connection: keep-alive\r\nKeep-Alive: timeout=${keepAliveSeconds}\r\n` : 'Connection: close\r\n';
+  }
+  if (chunked) text += 'Transfer-Encoding: chunked\r\n';
+  text += '\r\n';
+  fields.last = { code, reason, date, keepAlive, keepAliveSeconds, chunked, text };
+  return text;
 }
 
 const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
@@ -142,22 +182,11 @@ export class LeanResponse extends EventEmitter {
     const fields = renderFields(headers);
     this.statusCode = code;
     if (code === 204 || code === 304 || code < 200) this.hasBody = false;
-    let head = `HTTP/1.1 ${code} ${reason}\r\n${fields.lines}`;
-    if (!fields.date) head += dateLine();
     const keepAlive = this.shouldKeepAlive && !this.output.closesAfter(this);
-    if (fields.connection !== undefined) {
-      this.last = !keepAlive || CLOSE_TOKEN.test(fields.connection);
-    } else if (keepAlive) {
-      head += `Connection: keep-alive\r\nKeep-Alive: timeout=${this.output.keepAliveSeconds}\r\n`;
-    } else {
-      head += 'Connection: close\r\n';
-      this.last = true;
-    }
-    if (!fields.contentLength && this.hasBody) {
-      head += 'Transfer-Encoding: chunked\r\n';
-      this.chunked = true;
-    }
-    this.head = `${head}\r\n`;
+    if (fields.connection !== undefined) this.last = !keepAlive || CLOSE_TOKEN.test(fields.connection);
+    else if (!keepAlive) this.last = true;
+    this.chunked = !fields.contentLength && this.hasBody;
+    this.head = headText(fields, code, reason, keepAlive, this.output.keepAliveSeconds, this.chunked);
     this.headersSent = true;
     return this;
   }

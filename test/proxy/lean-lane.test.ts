@@ -97,6 +97,16 @@ test('the client says close: its request is answered with Connection: close, and
   }
 });
 
+test('answers with the same fields one after another, then one that closes, then keep-alive again: each head as node:http writes it (the lane reuses a head while nothing in it changed)', async () => {
+  // Bodies of one length: the app's heads are the same, so are their fields.
+  const first = await both(get('/?a1') + get('/?a2') + get('/?a3', 'Connection: close\r\n'));
+  const again = await both(get('/?a4') + CLOSE);
+  for (const { lean: a, node: b } of [first, again]) assert.is(a, b);
+  assert.is(first.lean.match(/Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n/g)?.length, 2, first.lean);
+  assert.ok(first.lean.endsWith('Connection: close\r\n\r\nGET /?a3 host=lean.test ua=lean-test'), first.lean);
+  assert.ok(again.lean.startsWith('HTTP/1.1 200 OK\r\n') && again.lean.includes('Connection: keep-alive\r\n'), again.lean);
+});
+
 test('pipelined answers keep request order across a slow request, a static file, a head that is not plain and a POST (node:http takes over mid-connection)', async () => {
   const post = 'POST /echo HTTP/1.1\r\nHost: lean.test\r\nContent-Length: 5\r\n\r\nhello';
   const notPlain = get('/?twice', 'Accept: a\r\nAccept: b\r\n');
