@@ -33,7 +33,7 @@ import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-h
 import { answeredInstead, markCut, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
 import { closeQueuedWithConnection } from './queued-response.js';
-import { RequestsInFlight, type InFlightRequest } from './requests-in-flight.js';
+import { kTracked, RequestsInFlight, type InFlightRequest, type TrackedResponse } from './requests-in-flight.js';
 import { servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
 import { addressedServer, listenerPathOf, type RequestRoute } from './request-route.js';
@@ -650,19 +650,32 @@ export class Front {
   /** Counts a request in flight until its response closes, then logs it. */
   private track(req: IncomingMessage, res: ServerResponse, app: string): InFlightRequest {
     const tracked = this.inFlight.add(req, app);
-    const startedAt = tracked.startedAt;
-    res.once('close', () => {
-      const status = res.writableFinished ? res.statusCode : this.unfinishedStatus(res, req.socket);
-      this.accessLog.record(req, this.clientOf(req), status, tracked.app, startedAt, bodyBytesOf(res, req.method));
-      if (tracked.app) {
-        const seconds = (performance.now() - startedAt) / 1000;
-        this.opts.onResponse?.(tracked.app, status, seconds);
-        servedByOf(res)?.observe(status, seconds);
-      }
-      this.inFlight.delete(tracked);
-      if (this.inFlight.size === 0) this.idleWaiters.splice(0).forEach((w) => w());
-    });
+    (res as TrackedResponse)[kTracked] = tracked;
+    res.on('close', this.onTrackedClose);
     return tracked;
+  }
+
+  /**
+   * Every tracked response's 'close' listener, one for all (its request hangs on the response):
+   * a closure and a once() wrapper per request were ~0.2 KB of garbage each (docs/performance.md, 2026-12-03).
+   */
+  private readonly onTrackedClose = trackedCloseListener(this);
+
+  /** A tracked response closed: its request is logged and no longer in flight. */
+  trackedClosed(res: TrackedResponse): void {
+    const tracked = res[kTracked];
+    if (tracked === undefined) return; // as once(): one line however often 'close' comes
+    res[kTracked] = undefined;
+    const { req, startedAt } = tracked;
+    const status = res.writableFinished ? res.statusCode : this.unfinishedStatus(res, req.socket);
+    this.accessLog.record(req, this.clientOf(req), status, tracked.app, startedAt, bodyBytesOf(res, req.method));
+    if (tracked.app) {
+      const seconds = (performance.now() - startedAt) / 1000;
+      this.opts.onResponse?.(tracked.app, status, seconds);
+      servedByOf(res)?.observe(status, seconds);
+    }
+    this.inFlight.delete(tracked);
+    if (this.inFlight.size === 0) this.idleWaiters.splice(0).forEach((w) => w());
   }
 
   /**
@@ -925,3 +938,9 @@ export class Front {
   }
 }
 
+/** The 'close' listener of `front`'s tracked responses: the emitter (`this`) is the response. */
+function trackedCloseListener(front: Front): (this: TrackedResponse) => void {
+  return function (this: TrackedResponse): void {
+    front.trackedClosed(this);
+  };
+}

@@ -13,6 +13,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LeanRequest } from './lean-request.js';
 import { kServedBy, type ResponseTally } from './served-by.js';
+import { kTracked, type InFlightRequest } from './requests-in-flight.js';
 import type { WriteDone } from '../net/socket-writes.js';
 
 /** What the response writes through: its connection, which keeps pipelined responses in order. */
@@ -153,6 +154,8 @@ export class LeanResponse extends EventEmitter {
   bodyBytes = 0;
   /** Who answered it (served-by.ts), declared so that marking it keeps the object's shape. */
   [kServedBy]: ResponseTally | undefined = undefined;
+  /** Its request in flight (requests-in-flight.ts), declared for the same reason. */
+  [kTracked]: InFlightRequest | undefined = undefined;
   private head: string | null = null;
   private hasBody: boolean;
   private chunked = false;

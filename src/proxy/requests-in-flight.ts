@@ -3,7 +3,7 @@
 // takes its whole grace names the request that held it). Linked through the entries rather than
 // kept in a Set: an add and a delete per request churn a Set's hash table, which V8 rebuilds
 // every few dozen pairs (link/id-table.ts says what that costs the young generation).
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface InFlightRequest {
   /** The app it goes to; '' until routed. */
@@ -14,6 +14,10 @@ export interface InFlightRequest {
   prev: InFlightRequest | null;
   next: InFlightRequest | null;
 }
+
+/** The request in flight a response answers, hung on the response until its 'close' (front.ts track). */
+export const kTracked = Symbol('apppkg.tracked');
+export type TrackedResponse = ServerResponse & { [kTracked]?: InFlightRequest };
 
 /** How many requests a log line names; the rest are counted. */
 const NAMED = 3;
