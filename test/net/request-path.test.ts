@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeRequestPath, ENCODED_SLASH, routedRequestPath } from '../../src/net/request-path.js';
-import { Router } from '../../src/proxy/router.js';
+import { hostOnly, Router } from '../../src/proxy/router.js';
 
 const test = suite('request path');
 
@@ -31,6 +31,16 @@ test('the router splits at a separator, never inside a segment', () => {
   assert.equal(at('/fa/a%2Fb'), { target: 'fa', scriptName: '/fa', pathInfo: '/a/b', routedPathInfo: `/a${ENCODED_SLASH}b` });
   assert.equal(at('/fa'), { target: 'fa', scriptName: '/fa', pathInfo: '', routedPathInfo: '' });
   assert.equal(at('/./fa/x'), { target: 'fa', scriptName: '/fa', pathInfo: '/x', routedPathInfo: '/x' });
+});
+
+test('Host is read as a host name, the same header again as the first time, whatever came between', () => {
+  const router = new Router([{ target: 'blog', host: 'blog.example', prefix: '' }, { target: 'v6', host: '::1', prefix: '' }, { target: 'any', host: null, prefix: '' }]);
+  const target = (host: string | undefined) => router.match(host, '/')?.target;
+  const hosts = ['Blog.Example:8080', 'Blog.Example:8080', '[::1]:80', 'blog.example.', 'Blog.Example:8080', 'other', '', undefined, '[::1]:80'];
+  assert.equal(hosts.map((h) => [hostOnly(h), target(h)]), [
+    ['blog.example', 'blog'], ['blog.example', 'blog'], ['::1', 'v6'], ['blog.example', 'blog'], ['blog.example', 'blog'],
+    ['other', 'any'], [null, 'any'], [null, 'any'], ['::1', 'v6'],
+  ]);
 });
 
 test.run();
