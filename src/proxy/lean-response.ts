@@ -240,8 +240,14 @@ export class LeanResponse extends EventEmitter {
     if (this.chunked) before += `${chunk.length.toString(16)}\r\n`;
     const after = this.chunked ? `\r\n${trailer}` : trailer;
     if (typeof chunk === 'string') {
-      // Strings here are latin-1 (wsgi-exchange.ts): head, body and framing leave in one write.
-      this.output.send(this, before + chunk + after, done);
+      // Strings here are latin-1 (wsgi-exchange.ts): head, body and framing leave in one write,
+      // copied into one Buffer (from Node's pool, outside V8's heap): joined as a string, V8
+      // made a flat copy of the whole answer in the young generation as it was written.
+      const bytes = Buffer.allocUnsafe(before.length + chunk.length + after.length);
+      let at = bytes.write(before, 0, 'latin1');
+      at += bytes.write(chunk, at, 'latin1');
+      bytes.write(after, at, 'latin1');
+      this.output.send(this, bytes, done);
       return;
     }
     // Head, body and framing in one writev, not a system call each.
