@@ -259,7 +259,8 @@ export const ERROR_CODES = {
   },
   APPPKG_ENVFILE_NOT_FOUND: {
     summary: 'The file given to `--environment` does not exist.',
-    message: (d) => `environment file ${str(d.file)} does not exist`,
+    // The file is the location format() puts before the message: "/etc/apppkg/environment.yaml: no such file; ...".
+    message: () => 'no such file; it was given as the environment file (--environment)',
     hint: () => 'pass an existing YAML file to --environment, or leave the flag out',
     exitStatus: 1,
     example: { file: '/etc/apppkg/environment.yaml' },

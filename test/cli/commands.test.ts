@@ -95,6 +95,16 @@ test('bad usage exits 2 and says how to get help', async () => {
   assert.match(badPort.stderr, /--port: expected a port number \(0-65535; 0 picks a free one\), found "abc"/);
 });
 
+test('a missing --environment FILE is named once, with the fix', async () => {
+  const missing = join(work.path, 'no-such-environment.yaml');
+  for (const args of [['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', state.path], ['check', join(EXAMPLES, 'hello'), '--state-dir', state.path]]) {
+    const r = await runCli([...args, '--environment', missing]);
+    assert.is(r.status, 1, r.stderr);
+    assert.is(r.stderr.split(missing).length - 1, 1, `the path once: ${r.stderr}`);
+    assert.match(r.stderr, `apppkg-gateway: ${missing}: no such file; it was given as the environment file (--environment)\n  fix: pass an existing YAML file to --environment, or leave the flag out\n`);
+  }
+});
+
 test('a reader that leaves early (| head -1) does not turn a command that succeeds into a crash', async () => {
   const { spawn } = await import('node:child_process');
   for (const args of [['check', join(EXAMPLES, 'hello'), '--state-dir', state.path], ['init', join(work.path, 'head-init')]]) {
