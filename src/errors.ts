@@ -62,7 +62,8 @@ export const ERROR_CODES = {
   APPPKG_USAGE: {
     summary: 'The command line is wrong: an unknown option, a missing or extra argument.',
     message: (d) => str(d.reason),
-    hint: (d) => `run \`apppkg-gateway ${d.command ? `${str(d.command)} ` : ''}--help\` for the usage`,
+    // A value of the wrong form has its own fix, the accepted form by example: --help would only list the flags.
+    hint: (d) => str(d.fix) || `run \`apppkg-gateway ${d.command ? `${str(d.command)} ` : ''}--help\` for the usage`,
     exitStatus: 2,
     example: { reason: 'unknown option --prot', command: 'serve' },
   },

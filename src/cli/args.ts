@@ -103,13 +103,15 @@ export function optionLines(spec: CommandSpec): string {
   return options.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`).join('\n');
 }
 
-export function intOption(value: unknown, key: string, min: number, command: string): number | undefined {
+/** A whole-number option; `example` is a value the fix shows (its default, say). */
+export function intOption(value: unknown, key: string, min: number, command: string, example: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) {
     throw new GatewayError('APPPKG_USAGE', {
       reason: `${key}: expected an integer >= ${min}, found ${JSON.stringify(value)}`,
       command,
+      fix: `give ${key} a whole number of at least ${min}, e.g. ${key} ${example}`,
     });
   }
   return n;

@@ -93,6 +93,20 @@ test('bad usage exits 2 and says how to get help', async () => {
   const badPort = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', 'abc', '--state-dir', state.path]);
   assert.is(badPort.status, 2);
   assert.match(badPort.stderr, /--port: expected a port number \(0-65535; 0 picks a free one\), found "abc"/);
+  // A number of the wrong form is told the accepted form by example, not only to read --help.
+  const fixes: Array<[string[], string]> = [
+    [['serve', join(EXAMPLES, 'hello'), '--port', 'abc', '--state-dir', state.path], 'give --port a number from 0 to 65535, e.g. --port 8000; the host goes in --host (e.g. --host 0.0.0.0)'],
+    [['serve', join(EXAMPLES, 'hello'), '--workers', 'two', '--state-dir', state.path], 'give --workers a whole number of at least 1, e.g. --workers 2'],
+    [['serve', join(EXAMPLES, 'hello'), '--threads', '1.5', '--state-dir', state.path], 'give --threads a whole number of at least 1, e.g. --threads 8'],
+    [['logs', 'blog', '--lines', 'all'], 'give --lines a whole number of at least 0, e.g. --lines 100'],
+    [['--apps', EXAMPLES, '--grace', '30s'], 'give --grace a number of seconds (a fraction is fine), e.g. --grace 30'],
+    [['--apps', EXAMPLES, '--max-workers', 'many'], 'give --max-workers a whole number of at least 1, e.g. --max-workers 8'],
+  ];
+  for (const [args, fix] of fixes) {
+    const r = await runCli(args);
+    assert.is(r.status, 2, r.stderr);
+    assert.is(r.stderr.split('\n')[1], `  fix: ${fix}`, args.join(' '));
+  }
 });
 
 test('a missing --environment FILE is named once, with the fix', async () => {

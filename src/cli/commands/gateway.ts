@@ -55,7 +55,7 @@ function seconds(value: unknown, key: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) {
-    throw new GatewayError('APPPKG_USAGE', { reason: `${key}: expected a number of seconds >= 0, found ${JSON.stringify(value)}`, command: '' });
+    throw new GatewayError('APPPKG_USAGE', { reason: `${key}: expected a number of seconds >= 0, found ${JSON.stringify(value)}`, command: '', fix: `give ${key} a number of seconds (a fraction is fine), e.g. ${key} ${fallback}` });
   }
   return n;
 }
@@ -72,18 +72,18 @@ export async function run(args: ParsedCommand): Promise<number> {
   // The slowloris bound: a client sending its head a byte at a time holds a connection this long.
   const headerTimeout = seconds(args.values['header-timeout'], '--header-timeout', 20);
   if (headerTimeout === 0) {
-    throw new GatewayError('APPPKG_USAGE', { reason: '--header-timeout: expected a number of seconds > 0, found "0"', command: '' });
+    throw new GatewayError('APPPKG_USAGE', { reason: '--header-timeout: expected a number of seconds > 0, found "0"', command: '', fix: 'give --header-timeout a number of seconds above 0, e.g. --header-timeout 20' });
   }
   const watchInterval = seconds(args.values['watch-interval'], '--watch-interval', 2);
   const settle = seconds(args.values.settle, '--settle', 1);
   const maxWorkersText = args.values['max-workers'] as string | undefined;
   if (maxWorkersText !== undefined && !/^[1-9][0-9]*$/.test(maxWorkersText)) {
-    throw new GatewayError('APPPKG_USAGE', { reason: `--max-workers: expected a whole number of at least 1, found ${JSON.stringify(maxWorkersText)}`, command: '' });
+    throw new GatewayError('APPPKG_USAGE', { reason: `--max-workers: expected a whole number of at least 1, found ${JSON.stringify(maxWorkersText)}`, command: '', fix: 'give --max-workers a whole number of at least 1, e.g. --max-workers 8' });
   }
   const accessLog = (args.values['access-log'] as string | undefined) ?? '-';
   const modeText = args.values['socket-mode'] as string | undefined;
   if (modeText !== undefined && !/^0?[0-7]{3}$/.test(modeText)) {
-    throw new GatewayError('APPPKG_USAGE', { reason: `--socket-mode: expected an octal mode like 0660, found ${JSON.stringify(modeText)}`, command: '' });
+    throw new GatewayError('APPPKG_USAGE', { reason: `--socket-mode: expected an octal mode like 0660, found ${JSON.stringify(modeText)}`, command: '', fix: 'give --socket-mode three octal digits, e.g. --socket-mode 0660' });
   }
   const ownerText = args.values['socket-owner'] as string | undefined;
   const trustText = args.values['trust-proxy'] as string | undefined;

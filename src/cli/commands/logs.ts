@@ -26,7 +26,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   if (name === undefined) {
     throw new GatewayError('APPPKG_USAGE', { reason: 'expected NAME, the app whose log to print', command: spec.name });
   }
-  const lines = Math.min(intOption(args.values.lines, '--lines', 0, spec.name) ?? 100, MAX_LINES);
+  const lines = Math.min(intOption(args.values.lines, '--lines', 0, spec.name, 100) ?? 100, MAX_LINES);
   const client = AdminClient.fromOptions(args.values);
   const path = `/apps/${encodeURIComponent(name)}/log?lines=${lines}`;
   try {

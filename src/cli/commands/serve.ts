@@ -39,7 +39,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const portText = (args.values.port as string | undefined) ?? '8000';
   // Said about what was typed: parseAddr would name the HOST:PORT built from it.
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new GatewayError('APPPKG_USAGE', { reason: `--port: expected a port number (0-65535; 0 picks a free one), found ${JSON.stringify(portText)}`, command: 'serve' });
+    throw new GatewayError('APPPKG_USAGE', { reason: `--port: expected a port number (0-65535; 0 picks a free one), found ${JSON.stringify(portText)}`, command: 'serve', fix: 'give --port a number from 0 to 65535, e.g. --port 8000; the host goes in --host (e.g. --host 0.0.0.0)' });
   }
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const listen = parseAddr(`${host.includes(':') ? `[${host}]` : host}:${portText}`, '--port');
@@ -57,8 +57,8 @@ export async function run(args: ParsedCommand): Promise<number> {
       stateDir: args.values['state-dir'] as string | undefined,
       accessLog: process.stdout,
       reload: args.values.reload === true,
-      workers: intOption(args.values.workers, '--workers', 1, 'serve'),
-      threads: intOption(args.values.threads, '--threads', 1, 'serve'),
+      workers: intOption(args.values.workers, '--workers', 1, 'serve', 2),
+      threads: intOption(args.values.threads, '--threads', 1, 'serve', 8),
       graceMs: 10_000,
       say,
     });
