@@ -1,5 +1,8 @@
 // smtp-server as the mail listener needs it, where its hooks (onMailFrom, onRcptTo, onData)
 // cannot reach: each connection is ours (MailSmtpConnection), which
+//   - drops a source route whole, an address literal in it too (`<@[IPv6:::1]:me@x>`, RFC 5321
+//     4.1.2 and Appendix C: accepted, then ignored): smtp-server's stops at the literal's first
+//     colon and left `::1]:me@x` as the address;
 //   - reads a quoted-string local part (RFC 5321 4.1.2 `Quoted-string "@" Domain`, e.g.
 //     `"x y"@example.com`): smtp-server splits the command at white space and at `@` and so
 //     refuses `"x y"@...` and `"a@b"@...` with 501 before any hook sees them;
@@ -19,11 +22,18 @@ import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp
 import { fitReplyLine, hasEnhancedCode } from './mail-reply.js';
 
 /**
- * `... FROM:<` or `... TO:<`, an optional source route, then a quoted string before `@`.
+ * `... FROM:<` or `... TO:<`, then a source route: `@` and a domain or an address literal
+ * (`[192.0.2.1]`, `[IPv6:::1]`, whose colons smtp-server took for the route's end), one or more
+ * separated by `,`, then `:`.
+ */
+const SOURCE_ROUTE = /^([^:]*:\s*<)@(?:[^\s,:@<>"[\]]+|\[[^\s,@<>"[\]\\]*\])(?:,@(?:[^\s,:@<>"[\]]+|\[[^\s,@<>"[\]\\]*\]))*:/;
+
+/**
+ * `... FROM:<` or `... TO:<` (its source route dropped already), then a quoted string before `@`.
  * qtextSMTP is %d32-33 / %d35-91 / %d93-126, with UTF-8 past ASCII as RFC 6531 extends it; a
  * quoted pair is `\` and one of %d32-126. No control character: smtp-server refuses those anyway.
  */
-const QUOTED_LOCAL_PART = /^([^:]*:\s*<(?:@[^\s,:@<>"]+(?:,@[^\s,:@<>"]+)*:)?)("(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\u{10ffff}]|\\[\x20-\x7e])*")@/u;
+const QUOTED_LOCAL_PART = /^([^:]*:\s*<)("(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\u{10ffff}]|\\[\x20-\x7e])*")@/u;
 
 export interface MailSmtpServerHooks {
   /** A refusal smtp-server sends by itself (today: 552 at MAIL FROM SIZE=). */
@@ -51,14 +61,14 @@ class MailSmtpConnection extends SMTPConnection {
   }
 
   /**
-   * A quoted local part is put aside and a dot-atom of its length stands in for it, so that
+   * A source route is dropped first (SOURCE_ROUTE). A quoted local part is put aside and a dot-atom of its length stands in for it, so that
    * smtp-server checks all the rest as it does for any address (the domain, the 256-octet path,
    * the parameters); the address handed on is then the quoted string as sent, `@`, the domain.
    */
   override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
-    const line = rawCommand.toString();
+    const line = rawCommand.toString().replace(SOURCE_ROUTE, '$1');
     const quoted = QUOTED_LOCAL_PART.exec(line);
-    if (quoted === null) return super._parseAddressCommand(rawName, rawCommand);
+    if (quoted === null) return super._parseAddressCommand(rawName, line);
     const [, before, local] = quoted;
     const standIn = `${before}${'q'.repeat(local.length)}${line.slice(before.length + local.length)}`;
     const parsed = super._parseAddressCommand(rawName, standIn);

@@ -283,6 +283,22 @@ test('quoted-string local parts (RFC 5321 4.1.2): taken for an app\'s domain, in
   assert.is((await deliveriesOf('alpha', 'quoted by swaks'))[0].to, '"sw aks"@alpha.localhost');
 });
 
+test('a source route with address literals (RFC 5321 Appendix C) is dropped whole: the app gets the address after it', async () => {
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<@[192.0.2.1]:ann@example.org>')).code, 250);
+  for (const rcpt of ['<@[IPv6:::1]:me@alpha.localhost>', '<@relay.example,@[IPv6:2001:db8::1],@[192.0.2.7]:"y z"@alpha.localhost>']) {
+    const reply = await talk.command(`RCPT TO:${rcpt}`);
+    assert.is(reply.code, 250, `${rcpt}: ${reply.text}`);
+  }
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'literal source routes' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  talk.close();
+  const [d] = await deliveriesOf('alpha', 'literal source routes');
+  assert.is(d.from, 'ann@example.org');
+  assert.equal((d as unknown as { rcpts: string[] }).rcpts, ['me@alpha.localhost', '"y z"@alpha.localhost']);
+});
+
 test('too many recipients: 452 4.5.3 past max_recipients (RFC 5321 4.5.3.1.10), the first ones delivered; a repeated recipient does not count again and gets the message once', async () => {
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
