@@ -5,7 +5,7 @@
 import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { LineSplitter, LogTail, type LogStream } from './log-tail.js';
+import { GATEWAY_PREFIX, LineSplitter, LogTail, type LogStream } from './log-tail.js';
 
 export interface AppLogOptions {
   /** Also copy every line here (the terminal, under `serve`). */
@@ -88,14 +88,25 @@ export class AppLog extends Writable {
     });
   }
 
+  /**
+   * A line of the gateway's own about the app (a worker exited, restarts, is recycled), marked
+   * as the gateway's. Not echoed: the gateway's output, where it is said too, is the terminal
+   * under `serve`.
+   */
+  note(line: string): void {
+    const text = `${GATEWAY_PREFIX}${line}`;
+    this.tail.add('gateway', text);
+    this.append(Buffer.from(`${text}\n`), false);
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
     this.untagged.push(chunk);
     this.append(chunk);
     done();
   }
 
-  private append(chunk: Buffer): void {
-    if (this.opts.echo) {
+  private append(chunk: Buffer, echo = true): void {
+    if (echo && this.opts.echo) {
       const prefix = this.opts.echoPrefix ?? '';
       this.opts.echo.write(prefix ? chunk.toString('utf8').replace(/^(?=.)/gm, prefix) : chunk);
     }

@@ -14,6 +14,7 @@ import type { Description } from '../description/types.js';
 import type { GatewayError } from '../errors.js';
 import { WsCloseCode } from '../link/frames.js';
 import type { AppLog } from '../log/app-log.js';
+import { GATEWAY_PREFIX } from '../log/log-tail.js';
 import type { AppHistory } from './app-history.js';
 import type { CommandProcess } from './command-process.js';
 import { IdleCycle, type IdleState } from './idle-cycle.js';
@@ -100,8 +101,14 @@ export class AppInstance {
       websocketDrainMs: () => this.opts.versionDrainMs ?? this.drainMs(),
       onExited: (what) => opts.history?.add('exited', what, { version: opts.desc.version }),
     };
-    this.workers = new WorkerPool(opts, ctx, () => this.idle.state === 'waking');
-    this.processes = new ProcessPool(opts, ctx);
+    // What the pools say of the app's processes (exited, restarting, recycled, killed) goes in
+    // the app's own log too: there, beside its traceback, is where its user looks.
+    const say = (line: string): void => {
+      opts.say(line);
+      opts.log.note(line.startsWith(`${this.name}: `) ? line.slice(this.name.length + 2) : line);
+    };
+    this.workers = new WorkerPool({ ...opts, say }, ctx, () => this.idle.state === 'waking');
+    this.processes = new ProcessPool({ ...opts, say }, ctx);
     const budget = opts.budget;
     this.idle = new IdleCycle({
       name: this.name,
@@ -174,7 +181,7 @@ export class AppInstance {
 
   /** A line in the app's log from the gateway itself (the proxy's findings), marked as such. */
   report(line: string): void {
-    this.opts.log.write(`[apppkg-gateway] ${line}\n`);
+    this.opts.log.write(`${GATEWAY_PREFIX}${line}\n`);
   }
 
   /** What takes traffic now. A new array on every change; never mutated. */

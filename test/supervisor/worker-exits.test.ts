@@ -60,6 +60,9 @@ test('a worker that exits with status 4 after serving is replaced, and the app s
   assert.is(again.status, 200);
   assert.is(again.text, `pid ${after[0]}\n`);
   assert.match(gw.output(), /quits: worker \d+ exited \(status 4\); restarting in \d+ ms/);
+  // And in the app's own log (what `logs quits` prints), beside its output, marked as the gateway's.
+  const said = new RegExp(`^\\[apppkg-gateway\\] worker ${before[0]} exited \\(status 4\\); restarting in \\d+ ms$`, 'm');
+  assert.match(readFileSync(join(state.path, 'apps', 'quits', 'log', 'app.log'), 'utf8'), said);
 });
 
 test('no worker can take a request (the app no longer imports): 504 after timeout; fixed, it serves', async () => {
