@@ -99,6 +99,8 @@ export class WorkerLink extends EventEmitter {
    * what a 502 in development shows. Set by the Worker that owns the link.
    */
   lastWords: (() => Promise<string>) | null = null;
+  /** How the worker ended (`the worker exited with status 1`) once its exit is seen; set by its Worker. */
+  ended: string | null = null;
 
   /** `toWorker` carries our frames, `fromWorker` the worker's; one socket may do both (tests). */
   constructor(

@@ -35,6 +35,6 @@ export function memoryLimitReached(rss: number | null, requests: number, limits:
   return `resident memory ${mib(rss)} is over max_memory ${mib(limits.maxMemory)}`;
 }
 
-function mib(bytes: number): string {
+export function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -17,6 +17,7 @@ import { Child } from './child.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { delay } from './process-group.js';
 import { probeLink } from './probe.js';
+import { mib } from './recycle.js';
 
 export type { OutputSink };
 
@@ -39,6 +40,11 @@ export interface WorkerOptions {
   development: boolean;
   /** The app's name, for logs. */
   name: string;
+  /**
+   * The app's max_memory in bytes (0 or absent: none). A SIGKILL nobody here sent is then said
+   * to be perhaps the kernel's, for memory: a container's or a unit's limit is set from it.
+   */
+  maxMemory?: number;
   /** Default: process.stdout / process.stderr. */
   stdout?: OutputSink;
   stderr?: OutputSink;
@@ -226,6 +232,15 @@ export class Worker extends EventEmitter {
     return this.hung ?? this.exitSignal ?? `status ${this.exitCode}`;
   }
 
+  /** How it ended, as a 502 in development says it. */
+  private ending(code: number | null, signal: NodeJS.Signals | null): string {
+    if (this.hung !== null) return `the gateway killed the worker (${this.hung})`;
+    if (signal === null) return `the worker exited with status ${code}`;
+    const maxMemory = this.opts.maxMemory ?? 0;
+    const limit = signal === 'SIGKILL' && maxMemory > 0 ? ` (max_memory is ${mib(maxMemory)}: it may have been killed for its memory, by the kernel's out-of-memory killer or a container's limit)` : '';
+    return `the worker was killed by ${signal}${limit}`;
+  }
+
   /** Spawn and wait for READY. Rejects with a GatewayError; the process is gone by then. */
   start(deadlineMs: number): Promise<void> {
     if (this._state !== 'new') return Promise.reject(new Error(`Worker.start: already ${this._state}`));
@@ -273,8 +288,11 @@ export class Worker extends EventEmitter {
       const link = new WorkerLink(child.process.stdio[4] as Socket, child.process.stdio[3] as Socket);
       this._link = link;
       const stderrDone = new Promise<void>((done) => (child.process.stderr ? child.process.stderr.once('close', done) : done()));
+      let exitSeen: () => void = () => {};
+      const exited = new Promise<void>((done) => (exitSeen = done));
       link.lastWords = async () => {
-        await Promise.race([stderrDone, delay(LAST_WORDS_WAIT_MS)]);
+        // The exit too: the socket often closes before the exit is reaped, and the 502 says how it ended.
+        await Promise.race([Promise.all([stderrDone, exited]), delay(LAST_WORDS_WAIT_MS)]);
         return err.lastOutput();
       };
       link.on('stopping', () => {
@@ -312,7 +330,9 @@ export class Worker extends EventEmitter {
             this.emit('exit', null, null);
             return;
           }
-          link.fail(code !== null ? `the worker exited with status ${code}` : `the worker was killed by ${signal}`);
+          link.ended = this.ending(code, signal);
+          exitSeen();
+          link.fail(link.ended);
           // Let the last stderr lines (the marker) arrive before judging the exit.
           let judged = false;
           const judge = (): void => {

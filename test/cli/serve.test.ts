@@ -176,6 +176,41 @@ test('in development a 502 carries the dead worker\'s last words: a crash in C c
     const exited = await exit.body.text();
     assert.is(exit.statusCode, 502, exited);
     assert.match(exited, /leaving now, on purpose/);
+    // How each ended, not that the link closed.
+    assert.match(crashed, /^the worker was killed by SIGSEGV$/m);
+    assert.match(exited, /^the worker exited with status 4$/m);
+    await gw.stop();
+  } finally {
+    work.remove();
+  }
+});
+
+test('in development a 502 says how its worker ended: its status, its signal, and for a SIGKILL with max_memory set that it may have been for its memory', async () => {
+  const work = tempDir('apppkg-dev-502-how-');
+  try {
+    const dir = join(work.path, 'ends');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: main:application\n');
+    writeFileSync(join(dir, 'main.py'), [
+      'import os, signal',
+      'def application(environ, start_response):',
+      '    if environ["PATH_INFO"] == "/kill":',
+      '        os.kill(os.getpid(), signal.SIGKILL)',
+      '    os._exit(1)',
+      '',
+    ].join('\n'));
+    const envFile = join(work.path, 'environment.yaml');
+    writeFileSync(envFile, 'apps:\n  ends:\n    max_memory: 256MiB\n');
+    const gw = await serve(dir, ['--workers', '1', '--environment', envFile]);
+    const exit = await request(`${gw.url}/exit`);
+    const exited = await exit.body.text();
+    assert.is(exit.statusCode, 502, exited);
+    assert.match(exited, /^the worker exited with status 1$/m);
+    assert.not.match(exited, /closed the link/);
+    const kill = await request(`${gw.url}/kill`, { headersTimeout: 30_000 });
+    const killed = await kill.body.text();
+    assert.is(kill.statusCode, 502, killed);
+    assert.match(killed, /^the worker was killed by SIGKILL \(max_memory is 256\.0 MiB: it may have been killed for its memory, by the kernel's out-of-memory killer or a container's limit\)$/m);
     await gw.stop();
   } finally {
     work.remove();
