@@ -289,6 +289,11 @@ export class AppInstance {
     return this.idle.quiet;
   }
 
+  /** Settles when its wake under way (one that has its room) ends; null when none is. */
+  wakeWithRoom(): Promise<void> | null {
+    return this.idle.wakeWithRoom();
+  }
+
   /** Stops its workers and routed processes until the next request (idle-cycle.ts). */
   sleep(why: string): Promise<void> {
     return this.idle.sleep(why);

@@ -64,6 +64,8 @@ export class IdleCycle {
   /** When it last had a request or a websocket (Date.now()). */
   lastActive = Date.now();
   private waking: Promise<void> | null = null;
+  /** The wake under way has its room and is starting its workers. */
+  private startingWorkers = false;
   private idleTimer: NodeJS.Timeout | null = null;
   /** Requests seen at the last idle check (workers' links, and touch() for processes). */
   private seenRequests = 0;
@@ -140,8 +142,21 @@ export class IdleCycle {
     if (this.waking === null && this.wakeError !== null && Date.now() < this.retryAt) return Promise.reject(this.wakeError);
     this.waking ??= this.wakeUp().finally(() => {
       this.waking = null;
+      this.startingWorkers = false;
     });
     return this.waking;
+  }
+
+  /**
+   * Settles when a wake that has its room ends (served or failed); null when none is under way.
+   * A wake still waiting for room is not one: two such waiting for each other would never end.
+   */
+  wakeWithRoom(): Promise<void> | null {
+    if (this.waking === null || !this.startingWorkers) return null;
+    return this.waking.then(
+      () => {},
+      () => {},
+    );
   }
 
   /** Wakes keep failing (the crash loop's rule), and status says so. */
@@ -165,6 +180,7 @@ export class IdleCycle {
       rotation.changed();
       throw new Error(this.wakeFailure);
     }
+    this.startingWorkers = true;
     const slots = this.opts.sleepers();
     const results = await Promise.allSettled(slots.map((slot: Slot<Worker> | Slot<CommandProcess>) => slot.start()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

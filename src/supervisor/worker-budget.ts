@@ -47,8 +47,15 @@ export class WorkerBudget implements WorkerBudgetLike {
   }
 
   /** For a wake: makes room for `workers` more now, or says it cannot (false). */
-  makeRoom(asking: AppInstance, workers: number): Promise<boolean> {
-    return this.inTurn(() => this.makeRoomNow(asking, workers));
+  async makeRoom(asking: AppInstance, workers: number): Promise<boolean> {
+    for (;;) {
+      const room = await this.inTurn(() => this.makeRoomNow(asking, workers));
+      if (typeof room === 'boolean') return room;
+      // Waited for outside the turn, so that other apps' room-making goes on meanwhile (a wake
+      // whose import hangs holds only its own room); the asking request's wait stays bounded
+      // by its start timeout.
+      await Promise.race(room);
+    }
   }
 
   /**
@@ -61,7 +68,7 @@ export class WorkerBudget implements WorkerBudgetLike {
     for (;;) {
       stop?.throwIfAborted();
       const room = await this.inTurn(async () => {
-        if (!(await this.makeRoomNow(starting, workers))) return false;
+        if ((await this.makeRoomNow(starting, workers)) !== true) return false;
         this.reserved.set(starting, workers);
         return true;
       });
@@ -83,7 +90,11 @@ export class WorkerBudget implements WorkerBudgetLike {
     return turn;
   }
 
-  private async makeRoomNow(asking: AppInstance, workers: number): Promise<boolean> {
+  /**
+   * True once there is room, false when none can be made, or the wakes under way to wait for
+   * before looking again.
+   */
+  private async makeRoomNow(asking: AppInstance, workers: number): Promise<boolean | Array<Promise<void>>> {
     while (this.used(asking) + workers > this.max) {
       // Another version of the asking app goes last: putting what serves it to sleep for its
       // own new version leaves the app asleep once that is judged.
@@ -94,7 +105,16 @@ export class WorkerBudget implements WorkerBudgetLike {
         // An app put to sleep by its idle timeout meanwhile gives its room back as its workers
         // end: that is a stop under way, to wait for, not "none can be stopped" (a 503).
         const freeing = [...this.instances].filter((i) => i !== asking && i.idleState === 'asleep' && i.runningWorkers > 0);
-        if (freeing.length === 0) return false;
+        if (freeing.length === 0) {
+          // An app woken just now serves its request as its first worker is ready, and is
+          // quiet again before its other workers are: it can sleep once its wake ends, so that
+          // is no "none can be stopped" either (a 503 to the next app asked right after it).
+          const wakes = [...this.instances]
+            .filter((i) => i !== asking)
+            .map((i) => i.wakeWithRoom())
+            .filter((w): w is Promise<void> => w !== null);
+          return wakes.length === 0 ? false : wakes;
+        }
         await Promise.race(freeing.map((i) => i.workersGone()));
         continue;
       }

@@ -271,6 +271,38 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
+test('--max-workers: an app woken just now, its first worker serving while its second starts, makes room for the next app asked right after it, not a 503', async () => {
+  const dir = tempDir('apppkg-idle-');
+  const apps = join(dir.path, 'apps');
+  mkdirSync(apps, { recursive: true });
+  // One worker of each start imports at once (the one holding the lock), the other a second
+  // later: the request that woke the app is served before its wake ends.
+  for (const name of ['a', 'b']) {
+    writePackage(apps, name, {
+      'app.yaml': 'platform: python, wsgi\napp: staggered:application\n',
+      'staggered.py': 'import fcntl, os, time\nlock = open(os.path.join(os.environ["APPPKG_DATA_DIR"], "first"), "w")\ntry:\n    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    time.sleep(1)\n\ndef application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [os.environ["APPPKG_NAME"].encode()]\n',
+    });
+  }
+  const envFile = join(dir.path, 'environment.yaml');
+  writeFileSync(envFile, 'defaults:\n  workers: 2\n');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', '--max-workers', '2']);
+  const env: Env = { dir, apps, gw, pids: new Set<number>() };
+  opened.push(env);
+  // Both judged at start, one put to sleep for the other.
+  const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
+  const asleep = await waitFor(async () => {
+    const now = await states();
+    return now.a === 'idle' && now.b === 'ready' ? 'a' : now.b === 'idle' && now.a === 'ready' ? 'b' : undefined;
+  }, 20_000, 'one app to serve and the other to be put to sleep for it');
+  const other = asleep === 'a' ? 'b' : 'a';
+  for (const name of [asleep, other, asleep]) {
+    const res = await get(env, `/${name}/`);
+    assert.is(res.status, 200, `${name}: ${res.body}`);
+    assert.is(res.body, name);
+  }
+  for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
+});
+
 /** The gateway's Python workers running now: its descendants running the shim's `serve`. */
 function shimWorkers(gatewayPid: number): number[] {
   const parent = new Map<number, number>();
