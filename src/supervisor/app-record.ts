@@ -53,6 +53,13 @@ export interface AppRecord {
   rolledBackFile: string | null;
   /** Restarts after unexpected exits of the instances it has replaced: status's count goes on from them. */
   pastRestarts: number;
+  /**
+   * Wakes of the instances it has replaced, their time together (ms) and the last one's: the
+   * cold-start counters of /metrics go on from them, as a counter must (a deploy is no reset).
+   */
+  pastColdStarts: number;
+  pastColdStartMs: number;
+  pastLastColdStartMs: number | null;
   history: AppHistory;
   /**
    * Why the serving version's app.yaml fails to load now, null while it loads: status marks that
@@ -73,7 +80,7 @@ export interface AppRecord {
 export function newAppRecord(name: string, rolledBackFile: string | null): AppRecord {
   return {
     name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, restart: false,
-    rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0,
+    rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
     history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null, tallies: new Map(),
   };
 }

@@ -121,9 +121,10 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
     ? {
         timeoutSeconds: where.idleTimeoutSeconds,
         lastActive: new Date(instance.lastActive).toISOString(),
-        coldStarts: instance.coldStarts,
-        lastColdStartMs: instance.lastColdStartMs,
-        coldStartSecondsTotal: instance.coldStartMsTotal / 1000,
+        // The app's since the gateway started, as restarts are, not its newest instance's.
+        coldStarts: record.pastColdStarts + instance.coldStarts,
+        lastColdStartMs: instance.lastColdStartMs ?? record.pastLastColdStartMs,
+        coldStartSecondsTotal: (record.pastColdStartMs + instance.coldStartMsTotal) / 1000,
         wakeFailure: instance.wakeError ? reasonOf(instance.wakeError).message : instance.wakeFailure,
         nextWakeAt: instance.nextWakeAt,
       }

@@ -208,7 +208,12 @@ export class VersionJudge {
       record.refused.delete(desc.dir);
       const previous = record.serving;
       // Status's restarts are the app's since the gateway started, not its newest instance's.
-      if (previous) record.pastRestarts += previous.instance.restarts;
+      if (previous) {
+        record.pastRestarts += previous.instance.restarts;
+        record.pastColdStarts += previous.instance.coldStarts;
+        record.pastColdStartMs += previous.instance.coldStartMsTotal;
+        record.pastLastColdStartMs = previous.instance.lastColdStartMs ?? record.pastLastColdStartMs;
+      }
       record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs, hostEnv: started.hostEnv };
       this.budget?.add(started.instance);
       if (previous) this.budget?.remove(previous.instance);

@@ -417,9 +417,11 @@ test('--max-workers below an app\'s own workers: it runs as many as the budget a
   assert.is((await app(env, 'other')).state, 'idle', 'other slept to make room for wide');
 });
 
-test('a deploy of an idle app judges the new version and lets it idle; the next request reaches it', async () => {
+test('a deploy of an idle app judges the new version and lets it idle; the next request reaches it; the cold starts count on across it', async () => {
   const env = await open([['environ', 'blog.1']], 'apps:\n  blog:\n    idle_timeout: 1\n    workers: 1\n');
   await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle');
+  assert.is((await get(env, '/blog/')).status, 200, 'version 1 woken once');
+  await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle again');
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "2"']] });
   env.gw.child.kill('SIGHUP');
   const after = await waitFor(async () => {
@@ -427,10 +429,16 @@ test('a deploy of an idle app judges the new version and lets it idle; the next 
     return now.version === '2' ? now : undefined;
   }, 20_000, 'version 2 to take over');
   assert.is(after.state, 'idle', 'judged, then idle again');
-  assert.is(after.idle.coldStarts, 0, 'the old version was not woken');
+  assert.is(after.idle.coldStarts, 1, 'the old version was not woken for the deploy, and its wake still counts');
   assert.ok(after.history.some((e: any) => e.kind === 'switched'));
   const res = await get(env, '/blog/');
   assert.is(JSON.parse(res.body).version, '2');
+  // A Prometheus counter never goes back but when the process restarts: a deploy is none.
+  const metrics = await (await request(`${env.gw.adminUrl}/metrics`)).body.text();
+  assert.match(metrics, /^apppkg_cold_starts_total\{app="blog"\} 2$/m);
+  const total = Number(/^apppkg_cold_start_seconds_total\{app="blog"\} (\S+)$/m.exec(metrics)?.[1]);
+  const last = Number(/^apppkg_cold_start_seconds\{app="blog"\} (\S+)$/m.exec(metrics)?.[1]);
+  assert.ok(total > last && last > 0, `both wakes' time together (${total} s), more than the last one's (${last} s)`);
 });
 
 test.run();
