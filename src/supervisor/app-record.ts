@@ -70,6 +70,11 @@ export interface AppRecord {
   /** The back-off of a version refused because a service was down (0: none pending). */
   serviceRetryMs: number;
   /**
+   * The version so refused, tried again by itself rather than kept in `refused`: status shows it
+   * failed with its reason until it serves, as any refused version (null: none).
+   */
+  serviceWait: { dir: string; error: GatewayError } | null;
+  /**
    * dir -> what that version answered, across its restarts (each instance of it feeds the
    * same); dropped when the version is no longer listed (its draining instance keeps its own).
    */
@@ -81,7 +86,7 @@ export function newAppRecord(name: string, rolledBackFile: string | null): AppRe
   return {
     name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, restart: false,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
-    history: new AppHistory(), serviceRetryMs: 0, brokenDescription: null, tallies: new Map(),
+    history: new AppHistory(), serviceRetryMs: 0, serviceWait: null, brokenDescription: null, tallies: new Map(),
   };
 }
 

@@ -55,7 +55,7 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
     version: desc.version, dir: desc.dir, state: 'draining', reason: null, ...figuresOf(instances, answered),
   });
   const versions: VersionStatus[] = record.versions.flatMap((desc) => {
-    const refused = record.refused.get(desc.dir)?.error;
+    const refused = record.refused.get(desc.dir)?.error ?? (record.serviceWait?.dir === desc.dir ? record.serviceWait.error : undefined);
     const isServing = serving?.desc.dir === desc.dir;
     const isDraining = draining.some(([, d]) => d.desc.dir === desc.dir);
     const instances = instancesIn(desc.dir);

@@ -205,6 +205,7 @@ export class VersionJudge {
         continue;
       }
       record.serviceRetryMs = 0;
+      record.serviceWait = null;
       record.refused.delete(desc.dir);
       const previous = record.serving;
       // Status's restarts are the app's since the gateway started, not its newest instance's.
@@ -399,6 +400,7 @@ export class VersionJudge {
         // while it fails to start must not look changed, and be retried, at every look.
         record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error });
       }
+      if (!restarting && error.code === SERVICE_UNAVAILABLE) record.serviceWait = { dir: desc.dir, error };
       showProblem(record, { dir: desc.dir, error });
       record.history.add('refused', refused, {
         version: desc.version,

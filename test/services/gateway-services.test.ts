@@ -132,6 +132,14 @@ withServers('a service the host lacks, or a server that is down, refuses that ap
   const ledgerStatus = (await gatewayStatus(gw!)).apps.find((a: any) => a.name === 'ledger');
   if (ledgerStatus.services) assert.equal(ledgerStatus.services.map((x: any) => [x.name, x.kind, x.state]), [['database', 'postgresql', 'unavailable']]);
   assert.is(down.code, 'APPPKG_SERVICE_UNAVAILABLE', JSON.stringify(down));
+  // Its version shows the refusal too (tried again by itself, it is not kept as refused), not
+  // `standby`, a rollback target that looks fine beside the app's problem.
+  const ledgerVersion = await waitFor(async () => {
+    const row = (await gatewayStatus(gw!)).apps.find((a: any) => a.name === 'ledger')?.versions[0];
+    return row?.state === 'starting' ? undefined : row;
+  }, 30_000, 'ledger between two tries');
+  assert.is(ledgerVersion.state, 'failed', JSON.stringify(ledgerVersion));
+  assert.is(ledgerVersion.reason?.code, 'APPPKG_SERVICE_UNAVAILABLE');
   assert.match(down.message, /postgresql at .*nowhere:5432 \(services\.postgresql\): .*ENOENT/);
   // shop asks for Redis as well, which this host lacks: that is said first, before any server is tried.
   assert.is((await refusal('shop')).code, 'APPPKG_SERVICE_MISSING');
