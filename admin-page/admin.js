@@ -458,7 +458,9 @@ function renderHistory(el, history) {
               e.version !== null || e.from !== null
                 ? h('span', { class: 'versions' }, e.from !== null ? `${e.from} \u2192 ` : '', e.version ?? DASH)
                 : null,
-              ' ', e.message),
+              ' ', e.message,
+              // The same event again and again (a version tried through a database outage): one line.
+              e.times > 1 ? h('span', { class: 'muted', data: { times: String(e.times) } }, ` (${e.times} times since ${clock(e.at)}, last ${clock(e.lastAt)})`) : null),
             e.reason ? refusal(e.reason, { said: e.message }) : null)))
       : h('p', { class: 'none' }, 'nothing yet'),
   );

@@ -177,6 +177,10 @@ export interface HistoryEvent {
   from: string | null;
   message: string;
   reason: RefusalStatus | null;
+  /** How many times it happened alike in a row (a version tried again through an outage); `at` is the first. */
+  times: number;
+  /** The last of those times (null when it happened once). */
+  lastAt: string | null;
 }
 
 

@@ -3,6 +3,7 @@
 // it, and so do rollback.ts and broken-description.ts; registry-status.ts reads it for status.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { RequestTally } from '../admin/request-tally.js';
+import type { HistoryEvent } from '../admin/status-types.js';
 import type { GatewayError } from '../errors.js';
 import { AppHistory } from './app-history.js';
 import type { Description } from '../description/types.js';
@@ -74,6 +75,8 @@ export interface AppRecord {
    * failed with its reason until it serves, as any refused version (null: none).
    */
   serviceWait: { dir: string; error: GatewayError } | null;
+  /** The history event a try of that version just added to (said in one line then), or null. */
+  serviceRepeat: HistoryEvent | null;
   /**
    * dir -> what that version answered, across its restarts (each instance of it feeds the
    * same); dropped when the version is no longer listed (its draining instance keeps its own).
@@ -86,7 +89,7 @@ export function newAppRecord(name: string, rolledBackFile: string | null): AppRe
   return {
     name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, restart: false,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
-    history: new AppHistory(), serviceRetryMs: 0, serviceWait: null, brokenDescription: null, tallies: new Map(),
+    history: new AppHistory(), serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, brokenDescription: null, tallies: new Map(),
   };
 }
 

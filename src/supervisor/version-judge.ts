@@ -78,6 +78,11 @@ const SERVICE_UNAVAILABLE = 'APPPKG_SERVICE_UNAVAILABLE';
 const SERVICE_RETRY_FIRST_MS = 1000;
 const SERVICE_RETRY_MAX_MS = 60_000;
 
+/** HH:MM:SS of an ISO time, in the gateway's local time as its log's other times. */
+function clockOf(iso: string): string {
+  return new Date(iso).toTimeString().slice(0, 8);
+}
+
 /**
  * Changes to these make a serving version "changed" (it is started afresh): its directory, its
  * app.yaml. Only these: an app that writes files into its own directory must not restart.
@@ -194,7 +199,10 @@ export class VersionJudge {
         if (record.problem?.code === SERVICE_UNAVAILABLE) {
           // Its database or Redis is down, not the app: tried again by itself, with back-off.
           record.serviceRetryMs = Math.min(SERVICE_RETRY_MAX_MS, (record.serviceRetryMs || SERVICE_RETRY_FIRST_MS / 2) * 2);
-          this.opts.say(`${record.name}: trying again in ${Math.round(record.serviceRetryMs / 1000)} s`);
+          const again = record.serviceRepeat;
+          record.serviceRepeat = null;
+          const refusedAgain = again ? `${label(desc)} refused again, the same way (${again.times} times since ${clockOf(again.at)}); ` : '';
+          this.opts.say(`${record.name}: ${refusedAgain}trying again in ${Math.round(record.serviceRetryMs / 1000)} s`);
           this.registry.reconcileAt(Date.now() + record.serviceRetryMs);
           continue;
         }
@@ -402,11 +410,16 @@ export class VersionJudge {
       }
       if (!restarting && error.code === SERVICE_UNAVAILABLE) record.serviceWait = { dir: desc.dir, error };
       showProblem(record, { dir: desc.dir, error });
-      record.history.add('refused', refused, {
+      // Tried again through an outage: the same refusal adds to its event (a count, the last try).
+      const event = record.history.add('refused', refused, {
         version: desc.version,
         reason: reasonOf(error),
+        repeat: error.code === SERVICE_UNAVAILABLE,
       });
-      if (this.opts.onRefused) {
+      if (event.times > 1) {
+        // Said whole the first time: each try after it is one line (the judge's loop says it).
+        record.serviceRepeat = event;
+      } else if (this.opts.onRefused) {
         this.opts.onRefused(record.name, error, record.serving !== null);
       } else {
         const keeps = record.serving ? `; ${label(record.serving.desc)} keeps serving` : '';
