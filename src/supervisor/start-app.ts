@@ -96,7 +96,10 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     if (opts.stop?.aborted) stopStarting();
     // The budget counts these workers from before they spawn until the caller adds the instance
     // (or removes it): the bound holds while other apps start alongside (worker-budget.ts).
-    await opts.budget?.reserve(instance, workers, () => opts.say(`${ctx.desc.name}: waiting for room under --max-workers ${opts.budget!.max}: every running app holds requests`), opts.stop);
+    await opts.budget?.reserve(instance, workers, (waking) => {
+      const why = waking.length === 0 ? 'every running app holds requests' : `${waking.join(', ')} ${waking.length === 1 ? 'is' : 'are'} waking (room is made once that ends)`;
+      opts.say(`${ctx.desc.name}: waiting for room under --max-workers ${opts.budget!.max}: ${why}`);
+    }, opts.stop);
     await instance.start();
   } catch (caught) {
     opts.budget?.remove(instance);

@@ -54,7 +54,7 @@ export class WorkerBudget implements WorkerBudgetLike {
       // Waited for outside the turn, so that other apps' room-making goes on meanwhile (a wake
       // whose import hangs holds only its own room); the asking request's wait stays bounded
       // by its start timeout.
-      await Promise.race(room);
+      await Promise.race(room.map((w) => w.ended));
     }
   }
 
@@ -63,23 +63,27 @@ export class WorkerBudget implements WorkerBudgetLike {
    * remove(). Without room now it waits for room (`waiting` is called once when every app that
    * could sleep holds requests); rejects when `stop` aborts.
    */
-  async reserve(starting: AppInstance, workers: number, waiting: () => void, stop?: AbortSignal): Promise<void> {
-    let told = false;
+  async reserve(starting: AppInstance, workers: number, waiting: (waking: string[]) => void, stop?: AbortSignal): Promise<void> {
+    let told = '';
     for (;;) {
       stop?.throwIfAborted();
       const room = await this.inTurn(async () => {
-        if ((await this.makeRoomNow(starting, workers)) !== true) return false;
-        this.reserved.set(starting, workers);
-        return true;
+        const made = await this.makeRoomNow(starting, workers);
+        if (made === true) this.reserved.set(starting, workers);
+        return made;
       });
-      if (room) return;
+      if (room === true) return;
       // Room that starts under way hold comes back when they end: said only of a wait on apps
-      // that serve and hold requests, which can be long.
-      if (!told && this.reserved.size === 0) {
-        told = true;
-        waiting();
+      // that serve and hold requests, which can be long, or on other apps' wakes (then named:
+      // they are put to sleep once woken, and hold no requests).
+      const waking = room === false ? [] : room.map((w) => w.name);
+      const why = waking.join(' ') || 'holding';
+      if (told !== why && this.reserved.size === 0) {
+        told = why;
+        waiting(waking);
       }
-      await this.roomGivenBack(stop);
+      if (room === false) await this.roomGivenBack(stop);
+      else await Promise.race([this.roomGivenBack(stop), ...room.map((w) => w.ended)]);
     }
   }
 
@@ -94,7 +98,7 @@ export class WorkerBudget implements WorkerBudgetLike {
    * True once there is room, false when none can be made, or the wakes under way to wait for
    * before looking again.
    */
-  private async makeRoomNow(asking: AppInstance, workers: number): Promise<boolean | Array<Promise<void>>> {
+  private async makeRoomNow(asking: AppInstance, workers: number): Promise<boolean | Array<{ name: string; ended: Promise<void> }>> {
     while (this.used(asking) + workers > this.max) {
       // Another version of the asking app goes last: putting what serves it to sleep for its
       // own new version leaves the app asleep once that is judged.
@@ -111,8 +115,8 @@ export class WorkerBudget implements WorkerBudgetLike {
           // is no "none can be stopped" either (a 503 to the next app asked right after it).
           const wakes = [...this.instances]
             .filter((i) => i !== asking)
-            .map((i) => i.wakeWithRoom())
-            .filter((w): w is Promise<void> => w !== null);
+            .map((i) => ({ name: i.name, ended: i.wakeWithRoom() }))
+            .filter((w): w is { name: string; ended: Promise<void> } => w.ended !== null);
           return wakes.length === 0 ? false : wakes;
         }
         await Promise.race(freeing.map((i) => i.workersGone()));

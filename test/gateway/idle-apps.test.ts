@@ -303,6 +303,39 @@ test('--max-workers: an app woken just now, its first worker serving while its s
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
+test('--max-workers: a new version waiting only for another app\'s wake says so, not that every app holds requests', async () => {
+  const dir = tempDir('apppkg-idle-');
+  const apps = join(dir.path, 'apps');
+  mkdirSync(apps, { recursive: true });
+  // As above, with the second worker of each start 3 s late: long enough for a new version
+  // to be found and wait for room while the woken app's wake goes on.
+  const staggered = (name: string, version: string) => writePackage(apps, `${name}.${version}`, {
+    'app.yaml': 'platform: python, wsgi\napp: staggered:application\n',
+    'staggered.py': 'import fcntl, os, time\nlock = open(os.path.join(os.environ["APPPKG_DATA_DIR"], "first"), "w")\ntry:\n    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    time.sleep(3)\n\ndef application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [os.environ["APPPKG_NAME"].encode()]\n',
+  });
+  for (const name of ['a', 'b']) staggered(name, '1');
+  const envFile = join(dir.path, 'environment.yaml');
+  writeFileSync(envFile, 'defaults:\n  workers: 2\n');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', '--max-workers', '2']);
+  const env: Env = { dir, apps, gw, pids: new Set<number>() };
+  opened.push(env);
+  const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
+  const asleep = await waitFor(async () => {
+    const now = await states();
+    return now.a === 'idle' && now.b === 'ready' ? 'a' : now.b === 'idle' && now.a === 'ready' ? 'b' : undefined;
+  }, 30_000, 'one app to serve and the other to be put to sleep for it');
+  const other = asleep === 'a' ? 'b' : 'a';
+  // Served by its first worker; its second is 3 s away, and the other app sleeps for it.
+  const res = await get(env, `/${asleep}/`);
+  assert.is(res.status, 200, res.body);
+  staggered(other, '2');
+  await waitFor(async () => (await gatewayStatus(env.gw)).apps.find((a: any) => a.name === other)?.version === '2', 30_000, `${other} 2 to be judged`);
+  const output = env.gw.output();
+  assert.match(output, new RegExp(`${other}: waiting for room under --max-workers 2: ${asleep} is waking`), output);
+  assert.not.match(output, /every running app holds requests/, output);
+  for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
+});
+
 /** The gateway's Python workers running now: its descendants running the shim's `serve`. */
 function shimWorkers(gatewayPid: number): number[] {
   const parent = new Map<number, number>();
