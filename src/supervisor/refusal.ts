@@ -61,13 +61,13 @@ export function refusalUnderApps(error: GatewayError, logFile: string, since = 0
  * that exists: made here it would be the gateway's, not the app's user's (the caller makes it
  * with its owner first, app-context.ts prepareRefusalLog). Not through a symlink, as app-log.ts opens it.
  */
-export function noteRefusalInLog(logFile: string, line: string, error: GatewayError): void {
+export function noteRefusalInLog(logFile: string, line: string, hint: string | undefined): void {
   try {
     statSync(dirname(logFile));
   } catch {
     return;
   }
-  const said = error.hint ? `${line}\n  fix: ${error.hint}` : line;
+  const said = hint ? `${line}\n  fix: ${hint}` : line;
   const text = said.split('\n').map((l) => `[apppkg-gateway] ${l}\n`).join('');
   try {
     const fd = openSync(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);

@@ -396,9 +396,12 @@ export class VersionJudge {
         }
       }
       const refused = `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${placedMessage(error)}`;
+      // Tried again through an outage, the same refusal is said whole once, in the app's log too.
+      const again = error.code === SERVICE_UNAVAILABLE && record.history.repeats('refused', refused, { version: desc.version });
       // Under serve the terminal has it; under --apps, the app's log as well.
       if (!development && (await prepareRefusalLog(desc, { hostEnv: this.registry.hostEnv(), stateDir: this.opts.stateDir, switchUser: true }))) {
-        noteRefusalInLog(logFile, refused, error);
+        if (again) noteRefusalInLog(logFile, `${label(desc)} refused again, the same way (${error.code}); tried again with back-off`, undefined);
+        else noteRefusalInLog(logFile, refused, error.hint);
       }
       // From here to the return nothing awaits: status shows the refusal whole (the problem, the
       // version failed, the history's event, the gateway's line) or not yet, never a problem

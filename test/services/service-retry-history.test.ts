@@ -1,8 +1,8 @@
 // A version refused because its PostgreSQL is down is tried again with back-off for as long as
 // the outage lasts: its history must not fill with one `refused` per try (it keeps 50 events,
 // and the ones that explain how the app got there would be pushed out), nor the gateway's
-// output with the whole refusal every time. One event, with how many times and the last.
-import { writeFileSync } from 'node:fs';
+// output or the app's log with the whole refusal every time. One event, with how many times and the last.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -41,6 +41,11 @@ test('the tries of an outage are one history event with a count, and short lines
   const output = gw.output();
   assert.is((output.match(/ledger: \S*ledger refused:/g) ?? []).length, 1, output);
   assert.match(output, /ledger: \S*ledger refused again, the same way \(\d+ times since \d\d:\d\d:\d\d\); trying again in \d+ s/);
+  // The app's own log (`logs ledger`) alike: the refusal and its fix once, then a line a try.
+  const appLog = readFileSync(join(state, 'apps', 'ledger', 'log', 'app.log'), 'utf8');
+  assert.is((appLog.match(/\[apppkg-gateway\] \S*ledger refused:/g) ?? []).length, 1, appLog);
+  assert.is((appLog.match(/\[apppkg-gateway\]   fix: /g) ?? []).length, 1, appLog);
+  assert.ok((appLog.match(/\[apppkg-gateway\] \S*ledger refused again, the same way \(APPPKG_SERVICE_UNAVAILABLE\)/g) ?? []).length >= 2, appLog);
 });
 
 test.run();
