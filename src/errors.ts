@@ -5,6 +5,7 @@
 
 import path from 'node:path';
 import { countOf } from './count.js';
+import { shellWord } from './shell-words.js';
 
 export interface ErrorDetails {
   file?: string;
@@ -39,8 +40,6 @@ const str = (v: unknown): string => (v === undefined ? '' : String(v));
  * who logs only `message` (not format()) still learns where each one is.
  */
 const listedProblems = (d: ErrorDetails): string => (d.problems?.length ? `: ${d.problems.map((p) => p.placedMessage).join('; ')}` : '');
-/** A path as a shell reads it back in a command the user may paste: quoted only when it must be. */
-const shellWord = (text: string): string => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
 /** The app directory a hint's command names (`apppkg-gateway check DIR`): the real one when known. */
 const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) : 'DIR');
 /** `package` or `packages`, as many as the names listed in `list` ("a b", "a, b"). */

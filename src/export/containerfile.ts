@@ -21,7 +21,7 @@ import {
   imageDataDir,
 } from './image-layout.js';
 import { unbuildableRequirements } from './image-pip.js';
-import { shellLine, shellWord } from './shell-words.js';
+import { shellLine, shellWord } from '../shell-words.js';
 import type { ImageArchitecture } from './image-architecture.js';
 import { judgeImageVendor } from './image-vendor.js';
 import { unmappableKeys } from './unmappable.js';

@@ -7,7 +7,7 @@ import type { AppPlan } from './app-plan.js';
 import { imageDataDir } from './image-layout.js';
 import { BEFORE_ROLLOUT, PHASE_LABEL, SYNC_WAVE, WAVE_JOB, appLabels, childName, dnsLabel, selectorLabels } from './k8s-names.js';
 import { appCommand, appPodSpec, containerSecurity, PRODUCTION_ENV } from './pod-template.js';
-import { shellLine, shellWord } from './shell-words.js';
+import { shellLine, shellWord } from '../shell-words.js';
 import { terminationGraceSeconds, webContainer } from './web-container.js';
 
 /**

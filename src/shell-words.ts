@@ -1,6 +1,7 @@
-// Words written into a shell script (the image recipe's RUN lines, the hooks Job's `sh -c`):
-// a version may hold a space or a quote (SPEC 1.2 only asks it to start with a digit), and the
-// app's directory in the image carries it, so every interpolated word is quoted when it must be.
+// Words written into a shell script (the image recipe's RUN lines, the hooks Job's `sh -c`) or
+// into a command a fix tells the user to paste (errors.ts): a version may hold a space or a
+// quote (SPEC 1.2 only asks it to start with a digit), and the app's directory carries it, so
+// every interpolated word is quoted when it must be.
 
 /** Characters the shell takes literally in a word: left as they are, so the script stays readable. */
 const PLAIN = /^[A-Za-z0-9_./:=@%+,-]+$/;
