@@ -8,14 +8,12 @@ import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { Frame, WsCloseCode, decodeWsAccept, decodeWsClose, encodeWsClose } from '../link/frames.js';
 import { encodeRequest } from '../link/request-frame.js';
+import { isHttpToken } from '../net/http-token.js';
 import type { WebsocketLinkExchange, WorkerLink } from '../link/worker-link.js';
 import type { CgiRequest } from './cgi-request.js';
 import { failureStatus, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
 import { DENIAL_LAST_CHUNK, denialChunk, denialHasBody, denialHead } from './websocket-denial.js';
 import { WebsocketFlow } from './websocket-flow.js';
-
-/** RFC 7230's token, which a Sec-WebSocket-Protocol value is (RFC 6455 4.1). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export interface AsgiWebsocketOptions {
   /** No answer to the handshake this long: 504. */
@@ -106,7 +104,7 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
   chooseProtocol(offered: ReadonlySet<string>): string | false {
     const chosen = this.accepted?.subprotocol ?? '';
     if (chosen === '') return false;
-    if (!TOKEN.test(chosen)) {
+    if (!isHttpToken(chosen)) {
       this.options.report?.(`websocket ${this.path}: the app accepted with subprotocol ${JSON.stringify(chosen)}, which is no token (RFC 6455 4.1); the 101 went without one`);
       return false;
     }

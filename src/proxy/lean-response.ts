@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import type { LeanRequest } from './lean-request.js';
 import { kServedBy, type ResponseTally } from './served-by.js';
 import { kTracked, type InFlightRequest } from './requests-in-flight.js';
+import { isHttpToken } from '../net/http-token.js';
 import type { WriteDone } from '../net/socket-writes.js';
 
 /** What the response writes through: its connection, which keeps pipelined responses in order. */
@@ -68,7 +69,6 @@ interface RenderedHead {
 const renderedFields = new WeakMap<object, Fields>();
 const NO_FIELDS: Fields = { lines: '', contentLength: false, date: false, connection: undefined, last: null };
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 function invalid(code: string, message: string): Error {
@@ -85,7 +85,7 @@ function renderFields(headers: HeaderInput): Fields {
     const name = flat[i];
     const value = flat[i + 1];
     // As node:http's writeHead: a field it would refuse is refused here too (the exchange answers 502).
-    if (!TOKEN.test(name)) throw invalid('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
+    if (!isHttpToken(name)) throw invalid('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
     if (BAD_VALUE.test(value)) throw invalid('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
     const lower = name.toLowerCase();
     if (lower === 'content-length') fields.contentLength = true;
