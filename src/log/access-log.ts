@@ -132,8 +132,7 @@ export class AccessLog {
     p[18] = orDash(req.headers['user-agent']);
     p[20] = app || '-';
     p[22] = ((performance.now() - startedAt) / 1000).toFixed(4);
-    this.pending.push(p.join(''));
-    this.schedule();
+    this.add(p.join(''));
   }
 
   /**
@@ -149,10 +148,6 @@ export class AccessLog {
   /** Written with the turn's other lines (one write per event-loop turn, not per request). */
   private add(line: string): void {
     this.pending.push(line);
-    this.schedule();
-  }
-
-  private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
