@@ -39,14 +39,14 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
   });
 }
 
+/** The host keys `serve` also takes as flags. */
+const SERVE_FLAGS = new Set(['workers', 'threads']);
+
 /**
  * The keys of the environment file's `apps.NAME`: how the host runs an app (`workers`, `mount`)
  * is not the package's to say, but it is what Gunicorn's and uWSGI's users write in their app's
  * own config first, so app.yaml's "unknown key" says where it goes instead of "remove it".
  */
-/** The host keys `serve` also takes as flags. */
-const SERVE_FLAGS = new Set(['workers', 'threads']);
-
 function hostKeyFix(dirName: string): UnknownKeyFix {
   const hostKeys = new Set(Object.keys((readSchema('environment').definitions as Record<string, JsonSchema>).app.properties as object));
   return (at, key, value, root) => {
