@@ -24,7 +24,7 @@ export class AppHistory {
     const version = details.version ?? null;
     const from = details.from ?? null;
     const newest = this.events[this.events.length - 1];
-    if (details.repeat && this.repeats(kind, message, details)) {
+    if (details.repeat && newest && newest.kind === kind && newest.version === version && newest.from === from && newest.message === message) {
       newest.times++;
       newest.lastAt = at;
       newest.reason = details.reason ?? null;
@@ -36,12 +36,6 @@ export class AppHistory {
     if (this.events.length > KEPT_EVENTS) this.events.splice(0, this.events.length - KEPT_EVENTS);
     this.changes++;
     return event;
-  }
-
-  /** Would add() with `repeat` add to the newest event (the same kind, version, origin and message)? */
-  repeats(kind: HistoryKind, message: string, details: { version?: string | null; from?: string | null } = {}): boolean {
-    const newest = this.events[this.events.length - 1];
-    return newest !== undefined && newest.kind === kind && newest.version === (details.version ?? null) && newest.from === (details.from ?? null) && newest.message === message;
   }
 
   /** Oldest first. */

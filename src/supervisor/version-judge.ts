@@ -396,13 +396,8 @@ export class VersionJudge {
         }
       }
       const refused = `${label(desc)} refused${record.serving ? `; ${label(record.serving.desc)} keeps serving` : ''}: ${placedMessage(error)}`;
-      // Tried again through an outage, the same refusal is said whole once, in the app's log too.
-      const again = error.code === SERVICE_UNAVAILABLE && record.history.repeats('refused', refused, { version: desc.version });
-      // Under serve the terminal has it; under --apps, the app's log as well.
-      if (!development && (await prepareRefusalLog(desc, { hostEnv: this.registry.hostEnv(), stateDir: this.opts.stateDir, switchUser: true }))) {
-        if (again) noteRefusalInLog(logFile, `${label(desc)} refused again, the same way (${error.code}); tried again with back-off`, undefined);
-        else noteRefusalInLog(logFile, refused, error.hint);
-      }
+      // Under serve the terminal has it; under --apps, the app's log as well (below).
+      const logged = !development && (await prepareRefusalLog(desc, { hostEnv: this.registry.hostEnv(), stateDir: this.opts.stateDir, switchUser: true }));
       // From here to the return nothing awaits: status shows the refusal whole (the problem, the
       // version failed, the history's event, the gateway's line) or not yet, never a problem
       // beside a version that looks fine.
@@ -419,8 +414,13 @@ export class VersionJudge {
         reason: reasonOf(error),
         repeat: error.code === SERVICE_UNAVAILABLE,
       });
+      // Said whole the first time, in the app's log too: each try after it is one line (the
+      // judge's loop says the gateway's).
+      if (logged) {
+        if (event.times > 1) noteRefusalInLog(logFile, `${label(desc)} refused again, the same way (${error.code}); tried again with back-off`, undefined);
+        else noteRefusalInLog(logFile, refused, error.hint);
+      }
       if (event.times > 1) {
-        // Said whole the first time: each try after it is one line (the judge's loop says it).
         record.serviceRepeat = event;
       } else if (this.opts.onRefused) {
         this.opts.onRefused(record.name, error, record.serving !== null);
