@@ -25,11 +25,12 @@ interface Env {
 }
 const opened: Env[] = [];
 
-async function open(packages: Array<[string, string]>, environment: string, extra: string[] = []): Promise<Env> {
+async function open(packages: Array<[string, string]>, environment: string, extra: string[] = [], write?: (apps: string) => void): Promise<Env> {
   const dir = tempDir('apppkg-idle-');
   const apps = join(dir.path, 'apps');
   mkdirSync(apps, { recursive: true });
   for (const [source, target] of packages) addPackage(apps, source, target);
+  write?.(apps);
   const envFile = join(dir.path, 'environment.yaml');
   writeFileSync(envFile, environment);
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', ...extra]);
@@ -271,30 +272,36 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
-test('--max-workers: an app woken just now, its first worker serving while its second starts, makes room for the next app asked right after it, not a 503', async () => {
-  const dir = tempDir('apppkg-idle-');
-  const apps = join(dir.path, 'apps');
-  mkdirSync(apps, { recursive: true });
-  // One worker of each start imports at once (the one holding the lock), the other a second
-  // later: the request that woke the app is served before its wake ends.
-  for (const name of ['a', 'b']) {
-    writePackage(apps, name, {
-      'app.yaml': 'platform: python, wsgi\napp: staggered:application\n',
-      'staggered.py': 'import fcntl, os, time\nlock = open(os.path.join(os.environ["APPPKG_DATA_DIR"], "first"), "w")\ntry:\n    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    time.sleep(1)\n\ndef application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [os.environ["APPPKG_NAME"].encode()]\n',
-    });
-  }
-  const envFile = join(dir.path, 'environment.yaml');
-  writeFileSync(envFile, 'defaults:\n  workers: 2\n');
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', '--max-workers', '2']);
-  const env: Env = { dir, apps, gw, pids: new Set<number>() };
-  opened.push(env);
-  // Both judged at start, one put to sleep for the other.
+/**
+ * An app whose first worker of each start imports at once (the one holding the lock) and whose
+ * other one `lateSeconds` later: the request that woke it is served before its wake ends.
+ */
+function staggeredPackage(apps: string, dirName: string, lateSeconds: number): void {
+  writePackage(apps, dirName, {
+    'app.yaml': 'platform: python, wsgi\napp: staggered:application\n',
+    'staggered.py': `import fcntl, os, time\nlock = open(os.path.join(os.environ["APPPKG_DATA_DIR"], "first"), "w")\ntry:\n    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    time.sleep(${lateSeconds})\n\ndef application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [os.environ["APPPKG_NAME"].encode()]\n`,
+  });
+}
+
+/**
+ * Two staggered apps a and b of two workers each under --max-workers 2: both judged at start,
+ * one put to sleep for the other. Returns the gateway, the app asleep and the one serving.
+ */
+async function openStaggered(dirNames: [string, string], lateSeconds: number, waitMs: number): Promise<{ env: Env; asleep: string; other: string }> {
+  const env = await open([], 'defaults:\n  workers: 2\n', ['--max-workers', '2'], (apps) => {
+    for (const dirName of dirNames) staggeredPackage(apps, dirName, lateSeconds);
+  });
   const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
   const asleep = await waitFor(async () => {
     const now = await states();
     return now.a === 'idle' && now.b === 'ready' ? 'a' : now.b === 'idle' && now.a === 'ready' ? 'b' : undefined;
-  }, 20_000, 'one app to serve and the other to be put to sleep for it');
-  const other = asleep === 'a' ? 'b' : 'a';
+  }, waitMs, 'one app to serve and the other to be put to sleep for it');
+  return { env, asleep, other: asleep === 'a' ? 'b' : 'a' };
+}
+
+test('--max-workers: an app woken just now, its first worker serving while its second starts, makes room for the next app asked right after it, not a 503', async () => {
+  // Each app's second worker a second late.
+  const { env, asleep, other } = await openStaggered(['a', 'b'], 1, 20_000);
   for (const name of [asleep, other, asleep]) {
     const res = await get(env, `/${name}/`);
     assert.is(res.status, 200, `${name}: ${res.body}`);
@@ -304,31 +311,13 @@ test('--max-workers: an app woken just now, its first worker serving while its s
 });
 
 test('--max-workers: a new version waiting only for another app\'s wake says so, not that every app holds requests', async () => {
-  const dir = tempDir('apppkg-idle-');
-  const apps = join(dir.path, 'apps');
-  mkdirSync(apps, { recursive: true });
-  // As above, with the second worker of each start 3 s late: long enough for a new version
-  // to be found and wait for room while the woken app's wake goes on.
-  const staggered = (name: string, version: string) => writePackage(apps, `${name}.${version}`, {
-    'app.yaml': 'platform: python, wsgi\napp: staggered:application\n',
-    'staggered.py': 'import fcntl, os, time\nlock = open(os.path.join(os.environ["APPPKG_DATA_DIR"], "first"), "w")\ntry:\n    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    time.sleep(3)\n\ndef application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [os.environ["APPPKG_NAME"].encode()]\n',
-  });
-  for (const name of ['a', 'b']) staggered(name, '1');
-  const envFile = join(dir.path, 'environment.yaml');
-  writeFileSync(envFile, 'defaults:\n  workers: 2\n');
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', '--max-workers', '2']);
-  const env: Env = { dir, apps, gw, pids: new Set<number>() };
-  opened.push(env);
-  const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
-  const asleep = await waitFor(async () => {
-    const now = await states();
-    return now.a === 'idle' && now.b === 'ready' ? 'a' : now.b === 'idle' && now.a === 'ready' ? 'b' : undefined;
-  }, 30_000, 'one app to serve and the other to be put to sleep for it');
-  const other = asleep === 'a' ? 'b' : 'a';
+  // The second worker of each start 3 s late: long enough for a new version to be found and
+  // wait for room while the woken app's wake goes on.
+  const { env, asleep, other } = await openStaggered(['a.1', 'b.1'], 3, 30_000);
   // Served by its first worker; its second is 3 s away, and the other app sleeps for it.
   const res = await get(env, `/${asleep}/`);
   assert.is(res.status, 200, res.body);
-  staggered(other, '2');
+  staggeredPackage(env.apps, `${other}.2`, 3);
   await waitFor(async () => (await gatewayStatus(env.gw)).apps.find((a: any) => a.name === other)?.version === '2', 30_000, `${other} 2 to be judged`);
   const output = env.gw.output();
   assert.match(output, new RegExp(`${other}: waiting for room under --max-workers 2: ${asleep} is waking`), output);
