@@ -88,6 +88,8 @@ export interface RefusedRoutes {
   code: string;
   /** Of an app starting: how long a request waits for it before a 503 (its start_timeout and a moment). */
   startWaitMs?: number;
+  /** Of an app starting: its processes' routes in any of its versions (null: web, every path); none when absent. */
+  processRoutes?: ReadonlyArray<string | null>;
 }
 
 interface Routed {
@@ -103,8 +105,11 @@ interface Unrouted {
   close: boolean;
   /** A 503 that will pass: say when to try again. */
   retryAfter?: boolean;
-  /** The app whose first version is starting, and how long the request may wait for it instead. */
-  starting?: { app: string; waitMs: number };
+  /**
+   * The app whose first version is starting, and how long the request may wait for it instead;
+   * `toProcess`: a process of one of its versions may take the path (RefusedRoutes.processRoutes).
+   */
+  starting?: { app: string; waitMs: number; toProcess: boolean };
   /** The app that does not serve (refused): its 503 counts as its answer (docs/admin.md, `failed`). */
   refused?: string;
 }
@@ -143,6 +148,11 @@ const WEBSOCKET_CLOSE_WAIT_MS = 2000;
 
 /** How often a stop that waits for requests in flight says which. */
 const STOP_REPORT_MS = 5000;
+
+/** Whether a process of `routes` (RefusedRoutes.processRoutes) takes `routed`, as AppDispatcher's groupFor decides. */
+function takenByProcess(routes: ReadonlyArray<string | null> | undefined, routed: string): boolean {
+  return routes?.some((route) => route === null || routed === route || routed.startsWith(`${route}/`)) ?? false;
+}
 
 /** The app's static file the request names, or null; the common app has no `static:` at all. */
 function staticHit(match: RouteMatch<AppDispatcher>): ReturnType<typeof matchStatic> {
@@ -194,6 +204,8 @@ export class Front {
    * waits for the apps rather than finding none.
    */
   private held: Array<() => void> | null = [];
+  /** Whether publish() came yet: before it, the router knows no app, so nothing of where a request goes. */
+  private published = false;
   /** Why nothing is routed (serve --reload waiting for a fix): then 503 saying so, not 404. */
   private unroutedBecause: string | null = null;
 
@@ -229,6 +241,7 @@ export class Front {
       ...refused.flatMap((a) => a.routes.map((r) => ({ ...r, target: a }))),
     ]);
     this.refusedByName = new Map(refused.map((a) => [a.name, a]));
+    this.published = true;
     this.sayTakenRoutes([...apps, ...refused]);
     const starting = new Set(refused.filter((a) => a.code === STARTING_CODE).map((a) => a.name));
     this.startWaits.settle((app) => starting.has(app));
@@ -616,17 +629,31 @@ export class Front {
   /**
    * A plain request from the lean lane: taken (true) when it goes to an app's workers or is
    * one of its static files, or is answered by the gateway itself on a connection that goes on
-   * (no app there: 404; an app that does not serve: 503). Any other answer (a process's route,
-   * a refusal that closes the connection, a wait for an app starting, the gateway not open yet
-   * or stopping) is node:http's to give, with the same code as always (false).
+   * (no app there: 404; an app that does not serve: 503), now or after a wait (the gateway not
+   * open yet, its app starting) that can end at nothing else. Any other answer (a process's
+   * route, a refusal that closes the connection, the gateway stopping, or not open before it
+   * knows any app) is node:http's to give, with the same code as always (false).
    */
   private takePlain(req: IncomingMessage, res: ServerResponse): boolean {
-    if (this.held !== null || this.stopping) return false;
+    if (this.stopping) return false;
+    // Before the first publish a wait may end anywhere: a process's route too.
+    if (this.held !== null && !this.published) return false;
     const routed = this.route(req);
+    if (this.held !== null || ('status' in routed && routed.starting !== undefined)) {
+      // A lean response can be answered later, as a worker's always is; but the lane reads the
+      // connection on past a request it took, so one that may end at node:http stays there.
+      if (!this.waitEndsLean(routed)) return false;
+      const tracked = this.track(req, res, '');
+      // As nodeRequest's: a client that left while it was held is not routed (its line is logged).
+      this.whenOpen(() => {
+        if (!res.destroyed) this.routeRequest(req, res, tracked, true);
+      });
+      return true;
+    }
     if ('status' in routed) {
       // A refusal that closes must keep the requests pipelined behind it from reaching an app,
-      // which node:http sees to (nodeRequest), and a wait may end at a process's route.
-      if (routed.close || routed.starting !== undefined) return false;
+      // which node:http sees to (nodeRequest).
+      if (routed.close) return false;
       // Behind nginx's upstream keepalive, one request for a path no app serves would otherwise
       // move a pooled connection to node:http, and its higher cost, for good.
       this.track(req, res, routed.refused ?? '');
@@ -645,6 +672,16 @@ export class Front {
     this.track(req, res, app.name);
     app.handle(req, res, this.routeOf(req, match, url, q));
     return true;
+  }
+
+  /**
+   * Whether a request that waits (held before open(), or for its app's start) is answered by
+   * what the lane can give, as far as the routes published now tell: never a process's route
+   * (a starting app's from its descriptions), nor a refusal that closes (the head's alone).
+   */
+  private waitEndsLean(routed: Routed | Unrouted): boolean {
+    if ('status' in routed) return !routed.close && routed.starting?.toProcess !== true;
+    return staticHit(routed.match) !== null || routed.match.target.servesWithWorkers(routed.match.routedPathInfo);
   }
 
   /** Counts a request in flight until its response closes, then logs it. */
@@ -717,14 +754,18 @@ export class Front {
     this.routeRequest(req, res, tracked);
   }
 
-  private routeRequest(req: IncomingMessage, res: ServerResponse, tracked: InFlightRequest): void {
+  /**
+   * `lean`: a request the lean lane took that waited (takePlain), which only an app's workers,
+   * a static file or the gateway's own answer may end.
+   */
+  private routeRequest(req: IncomingMessage, res: ServerResponse, tracked: InFlightRequest, lean = false): void {
     const routed = this.route(req);
     if ('status' in routed) {
       const answer = (): void => this.answerUnrouted(res, routed);
       if (routed.refused !== undefined) tracked.app = routed.refused;
       if (routed.starting === undefined || this.stopping) return answer();
       tracked.app = routed.starting.app;
-      this.startWaits.wait(routed.starting.app, routed.starting.waitMs, () => res.destroyed, () => this.routeRequest(req, res, tracked), answer);
+      this.startWaits.wait(routed.starting.app, routed.starting.waitMs, () => res.destroyed, () => this.routeRequest(req, res, tracked, lean), answer);
       return;
     }
     const { match, url, q } = routed;
@@ -733,6 +774,13 @@ export class Front {
     const hit = staticHit(match);
     if (hit !== null) {
       void serveStatic(req, res, hit.mount, hit.rest);
+      return;
+    }
+    if (lean && !app.servesWithWorkers(match.routedPathInfo)) {
+      // A version that came while it waited routes the path to a process, which only node:http
+      // can proxy, and the lane read the connection past it: the 503 of an app still starting,
+      // to try again, is the answer nearest to what it waited for.
+      sendError(res, 503, { detail: `${app.name} is starting; try again in a moment`, headers: { 'Retry-After': '2' } });
       return;
     }
     app.handle(req, res, this.routeOf(req, match, url, q));
@@ -770,7 +818,10 @@ export class Front {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };
       if (target === undefined) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
       // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
-      if (target.code === STARTING_CODE) return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true, starting: { app: target.name, waitMs: target.startWaitMs ?? START_WAIT_MS } };
+      if (target.code === STARTING_CODE) {
+        const starting = { app: target.name, waitMs: target.startWaitMs ?? START_WAIT_MS, toProcess: takenByProcess(target.processRoutes, match!.routedPathInfo) };
+        return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true, starting };
+      }
       return { status: 503, detail: notServingDetail(target.name, target.code), close: false, retryAfter: true, refused: target.name };
     }
     return { match: match as RouteMatch<AppDispatcher>, url, q };

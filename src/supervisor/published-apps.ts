@@ -32,6 +32,11 @@ export interface RefusedApp {
   code: string;
   /** Of an app starting: how long a request for it waits before a 503 to retry (startWaitMs). */
   startWaitMs?: number;
+  /**
+   * Of an app starting: the routes of the processes that take requests in any of its versions
+   * (null: a command app's web, which takes every path), whichever of them comes to serve.
+   */
+  processRoutes?: Array<string | null>;
 }
 
 /**
@@ -52,6 +57,15 @@ export function startWaitMs(startTimeoutMs: number): number {
   return startTimeoutMs + REFUSAL_PUBLISHED_MS;
 }
 
+/** RefusedApp.processRoutes of a starting app: of every version it has, as any may be the one that serves. */
+function processRoutesOf(record: AppRecord): Array<string | null> {
+  const routes = new Set<string | null>();
+  for (const desc of record.versions) {
+    for (const [name, spec] of Object.entries(desc.processes)) if (name === 'web' || spec.route !== null) routes.add(name === 'web' ? null : spec.route);
+  }
+  return [...routes];
+}
+
 /** The serving version of every app of `records`, with its routes, and the apps that serve nothing. */
 export function publishedApps(
   records: ReadonlyMap<string, AppRecord>,
@@ -67,7 +81,7 @@ export function publishedApps(
     // A new app still starting (its first version importing, its hook running, or an older one
     // tried after a newer was refused) is there: its URLs wait for it, then say so with a 503,
     // not a 404 as if it did not exist, nor "refused" while a version may still serve.
-    else refused.push({ name: record.name, routes: routesOf(record.name), code: STARTING, startWaitMs: startWaitMs(startTimeoutMsOf(record.name)) });
+    else refused.push({ name: record.name, routes: routesOf(record.name), code: STARTING, startWaitMs: startWaitMs(startTimeoutMsOf(record.name)), processRoutes: processRoutesOf(record) });
   }
   // A package whose app.yaml cannot be loaded, of a name nothing else answers for, answers
   // 503 naming why at its routes too, as a refused app does, not 404 "no app is mounted".

@@ -1,0 +1,212 @@
+// A plain request that must wait before it can be answered (the gateway not open yet, its app
+// starting) is the lean lane's when nothing but an app's workers, a static file or the
+// gateway's own answer can end the wait: behind nginx's upstream keepalive, such a request used
+// to move a pooled connection to node:http for the rest of its life (a restart under load moved
+// the whole pool). An idle app's wake was the lane's already, and stays so. What a client sees
+// and what the access log says must be what node:http gives (a second gateway with
+// APPPKG_LEAN_LANE=0 is the reference). One that may end at a process's route still goes to
+// node:http, which alone proxies it.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
+import { startBothReaders, type BothReaders } from '../helpers/both-readers.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { appStatus } from '../helpers/status.js';
+
+const test = suite('lean lane: requests that wait');
+const apps = tempDir('apppkg-lean-waits-apps-');
+const work = tempDir('apppkg-lean-waits-');
+let both: BothReaders | null = null;
+let lean: RunningGateway;
+let node: RunningGateway;
+
+const APP = `def application(environ, start_response):
+    body = ("%s %s" % (environ["REQUEST_METHOD"], environ["PATH_INFO"])).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+`;
+/** APP after an import that takes `seconds` (and fails after it with `fail`). */
+const slowApp = (seconds: number, fail = false): string => `import time\ntime.sleep(${seconds})\n${fail ? 'raise RuntimeError("no")\n' : ''}${APP}`;
+
+test.before(async () => {
+  writePackage(apps.path, 'one', { 'app.yaml': 'platform: python, wsgi\napp: one:application\n', 'one.py': APP });
+  writePackage(apps.path, 'nap', { 'app.yaml': 'platform: python, wsgi\napp: nap:application\n', 'nap.py': APP });
+  const environment = join(work.path, 'environment.yaml');
+  writeFileSync(environment, 'apps:\n  nap:\n    idle_timeout: 1\n    workers: 1\n');
+  both = await startBothReaders(apps, ['--settle', '0', '--watch-interval', '0.2', '--environment', environment]);
+  ({ lean, node } = both);
+});
+
+test.after(async () => {
+  await both?.stop();
+  work.remove();
+});
+
+const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
+const withoutDates = (raw: string): string => raw.replace(/\r\nDate: [^\r]*/g, '\r\nDate: -');
+/** The access-log lines of requests whose target has `tag`, without their time and duration. */
+const linesOf = (gw: RunningGateway, tag: string): string[] =>
+  gw
+    .output()
+    .split('\n')
+    .filter((l) => l.includes(tag))
+    .map((l) => l.replace(/\[[^\]]*\]/, '[-]').replace(/ dur=[\d.]+$/, ''));
+
+/** A package copied into the apps directory whole (a rename), as a deploy does. */
+function deploy(name: string, files: Record<string, string>, from?: string): void {
+  const staged = join(work.path, `staged-${name}`);
+  if (from !== undefined) addPackage(work.path, from, `staged-${name}`);
+  writePackage(work.path, `staged-${name}`, files);
+  renameSync(staged, join(apps.path, name));
+}
+
+/**
+ * On one connection: `first` (which may wait), then, once `until` has come back, a head the
+ * client's FIN cuts. Which reader has the connection then shows in that head's access-log line:
+ * the lane hands it to node:http with its request line, which the 400's line says; node:http,
+ * having read a request of the connection already, logs `-` (access-log-client-end.test.ts).
+ */
+async function thenCut(port: number, first: string, until: string, cut: string, connect = (): net.Socket => net.connect(port, '127.0.0.1')): Promise<string> {
+  const socket = connect();
+  let got = '';
+  let closed = false;
+  socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+  socket.on('error', () => {});
+  socket.on('close', () => (closed = true));
+  try {
+    socket.write(first);
+    await waitFor(() => got.includes(until) || closed, 20_000, () => `"${until}" in the answers, got ${JSON.stringify(got)}`);
+    socket.end(cut);
+    await waitFor(() => closed, 5000, 'the close after the 400');
+    return got;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The cut head's 400 is logged on `gw` with its request line: the lane had the connection. */
+const cutLogged = (gw: RunningGateway, target: string): boolean => gw.output().split('\n').some((l) => l.includes(`"GET ${target} HTTP/1.1" 400 `));
+/** A 400 is logged on `gw` past `from` (its output's length before), the cut head's either way. */
+const cut400Logged = (gw: RunningGateway, from: number): boolean => / 400 \d+ /.test(gw.output().slice(from));
+
+test('requests that wait for an app starting, one that starts and one that fails, pipelined with others: the same bytes and access-log lines as node:http, and the connection stays on the lane', async () => {
+  deploy('slow', { 'app.yaml': 'platform: python, wsgi\napp: slow:application\n', 'slow.py': slowApp(1) });
+  deploy('sick', { 'app.yaml': 'platform: python, wsgi\napp: sick:application\n', 'sick.py': slowApp(1, true) });
+  // Known to both (published as starting), their imports still under way.
+  await waitFor(async () => (await appStatus(lean, 'slow')) !== undefined && (await appStatus(node, 'sick')) !== undefined && (await appStatus(lean, 'sick')) !== undefined && (await appStatus(node, 'slow')) !== undefined, 10_000, 'both gateways to find slow and sick');
+  const from = [lean.output().length, node.output().length];
+  const first =
+    'GET /slow/a?t=start HTTP/1.1\r\nHost: x\r\nUser-Agent: ua-wait\r\n\r\n' +
+    'GET /one/b?t=start HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'GET /sick/c?t=start HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'HEAD /slow/d?t=start HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'GET /one/e?t=start HTTP/1.1\r\nHost: x\r\n\r\n';
+  const [a, b] = (
+    await Promise.all([
+      thenCut(portOf(lean), first, 'GET /e', 'GET /one/cut?c=start HTTP/1.1\r\nHost: x\r\n'),
+      thenCut(portOf(node), first, 'GET /e', 'GET /one/cut?c=start HTTP/1.1\r\nHost: x\r\n'),
+    ])
+  ).map(withoutDates);
+  const statuses = [...a.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+  assert.equal(statuses, [200, 200, 503, 200, 200, 400], a);
+  assert.ok(a.includes('\r\n\r\nGET /a'), a);
+  assert.ok(a.includes('Retry-After: 2\r\n'), a);
+  assert.is(a, b);
+  await waitFor(() => cut400Logged(lean, from[0]) && cut400Logged(node, from[1]), 5000, () => `the cut heads' lines in\n${lean.output()}\n${node.output()}`);
+  assert.ok(cutLogged(lean, '/one/cut?c=start'), lean.output());
+  assert.not.ok(cutLogged(node, '/one/cut?c=start'), 'the reference logs the cut head as `-`');
+  await waitFor(() => linesOf(lean, '?t=start ').length === 5 && linesOf(node, '?t=start ').length === 5, 5000, 'five lines each');
+  assert.equal(linesOf(lean, '?t=start '), linesOf(node, '?t=start '));
+  assert.match(linesOf(lean, '?t=start ')[0], /"GET \/slow\/a\?t=start HTTP\/1\.1" 200 6 "-" "ua-wait" app=slow$/);
+  assert.match(linesOf(lean, '?t=start ')[2], /"GET \/sick\/c\?t=start HTTP\/1\.1" 503 \d+ "-" "-" app=sick$/);
+});
+
+test('a request for a process\'s route of an app starting waits, is proxied to the process, and node:http has the connection from then on', async () => {
+  // ws-echo's WSGI side imports slowly: the app, its process with it, serves a second later.
+  deploy('slowws', { 'app.py': `import time\ntime.sleep(1)\n${APP}` }, 'ws-echo');
+  await waitFor(async () => (await appStatus(lean, 'slowws')) !== undefined, 10_000, 'the gateway to find slowws');
+  const from = lean.output().length;
+  const raw = await thenCut(portOf(lean), 'GET /slowws/ws/x?t=proc HTTP/1.1\r\nHost: x\r\n\r\n', '"pid"', 'GET /slowws/cut?t=proc HTTP/1.1\r\nHost: x\r\n');
+  assert.ok(raw.startsWith('HTTP/1.1 200 OK\r\n'), raw);
+  assert.ok(raw.includes('"path": "/slowws/ws/x?t=proc"'), raw);
+  assert.ok(raw.includes('HTTP/1.1 400 Bad Request\r\n'), raw);
+  await waitFor(() => cut400Logged(lean, from), 5000, () => `the cut head's line in\n${lean.output()}`);
+  assert.not.ok(cutLogged(lean, '/slowws/cut?t=proc'), 'node:http read the connection from the wait on');
+});
+
+test('a request that wakes an idle app (SPEC 5.6), pipelined with another: the same bytes and access-log lines as node:http, and the connection stays on the lane', async () => {
+  await waitFor(async () => (await appStatus(lean, 'nap'))?.state === 'idle' && (await appStatus(node, 'nap'))?.state === 'idle', 10_000, 'nap to go idle on both');
+  const from = [lean.output().length, node.output().length];
+  const first = 'GET /nap/a?t=wake HTTP/1.1\r\nHost: x\r\n\r\nGET /nap/b?t=wake HTTP/1.1\r\nHost: x\r\n\r\n';
+  const [a, b] = (
+    await Promise.all([
+      thenCut(portOf(lean), first, 'GET /b', 'GET /nap/cut?c=wake HTTP/1.1\r\nHost: x\r\n'),
+      thenCut(portOf(node), first, 'GET /b', 'GET /nap/cut?c=wake HTTP/1.1\r\nHost: x\r\n'),
+    ])
+  ).map(withoutDates);
+  assert.ok(a.startsWith('HTTP/1.1 200 OK\r\n') && a.includes('\r\n\r\nGET /a'), a);
+  assert.is(a, b);
+  await waitFor(() => cut400Logged(lean, from[0]) && cut400Logged(node, from[1]), 5000, () => `the cut heads' lines in\n${lean.output()}\n${node.output()}`);
+  assert.ok(cutLogged(lean, '/nap/cut?c=wake'), lean.output());
+  assert.not.ok(cutLogged(node, '/nap/cut?c=wake'), 'the reference logs the cut head as `-`');
+  assert.equal(linesOf(lean, '?t=wake '), linesOf(node, '?t=wake '));
+  assert.is(linesOf(lean, '?t=wake ').length, 2);
+});
+
+/** A port free a moment ago, for a gateway whose "listening on" comes only once it is open. */
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A connection to `port`, retried while nothing listens there yet. */
+async function connectWhenListening(port: number): Promise<net.Socket> {
+  return waitFor(
+    () =>
+      new Promise<net.Socket | undefined>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.once('connect', () => resolve(socket));
+        socket.once('error', () => resolve(undefined));
+      }),
+    20_000,
+    `a listener on ${port}`,
+  );
+}
+
+test('a request that comes before the gateway is open (serve, its app importing) is answered when it opens, as node:http answers it, and the connection stays on the lane', async () => {
+  const dir = join(work.path, 'served');
+  writePackage(work.path, 'served', { 'app.yaml': 'platform: python, wsgi\napp: served:application\n', 'served.py': slowApp(1) });
+  const serve = async (lane: string): Promise<string> => {
+    const port = await freePort();
+    const state = join(work.path, `serve-state-${lane}`);
+    const started = startCli(['serve', dir, '--port', String(port), '--state-dir', state, '--workers', '1'], { env: { APPPKG_LEAN_LANE: lane } });
+    started.catch(() => {});
+    const socket = await connectWhenListening(port);
+    // Once its start began, the gateway knows the app (published as starting): a request before
+    // that still goes to node:http (nothing tells yet whether a process's route takes it).
+    await waitFor(() => existsSync(join(state, 'apps', 'served', 'tmp')), 20_000, 'the app\'s start to begin');
+    let gw: RunningGateway | null = null;
+    try {
+      // Its app imports for a second, and serve opens once it is up: what is sent now is held.
+      const raw = await thenCut(port, 'GET /held?t=held HTTP/1.1\r\nHost: x\r\n\r\nGET /next?t=held HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /next', 'GET /cut?c=held HTTP/1.1\r\nHost: x\r\n', () => socket);
+      gw = await started;
+      await waitFor(() => cut400Logged(gw!, 0), 5000, () => `the cut head's line in\n${gw!.output()}`);
+      return `${withoutDates(raw)}\n${linesOf(gw, '?t=held').join('\n')}\n${cutLogged(gw, '/cut?c=held') ? 'lane' : 'node:http'}`;
+    } finally {
+      await (gw ?? (await started.catch(() => null)))?.stop();
+    }
+  };
+  const [a, b] = await Promise.all([serve('1'), serve('0')]);
+  assert.ok(a.startsWith('HTTP/1.1 200 OK\r\n') && a.includes('\r\n\r\nGET /held'), a);
+  assert.ok(a.endsWith('\nlane'), a);
+  assert.ok(b.endsWith('\nnode:http'), b);
+  assert.is(a.slice(0, a.lastIndexOf('\n')), b.slice(0, b.lastIndexOf('\n')));
+});
+
+test.run();
