@@ -1,8 +1,8 @@
 // The plainest request heads, read without Node's HTTP machinery: a method of capital letters
 // (GET, POST, ..., WebDAV's PROPFIND, or one of the app's own: RFC 9110 §9.1 leaves the methods
-// open, and llhttp refuses those it does not know: net/unknown-method.ts; CONNECT is node:http's), an origin-form target, HTTP/1.1 (or 1.2-1.9, read as 1.1), a Host, a body
-// framed by Content-Length, by `Transfer-Encoding: chunked` alone (net/chunked-body.ts), or
-// none, no upgrade, no continue, every header once. That is nearly every request a browser,
+// open, and llhttp refuses those it does not know: net/unknown-method.ts; CONNECT is node:http's), an origin-form target, HTTP/1.1 (or 1.2-1.9, read as 1.1) with a Host, or
+// HTTP/1.0 with or without one, a body framed by Content-Length, by `Transfer-Encoding: chunked`
+// alone (net/chunked-body.ts; HTTP/1.1 only), or none, no upgrade, no continue, every header once. That is nearly every request a browser,
 // a form, an API client, a load balancer's probe or a load test sends, and the front's lean
 // lane (proxy/lean-lane.ts) answers them without building an IncomingMessage. Anything else, down
 // to a repeated header or a byte outside the plain ranges, is not refused here: it is given to
@@ -27,6 +27,8 @@ export interface PlainHead {
   chunked: boolean;
   /** The version sent when it is not 1.1 (`1.2`-`1.9`, served as 1.1), for the access log. */
   higherVersion: string | undefined;
+  /** HTTP/1.0: served as such (lean-request.ts, lean-response.ts), as node:http serves it. */
+  http10: boolean;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface PlainHead {
  */
 // HTTP/1.2 to 1.9: a server treats a higher minor version as the highest it speaks (RFC 9110
 // §2.5, RFC 9112 §2.3), and the lean request says 1.1 (lean-request.ts) as its answer does.
-const PLAIN = /^[A-Z][A-Z_-]{0,31} \/[\x21-\x7e\x80-\xff]* HTTP\/1\.[1-9](?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
+const PLAIN = /^[A-Z][A-Z_-]{0,31} \/[\x21-\x7e\x80-\xff]* HTTP\/1\.[0-9](?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+$/;
 
 /** Fields that make a request more than plain: a continue, a protocol switch. */
 const NOT_PLAIN = new Set(['expect', 'upgrade', 'http2-settings']);
@@ -64,12 +66,15 @@ export function parsePlainHead(head: string): PlainHead | null {
   const method = head.slice(0, head.indexOf(' '));
   let eol = head.indexOf('\r\n');
   const url = head.slice(method.length + 1, eol - 9);
-  const higherVersion = head.charCodeAt(eol - 1) === 0x31 ? undefined : head.slice(eol - 3, eol);
+  const minor = head.charCodeAt(eol - 1);
+  const http10 = minor === 0x30;
+  const higherVersion = minor <= 0x31 ? undefined : head.slice(eol - 3, eol);
   const rawHeaders: string[] = [];
   // A plain object, as Node's: a name that is also a property of Object.prototype (`constructor`,
   // `__proto__`) reads as present below, and such a head goes to node:http.
   const headers: Record<string, string> = {};
-  let keepAlive = true;
+  // RFC 9112 §9.3: an HTTP/1.0 connection persists only when the client asks it to.
+  let keepAlive = !http10;
   let hasHost = false;
   let bodyLength = 0;
   let chunked = false;
@@ -90,19 +95,22 @@ export function parsePlainHead(head: string): PlainHead | null {
       if (!LENGTH.test(value)) return null;
       bodyLength = Number(value);
     } else if (lower === 'transfer-encoding') {
-      // Another coding, or a list (`gzip, chunked`), is node:http's to judge.
-      if (value.toLowerCase() !== 'chunked') return null;
+      // Another coding, or a list (`gzip, chunked`), is node:http's to judge; in HTTP/1.0 any
+      // is a 400 that closes (RFC 9112 §6.1, front.ts route), which node:http gives.
+      if (http10 || value.toLowerCase() !== 'chunked') return null;
       chunked = true;
     } else if (lower === 'connection') {
       // A list naming other fields is hop-by-hop bookkeeping node:http and cgi-request.ts do.
       const token = value.toLowerCase();
       if (token === 'close') keepAlive = false;
-      else if (token !== 'keep-alive') return null;
+      else if (token === 'keep-alive') keepAlive = true;
+      else return null;
     }
     headers[lower] = value;
     rawHeaders.push(name, value);
   }
   // Both framings at once is refused (RFC 9112 §6.1, SPEC 5.8): by node:http, with the rest.
-  if (!hasHost || (chunked && headers['content-length'] !== undefined)) return null;
-  return { method, url, rawHeaders, headers, keepAlive, bodyLength, chunked, higherVersion };
+  // An HTTP/1.1 request without Host is a 400 (RFC 9112 §3.2); an HTTP/1.0 one is served.
+  if ((!hasHost && !http10) || (chunked && headers['content-length'] !== undefined)) return null;
+  return { method, url, rawHeaders, headers, keepAlive, bodyLength, chunked, higherVersion, http10 };
 }

@@ -1,5 +1,5 @@
 // The front's lean lane: every client connection starts here, on the raw socket. Plain requests
-// (net/plain-head.ts: HTTP/1.1, a body framed by Content-Length, chunked, or none) that go to an app's
+// (net/plain-head.ts: HTTP/1.1 or 1.0, a body framed by Content-Length, chunked, or none) that go to an app's
 // Python workers or to its static files, or that the gateway answers itself on a connection
 // that goes on (404, 503: front.ts takePlain), are read and answered without node:http's
 // IncomingMessage and ServerResponse (2-4 µs of the front's CPU per GET, ~40 µs per 64 KiB POST:

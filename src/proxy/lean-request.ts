@@ -15,6 +15,9 @@ import { ChunkedBody } from '../net/chunked-body.js';
 import type { PlainHead } from '../net/plain-head.js';
 import { rememberSentVersion } from '../net/request-line-version.js';
 
+/** node:http's test of a TE field (its common.chunkExpression). */
+const TE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
+
 /** The connection a request's body comes from: it reads the client only while no body is held. */
 export interface BodySource {
   bodyFlowChanged(): void;
@@ -39,11 +42,16 @@ export class LeanRequest extends QuietEmitter {
   url: string;
   readonly headers: Record<string, string>;
   readonly rawHeaders: string[];
-  readonly httpVersion = '1.1';
+  readonly httpVersion: '1.0' | '1.1';
   readonly httpVersionMajor = 1;
-  readonly httpVersionMinor = 1;
-  /** The client did not say Connection: close. */
+  readonly httpVersionMinor: 0 | 1;
+  /** The client asked the connection to persist (HTTP/1.1: did not say close; HTTP/1.0: said keep-alive). */
   readonly keepAlive: boolean;
+  /**
+   * An answer of unknown length may be chunked: always in HTTP/1.1; in HTTP/1.0 only when the
+   * client's TE names chunked, as node:http's ServerResponse decides (else it is close-delimited).
+   */
+  readonly chunkedAnswers: boolean;
   /** Body bytes the client has still to send: Infinity for a chunked body until its end. */
   remaining: number;
   /** The decoder of a chunked body; null for one framed by Content-Length (or none). */
@@ -68,6 +76,9 @@ export class LeanRequest extends QuietEmitter {
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
     this.keepAlive = head.keepAlive;
+    this.httpVersion = head.http10 ? '1.0' : '1.1';
+    this.httpVersionMinor = head.http10 ? 0 : 1;
+    this.chunkedAnswers = !head.http10 || (head.headers.te !== undefined && TE_CHUNKED.test(head.headers.te));
     this.chunks = head.chunked ? new ChunkedBody() : null;
     this.remaining = head.chunked ? Infinity : head.bodyLength;
     if (head.higherVersion !== undefined) rememberSentVersion(this, head.higherVersion);

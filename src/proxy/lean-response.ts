@@ -5,8 +5,8 @@
 // those ways, or that the gateway answers itself (error-response.ts sendError: a 404, a 503); a
 // request for a process's route goes to node:http instead. What
 // goes on the wire is what node:http would write for the same calls: the app's fields, Date,
-// Connection and Keep-Alive, chunked framing when the app gave no Content-Length, no body for
-// HEAD, 204 and 304.
+// Connection and Keep-Alive, chunked framing when the app gave no Content-Length (to an
+// HTTP/1.0 client: none, the body ends with the connection), no body for HEAD, 204 and 304.
 
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
@@ -186,10 +186,13 @@ export class LeanResponse extends EventEmitter {
     this.statusCode = code;
     if (code === 204 || code === 304 || code < 200) this.hasBody = false;
     const keepAlive = this.shouldKeepAlive && !this.output.closesAfter(this);
-    if (fields.connection !== undefined) this.last = !keepAlive || CLOSE_TOKEN.test(fields.connection);
-    else if (!keepAlive) this.last = true;
-    this.chunked = !fields.contentLength && this.hasBody;
-    this.head = headText(fields, code, reason, keepAlive, this.output.keepAliveSeconds, this.chunked);
+    // As node:http's _storeHeader: no Content-Length and no chunking (an HTTP/1.0 client,
+    // lean-request.ts) is no keep-alive in the head, and a body then ends with the connection.
+    const unframed = !fields.contentLength && !this.req.chunkedAnswers;
+    if (fields.connection !== undefined) this.last = !keepAlive || CLOSE_TOKEN.test(fields.connection) || (unframed && this.hasBody);
+    else if (!keepAlive || unframed) this.last = true;
+    this.chunked = !fields.contentLength && this.hasBody && !unframed;
+    this.head = headText(fields, code, reason, keepAlive && !unframed, this.output.keepAliveSeconds, this.chunked);
     this.headersSent = true;
     return this;
   }

@@ -72,7 +72,8 @@ async function servesAgain(): Promise<void> {
 }
 
 test('a request node:http cannot parse, pipelined behind one it answered, gets its own line (not the first one\'s), with its 400\'s body size', async () => {
-  const raw = await rawRequest(port(), 'GET /cuts/?0 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /cuts/pipelined HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n', 5000);
+  // A field sent twice: node:http reads the first request too (the lean lane serves a plain one).
+  const raw = await rawRequest(port(), 'GET /cuts/?0 HTTP/1.0\r\nConnection: keep-alive\r\nAccept: a\r\nAccept: b\r\n\r\nGET /cuts/pipelined HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n', 5000);
   assert.match(raw, /^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 400 /);
   await waitFor(() => /"GET \/cuts\/pipelined HTTP\/1\.1" 400 [1-9]\d* "-" "-" app=- /.test(gw!.output()), 5000, `the 400 line in\n${gw!.output()}`);
 });

@@ -14,6 +14,7 @@ test('a plain GET and HEAD: method, target as sent, fields trimmed, lower-case n
     bodyLength: 0,
     chunked: false,
     higherVersion: undefined,
+    http10: false,
   });
   const head = parsePlainHead('HEAD / HTTP/1.1\r\nhost: x\r\nConnection: Close');
   assert.is(head?.method, 'HEAD');
@@ -26,6 +27,19 @@ test('a plain GET and HEAD: method, target as sent, fields trimmed, lower-case n
   const higher = parsePlainHead('GET /v HTTP/1.2\r\nHost: x');
   assert.is(higher?.url, '/v');
   assert.is(higher?.higherVersion, '1.2');
+});
+
+test('HTTP/1.0: plain, with or without Host; kept alive only when the client says keep-alive (RFC 9112 §9.3); a Content-Length body', () => {
+  const head = parsePlainHead('GET /old?x HTTP/1.0\r\nUser-Agent: probe');
+  assert.is(head?.http10, true);
+  assert.is(head?.url, '/old?x');
+  assert.is(head?.keepAlive, false);
+  assert.is(head?.higherVersion, undefined);
+  assert.is(head?.headers.host, undefined);
+  assert.is(parsePlainHead('GET / HTTP/1.0\r\nHost: x\r\nConnection: Keep-Alive')?.keepAlive, true);
+  assert.is(parsePlainHead('GET / HTTP/1.0\r\nHost: x\r\nConnection: close')?.keepAlive, false);
+  assert.is(parsePlainHead('POST / HTTP/1.0\r\nHost: x\r\nContent-Length: 5')?.bodyLength, 5);
+  assert.is(parsePlainHead('GET / HTTP/1.1\r\nHost: x')?.http10, false);
 });
 
 test('a body framed by Content-Length, on any of the plain methods; none when it is absent', () => {
@@ -65,7 +79,10 @@ test('anything else is node:http\'s to read', () => {
     'get / HTTP/1.1\r\nHost: x',
     'GET http://x/ HTTP/1.1\r\nHost: x',
     'OPTIONS * HTTP/1.1\r\nHost: x',
-    'GET / HTTP/1.0\r\nHost: x',
+    // Transfer-Encoding in HTTP/1.0: node:http's 400 (RFC 9112 §6.1), and no other coding is plain.
+    'POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked',
+    'GET / HTTP/1.0\r\nHost: x\r\nExpect: 100-continue',
+    'GET / HTTP/1.0\r\nConnection: keep-alive, X-Private',
     'GET / HTTP/2.0\r\nHost: x',
     'GET /\r\nHost: x',
     'GET  / HTTP/1.1\r\nHost: x',

@@ -108,10 +108,12 @@ test('SERVER_NAME and SERVER_PORT from Host, the port defaulting to 80', async (
   assert.is(v6.SERVER_PORT, '81');
 });
 
-test('an HTTP/1.0 request without Host (node:http reads it): localhost, port 80, never 0', async () => {
-  const env = await environOf('GET /uw/environ HTTP/1.0\r\n\r\n');
-  assert.is(env.SERVER_NAME, 'localhost');
-  assert.is(env.SERVER_PORT, '80');
+test('an HTTP/1.0 request without Host (the lean lane reads it, node:http one with a field sent twice): localhost, port 80, never 0', async () => {
+  for (const twice of ['', 'Accept: a\r\nAccept: b\r\n']) {
+    const env = await environOf(`GET /uw/environ HTTP/1.0\r\n${twice}\r\n`);
+    assert.is(env.SERVER_NAME, 'localhost');
+    assert.is(env.SERVER_PORT, '80');
+  }
 });
 
 test('over TCP: still the address and port the client reached', async () => {
