@@ -159,7 +159,8 @@ test('a head that arrives in pieces, and heads that are not plain, are answered 
   assert.ok(got.includes('GET /?split host=lean.test'), got);
   socket.destroy();
 
-  // HTTP/1.0 with a repeated field, a repeated field, obs-text in a value: node:http reads them; the same answers.
+  // HTTP/1.0 with a repeated field, a repeated field, two Hosts: node:http reads them; obs-text in a value is plain
+  // (the lane's, net/plain-head.ts). The same answers.
   for (const head of [
     'GET /?old HTTP/1.0\r\nHost: lean.test\r\nAccept: a\r\nAccept: b\r\n\r\n',
     'GET /?twice HTTP/1.1\r\nHost: lean.test\r\nAccept: a\r\nAccept: b\r\n\r\n',
