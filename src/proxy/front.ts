@@ -366,11 +366,14 @@ export class Front {
         // From now: its 408 may wait for the answers before it, and the rest of the head, if
         // the client sends it meanwhile, must not become a request served ahead of that 408.
         if (status === 408) this.headTimedOut.add(socket);
-        const refuse = (behindAnswered: boolean): void => {
+        const refuse = (behindAnswered: boolean, loggedAfter?: ServerResponse): void => {
           socket.end(unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
           const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 || err.code === HEAD_CUT ? this.unparsedLine(socket) : null);
-          if (line !== null) this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), (Date.now() - headSince) / 1000);
+          if (line === null) return;
+          const record = (): void => this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), (Date.now() - headSince) / 1000);
+          if (loggedAfter === undefined) record();
+          else loggedAfter.once('close', record);
         };
         // The error is in a request after ones read whole: their answers go out first, in
         // order, then its refusal, and the connection ends (RFC 9112 §9.3.2). Written before,
@@ -379,7 +382,10 @@ export class Front {
         const last = this.lastNodeResponse.get(socket);
         if (last?.req?.complete) {
           if (last.writableFinished) refuse(true);
-          else last.once('finish', () => socket.writable && refuse(true));
+          // Before node:http's own 'finish' listener: after a client's FIN (`printf ... | nc`)
+          // that one ends the socket, and the refusal and its log line were lost. Its line
+          // comes after the answer's own (logged on 'close'), in request order.
+          else last.prependOnceListener('finish', () => socket.writable && refuse(true, last));
           return;
         }
         // A parse error in a request body (a bad chunk size, say) comes while that request's
