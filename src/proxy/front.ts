@@ -381,6 +381,11 @@ export class Front {
         // would never learn what became of its request.
         const last = this.lastNodeResponse.get(socket);
         if (last?.req?.complete) {
+          // Behind an answer that closes the connection (a refusal: 400, 505, ...), nothing is
+          // read (RFC 9112 §9.6), so nothing is answered or logged, as nodeRequest drops a
+          // request there: llhttp goes on parsing a message it reads as keep-alive (an HTTP/2.0
+          // line with `Proxy-Connection: keep-alive`), and its 400 went out after the 505.
+          if (!last.shouldKeepAlive) return;
           if (last.writableFinished) refuse(true);
           // Before node:http's own 'finish' listener: after a client's FIN (`printf ... | nc`)
           // that one ends the socket, and the refusal and its log line were lost. Its line

@@ -136,4 +136,12 @@ test('a pipelined head llhttp refuses, behind an answered request, the client ha
   assert.equal(got.leanLines, got.nodeLines);
 });
 
+test('a request behind a refusal that closes the connection (HTTP/2.0, 505) is not answered, though llhttp reads on (Proxy-Connection: keep-alive)', async () => {
+  const bytes = 'POST /pc-1 HTTP/2.0\r\nProxy-Connection: keep-alive\r\nContent-Length: 5\r\n\r\nhello' + 'HEAD /pc-2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\nHost: h\r\n\r\n0\r\n\r\n';
+  const got = await bothAnswer(bytes, '/pc-', 1);
+  for (const raw of [got.lean, got.node]) assert.equal(statusesOf(raw), [505], raw);
+  assert.is(comparable(got.lean), comparable(got.node));
+  assert.equal(got.leanLines, got.nodeLines);
+});
+
 test.run();
