@@ -360,7 +360,7 @@ export class Front {
         const status =
           err.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(err as { rawPacket?: unknown }) ? 414 : 431)
           : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408
-          : err.code === 'HPE_INVALID_VERSION' && otherMajorVersion(err as { rawPacket?: unknown }) ? 505
+          : err.code === 'HPE_INVALID_VERSION' && otherMajorVersion(err as { rawPacket?: unknown; bytesParsed?: unknown }) ? 505
           : 400;
         const body = status !== 400 ? '' : shortBody(400, refusedRawTarget(err) ? RAW_TARGET_REFUSED : parseErrorProblem(err));
         // From now: its 408 may wait for the answers before it, and the rest of the head, if

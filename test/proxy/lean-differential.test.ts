@@ -144,4 +144,10 @@ test('a request behind a refusal that closes the connection (HTTP/2.0, 505) is n
   assert.equal(got.leanLines, got.nodeLines);
 });
 
+test('a version llhttp refuses (HTTP/1.x) in a read whose later line says HTTP/2.0: 400 for the line refused, not 505', async () => {
+  const got = await bothAnswer('GET /omv-1 HTTP/1.x\r\nHost: h\r\n\r\nGET /omv-2 HTTP/2.0\r\nHost: h\r\n\r\n', '/omv-', 1);
+  for (const raw of [got.lean, got.node]) assert.equal(statusesOf(raw), [400], raw);
+  assert.equal(got.leanLines, got.nodeLines);
+});
+
 test.run();
