@@ -51,6 +51,9 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
   // llhttp takes `GET /path` with no version as HTTP/0.9 and parses `HTTP/2.0`; neither is an
   // HTTP/1.x message, and answering either as one would be a guess (RFC 9112 §2.3).
   if (req.httpVersionMajor !== 1) return `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`;
+  // llhttp refuses PRI in an HTTP/1.1 line when it reads a connection from its start, and takes
+  // it on one the lean lane handed over (which served it to the app itself).
+  if (req.method === 'PRI') return NOT_A_PREFACE;
   let hosts = 0;
   let seen: Map<string, string> | null = null;
   let repeats: number[] | null = null;
@@ -211,6 +214,9 @@ const PARSE_PROBLEMS: Record<string, string> = {
 
 const CONTENT_LENGTH_WITH_TRANSFER_ENCODING = PARSE_PROBLEMS.HPE_UNEXPECTED_CONTENT_LENGTH;
 
+/** PRI is no method: it begins HTTP/2's connection preface, `PRI * HTTP/2.0` (RFC 9113 §3.4). */
+const NOT_A_PREFACE = 'PRI begins the HTTP/2 connection preface, which is not spoken here: send HTTP/1.1';
+
 /**
  * llhttp's reasons where its code misleads: a Content-Length with Transfer-Encoding comes as an
  * invalid Content-Length (after it) or Transfer-Encoding (before it), two Content-Lengths as
@@ -220,6 +226,7 @@ const REASON_PROBLEMS = new Map<unknown, string>([
   ["Content-Length can't be present with Transfer-Encoding", CONTENT_LENGTH_WITH_TRANSFER_ENCODING],
   ["Transfer-Encoding can't be present with Content-Length", CONTENT_LENGTH_WITH_TRANSFER_ENCODING],
   ['Duplicate Content-Length', 'more than one Content-Length header: the body\'s framing is ambiguous (RFC 9112 §6.3); send it once'],
+  ['Expected HTTP/2 Connection Preface', NOT_A_PREFACE],
 ]);
 
 /**

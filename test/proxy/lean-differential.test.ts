@@ -150,4 +150,18 @@ test('a version llhttp refuses (HTTP/1.x) in a read whose later line says HTTP/2
   assert.equal(got.leanLines, got.nodeLines);
 });
 
+test('PRI, the HTTP/2 preface\'s method, in an HTTP/1.1 line: 400 from both, first or pipelined, never the app\'s', async () => {
+  for (const [bytes, statuses] of [
+    ['PRI /pri-1 HTTP/1.1\r\nHost: h\r\n\r\n', [400]],
+    ['GET /pri-2 HTTP/1.1\r\nHost: h\r\n\r\nPRI /pri-3 HTTP/1.1\r\nHost: h\r\n\r\n', [200, 400]],
+  ] as const) {
+    const got = await bothAnswer(bytes, '/pri-', statuses.length);
+    for (const raw of [got.lean, got.node]) {
+      assert.equal(statusesOf(raw), [...statuses], raw);
+      assert.ok(raw.includes('PRI begins the HTTP/2 connection preface'), raw);
+    }
+    assert.is(comparable(got.lean), comparable(got.node));
+  }
+});
+
 test.run();
