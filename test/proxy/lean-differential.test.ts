@@ -164,4 +164,150 @@ test('PRI, the HTTP/2 preface\'s method, in an HTTP/1.1 line: 400 from both, fir
   }
 });
 
+// The generator: its cases, and what differed and is not fixed yet.
+
+/** mulberry32: the same cases on every run. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// No HTTP/1.0: it moves to the lane in plain-head.ts on its own, and is compared there.
+const METHODS = ['GET', 'GET', 'POST', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'FOO', 'PURGE_CACHE', 'get', 'G\0T', 'TRACE', 'GET\t', 'M-SEARCH', 'PRI'];
+const TARGETS = [
+  '/', '/a/b?x=1', '/%41%2F%zz', '/a/../b', '//x//y', '/a/./b', 'http://h/p?q', 'HTTP://h:80/', '*', '/caf\xe9', '/a b', '/a#frag',
+  `/${'x'.repeat(9000)}`, '/\x7f', '/a?b=\x01', '', '/~user', '/a%00b', 'https://h/x', 'http://u@h/', '/?', '/a?x=\xff&y', '/a\tb', 'h/p', '/%', '/..', '/a;p=1?q',
+];
+const VERSIONS = ['HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.1 ', 'http/1.1', 'HTTP/1.10', 'HTTP/1', '', 'HTTP/3.0', 'HTTP/1.1\t', 'HTTP/01.1'];
+const ODD_FIELDS = [
+  'X-A: 1\r\n continued', 'X-A : 1', ': empty', 'X-A:', 'X-A: a\0b', 'X-A: a\rb', 'X-A: a\nX-B: b', 'X-A: caf\xe9', 'X-A: \x7f', 'X\x01A: 1',
+  'X-A: 1\r\nX-A: 2', 'Host: other', 'Host : h', 'Host: a b', 'Host:\th\t', 'Host: h:99999', 'Host: [::1]:80', 'Host: a@b',
+  'Connection: close', 'Connection: keep-alive', 'Connection: close, te', 'Connection: Upgrade', 'Connection: x-a', 'Expect: 100-continue', 'Upgrade: websocket',
+  'User-Agent: u2', 'Content-Type: a\r\nContent-Type: b', 'Content-Type: a\r\nContent-Type: a', 'X-B:\tv\t', ' X-A: 1', 'X-A:1', 'x-a: lower',
+  'Transfer-Encoding: identity', 'TE: trailers', 'Keep-Alive: timeout=5', 'Proxy-Connection: keep-alive', `X-Long: ${'v'.repeat(9000)}`,
+];
+const LENGTHS = ['5', '5', '0', '5\r\nContent-Length: 5', '1, 1', '5, 5', '+5', '005', '-1', '99999999999999999999', ' 5 ', '5 5', '0x5', '', '5\t', '5\r\nContent-Length: 6', '00', '1e1'];
+const CODINGS = [
+  'chunked', 'chunked', 'chunked', 'chunked, gzip', 'gzip, chunked', 'chunked\r\nTransfer-Encoding: chunked', 'Chunked', 'CHUNKED', 'chunked ', ' chunked',
+  'identity, chunked', 'xchunked', 'chunked,', ',chunked', 'chunked, chunked', 'identity',
+];
+const EXTENSIONS = [';a=b', ';a="q x"', '; a', ';', ';a=', ';a="\\""', ';a=b;c', ';a\0', ';a="\x01"'];
+const TRAILERS = ['X-T: 1', 'Content-Length: 5', 'Host: x', 'Transfer-Encoding: gzip', ' folded', 'X-T : 1', 'X-T: a\0', 'Trailer-Name-Only', 'X-T: 1\nX-U: 2'];
+
+function generate(seed: number, count: number): Case[] {
+  const rnd = random(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const chance = (p: number): boolean => rnd() < p;
+  const chunkedBody = (): string => {
+    let out = '';
+    const chunks = Math.floor(rnd() * 3);
+    for (let i = 0; i < chunks; i++) {
+      const size = pick([1, 3, 5, 10, 16, 26]);
+      let hex = size.toString(16);
+      if (chance(0.2)) hex = hex.toUpperCase();
+      if (chance(0.1)) hex = `00${hex}`;
+      if (chance(0.05)) hex = `0x${hex}`;
+      if (chance(0.05)) hex = `${hex} `;
+      if (chance(0.05)) hex = `-${hex}`;
+      const ext = chance(0.2) ? pick(EXTENSIONS) : '';
+      const eol = chance(0.07) ? '\n' : '\r\n';
+      const data = 'abcdefghijklmnopqrstuvwxyz'.slice(0, size) + (chance(0.05) ? 'X' : '');
+      out += hex + ext + eol + data + (chance(0.07) ? pick(['', '\n', '\r']) : '\r\n');
+    }
+    out += (chance(0.1) ? pick(['00', '0;x=y', '000000']) : '0') + (chance(0.05) ? '\n' : '\r\n');
+    if (chance(0.25)) out += `${pick(TRAILERS)}\r\n`;
+    return out + (chance(0.06) ? pick(['', '\n', '\r']) : '\r\n');
+  };
+  const cases: Case[] = [];
+  for (let id = 0; id < count; id++) {
+    const agent = `User-Agent: c${id}`;
+    const parts: string[] = [];
+    const requests = chance(0.3) ? 2 : 1;
+    for (let r = 0; r < requests; r++) {
+      const target = chance(0.55) ? pick(['/', '/a/b?x=1', '/p']) : pick(TARGETS);
+      const version = chance(0.6) ? 'HTTP/1.1' : pick(VERSIONS);
+      const space = chance(0.04) ? '  ' : ' ';
+      let head = `${pick(METHODS)}${space}${target}${version === '' ? '' : ` ${version}`}${chance(0.05) ? '\n' : '\r\n'}`;
+      const fields: string[] = [];
+      if (!chance(0.05)) fields.push('Host: h');
+      fields.push(`${agent}-${r}`);
+      const odd = chance(0.5) ? 1 : chance(0.4) ? 2 : 0;
+      for (let i = 0; i < odd; i++) fields.push(pick(ODD_FIELDS));
+      let body = '';
+      const framing = pick(['none', 'none', 'length', 'length', 'chunked', 'chunked', 'both']);
+      if (framing === 'length' || framing === 'both') {
+        const length = pick(LENGTHS);
+        fields.push(`Content-Length: ${length}`);
+        body = 'hello'.slice(0, /^\d+$/.test(length.trim()) ? Number(length.trim()) : 5) + (chance(0.1) ? 'Z' : '');
+      }
+      if (framing === 'chunked' || framing === 'both') {
+        const coding = `Transfer-Encoding: ${pick(CODINGS)}`;
+        if (chance(0.5)) fields.unshift(coding);
+        else fields.push(coding);
+        body = chunkedBody();
+      }
+      if (chance(0.3)) fields.sort(() => rnd() - 0.5);
+      head += fields.map((f) => f + (chance(0.03) ? '\n' : '\r\n')).join('') + (chance(0.03) ? '\n' : '\r\n');
+      parts.push(head + body);
+    }
+    parts.push(`GET /after HTTP/1.1\r\nHost: h\r\n${agent}-after\r\nConnection: close\r\n\r\n`);
+    cases.push({ name: `seed ${seed} case ${id}`, bytes: Buffer.from(parts.join(''), 'latin1'), split: chance(0.3) ? pick([1, 2, 3, 7, 13]) : 0, fin: chance(0.8) });
+  }
+  return cases;
+}
+
+/**
+ * Differences found and not fixed yet: node:http's defects, left for their own change. A
+ * request refused by its head (two Hosts) whose chunked body then breaks (a bare LF in its
+ * trailer), pipelined behind an answered one: node:http drops its 400 (logged 499) and the
+ * answer before it says close; the lane answers the 400.
+ */
+const KNOWN = new Set(['seed 26 case 286']);
+
+/** The app's answers (2xx), without their dates: what it saw, in order. */
+const appAnswers = (raw: string): string[] =>
+  raw
+    .replace(/\r\nDate: [^\r]*/g, '')
+    .replace(/\n<[a-z]+>$/, '')
+    .split(/(?=HTTP\/1\.1 \d{3} )/)
+    .filter((answer) => answer.startsWith('HTTP/1.1 2'));
+
+/**
+ * Whether two readers' answers to a case are the same. After a reset, what is certain is what
+ * the app answered before it (see exchange): the reset side's app answers must begin the other's.
+ */
+function same(a: string, b: string): boolean {
+  const aReset = a.endsWith('\n<reset>');
+  const bReset = b.endsWith('\n<reset>');
+  if (!aReset && !bReset) return comparable(a) === comparable(b);
+  const [cut, whole] = !bReset ? [appAnswers(a), appAnswers(b)] : !aReset ? [appAnswers(b), appAnswers(a)] : [appAnswers(a), appAnswers(b)].sort((x, y) => x.length - y.length);
+  return cut.length <= whole.length && cut.every((answer, i) => answer === whole[i]);
+}
+
+async function differences(cases: Case[]): Promise<string[]> {
+  const found: string[] = [];
+  // A few at a time: fast, and few enough that no app's queue fills.
+  for (let i = 0; i < cases.length; i += 10) {
+    await Promise.all(
+      cases.slice(i, i + 10).map(async (c) => {
+        const [a, b] = await Promise.all([exchange(portOf(lean), c), exchange(portOf(node), c)]);
+        if (!same(a, b) && !KNOWN.has(c.name)) {
+          found.push(`${c.name} (split ${c.split}, fin ${c.fin}): ${JSON.stringify(c.bytes.toString('latin1')).slice(0, 600)}\n--- lean:\n${a.slice(0, 1500)}\n--- node:http:\n${b.slice(0, 1500)}`);
+        }
+      }),
+    );
+  }
+  return found;
+}
+
+test('300 generated cases (seed 26): the same answers, app requests and connection ends from the lane and node:http', async () => {
+  const found = await differences(generate(26, 300));
+  assert.equal(found, [], found.join('\n\n'));
+});
+
 test.run();
