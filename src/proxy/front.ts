@@ -369,7 +369,11 @@ export class Front {
         const refuse = (behindAnswered: boolean, loggedAfter?: ServerResponse): void => {
           socket.end(unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
-          const line = rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 || err.code === HEAD_CUT ? this.unparsedLine(socket) : null);
+          // The head the lean lane handed over, as the client sent it: the parser's read may
+          // be its last piece only (a head in several reads: `" h"` was logged), or the line
+          // rewritten for llhttp (HTTP/1.2 as 1.1, octets >= 0x80 escaped).
+          const handed = behindAnswered || this.lastNodeResponse.has(socket) ? undefined : this.handedLines.get(socket);
+          const line = handed ?? rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 || err.code === HEAD_CUT ? this.unparsedLine(socket) : null);
           if (line === null) return;
           const record = (): void => this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), (Date.now() - headSince) / 1000);
           if (loggedAfter === undefined) record();
