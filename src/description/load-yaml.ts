@@ -103,7 +103,7 @@ function parseYaml(file: string, source: string): YamlFile {
     const { line, column } = syntaxPosition(source, error, lines, quote);
     if (seenLines.has(line)) continue;
     seenLines.add(line);
-    const { found, fix, key } = quote ? explainUnclosedQuote(quote) : explainSyntaxError(file, source, error);
+    const { found, fix, key } = quote ? explainUnclosedQuote(quote) : explainSyntaxError(file, source, error, doc);
     yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', { file, line, column, key, found, fix }));
   }
   return yaml;
@@ -246,6 +246,20 @@ function keyOfNode(path: readonly unknown[], node: unknown): string | undefined 
   return at.length > 0 ? keyLabel(at) : undefined;
 }
 
+/** The key path of the mapping key that begins at `offset`, as messages name keys. */
+function keyAt(doc: Document, offset: number): string | undefined {
+  let label: string | undefined;
+  visit(doc, {
+    Pair(_key, pair, ancestors) {
+      if (!isScalar(pair.key) || pair.key.range?.[0] !== offset) return undefined;
+      // Anything but the key itself stands for the value, so the pair's own key is counted.
+      label = keyOfNode([...ancestors, pair], pair.value ?? {});
+      return visit.BREAK;
+    },
+  });
+  return label;
+}
+
 function explainUnclosedQuote(q: UnclosedQuote): { found: string; fix: string; key?: string } {
   const inside = q.quote === '"' ? 'write a " inside it as \\"' : "write a ' inside it as ''";
   return {
@@ -255,7 +269,7 @@ function explainUnclosedQuote(q: UnclosedQuote): { found: string; fix: string; k
   };
 }
 
-function explainSyntaxError(file: string, source: string, error: YAMLError): { found: string; fix?: string; key?: string } {
+function explainSyntaxError(file: string, source: string, error: YAMLError, doc: Document): { found: string; fix?: string; key?: string } {
   const text = source.slice(error.pos[0], error.pos[1]);
   const own = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
   const opener = unclosedFlow(source, error);
@@ -303,7 +317,9 @@ function explainSyntaxError(file: string, source: string, error: YAMLError): { f
       // yaml points at the key's first character; the key is what precedes ":" on that line.
       const lineStart = source.lastIndexOf('\n', error.pos[0] - 1) + 1;
       const key = /^\s*(?:-\s+)?["']?([^"':#]+?)["']?\s*:/.exec(source.slice(lineStart))?.[1] ?? text;
-      return { found: `the key "${key}" a second time`, key, fix: `keep one "${key}:" and remove the other` };
+      // Labelled by its whole path, as every other problem is: `/a` twice under static: is
+      // static["/a"], and a `name` twice under processes.ws is not the top-level name.
+      return { found: `the key "${key}" a second time`, key: keyAt(doc, error.pos[0]) ?? key, fix: `keep one "${key}:" and remove the other` };
     }
     case 'MISSING_CHAR': {
       // yaml's "Implicit map keys need to be followed by map values": a line that reads as a
