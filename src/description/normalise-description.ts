@@ -125,7 +125,6 @@ function urlPrefix(yaml: YamlFile, at: YamlPath, value: string, where: 'key' | '
   const prefix = value.replace(/\/+$/, '');
   if (prefix === '') {
     yaml.report('APPPKG_DESC_BAD_VALUE', at, {
-      key: where === 'key' ? keyLabel(at.slice(0, -1)) : undefined,
       expected: `a URL prefix longer than "/" (${what})`,
       found: JSON.stringify(value),
       fix: 'use a prefix such as /static or /live; "/" would hide the rest of the app',
@@ -282,7 +281,7 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
       if (prefix === undefined || target === undefined) continue;
       if (Object.hasOwn(staticDirs, prefix)) {
         yaml.report('APPPKG_DESC_BAD_VALUE', ['static', rawPrefix], {
-          key: 'static', expected: 'each URL prefix once', found: `${JSON.stringify(rawPrefix)} again`, fix: 'remove one of the two entries',
+          expected: 'each URL prefix once', found: `${JSON.stringify(rawPrefix)} again`, fix: 'remove one of the two entries',
         }, 'key');
         continue;
       }

@@ -53,14 +53,15 @@ export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor
       const under = at.length > 0 ? ` under ${keyLabel(at)}` : '';
       yaml.report('APPPKG_DESC_MISSING_KEY', [...at, name], { expected, fix: `add \`${name}: ...\`${under}` }, 'key');
     } else if (error.propertyName !== undefined) {
-      // A propertyNames failure: the key itself is the bad value (e.g. a static prefix without /).
+      // A propertyNames failure: the key itself is the bad value (e.g. a static prefix without
+      // /), named as the entry it is (processes["bad name"]), as every other problem is.
       const name = error.propertyName;
       const found = JSON.stringify(name);
+      const expected = expectedNote ?? expectedFromKeyword(error);
       yaml.report('APPPKG_DESC_BAD_VALUE', [...at, name], {
-        key: keyLabel(at),
-        expected: expectedNote ?? expectedFromKeyword(error),
+        expected,
         found,
-        fix: fixFor?.(keyLabel(at), name, found) ?? fixNote,
+        fix: fixFor?.(keyLabel(at), name, found) ?? fixNote ?? `rename the key to ${expected}`,
       }, 'key');
     } else {
       const value = yaml.raw(at);

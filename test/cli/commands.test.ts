@@ -171,7 +171,9 @@ const BAD: Array<[string, string, RegExp, number]> = [
   ['host-key', 'platform: python, wsgi\napp: wsgi:application\nworkers: 4\n', /app\.yaml:3:1: workers: expected one of the known keys, found a key of the host's environment file, not of app\.yaml\n {2}fix: move it to the environment file the gateway is given with --environment FILE, under the app's name: apps: \{host-key: \{workers: 4\}\} \(serve also takes --workers 4\)\n/, 3],
   // A key's problem is labelled with its whole path, as keyLabel spells it, not its parent or its bare name.
   ['dup-static', 'app: wsgi:application\nstatic:\n  /a: a/\n  /a: b/\n', /app\.yaml:4:3: static\["\/a"\]: expected valid YAML, found the key "\/a" a second time\n/, 4],
+  ['dup-static-slash', 'app: wsgi:application\nstatic:\n  /a: a/\n  /a/: b/\n', /app\.yaml:4:3: static\["\/a\/"\]: expected each URL prefix once/, 4],
   ['dup-process-key', 'app: wsgi:application\nprocesses:\n  ws:\n    command: a\n    command: b\n', /app\.yaml:5:5: processes\.ws\.command: expected valid YAML/, 5],
+  ['bad-process-name', 'app: wsgi:application\nprocesses:\n  "bad name":\n    command: sleep 1\n', /app\.yaml:3:3: processes\["bad name"\]: expected a process name of letters, digits, '-' and '_', e\.g\. ws, found "bad name"\n {2}fix: rename the key to a process name/, 3],
 ];
 
 test('bad descriptions exit non-zero with the file, line, key and a fix', async () => {

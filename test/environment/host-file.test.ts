@@ -213,7 +213,7 @@ test('every problem at once, each with line, column, key and a fix', async () =>
   assert.is(err.code, 'APPPKG_ENVFILE_INVALID');
   const got = err.problems.map((p) => `${p.line}:${p.column} ${p.code} ${p.key}`);
   assert.equal(got, [
-    '3:3 APPPKG_DESC_BAD_VALUE settings',
+    '3:3 APPPKG_DESC_BAD_VALUE settings.BAD-NAME',
     '6:5 APPPKG_DESC_UNKNOWN_KEY apps.blog.worker',
     '7:17 APPPKG_DESC_BAD_VALUE apps.blog.max_memory',
     '8:14 APPPKG_DESC_BAD_VALUE apps.blog.threads',
@@ -274,12 +274,12 @@ test('a setting may not take a name the gateway sets itself (SPEC 2.1): refused 
     '',
   ].join('\n'))));
   assert.equal(err.problems.map((p) => `${p.line} ${p.key} ${String(p.details.found)}`), [
-    '2 settings "TMPDIR"',
-    '3 settings "APPPKG_READY"',
-    '6 apps.blog.settings "PYTHONPATH"',
-    '6 apps.blog.settings "APPPKG_NAME"',
-    '6 apps.blog.settings "PATH"',
-    '6 apps.blog.settings "PORT"',
+    '2 settings.TMPDIR "TMPDIR"',
+    '3 settings.APPPKG_READY "APPPKG_READY"',
+    '6 apps.blog.settings.PYTHONPATH "PYTHONPATH"',
+    '6 apps.blog.settings.APPPKG_NAME "APPPKG_NAME"',
+    '6 apps.blog.settings.PATH "PATH"',
+    '6 apps.blog.settings.PORT "PORT"',
   ]);
   assert.match(err.problems[0].format(), /not one the gateway sets itself[\s\S]*fix: rename the setting/);
 });
