@@ -203,6 +203,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { found: 'a tab in the indentation' },
   },
+  APPPKG_DESC_ENCODING: {
+    summary: 'The file is not UTF-8 text (saved as Latin-1, Windows-1252 or UTF-16, say): it is refused at its first byte that is not UTF-8, rather than read with that character replaced. A UTF-8 byte order mark is fine.',
+    message: (d) => `${d.key ? `${str(d.key)}: ` : ''}expected UTF-8 text, found ${str(d.found)}`,
+    hint: (d) => str(d.fix) || 'save the file as UTF-8',
+    exitStatus: 1,
+    example: { key: 'name', found: 'the byte 0xE9 ("é" in Latin-1), which is not UTF-8 (at byte offset 29)' },
+  },
   APPPKG_DESC_NOT_MAPPING: {
     summary: 'The file\'s top level is a list or a scalar, not `key: value` lines.',
     message: (d) => `expected a mapping of keys (like \`app: module:object\`), found ${str(d.found)}`,

@@ -7,10 +7,12 @@
 // the reference JSON Schema validator for JavaScript (fastify validates its config with it), is
 // actively maintained, has no native parts, and reports every error at once (`allErrors`).
 
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
+import { shellWord } from '../shell-words.js';
 import { reportSchemaErrors, type FixFor, type UnknownKeyFix } from './schema-problems.js';
 import { validatorFor, type JsonSchema } from './validators.js';
 import { keyLabel, YamlFile } from './yaml-file.js';
@@ -38,18 +40,24 @@ const MAX_YAML_CHARS = 256 * 1024;
  * returns its result or throws `invalidCode` with every problem, sorted by position.
  */
 export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, options: LoadYamlOptions<T>): Promise<T> {
-  let source: string;
+  let bytes: Buffer;
   try {
-    source = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw options.notFound();
     throw new GatewayError('APPPKG_FILE_UNREADABLE', { file, reason: code ?? String(err), cause: err });
   }
+  const source = bytes.toString('utf8');
   // Parsing with positions grows faster than the file (a 2 MB app.yaml held the gateway's one
   // thread 30 s): a description is a page or two, an environment file a few hundred apps.
   if (source.length > MAX_YAML_CHARS) {
     throw new GatewayError('APPPKG_FILE_TOO_LARGE', { file, size: source.length, limit: MAX_YAML_CHARS });
+  }
+  // A file saved as Latin-1 (`name: caf\xe9`) would otherwise be read with U+FFFD in its place,
+  // and a setting's value or a name would silently differ from what the author wrote.
+  if (!isUtf8(bytes)) {
+    throw new GatewayError(options.invalidCode, { file, problems: [notUtf8Problem(file, bytes, source)] });
   }
   const yaml = parseYaml(file, source);
   if (yaml.problems.length === 0) {
@@ -72,6 +80,61 @@ export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, op
     throw new GatewayError(options.invalidCode, { file, problems });
   }
   return result as T;
+}
+
+/** The first byte of `bytes` that does not begin or continue a UTF-8 character (RFC 3629 section 4). */
+function firstNonUtf8Byte(bytes: Buffer): number {
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i];
+    const length = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (length === 0) return i;
+    // The second byte's range rules out overlong forms, surrogates and code points past U+10FFFF.
+    const low = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+    const high = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k < length; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || c < (k === 1 ? low : 0x80) || c > (k === 1 ? high : 0xbf)) return i;
+    }
+    i += length;
+  }
+  return bytes.length;
+}
+
+/**
+ * The problem of a file that is not UTF-8, placed at its first bad byte and named by the key
+ * whose key or value holds it (read from the text with that byte replaced), with the fix.
+ */
+function notUtf8Problem(file: string, bytes: Buffer, lossy: string): GatewayError {
+  const utf16 = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  const at = utf16 ? 0 : firstNonUtf8Byte(bytes);
+  // Everything before the bad byte is UTF-8, so it decodes to the same characters in `lossy`.
+  const before = bytes.toString('utf8', 0, at);
+  const lines = new LineCounter();
+  const doc = parseDocument(lossy, { lineCounter: lines });
+  const { line, col } = lines.linePos(before.length);
+  const byte = bytes[at];
+  const latin1 = byte >= 0xa0 ? ` (${JSON.stringify(String.fromCharCode(byte))} in Latin-1)` : '';
+  const word = shellWord(path.basename(file));
+  return new GatewayError('APPPKG_DESC_ENCODING', {
+    file, line, column: col, key: utf16 ? undefined : keyHolding(doc, before.length),
+    found: utf16
+      ? 'UTF-16 text (the file begins with a UTF-16 byte order mark)'
+      : `the byte 0x${byte.toString(16).toUpperCase().padStart(2, '0')}${latin1}, which is not UTF-8 (at byte offset ${at})`,
+    fix: `save the file as UTF-8 (an editor's "Save with Encoding"), or convert it in its directory: iconv -f ${utf16 ? 'utf-16' : 'latin1'} -t utf-8 ${word} > ${word}.new && mv ${word}.new ${word}`,
+  });
+}
+
+/** The key path (as messages name keys) of the deepest key or value whose text holds `offset`. */
+function keyHolding(doc: Document, offset: number): string | undefined {
+  let label: string | undefined;
+  visit(doc, {
+    Scalar(_key, node, ancestors) {
+      const range = node.range;
+      if (range && range[0] <= offset && offset < range[1]) label = keyOfNode(ancestors, node);
+      return undefined;
+    },
+  });
+  return label;
 }
 
 function parseYaml(file: string, source: string): YamlFile {

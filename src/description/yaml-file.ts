@@ -169,8 +169,8 @@ export function keyLabel(at: YamlPath): string {
 
 /**
  * `text` with what a terminal would not show as written (format and private-use characters,
- * the U+FFFD that bytes not UTF-8 were read as) escaped as \uXXXX; JSON.stringify has done
- * the control characters already.
+ * and U+FFFD, which a terminal shows for bytes that are not UTF-8) escaped as \uXXXX;
+ * JSON.stringify has done the control characters already.
  */
 function printable(text: string): string {
   return text.replace(/[\p{C}\uFFFD]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
