@@ -18,7 +18,7 @@ import { resolveStateRoot } from './environment/state-root.js';
 import { resolveRunAs } from './environment/run-as.js';
 import { GatewayError } from './errors.js';
 import { backupWithHook } from './lifecycle/backup.js';
-import { checkApp, type CheckItem, type CheckReport } from './lifecycle/check.js';
+import { checkApp, checkNames, type CheckItem, type CheckReport } from './lifecycle/check.js';
 import { resolveForHook } from './lifecycle/hook.js';
 import { installApp, type InstallResult } from './lifecycle/install.js';
 import { ownerOf, restorableBackup, restoreWithHook } from './lifecycle/restore.js';
@@ -151,6 +151,11 @@ export class AppPackage {
       onCheck: options.onCheck,
       onHookStart: options.onHookStart,
     });
+  }
+
+  /** The names check() may report a line under (CheckItem.name), for lining its lines up. */
+  checkNames(): string[] {
+    return checkNames(this.#desc, this.#hostEnv);
   }
 
   /**

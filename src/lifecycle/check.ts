@@ -80,6 +80,20 @@ export interface CheckAppOptions {
  */
 const IMPORT_INDEPENDENT = new Set(['static']);
 
+/**
+ * Every name a check of this app may print a line under, before it runs: the CLI lines its
+ * lines up on the longest (`services.database`, `processes.worker`) while they still stream.
+ */
+export function checkNames(desc: Description, hostEnv: HostEnvironment): string[] {
+  return [
+    'os', 'python', 'deb', 'rpm', 'pip', 'settings', 'user', 'paths', 'static', 'vendor', 'state', 'app', 'programs', 'mail',
+    ...(hostEnv.file === null ? [] : ['environment']),
+    ...Object.entries(desc.services).flatMap(([name, asked]) => (asked === null ? [] : [`services.${name}`])),
+    ...Object.keys(desc.processes).map((name) => `processes.${name}`),
+    ...Object.entries(desc.commands).flatMap(([name, command]) => (command ? [`commands.${name}`] : [])),
+  ];
+}
+
 export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   const { desc, hostEnv } = opts;
   const overrides = overridesFor(hostEnv, desc.name);

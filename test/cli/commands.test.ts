@@ -353,6 +353,17 @@ test('check names every service the host cannot give, each at its own entry, and
   assert.match(one.stdout, /FAIL\s+services\.redis\s+redis at 127\.0\.0\.1:1 \(services\.redis\): /);
 });
 
+test('check lines up the detail of every line, services.*, processes.* and commands.* rows included, while it streams', async () => {
+  const dir = pkg('aligned', 'app: wsgi:application\nservices:\n  database: sqlite\nprocesses:\n  worker:\n    command: python3 -c pass\ncommands:\n  check: "true"\n');
+  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(r.status, 0, r.stdout);
+  const rows = r.stdout.split('\n').filter((line) => /^(ok|FAIL) /.test(line));
+  assert.ok(rows.some((row) => row.includes(' services.database ')), r.stdout);
+  assert.ok(rows.some((row) => row.includes(' commands.check ')), r.stdout);
+  const columns = rows.map((row) => /^(?:ok|FAIL) +\S+ +/.exec(row)![0].length);
+  assert.equal([...new Set(columns)], ['ok    services.database  '.length], r.stdout);
+});
+
 test('describe names every service the host cannot give in provides.problem, and describes the others', async () => {
   const dir = pkg('two-described', 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: postgresql\n  redis: redis\n');
   const r = await runCli(['describe', dir, '--state-dir', state.path]);

@@ -15,10 +15,14 @@ export const spec: CommandSpec = {
   allowPositionals: 1,
 };
 
-function print(check: CheckItem): void {
-  if (check.traceback) process.stdout.write(`${check.traceback.trimEnd()}\n`);
-  process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(9)} ${check.detail}\n`);
-  if (!check.ok && check.fix) process.stdout.write(`      fix: ${check.fix}\n`);
+/** Prints each check as it comes, its detail in a column as wide as the longest name allows. */
+function printer(names: string[]): (check: CheckItem) => void {
+  const width = Math.max(...names.map((name) => name.length)) + 1;
+  return (check) => {
+    if (check.traceback) process.stdout.write(`${check.traceback.trimEnd()}\n`);
+    process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(width)} ${check.detail}\n`);
+    if (!check.ok && check.fix) process.stdout.write(`      fix: ${check.fix}\n`);
+  };
 }
 
 export async function run(args: ParsedCommand): Promise<number> {
@@ -29,7 +33,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     stateDir: args.values['state-dir'] as string | undefined,
   });
   const report = await app.check({
-    onCheck: print,
+    onCheck: printer(app.checkNames()),
     onHookStart: (command) => process.stdout.write(`---- commands.check: ${command}\n`),
   });
   process.stdout.write(report.ok ? `${app.name}: every check passed\n` : `${app.name}: ${countOf(report.failed, 'check')} failed\n`);
