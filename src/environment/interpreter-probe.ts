@@ -34,10 +34,15 @@ export interface Interpreter {
   markers: MarkerEnvironment;
 }
 
-// Runs on every Python 3 we may meet: nothing newer than 3.6 syntax, stdlib only.
+// Runs on every Python 3 we may meet: nothing newer than 3.6 syntax, stdlib only. A Python 2
+// (a host's /usr/bin/python, named in the environment file) must parse it too, to say what it
+// is rather than fail on sys.implementation with a traceback whose first line says nothing.
 export const PROBE = String.raw`
 import json, os, platform, site, sys
 v = sys.version_info
+if v[0] < 3:
+    sys.stderr.write('it is Python %d.%d.%d; apps run on Python 3\n' % (v[0], v[1], v[2]))
+    sys.exit(1)
 pre = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v.releaselevel)
 version = '%d.%d.%d' % (v.major, v.minor, v.micro) + ('%s%d' % (pre, v.serial) if pre else '')
 iv = sys.implementation.version

@@ -5,11 +5,13 @@
 // check, serve, describe --sys-path and the gateway's status.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 
 const test = suite('an interpreter named in the environment file');
@@ -64,6 +66,18 @@ test('an app.yaml without python: still gets the environment file\'s place', asy
   const r = await through('check', dir, env);
   assert.is(r.status, 1, r.out);
   assert.match(r.out, /FAIL\s+python\s+\S+env-none\.yaml:2:11: defaults\.python: interpreter/);
+});
+
+// A Python 2 the host still has (pyenv's, or python2 on PATH): what an old host's /usr/bin/python is.
+const python2 = [join(homedir(), '.pyenv/versions/2.7.18/bin/python'), '/usr/bin/python2'].find((file) => existsSync(file));
+
+runIf(test, python2 !== undefined, 'no Python 2 on this host')('a Python 2 named there is said to be one, not "cannot be run: Traceback (most recent call last):"', async () => {
+  const dir = pkg('on-two', 'platform: python, wsgi\napp: wsgi:application\n');
+  const env = envFile('env-two.yaml', `python: ${python2}\n`);
+  const r = await through('check', dir, env);
+  assert.is(r.status, 1, r.out);
+  assert.ok(r.out.includes(`${env}:1:9: python: interpreter ${python2} cannot be run: it is Python 2.7.`), r.out);
+  assert.match(r.out, /; apps run on Python 3\n {6}fix: set python in the environment file/);
 });
 
 test('an interpreter that runs but does not satisfy python: names both places', async () => {
