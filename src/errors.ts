@@ -105,6 +105,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { flag: '--listen', address: '127.0.0.1:8000', reason: 'EADDRINUSE' },
   },
+  APPPKG_APPS_LINK_BROKEN: {
+    summary: 'A symlink under `--apps` (`blog -> blog.2026.11.24`) leads to nothing (its target was removed, or is misspelt) or round in a loop; the gateway says so once and answers `503` at its name while no other package serves it.',
+    message: (d) => `${str(d.dir)} is a symlink to ${str(d.target)}, which ${d.loop ? 'leads back round to a symlink (a loop)' : 'does not exist'}`,
+    hint: (d) => `point it at an app package (\`ln -sfn TARGET ${shellWord(path.basename(str(d.dir)))}\` in ${shellWord(path.dirname(str(d.dir)))}), or remove it`,
+    exitStatus: 1,
+    example: { dir: '/srv/apps/blog', target: 'blog.2026.11.24' },
+  },
   APPPKG_APPS_DIR_INVALID: {
     summary: '`--apps DIR` (the gateway, `export kubernetes`) is not a directory of app packages: it does not exist, is a file, or is an app package itself (it holds `app.yaml`). The command line was well formed, so the run failed (exit 1), as with an APP_DIR that does not exist.',
     message: (d) => `--apps: expected a directory of app packages, found ${str(d.found)}`,

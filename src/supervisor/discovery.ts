@@ -1,7 +1,7 @@
 // Which app packages there are: under --apps, every directory (or symlink to one) holding
 // app.yaml, loaded and grouped by app name, highest version first (SPEC §1.2); under serve,
 // the one directory given. A broken description is reported, never fatal.
-import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadDescription } from '../description/load.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
@@ -41,6 +41,16 @@ function asError(err: unknown, dir: string): GatewayError {
   return isGatewayError(err) ? err : new GatewayError('APPPKG_FILE_UNREADABLE', { file: join(dir, 'app.yaml'), reason: String(err), cause: err });
 }
 
+/** APPPKG_APPS_LINK_BROKEN when `dir` is a symlink that leads nowhere (ENOENT) or to itself (ELOOP); else null. */
+function brokenLink(dir: string, code: 'ENOENT' | 'ELOOP'): GatewayError | null {
+  try {
+    if (!lstatSync(dir).isSymbolicLink()) return null;
+    return new GatewayError('APPPKG_APPS_LINK_BROKEN', { dir, target: readlinkSync(dir), loop: code === 'ELOOP' });
+  } catch {
+    return null; // removed while we looked
+  }
+}
+
 /** Every package under `appsDir` (--apps). */
 export function appsDirSource(appsDir: string): AppSource {
   return async () => {
@@ -53,10 +63,15 @@ export function appsDirSource(appsDir: string): AppSource {
         if (!statSync(dir).isDirectory() || !statSync(join(dir, 'app.yaml')).isFile()) continue;
       } catch (err) {
         // A directory the gateway may not look into may well be a package: said, not skipped.
-        if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EACCES') {
           broken.push({ dir, error: new GatewayError('APPPKG_FILE_UNREADABLE', { file: join(dir, 'app.yaml'), reason: `permission denied: the gateway's user may not look into ${dir}`, cause: err }) });
         }
-        continue; // not a package (or a dangling symlink)
+        // `blog -> blog.2026.11.24` whose target was removed or mistyped is a package that
+        // went away, said as such, not as if there never was one.
+        const link = code === 'ENOENT' || code === 'ELOOP' ? brokenLink(dir, code) : null;
+        if (link !== null) broken.push({ dir, error: link });
+        continue; // not a package
       }
       try {
         const desc = await loadDescription(dir);

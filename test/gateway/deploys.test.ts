@@ -243,6 +243,31 @@ test('a symlink to a version directory is followed; switching it switches the ve
   }
 });
 
+test('a symlink that leads nowhere, or round in a loop, is said once and answers 503 at its name; a version beside it still serves', async () => {
+  const { apps, gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
+    symlinkSync('gone.2026.11.24', join(dir, 'gone'));
+    symlinkSync('round', join(dir, 'round'));
+    // The link of a version whose target was removed: blog.1.0 still serves blog.
+    symlinkSync('blog.2.0', join(dir, 'blog'));
+  });
+  assert.is(await versionServed(gw), '1.0');
+  const said = (name: string, target: string, which: string) => new RegExp(`skipping ${apps.path}/${name}:\n${apps.path}/${name} is a symlink to ${target}, which ${which}\n {2}fix: point it at an app package`);
+  assert.match(gw.output(), said('gone', 'gone\\.2026\\.11\\.24', 'does not exist'));
+  assert.match(gw.output(), said('round', 'round', 'leads back round to a symlink \\(a loop\\)'));
+  assert.match(gw.output(), said('blog', 'blog\\.2\\.0', 'does not exist'));
+  const gone = await request(`${gw.url}/gone/`);
+  assert.is(gone.statusCode, 503);
+  assert.match(await gone.body.text(), /APPPKG_APPS_LINK_BROKEN/);
+  const broken = (await status(gw)).broken.map((b: any) => [b.dir, b.code]);
+  assert.equal(broken.filter(([dir]: string[]) => dir.endsWith('/gone')), [[join(apps.path, 'gone'), 'APPPKG_APPS_LINK_BROKEN']]);
+  // Said once, not at every look (--watch-interval 2 s by default): SIGHUP forces a look.
+  gw.child.kill('SIGHUP');
+  await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.is(gw.output().split(`skipping ${apps.path}/gone:`).length, 2);
+});
+
 test('the first install runs commands.install before the first request', async () => {
   const { gw, state } = await open((dir) => {
     const pkg = addPackage(dir, 'environ', 'shop');
