@@ -10,7 +10,7 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { findVenv, missingSettingAt, resolveSettings } from './app-env.js';
 import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
-import { formatInterpreter, pickInterpreter } from './interpreters.js';
+import { formatInterpreter, isSystemPython, pickInterpreter } from './interpreters.js';
 import { evaluateMarker, normalizeName, readRequirements, type Requirement } from './requirements.js';
 import { appStateDirs } from './state-root.js';
 
@@ -104,7 +104,12 @@ export async function checkPython(
   try {
     const interpreter = await pickInterpreter(desc, { override: ctx.pythonOverride, overrideAt: ctx.pythonOverrideAt, pathEnv: ctx.pathEnv });
     const why = desc.python ? ` satisfies ${JSON.stringify(desc.python)}` : '';
-    return { result: passed('python', `${formatInterpreter(interpreter)}${why}`), interpreter };
+    // The host chose another interpreter and this app does not run on it: said, not left for
+    // the user to find in a worker's sys.executable.
+    const passedOver = desc.deb.length > 0 && ctx.pythonOverride && !(await isSystemPython(ctx.pythonOverride))
+      ? `; not ${ctx.pythonOverrideAt ? `${ctx.pythonOverrideAt.key} (${ctx.pythonOverrideAt.file}:${ctx.pythonOverrideAt.line}:${ctx.pythonOverrideAt.column})` : 'the environment file\'s python'}, ${ctx.pythonOverride}: deb packages are importable from the system interpreter alone`
+      : '';
+    return { result: passed('python', `${formatInterpreter(interpreter)}${why}${passedOver}`), interpreter };
   } catch (err) {
     if (!isGatewayError(err)) throw err;
     return { result: failed('python', err), interpreter: null };

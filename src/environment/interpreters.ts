@@ -49,7 +49,7 @@ export interface PickOptions extends DiscoverOptions {
 export type InterpreterNeeds = Pick<Description, 'python' | 'deb'> & Partial<Pick<Description, 'file' | 'positions'>>;
 
 /** Whether `file` is the system interpreter itself (a link to it, or /usr/bin/python3.11 say). */
-async function isSystemPython(file: string): Promise<boolean> {
+export async function isSystemPython(file: string): Promise<boolean> {
   try {
     return (await realpath(file)) === (await realpath(SYSTEM_PYTHON));
   } catch {

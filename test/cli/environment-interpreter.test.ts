@@ -80,6 +80,16 @@ runIf(test, python2 !== undefined, 'no Python 2 on this host')('a Python 2 named
   assert.match(r.out, /; apps run on Python 3\n {6}fix: set python in the environment file/);
 });
 
+test('an app with deb packages runs on the system interpreter whatever the environment file names, and check says which key it passed over', async () => {
+  const dir = pkg('with-deb', 'platform: python, wsgi\ndeb: python3-apppkg-none\napp: wsgi:application\n');
+  const env = envFile('env-deb.yaml', 'apps:\n  with-deb:\n    python: /opt/python3.12/bin/python3\n');
+  const r = await through('check', dir, env);
+  assert.match(r.out, new RegExp(`ok +python +/usr/bin/python3 3\\.\\d+\\.\\d+; not apps\\.with-deb\\.python \\(${env}:3:13\\), /opt/python3\\.12/bin/python3: deb packages are importable from the system interpreter alone\n`), r.out);
+  // The system interpreter named there is the one used: nothing passed over.
+  const system = envFile('env-deb-system.yaml', 'python: /usr/bin/python3\n');
+  assert.match((await through('check', dir, system)).out, /ok +python +\/usr\/bin\/python3 3\.\d+\.\d+\n/);
+});
+
 test('an interpreter that runs but does not satisfy python: names both places', async () => {
   const dir = pkg('too-new', 'platform: python, wsgi\npython: "<3"\napp: wsgi:application\n');
   const env = envFile('env-mismatch.yaml', 'defaults:\n  python: /usr/bin/python3\n');
