@@ -81,6 +81,8 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
     if (/^\d+(\.\d+)*$/.test(text)) {
       return `add an operator: python: ">=${text}" (this version or later) or python: "==${text}.*" (this series)`;
     }
+    const spelled = pep440Spelling(text);
+    if (spelled !== null) return spelled;
   }
   if (/^settings(\[\d+\])?$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value)) {
     return `name it with letters, digits and "_" only, e.g. ${settingNameLike(value)}`;
@@ -93,6 +95,29 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
   }
   return undefined;
 };
+
+/**
+ * The PEP 440 spelling of a Python requirement written as another tool writes it (Poetry's
+ * `^3.9`, npm's `>=3.9 <3.12`), or of an interpreter named where a version goes; null when
+ * none is known. Each suggestion is itself a valid specifier.
+ */
+function pep440Spelling(text: string): string | null {
+  if (/^(python|py)\d*(\.\d+)*$/i.test(text) || text.includes('/')) {
+    const version = /\d+(\.\d+)*/.exec(text)?.[0];
+    const like = version && version.includes('.') ? `"==${version}.*"` : '">=3.9"';
+    return `python: is the versions the app runs on, e.g. python: ${like}; the interpreter itself is the host's choice: python: in the environment file`;
+  }
+  let spelled: string | null = null;
+  const caret = /^\^\s*(\d+)((\.\d+)*)$/.exec(text);
+  const tilde = /^~\s*(\d+\.\d+)(\.\d+)?$/.exec(text);
+  if (caret) spelled = `>=${caret[1]}${caret[2]},<${Number(caret[1]) + 1}`;
+  else if (tilde) spelled = tilde[2] ? `>=${tilde[1]}${tilde[2]},==${tilde[1]}.*` : `==${tilde[1]}.*`;
+  else if (/^\d+(\.\d+)*\.\*$/.test(text)) spelled = `==${text}`;
+  else if (/^(>=|<=|>|<|~=)\s*\d+(\.\d+)*\.\*$/.test(text)) spelled = text.replace(/\.\*$/, '');
+  else if (/^([<>=!~]=?\s*[\w.*]+)(\s+[<>=!~]=?\s*[\w.*]+)+$/.test(text)) spelled = text.split(/\s+(?=[<>=!~])/).map((c) => c.replace(/\s+/g, '')).join(',');
+  if (spelled === null || !validRange(spelled)) return null;
+  return `write it as PEP 440 does: python: "${spelled}"`;
+}
 
 /**
  * A path inside the package, normalised (`./vendor/` -> `vendor`); reports and returns

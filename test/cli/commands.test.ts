@@ -173,6 +173,10 @@ const BAD: Array<[string, string, RegExp, number]> = [
   ['dup-static', 'app: wsgi:application\nstatic:\n  /a: a/\n  /a: b/\n', /app\.yaml:4:3: static\["\/a"\]: expected valid YAML, found the key "\/a" a second time\n/, 4],
   ['dup-static-slash', 'app: wsgi:application\nstatic:\n  /a: a/\n  /a/: b/\n', /app\.yaml:4:3: static\["\/a\/"\]: expected each URL prefix once/, 4],
   ['dup-process-key', 'app: wsgi:application\nprocesses:\n  ws:\n    command: a\n    command: b\n', /app\.yaml:5:5: processes\.ws\.command: expected valid YAML/, 5],
+  // Python requirements as Poetry and npm write them, and an interpreter named where versions go: the fix spells them in PEP 440.
+  ['python-caret', 'app: wsgi:application\npython: "^3.9"\n', /app\.yaml:2:9: python: expected a PEP 440 specifier like ">=3\.9", found "\^3\.9"\n {2}fix: write it as PEP 440 does: python: ">=3\.9,<4"\n/, 2],
+  ['python-spaced', 'app: wsgi:application\npython: ">=3.9 <3.12"\n', /fix: write it as PEP 440 does: python: ">=3\.9,<3\.12"\n/, 2],
+  ['python-interpreter', 'app: wsgi:application\npython: python3.11\n', /fix: python: is the versions the app runs on, e\.g\. python: "==3\.11\.\*"; the interpreter itself is the host's choice: python: in the environment file\n/, 2],
   ['bad-process-name', 'app: wsgi:application\nprocesses:\n  "bad name":\n    command: sleep 1\n', /app\.yaml:3:3: processes\["bad name"\]: expected a process name of letters, digits, '-' and '_', e\.g\. ws, found "bad name"\n {2}fix: rename the key to a process name/, 3],
 ];
 
