@@ -64,7 +64,8 @@ test('check creates nothing under the state root (--state-dir or APPPKG_STATE_DI
   ] as const) {
     assert.is(r.status, 0, r.stdout + r.stderr);
     assert.not.ok(existsSync(state), `check left ${state} behind: ${existsSync(state) ? readdirSync(state, { recursive: true }).join(', ') : ''}`);
-    assert.match(r.stdout, `ok    state     ${join(state, 'apps', 'looks')}: data and log directories not created yet (install, serve and run create them; check creates nothing)`);
+    // The names' column is as wide as commands.check, the longest name of this app's check.
+    assert.match(r.stdout, `ok    state           ${join(state, 'apps', 'looks')}: data and log directories not created yet (install, serve and run create them; check creates nothing)`);
     assert.match(r.stdout, `data=${join(state, 'apps', 'looks', 'data')}`);
     assert.match(r.stdout, 'python ok');
     // TMPDIR was a private scratch directory outside the state root, removed after.
@@ -77,7 +78,7 @@ test('check creates nothing under the state root (--state-dir or APPPKG_STATE_DI
   assert.is(ran.status, 0, ran.stderr);
   for (const dir of ['data', 'log', 'tmp']) assert.ok(statSync(join(byFlag, 'apps', 'looks', dir)).isDirectory(), dir);
   const again = await runCli(['check', app, '--state-dir', byFlag]);
-  assert.match(again.stdout, `ok    state     ${join(byFlag, 'apps', 'looks', 'data')}, ${join(byFlag, 'apps', 'looks', 'log')}`);
+  assert.match(again.stdout, `ok    state           ${join(byFlag, 'apps', 'looks', 'data')}, ${join(byFlag, 'apps', 'looks', 'log')}`);
 });
 
 test.run();
