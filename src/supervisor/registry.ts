@@ -33,7 +33,7 @@ import type { GatewayError } from '../errors.js';
 import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
-import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
+import { realDir, type AppSource, type BrokenPackage, type DiscoveredApp } from './discovery.js';
 import { JudgingQueue } from './judging-queue.js';
 import { pruneRunHelpers } from './prune-run-helpers.js';
 import { publishedApps, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
@@ -64,6 +64,22 @@ export interface RegistryOptions extends VersionJudgeOptions {
 }
 
 export type { SupervisedAppStatus } from './registry-status.js';
+
+/**
+ * For `blog.old` or `blog.v2` beside an app `blog`: the line saying it is an app of its own,
+ * not a version of blog (SPEC 1.2: a version begins with a digit), and how to keep a copy
+ * unserved; null for any other name. Such a copy runs with its own data, settings and URL.
+ */
+function notAVersionOf(name: string, apps: readonly DiscoveredApp[]): string | null {
+  for (let dot = name.indexOf('.'); dot > 0; dot = name.indexOf('.', dot + 1)) {
+    const other = name.slice(0, dot);
+    if (!apps.some((a) => a.name === other)) continue;
+    const digits = /\d+(\.\d+)*/.exec(name.slice(dot + 1))?.[0];
+    return `${name}: served as an app of its own at /${name}, not as a version of ${other}: a version suffix begins with a digit (${other}.${digits ?? '2'}); ` +
+      `to keep a copy that is not served, start its directory's name with a dot (.${name})`;
+  }
+  return null;
+}
 
 export class Registry {
   private records = new Map<string, AppRecord>();
@@ -209,6 +225,8 @@ export class Registry {
         record = newAppRecord(app.name, rolledBackFile(this.opts.stateDir, app.name));
         this.records.set(app.name, record);
         found = true;
+        const versionOf = notAVersionOf(app.name, discovery.apps);
+        if (versionOf !== null) this.opts.say(versionOf);
       }
       // A serving version whose app.yaml no longer loads is not a removed one: it runs on, listed
       // in its place (status, the admin's rollback to the versions below it); only a newer

@@ -268,6 +268,20 @@ test('a symlink that leads nowhere, or round in a loop, is said once and answers
   assert.is(gw.output().split(`skipping ${apps.path}/gone:`).length, 2);
 });
 
+test('blog.old and blog.v2 beside blog are apps of their own (a version begins with a digit), and the log says so with the way to keep a copy unserved', async () => {
+  const { gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
+    addPackage(dir, 'environ', 'blog.old', version('old'));
+    addPackage(dir, 'environ', 'blog.v2', version('v2'));
+    addPackage(dir, 'environ', '.blog.kept', version('kept'));
+  });
+  assert.is(await versionServed(gw), '1.0');
+  assert.is(await versionServed(gw, '/blog.v2/'), 'v2');
+  assert.match(gw.output(), /blog\.old: served as an app of its own at \/blog\.old, not as a version of blog: a version suffix begins with a digit \(blog\.2\); to keep a copy that is not served, start its directory's name with a dot \(\.blog\.old\)/);
+  assert.match(gw.output(), /blog\.v2: served as an app of its own at \/blog\.v2, not as a version of blog: a version suffix begins with a digit \(blog\.2\)/);
+  assert.not.match(gw.output(), /blog\.kept|blog: served as an app of its own/);
+});
+
 test('the first install runs commands.install before the first request', async () => {
   const { gw, state } = await open((dir) => {
     const pkg = addPackage(dir, 'environ', 'shop');
