@@ -18,6 +18,7 @@ import { SHIM_DIR } from '../link/shim-path.js';
 import { MANIFEST_NAME } from '../lifecycle/vendor-manifest.js';
 import { SCRIPTS_DIR } from '../lifecycle/vendor-scripts.js';
 import type { Interpreter } from './interpreter-probe.js';
+import { holdRunHelpers } from './run-helper-holds.js';
 import { appStateDirs, ensureDir, gatewayOwned, prepareAppStateDirs, type AppStateDirs, type Owner } from './state-root.js';
 
 export type AppMode = 'production' | 'development';
@@ -350,6 +351,8 @@ async function writeRunHelpers(runRoot: string, config: RunConfig, owner?: Owner
   const helpers = gatewayOwned(owner);
   await ensureDir(runRoot, 0o755, helpers);
   await ensureDir(dir, 0o755, helpers);
+  // Before the helpers are (re)written: a gateway pruning meanwhile sees the directory held.
+  holdRunHelpers(dir);
   await ensureDir(path.join(dir, 'bin'), 0o755, helpers);
   await ensureDir(path.join(dir, 'lib'), 0o755, helpers);
   await writeAtomically(path.join(dir, 'bin', 'python'), wrapper, 0o755);

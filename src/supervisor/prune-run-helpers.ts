@@ -2,9 +2,11 @@
 // named by a hash of what they hold: each change of a setting, of app.yaml or of the
 // interpreter writes another, and nothing else ever removes them. The registry prunes those
 // none of the app's live versions uses; a worker restarted later reads its version's own
-// helpers again (its PYTHONPATH names them), so those always stay.
+// helpers again (its PYTHONPATH names them), so those always stay, and so do those another
+// live process holds (environment/run-helper-holds.ts): a `run` begun before this gateway.
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { heldByOthers } from '../environment/run-helper-holds.js';
 
 /** How writeRunHelpers names a directory: the first 16 hex digits of a sha256. */
 const HELPER_DIR = /^[0-9a-f]{16}$/;
@@ -38,7 +40,7 @@ export function pruneRunHelpers(runRoot: string, opts: PruneRunHelpersOptions): 
     if (!HELPER_DIR.test(name) || opts.inUse.has(dir)) continue;
     try {
       const stat = lstatSync(dir);
-      if (!stat.isDirectory() || (!opts.ours.has(dir) && stat.mtimeMs >= opts.since)) continue;
+      if (!stat.isDirectory() || (!opts.ours.has(dir) && stat.mtimeMs >= opts.since) || heldByOthers(dir)) continue;
       rmSync(dir, { recursive: true, force: true });
       gone.push(dir);
     } catch {

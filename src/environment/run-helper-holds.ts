@@ -1,0 +1,78 @@
+// Who uses an app's run-helper directory (app-env.ts) now. Every process that writes or
+// reuses one for its commands (`run`, `test`, `shell`, a lifecycle command, a gateway's starts)
+// leaves a hold in it, <dir>/holds/<pid>-<start>, and lifts it when it exits; the gateway's
+// pruning (supervisor/prune-run-helpers.ts) keeps a directory another live process holds.
+// Before, a `run` begun before the gateway started, with another configuration, had its
+// directory removed under it by the gateway's first prune. A hold names its process by pid
+// and start time, so that a pid reused by another process does not keep the directory, and a
+// holder killed with -9 (its hold never lifted) holds nothing once it is gone.
+import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const HOLDS_DIR = 'holds';
+
+const held = new Set<string>();
+
+/** The process's start time as Linux's /proc says it (clock ticks since boot); null where there is no /proc. */
+function startOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22; the command name (field 2) may hold spaces and parentheses, so count after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Marks `dir` as used by this process until it exits. Best effort: a directory we may not write in is left unmarked. */
+export function holdRunHelpers(dir: string): void {
+  const hold = path.join(dir, HOLDS_DIR, `${process.pid}-${startOf(process.pid) ?? 'unknown'}`);
+  if (held.has(hold)) return;
+  try {
+    mkdirSync(path.dirname(hold), { recursive: true, mode: 0o755 });
+    writeFileSync(hold, '', { mode: 0o644 });
+  } catch {
+    return;
+  }
+  if (held.size === 0) process.once('exit', liftHolds);
+  held.add(hold);
+}
+
+function liftHolds(): void {
+  for (const hold of held) {
+    try {
+      unlinkSync(hold);
+    } catch {
+      // Pruned with its directory already, or the state root went away.
+    }
+  }
+  held.clear();
+}
+
+/** Whether a live process other than this one holds `dir`. This process's own use is its caller's to know. */
+export function heldByOthers(dir: string): boolean {
+  let holds: string[];
+  try {
+    holds = readdirSync(path.join(dir, HOLDS_DIR));
+  } catch {
+    return false;
+  }
+  return holds.some((name) => {
+    const match = /^(\d+)-(\d+|unknown)$/.exec(name);
+    if (!match) return false;
+    const pid = Number(match[1]);
+    if (pid === process.pid || !isAlive(pid)) return false;
+    // Where /proc tells start times, a pid now running another process holds nothing.
+    const start = startOf(pid);
+    return start === null || match[2] === 'unknown' || start === match[2];
+  });
+}
