@@ -127,6 +127,7 @@ export class Registry {
       publish: () => this.publish(),
       drain: (instance, desc) => this.drain(instance, desc),
       wroteHelpers: (dir) => this.helperDirs.add(dir),
+      servingAs: (uid, except) => [...this.records.values()].filter((r) => r.name !== except && r.serving?.runAs?.uid === uid).map((r) => r.name).sort(),
     });
   }
 

@@ -71,6 +71,8 @@ export interface JudgingRegistry {
   drain(instance: AppInstance, desc: Description): void;
   /** The run helpers a start of this gateway wrote (pruned once no version uses them). */
   wroteHelpers(dir: string): void;
+  /** The other apps whose serving version runs as `uid`. */
+  servingAs(uid: number, except: string): string[];
 }
 
 /** A version refused with this code is tried again by itself: the server, not the app, failed. */
@@ -228,6 +230,14 @@ export class VersionJudge {
       if (previous) this.budget?.remove(previous.instance);
       if (started.runAs?.isRoot) {
         this.opts.say(`${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
+      } else if (started.runAs) {
+        // SPEC 2.1: settings of one app are never visible to another. The kernel shows a
+        // process's environment (/proc/PID/environ), TMPDIR and data to every process of the
+        // same user, so apps sharing one (their directories owned by one deploy user) see each other's.
+        const sharing = this.registry.servingAs(started.runAs.uid, record.name);
+        if (sharing.length > 0) {
+          this.opts.say(`${record.name}: WARNING: runs as ${started.runAs.user}, as ${sharing.join(', ')} ${sharing.length === 1 ? 'does' : 'do'}: each can read the other's settings (/proc/PID/environ), TMPDIR and data; set \`user:\` for it in the environment file to a user of its own`);
+        }
       }
       showProblem(record, newerRefusal);
       // The proxy hands what waits for the old version to the new one; what the old one's
