@@ -6,9 +6,12 @@
 // only at its start keeps its old value until then, and the log says so. Not in SPEC §4, which
 // promises this for --apps alone: operators coming from nginx or gunicorn expect a reload to
 // apply the configuration.
+import path from 'node:path';
 import { appChanges, keysNeedingGatewayRestart } from '../environment/environment-changes.js';
 import { loadEnvironmentFile, type AppOverrides } from '../environment/host-file.js';
 import { unknownAppWarnings } from '../environment/unknown-apps.js';
+import { parsePackageDirName } from '../description/package-dir.js';
+import { appsDirSource } from './discovery.js';
 import type { Registry } from './registry.js';
 
 /** What a reload applied, app by app (the keys as the file names them). */
@@ -67,7 +70,18 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
   if (Object.keys(report.rerouted).length === 0 && Object.keys(report.restarted).length === 0 && held.length === 0) {
     opts.say(`${shown}: read again; nothing in it changed for any app`);
   }
-  if (opts.appsDir) for (const line of unknownAppWarnings(after, registry.knownNames, opts.appsDir)) opts.say(line);
+  if (opts.appsDir) for (const line of unknownAppWarnings(after, await namesUnder(opts.appsDir, registry.knownNames), opts.appsDir)) opts.say(line);
   await registry.useEnvironment(after, Object.keys(report.restarted));
   return report;
+}
+
+/**
+ * The apps under `appsDir` now, broken ones included, with those the registry knows: a SIGHUP
+ * reloads the file before it rescans, so an app deployed together with its new entry (the way
+ * one is added) is not yet the registry's, and its entry is no mistake.
+ */
+async function namesUnder(appsDir: string, known: readonly string[]): Promise<string[]> {
+  const found = await appsDirSource(appsDir)().catch(() => ({ apps: [], broken: [] }));
+  const broken = found.broken.map((b) => parsePackageDirName(path.basename(b.dir)).name);
+  return [...new Set([...known, ...found.apps.map((app) => app.name), ...broken])];
 }

@@ -29,9 +29,12 @@ test('a typo under apps: is warned of at start and at SIGHUP, with the name it l
     await waitFor(() => gw.output().includes(typo), 10_000, () => `the warning in:\n${gw.output()}`);
     assert.not.match(gw.output(), /apps\.(blog|shop):/);
     assert.is((await request(`${gw.url}/blog/`, { headersTimeout: 10_000 })).statusCode, 200, 'nothing refused');
-    writeFileSync(env, 'apps:\n  blog:\n    workers: 1\n  zzz-other:\n    workers: 1\n');
+    // An app deployed with its entry, then SIGHUP (the file is read before the rescan finds it): no mistake either.
+    addPackage(apps, 'examples/hello', 'news');
+    writeFileSync(env, 'apps:\n  blog:\n    workers: 1\n  zzz-other:\n    workers: 1\n  news:\n    workers: 1\n');
     gw.child.kill('SIGHUP');
     await waitFor(() => gw.output().includes(`${env}:4:3: apps.zzz-other: no app of that name under ${apps}; its keys`), 10_000, () => `the warning at SIGHUP in:\n${gw.output()}`);
+    assert.not.match(gw.output(), /apps\.news:/);
     assert.is(count(gw.output(), 'apps.blgo:'), 1, 'said once, at start');
   } finally {
     await gw.stop();
