@@ -198,7 +198,7 @@ const environmentFixFor: FixFor = (key, value) => {
   if (/(^|\.)settings$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value)) {
     return `name it with letters, digits and "_" only, e.g. ${settingNameLike(value)}`;
   }
-  if (/\.mount$/.test(key) && typeof value === 'string' && !value.startsWith('/')) return `write mount: /${value}`;
+  if (/\.mount$/.test(key) && typeof value === 'string') return mountFix(value);
   // A host written as a URL or with its port (nginx's server_name has neither): the name alone
   // routes every port, since the Host is compared without it.
   if (/\.(hosts|mail_domains)(\[\d+\])?$/.test(key) && typeof value === 'string') {
@@ -211,6 +211,28 @@ const environmentFixFor: FixFor = (key, value) => {
   }
   return undefined;
 };
+
+/**
+ * A mount is compared with a request's decoded path, which a query, a fragment or a dot segment
+ * never reaches (the last are refused with 400): such a mount was accepted and its app
+ * unreachable, or reachable only as `/q%3Fx` for `mount: /q?x`, `/p%2541th` for `/p%41th`.
+ */
+function mountFix(value: string): string | undefined {
+  if (!value.startsWith('/')) return `write mount: /${value}`;
+  if (/[?#]/.test(value)) return `write the path alone, mount: ${value.replace(/[?#].*$/, '') || '/'} (a query or fragment never takes part in routing)`;
+  if (value.includes('%')) {
+    let decoded: string | null = null;
+    try {
+      decoded = decodeURIComponent(value);
+    } catch {
+      // Not percent-encoding at all: said without an example.
+    }
+    const example = decoded !== null && !/[?#%]/.test(decoded) ? `, mount: ${decoded}` : '';
+    return `write the path decoded${example} (requests are routed by their decoded path, as SCRIPT_NAME gives it)`;
+  }
+  if (/(^|\/)\.{1,2}(\/|$)/.test(value)) return 'write the path without "." or ".." segments (a request path with them is refused)';
+  return undefined;
+}
 
 /** An interpreter named in the file: absolute, a bare command for PATH, or relative to the file. */
 function interpreterPath(value: unknown, file: string): string | null {
