@@ -29,3 +29,17 @@ export async function startBothReaders(apps: { path: string; remove(): void }, a
   const [lean, node] = started.map((s) => (s as PromiseFulfilledResult<RunningGateway>).value);
   return { lean, node, stop };
 }
+
+/** The port a gateway listens on, for raw sockets. */
+export const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
+
+/** An answer's bytes with its Date fields made equal: the two gateways answer in different seconds. */
+export const withoutDates = (raw: string): string => raw.replace(/\r\nDate: [^\r]*/g, '\r\nDate: -');
+
+/** The access-log lines of requests whose target has `tag`, without their time and duration. */
+export const logLinesOf = (gw: RunningGateway, tag: string): string[] =>
+  gw
+    .output()
+    .split('\n')
+    .filter((l) => l.includes(tag))
+    .map((l) => l.replace(/\[[^\]]*\]/, '[-]').replace(/ dur=[\d.]+$/, ''));

@@ -13,7 +13,7 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, logLinesOf, type BothReaders } from '../helpers/both-readers.js';
 import { tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('lean lane against node:http, on odd inputs');
@@ -25,7 +25,6 @@ let node: RunningGateway;
 
 /** What the app saw: method, route, version, the framing fields, the body and its length. */
 const ECHO = `import json
-
 
 def application(environ, start_response):
     body = environ["wsgi.input"].read()
@@ -60,8 +59,6 @@ interface Case {
   /** The client half-closes once it has sent all (as `printf ... | nc`). */
   fin: boolean;
 }
-
-const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
 
 /** Everything the server sent on one connection, and how it ended (`closed`, or `open` after 1.5 s). */
 async function exchange(port: number, c: Case): Promise<string> {
@@ -108,19 +105,11 @@ function comparable(raw: string): string {
     .join('');
 }
 
-/** The access-log lines whose request line has `tag`, without their time and duration. */
-const linesOf = (gw: RunningGateway, tag: string): string[] =>
-  gw
-    .output()
-    .split('\n')
-    .filter((l) => l.includes(tag))
-    .map((l) => l.replace(/\[[^\]]*\]/, '[-]').replace(/ dur=[\d.]+$/, ''));
-
 /** `bytes` to both gateways (whole, then a FIN): the answers, as comparable() makes them, and the log lines with `tag`. */
 async function bothAnswer(bytes: string, tag: string, expectedLines: number): Promise<{ lean: string; node: string; leanLines: string[]; nodeLines: string[] }> {
   const c: Case = { name: tag, bytes: Buffer.from(bytes, 'latin1'), split: 0, fin: true };
   const [a, b] = await Promise.all([exchange(portOf(lean), c), exchange(portOf(node), c)]);
-  const lines = (gw: RunningGateway): Promise<string[]> => waitFor(() => linesOf(gw, tag).length >= expectedLines && linesOf(gw, tag), 5000, `${expectedLines} access-log lines with ${tag}`);
+  const lines = (gw: RunningGateway): Promise<string[]> => waitFor(() => logLinesOf(gw, tag).length >= expectedLines && logLinesOf(gw, tag), 5000, `${expectedLines} access-log lines with ${tag}`);
   const [leanLines, nodeLines] = await Promise.all([lines(lean), lines(node)]);
   return { lean: a, node: b, leanLines, nodeLines };
 }
@@ -175,7 +164,7 @@ test('a head the lane hands to node:http, refused there: its access-log line has
     // On the lane's gateway only: node:http reading from the start has this defect still.
     const answer = await exchange(portOf(lean), { name: tag, bytes: Buffer.from(bytes, 'latin1'), split, fin: true });
     assert.equal(statusesOf(answer), [400], answer);
-    const lines = await waitFor(() => linesOf(lean, tag).length > 0 && linesOf(lean, tag), 5000, `the access-log line with ${tag}`);
+    const lines = await waitFor(() => logLinesOf(lean, tag).length > 0 && logLinesOf(lean, tag), 5000, `the access-log line with ${tag}`);
     assert.is(lines.length, 1, lines.join('\n'));
     assert.match(lines[0], line);
   }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, withoutDates, logLinesOf, type BothReaders } from '../helpers/both-readers.js';
 import { rawRequest, spacedOut, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('lean lane: HTTP/1.0');
@@ -74,19 +74,9 @@ test.after(async () => {
   await both?.stop();
 });
 
-const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
-const withoutDates = (raw: string): string => raw.replace(/\r\nDate: [^\r]*/g, '\r\nDate: -');
 const h10 = (target: string, fields = '', method = 'GET'): string => `${method} ${target} HTTP/1.0\r\n${fields}\r\n`;
 const KEEP = 'Connection: keep-alive\r\n';
 const HOST = 'Host: h10.test\r\n';
-
-/** The access-log lines with `tag` in their target, without their time and duration. */
-const linesOf = (gw: RunningGateway, tag: string): string[] =>
-  gw
-    .output()
-    .split('\n')
-    .filter((l) => l.includes(tag))
-    .map((l) => l.replace(/\[[^\]]*\]/, '[-]').replace(/ dur=[\d.]+$/, ''));
 
 // Each on a connection of its own; rawRequest returns when the server closes it.
 const CONNECTIONS: Array<[string, string]> = [
@@ -151,9 +141,9 @@ test('the access-log lines say HTTP/1.0, as node:http\'s', async () => {
   const tag = '?t=logged';
   const data = h10(`/w/env${tag}`, HOST + KEEP) + h10(`/w/static/file.txt${tag}`, HOST + KEEP) + h10(`/nope${tag}`, HOST);
   await Promise.all([rawRequest(portOf(lean), data), rawRequest(portOf(node), data)]);
-  await waitFor(() => linesOf(lean, tag).length === 3 && linesOf(node, tag).length === 3, 5000, `three lines in\n${lean.output()}\n${node.output()}`);
-  assert.equal(linesOf(lean, tag), linesOf(node, tag));
-  assert.match(linesOf(lean, tag)[0], /"GET \/w\/env\?t=logged HTTP\/1\.0" 200 /);
+  await waitFor(() => logLinesOf(lean, tag).length === 3 && logLinesOf(node, tag).length === 3, 5000, `three lines in\n${lean.output()}\n${node.output()}`);
+  assert.equal(logLinesOf(lean, tag), logLinesOf(node, tag));
+  assert.match(logLinesOf(lean, tag)[0], /"GET \/w\/env\?t=logged HTTP\/1\.0" 200 /);
 });
 
 test('the lane serves them: the connection is still the lane\'s after HTTP/1.0 keep-alive requests', async () => {

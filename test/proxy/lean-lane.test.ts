@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { portOf, withoutDates } from '../helpers/both-readers.js';
 import { once } from 'node:events';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
@@ -53,11 +54,9 @@ test.after(async () => {
   await stopGatewayChecked(lean, leanState, apps);
 });
 
-const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
 const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: lean.test\r\nUser-Agent: lean-test\r\n${extra}\r\n`;
 /** The app answers with Connection: close: the server closes, and rawRequest returns. */
 const CLOSE = get('/close');
-const withoutDates = (raw: string): string => raw.replace(/\r\nDate: [^\r]*/g, '\r\nDate: -');
 
 async function both(data: string | Buffer): Promise<{ lean: string; node: string }> {
   const [a, b] = await Promise.all([rawRequest(portOf(lean), data, 10_000), rawRequest(portOf(reference), data, 10_000)]);

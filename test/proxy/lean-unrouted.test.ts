@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, withoutDates, logLinesOf, type BothReaders } from '../helpers/both-readers.js';
 import { rawRequest, spacedOut, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('lean lane: the gateway\'s own answers');
@@ -33,16 +33,6 @@ test.after(async () => {
   await both?.stop();
 });
 
-const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
-const withoutDates = (raw: string): string => raw.replace(/\r\nDate: [^\r]*/g, '\r\nDate: -');
-/** The access-log lines of requests whose target has `tag`, without their time and duration. */
-const linesOf = (gw: RunningGateway, tag: string): string[] =>
-  gw
-    .output()
-    .split('\n')
-    .filter((l) => l.includes(tag))
-    .map((l) => l.replace(/\[[^\]]*\]/, '[-]').replace(/ dur=[\d.]+$/, ''));
-
 test('a 404, a HEAD 404, a 404 with a body, a 503 of an app that does not serve, pipelined with app requests: the same bytes and access-log lines as node:http', async () => {
   const batch =
     'GET /nope?t=bytes HTTP/1.1\r\nHost: x\r\nUser-Agent: ua-404\r\n\r\n' +
@@ -61,10 +51,10 @@ test('a 404, a HEAD 404, a 404 with a body, a 503 of an app that does not serve,
   assert.ok(a.includes('Retry-After: 2\r\n'), a);
   assert.ok(a.endsWith('Connection: close\r\n\r\n404 Not Found\nno app is mounted at /nope/last\n'), a);
   assert.is(a, b);
-  await waitFor(() => linesOf(lean, '?t=bytes').length === 8 && linesOf(node, '?t=bytes').length === 8, 5000, `eight lines in\n${lean.output()}\n${node.output()}`);
-  assert.equal(linesOf(lean, '?t=bytes'), linesOf(node, '?t=bytes'));
-  assert.match(linesOf(lean, '?t=bytes')[0], /"GET \/nope\?t=bytes HTTP\/1\.1" 404 41 "-" "ua-404" app=-$/);
-  assert.match(linesOf(lean, '?t=bytes')[4], /"GET \/sick\/x\?t=bytes HTTP\/1\.1" 503 \d+ "-" "-" app=sick$/);
+  await waitFor(() => logLinesOf(lean, '?t=bytes').length === 8 && logLinesOf(node, '?t=bytes').length === 8, 5000, `eight lines in\n${lean.output()}\n${node.output()}`);
+  assert.equal(logLinesOf(lean, '?t=bytes'), logLinesOf(node, '?t=bytes'));
+  assert.match(logLinesOf(lean, '?t=bytes')[0], /"GET \/nope\?t=bytes HTTP\/1\.1" 404 41 "-" "ua-404" app=-$/);
+  assert.match(logLinesOf(lean, '?t=bytes')[4], /"GET \/sick\/x\?t=bytes HTTP\/1\.1" 503 \d+ "-" "-" app=sick$/);
 });
 
 test('after a 404 the connection stays on the lean lane: the next request is the lane\'s', async () => {

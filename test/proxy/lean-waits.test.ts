@@ -12,7 +12,7 @@ import net from 'node:net';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, withoutDates, logLinesOf, type BothReaders } from '../helpers/both-readers.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { appStatus } from '../helpers/status.js';
 
@@ -44,16 +44,6 @@ test.after(async () => {
   await both?.stop();
   work.remove();
 });
-
-const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).port);
-const withoutDates = (raw: string): string => raw.replace(/\r\nDate: [^\r]*/g, '\r\nDate: -');
-/** The access-log lines of requests whose target has `tag`, without their time and duration. */
-const linesOf = (gw: RunningGateway, tag: string): string[] =>
-  gw
-    .output()
-    .split('\n')
-    .filter((l) => l.includes(tag))
-    .map((l) => l.replace(/\[[^\]]*\]/, '[-]').replace(/ dur=[\d.]+$/, ''));
 
 /** A package copied into the apps directory whole (a rename), as a deploy does. */
 function deploy(name: string, files: Record<string, string>, from?: string): void {
@@ -118,10 +108,10 @@ test('requests that wait for an app starting, one that starts and one that fails
   await waitFor(() => cut400Logged(lean, from[0]) && cut400Logged(node, from[1]), 5000, () => `the cut heads' lines in\n${lean.output()}\n${node.output()}`);
   assert.ok(cutLogged(lean, '/one/cut?c=start'), lean.output());
   assert.not.ok(cutLogged(node, '/one/cut?c=start'), 'the reference logs the cut head as `-`');
-  await waitFor(() => linesOf(lean, '?t=start ').length === 5 && linesOf(node, '?t=start ').length === 5, 5000, 'five lines each');
-  assert.equal(linesOf(lean, '?t=start '), linesOf(node, '?t=start '));
-  assert.match(linesOf(lean, '?t=start ')[0], /"GET \/slow\/a\?t=start HTTP\/1\.1" 200 6 "-" "ua-wait" app=slow$/);
-  assert.match(linesOf(lean, '?t=start ')[2], /"GET \/sick\/c\?t=start HTTP\/1\.1" 503 \d+ "-" "-" app=sick$/);
+  await waitFor(() => logLinesOf(lean, '?t=start ').length === 5 && logLinesOf(node, '?t=start ').length === 5, 5000, 'five lines each');
+  assert.equal(logLinesOf(lean, '?t=start '), logLinesOf(node, '?t=start '));
+  assert.match(logLinesOf(lean, '?t=start ')[0], /"GET \/slow\/a\?t=start HTTP\/1\.1" 200 6 "-" "ua-wait" app=slow$/);
+  assert.match(logLinesOf(lean, '?t=start ')[2], /"GET \/sick\/c\?t=start HTTP\/1\.1" 503 \d+ "-" "-" app=sick$/);
 });
 
 test('a request for a process\'s route of an app starting waits, is proxied to the process, and node:http has the connection from then on', async () => {
@@ -152,8 +142,8 @@ test('a request that wakes an idle app (SPEC 5.6), pipelined with another: the s
   await waitFor(() => cut400Logged(lean, from[0]) && cut400Logged(node, from[1]), 5000, () => `the cut heads' lines in\n${lean.output()}\n${node.output()}`);
   assert.ok(cutLogged(lean, '/nap/cut?c=wake'), lean.output());
   assert.not.ok(cutLogged(node, '/nap/cut?c=wake'), 'the reference logs the cut head as `-`');
-  assert.equal(linesOf(lean, '?t=wake '), linesOf(node, '?t=wake '));
-  assert.is(linesOf(lean, '?t=wake ').length, 2);
+  assert.equal(logLinesOf(lean, '?t=wake '), logLinesOf(node, '?t=wake '));
+  assert.is(logLinesOf(lean, '?t=wake ').length, 2);
 });
 
 /** A port free a moment ago, for a gateway whose "listening on" comes only once it is open. */
@@ -197,7 +187,7 @@ test('a request that comes before the gateway is open (serve, its app importing)
       const raw = await thenCut(port, 'GET /held?t=held HTTP/1.1\r\nHost: x\r\n\r\nGET /next?t=held HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /next', 'GET /cut?c=held HTTP/1.1\r\nHost: x\r\n', () => socket);
       gw = await started;
       await waitFor(() => cut400Logged(gw!, 0), 5000, () => `the cut head's line in\n${gw!.output()}`);
-      return `${withoutDates(raw)}\n${linesOf(gw, '?t=held').join('\n')}\n${cutLogged(gw, '/cut?c=held') ? 'lane' : 'node:http'}`;
+      return `${withoutDates(raw)}\n${logLinesOf(gw, '?t=held').join('\n')}\n${cutLogged(gw, '/cut?c=held') ? 'lane' : 'node:http'}`;
     } finally {
       await (gw ?? (await started.catch(() => null)))?.stop();
     }
