@@ -16,7 +16,7 @@ export const ADMIN_OPTIONS: Options = {
 };
 
 export const ADMIN_OPTION_HELP: Array<[string, string]> = [
-  ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT or unix:/path (default ${DEFAULT_ADMIN})`],
+  ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT, its http://HOST:PORT/ URL or unix:/path (default ${DEFAULT_ADMIN})`],
   ['--admin-token FILE', 'the file holding the admin token, when the gateway was started with one'],
 ];
 
@@ -40,6 +40,26 @@ interface Call {
   signal?: AbortSignal;
 }
 
+/**
+ * `--admin` as the gateway's own `admin on http://127.0.0.1:8099/` line gives it, copied whole
+ * or in part: the URL, `HOST:PORT/` or `HOST:PORT`. Every route hangs off the root, so a path
+ * there would be dropped unseen: refused instead, with the root to write.
+ */
+export function parseAdminAddr(text: string): ListenAddress {
+  if (text.startsWith('unix:')) return parseAddr(text, '--admin');
+  const rest = text.replace(/^http:\/\//i, '');
+  const slash = rest.indexOf('/');
+  const hostPort = slash < 0 ? rest : rest.slice(0, slash);
+  const addr = parseAddr(hostPort, '--admin');
+  if (slash >= 0 && rest.slice(slash) !== '/') {
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `--admin: the admin listener is reached at its root, found the path ${JSON.stringify(rest.slice(slash))} in ${JSON.stringify(text)}`,
+      fix: `write --admin ${formatAddr(addr)} (or ${addrUrl(addr)}/)`,
+    });
+  }
+  return addr;
+}
+
 export class AdminClient {
   /** As the user writes it, for messages: `127.0.0.1:8099`, `unix:/run/apppkg/admin.sock`. */
   readonly address: string;
@@ -57,7 +77,7 @@ export class AdminClient {
 
   /** From a command's `--admin` and `--admin-token` values. */
   static fromOptions(values: Record<string, unknown>): AdminClient {
-    const addr = parseAddr((values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin');
+    const addr = parseAdminAddr((values.admin as string | undefined) ?? DEFAULT_ADMIN);
     const file = values['admin-token'] as string | undefined;
     // Read as the gateway reads it (trimmed, no white space inside); its warning about a file
     // others can read is the gateway's to give, not every client's.

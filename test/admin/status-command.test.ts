@@ -94,6 +94,20 @@ test('a bad --admin is bad usage: exit 2', async () => {
   assert.is(extra.status, 2, extra.stderr);
 });
 
+test('--admin as the gateway prints it (HOST:PORT/, http://HOST:PORT/) reaches it; any other path is bad usage, in every admin command', async () => {
+  for (const form of [`${tcpAddr()}/`, `http://${tcpAddr()}/`, `http://${tcpAddr()}`]) {
+    const r = await runCli(['status', '--admin', form], { ms: 15000 });
+    assert.is(r.status, 0, `${form}: ${r.stderr}`);
+    assert.match(r.stdout, /^blog\s+ready/m);
+  }
+  for (const command of [['status'], ['logs', 'blog'], ['restart', 'blog'], ['rollback', 'blog']]) {
+    const r = await runCli([...command, '--admin', `http://${tcpAddr()}/status`], { ms: 15000 });
+    assert.is(r.status, 2, r.stderr);
+    assert.ok(r.stderr.includes(`--admin: the admin listener is reached at its root, found the path "/status"`), r.stderr);
+    assert.ok(r.stderr.includes(`fix: write --admin ${tcpAddr()} (or http://${tcpAddr()}/)`), r.stderr);
+  }
+});
+
 test('a refused app: the problem with its fix, the app log, and its last lines for who may read the log', async () => {
   const apps = tempDir('apppkg-status-apps-');
   const state = tempDir('apppkg-status-state-');
