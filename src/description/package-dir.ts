@@ -77,11 +77,20 @@ export function compareVersions(a: string | null, b: string | null): number {
   if (a === b) return 0;
   if (a === null) return -1;
   if (b === null) return 1;
-  const [publicA, localA] = splitLocal(a);
-  const [publicB, localB] = splitLocal(b);
-  const order = comparePublic(publicA, publicB) || compareLocal(localA, localB);
+  const order = compareRank(a, b);
   if (order !== 0) return order;
   return a < b ? -1 : 1;
+}
+
+/** Whether two suffixes spell one version (`1.02` and `1.2`, `1.0` and `1.0.0`): a tie only their text breaks. */
+export function versionsTie(a: string | null, b: string | null): boolean {
+  return a !== null && b !== null && compareRank(a, b) === 0;
+}
+
+function compareRank(a: string, b: string): number {
+  const [publicA, localA] = splitLocal(a);
+  const [publicB, localB] = splitLocal(b);
+  return comparePublic(publicA, publicB) || compareLocal(localA, localB);
 }
 
 /** `1.10+build5` -> `1.10` and `build5`: the tail after `+` (PEP 440's local label, semver's build) is no newer release. */

@@ -43,6 +43,7 @@ import { idleTimeoutOf, registryStatus, type SupervisedAppStatus } from './regis
 import { appLogFile, rolledBackFile } from './refusal.js';
 import { canRollBack, rollBack, type Rollback } from './rollback.js';
 import { VersionJudge, type VersionJudgeOptions } from './version-judge.js';
+import { versionNotices } from './version-notices.js';
 import { WorkerBudget } from './worker-budget.js';
 
 /** What the Registry is given; those that judging a version reads are VersionJudgeOptions. */
@@ -84,6 +85,8 @@ function notAVersionOf(name: string, apps: readonly DiscoveredApp[]): string | n
 export class Registry {
   private records = new Map<string, AppRecord>();
   private broken: BrokenPackage[] = [];
+  /** versionNotices already said: once each, not at every scan. */
+  private noticed = new Set<string>();
   /** When it looks at the source: one look at a time, or at a given time (reconcile-scheduler.ts). */
   private readonly looks: ReconcileScheduler;
   private stopped = false;
@@ -228,6 +231,11 @@ export class Registry {
         found = true;
         const versionOf = notAVersionOf(app.name, discovery.apps);
         if (versionOf !== null) this.opts.say(versionOf);
+      }
+      for (const { key, line } of versionNotices(app)) {
+        if (this.noticed.has(key)) continue;
+        this.noticed.add(key);
+        this.opts.say(line);
       }
       // A serving version whose app.yaml no longer loads is not a removed one: it runs on, listed
       // in its place (status, the admin's rollback to the versions below it); only a newer

@@ -282,6 +282,27 @@ test('blog.old and blog.v2 beside blog are apps of their own (a version begins w
   assert.not.match(gw.output(), /blog\.kept|blog: served as an app of its own/);
 });
 
+test('blog.1.02 beside blog.1.2: one version spelled twice, said once with which serves and the fix; rollback goes to the other directory', async () => {
+  const tokens = tempDir('apppkg-deploy-token-');
+  const token = join(tokens.path, 'token');
+  writeFileSync(token, 'deploy-token\n', { mode: 0o600 });
+  const { gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog.1.02', version('1.02'));
+    addPackage(dir, 'environ', 'blog.1.2', version('1.2'));
+  }, ['--admin-token', token]);
+  const admin = ['--admin', gw.adminUrl!, '--admin-token', token];
+  assert.is(await versionServed(gw), '1.2');
+  const said = 'blog: blog.1.02 and blog.1.2 both hold version 1.2 (versions compare number by number): blog.1.2 ranks first only by its spelling and is the one to serve, ' +
+    'blog.1.02 is kept as a rollback target of that same version; remove or rename one (a version of its own, higher for the newer one)';
+  assert.ok(gw.output().includes(said), gw.output());
+  const r = await runCli(['rollback', 'blog', ...admin], { ms: 30_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /rolled back from 1\.2 to 1\.02/);
+  assert.is(await versionServed(gw), '1.02');
+  assert.is(gw.output().split(said).length, 2, 'said once, not at every scan');
+  tokens.remove();
+});
+
 test('the first install runs commands.install before the first request', async () => {
   const { gw, state } = await open((dir) => {
     const pkg = addPackage(dir, 'environ', 'shop');
