@@ -12,6 +12,8 @@ export interface DiscoveredApp {
   name: string;
   /** Loadable versions, highest first. */
   versions: Description[];
+  /** Symlinks under --apps to one of them (`blog -> blog.1.9`), as found: `path` the link, `dir` its real target. */
+  links?: Array<{ path: string; target: string; dir: string }>;
 }
 
 export interface BrokenPackage {
@@ -56,6 +58,7 @@ export function appsDirSource(appsDir: string): AppSource {
   return async () => {
     const broken: BrokenPackage[] = [];
     const byName = new Map<string, Description[]>();
+    const links = new Map<string, Array<{ path: string; target: string; dir: string }>>();
     const entries = readdirSync(appsDir).filter((e) => !e.startsWith('.')).sort();
     for (const entry of entries) {
       const dir = join(appsDir, entry);
@@ -79,6 +82,7 @@ export function appsDirSource(appsDir: string): AppSource {
         // A symlink (blog -> blog.1.2) and its target are the same package: keep it once.
         if (!list.some((d) => d.dir === desc.dir)) list.push(desc);
         byName.set(desc.name, list);
+        if (lstatSync(dir).isSymbolicLink()) links.set(desc.name, [...(links.get(desc.name) ?? []), { path: dir, target: readlinkSync(dir), dir: desc.dir }]);
       } catch (err) {
         broken.push({ dir, error: asError(err, dir) });
       }
@@ -86,7 +90,7 @@ export function appsDirSource(appsDir: string): AppSource {
     const apps = [...byName.entries()]
       // Code-point order: localeCompare would load ICU's collation data (2.6 MiB of RSS).
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, versions]) => ({ name, versions: versions.sort((a, b) => compareVersions(b.version, a.version)) }));
+      .map(([name, versions]) => ({ name, versions: versions.sort((a, b) => compareVersions(b.version, a.version)), links: links.get(name) ?? [] }));
     return { apps, broken };
   };
 }

@@ -1,6 +1,7 @@
 // What the log says once about an app's directories under --apps that do not do what their
 // names suggest (SPEC 1.2): two spellings of one version, where only the text picks the one
-// that serves. Said, not refused: both are packages, and the gateway serves one of them.
+// that serves, and a link (`blog -> blog.1.9`) its author takes to pick the version while a
+// higher one sits beside it. Said, not refused: each is a package, and the highest serves.
 import { basename } from 'node:path';
 import { versionsTie } from '../description/package-dir.js';
 import type { DiscoveredApp } from './discovery.js';
@@ -18,5 +19,15 @@ export function versionNotices(app: DiscoveredApp): Array<{ key: string; line: s
         `${b} is kept as a rollback target of that same version; remove or rename one (a version of its own, higher for the newer one)`,
     });
   });
+  const top = app.versions[0];
+  for (const link of app.links ?? []) {
+    if (top === undefined || link.dir === top.dir) continue;
+    const [name, highest] = [basename(link.path), basename(top.dir)];
+    notices.push({
+      key: `link ${link.path} ${link.dir} ${top.dir}`,
+      line: `${app.name}: the link ${name} -> ${link.target} does not pin the version: a link is one more directory of ${app.name}, and the highest version beside it serves (${highest}); ` +
+        `to serve the version the link names, keep the other versions out of the apps directory (in /srv/releases, say) or remove ${highest}`,
+    });
+  }
   return notices;
 }

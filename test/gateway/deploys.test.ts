@@ -243,6 +243,28 @@ test('a symlink to a version directory is followed; switching it switches the ve
   }
 });
 
+test('a symlink blog -> blog.1.9 beside blog.1.10 does not pin the version: 1.10 serves, and the log says so once with the fix; a link to the highest says nothing', async () => {
+  const { apps, gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog.1.9', version('1.9'));
+    addPackage(dir, 'environ', 'blog.1.10', version('1.10'));
+    symlinkSync('blog.1.9', join(dir, 'blog'));
+    addPackage(dir, 'environ', 'shop.1.0', version('1.0'));
+    addPackage(dir, 'environ', 'shop.2.0', version('2.0'));
+    symlinkSync('shop.2.0', join(dir, 'shop'));
+  }, ['--watch-interval', '0']);
+  assert.is(await versionServed(gw), '1.10');
+  const said = 'blog: the link blog -> blog.1.9 does not pin the version: a link is one more directory of blog, and the highest version beside it serves (blog.1.10); ' +
+    'to serve the version the link names, keep the other versions out of the apps directory (in /srv/releases, say) or remove blog.1.10';
+  assert.ok(gw.output().includes(said), gw.output());
+  assert.not.match(gw.output(), /the link shop/);
+  gw.child.kill('SIGHUP');
+  await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
+  rmSync(join(apps.path, 'blog.1.10'), { recursive: true });
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => (await versionServed(gw)) === '1.9', 30_000, 'the link\'s version once 1.10 is gone');
+  assert.is(gw.output().split(said).length, 2, 'said once, not at every look');
+});
+
 test('a symlink that leads nowhere, or round in a loop, is said once and answers 503 at its name; a version beside it still serves', async () => {
   const { apps, gw } = await open((dir) => {
     addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
