@@ -6,7 +6,10 @@ import { basename } from 'node:path';
 import { versionsTie } from '../description/package-dir.js';
 import type { DiscoveredApp } from './discovery.js';
 
-/** One line per pair of directories naming one version (`blog.1.02`, `blog.1.2`), keyed to be said once. */
+/**
+ * One line per pair of directories naming one version (`blog.1.02`, `blog.1.2`) and per link to
+ * a version below the highest, each with the key it is said once by.
+ */
 export function versionNotices(app: DiscoveredApp): Array<{ key: string; line: string }> {
   const notices: Array<{ key: string; line: string }> = [];
   app.versions.forEach((above, i) => {
