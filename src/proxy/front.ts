@@ -18,6 +18,7 @@ import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
 import { headBegunAt, readVersionsAsRfc, watchRequestStarts } from '../net/node-parser.js';
+import { destroySoonLingering, endLingering, isLingering } from '../net/lingering-close.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { rereadUnknownMethod, restoreSentMethod } from '../net/unknown-method.js';
@@ -330,10 +331,12 @@ export class Front {
         this.stopHandedHeadClock(socket);
         socket.on('error', () => {});
         this.accessLog.record(req, socket.remoteAddress ?? '', 501, '', performance.now(), NOT_A_PROXY.length);
-        socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: ${NOT_A_PROXY.length}\r\nConnection: close\r\n\r\n${NOT_A_PROXY}`);
+        endLingering(socket, `HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: ${NOT_A_PROXY.length}\r\nConnection: close\r\n\r\n${NOT_A_PROXY}`);
       });
       this.takeConnections(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+        // Closing after a refusal already: what the client still sends is dropped unparsed.
+        if (isLingering(socket)) return;
         // Bytes after a request that said Connection: close are not a bad request: they are
         // not read (RFC 9112 §9.6), and that request's answer, under way, closes the connection.
         if (err.code === 'HPE_CLOSED_CONNECTION') return;
@@ -367,7 +370,7 @@ export class Front {
         // the client sends it meanwhile, must not become a request served ahead of that 408.
         if (status === 408) this.headTimedOut.add(socket);
         const refuse = (behindAnswered: boolean, loggedAfter?: ServerResponse): void => {
-          socket.end(unparsableAnswer(status, body));
+          endLingering(socket, unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
           // The head the lean lane handed over, as the client sent it: the parser's read may
           // be its last piece only (a head in several reads: `" h"` was logged), or the line
@@ -403,7 +406,7 @@ export class Front {
         // complete, else cut the connection (a truncated body must never look complete).
         const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
         if (current?.headersSent) {
-          if (current.writableEnded) socket.end();
+          if (current.writableEnded) endLingering(socket);
           else socket.destroy();
           return;
         }
@@ -420,7 +423,7 @@ export class Front {
           // line is the body's bytes.
           markCut(current, status);
           setBodyBytes(current, Buffer.byteLength(body));
-          socket.end(unparsableAnswer(status, body));
+          endLingering(socket, unparsableAnswer(status, body));
           return;
         }
         refuse(false);
@@ -611,6 +614,8 @@ export class Front {
       void socket.remoteAddress;
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
+      // An answer that closes the connection, on either reader, lets the client read it (lingering-close.ts).
+      destroySoonLingering(socket);
     };
     if (this.opts.leanLane === false || nodeListeners.length !== 1) {
       server.on('connection', (socket: Socket) => {

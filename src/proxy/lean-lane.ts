@@ -16,6 +16,7 @@ import { ENDED_EARLY } from '../net/request-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { knownMethod } from '../net/unknown-method.js';
+import { endLingering } from '../net/lingering-close.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
 import { SocketWrites } from '../net/socket-writes.js';
 import { shortBody, unparsableAnswer } from './error-response.js';
@@ -279,7 +280,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     if (begun === null) return this.destroy();
     this.partialLine = null;
     this.stopReading();
-    this.socket.end(unparsableAnswer(408));
+    endLingering(this.socket, unparsableAnswer(408));
     // Its clock may have started at the connection's start, or only at the answer before it
     // (a line pipelined behind a slow one): the line says the longer wait, as node:http's does.
     this.lane.options.headTimedOut?.(this.socket, begun, Math.min(this.waitingSince, this.partialSince));
@@ -337,7 +338,7 @@ class LeanConnection implements ResponseOutput, BodySource {
       markCut(res as unknown as ServerResponse, status);
       const body = req.method === 'HEAD' ? '' : shortBody(status, problem);
       res.bodyBytes = Buffer.byteLength(body);
-      this.socket.end(unparsableAnswer(status, body));
+      endLingering(this.socket, unparsableAnswer(status, body));
     } else if (index === this.writer && res.writableEnded) {
       this.socket.destroySoon();
     } else {

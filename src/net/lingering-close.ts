@@ -1,0 +1,64 @@
+// A connection the gateway closes while its client is still sending (a refused head with bytes
+// behind it, a 413 for an upload under way, a Connection: close answer with requests pipelined
+// behind): closed with unread bytes, the kernel sends a RST instead of a FIN (RFC 1122
+// 4.2.2.13), and the client's kernel may throw away the answer it has not read yet, so the
+// client never learns why. As nginx's lingering_close: the answer, then the FIN, then what the
+// client sends is read and dropped until it closes too, for at most LINGER_MS and LINGER_BYTES
+// (a client that never stops cannot hold the socket), then the close.
+
+import type { Socket } from 'node:net';
+import { readAsStream } from './shared-read-buffer.js';
+
+/** nginx's lingering_timeout is 5 s: long enough for a client to read an answer and close. */
+export const LINGER_MS = 5_000;
+/** What a client may still send: an upload's bytes in flight, not a whole upload. */
+export const LINGER_BYTES = 4 * 1024 * 1024;
+
+const lingering = new WeakSet<Socket>();
+
+/** Whether `socket` is closing by endLingering: what it reads is dropped, not parsed. */
+export function isLingering(socket: Socket): boolean {
+  return lingering.has(socket);
+}
+
+/**
+ * Ends `socket` after `last` (an answer's last bytes, or none), then reads and drops until the
+ * client's FIN or a bound, and destroys it. Nothing it reads from now on reaches a parser.
+ */
+export function endLingering(socket: Socket, last?: string | Buffer): void {
+  if (socket.destroyed || lingering.has(socket)) return;
+  lingering.add(socket);
+  if (socket.writable) {
+    if (last === undefined) socket.end();
+    else if (typeof last === 'string') socket.end(last, 'latin1');
+    else socket.end(last);
+  }
+  // Destroyed only once the answer is in the kernel's hands: destroy() drops what is not.
+  const close = (): void => {
+    if (socket.writableFinished || !socket.writable) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
+  };
+  if (socket.readableEnded) return close();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
+  let dropped = 0;
+  readAsStream(socket);
+  socket.removeAllListeners('data');
+  socket.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) socket.destroy();
+  });
+  socket.once('end', close);
+  socket.on('error', noop); // a client's reset ends the wait early: 'close' follows
+  socket.resume();
+}
+
+/**
+ * Makes `socket.destroySoon()`, which node:http calls after an answer that closes the
+ * connection (its only way to close one), close lingering as well.
+ */
+export function destroySoonLingering(socket: Socket): void {
+  socket.destroySoon = () => endLingering(socket);
+}
+
+function noop(): void {}

@@ -1,0 +1,94 @@
+// A refusal that closes the connection (a 400 for a bad head, a 413) while the client is still
+// sending: closing a socket with unread bytes makes the kernel send a RST, which can destroy
+// the answer before the client reads it. The gateway closes as nginx's lingering_close does:
+// its answer, its FIN, then what the client sends is read and dropped (for a bounded time and
+// number of bytes) before the close. Both readers: the lean lane and node:http.
+import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writePackage } from '../helpers/apps-dir.js';
+import { startBothReaders, portOf, type BothReaders } from '../helpers/both-readers.js';
+import { tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('lingering close');
+const apps = tempDir('apppkg-lingering-apps-');
+const environment = tempDir('apppkg-lingering-env-');
+let both: BothReaders | null = null;
+
+const WSGI = `def application(environ, start_response):
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+`;
+
+test.before(async () => {
+  writePackage(apps.path, 'w', { 'app.yaml': 'platform: python, wsgi\napp: w:application\n', 'w.py': WSGI });
+  writeFileSync(join(environment.path, 'environment.yaml'), 'apps:\n  w:\n    max_body: 1000\n');
+  both = await startBothReaders(apps, ['--environment', join(environment.path, 'environment.yaml')]);
+  for (const gw of [both.lean, both.node]) await waitFor(async () => (await fetch(`${gw.url}/w/`)).status === 200, 20_000, () => `the app ready in\n${gw.output()}`);
+});
+
+test.after(async () => {
+  await both?.stop();
+  environment.remove();
+});
+
+/**
+ * Sends `head`, then writes `piece` 50 times, a turn apart, before it reads anything (as a
+ * client busy uploading does), then reads until the gateway's close: what it read by then.
+ */
+function keepSending(port: number, head: string, piece: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    let got = '';
+    let left = 50;
+    const more = (): void => {
+      if (left-- === 0 || !socket.writable) {
+        socket.on('data', (c) => (got += c.toString('latin1')));
+        return;
+      }
+      socket.write(piece, () => setTimeout(more, 1));
+    };
+    socket.on('connect', () => {
+      socket.write(head);
+      more();
+    });
+    socket.on('end', () => socket.end());
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(got));
+  });
+}
+
+/** The answer is whole: its head and as many body bytes as its Content-Length says. */
+function whole(raw: string, status: number): boolean {
+  const at = raw.indexOf('\r\n\r\n');
+  const length = /\r\ncontent-length: (\d+)/i.exec(raw);
+  return raw.startsWith(`HTTP/1.1 ${status} `) && at !== -1 && length !== null && raw.length - at - 4 === Number(length[1]);
+}
+
+for (const reader of ['lean', 'node'] as const) {
+  const gw = (): RunningGateway => both![reader];
+
+  test(`${reader}: a client still sending after a refused head reads the whole 400, every time`, async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, () => keepSending(portOf(gw()), 'POST /.. HTTP/1.1\r\nHost: h\r\nHost: a@b\r\n\r\n', 'x')));
+    for (const raw of answers) assert.ok(whole(raw, 400), JSON.stringify(raw.slice(0, 200)));
+  });
+
+  test(`${reader}: a client still uploading past max_body reads the whole 413, every time`, async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, () => keepSending(portOf(gw()), 'POST /w/up HTTP/1.1\r\nHost: h\r\nContent-Length: 100000000\r\n\r\n', 'y'.repeat(4096))));
+    for (const raw of answers) assert.ok(whole(raw, 413), JSON.stringify(raw.slice(0, 200)));
+  });
+
+  test(`${reader}: no connection is left open once such clients are gone`, async () => {
+    const port = portOf(gw());
+    await Promise.all(Array.from({ length: 30 }, (_, i) => keepSending(port, i % 2 ? 'GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n' : 'POST /w/up HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n', 'z'.repeat(1000))));
+    const open = (): string => execFileSync('ss', ['-Htn', 'state', 'established', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    await waitFor(() => open() === '', 3000, () => `no connection of port ${port} open:\n${open()}`);
+  });
+}
+
+test.run();
