@@ -410,6 +410,10 @@ export class Front {
           else socket.destroy();
           return;
         }
+        // The broken body is a later request's whose head was refused already (two Hosts, say),
+        // its answer queued behind this one and saying close: that refusal is its answer, as on
+        // the lane, which reads no body behind a head it refuses (its 400 was dropped, a 499).
+        if (last !== undefined && last !== current && last.writableEnded && !last.shouldKeepAlive) return;
         // A body broken in a request pipelined behind one whose answer has not begun: that
         // answer goes out, saying Connection: close; nothing after it can be read.
         if (current?.req?.complete) {
