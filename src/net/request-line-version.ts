@@ -64,12 +64,14 @@ export function rememberSentVersion(req: object, version: string): void {
 /**
  * The request's HTTP version as the client sent it (`1.2` where it was served as 1.1), or ''
  * when its line had none: llhttp's 0.9 is a request line without a version, unless the lane
- * saw `HTTP/0.9` written (higherMinorAsHttp11).
+ * saw `HTTP/0.9` written (higherMinorAsHttp11) or fields followed it.
  */
 export function versionAsSent(req: IncomingMessage): string {
   const sent = (req as IncomingMessage & Marked)[kSentVersion];
   if (sent !== undefined) return sent;
-  return req.httpVersion === '0.9' ? '' : req.httpVersion;
+  // llhttp reads no field after a line without a version (it is done at the line's end): a
+  // 0.9 with fields had `HTTP/0.9` written, in a head node:http read by itself.
+  return req.httpVersion === '0.9' && req.rawHeaders.length === 0 ? '' : req.httpVersion;
 }
 
 const OTHER_MAJOR = /^[!-~]+ [^ \r\n]+ HTTP\/[2-9]\.\d\r?$/;

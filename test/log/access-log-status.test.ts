@@ -95,6 +95,21 @@ test('the request line as sent: `GET /` (no version, llhttp\'s HTTP/0.9) without
   assert.not.match(gw!.output(), /"GET \/cuts\/bare HTTP/);
 });
 
+test('`HTTP/0.9` written, with fields after it, is logged as sent when node:http reads every request (APPPKG_LEAN_LANE=0)', async () => {
+  const nodeState = tempDir('apppkg-cut-node-state-');
+  const node = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', nodeState.path], { env: { APPPKG_LEAN_LANE: '0' } });
+  try {
+    const nodePort = Number(new URL(node.url).port);
+    assert.match(await rawRequest(nodePort, 'GET /cuts/nine-fields HTTP/0.9\r\nHost: h\r\n\r\n', 5000), /^HTTP\/1\.1 400 /);
+    assert.match(await rawRequest(nodePort, 'GET /cuts/bare-node\r\n\r\n', 5000), /^HTTP\/1\.1 400 /);
+    await waitFor(() => /"GET \/cuts\/bare-node" 400 /.test(node.output()), 5000, `the versionless line in\n${node.output()}`);
+    assert.match(node.output(), /"GET \/cuts\/nine-fields HTTP\/0\.9" 400 /);
+  } finally {
+    await node.stop();
+    nodeState.remove();
+  }
+});
+
 test('a client that sends a request node:http cannot parse and resets at once is logged with its address, not -', async () => {
   for (let i = 0; i < 3; i++) {
     const socket = net.connect(port(), '127.0.0.1');
