@@ -33,7 +33,7 @@ import type { GatewayError } from '../errors.js';
 import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
-import { realDir, type AppSource, type BrokenPackage, type DiscoveredApp } from './discovery.js';
+import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
 import { JudgingQueue } from './judging-queue.js';
 import { pruneRunHelpers } from './prune-run-helpers.js';
 import { publishedApps, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
@@ -43,7 +43,7 @@ import { idleTimeoutOf, registryStatus, type SupervisedAppStatus } from './regis
 import { appLogFile, rolledBackFile } from './refusal.js';
 import { canRollBack, rollBack, type Rollback } from './rollback.js';
 import { VersionJudge, type VersionJudgeOptions } from './version-judge.js';
-import { versionNotices } from './version-notices.js';
+import { notAVersionOf, versionNotices } from './version-notices.js';
 import { WorkerBudget } from './worker-budget.js';
 
 /** What the Registry is given; those that judging a version reads are VersionJudgeOptions. */
@@ -65,22 +65,6 @@ export interface RegistryOptions extends VersionJudgeOptions {
 }
 
 export type { SupervisedAppStatus } from './registry-status.js';
-
-/**
- * For `blog.old` or `blog.v2` beside an app `blog`: the line saying it is an app of its own,
- * not a version of blog (SPEC 1.2: a version begins with a digit), and how to keep a copy
- * unserved; null for any other name. Such a copy runs with its own data, settings and URL.
- */
-function notAVersionOf(name: string, apps: readonly DiscoveredApp[]): string | null {
-  for (let dot = name.indexOf('.'); dot > 0; dot = name.indexOf('.', dot + 1)) {
-    const other = name.slice(0, dot);
-    if (!apps.some((a) => a.name === other)) continue;
-    const digits = /\d+(\.\d+)*/.exec(name.slice(dot + 1))?.[0];
-    return `${name}: served as an app of its own at /${name}, not as a version of ${other}: a version suffix begins with a digit (${other}.${digits ?? '2'}); ` +
-      `to keep a copy that is not served, start its directory's name with a dot (.${name})`;
-  }
-  return null;
-}
 
 export class Registry {
   private records = new Map<string, AppRecord>();

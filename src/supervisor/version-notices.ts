@@ -1,7 +1,8 @@
 // What the log says once about an app's directories under --apps that do not do what their
 // names suggest (SPEC 1.2): two spellings of one version, where only the text picks the one
-// that serves, and a link (`blog -> blog.1.9`) its author takes to pick the version while a
-// higher one sits beside it. Said, not refused: each is a package, and the highest serves.
+// that serves; a link (`blog -> blog.1.9`) its author takes to pick the version while a
+// higher one sits beside it; a copy (`blog.old`) taken for a version of blog. Said, not
+// refused: each is a package, and the highest serves.
 import { basename } from 'node:path';
 import { versionsTie } from '../description/package-dir.js';
 import type { DiscoveredApp } from './discovery.js';
@@ -33,4 +34,20 @@ export function versionNotices(app: DiscoveredApp): Array<{ key: string; line: s
     });
   }
   return notices;
+}
+
+/**
+ * For `blog.old` or `blog.v2` beside an app `blog`: the line saying it is an app of its own,
+ * not a version of blog (SPEC 1.2: a version begins with a digit), and how to keep a copy
+ * unserved; null for any other name. Such a copy runs with its own data, settings and URL.
+ */
+export function notAVersionOf(name: string, apps: readonly DiscoveredApp[]): string | null {
+  for (let dot = name.indexOf('.'); dot > 0; dot = name.indexOf('.', dot + 1)) {
+    const other = name.slice(0, dot);
+    if (!apps.some((a) => a.name === other)) continue;
+    const digits = /\d+(\.\d+)*/.exec(name.slice(dot + 1))?.[0];
+    return `${name}: served as an app of its own at /${name}, not as a version of ${other}: a version suffix begins with a digit (${other}.${digits ?? '2'}); ` +
+      `to keep a copy that is not served, start its directory's name with a dot (.${name})`;
+  }
+  return null;
 }
