@@ -59,7 +59,12 @@ function keepSending(port: number, head: string, piece: string): Promise<string>
     });
     socket.on('end', () => socket.end());
     socket.on('error', () => {});
-    socket.on('close', () => resolve(got));
+    // The gateway's own bound is 5 s: a close that never comes fails the test, not hangs it.
+    const deadline = setTimeout(() => socket.destroy(), 15_000);
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      resolve(got);
+    });
   });
 }
 
