@@ -201,7 +201,9 @@ class ResponseExchange:
         if self.head is not None or self.head_sent:
             raise RuntimeError("%s.start sent twice" % name)
         self.head, declared = encode_head(message)
-        if declared is not None and not self.payload.startswith("HEAD\0"):
+        # A HEAD's, a 204's or a 304's Content-Length is that of a body the response never
+        # carries (RFC 9110 8.6: a 304 states the representation's): nothing to hold it to.
+        if declared is not None and message["status"] not in (204, 304) and not self.payload.startswith("HEAD\0"):
             try:
                 self.declared = int(declared)
             except ValueError:

@@ -357,6 +357,20 @@ for (const python of PYTHONS) {
     await until('the app to be told', 5000, () => /declared: Response content longer than Content-Length \(2\)/.test(h.output.join("\n")) && /declared: Response content shorter than Content-Length \(5 bytes of 10\)/.test(h.output.join("\n")));
   });
 
+  t('a 304 (or 204) with the Content-Length of a body it never carries is that answer, not a 500, and the connection goes on', async ({ h }) => {
+    for (const status of [304, 204]) {
+      const c = await RawConnection.open(h.port);
+      c.write(`GET /m/declared?length=10&bodies=&status=${status} HTTP/1.1\r\nHost: x\r\n\r\nGET /m/hello HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const text = await c.waitFor((s) => s.endsWith('Hello, world!\n'), 5000, 'both answers');
+      c.socket.destroy();
+      const responses = text.split(/(?=HTTP\/1\.1 )/);
+      assert.is(responses.length, 2, text);
+      assert.match(responses[0], new RegExp(`^HTTP/1\\.1 ${status} [^\\r]+\\r\\n[\\s\\S]*\\r\\n\\r\\n$`));
+      if (status === 304) assert.match(responses[0], /\r\ncontent-length: 10\r\n/i, 'RFC 9110 8.6: the length of what a 200 would carry');
+      assert.match(responses[1], /^HTTP\/1\.1 200 OK\r\n/);
+    }
+  });
+
   t('a status that is an int subclass (http.HTTPStatus) is the status it names', async ({ h }) => {
     const r = await get(`${h.url}/m/enum-status`);
     assert.is(r.status, 201);
