@@ -4,7 +4,8 @@
 // request that provably never reached a worker, and the hand-over when a new version is
 // published: what waits stays here and goes to the new version's upstreams. An upgrade takes
 // the same path to its group: a process's route, or an ASGI app's workers (a websocket, held
-// to no thread, so neither the queue nor the limit per worker applies), else 501.
+// to no thread, so neither the queue nor the limit per worker applies; with no worker in
+// rotation it waits for one, up to `timeout`, as a request waits in the queue), else 501.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WorkerLink } from '../link/worker-link.js';
@@ -52,6 +53,18 @@ interface Waiting {
   since: number;
 }
 
+/** A websocket handshake waiting for a worker to take it (none in rotation: restarting). */
+interface HeldUpgrade {
+  req: IncomingMessage;
+  socket: Socket;
+  head: Buffer;
+  route: RequestRoute;
+  /** Its `timeout`: then 504, as a request waiting in the queue gets. */
+  timer: NodeJS.Timeout | null;
+  /** Its client gave up: it waits no more. */
+  dropped: () => void;
+}
+
 /** How often the queue is looked at for requests waiting past the app's `timeout`. */
 const QUEUE_SWEEP_MS = 500;
 
@@ -66,6 +79,7 @@ export class AppDispatcher implements Redispatch {
   private processes: Array<UpstreamGroup<HttpUpstream>> = [];
   private readonly upstreams = new Map<Endpoint, WsgiUpstream | HttpUpstream>();
   private queue: Waiting[] = [];
+  private heldUpgrades: HeldUpgrade[] = [];
   /** Runs while the queue holds something: answers 504 to what waited past `timeout`. */
   private queueSweeper: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -137,6 +151,7 @@ export class AppDispatcher implements Redispatch {
     for (const upstream of this.upstreams.values()) upstream.retire();
     this.upstreams.clear();
     for (const waiting of this.queue.splice(0)) answerFailure(waiting.res, 'unavailable', { detail: why });
+    for (const held of this.takeHeldUpgrades()) refuseUpgradeFor(held.socket, 'unavailable', why);
   }
 
   /** The backend's upstreams changed: new ones join their group, gone ones retire. */
@@ -165,6 +180,7 @@ export class AppDispatcher implements Redispatch {
       else this.processes.find((g) => g.process === upstream.endpoint.name)?.upstreams.push(upstream);
     }
     if (this.queue.length > 0) this.drainQueue();
+    if (this.heldUpgrades.length > 0) this.releaseUpgrades();
   }
 
   /**
@@ -405,6 +421,50 @@ export class AppDispatcher implements Redispatch {
       if (upstream === null) break;
       if (upstream.upgrade(req, socket, head, route, options, modules)) return;
     }
-    refuseUpgradeFor(socket, 'unavailable', `${this.name} has no worker ready for a websocket; try again`);
+    if (this.detached !== null || this.backend.crashLooping === true) {
+      refuseUpgradeFor(socket, 'unavailable', this.detached ?? `${this.name} is in a crash loop: its processes keep exiting (\`apppkg-gateway status\` and its log say why); try again later`);
+      return;
+    }
+    this.holdUpgrade(req, socket, head, route, options.timeoutMs);
+  }
+
+  /**
+   * No worker takes websockets now (the only one killed and restarting): the handshake waits
+   * for its replacement, as a request waits in the queue, rather than a 503 to a client that
+   * reconnects at once after its 1011 (a chat page). At most the app's `timeout`, then 504.
+   */
+  private holdUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, timeoutMs: number): void {
+    const held: HeldUpgrade = {
+      req, socket, head, route, timer: null,
+      dropped: () => {
+        const i = this.heldUpgrades.indexOf(held);
+        if (i >= 0) this.takeHeldUpgrades(i, 1);
+      },
+    };
+    if (timeoutMs > 0) {
+      held.timer = setTimeout(() => {
+        held.dropped();
+        refuseUpgradeFor(socket, 'timeout', `no worker of ${this.name} could take the websocket within its timeout (${timeoutMs / 1000} s)`);
+      }, timeoutMs).unref();
+    }
+    socket.once('close', held.dropped);
+    this.heldUpgrades.push(held);
+  }
+
+  private takeHeldUpgrades(start = 0, count = this.heldUpgrades.length): HeldUpgrade[] {
+    const taken = this.heldUpgrades.splice(start, count);
+    for (const held of taken) {
+      if (held.timer !== null) clearTimeout(held.timer);
+      held.socket.off('close', held.dropped);
+    }
+    return taken;
+  }
+
+  /** The workers changed: the held handshakes are routed again, as if they had just come. */
+  private releaseUpgrades(): void {
+    if (this.workers !== null && !this.workers.upstreams.some((u) => u.takesWebsockets)) return;
+    for (const held of this.takeHeldUpgrades()) {
+      if (!held.socket.destroyed) this.upgrade(held.req, held.socket, held.head, held.route);
+    }
   }
 }

@@ -444,6 +444,48 @@ gateway('a worker killed under a websocket: its client is closed at once, and th
 gateway.run();
 
 // ---------------------------------------------------------------------------------------------
+// One worker (as starlette-chat's README advises): killed, it is restarting when its clients
+// reconnect.
+
+const single = suite('asgi websockets with one worker');
+const singleWork = tempDir('apppkg-asgi-ws-one-');
+let sgw: RunningGateway;
+
+single.before(async () => {
+  const apps = join(singleWork.path, 'apps');
+  addPackage(apps, 'ws-asgi', 'ws-asgi');
+  const env = join(singleWork.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  ws-asgi:\n    workers: 1\n    timeout: 15\n');
+  sgw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(singleWork.path, 'state'), '--environment', env]);
+});
+
+single.after(async () => {
+  const pids = sgw ? statusPids(await gatewayStatus(sgw).catch(() => ({ apps: [] }))) : [];
+  await sgw?.stop();
+  await assertNoOrphans([sgw.child.pid!, ...pids], 10_000);
+  singleWork.remove();
+});
+
+single('a client reconnecting at once after its worker was killed waits for the replacement, as a request does, not a 503', async () => {
+  const url = `${sgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`;
+  const client = await open(url);
+  const { pid } = await whoami(client);
+  process.kill(pid, 'SIGKILL');
+  const { code } = await client.closed(5000);
+  assert.ok(code === 1011 || code === 1006, `closed with ${code}`);
+  // The replacement starts after the restart back-off: this handshake comes before it is ready.
+  const next = await open(url);
+  assert.is.not((await whoami(next)).pid, pid);
+  next.ws.send('served');
+  assert.is(await next.next(), 'served');
+  next.ws.close();
+  await next.closed();
+  assert.not.match(sgw.output(), /"GET \/ws-asgi\/echo HTTP\/1\.1" 503 /);
+});
+
+single.run();
+
+// ---------------------------------------------------------------------------------------------
 // A deploy with a websocket open: it stays through the drain, then 1012; then a stop: 1001.
 
 const deploy = suite('asgi websockets across a deploy and a stop');
