@@ -79,6 +79,7 @@ class AsgiWorker:
         await loop.connect_accepted_socket(self.link.outgoing, sock=self.outgoing)
         self.link.before_flush = self._release_heads
         loop.call_later(PARENT_CHECK_SECONDS, self._check_parent)
+        _size_anyio_threads(self.threads)
         if not await self._start_lifespan():
             if self.lifespan.timed_out:
                 # What it waits for may be a thread (run_in_executor) that Python would join at exit.
@@ -237,6 +238,21 @@ class AsgiWorker:
         # The gateway is gone (or our parent changed): nobody can take a response any more.
         if not self.exiting:
             _exit(0)
+
+
+def _size_anyio_threads(threads):
+    """Starlette and FastAPI run a plain `def` handler (and a sync dependency, a
+    BackgroundTask) on anyio's own threads, not the loop's executor: 40 at once by default,
+    whatever `threads` says. Its limiter belongs to the running loop, so it is sized here, for
+    an app that imported anyio (its framework did)."""
+    if "anyio" not in sys.modules:
+        return
+    try:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+    except Exception as exc:  # an anyio too old or too new for this: its own default stands
+        log("threads: anyio's thread limiter left at its default (%s: %s)" % (type(exc).__name__, exc))
 
 
 def _where_is(exchange):

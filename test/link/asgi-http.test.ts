@@ -18,6 +18,10 @@ function hasUvloop(python: string): boolean {
   return spawnSync(python, ['-c', 'import uvloop'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
 }
 
+function hasAnyio(python: string): boolean {
+  return spawnSync(python, ['-c', 'import anyio.to_thread'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
 /** The body of a raw HTTP/1.1 response with a chunked body, once it is complete. */
 async function chunkedBody(c: RawConnection, ms = 5000): Promise<{ head: string; body: Buffer }> {
   const all = await c.waitFor((s) => s.includes('\r\n0\r\n\r\n'), ms, 'the last chunk');
@@ -370,6 +374,12 @@ for (const python of PYTHONS) {
       assert.match(responses[1], /^HTTP\/1\.1 200 OK\r\n/);
     }
   });
+
+  if (hasAnyio(python)) {
+    t('anyio\'s threads (a FastAPI or Starlette plain def handler) are `threads` wide too, not anyio\'s 40', async ({ h }) => {
+      assert.is((await get(`${h.url}/m/anyio-threads`)).body, '3');
+    });
+  }
 
   t('a status that is an int subclass (http.HTTPStatus) is the status it names', async ({ h }) => {
     const r = await get(`${h.url}/m/enum-status`);
