@@ -91,7 +91,46 @@ def import_app(spec, kind="wsgi"):
     if looks_like_factory is not None:
         raise _not_callable(spec, kind, "function %s%s, an application factory: write `app: %s()` to serve the app it returns" % (
             obj.__name__, looks_like_factory, spec))
+    if kind == "asgi" and _asgi2_form(obj):
+        return Asgi2App(obj)
     return obj
+
+
+class Asgi2App:
+    """An ASGI 2 app (called with the scope, then its result with receive and send) as the
+    ASGI 3 callable the worker calls, as uvicorn's ASGI2Middleware serves one: every request
+    would otherwise fail with a TypeError that `check` never saw."""
+
+    def __init__(self, app):
+        self.app = app
+        self.name = getattr(app, "__name__", type(app).__name__)
+
+    async def __call__(self, scope, receive, send):
+        instance = self.app(scope)
+        await instance(receive, send)
+
+
+def _asgi2_form(obj):
+    """Whether `obj` can only be an ASGI 2 app: a class without __await__ (uvicorn's test for
+    its `--interface auto`), or a plain function that takes the scope alone. Narrower than
+    uvicorn's, which takes any sync function for ASGI 2: one returning the coroutine of an
+    ASGI 3 app is an ASGI 3 app."""
+    import inspect
+
+    if inspect.isclass(obj):
+        return not hasattr(obj, "__await__")
+    if not inspect.isfunction(obj) or inspect.iscoroutinefunction(obj):
+        return False
+    try:
+        signature = inspect.signature(obj)
+        signature.bind(None)
+    except (TypeError, ValueError):
+        return False
+    try:
+        signature.bind(None, None, None)
+    except TypeError:
+        return True
+    return False
 
 
 def _not_callable(spec, kind, found):
@@ -162,7 +201,7 @@ def check(config):
     print(json.dumps({
         "ok": True,
         "app": config["app"],
-        "type": type(app).__name__,
+        "type": "ASGI 2 %s" % app.name if isinstance(app, Asgi2App) else type(app).__name__,
         "python": "%d.%d.%d" % sys.version_info[:3],
         "executable": sys.executable,
         "sysPath": sys.path,

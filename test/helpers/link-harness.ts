@@ -20,6 +20,8 @@ export interface LinkHarnessOptions {
   mount?: string;
   startDeadlineMs?: number;
   python?: string;
+  /** module:object; default: the fixture's app.yaml's `app`. */
+  app?: string;
   /** The app's kind; default: `asgi` when the fixture's app.yaml says `platform: python, asgi`. */
   kind?: 'wsgi' | 'asgi';
   /** Added to the worker's environment. */
@@ -56,7 +58,7 @@ export function workerFor(name: string, opts: LinkHarnessOptions = {}, output: s
     python: opts.python ?? process.env.APPPKG_TEST_PYTHON ?? 'python3',
     env: { ...(process.env as Record<string, string>), ...opts.env },
     cwd: dir,
-    app,
+    app: opts.app ?? app,
     kind: opts.kind ?? kind,
     sysPath: [dir],
     threads: opts.threads ?? 8,

@@ -176,6 +176,17 @@ t('an app that raises before receiving (Django) runs without lifespan; its state
   assert.not.ok(h.output.some((l) => l.includes('Traceback')), h.output.join('\n'));
 });
 
+t('an ASGI 2 app (a class called with the scope, or a function of the scope alone) is served, as uvicorn serves it', async (ctx) => {
+  const h = await startLinkHarness('asgi2', { threads: 1 });
+  ctx.cleanups.push(() => h.stop());
+  const r = await get(`${h.url}/x`);
+  assert.is(r.status, 200, r.body);
+  assert.is(r.body, 'ASGI 2 class at /x\n');
+  const f = await startLinkHarness('asgi2', { threads: 1, app: 'app:function_app' });
+  ctx.cleanups.push(() => f.stop());
+  assert.is((await get(`${f.url}/`)).body, 'ASGI 2 function\n', f.output.join('\n'));
+});
+
 t('an import error: APPPKG_APP_IMPORT_FAILED naming the file and line, as for WSGI', async () => {
   const { dir } = fixtureApp('crash-on-import');
   const err = await startError(new Worker({ ...baseOptions('crash-on-import'), kind: 'asgi' }));
