@@ -33,6 +33,11 @@ _DENIAL = "websocket.http.response"
 _CONNECT = {"type": "websocket.connect"}
 
 
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _valid_close(code, reason):
     # RFC 6455 7.4: 1004-1006 and 1015 never go in a close frame, 1016-2999 are unassigned;
     # the `ws` library Node closes the client with refuses them, and a reason past 123 bytes.
@@ -103,16 +108,21 @@ class WebSocketExchange(ResponseExchange):
                 raise RuntimeError("websocket.send before websocket.accept")
             # The ASGI spec wants exactly one of them; given both, uvicorn (either websocket
             # implementation) sends the bytes, and so does this: an app that ran there runs here.
+            # uvicorn sends what it took by its type, too: str as text, bytes as binary.
             data = message.get("bytes")
-            if data is not None:
+            if data is None:
+                data = message.get("text")
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+                kind = _TEXT
+            elif isinstance(data, (bytes, bytearray, memoryview)):
                 data = bytes(data)
                 kind = _BINARY
+            elif data is None:
+                raise InvalidResponse("websocket.send needs text or bytes")
             else:
-                text = message.get("text")
-                if text is None:
-                    raise InvalidResponse("websocket.send needs text or bytes")
-                data = text.encode("utf-8")
-                kind = _TEXT
+                raise InvalidResponse("websocket.send: expected text (a str) or bytes, got %s %s" % (
+                    type(data).__name__, _short(data)))
             n = len(data)
             header = HEADER_PACK(link.WS_APP_MESSAGE, self.id, 1 + n) + kind
             if n < 16384:
@@ -130,7 +140,10 @@ class WebSocketExchange(ResponseExchange):
             if self.head is not None or self.head_sent:
                 raise RuntimeError("websocket.close after websocket.http.response.start")
             code = message.get("code", 1000)
-            reason = (message.get("reason") or "").encode("utf-8")
+            reason = message.get("reason") or ""
+            if not isinstance(reason, str):
+                raise InvalidResponse("websocket.close: expected a reason that is a str, got %s %s" % (type(reason).__name__, _short(reason)))
+            reason = reason.encode("utf-8")
             if not _valid_close(code, reason):
                 raise InvalidResponse("websocket.close: expected a code 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 7.4: "
                                       "1004-1006 and 1015 never go in a close frame) and a reason of at most 123 bytes, "
@@ -147,6 +160,9 @@ class WebSocketExchange(ResponseExchange):
             if self.accepted or self.head is not None or self.head_sent:
                 raise RuntimeError("websocket.accept sent twice, or after a denial response")
             subprotocol = message.get("subprotocol") or ""
+            if not isinstance(subprotocol, str):
+                raise InvalidResponse("websocket.accept: expected a subprotocol that is a str, got %s %s" % (
+                    type(subprotocol).__name__, _short(subprotocol)))
             parts = encode_header_pairs(message.get("headers", ()), [subprotocol.encode("latin-1")])
             payload = b"\0".join(parts)
             self.link.write(HEADER_PACK(link.WS_ACCEPT, self.id, len(payload)) + payload)

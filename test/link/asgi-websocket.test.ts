@@ -214,6 +214,19 @@ for (const python of PYTHONS) {
     await x.next(Frame.RESPONSE_END);
   });
 
+  t('websocket.send goes by the type of what it carries, as under uvicorn (a str as text, bytes as binary); anything else is a clear error', async ({ worker }) => {
+    const x = connect(worker, '/by-type');
+    await x.next(Frame.WS_ACCEPT);
+    await x.next(Frame.WS_APP_MESSAGE);
+    await x.next(Frame.WS_APP_MESSAGE, 5000, x.frames.findIndex((f) => f.type === Frame.WS_APP_MESSAGE) + 1);
+    const [text, binary] = x.of(Frame.WS_APP_MESSAGE).map(decodeMessage);
+    assert.is(text, 'a str as bytes');
+    assert.ok(Buffer.isBuffer(binary), 'a binary message');
+    assert.is(binary.toString(), 'bytes as text');
+    message(x, 'go');
+    assert.match((await x.next(Frame.ERROR)).toString('utf8'), /InvalidResponse: websocket\.send: expected text \(a str\) or bytes, got int 42\n/);
+  });
+
   t('the app raises: ERROR with the traceback, and the log line', async ({ worker, output }) => {
     const x = connect(worker, '/raise');
     await x.next(Frame.WS_ACCEPT);
