@@ -69,6 +69,9 @@ interface HeldUpgrade {
 const QUEUE_SWEEP_MS = 500;
 
 const kRetried = Symbol('apppkg.retried');
+/** When a handshake began to wait for a worker: waiting again (released, then no worker took it) keeps its deadline. */
+const kHeldSince = Symbol('apppkg.heldSince');
+type HeldSocket = Socket & { [kHeldSince]?: number };
 type Retried = IncomingMessage & { [kRetried]?: true };
 
 export class AppDispatcher implements Redispatch {
@@ -434,6 +437,7 @@ export class AppDispatcher implements Redispatch {
    * reconnects at once after its 1011 (a chat page). At most the app's `timeout`, then 504.
    */
   private holdUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, timeoutMs: number): void {
+    const since = ((socket as HeldSocket)[kHeldSince] ??= Date.now());
     const held: HeldUpgrade = {
       req, socket, head, route, timer: null,
       dropped: () => {
@@ -445,7 +449,7 @@ export class AppDispatcher implements Redispatch {
       held.timer = setTimeout(() => {
         held.dropped();
         refuseUpgradeFor(socket, 'timeout', `no worker of ${this.name} could take the websocket within its timeout (${timeoutMs / 1000} s)`);
-      }, timeoutMs).unref();
+      }, Math.max(0, since + timeoutMs - Date.now())).unref();
     }
     socket.once('close', held.dropped);
     this.heldUpgrades.push(held);
