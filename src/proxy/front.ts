@@ -27,7 +27,7 @@ import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
 import { APP_ROUTE_HEADER, AppRouteKey } from './app-route-key.js';
 import { bodyBytesOf, countBodyBytes, setBodyBytes } from './body-bytes.js';
-import { LeanLane } from './lean-lane.js';
+import { LATER, LeanLane } from './lean-lane.js';
 import type { Backend } from './backend.js';
 import { notServingDetail, refuseUpgrade, refuseUpgradeFor, sendError, shortBody, unparsableAnswer } from './error-response.js';
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
@@ -246,6 +246,8 @@ export class Front {
     this.sayTakenRoutes([...apps, ...refused]);
     const starting = new Set(refused.filter((a) => a.code === STARTING_CODE).map((a) => a.name));
     this.startWaits.settle((app) => starting.has(app));
+    // Requests the lean lane put off for want of any route (takePlain) are decided now.
+    for (const lane of this.lanes) lane.askAgain();
   }
 
   /**
@@ -655,13 +657,18 @@ export class Front {
    * one of its static files, or is answered by the gateway itself on a connection that goes on
    * (no app there: 404; an app that does not serve: 503), now or after a wait (the gateway not
    * open yet, its app starting) that can end at nothing else. Any other answer (a process's
-   * route, a refusal that closes the connection, the gateway stopping, or not open before it
-   * knows any app) is node:http's to give, with the same code as always (false).
+   * route, a refusal that closes the connection, the gateway stopping) is node:http's to give,
+   * with the same code as always (false). Before the first publish no route is known: the lane
+   * asks again then (LATER).
    */
-  private takePlain(req: IncomingMessage, res: ServerResponse): boolean {
+  private takePlain(req: IncomingMessage, res: ServerResponse): boolean | typeof LATER {
+    if (this.held !== null && !this.published) return LATER;
+    // Its client left while the lane put it off: logged as onRequest logs node:http's held ones.
+    if (req.socket.destroyed) {
+      this.accessLog.record(req, this.clientOf(req), 499, '', performance.now(), 0);
+      return true;
+    }
     if (this.stopping) return false;
-    // Before the first publish a wait may end anywhere: a process's route too.
-    if (this.held !== null && !this.published) return false;
     const routed = this.route(req);
     if (this.held !== null || ('status' in routed && routed.starting !== undefined)) {
       // A lean response can be answered later, as a worker's always is; but the lane reads the
@@ -963,7 +970,11 @@ export class Front {
     this.startWaits.giveUpAll();
     for (const server of this.servers) server.close();
     for (const server of this.servers) server.closeIdleConnections();
-    for (const lane of this.lanes) lane.close();
+    for (const lane of this.lanes) {
+      lane.close();
+      // Put off before a first publish that will not come: answered as stopping (takePlain).
+      lane.askAgain();
+    }
     // A websocket has no end of its own to wait for: each client gets a close frame now, and
     // a moment to answer it, rather than a reset when its connection is destroyed below.
     this.websockets.closeAll(WsCloseCode.GOING_AWAY, 'the gateway is stopping');

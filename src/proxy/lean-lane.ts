@@ -32,9 +32,11 @@ export interface LeanLaneOptions {
   keepAliveTimeoutMs: number;
   /**
    * The proxy's answer to a plain request: true when it took it (it goes to an app's workers
-   * or static files, or the gateway answers it a 404 or 503), false when node:http should read it. Gets the lean objects as the Node types it reads.
+   * or static files, or the gateway answers it a 404 or 503), false when node:http should read it,
+   * LATER when it cannot tell yet (no route is known before the first publish): the lane keeps
+   * the request's bytes unread and asks again at askAgain(). Gets the lean objects as the Node types it reads.
    */
-  take(req: IncomingMessage, res: ServerResponse): boolean;
+  take(req: IncomingMessage, res: ServerResponse): boolean | typeof LATER;
   /**
    * Gives a connection to node:http (its server's connection listener); `sent` is what it
    * reads first, as the client sent it (node:http is given it rewritten: net/raw-target.ts).
@@ -46,6 +48,9 @@ export interface LeanLaneOptions {
   /** A request line begun and never finished was answered 408: `begun` is what came of it, `since` when its clock started (Date.now()). */
   headTimedOut?(socket: Socket, begun: Buffer, since: number): void;
 }
+
+/** LeanLaneOptions.take's "not yet": the request is asked about again at LeanLane.askAgain(). */
+export const LATER = Symbol('later');
 
 /** Requests read ahead of their answers on one connection before the lane stops reading it. */
 const MAX_PIPELINED = 32;
@@ -68,6 +73,8 @@ export class LeanLane {
    */
   private readonly fresh = new Set<LeanConnection>();
   private readonly idle = new Set<LeanConnection>();
+  /** Connections whose next request take() put off (LATER), in the order they came. */
+  private readonly putOff = new Set<LeanConnection>();
   closing = false;
   /** The Keep-Alive field's timeout=, as node:http writes it. */
   readonly keepAliveSeconds: number;
@@ -109,6 +116,18 @@ export class LeanLane {
   busy(connection: LeanConnection): void {
     this.fresh.delete(connection);
     this.idle.delete(connection);
+  }
+
+  /** take() put off `connection`'s next request: it is asked again at askAgain(). */
+  putOffUntilAsked(connection: LeanConnection): void {
+    this.putOff.add(connection);
+  }
+
+  /** What take() could not tell yet, it can now: each request put off is asked about again. */
+  askAgain(): void {
+    const putOff = [...this.putOff];
+    this.putOff.clear();
+    for (const connection of putOff) connection.askAgain();
   }
 
   /** `connection` closed, or node:http took it: the lane keeps no clock or list for it. */
@@ -170,6 +189,15 @@ class LeanConnection implements ResponseOutput, BodySource {
   private partialSince = 0;
   /** The lane paused the socket (32 answers owed, or a body with nowhere to go). */
   private paused = false;
+  /**
+   * From the head of a request take() put off (LATER) on, what the client sent, kept unread (a
+   * copy) until the lane asks again; null almost always.
+   */
+  private putOffBytes: Buffer | null = null;
+  /** The client's FIN came while a request was put off: it counts after that request's bytes. */
+  private endedWhilePutOff = false;
+  /** Reading stopped while a request was put off, the client having sent more than a head and a read's worth. */
+  private pausedWhilePutOff = false;
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = Date.now();
   /**
@@ -186,6 +214,10 @@ class LeanConnection implements ResponseOutput, BodySource {
    * the same for a connection it took: the front sets its httpAllowHalfOpen).
    */
   private readonly onEnd = (): void => {
+    if (this.putOffBytes !== null) {
+      this.endedWhilePutOff = true;
+      return;
+    }
     this.noMore = true;
     // A body cut short can never be finished: the request is gone (node:http: a parse error).
     if (this.receiving !== null) this.bodyEndedEarly(this.receiving);
@@ -217,6 +249,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   }
 
   private read(data: Buffer): void {
+    if (this.putOffBytes !== null) return this.keepPutOff(data);
     if (this.noMore) return;
     const heldSince = this.partialLine !== null ? this.partialSince : Date.now();
     if (this.partialLine !== null) {
@@ -240,8 +273,10 @@ class LeanConnection implements ResponseOutput, BodySource {
       const res = new LeanResponse(this, req, head.keepAlive);
       if (this.responses.length === 0) this.lane.busy(this);
       this.responses.push(res);
-      if (!this.lane.options.take(req as unknown as IncomingMessage, res as unknown as ServerResponse)) {
+      const taken = this.lane.options.take(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+      if (taken !== true) {
         this.responses.pop();
+        if (taken === LATER) return this.putOff(Buffer.from(data.subarray(start)));
         return this.startHandOff(this.kept(data.subarray(start)));
       }
       start = end + 4;
@@ -284,6 +319,49 @@ class LeanConnection implements ResponseOutput, BodySource {
     // Its clock may have started at the connection's start, or only at the answer before it
     // (a line pipelined behind a slow one): the line says the longer wait, as node:http's does.
     this.lane.options.headTimedOut?.(this.socket, begun, Math.min(this.waitingSince, this.partialSince));
+  }
+
+  /**
+   * take() cannot tell yet where the request at the head of `bytes` goes (no route is known
+   * before the first publish): rather than hand the connection to node:http for good, the lane
+   * keeps the bytes unread until askAgain(), reading on meanwhile so that a client that leaves is
+   * seen (front.ts then logs its request as node:http's held ones are, and routes none of it).
+   */
+  private putOff(bytes: Buffer): void {
+    this.putOffBytes = bytes;
+    this.lane.putOffUntilAsked(this);
+    this.keepPutOff(Buffer.alloc(0));
+  }
+
+  private keepPutOff(data: Buffer): void {
+    if (data.length > 0) this.putOffBytes = Buffer.concat([this.putOffBytes!, data]);
+    // The client is held back by TCP beyond a head and a read's worth, as it is by a body with nowhere to go.
+    if (this.putOffBytes!.length > this.lane.options.maxHeaderSize + 64 * 1024 && !this.pausedWhilePutOff) {
+      this.pausedWhilePutOff = true;
+      this.socket.pause();
+    }
+  }
+
+  /** The proxy can tell now: the request put off, and what came behind it, are read as if they had just come. */
+  askAgain(): void {
+    const bytes = this.putOffBytes;
+    if (bytes === null) return;
+    this.putOffBytes = null;
+    const ended = this.endedWhilePutOff;
+    this.endedWhilePutOff = false;
+    this.read(bytes);
+    // A client that left meanwhile: its requests were logged (take), and nothing more comes.
+    if (this.socket.destroyed) return;
+    if (this.putOffBytes !== null) {
+      this.endedWhilePutOff = ended;
+      return;
+    }
+    if (ended && this.handOff === null) this.onEnd();
+    if (this.pausedWhilePutOff) {
+      this.pausedWhilePutOff = false;
+      // A hand-off resumes the socket once node:http listens; a body with nowhere to go keeps it paused.
+      if (this.handOff === null && !this.paused) this.socket.resume();
+    }
   }
 
   /** `bytes`, safe to keep after read() returns. */
@@ -516,10 +594,11 @@ class LeanConnection implements ResponseOutput, BodySource {
   /**
    * Idle: closed now. Busy: closed once its answers are out (settle); a request that comes
    * meanwhile is refused by the proxy (stopping) and so goes to node:http, which answers it
-   * with Connection: close as it answers every request during a stop.
+   * with Connection: close as it answers every request during a stop. One with a request put
+   * off waits for askAgain().
    */
   closeWhenIdle(): void {
-    if (this.responses.length === 0 && this.handOff === null) this.socket.destroy();
+    if (this.responses.length === 0 && this.handOff === null && this.putOffBytes === null) this.socket.destroy();
   }
 }
 

@@ -199,4 +199,56 @@ test('a request that comes before the gateway is open (serve, its app importing)
   assert.is(a.slice(0, a.lastIndexOf('\n')), b.slice(0, b.lastIndexOf('\n')));
 });
 
+/** A connection to `port` the moment something listens there: tried again at once while nothing does. */
+function connectAtOnce(port: number, ms = 20_000): Promise<net.Socket> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => resolve(socket));
+      socket.once('error', () => (Date.now() < deadline ? setImmediate(attempt) : reject(new Error(`nothing listened on ${port} in ${ms} ms`))));
+    };
+    attempt();
+  });
+}
+
+test('requests sent the moment an --apps gateway binds, before it first read the apps directory (a restart behind a keep-alive pool), a body among them: the same bytes and access-log lines as node:http, and the connection stays on the lane', async () => {
+  const early = tempDir('apppkg-lean-early-');
+  writePackage(early.path, 'one', { 'app.yaml': 'platform: python, wsgi\napp: one:application\n', 'one.py': APP });
+  const run = async (lane: string): Promise<string> => {
+    const port = await freePort();
+    const args = ['--apps', early.path, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', join(work.path, `early-state-${lane}`), '--settle', '0'];
+    const started = startCli(args, { env: { APPPKG_LEAN_LANE: lane } });
+    started.catch(() => {});
+    // Connected and sending within a moment of the bind: the first read of the apps directory,
+    // and the first publish, come tens of milliseconds later.
+    const socket = await connectAtOnce(port);
+    let gw: RunningGateway | null = null;
+    try {
+      const first =
+        'GET /one/a?t=early HTTP/1.1\r\nHost: x\r\nUser-Agent: ua-early\r\n\r\n' +
+        'POST /one/b?t=early HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
+        'GET /one/c?t=early HTTP/1.1\r\nHost: x\r\n\r\n';
+      const raw = await thenCut(port, first, 'GET /c', 'GET /one/cut?c=early HTTP/1.1\r\nHost: x\r\n', () => socket);
+      gw = await started;
+      await waitFor(() => cut400Logged(gw!, 0), 5000, () => `the cut head's line in\n${gw!.output()}`);
+      return `${withoutDates(raw)}\n${logLinesOf(gw, '?t=early').join('\n')}\n${cutLogged(gw, '/one/cut?c=early') ? 'lane' : 'node:http'}`;
+    } finally {
+      await (gw ?? (await started.catch(() => null)))?.stop();
+    }
+  };
+  try {
+    const [a, b] = await Promise.all([run('1'), run('0')]);
+    const statuses = [...a.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    assert.equal(statuses, [200, 200, 200, 400], a);
+    assert.ok(a.includes('\r\n\r\nGET /a') && a.includes('\r\n\r\nPOST /b') && a.includes('\r\n\r\nGET /c'), a);
+    assert.match(a, /"GET \/one\/a\?t=early HTTP\/1\.1" 200 6 "-" "ua-early" app=one\n/);
+    assert.ok(a.endsWith('\nlane'), a);
+    assert.ok(b.endsWith('\nnode:http'), b);
+    assert.is(a.slice(0, a.lastIndexOf('\n')), b.slice(0, b.lastIndexOf('\n')));
+  } finally {
+    early.remove();
+  }
+});
+
 test.run();
