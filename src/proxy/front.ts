@@ -654,12 +654,12 @@ export class Front {
 
   /**
    * A plain request from the lean lane: taken (true) when it goes to an app's workers or is
-   * one of its static files, or is answered by the gateway itself on a connection that goes on
-   * (no app there: 404; an app that does not serve: 503), now or after a wait (the gateway not
-   * open yet, its app starting) that can end at nothing else. Any other answer (a process's
-   * route, a refusal that closes the connection, the gateway stopping) is node:http's to give,
-   * with the same code as always (false). Before the first publish no route is known: the lane
-   * asks again then (LATER).
+   * one of its static files, or is answered by the gateway itself (no app there: 404; an app
+   * that does not serve: 503), now or after a wait (the gateway not open yet, its app starting)
+   * that can end at nothing else; on a connection that goes on, or that closes after it because
+   * the gateway stops (as onRequest says for node:http's). Any other answer (a process's route, a
+   * refusal that closes the connection) is node:http's to give, with the same code as always
+   * (false). Before the first publish no route is known: the lane asks again then (LATER).
    */
   private takePlain(req: IncomingMessage, res: ServerResponse): boolean | typeof LATER {
     if (this.held !== null && !this.published) return LATER;
@@ -668,7 +668,7 @@ export class Front {
       this.accessLog.record(req, this.clientOf(req), 499, '', performance.now(), 0);
       return true;
     }
-    if (this.stopping) return false;
+    if (this.stopping) return this.takeStopping(req, res);
     const routed = this.route(req);
     if (this.held !== null || ('status' in routed && routed.starting !== undefined)) {
       // A lean response can be answered later, as a worker's always is; but the lane reads the
@@ -702,6 +702,20 @@ export class Front {
     if (!app.servesWithWorkers(match.routedPathInfo)) return false;
     this.track(req, res, app.name);
     app.handle(req, res, this.routeOf(req, match, url, q));
+    return true;
+  }
+
+  /**
+   * A plain request that came while the gateway stops (on a connection open before): answered
+   * as node:http's are (onRequest, routeRequest), and the connection closes after it, so the
+   * lane need not hand it over. Nothing waits now: an app starting answers its 503 at once.
+   */
+  private takeStopping(req: IncomingMessage, res: ServerResponse): boolean {
+    const routed = this.route(req);
+    if ('status' in routed ? routed.close : !this.waitEndsLean(routed)) return false;
+    res.shouldKeepAlive = false;
+    // onRequest's asterisk-form answer is node:http's: OPTIONS * is not plain (plain-head.ts).
+    this.routeRequest(req, res, this.track(req, res, ''), true);
     return true;
   }
 

@@ -198,6 +198,8 @@ class LeanConnection implements ResponseOutput, BodySource {
   private endedWhilePutOff = false;
   /** Reading stopped while a request was put off, the client having sent more than a head and a read's worth. */
   private pausedWhilePutOff = false;
+  /** The body being received is the connection's last request's (the client, or the gateway stopping, said close). */
+  private receivingLast = false;
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = Date.now();
   /**
@@ -280,10 +282,14 @@ class LeanConnection implements ResponseOutput, BodySource {
         return this.startHandOff(this.kept(data.subarray(start)));
       }
       start = end + 4;
+      // The proxy may say close when the client did not (the gateway stops): as node:http, the
+      // lane reads nothing pipelined behind an answer that closes.
+      const last = !head.keepAlive || !res.shouldKeepAlive;
       if (req.remaining > 0) {
         this.receiving = req;
+        this.receivingLast = last;
         start = this.receiveBody(data, start);
-      } else if (!head.keepAlive) {
+      } else if (last) {
         this.stopReading();
       }
     }
@@ -390,7 +396,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     if (this.responses.length === 0) this.startWaiting();
     if (req.complete) {
       this.receiving = null;
-      if (!req.keepAlive) this.stopReading();
+      if (this.receivingLast) this.stopReading();
     }
     return end;
   }
@@ -593,9 +599,8 @@ class LeanConnection implements ResponseOutput, BodySource {
 
   /**
    * Idle: closed now. Busy: closed once its answers are out (settle); a request that comes
-   * meanwhile is refused by the proxy (stopping) and so goes to node:http, which answers it
-   * with Connection: close as it answers every request during a stop. One with a request put
-   * off waits for askAgain().
+   * meanwhile is answered with Connection: close (front.ts takePlain), as node:http answers
+   * every request during a stop. One with a request put off waits for askAgain().
    */
   closeWhenIdle(): void {
     if (this.responses.length === 0 && this.handOff === null && this.putOffBytes === null) this.socket.destroy();

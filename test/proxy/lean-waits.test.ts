@@ -251,4 +251,87 @@ test('requests sent the moment an --apps gateway binds, before it first read the
   }
 });
 
+/** Whether a new connection to `port` is refused (else it is closed at once). */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+test('a request on a keep-alive connection while the gateway stops, pipelined behind one in flight: answered beside it with Connection: close, as node:http answers it, and the lane keeps the connection', async () => {
+  const drainApps = tempDir('apppkg-lean-drain-apps-');
+  const marks = tempDir('apppkg-lean-drain-marks-');
+  // /hold answers once the test says so; every answer says how many requests its worker had
+  // under way when it came: a request the lane hands to node:http waits for the answers before it.
+  const holdApp = `import os, threading, time
+lock = threading.Lock()
+under_way = [0]
+def application(environ, start_response):
+    with lock:
+        under_way[0] += 1
+        seen = under_way[0]
+    try:
+        mark = os.path.join(${JSON.stringify(marks.path)}, environ["HTTP_X_ID"])
+        open(mark + environ["PATH_INFO"].replace("/", "."), "w").close()
+        if environ["PATH_INFO"] == "/hold":
+            while not os.path.exists(mark + ".go"):
+                time.sleep(0.01)
+        body = ("%s %s under way: %d" % (environ["REQUEST_METHOD"], environ["PATH_INFO"], seen)).encode()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+    finally:
+        with lock:
+            under_way[0] -= 1
+`;
+  writePackage(drainApps.path, 'drain', { 'app.yaml': 'platform: python, wsgi\napp: drain:application\n', 'drain.py': holdApp });
+  const environment = join(marks.path, 'environment.yaml');
+  writeFileSync(environment, 'apps:\n  drain:\n    workers: 1\n    threads: 4\n');
+  const pair = await startBothReaders(drainApps, ['--settle', '0', '--environment', environment]);
+  const drain = async (gw: RunningGateway, id: string): Promise<string> => {
+    const port = portOf(gw);
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    let closed = false;
+    socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => (closed = true));
+    try {
+      socket.write(`GET /drain/hold?t=drain HTTP/1.1\r\nHost: x\r\nX-Id: ${id}\r\n\r\n`);
+      await waitFor(() => existsSync(join(marks.path, `${id}.hold`)), 10_000, `${id}'s first request to reach the app`);
+      const stopped = gw.stop();
+      // The stop has begun once the listener refuses new connections.
+      await waitFor(() => refused(port), 10_000, 'the listener to close');
+      socket.write(`GET /drain/late?t=drain HTTP/1.1\r\nHost: x\r\nX-Id: ${id}\r\nUser-Agent: ua-drain\r\n\r\nGET /drain/never?t=drain HTTP/1.1\r\nHost: x\r\n\r\n`);
+      // Read at once (the lane takes it), it reaches the app while the first is held; handed to
+      // node:http, it would wait for the first's answer: the wait's end is the assertion's.
+      await waitFor(() => existsSync(join(marks.path, `${id}.late`)), 3000, 'the late request to reach the app').catch(() => {});
+      writeFileSync(join(marks.path, `${id}.go`), '');
+      await waitFor(() => closed, 10_000, () => `the connection to close, got ${JSON.stringify(got)}`);
+      assert.is(await stopped, 0);
+      return `${withoutDates(got)}\n${logLinesOf(gw, '?t=drain').join('\n')}`;
+    } finally {
+      socket.destroy();
+    }
+  };
+  try {
+    const [a, b] = await Promise.all([drain(pair.lean, 'lean'), drain(pair.node, 'node')]);
+    const statuses = [...a.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    assert.equal(statuses, [200, 200], a);
+    assert.ok(a.includes('Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nGET /hold under way: 1HTTP/1.1 200 OK\r\n'), a);
+    // Read by the lane, the late request reached the app while the first was still under way.
+    assert.ok(a.includes('Connection: close\r\n\r\nGET /late under way: 2\n'), a);
+    assert.match(a, /"GET \/drain\/late\?t=drain HTTP\/1\.1" 200 22 "-" "ua-drain" app=drain$/m);
+    assert.not.ok(a.includes('/never'), 'nothing pipelined behind an answer that closes is read');
+    assert.is(a, b);
+  } finally {
+    await pair.stop();
+    marks.remove();
+  }
+});
+
 test.run();
