@@ -507,6 +507,8 @@ export class Front {
       // has read, a request pipelined behind a refused one too, and that one must not reach an
       // app. Nor is it logged, as nginx never reads it; its response closes with the connection.
       if (before === undefined || before.shouldKeepAlive) this.onRequest(req, res);
+      // Nor is any pipelined behind that one: each looks only at the one before it.
+      else res.shouldKeepAlive = false;
     });
   }
 
