@@ -179,7 +179,8 @@ test('a request that comes before the gateway is open (serve, its app importing)
     started.catch(() => {});
     const socket = await connectWhenListening(port);
     // Once its start began, the gateway knows the app (published as starting): a request before
-    // that still goes to node:http (nothing tells yet whether a process's route takes it).
+    // that is put off until then (nothing tells yet whether a process's route takes it; the
+    // test of requests sent the moment an --apps gateway binds): this one waits for the start.
     await waitFor(() => existsSync(join(state, 'apps', 'served', 'tmp')), 20_000, 'the app\'s start to begin');
     let gw: RunningGateway | null = null;
     try {
