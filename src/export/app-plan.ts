@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Description } from '../description/types.js';
 import type { HostAppConfig, HostEnvironment } from '../environment/host-file.js';
 import { DEFAULT_THREADS, DEFAULT_WORKERS } from '../supervisor/start-app.js';
-import { baseName, childName } from './k8s-names.js';
+import { baseName, childName, isIpAddress } from './k8s-names.js';
 
 /** The gateway's --grace default: how long requests in flight may take on SIGTERM. */
 export const DEFAULT_GRACE_S = 30;
@@ -41,6 +41,8 @@ export interface AppPlan {
   /** The app's mount, as the gateway gives it (SCRIPT_NAME). */
   mount: string;
   hosts: string[];
+  /** The hosts the Ingress names a rule for: `hosts` but its IP addresses. */
+  ingressHosts: string[];
   /** Seconds the gateway in the pod lets requests finish on SIGTERM (`drain`, else --grace). */
   graceSeconds: number;
   /** Processes with a route: their paths under the mount. */
@@ -133,6 +135,12 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     notes.push(`mail: the spool (the gateway's STATE/mail) is on the pod's own disk, not the data volume: mail accepted and not yet delivered is lost when the pod is replaced; let the sending MTA keep it (deliver when the app answers), or keep the pod`);
   }
   const mount = host.mount ?? `/${desc.name}`;
+  // The pod's gateway still routes an address given in hosts: (its environment file keeps it);
+  // only the Ingress cannot say it, and the API server would refuse the whole Ingress for it.
+  const addresses = host.hosts.filter(isIpAddress);
+  if (addresses.length > 0) {
+    notes.push(`hosts ${addresses.join(', ')}: an Ingress rule names a DNS name, never an IP address (the API server refuses the Ingress), so ${addresses.length === 1 ? 'it is' : 'they are'} left out of Ingress ${base}; requests by address reach the app at its mount (${mount}), or give the address a DNS name and list that in hosts:`);
+  }
   return {
     desc,
     host,
@@ -143,6 +151,7 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     threads: host.threads ?? DEFAULT_THREADS,
     mount,
     hosts: host.hosts,
+    ingressHosts: host.hosts.filter((h) => !isIpAddress(h)),
     graceSeconds: host.drain ?? DEFAULT_GRACE_S,
     routes,
     background,

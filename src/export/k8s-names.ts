@@ -2,6 +2,7 @@
 // DNS labels (RFC 1123; a Service's must also start with a letter, RFC 1035), which its
 // OpenAPI schema does not say: so they are made here, and checked in k8s-validate.ts.
 import { createHash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 
 /** RFC 1035 label: what a Service's name must be; the strictest of the kinds exported. */
 export const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -33,6 +34,16 @@ export function baseName(appName: string): string {
 /** `base-suffix`, still a DNS label of at most MAX_NAME characters. */
 export function childName(base: string, ...parts: string[]): string {
   return dnsLabel([base, ...parts].join('-'));
+}
+
+/**
+ * Is `host` an IP address, as the API server reads one (Go's ParseIPSloppy: IPv4 octets may have
+ * leading zeros)? An Ingress rule's host may not be one: IngressRule.host says "IPs are not
+ * allowed", and the API server refuses the whole Ingress ("must be a DNS name, not an IP address").
+ */
+export function isIpAddress(host: string): boolean {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return v4 !== null ? v4.slice(1).every((octet) => Number(octet) <= 255) : isIPv6(host);
 }
 
 /** A version as a label value (`2026.11.24` stays), or null when it cannot be one. */

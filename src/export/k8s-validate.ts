@@ -1,7 +1,7 @@
 // Every object is checked against Kubernetes' own OpenAPI schema before it is written, offline:
 // kubernetes-models ships the schema of each kind compiled to a validator (ajv). The schema
 // does not say what the API server also refuses by name (a name that is not a DNS label, a
-// label value past 63 characters, an Ingress host with a port), so that is checked here too.
+// label value past 63 characters, an Ingress host with a port or that is an IP address), so that is checked here too.
 // Unknown fields are caught earlier: the builders are typed with the same package's interfaces.
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Job, type IJob } from 'kubernetes-models/batch/v1/Job';
@@ -10,7 +10,7 @@ import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { PersistentVolumeClaim, type IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
 import { Service, type IService } from 'kubernetes-models/v1/Service';
-import { DNS_LABEL, LABEL_VALUE, MAX_NAME } from './k8s-names.js';
+import { DNS_LABEL, isIpAddress, LABEL_VALUE, MAX_NAME } from './k8s-names.js';
 
 /** An object as the export writes it: one of the kinds below. */
 export type K8sObject = IDeployment | IJob | IIngress | IConfigMap | IPersistentVolumeClaim | ISecret | IService;
@@ -53,6 +53,7 @@ function namingProblems(object: K8sObject): string[] {
     const rules = object.spec?.rules ?? [];
     rules.forEach((rule, i) => {
       if (rule.host !== undefined && !INGRESS_HOST.test(rule.host)) problems.push(`/spec/rules/${i}/host must be a DNS name without a port, found ${JSON.stringify(rule.host)}`);
+      else if (rule.host !== undefined && isIpAddress(rule.host)) problems.push(`/spec/rules/${i}/host must be a DNS name, not an IP address, found ${JSON.stringify(rule.host)}`);
     });
   }
   for (const field of ['data', 'stringData']) {

@@ -61,7 +61,7 @@ export function ingress(plan: AppPlan): IIngress {
     },
     spec: {
       rules: [
-        ...plan.hosts.map((host) => ({ host, http: { paths: paths('/') } })),
+        ...plan.ingressHosts.map((host) => ({ host, http: { paths: paths('/') } })),
         { http: { paths: paths(plan.mount) } },
       ],
     },

@@ -151,6 +151,26 @@ test('hosts and mount: Ingress rules per host at /, the mount on any host, each 
   assert.equal(shop.spec!.rules!.map((r) => [r.host ?? '*', r.http!.paths.map((p) => p.path)]), [['shop.example.com', ['/']], ['*', ['/']]]);
 });
 
+test('an IP address in hosts: left out of the Ingress (the API server refuses one there), with a note; its names and the mount stay', async () => {
+  const apps = join(out.path, 'ip-host-apps');
+  mkdirSync(join(apps, 'kiosk'), { recursive: true });
+  writeFileSync(join(apps, 'kiosk', 'app.yaml'), 'platform: python, wsgi\napp: kiosk:application\n');
+  const env = join(out.path, 'ip-host-environment.yaml');
+  writeFileSync(env, 'apps:\n  kiosk:\n    hosts: [kiosk.example.com, 10.0.0.5, 010.000.000.006]\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--environment', env, '--image', 'registry.example.com/kiosk:1']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /kiosk: note: hosts 10\.0\.0\.5, 010\.000\.000\.006: an Ingress rule names a DNS name, never an IP address/);
+  const objects = objectsOf(r.stdout);
+  assert.equal(schemaProblems(objects), []);
+  const rules = find(objects, 'Ingress', 'kiosk').spec!.rules!.map((rule) => [rule.host ?? '*', rule.http!.paths.map((p) => p.path)]);
+  assert.equal(rules, [['kiosk.example.com', ['/']], ['*', ['/kiosk']]]);
+
+  // The check itself, as the API server makes it: an address is no host for a rule.
+  const ingress = find(objects, 'Ingress', 'kiosk');
+  ingress.spec!.rules![0].host = '10.0.0.5';
+  assert.ok(validateObject(ingress).some((p) => p.includes('not an IP address')), validateObject(ingress).join('\n'));
+});
+
 test('settings, services and mail: Secrets with the same variable names, a Service for SMTP', () => {
   const objects = objectsIn(join(treeOut, 'blog.yaml'));
   // What the environment file does not give is left out, for the operator to add: named in the annotation.
