@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Description } from '../description/types.js';
 import type { HostAppConfig, HostEnvironment } from '../environment/host-file.js';
 import { DEFAULT_THREADS, DEFAULT_WORKERS } from '../supervisor/start-app.js';
-import { baseName, childName, isIpAddress } from './k8s-names.js';
+import { baseName, childName, dnsLabel, hashedLabel, isIpAddress } from './k8s-names.js';
 
 /** The gateway's --grace default: how long requests in flight may take on SIGTERM. */
 export const DEFAULT_GRACE_S = 30;
@@ -47,8 +47,8 @@ export interface AppPlan {
   graceSeconds: number;
   /** Processes with a route: their paths under the mount. */
   routes: Array<{ process: string; route: string }>;
-  /** Processes without a route: each its own Deployment. */
-  background: Array<{ process: string; command: string; name: string }>;
+  /** Processes without a route: each its own Deployment `name`, its pods labelled `component`. */
+  background: Array<{ process: string; command: string; name: string; component: string }>;
   secrets: SecretPlan[];
   /** How the SQL database is given: PostgreSQL from a Secret, SQLite on the data volume, none. */
   database: 'postgresql' | 'sqlite' | null;
@@ -125,7 +125,15 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
   for (const [process, spec] of Object.entries(desc.processes)) {
     if (spec.route !== null) routes.push({ process, route: spec.route });
     // processes.web of a command app is its server, run by the gateway like a routed process.
-    else if (!(desc.kind === 'command' && process === 'web')) background.push({ process, command: spec.command, name: childName(base, 'process', process) });
+    else if (!(desc.kind === 'command' && process === 'web')) background.push({ process, command: spec.command, name: childName(base, 'process', process), component: dnsLabel(`process-${process}`) });
+  }
+  // Process names that differ on one machine may not as DNS labels (send_mail, send-mail): one
+  // Deployment name would hold only the last applied, and one selector would claim both's pods.
+  const shared = new Set(background.filter((b, i) => background.findIndex((other) => other.name === b.name) !== i).map((b) => b.name));
+  for (const b of background) {
+    if (!shared.has(b.name)) continue;
+    b.name = hashedLabel(b.name, b.process);
+    b.component = hashedLabel(b.component, b.process);
   }
   if (background.length > 0 && replicas === 1) {
     // appPodSpec gives every pod of the app (web, background, the hooks' Job) its data volume, and affinity to one node.

@@ -31,6 +31,14 @@ export function baseName(appName: string): string {
   return dnsLabel(appName, MAX_BASE);
 }
 
+/**
+ * `label`, made from `text`, with a hash of `text` after it: for names that their DNS form
+ * would make one (`send_mail`, `send-mail`), so that each keeps an object of its own.
+ */
+export function hashedLabel(label: string, text: string): string {
+  return dnsLabel(`${label.slice(0, MAX_NAME - 7).replace(/-+$/, '')}-${shortHash(text)}`);
+}
+
 /** `base-suffix`, still a DNS label of at most MAX_NAME characters. */
 export function childName(base: string, ...parts: string[]): string {
   return dnsLabel([base, ...parts].join('-'));

@@ -44,8 +44,8 @@ export function webDeployment(plan: AppPlan): IDeployment {
  * gateway does on one machine.
  */
 export function processDeployments(plan: AppPlan): IDeployment[] {
-  return plan.background.map(({ process, command, name }) => {
-    const selector = selectorLabels(plan.base, dnsLabel(`process-${process}`));
+  return plan.background.map(({ process, command, name, component }) => {
+    const selector = selectorLabels(plan.base, component);
     const labels = { ...appLabels(plan.base, plan.desc.version), ...selector };
     return {
       apiVersion: 'apps/v1',

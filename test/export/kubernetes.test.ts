@@ -297,6 +297,41 @@ test('processes: background ones each a Deployment run in the app\'s environment
   assert.equal(chat.filter((o) => o.kind === 'Deployment').map((o) => o.metadata!.name), ['chat', 'chat-process-digest']);
 });
 
+test('background processes whose names are one DNS label (send_mail, send-mail): a Deployment and a selector each, none overwriting another', async () => {
+  const apps = join(out.path, 'process-names-apps');
+  mkdirSync(join(apps, 'jobs'), { recursive: true });
+  writeFileSync(join(apps, 'jobs', 'app.yaml'), [
+    'platform: python, wsgi',
+    'app: jobs:application',
+    'processes:',
+    '  send_mail: {command: python -m jobs.a}',
+    '  send-mail: {command: python -m jobs.b}',
+    '  Send_Mail: {command: python -m jobs.c}',
+    '  digest: {command: python -m jobs.d}',
+    '',
+  ].join('\n'));
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'registry.example.com/jobs:1']);
+  assert.is(r.status, 0, r.stderr);
+  const objects = objectsOf(r.stdout);
+  assert.equal(schemaProblems(objects), []);
+  const deployments = objects.filter((o): o is Extract<typeof o, { kind: 'Deployment' }> => o.kind === 'Deployment' && o.metadata!.name !== 'jobs');
+  const byProcess = Object.fromEntries(deployments.map((d) => [d.metadata!.annotations!['apppkg-gateway.io/process'], d]));
+  assert.equal(Object.keys(byProcess).sort(), ['Send_Mail', 'digest', 'send-mail', 'send_mail']);
+  assert.is(byProcess.digest.metadata!.name, 'jobs-process-digest', 'a name no other shares stays as it was');
+  const names = deployments.map((d) => d.metadata!.name);
+  assert.is(new Set(names).size, 4, names.join(' '));
+  const selectors = deployments.map((d) => JSON.stringify(d.spec!.selector.matchLabels));
+  assert.is(new Set(selectors).size, 4, selectors.join(' '));
+  for (const d of deployments) {
+    assert.match(d.metadata!.name!, /^jobs-process-(send-mail-[0-9a-f]{6}|digest)$/);
+    const labels = d.spec!.template.metadata!.labels!;
+    for (const [key, value] of Object.entries(d.spec!.selector.matchLabels!)) assert.is(labels[key], value, `${d.metadata!.name}: its pods carry its selector`);
+  }
+  // The same input gives the same names: an export applied again replaces nothing.
+  const again = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'registry.example.com/jobs:1']);
+  assert.is(again.stdout, r.stdout);
+});
+
 test("the pod's environment file is one the gateway loads, with the host's routing and limits", async () => {
   for (const [file, name] of [['blog.yaml', 'blog'], ['shop.yaml', 'shop'], ['chat.yaml', 'chat']]) {
     const config = find(objectsIn(join(treeOut, file)), 'ConfigMap', `${name}-gateway`).data!['environment.json'];
