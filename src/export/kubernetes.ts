@@ -95,6 +95,8 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
   const skipped: string[] = discovery.broken.map((b) => path.basename(b.dir));
   const exported: ExportedApp[] = [];
   const bases = new Map<string, string>();
+  /** `Kind name` of every object written so far, and the app it is of. */
+  const claimed = new Map<string, string>();
   for (const app of discovery.apps) {
     // The version the gateway would serve: the highest (a refused one cannot be told apart offline).
     const desc = app.versions[0];
@@ -131,6 +133,20 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
       skipped.push(desc.name);
       continue;
     }
+    // The apps share the cluster's namespace: an app named like another's object (shop-mail
+    // beside the Service shop-mail of shop's mail) would replace that object when applied.
+    const objectKey = (o: K8sObject) => `${o.kind} ${o.metadata?.name ?? ''}`;
+    const taken = objects.find((o) => claimed.has(objectKey(o)));
+    if (taken !== undefined) {
+      problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', {
+        file: desc.file, key: 'name', app: desc.name,
+        reason: `expected a name that gives objects of its own, found ${objectKey(taken)}, an object of the app ${JSON.stringify(claimed.get(objectKey(taken)))} too`,
+        fix: `give one of them another name: name: in its app.yaml`,
+      }));
+      skipped.push(desc.name);
+      continue;
+    }
+    for (const o of objects) claimed.set(objectKey(o), desc.name);
     const fileName = `${base}.yaml`;
     const job = objects.find((o) => o.kind === 'Job')?.metadata?.name ?? null;
     exported.push({

@@ -171,6 +171,21 @@ test('an IP address in hosts: left out of the Ingress (the API server refuses on
   assert.ok(validateObject(ingress).some((p) => p.includes('not an IP address')), validateObject(ingress).join('\n'));
 });
 
+test('an app named like an object of another (shop-mail beside shop\'s mail Service): not written, rather than replacing it when applied; the other is', async () => {
+  const apps = join(out.path, 'object-clash-apps');
+  mkdirSync(join(apps, 'shop'), { recursive: true });
+  mkdirSync(join(apps, 'shop-mail'), { recursive: true });
+  writeFileSync(join(apps, 'shop', 'app.yaml'), 'platform: python, wsgi\napp: shop:application\nmail: /_mail\n');
+  writeFileSync(join(apps, 'shop-mail', 'app.yaml'), 'platform: python, wsgi\napp: shop_mail:application\n');
+  const dir = join(out.path, 'object-clash');
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'registry.example.com/{name}:1', '--out', dir]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /shop-mail\/app\.yaml: name: expected a name that gives objects of its own, found Service shop-mail, an object of the app "shop" too/);
+  assert.match(r.stderr, /not written: shop-mail/);
+  assert.equal(readdirSync(dir), ['shop.yaml']);
+  assert.ok(objectsIn(join(dir, 'shop.yaml')).some((o) => o.kind === 'Service' && o.metadata!.name === 'shop-mail'));
+});
+
 test('settings, services and mail: Secrets with the same variable names, a Service for SMTP', () => {
   const objects = objectsIn(join(treeOut, 'blog.yaml'));
   // What the environment file does not give is left out, for the operator to add: named in the annotation.
