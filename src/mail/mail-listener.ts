@@ -18,7 +18,8 @@
 //              one entry for it, so it gets the message once)
 //   552 5.3.4  past max_size, announced (MAIL FROM SIZE=: smtp-server's own reply, counted through
 //              mail-smtp-server.ts) or found while the message streams
-//   552 5.2.3  past the max_body of a recipient's app, under max_size (a per-mailbox limit)
+//   552 5.2.3  past the max_body of a recipient's app, under max_size (a per-mailbox limit): at
+//              RCPT for that recipient alone when MAIL FROM announced the size, else at DATA
 //   555 5.5.4  a MAIL FROM or RCPT TO parameter of an extension EHLO does not announce: DSN's
 //              NOTIFY, ORCPT, RET, ENVID above all (RFC 5321 4.1.1.11). Not DSN itself: a DSN is
 //              a report mailed back to the sender, and the listener sends no mail; an MTA in front
@@ -121,6 +122,14 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       }
       const to = `<${quoted(address.address)}>`;
       const route = routeRecipient(address.address, opts.routes(), config.postmaster);
+      // The size announced at MAIL FROM (RFC 1870; Postfix always sends it) past this
+      // recipient's app's max_body: refused here, for this recipient alone. Found only at DATA,
+      // it could refuse the message as a whole only, to the recipients whose apps can take it too.
+      const fromArgs = session.envelope.mailFrom === false ? false : session.envelope.mailFrom.args;
+      const announced = fromArgs === false ? NaN : Number(fromArgs.SIZE);
+      if (route.kind === 'app' && announced > route.maxBody) {
+        return callback(refuse(552, '5.2.3', `${to}: Message too big for ${quoted(route.app)} (at most ${route.maxBody} bytes, its max_body)`));
+      }
       switch (route.kind) {
         case 'app':
         case 'kept':

@@ -226,6 +226,19 @@ test('larger than the recipient app\'s max_body (though under mail.max_size): 55
   await deliveriesOf('alpha', "over beta's max_body to x@alpha.localhost");
 });
 
+test('a size announced at MAIL FROM past one recipient app\'s max_body (smtplib sends SIZE=): 552 5.2.3 to that RCPT alone, and the others get the message', async () => {
+  const subject = 'announced over beta\'s max_body';
+  const sent = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com', 'y@alpha.localhost'], message({ subject, size: 15_000 }));
+  assert.is(sent.error, undefined, JSON.stringify(sent));
+  assert.equal(sent.refused, { 'x@beta.example.com': [552, '5.2.3 <x@beta.example.com>: Message too big for beta (at most 10240 bytes, its max_body)'] });
+  const [alpha] = await deliveriesOf('alpha', subject);
+  assert.is(alpha.to, 'y@alpha.localhost');
+  // Under the limit the announced size refuses no one.
+  const small = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com'], message({ subject: 'announced under beta\'s max_body' }));
+  assert.equal(small.refused, {}, JSON.stringify(small));
+  await deliveriesOf('beta', 'announced under beta\'s max_body');
+});
+
 test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itself encoded (unquote gives each back exactly), the Received: line in UTF-8', async () => {
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<wé%41ird@ext.example> SMTPUTF8')).code, 250);
