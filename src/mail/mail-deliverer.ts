@@ -1,14 +1,17 @@
 // Works the spool: every delivery is POSTed when due (mail-post.ts); 2xx forgets it, 406
 // buries it, anything else waits for the next attempt of the retry schedule, until give_up
 // buries it (SPEC 5.3); one for no app (postmaster mail no app takes) is buried at once. One timer, set for the earliest delivery due; a bounded number of
-// attempts at a time, so a spool full of mail does not flood an app that just came back.
+// attempts at a time for each app, so a spool full of mail does not flood an app that just came
+// back, and an app that holds its attempts (each up to a minute) holds no other app's mail.
 import { nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
 import { signFile } from './mail-signature.js';
 import type { MailSpool, SpooledDelivery, DeadLetter } from './mail-spool.js';
 import type { MailTarget } from './mail-post.js';
 
-/** Attempts in flight at once, over every app. */
-const CONCURRENCY = 8;
+/** Attempts in flight at once for one app. */
+const PER_APP = 4;
+/** Attempts in flight at once, over every app: the open messages and connections. */
+const CONCURRENCY = 64;
 
 export interface DelivererOptions {
   spool: MailSpool;
@@ -25,7 +28,7 @@ export interface DelivererOptions {
 
 export class MailDeliverer {
   private readonly waiting = new Map<string, SpooledDelivery>();
-  private readonly inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  private readonly inFlight = new Map<string, { app: string; done: Promise<void>; abort: AbortController }>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -75,8 +78,13 @@ export class MailDeliverer {
     this.timer = null;
     const now = Date.now();
     const due = [...this.waiting.values()].filter((d) => d.nextAttemptAt <= now).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
+    const perApp = new Map<string, number>();
+    for (const flight of this.inFlight.values()) perApp.set(flight.app, (perApp.get(flight.app) ?? 0) + 1);
     for (const delivery of due) {
       if (this.inFlight.size >= CONCURRENCY) break;
+      // Its app has its share in flight: tried as one of them ends (pump runs then).
+      if ((perApp.get(delivery.app) ?? 0) >= PER_APP) continue;
+      perApp.set(delivery.app, (perApp.get(delivery.app) ?? 0) + 1);
       this.waiting.delete(delivery.id);
       const abort = new AbortController();
       const done = this.attempt(delivery, abort.signal)
@@ -85,9 +93,10 @@ export class MailDeliverer {
           this.inFlight.delete(delivery.id);
           this.pump();
         });
-      this.inFlight.set(delivery.id, { done, abort });
+      this.inFlight.set(delivery.id, { app: delivery.app, done, abort });
     }
-    // The next due one; one that is due already waits for a free slot (pump runs as each ends).
+    // The next due one; one that is due already waits for a free slot (pump runs as each ends,
+    // its app's among them).
     let next = Infinity;
     for (const d of this.waiting.values()) next = Math.min(next, d.nextAttemptAt);
     if (next !== Infinity && next > now) {

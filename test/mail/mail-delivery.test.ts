@@ -239,6 +239,26 @@ test('a size announced at MAIL FROM past one recipient app\'s max_body (smtplib 
   await deliveriesOf('beta', 'announced under beta\'s max_body');
 });
 
+test('an app that holds its deliveries unanswered holds no other app\'s mail: each app has a few attempts in flight at once', async () => {
+  const release = join(state.path, 'apps', 'alpha', 'data', 'release');
+  const held = await Promise.all(Array.from({ length: 9 }, (_, i) =>
+    sendWithSmtplib(port, 'ann@example.org', [`held${i}@alpha.localhost`], message({ subject: `hold-until-released ${i}` }))));
+  for (const sent of held) assert.equal(sent.refused, {}, JSON.stringify(sent));
+  try {
+    const sent = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com'], message({ subject: 'while alpha holds its mail' }));
+    assert.equal(sent.refused, {}, JSON.stringify(sent));
+    await deliveriesOf('beta', 'while alpha holds its mail', 1, 10_000);
+  } finally {
+    writeFileSync(release, '');
+  }
+  // Released, alpha answers: each of its nine delivered (the first four first, the rest as they end).
+  await waitFor(async () => {
+    const ids = new Set((await deliveries('alpha')).filter((d) => d.subject.startsWith('hold-until-released')).map((d) => d.id));
+    return ids.size === 9 || undefined;
+  }, 20_000, 'alpha\'s nine held deliveries');
+  rmSync(release);
+});
+
 test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itself encoded (unquote gives each back exactly), the Received: line in UTF-8', async () => {
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<wé%41ird@ext.example> SMTPUTF8')).code, 250);
