@@ -2,6 +2,7 @@
 // host's `apps.NAME.mail_domains` says (default NAME.localhost). The gateway is never a
 // relay: a domain no app claims is refused for good. The domainless `postmaster` (RFC 5321
 // 4.5.1: it MUST be accepted) goes to the app `mail.postmaster` names, or is kept.
+import { domainToASCII } from 'node:url';
 
 /** One app as the mail listener sees it, built afresh for each recipient (the apps change). */
 export interface MailRoute {
@@ -37,10 +38,18 @@ export function isPostmaster(address: string): boolean {
   return address.toLowerCase() === 'postmaster';
 }
 
-/** The domain part of `user@domain`, lowercase, trailing dot dropped; '' when there is none. */
+/**
+ * The domain part of `user@domain`, lowercase, trailing dot dropped, an internationalised one
+ * in its ASCII form (`bücher.example` -> `xn--bcher-kva.example`, as `mail_domains` names it);
+ * '' when there is none.
+ */
 export function domainOf(address: string): string {
   const at = address.lastIndexOf('@');
-  return at < 0 ? '' : address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+  if (at < 0) return '';
+  const domain = address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+  // smtp-server hands every domain over in its Unicode form, `xn--bcher-kva.example` sent in
+  // ASCII too (RFC 5890: the two are one domain). One that is no domain name stays as sent.
+  return /^[\x00-\x7f]*$/.test(domain) ? domain : domainToASCII(domain) || domain;
 }
 
 /** `postmaster`: the app `mail.postmaster` names (null: not set). */

@@ -33,7 +33,7 @@ test.before(async () => {
     '  timeout: 1.5',
     'apps:',
     '  beta:',
-    '    mail_domains: [beta.example.com, Lists.Example.com]',
+    '    mail_domains: [beta.example.com, Lists.Example.com, xn--bcher-kva.example]',
     '    max_body: 10KB', // below mail.max_size: beta's own limit holds at SMTP time
     '',
   ].join('\n'));
@@ -272,6 +272,21 @@ test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itsel
   assert.is(d.to, 'j%C3%BCrgen%252C@alpha.localhost');
   assert.is(decodeURIComponent(d.to), 'jürgen%2C@alpha.localhost');
   assert.is((d as unknown as { received_for: string }).received_for, 'jürgen%2C@alpha.localhost');
+});
+
+test('an internationalised domain named in mail_domains in its ASCII form (xn--bcher-kva.example): its mail taken in either form, ASCII or SMTPUTF8', async () => {
+  const ascii = await sendWithSmtplib(port, 'ann@example.org', ['ascii@xn--bcher-kva.example'], message({ subject: 'idn in ascii' }));
+  assert.equal(ascii.refused, {}, JSON.stringify(ascii));
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org> SMTPUTF8')).code, 250);
+  const rcpt = await talk.command('RCPT TO:<utf8@BÜCHER.example>');
+  assert.is(rcpt.code, 250, rcpt.text);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'idn in utf8' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  talk.close();
+  await deliveriesOf('beta', 'idn in ascii');
+  await deliveriesOf('beta', 'idn in utf8');
 });
 
 test('quoted-string local parts (RFC 5321 4.1.2): taken for an app\'s domain, in the envelope headers as sent, read back by split and unquote()', async () => {
