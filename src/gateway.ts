@@ -266,7 +266,10 @@ export class Gateway {
    * path of the version serving now, for the mail listener's routing and its deliveries.
    */
   private mailRoutes(): MailRoute[] {
-    const names = this.registry.names;
+    // A package whose app.yaml does not load (by its directory's name) still owns its domains:
+    // it serves none now (451, the sender tries again), rather than a 550 that bounces the
+    // mail for good while its app.yaml is being fixed.
+    const names = this.registry.knownNames;
     const { domains, collisions } = mailDomainsOf(names.map((app) => ({ app, explicit: overridesFor(this.registry.hostEnv, app).mailDomains })));
     for (const c of collisions) {
       const said = `${c.domain} ${c.owner} ${c.others.join(' ')}`;

@@ -3,7 +3,7 @@
 // gateway's public listener and record them (test/fixtures/apps/mail-sink, examples/support-desk).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -152,6 +152,19 @@ test('a domain no app claims: 550, never a relay; an app without mail: also 550'
   assert.is(mixed.refused!['x@example.com'][0], 550);
   assert.is((await deliveriesOf('beta', 'mixed'))[0].to, 'c@lists.example.com');
   assert.ok((await mailStatus()).refused >= refusedBefore + 3);
+});
+
+test('a package whose app.yaml does not load still owns its domain: 451 (the sender tries again once it is fixed), never the 550 that bounces for good', async () => {
+  const dir = join(apps.path, 'gamma');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: gamma:application\nmail: /_mail\nmail_path: /oops\n');
+  try {
+    await waitFor(async () => (await gatewayStatus(gw)).broken.some((b: { dir: string }) => b.dir.endsWith('gamma')) || undefined, 15_000, 'gamma to be listed as broken');
+    const sent = await sendWithSmtplib(port, 'ann@example.org', ['x@gamma.localhost'], message({ subject: 'to a broken package' }));
+    assert.equal(sent.refused, { 'x@gamma.localhost': [451, '4.3.2 <x@gamma.localhost>: its app (gamma) is not serving now; try again later'] }, JSON.stringify(sent));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('RCPT TO:<postmaster> (RFC 5321 4.5.1) with no mail.postmaster: accepted, then kept as a dead letter in status for the administrator', async () => {
