@@ -49,7 +49,11 @@ interface ReadLog {
   bodyInRead: number;
   /** That piece. */
   lastPiece: Buffer | null;
-  /** The read the request now read began in, and those after it as one, while its request line may not be all in (keepSplitHead); the last of them. */
+  /**
+   * The read the request now read began in, and those after it as one, while its head is not
+   * all in and its request line may not be (keepSplitHead); the last of them, -1 once a read
+   * with an LF after the first ended the line (then kept for the access log: headLineFrom).
+   */
   pending: Buffer[];
   pendingRead: number;
   /** Bytes kept from the parser (holdBytes), and what decides when it reads them. */
@@ -170,19 +174,21 @@ export function watchRequestStarts(socket: Socket): void {
 
 /**
  * After a read: its bytes are kept while the request line begun in it, or in one kept before, may
- * not be all in (a later read with an LF ends it: only a target's octet needs its start). The
- * reads after the first are kept as one, as the lean lane keeps a line it holds.
+ * not be all in; the reads after the first as one, as the lean lane keeps a line it holds. A
+ * later read with an LF ends the line: it is kept too, and no more, until the head ends, so that
+ * a field refused in a later read is logged with the head's request line (headLineFrom), not
+ * with that read's first bytes; only a target's octet needs the reads up to the refusal.
  */
 function keepSplitHead(parser: NodeParser, log: ReadLog, data: Buffer | null): void {
   const inHead = log.began !== null && log.began >= 0 && parser.headersCompleted?.() === false;
-  const goesOn = log.began === log.read || log.pendingRead === log.read - 1;
-  const bytes = inHead && goesOn ? (data ?? parser.getCurrentBuffer()) : null;
-  if (bytes === null || (log.began !== log.read && bytes.indexOf(LF) !== -1)) {
+  if (!inHead || (log.began !== log.read && log.pending.length === 0)) {
     log.pending = [];
     return;
   }
+  if (log.began !== log.read && log.pendingRead !== log.read - 1) return; // the line is in
+  const bytes = data ?? parser.getCurrentBuffer();
   log.pending = log.began === log.read ? [bytes] : [log.pending[0], Buffer.concat(log.pending.slice(1).concat(bytes))];
-  log.pendingRead = log.read;
+  log.pendingRead = log.began !== log.read && bytes.indexOf(LF) !== -1 ? -1 : log.read;
 }
 
 /**
@@ -222,6 +228,39 @@ export function requestLineFrom(socket: Socket, packet: Buffer, at: number, prev
   const begun = first === packet ? packet.subarray(start, at) : Buffer.concat([first.subarray(start), ...later, packet.subarray(0, at)]);
   if (!begunAs.test(begun.toString('latin1'))) return null;
   return first === packet ? Buffer.from(packet.subarray(start)) : Buffer.concat([first.subarray(start), ...later, packet]);
+}
+
+/** After a blank line (a head's or a chunked body's end): where a message may begin. */
+const BLANK_LINE = /\n\r?\n/g;
+/** A head as it begins: empty lines, a method, a space. */
+const HEAD_BEGUN = /^[\r\n]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+ /;
+
+/**
+ * The head node:http reads now, from its first byte to the end of what is kept of it (its
+ * request line at least), when it began in a read before `packet`, the one its parser refused
+ * it in: the access log's line for a field refused in a later read is the head's, not that
+ * read's first bytes. Null when the head began in `packet` (or nothing of it is kept), or where
+ * it began is not certain.
+ */
+export function headLineFrom(socket: Socket, packet: Buffer, previous: IncomingMessage | undefined): Buffer | null {
+  const log = (socket as ParsedSocket)[kLog];
+  if (log === undefined || log.began === null || log.began < 0 || log.pending.length === 0 || log.began === log.read) return null;
+  const [first, ...later] = log.pending;
+  let start: number;
+  if (log.ended !== log.began || bodyLength(previous) === 0) {
+    // Nothing of the message before is in the read, or it ended in a blank line (no body, or
+    // chunked): a head not all in holds none, so the message begins after the read's last.
+    start = 0;
+    for (const m of first.toString('latin1').matchAll(BLANK_LINE)) start = m.index! + m[0].length;
+  } else {
+    start = messageStart(log, first, first.length, previous, HEAD_BEGUN);
+  }
+  if (start < 0) return null;
+  const line = log.pendingRead === log.read - 1 ? [first.subarray(start), ...later, packet] : [first.subarray(start), ...later];
+  const bytes = Buffer.concat(line);
+  let at = 0;
+  while (at < bytes.length && (bytes[at] === 0x0d || bytes[at] === LF)) at++;
+  return at < bytes.length ? bytes.subarray(at) : null;
 }
 
 /**

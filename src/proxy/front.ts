@@ -17,7 +17,7 @@ import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProble
 import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
-import { headBegunAt, readVersionsAsRfc, watchRequestStarts } from '../net/node-parser.js';
+import { headBegunAt, headLineFrom, readVersionsAsRfc, watchRequestStarts } from '../net/node-parser.js';
 import { destroySoonLingering, endLingering, isLingering } from '../net/lingering-close.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
@@ -360,6 +360,8 @@ export class Front {
         }
         // Read now: the parser may go on to other bytes before the refusal is written.
         const headSince = Date.now() - this.headWaitSeconds(socket) * 1000;
+        const rawPacket = (err as { rawPacket?: unknown }).rawPacket;
+        const headBegun = !Buffer.isBuffer(rawPacket) ? null : headLineFrom(socket, rawPacket, this.lastNodeResponse.get(socket)?.req);
         this.stopHandedHeadClock(socket);
         if (!socket.writable) return socket.destroy();
         const status =
@@ -376,9 +378,14 @@ export class Front {
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
           // The head the lean lane handed over, as the client sent it: the parser's read may
           // be its last piece only (a head in several reads: `" h"` was logged), or the line
-          // rewritten for llhttp (HTTP/1.2 as 1.1, octets >= 0x80 escaped).
+          // rewritten for llhttp (HTTP/1.2 as 1.1, octets >= 0x80 escaped). A head node:http
+          // read from its first read on: that read's line, not the last read's first bytes.
           const handed = behindAnswered || this.lastNodeResponse.has(socket) ? undefined : this.handedLines.get(socket);
-          const line = handed ?? rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ?? (status === 408 || err.code === HEAD_CUT ? this.unparsedLine(socket) : null);
+          const line =
+            handed ??
+            (headBegun === null ? null : rejectedRequestLine({ rawPacket: headBegun })) ??
+            rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ??
+            (status === 408 || err.code === HEAD_CUT ? this.unparsedLine(socket) : null);
           if (line === null) return;
           const record = (): void => this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), (Date.now() - headSince) / 1000);
           if (loggedAfter === undefined) record();
