@@ -56,6 +56,11 @@ interface ReadLog {
    */
   pending: Buffer[];
   pendingRead: number;
+  /**
+   * The bytes a restart rewrote (restartParser), as sent: the request line of the message read
+   * from them (`next` until it begins), for the access log of a refusal of that message.
+   */
+  sent: { bytes: Buffer; next: boolean } | null;
   /** Bytes kept from the parser (holdBytes), and what decides when it reads them. */
   held: { bytes: Buffer; take: TakeHeld } | null;
 }
@@ -86,12 +91,14 @@ export function watchRequestStarts(socket: Socket): void {
   const watched = socket as ParsedSocket;
   const parser = watched.parser as Callbacks | null | undefined;
   if (parser == null) return;
-  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, held: null };
+  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, sent: null, held: null };
   watched[kLog] = log;
   const k = parser.constructor;
   parser[k.kOnMessageBegin] = () => {
     log.began = enter(log).read;
     log.pending = [];
+    if (log.sent?.next === true) log.sent.next = false;
+    else log.sent = null;
   };
   // node:http sets these once per parser, and its pool hands a parser to other connections (and
   // to clients): wrapped once, each finds the log of the socket it reads now, if that has one.
@@ -342,15 +349,36 @@ export function restartParser(socket: Socket, rest: Buffer, rewriteLine?: (bytes
   // A line the rewrite leaves as it was, llhttp would refuse again, and again: its refusal stands.
   if (rest.indexOf(LF) !== -1) {
     const line = rewriteLine(rest);
-    return line !== rest && startOver(socket, line);
+    return line !== rest && startOver(socket, line) && noteSent(socket, rest);
   }
   if (rest.length > maxHeaderSizeOf(socket)) return false;
   // A head begun: its clock (node:http's, from the restart) runs while its line comes.
   return holdBytes(socket, rest, true, (line) => {
-    if (line.indexOf(LF) !== -1) return rewriteLine(line);
+    if (line.indexOf(LF) !== -1) {
+      noteSent(socket, line);
+      return rewriteLine(line);
+    }
     // Past a head's limit without an LF, llhttp reads it: its refusal stands (this holds no more).
     return line.length > maxHeaderSizeOf(socket) ? line : undefined;
   });
+}
+
+/**
+ * The message read next on `socket` is read from a rewrite of `bytes`: a refusal of it is logged
+ * with their request line as sent (sentHeadOf), not llhttp's rewrite (`GT /caf\xe9` read as
+ * `PATCH /caf%E9`). True, for restartParser's answer.
+ */
+function noteSent(socket: Socket, bytes: Buffer): boolean {
+  const log = (socket as ParsedSocket)[kLog];
+  // A message read from a rewrite, rewritten again (its method, then its target): as first sent.
+  if (log !== undefined) log.sent = { bytes: log.sent?.next === false ? log.sent.bytes : bytes, next: true };
+  return true;
+}
+
+/** The bytes, as sent, from which node:http reads the message it reads now, when a restart rewrote them (restartParser); else null. */
+export function sentHeadOf(socket: Socket): Buffer | null {
+  const sent = (socket as ParsedSocket)[kLog]?.sent;
+  return sent == null || sent.next ? null : sent.bytes;
 }
 
 /**

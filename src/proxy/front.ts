@@ -17,7 +17,7 @@ import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProble
 import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
-import { headBegunAt, headLineFrom, readVersionsAsRfc, watchRequestStarts } from '../net/node-parser.js';
+import { headBegunAt, headLineFrom, readVersionsAsRfc, sentHeadOf, watchRequestStarts } from '../net/node-parser.js';
 import { destroySoonLingering, endLingering, isLingering } from '../net/lingering-close.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
@@ -361,7 +361,7 @@ export class Front {
         // Read now: the parser may go on to other bytes before the refusal is written.
         const headSince = Date.now() - this.headWaitSeconds(socket) * 1000;
         const rawPacket = (err as { rawPacket?: unknown }).rawPacket;
-        const headBegun = !Buffer.isBuffer(rawPacket) ? null : headLineFrom(socket, rawPacket, this.lastNodeResponse.get(socket)?.req);
+        const headBegun = !Buffer.isBuffer(rawPacket) ? null : (sentHeadOf(socket) ?? headLineFrom(socket, rawPacket, this.lastNodeResponse.get(socket)?.req));
         this.stopHandedHeadClock(socket);
         if (!socket.writable) return socket.destroy();
         const status =
@@ -379,7 +379,8 @@ export class Front {
           // The head the lean lane handed over, as the client sent it: the parser's read may
           // be its last piece only (a head in several reads: `" h"` was logged), or the line
           // rewritten for llhttp (HTTP/1.2 as 1.1, octets >= 0x80 escaped). A head node:http
-          // read from its first read on: that read's line, not the last read's first bytes.
+          // read from its first read on: that read's line, not the last read's first bytes; one
+          // it read again rewritten (rereadRawTarget, rereadUnknownMethod): the line as sent.
           const handed = behindAnswered || this.lastNodeResponse.has(socket) ? undefined : this.handedLines.get(socket);
           const line =
             handed ??
