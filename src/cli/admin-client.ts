@@ -4,7 +4,7 @@
 // `logs`, `restart` and `rollback` fail alike. Streams (a followed log, /events) are read
 // as they arrive until the user stops them, the reader of a pipe leaves, or the gateway goes.
 import { Agent, request, type Dispatcher } from 'undici';
-import { addrUrl, formatAddr, parseAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
+import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
 import { DEFAULT_ADMIN } from '../admin/admin-server.js';
 import type { GatewayStatus } from '../admin/status-types.js';
@@ -46,18 +46,7 @@ interface Call {
  * there would be dropped unseen: refused instead, with the root to write.
  */
 export function parseAdminAddr(text: string): ListenAddress {
-  if (text.startsWith('unix:')) return parseAddr(text, '--admin');
-  const rest = text.replace(/^http:\/\//i, '');
-  const slash = rest.indexOf('/');
-  const hostPort = slash < 0 ? rest : rest.slice(0, slash);
-  const addr = parseAddr(hostPort, '--admin');
-  if (slash >= 0 && rest.slice(slash) !== '/') {
-    throw new GatewayError('APPPKG_USAGE', {
-      reason: `--admin: the admin listener is reached at its root, found the path ${JSON.stringify(rest.slice(slash))} in ${JSON.stringify(text)}`,
-      fix: `write --admin ${formatAddr(addr)} (or ${addrUrl(addr)}/)`,
-    });
-  }
-  return addr;
+  return parseUrlAddr(text, '--admin', 'the admin listener is reached at its root');
 }
 
 export class AdminClient {

@@ -1,6 +1,7 @@
-// Where a listener listens (SPEC §3: `PORT`, `HOST:PORT` or `unix:/path`), parsed once and
-// written back the same way in messages and URLs. Below the CLI, so that the gateway, the
-// admin listener and the library take the same value the CLI does.
+// Where a listener listens (SPEC §3: `PORT`, `HOST:PORT` or `unix:/path`; on the command line,
+// its `http://HOST:PORT/` URL too), parsed once and written back the same way in messages and
+// URLs. Below the CLI, so that the gateway, the admin listener and the library take the same
+// value the CLI does.
 import { resolve } from 'node:path';
 import { GatewayError } from '../errors.js';
 
@@ -32,6 +33,34 @@ export function parseAddr(text: string, key = 'address', defaultHost = '127.0.0.
   const port = Number(portText);
   if (port > 65535) throw bad();
   return { kind: 'tcp', host, port };
+}
+
+/**
+ * parseAddr's forms, and an address as a URL names it: `http://HOST:PORT` with or without its
+ * `/`, or `HOST:PORT/`, as the gateway's own `listening on` and `admin on` lines print it, which
+ * a user copies. Another scheme (`https://`) or a path is refused with the address to write;
+ * `pathWhy` says why a path has no place there (the admin listener answers at its root).
+ */
+export function parseUrlAddr(text: string, key: string, pathWhy: string): ListenAddress {
+  if (text.startsWith('unix:')) return parseAddr(text, key);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  const rest = scheme === null ? text : text.slice(scheme[0].length);
+  const slash = rest.indexOf('/');
+  let addr: ListenAddress;
+  try {
+    addr = parseAddr(slash < 0 ? rest : rest.slice(0, slash), key);
+  } catch {
+    throw new GatewayError('APPPKG_ADDR_INVALID', { key, found: text });
+  }
+  // Named as it was written: the URL, not the HOST:PORT taken from it.
+  const named = (reason: string, fix: string): GatewayError => new GatewayError('APPPKG_USAGE', { reason: `${key}: ${reason} in ${JSON.stringify(text)}`, fix });
+  if (scheme !== null && scheme[1].toLowerCase() !== 'http') {
+    throw named(`expected http:// or no scheme (plain HTTP is spoken there), found ${scheme[1]}://`, `write ${key} ${formatAddr(addr)} (or ${addrUrl(addr)}/)`);
+  }
+  if (slash >= 0 && rest.slice(slash) !== '/') {
+    throw named(`${pathWhy}, found the path ${JSON.stringify(rest.slice(slash))}`, `write ${key} ${formatAddr(addr)} (or ${addrUrl(addr)}/)`);
+  }
+  return addr;
 }
 
 /** An address as a user writes it: `127.0.0.1:8000`, `[::1]:80`, `unix:/run/x.sock`. */

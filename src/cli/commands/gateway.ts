@@ -1,7 +1,7 @@
 // `apppkg-gateway --apps DIR`: argv -> Gateway.start -> the addresses printed -> SIGHUP reloads
 // the environment file and rescans -> SIGTERM/SIGINT stops. Everything else is the library's (src/gateway.ts).
 import { resolve } from 'node:path';
-import { APP_OPTIONS, APP_OPTION_HELP, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { parseOwner } from '../../net/listen.js';
@@ -17,11 +17,11 @@ export const spec: CommandSpec = {
   normalizeArgv: (argv) => argv.map((a) => (a === '--trust-proxy' ? '--trust-proxy=*' : a)),
   optionHelp: [
     ['--apps DIR', 'the directory holding the app packages (each a directory with app.yaml)'],
-    ['-l, --listen ADDR', 'PORT, HOST:PORT or unix:/path; repeatable (default 127.0.0.1:8000)'],
+    ['-l, --listen ADDR', 'PORT, HOST:PORT, its http://HOST:PORT/ URL or unix:/path; repeatable (default 127.0.0.1:8000)'],
     ['--trust-proxy[=ADDR,...]', 'believe X-Forwarded-For/-Proto/-Host/-Port from these peers (IPs, CIDRs, loopback; alone: any peer), as behind nginx'],
     ['--socket-mode MODE', 'file mode of unix: listeners, octal (default 0660)'],
     ['--socket-owner USER[:GROUP]', 'owner of unix: listeners, e.g. root:www-data so that nginx can connect'],
-    ['--admin ADDR', `admin listener: the status page, /status, /metrics, logs, restart; never public (default ${DEFAULT_ADMIN})`],
+    ['--admin ADDR', `admin listener (an ADDR as --listen's): the status page, /status, /metrics, logs, restart; never public (default ${DEFAULT_ADMIN})`],
     ['--admin-token FILE', 'every admin route then needs the token in FILE (Bearer, or a browser\'s password); needed on an address other than loopback; SIGHUP reads it again'],
     ['--access-log FILE', 'where the access log goes: a file (SIGUSR1 opens it again, after logrotate moved it), - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
@@ -67,7 +67,8 @@ export async function run(args: ParsedCommand): Promise<number> {
   if (!appsDir) throw new GatewayError('APPPKG_USAGE', { reason: '--apps DIR is required', command: '' });
   // Checked here too, not only in Gateway.start: before the flags below, whose own errors would hide it.
   validateAppsDir(resolve(appsDir));
-  const listen = ((args.values.listen as string[] | undefined) ?? ['127.0.0.1:8000']).map((a) => parseAddr(a, '--listen'));
+  // As the gateway prints its own addresses (`listening on http://127.0.0.1:8000/`), which a user copies.
+  const listen = ((args.values.listen as string[] | undefined) ?? ['127.0.0.1:8000']).map((a) => parseUrlAddr(a, '--listen', 'a listener takes no path (an app\'s path is its mount: in the environment file)'));
   const grace = seconds(args.values.grace, '--grace', 30);
   // The slowloris bound: a client sending its head a byte at a time holds a connection this long.
   const headerTimeout = seconds(args.values['header-timeout'], '--header-timeout', 20);
@@ -98,7 +99,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     stopWaiting,
     apps: appsDir,
     listen,
-    admin: parseAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin'),
+    admin: parseUrlAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin', 'the admin listener answers at its root'),
     adminTokenFile: args.values['admin-token'] as string | undefined,
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,

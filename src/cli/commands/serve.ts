@@ -2,7 +2,7 @@
 // directory (src/gateway.ts), its output echoed, commands.install run on its first run,
 // --reload replacing its workers on a change (and waiting for one when the app cannot start).
 import { resolve } from 'node:path';
-import { APP_OPTIONS, APP_OPTION_HELP, intOption, parseAddr, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, intOption, parseAddr, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { Gateway } from '../../gateway.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
@@ -35,11 +35,24 @@ export const spec: CommandSpec = {
 
 const say = (line: string) => process.stderr.write(`apppkg-gateway: ${line}\n`);
 
+/** The TCP address `text` names as --listen takes it (`HOST:PORT`, `http://HOST:PORT/`), or null. */
+function addressIn(text: string): { host: string; port: number } | null {
+  try {
+    const addr = parseUrlAddr(text, '--port', 'no path');
+    return addr.kind === 'tcp' ? addr : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function run(args: ParsedCommand): Promise<number> {
   const portText = (args.values.port as string | undefined) ?? '8000';
   // Said about what was typed: parseAddr would name the HOST:PORT built from it.
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new GatewayError('APPPKG_USAGE', { reason: `--port: expected a port number (0-65535; 0 picks a free one), found ${JSON.stringify(portText)}`, command: 'serve', fix: 'give --port a number from 0 to 65535, e.g. --port 8000; the host goes in --host (e.g. --host 0.0.0.0)' });
+    // An address copied from a gateway's `listening on` line: said as the two flags it is.
+    const copied = addressIn(portText);
+    const fix = copied === null ? 'give --port a number from 0 to 65535, e.g. --port 8000; the host goes in --host (e.g. --host 0.0.0.0)' : `write --host ${copied.host} --port ${copied.port}`;
+    throw new GatewayError('APPPKG_USAGE', { reason: `--port: expected a port number (0-65535; 0 picks a free one), found ${JSON.stringify(portText)}`, command: 'serve', fix });
   }
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const listen = parseAddr(`${host.includes(':') ? `[${host}]` : host}:${portText}`, '--port');
