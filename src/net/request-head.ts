@@ -230,10 +230,43 @@ const REASON_PROBLEMS = new Map<unknown, string>([
 ]);
 
 /**
- * What the 400 to a head node:http cannot parse says (error-response.ts shortBody's detail),
- * from its parser error: the code's reason, else llhttp's own words.
+ * A chunked body's framing refused by llhttp, in the lean lane's words for it (net/chunked-body.ts),
+ * by llhttp's reason: the same 400 whichever reader has the body. Two reasons stand for two of
+ * the lane's each, told apart by the octet llhttp stopped at (`at`, just past it for a name).
  */
-export function parseErrorProblem(err: { code?: string; reason?: unknown }): string {
+const CHUNK_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) => string)>([
+  ['Invalid character in chunk size', 'a chunk size is not a hexadecimal number'],
+  ['Missing expected CR after chunk size', 'a chunk-size line does not end in CRLF'],
+  ['Expected LF after chunk size', 'a chunk-size line does not end in CRLF'],
+  ['Missing expected CR after chunk data', 'chunk data does not end in CRLF'],
+  ['Expected LF after chunk data', (packet, at) => (packet[at - 1] === 0x0d ? 'chunk data does not end in CRLF' : 'chunk data is longer than its size')],
+  ['Invalid character in chunk extensions', 'a chunk extension has no name'],
+  ['Invalid character in chunk extensions name', (packet, at) => (packet[at - 2] === 0x3b ? 'a chunk extension has no name' : 'a chunk extension is malformed')],
+  ['Invalid character in chunk extensions value', 'a chunk extension value is malformed'],
+  ['Invalid character in chunk extensions quoted value', 'a quoted chunk extension value is not closed on its line'],
+]);
+
+const SP = 0x20;
+const HTAB = 0x09;
+
+/** A chunked body's trailer section refused by llhttp, in the lane's words, as CHUNK_PROBLEMS. */
+const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) => string)>([
+  ['Missing expected CR after header value', 'a trailer field line does not end in CRLF'],
+  ['Invalid header value char', 'a trailer field line has a control character'],
+  ['Invalid header field char', 'the chunked body does not end in CRLF'],
+  // obs-fold (a line that begins with SP or HTAB), else an octet of the name.
+  ['Invalid header token', (packet, at) => (packet[at - 1] === 0x0a && (packet[at] === SP || packet[at] === HTAB) ? 'a trailer field line is malformed' : 'a trailer field name is malformed')],
+]);
+
+/**
+ * What the 400 to a message node:http cannot parse says (error-response.ts shortBody's detail),
+ * from its parser error: the code's reason, else llhttp's own words. `inBody`: its head was read
+ * whole, and the error is in its chunked body or that body's trailer section.
+ */
+export function parseErrorProblem(err: { code?: string; reason?: unknown; rawPacket?: unknown; bytesParsed?: unknown }, inBody = false): string {
+  const chunk = CHUNK_PROBLEMS.get(err.reason) ?? (inBody ? TRAILER_PROBLEMS.get(err.reason) : undefined);
+  if (typeof chunk === 'string') return chunk;
+  if (chunk !== undefined && Buffer.isBuffer(err.rawPacket) && typeof err.bytesParsed === 'number') return chunk(err.rawPacket, err.bytesParsed);
   const known = REASON_PROBLEMS.get(err.reason) ?? (err.code === undefined ? undefined : PARSE_PROBLEMS[err.code]);
   if (known !== undefined) return known;
   return `the request cannot be parsed${typeof err.reason === 'string' && err.reason !== '' ? ` (${err.reason.toLowerCase()})` : ''}`;

@@ -74,19 +74,19 @@ export function versionAsSent(req: IncomingMessage): string {
   return req.httpVersion === '0.9' && req.rawHeaders.length === 0 ? '' : req.httpVersion;
 }
 
-const OTHER_MAJOR = /^[!-~]+ [^ \r\n]+ HTTP\/[2-9]\.\d\r?$/;
+const OTHER_MAJOR = /^[!-~]+ [^ \r\n]+ HTTP\/([2-9]\.\d)\r?$/;
 
 /**
- * Whether a request llhttp refused for its version (HPE_INVALID_VERSION) names another major
- * version (`HTTP/3.0`, `HTTP/9.9`): 505 then, not 400. `rawPacket` is the read it failed in, and
+ * The version (`3.0`), when a request llhttp refused for its version (HPE_INVALID_VERSION) names
+ * another major one (`HTTP/3.0`, `HTTP/9.9`): 505 then, not 400; else null. `rawPacket` is the read it failed in, and
  * `bytesParsed` where in it: the refused line is the one there, not any line of the read (a
  * `PRI /p HTTP/1.1`, a 400, was answered 505 for an `HTTP/2.0` line pipelined behind it).
  */
-export function otherMajorVersion(err: { rawPacket?: unknown; bytesParsed?: unknown }): boolean {
+export function otherMajorVersion(err: { rawPacket?: unknown; bytesParsed?: unknown }): string | null {
   const packet = err.rawPacket;
-  if (!Buffer.isBuffer(packet)) return false;
+  if (!Buffer.isBuffer(packet)) return null;
   const at = typeof err.bytesParsed === 'number' ? Math.min(err.bytesParsed, packet.length) : 0;
   const from = at > 0 ? packet.lastIndexOf(LF, at - 1) + 1 : 0;
   const eol = packet.indexOf(LF, at);
-  return OTHER_MAJOR.test(packet.toString('latin1', from, Math.min(eol === -1 ? packet.length : eol, from + 8192)));
+  return OTHER_MAJOR.exec(packet.toString('latin1', from, Math.min(eol === -1 ? packet.length : eol, from + 8192)))?.[1] ?? null;
 }

@@ -31,14 +31,17 @@ export function shortBody(status: number, detail?: string): string {
 
 /**
  * The whole answer to a message that cannot be parsed (a head node:http refuses, a broken
- * chunked body on the lean lane): its status line, a Date (an origin server with a clock sends
- * it on every answer, 4xx too: RFC 9110 §6.6.1), the close, and `body` (shortBody's, which
- * says why) or none, as node:http's own.
+ * chunked body on the lean lane): `body` (shortBody's, which says why) or none, the close, and a
+ * Date (an origin server with a clock sends it on every answer, 4xx too: RFC 9110 §6.6.1); its
+ * fields as sendError's, in their order, so that a refusal looks the same whichever part of the
+ * gateway gives it (the parser's, or the front's of a head parsed whole: two Hosts).
  */
 export function unparsableAnswer(status: number, body = ''): string {
-  const head = `HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\n`;
-  if (body === '') return `${head}Content-Length: 0\r\n\r\n`;
-  return `${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const type = body === '' ? '' : 'Content-Type: text/plain; charset=utf-8\r\n';
+  return (
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\n${type}Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n` +
+    `Connection: close\r\nDate: ${new Date().toUTCString()}\r\n\r\n${body}`
+  );
 }
 
 /** What went wrong on the way to the app or back (SPEC §4 names each answer). */

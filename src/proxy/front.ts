@@ -150,6 +150,9 @@ const WEBSOCKET_CLOSE_WAIT_MS = 2000;
 /** How often a stop that waits for requests in flight says which. */
 const STOP_REPORT_MS = 5000;
 
+/** Why a 505: the version the request line says (`3.0`), which the gateway does not speak. */
+const notSpokenHere = (version: string): string => `HTTP/${version} is not spoken here: send HTTP/1.1`;
+
 /** Whether a process of `routes` (RefusedRoutes.processRoutes) takes `routed`, as AppDispatcher's groupFor decides. */
 function takenByProcess(routes: ReadonlyArray<string | null> | undefined, routed: string): boolean {
   return routes?.some((route) => route === null || routed === route || routed.startsWith(`${route}/`)) ?? false;
@@ -364,12 +367,22 @@ export class Front {
         const headBegun = !Buffer.isBuffer(rawPacket) ? null : (sentHeadOf(socket) ?? headLineFrom(socket, rawPacket, this.lastNodeResponse.get(socket)?.req));
         this.stopHandedHeadClock(socket);
         if (!socket.writable) return socket.destroy();
+        // HTTP/2's own preface (`PRI * HTTP/2.0`, curl --http2-prior-knowledge), which llhttp
+        // stops at: the 505 of any HTTP/2.0 line, as the lean lane's gateway gives it.
+        const otherVersion =
+          err.code === 'HPE_INVALID_VERSION' ? otherMajorVersion(err as { rawPacket?: unknown; bytesParsed?: unknown })
+          : err.code === 'HPE_PAUSED_H2_UPGRADE' ? '2.0'
+          : null;
         const status =
           err.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(err as { rawPacket?: unknown }) ? 414 : 431)
           : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408
-          : err.code === 'HPE_INVALID_VERSION' && otherMajorVersion(err as { rawPacket?: unknown; bytesParsed?: unknown }) ? 505
+          : otherVersion !== null ? 505
           : 400;
-        const body = status !== 400 ? '' : shortBody(400, refusedRawTarget(err) ? RAW_TARGET_REFUSED : parseErrorProblem(err));
+        // A 505 in the words of the front's own for a line llhttp read (route()): the same answer.
+        const body =
+          status === 505 ? shortBody(505, notSpokenHere(otherVersion!))
+          : status !== 400 ? ''
+          : shortBody(400, refusedRawTarget(err) ? RAW_TARGET_REFUSED : parseErrorProblem(err));
         // From now: its 408 may wait for the answers before it, and the rest of the head, if
         // the client sends it meanwhile, must not become a request served ahead of that 408.
         if (status === 408) this.headTimedOut.add(socket);
@@ -435,9 +448,12 @@ export class Front {
           // end): the 400 is that request's answer, and its one access-log line (SPEC 4) says
           // so, as the lean lane's does (refuseBody); not a 499 beside a line whose request
           // line is the body's bytes.
+          // Said in the lane's words for a broken body (its trailer's fields are no head's), and,
+          // as any answer to a HEAD (RFC 9110 §9.3.2), without a body.
+          const bodyProblem = status !== 400 ? body : current.req?.method === 'HEAD' ? '' : shortBody(400, parseErrorProblem(err, true));
           markCut(current, status);
-          setBodyBytes(current, Buffer.byteLength(body));
-          endLingering(socket, unparsableAnswer(status, body));
+          setBodyBytes(current, Buffer.byteLength(bodyProblem));
+          endLingering(socket, unparsableAnswer(status, bodyProblem));
           return;
         }
         refuse(false);
@@ -854,7 +870,7 @@ export class Front {
   private route(req: IncomingMessage): Routed | Unrouted {
     // llhttp parses `HTTP/2.0` in a request line (an HTTP/2 client sends its preface, never
     // this): a major version the gateway does not speak is 505 (RFC 9110 §15.6.6).
-    if (req.httpVersionMajor >= 2) return { status: 505, detail: `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`, close: true };
+    if (req.httpVersionMajor >= 2) return { status: 505, detail: notSpokenHere(req.httpVersion), close: true };
     // The fragment first: an absolute-form target's too (`GET http://host/p#frag`).
     dropFragment(req);
     const problem = requestHeadProblem(req) ?? toOriginForm(req);

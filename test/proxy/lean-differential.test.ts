@@ -2,9 +2,9 @@
 // APPPKG_LEAN_LANE=0), on odd request bytes: a seeded generator of request lines, versions,
 // header fields, framings and chunked bodies, pipelined and sent whole or a few bytes at a time.
 // Two readers that frame a request differently are how requests are smuggled, so each case must
-// come out the same from both: the answers' statuses in order, what the app saw and answered,
-// whether the connection ended. A refusal's reason and the order of its fields are left out:
-// they are worded by two parsers (llhttp's code, or the lane's own), and say the same 400.
+// come out the same from both: the answers in order, byte for byte but their dates (what the
+// app saw and answered, and the gateway's refusals: status line, fields in their order, the
+// short body that says why), and whether the connection ended.
 // The cases a difference was found in and fixed are kept beside the generator, access-log
 // lines compared too.
 import { suite } from 'uvu';
@@ -93,15 +93,18 @@ async function exchange(port: number, c: Case): Promise<string> {
 }
 
 /**
- * What must be the same from both readers: each answer's status in order, the whole of the
- * app's answers (what it saw), the connection's end. Dates differ; so do a refusal's reason and
- * field order (see the top).
+ * What must be the same from both readers: every answer, the app's and the gateway's refusals
+ * alike, and the connection's end. Only the dates differ, and, where a request says PRI, which
+ * of a head's problems a 400 names: node:http reading a connection from its start refuses PRI
+ * at its request line, the lane's gateway at the head's end, after a bad field (not fixed: a
+ * PRI request node:http reads makes it destroy the connection, its answers owed with it).
  */
-function comparable(raw: string): string {
-  return raw
-    .replace(/\r\nDate: [^\r]*/g, '')
+function comparable(raw: string, pri = false): string {
+  const undated = raw.replace(/\r\nDate: [^\r]*/g, '');
+  if (!pri) return undated;
+  return undated
     .split(/(?=HTTP\/1\.1 \d{3} )/)
-    .map((answer) => (/^HTTP\/1\.1 [45]\d\d /.test(answer) ? `${answer.slice(0, 12)} (refused)${answer.match(/\n<[^>]*>$/)?.[0] ?? ''}` : answer))
+    .map((answer) => (answer.startsWith('HTTP/1.1 400 ') ? `${answer.slice(0, 12)} (refused)${answer.match(/\n<[^>]*>$/)?.[0] ?? ''}` : answer))
     .join('');
 }
 
@@ -150,6 +153,29 @@ test('PRI, the HTTP/2 preface\'s method, in an HTTP/1.1 line: 400 from both, fir
       assert.ok(raw.includes('PRI begins the HTTP/2 connection preface'), raw);
     }
     assert.is(comparable(got.lean), comparable(got.node));
+  }
+});
+
+test('the gateway\'s refusals come out byte for byte the same from both readers: a broken chunk-size line or extension, PRI pipelined, HTTP/2\'s preface', async () => {
+  const chunked = (tag: string, body: string): string => `POST /${tag} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${body}`;
+  const cases: Array<[bytes: string, tag: string, status: number, says: string]> = [
+    [chunked('rb-1', '3\nabc\r\n0\r\n\r\n'), '/rb-1', 400, 'a chunk-size line does not end in CRLF'],
+    [chunked('rb-2', '3\rabc\r\n0\r\n\r\n'), '/rb-2', 400, 'a chunk-size line does not end in CRLF'],
+    [chunked('rb-3', '3;a\0\r\nabc\r\n0\r\n\r\n'), '/rb-3', 400, 'a chunk extension is malformed'],
+    [chunked('rb-4', '3;\x01\r\nabc\r\n0\r\n\r\n'), '/rb-4', 400, 'a chunk extension has no name'],
+    [chunked('rb-5', '3\r\nabcd\r\n0\r\n\r\n'), '/rb-5', 400, 'chunk data is longer than its size'],
+    [chunked('rb-6', '3\r\nabc\rX0\r\n\r\n'), '/rb-6', 400, 'chunk data does not end in CRLF'],
+    ['GET /rb-7a HTTP/1.1\r\nHost: h\r\n\r\nPRI /rb-7 HTTP/1.1\r\nHost: h\r\n\r\n', '/rb-7', 400, 'PRI begins the HTTP/2 connection preface'],
+    // curl --http2-prior-knowledge: llhttp's own 400 ("pause on pri/upgrade") was answered.
+    ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', '"PRI * HTTP/2.0"', 505, 'HTTP/2.0 is not spoken here: send HTTP/1.1'],
+  ];
+  for (const [bytes, tag, status, says] of cases) {
+    const got = await bothAnswer(bytes, tag, 1);
+    const refusal = got.node.slice(got.node.lastIndexOf('HTTP/1.1 '));
+    assert.ok(refusal.startsWith(`HTTP/1.1 ${status} `), got.node);
+    assert.ok(refusal.includes(`\n${says}`), got.node);
+    assert.is(comparable(got.node), comparable(got.lean));
+    assert.equal(got.nodeLines, got.leanLines);
   }
 });
 
@@ -339,11 +365,12 @@ const appAnswers = (raw: string): string[] =>
 /**
  * Whether two readers' answers to a case are the same. After a reset, what is certain is what
  * the app answered before it (see exchange): the reset side's app answers must begin the other's.
+ * `pri`: a request of the case says PRI (comparable).
  */
-function same(a: string, b: string): boolean {
+function same(a: string, b: string, pri: boolean): boolean {
   const aReset = a.endsWith('\n<reset>');
   const bReset = b.endsWith('\n<reset>');
-  if (!aReset && !bReset) return comparable(a) === comparable(b);
+  if (!aReset && !bReset) return comparable(a, pri) === comparable(b, pri);
   const [cut, whole] = !bReset ? [appAnswers(a), appAnswers(b)] : !aReset ? [appAnswers(b), appAnswers(a)] : [appAnswers(a), appAnswers(b)].sort((x, y) => x.length - y.length);
   return cut.length <= whole.length && cut.every((answer, i) => answer === whole[i]);
 }
@@ -355,7 +382,7 @@ async function differences(cases: Case[]): Promise<string[]> {
     await Promise.all(
       cases.slice(i, i + 10).map(async (c) => {
         const [a, b] = await Promise.all([exchange(portOf(lean), c), exchange(portOf(node), c)]);
-        if (!same(a, b)) {
+        if (!same(a, b, /(?:^|\n)PRI /.test(c.bytes.toString('latin1')))) {
           found.push(`${c.name} (split ${c.split}, fin ${c.fin}): ${JSON.stringify(c.bytes.toString('latin1')).slice(0, 600)}\n--- lean:\n${a.slice(0, 1500)}\n--- node:http:\n${b.slice(0, 1500)}`);
         }
       }),
