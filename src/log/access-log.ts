@@ -109,7 +109,8 @@ export class AccessLog {
   /**
    * `client`: the address the app was told (behind a trusted proxy, the forwarded one).
    * `bytes`: the size column. For an upgrade, the line is written when the connection closes:
-   * its status is the 101 (or the refusal), its size and duration the whole tunnel's.
+   * its status is the 101 (or the refusal), its size what went through the tunnel after the
+   * head (a refusal's body), its duration the whole tunnel's.
    */
   record(req: IncomingMessage, client: string, status: number, app: string, startedAt: number, bytes: number): void {
     if (!this.out) return;

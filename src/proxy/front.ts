@@ -973,17 +973,35 @@ export class Front {
     const startedAt = performance.now();
     const bytesBefore = socket.bytesWritten;
     let status = 0;
+    // The size column is the body's bytes, as for every other line (nginx's $body_bytes_sent
+    // leaves an upgrade's head out too): a refusal's short body, or what went through the
+    // tunnel after the 101. The head is counted as it is written, until its blank line.
+    let headBytes = 0;
+    let headDone = false;
+    let headTail = '';
     const sniff = (chunk: unknown): void => {
-      if (status !== 0) return;
-      const head = typeof chunk === 'string' ? chunk.slice(0, 12) : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, 12) : '';
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
-      status = m ? Number(m[1]) : -1;
+      const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('latin1') : '';
+      if (status === 0) {
+        const m = /^HTTP\/1\.[01] (\d{3})/.exec(text.slice(0, 12));
+        status = m ? Number(m[1]) : -1;
+        if (status === -1) headDone = true; // no head to leave out: all of it is counted
+      }
+      if (headDone) return;
+      // The blank line may straddle two writes: the last three bytes of the one before go first.
+      const end = (headTail + text).indexOf('\r\n\r\n');
+      if (end === -1) {
+        headBytes += text.length; // latin-1: a char per byte
+        headTail = (headTail + text).slice(-3);
+        return;
+      }
+      headBytes += end + 4 - headTail.length;
+      headDone = true;
     };
-    // end(data) does not go through write(): both are watched, until the first answer.
+    // end(data) does not go through write(): both are watched, until the head has gone.
     const { write, end } = socket;
     socket.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
       sniff(chunk);
-      socket.write = write;
+      if (headDone) socket.write = write;
       return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
     } as typeof socket.write;
     socket.end = function (this: Socket, ...args: unknown[]) {
@@ -995,7 +1013,8 @@ export class Front {
       // No status line at all: the client left before any answer (nginx's 499), or the stop
       // cut it past --grace.
       const unanswered = this.cutSockets.has(socket) ? CLOSED_WITHOUT_RESPONSE : 499;
-      this.accessLog.record(req, this.clientOf(req), status > 0 ? status : unanswered, (socket as UpgradeSocket)[kApp] ?? '', startedAt, socket.bytesWritten - bytesBefore);
+      const bodyBytes = Math.max(0, socket.bytesWritten - bytesBefore - headBytes);
+      this.accessLog.record(req, this.clientOf(req), status > 0 ? status : unanswered, (socket as UpgradeSocket)[kApp] ?? '', startedAt, bodyBytes);
     });
   }
 

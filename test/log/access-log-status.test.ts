@@ -177,6 +177,20 @@ test('a broken chunked body in a request node:http reads (absolute-form): one li
   assert.is(gw!.output().split('"POST http://127.0.0.1/cuts/?0.6 HTTP/1.1"').length, 2, `one line for the request in\n${gw!.output()}`);
 });
 
+test('a refused upgrade\'s line has its body\'s size, as every other answer\'s (not its head\'s bytes too)', async () => {
+  const upgrade = (path: string) =>
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  // A WSGI app cannot take one (501), and no app is mounted at /nowhere (404).
+  for (const [path, status, app] of [['/cuts/ws', 501, 'cuts'], ['/nowhere/ws', 404, '-']] as const) {
+    const answer = await rawRequest(port(), upgrade(path), 5000);
+    assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `));
+    const length = Number(/\r\nContent-Length: (\d+)\r\n/i.exec(answer)?.[1]);
+    assert.is(Buffer.byteLength(answer.slice(answer.indexOf('\r\n\r\n') + 4)), length, answer);
+    await waitFor(() => new RegExp(`"GET ${path} HTTP/1\\.1" ${status} \\d+ .* app=${app} `).test(gw!.output()), 5000, `the ${status} line in\n${gw!.output()}`);
+    assert.match(gw!.output(), new RegExp(`"GET ${path} HTTP/1\\.1" ${status} ${length} `));
+  }
+});
+
 test('cut by the stop past --grace: 444 with no head out, and 444 with the bytes sent for a stream whose head went out (not a whole 200)', async () => {
   const open = (path: string) => {
     const socket = net.connect(port(), '127.0.0.1');
