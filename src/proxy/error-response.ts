@@ -151,7 +151,8 @@ export function sendError(res: ServerResponse, status: number, opts: ErrorRespon
 
 /**
  * The same short answer on a socket that asked to upgrade (there is no ServerResponse for
- * it); the connection then closes.
+ * it), with the Date and Cache-Control sendError's carry (RFC 9110 §6.6.1: a 404 without a
+ * Date is no answer an origin server with a clock may give); the connection then closes.
  */
 export function refuseUpgrade(socket: Socket, status: number, detail: string, headers: Record<string, string> = {}): void {
   if (!socket.writable) {
@@ -161,7 +162,7 @@ export function refuseUpgrade(socket: Socket, status: number, detail: string, he
   const body = Buffer.from(shortBody(status, detail), 'utf8');
   const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n${body.toString('latin1')}`,
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${extra}Date: ${new Date().toUTCString()}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`,
     'latin1',
   );
 }

@@ -228,6 +228,11 @@ const CASES: Case[] = [
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc', status: 400, closed: true, dated: true, says: /^400 Bad Request\nmore than one Content-Length header: the body's framing is ambiguous/,
   },
   {
+    id: 'R6.16h', rfc: 'RFC 9110 §6.6.1', what: 'a websocket upgrade where no app is mounted: 404 with a Date, as every answer',
+    request: 'GET /nowhere/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    status: 404, closed: true, dated: true, says: /^404 Not Found\nno app is mounted at \/nowhere\/ws\n$/,
+  },
+  {
     id: 'R6.17', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding: gzip, chunked (a coding the gateway does not undo): 501',
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', status: 501, closed: true, dated: true,
   },
