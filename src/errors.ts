@@ -153,6 +153,17 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { file: '/etc/apppkg-gateway/admin-token', reason: 'the file is empty' },
   },
+  APPPKG_ACCESS_LOG_FILE: {
+    summary: 'The file given to `--access-log` cannot be opened for appending (its directory is not there, it is a directory, no permission). The gateway opens it before it listens or starts any app: a misspelt path is not found at the first request, with every line lost.',
+    message: (d) => `--access-log: cannot append to it: ${str(d.reason)}`,
+    hint: (d) =>
+      d.reason === 'EISDIR'
+        ? `name a file in it, e.g. --access-log ${path.join(str(d.file), 'access.log')}`
+        : `create its directory (mkdir -p ${shellWord(path.dirname(str(d.file)))}) writable by the gateway, or give --access-log another file, - (stdout) or off`,
+    // The file, not the command line, is wrong, as a missing --environment FILE: 1.
+    exitStatus: 1,
+    example: { file: '/var/log/apppkg-gateway/access.log', reason: 'ENOENT' },
+  },
   APPPKG_ADMIN_REFUSED: {
     summary: 'The admin listener refused the request: no token, a wrong token, or a route that needs one.',
     message: (d) => `${str(d.address)} refused ${str(d.what)}: ${str(d.reason)}`,

@@ -1,6 +1,7 @@
 // What Gateway.start takes (GatewayOptions) and the checks it makes of them before anything
 // is created, listens or starts: a usage error (both `apps` and `app`, a bad or doubled
 // address, an admin address that needs a token) is thrown while there is nothing to undo.
+import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { checkAdminAddress, readAdminToken } from './admin/admin-access.js';
@@ -113,6 +114,20 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
   if (adminAddr !== null) checkAdminAddress(adminAddr, adminToken);
   checkAddressesApart([...listen.map((addr) => ({ addr, flag: listenFlag })), ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: '--admin' }])]);
   compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
+  if (typeof options.accessLog === 'string') checkAccessLogFile(options.accessLog);
   const stateRoot = resolveStateRoot({ flag: options.stateDir });
   return { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot };
+}
+
+/**
+ * `--access-log FILE` can be appended to, before anything listens: opened only once the
+ * gateway ran, a misspelt directory lost every line, with one line on stderr to say so (nginx
+ * and gunicorn refuse to start). Opening it creates it, as the log's own stream would.
+ */
+function checkAccessLogFile(file: string): void {
+  try {
+    closeSync(openSync(file, 'a'));
+  } catch (err) {
+    throw new GatewayError('APPPKG_ACCESS_LOG_FILE', { file: resolve(file), reason: (err as NodeJS.ErrnoException).code ?? String(err) });
+  }
 }

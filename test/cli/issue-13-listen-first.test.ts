@@ -55,6 +55,19 @@ for (const flag of ['--listen', '--admin'] as const) {
   });
 }
 
+test('an --access-log FILE that cannot be appended to (no such directory, a directory) fails before anything listens or starts, exit 1', async () => {
+  for (const [file, reason] of [[join(work.path, 'no-such-dir', 'access.log'), 'ENOENT'], [work.path, 'EISDIR']] as const) {
+    const r = await runCli(['--apps', apps, '--listen', String(busyPort), '--admin', '0', '--state-dir', state, '--access-log', file], { ms: 20_000 });
+    assert.is(r.status, 1, r.stderr);
+    // Checked before the listeners: the busy --listen is not what it says.
+    assert.match(r.stderr, new RegExp(`${file.replace(/[.]/g, '\\.')}: --access-log: cannot append to it: ${reason}`));
+    assert.not.match(r.stderr, /cannot listen/);
+    assert.not.ok(installed(), 'commands.install ran although the access log could not be opened');
+    assert.not.ok(existsSync(join(state, 'apps', 'hi', 'log', 'app.log')), 'a worker was started although the access log could not be opened');
+  }
+  assert.not.ok(existsSync(join(work.path, 'no-such-dir')), 'its directory is not made');
+});
+
 test('serve on a busy port names --port in the hint', async () => {
   const r = await runCli(['serve', join(apps, 'hi'), '--port', String(busyPort), '--state-dir', join(work.path, 'serve-state')], { ms: 20_000 });
   assert.is(r.status, 1, r.stderr);
