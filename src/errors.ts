@@ -576,7 +576,7 @@ export const ERROR_CODES = {
     example: { path: '/var/lib/apppkg-gateway/apps/blog/data/backup', app: 'blog', data: '/var/lib/apppkg-gateway/apps/blog/data' },
   },
   APPPKG_BACKUP_NOT_EMPTY: {
-    summary: '`backup --to DIR` found DIR holding something other than an earlier backup of the same app (which would be replaced).',
+    summary: '`backup --to DIR` found DIR holding something other than an earlier backup of the same app (which would be replaced), or DIR is no directory (a file, a symlink to nothing).',
     message: (d) => `backup --to ${str(d.path)}: expected a new or empty directory (or an earlier backup of ${str(d.app)}), found ${str(d.found)}`,
     hint: (d) => `choose a new directory, e.g. --to /var/backups/${str(d.app) || 'NAME'}-$(date +%F)`,
     exitStatus: 1,

@@ -2,7 +2,7 @@
 // without the hook, a copy of the data directory into DIR/data. Either way DIR is new, empty or an
 // earlier backup of the same app, the app's database (SPEC 5.2) and its Redis keys go to
 // DIR/database/, and apppkg-backup.json, written last, says whose backup it is.
-import { chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir, readlink, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
@@ -127,6 +127,10 @@ async function writeHookManifest(target: string, desc: Pick<Description, 'name' 
  * of other things).
  */
 async function prepareBackupDir(target: string, app: string, say: (line: string) => void): Promise<void> {
+  // makeDirectory takes a file, or a link to nothing, for a directory it need not make; the
+  // listing below then failed as an internal error, with a stack.
+  const notADirectory = await notADirectoryAt(target);
+  if (notADirectory !== null) throw new GatewayError('APPPKG_BACKUP_NOT_EMPTY', { path: target, app, found: notADirectory });
   try {
     await makeDirectory(target, 0o700);
   } catch (err) {
@@ -140,6 +144,20 @@ async function prepareBackupDir(target: string, app: string, say: (line: string)
     throw new GatewayError('APPPKG_BACKUP_NOT_EMPTY', { path: target, app, found });
   }
   say(`==> replacing the earlier backup of ${app} in ${target} (made ${earlier.createdAt})`);
+}
+
+/** What is at `target` when something is there that is not a directory (through a symlink too), else null. */
+async function notADirectoryAt(target: string): Promise<string | null> {
+  const link = await lstat(target).catch(() => null);
+  if (link === null) return null;
+  if (link.isDirectory()) return null;
+  if (link.isSymbolicLink()) {
+    const to = await readlink(target).catch(() => '?');
+    const end = await stat(target).catch(() => null);
+    if (end === null) return `a symlink to ${to}, which is not there`;
+    return end.isDirectory() ? null : `a symlink to ${to}, which is not a directory`;
+  }
+  return link.isFile() ? 'a file' : 'something that is not a directory';
 }
 
 /** Without a manifest the directory is not a backup: dropped before its content changes. */

@@ -3,7 +3,7 @@
 // With hooks, commands.backup/restore get APPPKG_BACKUP_DIR, under the same rules: the backup
 // directory is new, empty or an earlier backup of the app, and marked as its backup.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -100,6 +100,21 @@ test('backup refuses a directory that holds something else', async () => {
   assert.is(r.status, 1);
   assert.match(r.stderr, /expected a new or empty directory .*found 1 entry and no apppkg-backup\.json/);
   assert.equal(readdirSync(busy), ['precious.txt']);
+});
+
+test('backup --to a file, or a symlink to nothing, is refused saying what is there, not as an internal error', async () => {
+  const file = join(work.path, 'a-file');
+  writeFileSync(file, 'keep me\n');
+  const dangling = join(work.path, 'dangling');
+  symlinkSync(join(work.path, 'no-such-target'), dangling);
+  for (const [to, found] of [[file, 'a file'], [dangling, `a symlink to ${join(work.path, 'no-such-target')}, which is not there`]]) {
+    const r = await runCli(['backup', app, '--to', to, ...S]);
+    assert.is(r.status, 1, r.stderr);
+    assert.not.match(r.stderr, /internal error/);
+    assert.ok(r.stderr.includes(`backup --to ${to}: expected a new or empty directory (or an earlier backup of notes), found ${found}\n`), r.stderr);
+  }
+  assert.is(readFileSync(file, 'utf8'), 'keep me\n');
+  assert.not.ok(existsSync(join(work.path, 'no-such-target')), 'the link\'s target is not made');
 });
 
 test('backup into the app\'s own data directory (or the directory itself) is refused, saying so, with the fix, and writes nothing', async () => {
