@@ -2,6 +2,7 @@
 // symlinked package directory), then runs the shared YAML machinery (load-yaml.ts) with the
 // app schema and the app.yaml semantics (normalise-description.ts).
 
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
@@ -31,12 +32,29 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
   }
   const absolute = path.join(dir, path.basename(given));
   return loadYamlWithSchema(absolute, readSchema('app'), {
-    notFound: () => new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute }),
+    notFound: () => new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute, ...standingAt(absolute) }),
     invalidCode: 'APPPKG_DESC_INVALID',
     fixFor: descriptionFixFor,
     unknownKeyFix: hostKeyFix(options.dirName ?? path.basename(dir)),
     normalise: (yaml) => normaliseDescription(yaml, absolute, dir, options.dirName ?? path.basename(dir)),
   });
+}
+
+/**
+ * What is at app.yaml's place when it cannot be read as a file: a directory, or a symlink to
+ * nothing (a deploy that links app.yaml from a shared place), which "no app.yaml" would deny.
+ */
+function standingAt(file: string): { stands?: string } {
+  try {
+    const entry = lstatSync(file, { throwIfNoEntry: false });
+    if (entry === undefined) return {};
+    const target = statSync(file, { throwIfNoEntry: false });
+    if (entry.isSymbolicLink() && target === undefined) return { stands: `a symlink to ${readlinkSync(file)}, which is not there` };
+    if (target?.isDirectory()) return { stands: 'a directory' };
+  } catch {
+    // A loop of links, or no permission: the plain "no app.yaml" stands.
+  }
+  return {};
 }
 
 /** The host keys `serve` also takes as flags. */

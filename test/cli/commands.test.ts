@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXAMPLES, ROOT, runCli, tempDir } from '../helpers/process.js';
 
@@ -631,6 +631,22 @@ test('a directory with no app.yaml: the fix is the init command for that very di
       assert.is(r.status, 1, r.stderr);
       assert.match(r.stderr, `no app.yaml in ${dir}`);
       assert.match(r.stderr, `fix: run \`apppkg-gateway init ${quoted}\` to write one`, `${command}: ${r.stderr}`);
+    }
+  }
+});
+
+test('an app.yaml that is a directory, or a symlink to nothing, is said to be that, not missing', async () => {
+  const asDir = join(work.path, 'yaml-is-a-dir');
+  mkdirSync(join(asDir, 'app.yaml'), { recursive: true });
+  const dangling = join(work.path, 'yaml-link-to-nothing');
+  mkdirSync(dangling);
+  symlinkSync('/srv/shared/no-such-app.yaml', join(dangling, 'app.yaml'));
+  for (const [dir, found] of [[asDir, 'a directory'], [dangling, 'a symlink to /srv/shared/no-such-app.yaml, which is not there']]) {
+    for (const command of ['check', 'describe']) {
+      const r = await runCli([command, dir, '--state-dir', state.path].slice(0, command === 'describe' ? 2 : 4));
+      assert.is(r.status, 1, r.stderr);
+      assert.ok(r.stderr.includes(`${join(dir, 'app.yaml')}: expected app.yaml to be a file, found ${found}\n`), `${command}: ${r.stderr}`);
+      assert.not.match(r.stderr, /no app\.yaml in/);
     }
   }
 });
