@@ -159,7 +159,10 @@ export const ERROR_CODES = {
     hint: (d) =>
       d.reason === 'EISDIR'
         ? `name a file in it, e.g. --access-log ${path.join(str(d.file), 'access.log')}`
-        : `create its directory (mkdir -p ${shellWord(path.dirname(str(d.file)))}) writable by the gateway, or give --access-log another file, - (stdout) or off`,
+        : d.reason === 'ENOENT'
+          ? `create its directory (mkdir -p ${shellWord(path.dirname(str(d.file)))}) writable by the gateway, or give --access-log another file, - (stdout) or off`
+          // ENXIO: /dev/stdout under systemd is the journal's socket, which cannot be opened by name.
+          : 'give --access-log a file the gateway can write, - for its stdout (not /dev/stdout), or off',
     // The file, not the command line, is wrong, as a missing --environment FILE: 1.
     exitStatus: 1,
     example: { file: '/var/log/apppkg-gateway/access.log', reason: 'ENOENT' },
