@@ -90,7 +90,10 @@ function appDetails(app: AppStatus): string[] {
   }
   for (const p of app.processes) {
     const served = p.requests === undefined ? '' : `, ${p.requests} served, ${p.failed ?? 0} failed`;
-    out.push(`process ${p.name}: ${p.pid ?? '?'} ${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${countOf(p.restarts, 'restart')}` : ''}${served}`);
+    // How it last ended is why it restarts (or loops), as a worker's line says it; no pid while
+    // it waits out its delay.
+    const exit = p.restarts > 0 && p.lastExit ? `, the last exited ${p.lastExit.signal ?? `with status ${p.lastExit.code}`} at ${p.lastExit.at}` : '';
+    out.push(`process ${p.name}: ${p.pid === null ? '' : `${p.pid} `}${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${countOf(p.restarts, 'restart')}` : ''}${exit}${served}`);
   }
   for (const service of app.services ?? []) {
     out.push(`service ${service.name}: ${service.kind} ${service.state}${service.reason ? `: ${service.reason}` : ''}`);

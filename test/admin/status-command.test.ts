@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
@@ -130,6 +130,30 @@ test('a refused app: the problem with its fix, the app log, and its last lines f
     assert.ok(r.stdout.includes(`\n    log: ${logFile}\n`), r.stdout);
     assert.ok(r.stdout.includes(`    last lines of ${logFile}:`), r.stdout);
     assert.match(r.stdout, /^ {6}\| ZeroDivisionError: division by zero$/m);
+  } finally {
+    await gw.stop();
+    apps.remove();
+    state.remove();
+  }
+});
+
+test('a process that keeps exiting: its line says how it last ended, as a worker\'s does, and shows no pid while it waits to restart', async () => {
+  const apps = tempDir('apppkg-status-apps-');
+  const state = tempDir('apppkg-status-state-');
+  writePackage(apps.path, 'flaky', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nprocesses:\n  feeder:\n    command: sh -c "exit 3"\n',
+    'wsgi.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  try {
+    await waitFor(async () => {
+      const body = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+      const feeder = body.apps?.find((a: any) => a.name === 'flaky')?.processes?.[0];
+      return feeder?.lastExit?.code === 3 && feeder.pid === null;
+    }, 20_000, 'the process to have exited');
+    const r = await runCli(['status', '--admin', new URL(gw.adminUrl!).host], { ms: 15000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ {2}process feeder: (restarting|crash-loop), \d+ restarts?, the last exited with status 3 at \d{4}-\d\d-\d\dT[\d:.]+Z$/m);
   } finally {
     await gw.stop();
     apps.remove();
