@@ -101,6 +101,14 @@ test('bad usage exits 2 and says how to get help', async () => {
     [['logs', 'blog', '--lines', 'all'], 'give --lines a whole number of at least 0, e.g. --lines 100'],
     [['--apps', EXAMPLES, '--grace', '30s'], 'give --grace a number of seconds (a fraction is fine), e.g. --grace 30'],
     [['--apps', EXAMPLES, '--max-workers', 'many'], 'give --max-workers a whole number of at least 1, e.g. --max-workers 8'],
+    // Empty (an unset shell variable) is no 0, nor are forms Number() reads: 0 seconds of grace
+    // cut every request at the stop, and a --watch-interval of 0 never rescans.
+    ...(['--grace', '--watch-interval', '--settle'] as const).flatMap((flag) =>
+      ['', ' 5', '1e1'].map((value): [string[], string] => [
+        ['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, flag, value],
+        `give ${flag} a number of seconds (a fraction is fine), e.g. ${flag} ${{ '--grace': 30, '--watch-interval': 2, '--settle': 1 }[flag]}`,
+      ]),
+    ),
   ];
   for (const [args, fix] of fixes) {
     const r = await runCli(args);

@@ -51,9 +51,14 @@ export const spec: CommandSpec = {
   allowPositionals: 0,
 };
 
+/** Digits with an optional fraction: Number() also takes "" (0), " 5", "0x1e" and "1e3". */
+const SECONDS = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+
 function seconds(value: unknown, key: string, fallback: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
+  // An empty value (`--grace "$GRACE"` with GRACE unset) read as 0 cut every request at the stop,
+  // and --watch-interval "" never looked at --apps again.
+  const n = typeof value === 'string' && SECONDS.test(value) ? Number(value) : Number.NaN;
   if (!Number.isFinite(n) || n < 0) {
     throw new GatewayError('APPPKG_USAGE', { reason: `${key}: expected a number of seconds >= 0, found ${JSON.stringify(value)}`, command: '', fix: `give ${key} a number of seconds (a fraction is fine), e.g. ${key} ${fallback}` });
   }
