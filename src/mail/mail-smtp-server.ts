@@ -3,6 +3,8 @@
 //   - drops a source route whole, an address literal in it too (`<@[IPv6:::1]:me@x>`, RFC 5321
 //     4.1.2 and Appendix C: accepted, then ignored): smtp-server's stops at the literal's first
 //     colon and left `::1]:me@x` as the address;
+//   - takes a domain written with its root's dot (`a@example.com.`, the absolute form some
+//     clients send): smtp-server refuses it with 501; it is handed on without the dot;
 //   - reads a quoted-string local part (RFC 5321 4.1.2 `Quoted-string "@" Domain`, e.g.
 //     `"x y"@example.com`): smtp-server splits the command at white space and at `@` and so
 //     refuses `"x y"@...` and `"a@b"@...` with 501 before any hook sees them;
@@ -35,6 +37,12 @@ const SOURCE_ROUTE = /^([^:]*:\s*<)@(?:[^\s,:@<>"[\]]+|\[[^\s,@<>"[\]\\]*\])(?:,
  */
 const QUOTED_LOCAL_PART = /^([^:]*:\s*<)("(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\u{10ffff}]|\\[\x20-\x7e])*")@/u;
 
+/**
+ * `... FROM:<` or `... TO:<`, a local part (a quoted one stood in for already), `@`, and a domain
+ * name that ends with one dot: not `..`, nor `@.`, nor after an address literal.
+ */
+const ROOT_DOT = /^([^:]*:\s*<[^<>\s@]*@[^<>\s@[\]]*[^<>\s@.[\]])\.>/;
+
 export interface MailSmtpServerHooks {
   /** A refusal smtp-server sends by itself (today: 552 at MAIL FROM SIZE=). */
   onOwnRefusal: (code: number) => void;
@@ -61,16 +69,17 @@ class MailSmtpConnection extends SMTPConnection {
   }
 
   /**
-   * A source route is dropped first (SOURCE_ROUTE). A quoted local part is put aside and a dot-atom of its length stands in for it, so that
+   * A source route is dropped first (SOURCE_ROUTE), a domain's root dot last (ROOT_DOT). A
+   * quoted local part is put aside and a dot-atom of its length stands in for it, so that
    * smtp-server checks all the rest as it does for any address (the domain, the 256-octet path,
    * the parameters); the address handed on is then the quoted string as sent, `@`, the domain.
    */
   override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
     const line = rawCommand.toString().replace(SOURCE_ROUTE, '$1');
     const quoted = QUOTED_LOCAL_PART.exec(line);
-    if (quoted === null) return super._parseAddressCommand(rawName, line);
+    if (quoted === null) return super._parseAddressCommand(rawName, line.replace(ROOT_DOT, '$1>'));
     const [, before, local] = quoted;
-    const standIn = `${before}${'q'.repeat(local.length)}${line.slice(before.length + local.length)}`;
+    const standIn = `${before}${'q'.repeat(local.length)}${line.slice(before.length + local.length)}`.replace(ROOT_DOT, '$1>');
     const parsed = super._parseAddressCommand(rawName, standIn);
     if (parsed === false) return false;
     parsed.address = `${local}${parsed.address.slice(parsed.address.lastIndexOf('@'))}`;

@@ -487,6 +487,26 @@ test('451 when the spool cannot take a message: nothing of it is left in tmp/, m
   assert.is((await deliveries('alpha')).filter((d) => d.subject.startsWith('no ')).length, 0);
 });
 
+test('a domain written with its root\'s dot (`x@alpha.localhost.`, an absolute name some clients send): taken without the dot, at MAIL FROM and RCPT TO; `..` and `@.` stay refused', async () => {
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<@relay.example.:ann@example.org.>')).code, 250);
+  // Routed as the name without its dot: a domain no app claims is still no relay.
+  assert.match((await talk.command('RCPT TO:<far@example.net.>')).text, /^550 5\.7\.1 <far@example\.net>: /);
+  for (const rcpt of ['two@alpha.localhost..', 'root@.', 'lit@[127.0.0.1].']) assert.is((await talk.command(`RCPT TO:<${rcpt}>`)).code, 501, rcpt);
+  for (const rcpt of ['dot@alpha.localhost.', 'dot@Beta.Example.com.', '"d t"@alpha.localhost.']) {
+    const reply = await talk.command(`RCPT TO:<${rcpt}>`);
+    assert.is(reply.code, 250, `${rcpt}: ${reply.text}`);
+  }
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'root dots' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  talk.close();
+  const [alpha] = await deliveriesOf('alpha', 'root dots');
+  assert.is(alpha.from, 'ann@example.org');
+  assert.equal((alpha as unknown as { rcpts: string[] }).rcpts, ['dot@alpha.localhost', '"d t"@alpha.localhost']);
+  assert.is((await deliveriesOf('beta', 'root dots'))[0].to, 'dot@Beta.Example.com');
+});
+
 test('garbage and silence: answered, timed out, closed; the listener serves the next client', async () => {
   const garbage = await SmtpTalk.connect(port);
   assert.is((await garbage.reply()).code, 220);
