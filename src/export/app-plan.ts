@@ -52,7 +52,8 @@ export interface AppPlan {
   secrets: SecretPlan[];
   /** How the SQL database is given: PostgreSQL from a Secret, SQLite on the data volume, none. */
   database: 'postgresql' | 'sqlite' | null;
-  mail: boolean;
+  /** What the pod's mail listener speaks (the host's `mail.lmtp`); null: the app takes no mail. */
+  mail: 'smtp' | 'lmtp' | null;
   hooks: { install: string | null; update: string | null };
   /** Things the user should know that do not stop the export (printed, and in the docs' terms). */
   notes: string[];
@@ -165,7 +166,7 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     background,
     secrets,
     database,
-    mail: desc.mail !== null,
+    mail: desc.mail === null ? null : env.mail?.lmtp ? 'lmtp' : 'smtp',
     hooks: { install: desc.commands.install ?? null, update: desc.commands.update ?? null },
     notes,
     nodeArch: null,

@@ -19,7 +19,10 @@ export function webService(plan: AppPlan): IService {
   };
 }
 
-/** SMTP (or LMTP) into the gateway's mail listener of the app's pods (SPEC 5.3). */
+/**
+ * SMTP (or LMTP) into the gateway's mail listener of the app's pods (SPEC 5.3), on the port and
+ * name of what it speaks: an MTA in front (Postfix's `lmtp:inet:NAME-mail`) looks for LMTP on 24.
+ */
 export function mailService(plan: AppPlan): IService | null {
   if (!plan.mail) return null;
   return {
@@ -33,7 +36,7 @@ export function mailService(plan: AppPlan): IService | null {
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(plan.base, 'web'),
-      ports: [{ name: 'smtp', port: 25, targetPort: 'smtp', protocol: 'TCP' }],
+      ports: [{ name: plan.mail, port: plan.mail === 'lmtp' ? 24 : 25, targetPort: plan.mail, protocol: 'TCP' }],
     },
   };
 }

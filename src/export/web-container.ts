@@ -79,7 +79,7 @@ function resources(plan: AppPlan): IContainer['resources'] {
 
 export function webContainer(plan: AppPlan): IContainer {
   const ports: IContainer['ports'] = [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }];
-  if (plan.mail) ports.push({ name: 'smtp', containerPort: SMTP_PORT, protocol: 'TCP' });
+  if (plan.mail) ports.push({ name: plan.mail, containerPort: SMTP_PORT, protocol: 'TCP' });
   return {
     name: 'gateway',
     image: plan.image,

@@ -206,6 +206,23 @@ test('settings, services and mail: Secrets with the same variable names, a Servi
   assert.equal(chat.filter((o) => o.kind === 'Secret').map((o) => [o.metadata!.name, (o as { stringData?: unknown }).stringData]), [['chat-settings', { SMTP_HOST: 'smtp.example.com' }]]);
 });
 
+test('mail under LMTP (mail.lmtp: true): the container port and the Service named lmtp, on LMTP\'s port 24, where Postfix\'s lmtp: transport looks', async () => {
+  const apps = join(out.path, 'lmtp-apps');
+  mkdirSync(join(apps, 'desk'), { recursive: true });
+  writeFileSync(join(apps, 'desk', 'app.yaml'), 'platform: python, wsgi\napp: desk:application\nmail: /_mail\n');
+  const env = join(out.path, 'lmtp-environment.yaml');
+  writeFileSync(env, 'mail:\n  listen: 127.0.0.1:2525\n  lmtp: true\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--environment', env, '--image', 'registry.example.com/desk:1']);
+  assert.is(r.status, 0, r.stderr);
+  const objects = objectsOf(r.stdout);
+  assert.equal(schemaProblems(objects), []);
+  assert.equal(find(objects, 'Service', 'desk-mail').spec!.ports, [{ name: 'lmtp', port: 24, targetPort: 'lmtp', protocol: 'TCP' }]);
+  const ports = find(objects, 'Deployment', 'desk').spec!.template.spec!.containers[0].ports!;
+  assert.equal(ports.map((p) => [p.name, p.containerPort]), [['http', 8000], ['lmtp', 2525]]);
+  const podEnvironment = JSON.parse(find(objects, 'ConfigMap', 'desk-gateway').data!['environment.json']);
+  assert.is(podEnvironment.mail.lmtp, true, 'the pod\'s listener speaks what its port is named for');
+});
+
 test('data dir: a PersistentVolumeClaim at APPPKG_DATA_DIR, ReadWriteOnce for one replica', () => {
   const chat = objectsIn(join(treeOut, 'chat.yaml'));
   assert.equal(find(chat, 'PersistentVolumeClaim', 'chat-data').spec!.accessModes, ['ReadWriteOnce']);
