@@ -19,7 +19,8 @@
 //   552 5.3.4  past max_size, announced (MAIL FROM SIZE=: smtp-server's own reply, counted through
 //              mail-smtp-server.ts) or found while the message streams
 //   552 5.2.3  past the max_body of a recipient's app, under max_size (a per-mailbox limit): at
-//              RCPT for that recipient alone when MAIL FROM announced the size, else at DATA
+//              RCPT for that recipient alone when MAIL FROM announced the size, else at DATA (for
+//              its recipients alone under LMTP; under SMTP, which has one reply, the whole message)
 //   555 5.5.4  a MAIL FROM or RCPT TO parameter of an extension EHLO does not announce: DSN's
 //              NOTIFY, ORCPT, RET, ENVID above all (RFC 5321 4.1.1.11). Not DSN itself: a DSN is
 //              a report mailed back to the sender, and the listener sends no mail; an MTA in front
@@ -170,8 +171,11 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
    * The message to disk, or a refusal. The recipients (one per address) are routed again: the
    * apps may have changed since RCPT.
    */
-  async function receive(stream: Readable, session: SMTPServerSession, recipients: SMTPServerAddress[]): Promise<string | string[] | Error> {
+  async function receive(stream: Readable, session: SMTPServerSession, recipients: SMTPServerAddress[]): Promise<string | Array<string | Error> | Error> {
     const byApp = new Map<string, string[]>();
+    const maxBody = new Map<string, number>();
+    /** Lowercase address -> its app. */
+    const appOf = new Map<string, string>();
     const lost: string[] = [];
     // Postmaster mail no app takes (mail-routes.ts): spooled, then a dead letter at once.
     const keptTo: string[] = [];
@@ -191,6 +195,8 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
         continue;
       }
       byApp.set(route.app, [...(byApp.get(route.app) ?? []), rcpt.address]);
+      maxBody.set(route.app, route.maxBody);
+      appOf.set(rcpt.address.toLowerCase(), route.app);
       if (route.maxBody < limit) {
         limit = route.maxBody;
         limitedBy = route.app;
@@ -208,9 +214,23 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       stream.resume();
       return refuse(451, '4.3.2', `<${quoted(lost[0])}>: its app is not serving now; try again later`);
     }
+    // LMTP answers each recipient after the message: one whose app cannot take it (its max_body,
+    // found only now without SIZE=) is refused alone, so the message is kept if any other can.
+    const keepUpTo = !config.lmtp ? limit : kept !== null ? config.maxSize : Math.min(config.maxSize, Math.max(...maxBody.values()));
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
-    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, protocol, recipients.length === 1 ? recipients[0].address : null) }, limit);
+    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, protocol, recipients.length === 1 ? recipients[0].address : null), maxBody }, keepUpTo);
+    const lostKeys = new Set(lost.map((address) => address.toLowerCase()));
+    /** LMTP's reply to each accepted RCPT: `ok`, or its own refusal. */
+    const eachRecipient = (ok: string, tooBigFor: string[]) => session.envelope.rcptTo.map((r) => {
+      const to = `<${quoted(r.address)}>`;
+      const app = appOf.get(r.address.toLowerCase());
+      if (lostKeys.has(r.address.toLowerCase())) return mailReply(451, '4.3.2', `${to}: its app is not serving now; try again later`);
+      if (app !== undefined && tooBigFor.includes(app)) return refuse(552, '5.2.3', `${to}: Message too big for ${quoted(app)} (at most ${maxBody.get(app)} bytes, its max_body)`);
+      return ok;
+    });
     if (!result.ok) {
+      // Under max_size, under LMTP: past the max_body of every recipient's app.
+      if (config.lmtp && result.bytes <= config.maxSize) return eachRecipient('', [...byApp.keys()]);
       // smtp-server answers 552 itself (rejectOversized), once per recipient under LMTP.
       return limitedBy === null
         ? refuse(552, '5.3.4', `Message too big (at most ${config.maxSize} bytes)`)
@@ -218,10 +238,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     }
     opts.onAccepted(result.message.deliveries);
     const ok = `Queued as ${result.message.messageId}`;
-    if (!config.lmtp || lost.length === 0) return ok;
-    // LMTP answers each accepted RCPT: those whose app went away meanwhile are asked again later.
-    const lostKeys = new Set(lost.map((address) => address.toLowerCase()));
-    return session.envelope.rcptTo.map((r) => (lostKeys.has(r.address.toLowerCase()) ? mailReply(451, '4.3.2', `<${quoted(r.address)}>: its app is not serving now; try again later`) : ok) as string);
+    if (!config.lmtp || (lost.length === 0 && result.tooBigFor.length === 0)) return ok;
+    // Those whose app went away meanwhile are asked again later; those whose app cannot take it, never.
+    return eachRecipient(ok, result.tooBigFor);
   }
 
   const addr = parseAddr(config.listen, 'mail.listen');

@@ -57,8 +57,11 @@ export interface AcceptedMessage {
   deliveries: SpooledDelivery[];
 }
 
-/** What accept() does with the stream: whether the message fit within maxSize. */
-export type AcceptResult = { ok: true; message: AcceptedMessage } | { ok: false; reason: 'too-big'; bytes: number };
+/**
+ * What accept() does with the stream: whether the message fit within maxSize, and the apps left
+ * out because it was past their own limit (`maxBody`).
+ */
+export type AcceptResult = { ok: true; message: AcceptedMessage; tooBigFor: string[] } | { ok: false; reason: 'too-big'; bytes: number };
 
 /** Write the message in blocks of this size: SMTP data arrives in small chunks. */
 const WRITE_BLOCK = 64 * 1024;
@@ -114,11 +117,13 @@ export class MailSpool {
 
   /**
    * Streams `data` to disk (never whole in memory), `header` first (the Received: line), and
-   * spools one delivery per app of `recipients`. A message past `maxSize` is read to its end
-   * (the client is still sending it) but not kept. Resolves once everything is synced; rejects
-   * (the listener's 451) with nothing of the message left in tmp/, messages/ or queue/.
+   * spools one delivery per app of `recipients`, but for an app whose `maxBody` the message
+   * passes (its size is known only at its end: LMTP refuses that app's recipients alone). A
+   * message past `maxSize`, or that no delivery is left for, is read to its end (the client is
+   * still sending it) but not kept. Resolves once everything is synced; rejects (the listener's
+   * 451) with nothing of the message left in tmp/, messages/ or queue/.
    */
-  async accept(data: Readable, envelope: { from: string; recipients: Map<string, string[]>; kept: { to: string[]; reason: string } | null; header: string }, maxSize: number): Promise<AcceptResult> {
+  async accept(data: Readable, envelope: { from: string; recipients: Map<string, string[]>; kept: { to: string[]; reason: string } | null; header: string; maxBody?: Map<string, number> }, maxSize: number): Promise<AcceptResult> {
     const messageId = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
     const tmp = this.path('tmp', `${messageId}.eml`);
     const message = this.path('messages', `${messageId}.eml`);
@@ -129,7 +134,8 @@ export class MailSpool {
       const { bytes, tooBig } = await receiveInto(file, data, envelope.header, maxSize);
       closed = true;
       await file.close();
-      if (tooBig) {
+      const tooBigFor = [...envelope.recipients.keys()].filter((app) => bytes > (envelope.maxBody?.get(app) ?? Infinity));
+      if (tooBig || (tooBigFor.length === envelope.recipients.size && envelope.kept === null)) {
         await rm(tmp, { force: true });
         return { ok: false, reason: 'too-big', bytes };
       }
@@ -137,7 +143,7 @@ export class MailSpool {
       await rename(tmp, message);
       await syncDir(this.path('messages'));
       const now = Date.now();
-      const deliveries: SpooledDelivery[] = [...envelope.recipients].map(([app, to]) => ({
+      const deliveries: SpooledDelivery[] = [...envelope.recipients].filter(([app]) => !tooBigFor.includes(app)).map(([app, to]) => ({
         id: randomUUID(), messageId, app, from: envelope.from, to, receivedAt: now, size, attempts: 0, nextAttemptAt: now, lastError: null,
       }));
       if (envelope.kept !== null) {
@@ -153,7 +159,7 @@ export class MailSpool {
       await syncDir(this.path('queue'));
       for (const delivery of deliveries) this.queued.set(delivery.id, delivery);
       this.references.set(messageId, deliveries.length);
-      return { ok: true, message: { messageId, size, deliveries } };
+      return { ok: true, message: { messageId, size, deliveries }, tooBigFor };
     } catch (err) {
       // The client went away mid-message (smtp-server destroys the stream), the disk failed, or
       // a directory of the spool is gone: nothing was acknowledged (the sender gets 451 and

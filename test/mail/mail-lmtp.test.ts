@@ -22,7 +22,7 @@ let viaSocket: Agent;
 test.before(async () => {
   addPackage(apps.path, 'mail-sink', 'alpha');
   addPackage(apps.path, 'mail-sink', 'beta');
-  writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  lmtp: true\n  max_size: 10000\n  postmaster: beta\n');
+  writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  lmtp: true\n  max_size: 10000\n  postmaster: beta\napps:\n  beta:\n    max_body: 5KB\n');
   const socket = join(state.path, 'gateway.sock');
   viaSocket = new Agent({ connect: { socketPath: socket } });
   gw = await startCli(['--apps', apps.path, '--listen', `unix:${socket}`, '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], { ms: 60_000 });
@@ -121,6 +121,31 @@ test('the same RCPT TO twice (any case): a reply after the message for each RCPT
     await waitFor(async () => (await mine()).length > 0, 10_000, `${app}'s delivery`);
     assert.is((await mine()).length, 1, `${app}: one delivery`);
   }
+});
+
+test('past one recipient app\'s max_body with no SIZE= at MAIL FROM: 552 5.2.3 after the message for that app\'s recipients alone, the others get it', async () => {
+  const talk = await lhlo();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  for (const rcpt of ['one@alpha.localhost', 'two@beta.localhost', 'three@alpha.localhost']) assert.is((await talk.command(`RCPT TO:<${rcpt}>`)).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'over beta\'s max_body over lmtp', size: 7000 })}\r\n.\r\n`);
+  const replies = [await talk.reply(), await talk.reply(), await talk.reply()];
+  assert.equal(replies.map((r) => r.code), [250, 552, 250], replies.map((r) => r.text).join(' / '));
+  assert.is(replies[1].text, '552 5.2.3 <two@beta.localhost>: Message too big for beta (at most 5120 bytes, its max_body)');
+  // Past every recipient's app: each refused, nothing kept.
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<four@beta.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'over beta\'s max_body alone over lmtp', size: 7000 })}\r\n.\r\n`);
+  assert.match((await talk.reply()).text, /^552 5\.2\.3 <four@beta\.localhost>: Message too big for beta /);
+  assert.is((await talk.command('NOOP')).code, 250);
+  talk.close();
+  const got = await waitFor(async () => ((await (await request('http://localhost/alpha/deliveries', { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'over beta\'s max_body over lmtp'), 10_000, 'alpha\'s delivery');
+  assert.is(got.to, 'one@alpha.localhost, three@alpha.localhost');
+  const beta = (await (await request('http://localhost/beta/deliveries', { dispatcher: viaSocket })).body.json()) as any[];
+  assert.equal(beta.filter((d) => /over beta's max_body/.test(d.subject)), []);
+  const status = await waitFor(async () => { const mail = (await gatewayStatus(gw)).mail; return mail.spooled === 0 ? mail : undefined; }, 10_000, 'the spool to empty');
+  assert.equal(status.dead, [], 'no delivery for beta, kept or tried');
 });
 
 test.run();
