@@ -27,6 +27,8 @@
 //              does that.
 //   451 4.3.0  the spool could not store the message
 //   421        a client silent past the idle timeout, or sending 10 commands that are not SMTP
+// VRFY gets what RCPT TO would (252 2.0.0 for an address it takes, as Postfix answers), EXPN
+// 502 5.5.1 (mail-smtp-server.ts).
 // An address or a name from the client is cut in a reply to fit its 512 octets (mail-reply.ts).
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -35,7 +37,7 @@ import type { MailListenerConfig } from '../environment/host-file.js';
 import { formatAddr, parseAddr } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
 import { mailReply, quoted } from './mail-reply.js';
-import { routeRecipient, type MailRoute } from './mail-routes.js';
+import { routeRecipient, type MailRoute, type RecipientRoute } from './mail-routes.js';
 import { MailSmtpServer } from './mail-smtp-server.js';
 import type { MailSpool, SpooledDelivery } from './mail-spool.js';
 
@@ -131,19 +133,11 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       if (route.kind === 'app' && announced > route.maxBody) {
         return callback(refuse(552, '5.2.3', `${to}: Message too big for ${quoted(route.app)} (at most ${route.maxBody} bytes, its max_body)`));
       }
-      switch (route.kind) {
-        case 'app':
-        case 'kept':
-          acceptedHere.keys.add(key);
-          acceptedHere.commands.push(address);
-          return callback();
-        case 'not-serving':
-          return callback(refuse(451, '4.3.2', `${to}: its app (${quoted(route.app)}) is not serving now; try again later`));
-        case 'no-mail':
-          return callback(refuse(550, '5.1.2', `${to}: its app (${quoted(route.app)}) takes no mail`));
-        case 'unknown-domain':
-          return callback(refuse(550, '5.7.1', `${to}: no app here takes mail for ${quoted(route.domain) || 'that address'}; relaying denied`));
-      }
+      const refusal = routeRefusal(route, to, refuse);
+      if (refusal !== null) return callback(refusal);
+      acceptedHere.keys.add(key);
+      acceptedHere.commands.push(address);
+      callback();
     },
     onData(stream, session, callback) {
       const recipients = session.envelope.rcptTo;
@@ -162,6 +156,8 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
   }, {
     // Only counted: smtp-server has replied already.
     onOwnRefusal: (code) => opts.onRefused?.(code),
+    // A question, not a refusal of mail: not counted.
+    verify: (address) => routeRefusal(routeRecipient(address, opts.routes(), config.postmaster), `<${quoted(address)}>`, mailReply),
   });
   // A client's socket error (a reset, a garbage TLS hello) is the client's business: logged at
   // most, never thrown; the listener goes on.
@@ -254,6 +250,21 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       server.close(() => resolve());
     }),
   };
+}
+
+/** What RCPT TO answers a recipient `to` routed so, made by `reply`; null when it is taken. */
+function routeRefusal(route: RecipientRoute, to: string, reply: typeof mailReply): ReturnType<typeof mailReply> | null {
+  switch (route.kind) {
+    case 'app':
+    case 'kept':
+      return null;
+    case 'not-serving':
+      return reply(451, '4.3.2', `${to}: its app (${quoted(route.app)}) is not serving now; try again later`);
+    case 'no-mail':
+      return reply(550, '5.1.2', `${to}: its app (${quoted(route.app)}) takes no mail`);
+    case 'unknown-domain':
+      return reply(550, '5.7.1', `${to}: no app here takes mail for ${quoted(route.domain) || 'that address'}; relaying denied`);
+  }
 }
 
 /**

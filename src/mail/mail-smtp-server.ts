@@ -10,6 +10,11 @@
 //     refuses `"x y"@...` and `"a@b"@...` with 501 before any hook sees them;
 //   - reports the 552 it gives by itself at `MAIL FROM:<...> SIZE=N` past `size`, which no hook
 //     sees either, so that the listener's `refused` counter counts it;
+//   - answers VRFY as RCPT TO would route the address (RFC 5321 3.5.3: 252 means "will accept
+//     and attempt delivery", which smtp-server said of any address, relayed ones too), with
+//     Postfix's `252 2.0.0 ADDRESS` (smtp-server's 2.1.5 says the address was verified), and
+//     EXPN, which it does not know (500, and counted toward the 421 for garbage), with the 502
+//     5.5.1 of a command recognized and not implemented (RFC 5321 4.2.4): there are no lists;
 //   - names a client on a unix socket (Postfix's lmtp:unix: transport) `localhost` in the LHLO/EHLO
 //     greeting: it has no address, and smtp-server's `[address]` made "Nice to meet you, []";
 //   - writes each reply with the right enhanced status code and within 512 octets: smtp-server
@@ -46,6 +51,14 @@ const ROOT_DOT = /^([^:]*:\s*<[^<>\s@]*@[^<>\s@[\]]*[^<>\s@.[\]])\.>/;
 export interface MailSmtpServerHooks {
   /** A refusal smtp-server sends by itself (today: 552 at MAIL FROM SIZE=). */
   onOwnRefusal: (code: number) => void;
+  /** What RCPT TO would refuse `address` with (a mailReply), or null when it would take it. */
+  verify: (address: string) => (Error & { responseCode: number }) | null;
+}
+
+/** Not implemented (RFC 5321 4.2.4: 502), though recognized: mailing lists are the apps' own. */
+function handleEXPN(this: SMTPConnection, _command: Buffer, callback: () => void): void {
+  this.send(502, '5.5.1 Error: command not implemented');
+  callback();
 }
 
 export class MailSmtpServer extends SMTPServer {
@@ -84,6 +97,19 @@ class MailSmtpConnection extends SMTPConnection {
     if (parsed === false) return false;
     parsed.address = `${local}${parsed.address.slice(parsed.address.lastIndexOf('@'))}`;
     return parsed;
+  }
+
+  override _getHandler(command: string): ReturnType<SMTPConnection['_getHandler']> {
+    return command === 'EXPN' ? handleEXPN : super._getHandler(command);
+  }
+
+  override handler_VRFY(command: Buffer, callback: () => void): void {
+    const argument = command.toString().trim().replace(/^\S+\s*/, '');
+    if (argument === '') return super.handler_VRFY(command, callback);
+    const refusal = this.mailServer.hooks.verify(argument.replace(/^<(.*)>$/, '$1'));
+    if (refusal === null) this.send(252, `2.0.0 ${argument}`);
+    else this.send(refusal.responseCode, refusal.message);
+    callback();
   }
 
   override _setClientHostname(hostname: string | false | null | undefined): void {

@@ -507,6 +507,21 @@ test('a domain written with its root\'s dot (`x@alpha.localhost.`, an absolute n
   assert.is((await deliveriesOf('beta', 'root dots'))[0].to, 'dot@Beta.Example.com');
 });
 
+test('VRFY answers as RCPT TO would route the address (252 2.0.0 as Postfix, never for a relay), EXPN 502 5.5.1 (RFC 5321 4.2.4: recognized, not implemented), neither taken for garbage', async () => {
+  const refusedBefore = (await mailStatus()).refused;
+  const talk = await session();
+  assert.is((await talk.command('VRFY box@alpha.localhost')).text, '252 2.0.0 box@alpha.localhost');
+  assert.is((await talk.command('VRFY <box@Beta.Example.com>')).text, '252 2.0.0 <box@Beta.Example.com>');
+  assert.is((await talk.command('VRFY postmaster')).code, 252);
+  assert.match((await talk.command('VRFY box@example.net')).text, /^550 5\.7\.1 <box@example\.net>: no app here takes mail for example\.net; relaying denied$/);
+  assert.match((await talk.command('VRFY x@plain.localhost')).text, /^550 5\.1\.2 <x@plain\.localhost>: its app \(plain\) takes no mail$/);
+  assert.is((await talk.command('VRFY')).code, 501);
+  for (let i = 0; i < 11; i++) assert.is((await talk.command(i % 2 === 0 ? 'EXPN staff@alpha.localhost' : 'expn')).text, '502 5.5.1 Error: command not implemented');
+  assert.is((await talk.command('NOOP')).code, 250, 'eleven EXPNs are not ten commands that are not SMTP');
+  talk.close();
+  assert.is((await mailStatus()).refused, refusedBefore, 'a question refuses no mail');
+});
+
 test('garbage and silence: answered, timed out, closed; the listener serves the next client', async () => {
   const garbage = await SmtpTalk.connect(port);
   assert.is((await garbage.reply()).code, 220);
