@@ -181,6 +181,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { address: '127.0.0.1:8099', app: 'blgo', apps: 'blog, shop' },
   },
+  APPPKG_ADMIN_APP_BROKEN: {
+    summary: 'The app named is a package under --apps whose app.yaml does not load: it serves nothing, so it has no log to show and no workers to restart or roll back.',
+    message: (d) => str(d.reason),
+    hint: (d) => (d.hint ? str(d.hint) : 'fix its app.yaml as `apppkg-gateway status` says under broken packages'),
+    exitStatus: 1,
+    example: { reason: 'blog is not served: its package /srv/apps/blog is broken: APPPKG_DESC_INVALID: /srv/apps/blog/app.yaml:2:1: wsgii: expected one of the known keys, found an unknown key (did you mean "wsgi"?)' },
+  },
   APPPKG_ADMIN_ACTION_FAILED: {
     summary: 'A restart or rollback asked through the admin listener could not be done; what served before keeps serving.',
     message: (d) => `${str(d.action)} of ${str(d.app)} failed: ${str(d.reason)}`,

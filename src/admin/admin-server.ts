@@ -5,7 +5,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { parsePackageDirName } from '../description/package-dir.js';
 import { isGatewayError } from '../errors.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
@@ -208,7 +209,14 @@ function decodedName(raw: string): string | null {
 async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context, name: string, what: string, url: URL): Promise<void> {
   const file = ctx.provider.logFileOf(name);
   if (file === null) {
-    const apps = ctx.provider.status().apps.map((a) => a.name);
+    const status = ctx.provider.status();
+    // A package whose app.yaml does not load is named by its directory in status: "no app
+    // named" would deny what status lists, and hide the typo that is the user's real problem.
+    const broken = status.broken.find((b) => parsePackageDirName(basename(b.dir)).name === name);
+    if (broken !== undefined) {
+      return sendError(res, 409, 'APPPKG_ADMIN_APP_BROKEN', `${name} is not served: its package ${broken.dir} is broken: ${broken.code}: ${broken.message}`, {}, `fix ${join(broken.dir, 'app.yaml')} as said above; the gateway loads it again by itself (SIGHUP forces it), and \`apppkg-gateway status\` shows it served`);
+    }
+    const apps = status.apps.map((a) => a.name);
     return sendError(res, 404, 'APPPKG_ADMIN_NO_SUCH_APP', `the gateway has no app named ${JSON.stringify(name)}`, {}, apps.length > 0 ? `its apps: ${apps.join(', ')}` : 'it serves no app');
   }
   if (what === 'log') {

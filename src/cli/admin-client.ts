@@ -171,6 +171,9 @@ export class AdminClient {
     if (res.statusCode === 401 || res.statusCode === 403) {
       return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint });
     }
+    if (res.statusCode === 409 && said.code === 'APPPKG_ADMIN_APP_BROKEN') {
+      return new GatewayError('APPPKG_ADMIN_APP_BROKEN', { reason: said.message, hint: said.hint });
+    }
     if (res.statusCode === 409 && call.app !== undefined) {
       const action = call.action ?? call.what;
       // The gateway's message may be this very error's, already saying "restart of blog failed: ".
@@ -193,11 +196,11 @@ export class AdminClient {
 }
 
 /** `{"error": {"message", "hint"}}` as the admin listener writes it, or the first line of a text body. */
-function errorOf(text: string): { message?: string; hint?: string; fromGateway?: boolean } {
+function errorOf(text: string): { code?: string; message?: string; hint?: string; fromGateway?: boolean } {
   try {
-    const error = (JSON.parse(text) as { error?: { message?: unknown; hint?: unknown } }).error;
+    const error = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown; hint?: unknown } }).error;
     if (error && typeof error.message === 'string') {
-      return { message: error.message, hint: typeof error.hint === 'string' ? error.hint : undefined, fromGateway: true };
+      return { code: typeof error.code === 'string' ? error.code : undefined, message: error.message, hint: typeof error.hint === 'string' ? error.hint : undefined, fromGateway: true };
     }
   } catch {
     // not JSON: a text answer, or another server's page

@@ -198,6 +198,22 @@ test('logs of an app the gateway does not have: exit 1, naming the apps it has',
   assert.match(f.stderr, /no app named nosuch/);
 });
 
+test('logs, restart and rollback of a package whose app.yaml does not load: exit 1, saying it is broken, why, and the fix', async () => {
+  const g = await openGateway((apps) => {
+    addApp(apps, 'blog');
+    writePackage(apps, 'shop', { 'app.yaml': 'platform: python, wsgi\napp: app:application\nwsgii: 2\n', 'app.py': APP });
+  });
+  for (const args of [['logs', 'shop'], ['logs', 'shop', '-f'], ['restart', 'shop'], ['rollback', 'shop']]) {
+    const r = await cli(g, args);
+    assert.is(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.not.match(r.stderr, /no app named/, args.join(' '));
+    assert.match(r.stderr, /shop is not served: its package \S+shop is broken/, args.join(' '));
+    assert.match(r.stderr, /wsgii: .*did you mean "wsgi"/, args.join(' '));
+    assert.match(r.stderr, /fix: fix \S+shop\/app\.yaml/, args.join(' '));
+  }
+  await g.gw.stop();
+});
+
 test('restart NAME: exit 0, new worker pids, and no request fails meanwhile', async () => {
   const before = await workerPids(main);
   assert.ok(before.length > 0, 'blog has workers');
