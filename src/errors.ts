@@ -139,7 +139,7 @@ export const ERROR_CODES = {
   APPPKG_ADMIN_TOKEN_NEEDED: {
     summary: 'The admin listener is asked to listen on an address other than loopback without a token.',
     message: (d) => `--admin ${str(d.address)} is not a loopback address, and the admin listener restarts apps and shows their logs: it needs a token there`,
-    hint: () => 'write a long random token into a file only the gateway reads (`head -c 32 /dev/urandom | base64 > /etc/apppkg-gateway/admin-token; chmod 600 ...`) and pass --admin-token FILE; or keep --admin on 127.0.0.1 or a unix: socket',
+    hint: () => 'write a long random token into a file only the gateway reads (`head -c 32 /dev/urandom | base64 > /etc/apppkg-gateway/admin-token; chmod 600 ...`) and pass --admin-token FILE; or keep --admin on 127.0.0.1 or a unix: socket (a host name other than localhost counts as not loopback, whatever it resolves to: write its address)',
     exitStatus: 2,
     example: { address: '0.0.0.0:8099' },
   },

@@ -30,7 +30,10 @@ const USERS_NAMED = 4;
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
-/** Is `host` (of --admin) reachable only from this machine? */
+/**
+ * Does a request's Host name this machine? Browsers resolve `*.localhost` to loopback
+ * themselves (no page can rebind it), so the name alone will do here, not for --admin.
+ */
 export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_NAMES.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host) || host.endsWith('.localhost');
 }
@@ -49,9 +52,19 @@ export function readAdminToken(file: string, say: (line: string) => void): strin
   return token;
 }
 
+/**
+ * Will --admin HOST listen on loopback only? By the address itself: a name is what a resolver
+ * makes of it, and one that answers `admin.localhost` with 0.0.0.0 (a search domain, a
+ * wildcard record) would open the listener to the network without a token. `localhost` alone
+ * is kept, as /etc/hosts and every resolver give it (RFC 6761).
+ */
+export function isLoopbackListen(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /** Refuses a non-loopback --admin without a token, before anything listens. */
 export function checkAdminAddress(listen: ListenAddress, token: string | null): void {
-  if (listen.kind === 'tcp' && token === null && !isLoopbackHost(listen.host)) {
+  if (listen.kind === 'tcp' && token === null && !isLoopbackListen(listen.host.toLowerCase())) {
     throw new GatewayError('APPPKG_ADMIN_TOKEN_NEEDED', { address: formatAddr(listen) });
   }
 }

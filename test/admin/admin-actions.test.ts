@@ -416,6 +416,32 @@ test('an admin address other than loopback needs a token (bad usage, 2); a token
   }
 });
 
+/** Node's resolver, told that every *.localhost name is 0.0.0.0, as a wildcard record or search domain may. */
+const WILDCARD_LOCALHOST = `const dns = require('node:dns');
+const real = dns.lookup;
+dns.lookup = function (name, options, callback) {
+  if (typeof name !== 'string' || !name.endsWith('.localhost')) return real.apply(this, arguments);
+  const cb = typeof options === 'function' ? options : callback;
+  const all = typeof options === 'object' && options !== null && options.all;
+  process.nextTick(() => (all ? cb(null, [{ address: '0.0.0.0', family: 4 }]) : cb(null, '0.0.0.0', 4)));
+};
+`;
+
+test('--admin NAME.localhost without a token is refused (2): the name may resolve to an address other than loopback', async () => {
+  const dir = tempDir('apppkg-admin-name-');
+  try {
+    writeFileSync(join(dir.path, 'resolver.cjs'), WILDCARD_LOCALHOST);
+    const env = { NODE_OPTIONS: `--require ${join(dir.path, 'resolver.cjs')}` };
+    const r = await runCli(['--apps', dir.path, '--listen', '127.0.0.1:0', '--admin', 'admin.localhost:0', '--state-dir', join(dir.path, 'state')], { env, ms: 15_000 });
+    assert.is(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /--admin admin\.localhost:0 is not a loopback address/);
+    assert.match(r.stderr, /a host name other than localhost counts as not loopback/);
+    assert.not.match(r.stdout + r.stderr, /admin on http/);
+  } finally {
+    dir.remove();
+  }
+});
+
 test('the admin routes are not reachable through --listen', async () => {
   const env = opened[0];
   for (const [method, path] of [['GET', '/status'], ['GET', '/events'], ['GET', '/metrics'], ['GET', '/apps/blog/log'], ['POST', '/apps/blog/restart']] as const) {
