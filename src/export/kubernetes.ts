@@ -19,7 +19,7 @@ import { baseName } from './k8s-names.js';
 import { validateObject, type K8sObject } from './k8s-validate.js';
 import { applySteps, renderManifest } from './manifest-yaml.js';
 import { ingress, mailService, webService } from './network-objects.js';
-import { unmappableKeys } from './unmappable.js';
+import { unmappableKeys, unmappablePaths } from './unmappable.js';
 import { hooksJob, processDeployments, webDeployment } from './workloads.js';
 import { makeDirectory } from '../make-dir.js';
 
@@ -120,6 +120,12 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
     }
     bases.set(base, desc.name);
     const plan = planApp(desc, overridesFor(env, desc.name), env, imageFor(opts.image, desc));
+    const paths = unmappablePaths(plan, opts.environment);
+    if (paths.length > 0) {
+      problems.push(...paths);
+      skipped.push(desc.name);
+      continue;
+    }
     // The image's architecture and what was not checked about it concern the cluster too: its nodes, its pods' imports.
     plan.notes.push(...vendor.notes, ...vendor.unchecked.map((u) => `WARNING: ${u}`));
     // Vendored compiled distributions load on their architecture alone: no pod elsewhere.

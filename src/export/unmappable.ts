@@ -8,6 +8,7 @@ import { placeOf } from '../description/key-place.js';
 import type { Description } from '../description/types.js';
 import { keyLabel, type YamlPath } from '../description/yaml-file.js';
 import { GatewayError } from '../errors.js';
+import type { AppPlan } from './app-plan.js';
 import { DEBIAN_NAME, DEBIAN_PYTHON } from './image-layout.js';
 
 /**
@@ -67,6 +68,40 @@ export function unmappableKeys(desc: Description): GatewayError[] {
   }
   if (desc.os.length > 0 && !desc.os.some((os) => os === 'posix' || os === 'linux')) {
     problem(['os'], `expected posix or linux (the image is Linux), found ${desc.os.join(', ')}`, 'add linux to os: if the app runs there');
+  }
+  return problems;
+}
+
+/**
+ * What the API server refuses in a Prefix path of an Ingress (its validateIngressPath). The
+ * gateway routes `/a//b` as it is written (not as `/a/b`), so the path cannot be mended here:
+ * only the user can write the one they mean.
+ */
+const INGRESS_PATH_REFUSED = ['//', '/./', '/../', '%2f', '%2F'];
+
+/** The mount (from the environment file) and each process's route that no Ingress can carry. */
+export function unmappablePaths(plan: AppPlan, environmentFile: string | undefined): GatewayError[] {
+  const problems: GatewayError[] = [];
+  const refused = (value: string) => INGRESS_PATH_REFUSED.find((bad) => value.includes(bad)) ?? (/\/\.{1,2}$/.test(value) ? value.slice(value.lastIndexOf('/')) : null);
+  const reason = (value: string, bad: string) => `expected a path an Ingress can carry, found ${JSON.stringify(value)}: the API server refuses an Ingress path holding ${JSON.stringify(bad)}`;
+  const written = (value: string) => value.replace(/\/{2,}/g, '/');
+  const { desc } = plan;
+  const badMount = refused(plan.mount);
+  if (badMount !== null) {
+    problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', {
+      file: environmentFile, key: keyLabel(['apps', desc.name, 'mount']), app: desc.name, reason: reason(plan.mount, badMount),
+      fix: badMount === '//' ? `write mount: ${written(plan.mount)} in the environment file (the gateway itself routes ${plan.mount} and ${written(plan.mount)} apart)` : 'write the mount without empty, "." or ".." segments and without %2F',
+    }));
+  }
+  for (const { process, route } of plan.routes) {
+    const bad = refused(route);
+    if (bad === null) continue;
+    const at: YamlPath = ['processes', process, 'route'];
+    const place = placeOf(desc, at);
+    problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', {
+      file: desc.file, line: place?.line, column: place?.column, key: keyLabel(at), app: desc.name, reason: reason(route, bad),
+      fix: bad === '//' ? `write route: ${written(route)} (the gateway itself routes ${route} and ${written(route)} apart)` : 'write the route without empty, "." or ".." segments and without %2F',
+    }));
   }
   return problems;
 }

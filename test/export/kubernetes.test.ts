@@ -186,6 +186,26 @@ test('an app named like an object of another (shop-mail beside shop\'s mail Serv
   assert.ok(objectsIn(join(dir, 'shop.yaml')).some((o) => o.kind === 'Service' && o.metadata!.name === 'shop-mail'));
 });
 
+test('a mount or a route holding // (which an Ingress path may not): not written, the key and the path to write named; the other apps are', async () => {
+  const apps = join(out.path, 'double-slash-apps');
+  for (const name of ['shop', 'live', 'blog']) mkdirSync(join(apps, name), { recursive: true });
+  writeFileSync(join(apps, 'shop', 'app.yaml'), 'platform: python, wsgi\napp: shop:application\n');
+  writeFileSync(join(apps, 'live', 'app.yaml'), 'platform: python, wsgi\napp: live:application\nprocesses:\n  ws:\n    command: python3 ws.py\n    route: /live//x\n');
+  writeFileSync(join(apps, 'blog', 'app.yaml'), 'platform: python, wsgi\napp: blog:application\n');
+  const env = join(out.path, 'double-slash.yaml');
+  writeFileSync(env, 'apps:\n  shop:\n    mount: /a//b\n');
+  const dir = join(out.path, 'double-slash');
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--environment', env, '--image', 'registry.example.com/{name}:1', '--out', dir]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `${env}: apps.shop.mount: expected a path an Ingress can carry, found "/a//b"`);
+  assert.match(r.stderr, /fix: write mount: \/a\/b in the environment file/);
+  assert.match(r.stderr, /live\/app\.yaml:6:\d+: processes\.ws\.route: expected a path an Ingress can carry, found "\/live\/\/x"/);
+  assert.match(r.stderr, /fix: write route: \/live\/x/);
+  assert.not.match(r.stderr, /bug in the mapping/);
+  assert.match(r.stderr, /not written: live, shop/);
+  assert.equal(readdirSync(dir), ['blog.yaml']);
+});
+
 test('settings, services and mail: Secrets with the same variable names, a Service for SMTP', () => {
   const objects = objectsIn(join(treeOut, 'blog.yaml'));
   // What the environment file does not give is left out, for the operator to add: named in the annotation.
