@@ -2,7 +2,7 @@
 // directory, as the gateway would serve them (the highest version of each, the environment
 // file's overrides), mapped to Kubernetes objects, each validated, one YAML file per app.
 // An app that cannot be mapped is a problem in the result; the others are still written.
-import { chmod, realpath, writeFile } from 'node:fs/promises';
+import { chmod, open, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateAppsDir } from '../description/apps-dir.js';
 import { parsePackageDirName } from '../description/package-dir.js';
@@ -55,6 +55,8 @@ export interface KubernetesExport {
   skipped: string[];
   /** The environment file's `apps.NAME` entries naming no app under --apps (a typo, most often), as the gateway logs them. */
   warnings: string[];
+  /** Files of an earlier export in --out whose app is no longer under --apps, removed. */
+  removed: string[];
 }
 
 /** The objects of one app, in the order they are applied: what the pods read, the hooks, the rest. */
@@ -165,9 +167,46 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
       notes: plan.notes,
     });
   }
-  if (opts.out !== undefined) await writeFiles(opts.out, exported);
   const known = [...discovery.apps.map((app) => app.versions[0].name), ...discovery.broken.map((b) => parsePackageDirName(path.basename(b.dir)).name)];
-  return { apps: exported, problems, skipped, warnings: unknownAppWarnings(env, [...new Set(known)], opts.apps) };
+  let removed: string[] = [];
+  if (opts.out !== undefined) {
+    await writeFiles(opts.out, exported);
+    removed = await removeStaleFiles(opts.out, new Set(known.map((name) => `${baseName(name)}.yaml`)));
+  }
+  return { apps: exported, problems, skipped, warnings: unknownAppWarnings(env, [...new Set(known)], opts.apps), removed };
+}
+
+/** The first line of a file this export wrote (header()), whatever the app. */
+const WRITTEN_BY = /^# \S+(?: \S+)? on Kubernetes: written by `apppkg-gateway export kubernetes` from /;
+
+/**
+ * `kubectl apply -f DIR` would deploy again an app removed from --apps, from the file an earlier
+ * export left. Only files this export wrote (its first line) go; an app still under --apps that
+ * was not written this time (a typo being fixed) keeps its last good file, and any other file
+ * in DIR is the user's.
+ */
+async function removeStaleFiles(out: string, current: Set<string>): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of (await readdir(out, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (!entry.isFile() || !entry.name.endsWith('.yaml') || current.has(entry.name)) continue;
+    const file = path.join(out, entry.name);
+    let first: string;
+    try {
+      const handle = await open(file, 'r');
+      try {
+        const { buffer, bytesRead } = await handle.read(Buffer.alloc(512), 0, 512, 0);
+        first = buffer.subarray(0, bytesRead).toString('utf8').split('\n', 1)[0];
+      } finally {
+        await handle.close();
+      }
+      if (!WRITTEN_BY.test(first)) continue;
+      await rm(file);
+    } catch (err) {
+      throw new GatewayError('APPPKG_EXPORT_WRITE_FAILED', { path: file, reason: `cannot remove this file of an app no longer under --apps: ${(err as Error).message}`, cause: err });
+    }
+    removed.push(file);
+  }
+  return removed;
 }
 
 async function writeFiles(out: string, apps: ExportedApp[]): Promise<void> {

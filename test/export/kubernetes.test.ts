@@ -4,7 +4,7 @@
 // Kubernetes' schemas, the bundled examples too, and bad input reported while the rest is written.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
@@ -204,6 +204,25 @@ test('a mount or a route holding // (which an Ingress path may not): not written
   assert.not.match(r.stderr, /bug in the mapping/);
   assert.match(r.stderr, /not written: live, shop/);
   assert.equal(readdirSync(dir), ['blog.yaml']);
+});
+
+test('--out again after an app was removed from --apps: its file goes (kubectl apply -f DIR would deploy it again); the user\'s files and a broken app\'s last file stay', async () => {
+  const apps = join(out.path, 'removed-apps');
+  for (const name of ['shop', 'blog', 'wiki']) {
+    mkdirSync(join(apps, name), { recursive: true });
+    writeFileSync(join(apps, name, 'app.yaml'), `platform: python, wsgi\napp: ${name}:application\n`);
+  }
+  const dir = join(out.path, 'removed');
+  const first = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'registry.example.com/{name}:1', '--out', dir]);
+  assert.is(first.status, 0, first.stderr);
+  writeFileSync(join(dir, 'kustomization.yaml'), 'resources: [blog.yaml, shop.yaml]\n');
+  writeFileSync(join(dir, 'notes.txt'), 'mine\n');
+  rmSync(join(apps, 'shop'), { recursive: true });
+  writeFileSync(join(apps, 'wiki', 'app.yaml'), 'platform: python, wsgi\napp: wiki:application\nwsgii: 1\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'registry.example.com/{name}:1', '--out', dir]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `removed ${join(dir, 'shop.yaml')}: an earlier export's file of an app no longer under --apps`);
+  assert.equal(readdirSync(dir).sort(), ['blog.yaml', 'kustomization.yaml', 'notes.txt', 'wiki.yaml']);
 });
 
 test('settings, services and mail: Secrets with the same variable names, a Service for SMTP', () => {

@@ -107,6 +107,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     else say(`wrote ${app.file}: ${app.name}, ${countOf(app.objects.length, 'object')}`);
     for (const note of app.notes) say(`${app.name}: note: ${note}`);
   }
+  for (const file of result.removed) say(`removed ${file}: an earlier export's file of an app no longer under --apps`);
   for (const warning of result.warnings) say(`warning: ${warning}`);
   for (const problem of result.problems) report(problem);
   if (result.problems.length === 0) return 0;
