@@ -46,13 +46,22 @@ export function renderStatusTable(status: GatewayStatus): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * WORKERS as ready/configured. A `platform: command` app has none (its server is its process
+ * `web`, a name no other app may give a process), and 0/0 read as an app with nothing running.
+ */
+function workersCell(app: AppStatus): string {
+  const slots = app.workers.length + (app.restarting?.length ?? 0);
+  if (slots === 0 && app.processes.some((p) => p.name === 'web')) return '-';
+  return `${app.workers.filter((w) => w.state === 'ready').length}/${slots}`;
+}
+
 function appRow(app: AppStatus): string[] {
-  const ready = app.workers.filter((w) => w.state === 'ready').length;
   return [
     app.name,
     app.state,
     app.version ?? '-',
-    `${ready}/${app.workers.length + (app.restarting?.length ?? 0)}`,
+    workersCell(app),
     String(app.restarts),
     String(app.requests),
     String(app.errors),

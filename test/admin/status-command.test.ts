@@ -161,4 +161,30 @@ test('a process that keeps exiting: its line says how it last ended, as a worker
   }
 });
 
+test('a platform: command app (its own server, processes.web) has no workers: WORKERS is -, not 0/0, and its JSON lists its web process', async () => {
+  const apps = tempDir('apppkg-status-apps-');
+  const state = tempDir('apppkg-status-state-');
+  writePackage(apps.path, 'own', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: python3 -m http.server $PORT --bind 127.0.0.1\n' });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  try {
+    const admin = new URL(gw.adminUrl!).host;
+    await waitFor(async () => {
+      const body = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+      return body.apps?.find((a: any) => a.name === 'own')?.state === 'ready';
+    }, 20_000, 'the app to be ready');
+    const r = await runCli(['status', '--admin', admin], { ms: 15000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^own\s+ready\s+-\s+-\s+0\s+/m);
+    assert.match(r.stdout, /^ {2}process web: \d+ ready/m);
+    const json = await runCli(['status', '--json', '--admin', admin], { ms: 15000 });
+    const own = JSON.parse(json.stdout).apps.find((a: any) => a.name === 'own');
+    assert.equal([own.workers, own.restarting], [[], []]);
+    assert.equal(own.processes.map((p: any) => [p.name, p.state]), [['web', 'ready']]);
+  } finally {
+    await gw.stop();
+    apps.remove();
+    state.remove();
+  }
+});
+
 test.run();
