@@ -7,7 +7,7 @@
 // gateway-start-wait.ts, serve --reload gateway-serve-reload.ts.
 import { join } from 'node:path';
 import { readAdminToken } from './admin/admin-access.js';
-import { startAdminServer, type AdminProvider, type AdminServer } from './admin/admin-server.js';
+import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer } from './admin/admin-server.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
@@ -332,7 +332,8 @@ export class Gateway {
 
   /**
    * Replaces the workers and processes of `name` (every app when omitted), as a deploy does;
-   * rejects with APPPKG_ADMIN_NO_SUCH_APP, naming the apps, for a name it has no app of.
+   * rejects with APPPKG_ADMIN_NO_SUCH_APP, naming the apps, for a name it has no app of
+   * (APPPKG_ADMIN_APP_BROKEN, with why, for a package of that name whose app.yaml does not load).
    */
   async restart(name?: string): Promise<void> {
     if (name !== undefined) this.assertApp(name);
@@ -378,6 +379,8 @@ export class Gateway {
   private assertApp(name: string): void {
     const apps = this.registry.names;
     if (apps.includes(name)) return;
+    const broken = brokenAppError(this.registry.status().broken, name);
+    if (broken !== null) throw broken;
     throw new GatewayError('APPPKG_ADMIN_NO_SUCH_APP', { address: this.urls.join(', '), app: name, apps: apps.length > 0 ? apps.join(', ') : '(none)' });
   }
 

@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { parsePackageDirName } from '../description/package-dir.js';
-import { isGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
 import { PACKAGE_ROOT } from '../package-root.js';
@@ -15,7 +15,7 @@ import { AdminGuard, type AdminUse } from './admin-access.js';
 import { sendLogTail } from './log-follow.js';
 import type { GatewayMetrics } from './metrics.js';
 import { StatusEvents } from './status-events.js';
-import type { GatewayStatus, RefusalStatus } from './status-types.js';
+import type { BrokenPackageStatus, GatewayStatus, RefusalStatus } from './status-types.js';
 
 /** Where the gateway serves its admin listener unless --admin says otherwise, and where `status` looks. */
 export const DEFAULT_ADMIN = '127.0.0.1:8099';
@@ -197,6 +197,20 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   }
 }
 
+/**
+ * APPPKG_ADMIN_APP_BROKEN when `name` is a package under --apps whose app.yaml does not load
+ * (status names it by its directory), else null: "no app named" would deny what status lists,
+ * and hide the typo that is the user's real problem.
+ */
+export function brokenAppError(broken: readonly BrokenPackageStatus[], name: string): GatewayError | null {
+  const found = broken.find((b) => parsePackageDirName(basename(b.dir)).name === name);
+  if (found === undefined) return null;
+  return new GatewayError('APPPKG_ADMIN_APP_BROKEN', {
+    reason: `${name} is not served: its package ${found.dir} is broken: ${found.code}: ${found.message}`,
+    hint: `fix ${join(found.dir, 'app.yaml')} as said above; the gateway loads it again by itself (SIGHUP forces it), and \`apppkg-gateway status\` shows it served`,
+  });
+}
+
 /** NAME of /apps/NAME/..., percent-decoded; null when the escapes are not valid UTF-8 percent-encoding. */
 function decodedName(raw: string): string | null {
   try {
@@ -210,12 +224,8 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
   const file = ctx.provider.logFileOf(name);
   if (file === null) {
     const status = ctx.provider.status();
-    // A package whose app.yaml does not load is named by its directory in status: "no app
-    // named" would deny what status lists, and hide the typo that is the user's real problem.
-    const broken = status.broken.find((b) => parsePackageDirName(basename(b.dir)).name === name);
-    if (broken !== undefined) {
-      return sendError(res, 409, 'APPPKG_ADMIN_APP_BROKEN', `${name} is not served: its package ${broken.dir} is broken: ${broken.code}: ${broken.message}`, {}, `fix ${join(broken.dir, 'app.yaml')} as said above; the gateway loads it again by itself (SIGHUP forces it), and \`apppkg-gateway status\` shows it served`);
-    }
+    const broken = brokenAppError(status.broken, name);
+    if (broken !== null) return sendError(res, 409, broken.code, broken.message, {}, broken.hint);
     const apps = status.apps.map((a) => a.name);
     return sendError(res, 404, 'APPPKG_ADMIN_NO_SUCH_APP', `the gateway has no app named ${JSON.stringify(name)}`, {}, apps.length > 0 ? `its apps: ${apps.join(', ')}` : 'it serves no app');
   }

@@ -91,6 +91,16 @@ test('restart, restartApp and rollback of a name the gateway has no app of: APPP
     assert.is(err.message, `the gateway at ${gateway.urls.join(', ')} has no app named zzz`);
     assert.is(err.hint, 'its apps: blog, shop');
   }
+  // A package whose app.yaml does not load is no unknown name: it is broken, and why is said.
+  mkdirSync(join(apps, 'wiki'));
+  writeFileSync(join(apps, 'wiki', 'app.yaml'), 'app: wsgi:application\nwsgii: 1\n');
+  await gateway.rescan();
+  for (const action of ['restart', 'restartApp', 'rollback'] as const) {
+    const err = await rejection(gateway[action]('wiki'), `${action} wiki`);
+    assert.is(err.code, 'APPPKG_ADMIN_APP_BROKEN', err.format());
+    assert.match(err.message, /^wiki is not served: its package \S+wiki is broken: APPPKG_DESC_INVALID: .*wsgii/s);
+    assert.match(err.hint, /^fix \S+wiki\/app\.yaml /);
+  }
   // A name it has still restarts.
   const done = await withDeadline(gateway.restartApp('blog'), 90_000, 'restartApp blog');
   assert.is(done.message, 'blog: the app restarted; the old workers drain');
