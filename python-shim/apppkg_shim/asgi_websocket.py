@@ -20,7 +20,7 @@ from collections import deque
 from . import link
 from .asgi_response import ResponseExchange, encode_header_pairs
 from .asgi_scope import split_fields, websocket_scope
-from .errors import ClientDisconnected, InvalidResponse
+from .errors import ClientDisconnected, InvalidResponse, log
 
 HEADER_PACK = link.HEADER.pack
 U16 = link.U16
@@ -69,6 +69,13 @@ class WebSocketExchange(ResponseExchange):
         if self.head is not None or self.head_sent:
             self.fail("the app returned before the last websocket.http.response.body (more_body was true)")
         else:
+            if not self.accepted and not self.closed:
+                # The client gets 403, the ASGI spec's answer for a close before accept; without
+                # a line here nothing would tell the app's author why (uvicorn logs one too).
+                fields = self.payload.split("\0", 10)
+                uri = fields[9] if len(fields) > 9 else "?"
+                log("%s (%s): websocket %s: the app returned without accepting the websocket (websocket.accept) "
+                    "or closing it (websocket.close); the client got 403" % (self.worker.app_spec, self.worker.name, uri))
             # Node closes the client with 1000 if neither side had closed (403 before accept).
             self.end(link.RESPONSE_END)
 

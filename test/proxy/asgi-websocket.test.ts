@@ -306,10 +306,18 @@ gateway('a subprotocol the client did not offer is sent as the app chose it, as 
   assert.match(appLog(), /with subprotocol "chat\.v1", which the client did not offer \(it offered: none\)/);
 });
 
-gateway('the app closes before accepting: 403; returns without an answer: 403', async () => {
+gateway('the app closes before accepting: 403; returns without an answer: 403, and the app log says why, once a handshake', async () => {
   const refusal = await refused(`${ws}/live/refuse`);
   assert.is(refusal.status, 403);
-  assert.is((await refused(`${ws}/live/silent`)).status, 403);
+  const said = /websocket \/live\/silent\?n=\d: the app returned without accepting the websocket \(websocket\.accept\) or closing it \(websocket\.close\); the client got 403/g;
+  const before = appLog().match(said)?.length ?? 0;
+  assert.is((await refused(`${ws}/live/silent?n=1`)).status, 403);
+  assert.is((await refused(`${ws}/live/silent?n=2`)).status, 403);
+  await waitFor(() => (appLog().match(said)?.length ?? 0) >= before + 2, 5000, () => `two lines in the app log:\n${appLog()}`);
+  assert.is(appLog().match(said)!.length, before + 2);
+  assert.match(appLog(), /silent\?n=1: /);
+  // A close before accept is the app's own answer: nothing to say.
+  assert.not.match(appLog(), /\/live\/refuse: the app returned/);
 });
 
 gateway('the denial response extension: the app\'s status, headers and body instead of the 101', async () => {
