@@ -5,7 +5,9 @@
 // Before, a `run` begun before the gateway started, with another configuration, had its
 // directory removed under it by the gateway's first prune. A hold names its process by pid
 // and start time, so that a pid reused by another process does not keep the directory, and a
-// holder killed with -9 (its hold never lifted) holds nothing once it is gone.
+// holder killed with -9 (its hold never lifted) holds nothing once it is gone. Within one
+// process (the library's AppPackage.run beside its Gateway.start) a command's use is counted
+// while it runs (useWhileRunning): a hold file of its own process tells the prune nothing.
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -58,8 +60,32 @@ function liftHolds(): void {
   held.clear();
 }
 
-/** Whether a live process other than this one holds `dir`. This process's own use is its caller's to know. */
+/** The directories commands this process runs use now (run-command.ts), with how many use each. */
+const usedByCommands = new Map<string, number>();
+
+/**
+ * Marks `dir` as used by a command this process runs (the library's AppPackage.run, a hook)
+ * until the returned function is called. Its hold file cannot say so: this process's starts
+ * leave one too, and a gateway in this process would keep every directory it ever wrote.
+ */
+export function useWhileRunning(dir: string): () => void {
+  usedByCommands.set(dir, (usedByCommands.get(dir) ?? 0) + 1);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const left = usedByCommands.get(dir)! - 1;
+    if (left === 0) usedByCommands.delete(dir);
+    else usedByCommands.set(dir, left);
+  };
+}
+
+/**
+ * Whether a live process other than this one holds `dir`, or a command this process runs uses
+ * it. The use of this process's own starts is its caller's to know.
+ */
 export function heldByOthers(dir: string): boolean {
+  if (usedByCommands.has(dir)) return true;
   let holds: string[];
   try {
     holds = readdirSync(path.join(dir, HOLDS_DIR));

@@ -10,6 +10,7 @@ import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { commandEnvironment } from '../environment/app-env.js';
+import { useWhileRunning } from '../environment/run-helper-holds.js';
 import { GuardedTree, killTree, signalGroup } from '../supervisor/process-group.js';
 import { spawnFailure } from './spawn-failure.js';
 
@@ -50,7 +51,9 @@ const STOP_KILL_MS = 3_000;
 export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<number> {
   const env = { ...commandEnvironment(ctx.appEnv), ...run.extraEnv };
   const [file, args] = run.shell !== undefined ? ['/bin/sh', ['-c', run.shell]] : [run.argv![0], run.argv!.slice(1)];
-  return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid, background: run.background });
+  // A gateway in this process (the library's Gateway.start) must not prune the helpers under it.
+  const release = ctx.appEnv.runDir === '' ? () => {} : useWhileRunning(ctx.appEnv.runDir);
+  return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid, background: run.background }).finally(release);
 }
 
 /**
