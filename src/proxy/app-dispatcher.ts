@@ -263,6 +263,16 @@ export class AppDispatcher implements Redispatch {
     });
   }
 
+  /**
+   * Retry-After for a crash loop's 503: the seconds until its next worker starts, not the 1 of a
+   * busy app, which told clients and proxies to come back 16-30 times while nothing could serve.
+   */
+  private crashLoopRetryAfter(): Record<string, string> | undefined {
+    const at = this.backend.nextWorkerRestartAt;
+    if (at === null || at === undefined) return undefined;
+    return { 'Retry-After': String(Math.max(1, Math.ceil((at - Date.now()) / 1000))) };
+  }
+
   private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute, since = Date.now()): void {
     const sleeping = this.backend.idleState !== undefined && this.backend.idleState !== 'awake';
     if (group.upstreams.length === 0 && !group.queueWhenEmpty && !sleeping) {
@@ -270,7 +280,7 @@ export class AppDispatcher implements Redispatch {
       return;
     }
     if (group.upstreams.length === 0 && !sleeping && this.backend.crashLooping === true) {
-      answerFailure(res, 'unavailable', { detail: `${this.name} is in a crash loop: its processes keep exiting (\`apppkg-gateway status\` and its log say why); try again later` });
+      answerFailure(res, 'unavailable', { detail: `${this.name} is in a crash loop: its processes keep exiting (\`apppkg-gateway status\` and its log say why); try again later`, headers: this.crashLoopRetryAfter() });
       return;
     }
     if (this.waitingCount() >= this.backend.limits.queue) {

@@ -321,6 +321,12 @@ export class AppInstance {
     return this.slots.reduce((sum, s) => sum + s.restarts, 0);
   }
 
+  /** When the first of its workers waiting out a back-off starts again (Date.now() ms), or null. */
+  get nextWorkerRestartAt(): number | null {
+    const due = this.workers.slots.map((s) => s.restartAt).filter((at): at is number => at !== null);
+    return due.length === 0 ? null : Math.min(...due);
+  }
+
   get crashLooping(): boolean {
     return this.workers.slots.some((s) => s.crashLooping) || this.processes.slots.some((s) => s.crashLooping) || this.idle.crashLooping;
   }

@@ -62,6 +62,8 @@ export class Slot<P extends SupervisedProcess> {
   recycled = 0;
   /** When and why the last of those was. */
   lastRecycle: { at: string; reason: string } | null = null;
+  /** When the restart waiting out its back-off is due (Date.now() ms), or null when none waits. */
+  restartAt: number | null = null;
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private replacing: P | null = null;
@@ -146,8 +148,10 @@ export class Slot<P extends SupervisedProcess> {
     const looping = backoff.isCrashLooping(now);
     this.opts.say(`${this.opts.app}: ${what}; restarting in ${wait} ms${looping ? ' (crash loop)' : ''}`);
     this.opts.onExited?.(`${what}; restarting in ${wait} ms${looping ? ' (crash loop)' : ''}`);
+    this.restartAt = now + wait;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.restartAt = null;
       if (!this.running) return;
       const next = this.spawn();
       this.opts.bringUp(next).then(
@@ -220,5 +224,6 @@ export class Slot<P extends SupervisedProcess> {
     this.running = false;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.restartAt = null;
   }
 }
