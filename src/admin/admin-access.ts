@@ -28,14 +28,24 @@ export interface AdminAccessOptions {
 /** Apps the refusal names by their user; past these, how many more. */
 const USERS_NAMED = 4;
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+const LOOPBACK_NAMES = new Set(['localhost', '::1', '[::1]']);
+
+/**
+ * Will --admin HOST listen on loopback only? By the address itself: a name is what a resolver
+ * makes of it, and one that answers `admin.localhost` with 0.0.0.0 (a search domain, a
+ * wildcard record) would open the listener to the network without a token. `localhost` alone
+ * is kept, as /etc/hosts and every resolver give it (RFC 6761).
+ */
+export function isLoopbackListen(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 
 /**
  * Does a request's Host name this machine? Browsers resolve `*.localhost` to loopback
  * themselves (no page can rebind it), so the name alone will do here, not for --admin.
  */
 export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host) || host.endsWith('.localhost');
+  return isLoopbackListen(host) || host.endsWith('.localhost');
 }
 
 /** The token in `file` (its content, trimmed). */
@@ -50,16 +60,6 @@ export function readAdminToken(file: string, say: (line: string) => void): strin
   if (/\s/.test(token)) throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, reason: 'the token holds white space (it is sent in an HTTP header)' });
   if ((statSync(file).mode & 0o077) !== 0) say(`warning: the admin token file ${file} can be read by other users; chmod 600 it`);
   return token;
-}
-
-/**
- * Will --admin HOST listen on loopback only? By the address itself: a name is what a resolver
- * makes of it, and one that answers `admin.localhost` with 0.0.0.0 (a search domain, a
- * wildcard record) would open the listener to the network without a token. `localhost` alone
- * is kept, as /etc/hosts and every resolver give it (RFC 6761).
- */
-export function isLoopbackListen(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Refuses a non-loopback --admin without a token, before anything listens. */
