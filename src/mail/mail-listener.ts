@@ -131,7 +131,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       const fromArgs = session.envelope.mailFrom === false ? false : session.envelope.mailFrom.args;
       const announced = fromArgs === false ? NaN : Number(fromArgs.SIZE);
       if (route.kind === 'app' && announced > route.maxBody) {
-        return callback(refuse(552, '5.2.3', `${to}: Message too big for ${quoted(route.app)} (at most ${route.maxBody} bytes, its max_body)`));
+        return callback(refuse(552, '5.2.3', `${to}: ${tooBigForApp(route.app, route.maxBody)}`));
       }
       const refusal = routeRefusal(route, to, refuse);
       if (refusal !== null) return callback(refusal);
@@ -221,7 +221,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       const to = `<${quoted(r.address)}>`;
       const app = appOf.get(r.address.toLowerCase());
       if (lostKeys.has(r.address.toLowerCase())) return mailReply(451, '4.3.2', `${to}: its app is not serving now; try again later`);
-      if (app !== undefined && tooBigFor.includes(app)) return refuse(552, '5.2.3', `${to}: Message too big for ${quoted(app)} (at most ${maxBody.get(app)} bytes, its max_body)`);
+      if (app !== undefined && tooBigFor.includes(app)) return refuse(552, '5.2.3', `${to}: ${tooBigForApp(app, maxBody.get(app)!)}`);
       return ok;
     });
     if (!result.ok) {
@@ -230,7 +230,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       // smtp-server answers 552 itself (rejectOversized), once per recipient under LMTP.
       return limitedBy === null
         ? refuse(552, '5.3.4', `Message too big (at most ${config.maxSize} bytes)`)
-        : refuse(552, '5.2.3', `Message too big for ${quoted(limitedBy)} (at most ${limit} bytes, its max_body)`);
+        : refuse(552, '5.2.3', tooBigForApp(limitedBy, limit));
     }
     opts.onAccepted(result.message.deliveries);
     const ok = `Queued as ${result.message.messageId}`;
@@ -250,6 +250,11 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       server.close(() => resolve());
     }),
   };
+}
+
+/** The 552 5.2.3's text for a message past `app`'s max_body (at RCPT, or at DATA). */
+function tooBigForApp(app: string, maxBody: number): string {
+  return `Message too big for ${quoted(app)} (at most ${maxBody} bytes, its max_body)`;
 }
 
 /** What RCPT TO answers a recipient `to` routed so, made by `reply`; null when it is taken. */
