@@ -74,10 +74,13 @@ function objectsFor(plan: AppPlan, env: HostEnvironment): K8sObject[] {
   return objects.filter((o): o is K8sObject => o !== null);
 }
 
+/** What the first line of every file this export writes says after the app's name and version: removeStaleFiles knows them by it. */
+const WRITTEN_BY = 'on Kubernetes: written by `apppkg-gateway export kubernetes` from';
+
 function header(plan: AppPlan, appsRoot: string, file: string, job: string | null): string[] {
   const { desc } = plan;
   return [
-    `${desc.name}${desc.version ? ` ${desc.version}` : ''} on Kubernetes: written by \`apppkg-gateway export kubernetes\` from ${relativeTo(appsRoot, desc.file)}`,
+    `${desc.name}${desc.version ? ` ${desc.version}` : ''} ${WRITTEN_BY} ${relativeTo(appsRoot, desc.file)}`,
     `(docs/kubernetes.md has the mapping). Image: ${plan.image}, built from \`apppkg-gateway export containerfile\`.`,
     '',
     job === null ? 'Apply:' : 'Apply, the hooks before the rollout:',
@@ -177,7 +180,7 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
 }
 
 /** The first line of a file this export wrote (header()), whatever the app. */
-const WRITTEN_BY = /^# \S+(?: \S+)? on Kubernetes: written by `apppkg-gateway export kubernetes` from /;
+const WRITTEN_LINE = new RegExp(`^# \\S+(?: \\S+)? ${WRITTEN_BY} `);
 
 /**
  * `kubectl apply -f DIR` would deploy again an app removed from --apps, from the file an earlier
@@ -199,7 +202,7 @@ async function removeStaleFiles(out: string, current: Set<string>): Promise<stri
       } finally {
         await handle.close();
       }
-      if (!WRITTEN_BY.test(first)) continue;
+      if (!WRITTEN_LINE.test(first)) continue;
       await rm(file);
     } catch (err) {
       throw new GatewayError('APPPKG_EXPORT_WRITE_FAILED', { path: file, reason: `cannot remove this file of an app no longer under --apps: ${(err as Error).message}`, cause: err });
