@@ -263,6 +263,11 @@ export class AppDispatcher implements Redispatch {
     });
   }
 
+  /** Why a request or a websocket gets a crash loop's 503. */
+  private get crashLoopDetail(): string {
+    return `${this.name} is in a crash loop: its processes keep exiting (\`apppkg-gateway status\` and its log say why); try again later`;
+  }
+
   /**
    * Retry-After for a crash loop's 503: the seconds until its next worker starts, not the 1 of a
    * busy app, which told clients and proxies to come back 16-30 times while nothing could serve.
@@ -280,7 +285,7 @@ export class AppDispatcher implements Redispatch {
       return;
     }
     if (group.upstreams.length === 0 && !sleeping && this.backend.crashLooping === true) {
-      answerFailure(res, 'unavailable', { detail: `${this.name} is in a crash loop: its processes keep exiting (\`apppkg-gateway status\` and its log say why); try again later`, headers: this.crashLoopRetryAfter() });
+      answerFailure(res, 'unavailable', { detail: this.crashLoopDetail, headers: this.crashLoopRetryAfter() });
       return;
     }
     if (this.waitingCount() >= this.backend.limits.queue) {
@@ -435,7 +440,7 @@ export class AppDispatcher implements Redispatch {
       if (upstream.upgrade(req, socket, head, route, options, modules)) return;
     }
     if (this.detached !== null || this.backend.crashLooping === true) {
-      refuseUpgradeFor(socket, 'unavailable', this.detached ?? `${this.name} is in a crash loop: its processes keep exiting (\`apppkg-gateway status\` and its log say why); try again later`);
+      refuseUpgradeFor(socket, 'unavailable', this.detached ?? this.crashLoopDetail);
       return;
     }
     this.holdUpgrade(req, socket, head, route, options.timeoutMs);
