@@ -17,6 +17,7 @@ import traceback
 
 from . import link
 from .asgi_lifespan import app_line, awaiting_frames
+from .asgi_scope import REQUEST_URI
 from .errors import InvalidResponse, log
 from .task import _NAME_CONTENT_LENGTH, _NAME_DROP, _name_kind  # the WSGI response's header rules, shared
 
@@ -160,11 +161,10 @@ class ResponseExchange:
         if task.done() or self.ended:
             return
         where = awaiting_frames(task)
-        fields = self.payload.split("\0", 10)
-        uri = fields[9] if len(fields) > 9 else "?"
+        method, uri = self.request_line()
         log("%s (%s): %s %s %s and its task was cancelled, but the app ignored the CancelledError and runs on%s; "
             "the task is left running, no longer a request (catch CancelledError only to clean up, then raise it again)" % (
-                self.worker.app_spec, self.worker.name, fields[0], uri, why, ", at " + app_line(where) if where else ""))
+                self.worker.app_spec, self.worker.name, method, uri, why, ", at " + app_line(where) if where else ""))
         self.end(link.RESPONSE_END)  # the acknowledgement of ABORT: Node frees the id
         self.worker.abandon(task)
 
@@ -290,14 +290,17 @@ class ResponseExchange:
         self.link.write_parts(parts)
         self.wake()  # a receive() waiting for the end of the response returns now
 
+    def request_line(self):
+        """The request's method and target as sent (REQUEST_URI; "?" past a short payload), for a log line."""
+        fields = self.payload.split("\0", REQUEST_URI + 1)
+        return fields[0], fields[REQUEST_URI] if len(fields) > REQUEST_URI else "?"
+
     def end(self, ftype, payload=b""):
         self.end_with([HEADER_PACK(ftype, self.id, len(payload)) + payload])
 
     def fail(self, text, after=""):
         """The app failed: the log line the WSGI worker writes, and ERROR unless it is too late."""
-        fields = self.payload.split("\0", 10)
-        method = fields[0]
-        uri = fields[9] if len(fields) > 9 else "?"
+        method, uri = self.request_line()
         worker = self.worker
         if not after and self.head_sent:
             after = " after the response headers were sent; the client connection is closed"

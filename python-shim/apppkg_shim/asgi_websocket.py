@@ -72,8 +72,7 @@ class WebSocketExchange(ResponseExchange):
             if not self.accepted and not self.closed:
                 # The client gets 403, the ASGI spec's answer for a close before accept; without
                 # a line here nothing would tell the app's author why (uvicorn logs one too).
-                fields = self.payload.split("\0", 10)
-                uri = fields[9] if len(fields) > 9 else "?"
+                _method, uri = self.request_line()
                 log("%s (%s): websocket %s: the app returned without accepting the websocket (websocket.accept) "
                     "or closing it (websocket.close); the client got 403" % (self.worker.app_spec, self.worker.name, uri))
             # Node closes the client with 1000 if neither side had closed (403 before accept).
