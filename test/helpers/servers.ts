@@ -162,7 +162,8 @@ export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolea
   };
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Whether a connection to 127.0.0.1:`port` is accepted (it is closed at once). */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     socket.once('connect', () => {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { startBothReaders, portOf, withoutDates, logLinesOf, type BothReaders } from '../helpers/both-readers.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { canConnect } from '../helpers/servers.js';
 import { appStatus } from '../helpers/status.js';
 
 const test = suite('lean lane: requests that wait');
@@ -252,17 +253,6 @@ test('requests sent the moment an --apps gateway binds, before it first read the
   }
 });
 
-/** Whether a new connection to `port` is refused (else it is closed at once). */
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
-}
 
 test('a request on a keep-alive connection while the gateway stops, pipelined behind one in flight: answered beside it with Connection: close, as node:http answers it, and the lane keeps the connection', async () => {
   const drainApps = tempDir('apppkg-lean-drain-apps-');
@@ -306,7 +296,7 @@ def application(environ, start_response):
       await waitFor(() => existsSync(join(marks.path, `${id}.hold`)), 10_000, `${id}'s first request to reach the app`);
       const stopped = gw.stop();
       // The stop has begun once the listener refuses new connections.
-      await waitFor(() => refused(port), 10_000, 'the listener to close');
+      await waitFor(async () => !(await canConnect(port)), 10_000, 'the listener to close');
       socket.write(`GET /drain/late?t=drain HTTP/1.1\r\nHost: x\r\nX-Id: ${id}\r\nUser-Agent: ua-drain\r\n\r\nGET /drain/never?t=drain HTTP/1.1\r\nHost: x\r\n\r\n`);
       // Read at once (the lane takes it), it reaches the app while the first is held; handed to
       // node:http, it would wait for the first's answer: the wait's end is the assertion's.
