@@ -13,7 +13,7 @@ import type { Backend, Endpoint } from './backend.js';
 import { isGatewayError } from '../errors.js';
 import { answerFailure, notServingDetail, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
 import type { WebsocketOptions } from './forward-websocket.js';
-import { loadWebsocketModules, websocketModules, type WebsocketModules } from './websocket-modules.js';
+import { loadWebsocketModules, preloadWebsocketModules, websocketModules, type WebsocketModules } from './websocket-modules.js';
 import type { ForwardOptions, Redispatch } from './forward-wsgi.js';
 import type { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
@@ -138,6 +138,7 @@ export class AppDispatcher implements Redispatch {
     this.websocketOptions = backend.acceptsWebsockets
       ? { server: null, maxPayload: backend.limits.maxMessage ?? backend.limits.maxBody, timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets, report: (line: string) => backend.report?.(line) }
       : null;
+    if (asgi || backend.processRoutes.length > 0) preloadWebsocketModules();
     this.workers = backend.processRoutes.some((p) => p.route === null) ? null : new UpstreamGroup<WsgiUpstream>(null, null, `${backend.name}'s workers`);
     this.processes = backend.processRoutes.map((p) => new UpstreamGroup<HttpUpstream>(p.name, p.route, `processes.${p.name} of ${backend.name}`));
     this.unsubscribe = backend.subscribe(() => this.sync());

@@ -1,0 +1,53 @@
+// apppkg-gateway upgraded in place (npm, a package manager) under a running gateway: its chunk
+// files, named by each build's hashes, and python-shim/ are replaced before the gateway is
+// restarted. What it had loaded keeps serving.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { addPackage } from '../helpers/apps-dir.js';
+import { ROOT, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+import { openSocket } from '../helpers/websocket.js';
+
+const test = suite('upgrade in place');
+const work = tempDir('apppkg-upgrade-');
+let gw: RunningGateway | null = null;
+test.after(async () => {
+  await gw?.stop();
+  work.remove();
+});
+
+/** The package as npm installs it, in a directory of its own, its node_modules the checkout's. */
+function installCopy(): string {
+  const root = join(work.path, 'pkg');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
+  for (const entry of [...pkg.files, 'package.json']) {
+    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(root, entry), { recursive: true, filter: (p) => !p.includes('__pycache__') });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  return root;
+}
+
+test('websockets still open after the chunk files are replaced', async () => {
+  const root = installCopy();
+  const apps = join(work.path, 'apps');
+  addPackage(apps, 'asgi-ws', 'chat');
+  const state = join(work.path, 'state');
+  writeFileSync(join(work.path, 'environment.yaml'), 'apps:\n  chat:\n    workers: 1\n');
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', join(work.path, 'environment.yaml')], { bin: join(root, 'bin', 'apppkg-gateway') });
+  assert.is((await fetch(`${gw.url}/chat/`)).status, 200);
+  // The gateway loads its websocket code a moment after an app that takes websockets is
+  // attached; then the upgrade replaces it on disk.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const chunks = join(root, 'dist', 'cli', 'chunks');
+  const replaced = readdirSync(chunks).filter((f) => f.startsWith('forward-'));
+  assert.ok(replaced.length >= 2, replaced.join(' '));
+  for (const file of replaced) rmSync(join(chunks, file));
+  const socket = await openSocket(`${gw.url.replace(/^http/, 'ws')}/chat/echo`);
+  socket.ws.send('still here');
+  assert.is(await socket.next(), 'still here');
+  socket.ws.close();
+  await socket.closed();
+});
+
+test.run();
