@@ -2,7 +2,7 @@
 
 Config: one JSON object, from the APPPKG_SHIM_CONFIG environment variable (removed from
 os.environ before the app is imported, so neither the app nor its subprocesses see it) or
-from argv[2]: {app: "module:object", kind: "wsgi" | "asgi", sysPath: [dirs in order],
+from argv[2]: {protocol: the gateway's link.LINK_PROTOCOL, app: "module:object", kind: "wsgi" | "asgi", sysPath: [dirs in order],
 threads, multiprocess, development, name, unsetEnv: [variables the gateway set for the
 interpreter alone, taken out of os.environ as well], readyWithinMs and readyBy (ms since
 the epoch): the gateway's start deadline, which an ASGI app's lifespan startup gives up a little
@@ -34,6 +34,7 @@ from .errors import (
     import_error_details,
     log,
 )
+from .link import LINK_PROTOCOL
 
 CONFIG_ENV = "APPPKG_SHIM_CONFIG"
 # The link: frames from the gateway on fd 3, ours to it on fd 4 (docs/protocol.md §1).
@@ -55,6 +56,13 @@ def load_config(argv):
         config = json.loads(raw)
     except ValueError as exc:
         raise ConfigError("the config is not JSON: %s" % exc)
+    # A config without one comes from a gateway older than the check.
+    protocol = config.get("protocol") if isinstance(config, dict) else None
+    if protocol is not None and protocol != LINK_PROTOCOL:
+        raise ConfigError(
+            "this Python shim (%s) speaks link protocol %s, the gateway that started it %s: apppkg-gateway's files"
+            " were replaced while the gateway ran (upgraded in place?); restart the gateway"
+            % (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), LINK_PROTOCOL, protocol))
     if not isinstance(config, dict) or not isinstance(config.get("app"), str) or ":" not in config["app"]:
         raise ConfigError('config.app: expected "module:object", found %r' % (config.get("app") if isinstance(config, dict) else config,))
     # What the gateway set for the interpreter alone (malloc's tuning, read at exec).

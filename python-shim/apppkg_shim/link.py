@@ -14,6 +14,9 @@ import struct
 import sys
 import threading
 
+# The link's version: the gateway sends its own in the config (src/link/frames.ts); they must agree.
+LINK_PROTOCOL = 1
+
 HEADER = struct.Struct(">BII")
 HEADER_SIZE = HEADER.size
 U32 = struct.Struct(">I")

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import treeKill from 'tree-kill';
 import { GatewayError } from '../errors.js';
+import { LINK_PROTOCOL } from './frames.js';
 import { LineTap, startError } from './shim-output.js';
 import { SHIM_MAIN } from './shim-path.js';
 
@@ -61,7 +62,7 @@ const OUTPUT_DRAIN_MS = 2000;
  */
 export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs = 60_000, kind: 'wsgi' | 'asgi' = 'wsgi', tree?: ImportTree): Promise<AppCheck> {
   return new Promise((resolve, reject) => {
-    const config = JSON.stringify({ app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name, lifespanWithinMs: CHECK_LIFESPAN_MS });
+    const config = JSON.stringify({ protocol: LINK_PROTOCOL, app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name, lifespanWithinMs: CHECK_LIFESPAN_MS });
     const env = { ...appEnv.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' };
     const child = spawn(appEnv.python, [SHIM_MAIN, 'check'], {
       cwd: appEnv.appDir,

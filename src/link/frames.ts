@@ -4,6 +4,14 @@
 
 export const HEADER_SIZE = 9;
 
+/**
+ * The link's version, sent in the shim's config and checked by it (LINK_PROTOCOL in link.py):
+ * an upgrade of apppkg-gateway in place replaces python-shim/ under a running gateway, whose
+ * next worker would otherwise run a shim that misreads its frames. Bump it with any change to
+ * a frame or to the config that a shim of the other version would misread.
+ */
+export const LINK_PROTOCOL = 1;
+
 /** Frame types. 0x0_ go from the gateway to Python, 0x1_ from Python to the gateway. */
 export const Frame = {
   /** NUL-separated latin-1 fields: the request line, the route, the body marker, CGI pairs. */

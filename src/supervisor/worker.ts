@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.js';
 import { SHIM_MAIN } from '../link/shim-path.js';
+import { LINK_PROTOCOL } from '../link/frames.js';
 import { LineTap, startError, type OutputSink } from '../link/shim-output.js';
 import { WorkerLink, type ReadyInfo } from '../link/worker-link.js';
 import { Child } from './child.js';
@@ -92,6 +93,7 @@ export const CANCEL_BOUND_MS = 5000;
  */
 export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name'>, unsetEnv: string[] = [], readyWithinMs?: number): string {
   return JSON.stringify({
+    protocol: LINK_PROTOCOL,
     app: opts.app,
     kind: opts.kind ?? 'wsgi',
     sysPath: opts.sysPath,

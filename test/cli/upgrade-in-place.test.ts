@@ -1,12 +1,13 @@
 // apppkg-gateway upgraded in place (npm, a package manager) under a running gateway: its chunk
 // files, named by each build's hashes, and python-shim/ are replaced before the gateway is
-// restarted. What it had loaded keeps serving.
+// restarted. What it had loaded keeps serving; a new worker from a shim that speaks another
+// link protocol says so and how to fix it, instead of misreading frames.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
-import { ROOT, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+import { ROOT, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { openSocket } from '../helpers/websocket.js';
 
 const test = suite('upgrade in place');
@@ -28,7 +29,7 @@ function installCopy(): string {
   return root;
 }
 
-test('websockets still open after the chunk files are replaced', async () => {
+test('websockets still open, and a new worker from another link protocol says to restart the gateway', async () => {
   const root = installCopy();
   const apps = join(work.path, 'apps');
   addPackage(apps, 'asgi-ws', 'chat');
@@ -48,6 +49,20 @@ test('websockets still open after the chunk files are replaced', async () => {
   assert.is(await socket.next(), 'still here');
   socket.ws.close();
   await socket.closed();
+
+  const link = join(root, 'python-shim', 'apppkg_shim', 'link.py');
+  writeFileSync(link, readFileSync(link, 'utf8').replace(/^LINK_PROTOCOL = \d+$/m, 'LINK_PROTOCOL = 9999'));
+  const status = async () => (await (await fetch(`${gw!.adminUrl}/status`)).json()) as { apps: Array<{ name: string; workers: Array<{ pid: number }> }> };
+  const [worker] = (await status()).apps.find((a) => a.name === 'chat')!.workers;
+  process.kill(worker.pid, 'SIGKILL');
+  const log = join(state, 'apps', 'chat', 'log', 'app.log');
+  const said = await waitFor(
+    () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').find((line) => line.includes('link protocol')) : undefined),
+    20_000,
+    () => `the new worker's refusal in the app log (${existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : 'no log'})`,
+  );
+  assert.match(said, /speaks link protocol 9999, the gateway that started it 1: apppkg-gateway's files were replaced while the gateway ran/);
+  assert.match(said, /restart the gateway/);
 });
 
 test.run();
