@@ -101,8 +101,13 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
   if (single === (options.apps !== undefined)) {
     throw new GatewayError('APPPKG_USAGE', { reason: 'Gateway.start: expected either apps (a directory of app packages) or app (one app directory)', command: '' });
   }
-  const dir = resolve((options.apps ?? options.app)!);
+  const dirOption = options.apps ?? options.app;
+  if (typeof dirOption !== 'string') {
+    throw usage(`${single ? 'app' : 'apps'}: expected a directory's path (a string), found ${shown(dirOption)}`, `give ${single ? 'app' : 'apps'} a path, e.g. '/var/apps'`);
+  }
+  const dir = resolve(dirOption);
   if (!single) validateAppsDir(dir);
+  checkNumberOptions(options);
   const mode: RunMode = options.mode ?? (single ? 'development' : 'production');
   const say = options.say ?? sayOnStderr;
   // The flag each listener comes from, for the hint of a listen failure: serve has --port.
@@ -117,6 +122,37 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
   if (typeof options.accessLog === 'string') checkAccessLogFile(options.accessLog);
   const stateRoot = resolveStateRoot({ flag: options.stateDir });
   return { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot };
+}
+
+function usage(reason: string, fix: string): GatewayError {
+  return new GatewayError('APPPKG_USAGE', { reason: `Gateway.start: ${reason}`, command: '', fix });
+}
+
+/**
+ * The CLI refuses these in its flags; a library caller's number came unchecked, and
+ * `workers: 0` or `maxWorkers: -1` gave a gateway that said "serving" while no worker could
+ * ever start: every request hung, and stop() waited out the grace for them.
+ */
+function checkNumberOptions(options: GatewayOptions): void {
+  for (const key of ['workers', 'threads', 'maxWorkers'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+      throw usage(`${key}: expected a whole number of at least 1, found ${shown(value)}`, `give ${key} a whole number of at least 1, e.g. ${key}: 2`);
+    }
+  }
+  for (const key of ['graceMs', 'watchIntervalMs', 'settleMs', 'headerTimeoutMs'] as const) {
+    const value = options[key];
+    // A header timeout of 0 would answer 408 before any head could come; the others may be 0 (none, only on rescan()).
+    const least = key === 'headerTimeoutMs' ? '> 0' : '>= 0';
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && (key === 'headerTimeoutMs' ? value > 0 : value >= 0))) {
+      throw usage(`${key}: expected a number of milliseconds ${least}, found ${shown(value)}`, `give ${key} a number of milliseconds, e.g. ${key}: ${key === 'headerTimeoutMs' ? 20000 : 1000}`);
+    }
+  }
+}
+
+/** NaN and Infinity as themselves: JSON.stringify says null for both. */
+function shown(value: unknown): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
 }
 
 /**

@@ -1,6 +1,7 @@
 // What the library refuses, and how it says so (SPEC 5.7), as the CLI does (probe-k findings 4-6):
 // a backup or restore hook given no directory never runs; a restart (either) or rollback of a name the
-// gateway has no app of names its apps; an invalid app.yaml's message carries each problem's place.
+// gateway has no app of names its apps; an invalid app.yaml's message carries each problem's place;
+// Gateway.start's numbers are checked as the CLI checks its flags.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -104,6 +105,34 @@ test('restart, restartApp and rollback of a name the gateway has no app of: APPP
   // A name it has still restarts.
   const done = await withDeadline(gateway.restartApp('blog'), 90_000, 'restartApp blog');
   assert.is(done.message, 'blog: the app restarted; the old workers drain');
+});
+
+test('Gateway.start with a number out of range (workers: 0, maxWorkers: -1, ...): APPPKG_USAGE naming the option, as the CLI refuses its flags, and nothing starts', async () => {
+  const apps = join(work.path, 'numbers');
+  addPackage(apps, 'environ', 'blog');
+  const numbersState = join(work.path, 'numbers-state');
+  const refused: Array<[Record<string, unknown>, string]> = [
+    [{ workers: 0 }, 'workers: expected a whole number of at least 1, found 0'],
+    [{ workers: -2 }, 'workers: expected a whole number of at least 1, found -2'],
+    [{ threads: 0 }, 'threads: expected a whole number of at least 1, found 0'],
+    [{ maxWorkers: -1 }, 'maxWorkers: expected a whole number of at least 1, found -1'],
+    [{ maxWorkers: 1.5 }, 'maxWorkers: expected a whole number of at least 1, found 1.5'],
+    [{ maxWorkers: '2' }, 'maxWorkers: expected a whole number of at least 1, found "2"'],
+    [{ graceMs: -5 }, 'graceMs: expected a number of milliseconds >= 0, found -5'],
+    [{ watchIntervalMs: Number.NaN }, 'watchIntervalMs: expected a number of milliseconds >= 0, found NaN'],
+    [{ headerTimeoutMs: 0 }, 'headerTimeoutMs: expected a number of milliseconds > 0, found 0'],
+    [{ apps: 5 }, 'apps: expected a directory\'s path (a string), found 5'],
+  ];
+  for (const [bad, message] of refused) {
+    const started = Gateway.start({ apps, listen: '127.0.0.1:0', admin: false, stateDir: numbersState, watchIntervalMs: 0, say: () => {}, ...bad } as Parameters<typeof Gateway.start>[0]);
+    const err = await withDeadline(started.then(async (g) => {
+      await g.stop(); // it started: stopped here so that the failure below leaves no process
+      return null;
+    }, (e: unknown) => e), 60_000, `Gateway.start ${JSON.stringify(bad)}`);
+    assert.ok(isGatewayError(err), `Gateway.start(${String(Object.keys(bad))}: ${String(Object.values(bad))}) was not refused: ${String(err)}`);
+    assert.is((err as GatewayError).code, 'APPPKG_USAGE');
+    assert.is((err as GatewayError).message, `Gateway.start: ${message}`);
+  }
 });
 
 test.run();
