@@ -262,12 +262,14 @@ export class AppInstance {
   }
 
   /**
-   * Workers it runs now: what the worker budget counts. Asleep, those still stopping count
-   * until they are gone: a worker whose lifespan shutdown takes its time holds its memory as
-   * long, and --max-workers bounds the processes (SPEC 5.6), not the ones in rotation.
+   * Workers it runs now: what the worker budget counts. Asleep or draining (another version
+   * took over), those still stopping count until they are gone: a worker whose lifespan
+   * shutdown or last requests take their time holds its memory as long, and --max-workers
+   * bounds the processes (SPEC 5.6), not the ones in rotation.
    */
   get runningWorkers(): number {
-    return this.idle.state === 'asleep' ? this.members.workers().length : this.workers.slots.length;
+    const stopping = this.idle.state === 'asleep' || this.state === 'stopping' || this.state === 'stopped';
+    return stopping ? this.members.workers().length : this.workers.slots.length;
   }
 
   /** Resolves once every worker it has now is gone (at once when none is left). */

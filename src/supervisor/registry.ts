@@ -261,8 +261,11 @@ export class Registry {
   }
 
   private drain(instance: AppInstance, desc: Description): void {
-    this.budget?.remove(instance);
+    // Its workers count under --max-workers until they are gone, not from the switch: a drain
+    // holds its requests and websockets for up to `drain` s, and another app woken meanwhile
+    // ran one worker past the bound for as long.
     const done = instance.drain(instance.versionDrainMs ?? this.opts.drainMs).finally(() => {
+      this.budget?.remove(instance);
       this.draining.delete(instance);
       // A start of the app under way may be writing helpers no version uses yet: its end prunes.
       const record = this.records.get(instance.name);

@@ -226,8 +226,8 @@ export class VersionJudge {
         record.pastLastColdStartMs = previous.instance.lastColdStartMs ?? record.pastLastColdStartMs;
       }
       record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs, hostEnv: started.hostEnv };
+      // The previous instance keeps its room while it drains (registry.drain gives it back).
       this.budget?.add(started.instance);
-      if (previous) this.budget?.remove(previous.instance);
       if (started.runAs?.isRoot) {
         this.opts.say(`${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
       } else if (started.runAs) {

@@ -76,7 +76,7 @@ export class WorkerBudget implements WorkerBudgetLike {
       // Room that starts under way hold comes back when they end: said only of a wait on apps
       // that serve and hold requests, which can be long, or on other apps' wakes (then named:
       // they are put to sleep once woken, and hold no requests).
-      const waking = room === false ? [] : room.map((w) => w.name);
+      const waking = room === false ? [] : room.filter((w) => !w.draining).map((w) => w.name);
       const why = waking.join(' ') || 'holding';
       if (told !== why && this.reserved.size === 0) {
         told = why;
@@ -95,10 +95,10 @@ export class WorkerBudget implements WorkerBudgetLike {
   }
 
   /**
-   * True once there is room, false when none can be made, or the wakes under way to wait for
-   * before looking again.
+   * True once there is room, false when none can be made, or the wakes and drains under way to
+   * wait for before looking again.
    */
-  private async makeRoomNow(asking: AppInstance, workers: number): Promise<boolean | Array<{ name: string; ended: Promise<void> }>> {
+  private async makeRoomNow(asking: AppInstance, workers: number): Promise<boolean | Array<{ name: string; ended: Promise<void>; draining?: boolean }>> {
     while (this.used(asking) + workers > this.max) {
       // Another version of the asking app goes last: putting what serves it to sleep for its
       // own new version leaves the app asleep once that is judged.
@@ -117,7 +117,13 @@ export class WorkerBudget implements WorkerBudgetLike {
             .filter((i) => i !== asking)
             .map((i) => ({ name: i.name, ended: i.wakeWithRoom() }))
             .filter((w): w is { name: string; ended: Promise<void> } => w.ended !== null);
-          return wakes.length === 0 ? false : wakes;
+          // A version draining after a deploy or restart gives its room back as its last
+          // requests end: waited for outside the turn (a drain may take `drain` s, and a request
+          // it holds may itself wait for another app's wake), and not named as a wake.
+          const drains = [...this.instances]
+            .filter((i) => i !== asking && i.state !== 'ready' && i.runningWorkers > 0)
+            .map((i) => ({ name: i.name, ended: i.workersGone(), draining: true }));
+          return wakes.length + drains.length === 0 ? false : [...wakes, ...drains];
         }
         await Promise.race(freeing.map((i) => i.workersGone()));
         continue;

@@ -427,6 +427,32 @@ test('--max-workers: an app put to sleep counts its workers until they are gone,
   assert.not.ok(isAlive(stopping), 'the other app woke only once the sleeping worker was gone: at most --max-workers 1 at any time');
 });
 
+test('--max-workers: a version draining after a deploy counts its workers until they are gone, so an app woken meanwhile never runs one past the bound', async () => {
+  const env = await open([['slow', 'blog.1'], ['slow', 'other']], 'defaults:\n  workers: 1\n  threads: 2\n', ['--max-workers', '2']);
+  assert.is((await get(env, '/other/?t=0')).status, 200);
+  assert.is((await get(env, '/blog/?t=0')).status, 200);
+  const [old] = (await app(env, 'blog')).workers.map((w: any) => w.pid);
+  // The old version's worker holds a request through the switch: it drains that long.
+  const holding = get(env, '/blog/?t=5');
+  await new Promise((r) => setTimeout(r, 300));
+  addPackage(env.apps, 'slow', 'blog.2');
+  env.gw.child.kill('SIGHUP');
+  await waitFor(async () => {
+    const now = await app(env, 'blog');
+    return now.version === '2' && now.state === 'ready';
+  }, 20_000, 'version 2 to take over, with other put to sleep for its room');
+  assert.is((await app(env, 'other')).state, 'idle');
+  assert.ok(isAlive(old), 'the old version still drains its request');
+  // Its wake puts blog's new version to sleep or waits for the drain: either way never three.
+  const other = await get(env, '/other/?t=0');
+  assert.is(other.status, 200, other.body);
+  const serving = (await gatewayStatus(env.gw)).apps.flatMap((a: any) => a.workers.map((w: any) => w.pid as number));
+  for (const pid of serving) env.pids.add(pid);
+  const running = [...new Set([...serving, old])].filter(isAlive);
+  assert.ok(running.length <= 2, `workers running under --max-workers 2: ${running.join(', ')}`);
+  assert.is((await holding).status, 200, 'the drained request was served');
+});
+
 test('--max-workers below an app\'s own workers: it runs as many as the budget allows, said in the log, and serves', async () => {
   const env = await open([['slow', 'wide'], ['slow', 'other']], 'defaults:\n  workers: 2\n  threads: 2\n', ['--max-workers', '1']);
   assert.match(env.gw.output(), /wide: workers 2 is more than --max-workers 1; it runs 1/);
