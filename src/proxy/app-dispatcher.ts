@@ -74,6 +74,12 @@ const kHeldSince = Symbol('apppkg.heldSince');
 type HeldSocket = Socket & { [kHeldSince]?: number };
 type Retried = IncomingMessage & { [kRetried]?: true };
 
+/** Retry-After for a 503 whose cause lasts until `at` (Date.now() ms): the seconds left, at least 1. */
+function retryAfterUntil(at: number | null | undefined): Record<string, string> | undefined {
+  if (at === null || at === undefined) return undefined;
+  return { 'Retry-After': String(Math.max(1, Math.ceil((at - Date.now()) / 1000))) };
+}
+
 export class AppDispatcher implements Redispatch {
   backend: Backend;
   staticMounts: StaticMount[] = [];
@@ -259,7 +265,10 @@ export class AppDispatcher implements Redispatch {
     const backend = this.backend;
     backend.wake?.().catch((err: Error) => {
       if (this.backend !== backend) return; // another version took over: what waits is its now
-      for (const waiting of this.queue.splice(0)) answerFailure(waiting.res, 'unavailable', { detail: this.wakeFailedDetail(err) });
+      // Until the back-off has passed every request gets this 503 at once: Retry-After says
+      // how long that is (up to 30 s), not 1 s, after which a client would only meet it again.
+      const headers = retryAfterUntil(backend.wakeRetryAt);
+      for (const waiting of this.queue.splice(0)) answerFailure(waiting.res, 'unavailable', { detail: this.wakeFailedDetail(err), headers });
       this.recount();
     });
   }
@@ -274,9 +283,7 @@ export class AppDispatcher implements Redispatch {
    * busy app, which told clients and proxies to come back 16-30 times while nothing could serve.
    */
   private crashLoopRetryAfter(): Record<string, string> | undefined {
-    const at = this.backend.nextWorkerRestartAt;
-    if (at === null || at === undefined) return undefined;
-    return { 'Retry-After': String(Math.max(1, Math.ceil((at - Date.now()) / 1000))) };
+    return retryAfterUntil(this.backend.nextWorkerRestartAt);
   }
 
   private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute, since = Date.now()): void {
@@ -407,7 +414,7 @@ export class AppDispatcher implements Redispatch {
         () => {
           if (!socket.destroyed) this.upgrade(req, socket, head, route);
         },
-        (err: Error) => refuseUpgradeFor(socket, 'unavailable', this.wakeFailedDetail(err)),
+        (err: Error) => refuseUpgrade(socket, 503, this.wakeFailedDetail(err), retryAfterUntil(backend.wakeRetryAt) ?? { 'Retry-After': '1' }),
       );
       return;
     }

@@ -99,6 +99,8 @@ export interface Backend {
   readonly crashLooping?: boolean;
   /** When its first worker waiting out a restart delay starts again (Date.now() ms): the 503's Retry-After. */
   readonly nextWorkerRestartAt?: number | null;
+  /** When a wake is tried again after the app failed one (Date.now() ms): the 503's Retry-After till then. */
+  readonly wakeRetryAt?: number | null;
   /** Starts what sleeps; resolves once it takes traffic, rejects when it cannot. */
   wake?(): Promise<void>;
   /** A request or websocket goes to one of its processes: it is not idle until the release is called. */

@@ -252,6 +252,11 @@ export class AppInstance {
     return this.idle.nextWakeAt;
   }
 
+  /** nextWakeAt in Date.now() ms: the 503's Retry-After meanwhile. */
+  get wakeRetryAt(): number | null {
+    return this.idle.wakeRetryAt;
+  }
+
   /**
    * When it last had a request or websocket. Its workers' own stamp counts to the millisecond:
    * the idle check only notices their requests once a second, and the worker budget's choice of

@@ -164,9 +164,15 @@ export class IdleCycle {
     return this.wakeError !== null && this.wakeBackoff.isCrashLooping(Date.now());
   }
 
-  /** When the next wake will be tried after the app's failure (ISO), null when it may be now. */
+  /** When the next wake will be tried after the app's failure (Date.now() ms), null when it may be now. */
+  get wakeRetryAt(): number | null {
+    return this.wakeError !== null && Date.now() < this.retryAt ? this.retryAt : null;
+  }
+
+  /** wakeRetryAt as status shows it (ISO). */
   get nextWakeAt(): string | null {
-    return this.wakeError !== null && Date.now() < this.retryAt ? new Date(this.retryAt).toISOString() : null;
+    const at = this.wakeRetryAt;
+    return at === null ? null : new Date(at).toISOString();
   }
 
   private async wakeUp(): Promise<void> {

@@ -144,7 +144,7 @@ test('a wake that does not finish within the app\'s timeout: 503 with Retry-Afte
   await waitFor(async () => (await get(env, '/stuck/')).status === 200, 30_000, 'the wake to finish once imports do');
 });
 
-test('a wake the app fails: a 503 naming only the code, status says why (the app\'s words withheld without the token), and no interpreter per request (back-off)', async () => {
+test('a wake the app fails: a 503 naming only the code, status says why (the app\'s words withheld without the token), and no interpreter per request (back-off, said in Retry-After)', async () => {
   const env = await open([], 'apps:\n  vault:\n    idle_timeout: 1\n    workers: 1\n');
   const broken = join(env.dir.path, 'broken');
   const imports = join(env.dir.path, 'imports');
@@ -192,6 +192,12 @@ test('a wake the app fails: a 503 naming only the code, status says why (the app
   const burst = await Promise.all(Array.from({ length: 8 }, () => get(env, '/vault/')));
   assert.equal(burst.map((r) => r.status), Array(8).fill(503));
   assert.is(importCount(), before, 'no import during the back-off');
+  // The fourth failure's back-off is 4 s: Retry-After says what is left of it, not 1 s after
+  // which a client that honours it would only meet the same 503 again.
+  for (const r of burst) {
+    const retryAfter = Number(r.headers['retry-after']);
+    assert.ok(retryAfter >= 2 && retryAfter <= 4, `Retry-After ${String(r.headers['retry-after'])} during a 4 s back-off`);
+  }
   // The fourth wake's import has begun (its mark is written first); its failure is recorded when
   // the worker has exited, which a loaded host may not have reached yet.
   const looped = await waitFor(async () => {
