@@ -9,6 +9,19 @@ export function asksToContinue(req: Pick<IncomingMessage, 'headers' | 'httpVersi
   return /100-continue/i.test(expect);
 }
 
+/**
+ * The expectation an HTTP/1.1 request asks for that the gateway cannot meet (RFC 9110
+ * §10.1.1: a member other than 100-continue; its answer is 417), or null. node:http asks the
+ * same question, with the same test for 100-continue, before it emits 'checkExpectation'; an
+ * empty field lists no expectation at all, so nothing in it can fail.
+ */
+export function unmetExpectation(req: Pick<IncomingMessage, 'headers' | 'httpVersionMajor' | 'httpVersionMinor'>): string | null {
+  const expect = req.headers.expect;
+  if (expect === undefined || req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return null;
+  if (/(?:^|\W)100-continue(?:$|\W)/i.test(expect) || expect.replace(/[\s,]/g, '') === '') return null;
+  return expect;
+}
+
 type ExpectingResponse = ServerResponse & { _expect_continue?: boolean };
 
 /**

@@ -14,6 +14,7 @@ export const REASONS: Record<number, string> = {
   413: 'Content Too Large',
   414: 'URI Too Long',
   416: 'Range Not Satisfiable',
+  417: 'Expectation Failed',
   431: 'Request Header Fields Too Large',
   499: 'Client Closed Request',
   500: 'Internal Server Error',

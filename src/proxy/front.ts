@@ -14,7 +14,7 @@ import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
-import { keepAliveOnceBodyRead } from '../net/expect-continue.js';
+import { keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
 import { headBegunAt, headLineFrom, readVersionsAsRfc, sentHeadOf, watchRequestStarts } from '../net/node-parser.js';
@@ -100,7 +100,7 @@ interface Routed {
   q: number;
 }
 interface Unrouted {
-  status: 400 | 404 | 501 | 503 | 505;
+  status: 400 | 404 | 417 | 501 | 503 | 505;
   detail: string;
   /** Close the connection after the answer (a head that cannot be trusted to frame the next one). */
   close: boolean;
@@ -117,6 +117,10 @@ interface Unrouted {
 
 const kApp = Symbol('apppkg.upgradeApp');
 type UpgradeSocket = Socket & { [kApp]?: string };
+
+/** The 417's reason (RFC 9110 §10.1.1), the client's field printable and short. */
+const cannotMeet = (expectation: string): string =>
+  `the expectation \`${expectation.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}\` cannot be met: the gateway knows 100-continue only (RFC 9110 §10.1.1)`;
 
 /** RefusedRoutes.code of an app whose first version is starting (the supervisor's STARTING). */
 const STARTING_CODE = 'starting';
@@ -326,6 +330,9 @@ export class Front {
       (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
       server.on('request', (req, res) => this.nodeRequest(req, res));
       server.on('checkContinue', (req, res) => this.nodeRequest(req, res));
+      // Without a listener node:http answers an expectation it cannot meet itself: a bare 417,
+      // chunked, with no reason and no access-log line. route() gives it as the gateway's own.
+      server.on('checkExpectation', (req, res) => this.nodeRequest(req, res));
       server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
         this.stopHandedHeadClock(socket);
         this.whenOpen(() => this.onUpgrade(req, socket, head));
@@ -865,9 +872,10 @@ export class Front {
 
   /**
    * Where a request (or an upgrade) goes, or why it goes nowhere: a head to refuse (400, and
-   * the connection closed), a target that is not a path (400), no app mounted there (404).
+   * the connection closed), a target that is not a path (400), an expectation it cannot meet
+   * (417; `upgrade`: none, as node:http leaves an upgrade's), no app mounted there (404).
    */
-  private route(req: IncomingMessage): Routed | Unrouted {
+  private route(req: IncomingMessage, upgrade = false): Routed | Unrouted {
     // llhttp parses `HTTP/2.0` in a request line (an HTTP/2 client sends its preface, never
     // this): a major version the gateway does not speak is 505 (RFC 9110 §15.6.6).
     if (req.httpVersionMajor >= 2) return { status: 505, detail: notSpokenHere(req.httpVersion), close: true };
@@ -877,6 +885,9 @@ export class Front {
     if (problem !== null) return { status: 400, detail: problem, close: true };
     const coding = unknownTransferCoding(req);
     if (coding !== null) return { status: 501, detail: coding, close: true };
+    // node:http emits 'upgrade' before it looks at Expect: an upgrade's is left as it was.
+    const expectation = upgrade ? null : unmetExpectation(req);
+    if (expectation !== null) return { status: 417, detail: cannotMeet(expectation), close: false };
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const routed = routedRequestPath(q >= 0 ? url.slice(0, q) : url);
@@ -953,7 +964,7 @@ export class Front {
   }
 
   private routeUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const routed = this.route(req);
+    const routed = this.route(req, true);
     if ('status' in routed) {
       if (routed.starting === undefined || this.stopping) return refuseUpgrade(socket, routed.status, routed.detail);
       this.startWaits.wait(routed.starting.app, routed.starting.waitMs, () => socket.destroyed, () => this.routeUpgrade(req, socket, head), () => refuseUpgrade(socket, routed.status, routed.detail));

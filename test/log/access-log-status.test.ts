@@ -87,6 +87,13 @@ test('a request node:http cannot parse, and a CONNECT, get their line too: one l
   await waitFor(() => /"CONNECT example\.com:443 HTTP\/1\.1" 501 42 /.test(gw!.output()), 5000, `the 501 line in\n${gw!.output()}`);
 });
 
+test('an expectation the gateway cannot meet gets its line with its 417 and that answer\'s size (node:http wrote its own 417 and logged nothing)', async () => {
+  const raw = await rawRequest(port(), 'GET /cuts/expects HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n\r\n', 5000);
+  const size = raw.length - raw.indexOf('\r\n\r\n') - 4; // latin1: one char per byte
+  assert.match(raw, /^HTTP\/1\.1 417 /);
+  await waitFor(() => new RegExp(`"GET /cuts/expects HTTP/1\\.1" 417 ${size} `).test(gw!.output()), 5000, `the 417 line in\n${gw!.output()}`);
+});
+
 test('the request line as sent: `GET /` (no version, llhttp\'s HTTP/0.9) without one, `HTTP/0.9` when written, `GARBAGE` as it is', async () => {
   for (const [line, logged] of [['GET /cuts/bare', /"GET \/cuts\/bare" 400 \d+ /], ['GET /cuts/nine HTTP/0.9', /"GET \/cuts\/nine HTTP\/0\.9" 400 \d+ /], ['GARBAGE', /"GARBAGE" 400 [1-9]\d* "-" "-" app=- /]] as const) {
     assert.match(await rawRequest(port(), `${line}\r\n\r\n`, 5000), /^HTTP\/1\.1 400 /);

@@ -172,6 +172,16 @@ const CASES: Case[] = [
     request: 'POST /rfc/echo HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello', status: 200, seen: { body: 'hello' },
   },
   {
+    id: 'R6.20c', rfc: 'RFC 9110 §10.1.1', what: 'an expectation other than 100-continue: the gateway\'s 417, framed and dated as its other answers, saying why (node:http\'s own was chunked, bare and unlogged)',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello', status: 417, dated: true,
+    inHead: /^HTTP\/1\.1 417 Expectation Failed\r\nContent-Type: text\/plain; charset=utf-8\r\nContent-Length: \d+\r\nCache-Control: no-store\r\n/, notInHead: /transfer-encoding/i,
+    says: /^417 Expectation Failed\nthe expectation `foo` cannot be met: the gateway knows 100-continue only/,
+  },
+  {
+    id: 'R6.20d', rfc: 'RFC 9110 §5.6.1, §10.1.1', what: 'an empty Expect (a list of no expectation): nothing fails, the app\'s (node:http answered 417)',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nExpect: \r\n\r\n', status: 200, seen: { HTTP_EXPECT: '' },
+  },
+  {
     id: 'R6.21', rfc: 'RFC 9110 §8.6', what: 'a 204 with the app\'s Content-Length: the field dropped (no body, nothing to measure)',
     request: 'GET /rfc/204 HTTP/1.1\r\nHost: x\r\n\r\n', status: 204, notInHead: /content-length/i,
   },
