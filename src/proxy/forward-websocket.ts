@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import type { WorkerLink } from '../link/worker-link.js';
 import { AsgiWebsocket, type AsgiWebsocketOptions } from './asgi-websocket.js';
 import { cgiRequest } from './cgi-request.js';
-import { refuseUpgradeFor } from './error-response.js';
+import { refuseUpgrade, refuseUpgradeFor } from './error-response.js';
 import { HOP_BY_HOP_HEADERS } from './forwarded-headers.js';
 import type { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
@@ -44,6 +44,15 @@ function createWebsocketServer(maxPayload: number): WebSocketServer {
     verifyClient: (info, answer) => websocketOf(info.req).connect(answer),
     handleProtocols: (offered, req) => websocketOf(req).chooseProtocol(offered),
   });
+  // A handshake ws cannot complete (not a GET; a bad key, version or subprotocol list) got ws's
+  // own answer: text/html, no Date (RFC 9110 §6.6.1), a 405 without the Allow it must carry
+  // (§15.5.6). The gateway's refusal instead, with ws's reason and the versions it speaks
+  // (RFC 6455 §4.4) when the client's is not one of them.
+  server.on('wsClientError', (err: Error, socket: Socket, req: IncomingMessage) => {
+    if (req.method !== 'GET') return refuseUpgrade(socket, 405, `a websocket handshake is a GET (RFC 6455 §4.1), not ${req.method}`, { Allow: 'GET' });
+    const version = Number(req.headers['sec-websocket-version']);
+    refuseUpgrade(socket, 400, err.message, version === 13 || version === 8 ? {} : { 'Sec-WebSocket-Version': '13, 8' });
+  });
   // The app's extra headers on the 101, but for the handshake's own; and its subprotocol where
   // the client offered none, which ws does not ask handleProtocols about.
   server.on('headers', (lines, req) => {
@@ -76,7 +85,7 @@ export function forwardWebsocket(link: WorkerLink, req: IncomingMessage, socket:
   socket.once('close', () => options.open.delete(websocket));
   options.server ??= createWebsocketServer(options.maxPayload);
   options.server.handleUpgrade(req, socket, head, (ws) => websocket.opened(ws));
-  // ws answered the handshake itself (not a websocket GET, a bad key: 400/405/426): the app never heard of it.
+  // Refused before the app was asked (not a websocket GET, a bad key: 400/405, wsClientError): the app never heard of it.
   if (!websocket.asked) link.forget(id);
   return true;
 }

@@ -243,6 +243,21 @@ const CASES: Case[] = [
     status: 404, closed: true, dated: true, says: /^404 Not Found\nno app is mounted at \/nowhere\/ws\n$/,
   },
   {
+    id: 'R6.16i', rfc: 'RFC 9110 §6.6.1, RFC 6455 §4.2.1', what: 'a websocket handshake to an ASGI app without Sec-WebSocket-Key: the gateway\'s 400, dated, saying why (ws\'s own had no Date and said text/html)',
+    request: 'GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    status: 400, closed: true, dated: true, inHead: /\r\nContent-Type: text\/plain; charset=utf-8\r\n/, says: /^400 Bad Request\nMissing or invalid Sec-WebSocket-Key header\n$/,
+  },
+  {
+    id: 'R6.16j', rfc: 'RFC 6455 §4.4', what: 'the same with a version the gateway does not speak: 400 naming the versions it does',
+    request: 'GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n\r\n',
+    status: 400, closed: true, dated: true, inHead: /\r\nSec-WebSocket-Version: 13, 8\r\n/, says: /^400 Bad Request\nMissing or invalid Sec-WebSocket-Version header\n$/,
+  },
+  {
+    id: 'R6.16k', rfc: 'RFC 9110 §15.5.6, RFC 6455 §4.1', what: 'a websocket handshake that is a POST: 405 with the Allow a 405 must carry, dated',
+    request: 'POST /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n',
+    status: 405, closed: true, dated: true, inHead: /\r\nAllow: GET\r\n/, says: /^405 Method Not Allowed\na websocket handshake is a GET/,
+  },
+  {
     id: 'R6.17', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding: gzip, chunked (a coding the gateway does not undo): 501',
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', status: 501, closed: true, dated: true,
   },
