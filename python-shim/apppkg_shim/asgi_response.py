@@ -19,7 +19,7 @@ from . import link
 from .asgi_lifespan import app_line, awaiting_frames
 from .asgi_scope import REQUEST_URI
 from .errors import InvalidResponse, log
-from .task import _NAME_CONTENT_LENGTH, _NAME_DROP, _name_kind  # the WSGI response's header rules, shared
+from .task import _NAME_CONTENT_LENGTH, _NAME_DROP, _content_length, _name_kind  # the WSGI response's header rules, shared
 
 HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
@@ -38,7 +38,8 @@ _name_kinds = {}  # header name bytes -> task.py's kind of it
 def encode_header_pairs(headers, parts, lengths=None):
     """Append an ASGI headers list to `parts` as latin-1 bytes (name, value, ...), checked as
     the WSGI worker checks them; hop-by-hop names are dropped (the gateway frames the body).
-    The values of Content-Length go to `lengths` too, when given."""
+    The lengths Content-Length says go to `lengths` too, when given: one, a repeat of the same
+    sent once."""
     try:
         items = iter(headers)
     except TypeError:
@@ -60,7 +61,10 @@ def encode_header_pairs(headers, parts, lengths=None):
         if kind == _NAME_DROP:
             continue
         if kind == _NAME_CONTENT_LENGTH and lengths is not None:
-            lengths.append(value)
+            repeated = bool(lengths)
+            lengths[:] = [_content_length(value.decode("latin-1"), lengths[0] if repeated else None)]
+            if repeated:
+                continue
         if b"\n" in value or b"\r" in value or b"\0" in value:
             raise InvalidResponse("header %s: the value contains CR, LF or NUL: %r" % (name.decode("latin-1"), value))
         parts.append(name)
@@ -204,10 +208,7 @@ class ResponseExchange:
         # A HEAD's, a 204's or a 304's Content-Length is that of a body the response never
         # carries (RFC 9110 8.6: a 304 states the representation's): nothing to hold it to.
         if declared is not None and message["status"] not in (204, 304) and not self.payload.startswith("HEAD\0"):
-            try:
-                self.declared = int(declared)
-            except ValueError:
-                raise InvalidResponse("Content-Length %r is not a number" % (declared,))
+            self.declared = declared
         # An app that sends its body without awaiting anything else in between does so before
         # the batch leaves; one that does not has its head sent alone (release_head).
         self.worker.held_heads.append(self)

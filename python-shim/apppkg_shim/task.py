@@ -46,6 +46,20 @@ def _name_kind(name):
     return kind
 
 
+def _content_length(value, earlier):
+    """The length a Content-Length value (str) the app gave says. RFC 9110 8.6 has it be digits
+    only, where int() takes "+5", "0_5" and other scripts' digits too, which a client or a proxy
+    in front refuses as a response it cannot frame; `earlier`, the length of one given before
+    (None: none), is one a repeat must equal, or the body's length is unknown."""
+    digits = value.strip(" \t")
+    if not (digits.isascii() and digits.isdigit()):
+        raise InvalidResponse("Content-Length %r is not a number" % (value,))
+    length = int(digits)
+    if earlier is not None and length != earlier:
+        raise InvalidResponse("Content-Length given twice, %d and %d: the body's length is unknown" % (earlier, length))
+    return length
+
+
 def _status_code(status):
     if not isinstance(status, str):
         raise InvalidResponse('status must be a str like "200 OK", got %s %r' % (type(status).__name__, status))
@@ -198,10 +212,10 @@ class Task:
             if kind:
                 if kind == _NAME_DROP:
                     continue
-                try:
-                    content_length = int(value)
-                except ValueError:
-                    raise InvalidResponse("Content-Length %r is not a number" % (value,))
+                repeated = content_length is not None
+                content_length = _content_length(value, content_length)
+                if repeated:
+                    continue  # the same length again: sent once
             parts.append(name)
             parts.append(value)
         self.status = status

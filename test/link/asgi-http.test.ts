@@ -361,6 +361,22 @@ for (const python of PYTHONS) {
     await until('the app to be told', 5000, () => /declared: Response content longer than Content-Length \(2\)/.test(h.output.join("\n")) && /declared: Response content shorter than Content-Length \(5 bytes of 10\)/.test(h.output.join("\n")));
   });
 
+  t('a Content-Length that is not digits alone (+5, 0_5), or two that differ: the app\'s 500, none of its head sent; the same one twice goes out once', async ({ h }) => {
+    for (const [length, fault] of [['%2B5', "Content-Length '+5' is not a number"], ['0_5', "Content-Length '0_5' is not a number"], ['5,7', 'Content-Length given twice, 5 and 7']]) {
+      const c = await RawConnection.open(h.port);
+      c.write(`GET /m/declared?length=${length}&bodies=hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      await until('the connection to close', 5000, () => c.closed);
+      assert.match(c.text, /^HTTP\/1\.1 500 /, `${length}: ${c.text}`);
+      assert.not.match(c.text, /content-length: (\+5|0_5|7)\r\n/i);
+      await until(`the app's log to say ${fault}`, 5000, () => h.output.join('\n').includes(fault));
+    }
+    const c = await RawConnection.open(h.port);
+    c.write('GET /m/declared?length=5,5&bodies=hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await until('the connection to close', 5000, () => c.closed);
+    assert.match(c.text, /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nhello$/, c.text);
+    assert.is(c.text.match(/\r\ncontent-length: /gi)?.length, 1, c.text);
+  });
+
   t('a 304 (or 204) with the Content-Length of a body it never carries is that answer, not a 500, and the connection goes on', async ({ h }) => {
     for (const status of [304, 204]) {
       const c = await RawConnection.open(h.port);

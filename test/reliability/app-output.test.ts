@@ -89,6 +89,8 @@ async function assertLogged(path: string, fault: RegExp): Promise<void> {
 const before: Array<[id: string, what: string, path: string, fault: RegExp]> = [
   ['R2.1', 'a status line that is not a string', '/status-int', /status must be a str like "200 OK", got int 200/],
   ['R2.2', 'a header with CR/LF in it (response splitting)', '/crlf', /header X-Bad: the value contains CR, LF or NUL/],
+  ['R2.2b', 'two Content-Lengths that differ (RFC 9110 §8.6: no framing a client can trust)', '/two-lengths', /Content-Length given twice, 5 and 7/],
+  ['R2.2c', 'a Content-Length that is not digits alone (`+5`, which int() reads and clients refuse)', '/plus-length', /Content-Length '\+5' is not a number/],
   ['R2.3', 'a body that is not bytes (str items)', '/str-body', /the response body must be bytes, got str/],
   ['R2.4', 'start_response called twice without exc_info', '/twice', /start_response\(\) called a second time without exc_info/],
 ];
@@ -110,6 +112,13 @@ for (const [id, what, path, fault] of before) {
     await ok.body.dump();
   });
 }
+
+test('R2.2d the same Content-Length twice: nothing conflicts, served with the field once (it went out twice)', async () => {
+  const r = await raw('/same-length-twice');
+  assert.is(r.status, 200, r.head);
+  assert.is(r.head.match(/\r\nContent-Length: /gi)?.length, 1, r.head);
+  assert.is(r.body, 'hello');
+});
 
 /** Sends `path` on a keep-alive connection: the gateway must close it mid-body. */
 async function cutAfterHeaders(path: string): Promise<string> {
