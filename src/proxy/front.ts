@@ -126,7 +126,7 @@ const cannotMeet = (expectation: string): string =>
 const STARTING_CODE = 'starting';
 
 /** The body of the 501 to a CONNECT (ASCII: its length is its byte count). */
-const NOT_A_PROXY = 'CONNECT: this gateway is not an HTTP proxy';
+const NOT_A_PROXY = shortBody(501, 'CONNECT: this gateway is not an HTTP proxy');
 
 const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
 
@@ -343,7 +343,8 @@ export class Front {
         this.stopHandedHeadClock(socket);
         socket.on('error', () => {});
         this.accessLog.record(req, socket.remoteAddress ?? '', 501, '', performance.now(), NOT_A_PROXY.length);
-        endLingering(socket, `HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: ${NOT_A_PROXY.length}\r\nConnection: close\r\n\r\n${NOT_A_PROXY}`);
+        // The fields and short body of every other refusal (it had no Date, nor Cache-Control).
+        endLingering(socket, unparsableAnswer(501, NOT_A_PROXY));
       });
       this.takeConnections(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

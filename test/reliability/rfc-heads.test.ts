@@ -199,7 +199,9 @@ const CASES: Case[] = [
   },
   {
     id: 'R6.11', rfc: 'RFC 9110 §9.3.6', what: 'CONNECT (a tunnel: a proxy\'s method)',
-    request: 'CONNECT rfc.localhost:443 HTTP/1.1\r\nHost: rfc.localhost:443\r\n\r\n', status: 501, closed: true,
+    request: 'CONNECT rfc.localhost:443 HTTP/1.1\r\nHost: rfc.localhost:443\r\n\r\n', status: 501, closed: true, dated: true,
+    inHead: /^HTTP\/1\.1 501 Not Implemented\r\nContent-Type: text\/plain; charset=utf-8\r\nContent-Length: 63\r\nCache-Control: no-store\r\nConnection: close\r\n/,
+    says: /^501 Not Implemented\nCONNECT: this gateway is not an HTTP proxy\n$/,
   },
   {
     id: 'R6.12', rfc: 'RFC 9112 §3.2.4, RFC 9110 §9.3.7', what: 'OPTIONS * (the server, not a resource): answered by the gateway with Allow',
