@@ -8,15 +8,26 @@ import { versionsTie } from '../description/package-dir.js';
 import type { DiscoveredApp } from './discovery.js';
 
 /**
- * One line per pair of directories naming one version (`blog.1.02`, `blog.1.2`) and per link to
- * a version below the highest, each with the key it is said once by.
+ * One line per pair of directories naming one version (`blog.1.02`, `blog.1.2`) or none, and per
+ * link to a version below the highest, each with the key it is said once by.
  */
 export function versionNotices(app: DiscoveredApp): Array<{ key: string; line: string }> {
   const notices: Array<{ key: string; line: string }> = [];
   app.versions.forEach((above, i) => {
     const below = app.versions[i + 1];
-    if (below === undefined || !versionsTie(above.version, below.version)) return;
+    if (below === undefined) return;
     const [a, b] = [basename(above.dir), basename(below.dir)];
+    // Two packages naming one app with no version at all (a copy `blog-new` whose app.yaml says
+    // `name: blog`): only the sorted directory names pick the one that serves.
+    if (above.version === null && below.version === null) {
+      notices.push({
+        key: `unversioned ${above.dir} ${below.dir}`,
+        line: `${app.name}: ${a} and ${b} both hold app ${app.name} with no version suffix: ${a} serves only because its directory's name sorts first, ` +
+          `${b} is kept as a rollback target; give each a version (${app.name}.1, ${app.name}.2: the highest serves), another name: in its app.yaml, or start the one to keep unserved with a dot (.${b})`,
+      });
+      return;
+    }
+    if (!versionsTie(above.version, below.version)) return;
     notices.push({
       key: `tie ${above.dir} ${below.dir}`,
       line: `${app.name}: ${b} and ${a} both hold version ${above.version} (versions compare number by number): ${a} ranks first only by its spelling and is the one to serve, ` +

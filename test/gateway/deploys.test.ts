@@ -325,6 +325,22 @@ test('blog.1.02 beside blog.1.2: one version spelled twice, said once with which
   tokens.remove();
 });
 
+test('blog and a copy blog-new whose app.yaml says name: blog: neither has a version, and the log says once which one serves and why', async () => {
+  const named = { 'app.yaml': [[/^/, 'name: blog\n']] as [RegExp, string][] };
+  const { apps, gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog', { ...version('old'), ...named });
+    addPackage(dir, 'environ', 'blog-new', { ...version('new'), ...named });
+  });
+  assert.is(await versionServed(gw), 'old');
+  const said = 'blog: blog and blog-new both hold app blog with no version suffix: blog serves only because its directory\'s name sorts first, ' +
+    'blog-new is kept as a rollback target; give each a version (blog.1, blog.2: the highest serves), another name: in its app.yaml, or start the one to keep unserved with a dot (.blog-new)';
+  assert.ok(gw.output().includes(said), gw.output());
+  // A new app served proves a rescan since.
+  addPackage(apps.path, 'environ', 'other');
+  await waitFor(async () => (await request(`${gw.url}/other/`)).statusCode === 200, 20_000, 'the rescan to serve other');
+  assert.is(gw.output().split(said).length, 2, 'said once, not at every scan');
+});
+
 test('the first install runs commands.install before the first request', async () => {
   const { gw, state } = await open((dir) => {
     const pkg = addPackage(dir, 'environ', 'shop');
