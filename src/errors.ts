@@ -331,7 +331,7 @@ export const ERROR_CODES = {
     example: { app: 'blog', root: '/home/ann/.local/state/apppkg-gateway', pid: 4242, lock: '/home/ann/.local/state/apppkg-gateway/apps/blog/serve.lock' },
   },
   APPPKG_PY_NO_INTERPRETER: {
-    summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter, the only one eligible, does not); the message lists those found, those that could not be run and why (those failing alike, such as pyenv shims of versions not enabled, on one line that names them), and with `deb:` those not eligible. When the environment file names the interpreter, the error points at that key and names the requirement\'s place in app.yaml.',
+    summary: 'No interpreter on this host satisfies `python:` (with `deb:`, the system interpreter, the only one eligible, does not); the message lists those found, those that could not be run and why (those failing alike, such as pyenv shims of versions not enabled, on one line that names them), and with `deb:` those not eligible. When the environment file names the interpreter, the error points at that key and names the requirement\'s place in app.yaml. A `"==3.11"` or `"<=3.11"` that leaves out a 3.11.x found (PEP 440 reads 3.11.0) gets the series\' spelling as the fix (`"==3.11.*"`, `"<3.12"`).',
     message: (d) =>
       d.chosen
         ? `${str(d.key) || 'python'}: ${str(d.chosen)} does not satisfy python: ${JSON.stringify(d.specifier)}${d.requiredAt ? ` (required at ${str(d.requiredAt)})` : ''}`
@@ -340,6 +340,10 @@ export const ERROR_CODES = {
             + `${d.failedList ? `; ${str(d.failedList)}` : ''}${d.ineligibleList ? `; not eligible because of deb: ${str(d.ineligibleList)}` : ''}`
           : `python: no interpreter satisfies ${JSON.stringify(d.specifier)}; found ${str(d.foundList) || 'none'}${d.failedList ? `; also ${str(d.failedList)}` : ''}`,
     hint: (d) => {
+      if (d.series) {
+        return `a missing number counts as 0 in PEP 440, so ${JSON.stringify(d.specifier)} leaves out the later releases of its series (==3.11 is 3.11.0 alone): ` +
+          `write python: ${JSON.stringify(d.series)} in app.yaml for the whole series`;
+      }
       if (d.chosen) return `set ${str(d.key) || 'python'} in the environment file to an interpreter that satisfies ${JSON.stringify(d.specifier)} (or remove it to let the gateway pick one), or loosen \`python:\` in app.yaml`;
       return d.reasonDeb
         ? 'install a system python3 that satisfies the specifier, or loosen `python:` in app.yaml'

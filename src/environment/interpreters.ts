@@ -77,6 +77,7 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
       key: 'python',
       ...place,
       specifier: specifier ?? '(any)',
+      series: seriesSpelling(specifier, [chosen.version]),
       chosen: formatInterpreter(chosen),
       requiredAt: required,
       expected: specifier ?? 'any Python 3',
@@ -117,6 +118,7 @@ function noInterpreter(specifier: string | null, found: Interpreter[], failed: F
   return new GatewayError('APPPKG_PY_NO_INTERPRETER', {
     key: 'python',
     specifier: specifier ?? '(any)',
+    series: seriesSpelling(specifier, found.map((i) => i.version)),
     foundList: found.map(formatInterpreter).join(', '),
     failedList,
     reasonDeb: ineligible !== undefined,
@@ -125,6 +127,28 @@ function noInterpreter(specifier: string | null, found: Interpreter[], failed: F
     expected: specifier ?? 'any Python 3',
     found: [found.map(formatInterpreter).join(', ') || 'none', failedList].filter(Boolean).join('; '),
   });
+}
+
+/**
+ * `"==3.11"` or `"<=3.11"` read as their writer meant, the 3.11 series (`"==3.11.*"`, `"<3.12"`),
+ * when that lets one of `versions` in: PEP 440 pads a release with zeros, so `==3.11` is 3.11.0
+ * alone and 3.11.7 fails it, which an error that only lists 3.11.7 as found leaves a riddle.
+ * null when no clause is written so, or the rewrite would let none in either.
+ */
+export function seriesSpelling(specifier: string | null, versions: string[]): string | null {
+  if (specifier === null) return null;
+  let rewritten = false;
+  const clauses = specifier.split(',').map((clause) => {
+    const m = /^\s*(==|<=)\s*(\d+(?:\.\d+)?)\s*$/.exec(clause);
+    if (m === null || !versions.some((v) => v.startsWith(`${m[2]}.`))) return clause.trim();
+    rewritten = true;
+    if (m[1] === '==') return `==${m[2]}.*`;
+    const numbers = m[2].split('.').map(Number);
+    numbers[numbers.length - 1] += 1;
+    return `<${numbers.join('.')}`;
+  });
+  const series = clauses.join(',');
+  return rewritten && versions.some((v) => versionSatisfies(v, series)) ? series : null;
 }
 
 /**

@@ -84,6 +84,25 @@ test('"<3" fails with APPPKG_PY_NO_INTERPRETER listing what was found', async ()
   assert.match(err.hint, 'python3.N');
 });
 
+const [major, minor, micro] = onPath.version.split('.');
+runIf(test, micro !== '0', `needs a python3 on PATH of a release after ${major}.${minor}.0`)(
+  '"==3.11" and "<=3.11" leave out 3.11.7 (PEP 440 reads 3.11.0): the fix is the series\' spelling, "==3.11.*" or "<3.12"',
+  async () => {
+    const series = `${major}.${minor}`;
+    const exact = await expectError(pickInterpreter({ python: `==${series}`, deb: [] }), 'APPPKG_PY_NO_INTERPRETER');
+    assert.match(exact.hint, `so "==${series}" leaves out the later releases of its series`);
+    assert.match(exact.hint, `write python: "==${series}.*" in app.yaml`);
+    const upTo = await expectError(pickInterpreter({ python: `>=3,<=${series}`, deb: [] }), 'APPPKG_PY_NO_INTERPRETER');
+    assert.match(upTo.hint, `write python: ">=3,<${major}.${Number(minor) + 1}" in app.yaml`);
+    // The environment file's choice, judged against the same requirement.
+    const chosen = await expectError(pickInterpreter({ python: `==${series}`, deb: [] }, { override: onPath.executable }), 'APPPKG_PY_NO_INTERPRETER');
+    assert.match(chosen.hint, `write python: "==${series}.*" in app.yaml`);
+    // A series no interpreter here is of keeps the general fix.
+    const other = await expectError(pickInterpreter({ python: '==2.7', deb: [] }), 'APPPKG_PY_NO_INTERPRETER');
+    assert.match(other.hint, 'python3.N');
+  },
+);
+
 ifSystem('deb listed but the system interpreter does not satisfy: says so', async () => {
   if (!system) return;
   const err = await expectError(pickInterpreter({ python: '>=4', deb: ['python3-flask'] }), 'APPPKG_PY_NO_INTERPRETER');
