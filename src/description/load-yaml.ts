@@ -48,7 +48,9 @@ export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, op
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw options.notFound();
     throw new GatewayError('APPPKG_FILE_UNREADABLE', { file, reason: code ?? String(err), cause: err });
   }
-  const source = bytes.toString('utf8');
+  // A byte order mark is no character of the first line: counted, it would put every place
+  // there one column right of where an editor shows it.
+  const source = bytes.toString('utf8').replace(/^\uFEFF/, '');
   // Parsing with positions grows faster than the file (a 2 MB app.yaml held the gateway's one
   // thread 30 s): a description is a page or two, an environment file a few hundred apps.
   if (source.length > MAX_YAML_CHARS) {
@@ -108,7 +110,7 @@ function notUtf8Problem(file: string, bytes: Buffer, lossy: string): GatewayErro
   const utf16 = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
   const at = utf16 ? 0 : firstNonUtf8Byte(bytes);
   // Everything before the bad byte is UTF-8, so it decodes to the same characters in `lossy`.
-  const before = bytes.toString('utf8', 0, at);
+  const before = bytes.toString('utf8', 0, at).replace(/^\uFEFF/, '');
   const lines = new LineCounter();
   const doc = parseDocument(lossy, { lineCounter: lines });
   const { line, col } = lines.linePos(before.length);

@@ -50,6 +50,19 @@ test('check, describe and serve refuse a Latin-1 app.yaml at its first bad byte,
   assert.match(checked.stderr, /environment\.yaml:2:16: settings\.GREETING: expected UTF-8 text, found the byte 0xE9/);
 });
 
+test('a byte order mark takes no column: a problem on the first line is placed where an editor shows it', async () => {
+  const apps = join(work.path, 'columns');
+  const marked = pkg(apps, 'marked', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('bogus: 1\napp: wsgi:application\n')]));
+  const described = await runCli(['describe', marked]);
+  assert.is(described.status, 1, described.stdout);
+  assert.match(described.stderr, /app\.yaml:1:1: bogus: expected one of the known keys/);
+  const env = join(work.path, 'marked-environment.yaml');
+  writeFileSync(env, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('settings: {GREETING: caf'), Buffer.from([0xe9]), Buffer.from('}\n')]));
+  const checked = await runCli(['check', pkg(apps, 'bom', BOM), '--environment', env, '--state-dir', state.path]);
+  assert.is(checked.status, 1, checked.stderr);
+  assert.match(checked.stderr, /marked-environment\.yaml:1:25: settings\.GREETING: expected UTF-8 text, found the byte 0xE9/);
+});
+
 test('--apps refuses the Latin-1 app alone, saying why, and serves the others (one with a byte order mark)', async () => {
   const apps = join(work.path, 'many');
   pkg(apps, 'latin', LATIN1);
