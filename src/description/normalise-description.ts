@@ -391,10 +391,7 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     });
   }
 
-  const extensions: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(yaml.data as Record<string, unknown>)) {
-    if (key.startsWith('x-')) setOwn(extensions, key, value);
-  }
+  const extensions = extensionsOf(yaml.data as Record<string, unknown>);
 
   return {
     file,
@@ -443,6 +440,36 @@ function keyPositions(yaml: YamlFile): Description['positions'] {
     }
   }
   return positions;
+}
+
+/** The `x-` keys of `value` when it is a mapping that has any, as written; else undefined. */
+function ownExtensions(value: unknown): Record<string, unknown> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const found: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) if (key.startsWith('x-')) setOwn(found, key, inner);
+  return Object.keys(found).length > 0 ? found : undefined;
+}
+
+/**
+ * Every `x-` key, as written, for the user's own tools (`describe`'s `extensions`): the top
+ * level's as they are, and those the schema allows deeper (in wsgi, asgi, services, commands
+ * and each process) under their parent's path, `{processes: {ws: {x-replicas: 2}}}`, so that
+ * none is dropped on the way and none can be taken for another's.
+ */
+function extensionsOf(data: Record<string, unknown>): Record<string, unknown> {
+  const extensions = ownExtensions(data) ?? {};
+  for (const parent of ['wsgi', 'asgi', 'services', 'commands']) {
+    const below = ownExtensions(data[parent]);
+    if (below !== undefined) setOwn(extensions, parent, below);
+  }
+  const processes: Record<string, unknown> = {};
+  const specs = data.processes !== null && typeof data.processes === 'object' && !Array.isArray(data.processes) ? data.processes : {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const below = ownExtensions(spec);
+    if (below !== undefined) setOwn(processes, name, below);
+  }
+  if (Object.keys(processes).length > 0) setOwn(extensions, 'processes', processes);
+  return extensions;
 }
 
 /** The static prefix that `route` is, or lies under; undefined when none. */

@@ -170,6 +170,16 @@ test('describe names an app by its directory minus the version suffix', async ()
   assert.is(d.version, '2026.11.24');
 });
 
+test('describe shows every x- key under extensions, those inside wsgi, a process or commands at their place', async () => {
+  const dir = pkg('extended', 'x-team: blog\nwsgi:\n  app: wsgi:application\n  x-note: keep\nprocesses:\n  ws:\n    command: python -m live\n    route: /live\n    x-replicas: 2\ncommands:\n  check: "true"\n  x-nightly: python -m tasks\n');
+  const r = await runCli(['describe', dir]);
+  assert.is(r.status, 0, r.stderr);
+  const d = JSON.parse(r.stdout);
+  assert.equal(d.extensions, { 'x-team': 'blog', wsgi: { 'x-note': 'keep' }, commands: { 'x-nightly': 'python -m tasks' }, processes: { ws: { 'x-replicas': 2 } } });
+  assert.equal(d.processes, { ws: { command: 'python -m live', route: '/live' } });
+  assert.equal(d.commands, { check: 'true' });
+});
+
 const BAD: Array<[string, string, RegExp, number]> = [
   ['bad-indent', 'platform: python, wsgi\napp: wsgi:application\nstatic:\n  /static: static/\n   /media: media/\n', /app\.yaml:5:\d+/, 5],
   ['unknown-key', 'platform: python, wsgi\napp: wsgi:application\nhealth_check: /healthz\n', /app\.yaml:3:1: health_check/, 3],
