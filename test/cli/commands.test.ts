@@ -195,6 +195,9 @@ const BAD: Array<[string, string, RegExp, number]> = [
   ['python-caret', 'app: wsgi:application\npython: "^3.9"\n', /app\.yaml:2:9: python: expected a PEP 440 specifier like ">=3\.9", found "\^3\.9"\n {2}fix: write it as PEP 440 does: python: ">=3\.9,<4"\n/, 2],
   ['python-spaced', 'app: wsgi:application\npython: ">=3.9 <3.12"\n', /fix: write it as PEP 440 does: python: ">=3\.9,<3\.12"\n/, 2],
   ['python-interpreter', 'app: wsgi:application\npython: python3.11\n', /fix: python: is the versions the app runs on, e\.g\. python: "==3\.11\.\*"; the interpreter itself is the host's choice: python: in the environment file\n/, 2],
+  // Blank commands: a process that would exit at once and be restarted for ever, a hook that does nothing.
+  ['blank-process-command', 'app: wsgi:application\nprocesses:\n  worker:\n    command: "  "\n', /app\.yaml:4:14: processes\.worker\.command: expected a shell command, e\.g\. python -m blog\.live --port \$PORT, found " {2}"\n/, 4],
+  ['blank-hook', 'app: wsgi:application\ncommands:\n  update: " "\n', /app\.yaml:3:11: commands\.update: expected a shell command, found " "\n/, 3],
   ['bad-process-name', 'app: wsgi:application\nprocesses:\n  "bad name":\n    command: sleep 1\n', /app\.yaml:3:3: processes\["bad name"\]: expected a process name of letters, digits, '-' and '_', e\.g\. ws, found "bad name"\n {2}fix: rename the key to a process name/, 3],
 ];
 
