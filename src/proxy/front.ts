@@ -280,6 +280,24 @@ export class Front {
         );
       }
     }
+    // Apps named alike but for case (`Blog` and `blog`) share one default host, since host names
+    // compare without case: the router gives it to the first, which is said rather than left to find.
+    const firstWithHost = new Map<string, string>();
+    for (const app of apps) {
+      for (const r of app.routes) {
+        if (!r.implicit || r.host === null || named.has(keyOf(r))) continue;
+        const first = firstWithHost.get(keyOf(r));
+        if (first === undefined) firstWithHost.set(keyOf(r), app.name);
+        if (first === undefined || first === app.name) continue;
+        const said = `${keyOf(r)} ${first} ${app.name}`;
+        if (this.takenRoutesSaid.has(said)) continue;
+        this.takenRoutesSaid.add(said);
+        this.opts.say?.(
+          `host ${r.host.toLowerCase()} is the default of both ${first} and ${app.name} (host names compare without case): requests for it go to ${first}; ` +
+            `${app.name} still answers at its mount; rename one, or give it hosts: of its own in the environment file`,
+        );
+      }
+    }
   }
 
   /**

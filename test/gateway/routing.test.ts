@@ -19,6 +19,7 @@ test.before(async () => {
   addPackage(apps.path, 'environ', 'beta');
   addPackage(apps.path, 'environ', 'gamma.2.0');
   addPackage(apps.path, 'environ', 'delta');
+  addPackage(apps.path, 'environ', 'Delta');
   addPackage(apps.path, 'environ', 'café');
   addPackage(apps.path, 'environ', '日記');
   addPackage(apps.path, 'environ', '_x');
@@ -103,6 +104,14 @@ test('an app\'s hosts: naming another app\'s default NAME.localhost takes it, wh
   const said = gw.output().match(/host gamma\.localhost is gamma's default, and alpha's hosts: in the environment file names it: requests for it go to alpha; gamma still answers at its mount/g) ?? [];
   assert.is(said.length, 1, gw.output());
   assert.match(gw.output(), /host beta\.localhost is beta's default, and delta's hosts: .* go to delta/);
+});
+
+test('Delta beside delta: one default host, since host names compare without case; the first takes it, and the log says so once', async () => {
+  assert.is((await get('/x', { host: 'delta.localhost' })).json().app, 'Delta');
+  assert.is((await get('/Delta/x')).json().app, 'Delta');
+  assert.is((await get('/dé/x')).json().app, 'delta', 'the other still answers at its mount');
+  const said = gw.output().match(/host delta\.localhost is the default of both Delta and delta \(host names compare without case\): requests for it go to Delta; delta still answers at its mount; rename one, or give it hosts: of its own in the environment file/g) ?? [];
+  assert.is(said.length, 1, gw.output());
 });
 
 test('an app\'s mount: naming another app\'s default /NAME takes it, though that app comes first, and the log says so once', async () => {
