@@ -3,8 +3,9 @@
 // and gateway upgrades (SPEC 5.2). Apart from STATE/apps/NAME, because that directory may belong
 // to the app's user and is what `uninstall` removes wholesale; here only the gateway reads.
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError, isGatewayError, systemErrorReason } from '../errors.js';
 
 export interface AppCredentials {
@@ -44,13 +45,52 @@ export async function readCredentials(stateRoot: string, app: string): Promise<A
  * is new, so that the caller sets it on the server and logs that it did (never the password).
  */
 export async function ensurePassword(stateRoot: string, app: string, kind: ServiceKind): Promise<{ password: string; created: boolean }> {
-  const creds = await readCredentials(stateRoot, app);
-  const kept = creds[kind]?.password;
+  const kept = (await readCredentials(stateRoot, app))[kind]?.password;
   if (typeof kept === 'string' && kept.length > 0) return { password: kept, created: false };
-  // 32 random bytes, base64url: no character that needs quoting in a URL, a shell or SQL.
-  const password = randomBytes(32).toString('base64url');
-  await writeCredentials(stateRoot, app, { ...creds, [kind]: { password } });
-  return { password, created: true };
+  return withStoreLock(stateRoot, app, async () => {
+    // Read again under the lock: another process may have made it since.
+    const creds = await readCredentials(stateRoot, app);
+    const made = creds[kind]?.password;
+    if (typeof made === 'string' && made.length > 0) return { password: made, created: false };
+    // 32 random bytes, base64url: no character that needs quoting in a URL, a shell or SQL.
+    const password = randomBytes(32).toString('base64url');
+    await writeCredentials(stateRoot, app, { ...creds, [kind]: { password } });
+    return { password, created: true };
+  });
+}
+
+/** Held for one read and one write of a small file: a lock older than this was left by a crash. */
+const STORE_LOCK_STALE_MS = 10_000;
+
+/**
+ * Runs `job` holding STATE/services/NAME.json.lock (a directory: mkdir is atomic). Two processes
+ * making an app's first password at once (a gateway starting a new app while `install` or `run`
+ * of it runs beside) each wrote its own, the last rename won, and the one whose password lost
+ * set it on the role anyway: an app served with it failed to log in until its next start.
+ */
+async function withStoreLock<T>(stateRoot: string, app: string, job: () => Promise<T>): Promise<T> {
+  const lock = `${credentialsFile(stateRoot, app)}.lock`;
+  try {
+    await mkdir(path.dirname(lock), { recursive: true, mode: 0o700 });
+    for (;;) {
+      try {
+        await mkdir(lock, { mode: 0o700 });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+        if (age > STORE_LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
+        else await sleep(5 + Math.random() * 10);
+      }
+    }
+  } catch (err) {
+    throw storeFailure(lock, err);
+  }
+  try {
+    return await job();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
 }
 
 /**
