@@ -102,7 +102,7 @@ export interface EnsureResult {
  * from the state root that keeps them (`owner`); another state root is refused (ownedRow).
  */
 export function ensureAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise<EnsureResult> {
-  return onAdmin(db.server, async (client) => {
+  return onAdmin(db.server, (client) => whileAppLocked(client, db.name, async () => {
     const ident = client.escapeIdentifier(db.name);
     const marker = client.escapeLiteral(markerOf(owner));
     // Both looked at before anything is made: a database of the app's name that is not the
@@ -130,7 +130,24 @@ export function ensureAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise
     // Every role may connect to a new database by default: only its owner may here.
     await client.query(`REVOKE ALL ON DATABASE ${ident} FROM PUBLIC`);
     return { createdRole: !role, createdDatabase: !database };
-  });
+  }));
+}
+
+/**
+ * Runs `job` holding a session lock of the app's role name on the server. The admin connections
+ * of one process take turns (admin-session.ts), but two processes provisioning one app at once
+ * (a gateway starting a new app while `install` or `run` of it runs beside) each found no
+ * database, and the second CREATE DATABASE failed on the name the first had just taken.
+ */
+async function whileAppLocked<T>(client: pg.Client, name: string, job: () => Promise<T>): Promise<T> {
+  // pg_advisory_lock takes a bigint: the first 8 bytes of a hash of the name, signed.
+  const key = createHash('sha256').update(`apppkg-gateway ${name}`).digest().readBigInt64BE(0).toString();
+  await client.query('SELECT pg_advisory_lock($1)', [key]);
+  try {
+    return await job();
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => {});
+  }
 }
 
 /** Drops the app's database and role, if they are the gateway's; false when there was neither. */
