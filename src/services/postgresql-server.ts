@@ -150,8 +150,11 @@ async function whileAppLocked<T>(client: pg.Client, name: string, job: () => Pro
   }
 }
 
-/** Drops the app's database and role, if they are the gateway's; false when there was neither. */
-export function dropAppDatabase(server: PostgresServer, owner: ServiceOwner): Promise<boolean> {
+/**
+ * Drops the app's database and role, if they are the gateway's, and the databases its role made
+ * itself (`others`); `dropped` false when there was neither database nor role.
+ */
+export function dropAppDatabase(server: PostgresServer, owner: ServiceOwner): Promise<{ dropped: boolean; others: string[] }> {
   const name = appDatabaseName(owner.app);
   return onAdmin(server, async (client) => {
     const ident = client.escapeIdentifier(name);
@@ -160,8 +163,15 @@ export function dropAppDatabase(server: PostgresServer, owner: ServiceOwner): Pr
     const database = await ownedRow(client, 'database', name, owner);
     // WITH (FORCE) ends the app's sessions still open (PostgreSQL 13+).
     if (database) await client.query(`DROP DATABASE ${ident} WITH (FORCE)`);
+    // A role that owns a database cannot be dropped, and the app's may own some of its own
+    // making: a test runner's test_NAME, made while `test` lets it and kept after (Django's
+    // --keepdb, pytest-django's --reuse-db). They are the app's, as its own database is.
+    const others = role
+      ? (await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = $1) ORDER BY 1', [name])).rows.map((r) => r.datname)
+      : [];
+    for (const other of others) await client.query(`DROP DATABASE ${client.escapeIdentifier(other)} WITH (FORCE)`);
     if (role) await client.query(`DROP ROLE ${ident}`);
-    return Boolean(database || role);
+    return { dropped: Boolean(database || role), others };
   });
 }
 

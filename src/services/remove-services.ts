@@ -37,7 +37,9 @@ export async function removeServices(scope: RemoveServicesOptions): Promise<stri
     scope.say?.(`==> dropped ${what}`);
   };
   if (pg !== null) {
-    if (await dropAppDatabase(pg, owner)) dropped(`postgresql database and role ${appDatabaseName(desc.name)}`);
+    const { dropped: existed, others } = await dropAppDatabase(pg, owner);
+    const made = others.length === 0 ? '' : `, and the database${others.length === 1 ? '' : 's'} it made: ${others.join(', ')}`;
+    if (existed) dropped(`postgresql database and role ${appDatabaseName(desc.name)}${made}`);
   } else if (creds.postgresql) {
     scope.say?.(`==> ${desc.name} had a PostgreSQL database, but services.postgresql is not set: drop ${appDatabaseName(desc.name)} by hand`);
   }

@@ -1,7 +1,8 @@
 // Issue 15 / SPEC 5.2: the app's database in backup, restore and uninstall. PostgreSQL (pg_dump
 // custom format, loaded back with pg_restore) and SQLite (its online backup): backup -> change ->
 // restore brings the rows back; a restore over a database that holds tables is refused without
-// --force; uninstall drops the database, the role and the Redis user.
+// --force; uninstall drops the database, the role and the Redis user, and the databases the role
+// made itself (a test database kept after `test`).
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -193,6 +194,19 @@ withServers('uninstall drops the database, the role and the Redis user with its 
   } finally {
     admin.disconnect();
   }
+});
+
+withServers('uninstall also drops a test database the app\'s role made and kept (--keepdb): its role could not be dropped while it owned one', async () => {
+  // As `manage.py test --keepdb` or pytest-django's --reuse-db leave test_NAME after a run.
+  const keeps = addPackage(work.path, 'services-probe', 'keeps', { 'app.yaml': [[/services:/, 'commands:\n  test: psql -X -q -c "CREATE DATABASE test_keeps"\nservices:']] });
+  const tested = await cli(['test', keeps]);
+  assert.is(tested.status, 0, tested.stdout + tested.stderr);
+  assert.is(pg.psql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'test_keeps'"), 'apppkg_keeps');
+  const r = await cli(['uninstall', keeps, '--yes']);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /dropped postgresql database and role apppkg_keeps, and the database it made: test_keeps/);
+  assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname IN ('apppkg_keeps', 'test_keeps')"), '0');
+  assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_keeps'"), '0');
 });
 
 withServers('sqlite: the default needs no server; DATABASE_URL points into the data directory', async () => {
