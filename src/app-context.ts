@@ -14,7 +14,7 @@ import { buildAppEnvironment, missingSettingAt, recordDescription, type AppEnvir
 import { GatewayError, isGatewayError } from './errors.js';
 import { assertCanExecute, resolveRunAs, type RunAs } from './environment/run-as.js';
 import { mailEnvironment } from './mail/mail-env.js';
-import { serviceEnvironment } from './services/app-services.js';
+import { serviceEnvironment, serviceVariableNames } from './services/app-services.js';
 import { describeProvides } from './services/service-report.js';
 
 export type RunMode = 'production' | 'development';
@@ -104,6 +104,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     stateRoot,
     mode: opts.mode,
     settings: overrides.settings,
+    givenByServices: serviceVariableNames(desc, hostEnv),
     processEnv: process.env,
     settingsFromEnv: opts.settingsFromProcessEnv === true,
     interpreter,

@@ -38,6 +38,8 @@ export interface AppEnvironmentOptions {
   mode: AppMode;
   /** Global + per-app `settings:` from the environment file, already merged. */
   settings: Record<string, string>;
+  /** The variables the app's services give it (serviceVariableNames): required settings they meet. */
+  givenByServices?: readonly string[];
   /** The gateway's (or the caller's) environment: the base (PATH, HOME, LANG, ...), all of it with `inheritEnv`, and, see below, settings. */
   processEnv?: NodeJS.ProcessEnv;
   /**
@@ -173,7 +175,7 @@ export async function resolveAppPaths(
 /** Build (and prepare on disk) the environment of one app; APPPKG_SETTINGS_MISSING names every missing setting. */
 export async function buildAppEnvironment(desc: Description, opts: AppEnvironmentOptions): Promise<AppEnvironment> {
   const processEnv = opts.processEnv ?? process.env;
-  const settings = resolveSettings(desc, opts.settings, processEnv, opts.settingsFromEnv ?? opts.mode === 'development');
+  const settings = resolveSettings(desc, opts.settings, processEnv, opts.settingsFromEnv ?? opts.mode === 'development', opts.givenByServices);
 
   const dirs = opts.scratchDir === undefined ? await prepareAppStateDirs(opts.stateRoot, desc.name, opts.owner) : await scratchStateDirs(opts.stateRoot, desc.name, opts.scratchDir, opts.owner);
   const appDir = desc.dir;
@@ -261,11 +263,12 @@ export function resolveSettings(
   settings: Record<string, string>,
   processEnv: NodeJS.ProcessEnv,
   settingsFromEnv: boolean,
+  givenByGateway: readonly string[] = [],
 ): Record<string, string> {
   const result: Record<string, string> = { ...settings };
   const missing: string[] = [];
   for (const name of desc.settings) {
-    if (result[name] !== undefined) continue;
+    if (result[name] !== undefined || givenByGateway.includes(name)) continue;
     const fromEnv = settingsFromEnv ? processEnv[name] : undefined;
     if (fromEnv !== undefined) result[name] = fromEnv;
     else missing.push(name);

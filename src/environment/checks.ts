@@ -41,6 +41,8 @@ export interface CheckContext {
   pathEnv?: string;
   /** Merged settings from the environment file. */
   settings?: Record<string, string>;
+  /** The variables the app's services give it: required settings they meet. */
+  givenByServices?: readonly string[];
   processEnv?: NodeJS.ProcessEnv;
   /** Required settings may come from processEnv (check runs from a shell): default true. */
   settingsFromEnv?: boolean;
@@ -275,11 +277,11 @@ function safeSatisfies(version: string, specifier: string): boolean {
 
 export function checkSettings(
   desc: Pick<Description, 'name' | 'settings'>,
-  ctx: Pick<CheckContext, 'settings' | 'processEnv' | 'settingsFromEnv'> = {},
+  ctx: Pick<CheckContext, 'settings' | 'processEnv' | 'settingsFromEnv' | 'givenByServices'> = {},
 ): CheckResult {
   if (desc.settings.length === 0) return passed('settings', 'none required', true);
   try {
-    resolveSettings(desc, ctx.settings ?? {}, ctx.processEnv ?? process.env, ctx.settingsFromEnv ?? true);
+    resolveSettings(desc, ctx.settings ?? {}, ctx.processEnv ?? process.env, ctx.settingsFromEnv ?? true, ctx.givenByServices);
     return passed('settings', `provided: ${desc.settings.join(', ')}`);
   } catch (err) {
     if (!isGatewayError(err)) throw err;

@@ -28,6 +28,7 @@ import { commandProgram, findProgram, pythonModule } from './command-program.js'
 import { runInAppEnvironment } from './run-command.js';
 import { GuardedTree } from '../supervisor/process-group.js';
 import { checkServices } from '../services/service-report.js';
+import { serviceVariableNames } from '../services/app-services.js';
 import { checkVendor } from './vendor-check.js';
 
 /** One line of the check: `ok  python  /usr/bin/python3 3.11.2` or `FAIL` with its fix. */
@@ -108,6 +109,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     pythonOverride: overrides.python ?? undefined,
     pythonOverrideAt: overrides.pythonAt ?? undefined,
     settings: overrides.settings,
+    givenByServices: serviceVariableNames(desc, hostEnv),
     processEnv: process.env,
     settingsFromEnv: true,
     stateRoot: resolveStateRoot({ flag: opts.stateDir }),

@@ -54,6 +54,23 @@ export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<s
 }
 
 /**
+ * The variables the app's services give it (DATABASE_URL, PG*, REDIS_URL, APPPKG_REDIS_PREFIX):
+ * a `settings:` entry of one of them is met by the service, as the environment file's setting
+ * would meet it. A service the host cannot give counts as giving its own: its refusal, naming
+ * the environment key to set, says more than a missing setting would.
+ */
+export function serviceVariableNames(desc: Description, hostEnv: HostEnvironment): string[] {
+  const asked = desc.services ?? { database: null, redis: null };
+  // As planServices picks, without its refusal: `sql` is SQLite, with no PG*, on a host without PostgreSQL.
+  const postgresql = asked.database === 'postgresql' || (asked.database === 'sql' && Boolean(hostEnv.services?.postgresql));
+  const names: string[] = [];
+  if (asked.database !== null) names.push('DATABASE_URL');
+  if (postgresql) names.push('PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE');
+  if (asked.redis !== null) names.push('REDIS_URL', 'APPPKG_REDIS_PREFIX');
+  return names;
+}
+
+/**
  * The URLs of the services the app asks for that the host's settings give (DATABASE_URL,
  * REDIS_URL): the host's business (a managed database, a Kubernetes Secret: docs/kubernetes.md),
  * neither provisioned, refused, nor changed. null for a service not asked or not given.
