@@ -247,13 +247,25 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
  * services.`kind`: a URL of one of `protocols`, or a problem at its place (its password hidden):
  * a typo is the host's to correct, not a server to wait for.
  */
-function serviceUrl(yaml: YamlFile, kind: string, protocols: string[], expected: string): string | null {
+function serviceUrl(yaml: YamlFile, kind: string, protocols: string[], expected: string, otherProblem?: (url: URL) => string | null): string | null {
   const value = str(yaml.valid(['services', kind]));
   if (value === null) return null;
   const parsed = parseServiceUrl(value);
-  if (parsed !== null && protocols.includes(parsed.url.protocol)) return value;
-  yaml.report('APPPKG_DESC_BAD_VALUE', ['services', kind], { expected, found: JSON.stringify(maskUrlPassword(value)), fix: `correct services.${kind}: ${expected}` });
+  const problem = parsed === null || !protocols.includes(parsed.url.protocol) ? expected : (otherProblem?.(parsed.url) ?? null);
+  if (problem === null) return value;
+  yaml.report('APPPKG_DESC_BAD_VALUE', ['services', kind], { expected: problem, found: JSON.stringify(maskUrlPassword(value)), fix: `correct services.${kind}: ${problem}` });
   return null;
+}
+
+/**
+ * A Redis URL's database is a number, after the port or as `?db=` (redis-py reads both): any
+ * other was taken for database 0, and every app's keys went there instead of where the host meant.
+ */
+function redisDatabaseProblem(url: URL): string | null {
+  const path = url.pathname.replace(/^\//, '');
+  const query = url.searchParams.get('db');
+  if (/^\d*$/.test(path) && (query === null || /^\d+$/.test(query))) return null;
+  return 'a database number after the port, as in redis://127.0.0.1:6379/0';
 }
 
 /** `mail:` with its defaults, or null when the host runs no mail listener. */
@@ -310,7 +322,7 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     apps: {},
     services: {
       postgresql: serviceUrl(yaml, 'postgresql', ['postgresql:', 'postgres:'], 'a postgresql:// URL as libpq takes it (postgresql:///postgres?host=/var/run/postgresql)'),
-      redis: serviceUrl(yaml, 'redis', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL (redis://127.0.0.1:6379)'),
+      redis: serviceUrl(yaml, 'redis', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL (redis://127.0.0.1:6379)', redisDatabaseProblem),
     },
     mail: readMail(yaml),
   };

@@ -62,7 +62,8 @@ export function parseRedisUrl(text: string): RedisServer {
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
   const port = Number(url.port || 6379);
-  const db = Number(url.pathname.replace(/^\//, '') || 0);
+  // `?db=` as redis-py reads it, when the path names none.
+  const db = Number(url.pathname.replace(/^\//, '') || url.searchParams.get('db') || 0);
   return {
     tls: url.protocol === 'rediss:',
     host,

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isGatewayError, type GatewayError } from '../../src/errors.js';
 import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, parseSize } from '../../src/environment/host-file.js';
+import { parseRedisUrl } from '../../src/services/redis-server.js';
 
 // SPEC §2, copied verbatim.
 const SPEC_EXAMPLE = `settings:                       # injected into every app
@@ -172,6 +173,20 @@ test('a services URL of the wrong scheme is refused at its place, its password n
   assert.match(text, /:2:15: services\.postgresql: .*found "mysql:\/\/x:\*\*\*@h\/db"/);
   assert.match(text, /:3:10: services\.redis: .*found "http:\/\/u:\*\*\*@h:1\/"/);
   assert.not.match(text, /SECRETPW/);
+});
+
+// A database that is not a number (a typo, `/cache`) was read as 0: every app's keys went to
+// database 0, and its REDIS_URL said /0, with nothing to tell the host. `?db=` was ignored alike.
+test('a Redis URL\'s database: a number after the port or as ?db=, anything else refused at its place', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile("services:\n  redis: 'redis://admin:SECRETPW@127.0.0.1:6379/cache'\n")));
+  const text = err.format();
+  assert.match(text, /:2:10: services\.redis: expected a database number after the port, as in redis:\/\/127\.0\.0\.1:6379\/0, found "redis:\/\/admin:\*\*\*@127\.0\.0\.1:6379\/cache"/);
+  assert.not.match(text, /SECRETPW/);
+  await failure(loadEnvironmentFile(await envFile("services:\n  redis: 'redis://127.0.0.1:6379?db=two'\n")));
+  for (const [url, db] of [['redis://127.0.0.1:6379', 0], ['redis://127.0.0.1:6379/', 0], ['redis://127.0.0.1:6379/2', 2], ['redis://127.0.0.1:6379?db=3', 3]] as const) {
+    const env = await loadEnvironmentFile(await envFile(`services:\n  redis: '${url}'\n`));
+    assert.is(parseRedisUrl(env.services.redis!).db, db, url);
+  }
 });
 
 test('an empty file (or comments only) is a valid, empty environment', async () => {
