@@ -47,6 +47,19 @@ export function appServiceScope(desc: Description, hostEnv: HostEnvironment, sta
 }
 
 const PG_DUMP_FILE = 'postgresql.dump';
+/** The Redis keys' file in DIR/database/ (redis-backup.ts). */
+export const REDIS_BACKUP_FILE = 'redis.jsonl';
+
+/**
+ * Removes what an earlier backup of the gateway's left in DIR/database/, and only that: with
+ * commands.backup, DIR is the hook's too, and a hook writing its own dump to
+ * $APPPKG_BACKUP_DIR/database/ had it deleted, the backup said done without it.
+ */
+async function removeOwnDatabaseFiles(dir: string): Promise<void> {
+  for (const name of [PG_DUMP_FILE, SQLITE_FILE, REDIS_BACKUP_FILE]) {
+    for (const file of [name, `${name}.partial`]) await rm(path.join(dir, file), { force: true });
+  }
+}
 
 /** Writes the app's database into DIR/database/; null when the app has none (or none yet). */
 export async function backupDatabase(scope: AppServiceScope, backupDir: string): Promise<DatabaseSnapshot | null> {
@@ -54,7 +67,7 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
   const kind = planServices(desc, scope.hostEnv).database;
   if (!kind) return null;
   const dir = path.join(backupDir, BACKUP_DATABASE_DIR);
-  await rm(dir, { recursive: true, force: true });
+  await removeOwnDatabaseFiles(dir);
   if (kind === 'sqlite') {
     const source = sqlitePath(appStateDirs(scope.stateRoot, desc.name).data);
     if (!(await exists(source))) {

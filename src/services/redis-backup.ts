@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { readCredentials } from './credentials-store.js';
-import { BACKUP_DATABASE_DIR, type AppServiceScope } from './database-backup.js';
+import { BACKUP_DATABASE_DIR, REDIS_BACKUP_FILE, type AppServiceScope } from './database-backup.js';
 import { appRedisPrefix, countAppKeys, dumpAppKeys, parseRedisUrl, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
 import { planServices } from './service-plan.js';
 
@@ -23,7 +23,7 @@ export interface RedisSnapshot {
   bytes: number;
 }
 
-const REDIS_FILE = `${BACKUP_DATABASE_DIR}/redis.jsonl`;
+const REDIS_FILE = `${BACKUP_DATABASE_DIR}/${REDIS_BACKUP_FILE}`;
 const RESTORE_BATCH = 500;
 
 interface KeyLine {

@@ -167,6 +167,35 @@ test('commands.backup and commands.restore run with APPPKG_BACKUP_DIR', async ()
   assert.is(readFileSync(join(data('hooked'), 'db'), 'utf8'), 'v1\n');
 });
 
+// SPEC 5.2: the app's database is written "next to what commands.backup writes". A hook that
+// wrote its own dump under $APPPKG_BACKUP_DIR/database/ (the name that comes first to mind) had
+// that directory emptied under it, and the backup said done without the hook's file.
+test('commands.backup writing into DIR/database/ keeps its file beside the SQLite copy, backup after backup', async () => {
+  const both = makeApp(
+    work.path,
+    'both',
+    [
+      'app: wsgi:application',
+      'services: {database: sql}',
+      'commands:',
+      '  backup: mkdir -p "$APPPKG_BACKUP_DIR/database" && echo mine > "$APPPKG_BACKUP_DIR/database/dumpdata.json"',
+      '  restore: cp "$APPPKG_BACKUP_DIR/database/dumpdata.json" "$APPPKG_DATA_DIR/restored.json"',
+      '',
+    ].join('\n'),
+  );
+  const made = await runCli(['run', both, ...S, '--', 'python3', '-c', 'import os, sqlite3; sqlite3.connect(os.environ["DATABASE_URL"][len("sqlite:///"):]).execute("CREATE TABLE t (x)")']);
+  assert.is(made.status, 0, made.stdout + made.stderr);
+  const to = join(work.path, 'both-backup');
+  for (const round of [1, 2]) {
+    const b = await runCli(['backup', both, '--to', to, ...S]);
+    assert.is(b.status, 0, b.stdout + b.stderr);
+    assert.equal(readdirSync(join(to, 'database')).sort(), ['db.sqlite3', 'dumpdata.json'], `backup ${round}`);
+  }
+  const r = await runCli(['restore', both, '--from', to, '--force', ...S]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.is(readFileSync(join(data('both'), 'restored.json'), 'utf8'), 'mine\n');
+});
+
 /** The CLI with `--environment <(printf ENV)`, as bash runs it: the file is a pipe, read once. */
 function runWithPipedEnvironment(args: string[], env: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync('bash', ['-c', 'exec "$0" "$@" --environment <(printf %s "$ENVIRONMENT_TEXT")', BIN, ...args], {
