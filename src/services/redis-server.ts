@@ -42,10 +42,30 @@ const CONNECT_TIMEOUT_MS = 5000;
  * SELECT of the database the host's URL names stays (appRules): a client sends it on connecting
  * when the URL has one other than 0.
  */
-const APP_RULES = ['+@all', '-@dangerous', '-@admin', '-scan', '-randomkey', '-select', '-swapdb', '-move', '-function', '-script|flush', '-script|kill', '-client|tracking'];
+const APP_RULES = ['+@all', '-@dangerous', '-@admin', '-scan', '-randomkey', '-select', '-swapdb', '-move'];
+/**
+ * What Redis 6 refuses in ACL SETUSER, failing the whole call: FUNCTION is new in 7.0, and so is
+ * denying one subcommand of a command allowed. On 6.x CLIENT is all of it @dangerous, TRACKING
+ * gone with the rest; SCRIPT stays whole, since clients that run EVALSHA need SCRIPT LOAD: an app
+ * may flush the scripts every app loaded (each loads them again at NOSCRIPT), but reaches no key.
+ */
+const REDIS_7_RULES = ['-function', '-script|flush', '-script|kill', '-client|tracking'];
 
-function appRules(db: number): string[] {
-  return [...APP_RULES, `+select|${db}`];
+/** A Redis server's version as [major, minor], from INFO's redis_version. */
+type RedisVersion = [number, number];
+
+function appRules(prefix: string, db: number, [major, minor]: RedisVersion): string[] {
+  // Channel patterns (&) came with 6.2, whose `reset` leaves a user every channel (its
+  // acl-pubsub-default) and refuses a pattern after that; on 6.0 every user may use every
+  // channel, so an app gets none rather than other apps' messages.
+  const channels = major > 6 || minor >= 2 ? ['resetchannels', `&${prefix}*`] : [];
+  return [`~${prefix}*`, ...channels, ...APP_RULES, ...(major >= 7 ? REDIS_7_RULES : []), ...(channels.length === 0 ? ['-@pubsub'] : []), `+select|${db}`];
+}
+
+async function serverVersion(redis: Redis): Promise<RedisVersion> {
+  const found = /^redis_version:(\d+)\.(\d+)/m.exec(await redis.info('server'));
+  // A server that hides its version (a proxy, a fork) is taken for a current one.
+  return found === null ? [7, 0] : [Number(found[1]), Number(found[2])];
 }
 
 /** redis://[user:password@]host[:port][/db] or rediss://... */
@@ -119,7 +139,7 @@ async function setAppUser(redis: Redis, u: AppRedisUser, owner: ServiceOwner): P
   const existing = await ownedUser(redis, u.user, owner);
   // The password is sent as its SHA-256 (#...): the plain text never crosses the wire.
   const hash = createHash('sha256').update(u.password).digest('hex');
-  await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, `~${u.prefix}*`, `&${u.prefix}*`, ...appRules(u.server.db));
+  await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, ...appRules(u.prefix, u.server.db, await serverVersion(redis)));
   await redis.set(claimKey(owner.app), owner.rootId);
   await saveAcl(redis);
   return { created: !existing, openDefaultUser: await defaultUserIsOpen(redis) };
@@ -351,6 +371,10 @@ function clientOptions(server: RedisServer, user: string | null, password: strin
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     enableOfflineQueue: false,
+    // RESP2, as redis-py speaks by default: ioredis' RESP3 starts with HELLO 3 AUTH, which Redis
+    // 6.0 runs as the default user before the AUTH in it, and refuses (NOPERM) when that user
+    // is off, as it is on a server set up for ACL users.
+    protocol: 2,
   };
 }
 

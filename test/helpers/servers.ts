@@ -115,17 +115,19 @@ export interface RunningRedis extends RunningServer {
  * otherwise no anonymous access: every client, the gateway included, logs in as a user of the
  * ACL file. `aclFile: false`: no ACL file, as Debian's redis.conf has none, the admin being the
  * default user with `requirepass` (kept in the configuration, so it outlives a restart while
- * users made by ACL SETUSER do not).
+ * users made by ACL SETUSER do not). `bin`: another redis-server than the one on PATH.
  */
-export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolean } = {}): Promise<RunningRedis> {
+export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolean; bin?: string } = {}): Promise<RunningRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-redis-'));
   const adminPassword = randomBytes(12).toString('hex');
   const withAclFile = opts.aclFile !== false;
   const access: string[] = [];
   if (withAclFile) {
     const aclFile = join(dir, 'users.acl');
-    const defaultUser = opts.openDefault ? 'user default on nopass ~* &* +@all' : 'user default off';
-    writeFileSync(aclFile, `${defaultUser}\nuser admin on >${adminPassword} ~* &* +@all\n`, { mode: 0o600 });
+    // Redis 6.0 has no channel patterns, and refuses the file that names one.
+    const channels = opts.bin !== undefined && /v=6\.[01]\./.test(spawnSync(opts.bin, ['--version'], { encoding: 'utf8' }).stdout ?? '') ? '' : ' &*';
+    const defaultUser = opts.openDefault ? `user default on nopass ~*${channels} +@all` : 'user default off';
+    writeFileSync(aclFile, `${defaultUser}\nuser admin on >${adminPassword} ~*${channels} +@all\n`, { mode: 0o600 });
     access.push('--aclfile', aclFile);
   } else if (!opts.openDefault) {
     access.push('--requirepass', adminPassword);
@@ -134,7 +136,7 @@ export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolea
   const args = ['--port', String(port), '--bind', '127.0.0.1', ...access, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
   let server: RunningServer & { url: string };
   const start = async () => {
-    const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(opts.bin ?? 'redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout!.on('data', (c) => (log += c));
     child.stderr!.on('data', (c) => (log += c));
