@@ -447,8 +447,12 @@ export class AppDispatcher implements Redispatch {
       if (upstream === null) break;
       if (upstream.upgrade(req, socket, head, route, options, modules)) return;
     }
-    if (this.detached !== null || this.backend.crashLooping === true) {
-      refuseUpgradeFor(socket, 'unavailable', this.detached ?? this.crashLoopDetail);
+    if (this.detached !== null) {
+      refuseUpgradeFor(socket, 'unavailable', this.detached);
+      return;
+    }
+    if (this.backend.crashLooping === true) {
+      refuseUpgradeFor(socket, 'unavailable', this.crashLoopDetail, this.crashLoopRetryAfter());
       return;
     }
     this.holdUpgrade(req, socket, head, route, options.timeoutMs);

@@ -168,8 +168,8 @@ export function refuseUpgrade(socket: Socket, status: number, detail: string, he
   );
 }
 
-/** `failure` on an upgrade's raw socket. */
-export function refuseUpgradeFor(socket: Socket, failure: Failure, detail: string): void {
+/** `failure` on an upgrade's raw socket; `extra` headers over its own, as answerFailure's. */
+export function refuseUpgradeFor(socket: Socket, failure: Failure, detail: string, extra?: Record<string, string>): void {
   const { status, headers } = FAILURES[failure];
-  refuseUpgrade(socket, status, detail, headers);
+  refuseUpgrade(socket, status, detail, { ...headers, ...extra });
 }
