@@ -3,6 +3,7 @@
 // answer that is not the one asked for turned into one GatewayError code, so that `status`,
 // `logs`, `restart` and `rollback` fail alike. Streams (a followed log, /events) are read
 // as they arrive until the user stops them, the reader of a pipe leaves, or the gateway goes.
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { Agent, request, type Dispatcher } from 'undici';
 import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
@@ -49,6 +50,26 @@ export function parseAdminAddr(text: string): ListenAddress {
   return parseUrlAddr(text, '--admin', 'the admin listener is reached at its root');
 }
 
+const LOOPBACK: LookupAddress[] = [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }];
+
+/**
+ * `localhost` as curl reaches it (RFC 6761 §6.3: it is loopback, whatever a hosts file says):
+ * what the resolver lists first, then 127.0.0.1 and ::1, each tried in turn (autoSelectFamily).
+ * A gateway started with `--admin '[::1]:P'`, or with `localhost` where that is ::1, is found
+ * by `--admin localhost:P` on a host whose /etc/hosts names only 127.0.0.1, and the reverse.
+ */
+function lookupLoopback(
+  hostname: string,
+  options: { all?: boolean },
+  callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
+  dnsLookup(hostname, { all: true }, (err, found) => {
+    const addresses = [...(err ? [] : found), ...LOOPBACK].filter((a, i, all) => all.findIndex((b) => b.address === a.address) === i);
+    if (options.all) callback(null, addresses);
+    else callback(null, addresses[0].address, addresses[0].family);
+  });
+}
+
 export class AdminClient {
   /** As the user writes it, for messages: `127.0.0.1:8099`, `unix:/run/apppkg/admin.sock`. */
   readonly address: string;
@@ -59,7 +80,12 @@ export class AdminClient {
     this.address = formatAddr(addr);
     // A wildcard --admin (0.0.0.0, ::) is reached on loopback, as the gateway's own line says.
     this.origin = addr.kind === 'tcp' ? addrUrl(addr) : 'http://localhost';
-    const connect = addr.kind === 'unix' ? { socketPath: addr.path, timeout: READ_TIMEOUT_MS } : { timeout: READ_TIMEOUT_MS };
+    const connect =
+      addr.kind === 'unix'
+        ? { socketPath: addr.path, timeout: READ_TIMEOUT_MS }
+        : addr.host.toLowerCase() === 'localhost'
+          ? { timeout: READ_TIMEOUT_MS, autoSelectFamily: true, lookup: lookupLoopback }
+          : { timeout: READ_TIMEOUT_MS };
     // Timeouts are per request (call.timeoutMs): a followed log may be silent for hours.
     this.agent = new Agent({ connect });
   }

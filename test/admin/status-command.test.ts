@@ -108,6 +108,24 @@ test('--admin as the gateway prints it (HOST:PORT/, http://HOST:PORT/) reaches i
   }
 });
 
+test('--admin localhost:PORT finds an admin listener on [::1]:PORT, as curl does, in every admin command', async () => {
+  // This host's /etc/hosts may name only 127.0.0.1 for localhost: the client must try ::1 as well.
+  const metrics = new GatewayMetrics({ status: fakeStatus, processMetrics: false });
+  const v6 = await startAdminServer({ listen: { kind: 'tcp', host: '::1', port: 0 }, provider: fakeProvider(), metrics });
+  try {
+    const admin = `localhost:${new URL(v6.url).port}`;
+    const r = await runCli(['status', '--admin', admin], { ms: 15000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^blog\s+ready/m);
+    for (const command of [['logs', 'blog'], ['restart', 'blog'], ['rollback', 'blog']]) {
+      const other = await runCli([...command, '--admin', admin], { ms: 15000 });
+      assert.not.match(other.stderr, /no gateway answers/, `${command[0]}: ${other.stderr}`);
+    }
+  } finally {
+    await v6.close();
+  }
+});
+
 test('a refused app: the problem with its fix, the app log, and its last lines for who may read the log', async () => {
   const apps = tempDir('apppkg-status-apps-');
   const state = tempDir('apppkg-status-state-');
