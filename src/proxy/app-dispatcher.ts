@@ -279,8 +279,9 @@ export class AppDispatcher implements Redispatch {
   }
 
   /**
-   * Retry-After for a crash loop's 503: the seconds until its next worker starts, not the 1 of a
-   * busy app, which told clients and proxies to come back 16-30 times while nothing could serve.
+   * Retry-After for a crash loop's 503 (or a restart's): the seconds until its next worker starts,
+   * not the 1 of a busy app, which told clients and proxies to come back 16-30 times while
+   * nothing could serve.
    */
   private crashLoopRetryAfter(): Record<string, string> | undefined {
     return retryAfterUntil(this.backend.nextWorkerRestartAt);
@@ -297,7 +298,11 @@ export class AppDispatcher implements Redispatch {
       return;
     }
     if (this.waitingCount() >= this.backend.limits.queue) {
-      answerFailure(res, 'busy', { detail: `${this.name} is busy; try again` });
+      // With no room to wait (queue: 0), an app with no worker taking requests is not busy: it
+      // is restarting one (killed, recycled) or waking, and says so, as the log does.
+      if (sleeping) answerFailure(res, 'unavailable', { detail: `${this.name} is starting from idle; try again` });
+      else if (group === this.workers && !this.workers.upstreams.some((u) => u.inRotation)) answerFailure(res, 'unavailable', { detail: `${this.name} is restarting; try again`, headers: this.crashLoopRetryAfter() });
+      else answerFailure(res, 'busy', { detail: `${this.name} is busy; try again` });
       return;
     }
     const waiting: Waiting = { req, res, route, group, since };

@@ -110,6 +110,11 @@ export class WsgiUpstream implements Upstream {
     return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity && this.endpoint.beingReplaced?.() !== true;
   }
 
+  /** It takes new requests when it has room: not leaving (killed, stopping, being replaced). */
+  get inRotation(): boolean {
+    return !this.retired && this.endpoint.link.accepting && this.endpoint.beingReplaced?.() !== true;
+  }
+
   /** Every thread is busy, but one more may wait in the worker (PIPELINE_DEPTH). */
   get canPipeline(): boolean {
     const link = this.endpoint.link;

@@ -23,6 +23,7 @@ test.before(async () => {
   addPackage(apps.path, 'faults', 'limits');
   addPackage(apps.path, 'faults', 'busy');
   addPackage(apps.path, 'faults', 'dying');
+  addPackage(apps.path, 'faults', 'unqueued');
   writeFileSync(
     envFile,
     [
@@ -30,6 +31,7 @@ test.before(async () => {
       '  limits: {workers: 1, threads: 4, max_body: 1KB, timeout: 1}',
       '  busy: {workers: 1, threads: 1, queue: 1}',
       '  dying: {workers: 2, threads: 1}',
+      '  unqueued: {workers: 1, queue: 0}',
       '',
     ].join('\n'),
   );
@@ -169,6 +171,21 @@ test('503 with Retry-After: workers 1, threads 1, queue 1, three requests at onc
   const refused = results.find((r) => r.status === 503)!;
   assert.is(refused.headers['retry-after'], '1');
   assertShort(refused.text, 503);
+});
+
+test('queue: 0 with its one worker killed: 503 saying the app is restarting, not that it is busy; served again after', async () => {
+  const [victim] = (await appStatus('unqueued')).workers.map((w) => w.pid);
+  seen.add(victim);
+  process.kill(victim, 'SIGKILL');
+  // Its restart waits 0.5 s at least: a request in that time finds no worker at all.
+  await waitFor(async () => (await appStatus('unqueued')).workers.length === 0, 5000, 'the killed worker to leave');
+  const refused = await get('/unqueued/');
+  assert.is(refused.status, 503);
+  assert.match(refused.text, /unqueued is restarting; try again/);
+  assert.ok(Number(refused.headers['retry-after']) >= 1, `Retry-After: ${refused.headers['retry-after']}`);
+  assertShort(refused.text, 503);
+  await waitFor(async () => (await get('/unqueued/')).status === 200, 15_000, 'the restarted worker to serve');
+  for (const pid of (await appStatus('unqueued')).workers.map((w) => w.pid)) seen.add(pid);
 });
 
 test.run();
