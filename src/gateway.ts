@@ -186,7 +186,10 @@ export class Gateway {
       await gateway.redisUsers?.stop();
       throw problem;
     }
-    front.open();
+    // Told to stop meanwhile, what came is answered by the stop (open()s it stopping), each
+    // with Connection: close; opened here, it was answered as if the gateway would go on, and a
+    // request pipelined behind met the stop's close of idle connections.
+    if (judged) front.open();
     // Incoming mail (issue 16): after the apps serve and the front answers, since deliveries
     // are requests through it; loaded only when configured (smtp-server is not free to load).
     if (hostEnv.mail !== null) {

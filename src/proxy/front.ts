@@ -488,6 +488,8 @@ export class Front {
         throw this.heldByOurOwn(err, addr) ?? err;
       });
       this.servers.push(server);
+      // server.close() runs it too (Node 19+), so the stop's own call is not the only one.
+      server.closeIdleConnections = () => this.closeIdleNodeConnections(server);
       const actual = server.address();
       urls.push(
         addr.kind === 'unix' || actual === null || typeof actual === 'string'
@@ -1076,6 +1078,24 @@ export class Front {
     }
     for (const addr of this.opts.listen) if (addr.kind === 'unix') rmSync(addr.path, { force: true });
     this.accessLog.flush();
+  }
+
+  /**
+   * node:http's closeIdleConnections, but for a connection with an answer still to write: Node
+   * looks only at the answer the socket writes now, and destroys it once that one has ended
+   * (not even sent yet) while the answer to a request pipelined behind waits its turn, so that
+   * request, read and routed, was cut (logged 499). Such a connection closes itself after its
+   * last answer, which says Connection: close during a stop.
+   */
+  private closeIdleNodeConnections(server: http.Server): void {
+    // lib/_http_server.js's list of the server's connections; idle(): none with a head half read.
+    const key = Object.getOwnPropertySymbols(server).find((k) => k.description === 'http.server.connections');
+    const connections = key === undefined ? undefined : (server as unknown as Record<symbol, { idle?: () => Array<{ socket: Socket }> } | undefined>)[key];
+    if (typeof connections?.idle !== 'function') return http.Server.prototype.closeIdleConnections.call(server);
+    for (const { socket } of connections.idle()) {
+      const last = this.lastNodeResponse.get(socket);
+      if (last === undefined || last.writableFinished) socket.destroy();
+    }
   }
 
   /**
