@@ -91,13 +91,20 @@ export const ERROR_CODES = {
     example: { found: '10.0.0.0/33' },
   },
   APPPKG_LISTEN_FAILED: {
-    summary: 'The gateway could not listen on an address (in use, not permitted, no such interface). It binds its listeners before it starts any app, so nothing was started.',
+    summary: 'The gateway could not listen on an address (in use, not permitted, no such interface; for a `unix:` socket, no directory to hold it, or a path longer than the 107 bytes a socket address holds). It binds its listeners before it starts any app, so nothing was started.',
     message: (d) => `${d.flag ? `${str(d.flag)}: ` : ''}cannot listen on ${str(d.address)}: ${str(d.reason)}`,
     hint: (d) => {
       const flag = str(d.flag) || '--listen';
       const another = `give ${flag} another ${flag === '--port' ? 'port' : 'address'}`;
       if (d.reason === 'EADDRINUSE') return `another process listens on ${str(d.address)}: stop it (\`ss -ltnp\` names it), or ${another}`;
       if (d.reason === 'EACCES') return `ports below 1024 need root (or CAP_NET_BIND_SERVICE), and a unix: socket a writable directory: ${another}`;
+      if (d.reason === 'ENAMETOOLONG') return `a unix socket's path may be at most ${str(d.max)} bytes, and this one has ${str(d.bytes)}: ${another}, in a shorter directory (e.g. /run/apppkg-gateway/)`;
+      if (d.notSocket) return `${str(d.address).replace(/^unix:/, '')} is a file that is no socket, and is left as it is: give ${flag} the path of a socket to make`;
+      if (d.dir !== undefined) {
+        // The unit's own socket directory: started by hand, outside the unit, nothing made it.
+        const unit = str(d.dir) === '/run/apppkg-gateway' ? ' (under systemd, the shipped unit\'s RuntimeDirectory= makes it)' : '';
+        return `there is no directory ${str(d.dir)} to hold the socket: create it (mkdir -p ${shellWord(str(d.dir))})${unit}, or ${another}`;
+      }
       // serve's --port takes a number: its address is --host's, which is what names no address here.
       if (flag === '--port') return 'give --host an address of this host (127.0.0.1, the default, or 0.0.0.0 for every interface)';
       return `give ${flag} an address of this host (e.g. 127.0.0.1:8000), or stop what is using it`;

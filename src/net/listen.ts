@@ -1,9 +1,10 @@
 // Listening on a ListenAddress, TCP or unix socket, with the one error code every listener
 // reports. A unix socket file left behind by a killed gateway is removed; one that a live
 // server still answers on is not (that would steal its address).
-import { chmodSync, chownSync, lstatSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { Server } from 'node:net';
 import net from 'node:net';
+import { dirname } from 'node:path';
 import { formatAddr, type ListenAddress } from './address.js';
 import { GatewayError } from '../errors.js';
 
@@ -32,13 +33,45 @@ async function clearStaleSocket(path: string): Promise<void> {
   } catch {
     return; // nothing there
   }
-  if (!stat.isSocket()) return; // not ours to remove: listen reports EADDRINUSE
+  if (!stat.isSocket()) return; // not ours to remove (unixPathProblem refused it)
   if (!(await isLiveSocket(path))) rmSync(path, { force: true });
+}
+
+/** The room of sockaddr_un's sun_path (108 on Linux) less its terminating NUL. */
+const UNIX_PATH_MAX = 107;
+
+/**
+ * What is wrong with a unix socket's path before it is bound, as an errno code: libuv binds a
+ * path past sun_path cut short (a stray socket at another path, then a chmod failing with
+ * ENOENT), and reports a missing directory as EACCES, whose hint would send a root user after
+ * permissions. A file there that is no socket is someone's: EADDRINUSE would say a process
+ * listens there.
+ */
+function unixPathProblem(path: string): { reason: string; dir?: string; bytes?: number; notSocket?: boolean } | null {
+  const bytes = Buffer.byteLength(path);
+  if (bytes > UNIX_PATH_MAX) return { reason: 'ENAMETOOLONG', bytes };
+  try {
+    if (!lstatSync(path).isSocket()) return { reason: 'EEXIST', notSocket: true };
+  } catch {
+    // nothing there yet, the usual case
+  }
+  const dir = dirname(path);
+  try {
+    if (!statSync(dir).isDirectory()) return { reason: 'ENOTDIR', dir };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { reason: code, dir };
+  }
+  return null;
 }
 
 /** Listens on `addr`; `flag` (`--listen`, `--admin`) is the option a failure's hint points at. */
 export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSocketOptions = {}, flag?: string): Promise<void> {
-  if (addr.kind === 'unix') await clearStaleSocket(addr.path);
+  if (addr.kind === 'unix') {
+    const problem = unixPathProblem(addr.path);
+    if (problem) throw new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, ...problem, max: UNIX_PATH_MAX });
+    await clearStaleSocket(addr.path);
+  }
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) =>
       reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, reason: err.code ?? err.message, cause: err }));

@@ -1,0 +1,49 @@
+// `--listen unix:PATH` and `--admin unix:PATH` where no socket can be made. libuv reports a
+// missing directory as EACCES (the hint then sent a root user after ports below 1024), and
+// binds a path longer than a socket address holds cut short: a stray socket at another path,
+// then an internal ENOENT. Each is now said before anything is bound, exit 1.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writePackage } from '../helpers/apps-dir.js';
+import { runCli, tempDir } from '../helpers/process.js';
+
+const test = suite('unix: listeners whose path cannot hold a socket');
+const work = tempDir('apppkg-listen-unix-');
+const state = join(work.path, 'state');
+const apps = join(work.path, 'apps');
+
+test.before(() => {
+  writePackage(apps, 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': 'application = None\n' });
+});
+
+test.after(() => work.remove());
+
+for (const flag of ['--listen', '--admin'] as const) {
+  test(`${flag} unix: in a directory that is not there names the directory to make, exit 1`, async () => {
+    const dir = join(work.path, 'run', 'apppkg-gateway');
+    const sock = join(dir, 'g.sock');
+    const addresses = flag === '--listen' ? ['--listen', `unix:${sock}`, '--admin', '0'] : ['--listen', '0', '--admin', `unix:${sock}`];
+    const r = await runCli(['--apps', apps, ...addresses, '--state-dir', state], { ms: 20_000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, `${flag}: cannot listen on unix:${sock}: ENOENT\n`);
+    assert.match(r.stderr, `  fix: there is no directory ${dir} to hold the socket: create it (mkdir -p ${dir}), or give ${flag} another address\n`);
+    assert.not.match(r.stderr, /ports below 1024|internal error/);
+    assert.not.match(r.stdout, /listening on/);
+  });
+}
+
+test('a unix: path longer than a socket address holds is refused, and no socket is left at a shortened path', async () => {
+  const long = join(work.path, 'l'.repeat(120));
+  mkdirSync(long);
+  const sock = join(long, 'gateway.sock');
+  const r = await runCli(['--apps', apps, '--listen', `unix:${sock}`, '--admin', '0', '--state-dir', state], { ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `--listen: cannot listen on unix:${sock}: ENAMETOOLONG\n`);
+  assert.match(r.stderr, `  fix: a unix socket's path may be at most 107 bytes, and this one has ${Buffer.byteLength(sock)}: give --listen another address, in a shorter directory`);
+  assert.not.match(r.stderr, /internal error/);
+  assert.equal(readdirSync(work.path).sort(), ['apps', 'l'.repeat(120), 'state'].sort(), 'no stray socket beside them');
+});
+
+test.run();
