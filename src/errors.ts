@@ -96,7 +96,10 @@ export const ERROR_CODES = {
     hint: (d) => {
       const flag = str(d.flag) || '--listen';
       const another = `give ${flag} another ${flag === '--port' ? 'port' : 'address'}`;
-      if (d.reason === 'EADDRINUSE') return `another process listens on ${str(d.address)}: stop it (\`ss -ltnp\` names it), or ${another}`;
+      if (d.reason === 'EADDRINUSE') {
+        const ss = str(d.address).startsWith('unix:') ? 'ss -lxp' : 'ss -ltnp';
+        return `another process listens on ${str(d.address)}: stop it (\`${ss}\` names it), or ${another}`;
+      }
       if (d.reason === 'EACCES') return `ports below 1024 need root (or CAP_NET_BIND_SERVICE), and a unix: socket a writable directory: ${another}`;
       if (d.reason === 'ENAMETOOLONG') return `a unix socket's path may be at most ${str(d.max)} bytes, and this one has ${str(d.bytes)}: ${another}, in a shorter directory (e.g. /run/apppkg-gateway/)`;
       if (d.notSocket) return `${str(d.address).replace(/^unix:/, '')} is a file that is no socket, and is left as it is: give ${flag} the path of a socket to make`;

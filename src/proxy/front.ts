@@ -177,6 +177,11 @@ export class Front {
   /** sayTakenRoutes' lines said already. */
   private readonly takenRoutesSaid = new Set<string>();
   private servers: http.Server[] = [];
+  /**
+   * The unix socket paths this front bound, the only ones its stop removes: a bind that failed
+   * (EADDRINUSE) found the path another gateway's live socket, or someone's file.
+   */
+  private readonly boundSocketPaths: string[] = [];
   /** The response to the last request node:http read on a connection: a refusal pipelined behind it waits for it. */
   private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
   /** The first line of what the lean lane handed node:http, as sent: for a head that times out there. */
@@ -490,6 +495,7 @@ export class Front {
       this.servers.push(server);
       // server.close() runs it too (Node 19+), so the stop's own call is not the only one.
       server.closeIdleConnections = () => this.closeIdleNodeConnections(server);
+      if (addr.kind === 'unix') this.boundSocketPaths.push(addr.path);
       const actual = server.address();
       urls.push(
         addr.kind === 'unix' || actual === null || typeof actual === 'string'
@@ -1076,7 +1082,7 @@ export class Front {
       this.cutSockets.add(socket);
       socket.destroy();
     }
-    for (const addr of this.opts.listen) if (addr.kind === 'unix') rmSync(addr.path, { force: true });
+    for (const path of this.boundSocketPaths) rmSync(path, { force: true });
     this.accessLog.flush();
   }
 

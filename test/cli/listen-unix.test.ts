@@ -1,13 +1,16 @@
 // `--listen unix:PATH` and `--admin unix:PATH` where no socket can be made. libuv reports a
 // missing directory as EACCES (the hint then sent a root user after ports below 1024), and
 // binds a path longer than a socket address holds cut short: a stray socket at another path,
-// then an internal ENOENT. Each is now said before anything is bound, exit 1.
+// then an internal ENOENT. Each is now said before anything is bound, exit 1. And a gateway
+// that could not bind its socket removed, as it stopped, whatever was at that path: another
+// gateway's live socket (nginx then had nothing to connect to), or a file.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
-import { runCli, tempDir } from '../helpers/process.js';
+import { runCli, startCli, tempDir } from '../helpers/process.js';
 
 const test = suite('unix: listeners whose path cannot hold a socket');
 const work = tempDir('apppkg-listen-unix-');
@@ -44,6 +47,33 @@ test('a unix: path longer than a socket address holds is refused, and no socket 
   assert.match(r.stderr, `  fix: a unix socket's path may be at most 107 bytes, and this one has ${Buffer.byteLength(sock)}: give --listen another address, in a shorter directory`);
   assert.not.match(r.stderr, /internal error/);
   assert.equal(readdirSync(work.path).sort(), ['apps', 'l'.repeat(120), 'state'].sort(), 'no stray socket beside them');
+});
+
+test('a file that is no socket at a unix: path is left as it is, and said so', async () => {
+  const file = join(work.path, 'notes.txt');
+  writeFileSync(file, 'kept\n');
+  const r = await runCli(['--apps', apps, '--listen', `unix:${file}`, '--admin', '0', '--state-dir', state], { ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `--listen: cannot listen on unix:${file}: EEXIST\n`);
+  assert.match(r.stderr, `  fix: ${file} is a file that is no socket, and is left as it is: give --listen the path of a socket to make\n`);
+  assert.is(readFileSync(file, 'utf8'), 'kept\n');
+});
+
+test("a second gateway on a running one's unix: socket fails, and leaves that socket to the one serving on it", async () => {
+  const sock = join(work.path, 'gateway.sock');
+  const first = await startCli(['--apps', apps, '--listen', `unix:${sock}`, '--admin', '0', '--state-dir', state], { ms: 30_000 });
+  try {
+    const second = await runCli(['--apps', apps, '--listen', `unix:${sock}`, '--admin', '0', '--state-dir', join(work.path, 'state-2')], { ms: 20_000 });
+    assert.is(second.status, 1, second.stderr);
+    assert.match(second.stderr, `--listen: cannot listen on unix:${sock}: EADDRINUSE\n  fix: another process listens on unix:${sock}: stop it (\`ss -lxp\` names it)`);
+    // nginx still reaches the first one: its socket was not removed by the second's stop.
+    const status = await new Promise<number | string>((resolve) => {
+      http.get({ socketPath: sock, path: '/nothing-here' }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    assert.is(status, 404, "the running gateway's socket is still there and answers");
+  } finally {
+    await first.stop();
+  }
 });
 
 test.run();
