@@ -1,9 +1,10 @@
 // What `--apps DIR` must be: a directory whose subdirectories are app packages. The mistakes a
 // new user makes (issue 13, item 10) are each named with what was found and what to do: a path
 // that is not there, a file, and an app package itself given where its parent was meant.
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GatewayError } from '../errors.js';
+import { shellWord } from '../shell-words.js';
 
 /** Throws APPPKG_APPS_DIR_INVALID unless `dir` can hold app packages; never creates anything. */
 export function validateAppsDir(dir: string): void {
@@ -20,6 +21,14 @@ export function validateAppsDir(dir: string): void {
   }
   if (!isDirectory) {
     throw invalid(`a file (${dir})`, 'point --apps at the directory that holds the app packages (each a directory holding app.yaml)');
+  }
+  // stat needs no right on the directory itself: one this user may not list would be served as
+  // empty, and watched for packages it can never see.
+  try {
+    readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw invalid(`${dir}, which this user (uid ${process.getuid?.() ?? '?'}) cannot list (${code})`, `let the user the gateway runs as read and search it (chmod a+rx ${shellWord(dir)}, or run the gateway as its owner)`);
   }
   if (holdsAppYaml(dir)) {
     throw invalid(

@@ -3,16 +3,20 @@
 // found and what to do; an empty directory is served and watched, with one line saying so.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
-import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('issue 13: what --apps points at');
 const work = tempDir('apppkg-apps-dir-');
 const state = join(work.path, 'state');
 const running: RunningGateway[] = [];
+const asNobody = process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
+const ifNobody = runIf(test, asNobody, 'needs root and runuser to run the gateway as a user that cannot list a directory');
 
 const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
 
@@ -57,6 +61,25 @@ test('an empty --apps is served and watched, and the log says no package was fou
   // Still watching: a package copied in later serves.
   writePackage(apps, 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': WSGI });
   await waitFor(async () => (await request(`${gw.url}/hi/`).then((r) => r.body.text())) === 'ok', 20_000, 'the package copied in to serve');
+});
+
+// stat succeeds on a directory its user may not list: it was served as empty ("no app packages
+// ... watching for them") beside a line saying it could not be read, and never served anything.
+ifNobody('--apps at a directory the gateway\'s user cannot list says so, exit 1, before it listens', async () => {
+  chmodSync(work.path, 0o755);
+  const closed = join(work.path, 'closed');
+  writePackage(closed, 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': WSGI });
+  chmodSync(closed, 0o700);
+  const nobodyState = join(work.path, 'nobody-state');
+  mkdirSync(nobodyState);
+  chmodSync(nobodyState, 0o777);
+  const bin = installForOtherUsers().bin;
+  // timeout: without the check the gateway serves on, and runCli's kill would reach runuser only.
+  const r = await runCli(['-u', 'nobody', '--', 'timeout', '15', bin, '--apps', closed, '--listen', '0', '--admin', '0', '--state-dir', nobodyState], { bin: 'runuser', cwd: work.path, ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `--apps: expected a directory of app packages, found ${closed}, which this user (uid ${spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim()}) cannot list (EACCES)\n`);
+  assert.match(r.stderr, `  fix: let the user the gateway runs as read and search it (chmod a+rx ${closed}, or run the gateway as its owner)\n`);
+  assert.not.match(r.stdout, /listening on/);
 });
 
 test.run();
