@@ -101,6 +101,10 @@ export const ERROR_CODES = {
         return `another process listens on ${str(d.address)}: stop it (\`${ss}\` names it), or ${another}`;
       }
       if (d.reason === 'EACCES') return `ports below 1024 need root (or CAP_NET_BIND_SERVICE), and a unix: socket a writable directory: ${another}`;
+      // --socket-owner's chown: the only step of a bind where a non-root gateway meets EPERM.
+      if (d.chown === true) {
+        return `--socket-owner needs root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root (as the shipped systemd unit does), or give --socket-owner :GROUP, a group this user is in and nginx's user too`;
+      }
       if (d.reason === 'ENAMETOOLONG') return `a unix socket's path may be at most ${str(d.max)} bytes, and this one has ${str(d.bytes)}: ${another}, in a shorter directory (e.g. /run/apppkg-gateway/)`;
       if (d.notSocket) return `${str(d.address).replace(/^unix:/, '')} is a file that is no socket, and is left as it is: give ${flag} the path of a socket to make`;
       if (d.dir !== undefined) {

@@ -73,8 +73,8 @@ export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSo
     await clearStaleSocket(addr.path);
   }
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) =>
-      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, reason: err.code ?? err.message, cause: err }));
+    const onError = (err: NodeJS.ErrnoException, chown = false) =>
+      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, reason: err.code ?? err.message, chown, cause: err }));
     server.once('error', onError);
     const done = () => {
       server.off('error', onError);
@@ -82,12 +82,14 @@ export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSo
     };
     if (addr.kind === 'unix') {
       server.listen(addr.path, () => {
+        let chowning = false;
         try {
           chmodSync(addr.path, unix.mode ?? 0o660);
+          chowning = true;
           if (unix.uid !== undefined || unix.gid !== undefined) chownSync(addr.path, unix.uid ?? -1, unix.gid ?? -1);
         } catch (err) {
           server.close();
-          onError(err as NodeJS.ErrnoException);
+          onError(err as NodeJS.ErrnoException, chowning);
           return;
         }
         done();

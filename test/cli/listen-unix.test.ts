@@ -6,16 +6,20 @@
 // gateway's live socket (nginx then had nothing to connect to), or a file.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
-import { runCli, startCli, tempDir } from '../helpers/process.js';
+import { installForOtherUsers, runCli, startCli, tempDir } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('unix: listeners whose path cannot hold a socket');
 const work = tempDir('apppkg-listen-unix-');
 const state = join(work.path, 'state');
 const apps = join(work.path, 'apps');
+const asNobody = process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
+const ifNobody = runIf(test, asNobody, 'needs root and runuser to run the gateway as a user that may not chown');
 
 test.before(() => {
   writePackage(apps, 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': 'application = None\n' });
@@ -73,6 +77,25 @@ test("a second gateway on a running one's unix: socket fails, and leaves that so
     assert.is(status, 404, "the running gateway's socket is still there and answers");
   } finally {
     await first.stop();
+  }
+});
+
+// A non-root gateway's chown for --socket-owner failed EPERM, and the hint said to give --listen
+// "an address of this host, or stop what is using it".
+ifNobody('--socket-owner that a non-root gateway may not give names why, for --listen and --admin', async () => {
+  chmodSync(work.path, 0o755);
+  const run = join(work.path, 'nobody-run');
+  mkdirSync(run);
+  chmodSync(run, 0o777);
+  const bin = installForOtherUsers().bin;
+  for (const flag of ['--listen', '--admin'] as const) {
+    const sock = join(run, `${flag.slice(2)}.sock`);
+    const addresses = flag === '--listen' ? ['--listen', `unix:${sock}`, '--admin', '0'] : ['--listen', '0', '--admin', `unix:${sock}`];
+    // timeout: a gateway that started anyway is ended before runCli's kill, which reaches runuser only.
+    const r = await runCli(['-u', 'nobody', '--', 'timeout', '15', bin, '--apps', apps, ...addresses, '--socket-owner', 'root:root', '--state-dir', join(run, 'state')], { bin: 'runuser', cwd: work.path, ms: 20_000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, `${flag}: cannot listen on unix:${sock}: EPERM\n`);
+    assert.match(r.stderr, '  fix: --socket-owner needs root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root');
   }
 });
 
