@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseCommand } from '../../src/cli/args.js';
 import { spec } from '../../src/cli/commands/gateway.js';
 import { parseAddr } from '../../src/net/address.js';
-import { ROOT } from '../helpers/process.js';
+import { ROOT, runCli } from '../helpers/process.js';
 
 const test = suite('systemd unit');
 
@@ -23,6 +23,15 @@ test('ExecStart parses as the gateway command, with the admin listener on a unix
   const admin = parseAddr(String(parsed.values.admin), '--admin');
   assert.equal(admin, { kind: 'unix', path: '/run/apppkg-gateway/admin.sock' });
   assert.is(parsed.values['admin-token'], undefined, 'the socket needs no token');
+});
+
+test('a command line the gateway refuses (exit 2) is not restarted every 2 s for ever', async () => {
+  const unit = readFileSync(join(ROOT, 'examples', 'deploy', 'apppkg-gateway.service'), 'utf8');
+  assert.match(unit, /^Restart=on-failure$/m);
+  const prevented = /^RestartPreventExitStatus=(.*)$/m.exec(unit)?.[1].split(/\s+/) ?? [];
+  const refused = await runCli(['--apps', '/var/apps', '--no-such-flag']);
+  assert.is(refused.status, 2, refused.stderr);
+  assert.ok(prevented.includes(String(refused.status)), `RestartPreventExitStatus=${prevented.join(' ')}`);
 });
 
 test.run();
