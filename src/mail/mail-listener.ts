@@ -28,7 +28,7 @@
 //   451 4.3.0  the spool could not store the message
 //   421        a client silent past the idle timeout, or sending 10 commands that are not SMTP
 // VRFY gets what RCPT TO would (252 2.0.0 for an address it takes, as Postfix answers), EXPN
-// 502 5.5.1 (mail-smtp-server.ts).
+// and STARTTLS 502 5.5.1, AUTH 503 5.5.1 (mail-smtp-server.ts).
 // An address or a name from the client is cut in a reply to fit its 512 octets (mail-reply.ts).
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -101,9 +101,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     size: config.maxSize,
     rejectOversized: true,
     // No AUTH (it only receives for its own apps) and no STARTTLS (no certificate: it sits on
-    // loopback or behind an MTA that does TLS, as Postfix's lmtp: transport does).
+    // loopback or behind an MTA that does TLS, as Postfix's lmtp: transport does); both are
+    // answered as Postfix answers them when not enabled (mail-smtp-server.ts).
     authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
     disableReverseLookup: true,
     hideDSN: true,
     hideENHANCEDSTATUSCODES: false,

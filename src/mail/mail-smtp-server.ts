@@ -15,6 +15,12 @@
 //     Postfix's `252 2.0.0 ADDRESS` (smtp-server's 2.1.5 says the address was verified), and
 //     EXPN, which it does not know (500, and counted toward the 421 for garbage), with the 502
 //     5.5.1 of a command recognized and not implemented (RFC 5321 4.2.4): there are no lists;
+//   - answers AUTH and STARTTLS, which EHLO does not announce, as Postfix does with neither
+//     enabled (`503 5.5.1 Error: authentication not enabled`, `502 5.5.1 Error: command not
+//     implemented`): smtp-server's disabledCommands made them unknown commands (500), counted
+//     toward the 421 for garbage, though a client that tries them is speaking SMTP;
+//   - knows nothing of sendmail's WIZ, SHELL and KILL, which smtp-server answers with jokes (and
+//     `200` to `WIZ anything`): they are unknown commands as any other;
 //   - names a client on a unix socket (Postfix's lmtp:unix: transport) `localhost` in the LHLO/EHLO
 //     greeting: it has no address, and smtp-server's `[address]` made "Nice to meet you, []";
 //   - writes each reply with the right enhanced status code and within 512 octets: smtp-server
@@ -61,9 +67,34 @@ function handleEXPN(this: SMTPConnection, _command: Buffer, callback: () => void
   callback();
 }
 
+/** As Postfix with no SASL configured. */
+function handleAUTH(this: SMTPConnection, _command: Buffer, callback: () => void): void {
+  this.send(503, '5.5.1 Error: authentication not enabled');
+  callback();
+}
+
+/** As Postfix with no TLS configured: the session stays plaintext. */
+function handleSTARTTLS(this: SMTPConnection, _command: Buffer, callback: () => void): void {
+  this.send(502, '5.5.1 Error: command not implemented');
+  callback();
+}
+
+const OWN_HANDLERS: ReadonlyMap<string, (this: SMTPConnection, command: Buffer, callback: () => void) => void> = new Map([
+  ['EXPN', handleEXPN],
+  ['AUTH', handleAUTH],
+  ['STARTTLS', handleSTARTTLS],
+]);
+
+/** smtp-server's handlers of sendmail's debugging commands, which are no part of SMTP. */
+const NOT_SMTP = new Set(['WIZ', 'SHELL', 'KILL']);
+
 export class MailSmtpServer extends SMTPServer {
-  constructor(options: SMTPServerOptions, readonly hooks: MailSmtpServerHooks) {
-    super(options);
+  constructor(options: Omit<SMTPServerOptions, 'authMethods' | 'hideSTARTTLS'>, readonly hooks: MailSmtpServerHooks) {
+    // AUTH and STARTTLS stay out of disabledCommands, which would make them unknown commands;
+    // EHLO announces STARTTLS unless hidden, and AUTH unless there is no method, where
+    // smtp-server puts back LOGIN and PLAIN for an empty list: the list is emptied after it.
+    super({ ...options, hideSTARTTLS: true });
+    this.options.authMethods = [];
   }
 
   /** As SMTPServer.connect, with our connection class. */
@@ -100,7 +131,8 @@ class MailSmtpConnection extends SMTPConnection {
   }
 
   override _getHandler(command: string): ReturnType<SMTPConnection['_getHandler']> {
-    return command === 'EXPN' ? handleEXPN : super._getHandler(command);
+    if (NOT_SMTP.has(command)) return undefined;
+    return OWN_HANDLERS.get(command) ?? super._getHandler(command);
   }
 
   override handler_VRFY(command: Buffer, callback: () => void): void {

@@ -522,6 +522,23 @@ test('VRFY answers as RCPT TO would route the address (252 2.0.0 as Postfix, nev
   assert.is((await mailStatus()).refused, refusedBefore, 'a question refuses no mail');
 });
 
+test('AUTH and STARTTLS, which EHLO does not announce, are answered as Postfix answers them when not enabled (503 5.5.1, 502 5.5.1); smtp-server\'s sendmail jokes (WIZ, SHELL, KILL) are unknown commands, counted as garbage', async () => {
+  const talk = await session();
+  const ehlo = await talk.command('EHLO client.test');
+  assert.not.match(ehlo.text, /^250[- ](AUTH|STARTTLS)\b/m, 'EHLO announces neither');
+  assert.is((await talk.command('AUTH PLAIN AGFubgBzZWNyZXQ=')).text, '503 5.5.1 Error: authentication not enabled');
+  assert.is((await talk.command('auth login')).text, '503 5.5.1 Error: authentication not enabled');
+  assert.is((await talk.command('STARTTLS')).text, '502 5.5.1 Error: command not implemented');
+  // Still plaintext: the session goes on with no handshake.
+  assert.is((await talk.command('NOOP')).code, 250);
+  assert.is((await talk.command('WIZ sesame')).text, '500 5.5.2 Error: command not recognized');
+  assert.is((await talk.command('SHELL')).text, '500 5.5.2 Error: command not recognized');
+  assert.is((await talk.command('KILL')).text, '500 5.5.2 Error: command not recognized');
+  for (let i = 0; i < 6; i++) assert.is((await talk.command('NOSUCH')).code, 500);
+  assert.is((await talk.command('WIZ')).code, 421, 'the tenth command that is not SMTP ends the session');
+  assert.ok(await talk.waitClosed(3000));
+});
+
 test('garbage and silence: answered, timed out, closed; the listener serves the next client', async () => {
   const garbage = await SmtpTalk.connect(port);
   assert.is((await garbage.reply()).code, 220);
