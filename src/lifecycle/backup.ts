@@ -108,9 +108,12 @@ export async function backupWithHook(
  * to the app's user the hook runs as, so that it can write there.
  */
 async function prepareHookBackupDir(target: string, app: string, runAs: RunAs | null, say: (line: string) => void = quiet): Promise<void> {
-  await prepareBackupDir(target, app, say);
+  const replacing = await prepareBackupDir(target, app, say);
   // Until the hook has succeeded, the directory is no backup.
   await dropManifest(target);
+  // A hook that copies into the directory (cp -R, rsync) would leave there what the app has
+  // deleted since the earlier backup, and a restore would bring it back.
+  if (replacing) await emptyDirectory(target);
   if (runAs && !runAs.isRoot) await chown(target, runAs.uid, runAs.gid).catch((err) => Promise.reject(ioFailure(`chown ${target}`, err)));
 }
 
@@ -124,9 +127,9 @@ async function writeHookManifest(target: string, desc: Pick<Description, 'name' 
 /**
  * Makes the backup directory (0700) when missing; refuses one that holds anything but an earlier
  * backup of `app` (a mistyped --to must not mix a backup into, or let a hook clean, a directory
- * of other things).
+ * of other things). True when it holds that earlier backup.
  */
-async function prepareBackupDir(target: string, app: string, say: (line: string) => void): Promise<void> {
+async function prepareBackupDir(target: string, app: string, say: (line: string) => void): Promise<boolean> {
   // makeDirectory takes a file, or a link to nothing, for a directory it need not make; the
   // listing below then failed as an internal error, with a stack.
   const notADirectory = await notADirectoryAt(target);
@@ -137,13 +140,22 @@ async function prepareBackupDir(target: string, app: string, say: (line: string)
     throw ioFailure(`create the backup directory ${target}`, err);
   }
   const entries = await readdir(target);
-  if (entries.length === 0) return;
+  if (entries.length === 0) return false;
   const earlier = await readManifest(target);
   if (earlier?.app !== app) {
     const found = earlier ? `a backup of ${JSON.stringify(earlier.app)}` : `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} and no ${MANIFEST_FILE}`;
     throw new GatewayError('APPPKG_BACKUP_NOT_EMPTY', { path: target, app, found });
   }
   say(`==> replacing the earlier backup of ${app} in ${target} (made ${earlier.createdAt})`);
+  return true;
+}
+
+/** Removes what `target` holds; the directory itself, its mode and owner, stay. */
+async function emptyDirectory(target: string): Promise<void> {
+  for (const entry of await readdir(target)) {
+    const entryPath = path.join(target, entry);
+    await rm(entryPath, { recursive: true, force: true }).catch((err) => Promise.reject(ioFailure(`remove ${entryPath}`, err)));
+  }
 }
 
 /** What is at `target` when something is there that is not a directory (through a symlink too), else null. */

@@ -259,6 +259,20 @@ test('with commands.backup, backup refuses a directory that holds something else
   assert.match(again.stdout, /replacing the earlier backup of hooks-busy/);
 });
 
+test('with commands.backup, an earlier backup of the app is replaced, not written over: a file gone from the data since is not in the new backup', async () => {
+  const copying = makeApp(work.path, 'hooks-copy', ['app: wsgi:application', 'commands:', '  backup: cp -R "$APPPKG_DATA_DIR/." "$APPPKG_BACKUP_DIR/"', ''].join('\n'));
+  await writeData(copying, 'echo old > deleted.txt && echo one > kept.txt');
+  const to = join(work.path, 'hooks-copy-backup');
+  assert.is((await runCli(['backup', copying, '--to', to, ...S])).status, 0);
+  assert.equal(readdirSync(to).sort(), ['apppkg-backup.json', 'deleted.txt', 'kept.txt']);
+  await writeData(copying, 'rm deleted.txt && echo two > kept.txt');
+  const again = await runCli(['backup', copying, '--to', to, ...S]);
+  assert.is(again.status, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /replacing the earlier backup of hooks-copy/);
+  assert.equal(readdirSync(to).sort(), ['apppkg-backup.json', 'kept.txt'], 'a restore would bring back a file the app deleted');
+  assert.is(readFileSync(join(to, 'kept.txt'), 'utf8'), 'two\n');
+});
+
 test('with commands.restore, restore refuses another app\'s backup and a directory that is none, before the hook runs', async () => {
   const withHooks = hooksApp('hooks-foreign');
   const otherBackup = join(work.path, 'hooks-foreign-other');
