@@ -607,7 +607,7 @@ export const ERROR_CODES = {
     example: { path: '/var/lib/apppkg-gateway/apps/blog/data/backup', app: 'blog', data: '/var/lib/apppkg-gateway/apps/blog/data' },
   },
   APPPKG_BACKUP_NOT_EMPTY: {
-    summary: '`backup --to DIR` found DIR holding something other than an earlier backup of the same app (which would be replaced), or DIR is no directory (a file, a symlink to nothing).',
+    summary: '`backup --to DIR` found DIR holding something other than an earlier backup of the same app, finished or not (which would be replaced), or DIR is no directory (a file, a symlink to nothing).',
     message: (d) => `backup --to ${str(d.path)}: expected a new or empty directory (or an earlier backup of ${str(d.app)}), found ${str(d.found)}`,
     hint: (d) => `choose a new directory, e.g. --to /var/backups/${str(d.app) || 'NAME'}-$(date +%F)`,
     exitStatus: 1,
@@ -621,7 +621,7 @@ export const ERROR_CODES = {
     example: { path: '/var/backups/blog' },
   },
   APPPKG_BACKUP_FOREIGN: {
-    summary: '`restore --from DIR` found no `apppkg-backup.json` there, or a backup of another app; nothing was changed.',
+    summary: '`restore --from DIR` found no `apppkg-backup.json` there (an unfinished backup has none), or a backup of another app; nothing was changed.',
     message: (d) => `restore --from ${str(d.path)}: expected a backup of ${str(d.app)}, found ${str(d.found)}`,
     hint: (d) =>
       d.unmarked

@@ -1,13 +1,19 @@
 // `apppkg-backup.json`: what lets `restore` recognise a backup that `backup` wrote (by copying the
 // data or by commands.backup alike), and refuse an empty directory or another app's. Written
-// last, so a backup cut short has none.
-import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+// last, so a backup cut short has none; `apppkg-backup.unfinished` stands in for it meanwhile.
+import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import type { DatabaseSnapshot } from '../services/database-backup.js';
 import type { RedisSnapshot } from '../services/redis-backup.js';
 
 export const MANIFEST_FILE = 'apppkg-backup.json';
+/**
+ * Names the app whose backup is being written: one cut short (a failed commands.backup, a full
+ * disk) is then replaced by the app's next backup into the same directory, as a finished one
+ * is, instead of being refused as a directory of other things; restore refuses it, saying why.
+ */
+export const UNFINISHED_FILE = 'apppkg-backup.unfinished';
 /** The copy of APPPKG_DATA_DIR inside a backup directory. */
 export const BACKUP_DATA_DIR = 'data';
 const FORMAT = 'apppkg-backup/1';
@@ -52,6 +58,23 @@ export async function writeManifest(dir: string, manifest: BackupManifest): Prom
   const temp = path.join(dir, `.${MANIFEST_FILE}.tmp`);
   await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   await rename(temp, path.join(dir, MANIFEST_FILE));
+  await rm(path.join(dir, UNFINISHED_FILE), { force: true });
+}
+
+/** Before a backup of `app` changes `dir`: the unfinished marker, then no manifest. */
+export async function markUnfinished(dir: string, app: string): Promise<void> {
+  await writeFile(path.join(dir, UNFINISHED_FILE), `${JSON.stringify({ format: FORMAT, app })}\n`, { mode: 0o600 });
+  await rm(path.join(dir, MANIFEST_FILE), { force: true });
+}
+
+/** The app whose unfinished backup `dir` holds, or null. */
+export async function unfinishedBackupOf(dir: string): Promise<string | null> {
+  try {
+    const marker = JSON.parse(await readFile(path.join(dir, UNFINISHED_FILE), 'utf8')) as { format?: string; app?: unknown };
+    return marker.format === FORMAT && typeof marker.app === 'string' ? marker.app : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -69,6 +92,11 @@ export async function backupOf(dir: string, app: string): Promise<BackupManifest
   }
   if (entries.length === 0) throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: dir, app, found: 'an empty directory' });
   const manifest = await readManifest(dir);
+  const unfinished = manifest ? null : await unfinishedBackupOf(dir);
+  if (unfinished !== null) {
+    const whose = unfinished === app ? '' : ` of ${JSON.stringify(unfinished)}`;
+    throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `an unfinished backup${whose} (the backup that wrote it failed or was cut short)` });
+  }
   if (!manifest) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `no ${MANIFEST_FILE} (not written by apppkg-gateway backup)`, unmarked: true });
   if (manifest.app !== app) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `a backup of ${JSON.stringify(manifest.app)}` });
   return manifest;

@@ -10,7 +10,7 @@ import type { RunAs } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
-import { BACKUP_DATA_DIR, MANIFEST_FILE, makeManifest, readManifest, writeManifest, type BackupManifest } from './backup-manifest.js';
+import { BACKUP_DATA_DIR, MANIFEST_FILE, UNFINISHED_FILE, makeManifest, markUnfinished, readManifest, unfinishedBackupOf, writeManifest, type BackupManifest } from './backup-manifest.js';
 import { besideName, copyBeside, countTree, ioFailure, isInside, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
@@ -52,6 +52,9 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
     throw new GatewayError('APPPKG_BACKUP_INSIDE_DATA', { path: target, app: desc.name, data });
   }
   await prepareBackupDir(target, desc.name, say);
+  // An earlier finished backup stays one until the new copy is swapped in; any other directory
+  // is marked now, so that a copy that fails leaves it for the next backup to replace.
+  if ((await readManifest(target)) === null) await dropManifest(target, desc.name);
 
   const hasData = await lstat(data).then((s) => s.isDirectory(), () => false);
   // An app that never wrote anything still gets a backup (of an empty directory) restore accepts.
@@ -64,7 +67,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
     for (const file of [SQLITE_FILE, ...SQLITE_SIDE_FILES]) await rm(path.join(copy, file), { force: true });
   }
   const count = await countTree(copy);
-  await dropManifest(target);
+  await dropManifest(target, desc.name);
   await swapInto(copy, path.join(target, BACKUP_DATA_DIR));
   const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes, ...(await backupServices(scope, target)) });
   await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
@@ -110,7 +113,7 @@ export async function backupWithHook(
 async function prepareHookBackupDir(target: string, app: string, runAs: RunAs | null, say: (line: string) => void = quiet): Promise<void> {
   const replacing = await prepareBackupDir(target, app, say);
   // Until the hook has succeeded, the directory is no backup.
-  await dropManifest(target);
+  await dropManifest(target, app);
   // A hook that copies into the directory (cp -R, rsync) would leave there what the app has
   // deleted since the earlier backup, and a restore would bring it back.
   if (replacing) await emptyDirectory(target);
@@ -142,17 +145,27 @@ async function prepareBackupDir(target: string, app: string, say: (line: string)
   const entries = await readdir(target);
   if (entries.length === 0) return false;
   const earlier = await readManifest(target);
+  const unfinished = earlier ? null : await unfinishedBackupOf(target);
+  if (unfinished === app) {
+    say(`==> replacing the unfinished backup of ${app} in ${target} (the backup that wrote it failed or was cut short)`);
+    return true;
+  }
   if (earlier?.app !== app) {
-    const found = earlier ? `a backup of ${JSON.stringify(earlier.app)}` : `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} and no ${MANIFEST_FILE}`;
+    const found = earlier
+      ? `a backup of ${JSON.stringify(earlier.app)}`
+      : unfinished !== null
+        ? `an unfinished backup of ${JSON.stringify(unfinished)}`
+        : `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} and no ${MANIFEST_FILE}`;
     throw new GatewayError('APPPKG_BACKUP_NOT_EMPTY', { path: target, app, found });
   }
   say(`==> replacing the earlier backup of ${app} in ${target} (made ${earlier.createdAt})`);
   return true;
 }
 
-/** Removes what `target` holds; the directory itself, its mode and owner, stay. */
+/** Removes what `target` holds but the unfinished marker; the directory, its mode and owner, stay. */
 async function emptyDirectory(target: string): Promise<void> {
   for (const entry of await readdir(target)) {
+    if (entry === UNFINISHED_FILE) continue;
     const entryPath = path.join(target, entry);
     await rm(entryPath, { recursive: true, force: true }).catch((err) => Promise.reject(ioFailure(`remove ${entryPath}`, err)));
   }
@@ -172,7 +185,7 @@ async function notADirectoryAt(target: string): Promise<string | null> {
   return link.isFile() ? 'a file' : 'something that is not a directory';
 }
 
-/** Without a manifest the directory is not a backup: dropped before its content changes. */
-async function dropManifest(target: string): Promise<void> {
-  await rm(path.join(target, MANIFEST_FILE), { force: true }).catch((err) => Promise.reject(ioFailure(`remove ${path.join(target, MANIFEST_FILE)}`, err)));
+/** Without a manifest the directory is not a backup: dropped before its content changes, the unfinished marker in its place. */
+async function dropManifest(target: string, app: string): Promise<void> {
+  await markUnfinished(target, app).catch((err) => Promise.reject(ioFailure(`replace ${path.join(target, MANIFEST_FILE)} by ${UNFINISHED_FILE}`, err)));
 }

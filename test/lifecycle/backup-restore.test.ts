@@ -273,6 +273,28 @@ test('with commands.backup, an earlier backup of the app is replaced, not writte
   assert.is(readFileSync(join(to, 'kept.txt'), 'utf8'), 'two\n');
 });
 
+test('a failed commands.backup leaves an unfinished backup: restore refuses it saying so, the app\'s next backup into it replaces it, another app\'s is refused', async () => {
+  const failing = makeApp(work.path, 'hooks-retry', ['app: wsgi:application', 'commands:', '  backup: echo part > "$APPPKG_BACKUP_DIR/part"; test ! -e "$APPPKG_DATA_DIR/fail"', ''].join('\n'));
+  await writeData(failing, 'touch fail');
+  const to = join(work.path, 'hooks-retry-backup');
+  const failed = await runCli(['backup', failing, '--to', to, ...S]);
+  assert.is(failed.status, 1, failed.stdout + failed.stderr);
+  const restore = await runCli(['restore', failing, '--from', to, ...S]);
+  assert.is(restore.status, 1);
+  assert.match(restore.stderr, /expected a backup of hooks-retry, found an unfinished backup \(the backup that wrote it failed or was cut short\)/);
+  assert.not.match(restore.stderr, /mark it/, 'an unfinished backup is not to be marked as a finished one');
+  const foreign = await runCli(['backup', app, '--to', to, ...S]);
+  assert.is(foreign.status, 1);
+  assert.match(foreign.stderr, /found an unfinished backup of "hooks-retry"/);
+
+  await writeData(failing, 'rm fail');
+  const again = await runCli(['backup', failing, '--to', to, ...S]);
+  assert.is(again.status, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /replacing the unfinished backup of hooks-retry/);
+  assert.equal(readdirSync(to).sort(), ['apppkg-backup.json', 'part']);
+  assert.is(JSON.parse(readFileSync(join(to, 'apppkg-backup.json'), 'utf8')).app, 'hooks-retry');
+});
+
 test('with commands.restore, restore refuses another app\'s backup and a directory that is none, before the hook runs', async () => {
   const withHooks = hooksApp('hooks-foreign');
   const otherBackup = join(work.path, 'hooks-foreign-other');
