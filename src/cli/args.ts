@@ -30,13 +30,20 @@ export interface ParsedCommand {
 export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
   let own = spec.normalizeArgv ? spec.normalizeArgv(argv) : argv;
   let rest: string[] = [];
+  // `run APP python manage.py migrate`, the `--` forgotten: the command's words are no options
+  // or arguments of ours, and the refusal says where they go.
+  let missingDash = false;
   if (spec.passThrough) {
     const dash = argv.indexOf('--');
     if (dash >= 0) {
       own = argv.slice(0, dash);
       rest = argv.slice(dash + 1);
+    } else {
+      missingDash = true;
     }
   }
+  const withoutDash = (word: string) =>
+    `expected -- before the command, found ${JSON.stringify(word)} (write apppkg-gateway ${spec.name} APP_DIR -- ${word} ...)`;
   let parsed;
   try {
     parsed = parseArgs({
@@ -46,13 +53,16 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
       strict: true,
     });
   } catch (err) {
-    throw new GatewayError('APPPKG_USAGE', { reason: usageReason(err as NodeJS.ErrnoException, spec, own), command: spec.name });
+    const lax = missingDash ? parseArgs({ args: own, options: spec.options, allowPositionals: true, strict: false }).positionals : [];
+    const reason = lax.length > spec.allowPositionals ? withoutDash(lax[spec.allowPositionals]) : usageReason(err as NodeJS.ErrnoException, spec, own);
+    throw new GatewayError('APPPKG_USAGE', { reason, command: spec.name });
   }
   const values = parsed.values as ParsedCommand['values'];
   const help = values.help === true;
   if (!help && parsed.positionals.length > spec.allowPositionals) {
+    const extra = parsed.positionals[spec.allowPositionals];
     throw new GatewayError('APPPKG_USAGE', {
-      reason: `unexpected argument ${JSON.stringify(parsed.positionals[spec.allowPositionals])}`,
+      reason: missingDash ? withoutDash(extra) : `unexpected argument ${JSON.stringify(extra)}`,
       command: spec.name,
     });
   }

@@ -81,6 +81,10 @@ test('bad usage exits 2 and says how to get help', async () => {
   await usage(['serve', '-p'], '--port: expected a value after it, found none');
   await usage(['serve', '--reload=yes'], '--reload takes no value, found "--reload=yes"');
   await usage(['serve', '-p', '-5'], '--port: expected a value after it, found "-5", which reads as an option (write --port=-5 to give it as the value)');
+  // run's command without the `--` before it: told where the command goes, its own options too.
+  await usage(['run', EXAMPLES, 'python', 'manage.py', 'migrate'], 'expected -- before the command, found "python" (write apppkg-gateway run APP_DIR -- python ...)');
+  await usage(['run', EXAMPLES, 'python', '-V'], 'expected -- before the command, found "python" (write apppkg-gateway run APP_DIR -- python ...)');
+  await usage(['run', EXAMPLES, '--frobnicate'], 'unknown option --frobnicate');
   const unknownCommand = await runCli(['frobnicate']);
   assert.is(unknownCommand.status, 2);
   const noApps = await runCli(['--listen', '8000']);
