@@ -47,7 +47,11 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   }
 
   const plan = planServices(desc, hostEnv); // a service the host cannot give: refused before anything is written
-  const data = appStateDirs(stateRoot, desc.name).data;
+  const { app: appState, data } = appStateDirs(stateRoot, desc.name);
+  // Install, serve, run and the gateway all make it: missing, this is most likely the wrong
+  // state root (sudo or not, another --state-dir), whose empty backup would pass for the app's.
+  // Still a backup (of an app that never ran), but said.
+  const neverRan = !(await lstat(appState).then(() => true, () => false));
   if (isInside(target, data)) {
     throw new GatewayError('APPPKG_BACKUP_INSIDE_DATA', { path: target, app: desc.name, data });
   }
@@ -72,6 +76,9 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes, ...(await backupServices(scope, target)) });
   await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
   say(`==> backed up ${countOf(count.files, 'file')}, ${count.bytes} bytes of ${desc.name}'s data to ${target} in ${seconds(started)}`);
+  if (neverRan) {
+    say(`==> note: ${desc.name} never ran on the state root ${stateRoot} (there is no ${appState}), so this backup is empty; if a gateway serves it, back it up with that gateway's --state-dir (as root, /var/lib/apppkg-gateway by default)`);
+  }
   return { hook: false, dir: target, manifest };
 }
 

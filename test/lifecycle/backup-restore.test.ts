@@ -117,6 +117,19 @@ test('backup --to a file, or a symlink to nothing, is refused saying what is the
   assert.not.ok(existsSync(join(work.path, 'no-such-target')), 'the link\'s target is not made');
 });
 
+test('backup of an app that never ran on this state root (a wrong --state-dir, sudo left out) says its backup is empty and why, naming the root', async () => {
+  const elsewhere = makeApp(work.path, 'never-ran', 'app: wsgi:application\n');
+  const to = join(work.path, 'never-ran-backup');
+  const r = await runCli(['backup', elsewhere, '--to', to, ...S]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.ok(r.stdout.includes(`==> note: never-ran never ran on the state root ${state.path} (there is no ${join(state.path, 'apps', 'never-ran')}), so this backup is empty; if a gateway serves it, back it up with that gateway's --state-dir`), r.stdout);
+  // Once it has run there, nothing is said.
+  await writeData(elsewhere, 'true');
+  const again = await runCli(['backup', elsewhere, '--to', to, ...S]);
+  assert.is(again.status, 0);
+  assert.not.match(again.stdout, /never ran/);
+});
+
 test('backup into the app\'s own data directory (or the directory itself) is refused, saying so, with the fix, and writes nothing', async () => {
   await writeData(app, 'echo kept > kept.txt');
   const before = readdirSync(data('notes')).sort();
