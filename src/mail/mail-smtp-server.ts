@@ -15,10 +15,10 @@
 //     Postfix's `252 2.0.0 ADDRESS` (smtp-server's 2.1.5 says the address was verified), and
 //     EXPN, which it does not know (500, and counted toward the 421 for garbage), with the 502
 //     5.5.1 of a command recognized and not implemented (RFC 5321 4.2.4): there are no lists;
-//   - answers AUTH and STARTTLS, which EHLO does not announce, as Postfix does with neither
-//     enabled (`503 5.5.1 Error: authentication not enabled`, `502 5.5.1 Error: command not
-//     implemented`): smtp-server's disabledCommands made them unknown commands (500), counted
-//     toward the 421 for garbage, though a client that tries them is speaking SMTP;
+//   - answers AUTH and STARTTLS, which EHLO does not announce, with the same 502 5.5.1 (RFC 5321
+//     4.2.4: known, not implemented; Postfix's for STARTTLS without TLS, where for AUTH it says
+//     503 5.5.1 "authentication not enabled"): smtp-server's disabledCommands made them unknown
+//     commands (500), counted toward the 421 for garbage, though a client that tries them speaks SMTP;
 //   - knows nothing of sendmail's WIZ, SHELL and KILL, which smtp-server answers with jokes (and
 //     `200` to `WIZ anything`): they are unknown commands as any other;
 //   - names a client on a unix socket (Postfix's lmtp:unix: transport) `localhost` in the LHLO/EHLO
@@ -61,29 +61,17 @@ export interface MailSmtpServerHooks {
   verify: (address: string) => (Error & { responseCode: number }) | null;
 }
 
-/** Not implemented (RFC 5321 4.2.4: 502), though recognized: mailing lists are the apps' own. */
-function handleEXPN(this: SMTPConnection, _command: Buffer, callback: () => void): void {
+/**
+ * Not implemented (RFC 5321 4.2.4: 502), though recognized: EXPN (mailing lists are the apps'
+ * own), AUTH (it receives only for its own apps) and STARTTLS (no certificate; the session
+ * stays plaintext).
+ */
+function notImplemented(this: SMTPConnection, _command: Buffer, callback: () => void): void {
   this.send(502, '5.5.1 Error: command not implemented');
   callback();
 }
 
-/** As Postfix with no SASL configured. */
-function handleAUTH(this: SMTPConnection, _command: Buffer, callback: () => void): void {
-  this.send(503, '5.5.1 Error: authentication not enabled');
-  callback();
-}
-
-/** As Postfix with no TLS configured: the session stays plaintext. */
-function handleSTARTTLS(this: SMTPConnection, _command: Buffer, callback: () => void): void {
-  this.send(502, '5.5.1 Error: command not implemented');
-  callback();
-}
-
-const OWN_HANDLERS: ReadonlyMap<string, (this: SMTPConnection, command: Buffer, callback: () => void) => void> = new Map([
-  ['EXPN', handleEXPN],
-  ['AUTH', handleAUTH],
-  ['STARTTLS', handleSTARTTLS],
-]);
+const NOT_IMPLEMENTED = new Set(['EXPN', 'AUTH', 'STARTTLS']);
 
 /** smtp-server's handlers of sendmail's debugging commands, which are no part of SMTP. */
 const NOT_SMTP = new Set(['WIZ', 'SHELL', 'KILL']);
@@ -132,7 +120,7 @@ class MailSmtpConnection extends SMTPConnection {
 
   override _getHandler(command: string): ReturnType<SMTPConnection['_getHandler']> {
     if (NOT_SMTP.has(command)) return undefined;
-    return OWN_HANDLERS.get(command) ?? super._getHandler(command);
+    return NOT_IMPLEMENTED.has(command) ? notImplemented : super._getHandler(command);
   }
 
   override handler_VRFY(command: Buffer, callback: () => void): void {

@@ -522,12 +522,12 @@ test('VRFY answers as RCPT TO would route the address (252 2.0.0 as Postfix, nev
   assert.is((await mailStatus()).refused, refusedBefore, 'a question refuses no mail');
 });
 
-test('AUTH and STARTTLS, which EHLO does not announce, are answered as Postfix answers them when not enabled (503 5.5.1, 502 5.5.1); smtp-server\'s sendmail jokes (WIZ, SHELL, KILL) are unknown commands, counted as garbage', async () => {
+test('AUTH and STARTTLS, which EHLO does not announce, are 502 5.5.1 (RFC 5321 4.2.4: known, not implemented), not garbage; smtp-server\'s sendmail jokes (WIZ, SHELL, KILL) are unknown commands, counted as garbage', async () => {
   const talk = await session();
   const ehlo = await talk.command('EHLO client.test');
   assert.not.match(ehlo.text, /^250[- ](AUTH|STARTTLS)\b/m, 'EHLO announces neither');
-  assert.is((await talk.command('AUTH PLAIN AGFubgBzZWNyZXQ=')).text, '503 5.5.1 Error: authentication not enabled');
-  assert.is((await talk.command('auth login')).text, '503 5.5.1 Error: authentication not enabled');
+  assert.is((await talk.command('AUTH PLAIN AGFubgBzZWNyZXQ=')).text, '502 5.5.1 Error: command not implemented');
+  assert.is((await talk.command('auth login')).text, '502 5.5.1 Error: command not implemented');
   assert.is((await talk.command('STARTTLS')).text, '502 5.5.1 Error: command not implemented');
   // Still plaintext: the session goes on with no handshake.
   assert.is((await talk.command('NOOP')).code, 250);
