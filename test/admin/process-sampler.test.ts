@@ -1,0 +1,42 @@
+// CPU and RSS of real processes as status shows them (src/admin/process-sampler.ts): the first
+// reading of a pid, as a lone `apppkg-gateway status` makes, must already tell a busy process
+// from an idle one.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ProcessSampler } from '../../src/admin/process-sampler.js';
+import type { GatewayStatus } from '../../src/admin/status-types.js';
+
+const test = suite('process sampler');
+
+const children: ChildProcess[] = [];
+test.after.each(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+function node(code: string): number {
+  const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  children.push(child);
+  return child.pid!;
+}
+
+/** A status holding the pids as one app's workers, as the gateway's has them. */
+function statusOf(pids: number[]): GatewayStatus {
+  const workers = pids.map((pid) => ({ pid, rssBytes: null, cpuPercent: null }));
+  return { apps: [{ workers, versions: [], processes: [] }] } as unknown as GatewayStatus;
+}
+
+test('the first sample of a spinning process shows its CPU, and of an idle one little', async () => {
+  const busy = node('for (;;) {}');
+  const idle = node('setTimeout(() => {}, 60_000)');
+  // Both past their start (busy for either) before they are read.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const sampler = new ProcessSampler();
+  await sampler.refresh([busy, idle]);
+  const [b, i] = sampler.fill(statusOf([busy, idle])).apps[0].workers;
+  assert.ok(b.cpuPercent !== null && b.cpuPercent > 20, `busy: ${b.cpuPercent}%`);
+  assert.ok(i.cpuPercent !== null && i.cpuPercent < 20, `idle: ${i.cpuPercent}%`);
+  assert.ok(b.rssBytes !== null && b.rssBytes > 0);
+});
+
+test.run();
