@@ -419,7 +419,7 @@ export class AppDispatcher implements Redispatch {
         () => {
           if (!socket.destroyed) this.upgrade(req, socket, head, route);
         },
-        (err: Error) => refuseUpgrade(socket, 503, this.wakeFailedDetail(err), retryAfterUntil(backend.wakeRetryAt) ?? { 'Retry-After': '1' }),
+        (err: Error) => refuseUpgradeFor(socket, 'unavailable', this.wakeFailedDetail(err), retryAfterUntil(backend.wakeRetryAt)),
       );
       return;
     }
