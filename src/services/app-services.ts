@@ -10,7 +10,7 @@ import { isGatewayError } from '../errors.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, probePostgres, setRoleCreatesDatabases, type AppDatabase } from './postgresql-server.js';
 import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarning, parseRedisUrl, probeRedis, redisEnvironment, type AppRedisUser } from './redis-server.js';
-import { planServices, type ServicePlan } from './service-plan.js';
+import { databaseKind, planServices, type ServicePlan } from './service-plan.js';
 import { unwatchRedisUser, watchRedisUser } from './redis-user-watch.js';
 import { failedServiceState, forgetServiceStatus, recordServiceStatus, type ServiceStatus } from './service-status.js';
 import { sqliteEnvironment, sqlitePath } from './sqlite-database.js';
@@ -60,13 +60,12 @@ export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<s
  * the environment key to set, says more than a missing setting would.
  */
 export function serviceVariableNames(desc: Description, hostEnv: HostEnvironment): string[] {
-  const asked = desc.services ?? { database: null, redis: null };
-  // As planServices picks, without its refusal: `sql` is SQLite, with no PG*, on a host without PostgreSQL.
-  const postgresql = asked.database === 'postgresql' || (asked.database === 'sql' && Boolean(hostEnv.services?.postgresql));
+  // `sql` is SQLite, with no PG*, on a host without PostgreSQL.
+  const database = databaseKind(desc, hostEnv);
   const names: string[] = [];
-  if (asked.database !== null) names.push('DATABASE_URL');
-  if (postgresql) names.push('PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE');
-  if (asked.redis !== null) names.push('REDIS_URL', 'APPPKG_REDIS_PREFIX');
+  if (database !== null) names.push('DATABASE_URL');
+  if (database === 'postgresql') names.push('PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE');
+  if ((desc.services?.redis ?? null) !== null) names.push('REDIS_URL', 'APPPKG_REDIS_PREFIX');
   return names;
 }
 

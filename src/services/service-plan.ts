@@ -33,15 +33,22 @@ export function planServices(desc: Description, hostEnv: HostEnvironment): Servi
   if (first) throw first;
   const asked = desc.services ?? { database: null, redis: null };
   const offered = hostEnv.services ?? { postgresql: null, redis: null };
-  let database: DatabaseKind | null = null;
-  if (asked.database === 'sqlite') database = 'sqlite';
-  else if (asked.database === 'sql') database = offered.postgresql ? 'postgresql' : 'sqlite';
-  else if (asked.database === 'postgresql') database = 'postgresql';
+  const database = databaseKind(desc, hostEnv);
   return {
     database,
     postgresqlUrl: database === 'postgresql' ? offered.postgresql : null,
     redisUrl: asked.redis === 'redis' ? offered.redis : null,
   };
+}
+
+/**
+ * What backs the database the app asks for, whether the host can give it or not: `sql` is
+ * PostgreSQL where the host has one, else SQLite; null for no database.
+ */
+export function databaseKind(desc: Description, hostEnv: HostEnvironment): DatabaseKind | null {
+  const asked = desc.services?.database ?? null;
+  if (asked === 'sql') return hostEnv.services?.postgresql ? 'postgresql' : 'sqlite';
+  return asked;
 }
 
 /**
