@@ -1,10 +1,11 @@
 // Signals for a child spawned `detached` (the leader of its own process group): the group
-// reaches grandchildren that tree-kill cannot find once their parent has exited, tree-kill
-// reaches those that moved to a group of their own. Neither reaches a daemon that left the
-// group with setsid() (subprocess.Popen(start_new_session=True), a double fork) once its parent
+// reaches grandchildren that a walk of the tree cannot find once their parent has exited, the
+// walk (killTree) reaches those that moved to a group or session of their own. Neither reaches
+// a daemon that left the group with setsid() (subprocess.Popen(start_new_session=True), a double fork) once its parent
 // is gone: a guarded tree is marked instead, an environment variable its every process inherits,
 // and what carries the mark is found in /proc when the tree ends.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
 import { signalMarked } from './marked-processes.js';
@@ -27,10 +28,58 @@ export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** SIGKILL the whole tree and the group, now. */
+/**
+ * SIGKILL the whole tree and the group, now. The tree is read before anything is killed: killed
+ * first, the leader handed what it started outside its group to init before tree-kill's walk
+ * (a `ps` per level, after the kill) could find it, and a child in a session of its own with its
+ * environment cleared (neither the group nor the mark reaches it) outlived the worker.
+ */
 export function killTree(pid: number): void {
-  treeKill(pid, 'SIGKILL', () => signalGroup(pid, 'SIGKILL'));
+  const tree = descendantsOf(pid);
+  if (tree === null) {
+    treeKill(pid, 'SIGKILL', () => signalGroup(pid, 'SIGKILL'));
+    signalGroup(pid, 'SIGKILL');
+    return;
+  }
   signalGroup(pid, 'SIGKILL');
+  for (const one of [pid, ...tree]) {
+    try {
+      process.kill(one, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/**
+ * The processes descended from `pid`, from each process's parent (field 4 of /proc/PID/stat) in
+ * one synchronous pass, the kill right after it: no turn of the event loop in between for the
+ * leader to die in and hand its children to init. Null where there is no /proc.
+ */
+function descendantsOf(pid: number): number[] | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return null;
+  }
+  const children = new Map<number, number[]>();
+  for (const entry of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // The command name (field 2) may hold spaces and parentheses: count after its last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2)[1]);
+    const siblings = children.get(ppid);
+    if (siblings === undefined) children.set(ppid, [Number(entry)]);
+    else siblings.push(Number(entry));
+  }
+  const found = [...(children.get(pid) ?? [])];
+  for (let at = 0; at < found.length; at++) found.push(...(children.get(found[at]) ?? []));
+  return found;
 }
 
 interface GroupGuard {

@@ -2,7 +2,7 @@
 // process group with setsid() (subprocess.Popen(start_new_session=True), the double fork of
 // a classic daemon, `setsid` in a hook) escaped every group signal and outlived the gateway,
 // stopped or SIGKILLed. Each guarded tree is now marked (process-group.ts).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -127,6 +127,47 @@ def application(environ, start_response):
     // stop() SIGKILLs past its 15 s and then answers null: a clean exit is 0.
     assert.is(await gw.stop(), 0, gw.output());
     assert.match(gw.output(), /stopped/);
+  } finally {
+    await gw.stop();
+    killLeft(pids);
+  }
+});
+
+test('a worker SIGKILLed at the end of the stop\'s grace takes along the child it started in a session of its own with its environment cleared', async () => {
+  const dir = join(work.path, 'killed');
+  const apps = join(dir, 'apps');
+  const pidFile = join(dir, 'pids');
+  const busy = join(dir, 'busy');
+  writePackage(apps, 'stuck', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+    'main.py': `import subprocess, time
+
+# Neither the worker's group nor the mark reaches it: only the worker's tree, while it runs.
+p = subprocess.Popen(["sleep", "600"], start_new_session=True, env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+with open(${JSON.stringify(pidFile)}, "a") as f:
+    f.write(f"{p.pid}\\n")
+
+def application(environ, start_response):
+    open(${JSON.stringify(busy)}, "w").close()
+    time.sleep(600)  # a WSGI request is never cancelled: the stop's grace ends with SIGKILL
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+`,
+  });
+  const env = join(dir, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  stuck:\n    workers: 1\n');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0', '--grace', '1'], { ms: 60_000 });
+  let pids: number[] = [];
+  try {
+    const { request } = await import('undici');
+    const cut = request(`${gw.url}/stuck/`).then((res) => res.body.text()).catch(() => '');
+    await waitFor(() => existsSync(busy), 20_000, () => `the request to reach the app\n${gw.output()}`);
+    pids = daemonPids(pidFile);
+    assert.is(pids.length, 1);
+    assert.is(await gw.stop(), 0, gw.output());
+    assert.match(gw.output(), /cutting 1 request in flight/);
+    await cut;
+    await assertNoOrphans(pids, 5_000);
   } finally {
     await gw.stop();
     killLeft(pids);
