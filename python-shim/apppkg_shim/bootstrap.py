@@ -34,6 +34,7 @@ from .errors import (
     import_error_details,
     log,
 )
+from .left_behind import TREE_MARK, end_out_of_reach
 from .link import LINK_PROTOCOL
 
 CONFIG_ENV = "APPPKG_SHIM_CONFIG"
@@ -272,6 +273,15 @@ def serve(config):
     # in the app's log, and in a development 502's body, instead of nothing.
     faulthandler.enable()
     incoming, outgoing = open_link()
+    # The tree's mark as the gateway gave it: the app may change its own environment.
+    mark = os.environ.get(TREE_MARK)
+    try:
+        return _serve_app(config, incoming, outgoing)
+    finally:
+        end_out_of_reach(mark)
+
+
+def _serve_app(config, incoming, outgoing):
     if config["kind"] == "asgi":
         loop, loop_name, executor = _install_asgi_loop(config)
         app = load_app(config)

@@ -174,6 +174,56 @@ def application(environ, start_response):
   }
 });
 
+test('a worker that exits at the stop ends the children it started in a session of their own with their environment cleared, one deaf to SIGTERM too', async () => {
+  const dir = join(work.path, 'exits');
+  const apps = join(dir, 'apps');
+  const notes = join(dir, 'notes');
+  writePackage(apps, 'unmarked', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+    'main.py': `import subprocess, sys
+
+NOTES = ${JSON.stringify(notes)}
+HELPER = """
+import os, signal, sys, time
+def note(line):
+    with open(%r, "a") as f:
+        f.write(line + "\\\\n")
+if sys.argv[1] == "deaf":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+else:
+    signal.signal(signal.SIGTERM, lambda *_: (note("terminated %%d" %% os.getpid()), os._exit(0)))
+note("started %%s %%d" %% (sys.argv[1], os.getpid()))
+time.sleep(600)
+""" % NOTES
+# Neither the worker's group nor the mark reaches them once the worker has exited.
+for kind in ("polite", "deaf"):
+    subprocess.Popen([sys.executable, "-c", HELPER, kind], start_new_session=True, env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+`,
+  });
+  const env = join(dir, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  unmarked:\n    workers: 1\n');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const noted = (): string => (existsSync(notes) ? readFileSync(notes, 'utf8') : '');
+  let pids: number[] = [];
+  try {
+    const started = await waitFor(() => {
+      const found = [...noted().matchAll(/^started (\w+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])] as const);
+      return found.length === 2 ? new Map(found) : undefined;
+    }, 20_000, () => `the worker's two children\n${gw.output()}`);
+    pids = [...started.values()];
+    assert.is(await gw.stop(), 0, gw.output());
+    assert.ok(noted().includes(`terminated ${started.get('polite')}`), `the polite child got no SIGTERM\n${noted()}`);
+    await assertNoOrphans(pids, 5_000);
+  } finally {
+    await gw.stop();
+    killLeft(pids);
+  }
+});
+
 test('a process that forks into the background and exits 0 is restarted, and the log says it must stay in the foreground', async () => {
   const dir = join(work.path, 'forks');
   const apps = join(dir, 'apps');
