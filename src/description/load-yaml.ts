@@ -50,7 +50,11 @@ export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, op
   }
   // A byte order mark is no character of the first line: counted, it would put every place
   // there one column right of where an editor shows it.
-  const source = bytes.toString('utf8').replace(/^\uFEFF/, '');
+  // A CR alone (an old Mac editor's line end) is a line break in YAML 1.2 (section 5.4), but
+  // yaml 2 reads it as part of the line: the whole file was one line, its first key's value
+  // swallowing the rest. Each becomes an LF, one character for one, so that offsets stay those
+  // of the file and lines are counted as an editor shows them.
+  const source = bytes.toString('utf8').replace(/^\uFEFF/, '').replace(/\r(?!\n)/g, '\n');
   // Parsing with positions grows faster than the file (a 2 MB app.yaml held the gateway's one
   // thread 30 s): a description is a page or two, an environment file a few hundred apps.
   if (source.length > MAX_YAML_CHARS) {

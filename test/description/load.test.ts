@@ -238,6 +238,16 @@ test('mappings left empty (their lines commented out) count as absent', async ()
   assert.equal([desc.static, desc.processes, desc.commands], [{}, {}, {}]);
 });
 
+test('lone CR line ends (old Mac) are line breaks, as YAML 1.2 says: the keys read, errors at their own line', async () => {
+  const desc = await loadDescription(await writeApp('mac-cr', '# the blog\rname: blog\rapp: blog.wsgi:application\rdeb: [python3-a,\r  python3-b]\r'));
+  assert.is(desc.name, 'blog');
+  assert.is(desc.app, 'blog.wsgi:application');
+  assert.equal(desc.deb, ['python3-a', 'python3-b']);
+  // A file mixing CR LF and lone CR (pasted from two editors) counts each ending once.
+  const err = await failure(loadDescription(await writeApp('mac-cr-bad', 'name: blog\r\napp: blog.wsgi:application\rpython: three\r')));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.code} ${p.key}`), ['3:9 APPPKG_DESC_BAD_VALUE python']);
+});
+
 test('an alias bomb is refused, not expanded', async () => {
   // Each level repeats the previous one ten times: 10^9 items if expanded.
   const names = 'abcdefghi';

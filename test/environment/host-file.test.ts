@@ -306,6 +306,14 @@ test('YAML syntax errors are positioned problems too', async () => {
   assert.is(err.problems[0].line, 3);
 });
 
+test('lone CR line ends (old Mac) are line breaks: the file is read, errors at their own line', async () => {
+  const env = await loadEnvironmentFile(await envFile('settings:\r  SMTP_HOST: localhost\rapps:\r  blog:\r    workers: 2\r'));
+  assert.equal(env.settings, { SMTP_HOST: 'localhost' });
+  assert.is(env.apps.blog?.workers, 2);
+  const err = await failure(loadEnvironmentFile(await envFile('apps:\r  blog:\r    workers: x\r')));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['3:14 apps.blog.workers']);
+});
+
 test('an unclosed quote is placed at the quote that opens it, not past the last line', async () => {
   const file = await envFile('settings:\n  A: "unterminated\n');
   const err = await failure(loadEnvironmentFile(file));
