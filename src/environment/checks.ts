@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { satisfies } from '@renovatebot/pep440';
+import { placeOf } from '../description/key-place.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { findVenv, missingSettingAt, resolveSettings } from './app-env.js';
@@ -141,13 +142,10 @@ function run(command: string, args: string[]): Promise<RunResult> {
   });
 }
 
-/** Each package installed per dpkg ("install ok installed"); skipped where dpkg-query does not exist. */
-export async function checkDeb(packages: string[]): Promise<CheckResult> {
-  if (packages.length === 0) return passed('deb', 'no deb packages listed', true);
+/** The listed packages dpkg has installed (with their versions) and those it has not; null where dpkg-query does not exist. */
+async function queryDeb(packages: string[]): Promise<{ found: string[]; missing: string[] } | null> {
   const answers = await Promise.all(packages.map((p) => run('dpkg-query', ['-W', '-f=${Status} ${Version}\\n', p])));
-  if (answers.some((a) => a.missingProgram)) {
-    return passed('deb', `not checked: dpkg-query not found (not a Debian host); listed: ${packages.join(', ')}`, true);
-  }
+  if (answers.some((a) => a.missingProgram)) return null;
   const found: string[] = [];
   const missing: string[] = [];
   answers.forEach((a, i) => {
@@ -156,8 +154,29 @@ export async function checkDeb(packages: string[]): Promise<CheckResult> {
     if (line) found.push(`${packages[i]} ${line.slice('install ok installed'.length).trim()}`.trim());
     else missing.push(packages[i]);
   });
+  return { found, missing };
+}
+
+/** Each package installed per dpkg ("install ok installed"); skipped where dpkg-query does not exist. */
+export async function checkDeb(packages: string[]): Promise<CheckResult> {
+  if (packages.length === 0) return passed('deb', 'no deb packages listed', true);
+  const answer = await queryDeb(packages);
+  if (answer === null) return passed('deb', `not checked: dpkg-query not found (not a Debian host); listed: ${packages.join(', ')}`, true);
+  const { found, missing } = answer;
   if (missing.length > 0) return { ...failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: missing.join(' ') })), at: ['deb', packages.indexOf(missing[0])] };
   return passed('deb', found.join(', '));
+}
+
+/**
+ * APPPKG_DEB_MISSING naming the `deb:` packages dpkg has not installed, placed at the first
+ * one's entry in app.yaml, as `check` says it; null when all are, or where dpkg-query does not exist.
+ */
+export async function debMissing(desc: Pick<Description, 'deb' | 'file' | 'positions'>): Promise<GatewayError | null> {
+  if (desc.deb.length === 0) return null;
+  const answer = await queryDeb(desc.deb);
+  if (answer === null || answer.missing.length === 0) return null;
+  const where = placeOf(desc, ['deb', desc.deb.indexOf(answer.missing[0])]);
+  return new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: answer.missing.join(' '), ...where });
 }
 
 /** `rpm -q` for each package; skipped where rpm does not exist. */

@@ -1,6 +1,7 @@
 // From an app's context to a running AppInstance: its log, its worker count and limits (the
 // environment file's overrides over the defaults below), its start.
 import { appLogOptions, atAppKey, type AppContext } from '../app-context.js';
+import { debMissing } from '../environment/checks.js';
 import { isGatewayError, type GatewayError } from '../errors.js';
 import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
 import { AppLog } from '../log/app-log.js';
@@ -90,6 +91,17 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     idleTimeoutMs: (o.idleTimeout ?? 0) * 1000,
     budget: opts.budget,
   });
+  // SPEC 1.3: the deb packages are what the app imports from the system interpreter. One not
+  // installed is said as `check` says it, in the app's log and the gateway's, but not refused:
+  // SPEC 1 refuses a start without a setting, not without these, and an app may import one
+  // only where it needs it (a view, a command). If the import fails, the refusal names it.
+  const debs = await debMissing(ctx.desc).catch(() => null);
+  if (debs !== null) {
+    const those = String(debs.details.missing).includes(' ') ? 'those packages' : 'that package';
+    const line = `${debs.placedMessage}; starting the app anyway, but what it imports from ${those} is not there; fix: ${debs.hint}`;
+    opts.say(`${ctx.desc.name}: ${line}`);
+    log.note(line);
+  }
   const stopStarting = (): void => void instance.stop(0);
   opts.stop?.addEventListener('abort', stopStarting, { once: true });
   try {
@@ -104,7 +116,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
   } catch (caught) {
     opts.budget?.remove(instance);
     log.end();
-    const err = atAppKey(await explainedImportFailure(ctx, caught), ctx.desc);
+    const err = atAppKey(await explainedImportFailure(ctx, debs !== null ? missingDebImport(debs, caught) : caught), ctx.desc);
     // Under serve the terminal has shown each failing worker's traceback (echoLogs) already:
     // the error need not carry it to the terminal once more (run-loop's printAppError).
     if (opts.echoLogs && isGatewayError(err)) delete err.details.traceback;
@@ -127,4 +139,15 @@ async function explainedImportFailure(ctx: AppContext, err: unknown): Promise<un
   mismatch.details.traceback = err.details.traceback;
   mismatch.details.cause = err;
   return mismatch;
+}
+
+/**
+ * An import that failed for want of a module, with `deb:` packages not installed: the refusal
+ * is the missing packages, with `check`'s fix (apt-get install), and keeps the traceback.
+ */
+function missingDebImport(debs: GatewayError, err: unknown): unknown {
+  if (!isGatewayError(err) || err.code !== 'APPPKG_APP_IMPORT_FAILED' || !/^(ModuleNotFoundError|ImportError)\b/.test(String(err.details.reason))) return err;
+  debs.details.traceback = err.details.traceback;
+  debs.details.cause = err;
+  return debs;
 }
