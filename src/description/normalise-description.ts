@@ -321,6 +321,8 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   const routes = new Map<string, string>();
   if (processesValue !== null && typeof processesValue === 'object' && !yaml.failedAtOrAbove(['processes'])) {
     for (const processName of Object.keys(processesValue)) {
+      // An x- key is the user's here as anywhere else (SPEC 1.1), an anchor's home say: not a process.
+      if (processName.startsWith('x-')) continue;
       const command = str(yaml.valid(['processes', processName, 'command']));
       const routeValue = str(yaml.valid(['processes', processName, 'route']));
       if (command === undefined) continue;
@@ -452,9 +454,9 @@ function ownExtensions(value: unknown): Record<string, unknown> | undefined {
 
 /**
  * Every `x-` key, as written, for the user's own tools (`describe`'s `extensions`): the top
- * level's as they are, and those the schema allows deeper (in wsgi, asgi, services, commands
- * and each process) under their parent's path, `{processes: {ws: {x-replicas: 2}}}`, so that
- * none is dropped on the way and none can be taken for another's.
+ * level's as they are, and those the schema allows deeper (in wsgi, asgi, services, commands,
+ * processes and each process) under their parent's path, `{processes: {x-common: ..., ws:
+ * {x-replicas: 2}}}`, so that none is dropped on the way and none can be taken for another's.
  */
 function extensionsOf(data: Record<string, unknown>): Record<string, unknown> {
   const extensions = ownExtensions(data) ?? {};
@@ -465,7 +467,7 @@ function extensionsOf(data: Record<string, unknown>): Record<string, unknown> {
   const processes: Record<string, unknown> = {};
   const specs = data.processes !== null && typeof data.processes === 'object' && !Array.isArray(data.processes) ? data.processes : {};
   for (const [name, spec] of Object.entries(specs)) {
-    const below = ownExtensions(spec);
+    const below = name.startsWith('x-') ? spec : ownExtensions(spec);
     if (below !== undefined) setOwn(processes, name, below);
   }
   if (Object.keys(processes).length > 0) setOwn(extensions, 'processes', processes);
