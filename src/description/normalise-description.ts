@@ -189,7 +189,9 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   let platform: string[] = ['python', kind];
   const platformValue = yaml.valid(['platform']);
   if (platformValue !== undefined) {
-    platform = toList(typeof platformValue === 'string' ? platformValue.split(',').map((s) => s.trim()).filter(Boolean) : platformValue);
+    const mixins = typeof platformValue === 'string' ? platformValue.split(',').map((s) => s.trim()).filter(Boolean) : (platformValue as unknown[]).map(String);
+    reportRepeats(yaml, mixins.map((m, i) => [typeof platformValue === 'string' ? ['platform'] : ['platform', i], m]), 'mixin', typeof platformValue === 'string');
+    platform = toList(mixins);
     const kinds = platform.filter((m) => m === 'wsgi' || m === 'asgi' || m === 'command');
     if (!platform.includes('python') || kinds.length !== 1) {
       yaml.report('APPPKG_DESC_BAD_VALUE', ['platform'], {
@@ -362,7 +364,9 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   const settingsValue = yaml.valid(['settings']);
   const settings: string[] = [];
   const settingList = Array.isArray(settingsValue) ? settingsValue.map((s, i) => [['settings', i], s] as const) : settingsValue === undefined ? [] : [[['settings'], settingsValue] as const];
-  for (const [at, settingName] of settingList) {
+  reportRepeats(yaml, settingList.map(([at, value]) => [at, String(value)]), 'setting name', false);
+  for (const [i, [at, settingName]] of settingList.entries()) {
+    if (settingList.findIndex(([, other]) => String(other) === String(settingName)) < i) continue;
     const reserved = reservedSettingsRule();
     if (!reserved.isReserved(String(settingName))) {
       settings.push(String(settingName));
@@ -472,6 +476,28 @@ function extensionsOf(data: Record<string, unknown>): Record<string, unknown> {
   }
   if (Object.keys(processes).length > 0) setOwn(extensions, 'processes', processes);
   return extensions;
+}
+
+/**
+ * Each entry of a list key (`platform`, `settings`) that names what an earlier one does, reported
+ * at its own place: a second `python` says nothing more, and may be a typo for what is missing.
+ * `inline`: the entries are the comma-separated words of one value (`platform: python, python`).
+ */
+function reportRepeats(yaml: YamlFile, entries: Array<[YamlPath, string]>, what: string, inline: boolean): void {
+  const firstAt = new Map<string, YamlPath>();
+  const unique = [...new Set(entries.map(([, value]) => value))];
+  for (const [at, value] of entries) {
+    const first = firstAt.get(value);
+    if (first === undefined) {
+      firstAt.set(value, at);
+      continue;
+    }
+    yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+      expected: `each ${what} once`,
+      found: `${JSON.stringify(value)} again${inline ? '' : ` (${keyLabel(first)} is ${JSON.stringify(value)})`}`,
+      fix: inline ? `write each once: ${String(at[0])}: ${unique.join(', ')}` : `remove it: ${String(at[0])}: [${unique.join(', ')}]`,
+    }, 'value', null);
+  }
 }
 
 /** The static prefix that `route` is, or lies under; undefined when none. */

@@ -205,6 +205,11 @@ test('settings: a name the gateway sets itself is refused at its line and column
   assert.equal((await loadDescription(await writeApp('unreserved', 'app: a:b\nsettings: [APPPKG_REDIS_PREFIX, PATHS, MY_PORT]\n'))).settings, ['APPPKG_REDIS_PREFIX', 'PATHS', 'MY_PORT']);
 });
 
+test('a mixin written twice in the one-line form is refused at the value, with the line to write', async () => {
+  const err = await failure(loadDescription(await writeApp('platform-twice', 'app: a.b:c\nplatform: python, wsgi, python\n')));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key} ${p.hint}`), ['2:11 platform write each once: platform: python, wsgi']);
+});
+
 test('a command YAML reads as a boolean, number or null: the fix says to quote it', async () => {
   const dir = await writeApp('bare-words', 'app: a:b\ncommands:\n  install: true\n  update: 1\n  check: null\nprocesses:\n  tick:\n    command: false\n');
   const err = await failure(loadDescription(dir));
