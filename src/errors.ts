@@ -367,10 +367,14 @@ export const ERROR_CODES = {
     example: { specifier: '>=3.12', foundList: '/usr/bin/python3 3.9.2', failedList: 'python3.14 (/opt/bin/python3.14): cannot be run: unexpected output: Python 3.14.0' },
   },
   APPPKG_PY_NOT_EXECUTABLE: {
-    summary: 'The interpreter does not run: the one named in the environment file is missing (the error then points at its key there), or the app\'s user (the gateway running as root) may not execute it, as with a pyenv Python under /root.',
-    message: (d) => `${d.key ? `${str(d.key)}: ` : ''}interpreter ${str(d.path)} cannot be run: ${str(d.reason)}`,
+    summary: 'The interpreter does not run: the one named in the environment file is missing (the error then points at its key there) or is no Python (`python: /bin/sh`: said so, with what it made of the Python code it was given), or the app\'s user (the gateway running as root) may not execute it, as with a pyenv Python under /root.',
+    message: (d) => d.notPython
+      ? `${d.key ? `${str(d.key)}: ` : ''}${str(d.path)} is not a Python interpreter (it could not run \`${str(d.probe)}\`: ${str(d.reason)})`
+      : `${d.key ? `${str(d.key)}: ` : ''}interpreter ${str(d.path)} cannot be run: ${str(d.reason)}`,
     hint: (d) =>
-      d.key
+      d.notPython
+        ? `set ${d.key ? str(d.key) : 'python'} in the environment file to a Python 3 interpreter (e.g. /usr/bin/python3; \`command -v python3\` prints the one on PATH), or remove it to let the gateway pick one`
+        : d.key
         ? `set ${str(d.key)} in the environment file to an interpreter the app's user can run (e.g. /usr/bin/python3), or remove it to let the gateway pick one`
         : 'install it where the app\'s user can run it (e.g. /usr/bin/python3), or name another with `python:` in the environment file',
     exitStatus: 1,

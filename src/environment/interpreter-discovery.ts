@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { isExecutableFile, which } from './executable.js';
-import { safeRealpath, toInterpreter, type Interpreter, type ProbeResult } from './interpreter-probe.js';
+import { probeCommandLine, safeRealpath, toInterpreter, type Interpreter, type ProbeFailure, type ProbeResult } from './interpreter-probe.js';
 import { forgetProbeCacheFiles, probeThroughCache } from './probe-cache.js';
 
 /** Where Debian (and most Linux distributions) keep the interpreter that sees `deb` packages. */
@@ -112,7 +112,7 @@ function addName(names: string[], name: string): void {
 
 const discoveryCache = new Map<string, Promise<Discovery>>();
 /** One probe per command per process, whoever asks (discovery, a pick, an override). */
-const probes = new Map<string, Promise<ProbeResult | { reason: string }>>();
+const probes = new Map<string, Promise<ProbeResult | ProbeFailure>>();
 
 export interface DiscoverOptions {
   /** The PATH to search; default the gateway's own. */
@@ -143,7 +143,7 @@ export function clearInterpreterCache(): void {
 }
 
 /** What `command` says, probed (or read from the probe cache) once per process. */
-export function probeOnce(command: string): Promise<ProbeResult | { reason: string }> {
+export function probeOnce(command: string): Promise<ProbeResult | ProbeFailure> {
   let pending = probes.get(command);
   if (!pending) {
     pending = probeThroughCache(command);
@@ -155,6 +155,6 @@ export function probeOnce(command: string): Promise<ProbeResult | { reason: stri
 /** Probe one named interpreter (the environment file's `python:`); APPPKG_PY_NOT_EXECUTABLE if it does not run. */
 export async function probeInterpreter(command: string): Promise<Interpreter> {
   const result = await probeOnce(command);
-  if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason });
+  if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason, ...(result.notPython ? { notPython: true, probe: probeCommandLine(command) } : {}) });
   return toInterpreter([command], result);
 }

@@ -84,8 +84,14 @@ print(json.dumps({
 
 export type ProbeResult = Omit<Interpreter, 'label' | 'names' | 'isVenv'>;
 
+/** A probe that got no answer: why, and whether what ran is no Python at all (`python: /bin/sh`, `/bin/true`). */
+export interface ProbeFailure {
+  reason: string;
+  notPython?: boolean;
+}
+
 /** Run `command -E -c PROBE`; a failure is returned as a reason, never thrown. */
-export function probe(command: string): Promise<ProbeResult | { reason: string }> {
+export function probe(command: string): Promise<ProbeResult | ProbeFailure> {
   return new Promise((resolve) => {
     // -E: the gateway's own PYTHONPATH/PYTHONHOME must not colour what the interpreter says.
     execFile(
@@ -100,7 +106,7 @@ export function probe(command: string): Promise<ProbeResult | { reason: string }
           else if (e.code === 'EACCES') reason = 'permission denied (not executable)';
           else if (e.killed) reason = `no answer within ${PROBE_TIMEOUT_MS / 1000}s`;
           else reason = firstLine(String(stderr)) || `exited with status ${String(e.code)}, expected a JSON line`;
-          resolve({ reason });
+          resolve(e.killed || typeof e.code !== 'number' || saysPython(`${String(stderr)}\n${String(stdout)}`) ? { reason } : { reason, notPython: true });
           return;
         }
         try {
@@ -109,11 +115,26 @@ export function probe(command: string): Promise<ProbeResult | { reason: string }
           if (!data.executable) data.executable = command;
           resolve(data);
         } catch {
-          resolve({ reason: `unexpected output: ${firstLine(String(stdout)) || '(none)'}` });
+          const reason = `unexpected output: ${firstLine(String(stdout)) || '(none)'}`;
+          resolve(saysPython(`${String(stderr)}\n${String(stdout)}`) ? { reason } : { reason, notPython: true });
         }
       },
     );
   });
+}
+
+/**
+ * Whether what a program printed for the probe is a Python's: a traceback, an exception, our own
+ * "it is Python 2", a fatal error of the interpreter. `/bin/sh` running the probe's Python code
+ * says "import: not found" instead, which told a user nothing of the mistake.
+ */
+function saysPython(output: string): boolean {
+  return /Traceback \(most recent call last\)|Python|\b[A-Z]\w*(Error|Exception)\b/.test(output);
+}
+
+/** How a message shows what the probe runs: `/bin/sh -E -c "import json, os, platform, site, sys; ..."`. */
+export function probeCommandLine(command: string): string {
+  return `${command} -E -c "${PROBE.trim().split('\n')[0]}; ..."`;
 }
 
 function firstLine(text: string): string {

@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, readdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PROBE, probe, safeRealpath, type ProbeResult } from './interpreter-probe.js';
+import { PROBE, probe, safeRealpath, type ProbeFailure, type ProbeResult } from './interpreter-probe.js';
 
 const CACHE_FILE = 'interpreters.json';
 
@@ -89,7 +89,7 @@ function loadCacheFile(dir: string): Promise<CacheFile> {
   return pending;
 }
 
-export async function probeThroughCache(command: string): Promise<ProbeResult | { reason: string }> {
+export async function probeThroughCache(command: string): Promise<ProbeResult | ProbeFailure> {
   const dir = probeCacheDir;
   if (dir === null || !path.isAbsolute(command)) return probe(command);
   const file = await fileIdentity(command);

@@ -197,6 +197,15 @@ test('a bogus override fails with APPPKG_PY_NOT_EXECUTABLE', async () => {
   await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/bin/false' }), 'APPPKG_PY_NOT_EXECUTABLE');
 });
 
+test('an override that runs but is no Python (/bin/sh, /bin/true) is said to be none, not by what it made of Python code', async () => {
+  const at = { file: '/etc/apppkg/environment.yaml', line: 1, column: 9, key: 'python' };
+  const sh = await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/bin/sh', overrideAt: at }), 'APPPKG_PY_NOT_EXECUTABLE');
+  assert.match(sh.message, /^python: \/bin\/sh is not a Python interpreter \(it could not run `\/bin\/sh -E -c "import json, os, platform, site, sys; \.\.\."`: .*import: not found\)$/);
+  assert.is(sh.hint, 'set python in the environment file to a Python 3 interpreter (e.g. /usr/bin/python3; `command -v python3` prints the one on PATH), or remove it to let the gateway pick one');
+  const silent = await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/bin/true' }), 'APPPKG_PY_NOT_EXECUTABLE');
+  assert.match(silent.message, '/bin/true is not a Python interpreter (it could not run `/bin/true -E -c "import json, os, platform, site, sys; ..."`: unexpected output: (none))');
+});
+
 runIf(test, system !== null && realpathSync(onPath.executable) !== realpathSync(SYSTEM_PYTHON), `needs ${SYSTEM_PYTHON} and another python3 on PATH`)('without python3 on PATH: the highest satisfying python3.N', async () => {
   // PATH = one directory holding `python3.11` -> the PATH python (pyenv here); /usr/bin is
   // searched too, so both interpreters are candidates and neither is "python3 on PATH".
