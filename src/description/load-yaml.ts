@@ -154,7 +154,7 @@ function parseYaml(file: string, source: string): YamlFile {
   } catch {
     tooManyAliases = true; // yaml's guard against alias bombs (maxAliasCount)
   }
-  const yaml = new YamlFile(file, data, doc.contents as YamlNode | null, lines);
+  const yaml = new YamlFile(file, data, doc.contents as YamlNode | null, lines, doc);
   if (tooManyAliases) {
     yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', {
       file, line: 1, column: 1, found: 'more alias expansions than a description needs', fix: 'write the values out instead of repeating *aliases',

@@ -2,7 +2,7 @@
 // helpers that name its keys in messages and read its values. app.yaml and the environment
 // file (src/environment/host-file.ts) both go through it, so their messages read alike.
 
-import { isMap, isScalar, isSeq, type LineCounter, type Node as YamlNode } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node as YamlNode } from 'yaml';
 import { GatewayError, type ErrorCode, type ErrorDetails } from '../errors.js';
 import { countOf } from '../count.js';
 import { maskUrlPassword } from '../net/service-url.js';
@@ -30,6 +30,8 @@ export class YamlFile {
     readonly data: unknown,
     private readonly root: YamlNode | null,
     private readonly lines: LineCounter,
+    /** The document `root` is of, to follow an *alias to its &anchor. */
+    private readonly doc?: Document,
   ) {}
 
   /**
@@ -113,8 +115,9 @@ export class YamlFile {
    */
   placesBelow(at: YamlPath, depth: number): Array<[YamlPath, { line: number; column: number }]> {
     const places: Array<[YamlPath, { line: number; column: number }]> = [];
-    const walk = (node: unknown, where: YamlPath, left: number) => {
+    const walk = (given: YamlNode | null, where: YamlPath, left: number) => {
       if (left === 0) return;
+      const node = this.resolved(given);
       const children: Array<[string | number, YamlNode | null, YamlNode | null]> = isMap(node)
         ? node.items.map((p) => [isScalar(p.key) ? String(p.key.value) : String(p.key), p.key as YamlNode | null, (p.value as YamlNode | null) ?? null])
         : isSeq(node) ? node.items.map((item, i) => [i, null, (item as YamlNode | null) ?? null]) : [];
@@ -130,10 +133,19 @@ export class YamlFile {
     return places;
   }
 
+  /**
+   * The node an *alias stands for (`paths: *vendored`), so that an entry of it is placed at its
+   * own line in the &anchor, not at the alias, where no entry is written; any other node itself.
+   */
+  private resolved(node: YamlNode | null): YamlNode | null {
+    return isAlias(node) && this.doc ? ((node.resolve(this.doc) as YamlNode | undefined) ?? node) : node;
+  }
+
   private node(at: YamlPath): { key: YamlNode | null; value: YamlNode | null } | undefined {
     let key: YamlNode | null = null;
     let value: YamlNode | null = this.root;
     for (const segment of at) {
+      value = this.resolved(value);
       if (isMap(value)) {
         const pair = value.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(segment));
         if (!pair) return undefined;

@@ -210,6 +210,15 @@ test('a mixin written twice in the one-line form is refused at the value, with t
   assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key} ${p.hint}`), ['2:11 platform write each once: platform: python, wsgi']);
 });
 
+test('an entry of a list given by an alias (paths: *vendored) is placed at its own line in the anchor, not at the alias', async () => {
+  const yaml = 'app: a.b:c\nx-vendored: &vendored\n  - lib\n  - /usr/lib/python3/dist-packages\npaths: *vendored\n';
+  const err = await failure(loadDescription(await writeApp('aliased-paths', yaml)));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['4:5 paths[1]']);
+  // The places kept for check's errors (a paths: directory missing) too.
+  const desc = await loadDescription(await writeApp('aliased-paths-ok', yaml.replace('/usr/lib/python3/dist-packages', 'vendor')));
+  assert.equal([desc.positions['paths[0]'], desc.positions['paths[1]']], [{ line: 3, column: 5 }, { line: 4, column: 5 }]);
+});
+
 test('a command YAML reads as a boolean, number or null: the fix says to quote it', async () => {
   const dir = await writeApp('bare-words', 'app: a:b\ncommands:\n  install: true\n  update: 1\n  check: null\nprocesses:\n  tick:\n    command: false\n');
   const err = await failure(loadDescription(dir));
