@@ -220,11 +220,16 @@ const NOT_A_PREFACE = 'PRI begins the HTTP/2 connection preface, which is not sp
 /**
  * llhttp's reasons where its code misleads: a Content-Length with Transfer-Encoding comes as an
  * invalid Content-Length (after it) or Transfer-Encoding (before it), two Content-Lengths as
- * Content-Length with Transfer-Encoding.
+ * Content-Length with Transfer-Encoding, and anything after chunked (`chunked, chunked`, a second
+ * Transfer-Encoding line) as a Transfer-Encoding that does not end in chunked. llhttp stops at
+ * the comma or the next line's first byte, before the coding after chunked has come (it may be
+ * in a later read): whether that is chunked again cannot be told the same whichever reads
+ * deliver it, so the answer names both.
  */
 const REASON_PROBLEMS = new Map<unknown, string>([
   ["Content-Length can't be present with Transfer-Encoding", CONTENT_LENGTH_WITH_TRANSFER_ENCODING],
   ["Transfer-Encoding can't be present with Content-Length", CONTENT_LENGTH_WITH_TRANSFER_ENCODING],
+  ['Invalid `Transfer-Encoding` header value', 'chunked more than once in Transfer-Encoding, or a coding after it: the body\'s framing is ambiguous (RFC 9112 §6.1); send chunked once, as the last coding'],
   ['Duplicate Content-Length', 'more than one Content-Length header: the body\'s framing is ambiguous (RFC 9112 §6.3); send it once'],
   ['Expected HTTP/2 Connection Preface', NOT_A_PREFACE],
 ]);

@@ -156,7 +156,7 @@ test('PRI, the HTTP/2 preface\'s method, in an HTTP/1.1 line: 400 from both, fir
   }
 });
 
-test('the gateway\'s refusals come out byte for byte the same from both readers: a broken chunk-size line or extension, PRI pipelined, HTTP/2\'s preface', async () => {
+test('the gateway\'s refusals come out byte for byte the same from both readers: a broken chunk-size line or extension, PRI pipelined, HTTP/2\'s preface, chunked twice', async () => {
   const chunked = (tag: string, body: string): string => `POST /${tag} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${body}`;
   const cases: Array<[bytes: string, tag: string, status: number, says: string]> = [
     [chunked('rb-1', '3\nabc\r\n0\r\n\r\n'), '/rb-1', 400, 'a chunk-size line does not end in CRLF'],
@@ -168,6 +168,9 @@ test('the gateway\'s refusals come out byte for byte the same from both readers:
     ['GET /rb-7a HTTP/1.1\r\nHost: h\r\n\r\nPRI /rb-7 HTTP/1.1\r\nHost: h\r\n\r\n', '/rb-7', 400, 'PRI begins the HTTP/2 connection preface'],
     // curl --http2-prior-knowledge: llhttp's own 400 ("pause on pri/upgrade") was answered.
     ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', '"PRI * HTTP/2.0"', 505, 'HTTP/2.0 is not spoken here: send HTTP/1.1'],
+    // chunked twice, in one field or two: it was "does not end in chunked", which it does.
+    [chunked('rb-8', '0\r\n\r\n').replace('chunked', 'chunked, chunked'), '/rb-8', 400, 'chunked more than once in Transfer-Encoding, or a coding after it'],
+    [chunked('rb-9', '0\r\n\r\n').replace('chunked', 'chunked\r\nTransfer-Encoding: chunked'), '/rb-9', 400, 'chunked more than once in Transfer-Encoding, or a coding after it'],
   ];
   for (const [bytes, tag, status, says] of cases) {
     const got = await bothAnswer(bytes, tag, 1);
