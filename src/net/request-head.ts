@@ -51,8 +51,8 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
   // llhttp takes `GET /path` with no version as HTTP/0.9 and parses `HTTP/2.0`; neither is an
   // HTTP/1.x message, and answering either as one would be a guess (RFC 9112 §2.3).
   if (req.httpVersionMajor !== 1) return `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`;
-  // llhttp refuses PRI in an HTTP/1.1 line when it reads a connection from its start, and takes
-  // it on one the lean lane handed over (which served it to the app itself).
+  // llhttp refuses PRI at its request line; a plain head that says it (`PRI /p HTTP/1.1` with a
+  // Host) the lean lane reads itself, and would serve to the app.
   if (req.method === 'PRI') return NOT_A_PREFACE;
   let hosts = 0;
   let seen: Map<string, string> | null = null;

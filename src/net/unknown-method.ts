@@ -10,7 +10,12 @@ import { METHODS, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { requestLineFrom, restartParser } from './node-parser.js';
 
-const KNOWN = new Set(METHODS);
+// PRI is no method of Node's list, but llhttp knows it: it refuses it at its request line as the
+// start of HTTP/2's preface (the front's 400, or 505 for the preface itself), and so must the
+// line the lane hands over. Rewritten, llhttp read on to the head's end, and a 400 from the lane
+// named another problem of the head (a bad field), or a 505 (HTTP/2.0), where node:http reading
+// the same bytes from the start named PRI.
+const KNOWN = new Set([...METHODS, 'PRI']);
 /** The lane's methods (net/plain-head.ts). */
 const APP_METHOD = /^[A-Z][A-Z_-]{0,31}$/;
 /** A method's first bytes, as llhttp stops within them. */
