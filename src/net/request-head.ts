@@ -36,6 +36,10 @@ const SINGLETONS = new Set([
   'content-location', // §8.7
   'content-range', // §14.4 (a partial PUT)
   'date', // §6.6.1
+  // RFC 6454 §7.3: one at most. What a CSRF check compares with its allowed origins: given
+  // "a, b" (a WSGI app) or whichever line its framework takes (an ASGI app gets both), it would
+  // judge a value the client did not send as the request's one origin.
+  'origin',
 ]);
 
 /** `http://authority/path?query` (RFC 9112 §3.2.2): scheme, authority, and the rest. */

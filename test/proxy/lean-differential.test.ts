@@ -148,7 +148,7 @@ test('PRI, the HTTP/2 preface\'s method, in an HTTP/1.1 line: 400 from both, fir
   }
 });
 
-test('the gateway\'s refusals come out byte for byte the same from both readers: a broken chunk-size line or extension, PRI pipelined or beside another problem, HTTP/2\'s preface, chunked twice', async () => {
+test('the gateway\'s refusals come out byte for byte the same from both readers: a broken chunk-size line or extension, PRI pipelined or beside another problem, HTTP/2\'s preface, chunked twice, two Origins', async () => {
   const chunked = (tag: string, body: string): string => `POST /${tag} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${body}`;
   const cases: Array<[bytes: string, tag: string, status: number, says: string]> = [
     [chunked('rb-1', '3\nabc\r\n0\r\n\r\n'), '/rb-1', 400, 'a chunk-size line does not end in CRLF'],
@@ -169,6 +169,8 @@ test('the gateway\'s refusals come out byte for byte the same from both readers:
     ['PRI /rb-11 HTTP/1.1\r\nHost: h\r\nX-A : 1\r\n\r\n', '/rb-11', 400, 'PRI begins the HTTP/2 connection preface'],
     ['PRI /rb-12 HTTP/2.0\r\nHost: h\r\nHost: i\r\n\r\n', '/rb-12', 400, 'PRI begins the HTTP/2 connection preface'],
     ['GET /before-rb HTTP/1.1\r\nHost: h\r\n\r\nPRI /rb-13 HTTP/1.1\r\nHost: h\r\nX-A : 1\r\n\r\n', '/rb-13', 400, 'PRI begins the HTTP/2 connection preface'],
+    // Origin is a singleton (RFC 6454 §7.3): two that differ reached the app as "a, b".
+    ['POST /rb-14 HTTP/1.1\r\nHost: h\r\nOrigin: https://h\r\nOrigin: https://evil.example\r\nContent-Length: 2\r\n\r\n{}', '/rb-14', 400, 'more than one Origin header, with different values'],
   ];
   for (const [bytes, tag, status, says] of cases) {
     const got = await bothAnswer(bytes, tag, 1);

@@ -103,6 +103,16 @@ const CASES: Case[] = [
     status: 400, closed: true, says: /more than one Content-Range header/,
   },
   {
+    id: 'R6.5h', rfc: 'RFC 6454 §7.3', what: 'two Origin lines that differ: a CSRF check would be given "a, b", or whichever one its framework picks',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nOrigin: https://x\r\nOrigin: https://evil.example\r\nContent-Length: 2\r\n\r\n{}',
+    status: 400, closed: true, says: /more than one Origin header, with different values/,
+  },
+  {
+    id: 'R6.5i', rfc: 'RFC 6454 §7.3', what: 'an Origin line repeated exactly: served, the value once',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nOrigin: https://x\r\nOrigin: https://x\r\nContent-Length: 2\r\n\r\n{}',
+    status: 200, seen: { HTTP_ORIGIN: 'https://x', body: '{}' },
+  },
+  {
     id: 'R6.7', rfc: 'RFC 9110 §5.3', what: 'a list field on two lines: combined with ", " in order',
     request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nAccept: application/json;q=0.9\r\n\r\n',
     status: 200, seen: { HTTP_ACCEPT: 'text/html, application/json;q=0.9' },
