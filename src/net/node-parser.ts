@@ -63,6 +63,8 @@ interface ReadLog {
   sent: { bytes: Buffer; next: boolean } | null;
   /** Bytes kept from the parser (holdBytes), and what decides when it reads them. */
   held: { bytes: Buffer; take: TakeHeld } | null;
+  /** The bytes held when the client's FIN cut them (finish), for that head's access-log line. */
+  cut: Buffer | null;
 }
 
 const LF = 0x0a;
@@ -91,7 +93,7 @@ export function watchRequestStarts(socket: Socket): void {
   const watched = socket as ParsedSocket;
   const parser = watched.parser as Callbacks | null | undefined;
   if (parser == null) return;
-  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, sent: null, held: null };
+  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, sent: null, held: null, cut: null };
   watched[kLog] = log;
   const k = parser.constructor;
   parser[k.kOnMessageBegin] = () => {
@@ -161,6 +163,7 @@ export function watchRequestStarts(socket: Socket): void {
     parser.finish = function (this: NodeParser) {
       const at = logOf(this);
       if (at === undefined || at.held === null || at.held.bytes.length === 0) return finish.call(this);
+      at.cut = at.held.bytes;
       at.held = { bytes: Buffer.alloc(0), take: () => null };
       return Object.assign(new Error('Parse Error: Invalid EOF state'), { code: 'HPE_INVALID_EOF_STATE', reason: 'Invalid EOF state' });
     };
@@ -251,7 +254,29 @@ const HEAD_BEGUN = /^[\r\n]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+ /;
  */
 export function headLineFrom(socket: Socket, packet: Buffer, previous: IncomingMessage | undefined): Buffer | null {
   const log = (socket as ParsedSocket)[kLog];
-  if (log === undefined || log.began === null || log.began < 0 || log.pending.length === 0 || log.began === log.read) return null;
+  if (log === undefined || log.began === log.read) return null;
+  return keptHead(log, previous, log.pendingRead === log.read - 1 ? packet : null);
+}
+
+/**
+ * The head node:http reads now and has not all of (the client stopped sending it, or sent a FIN
+ * within it), from its first byte to the end of what is kept of it, its request line as far as
+ * it came at least: the access log's line for its 408 or 400, which no parser error carries.
+ * Null when no head is begun, or where it began is not certain.
+ */
+export function unfinishedHeadOf(socket: Socket, previous: IncomingMessage | undefined): Buffer | null {
+  const log = (socket as ParsedSocket)[kLog];
+  if (log === undefined) return null;
+  // A request line held from the parser until its LF (restartParser), which never came; not a
+  // trailer section held (its lines are fields).
+  const held = log.held !== null && log.held.bytes.length > 0 ? log.held.bytes : log.cut;
+  if (held !== null && HEAD_BEGUN.test(held.toString('latin1', 0, 64))) return held;
+  return keptHead(log, previous, null);
+}
+
+/** The head begun in the first read `log` keeps, from its first byte, with the reads kept after it and `packet`. */
+function keptHead(log: ReadLog, previous: IncomingMessage | undefined, packet: Buffer | null): Buffer | null {
+  if (log.began === null || log.began < 0 || log.pending.length === 0) return null;
   const [first, ...later] = log.pending;
   let start: number;
   if (log.ended !== log.began || bodyLength(previous) === 0) {
@@ -263,8 +288,7 @@ export function headLineFrom(socket: Socket, packet: Buffer, previous: IncomingM
     start = messageStart(log, first, first.length, previous, HEAD_BEGUN);
   }
   if (start < 0) return null;
-  const line = log.pendingRead === log.read - 1 ? [first.subarray(start), ...later, packet] : [first.subarray(start), ...later];
-  const bytes = Buffer.concat(line);
+  const bytes = Buffer.concat(packet === null ? [first.subarray(start), ...later] : [first.subarray(start), ...later, packet]);
   let at = 0;
   while (at < bytes.length && (bytes[at] === 0x0d || bytes[at] === LF)) at++;
   return at < bytes.length ? bytes.subarray(at) : null;
@@ -416,6 +440,7 @@ function startOver(socket: Socket, rest: Buffer): boolean {
     log.ended = -1;
     log.pending = [];
     log.held = null;
+    log.cut = null;
     if (rest.length === 0) log.began = null;
   }
   if (rest.length > 0) giveBack(socket, rest);

@@ -17,7 +17,7 @@ import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProble
 import { keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
-import { headBegunAt, headLineFrom, readVersionsAsRfc, sentHeadOf, watchRequestStarts } from '../net/node-parser.js';
+import { headBegunAt, headLineFrom, readVersionsAsRfc, sentHeadOf, unfinishedHeadOf, watchRequestStarts } from '../net/node-parser.js';
 import { destroySoonLingering, endLingering, isLingering } from '../net/lingering-close.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
@@ -573,12 +573,16 @@ export class Front {
   /**
    * The request line of a head node:http timed out, or the client's FIN cut, which its error
    * does not carry: the head the lean lane handed over, when node:http read no request of the
-   * connection before it; else `-`, what nginx logs when it has none. A connection that sent
-   * nothing (node:http times those out too) made no request, and gets no line, as in nginx's log.
+   * connection before it; else the head node:http has begun, as far as it came (as sent, where
+   * its parser read it rewritten), as the lane logs one it times out or a FIN cuts; else `-`,
+   * what nginx logs when it has none. A connection that sent nothing (node:http times those out
+   * too) made no request, and gets no line, as in nginx's log.
    */
   private unparsedLine(socket: Socket): string | null {
     if (socket.bytesRead === 0) return null;
-    return (this.lastNodeResponse.has(socket) ? undefined : this.handedLines.get(socket)) ?? '-';
+    const handed = this.lastNodeResponse.has(socket) ? undefined : this.handedLines.get(socket);
+    const begun = handed === undefined ? (sentHeadOf(socket) ?? unfinishedHeadOf(socket, this.lastNodeResponse.get(socket)?.req)) : null;
+    return handed ?? (begun === null ? null : rejectedRequestLine({ rawPacket: begun })) ?? '-';
   }
 
   /**

@@ -2,7 +2,8 @@
 // request: the lean lane (src/proxy/lean-lane.ts), and node:http reading every request
 // (APPPKG_LEAN_LANE=0). Each has its own state root. The lane's value is set either way: one
 // left off by the caller's environment would make a comparison vacuous.
-import { startCli, tempDir, type RunningGateway } from './process.js';
+import net from 'node:net';
+import { startCli, tempDir, waitFor, type RunningGateway } from './process.js';
 
 export interface BothReaders {
   lean: RunningGateway;
@@ -43,3 +44,42 @@ export const logLinesOf = (gw: RunningGateway, tag: string): string[] =>
     .split('\n')
     .filter((l) => l.includes(tag))
     .map((l) => l.replace(/\[[^\]]*\]/, '[-]').replace(/ dur=[\d.]+$/, ''));
+
+export type Reader = 'the lean lane' | 'node:http';
+
+/**
+ * A request line llhttp refuses at the `x` where its version's digit belongs, sent without its
+ * LF: node:http answers it 400 at once, while the lean lane holds any request line until its LF
+ * comes (docs/architecture.md), here until the client's FIN, and then hands it to node:http,
+ * which answers it the same 400. Both log it with this line. (A head the client's FIN cuts told
+ * the readers apart until node:http logged its line too, as the lane does.)
+ */
+export const READER_PROBE = 'GET /which-reader HTTP/x';
+
+/**
+ * On one connection: `first`, then, once `until` has come back, READER_PROBE, and the FIN a
+ * moment later (within 1 s of a 400, or after 1 s without one): which reader had the connection
+ * then, and everything that came back. What either reader answers and logs is the same.
+ */
+export async function readerAfter(connect: () => net.Socket, first: string, until: string): Promise<{ got: string; reader: Reader }> {
+  const socket = connect();
+  let got = '';
+  let closed = false;
+  socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+  socket.on('error', () => {});
+  socket.on('close', () => (closed = true));
+  try {
+    socket.write(first);
+    await waitFor(() => got.includes(until) || closed, 20_000, () => `"${until}" in the answers, got ${JSON.stringify(got)}`);
+    const before = got.length;
+    socket.write(READER_PROBE);
+    const refused = (): boolean => got.includes('HTTP/1.1 400 ', before);
+    await waitFor(refused, 1000).catch(() => {});
+    const reader: Reader = refused() ? 'node:http' : 'the lean lane';
+    socket.end();
+    await waitFor(() => closed, 5000, 'the close after the 400');
+    return { got, reader };
+  } finally {
+    socket.destroy();
+  }
+}

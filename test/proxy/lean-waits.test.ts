@@ -12,7 +12,7 @@ import net from 'node:net';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, portOf, withoutDates, logLinesOf, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, withoutDates, logLinesOf, readerAfter, READER_PROBE, type BothReaders } from '../helpers/both-readers.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { canConnect } from '../helpers/servers.js';
 import { appStatus } from '../helpers/status.js';
@@ -54,34 +54,10 @@ function deploy(name: string, files: Record<string, string>, from?: string): voi
   renameSync(staged, join(apps.path, name));
 }
 
-/**
- * On one connection: `first` (which may wait), then, once `until` has come back, a head the
- * client's FIN cuts. Which reader has the connection then shows in that head's access-log line:
- * the lane hands it to node:http with its request line, which the 400's line says; node:http,
- * having read a request of the connection already, logs `-` (access-log-client-end.test.ts).
- */
-async function thenCut(port: number, first: string, until: string, cut: string, connect = (): net.Socket => net.connect(port, '127.0.0.1')): Promise<string> {
-  const socket = connect();
-  let got = '';
-  let closed = false;
-  socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  try {
-    socket.write(first);
-    await waitFor(() => got.includes(until) || closed, 20_000, () => `"${until}" in the answers, got ${JSON.stringify(got)}`);
-    socket.end(cut);
-    await waitFor(() => closed, 5000, 'the close after the 400');
-    return got;
-  } finally {
-    socket.destroy();
-  }
-}
-
-/** The cut head's 400 is logged on `gw` with its request line: the lane had the connection. */
-const cutLogged = (gw: RunningGateway, target: string): boolean => gw.output().split('\n').some((l) => l.includes(`"GET ${target} HTTP/1.1" 400 `));
-/** A 400 is logged on `gw` past `from` (its output's length before), the cut head's either way. */
-const cut400Logged = (gw: RunningGateway, from: number): boolean => / 400 \d+ /.test(gw.output().slice(from));
+/** A connection to `gw`'s listener. */
+const at = (gw: RunningGateway) => (): net.Socket => net.connect(portOf(gw), '127.0.0.1');
+/** READER_PROBE's 400 is logged on `gw` past `from` (its output's length before): its lines are all in. */
+const probeLogged = (gw: RunningGateway, from: number): boolean => gw.output().slice(from).includes(`"${READER_PROBE}" 400 `);
 
 test('requests that wait for an app starting, one that starts and one that fails, pipelined with others: the same bytes and access-log lines as node:http, and the connection stays on the lane', async () => {
   deploy('slow', { 'app.yaml': 'platform: python, wsgi\napp: slow:application\n', 'slow.py': slowApp(1) });
@@ -95,20 +71,16 @@ test('requests that wait for an app starting, one that starts and one that fails
     'GET /sick/c?t=start HTTP/1.1\r\nHost: x\r\n\r\n' +
     'HEAD /slow/d?t=start HTTP/1.1\r\nHost: x\r\n\r\n' +
     'GET /one/e?t=start HTTP/1.1\r\nHost: x\r\n\r\n';
-  const [a, b] = (
-    await Promise.all([
-      thenCut(portOf(lean), first, 'GET /e', 'GET /one/cut?c=start HTTP/1.1\r\nHost: x\r\n'),
-      thenCut(portOf(node), first, 'GET /e', 'GET /one/cut?c=start HTTP/1.1\r\nHost: x\r\n'),
-    ])
-  ).map(withoutDates);
+  const [onLean, onNode] = await Promise.all([readerAfter(at(lean), first, 'GET /e'), readerAfter(at(node), first, 'GET /e')]);
+  const [a, b] = [onLean.got, onNode.got].map(withoutDates);
   const statuses = [...a.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
   assert.equal(statuses, [200, 200, 503, 200, 200, 400], a);
   assert.ok(a.includes('\r\n\r\nGET /a'), a);
   assert.ok(a.includes('Retry-After: 2\r\n'), a);
   assert.is(a, b);
-  await waitFor(() => cut400Logged(lean, from[0]) && cut400Logged(node, from[1]), 5000, () => `the cut heads' lines in\n${lean.output()}\n${node.output()}`);
-  assert.ok(cutLogged(lean, '/one/cut?c=start'), lean.output());
-  assert.not.ok(cutLogged(node, '/one/cut?c=start'), 'the reference logs the cut head as `-`');
+  assert.is(onLean.reader, 'the lean lane');
+  assert.is(onNode.reader, 'node:http', 'the reference');
+  await waitFor(() => probeLogged(lean, from[0]) && probeLogged(node, from[1]), 5000, () => `the probes' lines in\n${lean.output()}\n${node.output()}`);
   await waitFor(() => logLinesOf(lean, '?t=start ').length === 5 && logLinesOf(node, '?t=start ').length === 5, 5000, 'five lines each');
   assert.equal(logLinesOf(lean, '?t=start '), logLinesOf(node, '?t=start '));
   assert.match(logLinesOf(lean, '?t=start ')[0], /"GET \/slow\/a\?t=start HTTP\/1\.1" 200 6 "-" "ua-wait" app=slow$/);
@@ -120,29 +92,25 @@ test('a request for a process\'s route of an app starting waits, is proxied to t
   deploy('slowws', { 'app.py': `import time\ntime.sleep(1)\n${APP}` }, 'ws-echo');
   await waitFor(async () => (await appStatus(lean, 'slowws')) !== undefined, 10_000, 'the gateway to find slowws');
   const from = lean.output().length;
-  const raw = await thenCut(portOf(lean), 'GET /slowws/ws/x?t=proc HTTP/1.1\r\nHost: x\r\n\r\n', '"pid"', 'GET /slowws/cut?t=proc HTTP/1.1\r\nHost: x\r\n');
+  const { got: raw, reader } = await readerAfter(at(lean), 'GET /slowws/ws/x?t=proc HTTP/1.1\r\nHost: x\r\n\r\n', '"pid"');
   assert.ok(raw.startsWith('HTTP/1.1 200 OK\r\n'), raw);
   assert.ok(raw.includes('"path": "/slowws/ws/x?t=proc"'), raw);
   assert.ok(raw.includes('HTTP/1.1 400 Bad Request\r\n'), raw);
-  await waitFor(() => cut400Logged(lean, from), 5000, () => `the cut head's line in\n${lean.output()}`);
-  assert.not.ok(cutLogged(lean, '/slowws/cut?t=proc'), 'node:http read the connection from the wait on');
+  assert.is(reader, 'node:http', 'node:http read the connection from the wait on');
+  await waitFor(() => probeLogged(lean, from), 5000, () => `the probe's line in\n${lean.output()}`);
 });
 
 test('a request that wakes an idle app (SPEC 5.6), pipelined with another: the same bytes and access-log lines as node:http, and the connection stays on the lane', async () => {
   await waitFor(async () => (await appStatus(lean, 'nap'))?.state === 'idle' && (await appStatus(node, 'nap'))?.state === 'idle', 10_000, 'nap to go idle on both');
   const from = [lean.output().length, node.output().length];
   const first = 'GET /nap/a?t=wake HTTP/1.1\r\nHost: x\r\n\r\nGET /nap/b?t=wake HTTP/1.1\r\nHost: x\r\n\r\n';
-  const [a, b] = (
-    await Promise.all([
-      thenCut(portOf(lean), first, 'GET /b', 'GET /nap/cut?c=wake HTTP/1.1\r\nHost: x\r\n'),
-      thenCut(portOf(node), first, 'GET /b', 'GET /nap/cut?c=wake HTTP/1.1\r\nHost: x\r\n'),
-    ])
-  ).map(withoutDates);
+  const [onLean, onNode] = await Promise.all([readerAfter(at(lean), first, 'GET /b'), readerAfter(at(node), first, 'GET /b')]);
+  const [a, b] = [onLean.got, onNode.got].map(withoutDates);
   assert.ok(a.startsWith('HTTP/1.1 200 OK\r\n') && a.includes('\r\n\r\nGET /a'), a);
   assert.is(a, b);
-  await waitFor(() => cut400Logged(lean, from[0]) && cut400Logged(node, from[1]), 5000, () => `the cut heads' lines in\n${lean.output()}\n${node.output()}`);
-  assert.ok(cutLogged(lean, '/nap/cut?c=wake'), lean.output());
-  assert.not.ok(cutLogged(node, '/nap/cut?c=wake'), 'the reference logs the cut head as `-`');
+  assert.is(onLean.reader, 'the lean lane');
+  assert.is(onNode.reader, 'node:http', 'the reference');
+  await waitFor(() => probeLogged(lean, from[0]) && probeLogged(node, from[1]), 5000, () => `the probes' lines in\n${lean.output()}\n${node.output()}`);
   assert.equal(logLinesOf(lean, '?t=wake '), logLinesOf(node, '?t=wake '));
   assert.is(logLinesOf(lean, '?t=wake ').length, 2);
 });
@@ -186,17 +154,17 @@ test('a request that comes before the gateway is open (serve, its app importing)
     let gw: RunningGateway | null = null;
     try {
       // Its app imports for a second, and serve opens once it is up: what is sent now is held.
-      const raw = await thenCut(port, 'GET /held?t=held HTTP/1.1\r\nHost: x\r\n\r\nGET /next?t=held HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /next', 'GET /cut?c=held HTTP/1.1\r\nHost: x\r\n', () => socket);
+      const { got, reader } = await readerAfter(() => socket, 'GET /held?t=held HTTP/1.1\r\nHost: x\r\n\r\nGET /next?t=held HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /next');
       gw = await started;
-      await waitFor(() => cut400Logged(gw!, 0), 5000, () => `the cut head's line in\n${gw!.output()}`);
-      return `${withoutDates(raw)}\n${logLinesOf(gw, '?t=held').join('\n')}\n${cutLogged(gw, '/cut?c=held') ? 'lane' : 'node:http'}`;
+      await waitFor(() => probeLogged(gw!, 0), 5000, () => `the probe's line in\n${gw!.output()}`);
+      return `${withoutDates(got)}\n${logLinesOf(gw, '?t=held').join('\n')}\n${reader}`;
     } finally {
       await (gw ?? (await started.catch(() => null)))?.stop();
     }
   };
   const [a, b] = await Promise.all([serve('1'), serve('0')]);
   assert.ok(a.startsWith('HTTP/1.1 200 OK\r\n') && a.includes('\r\n\r\nGET /held'), a);
-  assert.ok(a.endsWith('\nlane'), a);
+  assert.ok(a.endsWith('\nthe lean lane'), a);
   assert.ok(b.endsWith('\nnode:http'), b);
   assert.is(a.slice(0, a.lastIndexOf('\n')), b.slice(0, b.lastIndexOf('\n')));
 });
@@ -231,10 +199,10 @@ test('requests sent the moment an --apps gateway binds, before it first read the
         'GET /one/a?t=early HTTP/1.1\r\nHost: x\r\nUser-Agent: ua-early\r\n\r\n' +
         'POST /one/b?t=early HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
         'GET /one/c?t=early HTTP/1.1\r\nHost: x\r\n\r\n';
-      const raw = await thenCut(port, first, 'GET /c', 'GET /one/cut?c=early HTTP/1.1\r\nHost: x\r\n', () => socket);
+      const { got, reader } = await readerAfter(() => socket, first, 'GET /c');
       gw = await started;
-      await waitFor(() => cut400Logged(gw!, 0), 5000, () => `the cut head's line in\n${gw!.output()}`);
-      return `${withoutDates(raw)}\n${logLinesOf(gw, '?t=early').join('\n')}\n${cutLogged(gw, '/one/cut?c=early') ? 'lane' : 'node:http'}`;
+      await waitFor(() => probeLogged(gw!, 0), 5000, () => `the probe's line in\n${gw!.output()}`);
+      return `${withoutDates(got)}\n${logLinesOf(gw, '?t=early').join('\n')}\n${reader}`;
     } finally {
       await (gw ?? (await started.catch(() => null)))?.stop();
     }
@@ -245,7 +213,7 @@ test('requests sent the moment an --apps gateway binds, before it first read the
     assert.equal(statuses, [200, 200, 200, 400], a);
     assert.ok(a.includes('\r\n\r\nGET /a') && a.includes('\r\n\r\nPOST /b') && a.includes('\r\n\r\nGET /c'), a);
     assert.match(a, /"GET \/one\/a\?t=early HTTP\/1\.1" 200 6 "-" "ua-early" app=one\n/);
-    assert.ok(a.endsWith('\nlane'), a);
+    assert.ok(a.endsWith('\nthe lean lane'), a);
     assert.ok(b.endsWith('\nnode:http'), b);
     assert.is(a.slice(0, a.lastIndexOf('\n')), b.slice(0, b.lastIndexOf('\n')));
   } finally {
