@@ -9,6 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter } from '../environment/interpreters.js';
 import { judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
+import { unlistedWheelDirs } from './pip-wheel-dirs.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
 
@@ -90,13 +91,23 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     // No index: everything comes from local files; a requirements line naming a wheel by its
     // name (thepkg==1.0) resolves through --find-links.
     const findLinks = [...new Set([opts.desc.dir, requirementsDir])].flatMap((d) => ['--find-links', d]);
-    const pipArgs = ['-m', 'pip', 'install', '--no-index', ...findLinks, '-r', requirements];
+    // pip's log, beside its console output (which goes to the terminal untouched): its
+    // failure is read there for the hint.
+    const pipLog = path.join(dir, 'apppkg-pip.log');
+    const pipArgs = ['-m', 'pip', 'install', '--no-index', ...findLinks, '--log', pipLog, '-r', requirements];
     say(`==> pip install --no-index -r ${requirements}`);
     const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output });
     if (pipStatus !== 0) {
       const source = sourceRequirement(await readFile(requirements, 'utf8'));
-      throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', { requirements, status: pipStatus, ...(source ? { source } : {}) });
+      const wheels = source ? null : await unlistedWheelDirs(opts.desc.dir, requirements, await readFile(pipLog, 'utf8').catch(() => ''));
+      throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', {
+        requirements,
+        status: pipStatus,
+        ...(source ? { source } : {}),
+        ...(wheels ? { missing: wheels.missing, findLinks: wheels.lines, pipFile: opts.desc.pip } : {}),
+      });
     }
+    await rm(pipLog, { force: true });
     say(`==> requirements installed in ${seconds(started)}`);
 
     // The stamp last: a build without it never counts as current.

@@ -131,6 +131,22 @@ test('a source directory requirement that pip cannot build offline: the fix says
   }
 });
 
+test('wheels in a wheels/ directory pip is not told of: the fix names the --find-links line to write', async () => {
+  const dir = makeApp(work.path, 'wheelsdir', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  mkdirSync(join(dir, 'wheels'));
+  makeWheel(join(dir, 'wheels'), 'thepkg', '1.0');
+  writeFileSync(join(dir, 'requirements.txt'), 'thepkg==1.0\n');
+  const r = await runCli(['install', dir, ...S], { ms: 120_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /No matching distribution found for thepkg==1\.0/);
+  assert.match(r.stdout, /fix: .*found no thepkg==1\.0 .*not in the directories under them: add the line `--find-links wheels` to requirements\.txt/);
+  // The line it names is the fix.
+  writeFileSync(join(dir, 'requirements.txt'), '--find-links wheels\nthepkg==1.0\n');
+  const fixed = await runCli(['install', dir, ...S], { ms: 120_000 });
+  assert.is(fixed.status, 0, fixed.stdout + fixed.stderr);
+  assert.match(fixed.stdout, /Successfully installed thepkg-1\.0/);
+});
+
 test('a failing commands.install exits 1 and names the hook and its status', async () => {
   const dir = makeApp(work.path, 'badhook', 'app: wsgi:application\ncommands:\n  install: echo migrating; exit 7\n');
   const r = await runCli(['install', dir, ...S]);
