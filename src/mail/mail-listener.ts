@@ -28,7 +28,7 @@
 //   451 4.3.0  the spool could not store the message
 //   421        a client silent past the idle timeout, or sending 10 commands that are not SMTP
 // VRFY gets what RCPT TO would (252 2.0.0 for an address it takes, as Postfix answers), EXPN,
-// AUTH and STARTTLS 502 5.5.1 (mail-smtp-server.ts).
+// AUTH, STARTTLS, XCLIENT and XFORWARD 502 5.5.1 (mail-smtp-server.ts).
 // An address or a name from the client is cut in a reply to fit its 512 octets (mail-reply.ts).
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';

@@ -19,6 +19,10 @@
 //     4.2.4: known, not implemented; Postfix's for STARTTLS without TLS, where for AUTH it says
 //     503 5.5.1 "authentication not enabled"): smtp-server's disabledCommands made them unknown
 //     commands (500), counted toward the 421 for garbage, though a client that tries them speaks SMTP;
+//   - answers Postfix's XCLIENT and XFORWARD (a trusted proxy's way to name the client it
+//     relays), which EHLO does not announce either, with the same 502 5.5.1: smtp-server's 550
+//     5.7.0 "Not allowed" says the client may not, where no client may (there is no list of
+//     trusted proxies to be on);
 //   - knows nothing of sendmail's WIZ, SHELL and KILL, which smtp-server answers with jokes (and
 //     `200` to `WIZ anything`): they are unknown commands as any other;
 //   - names a client on a unix socket (Postfix's lmtp:unix: transport) `localhost` in the LHLO/EHLO
@@ -63,15 +67,15 @@ export interface MailSmtpServerHooks {
 
 /**
  * Not implemented (RFC 5321 4.2.4: 502), though recognized: EXPN (mailing lists are the apps'
- * own), AUTH (it receives only for its own apps) and STARTTLS (no certificate; the session
- * stays plaintext).
+ * own), AUTH (it receives only for its own apps), STARTTLS (no certificate; the session
+ * stays plaintext), XCLIENT and XFORWARD (no proxy is trusted to rename its clients).
  */
 function notImplemented(this: SMTPConnection, _command: Buffer, callback: () => void): void {
   this.send(502, '5.5.1 Error: command not implemented');
   callback();
 }
 
-const NOT_IMPLEMENTED = new Set(['EXPN', 'AUTH', 'STARTTLS']);
+const NOT_IMPLEMENTED = new Set(['EXPN', 'AUTH', 'STARTTLS', 'XCLIENT', 'XFORWARD']);
 
 /** smtp-server's handlers of sendmail's debugging commands, which are no part of SMTP. */
 const NOT_SMTP = new Set(['WIZ', 'SHELL', 'KILL']);

@@ -539,6 +539,20 @@ test('AUTH and STARTTLS, which EHLO does not announce, are 502 5.5.1 (RFC 5321 4
   assert.ok(await talk.waitClosed(3000));
 });
 
+test('XCLIENT and XFORWARD, which EHLO does not announce, are 502 5.5.1 as AUTH is (known, not implemented), not smtp-server\'s 550 "Not allowed", nor garbage', async () => {
+  const talk = await session();
+  const ehlo = await talk.command('EHLO client.test');
+  assert.not.match(ehlo.text, /^250[- ](XCLIENT|XFORWARD)\b/m, 'EHLO announces neither');
+  for (let i = 0; i < 6; i++) {
+    assert.is((await talk.command('XCLIENT ADDR=192.0.2.1 NAME=spoofed.example')).text, '502 5.5.1 Error: command not implemented');
+    assert.is((await talk.command('xforward ADDR=192.0.2.1')).text, '502 5.5.1 Error: command not implemented');
+  }
+  // The session is the client's own still, and twelve of them are not ten commands that are not SMTP.
+  const ehloAgain = await talk.command('EHLO client.test');
+  assert.match(ehloAgain.text, /Nice to meet you, \[127\.0\.0\.1\]/);
+  talk.close();
+});
+
 test('garbage and silence: answered, timed out, closed; the listener serves the next client', async () => {
   const garbage = await SmtpTalk.connect(port);
   assert.is((await garbage.reply()).code, 220);
