@@ -93,7 +93,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
   // The RCPT commands accepted in each transaction, in order, and their addresses as smtp-server
   // keys them (lowercase): a repeated one replaces its entry in envelope.rcptTo, so it must not
   // count again toward max_recipients, yet LMTP (RFC 2033 4.2) owes it its own reply after DATA.
-  const accepted = new WeakMap<SMTPServerSession['envelope'], { keys: Set<string>; commands: SMTPServerAddress[] }>();
+  // Each key maps to the app it was accepted for (null: kept for the postmaster), which a refusal
+  // at DATA names when that app has gone away since and no route names it any more.
+  const accepted = new WeakMap<SMTPServerSession['envelope'], { apps: Map<string, string | null>; commands: SMTPServerAddress[] }>();
   const server = new MailSmtpServer({
     lmtp: config.lmtp,
     name: me,
@@ -118,9 +120,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       const unsupported = unannouncedParameter(address, RCPT_TO_PARAMETERS);
       if (unsupported !== null) return callback(refuse(555, '5.5.4', unsupported));
       const key = address.address.toLowerCase();
-      const acceptedHere = accepted.get(session.envelope) ?? { keys: new Set<string>(), commands: [] };
+      const acceptedHere = accepted.get(session.envelope) ?? { apps: new Map<string, string | null>(), commands: [] };
       accepted.set(session.envelope, acceptedHere);
-      if (session.envelope.rcptTo.length >= config.maxRecipients && !acceptedHere.keys.has(key)) {
+      if (session.envelope.rcptTo.length >= config.maxRecipients && !acceptedHere.apps.has(key)) {
         return callback(refuse(452, '4.5.3', `Too many recipients (at most ${config.maxRecipients} per message); send the rest in another transaction`));
       }
       const to = `<${quoted(address.address)}>`;
@@ -135,7 +137,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       }
       const refusal = routeRefusal(route, to, refuse);
       if (refusal !== null) return callback(refusal);
-      acceptedHere.keys.add(key);
+      acceptedHere.apps.set(key, route.kind === 'app' ? route.app : null);
       acceptedHere.commands.push(address);
       callback();
     },
@@ -172,7 +174,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     const maxBody = new Map<string, number>();
     /** Lowercase address -> its app. */
     const appOf = new Map<string, string>();
-    const lost: string[] = [];
+    /** Recipients whose app does not serve now, and that app. */
+    const lost: Array<{ address: string; app: string }> = [];
+    const acceptedFor = accepted.get(session.envelope)?.apps ?? new Map<string, string | null>();
     // Postmaster mail no app takes (mail-routes.ts): spooled, then a dead letter at once.
     const keptTo: string[] = [];
     let keptReason = '';
@@ -187,7 +191,10 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
         continue;
       }
       if (route.kind !== 'app') {
-        lost.push(rcpt.address);
+        // The app its route names now, or, its domain claimed by none (the app removed since),
+        // the one RCPT accepted it for: a postmaster's route, the only one accepted for no app,
+        // never ends at an unknown domain.
+        lost.push({ address: rcpt.address, app: route.kind === 'unknown-domain' ? acceptedFor.get(rcpt.address.toLowerCase())! : route.app });
         continue;
       }
       byApp.set(route.app, [...(byApp.get(route.app) ?? []), rcpt.address]);
@@ -208,19 +215,20 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     // The message is refused for now instead: tried again, that RCPT gets what it deserves then.
     if (!config.lmtp && lost.length > 0) {
       stream.resume();
-      return refuse(451, '4.3.2', `<${quoted(lost[0])}>: its app is not serving now; try again later`);
+      return notServing(`<${quoted(lost[0].address)}>`, lost[0].app, refuse);
     }
     // LMTP answers each recipient after the message: one whose app cannot take it (its max_body,
     // found only now without SIZE=) is refused alone, so the message is kept if any other can.
     const keepUpTo = !config.lmtp ? limit : kept !== null ? config.maxSize : Math.min(config.maxSize, Math.max(...maxBody.values()));
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
     const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, protocol, recipients.length === 1 ? recipients[0].address : null), maxBody }, keepUpTo);
-    const lostKeys = new Set(lost.map((address) => address.toLowerCase()));
+    const lostApps = new Map(lost.map(({ address, app }) => [address.toLowerCase(), app]));
     /** LMTP's reply to each accepted RCPT: `ok`, or its own refusal. */
     const eachRecipient = (ok: string, tooBigFor: string[]) => session.envelope.rcptTo.map((r) => {
       const to = `<${quoted(r.address)}>`;
       const app = appOf.get(r.address.toLowerCase());
-      if (lostKeys.has(r.address.toLowerCase())) return mailReply(451, '4.3.2', `${to}: its app is not serving now; try again later`);
+      const lostApp = lostApps.get(r.address.toLowerCase());
+      if (lostApp !== undefined) return notServing(to, lostApp, mailReply);
       if (app !== undefined && tooBigFor.includes(app)) return refuse(552, '5.2.3', `${to}: ${tooBigForApp(app, maxBody.get(app)!)}`);
       return ok;
     });
@@ -257,6 +265,14 @@ function tooBigForApp(app: string, maxBody: number): string {
   return `Message too big for ${quoted(app)} (at most ${maxBody} bytes, its max_body)`;
 }
 
+/**
+ * The 451 4.3.2 for a recipient `to` whose app does not serve now, made by `reply`: at RCPT, and
+ * at DATA for one accepted at RCPT whose app went away since (the sender tries again later).
+ */
+function notServing(to: string, app: string, reply: typeof mailReply): ReturnType<typeof mailReply> {
+  return reply(451, '4.3.2', `${to}: its app (${quoted(app)}) is not serving now; try again later`);
+}
+
 /** What RCPT TO answers a recipient `to` routed so, made by `reply`; null when it is taken. */
 function routeRefusal(route: RecipientRoute, to: string, reply: typeof mailReply): ReturnType<typeof mailReply> | null {
   switch (route.kind) {
@@ -264,7 +280,7 @@ function routeRefusal(route: RecipientRoute, to: string, reply: typeof mailReply
     case 'kept':
       return null;
     case 'not-serving':
-      return reply(451, '4.3.2', `${to}: its app (${quoted(route.app)}) is not serving now; try again later`);
+      return notServing(to, route.app, reply);
     case 'no-mail':
       return reply(550, '5.1.2', `${to}: its app (${quoted(route.app)}) takes no mail`);
     case 'unknown-domain':

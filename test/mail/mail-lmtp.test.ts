@@ -3,7 +3,7 @@
 // fate of each one. The gateway listens on a unix socket only: deliveries go through it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -146,6 +146,23 @@ test('past one recipient app\'s max_body with no SIZE= at MAIL FROM: 552 5.2.3 a
   assert.equal(beta.filter((d) => /over beta's max_body/.test(d.subject)), []);
   const status = await waitFor(async () => { const mail = (await gatewayStatus(gw)).mail; return mail.spooled === 0 ? mail : undefined; }, 10_000, 'the spool to empty');
   assert.equal(status.dead, [], 'no delivery for beta, kept or tried');
+});
+
+test('a recipient whose app goes away between RCPT and DATA: its own 451 4.3.2 after the message, naming the app as RCPT would; the others get it', async () => {
+  addPackage(apps.path, 'mail-sink', 'gamma');
+  await waitFor(async () => (await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma' && a.state === 'ready'), 30_000, 'gamma to serve');
+  const talk = await lhlo();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<one@gamma.localhost>')).code, 250);
+  rmSync(join(apps.path, 'gamma'), { recursive: true, force: true });
+  await waitFor(async () => !(await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma'), 30_000, 'gamma to be gone');
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'gamma went away over lmtp' })}\r\n.\r\n`);
+  const replies = [await talk.reply(), await talk.reply()];
+  assert.equal(replies.map((r) => r.code), [250, 451], replies.map((r) => r.text).join(' / '));
+  assert.is(replies[1].text, '451 4.3.2 <one@gamma.localhost>: its app (gamma) is not serving now; try again later');
+  talk.close();
 });
 
 test.run();
