@@ -9,10 +9,11 @@ import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import { pickInterpreter } from '../environment/interpreters.js';
 import { appStateDirs, type Owner } from '../environment/state-root.js';
+import { countOf, listOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import {
-  appDatabaseName, countRelations, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, recreateAppDatabase, type AppDatabase,
+  appDatabaseName, countRelations, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, recreateAppDatabase, type AppDatabase, type RelationCounts,
 } from './postgresql-server.js';
 import { planServices, type DatabaseKind } from './service-plan.js';
 import { backupSqlite, countSqliteTables, SQLITE_FILE, SQLITE_SIDE_FILES, sqlitePath } from './sqlite-database.js';
@@ -112,18 +113,20 @@ export async function assertDatabaseRestorable(scope: AppServiceScope, snap: Dat
     });
   }
   if (force) return;
-  let tables: number;
+  let found: RelationCounts;
   let database: string;
   if (kind === 'sqlite') {
     database = sqlitePath(appStateDirs(scope.stateRoot, desc.name).data);
-    tables = (await exists(database)) ? await countSqliteTables(await scope.python(), database) : 0;
+    found = { tables: (await exists(database)) ? await countSqliteTables(await scope.python(), database) : 0, views: 0, sequences: 0 };
   } else {
     const db = await provisionedDatabase(scope);
     database = db.name;
-    tables = await countRelations(db);
+    found = await countRelations(db);
   }
-  if (tables > 0) {
-    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: desc.name, kind, database, found: `${tables} table${tables === 1 ? '' : 's'}`, dir: appDir });
+  if (found.tables + found.views + found.sequences > 0) {
+    // Each kind by its name: a serial column's sequence is no second table.
+    const kinds = ([[found.tables, 'table'], [found.views, 'view'], [found.sequences, 'sequence']] as const).filter(([n]) => n > 0).map(([n, noun]) => countOf(n, noun));
+    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: desc.name, kind, database, found: listOf(kinds), dir: appDir });
   }
 }
 

@@ -216,17 +216,29 @@ export async function probeGivenPostgres(url: string): Promise<{ server: Postgre
   }
 }
 
-/** How many tables, views and sequences the app's database holds, asked as the app itself. */
-export async function countRelations(db: AppDatabase): Promise<number> {
+/** What an app's database holds, by kind (pg_class.relkind): what a restore would collide with. */
+export interface RelationCounts {
+  /** Tables, partitioned and foreign ones too. */
+  tables: number;
+  /** Views, materialized ones too. */
+  views: number;
+  /** Sequences: each serial or identity column has one, beside its table. */
+  sequences: number;
+}
+
+/** The tables, views and sequences the app's database holds, asked as the app itself. */
+export async function countRelations(db: AppDatabase): Promise<RelationCounts> {
   const client = new (await loadPg()).Client({ host: db.server.host, port: db.server.port, user: db.name, password: db.password, database: db.name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   try {
     await client.connect();
-    const r = await client.query<{ n: string }>(
-      `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-       WHERE s.nspname NOT IN ('pg_catalog', 'information_schema') AND s.nspname NOT LIKE 'pg\\_toast%'
-         AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')`,
+    const r = await client.query<{ tables: string; views: string; sequences: string }>(
+      `SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p', 'f')) AS tables, count(*) FILTER (WHERE c.relkind IN ('v', 'm')) AS views,
+              count(*) FILTER (WHERE c.relkind = 'S') AS sequences
+       FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+       WHERE s.nspname NOT IN ('pg_catalog', 'information_schema') AND s.nspname NOT LIKE 'pg\\_toast%'`,
     );
-    return Number(r.rows[0].n);
+    const row = r.rows[0];
+    return { tables: Number(row.tables), views: Number(row.views), sequences: Number(row.sequences) };
   } catch (err) {
     throw asServiceError(db.server, err, `look into database ${db.name}`);
   } finally {

@@ -209,6 +209,21 @@ withServers('uninstall also drops a test database the app\'s role made and kept 
   assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_keeps'"), '0');
 });
 
+withServers('restore refused over a database that is not empty counts each kind: a serial column\'s sequence is no table', async () => {
+  const counted = addPackage(work.path, 'services-probe', 'counted');
+  await sql(counted, 'SELECT 1');
+  const to = join(work.path, 'backup-counted');
+  const backup = await cli(['backup', counted, '--to', to]);
+  assert.is(backup.status, 0, backup.stdout + backup.stderr);
+  await sql(counted, 'CREATE TABLE s (id serial PRIMARY KEY)');
+  const refused = await cli(['restore', counted, '--from', to]);
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /its postgresql database apppkg_counted is not empty \(1 table and 1 sequence\)/);
+  await sql(counted, 'CREATE VIEW v AS SELECT id FROM s');
+  const again = await cli(['restore', counted, '--from', to]);
+  assert.match(again.stderr, /is not empty \(1 table, 1 view and 1 sequence\)/);
+});
+
 withServers('sqlite: the default needs no server; DATABASE_URL points into the data directory', async () => {
   const plain = addPackage(work.path, 'services-probe', 'plain', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: sql\n']] });
   // No environment file at all: `sql` falls back to SQLite.
