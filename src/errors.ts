@@ -4,7 +4,7 @@
 // renders it (`npm run docs:errors`), and test/errors.test.ts fails when the file is stale.
 
 import path from 'node:path';
-import { countOf } from './count.js';
+import { countOf, listOf } from './count.js';
 import { shellWord } from './shell-words.js';
 
 export interface ErrorDetails {
@@ -42,6 +42,14 @@ const str = (v: unknown): string => (v === undefined ? '' : String(v));
 const listedProblems = (d: ErrorDetails): string => (d.problems?.length ? `: ${d.problems.map((p) => p.placedMessage).join('; ')}` : '');
 /** The app directory a hint's command names (`apppkg-gateway check DIR`): the real one when known. */
 const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) : 'DIR');
+/**
+ * An uninstall whose drops on the host's servers stopped once something was gone (remove-services.ts
+ * gives `dropped` and `left`): what is gone, what is still there, and that running it again finishes.
+ */
+const stoppedHalfway = (d: ErrorDetails): string =>
+  Array.isArray(d.dropped) && Array.isArray(d.left)
+    ? `; uninstall stopped halfway: it dropped ${listOf(d.dropped.map(str))}, and left ${listOf(d.left.map(str))}; once that is fixed, run \`apppkg-gateway uninstall ${appDirWord(d)}\` again to finish`
+    : '';
 /** `package` or `packages`, as many as the names listed in `list` ("a b", "a, b"). */
 const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
 
@@ -691,7 +699,7 @@ export const ERROR_CODES = {
     message: (d) => `${str(d.kind)} at ${str(d.server)} (services.${str(d.kind)}): ${str(d.reason)}`,
     hint: (d) =>
       `start the server, or correct \`services.${str(d.kind)}\` in the environment file (a user allowed to create ${d.kind === 'redis' ? 'ACL users' : 'roles and databases'}); ` +
-      '`apppkg-gateway check APP_DIR --environment FILE` tries it',
+      `\`apppkg-gateway check APP_DIR --environment FILE\` tries it${stoppedHalfway(d)}`,
     exitStatus: 1,
     example: { kind: 'postgresql', server: '/var/run/postgresql:5432', reason: 'connect ENOENT /var/run/postgresql/.s.PGSQL.5432' },
   },
@@ -724,7 +732,7 @@ export const ERROR_CODES = {
   APPPKG_SERVICE_FAILED: {
     summary: "A step on an app's database failed: `pg_dump`, `pg_restore`, SQLite's backup, Redis' `DUMP`/`RESTORE`, or a statement the server refused.",
     message: (d) => `${str(d.action)} failed: ${str(d.reason)}`,
-    hint: (d) => str(d.fix) || 'read the reason above; the app directory and its data were left as they were',
+    hint: (d) => (Array.isArray(d.dropped) ? `${str(d.fix) || 'read the reason above'}${stoppedHalfway(d)}` : str(d.fix) || 'read the reason above; the app directory and its data were left as they were'),
     exitStatus: 1,
     example: { action: 'pg_dump of apppkg_blog', reason: 'pg_dump: error: server version mismatch' },
   },

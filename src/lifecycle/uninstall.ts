@@ -62,7 +62,7 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
   if (desc.commands.uninstall) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'uninstall', { say });
   // After the hook (it may still need the database), before the files: a server that cannot be
   // reached stops the uninstall here, and running it again finishes it.
-  const droppedServices = await removeServices({ desc, hostEnv, stateRoot, say });
+  const droppedServices = await removeServices({ desc, hostEnv, stateRoot, say, removedAfter: `${stateDir} (data, logs, tmp, venv)` });
   try {
     await rm(stateDir, { recursive: true, force: true, maxRetries: 2 });
   } catch (err) {

@@ -13,6 +13,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
 import { withAdminConnection } from './admin-session.js';
 import type { ServiceOwner } from './credentials-store.js';
+import { dropping, newDropProgress } from './drop-progress.js';
 
 /** Where the server is and who the gateway is there, from the host's URL. */
 export interface PostgresServer {
@@ -152,26 +153,27 @@ async function whileAppLocked<T>(client: pg.Client, name: string, job: () => Pro
 
 /**
  * Drops the app's database and role, if they are the gateway's, and the databases its role made
- * itself (`others`); `dropped` false when there was neither database nor role.
+ * itself (`others`), each told to `progress` as it goes; `database` and `role` say which there were.
  */
-export function dropAppDatabase(server: PostgresServer, owner: ServiceOwner): Promise<{ dropped: boolean; others: string[] }> {
+export function dropAppDatabase(server: PostgresServer, owner: ServiceOwner, progress = newDropProgress()): Promise<{ database: boolean; role: boolean; others: string[] }> {
   const name = appDatabaseName(owner.app);
   return onAdmin(server, async (client) => {
     const ident = client.escapeIdentifier(name);
+    const drop = (what: string, statement: string) => dropping(progress, `postgresql ${what}`, () => client.query(statement));
     const role = await ownedRow(client, 'role', name, owner);
     if (role) await actAsOwner(client, ident);
     const database = await ownedRow(client, 'database', name, owner);
     // WITH (FORCE) ends the app's sessions still open (PostgreSQL 13+).
-    if (database) await client.query(`DROP DATABASE ${ident} WITH (FORCE)`);
+    if (database) await drop(`database ${name}`, `DROP DATABASE ${ident} WITH (FORCE)`);
     // A role that owns a database cannot be dropped, and the app's may own some of its own
     // making: a test runner's test_NAME, made while `test` lets it and kept after (Django's
     // --keepdb, pytest-django's --reuse-db). They are the app's, as its own database is.
     const others = role
       ? (await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = $1) ORDER BY 1', [name])).rows.map((r) => r.datname)
       : [];
-    for (const other of others) await client.query(`DROP DATABASE ${client.escapeIdentifier(other)} WITH (FORCE)`);
-    if (role) await client.query(`DROP ROLE ${ident}`);
-    return { dropped: Boolean(database || role), others };
+    for (const other of others) await drop(`database ${other}`, `DROP DATABASE ${client.escapeIdentifier(other)} WITH (FORCE)`);
+    if (role) await drop(`role ${name}`, `DROP ROLE ${ident}`);
+    return { database: Boolean(database), role: Boolean(role), others };
   });
 }
 

@@ -11,6 +11,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { maskUrlPassword } from '../net/service-url.js';
 import { withAdminConnection } from './admin-session.js';
 import type { ServiceOwner } from './credentials-store.js';
+import { dropping, newDropProgress } from './drop-progress.js';
 
 export interface RedisServer {
   /** redis: or rediss: (TLS). */
@@ -206,14 +207,14 @@ function madeByUs(user: unknown[], prefix: string): boolean {
   return user.includes('keys') && field('keys') === `${prefix}*` && (!user.includes('channels') || field('channels') === `${prefix}*`);
 }
 
-/** Deletes the app's keys (its prefix) and its ACL user; false when there was no user. */
-export function dropRedisUser(server: RedisServer, owner: ServiceOwner): Promise<boolean> {
+/** Deletes the app's keys (its prefix) and its ACL user, each told to `progress`; false when there was no user. */
+export function dropRedisUser(server: RedisServer, owner: ServiceOwner, progress = newDropProgress()): Promise<boolean> {
   const { app } = owner;
   const user = appRedisUserName(app);
   return onAdmin(server, async (redis) => {
     const existing = await ownedUser(redis, user, owner);
-    await eachKeyBatch(redis, app, (keys) => redis.unlink(...keys));
-    await redis.call('ACL', 'DELUSER', user);
+    await dropping(progress, `redis keys ${appRedisPrefix(app)}*`, () => eachKeyBatch(redis, app, (keys) => redis.unlink(...keys)));
+    await dropping(progress, `redis user ${user}`, () => redis.call('ACL', 'DELUSER', user));
     await redis.del(claimKey(app));
     await saveAcl(redis);
     return existing;

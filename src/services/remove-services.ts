@@ -2,9 +2,11 @@
 // its Redis user and every key under its prefix, then its kept passwords.
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
-import { forgetCredentials, readCredentials, serviceOwner } from './credentials-store.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+import { credentialsFile, forgetCredentials, readCredentials, serviceOwner } from './credentials-store.js';
+import { newDropProgress } from './drop-progress.js';
 import { appDatabaseName, dropAppDatabase, parsePostgresUrl, probePostgres } from './postgresql-server.js';
-import { appRedisUserName, dropRedisUser, parseRedisUrl, probeRedis } from './redis-server.js';
+import { appRedisPrefix, appRedisUserName, dropRedisUser, parseRedisUrl, probeRedis } from './redis-server.js';
 import { unwatchRedisUser } from './redis-user-watch.js';
 
 export interface RemoveServicesOptions {
@@ -12,6 +14,8 @@ export interface RemoveServicesOptions {
   hostEnv: HostEnvironment;
   stateRoot: string;
   say?: (line: string) => void;
+  /** What the caller removes only after this (uninstall: the state directory), left too when a drop fails. */
+  removedAfter?: string;
 }
 
 /**
@@ -19,6 +23,9 @@ export interface RemoveServicesOptions {
  * forgets their passwords, each said as it goes. A host that offers the server no more: said,
  * and skipped. Every server it will touch must answer first: one that does not stops the
  * uninstall before anything is dropped, not halfway (the database gone, the Redis user left).
+ * A drop that fails once something is gone all the same (a role that holds a grant elsewhere
+ * cannot be dropped, its database dropped already) throws its error with `dropped` and `left`,
+ * which its hint says, with the uninstall to run again: the passwords are kept for it.
  */
 export async function removeServices(scope: RemoveServicesOptions): Promise<string[]> {
   const { desc, hostEnv } = scope;
@@ -36,19 +43,44 @@ export async function removeServices(scope: RemoveServicesOptions): Promise<stri
     removed.push(what);
     scope.say?.(`==> dropped ${what}`);
   };
-  if (pg !== null) {
-    const { dropped: existed, others } = await dropAppDatabase(pg, owner);
-    const made = others.length === 0 ? '' : `, and the database${others.length === 1 ? '' : 's'} it made: ${others.join(', ')}`;
-    if (existed) dropped(`postgresql database and role ${appDatabaseName(desc.name)}${made}`);
-  } else if (creds.postgresql) {
-    scope.say?.(`==> ${desc.name} had a PostgreSQL database, but services.postgresql is not set: drop ${appDatabaseName(desc.name)} by hand`);
-  }
-  if (redis !== null) {
-    // Not made again by this process's watch (redis-user-watch.ts) once dropped.
-    unwatchRedisUser(desc.name);
-    if (await dropRedisUser(redis, owner)) dropped(`redis user ${appRedisUserName(desc.name)} and its keys`);
-  } else if (creds.redis) {
-    scope.say?.(`==> ${desc.name} had a Redis user, but services.redis is not set: remove ${appRedisUserName(desc.name)} by hand`);
+  const database = appDatabaseName(desc.name);
+  const redisUser = appRedisUserName(desc.name);
+  const progress = newDropProgress();
+  let stage: 'postgresql' | 'redis' = 'postgresql';
+  try {
+    if (pg !== null) {
+      const gone = await dropAppDatabase(pg, owner, progress);
+      const what = [gone.database ? 'database' : '', gone.role ? 'role' : ''].filter(Boolean).join(' and ');
+      const made = gone.others.length === 0 ? '' : `, and the database${gone.others.length === 1 ? '' : 's'} it made: ${gone.others.join(', ')}`;
+      if (what !== '') dropped(`postgresql ${what} ${database}${made}`);
+    } else if (creds.postgresql) {
+      scope.say?.(`==> ${desc.name} had a PostgreSQL database, but services.postgresql is not set: drop ${database} by hand`);
+    }
+    stage = 'redis';
+    if (redis !== null) {
+      // Not made again by this process's watch (redis-user-watch.ts) once dropped.
+      unwatchRedisUser(desc.name);
+      if (await dropRedisUser(redis, owner, progress)) dropped(`redis user ${redisUser} and its keys`);
+    } else if (creds.redis) {
+      scope.say?.(`==> ${desc.name} had a Redis user, but services.redis is not set: remove ${redisUser} by hand`);
+    }
+  } catch (err) {
+    if (progress.done.length === 0 || !isGatewayError(err)) throw err;
+    // What it was at, and what comes after: past the app's database, a PostgreSQL drop has its
+    // role still to go (the databases the role made come before it), then the Redis drop.
+    const left = new Set([
+      progress.doing,
+      ...(stage === 'postgresql' ? [`postgresql role ${database}`] : []),
+      ...(redis !== null ? [`redis keys ${appRedisPrefix(desc.name)}*`, `redis user ${redisUser}`] : []),
+    ]);
+    for (const done of [...progress.done, null]) left.delete(done);
+    throw new GatewayError(err.code, {
+      ...err.details,
+      dropped: progress.done,
+      left: [...left, `the kept passwords (${credentialsFile(scope.stateRoot, desc.name)})`, ...(scope.removedAfter ? [scope.removedAfter] : [])],
+      dir: desc.dir,
+      cause: err,
+    });
   }
   await forgetCredentials(scope.stateRoot, desc.name);
   return removed;

@@ -224,6 +224,29 @@ withServers('restore refused over a database that is not empty counts each kind:
   assert.match(again.stderr, /is not empty \(1 table, 1 view and 1 sequence\)/);
 });
 
+withServers('uninstall stopped after the database was dropped (the role still has a grant elsewhere) says what it dropped and what it left, and running it again finishes', async () => {
+  const halfway = addPackage(work.path, 'services-probe', 'halfway');
+  await sql(halfway, 'SELECT 1');
+  // A grant a DBA gave the app's role outside its database: DROP ROLE refuses while it stands.
+  pg.psql('GRANT CONNECT ON DATABASE postgres TO apppkg_halfway');
+  const r = await cli(['uninstall', halfway, '--yes']);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /role "apppkg_halfway" cannot be dropped because some objects depend on it/);
+  assert.not.match(r.stderr, /left as they were/);
+  assert.match(r.stderr, /fix: .*uninstall stopped halfway: it dropped postgresql database apppkg_halfway, and left postgresql role apppkg_halfway, redis keys halfway:\*, redis user apppkg-halfway, the kept passwords \(.*services\/halfway\.json\) and .*apps\/halfway \(data, logs, tmp, venv\)/);
+  assert.match(r.stderr, /once that is fixed, run `apppkg-gateway uninstall .*halfway` again to finish/);
+  assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'apppkg_halfway'"), '0');
+  assert.ok(existsSync(join(state, 'services', 'halfway.json')), 'the passwords are kept for the rest');
+
+  pg.psql('REVOKE CONNECT ON DATABASE postgres FROM apppkg_halfway');
+  const finished = await cli(['uninstall', halfway, '--yes']);
+  assert.is(finished.status, 0, finished.stdout + finished.stderr);
+  assert.match(finished.stdout, /dropped postgresql role apppkg_halfway/);
+  assert.match(finished.stdout, /dropped redis user apppkg-halfway and its keys/);
+  assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_halfway'"), '0');
+  assert.not.ok(existsSync(join(state, 'apps', 'halfway')));
+});
+
 withServers('sqlite: the default needs no server; DATABASE_URL points into the data directory', async () => {
   const plain = addPackage(work.path, 'services-probe', 'plain', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: sql\n']] });
   // No environment file at all: `sql` falls back to SQLite.
