@@ -129,6 +129,17 @@ function usage(reason: string, fix: string): GatewayError {
 }
 
 /**
+ * The options in milliseconds, and the example each one's fix gives. A header timeout of 0 would
+ * answer 408 before any head could come; the others may be 0 (none, only on rescan()).
+ */
+const MILLISECOND_OPTIONS = [
+  { key: 'graceMs', zeroAllowed: true, example: 1000 },
+  { key: 'watchIntervalMs', zeroAllowed: true, example: 1000 },
+  { key: 'settleMs', zeroAllowed: true, example: 1000 },
+  { key: 'headerTimeoutMs', zeroAllowed: false, example: 20000 },
+] as const;
+
+/**
  * The CLI refuses these in its flags; a library caller's number came unchecked, and
  * `workers: 0` or `maxWorkers: -1` gave a gateway that said "serving" while no worker could
  * ever start: every request hung, and stop() waited out the grace for them.
@@ -140,12 +151,10 @@ function checkNumberOptions(options: GatewayOptions): void {
       throw usage(`${key}: expected a whole number of at least 1, found ${shown(value)}`, `give ${key} a whole number of at least 1, e.g. ${key}: 2`);
     }
   }
-  for (const key of ['graceMs', 'watchIntervalMs', 'settleMs', 'headerTimeoutMs'] as const) {
+  for (const { key, zeroAllowed, example } of MILLISECOND_OPTIONS) {
     const value = options[key];
-    // A header timeout of 0 would answer 408 before any head could come; the others may be 0 (none, only on rescan()).
-    const least = key === 'headerTimeoutMs' ? '> 0' : '>= 0';
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && (key === 'headerTimeoutMs' ? value > 0 : value >= 0))) {
-      throw usage(`${key}: expected a number of milliseconds ${least}, found ${shown(value)}`, `give ${key} a number of milliseconds, e.g. ${key}: ${key === 'headerTimeoutMs' ? 20000 : 1000}`);
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0))) {
+      throw usage(`${key}: expected a number of milliseconds ${zeroAllowed ? '>= 0' : '> 0'}, found ${shown(value)}`, `give ${key} a number of milliseconds, e.g. ${key}: ${example}`);
     }
   }
 }
