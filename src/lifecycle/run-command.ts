@@ -80,6 +80,8 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     const fromTerminal = process.stdin.isTTY === true || process.stdout.isTTY === true || process.stderr.isTTY === true;
     const signals: NodeJS.Signals[] = out ? [] : ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
     const onSignal = (sig: NodeJS.Signals) => {
+      // ^C from a terminal reaches the group without us, but what it ends is ours to finish.
+      if (sig !== 'SIGUSR1' && sig !== 'SIGUSR2') tree.stopping(child.pid);
       if ((sig === 'SIGINT' || sig === 'SIGQUIT') && fromTerminal) return;
       void tree.signal(child.pid, sig);
     };
@@ -100,6 +102,7 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     const stop = () => {
       if (child.pid === undefined || settled) return;
       out?.write('apppkg-gateway: stopped: the gateway is stopping\n');
+      tree.stopping(child.pid);
       signalGroup(child.pid, 'SIGTERM');
       killTimer = setTimeout(() => child.pid !== undefined && killTree(child.pid), STOP_KILL_MS);
     };

@@ -54,12 +54,14 @@ export class Child extends EventEmitter {
   private killed = false;
   /** What the leader left behind, while it has its grace; `kill` cuts it short. */
   private leftBehind: { tree: GuardedTree; pid: number | undefined } | null = null;
+  private readonly tree: GuardedTree | null;
 
   /** Spawns at once; a spawn that fails ends in 'exit' (null, null) with `spawnError` set. */
   constructor(spec: ChildSpec) {
     super();
     this.termGroup = spec.termGroup;
     const tree = spec.guard ? new GuardedTree() : null;
+    this.tree = tree;
     const child = spawn(spec.file, spec.args, {
       cwd: spec.cwd,
       env: tree === null ? spec.env : tree.env(spec.env),
@@ -148,6 +150,9 @@ export class Child extends EventEmitter {
 
   private terminate(pid: number): void {
     if (this.termGroup) {
+      // A shell's `setsid env -i ... &` is out of the group's reach and, once the shell exits,
+      // out of its tree's (the shim ends such children of its own: left_behind.py).
+      this.tree?.stopping(pid);
       signalGroup(pid, 'SIGTERM');
       signalGroup(pid, 'SIGCONT');
       return;

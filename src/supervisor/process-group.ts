@@ -3,7 +3,8 @@
 // walk (killTree) reaches those that moved to a group or session of their own. Neither reaches
 // a daemon that left the group with setsid() (subprocess.Popen(start_new_session=True), a double fork) once its parent
 // is gone: a guarded tree is marked instead, an environment variable its every process inherits,
-// and what carries the mark is found in /proc when the tree ends.
+// and what carries the mark is found in /proc when the tree ends. One that clears its environment
+// too is found only in the tree while its parent runs: read just before a stop (`stopping`).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -51,35 +52,107 @@ export function killTree(pid: number): void {
   }
 }
 
-/**
- * The processes descended from `pid`, from each process's parent (field 4 of /proc/PID/stat) in
- * one synchronous pass, the kill right after it: no turn of the event loop in between for the
- * leader to die in and hand its children to init. Null where there is no /proc.
- */
-function descendantsOf(pid: number): number[] | null {
+interface ProcessEntry {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  /** Field 22 of /proc/PID/stat, in clock ticks since boot: a pid reused later has another. */
+  start: string;
+}
+
+/** Every process of this host from /proc/PID/stat, in one synchronous pass. Null where there is no /proc. */
+function readProcesses(): ProcessEntry[] | null {
   let entries: string[];
   try {
     entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
   } catch {
     return null;
   }
-  const children = new Map<number, number[]>();
+  const found: ProcessEntry[] = [];
   for (const entry of entries) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // The command name (field 2) may hold spaces and parentheses: count after its last ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2)[1]);
-    const siblings = children.get(ppid);
-    if (siblings === undefined) children.set(ppid, [Number(entry)]);
-    else siblings.push(Number(entry));
+    const fields = statFields(Number(entry));
+    if (fields === null) continue; // gone meanwhile
+    found.push({ pid: Number(entry), ppid: Number(fields[1]), pgid: Number(fields[2]), start: fields[19] });
+  }
+  return found;
+}
+
+/** /proc/PID/stat from field 3 (the state) on; null if gone. */
+function statFields(pid: number): string[] | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count after its last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The processes descended from `pid` in `processes`, nearest first. */
+function descendantsIn(processes: ProcessEntry[], pid: number): ProcessEntry[] {
+  const children = new Map<number, ProcessEntry[]>();
+  for (const one of processes) {
+    const siblings = children.get(one.ppid);
+    if (siblings === undefined) children.set(one.ppid, [one]);
+    else siblings.push(one);
   }
   const found = [...(children.get(pid) ?? [])];
-  for (let at = 0; at < found.length; at++) found.push(...(children.get(found[at]) ?? []));
+  for (let at = 0; at < found.length; at++) found.push(...(children.get(found[at].pid) ?? []));
   return found;
+}
+
+/**
+ * The processes descended from `pid`, read in one synchronous pass, the kill right after it: no
+ * turn of the event loop in between for the leader to die in and hand its children to init.
+ * Null where there is no /proc.
+ */
+function descendantsOf(pid: number): number[] | null {
+  const processes = readProcesses();
+  return processes === null ? null : descendantsIn(processes, pid).map((one) => one.pid);
+}
+
+/** Processes by pid, each with its start time: one whose pid was reused since is not it. */
+type Strays = Map<number, string>;
+
+/**
+ * What of `pid`'s tree neither `group` (null: none signalled) nor `mark` reaches: a session of
+ * its own with its environment cleared (`setsid env -i ... &`). An environ that reads empty
+ * (the middle of an exec) or not at all counts as unmarked: at worst one more SIGTERM.
+ */
+function straysOf(pid: number, group: number | null, mark: string): Strays {
+  const strays: Strays = new Map();
+  const needle = `${TREE_MARK}=${mark}`;
+  for (const one of descendantsIn(readProcesses() ?? [], pid)) {
+    if (group !== null && one.pgid === group) continue;
+    let environ = '';
+    try {
+      environ = readFileSync(`/proc/${one.pid}/environ`, 'latin1');
+    } catch {
+      // another user's, or gone: signalled below if it is still there
+    }
+    if (!environ.split('\0').includes(needle)) strays.set(one.pid, one.start);
+  }
+  return strays;
+}
+
+/** `signal` (0: none, counted only) to each of `strays` still running as itself; how many were. */
+function signalStrays(strays: Strays, signal: NodeJS.Signals | 0): number {
+  let running = 0;
+  for (const [pid, start] of strays) {
+    const fields = statFields(pid);
+    if (fields === null || fields[19] !== start || fields[0] === 'Z' || fields[0] === 'X') {
+      strays.delete(pid); // exited, and its pid may be another's from now on
+      continue;
+    }
+    running++;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return running;
 }
 
 interface GroupGuard {
@@ -144,6 +217,8 @@ export class GuardedTree {
   private readonly mark = newTreeMark();
   private readonly guard: GroupGuard;
   private readonly ownGroup: boolean;
+  /** What of the tree the stop's SIGTERM would not reach, read as it was sent (`stopping`). */
+  private readonly strays: Strays = new Map();
 
   /** Starts the tree's guard: make the tree right before its leader's spawn. */
   constructor({ ownGroup = true }: { ownGroup?: boolean } = {}) {
@@ -168,6 +243,17 @@ export class GuardedTree {
     await signalMarked(TREE_MARK, this.mark, signal);
   }
 
+  /**
+   * The leader `pid` is sent its stop's SIGTERM right after this: what of its tree neither the
+   * group nor the mark reaches (a child in a session of its own with its environment cleared)
+   * is read now, since the leader's exit hands it to init, and `end` and `sweep` end it too, by
+   * pid and start time. One pass over /proc per stop.
+   */
+  stopping(pid: number | undefined): void {
+    if (pid === undefined) return;
+    for (const [stray, start] of straysOf(pid, this.ownGroup ? pid : null, this.mark)) this.strays.set(stray, start);
+  }
+
   /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
   release(): void {
     this.guard.release();
@@ -179,6 +265,7 @@ export class GuardedTree {
    */
   async sweep(pid: number | undefined): Promise<void> {
     if (pid !== undefined && this.ownGroup) signalGroup(pid, 'SIGKILL');
+    signalStrays(this.strays, 'SIGKILL');
     this.guard.release();
     await signalMarked(TREE_MARK, this.mark, 'SIGKILL');
   }
@@ -195,21 +282,26 @@ export class GuardedTree {
       signalGroup(group, 'SIGTERM');
       signalGroup(group, 'SIGCONT');
     }
+    // The stop's SIGTERM never reached the strays: theirs is now.
+    signalStrays(this.strays, 'SIGTERM');
+    signalStrays(this.strays, 'SIGCONT');
     // Both in one pass over /proc: the scans asked for in the same turn share it. Told already
     // (a stop sent its group SIGTERM), a second one could turn a graceful exit into a hasty one
     // (uvicorn, celery): only counted.
     let left = told
       ? await signalMarked(TREE_MARK, this.mark, 0)
       : (await Promise.all([signalMarked(TREE_MARK, this.mark, 'SIGTERM'), signalMarked(TREE_MARK, this.mark, 'SIGCONT')]))[0];
+    left += signalStrays(this.strays, 0);
     const deadline = Date.now() + graceMs;
     while (left > 0 && Date.now() < deadline) {
       // Not `delay`, whose timer is unref'd: a CLI command waits on this with nothing else to do.
       await new Promise((resolve) => setTimeout(resolve, END_POLL_MS));
-      left = await signalMarked(TREE_MARK, this.mark, 0);
+      left = (await signalMarked(TREE_MARK, this.mark, 0)) + signalStrays(this.strays, 0);
     }
     // The group's members carry the mark too, unless one cleared its environment: the group is
     // not polled (a member killed may stay a zombie until init collects it), only killed.
     if (group !== null) signalGroup(group, 'SIGKILL');
+    signalStrays(this.strays, 'SIGKILL');
     if (left > 0) await signalMarked(TREE_MARK, this.mark, 'SIGKILL');
     this.guard.release();
   }

@@ -224,6 +224,38 @@ def application(environ, start_response):
   }
 });
 
+test('a processes: entry and a hook stopped with the gateway take along the children they started in a session of their own with their environment cleared', async () => {
+  const dir = join(work.path, 'stopped-leaders');
+  const apps = join(dir, 'apps');
+  const pidFile = join(dir, 'pids');
+  // Neither the leader's group nor the mark reaches the child, and the leader's exit (SIGTERM
+  // from the stop) hands it to init: only the leader's tree, read before the stop, finds it.
+  const unmarked = `setsid env -i sh -c 'echo $$ >> ${pidFile}; exec sleep 600' </dev/null >/dev/null 2>&1 & exec sleep 600`;
+  const main = 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n';
+  writePackage(apps, 'process', {
+    'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: ${unmarked}\n`,
+    'main.py': main,
+  });
+  writePackage(apps, 'hook', {
+    'app.yaml': `platform: python, wsgi\napp: main:application\ncommands:\n  install: ${unmarked}\n`,
+    'main.py': main,
+  });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  let pids: number[] = [];
+  try {
+    pids = await waitFor(() => {
+      const found = existsSync(pidFile) ? daemonPids(pidFile) : [];
+      return found.length === 2 ? found : undefined;
+    }, 20_000, () => `the two children\n${gw.output()}`);
+    assert.ok(pids.every(isAlive), 'the children run while their leaders do');
+    assert.is(await gw.stop(), 0, gw.output());
+    await assertNoOrphans(pids, 5_000);
+  } finally {
+    await gw.stop();
+    killLeft(pids);
+  }
+});
+
 test('a process that forks into the background and exits 0 is restarted, and the log says it must stay in the foreground', async () => {
   const dir = join(work.path, 'forks');
   const apps = join(dir, 'apps');
