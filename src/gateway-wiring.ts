@@ -78,6 +78,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     },
     say,
     drainMs: graceMs,
+    websocketsAtOnce: single && options.reload === true,
     hookTimeoutMs: HOOK_TIMEOUT_MS,
     settleMs: single ? 0 : (options.settleMs ?? DEFAULT_SETTLE_MS),
     // serve too: a first run migrates the database as --apps does (issue 13, item 5); serve has

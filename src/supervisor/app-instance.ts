@@ -402,11 +402,16 @@ export class AppInstance {
 
   /**
    * Out of rotation for good (another version took over, or the app was removed): each worker
-   * finishes what it holds within `drainMs` (its websockets until then, then 1012), then stops.
+   * finishes what it holds within `drainMs` (its websockets until `websocketMs`, then 1012), then stops.
    */
-  async drain(drainMs: number): Promise<void> {
+  async drain(drainMs: number, websocketMs = drainMs): Promise<void> {
     this.state = 'stopping';
-    await this.stopAll((m) => (m instanceof Worker ? this.workers.workerDrain.drain(m, drainMs) : m.stop(drainMs)));
+    await this.stopAll((m) => {
+      if (m instanceof Worker) return this.workers.workerDrain.drain(m, drainMs, websocketMs);
+      // A routed process's websockets count as requests it holds: closed now, its stop waits for none.
+      if (websocketMs === 0) m.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.name} is restarting`);
+      return m.stop(drainMs);
+    });
     this.state = 'stopped';
   }
 

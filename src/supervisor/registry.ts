@@ -15,9 +15,10 @@
 // The environment file as last read is the registry's too: useEnvironment() replaces it and
 // restarts the apps it names, the way restart() does.
 // A version taken out of rotation drains for `drainMs`: its requests finish, its websockets stay
-// open until then (then 1012), and status counts them under that version, on a `draining` row of
-// their own when the version serves again from a fresh instance (a restart, or a rollback during
-// the drain: the old instance is never put back in rotation, its workers have begun to stop).
+// open until then (then 1012; under serve --reload they are closed at once), and status counts
+// them under that version, on a `draining` row of their own when the version serves again from
+// a fresh instance (a restart, or a rollback during the drain: the old instance is never put
+// back in rotation, its workers have begun to stop).
 // How one app's versions are judged and one of them started (hooks, venv, refusal) is
 // version-judge.ts; this file is the loop around it. When it looks is reconcile-scheduler.ts,
 // the judging of each app by itself judging-queue.ts, what it publishes published-apps.ts,
@@ -62,6 +63,12 @@ export interface RegistryOptions extends VersionJudgeOptions {
   onRemoved?: (name: string) => void;
   /** Told instead of the "skipping" log line when a package's app.yaml cannot be loaded. */
   onBroken?: (dir: string, error: GatewayError) => void;
+  /**
+   * serve --reload: a version out of rotation closes its websockets (1012) at once, not at the
+   * end of its drain, so that a developer's page reconnects to the new code, as under uvicorn
+   * --reload; a deploy under --apps keeps them open for the drain (SPEC 5.1).
+   */
+  websocketsAtOnce?: boolean;
 }
 
 export type { SupervisedAppStatus } from './registry-status.js';
@@ -264,7 +271,7 @@ export class Registry {
     // Its workers count under --max-workers until they are gone, not from the switch: a drain
     // holds its requests and websockets for up to `drain` s, and another app woken meanwhile
     // ran one worker past the bound for as long.
-    const done = instance.drain(instance.versionDrainMs ?? this.opts.drainMs).finally(() => {
+    const done = instance.drain(instance.versionDrainMs ?? this.opts.drainMs, this.opts.websocketsAtOnce ? 0 : undefined).finally(() => {
       this.budget?.remove(instance);
       this.draining.delete(instance);
       // A start of the app under way may be writing helpers no version uses yet: its end prunes.

@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync 
 import { join } from 'node:path';
 import { request } from 'undici';
 import { assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { openSocket } from '../helpers/websocket.js';
 
 const test = suite('cli serve');
 const state = tempDir('apppkg-serve-state-');
@@ -77,6 +78,44 @@ test('--reload restarts the workers when a .py file changes', async () => {
       'the reloaded answer',
     );
     await gw.stop();
+  } finally {
+    work.remove();
+  }
+});
+
+test('--reload closes the old code\'s websockets 1012 as soon as the new workers serve, not at the end of the drain', async () => {
+  const work = tempDir('apppkg-reload-ws-');
+  try {
+    writeFileSync(join(work.path, 'app.yaml'), 'platform: python, asgi\napp: app:application\n');
+    const file = join(work.path, 'app.py');
+    writeFileSync(
+      file,
+      `VERSION = "old"
+
+async def application(scope, receive, send):
+    assert scope["type"] in ("http", "websocket"), scope["type"]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": VERSION.encode()})
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": VERSION})
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+`,
+    );
+    const gw = await serve(work.path, ['--reload']);
+    const old = await openSocket(gw.url.replace(/^http/, 'ws'));
+    assert.is(await old.next(), 'old');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"old"', '"new"'));
+    await waitFor(() => /restarted; draining the old one/.test(gw.output()), 20_000, () => `the new workers\n${gw.output()}`);
+    // The drain (serve's --grace, 10 s) would keep it open; uvicorn --reload closes it at once.
+    assert.is(await old.closed(3000), 1012, 'service restart: the page reconnects');
+    const fresh = await openSocket(gw.url.replace(/^http/, 'ws'));
+    assert.is(await fresh.next(), 'new');
+    fresh.ws.close();
+    assert.is(await gw.stop(), 0, gw.output());
   } finally {
     work.remove();
   }
