@@ -65,9 +65,12 @@ WS_BINARY = 1
 U16 = struct.Struct(">H")
 
 # Flow control (bytes). Node stops reading a client's body once REQUEST_WINDOW bytes are
-# unconsumed here; we credit them back in CREDIT_STEP steps. Responses likewise.
+# unconsumed here; we credit them back in CREDIT_STEP steps. Responses likewise, within
+# RESPONSE_WINDOW, which Node credits in 64 KiB steps as the client's socket takes them: the
+# window is what the gateway adds to the kernel's own buffers for a client that stopped reading
+# (frames.ts says why it is small).
 REQUEST_WINDOW = 1 << 20
-RESPONSE_WINDOW = 1 << 20
+RESPONSE_WINDOW = 256 * 1024
 CREDIT_STEP = 256 * 1024
 MAX_BODY_FRAME = 256 * 1024
 # Deferred output is flushed once it grows past this many bytes.

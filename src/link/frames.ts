@@ -102,8 +102,18 @@ export const ABORT_CLIENT_TIMED_OUT = 2;
 
 /** Flow control, in bytes; the same numbers as link.py. */
 export const REQUEST_WINDOW = 1 << 20;
-export const RESPONSE_WINDOW = 1 << 20;
+/**
+ * What an app may send past what the client's socket took. The kernel holds up to its
+ * tcp_wmem (autotuned to 4 MiB on Debian) for a client that stopped reading, as it does for any
+ * server; the window adds to that. At 1 MiB it let an app get ~1 MiB further ahead than uvicorn
+ * (issue 12); 256 KiB, credited in 64 KiB steps so the app never waits on a whole window, did
+ * not slow a 64 MiB download (docs/protocol.md §5).
+ */
+export const RESPONSE_WINDOW = 256 * 1024;
+/** Request-body credits from the shim (and websocket messages the app takes). */
 export const CREDIT_STEP = 256 * 1024;
+/** Response credits to the shim: a quarter of the window. */
+export const RESPONSE_CREDIT_STEP = 64 * 1024;
 
 export function frameHeader(type: number, id: number, length: number): Buffer {
   const header = Buffer.allocUnsafe(HEADER_SIZE);

@@ -5,7 +5,7 @@
 // the client, and are credited back to the app (RESPONSE_CREDIT) as ws reports them written, so
 // a client that stops reading stops the app.
 import { WebSocket } from 'ws';
-import { CREDIT_STEP, Frame, REQUEST_WINDOW, WsCloseCode, WsKind, encodeU32Frame, wsMessageHeader } from '../link/frames.js';
+import { Frame, REQUEST_WINDOW, RESPONSE_CREDIT_STEP, WsCloseCode, WsKind, encodeU32Frame, wsMessageHeader } from '../link/frames.js';
 import type { WorkerLink } from '../link/worker-link.js';
 
 /** A close frame's reason is at most 123 bytes (RFC 6455 §5.5: a control frame carries 125). */
@@ -77,7 +77,7 @@ export class WebsocketFlow {
   written(bytes: number): void {
     if (this.ended) return;
     this.writtenUncredited += bytes;
-    if (this.writtenUncredited >= CREDIT_STEP) {
+    if (this.writtenUncredited >= RESPONSE_CREDIT_STEP) {
       this.link.write(encodeU32Frame(Frame.RESPONSE_CREDIT, this.id, this.writtenUncredited));
       this.writtenUncredited = 0;
     }

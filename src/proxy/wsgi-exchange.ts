@@ -5,7 +5,7 @@
 // failures (the worker gone, no head in time, a body too large) are answered here.
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { ABORT_CLIENT_TIMED_OUT, ABORT_TIMED_OUT, CREDIT_STEP, Frame, REQUEST_WINDOW, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
+import { ABORT_CLIENT_TIMED_OUT, ABORT_TIMED_OUT, Frame, REQUEST_WINDOW, RESPONSE_CREDIT_STEP, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
 import { asksToContinue, continueWanted } from '../net/expect-continue.js';
@@ -453,7 +453,7 @@ export class WsgiExchange implements LinkExchange {
   private flushed(length: number): void {
     if (this.state === State.Done) return;
     this.flushedUncredited += length;
-    if (this.flushedUncredited >= CREDIT_STEP) {
+    if (this.flushedUncredited >= RESPONSE_CREDIT_STEP) {
       this.link.write(encodeU32Frame(Frame.RESPONSE_CREDIT, this.id, this.flushedUncredited));
       this.flushedUncredited = 0;
     }
