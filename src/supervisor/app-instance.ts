@@ -60,7 +60,7 @@ export interface AppInstanceOptions extends WorkerPoolOptions {
 
 /** What an instance asks of the gateway's worker budget (worker-budget.ts). */
 export interface WorkerBudgetLike {
-  /** Makes room for `workers` more (putting least recently used apps to sleep); false when it cannot. */
+  /** Makes room for `asking` to run `workers` in all (putting least recently used apps to sleep); false when it cannot. */
   makeRoom(asking: AppInstance, workers: number): Promise<boolean>;
 }
 
@@ -107,9 +107,11 @@ export class AppInstance {
       opts.say(line);
       opts.log.note(line.startsWith(`${this.name}: `) ? line.slice(this.name.length + 2) : line);
     };
-    this.workers = new WorkerPool({ ...opts, say }, ctx, () => this.idle.state === 'waking');
-    this.processes = new ProcessPool({ ...opts, say }, ctx);
     const budget = opts.budget;
+    // A recycle's replacement counts from before it spawns, beside the worker it replaces.
+    const roomForReplacement = budget && (() => budget.makeRoom(this, this.runningWorkers));
+    this.workers = new WorkerPool({ ...opts, say, roomForReplacement }, ctx, () => this.idle.state === 'waking');
+    this.processes = new ProcessPool({ ...opts, say }, ctx);
     this.idle = new IdleCycle({
       name: this.name,
       say: opts.say,
@@ -270,16 +272,28 @@ export class AppInstance {
    * Workers it runs now: what the worker budget counts. Asleep or draining (another version
    * took over), those still stopping count until they are gone: a worker whose lifespan
    * shutdown or last requests take their time holds its memory as long, and --max-workers
-   * bounds the processes (SPEC 5.6), not the ones in rotation.
+   * bounds the processes (SPEC 5.6), not the ones in rotation. So does a recycled worker, beside
+   * its replacement (from before that spawns).
    */
   get runningWorkers(): number {
     const stopping = this.idle.state === 'asleep' || this.state === 'stopping' || this.state === 'stopped';
-    return stopping ? this.members.workers().length : this.workers.slots.length;
+    return stopping ? this.members.workers().length : this.workers.held;
   }
 
   /** Resolves once every worker it has now is gone (at once when none is left). */
   async workersGone(): Promise<void> {
-    await Promise.all(this.members.workers().map((worker) => new Promise((resolve) => worker.once('exit', resolve))));
+    await this.gone(this.members.workers());
+  }
+
+  /** Settles once its recycled workers still draining have exited; null when it has none. */
+  retiredWorkersGone(): Promise<void> | null {
+    if (this.state !== 'ready') return null;
+    const retired = this.members.workers().filter((worker) => this.members.isStopping(worker));
+    return retired.length === 0 ? null : this.gone(retired);
+  }
+
+  private async gone(workers: Worker[]): Promise<void> {
+    await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve))));
   }
 
   get workerCount(): number {

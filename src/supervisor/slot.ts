@@ -1,7 +1,8 @@
 // One place in an app version that one process fills at a time (a WSGI worker, or one
 // `processes.NAME`), and the one restart machinery both kinds share: bring a process up,
 // restart it with back-off when it dies (not when it cannot load the app: exit 4, gunicorn's
-// APP_LOAD_ERROR), and recycle it (a replacement first, then the old one drains) on request.
+// APP_LOAD_ERROR), and recycle it (a replacement first, then the old one drains; under
+// --max-workers with no room for the two, the old one drains first) on request.
 // What "up" means (READY and the health probe, or a port that accepts) is the owner's bringUp.
 import type { EventEmitter } from 'node:events';
 import type { GatewayError } from '../errors.js';
@@ -50,6 +51,11 @@ export interface SlotOptions<P extends SupervisedProcess> {
   onExited?: (what: string) => void;
   /** A recycle's replacement failed: the old process, which took no request meanwhile, takes them again. */
   onRecycleFailed?: () => void;
+  /**
+   * Under --max-workers: makes room for a recycle's replacement beside the process it replaces
+   * (the slot counts both from now on, `held`); false when none can be made.
+   */
+  roomForReplacement?: () => Promise<boolean>;
 }
 
 export class Slot<P extends SupervisedProcess> {
@@ -67,6 +73,12 @@ export class Slot<P extends SupervisedProcess> {
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private replacing: P | null = null;
+  /** A recycle asks for room for its replacement (roomForReplacement). */
+  private awaitingRoom = false;
+  /** Processes recycled out of rotation and not exited yet. */
+  private readonly retired = new Set<P>();
+  /** Times halted: a recycle's drain that ends after a halt (and maybe a new start) starts nothing. */
+  private halts = 0;
   private holdRecycleUntil = 0;
   private readonly spawnedAt = new WeakMap<P, number>();
 
@@ -74,6 +86,17 @@ export class Slot<P extends SupervisedProcess> {
 
   get crashLooping(): boolean {
     return this.opts.backoff.isCrashLooping(Date.now());
+  }
+
+  /**
+   * The processes it holds room for under --max-workers: one (running, starting, or to start
+   * after its back-off), and two while a recycle runs a replacement beside the old one, which
+   * counts until it has exited, not until it leaves the rotation (--max-workers bounds the
+   * processes, SPEC 5.6).
+   */
+  get held(): number {
+    const replacement = this.replacing !== null || this.awaitingRoom ? 1 : 0;
+    return Math.max(1, (this.current !== null ? 1 : 0) + replacement + this.retired.size);
   }
 
   /** The first bring-up; rejects (the process stopped) when it cannot come up. */
@@ -122,6 +145,7 @@ export class Slot<P extends SupervisedProcess> {
   }
 
   private onExit(proc: P): void {
+    this.retired.delete(proc);
     // Only the process in rotation is replaced here: one that was starting is its starter's
     // business, and a retired one has its replacement already.
     if (proc !== this.current) return;
@@ -152,26 +176,31 @@ export class Slot<P extends SupervisedProcess> {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.restartAt = null;
-      if (!this.running) return;
-      const next = this.spawn();
-      this.opts.bringUp(next).then(
-        () => {
-          if (this.running && this.current === null) this.admit(next);
-          else void next.stop(1000);
-        },
-        (err: GatewayError) => {
-          if (!this.running) return;
-          void next.stop(1000);
-          if (next.state === 'exited') this.recordExit(next);
-          // The app no longer imports (a file changed under the version): tried again with the
-          // back-off, a crash loop in status, and it serves again once the file is fixed.
-          const how = next.exitCode === EXIT_APP_LOAD_FAILED
-            ? `${this.opts.label(next)} could not import the app: ${err.message}`
-            : next.state === 'exited' ? `${this.opts.label(next)} exited (${next.how})` : `${this.opts.label(next)} failed to start: ${err.message}`;
-          this.scheduleRestart(this.uptime(next), how);
-        },
-      );
+      this.startNext();
     }, wait);
+  }
+
+  /** The slot has no process: start one, bring it up and admit it; a failure is a restart's. */
+  private startNext(): void {
+    if (!this.running) return;
+    const next = this.spawn();
+    this.opts.bringUp(next).then(
+      () => {
+        if (this.running && this.current === null) this.admit(next);
+        else void next.stop(1000);
+      },
+      (err: GatewayError) => {
+        if (!this.running) return;
+        void next.stop(1000);
+        if (next.state === 'exited') this.recordExit(next);
+        // The app no longer imports (a file changed under the version): tried again with the
+        // back-off, a crash loop in status, and it serves again once the file is fixed.
+        const how = next.exitCode === EXIT_APP_LOAD_FAILED
+          ? `${this.opts.label(next)} could not import the app: ${err.message}`
+          : next.state === 'exited' ? `${this.opts.label(next)} exited (${next.how})` : `${this.opts.label(next)} failed to start: ${err.message}`;
+        this.scheduleRestart(this.uptime(next), how);
+      },
+    );
   }
 
   /** A recycle's replacement for `proc` is starting. */
@@ -183,13 +212,51 @@ export class Slot<P extends SupervisedProcess> {
    * Replaces the current process without failing a request: the replacement comes up while the
    * old one keeps serving; then the old one leaves the rotation and drains. If the replacement
    * fails, the old one keeps serving and recycling waits a while before it tries again.
+   * Under --max-workers the replacement first needs room beside the old one; with none (every
+   * other app holds requests), the old one leaves the rotation and drains first, and the
+   * replacement starts in its room once it has exited, as gunicorn replaces a worker past its
+   * max_requests. The app's other workers serve meanwhile; an app with one worker has its
+   * requests wait for the replacement, as for a restart (up to its `timeout`).
    */
   recycle(why: string): void {
     const old = this.current;
-    if (!this.running || old === null || this.replacing !== null || Date.now() < this.holdRecycleUntil) return;
+    if (!this.running || old === null || this.replacing !== null || this.awaitingRoom || Date.now() < this.holdRecycleUntil) return;
     this.opts.say(`${this.opts.app}: recycling ${this.opts.label(old)}: ${why}`);
     this.recycled++;
     this.lastRecycle = { at: new Date().toISOString(), reason: why };
+    const room = this.opts.roomForReplacement;
+    if (room === undefined) {
+      this.replaceBeside(old);
+      return;
+    }
+    this.awaitingRoom = true;
+    room().then(
+      (made) => this.roomAnswered(old, made),
+      () => this.roomAnswered(old, false),
+    );
+  }
+
+  private roomAnswered(old: P, made: boolean): void {
+    this.awaitingRoom = false;
+    // Stopped meanwhile, or the old one died (its restart is under way): nothing to replace.
+    if (!this.running || this.current !== old) return;
+    if (made) {
+      this.replaceBeside(old);
+      return;
+    }
+    this.opts.say(`${this.opts.app}: no room under --max-workers for a replacement beside ${this.opts.label(old)}; it drains first, and its replacement starts once it has exited`);
+    this.current = null;
+    this.opts.onRetired(old);
+    this.retired.add(old);
+    const halts = this.halts;
+    const replace = (): void => {
+      if (this.halts === halts) this.startNext();
+    };
+    this.opts.drain(old).then(replace, replace);
+  }
+
+  /** The replacement comes up while `old` serves, then takes its place; `old` drains. */
+  private replaceBeside(old: P): void {
     const next = this.spawn();
     this.replacing = next;
     this.opts.bringUp(next).then(
@@ -199,6 +266,7 @@ export class Slot<P extends SupervisedProcess> {
         if (this.current === old) {
           this.current = null;
           this.opts.onRetired(old);
+          if (old.state !== 'exited') this.retired.add(old);
         }
         this.admit(next);
         void this.opts.drain(old);
@@ -222,6 +290,7 @@ export class Slot<P extends SupervisedProcess> {
   /** No more restarts; the processes themselves are stopped by the owner, which knows them all. */
   halt(): void {
     this.running = false;
+    this.halts++;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.restartAt = null;

@@ -118,11 +118,13 @@ export class WorkerBudget implements WorkerBudgetLike {
             .map((i) => ({ name: i.name, ended: i.wakeWithRoom() }))
             .filter((w): w is { name: string; ended: Promise<void> } => w.ended !== null);
           // A version draining after a deploy or restart gives its room back as its last
-          // requests end: waited for outside the turn (a drain may take `drain` s, and a request
-          // it holds may itself wait for another app's wake), and not named as a wake.
+          // requests end, and so does a recycled worker beside its replacement: waited for
+          // outside the turn (a drain may take `drain` s, and a request it holds may itself
+          // wait for another app's wake), and not named as a wake.
           const drains = [...this.instances]
-            .filter((i) => i !== asking && i.state !== 'ready' && i.runningWorkers > 0)
-            .map((i) => ({ name: i.name, ended: i.workersGone(), draining: true }));
+            .filter((i) => i !== asking)
+            .map((i) => ({ name: i.name, ended: i.state !== 'ready' ? (i.runningWorkers > 0 ? i.workersGone() : null) : i.retiredWorkersGone(), draining: true }))
+            .filter((d): d is { name: string; ended: Promise<void>; draining: boolean } => d.ended !== null);
           return wakes.length + drains.length === 0 ? false : [...wakes, ...drains];
         }
         await Promise.race(freeing.map((i) => i.workersGone()));

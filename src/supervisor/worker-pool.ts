@@ -28,6 +28,8 @@ export interface WorkerPoolOptions extends PoolOptions {
   memoryCheckMs?: number;
   /** How long a worker has to answer its health probe. */
   probeTimeoutMs?: number;
+  /** Under --max-workers: room for a recycle's replacement beside the worker it replaces (slot.ts). */
+  roomForReplacement?: () => Promise<boolean>;
 }
 
 const DEFAULT_MEMORY_CHECK_MS = 3000;
@@ -76,9 +78,15 @@ export class WorkerPool {
         drain: (w) => ctx.members.stopOnce(w, () => this.workerDrain.drain(w, ctx.drainMs(), ctx.websocketDrainMs())),
         onExited: ctx.onExited,
         onRecycleFailed: () => ctx.rotation.changed(),
+        roomForReplacement: opts.roomForReplacement,
       });
       this.slots.push(slot);
     }
+  }
+
+  /** The workers its slots hold room for under --max-workers: a recycled one counts until it has exited (slot.ts). */
+  get held(): number {
+    return this.slots.reduce((sum, slot) => sum + slot.held, 0);
   }
 
   /** Requests the workers in rotation have taken, for the idle check. */

@@ -459,6 +459,66 @@ test('--max-workers: a version draining after a deploy counts its workers until 
   assert.is((await holding).status, 200, 'the drained request was served');
 });
 
+/** Runs `body` while sampling the gateway's Python workers every 50 ms; the most seen at once. */
+async function mostWorkersDuring(env: Env, body: () => Promise<void>): Promise<number> {
+  let most = 0;
+  const sample = (): void => {
+    const now = shimWorkers(env.gw.child.pid!);
+    for (const pid of now) env.pids.add(pid);
+    most = Math.max(most, now.length);
+  };
+  const sampler = setInterval(sample, 50);
+  try {
+    await body();
+  } finally {
+    clearInterval(sampler);
+  }
+  sample();
+  return most;
+}
+
+test('--max-workers: a worker recycled past max_requests counts until it has exited, so its replacement first makes room (a quiet app sleeps), never one worker past the bound', async () => {
+  const env = await open([['slow', 'blog'], ['slow', 'other']], 'defaults:\n  workers: 1\n  threads: 2\napps:\n  blog:\n    max_requests: 3\n', ['--max-workers', '2']);
+  assert.is((await get(env, '/blog/?t=0')).status, 200);
+  assert.is((await get(env, '/other/?t=0')).status, 200);
+  const [old] = (await app(env, 'blog')).workers.map((w: any) => w.pid);
+  const most = await mostWorkersDuring(env, async () => {
+    assert.is((await get(env, '/blog/?t=0')).status, 200);
+    // The third request recycles the worker, which drains it for 2 s beside its replacement.
+    const held = await get(env, '/blog/?t=2');
+    assert.is(held.status, 200);
+    assert.match(held.body, new RegExp(`^${old} `), 'the recycled worker finished its last request');
+    await waitFor(() => !isAlive(old), 10_000, 'the recycled worker to exit');
+  });
+  assert.ok(most <= 2, `at most --max-workers 2 workers at any time, found ${most}`);
+  assert.match(env.gw.output(), /blog: recycling worker \d+: served 3 requests/);
+  assert.match(env.gw.output(), /other: --max-workers 2 reached; making room for blog/);
+  assert.is((await app(env, 'other')).state, 'idle', 'other slept to make room for the replacement');
+  assert.is((await get(env, '/blog/?t=0')).status, 200, 'the replacement serves');
+});
+
+test('--max-workers: a worker to recycle with no room for a replacement beside it (every other app holds requests) drains first, and its replacement starts in its room; what comes meanwhile waits and is served', async () => {
+  const env = await open([['slow', 'blog'], ['slow', 'other']], 'defaults:\n  workers: 1\n  threads: 2\napps:\n  blog:\n    max_requests: 3\n', ['--max-workers', '2']);
+  assert.is((await get(env, '/blog/?t=0')).status, 200);
+  assert.is((await get(env, '/other/?t=0')).status, 200);
+  const [old] = (await app(env, 'blog')).workers.map((w: any) => w.pid);
+  const most = await mostWorkersDuring(env, async () => {
+    const busy = get(env, '/other/?t=4'); // other cannot be put to sleep meanwhile
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is((await get(env, '/blog/?t=0')).status, 200);
+    const held = get(env, '/blog/?t=1.5'); // the third: blog recycles its worker
+    await new Promise((r) => setTimeout(r, 300));
+    const next = await get(env, '/blog/?t=0'); // waits for the replacement
+    assert.is(next.status, 200, next.body);
+    assert.not.match(next.body, new RegExp(`^${old} `), 'served by the replacement');
+    assert.match((await held).body, new RegExp(`^${old} `), 'the recycled worker finished its last request');
+    assert.is((await busy).status, 200);
+  });
+  assert.ok(most <= 2, `at most --max-workers 2 workers at any time, found ${most}`);
+  assert.match(env.gw.output(), /blog: no room under --max-workers for a replacement beside worker \d+; it drains first/);
+  assert.ok(most >= 2, `the sampler saw the workers (found ${most})`);
+});
+
 test('--max-workers below an app\'s own workers: it runs as many as the budget allows, said in the log, and serves', async () => {
   const env = await open([['slow', 'wide'], ['slow', 'other']], 'defaults:\n  workers: 2\n  threads: 2\n', ['--max-workers', '1']);
   assert.match(env.gw.output(), /wide: workers 2 is more than --max-workers 1; it runs 1/);
