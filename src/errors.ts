@@ -541,7 +541,10 @@ export const ERROR_CODES = {
   APPPKG_WORKER_START_FAILED: {
     summary: 'A worker exited, or did not report ready in time, for a reason other than an import error; the app\'s log (`APPPKG_LOG_DIR/app.log`) says why.',
     message: (d) => `worker of ${str(d.app)} exited before it was ready (${str(d.reason)})`,
-    hint: (d) => `read ${d.log ? str(d.log) : 'the app log above'}; \`apppkg-gateway check ${appDirWord(d)}\` runs the same import in the foreground`,
+    hint: (d) =>
+      d.linkMismatch
+        ? "restart the gateway: apppkg-gateway's files were replaced while it ran (upgraded in place?), and the gateway still running cannot talk to their Python shim; `check` runs the new files and finds nothing wrong"
+        : `read ${d.log ? str(d.log) : 'the app log above'}; \`apppkg-gateway check ${appDirWord(d)}\` runs the same import in the foreground`,
     exitStatus: 1,
     example: { app: 'blog', reason: 'not ready within 30000 ms' },
   },

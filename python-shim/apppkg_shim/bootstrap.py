@@ -28,6 +28,7 @@ from .errors import (
     EXIT_APP_LOAD_FAILED,
     EXIT_STARTUP_FAILED,
     IMPORT_ERROR_MARKER,
+    LINK_MISMATCH_MARKER,
     NOT_CALLABLE_MARKER,
     AppNotCallable,
     emit_marker,
@@ -48,6 +49,18 @@ class ConfigError(Exception):
     pass
 
 
+class LinkMismatch(ConfigError):
+    """The gateway speaks another link protocol: its files were replaced while it ran."""
+
+    def __init__(self, message, gateway_protocol):
+        ConfigError.__init__(self, message)
+        self.gateway_protocol = gateway_protocol
+
+
+def _shim_dir():
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def load_config(argv):
     raw = argv[2] if len(argv) > 2 else os.environ.get(CONFIG_ENV)
     os.environ.pop(CONFIG_ENV, None)
@@ -60,10 +73,12 @@ def load_config(argv):
     # A config without one comes from a gateway older than the check.
     protocol = config.get("protocol") if isinstance(config, dict) else None
     if protocol is not None and protocol != LINK_PROTOCOL:
-        raise ConfigError(
+        raise LinkMismatch(
             "this Python shim (%s) speaks link protocol %s, the gateway that started it %s: apppkg-gateway's files"
             " were replaced while the gateway ran (upgraded in place?); restart the gateway"
-            % (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), LINK_PROTOCOL, protocol))
+            % (_shim_dir(), LINK_PROTOCOL, protocol),
+            protocol,
+        )
     if not isinstance(config, dict) or not isinstance(config.get("app"), str) or ":" not in config["app"]:
         raise ConfigError('config.app: expected "module:object", found %r' % (config.get("app") if isinstance(config, dict) else config,))
     # What the gateway set for the interpreter alone (malloc's tuning, read at exec).
@@ -309,4 +324,8 @@ def main(argv, shim_dir):
         return serve(config) if command == "serve" else check(config)
     except ConfigError as exc:
         log(str(exc))
+        # Exit 3 alone reads as the shim's own failure, which `check` would show; this one
+        # needs the gateway restarted, and the gateway's status says so from the marker.
+        if isinstance(exc, LinkMismatch):
+            emit_marker(LINK_MISMATCH_MARKER, {"shim": LINK_PROTOCOL, "gateway": exc.gateway_protocol, "dir": _shim_dir()})
         return EXIT_STARTUP_FAILED

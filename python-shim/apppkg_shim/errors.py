@@ -17,6 +17,9 @@ EXIT_APP_LOAD_FAILED = 4
 
 IMPORT_ERROR_MARKER = "APPPKG-IMPORT-ERROR"
 NOT_CALLABLE_MARKER = "APPPKG-APP-NOT-CALLABLE"
+# Before exiting 3 for another link protocol. The gateway that reads it is an older or newer
+# version than this shim: its name and fields never change (docs/protocol.md §1).
+LINK_MISMATCH_MARKER = "APPPKG-LINK-MISMATCH"
 
 _SHIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _stdlib_dirs = None

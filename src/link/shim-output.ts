@@ -12,6 +12,11 @@ export const IMPORT_ERROR_MARKER = 'APPPKG-IMPORT-ERROR ';
 export const NOT_CALLABLE_MARKER = 'APPPKG-APP-NOT-CALLABLE ';
 /** An ASGI app's lifespan startup failed (docs/protocol.md §8): the version is refused. */
 export const LIFESPAN_FAILED_MARKER = 'APPPKG-LIFESPAN-FAILED ';
+/**
+ * Before exit 3: the shim speaks another link protocol than this gateway (docs/protocol.md §1).
+ * Written by another version's shim, so its name and fields never change.
+ */
+export const LINK_MISMATCH_MARKER = 'APPPKG-LINK-MISMATCH ';
 
 const NEWLINE = 0x0a;
 /** How long a line without its newline waits for it before the log gets it, ended by UNENDED_MARK. */
@@ -48,6 +53,7 @@ export class LineTap {
   importError: Record<string, unknown> | null = null;
   notCallable: Record<string, unknown> | null = null;
   lifespanFailed: Record<string, unknown> | null = null;
+  linkMismatch: Record<string, unknown> | null = null;
 
   /** `keepsLast`: keep the stream's latest output for lastOutput() (stderr: where a dying worker says why). */
   constructor(private readonly sink: OutputSink, private readonly scan: () => boolean, private readonly keepsLast = false) {}
@@ -167,6 +173,9 @@ export class LineTap {
       } else if (line.startsWith(LIFESPAN_FAILED_MARKER)) {
         this.lifespanFailed = parseMarker(line, LIFESPAN_FAILED_MARKER);
         marker = true;
+      } else if (line.startsWith(LINK_MISMATCH_MARKER)) {
+        this.linkMismatch = parseMarker(line, LINK_MISMATCH_MARKER);
+        marker = true;
       } else {
         this.recent.push(line);
         if (this.recent.length > 40) this.recent.shift();
@@ -237,8 +246,20 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
       appLine: line,
     });
   }
-  const last = tap.recent.filter((l) => l.trim() !== '').slice(-1)[0];
   const how = code !== null ? `exit status ${code}` : `signal ${signal}`;
+  if (code === EXIT_STARTUP_FAILED && tap.linkMismatch) {
+    // The gateway's own words, not the app's output: status shows them to every reader, and its
+    // fix is a restart, not `check` (which would run the new shim with the new gateway code).
+    const d = tap.linkMismatch;
+    return new GatewayError('APPPKG_WORKER_START_FAILED', {
+      app,
+      reason: `${how}: the Python shim in ${String(d.dir)} speaks link protocol ${String(d.shim)}, this gateway ${String(d.gateway)}`,
+      exitCode: code,
+      linkMismatch: true,
+      output: tap.recent.join('\n'),
+    });
+  }
+  const last = tap.recent.filter((l) => l.trim() !== '').slice(-1)[0];
   return new GatewayError('APPPKG_WORKER_START_FAILED', {
     app,
     reason: last ? `${how}: ${last.trim()}` : how,

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
-import { ROOT, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ROOT, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { openSocket } from '../helpers/websocket.js';
 
 const test = suite('upgrade in place');
@@ -52,7 +52,8 @@ test('websockets still open, and a new worker from another link protocol says to
 
   const link = join(root, 'python-shim', 'apppkg_shim', 'link.py');
   writeFileSync(link, readFileSync(link, 'utf8').replace(/^LINK_PROTOCOL = \d+$/m, 'LINK_PROTOCOL = 9999'));
-  const status = async () => (await (await fetch(`${gw!.adminUrl}/status`)).json()) as { apps: Array<{ name: string; workers: Array<{ pid: number }> }> };
+  const status = async () =>
+    (await (await fetch(`${gw!.adminUrl}/status`)).json()) as { apps: Array<{ name: string; workers: Array<{ pid: number }>; problem: { code: string; message: string; hint: string } | null }> };
   const [worker] = (await status()).apps.find((a) => a.name === 'chat')!.workers;
   process.kill(worker.pid, 'SIGKILL');
   const log = join(state, 'apps', 'chat', 'log', 'app.log');
@@ -63,6 +64,22 @@ test('websockets still open, and a new worker from another link protocol says to
   );
   assert.match(said, /speaks link protocol 9999, the gateway that started it 1: apppkg-gateway's files were replaced while the gateway ran/);
   assert.match(said, /restart the gateway/);
+
+  // A version refused for it: status's fix line is the restart (`check` would run the new
+  // files, both sides of one protocol, and pass), and its reason, the gateway's words, is shown
+  // to a client that may not read the app's output.
+  addPackage(apps, 'asgi-http', 'hello');
+  const problem = await waitFor(
+    async () => (await status()).apps.find((a) => a.name === 'hello')?.problem ?? undefined,
+    30_000,
+    () => 'a problem for hello in /status',
+  );
+  assert.is(problem.code, 'APPPKG_WORKER_START_FAILED');
+  assert.match(problem.message, /exit status 3: the Python shim in \S+ speaks link protocol 9999, this gateway 1/);
+  assert.match(problem.hint, /^restart the gateway/);
+  assert.not.match(problem.hint, /runs the same import/);
+  const table = await runCli(['status', '--admin', new URL(gw.adminUrl).host], { bin: join(root, 'bin', 'apppkg-gateway'), ms: 15_000 });
+  assert.match(table.stdout, /\n {4}fix: restart the gateway: /);
 });
 
 test.run();
