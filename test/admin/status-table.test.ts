@@ -73,6 +73,27 @@ test('a problem: its fix and log on their own lines, and the last lines when the
   assert.not.match(renderStatusTable(status), /^ +(fix|log|last lines)/m);
 });
 
+test("a problem whose message has lines of its own (an exception's fields nested under it): they go under the problem, their indentation kept", () => {
+  // What an app whose import raises such an error inside a nested call (pydantic's, say) shows.
+  const message = [
+    "app: cannot import app:application (/srv/shop/settings.py:6): ValueError: 2 validation errors for Settings",
+    '  database',
+    '    field required (type=value_error.missing)',
+    '  secret',
+    '    field required (type=value_error.missing)',
+    '',
+  ].join('\n');
+  const status = fakeStatus();
+  status.apps[1] = { ...status.apps[1], problem: { code: 'APPPKG_APP_IMPORT_FAILED', message, hint: 'fix the import' } };
+  status.broken = [{ dir: '/var/apps/wiki', code: 'APPPKG_APP_IMPORT_FAILED', message }];
+  const text = renderStatusTable(status);
+  assert.match(text, /\n {2}problem: APPPKG_APP_IMPORT_FAILED: app: cannot import app:application \(\/srv\/shop\/settings\.py:6\): ValueError: 2 validation errors for Settings\n {8}database\n {10}field required \(type=value_error\.missing\)\n {8}secret\n {10}field required \(type=value_error\.missing\)\n {4}fix: fix the import\n/);
+  assert.match(text, /\n {2}\/var\/apps\/wiki: APPPKG_APP_IMPORT_FAILED: app: cannot import .*Settings\n {8}database\n {10}field required/);
+  // No line of the message passes for one of the table's (flush left, or at a detail's column).
+  for (const line of text.split('\n').filter((l) => /^ *(database|secret|field required)/.test(l))) assert.ok(line.startsWith('      '), JSON.stringify(line));
+  assert.not.match(text, / +\n/);
+});
+
 test('formatMs', () => {
   assert.is(formatMs(null), '-');
   assert.is(formatMs(0.0012), '1.2ms');
