@@ -184,6 +184,8 @@ export class Front {
   private readonly boundSocketPaths: string[] = [];
   /** The response to the last request node:http read on a connection: a refusal pipelined behind it waits for it. */
   private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
+  /** Answers the stop told to close their connection (closeAfterLastNodeAnswers) before their head went out. */
+  private readonly closedByStop = new WeakSet<ServerResponse>();
   /** The first line of what the lean lane handed node:http, as sent: for a head that times out there. */
   private readonly handedLines = new WeakMap<Socket, string>();
   /**
@@ -554,6 +556,12 @@ export class Front {
     // connection, and nothing after it is processed (RFC 9112 §9.6), nor answered before it.
     if (this.headTimedOut.has(req.socket)) return;
     const before = this.lastNodeResponse.get(req.socket);
+    if (before !== undefined && this.closedByStop.has(before) && !before.headersSent) {
+      // Read behind the answer the stop told to close: that one keeps the connection for this
+      // one, which closes it instead (onRequest), as the lane's last answer does (closesAfter).
+      this.closedByStop.delete(before);
+      before.shouldKeepAlive = true;
+    }
     this.lastNodeResponse.set(req.socket, res);
     keepAliveOnceBodyRead(req, res);
     this.headTimeoutPutOff.delete(req.socket);
@@ -1068,7 +1076,7 @@ export class Front {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     this.open(); // what was held is answered (or refused) as stopping, not left hanging
-    this.startWaits.giveUpAll();
+    this.closeAfterLastNodeAnswers();
     for (const server of this.servers) server.close();
     for (const server of this.servers) server.closeIdleConnections();
     for (const lane of this.lanes) {
@@ -1076,6 +1084,9 @@ export class Front {
       // Put off before a first publish that will not come: answered as stopping (takePlain).
       lane.askAgain();
     }
+    // Once the lanes close: a lean answer says Connection: close from then on (closesAfter),
+    // and given before, the 503s of what waited for a starting app said keep-alive.
+    this.startWaits.giveUpAll();
     // A websocket has no end of its own to wait for: each client gets a close frame now, and
     // a moment to answer it, rather than a reset when its connection is destroyed below.
     this.websockets.closeAll(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
@@ -1088,6 +1099,23 @@ export class Front {
     }
     for (const path of this.boundSocketPaths) rmSync(path, { force: true });
     this.accessLog.flush();
+  }
+
+  /**
+   * node:http decides keep-alive as a response begins, and its server's close() changes nothing
+   * there: the last answer still to begin on a connection (a request in flight, or waiting for
+   * its app's start or wake) said keep-alive, then the connection closed. It says close, as an
+   * answer to a request read during the stop does (onRequest), unless a request is read behind
+   * it before its head goes out (nodeRequest); the answers before it keep theirs, so that the
+   * requests pipelined behind them are answered too.
+   */
+  private closeAfterLastNodeAnswers(): void {
+    for (const socket of this.sockets) {
+      const last = this.lastNodeResponse.get(socket);
+      if (last === undefined || last.headersSent || !last.shouldKeepAlive) continue;
+      last.shouldKeepAlive = false;
+      this.closedByStop.add(last);
+    }
   }
 
   /**

@@ -1,0 +1,104 @@
+// SPEC 4's stop (SIGTERM): every answer given during it says Connection: close, since the
+// connection closes after it. Requests that waited for an app still starting, or for an idle
+// app's wake, were answered as the stop began saying keep-alive (then the connection closed),
+// and node:http's answer to a request in flight did the same; whichever reader read them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import getPort from 'get-port';
+import { BIN, tempDir, waitFor } from '../helpers/process.js';
+
+const test = suite('answers during a stop');
+const work = tempDir('apppkg-stop-answers-');
+const children = new Set<ChildProcess>();
+test.after(() => {
+  for (const child of children) child.kill('SIGKILL');
+  work.remove();
+});
+
+type Case = 'starting' | 'waking' | 'in flight';
+
+/** An app whose import takes `importSeconds`, and each request `requestSeconds`. */
+function slowApp(apps: string, importSeconds: number, requestSeconds: number): void {
+  mkdirSync(join(apps, 'slow'), { recursive: true });
+  writeFileSync(join(apps, 'slow', 'app.yaml'), 'platform: python, wsgi\napp: main:application\n');
+  writeFileSync(
+    join(apps, 'slow', 'main.py'),
+    `import time\ntime.sleep(${importSeconds})\ndef application(environ, start_response):\n    time.sleep(${requestSeconds})\n    start_response("200 OK", [("Content-Length", "4")])\n    return [b"slow"]\n`,
+  );
+}
+
+/** The raw answer to one request sent on a connection of its own, once the gateway closed it. */
+function rawRequest(port: number): { answer: Promise<string> } {
+  const answer = new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /slow/ HTTP/1.1\r\nHost: example.test\r\n\r\n'));
+    let raw = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (raw += c));
+    socket.on('error', (err) => reject(new Error(`${(err as NodeJS.ErrnoException).code ?? err.message} after ${JSON.stringify(raw)}`)));
+    socket.on('close', () => resolve(raw));
+    socket.setTimeout(30_000, () => socket.destroy(new Error('no close within 30 s')));
+  });
+  return { answer };
+}
+
+async function answerDuringStop(reader: 'lean' | 'node', which: Case): Promise<{ answer: string; output: string; code: number | null }> {
+  const dir = join(work.path, `${reader}-${which.replace(' ', '-')}`);
+  const apps = join(dir, 'apps');
+  const state = join(dir, 'state');
+  slowApp(apps, which === 'starting' ? 8 : which === 'waking' ? 3 : 0, which === 'in flight' ? 2 : 0);
+  writeFileSync(join(dir, 'environment.yaml'), `apps:\n  slow:\n    workers: 1\n${which === 'waking' ? '    idle_timeout: 1\n' : ''}`);
+  const port = await getPort();
+  const admin = await getPort();
+  const child = spawn(BIN, ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--state-dir', state, '--environment', join(dir, 'environment.yaml'), '--settle', '0', '--access-log', 'off'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, APPPKG_LEAN_LANE: reader === 'lean' ? '1' : '0' },
+  });
+  children.add(child);
+  let output = '';
+  child.stdout!.on('data', (c) => (output += c));
+  child.stderr!.on('data', (c) => (output += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const appState = async (): Promise<string | undefined> => {
+    const res = await fetch(`http://127.0.0.1:${admin}/status`).catch(() => null);
+    const status = res?.ok ? ((await res.json()) as { apps: Array<{ name: string; state: string }> }) : null;
+    return status?.apps.find((a) => a.name === 'slow')?.state;
+  };
+  try {
+    if (which === 'starting') {
+      await waitFor(() => existsSync(join(state, 'apps', 'slow', 'tmp')), 20_000, () => `slow to be starting:\n${output}`);
+      await waitFor(async () => (await appState()) === 'starting', 20_000, () => `slow starting in /status:\n${output}`);
+    } else {
+      await waitFor(async () => (which === 'waking' ? (await appState()) === 'idle' : (await appState()) === 'ready'), 30_000, () => `slow ${which === 'waking' ? 'idle' : 'ready'}:\n${output}`);
+    }
+    const { answer } = rawRequest(port);
+    // It waits (for the start, the wake, or its answer) when the stop begins.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    child.kill('SIGTERM');
+    const raw = await answer;
+    const code = await Promise.race([exited, new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 20_000))]);
+    return { answer: raw, output, code: code === 'late' ? null : code };
+  } finally {
+    child.kill('SIGKILL');
+    children.delete(child);
+  }
+}
+
+for (const reader of ['lean', 'node'] as const) {
+  for (const which of ['starting', 'waking', 'in flight'] as const) {
+    test(`${reader}: a request ${which === 'in flight' ? 'in flight' : `waiting for an app ${which}`} when SIGTERM comes is answered with Connection: close`, async () => {
+      const { answer, output, code } = await answerDuringStop(reader, which);
+      assert.is(code, 0, output);
+      const head = answer.slice(0, answer.indexOf('\r\n\r\n') + 2);
+      assert.match(head, /^HTTP\/1\.1 (200|503) /, JSON.stringify(answer));
+      if (which !== 'starting') assert.match(head, /^HTTP\/1\.1 200 /, JSON.stringify(answer));
+      assert.match(head, /\r\nConnection: close\r\n/i, JSON.stringify(head));
+      assert.not.match(head, /keep-alive/i, JSON.stringify(head));
+    });
+  }
+}
+
+test.run();
