@@ -154,6 +154,12 @@ const WEBSOCKET_CLOSE_WAIT_MS = 2000;
 /** How often a stop that waits for requests in flight says which. */
 const STOP_REPORT_MS = 5000;
 
+/**
+ * How long a stop gives a connection accepted with nothing read yet to bring its request: a
+ * client sends it as it connects, and destroyed with its request unread, the socket is reset.
+ */
+const FIRST_REQUEST_WAIT_MS = 500;
+
 /** Why a 505: the version the request line says (`3.0`), which the gateway does not speak. */
 const notSpokenHere = (version: string): string => `HTTP/${version} is not spoken here: send HTTP/1.1`;
 
@@ -1091,7 +1097,9 @@ export class Front {
     // a moment to answer it, rather than a reset when its connection is destroyed below.
     this.websockets.closeAll(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
     const websocketsClosed = this.websockets.whenClosed(Math.min(graceMs, WEBSOCKET_CLOSE_WAIT_MS));
-    await this.finishInFlight(graceMs);
+    const began = Date.now();
+    await this.firstRequests(Math.min(graceMs, FIRST_REQUEST_WAIT_MS));
+    await this.finishInFlight(Math.max(0, graceMs - (Date.now() - began)));
     await websocketsClosed;
     for (const socket of this.sockets) {
       this.cutSockets.add(socket);
@@ -1132,8 +1140,22 @@ export class Front {
     if (typeof connections?.idle !== 'function') return http.Server.prototype.closeIdleConnections.call(server);
     for (const { socket } of connections.idle()) {
       const last = this.lastNodeResponse.get(socket);
+      // Nothing read yet: its request may be on its way, and it is given a moment (firstRequests).
+      if (last === undefined && socket.bytesRead === 0) continue;
       if (last === undefined || last.writableFinished) socket.destroy();
     }
+  }
+
+  /**
+   * Waits up to `ms` while a connection accepted before the stop has read nothing (the readers
+   * leave those open: LeanConnection.closeWhenIdle, closeIdleNodeConnections): its request,
+   * when it comes, is answered as any during the stop, saying Connection: close. One the kernel
+   * completed and nobody accepted is reset by the kernel as the listener closes: not ours.
+   */
+  private async firstRequests(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    const silent = (): boolean => [...this.sockets].some((socket) => socket.bytesRead === 0 && !socket.destroyed);
+    while (silent() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   /**

@@ -600,9 +600,12 @@ class LeanConnection implements ResponseOutput, BodySource {
   /**
    * Idle: closed now. Busy: closed once its answers are out (settle); a request that comes
    * meanwhile is answered with Connection: close (front.ts takePlain), as node:http answers
-   * every request during a stop. One with a request put off waits for askAgain().
+   * every request during a stop. One with a request put off waits for askAgain(). One that
+   * has read nothing yet was accepted a moment ago and its request may be on its way: closed
+   * with that unread, the kernel resets it; the stop gives it a moment (front.ts firstRequests).
    */
   closeWhenIdle(): void {
+    if (this.socket.bytesRead === 0) return;
     if (this.responses.length === 0 && this.handOff === null && this.putOffBytes === null) this.socket.destroy();
   }
 }

@@ -101,4 +101,55 @@ for (const reader of ['lean', 'node'] as const) {
   }
 }
 
+/**
+ * A client whose connection the gateway accepted before SIGTERM, and whose request comes a
+ * moment after it (a loop of connects around a stop meets this): the request is answered, with
+ * Connection: close, not met with a reset. (One the kernel completed and nobody accepted yet is
+ * reset by the kernel when the listener closes: not the gateway's to answer.)
+ */
+async function requestJustAfterStop(reader: 'lean' | 'node'): Promise<{ answer: string; output: string }> {
+  const dir = join(work.path, `${reader}-accepted`);
+  const apps = join(dir, 'apps');
+  slowApp(apps, 0, 0);
+  const port = await getPort();
+  const child = spawn(BIN, ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--settle', '0', '--access-log', 'off'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, APPPKG_LEAN_LANE: reader === 'lean' ? '1' : '0' },
+  });
+  children.add(child);
+  let output = '';
+  child.stdout!.on('data', (c) => (output += c));
+  child.stderr!.on('data', (c) => (output += c));
+  try {
+    await waitFor(() => /listening on/.test(output), 30_000, () => `the gateway to listen:\n${output}`);
+    const socket = net.connect(port, '127.0.0.1');
+    let raw = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (raw += c));
+    const ended = new Promise<string>((resolve) => {
+      socket.on('error', (err) => resolve(`${raw}[${(err as NodeJS.ErrnoException).code ?? err.message}]`));
+      socket.on('close', () => resolve(raw));
+    });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // Accepted by now: the gateway has read nothing of it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.kill('SIGTERM');
+    await waitFor(() => /SIGTERM: stopping/.test(output), 10_000, 'the stop to begin');
+    socket.write('GET /slow/ HTTP/1.1\r\nHost: example.test\r\n\r\n');
+    const answer = await Promise.race([ended, new Promise<string>((resolve) => setTimeout(() => resolve(`${raw}[no close within 20 s]`), 20_000))]);
+    return { answer, output };
+  } finally {
+    child.kill('SIGKILL');
+    children.delete(child);
+  }
+}
+
+for (const reader of ['lean', 'node'] as const) {
+  test(`${reader}: a connection accepted before SIGTERM whose request comes just after it is answered with Connection: close, not reset`, async () => {
+    const { answer, output } = await requestJustAfterStop(reader);
+    assert.match(answer, /^HTTP\/1\.1 (200|503) /, `${JSON.stringify(answer)}\n${output}`);
+    assert.match(answer.slice(0, answer.indexOf('\r\n\r\n') + 2), /\r\nConnection: close\r\n/i, JSON.stringify(answer));
+  });
+}
+
 test.run();
