@@ -100,10 +100,17 @@ def reads_full_path(app):
     `path` starts with it: given the rest, /blog/blog/post reached its view as /post, and
     /blog/blogpost as `post`, which no URL matches. Its mount itself goes as the mount and "/",
     the "/" its WSGI side reads an empty PATH_INFO as. The same goes for Django's handler inside
-    the middleware apps wrap it in (_holds): Django strips all the same there."""
+    the middleware apps wrap it in (_holds): Django strips all the same there.
+
+    Quart (every version, Debian's 0.18 included) routes on `path` split at `root_path`, as
+    Hypercorn, its own server, gives it both: given the rest, the split finds no mount and every
+    route under a mount, websockets too, answered 404."""
     handlers = sys.modules.get("django.core.handlers.asgi")
     if handlers is not None and _holds(app, handlers.ASGIHandler):
         return FULL_SLASHED
+    quart = sys.modules.get("quart.app")
+    if quart is not None and _holds(app, quart.Quart):
+        return FULL
     utils = sys.modules.get("starlette._utils")
     return FULL if utils is not None and hasattr(utils, "get_route_path") else REST
 
