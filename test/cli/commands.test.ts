@@ -728,6 +728,50 @@ test('init finds an ASGI app (FastAPI, Starlette, async def app) and writes plat
   assert.is(check.status, 0, check.stdout + check.stderr);
 });
 
+test('init knows Quart, Falcon (WSGI and ASGI), Bottle, Pyramid and CherryPy apps: their kind and their Debian package', async () => {
+  const cases: Array<[string, string, string, string, string]> = [
+    // [project, file, its code, app:, platform: and deb: lines]
+    ['quart-project', 'main.py', 'from quart import Quart\n\napp = Quart(__name__)\n', 'main:app', 'asgi python3-quart'],
+    ['falcon-wsgi', 'main.py', 'import falcon\n\napp = falcon.App()\n', 'main:app', 'wsgi python3-falcon'],
+    ['falcon-asgi', 'main.py', 'import falcon.asgi\n\napp = falcon.asgi.App()\n', 'main:app', 'asgi python3-falcon'],
+    ['falcon-asgi-from', 'service.py', 'from falcon.asgi import App\n\napi = App()\n', 'service:api', 'asgi python3-falcon'],
+    ['bottle-project', 'app.py', 'from bottle import Bottle\n\nweb = Bottle()\n', 'app:web', 'wsgi python3-bottle'],
+    ['bottle-default', 'web.py', 'import bottle\n\napplication = bottle.default_app()\n', 'web:application', 'wsgi python3-bottle'],
+    [
+      'pyramid-project', 'hello.py',
+      'from pyramid.config import Configurator\n\nconfig = Configurator()\nconfig.scan()\nwsgi_app = config.make_wsgi_app()\n',
+      'hello:wsgi_app', 'wsgi python3-pyramid',
+    ],
+    ['cherrypy-project', 'root.py', 'import cherrypy\n\n\nclass Root:\n    pass\n\n\napplication = cherrypy.Application(Root())\n', 'root:application', 'wsgi python3-cherrypy3'],
+    ['cherrypy-tree', 'root.py', 'import cherrypy\n\ncherrypy.tree.mount(object(), "/")\napp = cherrypy.tree\n', 'root:app', 'wsgi python3-cherrypy3'],
+  ];
+  for (const [name, file, code, app, expected] of cases) {
+    const dir = join(work.path, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, file), code);
+    const r = await runCli(['init', dir]);
+    assert.is(r.status, 0, `${name}: ${r.stderr}`);
+    const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+    const [kind, deb] = expected.split(' ');
+    assert.match(yaml, new RegExp(`^app: ${app}$`, 'm'), `${name}: ${yaml}`);
+    assert.match(yaml, new RegExp(`^platform: python, ${kind}$`, 'm'), `${name}: ${yaml}`);
+    assert.match(yaml, new RegExp(`^deb: ${deb}$`, 'm'), `${name}: ${yaml}`);
+  }
+  // Pyramid's project layout: the package's main(global_config, **settings), called by a wsgi.py
+  // that imports no framework itself.
+  const paste = join(work.path, 'pyramid-paste');
+  mkdirSync(join(paste, 'shop'), { recursive: true });
+  writeFileSync(
+    join(paste, 'shop', '__init__.py'),
+    'from pyramid.config import Configurator\n\n\ndef main(global_config, **settings):\n    with Configurator(settings=settings) as config:\n        config.scan()\n    return config.make_wsgi_app()\n',
+  );
+  writeFileSync(join(paste, 'wsgi.py'), 'from shop import main\n\napplication = main({})\n');
+  assert.is((await runCli(['init', paste])).status, 0);
+  const pasteYaml = readFileSync(join(paste, 'app.yaml'), 'utf8');
+  assert.match(pasteYaml, /^app: wsgi:application$/m);
+  assert.match(pasteYaml, /^deb: python3-pyramid$/m);
+});
+
 test("issue 13 item 7: run, test and check pass the caller's environment beneath the app's own variables", async () => {
   const dir = pkg(
     'caller-env',

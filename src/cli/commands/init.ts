@@ -7,8 +7,10 @@ export const spec: CommandSpec = {
   name: 'init',
   summary:
     'Write a commented app.yaml for an existing WSGI or ASGI project: finds the application object\n' +
-    '(a module-level `application`, `app = Flask(...)`, `app = FastAPI(...)` or `Starlette(...)`, an\n' +
-    '`async def app(scope, receive, send)`; annotated assignments too; a `create_app()` factory),\n' +
+    '(a module-level `application`, `app = Flask(...)`, `FastAPI(...)`, `Starlette(...)`, `Quart(...)`,\n' +
+    '`falcon.App()` or `falcon.asgi.App()`, `Bottle()`, Pyramid\'s `config.make_wsgi_app()`,\n' +
+    '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`; annotated assignments too;\n' +
+    'a `create_app()` factory) and its framework\'s Debian package,\n' +
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
     'warns of); code under src/ (the src layout) gets `paths: [src/]`.',
   usage: 'apppkg-gateway init [DIR] [--force]',
@@ -25,7 +27,7 @@ interface Candidate {
   object: string;
   score: number;
   kind: 'wsgi' | 'asgi';
-  framework: 'flask' | 'django' | 'fastapi' | 'starlette' | 'plain';
+  framework: Framework | 'django' | 'plain';
   /** Found under src/ that is no package itself (the "src layout"): `paths: [src/]`, the module without it. */
   inSrc?: boolean;
 }
@@ -33,9 +35,34 @@ interface Candidate {
 /** `name = ` or `name: Annotation = ` at the start of a line (`(\w+)`: the name, captured). */
 const assignment = (name: string, value = ''): RegExp => new RegExp(String.raw`^${name}\s*(?::\s*[\w.\[\], |]+?\s*)?=(?!=)\s*${value}`, 'm');
 const APPLICATION = new RegExp(`${assignment('application').source}|^(async\\s+)?def application\\s*\\(`, 'm');
-const FLASK = assignment(String.raw`(\w+)`, String.raw`(flask\.)?Flask\s*\(`);
-const ASGI_FRAMEWORK = assignment(String.raw`(\w+)`, String.raw`(?:(fastapi|starlette\.applications)\.)?(FastAPI|Starlette)\s*\(`);
 const APP = assignment('app');
+
+type Framework = 'flask' | 'fastapi' | 'starlette' | 'quart' | 'falcon' | 'bottle' | 'pyramid' | 'cherrypy';
+
+/**
+ * How each framework's app is made at module level, `name = <made>`, and so what it is: Quart's
+ * `Quart(__name__)` is ASGI however its file is named, Falcon's `falcon.App()` WSGI and its
+ * `falcon.asgi.App()` ASGI. `when`: what the file must import for a bare name (`App()`) to be it.
+ */
+const FRAMEWORK_MADE: ReadonlyArray<{ framework: Framework; kind: Candidate['kind']; made: string; when?: RegExp }> = [
+  { framework: 'flask', kind: 'wsgi', made: String.raw`(?:flask\.)?Flask\s*\(` },
+  { framework: 'fastapi', kind: 'asgi', made: String.raw`(?:fastapi\.)?FastAPI\s*\(` },
+  { framework: 'starlette', kind: 'asgi', made: String.raw`(?:starlette\.applications\.)?Starlette\s*\(` },
+  { framework: 'quart', kind: 'asgi', made: String.raw`(?:quart\.)?Quart\s*\(` },
+  { framework: 'falcon', kind: 'asgi', made: String.raw`(?:falcon\.)?asgi\.App\s*\(` },
+  { framework: 'falcon', kind: 'asgi', made: String.raw`App\s*\(`, when: /^\s*from\s+falcon\.asgi\s+import\b[^\n]*\bApp\b/m },
+  { framework: 'falcon', kind: 'wsgi', made: String.raw`falcon\.(?:App|API)\s*\(` },
+  { framework: 'falcon', kind: 'wsgi', made: String.raw`(?:App|API)\s*\(`, when: /^\s*from\s+falcon\s+import\b[^\n]*\b(?:App|API)\b/m },
+  { framework: 'bottle', kind: 'wsgi', made: String.raw`(?:bottle\.)?(?:Bottle|default_app)\s*\(` },
+  // Pyramid's Configurator, whatever the variable holding it is called.
+  { framework: 'pyramid', kind: 'wsgi', made: String.raw`\w+\.make_wsgi_app\s*\(` },
+  // cherrypy.Application(Root()), cherrypy.tree.mount(Root(), '/'), or the tree itself.
+  { framework: 'cherrypy', kind: 'wsgi', made: String.raw`cherrypy\.(?:Application\s*\(|tree\b)` },
+];
+const FRAMEWORK_APPS = FRAMEWORK_MADE.map((entry) => ({ ...entry, pattern: assignment(String.raw`(\w+)`, entry.made) }));
+
+/** The framework a file imports, for the Debian package of an app it makes under another form. */
+const FRAMEWORK_IMPORT = /^\s*(?:from|import)\s+(django|flask|fastapi|starlette|quart|falcon|bottle|pyramid|cherrypy)\b/m;
 /**
  * An application factory at module level (Flask's tutorial layout, `def create_app(test_config=None)`):
  * served as `module:create_app()`, called once per worker, as gunicorn's `'module:create_app()'`.
@@ -50,6 +77,11 @@ const FRAMEWORK_DEB: Partial<Record<Candidate['framework'], string>> = {
   django: 'python3-django',
   fastapi: 'python3-fastapi',
   starlette: 'python3-starlette',
+  quart: 'python3-quart',
+  falcon: 'python3-falcon',
+  bottle: 'python3-bottle',
+  pyramid: 'python3-pyramid',
+  cherrypy: 'python3-cherrypy3',
 };
 
 function* pythonFiles(dir: string, depth: number): Generator<string> {
@@ -113,7 +145,7 @@ export function findCandidates(root: string): Candidate[] {
     } catch {
       continue;
     }
-    const framework = /^\s*(from|import)\s+django\b/m.test(text) ? 'django' : /^\s*(from|import)\s+flask\b/m.test(text) ? 'flask' : 'plain';
+    const framework = (FRAMEWORK_IMPORT.exec(text)?.[1] ?? 'plain') as Candidate['framework'];
     const depthPenalty = mod.split('.').length;
     // A Django project has both wsgi.py and asgi.py: WSGI stays the default, as Django's docs have it.
     const fileBonus = /(^|\.)wsgi$/.test(mod) ? 20 : /(^|\.)asgi$/.test(mod) ? 15 : /(^|\.)(app|main|server)$/.test(mod) ? 10 : 0;
@@ -121,14 +153,20 @@ export function findCandidates(root: string): Candidate[] {
     const at = (object: string, score: number, kind: Candidate['kind'], fw: Candidate['framework']): void => {
       found.push({ module: mod, object, score: score + fileBonus - depthPenalty, kind, framework: fw, ...(inSrc ? { inSrc } : {}) });
     };
-    if (APPLICATION.test(text) || assignedInWithBlock(text, 'application')) {
-      at('application', 50, asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi', framework);
-    }
     // `app = Flask(...)`, and annotated as typed code writes it: `app: FastAPI = FastAPI()`.
-    const flask = FLASK.exec(text);
-    const asgiFramework = ASGI_FRAMEWORK.exec(text);
-    if (flask) at(flask[1], 40, 'wsgi', 'flask');
-    else if (asgiFramework) at(asgiFramework[1], 40, 'asgi', asgiFramework[3] === 'FastAPI' ? 'fastapi' : 'starlette');
+    let made: { object: string; kind: Candidate['kind']; framework: Framework } | undefined;
+    for (const entry of FRAMEWORK_APPS) {
+      const match = entry.when === undefined || entry.when.test(text) ? entry.pattern.exec(text) : null;
+      if (match) {
+        made = { object: match[1], kind: entry.kind, framework: entry.framework };
+        break;
+      }
+    }
+    if (APPLICATION.test(text) || assignedInWithBlock(text, 'application')) {
+      const kind = made?.object === 'application' ? made.kind : asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi';
+      at('application', 50, kind, made?.object === 'application' ? made.framework : framework);
+    }
+    if (made && made.object !== 'application') at(made.object, 40, made.kind, made.framework);
     else if (/^async\s+def app\s*\(/m.test(text)) at('app', 30, 'asgi', framework);
     else if (APP.test(text)) at('app', 20, asgiFile ? 'asgi' : 'wsgi', framework);
     else if (FACTORY.test(text)) at(`${FACTORY.exec(text)![1]}()`, 35, 'wsgi', framework);
@@ -184,13 +222,30 @@ export function sqliteInProject(root: string): string | null {
   return null;
 }
 
+/**
+ * The framework the project's other files import, when the app's own file imports none: a
+ * Pyramid project's wsgi.py calls its package's `main()` (`application = main({})`), which
+ * imports pyramid.
+ */
+function projectFramework(root: string): Candidate['framework'] {
+  for (const file of pythonFiles(root, 3)) {
+    try {
+      const framework = FRAMEWORK_IMPORT.exec(readFileSync(file, 'utf8'))?.[1];
+      if (framework !== undefined) return framework as Candidate['framework'];
+    } catch {
+      // unreadable: nothing to say about it
+    }
+  }
+  return 'plain';
+}
+
 const SQLITE_FIX = "'NAME': os.path.join(os.environ.get('APPPKG_DATA_DIR', BASE_DIR), 'db.sqlite3')";
 
 export function renderAppYaml(root: string, candidates: Candidate[]): string {
   const best = candidates[0];
   const hasRequirements = existsSync(join(root, 'requirements.txt'));
   const isDjango = existsSync(join(root, 'manage.py')) || best.framework === 'django';
-  const deb = FRAMEWORK_DEB[best.framework] ?? (isDjango ? FRAMEWORK_DEB.django! : null);
+  const deb = FRAMEWORK_DEB[best.framework] ?? (isDjango ? FRAMEWORK_DEB.django! : FRAMEWORK_DEB[projectFramework(root)] ?? null);
   const others = candidates.slice(1, 4).map((c) => `${c.module}:${c.object}`);
   const lines = [
     `# app.yaml for ${basename(root)}, written by \`apppkg-gateway init\`. See README "The description".`,
