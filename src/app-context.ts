@@ -157,6 +157,12 @@ export function atAppKey(caught: unknown, desc: Description): unknown {
   // Their fix names a command to run on the app (`apppkg-gateway check DIR`): this one's directory.
   const err = NAMES_APP_DIR.has(caught.code) && caught.details.dir === undefined ? new GatewayError(caught.code, { ...caught.details, dir: desc.dir }) : caught;
   if (err.file) return err;
+  if (err.code === 'APPPKG_APP_OTHER_KIND') {
+    // `platform:` says the kind, or the `wsgi:`/`asgi:` spelling of `app:` does.
+    const at = Object.hasOwn(desc.positions, 'platform') ? ['platform'] : [desc.kind];
+    const where = placeOf(desc, at) ?? { line: 1, column: 1 };
+    return new GatewayError(err.code, { ...err.details, file: desc.file, line: where.line, column: where.column, key: at.join('.') });
+  }
   const aboutKey = err.code === 'APPPKG_APP_NOT_CALLABLE' || (err.code === 'APPPKG_APP_IMPORT_FAILED' && !err.details.where);
   if (!aboutKey) return err;
   // `wsgi: {app: ...}` and `asgi: {app: ...}` are spellings of `app:`.

@@ -517,6 +517,17 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', found: 'a module' },
   },
+  APPPKG_APP_OTHER_KIND: {
+    summary:
+      'The `app:` object is plainly the other kind of app than `platform` says: an ASGI app (its call an `async def`: Quart, Falcon\'s `falcon.asgi.App`, Starlette) under `python, wsgi`, or a WSGI app (its call takes `environ, start_response`: Flask, Falcon\'s `falcon.App`, Bottle, Pyramid) under `python, asgi`. Every request would fail with a TypeError, so the version is refused, as for an import error.',
+    message: (d) => `platform: expected python, ${str(d.kind)} for ${str(d.app)} (${str(d.found)}), found python, ${str(d.declared)}`,
+    hint: (d) =>
+      d.key === d.declared
+        ? `write \`${str(d.kind)}: {app: ${str(d.app)}}\` in app.yaml instead of \`${str(d.declared)}: {app: ...}\``
+        : `write \`platform: python, ${str(d.kind)}\` in app.yaml`,
+    exitStatus: 1,
+    example: { app: 'shop:app', found: 'Quart, an ASGI app: its __call__ is an async def', kind: 'asgi', declared: 'wsgi' },
+  },
   APPPKG_APP_LIFESPAN_FAILED: {
     summary: "An ASGI app's lifespan startup failed (it sent `lifespan.startup.failed`, or raised after taking the lifespan scope), or did not complete in time (the worker's start deadline; `check`'s bound); the version is refused, as for an import error.",
     message: (d) => `app: ${str(d.app)} failed its lifespan startup: ${str(d.reason)}`,

@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import sys
+import types
 
 from apppkg.paths import set_app_process_path
 
@@ -31,6 +32,7 @@ from .errors import (
     LINK_MISMATCH_MARKER,
     NOT_CALLABLE_MARKER,
     AppNotCallable,
+    AppOtherKind,
     emit_marker,
     import_error_details,
     log,
@@ -110,11 +112,13 @@ def import_app(spec, kind="wsgi"):
         made = obj()
         if not callable(made):
             raise _not_callable(spec, kind, "a factory that returned %s %s" % (type(made).__name__, _short_repr(made)))
+        _refuse_other_kind(made, spec, kind)
         return made
     looks_like_factory = _factory_signature(obj, 3 if kind == "asgi" else 2)
     if looks_like_factory is not None:
         raise _not_callable(spec, kind, "function %s%s, an application factory: write `app: %s()` to serve the app it returns" % (
             obj.__name__, looks_like_factory, spec))
+    _refuse_other_kind(obj, spec, kind)
     if kind == "asgi" and _asgi2_form(obj):
         return Asgi2App(obj)
     return obj
@@ -155,6 +159,39 @@ def _asgi2_form(obj):
     except TypeError:
         return True
     return False
+
+
+# co_flags bits (inspect's CO_COROUTINE and CO_VARARGS), read off the code object: inspect's
+# own import is not paid at every worker's start for this.
+_CO_VARARGS = 0x04
+_CO_COROUTINE = 0x80
+
+
+def _refuse_other_kind(app, spec, kind):
+    """Refuse an app that is plainly the other kind than `kind`: an ASGI app under WSGI (its
+    call an `async def`: Quart, Falcon's asgi.App, Starlette), whose call a WSGI worker turns
+    into a coroutine never run, or a WSGI app under ASGI (its call takes environ and
+    start_response alone: Flask, Bottle, Pyramid), which an ASGI worker's three arguments fail.
+    Either imports and is callable, so every request would be a 500 (a TypeError) after a
+    `check` that passed. Only a plain function or an object whose class defines `__call__` in
+    Python is judged: a wrapper, a builtin, an ASGI 2 class may be either."""
+    call = app if isinstance(app, types.FunctionType) else getattr(type(app), "__call__", None)
+    code = getattr(call, "__code__", None)
+    if code is None or isinstance(app, type):
+        return
+    if kind == "wsgi" and code.co_flags & _CO_COROUTINE:
+        raise AppOtherKind(spec, _app_word(app, "asgi", "its __call__ is an async def"), "asgi", kind)
+    own_args = code.co_argcount - (0 if call is app else 1)
+    if kind == "asgi" and not code.co_flags & (_CO_COROUTINE | _CO_VARARGS) and own_args == 2 and not call.__defaults__:
+        names = ", ".join(code.co_varnames[code.co_argcount - 2:code.co_argcount])
+        raise AppOtherKind(spec, _app_word(app, "wsgi", "its __call__ takes (%s)" % names), "wsgi", kind)
+
+
+def _app_word(app, kind, why):
+    article = "an ASGI" if kind == "asgi" else "a WSGI"
+    if isinstance(app, types.FunctionType):
+        return "function %s, %s app: %s" % (app.__name__, article, why.replace("its __call__", "it"))
+    return "%s, %s app: %s" % (type(app).__name__, article, why)
 
 
 def _not_callable(spec, kind, found):
@@ -199,7 +236,10 @@ def load_app(config):
         return import_app(spec, config["kind"])
     except AppNotCallable as exc:
         log(str(exc))
-        emit_marker(NOT_CALLABLE_MARKER, {"app": spec, "found": exc.found, "message": str(exc)})
+        details = {"app": spec, "found": exc.found, "message": str(exc)}
+        if exc.kind is not None:
+            details["kind"] = exc.kind
+        emit_marker(NOT_CALLABLE_MARKER, details)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt in module code too
         details = import_error_details(exc, spec, config.get("sysPath") or [])
         sys.stderr.write(details["traceback"])

@@ -52,6 +52,17 @@ class AppNotCallable(Exception):
         Exception.__init__(self, "%s is %s, expected a WSGI callable" % (spec, found))
         self.spec = spec
         self.found = found
+        self.kind = None
+
+
+class AppOtherKind(AppNotCallable):
+    """Callable, but plainly the other kind of app than the config's: `kind` is what it is."""
+
+    def __init__(self, spec, found, kind, declared):
+        AppNotCallable.__init__(self, spec, found)
+        self.kind = kind
+        self.args = ("%s is %s; it is served as %s: write `platform: python, %s` in app.yaml" % (
+            spec, found, declared.upper(), kind),)
 
 
 def _is_app_file(filename, roots):

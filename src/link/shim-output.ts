@@ -217,6 +217,10 @@ function parseMarker(line: string, marker: string): Record<string, unknown> | nu
 
 /** Why a worker exited before READY, from its exit status and the marker line on stderr. */
 export function startError(app: string, code: number | null, signal: NodeJS.Signals | null, tap: LineTap): GatewayError {
+  if (code === EXIT_APP_LOAD_FAILED && tap.notCallable && (tap.notCallable.kind === 'asgi' || tap.notCallable.kind === 'wsgi')) {
+    const kind = tap.notCallable.kind;
+    return new GatewayError('APPPKG_APP_OTHER_KIND', { app, found: String(tap.notCallable.found ?? ''), kind, declared: kind === 'asgi' ? 'wsgi' : 'asgi' });
+  }
   if (code === EXIT_APP_LOAD_FAILED && tap.notCallable) {
     return new GatewayError('APPPKG_APP_NOT_CALLABLE', { app, found: String(tap.notCallable.found ?? 'not callable') });
   }
