@@ -688,9 +688,12 @@ export const ERROR_CODES = {
   APPPKG_INIT_NO_APP: {
     summary: '`init` found no WSGI or ASGI application object in the project, and wrote nothing.',
     message: (d) => `found no WSGI or ASGI application object in ${str(d.dir)}; no app.yaml was written`,
-    hint: () =>
-      'write app.yaml by hand, two lines: `platform: python, wsgi` (or `asgi`) and `app: module:object`, ' +
-      'e.g. `app: myapp.wsgi:application` for an `application` in myapp/wsgi.py (README "The description")',
+    hint: (d) =>
+      d.pasteFile
+        ? `${str(d.pasteFile)} has Pyramid's \`main(global_config, **settings)\`, which PasteDeploy calls with an .ini file's settings, and no module-level app: ` +
+          `add wsgi.py at the top of the project, \`from ${str(d.pasteModule)} import main\` and \`application = main({})\` (the settings of the .ini's [app:main] as keywords of main), then run init again`
+        : 'write app.yaml by hand, two lines: `platform: python, wsgi` (or `asgi`) and `app: module:object`, ' +
+          'e.g. `app: myapp.wsgi:application` for an `application` in myapp/wsgi.py (README "The description")',
     exitStatus: 1,
     example: { dir: '/srv/apps/blog' },
   },

@@ -765,6 +765,11 @@ test('init knows Quart, Falcon (WSGI and ASGI), Bottle, Pyramid and CherryPy app
     join(paste, 'shop', '__init__.py'),
     'from pyramid.config import Configurator\n\n\ndef main(global_config, **settings):\n    with Configurator(settings=settings) as config:\n        config.scan()\n    return config.make_wsgi_app()\n',
   );
+  // As the cookiecutter leaves it: nothing to name, and the refusal says what wsgi.py to add.
+  const noWsgi = await runCli(['init', paste]);
+  assert.is(noWsgi.status, 1, noWsgi.stderr);
+  assert.match(noWsgi.stderr, "fix: shop/__init__.py has Pyramid's `main(global_config, **settings)`");
+  assert.match(noWsgi.stderr, 'add wsgi.py at the top of the project, `from shop import main` and `application = main({})`');
   writeFileSync(join(paste, 'wsgi.py'), 'from shop import main\n\napplication = main({})\n');
   assert.is((await runCli(['init', paste])).status, 0);
   const pasteYaml = readFileSync(join(paste, 'app.yaml'), 'utf8');

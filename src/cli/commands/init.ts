@@ -300,6 +300,26 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Pyramid's project layout (its cookiecutter's, pcreate's): the package's
+ * `main(global_config, **settings)`, which PasteDeploy calls from an .ini file, and no
+ * module-level app to name; the refusal then says what wsgi.py to add.
+ */
+function pasteFactory(root: string): { pasteFile: string; pasteModule: string } | Record<string, never> {
+  for (const file of pythonFiles(root, 3)) {
+    const named = moduleName(root, file);
+    try {
+      const text = readFileSync(file, 'utf8');
+      if (named && /^\s*(?:from|import)\s+pyramid\b/m.test(text) && /^def main\s*\(\s*global_config\b/m.test(text)) {
+        return { pasteFile: relative(root, file), pasteModule: named.module };
+      }
+    } catch {
+      // unreadable: nothing to say about it
+    }
+  }
+  return {};
+}
+
 export async function run(args: ParsedCommand): Promise<number> {
   const root = resolve(args.positionals[0] ?? '.');
   if (!existsSync(root) || !statSync(root).isDirectory()) {
@@ -308,7 +328,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const file = join(root, 'app.yaml');
   if (existsSync(file) && args.values.force !== true) throw new GatewayError('APPPKG_INIT_EXISTS', { file, dir: args.positionals[0] ?? '.' });
   const candidates = findCandidates(root);
-  if (candidates.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root });
+  if (candidates.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root, ...pasteFactory(root) });
   writeFileSync(file, renderAppYaml(root, candidates));
   process.stdout.write(`wrote ${file} (app: ${candidates[0].module}:${candidates[0].object}, ${candidates[0].kind.toUpperCase()})\n`);
   const sqlite = sqliteInProject(root);
