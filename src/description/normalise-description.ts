@@ -290,11 +290,15 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
 
   const pathsValue = yaml.valid(['paths']);
   const pathList = Array.isArray(pathsValue) ? pathsValue.map((p, i) => [['paths', i], p] as const) : pathsValue === undefined ? [] : [[['paths'], pathsValue] as const];
-  const paths: string[] = [];
+  const pathEntries: Array<[YamlPath, string, string]> = [];
   for (const [at, value] of pathList) {
     const normal = packagePath(yaml, at, String(value), 'vendor/');
-    if (normal !== undefined && !paths.includes(normal)) paths.push(normal);
+    if (normal !== undefined) pathEntries.push([at, normal, String(value)]);
   }
+  // vendor and ./vendor are one directory: refused as a repeat, each path of a loaded
+  // description is its own entry, and check places a missing one by its index.
+  reportRepeats(yaml, pathEntries, 'path', false);
+  const paths = toList(pathEntries.map(([, normal]) => normal));
 
   const staticDirs: Record<string, string> = {};
   const staticPlaces: Description['positions'] = {};
@@ -406,10 +410,10 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     version: fromDir.version,
     kind,
     platform,
-    os: toList(yaml.valid(['os'])),
+    os: listedOnce(yaml, 'os', 'operating system'),
     python,
-    deb: toList(yaml.valid(['deb'])),
-    rpm: toList(yaml.valid(['rpm'])),
+    deb: listedOnce(yaml, 'deb', 'package'),
+    rpm: listedOnce(yaml, 'rpm', 'package'),
     pip,
     paths,
     app: kind === 'wsgi' || kind === 'asgi' ? app : null,
@@ -479,25 +483,34 @@ function extensionsOf(data: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * Each entry of a list key (`platform`, `settings`) that names what an earlier one does, reported
- * at its own place: a second `python` says nothing more, and may be a typo for what is missing.
- * `inline`: the entries are the comma-separated words of one value (`platform: python, python`).
+ * Each entry of a list key (`platform`, `settings`, `paths`, ...) that names what an earlier one
+ * does, reported at its own place: a second `python` says nothing more, and may be a typo for what
+ * is missing. An entry's third element is how it is written, when that differs from what it names
+ * (`./vendor` for `vendor`). `inline`: the entries are the comma-separated words of one value
+ * (`platform: python, python`).
  */
-function reportRepeats(yaml: YamlFile, entries: Array<[YamlPath, string]>, what: string, inline: boolean): void {
-  const firstAt = new Map<string, YamlPath>();
+function reportRepeats(yaml: YamlFile, entries: Array<[YamlPath, string, string?]>, what: string, inline: boolean): void {
+  const firstAt = new Map<string, [YamlPath, string]>();
   const unique = [...new Set(entries.map(([, value]) => value))];
-  for (const [at, value] of entries) {
+  for (const [at, value, written = value] of entries) {
     const first = firstAt.get(value);
     if (first === undefined) {
-      firstAt.set(value, at);
+      firstAt.set(value, [at, written]);
       continue;
     }
     yaml.report('APPPKG_DESC_BAD_VALUE', at, {
       expected: `each ${what} once`,
-      found: `${JSON.stringify(value)} again${inline ? '' : ` (${keyLabel(first)} is ${JSON.stringify(value)})`}`,
+      found: `${JSON.stringify(written)} again${inline ? '' : ` (${keyLabel(first[0])} is ${JSON.stringify(first[1])})`}`,
       fix: inline ? `write each once: ${String(at[0])}: ${unique.join(', ')}` : `remove it: ${String(at[0])}: [${unique.join(', ')}]`,
     }, 'value', null);
   }
+}
+
+/** A key of one name or a list of names (`deb`, `rpm`, `os`), a name given twice refused at its entry. */
+function listedOnce(yaml: YamlFile, key: string, what: string): string[] {
+  const value = yaml.valid([key]);
+  if (Array.isArray(value)) reportRepeats(yaml, value.map((v, i) => [[key, i], String(v)]), what, false);
+  return toList(value);
 }
 
 /** The static prefix that `route` is, or lies under; undefined when none. */
