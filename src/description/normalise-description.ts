@@ -124,6 +124,15 @@ function pep440Spelling(text: string): string | null {
  * undefined for an absolute path or one that climbs out with `..`.
  */
 function packagePath(yaml: YamlFile, at: YamlPath, value: string, example: string): string | undefined {
+  // White space alone names nothing anyone meant: check would look for a directory "   ".
+  if (value.trim() === '') {
+    yaml.report('APPPKG_DESC_BAD_VALUE', at, {
+      expected: 'a path relative to the package directory',
+      found: `${yaml.found(at)} (only white space, no name)`,
+      fix: `write the name it stands for, e.g. ${example}, or take it out`,
+    });
+    return undefined;
+  }
   const slashed = value.replace(/\\/g, '/');
   if (path.posix.isAbsolute(slashed) || /^[A-Za-z]:/.test(slashed) || slashed.startsWith('~')) {
     yaml.report('APPPKG_DESC_BAD_VALUE', at, {

@@ -219,6 +219,14 @@ test('an entry of a list given by an alias (paths: *vendored) is placed at its o
   assert.equal([desc.positions['paths[0]'], desc.positions['paths[1]']], [{ line: 3, column: 5 }, { line: 4, column: 5 }]);
 });
 
+test('a paths: entry of only white space, or empty, is refused at the entry, not looked for as a directory', async () => {
+  const err = await failure(loadDescription(await writeApp('blank-paths', 'app: a.b:c\npaths: [vendor, "   "]\npip: "\\t"\n')));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['2:17 paths[1]', '3:6 pip']);
+  assert.match(err.problems[0].format(), /found "   " \(only white space, no name\)\n {2}fix: write the name it stands for, e\.g\. vendor\/, or take it out$/);
+  const empty = await failure(loadDescription(await writeApp('empty-path', 'app: a.b:c\npaths: [vendor, ""]\n')));
+  assert.equal(empty.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['2:17 paths[1]']);
+});
+
 test('a command YAML reads as a boolean, number or null: the fix says to quote it', async () => {
   const dir = await writeApp('bare-words', 'app: a:b\ncommands:\n  install: true\n  update: 1\n  check: null\nprocesses:\n  tick:\n    command: false\n');
   const err = await failure(loadDescription(dir));
