@@ -154,7 +154,11 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   }
   // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
   const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined, environmentFile: hostEnv.file ?? undefined });
-  if (vendor) report(vendor);
+  if (vendor) {
+    const { at, ...item } = vendor;
+    // At the paths: entry of the directory it is about, as the paths line is placed.
+    report(at === undefined ? item : { ...item, detail: `${placed(placeOf(desc, at))}${item.detail}` });
+  }
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
   const state = stateCheck(stateRoot, desc.name);
   report(state.item);

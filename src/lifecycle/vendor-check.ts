@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
+import type { YamlPath } from '../description/yaml-file.js';
 import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter, pickInterpreter } from '../environment/interpreters.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
@@ -24,6 +25,8 @@ export interface VendorCheckItem {
   detail: string;
   fix: string;
   code?: ErrorCode;
+  /** The `paths:` entry of the directory a failure is about (`['paths', 1]`), for its place in app.yaml. */
+  at?: YamlPath;
 }
 
 export interface VendorCheckOptions {
@@ -38,23 +41,23 @@ export interface VendorCheckOptions {
 
 /** The vendor line, or null when the app has no vendored directory and nothing to vendor. */
 export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'python' | 'deb'>, opts: VendorCheckOptions = {}): Promise<VendorCheckItem | null> {
-  const found: Array<{ dir: string; manifest: VendorManifest }> = [];
+  const found: Array<{ dir: string; manifest: VendorManifest; entry: number }> = [];
   const env = environmentOption(opts);
-  for (const p of desc.paths) {
+  for (const [entry, p] of desc.paths.entries()) {
     const dir = path.resolve(desc.dir, p);
     const read = await readManifest(dir);
-    if (read.manifest) found.push({ dir, manifest: read.manifest });
-    else if (read.reason !== 'absent') return failure(new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(desc.dir, dir), reason: read.reason, command: vendorCommand(desc.dir, path.join(desc.dir, DEFAULT_REQUIREMENTS), dir, env) }));
+    if (read.manifest) found.push({ dir, manifest: read.manifest, entry });
+    else if (read.reason !== 'absent') return failure(new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(desc.dir, dir), reason: read.reason, command: vendorCommand(desc.dir, path.join(desc.dir, DEFAULT_REQUIREMENTS), dir, env) }), entry);
   }
   if (found.length === 0) return neverVendored(desc, env);
 
   const interpreter = await pickInterpreter(desc, { override: opts.pythonOverride }).catch(() => null);
   const judge = interpreterJudge(interpreter);
   const lines: string[] = [];
-  for (const { dir, manifest } of found) {
+  for (const { dir, manifest, entry } of found) {
     const problem =
       (await staleness(desc.dir, dir, manifest, env)) ?? (await modified(desc.dir, dir, manifest, env)) ?? (await hostMismatch(desc.dir, dir, manifest, judge, { unaskable: 'report', env }));
-    if (problem) return failure(problem);
+    if (problem) return failure(problem, entry);
     lines.push(summary(desc.dir, dir, manifest));
   }
   return { name: 'vendor', ok: true, detail: lines.join('; '), fix: '' };
@@ -115,8 +118,9 @@ function environmentOption(opts: VendorCheckOptions): string {
   return opts.pythonOverride !== undefined && opts.environmentFile !== undefined ? ` --environment ${opts.environmentFile}` : '';
 }
 
-function failure(err: GatewayError): VendorCheckItem {
-  return { name: 'vendor', ok: false, detail: err.message, fix: err.hint, code: err.code };
+/** `entry`: the index in `paths:` of the directory it is about. */
+function failure(err: GatewayError, entry: number): VendorCheckItem {
+  return { name: 'vendor', ok: false, detail: err.message, fix: err.hint, code: err.code, at: ['paths', entry] };
 }
 
 /** `env`: ` --environment FILE` when the environment file picks the app's interpreter, else ''. */
@@ -144,9 +148,10 @@ function sourceOptions(appDir: string, manifest: VendorManifest): string {
 function neverVendored(desc: Pick<Description, 'dir' | 'paths'>, env: string): VendorCheckItem | null {
   const requirements = path.join(desc.dir, DEFAULT_REQUIREMENTS);
   if (!existsSync(requirements)) return null;
-  const missing = desc.paths.map((p) => path.resolve(desc.dir, p)).find((dir) => !existsSync(dir));
-  if (!missing) return null;
-  return failure(new GatewayError('APPPKG_VENDOR_MISSING', { into: displayDir(desc.dir, missing), reason: 'does not exist', command: vendorCommand(desc.dir, requirements, missing, env) }));
+  const entry = desc.paths.findIndex((p) => !existsSync(path.resolve(desc.dir, p)));
+  if (entry === -1) return null;
+  const missing = path.resolve(desc.dir, desc.paths[entry]);
+  return failure(new GatewayError('APPPKG_VENDOR_MISSING', { into: displayDir(desc.dir, missing), reason: 'does not exist', command: vendorCommand(desc.dir, requirements, missing, env) }), entry);
 }
 
 async function staleness(appDir: string, dir: string, manifest: VendorManifest, env: string): Promise<GatewayError | null> {

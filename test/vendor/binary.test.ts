@@ -67,7 +67,7 @@ ifOtherPython('check refuses a host whose interpreter cannot load the vendored b
   const before = treeDigest(join(app, 'vendor'));
   const check = await runCli(['check', app, '-e', otherEnv, '--state-dir', state]);
   assert.is(check.status, 1, check.stdout + check.stderr);
-  assert.match(check.stdout, new RegExp(`FAIL\\s+vendor\\s+vendor/: built for cp3\\d+-cp3\\d+-linux_\\w+, which ${other} 3\\.\\d+\\.\\d+ \\(\\w+-\\w+-\\w+\\) cannot load: apppkg-demo-speedup 0\\.1`));
+  assert.match(check.stdout, new RegExp(`FAIL\\s+vendor\\s+\\S+app\\.yaml:3:9: vendor/: built for cp3\\d+-cp3\\d+-linux_\\w+, which ${other} 3\\.\\d+\\.\\d+ \\(\\w+-\\w+-\\w+\\) cannot load: apppkg-demo-speedup 0\\.1`));
   assert.match(check.stdout, /fix: vendor on a host like this one \(`apppkg-gateway vendor .* --allow-binary`\), or install apppkg-demo-speedup from the system with `deb:` instead \(python3-apppkg-demo-speedup\)/);
   assert.equal(treeDigest(join(app, 'vendor')), before, 'check changes nothing');
   // The interpreter that vendored it is still fine.

@@ -189,7 +189,7 @@ ifWheels('check reports a stale or edited vendor dir with the command that refre
   appendFileSync(join(shop, 'requirements.txt'), 'apppkg-demo-words\n');
   const stale = await runCli(['check', shop, ...CHECK]);
   assert.is(stale.status, 1, stale.stdout + stale.stderr);
-  assert.match(stale.stdout, /FAIL\s+vendor\s+vendor\/ is stale: requirements\.txt changed since it was vendored/);
+  assert.match(stale.stdout, /FAIL\s+vendor\s+\S+app\.yaml:3:9: vendor\/ is stale: requirements\.txt changed since it was vendored/);
   const fix = /fix: run `(apppkg-gateway vendor [^`]+)`/.exec(stale.stdout)?.[1];
   // Vendored with --no-index and a wheel directory outside the app: that one is not recorded.
   // The environment file that picks the app's interpreter is named, so that pip runs on it again.
@@ -205,7 +205,7 @@ ifWheels('check reports a stale or edited vendor dir with the command that refre
   appendFileSync(join(shop, 'vendor', 'demo_greeting', '__init__.py'), '# a local patch\n');
   const edited = await runCli(['check', shop, ...CHECK]);
   assert.is(edited.status, 1, edited.stdout);
-  assert.match(edited.stdout, /FAIL\s+vendor\s+vendor\/: not as vendor wrote it \(\.apppkg-vendor\.json\): 1 file: demo_greeting\/__init__\.py \(changed\)/);
+  assert.match(edited.stdout, /FAIL\s+vendor\s+\S+app\.yaml:3:9: vendor\/: not as vendor wrote it \(\.apppkg-vendor\.json\): 1 file: demo_greeting\/__init__\.py \(changed\)/);
   assert.match(edited.stdout, /fix: run `apppkg-gateway vendor .* --into vendor\/ --no-index --find-links DIR --environment \S+` to restore them/);
   const restore = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
   assert.match(restore.stdout, /files 0 added, 1 changed, 0 removed/);
@@ -391,8 +391,20 @@ test('check names a paths: directory that was never vendored, with the command',
   const app = makeApp('nevervendored');
   const r = await runCli(['check', app, ...CHECK]);
   assert.is(r.status, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /FAIL\s+vendor\s+paths: vendor\/ does not exist/);
+  assert.match(r.stdout, /FAIL\s+vendor\s+\S+app\.yaml:3:9: paths: vendor\/ does not exist/);
   assert.match(r.stdout, new RegExp(`fix: run \`apppkg-gateway vendor ${app} --from requirements\\.txt --into vendor/ --environment ${envFile}\``));
+});
+
+test('check\'s vendor line is placed, as every failure is, at the paths: entry of the directory it is about', async () => {
+  const app = makeApp('vendorplace');
+  writeFileSync(join(app, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths:\n  - lib\n  - vendor/\n');
+  mkdirSync(join(app, 'lib'));
+  const never = await runCli(['check', app, ...CHECK]);
+  assert.match(never.stdout, new RegExp(`FAIL\\s+vendor\\s+${join(app, 'app.yaml')}:5:5: paths: vendor/ does not exist`), never.stdout);
+  mkdirSync(join(app, 'vendor'));
+  writeFileSync(join(app, 'vendor', '.apppkg-vendor.json'), '{');
+  const stale = await runCli(['check', app, ...CHECK]);
+  assert.match(stale.stdout, new RegExp(`FAIL\\s+vendor\\s+${join(app, 'app.yaml')}:5:5: vendor/ is stale: \\.apppkg-vendor\\.json is not JSON`), stale.stdout);
 });
 
 test('init offers the vendor way when it finds requirements.txt', async () => {
