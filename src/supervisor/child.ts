@@ -150,9 +150,9 @@ export class Child extends EventEmitter {
 
   private terminate(pid: number): void {
     if (this.termGroup) {
-      // A shell's `setsid env -i ... &` is out of the group's reach and, once the shell exits,
-      // out of its tree's (the shim ends such children of its own: left_behind.py).
-      this.tree?.stopping(pid);
+      // The whole tree, a shell's daemons outside its group too (its `setsid ... &`), marked or
+      // not (the shim ends such children of its own: left_behind.py).
+      if (this.tree !== null) return this.tree.stop(pid);
       signalGroup(pid, 'SIGTERM');
       signalGroup(pid, 'SIGCONT');
       return;
@@ -178,9 +178,8 @@ export class Child extends EventEmitter {
   private endLeftBehind(tree: GuardedTree, pid: number | undefined): Promise<void> {
     if (this.killed) return tree.sweep(pid);
     this.leftBehind = { tree, pid };
-    // A stop of a group sent it SIGTERM already (termGroup): not a second time.
-    const told = this.termGroup && this.stopping !== null;
-    return tree.end(pid, LEFT_BEHIND_GRACE_MS, { told }).finally(() => (this.leftBehind = null));
+    // A stop of a group sent the tree SIGTERM already (termGroup): the tree knows, and sends none again.
+    return tree.end(pid, LEFT_BEHIND_GRACE_MS).finally(() => (this.leftBehind = null));
   }
 
   /** SIGKILL the tree and the group, now; after the leader's exit, what it left behind. */

@@ -24,6 +24,8 @@ interface Wanted {
   needle: Buffer;
   /** 0: none sent, the processes only counted (kill(2)'s own test for existence). */
   signal: NodeJS.Signals | 0;
+  /** Which of the marked processes are meant (a pid), when not all: asked only of those that carry the mark. */
+  only?: (pid: number) => boolean;
   /** Processes found carrying the mark. */
   found: number;
 }
@@ -43,18 +45,18 @@ const buffers: Buffer[] = [];
 
 /**
  * Sends `signal` to every process whose environment holds `name=value` as a whole entry (one
- * it may read: ours, or any when root). Resolves, with how many it found, once a scan of /proc
- * begun after this call has ended; a process that cleared its environment is out of reach, and
- * a zombie is not counted (its environ reads empty).
+ * it may read: ours, or any when root), of those `only` those it accepts. Resolves, with how
+ * many it found, once a scan of /proc begun after this call has ended; a process that cleared
+ * its environment is out of reach, and a zombie is not counted (its environ reads empty).
  */
-export function signalMarked(name: string, value: string, signal: NodeJS.Signals | 0): Promise<number> {
+export function signalMarked(name: string, value: string, signal: NodeJS.Signals | 0, only?: (pid: number) => boolean): Promise<number> {
   if (process.platform !== 'linux') return Promise.resolve(0);
   if (next === null) {
     const scan: Scan = { wanted: [], done: Promise.resolve() };
     scan.done = runAfterCurrent(scan);
     next = scan;
   }
-  const wanted: Wanted = { needle: Buffer.from(`${name}=${value}\0`), signal, found: 0 };
+  const wanted: Wanted = { needle: Buffer.from(`${name}=${value}\0`), signal, only, found: 0 };
   next.wanted.push(wanted);
   return next.done.then(() => wanted.found);
 }
@@ -91,6 +93,7 @@ async function scanProc(wanted: Wanted[]): Promise<void> {
     for (const one of wanted) {
       const found = environ.indexOf(one.needle);
       if (found === 0 || (found > 0 && environ[found - 1] === 0)) {
+        if (one.only !== undefined && !one.only(Number(entry))) continue;
         one.found++;
         try {
           process.kill(Number(entry), one.signal);

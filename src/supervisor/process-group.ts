@@ -219,6 +219,8 @@ export class GuardedTree {
   private readonly ownGroup: boolean;
   /** What of the tree the stop's SIGTERM would not reach, read as it was sent (`stopping`). */
   private readonly strays: Strays = new Map();
+  /** A stop sent every process of the tree SIGTERM (`stop`): `end` sends none again. */
+  private told = false;
 
   /** Starts the tree's guard: make the tree right before its leader's spawn. */
   constructor({ ownGroup = true }: { ownGroup?: boolean } = {}) {
@@ -246,12 +248,37 @@ export class GuardedTree {
   /**
    * The leader `pid` is sent its stop's SIGTERM right after this: what of its tree neither the
    * group nor the mark reaches (a child in a session of its own with its environment cleared)
-   * is read now, since the leader's exit hands it to init, and `end` and `sweep` end it too, by
-   * pid and start time. One pass over /proc per stop.
+   * is read now, since the leader's exit hands it to init, and `stop`, `end` and `sweep` end it
+   * too, by pid and start time. One pass over /proc per stop.
    */
   stopping(pid: number | undefined): void {
     if (pid === undefined) return;
     for (const [stray, start] of straysOf(pid, this.ownGroup ? pid : null, this.mark)) this.strays.set(stray, start);
+  }
+
+  /**
+   * A graceful stop: SIGTERM (and SIGCONT) to every process of the tree at once, its group,
+   * what carries the mark outside the group (a daemon that left it with setsid(), its
+   * environment kept) and the strays; `end` then counts them through their grace, and SIGKILLs
+   * what is left. The group signalled alone, such a daemon got SIGKILL 3 s later and nothing
+   * before it. Those in the group carry the mark too and are not told twice: a second SIGTERM
+   * can turn a graceful exit into a hasty one (uvicorn, celery).
+   */
+  stop(pid: number | undefined): void {
+    if (pid === undefined) return;
+    this.stopping(pid);
+    this.told = true;
+    const group = this.ownGroup ? pid : null;
+    if (group !== null) {
+      signalGroup(group, 'SIGTERM');
+      signalGroup(group, 'SIGCONT');
+    }
+    signalStrays(this.strays, 'SIGTERM');
+    signalStrays(this.strays, 'SIGCONT');
+    const outsideGroup = group === null ? undefined : (marked: number) => statFields(marked)?.[2] !== String(group);
+    // Both in one pass over /proc, as `end`'s own: the scans asked for in the same turn share it.
+    void signalMarked(TREE_MARK, this.mark, 'SIGTERM', outsideGroup);
+    void signalMarked(TREE_MARK, this.mark, 'SIGCONT', outsideGroup);
   }
 
   /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
@@ -273,21 +300,23 @@ export class GuardedTree {
   /**
    * The leader of a command has exited, and what it left behind ends with it, as a container's
    * processes end with its main process (`docker run`): SIGTERM (and SIGCONT) to its group and
-   * what carries the mark, then SIGKILL to whatever is left after `graceMs`. Resolves as soon as
-   * none is left, the guard kept until then (a CLI killed meanwhile still takes them along).
+   * what carries the mark (unless a `stop` told them), then SIGKILL to whatever is left after
+   * `graceMs`. Resolves as soon as none is left, the guard kept until then (a CLI killed
+   * meanwhile still takes them along).
    */
-  async end(pid: number | undefined, graceMs: number, { told = false }: { told?: boolean } = {}): Promise<void> {
+  async end(pid: number | undefined, graceMs: number): Promise<void> {
+    const told = this.told;
     const group = pid !== undefined && this.ownGroup ? pid : null;
     if (group !== null && !told) {
       signalGroup(group, 'SIGTERM');
       signalGroup(group, 'SIGCONT');
     }
-    // The stop's SIGTERM never reached the strays: theirs is now.
-    signalStrays(this.strays, 'SIGTERM');
-    signalStrays(this.strays, 'SIGCONT');
+    if (!told) {
+      signalStrays(this.strays, 'SIGTERM');
+      signalStrays(this.strays, 'SIGCONT');
+    }
     // Both in one pass over /proc: the scans asked for in the same turn share it. Told already
-    // (a stop sent its group SIGTERM), a second one could turn a graceful exit into a hasty one
-    // (uvicorn, celery): only counted.
+    // (`stop`), a second one could turn a graceful exit into a hasty one: only counted.
     let left = told
       ? await signalMarked(TREE_MARK, this.mark, 0)
       : (await Promise.all([signalMarked(TREE_MARK, this.mark, 'SIGTERM'), signalMarked(TREE_MARK, this.mark, 'SIGCONT')]))[0];

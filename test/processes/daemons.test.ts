@@ -256,6 +256,32 @@ test('a processes: entry and a hook stopped with the gateway take along the chil
   }
 });
 
+test('a processes: entry stopped with the gateway gives the daemon it started in a session of its own SIGTERM, not SIGKILL alone', async () => {
+  const dir = join(work.path, 'marked-daemon');
+  const apps = join(dir, 'apps');
+  const pidFile = join(dir, 'pids');
+  const notes = join(dir, 'notes');
+  // Out of the group, its environment (and so the tree's mark) kept: the stop's SIGTERM to the
+  // group missed it, and the end after counted it as told, so SIGKILL came 3 s later.
+  const daemon = `setsid sh -c 'echo $$ >> ${pidFile}; trap "echo got-term >> ${notes}; exit 0" TERM; while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 & exec sleep 600`;
+  writePackage(apps, 'daemon', {
+    'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: ${daemon}\n`,
+    'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  let pids: number[] = [];
+  try {
+    pids = await waitFor(() => (existsSync(pidFile) ? daemonPids(pidFile) : undefined), 20_000, () => `the daemon\n${gw.output()}`);
+    assert.ok(readFileSync(`/proc/${pids[0]}/environ`, 'latin1').includes('APPPKG_TREE='), 'the daemon carries the mark');
+    assert.is(await gw.stop(), 0, gw.output());
+    assert.is(existsSync(notes) ? readFileSync(notes, 'utf8') : '', 'got-term\n', 'the daemon got one SIGTERM before anything else');
+    await assertNoOrphans(pids, 5_000);
+  } finally {
+    await gw.stop();
+    killLeft(pids);
+  }
+});
+
 test('a process that forks into the background and exits 0 is restarted, and the log says it must stay in the foreground', async () => {
   const dir = join(work.path, 'forks');
   const apps = join(dir, 'apps');
