@@ -11,7 +11,7 @@ import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { commandEnvironment } from '../environment/app-env.js';
 import { useWhileRunning } from '../environment/run-helper-holds.js';
-import { GuardedTree, killTree, signalGroup } from '../supervisor/process-group.js';
+import { GuardedTree, killTree } from '../supervisor/process-group.js';
 import { spawnFailure } from './spawn-failure.js';
 
 /** How long, after the child exits, its piped output may take to reach EOF. */
@@ -102,8 +102,8 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     const stop = () => {
       if (child.pid === undefined || settled) return;
       out?.write('apppkg-gateway: stopped: the gateway is stopping\n');
-      tree.stopping(child.pid);
-      signalGroup(child.pid, 'SIGTERM');
+      // The whole tree, told so: `end`, once the hook has exited, sends its group none again.
+      tree.stop(child.pid);
       killTimer = setTimeout(() => child.pid !== undefined && killTree(child.pid), STOP_KILL_MS);
     };
     if (background?.stop.aborted) queueMicrotask(stop);

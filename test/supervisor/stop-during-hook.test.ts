@@ -88,4 +88,25 @@ test('SIGKILL of the gateway during an update hook: the hook and what the worker
   await assertNoOrphans([...hook, ...helpers], 10_000);
 });
 
+
+test('a hook the gateway stops gets one SIGTERM, not one from the stop and more from its end', async () => {
+  const apps = tempDir('apppkg-stop-hook-apps-');
+  const state = tempDir('apppkg-stop-hook-state-');
+  dirs.push(apps, state);
+  const terms = join(state.path, 'terms');
+  const pidFile = join(state.path, 'counter.pid');
+  // A member of the hook's group that outlives its shell and notes each SIGTERM it gets.
+  const counter = `sh -c 'echo $$ > ${pidFile}; trap "echo term >> ${terms}" TERM; while :; do sleep 0.1; done' & wait`;
+  mkdirSync(join(apps.path, 'counts'));
+  writeFileSync(join(apps.path, 'counts', 'app.yaml'), `platform: python, wsgi\napp: main:application\ncommands:\n  install: ${JSON.stringify(counter)}\n`);
+  writeFileSync(join(apps.path, 'counts', 'main.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--settle', '0', '--access-log', 'off']);
+  running.push(gw);
+  const pid = await waitFor(() => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8').trim()), 30_000, () => `the install hook to run\n${gw.output()}`);
+  leftovers.push(pid);
+  assert.is(await gw.stop(15_000), 0, gw.output());
+  await assertNoOrphans([pid], 5000);
+  assert.is(existsSync(terms) ? readFileSync(terms, 'utf8') : '', 'term\n', 'SIGTERMs the hook\'s group got');
+});
+
 test.run();
