@@ -211,8 +211,8 @@ export function headBegunAt(socket: Socket): number | null | undefined {
 }
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
-/** Empty lines (llhttp skips them), a method, a space, and a target up to where llhttp stopped (by default). */
-const LINE_BEGUN = /^[\r\n]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]*$/;
+/** Empty lines (llhttp skips them), a method, its spaces (one or more, as llhttp reads them), and a target up to where llhttp stopped (by default). */
+const LINE_BEGUN = /^[\r\n]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+ +[\x21-\x7e]*$/;
 
 /**
  * The bytes from the first of the request line llhttp refused at `at` in `packet` (the read it

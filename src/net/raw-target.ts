@@ -36,9 +36,14 @@ const HEX = '0123456789ABCDEF';
 export function escapeRawTarget(bytes: Buffer, socket: Socket): Buffer {
   const lineEnd = bytes.indexOf(LF);
   if (lineEnd === -1) return bytes;
-  const from = bytes.indexOf(SP) + 1;
-  const to = bytes.lastIndexOf(SP, lineEnd);
-  if (from === 0 || to < from) return bytes;
+  // llhttp reads words between runs of spaces (`GET  /caf\xe9 HTTP/1.1`, as the lane and RFC 9112
+  // §3 allow): the target is what lies between them, not a space of the run.
+  let from = bytes.indexOf(SP) + 1;
+  if (from === 0) return bytes;
+  while (bytes[from] === SP) from++;
+  let to = bytes.lastIndexOf(SP, lineEnd);
+  while (to > from && bytes[to - 1] === SP) to--;
+  if (to < from) return bytes;
   let high = from;
   while (high < to && bytes[high] < 0x80) high++;
   if (high === to) return bytes;
