@@ -57,6 +57,18 @@ function skipSpace(s: string, from: number, to: number): number {
 }
 
 /**
+ * Whether an HTAB is among `s`'s characters from `from` to `to` (a value's trailing whitespace).
+ * RFC 9110 §5.5 lets a value end in SP or HTAB, but llhttp refuses a Content-Length or
+ * Transfer-Encoding that ends in HTAB (not in SP): a framing field two readers read apart is how
+ * requests are smuggled, so such a head goes to node:http, which refuses it as it does
+ * whichever reader has it.
+ */
+function hasTab(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) === 9) return true;
+  return false;
+}
+
+/**
  * The head (latin-1, without its final CRLF CRLF) as a plain request, or null: then it is
  * node:http's to read. Never throws.
  */
@@ -91,13 +103,13 @@ export function parsePlainHead(head: string): PlainHead | null {
     if (headers[lower] !== undefined || NOT_PLAIN.has(lower)) return null;
     if (lower === 'host') hasHost = true;
     else if (lower === 'content-length') {
-      // A list (`5, 5`), a sign or a space inside is node:http's to judge (and refuse).
-      if (!LENGTH.test(value)) return null;
+      // A list (`5, 5`), a sign, a space inside or an HTAB after (hasTab) is node:http's to judge (and refuse).
+      if (!LENGTH.test(value) || hasTab(head, last, end)) return null;
       bodyLength = Number(value);
     } else if (lower === 'transfer-encoding') {
       // Another coding, or a list (`gzip, chunked`), is node:http's to judge; in HTTP/1.0 any
       // is a 400 that closes (RFC 9112 §6.1, front.ts route), which node:http gives.
-      if (http10 || value.toLowerCase() !== 'chunked') return null;
+      if (http10 || value.toLowerCase() !== 'chunked' || hasTab(head, last, end)) return null;
       chunked = true;
     } else if (lower === 'connection') {
       // A list naming other fields is hop-by-hop bookkeeping node:http and cgi-request.ts do.

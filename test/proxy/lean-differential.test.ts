@@ -268,6 +268,12 @@ test('heads other seeds found the readers differing on: the same answers from bo
     ['GET  /os-1caf\xe9 HTTP/1.1\r\nHost: h\r\n\r\n', '/os-1', [200]],
     ['GET /os-2a HTTP/1.1\r\nHost: h\r\n\r\nGET   /os-2caf\xe9?a=\xff HTTP/1.1\r\nHost: h\r\n\r\n', '/os-2', [200, 200]],
     ['POST  /os-3caf\xe9 HTTP/1.1\r\nHost: h\r\nHost:\th\t\r\n\r\n', '/os-3', [400]],
+    // Seed 27: a Content-Length or Transfer-Encoding that ends in HTAB, which llhttp refuses
+    // (not one that ends in SP): the lane served it.
+    ['PURGE_CACHE /os-4 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\t\r\n\r\nhello', '/os-4', [400]],
+    ['POST /os-5 HTTP/1.1\r\nHost: h\r\nContent-Length: 5 \t \r\n\r\nhello', '/os-5', [400]],
+    ['POST /os-6 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n', '/os-6', [400]],
+    ['POST /os-7 HTTP/1.1\r\nHost: h\r\nContent-Length:\t5 \r\n\r\nhello', '/os-7', [200]],
   ];
   for (const [bytes, tag, statuses] of cases) {
     const got = await bothAnswer(bytes, tag, statuses.length);
