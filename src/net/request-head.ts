@@ -263,6 +263,8 @@ const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number)
   ['Missing expected CR after header value', 'a trailer field line does not end in CRLF'],
   ['Invalid header value char', 'a trailer field line has a control character'],
   ['Invalid header field char', 'the chunked body does not end in CRLF'],
+  // The CR of the body's last CRLF, then not its LF.
+  ['Expected LF after headers', 'the chunked body does not end in CRLF'],
   // obs-fold (a line that begins with SP or HTAB), else an octet of the name.
   ['Invalid header token', (packet, at) => (packet[at - 1] === 0x0a && (packet[at] === SP || packet[at] === HTAB) ? 'a trailer field line is malformed' : 'a trailer field name is malformed')],
 ]);

@@ -274,6 +274,10 @@ test('heads other seeds found the readers differing on: the same answers from bo
     ['POST /os-5 HTTP/1.1\r\nHost: h\r\nContent-Length: 5 \t \r\n\r\nhello', '/os-5', [400]],
     ['POST /os-6 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n', '/os-6', [400]],
     ['POST /os-7 HTTP/1.1\r\nHost: h\r\nContent-Length:\t5 \r\n\r\nhello', '/os-7', [200]],
+    // Seed 27: a chunked body whose last line is a CR and not its LF, after a trailer or not:
+    // node:http said "the request cannot be parsed (expected lf after headers)".
+    ['PURGE_CACHE /os-8 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: CHUNKED\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\rGET /os-8b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-8', [400]],
+    ['POST /os-9 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\rGET /os-9b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-9', [400]],
   ];
   for (const [bytes, tag, statuses] of cases) {
     const got = await bothAnswer(bytes, tag, statuses.length);
