@@ -192,6 +192,8 @@ export class ChunkedBody {
           this.state = this.left === 0 ? State.TrailerStart : State.Data;
           break;
         case State.DataCr:
+          // A bare LF ends data of the right size in the wrong line end, as llhttp reports it.
+          if (c === LF) return this.fail('chunk data does not end in CRLF', i);
           if (c !== CR) return this.fail('chunk data is longer than its size', i);
           this.state = State.DataLf;
           break;

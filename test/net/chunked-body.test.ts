@@ -54,7 +54,7 @@ test('framings refused, each with the reason', () => {
     ['3\nabc', /CRLF/],
     ['3\r\rabc', /CRLF/],
     ['3\r\nabcd\r\n', /longer than its size/],
-    ['3\r\nabc\n0\r\n\r\n', /longer than its size/],
+    ['3\r\nabc\n0\r\n\r\n', /chunk data does not end in CRLF/],
     ['3\r\nabc\r\r', /CRLF/],
     ['10000000000000\r\n', /too large/],
     [`3;${'e'.repeat(5000)}\r\n`, /too long/],

@@ -278,6 +278,8 @@ test('heads other seeds found the readers differing on: the same answers from bo
     // node:http said "the request cannot be parsed (expected lf after headers)".
     ['PURGE_CACHE /os-8 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: CHUNKED\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\rGET /os-8b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-8', [400]],
     ['POST /os-9 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\rGET /os-9b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-9', [400]],
+    // Seed 6: chunk data of its size, then a bare LF: the lane said "longer than its size".
+    ['PUT /os-10 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\n0\r\n\r\n', '/os-10', [400]],
   ];
   for (const [bytes, tag, statuses] of cases) {
     const got = await bothAnswer(bytes, tag, statuses.length);
