@@ -8,8 +8,7 @@
 // commands.check get TMPDIR and the command helpers in a scratch directory removed after; the
 // data and log directories are named in their variables and reported, made by install, serve, run.
 import { statSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { atAppKey, resolveApp, type AppContext } from '../app-context.js';
@@ -30,6 +29,7 @@ import { GuardedTree } from '../supervisor/process-group.js';
 import { checkServices } from '../services/service-report.js';
 import { serviceVariableNames } from '../services/app-services.js';
 import { checkVendor } from './vendor-check.js';
+import { withScratchDir } from './scratch-dir.js';
 
 /** One line of the check: `ok  python  /usr/bin/python3 3.11.2` or `FAIL` with its fix. */
 export interface CheckItem {
@@ -176,46 +176,45 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     if (mail) report(mail);
     return summary(desc, checks);
   }
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'apppkg-check-'));
-  try {
-    // As root, the import and commands.check run as the app's user, as its workers and hooks do:
-    // an interpreter or a file that user cannot reach fails here, not first under --apps. The
-    // user must get through the scratch directory to its TMPDIR and helpers (not list it).
-    const switchUser = process.getuid?.() === 0;
-    if (switchUser) await chmod(scratch, 0o711);
-    const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch, switchUser });
-    // The environment a worker gets (its PATH and PYTHONPATH included), and a process's: a
-    // subprocess the import starts runs the app's `python`, as it would under the gateway.
-    const env = supervisedEnvironment(ctx.appEnv);
-    if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
-      // Guarded, as a worker is: what the import starts (a helper it Popens) ends with the check.
-      const result = await checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree());
-      const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
-      report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
+  await withScratchDir('apppkg-check-', async (scratch) => {
+    try {
+      // As root, the import and commands.check run as the app's user, as its workers and hooks do:
+      // an interpreter or a file that user cannot reach fails here, not first under --apps. The
+      // user must get through the scratch directory to its TMPDIR and helpers (not list it).
+      const switchUser = process.getuid?.() === 0;
+      if (switchUser) await chmod(scratch, 0o711);
+      const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch, switchUser });
+      // The environment a worker gets (its PATH and PYTHONPATH included), and a process's: a
+      // subprocess the import starts runs the app's `python`, as it would under the gateway.
+      const env = supervisedEnvironment(ctx.appEnv);
+      if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
+        // Guarded, as a worker is: what the import starts (a helper it Popens) ends with the check.
+        const result = await checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree());
+        const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
+        report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
+      }
+      for (const item of await programChecks(ctx, env.PATH ?? '')) report(item);
+      const hook = desc.commands.check;
+      if (hook) {
+        opts.onHookStart?.(hook);
+        const status = await runInAppEnvironment(ctx, { shell: hook, output: opts.output, timeoutMs: opts.timeoutMs });
+        const fix = state.missing !== '' ? `read its output above; if it needs ${state.missing}, which check does not create, run \`apppkg-gateway install\` first` : 'read its output above';
+        report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
+      }
+    } catch (caught) {
+      const err = atAppKey(caught, desc);
+      if (!isGatewayError(err)) throw err;
+      const traceback = err.details.traceback;
+      report({
+        name: 'app',
+        ok: false,
+        detail: err.placedMessage,
+        fix: err.hint,
+        code: err.code,
+        ...(typeof traceback === 'string' ? { traceback } : {}),
+      });
     }
-    for (const item of await programChecks(ctx, env.PATH ?? '')) report(item);
-    const hook = desc.commands.check;
-    if (hook) {
-      opts.onHookStart?.(hook);
-      const status = await runInAppEnvironment(ctx, { shell: hook, output: opts.output, timeoutMs: opts.timeoutMs });
-      const fix = state.missing !== '' ? `read its output above; if it needs ${state.missing}, which check does not create, run \`apppkg-gateway install\` first` : 'read its output above';
-      report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
-    }
-  } catch (caught) {
-    const err = atAppKey(caught, desc);
-    if (!isGatewayError(err)) throw err;
-    const traceback = err.details.traceback;
-    report({
-      name: 'app',
-      ok: false,
-      detail: err.placedMessage,
-      fix: err.hint,
-      code: err.code,
-      ...(typeof traceback === 'string' ? { traceback } : {}),
-    });
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
+  });
   if (mail) report(mail);
   return summary(desc, checks);
 }

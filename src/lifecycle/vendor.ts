@@ -14,8 +14,7 @@
 //      stage, removing what is no longer required (vendor-sync.ts).
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { satisfies } from '@renovatebot/pep440';
@@ -44,6 +43,7 @@ import {
 import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
 import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';
 import { hostTags } from './vendor-tags.js';
+import { withScratchDir } from './scratch-dir.js';
 
 export const DEFAULT_REQUIREMENTS = 'requirements.txt';
 export const DEFAULT_VENDOR_DIR = 'vendor';
@@ -138,8 +138,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   for (const key of UNSAFE_ENV) delete env[key];
   await assertHasPip(interpreter.executable, env);
 
-  const work = await mkdtemp(path.join(os.tmpdir(), 'apppkg-vendor-'));
-  try {
+  return withScratchDir('apppkg-vendor-', async (work) => {
     const stage = path.join(work, 'stage');
     // Made here: requirements that install nothing leave pip no reason to create it.
     await mkdir(stage);
@@ -182,9 +181,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     for (const file of sync.foreign) say(`    ${into}${file}: not written by vendor, left as it is`);
     const paths = desc?.desc.paths.map((p) => path.resolve(appDir, p));
     return { vendorDir, manifest, sync, first: previous === null, interpreter, onAppPath: paths ? paths.includes(vendorDir) : null, pip: desc?.desc.pip ?? null };
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  });
 }
 
 /**
