@@ -164,8 +164,8 @@ test('pip: only: python3-venv, and the venv built by the gateway in the image, o
   assert.ok(text.indexOf('USER 10001') < text.indexOf('export venv'), 'the venv is built as the user that runs it');
 });
 
-test('deb: and pip:: both, each package once', async () => {
-  const dir = makeApp(work.path, 'both', 'platform: python, wsgi\napp: wsgi:application\ndeb: [python3-flask, python3-venv, python3-flask]\npip: requirements.txt\n');
+test('deb: and pip:: both, each package once (python3-venv, which pip: needs, listed in deb: too)', async () => {
+  const dir = makeApp(work.path, 'both', 'platform: python, wsgi\napp: wsgi:application\ndeb: [python3-flask, python3-venv]\npip: requirements.txt\n');
   const text = await recipe(dir);
   assert.equal(aptPackages(text), [...BASE, 'python3-venv', 'python3-flask']);
   assert.match(text, /export venv \/srv\/apps\/both /);
