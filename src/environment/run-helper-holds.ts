@@ -8,8 +8,9 @@
 // holder killed with -9 (its hold never lifted) holds nothing once it is gone. Within one
 // process (the library's AppPackage.run beside its Gateway.start) a command's use is counted
 // while it runs (useWhileRunning): a hold file of its own process tells the prune nothing.
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { procStat } from '../proc-stat.js';
 
 export const HOLDS_DIR = 'holds';
 
@@ -17,13 +18,7 @@ const held = new Set<string>();
 
 /** The process's start time as Linux's /proc says it (clock ticks since boot); null where there is no /proc. */
 function startOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) may hold spaces and parentheses, so count after its last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
+  return procStat(pid)?.startTime ?? null;
 }
 
 function isAlive(pid: number): boolean {

@@ -11,6 +11,7 @@ import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError, systemErrorReason } from '../errors.js';
 import { makeDirectory } from '../make-dir.js';
+import { procStat } from '../proc-stat.js';
 import { appStateDirs } from './state-root.js';
 
 export const LOCK_FILE = 'gateway.lock';
@@ -22,21 +23,6 @@ export interface StateRootLock {
   readonly file: string;
   /** Removes the lock file if it is still ours; idempotent. */
   release(): Promise<void>;
-}
-
-/**
- * The state of `pid` (field 3 of /proc/PID/stat: Z for a zombie) and its start time in clock
- * ticks since boot (field 22), or null off Linux.
- */
-function procStat(pid: number): { state: string; startTime: string } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces or ')': count after the last.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], startTime: fields[19] };
-  } catch {
-    return null;
-  }
 }
 
 interface Holder {

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
+import { procStat } from '../proc-stat.js';
 import { signalMarked } from './marked-processes.js';
 
 /** The variable that marks a guarded tree's processes (SPEC 4: no orphan processes, ever). */
@@ -70,23 +71,11 @@ function readProcesses(): ProcessEntry[] | null {
   }
   const found: ProcessEntry[] = [];
   for (const entry of entries) {
-    const fields = statFields(Number(entry));
-    if (fields === null) continue; // gone meanwhile
-    found.push({ pid: Number(entry), ppid: Number(fields[1]), pgid: Number(fields[2]), start: fields[19] });
+    const stat = procStat(Number(entry));
+    if (stat === null) continue; // gone meanwhile
+    found.push({ pid: Number(entry), ppid: stat.ppid, pgid: stat.pgid, start: stat.startTime });
   }
   return found;
-}
-
-/** /proc/PID/stat from field 3 (the state) on; null if gone. */
-function statFields(pid: number): string[] | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  // The command name (field 2) may hold spaces and parentheses: count after its last ')'.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /** The processes descended from `pid` in `processes`, nearest first. */
@@ -140,8 +129,8 @@ function straysOf(pid: number, group: number | null, mark: string): Strays {
 function signalStrays(strays: Strays, signal: NodeJS.Signals | 0): number {
   let running = 0;
   for (const [pid, start] of strays) {
-    const fields = statFields(pid);
-    if (fields === null || fields[19] !== start || fields[0] === 'Z' || fields[0] === 'X') {
+    const stat = procStat(pid);
+    if (stat === null || stat.startTime !== start || stat.state === 'Z' || stat.state === 'X') {
       strays.delete(pid); // exited, and its pid may be another's from now on
       continue;
     }
@@ -275,7 +264,7 @@ export class GuardedTree {
     }
     signalStrays(this.strays, 'SIGTERM');
     signalStrays(this.strays, 'SIGCONT');
-    const outsideGroup = group === null ? undefined : (marked: number) => statFields(marked)?.[2] !== String(group);
+    const outsideGroup = group === null ? undefined : (marked: number) => procStat(marked)?.pgid !== group;
     // Both in one pass over /proc, as `end`'s own: the scans asked for in the same turn share it.
     void signalMarked(TREE_MARK, this.mark, 'SIGTERM', outsideGroup);
     void signalMarked(TREE_MARK, this.mark, 'SIGCONT', outsideGroup);
