@@ -185,6 +185,8 @@ function summarize(output, code, signal) {
   if (!ended) notes.push(`the test process ended (${signal ?? `status ${code}`}) before uvu's summary: see the error above`);
   // uvu 0.5.6 prints nothing for a hook that threw, nor for an error it cannot format (one whose
   // `details` is not a string, as GatewayError's is): it just stops that suite at (n / m).
+  // test/helpers/uvu.ts makes a test's, a before or before.each hook's error print as a FAIL;
+  // an after or after.each hook's can still end a suite this way.
   const silent = failed - (text.match(/ FAIL /g) ?? []).length;
   if (ended && silent > 0) notes.push(`${silent} failed without an error printed: a hook threw or uvu could not format the error; look for a suite ending (n / m) with n < m`);
   // CI keeps only a part of a long log: name each failure again where the totals are read.
