@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
 import { validateObject } from '../../src/export/k8s-validate.js';
 import { loadEnvironmentFile, overridesFor } from '../../src/environment/host-file.js';
@@ -485,6 +486,28 @@ test('an empty setting in the environment file is a value, as on one machine: ex
   const filled = compose({ EMPTY_ONE: '', SENTRY_DSN: '', API_KEY: 'k' });
   assert.is(filled.status, 0, filled.stderr);
   assert.equal(overridesFor(await loadEnvironmentFile(join(dir, 'composed.json')), 'es').settings, { EMPTY_ONE: '', SENTRY_DSN: '', API_KEY: 'k' });
+});
+
+test('settings whose values YAML 1.1 reads as booleans or numbers (yes, off, NO, y, 1_000) stay strings for kubectl, which reads YAML 1.1', async () => {
+  const dir = join(out.path, 'yaml11-settings');
+  mkdirSync(join(dir, 'apps', 'ys'), { recursive: true });
+  writeFileSync(join(dir, 'apps', 'ys', 'app.yaml'), 'app: w:application\ncommands:\n  update: "on"\n');
+  writeFileSync(join(dir, 'apps', 'ys', 'w.py'), 'def application(e, s):\n    s("200 OK", [])\n    return [b"x"]\n');
+  const given = { USE_TLS: 'yes', DEBUG: 'off', REGION: 'NO', Y: 'y', LIMIT: '1_000', MODE: '0o17', SINCE: '2001-12-14', NOTHING: '~', PLAIN: 'plain words' };
+  writeFileSync(join(dir, 'environment.yaml'), `apps:\n  ys:\n    settings:\n${Object.entries(given).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}\n`).join('')}`);
+  const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'environment.yaml'), '--image', IMAGE, '--out', join(dir, 'out')]);
+  assert.is(r.status, 0, r.stderr);
+  const text = readFileSync(join(dir, 'out', 'ys.yaml'), 'utf8');
+  // sigs.k8s.io/yaml, under kubectl and the API server, is YAML 1.1: `yes` there is true.
+  for (const version of ['1.1', '1.2'] as const) {
+    const objects = parseAllDocuments(text, { version }).map((doc) => doc.toJS()).filter((o) => o !== null);
+    const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === 'ys-settings');
+    assert.equal(secret.stringData, given, `read as YAML ${version}`);
+    const job = objects.find((o) => o.kind === 'Job');
+    assert.equal(job.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'APPPKG_UPDATE').value, 'on', `read as YAML ${version}`);
+  }
+  assert.match(text, /\n  USE_TLS: "yes"\n/);
+  assert.match(text, /\n  PLAIN: plain words\n/);
 });
 
 test('a setting named like a variable every pod has (HOSTNAME, KUBERNETES_SERVICE_HOST) and missing from its Secret stops the pod, as any other does, rather than taking the pod\'s own', async () => {
