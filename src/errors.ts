@@ -887,7 +887,10 @@ export const ERROR_CODES = {
   APPPKG_EXPORT_WRITE_FAILED: {
     summary: '`export` could not write a manifest or recipe file (a directory it cannot create, a full disk).',
     message: (d) => `cannot write ${str(d.path)}: ${str(d.reason)}`,
-    hint: () => 'give --out a directory you can write, or leave it out to print to stdout',
+    // kubernetes --out is a directory (NAME.yaml per app), containerfile --out the recipe's file.
+    hint: (d) => d.out === 'file'
+      ? 'give --out the file to write the recipe to (Containerfile in the app directory, say), not a directory, or leave it out to print to stdout'
+      : 'give --out a directory you can write, or leave it out to print to stdout',
     exitStatus: 1,
     example: { path: '/srv/k8s/blog.yaml', reason: 'EACCES: permission denied' },
   },

@@ -206,6 +206,13 @@ test('--out writes the file', async () => {
   assert.match(readFileSync(file, 'utf8'), /python3-django/);
 });
 
+test('--out naming a directory: the fix asks for a file, as containerfile --out takes one', async () => {
+  const r = await runCli(['export', 'containerfile', join(EXAMPLES, 'django-blog'), '--out', work.path]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /cannot write .*: EISDIR/);
+  assert.match(r.stderr, /fix: give --out the file to write the recipe to \(Containerfile in the app directory, say\), not a directory, or leave it out to print to stdout/);
+});
+
 test('what the image cannot hold: each key with its fix, nothing written, status 1', async () => {
   const dir = makeApp(
     work.path,

@@ -87,7 +87,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     if (out === undefined) process.stdout.write(result.text);
     else {
       await writeFile(out, result.text).catch((err) => {
-        throw new GatewayError('APPPKG_EXPORT_WRITE_FAILED', { path: out, reason: (err as Error).message, cause: err });
+        throw new GatewayError('APPPKG_EXPORT_WRITE_FAILED', { path: out, out: 'file', reason: (err as Error).message, cause: err });
       });
       say(`wrote ${out}: the image recipe of ${result.name}`);
     }
