@@ -3,7 +3,7 @@
 // answers. Nothing here creates anything.
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
-import { isGatewayError, type ErrorCode, type GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { givenServices, serviceEnvironment, withoutGivenServices } from './app-services.js';
 import { existingStateRootId, readCredentials, type ServiceOwner } from './credentials-store.js';
 import { appDatabaseName, parsePostgresUrl, probeGivenPostgres, probePostgres } from './postgresql-server.js';
@@ -97,14 +97,14 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   } else if (given.database !== null) {
     const url = given.database;
     givenChecks.push(await probe('services.database', async () => {
-      const { server, version } = await probeGivenPostgres(url);
+      const { server, version } = await asGiven('DATABASE_URL', desc.name, () => probeGivenPostgres(url));
       return `${asks.database}: DATABASE_URL given by the settings: PostgreSQL ${version} at ${server.label} reachable as ${server.user} (the host's, not provisioned)`;
     }));
   }
   if (given.redis !== null) {
     const url = given.redis;
     givenChecks.push(await probe('services.redis', async () => {
-      const server = await probeGivenRedis(url);
+      const server = await asGiven('REDIS_URL', desc.name, () => probeGivenRedis(url));
       return `REDIS_URL given by the settings: Redis at ${server.label} reachable${server.user ? ` as ${server.user}` : ''} (the host's, not provisioned)`;
     }));
   }
@@ -139,6 +139,19 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   }
   // services.database before services.redis, whether given, missing or probed.
   return checks.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * A server the settings name (DATABASE_URL, REDIS_URL) that does not answer: the setting is what
+ * to correct, not `services:` of the environment file, which may have none.
+ */
+async function asGiven<T>(variable: string, app: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!isGatewayError(err) || err.code !== 'APPPKG_SERVICE_UNAVAILABLE') throw err;
+    throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { ...err.details, given: variable, app });
+  }
 }
 
 async function probe(name: string, fn: () => Promise<string>): Promise<ServiceCheck> {

@@ -3,7 +3,7 @@
 // `check` says whether it answers with the credentials given, as it does for the ones it makes,
 // and goes on to import the app; the app gets its Redis prefix whether the settings give it
 // (APPPKG_REDIS_PREFIX, the one APPPKG_ name a setting may have) or not (NAME:, as provisioned).
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -85,6 +85,20 @@ withServers('the app uses the given servers; APPPKG_REDIS_PREFIX from the settin
   assert.is(run.stdout.trim(), 'given:');
   // Nothing was made on the servers for it.
   assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'apppkg%'"), '0');
+});
+
+test('check: a given server that does not answer fails naming the setting to correct, not services: of the environment file', async () => {
+  const dir = join(work.path, 'unanswered');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), 'name: given\napp: w:application\nservices:\n  database: postgresql\n  redis: redis\n');
+  writeFileSync(join(dir, 'w.py'), 'def application(e, s):\n    s("200 OK", [])\n    return [b"x"]\n');
+  // Port 1 on loopback: nothing listens there.
+  const envFile = environment('unanswered', { DATABASE_URL: 'postgresql://managed:pw@127.0.0.1:1/managed', REDIS_URL: 'redis://managed:pw@127.0.0.1:1/0' });
+  const checked = await cli(envFile, ['check', dir]);
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, /FAIL\s+services\.database\s+postgresql at 127\.0\.0\.1:1 \(DATABASE_URL given by the settings\): .*ECONNREFUSED[^\n]*\n\s+fix: start the server, or correct DATABASE_URL among the app's settings \(apps\.given\.settings in the environment file\)/);
+  assert.match(checked.stdout, /FAIL\s+services\.redis\s+redis at 127\.0\.0\.1:1 \(REDIS_URL given by the settings\): .*ECONNREFUSED[^\n]*\n\s+fix: start the server, or correct REDIS_URL among the app's settings \(apps\.given\.settings in the environment file\)/);
+  assert.not.match(checked.stdout, /services\.(postgresql|redis)` in the environment file/);
 });
 
 test.run();
