@@ -64,11 +64,14 @@ function readable<T>(real: Test<T>): Test<T> {
   return wrapped;
 }
 
-/** The error as uvu can print it: unchanged unless its `details` is something uvu cannot split. */
+/**
+ * The error as uvu can print it: unchanged unless its `details` is something uvu cannot split
+ * (uvu's own assertions carry a string, or false, which it skips).
+ */
 function formattable(err: unknown, prefix = ''): unknown {
   if (!(err instanceof Error)) return prefix === '' ? err : new Error(`${prefix}${String(err)}`);
   const details = (err as { details?: unknown }).details;
-  if (prefix === '' && (details === undefined || typeof details === 'string')) return err;
+  if (prefix === '' && (!details || typeof details === 'string')) return err;
   const code = (err as { code?: unknown }).code;
   const hint = (err as { hint?: unknown }).hint;
   const said = `${prefix}${typeof code === 'string' ? `${code}: ` : ''}${err.message}${typeof hint === 'string' ? `\n    fix: ${hint}` : ''}`;
