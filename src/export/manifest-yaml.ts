@@ -12,7 +12,7 @@ export function renderManifest(header: string[], objects: K8sObject[]): string {
     const doc = new Document(object, { aliasDuplicateObjects: false });
     visit(doc, {
       Scalar(_, node) {
-        if (typeof node.value === 'string' && readAsOtherThanString(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+        if (typeof node.value === 'string' && needsQuotes(node.value)) node.type = Scalar.QUOTE_DOUBLE;
       },
     });
     return doc.toString({ lineWidth: 0, blockQuote: 'literal' }).trimEnd();
@@ -21,17 +21,21 @@ export function renderManifest(header: string[], objects: K8sObject[]): string {
 }
 
 /**
- * Whether a YAML 1.1 reader takes `text`, written plain, for something else than a string.
- * kubectl reads manifests as YAML 1.1 (sigs.k8s.io/yaml): a setting `USE_TLS: yes`, `on`, `NO`,
- * `y` or `1_000` in a Secret's stringData is a boolean or a number there, and the API server
- * refuses the whole Secret ("cannot unmarshal bool into ... of type string"); a date, read as
- * one by some readers, is quoted too. `yaml` writes YAML 1.2, whose plain strings those are;
- * what 1.2 would misread (`0o17`) it quotes already.
+ * Whether `text`, written plain, would not read back as that string in YAML 1.1. kubectl reads
+ * manifests as YAML 1.1 (sigs.k8s.io/yaml): a setting `USE_TLS: yes`, `on`, `NO`, `y` or `1_000`
+ * in a Secret's stringData is a boolean or a number there, and the API server refuses the whole
+ * Secret ("cannot unmarshal bool into ... of type string"); a date, read as one by some readers,
+ * is quoted too. `yaml` writes YAML 1.2, whose plain strings those are; what 1.2 would misread
+ * (`0o17`) it quotes already. A tab inside a plain string is refused by PyYAML (Ansible's
+ * kubernetes.core reads manifests with it): quoted as well.
  */
-function readAsOtherThanString(text: string): boolean {
+function needsQuotes(text: string): boolean {
   if (text.includes('\n')) return false; // a block scalar: a string in any version
+  // A tab; YAML 1.1's value and merge keys, which PyYAML does not read back as strings.
+  if (text.includes('\t') || text === '=' || text === '<<') return true;
   try {
-    const read: unknown = parse(text, { version: '1.1' });
+    // silent: text such as `%x` or `!x` is not YAML on its own, and is no warning of ours.
+    const read: unknown = parse(text, { version: '1.1', logLevel: 'silent' });
     // A map or a list (`{"a": 1}`, JSON as an argument): the writer quotes those on its own.
     return read === null || read instanceof Date || (typeof read !== 'string' && typeof read !== 'object');
   } catch {

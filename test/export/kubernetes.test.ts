@@ -493,10 +493,15 @@ test('settings whose values YAML 1.1 reads as booleans or numbers (yes, off, NO,
   mkdirSync(join(dir, 'apps', 'ys'), { recursive: true });
   writeFileSync(join(dir, 'apps', 'ys', 'app.yaml'), 'app: w:application\ncommands:\n  update: "on"\n');
   writeFileSync(join(dir, 'apps', 'ys', 'w.py'), 'def application(e, s):\n    s("200 OK", [])\n    return [b"x"]\n');
-  const given = { USE_TLS: 'yes', DEBUG: 'off', REGION: 'NO', Y: 'y', LIMIT: '1_000', MODE: '0o17', SINCE: '2001-12-14', NOTHING: '~', PLAIN: 'plain words' };
+  const given = {
+    USE_TLS: 'yes', DEBUG: 'off', REGION: 'NO', Y: 'y', LIMIT: '1_000', MODE: '0o17', SINCE: '2001-12-14', NOTHING: '~', PLAIN: 'plain words',
+    // What PyYAML (YAML 1.1, Ansible's kubernetes.core) reads otherwise, and text that is no YAML on its own.
+    EQUALS: '=', MERGE: '<<', TABBED: 'a\tb', PERCENT: '%x', BANG: '!x',
+  };
   writeFileSync(join(dir, 'environment.yaml'), `apps:\n  ys:\n    settings:\n${Object.entries(given).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}\n`).join('')}`);
   const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'environment.yaml'), '--image', IMAGE, '--out', join(dir, 'out')]);
   assert.is(r.status, 0, r.stderr);
+  assert.not.match(r.stderr, /YAMLWarning/);
   const text = readFileSync(join(dir, 'out', 'ys.yaml'), 'utf8');
   // sigs.k8s.io/yaml, under kubectl and the API server, is YAML 1.1: `yes` there is true.
   for (const version of ['1.1', '1.2'] as const) {
@@ -508,6 +513,7 @@ test('settings whose values YAML 1.1 reads as booleans or numbers (yes, off, NO,
   }
   assert.match(text, /\n  USE_TLS: "yes"\n/);
   assert.match(text, /\n  PLAIN: plain words\n/);
+  for (const line of ['EQUALS: "="', 'MERGE: "<<"', 'TABBED: "a\\tb"']) assert.ok(text.includes(`\n  ${line}\n`), line);
 });
 
 test('a setting named like a variable every pod has (HOSTNAME, KUBERNETES_SERVICE_HOST) and missing from its Secret stops the pod, as any other does, rather than taking the pod\'s own', async () => {
