@@ -3,7 +3,7 @@
 // (APPPKG_LEAN_LANE=0). Each has its own state root. The lane's value is set either way: one
 // left off by the caller's environment would make a comparison vacuous.
 import net from 'node:net';
-import { startCli, tempDir, waitFor, type RunningGateway } from './process.js';
+import { recorded, startCli, tempDir, waitFor, type RunningGateway } from './process.js';
 
 export interface BothReaders {
   lean: RunningGateway;
@@ -63,22 +63,18 @@ export const READER_PROBE = 'GET /which-reader HTTP/x';
  */
 export async function readerAfter(connect: () => net.Socket, first: string, until: string): Promise<{ got: string; reader: Reader }> {
   const socket = connect();
-  let got = '';
-  let closed = false;
-  socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
+  const seen = recorded(socket);
   try {
     socket.write(first);
-    await waitFor(() => got.includes(until) || closed, 20_000, () => `"${until}" in the answers, got ${JSON.stringify(got)}`);
-    const before = got.length;
+    await waitFor(() => seen.got.includes(until) || seen.closed, 20_000, () => `"${until}" in the answers, got ${JSON.stringify(seen.got)}`);
+    const before = seen.got.length;
     socket.write(READER_PROBE);
-    const refused = (): boolean => got.includes('HTTP/1.1 400 ', before);
+    const refused = (): boolean => seen.got.includes('HTTP/1.1 400 ', before);
     await waitFor(refused, 1000).catch(() => {});
     const reader: Reader = refused() ? 'node:http' : 'the lean lane';
     socket.end();
-    await waitFor(() => closed, 5000, 'the close after the 400');
-    return { got, reader };
+    await waitFor(() => seen.closed, 5000, 'the close after the 400');
+    return { got: seen.got, reader };
   } finally {
     socket.destroy();
   }

@@ -337,6 +337,18 @@ export async function childPids(pid: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * What comes back on `socket`, byte for byte as latin1, and whether it has closed. A test that
+ * reads these sees an error as the close it ends in.
+ */
+export function recorded(socket: net.Socket): { readonly got: string; readonly closed: boolean } {
+  const seen = { got: '', closed: false };
+  socket.on('data', (c: Buffer) => (seen.got += c.toString('latin1')));
+  socket.on('error', () => {});
+  socket.on('close', () => (seen.closed = true));
+  return seen;
+}
+
 /** Sends raw bytes and returns everything the server answers until it closes or `ms` passes. */
 export function rawRequest(port: number, data: string | Buffer, ms = 5000, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -369,11 +381,7 @@ export function rawRequest(port: number, data: string | Buffer, ms = 5000, host 
 export async function spacedOut(port: number, pieces: Array<Buffer | string>, gapMs: number, ms = 5000, fin = false): Promise<string> {
   const socket = net.connect(port, '127.0.0.1');
   socket.setNoDelay(true);
-  let got = '';
-  let closed = false;
-  socket.on('data', (c) => (got += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
+  const seen = recorded(socket);
   try {
     await new Promise((resolve) => socket.once('connect', resolve));
     for (const piece of pieces) {
@@ -381,8 +389,8 @@ export async function spacedOut(port: number, pieces: Array<Buffer | string>, ga
       await new Promise((resolve) => (gapMs > 0 ? setTimeout(resolve, gapMs) : setImmediate(resolve)));
     }
     if (fin) socket.end();
-    await waitFor(() => closed, ms, 'the server to close after its answers');
-    return got;
+    await waitFor(() => seen.closed, ms, 'the server to close after its answers');
+    return seen.got;
   } finally {
     socket.destroy();
   }

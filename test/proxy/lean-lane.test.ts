@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 import { readFileSync } from 'node:fs';
-import { assertNoOrphans, rawRequest, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, rawRequest, recorded, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('lean lane');
 const apps = tempDir('apppkg-lean-apps-');
@@ -349,15 +349,12 @@ test('a broken chunked framing is a 400 saying why, and the connection closes (n
   assert.is(headRequest.node, headRequest.lean);
   // The app answered (without reading) before the broken part came: its answer is whole, then the close.
   const socket = net.connect(portOf(lean), '127.0.0.1');
-  let raw = '';
-  let closed = false;
-  socket.on('data', (c) => (raw += c.toString('latin1')));
-  socket.on('close', () => (closed = true));
+  const seen = recorded(socket);
   socket.write(`PUT /?unread HTTP/1.1\r\nHost: lean.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n`);
-  await waitFor(() => raw.endsWith('PUT /?unread host=lean.test ua=None'), 5000, 'the answer before the body is all in');
+  await waitFor(() => seen.got.endsWith('PUT /?unread host=lean.test ua=None'), 5000, 'the answer before the body is all in');
   socket.write('zz\r\n');
-  await waitFor(() => closed, 5000, 'the close after the broken chunk');
-  assert.ok(raw.startsWith('HTTP/1.1 200 OK\r\n') && !raw.includes('400'), raw);
+  await waitFor(() => seen.closed, 5000, 'the close after the broken chunk');
+  assert.ok(seen.got.startsWith('HTTP/1.1 200 OK\r\n') && !seen.got.includes('400'), seen.got);
 });
 
 test('a large body an app reads slowly holds the client back: the front does not buffer it', async () => {
@@ -397,18 +394,14 @@ test('a client that leaves or half-closes in the middle of a body: its connectio
   const pids = statusPids(await gatewayStatus(lean));
   for (const leave of ['destroy', 'end'] as const) {
     const socket = net.connect(portOf(lean), '127.0.0.1');
-    let closed = false;
-    let raw = '';
-    socket.on('data', (c) => (raw += c.toString('latin1')));
-    socket.on('error', () => {});
-    socket.on('close', () => (closed = true));
+    const seen = recorded(socket);
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.write(post('POST', '/count', 'x'.repeat(1000)).subarray(0, 500));
     await new Promise((resolve) => setTimeout(resolve, 100));
     if (leave === 'destroy') socket.destroy();
     else socket.end();
-    await waitFor(() => closed, 3000, `the connection closed after the client's ${leave}`);
-    if (leave === 'end') assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*the connection ended before the whole request came\n$/);
+    await waitFor(() => seen.closed, 3000, `the connection closed after the client's ${leave}`);
+    if (leave === 'end') assert.match(seen.got, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*the connection ended before the whole request came\n$/);
   }
   // Every thread free again: four slow reads at once still fit the app's 4 threads.
   const answers = await Promise.all([1, 2, 3, 4].map((i) => rawRequest(portOf(lean), post('POST', `/count?n=${i}`, 'abc', 'Connection: close\r\n'), 10_000)));
@@ -443,13 +436,9 @@ test('a request the gateway refuses before its body is read (503, app busy): the
 /** Writes `data`, half-closes, and gathers everything until the server closes. */
 async function halfClosed(port: number, data: string): Promise<string> {
   const socket = net.connect(port, '127.0.0.1', () => socket.end(data, 'latin1'));
-  let raw = '';
-  let closed = false;
-  socket.on('data', (c) => (raw += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  await waitFor(() => closed, 5000, 'the half-closed connection closed');
-  return raw;
+  const seen = recorded(socket);
+  await waitFor(() => seen.closed, 5000, 'the half-closed connection closed');
+  return seen.got;
 }
 
 test('a client that half-closes gets every answer, through node:http and across the hand-off', async () => {

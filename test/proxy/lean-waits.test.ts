@@ -13,7 +13,7 @@ import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { startBothReaders, portOf, withoutDates, logLinesOf, readerAfter, READER_PROBE, type BothReaders } from '../helpers/both-readers.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { canConnect } from '../helpers/servers.js';
 import { appStatus } from '../helpers/status.js';
 
@@ -254,11 +254,7 @@ def application(environ, start_response):
   const drain = async (gw: RunningGateway, id: string): Promise<string> => {
     const port = portOf(gw);
     const socket = net.connect(port, '127.0.0.1');
-    let got = '';
-    let closed = false;
-    socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
-    socket.on('error', () => {});
-    socket.on('close', () => (closed = true));
+    const seen = recorded(socket);
     try {
       socket.write(`GET /drain/hold?t=drain HTTP/1.1\r\nHost: x\r\nX-Id: ${id}\r\n\r\n`);
       await waitFor(() => existsSync(join(marks.path, `${id}.hold`)), 10_000, `${id}'s first request to reach the app`);
@@ -270,9 +266,9 @@ def application(environ, start_response):
       // node:http, it would wait for the first's answer: the wait's end is the assertion's.
       await waitFor(() => existsSync(join(marks.path, `${id}.late`)), 3000, 'the late request to reach the app').catch(() => {});
       writeFileSync(join(marks.path, `${id}.go`), '');
-      await waitFor(() => closed, 10_000, () => `the connection to close, got ${JSON.stringify(got)}`);
+      await waitFor(() => seen.closed, 10_000, () => `the connection to close, got ${JSON.stringify(seen.got)}`);
       assert.is(await stopped, 0);
-      return `${withoutDates(got)}\n${logLinesOf(gw, '?t=drain').join('\n')}`;
+      return `${withoutDates(seen.got)}\n${logLinesOf(gw, '?t=drain').join('\n')}`;
     } finally {
       socket.destroy();
     }

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
-import { rawRequest, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { rawRequest, recorded, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('reliability: HTTP as the RFCs say');
 const apps = tempDir('apppkg-rel-rfc-apps-');
@@ -447,11 +447,7 @@ const BEFORE_RAW_TARGET = [
  */
 async function exchange(requests: string[], pipelined: boolean, gapMs = 0): Promise<string> {
   const socket = connect(port, '127.0.0.1');
-  let got = '';
-  let closed = false;
-  socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
+  const seen = recorded(socket);
   try {
     await new Promise((resolve) => socket.once('connect', resolve));
     if (pipelined) socket.write(Buffer.from(requests.join(''), 'latin1'));
@@ -459,14 +455,14 @@ async function exchange(requests: string[], pipelined: boolean, gapMs = 0): Prom
       for (const [i, request] of requests.entries()) {
         socket.write(Buffer.from(request, 'latin1'));
         if (gapMs > 0 && i > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
-        else if (i < requests.length - 1) await waitFor(() => (got.match(/HTTP\/1\.[01] [2-5]\d\d /g) ?? []).length > i, 5000, `answer ${i + 1} of ${JSON.stringify(got.slice(0, 900))}`);
+        else if (i < requests.length - 1) await waitFor(() => (seen.got.match(/HTTP\/1\.[01] [2-5]\d\d /g) ?? []).length > i, 5000, `answer ${i + 1} of ${JSON.stringify(seen.got.slice(0, 900))}`);
       }
     }
-    await waitFor(() => closed, 5000, 'the answers, then the close');
+    await waitFor(() => seen.closed, 5000, 'the answers, then the close');
   } finally {
     socket.destroy();
   }
-  return got;
+  return seen.got;
 }
 
 test('more than ten requests pipelined on a connection node:http reads: each answered in turn, and no MaxListenersExceededWarning on the gateway\'s stderr', async () => {
