@@ -759,7 +759,8 @@ export const ERROR_CODES = {
   // --- Bundled dependencies: `apppkg-gateway vendor` and its check (issue 19) ---
   APPPKG_VENDOR_REQUIREMENTS_UNREADABLE: {
     summary: '`vendor` could not read the requirements file it was to vendor (`--from`, default `requirements.txt` in the app directory).',
-    message: (d) => `vendor --from ${str(d.file)}: cannot read it: ${str(d.reason)}`,
+    // The file is the message's place (`FILE: ...`), said once.
+    message: (d) => `cannot read the requirements to vendor: ${str(d.reason)}`,
     hint: () => 'write the requirements there (one PEP 508 line each, e.g. `flask==3.0.3`), or name the file with --from FILE',
     exitStatus: 1,
     example: { file: '/srv/apps/blog/requirements.txt', reason: 'no such file' },
