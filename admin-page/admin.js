@@ -123,6 +123,18 @@ function exitText(exit) {
   return exit.signal ? exit.signal : `status ${exit.code}`;
 }
 
+/**
+ * Words that may have lines of their own (a traceback, an exception's fields nested under it, a
+ * description's several problems) as `status` prints them: the lines after the first hang under
+ * it, each with its own indentation, in the terminal's font (`said-more`). Joined into one line
+ * by HTML, the nesting was lost. Trailing blanks and empty lines go, as there.
+ */
+function said(text) {
+  const [first, ...more] = String(text).split('\n').map((l) => l.replace(/\s+$/, ''));
+  const rest = more.filter((l) => l !== '');
+  return h('span', { class: 'said' }, first, rest.length ? h('span', { class: 'said-more' }, rest.join('\n')) : null);
+}
+
 /** A time that keeps counting: the ticker rewrites every [data-since] / [data-ago] each second. */
 function since(iso, attrs = {}) {
   return h('span', { ...attrs, class: ['since', attrs.class], data: { ...attrs.data, since: iso }, title: `since ${localTime(iso)}` }, duration(secondsSince(iso)));
@@ -178,7 +190,7 @@ function renderBroken(status) {
       h('li', { data: { broken: b.dir } },
         h('code', { class: 'path' }, b.dir), ' ',
         h('span', { class: 'code' }, b.code), ' ',
-        h('span', { class: 'message' }, b.message)))),
+        h('span', { class: 'message' }, said(b.message))))),
   );
 }
 
@@ -306,16 +318,17 @@ function renderProblem(el, problem) {
 /**
  * A refusal (the app's problem, a refused version): code, message, fix, the traceback's tail.
  * `brief`: code and message only (the version's row; the history beside it has the tail).
+ * `within`: the history event's message it is shown under.
  */
-function refusal(reason, { brief = false, said = '' } = {}) {
+function refusal(reason, { brief = false, within = '' } = {}) {
   if (brief) {
     return h('div', { class: 'refusal', data: { code: reason.code }, title: reason.hint ? `fix: ${reason.hint}` : undefined },
-      h('span', { class: 'code' }, reason.code), ' ', reason.message);
+      h('span', { class: 'code' }, reason.code), ' ', said(reason.message));
   }
   // A history event's message often holds the reason's already: the code is enough then.
-  const message = said.includes(reason.message) ? null : reason.message;
+  const message = within.includes(reason.message) ? null : reason.message;
   return h('div', { class: 'refusal', data: { code: reason.code } },
-    h('p', null, h('span', { class: 'code' }, reason.code), message ? ' ' : null, message),
+    h('p', null, h('span', { class: 'code' }, reason.code), message ? ' ' : null, message ? said(message) : null),
     reason.tail && reason.tail.length ? h('pre', { class: 'tail', data: { tail: '' } }, reason.tail.join('\n')) : null,
     reason.hint ? h('p', { class: 'hint' }, 'fix: ', reason.hint) : null,
     reason.log ? h('p', { class: 'hint' }, 'log: ', h('code', null, reason.log)) : null,
@@ -458,10 +471,10 @@ function renderHistory(el, history) {
               e.version !== null || e.from !== null
                 ? h('span', { class: 'versions' }, e.from !== null ? `${e.from} \u2192 ` : '', e.version ?? DASH)
                 : null,
-              ' ', e.message,
+              ' ', said(e.message),
               // The same event again and again (a version tried through a database outage): one line.
               e.times > 1 ? h('span', { class: 'muted', data: { times: String(e.times) } }, ` (${e.times} times since ${clock(e.at)}, last ${clock(e.lastAt)})`) : null),
-            e.reason ? refusal(e.reason, { said: e.message }) : null)))
+            e.reason ? refusal(e.reason, { within: e.message }) : null)))
       : h('p', { class: 'none' }, 'nothing yet'),
   );
 }
@@ -520,7 +533,7 @@ function showResult(c, kind, text) {
   c.result.hidden = false;
   c.result.className = `result result-${kind}`;
   c.result.dataset.actionResult = kind;
-  fill(c.result, h('span', { class: 'stamp' }, clock(new Date().toISOString())), ' ', text);
+  fill(c.result, h('span', { class: 'stamp' }, clock(new Date().toISOString())), ' ', said(text));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -220,6 +220,59 @@ inBrowser('the page shows each app, its versions and every pid that /status name
   assert.equal(complaints, []);
 });
 
+/**
+ * Where the line holding `text` (a line of its own in an element's text, its indentation
+ * included) begins on the page, and where the element's first line does: a line hung under the
+ * first begins to the right of it.
+ */
+function lineLefts(selector: string, text: string): Promise<{ first: number; line: number } | null> {
+  return page.$eval(selector, (el, wanted) => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let firstLeft: number | null = null;
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const value = node.nodeValue ?? '';
+      const range = document.createRange();
+      if (firstLeft === null && value.trim() !== '') {
+        range.setStart(node, value.search(/\S/));
+        range.setEnd(node, value.search(/\S/) + 1);
+        firstLeft = range.getBoundingClientRect().left;
+      }
+      const at = value.indexOf(wanted);
+      if (at >= 0) {
+        const start = value.lastIndexOf('\n', at) + 1;
+        range.setStart(node, start);
+        range.setEnd(node, start + 1);
+        return { first: firstLeft ?? NaN, line: range.getBoundingClientRect().left };
+      }
+    }
+    return null;
+  }, text);
+}
+
+inBrowser("a refusal whose message has lines of its own (an exception's fields nested under it): kept as lines, their nesting kept, hung under the first, its markup text", async () => {
+  // As pydantic's ValidationError reads, raised in a nested call while the module imports.
+  const message = '2 validation errors for <Settings>\\n  database\\n    field required (type=value_error.missing)\\n  secret\\n    field required (type=value_error.missing)';
+  deploy('crash-on-import', 'web.1.3', {
+    'helper.py': [[/^RATIO = LIMIT \/ 0$/m, `class ValidationError(ValueError):\n    pass\n\n\ndef load():\n    raise ValidationError("${message}")\n\n\nRATIO = load()`]],
+  });
+  await waitFor(async () => (await app('web')).history.some((e) => e.kind === 'refused' && e.version === '1.3'), 60_000, 'web 1.3 to be refused');
+  const nested = /ValidationError: 2 validation errors for <Settings>\n {2,}database\n {4,}field required \(type=value_error\.missing\)\n {2,}secret\n {4,}field required/;
+  const shown = {
+    problem: '[data-app="web"] .problem .refusal p',
+    'version row': '[data-app="web"] tbody[data-version="1.3"] tr.reason .refusal',
+    history: '[data-app="web"] [data-history="refused"] .what',
+  };
+  for (const [where, selector] of Object.entries(shown)) {
+    const text = await waitForPage(`web 1.3's refusal in its ${where}`, () => page.$eval(selector, (el) => (el as HTMLElement).innerText).catch(() => ''), (t) => t.includes('validation errors'));
+    assert.match(text, nested, `${where}: ${JSON.stringify(text)}`);
+    // As `status` prints it: the lines after the first hang under it, not at its left edge.
+    const at = await lineLefts(selector, 'database');
+    assert.ok(at && at.line > at.first, `${where}: "database" begins at ${at?.line}, the first line at ${at?.first}`);
+  }
+  assert.is(await page.$('[data-app="web"] settings'), null, "no element made of the app's text");
+  assert.equal(complaints, []);
+});
+
 inBrowser("uptimes are the gateway's clock's, not the browser's: a browser two days ahead shows minutes", async () => {
   const ahead = await browser!.newContext({ httpCredentials: { username: 'admin', password: TOKEN, send: 'always' } });
   try {
@@ -346,7 +399,12 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
       idle: { timeoutSeconds: 300, lastActive: new Date().toISOString(), coldStarts: 3, lastColdStartMs: 87, wakeFailure: null },
     })),
     mail: { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 2, received: 7, delivered: 5, failedAttempts: 1, refused: 3, retrying: 1, deadLetters: 1, dead: [] },
-    broken: [{ dir: `${apps.path}/wiki`, code: 'APPPKG_DESC_INVALID', message: `${apps.path}/wiki/app.yaml:3:7: python: expected a PEP 440 specifier like ">=3.9", found "three"` }],
+    // Two problems, as GatewayError.format() gives them: each with its fix on a line of its own.
+    broken: [{
+      dir: `${apps.path}/wiki`,
+      code: 'APPPKG_DESC_INVALID',
+      message: `${apps.path}/wiki/app.yaml:3:7: python: expected a PEP 440 specifier like ">=3.9", found "three"\n  fix: write a specifier such as ">=3.9"\n${apps.path}/wiki/app.yaml:4:1: workerz: expected one of the known keys, found an unknown key\n  fix: remove it`,
+    }],
   };
   const other = await browser!.newContext({ httpCredentials: { username: 'admin', password: TOKEN, send: 'always' } });
   try {
@@ -369,7 +427,7 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
     assert.match(await limited.$eval('[data-service="database"]', (el) => el.textContent ?? ''), /postgresql unavailable/);
     assert.match(await limited.$eval('[data-cold-starts]', (el) => el.textContent ?? ''), /3, last 87 ms/);
     assert.match(await limited.$eval('[data-mail]', (el) => el.textContent ?? ''), /smtp on 127\.0\.0\.1:2525: 7 received, 5 delivered, 2 spooled, 1 dead/);
-    assert.match(await limited.$eval(`[data-broken="${apps.path}/wiki"]`, (el) => el.textContent ?? ''), /APPPKG_DESC_INVALID.*expected a PEP 440 specifier like ">=3\.9", found "three"/);
+    assert.match(await limited.$eval(`[data-broken="${apps.path}/wiki"]`, (el) => (el as HTMLElement).innerText), /APPPKG_DESC_INVALID.*expected a PEP 440 specifier like ">=3\.9", found "three"\n {2}fix: write a specifier such as ">=3\.9"\n.*app\.yaml:4:1: workerz: .*\n {2}fix: remove it$/);
   } finally {
     await other.close();
   }
