@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { countOf, listOf } from './count.js';
 import { shellWord } from './shell-words.js';
+import { hangingLines } from './log/hanging-lines.js';
 
 export interface ErrorDetails {
   file?: string;
@@ -938,12 +939,16 @@ export class GatewayError extends Error {
     return `${where}${this.message}`;
   }
 
-  /** `file:line:col: message` then `  fix: hint`, one block per problem for a description. */
+  /**
+   * `file:line:col: message` then `  fix: hint`, one block per problem for a description. The
+   * message's own lines (an exception's: a pydantic error's fields) hang deeper than the fix,
+   * where they would pass for lines beside it.
+   */
   format(): string {
     if (this.problems.length > 0) {
       return this.problems.map((p) => p.format()).join('\n');
     }
-    return `${this.placedMessage}\n  fix: ${this.hint}`;
+    return [...hangingLines(this.placedMessage, '    '), `  fix: ${this.hint}`].join('\n');
   }
 
   toJSON(): Record<string, unknown> {

@@ -11,6 +11,7 @@ import { validateAppsDir } from './description/apps-dir.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
 import { checkAddressesApart, toAddr, type ListenAddress } from './net/address.js';
+import { hangingLines } from './log/hanging-lines.js';
 import type { UnixSocketOptions } from './net/listen.js';
 import { compileTrustProxy } from './proxy/forwarded-headers.js';
 
@@ -77,9 +78,13 @@ export interface GatewayOptions {
 /** How long a version's directory must not change before it is judged (--settle). */
 export const DEFAULT_SETTLE_MS = 1000;
 
-/** GatewayOptions.say's default. */
+/**
+ * GatewayOptions.say's default. The lines of a line after its first (a refusal's message, fix and
+ * the log's last lines; a description's several problems) hang under it: flush left, they lost
+ * which app they belong to, and read as lines of their own.
+ */
 export const sayOnStderr = (line: string): void => {
-  process.stderr.write(`apppkg-gateway: ${line}\n`);
+  process.stderr.write(`apppkg-gateway: ${hangingLines(line, '  ').join('\n')}\n`);
 };
 
 /** What Gateway.start has checked and worked out before it opens the gateway. */

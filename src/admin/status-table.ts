@@ -4,6 +4,7 @@
 // Pure, so it is tested on plain data without a gateway.
 import type { AppStatus, GatewayStatus, RefusalStatus, VersionStatus, WorkerStatus } from './status-types.js';
 import { countOf } from '../count.js';
+import { hangingLines } from '../log/hanging-lines.js';
 
 const COLUMNS = ['NAME', 'STATE', 'VERSION', 'WORKERS', 'RESTARTS', 'REQUESTS', 'ERRORS', 'P50', 'P99', 'MOUNT'];
 
@@ -41,7 +42,7 @@ export function renderStatusTable(status: GatewayStatus): string {
   }
   if (status.broken.length > 0) {
     lines.push('', 'broken packages (not served):');
-    for (const b of status.broken) lines.push(...hanging(`  ${b.dir}: ${b.code}: ${b.message}`, '      '));
+    for (const b of status.broken) lines.push(...hangingLines(`  ${b.dir}: ${b.code}: ${b.message}`, '      '));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -131,23 +132,13 @@ function figures(v: Pick<VersionStatus, 'requests' | 'failed' | 'inFlight' | 'qu
  * output is. The code and message alone left the reader of a refused app without the next step.
  */
 function problemLines(problem: RefusalStatus): string[] {
-  const out = hanging(`problem: ${problem.code}: ${problem.message}`, '    ');
+  // Its own lines deeper than its `fix:` and `log:`, which would otherwise pass for some of them.
+  const out = hangingLines(`problem: ${problem.code}: ${problem.message}`, '    ');
   if (problem.hint) out.push(`  fix: ${problem.hint}`);
   if (problem.log) out.push(`  log: ${problem.log}`);
   // Absent when this client may not read the app's log (the admin listener leaves it out).
   if (problem.tail && problem.tail.length > 0) out.push(`  last lines of ${problem.log ?? 'the log'}:`, ...problem.tail.map((l) => `    | ${l}`));
   return out;
-}
-
-/**
- * `text` as lines, those after its first indented by `indent` past the line it begins, each
- * keeping its own indentation: an exception's message may have lines of its own (a pydantic
- * error's fields nested under it, a traceback a lifespan startup sent), and flush left they read
- * as the table's own lines, the nesting gone. Deeper than a problem's `fix:` and `log:`.
- */
-function hanging(text: string, indent: string): string[] {
-  const [first, ...more] = text.split('\n');
-  return [first.replace(/\s+$/, ''), ...more.map((l) => l.replace(/\s+$/, '')).filter((l) => l !== '').map((l) => `${indent}${l}`)];
 }
 
 /** Seconds → "12ms" (or "1.5ms" below 10 ms); "-" when there were no requests. */

@@ -8,6 +8,7 @@ import { closeSync, constants, openSync, readSync, fstatSync, statSync, writeSyn
 import { dirname, join } from 'node:path';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, type ErrorCode } from '../errors.js';
+import { hangingLines } from '../log/hanging-lines.js';
 
 /** How many lines of a traceback or a log a refusal carries. */
 export const TAIL_LINES = 12;
@@ -67,8 +68,9 @@ export function noteRefusalInLog(logFile: string, line: string, hint: string | u
   } catch {
     return;
   }
-  const said = hint ? `${line}\n  fix: ${hint}` : line;
-  const text = said.split('\n').map((l) => `[apppkg-gateway] ${l}\n`).join('');
+  // The message's own lines (an exception's) hang deeper than its fix, as in the gateway's log.
+  const said = [...hangingLines(line, '    '), ...(hint ? [`  fix: ${hint}`] : [])];
+  const text = said.map((l) => `[apppkg-gateway] ${l}\n`).join('');
   try {
     const fd = openSync(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
     try {

@@ -274,7 +274,7 @@ test('a symlink that leads nowhere, or round in a loop, is said once and answers
     symlinkSync('blog.2.0', join(dir, 'blog'));
   });
   assert.is(await versionServed(gw), '1.0');
-  const said = (name: string, target: string, which: string) => new RegExp(`skipping ${apps.path}/${name}:\n${apps.path}/${name} is a symlink to ${target}, which ${which}\n {2}fix: point it at an app package`);
+  const said = (name: string, target: string, which: string) => new RegExp(`skipping ${apps.path}/${name}:\n {2}${apps.path}/${name} is a symlink to ${target}, which ${which}\n {4}fix: point it at an app package`);
   assert.match(gw.output(), said('gone', 'gone\\.2026\\.11\\.24', 'does not exist'));
   assert.match(gw.output(), said('round', 'round', 'leads back round to a symlink \\(a loop\\)'));
   assert.match(gw.output(), said('blog', 'blog\\.2\\.0', 'does not exist'));

@@ -104,7 +104,7 @@ test('item 3: a refusal under --apps names the app log and carries its last line
   assert.not.match(blog.reason.tail.join('\n'), /apppkg_shim|importlib/);
   // The gateway's own log carries the same lines.
   const quoted = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  assert.match(gw.output(), new RegExp(`last lines of ${quoted(log)}:\\n(?:    \\| .*\\n)*    \\| RuntimeError: the database is not configured`));
+  assert.match(gw.output(), new RegExp(`last lines of ${quoted(log)}:\\n(?:      \\| .*\\n)*      \\| RuntimeError: the database is not configured`));
 
   // A hook's output is not "above" either: the hint names the log, the tail has the output.
   const shop = (await appStatus(gw, 'shop')).versions[0];

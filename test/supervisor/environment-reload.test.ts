@@ -132,7 +132,7 @@ test('an environment file with a problem changes nothing: the log gives the erro
   // GREETING's new value is good, workers: on line 5 is not: the whole file is refused.
   writeFileSync(envFile, ENV('bonjour').replace('  blog:\n    workers: 2\n', '  blog:\n    workers: two\n'));
   gw.child.kill('SIGHUP');
-  await logged(gw, /the environment file was not reloaded; the one read before stays in force[^\n]*\n\S*environment\.yaml:5:14: apps\.blog\.workers: expected a whole number of at least 1, found "two"/);
+  await logged(gw, /the environment file was not reloaded; the one read before stays in force[^\n]*\n {2}\S*environment\.yaml:5:14: apps\.blog\.workers: expected a whole number of at least 1, found "two"/);
   // The rescan that follows the reload is done once the apps are looked at again: still the old one.
   await new Promise((r) => setTimeout(r, 1000));
   assert.equal(await greetingAt(gw, '/blog/'), { status: 200, greeting: 'hello' });

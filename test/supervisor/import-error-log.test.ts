@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { FIXTURES, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('import error output');
@@ -50,7 +50,7 @@ test('under --apps: the traceback once per worker in the app log; the gateway lo
       assert.not.match(gw.output(), /APPPKG-IMPORT-ERROR/);
       const logFile = join(gwState.path, 'apps', 'broken', 'log', 'app.log');
       assert.ok(gw.output().includes(`last lines of ${logFile}:`), gw.output());
-      assert.is(gw.output().match(/^ {4}\| ZeroDivisionError: division by zero$/gm)?.length, 1, gw.output());
+      assert.is(gw.output().match(/^ {6}\| ZeroDivisionError: division by zero$/gm)?.length, 1, gw.output());
       const log = readFileSync(logFile, 'utf8');
       assert.is(count(log, 'Traceback (most recent call last)'), 2, log);
       assert.not.match(log, /APPPKG-IMPORT-ERROR/);
@@ -59,6 +59,58 @@ test('under --apps: the traceback once per worker in the app log; the gateway lo
       await waitFor(() => /unserved: .*refused/.test(gw.output()), 10_000, 'the refusal for want of a service');
       const unservedLog = readFileSync(join(gwState.path, 'apps', 'unserved', 'log', 'app.log'), 'utf8');
       assert.match(unservedLog, /^\[apppkg-gateway\] \S+ refused: \S+app\.yaml:\d+:\d+: unserved asks for services\.database: postgresql, but the host offers no postgresql server\n\[apppkg-gateway\]   fix: set `services\.postgresql`/);
+    } finally {
+      await gw.stop();
+    }
+  } finally {
+    apps.remove();
+    gwState.remove();
+  }
+});
+
+test("under --apps: a refusal's lines after its first hang under it in the gateway's log, the message's own lines deeper than its fix (an exception's nested fields, a description's several problems)", async () => {
+  const apps = tempDir('apppkg-import-log-apps-');
+  const gwState = tempDir('apppkg-import-log-gw-');
+  try {
+    // As pydantic's ValidationError reads, raised in a nested call while the module imports.
+    addPackage(apps.path, 'crash-on-import', 'shop', {
+      'helper.py': [[/^RATIO = LIMIT \/ 0$/m, [
+        'def load():',
+        '    raise ValueError("2 validation errors for Settings\\n  database\\n    field required (type=value_error.missing)\\n  secret\\n    field required (type=value_error.missing)")',
+        '',
+        '',
+        'RATIO = load()',
+      ].join('\n')]],
+    });
+    writePackage(apps.path, 'wiki', { 'app.yaml': 'platform: python, wsgi\npython: three\napp: app:application\nworkerz: 2\n' });
+    const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', gwState.path, '--access-log', 'off']);
+    try {
+      await waitFor(() => /shop: .*refused/.test(gw.output()) && /skipping .*wiki/.test(gw.output()), 10_000, 'the refusal and the broken package');
+      const out = gw.output();
+      assert.match(out, new RegExp([
+        String.raw`(?:^|\n)apppkg-gateway: shop: \S+ refused:`,
+        String.raw`  app: cannot import app:application \(\S+helper\.py:5\): ValueError: 2 validation errors for Settings`,
+        String.raw`        database`,
+        String.raw`          field required \(type=value_error\.missing\)`,
+        String.raw`        secret`,
+        String.raw`          field required \(type=value_error\.missing\)`,
+        String.raw`    fix: fix the error in the traceback[^\n]*`,
+        String.raw`    last lines of \S+app\.log:`,
+        String.raw`      \| `,
+      ].join('\n')), out);
+      assert.match(out, new RegExp([
+        String.raw`(?:^|\n)apppkg-gateway: skipping \S+wiki:`,
+        String.raw`  \S+wiki/app\.yaml:2:9: python: expected a PEP 440 specifier[^\n]*`,
+        String.raw`    fix: [^\n]*`,
+        String.raw`  \S+wiki/app\.yaml:4:1: workerz: [^\n]*`,
+        String.raw`    fix: [^\n]*\n`,
+      ].join('\n')), out);
+      // Every line is the gateway's (its prefix) or hangs under one: none passes for a line of its own.
+      const loose = out.split('\n').filter((l) => l !== '' && !/^(apppkg-gateway: | |listening on |admin on )/.test(l));
+      assert.equal(loose, [], out);
+      // The app's log has the refusal too, its lines after the first hung as in the gateway's.
+      const log = readFileSync(join(gwState.path, 'apps', 'shop', 'log', 'app.log'), 'utf8');
+      assert.match(log, /\n\[apppkg-gateway\] \S+ refused: app: cannot import [^\n]*Settings\n\[apppkg-gateway\] {7}database\n\[apppkg-gateway\] {9}field required[^]*\n\[apppkg-gateway\] {3}fix: /, log);
     } finally {
       await gw.stop();
     }

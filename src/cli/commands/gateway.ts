@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { APP_OPTIONS, APP_OPTION_HELP, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
+import { sayOnStderr } from '../../gateway-options.js';
 import { parseOwner } from '../../net/listen.js';
 import { DEFAULT_ADMIN } from '../../admin/admin-server.js';
 import { validateAppsDir } from '../../description/apps-dir.js';
@@ -65,7 +66,8 @@ function seconds(value: unknown, key: string, fallback: number): number {
   return n;
 }
 
-const say = (line: string) => process.stderr.write(`apppkg-gateway: ${line}\n`);
+// The gateway's own log: a line's lines after its first hang under it.
+const say = sayOnStderr;
 
 export async function run(args: ParsedCommand): Promise<number> {
   const appsDir = args.values.apps as string | undefined;

@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { APP_OPTIONS, APP_OPTION_HELP, intOption, parseAddr, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { Gateway } from '../../gateway.js';
+import { sayOnStderr } from '../../gateway-options.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
 import { announced, printAppError, watchStopSignals } from '../run-loop.js';
@@ -33,7 +34,8 @@ export const spec: CommandSpec = {
   allowPositionals: 1,
 };
 
-const say = (line: string) => process.stderr.write(`apppkg-gateway: ${line}\n`);
+// The gateway's own log: a line's lines after its first hang under it.
+const say = sayOnStderr;
 
 /** The TCP address `text` names as --listen takes it (`HOST:PORT`, `http://HOST:PORT/`), or null. */
 function addressIn(text: string): { host: string; port: number } | null {
