@@ -51,6 +51,18 @@ const stoppedHalfway = (d: ErrorDetails): string =>
   Array.isArray(d.dropped) && Array.isArray(d.left)
     ? `; uninstall stopped halfway: it dropped ${listOf(d.dropped.map(str))}, and left ${listOf(d.left.map(str))}; once that is fixed, run \`apppkg-gateway uninstall ${appDirWord(d)}\` again to finish`
     : '';
+/**
+ * Whose worker did not start: the app's name and directory first, which is what its reader looks
+ * for among the apps, then its `app:` value (`wsgi:app` alone named no app). The value alone where
+ * neither is known.
+ */
+const workerOf = (d: ErrorDetails): string => {
+  const value = d.app ? `app: ${str(d.app)}` : '';
+  const head = d.name ? str(d.name) : d.dir ? str(d.dir) : '';
+  if (head === '') return str(d.app);
+  const after = [d.name && d.dir ? str(d.dir) : '', value].filter((part) => part !== '');
+  return after.length > 0 ? `${head} (${after.join(', ')})` : head;
+};
 /** `package` or `packages`, as many as the names listed in `list` ("a b", "a, b"). */
 const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
 
@@ -552,13 +564,13 @@ export const ERROR_CODES = {
   },
   APPPKG_WORKER_START_FAILED: {
     summary: 'A worker exited, or did not report ready in time, for a reason other than an import error; the app\'s log (`APPPKG_LOG_DIR/app.log`) says why.',
-    message: (d) => `worker of ${str(d.app)} exited before it was ready (${str(d.reason)})`,
+    message: (d) => `worker of ${workerOf(d)} exited before it was ready (${str(d.reason)})`,
     hint: (d) =>
       d.linkMismatch
         ? "restart the gateway: apppkg-gateway's files were replaced while it ran (upgraded in place?), and the gateway still running cannot talk to their Python shim; `check` runs the new files and finds nothing wrong"
         : `read ${d.log ? str(d.log) : 'the app log above'}; \`apppkg-gateway check ${appDirWord(d)}\` runs the same import in the foreground`,
     exitStatus: 1,
-    example: { app: 'blog', reason: 'not ready within 30000 ms' },
+    example: { name: 'blog', app: 'blog.wsgi:application', reason: 'not ready within 30000 ms' },
   },
   APPPKG_PROCESS_START_FAILED: {
     summary: 'A `processes` entry (or `processes.web` of a `platform: python, command` app) exited, or did not accept connections on its `$PORT` within the start deadline.',

@@ -62,6 +62,8 @@ const OUTPUT_DRAIN_MS = 2000;
  */
 export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs = 60_000, kind: 'wsgi' | 'asgi' = 'wsgi', tree?: ImportTree): Promise<AppCheck> {
   return new Promise((resolve, reject) => {
+    // A start that fails names the app by these first: `app:` (wsgi:app) names no app.
+    const whose = { name: appEnv.name, dir: appEnv.appDir };
     const config = JSON.stringify({ protocol: LINK_PROTOCOL, app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name, lifespanWithinMs: CHECK_LIFESPAN_MS });
     const env = { ...appEnv.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' };
     const child = spawn(appEnv.python, [SHIM_MAIN, 'check'], {
@@ -109,7 +111,7 @@ export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs
           }),
         );
       } else {
-        const error = startError(app, code, signal, tap);
+        const error = startError(app, code, signal, tap, whose);
         // check keeps no app log: a traceback is printed above its line.
         settle(() => reject(error.code === 'APPPKG_APP_LIFESPAN_FAILED' ? new GatewayError(error.code, { ...error.details, log: "check's output, above" }) : error));
       }
@@ -128,10 +130,10 @@ export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs
     const timer = setTimeout(() => {
       if (child.pid !== undefined) treeKill(child.pid, 'SIGKILL');
       endTree();
-      settle(() => reject(new GatewayError('APPPKG_WORKER_START_FAILED', { app, reason: `the import did not finish within ${deadlineMs} ms` })));
+      settle(() => reject(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app, reason: `the import did not finish within ${deadlineMs} ms` })));
     }, deadlineMs);
     child.once('error', (e) => {
-      settle(() => reject(new GatewayError('APPPKG_WORKER_START_FAILED', { app, reason: `cannot run ${appEnv.python}: ${e.message}`, cause: e })));
+      settle(() => reject(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app, reason: `cannot run ${appEnv.python}: ${e.message}`, cause: e })));
     });
     child.once('exit', (code, signal) => {
       exit = { code, signal };

@@ -215,8 +215,11 @@ function parseMarker(line: string, marker: string): Record<string, unknown> | nu
 }
 
 
-/** Why a worker exited before READY, from its exit status and the marker line on stderr. */
-export function startError(app: string, code: number | null, signal: NodeJS.Signals | null, tap: LineTap): GatewayError {
+/**
+ * Why a worker exited before READY, from its exit status and the marker line on stderr. `whose`:
+ * the app's name and directory, which a failure that is not the import's names first.
+ */
+export function startError(app: string, code: number | null, signal: NodeJS.Signals | null, tap: LineTap, whose: { name?: string; dir?: string } = {}): GatewayError {
   if (code === EXIT_APP_LOAD_FAILED && tap.notCallable && (tap.notCallable.kind === 'asgi' || tap.notCallable.kind === 'wsgi')) {
     const kind = tap.notCallable.kind;
     return new GatewayError('APPPKG_APP_OTHER_KIND', { app, found: String(tap.notCallable.found ?? ''), kind, declared: kind === 'asgi' ? 'wsgi' : 'asgi' });
@@ -256,6 +259,7 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
     // fix is a restart, not `check` (which would run the new shim with the new gateway code).
     const d = tap.linkMismatch;
     return new GatewayError('APPPKG_WORKER_START_FAILED', {
+      ...whose,
       app,
       reason: `${how}: the Python shim in ${String(d.dir)} speaks link protocol ${String(d.shim)}, this gateway ${String(d.gateway)}`,
       exitCode: code,
@@ -265,6 +269,7 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
   }
   const last = tap.recent.filter((l) => l.trim() !== '').slice(-1)[0];
   return new GatewayError('APPPKG_WORKER_START_FAILED', {
+    ...whose,
     app,
     reason: last ? `${how}: ${last.trim()}` : how,
     appOutput: last?.trim(),

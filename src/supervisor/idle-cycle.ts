@@ -196,7 +196,7 @@ export class IdleCycle {
       const running = slots.map((slot) => slot.current).filter((m): m is Member => m !== null);
       this.state = 'asleep';
       const reason: unknown = failed.reason;
-      const error = explain(isGatewayError(reason) ? reason : new GatewayError('APPPKG_WORKER_START_FAILED', { app: this.opts.name, reason: String(reason), cause: reason }));
+      const error = explain(isGatewayError(reason) ? reason : new GatewayError('APPPKG_WORKER_START_FAILED', { name: this.opts.name, reason: String(reason), cause: reason }));
       const now = Date.now();
       const retryInMs = this.wakeBackoff.recordExit(now, 0);
       this.retryAt = now + retryInMs;

@@ -394,7 +394,7 @@ export class VersionJudge {
       if (this.registry.stopped()) return null;
       let error = isGatewayError(err)
         ? (err as GatewayError)
-        : new GatewayError('APPPKG_WORKER_START_FAILED', { app: desc.name, reason: String(err), cause: err });
+        : new GatewayError('APPPKG_WORKER_START_FAILED', { name: desc.name, dir: desc.dir, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);
       // Not run again at the gateway's next start with these files (refuseKeptFailures).

@@ -251,6 +251,8 @@ export class Worker extends EventEmitter {
     const scanning = (): boolean => this._state === 'starting';
     const out = new LineTap(opts.stdout ?? process.stdout, () => false);
     const err = new LineTap(opts.stderr ?? process.stderr, scanning, true);
+    // A start that fails names the app by these first: `app:` (wsgi:app) names no app.
+    const whose = { name: opts.name, dir: opts.cwd };
 
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -279,7 +281,7 @@ export class Worker extends EventEmitter {
         });
       } catch (e) {
         this._state = 'exited';
-        reject(new GatewayError('APPPKG_WORKER_START_FAILED', { app: opts.app, reason: (e as Error).message, cause: e }));
+        reject(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason: (e as Error).message, cause: e }));
         return;
       }
       this.child = child;
@@ -315,7 +317,7 @@ export class Worker extends EventEmitter {
       });
 
       const timer = setTimeout(() => {
-        fail(new GatewayError('APPPKG_WORKER_START_FAILED', { app: opts.app, reason: `not ready within ${deadlineMs} ms` }));
+        fail(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason: `not ready within ${deadlineMs} ms` }));
         this.kill();
       }, deadlineMs);
 
@@ -326,7 +328,7 @@ export class Worker extends EventEmitter {
           this._state = 'exited';
           this.stopHeartbeat();
           if (child.spawnError !== null && child.pid === undefined) {
-            fail(new GatewayError('APPPKG_WORKER_START_FAILED', { app: opts.app, reason: `cannot run ${opts.python}: ${child.spawnError.message}`, cause: child.spawnError }));
+            fail(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason: `cannot run ${opts.python}: ${child.spawnError.message}`, cause: child.spawnError }));
             link.fail('the worker could not be spawned');
             resolveExit();
             this.emit('exit', null, null);
@@ -341,7 +343,7 @@ export class Worker extends EventEmitter {
             if (judged) return;
             judged = true;
             err.end();
-            if (!settled) fail(startError(opts.app, code, signal, err));
+            if (!settled) fail(startError(opts.app, code, signal, err, whose));
             resolveExit();
             this.emit('exit', code, signal);
           };

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { statusPids } from '../helpers/status.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -83,6 +83,20 @@ test('no worker can take a request (the app no longer imports): 504 after timeou
     return r.status === 200 ? r : null;
   }, 40_000, 'the app to serve again once it imports');
   assert.match(healed.text, /^pid \d+\n$/);
+});
+
+test("a worker that exits before it is ready, no exception said: the refusal names the app by its name and directory first, its app: value after", async () => {
+  const dir = writePackage(apps.path, 'nostart', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:app\n',
+    'wsgi.py': 'import os\nimport sys\n\nprint("cannot reach the license server", file=sys.stderr, flush=True)\nos._exit(1)\n',
+  });
+  await waitFor(() => /nostart: .* refused/.test(gw.output()), 20_000, 'nostart to be refused');
+  const named = `worker of nostart (${dir}, app: wsgi:app) exited before it was ready (exit status 1: `;
+  assert.ok(gw.output().includes(`${named}cannot reach the license server)`), gw.output());
+  const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+  const problem = status.apps.find((a: any) => a.name === 'nostart').problem;
+  assert.is(problem.code, 'APPPKG_WORKER_START_FAILED');
+  assert.ok(problem.message.startsWith(named), problem.message);
 });
 
 test.run();
