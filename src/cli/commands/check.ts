@@ -1,6 +1,7 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage, type CheckItem } from '../../app-package.js';
 import { countOf } from '../../count.js';
+import { hangingLines } from '../../log/hanging-lines.js';
 
 export const spec: CommandSpec = {
   name: 'check',
@@ -20,7 +21,10 @@ function printer(names: string[]): (check: CheckItem) => void {
   const width = Math.max(...names.map((name) => name.length)) + 1;
   return (check) => {
     if (check.traceback) process.stdout.write(`${check.traceback.trimEnd()}\n`);
-    process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(width)} ${check.detail}\n`);
+    // A detail of several lines (an exception whose message has lines of its own) hangs in its
+    // column, as status prints a problem: flush left, its lines would read as checks of their own.
+    const detail = hangingLines(check.detail, ' '.repeat(7 + width)).join('\n');
+    process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(width)} ${detail}\n`);
     if (!check.ok && check.fix) process.stdout.write(`      fix: ${check.fix}\n`);
   };
 }

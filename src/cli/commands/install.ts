@@ -1,6 +1,7 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage } from '../../app-package.js';
 import { isGatewayError } from '../../errors.js';
+import { hangingLines } from '../../log/hanging-lines.js';
 
 export const spec: CommandSpec = {
   name: 'install',
@@ -36,7 +37,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     // A failed step ends the step log as `check` reports one: FAIL, then the fix. Errors about
     // a file (app.yaml, the environment file) keep their file:line:column form (cli/main.ts).
     if (!isGatewayError(err) || err.file || err.problems.length > 0) throw err;
-    process.stdout.write(`FAIL  ${err.message}\n      fix: ${err.hint}\n`);
+    process.stdout.write(`FAIL  ${hangingLines(err.message, '      ').join('\n')}\n      fix: ${err.hint}\n`);
     return err.exitStatus;
   }
 }
