@@ -163,7 +163,7 @@ export function atAppKey(caught: unknown, desc: Description): unknown {
     const where = placeOf(desc, at) ?? { line: 1, column: 1 };
     return new GatewayError(err.code, { ...err.details, file: desc.file, line: where.line, column: where.column, key: at.join('.') });
   }
-  const aboutKey = err.code === 'APPPKG_APP_NOT_CALLABLE' || (err.code === 'APPPKG_APP_IMPORT_FAILED' && !err.details.where);
+  const aboutKey = err.code === 'APPPKG_APP_NOT_CALLABLE' || err.code === 'APPPKG_APP_STDLIB_NAME' || (err.code === 'APPPKG_APP_IMPORT_FAILED' && !err.details.where);
   if (!aboutKey) return err;
   // `wsgi: {app: ...}` and `asgi: {app: ...}` are spellings of `app:`.
   const at = Object.hasOwn(desc.positions, 'app') ? ['app'] : [desc.kind, 'app'];

@@ -530,6 +530,15 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', found: 'a module' },
   },
+  APPPKG_APP_STDLIB_NAME: {
+    summary:
+      'The module of `app:` (or the one `init` found the app in) has the name of a module of Python\'s standard library, `site.py` say: `import site` gives the standard library\'s, imported when the interpreter started, and a project module that does import first hides the standard one from every library that needs it. `init` writes nothing, `check` fails.',
+    message: (d) => `app: ${str(d.app)} is in ${str(d.path)}, which has the name of the standard library's module \`${str(d.top)}\`: \`import ${str(d.top)}\` gives one of the two, never both`,
+    hint: (d) =>
+      `rename ${str(d.rel)} to a name of your own (${str(d.rename)}, say)${d.init ? ', then run `apppkg-gateway init` again' : ' and `app:` to match'}`,
+    exitStatus: 1,
+    example: { app: 'site:app', path: '/srv/apps/blog/site.py', top: 'site', rel: 'site.py', rename: 'site_app.py' },
+  },
   APPPKG_APP_OTHER_KIND: {
     summary:
       'The `app:` object is plainly the other kind of app than `platform` says: an ASGI app (its call an `async def`: Quart, Falcon\'s `falcon.asgi.App`, Starlette) under `python, wsgi`, or a WSGI app (its call takes `environ, start_response`: Flask, Falcon\'s `falcon.App`, Bottle, Pyramid) under `python, asgi`. Every request would fail with a TypeError, so the version is refused, as for an import error.',

@@ -18,6 +18,7 @@ import { keyLabel } from '../description/yaml-file.js';
 import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import { supervisedEnvironment } from '../environment/app-env.js';
+import { stdlibNameProblem } from '../environment/stdlib-modules.js';
 import { findUser } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
@@ -188,6 +189,9 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       // subprocess the import starts runs the app's `python`, as it would under the gateway.
       const env = supervisedEnvironment(ctx.appEnv);
       if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
+        // The import would give the standard library's module, or the project's hiding it.
+        const stdlibNamed = stdlibNameProblem([desc.dir, ...desc.paths.map((p) => path.resolve(desc.dir, p))], desc.app!);
+        if (stdlibNamed) throw stdlibNamed;
         // Guarded, as a worker is: what the import starts (a helper it Popens) ends with the check.
         const result = await checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree());
         const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { CommandSpec, ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
+import { stdlibNameProblem } from '../../environment/stdlib-modules.js';
 
 export const spec: CommandSpec = {
   name: 'init',
@@ -327,8 +328,12 @@ export async function run(args: ParsedCommand): Promise<number> {
   }
   const file = join(root, 'app.yaml');
   if (existsSync(file) && args.values.force !== true) throw new GatewayError('APPPKG_INIT_EXISTS', { file, dir: args.positionals[0] ?? '.' });
-  const candidates = findCandidates(root);
-  if (candidates.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root, ...pasteFactory(root) });
+  const found = findCandidates(root);
+  if (found.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root, ...pasteFactory(root) });
+  // `app: site:app` could never import the project's site.py: such a candidate is no candidate.
+  const stdlibNamed = (c: Candidate) => stdlibNameProblem([c.inSrc ? join(root, 'src') : root], `${c.module}:${c.object}`, { init: true });
+  const candidates = found.filter((c) => stdlibNamed(c) === null);
+  if (candidates.length === 0) throw stdlibNamed(found[0])!;
   writeFileSync(file, renderAppYaml(root, candidates));
   process.stdout.write(`wrote ${file} (app: ${candidates[0].module}:${candidates[0].object}, ${candidates[0].kind.toUpperCase()})\n`);
   const sqlite = sqliteInProject(root);
