@@ -30,6 +30,18 @@ function asciiNameFor(name: string): string | null {
   return APP_NAME.test(plain) ? plain : null;
 }
 
+/**
+ * The `name:` an app.yaml in directory `dirName` must carry because that directory's name (minus
+ * its version) is no app name, as `init` writes it: `my project` -> `my-project`, `café` ->
+ * `cafe`. Null when the directory's name will do, or when nothing of it is ASCII (`日記`).
+ */
+export function nameToWriteFor(dirName: string): string | null {
+  const fromDir = parsePackageDirName(dirName).name;
+  if (APP_NAME.test(fromDir)) return null;
+  const made = fromDir.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '');
+  return APP_NAME.test(made) ? made : null;
+}
+
 /** Names people write for an OS, and the name the host reports (Node's process.platform). */
 const OS_ALIASES: Record<string, string> = {
   macos: 'darwin', osx: 'darwin', mac: 'darwin', macosx: 'darwin',

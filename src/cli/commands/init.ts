@@ -3,6 +3,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import type { CommandSpec, ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { stdlibNameProblem } from '../../environment/stdlib-modules.js';
+import { nameToWriteFor } from '../../description/normalise-description.js';
 
 export const spec: CommandSpec = {
   name: 'init',
@@ -253,12 +254,17 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
     '# Check it with `apppkg-gateway check`, serve it with `apppkg-gateway serve`.',
     `platform: python, ${best.kind}`,
     '',
+  ];
+  // Without it, check and the gateway would refuse the default name this directory gives.
+  const name = nameToWriteFor(basename(root));
+  if (name !== null) lines.push(`# The app's name (its URL /${name}, its data); the directory's, ${JSON.stringify(basename(root))}, is not one.`, `name: ${/^[A-Za-z_][\w.-]*$/.test(name) && !/^(true|false|null)$/i.test(name) ? name : JSON.stringify(name)}`, '');
+  lines.push(
     '# The interpreter: a PEP 440 specifier matched against the pythons this host has.',
     'python: ">=3.9"',
     '',
     `# The ${best.kind.toUpperCase()} callable, as module:object (the module is imported with ${best.inSrc ? 'src/ (paths, below)' : 'this directory'} on sys.path).`,
     `app: ${best.module}:${best.object}`,
-  ];
+  );
   if (best.object.endsWith('()')) lines.splice(lines.length - 1, 0, `# ${best.object} is an application factory: each worker calls it once and serves what it returns.`);
   if (others.length > 0) lines.push(`# other candidates found: ${others.join(', ')}`);
   lines.push('');
