@@ -97,7 +97,12 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
     // deb packages are importable only from the system interpreter: the others are not eligible.
     const system = all.find((i) => i.names.includes(SYSTEM_PYTHON));
     if (system && versionSatisfies(system.version, specifier)) return system;
-    const ineligible = all.filter((i) => i !== system);
+    const ineligible = all.filter((i) => i !== system).map(formatInterpreter);
+    // The one the host chose is the one its user asks about first: named, and where it was chosen.
+    if (opts.override) {
+      const at = opts.overrideAt;
+      ineligible.unshift(`${opts.override} (${at ? `${at.key} at ${at.file}:${at.line}:${at.column}` : 'the environment file\'s python'})`);
+    }
     throw noInterpreter(specifier, system ? [system] : [], failed.filter((c) => c.names.includes(SYSTEM_PYTHON)), ineligible);
   }
   const onPath = all.find((i) => i.names.includes('python3'));
@@ -110,10 +115,10 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
 
 /**
  * `failed`: candidates that did not answer as a Python, each with why (the one the user meant
- * may be among them). `ineligible`, for an app with deb packages: interpreters found but not
- * usable, whatever their version, since the packages are importable from the system one alone.
+ * may be among them). `ineligible`, for an app with deb packages: interpreters found (or named by
+ * the environment file), each as the message says it, but not usable, whatever their version, since the packages are importable from the system one alone.
  */
-function noInterpreter(specifier: string | null, found: Interpreter[], failed: FailedCandidate[], ineligible?: Interpreter[]): GatewayError {
+function noInterpreter(specifier: string | null, found: Interpreter[], failed: FailedCandidate[], ineligible?: string[]): GatewayError {
   const failedList = failedSummary(failed);
   return new GatewayError('APPPKG_PY_NO_INTERPRETER', {
     key: 'python',
@@ -123,7 +128,7 @@ function noInterpreter(specifier: string | null, found: Interpreter[], failed: F
     failedList,
     reasonDeb: ineligible !== undefined,
     system: SYSTEM_PYTHON,
-    ineligibleList: (ineligible ?? []).map(formatInterpreter).join(', '),
+    ineligibleList: (ineligible ?? []).join(', '),
     expected: specifier ?? 'any Python 3',
     found: [found.map(formatInterpreter).join(', ') || 'none', failedList].filter(Boolean).join('; '),
   });

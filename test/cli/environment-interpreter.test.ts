@@ -90,6 +90,15 @@ test('an app with deb packages runs on the system interpreter whatever the envir
   assert.match((await through('check', dir, system)).out, /ok +python +\/usr\/bin\/python3 3\.\d+\.\d+\n/);
 });
 
+test('an app with deb packages whose python: the system interpreter fails: the error names the environment file\'s interpreter among those not eligible, with its key', async () => {
+  const dir = pkg('deb-too-new', 'platform: python, wsgi\ndeb: python3-apppkg-none\npython: "<3"\napp: wsgi:application\n');
+  const env = envFile('env-deb-too-new.yaml', 'apps:\n  deb-too-new:\n    python: /opt/python3.12/bin/python3\n');
+  const r = await through('check', dir, env);
+  assert.is(r.status, 1, r.out);
+  assert.match(r.out, `python: the system interpreter does not satisfy "<3"`);
+  assert.match(r.out, `; not eligible because of deb: /opt/python3.12/bin/python3 (apps.deb-too-new.python at ${env}:3:13)`);
+});
+
 test('an interpreter that runs but does not satisfy python: names both places', async () => {
   const dir = pkg('too-new', 'platform: python, wsgi\npython: "<3"\napp: wsgi:application\n');
   const env = envFile('env-mismatch.yaml', 'defaults:\n  python: /usr/bin/python3\n');
