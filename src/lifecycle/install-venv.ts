@@ -9,6 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter } from '../environment/interpreters.js';
 import { judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
+import { ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
@@ -36,9 +37,6 @@ export interface InstallVenvResult {
   /** The build directory the venv link points at. */
   dir: string;
 }
-
-// Variables of the caller's shell that would point venv or pip at another Python.
-const UNSAFE_ENV = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'VIRTUAL_ENV', 'PYTHONUSERBASE', '__PYVENV_LAUNCHER__'];
 
 /**
  * The first requirement that pip has to build (a source directory or an sdist): offline, its
@@ -74,8 +72,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   await removeStaleVenvBuilds(opts.venvPath);
   const why = opts.rebuild ? '--rebuild' : verdict.current ? '' : verdict.why;
   const dir = newVenvBuildDir(opts.venvPath, wanted);
-  const env: Record<string, string | undefined> = { ...process.env, PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
-  for (const key of UNSAFE_ENV) delete env[key];
+  const { env, ignored } = pipEnvironment();
   say(`==> creating venv with ${formatInterpreter(opts.interpreter)}: ${why}`);
   try {
     let started = Date.now();
@@ -96,6 +93,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     const pipLog = path.join(dir, 'apppkg-pip.log');
     const pipArgs = ['-m', 'pip', 'install', '--no-index', ...findLinks, '--log', pipLog, '-r', requirements];
     say(`==> pip install --no-index -r ${requirements}`);
+    if (ignored.length > 0) say(`==> ${ignoredPipSettings(ignored, opts.desc.pip!)}`);
     const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output });
     if (pipStatus !== 0) {
       const source = sourceRequirement(await readFile(requirements, 'utf8'));
@@ -104,7 +102,9 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         requirements,
         status: pipStatus,
         ...(source ? { source } : {}),
-        ...(wheels ? { missing: wheels.missing, findLinks: wheels.lines, pipFile: opts.desc.pip } : {}),
+        ...(wheels ? { missing: wheels.missing, findLinks: wheels.lines } : {}),
+        ...(ignored.length > 0 ? { ignored } : {}),
+        pipFile: opts.desc.pip,
       });
     }
     await rm(pipLog, { force: true });

@@ -147,6 +147,36 @@ test('wheels in a wheels/ directory pip is not told of: the fix names the --find
   assert.match(fixed.stdout, /Successfully installed thepkg-1\.0/);
 });
 
+test("the shell's PIP_* variables and pip.conf do not decide what install puts in the venv; a failure names them", async () => {
+  const dir = makeApp(work.path, 'pipshell', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  makeWheel(dir, 'thepkg', '1.0');
+  makeWheel(dir, 'thepkg', '2.0');
+  writeFileSync(join(dir, 'requirements.txt'), 'thepkg\n');
+  const host = join(work.path, 'pipshell-host');
+  mkdirSync(join(host, 'wheels'), { recursive: true });
+  mkdirSync(join(host, 'xdg', 'pip'), { recursive: true });
+  makeWheel(join(host, 'wheels'), 'hostonly', '1.0');
+  writeFileSync(join(host, 'constraints.txt'), 'thepkg==1.0\n');
+  // pip's user configuration: read, it would make the install a --user one, which a venv refuses.
+  writeFileSync(join(host, 'xdg', 'pip', 'pip.conf'), '[install]\nuser = true\n');
+  const shell = { PIP_CONSTRAINT: join(host, 'constraints.txt'), PIP_TARGET: join(host, 'target'), PIP_FIND_LINKS: join(host, 'wheels'), XDG_CONFIG_HOME: join(host, 'xdg') };
+  const r = await runCli(['install', dir, ...S], { env: shell, ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  // The newest of the app's own wheels, into the venv: not the shell's constraint, nor its target.
+  assert.match(r.stdout, /Successfully installed thepkg-2\.0/);
+  assert.ok(!existsSync(join(host, 'target')), 'PIP_TARGET reached pip');
+  assert.match(r.stdout, new RegExp(`==> pip read none of .*PIP_CONSTRAINT, .*PIP_FIND_LINKS, .*PIP_TARGET, .*${join(host, 'xdg', 'pip', 'pip.conf')} .*goes in requirements\\.txt as a line`));
+  const run = await runCli(['run', dir, ...S, '--', 'python', '-c', 'import thepkg; print(thepkg.VERSION)']);
+  assert.is(run.stdout.trim(), '2.0', run.stderr);
+
+  // An install that relied on the shell's PIP_FIND_LINKS: pip finds nothing, and the fix says why.
+  writeFileSync(join(dir, 'requirements.txt'), 'thepkg\nhostonly\n');
+  const failed = await runCli(['install', dir, ...S], { env: shell, ms: 120_000 });
+  assert.is(failed.status, 1, failed.stdout + failed.stderr);
+  assert.match(failed.stderr, /No matching distribution found for hostonly/);
+  assert.match(failed.stdout, /fix: .*; pip read none of .*PIP_FIND_LINKS.* what an install relied on there goes in requirements\.txt as lines/);
+});
+
 test('a failing commands.install exits 1 and names the hook and its status', async () => {
   const dir = makeApp(work.path, 'badhook', 'app: wsgi:application\ncommands:\n  install: echo migrating; exit 7\n');
   const r = await runCli(['install', dir, ...S]);
