@@ -159,7 +159,8 @@ export function dropAppDatabase(server: PostgresServer, owner: ServiceOwner, pro
   const name = appDatabaseName(owner.app);
   return onAdmin(server, async (client) => {
     const ident = client.escapeIdentifier(name);
-    const drop = (what: string, statement: string) => dropping(progress, `postgresql ${what}`, () => client.query(statement));
+    // A refused drop is said as that drop: "drop of role apppkg_blog", not as a provisioning.
+    const drop = (what: string, statement: string) => dropping(progress, `postgresql ${what}`, () => client.query(statement).catch((err) => Promise.reject(asServiceError(server, err, `drop of ${what}`))));
     const role = await ownedRow(client, 'role', name, owner);
     if (role) await actAsOwner(client, ident);
     const database = await ownedRow(client, 'database', name, owner);
@@ -174,7 +175,7 @@ export function dropAppDatabase(server: PostgresServer, owner: ServiceOwner, pro
     for (const other of others) await drop(`database ${other}`, `DROP DATABASE ${client.escapeIdentifier(other)} WITH (FORCE)`);
     if (role) await drop(`role ${name}`, `DROP ROLE ${ident}`);
     return { database: Boolean(database), role: Boolean(role), others };
-  });
+  }, `uninstall of ${owner.app}'s database and role`);
 }
 
 /**
@@ -353,7 +354,8 @@ class AdminClient {
   }
 }
 
-function onAdmin<T>(server: PostgresServer, job: (client: pg.Client) => Promise<T>): Promise<T> {
+/** `action` names what `job` does in its errors: "provision on postgresql at ... failed". */
+function onAdmin<T>(server: PostgresServer, job: (client: pg.Client) => Promise<T>, action = 'provision'): Promise<T> {
   const key = `postgresql:${server.user}@${server.label}/${server.database}`;
   const open = async () => {
     const client = new (await loadPg()).Client({ host: server.host, port: server.port, user: server.user, password: server.password ?? undefined, database: server.database, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
@@ -367,7 +369,7 @@ function onAdmin<T>(server: PostgresServer, job: (client: pg.Client) => Promise<
     }
     return new AdminClient(client);
   };
-  return withAdminConnection(key, open, (admin) => job(admin.client).catch((err) => Promise.reject(asServiceError(server, err, 'provision'))));
+  return withAdminConnection(key, open, (admin) => job(admin.client).catch((err) => Promise.reject(asServiceError(server, err, action))));
 }
 
 /** SQLSTATE classes that mean "cannot reach or log in", which a later try may cure. */

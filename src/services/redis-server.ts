@@ -213,12 +213,14 @@ export function dropRedisUser(server: RedisServer, owner: ServiceOwner, progress
   const user = appRedisUserName(app);
   return onAdmin(server, async (redis) => {
     const existing = await ownedUser(redis, user, owner);
-    await dropping(progress, `redis keys ${appRedisPrefix(app)}*`, () => eachKeyBatch(redis, app, (keys) => redis.unlink(...keys)));
-    await dropping(progress, `redis user ${user}`, () => redis.call('ACL', 'DELUSER', user));
+    // A refused drop is said as that drop, not as a provisioning.
+    const drop = (what: string, run: () => Promise<unknown>) => dropping(progress, `redis ${what}`, () => run().catch((err) => Promise.reject(asRedisError(server, err, `drop of ${what} on redis at ${server.label}`))));
+    await drop(`keys ${appRedisPrefix(app)}*`, () => eachKeyBatch(redis, app, (keys) => redis.unlink(...keys)));
+    await drop(`user ${user}`, () => redis.call('ACL', 'DELUSER', user));
     await redis.del(claimKey(app));
     await saveAcl(redis);
     return existing;
-  });
+  }, `uninstall of ${app}'s Redis user and keys on redis at ${server.label}`);
 }
 
 /** One of an app's keys as DUMP serialises it, its prefix taken off; ttlMs 0 = no expiry. */
