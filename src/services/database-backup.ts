@@ -16,7 +16,7 @@ import {
   appDatabaseName, countRelations, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, recreateAppDatabase, type AppDatabase, type RelationCounts,
 } from './postgresql-server.js';
 import { planServices, type DatabaseKind } from './service-plan.js';
-import { backupSqlite, countSqliteTables, SQLITE_FILE, SQLITE_SIDE_FILES, sqlitePath } from './sqlite-database.js';
+import { backupSqlite, countSqliteRelations, SQLITE_FILE, SQLITE_SIDE_FILES, sqlitePath } from './sqlite-database.js';
 
 /** The directory of a backup that holds the app's database. */
 export const BACKUP_DATABASE_DIR = 'database';
@@ -117,7 +117,8 @@ export async function assertDatabaseRestorable(scope: AppServiceScope, snap: Dat
   let database: string;
   if (kind === 'sqlite') {
     database = sqlitePath(appStateDirs(scope.stateRoot, desc.name).data);
-    found = { tables: (await exists(database)) ? await countSqliteTables(await scope.python(), database) : 0, views: 0, sequences: 0 };
+    // SQLite keeps no sequences: an AUTOINCREMENT's counter is a row of sqlite_sequence.
+    found = { ...((await exists(database)) ? await countSqliteRelations(await scope.python(), database) : { tables: 0, views: 0 }), sequences: 0 };
   } else {
     const db = await provisionedDatabase(scope);
     database = db.name;

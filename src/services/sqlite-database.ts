@@ -29,10 +29,14 @@ with dst:
 dst.close(); src.close()
 `;
 
+// Tables, then views. sqlite_sequence (AUTOINCREMENT) and sqlite_stat1 (ANALYZE) are SQLite's
+// own, and only a name beginning with "sqlite_" can be (SQLite reserves them): escaped, since
+// LIKE's _ is any character and 'sqlite_%' would pass over the app's table "sqlitedata".
 const COUNT_SCRIPT = `
 import sqlite3, sys
 db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
-print(db.execute("SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'").fetchone()[0])
+own = "name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+print(*(db.execute("SELECT count(*) FROM sqlite_master WHERE type = ? AND " + own, (kind,)).fetchone()[0] for kind in ('table', 'view')))
 `;
 
 /** Online backup of `from` into the new file `to`, with `python` (the app's interpreter). */
@@ -40,9 +44,10 @@ export async function backupSqlite(python: string, from: string, to: string): Pr
   await runPython(python, [BACKUP_SCRIPT, from, to], `SQLite backup of ${from}`);
 }
 
-/** Tables and views in the database at `file`. */
-export async function countSqliteTables(python: string, file: string): Promise<number> {
-  return Number((await runPython(python, [COUNT_SCRIPT, file], `read ${file}`)).trim());
+/** The app's tables and views in the database at `file`, each kind counted by its name. */
+export async function countSqliteRelations(python: string, file: string): Promise<{ tables: number; views: number }> {
+  const [tables, views] = (await runPython(python, [COUNT_SCRIPT, file], `read ${file}`)).trim().split(' ').map(Number);
+  return { tables, views };
 }
 
 function runPython(python: string, args: string[], action: string): Promise<string> {

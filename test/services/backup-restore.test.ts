@@ -224,6 +224,22 @@ withServers('restore refused over a database that is not empty counts each kind:
   assert.match(again.stderr, /is not empty \(1 table, 1 view and 1 sequence\)/);
 });
 
+withServers('sqlite: restore refused over a database that is not empty counts views as views; only sqlite_* names are SQLite\'s own', async () => {
+  const lite = addPackage(work.path, 'services-probe', 'litecounted', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: sqlite\n']] });
+  // AUTOINCREMENT makes sqlite_sequence, ANALYZE sqlite_stat1: SQLite's, not the app's.
+  await sql(lite, 'CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT)');
+  await sql(lite, 'ANALYZE');
+  const to = join(work.path, 'backup-litecounted');
+  const backup = await cli(['backup', lite, '--to', to]);
+  assert.is(backup.status, 0, backup.stdout + backup.stderr);
+  await sql(lite, 'CREATE VIEW v AS SELECT id FROM t');
+  // The _ of LIKE 'sqlite_%' is any character: this one is the app's table all the same.
+  await sql(lite, 'CREATE TABLE sqlitedata (x)');
+  const refused = await cli(['restore', lite, '--from', to]);
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /its sqlite database \S+db\.sqlite3 is not empty \(2 tables and 1 view\)/);
+});
+
 withServers('uninstall stopped after the database was dropped (the role still has a grant elsewhere) says what it dropped and what it left, and running it again finishes', async () => {
   const halfway = addPackage(work.path, 'services-probe', 'halfway');
   await sql(halfway, 'SELECT 1');
