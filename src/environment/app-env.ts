@@ -28,9 +28,10 @@ const BASE_ENV_KEYS = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'T
 /**
  * What a development command never takes from the caller: the gateway decides the app's
  * interpreter and sys.path (a PYTHONPATH or an activated virtualenv of the caller's shell would
- * mix another project's modules into the app's, or point at a virtualenv the app does not use).
+ * mix another project's modules into the app's, or point at a virtualenv the app does not use;
+ * a PYTHONUSERBASE puts its user site, another project's pip --user installs, on sys.path).
  */
-const NOT_INHERITED = new Set(['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV']);
+const NOT_INHERITED = new Set(['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYTHONUSERBASE']);
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 export interface AppEnvironmentOptions {

@@ -108,13 +108,15 @@ test("variables in development: the caller's environment beneath the app's own, 
     PYTHONPATH: '/elsewhere',
     PYTHONHOME: '/elsewhere',
     VIRTUAL_ENV: '/elsewhere/venv',
+    // Its user site (PYTHONUSERBASE/lib/pythonX.Y/site-packages) would be on sys.path.
+    PYTHONUSERBASE: '/elsewhere/.local',
   };
   const dev = await buildAppEnvironment(desc(), { stateRoot, mode: 'development', settings: { GREETING: 'from-file' }, processEnv, interpreter });
   assert.is(dev.env.FOO, 'bar');
   assert.is(dev.env.GREETING, 'from-file');
   assert.is(dev.env.APPPKG_DATA_DIR, path.join(stateRoot, 'apps', 'blog', 'data'));
   assert.is(dev.env.TMPDIR, path.join(stateRoot, 'apps', 'blog', 'tmp'));
-  for (const key of ['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV']) assert.is(dev.env[key], undefined, key);
+  for (const key of ['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYTHONUSERBASE']) assert.is(dev.env[key], undefined, key);
   assert.is.not(commandEnvironment(dev).PYTHONPATH.split(path.delimiter).includes('/elsewhere'), true);
 
   const prod = await buildAppEnvironment(desc(), { stateRoot, mode: 'production', settings: {}, processEnv, interpreter });
