@@ -767,7 +767,7 @@ export const ERROR_CODES = {
   APPPKG_SERVICE_NOT_EMPTY: {
     summary: "`restore` found the app's database holding tables (or its Redis prefix holding keys), and did not overwrite it.",
     message: (d) => `restore of ${str(d.app)}: its ${str(d.kind)} database ${str(d.database)} is not empty (${str(d.found)})`,
-    hint: (d) => `run \`apppkg-gateway restore ${str(d.dir) || 'APP_DIR'} --from DIR --force\` to replace it (its current contents are lost; back them up first)`,
+    hint: (d) => `run \`apppkg-gateway restore ${str(d.dir) || 'APP_DIR'} --from ${d.from ? shellWord(str(d.from)) : 'DIR'} --force\` to replace it (its current contents are lost; back them up first)`,
     exitStatus: 1,
     example: { app: 'blog', kind: 'postgresql', database: 'apppkg_blog', found: '3 tables', dir: '/srv/apps/blog' },
   },

@@ -59,7 +59,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   }
 
   // Refused before the data changes: a database that holds tables is not overwritten unforced.
-  await assertServicesRestorable(scope, manifest, force, opts.dir);
+  await assertServicesRestorable(scope, manifest, force, opts.dir, source);
   const dirs = await prepareAppStateDirs(scope.stateRoot, desc.name, owner);
   const staging = await copyBeside(copied, dirs.data, 'restore');
   try {
@@ -108,15 +108,15 @@ export async function restoreWithHook(
   opts: { force: boolean; owner: Owner | undefined; appDir: string },
   run: (env: { APPPKG_BACKUP_DIR: string }) => Promise<number>,
 ): Promise<number> {
-  await assertServicesRestorable(scope, manifest, opts.force, opts.appDir);
+  await assertServicesRestorable(scope, manifest, opts.force, opts.appDir, source);
   await restoreServices(scope, source, manifest, opts.force, opts.owner);
   return run({ APPPKG_BACKUP_DIR: source });
 }
 
 /** Refuses, before anything changes, a database or Redis that holds data (unless `force`). */
-async function assertServicesRestorable(scope: AppServiceScope, manifest: BackupManifest, force: boolean, appDir: string): Promise<void> {
-  if (manifest.database) await assertDatabaseRestorable(scope, manifest.database, force, appDir);
-  if (manifest.redis) await assertRedisRestorable(scope, manifest.redis, force, appDir);
+async function assertServicesRestorable(scope: AppServiceScope, manifest: BackupManifest, force: boolean, appDir: string, source: string): Promise<void> {
+  if (manifest.database) await assertDatabaseRestorable(scope, manifest.database, force, appDir, source);
+  if (manifest.redis) await assertRedisRestorable(scope, manifest.redis, force, appDir, source);
 }
 
 async function restoreServices(scope: AppServiceScope, source: string, manifest: BackupManifest, force: boolean, owner: Owner | undefined): Promise<void> {

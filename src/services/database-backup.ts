@@ -102,7 +102,7 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
  * Before anything of a restore changes: the backup's database fits the app's, and the app's
  * is empty (or `force`). Creates the app's PostgreSQL database when it has none, to look.
  */
-export async function assertDatabaseRestorable(scope: AppServiceScope, snap: DatabaseSnapshot, force: boolean, appDir: string): Promise<void> {
+export async function assertDatabaseRestorable(scope: AppServiceScope, snap: DatabaseSnapshot, force: boolean, appDir: string, source: string): Promise<void> {
   const { desc } = scope;
   const kind = planServices(desc, scope.hostEnv).database;
   if (kind !== snap.kind) {
@@ -127,7 +127,7 @@ export async function assertDatabaseRestorable(scope: AppServiceScope, snap: Dat
   if (found.tables + found.views + found.sequences > 0) {
     // Each kind by its name: a serial column's sequence is no second table.
     const kinds = ([[found.tables, 'table'], [found.views, 'view'], [found.sequences, 'sequence']] as const).filter(([n]) => n > 0).map(([n, noun]) => countOf(n, noun));
-    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: desc.name, kind, database, found: listOf(kinds), dir: appDir });
+    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: desc.name, kind, database, found: listOf(kinds), dir: appDir, from: source });
   }
 }
 

@@ -56,7 +56,7 @@ export async function backupRedis(scope: AppServiceScope, backupDir: string): Pr
 }
 
 /** Before anything of a restore changes: the app still has Redis here, and holds no keys (or `force`). */
-export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisSnapshot, force: boolean, appDir: string): Promise<void> {
+export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisSnapshot, force: boolean, appDir: string, source: string): Promise<void> {
   const server = appRedisServer(scope);
   if (server === null) {
     throw new GatewayError('APPPKG_SERVICE_FAILED', {
@@ -68,7 +68,7 @@ export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisS
   if (force) return;
   const keys = await countAppKeys(server, scope.desc.name);
   if (keys > 0) {
-    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: scope.desc.name, kind: 'redis', database: `${appRedisPrefix(scope.desc.name)}*`, found: countOf(keys, 'key'), dir: appDir });
+    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: scope.desc.name, kind: 'redis', database: `${appRedisPrefix(scope.desc.name)}*`, found: countOf(keys, 'key'), dir: appDir, from: source });
   }
 }
 

@@ -219,6 +219,8 @@ withServers('restore refused over a database that is not empty counts each kind:
   const refused = await cli(['restore', counted, '--from', to]);
   assert.is(refused.status, 1, refused.stdout + refused.stderr);
   assert.match(refused.stderr, /its postgresql database apppkg_counted is not empty \(1 table and 1 sequence\)/);
+  // The fix is the command to type: the backup it was given, not a placeholder.
+  assert.ok(refused.stderr.includes(`fix: run \`apppkg-gateway restore ${counted} --from ${to} --force\``), refused.stderr);
   await sql(counted, 'CREATE VIEW v AS SELECT id FROM s');
   const again = await cli(['restore', counted, '--from', to]);
   assert.match(again.stderr, /is not empty \(1 table, 1 view and 1 sequence\)/);
