@@ -3,6 +3,7 @@
 // and /metrics. Started by the gateway when the environment file has `mail:`.
 import type { MailListenerConfig } from '../environment/host-file.js';
 import type { MailStatus } from '../admin/status-types.js';
+import { countOf } from '../count.js';
 import { MailDeliverer } from './mail-deliverer.js';
 import { startMailListener, type MailListener } from './mail-listener.js';
 import { MailTarget, type RouteHeaderOf } from './mail-post.js';
@@ -77,7 +78,7 @@ export class MailService {
     }
     service = new MailService(opts.config, spool, deliverer, target, listener);
     const waiting = spool.pending().length;
-    opts.say(`mail: ${opts.config.lmtp ? 'LMTP' : 'SMTP'} on ${listener.address}${waiting > 0 ? `; ${waiting} deliveries left in the spool, resuming` : ''}`);
+    opts.say(`mail: ${opts.config.lmtp ? 'LMTP' : 'SMTP'} on ${listener.address}${waiting > 0 ? `; ${countOf(waiting, 'delivery', 'deliveries')} left in the spool, resuming` : ''}`);
     deliverer.start();
     return service;
   }

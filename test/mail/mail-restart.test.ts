@@ -64,6 +64,7 @@ test('SIGTERM with a delivery waiting for its retry: the next start delivers it,
   assert.is(queued().length, 1, 'the delivery is still in the spool');
   rmSync(answerFile); // the app is back
   await startGateway();
+  assert.match(gw!.output(), /mail: SMTP on 127\.0\.0\.1:\d+; 1 delivery left in the spool, resuming\n/, 'one delivery, counted as one');
   const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'resume me' && d.status === 200), 15_000, 'the delivery after the restart');
   assert.is(done.id, failed.id, 'the same delivery id as before the restart');
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
