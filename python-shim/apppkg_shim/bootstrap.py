@@ -121,6 +121,8 @@ def import_app(spec, kind="wsgi"):
     _refuse_other_kind(obj, spec, kind)
     if kind == "asgi" and _asgi2_form(obj):
         return Asgi2App(obj)
+    if kind == "asgi" and isinstance(obj, types.FunctionType) and not obj.__code__.co_flags & _CO_COROUTINE:
+        return _awaiting_result(obj, spec)
     return obj
 
 
@@ -136,6 +138,26 @@ class Asgi2App:
     async def __call__(self, scope, receive, send):
         instance = self.app(scope)
         await instance(receive, send)
+
+
+def _awaiting_result(function, spec):
+    """A plain `def` given as an ASGI 3 app, as an `async def` that checks what it returns. One
+    returning the coroutine of an ASGI app (a wrapper) is served; one that forgot `async` ran to
+    its end and returned None, which every request, and every websocket, failed with Python's
+    "object NoneType can't be used in 'await' expression", naming neither the app nor the fix.
+    It cannot be told from a wrapper before it is called."""
+    import inspect
+
+    async def app(scope, receive, send):
+        result = function(scope, receive, send)
+        if not inspect.isawaitable(result):
+            raise TypeError("%s is a plain function (def) that returned %s, not an awaitable: an ASGI app is "
+                            "`async def %s(scope, receive, send)`, awaiting receive() and send()" % (
+                                spec, _short_repr(result), function.__name__))
+        await result
+
+    app.__wrapped__ = function  # asgi_scope._holds looks through it for the framework it calls
+    return app
 
 
 def _asgi2_form(obj):

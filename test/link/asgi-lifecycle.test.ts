@@ -187,6 +187,19 @@ t('an ASGI 2 app (a class called with the scope, or a function of the scope alon
   assert.is((await get(`${f.url}/`)).body, 'ASGI 2 function\n', f.output.join('\n'));
 });
 
+t('a plain def given as an ASGI app: served when it returns a coroutine; one that forgot async is a 500 saying so', async (ctx) => {
+  const w = await startLinkHarness('asgi2', { threads: 1, app: 'app:wrapper_app' });
+  ctx.cleanups.push(() => w.stop());
+  assert.is((await get(`${w.url}/`)).body, 'ASGI 2 function\n', w.output.join('\n'));
+  const h = await startLinkHarness('asgi2', { threads: 1, app: 'app:forgot_async', development: true });
+  ctx.cleanups.push(() => h.stop());
+  const r = await get(`${h.url}/`);
+  assert.is(r.status, 500, r.body);
+  const said = 'app:forgot_async is a plain function (def) that returned None, not an awaitable: an ASGI app is `async def forgot_async(scope, receive, send)`';
+  assert.ok(r.body.includes(said), r.body);
+  assert.ok(h.output.some((l) => l.includes(said)), h.output.join('\n'));
+});
+
 t('an import error: APPPKG_APP_IMPORT_FAILED naming the file and line, as for WSGI', async () => {
   const { dir } = fixtureApp('crash-on-import');
   const err = await startError(new Worker({ ...baseOptions('crash-on-import'), kind: 'asgi' }));
