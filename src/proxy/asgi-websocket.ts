@@ -6,7 +6,7 @@
 // passed on to the other. The link id is freed on the terminal frame only (worker-link.ts).
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
-import { Frame, WsCloseCode, decodeWsAccept, decodeWsClose, encodeWsClose } from '../link/frames.js';
+import { ABORT_TIMED_OUT, Frame, WsCloseCode, decodeWsAccept, decodeWsClose, encodeFrame, encodeWsClose } from '../link/frames.js';
 import { encodeRequest } from '../link/request-frame.js';
 import { isHttpToken } from '../net/http-token.js';
 import type { WebsocketLinkExchange, WorkerLink } from '../link/worker-link.js';
@@ -36,6 +36,8 @@ const enum Client {
   /** Answered and closed (or closing), or the client left. */
   Gone,
 }
+
+const TIMED_OUT_PAYLOAD = Buffer.from([ABORT_TIMED_OUT]);
 
 /** Bytes a client sends before the 101 (it should send none, RFC 6455 §4.1) kept for ws; past them it is cut. */
 const EARLY_BYTES_LIMIT = 64 * 1024;
@@ -316,7 +318,12 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
     this.answer = null;
     this.client = Client.Gone;
     refuseUpgradeFor(this.socket, 'timeout', `the app did not answer the websocket handshake within ${this.options.timeoutMs / 1000} s`);
-    this.tellApp(WsCloseCode.ABNORMAL, '');
+    // As at an HTTP request's 504 (wsgi-exchange.ts), the app's task is cancelled, not only told
+    // the client left: one stuck before its accept (a backend that never answers) would
+    // otherwise hang on, unseen, for the worker's life.
+    if (this.settled || this.appTold) return;
+    this.appTold = true;
+    this.link.write(encodeFrame(Frame.ABORT, this.id, TIMED_OUT_PAYLOAD));
   };
 
   private tellApp(code: number, reason: string): void {

@@ -363,11 +363,13 @@ gateway('the app closes with its own code and reason', async () => {
   assert.equal(await client.closed(5000), { code: 4321, reason: 'bye now' });
 });
 
-gateway('a handshake the app does not answer within its timeout: 504', async () => {
+gateway('a handshake the app does not answer within its timeout: 504, and the app\'s task is cancelled as at an HTTP 504', async () => {
   const started = Date.now();
   const refusal = await refused(`${ws}/live/slow`);
   assert.is(refusal.status, 504);
   assert.ok(Date.now() - started < 2900, `answered after ${Date.now() - started} ms`);
+  // Before the 3 s the app sleeps are over: cancelled, not left to accept a websocket gone.
+  await waitFor(() => appLog().includes('handshake cancelled at its 504'), 2900 - (Date.now() - started), 'the handshake\'s task cancelled');
 });
 
 gateway('mounted: the route\'s SCRIPT_NAME is root_path; a virtual host routes at its root', async () => {
