@@ -208,8 +208,10 @@ export class GuardedTree {
   private readonly ownGroup: boolean;
   /** What of the tree the stop's SIGTERM would not reach, read as it was sent (`stopping`). */
   private readonly strays: Strays = new Map();
-  /** A stop sent every process of the tree SIGTERM (`stop`): `end` sends none again. */
-  private told = false;
+  /** Had our SIGTERM: the group, as a whole (a stop's, or an end's). */
+  private groupTold = false;
+  /** Had our SIGTERM, by pid: what of the tree is outside the group (marked, or a stray). */
+  private readonly told = new Set<number>();
 
   /** Starts the tree's guard: make the tree right before its leader's spawn. */
   constructor({ ownGroup = true }: { ownGroup?: boolean } = {}) {
@@ -250,24 +252,47 @@ export class GuardedTree {
    * what carries the mark outside the group (a daemon that left it with setsid(), its
    * environment kept) and the strays; `end` then counts them through their grace, and SIGKILLs
    * what is left. The group signalled alone, such a daemon got SIGKILL 3 s later and nothing
-   * before it. Those in the group carry the mark too and are not told twice: a second SIGTERM
-   * can turn a graceful exit into a hasty one (uvicorn, celery).
+   * before it.
    */
   stop(pid: number | undefined): void {
     if (pid === undefined) return;
     this.stopping(pid);
-    this.told = true;
-    const group = this.ownGroup ? pid : null;
-    if (group !== null) {
+    void this.terminate(pid);
+  }
+
+  /**
+   * SIGTERM (and SIGCONT) to each process of the tree that has not had one from us: its group,
+   * the strays, and what carries the mark outside the group. Once each: a second SIGTERM can
+   * turn a graceful exit into a hasty one (uvicorn, celery), and the group's members carry the
+   * mark too, so the group's SIGTERM and the mark's both reached them. Resolves with how many
+   * processes carry the mark, in the group or not, from the same pass over /proc.
+   */
+  private async terminate(pid: number | undefined): Promise<number> {
+    const group = pid !== undefined && this.ownGroup ? pid : null;
+    if (group !== null && !this.groupTold) {
+      this.groupTold = true;
       signalGroup(group, 'SIGTERM');
       signalGroup(group, 'SIGCONT');
     }
-    signalStrays(this.strays, 'SIGTERM');
-    signalStrays(this.strays, 'SIGCONT');
-    const outsideGroup = group === null ? undefined : (marked: number) => procStat(marked)?.pgid !== group;
-    // Both in one pass over /proc, as `end`'s own: the scans asked for in the same turn share it.
-    void signalMarked(TREE_MARK, this.mark, 'SIGTERM', outsideGroup);
-    void signalMarked(TREE_MARK, this.mark, 'SIGCONT', outsideGroup);
+    const untoldStrays: Strays = new Map([...this.strays].filter(([stray]) => !this.told.has(stray)));
+    signalStrays(untoldStrays, 'SIGTERM');
+    signalStrays(untoldStrays, 'SIGCONT');
+    for (const stray of untoldStrays.keys()) this.told.add(stray);
+    const now = new Set<number>();
+    const untold = (marked: number): boolean => {
+      if (this.told.has(marked) || (group !== null && procStat(marked)?.pgid === group)) return false;
+      this.told.add(marked);
+      now.add(marked);
+      return true;
+    };
+    // All three in one pass over /proc, as requests asked for in the same turn share it; the
+    // SIGCONT goes to whom the SIGTERM went, asked of each process right after it.
+    const [, , marked] = await Promise.all([
+      signalMarked(TREE_MARK, this.mark, 'SIGTERM', untold),
+      signalMarked(TREE_MARK, this.mark, 'SIGCONT', (one) => now.has(one)),
+      signalMarked(TREE_MARK, this.mark, 0),
+    ]);
+    return marked;
   }
 
   /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
@@ -289,27 +314,13 @@ export class GuardedTree {
   /**
    * The leader of a command has exited, and what it left behind ends with it, as a container's
    * processes end with its main process (`docker run`): SIGTERM (and SIGCONT) to its group and
-   * what carries the mark (unless a `stop` told them), then SIGKILL to whatever is left after
-   * `graceMs`. Resolves as soon as none is left, the guard kept until then (a CLI killed
-   * meanwhile still takes them along).
+   * what carries the mark, each that a `stop` has not told already, then SIGKILL to whatever is
+   * left after `graceMs`. Resolves as soon as none is left, the guard kept until then (a CLI
+   * killed meanwhile still takes them along).
    */
   async end(pid: number | undefined, graceMs: number): Promise<void> {
-    const told = this.told;
     const group = pid !== undefined && this.ownGroup ? pid : null;
-    if (group !== null && !told) {
-      signalGroup(group, 'SIGTERM');
-      signalGroup(group, 'SIGCONT');
-    }
-    if (!told) {
-      signalStrays(this.strays, 'SIGTERM');
-      signalStrays(this.strays, 'SIGCONT');
-    }
-    // Both in one pass over /proc: the scans asked for in the same turn share it. Told already
-    // (`stop`), a second one could turn a graceful exit into a hasty one: only counted.
-    let left = told
-      ? await signalMarked(TREE_MARK, this.mark, 0)
-      : (await Promise.all([signalMarked(TREE_MARK, this.mark, 'SIGTERM'), signalMarked(TREE_MARK, this.mark, 'SIGCONT')]))[0];
-    left += signalStrays(this.strays, 0);
+    let left = (await this.terminate(pid)) + signalStrays(this.strays, 0);
     const deadline = Date.now() + graceMs;
     while (left > 0 && Date.now() < deadline) {
       // Not `delay`, whose timer is unref'd: a CLI command waits on this with nothing else to do.
