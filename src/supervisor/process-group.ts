@@ -230,10 +230,23 @@ export class GuardedTree {
     else this.guard.lead(this.ownGroup ? pid : null);
   }
 
-  /** `signal` to every process of the tree (its group too, when it leads one). */
+  /**
+   * `signal`, passed on from the CLI, to every process of the tree once: its group when it
+   * leads one, and what carries the mark outside it. A SIGTERM goes as a stop's does (with its
+   * SIGCONT, the strays too), and counts as one: what had it gets none again when the command
+   * has exited (`end`), though each SIGTERM passed on reaches them all, as each one sent to the
+   * CLI was meant to.
+   */
   async signal(pid: number | undefined, signal: NodeJS.Signals): Promise<void> {
-    if (pid !== undefined && this.ownGroup) signalGroup(pid, signal);
-    await signalMarked(TREE_MARK, this.mark, signal);
+    if (signal === 'SIGTERM') {
+      this.groupTold = false;
+      this.told.clear();
+      await this.terminate(pid);
+      return;
+    }
+    const group = pid !== undefined && this.ownGroup ? pid : null;
+    if (group !== null) signalGroup(group, signal);
+    await signalMarked(TREE_MARK, this.mark, signal, group === null ? undefined : (marked) => procStat(marked)?.pgid !== group);
   }
 
   /**

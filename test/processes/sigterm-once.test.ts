@@ -1,13 +1,15 @@
 // What the gateway ends gets one SIGTERM from it (SPEC 4): a second can turn a graceful exit
 // into a hasty one (uvicorn and celery take it as "now"). A `processes:` entry or a hook that
 // exited by itself had its group SIGTERMed and then every process carrying the tree's mark, the
-// group's members included, so each of them got two.
+// group's members included, so each of them got two; and what `run` passed a SIGTERM to got
+// another when the command had exited.
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, isAlive, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, BIN, isAlive, startCli, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('one SIGTERM for each process the gateway ends');
 const work = tempDir('apppkg-sigterm-once-');
@@ -75,6 +77,27 @@ test('a processes: entry and a hook that exit by themselves: what they leave in 
     }
   } finally {
     await gw.stop();
+  }
+});
+
+test('run: the SIGTERM passed on to the command is the one its processes get, none again once it has exited', async () => {
+  const notes = join(work.path, 'run-notes');
+  const app = writePackage(join(work.path, 'run'), 'app', { 'app.yaml': 'platform: python, wsgi\napp: main:application\n', 'main.py': MAIN });
+  const cli = spawn(BIN, ['run', app, '--state-dir', join(work.path, 'run', 'state'), '--', 'sh', '-c', `python3 ${COUNTER} ${notes} & wait`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  cli.stdout!.on('data', (chunk) => (output += chunk));
+  cli.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+  try {
+    await waitFor(() => termsIn(notes).size === 1, 20_000, () => `the counter to start\n${output}`);
+    cli.kill('SIGTERM');
+    const status = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000))]);
+    assert.is(status, 143, `${status}\n${output}`);
+    const counts = termsIn(notes);
+    await assertNoOrphans([...counts.keys()], 5000);
+    assert.equal([...counts.values()], [1], readFileSync(notes, 'utf8'));
+  } finally {
+    cli.kill('SIGKILL');
   }
 });
 
