@@ -6,11 +6,12 @@
 // and what carries the mark is found in /proc when the tree ends. One that clears its environment
 // too is found only in the tree while its parent runs: read just before a stop (`stopping`).
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
 import { procStat } from '../proc-stat.js';
 import { signalMarked } from './marked-processes.js';
+import { descendantsOf } from './process-tree.js';
 
 /** The variable that marks a guarded tree's processes (SPEC 4: no orphan processes, ever). */
 export const TREE_MARK = 'APPPKG_TREE';
@@ -37,7 +38,7 @@ export function signalGroup(pid: number, signal: NodeJS.Signals): void {
  * environment cleared (neither the group nor the mark reaches it) outlived the worker.
  */
 export function killTree(pid: number): void {
-  const tree = descendantsOf(pid);
+  const tree = descendantsOf(pid)?.map((one) => one.pid) ?? null;
   if (tree === null) {
     treeKill(pid, 'SIGKILL', () => signalGroup(pid, 'SIGKILL'));
     signalGroup(pid, 'SIGKILL');
@@ -53,54 +54,6 @@ export function killTree(pid: number): void {
   }
 }
 
-interface ProcessEntry {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  /** Field 22 of /proc/PID/stat, in clock ticks since boot: a pid reused later has another. */
-  start: string;
-}
-
-/** Every process of this host from /proc/PID/stat, in one synchronous pass. Null where there is no /proc. */
-function readProcesses(): ProcessEntry[] | null {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
-  } catch {
-    return null;
-  }
-  const found: ProcessEntry[] = [];
-  for (const entry of entries) {
-    const stat = procStat(Number(entry));
-    if (stat === null) continue; // gone meanwhile
-    found.push({ pid: Number(entry), ppid: stat.ppid, pgid: stat.pgid, start: stat.startTime });
-  }
-  return found;
-}
-
-/** The processes descended from `pid` in `processes`, nearest first. */
-function descendantsIn(processes: ProcessEntry[], pid: number): ProcessEntry[] {
-  const children = new Map<number, ProcessEntry[]>();
-  for (const one of processes) {
-    const siblings = children.get(one.ppid);
-    if (siblings === undefined) children.set(one.ppid, [one]);
-    else siblings.push(one);
-  }
-  const found = [...(children.get(pid) ?? [])];
-  for (let at = 0; at < found.length; at++) found.push(...(children.get(found[at].pid) ?? []));
-  return found;
-}
-
-/**
- * The processes descended from `pid`, read in one synchronous pass, the kill right after it: no
- * turn of the event loop in between for the leader to die in and hand its children to init.
- * Null where there is no /proc.
- */
-function descendantsOf(pid: number): number[] | null {
-  const processes = readProcesses();
-  return processes === null ? null : descendantsIn(processes, pid).map((one) => one.pid);
-}
-
 /** Processes by pid, each with its start time: one whose pid was reused since is not it. */
 type Strays = Map<number, string>;
 
@@ -112,7 +65,7 @@ type Strays = Map<number, string>;
 function straysOf(pid: number, group: number | null, mark: string): Strays {
   const strays: Strays = new Map();
   const needle = `${TREE_MARK}=${mark}`;
-  for (const one of descendantsIn(readProcesses() ?? [], pid)) {
+  for (const one of descendantsOf(pid) ?? []) {
     if (group !== null && one.pgid === group) continue;
     let environ = '';
     try {
@@ -253,7 +206,7 @@ export class GuardedTree {
    * The leader `pid` is sent its stop's SIGTERM right after this: what of its tree neither the
    * group nor the mark reaches (a child in a session of its own with its environment cleared)
    * is read now, since the leader's exit hands it to init, and `stop`, `end` and `sweep` end it
-   * too, by pid and start time. One pass over /proc per stop.
+   * too, by pid and start time. One walk of its tree per stop (process-tree.ts).
    */
   stopping(pid: number | undefined): void {
     if (pid === undefined) return;
