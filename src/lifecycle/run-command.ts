@@ -71,7 +71,7 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     // `test`, a hook run by the CLI) stays in the terminal's group, so its processes are found
     // by their mark alone; one with its output piped has no use for the terminal's group.
     const terminal = !out && !background;
-    const tree = new GuardedTree({ ownGroup: !terminal });
+    const tree = new GuardedTree({ ownGroup: !terminal, followStrays: true });
     // Signals to the CLI are passed to the command's whole tree (a shell's children too, as
     // tini and docker do), not only to its first process. Only in the foreground (a CLI
     // command): inside the gateway, signals mean the gateway's own things (SIGHUP = reload) and

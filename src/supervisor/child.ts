@@ -30,6 +30,11 @@ export interface ChildSpec {
    * guarded child's tree is marked (process-group.ts), so that its daemons end with it too.
    */
   guard: boolean;
+  /**
+   * A guarded child whose tree is read every few seconds while it runs (GuardedTree's
+   * `followStrays`): a command process, which nothing else ends such children for.
+   */
+  followStrays?: boolean;
 }
 
 /** After the leader's exit, how long what it left behind has between SIGTERM and SIGKILL (a command's too). */
@@ -60,7 +65,7 @@ export class Child extends EventEmitter {
   constructor(spec: ChildSpec) {
     super();
     this.termGroup = spec.termGroup;
-    const tree = spec.guard ? new GuardedTree() : null;
+    const tree = spec.guard ? new GuardedTree({ followStrays: spec.followStrays }) : null;
     this.tree = tree;
     const child = spawn(spec.file, spec.args, {
       cwd: spec.cwd,

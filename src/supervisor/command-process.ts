@@ -212,6 +212,7 @@ export class CommandProcess extends EventEmitter {
       gid: opts.gid,
       termGroup: true,
       guard: true,
+      followStrays: true,
     });
     this.child = child;
     child.process.stdout?.on('data', (chunk: Buffer) => this.output.push(chunk));

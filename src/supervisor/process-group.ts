@@ -4,14 +4,16 @@
 // a daemon that left the group with setsid() (subprocess.Popen(start_new_session=True), a double fork) once its parent
 // is gone: a guarded tree is marked instead, an environment variable its every process inherits,
 // and what carries the mark is found in /proc when the tree ends. One that clears its environment
-// too is found only in the tree while its parent runs: read just before a stop (`stopping`).
+// too is found only in the tree while its parent runs: read just before a stop (`stopping`),
+// and for a command every few seconds while it runs (`followStrays`).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
 import { procStat } from '../proc-stat.js';
 import { signalMarked } from './marked-processes.js';
-import { descendantsOf } from './process-tree.js';
+import { descendantsOf, readDescendants, type TreeProcess } from './process-tree.js';
 
 /** The variable that marks a guarded tree's processes (SPEC 4: no orphan processes, ever). */
 export const TREE_MARK = 'APPPKG_TREE';
@@ -64,7 +66,6 @@ type Strays = Map<number, string>;
  */
 function straysOf(pid: number, group: number | null, mark: string): Strays {
   const strays: Strays = new Map();
-  const needle = `${TREE_MARK}=${mark}`;
   for (const one of descendantsOf(pid) ?? []) {
     if (group !== null && one.pgid === group) continue;
     let environ = '';
@@ -73,9 +74,24 @@ function straysOf(pid: number, group: number | null, mark: string): Strays {
     } catch {
       // another user's, or gone: signalled below if it is still there
     }
-    if (!environ.split('\0').includes(needle)) strays.set(one.pid, one.start);
+    if (!isMarked(environ, mark)) strays.set(one.pid, one.start);
   }
   return strays;
+}
+
+/** `straysOf`, of a tree read asynchronously (`readDescendants`). */
+async function straysIn(tree: TreeProcess[], group: number | null, mark: string): Promise<Strays> {
+  const strays: Strays = new Map();
+  for (const one of tree) {
+    if (group !== null && one.pgid === group) continue;
+    const environ = await readFile(`/proc/${one.pid}/environ`, 'latin1').catch(() => '');
+    if (!isMarked(environ, mark)) strays.set(one.pid, one.start);
+  }
+  return strays;
+}
+
+function isMarked(environ: string, mark: string): boolean {
+  return environ.split('\0').includes(`${TREE_MARK}=${mark}`);
 }
 
 /** `signal` (0: none, counted only) to each of `strays` still running as itself; how many were. */
@@ -166,9 +182,19 @@ export class GuardedTree {
   /** Had our SIGTERM, by pid: what of the tree is outside the group (marked, or a stray). */
   private readonly told = new Set<number>();
 
-  /** Starts the tree's guard: make the tree right before its leader's spawn. */
-  constructor({ ownGroup = true }: { ownGroup?: boolean } = {}) {
+  /** Reads the strays every STRAY_READ_MS while the leader runs (`followStrays`); null when not, or no more. */
+  private strayReads: NodeJS.Timeout | null = null;
+  private readonly followStrays: boolean;
+
+  /**
+   * Starts the tree's guard: make the tree right before its leader's spawn. `followStrays`: its
+   * tree is read every few seconds while the leader runs, so that what neither its group nor its
+   * mark reaches ends with it even when it exits by itself (a `processes:` command, a hook); a
+   * worker's shim ends its own such children (python-shim/apppkg_shim/left_behind.py).
+   */
+  constructor({ ownGroup = true, followStrays = false }: { ownGroup?: boolean; followStrays?: boolean } = {}) {
     this.ownGroup = ownGroup;
+    this.followStrays = followStrays;
     this.guard = guardGroup(this.mark);
   }
 
@@ -179,8 +205,45 @@ export class GuardedTree {
 
   /** The leader `pid` is spawned (undefined: its spawn failed, and the guard goes). */
   watch(pid: number | undefined): void {
-    if (pid === undefined) this.guard.release();
-    else this.guard.lead(this.ownGroup ? pid : null);
+    if (pid === undefined) return this.guard.release();
+    this.guard.lead(this.ownGroup ? pid : null);
+    if (this.followStrays) this.readStrays(pid, STRAY_READ_MS);
+  }
+
+  /**
+   * Reads the strays of the leader `pid`'s tree every `ms` while it runs, asynchronously (none
+   * of it blocks the event loop). Once the leader has exited, its children are init's before
+   * the gateway can know (the kernel hands them over before it reports the exit), so what is
+   * read beforehand is all there is: a stray whose parent exited between two reads, or before
+   * the first (a double fork's daemon), stays out of reach.
+   */
+  private readStrays(pid: number, ms: number): void {
+    const leader = procStat(pid)?.startTime;
+    if (leader === undefined) return;
+    const group = this.ownGroup ? pid : null;
+    let reading = false;
+    const read = async () => {
+      if (reading) return;
+      reading = true;
+      try {
+        const tree = await readDescendants(pid);
+        // What was read is the leader's own tree only if `pid` is still the leader: once it has
+        // exited, its pid may be another process's.
+        if (tree === null || procStat(pid)?.startTime !== leader) return;
+        const strays = await straysIn(tree, group, this.mark);
+        if (this.strayReads === null) return; // the tree has ended meanwhile
+        for (const [stray, start] of strays) this.strays.set(stray, start);
+        signalStrays(this.strays, 0); // forgets those that have exited
+      } finally {
+        reading = false;
+      }
+    };
+    this.strayReads = setInterval(() => void read(), ms).unref();
+  }
+
+  private stopReadingStrays(): void {
+    if (this.strayReads !== null) clearInterval(this.strayReads);
+    this.strayReads = null;
   }
 
   /**
@@ -263,6 +326,7 @@ export class GuardedTree {
 
   /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
   release(): void {
+    this.stopReadingStrays();
     this.guard.release();
   }
 
@@ -271,6 +335,7 @@ export class GuardedTree {
    * left the group with setsid()), is killed. Resolves once /proc has been looked at.
    */
   async sweep(pid: number | undefined): Promise<void> {
+    this.stopReadingStrays();
     if (pid !== undefined && this.ownGroup) signalGroup(pid, 'SIGKILL');
     signalStrays(this.strays, 'SIGKILL');
     this.guard.release();
@@ -285,6 +350,7 @@ export class GuardedTree {
    * killed meanwhile still takes them along).
    */
   async end(pid: number | undefined, graceMs: number): Promise<void> {
+    this.stopReadingStrays();
     const group = pid !== undefined && this.ownGroup ? pid : null;
     let left = (await this.terminate(pid)) + signalStrays(this.strays, 0);
     const deadline = Date.now() + graceMs;
@@ -301,6 +367,12 @@ export class GuardedTree {
     this.guard.release();
   }
 }
+
+/**
+ * How often a tree that follows its strays reads them while its leader runs: a walk of the tree
+ * (a few small files of /proc per process in it) every 5 s for each `processes:` command.
+ */
+const STRAY_READ_MS = 5000;
 
 /** How often `end` looks whether the tree's processes have gone during their grace. */
 const END_POLL_MS = 100;

@@ -7,6 +7,7 @@
 // meanwhile (SPEC 5.6: hundreds of apps on one gateway); the walk reads a few files per process
 // of the tree. A kernel built without those files (CONFIG_PROC_CHILDREN) is read the old way.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
 import { procStat } from '../proc-stat.js';
 
 export interface TreeProcess {
@@ -88,4 +89,64 @@ function byParents(pid: number): number[] {
   const found = [...(children.get(pid) ?? [])];
   for (let at = 0; at < found.length; at++) found.push(...(children.get(found[at]) ?? []));
   return found;
+}
+
+/**
+ * `descendantsOf`, read asynchronously: a look at a tree while it runs, which nothing waits on.
+ * Null where the kernel lists no children (a whole /proc read, so often, would cost more than it
+ * finds) or there is no /proc.
+ */
+export async function readDescendants(pid: number): Promise<TreeProcess[] | null> {
+  if (hasChildrenFiles() !== true) return null;
+  const pids = await readChildren(pid);
+  for (let at = 0; at < pids.length; at++) pids.push(...(await readChildren(pids[at])));
+  const found: TreeProcess[] = [];
+  for (const one of pids) {
+    const stat = await readSmall(`/proc/${one}/stat`);
+    if (stat === null) continue; // gone meanwhile
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    found.push({ pid: one, pgid: Number(fields[2]), start: fields[19] });
+  }
+  return found;
+}
+
+async function readChildren(pid: number): Promise<number[]> {
+  let tasks: string[];
+  try {
+    tasks = await readdir(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const task of tasks) {
+    for (const child of ((await readSmall(`/proc/${pid}/task/${task}/children`)) ?? '').split(' ')) if (child.trim() !== '') found.push(Number(child));
+  }
+  return found;
+}
+
+/**
+ * A small file of /proc, whole; null if it cannot be read. Not readFile, which takes a fresh
+ * 64 KiB buffer for a file of size 0, as /proc's are (marked-processes.ts says what that did).
+ */
+async function readSmall(file: string): Promise<string | null> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    let buffer = Buffer.allocUnsafe(1024);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) return buffer.toString('latin1', 0, length);
+      length += bytesRead;
+      if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(buffer.length * 3)]);
+    }
+  } catch {
+    return null;
+  } finally {
+    await handle.close().catch(() => {});
+  }
 }

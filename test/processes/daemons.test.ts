@@ -256,6 +256,31 @@ test('a processes: entry and a hook stopped with the gateway take along the chil
   }
 });
 
+test('a processes: entry and a hook that exit by themselves take along the children they started in a session of their own with their environment cleared, read while they ran', async () => {
+  const dir = join(work.path, 'exited-leaders');
+  const apps = join(dir, 'apps');
+  const pidFiles = { hook: join(dir, 'hook-pids'), process: join(dir, 'process-pids') };
+  // The leader outlives a read of its tree (every 5 s), then exits by itself: its exit hands the
+  // child to init before the gateway hears of it, so only a read made while it ran finds it.
+  const unmarked = (pidFile: string, status: number) => `setsid env -i sh -c 'echo $$ >> ${pidFile}; exec sleep 600' </dev/null >/dev/null 2>&1 & sleep 7; exit ${status}`;
+  const main = 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n';
+  writePackage(apps, 'process', { 'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: ${unmarked(pidFiles.process, 1)}\n`, 'main.py': main });
+  writePackage(apps, 'hook', { 'app.yaml': `platform: python, wsgi\napp: main:application\ncommands:\n  install: ${unmarked(pidFiles.hook, 0)}\n`, 'main.py': main });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const firsts: number[] = [];
+  try {
+    for (const pidFile of Object.values(pidFiles)) {
+      const first = await waitFor(() => existsSync(pidFile) && daemonPids(pidFile)[0], 20_000, () => `the child in ${pidFile}\n${gw.output()}`);
+      firsts.push(first);
+    }
+    // The leaders exit 7 s after they start; what they left has 3 s after SIGTERM.
+    await assertNoOrphans(firsts, 20_000);
+  } finally {
+    assert.is(await gw.stop(), 0, gw.output());
+    killLeft([...firsts, ...Object.values(pidFiles).flatMap((pidFile) => (existsSync(pidFile) ? daemonPids(pidFile) : []))]);
+  }
+});
+
 test('a processes: entry stopped with the gateway gives the daemon it started in a session of its own SIGTERM, not SIGKILL alone', async () => {
   const dir = join(work.path, 'marked-daemon');
   const apps = join(dir, 'apps');
