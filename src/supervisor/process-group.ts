@@ -7,13 +7,12 @@
 // too is found only in the tree while its parent runs: read just before a stop (`stopping`),
 // and for a command every few seconds while it runs (`followStrays`).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
 import { procStat } from '../proc-stat.js';
 import { signalMarked } from './marked-processes.js';
-import { descendantsOf, readDescendants, type TreeProcess } from './process-tree.js';
+import { descendantsOf, readDescendants } from './process-tree.js';
+import { signalStrays, straysIn, straysOf, type Strays } from './strays.js';
 
 /** The variable that marks a guarded tree's processes (SPEC 4: no orphan processes, ever). */
 export const TREE_MARK = 'APPPKG_TREE';
@@ -54,63 +53,6 @@ export function killTree(pid: number): void {
       // gone meanwhile
     }
   }
-}
-
-/** Processes by pid, each with its start time: one whose pid was reused since is not it. */
-type Strays = Map<number, string>;
-
-/**
- * What of `pid`'s tree neither `group` (null: none signalled) nor `mark` reaches: a session of
- * its own with its environment cleared (`setsid env -i ... &`). An environ that reads empty
- * (the middle of an exec) or not at all counts as unmarked: at worst one more SIGTERM.
- */
-function straysOf(pid: number, group: number | null, mark: string): Strays {
-  const strays: Strays = new Map();
-  for (const one of descendantsOf(pid) ?? []) {
-    if (group !== null && one.pgid === group) continue;
-    let environ = '';
-    try {
-      environ = readFileSync(`/proc/${one.pid}/environ`, 'latin1');
-    } catch {
-      // another user's, or gone: signalled below if it is still there
-    }
-    if (!isMarked(environ, mark)) strays.set(one.pid, one.start);
-  }
-  return strays;
-}
-
-/** `straysOf`, of a tree read asynchronously (`readDescendants`). */
-async function straysIn(tree: TreeProcess[], group: number | null, mark: string): Promise<Strays> {
-  const strays: Strays = new Map();
-  for (const one of tree) {
-    if (group !== null && one.pgid === group) continue;
-    const environ = await readFile(`/proc/${one.pid}/environ`, 'latin1').catch(() => '');
-    if (!isMarked(environ, mark)) strays.set(one.pid, one.start);
-  }
-  return strays;
-}
-
-function isMarked(environ: string, mark: string): boolean {
-  return environ.split('\0').includes(`${TREE_MARK}=${mark}`);
-}
-
-/** `signal` (0: none, counted only) to each of `strays` still running as itself; how many were. */
-function signalStrays(strays: Strays, signal: NodeJS.Signals | 0): number {
-  let running = 0;
-  for (const [pid, start] of strays) {
-    const stat = procStat(pid);
-    if (stat === null || stat.startTime !== start || stat.state === 'Z' || stat.state === 'X') {
-      strays.delete(pid); // exited, and its pid may be another's from now on
-      continue;
-    }
-    running++;
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return running;
 }
 
 interface GroupGuard {
@@ -230,7 +172,7 @@ export class GuardedTree {
         // What was read is the leader's own tree only if `pid` is still the leader: once it has
         // exited, its pid may be another process's.
         if (tree === null || procStat(pid)?.startTime !== leader) return;
-        const strays = await straysIn(tree, group, this.mark);
+        const strays = await straysIn(tree, group, `${TREE_MARK}=${this.mark}`);
         if (this.strayReads === null) return; // the tree has ended meanwhile
         for (const [stray, start] of strays) this.strays.set(stray, start);
         signalStrays(this.strays, 0); // forgets those that have exited
@@ -273,7 +215,7 @@ export class GuardedTree {
    */
   stopping(pid: number | undefined): void {
     if (pid === undefined) return;
-    for (const [stray, start] of straysOf(pid, this.ownGroup ? pid : null, this.mark)) this.strays.set(stray, start);
+    for (const [stray, start] of straysOf(pid, this.ownGroup ? pid : null, `${TREE_MARK}=${this.mark}`)) this.strays.set(stray, start);
   }
 
   /**
