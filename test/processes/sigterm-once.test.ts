@@ -60,8 +60,9 @@ test('a processes: entry and a hook that exit by themselves: what they leave in 
   const apps = join(dir, 'apps');
   const processNotes = join(dir, 'process-notes');
   const hookNotes = join(dir, 'hook-notes');
-  // The counter stays in the leader's group, carrying the tree's mark; the leader exits first.
-  const leaves = (notes: string) => `python3 ${COUNTER} ${notes} & sleep 0.5; exit 0`;
+  // The counter stays in the leader's group, carrying the tree's mark; the leader exits first,
+  // once the counter's handler is in place (a loaded machine can take longer than any sleep).
+  const leaves = (notes: string) => `python3 ${COUNTER} ${notes} & until grep -qx "started $!" ${notes} 2>/dev/null; do sleep 0.05; done; exit 0`;
   writePackage(apps, 'process', { 'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: ${leaves(processNotes)}\n`, 'main.py': MAIN });
   writePackage(apps, 'hook', { 'app.yaml': `platform: python, wsgi\napp: main:application\ncommands:\n  install: ${leaves(hookNotes)}\n`, 'main.py': MAIN });
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
