@@ -236,9 +236,10 @@ export class GuardedTree {
    * the strays, and what carries the mark outside the group. Once each: a second SIGTERM can
    * turn a graceful exit into a hasty one (uvicorn, celery), and the group's members carry the
    * mark too, so the group's SIGTERM and the mark's both reached them. Resolves with how many
-   * processes carry the mark, in the group or not, from the same pass over /proc.
+   * processes carry the mark, in the group or not, from the same pass over /proc, and notes
+   * them in `found`.
    */
-  private async terminate(pid: number | undefined): Promise<number> {
+  private async terminate(pid: number | undefined, found: Strays = new Map()): Promise<number> {
     const group = pid !== undefined && this.ownGroup ? pid : null;
     if (group !== null && !this.groupTold) {
       this.groupTold = true;
@@ -261,7 +262,7 @@ export class GuardedTree {
     const [, , marked] = await Promise.all([
       signalMarked(TREE_MARK, this.mark, 'SIGTERM', untold),
       signalMarked(TREE_MARK, this.mark, 'SIGCONT', (one) => now.has(one)),
-      signalMarked(TREE_MARK, this.mark, 0),
+      signalMarked(TREE_MARK, this.mark, 0, noteIn(found)),
     ]);
     return marked;
   }
@@ -294,12 +295,17 @@ export class GuardedTree {
   async end(pid: number | undefined, graceMs: number): Promise<void> {
     this.stopReadingStrays();
     const group = pid !== undefined && this.ownGroup ? pid : null;
-    let left = (await this.terminate(pid)) + signalStrays(this.strays, 0);
+    // The marked processes found are waited for by pid and start time, as the strays are: a
+    // scan reads every environ file of the host, and it was made every 100 ms of the grace. A
+    // scan again only once none of them is left, for one marked since (a child of theirs).
+    const marked: Strays = new Map();
+    let left = (await this.terminate(pid, marked)) + signalStrays(this.strays, 0);
     const deadline = Date.now() + graceMs;
     while (left > 0 && Date.now() < deadline) {
       // Not `delay`, whose timer is unref'd: a CLI command waits on this with nothing else to do.
       await new Promise((resolve) => setTimeout(resolve, END_POLL_MS));
-      left = (await signalMarked(TREE_MARK, this.mark, 0)) + signalStrays(this.strays, 0);
+      left = signalStrays(marked, 0) + signalStrays(this.strays, 0);
+      if (left === 0) left = await signalMarked(TREE_MARK, this.mark, 0, noteIn(marked));
     }
     // The group's members carry the mark too, unless one cleared its environment: the group is
     // not polled (a member killed may stay a zombie until init collects it), only killed.
@@ -308,6 +314,15 @@ export class GuardedTree {
     if (left > 0) await signalMarked(TREE_MARK, this.mark, 'SIGKILL');
     this.guard.release();
   }
+}
+
+/** An `only` for signalMarked that notes each marked process in `found`, by pid and start time, and accepts it. */
+function noteIn(found: Strays): (pid: number) => boolean {
+  return (pid) => {
+    const start = procStat(pid)?.startTime;
+    if (start !== undefined) found.set(pid, start);
+    return true;
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { procScans } from '../../src/supervisor/marked-processes.js';
 import { GuardedTree } from '../../src/supervisor/process-group.js';
 import { descendantsOf } from '../../src/supervisor/process-tree.js';
 import { assertNoOrphans, isAlive, waitFor } from '../helpers/process.js';
@@ -67,6 +68,30 @@ test('a stop reads its own tree from /proc, not every process of the host, and e
   await exited;
   await tree.end(pid, 3000);
   await assertNoOrphans([...ours], 5000);
+});
+
+test('the end of a tree waits for what it left through the grace by their pids, not a scan of every environ of the host each 100 ms', async () => {
+  const tree = new GuardedTree();
+  // A marked child, deaf to SIGTERM, that exits by itself 1.5 s after its leader has.
+  const leader = spawn('sh', ['-c', 'python3 -c "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True); time.sleep(1.5)" & read _'], { env: tree.env(process.env), stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+  tree.watch(leader.pid);
+  const pid = leader.pid!;
+  seen.push(pid);
+  // Its first line: the handler is in place.
+  await new Promise((resolve) => leader.stdout!.once('data', resolve));
+  const child = descendantsOf(pid)!.map((one) => one.pid);
+  seen.push(...child);
+  const exited = new Promise((resolve) => leader.once('exit', resolve));
+  leader.stdin!.end();
+  await exited;
+  const scans = procScans();
+  const started = Date.now();
+  await tree.end(pid, 5000);
+  const took = Date.now() - started;
+  assert.ok(took >= 1000 && took < 4000, `the end waited ${took} ms for a child that exits 1.5 s after its SIGTERM`);
+  await assertNoOrphans(child, 1000);
+  // One scan to send the SIGTERM, one to see that nothing carries the mark any more.
+  assert.ok(procScans() - scans <= 3, `${procScans() - scans} scans of /proc during the grace`);
 });
 
 test.run();
