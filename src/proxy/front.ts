@@ -472,6 +472,14 @@ export class Front {
           else socket.destroy();
           return;
         }
+        // The broken body is that of a request answered already, its response written and let
+        // go of, no other owed (the front's 400 for a head it refuses but keeps the connection
+        // for, no path): its one answer is out, and nothing after the body can be read. The
+        // close, as the lane's refuseBody; a 400 now would be a second answer to that request.
+        if (current == null && last?.req?.complete === false && last.writableEnded) {
+          endLingering(socket);
+          return;
+        }
         // The broken body is a later request's whose head was refused already (two Hosts, say),
         // its answer queued behind this one and saying close: that refusal is its answer, as on
         // the lane, which reads no body behind a head it refuses (its 400 was dropped, a 499).

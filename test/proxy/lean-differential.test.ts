@@ -280,6 +280,9 @@ test('heads other seeds found the readers differing on: the same answers from bo
     ['POST /os-9 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\rGET /os-9b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-9', [400]],
     // Seed 6: chunk data of its size, then a bare LF: the lane said "longer than its size".
     ['PUT /os-10 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\n0\r\n\r\n', '/os-10', [400]],
+    // Seeds 14, 34, 38: a head the gateway refuses with a 400 that keeps the connection (no
+    // path), then its chunked body, broken: node:http answered that request a second time.
+    ['POST /os-15/../b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0x10\r\nabcdefghijklmnop\r\n0\r\n\r\nGET /os-15b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-15', [400]],
   ];
   for (const [bytes, tag, statuses] of cases) {
     const got = await bothAnswer(bytes, tag, statuses.length);
