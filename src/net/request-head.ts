@@ -173,25 +173,34 @@ const LOGGED_LINE_MAX = 2048;
 export function rejectedRequestLine(err: { rawPacket?: unknown; bytesParsed?: unknown }, behindAnswered = false): string | null {
   const packet = err.rawPacket;
   if (!Buffer.isBuffer(packet) || packet.length === 0) return null;
-  const at = typeof err.bytesParsed === 'number' ? Math.min(err.bytesParsed, packet.length) : 0;
-  const blank = behindAnswered && at > 0 ? packet.lastIndexOf(HEAD_END, at - 1) : -1;
-  const from = blank === -1 || blank + 4 > at ? 0 : blank + 4;
+  const from = rejectedHeadStart(packet, err.bytesParsed, behindAnswered);
   const eol = packet.indexOf(0x0a, from);
   const line = packet.toString('latin1', from, Math.min(eol === -1 ? packet.length : eol, from + LOGGED_LINE_MAX)).replace(/\r$/, '');
   return line === '' ? null : line;
+}
+
+/** Where in `packet` the head node:http failed in begins: after the last blank line before `bytesParsed` when `behindAnswered` (rejectedRequestLine). */
+function rejectedHeadStart(packet: Buffer, bytesParsed: unknown, behindAnswered: boolean): number {
+  const at = typeof bytesParsed === 'number' ? Math.min(bytesParsed, packet.length) : 0;
+  // A blank line that ends by `at`: the failed head's own end may follow (an overflow is found there).
+  const blank = behindAnswered && at >= 4 ? packet.lastIndexOf(HEAD_END, at - 4) : -1;
+  return blank === -1 ? 0 : blank + 4;
 }
 
 /**
  * Whether a head node:http found too large (HPE_HEADER_OVERFLOW) is too large for its request
  * line: 414 URI Too Long then, not 431 (RFC 9112 §3, RFC 9110 §15.5.15). The parser's error
  * carries the read it failed in (`rawPacket`); a request line that does not end in it, or ends
- * past 8 KiB, is the cause.
+ * past 8 KiB, is the cause. `behindAnswered`: the head is pipelined behind requests read whole,
+ * whose bytes may begin the read (as for rejectedRequestLine); its own line is judged, not theirs.
  */
-export function requestLineTooLong(err: { rawPacket?: unknown }): boolean {
+export function requestLineTooLong(err: { rawPacket?: unknown; bytesParsed?: unknown }, behindAnswered = false): boolean {
   const packet = err.rawPacket;
-  if (!Buffer.isBuffer(packet) || !REQUEST_LINE_START.test(packet.toString('latin1', 0, 32))) return false;
-  const eol = packet.indexOf(0x0a);
-  return eol === -1 || eol > MAX_REQUEST_LINE;
+  if (!Buffer.isBuffer(packet)) return false;
+  const from = rejectedHeadStart(packet, err.bytesParsed, behindAnswered);
+  if (!REQUEST_LINE_START.test(packet.toString('latin1', from, from + 32))) return false;
+  const eol = packet.indexOf(0x0a, from);
+  return eol === -1 || eol - from > MAX_REQUEST_LINE;
 }
 
 /**

@@ -413,7 +413,7 @@ export class Front {
           : err.code === 'HPE_PAUSED_H2_UPGRADE' ? '2.0'
           : null;
         const status =
-          err.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(err as { rawPacket?: unknown }) ? 414 : 431)
+          err.code === 'HPE_HEADER_OVERFLOW' ? (headTooLongForItsLine(err as { rawPacket?: unknown; bytesParsed?: unknown }, headBegun, this.lastNodeResponse.get(socket)) ? 414 : 431)
           : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408
           : otherVersion !== null ? 505
           : 400;
@@ -1206,4 +1206,14 @@ function trackedCloseListener(front: Front): (this: TrackedResponse) => void {
   return function (this: TrackedResponse): void {
     front.trackedClosed(this);
   };
+}
+
+/**
+ * A head node:http found too large is so by its request line (414): judged on the head as it
+ * began (`headBegun`, its first read kept, when the overflow came in a later one), else on the
+ * read the parser failed in, after the requests before it there when `last` was read whole.
+ */
+function headTooLongForItsLine(err: { rawPacket?: unknown; bytesParsed?: unknown }, headBegun: Buffer | null, last: ServerResponse | undefined): boolean {
+  if (headBegun !== null) return requestLineTooLong({ rawPacket: headBegun });
+  return requestLineTooLong(err, last?.req?.complete === true);
 }

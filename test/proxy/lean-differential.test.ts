@@ -283,6 +283,9 @@ test('heads other seeds found the readers differing on: the same answers from bo
     // Seeds 14, 34, 38: a head the gateway refuses with a 400 that keeps the connection (no
     // path), then its chunked body, broken: node:http answered that request a second time.
     ['POST /os-15/../b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0x10\r\nabcdefghijklmnop\r\n0\r\n\r\nGET /os-15b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-15', [400]],
+    // Seed 35: a head past 16 KiB whose request line is past 8 KiB, behind an answered request in
+    // the same read: node:http judged the line by the read's first one, and said 431, not 414.
+    [`GET /os-17a HTTP/1.1\r\nHost: h\r\n\r\nGET /os-17${'x'.repeat(9000)} HTTP/1.1\r\nHost: h\r\nX-Long: ${'v'.repeat(9000)}\r\n\r\n`, '/os-17', [200, 414]],
   ];
   for (const [bytes, tag, statuses] of cases) {
     const got = await bothAnswer(bytes, tag, statuses.length);
