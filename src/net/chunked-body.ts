@@ -15,6 +15,8 @@ const MAX_LINE = 4096;
 /** The trailer section as a whole, as node:http bounds it (its header limit): 431 past it. */
 const MAX_TRAILERS = 16 * 1024;
 const TRAILERS_TOO_LONG = 'the trailer section is longer than 16 KiB';
+/** A bare LF (or CR without it) where a chunk-size line ends: after the size, or an extension. */
+const SIZE_LINE_END = 'a chunk-size line does not end in CRLF';
 /** Sizes at or past this are refused: 13 hex digits, the last 2^52 (Number stays exact). */
 const MAX_SIZE = 2 ** 52;
 
@@ -154,7 +156,7 @@ export class ChunkedBody {
             if (this.left >= MAX_SIZE) return this.fail('a chunk size is too large', i);
           } else if (c === SEMICOLON) this.startExtension();
           else if (c === CR) this.state = State.SizeLf;
-          else if (c === LF) return this.fail('a chunk-size line does not end in CRLF', i);
+          else if (c === LF) return this.fail(SIZE_LINE_END, i);
           else return this.fail('a chunk size is not a hexadecimal number', i);
           break;
         }
@@ -165,7 +167,7 @@ export class ChunkedBody {
           else if (c === SEMICOLON && this.extNameLength === 0) break; // `;;a`, as llhttp takes it
           else if (this.extNameLength === 0) return this.fail('a chunk extension has no name', i);
           else if (c === EQUALS) this.state = State.ExtValue;
-          else if (!this.endOfExtension(c)) return this.fail('a chunk extension is malformed', i);
+          else if (!this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension is malformed', i);
           break;
         case State.ExtValue:
           if (c === QUOTE) this.state = State.ExtQuoted;
@@ -173,7 +175,7 @@ export class ChunkedBody {
           else return this.fail('a chunk extension has no value after its =', i);
           break;
         case State.ExtToken:
-          if (!isTokenOctet(c) && !this.endOfExtension(c)) return this.fail('a chunk extension value is malformed', i);
+          if (!isTokenOctet(c) && !this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension value is malformed', i);
           break;
         case State.ExtQuoted:
           if (c === QUOTE) this.state = State.ExtQuoteEnd;
@@ -185,10 +187,10 @@ export class ChunkedBody {
           this.state = State.ExtQuoted;
           break;
         case State.ExtQuoteEnd:
-          if (!this.endOfExtension(c)) return this.fail('a chunk extension value is malformed', i);
+          if (!this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension value is malformed', i);
           break;
         case State.SizeLf:
-          if (c !== LF) return this.fail('a chunk-size line does not end in CRLF', i);
+          if (c !== LF) return this.fail(SIZE_LINE_END, i);
           this.state = this.left === 0 ? State.TrailerStart : State.Data;
           break;
         case State.DataCr:

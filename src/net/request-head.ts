@@ -256,12 +256,17 @@ const CHUNK_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) =
   ['Invalid character in chunk size', 'a chunk size is not a hexadecimal number'],
   ['Missing expected CR after chunk size', 'a chunk-size line does not end in CRLF'],
   ['Expected LF after chunk size', 'a chunk-size line does not end in CRLF'],
+  ['Missing expected CR after chunk extension name', 'a chunk-size line does not end in CRLF'],
+  ['Missing expected CR after chunk extension value', 'a chunk-size line does not end in CRLF'],
   ['Missing expected CR after chunk data', 'chunk data does not end in CRLF'],
   ['Expected LF after chunk data', (packet, at) => (packet[at - 1] === 0x0d ? 'chunk data does not end in CRLF' : 'chunk data is longer than its size')],
   ['Invalid character in chunk extensions', 'a chunk extension has no name'],
   ['Invalid character in chunk extensions name', (packet, at) => (packet[at - 2] === 0x3b ? 'a chunk extension has no name' : 'a chunk extension is malformed')],
   ['Invalid character in chunk extensions value', 'a chunk extension value is malformed'],
   ['Invalid character in chunk extensions quoted value', 'a quoted chunk extension value is not closed on its line'],
+  ['Invalid quoted-pair in chunk extensions quoted value', 'a quoted chunk extension value is not closed on its line'],
+  // After a quoted value's closing quote (llhttp's own spelling).
+  ['Invalid character in chunk extensions quote value', 'a chunk extension value is malformed'],
 ]);
 
 const SP = 0x20;

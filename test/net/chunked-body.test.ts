@@ -59,7 +59,11 @@ test('framings refused, each with the reason', () => {
     ['10000000000000\r\n', /too large/],
     [`3;${'e'.repeat(5000)}\r\n`, /too long/],
     ['3;a\x00b\r\n', /malformed/],
-    ['3;a\nb\r\n', /malformed/],
+    ['3;a\nb\r\n', /chunk-size line does not end in CRLF/],
+    // A bare LF after an extension's value is the line's end written wrong, not a bad value.
+    ['5;a=b\nabcde', /chunk-size line does not end in CRLF/],
+    ['5;a="q x"\nabcde', /chunk-size line does not end in CRLF/],
+    ['5;a="\\""\nabcde', /chunk-size line does not end in CRLF/],
     ['5;\r\n', /no name/],
     ['5;;\r\n', /no name/],
     ['5;a=\r\n', /no value/],
