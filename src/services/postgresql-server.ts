@@ -14,6 +14,7 @@ import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
 import { withAdminConnection } from './admin-session.js';
 import type { ServiceOwner } from './credentials-store.js';
 import { dropping, newDropProgress } from './drop-progress.js';
+import { foreignTemplateObjects, templateRefusal } from './template-objects.js';
 
 /** Where the server is and who the gateway is there, from the host's URL. */
 export interface PostgresServer {
@@ -125,6 +126,8 @@ export function ensureAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise
     }
     await actAsOwner(client, ident);
     if (!database) {
+      const foreign = await foreignTemplateObjects(client, (other) => connectAdmin(db.server, other));
+      if (foreign.length > 0) throw templateRefusal(db.name, db.server.label, foreign);
       await client.query(`CREATE DATABASE ${ident} OWNER ${ident}`);
       await client.query(`COMMENT ON DATABASE ${ident} IS ${marker}`);
     }
@@ -357,19 +360,22 @@ class AdminClient {
 /** `action` names what `job` does in its errors: "provision on postgresql at ... failed". */
 function onAdmin<T>(server: PostgresServer, job: (client: pg.Client) => Promise<T>, action = 'provision'): Promise<T> {
   const key = `postgresql:${server.user}@${server.label}/${server.database}`;
-  const open = async () => {
-    const client = new (await loadPg()).Client({ host: server.host, port: server.port, user: server.user, password: server.password ?? undefined, database: server.database, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-    // A connection the server drops later ends with an 'error' event: never an uncaught one.
-    client.on('error', () => {});
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.end().catch(() => {});
-      throw asServiceError(server, err, 'connect');
-    }
-    return new AdminClient(client);
-  };
+  const open = async () => new AdminClient(await connectAdmin(server, server.database));
   return withAdminConnection(key, open, (admin) => job(admin.client).catch((err) => Promise.reject(asServiceError(server, err, action))));
+}
+
+/** A connection as the admin to `database` (the server's own, or template1 to look into it). */
+async function connectAdmin(server: PostgresServer, database: string): Promise<pg.Client> {
+  const client = new (await loadPg()).Client({ host: server.host, port: server.port, user: server.user, password: server.password ?? undefined, database, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // A connection the server drops later ends with an 'error' event: never an uncaught one.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw asServiceError(server, err, 'connect');
+  }
+  return client;
 }
 
 /** SQLSTATE classes that mean "cannot reach or log in", which a later try may cure. */
