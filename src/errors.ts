@@ -559,7 +559,10 @@ export const ERROR_CODES = {
         : d.hung
         ? `the app's lifespan startup waits for something that does not come (a connection without a timeout?): make it reachable, or give the wait a timeout so that startup fails saying why; the stack where it waits is in ${d.log ? str(d.log) : 'the app log'}`
         : d.traceback === undefined && d.appOutput !== undefined
-        ? "fix what the app's startup handler reported (its message, above), then try again"
+        // Not "above": a status reader without the right to see logs has the message withheld there.
+        ? `fix what the app's startup handler reported (its message is in ${d.log ? str(d.log) : 'the output above'}), then try again`
+        : d.silent
+        ? `the app's startup handler sent lifespan.startup.failed with no message, so the app gave no reason: give it one (\`"message": "..."\` in that event), and read what the app printed before it${d.log ? ` in ${str(d.log)}` : ', above'}`
         : `fix what the app's startup handler needs (the traceback is in ${d.log ? str(d.log) : 'the app log'}), then try again; \`apppkg-gateway serve ${appDirWord(d)}\` shows it in the terminal`,
     exitStatus: 1,
     example: { app: 'chat.main:app', reason: 'RuntimeError: cannot reach the database' },

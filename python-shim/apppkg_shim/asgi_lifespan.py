@@ -73,7 +73,7 @@ class Lifespan:
         if text:
             sys.stderr.write(text)
         else:
-            log("%s: lifespan startup failed: %s" % (self.app_spec, message))
+            log("%s: lifespan startup failed: %s" % (self.app_spec, message or "lifespan.startup.failed, with no message"))
         details.update({"app": self.app_spec, "message": message, "traceback": text})
         emit_marker(LIFESPAN_FAILED_MARKER, details)
         return False
@@ -123,7 +123,8 @@ class Lifespan:
         elif mtype == "lifespan.startup.failed":
             self.reported = True
             if not self._started.done():
-                self.failure = (str(message.get("message") or "lifespan.startup.failed"), None)
+                # An empty message is said as none: the gateway must not quote the event's name as the app's words.
+                self.failure = (str(message.get("message") or ""), None)
             _settle(self._started)
         elif mtype == "lifespan.shutdown.complete":
             _settle(self._stopped)

@@ -232,8 +232,9 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
     const said = typeof d.message === 'string' && d.message !== '' ? d.message : undefined;
     return new GatewayError('APPPKG_APP_LIFESPAN_FAILED', {
       app,
-      reason: said ?? 'startup failed',
+      reason: said ?? 'it sent lifespan.startup.failed with no message',
       appOutput: said,
+      silent: said === undefined ? true : undefined,
       traceback: typeof d.traceback === 'string' ? d.traceback : undefined,
       hung: d.hung === true ? true : undefined,
       blocked: d.blocked === true ? true : undefined,

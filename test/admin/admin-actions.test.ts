@@ -387,6 +387,24 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
     await viaSocket.stop();
   }
 });
+ifRoot('a root gateway without a token: a lifespan refusal\'s fix sends to the app log, where its withheld message is, or says the app gave none', async () => {
+  const env = await open(['1']);
+  addPackage(env.apps, 'asgi-lifespan-fail', 'chat');
+  addPackage(env.apps, 'asgi-lifespan-fail', 'quiet', { 'app.py': [[', "message": "the database is unreachable"', '']] });
+  const problems = await waitFor(async () => {
+    const apps = (await admin(env.gw, '/status', { headers: {} })).json().apps;
+    const both = ['chat', 'quiet'].map((name) => apps.find((a: any) => a.name === name)?.problem);
+    return both.every((p) => p?.code === 'APPPKG_APP_LIFESPAN_FAILED') ? both : undefined;
+  }, 60_000, 'chat and quiet refused, and said');
+  const [chat, quiet] = problems;
+  assert.match(chat.message, /failed its lifespan startup: \[its output is in the app log\]/, chat.message);
+  assert.not.match(chat.hint, /above/, chat.hint);
+  assert.match(chat.hint, /\(its message is in \/\S+\/chat\/\S*app\.log\)/, chat.hint);
+  assert.ok(readFileSync(chat.log, 'utf8').includes('the database is unreachable'), 'the log has the message the hint sends to');
+  assert.match(quiet.message, /failed its lifespan startup: it sent lifespan\.startup\.failed with no message$/, quiet.message);
+  assert.match(quiet.hint, /so the app gave no reason: give it one .* in \/\S+\/quiet\/\S*app\.log$/, quiet.hint);
+});
+
 
 test('an admin address other than loopback needs a token (bad usage, 2); a token file that is empty or missing is refused with 1', async () => {
   const dir = tempDir('apppkg-admin-token-');

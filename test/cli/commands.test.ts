@@ -289,17 +289,22 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does n
     blockedMs = Date.now() - started;
     return result;
   };
-  const [failed, raised, hung, blocked, ok] = await Promise.all([
+  const [failed, raised, hung, blocked, ok, silent] = await Promise.all([
     runCli(['check', app('lifespan-fails', '    await send({"type": "lifespan.startup.failed", "message": "cannot reach the database at db:5432"})\n'), '--state-dir', state.path]),
     runCli(['check', app('lifespan-raises', '    raise RuntimeError("no database")\n'), '--state-dir', state.path]),
     runCli(['check', app('lifespan-hangs', '    await asyncio.sleep(3600)\n'), '--state-dir', state.path]),
     timeBlocked(runCli(['check', app('lifespan-blocks', '    import time\n    time.sleep(120)\n'), '--state-dir', state.path])),
     runCli(['check', app('lifespan-ok', '    await send({"type": "lifespan.startup.complete"})\n    await receive()\n    await send({"type": "lifespan.shutdown.complete"})\n'), '--state-dir', state.path]),
+    runCli(['check', app('lifespan-silent', '    await send({"type": "lifespan.startup.failed"})\n'), '--state-dir', state.path]),
   ]);
   assert.is(failed.status, 1, failed.stdout + failed.stderr);
   assert.match(failed.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: cannot reach the database at db:5432\n/);
   // check keeps no app log to send the user to: the app's message, or its traceback, is above.
-  assert.match(failed.stdout, /fix: fix what the app's startup handler reported \(its message, above\)/);
+  assert.match(failed.stdout, /fix: fix what the app's startup handler reported \(its message is in check's output, above\)/);
+  // No message: the event's name is not quoted as the app's words, nor is a message "above".
+  assert.is(silent.status, 1, silent.stdout + silent.stderr);
+  assert.match(silent.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: it sent lifespan\.startup\.failed with no message\n/);
+  assert.match(silent.stdout, /fix: the app's startup handler sent lifespan\.startup\.failed with no message, so the app gave no reason: give it one/);
   assert.is(raised.status, 1, raised.stdout + raised.stderr);
   assert.match(raised.stdout, /RuntimeError: no database[\s\S]*FAIL\s+app\s+app: app:app failed its lifespan startup[\s\S]*the traceback is in check's output, above/);
   assert.is(hung.status, 1, hung.stdout + hung.stderr);
