@@ -30,16 +30,20 @@ function asciiNameFor(name: string): string | null {
   return APP_NAME.test(plain) ? plain : null;
 }
 
+/** What `init` names an app whose directory's name has nothing in ASCII to make a name of. */
+const STAND_IN_NAME = 'app';
+
 /**
  * The `name:` an app.yaml in directory `dirName` must carry because that directory's name (minus
  * its version) is no app name, as `init` writes it: `my project` -> `my-project`, `café` ->
- * `cafe`. Null when the directory's name will do, or when nothing of it is ASCII (`日記`).
+ * `cafe`; `日記`, with nothing of it ASCII, -> `app`, `standIn` (the loader accepts no other
+ * script, and an app.yaml without a name would be refused). Null when the directory's name will do.
  */
-export function nameToWriteFor(dirName: string): string | null {
+export function nameToWriteFor(dirName: string): { name: string; standIn: boolean } | null {
   const fromDir = parsePackageDirName(dirName).name;
   if (APP_NAME.test(fromDir)) return null;
   const made = fromDir.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '');
-  return APP_NAME.test(made) ? made : null;
+  return APP_NAME.test(made) ? { name: made, standIn: false } : { name: STAND_IN_NAME, standIn: true };
 }
 
 /** Names people write for an OS, and the name the host reports (Node's process.platform). */

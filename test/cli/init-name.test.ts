@@ -13,7 +13,8 @@ test.after(() => work.remove());
 
 const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
 
-for (const [dir, name] of [['my project', 'my-project'], ['café.2.0', 'cafe'], ['blog.1.2', null]] as const) {
+// `日記`: nothing of it is ASCII, so nothing to spell it in; `app` stands in, and the comment says why.
+for (const [dir, name] of [['my project', 'my-project'], ['café.2.0', 'cafe'], ['日記', 'app'], ['blog.1.2', null]] as const) {
   test(`init in "${dir}" writes ${name === null ? 'no name:' : `name: ${name}`} and describe accepts what it wrote`, async () => {
     const root = join(work.path, dir);
     mkdirSync(root, { recursive: true });
@@ -23,6 +24,7 @@ for (const [dir, name] of [['my project', 'my-project'], ['café.2.0', 'cafe'], 
     const yaml = readFileSync(join(root, 'app.yaml'), 'utf8');
     if (name === null) assert.not.match(yaml, /^name:/m);
     else assert.match(yaml, `\nname: ${name}\n`);
+    if (dir === '日記') assert.match(yaml, /# The app's name \(its URL \/app, its data\); the directory's, "日記", has no ASCII letter or digit to make one of .*; write your own here\.\nname: app\n/);
     const described = await runCli(['describe', root]);
     assert.is(described.status, 0, described.stderr);
     assert.is(JSON.parse(described.stdout).name, name ?? 'blog');

@@ -256,8 +256,14 @@ export function renderAppYaml(root: string, candidates: Candidate[]): string {
     '',
   ];
   // Without it, check and the gateway would refuse the default name this directory gives.
-  const name = nameToWriteFor(basename(root));
-  if (name !== null) lines.push(`# The app's name (its URL /${name}, its data); the directory's, ${JSON.stringify(basename(root))}, is not one.`, `name: ${/^[A-Za-z_][\w.-]*$/.test(name) && !/^(true|false|null)$/i.test(name) ? name : JSON.stringify(name)}`, '');
+  const written = nameToWriteFor(basename(root));
+  if (written !== null) {
+    const { name, standIn } = written;
+    const why = standIn
+      ? `the directory's, ${JSON.stringify(basename(root))}, has no ASCII letter or digit to make one of (a name is ASCII: a URL path, a host label, a file name); write your own here`
+      : `the directory's, ${JSON.stringify(basename(root))}, is not one`;
+    lines.push(`# The app's name (its URL /${name}, its data); ${why}.`, `name: ${/^[A-Za-z_][\w.-]*$/.test(name) && !/^(true|false|null)$/i.test(name) ? name : JSON.stringify(name)}`, '');
+  }
   lines.push(
     '# The interpreter: a PEP 440 specifier matched against the pythons this host has.',
     'python: ">=3.9"',
