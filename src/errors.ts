@@ -121,7 +121,11 @@ export const ERROR_CODES = {
         const ss = str(d.address).startsWith('unix:') ? 'ss -lxp' : 'ss -ltnp';
         return `another process listens on ${str(d.address)}: stop it (\`${ss}\` names it), or ${another}`;
       }
-      if (d.reason === 'EACCES') return `ports below 1024 need root (or CAP_NET_BIND_SERVICE), and a unix: socket a writable directory: ${another}`;
+      if (d.reason === 'EACCES') {
+        return str(d.address).startsWith('unix:')
+          ? `this user may not make a socket in that directory: give ${flag} a unix: path in a directory it can write, or run the gateway as that directory's owner`
+          : `ports below 1024 need root, or the capability CAP_NET_BIND_SERVICE (AmbientCapabilities=CAP_NET_BIND_SERVICE in a systemd unit): give ${flag} a port of 1024 or more (e.g. ${flag === '--port' ? '8080' : str(d.address).replace(/\d+$/, '8080')}), or the gateway the capability`;
+      }
       // --socket-owner's chown: the only step of a bind where a non-root gateway meets EPERM.
       if (d.chown === true) {
         return `--socket-owner needs root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root (as the shipped systemd unit does), or give --socket-owner :GROUP, a group this user is in and nginx's user too`;
@@ -135,7 +139,12 @@ export const ERROR_CODES = {
       }
       // serve's --port takes a number: its address is --host's, which is what names no address here.
       if (flag === '--port') return 'give --host an address of this host (127.0.0.1, the default, or 0.0.0.0 for every interface)';
-      return `give ${flag} an address of this host (e.g. 127.0.0.1:8000), or stop what is using it`;
+      // Nothing uses an address this host does not have: the fix is one it has.
+      if (d.reason === 'EADDRNOTAVAIL') {
+        const port = /:\d+$/.exec(str(d.address))?.[0] ?? '';
+        return `${str(d.address)} is no address of this host (\`ip -brief address\` lists its addresses): give ${flag} one of them, or 0.0.0.0${port} for every interface, 127.0.0.1${port} for this host only`;
+      }
+      return `give ${flag} an address of this host (e.g. 127.0.0.1:8000)`;
     },
     exitStatus: 1,
     example: { flag: '--listen', address: '127.0.0.1:8000', reason: 'EADDRINUSE' },

@@ -4,18 +4,22 @@
 // apps start wait for them instead of finding none.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
-import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('issue 13: listeners are bound before apps start');
 const work = tempDir('apppkg-listen-first-');
 const state = join(work.path, 'state');
 const apps = join(work.path, 'apps');
 const running: RunningGateway[] = [];
+const asNobody = process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
+const ifNobody = runIf(test, asNobody, 'needs root and runuser to run the gateway as a user that may not bind a port below 1024');
 let busy: net.Server;
 let busyPort = 0;
 
@@ -81,6 +85,37 @@ test('serve on an address this host does not have names --host in the hint, not 
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, '--port: cannot listen on 192.0.2.1:0: EADDRNOTAVAIL');
   assert.match(r.stderr, '  fix: give --host an address of this host (127.0.0.1, the default, or 0.0.0.0 for every interface)\n');
+});
+
+// The hint for every errno but EADDRINUSE and EACCES said "or stop what is using it", where
+// nothing uses an address this host does not have.
+test('--listen and --admin on an address this host does not have: the fix is an address it has, not to stop what uses it', async () => {
+  const token = join(work.path, 'admin-token');
+  writeFileSync(token, 'k3y-for-the-listen-test\n', { mode: 0o600 });
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this host.
+  for (const [flag, port, addresses] of [
+    ['--listen', '8080', ['--listen', '192.0.2.1:8080', '--admin', '0']],
+    ['--admin', '8099', ['--listen', '0', '--admin', '192.0.2.1:8099', '--admin-token', token]],
+  ] as const) {
+    const r = await runCli(['--apps', apps, ...addresses, '--state-dir', join(work.path, 'no-address-state')], { ms: 20_000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, `${flag}: cannot listen on 192.0.2.1:${port}: EADDRNOTAVAIL\n`);
+    assert.match(r.stderr, `  fix: 192.0.2.1:${port} is no address of this host (\`ip -brief address\` lists its addresses): give ${flag} one of them, or 0.0.0.0:${port} for every interface, 127.0.0.1:${port} for this host only\n`);
+    assert.not.match(r.stderr, /stop what is using it/);
+  }
+});
+
+ifNobody('--listen on a port below 1024 as a user that may not bind it: the fix is a port of 1024 or more, or the capability', async () => {
+  chmodSync(work.path, 0o755);
+  const run = join(work.path, 'nobody-run');
+  mkdirSync(run, { recursive: true });
+  chmodSync(run, 0o777);
+  const bin = installForOtherUsers().bin;
+  // timeout: a gateway that started anyway is ended before runCli's kill, which reaches runuser only.
+  const r = await runCli(['-u', 'nobody', '--', 'timeout', '15', bin, '--apps', apps, '--listen', '127.0.0.1:80', '--admin', '0', '--state-dir', join(run, 'state')], { bin: 'runuser', cwd: work.path, ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, '--listen: cannot listen on 127.0.0.1:80: EACCES\n');
+  assert.match(r.stderr, '  fix: ports below 1024 need root, or the capability CAP_NET_BIND_SERVICE (AmbientCapabilities=CAP_NET_BIND_SERVICE in a systemd unit): give --listen a port of 1024 or more (e.g. 127.0.0.1:8080), or the gateway the capability\n');
 });
 
 test('a request that comes while the apps start is accepted, and answered once they are up (not a 404)', async () => {
