@@ -188,6 +188,26 @@ test('logs NAME -f into a reader that leaves (| head -n 1) exits 0 once it write
   assert.not.match(run.out.stderr, /internal error|EPIPE/);
 });
 
+// An empty log printed nothing and exited 0: a user could not tell it from output still to come.
+test('logs of an app whose log is empty: nothing on stdout, exit 0, and stderr says the log is empty, naming its file', async () => {
+  const g = await openGateway((apps) => {
+    addApp(apps, 'blog');
+    writePackage(apps, 'quiet', { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n' });
+  });
+  await waitFor(async () => (await appOf(g, 'quiet'))?.state === 'ready', 30_000, 'quiet to be ready');
+  const file = join(g.state, 'apps', 'quiet', 'log', 'app.log');
+  assert.is(readFileSync(file, 'utf8'), '', 'the quiet app wrote nothing');
+  const r = await cli(g, ['logs', 'quiet']);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, '');
+  assert.is(r.stderr, `apppkg-gateway: the log of quiet, ${file}, is empty: the app has written nothing to its stdout or stderr yet (\`apppkg-gateway logs quiet -f\` waits for what it writes)\n`);
+  // Asked for no lines, it printed what was asked.
+  const none = await cli(main, ['logs', 'blog', '--lines', '0']);
+  assert.is(none.status, 0, none.stderr);
+  assert.is(none.stdout + none.stderr, '');
+  await g.gw.stop();
+});
+
 test('logs of an app the gateway does not have: exit 1, naming the apps it has', async () => {
   const r = await cli(main, ['logs', 'nosuch']);
   assert.is(r.status, 1, r.stderr);

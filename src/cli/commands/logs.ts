@@ -36,7 +36,13 @@ export async function run(args: ParsedCommand): Promise<number> {
     }
     // A reader that leaves early (`logs blog | head -1`) is not a failure.
     process.stdout.on('error', () => {});
-    process.stdout.write(await client.text(path, { app: name, timeoutMs: 30_000 }));
+    const text = await client.text(path, { app: name, timeoutMs: 30_000 });
+    process.stdout.write(text);
+    if (text === '' && lines > 0) {
+      // Printing nothing looks like output still to come: say the log is empty, and which file it is.
+      const file = await client.status().then((s) => s.apps.find((a) => a.name === name)?.log.file, () => undefined);
+      process.stderr.write(`apppkg-gateway: the log of ${name}${file ? `, ${file},` : ''} is empty: the app has written nothing to its stdout or stderr yet (\`apppkg-gateway logs ${name} -f\` waits for what it writes)\n`);
+    }
     return 0;
   } finally {
     await client.close();
