@@ -7,7 +7,8 @@
 // meanwhile (SPEC 5.6: hundreds of apps on one gateway); the walk reads a few files per process
 // of the tree. A kernel built without those files (CONFIG_PROC_CHILDREN) is read the old way.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { readProcFile } from '../proc-file.js';
 import { procStat } from '../proc-stat.js';
 
 export interface TreeProcess {
@@ -102,7 +103,7 @@ export async function readDescendants(pid: number): Promise<TreeProcess[] | null
   for (let at = 0; at < pids.length; at++) pids.push(...(await readChildren(pids[at])));
   const found: TreeProcess[] = [];
   for (const one of pids) {
-    const stat = await readSmall(`/proc/${one}/stat`);
+    const stat = await readProcFile(`/proc/${one}/stat`);
     if (stat === null) continue; // gone meanwhile
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     found.push({ pid: one, pgid: Number(fields[2]), start: fields[19] });
@@ -119,34 +120,7 @@ async function readChildren(pid: number): Promise<number[]> {
   }
   const found: number[] = [];
   for (const task of tasks) {
-    for (const child of ((await readSmall(`/proc/${pid}/task/${task}/children`)) ?? '').split(' ')) if (child.trim() !== '') found.push(Number(child));
+    for (const child of ((await readProcFile(`/proc/${pid}/task/${task}/children`)) ?? '').split(' ')) if (child.trim() !== '') found.push(Number(child));
   }
   return found;
-}
-
-/**
- * A small file of /proc, whole; null if it cannot be read. Not readFile, which takes a fresh
- * 64 KiB buffer for a file of size 0, as /proc's are (marked-processes.ts says what that did).
- */
-async function readSmall(file: string): Promise<string | null> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    let buffer = Buffer.allocUnsafe(1024);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) return buffer.toString('latin1', 0, length);
-      length += bytesRead;
-      if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(buffer.length * 3)]);
-    }
-  } catch {
-    return null;
-  } finally {
-    await handle.close().catch(() => {});
-  }
 }

@@ -3,7 +3,7 @@
 // the tree while its parent runs, since the parent's exit hands it to init; kept by pid and
 // start time, so that a pid used again since is left alone.
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readProcFile } from '../proc-file.js';
 import { procStat } from '../proc-stat.js';
 import { descendantsOf, type TreeProcess } from './process-tree.js';
 
@@ -35,7 +35,7 @@ export async function straysIn(tree: TreeProcess[], group: number | null, entry:
   const strays: Strays = new Map();
   for (const one of tree) {
     if (group !== null && one.pgid === group) continue;
-    const environ = await readFile(`/proc/${one.pid}/environ`, 'latin1').catch(() => '');
+    const environ = (await readProcFile(`/proc/${one.pid}/environ`)) ?? '';
     if (!environ.split('\0').includes(entry)) strays.set(one.pid, one.start);
   }
   return strays;
