@@ -1,12 +1,15 @@
 // A file of /proc read whole, asynchronously: the tree a stop walks, the environment of what it
-// finds. /proc's files say size 0, so readFile reads them into a fresh 64 KiB buffer each.
+// finds, every process's environ a mark scan reads (supervisor/marked-processes.ts). /proc's
+// files say size 0, so readFile reads each into a fresh 64 KiB buffer; these read into one the
+// caller gives (a scan's readers keep theirs between scans), growing it only for a larger file.
 import { open } from 'node:fs/promises';
 
 /**
- * A small file of /proc, whole; null if it cannot be read. Not readFile, which takes a fresh
- * 64 KiB buffer for a file of size 0, as /proc's are (supervisor/marked-processes.ts says what that did).
+ * The whole of `file`, read into `buffer` or, when it does not fit, into larger ones, each handed
+ * to `grown` (which may keep it for the next read); a view valid until the buffer it is in is
+ * read into again. null if the file cannot be read.
  */
-export async function readProcFile(file: string): Promise<string | null> {
+export async function readProcBytes(file: string, buffer: Buffer, grown?: (larger: Buffer) => void): Promise<Buffer | null> {
   let handle;
   try {
     handle = await open(file, 'r');
@@ -14,17 +17,27 @@ export async function readProcFile(file: string): Promise<string | null> {
     return null;
   }
   try {
-    let buffer = Buffer.allocUnsafe(1024);
     let length = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) return buffer.toString('latin1', 0, length);
+      if (bytesRead === 0) return buffer.subarray(0, length);
       length += bytesRead;
-      if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(buffer.length * 3)]);
+      if (length === buffer.length) {
+        const larger = Buffer.allocUnsafeSlow(buffer.length * 2);
+        buffer.copy(larger, 0, 0, length);
+        buffer = larger;
+        grown?.(larger);
+      }
     }
   } catch {
     return null;
   } finally {
     await handle.close().catch(() => {});
   }
+}
+
+/** A small file of /proc (a stat, a children list), whole, as text; null if it cannot be read. */
+export async function readProcFile(file: string): Promise<string | null> {
+  const bytes = await readProcBytes(file, Buffer.allocUnsafe(1024));
+  return bytes === null ? null : bytes.toString('latin1');
 }

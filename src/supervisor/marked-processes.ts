@@ -7,7 +7,8 @@
 // kept growing: the gateway's RSS rose by 0.15-0.5 MiB per cold start (docs/performance.md,
 // "Many apps"). So the scans that are asked for while one runs share the next one, and the
 // readers read into buffers they keep.
-import { open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { readProcBytes } from '../proc-file.js';
 
 /** Environ files read at once: the size of libuv's thread pool, whose threads do the reads. */
 const READERS = 4;
@@ -153,31 +154,9 @@ async function environAfterExec(entry: string, index: number): Promise<Buffer | 
   return environ === null || environ.length > 0 ? environ : undefined;
 }
 
-/** The whole of `file` (an environ, a cmdline, a stat), in reader `index`'s buffer (valid until its next read); null if unreadable. */
-async function readEnviron(file: string, index: number): Promise<Buffer | null> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    let buffer = (buffers[index] ??= Buffer.allocUnsafeSlow(FIRST_BUFFER));
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) return buffer.subarray(0, length);
-      length += bytesRead;
-      if (length === buffer.length) {
-        const larger = Buffer.allocUnsafeSlow(buffer.length * 2);
-        buffer.copy(larger, 0, 0, length);
-        buffer = larger;
-        if (larger.length <= KEPT_BUFFER) buffers[index] = larger;
-      }
-    }
-  } catch {
-    return null;
-  } finally {
-    await handle.close().catch(() => {});
-  }
+/** The whole of `file` (an environ, a stat), in reader `index`'s buffer (valid until its next read); null if unreadable. */
+function readEnviron(file: string, index: number): Promise<Buffer | null> {
+  return readProcBytes(file, (buffers[index] ??= Buffer.allocUnsafeSlow(FIRST_BUFFER)), (larger) => {
+    if (larger.length <= KEPT_BUFFER) buffers[index] = larger;
+  });
 }
