@@ -45,6 +45,16 @@ function rawRequest(port: number): { answer: Promise<string> } {
   return { answer };
 }
 
+/** A gateway under `reader`'s lane with `args`, its stdout and stderr gathered; the suite's end kills it if a test did not. */
+function startGateway(reader: 'lean' | 'node', args: string[]): { child: ChildProcess; output: () => string } {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, APPPKG_LEAN_LANE: reader === 'lean' ? '1' : '0' } });
+  children.add(child);
+  let output = '';
+  child.stdout!.on('data', (c) => (output += c));
+  child.stderr!.on('data', (c) => (output += c));
+  return { child, output: () => output };
+}
+
 async function answerDuringStop(reader: 'lean' | 'node', which: Case): Promise<{ answer: string; output: string; code: number | null }> {
   const dir = join(work.path, `${reader}-${which.replace(' ', '-')}`);
   const apps = join(dir, 'apps');
@@ -53,14 +63,7 @@ async function answerDuringStop(reader: 'lean' | 'node', which: Case): Promise<{
   writeFileSync(join(dir, 'environment.yaml'), `apps:\n  slow:\n    workers: 1\n${which === 'waking' ? '    idle_timeout: 1\n' : ''}`);
   const port = await getPort();
   const admin = await getPort();
-  const child = spawn(BIN, ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--state-dir', state, '--environment', join(dir, 'environment.yaml'), '--settle', '0', '--access-log', 'off'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, APPPKG_LEAN_LANE: reader === 'lean' ? '1' : '0' },
-  });
-  children.add(child);
-  let output = '';
-  child.stdout!.on('data', (c) => (output += c));
-  child.stderr!.on('data', (c) => (output += c));
+  const { child, output } = startGateway(reader, ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--state-dir', state, '--environment', join(dir, 'environment.yaml'), '--settle', '0', '--access-log', 'off']);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const appState = async (): Promise<string | undefined> => {
     const res = await fetch(`http://127.0.0.1:${admin}/status`).catch(() => null);
@@ -69,10 +72,10 @@ async function answerDuringStop(reader: 'lean' | 'node', which: Case): Promise<{
   };
   try {
     if (which === 'starting') {
-      await waitFor(() => existsSync(join(state, 'apps', 'slow', 'tmp')), 20_000, () => `slow to be starting:\n${output}`);
-      await waitFor(async () => (await appState()) === 'starting', 20_000, () => `slow starting in /status:\n${output}`);
+      await waitFor(() => existsSync(join(state, 'apps', 'slow', 'tmp')), 20_000, () => `slow to be starting:\n${output()}`);
+      await waitFor(async () => (await appState()) === 'starting', 20_000, () => `slow starting in /status:\n${output()}`);
     } else {
-      await waitFor(async () => (which === 'waking' ? (await appState()) === 'idle' : (await appState()) === 'ready'), 30_000, () => `slow ${which === 'waking' ? 'idle' : 'ready'}:\n${output}`);
+      await waitFor(async () => (which === 'waking' ? (await appState()) === 'idle' : (await appState()) === 'ready'), 30_000, () => `slow ${which === 'waking' ? 'idle' : 'ready'}:\n${output()}`);
     }
     const { answer } = rawRequest(port);
     // It waits (for the start, the wake, or its answer) when the stop begins.
@@ -80,7 +83,7 @@ async function answerDuringStop(reader: 'lean' | 'node', which: Case): Promise<{
     child.kill('SIGTERM');
     const raw = await answer;
     const code = await Promise.race([exited, new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 20_000))]);
-    return { answer: raw, output, code: code === 'late' ? null : code };
+    return { answer: raw, output: output(), code: code === 'late' ? null : code };
   } finally {
     child.kill('SIGKILL');
     children.delete(child);
@@ -112,16 +115,9 @@ async function requestJustAfterStop(reader: 'lean' | 'node'): Promise<{ answer: 
   const apps = join(dir, 'apps');
   slowApp(apps, 0, 0);
   const port = await getPort();
-  const child = spawn(BIN, ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--settle', '0', '--access-log', 'off'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, APPPKG_LEAN_LANE: reader === 'lean' ? '1' : '0' },
-  });
-  children.add(child);
-  let output = '';
-  child.stdout!.on('data', (c) => (output += c));
-  child.stderr!.on('data', (c) => (output += c));
+  const { child, output } = startGateway(reader, ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--settle', '0', '--access-log', 'off']);
   try {
-    await waitFor(() => /listening on/.test(output), 30_000, () => `the gateway to listen:\n${output}`);
+    await waitFor(() => /listening on/.test(output()), 30_000, () => `the gateway to listen:\n${output()}`);
     const socket = net.connect(port, '127.0.0.1');
     let raw = '';
     socket.setEncoding('latin1');
@@ -134,10 +130,10 @@ async function requestJustAfterStop(reader: 'lean' | 'node'): Promise<{ answer: 
     // Accepted by now: the gateway has read nothing of it.
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.kill('SIGTERM');
-    await waitFor(() => /SIGTERM: stopping/.test(output), 10_000, 'the stop to begin');
+    await waitFor(() => /SIGTERM: stopping/.test(output()), 10_000, 'the stop to begin');
     socket.write('GET /slow/ HTTP/1.1\r\nHost: example.test\r\n\r\n');
     const answer = await Promise.race([ended, new Promise<string>((resolve) => setTimeout(() => resolve(`${raw}[no close within 20 s]`), 20_000))]);
-    return { answer, output };
+    return { answer, output: output() };
   } finally {
     child.kill('SIGKILL');
     children.delete(child);
