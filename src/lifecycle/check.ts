@@ -21,6 +21,7 @@ import { supervisedEnvironment } from '../environment/app-env.js';
 import { stdlibNameProblem } from '../environment/stdlib-modules.js';
 import { findUser } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { shellWord } from '../shell-words.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
 import { closest } from '../closest.js';
@@ -213,7 +214,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         name: 'app',
         ok: false,
         detail: err.placedMessage,
-        fix: err.hint,
+        fix: (err.code === 'APPPKG_APP_IMPORT_FAILED' && unmadeStateDirFix(err, state.absent, desc.dir)) || err.hint,
         code: err.code,
         ...(typeof traceback === 'string' ? { traceback } : {}),
       });
@@ -241,17 +242,31 @@ function mailCheck(desc: Description, hostEnv: HostEnvironment): CheckItem | nul
 
 /**
  * The app's data and log directories under the state root: there, or named as not made yet
- * (`missing`, "" when both are there, for a failed commands.check's fix). Never a failure: before the first install,
- * serve or run they are absent on every host.
+ * (`missing`, "" when both are there, for a failed commands.check's fix; `absent`, their paths,
+ * for a failed import's). Never a failure: before the first install, serve or run they are
+ * absent on every host.
  */
-function stateCheck(stateRoot: string, name: string): { item: CheckItem; missing: string } {
+function stateCheck(stateRoot: string, name: string): { item: CheckItem; missing: string; absent: string[] } {
   const dirs = appStateDirs(stateRoot, name);
   const absent = (['data', 'log'] as const).filter((d) => !isDirectory(dirs[d]));
   const missing = absent.length === 0 ? '' : absent.length === 2 ? 'its data and log directories' : `its ${absent[0]} directory`;
   const detail = missing === ''
     ? `${dirs.data}, ${dirs.log}`
     : `${dirs.app}: ${missing.slice('its '.length)} not created yet (install, serve and run create them; check creates nothing)`;
-  return { item: { name: 'state', ok: true, detail, fix: '' }, missing };
+  return { item: { name: 'state', ok: true, detail, fix: '' }, missing, absent: absent.map((d) => dirs[d]) };
+}
+
+/**
+ * The fix of an import that failed on a path in a state directory check has not made (`absent`):
+ * a users file or a log written there as the module loads, as Radicale's wsgi module does on its
+ * first run. "Fix the traceback, then check again" would fail the same way until install, serve
+ * or run makes the directory; null when the failure names none of them.
+ */
+function unmadeStateDirFix(err: GatewayError, absent: string[], dir: string): string | null {
+  const said = `${String(err.details.reason ?? '')}\n${String(err.details.traceback ?? '')}`;
+  const needed = absent.find((d) => said.includes(d));
+  if (needed === undefined) return null;
+  return `the import needs ${needed}, which is not created yet and which check does not create: run \`apppkg-gateway install ${shellWord(dir)}\` first (serve, run and the gateway create it too), then check again`;
 }
 
 function summary(desc: Description, checks: CheckItem[]): CheckReport {

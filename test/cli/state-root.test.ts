@@ -81,4 +81,35 @@ test('check creates nothing under the state root (--state-dir or APPPKG_STATE_DI
   assert.match(again.stdout, `ok    state           ${join(byFlag, 'apps', 'looks', 'data')}, ${join(byFlag, 'apps', 'looks', 'log')}`);
 });
 
+test('an import that writes into the data directory check has not made: the fix is install first, not check again', async () => {
+  // As Radicale's wsgi module is written: its users file made under APPPKG_DATA_DIR at the first import.
+  const app = writePackage(work.path, 'writes-data', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n',
+    'wsgi.py': 'import os\n\nusers = os.path.join(os.environ["APPPKG_DATA_DIR"], "users")\nif not os.path.exists(users):\n    with open(users, "w") as f:\n        f.write("alice:secret\\n")\n\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b""]\n',
+  });
+  const state = join(work.path, 'fresh-writes');
+  const data = join(state, 'apps', 'writes-data', 'data');
+  const r = await runCli(['check', app, '--state-dir', state]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, `FileNotFoundError: [Errno 2] No such file or directory: '${join(data, 'users')}'`);
+  // It said "fix the error shown in the traceback, then try again (`apppkg-gateway check ...` repeats the import)",
+  // and check again failed the same way: the directory is there only once install, serve or run makes it.
+  assert.match(r.stdout, `fix: the import needs ${data}, which is not created yet and which check does not create: run \`apppkg-gateway install ${app}\` first (serve, run and the gateway create it too), then check again\n`);
+  assert.not.ok(existsSync(state), 'check created nothing');
+  const installed = await runCli(['install', app, '--state-dir', state]);
+  assert.is(installed.status, 0, installed.stdout + installed.stderr);
+  const again = await runCli(['check', app, '--state-dir', state]);
+  assert.is(again.status, 0, again.stdout + again.stderr);
+});
+
+test('an import failing for another reason before the first install keeps the fix of the traceback', async () => {
+  const app = writePackage(work.path, 'raises', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n',
+    'wsgi.py': 'raise RuntimeError("no configuration")\n',
+  });
+  const r = await runCli(['check', app, '--state-dir', join(work.path, 'fresh-raises')]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, 'fix: fix the error shown in the traceback, then try again');
+});
+
 test.run();
