@@ -532,6 +532,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', where: 'blog/wsgi.py:3', reason: "ModuleNotFoundError: No module named 'flask'" },
   },
+  APPPKG_APP_SYSTEM_MODULE: {
+    summary: 'Importing the `app:` module failed for want of a module that the system interpreter imports from a Debian package, while the app, listing no `deb:`, runs on another interpreter (`python3` on PATH: a pyenv or virtualenv python, which never looks in `/usr/lib/python3/dist-packages`).',
+    message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}; ${str(d.system)} imports ${str(d.module)} from Debian's ${str(d.package)}, but the app runs on ${str(d.interpreter)}`,
+    hint: (d) => `add \`deb: ${str(d.package)}\` to app.yaml: an app that lists deb packages runs on ${str(d.system)}, where they are importable (or install ${str(d.module)} for ${str(d.interpreter)})`,
+    exitStatus: 1,
+    example: { app: 'cal_wsgi:application', where: 'cal_wsgi.py:3', reason: "ModuleNotFoundError: No module named 'radicale'", module: 'radicale', package: 'python3-radicale', system: '/usr/bin/python3', interpreter: '/root/.pyenv/versions/3.12.1/bin/python3.12' },
+  },
   APPPKG_APP_NOT_CALLABLE: {
     summary: 'The `app:` object exists but is not callable (a module, a string, None).',
     message: (d) => `app: ${str(d.app)} is ${str(d.found)}, expected a WSGI or ASGI callable`,

@@ -19,6 +19,7 @@ import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import { supervisedEnvironment } from '../environment/app-env.js';
 import { stdlibNameProblem } from '../environment/stdlib-modules.js';
+import { explainSystemModuleImport } from '../environment/system-module.js';
 import { findUser } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { shellWord } from '../shell-words.js';
@@ -194,7 +195,9 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         const stdlibNamed = stdlibNameProblem([desc.dir, ...desc.paths.map((p) => path.resolve(desc.dir, p))], desc.app!);
         if (stdlibNamed) throw stdlibNamed;
         // Guarded, as a worker is: what the import starts (a helper it Popens) ends with the check.
-        const result = await checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree());
+        const result = await checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree()).catch(async (err: unknown) => {
+          throw await explainSystemModuleImport(err, desc, ctx.interpreter);
+        });
         const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
         report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
       }

@@ -2,6 +2,7 @@
 // environment file's overrides over the defaults below), its start.
 import { appLogOptions, atAppKey, type AppContext } from '../app-context.js';
 import { debMissing } from '../environment/checks.js';
+import { explainSystemModuleImport } from '../environment/system-module.js';
 import { isGatewayError, type GatewayError } from '../errors.js';
 import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
 import { AppLog } from '../log/app-log.js';
@@ -116,7 +117,8 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
   } catch (caught) {
     opts.budget?.remove(instance);
     log.end();
-    const err = atAppKey(await explainedImportFailure(ctx, debs !== null ? missingDebImport(debs, caught) : caught), ctx.desc);
+    const explained = await explainedImportFailure(ctx, debs !== null ? missingDebImport(debs, caught) : caught);
+    const err = atAppKey(await explainSystemModuleImport(explained, ctx.desc, ctx.interpreter), ctx.desc);
     // Under serve the terminal has shown each failing worker's traceback (echoLogs) already:
     // the error need not carry it to the terminal once more (run-loop's printAppError).
     if (opts.echoLogs && isGatewayError(err)) delete err.details.traceback;

@@ -1,7 +1,9 @@
 // `deb:` packages not installed (SPEC 1.3: what the app imports from the system interpreter):
 // `check` names them, and a start says the same in the app's log and the gateway's, without
 // refusing an app that still imports; one whose import fails is refused naming the packages,
-// with check's fix, rather than with the bare ModuleNotFoundError.
+// with check's fix, rather than with the bare ModuleNotFoundError. An app listing no `deb:`,
+// on an interpreter that lacks a module Debian gave /usr/bin/python3, is told the `deb:` line.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -59,6 +61,42 @@ onDebian('serve: an import that fails for the missing package is refused with ch
   assert.is(served.status, 1, served.stderr);
   assert.match(served.stderr, "ModuleNotFoundError: No module named 'apppkg_no_such_module'");
   assert.match(served.stderr, `${join(app, 'app.yaml')}:2:21: ${SAID}\n  ${FIX}\n`);
+});
+
+// PyYAML from Debian (python3-yaml, as the apps above list it) seen by /usr/bin/python3 alone.
+const systemYaml = hasProgram('dpkg') && spawnSync('/usr/bin/python3', ['-I', '-c', 'import yaml'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+const withSystemYaml = runIf(test, systemYaml, 'needs python3-yaml for /usr/bin/python3 and dpkg (a Debian host)');
+
+withSystemYaml('no deb: listed, on an interpreter without a module Debian gave the system one: check and serve name the package and the deb: line', async () => {
+  // A virtualenv's python stands for pyenv's python3 first on PATH: neither looks in
+  // /usr/lib/python3/dist-packages, where apt put the module.
+  const venv = join(work.path, 'venv');
+  const made = spawnSync('/usr/bin/python3', ['-m', 'venv', '--without-pip', venv], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(made.status, 0, made.stderr);
+  const environment = join(work.path, 'venv-environment.yaml');
+  writeFileSync(environment, `python: ${join(venv, 'bin', 'python3')}\n`);
+  const app = join(work.path, 'no-deb');
+  mkdirSync(app);
+  writeFileSync(join(app, 'app.yaml'), 'app: wsgi:application\n');
+  writeFileSync(join(app, 'wsgi.py'), 'import yaml\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"up"]\n');
+  const python = join(venv, 'bin', 'python3');
+  const said = `ModuleNotFoundError: No module named 'yaml'; /usr/bin/python3 imports yaml from Debian's python3-yaml, but the app runs on ${python}`;
+  const fix = `fix: add \`deb: python3-yaml\` to app.yaml: an app that lists deb packages runs on /usr/bin/python3, where they are importable (or install yaml for ${python})`;
+  const state = join(work.path, 'state');
+  const checked = await runCli(['check', app, '--environment', environment, '--state-dir', state]);
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, said);
+  assert.match(checked.stdout, `${fix}\n`);
+  const served = await runCli(['serve', app, '--port', '0', '--environment', environment, '--state-dir', state]);
+  assert.is(served.status, 1, served.stderr);
+  assert.match(served.stderr, said);
+  assert.match(served.stderr, `  ${fix}\n`);
+  // A module no interpreter has keeps the traceback's fix.
+  writeFileSync(join(app, 'wsgi.py'), 'import apppkg_no_such_module\n');
+  const missing = await runCli(['check', app, '--environment', environment, '--state-dir', state]);
+  assert.is(missing.status, 1, missing.stdout + missing.stderr);
+  assert.match(missing.stdout, "ModuleNotFoundError: No module named 'apppkg_no_such_module'\n");
+  assert.match(missing.stdout, 'fix: fix the error shown in the traceback');
 });
 
 test.run();
