@@ -1,8 +1,8 @@
 // Radicale, a CalDAV server from Debian's package (python3-radicale), under a mount through the
-// real CLI, driven the way a calendar client drives it: WebDAV methods node:http has no special
-// case for (MKCALENDAR, PROPFIND, REPORT), Depth, Basic auth and its WWW-Authenticate, ETags and
-// If-Match preconditions, and hrefs built from SCRIPT_NAME. Skipped, and said so, on a host
-// whose /usr/bin/python3 cannot import radicale.
+// real CLI, driven the way a calendar client drives it: WebDAV's and CalDAV's own methods
+// (MKCALENDAR, PROPFIND, REPORT) with XML bodies, Depth, Basic auth and its WWW-Authenticate,
+// ETags and If-Match preconditions, and hrefs built from SCRIPT_NAME. Skipped, and said so, on a
+// host whose /usr/bin/python3 cannot import radicale.
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
