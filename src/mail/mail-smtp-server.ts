@@ -27,6 +27,8 @@
 //     `200` to `WIZ anything`): they are unknown commands as any other;
 //   - names a client on a unix socket (Postfix's lmtp:unix: transport) `localhost` in the LHLO/EHLO
 //     greeting: it has no address, and smtp-server's `[address]` made "Nice to meet you, []";
+//   - reads the message with MailSmtpStream, which drops the dot a line begins with when the
+//     client did not double it (RFC 5321 4.5.2), where smtp-server drops only the first of `..`;
 //   - writes each reply with the right enhanced status code and within 512 octets: smtp-server
 //     gives a hook's refusal the code of its reply code alone (any 452 is 4.2.2 "mailbox full"),
 //     and writes a reply line of any length (mail-reply.ts).
@@ -37,6 +39,7 @@ import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import { fitReplyLine, hasEnhancedCode } from './mail-reply.js';
+import { MailSmtpStream } from './mail-smtp-stream.js';
 
 /**
  * `... FROM:<` or `... TO:<`, then a source route: `@` and a domain or an address literal
@@ -120,6 +123,14 @@ class MailSmtpConnection extends SMTPConnection {
     if (parsed === false) return false;
     parsed.address = `${local}${parsed.address.slice(parsed.address.lastIndexOf('@'))}`;
     return parsed;
+  }
+
+  /** As SMTPConnection._createParser, with our reader of the message (mail-smtp-stream.ts). */
+  override _createParser(): MailSmtpStream {
+    const parser = new MailSmtpStream({ maxCommandLength: this._server.options.maxCommandLength });
+    parser.oncommand = (command, callback) => this._onCommand(command, callback);
+    parser.on('error', (err: Error) => this.send(421, `Error: ${err.message}`));
+    return parser;
   }
 
   override _getHandler(command: string): ReturnType<SMTPConnection['_getHandler']> {

@@ -344,6 +344,36 @@ test('quoted-string local parts (RFC 5321 4.1.2): taken for an app\'s domain, in
   assert.is((await deliveriesOf('alpha', 'quoted by swaks'))[0].to, '"sw aks"@alpha.localhost');
 });
 
+test('a line that begins with a dot the client did not double (`.foo`): the dot is dropped (RFC 5321 4.5.2), however the lines fall in TCP segments; `..` gives `.`', async () => {
+  const pause = () => new Promise((r) => setTimeout(r, 100));
+  const body = '.foo\r\n..bar\r\n...baz\r\n. spaced\r\nend\r\n';
+  const talk = await session();
+  for (const subject of ['lone dots whole', 'lone dots cut']) {
+    const sent = message({ subject, body });
+    assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+    assert.is((await talk.command('RCPT TO:<dots@alpha.localhost>')).code, 250);
+    assert.is((await talk.command('DATA')).code, 354);
+    // The message's first line begins with a lone dot too.
+    const data = `.${sent}.\r\n`;
+    if (subject.endsWith('whole')) talk.write(data);
+    // Cut after each line's dot, so that the byte that tells what the dot is comes later.
+    else {
+      const pieces = data.split(/(?<=(?:^|\n)\.)/);
+      assert.is(pieces.length, 7);
+      for (const piece of pieces) {
+        talk.write(piece);
+        await pause();
+      }
+    }
+    assert.is((await talk.reply(10_000)).code, 250);
+    const [d] = await deliveriesOf('alpha', subject);
+    const wanted = sent.replace(body, 'foo\r\n.bar\r\n..baz\r\n spaced\r\nend\r\n');
+    assert.is((d as unknown as { message: string }).message, wanted);
+  }
+  assert.is((await talk.command('QUIT')).code, 221, 'what follows the message is read as commands');
+  talk.close();
+});
+
 test('a source route with address literals (RFC 5321 Appendix C) is dropped whole: the app gets the address after it', async () => {
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<@[192.0.2.1]:ann@example.org>')).code, 250);
