@@ -84,7 +84,6 @@ function unannouncedParameter(address: SMTPServerAddress, announced: Set<string>
 
 export async function startMailListener(opts: MailListenerOptions): Promise<MailListener> {
   const { config, spool, say } = opts;
-  const protocol = config.lmtp ? 'LMTP' : 'ESMTP';
   const me = hostname();
   const refuse = (code: number, enhancedCode: string, message: string) => {
     opts.onRefused?.(code);
@@ -221,7 +220,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     // found only now without SIZE=) is refused alone, so the message is kept if any other can.
     const keepUpTo = !config.lmtp ? limit : kept !== null ? config.maxSize : Math.min(config.maxSize, Math.max(...maxBody.values()));
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
-    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, protocol, recipients.length === 1 ? recipients[0].address : null), maxBody }, keepUpTo);
+    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, recipients.length === 1 ? recipients[0].address : null), maxBody }, keepUpTo);
     const lostApps = new Map(lost.map(({ address, app }) => [address.toLowerCase(), app]));
     /** LMTP's reply to each accepted RCPT: `ok`, or its own refusal. */
     const eachRecipient = (ok: string, tooBigFor: string[]) => session.envelope.rcptTo.map((r) => {
@@ -292,11 +291,22 @@ function routeRefusal(route: RecipientRoute, to: string, reply: typeof mailReply
  * The trace line every server that takes a message prepends (RFC 5321 4.4), so that the app
  * sees where the message came from, as after any MTA.
  */
-function receivedHeader(session: SMTPServerSession, me: string, protocol: string, singleRecipient: string | null): string {
+function receivedHeader(session: SMTPServerSession, me: string, singleRecipient: string | null): string {
   const helo = session.hostNameAppearsAs || 'unknown';
   const date = new Date().toUTCString().replace('GMT', '+0000');
   const forClause = singleRecipient === null ? '' : `\r\n\tfor <${singleRecipient}>`;
-  return `Received: from ${helo}${tcpInfo(session.remoteAddress)}\r\n\tby ${me} (apppkg-gateway) with ${protocol} id ${session.id}${forClause};\r\n\t${date}\r\n`;
+  return `Received: from ${helo}${tcpInfo(session.remoteAddress)}\r\n\tby ${me} (apppkg-gateway) with ${withProtocol(session)} id ${session.id}${forClause};\r\n\t${date}\r\n`;
+}
+
+/**
+ * The `with` of the trace line, a Mail Transmission Type of IANA's registry: smtp-server's
+ * (RFC 3848: SMTP after HELO, ESMTP after EHLO, LMTP; S and A for TLS and AUTH, which this
+ * listener does not offer), and for a transaction whose MAIL FROM said SMTPUTF8, RFC 6531 3.7.3's
+ * UTF8SMTP or UTF8LMTP in its place (UTF8SMTP also for ESMTP: there is no UTF8ESMTP).
+ */
+function withProtocol(session: SMTPServerSession): string {
+  const type = session.transmissionType;
+  return session.envelope.smtpUtf8 ? `UTF8${type.replace(/^E/, '')}` : type;
 }
 
 /**

@@ -287,6 +287,35 @@ test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itsel
   assert.is((d as unknown as { received_for: string }).received_for, 'jürgen%2C@alpha.localhost');
 });
 
+test('the Received: line names the protocol (RFC 5321 4.4 `with`): ESMTP after EHLO, SMTP after HELO, UTF8SMTP for a message sent with SMTPUTF8 (RFC 6531 3.7.3)', async () => {
+  const cases = [
+    { hello: 'EHLO client.test', from: 'MAIL FROM:<ann@example.org>', subject: 'with after ehlo', wanted: 'ESMTP' },
+    { hello: 'HELO client.test', from: 'MAIL FROM:<ann@example.org>', subject: 'with after helo', wanted: 'SMTP' },
+    { hello: 'EHLO client.test', from: 'MAIL FROM:<jürgen@example.org> SMTPUTF8', subject: 'with smtputf8', wanted: 'UTF8SMTP' },
+    // SMTPUTF8 is the transaction's: the next message of the session, without it, is ESMTP again.
+    { hello: null, from: 'MAIL FROM:<ann@example.org>', subject: 'with after smtputf8', wanted: 'ESMTP' },
+  ];
+  let talk: SmtpTalk | null = null;
+  for (const { hello, from, subject } of cases) {
+    if (hello !== null) {
+      talk?.close();
+      talk = await SmtpTalk.connect(port);
+      assert.is((await talk.reply()).code, 220);
+      assert.is((await talk.command(hello)).code, 250);
+    }
+    assert.is((await talk!.command(from)).code, 250);
+    assert.is((await talk!.command('RCPT TO:<with@alpha.localhost>')).code, 250);
+    assert.is((await talk!.command('DATA')).code, 354);
+    talk!.write(`${message({ subject })}\r\n.\r\n`);
+    assert.is((await talk!.reply(10_000)).code, 250);
+  }
+  talk?.close();
+  for (const { subject, wanted } of cases) {
+    const [d] = await deliveriesOf('alpha', subject);
+    assert.is((d as unknown as { received_with: string }).received_with, wanted, subject);
+  }
+});
+
 test('an internationalised domain named in mail_domains in its ASCII form (xn--bcher-kva.example): its mail taken in either form, ASCII or SMTPUTF8', async () => {
   const ascii = await sendWithSmtplib(port, 'ann@example.org', ['ascii@xn--bcher-kva.example'], message({ subject: 'idn in ascii' }));
   assert.equal(ascii.refused, {}, JSON.stringify(ascii));

@@ -60,6 +60,7 @@ test('one reply per recipient after the message; each app gets its delivery', as
     const got = await waitFor(async () => ((await (await request(`http://localhost/${app}/deliveries`, { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'over lmtp'), 10_000, `${app}'s delivery`);
     assert.ok(got.signature_ok);
     assert.is(got.received_from, 'client.test ([127.0.0.1])', 'the Received: line names the client and its address (RFC 5321 4.4)');
+    assert.is(got.received_with, 'LMTP', 'the Received: line says LMTP (RFC 3848)');
   }
 });
 
@@ -163,6 +164,18 @@ test('a recipient whose app goes away between RCPT and DATA: its own 451 4.3.2 a
   assert.equal(replies.map((r) => r.code), [250, 451], replies.map((r) => r.text).join(' / '));
   assert.is(replies[1].text, '451 4.3.2 <one@gamma.localhost>: its app (gamma) is not serving now; try again later');
   talk.close();
+});
+
+test('a message sent with SMTPUTF8: its Received: line says `with UTF8LMTP` (RFC 6531 3.7.3)', async () => {
+  const talk = await lhlo();
+  assert.is((await talk.command('MAIL FROM:<jürgen@example.org> SMTPUTF8')).code, 250);
+  assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'utf8 over lmtp' })}\r\n.\r\n`);
+  assert.is((await talk.reply()).code, 250);
+  talk.close();
+  const got = await waitFor(async () => ((await (await request('http://localhost/alpha/deliveries', { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'utf8 over lmtp'), 10_000, 'alpha\'s delivery');
+  assert.is(got.received_with, 'UTF8LMTP');
 });
 
 test.run();
