@@ -133,6 +133,11 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     PIP_NO_INPUT: '1',
     PIP_DISABLE_PIP_VERSION_CHECK: '1',
     PIP_ROOT_USER_ACTION: 'ignore',
+    // pip's configuration is the user's (their index, their mirror), but for `user`: PIP_USER=1
+    // or `user = true` in pip.conf names the user site as the destination, which pip refuses
+    // beside --target ("Can not combine '--user' and '--target'"), and vendor's destination is
+    // the point. A variable overrides pip.conf, so this undoes both.
+    PIP_USER: '0',
     PYTHONDONTWRITEBYTECODE: '1',
   };
   for (const key of UNSAFE_ENV) delete env[key];

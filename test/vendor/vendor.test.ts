@@ -238,6 +238,20 @@ ifWheels('pip\'s --index-url and --extra-index-url pass through, and check\'s co
   assert.is((await runCli(['check', app, ...CHECK])).status, 0);
 });
 
+ifWheels('PIP_USER=1, or `user = true` in pip.conf, does not break vendor (pip refuses --user with --target); the rest of pip\'s configuration is still read', async () => {
+  // Its wheels found by PIP_* alone: the configuration is pip's, but for `user`.
+  const app = makeApp('pip-user');
+  const r = await runCli(['vendor', app, '-e', envFile], { ms: 180_000, env: { PIP_USER: '1', PIP_NO_INDEX: '1', PIP_FIND_LINKS: wheels } });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.ok(existsSync(join(app, 'vendor', 'bin', 'demo-greeting')));
+  const conf = join(work.path, 'pip-user.conf');
+  writeFileSync(conf, '[install]\nuser = true\n');
+  const again = makeApp('pip-conf-user');
+  const byConf = await runCli(['vendor', again, ...OFFLINE], { ms: 180_000, env: { PIP_CONFIG_FILE: conf } });
+  assert.is(byConf.status, 0, byConf.stdout + byConf.stderr);
+  assert.equal(manifestOf(again).distributions.map((d: any) => d.name), ['apppkg-demo-greeting', 'apppkg-demo-words']);
+});
+
 ifWheels('versions stay as vendored until --update NAME; what is no longer required is removed', async () => {
   buildWheels(wheels, ['demo-words'], { DEMO_WORDS_VERSION: '1.1' });
   const kept = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
