@@ -207,6 +207,25 @@ test('a mount or a route holding // (which an Ingress path may not): not written
   assert.equal(readdirSync(dir), ['blog.yaml']);
 });
 
+test('a mount or a route with a space or a character past ASCII (which ingress controllers match decoded or percent-encoded, each its own way): not written, the key and a path to write named; the other apps are', async () => {
+  const apps = join(out.path, 'unicode-path-apps');
+  for (const name of ['cafe', 'live', 'blog']) mkdirSync(join(apps, name), { recursive: true });
+  writeFileSync(join(apps, 'cafe', 'app.yaml'), 'platform: python, wsgi\napp: cafe:application\n');
+  writeFileSync(join(apps, 'live', 'app.yaml'), 'platform: python, wsgi\napp: live:application\nprocesses:\n  ws:\n    command: python3 ws.py\n    route: /über\n');
+  writeFileSync(join(apps, 'blog', 'app.yaml'), 'platform: python, wsgi\napp: blog:application\n');
+  const env = join(out.path, 'unicode-path.yaml');
+  writeFileSync(env, 'apps:\n  cafe:\n    mount: /café bar\n');
+  const dir = join(out.path, 'unicode-path');
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--environment', env, '--image', 'registry.example.com/{name}:1', '--out', dir]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `${env}: apps.cafe.mount: expected a path an Ingress can carry, found "/café bar"`);
+  assert.match(r.stderr, /fix: write the mount in ASCII letters, digits and - \. _ ~ \/ \(e\.g\. mount: \/cafe-bar\) in the environment file/);
+  assert.match(r.stderr, /live\/app\.yaml:6:\d+: processes\.ws\.route: expected a path an Ingress can carry, found "\/über"/);
+  assert.match(r.stderr, /fix: write the route in ASCII letters, digits and - \. _ ~ \/ \(e\.g\. route: \/uber\)/);
+  assert.match(r.stderr, /not written: cafe, live/);
+  assert.equal(readdirSync(dir), ['blog.yaml']);
+});
+
 test('--out again after an app was removed from --apps: its file goes (kubectl apply -f DIR would deploy it again); the user\'s files and a broken app\'s last file stay', async () => {
   const apps = join(out.path, 'removed-apps');
   for (const name of ['shop', 'blog', 'wiki']) {
