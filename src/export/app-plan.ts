@@ -106,6 +106,8 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     secrets.push({ name: childName(base, 'redis'), purpose: 'redis', values: { APPPKG_REDIS_PREFIX: `${desc.name}:` }, toFill: ['REDIS_URL'] });
     notes.push(`services.redis: fill REDIS_URL in Secret ${childName(base, 'redis')} with a Redis user limited to the key prefix ${desc.name}:`);
   }
+  // Kubernetes takes 0 (kubectl scale --replicas=0): the app's objects stay, its Secrets filled.
+  if (replicas === 0) notes.push(`replicas 0: the Deployment runs no pod, so the app serves nothing on the cluster; \`kubectl scale deployment/${base} --replicas=1\` when it should (its hooks Job and background processes run as for any replicas)`);
   if (replicas > 1) {
     notes.push(`replicas ${replicas}: the data volume is ReadWriteMany, which needs a storage class that offers it (a ReadWriteOnce volume means one replica, or all of them on one node)`);
     if (database === 'sqlite') notes.push(`replicas ${replicas} share one SQLite file over a network volume: give the app PostgreSQL (services.database: postgresql), or keep one replica`);

@@ -94,7 +94,7 @@ test('services, mail, idle_timeout, mail_domains and replicas (SPEC 5.2, 5.3, 5.
   assert.is(overridesFor(env, 'wiki').idleTimeout, 300, 'from defaults');
   const never = await loadEnvironmentFile(await envFile('defaults: {idle_timeout: 300}\napps: {blog: {idle_timeout: 0}}\n'));
   assert.is(overridesFor(never, 'blog').idleTimeout, 0, '0 (never) overrides the default');
-  const bad = await envFile('mail: {lmtp: true}\napps: {blog: {idle_timeout: -1, replicas: 0}}\n');
+  const bad = await envFile('mail: {lmtp: true}\napps: {blog: {idle_timeout: -1, replicas: -1}}\n');
   const err = await loadEnvironmentFile(bad).then(() => null, (e) => e);
   assert.is(err?.code, 'APPPKG_ENVFILE_INVALID');
   assert.match(err.format(), /mail/);

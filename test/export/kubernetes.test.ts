@@ -122,6 +122,23 @@ test('workers, threads, max_memory, replicas: the environment file in the pod, r
   assert.equal(gateway.command!.slice(0, 7), ['apppkg-gateway', '--apps', '/srv/apps', '--listen', '0.0.0.0:8000', '--environment', '/run/apppkg-gateway/environment.json']);
 });
 
+test('replicas: 0, which Kubernetes takes (an app kept on the cluster, serving nothing): a Deployment of no pod, with a note saying how to scale it up', async () => {
+  const dir = join(out.path, 'parked');
+  mkdirSync(join(dir, 'apps', 'parked.1.0'), { recursive: true });
+  writeFileSync(join(dir, 'apps', 'parked.1.0', 'app.yaml'), 'app: w:application\nhealth: /healthz\n');
+  writeFileSync(join(dir, 'environment.yaml'), 'apps:\n  parked:\n    replicas: 0\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'environment.yaml'), '--image', IMAGE, '--out', join(dir, 'out')]);
+  assert.is(r.status, 0, r.stderr);
+  const objects = objectsIn(join(dir, 'out', 'parked.yaml'));
+  assert.equal(schemaProblems(objects), []);
+  assert.is(find(objects, 'Deployment', 'parked').spec!.replicas, 0);
+  assert.equal(find(objects, 'PersistentVolumeClaim', 'parked-data').spec!.accessModes, ['ReadWriteOnce']);
+  assert.match(r.stderr, /parked: note: replicas 0: the Deployment runs no pod, so the app serves nothing on the cluster; `kubectl scale deployment\/parked --replicas=1` when it should/);
+  // The gateway on a host has no use for replicas: 0 is no error there either.
+  const check = await runCli(['check', join(dir, 'apps', 'parked.1.0'), '--environment', join(dir, 'environment.yaml'), '--state-dir', join(dir, 'state')]);
+  assert.not.match(check.stdout + check.stderr, /replicas/);
+});
+
 test('health: startup and readiness probes at the mount, liveness with a longer threshold; the drain', () => {
   const deployment = find(objectsIn(join(treeOut, 'blog.yaml')), 'Deployment', 'blog');
   const pod = deployment.spec!.template.spec!;
