@@ -28,6 +28,19 @@ export function imageFor(template: string, desc: Pick<Description, 'name' | 'ver
   return template.replaceAll('{name}', baseName(desc.name)).replaceAll('{version}', desc.version === null ? 'latest' : imageTag(desc.version));
 }
 
+/**
+ * The warning for an app with no version whose image `template` tags with `{version}`: it gets
+ * `latest`, the same reference for every build, so a new build's export changes no Deployment
+ * and Kubernetes rolls nothing out (while every pod start pulls whatever `latest` is then:
+ * imagePullPolicy Always). Null when the app has a version, or the template's tag is the user's.
+ */
+export function floatingTagWarning(template: string, desc: Pick<Description, 'name' | 'version'>, directory: string): string | null {
+  if (desc.version !== null || !template.includes('{version}')) return null;
+  const image = imageFor(template, desc);
+  const deployment = baseName(desc.name);
+  return `WARNING: no version (its directory, ${directory}, has no .VERSION suffix): its image is ${image}, one name for every build, so applying the export of a new build changes no Deployment and rolls nothing out; name the directory ${directory}.VERSION (e.g. ${directory}.1.0) and tag each build with its version, or run \`kubectl rollout restart deployment/${deployment}\` after each push`;
+}
+
 /** Throws APPPKG_EXPORT_IMAGE_INVALID when `template` cannot name the images of `apps` apps. */
 export function validateImageTemplate(template: string, apps: number): void {
   const sample = imageFor(template, { name: 'app', version: '1.0' });

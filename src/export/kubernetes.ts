@@ -13,7 +13,7 @@ import { appsDirSource } from '../supervisor/discovery.js';
 import { planApp, relativeTo, type AppPlan } from './app-plan.js';
 import { dataVolumeClaim, gatewayConfigMap, rolledOnChange, secrets } from './config-objects.js';
 import { kubernetesArch } from './image-architecture.js';
-import { imageFor, validateImageTemplate } from './image-reference.js';
+import { floatingTagWarning, imageFor, validateImageTemplate } from './image-reference.js';
 import { judgeImageVendor } from './image-vendor.js';
 import { baseName } from './k8s-names.js';
 import { validateObject, type K8sObject } from './k8s-validate.js';
@@ -133,6 +133,8 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
     }
     // The image's architecture and what was not checked about it concern the cluster too: its nodes, its pods' imports.
     plan.notes.push(...vendor.notes, ...vendor.unchecked.map((u) => `WARNING: ${u}`));
+    const floating = floatingTagWarning(opts.image, desc, path.basename(path.dirname(desc.file)));
+    if (floating !== null) plan.notes.push(floating);
     // Vendored compiled distributions load on their architecture alone: no pod elsewhere.
     plan.nodeArch = vendor.architecture === null ? null : kubernetesArch(vendor.architecture);
     const objects = objectsFor(plan, env);

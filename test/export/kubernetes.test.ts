@@ -631,6 +631,27 @@ test('versions that are no image tag are made one; a version with a space or a q
   }
 });
 
+test('an app directory with no version under an --image with {version}: its image is :latest, and a warning says that a new build then rolls nothing out, with the fix', async () => {
+  const dir = join(out.path, 'unversioned');
+  for (const app of ['plain', 'tagged.2.0']) {
+    mkdirSync(join(dir, app), { recursive: true });
+    writeFileSync(join(dir, app, 'app.yaml'), 'app: w:application\nhealth: /healthz\n');
+  }
+  const r = await runCli(['export', 'kubernetes', '--apps', dir, '--image', IMAGE, '--out', join(out.path, 'unversioned-out')]);
+  assert.is(r.status, 0, r.stderr);
+  const plain = readFileSync(join(out.path, 'unversioned-out', 'plain.yaml'), 'utf8');
+  assert.is(find(objectsIn(join(out.path, 'unversioned-out', 'plain.yaml')), 'Deployment', 'plain').spec!.template.spec!.containers[0].image, 'registry.example.com/apps/plain:latest');
+  const warning = 'WARNING: no version (its directory, plain, has no .VERSION suffix): its image is registry.example.com/apps/plain:latest, one name for every build, so applying the export of a new build changes no Deployment and rolls nothing out';
+  assert.match(r.stderr, `plain: note: ${warning}`);
+  assert.match(r.stderr, /rolls nothing out; name the directory plain\.VERSION \(e\.g\. plain\.1\.0\) and tag each build with its version, or run `kubectl rollout restart deployment\/plain` after each push/);
+  assert.ok(plain.includes(`#   - ${warning}`), 'the manifests\' header says it too');
+  // A version, or a template without {version} (the tag is the user's own): nothing to say.
+  assert.not.match(r.stderr, /tagged: note: WARNING/);
+  const fixed = await runCli(['export', 'kubernetes', '--apps', dir, '--image', 'registry.example.com/apps/{name}:stable']);
+  assert.is(fixed.status, 0, fixed.stderr);
+  assert.not.match(fixed.stderr, /no version/);
+});
+
 test('Argo CD applies what the Job reads, then the Job, then the rest (sync waves); no Helm hook, which would run before them', () => {
   for (const file of readdirSync(treeOut)) {
     const objects = objectsIn(join(treeOut, file));
