@@ -17,7 +17,7 @@ import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cach
 import { prepareStateRoot } from './environment/state-root.js';
 import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, isGatewayError } from './errors.js';
 import { checkGatewayOptions, sayOnStderr, type CheckedStart, type GatewayOptions } from './gateway-options.js';
 import { waitForFirstJudgement } from './gateway-start-wait.js';
 import { waitForFix, watchForReload } from './gateway-serve-reload.js';
@@ -313,6 +313,10 @@ export class Gateway {
    * problem throws (APPPKG_ENVFILE_INVALID, ...) and the environment read before stays in force.
    */
   reloadEnvironment(): Promise<EnvironmentReload | null> {
+    return this.reloadEnvironmentFile(false);
+  }
+
+  private reloadEnvironmentFile(rescan: boolean): Promise<EnvironmentReload | null> {
     const file = this.environmentFile;
     if (file === null || this.stopping) return Promise.resolve(null);
     // One at a time: two SIGHUPs in a row must not judge the second file against a stale first.
@@ -320,10 +324,24 @@ export class Gateway {
       // The file may name an interpreter installed since it was last asked for (the fix its
       // refusal gave); the probe cache file still spares a re-probe of what did not change.
       clearInterpreterCache();
-      return reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys, appsDir: this.appsDir });
+      return reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys, appsDir: this.appsDir, rescan });
     });
     this.reloading = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * SIGHUP's (after the admin token): the environment file read again and applied, then the apps
+   * looked at as rescan() does, in one look at the apps directory (each app.yaml read once). A
+   * file with a problem is said, and the one read before stays in force while the apps are
+   * looked at all the same.
+   */
+  async reload(): Promise<void> {
+    const applied = await this.reloadEnvironmentFile(true).catch((err: unknown) => {
+      this.say(`SIGHUP: the environment file was not reloaded; the one read before stays in force, whole:\n${isGatewayError(err) ? err.format() : String(err)}`);
+      return null;
+    });
+    if (applied === null) await this.rescan();
   }
 
   /** Looks at the apps again now (SIGHUP), retrying versions refused before and restarting one in a crash loop. */

@@ -6,12 +6,9 @@
 // only at its start keeps its old value until then, and the log says so. Not in SPEC §4, which
 // promises this for --apps alone: operators coming from nginx or gunicorn expect a reload to
 // apply the configuration.
-import path from 'node:path';
 import { appChanges, keysNeedingGatewayRestart } from '../environment/environment-changes.js';
 import { loadEnvironmentFile, type AppOverrides } from '../environment/host-file.js';
 import { unknownAppWarnings } from '../environment/unknown-apps.js';
-import { parsePackageDirName } from '../description/package-dir.js';
-import { appsDirSource } from './discovery.js';
 import type { Registry } from './registry.js';
 
 /** What a reload applied, app by app (the keys as the file names them). */
@@ -32,6 +29,12 @@ export interface EnvironmentReloadOptions {
   fixed?: Array<keyof AppOverrides>;
   /** --apps DIR: the file's `apps:` entries naming no app there are said; null or absent under serve. */
   appsDir?: string | null;
+  /**
+   * SIGHUP: the registry's look with the new file is also the one that retries refused versions
+   * and restarts a crash loop (Registry.reconcile's force), so that the apps directory, every
+   * app.yaml in it, is read once.
+   */
+  rescan?: boolean;
 }
 
 /**
@@ -70,18 +73,9 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
   if (Object.keys(report.rerouted).length === 0 && Object.keys(report.restarted).length === 0 && held.length === 0) {
     opts.say(`${shown}: read again; nothing in it changed for any app`);
   }
-  if (opts.appsDir) for (const line of unknownAppWarnings(after, await namesUnder(opts.appsDir, registry.knownNames), opts.appsDir)) opts.say(line);
-  await registry.useEnvironment(after, Object.keys(report.restarted));
+  await registry.useEnvironment(after, Object.keys(report.restarted), opts.rescan === true);
+  // After the registry's look at the apps directory, not a look of its own: an app deployed
+  // together with its new entry (the way one is added) is known by then, and its entry is no mistake.
+  if (opts.appsDir) for (const line of unknownAppWarnings(after, registry.knownNames, opts.appsDir)) opts.say(line);
   return report;
-}
-
-/**
- * The apps under `appsDir` now, broken ones included, with those the registry knows: a SIGHUP
- * reloads the file before it rescans, so an app deployed together with its new entry (the way
- * one is added) is not yet the registry's, and its entry is no mistake.
- */
-async function namesUnder(appsDir: string, known: readonly string[]): Promise<string[]> {
-  const found = await appsDirSource(appsDir)().catch(() => ({ apps: [], broken: [] }));
-  const broken = found.broken.map((b) => parsePackageDirName(path.basename(b.dir)).name);
-  return [...new Set([...known, ...found.apps.map((app) => app.name), ...broken])];
 }

@@ -135,8 +135,9 @@ export class Registry {
    * of `restart` is replaced as restart() does, so that its processes get what changed; its
    * refused versions are tried again, since a setting they missed may be there now. The other
    * apps keep their processes; the routes of every app are published again (a new mount).
+   * `force`: the look is reconcile(true)'s too (SIGHUP).
    */
-  useEnvironment(hostEnv: HostEnvironment, restart: string[]): Promise<void> {
+  useEnvironment(hostEnv: HostEnvironment, restart: string[], force = false): Promise<void> {
     this.currentHostEnv = hostEnv;
     for (const name of restart) {
       const record = this.records.get(name);
@@ -144,7 +145,7 @@ export class Registry {
       record.restart = true;
       record.refused.clear();
     }
-    return this.reconcile();
+    return this.reconcile(force);
   }
 
   /**

@@ -128,11 +128,9 @@ export async function run(args: ParsedCommand): Promise<number> {
     } catch (err) {
       say(`SIGHUP: the old admin token stays in force; ${String(args.values['admin-token'])}: ${isGatewayError(err) ? err.message : String(err)}`);
     }
-    // The environment first: a version refused for a setting the new file gives is then retried with it.
-    void gateway
-      .reloadEnvironment()
-      .catch((err) => say(`SIGHUP: the environment file was not reloaded; the one read before stays in force, whole:\n${isGatewayError(err) ? err.format() : String(err)}`))
-      .then(() => gateway.rescan());
+    // The environment first, then one look at the apps: a version refused for a setting the new
+    // file gives is retried with it.
+    void gateway.reload();
   };
   process.off('SIGHUP', hangupWhileStarting);
   process.on('SIGHUP', onHangup);

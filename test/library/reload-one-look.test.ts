@@ -1,0 +1,75 @@
+// SIGHUP (Gateway.reload) reads the environment file again and looks at the apps directory once:
+// each app.yaml is read once. It was read three times: by the scan for the unknown-apps
+// warning, by the registry's look with the new file, and by the rescan after it.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fsPromises from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Gateway } from '../../src/index.js';
+import { addPackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, tempDir } from '../helpers/process.js';
+
+const test = suite('Gateway.reload: one look');
+const work = tempDir('apppkg-lib-reload-look-');
+const apps = join(work.path, 'apps');
+const envFile = join(work.path, 'environment.yaml');
+const lines: string[] = [];
+let gateway: Gateway | null = null;
+
+// The reads of each app.yaml, watched where load-yaml.ts reads it (node:fs/promises' readFile).
+const realReadFile = fsPromises.readFile;
+const reads = new Map<string, number>();
+const readsOf = (name: string): number => reads.get(join(apps, name, 'app.yaml')) ?? 0;
+
+test.before(async () => {
+  (fsPromises as { readFile: unknown }).readFile = ((file: Parameters<typeof realReadFile>[0], ...rest: unknown[]) => {
+    if (typeof file === 'string' && file.endsWith('app.yaml')) reads.set(file, (reads.get(file) ?? 0) + 1);
+    return (realReadFile as (...args: unknown[]) => unknown)(file, ...rest);
+  }) as typeof realReadFile;
+  syncBuiltinESMExports();
+  addPackage(apps, 'environ', 'blog');
+  addPackage(apps, 'environ', 'shop');
+  writeFileSync(envFile, 'apps:\n  blog: {workers: 1}\n  shop: {workers: 1}\n');
+  gateway = await Gateway.start({
+    apps, listen: '127.0.0.1:0', admin: false, environment: envFile, stateDir: join(work.path, 'state'), watchIntervalMs: 0, say: (line) => lines.push(line),
+  });
+});
+
+test.after(async () => {
+  fsPromises.readFile = realReadFile;
+  syncBuiltinESMExports();
+  const pids = gateway?.pids ?? [];
+  await gateway?.stop();
+  await assertNoOrphans(pids);
+  work.remove();
+});
+
+test('a reload reads each app.yaml once, and still warns of an entry naming no app (one deployed with its entry is none)', async () => {
+  addPackage(apps, 'environ', 'news');
+  writeFileSync(envFile, 'apps:\n  blog: {workers: 1}\n  shop: {workers: 1}\n  news: {workers: 1}\n  blgo: {workers: 1}\n');
+  reads.clear();
+  await gateway!.reload();
+  assert.equal({ blog: readsOf('blog'), shop: readsOf('shop'), news: readsOf('news') }, { blog: 1, shop: 1, news: 1 });
+  assert.ok(lines.some((l) => l.includes('apps.blgo: no app of that name under') && l.includes('(did you mean "blog"?)')), lines.join('\n'));
+  assert.not.ok(lines.some((l) => l.includes('apps.news:')), lines.join('\n'));
+  assert.ok(gateway!.status().apps.some((a) => a.name === 'news'), 'the app deployed with its entry is looked at');
+});
+
+test('without a change to the file, once too', async () => {
+  reads.clear();
+  await gateway!.reload();
+  assert.equal({ blog: readsOf('blog'), shop: readsOf('shop'), news: readsOf('news') }, { blog: 1, shop: 1, news: 1 });
+});
+
+test('a file with a problem: said, and the apps are looked at all the same, once', async () => {
+  writeFileSync(envFile, 'apps:\n  blog: {workers: two}\n');
+  reads.clear();
+  lines.length = 0;
+  await gateway!.reload();
+  assert.ok(lines.some((l) => l.includes('the environment file was not reloaded')), lines.join('\n'));
+  assert.equal({ blog: readsOf('blog'), shop: readsOf('shop'), news: readsOf('news') }, { blog: 1, shop: 1, news: 1 });
+});
+
+test.run();
