@@ -289,7 +289,7 @@ function renderSummary(el, app) {
     stat('in flight', count(app.inFlight), { data: { inFlight: app.inFlight } }),
     stat('queued', count(app.queued), { data: { queued: app.queued }, class: app.queued > 0 ? 'warn' : null, title: 'waiting for a free worker thread' }),
     stat('websockets', count(app.websockets), { data: { websockets: app.websockets } }),
-    stat('restarts', h('span', { data: { restarts: app.restarts } }, String(app.restarts)), { class: app.restarts > 0 ? 'warn' : null, title: 'worker restarts after unexpected exits' }),
+    stat('restarts', h('span', { data: { restarts: app.restarts } }, String(app.restarts)), { class: app.restarts > 0 ? 'warn' : null, title: 'restarts of its workers and processes after unexpected exits since the gateway started, across its deploys and restarts (each worker\'s row: its own, since its version\'s instance started)' }),
     stat('p50 / p95 / p99', `${millis(lat.p50)} / ${millis(lat.p95)} / ${millis(lat.p99)}`, { data: { latency: '' }, class: 'wide', title: `over the last ${lat.windowSeconds ?? 60} s` }),
     stat('health', healthText(app.health), { data: { health: app.health ? (app.health.ok ? 'ok' : 'failed') : 'none' }, class: ['wide', app.health && !app.health.ok ? 'bad' : null] }),
     ...(app.services ?? []).map((s) => stat(s.name, `${s.kind} ${s.state}`, { data: { service: s.name }, class: s.state === 'ready' ? null : 'bad', title: s.reason ?? '' })),

@@ -32,7 +32,11 @@ export interface WorkerStatus {
   rssBytes: number | null;
   /** CPU use, percent of one core, over the last sample interval; null before the first sample. */
   cpuPercent: number | null;
-  /** Times its slot replaced a process that died unexpectedly (the app's restarts are their sum). */
+  /**
+   * Times its slot replaced a process that died unexpectedly, in the serving instance: a deploy or
+   * restart of the app starts its workers' slots from 0, where the app's `restarts` (since the
+   * gateway started) goes on counting, so these add up to it only until the first of those.
+   */
   restarts: number;
   /** How the previous process in its slot ended, or null if none has. */
   lastExit: ExitStatus | null;
@@ -217,7 +221,11 @@ export interface AppStatus {
    */
   restarting: WorkerStatus[];
   processes: ProcessStatus[];
-  /** Restarts of its workers and processes after unexpected exits, since the gateway started. */
+  /**
+   * Restarts of its workers and processes after unexpected exits, since the gateway started:
+   * across its deploys and restarts, as apppkg_worker_restarts_total counts them (a counter never
+   * goes down), not its serving instance's alone (its workers' and processes' rows).
+   */
   restarts: number;
   requests: number;
   /** Responses with status >= 500, gateway-made ones included. */

@@ -322,6 +322,8 @@ test('restarts count from the gateway\'s start: an admin restart (new workers) d
   const app = await blogStatus(env);
   assert.not.ok(app.workers.some((w: any) => w.pid === victim));
   assert.is(app.restarts, 1);
+  // Each worker's row is its slot's in the fresh instance (docs/admin.md): the app's figure is not their sum after a restart.
+  assert.equal(app.workers.map((w: any) => w.restarts), app.workers.map(() => 0));
   const metrics = (await admin(env.gw, '/metrics')).text;
   assert.match(metrics, /^apppkg_worker_restarts_total\{app="blog"\} 1$/m);
 });
