@@ -15,7 +15,7 @@ import { AdminGuard, type AdminUse } from './admin-access.js';
 import { sendLogTail } from './log-follow.js';
 import type { GatewayMetrics } from './metrics.js';
 import { StatusEvents } from './status-events.js';
-import type { BrokenPackageStatus, GatewayStatus, RefusalStatus } from './status-types.js';
+import type { BrokenPackageStatus, ExitStatus, GatewayStatus, RefusalStatus } from './status-types.js';
 
 /** Where the gateway serves its admin listener unless --admin says otherwise, and where `status` looks. */
 export const DEFAULT_ADMIN = '127.0.0.1:8099';
@@ -148,6 +148,12 @@ async function freshStatus(provider: AdminProvider, logs: boolean): Promise<Gate
     app.problem = withoutLog(app.problem);
     app.versions = app.versions.map((v) => ({ ...v, reason: withoutLog(v.reason) }));
     app.history = app.history.map((h) => ({ ...h, message: withheld(h.message, h.reason), reason: withoutLog(h.reason) }));
+    // A process's last stderr line is the app's output too.
+    const exitWithheld = <T extends { lastExit: ExitStatus | null }>(row: T): T => (row.lastExit?.reason ? { ...row, lastExit: { ...row.lastExit, reason: WITHHELD } } : row);
+    app.workers = app.workers.map(exitWithheld);
+    app.restarting = app.restarting.map(exitWithheld);
+    app.processes = app.processes.map(exitWithheld);
+    app.versions = app.versions.map((v) => ({ ...v, workers: v.workers.map(exitWithheld) }));
   }
   return status;
 }

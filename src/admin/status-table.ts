@@ -2,7 +2,7 @@
 // per app what a row cannot hold (its versions' and workers' figures, open websockets, the last
 // problem with its fix and log), then the broken packages.
 // Pure, so it is tested on plain data without a gateway.
-import type { AppStatus, GatewayStatus, RefusalStatus, VersionStatus, WorkerStatus } from './status-types.js';
+import type { AppStatus, ExitStatus, GatewayStatus, RefusalStatus, VersionStatus, WorkerStatus } from './status-types.js';
 import { countOf } from '../count.js';
 import { hangingLines } from '../log/hanging-lines.js';
 
@@ -91,7 +91,7 @@ function appDetails(app: AppStatus): string[] {
     if (w.lastRecycle) out.push(`worker ${w.pid ?? '?'}: ${countOf(w.recycled, 'worker')} recycled before it, the last at ${w.lastRecycle.at}: ${w.lastRecycle.reason}`);
   }
   for (const w of app.restarting ?? []) {
-    const exit = w.lastExit ? `, the last exited ${w.lastExit.signal ?? `with status ${w.lastExit.code}`} at ${w.lastExit.at}` : '';
+    const exit = w.lastExit ? `, the last exited ${exitLine(w.lastExit)}` : '';
     out.push(`a worker ${w.state === 'crash-loop' ? 'in a crash loop' : 'restarting'}: ${countOf(w.restarts, 'restart')}${exit}`);
   }
   if (app.websockets > 0) {
@@ -102,7 +102,7 @@ function appDetails(app: AppStatus): string[] {
     const served = p.requests === undefined ? '' : `, ${p.requests} served, ${p.failed ?? 0} failed`;
     // How it last ended is why it restarts (or loops), as a worker's line says it; no pid while
     // it waits out its delay.
-    const exit = p.restarts > 0 && p.lastExit ? `, the last exited ${p.lastExit.signal ?? `with status ${p.lastExit.code}`} at ${p.lastExit.at}` : '';
+    const exit = p.restarts > 0 && p.lastExit ? `, the last exited ${exitLine(p.lastExit)}` : '';
     out.push(`process ${p.name}: ${p.pid === null ? '' : `${p.pid} `}${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${countOf(p.restarts, 'restart')}` : ''}${exit}${served}`);
   }
   for (const service of app.services ?? []) {
@@ -115,6 +115,20 @@ function appDetails(app: AppStatus): string[] {
   if (app.runsAsRoot) out.push('warning: runs as root');
   if (app.problem) out.push(...problemLines(app.problem));
   return out;
+}
+
+/** `with status 1 at TIME; its last stderr line: ModuleNotFoundError: ...`: how and why a process ended. */
+function exitLine(exit: ExitStatus): string {
+  const how = `${exit.signal ?? `with status ${exit.code}`} at ${exit.at}`;
+  return exit.reason ? `${how}; its last stderr line: ${terminalSafe(exit.reason)}` : how;
+}
+
+/**
+ * `text` with its control characters written as escapes (`\x1b`): an app's own words, printed to
+ * a terminal, must not move the cursor, recolour or retitle it.
+ */
+function terminalSafe(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** `1001 ready (40 served, 1 failed), 1002 stopping since 2026-01-01T12:00:00.000Z (...)`. */

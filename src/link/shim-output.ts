@@ -17,6 +17,7 @@ export const LIFESPAN_FAILED_MARKER = 'APPPKG-LIFESPAN-FAILED ';
  * Written by another version's shim, so its name and fields never change.
  */
 export const LINK_MISMATCH_MARKER = 'APPPKG-LINK-MISMATCH ';
+const PROTOCOL_MARKERS = [IMPORT_ERROR_MARKER, NOT_CALLABLE_MARKER, LIFESPAN_FAILED_MARKER, LINK_MISMATCH_MARKER];
 
 const NEWLINE = 0x0a;
 /** How long a line without its newline waits for it before the log gets it, ended by UNENDED_MARK. */
@@ -147,6 +148,19 @@ export class LineTap {
     const crash = text.lastIndexOf('Fatal Python error: ');
     if (crash !== -1) return text.slice(crash);
     return text.split('\n').slice(-lines).join('\n');
+  }
+
+  /**
+   * The last line of its latest output with something in it, the protocol's markers aside: a
+   * dying worker's last words (a traceback ends with the exception), for status's exit reason.
+   */
+  lastLine(): string | null {
+    const lines = Buffer.concat(this.last).toString('utf8').split('\n');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const line = lines[i].trim();
+      if (line !== '' && !PROTOCOL_MARKERS.some((marker) => line.startsWith(marker))) return line;
+    }
+    return null;
   }
 
   /** The last line, even without its newline. Scanning usually stops here (READY, or exit). */

@@ -71,6 +71,8 @@ export function execForm(command: string): string {
  */
 class PrefixedLines {
   private held: Buffer | null = null;
+  /** Its last line with something in it: a stderr's is why its process died, as far as it said. */
+  lastLine: string | null = null;
 
   /** `recent` may be shared by the lines of stdout and stderr: the last lines of either. */
   constructor(private readonly log: Writable, private readonly prefix: string, readonly recent: string[] = []) {}
@@ -85,6 +87,7 @@ class PrefixedLines {
   }
 
   private line(line: string): void {
+    if (line.trim() !== '') this.lastLine = line.trim();
     this.recent.push(line);
     if (this.recent.length > RECENT_LINES) this.recent.shift();
     if (this.log.writable) this.log.write(`${this.prefix}${line}\n`);
@@ -154,6 +157,11 @@ export class CommandProcess extends EventEmitter {
 
   get name(): string {
     return this.opts.name;
+  }
+
+  /** The last line it wrote on stderr with something in it, or null. */
+  get lastErrorLine(): string | null {
+    return this.errorOutput.lastLine;
   }
 
   get state(): ProcessState {

@@ -20,11 +20,26 @@ export interface SupervisedProcess extends EventEmitter {
   readonly exitSignal: string | null;
   /** How it ended: `status 1`, `SIGKILL`. */
   readonly how: string;
+  /** The last line it wrote on stderr with something in it (why it died, as far as it said), or null. */
+  readonly lastErrorLine: string | null;
   stop(graceMs: number): Promise<void>;
 }
 
 /** The exit status a process uses to say "the app cannot be loaded: do not restart me". */
 export const EXIT_APP_LOAD_FAILED = 4;
+
+/** An exit's reason in status is at most this many characters: a line of a log can be megabytes. */
+export const EXIT_REASON_CHARS = 200;
+
+/** `line` cut to EXIT_REASON_CHARS characters (whole code points), an ellipsis saying so. */
+export function exitReason(line: string | null): string | null {
+  if (line === null) return null;
+  const most = EXIT_REASON_CHARS;
+  // A character is one or two UTF-16 units: past 2 * most units there are more than `most` of them.
+  const head = Array.from(line.length > 2 * most ? line.slice(0, 2 * most) : line);
+  if (line.length <= 2 * most && head.length <= most) return line;
+  return `${head.slice(0, most - 1).join('')}\u2026`;
+}
 
 /** After a replacement failed to start, recycling waits this long before it tries again. */
 const RECYCLE_RETRY_MS = 10_000;
@@ -62,8 +77,8 @@ export class Slot<P extends SupervisedProcess> {
   /** The process in rotation, or null while it restarts. */
   current: P | null = null;
   restarts = 0;
-  /** How the last process that died unexpectedly in this slot ended. */
-  lastExit: ExitStatus | null = null;
+  /** How the last process that died unexpectedly in this slot ended, and the process itself. */
+  private exited: { status: Omit<ExitStatus, 'reason'>; proc: P } | null = null;
   /** Times a process of this slot was replaced on purpose (max_requests, max_memory, a stuck thread). */
   recycled = 0;
   /** When and why the last of those was. */
@@ -129,13 +144,25 @@ export class Slot<P extends SupervisedProcess> {
     return this.current === null ? null : (this.spawnedAt.get(this.current) ?? null);
   }
 
+  /**
+   * How the last process that died unexpectedly in this slot ended. Its reason is read when
+   * asked: a command's last stderr line may be read after its exit is.
+   */
+  get lastExit(): ExitStatus | null {
+    if (this.exited === null) return null;
+    return { ...this.exited.status, reason: exitReason(this.exited.proc.lastErrorLine) };
+  }
+
   private recordExit(proc: P): void {
-    this.lastExit = {
-      pid: proc.pid ?? null,
-      code: proc.exitCode,
-      signal: proc.exitSignal,
-      at: new Date().toISOString(),
-      uptimeSeconds: Math.round(this.uptime(proc) / 100) / 10,
+    this.exited = {
+      status: {
+        pid: proc.pid ?? null,
+        code: proc.exitCode,
+        signal: proc.exitSignal,
+        at: new Date().toISOString(),
+        uptimeSeconds: Math.round(this.uptime(proc) / 100) / 10,
+      },
+      proc,
     };
   }
 

@@ -170,6 +170,8 @@ export class Worker extends EventEmitter {
   private cancelling: EarliestTimer | null = null;
   /** A stop under way (WSGI): when its responses under way are cut, before the SIGKILL. */
   private cutting: EarliestTimer | null = null;
+  /** Its stderr, read line by line: its last line is why it died, as far as it said. */
+  private errorTap: LineTap | null = null;
 
   constructor(opts: WorkerOptions) {
     super();
@@ -229,6 +231,11 @@ export class Worker extends EventEmitter {
     return this._link?.requests ?? 0;
   }
 
+  /** The last line it wrote on stderr with something in it, or null. */
+  get lastErrorLine(): string | null {
+    return this.errorTap?.lastLine() ?? null;
+  }
+
   /** How it ended, for messages: `status 1`, `SIGKILL`. */
   get how(): string {
     return this.hung ?? this.exitSignal ?? `status ${this.exitCode}`;
@@ -251,6 +258,7 @@ export class Worker extends EventEmitter {
     const scanning = (): boolean => this._state === 'starting';
     const out = new LineTap(opts.stdout ?? process.stdout, () => false);
     const err = new LineTap(opts.stderr ?? process.stderr, scanning, true);
+    this.errorTap = err;
     // A start that fails names the app by these first: `app:` (wsgi:app) names no app.
     const whose = { name: opts.name, dir: opts.cwd };
 

@@ -179,6 +179,82 @@ test('a process that keeps exiting: its line says how it last ended, as a worker
   }
 });
 
+test('a crash loop says why beside how: each exit\'s last stderr line, in /status and in status, bounded, escaped for the terminal, withheld without the right to see logs', async () => {
+  const apps = tempDir('apppkg-status-apps-');
+  const state = tempDir('apppkg-status-state-');
+  const tokenFile = join(state.path, 'admin-token');
+  writeFileSync(tokenFile, 'status-command-token\n', { mode: 0o600 });
+  writePackage(apps.path, 'looping', {
+    // The workers import, say READY, then die as a lazy import in a thread would; the process
+    // fails at once with a last line far past the bound, an escape sequence in it.
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nprocesses:\n  feeder:\n    command: python3 feeder.py\n',
+    'wsgi.py': [
+      'import os, sys, threading',
+      'def die():',
+      '    sys.stderr.write("Traceback (most recent call last):\\n  File \\"wsgi.py\\", line 3, in die\\nModuleNotFoundError: No module named \'flask\'\\n")',
+      '    sys.stderr.flush()',
+      '    os._exit(1)',
+      'threading.Timer(0.3, die).start()',
+      'def application(environ, start_response):',
+      '    start_response("200 OK", [])',
+      '    return [b"ok"]',
+      '',
+    ].join('\n'),
+    'feeder.py': 'import sys\nsys.stderr.write("first line\\n\\x1b]0;owned\\x07ValueError: " + "x" * 1000 + "\\n\\n")\nsys.exit(2)\n',
+  });
+  try {
+    await readReasons(apps.path, state.path, tokenFile);
+    // As root, with no token, the apps are others' to the admin: their output is withheld.
+    if (process.getuid?.() === 0) await readWithheld(apps.path, join(state.path, 'open'));
+  } finally {
+    apps.remove();
+    state.remove();
+  }
+});
+
+async function readReasons(apps: string, state: string, tokenFile: string): Promise<void> {
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state, '--access-log', 'off']);
+  try {
+    const statusOf = async (headers: Record<string, string> = { authorization: 'Bearer status-command-token' }) => {
+      const body = (await (await request(`${gw.adminUrl}/status`, { headers })).body.json()) as any;
+      return body.apps?.find((a: any) => a.name === 'looping');
+    };
+    const app = await waitFor(async () => {
+      const a = await statusOf();
+      return a?.restarting?.length > 0 && a.processes?.[0]?.lastExit?.code === 2 ? a : null;
+    }, 20_000, 'a worker and the process to have exited');
+    const worker = app.restarting[0].lastExit;
+    assert.is(worker.code, 1);
+    assert.is(worker.reason, "ModuleNotFoundError: No module named 'flask'");
+    const feeder = app.processes[0].lastExit.reason as string;
+    assert.is(Array.from(feeder).length, 200, feeder);
+    assert.ok(feeder.startsWith('\x1b]0;owned\x07ValueError: xxx') && feeder.endsWith('x\u2026'), feeder);
+
+    const r = await runCli(['status', '--admin', new URL(gw.adminUrl!).host, '--admin-token', tokenFile], { ms: 15000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ {2}a worker (in a crash loop|restarting): \d+ restarts?, the last exited with status 1 at \S+Z; its last stderr line: ModuleNotFoundError: No module named 'flask'$/m);
+    assert.match(r.stdout, /^ {2}process feeder: [^\n]*, the last exited with status 2 at \S+Z; its last stderr line: \\x1b\]0;owned\\x07ValueError: x{100,}\u2026$/m);
+    assert.not.match(r.stdout, /[\x1b\x07]/, 'no control character reaches the terminal');
+  } finally {
+    await gw.stop();
+  }
+}
+
+async function readWithheld(apps: string, state: string): Promise<void> {
+  const open = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off']);
+  try {
+    const withheld = await waitFor(async () => {
+      const body = (await (await request(`${open.adminUrl}/status`)).body.json()) as any;
+      const a = body.apps?.find((x: any) => x.name === 'looping');
+      return a?.restarting?.length > 0 && a.processes?.[0]?.lastExit?.code === 2 ? a : null;
+    }, 20_000, 'a worker and the process to have exited');
+    assert.is(withheld.processes[0].lastExit.reason, '[its output is in the app log]');
+    assert.ok([...withheld.restarting, ...withheld.workers].every((w: any) => w.lastExit === null || w.lastExit.reason === '[its output is in the app log]'), JSON.stringify(withheld.restarting));
+  } finally {
+    await open.stop();
+  }
+}
+
 test('a platform: command app (its own server, processes.web) has no workers: WORKERS is -, not 0/0, and its JSON lists its web process', async () => {
   const apps = tempDir('apppkg-status-apps-');
   const state = tempDir('apppkg-status-state-');

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
-import { addPackage, clientLoop } from '../helpers/apps-dir.js';
+import { addPackage, clientLoop, writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, ROOT, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { statusPids } from '../helpers/status.js';
@@ -431,6 +431,25 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
   } finally {
     await other.close();
   }
+  assert.equal(complaints, []);
+});
+
+inBrowser("a process in a crash loop: its row says why beside how it exited, its last stderr line, as text (markup and control characters the app's, never the page's)", async () => {
+  const said = '\x1b[31mValueError: <b>no</b> DATABASE_URL';
+  const dir = writePackage(staging.path, 'looping', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nprocesses:\n  feeder:\n    command: python3 feeder.py\n',
+    'wsgi.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+    'feeder.py': `import sys\nsys.stderr.write(${JSON.stringify(`starting\n${said}\n`)})\nsys.exit(2)\n`,
+  });
+  renameSync(dir, join(apps.path, 'looping'));
+  const row = '[data-app="looping"] tr[data-process="feeder"]';
+  const shown = await waitForPage('the feeder\'s exit and why', async () => ({
+    exit: await page.$eval(`${row} [data-field="lastExit"] [data-exit]`, (el) => el.textContent ?? '').catch(() => null),
+    reason: await page.$eval(`${row} [data-exit-reason]`, (el) => el.textContent ?? '').catch(() => null),
+  }), (v) => v.exit === 'status 2' && v.reason !== null);
+  assert.is(shown.reason, said);
+  assert.is(await page.$(`${row} [data-exit-reason] b`), null, 'its markup stays text');
+  assert.match(await page.$eval(`${row} [data-field="lastExit"]`, (el) => (el as HTMLElement).title), /its last stderr line: \x1b\[31mValueError: <b>no<\/b> DATABASE_URL$/);
   assert.equal(complaints, []);
 });
 
