@@ -263,9 +263,9 @@ def load_app(config):
             details["kind"] = exc.kind
         emit_marker(NOT_CALLABLE_MARKER, details)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt in module code too
-        details = import_error_details(exc, spec, config.get("sysPath") or [])
-        sys.stderr.write(details["traceback"])
-        emit_marker(IMPORT_ERROR_MARKER, details)
+        # The traceback goes in the marker alone: the gateway writes it into the app log, and
+        # shows each distinct one once where the workers of a start all print the same.
+        emit_marker(IMPORT_ERROR_MARKER, import_error_details(exc, spec, config.get("sysPath") or []))
     return None
 
 

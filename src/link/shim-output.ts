@@ -1,6 +1,6 @@
 // Reading a shim's stderr: lines for the app log, and the marker line the shim writes
 // before it exits 4 (`APPPKG-IMPORT-ERROR {json}`), turned into a GatewayError. The marker is
-// protocol, not output: it never reaches the log (the plain traceback above it does, once).
+// protocol, not output: it never reaches the log; the traceback it carries does, in its place.
 
 import type { Writable } from 'node:stream';
 import { GatewayError } from '../errors.js';
@@ -55,6 +55,11 @@ export class LineTap {
   notCallable: Record<string, unknown> | null = null;
   lifespanFailed: Record<string, unknown> | null = null;
   linkMismatch: Record<string, unknown> | null = null;
+  /**
+   * Where the traceback of an import failure goes (the marker carries it): by default into the
+   * sink with the rest of the output; a worker's pool may take it (folded on serve's terminal).
+   */
+  onImportFailure: ((traceback: string) => void) | null = null;
 
   /** `keepsLast`: keep the stream's latest output for lastOutput() (stderr: where a dying worker says why). */
   constructor(private readonly sink: OutputSink, private readonly scan: () => boolean, private readonly keepsLast = false) {}
@@ -175,12 +180,30 @@ export class LineTap {
     else this.line(last.toString('utf8'), false);
   }
 
+  /** The traceback an import failure's marker carries: output of the worker's, as if it had written it. */
+  private importFailed(traceback: unknown): void {
+    if (typeof traceback !== 'string' || traceback === '') return;
+    const text = traceback.endsWith('\n') ? traceback : `${traceback}\n`;
+    if (this.keepsLast) this.keepLast(Buffer.from(text));
+    if (this.onImportFailure !== null) {
+      this.onImportFailure(text);
+      return;
+    }
+    const sink = this.sink;
+    if (typeof sink === 'function') for (const line of text.slice(0, -1).split('\n')) sink(line);
+    else {
+      sink.write(text);
+      this.markedLast = false;
+    }
+  }
+
   private line(line: string, newline: boolean): void {
     let marker = false;
     if (this.scan()) {
       if (line.startsWith(IMPORT_ERROR_MARKER)) {
         this.importError = parseMarker(line, IMPORT_ERROR_MARKER);
         marker = true;
+        this.importFailed(this.importError?.traceback);
       } else if (line.startsWith(NOT_CALLABLE_MARKER)) {
         this.notCallable = parseMarker(line, NOT_CALLABLE_MARKER);
         marker = true;

@@ -33,6 +33,10 @@ export class AppLog extends Writable {
   private readonly keep: number;
   private readonly tail: LogTail;
   private readonly untagged: LineSplitter;
+  /** The stderr lines the log writes itself (importFailure), marked in the tail as a process's are. */
+  private readonly failureLines: LineSplitter;
+  /** The import failures it echoed, by their text: the workers of one start fail alike. */
+  private readonly echoedFailures = new Set<string>();
 
   constructor(dir: string, private readonly opts: AppLogOptions = {}) {
     super({ decodeStrings: true });
@@ -41,6 +45,7 @@ export class AppLog extends Writable {
     this.keep = opts.keep ?? 5;
     this.tail = LogTail.of(this.file);
     this.untagged = new LineSplitter(this.tail, 'stdout');
+    this.failureLines = new LineSplitter(this.tail, 'stderr');
     try {
       mkdirSync(dir, { recursive: true });
       this.open();
@@ -86,6 +91,21 @@ export class AppLog extends Writable {
         done();
       },
     });
+  }
+
+  /**
+   * A worker's import failure, its traceback: into the log as its stderr, each worker's (the log
+   * is the record of what each process said), but echoed once per distinct text: under `serve`
+   * every worker of a start prints the same traceback, and the copies buried the gateway's own
+   * line. False when it was not echoed for that reason, for the caller to say so in a line.
+   */
+  importFailure(traceback: string): boolean {
+    const echo = !this.echoedFailures.has(traceback);
+    if (this.opts.echo) this.echoedFailures.add(traceback);
+    const chunk = Buffer.from(traceback);
+    this.failureLines.push(chunk);
+    this.append(chunk, echo);
+    return echo;
   }
 
   /**

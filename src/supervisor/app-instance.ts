@@ -96,7 +96,14 @@ export class AppInstance {
       tally: this.answered,
       members: this.members,
       rotation: this.rotation,
-      output: { stdout: opts.log.stream('stdout'), stderr: opts.log.stream('stderr') },
+      output: {
+        stdout: opts.log.stream('stdout'),
+        stderr: opts.log.stream('stderr'),
+        // The log has each worker's traceback; the terminal (serve) the first of each kind, and a line per copy.
+        importFailure: (traceback, who) => {
+          if (!opts.log.importFailure(traceback)) opts.say(`${this.name}: ${who} failed the same way (the traceback above)`);
+        },
+      },
       drainMs: () => this.drainMs(),
       websocketDrainMs: () => this.opts.versionDrainMs ?? this.drainMs(),
       onExited: (what) => opts.history?.add('exited', what, { version: opts.desc.version }),

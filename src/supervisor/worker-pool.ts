@@ -68,7 +68,7 @@ export class WorkerPool {
     for (let i = 0; i < opts.workers; i++) {
       const slot: Slot<Worker> = new Slot<Worker>({
         app: opts.desc.name,
-        spawn: () => this.spawn(slot),
+        spawn: () => this.spawn(slot, i + 1),
         bringUp: (w) => this.bringUp(w),
         label: (w) => `worker ${w.pid ?? '?'}`,
         backoff: workerBackoff,
@@ -174,7 +174,8 @@ export class WorkerPool {
     this.memoryTimer = null;
   }
 
-  private spawn(slot: Slot<Worker>): Worker {
+  /** `number`: its slot's, from 1, as a folded import failure names it (`worker 2 failed the same way`). */
+  private spawn(slot: Slot<Worker>, number: number): Worker {
     const { appEnv, desc } = this.opts;
     const worker = new Worker({
       python: appEnv.python,
@@ -192,6 +193,7 @@ export class WorkerPool {
       maxMemory: this.recycleLimits.maxMemory,
       stdout: this.ctx.output.stdout,
       stderr: this.ctx.output.stderr,
+      importFailure: (traceback) => this.ctx.output.importFailure(traceback, `worker ${number}`),
       uid: this.opts.uid,
       gid: this.opts.gid,
       // A wake's workers start behind the apps already serving (their p99 stays as it was).

@@ -1,7 +1,8 @@
-// An app that fails to import: its traceback appears once per failing worker, in the app log
-// and (under serve, which echoes the log) on the terminal; under --apps the gateway's log has
-// the error, the log file's name and the traceback's last lines once (issue 13). The
-// APPPKG-IMPORT-ERROR marker line is protocol between the shim and the gateway and never shows.
+// An app that fails to import: its traceback appears once per failing worker in the app log (the
+// record), and under serve once per distinct failure on the terminal, each other worker that
+// failed the same way a line; under --apps the gateway's log has the error, the log file's name
+// and the traceback's last lines once (issue 13). The APPPKG-IMPORT-ERROR marker line is
+// protocol between the shim and the gateway and never shows.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -16,23 +17,50 @@ test.after(() => state.remove());
 
 const count = (text: string, what: string): number => text.split(what).length - 1;
 
-test('serve with 2 workers: the traceback twice (once per worker) on the terminal and in the log, no marker', async () => {
+test('serve with 2 workers: the traceback once on the terminal, the other worker a line; twice in the log, no marker', async () => {
   const r = await runCli(['serve', join(FIXTURES, 'apps', 'crash-on-import'), '--port', '0', '--workers', '2', '--state-dir', state.path], { ms: 30_000 });
   assert.is(r.status, 1, r.stderr);
-  assert.is(count(r.stderr, 'Traceback (most recent call last)'), 2, r.stderr);
-  assert.is(r.stderr.match(/^ZeroDivisionError: division by zero$/gm)?.length, 2, r.stderr);
+  assert.is(count(r.stderr, 'Traceback (most recent call last)'), 1, r.stderr);
+  assert.is(r.stderr.match(/^ZeroDivisionError: division by zero$/gm)?.length, 1, r.stderr);
+  assert.match(r.stderr, /^ZeroDivisionError: division by zero\napppkg-gateway: crash-on-import: worker [12] failed the same way \(the traceback above\)\n/m);
+  assert.is(count(r.stderr, 'failed the same way'), 1, r.stderr);
   assert.not.match(r.stderr, /APPPKG-IMPORT-ERROR/);
   assert.match(r.stderr, /cannot import app:application \(.*helper\.py:4\)/);
   const log = readFileSync(join(state.path, 'apps', 'crash-on-import', 'log', 'app.log'), 'utf8');
   assert.is(count(log, 'Traceback (most recent call last)'), 2, log);
-  assert.not.match(log, /APPPKG-IMPORT-ERROR/);
+  assert.is(log.match(/^ZeroDivisionError: division by zero$/gm)?.length, 2, log);
+  assert.not.match(log, /APPPKG-IMPORT-ERROR|failed the same way/);
+});
+
+test('serve with 3 workers: once, and a line for each of the two others', async () => {
+  const r = await runCli(['serve', join(FIXTURES, 'apps', 'crash-on-import'), '--port', '0', '--workers', '3', '--state-dir', state.path], { ms: 30_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.is(count(r.stderr, 'Traceback (most recent call last)'), 1, r.stderr);
+  const folded = [...r.stderr.matchAll(/^apppkg-gateway: crash-on-import: (worker \d) failed the same way \(the traceback above\)$/gm)].map((m) => m[1]);
+  assert.is(folded.length, 2, r.stderr);
+  assert.is(new Set(folded).size, 2, r.stderr);
+});
+
+test('serve: failures that differ are each shown whole', async () => {
+  const apps = tempDir('apppkg-import-log-differ-');
+  try {
+    // Each worker's message holds its pid: no two tracebacks are the same.
+    const dir = addPackage(apps.path, 'crash-on-import', 'differ', { 'helper.py': [[/^RATIO = LIMIT \/ 0$/m, 'import os\nraise RuntimeError("worker pid %d" % os.getpid())']] });
+    const r = await runCli(['serve', dir, '--port', '0', '--workers', '2', '--state-dir', state.path], { ms: 30_000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.is(count(r.stderr, 'Traceback (most recent call last)'), 2, r.stderr);
+    assert.is(r.stderr.match(/^RuntimeError: worker pid \d+$/gm)?.length, 2, r.stderr);
+    assert.not.match(r.stderr, /failed the same way/);
+  } finally {
+    apps.remove();
+  }
 });
 
 test('serve with 1 worker: once', async () => {
   const r = await runCli(['serve', join(FIXTURES, 'apps', 'crash-on-import'), '--port', '0', '--workers', '1', '--state-dir', state.path], { ms: 30_000 });
   assert.is(r.status, 1, r.stderr);
   assert.is(count(r.stderr, 'Traceback (most recent call last)'), 1, r.stderr);
-  assert.not.match(r.stderr, /APPPKG-IMPORT-ERROR/);
+  assert.not.match(r.stderr, /APPPKG-IMPORT-ERROR|failed the same way/);
 });
 
 test('under --apps: the traceback once per worker in the app log; the gateway log has the error, the log file and the traceback\'s end once', async () => {
