@@ -8,6 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { GatewayError } from '../errors.js';
 import type { ExitStatus } from '../admin/status-types.js';
 import type { Backoff } from './backoff.js';
+import { exitReason } from './exit-reason.js';
 
 /** An exit with status 0 this soon after the start is likely a process that went to the background. */
 const QUICK_CLEAN_EXIT_MS = 2000;
@@ -27,19 +28,6 @@ export interface SupervisedProcess extends EventEmitter {
 
 /** The exit status a process uses to say "the app cannot be loaded: do not restart me". */
 export const EXIT_APP_LOAD_FAILED = 4;
-
-/** An exit's reason in status is at most this many characters: a line of a log can be megabytes. */
-export const EXIT_REASON_CHARS = 200;
-
-/** `line` cut to EXIT_REASON_CHARS characters (whole code points), an ellipsis saying so. */
-export function exitReason(line: string | null): string | null {
-  if (line === null) return null;
-  const most = EXIT_REASON_CHARS;
-  // A character is one or two UTF-16 units: past 2 * most units there are more than `most` of them.
-  const head = Array.from(line.length > 2 * most ? line.slice(0, 2 * most) : line);
-  if (line.length <= 2 * most && head.length <= most) return line;
-  return `${head.slice(0, most - 1).join('')}\u2026`;
-}
 
 /** After a replacement failed to start, recycling waits this long before it tries again. */
 const RECYCLE_RETRY_MS = 10_000;

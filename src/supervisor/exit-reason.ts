@@ -1,0 +1,15 @@
+// Why a supervised process ended, as status shows it beside its exit: its last line on stderr
+// (slot.ts reads it), bounded.
+
+/** An exit's reason in status is at most this many characters: a line of a log can be megabytes. */
+export const EXIT_REASON_CHARS = 200;
+
+/** `line` cut to EXIT_REASON_CHARS characters (whole code points), an ellipsis saying so. */
+export function exitReason(line: string | null): string | null {
+  if (line === null) return null;
+  const most = EXIT_REASON_CHARS;
+  // A character is one or two UTF-16 units: past 2 * most units there are more than `most` of them.
+  const head = Array.from(line.length > 2 * most ? line.slice(0, 2 * most) : line);
+  if (line.length <= 2 * most && head.length <= most) return line;
+  return `${head.slice(0, most - 1).join('')}\u2026`;
+}
