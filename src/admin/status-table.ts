@@ -42,7 +42,7 @@ export function renderStatusTable(status: GatewayStatus): string {
   }
   if (status.broken.length > 0) {
     lines.push('', 'broken packages (not served):');
-    for (const b of status.broken) lines.push(...hangingLines(`  ${b.dir}: ${b.code}: ${b.message}`, '      '));
+    for (const b of status.broken) lines.push(...hangingLines(`  ${b.dir}: ${b.code}: ${b.message}`, '      ').map(terminalSafe));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -125,10 +125,11 @@ function exitLine(exit: ExitStatus): string {
 
 /**
  * `text` with its control characters written as escapes (`\x1b`): an app's own words, printed to
- * a terminal, must not move the cursor, recolour or retitle it.
+ * a terminal, must not move the cursor, recolour or retitle it. A tab is kept: it moves nothing
+ * that the next line does not put back, and a traceback's source lines may hold one.
  */
 function terminalSafe(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** `1001 ready (40 served, 1 failed), 1002 stopping since 2026-01-01T12:00:00.000Z (...)`. */
@@ -147,11 +148,12 @@ function figures(v: Pick<VersionStatus, 'requests' | 'failed' | 'inFlight' | 'qu
  */
 function problemLines(problem: RefusalStatus): string[] {
   // Its own lines deeper than its `fix:` and `log:`, which would otherwise pass for some of them.
-  const out = hangingLines(`problem: ${problem.code}: ${problem.message}`, '    ');
+  // An import's refusal carries the app's exception text, and the tail is the app's own output.
+  const out = hangingLines(`problem: ${problem.code}: ${problem.message}`, '    ').map(terminalSafe);
   if (problem.hint) out.push(`  fix: ${problem.hint}`);
   if (problem.log) out.push(`  log: ${problem.log}`);
   // Absent when this client may not read the app's log (the admin listener leaves it out).
-  if (problem.tail && problem.tail.length > 0) out.push(`  last lines of ${problem.log ?? 'the log'}:`, ...problem.tail.map((l) => `    | ${l}`));
+  if (problem.tail && problem.tail.length > 0) out.push(`  last lines of ${problem.log ?? 'the log'}:`, ...problem.tail.map((l) => `    | ${terminalSafe(l)}`));
   return out;
 }
 

@@ -94,6 +94,19 @@ test("a problem whose message has lines of its own (an exception's fields nested
   assert.not.match(text, / +\n/);
 });
 
+test("a problem's message, its log's last lines and a broken package's message are the app's words: their control characters are printed as escapes, a tab kept", () => {
+  // An app that crashes on import printing a terminal's escapes (a title, a clear screen, colour).
+  const status = fakeStatus();
+  status.apps[1] = { ...status.apps[1], problem: { code: 'APPPKG_APP_IMPORT_FAILED', message: 'app: cannot import: RuntimeError: \x1b]0;pwned\x07', hint: 'fix the import', log: '/state/apps/shop/log/app.log', tail: ['\x1b[2J\x1b[Hall clear', '\tat line 3\r'] } };
+  status.broken = [{ dir: '/var/apps/wiki', code: 'APPPKG_APP_IMPORT_FAILED', message: 'app: cannot import: \x1b[31mred\x9b' }];
+  const text = renderStatusTable(status);
+  assert.not.match(text, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+  assert.ok(text.includes('RuntimeError: \\x1b]0;pwned\\x07\n'), text);
+  assert.ok(text.includes('| \\x1b[2J\\x1b[Hall clear\n'), text);
+  assert.ok(text.includes('| \tat line 3\\x0d\n'), text);
+  assert.ok(text.includes('/var/apps/wiki: APPPKG_APP_IMPORT_FAILED: app: cannot import: \\x1b[31mred\\x9b\n'), text);
+});
+
 test('formatMs', () => {
   assert.is(formatMs(null), '-');
   assert.is(formatMs(0.0012), '1.2ms');
