@@ -24,6 +24,9 @@ export interface AppLogOptions {
   othersDir?: boolean;
 }
 
+/** Distinct import failures remembered for folding their copies on serve's terminal. */
+const ECHOED_FAILURES_KEPT = 16;
+
 export class AppLog extends Writable {
   readonly file: string;
   private fd: number | null = null;
@@ -101,6 +104,9 @@ export class AppLog extends Writable {
    */
   importFailure(traceback: string): boolean {
     const echo = !this.echoedFailures.has(traceback);
+    // A log lives as long as its start; a worker failing its import over and over, a different
+    // text each time (a time or a pid in it), must not grow it without end: past a few, start over.
+    if (this.echoedFailures.size >= ECHOED_FAILURES_KEPT) this.echoedFailures.clear();
     if (this.opts.echo) this.echoedFailures.add(traceback);
     const chunk = Buffer.from(traceback);
     this.failureLines.push(chunk);
