@@ -70,9 +70,9 @@ class Lifespan:
         if self.failure is None:
             return True
         message, text = self.failure
-        if text:
-            sys.stderr.write(text)
-        else:
+        # A traceback travels in the marker alone: Node writes it into the app log in the marker's
+        # place, and serve's terminal shows it once for all the workers that failed alike.
+        if not text:
             log("%s: lifespan startup failed: %s" % (self.app_spec, message or "lifespan.startup.failed, with no message"))
         details.update({"app": self.app_spec, "message": message, "traceback": text})
         emit_marker(LIFESPAN_FAILED_MARKER, details)
@@ -192,7 +192,6 @@ class BlockedStartupWatch:
         text = "%s: lifespan startup did not complete within %s; it holds the event loop (sync code in an async function) at:\n%s" % (
             self.app_spec, bound, stack)
         try:
-            sys.stderr.write(text)
             emit_marker(LIFESPAN_FAILED_MARKER, {"hung": True, "blocked": True, "app": self.app_spec, "message": message, "traceback": text})
             sys.stdout.flush()
         finally:

@@ -56,10 +56,11 @@ export class LineTap {
   lifespanFailed: Record<string, unknown> | null = null;
   linkMismatch: Record<string, unknown> | null = null;
   /**
-   * Where the traceback of an import failure goes (the marker carries it): by default into the
+   * Where the traceback of a load failure goes (an import's or a lifespan startup's; the marker
+   * carries it): by default into the
    * sink with the rest of the output; a worker's pool may take it (folded on serve's terminal).
    */
-  onImportFailure: ((traceback: string) => void) | null = null;
+  onLoadFailure: ((traceback: string) => void) | null = null;
 
   /** `keepsLast`: keep the stream's latest output for lastOutput() (stderr: where a dying worker says why). */
   constructor(private readonly sink: OutputSink, private readonly scan: () => boolean, private readonly keepsLast = false) {}
@@ -180,13 +181,16 @@ export class LineTap {
     else this.line(last.toString('utf8'), false);
   }
 
-  /** The traceback an import failure's marker carries: output of the worker's, as if it had written it. */
-  private importFailed(traceback: unknown): void {
+  /**
+   * The traceback a load failure's marker carries (an import's, or a lifespan startup's): output of
+   * the worker's, as if it had written it.
+   */
+  private loadFailed(traceback: unknown): void {
     if (typeof traceback !== 'string' || traceback === '') return;
     const text = traceback.endsWith('\n') ? traceback : `${traceback}\n`;
     if (this.keepsLast) this.keepLast(Buffer.from(text));
-    if (this.onImportFailure !== null) {
-      this.onImportFailure(text);
+    if (this.onLoadFailure !== null) {
+      this.onLoadFailure(text);
       return;
     }
     const sink = this.sink;
@@ -203,13 +207,14 @@ export class LineTap {
       if (line.startsWith(IMPORT_ERROR_MARKER)) {
         this.importError = parseMarker(line, IMPORT_ERROR_MARKER);
         marker = true;
-        this.importFailed(this.importError?.traceback);
+        this.loadFailed(this.importError?.traceback);
       } else if (line.startsWith(NOT_CALLABLE_MARKER)) {
         this.notCallable = parseMarker(line, NOT_CALLABLE_MARKER);
         marker = true;
       } else if (line.startsWith(LIFESPAN_FAILED_MARKER)) {
         this.lifespanFailed = parseMarker(line, LIFESPAN_FAILED_MARKER);
         marker = true;
+        this.loadFailed(this.lifespanFailed?.traceback);
       } else if (line.startsWith(LINK_MISMATCH_MARKER)) {
         this.linkMismatch = parseMarker(line, LINK_MISMATCH_MARKER);
         marker = true;

@@ -24,7 +24,7 @@ export interface AppLogOptions {
   othersDir?: boolean;
 }
 
-/** Distinct import failures remembered for folding their copies on serve's terminal. */
+/** Distinct load failures remembered for folding their copies on serve's terminal. */
 const ECHOED_FAILURES_KEPT = 16;
 
 export class AppLog extends Writable {
@@ -36,9 +36,9 @@ export class AppLog extends Writable {
   private readonly keep: number;
   private readonly tail: LogTail;
   private readonly untagged: LineSplitter;
-  /** The stderr lines the log writes itself (importFailure), marked in the tail as a process's are. */
+  /** The stderr lines the log writes itself (loadFailure), marked in the tail as a process's are. */
   private readonly failureLines: LineSplitter;
-  /** The import failures it echoed, by their text: the workers of one start fail alike. */
+  /** The load failures it echoed, by their text: the workers of one start fail alike. */
   private readonly echoedFailures = new Set<string>();
 
   constructor(dir: string, private readonly opts: AppLogOptions = {}) {
@@ -97,14 +97,14 @@ export class AppLog extends Writable {
   }
 
   /**
-   * A worker's import failure, its traceback: into the log as its stderr, each worker's (the log
+   * A worker's load failure (an import's or a lifespan startup's), its traceback: into the log as its stderr, each worker's (the log
    * is the record of what each process said), but echoed once per distinct text: under `serve`
    * every worker of a start prints the same traceback, and the copies buried the gateway's own
    * line. False when it was not echoed for that reason, for the caller to say so in a line.
    */
-  importFailure(traceback: string): boolean {
+  loadFailure(traceback: string): boolean {
     const echo = !this.echoedFailures.has(traceback);
-    // A log lives as long as its start; a worker failing its import over and over, a different
+    // A log lives as long as its start; a worker failing to load over and over, a different
     // text each time (a time or a pid in it), must not grow it without end: past a few, start over.
     if (this.echoedFailures.size >= ECHOED_FAILURES_KEPT) this.echoedFailures.clear();
     if (this.opts.echo) this.echoedFailures.add(traceback);

@@ -100,8 +100,8 @@ export class AppInstance {
         stdout: opts.log.stream('stdout'),
         stderr: opts.log.stream('stderr'),
         // The log has each worker's traceback; the terminal (serve) the first of each kind, and a line per copy.
-        importFailure: (traceback, who) => {
-          if (!opts.log.importFailure(traceback)) opts.say(`${this.name}: ${who} failed the same way (the traceback above)`);
+        loadFailure: (traceback, who) => {
+          if (!opts.log.loadFailure(traceback)) opts.say(`${this.name}: ${who} failed the same way (the traceback above)`);
         },
       },
       drainMs: () => this.drainMs(),

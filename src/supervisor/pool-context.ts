@@ -25,10 +25,10 @@ export interface PoolContext {
   members: Members;
   rotation: UpstreamRotation<Member>;
   /**
-   * Its processes' output into the app log, stderr marked in the log's tail; `importFailure`, a
-   * worker's import failure (its traceback), which `who` names (`worker 2`) where it is folded.
+   * Its processes' output into the app log, stderr marked in the log's tail; `loadFailure`, a
+   * worker's load failure (its import's or lifespan startup's traceback), which `who` names (`worker 2`) where it is folded.
    */
-  output: { stdout: Writable; stderr: Writable; importFailure: (traceback: string, who: string) => void };
+  output: { stdout: Writable; stderr: Writable; loadFailure: (traceback: string, who: string) => void };
   /** How long a retired process may finish its requests. */
   drainMs: () => number;
   /**

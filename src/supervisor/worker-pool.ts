@@ -193,7 +193,7 @@ export class WorkerPool {
       maxMemory: this.recycleLimits.maxMemory,
       stdout: this.ctx.output.stdout,
       stderr: this.ctx.output.stderr,
-      importFailure: (traceback) => this.ctx.output.importFailure(traceback, `worker ${number}`),
+      loadFailure: (traceback) => this.ctx.output.loadFailure(traceback, `worker ${number}`),
       uid: this.opts.uid,
       gid: this.opts.gid,
       // A wake's workers start behind the apps already serving (their p99 stays as it was).

@@ -49,8 +49,8 @@ export interface WorkerOptions {
   /** Default: process.stdout / process.stderr. */
   stdout?: OutputSink;
   stderr?: OutputSink;
-  /** Where the traceback of an import failure goes; default: `stderr`, with the rest of its output. */
-  importFailure?: (traceback: string) => void;
+  /** Where the traceback of a load failure (import, lifespan startup) goes; default: `stderr`, with the rest of its output. */
+  loadFailure?: (traceback: string) => void;
   /** The Unix user and group of the process (the gateway runs as root); default: ours. */
   uid?: number;
   gid?: number;
@@ -261,7 +261,7 @@ export class Worker extends EventEmitter {
     const out = new LineTap(opts.stdout ?? process.stdout, () => false);
     const err = new LineTap(opts.stderr ?? process.stderr, scanning, true);
     this.errorTap = err;
-    if (opts.importFailure) err.onImportFailure = opts.importFailure;
+    if (opts.loadFailure) err.onLoadFailure = opts.loadFailure;
     // A start that fails names the app by these first: `app:` (wsgi:app) names no app.
     const whose = { name: opts.name, dir: opts.cwd };
 

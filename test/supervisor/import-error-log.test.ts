@@ -2,7 +2,8 @@
 // record), and under serve once per distinct failure on the terminal, each other worker that
 // failed the same way a line; under --apps the gateway's log has the error, the log file's name
 // and the traceback's last lines once (issue 13). The APPPKG-IMPORT-ERROR marker line is
-// protocol between the shim and the gateway and never shows.
+// protocol between the shim and the gateway and never shows. An ASGI app's failed lifespan startup
+// (APPPKG-LIFESPAN-FAILED) is shown the same way.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -51,6 +52,24 @@ test('serve: failures that differ are each shown whole', async () => {
     assert.is(count(r.stderr, 'Traceback (most recent call last)'), 2, r.stderr);
     assert.is(r.stderr.match(/^RuntimeError: worker pid \d+$/gm)?.length, 2, r.stderr);
     assert.not.match(r.stderr, /failed the same way/);
+  } finally {
+    apps.remove();
+  }
+});
+
+test("serve of an ASGI app whose lifespan startup raises: its traceback once on the terminal, a line for the other worker; each worker's in the log", async () => {
+  const apps = tempDir('apppkg-import-log-lifespan-');
+  try {
+    const dir = addPackage(apps.path, 'asgi-lifespan-fail', 'startup-raises', { 'app.yaml': [[/^app: app:application$/m, 'app: app:raises']] });
+    const r = await runCli(['serve', dir, '--port', '0', '--workers', '2', '--state-dir', state.path], { ms: 30_000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.is(count(r.stderr, 'Traceback (most recent call last)'), 1, r.stderr);
+    assert.match(r.stderr, /^ConnectionRefusedError: cannot reach the database\napppkg-gateway: startup-raises: worker [12] failed the same way \(the traceback above\)\n/m);
+    assert.not.match(r.stderr, /APPPKG-LIFESPAN-FAILED/);
+    assert.match(r.stderr, /failed its lifespan startup: ConnectionRefusedError: cannot reach the database/);
+    const log = readFileSync(join(state.path, 'apps', 'startup-raises', 'log', 'app.log'), 'utf8');
+    assert.is(count(log, 'Traceback (most recent call last)'), 2, log);
+    assert.not.match(log, /APPPKG-LIFESPAN-FAILED|failed the same way/);
   } finally {
     apps.remove();
   }
