@@ -84,8 +84,8 @@ def header_pairs(fields):
 REST, FULL, FULL_SLASHED = 0, 1, 2
 
 
-def reads_full_path(app):
-    """How the app's framework takes `path`: with `root_path` in it for those that strip it off
+def reads_full_path(app, scope_type="http"):
+    """How the app's framework takes `path` in a scope of `scope_type`: with `root_path` in it for those that strip it off
     themselves, as the ASGI spec's WSGI section ("PATH_INFO can be derived by stripping
     root_path from path") and uvicorn 0.26+ have it.
 
@@ -104,7 +104,22 @@ def reads_full_path(app):
 
     Quart (every version, Debian's 0.18 included) routes on `path` split at `root_path`, as
     Hypercorn, its own server, gives it both: given the rest, the split finds no mount and every
-    route under a mount, websockets too, answered 404."""
+    route under a mount, websockets too, answered 404.
+
+    Django Channels' ProtocolTypeRouter hands each scope type to an app of its own, Django's
+    handler for `http` and most often a URLRouter for `websocket`, so each type is judged by its
+    own app. A URLRouter routes first: Channels 4.0 (Debian's) routes on `path` as it is, the
+    rest, and given the mount every websocket under a mount was "No route found" (a 500);
+    Channels 4.1 and later take `root_path` off `path` themselves and refuse a `path` without it."""
+    routing = sys.modules.get("channels.routing")
+    if routing is not None:
+        protocols = _find(app, routing.ProtocolTypeRouter)
+        if protocols is not None:
+            mapping = object.__getattribute__(protocols, "__dict__").get("application_mapping")
+            if isinstance(mapping, dict):
+                app = mapping.get(scope_type, app)
+        if _find(app, routing.URLRouter) is not None:
+            return FULL if _strips_root_path(routing.URLRouter) else REST
     handlers = sys.modules.get("django.core.handlers.asgi")
     if handlers is not None and _holds(app, handlers.ASGIHandler):
         return FULL_SLASHED
@@ -122,8 +137,20 @@ _HOLD_OBJECTS = 512
 _LEAVES = (str, bytes, bytearray, int, float, complex, type, types.ModuleType, types.CodeType)
 
 
+def _strips_root_path(router_class):
+    # Channels 4.1 brought the root_path handling in without a marker to test; its __call__
+    # reads "root_path", 4.0's does not.
+    code = getattr(router_class.__call__, "__code__", None)
+    return code is not None and "root_path" in code.co_consts
+
+
 def _holds(app, handler_class):
-    """Whether `app` is an instance of `handler_class`, or a plain ASGI wrapper around one: a
+    return _find(app, handler_class) is not None
+
+
+def _find(app, handler_class):
+    """The instance of `handler_class` that `app` is, or that a plain ASGI wrapper holds (None
+    when there is none): a
     middleware object holding the app it wraps (Sentry's SentryAsgiMiddleware, WhiteNoise-style
     static servers, Starlette's own middleware), a function calling it by a global name or a
     closure, a functools.partial, a bound method. A Django app is most often served so, and
@@ -148,12 +175,12 @@ def _holds(app, handler_class):
                 continue
             seen.add(id(obj))
             if issubclass(kind, handler_class):
-                return True
+                return obj
             if depth < _HOLD_DEPTH and not issubclass(kind, stops):
                 todo.extend((held, depth + 1) for held in _held_by(obj, kind))
     except Exception:  # an object that will not be read is no wrapper we know
-        return False
-    return False
+        return None
+    return None
 
 
 def _held_by(obj, kind):

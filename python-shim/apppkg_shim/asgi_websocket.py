@@ -57,7 +57,7 @@ class WebSocketExchange(ResponseExchange):
 
     async def run(self):
         try:
-            scope = websocket_scope(split_fields(self.payload), self.worker.lifespan.state, self.worker.full_path)
+            scope = websocket_scope(split_fields(self.payload), self.worker.lifespan.state, self.worker.websocket_full_path)
             await self.worker.app(scope, self.receive, self.send)
         except ClientDisconnected:
             pass

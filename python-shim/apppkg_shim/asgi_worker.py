@@ -50,6 +50,7 @@ class AsgiWorker:
         self.link = None
         self.lifespan = Lifespan(app, self.app_spec, loop)
         self.full_path = reads_full_path(app)  # the app is imported: its framework is known
+        self.websocket_full_path = reads_full_path(app, "websocket")
         self.exchanges = {}  # id -> exchange, until its terminal frame
         self.tasks = set()  # app tasks; one may outlive its exchange (work after the response)
         self.abandoned = set()  # tasks cancelled for their 504 that ignored it: a stop does not wait for them
