@@ -110,7 +110,15 @@ def reads_full_path(app, scope_type="http"):
     handler for `http` and most often a URLRouter for `websocket`, so each type is judged by its
     own app. A URLRouter routes first: Channels 4.0 (Debian's) routes on `path` as it is, the
     rest, and given the mount every websocket under a mount was "No route found" (a 500);
-    Channels 4.1 and later take `root_path` off `path` themselves and refuse a `path` without it."""
+    Channels 4.1 and later take `root_path` off `path` themselves and refuse a `path` without it.
+
+    python-socketio's ASGIApp (engineio's, every version to this day) answers `path`s that
+    begin with its `/socket.io/` as they come and hands the others to `other_asgi_app`, most
+    often Django's handler: given the mount, every Socket.IO request under a mount went to
+    Django, a 404. It routes first, so it gets the rest, and the app behind it too: Django and
+    Starlette (whose routes strip `root_path` only when `path` has it) route the rest all the
+    same. Not Quart, which finds no route in the rest: it keeps the mount, and Socket.IO in
+    front of it finds none under a mount, as under uvicorn 0.26 and later."""
     routing = sys.modules.get("channels.routing")
     if routing is not None:
         protocols = _find(app, routing.ProtocolTypeRouter)
@@ -120,12 +128,15 @@ def reads_full_path(app, scope_type="http"):
                 app = mapping.get(scope_type, app)
         if _find(app, routing.URLRouter) is not None:
             return FULL if _strips_root_path(routing.URLRouter) else REST
-    handlers = sys.modules.get("django.core.handlers.asgi")
-    if handlers is not None and _holds(app, handlers.ASGIHandler):
-        return FULL_SLASHED
     quart = sys.modules.get("quart.app")
     if quart is not None and _holds(app, quart.Quart):
         return FULL
+    engineio = sys.modules.get("engineio.async_drivers.asgi")
+    if engineio is not None and _holds(app, engineio.ASGIApp):
+        return REST
+    handlers = sys.modules.get("django.core.handlers.asgi")
+    if handlers is not None and _holds(app, handlers.ASGIHandler):
+        return FULL_SLASHED
     utils = sys.modules.get("starlette._utils")
     return FULL if utils is not None and hasattr(utils, "get_route_path") else REST
 

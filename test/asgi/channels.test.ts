@@ -2,7 +2,7 @@
 // ProtocolTypeRouter with Django's handler for HTTP and a URLRouter of consumers for websockets,
 // at the app's mount /chat. Under 4.0 its URLRouter routes on `path` as it comes, so it needs
 // the rest after the mount while Django beside it takes the mount in `path`
-// (asgi_scope.reads_full_path; test/link/asgi-channels.test.ts without the package).
+// (asgi_scope.reads_full_path; test/link/asgi-routers.test.ts without the package).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

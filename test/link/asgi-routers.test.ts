@@ -1,7 +1,9 @@
-// Django Channels (SPEC 5.1, issue 12): a ProtocolTypeRouter hands `http` to Django's handler
-// and `websocket` to a URLRouter, and each reads `path` its own way (asgi_scope.reads_full_path).
-// Channels 4.0, Debian's, routes on `path` as it comes; given the mount in it (as Django's
-// handler beside it takes it), every websocket under a mount was "No route found", a 500.
+// Routers in front of Django's handler (SPEC 5.1, issue 12), each reading `path` its own way
+// (asgi_scope.reads_full_path). Django Channels: a ProtocolTypeRouter hands `http` to Django and
+// `websocket` to a URLRouter; Channels 4.0, Debian's, routes on `path` as it comes, so given the
+// mount in it (as Django beside it takes it) every websocket under a mount was "No route
+// found", a 500. python-socketio's ASGIApp answers /socket.io/ as it comes and hands the rest to
+// Django: given the mount, every Socket.IO request under a mount went to Django, a 404.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Frame, encodeFrame } from '../../src/link/frames.js';
@@ -20,11 +22,11 @@ function exchange(worker: Worker, type: number, path: string): RawExchange {
 }
 
 for (const version of ['4.0', '4.1']) {
-  const t = suite<{ worker: Worker; output: string[] }>(`asgi-channels: Channels ${version} under the mount /chat`);
+  const t = suite<{ worker: Worker; output: string[] }>(`asgi-routers: Channels ${version} under the mount /chat`);
 
   t.before(async (ctx) => {
     ctx.output = [];
-    ctx.worker = workerFor('asgi-channels', { env: { APPPKG_TEST_CHANNELS: version } }, ctx.output);
+    ctx.worker = workerFor('asgi-routers', { env: { APPPKG_TEST_CHANNELS: version } }, ctx.output);
     await ctx.worker.start(15_000);
   });
   t.after(async (ctx) => {
@@ -52,3 +54,22 @@ for (const version of ['4.0', '4.1']) {
 
   t.run();
 }
+
+const socketio = suite<{ worker: Worker }>("asgi-routers: python-socketio's ASGIApp in front of Django under the mount /chat");
+
+socketio.before(async (ctx) => {
+  ctx.worker = workerFor('asgi-routers', { app: 'socketio_app:application' });
+  await ctx.worker.start(15_000);
+});
+socketio.after(async (ctx) => {
+  await ctx.worker?.stop(3000);
+});
+
+socketio('Socket.IO gets its requests, Django the others, both given the rest after the mount', async ({ worker }) => {
+  for (const [path, answer] of [['/socket.io/', 'engineio path /socket.io/'], ['/post', 'django path_info /post']]) {
+    const full = await exchange(worker, Frame.REQUEST, path).next(Frame.RESPONSE_FULL);
+    assert.is(full.subarray(4 + full.readUInt32BE(0)).toString(), answer, path);
+  }
+});
+
+socketio.run();
