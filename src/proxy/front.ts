@@ -33,7 +33,7 @@ import { notServingDetail, refuseUpgrade, refuseUpgradeFor, sendError, shortBody
 import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-headers.js';
 import { answeredInstead, markCut, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
-import { closeQueuedWithConnection } from './queued-response.js';
+import { answerInsteadAtTurn, closeQueuedWithConnection } from './queued-response.js';
 import { kTracked, RequestsInFlight, type InFlightRequest, type TrackedResponse } from './requests-in-flight.js';
 import { servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
@@ -462,11 +462,31 @@ export class Front {
           else last.prependOnceListener('finish', () => socket.writable && refuse(true, last));
           return;
         }
-        // A parse error in a request body (a bad chunk size, say) comes while that request's
-        // response may be on the wire already: a 400 written now would land inside its body.
-        // As Node's own default handler: once a response has begun, finish flushing it if it is
-        // complete, else cut the connection (a truncated body must never look complete).
         const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+        // The broken body is a later request's whose head was refused already (two Hosts, say),
+        // its answer queued behind this one and saying close: that refusal is its answer, as on
+        // the lane, which reads no body behind a head it refuses (its 400 was dropped, a 499).
+        if (last !== undefined && last !== current && last.writableEnded && !last.shouldKeepAlive) return;
+        // The refusal of a broken body as the lean lane words it: its trailer's fields are no
+        // head's, and an answer to a HEAD has no body (RFC 9110 §9.3.2).
+        const bodyRefusal = (res: ServerResponse): string =>
+          status !== 400 ? body : res.req?.method === 'HEAD' ? '' : shortBody(400, parseErrorProblem(err, true));
+        // A body broken in a request pipelined behind answers owed, one under way or not: they
+        // go out whole, in order (RFC 9112 §9.3.2; nginx, turning to a request only when the
+        // one before is answered, gives them), then its 400 in its answer's place, then the
+        // close, as on the lane (refuseBody). Its one access-log line says that 400 (SPEC 4).
+        if (current != null && last !== undefined && last !== current && last.req?.complete === false) {
+          const refusal = bodyRefusal(last);
+          markCut(last, status);
+          setBodyBytes(last, Buffer.byteLength(refusal));
+          answerInsteadAtTurn(last, unparsableAnswer(status, refusal));
+          return;
+        }
+        // A parse error in the body of the request whose response holds the connection (a bad
+        // chunk size, say): that response may be on the wire already, and a 400 written now
+        // would land inside its body. As Node's own default handler: once a response has begun,
+        // finish flushing it if it is complete, else cut the connection (a truncated body must
+        // never look complete).
         if (current?.headersSent) {
           if (current.writableEnded) endLingering(socket);
           else socket.destroy();
@@ -480,24 +500,12 @@ export class Front {
           endLingering(socket);
           return;
         }
-        // The broken body is a later request's whose head was refused already (two Hosts, say),
-        // its answer queued behind this one and saying close: that refusal is its answer, as on
-        // the lane, which reads no body behind a head it refuses (its 400 was dropped, a 499).
-        if (last !== undefined && last !== current && last.writableEnded && !last.shouldKeepAlive) return;
-        // A body broken in a request pipelined behind one whose answer has not begun: that
-        // answer goes out, saying Connection: close; nothing after it can be read.
-        if (current?.req?.complete) {
-          current.shouldKeepAlive = false;
-          return;
-        }
         if (current != null) {
           // The body of the request whose answer this is broke (a bad chunk, a FIN before the
           // end): the 400 is that request's answer, and its one access-log line (SPEC 4) says
           // so, as the lean lane's does (refuseBody); not a 499 beside a line whose request
           // line is the body's bytes.
-          // Said in the lane's words for a broken body (its trailer's fields are no head's), and,
-          // as any answer to a HEAD (RFC 9110 §9.3.2), without a body.
-          const bodyProblem = status !== 400 ? body : current.req?.method === 'HEAD' ? '' : shortBody(400, parseErrorProblem(err, true));
+          const bodyProblem = bodyRefusal(current);
           markCut(current, status);
           setBodyBytes(current, Buffer.byteLength(bodyProblem));
           endLingering(socket, unparsableAnswer(status, bodyProblem));

@@ -200,6 +200,12 @@ class LeanConnection implements ResponseOutput, BodySource {
   private pausedWhilePutOff = false;
   /** The body being received is the connection's last request's (the client, or the gateway stopping, said close). */
   private receivingLast = false;
+  /**
+   * The response of a request whose body broke behind answers still owed (refuseBody): at its
+   * turn `refusal` goes out in its place, then the close. Null almost always.
+   */
+  private refused: LeanResponse | null = null;
+  private refusal = '';
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = Date.now();
   /**
@@ -406,7 +412,9 @@ class LeanConnection implements ResponseOutput, BodySource {
   /**
    * `req`'s chunked framing is broken: nothing after it on the connection can be read. As
    * node:http answers a parse error in a body (front.ts, 'clientError'): a 400 when its answer
-   * is next and has not begun, else the connection is cut, since an answer under way must
+   * has not begun, once the answers owed before it are out, in order (RFC 9112 §9.3.2: they
+   * are answers to requests read whole; nginx, turning to a request only when the one before is
+   * answered, gives them too); else the connection is cut, since an answer under way must
    * never look complete and one behind it has no request to answer. The 400 says why in its
    * body (`problem`), as the front's other refusals do (error-response.ts shortBody), and the
    * access log counts that body. The exchange hears the close and stops the app's request.
@@ -418,12 +426,14 @@ class LeanConnection implements ResponseOutput, BodySource {
     const res = this.responses[index];
     if (index === -1) {
       this.socket.destroySoon(); // answered already: its bytes go out, then the close
-    } else if (index === this.writer && !res.headersSent) {
+    } else if (index > this.writer || !res.headersSent) {
       markCut(res as unknown as ServerResponse, status);
       const body = req.method === 'HEAD' ? '' : shortBody(status, problem);
       res.bodyBytes = Buffer.byteLength(body);
-      endLingering(this.socket, unparsableAnswer(status, body));
-    } else if (index === this.writer && res.writableEnded) {
+      this.refused = res;
+      this.refusal = unparsableAnswer(status, body);
+      if (index === this.writer) this.giveRefusal();
+    } else if (res.writableEnded) {
       this.socket.destroySoon();
     } else {
       markCut(res as unknown as ServerResponse);
@@ -433,14 +443,14 @@ class LeanConnection implements ResponseOutput, BodySource {
 
   /**
    * The client's FIN came inside `req`'s body. Its answer not begun, the request is refused 400
-   * saying so, and logged so, as node:http answers the same parse error (front.ts,
-   * 'clientError') and as nginx logs it (400); an answer begun, or one owed before it, is cut,
-   * as node:http cuts it (the client's leaving: 499).
+   * saying so, and logged so, once the answers owed before it are out (refuseBody), as
+   * node:http answers the same parse error (front.ts, 'clientError') and as nginx logs it
+   * (400); its answer begun is cut, as node:http cuts it (the client's leaving: 499).
    */
   private bodyEndedEarly(req: LeanRequest): void {
     const res = this.responses[this.writer];
-    if (res?.req === req && !res.headersSent) this.refuseBody(req, 400, ENDED_EARLY);
-    else this.socket.destroy();
+    if (res?.req === req && res.headersSent) this.socket.destroy();
+    else this.refuseBody(req, 400, ENDED_EARLY);
   }
 
   /** What a client pipelines after saying close is not read (as node:http). */
@@ -461,6 +471,16 @@ class LeanConnection implements ResponseOutput, BodySource {
     this.paused = hold;
     if (hold) this.socket.pause();
     else this.socket.resume();
+  }
+
+  /**
+   * The refused request's turn (refuseBody): its refusal goes out instead of whatever the app
+   * wrote to it meanwhile, held unsent behind the answers before it, and the connection closes.
+   */
+  private giveRefusal(): void {
+    this.refused!.backlog = null;
+    this.refused = null;
+    endLingering(this.socket, this.refusal);
   }
 
   /** A request line cut by the client's FIN: node:http answers it (400), as any head cut short. */
@@ -525,6 +545,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     this.writer++;
     const next = this.responses[this.writer];
     if (next === undefined) return this.settle();
+    if (next === this.refused) return this.giveRefusal();
     // An answer to a later request may be waiting (every response writes before it ends):
     // its bytes leave now, in order, in one writev.
     if (next.backlog === null) return;
@@ -539,6 +560,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   private writeBacklogs(): void {
     while (this.writer < this.responses.length) {
       const next = this.responses[this.writer];
+      if (next === this.refused) return this.giveRefusal();
       const backlog = next.backlog;
       next.backlog = null;
       if (backlog !== null) for (const { data, done } of backlog) this.send(next, data, done);

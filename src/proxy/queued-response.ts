@@ -7,6 +7,7 @@
 // that tells the app its client left.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { endLingering } from '../net/lingering-close.js';
 
 /**
  * The responses waiting for each connection, in request order. One 'close' listener per
@@ -44,4 +45,15 @@ export function closeQueuedWithConnection(res: ServerResponse, socket: Socket): 
   }
   waiting.add(res);
   res.once('socket', () => waiting.delete(res));
+}
+
+/**
+ * `res` waits behind others for the socket, and the gateway answers its request itself (its
+ * body broke: front.ts 'clientError'): when node:http gives it the socket, `answer` goes out in
+ * its place, whatever the app wrote to it meanwhile (held, unsent), and the connection closes.
+ * `res` never holds the socket: it closes with the connection (closeQueuedWithConnection).
+ */
+export function answerInsteadAtTurn(res: ServerResponse, answer: string): void {
+  // node:http's only call at a waiting response's turn (lib/_http_server.js resOnFinish).
+  res.assignSocket = (socket: Socket) => endLingering(socket, answer);
 }
