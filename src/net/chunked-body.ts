@@ -14,7 +14,7 @@
 const MAX_LINE = 4096;
 /** The trailer section as a whole, as node:http bounds it (its header limit): 431 past it. */
 const MAX_TRAILERS = 16 * 1024;
-const TRAILERS_TOO_LONG = 'the trailer section is longer than 16 KiB';
+export const TRAILERS_TOO_LONG = 'the trailer section is longer than 16 KiB';
 /** A bare LF (or CR without it) where a chunk-size line ends: after the size, or an extension. */
 const SIZE_LINE_END = 'a chunk-size line does not end in CRLF';
 /** Sizes at or past this are refused: 13 hex digits, the last 2^52 (Number stays exact). */

@@ -3,6 +3,7 @@
 // an app, and an absolute-form target reaches it as the origin-form it means
 // (test/reliability/client-input.test.ts, test/reliability/rfc-heads.test.ts, docs/reliability.md R6).
 import type { IncomingMessage } from 'node:http';
+import { TRAILERS_TOO_LONG } from './chunked-body.js';
 
 /** reg-name or IP-literal, then an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
@@ -289,6 +290,8 @@ const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number)
  * whole, and the error is in its chunked body or that body's trailer section.
  */
 export function parseErrorProblem(err: { code?: string; reason?: unknown; rawPacket?: unknown; bytesParsed?: unknown }, inBody = false): string {
+  // The only fields of a body are its trailer section's (431 for it past the bound, as a head's).
+  if (inBody && err.code === 'HPE_HEADER_OVERFLOW') return TRAILERS_TOO_LONG;
   const chunk = CHUNK_PROBLEMS.get(err.reason) ?? (inBody ? TRAILER_PROBLEMS.get(err.reason) : undefined);
   if (typeof chunk === 'string') return chunk;
   if (chunk !== undefined && Buffer.isBuffer(err.rawPacket) && typeof err.bytesParsed === 'number') return chunk(err.rawPacket, err.bytesParsed);

@@ -467,10 +467,11 @@ export class Front {
         // its answer queued behind this one and saying close: that refusal is its answer, as on
         // the lane, which reads no body behind a head it refuses (its 400 was dropped, a 499).
         if (last !== undefined && last !== current && last.writableEnded && !last.shouldKeepAlive) return;
-        // The refusal of a broken body as the lean lane words it: its trailer's fields are no
-        // head's, and an answer to a HEAD has no body (RFC 9110 §9.3.2).
+        // The refusal of a broken body as the lean lane words it, its 431 for a trailer section
+        // too long too: its trailer's fields are no head's, and an answer to a HEAD has no body
+        // (RFC 9110 §9.3.2).
         const bodyRefusal = (res: ServerResponse): string =>
-          status !== 400 ? body : res.req?.method === 'HEAD' ? '' : shortBody(400, parseErrorProblem(err, true));
+          status !== 400 && status !== 431 ? body : res.req?.method === 'HEAD' ? '' : shortBody(status, parseErrorProblem(err, true));
         // A body broken in a request pipelined behind answers owed, one under way or not: they
         // go out whole, in order (RFC 9112 §9.3.2; nginx, turning to a request only when the
         // one before is answered, gives them), then its 400 in its answer's place, then the

@@ -179,6 +179,9 @@ test('the gateway\'s refusals come out byte for byte the same from both readers:
     ['GET /before-rb HTTP/1.1\r\nHost: h\r\n\r\nPRI /rb-13 HTTP/1.1\r\nHost: h\r\nX-A : 1\r\n\r\n', '/rb-13', 400, 'PRI begins the HTTP/2 connection preface'],
     // Origin is a singleton (RFC 6454 §7.3): two that differ reached the app as "a, b".
     ['POST /rb-14 HTTP/1.1\r\nHost: h\r\nOrigin: https://h\r\nOrigin: https://evil.example\r\nContent-Length: 2\r\n\r\n{}', '/rb-14', 400, 'more than one Origin header, with different values'],
+    // A trailer section past 16 KiB: node:http's 431 had no body, the lane's said why.
+    [chunked('rb-15', `3\r\nabc\r\n0\r\nX-T: ${'v'.repeat(17_000)}\r\n\r\n`), '/rb-15', 431, 'the trailer section is longer than 16 KiB'],
+    [`GET /rb-16a HTTP/1.1\r\nHost: h\r\n\r\n${chunked('rb-16', `3\r\nabc\r\n0\r\nX-T: 1\r\nX-U: ${'v'.repeat(17_000)}\r\n\r\n`)}`, '/rb-16', 431, 'the trailer section is longer than 16 KiB'],
   ];
   for (const [bytes, tag, status, says] of cases) {
     const got = await bothAnswer(bytes, tag, 1);
