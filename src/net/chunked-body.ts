@@ -172,7 +172,9 @@ export class ChunkedBody {
         case State.ExtValue:
           if (c === QUOTE) this.state = State.ExtQuoted;
           else if (isTokenOctet(c)) this.state = State.ExtToken;
-          else return this.fail('a chunk extension has no value after its =', i);
+          // `;a=` ended there (CR, or `;` and the next): llhttp takes the empty value, as nginx,
+          // which reads no extension, does; the line's end is not in doubt.
+          else if (!this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension value is malformed', i);
           break;
         case State.ExtToken:
           if (!isTokenOctet(c) && !this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension value is malformed', i);

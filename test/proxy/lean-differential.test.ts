@@ -300,6 +300,10 @@ test('heads other seeds found the readers differing on: the same answers from bo
     // Seeds 11, 12, 34, 35: a bare LF after an extension's value, quoted or not: the line's end
     // written wrong, as llhttp says (it was "a chunk extension value is malformed" from the lane).
     ['POST /os-18 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a="\\""\nabcde\r\n0\r\n\r\n', '/os-18', [400]],
+    // Seeds 2, 8, 40: a chunk extension with no value (`;a=`), which llhttp takes: the lane
+    // refused it, and named it where llhttp names a later problem of the body (`1 `).
+    ['DELETE /os-21 HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nHost: h\r\n\r\n1;a=\r\na\r\n0\r\n\r\nGET /os-21b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-21', [200, 200]],
+    ['FOO /os-22 HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: h\r\n\r\n3;a=;b=c\r\nabc\r\n1 \r\na\r\n0\r\n\r\n', '/os-22', [400]],
     // Seeds 29, 39: a chunked body that breaks in a request pipelined behind one whose answer
     // is not out yet: the lane cut the connection, losing that answer; node:http sent it saying
     // close and never answered the broken one. That answer as it would be, then the 400.
