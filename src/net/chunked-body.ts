@@ -217,7 +217,9 @@ export class ChunkedBody {
           break;
         case State.TrailerName:
           if (c === 0x3a) this.state = State.Trailer;
-          else if (!isTokenOctet(c)) return this.fail('a trailer field name is malformed', i);
+          // The words of a fold too: node:http's parser says the same of both, and whether the
+          // octet began its line is in the read before when the client sends a byte at a time.
+          else if (!isTokenOctet(c)) return this.fail('a trailer field line is malformed', i);
           break;
         case State.Trailer:
           if (c === CR) this.state = State.TrailerLf;
