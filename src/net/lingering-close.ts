@@ -3,14 +3,21 @@
 // behind): closed with unread bytes, the kernel sends a RST instead of a FIN (RFC 1122
 // 4.2.2.13), and the client's kernel may throw away the answer it has not read yet, so the
 // client never learns why. As nginx's lingering_close: the answer, then the FIN, then what the
-// client sends is read and dropped until it closes too, for at most LINGER_MS and LINGER_BYTES
-// (a client that never stops cannot hold the socket), then the close.
+// client sends is read and dropped until it closes too, then the close. Bounded as nginx bounds
+// it: LINGER_MS without a byte from the client (lingering_timeout), LINGER_TOTAL_MS in all
+// (lingering_time) and LINGER_BYTES, so that a client that never stops cannot hold the socket.
 
 import type { Socket } from 'node:net';
 import { readAsStream } from './shared-read-buffer.js';
 
-/** nginx's lingering_timeout is 5 s: long enough for a client to read an answer and close. */
+/**
+ * nginx's lingering_timeout, 5 s: a wait between the client's bytes, not for all of them. A client
+ * still sending a byte at a time when the answer went out would be cut mid-stream by a 5 s total,
+ * and its next byte draws the RST that can destroy the answer it has not read yet.
+ */
 export const LINGER_MS = 5_000;
+/** nginx's lingering_time, 30 s: how long a client still sending may keep the socket at all. */
+export const LINGER_TOTAL_MS = 30_000;
 /** What a client may still send: an upload's bytes in flight, not a whole upload. */
 export const LINGER_BYTES = 4 * 1024 * 1024;
 
@@ -39,14 +46,19 @@ export function endLingering(socket: Socket, last?: string | Buffer): void {
     else socket.once('finish', () => socket.destroy());
   };
   if (socket.readableEnded) return close();
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
-  socket.once('close', () => clearTimeout(timer));
+  const quiet = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  const total = setTimeout(() => socket.destroy(), LINGER_TOTAL_MS).unref();
+  socket.once('close', () => {
+    clearTimeout(quiet);
+    clearTimeout(total);
+  });
   let dropped = 0;
   readAsStream(socket);
   socket.removeAllListeners('data');
   socket.on('data', (chunk: Buffer) => {
     dropped += chunk.length;
     if (dropped > LINGER_BYTES) socket.destroy();
+    else quiet.refresh();
   });
   socket.once('end', close);
   socket.on('error', noop); // a client's reset ends the wait early: 'close' follows

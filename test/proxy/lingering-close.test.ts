@@ -68,6 +68,39 @@ function keepSending(port: number, head: string, piece: string): Promise<string>
   });
 }
 
+/**
+ * Sends `head`, then a byte a second for `seconds` without reading (its socket paused: the answer
+ * waits in its kernel's buffer, where a RST would destroy it), then reads until the close.
+ */
+function sendSlowly(port: number, head: string, seconds: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    socket.pause();
+    let got = '';
+    let left = seconds;
+    const more = (): void => {
+      if (left-- === 0 || !socket.writable) {
+        socket.on('data', (c) => (got += c.toString('latin1')));
+        socket.resume();
+        return;
+      }
+      socket.write('x', () => setTimeout(more, 1000));
+    };
+    socket.on('connect', () => {
+      socket.write(head);
+      setTimeout(more, 1000);
+    });
+    socket.on('end', () => socket.end());
+    socket.on('error', () => {});
+    const deadline = setTimeout(() => socket.destroy(), seconds * 1000 + 15_000);
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      resolve(got);
+    });
+  });
+}
+
 /** The answer is whole: its head and as many body bytes as its Content-Length says. */
 function whole(raw: string, status: number): boolean {
   const at = raw.indexOf('\r\n\r\n');
@@ -86,6 +119,11 @@ for (const reader of ['lean', 'node'] as const) {
   test(`${reader}: a client still uploading past max_body reads the whole 413, every time`, async () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => keepSending(portOf(gw()), 'POST /w/up HTTP/1.1\r\nHost: h\r\nContent-Length: 100000000\r\n\r\n', 'y'.repeat(4096))));
     for (const raw of answers) assert.ok(whole(raw, 413), JSON.stringify(raw.slice(0, 200)));
+  });
+
+  test(`${reader}: a client sending a byte a second for 7 s after a refused head, reading only then, reads the whole 400 (5 s is the wait between its bytes, not for all of them, as nginx's lingering_timeout)`, async () => {
+    const answers = await Promise.all(Array.from({ length: 3 }, () => sendSlowly(portOf(gw()), 'POST /.. HTTP/1.1\r\nHost: h\r\nHost: a@b\r\n\r\n', 7)));
+    for (const raw of answers) assert.ok(whole(raw, 400), JSON.stringify(raw.slice(0, 200)));
   });
 
   test(`${reader}: no connection is left open once such clients are gone`, async () => {
