@@ -204,16 +204,25 @@ test('an app named like an object of another (shop-mail beside shop\'s mail Serv
   assert.ok(objectsIn(join(dir, 'shop.yaml')).some((o) => o.kind === 'Service' && o.metadata!.name === 'shop-mail'));
 });
 
-test('a mount or a route holding // (which an Ingress path may not): not written, the key and the path to write named; the other apps are', async () => {
-  const apps = join(out.path, 'double-slash-apps');
-  for (const name of ['shop', 'live', 'blog']) mkdirSync(join(apps, name), { recursive: true });
-  writeFileSync(join(apps, 'shop', 'app.yaml'), 'platform: python, wsgi\napp: shop:application\n');
-  writeFileSync(join(apps, 'live', 'app.yaml'), 'platform: python, wsgi\napp: live:application\nprocesses:\n  ws:\n    command: python3 ws.py\n    route: /live//x\n');
+/**
+ * Exports three apps under `name`-apps: `mounted` at `mount` (the environment file), `live` with a
+ * `processes:` entry routed at `route`, and `blog` as it is; what the CLI said, and where.
+ */
+async function exportPaths(name: string, mounted: string, mount: string, route: string) {
+  const apps = join(out.path, `${name}-apps`);
+  for (const app of [mounted, 'live', 'blog']) mkdirSync(join(apps, app), { recursive: true });
+  writeFileSync(join(apps, mounted, 'app.yaml'), `platform: python, wsgi\napp: ${mounted}:application\n`);
+  writeFileSync(join(apps, 'live', 'app.yaml'), `platform: python, wsgi\napp: live:application\nprocesses:\n  ws:\n    command: python3 ws.py\n    route: ${route}\n`);
   writeFileSync(join(apps, 'blog', 'app.yaml'), 'platform: python, wsgi\napp: blog:application\n');
-  const env = join(out.path, 'double-slash.yaml');
-  writeFileSync(env, 'apps:\n  shop:\n    mount: /a//b\n');
-  const dir = join(out.path, 'double-slash');
+  const env = join(out.path, `${name}.yaml`);
+  writeFileSync(env, `apps:\n  ${mounted}:\n    mount: ${mount}\n`);
+  const dir = join(out.path, name);
   const r = await runCli(['export', 'kubernetes', '--apps', apps, '--environment', env, '--image', 'registry.example.com/{name}:1', '--out', dir]);
+  return { r, env, dir };
+}
+
+test('a mount or a route holding // (which an Ingress path may not): not written, the key and the path to write named; the other apps are', async () => {
+  const { r, env, dir } = await exportPaths('double-slash', 'shop', '/a//b', '/live//x');
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, `${env}: apps.shop.mount: expected a path an Ingress can carry, found "/a//b"`);
   assert.match(r.stderr, /fix: write mount: \/a\/b in the environment file/);
@@ -225,15 +234,7 @@ test('a mount or a route holding // (which an Ingress path may not): not written
 });
 
 test('a mount or a route with a space or a character past ASCII (which ingress controllers match decoded or percent-encoded, each its own way): not written, the key and a path to write named; the other apps are', async () => {
-  const apps = join(out.path, 'unicode-path-apps');
-  for (const name of ['cafe', 'live', 'blog']) mkdirSync(join(apps, name), { recursive: true });
-  writeFileSync(join(apps, 'cafe', 'app.yaml'), 'platform: python, wsgi\napp: cafe:application\n');
-  writeFileSync(join(apps, 'live', 'app.yaml'), 'platform: python, wsgi\napp: live:application\nprocesses:\n  ws:\n    command: python3 ws.py\n    route: /über\n');
-  writeFileSync(join(apps, 'blog', 'app.yaml'), 'platform: python, wsgi\napp: blog:application\n');
-  const env = join(out.path, 'unicode-path.yaml');
-  writeFileSync(env, 'apps:\n  cafe:\n    mount: /café bar\n');
-  const dir = join(out.path, 'unicode-path');
-  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--environment', env, '--image', 'registry.example.com/{name}:1', '--out', dir]);
+  const { r, env, dir } = await exportPaths('unicode-path', 'cafe', '/café bar', '/über');
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, `${env}: apps.cafe.mount: expected a path an Ingress can carry, found "/café bar"`);
   assert.match(r.stderr, /fix: write the mount in ASCII letters, digits and - \. _ ~ \/ \(e\.g\. mount: \/cafe-bar\) in the environment file/);
