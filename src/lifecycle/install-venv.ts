@@ -10,6 +10,7 @@ import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter } from '../environment/interpreters.js';
 import { judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
 import { ignoredPipSettings, pipEnvironment } from './pip-environment.js';
+import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
@@ -96,8 +97,15 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     if (ignored.length > 0) say(`==> ${ignoredPipSettings(ignored, opts.desc.pip!)}`);
     const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output });
     if (pipStatus !== 0) {
+      const log = await readFile(pipLog, 'utf8').catch(() => '');
+      // Where pip's console said "See above for output": the log, removed with the build below.
+      const hidden = failedSubprocessOutput(log);
+      if (hidden.length > 0) {
+        const to = opts.output ?? process.stderr;
+        to.write(`==> what pip's console left out ("See above for output"), from its log:\n${hidden.map((l) => `  ${l}\n`).join('')}`);
+      }
       const source = sourceRequirement(await readFile(requirements, 'utf8'));
-      const wheels = source ? null : await unlistedWheelDirs(opts.desc.dir, requirements, await readFile(pipLog, 'utf8').catch(() => ''));
+      const wheels = source ? null : await unlistedWheelDirs(opts.desc.dir, requirements, log);
       throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', {
         requirements,
         status: pipStatus,

@@ -131,6 +131,28 @@ test('a source directory requirement that pip cannot build offline: the fix says
   }
 });
 
+test('a build dependency offline pip cannot find: its reason is shown, not only pip\'s "See above for output"', async () => {
+  // pip keeps its subprocesses' output off the console when --log takes it, and the log goes
+  // with the failed build: the user saw "See above for output" with nothing above.
+  const live = readlinkSync(join(appState(), 'venv'));
+  mkdirSync(join(app, 'nobackend'), { recursive: true });
+  writeFileSync(join(app, 'nobackend', 'pyproject.toml'), '[build-system]\nrequires = ["apppkg-no-such-backend"]\nbuild-backend = "apppkg_no_such_backend"\n\n[project]\nname = "nobackend"\nversion = "1.0"\n');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n./nobackend\n');
+  try {
+    const r = await runCli(['install', app, ...S], { ms: 120_000 });
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    const out = r.stdout + r.stderr;
+    assert.match(out, /See above for output/);
+    assert.match(out, /==> what pip's console left out \("See above for output"\), from its log:\n\s+Running command pip subprocess to install build dependencies\n/);
+    assert.match(out, /\n\s+ERROR: No matching distribution found for apppkg-no-such-backend\n/, out);
+    assert.match(out, /\n\s+pip subprocess to install build dependencies exited with 1\n/, out);
+    assert.is(readlinkSync(join(appState(), 'venv')), live);
+  } finally {
+    writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
+    rmSync(join(app, 'nobackend'), { recursive: true, force: true });
+  }
+});
+
 test('wheels in a wheels/ directory pip is not told of: the fix names the --find-links line to write', async () => {
   const dir = makeApp(work.path, 'wheelsdir', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   mkdirSync(join(dir, 'wheels'));
