@@ -48,7 +48,7 @@ function sourceRequirement(text: string): string | null {
     const line = raw.replace(/(^|\s)#.*$/, '').trim().replace(/^(-e|--editable)\s+/, '');
     if (line === '' || line.startsWith('-')) continue;
     const target = line.split(/\s*[;@]\s*|\s+/)[0];
-    if (/\.(tar\.gz|tar\.bz2|tgz|zip)$/i.test(target) || (/^(\.{1,2}\/|\/|file:)/.test(target) && !/\.whl$/i.test(target))) return target;
+    if (/\.(tar\.gz|tar\.bz2|tgz|zip)$/i.test(target) || (/^(\.{1,2}(\/|$)|\/|file:)/.test(target) && !/\.whl$/i.test(target))) return target;
   }
   return null;
 }

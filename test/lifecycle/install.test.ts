@@ -131,6 +131,23 @@ test('a source directory requirement that pip cannot build offline: the fix says
   }
 });
 
+test('`-e .`, the app\'s own project, is a source requirement too: the fix says to ship a built wheel', async () => {
+  // Pyramid's production.ini reads the project's entry points (`use = egg:myproj`), so a
+  // Pyramid app lists itself; `.` alone was not taken for a source directory.
+  const live = readlinkSync(join(appState(), 'venv'));
+  writeFileSync(join(app, 'pyproject.toml'), '[build-system]\nrequires = ["apppkg-no-such-backend"]\nbuild-backend = "apppkg_no_such_backend"\n\n[project]\nname = "withwheel"\nversion = "1.0"\n');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n-e .\n');
+  try {
+    const r = await runCli(['install', app, ...S], { ms: 120_000 });
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /fix: .*pip runs offline \(--no-index\): \. is built from source.*ship a built wheel instead, `pip wheel \. -w wheels\/`/);
+    assert.is(readlinkSync(join(appState(), 'venv')), live);
+  } finally {
+    writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
+    rmSync(join(app, 'pyproject.toml'), { force: true });
+  }
+});
+
 test('a build dependency offline pip cannot find: its reason is shown, not only pip\'s "See above for output"', async () => {
   // pip keeps its subprocesses' output off the console when --log takes it, and the log goes
   // with the failed build: the user saw "See above for output" with nothing above.
