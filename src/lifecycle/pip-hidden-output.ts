@@ -32,7 +32,9 @@ export function failedSubprocessOutput(pipLog: string): string[] {
     if (running === null) continue;
     const failed = FAILED.exec(line);
     if (failed) {
-      out.push(`Running command ${running.command}`, ...unindent(running.lines), `${failed[1]} exited with ${failed[2]}`);
+      out.push(`Running command ${running.command}`);
+      for (const kept of lastOf(unindent(running.lines))) out.push(kept);
+      out.push(`${failed[1]} exited with ${failed[2]}`);
       running = null;
       continue;
     }
@@ -41,10 +43,21 @@ export function failedSubprocessOutput(pipLog: string): string[] {
   return out;
 }
 
+/**
+ * A failed build's last KEPT_LINES, where its error is: a C extension's compiler can write
+ * thousands before it, more than a terminal's scrollback.
+ */
+const KEPT_LINES = 200;
+
+function lastOf(lines: string[]): string[] {
+  if (lines.length <= KEPT_LINES) return lines;
+  return [`  (${lines.length - KEPT_LINES} earlier lines left out)`, ...lines.slice(-KEPT_LINES)];
+}
+
 function unindent(all: string[]): string[] {
   const lines = [...all];
   while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
-  const indents = lines.filter((l) => l.trim() !== '').map((l) => /^\s*/.exec(l)![0].length);
-  const cut = indents.length > 0 ? Math.min(...indents) : 0;
-  return lines.map((l) => `  ${l.slice(cut)}`);
+  // A reduce, not Math.min(...): a C extension's failed build can log more lines than a call's arguments may be.
+  const cut = lines.reduce((least, l) => (l.trim() === '' ? least : Math.min(least, /^\s*/.exec(l)![0].length)), Infinity);
+  return lines.map((l) => `  ${cut === Infinity ? l : l.slice(cut)}`);
 }
