@@ -571,15 +571,18 @@ export const ERROR_CODES = {
     message: (d) => `app: ${str(d.app)} failed its lifespan startup: ${str(d.reason)}`,
     hint: (d) =>
       d.blocked
-        ? `the app's lifespan startup runs blocking code in an async function, which holds the event loop (time.sleep, a synchronous connect): use its async form (await asyncio.sleep, an async driver) or run it with \`await loop.run_in_executor(None, ...)\`; the stack where it blocks is in ${d.log ? str(d.log) : 'the app log'}`
+        ? `the app's lifespan startup runs blocking code in an async function, which holds the event loop (time.sleep, a synchronous connect): use its async form (await asyncio.sleep, an async driver) or run it with \`await loop.run_in_executor(None, ...)\`; the stack where it blocks is ${d.log ? `in ${str(d.log)}` : 'above'}`
         : d.hung
-        ? `the app's lifespan startup waits for something that does not come (a connection without a timeout?): make it reachable, or give the wait a timeout so that startup fails saying why; the stack where it waits is in ${d.log ? str(d.log) : 'the app log'}`
+        ? `the app's lifespan startup waits for something that does not come (a connection without a timeout?): make it reachable, or give the wait a timeout so that startup fails saying why; the stack where it waits is ${d.log ? `in ${str(d.log)}` : 'above'}`
         : d.traceback === undefined && d.appOutput !== undefined
         // Not "above": a status reader without the right to see logs has the message withheld there.
         ? `fix what the app's startup handler reported (its message is in ${d.log ? str(d.log) : 'the output above'}), then try again`
         : d.silent
         ? `the app's startup handler sent lifespan.startup.failed with no message, so the app gave no reason: give it one (\`"message": "..."\` in that event), and read what the app printed before it${d.log ? ` in ${str(d.log)}` : ', above'}`
-        : `fix what the app's startup handler needs (the traceback is in ${d.log ? str(d.log) : 'the app log'}), then try again; \`apppkg-gateway serve ${appDirWord(d)}\` shows it in the terminal`,
+        : d.log
+        ? `fix what the app's startup handler needs (the traceback is in ${str(d.log)}), then try again; \`apppkg-gateway serve ${appDirWord(d)}\` shows it in the terminal`
+        // No log named: serve's, whose terminal has the traceback just above.
+        : 'fix what the app\'s startup handler needs (its traceback is above), then try again',
     exitStatus: 1,
     example: { app: 'chat.main:app', reason: 'RuntimeError: cannot reach the database' },
   },
@@ -604,14 +607,14 @@ export const ERROR_CODES = {
     summary: 'A `processes` entry (or `processes.web` of a `platform: python, command` app) exited, or did not accept connections on its `$PORT` within the start deadline.',
     message: (d) => `processes.${str(d.process)} of ${str(d.app)} did not start (${str(d.reason)})`,
     hint: (d) =>
-      `read ${d.log ? str(d.log) : 'the app log'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run ${appDirWord(d)} -- sh -c 'PORT=8080 ...'\``,
+      `read ${d.log ? str(d.log) : 'its output above'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run ${appDirWord(d)} -- sh -c 'PORT=8080 ...'\``,
     exitStatus: 1,
     example: { process: 'web', app: 'chat', reason: 'exited with status 1' },
   },
   APPPKG_APP_PROBE_FAILED: {
     summary: 'A worker imported the app, but `GET <health>` (the `health:` path of `app.yaml`), asked again every half second, answered nothing but non-2xx/3xx within the start bound (60 s), or one probe got no answer in time; the version never takes traffic. The message has the last status and the path.',
     message: (d) => `health probe of ${str(d.app)}: GET ${str(d.path)} ${d.status ? `answered ${str(d.status)}${d.seconds !== undefined ? ` (its last answer, after ${str(d.seconds)} s of tries)` : ''}` : `failed (${str(d.reason)})`}, expected 2xx or 3xx`,
-    hint: (d) => `make the \`health:\` path of app.yaml answer 200 once the app can serve (read ${d.log ? str(d.log) : 'the app log'} for why it did not), or remove \`health:\``,
+    hint: (d) => `make the \`health:\` path of app.yaml answer 200 once the app can serve (read ${d.log ? str(d.log) : 'the output above'} for why it did not), or remove \`health:\``,
     exitStatus: 1,
     example: { app: 'blog', path: '/healthz', status: 500 },
   },

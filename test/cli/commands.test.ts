@@ -440,6 +440,9 @@ test('a process that does not start: the fix\'s run command names the app\'s dir
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, 'processes.web of web-exits did not start (it exited with status 1; its last output: nope)');
   assert.match(r.stderr, `try it with \`apppkg-gateway run ${dir} -- sh -c 'PORT=8080 ...'\``);
+  // Under serve its output is on the terminal, just above.
+  assert.match(r.stderr, /^\[web\] nope$/m);
+  assert.match(r.stderr, 'fix: read its output above (its lines begin with [web])');
 });
 
 test('check still imports the app when only static directories are missing, not when a setting is', async () => {

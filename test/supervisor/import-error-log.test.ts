@@ -67,6 +67,9 @@ test("serve of an ASGI app whose lifespan startup raises: its traceback once on 
     assert.match(r.stderr, /^ConnectionRefusedError: cannot reach the database\napppkg-gateway: startup-raises: worker [12] failed the same way \(the traceback above\)\n/m);
     assert.not.match(r.stderr, /APPPKG-LIFESPAN-FAILED/);
     assert.match(r.stderr, /failed its lifespan startup: ConnectionRefusedError: cannot reach the database/);
+    // The fix points at the traceback above, not at a log and at the very command that ran.
+    assert.match(r.stderr, /\n  fix: fix what the app's startup handler needs \(its traceback is above\), then try again\n/);
+    assert.not.match(r.stderr, /the app log|shows it in the terminal/);
     const log = readFileSync(join(state.path, 'apps', 'startup-raises', 'log', 'app.log'), 'utf8');
     assert.is(count(log, 'Traceback (most recent call last)'), 2, log);
     assert.not.match(log, /APPPKG-LIFESPAN-FAILED|failed the same way/);
