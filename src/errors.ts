@@ -36,6 +36,10 @@ interface CodeEntry {
 }
 
 const str = (v: unknown): string => (v === undefined ? '' : String(v));
+
+/** The pip settings in an error's details (vendor-pip-config.ts ConflictingSetting). */
+const pipSettings = (v: unknown): { name: string; value: string; variable?: string; file?: string; section?: string }[] => (Array.isArray(v) ? v : []);
+
 /**
  * A file's problems after its count, each at its place as the CLI prints them: a library user
  * who logs only `message` (not format()) still learns where each one is.
@@ -851,6 +855,23 @@ export const ERROR_CODES = {
       `on Debian's python3 run \`apt-get install -y python3-pip\`; elsewhere \`${str(d.python)} -m ensurepip --user\`; or name an interpreter that has pip with \`python:\` in the environment file (-e FILE)`,
     exitStatus: 1,
     example: { python: '/usr/bin/python3', reason: 'No module named pip' },
+  },
+  APPPKG_VENDOR_PIP_DESTINATION: {
+    summary:
+      "`vendor` reads pip's own configuration (a `PIP_*` variable, `pip.conf`: your index, your mirror), and that sets `prefix` or `root`: a destination of its own, which `pip install --target` cannot run under (pip refuses `prefix` beside it, and under `root` installs there, leaving the vendor directory to be emptied). Refused before pip runs; the vendor directory is not changed.",
+    message: (d) => `vendor: pip's configuration sets ${pipSettings(d.settings).map((s) => `${s.name} = ${s.value} (${s.variable ?? `[${s.section}] of ${s.file}`})`).join(', ')}, a destination that \`pip install --target\` cannot run under; ${str(d.into)} was not changed`,
+    hint: (d) => {
+      const settings = pipSettings(d.settings);
+      const variables = settings.flatMap((s) => (s.variable ? [s.variable] : []));
+      const files = settings.filter((s) => !s.variable).map((s) => `\`${s.name}\` from [${s.section}] of ${s.file}`);
+      if (settings.length === 0) return 'take `prefix` and `root` out of pip\'s configuration for vendor: unset PIP_PREFIX and PIP_ROOT, and remove them from pip.conf';
+      return [
+        ...(variables.length > 0 ? [`run vendor without ${variables.join(' and ')} (\`env ${variables.map((v) => `-u ${v}`).join(' ')} apppkg-gateway vendor ...\`)`] : []),
+        ...(files.length > 0 ? [`remove ${files.join(' and ')} (every \`pip install\` goes there while it is set)`] : []),
+      ].join('; ');
+    },
+    exitStatus: 1,
+    example: { into: 'vendor/', settings: [{ name: 'prefix', value: '/opt/python', file: '/etc/pip.conf', section: 'install' }] },
   },
   APPPKG_VENDOR_PIP_FAILED: {
     summary: '`pip install --target` failed while `vendor` installed the requirements into a staging directory; the vendor directory was not changed.',

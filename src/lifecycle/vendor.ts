@@ -40,6 +40,7 @@ import {
   type VendoredDistribution,
   type VendorManifest,
 } from './vendor-manifest.js';
+import { targetConflicts } from './vendor-pip-config.js';
 import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
 import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';
 import { hostTags } from './vendor-tags.js';
@@ -138,10 +139,15 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     // beside --target ("Can not combine '--user' and '--target'"), and vendor's destination is
     // the point. A variable overrides pip.conf, so this undoes both.
     PIP_USER: '0',
+    // `dry-run` installs nothing, and the empty stage would empty the vendor directory.
+    PIP_DRY_RUN: '0',
     PYTHONDONTWRITEBYTECODE: '1',
   };
   for (const key of UNSAFE_ENV) delete env[key];
   await assertHasPip(interpreter.executable, env);
+  // `prefix` and `root` cannot be undone so: refused, each where it is set.
+  const conflicts = await targetConflicts(interpreter.executable, env);
+  if (conflicts.length > 0) throw new GatewayError('APPPKG_VENDOR_PIP_DESTINATION', { into, settings: conflicts });
 
   return withScratchDir('apppkg-vendor-', async (work) => {
     const stage = path.join(work, 'stage');

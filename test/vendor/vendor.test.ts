@@ -252,6 +252,33 @@ ifWheels('PIP_USER=1, or `user = true` in pip.conf, does not break vendor (pip r
   assert.equal(manifestOf(again).distributions.map((d: any) => d.name), ['apppkg-demo-greeting', 'apppkg-demo-words']);
 });
 
+ifWheels("`prefix` or `root` in pip's configuration (a PIP_* variable, pip.conf) is refused before pip runs, naming where it is set; `dry-run` is undone; vendor/ is not changed", async () => {
+  const app = makeApp('pip-destination');
+  assert.is((await runCli(['vendor', app, ...OFFLINE], { ms: 180_000 })).status, 0);
+  const before = treeDigest(join(app, 'vendor'));
+  // pip refuses it beside --target ("Cannot set --home and --prefix together").
+  const byVariable = await runCli(['vendor', app, ...OFFLINE], { ms: 180_000, env: { PIP_PREFIX: join(work.path, 'prefix') } });
+  assert.is(byVariable.status, 1, byVariable.stdout + byVariable.stderr);
+  assert.ok(byVariable.stderr.includes(`vendor: pip's configuration sets prefix = ${join(work.path, 'prefix')} (PIP_PREFIX), a destination that \`pip install --target\` cannot run under; vendor/ was not changed`), byVariable.stderr);
+  assert.ok(byVariable.stderr.includes('fix: run vendor without PIP_PREFIX (`env -u PIP_PREFIX apppkg-gateway vendor ...`)'), byVariable.stderr);
+  assert.not.match(byVariable.stdout, /pip install --target/);
+  // pip installs under `root`, the stage stays empty, and vendor/ was emptied to match it.
+  const conf = join(work.path, 'pip-destination.conf');
+  writeFileSync(conf, `[global]\nroot = ${join(work.path, 'root')}\n[install]\nprefix =\n`);
+  const byFile = await runCli(['vendor', app, ...OFFLINE], { ms: 180_000, env: { PIP_CONFIG_FILE: conf } });
+  assert.is(byFile.status, 1, byFile.stdout + byFile.stderr);
+  assert.ok(byFile.stderr.includes(`sets root = ${join(work.path, 'root')} ([global] of ${conf}), a destination`), byFile.stderr);
+  assert.ok(byFile.stderr.includes(`fix: remove \`root\` from [global] of ${conf} (every \`pip install\` goes there while it is set)`), byFile.stderr);
+  assert.not.ok(existsSync(join(work.path, 'root')));
+  assert.equal(treeDigest(join(app, 'vendor')), before);
+  // A dry run installs nothing, and vendor/ was emptied to match that too.
+  writeFileSync(conf, '[install]\ndry-run = true\n');
+  const dry = await runCli(['vendor', app, ...OFFLINE], { ms: 180_000, env: { PIP_CONFIG_FILE: conf } });
+  assert.is(dry.status, 0, dry.stdout + dry.stderr);
+  assert.equal(manifestOf(app).distributions.map((d: any) => d.name), ['apppkg-demo-greeting', 'apppkg-demo-words']);
+  assert.equal(treeDigest(join(app, 'vendor')), before);
+});
+
 ifWheels('versions stay as vendored until --update NAME; what is no longer required is removed', async () => {
   buildWheels(wheels, ['demo-words'], { DEMO_WORDS_VERSION: '1.1' });
   const kept = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });

@@ -1,0 +1,74 @@
+// The settings of pip's own configuration (pip.conf, PIP_*) that vendor's `pip install --target`
+// cannot run under. vendor reads pip's configuration on purpose (the user's index, mirror,
+// certificates), but `prefix` and `root` name a destination of their own: pip refuses `prefix`
+// beside --target ("Cannot set --home and --prefix together"), and under `root` installs there
+// instead of into the staging directory, which stays empty, and vendor then empties the vendor
+// directory to match. pip ignores a setting with an empty value, so no PIP_* variable undoes one
+// set in a file (as PIP_USER=0 undoes `user`): they are refused before pip runs, each where it is set.
+import { execFile } from 'node:child_process';
+
+/** pip's settings that give `pip install` a destination other than --target's. */
+const TARGET_CONFLICTS = ['prefix', 'root'];
+
+/** Where pip reads a setting of `pip install`: the `[global]` and `[install]` sections of a file. */
+const INSTALL_SECTIONS = ['global', 'install'];
+
+export interface ConflictingSetting {
+  /** pip's name of the setting (`prefix`). */
+  name: string;
+  value: string;
+  /** The variable that sets it (`PIP_PREFIX`), or undefined when a file does. */
+  variable?: string;
+  /** The configuration file that sets it, and its section. */
+  file?: string;
+  section?: string;
+}
+
+/**
+ * Every place where pip's configuration, as `python -m pip` reads it with `env`, sets a
+ * destination that conflicts with --target. A pip whose `config debug` fails (older than 20.0)
+ * gives none: its own error, if any, is then what the user sees.
+ */
+export async function targetConflicts(python: string, env: Record<string, string | undefined>): Promise<ConflictingSetting[]> {
+  const found: ConflictingSetting[] = [];
+  for (const name of TARGET_CONFLICTS) {
+    const variable = `PIP_${name.toUpperCase()}`;
+    const value = env[variable];
+    if (value) found.push({ name, value, variable });
+  }
+  const debug = await pipConfigDebug(python, env);
+  return [...found, ...(debug === null ? [] : filesSetting(debug))];
+}
+
+function pipConfigDebug(python: string, env: Record<string, string | undefined>): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(python, ['-m', 'pip', 'config', 'debug'], { env, timeout: 60_000 }, (err, stdout) => resolve(err ? null : String(stdout)));
+  });
+}
+
+/**
+ * The conflicting settings in the files `pip config debug` lists: a variant's line (`global:`),
+ * under it each file (`  /etc/pip.conf, exists: True`) and its settings (`    install.prefix: /x`).
+ * Its `env_var:` variant is read from the environment instead (targetConflicts).
+ */
+export function filesSetting(debug: string): ConflictingSetting[] {
+  const found: ConflictingSetting[] = [];
+  let file: string | null = null;
+  for (const line of debug.split('\n')) {
+    const variant = /^(\S.*):$/.exec(line);
+    if (variant) {
+      file = null;
+      continue;
+    }
+    const opened = /^ {2}(\S.*), exists: (True|False)$/.exec(line);
+    if (opened) {
+      file = opened[1];
+      continue;
+    }
+    const setting = /^ {4}([^.\s]+)\.([^:\s]+): (.*)$/.exec(line);
+    if (!setting || file === null) continue;
+    const [, section, name, value] = setting;
+    if (INSTALL_SECTIONS.includes(section) && TARGET_CONFLICTS.includes(name) && value.trim() !== '') found.push({ name, value, file, section });
+  }
+  return found;
+}
