@@ -1,6 +1,6 @@
 // One process's line of /proc/PID/stat, as Linux gives it. Its second field, the command name,
 // is in parentheses and may hold spaces and ')' of its own: the fields are counted after the
-// last ')'.
+// last ')'. And now in the unit of its start time, to tell what started after a moment.
 import { readFileSync } from 'node:fs';
 
 export interface ProcStat {
@@ -23,3 +23,18 @@ export function procStat(pid: number): ProcStat | null {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { state: fields[0], ppid: Number(fields[1]), pgid: Number(fields[2]), startTime: fields[19] };
 }
+
+/**
+ * Now, in the unit of a process's startTime: clock ticks since boot (USER_HZ, 100 on Linux's
+ * every architecture Node runs on), from /proc/uptime (to 1/100 s); null where there is no /proc.
+ */
+export function ticksSinceBoot(): number | null {
+  try {
+    const seconds = Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    return Number.isFinite(seconds) ? Math.floor(seconds * USER_HZ) : null;
+  } catch {
+    return null;
+  }
+}
+
+const USER_HZ = 100;

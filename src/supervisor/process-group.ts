@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
-import { procStat } from '../proc-stat.js';
+import { procStat, ticksSinceBoot } from '../proc-stat.js';
 import { signalMarked } from './marked-processes.js';
 import { descendantsOf, readDescendants } from './process-tree.js';
 import { signalStrays, straysIn, straysOf, type Strays } from './strays.js';
@@ -121,6 +121,12 @@ export class GuardedTree {
   private readonly strays: Strays = new Map();
   /** Had our SIGTERM: the group, as a whole (a stop's, or an end's). */
   private groupTold = false;
+  /**
+   * Who had the group's SIGTERM: its members in the leader's tree then (pid and start time),
+   * and the clock tick just before it. A member found later that is neither one of them nor
+   * older than the tick (a child forked while handling that SIGTERM) had none, and gets its own.
+   */
+  private groupToldAt: { tick: number; members: Set<string> } | null = null;
   /** Had our SIGTERM, by pid: what of the tree is outside the group (marked, or a stray). */
   private readonly told = new Set<number>();
 
@@ -235,16 +241,25 @@ export class GuardedTree {
    * SIGTERM (and SIGCONT) to each process of the tree that has not had one from us: its group,
    * the strays, and what carries the mark outside the group. Once each: a second SIGTERM can
    * turn a graceful exit into a hasty one (uvicorn, celery), and the group's members carry the
-   * mark too, so the group's SIGTERM and the mark's both reached them. Resolves with how many
+   * mark too, so the group's SIGTERM and the mark's both reached them. A member born after the
+   * group's (a child forked while handling it) had none: `leftBehind`, once the leader has
+   * exited, it gets its own; while the leader runs it is the leader's to end (a helper of its
+   * shutdown, which it waits for). Resolves with how many
    * processes carry the mark, in the group or not, from the same pass over /proc, and notes
    * them in `found`.
    */
-  private async terminate(pid: number | undefined, found: Strays = new Map()): Promise<number> {
+  private async terminate(pid: number | undefined, found: Strays = new Map(), leftBehind = false): Promise<number> {
     const group = pid !== undefined && this.ownGroup ? pid : null;
     if (group !== null && !this.groupTold) {
       this.groupTold = true;
+      // Ticks are 10 ms: a handler's fork often starts in the tick of the signal, which the
+      // members read just before tell apart. One forked between the read and the signal would
+      // have two: a window of no turn of the event loop.
+      const tick = ticksSinceBoot();
+      const members = groupMembers(group);
       signalGroup(group, 'SIGTERM');
       signalGroup(group, 'SIGCONT');
+      this.groupToldAt = tick === null ? null : { tick, members };
     }
     const untoldStrays: Strays = new Map([...this.strays].filter(([stray]) => !this.told.has(stray)));
     signalStrays(untoldStrays, 'SIGTERM');
@@ -252,7 +267,7 @@ export class GuardedTree {
     for (const stray of untoldStrays.keys()) this.told.add(stray);
     const now = new Set<number>();
     const untold = (marked: number): boolean => {
-      if (this.told.has(marked) || (group !== null && procStat(marked)?.pgid === group)) return false;
+      if (this.told.has(marked) || (group !== null && this.inGroupTold(marked, group, leftBehind))) return false;
       this.told.add(marked);
       now.add(marked);
       return true;
@@ -265,6 +280,14 @@ export class GuardedTree {
       signalMarked(TREE_MARK, this.mark, 0, noteIn(found)),
     ]);
     return marked;
+  }
+
+  /** `pid` is in the group `group`, and had its SIGTERM (or, not `leftBehind`, is left to the leader). */
+  private inGroupTold(pid: number, group: number, leftBehind: boolean): boolean {
+    const stat = procStat(pid);
+    if (stat?.pgid !== group) return false;
+    const told = this.groupToldAt;
+    return !leftBehind || told === null || Number(stat.startTime) < told.tick || told.members.has(`${pid}:${stat.startTime}`);
   }
 
   /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
@@ -299,13 +322,14 @@ export class GuardedTree {
     // scan reads every environ file of the host, and it was made every 100 ms of the grace. A
     // scan again only once none of them is left, for one marked since (a child of theirs).
     const marked: Strays = new Map();
-    let left = (await this.terminate(pid, marked)) + signalStrays(this.strays, 0);
+    let left = (await this.terminate(pid, marked, true)) + signalStrays(this.strays, 0);
     const deadline = Date.now() + graceMs;
     while (left > 0 && Date.now() < deadline) {
       // Not `delay`, whose timer is unref'd: a CLI command waits on this with nothing else to do.
       await new Promise((resolve) => setTimeout(resolve, END_POLL_MS));
       left = signalStrays(marked, 0) + signalStrays(this.strays, 0);
-      if (left === 0) left = await signalMarked(TREE_MARK, this.mark, 0, noteIn(marked));
+      // A process marked since (a child of theirs, born after the SIGTERM) has its own now.
+      if (left === 0) left = await this.terminate(pid, marked, true);
     }
     // The group's members carry the mark too, unless one cleared its environment: the group is
     // not polled (a member killed may stay a zombie until init collects it), only killed.
@@ -314,6 +338,13 @@ export class GuardedTree {
     if (left > 0) await signalMarked(TREE_MARK, this.mark, 'SIGKILL');
     this.guard.release();
   }
+}
+
+/** The members of the group `group` in its leader's tree, by pid and start time (one walk of the tree). */
+function groupMembers(group: number): Set<string> {
+  const leader = procStat(group);
+  const tree = (descendantsOf(group) ?? []).filter((one) => one.pgid === group);
+  return new Set([...(leader ? [`${group}:${leader.startTime}`] : []), ...tree.map((one) => `${one.pid}:${one.start}`)]);
 }
 
 /** An `only` for signalMarked that notes each marked process in `found`, by pid and start time, and accepts it. */

@@ -81,6 +81,27 @@ test('a processes: entry and a hook that exit by themselves: what they leave in 
   }
 });
 
+test("a processes: entry that starts a child while handling the gateway's SIGTERM, and exits: the child, born after the group's SIGTERM, gets one of its own", async () => {
+  const dir = join(work.path, 'late');
+  const apps = join(dir, 'apps');
+  const notes = join(dir, 'notes');
+  // The child is started in the handler, in the leader's group, and left behind running.
+  const script = `trap 'python3 ${COUNTER} ${notes} & until grep -qx "started $!" ${notes} 2>/dev/null; do sleep 0.05; done; exit 0' TERM\necho up > ${join(dir, 'up')}\nwhile :; do sleep 0.1; done\n`;
+  writePackage(apps, 'late', { 'app.yaml': 'platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: sh late.sh\n', 'late.sh': script, 'main.py': MAIN });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  try {
+    await waitFor(() => existsSync(join(dir, 'up')), 30_000, () => `the entry to start\n${gw.output()}`);
+    assert.is(await gw.stop(), 0, gw.output());
+    const counts = termsIn(notes);
+    assert.is(counts.size, 1, gw.output());
+    await assertNoOrphans([...counts.keys()], 5000);
+    // SIGKILL alone, 3 s after the entry exited, it noted none.
+    for (const [pid, terms] of counts) assert.is(terms, 1, `SIGTERMs the late child ${pid} got:\n${readFileSync(notes, 'utf8')}`);
+  } finally {
+    await gw.stop();
+  }
+});
+
 test('run: the SIGTERM passed on to the command is the one its processes get, none again once it has exited', async () => {
   const notes = join(work.path, 'run-notes');
   const app = writePackage(join(work.path, 'run'), 'app', { 'app.yaml': 'platform: python, wsgi\napp: main:application\n', 'main.py': MAIN });
