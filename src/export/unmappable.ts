@@ -88,9 +88,12 @@ const INGRESS_PATH_REFUSED = ['//', '/./', '/../', '%2f', '%2F'];
  */
 const PERCENT_ENCODED = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/u;
 
+/** Each run of what PERCENT_ENCODED finds. */
+const PERCENT_ENCODED_RUNS = new RegExp(`${PERCENT_ENCODED.source}+`, 'gu');
+
 /** `value` with what PERCENT_ENCODED finds made ASCII: accents dropped, the rest `-` (`/café bar` -> `/cafe-bar`). */
 function asciiPath(value: string): string {
-  return value.normalize('NFKD').replace(/\p{M}+/gu, '').replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+/gu, '-');
+  return value.normalize('NFKD').replace(/\p{M}+/gu, '').replace(PERCENT_ENCODED_RUNS, '-');
 }
 
 /** The mount (from the environment file) and each process's route that no Ingress can carry. */

@@ -57,8 +57,8 @@ export class LineTap {
   linkMismatch: Record<string, unknown> | null = null;
   /**
    * Where the traceback of a load failure goes (an import's or a lifespan startup's; the marker
-   * carries it): by default into the
-   * sink with the rest of the output; a worker's pool may take it (folded on serve's terminal).
+   * carries it): by default into the sink with the rest of the output; a worker's pool may take
+   * it (folded on serve's terminal).
    */
   onLoadFailure: ((traceback: string) => void) | null = null;
 

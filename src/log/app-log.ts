@@ -97,10 +97,11 @@ export class AppLog extends Writable {
   }
 
   /**
-   * A worker's load failure (an import's or a lifespan startup's), its traceback: into the log as its stderr, each worker's (the log
-   * is the record of what each process said), but echoed once per distinct text: under `serve`
-   * every worker of a start prints the same traceback, and the copies buried the gateway's own
-   * line. False when it was not echoed for that reason, for the caller to say so in a line.
+   * A worker's load failure (an import's or a lifespan startup's), its traceback: into the log as
+   * its stderr, each worker's (the log is the record of what each process said), but echoed once
+   * per distinct text: under `serve` every worker of a start prints the same traceback, and the
+   * copies buried the gateway's own line. False when it was not echoed for that reason, for the
+   * caller to say so in a line.
    */
   loadFailure(traceback: string): boolean {
     const echo = !this.echoedFailures.has(traceback);
