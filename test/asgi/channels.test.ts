@@ -10,9 +10,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
-import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { stopGatewayChecked } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
 
 const HAS_CHANNELS = spawnSync('/usr/bin/python3', ['-c', 'import channels, django'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
@@ -32,13 +32,7 @@ test.before(async () => {
   gw = await startCli(['--apps', apps.path, '--environment', environment, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path], { ms: 60_000 });
 });
 
-test.after(async () => {
-  const pids = gw ? statusPids(await gatewayStatus(gw).catch(() => ({ apps: [] }))) : [];
-  await gw?.stop();
-  await assertNoOrphans(pids);
-  apps.remove();
-  state.remove();
-});
+test.after(() => stopGatewayChecked(gw, apps, state));
 
 ifChannels('HTTP goes to Django under the mount; websockets reach their consumers, both ways, with their close codes', async () => {
   const page = await request(`${gw!.url}/chat/rooms/`);

@@ -10,9 +10,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
-import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
 
 const importable = (...modules: string[]): boolean =>
@@ -54,13 +54,7 @@ test.before(async () => {
   );
 });
 
-test.after(async () => {
-  const pids = gw ? statusPids(await gatewayStatus(gw).catch(() => ({ apps: [] }))) : [];
-  await gw?.stop();
-  await assertNoOrphans(pids);
-  apps.remove();
-  state.remove();
-});
+test.after(() => stopGatewayChecked(gw, apps, state));
 
 async function get(path: string): Promise<{ status: number; type: string; body: string }> {
   const res = await request(`${gw.url}${path}`);
