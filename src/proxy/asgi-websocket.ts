@@ -64,6 +64,8 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
   private denialChunked = false;
   /** The request target, for the log. */
   private path = '';
+  /** The code ws closed the client with for breaking the protocol; its 'close' then says only 1006. */
+  private protocolErrorCode = 0;
 
   constructor(
     private readonly link: WorkerLink,
@@ -128,7 +130,7 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
     this.flow!.attach(ws);
     ws.on('message', this.onClientMessage);
     ws.on('close', this.onClientClose);
-    ws.on('error', () => {}); // a protocol error or a reset: 'close' follows with its code
+    ws.on('error', this.onClientError);
   }
 
   onFrame(type: number, payload: Buffer): void {
@@ -286,10 +288,20 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
     if (!this.settled && !this.appTold) this.flow!.toApp(data as Buffer, isBinary);
   };
 
-  /** ws's 'close': the client's code (1005 when it gave none, 1006 when it vanished) goes to the app. */
+  /** A protocol error or a reset; 'close' follows. */
+  private readonly onClientError = (err: Error & { code?: string }): void => {
+    this.protocolErrorCode = wsErrorCloseCode(err.code);
+  };
+
+  /**
+   * ws's 'close': the client's code (1005 when it gave none, 1006 when it vanished) goes to the
+   * app; after a protocol error, the code the client was closed with (1007 for invalid UTF-8),
+   * as the client saw it, not 1006.
+   */
   private readonly onClientClose = (code: number, reason: Buffer): void => {
     this.client = Client.Gone;
-    this.tellApp(code, reason.toString('utf8'));
+    if (code === WsCloseCode.ABNORMAL && this.protocolErrorCode !== 0) this.tellApp(this.protocolErrorCode, '');
+    else this.tellApp(code, reason.toString('utf8'));
   };
 
   private readonly holdEarly = (chunk: Buffer): void => {
@@ -344,4 +356,16 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
     this.timer = null;
     this.answer = null;
   }
+}
+
+/**
+ * The close code ws sends a client for each of its receiver's errors (ws/lib/receiver.js), by
+ * the error's documented `code`; 0 for an error that is no protocol error (a reset).
+ */
+function wsErrorCloseCode(code: string | undefined): number {
+  if (code === undefined || !code.startsWith('WS_ERR_')) return 0;
+  if (code === 'WS_ERR_INVALID_UTF8') return 1007;
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') return 1009;
+  if (code === 'WS_ERR_TOO_MANY_BUFFERED_PARTS') return 1008;
+  return 1002;
 }

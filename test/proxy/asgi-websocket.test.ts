@@ -272,9 +272,23 @@ gateway('a client message larger than the app\'s max_body closes that socket wit
   const client = await open(`${ws}/live/echo`);
   client.ws.send(Buffer.alloc(2 * 1024 * 1024, 7));
   assert.is((await client.closed()).code, 1009);
+  await waitFor(() => appLog().includes('disconnect 1009 /echo'), 5000, 'the app to be told 1009, as the client was, not 1006');
   const next = await open(`${ws}/live/echo`);
   next.ws.send(Buffer.alloc(512 * 1024, 1));
   assert.is(((await next.next()) as Buffer).length, 512 * 1024);
+  next.ws.close();
+  await next.closed();
+});
+
+gateway('a text message that is not UTF-8 closes the client with 1007, and the app is told 1007, not 1006; the app serves on', async () => {
+  const client = await open(`${ws}/live/echo`);
+  client.ws.send(Buffer.from([0x68, 0xc3, 0x28]), { binary: false }); // ws does not check what it sends
+  assert.is((await client.closed()).code, 1007);
+  await waitFor(() => appLog().includes('disconnect 1007 /echo'), 5000, 'the app to be told 1007');
+  assert.not.ok(/disconnect 1006 \/echo/.test(appLog()), appLog());
+  const next = await open(`${ws}/live/echo`);
+  next.ws.send('still here');
+  assert.is(await next.next(), 'still here');
   next.ws.close();
   await next.closed();
 });
