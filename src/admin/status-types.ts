@@ -60,7 +60,7 @@ export interface ExitStatus {
    * Why, as far as it said: the last line it wrote on stderr (a traceback's last,
    * `ModuleNotFoundError: No module named 'flask'`), at most 200 characters
    * (supervisor/exit-reason.ts), as written (status and the page escape it); null when it wrote
-   * none. The app's output: shown only to a client that may read its log.
+   * none, or none in the 5 s before its exit. The app's output: shown only to a client that may read its log.
    */
   reason: string | null;
 }

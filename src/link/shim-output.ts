@@ -51,6 +51,8 @@ export class LineTap {
   /** The last LAST_OUTPUT_BYTES or so of what passed, for a 502's body in development (lastOutput). */
   private readonly last: Buffer[] = [];
   private lastBytes = 0;
+  /** When it last wrote anything (Date.now()), 0 before it has: how old lastLine() is. */
+  lastOutputAt = 0;
   importError: Record<string, unknown> | null = null;
   notCallable: Record<string, unknown> | null = null;
   lifespanFailed: Record<string, unknown> | null = null;
@@ -140,6 +142,7 @@ export class LineTap {
   }
 
   private keepLast(chunk: Buffer): void {
+    this.lastOutputAt = Date.now();
     this.last.push(Buffer.from(chunk)); // its own bytes: a stream's chunk is not ours to keep
     this.lastBytes += chunk.length;
     while (this.last.length > 1 && this.lastBytes - this.last[0].length >= LAST_OUTPUT_BYTES) this.lastBytes -= this.last.shift()!.length;

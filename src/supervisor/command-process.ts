@@ -73,6 +73,8 @@ class PrefixedLines {
   private held: Buffer | null = null;
   /** Its last line with something in it: a stderr's is why its process died, as far as it said. */
   lastLine: string | null = null;
+  /** When lastLine was written (Date.now()), 0 before one was. */
+  lastLineAt = 0;
 
   /** `recent` may be shared by the lines of stdout and stderr: the last lines of either. */
   constructor(private readonly log: Writable, private readonly prefix: string, readonly recent: string[] = []) {}
@@ -87,7 +89,10 @@ class PrefixedLines {
   }
 
   private line(line: string): void {
-    if (line.trim() !== '') this.lastLine = line.trim();
+    if (line.trim() !== '') {
+      this.lastLine = line.trim();
+      this.lastLineAt = Date.now();
+    }
     this.recent.push(line);
     if (this.recent.length > RECENT_LINES) this.recent.shift();
     if (this.log.writable) this.log.write(`${this.prefix}${line}\n`);
@@ -162,6 +167,11 @@ export class CommandProcess extends EventEmitter {
   /** The last line it wrote on stderr with something in it, or null. */
   get lastErrorLine(): string | null {
     return this.errorOutput.lastLine;
+  }
+
+  /** When lastErrorLine was written (Date.now()), 0 before one was. */
+  get lastErrorLineAt(): number {
+    return this.errorOutput.lastLineAt;
   }
 
   get state(): ProcessState {

@@ -1,6 +1,13 @@
 // Why a supervised process ended, as status shows it beside its exit: its last line on stderr
 // (slot.ts reads it), bounded.
 
+/**
+ * A line written longer than this before the exit is not its reason: a process killed (SIGKILL
+ * by the kernel's OOM killer, say) after hours of silence last said something unrelated, a
+ * warning at its start; status then shows the signal alone.
+ */
+export const EXIT_REASON_WITHIN_MS = 5_000;
+
 /** An exit's reason in status is at most this many characters: a line of a log can be megabytes. */
 export const EXIT_REASON_CHARS = 200;
 

@@ -8,7 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { GatewayError } from '../errors.js';
 import type { ExitStatus } from '../admin/status-types.js';
 import type { Backoff } from './backoff.js';
-import { exitReason } from './exit-reason.js';
+import { EXIT_REASON_WITHIN_MS, exitReason } from './exit-reason.js';
 
 /** An exit with status 0 this soon after the start is likely a process that went to the background. */
 const QUICK_CLEAN_EXIT_MS = 2000;
@@ -23,6 +23,8 @@ export interface SupervisedProcess extends EventEmitter {
   readonly how: string;
   /** The last line it wrote on stderr with something in it (why it died, as far as it said), or null. */
   readonly lastErrorLine: string | null;
+  /** When it wrote lastErrorLine (Date.now()), 0 before it wrote one. */
+  readonly lastErrorLineAt: number;
   stop(graceMs: number): Promise<void>;
 }
 
@@ -66,7 +68,7 @@ export class Slot<P extends SupervisedProcess> {
   current: P | null = null;
   restarts = 0;
   /** How the last process that died unexpectedly in this slot ended, and the process itself. */
-  private exited: { status: Omit<ExitStatus, 'reason'>; proc: P } | null = null;
+  private exited: { status: Omit<ExitStatus, 'reason'>; proc: P; atMs: number } | null = null;
   /** Times a process of this slot was replaced on purpose (max_requests, max_memory, a stuck thread). */
   recycled = 0;
   /** When and why the last of those was. */
@@ -138,19 +140,22 @@ export class Slot<P extends SupervisedProcess> {
    */
   get lastExit(): ExitStatus | null {
     if (this.exited === null) return null;
-    return { ...this.exited.status, reason: exitReason(this.exited.proc.lastErrorLine) };
+    const { proc, atMs } = this.exited;
+    return { ...this.exited.status, reason: exitReason(proc.lastErrorLineAt >= atMs - EXIT_REASON_WITHIN_MS ? proc.lastErrorLine : null) };
   }
 
   private recordExit(proc: P): void {
+    const atMs = Date.now();
     this.exited = {
       status: {
         pid: proc.pid ?? null,
         code: proc.exitCode,
         signal: proc.exitSignal,
-        at: new Date().toISOString(),
+        at: new Date(atMs).toISOString(),
         uptimeSeconds: Math.round(this.uptime(proc) / 100) / 10,
       },
       proc,
+      atMs,
     };
   }
 

@@ -238,6 +238,11 @@ export class Worker extends EventEmitter {
     return this.errorTap?.lastLine() ?? null;
   }
 
+  /** When it last wrote on stderr (Date.now()), 0 before it has. */
+  get lastErrorLineAt(): number {
+    return this.errorTap?.lastOutputAt ?? 0;
+  }
+
   /** How it ended, for messages: `status 1`, `SIGKILL`. */
   get how(): string {
     return this.hung ?? this.exitSignal ?? `status ${this.exitCode}`;
