@@ -2,12 +2,13 @@
 // settings. Each probe answers {name, ok, detail, fix} and never throws for a failed check, so
 // `check` can report every problem at once. (Importing the app is the shim's part.)
 
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { satisfies } from '@renovatebot/pep440';
+import { countOf } from '../count.js';
 import { placeOf } from '../description/key-place.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
+import { programOutput, type ProgramOutput } from '../program-output.js';
 import { findVenv, missingSettingAt, resolveSettings } from './app-env.js';
 import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
@@ -121,31 +122,14 @@ export async function checkPython(
 
 // --- deb / rpm ---------------------------------------------------------------------------------
 
-interface RunResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  missingProgram: boolean;
-}
-
-function run(command: string, args: string[]): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
-      resolve({
-        status: e ? (typeof e.code === 'number' ? e.code : null) : 0,
-        stdout: String(stdout),
-        stderr: String(stderr),
-        missingProgram: e?.code === 'ENOENT',
-      });
-    });
-  });
+function run(command: string, args: string[]): Promise<ProgramOutput> {
+  return programOutput(command, args, { timeoutMs: COMMAND_TIMEOUT_MS, maxBuffer: 4 << 20 });
 }
 
 /** The listed packages dpkg has installed (with their versions) and those it has not; null where dpkg-query does not exist. */
 async function queryDeb(packages: string[]): Promise<{ found: string[]; missing: string[] } | null> {
   const answers = await Promise.all(packages.map((p) => run('dpkg-query', ['-W', '-f=${Status} ${Version}\\n', p])));
-  if (answers.some((a) => a.missingProgram)) return null;
+  if (answers.some((a) => a.startError === 'ENOENT')) return null;
   const found: string[] = [];
   const missing: string[] = [];
   answers.forEach((a, i) => {
@@ -183,7 +167,7 @@ export async function debMissing(desc: Pick<Description, 'deb' | 'file' | 'posit
 export async function checkRpm(packages: string[]): Promise<CheckResult> {
   if (packages.length === 0) return passed('rpm', 'no rpm packages listed', true);
   const answers = await Promise.all(packages.map((p) => run('rpm', ['-q', '--qf', '%{NAME} %{VERSION}-%{RELEASE}\\n', p])));
-  if (answers.some((a) => a.missingProgram)) {
+  if (answers.some((a) => a.startError === 'ENOENT')) {
     return passed('rpm', `not checked: rpm not found (not an rpm host); listed: ${packages.join(', ')}`, true);
   }
   const missing = packages.filter((_, i) => answers[i].status !== 0);
@@ -212,13 +196,12 @@ for dist in metadata.distributions():
         found[key] = dist.version
 print(json.dumps(found))
 `;
-import { countOf } from '../count.js';
 
 /** Installed distributions (normalised name → version) as `python` sees them with the app's paths. */
 export async function installedDistributions(python: string, appDir: string, siteDirs: string[]): Promise<Record<string, string>> {
   const answer = await run(python, ['-E', '-c', LIST_DISTRIBUTIONS, JSON.stringify({ prepend: [appDir, ...siteDirs], siteDirs })]);
   if (answer.status !== 0) {
-    throw new Error(answer.missingProgram ? `${python}: no such file` : answer.stderr.trim().split('\n').pop() || `exit status ${String(answer.status)}`);
+    throw new Error(answer.startError === 'ENOENT' ? `${python}: no such file` : answer.stderr.trim().split('\n').pop() || `exit status ${String(answer.status)}`);
   }
   return JSON.parse(answer.stdout.trim().split('\n').pop() ?? '{}') as Record<string, string>;
 }

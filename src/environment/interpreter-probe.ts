@@ -3,8 +3,8 @@
 // (interpreter-discovery.ts) and the cache across starts (probe-cache.ts) both run it; it
 // knows neither of them.
 
-import { execFile } from 'node:child_process';
 import { realpath } from 'node:fs/promises';
+import { programOutput } from '../program-output.js';
 
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -91,36 +91,27 @@ export interface ProbeFailure {
 }
 
 /** Run `command -E -c PROBE`; a failure is returned as a reason, never thrown. */
-export function probe(command: string): Promise<ProbeResult | ProbeFailure> {
-  return new Promise((resolve) => {
-    // -E: the gateway's own PYTHONPATH/PYTHONHOME must not colour what the interpreter says.
-    execFile(
-      command,
-      ['-E', '-c', PROBE],
-      { timeout: PROBE_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 1 << 20, windowsHide: true },
-      (err, stdout, stderr) => {
-        if (err) {
-          const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown };
-          let reason: string;
-          if (e.code === 'ENOENT') reason = 'no such file';
-          else if (e.code === 'EACCES') reason = 'permission denied (not executable)';
-          else if (e.killed) reason = `no answer within ${PROBE_TIMEOUT_MS / 1000}s`;
-          else reason = firstLine(String(stderr)) || `exited with status ${String(e.code)}, expected a JSON line`;
-          resolve(e.killed || typeof e.code !== 'number' || saysPython(`${String(stderr)}\n${String(stdout)}`) ? { reason } : { reason, notPython: true });
-          return;
-        }
-        try {
-          const data = JSON.parse(String(stdout).trim().split('\n').pop() ?? '') as ProbeResult;
-          if (typeof data.version !== 'string' || typeof data.executable !== 'string') throw new Error('bad probe');
-          if (!data.executable) data.executable = command;
-          resolve(data);
-        } catch {
-          const reason = `unexpected output: ${firstLine(String(stdout)) || '(none)'}`;
-          resolve(saysPython(`${String(stderr)}\n${String(stdout)}`) ? { reason } : { reason, notPython: true });
-        }
-      },
-    );
-  });
+export async function probe(command: string): Promise<ProbeResult | ProbeFailure> {
+  // -E: the gateway's own PYTHONPATH/PYTHONHOME must not colour what the interpreter says.
+  const answer = await programOutput(command, ['-E', '-c', PROBE], { timeoutMs: PROBE_TIMEOUT_MS, maxBuffer: 1 << 20 });
+  const said = `${answer.stderr}\n${answer.stdout}`;
+  if (answer.status !== 0) {
+    let reason: string;
+    if (answer.startError === 'ENOENT') reason = 'no such file';
+    else if (answer.startError === 'EACCES') reason = 'permission denied (not executable)';
+    else if (answer.timedOut) reason = `no answer within ${PROBE_TIMEOUT_MS / 1000}s`;
+    else reason = firstLine(answer.stderr) || `exited with status ${String(answer.status)}, expected a JSON line`;
+    return answer.timedOut || answer.status === null || saysPython(said) ? { reason } : { reason, notPython: true };
+  }
+  try {
+    const data = JSON.parse(answer.stdout.trim().split('\n').pop() ?? '') as ProbeResult;
+    if (typeof data.version !== 'string' || typeof data.executable !== 'string') throw new Error('bad probe');
+    if (!data.executable) data.executable = command;
+    return data;
+  } catch {
+    const reason = `unexpected output: ${firstLine(answer.stdout) || '(none)'}`;
+    return saysPython(said) ? { reason } : { reason, notPython: true };
+  }
 }
 
 /**

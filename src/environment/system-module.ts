@@ -4,9 +4,9 @@
 // "fix the error in the traceback" leaves the user to find SPEC 1.3's rule (an app listing deb
 // packages runs on /usr/bin/python3); naming the package found gives the `deb:` line to write.
 
-import { execFile } from 'node:child_process';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
+import { programOutput } from '../program-output.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { SYSTEM_PYTHON } from './interpreter-discovery.js';
 
@@ -20,10 +20,9 @@ places = [] if spec is None else [spec.origin] if spec.origin not in (None, "nam
 print(places[0] if places else "")
 `;
 
-function output(command: string, args: string[]): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: ASK_MS, killSignal: 'SIGKILL' }, (err, stdout) => resolve(err ? null : String(stdout).trim()));
-  });
+async function output(command: string, args: string[]): Promise<string | null> {
+  const answer = await programOutput(command, args, { timeoutMs: ASK_MS });
+  return answer.status === 0 ? answer.stdout.trim() : null;
 }
 
 /**

@@ -1,26 +1,16 @@
 // The `deb` packages of an app on a Debian host: which are missing (dpkg-query, the same
 // question `check` asks) and, for `install --system`, apt-get install of exactly those.
-import { execFile } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { GatewayError } from '../errors.js';
+import { programOutput } from '../program-output.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
 
 /** The packages dpkg does not report "install ok installed"; null where there is no dpkg-query. */
 export async function missingDebPackages(packages: string[]): Promise<string[] | null> {
-  const answers = await Promise.all(
-    packages.map(
-      (p) =>
-        new Promise<{ installed: boolean; noDpkg: boolean }>((resolve) => {
-          execFile('dpkg-query', ['-W', '-f=${Status}\\n', p], { timeout: 30_000 }, (err, stdout) => {
-            const noDpkg = (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-            resolve({ installed: String(stdout).split('\n').some((l) => l === 'install ok installed'), noDpkg });
-          });
-        }),
-    ),
-  );
-  if (answers.some((a) => a.noDpkg)) return null;
-  return packages.filter((_, i) => !answers[i].installed);
+  const answers = await Promise.all(packages.map((p) => programOutput('dpkg-query', ['-W', '-f=${Status}\\n', p], { timeoutMs: 30_000 })));
+  if (answers.some((a) => a.startError === 'ENOENT')) return null;
+  return packages.filter((_, i) => !answers[i].stdout.split('\n').some((l) => l === 'install ok installed'));
 }
 
 /**

@@ -3,8 +3,8 @@
 // fix is `deb: python3-m2crypto`: Debian names a library's Python 3 package python3-NAME, so
 // that is the package we suggest, and we say whether this host's apt knows it (apt-cache
 // reads the local package lists; nothing is fetched).
-import { execFile } from 'node:child_process';
 import { GatewayError } from '../errors.js';
+import { programOutput } from '../program-output.js';
 import type { InstalledDistribution } from './vendor-dists.js';
 
 /** python3-NAME as Debian spells it: lowercase, "_" and "." as "-". */
@@ -13,14 +13,10 @@ export function debianPackageName(distribution: string): string {
 }
 
 /** Whether apt knows `pkg` on this host: true, false, or null (no apt-cache here). */
-function aptKnows(pkg: string): Promise<boolean | null> {
-  return new Promise((resolve) => {
-    execFile('apt-cache', ['show', '--no-all-versions', pkg], { timeout: 15_000 }, (err, stdout) => {
-      const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
-      if (e?.code === 'ENOENT') resolve(null);
-      else resolve(!e && /^Package: /m.test(String(stdout)));
-    });
-  });
+async function aptKnows(pkg: string): Promise<boolean | null> {
+  const answer = await programOutput('apt-cache', ['show', '--no-all-versions', pkg], { timeoutMs: 15_000 });
+  if (answer.startError === 'ENOENT') return null;
+  return answer.status === 0 && /^Package: /m.test(answer.stdout);
 }
 
 /** The refusal of `binary` (each one's tags and compiled files), with its deb packages. */

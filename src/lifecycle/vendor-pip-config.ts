@@ -5,7 +5,7 @@
 // instead of into the staging directory, which stays empty, and vendor then empties the vendor
 // directory to match. pip ignores a setting with an empty value, so no PIP_* variable undoes one
 // set in a file (as PIP_USER=0 undoes `user`): they are refused before pip runs, each where it is set.
-import { execFile } from 'node:child_process';
+import { programOutput } from '../program-output.js';
 
 /** pip's settings that give `pip install` a destination other than --target's. */
 const TARGET_CONFLICTS = ['prefix', 'root'];
@@ -40,10 +40,9 @@ export async function targetConflicts(python: string, env: Record<string, string
   return [...found, ...(debug === null ? [] : filesSetting(debug))];
 }
 
-function pipConfigDebug(python: string, env: Record<string, string | undefined>): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile(python, ['-m', 'pip', 'config', 'debug'], { env, timeout: 60_000 }, (err, stdout) => resolve(err ? null : String(stdout)));
-  });
+async function pipConfigDebug(python: string, env: Record<string, string | undefined>): Promise<string | null> {
+  const answer = await programOutput(python, ['-m', 'pip', 'config', 'debug'], { env, timeoutMs: 60_000 });
+  return answer.status === 0 ? answer.stdout : null;
 }
 
 /**

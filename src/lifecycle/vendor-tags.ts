@@ -2,9 +2,9 @@
 // once per interpreter and question. `vendor` records the tag of the interpreter it ran with,
 // and `check` asks whether the host's interpreter loads the compiled distributions a vendor
 // directory was allowed to keep (--allow-binary).
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { SHIM_DIR } from '../link/shim-path.js';
+import { programOutput } from '../program-output.js';
 
 const TAGS_SCRIPT = path.join(SHIM_DIR, 'apppkg_vendor_tags.py');
 const TIMEOUT_MS = 30_000;
@@ -29,23 +29,16 @@ export interface TagTarget {
  * Ask `python` for its own tag and which of `tags` it loads; rejects with Python's last line.
  * With `target`, `python` answers for that interpreter instead (an image's), by the same rules.
  */
-export function hostTags(python: string, tags: string[] = [], target?: TagTarget): Promise<HostTags> {
+export async function hostTags(python: string, tags: string[] = [], target?: TagTarget): Promise<HostTags> {
   const as = target === undefined ? [] : ['--as', `${target.python}:${target.glibc}:${target.machine}`];
-  return new Promise((resolve, reject) => {
-    // -E -s: the caller's PYTHONPATH and user site must not change what the interpreter says.
-    execFile(python, ['-E', '-s', TAGS_SCRIPT, ...as, ...tags], { timeout: TIMEOUT_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      if (err) {
-        const last = String(stderr).trim().split('\n').pop();
-        reject(new Error(last || (err as Error).message));
-        return;
-      }
-      try {
-        resolve(JSON.parse(String(stdout).trim().split('\n').pop() ?? '') as HostTags);
-      } catch {
-        reject(new Error(`unexpected output from ${TAGS_SCRIPT}: ${String(stdout).slice(0, 200)}`));
-      }
-    });
-  });
+  // -E -s: the caller's PYTHONPATH and user site must not change what the interpreter says.
+  const answer = await programOutput(python, ['-E', '-s', TAGS_SCRIPT, ...as, ...tags], { timeoutMs: TIMEOUT_MS });
+  if (answer.status !== 0) throw new Error(answer.stderr.trim().split('\n').pop() || answer.message);
+  try {
+    return JSON.parse(answer.stdout.trim().split('\n').pop() ?? '') as HostTags;
+  } catch {
+    throw new Error(`unexpected output from ${TAGS_SCRIPT}: ${answer.stdout.slice(0, 200)}`);
+  }
 }
 
 /** A wheel tag that needs a particular interpreter or platform: its ABI or platform part is not none/any. */

@@ -12,7 +12,6 @@
 //      distribution's own scripts made relocatable too (vendor-scripts.ts), its absolute direct_url.json dropped, each RECORD rewritten;
 //   4. the manifest is written (vendor-manifest.ts) and the vendor directory made to match the
 //      stage, removing what is no longer required (vendor-sync.ts).
-import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,6 +23,7 @@ import { formatInterpreter, pickInterpreter } from '../environment/interpreters.
 import { normalizeName, readRequirements, requirementIncludes } from '../environment/requirements.js';
 import { GatewayError } from '../errors.js';
 import { countOf } from '../count.js';
+import { programOutput } from '../program-output.js';
 import { isInside } from './data-tree.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
@@ -287,14 +287,11 @@ function allows(version: string, specifier: string): boolean {
   }
 }
 
-function assertHasPip(python: string, env: Record<string, string | undefined>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(python, ['-m', 'pip', '--version'], { env, timeout: 60_000 }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      const reason = String(stderr).trim().split('\n').pop() || (err as Error).message;
-      reject(new GatewayError('APPPKG_VENDOR_NO_PIP', { python, reason }));
-    });
-  });
+async function assertHasPip(python: string, env: Record<string, string | undefined>): Promise<void> {
+  const answer = await programOutput(python, ['-m', 'pip', '--version'], { env, timeoutMs: 60_000 });
+  if (answer.status === 0) return;
+  const reason = answer.stderr.trim().split('\n').pop() || answer.message;
+  throw new GatewayError('APPPKG_VENDOR_NO_PIP', { python, reason });
 }
 
 /** A --find-links that is a URL (pip takes those as they are), not a directory. */
