@@ -570,6 +570,17 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { app: 'shop:app', found: 'Quart, an ASGI app: its __call__ is an async def', kind: 'asgi', declared: 'wsgi' },
   },
+  APPPKG_APP_MONKEY_PATCHED: {
+    summary:
+      "Importing the `app:` module monkey-patched Python's threads (`from gevent import monkey; monkey.patch_all()`, `eventlet.monkey_patch()`, as gunicorn -k gevent users write it). The gateway's worker serves requests on threads of its own and reads its link from them; patched, they are greenlets on one OS thread, and the worker would hang before it is ready. The version is refused, as for an import error.",
+    message: (d) => `app: ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''} monkey-patches Python's threads at import: ${str(d.by)} replaced ${str(d.replaced)}, and the worker's own threads would become greenlets`,
+    hint: (d) =>
+      d.kind === 'asgi'
+        ? `remove the patch${d.where ? ` at ${str(d.where)}` : ''}: the ASGI worker runs the app's requests as tasks of its event loop, side by side without it`
+        : `remove the patch${d.where ? ` at ${str(d.where)}` : ''}: the worker's \`threads:\` serve requests side by side without it; or keep ${str(d.by)} and serve the app with its own server: in app.yaml write \`platform: python, command\` without \`app:\`, add python3-gunicorn to \`deb:\`, and \`processes: {web: {command: exec gunicorn -k ${str(d.by)} -b 127.0.0.1:$PORT ${str(d.app)}}}\``,
+    exitStatus: 1,
+    example: { app: 'app:app', kind: 'wsgi', by: 'gevent', replaced: '_thread.start_new_thread, _thread.allocate_lock', where: '/srv/apps/chat/app.py:1' },
+  },
   APPPKG_APP_LIFESPAN_FAILED: {
     summary: "An ASGI app's lifespan startup failed (it sent `lifespan.startup.failed`, or raised after taking the lifespan scope), or did not complete in time (the worker's start deadline; `check`'s bound); the version is refused, as for an import error.",
     message: (d) => `app: ${str(d.app)} failed its lifespan startup: ${str(d.reason)}`,

@@ -37,6 +37,8 @@ from .errors import (
     import_error_details,
     log,
 )
+from .green_patch import PATCHED_MARKER, patch_found, snapshot
+from .green_patch import message as patch_message
 from .left_behind import TREE_MARK, end_out_of_reach
 from .link import LINK_PROTOCOL
 
@@ -254,8 +256,15 @@ def _short_repr(obj):
 def load_app(config):
     """Import the app, or report why not (marker line on stderr) and return None."""
     spec = config["app"]
+    before = snapshot()
     try:
-        return import_app(spec, config["kind"])
+        app = import_app(spec, config["kind"])
+        patched = patch_found(before, spec, config["kind"], config.get("sysPath") or [])
+        if patched is None:
+            return app
+        # Refused before any of the worker's threads start: they would hang on the patched ones.
+        log(patch_message(patched))
+        emit_marker(PATCHED_MARKER, patched)
     except AppNotCallable as exc:
         log(str(exc))
         details = {"app": spec, "found": exc.found, "message": str(exc)}

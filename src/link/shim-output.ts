@@ -12,12 +12,14 @@ export const IMPORT_ERROR_MARKER = 'APPPKG-IMPORT-ERROR ';
 export const NOT_CALLABLE_MARKER = 'APPPKG-APP-NOT-CALLABLE ';
 /** An ASGI app's lifespan startup failed (docs/protocol.md §8): the version is refused. */
 export const LIFESPAN_FAILED_MARKER = 'APPPKG-LIFESPAN-FAILED ';
+/** The app's import monkey-patched Python's threads (gevent, eventlet): the version is refused. */
+export const PATCHED_MARKER = 'APPPKG-APP-PATCHED ';
 /**
  * Before exit 3: the shim speaks another link protocol than this gateway (docs/protocol.md §1).
  * Written by another version's shim, so its name and fields never change.
  */
 export const LINK_MISMATCH_MARKER = 'APPPKG-LINK-MISMATCH ';
-const PROTOCOL_MARKERS = [IMPORT_ERROR_MARKER, NOT_CALLABLE_MARKER, LIFESPAN_FAILED_MARKER, LINK_MISMATCH_MARKER];
+const PROTOCOL_MARKERS = [IMPORT_ERROR_MARKER, NOT_CALLABLE_MARKER, LIFESPAN_FAILED_MARKER, PATCHED_MARKER, LINK_MISMATCH_MARKER];
 
 const NEWLINE = 0x0a;
 /** How long a line without its newline waits for it before the log gets it, ended by UNENDED_MARK. */
@@ -56,6 +58,7 @@ export class LineTap {
   importError: Record<string, unknown> | null = null;
   notCallable: Record<string, unknown> | null = null;
   lifespanFailed: Record<string, unknown> | null = null;
+  patched: Record<string, unknown> | null = null;
   linkMismatch: Record<string, unknown> | null = null;
   /**
    * Where the traceback of a load failure goes (an import's or a lifespan startup's; the marker
@@ -218,6 +221,9 @@ export class LineTap {
         this.lifespanFailed = parseMarker(line, LIFESPAN_FAILED_MARKER);
         marker = true;
         this.loadFailed(this.lifespanFailed?.traceback);
+      } else if (line.startsWith(PATCHED_MARKER)) {
+        this.patched = parseMarker(line, PATCHED_MARKER);
+        marker = true;
       } else if (line.startsWith(LINK_MISMATCH_MARKER)) {
         this.linkMismatch = parseMarker(line, LINK_MISMATCH_MARKER);
         marker = true;
@@ -271,6 +277,18 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.notCallable) {
     return new GatewayError('APPPKG_APP_NOT_CALLABLE', { app, found: String(tap.notCallable.found ?? 'not callable') });
+  }
+  if (code === EXIT_APP_LOAD_FAILED && tap.patched) {
+    const d = tap.patched;
+    const file = typeof d.file === 'string' ? d.file : undefined;
+    const line = typeof d.line === 'number' ? d.line : undefined;
+    return new GatewayError('APPPKG_APP_MONKEY_PATCHED', {
+      app,
+      kind: d.kind === 'asgi' ? 'asgi' : 'wsgi',
+      by: String(d.by ?? 'a library'),
+      replaced: Array.isArray(d.replaced) ? d.replaced.join(', ') : '',
+      where: file ? (line ? `${file}:${line}` : file) : undefined,
+    });
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.lifespanFailed) {
     const d = tap.lifespanFailed;
