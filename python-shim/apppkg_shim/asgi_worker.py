@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 
-from . import link
+from . import forked, link
 from .asgi_http import HttpExchange
 from .asgi_lifespan import Lifespan, awaiting_frames
 from .asgi_scope import reads_full_path
@@ -86,6 +86,9 @@ class AsgiWorker:
                 # What it waits for may be a thread (run_in_executor) that Python would join at exit.
                 _exit(EXIT_APP_LOAD_FAILED)
             return EXIT_APP_LOAD_FAILED
+        # A child the app forks shares the loop's wakeup fd: its signals would stop this worker.
+        forked.stop_signals_from({signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}, wakeup=True)
+        forked.cut_in_child(self.link, "write", "write_parts", "flush")
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_stop_signal)
         lifespan = "supported" if self.lifespan.supported else "unsupported"

@@ -37,6 +37,7 @@ from .errors import (
     import_error_details,
     log,
 )
+from .forked import guard_link
 from .green_patch import PATCHED_MARKER, patch_found, snapshot
 from .green_patch import message as patch_message
 from .left_behind import TREE_MARK, end_out_of_reach
@@ -326,6 +327,8 @@ def open_link():
         # Subprocesses of the app must not hold the link open after we exit.
         os.set_inheritable(fd, False)
         socks.append(sock)
+    # Nor its forks (a pool made at import included), which exec does not close it for.
+    guard_link(socks)
     return socks
 
 

@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 
-from . import link
+from . import forked, link
 from .environ import make_base_environ
 from .errors import format_exc, log
 from .task import FileWrapper, Task, where_is
@@ -64,6 +64,9 @@ class Worker:
         self.base_environ = make_base_environ(self.threads, config.get("multiprocess", False), FileWrapper)
         self.frames = link.FrameReader(incoming)
         self.writer = link.FrameWriter(outgoing, self._link_closed)
+        # A child the app forks and that returns into our code ends there, off the link.
+        forked.cut_in_child(self.writer, "send", "send_parts", "flush", "send_file")
+        forked.cut_in_child(self.frames, "read_frames")
         self.lock = threading.Lock()
         self.reader = None  # the _Thread holding the reading right; None = free
         self.reader_state = FREE
@@ -86,8 +89,7 @@ class Worker:
     # -- lifecycle ----------------------------------------------------------------------
 
     def serve(self):
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGINT, self._on_stop_signal)
+        forked.stop_signals_from({signum: signal.signal(signum, self._on_stop_signal) for signum in (signal.SIGTERM, signal.SIGINT)})
         for i in range(self.threads):
             threading.Thread(target=self._thread_main, name="apppkg-worker-%d" % i, daemon=True).start()
         threading.Thread(target=self._monitor, name="apppkg-monitor", daemon=True).start()
