@@ -293,7 +293,7 @@ def check(config):
         lifespan = run_for_check(app, config["app"], loop, (config.get("lifespanWithinMs") or 5000) / 1000.0)
     if app is None or (asgi and lifespan is None):
         print(json.dumps({"ok": False, "app": config["app"]}))
-        return _check_exit(EXIT_APP_LOAD_FAILED, asgi)
+        return _check_exit(EXIT_APP_LOAD_FAILED)
     print(json.dumps({
         "ok": True,
         "app": config["app"],
@@ -303,13 +303,17 @@ def check(config):
         "sysPath": sys.path,
         "lifespan": lifespan,
     }))
-    return _check_exit(0, asgi)
+    return _check_exit(0)
 
 
-def _check_exit(code, asgi):
-    if not asgi:
-        return code
-    # A thread the app's startup left running (or still waits in) must not hold check's exit.
+def _check_exit(code):
+    # A thread the app started (a background loop at import that is no daemon, one its ASGI
+    # startup left running or still waits in) must not hold check's exit: Python joins it
+    # first, and check failed saying the import did not finish within its deadline.
+    _exit_now(code)
+
+
+def _exit_now(code):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -365,9 +369,14 @@ def serve(config):
     # The tree's mark as the gateway gave it: the app may change its own environment.
     mark = os.environ.get(TREE_MARK)
     try:
-        return _serve_app(config, incoming, outgoing)
+        code = _serve_app(config, incoming, outgoing)
     finally:
         end_out_of_reach(mark)
+    if code == EXIT_APP_LOAD_FAILED:
+        # A thread the import started before it failed, no daemon, would hold the exit that
+        # tells the gateway: it waited for its start deadline, and said the worker was not ready.
+        _exit_now(code)
+    return code
 
 
 def _serve_app(config, incoming, outgoing):

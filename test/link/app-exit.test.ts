@@ -1,0 +1,45 @@
+// How a worker (and check) ends with what the app left at exit: its atexit handlers run on a
+// graceful stop, as under gunicorn; a thread it started that is no daemon, which Python joins
+// before any exit, holds neither check nor the gateway past its bounds.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isGatewayError } from '../../src/errors.js';
+import { checkAppImport } from '../../src/link/check-app.js';
+import { fixtureApp, workerFor } from '../helpers/link-harness.js';
+
+const t = suite('app-exit');
+const { dir } = fixtureApp('app-threads');
+
+t('check of an app that starts a thread at import that is no daemon: passes, not "the import did not finish"', async () => {
+  const env = { python: 'python3', env: process.env as Record<string, string>, appDir: dir, sysPath: [dir], name: 'app-threads' };
+  // Python joined the thread before check's exit: the result line came, the exit never did.
+  const ok = await checkAppImport(env, 'looping:application', 15_000);
+  assert.is(ok.type, 'function');
+});
+
+t('an import that starts such a thread, then fails: APPPKG_APP_IMPORT_FAILED at once, not "not ready" at the start deadline', async () => {
+  const worker = workerFor('app-threads', { app: 'looping_fails:application' });
+  try {
+    await worker.start(15_000);
+    await worker.stop(1000);
+    assert.unreachable('the worker started');
+  } catch (err) {
+    assert.ok(isGatewayError(err), String(err));
+    assert.is(err.code, 'APPPKG_APP_IMPORT_FAILED', err.message);
+    assert.match(String(err.details.reason), /No module named 'no_such_module_here'/);
+    assert.is(worker.exitCode, 4);
+  }
+});
+
+t('a graceful stop runs the app\'s atexit handlers, then exits 0', async () => {
+  const output: string[] = [];
+  const worker = workerFor('app-threads', { app: 'plain:application' }, output);
+  await worker.start(15_000);
+  const exits: unknown[] = [];
+  worker.on('exit', (code, signal) => exits.push([code, signal]));
+  await worker.stop(5000);
+  assert.equal(exits, [[0, null]]);
+  assert.ok(output.includes(`app atexit ran in ${worker.pid}`), output.join('\n'));
+});
+
+t.run();
