@@ -37,6 +37,7 @@ from .errors import (
     import_error_details,
     log,
 )
+from .exit_watch import watch_exit
 from .forked import guard_link
 from .green_patch import PATCHED_MARKER, patch_found, snapshot
 from .green_patch import message as patch_message
@@ -376,6 +377,7 @@ def serve(config):
         # A thread the import started before it failed, no daemon, would hold the exit that
         # tells the gateway: it waited for its start deadline, and said the worker was not ready.
         _exit_now(code)
+    watch_exit()
     return code
 
 

@@ -42,4 +42,19 @@ t('a graceful stop runs the app\'s atexit handlers, then exits 0', async () => {
   assert.ok(output.includes(`app atexit ran in ${worker.pid}`), output.join('\n'));
 });
 
+t('a stop held by such a thread is bounded by the grace, and the app log names the thread and the fix', async () => {
+  const output: string[] = [];
+  const worker = workerFor('app-threads', { app: 'looping:application' }, output);
+  await worker.start(15_000);
+  const exits: unknown[] = [];
+  worker.on('exit', (code, signal) => exits.push([code, signal]));
+  // Python joins the thread for ever: the grace's SIGKILL ends the worker.
+  await worker.stop(3000);
+  assert.equal(exits, [[null, 'SIGKILL']]);
+  const said = output.find((l) => l.includes('the worker has finished its requests but cannot exit'));
+  assert.ok(said, output.join('\n'));
+  assert.match(said!, new RegExp(`thread 'app-loop' \\(at ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/looping\\.py:\\d+ in _loop\\), which is no daemon`));
+  assert.match(said!, /start it with daemon=True/);
+});
+
 t.run();

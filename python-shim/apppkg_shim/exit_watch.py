@@ -1,0 +1,57 @@
+"""Says which of the app's threads hold a stopped worker's exit.
+
+A worker that has finished its last request returns, and Python then joins every thread that
+is no daemon before it exits and before it runs the app's atexit handlers. An app's background
+loop started at import without daemon=True never ends: the worker stayed, silent, until the
+gateway's grace was over (a stop, a deploy's drain, a recycle) and it was killed, its atexit
+handlers never run. Python's order is kept, since such a thread may be finishing work; a moment
+after the exit began, the app log gets one line naming each thread still there, where it runs,
+and the fix.
+"""
+
+import os
+import sys
+import threading
+import time
+
+from .errors import is_stdlib, log
+
+HELD_SECONDS = 1.0
+
+
+def watch_exit():
+    """From now on the main thread is on its way out; report what holds it back."""
+    threading.Thread(target=_report, name="apppkg-exit-watch", daemon=True).start()
+
+
+def _report():
+    time.sleep(HELD_SECONDS)
+    main = threading.main_thread()
+    held = [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]
+    if not held:
+        return
+    frames = sys._current_frames()
+    named = []
+    for thread in held:
+        where = _where(frames.get(thread.ident))
+        named.append("%r%s" % (thread.name, " (at %s)" % where if where else ""))
+    log("the worker has finished its requests but cannot exit: Python waits for the app's thread%s %s, %s no daemon, "
+        "before it exits and runs the app's atexit handlers, and the gateway kills the worker when its grace is over; "
+        "start %s with daemon=True, or end %s when the app stops" % (
+            "s" if len(held) > 1 else "", ", ".join(named), "which are" if len(held) > 1 else "which is",
+            "them" if len(held) > 1 else "it", "them" if len(held) > 1 else "it"))
+
+
+def _where(frame):
+    """FILE:LINE in FUNC of the innermost frame outside the stdlib (the app's loop, not the
+    time.sleep or Event.wait it waits in), else of the innermost frame; None without one."""
+    innermost = None
+    while frame is not None:
+        code = frame.f_code
+        text = "%s:%d in %s" % (code.co_filename, frame.f_lineno, code.co_name)
+        if innermost is None:
+            innermost = text
+        if not code.co_filename.startswith("<") and not is_stdlib(os.path.abspath(code.co_filename)):
+            return text
+        frame = frame.f_back
+    return innermost
