@@ -20,6 +20,7 @@ import time
 import traceback
 
 from . import forked, link
+from .app_signal import run_app_handler
 from .asgi_http import HttpExchange
 from .asgi_lifespan import Lifespan, awaiting_frames
 from .asgi_scope import reads_full_path
@@ -56,6 +57,7 @@ class AsgiWorker:
         self.abandoned = set()  # tasks cancelled for their 504 that ignored it: a stop does not wait for them
         self.held_heads = []  # exchanges whose response start waits for its first body
         self.stop_requested = False
+        self.stop_signum = None  # the signal that asked for the stop
         self.no_more = False
         self.cancelled = False  # CANCEL came: a task's CancelledError is the drain's end, no app error
         self.finished = loop.create_future()
@@ -87,15 +89,18 @@ class AsgiWorker:
                 _exit(EXIT_APP_LOAD_FAILED)
             return EXIT_APP_LOAD_FAILED
         # A child the app forks shares the loop's wakeup fd: its signals would stop this worker.
-        forked.stop_signals_from({signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}, wakeup=True)
+        app_handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+        forked.stop_signals_from(app_handlers, wakeup=True)
         forked.cut_in_child(self.link, "write", "write_parts", "flush")
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._on_stop_signal)
+            loop.add_signal_handler(signum, self._on_stop_signal, signum)
         lifespan = "supported" if self.lifespan.supported else "unsupported"
         self.link.write(link.ready_frame(self.threads, self.app_spec, loop=self.loop_name, lifespan=lifespan))
         await self.finished
         await self.lifespan.shutdown()
         await self.link.flushed()
+        # As uvicorn (0.29 on) gives a captured signal back to the handler from before it.
+        run_app_handler(app_handlers.get(self.stop_signum), self.stop_signum)
         return 0
 
     async def _start_lifespan(self):
@@ -209,10 +214,11 @@ class AsgiWorker:
 
     # -- stopping -----------------------------------------------------------------------------
 
-    def _on_stop_signal(self):
+    def _on_stop_signal(self, signum):
         if self.stop_requested:
             return
         self.stop_requested = True
+        self.stop_signum = signum
         self.link.write(HEADER_PACK(link.STOPPING, 0, 0))
         self._check_finished()
 

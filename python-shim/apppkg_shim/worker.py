@@ -27,6 +27,7 @@ import time
 from collections import deque
 
 from . import forked, link
+from .app_signal import run_app_handler
 from .environ import make_base_environ
 from .errors import format_exc, log
 from .task import FileWrapper, Task, where_is
@@ -80,6 +81,7 @@ class Worker:
         self.monitor_cv = threading.Condition(self.lock)
         self.main_cv = threading.Condition(self.lock)
         self.stop_requested = False
+        self.stop_signum = None  # the signal that asked for the stop
         self.stopping = False
         self.no_more = False
         self.ppid = os.getppid()
@@ -89,7 +91,8 @@ class Worker:
     # -- lifecycle ----------------------------------------------------------------------
 
     def serve(self):
-        forked.stop_signals_from({signum: signal.signal(signum, self._on_stop_signal) for signum in (signal.SIGTERM, signal.SIGINT)})
+        app_handlers = {signum: signal.signal(signum, self._on_stop_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
+        forked.stop_signals_from(app_handlers)
         for i in range(self.threads):
             threading.Thread(target=self._thread_main, name="apppkg-worker-%d" % i, daemon=True).start()
         threading.Thread(target=self._monitor, name="apppkg-monitor", daemon=True).start()
@@ -111,9 +114,12 @@ class Worker:
         self.writer.flush()
         if os.environ.get("APPPKG_SHIM_STATS"):
             log("stats " + json.dumps(self.stats))
+        run_app_handler(app_handlers.get(self.stop_signum), self.stop_signum)
         return 0
 
     def _on_stop_signal(self, signum, frame):
+        if not self.stop_requested:
+            self.stop_signum = signum
         self.stop_requested = True
 
     def _link_closed(self):

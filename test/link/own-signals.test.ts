@@ -1,0 +1,31 @@
+// An app that installs its own SIGTERM handler at import (python-shim/apppkg_shim/app_signal.py):
+// the worker's stop handshake keeps the signal, drains, then runs the app's handler, where it
+// used to be replaced and never run.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { get, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
+import { waitFor } from '../helpers/process.js';
+
+const t = suite<{ harness?: LinkHarness }>('own-signals');
+t.after.each(async (ctx) => {
+  await ctx.harness?.stop();
+  ctx.harness = undefined;
+});
+
+for (const kind of ['wsgi', 'asgi'] as const) {
+  t(`${kind}: a stop drains the request in flight, then runs the app's own SIGTERM handler, and exits 0`, async (ctx) => {
+    const h = (ctx.harness = await startLinkHarness('own-signals', { app: `${kind}_app:application`, kind, threads: 2 }));
+    const worker = h.workers[0];
+    const exits: unknown[] = [];
+    worker.on('exit', (code, signal) => exits.push([code, signal]));
+    const slow = get(`${h.url}/slow`);
+    await waitFor(() => worker.inFlight === 1, 5000, 'the request in flight');
+    await worker.stop(10_000);
+    const answer = await slow;
+    assert.is(answer.status, 200, 'the request in flight finished');
+    assert.equal(exits, [[0, null]]);
+    assert.ok(h.output.includes(`app's own SIGTERM handler ran in ${worker.pid}`), h.output.join('\n'));
+  });
+}
+
+t.run();
