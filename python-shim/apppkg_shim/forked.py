@@ -17,7 +17,6 @@ are what they were before the worker took them (the app's own handler, or the de
 
 import os
 import signal
-import sys
 
 _socks = []
 _cut = []  # (object, method name): in a child, calling it ends the process
@@ -72,10 +71,10 @@ def _after_fork_in_child():
 
 def _returned_into_worker(*args, **kwargs):
     try:
-        sys.stderr.write(
+        # os.write, not sys.stderr: a thread of the parent may have held its lock at the fork.
+        os.write(2, (
             "apppkg-shim[%d]: this process, forked by the app from worker %d, returned into the worker's code"
             " (the view that forked it went on in the child too): it exits here, nothing of it reached the"
-            " gateway; end a forked child with os._exit()\n" % (os.getpid(), os.getppid()))
-        sys.stderr.flush()
+            " gateway; end a forked child with os._exit()\n" % (os.getpid(), os.getppid())).encode())
     finally:
         os._exit(0)
