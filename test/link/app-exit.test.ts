@@ -54,7 +54,17 @@ t('a stop held by such a thread is bounded by the grace, and the app log names t
   const said = output.find((l) => l.includes('the worker has finished its requests but cannot exit'));
   assert.ok(said, output.join('\n'));
   assert.match(said!, new RegExp(`thread 'app-loop' \\(at ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/looping\\.py:\\d+ in _loop\\), which is no daemon`));
-  assert.match(said!, /start it with daemon=True/);
+  assert.match(said!, /start it with daemon=True, or end it from a SIGTERM handler/);
+});
+
+t('a loop the app ends from its own SIGTERM handler lets the worker exit 0, not killed at the grace', async () => {
+  const worker = workerFor('app-threads', { app: 'stopped_loop:application' });
+  await worker.start(15_000);
+  const exits: unknown[] = [];
+  worker.on('exit', (code, signal) => exits.push([code, signal]));
+  // Within the grace, not killed at its end: the app's handler ran after the drain and ended the loop.
+  await worker.stop(10_000);
+  assert.equal(exits, [[0, null]]);
 });
 
 t.run();
