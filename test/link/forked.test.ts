@@ -87,4 +87,15 @@ t('ASGI: Process.terminate() ends the process, and its SIGTERM does not reach th
   assert.is((await get(`${h.url}/`)).body, String(worker.pid));
 });
 
+t('ASGI: a child that goes on with the request into the worker\'s loop exits there, saying so', async (ctx) => {
+  const h = (ctx.harness = await startLinkHarness('forked-asgi', { threads: 2 }));
+  const worker = h.workers[0];
+  const r = await get(`${h.url}/forkret`);
+  const child = Number(/^parent (\d+)$/.exec(r.body)?.[1]);
+  assert.ok(child > 0, r.body);
+  await waitFor(() => exited(child), 5000, `child ${child} to exit`);
+  assert.ok(h.output.some((l) => l.startsWith(`apppkg-shim[${child}]: this process, forked by the app from worker ${worker.pid}, returned`)), h.output.join('\n'));
+  for (let i = 0; i < 5; i++) assert.is((await get(`${h.url}/`)).body, String(worker.pid));
+});
+
 t.run();
