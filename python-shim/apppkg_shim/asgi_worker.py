@@ -287,7 +287,7 @@ def _close_loop(loop, executor):
     the executor told to stop. A task that ignores the cancel (an abandoned one) is waited for
     CLOSE_TASKS_SECONDS, not for ever as asyncio.run would. (Python still joins its threads at
     exit: one stuck in the app holds the exit until the gateway's grace runs out and SIGKILL
-    ends it.)"""
+    ends it; exit_watch names it in the app log.)"""
     try:
         tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in tasks:

@@ -37,10 +37,10 @@ def _report():
         named.append("%r%s" % (thread.name, " (at %s)" % where if where else ""))
     log("the worker has finished its requests but cannot exit: Python waits for the app's thread%s %s, %s no daemon, "
         "before it exits and runs the app's atexit handlers, and the gateway kills the worker when its grace is over; "
-        "start %s with daemon=True, or end %s from a SIGTERM handler the app installs at import "
-        "(the worker runs it once its requests are done)" % (
+        "start %s with daemon=True, or end what %s from a SIGTERM handler the app installs at import "
+        "(the worker runs it once its requests are done; an executor's job too)" % (
             "s" if len(held) > 1 else "", ", ".join(named), "which are" if len(held) > 1 else "which is",
-            "them" if len(held) > 1 else "it", "them" if len(held) > 1 else "it"))
+            "them" if len(held) > 1 else "it", "they run" if len(held) > 1 else "it runs"))
 
 
 def _where(frame):

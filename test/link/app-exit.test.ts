@@ -54,7 +54,7 @@ t('a stop held by such a thread is bounded by the grace, and the app log names t
   const said = output.find((l) => l.includes('the worker has finished its requests but cannot exit'));
   assert.ok(said, output.join('\n'));
   assert.match(said!, new RegExp(`thread 'app-loop' \\(at ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/looping\\.py:\\d+ in _loop\\), which is no daemon`));
-  assert.match(said!, /start it with daemon=True, or end it from a SIGTERM handler/);
+  assert.match(said!, /start it with daemon=True, or end what it runs from a SIGTERM handler/);
 });
 
 t('a loop the app ends from its own SIGTERM handler lets the worker exit 0, not killed at the grace', async () => {
