@@ -8,11 +8,13 @@ went on as a second worker on the same link: it answered requests meant for its 
 read frames (a NO_MORE, half a frame) the parent then never saw. And it kept the worker's
 SIGTERM handler, which only sets a flag for a main loop the child does not run:
 `Process.terminate()` did nothing, and the worker's exit (multiprocessing joins its children
-at exit) waited the whole grace for it.
+at exit) waited the whole grace for it. Forked from an ASGI worker, it also shared the loop's
+signal wakeup fd: its SIGTERM was read by the parent's loop, and stopped the worker.
 
 After a fork, in the child: the link's sockets are closed, the worker's writing and reading
-end the process (with a line saying why) instead of touching the link, and SIGTERM and SIGINT
-are what they were before the worker took them (the app's own handler, or the default).
+end the process (with a line saying why) instead of touching the link, SIGTERM and SIGINT
+are what they were before the worker took them (the app's own handler, or the default), and
+the wakeup fd is unset.
 """
 
 import os
