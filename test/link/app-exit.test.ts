@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { isGatewayError } from '../../src/errors.js';
 import { checkAppImport } from '../../src/link/check-app.js';
 import { fixtureApp, workerFor } from '../helpers/link-harness.js';
+import { waitFor } from '../helpers/process.js';
 
 const t = suite('app-exit');
 const { dir } = fixtureApp('app-threads');
@@ -39,7 +40,8 @@ t('a graceful stop runs the app\'s atexit handlers, then exits 0', async () => {
   worker.on('exit', (code, signal) => exits.push([code, signal]));
   await worker.stop(5000);
   assert.equal(exits, [[0, null]]);
-  assert.ok(output.includes(`app atexit ran in ${worker.pid}`), output.join('\n'));
+  // The exit may come before the worker's stderr pipe is read to its end.
+  await waitFor(() => output.includes(`app atexit ran in ${worker.pid}`), 5000, () => `the atexit line, in:\n${output.join('\n')}`);
 });
 
 t('a stop held by such a thread is bounded by the grace, and the app log names the thread and the fix', async () => {
@@ -51,8 +53,7 @@ t('a stop held by such a thread is bounded by the grace, and the app log names t
   // Python joins the thread for ever: the grace's SIGKILL ends the worker.
   await worker.stop(3000);
   assert.equal(exits, [[null, 'SIGKILL']]);
-  const said = output.find((l) => l.includes('the worker has finished its requests but cannot exit'));
-  assert.ok(said, output.join('\n'));
+  const said = await waitFor(() => output.find((l) => l.includes('the worker has finished its requests but cannot exit')), 5000, () => `the line naming the thread, in:\n${output.join('\n')}`);
   assert.match(said!, new RegExp(`thread 'app-loop' \\(at ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/looping\\.py:\\d+ in _loop\\), which is no daemon`));
   assert.match(said!, /start it with daemon=True, or end what it runs from a SIGTERM handler/);
 });

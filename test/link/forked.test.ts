@@ -94,7 +94,8 @@ t('ASGI: a child that goes on with the request into the worker\'s loop exits the
   const child = Number(/^parent (\d+)$/.exec(r.body)?.[1]);
   assert.ok(child > 0, r.body);
   await waitFor(() => exited(child), 5000, `child ${child} to exit`);
-  assert.ok(h.output.some((l) => l.startsWith(`apppkg-shim[${child}]: this process, forked by the app from worker ${worker.pid}, returned`)), h.output.join('\n'));
+  // Its line reaches the harness through the worker's stderr pipe, which may not be read yet.
+  await waitFor(() => h.output.some((l) => l.startsWith(`apppkg-shim[${child}]: this process, forked by the app from worker ${worker.pid}, returned`)), 5000, () => `the line saying why the child exited, in:\n${h.output.join('\n')}`);
   for (let i = 0; i < 5; i++) assert.is((await get(`${h.url}/`)).body, String(worker.pid));
 });
 
