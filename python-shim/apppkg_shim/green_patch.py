@@ -9,9 +9,10 @@ restart. gunicorn's gevent worker patches before it starts its own machinery and
 greenlet per request; this worker's link and its stop are threads, so the app is refused at
 import (exit 4, not restarted until it changes) with what to write instead.
 
-Only the thread primitives are watched: a patch without them (`patch_all(thread=False)`, or a
-SOCKS library replacing socket.socket) leaves the worker's threads and its link sockets, made
-before the import, as they were, and it runs.
+Only the thread primitives are watched, and only gevent's and eventlet's replacements of them:
+a patch without them (`patch_all(thread=False)`, or a SOCKS library replacing socket.socket)
+leaves the worker's threads and its link sockets, made before the import, as they were, and a
+wrapper that still starts OS threads (pydevd's) makes none a greenlet; either runs.
 """
 
 import os
@@ -25,6 +26,7 @@ PATCHED_MARKER = "APPPKG-APP-PATCHED"
 # monitor's: eventlet's patch removes it.
 _WATCHED = ((_thread, "start_new_thread"), (_thread, "allocate_lock"), (select, "poll"))
 _MISSING = object()
+GREEN_LIBRARIES = ("gevent", "eventlet")
 # What a patching call looks like in the app's source; read only once a patch is found (re is
 # not paid at every worker's start).
 _PATCH_CALL = r"\b(?:monkey\.patch_\w+|patch_all|monkey_patch)\s*\("
@@ -45,14 +47,18 @@ def patch_found(before, spec, kind, sys_path):
         # gevent's own select.poll works from real threads; eventlet's patch leaves none.
         if new is old or (module is select and (kind == "asgi" or new is not _MISSING)):
             continue
+        if new is _MISSING:
+            owner = "eventlet" if "eventlet" in sys.modules else None
+        else:
+            owner = (getattr(new, "__module__", None) or "").split(".")[0]
+        # A wrapper that still starts OS threads (a debugger's, pydevd's, tracking them) is no
+        # green patch: only the libraries that make threads greenlets are refused.
+        if owner not in GREEN_LIBRARIES:
+            continue
         replaced.append("%s.%s" % (module.__name__, name))
-        owner = getattr(new, "__module__", None) if new is not _MISSING else None
-        if by is None and owner:
-            by = owner.split(".")[0]
+        by = by or owner
     if not replaced:
         return None
-    if by is None:
-        by = "eventlet" if "eventlet" in sys.modules else "gevent" if "gevent" in sys.modules else "a library"
     where = _patch_call(spec, sys_path)
     return {"app": spec, "kind": kind, "by": by, "replaced": replaced, "file": where[0], "line": where[1]}
 

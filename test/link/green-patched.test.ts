@@ -98,6 +98,16 @@ withGevent('patch_all(thread=False) leaves the worker its threads: it serves and
   assert.is(harness.workers[0].exitCode, 0);
 });
 
+t('a wrapper of _thread that still starts OS threads (a debugger\'s) is no green patch: served', async () => {
+  const harness = await startLinkHarness('green-patched', { python: PYTHON, app: 'thread_wrapper:application', threads: 2 });
+  try {
+    const answer = await get(`${harness.url}/`);
+    assert.equal([answer.status, answer.body], [200, 'tracked\n']);
+  } finally {
+    await harness.stop();
+  }
+});
+
 withGevent('serve: exits 1 with the refusal and its fix, without waiting for the start deadline', async () => {
   const state = tempDir('apppkg-green-state-');
   try {
