@@ -21,7 +21,8 @@ export interface ChildSpec {
   gid?: number;
   /**
    * SIGTERM to the whole group (a shell and what it started) rather than the leader alone
-   * (the Python shim, which drains its requests and then ends its own helpers).
+   * (the Python shim, which drains its requests and then ends its own helpers; a program that
+   * ends its own pool). What the leader leaves gets its SIGTERM once it has exited.
    */
   termGroup: boolean;
   /**
@@ -60,11 +61,13 @@ export class Child extends EventEmitter {
   /** What the leader left behind, while it has its grace; `kill` cuts it short. */
   private leftBehind: { tree: GuardedTree; pid: number | undefined } | null = null;
   private readonly tree: GuardedTree | null;
+  private readonly followStrays: boolean;
 
   /** Spawns at once; a spawn that fails ends in 'exit' (null, null) with `spawnError` set. */
   constructor(spec: ChildSpec) {
     super();
     this.termGroup = spec.termGroup;
+    this.followStrays = spec.followStrays === true;
     const tree = spec.guard ? new GuardedTree({ followStrays: spec.followStrays }) : null;
     this.tree = tree;
     const child = spawn(spec.file, spec.args, {
@@ -162,6 +165,9 @@ export class Child extends EventEmitter {
       signalGroup(pid, 'SIGCONT');
       return;
     }
+    // Its exit hands its children to init: a child that left both the group and the mark is
+    // known only by a read of the tree, and that is made now, as a group's stop makes it.
+    if (this.followStrays) this.tree?.stopping(pid);
     try {
       this.process.kill('SIGTERM');
       // A stopped process (SIGSTOP, a debugger) holds SIGTERM pending until SIGKILL past the

@@ -62,7 +62,12 @@ const COMPOUND = /[;&|()`\n]|^\s*(?:[A-Za-z_][A-Za-z0-9_]*=|[!{]|if\b|for\b|whil
  * compound commands runs as written.
  */
 export function execForm(command: string): string {
-  return COMPOUND.test(command) ? command : `exec ${command}`;
+  return becomesProgram(command) ? `exec ${command}` : command;
+}
+
+/** Whether the shell becomes `command`'s program (execForm): its pid is then the program's own. */
+export function becomesProgram(command: string): boolean {
+  return !COMPOUND.test(command);
 }
 
 /**
@@ -228,7 +233,12 @@ export class CommandProcess extends EventEmitter {
       stdio: ['ignore', 'pipe', 'pipe'],
       uid: opts.uid,
       gid: opts.gid,
-      termGroup: true,
+      // A program that leads a pool (a Celery or RQ worker, gunicorn) ends it itself on SIGTERM,
+      // waiting for the tasks and requests in progress; the group's SIGTERM reached its children
+      // at the same moment and killed that work (Celery: WorkerLostError). So the program alone
+      // has it, as `docker stop` and systemd's KillMode=mixed do, and what it leaves gets its
+      // own once it has exited. A shell that stays (a pipe, a list) passes no signal on: its group.
+      termGroup: !becomesProgram(opts.command),
       guard: true,
       followStrays: true,
     });
@@ -297,7 +307,10 @@ export class CommandProcess extends EventEmitter {
     throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app: this.opts.app, path, ...last });
   }
 
-  /** SIGTERM to the group, up to `graceMs` to exit, then SIGKILL to the tree. Resolves once gone. */
+  /**
+   * SIGTERM to the program (to the group, for a line the shell runs itself), up to `graceMs` to
+   * exit, then SIGKILL to the tree. Resolves once gone.
+   */
   async stop(graceMs: number): Promise<void> {
     if (this._state === 'starting' && this.child === null) this._state = 'stopping'; // start() sees it before spawning
     if (this.child === null || this._state === 'exited') return;

@@ -3,17 +3,19 @@
 // result. The app's Redis user reaches only `NAME:*`, so Celery works there with the lines that
 // docs/services.md ("A task queue on the app's Redis") gives, which the fixture's tasks.py holds
 // as they are: nothing Celery sends is refused, and every key it makes is under the prefix.
+// A stop of the gateway with a task in progress lets the worker finish it within the grace (its
+// own warm shutdown), and leaves no process of the worker's behind.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, childPids, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { servicesEnvironment, startRedis, type RunningRedis } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
-import { stopGatewayChecked } from '../helpers/status.js';
+import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 
 const test = suite('services: Celery on the app\'s Redis');
 const work = tempDir('apppkg-services-celery-');
@@ -81,6 +83,29 @@ withCelery('a request enqueues a task, another reads its result; a chord too; no
   assert.ok(keys.includes(`${APP}:celery-task-meta-${id}`), keys.join(' '));
   const outside = keys.filter((k) => !k.startsWith(`${APP}:`) && k !== `apppkg-gateway/state-root/${APP}`);
   assert.equal(outside, [], 'keys outside the prefix');
+});
+
+withCelery('SIGTERM to the gateway with a task in progress: the worker finishes it within the grace, and no process of it is left', async () => {
+  if (gw === null) await startGateway();
+  const gate = join(state, 'apps', APP, 'data', 'hold');
+  writeFileSync(gate, '');
+  const { id } = await get('/hold');
+  await waitFor(() => existsSync(`${gate}.started`), 60_000, () => `the task to start\n${appLog()}`);
+  const status = await gatewayStatus(gw!);
+  const worker = status.apps.find((a: any) => a.name === APP).processes.find((p: any) => p.name === 'worker').pid as number;
+  const pool = await childPids(worker);
+  assert.is(pool.length, 2, `the worker's pool (--concurrency 2): ${pool}`);
+  const pids = [...statusPids(status), ...pool];
+
+  const stopped = gw!.stop(60_000);
+  // Celery's warm shutdown: the worker has had the stop's SIGTERM and waits for its tasks.
+  await waitFor(() => /Warm shutdown \(MainProcess\)/.test(appLog()), 30_000, () => `the worker's warm shutdown\n${appLog()}`);
+  rmSync(gate);
+  assert.is(await stopped, 0, gw!.output());
+  gw = null;
+  await assertNoOrphans(pids);
+  const meta = JSON.parse(redisCli('GET', `${APP}:celery-task-meta-${id}`) || 'null');
+  assert.equal([meta?.status, meta?.result], ['SUCCESS', 'finished'], `the task in progress: ${JSON.stringify(meta)}\n${appLog()}`);
 });
 
 test.run();
