@@ -12,6 +12,8 @@ import { EXIT_REASON_WITHIN_MS, exitReason } from './exit-reason.js';
 
 /** An exit with status 0 this soon after the start is likely a process that went to the background. */
 const QUICK_CLEAN_EXIT_MS = 2000;
+/** The last line of a Python traceback (`redis.exceptions.NoPermissionError: ...`). */
+const EXCEPTION_LINE = /^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception)(?::|$)/;
 
 /** What a slot needs of a process: Worker and CommandProcess both have this shape. */
 export interface SupervisedProcess extends EventEmitter {
@@ -178,8 +180,16 @@ export class Slot<P extends SupervisedProcess> {
     // worker that is not replaced leaves the app's requests waiting for nobody.
     const uptime = this.uptime(proc);
     // A command that forks into the background and exits 0 (a --daemon flag, say) looks like
-    // this from here, and its restarts never end: say what to look for.
-    const detached = proc.how === 'status 0' && uptime < QUICK_CLEAN_EXIT_MS ? '; it ended at once with status 0: a process must stay in the foreground (no --daemon or daemonize option), or it is restarted for ever' : '';
+    // this from here, and its restarts never end: say what to look for. Unless its last words
+    // were an exception: some exit 0 on an error they cannot recover from (a Celery worker
+    // refused by Redis), and the daemon hint sent their users the wrong way.
+    const said = proc.lastErrorLine?.trim() ?? '';
+    const quickClean = proc.how === 'status 0' && uptime < QUICK_CLEAN_EXIT_MS;
+    const detached = !quickClean
+      ? ''
+      : EXCEPTION_LINE.test(said)
+        ? `; it ended at once with status 0 after an error: ${exitReason(said)}`
+        : '; it ended at once with status 0: a process must stay in the foreground (no --daemon or daemonize option), or it is restarted for ever';
     this.scheduleRestart(uptime, `${this.opts.label(proc)} exited (${proc.how})${detached}`);
   }
 

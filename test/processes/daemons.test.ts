@@ -322,4 +322,21 @@ test('a process that forks into the background and exits 0 is restarted, and the
   }
 });
 
+test('a process that exits 0 at once after an error (as Celery does when Redis refuses it) is said to have failed with that error, not to have gone to the background', async () => {
+  const dir = join(work.path, 'clean-failure');
+  const apps = join(dir, 'apps');
+  writePackage(apps, 'refused', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\nprocesses:\n  worker:\n    command: python fails.py\n',
+    'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+    'fails.py': 'import sys, traceback\ntry:\n    raise PermissionError("this user has no permissions")\nexcept PermissionError:\n    traceback.print_exc()\nsys.exit(0)\n',
+  });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  try {
+    await waitFor(() => /refused: processes\.worker \d+ exited \(status 0\); it ended at once with status 0 after an error: PermissionError: this user has no permissions; restarting/.test(gw.output()), 20_000, `the error in\n${gw.output()}`);
+    assert.not.match(gw.output(), /refused: .*must stay in the foreground/);
+  } finally {
+    assert.is(await gw.stop(), 0);
+  }
+});
+
 test.run();
