@@ -6,7 +6,7 @@
 // A stop of the gateway with a task in progress lets the worker finish it within the grace (its
 // own warm shutdown), and leaves no process of the worker's behind.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
@@ -68,7 +68,7 @@ async function startGateway(): Promise<void> {
 
 const appLog = () => (existsSync(join(state, 'apps', APP, 'log', 'app.log')) ? readFileSync(join(state, 'apps', APP, 'log', 'app.log'), 'utf8') : '');
 
-withCelery('a request enqueues a task, another reads its result; a chord too; nothing refused, every key under the prefix', async () => {
+withCelery('a request enqueues a task, another reads its result; a chord and beat too; nothing refused, every key under the prefix', async () => {
   redisCli('ACL', 'LOG', 'RESET');
   await startGateway();
   const { id } = await get('/add/2/3');
@@ -83,6 +83,10 @@ withCelery('a request enqueues a task, another reads its result; a chord too; no
   assert.ok(keys.includes(`${APP}:celery-task-meta-${id}`), keys.join(' '));
   const outside = keys.filter((k) => !k.startsWith(`${APP}:`) && k !== `apppkg-gateway/state-root/${APP}`);
   assert.equal(outside, [], 'keys outside the prefix');
+  // processes.beat keeps its schedule in the data directory, not in the version's directory.
+  const schedule = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('celerybeat-schedule'));
+  await waitFor(() => schedule(join(state, 'apps', APP, 'data')).length > 0, 30_000, () => `beat's schedule in the data directory\n${appLog()}`);
+  assert.equal(schedule(join(apps, APP)), [], 'a schedule in the app directory');
 });
 
 withCelery('SIGTERM to the gateway with a task in progress: the worker finishes it within the grace, and no process of it is left', async () => {
