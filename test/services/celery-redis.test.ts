@@ -89,6 +89,19 @@ withCelery('a request enqueues a task, another reads its result; a chord and bea
   assert.equal(schedule(join(apps, APP)), [], 'a schedule in the app directory');
 });
 
+withCelery('a Redis restart: the worker exits at the lost connection, is started again, and takes tasks again', async () => {
+  if (gw === null) await startGateway();
+  const status = await gatewayStatus(gw!);
+  const before = status.apps.find((a: any) => a.name === APP).processes.find((p: any) => p.name === 'worker').pid as number;
+  // SIGKILL: nothing saved but the ACL file, where the gateway keeps the app's user.
+  await redis.kill();
+  await redis.start();
+  const { id } = await get('/add/20/22');
+  assert.equal(await get(`/wait/${id}`), { result: 42 }, appLog());
+  const after = (await gatewayStatus(gw!)).apps.find((a: any) => a.name === APP).processes.find((p: any) => p.name === 'worker').pid as number;
+  assert.is.not(after, before, 'the worker was started again');
+});
+
 withCelery('SIGTERM to the gateway with a task in progress: the worker finishes it within the grace, and no process of it is left', async () => {
   if (gw === null) await startGateway();
   const gate = join(state, 'apps', APP, 'data', 'hold');
