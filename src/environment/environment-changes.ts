@@ -1,6 +1,7 @@
 // What a second reading of the environment file changes, key by key, as the file names them:
 // for an app, the keys its processes were started with (a restart applies them) apart from the
-// keys that only lead requests or mail to it (applied where they are read, at each request);
+// keys that only lead requests or mail to it (applied where they are read, at each request; the
+// mount is also a restart's for an app whose `processes:` were told it);
 // for the gateway, the keys it reads once, at its start. Pure: nothing here restarts anything.
 import { isDeepStrictEqual } from 'node:util';
 import type { AppServices } from '../description/types.js';
@@ -22,6 +23,11 @@ export interface AppChangeOptions {
   services?: AppServices;
   /** Keys the gateway's own options decide over the file (serve --workers): not a change. */
   fixed?: Array<keyof AppOverrides>;
+  /**
+   * Its processes were told its mount (APPPKG_MOUNT: it has `processes:`), so a new mount is
+   * theirs only once they restart; the workers' SCRIPT_NAME comes with each request.
+   */
+  toldMount?: boolean;
 }
 
 /** `settings.NAME` for each setting added, removed or given another value (never the values). */
@@ -52,6 +58,7 @@ export function appChanges(before: HostEnvironment, after: HostEnvironment, name
     .filter((key) => !opts.fixed?.includes(key) && was[key] !== is[key])
     .map((key) => OVERRIDE_KEYS[key]);
   restart.push(...changedSettings(was.settings, is.settings), ...changedServices(before, after, opts.services));
+  if (opts.toldMount && was.mount !== is.mount) restart.push('mount');
   const routes = [
     ...(was.mount !== is.mount ? ['mount'] : []),
     ...(!isDeepStrictEqual(was.hosts, is.hosts) ? ['hosts'] : []),

@@ -57,14 +57,15 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
   for (const name of registry.names) {
     const serving = registry.servingOf(name);
     const services = serving?.instance?.desc.services;
+    const toldMount = Object.keys(serving?.instance?.desc.processes ?? {}).length > 0;
     const { routes } = appChanges(before, after, name, { services, fixed: opts.fixed });
     // Against what its processes run with, not the file as last read: a restart that reload
     // asked for and that was refused (user: naming no user yet) is asked for again, and the
     // keys named are all those that differ from what runs.
-    const { restart } = appChanges(serving?.hostEnv ?? before, after, name, { services, fixed: opts.fixed });
+    const { restart } = appChanges(serving?.hostEnv ?? before, after, name, { services, fixed: opts.fixed, toldMount });
     if (restart.length > 0) {
       report.restarted[name] = restart;
-      opts.say(`${name}: ${[...restart, ...routes].join(', ')} changed in ${shown}; restarting it (new workers take over, the old ones drain)`);
+      opts.say(`${name}: ${[...new Set([...restart, ...routes])].join(', ')} changed in ${shown}; restarting it (new workers take over, the old ones drain)`);
     } else if (routes.length > 0) {
       opts.say(`${name}: ${routes.join(', ')} changed in ${shown}; routed anew, its workers keep running`);
     }

@@ -16,6 +16,12 @@ export interface PoolOptions {
   startTimeoutMs: number;
   /** The gateway's own log: one line per event of note. */
   say: (line: string) => void;
+  /**
+   * APPPKG_MOUNT of its `processes:` commands: the app's mount, empty at the root. A server
+   * with a fixed base URL (Jupyter's base_url) needs it on its command line, before any
+   * request's X-Forwarded-Prefix could tell it. Unset: the root.
+   */
+  mount?: string;
   /** The Unix user and group of the app's processes (the gateway runs as root). */
   uid?: number;
   gid?: number;

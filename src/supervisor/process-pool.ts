@@ -87,7 +87,7 @@ export class ProcessPool {
       name,
       command,
       serves,
-      env: supervisedEnvironment(appEnv),
+      env: { ...supervisedEnvironment(appEnv), APPPKG_MOUNT: this.opts.mount ?? '' },
       cwd: desc.dir,
       uid: this.opts.uid,
       gid: this.opts.gid,

@@ -28,6 +28,8 @@ export interface StartAppOptions {
   stop?: AbortSignal;
   /** The gateway's drain (--grace), for an app whose environment gives no `drain`. */
   drainMs?: number;
+  /** Its mount as its `processes:` are told it (APPPKG_MOUNT): empty at the root. */
+  mount?: string;
 }
 
 export const DEFAULT_WORKERS = 2;
@@ -91,6 +93,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     tally: opts.tally,
     idleTimeoutMs: (o.idleTimeout ?? 0) * 1000,
     budget: opts.budget,
+    mount: opts.mount,
   });
   // SPEC 1.3: the deb packages are what the app imports from the system interpreter. One not
   // installed is said as `check` says it, in the app's log and the gateway's, but not refused:

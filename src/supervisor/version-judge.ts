@@ -377,6 +377,8 @@ export class VersionJudge {
         budget: this.budget ?? undefined,
         stop: this.stop,
         drainMs: this.opts.drainMs,
+        // As SCRIPT_NAME gives it: empty for an app at the root (serve, `mount: /`).
+        mount: this.opts.mountOf(desc.name).replace(/\/+$/, ''),
       });
       // Its update is not run again at the gateway's next start (installed-version.ts).
       if (updated) {

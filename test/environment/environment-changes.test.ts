@@ -46,6 +46,14 @@ test('limits, user and interpreter need a restart; mount, hosts and mail domains
   assert.equal(appChanges(before, after, 'blog'), { restart: ['threads', 'user', 'python', 'max_body'], routes: ['mount', 'hosts', 'mail_domains'] });
 });
 
+test('a new mount is a restart too for an app whose processes were told it (APPPKG_MOUNT)', async () => {
+  const before = await env('apps:\n  nb: {mount: /nb}\n');
+  const after = await env('apps:\n  nb: {mount: /notebook}\n');
+  assert.equal(appChanges(before, after, 'nb', { toldMount: true }), { restart: ['mount'], routes: ['mount'] });
+  assert.equal(appChanges(before, after, 'nb', { toldMount: false }), { restart: [], routes: ['mount'] });
+  assert.equal(appChanges(before, before, 'nb', { toldMount: true }), { restart: [], routes: [] });
+});
+
 test('keys the gateway decides over the file (serve --workers) are no change', async () => {
   const before = await env('apps:\n  blog: {workers: 2}\n');
   const after = await env('apps:\n  blog: {workers: 5}\n');
