@@ -37,6 +37,8 @@ export interface CommandProcessOptions {
   stderrLog?: Writable;
   /** `health:` of app.yaml, probed on processes.web before it takes traffic. */
   health: string | null;
+  /** The app's mount (APPPKG_MOUNT), empty at the root: `health:` is asked under it first. */
+  mount?: string;
 }
 
 /** A websocket the proxy carries to it, which the gateway can close (proxy/websocket-tunnel.ts). */
@@ -117,9 +119,11 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /** GET http://127.0.0.1:port/path: the status, or why there was none. */
-function getStatus(port: number, path: string, timeoutMs: number): Promise<{ status?: number; reason?: string }> {
+function getStatus(port: number, path: string, timeoutMs: number, prefix = ''): Promise<{ status?: number; reason?: string }> {
+  const headers: Record<string, string> = { 'user-agent': 'apppkg-gateway-probe' };
+  if (prefix !== '') headers['x-forwarded-prefix'] = prefix;
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: { 'user-agent': 'apppkg-gateway-probe' }, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false, timeout: timeoutMs }, (res) => {
       res.resume();
       resolve({ status: res.statusCode });
     });
@@ -294,17 +298,31 @@ export class CommandProcess extends EventEmitter {
     if (this.opts.health !== null) await this.probe(port, this.opts.health, deadline);
   }
 
-  /** GET `path` until it answers 2xx or 3xx, or the deadline passes (SPEC §4). */
+  /**
+   * GET `path` until it answers 2xx or 3xx, or the deadline passes (SPEC §4). Under a mount it
+   * is asked as the app's requests come, `MOUNT/path` with X-Forwarded-Prefix, since a server
+   * with a base URL (Jupyter's base_url from $APPPKG_MOUNT) answers nothing else; one that
+   * answers that 404 is asked `path` as well, as at a virtual host's root, where a server that
+   * knows nothing of mounts (and was probed only there before) answers it.
+   */
   private async probe(port: number, path: string, deadline: number): Promise<void> {
+    const mount = this.opts.mount ?? '';
     let last: { status?: number; reason?: string } = {};
+    let asked = path;
     while (this._state === 'starting') {
-      last = await getStatus(port, path, Math.max(1000, deadline - Date.now()));
+      const timeoutMs = Math.max(1000, deadline - Date.now());
+      asked = mount === '' ? path : mount + path;
+      last = await getStatus(port, asked, timeoutMs, mount);
+      if (last.status === 404 && mount !== '') {
+        asked = `${mount}${path} (404) and ${path}`;
+        last = await getStatus(port, path, timeoutMs);
+      }
       if (last.status !== undefined && last.status >= 200 && last.status < 400) return;
       if (Date.now() > deadline) break;
       await delay(200);
     }
     if (this._state === 'exited') throw this.startError(this.gone());
-    throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app: this.opts.app, path, ...last });
+    throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app: this.opts.app, path: asked, ...last });
   }
 
   /**

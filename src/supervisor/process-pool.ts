@@ -94,6 +94,7 @@ export class ProcessPool {
       log: this.ctx.output.stdout,
       stderrLog: this.ctx.output.stderr,
       health: name === 'web' ? desc.health : null,
+      mount: this.opts.mount,
     });
     this.ctx.members.enlist(proc);
     return proc;
