@@ -256,6 +256,14 @@ test('in development a 502 says how its worker ended: its status, its signal, an
   }
 });
 
+test('serve of a command app names its own server, not "0 workers"', async () => {
+  const gw = await serve(join(FIXTURES, 'apps', 'command-server'));
+  await waitFor(() => /serving command-server \(/.test(gw.output()), 10_000, 'the serving line');
+  assert.match(gw.output(), /serving command-server \(\S+\) with its own server \(processes\.web, pid \d+\)/);
+  assert.not.match(gw.output(), /0 workers/);
+  await gw.stop();
+});
+
 test('serve refuses a busy port with a clear error and exit 1', async () => {
   const gw = await serve(join(EXAMPLES, 'hello'));
   const port = new URL(gw.url).port;

@@ -84,7 +84,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const status = gateway.status().apps[0];
   if (!stopWaiting.aborted) {
     // With --reload an app that could not start is waited for; the gateway has said so.
-    if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${countOf(status.workers.length, 'worker')}`);
+    if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${servedBy(status)}`);
     process.stdout.write(`listening on ${announced(gateway.urls[0])}\n`);
   }
 
@@ -92,4 +92,14 @@ export async function run(args: ParsedCommand): Promise<number> {
   say(`${signal}: stopping`);
   await gateway.stop();
   return 0;
+}
+
+/**
+ * What answers the app's requests: its workers, or for `platform: python, command` its own
+ * server, which "0 workers" made look like an app that had failed to start.
+ */
+function servedBy(status: { workers: unknown[]; processes: Array<{ name: string; pid: number | null }> }): string {
+  const web = status.processes.find((p) => p.name === 'web');
+  if (status.workers.length === 0 && web !== undefined) return `its own server (processes.web${web.pid === null ? '' : `, pid ${web.pid}`})`;
+  return countOf(status.workers.length, 'worker');
 }
