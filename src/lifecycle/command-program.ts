@@ -34,6 +34,14 @@ function programWords(command: string): string[] | null {
   let i = 0;
   while (i < words.length && ASSIGNMENT.test(words[i])) i++;
   if (words[i] === 'exec') i++;
+  // `exec env NAME=value PROGRAM` sets variables and still lets the shell become the program
+  // (the README's Jupyter line): the program is the word after them. env's options (`-i`,
+  // `-u NAME`, `-S`) change what it runs or how it reads its words: not judged.
+  if (words[i] === 'env') {
+    i++;
+    while (i < words.length && ASSIGNMENT.test(words[i])) i++;
+    if (words[i]?.startsWith('-')) return null;
+  }
   const word = words[i];
   if (word === undefined || !LITERAL.test(word) || SHELL_WORDS.has(word)) return null;
   return words.slice(i);

@@ -544,6 +544,23 @@ test('check asks the app\'s interpreter for each `python -m MODULE`: a module no
   assert.match(r.stdout, /modules: 2 checks failed/);
 });
 
+test('check looks through `env NAME=value ...` (the README\'s Jupyter line) to the program and module it runs; env with options is not judged', async () => {
+  const dir = pkg('through-env', [
+    'platform: python, command',
+    'processes:',
+    '  web:',
+    '    command: exec env HOME=$APPPKG_DATA_DIR JUPYTER_RUNTIME_DIR=$TMPDIR/jupyter python -m apppkg_no_such_notebook --port $PORT',
+    '  other:',
+    '    command: env -i no_such_program_x',
+    '',
+  ].join('\n'));
+  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAIL\s+processes\.web\s+\S+app\.yaml:4:5: processes\.web\.command: `[^`]+` runs the module apppkg_no_such_notebook, which \/\S+python\S* does not find/);
+  assert.not.match(r.stdout, /found: processes\.web: env/);
+  assert.not.match(r.stdout, /no_such_program_x|processes\.other/, 'env -i decides what runs: not judged');
+});
+
 test('run passes the exit status on and gives the app its private directories', async () => {
   const dir = join(EXAMPLES, 'hello');
   const r = await runCli([
