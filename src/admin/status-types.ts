@@ -112,7 +112,8 @@ export interface VersionStatus {
   version: string | null;
   dir: string;
   /**
-   * serving | draining | starting (being judged: its update hook or import running) | failed |
+   * serving | draining | starting (being judged: its update hook, import or probe running; a
+   * row of its own beside the serving one for a restart in place) | failed |
    * rolled-back | standby (a rollback target) | settling (its directory is still changing:
    * judged once it has not changed for --settle)
    */

@@ -80,9 +80,15 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
       ...figuresOf(instances, versionAnswers(desc.dir, instances)),
     };
     if (!isServing) return [row];
+    // Restarted in place (its app.yaml edited, the admin's restart, a reload's new settings):
+    // the fresh instance, hooked and probed before it takes over, gets a row of its own, or a
+    // probe failing for the whole start bound showed as nothing but the old instance serving.
+    const restarting: VersionStatus[] = record.judging === desc.dir
+      ? [{ version: desc.version, dir: desc.dir, state: 'starting', reason: null, ...figuresOf([], { requests: 0, failed: 0, latency: noLatency() }) }]
+      : [];
     // Older instances of the serving version, each with what it answered itself.
     const older = draining.filter(([old, d]) => d.desc.dir === desc.dir && old !== serving.instance).map(([old]) => old);
-    return [row, ...older.map((old) => drainingRow(desc, [old], old.answered.figures()))];
+    return [row, ...restarting, ...older.map((old) => drainingRow(desc, [old], old.answered.figures()))];
   });
   // A draining version whose directory is gone (rolled back by removing it) is still shown.
   for (const [, { desc }] of draining) {
