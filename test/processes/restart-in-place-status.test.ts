@@ -52,7 +52,8 @@ test('a fresh instance whose probe fails shows as starting beside the serving on
   assert.is((await appStatus(gw, 'warm')).processes[0].pid, first, 'the old instance serves on meanwhile');
   rmSync(warming);
   await waitFor(async () => (await appStatus(gw!, 'warm')).processes[0].pid !== first, 15_000, 'the fresh instance to take over');
-  assert.equal(await states(), ['serving']);
+  // The old instance may still show as draining a moment: only the starting row must be gone.
+  assert.is((await states()).filter((state) => state !== 'draining').join(), 'serving');
   assert.ok(!existsSync(warming));
 });
 
