@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -25,6 +26,7 @@ let gw: RunningGateway;
 let nginx: ChildProcess;
 let port = 0;
 let tlsPort = 0;
+let gzipPort = 0;
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -43,6 +45,9 @@ function nginxConfig(prefix: string): string {
     .replace('listen 80;', `listen 127.0.0.1:${port};`);
   const server = site.slice(site.indexOf('server {'));
   const tls = server.replace(`listen 127.0.0.1:${port};`, `listen 127.0.0.1:${tlsPort};`).replace('X-Forwarded-Proto $scheme', 'X-Forwarded-Proto https');
+  // A site that compresses event streams too (the shipped one compresses nothing): nginx then
+  // holds a stream's bytes until its gzip buffers fill, unless the app says otherwise.
+  const gzip = server.replace(`listen 127.0.0.1:${port};`, `listen 127.0.0.1:${gzipPort};\n    gzip on;\n    gzip_types text/event-stream;`);
   return `pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
 events { worker_connections 256; }
@@ -52,6 +57,7 @@ http {
   uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
   ${site}
   ${tls}
+  ${gzip}
 }
 `;
 }
@@ -62,6 +68,7 @@ test.before(async () => {
   addPackage(apps, 'environ', 'blog.1.0', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.0"'], [/"SERVER_NAME",/, '"SERVER_NAME", "SERVER_PORT",']] });
   addPackage(apps, 'ws-echo', 'echo');
   addPackage(apps, 'examples/asgi-hello', 'asgi');
+  addPackage(apps, 'sse', 'sse');
   gw = await startCli([
     '--apps', apps, '--listen', `unix:${socket}`, '--socket-mode', '0666', '--trust-proxy',
     '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'),
@@ -70,6 +77,7 @@ test.before(async () => {
   assert.match(gw.output(), new RegExp(`listening on unix:${socket}\n`));
   port = await freePort();
   tlsPort = await freePort();
+  gzipPort = await freePort();
   const prefix = join(work.path, 'nginx');
   mkdirSync(prefix);
   writeFileSync(join(prefix, 'nginx.conf'), nginxConfig(prefix));
@@ -156,6 +164,55 @@ ifNginx("an ASGI app's own websocket and its scope through nginx: the mount, the
   assert.is(await sock.next(), 'held by the app');
   sock.ws.close(1000);
   assert.is(await sock.closed(), 1000);
+});
+
+interface Streamed {
+  /** ms from the request to the first event's arrival, and to the end of the stream. */
+  firstEventMs: number;
+  endMs: number;
+  text: string;
+}
+
+/** Reads an event stream to its end, noting when its first event could be read (gzip or not). */
+function readStream(url: string): Promise<Streamed> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    let firstEventMs = -1;
+    const req = http.get(url, { headers: { 'accept-encoding': 'gzip' }, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      const text = (): string => {
+        const all = Buffer.concat(chunks);
+        // What has come so far: a gzip stream is read up to its last flush.
+        return res.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(all, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString() : all.toString();
+      };
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        if (firstEventMs < 0 && text().includes('data: ')) firstEventMs = Date.now() - t0;
+      });
+      res.on('end', () => resolve({ firstEventMs, endMs: Date.now() - t0, text: text() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+const FIVE_EVENTS = 'n=5&gap=0.4'; // 1.6 s from the first event to the last
+
+ifNginx('server-sent events pass through the shipped site as they are sent, not at the end', async () => {
+  const got = await readStream(`http://127.0.0.1:${port}/sse/events?${FIVE_EVENTS}&tag=plain`);
+  assert.is(got.text, [0, 1, 2, 3, 4].map((i) => `data: plain ${i}\n\n`).join(''));
+  // nginx's proxy_buffering (on, its default) passes on what it reads while the client keeps up.
+  assert.ok(got.endMs - got.firstEventMs > 800, `the first event came ${got.endMs - got.firstEventMs} ms before the end`);
+});
+
+ifNginx('a site that gzips event streams holds them to the end, unless the app sends X-Accel-Buffering: no', async () => {
+  const held = await readStream(`http://127.0.0.1:${gzipPort}/sse/events?${FIVE_EVENTS}&tag=held`);
+  assert.ok(held.text.includes('data: held 4'), held.text);
+  assert.ok(held.endMs - held.firstEventMs < 800, `held: the first event came ${held.endMs - held.firstEventMs} ms before the end`);
+  const flowing = await readStream(`http://127.0.0.1:${gzipPort}/sse/events?${FIVE_EVENTS}&tag=flowing&accel=no`);
+  assert.is(flowing.text, [0, 1, 2, 3, 4].map((i) => `data: flowing ${i}\n\n`).join(''));
+  assert.ok(flowing.endMs - flowing.firstEventMs > 800, `X-Accel-Buffering: no: the first event came ${flowing.endMs - flowing.firstEventMs} ms before the end`);
 });
 
 ifNginx('a new version deployed behind nginx loses no request', async () => {
