@@ -1,0 +1,157 @@
+// Server-sent events as apps send them, through the real CLI under --apps: a Flask view
+// returning a generator (WSGI) and a Starlette StreamingResponse (ASGI), with a short
+// `timeout`, `idle_timeout` and `drain`, so that each bound would show if it applied to a
+// stream: events arrive as sent, a stream outlasts `timeout` and `idle_timeout`, a client that
+// leaves closes the app's generator (and is logged 499 once, with its bytes), and a deploy keeps
+// the old version's streams until its drain is over, then cuts them.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { runIf, type Register } from '../helpers/skip.js';
+import { appStatus, stopGatewayChecked } from '../helpers/status.js';
+
+const has = (module: string): boolean => spawnSync('/usr/bin/python3', ['-c', `import ${module}`], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+const HAS_FLASK = has('flask');
+const HAS_STARLETTE = has('starlette');
+
+const test = suite('gateway: server-sent events');
+const frameworks: Array<{ app: string; label: string; on: Register<unknown> }> = [
+  { app: 'flask', label: 'Flask (WSGI)', on: runIf(test, HAS_FLASK, 'needs python3-flask (Debian: apt-get install python3-flask)') },
+  { app: 'star', label: 'Starlette (ASGI)', on: runIf(test, HAS_STARLETTE, 'needs python3-starlette (Debian: apt-get install python3-starlette)') },
+];
+const apps = tempDir('apppkg-sse-apps-');
+const state = tempDir('apppkg-sse-state-');
+let gw: RunningGateway | null = null;
+
+// timeout 1 s, idle_timeout 1 s: both far below the streams' lives; drain 3 s.
+const LIMITS = '    workers: 1\n    threads: 2\n    timeout: 1\n    idle_timeout: 1\n    drain: 3\n';
+
+test.before(async () => {
+  if (!HAS_FLASK && !HAS_STARLETTE) return;
+  if (HAS_FLASK) addPackage(apps.path, 'flask-sse', 'flask.1.0');
+  if (HAS_STARLETTE) addPackage(apps.path, 'starlette-sse', 'star.1.0');
+  const env = join(state.path, 'environment.yaml');
+  writeFileSync(env, `apps:\n  flask:\n${LIMITS}  star:\n${LIMITS}`);
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(state.path, 'root'), '--environment', env, '--watch-interval', '0.2'], { ms: 60_000 });
+});
+
+test.after(async () => {
+  await stopGatewayChecked(gw, apps, state);
+});
+
+interface Stream {
+  /** Each event's data line, with when it arrived (ms since the request). */
+  events: Array<{ data: string; at: number }>;
+  /** How the response ended: 'end' (whole), 'aborted' (cut), with when. */
+  done: Promise<{ how: 'end' | 'aborted'; at: number }>;
+  leave(): void;
+}
+
+function openStream(path: string): Stream {
+  const t0 = Date.now();
+  const events: Stream['events'] = [];
+  let leave = (): void => {};
+  const done = new Promise<{ how: 'end' | 'aborted'; at: number }>((resolve, reject) => {
+    const req = http.get(`${gw!.url}${path}`, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode}`));
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+        let end: number;
+        while ((end = text.indexOf('\n\n')) >= 0) {
+          events.push({ data: text.slice(0, end).replace(/^data: /, ''), at: Date.now() - t0 });
+          text = text.slice(end + 2);
+        }
+      });
+      res.on('end', () => resolve({ how: 'end', at: Date.now() - t0 }));
+      res.on('aborted', () => resolve({ how: 'aborted', at: Date.now() - t0 }));
+      res.on('error', () => resolve({ how: 'aborted', at: Date.now() - t0 }));
+    });
+    req.on('error', (err) => (req.destroyed && events.length > 0 ? resolve({ how: 'aborted', at: Date.now() - t0 }) : reject(err)));
+    // Never longer than the suite's bounds: a stream a test forgot is not left open.
+    req.setTimeout(30_000, () => req.destroy());
+    leave = () => req.destroy();
+  });
+  return { events, done, leave };
+}
+
+async function text(path: string): Promise<string> {
+  return (await request(`${gw!.url}${path}`)).body.text();
+}
+
+/** The access log lines (stdout) of requests whose path starts with `path`. */
+function accessLines(path: string): string[] {
+  return gw!.output().split('\n').filter((l) => l.includes(`"GET ${path}`));
+}
+
+for (const { app, label, on } of frameworks) {
+  on(`${label}: events arrive as they are sent, and a stream outlasts timeout and idle_timeout`, async () => {
+    const s = openStream(`/${app}/events?n=8&gap=0.4&tag=long`);
+    const done = await s.done;
+    assert.is(done.how, 'end');
+    assert.equal(s.events.map((e) => e.data), [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `long ${i}`));
+    // 2.8 s from the first event to the last: gathered up until the end, they would come together.
+    assert.ok(s.events[7].at - s.events[0].at > 1500, `events spread over ${s.events[7].at - s.events[0].at} ms`);
+    // The line is written as the response ends, which the client may see first.
+    await waitFor(() => / 200 \d+ /.test(accessLines(`/${app}/events?n=8`).join('\n')), 5000, 'the access log line, 200');
+  });
+
+  on(`${label}: a client that leaves ends the app's stream; the request leaves the in-flight count; one 499 line with its bytes`, async () => {
+    const s = openStream(`/${app}/events?gap=0.2&tag=gone`);
+    await waitFor(() => s.events.length >= 3, 10_000, 'three events');
+    s.leave();
+    // Flask: GeneratorExit at the generator's yield; Starlette: its stream task is cancelled.
+    const ended = app === 'flask' ? ['GeneratorExit gone', 'finally gone'] : ['cancelled gone', 'finally gone'];
+    let log = '';
+    await waitFor(async () => ((log = await text(`/${app}/log`)), ended.every((l) => log.includes(l))), 10_000, () => `${ended.join(', ')} in the app's notes:\n${log}`);
+    await waitFor(async () => (await appStatus(gw!, app)).inFlight === 0, 10_000, 'nothing in flight');
+    await waitFor(() => accessLines(`/${app}/events?gap=0.2&tag=gone`).length > 0, 10_000, 'the access log line');
+    const lines = accessLines(`/${app}/events?gap=0.2&tag=gone`);
+    assert.is(lines.length, 1, lines.join('\n'));
+    const m = / 499 (\d+) /.exec(lines[0]);
+    assert.ok(m !== null && Number(m[1]) >= 3 * 'data: gone 0\n\n'.length, lines[0]);
+  });
+}
+
+runIf(test, HAS_STARLETTE, 'needs python3-starlette (Debian: apt-get install python3-starlette)')('Starlette (ASGI): request.is_disconnected() turns true when the client leaves', async () => {
+  const t0 = Date.now();
+  const req = http.get(`${gw!.url}/star/poll?tag=poll`);
+  req.on('error', () => {});
+  let log = '';
+  await waitFor(async () => ((log = await text('/star/log')), log.includes('start poll')), 10_000, 'the long poll to start');
+  req.destroy();
+  await waitFor(async () => ((log = await text('/star/log')), log.includes('disconnected poll')), 10_000, () => `is_disconnected() to turn true:\n${log}`);
+  assert.ok(Date.now() - t0 < 10_000);
+});
+
+for (const { app, label, on } of frameworks) {
+  on(`${label}: a deploy keeps the old version's stream until its drain is over, then cuts it; new requests go to the new version`, async () => {
+    const s = openStream(`/${app}/events?gap=0.3&tag=deploy`);
+    await waitFor(() => s.events.length >= 2, 10_000, 'the stream to run');
+    addPackage(apps.path, app === 'flask' ? 'flask-sse' : 'starlette-sse', `${app}.1.1`);
+    const failures: string[] = [];
+    const served: string[] = [];
+    await waitFor(async () => {
+      const res = await request(`${gw!.url}/${app}/version`);
+      const body = await res.body.text();
+      if (res.statusCode !== 200) failures.push(`${res.statusCode} ${body}`);
+      else served.push(body);
+      return body === `${app}.1.1`;
+    }, 30_000, 'version 1.1 to serve');
+    const switched = s.events.length;
+    const done = await s.done;
+    assert.is(failures.length, 0, failures.join('\n'));
+    assert.is(done.how, 'aborted', 'cut, never made to look whole');
+    assert.ok(s.events.length > switched, 'the old version streamed on after the switch');
+    await waitFor(() => accessLines(`/${app}/events?gap=0.3&tag=deploy`).length > 0, 10_000, 'the access log line');
+    assert.match(accessLines(`/${app}/events?gap=0.3&tag=deploy`)[0], / 444 \d+ /);
+  });
+}
+
+test.run();
