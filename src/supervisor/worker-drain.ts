@@ -16,8 +16,11 @@ export class WorkerDrain {
   private readonly waiters = new Set<() => void>();
   private cut = false;
 
-  /** `app` names the app in the reason the clients get. */
-  constructor(private readonly app: string) {}
+  /**
+   * `app` names the app in the reason the clients get; `say` writes the gateway's log (the
+   * requests a drain's end cuts).
+   */
+  constructor(private readonly app: string, private readonly say: (line: string) => void = () => {}) {}
 
   /**
    * Lets `worker` finish what it holds, then stops it: its requests within `ms`, its websockets
@@ -34,7 +37,18 @@ export class WorkerDrain {
       await this.websocketsClosed(link, WEBSOCKET_CLOSE_GRACE_MS);
       grace = Math.max(1000, ms - (Date.now() - started));
     }
-    await worker.stop(grace);
+    // The access log's 444s alone would not say why an app's streams all ended at once.
+    const cut = (inFlight: number): void => {
+      if (this.cut) return; // the gateway's stop, which says what it cuts itself
+      const what = inFlight === 1 ? '1 request still in flight (a stream, a long poll) is' : `${inFlight} requests still in flight (streams, long polls) are`;
+      this.say(`${this.app}: worker ${worker.pid ?? '?'} has drained for ${ms / 1000} s; ${what} cut (444 in the access log)`);
+    };
+    worker.on('cut', cut);
+    try {
+      await worker.stop(grace);
+    } finally {
+      worker.off('cut', cut);
+    }
   }
 
   /** The gateway stops: no drain waits for websockets any more, now or later. */

@@ -62,7 +62,7 @@ export class WorkerPool {
 
   /** `waking`: the app wakes from sleep now (its workers start behind the apps serving). */
   constructor(private readonly opts: WorkerPoolOptions, private readonly ctx: PoolContext, private readonly waking: () => boolean) {
-    this.workerDrain = new WorkerDrain(opts.desc.name);
+    this.workerDrain = new WorkerDrain(opts.desc.name, opts.say);
     this.recycleLimits = { maxRequests: opts.maxRequests ?? 0, maxMemory: opts.maxMemory ?? 0 };
     const workerBackoff = new Backoff();
     for (let i = 0; i < opts.workers; i++) {

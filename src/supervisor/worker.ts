@@ -432,19 +432,29 @@ export class Worker extends EventEmitter {
       // A WSGI request cannot be cancelled: its thread runs until the process ends, killed at
       // the bound, where the responses under way are cut first, as the gateway's doing.
       const link = this._link;
-      this.cutting ??= new EarliestTimer(() => link.cutStarted());
+      this.cutting ??= new EarliestTimer(() => this.cutInFlight(link, () => link.cutStarted()));
       this.cutting.within(graceMs);
       await child.stop(graceMs);
       this.cutting.clear();
     } else {
       const link = this._link;
-      this.cancelling ??= new EarliestTimer(() => link.cancelAll());
+      this.cancelling ??= new EarliestTimer(() => this.cutInFlight(link, () => link.cancelAll()));
       this.cancelling.within(graceMs);
       await child.stop(graceMs + CANCEL_BOUND_MS);
       this.cancelling.clear();
     }
     // The exit is judged once stderr has ended (the last lines reach the log first).
     if (this.exitPromise) await Promise.race([this.exitPromise, delay(1000)]);
+  }
+
+  /**
+   * The stop's bound is over with requests still in flight (streams, long polls): they are cut
+   * now. 'cut' tells how many, so that a drain can say in the log why those clients lost them.
+   */
+  private cutInFlight(link: WorkerLink, cut: () => void): void {
+    const inFlight = link.inFlight;
+    cut();
+    if (inFlight > 0) this.emit('cut', inFlight);
   }
 
   /** SIGKILL the tree now (no grace). */

@@ -3,7 +3,7 @@
 // `timeout`, `idle_timeout` and `drain`, so that each bound would show if it applied to a
 // stream: events arrive as sent, a stream outlasts `timeout` and `idle_timeout`, a client that
 // leaves closes the app's generator (and is logged 499 once, with its bytes), and a deploy keeps
-// the old version's streams until its drain is over, then cuts them.
+// the old version's streams until its drain is over, then cuts them, saying so in the log.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -131,7 +131,7 @@ runIf(test, HAS_STARLETTE, 'needs python3-starlette (Debian: apt-get install pyt
 });
 
 for (const { app, label, on } of frameworks) {
-  on(`${label}: a deploy keeps the old version's stream until its drain is over, then cuts it; new requests go to the new version`, async () => {
+  on(`${label}: a deploy keeps the old version's stream until its drain is over, then cuts it and says so; new requests go to the new version`, async () => {
     const s = openStream(`/${app}/events?gap=0.3&tag=deploy`);
     await waitFor(() => s.events.length >= 2, 10_000, 'the stream to run');
     addPackage(apps.path, app === 'flask' ? 'flask-sse' : 'starlette-sse', `${app}.1.1`);
@@ -151,6 +151,7 @@ for (const { app, label, on } of frameworks) {
     assert.ok(s.events.length > switched, 'the old version streamed on after the switch');
     await waitFor(() => accessLines(`/${app}/events?gap=0.3&tag=deploy`).length > 0, 10_000, 'the access log line');
     assert.match(accessLines(`/${app}/events?gap=0.3&tag=deploy`)[0], / 444 \d+ /);
+    assert.match(gw!.output(), new RegExp(`${app}: worker \\d+ has drained for 3 s; 1 request still in flight \\(a stream, a long poll\\) is cut \\(444 in the access log\\)`));
   });
 }
 
