@@ -130,6 +130,23 @@ runIf(test, HAS_STARLETTE, 'needs python3-starlette (Debian: apt-get install pyt
   assert.ok(Date.now() - t0 < 10_000);
 });
 
+runIf(test, HAS_FLASK, 'needs python3-flask (Debian: apt-get install python3-flask)')('Flask (WSGI): each stream holds a thread; the request past them waits until a client leaves frees one', async () => {
+  // threads: 2, workers: 1 (LIMITS): two streams hold the worker whole.
+  const streams = [openStream('/flask/events?gap=0.2&tag=t1'), openStream('/flask/events?gap=0.2&tag=t2')];
+  await waitFor(() => streams.every((s) => s.events.length >= 2), 10_000, 'both streams to run');
+  let answered = false;
+  const next = request(`${gw!.url}/flask/version`).then(async (res) => ((answered = true), { status: res.statusCode, body: await res.body.text() }));
+  await waitFor(async () => (await appStatus(gw!, 'flask')).queued === 1, 10_000, 'the request to wait for a thread');
+  // Its timeout (1 s) starts when a thread takes it: waiting longer than that is no 504.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.is(answered, false, 'no thread was free to answer it');
+  streams[0].leave();
+  const got = await next;
+  assert.is(got.status, 200, got.body);
+  streams[1].leave();
+  await waitFor(async () => (await appStatus(gw!, 'flask')).inFlight === 0, 10_000, 'nothing in flight');
+});
+
 for (const { app, label, on } of frameworks) {
   on(`${label}: a deploy keeps the old version's stream until its drain is over, then cuts it and says so; new requests go to the new version`, async () => {
     const s = openStream(`/${app}/events?gap=0.3&tag=deploy`);
