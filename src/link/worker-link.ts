@@ -28,9 +28,9 @@ export interface LinkExchange {
   /**
    * The gateway ends the request unfinished (a drain is over): its client connection is cut, as
    * the gateway's doing (444 in the access log), and the worker is sent ABORT. `startedOnly`:
-   * only if its response has begun. A probe has no client and need not.
+   * only if its response has begun. A probe has no client and need not. True when it cut.
    */
-  cutByGateway?(startedOnly?: boolean): void;
+  cutByGateway?(startedOnly?: boolean): boolean;
 }
 
 /** A websocket on the link (openWebsocket): the gateway may end it (a drain, a stop). */
@@ -194,11 +194,13 @@ export class WorkerLink extends EventEmitter {
   /**
    * The drain of a stopping WSGI worker is over and it is killed now: every response under way
    * (a stream) is cut by the gateway, as an ASGI worker's are (cancelAll); a request with no
-   * response yet is answered 502 as its worker goes.
+   * response yet is answered 502 as its worker goes. Returns how many it cut.
    */
-  cutStarted(): void {
-    if (this.closedReason !== null) return;
-    for (const exchange of [...this.exchanges.list(this.nextId).values()]) exchange.cutByGateway?.(true);
+  cutStarted(): number {
+    if (this.closedReason !== null) return 0;
+    let cut = 0;
+    for (const exchange of [...this.exchanges.list(this.nextId).values()]) if (exchange.cutByGateway?.(true) === true) cut++;
+    return cut;
   }
 
   /**

@@ -261,12 +261,13 @@ export class WsgiExchange implements LinkExchange {
     this.abort();
   }
 
-  cutByGateway(startedOnly = false): void {
-    if (this.state === State.Done || this.aborted) return;
-    if (startedOnly && this.state !== State.Body && !this.res.headersSent) return;
+  cutByGateway(startedOnly = false): boolean {
+    if (this.state === State.Done || this.aborted) return false;
+    if (startedOnly && this.state !== State.Body && !this.res.headersSent) return false;
     this.abort();
     markCut(this.res, CUT_AT_DEADLINE);
     this.closeConnection();
+    return true;
   }
 
   private flushHeadAlone(): void {

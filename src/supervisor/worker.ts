@@ -418,7 +418,8 @@ export class Worker extends EventEmitter {
    * SIGTERM: the worker stops taking requests, finishes those in flight and exits 0. After
    * graceMs, SIGKILL for the whole tree (and the process group); an ASGI worker first has its
    * requests cut and its tasks cancelled, and CANCEL_BOUND_MS more to run its `finally` blocks
-   * and its lifespan shutdown. Asked again while it stops, the earlier bounds hold (child.ts).
+   * and its lifespan shutdown; a WSGI worker whose streams were cut has as long for their
+   * generators to close. Asked again while it stops, the earlier bounds hold (child.ts).
    * Resolves once it is gone.
    */
   async stop(graceMs: number): Promise<void> {
@@ -430,11 +431,16 @@ export class Worker extends EventEmitter {
       await child.stop(graceMs);
     } else if (this.opts.kind !== 'asgi') {
       // A WSGI request cannot be cancelled: its thread runs until the process ends, killed at
-      // the bound, where the responses under way are cut first, as the gateway's doing.
+      // the bound, where the responses under way are cut first, as the gateway's doing. A cut
+      // stream is ABORTed, which closes its generator at its next yield (GeneratorExit, its
+      // `finally` runs: a subscription let go, a lock released), so a worker that cut streams
+      // has CANCEL_BOUND_MS more to end by itself; one that cut none is killed at the bound.
       const link = this._link;
-      this.cutting ??= new EarliestTimer(() => this.cutInFlight(link, () => link.cutStarted()));
+      this.cutting ??= new EarliestTimer(() => this.cutInFlight(link, () => {
+        if (link.cutStarted() === 0) void child.stop(0);
+      }));
       this.cutting.within(graceMs);
-      await child.stop(graceMs);
+      await child.stop(graceMs + CANCEL_BOUND_MS);
       this.cutting.clear();
     } else {
       const link = this._link;

@@ -148,7 +148,7 @@ runIf(test, HAS_FLASK, 'needs python3-flask (Debian: apt-get install python3-fla
 });
 
 for (const { app, label, on } of frameworks) {
-  on(`${label}: a deploy keeps the old version's stream until its drain is over, then cuts it and says so; new requests go to the new version`, async () => {
+  on(`${label}: a deploy keeps the old version's stream until its drain is over, then cuts it and says so, and the app's stream ends as for a client gone; new requests go to the new version`, async () => {
     const s = openStream(`/${app}/events?gap=0.3&tag=deploy`);
     await waitFor(() => s.events.length >= 2, 10_000, 'the stream to run');
     addPackage(apps.path, app === 'flask' ? 'flask-sse' : 'starlette-sse', `${app}.1.1`);
@@ -169,6 +169,11 @@ for (const { app, label, on } of frameworks) {
     await waitFor(() => accessLines(`/${app}/events?gap=0.3&tag=deploy`).length > 0, 10_000, 'the access log line');
     assert.match(accessLines(`/${app}/events?gap=0.3&tag=deploy`)[0], / 444 \d+ /);
     assert.match(gw!.output(), new RegExp(`${app}: worker \\d+ has drained for 3 s; 1 request still in flight \\(a stream, a long poll\\) is cut \\(444 in the access log\\)`));
+    // The app hears of the cut as of a client gone: Flask's generator is closed at its next
+    // yield (GeneratorExit), Starlette's task cancelled; either way its `finally` runs.
+    const ended = app === 'flask' ? ['GeneratorExit deploy', 'finally deploy'] : ['cancelled deploy', 'finally deploy'];
+    let log = '';
+    await waitFor(async () => ((log = await text(`/${app}/log`)), ended.every((l) => log.includes(l))), 10_000, () => `${ended.join(', ')} in the app's notes:\n${log}`);
   });
 }
 
