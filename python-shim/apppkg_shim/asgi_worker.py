@@ -26,7 +26,7 @@ from .asgi_lifespan import Lifespan, awaiting_frames
 from .asgi_scope import reads_full_path
 from .asgi_link import LinkProtocol
 from .asgi_websocket import WebSocketExchange
-from .errors import EXIT_APP_LOAD_FAILED, EXIT_STARTUP_FAILED, log
+from .errors import EXIT_APP_LOAD_FAILED, EXIT_STARTUP_FAILED, exit_now, log
 
 HEADER_PACK = link.HEADER.pack
 U32 = link.U32
@@ -86,7 +86,7 @@ class AsgiWorker:
         if not await self._start_lifespan():
             if self.lifespan.timed_out:
                 # What it waits for may be a thread (run_in_executor) that Python would join at exit.
-                _exit(EXIT_APP_LOAD_FAILED)
+                exit_now(EXIT_APP_LOAD_FAILED)
             return EXIT_APP_LOAD_FAILED
         # A child the app forks shares the loop's wakeup fd: its signals would stop this worker.
         app_handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
@@ -174,7 +174,7 @@ class AsgiWorker:
         except BaseException:
             # Frames were lost: nothing the gateway could be told would be true any more.
             log("internal error in the shim, exiting:\n" + traceback.format_exc())
-            _exit(EXIT_STARTUP_FAILED)
+            exit_now(EXIT_STARTUP_FAILED)
 
     def _start(self, kind, rid, payload):
         if rid in self.exchanges:
@@ -247,7 +247,7 @@ class AsgiWorker:
     def _link_closed(self):
         # The gateway is gone (or our parent changed): nobody can take a response any more.
         if not self.exiting:
-            _exit(0)
+            exit_now(0)
 
 
 def _size_anyio_threads(threads):
@@ -272,14 +272,6 @@ def _where_is(exchange):
     if task is None or task.done():
         return "the request has already finished"
     return link.WHERE_HEADING + "".join(traceback.format_list(awaiting_frames(task)))
-
-
-def _exit(code):
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
 
 
 def _close_loop(loop, executor):

@@ -34,6 +34,7 @@ from .errors import (
     AppNotCallable,
     AppOtherKind,
     emit_marker,
+    exit_now,
     import_error_details,
     log,
 )
@@ -294,7 +295,7 @@ def check(config):
         lifespan = run_for_check(app, config["app"], loop, (config.get("lifespanWithinMs") or 5000) / 1000.0)
     if app is None or (asgi and lifespan is None):
         print(json.dumps({"ok": False, "app": config["app"]}))
-        return _check_exit(EXIT_APP_LOAD_FAILED)
+        exit_now(EXIT_APP_LOAD_FAILED)
     print(json.dumps({
         "ok": True,
         "app": config["app"],
@@ -304,20 +305,10 @@ def check(config):
         "sysPath": sys.path,
         "lifespan": lifespan,
     }))
-    return _check_exit(0)
-
-
-def _check_exit(code):
     # A thread the app started (a background loop at import that is no daemon, one its ASGI
     # startup left running or still waits in) must not hold check's exit: Python joins it
     # first, and check failed saying the import did not finish within its deadline.
-    _exit_now(code)
-
-
-def _exit_now(code):
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit_now(0)
 
 
 def open_link():
@@ -376,7 +367,7 @@ def serve(config):
     if code == EXIT_APP_LOAD_FAILED:
         # A thread the import started before it failed, no daemon, would hold the exit that
         # tells the gateway: it waited for its start deadline, and said the worker was not ready.
-        _exit_now(code)
+        exit_now(code)
     watch_exit()
     return code
 

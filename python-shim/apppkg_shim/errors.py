@@ -147,6 +147,17 @@ def import_error_details(exc, spec, roots):
     }
 
 
+def exit_now(code):
+    """Exit with `code` at once, the output written: Python would first join the app's threads
+    that are no daemon (a background loop started at import, a job run_in_executor still runs),
+    and hold an exit that tells the gateway something until they end, or for ever."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
 def emit_marker(marker, details):
     """One line on stderr the gateway parses: `MARKER {json}`."""
     sys.stderr.write("%s %s\n" % (marker, json.dumps(details)))

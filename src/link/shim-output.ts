@@ -265,6 +265,12 @@ function parseMarker(line: string, marker: string): Record<string, unknown> | nu
   }
 }
 
+/** A marker's `file` and `line` (the app's own line it names), and the two as `file:line`. */
+function markerPlace(d: Record<string, unknown>): { file?: string; line?: number; where?: string } {
+  const file = typeof d.file === 'string' ? d.file : undefined;
+  const line = typeof d.line === 'number' ? d.line : undefined;
+  return { file, line, where: file ? (line ? `${file}:${line}` : file) : undefined };
+}
 
 /**
  * Why a worker exited before READY, from its exit status and the marker line on stderr. `whose`:
@@ -280,14 +286,12 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.patched) {
     const d = tap.patched;
-    const file = typeof d.file === 'string' ? d.file : undefined;
-    const line = typeof d.line === 'number' ? d.line : undefined;
     return new GatewayError('APPPKG_APP_MONKEY_PATCHED', {
       app,
       kind: d.kind === 'asgi' ? 'asgi' : 'wsgi',
       by: String(d.by ?? 'a library'),
       replaced: Array.isArray(d.replaced) ? d.replaced.join(', ') : '',
-      where: file ? (line ? `${file}:${line}` : file) : undefined,
+      where: markerPlace(d).where,
     });
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.lifespanFailed) {
@@ -305,11 +309,10 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.importError) {
     const d = tap.importError;
-    const file = typeof d.file === 'string' ? d.file : undefined;
-    const line = typeof d.line === 'number' ? d.line : undefined;
+    const { file, line, where } = markerPlace(d);
     return new GatewayError('APPPKG_APP_IMPORT_FAILED', {
       app,
-      where: file ? (line ? `${file}:${line}` : file) : undefined,
+      where,
       reason: `${String(d.type)}: ${String(d.message)}`,
       appOutput: String(d.message) || undefined,
       traceback: typeof d.traceback === 'string' ? d.traceback : undefined,
