@@ -39,9 +39,12 @@ export function shortBody(status: number, detail?: string): string {
  */
 export function unparsableAnswer(status: number, body = ''): string {
   const type = body === '' ? '' : 'Content-Type: text/plain; charset=utf-8\r\n';
+  // Its callers write it as latin1 (raw sockets, endLingering): the body's UTF-8 bytes as one
+  // char each, else a `§` went out as one byte, a byte short of its Content-Length (curl: 18).
+  const bytes = Buffer.from(body, 'utf8');
   return (
-    `HTTP/1.1 ${status} ${REASONS[status]}\r\n${type}Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n` +
-    `Connection: close\r\nDate: ${new Date().toUTCString()}\r\n\r\n${body}`
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\n${type}Content-Length: ${bytes.length}\r\nCache-Control: no-store\r\n` +
+    `Connection: close\r\nDate: ${new Date().toUTCString()}\r\n\r\n${bytes.toString('latin1')}`
   );
 }
 

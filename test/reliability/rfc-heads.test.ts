@@ -305,6 +305,16 @@ for (const c of CASES) {
     if (c.id === 'R6.12') assert.match(head, /\r\nAllow: GET, HEAD, POST/i);
     if (c.dated) assert.match(head, /\r\nDate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/);
     if (c.says) assert.match(body, c.says);
+    if (c.status >= 400) {
+      // A refusal's body is what its head says it is: as many bytes as its Content-Length (curl
+      // fails with status 18 on one byte short), valid UTF-8 under charset=utf-8.
+      const bytes = Buffer.from(body, 'latin1');
+      const declared = /\r\nContent-Length: (\d+)/i.exec(head);
+      if (declared) assert.is(bytes.length, Number(declared[1]), `the body's length as its Content-Length: ${JSON.stringify(body)}`);
+      if (/\r\nContent-Type: text\/plain; charset=utf-8/i.test(head)) {
+        assert.not.throws(() => new TextDecoder('utf-8', { fatal: true }).decode(bytes), `the body is UTF-8: ${JSON.stringify(body)}`);
+      }
+    }
     if (c.notInHead) assert.not.match(head, c.notInHead);
     if (c.inHead) assert.match(head, c.inHead);
     if (c.bodyIs !== undefined) assert.is(body, c.bodyIs);
