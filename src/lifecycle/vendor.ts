@@ -15,6 +15,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import { satisfies } from '@renovatebot/pep440';
 import { describeApp } from '../app-context.js';
@@ -307,10 +308,25 @@ function withoutCredentials(link: string): string {
   return url.href;
 }
 
+/**
+ * The directory a --find-links or --index-url names, as a path: a `file:` URL names one on this
+ * host as a path does, so that neither puts the host's path into the manifest; null for a URL
+ * pip fetches (http, https, a file: URL of another host).
+ */
+function localDirectory(link: string): string | null {
+  if (!isUrl(link)) return path.resolve(link);
+  if (!/^file:/i.test(link)) return null;
+  try {
+    return fileURLToPath(link);
+  } catch {
+    return null;
+  }
+}
+
 /** An index as the manifest keeps it: a URL, a directory inside the app (relative), else DIR (a host's path). */
 function recordedIndex(appDir: string, index: string): string {
-  if (isUrl(index)) return withoutCredentials(index);
-  const dir = path.resolve(index);
+  const dir = localDirectory(index);
+  if (dir === null) return withoutCredentials(index);
   return isInside(dir, appDir) ? path.relative(appDir, dir).split(path.sep).join('/') || '.' : INDEX_ELSEWHERE;
 }
 
@@ -322,11 +338,11 @@ function vendorSources(appDir: string, opts: Pick<VendorOptions, 'noIndex' | 'fi
   const findLinks: string[] = [];
   let findLinksElsewhere = 0;
   for (const link of links) {
-    if (isUrl(link)) {
+    const dir = localDirectory(link);
+    if (dir === null) {
       findLinks.push(withoutCredentials(link));
       continue;
     }
-    const dir = path.resolve(link);
     if (isInside(dir, appDir)) findLinks.push(path.relative(appDir, dir).split(path.sep).join('/') || '.');
     else findLinksElsewhere++;
   }
