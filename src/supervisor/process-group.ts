@@ -19,6 +19,9 @@ export const TREE_MARK = 'APPPKG_TREE';
 
 let marks = 0;
 
+/** How long a released guard, SIGKILLed, is waited for to be reaped: at once, unless the host is stalled. */
+const GUARD_REAP_MS = 1000;
+
 /** A mark no other tree of any gateway on this host carries. */
 function newTreeMark(): string {
   return `${process.pid}.${Date.now().toString(36)}.${++marks}`;
@@ -58,8 +61,8 @@ export function killTree(pid: number): void {
 interface GroupGuard {
   /** The tree's leader is `pid`, the group to end with the mark's processes (null: the mark's alone). */
   lead(pgid: number | null): void;
-  /** The group ended as it should (stopped, or exited): the guard goes, doing nothing. */
-  release(): void;
+  /** The group ended as it should (stopped, or exited): the guard goes, doing nothing; resolves once it is reaped. */
+  release(): Promise<void>;
 }
 
 /**
@@ -101,7 +104,19 @@ function guardGroup(mark: string): GroupGuard {
       guard.stdin?.write(`${pgid ?? ''}\n`);
     },
     release() {
+      if (guard.pid === undefined || guard.exitCode !== null || guard.signalCode !== null) return Promise.resolve();
+      // Waited for: a stop that resolved with it unreaped left the embedding program a child
+      // (`[sh] <defunct>`) until a later turn. The timer, not unref'd, keeps the event loop
+      // alive until then (the guard is unref'd), and bounds the wait.
+      const reaped = new Promise<void>((resolve) => {
+        const bound = setTimeout(resolve, GUARD_REAP_MS);
+        guard.once('exit', () => {
+          clearTimeout(bound);
+          resolve();
+        });
+      });
       guard.kill('SIGKILL');
+      return reaped;
     },
   };
 }
@@ -153,7 +168,10 @@ export class GuardedTree {
 
   /** The leader `pid` is spawned (undefined: its spawn failed, and the guard goes). */
   watch(pid: number | undefined): void {
-    if (pid === undefined) return this.guard.release();
+    if (pid === undefined) {
+      void this.guard.release();
+      return;
+    }
     this.guard.lead(this.ownGroup ? pid : null);
     if (this.followStrays) this.readStrays(pid, STRAY_READ_MS);
   }
@@ -293,7 +311,7 @@ export class GuardedTree {
   /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
   release(): void {
     this.stopReadingStrays();
-    this.guard.release();
+    void this.guard.release();
   }
 
   /**
@@ -304,8 +322,7 @@ export class GuardedTree {
     this.stopReadingStrays();
     if (pid !== undefined && this.ownGroup) signalGroup(pid, 'SIGKILL');
     signalStrays(this.strays, 'SIGKILL');
-    this.guard.release();
-    await signalMarked(TREE_MARK, this.mark, 'SIGKILL');
+    await Promise.all([this.guard.release(), signalMarked(TREE_MARK, this.mark, 'SIGKILL')]);
   }
 
   /**
@@ -336,7 +353,7 @@ export class GuardedTree {
     if (group !== null) signalGroup(group, 'SIGKILL');
     signalStrays(this.strays, 'SIGKILL');
     if (left > 0) await signalMarked(TREE_MARK, this.mark, 'SIGKILL');
-    this.guard.release();
+    await this.guard.release();
   }
 }
 
