@@ -36,15 +36,16 @@ export function shortBody(status: number, detail?: string): string {
  * Date (an origin server with a clock sends it on every answer, 4xx too: RFC 9110 §6.6.1); its
  * fields as sendError's, in their order, so that a refusal looks the same whichever part of the
  * gateway gives it (the parser's, or the front's of a head parsed whole: two Hosts).
+ * `headOnly`: the answer to a HEAD, its head as a GET's and no body (RFC 9110 §9.3.2).
  */
-export function unparsableAnswer(status: number, body = ''): string {
+export function unparsableAnswer(status: number, body = '', headOnly = false): string {
   const type = body === '' ? '' : 'Content-Type: text/plain; charset=utf-8\r\n';
   // Its callers write it as latin1 (raw sockets, endLingering): the body's UTF-8 bytes as one
   // char each, else a `§` went out as one byte, a byte short of its Content-Length (curl: 18).
   const bytes = Buffer.from(body, 'utf8');
   return (
     `HTTP/1.1 ${status} ${REASONS[status]}\r\n${type}Content-Length: ${bytes.length}\r\nCache-Control: no-store\r\n` +
-    `Connection: close\r\nDate: ${new Date().toUTCString()}\r\n\r\n${bytes.toString('latin1')}`
+    `Connection: close\r\nDate: ${new Date().toUTCString()}\r\n\r\n${headOnly ? '' : bytes.toString('latin1')}`
   );
 }
 

@@ -426,7 +426,6 @@ export class Front {
         // the client sends it meanwhile, must not become a request served ahead of that 408.
         if (status === 408) this.headTimedOut.add(socket);
         const refuse = (behindAnswered: boolean, loggedAfter?: ServerResponse): void => {
-          endLingering(socket, unparsableAnswer(status, body));
           // One access-log line per request (SPEC 4), this one too: with what was read of it.
           // The head the lean lane handed over, as the client sent it: the parser's read may
           // be its last piece only (a head in several reads: `" h"` was logged), or the line
@@ -439,8 +438,11 @@ export class Front {
             (headBegun === null ? null : rejectedRequestLine({ rawPacket: headBegun })) ??
             rejectedRequestLine(err as { rawPacket?: unknown }, behindAnswered) ??
             (status === 408 || err.code === HEAD_CUT ? this.unparsedLine(socket) : null);
+          // A HEAD's refusal has no body (RFC 9110 §9.3.2), as the lane's refusals of one.
+          const head = line?.startsWith('HEAD ') === true;
+          endLingering(socket, unparsableAnswer(status, body, head));
           if (line === null) return;
-          const record = (): void => this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, Buffer.byteLength(body), (Date.now() - headSince) / 1000);
+          const record = (): void => this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, head ? 0 : Buffer.byteLength(body), (Date.now() - headSince) / 1000);
           if (loggedAfter === undefined) record();
           else loggedAfter.once('close', record);
         };

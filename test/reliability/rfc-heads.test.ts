@@ -250,6 +250,10 @@ const CASES: Case[] = [
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc', status: 400, closed: true, dated: true, says: /^400 Bad Request\nmore than one Content-Length header: the body's framing is ambiguous/,
   },
   {
+    id: 'R6.16l', rfc: 'RFC 9110 §9.3.2', what: 'a HEAD the parser refuses (two Content-Lengths): its 400 has the head a GET\'s would have and no body',
+    request: 'HEAD /rfc/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 1\r\n\r\n', status: 400, closed: true, dated: true, bodyIs: '', inHead: /\r\nContent-Length: [1-9]\d*\r\n/,
+  },
+  {
     id: 'R6.16h', rfc: 'RFC 9110 §6.6.1', what: 'a websocket upgrade where no app is mounted: 404 with a Date, as every answer',
     request: 'GET /nowhere/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
     status: 404, closed: true, dated: true, says: /^404 Not Found\nno app is mounted at \/nowhere\/ws\n$/,
@@ -310,7 +314,7 @@ for (const c of CASES) {
       // fails with status 18 on one byte short), valid UTF-8 under charset=utf-8.
       const bytes = Buffer.from(body, 'latin1');
       const declared = /\r\nContent-Length: (\d+)/i.exec(head);
-      if (declared) assert.is(bytes.length, Number(declared[1]), `the body's length as its Content-Length: ${JSON.stringify(body)}`);
+      if (declared && !c.request.startsWith('HEAD ')) assert.is(bytes.length, Number(declared[1]), `the body's length as its Content-Length: ${JSON.stringify(body)}`);
       if (/\r\nContent-Type: text\/plain; charset=utf-8/i.test(head)) {
         assert.not.throws(() => new TextDecoder('utf-8', { fatal: true }).decode(bytes), `the body is UTF-8: ${JSON.stringify(body)}`);
       }
