@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { loadYamlWithSchema } from '../description/load-yaml.js';
-import { settingNameLike, type FixFor } from '../description/schema-problems.js';
+import { settingNameLike, type FixFor, type UnknownKeyFix } from '../description/schema-problems.js';
 import { readSchema } from '../description/validators.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../description/yaml-file.js';
 import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
@@ -378,9 +378,38 @@ export async function loadEnvironmentFile(file: string): Promise<HostEnvironment
     notFound: () => new GatewayError('APPPKG_ENVFILE_NOT_FOUND', { file: absolute }),
     invalidCode: 'APPPKG_ENVFILE_INVALID',
     fixFor: environmentFixFor,
+    unknownKeyFix: misplacedKeyFix,
     normalise: (yaml) => normaliseEnvironment(yaml, absolute),
   });
 }
+
+/**
+ * SPEC names `drain`, `lmtp: true` and the services' URLs as keys of "the environment file"
+ * without their section, so they get written at its top level (or `mail_domains` under `mail:`);
+ * "remove it" would tell such a user to drop what they need. Says which section holds the key.
+ */
+const misplacedKeyFix: UnknownKeyFix = (at, key, value) => {
+  const schema = readSchema('environment');
+  const keysOf = (node: unknown): Set<string> => new Set(Object.keys(((node as { properties?: object } | undefined)?.properties) ?? {}));
+  const shown = typeof value === 'string' && value !== '' && !value.includes('\n') ? value.trim() : '...';
+  const top = at.length === 0;
+  if ((top || at[0] === 'mail' || at[0] === 'services') && keysOf((schema.definitions as Record<string, unknown>).app).has(key)) {
+    const inDefaults = keysOf((schema.properties as Record<string, unknown>).defaults).has(key);
+    return {
+      elsewhere: `a key of each app's entry${inDefaults ? ' (or of defaults:)' : ''}, not of ${top ? "the file's top level" : `${String(at[0])}:`}`,
+      fix: `write it under ${inDefaults ? `defaults: for every app (defaults: {${key}: ${shown}}), or ` : ''}the app's name: apps: {NAME: {${key}: ${shown}}}`,
+    };
+  }
+  for (const section of ['mail', 'services'] as const) {
+    if ((top || (at.length === 2 && at[0] === 'apps')) && keysOf((schema.properties as Record<string, unknown>)[section]).has(key)) {
+      return {
+        elsewhere: `a key of ${section}:, not of ${top ? "the file's top level" : "an app's entry"}`,
+        fix: `write it under ${section}: (${section}: {${key}: ${shown}})${section === 'mail' ? ', the one mail listener of the gateway' : ', the servers every app is given from'}`,
+      };
+    }
+  }
+  return undefined;
+};
 
 /** One app's configuration with `defaults:` and the shared values applied. */
 export interface MergedAppConfig extends HostAppConfig {

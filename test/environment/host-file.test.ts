@@ -242,6 +242,26 @@ test('every problem at once, each with line, column, key and a fix', async () =>
   for (const p of err.problems) assert.match(p.format(), new RegExp(`^${file}:\\d+:\\d+: .+\\n  fix: .+$`));
 });
 
+test('a key of a section written at the top level (drain, lmtp, redis) is refused with the section it belongs to', async () => {
+  // SPEC 5.1-5.3 name `drain`, `lmtp: true` and the servers as keys of "the environment file".
+  const err = await failure(loadEnvironmentFile(await envFile([
+    'drain: 5',
+    'lmtp: true',
+    'redis: redis://127.0.0.1:6379',
+    'mail:',
+    '  listen: 2525',
+    '  mail_domains: [blog.test]',
+    '',
+  ].join('\n'))));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}: ${p.hint}`), [
+    '1:1 drain: write it under defaults: for every app (defaults: {drain: 5}), or the app\'s name: apps: {NAME: {drain: 5}}',
+    '2:1 lmtp: write it under mail: (mail: {lmtp: true}), the one mail listener of the gateway',
+    '3:1 redis: write it under services: (services: {redis: redis://127.0.0.1:6379}), the servers every app is given from',
+    '6:3 mail.mail_domains: write it under the app\'s name: apps: {NAME: {mail_domains: ...}}',
+  ]);
+  assert.match(err.problems[0].message, "drain: expected one of the known keys, found a key of each app's entry (or of defaults:), not of the file's top level");
+});
+
 test('a host written with its port or as a URL is refused with the bare name as the fix', async () => {
   const err = await failure(loadEnvironmentFile(await envFile([
     'apps:',
