@@ -389,9 +389,20 @@ export function asServiceError(server: PostgresServer, err: unknown, action: str
   // (ECONNREFUSED) is no SQLSTATE.
   const sqlState = typeof e.severity === 'string' && typeof e.code === 'string' ? e.code : null;
   if (!sqlState || UNREACHABLE_STATES.test(sqlState)) {
-    return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'postgresql', server: server.label, reason: message, cause: err });
+    return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'postgresql', server: server.label, reason: NO_PASSWORD_GIVEN.test(message) ? noPasswordReason(server) : message, cause: err });
   }
   return new GatewayError('APPPKG_SERVICE_FAILED', { action: `${action} on postgresql at ${server.label}`, reason: `${message} (SQLSTATE ${sqlState})`, cause: err });
+}
+
+/**
+ * pg's words when the server asks for a SCRAM password and the URL (nor PGPASSWORD, nor
+ * ~/.pgpass) gives one: SPEC 5.2's own example URL names no user and no password.
+ */
+const NO_PASSWORD_GIVEN = /client password must be a string/;
+
+function noPasswordReason(server: PostgresServer): string {
+  const where = server.host.startsWith('/') ? `@/${server.database}?host=${server.host}${server.port === 5432 ? '' : `&port=${server.port}`}` : `@${server.host}:${server.port}/${server.database}`;
+  return `the server asks ${JSON.stringify(server.user)} for a password and the URL gives none: write it in the URL (postgresql://${encodeURIComponent(server.user)}:PASSWORD${where}), or let that user in without one (peer in pg_hba.conf)`;
 }
 
 function unavailable(server: string, reason: string): GatewayError {

@@ -86,6 +86,15 @@ withServers('a URL with a user before an empty host (`postgresql://user:pw@/db?h
   assert.match(r.stdout, /ok\s+services\.database\s+postgresql: PostgreSQL 1\d[.\d]* at .*:5432 reachable/);
 });
 
+withServers('a URL with no password for a server that asks for one says so, not pg\'s "client password must be a string"', async () => {
+  // SPEC 5.2's own example, postgresql:///postgres?host=..., names no user and no password.
+  const envFile = environment('nopassword', `postgresql://gwadmin@/postgres?host=${encodeURIComponent(pg.socketDir)}&port=${pg.port}`);
+  const r = await cli(envFile, ['check', app]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAIL\s+services\.database\s+postgresql at .* \(services\.postgresql\): the server asks "gwadmin" for a password and the URL gives none: write it in the URL \(postgresql:\/\/gwadmin:PASSWORD@\/postgres\?host=/);
+  assert.not.match(r.stdout + r.stderr, /client password must be a string/);
+});
+
 withServers('a services.postgresql that is no URL is a mistake to correct, not a server to wait for', async () => {
   const envFile = environment('garbage', 'postgresql://gwadmin:admin-pw@[bad/postgres');
   const r = await cli(envFile, ['check', app]);
