@@ -7,7 +7,9 @@ export const spec: CommandSpec = {
   summary:
     "Back up an app: its commands.backup with APPPKG_BACKUP_DIR=DIR (DIR created if missing); without the\n" +
     'hook, a copy of its data directory into DIR/data. Either way DIR/apppkg-backup.json, which restore\n' +
-    'checks, marks it as the app\'s backup.',
+    'checks, marks it as the app\'s backup. Beside it, its services\' data (services: in app.yaml) in\n' +
+    'DIR/database/: a pg_dump of its PostgreSQL database or an online backup of its SQLite one, and\n' +
+    'its Redis keys.',
   usage: 'apppkg-gateway backup APP_DIR --to DIR [--environment FILE] [--state-dir DIR]',
   optionHelp: [['--to DIR', "the backup directory, outside the app's data directory: new, empty, or an earlier backup of the same app"], ...APP_OPTION_HELP],
   options: { ...APP_OPTIONS, to: { type: 'string' } },

@@ -7,7 +7,8 @@ export const spec: CommandSpec = {
   name: 'check',
   summary:
     "Verify an app's environment, one line per check with ok/FAIL and the fix: os, python, deb (dpkg-query),\n" +
-    'rpm (where rpm exists), pip requirements, settings, the app object importable and callable, then commands.check.\n' +
+    'rpm (where rpm exists), pip requirements, settings, whether each service (services:) is reachable,\n' +
+    'the app object importable and callable, then commands.check.\n' +
     'Creates nothing under the state root (it says whether the app\'s data and log directories exist yet).\n' +
     'Exits 1 when any check fails.',
   usage: 'apppkg-gateway check [APP_DIR] [--environment FILE] [--state-dir DIR]',

@@ -9,7 +9,9 @@ export const spec: CommandSpec = {
     "Set up an app's dependencies, then run its commands.install: the deb packages (apt-get install -y\n" +
     'of the missing ones with --system, as root), a virtualenv for `pip:` under the state root built\n' +
     'offline from local files (reused while the requirements and interpreter are unchanged). One line\n' +
-    'per step with its duration; pip\'s and apt\'s output streamed. Exits 1 when a step fails.',
+    'per step with its duration; pip\'s and apt\'s output streamed. Before commands.install, the app\'s\n' +
+    'services (services: in app.yaml): its database and role, its Redis user, their passwords kept\n' +
+    'under the state root (a later install changes nothing). Exits 1 when a step fails.',
   usage: 'apppkg-gateway install [APP_DIR] [--system] [--rebuild] [--environment FILE] [--state-dir DIR]',
   optionHelp: [
     ['--system', 'as root: apt-get install -y the deb packages that are missing'],
