@@ -389,7 +389,7 @@ export function asServiceError(server: PostgresServer, err: unknown, action: str
   // (ECONNREFUSED) is no SQLSTATE.
   const sqlState = typeof e.severity === 'string' && typeof e.code === 'string' ? e.code : null;
   if (!sqlState || UNREACHABLE_STATES.test(sqlState)) {
-    return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'postgresql', server: server.label, reason: NO_PASSWORD_GIVEN.test(message) ? noPasswordReason(server) : message, cause: err });
+    return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'postgresql', server: server.label, reason: loginReason(server, message), cause: err });
   }
   return new GatewayError('APPPKG_SERVICE_FAILED', { action: `${action} on postgresql at ${server.label}`, reason: `${message} (SQLSTATE ${sqlState})`, cause: err });
 }
@@ -399,6 +399,23 @@ export function asServiceError(server: PostgresServer, err: unknown, action: str
  * ~/.pgpass) gives one: SPEC 5.2's own example URL names no user and no password.
  */
 const NO_PASSWORD_GIVEN = /client password must be a string/;
+
+/**
+ * A login refused, in words that say what to do. On Debian, pg_hba.conf's `peer` lets a Unix
+ * user in only as the role of its name, so SPEC 5.2's example URL (no user) as root reaches the
+ * role "root", which a fresh PostgreSQL does not have.
+ */
+function loginReason(server: PostgresServer, message: string): string {
+  if (NO_PASSWORD_GIVEN.test(message)) return noPasswordReason(server);
+  const me = os.userInfo().username;
+  const createRole = (role: string) => `sudo -u postgres createuser --createrole --createdb ${role}`;
+  if (/^Peer authentication failed/.test(message)) {
+    return `${message}: peer authentication (pg_hba.conf) lets the gateway's Unix user ${JSON.stringify(me)} in only as the role of that name: name it in the URL (postgresql://${encodeURIComponent(me)}@...), a role made with \`${createRole(me)}\`, or give a password in the URL for a pg_hba.conf line that asks for one`;
+  }
+  const missing = /^role "(.+)" does not exist$/.exec(message);
+  if (missing) return `${message}: make it as a superuser (\`${createRole(missing[1])}\`), or name another user in the URL`;
+  return message;
+}
 
 function noPasswordReason(server: PostgresServer): string {
   const where = server.host.startsWith('/') ? `@/${server.database}?host=${server.host}${server.port === 5432 ? '' : `&port=${server.port}`}` : `@${server.host}:${server.port}/${server.database}`;

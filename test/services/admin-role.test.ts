@@ -4,6 +4,8 @@
 // role only as that role's member: install, use, restore and uninstall through such an admin.
 // A role without those rights is named by `check`, with the statement that fixes it. The URL
 // forms libpq takes, a user before an empty host included, are read as libpq reads them.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -102,6 +104,27 @@ withServers('a services.postgresql that is no URL is a mistake to correct, not a
   assert.match(r.stdout + r.stderr, /services\.postgresql/);
   assert.not.match(r.stdout + r.stderr, /start the server/);
   assert.not.ok((r.stdout + r.stderr).includes('admin-pw'), 'the password was printed');
+});
+
+withServers('peer authentication (Debian\'s pg_hba.conf) refusing the URL\'s user, or no role of the gateway\'s user: the role to make or name', async () => {
+  // SPEC 5.2's example names no user: as root, Debian's `local all all peer` reaches the role
+  // "root", which a fresh cluster does not have. This cluster asks for passwords: peer for this case.
+  const hba = join(pg.socketDir, 'data', 'pg_hba.conf');
+  const kept = readFileSync(hba, 'utf8');
+  writeFileSync(hba, 'local all all peer\n');
+  pg.psql('SELECT pg_reload_conf()');
+  try {
+    const asRoot = await cli(environment('peer-root', `postgresql:///postgres?host=${encodeURIComponent(pg.socketDir)}&port=${pg.port}`), ['check', app]);
+    assert.is(asRoot.status, 1, asRoot.stdout + asRoot.stderr);
+    assert.match(asRoot.stdout, /FAIL\s+services\.database\s+.*role "root" does not exist: make it as a superuser \(`sudo -u postgres createuser --createrole --createdb root`\), or name another user in the URL/);
+    const asOther = await cli(environment('peer-other', `postgresql://gwadmin@/postgres?host=${encodeURIComponent(pg.socketDir)}&port=${pg.port}`), ['check', app]);
+    assert.is(asOther.status, 1, asOther.stdout + asOther.stderr);
+    assert.match(asOther.stdout, /Peer authentication failed for user "gwadmin": peer authentication \(pg_hba\.conf\) lets the gateway's Unix user "root" in only as the role of that name: name it in the URL \(postgresql:\/\/root@\.\.\.\)/);
+  } finally {
+    writeFileSync(hba, kept);
+    // Passwords again (pg.psql itself logs in with one, over the socket that is now peer: as root, "postgres" is refused).
+    spawnSync('kill', ['-HUP', String(pg.pid)]);
+  }
 });
 
 test.run();
