@@ -53,11 +53,12 @@ export function parsePostgresUrl(text: string): PostgresServer {
     throw unavailable(`${url.protocol}//${url.host}`, `expected a postgresql:// URL, found ${url.protocol}//`);
   }
   const q = url.searchParams;
-  const host = decodeURIComponent(hostname) || q.get('host') || DEFAULT_SOCKET_DIR;
-  const port = Number(url.port || q.get('port') || 5432);
-  const user = decodeURIComponent(url.username) || q.get('user') || os.userInfo().username;
-  const password = url.password ? decodeURIComponent(url.password) : q.get('password');
-  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || q.get('dbname') || 'postgres';
+  // A query parameter wins over the URL's part, as libpq reads `@localhost/db?host=/run/pg`.
+  const host = q.get('host') || decodeURIComponent(hostname) || DEFAULT_SOCKET_DIR;
+  const port = Number(q.get('port') || url.port || 5432);
+  const user = q.get('user') || decodeURIComponent(url.username) || os.userInfo().username;
+  const password = q.get('password') ?? (url.password ? decodeURIComponent(url.password) : null);
+  const database = q.get('dbname') || decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres';
   return { host, port, user, password, database, label: `${host}:${port}` };
 }
 

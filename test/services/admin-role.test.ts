@@ -88,6 +88,14 @@ withServers('a URL with a user before an empty host (`postgresql://user:pw@/db?h
   assert.match(r.stdout, /ok\s+services\.database\s+postgresql: PostgreSQL 1\d[.\d]* at .*:5432 reachable/);
 });
 
+withServers('query parameters win over the URL\'s own parts, as libpq reads them (`@localhost:1/nodb?host=/socket/dir&port=...&dbname=postgres`)', async () => {
+  const envFile = environment('libpq-query', `postgresql://nobody:wrong@localhost:1/nodb?host=${encodeURIComponent(pg.socketDir)}&port=${pg.port}&user=gwadmin&password=admin-pw&dbname=postgres`);
+  const r = await cli(envFile, ['check', app]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`ok\\s+services\\.database\\s+postgresql: PostgreSQL 1\\d[.\\d]* at ${pg.socketDir}:5432 reachable`));
+  assert.not.ok((r.stdout + r.stderr).includes('admin-pw'), 'the password was printed');
+});
+
 withServers('a URL with no password for a server that asks for one says so, not pg\'s "client password must be a string"', async () => {
   // SPEC 5.2's own example, postgresql:///postgres?host=..., names no user and no password.
   const envFile = environment('nopassword', `postgresql://gwadmin@/postgres?host=${encodeURIComponent(pg.socketDir)}&port=${pg.port}`);
