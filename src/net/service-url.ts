@@ -29,7 +29,10 @@ export function parseServiceUrl(text: string): ServiceUrl | null {
   }
 }
 
-/** `text` with the password of its user information hidden, for a message. */
+/**
+ * `text` with the password of its user information hidden, for a message; and a `password=`
+ * query parameter's, which libpq and redis-py read as well.
+ */
 export function maskUrlPassword(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, '$1***@');
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, '$1***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
 }

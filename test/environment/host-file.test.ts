@@ -175,6 +175,14 @@ test('a services URL of the wrong scheme is refused at its place, its password n
   assert.not.match(text, /SECRETPW/);
 });
 
+test('a services URL\'s password given as a query parameter (libpq and redis-py read it) is not shown either', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile("services:\n  postgresql: 'mysql:///db?host=/run/pg&password=SECRETQ1'\n  redis: 'redis://[bad?password=SECRETQ2&db=1'\n")));
+  const text = err.format();
+  assert.match(text, /:2:15: services\.postgresql: .*found "mysql:\/\/\/db\?host=\/run\/pg&password=\*\*\*"/);
+  assert.match(text, /:3:10: services\.redis: .*found "redis:\/\/\[bad\?password=\*\*\*&db=1"/);
+  assert.not.match(text, /SECRETQ/);
+});
+
 // A database that is not a number (a typo, `/cache`) was read as 0: every app's keys went to
 // database 0, and its REDIS_URL said /0, with nothing to tell the host. `?db=` was ignored alike.
 test('a Redis URL\'s database: a number after the port or as ?db=, anything else refused at its place', async () => {
