@@ -83,14 +83,16 @@ export function parseRedisUrl(text: string): RedisServer {
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
   const port = Number(url.port || 6379);
-  // `?db=` as redis-py reads it, when the path names none.
-  const db = Number(url.pathname.replace(/^\//, '') || url.searchParams.get('db') || 0);
+  // As redis-py reads it: `?db=` over the path, `?username=` / `?password=` when the user
+  // information has none.
+  const q = url.searchParams;
+  const db = Number(q.get('db') || url.pathname.replace(/^\//, '') || 0);
   return {
     tls: url.protocol === 'rediss:',
     host,
     port,
-    user: url.username ? decodeURIComponent(url.username) : null,
-    password: url.password ? decodeURIComponent(url.password) : null,
+    user: url.username ? decodeURIComponent(url.username) : q.get('username') || null,
+    password: url.password ? decodeURIComponent(url.password) : q.get('password') || null,
     db: Number.isInteger(db) ? db : 0,
     label: `${host}:${port}`,
   };

@@ -191,10 +191,19 @@ test('a Redis URL\'s database: a number after the port or as ?db=, anything else
   assert.match(text, /:2:10: services\.redis: expected a database number after the port, as in redis:\/\/127\.0\.0\.1:6379\/0, found "redis:\/\/admin:\*\*\*@127\.0\.0\.1:6379\/cache"/);
   assert.not.match(text, /SECRETPW/);
   await failure(loadEnvironmentFile(await envFile("services:\n  redis: 'redis://127.0.0.1:6379?db=two'\n")));
-  for (const [url, db] of [['redis://127.0.0.1:6379', 0], ['redis://127.0.0.1:6379/', 0], ['redis://127.0.0.1:6379/2', 2], ['redis://127.0.0.1:6379?db=3', 3]] as const) {
+  for (const [url, db] of [['redis://127.0.0.1:6379', 0], ['redis://127.0.0.1:6379/', 0], ['redis://127.0.0.1:6379/2', 2], ['redis://127.0.0.1:6379?db=3', 3], ['redis://127.0.0.1:6379/2?db=3', 3]] as const) {
     const env = await loadEnvironmentFile(await envFile(`services:\n  redis: '${url}'\n`));
     assert.is(parseRedisUrl(env.services.redis!).db, db, url);
   }
+});
+
+test('a Redis URL\'s user and password as query parameters, as redis-py reads them when the user information has none', async () => {
+  assert.equal(
+    [parseRedisUrl('redis://127.0.0.1:6379/0?username=admin&password=pw').user, parseRedisUrl('redis://127.0.0.1:6379/0?username=admin&password=pw').password],
+    ['admin', 'pw'],
+  );
+  const both = parseRedisUrl('redis://admin:inurl@127.0.0.1:6379/0?password=inquery');
+  assert.is(both.password, 'inurl');
 });
 
 test('an empty file (or comments only) is a valid, empty environment', async () => {
