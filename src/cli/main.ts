@@ -69,7 +69,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (first === undefined || ((first === '--help' || first === '-h') && rest.length === 0)) {
-    await printGlobalHelp();
+    // Asked for, the help is the output (stdout, 0); with no arguments at all it is bad usage,
+    // said where errors go (stderr, 2), as argparse and click do.
+    await printGlobalHelp(first === undefined ? process.stderr : process.stdout);
     return first === undefined ? 2 : 0;
   }
   if (first === 'help') return help(rest);
@@ -89,10 +91,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function printGlobalHelp(): Promise<void> {
+async function printGlobalHelp(out: NodeJS.WritableStream = process.stdout): Promise<void> {
   // The gateway itself (no COMMAND) has options of its own: listed here, where a user looks first.
   const { spec } = await import('./commands/gateway.js');
-  process.stdout.write(`${GLOBAL_HELP}\n\noptions of the gateway (no COMMAND):\n${optionLines(spec)}\n`);
+  out.write(`${GLOBAL_HELP}\n\noptions of the gateway (no COMMAND):\n${optionLines(spec)}\n`);
 }
 
 /** `help [COMMAND]`: users of git, npm and docker type it before they think of `COMMAND --help`. */

@@ -87,6 +87,12 @@ test('bad usage exits 2 and says how to get help', async () => {
   await usage(['run', EXAMPLES, '--frobnicate'], 'unknown option --frobnicate');
   const unknownCommand = await runCli(['frobnicate']);
   assert.is(unknownCommand.status, 2);
+  // No arguments at all is bad usage too: the usage goes where errors go (stderr), as argparse
+  // and click put it, so that `apppkg-gateway >out` still shows it and leaves out empty.
+  const nothing = await runCli([]);
+  assert.is(nothing.status, 2);
+  assert.is(nothing.stdout, '');
+  assert.match(nothing.stderr, /^usage: apppkg-gateway --apps DIR/);
   const noApps = await runCli(['--listen', '8000']);
   assert.is(noApps.status, 2);
   assert.match(noApps.stderr, /--apps/);
