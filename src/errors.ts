@@ -251,11 +251,12 @@ export const ERROR_CODES = {
     example: { address: '127.0.0.1:8099', what: 'GET /apps/blog/log?lines=100&follow=1', reason: 'it closed the stream' },
   },
   APPPKG_DESC_NOT_FOUND: {
-    summary: 'The directory holds no `app.yaml` (or one that is a directory, or a symlink to nothing), there is no such directory, or APP_DIR names a file.',
+    summary: 'The directory holds no `app.yaml` (or one that is a directory, or a symlink to nothing, or the description under another name such as `app.yml`), there is no such directory, or APP_DIR names a file.',
     message: (d) =>
       d.missing ? `${str(d.dir)} does not exist (no such directory)`
       : d.notDirectory ? `${str(d.dir)} is a file, not a directory`
       : d.stands ? `expected app.yaml to be a file, found ${str(d.stands)}`
+      : d.misnamed ? `expected the description to be named app.yaml, found it named ${str(d.misnamed)}`
       : `no app.yaml in ${str(d.dir)}`,
     hint: (d) =>
       d.notDirectory
@@ -264,6 +265,8 @@ export const ERROR_CODES = {
           ? 'check the path: APP_DIR is the directory that holds app.yaml'
           : d.stands
             ? `put the description there: ${str(d.file)} is read as a YAML file (a symlink to one is fine)`
+          : d.misnamed
+            ? `rename it: mv ${shellWord(path.join(str(d.dir), str(d.misnamed)))} ${shellWord(path.join(str(d.dir), 'app.yaml'))} (the description is read from app.yaml, under that name alone)`
           : `run \`apppkg-gateway init ${shellWord(str(d.dir))}\` to write one, or point at the directory that holds app.yaml`,
     exitStatus: 1,
     example: { dir: '/srv/apps/blog' },

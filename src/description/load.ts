@@ -2,7 +2,7 @@
 // symlinked package directory), then runs the shared YAML machinery (load-yaml.ts) with the
 // app schema and the app.yaml semantics (normalise-description.ts).
 
-import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
@@ -44,10 +44,13 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
  * What is at app.yaml's place when it cannot be read as a file: a directory, or a symlink to
  * nothing (a deploy that links app.yaml from a shared place), which "no app.yaml" would deny.
  */
-function standingAt(file: string): { stands?: string } {
+function standingAt(file: string): { stands?: string; misnamed?: string; file?: string } {
   try {
     const entry = lstatSync(file, { throwIfNoEntry: false });
-    if (entry === undefined) return {};
+    if (entry === undefined) {
+      const misnamed = misnamedDescription(path.dirname(file));
+      return misnamed === null ? {} : { misnamed, file: path.join(path.dirname(file), misnamed) };
+    }
     const target = statSync(file, { throwIfNoEntry: false });
     if (entry.isSymbolicLink() && target === undefined) return { stands: `a symlink to ${readlinkSync(file)}, which is not there` };
     if (target?.isDirectory()) return { stands: 'a directory' };
@@ -55,6 +58,19 @@ function standingAt(file: string): { stands?: string } {
     // A loop of links, or no permission: the plain "no app.yaml" stands.
   }
   return {};
+}
+
+/**
+ * The description under a name other than `app.yaml` (`app.yml`, the other common YAML
+ * extension, or `App.yaml`): only `app.yaml` is read, so such a package would be passed over
+ * in silence under --apps and told to `init` a second file by the commands. Null when none.
+ */
+export function misnamedDescription(dir: string): string | null {
+  try {
+    return readdirSync(dir).find((entry) => entry !== 'app.yaml' && /^app\.ya?ml$/i.test(entry)) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** The host keys `serve` also takes as flags. */

@@ -3,7 +3,7 @@
 // the one directory given. A broken description is reported, never fatal.
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { loadDescription } from '../description/load.js';
+import { loadDescription, misnamedDescription } from '../description/load.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -74,6 +74,9 @@ export function appsDirSource(appsDir: string): AppSource {
         // went away, said as such, not as if there never was one.
         const link = code === 'ENOENT' || code === 'ELOOP' ? brokenLink(dir, code) : null;
         if (link !== null) broken.push({ dir, error: link });
+        // `blog/app.yml`: a package whose description has another name is said, not passed over.
+        const misnamed = code === 'ENOENT' && link === null ? misnamedDescription(dir) : null;
+        if (misnamed !== null) broken.push({ dir, error: new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: join(dir, misnamed), misnamed }) });
         continue; // not a package
       }
       try {

@@ -136,6 +136,18 @@ test('no directory, no app.yaml, or app.yaml a directory: APPPKG_DESC_NOT_FOUND'
   assert.is((await failure(loadDescription(path.join(scratch, 'odd')))).code, 'APPPKG_DESC_NOT_FOUND');
 });
 
+test('a description named app.yml (or App.yaml) is not read, and the error says to rename it', async () => {
+  const dir = path.join(scratch, 'yml');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'app.yml'), 'app: wsgi:application\n');
+  const err = await failure(loadDescription(dir));
+  assert.is(err.code, 'APPPKG_DESC_NOT_FOUND');
+  assert.is(err.format(), `${dir}/app.yml: expected the description to be named app.yaml, found it named app.yml\n  fix: rename it: mv ${dir}/app.yml ${dir}/app.yaml (the description is read from app.yaml, under that name alone)`);
+  await rm(path.join(dir, 'app.yml'));
+  await writeFile(path.join(dir, 'App.yaml'), 'app: wsgi:application\n');
+  assert.match((await failure(loadDescription(dir))).format(), `fix: rename it: mv ${dir}/App.yaml ${dir}/app.yaml`);
+});
+
 test('a file given where the app directory belongs: said to be a file, naming the directory when it holds app.yaml', async () => {
   const dir = await writeApp('holder', 'app: wsgi:application\n');
   await writeFile(path.join(dir, 'wsgi.py'), '');

@@ -290,6 +290,24 @@ test('a symlink that leads nowhere, or round in a loop, is said once and answers
   assert.is(gw.output().split(`skipping ${apps.path}/gone:`).length, 2);
 });
 
+test('a package whose description is app.yml, not app.yaml, is said (log, status, 503 at its name) with the rename, then served once renamed', async () => {
+  const { apps, gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
+    addPackage(dir, 'environ', 'shop', version('shop'));
+    renameSync(join(dir, 'shop', 'app.yaml'), join(dir, 'shop', 'app.yml'));
+  });
+  assert.is(await versionServed(gw), '1.0');
+  const shop = join(apps.path, 'shop');
+  assert.ok(gw.output().includes(`skipping ${shop}:\n  ${shop}/app.yml: expected the description to be named app.yaml, found it named app.yml\n    fix: rename it: mv ${shop}/app.yml ${shop}/app.yaml`), gw.output());
+  const answer = await request(`${gw.url}/shop/`);
+  assert.is(answer.statusCode, 503);
+  assert.match(await answer.body.text(), /APPPKG_DESC_NOT_FOUND/);
+  assert.equal((await status(gw)).broken.map((b: any) => [b.dir, b.code]), [[shop, 'APPPKG_DESC_NOT_FOUND']]);
+  renameSync(join(shop, 'app.yml'), join(shop, 'app.yaml'));
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => (await versionServed(gw, '/shop/')) === 'shop', 30_000, 'shop served once app.yml is renamed');
+});
+
 test('blog.old and blog.v2 beside blog are apps of their own (a version begins with a digit), and the log says so with the way to keep a copy unserved', async () => {
   const { gw } = await open((dir) => {
     addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
