@@ -759,6 +759,28 @@ test('init finds an ASGI app (FastAPI, Starlette, async def app) and writes plat
   assert.is(check.status, 0, check.stdout + check.stderr);
 });
 
+test('init finds a plain WSGI function by its name app, or by its (environ, start_response) signature, and the app it writes passes check', async () => {
+  const body = '    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"hi"]\n';
+  const cases: Array<[string, string, string, string]> = [
+    // [project, file, its code, app:]
+    ['wsgi-def-app', 'app.py', `def app(environ, start_response):\n${body}`, 'app:app'],
+    ['wsgi-def-app-short', 'hello.py', `import os\n\n\ndef app(env, start):\n    start("200 OK", [])\n    return [b"hi"]\n`, 'hello:app'],
+    ['wsgi-simple-app', 'server.py', `def simple_app(environ, start_response):\n${body}`, 'server:simple_app'],
+  ];
+  for (const [name, file, code, app] of cases) {
+    const dir = join(work.path, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, file), code);
+    const r = await runCli(['init', dir]);
+    assert.is(r.status, 0, `${name}: ${r.stderr}`);
+    const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+    assert.match(yaml, new RegExp(`^app: ${app}$`, 'm'), `${name}: ${yaml}`);
+    assert.match(yaml, /^platform: python, wsgi$/m, `${name}: ${yaml}`);
+    const check = await runCli(['check', dir, '--state-dir', state.path]);
+    assert.is(check.status, 0, `${name}: ${check.stdout}${check.stderr}`);
+  }
+});
+
 test('init knows Quart, Falcon (WSGI and ASGI), Bottle, Pyramid and CherryPy apps: their kind and their Debian package', async () => {
   const cases: Array<[string, string, string, string, string]> = [
     // [project, file, its code, app:, platform: and deb: lines]

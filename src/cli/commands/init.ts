@@ -11,7 +11,8 @@ export const spec: CommandSpec = {
     'Write a commented app.yaml for an existing WSGI or ASGI project: finds the application object\n' +
     '(a module-level `application`, `app = Flask(...)`, `FastAPI(...)`, `Starlette(...)`, `Quart(...)`,\n' +
     '`falcon.App()` or `falcon.asgi.App()`, `Bottle()`, Pyramid\'s `config.make_wsgi_app()`,\n' +
-    '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`; annotated assignments too;\n' +
+    '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`, a `def app(environ, start_response)`\n' +
+    'or any function with those parameter names; annotated assignments too;\n' +
     'a `create_app()` factory) and its framework\'s Debian package,\n' +
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
     'warns of); code under src/ (the src layout) gets `paths: [src/]`.',
@@ -70,6 +71,12 @@ const FRAMEWORK_IMPORT = /^\s*(?:from|import)\s+(django|flask|fastapi|starlette|
  * served as `module:create_app()`, called once per worker, as gunicorn's `'module:create_app()'`.
  */
 const FACTORY = /^def (create_app|make_app)\s*\(/m;
+/**
+ * A plain WSGI function: named `app` (`def app(environ, start_response)`, as `application` is
+ * found above), or named anything with PEP 3333's parameter names (its `simple_app`).
+ */
+const DEF_APP = /^def app\s*\(\s*\w+\s*,\s*\w+\s*\)/m;
+const WSGI_SIGNATURE = /^def (\w+)\s*\(\s*environ\s*,\s*start_response\s*\)/m;
 /** Django's startproject default: SQLite in the project directory, which is the version's. */
 const SQLITE_IN_PROJECT = /['"]NAME['"]\s*:\s*(?:BASE_DIR\s*\/\s*['"][^'"]+['"]|os\.path\.join\(\s*BASE_DIR\s*,\s*['"][^'"]+['"]\s*\))/;
 
@@ -172,6 +179,8 @@ export function findCandidates(root: string): Candidate[] {
     else if (/^async\s+def app\s*\(/m.test(text)) at('app', 30, 'asgi', framework);
     else if (APP.test(text)) at('app', 20, asgiFile ? 'asgi' : 'wsgi', framework);
     else if (FACTORY.test(text)) at(`${FACTORY.exec(text)![1]}()`, 35, 'wsgi', framework);
+    else if (DEF_APP.test(text)) at('app', 25, 'wsgi', framework);
+    else if (WSGI_SIGNATURE.test(text)) at(WSGI_SIGNATURE.exec(text)![1], 15, 'wsgi', framework);
   }
   return found.sort((a, b) => b.score - a.score);
 }
