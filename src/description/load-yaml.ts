@@ -338,25 +338,50 @@ function explainUnclosedQuote(q: UnclosedQuote): { found: string; fix: string; k
   };
 }
 
+/**
+ * The whole key path (`processes.worker.command`) of `key`, the key on the line at `lineStart`,
+ * read from the block keys above it with less indentation: the document did not parse, so its
+ * nodes cannot say it. A list item on the way (`- `) stops the reading at `key` alone.
+ */
+function blockKeyPath(source: string, lineStart: number, key: string): string {
+  const path: string[] = [key];
+  let indent = /^ */.exec(source.slice(lineStart))![0].length;
+  if (source.slice(lineStart + indent).startsWith('-')) return key;
+  for (let end = lineStart - 1; end > 0 && indent > 0; ) {
+    const start = source.lastIndexOf('\n', end - 1) + 1;
+    const line = source.slice(start, end);
+    end = start - 1;
+    const own = /^ */.exec(line)![0].length;
+    if (line.trim() === '' || line.trim().startsWith('#') || own >= indent) continue;
+    const parent = /^ *["']?([^\s"':#-][^"':#]*?)["']?\s*:(\s|$)/.exec(line)?.[1];
+    if (parent === undefined) return key;
+    path.unshift(parent);
+    indent = own;
+  }
+  return keyLabel(path);
+}
+
 function explainSyntaxError(file: string, source: string, error: YAMLError, doc: Document): { found: string; fix?: string; key?: string } {
   const text = source.slice(error.pos[0], error.pos[1]);
   const own = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
   const opener = unclosedFlow(source, error);
   if (opener !== null) {
     const lineStart = source.lastIndexOf('\n', opener.offset - 1) + 1;
-    const key = /^\s*(?:-\s+)?["']?([^\s"':#][^"':#]*?)["']?\s*:/.exec(source.slice(lineStart, opener.offset))?.[1];
+    const local = /^\s*(?:-\s+)?["']?([^\s"':#][^"':#]*?)["']?\s*:/.exec(source.slice(lineStart, opener.offset))?.[1];
+    const key = local === undefined ? undefined : blockKeyPath(source, lineStart, local);
     const list = opener.open === '[';
     // The example closes what was written (`settings: [A, B` -> `settings: [A, B]`): Debian
     // package names under settings: or paths: sent users the wrong way.
     const lineEnd = source.indexOf('\n', opener.offset);
     const written = source.slice(opener.offset + 1, lineEnd === -1 ? undefined : lineEnd).replace(/\s#.*$/, '').trim().replace(/,$/, '').trim();
-    const items = written !== '' ? written : key === undefined || key === 'deb' || key === 'rpm' ? 'python3-flask, python3-yaml' : 'first, second';
+    const items = written !== '' ? written : local === undefined || local === 'deb' || local === 'rpm' ? 'python3-flask, python3-yaml' : 'first, second';
     return {
       key,
       found: `a "${opener.open}" that is never closed: the ${list ? 'list' : 'mapping'} it opens has no "${opener.close}" before the lines that follow`,
+      // The line to write names the key as it stands on its line, not by its path.
       fix: list
-        ? `end the list on its line with "]", e.g. ${key ?? 'deb'}: [${items}], or write one "- item" per line below ${key ?? 'the key'}:`
-        : `end the mapping on its line with "}", e.g. ${key ?? 'static'}: {/static: static/}, or write one "key: value" per line below it, indented`,
+        ? `end the list on its line with "]", e.g. ${local ?? 'deb'}: [${items}], or write one "- item" per line below ${local ?? 'the key'}:`
+        : `end the mapping on its line with "}", e.g. ${local ?? 'static'}: {/static: static/}, or write one "key: value" per line below it, indented`,
     };
   }
   switch (error.code) {
