@@ -424,7 +424,7 @@ function explainSyntaxError(file: string, source: string, error: YAMLError, doc:
       const line = source.slice(lineStart, lineEnd === -1 ? undefined : lineEnd).replace(/\s+#.*$/, '').trim();
       const glued = /^([\w.-]+):(\S.*)$/.exec(line);
       if (glued !== null) {
-        return { found: `"${line}", a key with no space after its ":"`, key: glued[1], fix: `write a space after the colon: ${glued[1]}: ${glued[2]}` };
+        return { found: `"${line}", a key with no space after its ":"`, key: blockKeyPath(source, lineStart, glued[1]), fix: `write a space after the colon: ${glued[1]}: ${glued[2]}` };
       }
       const spaced = /^([\w.-]+)\s+(\S.*)$/.exec(line);
       if (/^Implicit map keys/.test(own) && spaced !== null) {
@@ -440,7 +440,7 @@ function explainSyntaxError(file: string, source: string, error: YAMLError, doc:
       const value = source.slice(error.pos[0], lineEnd === -1 ? undefined : lineEnd).replace(/\s+#.*$/, '').trim();
       return {
         found: `a value beginning with "${text}", which YAML reserves`,
-        key,
+        key: key === undefined ? undefined : blockKeyPath(source, lineStart, key),
         fix: `quote the value: ${key ?? 'key'}: "${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
       };
     }
