@@ -106,6 +106,12 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
   if (/^(health|processes\..+\.route|static)$/.test(key) && typeof value === 'string' && !value.startsWith('/')) {
     return key === 'static' ? `write the prefix with a leading slash: /${value}: ...` : `write ${key.split('.').pop()}: /${value}`;
   }
+  // `command:python -m blog.tasks` under processes.worker is one word to YAML, not a key and a
+  // value: the mapping the key needs is there but for a space.
+  const glued = typeof value === 'string' ? /^(command|route|app)\s*:(\S.*)$/.exec(value) : null;
+  if (glued !== null && /^(processes\.[^.]+|wsgi|asgi)$/.test(key)) {
+    return `write a space after the colon: ${glued[1]}: ${glued[2]}`;
+  }
   if (/^os(\[\d+\])?$/.test(key) && typeof value === 'string' && OS_ALIASES[value.toLowerCase()]) {
     return `write ${OS_ALIASES[value.toLowerCase()]} (the name the host reports for it)`;
   }
