@@ -45,7 +45,9 @@ export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor
       const name = String((error.params as { additionalProperty: string }).additionalProperty);
       const known = Object.keys((parent.properties ?? {}) as object);
       const elsewhere = unknownKeyFix?.(at, name, yaml.sourceText([...at, name]) ?? yaml.raw([...at, name]), yaml.data);
-      yaml.report('APPPKG_DESC_UNKNOWN_KEY', [...at, name], elsewhere ?? { suggestion: closest(name, known), known }, 'key');
+      // `X-Team`: meant as the user's own, but only a lower-case `x-` is (as in Compose and OpenAPI).
+      const upperX = /^X-/.test(name) ? { fix: `a key of your own begins with a lower-case "x-": write x-${name.slice(2)}` } : undefined;
+      yaml.report('APPPKG_DESC_UNKNOWN_KEY', [...at, name], elsewhere ?? upperX ?? { suggestion: closest(name, known), known }, 'key');
     } else if (error.keyword === 'required') {
       const name = String((error.params as { missingProperty: string }).missingProperty);
       const property = ((parent.properties ?? {}) as Record<string, JsonSchema>)[name] ?? {};
