@@ -127,6 +127,7 @@ export class AppInstance {
       ready: () => this.state === 'ready',
       workersQuiet: () => this.inFlight === 0 && this.openWebsockets === 0,
       workerRequests: () => this.workers.requestsSeen,
+      workerLastRequestAt: () => this.workers.lastRequestAt,
       sleepers: () => [...this.workers.slots, ...this.processes.servingSlots],
       members: this.members,
       rotation: this.rotation,

@@ -31,6 +31,8 @@ export interface IdleCycleOptions {
   workersQuiet: () => boolean;
   /** Requests its workers in rotation have taken. */
   workerRequests: () => number;
+  /** When its workers last took a request (Date.now()); 0 if none. */
+  workerLastRequestAt: () => number;
   /** What sleeps: the slots of its workers and of the processes that take requests. */
   sleepers: () => Array<Slot<Worker> | Slot<CommandProcess>>;
   members: Members;
@@ -103,7 +105,10 @@ export class IdleCycle {
       const seen = this.touches + this.opts.workerRequests();
       if (seen !== this.seenRequests || !this.quiet) {
         this.seenRequests = seen;
-        this.lastActive = Date.now();
+        // Requests that came and went since the last look happened at their own time: stamped
+        // with this look's, up to a period late, an app asked first could look newer than one
+        // asked after it, and the worker budget would put the wrong one to sleep.
+        this.lastActive = this.quiet ? Math.max(this.lastActive, this.opts.workerLastRequestAt()) : Date.now();
         return;
       }
       if (timeout > 0 && Date.now() - this.lastActive >= timeout) void this.sleep(`no request for ${Math.round(timeout / 1000)} s`);

@@ -278,6 +278,33 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
+test('--max-workers: of two apps asked a moment apart, the one asked first sleeps, whenever the idle check looked at them; status\'s lastActive is the request\'s time', async () => {
+  const env = await open(
+    [['slow', 'a'], ['slow', 'b'], ['slow', 'c']],
+    'defaults:\n  workers: 1\n  threads: 2\n',
+    ['--max-workers', '2'],
+  );
+  const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
+  // a and b awake, c asleep, whichever two the start judged first.
+  assert.is((await get(env, '/a/?t=0')).status, 200);
+  assert.is((await get(env, '/b/?t=0')).status, 200);
+  assert.equal(await states(), { a: 'ready', b: 'ready', c: 'idle' });
+  // Each app's idle check looks once a second, each at its own phase: it must not stamp what it
+  // noticed with its own time, which would make a look newer than b, asked after it.
+  for (let round = 0; round < 3; round++) {
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.is((await get(env, '/a/?t=0')).status, 200);
+    const answeredA = Date.now();
+    assert.is((await get(env, '/b/?t=0')).status, 200);
+    await new Promise((r) => setTimeout(r, 1200));
+    const lastActive = Date.parse((await app(env, 'a')).idle.lastActive);
+    assert.ok(lastActive <= answeredA, `round ${round}: a's lastActive ${new Date(lastActive).toISOString()} is after its answer came (${new Date(answeredA).toISOString()})`);
+  }
+  assert.is((await get(env, '/c/?t=0')).status, 200);
+  assert.equal(await states(), { a: 'idle', b: 'ready', c: 'ready' }, 'a, asked before b, made room for c');
+  for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
+});
+
 /**
  * An app whose first worker of each start imports at once (the one holding the lock) and whose
  * other one `lateSeconds` later: the request that woke it is served before its wake ends.
