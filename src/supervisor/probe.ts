@@ -111,6 +111,8 @@ export interface ProbeBounds {
   deadline: number;
   /** How long one probe may wait for its answer. */
   timeoutMs: number;
+  /** Each answer other than 2xx/3xx, as it comes: a probe tried for up to the start bound is shown failing meanwhile. */
+  onRefused?: (status: number) => void;
 }
 
 /**
@@ -130,6 +132,7 @@ export async function probeWorker(worker: Probeable, app: string, path: string, 
       throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, reason: (err as Error).message, cause: err });
     }
     if (status >= 200 && status < 400) return status;
+    bounds.onRefused?.(status);
     if (Date.now() + PROBE_RETRY_MS > bounds.deadline) {
       throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, status, seconds: Math.round((Date.now() - startedAt) / 1000) });
     }

@@ -75,6 +75,8 @@ export class Slot<P extends SupervisedProcess> {
   recycled = 0;
   /** When and why the last of those was. */
   lastRecycle: { at: string; reason: string } | null = null;
+  /** The process being brought up (READY, its probe): not in rotation yet. */
+  bringingUp: P | null = null;
   /** When the restart waiting out its back-off is due (Date.now() ms), or null when none waits. */
   restartAt: number | null = null;
   private running = false;
@@ -110,11 +112,14 @@ export class Slot<P extends SupervisedProcess> {
   async start(): Promise<void> {
     this.running = true;
     const proc = this.spawn();
+    this.bringingUp = proc;
     try {
       await this.opts.bringUp(proc);
     } catch (err) {
       await proc.stop(1000);
       throw err;
+    } finally {
+      if (this.bringingUp === proc) this.bringingUp = null;
     }
     if (!this.running) return;
     this.admit(proc);
@@ -214,12 +219,15 @@ export class Slot<P extends SupervisedProcess> {
   private startNext(): void {
     if (!this.running) return;
     const next = this.spawn();
+    this.bringingUp = next;
     this.opts.bringUp(next).then(
       () => {
+        if (this.bringingUp === next) this.bringingUp = null;
         if (this.running && this.current === null) this.admit(next);
         else void next.stop(1000);
       },
       (err: GatewayError) => {
+        if (this.bringingUp === next) this.bringingUp = null;
         if (!this.running) return;
         void next.stop(1000);
         if (next.state === 'exited') this.recordExit(next);
@@ -289,9 +297,11 @@ export class Slot<P extends SupervisedProcess> {
   private replaceBeside(old: P): void {
     const next = this.spawn();
     this.replacing = next;
+    this.bringingUp = next;
     this.opts.bringUp(next).then(
       () => {
         this.replacing = null;
+        if (this.bringingUp === next) this.bringingUp = null;
         if (!this.running) return void next.stop(1000);
         if (this.current === old) {
           this.current = null;
@@ -303,6 +313,7 @@ export class Slot<P extends SupervisedProcess> {
       },
       (err: GatewayError) => {
         this.replacing = null;
+        if (this.bringingUp === next) this.bringingUp = null;
         if (!this.running) return;
         this.holdRecycleUntil = Date.now() + RECYCLE_RETRY_MS;
         void next.stop(1000);

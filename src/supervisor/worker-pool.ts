@@ -107,11 +107,13 @@ export class WorkerPool {
     const rows = this.ctx.members.workers().map((w): WorkerStatus => {
       const slot = this.slotOf.get(w);
       const answered = this.tallyOf.get(w)?.figures();
-      // A worker out of rotation finishes what it holds: not `ready` for anything new.
-      const draining = w.state === 'ready' && (outOfRotation || slot?.current !== w);
+      // A worker out of rotation finishes what it holds: not `ready` for anything new. One that
+      // said READY and is still being probed has not been in rotation yet: it is starting.
+      const probing = w.state === 'ready' && slot?.bringingUp === w;
+      const draining = w.state === 'ready' && !probing && (outOfRotation || slot?.current !== w);
       return {
         pid: w.pid ?? null,
-        state: draining ? 'draining' : w.state,
+        state: probing ? 'starting' : draining ? 'draining' : w.state,
         inFlight: w.running,
         queued: w.waiting,
         websockets: w.link?.openWebsockets ?? 0,
@@ -139,7 +141,7 @@ export class WorkerPool {
     const rows: WorkerStatus[] = [];
     const starting = new Set(this.ctx.members.workers().filter((w) => w.state === 'starting').map((w) => this.slotOf.get(w)));
     for (const slot of this.slots) {
-      if (slot.current !== null || slot.lastExit === null || starting.has(slot)) continue;
+      if (slot.current !== null || slot.lastExit === null || starting.has(slot) || slot.bringingUp !== null) continue;
       rows.push({
         pid: null,
         state: slot.crashLooping ? 'crash-loop' : 'restarting',
@@ -214,8 +216,11 @@ export class WorkerPool {
     const health = this.opts.desc.health;
     if (!health) return;
     const at = new Date().toISOString();
+    const refused = (status: number): void => {
+      this.lastProbe = { path: health, at: new Date().toISOString(), ok: false, status, error: `GET ${health} answered ${status}; asked again until it answers 2xx or 3xx`, pid: worker.pid ?? null };
+    };
     try {
-      const status = await probeWorker(worker, this.opts.desc.name, health, { deadline, timeoutMs: this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS });
+      const status = await probeWorker(worker, this.opts.desc.name, health, { deadline, timeoutMs: this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, onRefused: refused });
       this.lastProbe = { path: health, at, ok: true, status, error: null, pid: worker.pid ?? null };
     } catch (err) {
       const details = (err as GatewayError).details ?? {};

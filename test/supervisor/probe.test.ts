@@ -4,7 +4,7 @@
 // never passes is refused (the log and status say why); the other apps serve.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import type { Worker } from '../../src/supervisor/worker.js';
@@ -20,6 +20,17 @@ let worker: Worker | null = null;
 const seen = new Set<number>();
 /** Seconds the warm app's health path answers 503 after each worker's import (a pool filling, caches). */
 const WARM_S = 2;
+/** Its health path answers 503 while a file named sick is in its data directory. */
+const FLAKY_APP = `import os
+
+def application(environ, start_response):
+    sick = os.path.exists(os.path.join(os.environ["APPPKG_DATA_DIR"], "sick"))
+    if environ["PATH_INFO"] == "/healthz" and sick:
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"sick"]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+`;
 const WARM_APP = `import os, sys, time
 T0 = time.monotonic()
 
@@ -37,10 +48,11 @@ def application(environ, start_response):
 test.before(async () => {
   addPackage(apps.path, 'faults', 'sick', { 'app.yaml': [[/$/, 'health: /status/500\n']] });
   addPackage(apps.path, 'faults', 'well', { 'app.yaml': [[/$/, 'health: /status/204\n']] });
+  writePackage(apps.path, 'flaky', { 'app.yaml': 'platform: python, wsgi\napp: flaky:application\nhealth: /healthz\n', 'flaky.py': FLAKY_APP });
   writePackage(apps.path, 'warm', { 'app.yaml': 'platform: python, wsgi\napp: warm:application\nhealth: /healthz\n', 'warm.py': WARM_APP });
   // The sick app's start bound is 6 s, not the default 60, so that its refusal comes soon.
   const environment = join(state.path, 'environment.yaml');
-  writeFileSync(environment, 'apps:\n  sick:\n    start_timeout: 6\n');
+  writeFileSync(environment, 'apps:\n  sick:\n    start_timeout: 6\n  flaky:\n    workers: 1\n');
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--environment', environment]);
   for (const pid of await pidsOf('well')) seen.add(pid);
 });
@@ -144,6 +156,32 @@ test('each worker is probed at start, and again when it is restarted', async () 
   }, 10_000, 'the restarted worker');
   for (const pid of await pidsOf('well')) seen.add(pid);
   await waitFor(() => probesIn('well') === 3, 5000, 'the probe of the restarted worker');
+});
+
+test('a restarted worker whose probe fails is `starting` in status while it is probed (not draining, no second row for its slot), and the app\'s health shows its failing probe', async () => {
+  const [victim] = await waitFor(async () => {
+    const pids = await readyPidsOf('flaky');
+    return pids.length === 1 ? pids : undefined;
+  }, 30_000, () => `flaky serving\n${gw.output()}`);
+  seen.add(victim);
+  writeFileSync(join(state.path, 'apps', 'flaky', 'data', 'sick'), '');
+  process.kill(victim, 'SIGKILL');
+  let last: unknown = null;
+  const flaky = async (): Promise<any> => (last = (await status()).apps.find((a) => a.name === 'flaky'));
+  const probed = await waitFor(async () => {
+    const app = await flaky();
+    const pid = app.workers.find((w: { pid: number }) => w.pid !== victim)?.pid;
+    return pid !== undefined && app.health?.pid === pid && app.health.ok === false ? { app, pid } : undefined;
+  }, 20_000, () => `a replacement whose failing probe is shown\n${JSON.stringify(last, null, 1)}`);
+  seen.add(probed.pid);
+  assert.equal(probed.app.workers.map((w: { state: string }) => w.state), ['starting'], JSON.stringify(probed.app.workers));
+  assert.equal(probed.app.restarting, [], 'its slot is listed once, as the starting worker');
+  assert.is(probed.app.health.status, 503);
+  rmSync(join(state.path, 'apps', 'flaky', 'data', 'sick'));
+  await waitFor(async () => {
+    const app = await flaky();
+    return app.workers.length === 1 && app.workers[0].state === 'ready' && app.health?.ok === true;
+  }, 20_000, () => `the replacement passing its probe\n${JSON.stringify(last, null, 1)}`);
 });
 
 test('Worker.probe: the status through the link, 500 for an app that raises, a rejection past the deadline', async () => {
