@@ -236,7 +236,10 @@ export class Slot<P extends SupervisedProcess> {
         const how = next.exitCode === EXIT_APP_LOAD_FAILED
           ? `${this.opts.label(next)} could not import the app: ${err.message}`
           : next.state === 'exited' ? `${this.opts.label(next)} exited (${next.how})` : `${this.opts.label(next)} failed to start: ${err.message}`;
-        this.scheduleRestart(this.uptime(next), how);
+        // It never came up, however long its probe was asked (start_timeout, 60 s, outlasts a
+        // stable run's 30): counted as up, it started the back-off over at 0.5 s each time, and
+        // a worker that never passes its probe was restarted for ever and never a crash loop.
+        this.scheduleRestart(0, how);
       },
     );
   }
@@ -322,7 +325,7 @@ export class Slot<P extends SupervisedProcess> {
           this.opts.say(`${this.opts.app}: the replacement for ${this.opts.label(old)} failed (${err.message}); ${this.opts.label(old)} keeps serving`);
         } else {
           // The old one died meanwhile: nothing serves in this slot, so restart as after a crash.
-          this.scheduleRestart(this.uptime(next), `the replacement for ${this.opts.label(old)} failed (${err.message})`);
+          this.scheduleRestart(0, `the replacement for ${this.opts.label(old)} failed (${err.message})`);
         }
       },
     );

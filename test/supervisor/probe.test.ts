@@ -48,11 +48,12 @@ def application(environ, start_response):
 test.before(async () => {
   addPackage(apps.path, 'faults', 'sick', { 'app.yaml': [[/$/, 'health: /status/500\n']] });
   addPackage(apps.path, 'faults', 'well', { 'app.yaml': [[/$/, 'health: /status/204\n']] });
+  writePackage(apps.path, 'relapse', { 'app.yaml': 'platform: python, wsgi\napp: flaky:application\nhealth: /healthz\n', 'flaky.py': FLAKY_APP });
   writePackage(apps.path, 'flaky', { 'app.yaml': 'platform: python, wsgi\napp: flaky:application\nhealth: /healthz\n', 'flaky.py': FLAKY_APP });
   writePackage(apps.path, 'warm', { 'app.yaml': 'platform: python, wsgi\napp: warm:application\nhealth: /healthz\n', 'warm.py': WARM_APP });
   // The sick app's start bound is 6 s, not the default 60, so that its refusal comes soon.
   const environment = join(state.path, 'environment.yaml');
-  writeFileSync(environment, 'apps:\n  sick:\n    start_timeout: 6\n  flaky:\n    workers: 1\n');
+  writeFileSync(environment, 'apps:\n  sick:\n    start_timeout: 6\n  flaky:\n    workers: 1\n  relapse:\n    workers: 1\n    start_timeout: 31\n');
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--environment', environment]);
   for (const pid of await pidsOf('well')) seen.add(pid);
 });
@@ -182,6 +183,25 @@ test('a restarted worker whose probe fails is `starting` in status while it is p
     const app = await flaky();
     return app.workers.length === 1 && app.workers[0].state === 'ready' && app.health?.ok === true;
   }, 20_000, () => `the replacement passing its probe\n${JSON.stringify(last, null, 1)}`);
+});
+
+test('a restarted worker probed in vain for start_timeout (31 s, longer than a stable run) was not up: the next delay doubles, it does not start over at 0.5 s', async () => {
+  const [victim] = await waitFor(async () => {
+    const pids = await readyPidsOf('relapse');
+    return pids.length === 1 ? pids : undefined;
+  }, 30_000, () => `relapse serving\n${gw.output()}`);
+  seen.add(victim);
+  writeFileSync(join(state.path, 'apps', 'relapse', 'data', 'sick'), '');
+  process.kill(victim, 'SIGKILL');
+  await waitFor(() => /relapse: worker \d+ exited \(SIGKILL\); restarting in 500 ms/.test(gw.output()), 10_000, () => `the first restart\n${gw.output()}`);
+  const failed = await waitFor(() => /relapse: worker \d+ failed to start: health probe of relapse[^\n]*; restarting in (\d+) ms/.exec(gw.output()) ?? undefined, 45_000, () => `the restarted worker refused\n${gw.output()}`);
+  assert.is(failed[1], '1000', failed[0]);
+  rmSync(join(state.path, 'apps', 'relapse', 'data', 'sick'));
+  const pids = await waitFor(async () => {
+    const ready = await readyPidsOf('relapse');
+    return ready.length === 1 ? ready : undefined;
+  }, 20_000, () => `relapse serving again\n${gw.output()}`);
+  for (const pid of pids) seen.add(pid);
 });
 
 test('Worker.probe: the status through the link, 500 for an app that raises, a rejection past the deadline', async () => {
