@@ -81,8 +81,11 @@ function appDetails(app: AppStatus): string[] {
     // The app's `workers` line is the serving version's: a draining one's workers (stopping while
     // an ASGI lifespan shutdown runs, say) would otherwise show nowhere until they are gone.
     if (v.state === 'draining' && v.workers.length > 0) out.push(`  its workers: ${workerList(v.workers)}`);
-    // A refused version's reason is the app's problem, below; a serving one's is its app.yaml broken since it started.
+    // A refused version's reason is the app's problem, below, when it is the newest refusal;
+    // an older one's would show nowhere. A serving one's is its app.yaml broken since it started.
     if (v.state === 'serving' && v.reason) out.push(`  its app.yaml no longer loads (it runs on as it was started): ${v.reason.code}: ${v.reason.message}`);
+    const told = app.problem !== null && v.reason !== null && app.problem.code === v.reason.code && app.problem.message === v.reason.message;
+    if (v.state === 'failed' && v.reason && !told) out.push(...hangingLines(`  why: ${v.reason.code}: ${v.reason.message}`, '      ').map(terminalSafe));
   }
   if (app.workers.length > 0) {
     out.push(`workers: ${workerList(app.workers)}`);

@@ -73,6 +73,19 @@ test('a problem: its fix and log on their own lines, and the last lines when the
   assert.not.match(renderStatusTable(status), /^ +(fix|log|last lines)/m);
 });
 
+test('each refused version says why on its row when the app\'s problem is another one\'s (a newer refusal): status says why for every version it lists', () => {
+  const status = fakeStatus();
+  const blog = status.apps[0];
+  const serving = blog.versions[0];
+  const refused = (version: string, code: string, message: string) => ({ ...serving, version, dir: `/var/apps/blog.${version}`, state: 'failed', reason: { code, message }, requests: 0, failed: 0, inFlight: 0, queued: 0, workers: [] });
+  blog.versions = [refused('4', 'APPPKG_APP_PROBE_FAILED', 'health probe of blog: GET /healthz answered 500'), refused('3', 'APPPKG_COMMAND_FAILED', 'commands.update (migrate) exited with status 7'), serving];
+  blog.problem = { code: 'APPPKG_APP_PROBE_FAILED', message: 'health probe of blog: GET /healthz answered 500' };
+  const text = renderStatusTable(status);
+  assert.match(text, /^  version 3 failed\n    why: APPPKG_COMMAND_FAILED: commands\.update \(migrate\) exited with status 7$/m);
+  assert.match(text, /^  version 4 failed$/m, 'the newest refusal is the problem below, not said twice');
+  assert.match(text, /^  problem: APPPKG_APP_PROBE_FAILED: health probe of blog/m);
+});
+
 test("a problem whose message has lines of its own (an exception's fields nested under it): they go under the problem, their indentation kept", () => {
   // What an app whose import raises such an error inside a nested call (pydantic's, say) shows.
   const message = [
