@@ -118,8 +118,11 @@ export function ensureAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise
     if (!role) {
       // INHERIT (the default): from PostgreSQL 15 the public schema belongs to pg_database_owner,
       // whose rights the database's owner has only by inheriting them.
-      await client.query(`CREATE ROLE ${ident} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD ${verifier}`);
-      await client.query(`COMMENT ON ROLE ${ident} IS ${marker}`);
+      // One query string, so one transaction (the simple query protocol's implicit one, which a
+      // failure rolls back, leaving the admin connection usable): probePostgres (check, and a
+      // run's look before it provisions) reads the role's comment without this lock, and saw
+      // the role between two statements with no comment yet, as a role the gateway never made.
+      await client.query(`CREATE ROLE ${ident} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD ${verifier}; COMMENT ON ROLE ${ident} IS ${marker}`);
     } else {
       // NOCREATEDB too: a `test` run killed before it took the right back (app-services.ts)
       // must not leave the role able to make databases.
