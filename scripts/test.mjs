@@ -88,6 +88,9 @@ const FIRST_HALF = ['cli', 'services', 'proxy', 'link', 'vendor', 'processes', '
 const WAITING = [
   'services/redis-restart', 'proxy/asgi-timeout', 'proxy/stop-after-clients-left',
   'supervisor/heartbeat', 'gateway/concurrent-start', 'gateway/start-updates', 'gateway/rollback-during-drain',
+  // 2026-12-04: lanes of 750 s, 857 s and 228 s; these two wait on idle timeouts and a probe's
+  // 31 s start bound.
+  'gateway/idle-apps', 'supervisor/probe',
 ];
 const waiting = `(${WAITING.join('|')})\\.test\\.ts$`;
 const patterns = filter !== undefined
