@@ -530,7 +530,7 @@ export const ERROR_CODES = {
     example: { file: '/srv/apps/blog/requirements.txt', reason: 'ENOENT' },
   },
   APPPKG_APP_IMPORT_FAILED: {
-    summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. A worker that fails this way is not restarted until the app changes.',
+    summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. A new version that fails this way is refused (the serving one, if any, keeps serving) and retried when a file of it changes; a worker of the serving version that fails this way at a restart (a file of it edited) is retried with the restart back-off, a crash loop in `status`, and serves again once the file is fixed.',
     message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}`,
     hint: (d) =>
       d.log
