@@ -534,7 +534,8 @@ export const ERROR_CODES = {
     message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}`,
     hint: (d) =>
       d.log
-        ? `fix the error in the traceback (its last lines follow; all of it is in ${str(d.log)}); a change to any file of the version retries it, and \`apppkg-gateway check ${appDirWord(d)}\` repeats the import in the terminal`
+        // Not "its last lines follow": a status reader without the right to see logs has them withheld.
+        ? `fix the error in the traceback (all of it is in ${str(d.log)}); a change to any file of the version retries it, and \`apppkg-gateway check ${appDirWord(d)}\` repeats the import in the terminal`
         : `fix the error shown in the traceback, then try again (\`apppkg-gateway check ${appDirWord(d)}\` repeats the import)`,
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', where: 'blog/wsgi.py:3', reason: "ModuleNotFoundError: No module named 'flask'" },

@@ -367,6 +367,9 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
   // The exception's message is the app's own output too (it may hold a connection string).
   assert.not.match(tcp.text, /broken on purpose/, 'nor the exception\'s message, in a reason or the history');
   assert.match(refusal.message, /cannot import .*RuntimeError: \[its output is in the app log\]/, refusal.message);
+  // Its fix must not promise the traceback's last lines here, where they are withheld.
+  assert.not.match(refusal.hint, /follow/, refusal.hint);
+  assert.match(refusal.hint, /all of it is in \/\S+\/blog\/\S*app\.log\)/, refusal.hint);
   assert.is(status.access.logs, false);
   assert.match(status.access.why, /--admin-token FILE/);
   const log = await admin(env.gw, '/apps/blog/log', { headers: {} });
