@@ -52,7 +52,7 @@ export interface GatewayOptions {
    * (started or refused), so that a copy still under way is not refused; default 1 s.
    */
   settleMs?: number;
-  /** With `app`: replace the workers when a .py file or app.yaml under it changes; an app that cannot start is then waited for, not thrown. */
+  /** With `app`: replace the workers when a .py or .pth file or app.yaml under it changes; an app that cannot start is then waited for, not thrown. */
   reload?: boolean;
   /** Workers and threads per app, over the environment file. */
   workers?: number;

@@ -18,7 +18,7 @@ export const spec: CommandSpec = {
   optionHelp: [
     ['-p, --port N', 'port to listen on (default 8000; 0 picks a free one)'],
     ['--host HOST', 'address to listen on (default 127.0.0.1)'],
-    ['--reload', 'restart the workers when a .py file or app.yaml under APP_DIR changes; an app that fails to start is retried then'],
+    ['--reload', 'restart the workers when a .py or .pth file or app.yaml under APP_DIR changes; an app that fails to start is retried then'],
     ['--workers N', 'Python worker processes (default 2)'],
     ['--threads N', 'concurrent requests per worker (default 8)'],
     ...APP_OPTION_HELP,
