@@ -135,5 +135,5 @@ export const APP_OPTIONS: Options = {
 
 export const APP_OPTION_HELP: Array<[string, string]> = [
   ['-e, --environment FILE', 'the host\'s environment file (settings, overrides), as under --apps'],
-  ['--state-dir DIR', 'state root for data/log/tmp (default: $APPPKG_STATE_DIR, /var/lib/apppkg-gateway as root, else ~/.local/state/apppkg-gateway)'],
+  ['--state-dir DIR', 'state root for data/log/tmp (default: $APPPKG_STATE_DIR, /var/lib/apppkg-gateway as root, else $XDG_STATE_HOME/apppkg-gateway or ~/.local/state/apppkg-gateway)'],
 ];
