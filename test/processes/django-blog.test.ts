@@ -1,7 +1,10 @@
 // The Django example under a mount, through the real gateway: commands.install migrated the
 // database in APPPKG_DATA_DIR and collected the static files; the admin's login page carries
 // the mount in its links (SCRIPT_NAME, no FORCE_SCRIPT_NAME), and a login POST with its CSRF
-// token is accepted.
+// token is accepted. Reached by its host (blog.localhost) as well, its static links carry no
+// mount there, whichever way a worker was reached first.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
@@ -17,7 +20,10 @@ let dir: string;
 
 test.before(async () => {
   dir = addPackage(apps.path, 'examples/django-blog', 'blog');
-  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path], { ms: 60_000 });
+  // One worker: the page asked by its host below meets the process the /blog pages warmed.
+  const environment = join(state.path, 'environment.yaml');
+  writeFileSync(environment, 'apps:\n  blog: {workers: 1}\n');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', environment], { ms: 60_000 });
   await waitFor(
     async () => (await gatewayStatus(gw)).apps[0]?.state === 'ready',
     90_000,
@@ -54,6 +60,22 @@ test('the admin login page answers under /blog, its links carrying the mount; it
   await css.body.dump();
   const home = await request(`${gw.url}/blog/`);
   assert.match(await home.body.text(), /href="\/blog\/admin\/"/);
+});
+
+test('by its host after /blog, the admin links its static files at /static, not /blog/static', async () => {
+  const mounted = await request(`${gw.url}/blog/admin/login/`);
+  assert.match(await mounted.body.text(), /href="\/blog\/static\/admin\/css\/base\.css"/);
+  // Django's static storage kept the first request's SCRIPT_NAME for the life of the worker, so
+  // every page asked by host pointed at /blog/static/..., which is 404 there.
+  const res = await request(`${gw.url}/admin/login/`, { headers: { host: 'blog.localhost' } });
+  assert.is(res.statusCode, 200);
+  const html = await res.body.text();
+  assert.match(html, /href="\/static\/admin\/css\/base\.css"/);
+  const css = await request(`${gw.url}/static/admin/css/base.css`, { headers: { host: 'blog.localhost' } });
+  await css.body.dump();
+  assert.is(css.statusCode, 200);
+  const again = await request(`${gw.url}/blog/admin/login/`);
+  assert.match(await again.body.text(), /href="\/blog\/static\/admin\/css\/base\.css"/);
 });
 
 test('a login POST with its CSRF token is accepted (302 into the admin); without the token, 403', async () => {

@@ -3,6 +3,8 @@ import os
 import secrets
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Private and persistent; `apppkg-gateway run DIR -- python manage.py ...` sees the same one.
 DATA_DIR = Path(os.environ.get("APPPKG_DATA_DIR", BASE_DIR / "data"))
@@ -93,4 +95,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 # Filled by collectstatic (the install and update hooks); app.yaml's `static:` serves it.
 STATIC_ROOT = BASE_DIR / "static"
+# The same worker answers at the mount and at the app's host: its static links must follow each
+# request's SCRIPT_NAME, which Django's own storage reads only once (blogsite/storage.py).
+if django.VERSION >= (4, 2):
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "blogsite.storage.MountedStaticFilesStorage"},
+    }
+else:
+    STATICFILES_STORAGE = "blogsite.storage.MountedStaticFilesStorage"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
