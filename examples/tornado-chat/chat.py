@@ -19,6 +19,7 @@ PAGE = """<!doctype html>
 <ul id="log"></ul>
 <form id="say"><input id="text" autocomplete="off" autofocus> <button>Send</button></form>
 <script>
+const PREFIX = %(prefix)s;
 const ws = new WebSocket(location.origin.replace(/^http/, "ws") + PREFIX + "/chat/ws");
 const log = document.getElementById("log");
 ws.onopen = () => { document.getElementById("status").textContent = "connected"; };
@@ -55,9 +56,11 @@ def mount_of(handler):
 
 class PageHandler(tornado.web.RequestHandler):
     def get(self):
-        script = "<script>const PREFIX = %s;</script>" % json.dumps(mount_of(self)).replace("</", "<\\/")
+        # In the page's own script, not ahead of its doctype: anything before that puts a
+        # browser in quirks mode.
+        prefix = json.dumps(mount_of(self)).replace("</", "<\\/")
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.write(script + PAGE)
+        self.write(PAGE % {"prefix": prefix})
 
 
 class HealthHandler(tornado.web.RequestHandler):

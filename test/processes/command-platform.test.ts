@@ -60,7 +60,10 @@ test('request and response bodies stream through both ways', async () => {
 test('the Tornado example: its page, its stats on the injected port, and a chat between two websockets', async () => {
   const page = await request(`${gw.url}/tornado-chat/`);
   assert.is(page.statusCode, 200);
-  assert.match(await page.body.text(), /const PREFIX = "\/tornado-chat";/);
+  const html = await page.body.text();
+  assert.match(html, /const PREFIX = "\/tornado-chat";/);
+  // Anything before the doctype (the PREFIX script was) puts a browser in quirks mode.
+  assert.match(html, /^<!doctype html>/i);
   const web = (await appStatus('tornado-chat')).processes[0];
   const stats = (await (await request(`${gw.url}/tornado-chat/chat/stats`)).body.json()) as any;
   assert.is(stats.port, web.port);
