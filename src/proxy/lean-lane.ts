@@ -58,6 +58,18 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const LF = 0x0a;
 
 /**
+ * An answer that starts before its request's body is all in waits for the rest of the body, up
+ * to this many bytes still to come and HOLD_MS (holdForBody). nginx with `proxy_request_buffering
+ * off` (the shipped site) that gets a whole answer while it still sends the body closes both the
+ * upstream connection and the client's, after the answer and without `Connection: close`: the
+ * client's next request on it fails ("closed without response"), 1-7% of POSTs followed by
+ * another when the app answered without reading the body. A larger body's early answer (a 413,
+ * a 401 to an upload) goes at once: waiting for it is not worth the client's time.
+ */
+const HOLD_BODY_BYTES = 256 * 1024;
+const HOLD_MS = 1000;
+
+/**
  * How often idle connections are looked at: the timeouts' resolution, and small enough that
  * the connections that time out together are few (10,000 closed in one turn stall the front
  * for ~50 ms; node:http spreads its own over per-socket timers).
@@ -206,6 +218,9 @@ class LeanConnection implements ResponseOutput, BodySource {
    */
   private refused: LeanResponse | null = null;
   private refusal = '';
+  /** The answer waiting for the rest of its request's body (holdForBody); null almost always. */
+  private held: LeanResponse | null = null;
+  private heldTimer: NodeJS.Timeout | null = null;
   /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = Date.now();
   /**
@@ -227,6 +242,8 @@ class LeanConnection implements ResponseOutput, BodySource {
       return;
     }
     this.noMore = true;
+    // A whole answer waiting for the body goes first: the body will not come now.
+    if (this.held !== null) this.releaseHeld();
     // A body cut short can never be finished: the request is gone (node:http: a parse error).
     if (this.receiving !== null) this.bodyEndedEarly(this.receiving);
     else if (this.partialLine !== null) this.handOffPartialLine();
@@ -403,6 +420,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     if (req.complete) {
       this.receiving = null;
       if (this.receivingLast) this.stopReading();
+      if (this.held !== null) this.releaseHeld();
     }
     return end;
   }
@@ -529,15 +547,52 @@ class LeanConnection implements ResponseOutput, BodySource {
   }
 
   send(res: LeanResponse, data: string | Buffer, done?: WriteDone): void {
-    if (this.responses[this.writer] !== res) {
+    if (this.responses[this.writer] !== res || (res.req === this.receiving && this.holdForBody(res))) {
       (res.backlog ??= []).push({ data, done });
       return;
     }
     this.writes.write(data, done);
   }
 
+  /**
+   * Whether `res`'s bytes, coming before its request's body is all in, wait for the rest of that
+   * body (HOLD_BODY_BYTES to come at most; chosen at its first bytes): they go when the body
+   * ends (receiveBody), at HOLD_MS, or when the client half-closes. Once the answer is whole the
+   * app wants no more of the body, so what is left of it is read and dropped; until then the app
+   * may still read it (an echo that answers as it reads).
+   */
+  private holdForBody(res: LeanResponse): boolean {
+    if (res === this.held) {
+      if (res.writableEnded) res.req.dump();
+      return true;
+    }
+    if (res.bodyWaitChosen) return false;
+    res.bodyWaitChosen = true;
+    if (res.req.remaining > HOLD_BODY_BYTES) return false;
+    this.held = res;
+    this.heldTimer = setTimeout(this.releaseHeld, HOLD_MS).unref();
+    if (res.writableEnded) res.req.dump();
+    return true;
+  }
+
+  /** The held answer leaves, and those pipelined behind it that were waiting for it. */
+  private readonly releaseHeld = (): void => {
+    const res = this.held;
+    if (res === null) return;
+    this.held = null;
+    clearTimeout(this.heldTimer!);
+    this.heldTimer = null;
+    if (this.socket.destroyed || this.responses[this.writer] !== res) return;
+    this.socket.cork();
+    try {
+      this.writeBacklogs();
+    } finally {
+      this.socket.uncork();
+    }
+  };
+
   ended(res: LeanResponse): void {
-    if (this.responses[this.writer] !== res) return; // its backlog leaves when its turn comes
+    if (this.responses[this.writer] !== res || res === this.held) return; // its backlog leaves when its turn comes
     if (res.last) {
       this.endAfter(res);
       return;
@@ -564,7 +619,7 @@ class LeanConnection implements ResponseOutput, BodySource {
       const backlog = next.backlog;
       next.backlog = null;
       if (backlog !== null) for (const { data, done } of backlog) this.send(next, data, done);
-      if (!next.writableEnded) break;
+      if (!next.writableEnded || next === this.held) break;
       if (next.last) {
         this.endAfter(next);
         return;

@@ -152,6 +152,8 @@ export class LeanResponse extends EventEmitter {
   backlog: Array<{ data: string | Buffer; done: WriteDone | undefined }> | null = null;
   /** The body's bytes given to the connection: the access log's size column. */
   bodyBytes = 0;
+  /** Whether its bytes wait for the rest of its request's body was chosen, at its first bytes (lean-lane.ts holdForBody). */
+  bodyWaitChosen = false;
   /** Who answered it (served-by.ts), declared so that marking it keeps the object's shape. */
   [kServedBy]: ResponseTally | undefined = undefined;
   /** Its request in flight (requests-in-flight.ts), declared for the same reason. */
