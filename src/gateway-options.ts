@@ -12,6 +12,7 @@ import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
 import { checkAddressesApart, toAddr, type ListenAddress } from './net/address.js';
 import { hangingLines } from './log/hanging-lines.js';
+import { ACCESS_LOG_MODE } from './log/access-log.js';
 import type { UnixSocketOptions } from './net/listen.js';
 import { compileTrustProxy } from './proxy/forwarded-headers.js';
 
@@ -172,11 +173,11 @@ function shown(value: unknown): string {
 /**
  * `--access-log FILE` can be appended to, before anything listens: opened only once the
  * gateway ran, a misspelt directory lost every line, with one line on stderr to say so (nginx
- * and gunicorn refuse to start). Opening it creates it, as the log's own stream would.
+ * and gunicorn refuse to start). Opening it creates it, as the log's own stream would (0600).
  */
 function checkAccessLogFile(file: string): void {
   try {
-    closeSync(openSync(file, 'a'));
+    closeSync(openSync(file, 'a', ACCESS_LOG_MODE));
   } catch (err) {
     throw new GatewayError('APPPKG_ACCESS_LOG_FILE', { file: resolve(file), reason: (err as NodeJS.ErrnoException).code ?? String(err) });
   }

@@ -56,6 +56,14 @@ const sayOnStderr = (err: Error): void => {
   process.stderr.write(`apppkg-gateway: cannot write the access log (${(err as NodeJS.ErrnoException).code ?? err.message}); requests are served without it\n`);
 };
 
+/**
+ * The mode of an access log file the gateway creates: every app's request lines are in it
+ * (query strings with their tokens, Basic-auth users), and as root the apps run as other users
+ * of this host, so the umask's 0644 let one app read another's traffic. A file that exists
+ * keeps the mode its owner gave it.
+ */
+export const ACCESS_LOG_MODE = 0o600;
+
 export class AccessLog {
   private pending: string[] = [];
   private scheduled = false;
@@ -74,7 +82,7 @@ export class AccessLog {
   }
 
   private open(file: string): Writable {
-    const out = createWriteStream(file, { flags: 'a' });
+    const out = createWriteStream(file, { flags: 'a', mode: ACCESS_LOG_MODE });
     this.watch(out);
     return out;
   }
