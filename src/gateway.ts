@@ -11,7 +11,8 @@ import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer 
 import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
-import { loadHostEnvironment } from './app-context.js';
+import { loadHostEnvironment, type RunMode } from './app-context.js';
+import { environmentFileExposure } from './environment/environment-file-mode.js';
 import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
 import { prepareStateRoot } from './environment/state-root.js';
@@ -58,6 +59,8 @@ export class Gateway {
   private readonly sampler = new ProcessSampler();
   /** The environment file (absolute) that reloadEnvironment() reads; null: none was given. */
   private environmentFile: string | null = null;
+  /** Root runs the apps as their users: a file they could read is said in the log. */
+  private appsRunAsOthers = false;
   /** --apps DIR, whose apps the environment file's `apps:` entries should name; null under serve. */
   private appsDir: string | null = null;
   /** Keys that options decide over the environment file (serve --workers). */
@@ -146,10 +149,8 @@ export class Gateway {
           restart: (name) => gateway!.restartApp(name),
           rollback: (name) => gateway!.rollback(name),
         };
-        // Root switches the apps to their users (production): their processes share this host.
-        const appsRunAsOthers = mode === 'production' && process.getuid?.() === 0;
         admin = await startAdminServer({
-          listen: adminAddr, provider, metrics, token: adminToken, appsRunAsOthers, appUsers: () => registry.appUsers,
+          listen: adminAddr, provider, metrics, token: adminToken, appsRunAsOthers: appsRunAsOtherUsers(mode), appUsers: () => registry.appUsers,
           readToken: options.adminTokenFile === undefined ? undefined : () => readAdminToken(options.adminTokenFile!, say),
           socketOwner: { uid: options.unixSocket?.uid, gid: options.unixSocket?.gid },
         }).catch((err: unknown) => {
@@ -162,10 +163,12 @@ export class Gateway {
     }
     gateway = new Gateway(front, registry, metrics, graceMs, startedAt, urls, admin);
     gateway.environmentFile = hostEnv.file;
+    gateway.appsRunAsOthers = appsRunAsOtherUsers(mode);
     // serve shares the host's environment file, whose other apps' entries are no mistake there.
     gateway.appsDir = single ? null : dir;
     gateway.fixedKeys = [...(options.workers === undefined ? [] : ['workers' as const]), ...(options.threads === undefined ? [] : ['threads' as const])];
     gateway.say = say;
+    gateway.warnIfEnvironmentFileOpen();
     // Before the apps start: it looks at the users their starts provision.
     gateway.redisUsers = RedisUserWatch.start(say);
     metrics.setStatusProvider(status);
@@ -304,6 +307,13 @@ export class Gateway {
     return this.admin?.reloadToken() ?? false;
   }
 
+  /** Says in the log when the apps' users could read the environment file (environment-file-mode.ts). */
+  private warnIfEnvironmentFileOpen(): void {
+    if (!this.appsRunAsOthers || this.environmentFile === null) return;
+    const warning = environmentFileExposure(this.environmentFile);
+    if (warning !== null) this.say(warning);
+  }
+
   /**
    * Reads the environment file again (SIGHUP) and applies it: each app whose processes it
    * changes (settings, workers, limits, user...) is restarted with no failed request, an app
@@ -321,6 +331,7 @@ export class Gateway {
     if (file === null || this.stopping) return Promise.resolve(null);
     // One at a time: two SIGHUPs in a row must not judge the second file against a stale first.
     const run = this.reloading.then(() => {
+      this.warnIfEnvironmentFileOpen();
       // The file may name an interpreter installed since it was last asked for (the fix its
       // refusal gave); the probe cache file still spares a re-probe of what did not change.
       clearInterpreterCache();
@@ -439,6 +450,11 @@ export class Gateway {
     })();
     return this.stopping;
   }
+}
+
+/** Root switches the apps to their users (production): their processes share this host with its files. */
+function appsRunAsOtherUsers(mode: RunMode): boolean {
+  return mode === 'production' && process.getuid?.() === 0;
 }
 
 /** Where a gateway keeps the interpreters' answers (environment/probe-cache.ts). */
