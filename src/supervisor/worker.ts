@@ -262,7 +262,11 @@ export class Worker extends EventEmitter {
     if (this._state !== 'new') return Promise.reject(new Error(`Worker.start: already ${this._state}`));
     this._state = 'starting';
     const opts = this.opts;
-    const scanning = (): boolean => this._state === 'starting';
+    // Until READY, whatever the state: the exit of a worker whose import failed is often seen
+    // before its last stderr lines are read (the marker among them), and its state is `exited`
+    // by then; a marker read unscanned went to serve's terminal raw and its start was judged
+    // without it.
+    const scanning = (): boolean => this.readyInfo === null;
     const out = new LineTap(opts.stdout ?? process.stdout, () => false);
     const err = new LineTap(opts.stderr ?? process.stderr, scanning, true);
     this.errorTap = err;
