@@ -283,7 +283,9 @@ inBrowser("uptimes are the gateway's clock's, not the browser's: a browser two d
     const skewed = await ahead.newPage();
     skewed.on('pageerror', (err) => complaints.push(`script error: ${err.message}`));
     await skewed.goto(`${gw!.adminUrl}/`);
+    // 'live' comes with the event stream's open, the first render with its first status event.
     await skewed.waitForSelector('[data-connection="live"]', { timeout: PAGE_MS });
+    await skewed.waitForSelector('[data-gateway-uptime]', { timeout: PAGE_MS });
     const shown = await skewed.$eval('[data-gateway-uptime]', (el) => el.textContent ?? '');
     // The gateway has run for a minute or two; two days off would read "2d 00h".
     assert.match(shown, /^(\d+s|\d+m \d\ds)$/, shown);
