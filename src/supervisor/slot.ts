@@ -112,14 +112,11 @@ export class Slot<P extends SupervisedProcess> {
   async start(): Promise<void> {
     this.running = true;
     const proc = this.spawn();
-    this.bringingUp = proc;
     try {
-      await this.opts.bringUp(proc);
+      await this.bringUp(proc);
     } catch (err) {
       await proc.stop(1000);
       throw err;
-    } finally {
-      if (this.bringingUp === proc) this.bringingUp = null;
     }
     if (!this.running) return;
     this.admit(proc);
@@ -164,6 +161,14 @@ export class Slot<P extends SupervisedProcess> {
       proc,
       atMs,
     };
+  }
+
+  /** opts.bringUp, with `proc` as bringingUp until it settles (a start, a restart, a replacement). */
+  private bringUp(proc: P): Promise<void> {
+    this.bringingUp = proc;
+    return this.opts.bringUp(proc).finally(() => {
+      if (this.bringingUp === proc) this.bringingUp = null;
+    });
   }
 
   private admit(proc: P): void {
@@ -219,15 +224,12 @@ export class Slot<P extends SupervisedProcess> {
   private startNext(): void {
     if (!this.running) return;
     const next = this.spawn();
-    this.bringingUp = next;
-    this.opts.bringUp(next).then(
+    this.bringUp(next).then(
       () => {
-        if (this.bringingUp === next) this.bringingUp = null;
         if (this.running && this.current === null) this.admit(next);
         else void next.stop(1000);
       },
       (err: GatewayError) => {
-        if (this.bringingUp === next) this.bringingUp = null;
         if (!this.running) return;
         void next.stop(1000);
         if (next.state === 'exited') this.recordExit(next);
@@ -300,11 +302,9 @@ export class Slot<P extends SupervisedProcess> {
   private replaceBeside(old: P): void {
     const next = this.spawn();
     this.replacing = next;
-    this.bringingUp = next;
-    this.opts.bringUp(next).then(
+    this.bringUp(next).then(
       () => {
         this.replacing = null;
-        if (this.bringingUp === next) this.bringingUp = null;
         if (!this.running) return void next.stop(1000);
         if (this.current === old) {
           this.current = null;
@@ -316,7 +316,6 @@ export class Slot<P extends SupervisedProcess> {
       },
       (err: GatewayError) => {
         this.replacing = null;
-        if (this.bringingUp === next) this.bringingUp = null;
         if (!this.running) return;
         this.holdRecycleUntil = Date.now() + RECYCLE_RETRY_MS;
         void next.stop(1000);
