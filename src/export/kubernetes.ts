@@ -2,7 +2,7 @@
 // directory, as the gateway would serve them (the highest version of each, the environment
 // file's overrides), mapped to Kubernetes objects, each validated, one YAML file per app.
 // An app that cannot be mapped is a problem in the result; the others are still written.
-import { chmod, open, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { chmod, open, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateAppsDir } from '../description/apps-dir.js';
 import { parsePackageDirName } from '../description/package-dir.js';
@@ -91,6 +91,7 @@ function header(plan: AppPlan, appsRoot: string, file: string, job: string | nul
 
 export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<KubernetesExport> {
   validateAppsDir(opts.apps);
+  await validateOutDir(opts.out);
   const appsRoot = await realpath(opts.apps);
   const env = opts.environment === undefined ? emptyHostEnvironment() : await loadEnvironmentFile(opts.environment);
   const discovery = await appsDirSource(opts.apps)();
@@ -179,6 +180,18 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
     removed = await removeStaleFiles(opts.out, new Set(known.map((name) => `${baseName(name)}.yaml`)));
   }
   return { apps: exported, problems, skipped, warnings: unknownAppWarnings(env, [...new Set(known)], opts.apps), removed };
+}
+
+/**
+ * `--out k8s.yaml` naming a file the user has: said as what it is, before every app is built,
+ * rather than as ENOTDIR at the first write. A path not there yet is made by writeFiles.
+ */
+async function validateOutDir(out: string | undefined): Promise<void> {
+  if (out === undefined) return;
+  const found = await stat(out).catch(() => null);
+  if (found !== null && !found.isDirectory()) {
+    throw new GatewayError('APPPKG_EXPORT_WRITE_FAILED', { path: out, reason: `expected a directory to write NAME.yaml per app into, found ${found.isFile() ? 'a file' : 'a special file (a device, a socket or a pipe)'}` });
+  }
 }
 
 /** The first line of a file this export wrote (header()), whatever the app. */

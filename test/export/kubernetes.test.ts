@@ -709,6 +709,30 @@ test('without --out: every app on stdout, one YAML stream', async () => {
   assert.equal(schemaProblems(objects), []);
 });
 
+test('--out "" is bad usage (status 2), as backup --to "" is, for either target; kubernetes wrote every NAME.yaml into the current directory, then said an internal error', async () => {
+  // Run where it may write: without the check, every app's NAME.yaml went into the current directory.
+  const cwd = join(out.path, 'empty-out-cwd');
+  mkdirSync(cwd);
+  const k8s = await runCli(['export', 'kubernetes', '--apps', EXAMPLES, '--image', IMAGE, '--out', ''], { cwd });
+  assert.is(k8s.status, 2, k8s.stderr);
+  assert.equal(readdirSync(cwd), []);
+  assert.match(k8s.stderr, /--out: expected a directory to write NAME\.yaml per app into, found an empty string\n.*fix: name a directory, e.g\. --out k8s\/, or leave --out out to print to stdout/);
+  assert.not.match(k8s.stderr, /internal error/);
+  const cf = await runCli(['export', 'containerfile', join(EXAMPLES, 'hello'), '--out', '']);
+  assert.is(cf.status, 2, cf.stderr);
+  assert.match(cf.stderr, /--out: expected the file to write the recipe to, found an empty string\n.*fix: name a file, e.g\. --out Containerfile, or leave --out out to print to stdout/);
+});
+
+test('--out naming a file (kubernetes writes a directory of NAME.yaml): said as such before anything is written, status 1 as for backup --to FILE; the file is left as it was', async () => {
+  const file = join(out.path, 'k8s.yaml');
+  writeFileSync(file, 'mine\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', EXAMPLES, '--image', IMAGE, '--out', file]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /cannot write .*k8s\.yaml: expected a directory to write NAME\.yaml per app into, found a file\n.*fix: give --out a directory you can write/);
+  assert.not.match(r.stderr, /ENOTDIR/);
+  assert.is(readFileSync(file, 'utf8'), 'mine\n');
+});
+
 test('usage: --image is required, must be an image reference, and must say {name} for several apps', async () => {
   const none = await runCli(['export', 'kubernetes', '--apps', EXAMPLES]);
   assert.is(none.status, 2);

@@ -69,6 +69,14 @@ export async function run(args: ParsedCommand): Promise<number> {
   if (takesDir && dir === undefined) throw usage(`expected APP_DIR after export ${target}`);
   if (!takesDir && dir !== undefined) throw usage(`unexpected argument ${JSON.stringify(dir)}: export kubernetes reads --apps DIR`);
   const out = args.values.out as string | undefined;
+  // `--out "$OUT_DIR"` with the variable unset: a missing argument, as backup's `--to ""` is.
+  if (out === '') {
+    throw new GatewayError('APPPKG_USAGE', {
+      command: 'export',
+      reason: `--out: expected ${takesDir ? 'the file to write the recipe to' : 'a directory to write NAME.yaml per app into'}, found an empty string`,
+      fix: `name ${takesDir ? 'a file, e.g. --out Containerfile' : 'a directory, e.g. --out k8s/'}, or leave --out out to print to stdout`,
+    });
+  }
 
   if (target === 'containerfile') {
     const result = await exportContainerfile(dir!, (args.values.gateway as string | undefined) ?? undefined);
