@@ -93,8 +93,8 @@ export const ERROR_CODES = {
   },
   APPPKG_ADDR_INVALID: {
     summary: 'An address (`--listen`, `--admin`, `--port`) is not `PORT`, `HOST:PORT` or `unix:/path`.',
-    message: (d) => `${str(d.key) || 'address'}: expected PORT, HOST:PORT or unix:/path, found ${JSON.stringify(d.found)}`,
-    hint: () => 'write e.g. 8000, 127.0.0.1:8000 or unix:/run/apppkg/gateway.sock',
+    message: (d) => `${str(d.key) || 'address'}: expected ${str(d.expected) || 'PORT, HOST:PORT or unix:/path'}, found ${JSON.stringify(d.found)}`,
+    hint: (d) => str(d.fix) || 'write e.g. 8000, 127.0.0.1:8000 or unix:/run/apppkg/gateway.sock',
     exitStatus: 2,
     example: { key: '--listen', found: 'localhost:http' },
   },

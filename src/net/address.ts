@@ -14,7 +14,8 @@ export function parseAddr(text: string, key = 'address', defaultHost = '127.0.0.
   const bad = () => new GatewayError('APPPKG_ADDR_INVALID', { key, found: text });
   if (text.startsWith('unix:')) {
     const path = text.slice('unix:'.length);
-    if (!path.startsWith('/') && !path.startsWith('.')) throw bad();
+    if (path === '') throw bad();
+    if (!path.startsWith('/') && !path.startsWith('.')) throw relativeUnixPath(key, text, path);
     return { kind: 'unix', path };
   }
   let host = defaultHost;
@@ -33,6 +34,23 @@ export function parseAddr(text: string, key = 'address', defaultHost = '127.0.0.
   const port = Number(portText);
   if (port > 65535) throw bad();
   return { kind: 'tcp', host, port };
+}
+
+/**
+ * `unix:gateway.sock`: SPEC's form is `unix:/path`, and a relative path is taken only as `./`
+ * says it, so that `unix:run/gw.sock`, a slash lost, does not become a socket under whatever
+ * directory the command ran in. The fix writes both readings out.
+ */
+function relativeUnixPath(key: string, text: string, path: string): GatewayError {
+  // A flag takes its value after a space, a file's key (mail.listen) after a colon.
+  const as = (value: string) => (key.startsWith('-') ? `${key} ${value}` : `${key}: ${value}`);
+  const fromRoot = path.includes('/') ? ` or ${as(`unix:/${path}`)} (from the root)` : '';
+  return new GatewayError('APPPKG_ADDR_INVALID', {
+    key,
+    found: text,
+    expected: 'unix: and an absolute path, or a relative one beginning with ./',
+    fix: `write ${as(`unix:./${path}`)} (relative to the directory the command runs in)${fromRoot}`,
+  });
 }
 
 /**

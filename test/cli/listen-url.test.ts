@@ -6,7 +6,7 @@
 // there is refused with both flags to write.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -69,6 +69,30 @@ test('another scheme or a path in --listen or --admin is bad usage (exit 2), nam
   const noPort = await runCli(['--apps', apps, '--state-dir', state, '--listen', 'http://localhost/'], { ms: 15_000 });
   assert.is(noPort.status, 2, noPort.stderr);
   assert.ok(noPort.stderr.includes('--listen: expected PORT, HOST:PORT or unix:/path, found "http://localhost/"'), noPort.stderr);
+});
+
+test('a unix: path neither absolute nor ./ is bad usage (exit 2) whose fix is the ./ form (and the absolute one, for a path with a directory in it); the ./ form listens in the current directory', async () => {
+  const cases: Array<[args: string[], flag: string, path: string]> = [
+    [['--apps', apps, '--state-dir', state, '--listen', 'unix:relative.sock', '--admin', '127.0.0.1:0'], '--listen', 'relative.sock'],
+    [['--apps', apps, '--state-dir', state, '--listen', '127.0.0.1:0', '--admin', 'unix:run/admin.sock'], '--admin', 'run/admin.sock'],
+    [['status', '--admin', 'unix:admin.sock'], '--admin', 'admin.sock'],
+  ];
+  for (const [args, flag, path] of cases) {
+    const r = await runCli(args, { ms: 15_000 });
+    assert.is(r.status, 2, r.stderr);
+    assert.ok(r.stderr.includes(`${flag}: expected unix: and an absolute path, or a relative one beginning with ./, found "unix:${path}"`), r.stderr);
+    const also = path.includes('/') ? ` or ${flag} unix:/${path} (from the root)` : '';
+    assert.ok(r.stderr.includes(`fix: write ${flag} unix:./${path} (relative to the directory the command runs in)${also}`), r.stderr);
+  }
+  const dir = join(work.path, 'cwd');
+  mkdirSync(dir);
+  const gw = await startCli(['--apps', apps, '--state-dir', state, '--listen', 'unix:./g.sock', '--admin', '127.0.0.1:0'], { cwd: dir, ms: 20_000 });
+  try {
+    assert.is(gw.url, 'unix:./g.sock', gw.output());
+    assert.ok(statSync(join(dir, 'g.sock')).isSocket());
+  } finally {
+    await gw.stop();
+  }
 });
 
 test('serve --port takes a port alone: an address copied there is refused (exit 2) with the --host and --port to write', async () => {
