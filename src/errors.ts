@@ -251,7 +251,7 @@ export const ERROR_CODES = {
     example: { address: '127.0.0.1:8099', what: 'GET /apps/blog/log?lines=100&follow=1', reason: 'it closed the stream' },
   },
   APPPKG_DESC_NOT_FOUND: {
-    summary: 'The directory holds no `app.yaml` (or one that is a directory, or a symlink to nothing, or the description under another name such as `app.yml`), there is no such directory, or APP_DIR names a file.',
+    summary: 'The directory holds no `app.yaml` (or one that is a directory, or a symlink to nothing, or the description under another name such as `app.yml`, beside which `init` writes no second one), there is no such directory, or APP_DIR names a file.',
     message: (d) =>
       d.missing ? `${str(d.dir)} does not exist (no such directory)`
       : d.notDirectory ? `${str(d.dir)} is a file, not a directory`

@@ -2,11 +2,12 @@
 // symlinked package directory), then runs the shared YAML machinery (load-yaml.ts) with the
 // app schema and the app.yaml semantics (normalise-description.ts).
 
-import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { loadYamlWithSchema } from './load-yaml.js';
+import { misnamedDescriptionError } from './misnamed.js';
 import type { UnknownKeyFix } from './schema-problems.js';
 import { descriptionFixFor, normaliseDescription } from './normalise-description.js';
 import { parsePackageDirName } from './package-dir.js';
@@ -32,7 +33,11 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
   }
   const absolute = path.join(dir, path.basename(given));
   return loadYamlWithSchema(absolute, readSchema('app'), {
-    notFound: () => new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute, ...standingAt(absolute) }),
+    notFound: () => {
+      const stands = standingAt(absolute);
+      if (stands !== null) return new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute, stands });
+      return misnamedDescriptionError(dir) ?? new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute });
+    },
     invalidCode: 'APPPKG_DESC_INVALID',
     fixFor: descriptionFixFor,
     unknownKeyFix: hostKeyFix(options.dirName ?? path.basename(dir)),
@@ -44,33 +49,17 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
  * What is at app.yaml's place when it cannot be read as a file: a directory, or a symlink to
  * nothing (a deploy that links app.yaml from a shared place), which "no app.yaml" would deny.
  */
-function standingAt(file: string): { stands?: string; misnamed?: string; file?: string } {
+function standingAt(file: string): string | null {
   try {
     const entry = lstatSync(file, { throwIfNoEntry: false });
-    if (entry === undefined) {
-      const misnamed = misnamedDescription(path.dirname(file));
-      return misnamed === null ? {} : { misnamed, file: path.join(path.dirname(file), misnamed) };
-    }
+    if (entry === undefined) return null;
     const target = statSync(file, { throwIfNoEntry: false });
-    if (entry.isSymbolicLink() && target === undefined) return { stands: `a symlink to ${readlinkSync(file)}, which is not there` };
-    if (target?.isDirectory()) return { stands: 'a directory' };
+    if (entry.isSymbolicLink() && target === undefined) return `a symlink to ${readlinkSync(file)}, which is not there`;
+    if (target?.isDirectory()) return 'a directory';
   } catch {
     // A loop of links, or no permission: the plain "no app.yaml" stands.
   }
-  return {};
-}
-
-/**
- * The description under a name other than `app.yaml` (`app.yml`, the other common YAML
- * extension, or `App.yaml`): only `app.yaml` is read, so such a package would be passed over
- * in silence under --apps and told to `init` a second file by the commands. Null when none.
- */
-export function misnamedDescription(dir: string): string | null {
-  try {
-    return readdirSync(dir).find((entry) => entry !== 'app.yaml' && /^app\.ya?ml$/i.test(entry)) ?? null;
-  } catch {
-    return null;
-  }
+  return null;
 }
 
 /** The host keys `serve` also takes as flags. */

@@ -3,7 +3,8 @@
 // the one directory given. A broken description is reported, never fatal.
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { loadDescription, misnamedDescription } from '../description/load.js';
+import { loadDescription } from '../description/load.js';
+import { misnamedDescriptionError } from '../description/misnamed.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -75,8 +76,8 @@ export function appsDirSource(appsDir: string): AppSource {
         const link = code === 'ENOENT' || code === 'ELOOP' ? brokenLink(dir, code) : null;
         if (link !== null) broken.push({ dir, error: link });
         // `blog/app.yml`: a package whose description has another name is said, not passed over.
-        const misnamed = code === 'ENOENT' && link === null ? misnamedDescription(dir) : null;
-        if (misnamed !== null) broken.push({ dir, error: new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: join(dir, misnamed), misnamed }) });
+        const misnamed = code === 'ENOENT' && link === null ? misnamedDescriptionError(dir) : null;
+        if (misnamed !== null) broken.push({ dir, error: misnamed });
         continue; // not a package
       }
       try {

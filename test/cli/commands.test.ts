@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXAMPLES, ROOT, runCli, tempDir } from '../helpers/process.js';
 
@@ -657,6 +657,26 @@ test('init writes a commented app.yaml that describe and check accept', async ()
   const again = await runCli(['init', dir]);
   assert.is(again.status, 1);
   assert.match(again.stderr, /already exists/);
+});
+
+test('init beside a misnamed description (app.yml, App.yaml) writes no second one: it says what check says, the mv to make, exit 1, --force or not', async () => {
+  for (const misnamed of ['app.yml', 'App.yaml']) {
+    const dir = join(work.path, `misnamed-${misnamed}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, misnamed), 'platform: python, wsgi\napp: wsgi:application\n');
+    writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"hi"]\n');
+    const checked = await runCli(['check', dir, '--state-dir', state.path]);
+    assert.is(checked.status, 1, checked.stderr);
+    const says = `${dir}/${misnamed}: expected the description to be named app.yaml, found it named ${misnamed}\n  fix: rename it: mv ${dir}/${misnamed} ${dir}/app.yaml`;
+    assert.ok(checked.stderr.includes(says), checked.stderr);
+    for (const force of [[], ['--force']]) {
+      const r = await runCli(['init', dir, ...force]);
+      assert.is(r.status, 1, r.stderr);
+      assert.ok(r.stderr.includes(says), r.stderr);
+      assert.is(r.stdout, '');
+      assert.equal(readdirSync(dir).sort(), [misnamed, 'wsgi.py'].sort());
+    }
+  }
 });
 
 test('init of a path that is no directory fails as check and describe do: exit 1, not usage', async () => {

@@ -3,6 +3,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import type { CommandSpec, ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { stdlibNameProblem } from '../../environment/stdlib-modules.js';
+import { misnamedDescriptionError } from '../../description/misnamed.js';
 import { nameToWriteFor } from '../../description/normalise-description.js';
 
 export const spec: CommandSpec = {
@@ -349,6 +350,12 @@ export async function run(args: ParsedCommand): Promise<number> {
   }
   const file = join(root, 'app.yaml');
   if (existsSync(file) && args.values.force !== true) throw new GatewayError('APPPKG_INIT_EXISTS', { file, dir: args.positionals[0] ?? '.' });
+  // `app.yml` beside it: an app.yaml written now would be read instead, two descriptions that
+  // differ in one letter. --force overwrites app.yaml; it does not make a second description.
+  if (!existsSync(file)) {
+    const misnamed = misnamedDescriptionError(root);
+    if (misnamed !== null) throw misnamed;
+  }
   const found = findCandidates(root);
   if (found.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root, ...pasteFactory(root) });
   // `app: site:app` could never import the project's site.py: such a candidate is no candidate.
