@@ -14,6 +14,7 @@ import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Docume
 import { GatewayError } from '../errors.js';
 import { shellWord } from '../shell-words.js';
 import { reportSchemaErrors, type FixFor, type UnknownKeyFix } from './schema-problems.js';
+import { blockKeyPath, enclosingKeyPath } from './source-key-path.js';
 import { validatorFor, type JsonSchema } from './validators.js';
 import { keyLabel, YamlFile } from './yaml-file.js';
 
@@ -173,7 +174,9 @@ function parseYaml(file: string, source: string): YamlFile {
     if (seenLines.has(line)) continue;
     seenLines.add(line);
     const { found, fix, key } = quote ? explainUnclosedQuote(quote) : explainSyntaxError(file, source, error, doc);
-    yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', { file, line, column, key, found, fix }));
+    // A line with no key of its own (a bad `- item`, a tab) is named by the key it stands under.
+    const under = key ?? enclosingKeyPath(source, lines.lineStarts[line - 1]);
+    yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', { file, line, column, key: under, found, fix }));
   }
   return yaml;
 }
@@ -336,29 +339,6 @@ function explainUnclosedQuote(q: UnclosedQuote): { found: string; fix: string; k
     found: `a ${q.quote} that opens a quoted value and is never closed`,
     fix: `end the value with a closing ${q.quote} (${inside})`,
   };
-}
-
-/**
- * The whole key path (`processes.worker.command`) of `key`, the key on the line at `lineStart`,
- * read from the block keys above it with less indentation: the document did not parse, so its
- * nodes cannot say it. A list item on the way (`- `) stops the reading at `key` alone.
- */
-function blockKeyPath(source: string, lineStart: number, key: string): string {
-  const path: string[] = [key];
-  let indent = /^ */.exec(source.slice(lineStart))![0].length;
-  if (source.slice(lineStart + indent).startsWith('-')) return key;
-  for (let end = lineStart - 1; end > 0 && indent > 0; ) {
-    const start = source.lastIndexOf('\n', end - 1) + 1;
-    const line = source.slice(start, end);
-    end = start - 1;
-    const own = /^ */.exec(line)![0].length;
-    if (line.trim() === '' || line.trim().startsWith('#') || own >= indent) continue;
-    const parent = /^ *["']?([^\s"':#-][^"':#]*?)["']?\s*:(\s|$)/.exec(line)?.[1];
-    if (parent === undefined) return key;
-    path.unshift(parent);
-    indent = own;
-  }
-  return keyLabel(path);
 }
 
 function explainSyntaxError(file: string, source: string, error: YAMLError, doc: Document): { found: string; fix?: string; key?: string } {
