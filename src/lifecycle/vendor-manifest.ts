@@ -37,6 +37,11 @@ export interface VendorManifest {
     file: string;
     /** sha256 of the file and of each file it includes (-r, -c), see requirementsDigest. */
     sha256: string;
+    /**
+     * Each of those files with the sha256 of its bytes (null: an include that could not be read),
+     * so that `check` names the one that changed. Absent in manifests written before it was.
+     */
+    files?: Record<string, string | null>;
   };
   interpreter: {
     /** "cp311": which Python the requirements were resolved for. */
@@ -82,7 +87,11 @@ export function renderManifest(m: VendorManifest): string {
   const sortedRecord = (r: Record<string, string>) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => compare(a, b)));
   const ordered: VendorManifest = {
     format: FORMAT,
-    requirements: { file: m.requirements.file, sha256: m.requirements.sha256 },
+    requirements: {
+      file: m.requirements.file,
+      sha256: m.requirements.sha256,
+      ...(m.requirements.files ? { files: Object.fromEntries(Object.entries(m.requirements.files).sort(([a], [b]) => compare(a, b))) } : {}),
+    },
     interpreter: { python: m.interpreter.python, tag: m.interpreter.tag },
     distributions: [...m.distributions]
       .sort((a, b) => compare(a.name.toLowerCase(), b.name.toLowerCase()))
@@ -156,28 +165,46 @@ export function manifestFiles(m: VendorManifest): Map<string, string> {
   return files;
 }
 
+export interface RequirementsTree {
+  /** sha256 over every file, each as its path and its bytes (requirementsDigest). */
+  sha256: string;
+  /** Each file, relative to the app directory ("/"-separated), with its bytes' sha256; null for an include that could not be read. */
+  files: Record<string, string | null>;
+  /** The file whose -r or -c line brought each in (the top file has none). */
+  includedBy: Record<string, string>;
+}
+
 /**
- * sha256 over the requirements file and every file it includes with -r or -c, each as its path
- * relative to `appDir` and its bytes: an edit to an included file makes the vendor dir stale too.
- * Rejects when the top file cannot be read; an included file that cannot be read counts as empty.
+ * The requirements file and every file it includes with -r or -c, in the order pip reads them,
+ * each as its path relative to `appDir` and its bytes: an edit to an included file makes the
+ * vendor dir stale too, and is named. Rejects when the top file cannot be read; an included file
+ * that cannot be read counts as empty in the digest.
  */
-export async function requirementsDigest(appDir: string, file: string): Promise<string> {
+export async function readRequirementsTree(appDir: string, file: string): Promise<RequirementsTree> {
   const hash = createHash('sha256');
-  const seen = new Set<string>();
-  const visit = async (at: string, top: boolean): Promise<void> => {
-    if (seen.has(at)) return;
-    seen.add(at);
-    let data: Buffer;
+  const files: Record<string, string | null> = {};
+  const includedBy: Record<string, string> = {};
+  const relative = (at: string) => path.relative(appDir, at).split(path.sep).join('/');
+  const visit = async (at: string, by: string | null): Promise<void> => {
+    const rel = relative(at);
+    if (Object.hasOwn(files, rel)) return;
+    let data: Buffer | null = null;
     try {
       data = await readFile(at);
     } catch (err) {
-      if (top) throw err;
-      data = Buffer.alloc(0);
+      if (by === null) throw err;
     }
-    hash.update(`${path.relative(appDir, at).split(path.sep).join('/')}\0`).update(data).update('\0');
+    files[rel] = data === null ? null : sha256Hex(data);
+    if (by !== null) includedBy[rel] = by;
+    hash.update(`${rel}\0`).update(data ?? Buffer.alloc(0)).update('\0');
     // A URL's content is not the app's to hash (vendor refuses it); its line is in `data`.
-    for (const include of requirementIncludes(at, data.toString('utf8'))) if (!include.url) await visit(include.target, false);
+    for (const include of requirementIncludes(at, (data ?? Buffer.alloc(0)).toString('utf8'))) if (!include.url) await visit(include.target, rel);
   };
-  await visit(path.resolve(file), true);
-  return hash.digest('hex');
+  await visit(path.resolve(file), null);
+  return { sha256: hash.digest('hex'), files, includedBy };
+}
+
+/** readRequirementsTree's digest alone: what the manifest's requirements.sha256 holds. */
+export async function requirementsDigest(appDir: string, file: string): Promise<string> {
+  return (await readRequirementsTree(appDir, file)).sha256;
 }

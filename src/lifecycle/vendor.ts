@@ -34,7 +34,7 @@ import {
   INDEX_ELSEWHERE,
   manifestFiles,
   readManifest,
-  requirementsDigest,
+  readRequirementsTree,
   sha256Hex,
   writeManifest,
   MANIFEST_NAME,
@@ -119,7 +119,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   }
   await refuseIncludesOutside(appDir, requirements);
   const into = displayDir(appDir, vendorDir);
-  const requirementsSha256 = await requirementsDigest(appDir, requirements).catch((err: NodeJS.ErrnoException) => {
+  const requirementsTree = await readRequirementsTree(appDir, requirements).catch((err: NodeJS.ErrnoException) => {
     const reason = err.code === 'ENOENT' ? 'no such file' : err.message;
     throw new GatewayError('APPPKG_VENDOR_REQUIREMENTS_UNREADABLE', { file: requirements, reason, cause: err });
   });
@@ -178,7 +178,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, path.relative(appDir, requirements));
     const host = await hostTags(interpreter.executable).catch(() => null);
     const manifest = await finishTree(stage, installed, {
-      requirements: { file: path.relative(appDir, requirements).split(path.sep).join('/'), sha256: requirementsSha256 },
+      requirements: { file: path.relative(appDir, requirements).split(path.sep).join('/'), sha256: requirementsTree.sha256, files: requirementsTree.files },
       interpreter: { python: host?.interpreter ?? '', tag: host?.tag ?? '' },
       ...vendorSources(appDir, opts),
     });

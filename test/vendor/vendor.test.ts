@@ -4,6 +4,7 @@
 // required removed; `check` reporting a stale or edited vendor dir with the command that
 // refreshes it; `init` offering the vendor way. Real pip, real Python, no index.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -38,6 +39,8 @@ function makeApp(name: string, requirements = 'apppkg-demo-greeting==1.0\n'): st
   writeFileSync(join(dir, 'requirements.txt'), requirements);
   return dir;
 }
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 function manifestOf(app: string): any {
   return JSON.parse(readFileSync(join(app, 'vendor', '.apppkg-vendor.json'), 'utf8'));
@@ -421,7 +424,7 @@ test('vendor refuses a requirements file that includes a URL (-r, -c, any scheme
   assert.not.ok(existsSync(join(app, 'vendor')), 'nothing installed');
 });
 
-ifWheels('includes inside the app (-r, -c, nested) are vendored, and an edit to an included file makes vendor/ stale', async () => {
+ifWheels('includes inside the app (-r, -c, nested) are vendored, and an edit to an included file makes vendor/ stale, naming that file', async () => {
   const app = makeApp('includes-inside', '-r reqs/base.txt\n');
   mkdirSync(join(app, 'reqs'));
   writeFileSync(join(app, 'reqs', 'base.txt'), 'apppkg-demo-greeting\n-c pins.txt\n');
@@ -431,10 +434,23 @@ ifWheels('includes inside the app (-r, -c, nested) are vendored, and an edit to 
   // Asked for through the nested -r, pinned through its -c (demo-words comes as its dependency).
   assert.ok(manifestOf(app).distributions.some((d: any) => d.name === 'apppkg-demo-greeting' && d.version === '1.0'), JSON.stringify(manifestOf(app).distributions));
   assert.is((await runCli(['check', app, ...CHECK])).status, 0);
+  assert.equal(manifestOf(app).requirements.files, Object.fromEntries(['requirements.txt', 'reqs/base.txt', 'reqs/pins.txt'].map((f) => [f, sha256(readFileSync(join(app, f)))])));
   appendFileSync(join(app, 'reqs', 'pins.txt'), '# pinned\n');
   const stale = await runCli(['check', app, ...CHECK]);
   assert.is(stale.status, 1, stale.stdout + stale.stderr);
-  assert.match(stale.stdout, /vendor\/ is stale: requirements\.txt changed since it was vendored/);
+  // The file that changed, not requirements.txt, which is as it was.
+  assert.match(stale.stdout, /vendor\/ is stale: reqs\/pins\.txt \(included by reqs\/base\.txt\) changed since it was vendored/);
+  // A new include is named as such, beside the file whose line brought it in.
+  writeFileSync(join(app, 'reqs', 'extra.txt'), 'apppkg-demo-words\n');
+  appendFileSync(join(app, 'reqs', 'base.txt'), '-r extra.txt\n');
+  const grown = await runCli(['check', app, ...CHECK]);
+  assert.match(grown.stdout, /vendor\/ is stale: reqs\/base\.txt \(included by requirements\.txt\) changed, reqs\/pins\.txt \(included by reqs\/base\.txt\) changed, reqs\/extra\.txt \(included by reqs\/base\.txt\) is new since it was vendored/);
+  // A manifest from before each file was recorded names the candidates.
+  const manifest = manifestOf(app);
+  delete manifest.requirements.files;
+  writeFileSync(join(app, 'vendor', '.apppkg-vendor.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const older = await runCli(['check', app, ...CHECK]);
+  assert.match(older.stdout, /vendor\/ is stale: requirements\.txt or a file it includes \(reqs\/base\.txt, reqs\/pins\.txt, reqs\/extra\.txt\) changed since it was vendored/);
 });
 
 test('check names a paths: directory that was never vendored, with the command', async () => {
