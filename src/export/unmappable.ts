@@ -9,6 +9,7 @@ import type { Description } from '../description/types.js';
 import { keyLabel, type YamlPath } from '../description/yaml-file.js';
 import { GatewayError } from '../errors.js';
 import type { AppPlan } from './app-plan.js';
+import { pathWords } from './command-words.js';
 import { DEBIAN_NAME, DEBIAN_PYTHON } from './image-layout.js';
 
 /**
@@ -20,16 +21,19 @@ const IMAGE_FILES = new Set(['/dev/null', '/dev/stdout', '/dev/stderr', '/tmp'])
 
 /**
  * The first absolute path in a shell command that the image does not have, or null. The app's
- * own directory counts as the host's wherever it lies: in the image it is somewhere else.
+ * own directory counts as the host's wherever it lies: in the image it is somewhere else. The
+ * code of `python -c` is not looked in: a string in it is Python's (pathWords).
  */
 export function hostPathIn(command: string, appDir: string): string | null {
-  // An absolute path starts a word, or follows `=`, `:` or a quote (`--config=/etc/x`, "PATH=/opt/bin:...").
-  for (const match of command.matchAll(/(?:^|[\s=:'"(<>|;&])(\/[^\s'"();|&<>:]*)/g)) {
-    const found = match[1];
-    if (found === appDir || found.startsWith(`${appDir}/`)) return found;
-    // `//` is a URL's authority (redis://host/0), not a path.
-    if (found === '/' || found.startsWith('//') || IMAGE_FILES.has(found)) continue;
-    if (!IMAGE_PATHS.some((prefix) => found.startsWith(prefix))) return found;
+  for (const word of pathWords(command)) {
+    // An absolute path starts a word, or follows `=`, `:` or a space (`--config=/etc/x`, PATH=/opt/bin:..., `sh -c` words).
+    for (const match of word.matchAll(/(?:^|[\s=:(<>|;&])(\/[^\s'"();|&<>:]*)/g)) {
+      const found = match[1];
+      if (found === appDir || found.startsWith(`${appDir}/`)) return found;
+      // `//` is a URL's authority (redis://host/0), not a path.
+      if (found === '/' || found.startsWith('//') || IMAGE_FILES.has(found)) continue;
+      if (!IMAGE_PATHS.some((prefix) => found.startsWith(prefix))) return found;
+    }
   }
   return null;
 }

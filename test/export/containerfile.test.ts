@@ -390,6 +390,30 @@ test('a command naming the app directory by its host path: the fix names the rel
   assert.match(r.stderr, /fix: name it relative to the app directory \("worker\.py"\)/);
 });
 
+test('a string in the code of python -c (a URL path, DATA_DIR + "/cache") is no host path: exported; a host path beside it, or after it in sh -c, still refuses the app', async () => {
+  const coded = makeApp(
+    work.path,
+    'coded',
+    'platform: python, wsgi\napp: wsgi:application\nprocesses:\n' +
+      `  worker:\n    command: python -c "import re, time; r = re.compile('/api/v1'); time.sleep(1e9)"\n` +
+      'commands:\n  install: python3 -uc \'import os; os.makedirs(os.environ["APPPKG_DATA_DIR"] + "/cache", exist_ok=True)\'\n',
+  );
+  const ok = await runCli(['export', 'containerfile', coded]);
+  assert.is(ok.status, 0, ok.stderr);
+  assert.not.match(ok.stderr, /host path/);
+  const cases: Array<[command: string, found: string]> = [
+    [`sh -c 'python -c "import sys" && /usr/local/bin/migrate'`, '/usr/local/bin/migrate'],
+    [`PYTHONPATH=/opt/lib python -c "import blog.tasks"`, '/opt/lib'],
+    [`python -c "import sys; print(sys.argv)" /srv/spool/in.txt`, '/srv/spool/in.txt'],
+  ];
+  for (const [i, [command, found]] of cases.entries()) {
+    const dir = makeApp(work.path, `coded-host-${i}`, `platform: python, wsgi\napp: wsgi:application\ncommands:\n  install: ${JSON.stringify(command)}\n`);
+    const r = await runCli(['export', 'containerfile', dir]);
+    assert.is(r.status, 1, `${command}: ${r.stderr}`);
+    assert.ok(r.stderr.includes(`commands.install: expected a command that runs inside the image, found the host path ${JSON.stringify(found)}`), r.stderr);
+  }
+});
+
 test('a pip: requirement with no local wheel: the recipe is written, and it and stderr say the venv step will fail there', async () => {
   const dir = makeApp(work.path, 'nowheel', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   (await import('node:fs')).writeFileSync(join(dir, 'requirements.txt'), '# pinned\nthepkg==1.0\nOther_Pkg>=2 ; python_version >= "3.8"\n');
