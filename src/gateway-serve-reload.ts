@@ -16,10 +16,18 @@ function unavailableWhileBroken(problem: GatewayError): string {
   return `the app could not start (${problem.message}); serve --reload is waiting for a fix: see its terminal`;
 }
 
+/**
+ * The one app serve runs, as the access log names it: its record's, or, when its app.yaml does
+ * not load, its directory's (as status names a broken package).
+ */
+function appName(registry: Registry): string | null {
+  return registry.knownNames[0] ?? null;
+}
+
 /** serve --reload's start that failed: said, and answered for, until a change mends it. */
-export function waitForFix(problem: GatewayError, dir: string, front: Front, say: (line: string) => void): void {
+export function waitForFix(problem: GatewayError, dir: string, registry: Registry, front: Front, say: (line: string) => void): void {
   say(waitingForFix(problem, dir));
-  front.setUnavailable(unavailableWhileBroken(problem));
+  front.setUnavailable(unavailableWhileBroken(problem), appName(registry));
 }
 
 /** The watcher of `dir` that serve --reload runs (not yet started). */
@@ -32,6 +40,6 @@ export function watchForReload(dir: string, registry: Registry, front: Front, sa
     await (serving ? registry.restart() : registry.reconcile(true));
     const problem = registry.problemOf();
     if (!serving && problem !== null) say(waitingForFix(problem, dir));
-    front.setUnavailable(problem !== null && !registry.names.some((name) => registry.serves(name)) ? unavailableWhileBroken(problem) : null);
+    front.setUnavailable(problem !== null && !registry.names.some((name) => registry.serves(name)) ? unavailableWhileBroken(problem) : null, appName(registry));
   });
 }

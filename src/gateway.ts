@@ -181,7 +181,7 @@ export class Gateway {
     const problem = single && judged ? registry.problemOf() : null;
     // serve --reload waits for a fix instead, as it does for a breakage after start (issue 13, item 6).
     if (problem !== null && options.reload) {
-      waitForFix(problem, dir, front, say);
+      waitForFix(problem, dir, registry, front, say);
     } else if (problem !== null) {
       await admin?.close();
       await front.stop(0);

@@ -228,7 +228,7 @@ export class Front {
   /** Whether publish() came yet: before it, the router knows no app, so nothing of where a request goes. */
   private published = false;
   /** Why nothing is routed (serve --reload waiting for a fix): then 503 saying so, not 404. */
-  private unroutedBecause: string | null = null;
+  private unroutedBecause: { why: string; app: string | null } | null = null;
 
   private readonly trust: TrustProxy | null;
 
@@ -556,10 +556,11 @@ export class Front {
 
   /**
    * While set, a request no app takes is answered 503 (Retry-After) with `why` instead of
-   * 404: under `serve --reload` the one app failed to start and a fix is awaited.
+   * 404: under `serve --reload` the one app failed to start and a fix is awaited. The answer
+   * is `app`'s (its access-log line and metrics), as a refused app's 503 is.
    */
-  setUnavailable(why: string | null): void {
-    this.unroutedBecause = why;
+  setUnavailable(why: string | null, app: string | null = null): void {
+    this.unroutedBecause = why === null ? null : { why, app };
   }
 
   /** Answers requests from now on, those held first, in the order they came. */
@@ -961,7 +962,7 @@ export class Front {
     const match = named === null ? this.router.match(req.headers.host, routed.route, path) : this.namedMatch(named, routed.route, path);
     const target = match?.target;
     if (!(target instanceof AppDispatcher)) {
-      if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause, close: false, retryAfter: true };
+      if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause.why, close: false, retryAfter: true, refused: this.unroutedBecause.app ?? undefined };
       if (target === undefined) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
       // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
       if (target.code === STARTING_CODE) {

@@ -391,6 +391,12 @@ test('issue 13 item 6: serve --reload waits for an app that fails to import at s
       20000,
       'the fixed app to answer',
     );
+    // The 503s were the app's answers, logged under its name as its 200s are, not `app=-`.
+    await waitFor(() => /" 200 [\s\S]*app=/.test(gw.output()), 5000, 'the 200 to be logged');
+    const logged = (status: number) => [...gw.output().matchAll(new RegExp(`" ${status} \\d+ .* app=(\\S+) dur=`, 'g'))].map((m) => m[1]);
+    const served = logged(200);
+    assert.ok(served.length > 0 && served[0] !== '-', `the 200 names the app: ${served}`);
+    assert.equal([...new Set(logged(503))], [served[0]], 'the 503 while waiting for a fix names the app');
     const workers = await childPids(gw.child.pid!);
     assert.is(await gw.stop(), 0);
     await assertNoOrphans(workers);
