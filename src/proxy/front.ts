@@ -470,10 +470,13 @@ export class Front {
         // the lane, which reads no body behind a head it refuses (its 400 was dropped, a 499).
         if (last !== undefined && last !== current && last.writableEnded && !last.shouldKeepAlive) return;
         // The refusal of a broken body as the lean lane words it, its 431 for a trailer section
-        // too long too: its trailer's fields are no head's, and an answer to a HEAD has no body
-        // (RFC 9110 §9.3.2).
-        const bodyRefusal = (res: ServerResponse): string =>
-          status !== 400 && status !== 431 ? body : res.req?.method === 'HEAD' ? '' : shortBody(status, parseErrorProblem(err, true));
+        // too long too (its trailer's fields are no head's); to a HEAD, the head a GET's would
+        // have and no body (RFC 9110 §9.3.2), as the refusal of a HEAD's head (refuse above).
+        const bodyRefusal = (res: ServerResponse): { answer: string; bytes: number } => {
+          const problem = status !== 400 && status !== 431 ? body : shortBody(status, parseErrorProblem(err, true));
+          const head = res.req?.method === 'HEAD';
+          return { answer: unparsableAnswer(status, problem, head), bytes: head ? 0 : Buffer.byteLength(problem) };
+        };
         // A body broken in a request pipelined behind answers owed, one under way or not: they
         // go out whole, in order (RFC 9112 §9.3.2; nginx, turning to a request only when the
         // one before is answered, gives them), then its 400 in its answer's place, then the
@@ -481,8 +484,8 @@ export class Front {
         if (current != null && last !== undefined && last !== current && last.req?.complete === false) {
           const refusal = bodyRefusal(last);
           markCut(last, status);
-          setBodyBytes(last, Buffer.byteLength(refusal));
-          answerInsteadAtTurn(last, unparsableAnswer(status, refusal));
+          setBodyBytes(last, refusal.bytes);
+          answerInsteadAtTurn(last, refusal.answer);
           return;
         }
         // A parse error in the body of the request whose response holds the connection (a bad
@@ -508,10 +511,10 @@ export class Front {
           // end): the 400 is that request's answer, and its one access-log line (SPEC 4) says
           // so, as the lean lane's does (refuseBody); not a 499 beside a line whose request
           // line is the body's bytes.
-          const bodyProblem = bodyRefusal(current);
+          const refusal = bodyRefusal(current);
           markCut(current, status);
-          setBodyBytes(current, Buffer.byteLength(bodyProblem));
-          endLingering(socket, unparsableAnswer(status, bodyProblem));
+          setBodyBytes(current, refusal.bytes);
+          endLingering(socket, refusal.answer);
           return;
         }
         refuse(false);

@@ -446,10 +446,13 @@ class LeanConnection implements ResponseOutput, BodySource {
       this.socket.destroySoon(); // answered already: its bytes go out, then the close
     } else if (index > this.writer || !res.headersSent) {
       markCut(res as unknown as ServerResponse, status);
-      const body = req.method === 'HEAD' ? '' : shortBody(status, problem);
-      res.bodyBytes = Buffer.byteLength(body);
+      // To a HEAD, the head a GET's refusal has, without its body (RFC 9110 §9.3.2), as
+      // node:http's reader refuses a HEAD (front.ts): the two readers answer the same bytes.
+      const body = shortBody(status, problem);
+      const head = req.method === 'HEAD';
+      res.bodyBytes = head ? 0 : Buffer.byteLength(body);
       this.refused = res;
-      this.refusal = unparsableAnswer(status, body);
+      this.refusal = unparsableAnswer(status, body, head);
       if (index === this.writer) this.giveRefusal();
     } else if (res.writableEnded) {
       this.socket.destroySoon();

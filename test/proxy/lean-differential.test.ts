@@ -193,6 +193,30 @@ test('the gateway\'s refusals come out byte for byte the same from both readers:
   }
 });
 
+test('a HEAD refused, for its head (two Content-Lengths, Content-Length with chunked) or its body (a broken chunk, a FIN inside it): the head a GET\'s refusal has, its Content-Length included, and no body, from both readers', async () => {
+  // Each as the GET's refusal of the same bytes would be (RFC 9110 §9.3.2): the lane's refusal
+  // of a broken body said Content-Length: 0 and no Content-Type where the head's refusal said 57.
+  const cases: Array<[head: string, body: string, tag: string]> = [
+    ['Content-Length: 1\r\nContent-Length: 2', '', '/hr-1'],
+    ['Content-Length: 3\r\nTransfer-Encoding: chunked', '0\r\n\r\n', '/hr-2'],
+    ['Transfer-Encoding: chunked', 'zz\r\n\r\n', '/hr-3'],
+    ['Transfer-Encoding: chunked', '3\r\nabcd\r\n0\r\n\r\n', '/hr-4'],
+    ['Content-Length: 5', 'ab', '/hr-5'],
+  ];
+  for (const [head, body, tag] of cases) {
+    const asGet = await bothAnswer(`GET ${tag}g HTTP/1.1\r\nHost: h\r\n${head}\r\n\r\n${body}`, `${tag}g`, 1);
+    const got = await bothAnswer(`HEAD ${tag}h HTTP/1.1\r\nHost: h\r\n${head}\r\n\r\n${body}`, `${tag}h`, 1);
+    const getAnswer = comparable(asGet.node);
+    assert.ok(getAnswer.startsWith('HTTP/1.1 400 '), getAnswer);
+    const getHead = getAnswer.slice(0, getAnswer.indexOf('\r\n\r\n') + 4);
+    assert.match(getHead, /\r\nContent-Length: [1-9]\d*\r\n/);
+    for (const raw of [got.lean, got.node]) assert.is(comparable(raw), `${getHead}\n<closed>`, `${tag}: ${raw}`);
+    // Its access-log line counts no body bytes, whichever reader had it.
+    assert.equal(got.leanLines, got.nodeLines);
+    assert.match(got.leanLines[0], / 400 0 /);
+  }
+});
+
 test('a head the lane hands to node:http, or node:http reads from the start, refused there: its access-log line has the request line as sent, not the last read nor the line rewritten for llhttp', async () => {
   const cases: Array<[bytes: string, split: number, line: RegExp]> = [
     ['POST /hl-1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\nhello', 3, /"POST \/hl-1 HTTP\/1\.1" 400 /],

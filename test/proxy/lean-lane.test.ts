@@ -343,9 +343,11 @@ test('a broken chunked framing is a 400 saying why, and the connection closes (n
   // A size past 2^52 (node:http takes up to 2^64, then waits for the bytes): refused at once.
   const huge = await rawRequest(portOf(lean), `${head}10000000000000\r\nabc`, 10_000);
   assert.is(withoutDates(huge), refusal('a chunk size is too large'));
-  // A HEAD has no body in its answer (RFC 9110 §9.3.2), this one neither, from either reader.
+  // A HEAD has no body in its answer (RFC 9110 §9.3.2), this one neither, from either reader:
+  // the head a GET's refusal has, its Content-Length included.
   const headRequest = await both(`${head.replace('POST', 'HEAD')}zz\r\n`);
-  assert.is(headRequest.lean, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nCache-Control: no-store\r\nConnection: close\r\nDate: -\r\n\r\n');
+  const getRefusal = refusal('a chunk size is not a hexadecimal number');
+  assert.is(headRequest.lean, getRefusal.slice(0, getRefusal.indexOf('\r\n\r\n') + 4));
   assert.is(headRequest.node, headRequest.lean);
   // The app answered (without reading) before the broken part came: its answer is whole, then the close.
   const socket = net.connect(portOf(lean), '127.0.0.1');
