@@ -111,4 +111,37 @@ test('forgetApp drops the series of a removed app', async () => {
   assert.is(m.requestsOf('old'), 0);
 });
 
+
+test('a scrape right after the start, and one right after it, is valid and true: every sample a finite number (no Nan, no empty minimum of 292 years), the event loop series absent until they have a sample, the CPU counted from the process start', async () => {
+  const used = process.cpuUsage();
+  const m = new GatewayMetrics();
+  for (let scrape = 0; scrape < 2; scrape++) {
+    const text = await m.render();
+    const samples = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    assert.ok(samples.length > 20, text);
+    for (const line of samples) {
+      const value = line.slice(line.lastIndexOf(' ') + 1);
+      assert.ok(Number.isFinite(Number(value)), `a finite number: ${line}`);
+    }
+    // A window without a sample has no series; one with a sample has them all, min <= mean <= max.
+    const min = sample(text, 'apppkg_gateway_nodejs_eventloop_lag_min_seconds');
+    const max = sample(text, 'apppkg_gateway_nodejs_eventloop_lag_max_seconds');
+    const mean = sample(text, 'apppkg_gateway_nodejs_eventloop_lag_mean_seconds');
+    if (min !== undefined || max !== undefined || mean !== undefined) {
+      assert.ok(min! <= mean! && mean! <= max! && max! < 60, `min ${min} <= mean ${mean} <= max ${max}`);
+    }
+    // Measured at the scrape: a callback's wait for its turn, never exactly 0.
+    assert.ok(sample(text, 'apppkg_gateway_nodejs_eventloop_lag_seconds')! > 0, text);
+    assert.ok(sample(text, 'apppkg_gateway_process_cpu_seconds_total')! >= (used.user + used.system) / 1e6, 'the CPU this process used before the first scrape is counted');
+  }
+  // Once samples came, the window's series are there (a scrape with none keeps the window open).
+  let text = '';
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    text = await m.render();
+    if (sample(text, 'apppkg_gateway_nodejs_eventloop_lag_max_seconds') !== undefined) break;
+  }
+  assert.ok(sample(text, 'apppkg_gateway_nodejs_eventloop_lag_max_seconds')! > 0, text);
+  assert.ok(sample(text, 'apppkg_gateway_nodejs_eventloop_lag_p99_seconds')! > 0, text);
+});
+
 test.run();
