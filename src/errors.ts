@@ -644,6 +644,14 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { command: 'commands.migrate (python manage.py migrate)', status: 1 },
   },
+  APPPKG_COMMAND_TIMEOUT: {
+    summary: 'A lifecycle hook that a deploy runs (`commands.install` at an app\'s first start, `commands.update` before a new version takes traffic) ran past its bound (`--hook-timeout`, 600 s by default) and was stopped with everything it started (SIGTERM, SIGKILL 3 s later). The version never takes traffic: the one before keeps serving.',
+    message: (d) => `${str(d.command)} did not finish within ${str(d.seconds)} s (--hook-timeout): it was stopped, with what it started`,
+    hint: (d) =>
+      `read its output in ${d.log ? str(d.log) : 'the app log'} for where it waited (a lock the database holds, a prompt for input); a hook that needs longer needs a longer --hook-timeout SECONDS; then \`systemctl reload apppkg-gateway\` (SIGHUP) runs it again`,
+    exitStatus: 1,
+    example: { command: 'commands.update (python manage.py migrate)', seconds: 600 },
+  },
   APPPKG_COMMAND_MISSING: {
     summary: 'A command was asked for (`apppkg-gateway test`, `AppPackage.runCommand(name)`) that app.yaml does not define under `commands:`.',
     message: (d) => `${str(d.app)} has no commands.${str(d.command)}`,

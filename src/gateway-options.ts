@@ -53,6 +53,12 @@ export interface GatewayOptions {
    * (started or refused), so that a copy still under way is not refused; default 1 s.
    */
   settleMs?: number;
+  /**
+   * How long a lifecycle hook that a deploy runs (commands.install at a first start,
+   * commands.update before a new version takes traffic) may take before it is stopped and its
+   * version refused (APPPKG_COMMAND_TIMEOUT); default 10 minutes.
+   */
+  hookTimeoutMs?: number;
   /** With `app`: replace the workers when a .py or .pth file or app.yaml under it changes; an app that cannot start is then waited for, not thrown. */
   reload?: boolean;
   /** Workers and threads per app, over the environment file. */
@@ -78,6 +84,12 @@ export interface GatewayOptions {
 
 /** How long a version's directory must not change before it is judged (--settle). */
 export const DEFAULT_SETTLE_MS = 1000;
+
+/**
+ * The bound on a deploy's hook (hookTimeoutMs): a migration of a large table may take minutes,
+ * one that hangs (a lock, a prompt) must not keep its version `starting` for ever.
+ */
+export const DEFAULT_HOOK_TIMEOUT_MS = 10 * 60 * 1000;
 
 /**
  * GatewayOptions.say's default. The lines of a line after its first (a refusal's message, fix and
@@ -143,6 +155,7 @@ const MILLISECOND_OPTIONS = [
   { key: 'watchIntervalMs', zeroAllowed: true, example: 1000 },
   { key: 'settleMs', zeroAllowed: true, example: 1000 },
   { key: 'headerTimeoutMs', zeroAllowed: false, example: 20000 },
+  { key: 'hookTimeoutMs', zeroAllowed: false, example: 600000 },
 ] as const;
 
 /**

@@ -5,7 +5,7 @@
 import type { GatewayMetrics } from './admin/metrics.js';
 import type { RunMode } from './app-context.js';
 import type { HostEnvironment } from './environment/host-file.js';
-import { DEFAULT_SETTLE_MS, type GatewayOptions } from './gateway-options.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_SETTLE_MS, type GatewayOptions } from './gateway-options.js';
 import type { ListenAddress } from './net/address.js';
 import type { Front, FrontOptions, PublishedApp } from './proxy/front.js';
 import { forgetAppServices } from './services/app-services.js';
@@ -13,8 +13,6 @@ import { appDirSource, appsDirSource } from './supervisor/discovery.js';
 import type { RouteSpec, ServingApp } from './supervisor/published-apps.js';
 import { Registry } from './supervisor/registry.js';
 
-/** The bound on lifecycle hooks (install, update) run by a deploy. */
-const HOOK_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The Front's options from the gateway's; each response it answers is counted in `metrics`. */
 export function frontOptions(options: GatewayOptions, listen: ListenAddress[], listenFlag: string, metrics: GatewayMetrics, say: (line: string) => void): FrontOptions {
@@ -79,7 +77,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     say,
     drainMs: graceMs,
     websocketsAtOnce: single && options.reload === true,
-    hookTimeoutMs: HOOK_TIMEOUT_MS,
+    hookTimeoutMs: options.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
     settleMs: single ? 0 : (options.settleMs ?? DEFAULT_SETTLE_MS),
     // serve too: a first run migrates the database as --apps does (issue 13, item 5); serve has
     // one version, so commands.update never runs there.

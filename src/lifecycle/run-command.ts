@@ -23,8 +23,10 @@ export interface RunSpec {
   extraEnv?: Record<string, string>;
   /** Where the child's output goes (an app's log, say); default: ours. */
   output?: Writable;
-  /** Kill the command's whole tree past this (a hook that hangs must not hold a deploy forever). */
+  /** Stop the command's whole tree past this (a hook that hangs must not hold a deploy forever). */
   timeoutMs?: number;
+  /** Told when timeoutMs stopped it (its status is then the signal's, 143 or 137). */
+  onTimeout?: () => void;
   /**
    * A command the gateway runs in the background (a hook during a deploy): in a process group
    * of its own, guarded (guardGroup), so that it ends with the gateway however the gateway ends,
@@ -40,6 +42,7 @@ export interface ProgramSpec {
   env: Record<string, string | undefined>;
   output?: Writable;
   timeoutMs?: number;
+  onTimeout?: () => void;
   uid?: number;
   gid?: number;
   background?: { stop: AbortSignal };
@@ -53,7 +56,7 @@ export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<numb
   const [file, args] = run.shell !== undefined ? ['/bin/sh', ['-c', run.shell]] : [run.argv![0], run.argv!.slice(1)];
   // A gateway in this process (the library's Gateway.start) must not prune the helpers under it.
   const release = ctx.appEnv.runDir === '' ? () => {} : useWhileRunning(ctx.appEnv.runDir);
-  return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid, background: run.background }).finally(release);
+  return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, onTimeout: run.onTimeout, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid, background: run.background }).finally(release);
 }
 
 /**
@@ -99,13 +102,14 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     });
     tree.watch(child.pid);
     let killTimer: NodeJS.Timeout | null = null;
-    const stop = () => {
-      if (child.pid === undefined || settled) return;
-      out?.write('apppkg-gateway: stopped: the gateway is stopping\n');
+    const stopTree = (why: string) => {
+      if (child.pid === undefined || settled || killTimer !== null) return;
+      out?.write(`apppkg-gateway: stopped: ${why}\n`);
       // The whole tree, told so: `end`, once the hook has exited, sends its group none again.
       tree.stop(child.pid);
       killTimer = setTimeout(() => child.pid !== undefined && killTree(child.pid), STOP_KILL_MS);
     };
+    const stop = () => stopTree('the gateway is stopping');
     if (background?.stop.aborted) queueMicrotask(stop);
     else background?.stop.addEventListener('abort', stop, { once: true });
     const forwardOutput = (chunk: Buffer) => out!.write(chunk);
@@ -113,11 +117,13 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
       child.stdout!.on('data', forwardOutput);
       child.stderr!.on('data', forwardOutput);
     }
+    // As a stop: SIGTERM to the whole tree (a migration may roll back its transaction), SIGKILL
+    // 3 s later; what it started in the background or with setsid goes too.
     const timer = spec.timeoutMs
       ? setTimeout(() => {
-          out?.write(`apppkg-gateway: killed after ${spec.timeoutMs} ms\n`);
-          // The tree, and the group a background command leads (a foreground one leads none).
-          if (child.pid) killTree(child.pid);
+          if (settled) return;
+          spec.onTimeout?.();
+          stopTree(`it ran longer than ${spec.timeoutMs! / 1000} s`);
         }, spec.timeoutMs)
       : null;
     let drainTimer: NodeJS.Timeout | null = null;

@@ -17,6 +17,7 @@ const TAIL_BYTES = 16 * 1024;
 // Failures whose explanation is the output of what ran (a hook, pip, a worker), in the log.
 const EXPLAINED_BY_LOG = new Set<ErrorCode>([
   'APPPKG_COMMAND_FAILED',
+  'APPPKG_COMMAND_TIMEOUT',
   'APPPKG_PIP_INSTALL_FAILED',
   'APPPKG_VENV_FAILED',
   'APPPKG_WORKER_START_FAILED',

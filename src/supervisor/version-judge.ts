@@ -32,7 +32,7 @@ export interface VersionJudgeOptions {
   /** The app's mount, as status and the log show it. */
   mountOf: (name: string) => string;
   say: (line: string) => void;
-  /** Bound on lifecycle hooks (install, update). */
+  /** Bound on the lifecycle hooks a deploy runs (install, update): --hook-timeout. */
   hookTimeoutMs: number;
   /** Run commands.install on an app's first start and commands.update on a new version. */
   runHooks: boolean;
@@ -470,8 +470,11 @@ export class VersionJudge {
     // Under serve the hook's output reaches the terminal too, as the workers' does (echoLogs).
     const log = new AppLog(ctx.appEnv.logDir, { echo: this.opts.echoLogs ? process.stderr : null, ...appLogOptions(ctx) });
     const started = Date.now();
-    const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs, background: { stop: this.stop } });
+    let timedOut = false;
+    const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs, onTimeout: () => (timedOut = true), background: { stop: this.stop } });
     log.end();
+    // Said as what it is: "exited with status 143" read as the hook's own failure.
+    if (timedOut) throw new GatewayError('APPPKG_COMMAND_TIMEOUT', { command: `commands.${hook} (${command})`, seconds: this.opts.hookTimeoutMs / 1000 });
     if (status !== 0) {
       throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${hook} (${command})`, status });
     }

@@ -92,6 +92,31 @@ test('a new version whose update hook fails never serves; the old one keeps serv
   assert.match(gw.output(), /blog: version 2\.0 refused; version 1\.0 keeps serving/);
 });
 
+test('a new version whose update hook hangs is stopped at --hook-timeout with all it started; status and the log say so, and the old version keeps serving', async () => {
+  const { apps, state, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), ['--hook-timeout', '3']);
+  const hanging = addPackage(apps.path, 'environ', 'blog.2.0', version('2.0'));
+  // The shell, a child in its group and one in a session of its own: each must go.
+  const update = 'echo $$ >> "$APPPKG_DATA_DIR/hook.pids"; sleep 300 & echo $! >> "$APPPKG_DATA_DIR/hook.pids"; setsid sleep 301 & echo $! >> "$APPPKG_DATA_DIR/hook.pids"; wait';
+  writeFileSync(join(hanging, 'app.yaml'), `${readFileSync(join(hanging, 'app.yaml'), 'utf8')}commands:\n  update: ${JSON.stringify(update)}\n`);
+  const pidFile = join(state.path, 'apps', 'blog', 'data', 'hook.pids');
+  const pids = await waitFor(() => {
+    const read = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim().split('\n').map(Number) : [];
+    return read.length === 3 ? read : null;
+  }, 30_000, 'the hook to start its processes');
+  // Before: `starting` for as long as the hook hung, with no bound that status or the log named.
+  const app = await waitFor(async () => {
+    const now = (await status(gw)).apps[0];
+    return now.problem?.code === 'APPPKG_COMMAND_TIMEOUT' ? now : null;
+  }, 30_000, 'the refusal at --hook-timeout');
+  const refused = app.versions.find((v: any) => v.version === '2.0');
+  assert.is(refused.state, 'failed');
+  assert.match(refused.reason.message, /^commands\.update \(.*\) did not finish within 3 s \(--hook-timeout\): it was stopped, with what it started$/);
+  assert.match(refused.reason.hint, /--hook-timeout SECONDS/);
+  assert.is(await versionServed(gw), '1.0');
+  assert.match(gw.output(), /blog: version 2\.0 refused; version 1\.0 keeps serving:\n.*did not finish within 3 s/);
+  await assertNoOrphans(pids, 10_000);
+});
+
 test('a new version that fails to import never serves', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')));
   addPackage(apps.path, 'environ', 'blog.1.5', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("no such thing")']] });

@@ -27,6 +27,7 @@ export const spec: CommandSpec = {
     ['--access-log FILE', 'where the access log goes: a file (SIGUSR1 opens it again, after logrotate moved it), - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--settle SECONDS', 'how long a version\'s directory must not change before it is started or refused (default 1)'],
+    ['--hook-timeout SECONDS', 'how long commands.install (first start) or commands.update (new version) may run before it is stopped and its version refused (default 600)'],
     ['--max-workers N', 'Python workers of all apps together; past it the least recently used quiet app sleeps until its next request'],
     ['--grace SECONDS', 'how long requests in flight, then the workers\' own shutdown, may take on SIGTERM (default 30)'],
     ['--header-timeout SECONDS', 'how long a client may take to send a request head, then 408 and closed (default 20)'],
@@ -46,6 +47,7 @@ export const spec: CommandSpec = {
     'header-timeout': { type: 'string' },
     'watch-interval': { type: 'string' },
     settle: { type: 'string' },
+    'hook-timeout': { type: 'string' },
     'max-workers': { type: 'string' },
     ...APP_OPTIONS,
   },
@@ -84,6 +86,10 @@ export async function run(args: ParsedCommand): Promise<number> {
   }
   const watchInterval = seconds(args.values['watch-interval'], '--watch-interval', 2);
   const settle = seconds(args.values.settle, '--settle', 1);
+  const hookTimeout = seconds(args.values['hook-timeout'], '--hook-timeout', 600);
+  if (hookTimeout === 0) {
+    throw new GatewayError('APPPKG_USAGE', { reason: '--hook-timeout: expected a number of seconds > 0, found "0"', command: '', fix: 'give --hook-timeout a number of seconds above 0, e.g. --hook-timeout 1800' });
+  }
   const maxWorkersText = args.values['max-workers'] as string | undefined;
   if (maxWorkersText !== undefined && !/^[1-9][0-9]*$/.test(maxWorkersText)) {
     throw new GatewayError('APPPKG_USAGE', { reason: `--max-workers: expected a whole number of at least 1, found ${JSON.stringify(maxWorkersText)}`, command: '', fix: 'give --max-workers a whole number of at least 1, e.g. --max-workers 8' });
@@ -117,6 +123,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     headerTimeoutMs: Math.round(headerTimeout * 1000),
     watchIntervalMs: watchInterval * 1000,
     settleMs: settle * 1000,
+    hookTimeoutMs: Math.round(hookTimeout * 1000),
     maxWorkers: maxWorkersText === undefined ? undefined : Number(maxWorkersText),
     say,
   });
