@@ -58,13 +58,17 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const LF = 0x0a;
 
 /**
- * An answer that starts before its request's body is all in waits for the rest of the body, up
+ * An answer that is whole before its request's body is all in waits for the rest of the body, up
  * to this many bytes still to come and HOLD_MS (holdForBody). nginx with `proxy_request_buffering
  * off` (the shipped site) that gets a whole answer while it still sends the body closes both the
  * upstream connection and the client's, after the answer and without `Connection: close`: the
  * client's next request on it fails ("closed without response"), 1-7% of POSTs followed by
- * another when the app answered without reading the body. A larger body's early answer (a 413,
- * a 401 to an upload) goes at once: waiting for it is not worth the client's time.
+ * another when the app answered without reading the body. Only the piece that completes the
+ * answer waits: its head and the parts before go at once (a streamed answer's first bytes are
+ * not held), since nginx goes on passing the client's body up while it passes an answer's head
+ * and parts down; what it cannot keep the connection through is an answer that ended first. A
+ * larger body's early answer (a 413, a 401 to an upload) goes at once: waiting for it is not
+ * worth the client's time.
  */
 const HOLD_BODY_BYTES = 256 * 1024;
 const HOLD_MS = 1000;
@@ -559,17 +563,18 @@ class LeanConnection implements ResponseOutput, BodySource {
 
   /**
    * Whether `res`'s bytes, coming before its request's body is all in, wait for the rest of that
-   * body (HOLD_BODY_BYTES to come at most; chosen at its first bytes): they go when the body
-   * ends (receiveBody), at HOLD_MS, or when the client half-closes. Once the answer is whole the
-   * app wants no more of the body, so what is left of it is read and dropped; until then the app
-   * may still read it (an echo that answers as it reads).
+   * body: only those that complete the answer (its head and the parts before go), and only with
+   * HOLD_BODY_BYTES to come at most, chosen then. They go when the body ends (receiveBody), at
+   * HOLD_MS, or when the client half-closes. Once the answer is whole the app wants no more of
+   * the body, so what is left of it is read and dropped; until then the app may still read it
+   * (an echo that answers as it reads).
    */
   private holdForBody(res: LeanResponse): boolean {
     if (res === this.held) {
       if (res.writableEnded) res.req.dump();
       return true;
     }
-    if (res.bodyWaitChosen) return false;
+    if (res.bodyWaitChosen || !res.complete) return false;
     res.bodyWaitChosen = true;
     if (res.req.remaining > HOLD_BODY_BYTES) return false;
     this.held = res;

@@ -47,6 +47,8 @@ type HeaderInput = readonly string[] | Record<string, string | number> | undefin
 interface Fields {
   lines: string;
   contentLength: boolean;
+  /** Its value, when it is one number: where the body ends (LeanResponse.complete). */
+  length: number | null;
   date: boolean;
   /** The app's own Connection field: undefined when it gave none. */
   connection: string | undefined;
@@ -67,7 +69,7 @@ interface RenderedHead {
 }
 
 const renderedFields = new WeakMap<object, Fields>();
-const NO_FIELDS: Fields = { lines: '', contentLength: false, date: false, connection: undefined, last: null };
+const NO_FIELDS: Fields = { lines: '', contentLength: false, length: null, date: false, connection: undefined, last: null };
 
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
@@ -80,7 +82,7 @@ function renderFields(headers: HeaderInput): Fields {
   const cached = renderedFields.get(headers);
   if (cached !== undefined) return cached;
   const flat: string[] = Array.isArray(headers) ? (headers as string[]) : Object.entries(headers).flatMap(([n, v]) => [n, String(v)]);
-  const fields: Fields = { lines: '', contentLength: false, date: false, connection: undefined, last: null };
+  const fields: Fields = { lines: '', contentLength: false, length: null, date: false, connection: undefined, last: null };
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i];
     const value = flat[i + 1];
@@ -88,7 +90,10 @@ function renderFields(headers: HeaderInput): Fields {
     if (!isHttpToken(name)) throw invalid('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
     if (BAD_VALUE.test(value)) throw invalid('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
     const lower = name.toLowerCase();
-    if (lower === 'content-length') fields.contentLength = true;
+    if (lower === 'content-length') {
+      fields.contentLength = true;
+      fields.length = /^\s*\d+\s*$/.test(value) ? Number(value) : null;
+    }
     else if (lower === 'date') fields.date = true;
     else if (lower === 'connection') fields.connection = value;
     fields.lines += `${name}: ${value}\r\n`;
@@ -152,7 +157,7 @@ export class LeanResponse extends EventEmitter {
   backlog: Array<{ data: string | Buffer; done: WriteDone | undefined }> | null = null;
   /** The body's bytes given to the connection: the access log's size column. */
   bodyBytes = 0;
-  /** Whether its bytes wait for the rest of its request's body was chosen, at its first bytes (lean-lane.ts holdForBody). */
+  /** Whether its bytes wait for the rest of its request's body was chosen, at the piece that completes it (lean-lane.ts holdForBody). */
   bodyWaitChosen = false;
   /** Who answered it (served-by.ts), declared so that marking it keeps the object's shape. */
   [kServedBy]: ResponseTally | undefined = undefined;
@@ -161,6 +166,8 @@ export class LeanResponse extends EventEmitter {
   private head: string | null = null;
   private hasBody: boolean;
   private chunked = false;
+  /** The body's length its Content-Length gives, or null (chunked, unframed, none given). */
+  private length: number | null = null;
 
   constructor(
     private readonly output: ResponseOutput,
@@ -194,9 +201,20 @@ export class LeanResponse extends EventEmitter {
     if (fields.connection !== undefined) this.last = !keepAlive || CLOSE_TOKEN.test(fields.connection) || (unframed && this.hasBody);
     else if (!keepAlive || unframed) this.last = true;
     this.chunked = !fields.contentLength && this.hasBody && !unframed;
+    this.length = fields.length;
     this.head = headText(fields, code, reason, keepAlive && !unframed, this.output.keepAliveSeconds, this.chunked);
     this.headersSent = true;
     return this;
+  }
+
+  /**
+   * Do the bytes given to the connection so far make the whole response, as its reader frames
+   * it: ended, a head with no body (HEAD, 204, 304), or its Content-Length's worth of body. Read
+   * by the lane as each piece goes (lean-lane.ts holdForBody): only the piece that completes the
+   * answer waits for the request's body.
+   */
+  get complete(): boolean {
+    return this.writableEnded || (this.headersSent && !this.hasBody) || (this.length !== null && this.bodyBytes >= this.length);
   }
 
   /** Sends the head now, without waiting for the first piece of the body. */

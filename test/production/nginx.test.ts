@@ -243,6 +243,32 @@ ifNginx('a POST answered before its body reached the app keeps the client\'s con
   }
 });
 
+ifNginx('a streamed answer to a POST whose body comes late and is never read: its first parts pass at once, and the client\'s connection goes on', async () => {
+  // The gateway sends the head and the parts before the body is in, holding only the answer's
+  // end (lean-lane.ts holdForBody): nginx goes on passing the body up meanwhile, then gets the
+  // end, and keeps the client's connection.
+  const client = net.connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  client.setNoDelay(true);
+  let got = '';
+  let closed = false;
+  client.on('data', (c: Buffer) => (got += c.toString('latin1')));
+  client.on('close', () => (closed = true));
+  client.on('error', () => {});
+  try {
+    client.write(`POST /sse/events?n=2&gap=0.2&tag=late-body HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 5\r\n\r\n`);
+    await waitFor(() => got.includes('data: late-body 1') || closed, 10_000, 'the parts before the body is sent');
+    assert.not.ok(got.endsWith('0\r\n\r\n'), `the answer's end waits for the body: ${JSON.stringify(got)}`);
+    client.write('hello');
+    await waitFor(() => got.endsWith('0\r\n\r\n') || closed, 10_000, 'the end of the answer');
+    client.write(`GET /asgi/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    await waitFor(() => closed, 10_000, 'the connection to close after the second answer');
+    assert.ok(got.includes('Hello from ASGI!'), `the next request answered on the one connection: ${JSON.stringify(got)}`);
+  } finally {
+    client.destroy();
+  }
+});
+
 ifNginx('a new version deployed behind nginx loses no request', async () => {
   const loop = clientLoop(`http://127.0.0.1:${port}/blog/`, 4);
   await waitFor(() => loop.result.sent > 50, 10_000, 'the loop to run');
