@@ -9,6 +9,7 @@ import { lstat, readdir, readFile, readlink, rename, rm, symlink, writeFile } fr
 import path from 'node:path';
 import { findVenv } from './app-env.js';
 import type { Interpreter } from './interpreter-probe.js';
+import { readRequirementsTree, requirementChanges, type RequirementsTree } from './requirements-tree.js';
 
 /** Written into the build directory once pip succeeded: a venv without it is incomplete. */
 export const VENV_STAMP_FILE = 'apppkg-venv.json';
@@ -17,6 +18,12 @@ export interface VenvStamp {
   /** sha256 of the requirements file's bytes. */
   requirementsSha256: string;
   requirementsFile: string;
+  /**
+   * The requirements file and what it includes (-r, -c), relative to the app directory. Stamps
+   * written before it was kept are judged by the top file alone, as they were: a gateway upgrade
+   * rebuilds no venv by itself (offline, a rebuild can fail where the old venv served).
+   */
+  requirementsTree?: RequirementsTree & { top: string };
   interpreter: { executable: string; version: string };
   /** Made with --system-site-packages (the app lists `deb` packages, which must stay importable). */
   systemSitePackages: boolean;
@@ -27,11 +34,13 @@ export type VenvVerdict =
   | { current: true; dir: string; stamp: VenvStamp }
   | { current: false; why: string };
 
-export async function wantedStamp(requirementsFile: string, interpreter: Interpreter, systemSitePackages: boolean): Promise<VenvStamp> {
+export async function wantedStamp(appDir: string, requirementsFile: string, interpreter: Interpreter, systemSitePackages: boolean): Promise<VenvStamp> {
   const bytes = await readFile(requirementsFile);
+  const tree = await readRequirementsTree(appDir, requirementsFile);
   return {
     requirementsSha256: createHash('sha256').update(bytes).digest('hex'),
     requirementsFile,
+    requirementsTree: { top: path.relative(appDir, requirementsFile).split(path.sep).join('/'), ...tree },
     interpreter: { executable: interpreter.executable, version: interpreter.version },
     systemSitePackages,
     createdAt: new Date().toISOString(),
@@ -61,6 +70,10 @@ export async function judgeVenv(venvPath: string, interpreter: Interpreter, want
     return { current: false, why: `the interpreter changed (${stamp.interpreter.executable} ${stamp.interpreter.version} -> ${wanted.interpreter.executable} ${wanted.interpreter.version})` };
   }
   if (stamp.systemSitePackages !== wanted.systemSitePackages) return { current: false, why: 'deb packages were added or removed' };
+  const [was, now] = [stamp.requirementsTree, wanted.requirementsTree];
+  if (was && now && was.sha256 !== now.sha256) {
+    return { current: false, why: `the requirements changed: ${requirementChanges(now.top, was.top === now.top ? was.files : undefined, now)}` };
+  }
   if (stamp.requirementsSha256 !== wanted.requirementsSha256) {
     return { current: false, why: `the requirements changed (sha256 ${stamp.requirementsSha256.slice(0, 12)} -> ${wanted.requirementsSha256.slice(0, 12)})` };
   }

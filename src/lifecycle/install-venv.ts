@@ -64,7 +64,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   }
   // deb packages are importable only with the system site-packages (SPEC §1.3): keep them so.
   const systemSite = opts.desc.deb.length > 0;
-  const wanted = await wantedStamp(requirements, opts.interpreter, systemSite);
+  const wanted = await wantedStamp(opts.desc.dir, requirements, opts.interpreter, systemSite);
   const verdict = await judgeVenv(opts.venvPath, opts.interpreter, wanted);
   if (verdict.current && !opts.rebuild) {
     say(`==> venv reused: ${opts.venvPath} (requirements and interpreter unchanged, sha256 ${wanted.requirementsSha256.slice(0, 12)})`);

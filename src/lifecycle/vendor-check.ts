@@ -14,7 +14,8 @@ import { formatInterpreter, pickInterpreter } from '../environment/interpreters.
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { countOf } from '../count.js';
 import { debianPackageName } from './vendor-binary.js';
-import { manifestFiles, readManifest, readRequirementsTree, INDEX_ELSEWHERE, sha256Hex, type RequirementsTree, type VendoredDistribution, type VendorManifest } from './vendor-manifest.js';
+import { manifestFiles, readManifest, INDEX_ELSEWHERE, sha256Hex, type VendoredDistribution, type VendorManifest } from './vendor-manifest.js';
+import { readRequirementsTree, requirementChanges } from '../environment/requirements-tree.js';
 import { hostTags, type HostTags } from './vendor-tags.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
@@ -159,35 +160,11 @@ async function staleness(appDir: string, dir: string, manifest: VendorManifest, 
   let reason: string | null = null;
   try {
     const tree = await readRequirementsTree(appDir, file);
-    if (tree.sha256 !== manifest.requirements.sha256) reason = `${changedRequirements(manifest.requirements, tree)} since it was vendored`;
+    if (tree.sha256 !== manifest.requirements.sha256) reason = `${requirementChanges(manifest.requirements.file, manifest.requirements.files, tree)} since it was vendored`;
   } catch {
     reason = `${manifest.requirements.file}, which it was vendored from, is gone`;
   }
   return reason === null ? null : new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(appDir, dir), reason, command: refreshCommand(appDir, dir, manifest, env) });
-}
-
-/**
- * Which of the requirements files changed, named: `reqs/pins.txt (included by reqs/base.txt)
- * changed`, not the top file, which may be as it was. A manifest from before each file's
- * sha256 was recorded can only say that one of them did.
- */
-function changedRequirements(recorded: VendorManifest['requirements'], tree: RequirementsTree): string {
-  const top = recorded.file;
-  const by = (file: string) => (Object.hasOwn(tree.includedBy, file) ? ` (included by ${tree.includedBy[file]})` : '');
-  if (recorded.files === undefined) {
-    const others = Object.keys(tree.files).filter((file) => file !== top);
-    return others.length === 0 ? `${top} changed` : `${top} or a file it includes (${others.join(', ')}) changed`;
-  }
-  const was = recorded.files;
-  const said: string[] = [];
-  for (const [file, sha] of Object.entries(tree.files)) {
-    if (!Object.hasOwn(was, file)) said.push(`${file}${by(file)} is new`);
-    else if (sha === null && was[file] !== null) said.push(`${file}${by(file)} is gone`);
-    else if (sha !== was[file]) said.push(`${file}${by(file)} changed`);
-  }
-  for (const file of Object.keys(was)) if (!Object.hasOwn(tree.files, file)) said.push(`${file} is no longer included`);
-  // The digest differs, so something did; a recorded file list that disagrees says the top file.
-  return said.length > 0 ? said.join(', ') : `${top} changed`;
 }
 
 async function modified(appDir: string, dir: string, manifest: VendorManifest, env: string): Promise<GatewayError | null> {

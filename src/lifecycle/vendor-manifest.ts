@@ -9,7 +9,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { requirementIncludes } from '../environment/requirements.js';
 
 export const MANIFEST_NAME = '.apppkg-vendor.json';
 const FORMAT = 1;
@@ -35,7 +34,7 @@ export interface VendorManifest {
   requirements: {
     /** Relative to the app directory, "/"-separated. */
     file: string;
-    /** sha256 of the file and of each file it includes (-r, -c), see requirementsDigest. */
+    /** sha256 of the file and of each file it includes (-r, -c), see readRequirementsTree. */
     sha256: string;
     /**
      * Each of those files with the sha256 of its bytes (null: an include that could not be read),
@@ -163,48 +162,4 @@ export function manifestFiles(m: VendorManifest): Map<string, string> {
   for (const d of m.distributions) for (const [file, sha] of Object.entries(d.files)) files.set(file, sha);
   for (const [file, sha] of Object.entries(m.otherFiles)) files.set(file, sha);
   return files;
-}
-
-export interface RequirementsTree {
-  /** sha256 over every file, each as its path and its bytes (requirementsDigest). */
-  sha256: string;
-  /** Each file, relative to the app directory ("/"-separated), with its bytes' sha256; null for an include that could not be read. */
-  files: Record<string, string | null>;
-  /** The file whose -r or -c line brought each in (the top file has none). */
-  includedBy: Record<string, string>;
-}
-
-/**
- * The requirements file and every file it includes with -r or -c, in the order pip reads them,
- * each as its path relative to `appDir` and its bytes: an edit to an included file makes the
- * vendor dir stale too, and is named. Rejects when the top file cannot be read; an included file
- * that cannot be read counts as empty in the digest.
- */
-export async function readRequirementsTree(appDir: string, file: string): Promise<RequirementsTree> {
-  const hash = createHash('sha256');
-  const files: Record<string, string | null> = {};
-  const includedBy: Record<string, string> = {};
-  const relative = (at: string) => path.relative(appDir, at).split(path.sep).join('/');
-  const visit = async (at: string, by: string | null): Promise<void> => {
-    const rel = relative(at);
-    if (Object.hasOwn(files, rel)) return;
-    let data: Buffer | null = null;
-    try {
-      data = await readFile(at);
-    } catch (err) {
-      if (by === null) throw err;
-    }
-    files[rel] = data === null ? null : sha256Hex(data);
-    if (by !== null) includedBy[rel] = by;
-    hash.update(`${rel}\0`).update(data ?? Buffer.alloc(0)).update('\0');
-    // A URL's content is not the app's to hash (vendor refuses it); its line is in `data`.
-    for (const include of requirementIncludes(at, (data ?? Buffer.alloc(0)).toString('utf8'))) if (!include.url) await visit(include.target, rel);
-  };
-  await visit(path.resolve(file), null);
-  return { sha256: hash.digest('hex'), files, includedBy };
-}
-
-/** readRequirementsTree's digest alone: what the manifest's requirements.sha256 holds. */
-export async function requirementsDigest(appDir: string, file: string): Promise<string> {
-  return (await readRequirementsTree(appDir, file)).sha256;
 }

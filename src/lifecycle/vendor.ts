@@ -34,13 +34,13 @@ import {
   INDEX_ELSEWHERE,
   manifestFiles,
   readManifest,
-  readRequirementsTree,
   sha256Hex,
   writeManifest,
   MANIFEST_NAME,
   type VendoredDistribution,
   type VendorManifest,
 } from './vendor-manifest.js';
+import { readRequirementsTree } from '../environment/requirements-tree.js';
 import { targetConflicts } from './vendor-pip-config.js';
 import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
 import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';

@@ -98,6 +98,38 @@ test('changed requirements rebuild the venv into a new directory and switch to i
   assert.is(run.stdout.trim(), '2.0');
 });
 
+test('a change to a file the requirements include (-r) rebuilds the venv, and is named; a stamp from before includes were kept is judged by its top file', async () => {
+  makeWheel(app, 'thirdpkg', '3.0');
+  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\n');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n-r base.txt\n');
+  const first = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /: the requirements changed: requirements\.txt changed, base\.txt \(included by requirements\.txt\) is new/);
+
+  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\nthirdpkg==3.0\n');
+  const second = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(second.status, 0, second.stdout + second.stderr);
+  assert.match(second.stdout, /creating venv with .*: the requirements changed: base\.txt \(included by requirements\.txt\) changed/);
+  const run = await runCli(['run', app, ...S, '--', 'python', '-c', 'import thirdpkg; print(thirdpkg.VERSION)']);
+  assert.is(run.status, 0, run.stderr);
+  assert.is(run.stdout.trim(), '3.0');
+
+  // A venv an older gateway stamped: an upgrade alone must not rebuild it (offline, a rebuild
+  // can fail where the venv served); its top file still decides, as it did.
+  const stampFile = join(appState(), 'venv', 'apppkg-venv.json');
+  const { requirementsTree: _kept, ...older } = JSON.parse(readFileSync(stampFile, 'utf8'));
+  writeFileSync(stampFile, JSON.stringify(older));
+  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\nthirdpkg==3.0\n# a comment\n');
+  const old = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(old.status, 0, old.stdout + old.stderr);
+  assert.match(old.stdout, /==> venv reused/);
+
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
+  const back = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(back.status, 0, back.stdout + back.stderr);
+  assert.match(back.stdout, /creating venv with .*: the requirements changed \(sha256 /);
+});
+
 test('a pip failure exits 1 with the fix and keeps the working venv', async () => {
   const live = readlinkSync(join(appState(), 'venv'));
   writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\nnowhere-to-be-found==9\n');
