@@ -2,6 +2,7 @@
 // packages, nothing else of the host. Each problem names the key (at its line in app.yaml) and
 // what to change; an app with any is not exported (issue 18: "the rest is written"). Files
 // outside the package (paths:, pip:, static: with "..") are refused by the loader already.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { satisfies } from '@renovatebot/pep440';
 import { placeOf } from '../description/key-place.js';
@@ -20,6 +21,18 @@ const IMAGE_PATHS = ['/bin/', '/sbin/', '/usr/bin/', '/usr/sbin/', '/usr/lib/', 
 const IMAGE_FILES = new Set(['/dev/null', '/dev/stdout', '/dev/stderr', '/tmp']);
 
 /**
+ * The top directories of a Linux file system (the FHS's). An absolute word under none of them,
+ * and not on this host either, is no file: a URL path given as an argument (`--root-path /api`,
+ * `--prefix /live`), which the image needs no more than the host.
+ */
+const FILE_SYSTEM_TOPS = new Set(['bin', 'boot', 'dev', 'etc', 'home', 'lib', 'lib32', 'lib64', 'libx32', 'media', 'mnt', 'opt', 'proc', 'root', 'run', 'sbin', 'srv', 'sys', 'tmp', 'usr', 'var']);
+
+function isFileSystemPath(found: string): boolean {
+  const top = found.split('/')[1];
+  return FILE_SYSTEM_TOPS.has(top) || existsSync(`/${top}`);
+}
+
+/**
  * The first absolute path in a shell command that the image does not have, or null. The app's
  * own directory counts as the host's wherever it lies: in the image it is somewhere else. The
  * code of `python -c` is not looked in: a string in it is Python's (pathWords).
@@ -32,7 +45,7 @@ export function hostPathIn(command: string, appDir: string): string | null {
       if (found === appDir || found.startsWith(`${appDir}/`)) return found;
       // `//` is a URL's authority (redis://host/0), not a path.
       if (found === '/' || found.startsWith('//') || IMAGE_FILES.has(found)) continue;
-      if (!IMAGE_PATHS.some((prefix) => found.startsWith(prefix))) return found;
+      if (!IMAGE_PATHS.some((prefix) => found.startsWith(prefix)) && isFileSystemPath(found)) return found;
     }
   }
   return null;

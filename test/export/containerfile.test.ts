@@ -390,12 +390,13 @@ test('a command naming the app directory by its host path: the fix names the rel
   assert.match(r.stderr, /fix: name it relative to the app directory \("worker\.py"\)/);
 });
 
-test('a string in the code of python -c (a URL path, DATA_DIR + "/cache") is no host path: exported; a host path beside it, or after it in sh -c, still refuses the app', async () => {
+test('a string in the code of python -c (a URL path, DATA_DIR + "/cache") or a URL path as an argument (--root-path /api/v2) is no host path: exported; a host path beside it, or after it in sh -c, still refuses the app', async () => {
   const coded = makeApp(
     work.path,
     'coded',
     'platform: python, wsgi\napp: wsgi:application\nprocesses:\n' +
       `  worker:\n    command: python -c "import re, time; r = re.compile('/api/v1'); time.sleep(1e9)"\n` +
+      '  docs:\n    command: python -m http.server --directory static $PORT --root-path /api/v2 --prefix=/live\n' +
       'commands:\n  install: python3 -uc \'import os; os.makedirs(os.environ["APPPKG_DATA_DIR"] + "/cache", exist_ok=True)\'\n',
   );
   const ok = await runCli(['export', 'containerfile', coded]);
