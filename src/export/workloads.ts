@@ -8,6 +8,7 @@ import { imageDataDir } from './image-layout.js';
 import { BEFORE_ROLLOUT, PHASE_LABEL, SYNC_WAVE, WAVE_JOB, appLabels, childName, dnsLabel, selectorLabels } from './k8s-names.js';
 import { appCommand, appPodSpec, containerSecurity, PRODUCTION_ENV } from './pod-template.js';
 import { shellLine, shellWord } from '../shell-words.js';
+import { DEFAULT_HOOK_TIMEOUT_MS } from '../gateway-options.js';
 import { terminationGraceSeconds, webContainer } from './web-container.js';
 
 /**
@@ -137,7 +138,9 @@ export function hooksJob(plan: AppPlan): IJob | null {
             resources: { requests: { cpu: '100m', memory: '256Mi' } },
             securityContext: containerSecurity,
           }],
-          { restartPolicy: 'Never' },
+          // Each attempt as the gateway bounds a hook (--hook-timeout's default): a migration
+          // that hangs fails its pod, not the rollout for ever.
+          { restartPolicy: 'Never', activeDeadlineSeconds: DEFAULT_HOOK_TIMEOUT_MS / 1000 },
         ),
       },
     },

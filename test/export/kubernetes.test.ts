@@ -357,6 +357,8 @@ test('hooks: a Job named for the version, install the first time and update afte
     { name: 'APPPKG_UPDATE', value: 'python manage.py migrate --noinput && python manage.py clearsessions' },
   ]);
   assert.is(job.spec!.template.spec!.restartPolicy, 'Never');
+  // A hook that hangs fails its attempt after the gateway's own bound, not the rollout for ever.
+  assert.is(job.spec!.template.spec!.activeDeadlineSeconds, 600);
   // What the Job needs carries the phase label; the Deployment does not, so `-l` applies the Job first.
   const phased = objects.filter((o) => o.metadata?.labels?.['apppkg-gateway.io/phase'] === 'before-rollout').map((o) => `${o.kind} ${o.metadata!.name}`);
   assert.equal(phased, ['Secret blog-settings', 'Secret blog-database', 'Secret blog-redis', 'ConfigMap blog-gateway', 'PersistentVolumeClaim blog-data', 'Job blog-hooks-1-2']);
