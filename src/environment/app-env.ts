@@ -200,7 +200,7 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
     // A caller who says production is believed where its environment is inherited anyway: a
     // pod's `run` (a background process, the update hook) is production, not a laptop.
     APPPKG_ENV: inherit && processEnv.APPPKG_ENV === 'production' ? 'production' : opts.mode,
-    PATH: [...(await vendorScriptDirs(siteDirs)), venv ? path.join(venv.dir, 'bin') : null, env.PATH || DEFAULT_PATH].filter(Boolean).join(path.delimiter),
+    PATH: unique([...(await vendorScriptDirs(siteDirs)), venv ? path.join(venv.dir, 'bin') : interpreterScripts(opts.interpreter), ...(env.PATH || DEFAULT_PATH).split(path.delimiter)]).join(path.delimiter),
   });
   if (venv) env.VIRTUAL_ENV = venv.dir;
 
@@ -248,6 +248,17 @@ async function vendorScriptDirs(siteDirs: string[]): Promise<string[]> {
     if ((await exists(path.join(dir, MANIFEST_NAME))) && (await exists(scripts))) dirs.push(scripts);
   }
   return dirs;
+}
+
+/**
+ * Where the console scripts of an app without a virtualenv are: beside its interpreter. An app
+ * listing `deb:` runs on /usr/bin/python3, whose packages put `flask`, `django-admin` or
+ * `alembic` in /usr/bin; on a PATH where a pyenv shim or /usr/local/bin comes first,
+ * `commands.update: flask db upgrade` ran another interpreter's flask, which imports none of
+ * the app's packages ("No such command 'db'"). As a virtualenv's bin/ is for `pip:`.
+ */
+function interpreterScripts(interpreter: Interpreter): string {
+  return path.dirname(interpreter.executable);
 }
 
 /** The app's state directories for `check`: its own where they are, TMPDIR and the helpers in `scratch`. */

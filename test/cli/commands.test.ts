@@ -593,7 +593,8 @@ test("run of a command that is not there says why, with the app's PATH it search
   const missing = await runCli(['run', dir, ...S, '--', 'nosuchcmd', '--flag'], { env });
   assert.is(missing.status, 127, missing.stderr);
   assert.match(missing.stderr, `apppkg-gateway: nosuchcmd: not on the app's PATH, which searches ${join(state.path, 'apps', 'run-missing', 'run')}`);
-  assert.match(missing.stderr, /\/bin, \/usr\/local\/bin, \/usr\/bin, \/bin\n/);
+  // Its interpreter's directory (/usr/bin for Debian's, where a deb package's scripts are) comes first, then the caller's PATH.
+  assert.match(missing.stderr, /\/bin, (\/\S+\/bin, )?\/usr\/local\/bin, \/usr\/bin, \/bin\n|\/bin, \/usr\/bin, \/usr\/local\/bin, \/bin\n/);
   assert.match(missing.stderr, "fix: install it for the app (deb:, pip: or vendor/ with `apppkg-gateway vendor`), give its path, or run a module with the app's interpreter: `python -m MODULE`");
   assert.not.match(missing.stderr, /ENOENT/);
   // A relative path is taken from the app directory, not from where run was typed.

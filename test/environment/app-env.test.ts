@@ -152,7 +152,8 @@ test('variables: SPEC 2.1, settings injected, nothing else of the gateway leaks'
     interpreter,
   });
   assert.equal(blog.env, {
-    PATH: '/usr/bin:/bin',
+    // The interpreter's own console scripts first (an app without a virtualenv), then the gateway's PATH.
+    PATH: [...new Set([path.dirname(interpreter.executable), '/usr/bin', '/bin'])].join(':'),
     HOME: '/root',
     LANG: 'C.UTF-8',
     LC_ALL: 'C.UTF-8',
