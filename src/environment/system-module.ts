@@ -4,6 +4,7 @@
 // "fix the error in the traceback" leaves the user to find SPEC 1.3's rule (an app listing deb
 // packages runs on /usr/bin/python3); naming the package found gives the `deb:` line to write.
 
+import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { programOutput } from '../program-output.js';
@@ -12,12 +13,16 @@ import { SYSTEM_PYTHON } from './interpreter-discovery.js';
 
 const ASK_MS = 10_000;
 
-/** The file a top-level module is imported from: `-I`, so no PYTHONPATH or user site decides it. */
-const FIND_SPEC = String.raw`
+/** The file each top-level module is imported from, a line `NAME\tFILE` each: `-I`, so no PYTHONPATH or user site decides it. */
+const FIND_SPECS = String.raw`
 import importlib.util, sys
-spec = importlib.util.find_spec(sys.argv[1])
-places = [] if spec is None else [spec.origin] if spec.origin not in (None, "namespace") else list(spec.submodule_search_locations or [])
-print(places[0] if places else "")
+for name in sys.argv[1:]:
+    try:
+        spec = importlib.util.find_spec(name)
+    except Exception:
+        spec = None
+    places = [] if spec is None else [spec.origin] if spec.origin not in (None, "namespace") else list(spec.submodule_search_locations or [])
+    print(name + "\t" + (places[0] if places else ""))
 `;
 
 async function output(command: string, args: string[]): Promise<string | null> {
@@ -25,18 +30,64 @@ async function output(command: string, args: string[]): Promise<string | null> {
   return answer.status === 0 ? answer.stdout.trim() : null;
 }
 
+/** Where the system interpreter imports each of `modules` from (absent: not importable there). */
+async function systemModuleFiles(modules: readonly string[]): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  if (modules.length === 0) return files;
+  const answer = await output(SYSTEM_PYTHON, ['-I', '-c', FIND_SPECS, ...modules]);
+  for (const line of (answer ?? '').split('\n')) {
+    const [name, file] = line.split('\t');
+    // Not 'frozen' or 'built-in' (the interpreter's own), which dpkg -S would take as a pattern.
+    if (name && file && path.isAbsolute(file)) files.set(name, file);
+  }
+  return files;
+}
+
+/** What a package shipping `module` is named by Debian's policy (python3-yaml), or by the module's own (mercurial). */
+function namedFor(module: string, name: string): boolean {
+  const own = module.toLowerCase().replace(/_/g, '-');
+  return name === own || name === `python3-${own}`;
+}
+
+/**
+ * The package to install for `module`, which Debian put at `file`. A package's directory may be
+ * two packages' (mercurial's Python in mercurial-common, the C extensions it cannot import
+ * without in mercurial; SQLAlchemy's in python3-sqlalchemy, its optional speed-ups in
+ * python3-sqlalchemy-ext): the one named for the module is the one a user installs. Else the
+ * file's own package.
+ */
+async function owningPackage(module: string, file: string): Promise<string | null> {
+  // "python3-radicale: FILE"; a path two packages share: "a, b: FILE"; multi-arch: "pkg:amd64: FILE".
+  const owners = async (place: string) => ((await output('dpkg', ['-S', place]))?.split('\n')[0].split(': ')[0].split(', ') ?? []).map((n) => n.split(':')[0]).filter(Boolean);
+  const own = await owners(file);
+  const shared = path.basename(file) === '__init__.py' ? await owners(path.dirname(file)) : [];
+  return [...own, ...shared].find((name) => namedFor(module, name)) ?? own[0] ?? null;
+}
+
 /**
  * The Debian package from which the system interpreter imports `module` (a top-level name), or
  * null: not importable there, part of no package (pip installed it), or no dpkg on this host.
  */
 export async function systemPackageOf(module: string): Promise<string | null> {
-  const file = await output(SYSTEM_PYTHON, ['-I', '-c', FIND_SPEC, module]);
-  if (!file) return null;
-  // "python3-radicale: /usr/lib/python3/dist-packages/radicale/__init__.py"; a file two packages
-  // share lists both ("a, b: FILE"), a multi-arch one its architecture ("pkg:amd64: FILE").
-  const owner = await output('dpkg', ['-S', file]);
-  const name = owner?.split('\n')[0].split(': ')[0].split(', ')[0].split(':')[0];
-  return name || null;
+  const file = (await systemModuleFiles([module])).get(module);
+  return file === undefined ? null : owningPackage(module, file);
+}
+
+/**
+ * The Debian packages (each once, in the order of `modules`) from which the system interpreter
+ * imports those of `modules` that Debian installed as third-party libraries (under a
+ * dist-packages directory: not the standard library, which is the interpreter's own).
+ */
+export async function systemPackagesOf(modules: readonly string[]): Promise<string[]> {
+  const files = await systemModuleFiles(modules);
+  const packages: string[] = [];
+  for (const module of modules) {
+    const file = files.get(module);
+    if (file === undefined || !file.split(path.sep).includes('dist-packages')) continue;
+    const name = await owningPackage(module, file);
+    if (name !== null && !packages.includes(name)) packages.push(name);
+  }
+  return packages;
 }
 
 /**

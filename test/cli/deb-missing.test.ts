@@ -4,7 +4,7 @@
 // with check's fix, rather than with the bare ModuleNotFoundError. An app listing no `deb:`,
 // on an interpreter that lacks a module Debian gave /usr/bin/python3, is told the `deb:` line.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
@@ -67,14 +67,23 @@ onDebian('serve: an import that fails for the missing package is refused with ch
 const systemYaml = hasProgram('dpkg') && spawnSync('/usr/bin/python3', ['-I', '-c', 'import yaml'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
 const withSystemYaml = runIf(test, systemYaml, 'needs python3-yaml for /usr/bin/python3 and dpkg (a Debian host)');
 
-withSystemYaml('no deb: listed, on an interpreter without a module Debian gave the system one: check and serve name the package and the deb: line', async () => {
-  // A virtualenv's python stands for pyenv's python3 first on PATH: neither looks in
-  // /usr/lib/python3/dist-packages, where apt put the module.
+/**
+ * An environment file naming a virtualenv's python, which stands for pyenv's python3 first on
+ * PATH: neither looks in /usr/lib/python3/dist-packages, where apt put the module.
+ */
+function venvEnvironment(): string {
   const venv = join(work.path, 'venv');
+  const environment = join(work.path, 'venv-environment.yaml');
+  if (existsSync(environment)) return environment;
   const made = spawnSync('/usr/bin/python3', ['-m', 'venv', '--without-pip', venv], { encoding: 'utf8', timeout: 60_000 });
   assert.is(made.status, 0, made.stderr);
-  const environment = join(work.path, 'venv-environment.yaml');
   writeFileSync(environment, `python: ${join(venv, 'bin', 'python3')}\n`);
+  return environment;
+}
+
+withSystemYaml('no deb: listed, on an interpreter without a module Debian gave the system one: check and serve name the package and the deb: line', async () => {
+  const environment = venvEnvironment();
+  const venv = join(work.path, 'venv');
   const app = join(work.path, 'no-deb');
   mkdirSync(app);
   writeFileSync(join(app, 'app.yaml'), 'app: wsgi:application\n');
@@ -97,6 +106,23 @@ withSystemYaml('no deb: listed, on an interpreter without a module Debian gave t
   assert.is(missing.status, 1, missing.stdout + missing.stderr);
   assert.match(missing.stdout, "ModuleNotFoundError: No module named 'apppkg_no_such_module'\n");
   assert.match(missing.stdout, 'fix: fix the error shown in the traceback');
+});
+
+// Mercurial's Python is in mercurial-common, its C extensions (which it imports) in mercurial,
+// which depends on mercurial-common: the package a user installs, and the one `deb:` needs.
+const systemMercurial = hasProgram('dpkg') && spawnSync('/usr/bin/python3', ['-I', '-c', 'import mercurial.hgweb'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+const withMercurial = runIf(test, systemMercurial, 'needs mercurial for /usr/bin/python3 and dpkg (npm test installs it as root)');
+
+withMercurial('a module two Debian packages share (hgweb: mercurial-common\'s Python, mercurial\'s C extensions): check names the one that depends on the other, deb: mercurial', async () => {
+  const environment = venvEnvironment();
+  const app = join(work.path, 'hgweb');
+  mkdirSync(app);
+  writeFileSync(join(app, 'app.yaml'), 'app: hgweb:application\n');
+  writeFileSync(join(app, 'hgweb.py'), 'from mercurial.hgweb import hgweb\napplication = hgweb(b"hgweb.config")\n');
+  const checked = await runCli(['check', app, '--environment', environment, '--state-dir', join(work.path, 'state')]);
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, "/usr/bin/python3 imports mercurial from Debian's mercurial, but the app runs on");
+  assert.match(checked.stdout, 'fix: add `deb: mercurial` to app.yaml');
 });
 
 test.run();
