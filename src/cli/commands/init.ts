@@ -14,7 +14,8 @@ export const spec: CommandSpec = {
     '`falcon.App()` or `falcon.asgi.App()`, `Bottle()`, Pyramid\'s `config.make_wsgi_app()`,\n' +
     '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`, a `def app(environ, start_response)`\n' +
     'or any function with those parameter names; annotated assignments too;\n' +
-    'a `create_app()` factory) and its framework\'s Debian package,\n' +
+    'a `create_app()` factory, or an app imported from another package: `from xandikos.wsgi import app`)\n' +
+    'and its framework\'s Debian package,\n' +
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
     'warns of); code under src/ (the src layout) gets `paths: [src/]`.',
   usage: 'apppkg-gateway init [DIR] [--force]',
@@ -78,6 +79,12 @@ const FACTORY = /^def (create_app|make_app)\s*\(/m;
  */
 const DEF_APP = /^def app\s*\(\s*\w+\s*,\s*\w+\s*\)/m;
 const WSGI_SIGNATURE = /^def (\w+)\s*\(\s*environ\s*,\s*start_response\s*\)/m;
+/**
+ * A module-level `from PKG import NAMES`: the whole of a wrapper around an app another package
+ * makes (`from xandikos.wsgi import app`, after setting the variables it reads), what each name
+ * is bound to (`app as application`) read from NAMES.
+ */
+const FROM_IMPORT = /^from\s+[A-Za-z_][\w.]*\s+import\s+\(?([^)\n#]*)/gm;
 /** Django's startproject default: SQLite in the project directory, which is the version's. */
 const SQLITE_IN_PROJECT = /['"]NAME['"]\s*:\s*(?:BASE_DIR\s*\/\s*['"][^'"]+['"]|os\.path\.join\(\s*BASE_DIR\s*,\s*['"][^'"]+['"]\s*\))/;
 
@@ -182,8 +189,28 @@ export function findCandidates(root: string): Candidate[] {
     else if (FACTORY.test(text)) at(`${FACTORY.exec(text)![1]}()`, 35, 'wsgi', framework);
     else if (DEF_APP.test(text)) at('app', 25, 'wsgi', framework);
     else if (WSGI_SIGNATURE.test(text)) at(WSGI_SIGNATURE.exec(text)![1], 15, 'wsgi', framework);
+    else {
+      // Below what a module makes itself: `from myapp import app` in a run.py names the app
+      // that myapp/__init__.py makes, found there already.
+      const imported = importedNames(text);
+      if (imported.has('application')) at('application', 45, asgiFile ? 'asgi' : 'wsgi', framework);
+      else if (imported.has('app')) at('app', 18, asgiFile ? 'asgi' : 'wsgi', framework);
+    }
   }
   return found.sort((a, b) => b.score - a.score);
+}
+
+/** The names `from ... import ...` lines bind at module level (the `as` name where one is given). */
+function importedNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const match of text.matchAll(FROM_IMPORT)) {
+    for (const item of match[1].split(',')) {
+      const words = item.trim().split(/\s+/);
+      const bound = words.length === 3 && words[1] === 'as' ? words[2] : words[0];
+      if (bound) names.add(bound);
+    }
+  }
+  return names;
 }
 
 /**
