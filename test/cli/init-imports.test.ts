@@ -1,10 +1,15 @@
 // `init` on third-party apps as Debian packages them: a wrapper that imports the app another
-// package makes (`from xandikos.wsgi import app`) is an app found.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// package makes (`from xandikos.wsgi import app`) is an app found, and `deb:` lists, beside the
+// framework's package, the packages from which /usr/bin/python3 imports what the project
+// imports (a Flask app's extensions, Django REST framework), as `check` would otherwise fail
+// on each in turn on a host without them.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, tempDir } from '../helpers/process.js';
+import { hasProgram, runIf } from '../helpers/skip.js';
 
 const test = suite('cli: init on third-party apps');
 const work = tempDir('apppkg-init-imports-');
@@ -45,6 +50,30 @@ test('an app imported from another package, `from PKG import app` or `... as app
   });
   const ownMade = await runCli(['init', own]);
   assert.match(ownMade.stdout, 'app: site_app:app, WSGI');
+});
+
+// Debian's Flask and psycopg2 (npm test installs both), seen by /usr/bin/python3.
+const systemPackages = hasProgram('dpkg') && spawnSync('/usr/bin/python3', ['-I', '-c', 'import flask, psycopg2'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+const withPackages = runIf(test, systemPackages, 'needs python3-flask and python3-psycopg2 for /usr/bin/python3, and dpkg (npm test installs them as root)');
+
+withPackages('deb: the framework\'s package and those of what the project imports; nothing for the standard library or its own modules, nor with a requirements.txt', async () => {
+  const files = {
+    'blog/__init__.py': 'import os, json\nfrom flask import Flask\nimport psycopg2.extras as extras\nfrom blog import models\nfrom . import views\napp = Flask(__name__)\n',
+    'blog/models.py': 'import datetime\n',
+    'blog/views.py': 'from .models import datetime\n',
+  };
+  const dir = project('blog', files);
+  const made = await runCli(['init', dir]);
+  assert.is(made.status, 0, made.stderr);
+  const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+  assert.match(yaml, /^deb: \[python3-flask, python3-psycopg2\]$/m);
+  const checked = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(checked.status, 0, checked.stdout + checked.stderr);
+
+  const pinned = project('pinned', { ...files, 'requirements.txt': 'flask\npsycopg2\n' });
+  const pinnedMade = await runCli(['init', pinned]);
+  assert.is(pinnedMade.status, 0, pinnedMade.stderr);
+  assert.match(readFileSync(join(pinned, 'app.yaml'), 'utf8'), /^deb: python3-flask$/m);
 });
 
 test.run();

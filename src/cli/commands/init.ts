@@ -4,6 +4,7 @@ import type { CommandSpec, ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { stdlibNameProblem } from '../../environment/stdlib-modules.js';
 import { misnamedDescriptionError } from '../../description/misnamed.js';
+import { systemPackagesOf } from '../../environment/system-module.js';
 import { nameToWriteFor } from '../../description/normalise-description.js';
 
 export const spec: CommandSpec = {
@@ -14,8 +15,8 @@ export const spec: CommandSpec = {
     '`falcon.App()` or `falcon.asgi.App()`, `Bottle()`, Pyramid\'s `config.make_wsgi_app()`,\n' +
     '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`, a `def app(environ, start_response)`\n' +
     'or any function with those parameter names; annotated assignments too;\n' +
-    'a `create_app()` factory, or an app imported from another package: `from xandikos.wsgi import app`)\n' +
-    'and its framework\'s Debian package,\n' +
+    'a `create_app()` factory, or an app imported from another package: `from xandikos.wsgi import app`),\n' +
+    'its framework\'s Debian package and, without a requirements.txt, those of what it imports,\n' +
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
     'warns of); code under src/ (the src layout) gets `paths: [src/]`.',
   usage: 'apppkg-gateway init [DIR] [--force]',
@@ -85,6 +86,8 @@ const WSGI_SIGNATURE = /^def (\w+)\s*\(\s*environ\s*,\s*start_response\s*\)/m;
  * is bound to (`app as application`) read from NAMES.
  */
 const FROM_IMPORT = /^from\s+[A-Za-z_][\w.]*\s+import\s+\(?([^)\n#]*)/gm;
+/** Every top-level module a file imports (`import a.b, c as d`, `from e.f import g`), relative imports aside. */
+const IMPORTS = /^[ \t]*(?:import\s+([^\n#;]+)|from\s+([A-Za-z_]\w*)[\w.]*\s+import\b)/gm;
 /** Django's startproject default: SQLite in the project directory, which is the version's. */
 const SQLITE_IN_PROJECT = /['"]NAME['"]\s*:\s*(?:BASE_DIR\s*\/\s*['"][^'"]+['"]|os\.path\.join\(\s*BASE_DIR\s*,\s*['"][^'"]+['"]\s*\))/;
 
@@ -214,6 +217,35 @@ function importedNames(text: string): Set<string> {
 }
 
 /**
+ * The top-level modules the project's files import that it does not hold itself (its own
+ * packages and modules, at the root or under src/), in the order first met.
+ */
+export function thirdPartyImports(root: string): string[] {
+  const own = new Set<string>();
+  for (const dir of [root, join(root, 'src')]) {
+    try {
+      for (const e of readdirSync(dir, { withFileTypes: true })) own.add(e.isDirectory() ? e.name : e.name.replace(/\.py$/, ''));
+    } catch {
+      // no src/
+    }
+  }
+  const modules: string[] = [];
+  for (const file of pythonFiles(root, 3)) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const match of text.matchAll(IMPORTS)) {
+      const names = match[2] !== undefined ? [match[2]] : match[1].split(',').map((item) => item.trim().split(/[\s.]/)[0]);
+      for (const name of names) if (/^[A-Za-z_]\w*$/.test(name) && !own.has(name) && !modules.includes(name)) modules.push(name);
+    }
+  }
+  return modules;
+}
+
+/**
  * How the app gets its requirements.txt: `pip:` (a virtualenv built at install) with the other
  * way, bundled in vendor/ by `apppkg-gateway vendor` (issue 19), offered beside it; or
  * `paths: [vendor/]` when vendor has filled that directory already.
@@ -280,11 +312,18 @@ function projectFramework(root: string): Candidate['framework'] {
 
 const SQLITE_FIX = "'NAME': os.path.join(os.environ.get('APPPKG_DATA_DIR', BASE_DIR), 'db.sqlite3')";
 
-export function renderAppYaml(root: string, candidates: Candidate[]): string {
+/**
+ * `importedDebs`: the Debian packages from which the system interpreter imports what the
+ * project imports (its Flask extensions, Django REST framework, mercurial), listed after the
+ * framework's.
+ */
+export function renderAppYaml(root: string, candidates: Candidate[], importedDebs: readonly string[] = []): string {
   const best = candidates[0];
   const hasRequirements = existsSync(join(root, 'requirements.txt'));
   const isDjango = existsSync(join(root, 'manage.py')) || best.framework === 'django';
-  const deb = FRAMEWORK_DEB[best.framework] ?? (isDjango ? FRAMEWORK_DEB.django! : FRAMEWORK_DEB[projectFramework(root)] ?? null);
+  const frameworkDeb = FRAMEWORK_DEB[best.framework] ?? (isDjango ? FRAMEWORK_DEB.django! : FRAMEWORK_DEB[projectFramework(root)] ?? null);
+  const debs = [...new Set([...(frameworkDeb === null ? [] : [frameworkDeb]), ...importedDebs])];
+  const deb = debs.length === 0 ? null : debs.length === 1 ? debs[0] : `[${debs.join(', ')}]`;
   const others = candidates.slice(1, 4).map((c) => `${c.module}:${c.object}`);
   const lines = [
     `# app.yaml for ${basename(root)}, written by \`apppkg-gateway init\`. See README "The description".`,
@@ -389,7 +428,9 @@ export async function run(args: ParsedCommand): Promise<number> {
   const stdlibNamed = (c: Candidate) => stdlibNameProblem([c.inSrc ? join(root, 'src') : root], `${c.module}:${c.object}`, { init: true });
   const candidates = found.filter((c) => stdlibNamed(c) === null);
   if (candidates.length === 0) throw stdlibNamed(found[0])!;
-  writeFileSync(file, renderAppYaml(root, candidates));
+  // With a requirements.txt, pip gives what the app imports; without one, the host's packages do.
+  const importedDebs = existsSync(join(root, 'requirements.txt')) ? [] : await systemPackagesOf(thirdPartyImports(root));
+  writeFileSync(file, renderAppYaml(root, candidates, importedDebs));
   process.stdout.write(`wrote ${file} (app: ${candidates[0].module}:${candidates[0].object}, ${candidates[0].kind.toUpperCase()})\n`);
   const sqlite = sqliteInProject(root);
   if (sqlite !== null) {
