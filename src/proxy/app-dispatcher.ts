@@ -139,8 +139,9 @@ export class AppDispatcher implements Redispatch {
     // An ASGI app (its workers take websockets) hears the client close its side (CLIENT_END),
     // and gets the header names with `_` (cgi-request.ts).
     const asgi = backend.acceptsWebsockets;
-    this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this, clientEnd: asgi, asgi };
-    this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody, clientEnd: asgi, asgi };
+    const report = (line: string) => backend.report?.(line);
+    this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this, clientEnd: asgi, asgi, report, app: backend.name };
+    this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody, clientEnd: asgi, asgi, report, app: backend.name };
     this.websocketOptions = backend.acceptsWebsockets
       ? { server: null, maxPayload: backend.limits.maxMessage ?? backend.limits.maxBody, timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets, report: (line: string) => backend.report?.(line) }
       : null;

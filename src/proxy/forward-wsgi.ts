@@ -7,7 +7,7 @@ import type { WorkerLink } from '../link/worker-link.js';
 import { answerFailure } from './error-response.js';
 import { cgiRequest } from './cgi-request.js';
 import type { RequestRoute } from './request-route.js';
-import { WsgiExchange, type ForwardOptions } from './wsgi-exchange.js';
+import { tooLargeLine, WsgiExchange, type ForwardOptions } from './wsgi-exchange.js';
 
 export { expireRequests, reclaimWaiting, type ForwardOptions, type Redispatch } from './wsgi-exchange.js';
 
@@ -34,6 +34,7 @@ export function forwardWsgi(
   const body = line.body;
   if (body !== '' && body !== 'chunked' && options.maxBody !== undefined && Number(body) > options.maxBody) {
     // Refused before the app sees anything; the body is not worth reading: close after.
+    options.report?.(tooLargeLine(req, options, body));
     answerFailure(res, 'too-large', { detail: `the request body is larger than ${options.maxBody} bytes` });
     return true;
   }

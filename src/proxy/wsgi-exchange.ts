@@ -35,6 +35,16 @@ export interface ForwardOptions {
    * A WSGI app never gets them: in the environ `X_Forwarded_For` would pose as `X-Forwarded-For`.
    */
   asgi?: boolean;
+  /** A line for the app's log: a 413 is said there with its fix, where the app's owner looks (an hg push only shows "HTTP Error 413"). */
+  report?: (line: string) => void;
+  /** The app's name, for the fix in `report`'s lines. */
+  app?: string;
+}
+
+/** What the app's log says of a body refused for `max_body`: the request, and the key that lets it through. */
+export function tooLargeLine(req: { method?: string; url?: string }, options: ForwardOptions, length: string): string {
+  const size = length === 'chunked' ? 'its chunked body crossed' : `its body of ${length} bytes is over`;
+  return `${req.method} ${req.url}: 413: ${size} max_body, ${options.maxBody} bytes; fix: a larger max_body in the environment file (apps: {${options.app ?? 'NAME'}: {max_body: 1GB}})`;
 }
 
 const enum State {
@@ -304,6 +314,7 @@ export class WsgiExchange implements LinkExchange {
   private bodyTooLarge(): void {
     this.abort();
     this.req.pause();
+    this.options.report?.(tooLargeLine(this.req, this.options, 'chunked'));
     if (this.state === State.Head && !this.res.headersSent) {
       answerFailure(this.res, 'too-large', { detail: `the request body is larger than ${this.maxBody} bytes` });
     } else {

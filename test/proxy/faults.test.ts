@@ -3,7 +3,7 @@
 // mid-request), 503 with Retry-After (the per-app queue full). Each body is short.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -68,6 +68,14 @@ async function get(path: string, ms = 15_000) {
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
+function appLog(name: string): string {
+  try {
+    return readFileSync(join(state.path, 'apps', name, 'log', 'app.log'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 function assertShort(text: string, status: number): void {
   assert.ok(text.startsWith(`${status} `), text);
   assert.ok(text.length < 200, `a short body, got ${text.length} bytes`);
@@ -86,6 +94,8 @@ test('413: a Content-Length over max_body is answered at once, before the app re
   // Under the limit the same request reaches the app.
   const ok = await rawRequest(port, `POST /limits/read HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n${'x'.repeat(1000)}`, 5000);
   assert.match(ok, /^HTTP\/1\.1 200 [\s\S]*read 1000/);
+  // The client (an hg push: "abort: HTTP Error 413") shows no body: the app's log says why, with the fix.
+  await waitFor(() => appLog('limits').includes('POST /limits/read: 413: its body of 5000 bytes is over max_body, 1024 bytes; fix: a larger max_body in the environment file (apps: {limits: {max_body: 1GB}})'), 5000, () => `the 413 in the app log:\n${appLog('limits')}`);
 });
 
 test('413: a chunked body crossing max_body before the app answered; the connection closes', async () => {
@@ -98,6 +108,7 @@ test('413: a chunked body crossing max_body before the app answered; the connect
   assertShort(answer.slice(answer.indexOf('\r\n\r\n') + 4), 413);
   // The app's read was aborted; its worker goes on serving.
   assert.is((await get('/limits/')).status, 200);
+  await waitFor(() => appLog('limits').includes('POST /limits/read: 413: its chunked body crossed max_body, 1024 bytes; fix: a larger max_body'), 5000, () => `the 413 in the app log:\n${appLog('limits')}`);
 });
 
 test('a chunked body crossing max_body after the response started: the connection is cut', async () => {
