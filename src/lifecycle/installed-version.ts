@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { compareVersions } from '../description/package-dir.js';
 import type { Description } from '../description/types.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { systemErrorReason } from '../errors.js';
 
 export interface InstalledVersion {
   version: string | null;
@@ -63,6 +64,20 @@ export function readInstalled(file: string): InstalledVersion | null {
 export function recordInstalled(file: string, desc: Description, by: 'install' | 'update' | 'adopted', files: string | null = null): void {
   const kept = { version: desc.version, dir: desc.dir, at: new Date().toISOString(), by, updates: true, ...(files === null ? {} : { files }) };
   writeFileSync(file, `${JSON.stringify(kept)}\n`);
+}
+
+/**
+ * recordInstalled for the gateway, whose hook has passed by then (and, for an update, whose
+ * workers run): a state root gone full or read-only must not turn that into a refusal of the
+ * version. Why it could not be kept, for the caller to say; null when it was.
+ */
+export function tryRecordInstalled(file: string, desc: Description, by: 'install' | 'update' | 'adopted', files: string | null = null): string | null {
+  try {
+    recordInstalled(file, desc, by, files);
+    return null;
+  } catch (err) {
+    return systemErrorReason(err, file);
+  }
 }
 
 /**

@@ -18,7 +18,7 @@ import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
 import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
-import { failedUpdatesFile, installedFile, keepFailedUpdate, readFailedUpdates, readInstalled, recordInstalled, updateSkipped, updatesPending } from '../lifecycle/installed-version.js';
+import { failedUpdatesFile, installedFile, keepFailedUpdate, readFailedUpdates, readInstalled, tryRecordInstalled, updateSkipped, updatesPending } from '../lifecycle/installed-version.js';
 import { hasSettled, readPackageTree, treeDigest } from './package-tree.js';
 import { appLogFile, formatRefusal, logOffset, noteRefusalInLog, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
@@ -261,7 +261,7 @@ export class VersionJudge {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
         record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
         // A marker from before updates were recorded: what serves now is the baseline from here on.
-        if (this.adoptAtStart.delete(record.name)) recordInstalled(installedFile(this.opts.stateDir, record.name), desc, 'adopted');
+        if (this.adoptAtStart.delete(record.name)) this.record(desc, 'adopted');
         const next = order.find((d) => pending.has(d.dir) && d !== desc);
         if (next) {
           this.opts.say(`${record.name}: ${label(next)} has not passed its commands.update; it is deployed now, ${label(desc)} serving meanwhile`);
@@ -275,6 +275,20 @@ export class VersionJudge {
     }
     // Nothing (else) could start: a problem dropped above gives way to a refusal still there.
     if (record.problem === null) showProblem(record, newerRefusal);
+  }
+
+  /**
+   * Keeps in installed.json that `desc` passed its hook (or, `adopted`, serves as the baseline),
+   * or says why it could not and what that means: false then.
+   */
+  private record(desc: Description, by: 'install' | 'update' | 'adopted'): boolean {
+    const file = installedFile(this.opts.stateDir, desc.name);
+    const failed = tryRecordInstalled(file, desc, by, by === 'adopted' ? null : treeDigest(desc.dir));
+    if (failed === null) return true;
+    const what = by === 'adopted' ? 'serves as the baseline of its updates' : `passed its commands.${by}`;
+    const then = by === 'adopted' ? 'that is judged again' : `its commands.${by} runs again`;
+    this.opts.say(`${desc.name}: cannot record that ${label(desc)} ${what} in ${file} (${failed}); ${then} at the gateway's next start: free space on the state root, or make it writable`);
+    return false;
   }
 
   /** The dirs of the versions whose update is due before they serve, when nothing serves (updatesPending). */
@@ -363,7 +377,7 @@ export class VersionJudge {
         updateFailed = hook === 'update';
         const ran = hook !== null && (await this.runHook(ctx, hook));
         updateFailed = false;
-        if (firstInstall) recordInstalled(marker, desc, 'install', treeDigest(desc.dir));
+        if (firstInstall) this.record(desc, 'install');
         updated = ran && hook === 'update';
       }
       const instance = await startApp(ctx, {
@@ -381,9 +395,14 @@ export class VersionJudge {
         mount: this.opts.mountOf(desc.name).replace(/\/+$/, ''),
       });
       // Its update is not run again at the gateway's next start (installed-version.ts).
-      if (updated) {
-        recordInstalled(installedFile(this.opts.stateDir, desc.name), desc, 'update', treeDigest(desc.dir));
-        keepFailedUpdate(failedUpdatesFile(this.opts.stateDir, desc.name), desc.dir, null);
+      // From here on nothing may throw: the catch below would refuse a version whose workers run.
+      if (updated && this.record(desc, 'update')) {
+        try {
+          keepFailedUpdate(failedUpdatesFile(this.opts.stateDir, desc.name), desc.dir, null);
+        } catch {
+          // Harmless if left: installed.json names this version now, so it is not pending, and
+          // refuseKeptFailures looks only at pending ones.
+        }
       }
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;
