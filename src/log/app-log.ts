@@ -1,8 +1,9 @@
 // Each app's stdout/stderr (its wsgi.errors included) kept in `<log dir>/app.log`, rotated by
 // size to app.log.1 .. app.log.N. A log that cannot be written (disk full, read-only) is
-// reported once and then dropped: logging must never stop an app from serving. What is written
+// reported once and its lines dropped, each tried again, until one goes in (reported too):
+// logging must never stop an app from serving. What is written
 // through `stream('stderr')` is also kept, marked, in the app's LogTail (the status page's tail).
-import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { GATEWAY_PREFIX, LineSplitter, LogTail, type LogStream } from './log-tail.js';
@@ -14,8 +15,14 @@ export interface AppLogOptions {
   echoPrefix?: string;
   maxBytes?: number;
   keep?: number;
-  /** Told once when the file cannot be written. */
-  onError?: (err: Error) => void;
+  /**
+   * Told once when the file cannot be written. `retrying`: it was open and a write failed (a
+   * full disk): each later line is tried, and onRecover tells when one goes in; false when it
+   * could not be opened, and the log is then dropped for good.
+   */
+  onError?: (err: Error, retrying: boolean) => void;
+  /** Told when a line goes in again after onError, with how many bytes were dropped meanwhile. */
+  onRecover?: (droppedBytes: number) => void;
   /**
    * The log directory is another user's (the app runs as its own user under a root gateway):
    * app.log is opened without following a symlink, which that user could have put in its place
@@ -32,6 +39,8 @@ export class AppLog extends Writable {
   private fd: number | null = null;
   private size = 0;
   private failed = false;
+  /** Bytes not written since the failure said last. */
+  private dropped = 0;
   private readonly maxBytes: number;
   private readonly keep: number;
   private readonly tail: LogTail;
@@ -66,7 +75,15 @@ export class AppLog extends Writable {
   private fail(err: Error): void {
     if (this.failed) return;
     this.failed = true;
-    this.opts.onError?.(err);
+    this.opts.onError?.(err, this.fd !== null);
+  }
+
+  // Said, so that a disk that fills again is said again: once per outage, never once per line.
+  private recover(): void {
+    const dropped = this.dropped;
+    this.failed = false;
+    this.dropped = 0;
+    this.opts.onRecover?.(dropped);
   }
 
   private rotate(): void {
@@ -140,12 +157,24 @@ export class AppLog extends Writable {
     if (this.fd !== null) {
       try {
         if (this.size + chunk.length > this.maxBytes && this.size > 0) this.rotate();
-        writeSync(this.fd!, chunk);
+        const written = writeSync(this.fd!, chunk);
+        if (written < chunk.length) this.takeBack(written);
         this.size += chunk.length;
+        if (this.failed) this.recover();
       } catch (err) {
+        this.dropped += chunk.length;
         this.fail(err as Error);
       }
     }
+  }
+
+  /**
+   * A write that went in part way, the disk filling mid-line: its part is cut off the end again,
+   * as if nothing went in (the next line would otherwise continue it), and it fails as ENOSPC.
+   */
+  private takeBack(written: number): never {
+    ftruncateSync(this.fd!, fstatSync(this.fd!).size - written);
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   }
 
   override _final(done: (err?: Error | null) => void): void {

@@ -58,7 +58,12 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
   const log = new AppLog(ctx.appEnv.logDir, {
     echo: opts.echoLogs ? process.stderr : null,
     ...appLogOptions(ctx),
-    onError: (err) => opts.say(`${ctx.desc.name}: cannot write ${ctx.appEnv.logDir}/app.log (${(err as NodeJS.ErrnoException).code ?? err.message}); the app keeps running without a log file`),
+    onError: (err, retrying) => {
+      const code = (err as NodeJS.ErrnoException).code ?? err.message;
+      const then = retrying ? 'its lines are dropped until one can be written again (free space on it); the app keeps running' : 'the app keeps running without a log file';
+      opts.say(`${ctx.desc.name}: cannot write ${ctx.appEnv.logDir}/app.log (${code}); ${then}`);
+    },
+    onRecover: (dropped) => opts.say(`${ctx.desc.name}: ${ctx.appEnv.logDir}/app.log is written again (${dropped} bytes of output were lost)`),
   });
   const o = ctx.overrides;
   // platform: python, command: processes.web is the app's server; no WSGI workers.

@@ -1,13 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppLog } from '../../src/log/app-log.js';
 import { tempDir } from '../helpers/process.js';
-import { isRoot, runIf } from '../helpers/skip.js';
+import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
 const ifNotRoot = runIf(test, !isRoot, 'root writes through any directory mode (the /dev/full case covers the error path)');
 const ifDevFull = runIf(test, existsSync('/dev/full'), 'no /dev/full on this host');
+const ifTmpfs = runIf(test, isRoot && hasProgram('mount'), 'needs root to mount a small tmpfs that fills up');
 
 function finish(log: AppLog): Promise<void> {
   return new Promise((resolve) => log.end(resolve));
@@ -57,6 +59,49 @@ ifDevFull('a full disk (/dev/full) is reported once and the writer keeps going',
     assert.is(errors.length, 1);
     assert.match(String((errors[0] as NodeJS.ErrnoException).code), /ENOSPC/);
   } finally {
+    dir.remove();
+  }
+});
+
+/** Writes `file` until the file system is full: a write past its size fails with ENOSPC. */
+function fill(file: string): void {
+  try {
+    writeFileSync(file, Buffer.alloc(4 * 1024 * 1024));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  }
+}
+
+ifTmpfs('a disk that fills, frees and fills again: each outage said once, the log written again when there is room, and that said', async () => {
+  const dir = tempDir('apppkg-applog-tmpfs-');
+  const logDir = join(dir.path, 'log');
+  mkdirSync(logDir);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', logDir], { timeout: 10_000 });
+  try {
+    const said: string[] = [];
+    const log = new AppLog(logDir, {
+      onError: (e, retrying) => said.push(`${(e as NodeJS.ErrnoException).code} retrying=${retrying}`),
+      onRecover: (dropped) => said.push(`again after ${dropped} bytes`),
+    });
+    // Lines longer than a page: a shorter one could still go into the last page's room.
+    const line = (what: string) => `${what} ${'x'.repeat(8192)}\n`;
+    log.write(line('before'));
+    fill(join(logDir, 'filler'));
+    for (let i = 0; i < 10; i++) log.write(line(`lost ${i}`));
+    assert.equal(said, ['ENOSPC retrying=true'], 'said once for ten lines');
+    rmSync(join(logDir, 'filler'));
+    log.write(line('after'));
+    assert.equal(said, ['ENOSPC retrying=true', `again after ${10 * line('lost 0').length} bytes`]);
+    fill(join(logDir, 'filler'));
+    log.write(line('lost again'));
+    assert.equal(said.length, 3, `a second outage is said again: ${said.join('; ')}`);
+    assert.is(said[2], 'ENOSPC retrying=true');
+    rmSync(join(logDir, 'filler'));
+    await finish(log);
+    const kept = readFileSync(join(logDir, 'app.log'), 'utf8');
+    assert.match(kept, /^before x+\nafter x+\n$/);
+  } finally {
+    execFileSync('umount', ['-l', logDir], { timeout: 10_000 });
     dir.remove();
   }
 });
