@@ -51,9 +51,14 @@ const linePieces: Array<string | number> = [
   '', ' - ', '', ' [', '', '] "', '', ' ', '', '', '', '" ', 0, ' ', 0, ' "', '', '" "', '', '" app=', '', ' dur=', '', '\n',
 ];
 
-/** Said once when the access log cannot be written; the gateway's own log line by default. */
-const sayOnStderr = (err: Error): void => {
-  process.stderr.write(`apppkg-gateway: cannot write the access log (${(err as NodeJS.ErrnoException).code ?? err.message}); requests are served without it\n`);
+/**
+ * Said once when the access log cannot be written; the gateway's own log line by default. A
+ * file's says what takes it up again: nothing retries it meanwhile (reopen()).
+ */
+const sayOnStderr = (err: Error, file: string | null): void => {
+  const code = (err as NodeJS.ErrnoException).code ?? err.message;
+  const until = file === null ? '' : ' until SIGUSR1 opens it again: free space (or bring its directory back), then send SIGUSR1';
+  process.stderr.write(`apppkg-gateway: cannot write the access log${file === null ? '' : ` ${file}`} (${code}); requests are served without it${until}\n`);
 };
 
 /**
@@ -74,7 +79,7 @@ export class AccessLog {
   /** `out`: a stream, a file name (appended to), or null for no log. */
   constructor(
     out: Writable | string | null,
-    private readonly onError: (err: Error) => void = sayOnStderr,
+    private readonly onError: (err: Error, file: string | null) => void = sayOnStderr,
   ) {
     this.file = typeof out === 'string' ? out : null;
     this.out = typeof out === 'string' ? this.open(out) : out;
@@ -95,7 +100,7 @@ export class AccessLog {
       if (this.out !== out) return;
       this.out = null;
       this.pending = [];
-      this.onError(err);
+      this.onError(err, this.file);
     });
   }
 
