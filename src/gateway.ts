@@ -25,6 +25,7 @@ import { waitForFix, watchForReload } from './gateway-serve-reload.js';
 import { createRegistry, frontOptions } from './gateway-wiring.js';
 import { packageVersion } from './package-version.js';
 import type { Front } from './proxy/front.js';
+import { PostgresWatch } from './services/postgresql-watch.js';
 import { RedisUserWatch } from './services/redis-user-watch.js';
 import { serviceStatusOf } from './services/service-status.js';
 import { appLogFile } from './supervisor/refusal.js';
@@ -76,6 +77,7 @@ export class Gateway {
   private reloading: Promise<unknown> = Promise.resolve();
   /** Makes again the apps' Redis users that a Redis restarted without an aclfile forgot. */
   private redisUsers: RedisUserWatch | null = null;
+  private postgres: PostgresWatch | null = null;
 
   private constructor(
     private readonly front: Front,
@@ -171,6 +173,7 @@ export class Gateway {
     gateway.warnIfEnvironmentFileOpen();
     // Before the apps start: it looks at the users their starts provision.
     gateway.redisUsers = RedisUserWatch.start(say);
+    gateway.postgres = PostgresWatch.start(say);
     metrics.setStatusProvider(status);
     const watchIntervalMs = options.watchIntervalMs ?? 2000;
     // The watcher's picture of --apps is taken before the first reconcile reads it: a package
@@ -187,6 +190,7 @@ export class Gateway {
       await front.stop(0);
       await registry.stop(1000);
       await gateway.redisUsers?.stop();
+      await gateway.postgres?.stop();
       throw problem;
     }
     // Told to stop meanwhile, what came is answered by the stop (open()s it stopping), each
@@ -431,6 +435,7 @@ export class Gateway {
       this.stoppingSince = new Date().toISOString();
       this.watcher?.stop();
       const redisUsers = this.redisUsers?.stop();
+      const postgres = this.postgres?.stop();
       // Before the front and the apps: a delivery in flight can still reach its app.
       await this.mail?.stop(this.graceMs);
       await this.front.stop(this.graceMs);
@@ -442,6 +447,7 @@ export class Gateway {
       // WORKER_STOP_MS + CANCEL_BOUND_MS (worker.ts), the bound `export kubernetes` gives the pod.
       await this.registry.stop(WORKER_STOP_MS, Math.max(WORKER_STOP_MS, graceEnds - Date.now()));
       await redisUsers;
+      await postgres;
       // Last: a stop may take up to --grace (requests finishing, an ASGI lifespan shutdown), and
       // status is where it is watched (the gateway `stopping`, each worker's stoppingSince).
       await this.admin?.close();

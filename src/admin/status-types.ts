@@ -256,7 +256,7 @@ export interface AppStatus {
   canRollBack: boolean;
   /** Idle apps (SPEC 5.6): null while no version serves. */
   idle: IdleStatus | null;
-  /** Its services (SPEC 5.2), as the last provisioning found them, or the Redis users' watch since (redis-user-watch.ts); [] when it asks for none. */
+  /** Its services (SPEC 5.2), as the last provisioning found them, or the Redis users' and PostgreSQL watches since (redis-user-watch.ts, postgresql-watch.ts); [] when it asks for none. */
   services: AppServiceStatus[];
 }
 

@@ -11,16 +11,18 @@ import { ensurePassword, readCredentials, serviceOwner } from './credentials-sto
 import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, probePostgres, setRoleCreatesDatabases, type AppDatabase } from './postgresql-server.js';
 import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarning, parseRedisUrl, probeRedis, redisEnvironment, type AppRedisUser } from './redis-server.js';
 import { databaseKind, planServices, type ServicePlan } from './service-plan.js';
+import { unwatchPostgres, watchPostgres } from './postgresql-watch.js';
 import { unwatchRedisUser, watchRedisUser } from './redis-user-watch.js';
 import { failedServiceState, forgetServiceStatus, recordServiceStatus, type ServiceStatus } from './service-status.js';
 import { sqliteEnvironment, sqlitePath } from './sqlite-database.js';
 
 export { serviceStatusOf, type ServiceStatus } from './service-status.js';
 
-/** An app gone from --apps: its services are no longer shown, nor its Redis user kept. */
+/** An app gone from --apps: its services are no longer shown, nor its Redis user kept, nor its PostgreSQL looked at. */
 export function forgetAppServices(name: string): void {
   forgetServiceStatus(name);
   unwatchRedisUser(name);
+  unwatchPostgres(name);
 }
 
 export interface ServiceOptions {
@@ -45,6 +47,7 @@ export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<s
   }
   // A version that no longer asks for the gateway's Redis: its user is no longer kept.
   if (opts.provision && !plan.redisUrl) unwatchRedisUser(desc.name);
+  if (opts.provision && plan.database !== 'postgresql') unwatchPostgres(desc.name);
   if (!plan.database && !plan.redisUrl) {
     if (opts.provision) recordServiceStatus(desc.name, []);
     return given;
@@ -205,6 +208,7 @@ async function postgresqlFor(opts: ServiceOptions, url: string): Promise<Record<
     // The kept password was gone (removed by hand): the role now has the new one.
     say(`${desc.name}: postgresql credentials were missing under ${stateRoot}/services; a new password was set for role ${name}`);
   }
+  watchPostgres(desc.name, server);
   return postgresEnvironment(db);
 }
 

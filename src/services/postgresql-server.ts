@@ -280,6 +280,13 @@ export function probePostgres(server: PostgresServer, owner?: ServiceOwner): Pro
   });
 }
 
+/** One round trip as the admin, failing as a start's provisioning would (postgresql-watch.ts). */
+export function pingPostgres(server: PostgresServer): Promise<void> {
+  return onAdmin(server, async (client) => {
+    await client.query('SELECT 1');
+  }, 'check');
+}
+
 /**
  * Makes the admin a member of the app's role, unless it is a superuser: PostgreSQL lets a role
  * create, change or drop a database owned by another only as its member (able to SET ROLE to

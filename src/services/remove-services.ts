@@ -7,6 +7,7 @@ import { credentialsFile, forgetCredentials, readCredentials, serviceOwner } fro
 import { newDropProgress } from './drop-progress.js';
 import { appDatabaseName, dropAppDatabase, parsePostgresUrl, probePostgres } from './postgresql-server.js';
 import { appRedisPrefix, appRedisUserName, dropRedisUser, parseRedisUrl, probeRedis } from './redis-server.js';
+import { unwatchPostgres } from './postgresql-watch.js';
 import { unwatchRedisUser } from './redis-user-watch.js';
 
 export interface RemoveServicesOptions {
@@ -49,6 +50,8 @@ export async function removeServices(scope: RemoveServicesOptions): Promise<stri
   let stage: 'postgresql' | 'redis' = 'postgresql';
   try {
     if (pg !== null) {
+      // Its database gone, it is no longer this process's to look at (postgresql-watch.ts).
+      unwatchPostgres(desc.name);
       const gone = await dropAppDatabase(pg, owner, progress);
       const what = [gone.database ? 'database' : '', gone.role ? 'role' : ''].filter(Boolean).join(' and ');
       const made = gone.others.length === 0 ? '' : `, and the database${gone.others.length === 1 ? '' : 's'} it made: ${gone.others.join(', ')}`;

@@ -1,6 +1,7 @@
 // The last known state of each app's services, kept by the gateway process for `status`
 // (SPEC 5.2: "status shows each service's state"). Written by each start's provisioning, and
-// between starts by the Redis users' watch (redis-user-watch.ts) when a server goes or comes back.
+// between starts by the Redis users' watch (redis-user-watch.ts) and the PostgreSQL one
+// (postgresql-watch.ts) when a server goes or comes back.
 import { isGatewayError } from '../errors.js';
 
 /** One service of one app, as status shows it. */

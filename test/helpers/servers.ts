@@ -20,6 +20,10 @@ export interface RunningServer {
 }
 
 export interface RunningPostgres extends RunningServer {
+  /** Stops the server by its pid (a fast shutdown, SIGINT), keeping its directory for `start`. */
+  halt(): Promise<void>;
+  /** Starts it again on the same socket with the same cluster (after `halt`). */
+  start(): Promise<void>;
   socketDir: string;
   port: number;
   adminPassword: string;
@@ -73,20 +77,36 @@ export async function startPostgres(): Promise<RunningPostgres> {
     throw new Error(`initdb failed: ${init.stderr || init.error}`);
   }
   const port = 5432;
-  const child = spawn(postgresBin('postgres'), ['-D', join(dir, 'data'), '-k', dir, '-p', String(port), '-c', "listen_addresses=", '-c', 'fsync=off', '-c', 'max_connections=100'], {
-    uid, gid, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, LANG: 'C.UTF-8' },
-  });
-  let log = '';
-  child.stderr!.on('data', (c) => (log += c));
-  const server = running(child, dir, 'SIGINT');
-  try {
-    await waitFor(() => spawnSync(postgresBin('pg_isready'), ['-h', dir, '-p', String(port)]).status === 0, 30_000, `postgres in ${dir} to accept connections`);
-  } catch (err) {
-    await server.stop();
-    throw new Error(`${(err as Error).message}\n${log}`);
-  }
+  let server: ReturnType<typeof running>;
+  let child: ChildProcess;
+  const start = async () => {
+    child = spawn(postgresBin('postgres'), ['-D', join(dir, 'data'), '-k', dir, '-p', String(port), '-c', "listen_addresses=", '-c', 'fsync=off', '-c', 'max_connections=100'], {
+      uid, gid, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, LANG: 'C.UTF-8' },
+    });
+    let log = '';
+    child.stderr!.on('data', (c) => (log += c));
+    server = running(child, dir, 'SIGINT');
+    try {
+      await waitFor(() => spawnSync(postgresBin('pg_isready'), ['-h', dir, '-p', String(port)]).status === 0, 30_000, `postgres in ${dir} to accept connections`);
+    } catch (err) {
+      await server.stop();
+      throw new Error(`${(err as Error).message}\n${log}`);
+    }
+  };
+  await start();
   return {
-    ...server,
+    get pid() {
+      return server.pid;
+    },
+    stop: () => server.stop(),
+    async halt() {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      if (child.exitCode !== null || child.signalCode !== null || !child.kill('SIGINT')) return;
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(timer);
+    },
+    start,
     url: `postgresql://postgres:${adminPassword}@${encodeURIComponent(dir)}:${port}/postgres`,
     socketDir: dir,
     port,

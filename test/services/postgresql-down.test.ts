@@ -1,0 +1,79 @@
+// A PostgreSQL stopped under running apps: `status` went on saying "postgresql ready" for as
+// long as it was down (what the app's start had found), where a Redis that went was said
+// (redis-restart.test.ts). Now it says `unavailable` with the reason and the fix within a look
+// or two, the log says it once when the server goes and once when it is back, and the app,
+// unrestarted, serves from its database again once the server is.
+import { join } from 'node:path';
+import { request } from 'undici';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { addPackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { serversMissing, servicesEnvironment, startPostgres, type RunningPostgres } from '../helpers/servers.js';
+import { runIf } from '../helpers/skip.js';
+import { gatewayStatus, statusPids } from '../helpers/status.js';
+
+const test = suite('services: a PostgreSQL stopped under running apps');
+const work = tempDir('apppkg-services-pg-down-');
+const apps = join(work.path, 'apps');
+const state = join(work.path, 'state');
+let pg: RunningPostgres | null = null;
+let gw: RunningGateway | null = null;
+
+const missing = serversMissing();
+const withServers = runIf(test, missing === null, missing ?? '');
+
+/** The gateway's look at its PostgreSQL servers (postgresql-watch.ts, every 5 s), with room for a slow one. */
+const NOTICED_MS = 20_000;
+
+test.after(async () => {
+  await gw?.stop();
+  await pg?.stop();
+  work.remove();
+});
+
+/** What databaseState() found last, for a wait's error. */
+let lastState = '';
+
+async function databaseState(): Promise<string> {
+  const app = (await gatewayStatus(gw!)).apps.find((a: any) => a.name === 'ledger');
+  const db = app?.services?.find((s: any) => s.name === 'database');
+  return (lastState = db ? `${db.kind} ${db.state}` : 'none');
+}
+
+async function whoami(): Promise<number> {
+  const res = await request(`${gw!.url}/ledger/whoami`, { headersTimeout: 20_000, bodyTimeout: 20_000 });
+  await res.body.text();
+  return res.statusCode;
+}
+
+withServers('status says unavailable while it is down and ready once it is back; the log says each once; the app is not restarted', async () => {
+  pg = await startPostgres();
+  addPackage(apps, 'services-probe', 'ledger', {
+    'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: postgresql\n'], ['deb: [python3-psycopg2, python3-redis]', 'deb: [python3-psycopg2]']],
+  });
+  const envFile = servicesEnvironment(work.path, 'environment', { postgresql: pg.url });
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile, '--access-log', 'off'], { ms: 60_000 });
+  await waitFor(async () => (await whoami()) === 200, 60_000, 'ledger to serve from its database');
+  const pids = statusPids(await gatewayStatus(gw));
+  assert.is(await databaseState(), 'postgresql ready');
+
+  await pg.halt();
+  await waitFor(async () => (await databaseState()) === 'postgresql unavailable', NOTICED_MS, () => `status to say unavailable (it says ${lastState})`);
+  const cli = await runCli(['status', '--admin', gw.adminUrl!]);
+  assert.match(cli.stdout, /service database: postgresql unavailable: postgresql at \S+ \(services\.postgresql\): connect ENOENT [^\n]*fix: start the server/);
+  assert.match(gw.output(), /postgresql at \S+ \(services\.postgresql\): connect ENOENT \S+; app ledger gets errors from it until it is back\n/);
+
+  await pg.start();
+  await waitFor(async () => (await databaseState()) === 'postgresql ready', NOTICED_MS, () => `status to say ready (it says ${lastState})`);
+  assert.is(await whoami(), 200);
+  const said = (re: RegExp) => gw!.output().split('\n').filter((l) => re.test(l)).length;
+  assert.is(said(/gets errors from it until it is back/), 1, 'the outage said once');
+  assert.is(said(/postgresql at \S+: reachable again/), 1, 'the return said once');
+  assert.equal(statusPids(await gatewayStatus(gw)), pids, 'the same worker serves');
+
+  assert.is(await gw.stop(), 0);
+  await assertNoOrphans(pids);
+});
+
+test.run();
