@@ -360,8 +360,11 @@ export const ERROR_CODES = {
     hint: (d) => {
       const elsewhere = 'choose a writable state root with --state-dir or APPPKG_STATE_DIR';
       if (d.blocker) return `${str(d.blocker)} is a file, not a directory: move it away, or ${elsewhere}`;
-      if (d.errno === 'EACCES' || d.errno === 'EPERM') return `the user the gateway runs as may not write there: give it the directory (chown), or ${elsewhere}`;
-      if (d.errno === 'EROFS') return `the file system is mounted read-only: ${elsewhere}`;
+      // The system error's code, given or carried by the cause: every caller has one or the other.
+      const errno = d.errno ?? (d.cause as NodeJS.ErrnoException | undefined)?.code;
+      if (errno === 'EACCES' || errno === 'EPERM') return `the user the gateway runs as may not write there: give it the directory (chown), or ${elsewhere}`;
+      if (errno === 'EROFS') return `the file system is mounted read-only: ${elsewhere}`;
+      if (errno === 'ENOSPC' || errno === 'EDQUOT') return `the file system is full (or the quota used up): free space on it (\`df -h ${str(d.path)}\`), or ${elsewhere}`;
       return elsewhere;
     },
     exitStatus: 1,

@@ -9,7 +9,7 @@
 
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { access, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeJson } from '../description/describe.js';
 import type { Description } from '../description/types.js';
@@ -383,6 +383,8 @@ async function writeAtomically(file: string, content: string, mode: number): Pro
     await writeFile(temp, content, { mode });
     await rename(temp, file);
   } catch (err) {
+    // A disk that filled mid-write leaves part of it: never a file of ours left behind.
+    await rm(temp, { force: true }).catch(() => {});
     throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: file, reason: systemErrorReason(err, file), cause: err });
   }
 }

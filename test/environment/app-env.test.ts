@@ -1,14 +1,14 @@
 // The app's environment on disk and in a real Python: dirs, variables, settings, sys.path order
 // and .pth handling for commands run through commandEnvironment(), the description recorded
 // for apppkg (APPPKG_DESCRIPTION), and resolveAppPaths, which creates nothing.
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runIf } from '../helpers/skip.js';
+import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 import { describeJson } from '../../src/description/describe.js';
 import { buildAppEnvironment, commandEnvironment, DESCRIPTION_FILE, supervisedEnvironment, resolveAppPaths, type AppEnvironment } from '../../src/environment/app-env.js';
 import { SYSTEM_PYTHON } from '../../src/environment/interpreter-discovery.js';
@@ -95,6 +95,32 @@ test('an app name cannot climb out of the state root', async () => {
   } catch (err) {
     assert.ok(isGatewayError(err));
     assert.is(err.code, 'APPPKG_STATE_DIR_FAILED');
+  }
+});
+
+const ifTmpfs = runIf(test, isRoot && hasProgram('mount'), 'needs root to mount a small tmpfs that fills up');
+
+ifTmpfs('a state root on a full disk: APPPKG_STATE_DIR_FAILED says the disk is full and to free space, and leaves no part-written helper', async () => {
+  const full = path.join(tmp, 'full');
+  await mkdir(full);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', full], { timeout: 10_000 });
+  try {
+    await writeFile(path.join(full, 'filler'), Buffer.alloc(2 * 1024 * 1024)).catch((err) => {
+      if (err.code !== 'ENOSPC') throw err;
+    });
+    try {
+      await buildAppEnvironment(desc(), { stateRoot: full, mode: 'production', settings: {}, processEnv: {}, interpreter });
+      assert.unreachable('expected APPPKG_STATE_DIR_FAILED');
+    } catch (err) {
+      assert.ok(isGatewayError(err), String(err));
+      assert.is(err.code, 'APPPKG_STATE_DIR_FAILED');
+      assert.match(err.message, /ENOSPC/);
+      assert.match(err.hint, /^the file system is full \(or the quota used up\): free space on it \(`df -h \S+`\), or choose a writable state root/);
+    }
+    const left = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? left(path.join(dir, e.name)) : [e.name]));
+    assert.equal(left(full).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+  } finally {
+    execFileSync('umount', ['-l', full], { timeout: 10_000 });
   }
 });
 
