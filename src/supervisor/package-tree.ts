@@ -66,9 +66,15 @@ export function readPackageTree(dir: string): PackageTree {
   return { signature: `${root}\n${parts.join('\n')}`, newestChangeMs: newest };
 }
 
-/** Has nothing in the tree changed for `settleMs`? */
-export function hasSettled(tree: PackageTree, settleMs: number, now = Date.now()): boolean {
-  return now - tree.newestChangeMs >= settleMs;
+/**
+ * How long until nothing in the tree has changed for `settleMs` (0: it has): by its files'
+ * times, or by how long the gateway has itself seen it unchanged (`unchangedForMs`), whichever
+ * comes first. The files' times alone made a version whose times lie ahead of this host's
+ * clock (unpacked from a host whose clock was ahead, or this clock stepped back since) wait,
+ * `settling`, until the clock reached them: an hour ahead, an hour.
+ */
+export function settleWaitMs(tree: PackageTree, settleMs: number, unchangedForMs: number, now = Date.now()): number {
+  return Math.max(0, Math.min(tree.newestChangeMs + settleMs - now, settleMs - unchangedForMs));
 }
 
 /**

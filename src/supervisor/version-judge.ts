@@ -7,6 +7,7 @@
 // its traceback or output); a database or Redis that is down is retried with back-off.
 // The Registry (registry.ts) runs the reconcile loop around it and owns the records; this is
 // what the loop does for one record.
+import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { appLogOptions, prepareRefusalLog, resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
@@ -19,7 +20,7 @@ import type { AppInstance } from './app-instance.js';
 import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { failedUpdatesFile, installedFile, keepFailedUpdate, readFailedUpdates, readInstalled, tryRecordInstalled, updateSkipped, updatesPending } from '../lifecycle/installed-version.js';
-import { hasSettled, readPackageTree, treeDigest } from './package-tree.js';
+import { readPackageTree, settleWaitMs, treeDigest, type PackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, logOffset, noteRefusalInLog, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
 import type { WorkerBudget } from './worker-budget.js';
@@ -116,6 +117,8 @@ export class VersionJudge {
   private readonly adoptAtStart = new Set<string>();
   /** Apps whose failed updates kept from the gateway's last run were looked at (once, at its start). */
   private readonly keptFailuresRead = new Set<string>();
+  /** By version directory, while it settles: its tree's signature and since when it has been seen so. */
+  private readonly unchanged = new Map<string, { signature: string; since: number }>();
 
   constructor(
     private readonly opts: VersionJudgeOptions,
@@ -177,12 +180,14 @@ export class VersionJudge {
         newerRefusal ??= { dir: desc.dir, error: refused.error };
         continue;
       }
-      if (!restarting && !hasSettled(tree, this.opts.settleMs ?? 0)) {
+      const settleWait = restarting ? 0 : this.settleWait(desc.dir, tree);
+      if (settleWait > 0) {
         // Still being copied: judged once nothing has changed in it for settleMs.
         record.settling.add(desc.dir);
-        this.registry.reconcileAt(tree.newestChangeMs + (this.opts.settleMs ?? 0));
+        this.registry.reconcileAt(Date.now() + settleWait);
         continue;
       }
+      this.unchanged.delete(desc.dir);
       record.startingVersion = record.serving === null;
       record.judging = desc.dir;
       const started = await this.startVersion(record, desc, { updatePending: pending.has(desc.dir), restarting }).finally(() => {
@@ -275,6 +280,16 @@ export class VersionJudge {
     }
     // Nothing (else) could start: a problem dropped above gives way to a refusal still there.
     if (record.problem === null) showProblem(record, newerRefusal);
+  }
+
+  /** settleWaitMs for the version in `dir`, its tree seen unchanged since (performance.now(): no wall clock) the first look that found it so. */
+  private settleWait(dir: string, tree: PackageTree): number {
+    const now = performance.now();
+    // A digest: a directory removed while it settled leaves its entry, which must stay small.
+    const signature = createHash('sha256').update(tree.signature).digest('base64');
+    let seen = this.unchanged.get(dir);
+    if (seen?.signature !== signature) this.unchanged.set(dir, (seen = { signature, since: now }));
+    return settleWaitMs(tree, this.opts.settleMs ?? 0, now - seen.since);
   }
 
   /**

@@ -4,7 +4,7 @@
 // refusal names the app's log and carries the traceback's last lines, from the app's frame.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -71,6 +71,22 @@ test('item 1: app.yaml landing before the code (cp -r): the version waits until 
   writeFileSync(join(dir, 'environ_app.py'), environModule('1.1'));
   await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.1', 15_000, 'version 1.1 to serve');
   assert.not.match(gw.output(), /version 1\.1 refused/);
+});
+
+test('item 1: a version whose files\' times lie an hour ahead (unpacked from a host whose clock was ahead, or this clock stepped back): serves once unchanged for --settle, not in an hour', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0'), ['--settle', '0.5', '--watch-interval', '0.2']);
+  const building = tempDir('apppkg-i13-aside-');
+  opened.push({ gw, dirs: [building] });
+  const aside = addPackage(building.path, 'environ', 'blog.1.1', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.1"']] });
+  const ahead = new Date(Date.now() + 3600_000);
+  for (const file of ['app.yaml', 'environ_app.py']) utimesSync(join(aside, file), ahead, ahead);
+  // Renamed in whole (the atomic deploy): nothing in it changes from here on.
+  renameSync(aside, join(apps, 'blog.1.1'));
+  let state = '';
+  await waitFor(async () => {
+    state = (await versionOf(gw, 'blog', '1.1')())?.state ?? 'not seen';
+    return JSON.parse(await served(gw, '/blog/')).version === '1.1';
+  }, 15_000, () => `version 1.1 to serve (it is ${state})`);
 });
 
 test('item 1: a refused version is retried when a file other than app.yaml changes (the fix touches only the module)', async () => {
