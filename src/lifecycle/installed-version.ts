@@ -8,7 +8,8 @@
 // it (a rollback) runs no update: the data stays as the newer one migrated it. A failed update is
 // kept too (update-failed.json), with the files it failed with: the next start refuses that
 // version again without running the hook, until its files change or SIGHUP asks.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomicSync } from '../write-file-atomic.js';
 import { join } from 'node:path';
 import { compareVersions } from '../description/package-dir.js';
 import type { Description } from '../description/types.js';
@@ -63,7 +64,7 @@ export function readInstalled(file: string): InstalledVersion | null {
  */
 export function recordInstalled(file: string, desc: Description, by: 'install' | 'update' | 'adopted', files: string | null = null): void {
   const kept = { version: desc.version, dir: desc.dir, at: new Date().toISOString(), by, updates: true, ...(files === null ? {} : { files }) };
-  writeFileSync(file, `${JSON.stringify(kept)}\n`);
+  writeFileAtomicSync(file, `${JSON.stringify(kept)}\n`);
 }
 
 /**
@@ -169,5 +170,5 @@ export function keepFailedUpdate(file: string, dir: string, failed: { files: str
     kept.set(dir, { files: failed.files, at: new Date().toISOString(), code: failed.code, details });
   }
   if (kept.size === 0) rmSync(file, { force: true });
-  else writeFileSync(file, `${JSON.stringify(Object.fromEntries(kept))}\n`);
+  else writeFileAtomicSync(file, `${JSON.stringify(Object.fromEntries(kept))}\n`);
 }

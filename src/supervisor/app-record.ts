@@ -1,7 +1,8 @@
 // What the registry keeps per app: the version serving, the versions refused, settling or
 // rolled back from, the last problem and the history. registry.ts and version-judge.ts change
 // it, and so do rollback.ts and broken-description.ts; registry-status.ts reads it for status.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomicSync } from '../write-file-atomic.js';
 import { RequestTally } from '../admin/request-tally.js';
 import type { HistoryEvent } from '../admin/status-types.js';
 import type { GatewayError } from '../errors.js';
@@ -110,7 +111,7 @@ export function saveRolledBack(record: AppRecord): void {
   if (file === null) return;
   try {
     if (record.rolledBack.size === 0) rmSync(file, { force: true });
-    else writeFileSync(file, `${JSON.stringify(Object.fromEntries(record.rolledBack))}\n`);
+    else writeFileAtomicSync(file, `${JSON.stringify(Object.fromEntries(record.rolledBack))}\n`);
   } catch {
     // The app's state directory is not there yet (it never started): kept in memory, as before.
   }
