@@ -231,18 +231,34 @@ export class FrameParser {
   private pendingBytes = 0;
   /** Bytes the frame at the front of `pending` needs in all; 0 while its header is incomplete. */
   private need = 0;
+  /** A byte that is no frame type came where a frame begins: nothing after it can be framed. */
+  private broken = false;
 
-  constructor(private readonly onFrame: FrameHandler) {}
+  /**
+   * `isType`: whether a byte may begin a frame. A byte that may not is told to `onGarbage` once,
+   * and the parser reads nothing more: its length field is garbage too, and waiting for that
+   * many bytes (up to 4 GiB) would hold every frame after it.
+   */
+  constructor(
+    private readonly onFrame: FrameHandler,
+    private readonly isType: (type: number) => boolean = () => true,
+    private readonly onGarbage: (type: number) => void = () => {},
+  ) {}
 
   push(chunk: Buffer): void {
+    if (this.broken) return;
     if (this.pendingBytes > 0) {
       chunk = this.completePending(chunk);
-      if (chunk.length === 0) return;
+      if (chunk.length === 0 || this.broken) return;
     }
     const onFrame = this.onFrame;
     const end = chunk.length;
     let pos = 0;
     while (end - pos >= HEADER_SIZE) {
+      if (!this.isType(chunk[pos])) {
+        this.garbage(chunk[pos]);
+        return;
+      }
       const length = chunk.readUInt32BE(pos + 5);
       const stop = pos + HEADER_SIZE + length;
       if (stop > end) break;
@@ -257,7 +273,19 @@ export class FrameParser {
     return this.pendingBytes;
   }
 
+  private garbage(type: number): void {
+    this.broken = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.need = 0;
+    this.onGarbage(type);
+  }
+
   private keep(rest: Buffer): void {
+    if (this.pendingBytes === 0 && !this.isType(rest[0])) {
+      this.garbage(rest[0]);
+      return;
+    }
     this.pending.push(rest);
     this.pendingBytes += rest.length;
     if (this.need === 0 && this.pendingBytes >= HEADER_SIZE) {

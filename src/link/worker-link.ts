@@ -57,6 +57,8 @@ const MAX_ID = 0xffffffff;
 const PING = encodeEmptyFrame(Frame.PING, 0);
 const NO_MORE = encodeEmptyFrame(Frame.NO_MORE, 0);
 const CANCEL = encodeEmptyFrame(Frame.CANCEL, 0);
+/** The types a worker sends (0x1_, frames.ts): any other first byte of a frame is not the shim's. */
+const FROM_WORKER = new Set<number>(Object.values(Frame).filter((type) => type >= Frame.READY));
 
 export class WorkerLink extends EventEmitter {
   private readonly exchanges = new IdTable<LinkExchange>();
@@ -108,7 +110,16 @@ export class WorkerLink extends EventEmitter {
     private readonly toWorker: Duplex = fromWorker,
   ) {
     super();
-    this.parser = new FrameParser((type, id, payload) => this.dispatch(type, id, payload));
+    this.parser = new FrameParser(
+      (type, id, payload) => this.dispatch(type, id, payload),
+      (type) => FROM_WORKER.has(type),
+      (type) => {
+        // Not the shim's bytes: the app wrote to fd 4 (see Worker's 'garbage').
+        const reason = `the worker wrote bytes that are no frames on its link (a frame began with 0x${type.toString(16).padStart(2, '0')})`;
+        this.emit('garbage', reason);
+        this.fail(reason);
+      },
+    );
     fromWorker.on('data', (chunk: Buffer) => this.parser.push(chunk));
     for (const socket of toWorker === fromWorker ? [fromWorker] : [fromWorker, toWorker]) {
       socket.on('error', (err) => this.fail(`link error: ${err.message}`));

@@ -204,7 +204,7 @@ export class WorkerPool {
     this.ctx.members.enlist(worker);
     this.slotOf.set(worker, slot);
     this.tallyOf.set(worker, new RequestTally(this.ctx.tally, WORKER_LATENCY_WINDOW));
-    worker.on('hung', (why: string) => this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} ${why}; killing it`));
+    worker.on('killing', (why: string, fix?: string) => this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} ${why}; killing it${fix ? `: ${fix}` : ''}`));
     return worker;
   }
 

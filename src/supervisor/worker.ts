@@ -164,8 +164,8 @@ export class Worker extends EventEmitter {
   readyInfo: ReadyInfo | null = null;
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
-  /** Killed by the heartbeat: why, for the restart line. */
-  hung: string | null = null;
+  /** Killed by the gateway (the heartbeat, garbage on its link): why, for the restart line. */
+  killedFor: string | null = null;
   /** When it began to stop (Date.now()): status tells how long a slow shutdown has taken. */
   private stoppingAt: number | null = null;
   /** A stop under way (ASGI): when its CANCEL goes to the worker. */
@@ -245,12 +245,12 @@ export class Worker extends EventEmitter {
 
   /** How it ended, for messages: `status 1`, `SIGKILL`. */
   get how(): string {
-    return this.hung ?? this.exitSignal ?? `status ${this.exitCode}`;
+    return this.killedFor ?? this.exitSignal ?? `status ${this.exitCode}`;
   }
 
   /** How it ended, as a 502 in development says it. */
   private ending(code: number | null, signal: NodeJS.Signals | null): string {
-    if (this.hung !== null) return `the gateway killed the worker (${this.hung})`;
+    if (this.killedFor !== null) return `the gateway killed the worker (${this.killedFor})`;
     if (signal === null) return `the worker exited with status ${code}`;
     const maxMemory = this.opts.maxMemory ?? 0;
     const limit = signal === 'SIGKILL' && maxMemory > 0 ? ` (max_memory is ${mib(maxMemory)}: it may have been killed for its memory, by the kernel's out-of-memory killer or a container's limit)` : '';
@@ -319,6 +319,13 @@ export class Worker extends EventEmitter {
         await Promise.race([Promise.all([stderrDone, exited]), delay(LAST_WORDS_WAIT_MS)]);
         return err.lastOutput();
       };
+      // The shim writes nothing but frames on fd 4: the app wrote there, and what it writes is
+      // lost (a log line), or breaks the frames its worker sends after it. No frame of this link
+      // can be trusted now: its requests fail (502), and a fresh worker serves.
+      link.on('garbage', () => this.killFor(
+        'wrote bytes that are no frames of its link to the gateway (fd 4)',
+        'the app writes to a file descriptor it did not open (os.write(4, ...), or a file or socket kept by its number after it was closed), and fds 3 and 4 of a worker are its link: write only to descriptors the app opened itself, sys.stdout and sys.stderr',
+      ));
       link.on('stopping', () => {
         this.stoppingAt ??= Date.now();
         if (this._state === 'ready') this._state = 'stopping';
@@ -405,9 +412,7 @@ export class Worker extends EventEmitter {
         link.ping();
       } else if (now - pingedAt >= hungAfter && link.inFlight === 0 && link.releasedRequests === 0) {
         // A released request (an ASGI 504) is judged by WorkerPool.judgeTimedOut, which recycles.
-        this.hung = `hung: no answer to the heartbeat for ${Math.round((now - pingedAt) / 1000)} s`;
-        this.emit('hung', this.hung);
-        this.kill();
+        this.killFor(`hung: no answer to the heartbeat for ${Math.round((now - pingedAt) / 1000)} s`);
       }
     }, every);
     this.heartbeat.unref();
@@ -465,6 +470,14 @@ export class Worker extends EventEmitter {
     const inFlight = link.inFlight;
     cut();
     if (inFlight > 0) this.emit('cut', inFlight);
+  }
+
+  /** SIGKILL the tree now, saying why ('killing': the app's log and the restart line tell it). */
+  private killFor(why: string, fix?: string): void {
+    if (this.killedFor !== null || this._state === 'exited') return;
+    this.killedFor = why;
+    this.emit('killing', why, fix);
+    this.kill();
   }
 
   /** SIGKILL the tree now (no grace). */

@@ -67,6 +67,22 @@ test('latin-1 payloads keep every byte value', () => {
   assert.is(got[0][2], all);
 });
 
+test('a byte that is no frame type where a frame begins: told once, and nothing after it is parsed, wherever the chunks cut', () => {
+  const good = encodeFrame(Frame.RESPONSE_END, 5);
+  // Its length field says 4 GiB: waited for, it would hold every frame behind it.
+  const bad = Buffer.concat([good, Buffer.alloc(20, 0xff), good]);
+  for (let i = 0; i <= bad.length; i++) {
+    const got: number[] = [];
+    const garbage: number[] = [];
+    const parser = new FrameParser((type) => got.push(type), (type) => type >= Frame.READY && type <= Frame.STACK, (type) => garbage.push(type));
+    parser.push(bad.subarray(0, i));
+    parser.push(bad.subarray(i));
+    parser.push(good);
+    assert.equal(got, [Frame.RESPONSE_END], `split at ${i}`);
+    assert.equal(garbage, [0xff], `split at ${i}`);
+    assert.is(parser.buffered, 0);
+  }
+});
 
 test('a REQUEST frame: the twelve fields NUL-separated, then the pairs, every byte as latin-1', () => {
   const line = {
