@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 
-from . import forked, link
+from . import forked, link, link_taken
 from .app_signal import run_app_handler
 from .asgi_http import HttpExchange
 from .asgi_lifespan import Lifespan, awaiting_frames
@@ -69,6 +69,12 @@ class AsgiWorker:
         try:
             return loop.run_until_complete(self._serve())
         except Exception:
+            why = link_taken.taken()
+            if why is not None:
+                # Closing every descriptor took the loop's own (its epoll, its self-pipe) too:
+                # the loop cannot even be closed, so no traceback of ours, and no close.
+                log(why)
+                exit_now(EXIT_STARTUP_FAILED)
             log("internal error in the shim, exiting:\n" + traceback.format_exc())
             return EXIT_STARTUP_FAILED
         finally:
@@ -246,8 +252,12 @@ class AsgiWorker:
 
     def _link_closed(self):
         # The gateway is gone (or our parent changed): nobody can take a response any more.
+        # Unless the app closed the link itself: then the gateway is there to be told.
         if not self.exiting:
-            exit_now(0)
+            why = link_taken.taken()
+            if why is not None:
+                log(why)
+            exit_now(0 if why is None else EXIT_STARTUP_FAILED)
 
 
 def _size_anyio_threads(threads):

@@ -39,6 +39,7 @@ from .errors import (
     log,
 )
 from .exit_watch import watch_exit
+from . import link_taken
 from .forked import guard_link
 from .green_patch import PATCHED_MARKER, patch_found, snapshot
 from .green_patch import message as patch_message
@@ -325,6 +326,7 @@ def open_link():
         socks.append(sock)
     # Nor its forks (a pool made at import included), which exec does not close it for.
     guard_link(socks)
+    link_taken.remember(socks)
     return socks
 
 

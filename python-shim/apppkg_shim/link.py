@@ -134,14 +134,21 @@ class FrameReader:
             if not block and polled:
                 return frames
             view = self.free_space()
-            if block:
-                n = self._sock.recv_into(view)
-            else:
-                polled = True
-                try:
+            try:
+                if block:
+                    n = self._sock.recv_into(view)
+                else:
+                    polled = True
                     n = self._sock.recv_into(view, 0, socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    return frames
+            except (BlockingIOError, InterruptedError):
+                if block:
+                    raise
+                return frames
+            except OSError as exc:
+                # EBADF: the app closed fd 3 (link_taken.py says so); not an error of the shim's.
+                if exc.errno in _LINK_ERRNOS:
+                    raise LinkClosed()
+                raise
             if not n:
                 raise LinkClosed()
             self._end += n

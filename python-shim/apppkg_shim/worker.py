@@ -26,10 +26,10 @@ import threading
 import time
 from collections import deque
 
-from . import forked, link
+from . import forked, link, link_taken
 from .app_signal import run_app_handler
 from .environ import make_base_environ
-from .errors import format_exc, log
+from .errors import EXIT_STARTUP_FAILED, format_exc, log
 from .task import FileWrapper, Task, where_is
 
 TICK = 0.001
@@ -124,11 +124,17 @@ class Worker:
 
     def _link_closed(self):
         # The gateway is gone (or our parent changed): nobody can take a response any more.
+        # Unless the app closed the link itself: then the gateway is there to be told.
+        code = 0
         try:
+            why = link_taken.taken()
+            if why is not None:
+                code = EXIT_STARTUP_FAILED
+                log(why)
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
-            os._exit(0)
+            os._exit(code)
 
     # -- threads --------------------------------------------------------------------------
 
