@@ -58,6 +58,21 @@ t('a stop held by such a thread is bounded by the grace, and the app log names t
   assert.match(said!, /start it with daemon=True, or end what it runs from a SIGTERM handler/);
 });
 
+t('a stop held by multiprocessing joining a Process that is no daemon is bounded by the grace, and the app log names the process and the fix', async () => {
+  const output: string[] = [];
+  const worker = workerFor('app-threads', { app: 'child_process:application' }, output);
+  await worker.start(15_000);
+  assert.is(await worker.probe('/', 10_000), 200);
+  const exits: unknown[] = [];
+  worker.on('exit', (code, signal) => exits.push([code, signal]));
+  // No thread holds it: multiprocessing's atexit handler joins the job, for ever; it said nothing.
+  await worker.stop(3000);
+  assert.equal(exits, [[null, 'SIGKILL']]);
+  const said = await waitFor(() => output.find((l) => l.includes('the worker has finished its requests but cannot exit')), 5000, () => `the line naming the process, in:\n${output.join('\n')}`);
+  assert.match(said!, /multiprocessing waits for the app's process 'app-job' \(pid \d+\), which is no daemon/);
+  assert.match(said!, /daemon=True/);
+});
+
 t('a loop the app ends from its own SIGTERM handler lets the worker exit 0, not killed at the grace', async () => {
   const worker = workerFor('app-threads', { app: 'stopped_loop:application' });
   await worker.start(15_000);
