@@ -7,6 +7,7 @@ app changes). Before exiting 4, one marker line on stderr carries the details as
 
 import json
 import os
+import stat
 import sys
 
 # sysconfig and traceback are imported where a failure is explained, not at every worker's
@@ -160,13 +161,28 @@ def exit_now(code):
 
 def emit_marker(marker, details):
     """One line on stderr the gateway parses: `MARKER {json}`."""
-    sys.stderr.write("%s %s\n" % (marker, json.dumps(details)))
-    sys.stderr.flush()
+    _to_stderr("%s %s\n" % (marker, json.dumps(details)))
 
 
 def log(message):
+    _to_stderr("apppkg-shim[%d]: %s\n" % (os.getpid(), message))
+
+
+def _to_stderr(text):
+    """`text` on sys.stderr, or on fd 2 when the app made sys.stderr unusable (set it to None, as
+    code that silences a process does, or closed it): the gateway's reports of the app's failures
+    (a 500's traceback, an import error's marker) were lost with the app's own output."""
     try:
-        sys.stderr.write("apppkg-shim[%d]: %s\n" % (os.getpid(), message))
+        sys.stderr.write(text)
         sys.stderr.flush()
+        return
     except Exception:
+        pass
+    try:
+        # Only the gateway's pipe (a socketpair, as Node makes them): a closed fd 2 may have
+        # been reused for one of the app's files.
+        mode = os.fstat(2).st_mode
+        if stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode):
+            os.write(2, text.encode("utf-8", "backslashreplace"))
+    except OSError:
         pass

@@ -3,6 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawConnection, get, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
+import { waitFor } from '../helpers/process.js';
 
 const t = suite<{ h: LinkHarness }>('bad-output');
 
@@ -52,6 +53,19 @@ t('an error after the headers cuts the connection before the end of the body', a
     c.destroy();
   }
   assert.match(h.output.join('\n'), /after the response headers were sent/);
+});
+
+t('an app that set sys.stderr to None: its 500\'s traceback still reaches the log', async () => {
+  const own = await startLinkHarness('bad-output', { workers: 1, threads: 1 });
+  try {
+    const r = await get(`${own.url}/stderr-none`);
+    assert.is(r.status, 500);
+    // It was written to None and lost: the log never said why the app answered 500.
+    await waitFor(() => own.output.join('\n').includes('RuntimeError: failed with sys.stderr set to None'), 5000, () => `the traceback, in:\n${own.output.join('\n')}`);
+    assert.match(own.output.join('\n'), /app:application \(bad-output\) failed on GET \/stderr-none/);
+  } finally {
+    await own.stop();
+  }
 });
 
 t('development: the 500 body carries the traceback', async () => {
