@@ -4,7 +4,7 @@
 
 import type { Writable } from 'node:stream';
 import { GatewayError } from '../errors.js';
-import { eachLine } from '../log/byte-lines.js';
+import { eachLine, wholeCharacters } from '../log/byte-lines.js';
 
 export const EXIT_STARTUP_FAILED = 3;
 export const EXIT_APP_LOAD_FAILED = 4;
@@ -240,21 +240,6 @@ export class LineTap {
       this.markedLast = false;
     } else this.writeUnended(sink, Buffer.from(line));
   }
-}
-
-/**
- * How many of `bytes`' bytes end on a whole UTF-8 character: a read of a pipe may stop inside
- * one, and the mark written between its halves would leave each a U+FFFD.
- */
-function wholeCharacters(bytes: Buffer): number {
-  // A character is at most 4 bytes: its lead byte is among the last 4.
-  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 4); i--) {
-    const byte = bytes[i];
-    if ((byte & 0xc0) === 0x80) continue; // a continuation byte
-    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    return i + size <= bytes.length ? bytes.length : i;
-  }
-  return bytes.length;
 }
 
 function parseMarker(line: string, marker: string): Record<string, unknown> | null {

@@ -17,3 +17,18 @@ export function eachLine(held: Buffer | null, chunk: Buffer, line: (text: string
   }
   return start < bytes.length ? Buffer.from(bytes.subarray(start)) : null;
 }
+
+/**
+ * How many of `bytes`' bytes end on a whole UTF-8 character: a read of a pipe may stop inside
+ * one, and the mark written between its halves would leave each a U+FFFD.
+ */
+export function wholeCharacters(bytes: Buffer): number {
+  // A character is at most 4 bytes: its lead byte is among the last 4.
+  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 4); i--) {
+    const byte = bytes[i];
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte
+    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return i + size <= bytes.length ? bytes.length : i;
+  }
+  return bytes.length;
+}

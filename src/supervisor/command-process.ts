@@ -12,7 +12,8 @@ import type { Writable } from 'node:stream';
 import getPort from 'get-port';
 import { GatewayError } from '../errors.js';
 import { WsCloseCode } from '../link/frames.js';
-import { eachLine } from '../log/byte-lines.js';
+import { UNENDED_MARK } from '../link/shim-output.js';
+import { eachLine, wholeCharacters } from '../log/byte-lines.js';
 import { Child } from './child.js';
 import { delay } from './process-group.js';
 
@@ -52,6 +53,8 @@ const PORT_POLL_MS = 100;
 /** What SIGTERM gets before SIGKILL, at least, when the wait for its requests took the grace. */
 const MIN_TERM_GRACE_MS = 1000;
 const RECENT_LINES = 20;
+/** A line not ended past this many bytes is written in pieces (as a worker's: link/shim-output.ts). */
+const LONGEST_HELD_LINE = 64 * 1024;
 
 /** A line `exec` would change: lists, pipes, subshells, assignments, compound commands, builtins. */
 const COMPOUND = /[;&|()`\n]|^\s*(?:[A-Za-z_][A-Za-z0-9_]*=|[!{]|if\b|for\b|while\b|until\b|case\b|exec\b|cd\b|eval\b|source\b|\.\s|:)/;
@@ -88,6 +91,15 @@ class PrefixedLines {
 
   push(chunk: Buffer): void {
     this.held = eachLine(this.held, chunk, (line) => this.line(line));
+    // A line with no end in sight (a progress bar's \r, a stream without newlines) goes out in
+    // pieces, as a worker's does: held whole, it was copied again at every read, which took the
+    // gateway's whole time (every app's requests and heartbeats) and its memory without bound.
+    if (this.held !== null && this.held.length >= LONGEST_HELD_LINE) {
+      const long = this.held;
+      const whole = wholeCharacters(long);
+      this.held = whole === long.length ? null : Buffer.from(long.subarray(whole));
+      this.line(`${long.toString('utf8', 0, whole)}${UNENDED_MARK.trimEnd()}`);
+    }
   }
 
   end(): void {

@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, clientLoop, writePackage } from '../helpers/apps-dir.js';
 import { request } from 'undici';
 import { statusPids } from '../helpers/status.js';
 import { assertNoOrphans, startCli, tempDir, waitFor } from '../helpers/process.js';
@@ -116,6 +116,48 @@ test('a character split across two writes reaches the log whole: loading, servin
     await assertNoOrphans(pids);
     state.remove();
     apps.remove();
+  }
+});
+
+test('a process that prints one endless line: app.log gets it in marked pieces as it comes, and the gateway serves another app meanwhile', async () => {
+  const work = tempDir('apppkg-log-endless-');
+  const apps = join(work.path, 'apps');
+  writePackage(apps, 'steady', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+    'main.py': 'import json\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [json.dumps({"version": 1}).encode()]\n',
+  });
+  writePackage(apps, 'endless', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\nprocesses:\n  spinner:\n    command: exec python3 spinner.py\n',
+    'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+    // A progress bar that only ever writes \r, at full speed.
+    'spinner.py': 'import sys\nwhile True:\n    sys.stdout.write("\\r" + "y" * 65535)\n    sys.stdout.flush()\n',
+  });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--access-log', 'off', '--settle', '0']);
+  const loop = clientLoop(`${gw.url}/steady/`, 2);
+  try {
+    // Held whole until its newline, it was copied again at each read: the gateway spent its time
+    // there, the other app's requests timed out and its workers were killed as hung.
+    const logFile = join(work.path, 'state', 'apps', 'endless', 'log', 'app.log');
+    const log = await waitFor(() => {
+      const text = readFileSync(logFile, 'utf8');
+      return (text.match(/ \[no newline\]\n/g)?.length ?? 0) >= 3 ? text : null;
+    }, 20_000, 'pieces of the line in app.log while the process runs');
+    const pieces = log.split('\n').filter((line) => line.startsWith('[spinner] '));
+    assert.ok(pieces.length >= 3, log.slice(0, 300));
+    // At most 64 KiB held, and the read that passed it.
+    for (const piece of pieces) assert.ok(piece.length <= 192 * 1024, `a piece of ${piece.length} bytes`);
+    const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+    const steady = status.apps.find((a: any) => a.name === 'steady');
+    assert.ok(steady.workers.every((w: any) => w.restarts === undefined || w.restarts === 0), JSON.stringify(steady.workers));
+    assert.not.match(gw.output(), /hung/);
+  } finally {
+    const result = await loop.stop();
+    const pids = statusPids((await (await request(`${gw.adminUrl}/status`)).body.json()) as any);
+    await gw.stop();
+    await assertNoOrphans(pids);
+    work.remove();
+    assert.ok(result.sent > 0);
+    assert.is(result.failed, 0, result.failures.slice(0, 3).join('\n'));
   }
 });
 
