@@ -617,10 +617,15 @@ export const ERROR_CODES = {
   },
   APPPKG_WORKER_START_FAILED: {
     summary: 'A worker exited, or did not report ready in time, for a reason other than an import error; the app\'s log (`APPPKG_LOG_DIR/app.log`) says why.',
-    message: (d) => `worker of ${workerOf(d)} exited before it was ready (${str(d.reason)})`,
+    message: (d) =>
+      d.seconds !== undefined
+        ? `worker of ${workerOf(d)} did not finish its start within ${str(d.seconds)} s (start_timeout) and was killed: its import (or the app's startup) was still running`
+        : `worker of ${workerOf(d)} exited before it was ready (${str(d.reason)})`,
     hint: (d) =>
       d.linkMismatch
         ? "restart the gateway: apppkg-gateway's files were replaced while it ran (upgraded in place?), and the gateway still running cannot talk to their Python shim; `check` runs the new files and finds nothing wrong"
+        : d.seconds !== undefined
+        ? `read ${d.log ? str(d.log) : 'the app log above'} for where the import was at the deadline: an import that waits (a database or a network call without a timeout) or computes a long time should do that later, or within a bound; a slow one that must finish gets more time with start_timeout under apps.${d.name ? str(d.name) : 'NAME'} in the environment file (SIGHUP reads it)`
         : `read ${d.log ? str(d.log) : 'the app log above'}; \`apppkg-gateway check ${appDirWord(d)}\` runs the same import in the foreground`,
     exitStatus: 1,
     example: { name: 'blog', app: 'blog.wsgi:application', reason: 'not ready within 30000 ms' },

@@ -41,6 +41,7 @@ from .errors import (
 from .exit_watch import watch_exit
 from . import link_taken
 from .forked import guard_link
+from .import_watch import watch_import
 from .green_patch import PATCHED_MARKER, patch_found, snapshot
 from .green_patch import message as patch_message
 from .left_behind import TREE_MARK, end_out_of_reach
@@ -377,18 +378,28 @@ def serve(config):
 def _serve_app(config, incoming, outgoing):
     if config["kind"] == "asgi":
         loop, loop_name, executor = _install_asgi_loop(config)
-        app = load_app(config)
+        app = _load_watched(config)
         if app is None:
             return EXIT_APP_LOAD_FAILED
         from .asgi_worker import AsgiWorker
 
         return AsgiWorker(incoming, outgoing, app, config, loop, loop_name, executor).serve()
-    app = load_app(config)
+    app = _load_watched(config)
     if app is None:
         return EXIT_APP_LOAD_FAILED
     from .worker import Worker
 
     return Worker(incoming, outgoing, app, config).serve()
+
+
+def _load_watched(config):
+    # The import alone: an ASGI app's lifespan startup reports its own deadline.
+    watch = watch_import(config)
+    try:
+        return load_app(config)
+    finally:
+        if watch is not None:
+            watch.cancel()
 
 
 def main(argv, shim_dir):

@@ -344,7 +344,7 @@ export class Worker extends EventEmitter {
       });
 
       const timer = setTimeout(() => {
-        fail(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason: `not ready within ${deadlineMs} ms` }));
+        fail(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason: `not ready within ${deadlineMs} ms`, seconds: Math.round(deadlineMs / 100) / 10 }));
         this.kill();
       }, deadlineMs);
 

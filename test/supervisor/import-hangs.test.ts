@@ -1,0 +1,50 @@
+// An import that never finishes (a loop at import, a connection without a timeout) is refused at
+// the worker's start bound (`start_timeout`) without holding back the other apps. Its refusal
+// said the worker "exited before it was ready" (it was killed) and sent the user to an app log
+// that said nothing; the log now has where the import was at the deadline, and the refusal
+// names the bound and how to give it more time.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { writePackage } from '../helpers/apps-dir.js';
+import { stopGatewayChecked } from '../helpers/status.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('an import that never finishes');
+const work = tempDir('apppkg-import-hangs-');
+let gw: RunningGateway | null = null;
+
+test.after(async () => {
+  await stopGatewayChecked(gw, work);
+});
+
+test('refused at start_timeout: the app log has where the import was, the refusal names the bound; the other app serves', async () => {
+  const apps = join(work.path, 'apps');
+  writePackage(apps, 'steady', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+    'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  writePackage(apps, 'spinning', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+    'main.py': 'import warmup\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+    'warmup.py': 'def fill_cache():\n    while True:\n        pass\n\nfill_cache()\n',
+  });
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  spinning:\n    workers: 1\n    start_timeout: 3\n', { mode: 0o600 });
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env, '--access-log', 'off', '--settle', '0']);
+  const refusal = await waitFor(() => /spinning: .* refused:\n(.*\n.*fix: .*)/.exec(gw!.output())?.[1], 20_000, () => `the refusal, in:\n${gw!.output()}`);
+  assert.match(refusal!, /did not finish its start within 3 s \(start_timeout\)/);
+  assert.not.match(refusal!, /exited before/);
+  assert.match(refusal!, /start_timeout under apps\.spinning in the environment file/);
+  const log = readFileSync(join(work.path, 'state', 'apps', 'spinning', 'log', 'app.log'), 'utf8');
+  assert.match(log, /the import of main:application has not finished within the 3 s a worker has to start/);
+  assert.match(log, /it was at \(most recent call last\):\n  File "[^"]*\/main\.py", line 1, in <module>\n    import warmup\n/);
+  assert.match(log, /warmup\.py", line \d+, in fill_cache/);
+  const res = await request(`${gw.url}/steady/`);
+  assert.is(res.statusCode, 200);
+  await res.body.text();
+});
+
+test.run();
