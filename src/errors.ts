@@ -625,7 +625,7 @@ export const ERROR_CODES = {
       d.linkMismatch
         ? "restart the gateway: apppkg-gateway's files were replaced while it ran (upgraded in place?), and the gateway still running cannot talk to their Python shim; `check` runs the new files and finds nothing wrong"
         : d.seconds !== undefined
-        ? `read ${d.log ? str(d.log) : 'the app log above'} for where the import was at the deadline: an import that waits (a database or a network call without a timeout) or computes a long time should do that later, or within a bound; a slow one that must finish gets more time with start_timeout under apps.${d.name ? str(d.name) : 'NAME'} in the environment file (SIGHUP reads it)`
+        ? `read ${d.log ? str(d.log) : 'the app log above'} for where the import was at the deadline (faulthandler's 'Timeout' report just above the refusal: each thread's stack, most recent call first): an import that waits (a database or a network call without a timeout) or computes a long time should do that later, or within a bound; a slow one that must finish gets more time with start_timeout under apps.${d.name ? str(d.name) : 'NAME'} in the environment file (SIGHUP reads it)`
         : `read ${d.log ? str(d.log) : 'the app log above'}; \`apppkg-gateway check ${appDirWord(d)}\` runs the same import in the foreground`,
     exitStatus: 1,
     example: { name: 'blog', app: 'blog.wsgi:application', reason: 'not ready within 30000 ms' },

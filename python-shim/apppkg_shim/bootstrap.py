@@ -394,12 +394,12 @@ def _serve_app(config, incoming, outgoing):
 
 def _load_watched(config):
     # The import alone: an ASGI app's lifespan startup reports its own deadline.
-    watch = watch_import(config)
+    disarm = watch_import(config)
     try:
         return load_app(config)
     finally:
-        if watch is not None:
-            watch.cancel()
+        if disarm is not None:
+            disarm()
 
 
 def main(argv, shim_dir):
