@@ -298,8 +298,8 @@ export class Gateway {
    * Opens the access log file again under its name (SIGUSR1, after logrotate moved it away):
    * false when the log is not a file (stdout, a stream, or none).
    */
-  reopenAccessLog(): boolean {
-    return this.front.reopenAccessLog();
+  reopenAccessLog(onOpened?: () => void): boolean {
+    return this.front.reopenAccessLog(onOpened);
   }
 
   /**

@@ -108,13 +108,15 @@ export class AccessLog {
    * Opens the file again under its name, after a log rotation moved it away (SIGUSR1, as nginx
    * and gunicorn do): lines written so far go to the old file, the next ones to the new. Also
    * takes up a log dropped after an error (the disk had filled). False when the log is a
-   * stream (stdout) or off: nothing to reopen.
+   * stream (stdout) or off: nothing to reopen. `onOpened` is called once the file is open, and
+   * never when the open fails (onError says why): "opened again" is not said before it is so.
    */
-  reopen(): boolean {
+  reopen(onOpened?: () => void): boolean {
     if (this.file === null) return false;
     this.flush();
     const old = this.out;
     this.out = this.open(this.file);
+    if (onOpened) this.out.once('open', onOpened);
     old?.end();
     return true;
   }

@@ -1211,8 +1211,8 @@ export class Front {
   }
 
   /** The access log file opened again under its name (after a rotation): false when it is not a file. */
-  reopenAccessLog(): boolean {
-    return this.accessLog.reopen();
+  reopenAccessLog(onOpened?: () => void): boolean {
+    return this.accessLog.reopen(onOpened);
   }
 }
 

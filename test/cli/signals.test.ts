@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
 import { stopGatewayChecked } from '../helpers/status.js';
@@ -38,6 +38,30 @@ test('the gateway opens its access log again on SIGUSR1 (a rotation loses no lin
     assert.ok(lines(`${log}.1`).some((l) => l.includes('/hello/?moved')), readFileSync(`${log}.1`, 'utf8'));
     assert.not.match(gw.output(), /Debugger listening/);
     assert.is(gw.child.exitCode, null);
+  } finally {
+    await stopGatewayChecked(gw, apps, state);
+  }
+});
+
+test('SIGUSR1 with the log directory gone says why the log is not open, never that it was opened again; once the directory is back it is', async () => {
+  const [apps, state] = [tempDir('apppkg-usr1-apps-'), tempDir('apppkg-usr1-state-')];
+  addPackage(apps.path, 'examples/hello', 'hello');
+  const dir = join(logs.path, 'gone');
+  mkdirSync(dir);
+  const log = join(dir, 'access.log');
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', log]);
+  try {
+    await waitFor(async () => (await fetch(`${gw.url}/hello/`)).status === 200, 30_000, 'hello to serve');
+    rmSync(dir, { recursive: true });
+    gw.child.kill('SIGUSR1');
+    await waitFor(() => /cannot write the access log .*ENOENT/.test(gw.output()), 5000, 'the gateway to say the log cannot be opened');
+    await fetch(`${gw.url}/hello/?meanwhile`);
+    assert.not.match(gw.output(), /SIGUSR1: the access log .* was opened again/);
+    mkdirSync(dir);
+    gw.child.kill('SIGUSR1');
+    await waitFor(() => gw.output().includes(`SIGUSR1: the access log ${log} was opened again`), 5000, 'the gateway to say it reopened the log');
+    await fetch(`${gw.url}/hello/?back`);
+    await waitFor(() => existsSync(log) && lines(log).some((l) => l.includes('/hello/?back')), 5000, 'the line after the directory came back');
   } finally {
     await stopGatewayChecked(gw, apps, state);
   }

@@ -143,8 +143,8 @@ export async function run(args: ParsedCommand): Promise<number> {
   process.on('SIGHUP', onHangup);
   // As nginx and gunicorn: logrotate moves the file away, then SIGUSR1 (cli/debug-signal.ts).
   const onUser1 = () => {
-    if (gateway.reopenAccessLog()) say(`SIGUSR1: the access log ${accessLog} was opened again`);
-    else say(`SIGUSR1: the access log is not a file (--access-log ${accessLog}): nothing to reopen`);
+    const reopening = gateway.reopenAccessLog(() => say(`SIGUSR1: the access log ${accessLog} was opened again`));
+    if (!reopening) say(`SIGUSR1: the access log is not a file (--access-log ${accessLog}): nothing to reopen`);
   };
   process.on('SIGUSR1', onUser1);
   if (!stopWaiting.aborted) {
