@@ -365,6 +365,8 @@ export const ERROR_CODES = {
       if (errno === 'EACCES' || errno === 'EPERM') return `the user the gateway runs as may not write there: give it the directory (chown), or ${elsewhere}`;
       if (errno === 'EROFS') return `the file system is mounted read-only: ${elsewhere}`;
       if (errno === 'ENOSPC' || errno === 'EDQUOT') return `the file system is full (or the quota used up): free space on it (\`df -h ${str(d.path)}\`), or ${elsewhere}`;
+      const code = errno ?? String(d.reason).split(':')[0];
+      if (code === 'EMFILE' || code === 'ENFILE') return openFilesHint(code);
       return elsewhere;
     },
     exitStatus: 1,
@@ -616,13 +618,15 @@ export const ERROR_CODES = {
     example: { app: 'blog', pids: '4242, 4243', action: 'uninstall' },
   },
   APPPKG_WORKER_START_FAILED: {
-    summary: 'A worker exited, or did not report ready in time, for a reason other than an import error; the app\'s log (`APPPKG_LOG_DIR/app.log`) says why.',
+    summary: 'A worker exited, or did not report ready in time, for a reason other than an import error; the app\'s log (`APPPKG_LOG_DIR/app.log`) says why. Or it could not be spawned: the gateway\'s open-files limit was reached (EMFILE), which the message then says.',
     message: (d) =>
       d.seconds !== undefined
         ? `worker of ${workerOf(d)} did not finish its start within ${str(d.seconds)} s (start_timeout) and was killed: its import (or the app's startup) was still running`
         : `worker of ${workerOf(d)} exited before it was ready (${str(d.reason)})`,
     hint: (d) =>
-      d.linkMismatch
+      d.openFiles
+        ? openFilesHint(d.openFiles)
+        : d.linkMismatch
         ? "restart the gateway: apppkg-gateway's files were replaced while it ran (upgraded in place?), and the gateway still running cannot talk to their Python shim; `check` runs the new files and finds nothing wrong"
         : d.seconds !== undefined
         ? `read ${d.log ? str(d.log) : 'the app log above'} for where the import was at the deadline (faulthandler's 'Timeout' report just above the refusal: each thread's stack, most recent call first): an import that waits (a database or a network call without a timeout) or computes a long time should do that later, or within a bound; a slow one that must finish gets more time with start_timeout under apps.${d.name ? str(d.name) : 'NAME'} in the environment file (SIGHUP reads it)`
@@ -634,7 +638,7 @@ export const ERROR_CODES = {
     summary: 'A `processes` entry (or `processes.web` of a `platform: python, command` app) exited, or did not accept connections on its `$PORT` within the start deadline.',
     message: (d) => `processes.${str(d.process)} of ${str(d.app)} did not start (${str(d.reason)})`,
     hint: (d) =>
-      `read ${d.log ? str(d.log) : 'its output above'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run ${appDirWord(d)} -- sh -c 'PORT=8080 ...'\``,
+      d.openFiles ? openFilesHint(d.openFiles) : `read ${d.log ? str(d.log) : 'its output above'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run ${appDirWord(d)} -- sh -c 'PORT=8080 ...'\``,
     exitStatus: 1,
     example: { process: 'web', app: 'chat', reason: 'exited with status 1' },
   },
@@ -1066,6 +1070,14 @@ export class GatewayError extends Error {
  * When the error is about `named`, the path the message names already, the ", mkdir '/x'" tail
  * is left out; about another path (a file deep in a copied tree), it stays.
  */
+/** The fix for EMFILE (the gateway's own open-files limit) or ENFILE (the host's table). */
+function openFilesHint(kind: unknown): string {
+  const again = 'then an app asleep is tried again at its next request, and a refused version at SIGHUP';
+  if (kind === 'ENFILE') return `the host has no file descriptors left (fs.file-max): raise it with sysctl, or stop what holds them; ${again}`;
+  return 'raise the gateway\'s open-files limit (each app keeps its log open, each running worker four more, each client connection one; README, "Connections"): '
+    + `\`LimitNOFILE=65536\` in its systemd unit, or \`ulimit -Hn 65536\` as root before starting it; ${again}`;
+}
+
 export function systemErrorReason(err: unknown, named?: string): string {
   if (!(err instanceof Error)) return String(err);
   const e = err as NodeJS.ErrnoException;

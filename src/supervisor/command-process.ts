@@ -10,6 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Writable } from 'node:stream';
 import getPort from 'get-port';
+import { outOfFiles, outOfFilesReason } from '../open-files.js';
 import { GatewayError } from '../errors.js';
 import { WsCloseCode } from '../link/frames.js';
 import { UNENDED_MARK } from '../link/shim-output.js';
@@ -237,7 +238,15 @@ export class CommandProcess extends EventEmitter {
     this._state = 'starting';
     const deadline = Date.now() + deadlineMs;
     const opts = this.opts;
-    if (opts.serves) this._port = await getPort({ host: '127.0.0.1' });
+    if (opts.serves) {
+      try {
+        this._port = await getPort({ host: '127.0.0.1' });
+      } catch (err) {
+        const kind = outOfFiles(err);
+        if (kind === null) throw err;
+        throw this.startError(`no port for it: ${outOfFilesReason(kind)}`, kind);
+      }
+    }
     if (this._state !== 'starting') throw this.startError('stopped while starting');
     const env: Record<string, string> = { ...opts.env, PYTHONUNBUFFERED: '1' };
     if (this._port !== null) env.PORT = String(this._port);
@@ -284,9 +293,10 @@ export class CommandProcess extends EventEmitter {
     if (this._state === 'starting') this._state = 'ready';
   }
 
-  private startError(reason: string): GatewayError {
+  private startError(reason: string, openFiles: string | null = outOfFiles(this.child?.spawnError)): GatewayError {
     const last = this.output.recent.filter((l) => l.trim() !== '').slice(-3).join(' | ');
     return new GatewayError('APPPKG_PROCESS_START_FAILED', {
+      openFiles: openFiles ?? undefined,
       app: this.opts.app,
       process: this.opts.name,
       dir: this.opts.cwd, // the app directory, for the `run` command its fix names
@@ -297,7 +307,10 @@ export class CommandProcess extends EventEmitter {
 
   private gone(): string {
     const child = this.child;
-    if (child?.spawnError) return `it could not be spawned: ${child.spawnError.message}`;
+    if (child?.spawnError) {
+      const kind = outOfFiles(child.spawnError);
+      return `it could not be spawned: ${kind ? outOfFilesReason(kind) : child.spawnError.message}`;
+    }
     return this.exitCode !== null ? `it exited with status ${this.exitCode}` : `it was killed by ${this.exitSignal ?? 'a signal'}`;
   }
 

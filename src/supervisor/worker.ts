@@ -10,6 +10,7 @@ import os from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.js';
+import { outOfFiles, outOfFilesReason } from '../open-files.js';
 import { SHIM_MAIN } from '../link/shim-path.js';
 import { LINK_PROTOCOL } from '../link/frames.js';
 import { LineTap, startError, type OutputSink } from '../link/shim-output.js';
@@ -305,6 +306,22 @@ export class Worker extends EventEmitter {
         return;
       }
       this.child = child;
+      const spawnFailed = (e: Error | null): GatewayError => {
+        const kind = outOfFiles(e);
+        const why = kind ? outOfFilesReason(kind) : (e?.message ?? 'spawn failed');
+        return new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason: `cannot run ${opts.python}: ${why}`, openFiles: kind ?? undefined, cause: e ?? undefined });
+      };
+      // Out of file descriptors, Node gives up before it makes the pipes (no stdio at all) and
+      // says why only on the next tick, as the child's spawnError.
+      if (child.process.stdio === undefined) {
+        this.exitPromise = child.whenExited().then(() => {
+          this._state = 'exited';
+          settled = true;
+          reject(spawnFailed(child.spawnError));
+          this.emit('exit', null, null);
+        });
+        return;
+      }
       const niced = opts.startNice !== undefined && process.getuid?.() === 0 && child.pid !== undefined && setNice(child.pid, opts.startNice);
       pipeOutput(child.process.stdout, out);
       pipeOutput(child.process.stderr, err);
@@ -355,7 +372,7 @@ export class Worker extends EventEmitter {
           this._state = 'exited';
           this.stopHeartbeat();
           if (child.spawnError !== null && child.pid === undefined) {
-            fail(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason: `cannot run ${opts.python}: ${child.spawnError.message}`, cause: child.spawnError }));
+            fail(spawnFailed(child.spawnError));
             link.fail('the worker could not be spawned');
             resolveExit();
             this.emit('exit', null, null);

@@ -1,0 +1,38 @@
+// Running out of file descriptors shows as errors from wherever the next one was wanted: spawn's
+// EMFILE (Node then leaves the child without its pipes), get-port's `uv_interface_addresses
+// returned Unknown system error 24`, a write's EMFILE. With many apps under --apps (each keeps its
+// log open, each running worker four more) it is the first limit a host meets, so the messages
+// say which limit it is and what raises it, instead of a TypeError or the error's own words.
+import { readFileSync } from 'node:fs';
+
+const EMFILE = 24;
+const ENFILE = 23;
+
+/** 'EMFILE' (the gateway's own limit), 'ENFILE' (the host's), or null: another error. */
+export function outOfFiles(err: unknown): 'EMFILE' | 'ENFILE' | null {
+  if (!(err instanceof Error)) return null;
+  const e = err as NodeJS.ErrnoException & { info?: { errno?: number; code?: string } };
+  const codes = [e.code, e.info?.code];
+  const errnos = [e.errno, e.info?.errno].map((n) => (typeof n === 'number' ? Math.abs(n) : null));
+  if (codes.includes('EMFILE') || errnos.includes(EMFILE)) return 'EMFILE';
+  if (codes.includes('ENFILE') || errnos.includes(ENFILE)) return 'ENFILE';
+  return null;
+}
+
+/** The gateway's open-files limit (the soft one, which Node raised to the hard one), or null. */
+export function openFilesLimit(): number | null {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    return soft === undefined || !/^\d+$/.test(soft) ? null : Number(soft);
+  } catch {
+    return null;
+  }
+}
+
+/** What ran out, for a message's reason: `EMFILE: the gateway's open-files limit (256) is reached`. */
+export function outOfFilesReason(kind: 'EMFILE' | 'ENFILE'): string {
+  if (kind === 'ENFILE') return "ENFILE: the host's open-files table is full (fs.file-max)";
+  const limit = openFilesLimit();
+  return `EMFILE: the gateway's open-files limit${limit === null ? '' : ` (${limit})`} is reached`;
+}

@@ -1,0 +1,87 @@
+// The gateway's open-files limit reached (300 apps under `ulimit -n 256`: each keeps its log
+// open, each worker four more): a wake that cannot spawn its worker or its routed process says
+// EMFILE, the limit, and how to raise it, where it said `TypeError: Cannot read properties of
+// undefined (reading '4')` (spawn gives up before making the pipes) or get-port's `Unknown
+// system error 24`; the gateway keeps running, and the apps wake once there is room again.
+// The limit is lowered on the running gateway with prlimit (the soft one only, so that it can
+// be put back), to just above what it holds while its apps sleep.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { request } from 'undici';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { hasProgram, runIf } from '../helpers/skip.js';
+import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
+
+const test = suite('open-files limit');
+const ifPrlimit = runIf(test, hasProgram('prlimit'), 'needs prlimit (util-linux)');
+const work = tempDir('apppkg-open-files-');
+let gw: RunningGateway | null = null;
+
+test.after(async () => {
+  await stopGatewayChecked(gw, work);
+});
+
+/** The soft and hard open-files limits of `pid`. */
+function limits(pid: number): [string, string] {
+  const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!;
+  const [soft, hard] = line.slice('Max open files'.length).trim().split(/\s+/);
+  return [soft, hard];
+}
+
+function setSoftLimit(pid: number, soft: number | string, hard: string): void {
+  const run = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:${hard}`], { encoding: 'utf8', timeout: 10_000 });
+  assert.is(run.status, 0, `prlimit: ${run.stderr}`);
+}
+
+async function get(path: string): Promise<{ status: number; body: string }> {
+  const res = await request(`${gw!.url}${path}`, { headersTimeout: 60_000 });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway runs on, and the apps wake once there is room', async () => {
+  const apps = join(work.path, 'apps');
+  mkdirSync(apps);
+  writePackage(apps, 'hello', {
+    'app.yaml': 'platform: python, wsgi\napp: app:application\n',
+    'app.py': "def application(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hello']\n",
+  });
+  addPackage(apps, 'command-server', 'site');
+  const envFile = join(work.path, 'environment.yaml');
+  writeFileSync(envFile, 'defaults:\n  idle_timeout: 1\n  workers: 1\n', { mode: 0o600 });
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
+  const pid = gw.child.pid!;
+  await waitFor(async () => (await gatewayStatus(gw!)).apps.every((a: any) => a.state === 'idle'), 30_000, 'both apps asleep');
+
+  const [soft, hard] = limits(pid);
+  const answers: Array<{ status: number; body: string }> = [];
+  for (const path of ['/hello/', '/site/']) {
+    // Room for the client's connection and a little more, not for a worker's pipes.
+    setSoftLimit(pid, readdirSync(`/proc/${pid}/fd`).length + 3, hard);
+    try {
+      answers.push(await get(path));
+    } finally {
+      setSoftLimit(pid, soft, hard);
+    }
+  }
+  assert.equal(answers.map((a) => a.status), [503, 503], answers.map((a) => a.body).join('\n'));
+  assert.match(answers[0].body, 'APPPKG_WORKER_START_FAILED');
+  assert.match(answers[1].body, 'APPPKG_PROCESS_START_FAILED');
+
+  const problems = (await gatewayStatus(gw)).apps.map((a: any) => a.problem);
+  for (const problem of problems) {
+    assert.match(problem.message, /EMFILE: the gateway's open-files limit \(\d+\) is reached/);
+    assert.match(problem.hint, 'LimitNOFILE=65536');
+  }
+  assert.not.match(gw.output(), /TypeError|Unknown system error/);
+  assert.is(gw.child.exitCode, null, 'the gateway runs on');
+
+  // Tried again after the wake's back-off (status's idle.nextWakeAt), with room now.
+  await waitFor(async () => (await get('/hello/')).status === 200, 30_000, 'hello to wake with room again');
+  await waitFor(async () => (await get('/site/')).status === 200, 30_000, 'site to wake with room again');
+});
+
+test.run();
