@@ -59,8 +59,14 @@ ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway ru
   const [soft, hard] = limits(pid);
   const answers: Array<{ status: number; body: string }> = [];
   for (const path of ['/hello/', '/site/']) {
-    // Room for the client's connection and a little more, not for a worker's pipes.
-    setSoftLimit(pid, readdirSync(`/proc/${pid}/fd`).length + 3, hard);
+    // Room for the client's connection, not for a worker's pipes nor a port's probe socket;
+    // counted once nothing is opening or closing (the last wake's failure let go of its files).
+    const held = await waitFor(async () => {
+      const before = readdirSync(`/proc/${pid}/fd`).length;
+      await new Promise((r) => setTimeout(r, 300));
+      return readdirSync(`/proc/${pid}/fd`).length === before ? before : 0;
+    }, 10_000, 'the open files to hold still');
+    setSoftLimit(pid, held + 1, hard);
     try {
       answers.push(await get(path));
     } finally {
