@@ -17,6 +17,7 @@ import { UNENDED_MARK } from '../link/shim-output.js';
 import { eachLine, wholeCharacters } from '../log/byte-lines.js';
 import { Child } from './child.js';
 import { delay } from './process-group.js';
+import { spawnReason } from './spawn-reason.js';
 
 export interface CommandProcessOptions {
   /** The app's name, for messages. */
@@ -307,10 +308,7 @@ export class CommandProcess extends EventEmitter {
 
   private gone(): string {
     const child = this.child;
-    if (child?.spawnError) {
-      const kind = outOfFiles(child.spawnError);
-      return `it could not be spawned: ${kind ? outOfFilesReason(kind) : child.spawnError.message}`;
-    }
+    if (child?.spawnError) return `it could not be spawned: ${spawnReason(child.spawnError, '/bin/sh', this.opts.cwd).reason}`;
     return this.exitCode !== null ? `it exited with status ${this.exitCode}` : `it was killed by ${this.exitSignal ?? 'a signal'}`;
   }
 

@@ -10,7 +10,6 @@ import os from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.js';
-import { outOfFiles, outOfFilesReason } from '../open-files.js';
 import { SHIM_MAIN } from '../link/shim-path.js';
 import { LINK_PROTOCOL } from '../link/frames.js';
 import { LineTap, startError, type OutputSink } from '../link/shim-output.js';
@@ -20,6 +19,7 @@ import { EarliestTimer } from './earliest-timer.js';
 import { delay } from './process-group.js';
 import { probeLink } from './probe.js';
 import { mib } from './recycle.js';
+import { spawnReason } from './spawn-reason.js';
 
 export type { OutputSink };
 
@@ -307,9 +307,8 @@ export class Worker extends EventEmitter {
       }
       this.child = child;
       const spawnFailed = (e: Error | null): GatewayError => {
-        const kind = outOfFiles(e);
-        const why = kind ? outOfFilesReason(kind) : (e?.message ?? 'spawn failed');
-        return new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason: `cannot run ${opts.python}: ${why}`, openFiles: kind ?? undefined, cause: e ?? undefined });
+        const { reason, openFiles } = spawnReason(e, opts.python, opts.cwd);
+        return new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason, openFiles, cause: e ?? undefined });
       };
       // Out of file descriptors, Node gives up before it makes the pipes (no stdio at all) and
       // says why only on the next tick, as the child's spawnError.
