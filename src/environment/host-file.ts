@@ -420,6 +420,15 @@ export interface MergedAppConfig extends HostAppConfig {
 }
 
 /**
+ * One per-app key of `appName` (its entry under apps: over `defaults:`), without the whole of
+ * overridesFor: the registry asks for it for every app at every publish.
+ */
+export function overrideOf<K extends keyof AppOverrides>(env: HostEnvironment, appName: string, key: K): AppOverrides[K] {
+  const app = Object.hasOwn(env.apps, appName) ? env.apps[appName] : undefined;
+  return app?.[key] ?? env.defaults[key];
+}
+
+/**
  * How the host runs the app `appName`: its entry under apps: over `defaults:`, the interpreter
  * falling back to the top-level `python:`, and its settings over the shared ones.
  */

@@ -92,3 +92,29 @@ export function publishedApps(
   }
   return { serving, refused };
 }
+
+export interface Publication {
+  serving: ServingApp[];
+  refused: RefusedApp[];
+}
+
+/**
+ * Whether `a` and `b` hand the proxy the same: each app served by the same instance at the same
+ * routes, the same refusals. The registry publishes after every judging, reconcile and switch;
+ * most change nothing, and each rebuilds the proxy's routes for every app, which made a start of
+ * 300 apps publish 1,400 times (13 s of the gateway's one thread).
+ */
+export function samePublication(a: Publication, b: Publication): boolean {
+  const sameRoutes = (x: RouteSpec[], y: RouteSpec[]): boolean =>
+    x.length === y.length && x.every((r, i) => r.host === y[i].host && r.prefix === y[i].prefix && r.implicit === y[i].implicit);
+  const sameList = <T>(x: Array<T | null>, y: Array<T | null>): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+  return (
+    a.serving.length === b.serving.length &&
+    a.refused.length === b.refused.length &&
+    a.serving.every((s, i) => s.name === b.serving[i].name && s.instance === b.serving[i].instance && sameRoutes(s.routes, b.serving[i].routes)) &&
+    a.refused.every((r, i) => {
+      const o = b.refused[i];
+      return r.name === o.name && r.code === o.code && r.startWaitMs === o.startWaitMs && sameRoutes(r.routes, o.routes) && sameList(r.processRoutes ?? [], o.processRoutes ?? []);
+    })
+  );
+}

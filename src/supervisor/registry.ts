@@ -28,7 +28,7 @@ import path from 'node:path';
 import type { BrokenPackageStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
-import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
+import { overrideOf, type HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import type { GatewayError } from '../errors.js';
 import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
@@ -37,7 +37,7 @@ import { noteBrokenDescription } from './broken-description.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
 import { JudgingQueue } from './judging-queue.js';
 import { pruneRunHelpers } from './prune-run-helpers.js';
-import { publishedApps, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
+import { publishedApps, samePublication, type Publication, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
 import { ReconcileScheduler, reconcileFailure } from './reconcile-scheduler.js';
 import { startTimeoutMsOf } from './start-app.js';
 import { idleTimeoutOf, registryStatus, type SupervisedAppStatus } from './registry-status.js';
@@ -95,6 +95,8 @@ export class Registry {
   private readonly judge: VersionJudge;
   /** The environment file as last read: what an app that starts now is started with. */
   private currentHostEnv: HostEnvironment;
+  /** What the proxy was handed last: a publish that would hand it the same again is left out. */
+  private published: Publication | null = null;
   /** The run helpers its starts wrote, and when it began: what pruneHelpers may remove. */
   private readonly helperDirs = new Set<string>();
   private readonly startedAt = Date.now();
@@ -297,8 +299,10 @@ export class Registry {
 
   /** Hands the proxy the serving version of every app, with its routes. */
   private publish(): void {
-    const { serving, refused } = publishedApps(this.records, this.broken, this.opts.routesOf, (name) => startTimeoutMsOf(overridesFor(this.currentHostEnv, name)));
-    this.opts.publish(serving, refused);
+    const next = publishedApps(this.records, this.broken, this.opts.routesOf, (name) => startTimeoutMsOf({ startTimeout: overrideOf(this.currentHostEnv, name, 'startTimeout') }));
+    if (this.published !== null && samePublication(this.published, next)) return;
+    this.published = next;
+    this.opts.publish(next.serving, next.refused);
   }
 
   /** Why `name` does not serve (or the broken description of the one package), or null. */
