@@ -241,6 +241,12 @@ function renderApps(status) {
     // Moved only when out of the status's order: a node taken out of the document forgets how
     // far its boxes were scrolled. Placed before it is drawn: the log box scrolls by its height.
     if (appsRoot.children[i] !== c.root) appsRoot.insertBefore(c.root, appsRoot.children[i] ?? null);
+    // Drawn again only when its status changed: with 300 apps, drawing every card at every
+    // event (up to two a second) kept the page's main thread busy all the time. Times in it
+    // move on by themselves (tick).
+    const drawn = JSON.stringify([app, status.access ?? null]);
+    if (c.drawn === drawn) return;
+    c.drawn = drawn;
     renderApp(c, app, status.access);
   });
   if (!status.apps.length) appsRoot.append(h('p', { class: 'empty' }, 'No apps are configured.'));

@@ -1,0 +1,57 @@
+// The status page with many apps (SPEC 5.6: 300 on one host): each status event redrew every
+// app's card, its summary, processes, history and log, so with 300 apps and a few waking the
+// page's main thread was busy all the time (long tasks adding up to more than the time
+// measured). A card is drawn again only when its app's status changed. Against the admin server
+// with a status of 120 apps of which one changes at every event, in Debian's chromium.
+import { existsSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chromium, type Browser } from 'playwright-core';
+import { GatewayMetrics } from '../../src/admin/metrics.js';
+import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
+import type { AppStatus } from '../../src/admin/status-types.js';
+import { runIf } from '../helpers/skip.js';
+import { fakeProvider, fakeStatus } from './fake-status.js';
+
+const test = suite('status page, many apps');
+const CHROMIUM = '/usr/bin/chromium';
+const inBrowser = runIf(test, existsSync(CHROMIUM), `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
+const APPS = 120;
+let server: AdminServer | null = null;
+let browser: Browser | null = null;
+
+test.after(async () => {
+  await browser?.close().catch(() => {});
+  await server?.close();
+});
+
+inBrowser(`of ${APPS} apps, only the one whose status changed is drawn again at each event`, async () => {
+  let asked = 0;
+  const blog = fakeStatus().apps[0];
+  const provider = {
+    ...fakeProvider(),
+    status: () => {
+      asked++;
+      const apps: AppStatus[] = Array.from({ length: APPS }, (_, i) => ({ ...blog, name: `app${String(i).padStart(3, '0')}`, mount: `/app${i}` }));
+      // The first app serves a request between every two statuses.
+      apps[0] = { ...apps[0], requests: 1000 + asked };
+      return { ...fakeStatus(), apps };
+    },
+  };
+  server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/`);
+  const last = `app${String(APPS - 1).padStart(3, '0')}`;
+  await page.waitForSelector(`[data-app="${last}"] [data-requests]`, { timeout: 30_000 });
+  const first = Number(await page.$eval('[data-app="app000"] [data-requests]', (el) => (el as HTMLElement).dataset.requests));
+  await page.evaluate(() => ((window as any).drawn = [...document.querySelectorAll('[data-app] [data-requests]')]));
+  // Two events more, each with app000's count up.
+  await page.waitForFunction((seen) => Number((document.querySelector('[data-app="app000"] [data-requests]') as HTMLElement).dataset.requests) >= seen + 2, first, { timeout: 30_000 });
+  const kept = await page.evaluate(() => (window as any).drawn.map((el: Element) => el.isConnected));
+  assert.is(kept.length, APPS);
+  assert.is(kept[0], false, 'app000 is drawn again');
+  assert.is(kept.filter(Boolean).length, APPS - 1, 'the other cards are left as they were');
+});
+
+test.run();
