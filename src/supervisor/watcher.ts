@@ -43,6 +43,8 @@ export class AppsWatcher {
     private readonly debounceMs = 300,
     /** Package directories whose every file counts (the registry's refused, settling and rolled-back-from versions). */
     private readonly watchedDirs: () => string[] = () => [],
+    /** The gateway's log: a watch refused is said there, with what is seen without it. */
+    private readonly say: (line: string) => void = () => {},
   ) {
     this.signature = this.currentSignature();
   }
@@ -59,8 +61,13 @@ export class AppsWatcher {
       this.fsWatcher.on('error', () => {
         // The poll still runs; fs.watch is only the fast path.
       });
-    } catch {
+    } catch (err) {
+      // The poll still runs, but a deploy is then seen up to a scan later, and a host whose
+      // inotify watches ran out (ENOSPC: every `fs.watch` of the user's processes counts) should know.
       this.fsWatcher = null;
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      const why = code === 'ENOSPC' ? 'ENOSPC: the inotify watches of this user are used up; raise fs.inotify.max_user_watches with sysctl' : code;
+      this.say(`cannot watch ${this.appsDir} for changes (${why}); changes under it are seen by the scan every ${this.pollMs / 1000} s (--watch-interval)`);
     }
     // A poll never postpones a pending check: polling more often than the debounce would
     // otherwise put the check off for ever (--watch-interval 0.2).
