@@ -395,3 +395,48 @@ export async function spacedOut(port: number, pieces: Array<Buffer | string>, ga
     socket.destroy();
   }
 }
+
+/**
+ * Whether `pid` (or a process under it) holds the server side of the loopback TCP connection
+ * whose client end is `clientPort`: the gateway has accepted it. What a test waits for before
+ * it resets a connection whose peer the gateway must still be able to name (a busy event loop
+ * accepts late, and a reset before the accept leaves no peer to ask the kernel for).
+ */
+export async function acceptedBy(pid: number, clientPort: number): Promise<boolean> {
+  const { readFileSync, readdirSync, readlinkSync } = await import('node:fs');
+  const hexPort = clientPort.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // fields: sl local_address rem_address st ... uid timeout inode
+      if (fields.length > 9 && fields[2].endsWith(`:${hexPort}`)) inodes.add(fields[9]);
+    }
+  }
+  if (inodes.size === 0) return false;
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) pids.push(...(await childPids(pids[i])));
+  for (const each of pids) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${each}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const target = readlinkSync(`/proc/${each}/fd/${fd}`);
+        if (target.startsWith('socket:[') && inodes.has(target.slice(8, -1))) return true;
+      } catch {
+        // closed while we looked
+      }
+    }
+  }
+  return false;
+}

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { writePackage } from '../helpers/apps-dir.js';
-import { rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { acceptedBy, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('access log: the request line as sent, and who ended a response');
 const apps = tempDir('apppkg-cut-apps-');
@@ -122,7 +122,8 @@ test('a client that sends a request node:http cannot parse and resets at once is
     const socket = net.connect(port(), '127.0.0.1');
     socket.on('error', () => {});
     await new Promise((r) => socket.once('connect', r));
-    await new Promise((r) => setTimeout(r, 50)); // accepted: a reset before it leaves no peer to name
+    // Accepted: a reset before it leaves no peer to name (a fixed 50 ms was not enough under a full run's load).
+    await waitFor(() => acceptedBy(gw!.child.pid!, socket.localPort!), 10_000, 'the gateway to accept the connection');
     socket.write(`GET /cuts/reset-${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n`);
     socket.resetAndDestroy();
   }
