@@ -659,8 +659,11 @@ export const ERROR_CODES = {
   APPPKG_COMMAND_TIMEOUT: {
     summary: 'A lifecycle hook that a deploy runs (`commands.install` at an app\'s first start, `commands.update` before a new version takes traffic) ran past its bound (`--hook-timeout`, 600 s by default) and was stopped with everything it started (SIGTERM, SIGKILL 3 s later). The version never takes traffic: the one before keeps serving.',
     message: (d) => `${str(d.command)} did not finish within ${str(d.seconds)} s (--hook-timeout): it was stopped, with what it started`,
+    // serve echoes the hook's output and has no service to reload: it runs the hook at its next start.
     hint: (d) =>
-      `read its output in ${d.log ? str(d.log) : 'the app log'} for where it waited (a lock the database holds, a prompt for input); a hook that needs longer needs a longer --hook-timeout SECONDS; then \`systemctl reload apppkg-gateway\` (SIGHUP) runs it again`,
+      d.serve
+        ? 'read its output above for where it waited (a lock the database holds, a prompt for input); a hook that needs longer needs a longer --hook-timeout SECONDS; then run `apppkg-gateway serve` again, which runs it again'
+        : `read its output in ${d.log ? str(d.log) : 'the app log'} for where it waited (a lock the database holds, a prompt for input); a hook that needs longer needs a longer --hook-timeout SECONDS; then \`systemctl reload apppkg-gateway\` (SIGHUP) runs it again`,
     exitStatus: 1,
     example: { command: 'commands.update (python manage.py migrate)', seconds: 600 },
   },

@@ -127,6 +127,26 @@ export function intOption(value: unknown, key: string, min: number, command: str
   return n;
 }
 
+/** Digits with an optional fraction: Number() also takes "" (0), " 5", "0x1e" and "1e3". */
+const SECONDS = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+/**
+ * --hook-timeout (the gateway's and serve's) in milliseconds: how long commands.install or
+ * commands.update may run. 0 would stop every hook at once, so it is refused as bad usage.
+ */
+export function hookTimeoutOption(value: unknown, command: string): number {
+  if (value === undefined) return 600_000;
+  const n = typeof value === 'string' && SECONDS.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `--hook-timeout: expected a number of seconds > 0, found ${JSON.stringify(value)}`,
+      command,
+      fix: 'give --hook-timeout a number of seconds above 0 (a fraction is fine), e.g. --hook-timeout 1800',
+    });
+  }
+  return Math.round(n * 1000);
+}
+
 /** Options every command that acts on one app directory takes. */
 export const APP_OPTIONS: Options = {
   environment: { type: 'string', short: 'e' },

@@ -508,7 +508,7 @@ export class VersionJudge {
     const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs, onTimeout: () => (timedOut = true), background: { stop: this.stop } });
     log.end();
     // Said as what it is: "exited with status 143" read as the hook's own failure.
-    if (timedOut) throw new GatewayError('APPPKG_COMMAND_TIMEOUT', { command: `commands.${hook} (${command})`, seconds: this.opts.hookTimeoutMs / 1000 });
+    if (timedOut) throw new GatewayError('APPPKG_COMMAND_TIMEOUT', { command: `commands.${hook} (${command})`, seconds: this.opts.hookTimeoutMs / 1000, ...(this.opts.mode === 'development' ? { serve: true } : {}) });
     if (status !== 0) {
       throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${hook} (${command})`, status });
     }

@@ -360,6 +360,34 @@ test('issue 13 item 5: serve runs commands.install on the first run of an app, a
   }
 });
 
+test('serve --hook-timeout stops a commands.install that hangs at the first run, with what it started, and exits 1 saying so', async () => {
+  const work = tempDir('apppkg-serve-hook-timeout-');
+  const fresh = tempDir('apppkg-serve-hook-timeout-state-');
+  try {
+    const dir = environApp(work.path, 'hangs');
+    const pidFile = join(work.path, 'hook.pids');
+    // The shell and a child of it: both must go at the bound, not at serve's 600 s default.
+    const install = `echo $$ >> ${pidFile}; sleep 300 & echo $! >> ${pidFile}; wait`;
+    writeFileSync(join(dir, 'app.yaml'), `platform: python, wsgi\napp: envapp:application\ncommands:\n  install: ${JSON.stringify(install)}\n`);
+    const r = await runCli(['serve', dir, '--port', '0', '--state-dir', fresh.path, '--hook-timeout', '2'], { ms: 60_000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, /commands\.install \(.*\) did not finish within 2 s \(--hook-timeout\): it was stopped, with what it started/);
+    // serve echoes the hook's output and has no service to reload.
+    assert.match(r.stderr, /fix: read its output above .* run `apppkg-gateway serve` again/);
+    assert.not.match(r.stderr, /systemctl/);
+    const pids = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
+    assert.is(pids.length, 2, String(pids));
+    await assertNoOrphans(pids, 10_000);
+
+    const zero = await runCli(['serve', dir, '--port', '0', '--state-dir', fresh.path, '--hook-timeout', '0']);
+    assert.is(zero.status, 2, zero.stderr);
+    assert.match(zero.stderr, /--hook-timeout: expected a number of seconds > 0, found "0"/);
+  } finally {
+    work.remove();
+    fresh.remove();
+  }
+});
+
 test('issue 13 item 6: serve --reload waits for an app that fails to import at start, and serves it once fixed', async () => {
   const work = tempDir('apppkg-reload-broken-');
   try {

@@ -1,7 +1,7 @@
 // `apppkg-gateway --apps DIR`: argv -> Gateway.start -> the addresses printed -> SIGHUP reloads
 // the environment file and rescans -> SIGTERM/SIGINT stops. Everything else is the library's (src/gateway.ts).
 import { resolve } from 'node:path';
-import { APP_OPTIONS, APP_OPTION_HELP, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, hookTimeoutOption, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { sayOnStderr } from '../../gateway-options.js';
@@ -86,10 +86,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   }
   const watchInterval = seconds(args.values['watch-interval'], '--watch-interval', 2);
   const settle = seconds(args.values.settle, '--settle', 1);
-  const hookTimeout = seconds(args.values['hook-timeout'], '--hook-timeout', 600);
-  if (hookTimeout === 0) {
-    throw new GatewayError('APPPKG_USAGE', { reason: '--hook-timeout: expected a number of seconds > 0, found "0"', command: '', fix: 'give --hook-timeout a number of seconds above 0, e.g. --hook-timeout 1800' });
-  }
+  const hookTimeoutMs = hookTimeoutOption(args.values['hook-timeout'], '');
   const maxWorkersText = args.values['max-workers'] as string | undefined;
   if (maxWorkersText !== undefined && !/^[1-9][0-9]*$/.test(maxWorkersText)) {
     throw new GatewayError('APPPKG_USAGE', { reason: `--max-workers: expected a whole number of at least 1, found ${JSON.stringify(maxWorkersText)}`, command: '', fix: 'give --max-workers a whole number of at least 1, e.g. --max-workers 8' });
@@ -123,7 +120,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     headerTimeoutMs: Math.round(headerTimeout * 1000),
     watchIntervalMs: watchInterval * 1000,
     settleMs: settle * 1000,
-    hookTimeoutMs: Math.round(hookTimeout * 1000),
+    hookTimeoutMs,
     maxWorkers: maxWorkersText === undefined ? undefined : Number(maxWorkersText),
     say,
   });

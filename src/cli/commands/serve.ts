@@ -2,7 +2,7 @@
 // directory (src/gateway.ts), its output echoed, commands.install run on its first run,
 // --reload replacing its workers on a change (and waiting for one when the app cannot start).
 import { resolve } from 'node:path';
-import { APP_OPTIONS, APP_OPTION_HELP, intOption, parseAddr, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, hookTimeoutOption, intOption, parseAddr, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { Gateway } from '../../gateway.js';
 import { sayOnStderr } from '../../gateway-options.js';
 import { GatewayError } from '../../errors.js';
@@ -14,13 +14,14 @@ export const spec: CommandSpec = {
   summary:
     'Serve one app, mounted at /, for development (APPPKG_ENV=development: tracebacks in 500 answers).\n' +
     "Runs commands.install on the app's first run; your environment is passed on beneath the app's variables.",
-  usage: 'apppkg-gateway serve [APP_DIR] [--port N] [--host HOST] [--reload] [--workers N] [--threads N] [--environment FILE] [--state-dir DIR]',
+  usage: 'apppkg-gateway serve [APP_DIR] [--port N] [--host HOST] [--reload] [--workers N] [--threads N] [--hook-timeout SECONDS] [--environment FILE] [--state-dir DIR]',
   optionHelp: [
     ['-p, --port N', 'port to listen on (default 8000; 0 picks a free one)'],
     ['--host HOST', 'address to listen on (default 127.0.0.1)'],
     ['--reload', 'restart the workers when a .py or .pth file or app.yaml under APP_DIR changes; an app that fails to start is retried then'],
     ['--workers N', 'Python worker processes (default 2)'],
     ['--threads N', 'concurrent requests per worker (default 8)'],
+    ['--hook-timeout SECONDS', "how long commands.install may run at the app's first run before it is stopped, with what it started, and serve exits 1 (default 600)"],
     ...APP_OPTION_HELP,
   ],
   options: {
@@ -29,6 +30,7 @@ export const spec: CommandSpec = {
     reload: { type: 'boolean' },
     workers: { type: 'string' },
     threads: { type: 'string' },
+    'hook-timeout': { type: 'string' },
     ...APP_OPTIONS,
   },
   allowPositionals: 1,
@@ -59,6 +61,8 @@ export async function run(args: ParsedCommand): Promise<number> {
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const listen = parseAddr(`${host.includes(':') ? `[${host}]` : host}:${portText}`, '--port');
   const dir = resolve(args.positionals[0] ?? '.');
+  // Read before the start, as the gateway's: a mistyped value is bad usage, not a hook stopped at once.
+  const hookTimeoutMs = hookTimeoutOption(args.values['hook-timeout'], 'serve');
   // From here, not from "listening on": a Ctrl-C while a slow import or an install hook runs
   // stops them, as it would later, instead of Node's default killing us with them running.
   const { stopped, stopWaiting } = watchStopSignals();
@@ -74,6 +78,7 @@ export async function run(args: ParsedCommand): Promise<number> {
       reload: args.values.reload === true,
       workers: intOption(args.values.workers, '--workers', 1, 'serve', 2),
       threads: intOption(args.values.threads, '--threads', 1, 'serve', 8),
+      hookTimeoutMs,
       graceMs: 10_000,
       say,
     });
