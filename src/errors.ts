@@ -552,6 +552,14 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { app: 'cal_wsgi:application', where: 'cal_wsgi.py:3', reason: "ModuleNotFoundError: No module named 'radicale'", module: 'radicale', package: 'python3-radicale', system: '/usr/bin/python3', interpreter: '/root/.pyenv/versions/3.12.1/bin/python3.12' },
   },
+  APPPKG_APP_MODULE_NOT_INSTALLED: {
+    summary: 'Importing the `app:` module of an app that lists `deb:` failed for want of a module that no package installed here gives to the system interpreter, while apt knows a package named for it (`python3-NAME`, Debian\'s rule): likely one that `deb:` should list. Only a guess from the name: the package may hold another module.',
+    message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}; no package installed here gives ${str(d.module)} to ${str(d.system)}`,
+    hint: (d) =>
+      `a guess from its name: apt knows ${str(d.package)}, which may be what gives ${str(d.module)} (\`apt-cache show ${str(d.package)}\` says what it holds); if so, list it in app.yaml, \`${str(d.debLine)}\`, and install it (\`apt-get install ${str(d.package)}\`, or \`apppkg-gateway install --system\` as root)`,
+    exitStatus: 1,
+    example: { app: 'notes:app', where: 'notes.py:2', reason: "ModuleNotFoundError: No module named 'flask_cors'", module: 'flask_cors', package: 'python3-flask-cors', system: '/usr/bin/python3', debLine: 'deb: [python3-flask, python3-flask-cors]' },
+  },
   APPPKG_APP_NOT_CALLABLE: {
     summary: 'The `app:` object exists but is not callable (a module, a string, None).',
     message: (d) => `app: ${str(d.app)} is ${str(d.found)}, expected a WSGI or ASGI callable`,

@@ -289,6 +289,9 @@ def check(config):
     asgi = config["kind"] == "asgi"
     if asgi:
         loop = _install_asgi_loop(config)[0]  # the app's import sees what it sees in a worker
+    # What the interpreter and the shim loaded (Ubuntu's sitecustomize loads apport's hook from
+    # dist-packages) is not the app's: only what its import adds is judged against its deb:.
+    before = set(sys.modules)
     app = load_app(config)
     lifespan = None
     if app is not None and asgi:
@@ -306,11 +309,27 @@ def check(config):
         "executable": sys.executable,
         "sysPath": sys.path,
         "lifespan": lifespan,
+        "distPackages": _dist_packages_loaded(before),
     }))
     # A thread the app started (a background loop at import that is no daemon, one its ASGI
     # startup left running or still waits in) must not hold check's exit: Python joins it
     # first, and check failed saying the import did not finish within its deadline.
     exit_now(0)
+
+
+def _dist_packages_loaded(before):
+    """[[top-level name, file]] for each top-level module whose modules the app loaded from a
+    dist-packages directory (where Debian's packages put theirs; a namespace package is named by
+    its first submodule's file). The gateway asks dpkg whose they are: one that app.yaml's deb:
+    does not account for makes check warn."""
+    found = {}
+    for name in sorted(set(sys.modules) - before):
+        top = name.partition(".")[0]
+        module = sys.modules.get(name)
+        where = getattr(module, "__file__", None)
+        if top not in found and isinstance(where, str) and "dist-packages" in where.split(os.sep):
+            found[top] = where
+    return sorted([name, where] for name, where in found.items())
 
 
 def open_link():

@@ -65,6 +65,30 @@ async function owningPackage(module: string, file: string): Promise<string | nul
 }
 
 /**
+ * The package to install for each of `modules` ([top-level name, file]), by owningPackage's rule,
+ * from one `dpkg -S` for all: an import loads tens of them. Absent: a file of no package (pip's).
+ */
+export async function owningPackages(modules: ReadonlyArray<readonly [string, string]>): Promise<Map<string, string>> {
+  const packages = new Map<string, string>();
+  if (modules.length === 0) return packages;
+  const places = [...new Set(modules.flatMap(([, file]) => (path.basename(file) === '__init__.py' ? [file, path.dirname(file)] : [file])))];
+  // Exit status 1 when any path is of no package: the others' lines are still said.
+  const answer = await programOutput('dpkg', ['-S', ...places], { timeoutMs: ASK_MS });
+  const owners = new Map<string, string[]>();
+  for (const line of answer.stdout.split('\n')) {
+    const at = line.lastIndexOf(': ');
+    if (at > 0) owners.set(line.slice(at + 2), line.slice(0, at).split(', ').map((n) => n.split(':')[0]).filter(Boolean));
+  }
+  for (const [module, file] of modules) {
+    const own = owners.get(file) ?? [];
+    const shared = path.basename(file) === '__init__.py' ? (owners.get(path.dirname(file)) ?? []) : [];
+    const name = [...own, ...shared].find((n) => namedFor(module, n)) ?? own[0];
+    if (name !== undefined) packages.set(module, name);
+  }
+  return packages;
+}
+
+/**
  * The Debian package from which the system interpreter imports `module` (a top-level name), or
  * null: not importable there, part of no package (pip installed it), or no dpkg on this host.
  */
@@ -94,11 +118,14 @@ export async function systemPackagesOf(modules: readonly string[]): Promise<stri
  * An import that failed for want of a top-level module the system interpreter imports from a
  * Debian package, in an app that lists neither `deb:` nor `pip:` (so it runs on another
  * interpreter and has no virtualenv to install into): APPPKG_APP_SYSTEM_MODULE, with the
- * traceback; anything else as it is.
+ * traceback. In an app that lists deb:, a module no installed package gives, named by a package
+ * apt knows: APPPKG_APP_MODULE_NOT_INSTALLED (guessDebPackage). Anything else as it is.
  */
 export async function explainSystemModuleImport(err: unknown, desc: Pick<Description, 'deb' | 'pip'>, interpreter: Interpreter): Promise<unknown> {
-  if (!isGatewayError(err) || err.code !== 'APPPKG_APP_IMPORT_FAILED' || desc.deb.length > 0 || desc.pip !== null) return err;
+  if (!isGatewayError(err) || err.code !== 'APPPKG_APP_IMPORT_FAILED') return err;
   const module = /^ModuleNotFoundError: No module named '([A-Za-z_]\w*)/.exec(String(err.details.reason))?.[1];
+  if (desc.deb.length > 0) return module === undefined ? err : guessDebPackage(err, module, desc.deb);
+  if (desc.pip !== null) return err;
   const debPackage = module === undefined ? null : await systemPackageOf(module);
   if (debPackage === null) return err;
   return new GatewayError('APPPKG_APP_SYSTEM_MODULE', {
@@ -107,6 +134,31 @@ export async function explainSystemModuleImport(err: unknown, desc: Pick<Descrip
     package: debPackage,
     system: SYSTEM_PYTHON,
     interpreter: interpreter.executable,
+    cause: err,
+  });
+}
+
+/**
+ * An app with deb: (so on the system interpreter) that imports a module no package installed here
+ * gives: a deb: line missing a package, the likeliest being Debian's name for the module
+ * (python3-flask-cors for flask_cors) when apt knows it and it is not installed. Only a guess,
+ * said as one (APPPKG_APP_MODULE_NOT_INSTALLED); anything else is left as it is.
+ */
+async function guessDebPackage(err: GatewayError, module: string, listed: readonly string[]): Promise<unknown> {
+  if ((await systemModuleFiles([module])).has(module)) return err;
+  const name = `python3-${module.toLowerCase().replace(/_/g, '-')}`;
+  // Installed, it does not give the module after all: the guess would send the user astray.
+  const status = await programOutput('dpkg-query', ['-W', '-f=${Status}', name], { timeoutMs: ASK_MS });
+  if (status.status === 0 && /\sinstalled$/.test(status.stdout.trim())) return err;
+  // --no-all-versions: a package apt has a version of; a purely virtual name fails here.
+  const known = await programOutput('apt-cache', ['show', '--no-all-versions', name], { timeoutMs: ASK_MS });
+  if (known.status !== 0 || !/^Package: /m.test(known.stdout)) return err;
+  return new GatewayError('APPPKG_APP_MODULE_NOT_INSTALLED', {
+    ...err.details,
+    module,
+    package: name,
+    system: SYSTEM_PYTHON,
+    debLine: `deb: [${[...listed, name].join(', ')}]`,
     cause: err,
   });
 }

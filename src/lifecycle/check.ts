@@ -20,6 +20,7 @@ import { overridesFor, type HostEnvironment } from '../environment/host-file.js'
 import { supervisedEnvironment } from '../environment/app-env.js';
 import { stdlibNameProblem } from '../environment/stdlib-modules.js';
 import { explainSystemModuleImport } from '../environment/system-module.js';
+import { unlistedPackages } from '../environment/deb-coverage.js';
 import { findUser } from '../environment/run-as.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import { shellWord } from '../shell-words.js';
@@ -200,6 +201,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         });
         const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
         report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
+        const unlisted = await debWarning(desc, result.distPackages);
+        if (unlisted) report(unlisted);
       }
       for (const item of await programChecks(ctx, env.PATH ?? '')) report(item);
       const hook = desc.commands.check;
@@ -292,6 +295,29 @@ function appsEntryNearMiss(name: string, hostEnv: HostEnvironment): CheckItem | 
     name: 'environment',
     ok: true,
     detail: `${placed(hostEnv.places[key])}WARNING: no apps.${name} in ${hostEnv.file}, but ${key}: did you mean it for this app? Its keys apply to nothing while it is misspelt`,
+    fix: '',
+  };
+}
+
+/**
+ * A warning (an ok line: the app imports here) when the import loaded modules from Debian
+ * packages that deb: neither lists nor pulls in: a host given only what deb: lists fails to
+ * import it. Not for an app with pip: alone, whose virtualenv is where its modules belong.
+ */
+async function debWarning(desc: Description, loaded: Array<[string, string]>): Promise<CheckItem | null> {
+  if (desc.pip !== null && desc.deb.length === 0) return null;
+  const unlisted = await unlistedPackages(loaded, desc.deb);
+  if (unlisted.length === 0) return null;
+  const named = unlisted.map((p) => `${p.name} (${p.modules.join(', ')})`).join(', ');
+  const line = `deb: [${[...desc.deb, ...unlisted.map((p) => p.name)].join(', ')}]`;
+  const them = unlisted.length === 1 ? 'it' : 'them';
+  const listed = desc.deb.length === 0
+    ? `app.yaml lists no deb: packages: on a host without ${them} the app fails to import`
+    : `deb: lists ${desc.deb.join(', ')}, which ${desc.deb.length === 1 ? 'does' : 'do'} not pull ${them} in: on a host given only what deb: lists the app fails to import`;
+  return {
+    name: 'deb',
+    ok: true,
+    detail: `${placed(desc.deb.length === 0 ? undefined : placeOf(desc, ['deb']))}WARNING: the import loaded modules from ${unlisted.length === 1 ? 'a Debian package' : 'Debian packages'} installed here: ${named}; ${listed}. Write \`${line}\``,
     fix: '',
   };
 }

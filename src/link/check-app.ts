@@ -30,6 +30,8 @@ export interface AppCheck {
   sysPath: string[];
   /** An ASGI app: whether it speaks lifespan (its startup and shutdown ran); null for WSGI. */
   lifespan: 'supported' | 'unsupported' | null;
+  /** [top-level module, file] of what the import loaded from dist-packages directories (Debian's). */
+  distPackages: Array<[string, string]>;
 }
 
 /** How long `check` lets an ASGI app's lifespan startup (and then its shutdown) take. */
@@ -108,6 +110,7 @@ export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs
             executable: result.executable ?? appEnv.python,
             sysPath: result.sysPath ?? [],
             lifespan: result.lifespan ?? null,
+            distPackages: result.distPackages ?? [],
           }),
         );
       } else {

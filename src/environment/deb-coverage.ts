@@ -1,0 +1,91 @@
+// Whether app.yaml's `deb:` accounts for the Debian packages the app's import loaded: an app
+// listing `deb: [python3-flask]` that imports flask_login imports here, where
+// python3-flask-login happens to be installed, and fails on a host given only what it lists.
+// A loaded package is accounted for when deb: lists it or a listed package pulls it in:
+// Depends and Pre-Depends, and Recommends, which apt installs with them unless told not to
+// (python3-flask recommends python3-blinker, which flask imports when it is there).
+
+import { readFile } from 'node:fs/promises';
+import { owningPackages } from './system-module.js';
+
+/** dpkg's database of what is installed (its admindir's default). */
+const DPKG_STATUS = '/var/lib/dpkg/status';
+
+/** A Debian package the import loaded that deb: does not account for, and the modules it gave. */
+export interface UnlistedPackage {
+  name: string;
+  modules: string[];
+}
+
+interface Installed {
+  /** Each a list of alternatives (`a | b`), by name. */
+  pulls: string[][];
+}
+
+/** `python3-click (>= 8.0), python3-a | python3:any` as [[python3-click], [python3-a, python3]]. */
+function relations(field: string | undefined): string[][] {
+  if (!field) return [];
+  return field.split(',').map((group) => group.split('|').map((alt) => alt.trim().split(/[\s(]/)[0].split(':')[0]).filter(Boolean));
+}
+
+/** The installed packages (and what each pulls in), and which of them provide each virtual name. */
+function parseStatus(text: string): { installed: Map<string, Installed>; providers: Map<string, string[]> } {
+  const installed = new Map<string, Installed>();
+  const providers = new Map<string, string[]>();
+  for (const stanza of text.split(/\n\s*\n/)) {
+    // Continuation lines (a description's, a conffile list) begin with a space: not fields.
+    const fields = new Map<string, string>();
+    for (const line of stanza.split('\n')) {
+      const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
+      if (m) fields.set(m[1], m[2]);
+    }
+    const name = fields.get('Package');
+    if (!name || !/\sinstalled$/.test(fields.get('Status') ?? '')) continue;
+    // Multi-arch packages have a stanza per architecture: one name, their relations together.
+    const entry = installed.get(name) ?? { pulls: [] };
+    entry.pulls.push(...['Pre-Depends', 'Depends', 'Recommends'].flatMap((f) => relations(fields.get(f))));
+    installed.set(name, entry);
+    for (const [virtual] of relations(fields.get('Provides'))) providers.set(virtual, [...(providers.get(virtual) ?? []), name]);
+  }
+  return { installed, providers };
+}
+
+/** Every installed package `listed` pulls in, themselves included, recursively. */
+function pulledIn(listed: readonly string[], status: ReturnType<typeof parseStatus>): Set<string> {
+  const seen = new Set<string>();
+  const queue = listed.map((n) => n.split(':')[0]);
+  while (queue.length > 0) {
+    const name = queue.pop()!;
+    for (const real of [name, ...(status.providers.get(name) ?? [])]) {
+      if (seen.has(real) || !status.installed.has(real)) continue;
+      seen.add(real);
+      // Each installed alternative: which of them apt chose is not recorded.
+      for (const group of status.installed.get(real)!.pulls) queue.push(...group);
+    }
+  }
+  return seen;
+}
+
+/**
+ * The Debian packages of `loaded` ([top-level module, file], check-app.ts's distPackages) that
+ * neither `listed` (deb:) nor what it pulls in holds, in the order of their first module; []
+ * where dpkg keeps no database (not a Debian host: nothing to judge).
+ */
+export async function unlistedPackages(loaded: ReadonlyArray<readonly [string, string]>, listed: readonly string[]): Promise<UnlistedPackage[]> {
+  if (loaded.length === 0) return [];
+  let text: string;
+  try {
+    text = await readFile(DPKG_STATUS, 'utf8');
+  } catch {
+    return [];
+  }
+  const covered = pulledIn(listed, parseStatus(text));
+  const owners = await owningPackages(loaded);
+  const unlisted = new Map<string, string[]>();
+  for (const [module] of loaded) {
+    const name = owners.get(module);
+    if (name === undefined || covered.has(name)) continue;
+    unlisted.set(name, [...(unlisted.get(name) ?? []), module]);
+  }
+  return [...unlisted].map(([name, modules]) => ({ name, modules }));
+}

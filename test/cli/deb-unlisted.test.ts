@@ -1,0 +1,75 @@
+// An app whose deb: is incomplete: it imports here because the host happens to have a package
+// deb: does not list, and would fail on a host given only what it lists. check warns, naming the
+// package and the line to write. One whose import fails for want of a module no installed
+// package gives is told the package apt knows by Debian's name for it, as a guess.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCli, tempDir } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
+
+const test = suite('cli: deb packages the app uses but deb: does not list');
+const work = tempDir('apppkg-deb-unlisted-');
+test.after(() => work.remove());
+
+function installed(name: string): boolean {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8', timeout: 10_000 });
+  return r.status === 0 && /\sinstalled$/.test(r.stdout.trim());
+}
+
+function aptKnows(name: string): boolean {
+  const r = spawnSync('apt-cache', ['show', '--no-all-versions', name], { encoding: 'utf8', timeout: 20_000 });
+  return r.status === 0 && /^Package: /m.test(r.stdout);
+}
+
+function writeApp(name: string, deb: string[], code: string): string {
+  const dir = join(work.path, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), `platform: python, wsgi\ndeb: [${deb.join(', ')}]\napp: flapp:app\n`);
+  writeFileSync(join(dir, 'flapp.py'), code);
+  return dir;
+}
+
+const withFlaskLogin = runIf(test, installed('python3-flask') && installed('python3-flask-login'), 'needs the Debian packages python3-flask and python3-flask-login installed');
+
+withFlaskLogin('check warns of a Debian package the import loaded that deb: neither lists nor pulls in, with the line to write; not of what deb: pulls in', async () => {
+  const code = 'import flask, flask_login\napp = flask.Flask(__name__)\nflask_login.LoginManager(app)\n';
+  const dir = writeApp('login', ['python3-flask'], code);
+  const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+  assert.is(r.status, 0, `a warning, not a failure:\n${r.stdout}${r.stderr}`);
+  const warning = r.stdout.split('\n').find((l) => /WARNING/.test(l)) ?? '';
+  assert.match(warning, /^ok {4}deb {7}/, r.stdout);
+  assert.match(warning, `${join(dir, 'app.yaml')}:2:6: WARNING: the import loaded modules from a Debian package installed here: python3-flask-login (flask_login); deb: lists python3-flask, which does not pull it in`);
+  assert.match(warning, 'Write `deb: [python3-flask, python3-flask-login]`');
+  // flask's own (werkzeug, jinja2, click, itsdangerous, markupsafe, blinker) come with python3-flask.
+  assert.not.match(warning, /werkzeug|jinja2|blinker|python3-click/);
+
+  const listed = writeApp('login-listed', ['python3-flask', 'python3-flask-login'], code);
+  const again = await runCli(['check', listed, '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+  assert.is(again.status, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /ok {4}app {7}flapp:app imports/);
+  assert.not.match(again.stdout, /WARNING/);
+});
+
+// A package apt knows by the module's name, not installed here: the import fails for want of it.
+const GUESSED = 'python3-flask-cors';
+const canGuess = installed('python3-flask') && !installed(GUESSED) && aptKnows(GUESSED);
+const withGuess = runIf(test, canGuess, `needs python3-flask installed, ${GUESSED} not installed, and apt's cache knowing ${GUESSED}`);
+
+withGuess('a deb: app that fails to import a module no installed package gives: check and serve name the package apt knows for it, as a guess', async () => {
+  const dir = writeApp('cors', ['python3-flask'], 'import flask, flask_cors\napp = flask.Flask(__name__)\n');
+  const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, "ModuleNotFoundError: No module named 'flask_cors'; no package installed here gives flask_cors to /usr/bin/python3");
+  assert.match(r.stdout, 'fix: a guess from its name: apt knows python3-flask-cors, which may be what gives flask_cors');
+  assert.match(r.stdout, '`deb: [python3-flask, python3-flask-cors]`');
+
+  const served = await runCli(['serve', dir, '--port', '0', '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+  assert.is(served.status, 1, served.stderr);
+  assert.match(served.stderr, "No module named 'flask_cors'; no package installed here gives flask_cors to /usr/bin/python3");
+  assert.match(served.stderr, 'a guess from its name: apt knows python3-flask-cors');
+});
+
+test.run();
