@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LOADED_WHEN_USED = [
-  'ajv', 'better-sse', 'ioredis', 'kubernetes-models', 'mailparser', 'pg', 'pidusage', 'prom-client', 'smtp-server', 'undici',
+  'ajv', 'better-sse', 'ioredis', 'kubernetes-models', 'mailparser', 'pg', 'prom-client', 'smtp-server', 'undici',
 ];
 
 const { metafile } = await build({

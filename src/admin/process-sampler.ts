@@ -1,10 +1,9 @@
-// CPU and RSS of the apps' processes for status, from pidusage: it reads /proc/PID/stat on
-// Linux (ps on macOS). The CPU percentage is "over the last interval": the CPU time between
-// two readings of a pid, kept here. pidusage's own figure is 0 for a pid it has not read in
-// the last minute (its first call reads twice at once), so a lone `status` showed a spinning
-// worker at 0%. Samples are taken only when someone asks (the admin's /status, the page's
-// events), at most once per MIN_INTERVAL_MS, so a gateway nobody watches reads nothing;
-// pidusage itself is loaded at the first sample.
+// CPU and RSS of the apps' processes for status, read from /proc (proc-usage.ts). The CPU
+// percentage is "over the last interval": the CPU time between two readings of a pid, kept
+// here; a pid with no recent reading is read twice, FIRST_INTERVAL_MS apart, so a lone `status`
+// shows a spinning worker busy. Samples are taken only when someone asks (the admin's /status,
+// the page's events), at most once per MIN_INTERVAL_MS, so a gateway nobody watches reads nothing.
+import { procUsage } from '../proc-usage.js';
 import type { AppStatus, GatewayStatus } from './status-types.js';
 
 /** Samples closer together than this are answered from the last one. */
@@ -18,15 +17,11 @@ interface Sample {
   rssBytes: number;
 }
 
-/** `ctime`: the CPU time the process has used, ms; `timestamp`: when it was read, ms. */
-type Pidusage = (pid: number) => Promise<{ memory: number; ctime: number; timestamp: number }>;
-
 export class ProcessSampler {
   private samples = new Map<number, Sample>();
   private cpuTimes = new Map<number, { ctime: number; at: number }>();
   private sampledAt = 0;
   private sampling: Promise<void> | null = null;
-  private pidusage: Promise<Pidusage> | null = null;
 
   /** Reads every pid of `status` (unless the last reading is recent); resolves when done. */
   refresh(pids: number[]): Promise<void> {
@@ -54,26 +49,24 @@ export class ProcessSampler {
   }
 
   private async sample(pids: number[]): Promise<void> {
-    const pidusage = await (this.pidusage ??= import('pidusage').then((m) => m.default as unknown as Pidusage));
-    // One pid at a time through allSettled: a process that just exited must not void the rest.
-    const read = (list: number[]) => Promise.allSettled(list.map((pid) => pidusage(pid)));
+    // A process that just exited reads as null and is left out; the rest stand.
+    const read = (list: number[]) => Promise.all(list.map((pid) => procUsage(pid)));
     const now = Date.now();
     const stale = pids.filter((pid) => now - (this.cpuTimes.get(pid)?.at ?? 0) > STALE_MS);
     if (stale.length > 0) {
-      (await read(stale)).forEach((reading, i) => {
-        if (reading.status === 'fulfilled') this.cpuTimes.set(stale[i], { ctime: reading.value.ctime, at: reading.value.timestamp });
+      (await read(stale)).forEach((usage, i) => {
+        if (usage !== null) this.cpuTimes.set(stale[i], { ctime: usage.cpuMs, at: usage.at });
       });
       await new Promise((resolve) => setTimeout(resolve, FIRST_INTERVAL_MS));
     }
     const next = new Map<number, Sample>();
     const times = new Map<number, { ctime: number; at: number }>();
-    (await read(pids)).forEach((reading, i) => {
-      if (reading.status !== 'fulfilled') return;
-      const { ctime, timestamp, memory } = reading.value;
+    (await read(pids)).forEach((usage, i) => {
+      if (usage === null) return;
       const before = this.cpuTimes.get(pids[i]);
-      const cpu = before !== undefined && timestamp > before.at ? ((ctime - before.ctime) / (timestamp - before.at)) * 100 : 0;
-      next.set(pids[i], { cpuPercent: Math.round(Math.max(0, cpu) * 10) / 10, rssBytes: memory });
-      times.set(pids[i], { ctime, at: timestamp });
+      const cpu = before !== undefined && usage.at > before.at ? ((usage.cpuMs - before.ctime) / (usage.at - before.at)) * 100 : 0;
+      next.set(pids[i], { cpuPercent: Math.round(Math.max(0, cpu) * 10) / 10, rssBytes: usage.rssBytes });
+      times.set(pids[i], { ctime: usage.cpuMs, at: usage.at });
     });
     this.samples = next;
     this.cpuTimes = times;

@@ -28,7 +28,7 @@ export interface WorkerStatus {
   startedAt: string;
   /** In `stopping`: the ISO time its stop began (a slow ASGI lifespan shutdown shows how long it has taken); else null. */
   stoppingSince: string | null;
-  /** Resident memory, when known (pidusage, sampled at most every few seconds). */
+  /** Resident memory, when known (read from /proc, sampled at most every few seconds). */
   rssBytes: number | null;
   /** CPU use, percent of one core, over the last sample interval; null before the first sample. */
   cpuPercent: number | null;

@@ -128,7 +128,7 @@ test('status carries health, history, the log tail with stderr marked, per-versi
   assert.is(stdout?.stream, 'stdout', JSON.stringify(app.log.lines));
   assert.is(app.versions[0].workers.length, 2);
   assert.equal(app.versions[0].workers.map((w: any) => w.pid).sort(), app.workers.map((w: any) => w.pid).sort());
-  assert.is(typeof app.workers[0].rssBytes, 'number', 'pidusage sampled the worker');
+  assert.is(typeof app.workers[0].rssBytes, 'number', 'the sampler read the worker');
   assert.is(typeof app.workers[0].cpuPercent, 'number');
   assert.is(app.latency.windowSeconds, 60);
   assert.ok(app.latency.p95 !== null);

@@ -4,6 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { ProcessSampler } from '../../src/admin/process-sampler.js';
 import type { GatewayStatus } from '../../src/admin/status-types.js';
 
@@ -37,6 +38,30 @@ test('the first sample of a spinning process shows its CPU, and of an idle one l
   assert.ok(b.cpuPercent !== null && b.cpuPercent > 20, `busy: ${b.cpuPercent}%`);
   assert.ok(i.cpuPercent !== null && i.cpuPercent < 20, `idle: ${i.cpuPercent}%`);
   assert.ok(b.rssBytes !== null && b.rssBytes > 0);
+});
+
+/** The /proc files of `pids` this process holds open. */
+function procFilesOpen(pids: number[]): string[] {
+  const held: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // readdir's own descriptor, closed by now
+    }
+    if (pids.some((pid) => target.startsWith(`/proc/${pid}/`))) held.push(target);
+  }
+  return held;
+}
+
+test('a sample holds no descriptor once read: with many processes sampled, a tight open-files limit is not used up', async () => {
+  const pids = [node('setTimeout(() => {}, 60_000)'), node('setTimeout(() => {}, 60_000)'), node('setTimeout(() => {}, 60_000)')];
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const sampler = new ProcessSampler();
+  await sampler.refresh(pids);
+  assert.ok(sampler.fill(statusOf(pids)).apps[0].workers.every((w) => w.rssBytes !== null && w.rssBytes > 0), 'every one was read');
+  assert.equal(procFilesOpen(pids), []);
 });
 
 test.run();
