@@ -4,7 +4,7 @@
 // fs.watch answers fast but misses some changes (symlink swaps, network filesystems, files
 // deeper than DIR), so a poll of the same signature backs it up.
 import { readdirSync, realpathSync, statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readPackageTree } from './package-tree.js';
 
 /** What must differ for the apps directory to count as changed. */
@@ -30,11 +30,27 @@ export function appsSignature(appsDir: string): string {
   return parts.join('\n');
 }
 
+/** `dev:ino` of the directory at `path`, or null when there is none. */
+function dirIdentity(path: string): string | null {
+  try {
+    const st = statSync(path);
+    return st.isDirectory() ? `${st.dev}:${st.ino}` : null;
+  } catch {
+    return null;
+  }
+}
+
 export class AppsWatcher {
   private fsWatcher: FSWatcher | null = null;
   private poll: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private signature: string;
+  /** The watched directory's device and inode (dirIdentity); null while there is none. */
+  private watchedDir: string | null = null;
+  /** The directory itself was removed, moved or changed: watched again at the next poll. */
+  private selfChanged = false;
+  /** fs.watch refused the directory for a reason other than its absence (said in the log). */
+  private refused = false;
 
   constructor(
     private readonly appsDir: string,
@@ -56,23 +72,60 @@ export class AppsWatcher {
   }
 
   start(): void {
+    this.watchAppsDir();
+    // A poll never postpones a pending check: polling more often than the debounce would
+    // otherwise put the check off for ever (--watch-interval 0.2).
+    this.poll = setInterval(() => {
+      this.watchAgainIfReplaced();
+      this.check(false);
+    }, this.pollMs);
+    this.poll.unref();
+  }
+
+  private watchAppsDir(): void {
+    this.watchedDir = dirIdentity(this.appsDir);
     try {
-      this.fsWatcher = watch(this.appsDir, () => this.check(true));
+      this.fsWatcher = watch(this.appsDir, (_event, filename) => {
+        // An event with no name of a child is the directory's own (Node names it by its
+        // basename): removed or moved, its watch ends or follows it elsewhere.
+        if (filename === basename(this.appsDir)) this.selfChanged = true;
+        this.check(true);
+      });
       this.fsWatcher.on('error', () => {
         // The poll still runs; fs.watch is only the fast path.
       });
     } catch (err) {
-      // The poll still runs, but a deploy is then seen up to a scan later, and a host whose
-      // inotify watches ran out (ENOSPC: every `fs.watch` of the user's processes counts) should know.
       this.fsWatcher = null;
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      // Gone at the start: watched once it is there (watchAgainIfReplaced), nothing to say.
+      if (code === 'ENOENT') return;
+      // The poll still runs, but a deploy is then seen up to a scan later, and a host whose
+      // inotify watches ran out (ENOSPC: every `fs.watch` of the user's processes counts) should know.
+      this.refused = true;
       const why = code === 'ENOSPC' ? 'ENOSPC: the inotify watches of this user are used up; raise fs.inotify.max_user_watches with sysctl' : code;
       this.say(`cannot watch ${this.appsDir} for changes (${why}); changes under it are seen by the scan every ${this.pollMs / 1000} s (--watch-interval)`);
     }
-    // A poll never postpones a pending check: polling more often than the debounce would
-    // otherwise put the check off for ever (--watch-interval 0.2).
-    this.poll = setInterval(() => this.check(false), this.pollMs);
-    this.poll.unref();
+  }
+
+  /**
+   * An inotify watch holds the directory's inode, not its path: once the apps directory is
+   * removed (or renamed away) and made again, the watch sees nothing of the new one, and
+   * changes waited for the scan for good. A directory with another inode at the path, or one
+   * whose own event was seen (a new one may reuse the inode), is watched anew; a refused
+   * watch is not retried (it was said once).
+   */
+  private watchAgainIfReplaced(): void {
+    if (this.refused) return;
+    const now = dirIdentity(this.appsDir);
+    if (now === this.watchedDir && !this.selfChanged) return;
+    this.selfChanged = false;
+    this.fsWatcher?.close();
+    this.fsWatcher = null;
+    if (now === null) {
+      this.watchedDir = null;
+      return;
+    }
+    this.watchAppsDir();
   }
 
   /** Debounced: a deploy writes many files; one reconcile after they settle. */
