@@ -78,11 +78,13 @@ export class StatusEvents {
     for (const listener of listeners) {
       if (!built.has(listener.logs)) built.set(listener.logs, await this.opts.status(listener.logs));
       const status = { ...built.get(listener.logs)!, ...(listener.session.state as Partial<GatewayStatus>) };
-      // `now` differs every time; whether anything changed is the rest's to say.
-      const compared = JSON.stringify({ ...status, now: undefined });
+      // `now` differs every time; whether anything changed is the rest's to say. One
+      // serialisation with `now` cut out of it, not two: at 300 apps each is ~0.5 MB.
+      const json = JSON.stringify(status);
+      const compared = json.replace(`"now":${JSON.stringify(status.now)}`, '');
       if (compared === listener.sent || !listener.session.isConnected) continue;
       listener.sent = compared;
-      listener.session.push(JSON.stringify(status), 'status');
+      listener.session.push(json, 'status');
     }
   }
 }

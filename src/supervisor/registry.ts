@@ -350,13 +350,21 @@ export class Registry {
     return [...new Set([...this.records.keys(), ...broken])].sort();
   }
 
+  /** Kept per app: resolving the state root and joining its path at every status build added up at 300 apps. */
+  private readonly logFiles = new Map<string, string>();
+  private logFileOf(name: string): string {
+    let file = this.logFiles.get(name);
+    if (file === undefined) this.logFiles.set(name, (file = appLogFile(this.opts.stateDir, name)));
+    return file;
+  }
+
   status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
     // An app added again under its name while the old one stops lists that one among its versions.
     const removed = [...this.removed.values()].filter((r) => !this.records.has(r.name));
     return registryStatus(this.records.values(), removed, [...this.draining], this.broken, (record) => ({
       mount: this.opts.mountOf(record.name),
       hosts: this.opts.routesOf(record.name).filter((r) => r.host !== null).map((r) => r.host!),
-      logFile: appLogFile(this.opts.stateDir, record.name),
+      logFile: this.logFileOf(record.name),
       idleTimeoutSeconds: idleTimeoutOf(this.currentHostEnv, record.name),
       canRollBack: canRollBack(record),
     }));
