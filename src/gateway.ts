@@ -5,6 +5,7 @@
 // public class and its start order; the options and their checks are gateway-options.ts, the
 // Front's and the Registry's wiring gateway-wiring.ts, the wait for the first reconcile
 // gateway-start-wait.ts, serve --reload gateway-serve-reload.ts.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAdminToken } from './admin/admin-access.js';
 import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer } from './admin/admin-server.js';
@@ -23,12 +24,15 @@ import { checkGatewayOptions, sayOnStderr, type CheckedStart, type GatewayOption
 import { waitForFirstJudgement } from './gateway-start-wait.js';
 import { waitForFix, watchForReload } from './gateway-serve-reload.js';
 import { createRegistry, frontOptions } from './gateway-wiring.js';
+import { openFilesShortfall } from './open-files.js';
 import { packageVersion } from './package-version.js';
 import type { Front } from './proxy/front.js';
 import { PostgresWatch } from './services/postgresql-watch.js';
 import { RedisUserWatch } from './services/redis-user-watch.js';
 import { serviceStatusOf } from './services/service-status.js';
 import { appLogFile } from './supervisor/refusal.js';
+import { DEFAULT_WORKERS } from './supervisor/start-app.js';
+import { parsePackageDirName } from './description/package-dir.js';
 import type { Registry } from './supervisor/registry.js';
 import { servedAppName } from './supervisor/discovery.js';
 import { AppsWatcher } from './supervisor/watcher.js';
@@ -175,6 +179,12 @@ export class Gateway {
     gateway.redisUsers = RedisUserWatch.start(say);
     gateway.postgres = PostgresWatch.start(say);
     metrics.setStatusProvider(status);
+    // Once, before any app starts: past the limit each start fails on its own, ~250 of 300
+    // apps refused with thousands of lines and the one cause in none of them.
+    if (!single) {
+      const shortfall = openFilesShortfall(packageNamesIn(dir), options.workers ?? hostEnv.defaults.workers ?? DEFAULT_WORKERS);
+      if (shortfall !== null) say(shortfall);
+    }
     const watchIntervalMs = options.watchIntervalMs ?? 2000;
     // The watcher's picture of --apps is taken before the first reconcile reads it: a package
     // copied in while the apps start is a change to it (taken after, it never was one).
@@ -462,6 +472,15 @@ export class Gateway {
 /** Root switches the apps to their users (production): their processes share this host with its files. */
 function appsRunAsOtherUsers(mode: RunMode): boolean {
   return mode === 'production' && process.getuid?.() === 0;
+}
+
+/** How many apps the packages under `dir` are (`blog.1` and `blog.2` one), before any is loaded. */
+function packageNamesIn(dir: string): number {
+  try {
+    return new Set(readdirSync(dir).filter((entry) => !entry.startsWith('.')).map((entry) => parsePackageDirName(entry).name)).size;
+  } catch {
+    return 0; // the start's own look says why
+  }
 }
 
 /** Where a gateway keeps the interpreters' answers (environment/probe-cache.ts). */

@@ -36,3 +36,29 @@ export function outOfFilesReason(kind: 'EMFILE' | 'ENFILE'): string {
   const limit = openFilesLimit();
   return `EMFILE: the gateway's open-files limit${limit === null ? '' : ` (${limit})`} is reached`;
 }
+
+/** What the gateway holds beside its apps' (listeners, the admin's, the watch, its own pipes): ~20 measured. */
+const GATEWAY_FILES = 20;
+/** Each app's log, open while the gateway runs (all that an app asleep holds: 314 for 300 asleep). */
+const FILES_PER_APP = 1;
+/** A running worker's link to the gateway and its stdout and stderr pipes, as measured. */
+const FILES_PER_WORKER = 4;
+
+/**
+ * Said once at start when `limit` (the soft limit, which Node raised to the hard one) is below
+ * what `apps` apps of `workers` workers each hold while they all start: past it, every start
+ * fails with EMFILE, hundreds of lines for one cause. null when it is enough, or not known.
+ */
+export function openFilesShortfall(apps: number, workers: number, limit: number | null = openFilesLimit()): string | null {
+  const perApp = FILES_PER_APP + FILES_PER_WORKER * workers;
+  const needed = GATEWAY_FILES + apps * perApp;
+  if (limit === null || apps === 0 || limit >= needed) return null;
+  // Room for clients' connections too, each of which is one more; 65536 as the EMFILE hint says.
+  const suggested = Math.max(65536, 2 ** Math.ceil(Math.log2(needed * 2)));
+  return (
+    `the open-files limit (${limit}) is likely too low for ${apps} apps: while they start each holds about ${perApp} ` +
+    `(its log, and its ${workers === 1 ? "worker's" : `${workers} workers'`} links and pipes), ~${needed} with the gateway's own, ` +
+    `and a start past the limit fails with EMFILE; raise the hard limit (the gateway raises its soft limit to it): ` +
+    `LimitNOFILE=${suggested} in its systemd unit, or \`ulimit -Hn ${suggested}\` as root before starting it`
+  );
+}

@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { BIN, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 
@@ -88,6 +88,35 @@ ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway ru
   // Tried again after the wake's back-off (status's idle.nextWakeAt), with room now.
   await waitFor(async () => (await get('/hello/')).status === 200, 30_000, 'hello to wake with room again');
   await waitFor(async () => (await get('/site/')).status === 200, 30_000, 'site to wake with room again');
+});
+
+ifPrlimit('a limit too low for the apps is said once, before they start, with how to raise it', async () => {
+  const apps = join(work.path, 'many');
+  mkdirSync(apps);
+  for (let i = 0; i < 8; i++) {
+    writePackage(apps, `many${i}`, {
+      'app.yaml': 'platform: python, wsgi\napp: app:application\n',
+      'app.py': "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
+    });
+  }
+  const envFile = join(work.path, 'many.yaml');
+  writeFileSync(envFile, 'defaults:\n  workers: 3\n', { mode: 0o600 });
+  // 8 apps of 3 workers hold ~124 files while they start: 100 is too few. prlimit sets both
+  // limits, as a unit's LimitNOFILE does, and runs the launcher under them.
+  const low = await startCli(
+    ['--nofile=100:100', BIN, '--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'many-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0'],
+    { bin: 'prlimit' },
+  );
+  try {
+    const out = low.output();
+    const said = 'the open-files limit (100) is likely too low for 8 apps: while they start each holds about 13';
+    assert.is(out.split(said).length - 1, 1, out.slice(0, 3000));
+    assert.match(out, 'raise the hard limit (the gateway raises its soft limit to it): LimitNOFILE=65536 in its systemd unit, or `ulimit -Hn 65536` as root');
+    const firstApp = out.search(/many\d/);
+    assert.ok(firstApp < 0 || out.indexOf(said) < firstApp, 'said before any app is');
+  } finally {
+    await stopGatewayChecked(low);
+  }
 });
 
 test.run();
