@@ -10,6 +10,7 @@ import path from 'node:path';
 import { findVenv } from './app-env.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { readRequirementsTree, requirementChanges, type RequirementsTree } from './requirements-tree.js';
+import { writeFileAtomicSync } from '../write-file-atomic.js';
 
 /** Written into the build directory once pip succeeded: a venv without it is incomplete. */
 export const VENV_STAMP_FILE = 'apppkg-venv.json';
@@ -19,9 +20,10 @@ export interface VenvStamp {
   requirementsSha256: string;
   requirementsFile: string;
   /**
-   * The requirements file and what it includes (-r, -c), relative to the app directory. Stamps
-   * written before it was kept are judged by the top file alone, as they were: a gateway upgrade
-   * rebuilds no venv by itself (offline, a rebuild can fail where the old venv served).
+   * The requirements file and what it includes (-r, -c), relative to the app directory. A stamp
+   * written before it was kept is judged by the top file alone, as it was, and given the tree at
+   * that look (adoptRequirementsTree): a gateway upgrade rebuilds no venv by itself (offline, a
+   * rebuild can fail where the old venv served), and an include edited after it is seen.
    */
   requirementsTree?: RequirementsTree & { top: string };
   interpreter: { executable: string; version: string };
@@ -58,6 +60,23 @@ export async function readVenvStamp(dir: string): Promise<VenvStamp | null> {
 
 export async function writeVenvStamp(dir: string, stamp: VenvStamp): Promise<void> {
   await writeFile(path.join(dir, VENV_STAMP_FILE), `${JSON.stringify(stamp, null, 2)}\n`);
+}
+
+/**
+ * A stamp from before the requirements' tree was kept, on a venv judged current by its top file
+ * (`dir`, the build the link points at): the tree as it is now goes into it. Left without one,
+ * an upgraded host judged that venv by its top file for as long as the file stayed the same, so
+ * an edit to an included file (-r base.txt) was never seen. Whether the includes changed before
+ * this look cannot be told; from it on a change rebuilds. A stamp that cannot be written (a
+ * read-only state root) is left as it was: the venv is current all the same, and judged so again.
+ */
+export async function adoptRequirementsTree(dir: string, stamp: VenvStamp, wanted: VenvStamp): Promise<void> {
+  if (stamp.requirementsTree || !wanted.requirementsTree) return;
+  try {
+    writeFileAtomicSync(path.join(dir, VENV_STAMP_FILE), `${JSON.stringify({ ...stamp, requirementsTree: wanted.requirementsTree }, null, 2)}\n`);
+  } catch {
+    // Kept as it was, above.
+  }
 }
 
 /** Is the venv at `venvPath` usable (findVenv) and built from these requirements on this interpreter? */

@@ -8,7 +8,7 @@ import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
 import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter } from '../environment/interpreters.js';
-import { judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
+import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
 import { ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
@@ -67,6 +67,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   const wanted = await wantedStamp(opts.desc.dir, requirements, opts.interpreter, systemSite);
   const verdict = await judgeVenv(opts.venvPath, opts.interpreter, wanted);
   if (verdict.current && !opts.rebuild) {
+    await adoptRequirementsTree(verdict.dir, verdict.stamp, wanted);
     say(`==> venv reused: ${opts.venvPath} (requirements and interpreter unchanged, sha256 ${wanted.requirementsSha256.slice(0, 12)})`);
     return { reused: true, dir: verdict.dir };
   }

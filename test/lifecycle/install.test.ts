@@ -115,7 +115,7 @@ test('a change to a file the requirements include (-r) rebuilds the venv, and is
   assert.is(run.stdout.trim(), '3.0');
 
   // A venv an older gateway stamped: an upgrade alone must not rebuild it (offline, a rebuild
-  // can fail where the venv served); its top file still decides, as it did.
+  // can fail where the venv served); the tree it is found with is kept from then on.
   const stampFile = join(appState(), 'venv', 'apppkg-venv.json');
   const { requirementsTree: _kept, ...older } = JSON.parse(readFileSync(stampFile, 'utf8'));
   writeFileSync(stampFile, JSON.stringify(older));
@@ -127,7 +127,28 @@ test('a change to a file the requirements include (-r) rebuilds the venv, and is
   writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
   const back = await runCli(['install', app, ...S], { ms: 120_000 });
   assert.is(back.status, 0, back.stdout + back.stderr);
-  assert.match(back.stdout, /creating venv with .*: the requirements changed \(sha256 /);
+  assert.match(back.stdout, /creating venv with .*: the requirements changed: requirements\.txt changed, base\.txt is no longer included/);
+});
+
+test('a stamp from before includes were kept takes the tree at its first look: an include edited after the upgrade rebuilds', async () => {
+  makeWheel(app, 'otherpkg', '2.0');
+  makeWheel(app, 'thirdpkg', '3.0');
+  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\n');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n-r base.txt\n');
+  const built = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(built.status, 0, built.stdout + built.stderr);
+  // The stamp as a gateway before 2026-12-04 wrote it: the top file's sha256, no tree.
+  const stampFile = join(appState(), 'venv', 'apppkg-venv.json');
+  const { requirementsSha256, requirementsFile, interpreter, systemSitePackages, createdAt } = JSON.parse(readFileSync(stampFile, 'utf8'));
+  writeFileSync(stampFile, `${JSON.stringify({ requirementsSha256, requirementsFile, interpreter, systemSitePackages, createdAt }, null, 2)}\n`);
+  const upgraded = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(upgraded.status, 0, upgraded.stdout + upgraded.stderr);
+  assert.match(upgraded.stdout, /==> venv reused/);
+
+  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\nthirdpkg==3.0\n');
+  const edited = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(edited.status, 0, edited.stdout + edited.stderr);
+  assert.match(edited.stdout, /creating venv with .*: the requirements changed: base\.txt \(included by requirements\.txt\) changed/);
 });
 
 test('a pip failure exits 1 with the fix and keeps the working venv', async () => {
