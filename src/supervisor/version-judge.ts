@@ -267,7 +267,8 @@ export class VersionJudge {
         record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
         // A marker from before updates were recorded: what serves now is the baseline from here on.
         if (this.adoptAtStart.delete(record.name)) this.record(desc, 'adopted');
-        const next = order.find((d) => pending.has(d.dir) && d !== desc);
+        // One refused again at once for its kept failure (refuseKeptFailures) is not deployed now.
+        const next = order.find((d) => pending.has(d.dir) && d !== desc && record.refused.get(d.dir)?.signature !== readPackageTree(d.dir).signature);
         if (next) {
           this.opts.say(`${record.name}: ${label(next)} has not passed its commands.update; it is deployed now, ${label(desc)} serving meanwhile`);
           this.registry.reconcileAt(Date.now());
