@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, isAlive, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -28,12 +28,17 @@ const opened: Env[] = [];
 async function open(packages: Array<[string, string]>, environment: string, extra: string[] = [], write?: (apps: string) => void): Promise<Env> {
   const dir = tempDir('apppkg-idle-');
   const apps = join(dir.path, 'apps');
-  mkdirSync(apps, { recursive: true });
-  for (const [source, target] of packages) addPackage(apps, source, target);
-  write?.(apps);
+  try {
+    mkdirSync(apps, { recursive: true });
+    for (const [source, target] of packages) addPackage(apps, source, target);
+    write?.(apps);
+    writeFileSync(join(dir.path, 'environment.yaml'), environment);
+  } catch (err) {
+    dir.remove();
+    throw err;
+  }
   const envFile = join(dir.path, 'environment.yaml');
-  writeFileSync(envFile, environment);
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', ...extra]);
+  const gw = await startCliIn(dir, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', ...extra]);
   const env = { dir, apps, gw, pids: new Set<number>() };
   opened.push(env);
   return env;
@@ -51,11 +56,30 @@ async function get(env: Env, path: string): Promise<{ status: number; headers: R
 }
 
 test.after(async () => {
+  // Each gateway's dir goes even when stopping one before it failed (an orphan left, a stop past
+  // its deadline): the first error is thrown after all are done.
+  let first: unknown = null;
   for (const env of opened) {
-    await env.gw.stop();
-    await assertNoOrphans([...env.pids]);
-    env.dir.remove();
+    try {
+      await env.gw.stop();
+      await assertNoOrphans([...env.pids]);
+    } catch (err) {
+      first ??= err;
+    } finally {
+      env.dir.remove();
+    }
   }
+  if (first) throw first;
+});
+
+test('a gateway that does not start leaves no temp dir behind', async () => {
+  const dir = tempDir('apppkg-idle-');
+  const failed = await startCliIn(dir, ['--apps', join(dir.path, 'apps'), '--listen', 'nine', '--state-dir', join(dir.path, 'state')]).then(
+    () => false,
+    () => true,
+  );
+  assert.ok(failed, 'a --listen of "nine" refused');
+  assert.not.ok(existsSync(dir.path), `${dir.path} removed`);
 });
 
 test('an idle app stops its workers and routed process, keeps its background process, and wakes for the next request', async () => {
@@ -384,6 +408,16 @@ function shimWorkers(gatewayPid: number): number[] {
   });
 }
 
+function killHanging(pidFile: string): void {
+  try {
+    // 0 (an empty file) would be our own process group
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    // it never began, or is gone
+  }
+}
+
 test('--max-workers: an app whose import hangs holds only its own room; the others, and one deployed meanwhile, serve while it starts, and the bound holds', async () => {
   const dir = tempDir('apppkg-idle-');
   const hangPid = join(dir.path, 'hang.pid');
@@ -397,7 +431,8 @@ test('--max-workers: an app whose import hangs holds only its own room; the othe
   for (const name of ['b', 'c', 'd']) addPackage(apps, 'slow', name);
   const envFile = join(dir.path, 'environment.yaml');
   writeFileSync(envFile, 'defaults:\n  workers: 1\n  threads: 2\n');
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', '--max-workers', '3']);
+  // A gateway killed at its start's deadline leaves the import hanging, in a process group of its own.
+  const gw = await startCliIn({ remove: () => { killHanging(hangPid); dir.remove(); } }, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', '--max-workers', '3']);
   const env: Env = { dir, apps, gw, pids: new Set<number>() };
   opened.push(env);
   let most = 0;

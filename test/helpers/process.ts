@@ -260,6 +260,20 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
   };
 }
 
+/**
+ * startCli for a gateway whose files are all in `dir`: when it does not start (a bad argument,
+ * an early exit, no listening line by the deadline) `dir` is removed before the error is thrown,
+ * as the test that made it never gets a gateway to hand its after hook.
+ */
+export async function startCliIn(dir: { remove(): void }, args: string[], opts: Parameters<typeof startCli>[1] = {}): Promise<RunningGateway> {
+  try {
+    return await startCli(args, opts);
+  } catch (err) {
+    dir.remove();
+    throw err;
+  }
+}
+
 /** Field 3 of /proc/PID/stat (R, S, Z, ...), its parent, and its command; null once it is gone. */
 function procState(pid: number): { state: string; ppid: number; comm: string } | null {
   try {
