@@ -313,6 +313,11 @@ export class Gateway {
     return this.front.reopenAccessLog(onOpened);
   }
 
+  /** Every running app's app.log opened again under its name (SIGUSR1, after logrotate moved it away, or its directory was removed). */
+  reopenAppLogs(): { reopened: number; failed: number } {
+    return this.registry.reopenAppLogs();
+  }
+
   /**
    * Reads `adminTokenFile` again (SIGHUP), so a token is rotated without a restart: false
    * without one. A file that no longer holds a token throws APPPKG_ADMIN_TOKEN_FILE and the old

@@ -1,9 +1,12 @@
 // Each app's stdout/stderr (its wsgi.errors included) kept in `<log dir>/app.log`, rotated by
 // size to app.log.1 .. app.log.N. A log that cannot be written (disk full, read-only) is
 // reported once and its lines dropped, each tried again, until one goes in (reported too):
-// logging must never stop an app from serving. What is written
+// logging must never stop an app from serving. A rotation that cannot rename or open (its
+// directory removed while the app ran) makes the directory again and opens a new app.log, and if
+// even that fails, tries again at the next rotation point, as SIGUSR1 (reopen) does at once:
+// a log is never dropped until the app restarts. What is written
 // through `stream('stderr')` is also kept, marked, in the app's LogTail (the status page's tail).
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { GATEWAY_PREFIX, LineSplitter, LogTail, type LogStream } from './log-tail.js';
@@ -31,6 +34,14 @@ export interface AppLogOptions {
   othersDir?: boolean;
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Distinct load failures remembered for folding their copies on serve's terminal. */
 const ECHOED_FAILURES_KEPT = 16;
 
@@ -39,6 +50,8 @@ export class AppLog extends Writable {
   private fd: number | null = null;
   private size = 0;
   private failed = false;
+  /** A rotation or a reopen could not open the file: its lines are counted to the next rotation point, where it is tried again. */
+  private lost = false;
   /** Bytes not written since the failure said last. */
   private dropped = 0;
   private readonly maxBytes: number;
@@ -50,7 +63,7 @@ export class AppLog extends Writable {
   /** The load failures it echoed, by their text: the workers of one start fail alike. */
   private readonly echoedFailures = new Set<string>();
 
-  constructor(dir: string, private readonly opts: AppLogOptions = {}) {
+  constructor(private readonly dir: string, private readonly opts: AppLogOptions = {}) {
     super({ decodeStrings: true });
     this.file = join(dir, 'app.log');
     this.maxBytes = opts.maxBytes ?? 10 * 1024 * 1024;
@@ -72,10 +85,10 @@ export class AppLog extends Writable {
     this.size = fstatSync(this.fd).size;
   }
 
-  private fail(err: Error): void {
+  private fail(err: Error, retrying = this.fd !== null): void {
     if (this.failed) return;
     this.failed = true;
-    this.opts.onError?.(err, this.fd !== null);
+    this.opts.onError?.(err, retrying);
   }
 
   // Said, so that a disk that fills again is said again: once per outage, never once per line.
@@ -87,18 +100,66 @@ export class AppLog extends Writable {
   }
 
   private rotate(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-    rmSync(`${this.file}.${this.keep}`, { force: true });
-    for (let i = this.keep - 1; i >= 1; i--) {
-      try {
-        renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
-      } catch {
-        // that generation does not exist yet
+    this.close();
+    try {
+      rmSync(`${this.file}.${this.keep}`, { force: true });
+      for (let i = this.keep - 1; i >= 1; i--) {
+        try {
+          renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
+        } catch {
+          // that generation does not exist yet
+        }
+      }
+      renameSync(this.file, `${this.file}.1`);
+    } catch (err) {
+      // Moved away already (logrotate without SIGUSR1), or its directory removed: a new one is
+      // opened. Anything else would leave a full app.log to reopen, rotated again at every line.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+        this.lost = true;
+        this.size = 0;
+        this.fail(err as Error, true);
+        return;
       }
     }
-    renameSync(this.file, `${this.file}.1`);
-    this.open();
+    const dirGone = !isDirectory(this.dir);
+    if (this.openAgain() && dirGone) this.note(`${this.dir} was removed while the app ran: made again at the log's rotation (what the app wrote since is lost)`);
+  }
+
+  private close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  /**
+   * The directory made again (it may have been removed under the running app) and app.log
+   * opened under its name; a failure is said once, and the lines until the next rotation point
+   * are counted as dropped, when it is tried again.
+   */
+  private openAgain(): boolean {
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      this.open();
+      this.lost = false;
+      return true;
+    } catch (err) {
+      this.lost = true;
+      this.size = 0;
+      this.fail(err as Error, true);
+      return false;
+    }
+  }
+
+  /**
+   * Opens app.log again under its name (SIGUSR1, after logrotate moved it away, or its
+   * directory was removed): false when it could not be, said through onError, and tried again
+   * at the next rotation point.
+   */
+  reopen(): boolean {
+    this.close();
+    if (!this.openAgain()) return false;
+    if (this.failed) this.recover();
+    return true;
   }
 
   /** A stream into this log whose lines the tail marks as `stream`'s (a process's stdout or stderr). */
@@ -154,16 +215,28 @@ export class AppLog extends Writable {
       const prefix = this.opts.echoPrefix ?? '';
       this.opts.echo.write(prefix ? chunk.toString('utf8').replace(/^(?=.)/gm, prefix) : chunk);
     }
+    if (this.fd === null && this.lost) {
+      this.size += chunk.length;
+      if (this.size <= this.maxBytes || !this.openAgain()) {
+        this.dropped += chunk.length;
+        return;
+      }
+    }
     if (this.fd !== null) {
       try {
         if (this.size + chunk.length > this.maxBytes && this.size > 0) this.rotate();
+        if (this.fd === null) {
+          this.dropped += chunk.length;
+          this.size += chunk.length;
+          return;
+        }
         const written = writeSync(this.fd!, chunk);
         if (written < chunk.length) this.takeBack(written);
         this.size += chunk.length;
         if (this.failed) this.recover();
       } catch (err) {
         this.dropped += chunk.length;
-        this.fail(err as Error);
+        this.fail(err as Error, this.fd !== null || this.lost);
       }
     }
   }
@@ -178,8 +251,8 @@ export class AppLog extends Writable {
   }
 
   override _final(done: (err?: Error | null) => void): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
+    this.lost = false;
+    this.close();
     done();
   }
 }

@@ -189,6 +189,11 @@ export class AppInstance {
     return this.processes.routes;
   }
 
+  /** Its app.log opened again under its name (SIGUSR1): false when it could not be (said through the log's onError). */
+  reopenLog(): boolean {
+    return this.opts.log.reopen();
+  }
+
   /** A line in the app's log from the gateway itself (the proxy's findings), marked as such. */
   report(line: string): void {
     this.opts.log.write(`${GATEWAY_PREFIX}${line}\n`);

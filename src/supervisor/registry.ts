@@ -390,6 +390,17 @@ export class Registry {
   }
 
   /**
+   * Every running version's app.log (the draining ones' too, whose last lines still come)
+   * opened again under its name (SIGUSR1): how many were, and how many could not be.
+   */
+  reopenAppLogs(): { reopened: number; failed: number } {
+    const instances = new Set([...[...this.records.values()].flatMap((r) => (r.serving?.instance ? [r.serving.instance] : [])), ...this.draining.keys()]);
+    let reopened = 0;
+    for (const instance of instances) if (instance.reopenLog()) reopened++;
+    return { reopened, failed: instances.size - reopened };
+  }
+
+  /**
    * Stops every version's processes: one still running a request within `graceMs`, one running
    * none within `shutdownMs` (AppInstance.stop).
    */

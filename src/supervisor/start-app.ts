@@ -60,7 +60,10 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     ...appLogOptions(ctx),
     onError: (err, retrying) => {
       const code = (err as NodeJS.ErrnoException).code ?? err.message;
-      const then = retrying ? 'its lines are dropped until one can be written again (free space on it); the app keeps running' : 'the app keeps running without a log file';
+      // A full disk is tried at each line; a file that cannot be opened (its directory gone and
+      // not made again) at each rotation point and SIGUSR1.
+      const until = code === 'ENOSPC' || code === 'EDQUOT' ? 'one can be written again (free space on it)' : 'it can be opened again (tried at its next rotation point, 10 MB on, and at SIGUSR1)';
+      const then = retrying ? `its lines are dropped until ${until}; the app keeps running` : 'the app keeps running without a log file';
       opts.say(`${ctx.desc.name}: cannot write ${ctx.appEnv.logDir}/app.log (${code}); ${then}`);
     },
     onRecover: (dropped) => opts.say(`${ctx.desc.name}: ${ctx.appEnv.logDir}/app.log is written again (${dropped} bytes of output were lost)`),

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { stopGatewayChecked } from '../helpers/status.js';
 import { BIN, EXAMPLES, startCli, tempDir, waitFor } from '../helpers/process.js';
 
@@ -62,6 +62,35 @@ test('SIGUSR1 with the log directory gone says why the log is not open, never th
     await waitFor(() => gw.output().includes(`SIGUSR1: the access log ${log} was opened again`), 5000, 'the gateway to say it reopened the log');
     await fetch(`${gw.url}/hello/?back`);
     await waitFor(() => existsSync(log) && lines(log).some((l) => l.includes('/hello/?back')), 5000, 'the line after the directory came back');
+  } finally {
+    await stopGatewayChecked(gw, apps, state);
+  }
+});
+
+test('SIGUSR1 opens each app log again too: after logrotate moved app.log away, and after its directory was removed', async () => {
+  const [apps, state] = [tempDir('apppkg-usr1-apps-'), tempDir('apppkg-usr1-state-')];
+  writePackage(apps.path, 'talks', {
+    'app.yaml': 'platform: python, wsgi\napp: talks:application\n',
+    'talks.py': 'import sys\n\ndef application(environ, start_response):\n    print("said " + environ["QUERY_STRING"], file=sys.stderr, flush=True)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  const logDir = join(state.path, 'apps', 'talks', 'log');
+  const log = join(logDir, 'app.log');
+  const said = (what: string) => existsSync(log) && readFileSync(log, 'utf8').includes(`said ${what}\n`);
+  try {
+    await waitFor(async () => (await fetch(`${gw.url}/talks/?first`)).status === 200, 30_000, 'talks to serve');
+    await waitFor(() => said('first'), 5000, 'the first line');
+    renameSync(log, `${log}-20261204`);
+    gw.child.kill('SIGUSR1');
+    await waitFor(() => gw.output().includes('SIGUSR1: 1 app log opened again'), 5000, () => `the gateway to say it reopened the app log:\n${gw.output()}`);
+    await fetch(`${gw.url}/talks/?moved`);
+    await waitFor(() => said('moved'), 5000, 'the line after the rotation in a new app.log');
+    assert.not.ok(readFileSync(`${log}-20261204`, 'utf8').includes('said moved'), 'not in the moved file');
+    rmSync(logDir, { recursive: true });
+    gw.child.kill('SIGUSR1');
+    await waitFor(() => gw.output().split('SIGUSR1: 1 app log opened again').length === 3, 5000, () => `the gateway to say it reopened the app log again:\n${gw.output()}`);
+    await fetch(`${gw.url}/talks/?gone`);
+    await waitFor(() => said('gone'), 5000, 'the line after the directory was removed, in it made again');
   } finally {
     await stopGatewayChecked(gw, apps, state);
   }

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppLog } from '../../src/log/app-log.js';
 import { tempDir } from '../helpers/process.js';
@@ -106,4 +106,66 @@ ifTmpfs('a disk that fills, frees and fills again: each outage said once, the lo
   }
 });
 
+
+test('a log whose directory is removed while the app runs is made again at the next rotation point, and says so there', async () => {
+  const dir = tempDir('apppkg-applog-gone-');
+  try {
+    const logDir = join(dir.path, 'log');
+    const errors: Error[] = [];
+    const log = new AppLog(logDir, { maxBytes: 1000, keep: 2, onError: (e) => errors.push(e) });
+    log.write('before\n');
+    rmSync(logDir, { recursive: true });
+    for (let i = 0; i < 12; i++) log.write(`line ${i} ${'x'.repeat(90)}\n`);
+    await finish(log);
+    const text = readFileSync(join(logDir, 'app.log'), 'utf8');
+    assert.match(text, /\[apppkg-gateway\] .*was removed while the app ran: made again/);
+    assert.match(text, /line 11 /);
+    assert.equal(errors, [], 'nothing failed');
+  } finally {
+    dir.remove();
+  }
+});
+
+test('reopen (SIGUSR1) opens app.log again under its name after logrotate moved it away, and makes a removed directory again', async () => {
+  const dir = tempDir('apppkg-applog-reopen-');
+  try {
+    const logDir = join(dir.path, 'log');
+    const log = new AppLog(logDir);
+    log.write('first\n');
+    renameSync(join(logDir, 'app.log'), join(logDir, 'app.log-20261204'));
+    assert.ok(log.reopen());
+    log.write('second\n');
+    rmSync(logDir, { recursive: true });
+    assert.ok(log.reopen());
+    log.write('third\n');
+    await finish(log);
+    assert.is(readFileSync(join(logDir, 'app.log'), 'utf8'), 'third\n');
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a log that cannot be opened again at a rotation is said once, and tried again at the next rotation point', async () => {
+  const dir = tempDir('apppkg-applog-retry-');
+  try {
+    const logDir = join(dir.path, 'log');
+    const errors: Array<[Error, boolean]> = [];
+    const recovered: number[] = [];
+    const log = new AppLog(logDir, { maxBytes: 1000, keep: 2, onError: (e, retrying) => errors.push([e, retrying]), onRecover: (n) => recovered.push(n) });
+    log.write('before\n');
+    // A file where the directory was: no user, root included, can make it again.
+    rmSync(logDir, { recursive: true });
+    writeFileSync(logDir, '');
+    for (let i = 0; i < 25; i++) log.write(`lost ${i} ${'x'.repeat(90)}\n`);
+    assert.is(errors.length, 1, 'said once');
+    assert.ok(errors[0][1], 'as tried again');
+    rmSync(logDir);
+    for (let i = 0; i < 12; i++) log.write(`kept ${i} ${'x'.repeat(90)}\n`);
+    await finish(log);
+    assert.is(recovered.length, 1);
+    assert.match(readFileSync(join(logDir, 'app.log'), 'utf8'), /kept 11 /);
+  } finally {
+    dir.remove();
+  }
+});
 test.run();

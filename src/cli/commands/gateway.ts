@@ -24,7 +24,7 @@ export const spec: CommandSpec = {
     ['--socket-owner USER[:GROUP]', 'owner of unix: listeners, e.g. root:www-data so that nginx can connect'],
     ['--admin ADDR', `admin listener (an ADDR as --listen's): the status page, /status, /metrics, logs, restart; never public (default ${DEFAULT_ADMIN})`],
     ['--admin-token FILE', 'every admin route then needs the token in FILE (Bearer, or a browser\'s password); needed on an address other than loopback; SIGHUP reads it again'],
-    ['--access-log FILE', 'where the access log goes: a file (SIGUSR1 opens it again, after logrotate moved it), - for stdout (default), off'],
+    ['--access-log FILE', 'where the access log goes: a file (SIGUSR1 opens it again, after logrotate moved it, and the apps\' logs too), - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--settle SECONDS', 'how long a version\'s directory must not change before it is started or refused (default 1)'],
     ['--hook-timeout SECONDS', 'how long commands.install (first start) or commands.update (new version) may run before it is stopped and its version refused (default 600)'],
@@ -142,6 +142,10 @@ export async function run(args: ParsedCommand): Promise<number> {
   const onUser1 = () => {
     const reopening = gateway.reopenAccessLog(() => say(`SIGUSR1: the access log ${accessLog} was opened again`));
     if (!reopening) say(`SIGUSR1: the access log is not a file (--access-log ${accessLog}): nothing to reopen`);
+    // A directory removed is made again: the apps' logs are the gateway's, under its state root.
+    // One that cannot be opened says why itself (cannot write ...) and is tried again at its rotation.
+    const { reopened, failed } = gateway.reopenAppLogs();
+    say(`SIGUSR1: ${reopened} app log${reopened === 1 ? '' : 's'} opened again${failed > 0 ? `; ${failed} could not be (the lines above say why)` : ''}`);
   };
   process.on('SIGUSR1', onUser1);
   if (!stopWaiting.aborted) {
