@@ -26,6 +26,7 @@ import type { Slot } from './slot.js';
 import { UpstreamRotation, type LiveUpstream } from './upstream-rotation.js';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 import { Worker } from './worker.js';
+import { DEFAULT_OUTPUT_RATE, OutputThrottle } from '../log/output-throttle.js';
 
 /** What the proxy holds this version to, per request (the environment file's values). */
 export interface AppLimits {
@@ -99,6 +100,11 @@ export class AppInstance {
       output: {
         stdout: opts.log.stream('stdout'),
         stderr: opts.log.stream('stderr'),
+        // One for all its processes: N workers flooding get one app's share, not N.
+        throttle: new OutputThrottle({
+          ...DEFAULT_OUTPUT_RATE,
+          onSlowed: () => opts.log.note(`its output is read at most ${DEFAULT_OUTPUT_RATE.bytesPerSecond / 1024} KiB/s (after a burst of ${DEFAULT_OUTPUT_RATE.burstBytes / 1024} KiB) and it writes faster: its writes wait, nothing is lost (said once per start)`),
+        }),
         // The log has each worker's traceback; the terminal (serve) the first of each kind, and a line per copy.
         loadFailure: (traceback, who) => {
           if (!opts.log.loadFailure(traceback)) opts.say(`${this.name}: ${who} failed the same way (the traceback above)`);

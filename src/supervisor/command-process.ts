@@ -18,6 +18,7 @@ import { eachLine, wholeCharacters } from '../log/byte-lines.js';
 import { Child } from './child.js';
 import { delay } from './process-group.js';
 import { spawnReason } from './spawn-reason.js';
+import type { OutputThrottle } from '../log/output-throttle.js';
 
 export interface CommandProcessOptions {
   /** The app's name, for messages. */
@@ -38,6 +39,8 @@ export interface CommandProcessOptions {
   log: Writable;
   /** Where its stderr goes, when not to `log` (the app log's stderr-marked stream). */
   stderrLog?: Writable;
+  /** The app's share of the gateway's time for output (log/output-throttle.ts), shared by its processes. */
+  throttle?: OutputThrottle;
   /** `health:` of app.yaml, probed on processes.web before it takes traffic. */
   health: string | null;
   /** The app's mount (APPPKG_MOUNT), empty at the root: `health:` is asked under it first. */
@@ -271,6 +274,8 @@ export class CommandProcess extends EventEmitter {
     this.child = child;
     child.process.stdout?.on('data', (chunk: Buffer) => this.output.push(chunk));
     child.process.stderr?.on('data', (chunk: Buffer) => this.errorOutput.push(chunk));
+    opts.throttle?.read(child.process.stdout);
+    opts.throttle?.read(child.process.stderr);
     this.exitPromise = new Promise<void>((resolve) => {
       child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
         if (child.spawnError !== null) this.output.push(Buffer.from(`apppkg-gateway: cannot run /bin/sh: ${child.spawnError.message}\n`));

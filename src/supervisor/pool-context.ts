@@ -7,6 +7,7 @@ import type { Description } from '../description/types.js';
 import type { AppEnvironment } from '../environment/app-env.js';
 import type { Member, Members } from './members.js';
 import type { UpstreamRotation } from './upstream-rotation.js';
+import type { OutputThrottle } from '../log/output-throttle.js';
 
 /** The options of AppInstance that both pools read. */
 export interface PoolOptions {
@@ -34,7 +35,7 @@ export interface PoolContext {
    * Its processes' output into the app log, stderr marked in the log's tail; `loadFailure`, a
    * worker's load failure (its import's or lifespan startup's traceback), which `who` names (`worker 2`) where it is folded.
    */
-  output: { stdout: Writable; stderr: Writable; loadFailure: (traceback: string, who: string) => void };
+  output: { stdout: Writable; stderr: Writable; loadFailure: (traceback: string, who: string) => void; throttle?: OutputThrottle };
   /** How long a retired process may finish its requests. */
   drainMs: () => number;
   /**

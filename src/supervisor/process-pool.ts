@@ -93,6 +93,7 @@ export class ProcessPool {
       gid: this.opts.gid,
       log: this.ctx.output.stdout,
       stderrLog: this.ctx.output.stderr,
+      throttle: this.ctx.output.throttle,
       health: name === 'web' ? desc.health : null,
       mount: this.opts.mount,
     });

@@ -195,6 +195,7 @@ export class WorkerPool {
       maxMemory: this.recycleLimits.maxMemory,
       stdout: this.ctx.output.stdout,
       stderr: this.ctx.output.stderr,
+      throttle: this.ctx.output.throttle,
       loadFailure: (traceback) => this.ctx.output.loadFailure(traceback, `worker ${number}`),
       uid: this.opts.uid,
       gid: this.opts.gid,

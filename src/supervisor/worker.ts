@@ -20,6 +20,7 @@ import { delay } from './process-group.js';
 import { probeLink } from './probe.js';
 import { mib } from './recycle.js';
 import { spawnReason } from './spawn-reason.js';
+import type { OutputThrottle } from '../log/output-throttle.js';
 
 export type { OutputSink };
 
@@ -50,6 +51,8 @@ export interface WorkerOptions {
   /** Default: process.stdout / process.stderr. */
   stdout?: OutputSink;
   stderr?: OutputSink;
+  /** The app's share of the gateway's time for output (log/output-throttle.ts), shared by its processes. */
+  throttle?: OutputThrottle;
   /** Where the traceback of a load failure (import, lifespan startup) goes; default: `stderr`, with the rest of its output. */
   loadFailure?: (traceback: string) => void;
   /** The Unix user and group of the process (the gateway runs as root); default: ours. */
@@ -324,6 +327,8 @@ export class Worker extends EventEmitter {
       const niced = opts.startNice !== undefined && process.getuid?.() === 0 && child.pid !== undefined && setNice(child.pid, opts.startNice);
       pipeOutput(child.process.stdout, out);
       pipeOutput(child.process.stderr, err);
+      opts.throttle?.read(child.process.stdout);
+      opts.throttle?.read(child.process.stderr);
 
       const link = new WorkerLink(child.process.stdio[4] as Socket, child.process.stdio[3] as Socket);
       this._link = link;
