@@ -138,7 +138,8 @@ export class AppLog extends Writable {
    */
   private openAgain(): boolean {
     try {
-      mkdirSync(this.dir, { recursive: true });
+      // As state-root.ts makes it (0750); made by the gateway, it is the gateway's user's, not the app's.
+      mkdirSync(this.dir, { recursive: true, mode: 0o750 });
       this.open();
       this.lost = false;
       return true;

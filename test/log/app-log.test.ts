@@ -121,6 +121,7 @@ test('a log whose directory is removed while the app runs is made again at the n
     assert.match(text, /\[apppkg-gateway\] .*was removed while the app ran: made again/);
     assert.match(text, /line 11 /);
     assert.equal(errors, [], 'nothing failed');
+    assert.is(statSync(logDir).mode & 0o777 & ~0o022, 0o750, 'made as state-root.ts makes it, no wider');
   } finally {
     dir.remove();
   }
