@@ -52,6 +52,8 @@ export class AppLog extends Writable {
   private failed = false;
   /** A rotation or a reopen could not open the file: its lines are counted to the next rotation point, where it is tried again. */
   private lost = false;
+  /** Closed for good (release): its start has ended. */
+  private released = false;
   /** Bytes not written since the failure said last. */
   private dropped = 0;
   private readonly maxBytes: number;
@@ -157,6 +159,9 @@ export class AppLog extends Writable {
    * at the next rotation point.
    */
   reopen(): boolean {
+    // A start that has ended keeps its file closed (release): SIGUSR1 during its last moments in
+    // the registry must not open it for good.
+    if (this.released) return true;
     this.close();
     if (!this.openAgain()) return false;
     if (this.failed) this.recover();
@@ -252,8 +257,19 @@ export class AppLog extends Writable {
   }
 
   override _final(done: (err?: Error | null) => void): void {
+    this.release();
+    done();
+  }
+
+  /**
+   * The file closed for good, the stream left open: what its stopped start's processes or the
+   * gateway still say about it is dropped, not an error (a write after end() would be one). Each
+   * deploy or restart opens the app's log anew; without this, every start that ended kept its
+   * descriptor until the gateway stopped.
+   */
+  release(): void {
+    this.released = true;
     this.lost = false;
     this.close();
-    done();
   }
 }

@@ -426,6 +426,7 @@ export class AppInstance {
     const draining = this.members.all().filter((m) => this.members.isStopping(m));
     await Promise.all([this.stopAll((m) => m.stop(bound(m))), ...draining.map((m) => m.stop(bound(m)))]);
     this.state = 'stopped';
+    this.opts.log.release();
   }
 
   /** The environment file's `drain` for this app, if it gave one (registry.ts drains with it). */
@@ -446,6 +447,7 @@ export class AppInstance {
       return m.stop(drainMs);
     });
     this.state = 'stopped';
+    this.opts.log.release();
   }
 
   private async stopAll(stop: (member: Member) => Promise<void>): Promise<void> {
