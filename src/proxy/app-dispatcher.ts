@@ -49,7 +49,10 @@ interface Waiting {
   res: ServerResponse;
   route: RequestRoute;
   group: UpstreamGroup;
-  /** When it began to wait (Date.now()): it waits at most the app's `timeout`, then 504. */
+  /**
+   * When it began to wait (performance.now(): a step of the wall clock, NTP after a VM resumes,
+   * must not 504 the whole queue at once): it waits at most the app's `timeout`, then 504.
+   */
   since: number;
 }
 
@@ -69,7 +72,7 @@ interface HeldUpgrade {
 const QUEUE_SWEEP_MS = 500;
 
 const kRetried = Symbol('apppkg.retried');
-/** When a handshake began to wait for a worker: waiting again (released, then no worker took it) keeps its deadline. */
+/** When a handshake began to wait for a worker (performance.now()): waiting again (released, then no worker took it) keeps its deadline. */
 const kHeldSince = Symbol('apppkg.heldSince');
 type HeldSocket = Socket & { [kHeldSince]?: number };
 type Retried = IncomingMessage & { [kRetried]?: true };
@@ -288,7 +291,7 @@ export class AppDispatcher implements Redispatch {
     return retryAfterUntil(this.backend.nextWorkerRestartAt);
   }
 
-  private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute, since = Date.now()): void {
+  private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute, since = performance.now()): void {
     const sleeping = this.backend.idleState !== undefined && this.backend.idleState !== 'awake';
     if (group.upstreams.length === 0 && !group.queueWhenEmpty && !sleeping) {
       answerFailure(res, 'unavailable', { detail: `${group.label} is restarting; try again` });
@@ -353,7 +356,7 @@ export class AppDispatcher implements Redispatch {
    */
   private expireWaiting(): void {
     const timeoutMs = this.backend.limits.timeoutMs;
-    const now = Date.now();
+    const now = performance.now();
     for (let i = 0; i < this.queue.length; ) {
       const waiting = this.queue[i];
       if (timeoutMs <= 0 || now - waiting.since < timeoutMs) {
@@ -470,7 +473,7 @@ export class AppDispatcher implements Redispatch {
    * reconnects at once after its 1011 (a chat page). At most the app's `timeout`, then 504.
    */
   private holdUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, timeoutMs: number): void {
-    const since = ((socket as HeldSocket)[kHeldSince] ??= Date.now());
+    const since = ((socket as HeldSocket)[kHeldSince] ??= performance.now());
     const held: HeldUpgrade = {
       req, socket, head, route, timer: null,
       dropped: () => {
@@ -482,7 +485,7 @@ export class AppDispatcher implements Redispatch {
       held.timer = setTimeout(() => {
         held.dropped();
         refuseUpgradeFor(socket, 'timeout', `no worker of ${this.name} could take the websocket within its timeout (${timeoutMs / 1000} s)`);
-      }, Math.max(0, since + timeoutMs - Date.now())).unref();
+      }, Math.max(0, since + timeoutMs - performance.now())).unref();
     }
     socket.once('close', held.dropped);
     this.heldUpgrades.push(held);

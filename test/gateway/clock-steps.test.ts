@@ -1,0 +1,88 @@
+// The host's wall clock stepped under a running gateway (NTP stepping it after a VM resumes, an
+// admin's `date -s`), through libfaketime (test/helpers/faketime.ts): durations are measured
+// on the monotonic clock, so a step forward or back changes no timeout, while the times of day
+// status shows follow the wall clock.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { PIPELINE_DEPTH } from '../../src/proxy/upstream.js';
+import { addPackage } from '../helpers/apps-dir.js';
+import { hasFaketime, NO_FAKETIME, steppedClock, type SteppedClock } from '../helpers/faketime.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
+import { appStatus, gatewayStatus, statusPids } from '../helpers/status.js';
+
+const test = suite('clock steps');
+const withFaketime = runIf(test, hasFaketime, NO_FAKETIME);
+
+interface Env {
+  dir: ReturnType<typeof tempDir>;
+  clock: SteppedClock;
+  gw: RunningGateway;
+  pids: Set<number>;
+}
+const opened: Env[] = [];
+const HOUR_S = 3600;
+
+async function open(fixture: string, name: string, environment: string): Promise<Env> {
+  const dir = tempDir('apppkg-clock-steps-');
+  const apps = join(dir.path, 'apps');
+  mkdirSync(apps, { recursive: true });
+  addPackage(apps, fixture, name);
+  const envFile = join(dir.path, 'environment.yaml');
+  writeFileSync(envFile, environment);
+  const clock = steppedClock();
+  const env: Env = { dir, clock, gw: null as unknown as RunningGateway, pids: new Set() };
+  opened.push(env);
+  env.gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0'], { env: clock.env });
+  return env;
+}
+
+async function remember(env: Env): Promise<void> {
+  for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test.after(async () => {
+  for (const env of opened) {
+    if (env.gw) {
+      await remember(env).catch(() => {});
+      await env.gw.stop();
+    }
+    await assertNoOrphans([...env.pids]);
+    env.clock.remove();
+    env.dir.remove();
+  }
+});
+
+withFaketime('the CLI under the stepped clock: its wall clock follows a step', async () => {
+  const env = await open('slow', 'probe', 'apps:\n  probe:\n    workers: 1\n');
+  await remember(env);
+  const skew = async () => Date.parse((await gatewayStatus(env.gw)).now) - Date.now();
+  assert.ok(Math.abs(await skew()) < 60_000, 'no step yet');
+  env.clock.step(HOUR_S);
+  assert.ok(Math.abs((await skew()) - HOUR_S * 1000) < 60_000, 'status shows the stepped time of day');
+  const res = await request(`${env.gw.url}/probe/?t=0`);
+  await res.body.text();
+  assert.is(res.statusCode, 200);
+});
+
+withFaketime('a step forward past the app\'s timeout: a request waiting in its queue still gets its answer, not a 504', async () => {
+  const env = await open('slow', 'queued', 'apps:\n  queued:\n    workers: 1\n    threads: 1\n    timeout: 60\n');
+  await remember(env);
+  const first = request(`${env.gw.url}/queued/?t=4`, { headersTimeout: 90_000 });
+  await waitFor(async () => (await appStatus(env.gw, 'queued')).workers.some((w: { inFlight: number }) => w.inFlight > 0) || undefined, 10_000, 'the first request to be taken');
+  // A worker takes PIPELINE_DEPTH requests beyond its threads; the one after waits in the gateway's queue.
+  const more = Array.from({ length: PIPELINE_DEPTH + 1 }, () => request(`${env.gw.url}/queued/?t=0`, { headersTimeout: 90_000 }));
+  await waitFor(async () => ((await appStatus(env.gw, 'queued')).queued > PIPELINE_DEPTH) || undefined, 10_000, 'a request to wait in the gateway\'s queue');
+  env.clock.step(2 * HOUR_S);
+  const answers = await Promise.all([first, ...more]);
+  const bodies = await Promise.all(answers.map((a) => a.body.text()));
+  const failed = answers.map((a, i) => [a.statusCode, bodies[i]]).filter(([status]) => status !== 200);
+  assert.equal(failed, [], 'every request waited for its turn');
+});
+
+test.run();
