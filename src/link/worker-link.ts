@@ -87,7 +87,7 @@ export class WorkerLink extends EventEmitter {
   ready: ReadyInfo | null = null;
   /** Requests opened since the link came up (probes not counted). */
   requests = 0;
-  /** When the last of them was opened (Date.now()); 0 before any. */
+  /** When the last of them was opened (performance.now(): the idle check's clock); 0 before any. */
   lastOpenedAt = 0;
   /** Called after a request leaves the in-flight map (its terminal frame came): a thread is free. */
   onSettled: (() => void) | null = null;
@@ -168,7 +168,7 @@ export class WorkerLink extends EventEmitter {
     this.exchanges.set(id, exchange);
     exchange.openedAtFlush = this.flushes;
     if (counted) {
-      this.lastOpenedAt = Date.now();
+      this.lastOpenedAt = performance.now();
       if (++this.requests === this.limitAt) this.onLimit?.();
     }
     return id;

@@ -282,6 +282,7 @@ export class AppInstance {
    * When it last had a request or websocket. Its workers' own stamp counts to the millisecond:
    * the idle check only notices their requests once a second, and the worker budget's choice of
    * the least recently used app must not take one that served just now for one that did not.
+   * In performance.now() ms; status turns it into a time of day.
    */
   get lastActive(): number {
     return Math.max(this.idle.lastActive, this.workers.lastRequestAt);

@@ -6,6 +6,7 @@
 // loop's back-off, answered 503 at once meanwhile: a client must not make the gateway fork an
 // interpreter per request (SPEC §4). This is when and how; what sleeps (its slots) is the instance's.
 import { GatewayError, isGatewayError } from '../errors.js';
+import { wallTimeOf } from '../wall-clock.js';
 import { Backoff } from './backoff.js';
 import { formatRefusal } from './refusal.js';
 import type { CommandProcess } from './command-process.js';
@@ -31,7 +32,7 @@ export interface IdleCycleOptions {
   workersQuiet: () => boolean;
   /** Requests its workers in rotation have taken. */
   workerRequests: () => number;
-  /** When its workers last took a request (Date.now()); 0 if none. */
+  /** When its workers last took a request (performance.now()); 0 if none. */
   workerLastRequestAt: () => number;
   /** What sleeps: the slots of its workers and of the processes that take requests. */
   sleepers: () => Array<Slot<Worker> | Slot<CommandProcess>>;
@@ -61,10 +62,13 @@ export class IdleCycle {
   wakeError: GatewayError | null = null;
   /** Failed wakes, as the supervisor counts a crash loop: the delay before the next try. */
   private wakeBackoff = new Backoff();
-  /** Before this (Date.now()), a wake after the app's failure is not tried: wakeError at once. */
+  /** Before this (performance.now()), a wake after the app's failure is not tried: wakeError at once. */
   private retryAt = 0;
-  /** When it last had a request or a websocket (Date.now()). */
-  lastActive = Date.now();
+  /**
+   * When it last had a request or a websocket (performance.now(): a forward step of the wall
+   * clock put every app to sleep at once; status shows it through wallTimeOf).
+   */
+  lastActive = performance.now();
   private waking: Promise<void> | null = null;
   /** The wake under way has its room and is starting its workers. */
   private startingWorkers = false;
@@ -81,13 +85,13 @@ export class IdleCycle {
   hold(): () => void {
     this.held++;
     this.touches++;
-    this.lastActive = Date.now();
+    this.lastActive = performance.now();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.held--;
-      this.lastActive = Date.now();
+      this.lastActive = performance.now();
     };
   }
 
@@ -108,10 +112,10 @@ export class IdleCycle {
         // Requests that came and went since the last look happened at their own time: stamped
         // with this look's, up to a period late, an app asked first could look newer than one
         // asked after it, and the worker budget would put the wrong one to sleep.
-        this.lastActive = this.quiet ? Math.max(this.lastActive, this.opts.workerLastRequestAt()) : Date.now();
+        this.lastActive = this.quiet ? Math.max(this.lastActive, this.opts.workerLastRequestAt()) : performance.now();
         return;
       }
-      if (timeout > 0 && Date.now() - this.lastActive >= timeout) void this.sleep(`no request for ${Math.round(timeout / 1000)} s`);
+      if (timeout > 0 && performance.now() - this.lastActive >= timeout) void this.sleep(`no request for ${Math.round(timeout / 1000)} s`);
     }, timeout > 0 ? Math.min(5000, Math.max(250, timeout / 4)) : 1000);
     this.idleTimer.unref();
   }
@@ -144,7 +148,7 @@ export class IdleCycle {
    */
   wake(): Promise<void> {
     if (this.state === 'awake') return Promise.resolve();
-    if (this.waking === null && this.wakeError !== null && Date.now() < this.retryAt) return Promise.reject(this.wakeError);
+    if (this.waking === null && this.wakeError !== null && performance.now() < this.retryAt) return Promise.reject(this.wakeError);
     this.waking ??= this.wakeUp().finally(() => {
       this.waking = null;
       this.startingWorkers = false;
@@ -166,12 +170,12 @@ export class IdleCycle {
 
   /** Wakes keep failing (the crash loop's rule), and status says so. */
   get crashLooping(): boolean {
-    return this.wakeError !== null && this.wakeBackoff.isCrashLooping(Date.now());
+    return this.wakeError !== null && this.wakeBackoff.isCrashLooping(performance.now());
   }
 
-  /** When the next wake will be tried after the app's failure (Date.now() ms), null when it may be now. */
+  /** When the next wake will be tried after the app's failure (Date.now() ms: a Retry-After's), null when it may be now. */
   get wakeRetryAt(): number | null {
-    return this.wakeError !== null && Date.now() < this.retryAt ? this.retryAt : null;
+    return this.wakeError !== null && performance.now() < this.retryAt ? wallTimeOf(this.retryAt) : null;
   }
 
   /** wakeRetryAt as status shows it (ISO). */
@@ -182,7 +186,7 @@ export class IdleCycle {
 
   private async wakeUp(): Promise<void> {
     this.state = 'waking';
-    const started = Date.now();
+    const started = performance.now();
     const explain = this.opts.explainFrom();
     const { makeRoom, rotation } = this.opts;
     if (makeRoom && !(await makeRoom())) {
@@ -202,7 +206,7 @@ export class IdleCycle {
       this.state = 'asleep';
       const reason: unknown = failed.reason;
       const error = explain(isGatewayError(reason) ? reason : new GatewayError('APPPKG_WORKER_START_FAILED', { name: this.opts.name, reason: String(reason), cause: reason }));
-      const now = Date.now();
+      const now = performance.now();
       const retryInMs = this.wakeBackoff.recordExit(now, 0);
       this.retryAt = now + retryInMs;
       this.wakeError = error;
@@ -218,9 +222,9 @@ export class IdleCycle {
     this.wakeError = null;
     this.wakeBackoff = new Backoff();
     this.coldStarts++;
-    this.lastColdStartMs = Date.now() - started;
+    this.lastColdStartMs = Math.round(performance.now() - started);
     this.coldStartMsTotal += this.lastColdStartMs;
-    this.lastActive = Date.now();
+    this.lastActive = performance.now();
     this.opts.say(`${this.opts.name}: woken for a request in ${this.lastColdStartMs} ms`);
     rotation.changed();
   }

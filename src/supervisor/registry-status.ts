@@ -7,6 +7,7 @@ import type { AppStatus, BrokenPackageStatus, VersionStatus } from '../admin/sta
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { LogTail } from '../log/log-tail.js';
+import { wallTimeOf } from '../wall-clock.js';
 import type { AppInstance } from './app-instance.js';
 import { isStarting, type AppRecord } from './app-record.js';
 import { brokenReason } from './broken-description.js';
@@ -126,7 +127,7 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   idle: instance
     ? {
         timeoutSeconds: where.idleTimeoutSeconds,
-        lastActive: new Date(instance.lastActive).toISOString(),
+        lastActive: new Date(wallTimeOf(instance.lastActive)).toISOString(),
         // The app's since the gateway started, as restarts are, not its newest instance's.
         coldStarts: record.pastColdStarts + instance.coldStarts,
         lastColdStartMs: instance.lastColdStartMs ?? record.pastLastColdStartMs,

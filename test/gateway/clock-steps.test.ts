@@ -85,4 +85,18 @@ withFaketime('a step forward past the app\'s timeout: a request waiting in its q
   assert.equal(failed, [], 'every request waited for its turn');
 });
 
+withFaketime('a step forward past an app\'s idle_timeout does not put it to sleep', async () => {
+  const env = await open('slow', 'lively', 'apps:\n  lively:\n    workers: 1\n    idle_timeout: 600\n');
+  await remember(env);
+  const res = await request(`${env.gw.url}/lively/?t=0`);
+  await res.body.text();
+  assert.is(res.statusCode, 200);
+  env.clock.step(2 * HOUR_S);
+  // Its idle check runs every 5 s at this idle_timeout: two of them see the step.
+  await sleep(11_000);
+  const app = await appStatus(env.gw, 'lively');
+  assert.is(app.state, 'ready', `${app.state}: ${env.gw.output().split('\n').filter((l) => l.includes('lively')).join('\n')}`);
+  assert.is(app.workers.length, 1);
+});
+
 test.run();
