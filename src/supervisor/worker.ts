@@ -427,7 +427,8 @@ export class Worker extends EventEmitter {
     });
     this.heartbeat = setInterval(() => {
       if (link.closed) return;
-      const now = Date.now();
+      // performance.now(): after a step back of the wall clock, a hung worker went unnoticed for as long.
+      const now = performance.now();
       if (pingedAt === 0) {
         pingedAt = now;
         link.ping();

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { PIPELINE_DEPTH } from '../../src/proxy/upstream.js';
+import { HEARTBEAT_MS, HUNG_AFTER_MS } from '../../src/supervisor/worker.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { hasFaketime, NO_FAKETIME, steppedClock, type SteppedClock } from '../helpers/faketime.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -97,6 +98,25 @@ withFaketime('a step forward past an app\'s idle_timeout does not put it to slee
   const app = await appStatus(env.gw, 'lively');
   assert.is(app.state, 'ready', `${app.state}: ${env.gw.output().split('\n').filter((l) => l.includes('lively')).join('\n')}`);
   assert.is(app.workers.length, 1);
+});
+
+withFaketime('a step back while a worker hangs: the heartbeat still kills and replaces it within its bound', async () => {
+  const env = await open('faults', 'beat', 'apps:\n  beat:\n    workers: 1\n    threads: 1\n');
+  await remember(env);
+  const [victim] = (await appStatus(env.gw, 'beat')).workers.map((w: { pid: number }) => w.pid);
+  process.kill(victim, 'SIGSTOP');
+  // The ping that gets no answer goes out within a beat; the step comes after it.
+  await sleep(HEARTBEAT_MS * 1.5);
+  env.clock.step(-HOUR_S);
+  const bound = HEARTBEAT_MS + HUNG_AFTER_MS + 500 + 5000;
+  await waitFor(async () => {
+    const pids = (await appStatus(env.gw, 'beat')).workers.map((w: { pid: number }) => w.pid);
+    for (const pid of pids) env.pids.add(pid);
+    return (pids.length === 1 && !pids.includes(victim)) || undefined;
+  }, bound + 5000, 'the hung worker to be replaced');
+  try {
+    process.kill(victim, 'SIGCONT');
+  } catch {}
 });
 
 test.run();
