@@ -196,14 +196,14 @@ export class Front {
   private readonly handedLines = new WeakMap<Socket, string>();
   /**
    * Of a head the lean lane began timing and handed node:http unfinished: when its clock
-   * started (Date.now()), and the timer that answers it 408 when --header-timeout is over, as
+   * started (performance.now()), and the timer that answers it 408 when --header-timeout is over, as
    * the lane would have. node:http's own clock starts at the hand-off and cannot be set back.
    */
   private readonly handedHeadSince = new WeakMap<Socket, number>();
   private readonly handedHeadClocks = new WeakMap<Socket, NodeJS.Timeout>();
   /** Connections answered 408: what node:http reads of them after that is no request of theirs. */
   private readonly headTimedOut = new WeakSet<Socket>();
-  /** When node:http's last answer on a connection was written (Date.now()): a head pipelined behind it is timed from there. */
+  /** When node:http's last answer on a connection was written (performance.now()): a head pipelined behind it is timed from there. */
   private readonly answeredAt = new WeakMap<Socket, number>();
   /** Connections whose head node:http timed out behind an answer, and whose 408 waits (putOffHeadTimeout). */
   private readonly headTimeoutPutOff = new WeakSet<Socket>();
@@ -401,7 +401,7 @@ export class Front {
           if (!(kFromAnswer in err) && this.putOffHeadTimeout(server, socket)) return;
         }
         // Read now: the parser may go on to other bytes before the refusal is written.
-        const headSince = Date.now() - this.headWaitSeconds(socket) * 1000;
+        const headSince = performance.now() - this.headWaitSeconds(socket) * 1000;
         const rawPacket = (err as { rawPacket?: unknown }).rawPacket;
         const headBegun = !Buffer.isBuffer(rawPacket) ? null : (sentHeadOf(socket) ?? headLineFrom(socket, rawPacket, this.lastNodeResponse.get(socket)?.req));
         this.stopHandedHeadClock(socket);
@@ -442,7 +442,7 @@ export class Front {
           const head = line?.startsWith('HEAD ') === true;
           endLingering(socket, unparsableAnswer(status, body, head));
           if (line === null) return;
-          const record = (): void => this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, head ? 0 : Buffer.byteLength(body), (Date.now() - headSince) / 1000);
+          const record = (): void => this.accessLog.recordRejected(socket.remoteAddress ?? '', line, status, head ? 0 : Buffer.byteLength(body), (performance.now() - headSince) / 1000);
           if (loggedAfter === undefined) record();
           else loggedAfter.once('close', record);
         };
@@ -594,7 +594,7 @@ export class Front {
     this.lastNodeResponse.set(req.socket, res);
     keepAliveOnceBodyRead(req, res);
     this.headTimeoutPutOff.delete(req.socket);
-    res.once('finish', () => this.answeredAt.set(req.socket, Date.now()));
+    res.once('finish', () => this.answeredAt.set(req.socket, performance.now()));
     closeQueuedWithConnection(res, req.socket);
     this.whenOpen(() => {
       // After an answer that closes the connection (a refusal: 400, 413, 501, 505; any during
@@ -629,7 +629,7 @@ export class Front {
    */
   private headWaitSeconds(socket: Socket): number {
     const since = this.lastNodeResponse.has(socket) ? undefined : this.handedHeadSince.get(socket);
-    if (since !== undefined) return (Date.now() - since) / 1000;
+    if (since !== undefined) return (performance.now() - since) / 1000;
     const parser = (socket as Socket & { parser?: { duration?: () => number } | null }).parser;
     return typeof parser?.duration === 'function' ? parser.duration() / 1000 : 0;
   }
@@ -641,7 +641,7 @@ export class Front {
    */
   private startHandedHeadClock(server: http.Server, socket: Socket, since: number): void {
     this.handedHeadSince.set(socket, since);
-    const left = (this.opts.headersTimeoutMs ?? 20_000) - (Date.now() - since);
+    const left = (this.opts.headersTimeoutMs ?? 20_000) - (performance.now() - since);
     const timer = setTimeout(() => {
       this.handedHeadClocks.delete(socket);
       const parser = (socket as Socket & { parser?: { headersCompleted?: () => boolean } | null }).parser;
@@ -666,14 +666,14 @@ export class Front {
     // node:http says it once per head; this keeps a second saying from arming a second 408.
     if (this.headTimeoutPutOff.has(socket)) return true;
     const timeoutMs = this.opts.headersTimeoutMs ?? 20_000;
-    if (last.writableFinished && Date.now() - (this.answeredAt.get(socket) ?? 0) >= timeoutMs) return false;
+    if (last.writableFinished && performance.now() - (this.answeredAt.get(socket) ?? 0) >= timeoutMs) return false;
     this.headTimeoutPutOff.add(socket);
     const arm = (): void => {
       const timer = setTimeout(() => {
         const parser = (socket as Socket & { parser?: { headersCompleted?: () => boolean } | null }).parser;
         if (socket.destroyed || !this.headTimeoutPutOff.has(socket) || parser?.headersCompleted?.() === true) return;
         server.emit('clientError', Object.assign(new Error('the request head took longer than --header-timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT', [kFromAnswer]: true }), socket);
-      }, Math.max(0, (this.answeredAt.get(socket) ?? Date.now()) + timeoutMs - Date.now()));
+      }, Math.max(0, (this.answeredAt.get(socket) ?? performance.now()) + timeoutMs - performance.now()));
       timer.unref();
       socket.once('close', () => clearTimeout(timer));
     };
@@ -744,7 +744,7 @@ export class Front {
         giveToNode(socket);
       },
       headTimedOut: (socket, begun, since) =>
-        this.accessLog.recordRejected(socket.remoteAddress ?? '', rejectedRequestLine({ rawPacket: begun }) ?? '-', 408, 0, (Date.now() - since) / 1000),
+        this.accessLog.recordRejected(socket.remoteAddress ?? '', rejectedRequestLine({ rawPacket: begun }) ?? '-', 408, 0, (performance.now() - since) / 1000),
     });
     this.lanes.push(lane);
     server.on('connection', (socket: Socket) => {
@@ -1120,9 +1120,9 @@ export class Front {
     // a moment to answer it, rather than a reset when its connection is destroyed below.
     this.websockets.closeAll(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
     const websocketsClosed = this.websockets.whenClosed(Math.min(graceMs, WEBSOCKET_CLOSE_WAIT_MS));
-    const began = Date.now();
+    const began = performance.now();
     await this.firstRequests(Math.min(graceMs, FIRST_REQUEST_WAIT_MS));
-    await this.finishInFlight(Math.max(0, graceMs - (Date.now() - began)));
+    await this.finishInFlight(Math.max(0, graceMs - (performance.now() - began)));
     await websocketsClosed;
     for (const socket of this.sockets) {
       this.cutSockets.add(socket);
@@ -1176,9 +1176,9 @@ export class Front {
    * completed and nobody accepted is reset by the kernel as the listener closes: not ours.
    */
   private async firstRequests(ms: number): Promise<void> {
-    const until = Date.now() + ms;
+    const until = performance.now() + ms;
     const silent = (): boolean => [...this.sockets].some((socket) => socket.bytesRead === 0 && !socket.destroyed);
-    while (silent() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (silent() && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   /**
@@ -1190,11 +1190,11 @@ export class Front {
     const report = setInterval(() => {
       if (this.inFlight.size > 0) say?.(`stopping: waiting for ${this.inFlight.describe()}`);
     }, STOP_REPORT_MS).unref();
-    const deadline = Date.now() + graceMs;
+    const deadline = performance.now() + graceMs;
     try {
-      while (this.inFlight.size > 0 && Date.now() < deadline) {
+      while (this.inFlight.size > 0 && performance.now() < deadline) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, deadline - Date.now());
+          const timer = setTimeout(resolve, deadline - performance.now());
           this.idleWaiters.push(() => {
             clearTimeout(timer);
             resolve();

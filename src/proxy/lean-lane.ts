@@ -40,12 +40,12 @@ export interface LeanLaneOptions {
   /**
    * Gives a connection to node:http (its server's connection listener); `sent` is what it
    * reads first, as the client sent it (node:http is given it rewritten: net/raw-target.ts).
-   * `headSince`: Date.now() when the lane's header clock for that head started (the
+   * `headSince`: performance.now() when the lane's header clock for that head started (the
    * connection's start, or the head's first byte), or null when no clock ran for it: node:http
    * starts its own clock at the hand-off, and the head must not get a second --header-timeout.
    */
   toNode(socket: Socket, sent: Buffer, headSince: number | null): void;
-  /** A request line begun and never finished was answered 408: `begun` is what came of it, `since` when its clock started (Date.now()). */
+  /** A request line begun and never finished was answered 408: `begun` is what came of it, `since` when its clock started (performance.now()). */
   headTimedOut?(socket: Socket, begun: Buffer, since: number): void;
 }
 
@@ -119,7 +119,7 @@ export class LeanLane {
   awaitingHead(connection: LeanConnection): void {
     if (this.fresh.has(connection)) return;
     this.idle.delete(connection);
-    connection.waitingSince = Date.now();
+    connection.waitingSince = performance.now();
     this.fresh.add(connection);
   }
 
@@ -153,9 +153,13 @@ export class LeanLane {
     this.idle.delete(connection);
   }
 
-  /** Closes connections idle past their bound (node:http's keepAliveTimeout, and its headersTimeout for a first head). */
+  /**
+   * Closes connections idle past their bound (node:http's keepAliveTimeout, and its headersTimeout
+   * for a first head). On performance.now(), as every stamp of the lane: on the wall clock a step
+   * forward closed every connection waiting for a head at once.
+   */
   private sweep(): void {
-    const now = Date.now();
+    const now = performance.now();
     const expire = (waits: Set<LeanConnection>, limitMs: number): void => {
       for (const connection of waits) {
         if (now - connection.waitingSince < limitMs) return;
@@ -201,7 +205,7 @@ class LeanConnection implements ResponseOutput, BodySource {
    * (net/raw-target.ts needs the whole line). A copy; null almost always.
    */
   private partialLine: Buffer | null = null;
-  /** Date.now() when that request line's first byte came: its 408's access-log duration runs from there at the latest. */
+  /** performance.now() when that request line's first byte came: its 408's access-log duration runs from there at the latest. */
   private partialSince = 0;
   /** The lane paused the socket (32 answers owed, or a body with nowhere to go). */
   private paused = false;
@@ -225,8 +229,8 @@ class LeanConnection implements ResponseOutput, BodySource {
   /** The answer waiting for the rest of its request's body (holdForBody); null almost always. */
   private held: LeanResponse | null = null;
   private heldTimer: NodeJS.Timeout | null = null;
-  /** Date.now() when the last response went out (or the connection came): the lane's sweep reads it. */
-  waitingSince = Date.now();
+  /** performance.now() when the last response went out (or the connection came): the lane's sweep reads it. */
+  waitingSince = performance.now();
   /**
    * Reads are views of the process's one read buffer (net/shared-read-buffer.ts), valid only
    * while read() runs: what outlives it is copied. False where Node cannot: 'data' as usual.
@@ -280,7 +284,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   private read(data: Buffer): void {
     if (this.putOffBytes !== null) return this.keepPutOff(data);
     if (this.noMore) return;
-    const heldSince = this.partialLine !== null ? this.partialSince : Date.now();
+    const heldSince = this.partialLine !== null ? this.partialSince : performance.now();
     if (this.partialLine !== null) {
       data = Buffer.concat([this.partialLine, data]);
       this.partialLine = null;
@@ -290,7 +294,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     while (start < data.length && !this.noMore) {
       const end = data.indexOf(HEAD_END, start);
       if (end === -1 && data.length - start <= maxHead && data.indexOf(LF, start) === -1) {
-        this.holdPartialLine(data.subarray(start), start === 0 ? heldSince : Date.now());
+        this.holdPartialLine(data.subarray(start), start === 0 ? heldSince : performance.now());
         break;
       }
       // A head split across reads after its request line, or too large: node:http reads it (and
@@ -673,7 +677,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   }
 
   private startWaiting(): void {
-    this.waitingSince = Date.now();
+    this.waitingSince = performance.now();
     this.lane.waiting(this);
   }
 

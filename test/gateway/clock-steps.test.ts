@@ -4,14 +4,16 @@
 // status shows follow the wall clock.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { PIPELINE_DEPTH } from '../../src/proxy/upstream.js';
 import { HEARTBEAT_MS, HUNG_AFTER_MS } from '../../src/supervisor/worker.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { hasFaketime, NO_FAKETIME, steppedClock, type SteppedClock } from '../helpers/faketime.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { appStatus, gatewayStatus, statusPids } from '../helpers/status.js';
 
@@ -117,6 +119,21 @@ withFaketime('a step back while a worker hangs: the heartbeat still kills and re
   try {
     process.kill(victim, 'SIGCONT');
   } catch {}
+});
+
+withFaketime('a step forward past --header-timeout: a connection still sending its head is answered, not closed', async () => {
+  const env = await open('slow', 'heads', 'apps:\n  heads:\n    workers: 1\n');
+  await remember(env);
+  const socket = net.connect(Number(new URL(env.gw.url).port), '127.0.0.1');
+  const seen = recorded(socket);
+  await once(socket, 'connect');
+  socket.write('GET /heads/?t=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+  env.clock.step(2 * HOUR_S);
+  // The lane's sweep runs every 100 ms: a second is ten of them.
+  await sleep(1000);
+  socket.write('Connection: close\r\n\r\n');
+  await waitFor(() => seen.closed || undefined, 15_000, 'the answer');
+  assert.match(seen.got, /^HTTP\/1\.1 200 /, seen.got.slice(0, 200) || 'closed with no answer');
 });
 
 test.run();
