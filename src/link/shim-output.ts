@@ -53,7 +53,7 @@ export class LineTap {
   /** The last LAST_OUTPUT_BYTES or so of what passed, for a 502's body in development (lastOutput). */
   private readonly last: Buffer[] = [];
   private lastBytes = 0;
-  /** When it last wrote anything (Date.now()), 0 before it has: how old lastLine() is. */
+  /** When it last wrote anything (performance.now(), as the exit it may explain), 0 before it has: how old lastLine() is. */
   lastOutputAt = 0;
   importError: Record<string, unknown> | null = null;
   notCallable: Record<string, unknown> | null = null;
@@ -145,7 +145,7 @@ export class LineTap {
   }
 
   private keepLast(chunk: Buffer): void {
-    this.lastOutputAt = Date.now();
+    this.lastOutputAt = performance.now();
     this.last.push(Buffer.from(chunk)); // its own bytes: a stream's chunk is not ours to keep
     this.lastBytes += chunk.length;
     while (this.last.length > 1 && this.lastBytes - this.last[0].length >= LAST_OUTPUT_BYTES) this.lastBytes -= this.last.shift()!.length;

@@ -27,6 +27,7 @@ import { UpstreamRotation, type LiveUpstream } from './upstream-rotation.js';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 import { Worker } from './worker.js';
 import { DEFAULT_OUTPUT_RATE, OutputThrottle } from '../log/output-throttle.js';
+import { wallTimeOf } from '../wall-clock.js';
 
 /** What the proxy holds this version to, per request (the environment file's values). */
 export interface AppLimits {
@@ -365,7 +366,7 @@ export class AppInstance {
   /** When the first of its workers waiting out a back-off starts again (Date.now() ms), or null. */
   get nextWorkerRestartAt(): number | null {
     const due = this.workers.slots.map((s) => s.restartAt).filter((at): at is number => at !== null);
-    return due.length === 0 ? null : Math.min(...due);
+    return due.length === 0 ? null : wallTimeOf(Math.min(...due));
   }
 
   get crashLooping(): boolean {

@@ -88,7 +88,7 @@ class PrefixedLines {
   private held: Buffer | null = null;
   /** Its last line with something in it: a stderr's is why its process died, as far as it said. */
   lastLine: string | null = null;
-  /** When lastLine was written (Date.now()), 0 before one was. */
+  /** When lastLine was written (performance.now()), 0 before one was. */
   lastLineAt = 0;
 
   /** `recent` may be shared by the lines of stdout and stderr: the last lines of either. */
@@ -115,7 +115,7 @@ class PrefixedLines {
   private line(line: string): void {
     if (line.trim() !== '') {
       this.lastLine = line.trim();
-      this.lastLineAt = Date.now();
+      this.lastLineAt = performance.now();
     }
     this.recent.push(line);
     if (this.recent.length > RECENT_LINES) this.recent.shift();
@@ -195,7 +195,7 @@ export class CommandProcess extends EventEmitter {
     return this.errorOutput.lastLine;
   }
 
-  /** When lastErrorLine was written (Date.now()), 0 before one was. */
+  /** When lastErrorLine was written (performance.now()), 0 before one was. */
   get lastErrorLineAt(): number {
     return this.errorOutput.lastLineAt;
   }

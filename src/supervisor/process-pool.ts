@@ -9,6 +9,7 @@ import { Backoff } from './backoff.js';
 import { CommandProcess } from './command-process.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
 import { Slot } from './slot.js';
+import { wallTimeOf } from '../wall-clock.js';
 
 /** Durations kept per routed process for its percentiles (an app's keep LATENCY_WINDOW). */
 const PROCESS_LATENCY_WINDOW = 512;
@@ -72,7 +73,7 @@ export class ProcessPool {
       route: this.opts.desc.processes[name].route,
       port: slot.current?.port ?? null,
       restarts: slot.restarts,
-      startedAt: slot.currentSince === null ? null : new Date(slot.currentSince).toISOString(),
+      startedAt: slot.currentSince === null ? null : new Date(wallTimeOf(slot.currentSince)).toISOString(),
       rssBytes: null,
       cpuPercent: null,
       lastExit: slot.lastExit,

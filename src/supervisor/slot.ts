@@ -9,6 +9,7 @@ import type { GatewayError } from '../errors.js';
 import type { ExitStatus } from '../admin/status-types.js';
 import type { Backoff } from './backoff.js';
 import { EXIT_REASON_WITHIN_MS, exitReason } from './exit-reason.js';
+import { wallTimeOf } from '../wall-clock.js';
 
 /** An exit with status 0 this soon after the start is likely a process that went to the background. */
 const QUICK_CLEAN_EXIT_MS = 2000;
@@ -25,7 +26,7 @@ export interface SupervisedProcess extends EventEmitter {
   readonly how: string;
   /** The last line it wrote on stderr with something in it (why it died, as far as it said), or null. */
   readonly lastErrorLine: string | null;
-  /** When it wrote lastErrorLine (Date.now()), 0 before it wrote one. */
+  /** When it wrote lastErrorLine (performance.now()), 0 before it wrote one. */
   readonly lastErrorLineAt: number;
   stop(graceMs: number): Promise<void>;
 }
@@ -77,7 +78,7 @@ export class Slot<P extends SupervisedProcess> {
   lastRecycle: { at: string; reason: string } | null = null;
   /** The process being brought up (READY, its probe): not in rotation yet. */
   bringingUp: P | null = null;
-  /** When the restart waiting out its back-off is due (Date.now() ms), or null when none waits. */
+  /** When the restart waiting out its back-off is due (performance.now() ms), or null when none waits. */
   restartAt: number | null = null;
   private running = false;
   private timer: NodeJS.Timeout | null = null;
@@ -94,7 +95,7 @@ export class Slot<P extends SupervisedProcess> {
   constructor(private readonly opts: SlotOptions<P>) {}
 
   get crashLooping(): boolean {
-    return this.opts.backoff.isCrashLooping(Date.now());
+    return this.opts.backoff.isCrashLooping(performance.now());
   }
 
   /**
@@ -124,16 +125,19 @@ export class Slot<P extends SupervisedProcess> {
 
   private spawn(): P {
     const proc = this.opts.spawn();
-    this.spawnedAt.set(proc, Date.now());
+    // performance.now(), as every stamp the back-off reads: after a step forward of the wall clock
+    // a crash-looping process looked up for hours, its back-off started again from 500 ms and
+    // no crash loop was seen; after a step back, exits an hour old still counted.
+    this.spawnedAt.set(proc, performance.now());
     proc.once('exit', () => this.onExit(proc));
     return proc;
   }
 
   private uptime(proc: P): number {
-    return Date.now() - (this.spawnedAt.get(proc) ?? Date.now());
+    return performance.now() - (this.spawnedAt.get(proc) ?? performance.now());
   }
 
-  /** When the process in rotation was spawned (ms), or null while the slot restarts. */
+  /** When the process in rotation was spawned (performance.now() ms), or null while the slot restarts. */
   get currentSince(): number | null {
     return this.current === null ? null : (this.spawnedAt.get(this.current) ?? null);
   }
@@ -149,13 +153,13 @@ export class Slot<P extends SupervisedProcess> {
   }
 
   private recordExit(proc: P): void {
-    const atMs = Date.now();
+    const atMs = performance.now();
     this.exited = {
       status: {
         pid: proc.pid ?? null,
         code: proc.exitCode,
         signal: proc.exitSignal,
-        at: new Date(atMs).toISOString(),
+        at: new Date(wallTimeOf(atMs)).toISOString(),
         uptimeSeconds: Math.round(this.uptime(proc) / 100) / 10,
       },
       proc,
@@ -205,7 +209,7 @@ export class Slot<P extends SupervisedProcess> {
 
   /** A process is missing: start another after the back-off delay, bring it up, admit it. */
   private scheduleRestart(uptimeMs: number, what: string): void {
-    const now = Date.now();
+    const now = performance.now();
     const backoff = this.opts.backoff;
     const wait = backoff.recordExit(now, uptimeMs);
     this.restarts++;
@@ -263,7 +267,7 @@ export class Slot<P extends SupervisedProcess> {
    */
   recycle(why: string): void {
     const old = this.current;
-    if (!this.running || old === null || this.replacing !== null || this.awaitingRoom || Date.now() < this.holdRecycleUntil) return;
+    if (!this.running || old === null || this.replacing !== null || this.awaitingRoom || performance.now() < this.holdRecycleUntil) return;
     this.opts.say(`${this.opts.app}: recycling ${this.opts.label(old)}: ${why}`);
     this.recycled++;
     this.lastRecycle = { at: new Date().toISOString(), reason: why };
@@ -317,7 +321,7 @@ export class Slot<P extends SupervisedProcess> {
       (err: GatewayError) => {
         this.replacing = null;
         if (!this.running) return;
-        this.holdRecycleUntil = Date.now() + RECYCLE_RETRY_MS;
+        this.holdRecycleUntil = performance.now() + RECYCLE_RETRY_MS;
         void next.stop(1000);
         this.opts.onRecycleFailed?.();
         if (this.current === old) {

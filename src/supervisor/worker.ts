@@ -242,7 +242,7 @@ export class Worker extends EventEmitter {
     return this.errorTap?.lastLine() ?? null;
   }
 
-  /** When it last wrote on stderr (Date.now()), 0 before it has. */
+  /** When it last wrote on stderr (performance.now()), 0 before it has. */
   get lastErrorLineAt(): number {
     return this.errorTap?.lastOutputAt ?? 0;
   }

@@ -136,4 +136,24 @@ withFaketime('a step forward past --header-timeout: a connection still sending i
   assert.match(seen.got, /^HTTP\/1\.1 200 /, seen.got.slice(0, 200) || 'closed with no answer');
 });
 
+withFaketime('a step forward while a worker crash-loops: its back-off goes on growing and the crash loop is still seen', async () => {
+  const env = await open('slow', 'loops', 'apps:\n  loops:\n    workers: 1\n');
+  let pid = 0;
+  const nextWorker = () => waitFor(async () => {
+    const worker = (await appStatus(env.gw, 'loops')).workers.find((w: { pid: number | null; state: string }) => w.pid !== null && w.pid !== pid && w.state === 'ready');
+    if (worker) env.pids.add(worker.pid);
+    return worker?.pid as number | undefined;
+  }, 30_000, 'a worker to be ready');
+  // Four exits back to back: restarts after 500, 1000, 2000 and 4000 ms.
+  for (let i = 0; i < 4; i++) {
+    pid = await nextWorker();
+    process.kill(pid, 'SIGKILL');
+  }
+  pid = await nextWorker();
+  env.clock.step(2 * HOUR_S);
+  process.kill(pid, 'SIGKILL');
+  const line = await waitFor(() => new RegExp(`worker ${pid} [^\\n]*; restarting in \\d+ ms[^\\n]*`).exec(env.gw.output())?.[0], 10_000, 'the fifth exit\'s line');
+  assert.match(line, /restarting in 8000 ms \(crash loop\)/);
+});
+
 test.run();
