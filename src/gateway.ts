@@ -447,7 +447,8 @@ export class Gateway {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      const graceEnds = Date.now() + this.graceMs;
+      // performance.now(): a step of the wall clock during the stop must not cut requests (forward) or hold the stop (back).
+      const graceEnds = performance.now() + this.graceMs;
       this.stoppingSince = new Date().toISOString();
       this.watcher?.stop();
       const redisUsers = this.redisUsers?.stop();
@@ -461,7 +462,7 @@ export class Gateway {
       // 12 s shutdown with 25 s of grace unused. One still in a request (its client gone: a
       // WSGI thread sleeps on for it) keeps 5 s. Either way the stop ends within --grace +
       // WORKER_STOP_MS + CANCEL_BOUND_MS (worker.ts), the bound `export kubernetes` gives the pod.
-      await this.registry.stop(WORKER_STOP_MS, Math.max(WORKER_STOP_MS, graceEnds - Date.now()));
+      await this.registry.stop(WORKER_STOP_MS, Math.max(WORKER_STOP_MS, graceEnds - performance.now()));
       await redisUsers;
       await postgres;
       // Last: a stop may take up to --grace (requests finishing, an ASGI lifespan shutdown), and

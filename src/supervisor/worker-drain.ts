@@ -31,11 +31,11 @@ export class WorkerDrain {
     const link = worker.link;
     let grace = ms;
     if (link !== null && link.openWebsockets > 0) {
-      const started = Date.now();
+      const started = performance.now();
       await this.websocketsClosed(link, websocketMs);
       link.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.app} is restarting`);
       await this.websocketsClosed(link, WEBSOCKET_CLOSE_GRACE_MS);
-      grace = Math.max(1000, ms - (Date.now() - started));
+      grace = Math.max(1000, ms - (performance.now() - started));
     }
     // The access log's 444s alone would not say why an app's streams all ended at once.
     const cut = (inFlight: number): void => {
