@@ -8,6 +8,7 @@
 import { isGatewayError } from '../errors.js';
 import { pingPostgres, type PostgresServer } from './postgresql-server.js';
 import { failedServiceState, updateServiceStatus } from './service-status.js';
+import { RepeatedLook } from './repeated-look.js';
 
 /** How often each server is looked at: `status` is right about it within about this long. */
 export const POSTGRES_CHECK_INTERVAL_MS = 5000;
@@ -41,39 +42,23 @@ interface ServerState {
 
 export class PostgresWatch {
   private readonly servers = new Map<string, ServerState>();
-  private timer: NodeJS.Timeout | null = null;
-  private looking: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly repeated: RepeatedLook;
 
   private constructor(
     private readonly say: (line: string) => void,
-    private readonly intervalMs: number,
-  ) {}
+    intervalMs: number,
+  ) {
+    this.repeated = new RepeatedLook(() => this.look(), intervalMs, (err: unknown) => this.say(`postgresql check failed: ${String(err)}`));
+  }
 
   /** Looks every `intervalMs`, the next look only once the one before has finished (a server that hangs delays it). */
   static start(say: (line: string) => void, intervalMs = POSTGRES_CHECK_INTERVAL_MS): PostgresWatch {
-    const watch = new PostgresWatch(say, intervalMs);
-    watch.schedule();
-    return watch;
+    return new PostgresWatch(say, intervalMs);
   }
 
   /** No further look; resolves once the one under way has finished. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.looking;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.looking = this.look()
-        .catch((err: unknown) => this.say(`postgresql check failed: ${String(err)}`))
-        .finally(() => this.schedule());
-    }, this.intervalMs);
-    // A gateway that is stopping must not be held up by its next look.
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.repeated.stop();
   }
 
   private async look(): Promise<void> {

@@ -11,6 +11,7 @@ import { isGatewayError } from '../errors.js';
 import { readCredentials, type ServiceOwner } from './credentials-store.js';
 import { missingRedisUsers, remakeRedisUser, type AppRedisUser, type RedisServer } from './redis-server.js';
 import { failedServiceState, updateServiceStatus } from './service-status.js';
+import { RepeatedLook } from './repeated-look.js';
 
 /** How often each server is looked at: a lost user is made again within about this long. */
 export const REDIS_CHECK_INTERVAL_MS = 3000;
@@ -62,39 +63,23 @@ interface ServerState {
 
 export class RedisUserWatch {
   private readonly servers = new Map<string, ServerState>();
-  private timer: NodeJS.Timeout | null = null;
-  private looking: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly repeated: RepeatedLook;
 
   private constructor(
     private readonly say: (line: string) => void,
-    private readonly intervalMs: number,
-  ) {}
+    intervalMs: number,
+  ) {
+    this.repeated = new RepeatedLook(() => this.look(), intervalMs, (err: unknown) => this.say(`redis users' check failed: ${String(err)}`));
+  }
 
   /** Looks every `intervalMs`, the next look only once the one before has finished (a server that hangs delays it). */
   static start(say: (line: string) => void, intervalMs = REDIS_CHECK_INTERVAL_MS): RedisUserWatch {
-    const watch = new RedisUserWatch(say, intervalMs);
-    watch.schedule();
-    return watch;
+    return new RedisUserWatch(say, intervalMs);
   }
 
   /** No further look; resolves once the one under way has finished. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.looking;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.looking = this.look()
-        .catch((err: unknown) => this.say(`redis users' check failed: ${String(err)}`))
-        .finally(() => this.schedule());
-    }, this.intervalMs);
-    // A gateway that is stopping must not be held up by its next look.
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.repeated.stop();
   }
 
   /** One look at each server some watched app uses. */
