@@ -13,6 +13,22 @@ function indentOf(line: string): number {
 /** `key` of a line `key:` or `key: value` (after any `- `), without its quotes; undefined for a line with none. */
 const BLOCK_KEY = /^["']?([^\s"':#-][^"':#]*?)["']?\s*:(\s|$)/;
 
+/** The lines above the one at `lineStart`, nearest first, blank lines and comments passed over. */
+function* linesAbove(source: string, lineStart: number): Generator<{ start: number; line: string }> {
+  for (let end = lineStart - 1; end > 0; ) {
+    const start = source.lastIndexOf('\n', end - 1) + 1;
+    const line = source.slice(start, end);
+    end = start - 1;
+    const text = line.trim();
+    if (text !== '' && !text.startsWith('#')) yield { start, line };
+  }
+}
+
+/** Whether `text`, a line whose key `key` matched, has nothing after its colon but a comment: a key that holds the lines below it. */
+function holdsBelow(text: string, key: RegExpExecArray): boolean {
+  return text.slice(key[0].length).replace(/(^|\s)#.*$/, '').trim() === '';
+}
+
 /**
  * The whole key path (`processes.worker.command`) of `key`, the key on the line at `lineStart`,
  * read from the block keys above it with less indentation. A list item on the way (`- `) stops
@@ -22,12 +38,10 @@ export function blockKeyPath(source: string, lineStart: number, key: string): st
   const path: string[] = [key];
   let indent = /^ */.exec(source.slice(lineStart))![0].length;
   if (source.slice(lineStart + indent).startsWith('-')) return key;
-  for (let end = lineStart - 1; end > 0 && indent > 0; ) {
-    const start = source.lastIndexOf('\n', end - 1) + 1;
-    const line = source.slice(start, end);
-    end = start - 1;
+  for (const { line } of linesAbove(source, lineStart)) {
+    if (indent === 0) break;
     const own = /^ */.exec(line)![0].length;
-    if (line.trim() === '' || line.trim().startsWith('#') || own >= indent) continue;
+    if (own >= indent) continue;
     const parent = /^ *["']?([^\s"':#-][^"':#]*?)["']?\s*:(\s|$)/.exec(line)?.[1];
     if (parent === undefined) return key;
     path.unshift(parent);
@@ -52,12 +66,9 @@ export function enclosingKeyPath(source: string, lineStart: number): string | un
   // A `- ` item may stand at its key's own indentation (`deb:` then `- a`), as YAML allows.
   let afterItem = /^-(\s|$)/.test(first.trim());
   const path: Array<string | number> = [];
-  for (let end = lineStart - 1; end > 0 && (indent > 0 || afterItem); ) {
-    const start = source.lastIndexOf('\n', end - 1) + 1;
-    const line = source.slice(start, end);
-    end = start - 1;
+  for (const { start, line } of linesAbove(source, lineStart)) {
+    if (indent === 0 && !afterItem) break;
     const text = line.trim();
-    if (text === '' || text.startsWith('#')) continue;
     const own = indentOf(line);
     const item = /^-(\s|$)/.test(text);
     if (own > indent || (own === indent && !(afterItem && !item))) continue;
@@ -68,7 +79,7 @@ export function enclosingKeyPath(source: string, lineStart: number): string | un
       const innerColumn = own + text.length - inner.length;
       // `- python3-flask` holds nothing: a line below it is the list's, as one below `key: value` is the mapping's.
       if (innerKey === null && inner !== '' && !/^-(\s|$)/.test(inner)) continue;
-      if (innerKey !== null && inner.slice(innerKey[0].length).replace(/(^|\s)#.*$/, '').trim() === '' && indent > innerColumn) path.unshift(innerKey[1]);
+      if (innerKey !== null && holdsBelow(inner, innerKey) && indent > innerColumn) path.unshift(innerKey[1]);
       path.unshift(itemIndex(source, start, own));
       indent = own;
       afterItem = true;
@@ -77,7 +88,7 @@ export function enclosingKeyPath(source: string, lineStart: number): string | un
     const key = BLOCK_KEY.exec(text);
     if (key === null) return undefined;
     // `key: value` holds no line below it: not what encloses this one.
-    if (text.slice(key[0].length).replace(/(^|\s)#.*$/, '').trim() !== '') continue;
+    if (!holdsBelow(text, key)) continue;
     path.unshift(key[1]);
     indent = own;
     afterItem = false;
@@ -88,15 +99,10 @@ export function enclosingKeyPath(source: string, lineStart: number): string | un
 /** The index of the `- ` item whose line begins at `lineStart`, indented `indent`: the items above it in its list. */
 function itemIndex(source: string, lineStart: number, indent: number): number {
   let index = 0;
-  for (let end = lineStart - 1; end > 0; ) {
-    const start = source.lastIndexOf('\n', end - 1) + 1;
-    const line = source.slice(start, end);
-    end = start - 1;
-    const text = line.trim();
-    if (text === '' || text.startsWith('#')) continue;
+  for (const { line } of linesAbove(source, lineStart)) {
     const own = indentOf(line);
     if (own > indent) continue;
-    if (own < indent || !/^-(\s|$)/.test(text)) break;
+    if (own < indent || !/^-(\s|$)/.test(line.trim())) break;
     index++;
   }
   return index;
