@@ -12,6 +12,11 @@ export interface ProcStat {
   startTime: string;
 }
 
+/** A stat line's fields after the command name, field 3 first (the name may hold spaces and ')'). */
+export function fieldsAfterName(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** `pid`'s stat; null once it is gone, and where there is no /proc. */
 export function procStat(pid: number): ProcStat | null {
   let stat: string;
@@ -20,7 +25,7 @@ export function procStat(pid: number): ProcStat | null {
   } catch {
     return null;
   }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = fieldsAfterName(stat);
   return { state: fields[0], ppid: Number(fields[1]), pgid: Number(fields[2]), startTime: fields[19] };
 }
 
@@ -37,4 +42,5 @@ export function ticksSinceBoot(): number | null {
   }
 }
 
-const USER_HZ = 100;
+/** The unit of stat's times (clock ticks), 100 on Linux's every architecture Node runs on. */
+export const USER_HZ = 100;

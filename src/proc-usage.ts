@@ -3,6 +3,7 @@
 // /proc/PID/stat open for a minute after, 257 descriptors after a wave of wakes under --apps,
 // which a tight open-files limit turned into refused starts.
 import { readProcFile } from './proc-file.js';
+import { fieldsAfterName, USER_HZ } from './proc-stat.js';
 
 export interface ProcUsage {
   /** CPU time the process has used (user + system), ms. */
@@ -13,17 +14,13 @@ export interface ProcUsage {
   at: number;
 }
 
-/** USER_HZ: the unit of /proc/PID/stat's times, 100 on Linux's every architecture Node runs on. */
-const USER_HZ = 100;
-
 /** `pid`'s usage; null once it is gone, and where there is no /proc. */
 export async function procUsage(pid: number): Promise<ProcUsage | null> {
   // status says its RSS in kB: stat's is in pages, whose size Node does not tell.
   const [stat, status] = await Promise.all([readProcFile(`/proc/${pid}/stat`), readProcFile(`/proc/${pid}/status`)]);
   if (stat === null || status === null) return null;
   const at = Date.now();
-  // The command name, field 2, may hold spaces and ')': fields are counted after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = fieldsAfterName(stat);
   const ticks = Number(fields[11]) + Number(fields[12]);
   const rssKb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
   if (!Number.isFinite(ticks)) return null;

@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { readProcFile } from '../proc-file.js';
-import { procStat } from '../proc-stat.js';
+import { fieldsAfterName, procStat } from '../proc-stat.js';
 
 export interface TreeProcess {
   pid: number;
@@ -105,7 +105,7 @@ export async function readDescendants(pid: number): Promise<TreeProcess[] | null
   for (const one of pids) {
     const stat = await readProcFile(`/proc/${one}/stat`);
     if (stat === null) continue; // gone meanwhile
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = fieldsAfterName(stat);
     found.push({ pid: one, pgid: Number(fields[2]), start: fields[19] });
   }
   return found;
