@@ -1,7 +1,9 @@
 // A state file replaced whole or not at all. `writeFileSync` truncates and then writes: a full
 // disk or a crash between the two leaves an empty installed.json, which reads as "no record", and
-// the next start would take the newest version for installed without its commands.update.
+// the next start would take the newest version for installed without its commands.update. The
+// run helpers (environment/app-env.ts) are written the same way, without blocking.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
 
 /** Writes `content` beside `file`, then renames it over `file`; on failure nothing of it is left. */
 export function writeFileAtomicSync(file: string, content: string): void {
@@ -11,6 +13,19 @@ export function writeFileAtomicSync(file: string, content: string): void {
     renameSync(temp, file);
   } catch (err) {
     rmSync(temp, { force: true });
+    throw err;
+  }
+}
+
+/** writeFileAtomicSync without blocking, the new file made with `mode`. */
+export async function writeFileAtomic(file: string, content: string, mode?: number): Promise<void> {
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(temp, content, { mode });
+    await rename(temp, file);
+  } catch (err) {
+    // A disk that filled mid-write leaves part of it: never a file of ours left behind.
+    await rm(temp, { force: true }).catch(() => {});
     throw err;
   }
 }

@@ -9,7 +9,8 @@
 
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { access, readFile, realpath } from 'node:fs/promises';
+import { writeFileAtomic } from '../write-file-atomic.js';
 import path from 'node:path';
 import { describeJson } from '../description/describe.js';
 import type { Description } from '../description/types.js';
@@ -378,15 +379,9 @@ async function writeRunHelpers(runRoot: string, config: RunConfig, owner?: Owner
 }
 
 async function writeAtomically(file: string, content: string, mode: number): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(temp, content, { mode });
-    await rename(temp, file);
-  } catch (err) {
-    // A disk that filled mid-write leaves part of it: never a file of ours left behind.
-    await rm(temp, { force: true }).catch(() => {});
+  await writeFileAtomic(file, content, mode).catch((err: unknown) => {
     throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: file, reason: systemErrorReason(err, file), cause: err });
-  }
+  });
 }
 
 function shellQuote(text: string): string {
