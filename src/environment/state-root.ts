@@ -2,7 +2,7 @@
 // virtualenv and the generated `run` helpers (SPEC §2.1). One root for the gateway, one
 // directory per app name beneath it, so a new version finds the old version's data.
 
-import { statSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { access, chmod, constants, lchown, lstat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,6 +134,38 @@ export async function prepareAppStateDirs(root: string, name: string, owner?: Ow
   await ensureDir(dirs.data, 0o700, owner);
   await ensureDir(dirs.tmp, 0o700, owner, true);
   return dirs;
+}
+
+/**
+ * The app's data, log and tmp directories made again where they went missing while it ran (an
+ * operator's `rm -rf` of its data to start afresh, a cleaner sweeping its tmp): a worker or
+ * process restarted after a crash, a recycle or a wake runs in the environment its version's
+ * start built, and found none of them until the next deploy. Only what is missing is made (what
+ * is there was checked by the start), synchronously because spawns are. A failure is left to
+ * the app, whose own error names the directory it could not use.
+ */
+export function restoreMissingStateDirs(dirs: Pick<AppStateDirs, 'data' | 'log' | 'tmp'>, owner?: Owner): void {
+  const made = (dir: string, mode: number, by: Owner | undefined): void => {
+    try {
+      lstatSync(dir);
+      return;
+    } catch {
+      // missing: made below
+    }
+    try {
+      mkdirSync(dir, { mode });
+      chmodSync(dir, mode); // mkdir's mode passed through the umask
+      if (by) lchownSync(dir, by.uid, by.gid);
+    } catch {
+      // see above
+    }
+  };
+  // Their parent is the gateway's (prepareAppLogDir), so that the app cannot swap them for links.
+  made(path.dirname(path.dirname(dirs.data)), 0o755, undefined);
+  made(path.dirname(dirs.data), 0o755, gatewayOwned(owner));
+  made(dirs.log, 0o750, owner);
+  made(dirs.data, 0o700, owner);
+  made(dirs.tmp, 0o700, owner);
 }
 
 /**

@@ -5,6 +5,7 @@
 import { RequestTally } from '../admin/request-tally.js';
 import type { ProcessStatus } from '../admin/status-types.js';
 import { supervisedEnvironment } from '../environment/app-env.js';
+import { restoreMissingStateDirs } from '../environment/state-root.js';
 import { Backoff } from './backoff.js';
 import { CommandProcess } from './command-process.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
@@ -83,6 +84,7 @@ export class ProcessPool {
 
   private spawn(name: string, command: string, serves: boolean): CommandProcess {
     const { appEnv, desc } = this.opts;
+    restoreMissingStateDirs({ data: appEnv.dataDir, log: appEnv.logDir, tmp: appEnv.tmpDir }, this.opts.uid === undefined ? undefined : { uid: this.opts.uid, gid: this.opts.gid! });
     const proc = new CommandProcess({
       app: desc.name,
       name,

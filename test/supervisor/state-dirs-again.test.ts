@@ -1,0 +1,103 @@
+// An operator wipes an app's data (or a cleaner its tmp) while it runs, then the app's worker
+// crashes, or its `processes:` entry does: the replacement runs in the environment its version's
+// start built, and used to find APPPKG_DATA_DIR and TMPDIR missing until the next deploy (its
+// writes failing with ENOENT). A replacement's spawn makes them again, with their modes.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { writePackage } from '../helpers/apps-dir.js';
+import { statusPids } from '../helpers/status.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('state directories made again for a restarted member');
+const apps = tempDir('apppkg-dirs-again-apps-');
+const state = tempDir('apppkg-dirs-again-state-');
+let gw: RunningGateway;
+const seen: number[] = [];
+const appState = join(state.path, 'apps', 'wiped');
+
+const APP = `import os
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/quit":
+        os._exit(1)
+    found = []
+    for key in ("APPPKG_DATA_DIR", "TMPDIR"):
+        found.append("%s=%s" % (key, os.path.isdir(os.environ[key])))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [(" ".join(found) + "\\n").encode()]
+`;
+
+// Writes a file into its data directory at every start, then lives until killed.
+const PROCESS = `import os, time
+with open(os.path.join(os.environ["APPPKG_DATA_DIR"], "process-%d" % os.getpid()), "w") as f:
+    f.write("started")
+time.sleep(3600)
+`;
+
+test.before(async () => {
+  writePackage(apps.path, 'wiped', {
+    'app.py': APP,
+    'side.py': PROCESS,
+    'app.yaml': 'platform: python, wsgi\napp: app:application\nprocesses:\n  side:\n    command: exec python side.py\n',
+  });
+  const envFile = join(state.path, 'environment.yaml');
+  writeFileSync(envFile, 'apps:\n  wiped:\n    workers: 1\n');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off']);
+});
+
+test.after(async () => {
+  await gw?.stop();
+  await assertNoOrphans(seen);
+  apps.remove();
+  state.remove();
+});
+
+async function status(): Promise<any> {
+  const body = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+  seen.push(...statusPids(body));
+  return body;
+}
+
+async function get(path: string): Promise<{ status: number; text: string }> {
+  const res = await request(`${gw.url}/wiped${path}`, { headersTimeout: 30_000 });
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+function modeOf(dir: string): string {
+  return (statSync(dir).mode & 0o777).toString(8);
+}
+
+test('a worker replaced after a crash finds its data and tmp directories again', async () => {
+  assert.is((await get('/')).text, 'APPPKG_DATA_DIR=True TMPDIR=True\n');
+  const before = (await status()).apps.find((a: any) => a.name === 'wiped').workers.map((w: any) => w.pid);
+  rmSync(join(appState, 'data'), { recursive: true });
+  rmSync(join(appState, 'tmp'), { recursive: true });
+  assert.is((await get('/')).text, 'APPPKG_DATA_DIR=False TMPDIR=False\n', 'the running worker sees them gone');
+  await get('/quit').catch(() => {});
+  await waitFor(async () => {
+    const pids = (await status()).apps.find((a: any) => a.name === 'wiped').workers.map((w: any) => w.pid);
+    return pids.length === 1 && pids[0] !== null && !before.includes(pids[0]);
+  }, 15_000, 'a new worker');
+  assert.is((await get('/')).text, 'APPPKG_DATA_DIR=True TMPDIR=True\n');
+  assert.is(modeOf(join(appState, 'data')), '700');
+  assert.is(modeOf(join(appState, 'tmp')), '700');
+});
+
+test('a processes: entry restarted after its state directory went whole finds its data directory', async () => {
+  const side = () => status().then((s) => s.apps.find((a: any) => a.name === 'wiped').processes.find((p: any) => p.name === 'side'));
+  const first = await waitFor(async () => (await side())?.pid, 15_000, 'the side process running');
+  rmSync(join(appState, 'data'), { recursive: true });
+  rmSync(join(appState, 'log'), { recursive: true });
+  process.kill(first, 'SIGKILL');
+  const next = await waitFor(async () => {
+    const p = await side();
+    return p?.pid && p.pid !== first ? p.pid : null;
+  }, 15_000, 'a new side process');
+  await waitFor(() => existsSync(join(appState, 'data', `process-${next}`)), 10_000, 'the new process writing into its data directory');
+  assert.is(modeOf(join(appState, 'log')), '750');
+});
+
+test.run();
