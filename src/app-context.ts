@@ -73,8 +73,9 @@ export interface AppContext {
 }
 
 /** The options of every AppLog the gateway keeps for the app: its log directory is the app user's when it runs as another. */
-export function appLogOptions(ctx: AppContext): { othersDir: boolean } {
-  return { othersDir: ctx.runAs !== null && ctx.runAs.uid !== process.getuid?.() };
+export function appLogOptions(ctx: AppContext): { othersDir: boolean; owner?: { uid: number; gid: number } } {
+  const othersDir = ctx.runAs !== null && ctx.runAs.uid !== process.getuid?.();
+  return othersDir ? { othersDir, owner: { uid: ctx.runAs!.uid, gid: ctx.runAs!.gid } } : { othersDir };
 }
 
 export async function loadHostEnvironment(file: string | undefined): Promise<HostEnvironment> {

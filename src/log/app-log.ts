@@ -6,7 +6,7 @@
 // even that fails, tries again at the next rotation point, as SIGUSR1 (reopen) does at once:
 // a log is never dropped until the app restarts. What is written
 // through `stream('stderr')` is also kept, marked, in the app's LogTail (the status page's tail).
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, lchownSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { GATEWAY_PREFIX, LineSplitter, LogTail, type LogStream } from './log-tail.js';
@@ -32,6 +32,12 @@ export interface AppLogOptions {
    * to have root append the app's output to whatever it names.
    */
   othersDir?: boolean;
+  /**
+   * The app's user, when it is not the gateway's: a log directory made again (removed under the
+   * running app) is given to it, as the start made it, so that the app can go on writing its own
+   * files into APPPKG_LOG_DIR.
+   */
+  owner?: { uid: number; gid: number };
 }
 
 function isDirectory(path: string): boolean {
@@ -140,8 +146,11 @@ export class AppLog extends Writable {
    */
   private openAgain(): boolean {
     try {
-      // As state-root.ts makes it (0750); made by the gateway, it is the gateway's user's, not the app's.
-      mkdirSync(this.dir, { recursive: true, mode: 0o750 });
+      // As state-root.ts makes it: 0750, the app's user's.
+      if (mkdirSync(this.dir, { recursive: true, mode: 0o750 }) !== undefined) {
+        chmodSync(this.dir, 0o750); // mkdir's mode passed through the umask
+        if (this.opts.owner) lchownSync(this.dir, this.opts.owner.uid, this.opts.owner.gid);
+      }
       this.open();
       this.lost = false;
       return true;

@@ -7,6 +7,7 @@ import { AppLog } from '../../src/log/app-log.js';
 import { tempDir } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
+const ifRoot = runIf(test, isRoot, 'needs root to make a directory another user\'s');
 const ifNotRoot = runIf(test, !isRoot, 'root writes through any directory mode (the /dev/full case covers the error path)');
 const ifDevFull = runIf(test, existsSync('/dev/full'), 'no /dev/full on this host');
 const ifTmpfs = runIf(test, isRoot && hasProgram('mount'), 'needs root to mount a small tmpfs that fills up');
@@ -141,6 +142,24 @@ test('reopen (SIGUSR1) opens app.log again under its name after logrotate moved 
     log.write('third\n');
     await finish(log);
     assert.is(readFileSync(join(logDir, 'app.log'), 'utf8'), 'third\n');
+  } finally {
+    dir.remove();
+  }
+});
+
+ifRoot('a log directory made again under a root gateway is the app user\'s, 0750, as its start made it', async () => {
+  const dir = tempDir('apppkg-applog-owner-');
+  try {
+    const logDir = join(dir.path, 'log');
+    const log = new AppLog(logDir, { othersDir: true, owner: { uid: 65534, gid: 65534 } });
+    rmSync(logDir, { recursive: true });
+    assert.ok(log.reopen());
+    log.write('again\n');
+    await finish(log);
+    const made = statSync(logDir);
+    assert.is(made.uid, 65534, 'the app can write its own files into APPPKG_LOG_DIR again');
+    assert.is(made.gid, 65534);
+    assert.is((made.mode & 0o777).toString(8), '750');
   } finally {
     dir.remove();
   }
