@@ -164,6 +164,24 @@ def emit_marker(marker, details):
     _to_stderr("%s %s\n" % (marker, json.dumps(details)))
 
 
+def _private_stderr():
+    """A copy of fd 2 (the gateway's pipe) the app does not know of: an app that closes fd 2 (a
+    daemonizing idiom, os.closerange(0, 3)) would otherwise take the reports of its failures with
+    it. High, so that an app closing the low fds it thinks its own spares it; close-on-exec, so
+    that no program the app runs holds the gateway's pipe."""
+    import fcntl
+
+    for lowest in (512, 3):
+        try:
+            return fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, lowest)
+        except OSError:
+            continue  # above the open-files limit, or no fd 2 at all
+    return None
+
+
+_REPORT_FD = _private_stderr()
+
+
 def log(message):
     _to_stderr("apppkg-shim[%d]: %s\n" % (os.getpid(), message))
 
@@ -178,11 +196,18 @@ def _to_stderr(text):
         return
     except Exception:
         pass
+    data = text.encode("utf-8", "backslashreplace")
+    if _REPORT_FD is not None:
+        try:
+            os.write(_REPORT_FD, data)
+            return
+        except OSError:
+            pass
     try:
         # Only the gateway's pipe (a socketpair, as Node makes them): a closed fd 2 may have
         # been reused for one of the app's files.
         mode = os.fstat(2).st_mode
         if stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode):
-            os.write(2, text.encode("utf-8", "backslashreplace"))
+            os.write(2, data)
     except OSError:
         pass

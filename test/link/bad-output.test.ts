@@ -68,6 +68,18 @@ t('an app that set sys.stderr to None: its 500\'s traceback still reaches the lo
   }
 });
 
+t('an app that closed fd 2: its 500\'s traceback still reaches the log', async () => {
+  const own = await startLinkHarness('bad-output', { workers: 1, threads: 1 });
+  try {
+    const r = await get(`${own.url}/stderr-closed`);
+    assert.is(r.status, 500);
+    // Lost with fd 2: the fallback writes only to a pipe there, and the app's file took its place.
+    await waitFor(() => own.output.join('\n').includes('RuntimeError: failed with fd 2 closed'), 5000, () => `the traceback, in:\n${own.output.join('\n')}`);
+  } finally {
+    await own.stop();
+  }
+});
+
 t('development: the 500 body carries the traceback', async () => {
   const dev = await startLinkHarness('bad-output', { workers: 1, threads: 1, development: true });
   try {
