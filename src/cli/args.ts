@@ -18,6 +18,12 @@ export interface CommandSpec {
   passThrough?: boolean;
   /** Rewrites argv before parsing (a flag whose value is optional, say). */
   normalizeArgv?: (argv: string[]) => string[];
+  /**
+   * Options this command does not take that a user of the other mode, or of another server,
+   * types for it (`serve --listen`, gunicorn's `--bind`): what to write instead. A typo's
+   * nearest option would send them to the wrong one.
+   */
+  otherSpellings?: Record<string, string>;
 }
 
 export interface ParsedCommand {
@@ -77,6 +83,8 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
 function usageReason(err: NodeJS.ErrnoException, spec: CommandSpec, args: string[]): string {
   const unknown = /^Unknown option '([^']+)'/.exec(err.message);
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+    const instead = spec.otherSpellings?.[unknown[1].split('=')[0]];
+    if (instead !== undefined) return `unknown option ${unknown[1]}: ${instead}`;
     const flags = Object.entries(spec.options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
     const near = closest(unknown[1], [...flags, '--help']);
     return `unknown option ${unknown[1]}${near ? ` (did you mean ${near}?)` : ''}`;

@@ -80,6 +80,12 @@ test('bad usage exits 2 and says how to get help', async () => {
   await usage(['status', '--jsn'], 'unknown option --jsn (did you mean --json?)');
   await usage(['serve', '-p'], '--port: expected a value after it, found none');
   await usage(['serve', '--reload=yes'], '--reload takes no value, found "--reload=yes"');
+  // The other mode's options, or another server's: said with ours, not sent to the nearest name
+  // (--listen's nearest under serve was nothing; gunicorn's --bind had none either).
+  await usage(['serve', '--listen', '127.0.0.1:9000'], "unknown option --listen: serve listens on --host HOST --port N (default 127.0.0.1, 8000); --listen ADDR is the gateway's, with --apps DIR");
+  await usage(['serve', '-b', '0.0.0.0:8000'], "unknown option -b: gunicorn's -b HOST:PORT is --host HOST --port N here");
+  await usage(['--apps', EXAMPLES, '--port', '8080'], "unknown option --port: the gateway listens on --listen HOST:PORT (--listen 127.0.0.1:8080; given again for more addresses); --host and --port are serve's");
+  await usage(['--apps', EXAMPLES, '--workers=4'], 'unknown option --workers: under --apps each app has its own: `workers: N` under apps.NAME, or under defaults: for every app, in the environment file (--environment FILE)');
   await usage(['serve', '-p', '-5'], '--port: expected a value after it, found "-5", which reads as an option (write --port=-5 to give it as the value)');
   // run's command without the `--` before it: told where the command goes, its own options too.
   await usage(['run', EXAMPLES, 'python', 'manage.py', 'migrate'], 'expected -- before the command, found "python" (write apppkg-gateway run APP_DIR -- python ...)');

@@ -52,6 +52,16 @@ export const spec: CommandSpec = {
     ...APP_OPTIONS,
   },
   allowPositionals: 0,
+  otherSpellings: {
+    '--port': "the gateway listens on --listen HOST:PORT (--listen 127.0.0.1:8080; given again for more addresses); --host and --port are serve's",
+    '-p': "the gateway listens on --listen HOST:PORT (--listen 127.0.0.1:8080); -p is serve's",
+    '--host': "the gateway listens on --listen HOST:PORT (--listen 0.0.0.0:8080); --host and --port are serve's",
+    '--bind': "gunicorn's --bind HOST:PORT is --listen HOST:PORT here",
+    '-b': "gunicorn's -b HOST:PORT is --listen HOST:PORT here",
+    '--reload': "--reload is serve's, for one app in development; under --apps a new version directory or a changed app.yaml is taken up without it (SIGHUP looks at once)",
+    '--workers': 'under --apps each app has its own: `workers: N` under apps.NAME, or under defaults: for every app, in the environment file (--environment FILE)',
+    '--threads': 'under --apps each app has its own: `threads: N` under apps.NAME, or under defaults: for every app, in the environment file (--environment FILE)',
+  },
 };
 
 /** Digits with an optional fraction: Number() also takes "" (0), " 5", "0x1e" and "1e3". */

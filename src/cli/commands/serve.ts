@@ -34,6 +34,12 @@ export const spec: CommandSpec = {
     ...APP_OPTIONS,
   },
   allowPositionals: 1,
+  otherSpellings: {
+    '--listen': "serve listens on --host HOST --port N (default 127.0.0.1, 8000); --listen ADDR is the gateway's, with --apps DIR",
+    '--bind': "gunicorn's --bind HOST:PORT is --host HOST --port N here",
+    '-b': "gunicorn's -b HOST:PORT is --host HOST --port N here",
+    '--apps': 'serve runs the one app in APP_DIR (apppkg-gateway serve APP_DIR); a directory of apps is served by apppkg-gateway --apps DIR',
+  },
 };
 
 // The gateway's own log: a line's lines after its first hang under it.
