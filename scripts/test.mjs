@@ -91,6 +91,9 @@ const WAITING = [
   // 2026-12-04: lanes of 750 s, 857 s and 228 s; these two wait on idle timeouts and a probe's
   // 31 s start bound.
   'gateway/idle-apps', 'supervisor/probe',
+  // 2026-12-04, later: lanes of 745 s, 808 s and 369 s; these wait on clock steps, a header
+  // timeout and stops' grace (~120 s of the second lane).
+  'gateway/clock-steps', 'log/access-log-head-timeout', 'gateway/stop-grace', 'gateway/stop-waiting-answers',
 ];
 const waiting = `(${WAITING.join('|')})\\.test\\.ts$`;
 const patterns = filter !== undefined
