@@ -38,7 +38,8 @@ export class StatusEvents {
       retry: 2000,
       // The data is JSON already, made once per tick for every listener.
       serializer: (data) => data as string,
-      headers: { 'Cache-Control': 'no-store' },
+      // As every other admin answer: the stream holds the apps' own words (names, log lines).
+      headers: { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
     });
     const listener: Listener = { session, logs, sent: '' };
     session.state = extra;

@@ -113,6 +113,15 @@ for (const target of TARGETS) {
     assert.is(head.body, '');
   });
 
+  test('every answer says nosniff, the event stream too: app names and log lines in it are never read as markup or script', async () => {
+    for (const path of ['/', '/admin.js', '/admin.css', '/status', '/metrics', '/events', '/apps/blog/log', '/apps/blog/log?follow=1', '/nope', '/apps/blog/restart']) {
+      // Headers only: /events and a followed log never end.
+      const r = await within(5000, `GET ${path}`, request(`${ctx.origin}${path}`, { dispatcher: ctx.agent }));
+      r.body.on('error', () => {}).destroy(); // the abort is ours
+      assert.is(r.headers['x-content-type-options'], 'nosniff', `GET ${path} (${r.statusCode} ${String(r.headers['content-type'])})`);
+    }
+  });
+
   test('an app name that is not valid percent-encoding is a 400 that says so, not a 500', async () => {
     const r = await get('/apps/%E0%A4%A/log');
     assert.is(r.status, 400);
