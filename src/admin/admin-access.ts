@@ -107,8 +107,14 @@ export class AdminGuard {
         }
       }
     }
-    if (use === 'act' && this.crossSite(req)) {
-      return { ok: false, status: 403, message: `a page of another site (${req.headers.origin ?? 'Sec-Fetch-Site: cross-site'}) may not act on the gateway` };
+    const sentBy = use === 'act' ? this.otherSite(req) : null;
+    if (sentBy !== null) {
+      return {
+        ok: false,
+        status: 403,
+        message: `a page of another site (${sentBy}) may not restart or roll back apps`,
+        hint: "use the admin listener's own page (its Restart and Roll back buttons), or `apppkg-gateway restart NAME` / `apppkg-gateway rollback NAME`",
+      };
     }
     return { ok: true };
   }
@@ -160,17 +166,20 @@ export class AdminGuard {
     return isLoopbackHost(name.toLowerCase()) || (listen.kind === 'tcp' && (name === listen.host || `[${listen.host}]` === name));
   }
 
-  /** A browser says so when a page of another origin sent the request. */
-  private crossSite(req: IncomingMessage): boolean {
+  /**
+   * The header by which a browser says a page of another origin sent the request (as the refusal
+   * quotes it: the one to look at when a proxy is in between), or null.
+   */
+  private otherSite(req: IncomingMessage): string | null {
     const site = req.headers['sec-fetch-site'];
-    if (site === 'cross-site' || site === 'same-site') return true;
+    const origin = req.headers.origin;
+    if (site === 'cross-site' || site === 'same-site') return `${origin === undefined ? '' : `Origin: ${origin}; `}Sec-Fetch-Site: ${site}`;
     // The browser's own word that this listener's page sent it: behind a proxy that terminates
     // TLS, or one that passes its own Host, the page's Origin is not http://HOST, and its
     // Restart and Roll back buttons were refused as another site's.
-    if (site === 'same-origin') return false;
-    const origin = req.headers.origin;
-    if (origin === undefined) return false; // not a browser's cross-origin request (curl, the CLI)
+    if (site === 'same-origin') return null;
+    if (origin === undefined) return null; // not a browser's cross-origin request (curl, the CLI)
     const host = req.headers.host ?? '';
-    return origin !== `http://${host}` && origin !== `https://${host}`;
+    return origin !== `http://${host}` && origin !== `https://${host}` ? `Origin: ${origin}` : null;
   }
 }

@@ -24,7 +24,7 @@ function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
 
 interface Target {
   name: string;
-  start(): Promise<{ server: AdminServer; agent: Agent; origin: string; connect(): net.Socket }>;
+  start(): Promise<{ server: AdminServer; agent: Agent; origin: string; connect(): net.Socket; asked: string[] }>;
   cleanup(): void;
 }
 
@@ -34,9 +34,10 @@ const TARGETS: Target[] = [
   {
     name: 'tcp',
     async start() {
-      const server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider: fakeProvider(), metrics: metricsWithTraffic() });
+      const provider = fakeProvider();
+      const server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: metricsWithTraffic() });
       const port = Number(new URL(server.url).port);
-      return { server, agent: new Agent({ headersTimeout: 5000, bodyTimeout: 5000 }), origin: server.url, connect: () => net.connect(port, '127.0.0.1') };
+      return { server, agent: new Agent({ headersTimeout: 5000, bodyTimeout: 5000 }), origin: server.url, connect: () => net.connect(port, '127.0.0.1'), asked: provider.asked };
     },
     cleanup() {},
   },
@@ -44,9 +45,11 @@ const TARGETS: Target[] = [
     name: 'unix',
     async start() {
       const path = join(sockDir.path, `admin-${++sockets}.sock`);
-      const server = await startAdminServer({ listen: { kind: 'unix', path }, provider: fakeProvider(), metrics: metricsWithTraffic() });
+      const provider = fakeProvider();
+      const server = await startAdminServer({ listen: { kind: 'unix', path }, provider, metrics: metricsWithTraffic() });
       return {
         server,
+        asked: provider.asked,
         agent: new Agent({ headersTimeout: 5000, bodyTimeout: 5000, connect: { socketPath: path } }),
         origin: 'http://localhost',
         connect: () => net.connect(path),
@@ -120,6 +123,24 @@ for (const target of TARGETS) {
       r.body.on('error', () => {}).destroy(); // the abort is ours
       assert.is(r.headers['x-content-type-options'], 'nosniff', `GET ${path} (${r.statusCode} ${String(r.headers['content-type'])})`);
     }
+  });
+
+  test('a POST another site\'s page sent is refused naming what said so, with the fix; nothing is done', async () => {
+    const post = (headers: Record<string, string>) =>
+      within(5000, 'POST restart', request(`${ctx.origin}/apps/blog/restart`, { method: 'POST', headers, dispatcher: ctx.agent }).then(async (r) => ({ status: r.statusCode, body: JSON.parse(await r.body.text()) })));
+    for (const [headers, said] of [
+      [{ 'sec-fetch-site': 'same-site' }, 'Sec-Fetch-Site: same-site'],
+      [{ 'sec-fetch-site': 'cross-site' }, 'Sec-Fetch-Site: cross-site'],
+      [{ origin: 'http://evil.example' }, 'Origin: http://evil.example'],
+      // What a browser sends: the page (another port of 127.0.0.1 is the same site, not the same origin).
+      [{ origin: 'http://127.0.0.1:3000', 'sec-fetch-site': 'same-site' }, 'Origin: http://127.0.0.1:3000; Sec-Fetch-Site: same-site'],
+    ] as [Record<string, string>, string][]) {
+      const r = await post(headers);
+      assert.is(r.status, 403);
+      assert.ok(r.body.error.message.includes(`(${said})`), r.body.error.message);
+      assert.match(r.body.error.hint, /apppkg-gateway restart NAME/);
+    }
+    assert.equal(ctx.asked, []);
   });
 
   test('an app name that is not valid percent-encoding is a 400 that says so, not a 500', async () => {
