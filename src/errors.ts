@@ -216,7 +216,7 @@ export const ERROR_CODES = {
     example: { file: '/var/log/apppkg-gateway/access.log', reason: 'ENOENT' },
   },
   APPPKG_ADMIN_REFUSED: {
-    summary: 'The admin listener refused the request: no token, a wrong token, or a route that needs one.',
+    summary: 'The admin listener refused the request: no token, a wrong token, a route that needs one, a page of another site, or a Host name it does not answer to.',
     message: (d) => `${str(d.address)} refused ${str(d.what)}: ${str(d.reason)}`,
     hint: (d) => (d.hint ? str(d.hint) : 'pass --admin-token FILE with the file the gateway was started with, or use its unix: admin socket'),
     exitStatus: 1,

@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
-import { formatAddr, type ListenAddress } from '../net/address.js';
+import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import type { AdminAccess } from './status-types.js';
 
 /** What a route does: shows the status, shows an app's log, or changes something. */
@@ -98,7 +98,14 @@ export class AdminGuard {
         }
       } else {
         if (!this.hostIsOurs(req)) {
-          return { ok: false, status: 421, message: `Host ${JSON.stringify(req.headers.host ?? '')} is not this admin listener's address; use http://127.0.0.1:PORT/ (a page of another site cannot read it through a name it controls)` };
+          // The port the request came in on: the one to use, whatever name led here.
+          const own = addrUrl({ ...this.opts.listen, port: req.socket.localPort ?? this.opts.listen.port });
+          return {
+            ok: false,
+            status: 421,
+            message: `Host ${JSON.stringify(req.headers.host ?? '')} is not this admin listener's address: without a token it answers to loopback names only, so that a page of another site cannot read it through a name it controls (DNS rebinding)`,
+            hint: `use ${own}/ (the CLI: --admin ${own.slice('http://'.length)}); to reach it by a name of your own (/etc/hosts, a proxy that passes its Host), start the gateway with --admin-token FILE`,
+          };
         }
         // This gateway has no token to pass: the CLI's usual fix ("pass --admin-token FILE with
         // the file the gateway was started with") would name one that does not exist.

@@ -194,7 +194,9 @@ export class AdminClient {
     const text = await res.body.text().catch(() => '');
     const said = errorOf(text);
     const reason = `HTTP ${res.statusCode}${said.message ? `: ${said.message}` : ''}`;
-    if (res.statusCode === 401 || res.statusCode === 403) {
+    // 421: a gateway that answers to loopback names only, asked by another name (/etc/hosts):
+    // a refusal with its fix, not "another server".
+    if (res.statusCode === 401 || res.statusCode === 403 || (res.statusCode === 421 && said.code === 'APPPKG_ADMIN_REFUSED')) {
       return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint });
     }
     if (res.statusCode === 409 && said.code === 'APPPKG_ADMIN_APP_BROKEN') {

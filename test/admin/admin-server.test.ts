@@ -161,6 +161,32 @@ for (const target of TARGETS) {
     });
   }
 
+  if (target.name === 'tcp') {
+    test('a Host that is not a loopback name is refused on every route (DNS rebinding), naming the URL to use; loopback names are served', async () => {
+      const port = Number(new URL(ctx.origin).port);
+      // Headers only: /events and a followed log never end.
+      const withHost = (path: string, host: string, method = 'GET') =>
+        within(5000, `${method} ${path} as ${host}`, request(`${ctx.origin}${path}`, { method, headers: { host }, dispatcher: ctx.agent }).then(async (r) => {
+          const body = r.statusCode === 421 ? JSON.parse(await r.body.text()) : (r.body.on('error', () => {}).destroy(), null);
+          return { status: r.statusCode, body };
+        }));
+      for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`, `localhost.evil.example:${port}`, `0.0.0.0:${port}`]) {
+        for (const path of ['/', '/admin.js', '/status', '/events', '/metrics', '/apps/blog/log', '/apps/blog/log?follow=1']) {
+          const r = await withHost(path, host);
+          assert.is(r.status, 421, `GET ${path} as ${host}`);
+          assert.match(r.body.error.message, /DNS rebinding/);
+          assert.ok(r.body.error.hint.includes(`use http://127.0.0.1:${port}/ (the CLI: --admin 127.0.0.1:${port})`), r.body.error.hint);
+          assert.match(r.body.error.hint, /--admin-token FILE/);
+        }
+        assert.is((await withHost('/apps/blog/restart', host, 'POST')).status, 421);
+      }
+      assert.equal(ctx.asked, []);
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `blog.localhost:${port}`, `LOCALHOST:${port}`]) {
+        for (const path of ['/', '/status', '/events']) assert.is((await withHost(path, host)).status, 200, `GET ${path} as ${host}`);
+      }
+    });
+  }
+
   test('close() does not hang on a keep-alive client or a half-sent request', async () => {
     const own = await target.start();
     // A finished request leaves its connection open (keep-alive) in the agent's pool.

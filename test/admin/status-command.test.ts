@@ -86,6 +86,20 @@ test('something else on the address: exit 1, names what it answered', async () =
   assert.match(r.stderr, /answered HTTP 404, expected a gateway's admin answer/);
 });
 
+test('--admin by a name the listener does not answer to (DNS rebinding guard): refused with the address to use, not "another server", in every admin command', async () => {
+  const port = new URL(tcp.url).port;
+  // What a name of this host in /etc/hosts does (the Host is not a loopback name); this
+  // IPv4-mapped form of 127.0.0.1 reaches the listener on every host, a name may not exist.
+  const admin = `[::ffff:127.0.0.1]:${port}`;
+  for (const command of [['status'], ['logs', 'blog'], ['restart', 'blog']]) {
+    const r = await runCli([...command, '--admin', admin], { ms: 15000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, /refused .*HTTP 421: Host "\[::ffff:7f00:1\]:\d+" is not this admin listener's address/);
+    assert.ok(r.stderr.includes(`fix: use http://127.0.0.1:${port}/ (the CLI: --admin 127.0.0.1:${port})`), r.stderr);
+    assert.not.match(r.stderr, /another server/);
+  }
+});
+
 test('a bad --admin is bad usage: exit 2', async () => {
   const r = await runCli(['status', '--admin', 'nonsense'], { ms: 15000 });
   assert.is(r.status, 2, r.stderr);
