@@ -27,6 +27,7 @@ from .asgi_scope import reads_full_path
 from .asgi_link import LinkProtocol
 from .asgi_websocket import WebSocketExchange
 from .errors import EXIT_APP_LOAD_FAILED, EXIT_STARTUP_FAILED, exit_now, log
+from .ready_deadline import ready_deadline
 
 HEADER_PACK = link.HEADER.pack
 U32 = link.U32
@@ -112,12 +113,11 @@ class AsgiWorker:
     async def _start_lifespan(self):
         """The lifespan startup, given what is left of the gateway's ready deadline, less a
         moment for the gateway to read why it gave up before it kills the worker."""
-        ready_ms, ready_by = self.config.get("readyWithinMs"), self.config.get("readyBy")
-        if not ready_ms or not ready_by:
+        deadline = ready_deadline(self.config)
+        if deadline is None:
             return await self.lifespan.startup()
-        ready = ready_ms / 1000.0
-        # The wall clock: the deadline counts from the spawn, before this interpreter started.
-        within = ready_by / 1000.0 - time.time() - min(READY_MARGIN_SECONDS, ready / 5)
+        at, ready = deadline
+        within = at - time.monotonic() - min(READY_MARGIN_SECONDS, ready / 5)
         return await self.lifespan.startup(max(0.0, within), "the %g s a worker has to be ready" % ready)
 
     # -- frames -------------------------------------------------------------------------------

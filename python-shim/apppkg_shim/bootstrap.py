@@ -4,9 +4,9 @@ Config: one JSON object, from the APPPKG_SHIM_CONFIG environment variable (remov
 os.environ before the app is imported, so neither the app nor its subprocesses see it) or
 from argv[2]: {protocol: the gateway's link.LINK_PROTOCOL, app: "module:object", kind: "wsgi" | "asgi", sysPath: [dirs in order],
 threads, multiprocess, development, name, unsetEnv: [variables the gateway set for the
-interpreter alone, taken out of os.environ as well], readyWithinMs and readyBy (ms since
-the epoch): the gateway's start deadline, which an ASGI app's lifespan startup gives up a little
-before, saying where it waits}. `kind` picks the worker: WSGI threads (worker.py)
+interpreter alone, taken out of os.environ as well], readyWithinMs: the gateway's start
+deadline, counted from the spawn (ready_deadline.py), which an ASGI app's lifespan startup gives
+up a little before, saying where it waits}. `kind` picks the worker: WSGI threads (worker.py)
 or an ASGI event loop (asgi_worker.py); both speak the same link.
 
 sys.path becomes what apppkg.paths makes it for every process of an app: each sysPath dir

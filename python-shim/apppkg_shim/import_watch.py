@@ -13,6 +13,8 @@ import faulthandler
 import sys
 import time
 
+from .ready_deadline import ready_deadline
+
 # Before the gateway's kill: time for the report to reach it (as asgi_worker's READY_MARGIN_SECONDS).
 MARGIN_SECONDS = 0.5
 
@@ -20,11 +22,11 @@ MARGIN_SECONDS = 0.5
 def watch_import(config):
     """Arms the report; returns what disarms it once the import is done (None: nothing armed,
     the gateway gave no deadline)."""
-    ready_ms, ready_by = config.get("readyWithinMs"), config.get("readyBy")
-    if not ready_ms or not ready_by:
+    deadline = ready_deadline(config)
+    if deadline is None:
         return None
-    # The wall clock: the deadline counts from the spawn, before this interpreter started.
-    within = ready_by / 1000.0 - time.time() - min(MARGIN_SECONDS, ready_ms / 5000.0)
+    at, bound = deadline
+    within = at - time.monotonic() - min(MARGIN_SECONDS, bound / 5)
     try:
         faulthandler.dump_traceback_later(max(within, 0.001), exit=False, file=sys.stderr)
     except (ValueError, RuntimeError, AttributeError, OSError):

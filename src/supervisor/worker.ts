@@ -108,9 +108,9 @@ export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' 
     development: opts.development,
     name: opts.name,
     unsetEnv,
+    // A duration, not an instant of the wall clock, which a step moves between here and the
+    // shim's reading (python-shim/apppkg_shim/ready_deadline.py counts it from the spawn).
     readyWithinMs,
-    // The shim's own clock cannot see how long its interpreter took to start.
-    readyBy: readyWithinMs === undefined ? undefined : Date.now() + readyWithinMs,
   });
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { PIPELINE_DEPTH } from '../../src/proxy/upstream.js';
 import { HEARTBEAT_MS, HUNG_AFTER_MS } from '../../src/supervisor/worker.js';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { hasFaketime, NO_FAKETIME, steppedClock, type SteppedClock } from '../helpers/faketime.js';
 import { assertNoOrphans, recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
@@ -22,6 +22,7 @@ const withFaketime = runIf(test, hasFaketime, NO_FAKETIME);
 
 interface Env {
   dir: ReturnType<typeof tempDir>;
+  apps: string;
   clock: SteppedClock;
   gw: RunningGateway;
   pids: Set<number>;
@@ -37,8 +38,9 @@ async function open(fixture: string, name: string, environment: string): Promise
   const envFile = join(dir.path, 'environment.yaml');
   writeFileSync(envFile, environment);
   const clock = steppedClock();
-  const env: Env = { dir, clock, gw: null as unknown as RunningGateway, pids: new Set() };
+  const env: Env = { dir, apps, clock, gw: null as unknown as RunningGateway, pids: new Set() };
   opened.push(env);
+  env.apps = apps;
   env.gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0'], { env: clock.env });
   return env;
 }
@@ -48,6 +50,17 @@ async function remember(env: Env): Promise<void> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `name`'s status once its version is judged: serving, or refused (with why, for the assertion's message). */
+async function judged(env: Env, name: string, ms = 60_000): Promise<any> {
+  return waitFor(async () => {
+    const app = await appStatus(env.gw, name);
+    for (const pid of app ? statusPids({ apps: [app] }) : []) env.pids.add(pid);
+    return app && (app.state === 'ready' || app.versions.some((v: { state: string }) => v.state === 'failed')) ? app : undefined;
+  }, ms, `${name} to be judged`);
+}
+
+const refusal = (app: any): string => JSON.stringify(app.versions.map((v: { state: string; reason: unknown }) => [v.state, v.reason]));
 
 test.after(async () => {
   for (const env of opened) {
@@ -154,6 +167,34 @@ withFaketime('a step forward while a worker crash-loops: its back-off goes on gr
   process.kill(pid, 'SIGKILL');
   const line = await waitFor(() => new RegExp(`worker ${pid} [^\\n]*; restarting in \\d+ ms[^\\n]*`).exec(env.gw.output())?.[0], 10_000, 'the fifth exit\'s line');
   assert.match(line, /restarting in 8000 ms \(crash loop\)/);
+});
+
+withFaketime('a step back before an ASGI worker starts: its lifespan startup still has the start bound, and the version serves', async () => {
+  const env = await open('slow', 'probe', 'apps:\n  probe:\n    workers: 1\n');
+  await remember(env);
+  // The gateway's wall clock alone is stepped, its workers' is not: as a step that lands
+  // between the worker's spawn and its shim's reading of the deadline.
+  env.clock.step(-HOUR_S);
+  writePackage(env.apps, 'starts', {
+    'app.yaml': 'platform: python, asgi\napp: app:application\n',
+    'app.py': [
+      'async def application(scope, receive, send):',
+      '    if scope["type"] == "lifespan":',
+      '        while True:',
+      '            message = await receive()',
+      '            await send({"type": message["type"] + ".complete"})',
+      '            if message["type"] == "lifespan.shutdown":',
+      '                return',
+      '    await send({"type": "http.response.start", "status": 200, "headers": []})',
+      '    await send({"type": "http.response.body", "body": b"started"})',
+      '',
+    ].join('\n'),
+  });
+  const app = await judged(env, 'starts');
+  assert.is(app.state, 'ready', refusal(app));
+  const res = await request(`${env.gw.url}/starts/`);
+  assert.is(res.statusCode, 200);
+  assert.is(await res.body.text(), 'started');
 });
 
 test.run();
