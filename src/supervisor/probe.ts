@@ -107,7 +107,10 @@ export interface Probeable {
 export const PROBE_RETRY_MS = 500;
 
 export interface ProbeBounds {
-  /** Date.now() past which no more probes are sent: the worker's start bound. */
+  /**
+   * performance.now() past which no more probes are sent: the worker's start bound. On the
+   * monotonic clock: a step forward of the wall clock while an app warmed up refused it at once.
+   */
   deadline: number;
   /** How long one probe may wait for its answer. */
   timeoutMs: number;
@@ -123,18 +126,18 @@ export interface ProbeBounds {
  * back, so it is not asked again).
  */
 export async function probeWorker(worker: Probeable, app: string, path: string, bounds: ProbeBounds): Promise<number> {
-  const startedAt = Date.now();
+  const startedAt = performance.now();
   for (;;) {
     let status: number;
     try {
-      status = await worker.probe(path, Math.min(bounds.timeoutMs, Math.max(1000, bounds.deadline - Date.now())));
+      status = await worker.probe(path, Math.min(bounds.timeoutMs, Math.max(1000, bounds.deadline - performance.now())));
     } catch (err) {
       throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, reason: (err as Error).message, cause: err });
     }
     if (status >= 200 && status < 400) return status;
     bounds.onRefused?.(status);
-    if (Date.now() + PROBE_RETRY_MS > bounds.deadline) {
-      throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, status, seconds: Math.round((Date.now() - startedAt) / 1000) });
+    if (performance.now() + PROBE_RETRY_MS > bounds.deadline) {
+      throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, status, seconds: Math.round((performance.now() - startedAt) / 1000) });
     }
     await delay(PROBE_RETRY_MS);
   }

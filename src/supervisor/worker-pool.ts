@@ -214,7 +214,7 @@ export class WorkerPool {
   /** READY, then the health probe when app.yaml has `health:`. Not in rotation yet. */
   private async bringUp(worker: Worker): Promise<void> {
     // One bound for the import and the probe, as a process's port and probe share one (command-process.ts).
-    const deadline = Date.now() + this.opts.startTimeoutMs;
+    const deadline = performance.now() + this.opts.startTimeoutMs;
     await worker.start(this.opts.startTimeoutMs);
     const health = this.opts.desc.health;
     if (!health) return;

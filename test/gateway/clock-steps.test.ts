@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -195,6 +195,41 @@ withFaketime('a step back before an ASGI worker starts: its lifespan startup sti
   const res = await request(`${env.gw.url}/starts/`);
   assert.is(res.statusCode, 200);
   assert.is(await res.body.text(), 'started');
+});
+
+/**
+ * A package whose health path answers 503 until `ready` exists (a warming app, whose readiness
+ * the test decides): `asked` is written when it is first asked, so the step lands mid-probe.
+ */
+function warmingWsgi(dir: string): Record<string, string> {
+  return {
+    'app.yaml': 'platform: python, wsgi\napp: app:application\nhealth: /healthz\n',
+    'app.py': [
+      'import os',
+      `ASKED, READY = ${JSON.stringify(join(dir, 'asked'))}, ${JSON.stringify(join(dir, 'ready'))}`,
+      'def application(environ, start_response):',
+      '    if environ["PATH_INFO"] == "/healthz" and not os.path.exists(READY):',
+      '        open(ASKED, "w").close()',
+      '        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])',
+      '        return [b"warming"]',
+      '    start_response("200 OK", [("Content-Type", "text/plain")])',
+      '    return [b"warm"]',
+      '',
+    ].join('\n'),
+  };
+}
+
+withFaketime('a step forward while a worker\'s health probe is answered 503: the probe goes on within its start bound, and the version serves', async () => {
+  const env = await open('slow', 'probe', 'apps:\n  probe:\n    workers: 1\n  warming:\n    workers: 1\n');
+  await remember(env);
+  writePackage(env.apps, 'warming', warmingWsgi(env.dir.path));
+  await waitFor(() => existsSync(join(env.dir.path, 'asked')) || undefined, 30_000, 'the first probe');
+  env.clock.step(2 * HOUR_S);
+  // Probes are asked again every 500 ms: a few of them see the step.
+  await sleep(2000);
+  writeFileSync(join(env.dir.path, 'ready'), '');
+  const app = await judged(env, 'warming');
+  assert.is(app.state, 'ready', refusal(app));
 });
 
 test.run();
