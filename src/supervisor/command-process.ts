@@ -240,7 +240,8 @@ export class CommandProcess extends EventEmitter {
   async start(deadlineMs: number): Promise<void> {
     if (this._state !== 'new') throw new Error(`CommandProcess.start: already ${this._state}`);
     this._state = 'starting';
-    const deadline = Date.now() + deadlineMs;
+    // performance.now(): a step forward of the wall clock while the program came up refused it at once.
+    const deadline = performance.now() + deadlineMs;
     const opts = this.opts;
     if (opts.serves) {
       try {
@@ -320,7 +321,7 @@ export class CommandProcess extends EventEmitter {
   private async waitUntilServing(port: number, deadline: number, deadlineMs: number): Promise<void> {
     while (!(await accepts(port))) {
       if (this._state !== 'starting') throw this.startError(this._state === 'exited' ? this.gone() : 'stopped while starting');
-      if (Date.now() > deadline) throw this.startError(`nothing accepted connections on 127.0.0.1:$PORT (${port}) within ${deadlineMs / 1000} s`);
+      if (performance.now() > deadline) throw this.startError(`nothing accepted connections on 127.0.0.1:$PORT (${port}) within ${deadlineMs / 1000} s`);
       await delay(PORT_POLL_MS);
     }
     if (this.opts.health !== null) await this.probe(port, this.opts.health, deadline);
@@ -338,7 +339,7 @@ export class CommandProcess extends EventEmitter {
     let last: { status?: number; reason?: string } = {};
     let asked = path;
     while (this._state === 'starting') {
-      const timeoutMs = Math.max(1000, deadline - Date.now());
+      const timeoutMs = Math.max(1000, deadline - performance.now());
       asked = mount === '' ? path : mount + path;
       last = await getStatus(port, asked, timeoutMs, mount);
       if (last.status === 404 && mount !== '') {
@@ -346,7 +347,7 @@ export class CommandProcess extends EventEmitter {
         last = await getStatus(port, path, timeoutMs);
       }
       if (last.status !== undefined && last.status >= 200 && last.status < 400) return;
-      if (Date.now() > deadline) break;
+      if (performance.now() > deadline) break;
       await delay(200);
     }
     if (this._state === 'exited') throw this.startError(this.gone());
@@ -364,7 +365,7 @@ export class CommandProcess extends EventEmitter {
     // Out of rotation already: what it holds finishes first (SPEC 4, no failed request across a
     // deploy or a restart), within the grace. Many servers (Python's http.server, a plain
     // Flask run) die at SIGTERM in the middle of a request, so the signal waits for its end.
-    const deadline = Date.now() + graceMs;
+    const deadline = performance.now() + graceMs;
     if (this.holding > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -378,7 +379,7 @@ export class CommandProcess extends EventEmitter {
     // client reconnects to the new version), not cut by the SIGTERM, which many servers take
     // to drop them without a close frame (1006).
     this.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.opts.app} is restarting`);
-    await this.child.stop(Math.max(deadline - Date.now(), Math.min(graceMs, MIN_TERM_GRACE_MS)));
+    await this.child.stop(Math.max(deadline - performance.now(), Math.min(graceMs, MIN_TERM_GRACE_MS)));
   }
 
   /** Every websocket it holds is closed by the gateway with `code` (1001: the gateway stops). */

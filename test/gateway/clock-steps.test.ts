@@ -232,4 +232,40 @@ withFaketime('a step forward while a worker\'s health probe is answered 503: the
   assert.is(app.state, 'ready', refusal(app));
 });
 
+withFaketime('a step forward while an app\'s own server comes up: the wait for its port goes on within its start bound, and the version serves', async () => {
+  const env = await open('slow', 'probe', 'apps:\n  probe:\n    workers: 1\n');
+  await remember(env);
+  const [started, ready] = [join(env.dir.path, 'started'), join(env.dir.path, 'ready')];
+  writePackage(env.apps, 'late', {
+    'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: exec python server.py\n',
+    'server.py': [
+      'import os, time',
+      'from http.server import BaseHTTPRequestHandler, HTTPServer',
+      '',
+      'class Handler(BaseHTTPRequestHandler):',
+      '    def do_GET(self):',
+      '        self.send_response(200)',
+      '        self.send_header("Content-Length", "2")',
+      '        self.end_headers()',
+      '        self.wfile.write(b"up")',
+      '',
+      `open(${JSON.stringify(started)}, "w").close()`,
+      `while not os.path.exists(${JSON.stringify(ready)}):`,
+      '    time.sleep(0.1)',
+      'HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()',
+      '',
+    ].join('\n'),
+  });
+  await waitFor(() => existsSync(started) || undefined, 30_000, 'the server to start');
+  env.clock.step(2 * HOUR_S);
+  // Its port is tried every 100 ms: many tries see the step.
+  await sleep(2000);
+  writeFileSync(ready, '');
+  const app = await judged(env, 'late');
+  assert.is(app.state, 'ready', refusal(app));
+  const res = await request(`${env.gw.url}/late/`);
+  assert.is(res.statusCode, 200);
+  assert.is(await res.body.text(), 'up');
+});
+
 test.run();
