@@ -25,7 +25,11 @@ export const DEFAULT_OUTPUT_RATE: Omit<OutputThrottleOptions, 'onSlowed'> = { by
 
 export class OutputThrottle {
   private tokens: number;
-  private refilledAt = Date.now();
+  /**
+   * performance.now(): a step back of the wall clock took an hour's worth of bytes from the app
+   * at its next line, and its pipes were then read no more for that hour (its writes blocked).
+   */
+  private refilledAt = performance.now();
   private readonly streams = new Set<Readable>();
   private resumeTimer: NodeJS.Timeout | null = null;
   private said = false;
@@ -49,7 +53,7 @@ export class OutputThrottle {
   }
 
   private took(bytes: number): void {
-    const now = Date.now();
+    const now = performance.now();
     this.tokens = Math.min(this.opts.burstBytes, this.tokens + ((now - this.refilledAt) * this.opts.bytesPerSecond) / 1000);
     this.refilledAt = now;
     this.tokens -= bytes;

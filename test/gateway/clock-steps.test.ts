@@ -268,4 +268,29 @@ withFaketime('a step forward while an app\'s own server comes up: the wait for i
   assert.is(await res.body.text(), 'up');
 });
 
+withFaketime('a step back: an app\'s output is read on at its rate, not held for the step', async () => {
+  const env = await open('slow', 'probe', 'apps:\n  probe:\n    workers: 1\n  talks:\n    workers: 1\n');
+  await remember(env);
+  writePackage(env.apps, 'talks', {
+    'app.yaml': 'platform: python, wsgi\napp: app:application\n',
+    'app.py': [
+      'import sys',
+      'def application(environ, start_response):',
+      '    # More than a pipe holds: the write blocks unless the gateway reads on.',
+      '    for _ in range(512):',
+      '        sys.stdout.write("x" * 1023 + "\\n")',
+      '    sys.stdout.flush()',
+      '    start_response("200 OK", [("Content-Type", "text/plain")])',
+      '    return [b"said"]',
+      '',
+    ].join('\n'),
+  });
+  assert.is((await judged(env, 'talks')).state, 'ready');
+  env.clock.step(-HOUR_S);
+  // Its writes held, it never answers: the request fails on its own timeout.
+  const res = await request(`${env.gw.url}/talks/`, { headersTimeout: 30_000 });
+  assert.is(res.statusCode, 200);
+  assert.is(await res.body.text(), 'said');
+});
+
 test.run();
