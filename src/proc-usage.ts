@@ -10,7 +10,7 @@ export interface ProcUsage {
   cpuMs: number;
   /** Resident memory, bytes (VmRSS; 0 for a zombie, which has none). */
   rssBytes: number;
-  /** When it was read (Date.now()). */
+  /** When it was read (performance.now(): a CPU rate's interval, which a step of the wall clock must not stretch). */
   at: number;
 }
 
@@ -19,7 +19,7 @@ export async function procUsage(pid: number): Promise<ProcUsage | null> {
   // status says its RSS in kB: stat's is in pages, whose size Node does not tell.
   const [stat, status] = await Promise.all([readProcFile(`/proc/${pid}/stat`), readProcFile(`/proc/${pid}/status`)]);
   if (stat === null || status === null) return null;
-  const at = Date.now();
+  const at = performance.now();
   const fields = fieldsAfterName(stat);
   const ticks = Number(fields[11]) + Number(fields[12]);
   const rssKb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];

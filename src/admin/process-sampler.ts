@@ -20,14 +20,18 @@ interface Sample {
 export class ProcessSampler {
   private samples = new Map<number, Sample>();
   private cpuTimes = new Map<number, { ctime: number; at: number }>();
-  private sampledAt = 0;
+  /**
+   * performance.now(): after a step back of the wall clock, the last sample looked an hour
+   * ahead, and status showed it for that hour (a worker started since, no CPU or memory at all).
+   */
+  private sampledAt = -Infinity;
   private sampling: Promise<void> | null = null;
 
   /** Reads every pid of `status` (unless the last reading is recent); resolves when done. */
   refresh(pids: number[]): Promise<void> {
-    if (Date.now() - this.sampledAt < MIN_INTERVAL_MS) return Promise.resolve();
+    if (performance.now() - this.sampledAt < MIN_INTERVAL_MS) return Promise.resolve();
     this.sampling ??= this.sample(pids).finally(() => {
-      this.sampledAt = Date.now();
+      this.sampledAt = performance.now();
       this.sampling = null;
     });
     return this.sampling;
@@ -51,8 +55,8 @@ export class ProcessSampler {
   private async sample(pids: number[]): Promise<void> {
     // A process that just exited reads as null and is left out; the rest stand.
     const read = (list: number[]) => Promise.all(list.map((pid) => procUsage(pid)));
-    const now = Date.now();
-    const stale = pids.filter((pid) => now - (this.cpuTimes.get(pid)?.at ?? 0) > STALE_MS);
+    const now = performance.now();
+    const stale = pids.filter((pid) => now - (this.cpuTimes.get(pid)?.at ?? -Infinity) > STALE_MS);
     if (stale.length > 0) {
       (await read(stale)).forEach((usage, i) => {
         if (usage !== null) this.cpuTimes.set(stale[i], { ctime: usage.cpuMs, at: usage.at });

@@ -293,4 +293,18 @@ withFaketime('a step back: an app\'s output is read on at its rate, not held for
   assert.is(await res.body.text(), 'said');
 });
 
+withFaketime('a step back: status goes on reading its processes\' memory and CPU', async () => {
+  const env = await open('slow', 'sampled', 'apps:\n  sampled:\n    workers: 1\n');
+  // A first status: its sample is the one a step back made look an hour ahead.
+  await remember(env);
+  const [old] = (await appStatus(env.gw, 'sampled')).workers.map((w: { pid: number }) => w.pid);
+  env.clock.step(-HOUR_S);
+  process.kill(old, 'SIGKILL');
+  await waitFor(async () => {
+    const worker = (await appStatus(env.gw, 'sampled')).workers.find((w: { pid: number | null; state: string }) => w.pid !== null && w.pid !== old && w.state === 'ready');
+    if (worker) env.pids.add(worker.pid);
+    return worker?.rssBytes > 0 || undefined;
+  }, 20_000, 'the new worker\'s memory in status');
+});
+
 test.run();
