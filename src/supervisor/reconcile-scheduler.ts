@@ -17,7 +17,11 @@ export class ReconcileScheduler {
   private running: Promise<void> | null = null;
   /** The run after the one under way, shared by every call made meanwhile. */
   private next: Promise<void> | null = null;
-  /** A reconcile due when the earliest settling version will have settled. */
+  /**
+   * A reconcile due when the earliest settling version will have settled, `at` on the monotonic
+   * clock: on the wall clock, a step forward between a long wait (a service's back-off) and a
+   * short one (a deploy settling) kept the long one, and the deploy waited for it.
+   */
   private settleTimer: { at: number; timer: NodeJS.Timeout } | null = null;
 
   constructor(private readonly opts: ReconcileSchedulerOptions) {}
@@ -49,16 +53,18 @@ export class ReconcileScheduler {
     );
   }
 
-  /** One reconcile at `atMs` (the earliest asked for wins), for versions still settling. */
-  runAt(atMs: number): void {
-    if (this.opts.stopped() || (this.settleTimer !== null && this.settleTimer.at <= atMs)) return;
+  /** One reconcile `ms` from now (the earliest asked for wins), for versions still settling. */
+  runIn(ms: number): void {
+    const at = performance.now() + Math.max(0, ms);
+    if (this.opts.stopped() || (this.settleTimer !== null && this.settleTimer.at <= at)) return;
     if (this.settleTimer !== null) clearTimeout(this.settleTimer.timer);
-    // A little past the instant: the times are the file system's, compared with Date.now().
+    // A little past the instant: a settle wait is measured against the files' times, which
+    // are the file system's.
     const timer = setTimeout(() => {
       this.settleTimer = null;
       void this.run();
-    }, Math.max(0, atMs - Date.now()) + 50);
-    this.settleTimer = { at: atMs, timer };
+    }, at - performance.now() + 50);
+    this.settleTimer = { at, timer };
   }
 
   /**
@@ -66,8 +72,9 @@ export class ReconcileScheduler {
    * or after `limitMs` (a directory that keeps changing is judged later, by the reconcile due then).
    */
   async settled(limitMs: number): Promise<void> {
-    const deadline = Date.now() + limitMs;
-    while ((this.settleTimer !== null || this.running !== null || this.opts.busy()) && !this.opts.stopped() && Date.now() < deadline) {
+    // performance.now(): a step of the wall clock must not cut the wait short or hold it for the step.
+    const deadline = performance.now() + limitMs;
+    while ((this.settleTimer !== null || this.running !== null || this.opts.busy()) && !this.opts.stopped() && performance.now() < deadline) {
       await (this.running ?? new Promise((r) => setTimeout(r, 50)));
     }
   }

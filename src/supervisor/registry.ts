@@ -119,7 +119,7 @@ export class Registry {
     this.judge = new VersionJudge(opts, this.budget, this.stopping.signal, {
       hostEnv: () => this.currentHostEnv,
       stopped: () => this.stopped,
-      reconcileAt: (atMs) => this.looks.runAt(atMs),
+      reconcileIn: (ms) => this.looks.runIn(ms),
       publish: () => this.publish(),
       drain: (instance, desc) => this.drain(instance, desc),
       wroteHelpers: (dir) => this.helperDirs.add(dir),

@@ -64,8 +64,8 @@ export interface JudgingRegistry {
   hostEnv(): HostEnvironment;
   /** Has the registry begun stopping? */
   stopped(): boolean;
-  /** One reconcile at `atMs`, for a version still settling or a service to try again. */
-  reconcileAt(atMs: number): void;
+  /** One reconcile `ms` from now, for a version still settling or a service to try again. */
+  reconcileIn(ms: number): void;
   /** Hands the proxy the serving version of every app. */
   publish(): void;
   /** Takes `instance` out of rotation; it drains. */
@@ -195,7 +195,7 @@ export class VersionJudge {
       if (settleWait > 0) {
         // Still being copied: judged once nothing has changed in it for settleMs.
         record.settling.add(desc.dir);
-        this.registry.reconcileAt(Date.now() + settleWait);
+        this.registry.reconcileIn(settleWait);
         continue;
       }
       this.unchanged.delete(desc.dir);
@@ -221,7 +221,7 @@ export class VersionJudge {
           record.serviceRepeat = null;
           const refusedAgain = again ? `${label(desc)} refused again, the same way (${again.times} times since ${clockOf(again.at)}); ` : '';
           this.opts.say(`${record.name}: ${refusedAgain}trying again in ${Math.round(record.serviceRetryMs / 1000)} s`);
-          this.registry.reconcileAt(Date.now() + record.serviceRetryMs);
+          this.registry.reconcileIn(record.serviceRetryMs);
           continue;
         }
         // A restart that fails leaves what serves serving (the next change may mend its files):
@@ -282,7 +282,7 @@ export class VersionJudge {
         const next = order.find((d) => pending.has(d.dir) && d !== desc && record.refused.get(d.dir)?.signature !== readPackageTree(d.dir).signature);
         if (next) {
           this.opts.say(`${record.name}: ${label(next)} has not passed its commands.update; it is deployed now, ${label(desc)} serving meanwhile`);
-          this.registry.reconcileAt(Date.now());
+          this.registry.reconcileIn(0);
         }
       }
       // Judged (imported, probed) within the room startApp held for it in the budget; an app
