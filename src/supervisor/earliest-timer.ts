@@ -3,6 +3,7 @@
 // must not hold the gateway's stop, and a shorter one brings the step forward, never back.
 
 export class EarliestTimer {
+  /** performance.now(): after a step back of the wall clock, a longer bound looked the sooner. */
   private at = Infinity;
   private timer: NodeJS.Timeout | null = null;
 
@@ -10,7 +11,7 @@ export class EarliestTimer {
 
   /** `due` runs within `ms` from now, if that is sooner than it would have. */
   within(ms: number): void {
-    const at = Date.now() + ms;
+    const at = performance.now() + ms;
     if (at >= this.at) return;
     this.at = at;
     if (this.timer !== null) clearTimeout(this.timer);

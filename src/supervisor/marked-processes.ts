@@ -117,8 +117,9 @@ async function scanProc(wanted: Wanted[]): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: READERS }, (_, index) => reader(index)));
-  const until = Date.now() + EXEC_WAIT_MS;
-  while (execing.length > 0 && Date.now() < until) {
+  // performance.now(): after a step forward of the wall clock they were left unsignalled at once.
+  const until = performance.now() + EXEC_WAIT_MS;
+  while (execing.length > 0 && performance.now() < until) {
     await new Promise((resolve) => setTimeout(resolve, EXEC_POLL_MS));
     const again: string[] = [];
     for (const entry of execing) {

@@ -340,8 +340,9 @@ export class GuardedTree {
     // scan again only once none of them is left, for one marked since (a child of theirs).
     const marked: Strays = new Map();
     let left = (await this.terminate(pid, marked, true)) + signalStrays(this.strays, 0);
-    const deadline = Date.now() + graceMs;
-    while (left > 0 && Date.now() < deadline) {
+    // performance.now(): a step of the wall clock must not KILL at once (forward) or hold the stop (back).
+    const deadline = performance.now() + graceMs;
+    while (left > 0 && performance.now() < deadline) {
       // Not `delay`, whose timer is unref'd: a CLI command waits on this with nothing else to do.
       await new Promise((resolve) => setTimeout(resolve, END_POLL_MS));
       left = signalStrays(marked, 0) + signalStrays(this.strays, 0);
