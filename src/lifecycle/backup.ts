@@ -29,7 +29,7 @@ export type BackupResult = { hook: true; dir: string } | { hook: false; dir: str
 
 export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   const say = opts.say ?? quiet;
-  const started = Date.now();
+  const started = performance.now();
   const dir = path.resolve(opts.dir);
   const target = path.resolve(opts.to);
   const { desc, hostEnv } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });

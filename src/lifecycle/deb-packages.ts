@@ -31,7 +31,7 @@ export async function ensureDebPackages(packages: string[], opts: { system: bool
   }
   if (!opts.system) throw new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: missing.join(' ') });
   say(`==> apt-get install -y ${missing.join(' ')}`);
-  const started = Date.now();
+  const started = performance.now();
   const status = await runProgram({
     file: 'apt-get',
     args: ['install', '-y', ...missing],

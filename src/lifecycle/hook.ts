@@ -32,7 +32,7 @@ export async function runHook(
   const command = ctx.desc.commands[name];
   if (!command) return false;
   say(`==> commands.${name}: ${command}`);
-  const started = Date.now();
+  const started = performance.now();
   const status = await runInAppEnvironment(ctx, { shell: command, extraEnv: opts.extraEnv, output: opts.output });
   if (status !== 0) throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${name} (${command})`, status });
   say(`==> commands.${name} done in ${seconds(started)}`);

@@ -77,7 +77,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   const { env, ignored } = pipEnvironment();
   say(`==> creating venv with ${formatInterpreter(opts.interpreter)}: ${why}`);
   try {
-    let started = Date.now();
+    let started = performance.now();
     const args = ['-m', 'venv', ...(systemSite ? ['--system-site-packages'] : []), dir];
     const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: opts.desc.dir, env, output: opts.output });
     if (venvStatus !== 0) {
@@ -85,7 +85,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     }
     say(`==> venv created in ${seconds(started)}`);
 
-    started = Date.now();
+    started = performance.now();
     const requirementsDir = path.dirname(requirements);
     // No index: everything comes from local files; a requirements line naming a wheel by its
     // name (thepkg==1.0) resolves through --find-links.

@@ -31,7 +31,7 @@ export interface InstallResult {
 
 export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   const say = opts.say ?? quiet;
-  const started = Date.now();
+  const started = performance.now();
   const dir = path.resolve(opts.dir);
   const { desc, overrides, hostEnv } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });
   const uid = process.getuid?.() ?? -1;

@@ -28,7 +28,7 @@ export type RestoreResult = { hook: true } | { hook: false; manifest: BackupMani
 
 export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   const say = opts.say ?? quiet;
-  const started = Date.now();
+  const started = performance.now();
   const dir = path.resolve(opts.dir);
   const source = path.resolve(opts.from);
   const { desc, overrides, hostEnv } = await describeApp({ dir, mode: 'production', environmentFile: opts.environmentFile, hostEnv: opts.hostEnv, desc: opts.desc });

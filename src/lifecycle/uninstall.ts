@@ -57,7 +57,7 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
     say(`==> nothing to remove: ${stateDir} does not exist`);
     return { name: desc.name, removed: null, ranHook: false, droppedServices };
   }
-  const started = Date.now();
+  const started = performance.now();
   let ranHook = false;
   if (desc.commands.uninstall) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'uninstall', { say });
   // After the hook (it may still need the database), before the files: a server that cannot be

@@ -165,14 +165,14 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
       pipArgs.push('-c', constraints);
       say(`==> keeping the vendored versions of ${pins.length === 1 ? pins[0] : countOf(pins.length, 'distribution')}${opts.update?.length ? ` (updating ${opts.update.join(', ')})` : ''}`);
     }
-    let started = Date.now();
+    let started = performance.now();
     const index = opts.indexUrl !== undefined ? ` --index-url ${isUrl(opts.indexUrl) ? withoutCredentials(opts.indexUrl) : opts.indexUrl}` : '';
     say(`==> pip install --target (a staging directory)${index}${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}`);
     const status = await runProgram({ file: interpreter.executable, args: pipArgs, cwd: path.dirname(requirements), env, output: opts.output });
     if (status !== 0) throw new GatewayError('APPPKG_VENDOR_PIP_FAILED', { status, into, pinned: pins.join(', ') });
     say(`==> installed in ${seconds(started)}`);
 
-    started = Date.now();
+    started = performance.now();
     const installed = await readDistributions(stage);
     const binary = installed.filter((d) => d.binary);
     if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, path.relative(appDir, requirements));

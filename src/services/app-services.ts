@@ -193,7 +193,7 @@ async function postgresqlFor(opts: ServiceOptions, url: string): Promise<Record<
   }
   const { password, created } = await ensurePassword(stateRoot, desc.name, 'postgresql');
   const db: AppDatabase = { server, name, password };
-  const started = Date.now();
+  const started = performance.now();
   const made = await ensureAppDatabase(db, await serviceOwner(stateRoot, desc.name));
   const say = opts.say ?? (() => {});
   const sqlite = sqlitePath(appStateDirs(stateRoot, desc.name).data);
@@ -203,7 +203,7 @@ async function postgresqlFor(opts: ServiceOptions, url: string): Promise<Record<
   }
   if (made.createdRole || made.createdDatabase) {
     const what = [made.createdRole ? 'role' : '', made.createdDatabase ? 'database' : ''].filter(Boolean).join(' and ');
-    say(`${desc.name}: created postgresql ${what} ${name} on ${server.label} in ${Date.now() - started} ms`);
+    say(`${desc.name}: created postgresql ${what} ${name} on ${server.label} in ${Math.round(performance.now() - started)} ms`);
   } else if (created) {
     // The kept password was gone (removed by hand): the role now has the new one.
     say(`${desc.name}: postgresql credentials were missing under ${stateRoot}/services; a new password was set for role ${name}`);

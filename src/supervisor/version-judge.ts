@@ -515,7 +515,8 @@ export class VersionJudge {
     this.opts.say(`${ctx.desc.name}: running commands.${hook} of ${label(ctx.desc)}: ${command}`);
     // Under serve the hook's output reaches the terminal too, as the workers' does (echoLogs).
     const log = new AppLog(ctx.appEnv.logDir, { echo: this.opts.echoLogs ? process.stderr : null, ...appLogOptions(ctx) });
-    const started = Date.now();
+    // performance.now(): a step of the wall clock made it "done in 3600.2 s".
+    const started = performance.now();
     let timedOut = false;
     const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs, onTimeout: () => (timedOut = true), background: { stop: this.stop } });
     log.end();
@@ -524,7 +525,7 @@ export class VersionJudge {
     if (status !== 0) {
       throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${hook} (${command})`, status });
     }
-    this.opts.say(`${ctx.desc.name}: commands.${hook} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    this.opts.say(`${ctx.desc.name}: commands.${hook} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return true;
   }
 }
