@@ -578,10 +578,13 @@ export const ERROR_CODES = {
   },
   APPPKG_APP_OTHER_KIND: {
     summary:
-      'The `app:` object is plainly the other kind of app than `platform` says: an ASGI app (its call an `async def`: Quart, Falcon\'s `falcon.asgi.App`, Starlette) under `python, wsgi`, or a WSGI app (its call takes `environ, start_response`: Flask, Falcon\'s `falcon.App`, Bottle, Pyramid) under `python, asgi`. Every request would fail with a TypeError, so the version is refused, as for an import error.',
+      'The `app:` object is plainly the other kind of app than `platform` says: an ASGI app (its call an `async def`: Quart, Falcon\'s `falcon.asgi.App`, Starlette) under `python, wsgi`, or a WSGI app (its call takes `environ, start_response`: Flask, Falcon\'s `falcon.App`, Bottle, Pyramid) under `python, asgi`, or an aiohttp `web.Application`, which is neither and runs under its own server (`platform: python, command`). Every request would fail with a TypeError, so the version is refused, as for an import error.',
     message: (d) => `platform: expected python, ${str(d.kind)} for ${str(d.app)} (${str(d.found)}), found python, ${str(d.declared)}`,
     hint: (d) =>
-      d.key === d.declared
+      d.kind === 'command'
+        // aiohttp's own deployment docs run the app object so, behind a proxy: nothing to rewrite.
+        ? `aiohttp serves the app itself: in app.yaml write \`platform: python, command\` without \`app:\`, add python3-gunicorn to \`deb:\`, and \`processes: {web: {command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT ${str(d.app)}}}\`; it then gets the full path, its mount included (README "Processes": serve it at a host's root, or add its routes under $APPPKG_MOUNT)`
+        : d.key === d.declared
         ? `write \`${str(d.kind)}: {app: ${str(d.app)}}\` in app.yaml instead of \`${str(d.declared)}: {app: ...}\``
         : `write \`platform: python, ${str(d.kind)}\` in app.yaml`,
     exitStatus: 1,

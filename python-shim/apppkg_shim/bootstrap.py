@@ -204,6 +204,9 @@ def _refuse_other_kind(app, spec, kind):
     Either imports and is callable, so every request would be a 500 (a TypeError) after a
     `check` that passed. Only a plain function or an object whose class defines `__call__` in
     Python is judged: a wrapper, a builtin, an ASGI 2 class may be either."""
+    if _serves_itself(app):
+        raise AppOtherKind(spec, "%s, an aiohttp app: neither WSGI nor ASGI, it is served by aiohttp's own server" % (
+            type(app).__name__,), "command", kind)
     call = app if isinstance(app, types.FunctionType) else getattr(type(app), "__call__", None)
     code = getattr(call, "__code__", None)
     if code is None or isinstance(app, type):
@@ -214,6 +217,13 @@ def _refuse_other_kind(app, spec, kind):
     if kind == "asgi" and not code.co_flags & (_CO_COROUTINE | _CO_VARARGS) and own_args == 2 and not call.__defaults__:
         names = ", ".join(code.co_varnames[code.co_argcount - 2:code.co_argcount])
         raise AppOtherKind(spec, _app_word(app, "wsgi", "its __call__ takes (%s)" % names), "wsgi", kind)
+
+
+def _serves_itself(app):
+    """Whether `app` is aiohttp's `web.Application`: callable (its `__call__` returns itself, for
+    gunicorn's worker), so it imports as an app of either kind, and every request would be a
+    500. Judged by its classes' names: aiohttp is not imported for an app that does not use it."""
+    return any(cls.__name__ == "Application" and cls.__module__ == "aiohttp.web_app" for cls in type(app).__mro__)
 
 
 def _app_word(app, kind, why):
@@ -275,6 +285,7 @@ def load_app(config):
         details = {"app": spec, "found": exc.found, "message": str(exc)}
         if exc.kind is not None:
             details["kind"] = exc.kind
+            details["declared"] = config["kind"]
         emit_marker(NOT_CALLABLE_MARKER, details)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt in module code too
         # The traceback goes in the marker alone: the gateway writes it into the app log, and

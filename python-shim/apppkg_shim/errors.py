@@ -62,8 +62,8 @@ class AppOtherKind(AppNotCallable):
     def __init__(self, spec, found, kind, declared):
         AppNotCallable.__init__(self, spec, found)
         self.kind = kind
-        self.args = ("%s is %s; it is served as %s: write `platform: python, %s` in app.yaml" % (
-            spec, found, declared.upper(), kind),)
+        self.args = ("%s is %s; it is served as %s: write `platform: python, %s` in app.yaml%s" % (
+            spec, found, declared.upper(), kind, " with a `processes.web` that starts its server" if kind == "command" else ""),)
 
 
 def _is_app_file(filename, roots):

@@ -262,9 +262,11 @@ function markerPlace(d: Record<string, unknown>): { file?: string; line?: number
  * the app's name and directory, which a failure that is not the import's names first.
  */
 export function startError(app: string, code: number | null, signal: NodeJS.Signals | null, tap: LineTap, whose: { name?: string; dir?: string } = {}): GatewayError {
-  if (code === EXIT_APP_LOAD_FAILED && tap.notCallable && (tap.notCallable.kind === 'asgi' || tap.notCallable.kind === 'wsgi')) {
-    const kind = tap.notCallable.kind;
-    return new GatewayError('APPPKG_APP_OTHER_KIND', { app, found: String(tap.notCallable.found ?? ''), kind, declared: kind === 'asgi' ? 'wsgi' : 'asgi' });
+  const kind = tap.notCallable?.kind;
+  if (code === EXIT_APP_LOAD_FAILED && (kind === 'asgi' || kind === 'wsgi' || kind === 'command')) {
+    const said = tap.notCallable!.declared;
+    const declared = said === 'asgi' || said === 'wsgi' ? said : kind === 'asgi' ? 'wsgi' : 'asgi';
+    return new GatewayError('APPPKG_APP_OTHER_KIND', { app, found: String(tap.notCallable!.found ?? ''), kind, declared });
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.notCallable) {
     return new GatewayError('APPPKG_APP_NOT_CALLABLE', { app, found: String(tap.notCallable.found ?? 'not callable') });

@@ -2,11 +2,17 @@
 // wsgi` (what init wrote for it until it knew Quart), or a Flask app under `asgi`. Each imports
 // and is callable, so check passed and every request was a 500 (a TypeError: Quart.__call__()
 // missing 'send'); it is now refused at import, at the line of `platform:`, saying which to write.
+// An aiohttp `web.Application` is neither kind (callable, for gunicorn's worker): it is refused
+// the same way, saying how to run it under its own server.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, tempDir } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
+
+const HAS_AIOHTTP = spawnSync('/usr/bin/python3', ['-c', 'import aiohttp.web'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
 
 const test = suite('cli: an app of the other kind than platform says');
 const work = tempDir('apppkg-app-kind-');
@@ -41,6 +47,37 @@ test('check refuses a WSGI app under platform: python, asgi; serve ends with the
   const served = await runCli(['serve', dir, '--port', '0', '--state-dir', join(work.path, 'state')], { ms: 60_000 });
   assert.is(served.status, 1, served.stdout + served.stderr);
   assert.match(served.stderr, 'fix: write `platform: python, wsgi` in app.yaml');
+});
+
+// aiohttp's own form, as its web_app.py has it: `__call__` returns the app itself.
+const AIOHTTP_STAND_IN = 'class Application:\n    def __call__(self):\n        return self\n';
+const AIOHTTP_APP = 'from aiohttp import web\n\napp = web.Application()\n';
+
+test('check and serve refuse an aiohttp app under wsgi and under asgi, saying how to run it under its own server', async () => {
+  // aiohttp's class is known by its module's name, so a stand-in under that name is one.
+  for (const platform of ['wsgi', 'asgi']) {
+    const dir = pkg(`aiohttp-as-${platform}`, platform, 'from aiohttp.web_app import Application\n\napp = Application()\n');
+    mkdirSync(join(dir, 'aiohttp'));
+    writeFileSync(join(dir, 'aiohttp', '__init__.py'), '');
+    writeFileSync(join(dir, 'aiohttp', 'web_app.py'), AIOHTTP_STAND_IN);
+    const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, `app.yaml:2:11: platform: expected python, command for shop:app (Application, an aiohttp app: neither WSGI nor ASGI, it is served by aiohttp's own server), found python, ${platform}`);
+    assert.match(r.stdout, 'fix: aiohttp serves the app itself: in app.yaml write `platform: python, command` without `app:`, add python3-gunicorn to `deb:`, and `processes: {web: {command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT shop:app}}`');
+    if (platform === 'asgi') {
+      const served = await runCli(['serve', dir, '--port', '0', '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+      assert.is(served.status, 1, served.stdout + served.stderr);
+      assert.match(served.stderr, 'platform: expected python, command for shop:app');
+    }
+  }
+});
+
+runIf(test, HAS_AIOHTTP, 'needs python3-aiohttp')('check refuses a real aiohttp web.Application under platform: python, wsgi', async () => {
+  const dir = pkg('aiohttp-real', 'wsgi', AIOHTTP_APP);
+  writeFileSync(join(dir, 'app.yaml'), '# aiohttp-real\nplatform: python, wsgi\napp: shop:app\ndeb: python3-aiohttp\n');
+  const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, 'platform: expected python, command for shop:app (Application, an aiohttp app');
 });
 
 test('the right kind still passes', async () => {
