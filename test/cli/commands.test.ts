@@ -857,6 +857,25 @@ test('init knows Quart, Falcon (WSGI and ASGI), Bottle, Pyramid and CherryPy app
   assert.match(pasteYaml, /^deb: python3-pyramid$/m);
 });
 
+test('init writes an aiohttp app (neither WSGI nor ASGI) as platform: python, command, run by gunicorn with aiohttp\'s worker', async () => {
+  for (const [name, code] of [
+    ['aiohttp-web', 'from aiohttp import web\n\napp = web.Application()\n'],
+    ['aiohttp-from', 'from aiohttp.web import Application\n\napp = Application()\n'],
+  ]) {
+    const dir = join(work.path, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'server.py'), code);
+    const r = await runCli(['init', dir]);
+    assert.is(r.status, 0, `${name}: ${r.stderr}`);
+    assert.match(r.stdout, '(processes.web: server:app under gunicorn, an aiohttp app)');
+    const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+    assert.match(yaml, /^platform: python, command$/m, `${name}: ${yaml}`);
+    assert.not.match(yaml, /^app:/m, `${name}: ${yaml}`);
+    assert.match(yaml, /^processes:\n {2}web:\n {4}command: exec gunicorn -k aiohttp\.GunicornWebWorker -b 127\.0\.0\.1:\$PORT server:app$/m, `${name}: ${yaml}`);
+    assert.match(yaml, /^deb: \[python3-aiohttp, python3-gunicorn\]$/m, `${name}: ${yaml}`);
+  }
+});
+
 test("issue 13 item 7: run, test and check pass the caller's environment beneath the app's own variables", async () => {
   const dir = pkg(
     'caller-env',

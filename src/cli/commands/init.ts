@@ -15,6 +15,7 @@ export const spec: CommandSpec = {
     '`falcon.App()` or `falcon.asgi.App()`, `Bottle()`, Pyramid\'s `config.make_wsgi_app()`,\n' +
     '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`, a `def app(environ, start_response)`\n' +
     'or any function with those parameter names; annotated assignments too;\n' +
+    'aiohttp\'s `web.Application()`, which is neither and gets `platform: python, command`, run by gunicorn;\n' +
     'a `create_app()` factory, or an app imported from another package: `from xandikos.wsgi import app`),\n' +
     'its framework\'s Debian package and, without a requirements.txt, those of what it imports,\n' +
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
@@ -32,7 +33,8 @@ interface Candidate {
   module: string;
   object: string;
   score: number;
-  kind: 'wsgi' | 'asgi';
+  /** `command`: an app that is neither (aiohttp's), run by its own server as `processes.web`. */
+  kind: 'wsgi' | 'asgi' | 'command';
   framework: Framework | 'django' | 'plain';
   /** Found under src/ that is no package itself (the "src layout"): `paths: [src/]`, the module without it. */
   inSrc?: boolean;
@@ -43,7 +45,7 @@ const assignment = (name: string, value = ''): RegExp => new RegExp(String.raw`^
 const APPLICATION = new RegExp(`${assignment('application').source}|^(async\\s+)?def application\\s*\\(`, 'm');
 const APP = assignment('app');
 
-type Framework = 'flask' | 'fastapi' | 'starlette' | 'quart' | 'falcon' | 'bottle' | 'pyramid' | 'cherrypy';
+type Framework = 'flask' | 'fastapi' | 'starlette' | 'quart' | 'falcon' | 'bottle' | 'pyramid' | 'cherrypy' | 'aiohttp';
 
 /**
  * How each framework's app is made at module level, `name = <made>`, and so what it is: Quart's
@@ -64,11 +66,14 @@ const FRAMEWORK_MADE: ReadonlyArray<{ framework: Framework; kind: Candidate['kin
   { framework: 'pyramid', kind: 'wsgi', made: String.raw`\w+\.make_wsgi_app\s*\(` },
   // cherrypy.Application(Root()), cherrypy.tree.mount(Root(), '/'), or the tree itself.
   { framework: 'cherrypy', kind: 'wsgi', made: String.raw`cherrypy\.(?:Application\s*\(|tree\b)` },
+  // aiohttp's `web.Application()`: neither WSGI nor ASGI, served by its own server.
+  { framework: 'aiohttp', kind: 'command', made: String.raw`(?:aiohttp\.)?web\.Application\s*\(` },
+  { framework: 'aiohttp', kind: 'command', made: String.raw`Application\s*\(`, when: /^\s*from\s+aiohttp\.web\s+import\b[^\n]*\bApplication\b/m },
 ];
 const FRAMEWORK_APPS = FRAMEWORK_MADE.map((entry) => ({ ...entry, pattern: assignment(String.raw`(\w+)`, entry.made) }));
 
 /** The framework a file imports, for the Debian package of an app it makes under another form. */
-const FRAMEWORK_IMPORT = /^\s*(?:from|import)\s+(django|flask|fastapi|starlette|quart|falcon|bottle|pyramid|cherrypy)\b/m;
+const FRAMEWORK_IMPORT = /^\s*(?:from|import)\s+(django|flask|fastapi|starlette|quart|falcon|bottle|pyramid|cherrypy|aiohttp)\b/m;
 /**
  * An application factory at module level (Flask's tutorial layout, `def create_app(test_config=None)`):
  * served as `module:create_app()`, called once per worker, as gunicorn's `'module:create_app()'`.
@@ -102,6 +107,7 @@ const FRAMEWORK_DEB: Partial<Record<Candidate['framework'], string>> = {
   bottle: 'python3-bottle',
   pyramid: 'python3-pyramid',
   cherrypy: 'python3-cherrypy3',
+  aiohttp: 'python3-aiohttp',
 };
 
 function* pythonFiles(dir: string, depth: number): Generator<string> {
@@ -322,7 +328,9 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
   const hasRequirements = existsSync(join(root, 'requirements.txt'));
   const isDjango = existsSync(join(root, 'manage.py')) || best.framework === 'django';
   const frameworkDeb = FRAMEWORK_DEB[best.framework] ?? (isDjango ? FRAMEWORK_DEB.django! : FRAMEWORK_DEB[projectFramework(root)] ?? null);
-  const debs = [...new Set([...(frameworkDeb === null ? [] : [frameworkDeb]), ...importedDebs])];
+  // An app of its own server's is run by gunicorn, with aiohttp's worker class (ownServerLines).
+  const serverDeb = best.kind === 'command' ? ['python3-gunicorn'] : [];
+  const debs = [...new Set([...(frameworkDeb === null ? [] : [frameworkDeb]), ...serverDeb, ...importedDebs])];
   const deb = debs.length === 0 ? null : debs.length === 1 ? debs[0] : `[${debs.join(', ')}]`;
   const others = candidates.slice(1, 4).map((c) => `${c.module}:${c.object}`);
   const lines = [
@@ -344,10 +352,16 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
     '# The interpreter: a PEP 440 specifier matched against the pythons this host has.',
     'python: ">=3.9"',
     '',
-    `# The ${best.kind.toUpperCase()} callable, as module:object (the module is imported with ${best.inSrc ? 'src/ (paths, below)' : 'this directory'} on sys.path).`,
-    `app: ${best.module}:${best.object}`,
   );
-  if (best.object.endsWith('()')) lines.splice(lines.length - 1, 0, `# ${best.object} is an application factory: each worker calls it once and serves what it returns.`);
+  if (best.kind === 'command') {
+    lines.push(...ownServerLines(best));
+  } else {
+    lines.push(
+      `# The ${best.kind.toUpperCase()} callable, as module:object (the module is imported with ${best.inSrc ? 'src/ (paths, below)' : 'this directory'} on sys.path).`,
+      `app: ${best.module}:${best.object}`,
+    );
+    if (best.object.endsWith('()')) lines.splice(lines.length - 1, 0, `# ${best.object} is an application factory: each worker calls it once and serves what it returns.`);
+  }
   if (others.length > 0) lines.push(`# other candidates found: ${others.join(', ')}`);
   lines.push('');
   if (deb) {
@@ -387,6 +401,21 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
     lines.push('# commands:', '#   install: python -m myapp.setup', '#   test: python -m unittest discover -s tests');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * An aiohttp app is neither WSGI nor ASGI: gunicorn serves it with aiohttp's worker class, as
+ * aiohttp's deployment docs have it, given the app object as it is.
+ */
+function ownServerLines(best: Candidate): string[] {
+  return [
+    `# ${best.module}:${best.object} is an aiohttp app, neither WSGI nor ASGI: its own server runs it, on $PORT.`,
+    '# It gets the full path, its mount included (/NAME under --apps): serve it at a host\'s root',
+    '# (hosts: in the environment file) or add its routes under $APPPKG_MOUNT (README "Processes").',
+    'processes:',
+    '  web:',
+    `    command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT ${best.module}:${best.object}`,
+  ];
 }
 
 /**
@@ -431,7 +460,9 @@ export async function run(args: ParsedCommand): Promise<number> {
   // With a requirements.txt, pip gives what the app imports; without one, the host's packages do.
   const importedDebs = existsSync(join(root, 'requirements.txt')) ? [] : await systemPackagesOf(thirdPartyImports(root));
   writeFileSync(file, renderAppYaml(root, candidates, importedDebs));
-  process.stdout.write(`wrote ${file} (app: ${candidates[0].module}:${candidates[0].object}, ${candidates[0].kind.toUpperCase()})\n`);
+  const best = candidates[0];
+  const served = best.kind === 'command' ? `processes.web: ${best.module}:${best.object} under gunicorn, an aiohttp app` : `app: ${best.module}:${best.object}, ${best.kind.toUpperCase()}`;
+  process.stdout.write(`wrote ${file} (${served})\n`);
   const sqlite = sqliteInProject(root);
   if (sqlite !== null) {
     process.stdout.write(
