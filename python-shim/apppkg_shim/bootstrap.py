@@ -6,7 +6,8 @@ from argv[2]: {protocol: the gateway's link.LINK_PROTOCOL, app: "module:object",
 threads, multiprocess, development, name, unsetEnv: [variables the gateway set for the
 interpreter alone, taken out of os.environ as well], readyWithinMs: the gateway's start
 deadline, counted from the spawn (ready_deadline.py), which an ASGI app's lifespan startup gives
-up a little before, saying where it waits}. `kind` picks the worker: WSGI threads (worker.py)
+up a little before, saying where it waits; `check` alone: lifespanWithinMs, and hideModules:
+top-level modules whose import fails, as on a host without them (hidden_modules.py)}. `kind` picks the worker: WSGI threads (worker.py)
 or an ASGI event loop (asgi_worker.py); both speak the same link.
 
 sys.path becomes what apppkg.paths makes it for every process of an app: each sysPath dir
@@ -43,6 +44,7 @@ from . import link_taken
 from .forked import guard_link
 from .import_watch import watch_import
 from .green_patch import PATCHED_MARKER, patch_found, snapshot
+from .hidden_modules import hide as hide_modules
 from .green_patch import message as patch_message
 from .left_behind import TREE_MARK, end_out_of_reach
 from .link import LINK_PROTOCOL
@@ -303,13 +305,16 @@ def check(config):
     # What the interpreter and the shim loaded (Ubuntu's sitecustomize loads apport's hook from
     # dist-packages) is not the app's: only what its import adds is judged against its deb:.
     before = set(sys.modules)
+    hidden = config.get("hideModules") or []
+    hide_modules(hidden)
     app = load_app(config)
     lifespan = None
-    if app is not None and asgi:
+    # With modules hidden, whether the app imports is all that is asked: its startup ran before.
+    if app is not None and asgi and not hidden:
         from .asgi_lifespan import run_for_check
 
         lifespan = run_for_check(app, config["app"], loop, (config.get("lifespanWithinMs") or 5000) / 1000.0)
-    if app is None or (asgi and lifespan is None):
+    if app is None or (asgi and lifespan is None and not hidden):
         print(json.dumps({"ok": False, "app": config["app"]}))
         exit_now(EXIT_APP_LOAD_FAILED)
     print(json.dumps({

@@ -201,7 +201,9 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         });
         const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
         report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
-        const unlisted = await debWarning(desc, result.distPackages);
+        const importsWithout = (modules: readonly string[]): Promise<boolean> =>
+          checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind as 'wsgi' | 'asgi', new GuardedTree(), modules).then(() => true, () => false);
+        const unlisted = await debWarning(desc, result.distPackages, importsWithout);
         if (unlisted) report(unlisted);
       }
       for (const item of await programChecks(ctx, env.PATH ?? '')) report(item);
@@ -302,24 +304,52 @@ function appsEntryNearMiss(name: string, hostEnv: HostEnvironment): CheckItem | 
 /**
  * A warning (an ok line: the app imports here) when the import loaded modules from Debian
  * packages that deb: neither lists nor pulls in: a host given only what deb: lists fails to
- * import it. Not for an app with pip: alone, whose virtualenv is where its modules belong.
+ * import it. Not for an app with pip: alone, whose virtualenv is where its modules belong. A
+ * package the app still imports without (`importsWithout`: the import again with its modules
+ * hidden) is loaded only when present, as Bottle and WebOb load simplejson and aiohttp brotli:
+ * it gets a note, since "fails to import" would be untrue and the line would ask for packages
+ * the app does not need.
  */
-async function debWarning(desc: Description, loaded: Array<[string, string]>): Promise<CheckItem | null> {
+async function debWarning(desc: Description, loaded: Array<[string, string]>, importsWithout: (modules: readonly string[]) => Promise<boolean>): Promise<CheckItem | null> {
   if (desc.pip !== null && desc.deb.length === 0) return null;
   const unlisted = await unlistedPackages(loaded, desc.deb);
   if (unlisted.length === 0) return null;
-  const named = unlisted.map((p) => `${p.name} (${p.modules.join(', ')})`).join(', ');
-  const line = `deb: [${[...desc.deb, ...unlisted.map((p) => p.name)].join(', ')}]`;
-  const them = unlisted.length === 1 ? 'it' : 'them';
+  const optional = await optionalPackages(unlisted, importsWithout);
+  const needed = unlisted.filter((p) => !optional.includes(p));
+  const at = placed(desc.deb.length === 0 ? undefined : placeOf(desc, ['deb']));
+  const nameOf = (packages: typeof unlisted) => packages.map((p) => `${p.name} (${p.modules.join(', ')})`).join(', ');
+  const onlyIfPresent = optional.length === 0
+    ? ''
+    : `${needed.length === 0 ? '' : '; '}it also loaded ${nameOf(optional)}, which deb: does not list either, but imports without ${optional.length === 1 ? 'it' : 'them'} (loaded only when present): list ${optional.length === 1 ? 'it' : 'them'} only if the app needs what ${optional.length === 1 ? 'it adds' : 'they add'}`;
+  if (needed.length === 0) {
+    return { name: 'deb', ok: true, detail: `${at}note: the import loaded modules from ${optional.length === 1 ? 'a Debian package' : 'Debian packages'} installed here that deb: does not list, ${nameOf(optional)}; the app imports without ${optional.length === 1 ? 'it' : 'them'} (loaded only when present): list ${optional.length === 1 ? 'it' : 'them'} only if the app needs what ${optional.length === 1 ? 'it adds' : 'they add'}`, fix: '' };
+  }
+  const line = `deb: [${[...desc.deb, ...needed.map((p) => p.name)].join(', ')}]`;
+  const them = needed.length === 1 ? 'it' : 'them';
   const listed = desc.deb.length === 0
     ? `app.yaml lists no deb: packages: on a host without ${them} the app fails to import`
     : `deb: lists ${desc.deb.join(', ')}, which ${desc.deb.length === 1 ? 'does' : 'do'} not pull ${them} in: on a host given only what deb: lists the app fails to import`;
   return {
     name: 'deb',
     ok: true,
-    detail: `${placed(desc.deb.length === 0 ? undefined : placeOf(desc, ['deb']))}WARNING: the import loaded modules from ${unlisted.length === 1 ? 'a Debian package' : 'Debian packages'} installed here: ${named}; ${listed}. Write \`${line}\``,
+    detail: `${at}WARNING: the import loaded modules from ${needed.length === 1 ? 'a Debian package' : 'Debian packages'} installed here: ${nameOf(needed)}; ${listed}. Write \`${line}\`${onlyIfPresent}`,
     fix: '',
   };
+}
+
+/** Each optional package costs one more import of the app: past this many, each is taken as needed. */
+const OPTIONAL_TRIES = 4;
+
+/**
+ * Which of `unlisted` the app imports without: all of them hidden at once first (one import,
+ * the common case: every one optional); else each alone, when there are more than one.
+ */
+async function optionalPackages<P extends { modules: string[] }>(unlisted: P[], importsWithout: (modules: readonly string[]) => Promise<boolean>): Promise<P[]> {
+  if (await importsWithout(unlisted.flatMap((p) => p.modules))) return unlisted;
+  if (unlisted.length === 1 || unlisted.length > OPTIONAL_TRIES) return [];
+  const optional: P[] = [];
+  for (const p of unlisted) if (await importsWithout(p.modules)) optional.push(p);
+  return optional;
 }
 
 /**

@@ -60,13 +60,22 @@ const OUTPUT_DRAIN_MS = 2000;
  * within CHECK_LIFESPAN_MS); rejects with APPPKG_APP_IMPORT_FAILED (details: app, where
  * "file:line", reason, traceback), APPPKG_APP_NOT_CALLABLE, APPPKG_APP_LIFESPAN_FAILED, or
  * APPPKG_WORKER_START_FAILED (the interpreter would not run, or the deadline passed). With a
- * `tree`, the import runs in it and settles once what the import started has ended.
+ * `tree`, the import runs in it and settles once what the import started has ended. With
+ * `hideModules`, those top-level modules cannot be imported (as on a host without them), and an
+ * ASGI app's lifespan is not run: whether the app imports so is the question.
  */
-export function checkAppImport(appEnv: CheckEnvironment, app: string, deadlineMs = 60_000, kind: 'wsgi' | 'asgi' = 'wsgi', tree?: ImportTree): Promise<AppCheck> {
+export function checkAppImport(
+  appEnv: CheckEnvironment,
+  app: string,
+  deadlineMs = 60_000,
+  kind: 'wsgi' | 'asgi' = 'wsgi',
+  tree?: ImportTree,
+  hideModules: readonly string[] = [],
+): Promise<AppCheck> {
   return new Promise((resolve, reject) => {
     // A start that fails names the app by these first: `app:` (wsgi:app) names no app.
     const whose = { name: appEnv.name, dir: appEnv.appDir };
-    const config = JSON.stringify({ protocol: LINK_PROTOCOL, app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name, lifespanWithinMs: CHECK_LIFESPAN_MS });
+    const config = JSON.stringify({ protocol: LINK_PROTOCOL, app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name, lifespanWithinMs: CHECK_LIFESPAN_MS, ...(hideModules.length > 0 ? { hideModules } : {}) });
     const env = { ...appEnv.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' };
     const child = spawn(appEnv.python, [SHIM_MAIN, 'check'], {
       cwd: appEnv.appDir,

@@ -53,6 +53,31 @@ withFlaskLogin('check warns of a Debian package the import loaded that deb: neit
   assert.not.match(again.stdout, /WARNING/);
 });
 
+const withOptional = runIf(
+  test,
+  installed('python3-tornado') && installed('python3-simplejson') && installed('python3-yaml'),
+  'needs the Debian packages python3-tornado, python3-simplejson and python3-yaml installed',
+);
+
+withOptional('a package the app imports only when present (try/except ImportError, as Bottle and WebOb import simplejson) is noted, not asked for', async () => {
+  // python3-tornado pulls in neither simplejson nor yaml.
+  const guarded = 'try:\n    import simplejson as json\nexcept ImportError:\n    import json\n';
+  const wsgi = 'def app(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n';
+  const optional = writeApp('optional', ['python3-tornado'], `import tornado\n${guarded}${wsgi}`);
+  const r = await runCli(['check', optional, '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.not.match(r.stdout, /WARNING/, r.stdout);
+  assert.match(r.stdout, `app.yaml:2:6: note: the import loaded modules from a Debian package installed here that deb: does not list, python3-simplejson (simplejson); the app imports without it (loaded only when present)`);
+
+  // One needed, one optional: the line to write names the needed one alone.
+  const both = writeApp('needed-and-optional', ['python3-tornado'], `import tornado, yaml\n${guarded}${wsgi}`);
+  const mixed = await runCli(['check', both, '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+  assert.is(mixed.status, 0, mixed.stdout + mixed.stderr);
+  const warning = mixed.stdout.split('\n').find((l) => /WARNING/.test(l)) ?? '';
+  assert.match(warning, 'WARNING: the import loaded modules from a Debian package installed here: python3-yaml (', mixed.stdout);
+  assert.match(warning, 'Write `deb: [python3-tornado, python3-yaml]`; it also loaded python3-simplejson (simplejson), which deb: does not list either, but imports without it');
+});
+
 // A package apt knows by the module's name, not installed here: the import fails for want of it.
 const GUESSED = 'python3-flask-cors';
 const canGuess = installed('python3-flask') && !installed(GUESSED) && aptKnows(GUESSED);
