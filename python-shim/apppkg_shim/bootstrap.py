@@ -326,11 +326,23 @@ def check(config):
         "sysPath": sys.path,
         "lifespan": lifespan,
         "distPackages": _dist_packages_loaded(before),
+        "treeMounts": _tree_mounts(app),
     }))
     # A thread the app started (a background loop at import that is no daemon, one its ASGI
     # startup left running or still waits in) must not hold check's exit: Python joins it
     # first, and check failed saying the import did not finish within its deadline.
     exit_now(0)
+
+
+def _tree_mounts(app):
+    """The paths a `cherrypy.tree` mounts its apps at ("" for /), None for any other app. The
+    tree routes on SCRIPT_NAME + PATH_INFO, the whole path, as if it were at the server's root:
+    under a mount it finds no app there and answers every request 404, which check foretells."""
+    cls = type(app)
+    if cls.__name__ != "Tree" or cls.__module__ != "cherrypy._cptree":
+        return None
+    apps = getattr(app, "apps", None)
+    return sorted(apps) if isinstance(apps, dict) else None
 
 
 def _dist_packages_loaded(before):

@@ -201,6 +201,8 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         });
         const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
         report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
+        const tree = treeMountWarning(desc, result.treeMounts, overrides.mount ?? `/${desc.name}`);
+        if (tree) report(tree);
         const importsWithout = (modules: readonly string[]): Promise<boolean> =>
           checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind as 'wsgi' | 'asgi', new GuardedTree(), modules).then(() => true, () => false);
         const unlisted = await debWarning(desc, result.distPackages, importsWithout);
@@ -333,6 +335,29 @@ async function debWarning(desc: Description, loaded: Array<[string, string]>, im
     name: 'deb',
     ok: true,
     detail: `${at}WARNING: the import loaded modules from ${needed.length === 1 ? 'a Debian package' : 'Debian packages'} installed here: ${nameOf(needed)}; ${listed}. Write \`${line}\`${onlyIfPresent}`,
+    fix: '',
+  };
+}
+
+/**
+ * A warning (an ok line: at the root, under `serve`, it works) when the app is a
+ * `cherrypy.tree` with no app mounted at the mount `--apps` gives it: the tree routes on
+ * SCRIPT_NAME + PATH_INFO, so `/blog/` finds its app mounted at `/` and asks it for `/blog/`,
+ * a 404 for every request (CherryPy's own behaviour, the same under gunicorn at a prefix).
+ */
+function treeMountWarning(desc: Description, mounts: string[] | null, mount: string): CheckItem | null {
+  const scriptName = mount === '/' ? '' : mount.replace(/\/+$/, '');
+  if (mounts === null || scriptName === '' || mounts.some((m) => m !== '' && (scriptName === m || scriptName.startsWith(`${m}/`)))) return null;
+  const at = placeOf(desc, Object.hasOwn(desc.positions, 'app') ? ['app'] : [desc.kind, 'app']);
+  const where = mounts.map((m) => (m === '' ? '/' : m)).join(', ');
+  return {
+    name: 'app',
+    ok: true,
+    detail:
+      `${placed(at)}WARNING: ${desc.app} is cherrypy.tree, whose apps are mounted at ${where}: it routes on the whole path (SCRIPT_NAME + PATH_INFO), ` +
+      `so under the app's mount ${mount} (--apps) every request is a 404 (at /, under serve, it serves). ` +
+      'Name the app itself instead, `application = cherrypy.Application(Root(), script_name=None)` (None: the mount from SCRIPT_NAME), ' +
+      `or mount it in the tree at ${mount}`,
     fix: '',
   };
 }

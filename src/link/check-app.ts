@@ -32,6 +32,8 @@ export interface AppCheck {
   lifespan: 'supported' | 'unsupported' | null;
   /** [top-level module, file] of what the import loaded from dist-packages directories (Debian's). */
   distPackages: Array<[string, string]>;
+  /** A `cherrypy.tree`: the paths its apps are mounted at ("" for /); null for any other app. */
+  treeMounts: string[] | null;
 }
 
 /** How long `check` lets an ASGI app's lifespan startup (and then its shutdown) take. */
@@ -120,6 +122,7 @@ export function checkAppImport(
             sysPath: result.sysPath ?? [],
             lifespan: result.lifespan ?? null,
             distPackages: result.distPackages ?? [],
+            treeMounts: result.treeMounts ?? null,
           }),
         );
       } else {
