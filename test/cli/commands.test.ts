@@ -857,6 +857,35 @@ test('init knows Quart, Falcon (WSGI and ASGI), Bottle, Pyramid and CherryPy app
   assert.match(pasteYaml, /^deb: python3-pyramid$/m);
 });
 
+test('init picks the asgi.py of a Django Channels project over its wsgi.py, and says its in-memory channel layer needs one worker', async () => {
+  const dir = join(work.path, 'chat.1.0');
+  mkdirSync(join(dir, 'chat'), { recursive: true });
+  writeFileSync(join(dir, 'manage.py'), 'import os\nimport sys\n\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "chat.settings")\n');
+  writeFileSync(join(dir, 'chat', '__init__.py'), '');
+  writeFileSync(join(dir, 'chat', 'settings.py'), 'INSTALLED_APPS = ["channels"]\nCHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}\n');
+  writeFileSync(join(dir, 'chat', 'wsgi.py'), 'from django.core.wsgi import get_wsgi_application\n\napplication = get_wsgi_application()\n');
+  writeFileSync(
+    join(dir, 'chat', 'asgi.py'),
+    'from django.core.asgi import get_asgi_application\n\ndjango_app = get_asgi_application()\n\nfrom channels.routing import ProtocolTypeRouter, URLRouter\n\n' +
+      'application = ProtocolTypeRouter({"http": django_app, "websocket": URLRouter([])})\n',
+  );
+  const r = await runCli(['init', dir]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, '(app: chat.asgi:application, ASGI)');
+  assert.match(r.stdout, 'note: chat/settings.py gives Channels the InMemoryChannelLayer, whose groups live in one process: give the app one worker (apps: {chat: {workers: 1}} in the environment file; `serve --workers 1`)');
+  const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+  assert.match(yaml, /^platform: python, asgi$/m, yaml);
+  assert.match(yaml, /^app: chat\.asgi:application$/m, yaml);
+  assert.match(yaml, /^# other candidates found: chat\.wsgi:application$/m, yaml);
+  assert.match(yaml, '# sender\'s worker. Give the app one worker in the environment file, apps: {chat: {workers: 1}},');
+  // A plain Django project keeps WSGI, as Django's docs deploy it.
+  writeFileSync(join(dir, 'chat', 'asgi.py'), 'from django.core.asgi import get_asgi_application\n\napplication = get_asgi_application()\n');
+  writeFileSync(join(dir, 'chat', 'settings.py'), 'INSTALLED_APPS = []\n');
+  const plain = await runCli(['init', dir, '--force']);
+  assert.match(plain.stdout, '(app: chat.wsgi:application, WSGI)', plain.stdout);
+  assert.not.match(plain.stdout, /InMemoryChannelLayer/);
+});
+
 test('init writes an aiohttp app (neither WSGI nor ASGI) as platform: python, command, run by gunicorn with aiohttp\'s worker', async () => {
   for (const [name, code] of [
     ['aiohttp-web', 'from aiohttp import web\n\napp = web.Application()\n'],

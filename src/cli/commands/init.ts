@@ -6,6 +6,7 @@ import { stdlibNameProblem } from '../../environment/stdlib-modules.js';
 import { misnamedDescriptionError } from '../../description/misnamed.js';
 import { systemPackagesOf } from '../../environment/system-module.js';
 import { nameToWriteFor } from '../../description/normalise-description.js';
+import { parsePackageDirName } from '../../description/package-dir.js';
 
 export const spec: CommandSpec = {
   name: 'init',
@@ -19,7 +20,8 @@ export const spec: CommandSpec = {
     'a `create_app()` factory, or an app imported from another package: `from xandikos.wsgi import app`),\n' +
     'its framework\'s Debian package and, without a requirements.txt, those of what it imports,\n' +
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
-    'warns of); code under src/ (the src layout) gets `paths: [src/]`.',
+    'warns of), a Django Channels project\'s asgi.py (its ProtocolTypeRouter) over its wsgi.py (and\n' +
+    'its in-memory channel layer, which needs one worker); code under src/ (the src layout) gets `paths: [src/]`.',
   usage: 'apppkg-gateway init [DIR] [--force]',
   optionHelp: [['--force', 'overwrite an existing app.yaml']],
   options: { force: { type: 'boolean' } },
@@ -93,6 +95,10 @@ const WSGI_SIGNATURE = /^def (\w+)\s*\(\s*environ\s*,\s*start_response\s*\)/m;
 const FROM_IMPORT = /^from\s+[A-Za-z_][\w.]*\s+import\s+\(?([^)\n#]*)/gm;
 /** Every top-level module a file imports (`import a.b, c as d`, `from e.f import g`), relative imports aside. */
 const IMPORTS = /^[ \t]*(?:import\s+([^\n#;]+)|from\s+([A-Za-z_]\w*)[\w.]*\s+import\b)/gm;
+/** Django Channels' routing of scope types (`application = ProtocolTypeRouter({...})`), imported from channels. */
+const CHANNELS_ROUTER = /^\s*from\s+channels\.routing\s+import\b[^\n]*\bProtocolTypeRouter\b/m;
+/** Channels' in-process channel layer: its groups live in one worker's memory. */
+const IN_MEMORY_LAYER = /channels\.layers\.InMemoryChannelLayer/;
 /** Django's startproject default: SQLite in the project directory, which is the version's. */
 const SQLITE_IN_PROJECT = /['"]NAME['"]\s*:\s*(?:BASE_DIR\s*\/\s*['"][^'"]+['"]|os\.path\.join\(\s*BASE_DIR\s*,\s*['"][^'"]+['"]\s*\))/;
 
@@ -173,9 +179,11 @@ export function findCandidates(root: string): Candidate[] {
     }
     const framework = (FRAMEWORK_IMPORT.exec(text)?.[1] ?? 'plain') as Candidate['framework'];
     const depthPenalty = mod.split('.').length;
-    // A Django project has both wsgi.py and asgi.py: WSGI stays the default, as Django's docs have it.
-    const fileBonus = /(^|\.)wsgi$/.test(mod) ? 20 : /(^|\.)asgi$/.test(mod) ? 15 : /(^|\.)(app|main|server)$/.test(mod) ? 10 : 0;
-    const asgiFile = /(^|\.)asgi$/.test(mod) || /get_asgi_application\s*\(/.test(text);
+    // A Django project has both wsgi.py and asgi.py: WSGI stays the default, as Django's docs have it,
+    // unless asgi.py routes websockets to Channels' consumers, which WSGI would answer with 501.
+    const channels = CHANNELS_ROUTER.test(text);
+    const fileBonus = channels ? 25 : /(^|\.)wsgi$/.test(mod) ? 20 : /(^|\.)asgi$/.test(mod) ? 15 : /(^|\.)(app|main|server)$/.test(mod) ? 10 : 0;
+    const asgiFile = /(^|\.)asgi$/.test(mod) || /get_asgi_application\s*\(/.test(text) || channels;
     const at = (object: string, score: number, kind: Candidate['kind'], fw: Candidate['framework']): void => {
       found.push({ module: mod, object, score: score + fileBonus - depthPenalty, kind, framework: fw, ...(inSrc ? { inSrc } : {}) });
     };
@@ -288,16 +296,32 @@ function requirementsLines(root: string, hasRequirements: boolean, srcPaths: str
  * default): a new version, a directory of its own, would start with an empty database.
  */
 export function sqliteInProject(root: string): string | null {
+  return settingsFileMatching(root, SQLITE_IN_PROJECT);
+}
+
+/**
+ * The Django settings file that gives Channels the in-memory channel layer: a group lives in
+ * one process, and the gateway runs 2 workers unless told otherwise, so a message sent to a
+ * group reaches only the sockets held by the sender's worker (as under several daphne processes).
+ */
+export function inMemoryLayer(root: string): string | null {
+  return settingsFileMatching(root, IN_MEMORY_LAYER);
+}
+
+function settingsFileMatching(root: string, pattern: RegExp): string | null {
   for (const file of pythonFiles(root, 3)) {
     if (!file.endsWith('settings.py') && !file.includes(`${sep}settings${sep}`)) continue;
     try {
-      if (SQLITE_IN_PROJECT.test(readFileSync(file, 'utf8'))) return relative(root, file);
+      if (pattern.test(readFileSync(file, 'utf8'))) return relative(root, file);
     } catch {
       // unreadable: nothing to say about it
     }
   }
   return null;
 }
+
+/** The environment file's entry that gives the app in `root` one worker, under the name it will have. */
+const oneWorker = (root: string) => `apps: {${nameToWriteFor(basename(root))?.name ?? parsePackageDirName(basename(root)).name}: {workers: 1}}`;
 
 /**
  * The framework the project's other files import, when the app's own file imports none: a
@@ -395,6 +419,15 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
       '# or ask for a database (services: {database: sql}) and read DATABASE_URL.',
     );
   }
+  const layer = isDjango ? inMemoryLayer(root) : null;
+  if (layer !== null) {
+    lines.push(
+      `# ${layer} gives Channels the InMemoryChannelLayer, whose groups live in one process: with the`,
+      '# 2 workers the gateway starts by default, a group message reaches only the sockets of the',
+      `# sender's worker. Give the app one worker in the environment file, ${oneWorker(root)},`,
+      '# or a layer all workers share (channels_redis, with services: {redis: redis}).',
+    );
+  }
   if (isDjango && existsSync(join(root, 'manage.py'))) {
     lines.push('commands:', '  install: python manage.py migrate --noinput', '  update: python manage.py migrate --noinput', '  test: python manage.py test');
   } else {
@@ -468,6 +501,13 @@ export async function run(args: ParsedCommand): Promise<number> {
     process.stdout.write(
       `note: ${sqlite} keeps the SQLite database in the app directory, and each version is a directory of its own: ` +
         `a new version would start with an empty database. Keep it in the data directory: ${SQLITE_FIX} (or services: {database: sql}, DATABASE_URL)\n`,
+    );
+  }
+  const layer = inMemoryLayer(root);
+  if (layer !== null) {
+    process.stdout.write(
+      `note: ${layer} gives Channels the InMemoryChannelLayer, whose groups live in one process: give the app one worker ` +
+        `(${oneWorker(root)} in the environment file; \`serve --workers 1\`) or a shared layer (channels_redis)\n`,
     );
   }
   process.stdout.write(`next: apppkg-gateway check ${args.positionals[0] ?? '.'}\n`);
