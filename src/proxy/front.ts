@@ -929,6 +929,16 @@ export class Front {
       sendError(res, 503, { detail: `${app.name} is starting; try again in a moment`, headers: { 'Retry-After': '2' } });
       return;
     }
+    if (!lean && req.headers['transfer-encoding'] !== undefined) {
+      // llhttp judges a Transfer-Encoding after node:http has emitted its request: `chunked`
+      // then an HTAB is no chunked to it, a 400 (clientError) in the same parse, while the
+      // value node:http gives (and requestHeadProblem reads) is trimmed to `chunked`. The app
+      // gets the request once that parse is over, and only if it was not refused meanwhile.
+      process.nextTick(() => {
+        if (!wasCut(res) && !res.writableEnded && !res.destroyed) app.handle(req, res, this.routeOf(req, match, url, q));
+      });
+      return;
+    }
     app.handle(req, res, this.routeOf(req, match, url, q));
   }
 

@@ -339,9 +339,17 @@ test('R1.14 two different Content-Lengths, and Content-Lengths that are not a nu
   await assertServing();
 }));
 
-test('R1.15 a Transfer-Encoding that does not end in chunked (gzip, xchunked, "chunked, gzip", space before the colon): 400, closed', bounded(async () => {
+test('R1.15 a Transfer-Encoding that does not end in chunked (gzip, xchunked, "chunked, gzip", space before the colon, chunked then HTAB): 400, closed', bounded(async () => {
   for (const te of ['Transfer-Encoding: gzip', 'Transfer-Encoding: xchunked', 'Transfer-Encoding: chunked, gzip', 'Transfer-Encoding : chunked', 'Transfer-Encoding: chunked\r\nTransfer-Encoding: identity']) {
     await badInput(te, head('/alpha/read', `${te}\r\n`, 'POST') + '5\r\nhello\r\n0\r\n\r\n', { status: 400 });
+  }
+  // llhttp reads `chunked` then an HTAB as no chunked and refuses it, but only after node:http
+  // has emitted the request, with the value trimmed to `chunked`: the app (beta, which does
+  // not read the body first at /early) must not be given it.
+  for (const te of ['chunked\t', 'chunked \t', '\tchunked\t']) {
+    for (const path of ['/alpha/read', '/beta/early']) {
+      await badInput(`Transfer-Encoding: ${JSON.stringify(te)} to ${path}`, head(path, `Transfer-Encoding: ${te}\r\n`, 'POST') + '5\r\nhello\r\n0\r\n\r\n', { status: 400 });
+    }
   }
   await assertServing();
 }));
