@@ -10,6 +10,15 @@ import { holdBytes, maxHeaderSizeOf, restartParser, type NodeParser, type Parsed
 
 /** llhttp's refusals of a trailer field that are a head's rule, not a broken trailer. */
 const HEAD_RULES = new Set(['HPE_INVALID_CONTENT_LENGTH', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_TRANSFER_ENCODING']);
+/**
+ * The same code for the head's own Transfer-Encoding (`chunked<HTAB>`, which llhttp reads as
+ * no chunked), given once node:http has made the request, before any body: never a trailer's.
+ * Taken for one, the body (`X: y<CRLF><CRLF>GET /other ...`) was read as a trailer section, the
+ * request served with an empty body and what followed as the next request: smuggling. Told by
+ * llhttp's reason, and by where it stopped: at the head's last LF, where a trailer field's
+ * refusal stops inside its line.
+ */
+const HEAD_TRANSFER_ENCODING = 'Request has invalid `Transfer-Encoding`';
 const SECTION_END = Buffer.from('\r\n\r\n', 'latin1');
 const LF = 0x0a;
 /** A field line (RFC 9110 §5.1, §5.5: a token, a colon, visible octets, spaces and tabs). */
@@ -28,13 +37,14 @@ const refusedLater = new WeakSet<object>();
  * trailer, or a line in the section is no field line ending in CRLF (then also when found in a
  * later read: the error is handed to the server's 'clientError' then, and nothing after is read).
  */
-export function endAtTrailerSection(err: { code?: string; rawPacket?: unknown; bytesParsed?: unknown }, socket: Socket): boolean {
-  if (!HEAD_RULES.has(err.code ?? '') || refusedLater.has(err)) return false;
+export function endAtTrailerSection(err: { code?: string; reason?: unknown; rawPacket?: unknown; bytesParsed?: unknown }, socket: Socket): boolean {
+  if (!HEAD_RULES.has(err.code ?? '') || err.reason === HEAD_TRANSFER_ENCODING || refusedLater.has(err)) return false;
   const parser = (socket as ParsedSocket).parser;
   const req = parser?.incoming;
   // In a body: node:http read the head whole (it made the request) and the message is not over.
   if (parser == null || req == null || req.complete || req.headers['transfer-encoding'] === undefined) return false;
   const packet = err.rawPacket as Buffer;
+  if (packet[(err.bytesParsed as number) - 1] === LF) return false;
   // From the start of the refused field's line (or of the read, which is within it) to the first
   // empty line; every line between must be a field line ending in CRLF, as the lane requires
   // (net/chunked-body.ts), or the end found would not be the section's: a bare LF, a fold, and

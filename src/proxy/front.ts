@@ -392,7 +392,7 @@ export class Front {
           // A method llhttp does not know, which the lane serves: the app's (R6.22b).
           if (rereadUnknownMethod(err as { code?: string; rawPacket?: unknown }, socket, previous)) return;
           // Content-Length or Transfer-Encoding in a chunked trailer: dropped, as on the lane (R6.13b).
-          if (endAtTrailerSection(err as { rawPacket?: unknown }, socket)) return;
+          if (endAtTrailerSection(err as { reason?: unknown; rawPacket?: unknown }, socket)) return;
         }
         if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
           // An idle connection whose parser started over after a trailer: no head to answer;
