@@ -72,14 +72,21 @@ async function withStoreLock<T>(stateRoot: string, app: string, job: () => Promi
   const lock = `${credentialsFile(stateRoot, app)}.lock`;
   try {
     await mkdir(path.dirname(lock), { recursive: true, mode: 0o700 });
+    // The lock as this process first saw it, and when (monotonic): one made before the wall
+    // clock stepped back has its time ahead of the clock, and its age alone kept it fresh for
+    // as long as the step.
+    let seen: { ino: number; mtimeMs: number; since: number } | null = null;
     for (;;) {
       try {
         await mkdir(lock, { mode: 0o700 });
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
-        if (age > STORE_LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
+        const found = await stat(lock).catch(() => null);
+        if (found === null) continue; // let go meanwhile
+        if (seen === null || seen.ino !== found.ino || seen.mtimeMs !== found.mtimeMs) seen = { ino: found.ino, mtimeMs: found.mtimeMs, since: performance.now() };
+        const stale = Date.now() - found.mtimeMs > STORE_LOCK_STALE_MS || performance.now() - seen.since > STORE_LOCK_STALE_MS;
+        if (stale) await rm(lock, { recursive: true, force: true });
         else await sleep(5 + Math.random() * 10);
       }
     }

@@ -6,7 +6,7 @@
 // An app's first password, made by two processes at once (a gateway starting a new app while
 // `install` runs beside it), was two: the last write won, and the other process set its own on
 // the role, so the app it served could not log in. It is made under a lock now.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -44,6 +44,22 @@ test('an app\'s first password made by several at once is one, the one kept', as
     assert.is(got.filter((g) => g.created).length, 1, `round ${round}`);
     assert.not.ok(existsSync(join(root, 'services', 'blog.json.lock')), `round ${round}: lock left behind`);
   }
+});
+
+test('a lock left by a crash before the clock stepped back (its time ahead of the clock) is taken within its bound, not the step\'s', async () => {
+  const root = join(work.path, 'ahead');
+  const lock = join(root, 'services', 'blog.json.lock');
+  mkdirSync(lock, { recursive: true });
+  const anHourAhead = Date.now() / 1000 + 3600;
+  utimesSync(lock, anHourAhead, anHourAhead);
+  const started = performance.now();
+  const made = await Promise.race([
+    ensurePassword(root, 'blog', 'postgresql'),
+    new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000).unref()),
+  ]);
+  assert.ok(made !== null, 'still waiting for the lock after 30 s');
+  assert.ok(performance.now() - started >= 9_000, 'a lock seen for less than its bound is not taken');
+  assert.is(made!.created, true);
 });
 
 test.run();
