@@ -37,6 +37,15 @@ function setSoftLimit(pid: number, soft: number | string, hard: string): void {
   assert.is(run.status, 0, `prlimit: ${run.stderr}`);
 }
 
+/** How many files `pid` has open, once that number holds still for a moment. */
+function filesHeldStill(pid: number): Promise<number> {
+  return waitFor(async () => {
+    const before = readdirSync(`/proc/${pid}/fd`).length;
+    await new Promise((r) => setTimeout(r, 300));
+    return readdirSync(`/proc/${pid}/fd`).length === before ? before : 0;
+  }, 10_000, 'the open files to hold still');
+}
+
 async function get(path: string): Promise<{ status: number; body: string }> {
   const res = await request(`${gw!.url}${path}`, { headersTimeout: 60_000 });
   return { status: res.statusCode, body: await res.body.text() };
@@ -61,12 +70,7 @@ ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway ru
   for (const path of ['/hello/', '/site/']) {
     // Room for the client's connection, not for a worker's pipes nor a port's probe socket;
     // counted once nothing is opening or closing (the last wake's failure let go of its files).
-    const held = await waitFor(async () => {
-      const before = readdirSync(`/proc/${pid}/fd`).length;
-      await new Promise((r) => setTimeout(r, 300));
-      return readdirSync(`/proc/${pid}/fd`).length === before ? before : 0;
-    }, 10_000, 'the open files to hold still');
-    setSoftLimit(pid, held + 1, hard);
+    setSoftLimit(pid, (await filesHeldStill(pid)) + 1, hard);
     try {
       answers.push(await get(path));
     } finally {
@@ -103,13 +107,8 @@ ifPrlimit('a new version refused for want of open files starts by itself once th
   try {
     const pid = own.child.pid!;
     const [soft, hard] = limits(pid);
-    const held = await waitFor(async () => {
-      const before = readdirSync(`/proc/${pid}/fd`).length;
-      await new Promise((r) => setTimeout(r, 300));
-      return readdirSync(`/proc/${pid}/fd`).length === before ? before : 0;
-    }, 10_000, 'the open files to hold still');
     // Room to read the new app.yaml (one file at a time), not for a worker's pipes.
-    setSoftLimit(pid, held + 3, hard);
+    setSoftLimit(pid, (await filesHeldStill(pid)) + 3, hard);
     try {
       writePackage(apps, 'late', {
         'app.yaml': 'platform: python, wsgi\napp: app:application\n',
