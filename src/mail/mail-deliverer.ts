@@ -28,6 +28,12 @@ export interface DelivererOptions {
 
 export class MailDeliverer {
   private readonly waiting = new Map<string, SpooledDelivery>();
+  /**
+   * When each waiting delivery is due, on the monotonic clock. The spool keeps wall times (they
+   * outlive the process); measured against the wall clock in memory, a step back of the host's
+   * clock held every retry for as long as the step, and a step forward made them all due at once.
+   */
+  private readonly dueAt = new Map<string, number>();
   private readonly inFlight = new Map<string, { app: string; done: Promise<void>; abort: AbortController }>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -36,15 +42,24 @@ export class MailDeliverer {
 
   /** Takes every delivery the spool holds (those an earlier run left included) and starts. */
   start(): void {
-    for (const delivery of this.opts.spool.pending()) this.waiting.set(delivery.id, delivery);
+    for (const delivery of this.opts.spool.pending()) this.wait(delivery);
     this.pump();
   }
 
   /** A message just accepted: its deliveries are tried now. */
   add(deliveries: SpooledDelivery[]): void {
     if (this.stopped) return; // spooled: the next start delivers them
-    for (const delivery of deliveries) this.waiting.set(delivery.id, delivery);
+    for (const delivery of deliveries) this.wait(delivery);
     this.pump();
+  }
+
+  private wait(delivery: SpooledDelivery): void {
+    this.waiting.set(delivery.id, delivery);
+    this.dueAt.set(delivery.id, performance.now() + Math.max(0, delivery.nextAttemptAt - Date.now()));
+  }
+
+  private dueOf(delivery: SpooledDelivery): number {
+    return this.dueAt.get(delivery.id) ?? 0;
   }
 
   /** Deliveries waiting for a retry (they have failed at least once), in flight excluded. */
@@ -76,8 +91,8 @@ export class MailDeliverer {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const now = Date.now();
-    const due = [...this.waiting.values()].filter((d) => d.nextAttemptAt <= now).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
+    const now = performance.now();
+    const due = [...this.waiting.values()].filter((d) => this.dueOf(d) <= now).sort((a, b) => this.dueOf(a) - this.dueOf(b));
     const perApp = new Map<string, number>();
     for (const flight of this.inFlight.values()) perApp.set(flight.app, (perApp.get(flight.app) ?? 0) + 1);
     for (const delivery of due) {
@@ -86,6 +101,7 @@ export class MailDeliverer {
       if ((perApp.get(delivery.app) ?? 0) >= PER_APP) continue;
       perApp.set(delivery.app, (perApp.get(delivery.app) ?? 0) + 1);
       this.waiting.delete(delivery.id);
+      this.dueAt.delete(delivery.id);
       const abort = new AbortController();
       const done = this.attempt(delivery, abort.signal)
         .catch((err) => this.opts.say(`mail: delivery ${delivery.id} to ${delivery.app}: ${(err as Error).message}`))
@@ -98,7 +114,7 @@ export class MailDeliverer {
     // The next due one; one that is due already waits for a free slot (pump runs as each ends,
     // its app's among them).
     let next = Infinity;
-    for (const d of this.waiting.values()) next = Math.min(next, d.nextAttemptAt);
+    for (const d of this.waiting.values()) next = Math.min(next, this.dueOf(d));
     if (next !== Infinity && next > now) {
       // setTimeout's limit is ~24.8 days; a schedule is hours at most, but keep within it.
       this.timer = setTimeout(() => this.pump(), Math.min(next - now, 2 ** 31 - 1));
@@ -139,7 +155,7 @@ export class MailDeliverer {
     }
     await spool.retryAt(delivery, at, outcome.reason);
     this.opts.onOutcome?.('retry', delivery);
-    if (!this.stopped) this.waiting.set(delivery.id, delivery);
+    if (!this.stopped) this.wait(delivery);
   }
 
   private bury(letter: DeadLetter, say: (line: string) => void): void {
