@@ -158,7 +158,7 @@ export function dropFragment(req: IncomingMessage): void {
 /** A request line as it begins: a method token and a space (RFC 9112 §3). */
 const REQUEST_LINE_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
 /** A longer request line is a 414 (nginx's large_client_header_buffers answers so past 8k). */
-const MAX_REQUEST_LINE = 8 * 1024;
+export const MAX_REQUEST_LINE = 8 * 1024;
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** What the access log shows of a request node:http could not parse: its first line, bounded. */

@@ -13,7 +13,7 @@ import { WsCloseCode } from '../link/frames.js';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
-import { dropFragment, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
+import { dropFragment, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
@@ -418,8 +418,11 @@ export class Front {
           : otherVersion !== null ? 505
           : 400;
         // A 505 in the words of the front's own for a line llhttp read (route()): the same answer.
+        // Each refusal says why, as the lean lane's and sendError's do (a 408 has no reader).
         const body =
           status === 505 ? shortBody(505, notSpokenHere(otherVersion!))
+          : status === 414 ? shortBody(414, `the request line is longer than ${MAX_REQUEST_LINE / 1024} KiB`)
+          : status === 431 ? shortBody(431, `the request head is longer than ${Math.round((this.opts.maxHeaderSize ?? 16 * 1024) / 1024)} KiB`)
           : status !== 400 ? ''
           : shortBody(400, refusedRawTarget(err) ? RAW_TARGET_REFUSED : parseErrorProblem(err));
         // From now: its 408 may wait for the answers before it, and the rest of the head, if
