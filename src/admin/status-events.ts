@@ -21,6 +21,8 @@ interface Listener {
   logs: boolean;
   /** The status last sent to it (JSON). */
   sent: string;
+  /** When it was last written to (performance.now()): a keep-alive comment is due KEEP_ALIVE_MS after. */
+  wroteAt: number;
 }
 
 export class StatusEvents {
@@ -30,26 +32,40 @@ export class StatusEvents {
 
   constructor(private readonly opts: StatusEventsOptions) {}
 
+  /** Streams being sent: each is built a status twice a second. */
+  get listening(): number {
+    return this.listeners.size;
+  }
+
   /** Answers `req` with the event stream; `extra` is added to every status (what the client may do). */
   async open(req: IncomingMessage, res: ServerResponse, logs: boolean, extra: Partial<GatewayStatus>): Promise<void> {
     const { createSession } = await import('better-sse');
+    // A client gone before its stream began (a page closed as it loaded, `status --watch`
+    // stopped at once) is not one better-sse can tell us of: it learns of the end from the
+    // response's 'close', which has passed, or which comes before its session starts (then it
+    // starts its keep-alive timer after its 'disconnected'). Such a session was kept, with
+    // that timer and this class's tick building a status twice a second for it, until the
+    // gateway stopped: one more per such client. Here the response's own state and 'close'
+    // say when a client has gone, and the keep-alive comments come from the tick.
+    if (res.destroyed) return;
     const session = await createSession(req, res, {
-      keepAlive: KEEP_ALIVE_MS,
+      keepAlive: null,
       retry: 2000,
       // The data is JSON already, made once per tick for every listener.
       serializer: (data) => data as string,
       // As every other admin answer: the stream holds the apps' own words (names, log lines).
       headers: { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
     });
-    const listener: Listener = { session, logs, sent: '' };
+    if (res.destroyed) return;
+    const listener: Listener = { session, logs, sent: '', wroteAt: performance.now() };
     session.state = extra;
     this.listeners.add(listener);
-    session.once('disconnected', () => {
+    res.once('close', () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.stopTicking();
     });
-    await this.send([listener]);
     this.timer ??= setInterval(() => void this.tick(), TICK_MS);
+    await this.send([listener]);
   }
 
   /** Ends every stream (the gateway stops). */
@@ -69,6 +85,12 @@ export class StatusEvents {
     this.ticking = true;
     try {
       await this.send([...this.listeners]);
+      const due = performance.now() - KEEP_ALIVE_MS;
+      for (const listener of this.listeners) {
+        if (listener.wroteAt > due) continue;
+        listener.wroteAt = performance.now();
+        void listener.session.batch((buffer) => void buffer.comment());
+      }
     } finally {
       this.ticking = false;
     }
@@ -83,8 +105,9 @@ export class StatusEvents {
       // serialisation with `now` cut out of it, not two: at 300 apps each is ~0.5 MB.
       const json = JSON.stringify(status);
       const compared = json.replace(`"now":${JSON.stringify(status.now)}`, '');
-      if (compared === listener.sent || !listener.session.isConnected) continue;
+      if (compared === listener.sent || !this.listeners.has(listener) || !listener.session.isConnected) continue;
       listener.sent = compared;
+      listener.wroteAt = performance.now();
       listener.session.push(json, 'status');
     }
   }
