@@ -42,6 +42,21 @@ export class LogTail {
   }
 
   /**
+   * Lets go of the tail of `file`: its app is gone from --apps and its processes have stopped.
+   * Each tail holds up to KEPT_LINES lines; one kept per app ever served grew the gateway by one
+   * more for every app added and removed (review apps, a host's churn). Should the app come
+   * back, its tail is read from the file again, as at a start.
+   */
+  static release(file: string): void {
+    tails.delete(file);
+  }
+
+  /** How many files' tails are kept. */
+  static get kept(): number {
+    return tails.size;
+  }
+
+  /**
    * The file's last lines, written before this gateway started (its previous run, a hook run
    * by `install`): the status page's tail would otherwise be empty until the app writes again.
    */

@@ -31,6 +31,7 @@ import { compareVersions, parsePackageDirName } from '../description/package-dir
 import { overrideOf, type HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import type { GatewayError } from '../errors.js';
+import { LogTail } from '../log/log-tail.js';
 import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
@@ -262,8 +263,12 @@ export class Registry {
         // shutdown): status shows them until they are gone, not an app that is simply not there.
         this.removed.set(name, record);
         void this.draining.get(old.instance)?.done.finally(() => {
-          if (this.removed.get(name) === record) this.removed.delete(name);
+          if (this.removed.get(name) !== record) return;
+          this.removed.delete(name);
+          this.forgetLog(name);
         });
+      } else {
+        this.forgetLog(name);
       }
     }
     this.publish();
@@ -356,6 +361,16 @@ export class Registry {
     let file = this.logFiles.get(name);
     if (file === undefined) this.logFiles.set(name, (file = appLogFile(this.opts.stateDir, name)));
     return file;
+  }
+
+  /**
+   * An app gone from --apps, its processes stopped: the tail of its log kept in memory for
+   * status goes (the file stays), unless the app came back under its name meanwhile.
+   */
+  private forgetLog(name: string): void {
+    if (this.records.has(name)) return;
+    LogTail.release(this.logFileOf(name));
+    this.logFiles.delete(name);
   }
 
   status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
