@@ -8,19 +8,8 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { tempDir } from '../helpers/process.js';
+import { tempDir, within } from '../helpers/process.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
-
-/** Rejects past `ms`: uvu has no per-test timeout. */
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 interface Target {
   name: string;

@@ -18,7 +18,7 @@ import { startAdminServer, type AdminProvider, type AdminServer } from '../../sr
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
 import { GatewayError } from '../../src/errors.js';
-import { tempDir, waitFor } from '../helpers/process.js';
+import { tempDir, waitFor, within } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { fakeStatus } from './fake-status.js';
 
@@ -238,17 +238,6 @@ inBrowser(`after a DNS rebinding (http://${REBOUND}:PORT is 127.0.0.1), the rebo
     await context.close();
   }
 });
-
-/** Rejects past `ms`: uvu has no per-test timeout, and page.evaluate has none of its own. */
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 /** Waits (bounded) until the page's text holds `text`. */
 async function showing(page: Page, text: string): Promise<void> {

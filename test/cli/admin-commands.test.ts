@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { clientLoop, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, BIN, childPids, ROOT, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, BIN, childPids, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('issue 14: logs, restart, rollback, status --watch');
@@ -127,16 +127,6 @@ function pipeInto(reader: string[], args: string[]) {
   return { child, sink, out, cliExit: exited(child), sinkExit: exited(sink) };
 }
 
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
-  try {
-    return await Promise.race([p, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 let main: Gateway;
 
 test.before(async () => {
@@ -170,15 +160,15 @@ test('logs NAME -f through a pipe shows what the app writes after, as it comes; 
   await waitFor(() => run.out.piped.includes('after-follow-stdout') && run.out.piped.includes('after-follow-stderr'), 10_000, 'the new lines through the pipe');
   assert.is(run.child.exitCode, null, 'logs -f still follows');
   run.child.kill('SIGTERM');
-  assert.equal(await within(run.cliExit, 5000, 'logs -f to exit'), { code: 0, signal: null });
+  assert.equal(await within(5000, 'logs -f to exit', run.cliExit), { code: 0, signal: null });
   assert.is(run.out.stderr, '');
-  assert.equal(await within(run.sinkExit, 5000, 'cat to see the end of the pipe'), { code: 0, signal: null });
+  assert.equal(await within(5000, 'cat to see the end of the pipe', run.sinkExit), { code: 0, signal: null });
   await assertNoOrphans([run.child.pid!, run.sink.pid!]);
 });
 
 test('logs NAME -f into a reader that leaves (| head -n 1) exits 0 once it writes again', async () => {
   const run = pipeInto(['head', '-n', '1'], ['logs', 'blog', '-f', '--lines', '1', '--admin', main.admin, '--admin-token', tokenFile]);
-  await within(run.sinkExit, 10_000, 'head to take its line and leave');
+  await within(10_000, 'head to take its line and leave', run.sinkExit);
   // The CLI learns the reader left on its next write (EPIPE): make the app write until it has.
   await waitFor(async () => {
     await get(main, '/blog/say/anyone-there');
@@ -329,7 +319,7 @@ test('status --watch into a pipe: a table, then another after a change, no escap
   await waitFor(() => stamps() >= 2 && pids.every((p) => out.slice(first.length).includes(String(p))), 10_000, `a table with the new pids ${pids}\n${out}`);
   assert.not.match(out, /\x1b/);
   child.kill('SIGTERM');
-  assert.equal(await within(exit, 5000, 'status --watch to exit'), { code: 0, signal: null });
+  assert.equal(await within(5000, 'status --watch to exit', exit), { code: 0, signal: null });
   assert.is(err, '');
 });
 
@@ -354,7 +344,7 @@ test('status --watch in a terminal redraws the table in place; SIGTERM ends it w
   await get(main, '/blog/say/a-request-changes-the-table');
   await waitFor(() => (out.match(/\x1b\[2J\x1b\[H/g) ?? []).length > before, 10_000, 'a redraw after a request');
   process.kill(cliPid, 'SIGTERM');
-  assert.is(await within(exit, 5000, 'status --watch in a terminal to exit'), 0);
+  assert.is(await within(5000, 'status --watch in a terminal to exit', exit), 0);
   await assertNoOrphans([cliPid, term.pid!]);
 });
 
@@ -368,7 +358,7 @@ test('status --watch --json: one JSON status per line', async () => {
   const first = JSON.parse(out.split('\n')[0]);
   assert.equal(first.apps.map((a: any) => a.name), ['blog']);
   child.kill('SIGINT');
-  assert.is(await within(exit, 5000, 'status --watch --json to exit'), 0);
+  assert.is(await within(5000, 'status --watch --json to exit', exit), 0);
 });
 
 test('a gateway with --admin-token: without the token refused (exit 1, the fix named), with it served', async () => {
@@ -464,7 +454,7 @@ test('logs -f when the gateway stops: exit 1, saying the gateway went away', asy
   await waitFor(() => run.out.piped.includes('imported version 1'), 10_000, 'the log through the pipe');
   await statusOf(g);
   await g.gw.stop();
-  const end = await within(run.cliExit, 10_000, 'logs -f to exit after the gateway stopped');
+  const end = await within(10_000, 'logs -f to exit after the gateway stopped', run.cliExit);
   assert.equal(end, { code: 1, signal: null }, run.out.stderr);
   assert.match(run.out.stderr, `the gateway at ${g.admin} went away`);
   assert.match(run.out.stderr, /fix: /);

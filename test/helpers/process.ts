@@ -18,6 +18,17 @@ export function tempDir(prefix = 'apppkg-test-'): { path: string; remove(): void
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** `p`, or a rejection past `ms` naming `what`: uvu has no per-test timeout (nor page.evaluate a deadline of its own). */
+export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
 /** `what` names the awaited condition in the timeout's error; a function is asked then, for the state at the end. */
 export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string) = 'condition'): Promise<T> {
   const deadline = Date.now() + ms;
