@@ -1086,7 +1086,7 @@ export class GatewayError extends Error {
  */
 /** The fix for EMFILE (the gateway's own open-files limit) or ENFILE (the host's table). */
 function openFilesHint(kind: unknown): string {
-  const again = 'then an app asleep is tried again at its next request, and a version refused for it by itself (with back-off, up to a minute apart; SIGHUP tries at once)';
+  const again = 'then an app asleep is tried again at its next request, and a refused version at SIGHUP';
   if (kind === 'ENFILE') return `the host has no file descriptors left (fs.file-max): raise it with sysctl, or stop what holds them; ${again}`;
   return 'raise the gateway\'s open-files limit (each app keeps its log open, each running worker four more, each client connection one; README, "Connections"): '
     + `\`LimitNOFILE=65536\` in its systemd unit, or \`ulimit -Hn 65536\` as root before starting it; ${again}`;

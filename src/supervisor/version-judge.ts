@@ -76,21 +76,10 @@ export interface JudgingRegistry {
   servingAs(uid: number, except: string): string[];
 }
 
+/** A version refused with this code is tried again by itself: the server, not the app, failed. */
 const SERVICE_UNAVAILABLE = 'APPPKG_SERVICE_UNAVAILABLE';
 const SERVICE_RETRY_FIRST_MS = 1000;
 const SERVICE_RETRY_MAX_MS = 60_000;
-
-/**
- * A version refused for this is tried again by itself, with back-off: what failed is outside
- * the app and comes back without a change of its files (its database or Redis down; the
- * gateway's open-files limit reached, or the host's file table full, which a start of 300 apps
- * under a low limit met for ~250 of them, retried then only at SIGHUP).
- */
-function waitsItOut(error: GatewayError): boolean {
-  if (error.code === SERVICE_UNAVAILABLE || error.details.openFiles !== undefined) return true;
-  const errno = error.details.errno ?? (error.details.cause as NodeJS.ErrnoException | undefined)?.code;
-  return errno === 'EMFILE' || errno === 'ENFILE';
-}
 
 /** HH:MM:SS of an ISO time, in the gateway's local time as its log's other times. */
 function clockOf(iso: string): string {
@@ -214,8 +203,8 @@ export class VersionJudge {
         return;
       }
       if (!started) {
-        if (record.problem !== null && waitsItOut(record.problem)) {
-          // Its database or Redis is down, or the open files ran out, not the app: tried again by itself, with back-off.
+        if (record.problem?.code === SERVICE_UNAVAILABLE) {
+          // Its database or Redis is down, not the app: tried again by itself, with back-off.
           record.serviceRetryMs = Math.min(SERVICE_RETRY_MAX_MS, (record.serviceRetryMs || SERVICE_RETRY_FIRST_MS / 2) * 2);
           const again = record.serviceRepeat;
           record.serviceRepeat = null;
@@ -459,18 +448,18 @@ export class VersionJudge {
       // From here to the return nothing awaits: status shows the refusal whole (the problem, the
       // version failed, the history's event, the gateway's line) or not yet, never a problem
       // beside a version that looks fine.
-      if (!restarting && !waitsItOut(error)) {
+      if (!restarting && error.code !== SERVICE_UNAVAILABLE) {
         // The files as they are after the attempt: an app that writes into its own directory
         // while it fails to start must not look changed, and be retried, at every look.
         record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error });
       }
-      if (!restarting && waitsItOut(error)) record.serviceWait = { dir: desc.dir, error };
+      if (!restarting && error.code === SERVICE_UNAVAILABLE) record.serviceWait = { dir: desc.dir, error };
       showProblem(record, { dir: desc.dir, error });
       // Tried again through an outage: the same refusal adds to its event (a count, the last try).
       const event = record.history.add('refused', refused, {
         version: desc.version,
         reason: reasonOf(error),
-        repeat: waitsItOut(error),
+        repeat: error.code === SERVICE_UNAVAILABLE,
       });
       // Said whole the first time, in the app's log too: each try after it is one line (the
       // judge's loop says the gateway's).

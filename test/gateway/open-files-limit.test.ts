@@ -94,43 +94,6 @@ ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway ru
   await waitFor(async () => (await get('/site/')).status === 200, 30_000, 'site to wake with room again');
 });
 
-ifPrlimit('a new version refused for want of open files starts by itself once there is room, without SIGHUP', async () => {
-  const apps = join(work.path, 'deploys');
-  mkdirSync(apps);
-  writePackage(apps, 'steady', {
-    'app.yaml': 'platform: python, wsgi\napp: app:application\n',
-    'app.py': "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'steady']\n",
-  });
-  const envFile = join(work.path, 'deploys.yaml');
-  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
-  const own = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'deploys-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
-  try {
-    const pid = own.child.pid!;
-    const [soft, hard] = limits(pid);
-    // Room to read the new app.yaml (one file at a time), not for a worker's pipes.
-    setSoftLimit(pid, (await filesHeldStill(pid)) + 3, hard);
-    try {
-      writePackage(apps, 'late', {
-        'app.yaml': 'platform: python, wsgi\napp: app:application\n',
-        'app.py': "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'late']\n",
-      });
-      await waitFor(() => /late: .*refused[\s\S]*EMFILE/.test(own.output()), 30_000, () => `the refusal, in:\n${own.output().slice(-3000)}`);
-    } finally {
-      setSoftLimit(pid, soft, hard);
-    }
-    const res = await waitFor(async () => {
-      const r = await request(`${own.url}/late/`, { headersTimeout: 30_000 });
-      const body = await r.body.text();
-      return r.statusCode === 200 ? body : null;
-    }, 30_000, () => `late to serve by itself, the gateway said:\n${own.output().slice(-3000)}`);
-    assert.is(res, 'late');
-    assert.match(own.output(), /late: trying again in \d+ s/);
-    assert.not.match(own.output(), /SIGHUP: rescanning/);
-  } finally {
-    await stopGatewayChecked(own);
-  }
-});
-
 ifPrlimit('a limit too low for the apps is said once, before they start, with how to raise it', async () => {
   const apps = join(work.path, 'many');
   mkdirSync(apps);
