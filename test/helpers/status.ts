@@ -20,7 +20,11 @@ export function statusPids(status: any): number[] {
  * /status named is gone, and removes the suite's directories.
  */
 export async function stopGatewayChecked(gw: RunningGateway | null | undefined, ...dirs: Array<{ remove(): void }>): Promise<void> {
-  const pids = gw ? statusPids(await gatewayStatus(gw).catch(() => ({ apps: [] }))) : [];
+  // An answer that is no status (a gateway out of files answers with an error, or not at all)
+  // must not keep the gateway from being stopped: it outlived its suite, and the next suite in
+  // the process found it among its children.
+  const status = gw ? await gatewayStatus(gw).catch(() => null) : null;
+  const pids = Array.isArray(status?.apps) ? statusPids(status) : [];
   await gw?.stop();
   await assertNoOrphans(pids);
   for (const dir of dirs) dir.remove();
