@@ -5,12 +5,10 @@
 // Counted where the proxy takes them (Front.publish), with real apps starting.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Gateway } from '../../src/index.js';
 import { Front } from '../../src/proxy/front.js';
-import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, waitFor } from '../helpers/process.js';
+import { startManyApps } from '../helpers/many-apps.js';
+import { assertNoOrphans, tempDir } from '../helpers/process.js';
 
 const test = suite('publishing to the proxy');
 const work = tempDir('apppkg-lib-publish-');
@@ -36,19 +34,7 @@ test.after(async () => {
 });
 
 test(`a start of ${APPS} apps hands the proxy about one change per app, not every look and judging`, async () => {
-  const apps = join(work.path, 'apps');
-  mkdirSync(apps);
-  for (let i = 0; i < APPS; i++) {
-    writePackage(apps, `app${i}`, {
-      'app.yaml': 'platform: python, wsgi\napp: app:application\n',
-      'app.py': "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
-    });
-  }
-  writePackage(apps, 'broken', { 'app.yaml': 'platform: python, wsgi\napp: [app:application\n' });
-  const envFile = join(work.path, 'environment.yaml');
-  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
-  gateway = await Gateway.start({ apps, listen: '127.0.0.1:0', admin: false, environment: envFile, stateDir: join(work.path, 'state'), settleMs: 0, say: () => {} });
-  await waitFor(() => gateway!.status().apps.length === APPS && gateway!.status().apps.every((a) => a.state === 'ready'), 60_000, () => `every app ready: ${gateway!.status().apps.map((a) => a.state).join(' ')}`);
+  gateway = (await startManyApps(work.path, APPS)).gateway;
   // A few looks and judgings more must not add any.
   await gateway.reload();
   // The first hand-over (every app starting), then one per app as it serves; a few to spare for

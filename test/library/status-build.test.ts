@@ -5,12 +5,12 @@
 // the apps' directories are not resolved again at every build.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import fs, { mkdirSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { Gateway } from '../../src/index.js';
-import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, waitFor } from '../helpers/process.js';
+import { startManyApps } from '../helpers/many-apps.js';
+import { assertNoOrphans, tempDir } from '../helpers/process.js';
 
 const test = suite('building the status');
 const work = tempDir('apppkg-lib-status-build-');
@@ -39,19 +39,9 @@ test.after(async () => {
 });
 
 test(`a status of ${APPS} apps and a broken package resolves the broken package's directory, not every app's`, async () => {
-  const apps = join(work.path, 'apps');
-  mkdirSync(apps);
-  for (let i = 0; i < APPS; i++) {
-    writePackage(apps, `app${i}`, {
-      'app.yaml': 'platform: python, wsgi\napp: app:application\n',
-      'app.py': "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
-    });
-  }
-  writePackage(apps, 'broken', { 'app.yaml': 'platform: python, wsgi\napp: [app:application\n' });
-  const envFile = join(work.path, 'environment.yaml');
-  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
-  gateway = await Gateway.start({ apps, listen: '127.0.0.1:0', admin: false, environment: envFile, stateDir: join(work.path, 'state'), settleMs: 0, say: () => {} });
-  await waitFor(() => gateway!.status().apps.length === APPS && gateway!.status().apps.every((a) => a.state === 'ready'), 60_000, () => `every app ready: ${gateway!.status().apps.map((a) => a.state).join(' ')}`);
+  const started = await startManyApps(work.path, APPS);
+  gateway = started.gateway;
+  const apps = started.apps;
   gateway.status();
   countRealpaths(true);
   let status;
