@@ -27,13 +27,13 @@ export interface DelivererOptions {
 }
 
 export class MailDeliverer {
-  private readonly waiting = new Map<string, SpooledDelivery>();
   /**
-   * When each waiting delivery is due, on the monotonic clock. The spool keeps wall times (they
-   * outlive the process); measured against the wall clock in memory, a step back of the host's
-   * clock held every retry for as long as the step, and a step forward made them all due at once.
+   * Each waiting delivery, with when it is due on the monotonic clock. The spool keeps wall times
+   * (they outlive the process); measured against the wall clock in memory, a step back of the
+   * host's clock held every retry for as long as the step, and a step forward made them all due
+   * at once.
    */
-  private readonly dueAt = new Map<string, number>();
+  private readonly waiting = new Map<string, { delivery: SpooledDelivery; dueAt: number }>();
   private readonly inFlight = new Map<string, { app: string; done: Promise<void>; abort: AbortController }>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -54,18 +54,13 @@ export class MailDeliverer {
   }
 
   private wait(delivery: SpooledDelivery): void {
-    this.waiting.set(delivery.id, delivery);
-    this.dueAt.set(delivery.id, performance.now() + Math.max(0, delivery.nextAttemptAt - Date.now()));
-  }
-
-  private dueOf(delivery: SpooledDelivery): number {
-    return this.dueAt.get(delivery.id) ?? 0;
+    this.waiting.set(delivery.id, { delivery, dueAt: performance.now() + Math.max(0, delivery.nextAttemptAt - Date.now()) });
   }
 
   /** Deliveries waiting for a retry (they have failed at least once), in flight excluded. */
   get retrying(): number {
     let n = 0;
-    for (const d of this.waiting.values()) if (d.attempts > 0) n++;
+    for (const { delivery } of this.waiting.values()) if (delivery.attempts > 0) n++;
     return n;
   }
 
@@ -92,7 +87,7 @@ export class MailDeliverer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const now = performance.now();
-    const due = [...this.waiting.values()].filter((d) => this.dueOf(d) <= now).sort((a, b) => this.dueOf(a) - this.dueOf(b));
+    const due = [...this.waiting.values()].filter((w) => w.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt).map((w) => w.delivery);
     const perApp = new Map<string, number>();
     for (const flight of this.inFlight.values()) perApp.set(flight.app, (perApp.get(flight.app) ?? 0) + 1);
     for (const delivery of due) {
@@ -101,7 +96,6 @@ export class MailDeliverer {
       if ((perApp.get(delivery.app) ?? 0) >= PER_APP) continue;
       perApp.set(delivery.app, (perApp.get(delivery.app) ?? 0) + 1);
       this.waiting.delete(delivery.id);
-      this.dueAt.delete(delivery.id);
       const abort = new AbortController();
       const done = this.attempt(delivery, abort.signal)
         .catch((err) => this.opts.say(`mail: delivery ${delivery.id} to ${delivery.app}: ${(err as Error).message}`))
@@ -114,7 +108,7 @@ export class MailDeliverer {
     // The next due one; one that is due already waits for a free slot (pump runs as each ends,
     // its app's among them).
     let next = Infinity;
-    for (const d of this.waiting.values()) next = Math.min(next, this.dueOf(d));
+    for (const w of this.waiting.values()) next = Math.min(next, w.dueAt);
     if (next !== Infinity && next > now) {
       // setTimeout's limit is ~24.8 days; a schedule is hours at most, but keep within it.
       this.timer = setTimeout(() => this.pump(), Math.min(next - now, 2 ** 31 - 1));
