@@ -123,6 +123,8 @@ const cannotMeet = (expectation: string): string =>
   `the expectation \`${expectation.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}\` cannot be met: the gateway knows 100-continue only (RFC 9110 §10.1.1)`;
 
 /** RefusedRoutes.code of an app whose first version is starting (the supervisor's STARTING). */
+/** Largest request head when FrontOptions gives none, as node:http's own default: 431 past it. */
+const MAX_HEADER_SIZE = 16 * 1024;
 const STARTING_CODE = 'starting';
 
 /** The body of the 501 to a CONNECT (ASCII: its length is its byte count). */
@@ -340,7 +342,7 @@ export class Front {
     for (const addr of this.opts.listen) {
       const headersTimeout = this.opts.headersTimeoutMs ?? 20_000;
       const server = http.createServer({
-        maxHeaderSize: this.opts.maxHeaderSize ?? 16 * 1024,
+        maxHeaderSize: this.opts.maxHeaderSize ?? MAX_HEADER_SIZE,
         headersTimeout,
         // Node enforces headersTimeout only when it sweeps its connections, every 30 s by
         // default: a slowloris would get up to 30 s more than --header-timeout says.
@@ -422,7 +424,7 @@ export class Front {
         const body =
           status === 505 ? shortBody(505, notSpokenHere(otherVersion!))
           : status === 414 ? shortBody(414, `the request line is longer than ${MAX_REQUEST_LINE / 1024} KiB`)
-          : status === 431 ? shortBody(431, `the request head is longer than ${Math.round((this.opts.maxHeaderSize ?? 16 * 1024) / 1024)} KiB`)
+          : status === 431 ? shortBody(431, `the request head is longer than ${Math.round((this.opts.maxHeaderSize ?? MAX_HEADER_SIZE) / 1024)} KiB`)
           : status !== 400 ? ''
           : shortBody(400, refusedRawTarget(err) ? RAW_TARGET_REFUSED : parseErrorProblem(err));
         // From now: its 408 may wait for the answers before it, and the rest of the head, if
@@ -736,7 +738,7 @@ export class Front {
     }
     server.removeAllListeners('connection');
     const lane = new LeanLane({
-      maxHeaderSize: this.opts.maxHeaderSize ?? 16 * 1024,
+      maxHeaderSize: this.opts.maxHeaderSize ?? MAX_HEADER_SIZE,
       headersTimeoutMs: this.opts.headersTimeoutMs ?? 20_000,
       keepAliveTimeoutMs: this.opts.keepAliveTimeoutMs ?? 5_000,
       take: (req, res) => this.takePlain(req, res),
