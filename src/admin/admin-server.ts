@@ -69,6 +69,19 @@ const PAGE_FILES: Record<string, { file: string; type: string }> = {
 };
 /** The page runs only its own script and style, talks only to this listener, and is never framed. */
 const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/**
+ * On every answer, set before any route writes its head (the event stream and a followed log
+ * write their own): app names and log lines are never read as script or style (nosniff); no
+ * browser without CSP frame-ancestors frames the page either (X-Frame-Options); no page of
+ * another site embeds an answer as an image or script (CORP); and a page of another site that
+ * opens this one in a window keeps no handle on it (COOP). docs/admin.md.
+ */
+const SECURITY_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+};
 
 const APP_ROUTE = /^\/apps\/([^/]+)\/(log|restart|rollback)$/;
 
@@ -164,6 +177,7 @@ interface Context extends AdminServerOptions {
 }
 
 async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
   const url = new URL(req.url ?? '/', 'http://admin');
   const path = url.pathname;
   const app = APP_ROUTE.exec(path);
@@ -264,7 +278,6 @@ function sendPage(res: ServerResponse, file: string, type: string): void {
     'Content-Length': body.length,
     'Cache-Control': 'no-store',
     'Content-Security-Policy': PAGE_POLICY,
-    'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
   });
   res.end(body);
@@ -276,6 +289,6 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) return void res.end();
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...headers });
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
   res.end(body);
 }

@@ -102,7 +102,7 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
       timer = setTimeout(poll, POLL_MS);
     };
 
-    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
     // A quiet log must not keep the client waiting for the head until the first line comes.
     res.flushHeaders();
     open(true);

@@ -54,7 +54,8 @@ export class StatusEvents {
       // The data is JSON already, made once per tick for every listener.
       serializer: (data) => data as string,
       // As every other admin answer: the stream holds the apps' own words (names, log lines).
-      headers: { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+      // The security headers are the admin server's, set on the response before it comes here.
+      headers: { 'Cache-Control': 'no-store' },
     });
     if (res.destroyed) return;
     const listener: Listener = { session, logs, sent: '', wroteAt: performance.now() };

@@ -105,13 +105,27 @@ for (const target of TARGETS) {
     assert.is(head.body, '');
   });
 
-  test('every answer says nosniff, the event stream too: app names and log lines in it are never read as markup or script', async () => {
-    for (const path of ['/', '/admin.js', '/admin.css', '/status', '/metrics', '/events', '/apps/blog/log', '/apps/blog/log?follow=1', '/nope', '/apps/blog/restart']) {
+  test('every answer carries each security header once, the event stream, a followed log and every error too', async () => {
+    const asks: Array<[string, 'GET' | 'HEAD' | 'POST', Record<string, string>]> = [
+      ...['/', '/admin.js', '/admin.css', '/status', '/metrics', '/events', '/apps/blog/log', '/apps/blog/log?follow=1'].map((p): [string, 'GET', Record<string, string>] => [p, 'GET', {}]),
+      ['/status', 'HEAD', {}],
+      ['/nope', 'GET', {}], // 404
+      ['/apps/blog/restart', 'GET', {}], // 405
+      ['/apps/%E0%A4%A/log', 'GET', {}], // 400
+      ['/apps/blog/restart', 'POST', { 'sec-fetch-site': 'cross-site' }], // 403 from the guard
+      ['/apps/nope/restart', 'POST', {}], // 404 from the route
+    ];
+    for (const [path, method, headers] of asks) {
       // Headers only: /events and a followed log never end.
-      const r = await within(5000, `GET ${path}`, request(`${ctx.origin}${path}`, { dispatcher: ctx.agent }));
+      const r = await within(5000, `${method} ${path}`, request(`${ctx.origin}${path}`, { method, headers, dispatcher: ctx.agent }));
       r.body.on('error', () => {}).destroy(); // the abort is ours
-      assert.is(r.headers['x-content-type-options'], 'nosniff', `GET ${path} (${r.statusCode} ${String(r.headers['content-type'])})`);
+      const what = `${method} ${path} (${r.statusCode} ${String(r.headers['content-type'])})`;
+      assert.is(r.headers['x-content-type-options'], 'nosniff', what);
+      assert.is(r.headers['x-frame-options'], 'DENY', what);
+      assert.is(r.headers['cross-origin-resource-policy'], 'same-origin', what);
+      assert.is(r.headers['cross-origin-opener-policy'], 'same-origin', what);
     }
+    assert.equal(ctx.asked, []);
   });
 
   test('a POST another site\'s page sent is refused naming what said so, with the fix; nothing is done', async () => {
