@@ -26,14 +26,22 @@ export interface DelivererOptions {
   onOutcome?: (outcome: 'delivered' | 'retry' | 'dead', delivery: SpooledDelivery) => void;
 }
 
+/** A delivery waiting for its attempt; both times are performance.now() ms. */
+interface Waiting {
+  delivery: SpooledDelivery;
+  receivedAt: number;
+  dueAt: number;
+}
+
 export class MailDeliverer {
   /**
-   * Each waiting delivery, with when it is due on the monotonic clock. The spool keeps wall times
-   * (they outlive the process); measured against the wall clock in memory, a step back of the
-   * host's clock held every retry for as long as the step, and a step forward made them all due
-   * at once.
+   * Each waiting delivery, with when it is due and when it was received, on the monotonic clock.
+   * The spool keeps wall times (they outlive the process); measured against the wall clock in
+   * memory, a step back of the host's clock held every retry for as long as the step, a step
+   * forward made them all due at once, and one past give_up buried them all at their next
+   * failure, days early.
    */
-  private readonly waiting = new Map<string, { delivery: SpooledDelivery; dueAt: number }>();
+  private readonly waiting = new Map<string, Waiting>();
   private readonly inFlight = new Map<string, { app: string; done: Promise<void>; abort: AbortController }>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -42,19 +50,27 @@ export class MailDeliverer {
 
   /** Takes every delivery the spool holds (those an earlier run left included) and starts. */
   start(): void {
-    for (const delivery of this.opts.spool.pending()) this.wait(delivery);
+    // Received in an earlier run: only the wall clock spans the restart. A clock behind the
+    // receipt (stepped back since) counts it as received now, never in the future.
+    const now = performance.now();
+    const wallNow = Date.now();
+    for (const delivery of this.opts.spool.pending()) {
+      this.wait({ delivery, receivedAt: now - Math.max(0, wallNow - delivery.receivedAt), dueAt: now + Math.max(0, delivery.nextAttemptAt - wallNow) });
+    }
     this.pump();
   }
 
   /** A message just accepted: its deliveries are tried now. */
   add(deliveries: SpooledDelivery[]): void {
     if (this.stopped) return; // spooled: the next start delivers them
-    for (const delivery of deliveries) this.wait(delivery);
+    // Just accepted: received now, on either clock, and due now.
+    const now = performance.now();
+    for (const delivery of deliveries) this.wait({ delivery, receivedAt: now, dueAt: now });
     this.pump();
   }
 
-  private wait(delivery: SpooledDelivery): void {
-    this.waiting.set(delivery.id, { delivery, dueAt: performance.now() + Math.max(0, delivery.nextAttemptAt - Date.now()) });
+  private wait(waiting: Waiting): void {
+    this.waiting.set(waiting.delivery.id, waiting);
   }
 
   /** Deliveries waiting for a retry (they have failed at least once), in flight excluded. */
@@ -87,17 +103,18 @@ export class MailDeliverer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const now = performance.now();
-    const due = [...this.waiting.values()].filter((w) => w.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt).map((w) => w.delivery);
+    const due = [...this.waiting.values()].filter((w) => w.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
     const perApp = new Map<string, number>();
     for (const flight of this.inFlight.values()) perApp.set(flight.app, (perApp.get(flight.app) ?? 0) + 1);
-    for (const delivery of due) {
+    for (const waiting of due) {
+      const { delivery } = waiting;
       if (this.inFlight.size >= CONCURRENCY) break;
       // Its app has its share in flight: tried as one of them ends (pump runs then).
       if ((perApp.get(delivery.app) ?? 0) >= PER_APP) continue;
       perApp.set(delivery.app, (perApp.get(delivery.app) ?? 0) + 1);
       this.waiting.delete(delivery.id);
       const abort = new AbortController();
-      const done = this.attempt(delivery, abort.signal)
+      const done = this.attempt(waiting, abort.signal)
         .catch((err) => this.opts.say(`mail: delivery ${delivery.id} to ${delivery.app}: ${(err as Error).message}`))
         .finally(() => {
           this.inFlight.delete(delivery.id);
@@ -116,7 +133,7 @@ export class MailDeliverer {
     }
   }
 
-  private async attempt(delivery: SpooledDelivery, signal: AbortSignal): Promise<void> {
+  private async attempt({ delivery, receivedAt }: Waiting, signal: AbortSignal): Promise<void> {
     const { spool, target, schedule, say } = this.opts;
     if (delivery.keep !== undefined) {
       // No app to try (postmaster mail no app takes): not a failed attempt, not counted as one.
@@ -141,15 +158,17 @@ export class MailDeliverer {
       // Stopped mid-attempt: not a failure of the app's, and due again at the next start.
       return;
     }
-    const at = nextAttemptAt(schedule, delivery.receivedAt, delivery.attempts + 1, Date.now());
-    if (at === null) {
+    const now = performance.now();
+    const dueAt = nextAttemptAt(schedule, receivedAt, delivery.attempts + 1, now);
+    if (dueAt === null) {
       this.bury(await spool.bury(delivery, `given up after ${delivery.attempts + 1} attempts: ${outcome.reason}`, true), say);
       this.opts.onOutcome?.('dead', delivery);
       return;
     }
-    await spool.retryAt(delivery, at, outcome.reason);
+    // The spool's copy is on the wall clock, for the next start.
+    await spool.retryAt(delivery, Date.now() + (dueAt - now), outcome.reason);
     this.opts.onOutcome?.('retry', delivery);
-    if (!this.stopped) this.wait(delivery);
+    if (!this.stopped) this.wait({ delivery, receivedAt, dueAt });
   }
 
   private bury(letter: DeadLetter, say: (line: string) => void): void {

@@ -14,8 +14,9 @@ export interface RetrySchedule {
 }
 
 /**
- * After `failedAttempts` attempts (>= 1) have failed at `now` (ms), when to try next (ms since
- * the epoch), or null when the message is to be given up.
+ * After `failedAttempts` attempts (>= 1) have failed at `now` (ms), when to try next (ms on the
+ * clock of `receivedAt` and `now`: the deliverer's is monotonic), or null when the message is to
+ * be given up.
  */
 export function nextAttemptAt(schedule: RetrySchedule, receivedAt: number, failedAttempts: number, now: number): number | null {
   const deadline = receivedAt + schedule.giveUp * 1000;

@@ -1,8 +1,9 @@
 // A delivery waiting for its retry when the host's wall clock steps back (NTP after a VM's
 // resume, `date -s`): the spool keeps wall times, and the deliverer compared them with the wall
 // clock, so the retry waited the step's length on top of its own (an hour's step, an hour's
-// delay). The wait is kept on the monotonic clock in memory now. libfaketime steps the gateway's
-// wall clock alone (test/helpers/faketime.ts).
+// delay). The wait is kept on the monotonic clock in memory now, and so is the time since receipt
+// that give_up bounds: a step forward past it buried a waiting delivery at its next failure, days
+// early. libfaketime steps the gateway's wall clock alone (test/helpers/faketime.ts).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
@@ -21,10 +22,19 @@ const apps = tempDir('apppkg-mail-step-apps-');
 const state = tempDir('apppkg-mail-step-state-');
 let clock: SteppedClock | null = null;
 let gw: RunningGateway | null = null;
+const apps2 = tempDir('apppkg-mail-step-apps-');
+const state2 = tempDir('apppkg-mail-step-state-');
+let clock2: SteppedClock | null = null;
+let gw2: RunningGateway | null = null;
 
 test.after(async () => {
-  await stopGatewayChecked(gw, apps, state);
-  clock?.remove();
+  try {
+    await stopGatewayChecked(gw, apps, state);
+  } finally {
+    clock?.remove();
+    await stopGatewayChecked(gw2, apps2, state2);
+    clock2?.remove();
+  }
 });
 
 withFaketime('a step back of an hour while a delivery waits for its retry: tried after its own wait, not the hour', async () => {
@@ -43,6 +53,27 @@ withFaketime('a step back of an hour while a delivery waits for its retry: tried
     return got.some((d) => d.status === 200) ? got : undefined;
   }, 30_000, 'the retry (its own wait is 3 s)');
   assert.equal(delivered.map((d) => d.status), [500, 200]);
+});
+
+withFaketime('a step forward past give_up while a delivery waits for its retry: retried on, not given up', async () => {
+  addPackage(apps2.path, 'mail-sink', 'alpha');
+  const envFile = join(state2.path, 'environment.yaml');
+  writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  retry: [3]\n  give_up: 3600\n');
+  clock2 = steppedClock();
+  gw2 = await startCli(['--apps', apps2.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state2.path, '--environment', envFile], { env: clock2.env, ms: 60_000 });
+  // The app fails every attempt: what follows the one after the step is the schedule's choice.
+  const reply = await sendRaw(mailPort(gw2.output()), 'ann@example.org', ['bob@alpha.localhost'], message({ subject: 'answer-500' }));
+  assert.is(reply.code, 250, reply.text);
+  await waitFor(async () => (await gatewayStatus(gw2!)).mail.retrying === 1, 30_000, 'the delivery waiting for its retry');
+  clock2.step(2 * 3600);
+  // Seconds after its receipt, two hours on the wall clock: a third attempt, or (wrongly) a dead letter after the second.
+  const outcome = await waitFor(async () => {
+    const mail = (await gatewayStatus(gw2!)).mail;
+    const attempts = ((await (await request(`${gw2!.url}/alpha/deliveries`)).body.json()) as unknown[]).length;
+    return mail.deadLetters > 0 || attempts >= 3 ? { mail, attempts } : undefined;
+  }, 30_000, 'the attempts after the step (its wait is 3 s)');
+  assert.equal(outcome.mail.dead.map((d: { reason: string }) => d.reason), [], 'given up');
+  assert.ok(outcome.attempts >= 3, String(outcome.attempts));
 });
 
 test.run();
