@@ -561,9 +561,14 @@ export const ERROR_CODES = {
     example: { app: 'notes:app', where: 'notes.py:2', reason: "ModuleNotFoundError: No module named 'flask_cors'", module: 'flask_cors', package: 'python3-flask-cors', system: '/usr/bin/python3', debLine: 'deb: [python3-flask, python3-flask-cors]' },
   },
   APPPKG_APP_NOT_CALLABLE: {
-    summary: 'The `app:` object exists but is not callable (a module, a string, None).',
+    summary: 'The `app:` object exists but is not callable (a module, a string, None), or is an application factory the worker cannot use as it stands: a plain one named without `()`, or an `async def` one, whose call returns a coroutine rather than the app.',
     message: (d) => `app: ${str(d.app)} is ${str(d.found)}, expected a WSGI or ASGI callable`,
-    hint: (d) => (String(d.found).includes('an application factory') ? 'add the `()` to `app:`: each worker then calls the factory once and serves the app it returns' : 'point `app:` at the application object, e.g. `app: mypkg.wsgi:application` (WSGI) or `app: mypkg.main:app` (ASGI)'),
+    hint: (d) =>
+      String(d.found).includes('an async factory')
+        ? asyncFactoryHint(String(d.app))
+        : String(d.found).includes('an application factory')
+        ? 'add the `()` to `app:`: each worker then calls the factory once and serves the app it returns'
+        : 'point `app:` at the application object, e.g. `app: mypkg.wsgi:application` (WSGI) or `app: mypkg.main:app` (ASGI)',
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', found: 'a module' },
   },
@@ -578,12 +583,12 @@ export const ERROR_CODES = {
   },
   APPPKG_APP_OTHER_KIND: {
     summary:
-      'The `app:` object is plainly the other kind of app than `platform` says: an ASGI app (its call an `async def`: Quart, Falcon\'s `falcon.asgi.App`, Starlette) under `python, wsgi`, or a WSGI app (its call takes `environ, start_response`: Flask, Falcon\'s `falcon.App`, Bottle, Pyramid) under `python, asgi`, or an aiohttp `web.Application`, which is neither and runs under its own server (`platform: python, command`). Every request would fail with a TypeError, so the version is refused, as for an import error.',
+      'The `app:` object is plainly the other kind of app than `platform` says: an ASGI app (its call an `async def`: Quart, Falcon\'s `falcon.asgi.App`, Starlette) under `python, wsgi`, or a WSGI app (its call takes `environ, start_response`: Flask, Falcon\'s `falcon.App`, Bottle, Pyramid) under `python, asgi`, or an aiohttp `web.Application` (or its `async def` factory), which is neither and runs under its own server (`platform: python, command`). Every request would fail with a TypeError, so the version is refused, as for an import error.',
     message: (d) => `platform: expected python, ${str(d.kind)} for ${str(d.app)} (${str(d.found)}), found python, ${str(d.declared)}`,
     hint: (d) =>
       d.kind === 'command'
         // aiohttp's own deployment docs run the app object so, behind a proxy: nothing to rewrite.
-        ? `aiohttp serves the app itself: in app.yaml write \`platform: python, command\` without \`app:\`, add python3-gunicorn to \`deb:\`, and \`processes: {web: {command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT ${str(d.app)}}}\`; it then gets the full path, its mount included (README "Processes": serve it at a host's root, or add its routes under $APPPKG_MOUNT)`
+        ? `aiohttp serves the app itself: in app.yaml write \`platform: python, command\` without \`app:\`, add python3-gunicorn to \`deb:\`, and \`processes: {web: {command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT ${str(d.target ?? d.app)}}}\`; it then gets the full path, its mount included (README "Processes": serve it at a host's root, or add its routes under $APPPKG_MOUNT)`
         : d.key === d.declared
         ? `write \`${str(d.kind)}: {app: ${str(d.app)}}\` in app.yaml instead of \`${str(d.declared)}: {app: ...}\``
         : `write \`platform: python, ${str(d.kind)}\` in app.yaml`,
@@ -1084,6 +1089,14 @@ export class GatewayError extends Error {
  * When the error is about `named`, the path the message names already, the ", mkdir '/x'" tail
  * is left out; about another path (a file deep in a copied tree), it stays.
  */
+/** The fix for an `async def` factory named by `app:` (`mod:make_app()` or `mod:make_app`), not aiohttp's. */
+function asyncFactoryHint(app: string): string {
+  const [module, object = 'make_app'] = app.split(':').map((part) => part.trim());
+  const call = object.endsWith('()') ? object : `${object}()`;
+  return `call it once at import, \`app = asyncio.run(${call})\` at the end of module ${module}, and write \`app: ${module}:app\`; or make ${call.slice(0, -2)} a plain \`def\` `
+    + '(under ASGI, what needs the event loop, a connection pool say, then goes in the app\'s lifespan startup)';
+}
+
 /** The fix for EMFILE (the gateway's own open-files limit) or ENFILE (the host's table). */
 function openFilesHint(kind: unknown): string {
   const again = 'then an app asleep is tried again at its next request, and a refused version at SIGHUP';

@@ -117,6 +117,9 @@ def import_app(spec, kind="wsgi"):
         obj = getattr(obj, part)
     if not callable(obj):
         raise _not_callable(spec, kind, "%s %s" % (type(obj).__name__, _short_repr(obj)))
+    # Not called: its coroutine would only be dropped, with a "never awaited" warning on top.
+    if factory and isinstance(obj, types.FunctionType) and obj.__code__.co_flags & _CO_COROUTINE:
+        raise _async_factory(obj, spec, kind)
     if factory:
         made = obj()
         if not callable(made):
@@ -124,6 +127,8 @@ def import_app(spec, kind="wsgi"):
         _refuse_other_kind(made, spec, kind)
         return made
     looks_like_factory = _factory_signature(obj, 3 if kind == "asgi" else 2)
+    if looks_like_factory is not None and obj.__code__.co_flags & _CO_COROUTINE:
+        raise _async_factory(obj, spec, kind)
     if looks_like_factory is not None:
         raise _not_callable(spec, kind, "function %s%s, an application factory: write `app: %s()` to serve the app it returns" % (
             obj.__name__, looks_like_factory, spec))
@@ -221,6 +226,28 @@ def _refuse_other_kind(app, spec, kind):
         raise AppOtherKind(spec, _app_word(app, "wsgi", "its __call__ takes (%s)" % names), "wsgi", kind)
 
 
+def _async_factory(function, spec, kind):
+    """The refusal of an `async def` factory (aiohttp's `async def init_app()`): called, with or
+    without the `()` of `app:`, it returns a coroutine, which neither worker can call. aiohttp's
+    own worker awaits such a factory, so one in an app that loaded aiohttp's web is refused as an
+    aiohttp app is, its command naming the function itself (`target`): gunicorn would call
+    `init_app()` and hand aiohttp's worker the coroutine. Any other is refused as not callable,
+    and the gateway's hint says to call it at import or make it a plain def."""
+    import inspect
+
+    try:
+        signature = str(inspect.signature(function))
+    except (TypeError, ValueError):
+        signature = "(...)"
+    found = "async function %s%s, %s async factory (it returns a coroutine, which a WSGI or ASGI worker cannot call%s)"
+    if "aiohttp.web_app" in sys.modules:
+        exc = AppOtherKind(spec, found % (function.__name__, signature, "an aiohttp app's", "; aiohttp's own server awaits it"), "command", kind)
+        module_name, _, object_path = spec.partition(":")
+        exc.target = "%s:%s" % (module_name.strip(), object_path.strip()[:-2] if object_path.strip().endswith("()") else object_path.strip())
+        return exc
+    return _not_callable(spec, kind, found % (function.__name__, signature, "an", ""))
+
+
 def _serves_itself(app):
     """Whether `app` is aiohttp's `web.Application`: callable (its `__call__` returns itself, for
     gunicorn's worker), so it imports as an app of either kind, and every request would be a
@@ -288,6 +315,8 @@ def load_app(config):
         if exc.kind is not None:
             details["kind"] = exc.kind
             details["declared"] = config["kind"]
+        if exc.target is not None:
+            details["target"] = exc.target
         emit_marker(NOT_CALLABLE_MARKER, details)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt in module code too
         # The traceback goes in the marker alone: the gateway writes it into the app log, and

@@ -54,6 +54,8 @@ class AppNotCallable(Exception):
         self.spec = spec
         self.found = found
         self.kind = None
+        # What a command that serves the app names it by, when not `spec` (an async factory's).
+        self.target = None
 
 
 class AppOtherKind(AppNotCallable):

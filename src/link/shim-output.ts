@@ -266,7 +266,9 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
   if (code === EXIT_APP_LOAD_FAILED && (kind === 'asgi' || kind === 'wsgi' || kind === 'command')) {
     const said = tap.notCallable!.declared;
     const declared = said === 'asgi' || said === 'wsgi' ? said : kind === 'asgi' ? 'wsgi' : 'asgi';
-    return new GatewayError('APPPKG_APP_OTHER_KIND', { app, found: String(tap.notCallable!.found ?? ''), kind, declared });
+    // An aiohttp app's async factory: its command names the function, not `app:`'s call of it.
+    const target = typeof tap.notCallable!.target === 'string' ? { target: tap.notCallable!.target } : {};
+    return new GatewayError('APPPKG_APP_OTHER_KIND', { app, found: String(tap.notCallable!.found ?? ''), kind, declared, ...target });
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.notCallable) {
     return new GatewayError('APPPKG_APP_NOT_CALLABLE', { app, found: String(tap.notCallable.found ?? 'not callable') });

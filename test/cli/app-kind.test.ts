@@ -3,7 +3,9 @@
 // and is callable, so check passed and every request was a 500 (a TypeError: Quart.__call__()
 // missing 'send'); it is now refused at import, at the line of `platform:`, saying which to write.
 // An aiohttp `web.Application` is neither kind (callable, for gunicorn's worker): it is refused
-// the same way, saying how to run it under its own server.
+// the same way, saying how to run it under its own server, and so is an aiohttp app's async
+// factory (`async def init_app()`), whose coroutine neither worker can call; any other async
+// factory is refused saying to call it at import or make it a plain def.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,6 +80,66 @@ runIf(test, HAS_AIOHTTP, 'needs python3-aiohttp')('check refuses a real aiohttp 
   const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, 'platform: expected python, command for shop:app (Application, an aiohttp app');
+});
+
+// An async factory: its call returns a coroutine, which neither worker can call.
+const ASYNC_FACTORY = 'async def make_app(config=None):\n    return object()\n';
+const AIOHTTP_FACTORY = 'from aiohttp import web\n\n\nasync def init_app():\n    return web.Application()\n';
+const AIOHTTP_FIX = 'fix: aiohttp serves the app itself: in app.yaml write `platform: python, command` without `app:`, add python3-gunicorn to `deb:`, and `processes: {web: {command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT shop:init_app}}`';
+
+/** A package whose app.yaml names `app` (`shop:init_app()` or `shop:init_app`) under `platform`. */
+function factoryPkg(name: string, platform: string, app: string, code: string, deb = ''): string {
+  const dir = pkg(name, platform, code);
+  writeFileSync(join(dir, 'app.yaml'), `# ${name}\nplatform: python, ${platform}\napp: ${app}\n${deb}`);
+  return dir;
+}
+
+test('check and serve refuse an async factory, with or without its (), saying it returns a coroutine and to call it at import or make it a plain def', async () => {
+  for (const [platform, app] of [['wsgi', 'shop:make_app()'], ['asgi', 'shop:make_app'], ['asgi', 'shop:make_app()'], ['wsgi', 'shop:make_app']]) {
+    const dir = factoryPkg(`async-factory-${platform}-${app.endsWith(')') ? 'called' : 'named'}`, platform, app, ASYNC_FACTORY);
+    const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, `app.yaml:3:6: app: ${app} is async function make_app(config=None), an async factory (it returns a coroutine, which a WSGI or ASGI worker cannot call), expected a WSGI or ASGI callable`);
+    assert.match(r.stdout, 'fix: call it once at import, `app = asyncio.run(make_app())` at the end of module shop, and write `app: shop:app`; or make make_app a plain `def`');
+    // Refused without calling it: no coroutine left never awaited.
+    assert.not.match(r.stdout + r.stderr, /never awaited|a factory that returned coroutine/);
+    if (platform === 'asgi') {
+      const served = await runCli(['serve', dir, '--port', '0', '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+      assert.is(served.status, 1, served.stdout + served.stderr);
+      assert.match(served.stderr, `app: ${app} is async function make_app(config=None), an async factory`);
+      assert.match(served.stderr, 'fix: call it once at import');
+    }
+  }
+});
+
+test('check and serve refuse an aiohttp app\'s async factory as an aiohttp app, the command naming the function itself (a stand-in aiohttp)', async () => {
+  for (const [platform, app] of [['wsgi', 'shop:init_app()'], ['asgi', 'shop:init_app']]) {
+    const dir = factoryPkg(`aiohttp-factory-${platform}`, platform, app, 'from aiohttp import web_app\n\n\nasync def init_app():\n    return web_app.Application()\n');
+    mkdirSync(join(dir, 'aiohttp'));
+    writeFileSync(join(dir, 'aiohttp', '__init__.py'), '');
+    writeFileSync(join(dir, 'aiohttp', 'web_app.py'), AIOHTTP_STAND_IN);
+    const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, `app.yaml:2:11: platform: expected python, command for ${app} (async function init_app(), an aiohttp app's async factory (it returns a coroutine, which a WSGI or ASGI worker cannot call; aiohttp's own server awaits it)), found python, ${platform}`);
+    assert.match(r.stdout, AIOHTTP_FIX);
+    const served = await runCli(['serve', dir, '--port', '0', '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+    assert.is(served.status, 1, served.stdout + served.stderr);
+    assert.match(served.stderr, `platform: expected python, command for ${app} (async function init_app(), an aiohttp app's async factory`);
+    assert.match(served.stderr, AIOHTTP_FIX);
+  }
+});
+
+runIf(test, HAS_AIOHTTP, 'needs python3-aiohttp (apt-get install python3-aiohttp)')('check and serve refuse a real aiohttp app\'s async factory, `init_app()` and `init_app`, with the command that serves it', async () => {
+  for (const [platform, app] of [['wsgi', 'shop:init_app()'], ['asgi', 'shop:init_app']]) {
+    const dir = factoryPkg(`aiohttp-factory-real-${platform}`, platform, app, AIOHTTP_FACTORY, 'deb: python3-aiohttp\n');
+    const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, `platform: expected python, command for ${app} (async function init_app(), an aiohttp app's async factory`);
+    assert.match(r.stdout, AIOHTTP_FIX);
+    const served = await runCli(['serve', dir, '--port', '0', '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+    assert.is(served.status, 1, served.stdout + served.stderr);
+    assert.match(served.stderr, AIOHTTP_FIX);
+  }
 });
 
 test('the right kind still passes', async () => {
