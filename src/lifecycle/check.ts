@@ -362,19 +362,39 @@ function treeMountWarning(desc: Description, mounts: string[] | null, mount: str
   };
 }
 
-/** Each optional package costs one more import of the app: past this many, each is taken as needed. */
-const OPTIONAL_TRIES = 4;
+/**
+ * The imports of the app with packages hidden that the search below may take, the first (all of
+ * them) included: each is a process importing the whole app (seconds for a Django project).
+ * Halving, one needed package among n costs about 1 + 2 log2(n) of them: 20 find one among
+ * some 500, two among 20 (19 imports; each alone took 21). A set left untried when they run out
+ * is taken as needed: the warning asks for a package the app may not need, never leaves out one
+ * it does.
+ */
+const HIDDEN_IMPORTS = 20;
 
 /**
- * Which of `unlisted` the app imports without: all of them hidden at once first (one import,
- * the common case: every one optional); else each alone, when there are more than one.
+ * Which of `unlisted` the app imports without. A set hidden at once that still imports is
+ * optional whole (the common case, the first try: every one optional); one that fails holds a
+ * needed package, and its halves are tried in turn, down to packages alone: a Flask or Django
+ * app loads many optional packages, and trying each alone would cost an import apiece.
  */
 async function optionalPackages<P extends { modules: string[] }>(unlisted: P[], importsWithout: (modules: readonly string[]) => Promise<boolean>): Promise<P[]> {
-  if (await importsWithout(unlisted.flatMap((p) => p.modules))) return unlisted;
-  if (unlisted.length === 1 || unlisted.length > OPTIONAL_TRIES) return [];
-  const optional: P[] = [];
-  for (const p of unlisted) if (await importsWithout(p.modules)) optional.push(p);
-  return optional;
+  let left = HIDDEN_IMPORTS;
+  const optional = new Set<P>();
+  const search = async (set: P[]): Promise<void> => {
+    if (left === 0) return;
+    left--;
+    if (await importsWithout(set.flatMap((p) => p.modules))) {
+      for (const p of set) optional.add(p);
+      return;
+    }
+    if (set.length === 1) return;
+    const half = Math.ceil(set.length / 2);
+    await search(set.slice(0, half));
+    await search(set.slice(half));
+  };
+  await search(unlisted);
+  return unlisted.filter((p) => optional.has(p));
 }
 
 /**

@@ -78,6 +78,28 @@ withOptional('a package the app imports only when present (try/except ImportErro
   assert.match(warning, 'Write `deb: [python3-tornado, python3-yaml]`; it also loaded python3-simplejson (simplejson), which deb: does not list either, but imports without it');
 });
 
+// Five each imported only when present, one the app needs: none pulled in by python3-tornado or by each other.
+const GUARDED = ['simplejson', 'toml', 'xmltodict', 'msgpack', 'webcolors'];
+const withManyOptional = runIf(
+  test,
+  ['tornado', 'yaml', ...GUARDED].every((m) => installed(`python3-${m}`)),
+  `needs the Debian packages ${['tornado', 'yaml', ...GUARDED].map((m) => `python3-${m}`).join(', ')} installed`,
+);
+
+withManyOptional('among six packages deb: does not list, the one the app needs is asked for and the five it imports only when present are noted', async () => {
+  const guarded = GUARDED.map((m) => `try:\n    import ${m}\nexcept ImportError:\n    ${m} = None\n`).join('');
+  const wsgi = 'def app(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n';
+  const dir = writeApp('many-optional', ['python3-tornado'], `import tornado, yaml\n${guarded}${wsgi}`);
+  const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')], { ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const warning = r.stdout.split('\n').find((l) => /WARNING/.test(l)) ?? '';
+  assert.match(warning, 'WARNING: the import loaded modules from a Debian package installed here: python3-yaml (', r.stdout);
+  assert.match(warning, 'Write `deb: [python3-tornado, python3-yaml]`; it also loaded ', r.stdout);
+  const also = warning.slice(warning.indexOf('; it also loaded '));
+  for (const m of GUARDED) assert.match(also, `python3-${m} (${m})`, r.stdout);
+  assert.match(also, 'which deb: does not list either, but imports without them (loaded only when present)');
+});
+
 // A package apt knows by the module's name, not installed here: the import fails for want of it.
 const GUESSED = 'python3-flask-cors';
 const canGuess = installed('python3-flask') && !installed(GUESSED) && aptKnows(GUESSED);
