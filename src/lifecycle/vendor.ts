@@ -45,6 +45,7 @@ import { targetConflicts } from './vendor-pip-config.js';
 import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
 import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';
 import { hostTags } from './vendor-tags.js';
+import { readWheelFileTags, reportArgs, withWheelFileTags } from './vendor-wheel-files.js';
 import { withScratchDir } from './scratch-dir.js';
 
 export const DEFAULT_REQUIREMENTS = 'requirements.txt';
@@ -145,7 +146,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     PYTHONDONTWRITEBYTECODE: '1',
   };
   for (const key of UNSAFE_ENV) delete env[key];
-  await assertHasPip(interpreter.executable, env);
+  const pipVersion = await assertHasPip(interpreter.executable, env);
   // `prefix` and `root` cannot be undone so: refused, each where it is set.
   const conflicts = await targetConflicts(interpreter.executable, env);
   if (conflicts.length > 0) throw new GatewayError('APPPKG_VENDOR_PIP_DESTINATION', { into, settings: conflicts });
@@ -154,7 +155,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     const stage = path.join(work, 'stage');
     // Made here: requirements that install nothing leave pip no reason to create it.
     await mkdir(stage);
-    const pipArgs = ['-m', 'pip', 'install', '--target', stage, '--no-compile', ...(opts.noIndex ? ['--no-index'] : [])];
+    const report = path.join(work, 'pip-report.json');
+    const pipArgs = ['-m', 'pip', 'install', '--target', stage, '--no-compile', ...reportArgs(pipVersion, report), ...(opts.noIndex ? ['--no-index'] : [])];
     if (opts.indexUrl !== undefined) pipArgs.push('--index-url', opts.indexUrl);
     for (const index of opts.extraIndexUrls ?? []) pipArgs.push('--extra-index-url', index);
     for (const link of opts.findLinks ?? []) pipArgs.push('--find-links', link);
@@ -173,7 +175,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     say(`==> installed in ${seconds(started)}`);
 
     started = performance.now();
-    const installed = await readDistributions(stage);
+    const installed = withWheelFileTags(await readDistributions(stage), await readWheelFileTags(report));
     const binary = installed.filter((d) => d.binary);
     if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, path.relative(appDir, requirements));
     const host = await hostTags(interpreter.executable).catch(() => null);
@@ -288,9 +290,10 @@ function allows(version: string, specifier: string): boolean {
   }
 }
 
-async function assertHasPip(python: string, env: Record<string, string | undefined>): Promise<void> {
+/** pip's version ("23.0.1"; null when it says none), or APPPKG_VENDOR_NO_PIP. */
+async function assertHasPip(python: string, env: Record<string, string | undefined>): Promise<string | null> {
   const answer = await programOutput(python, ['-m', 'pip', '--version'], { env, timeoutMs: 60_000 });
-  if (answer.status === 0) return;
+  if (answer.status === 0) return /^pip (\S+)/.exec(answer.stdout.trim())?.[1] ?? null;
   const reason = answer.stderr.trim().split('\n').pop() || answer.message;
   throw new GatewayError('APPPKG_VENDOR_NO_PIP', { python, reason });
 }

@@ -2,17 +2,19 @@
 // its compiled files and the Debian package to use instead, and changes nothing; with
 // --allow-binary it keeps it and records its tag, and `check` refuses an interpreter that
 // cannot load it. The extension is built here with Debian's gcc for Debian's python3.
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 import { runIf } from '../helpers/skip.js';
-import { anotherPython, BUILD_PYTHON, buildWheels, canBuildExtensions, EXTENSION_REASON, pythonVersion, treeDigest } from './vendor-fixtures.js';
+import { spawnSync } from 'node:child_process';
+import { anotherPython, BUILD_PYTHON, BUILD_REASON, buildWheels, canBuildExtensions, canBuildWheels, EXTENSION_REASON, pythonVersion, treeDigest } from './vendor-fixtures.js';
 
 const test = suite('vendor: compiled distributions');
 const ifExtensions = runIf(test, canBuildExtensions, EXTENSION_REASON);
+const ifWheels = runIf(test, canBuildWheels, BUILD_REASON);
 // Another minor version of Python, which cannot load an extension built for BUILD_PYTHON's.
 const other = canBuildExtensions ? anotherPython(pythonVersion(BUILD_PYTHON)) : null;
 const ifOtherPython = runIf(test, canBuildExtensions && other !== null, canBuildExtensions ? `no Python 3.9+ here other than ${BUILD_PYTHON}'s version` : EXTENSION_REASON);
@@ -99,6 +101,32 @@ ifOtherPython('serve and --apps refuse such an interpreter with what check says,
   } finally {
     await stopGatewayChecked(gw);
   }
+});
+
+ifWheels('a wheel whose file name is tagged for one interpreter and platform is refused, though its WHEEL file says py3-none-any', async () => {
+  // pip chooses a wheel by its file name's tags, and only a file built here loads here: the
+  // name is what makes it non-portable, whatever the WHEEL file inside claims.
+  const tag = spawnSync(BUILD_PYTHON, ['-c', 'import sys, sysconfig; t = "cp%d%d" % sys.version_info[:2]; print("%s-%s-%s" % (t, t, sysconfig.get_platform().replace("-", "_").replace(".", "_")))'], { encoding: 'utf8' }).stdout.trim();
+  const renamed = join(work.path, 'renamed-wheels');
+  buildWheels(renamed, ['demo-words']);
+  renameSync(join(renamed, 'apppkg_demo_words-1.0-py3-none-any.whl'), join(renamed, `apppkg_demo_words-1.0-${tag}.whl`));
+  const words = join(work.path, 'words');
+  mkdirSync(words, { recursive: true });
+  writeFileSync(join(words, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  writeFileSync(join(words, 'requirements.txt'), 'apppkg-demo-words\n');
+  const offline = ['--find-links', renamed, '--no-index', '-e', envFile];
+
+  const r = await runCli(['vendor', words, ...offline], { ms: 180_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.ok(r.stderr.includes(`vendor: not portable, built for this interpreter and platform only: apppkg-demo-words 1.0 (${tag}); nothing was changed`), r.stderr);
+  assert.ok(!existsSync(join(words, 'vendor')), 'nothing was written');
+
+  const kept = await runCli(['vendor', words, '--allow-binary', ...offline], { ms: 180_000 });
+  assert.is(kept.status, 0, kept.stdout + kept.stderr);
+  const manifest = JSON.parse(readFileSync(join(words, 'vendor', '.apppkg-vendor.json'), 'utf8'));
+  const entry = manifest.distributions.find((d: any) => d.name === 'apppkg-demo-words');
+  assert.is(entry.binary, true);
+  assert.equal(entry.tags, [tag], 'the tag check holds the host to');
 });
 
 test.run();
