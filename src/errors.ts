@@ -5,7 +5,7 @@
 
 import path from 'node:path';
 import { countOf, listOf } from './count.js';
-import { shellWord } from './shell-words.js';
+import { shellLine, shellWord } from './shell-words.js';
 import { hangingLines } from './log/hanging-lines.js';
 
 export interface ErrorDetails {
@@ -47,13 +47,15 @@ const pipSettings = (v: unknown): { name: string; value: string; variable?: stri
 const listedProblems = (d: ErrorDetails): string => (d.problems?.length ? `: ${d.problems.map((p) => p.placedMessage).join('; ')}` : '');
 /** The app directory a hint's command names (`apppkg-gateway check DIR`): the real one when known. */
 const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) : 'DIR');
+/** The --environment and --state-dir the command line gave (cli/fix-options.ts), for a command to run again. */
+const appOptionsWords = (d: ErrorDetails): string => (Array.isArray(d.appOptions) && d.appOptions.length > 0 ? ` ${shellLine(d.appOptions.map(str))}` : '');
 /**
  * An uninstall whose drops on the host's servers stopped once something was gone (remove-services.ts
  * gives `dropped` and `left`): what is gone, what is still there, and that running it again finishes.
  */
 const stoppedHalfway = (d: ErrorDetails): string =>
   Array.isArray(d.dropped) && Array.isArray(d.left)
-    ? `; uninstall stopped halfway: it dropped ${listOf(d.dropped.map(str))}, and left ${listOf(d.left.map(str))}; once that is fixed, run \`apppkg-gateway uninstall ${appDirWord(d)}\` again to finish`
+    ? `; uninstall stopped halfway: it dropped ${listOf(d.dropped.map(str))}, and left ${listOf(d.left.map(str))}; once that is fixed, run \`apppkg-gateway uninstall ${appDirWord(d)}${appOptionsWords(d)}\` again to finish`
     : '';
 /**
  * Whose worker did not start: the app's name and directory first, which is what its reader looks
@@ -847,7 +849,7 @@ export const ERROR_CODES = {
   APPPKG_SERVICE_NOT_EMPTY: {
     summary: "`restore` found the app's database holding tables (or its Redis prefix holding keys), and did not overwrite it.",
     message: (d) => `restore of ${str(d.app)}: its ${str(d.kind)} database ${str(d.database)} is not empty (${str(d.found)})`,
-    hint: (d) => `run \`apppkg-gateway restore ${str(d.dir) || 'APP_DIR'} --from ${d.from ? shellWord(str(d.from)) : 'DIR'} --force\` to replace it (its current contents are lost; back them up first)`,
+    hint: (d) => `run \`apppkg-gateway restore ${str(d.dir) || 'APP_DIR'} --from ${d.from ? shellWord(str(d.from)) : 'DIR'} --force${appOptionsWords(d)}\` to replace it (its current contents are lost; back them up first)`,
     exitStatus: 1,
     example: { app: 'blog', kind: 'postgresql', database: 'apppkg_blog', found: '3 tables', dir: '/srv/apps/blog' },
   },

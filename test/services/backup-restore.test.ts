@@ -219,8 +219,9 @@ withServers('restore refused over a database that is not empty counts each kind:
   const refused = await cli(['restore', counted, '--from', to]);
   assert.is(refused.status, 1, refused.stdout + refused.stderr);
   assert.match(refused.stderr, /its postgresql database apppkg_counted is not empty \(1 table and 1 sequence\)/);
-  // The fix is the command to type: the backup it was given, not a placeholder.
-  assert.ok(refused.stderr.includes(`fix: run \`apppkg-gateway restore ${counted} --from ${to} --force\``), refused.stderr);
+  // The fix is the command to type: the backup it was given, not a placeholder, and the
+  // environment file and state root of this run (without them it restores another state root's app).
+  assert.ok(refused.stderr.includes(`fix: run \`apppkg-gateway restore ${counted} --from ${to} --force --environment ${envFile} --state-dir ${state}\``), refused.stderr);
   await sql(counted, 'CREATE VIEW v AS SELECT id FROM s');
   const again = await cli(['restore', counted, '--from', to]);
   assert.match(again.stderr, /is not empty \(1 table, 1 view and 1 sequence\)/);
@@ -253,7 +254,7 @@ withServers('uninstall stopped after the database was dropped (the role still ha
   assert.match(r.stderr, /drop of role apppkg_halfway on postgresql at \S+ failed: role "apppkg_halfway" cannot be dropped because some objects depend on it/);
   assert.not.match(r.stderr, /left as they were/);
   assert.match(r.stderr, /fix: .*uninstall stopped halfway: it dropped postgresql database apppkg_halfway, and left postgresql role apppkg_halfway, redis keys halfway:\*, redis user apppkg-halfway, the kept passwords \(.*services\/halfway\.json\) and .*apps\/halfway \(data, logs, tmp, venv\)/);
-  assert.match(r.stderr, /once that is fixed, run `apppkg-gateway uninstall .*halfway` again to finish/);
+  assert.ok(r.stderr.includes(`once that is fixed, run \`apppkg-gateway uninstall ${halfway} --environment ${envFile} --state-dir ${state}\` again to finish`), r.stderr);
   assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'apppkg_halfway'"), '0');
   assert.ok(existsSync(join(state, 'services', 'halfway.json')), 'the passwords are kept for the rest');
 

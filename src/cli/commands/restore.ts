@@ -1,6 +1,7 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { restoreApp } from '../../lifecycle/restore.js';
+import { withAppOptions } from '../fix-options.js';
 
 export const spec: CommandSpec = {
   name: 'restore',
@@ -24,13 +25,13 @@ export async function run(args: ParsedCommand): Promise<number> {
   if (args.positionals.length === 0 || typeof from !== 'string' || from === '') {
     throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR --from DIR', command: 'restore' });
   }
-  await restoreApp({
+  await withAppOptions(args.values, () => restoreApp({
     dir: args.positionals[0],
     from,
     force: args.values.force === true,
     environmentFile: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
     say: (line) => process.stdout.write(`${line}\n`),
-  });
+  }));
   return 0;
 }

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { uninstallApp } from '../../lifecycle/uninstall.js';
+import { withAppOptions } from '../fix-options.js';
 
 export const spec: CommandSpec = {
   name: 'uninstall',
@@ -21,7 +22,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR (uninstall never guesses the app)', command: 'uninstall' });
   }
   const yes = args.values.yes === true;
-  await uninstallApp({
+  await withAppOptions(args.values, () => uninstallApp({
     dir: args.positionals[0],
     environmentFile: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
@@ -40,6 +41,6 @@ export async function run(args: ParsedCommand): Promise<number> {
         rl.close();
       }
     },
-  });
+  }));
   return 0;
 }
