@@ -3,6 +3,7 @@
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { GatewayError, isGatewayError } from '../errors.js';
+import { shellLine } from '../shell-words.js';
 import { credentialsFile, forgetCredentials, readCredentials, serviceOwner } from './credentials-store.js';
 import { newDropProgress } from './drop-progress.js';
 import { appDatabaseName, dropAppDatabase, parsePostgresUrl, probePostgres } from './postgresql-server.js';
@@ -47,6 +48,9 @@ export async function removeServices(scope: RemoveServicesOptions): Promise<stri
   const database = appDatabaseName(desc.name);
   const redisUser = appRedisUserName(desc.name);
   const progress = newDropProgress();
+  // Without the environment file the servers are out of reach: the command that reaches them,
+  // with this state root, whose id the server's objects carry (another state root may not drop them).
+  const again = `\`${shellLine(['apppkg-gateway', 'uninstall', desc.dir])} --environment FILE ${shellLine(['--state-dir', scope.stateRoot])}\``;
   let stage: 'postgresql' | 'redis' = 'postgresql';
   try {
     if (pg !== null) {
@@ -57,7 +61,7 @@ export async function removeServices(scope: RemoveServicesOptions): Promise<stri
       const made = gone.others.length === 0 ? '' : `, and the database${gone.others.length === 1 ? '' : 's'} it made: ${gone.others.join(', ')}`;
       if (what !== '') dropped(`postgresql ${what} ${database}${made}`);
     } else if (creds.postgresql) {
-      scope.say?.(`==> ${desc.name} had a PostgreSQL database, but services.postgresql is not set: drop ${database} by hand`);
+      scope.say?.(`==> ${desc.name} had a PostgreSQL database, but services.postgresql is not set: its database and role ${database} are left on the server; run ${again} with the environment file that sets services.postgresql to drop them, or drop them by hand`);
     }
     stage = 'redis';
     if (redis !== null) {
@@ -65,7 +69,7 @@ export async function removeServices(scope: RemoveServicesOptions): Promise<stri
       unwatchRedisUser(desc.name);
       if (await dropRedisUser(redis, owner, progress)) dropped(`redis user ${redisUser} and its keys`);
     } else if (creds.redis) {
-      scope.say?.(`==> ${desc.name} had a Redis user, but services.redis is not set: remove ${redisUser} by hand`);
+      scope.say?.(`==> ${desc.name} had a Redis user, but services.redis is not set: its user ${redisUser} and keys ${appRedisPrefix(desc.name)}* are left on the server; run ${again} with the environment file that sets services.redis to remove them, or remove them by hand`);
     }
   } catch (err) {
     if (progress.done.length === 0 || !isGatewayError(err)) throw err;

@@ -267,6 +267,26 @@ withServers('uninstall stopped after the database was dropped (the role still ha
   assert.not.ok(existsSync(join(state, 'apps', 'halfway')));
 });
 
+withServers('uninstall without the environment file says what it left on the servers and the command that drops it, which does', async () => {
+  const forgot = addPackage(work.path, 'services-probe', 'forgot');
+  await sql(forgot, 'SELECT 1');
+  // SPEC 3's `uninstall APP_DIR`, the --environment FILE that names the servers forgotten.
+  const r = await runCli(['uninstall', forgot, '--yes', '--state-dir', state], { ms: 90_000, env: { APPPKG_STATE_DIR: state } });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const again = `run \`apppkg-gateway uninstall ${forgot} --environment FILE --state-dir ${state}\` with the environment file that sets`;
+  assert.ok(r.stdout.includes(`forgot had a PostgreSQL database, but services.postgresql is not set: its database and role apppkg_forgot are left on the server; ${again} services.postgresql to drop them`), r.stdout);
+  assert.ok(r.stdout.includes(`forgot had a Redis user, but services.redis is not set: its user apppkg-forgot and keys forgot:* are left on the server; ${again} services.redis to remove them`), r.stdout);
+  assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'apppkg_forgot'"), '1');
+
+  // The command it gives, with the environment file: the state root's objects, dropped.
+  const finished = await cli(['uninstall', forgot, '--yes']);
+  assert.is(finished.status, 0, finished.stdout + finished.stderr);
+  assert.match(finished.stdout, /dropped postgresql database and role apppkg_forgot/);
+  assert.match(finished.stdout, /dropped redis user apppkg-forgot and its keys/);
+  assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'apppkg_forgot'"), '0');
+  assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_forgot'"), '0');
+});
+
 withServers('sqlite: the default needs no server; DATABASE_URL points into the data directory', async () => {
   const plain = addPackage(work.path, 'services-probe', 'plain', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: sql\n']] });
   // No environment file at all: `sql` falls back to SQLite.
