@@ -127,15 +127,16 @@ export function emptyHostEnvironment(): HostEnvironment {
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
 /**
- * `512MB`, `1.5G`, `10 MiB`, `4096` -> bytes. Units are binary whatever their spelling
+ * `512MB`, `1.5G`, `10 MiB`, `512Mi`, `4096` -> bytes. Units are binary whatever their spelling
  * (1MB = 1024*1024), as nginx's client_max_body_size and uWSGI's limits read them.
- * Returns null for text that is not a size.
+ * Returns null for text that is not a size. It reads every spelling the schema's pattern lets
+ * through (Kubernetes' `Mi` included): one it let through and this did not read was no limit.
  */
 export function parseSize(value: string | number): number | null {
   if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : null;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(value);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])i?b?|b)?\s*$/i.exec(value);
   if (!match) return null;
-  return Math.round(Number(match[1]) * UNITS[match[2].toLowerCase()]);
+  return Math.round(Number(match[1]) * UNITS[(match[2] ?? '').toLowerCase()]);
 }
 
 /** A setting's value as the app will see it: numbers and booleans as written in the file. */

@@ -383,4 +383,17 @@ test('parseSize: binary units, any spelling', () => {
   assert.is(parseSize('-1MB'), null);
 });
 
+// The schema lets `512Mi` (Kubernetes' spelling) through; a size it accepts but parseSize did not
+// read left the app with no max_memory at all, never recycled, with nothing said.
+test('every unit the schema accepts is read as a size: 512Mi, 1Gi, 64Ki too', async () => {
+  const spellings: Array<[string, number]> = [['512Mi', 512 * 1024 ** 2], ['1Gi', 1024 ** 3], ['64Ki', 64 * 1024], ['2Ti', 2 * 1024 ** 4], ['512MiB', 512 * 1024 ** 2], ['512mb', 512 * 1024 ** 2]];
+  for (const [written, bytes] of spellings) {
+    const env = await loadEnvironmentFile(await envFile(`apps:\n  blog:\n    max_memory: ${written}\n    max_body: ${written}\n`));
+    assert.is(env.apps.blog.maxMemory, bytes, `max_memory: ${written}`);
+    assert.is(env.apps.blog.maxBody, bytes, `max_body: ${written}`);
+  }
+  const mail = await loadEnvironmentFile(await envFile('mail: {listen: 127.0.0.1:2525, max_size: 10Mi}\n'));
+  assert.is(mail.mail?.maxSize, 10 * 1024 ** 2);
+});
+
 test.run();
