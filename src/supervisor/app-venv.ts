@@ -1,4 +1,4 @@
-// Under --apps, an app with `pip:` gets its virtualenv as `apppkg-gateway install` builds it
+// Under --apps and serve, an app with `pip:` gets its virtualenv as `apppkg-gateway install` builds it
 // (lifecycle/install-venv.ts: offline, into a new directory): on its first install, and when a
 // new version's requirements or interpreter differ from the venv's stamp. Without this an app
 // copied under --apps was refused with ModuleNotFoundError while `check` knew that `install`

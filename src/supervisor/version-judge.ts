@@ -376,7 +376,9 @@ export class VersionJudge {
         return ctx;
       });
       let ctx = await resolve();
-      if (!development && desc.pip) {
+      // serve too (SPEC §2.1: the venv is on sys.path when pip is used): without it an app
+      // whose requirements --apps installs failed under serve on its first import.
+      if (desc.pip) {
         const log = new AppLog(ctx.appEnv.logDir, appLogOptions(ctx));
         venv = await buildAppVenv(ctx, log, this.opts.say).finally(() => log.end());
         // The environment was resolved before this venv existed: its python is now the new build's.

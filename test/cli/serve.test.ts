@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { openSocket } from '../helpers/websocket.js';
+import { makeWheel } from '../lifecycle/lifecycle-apps.js';
 
 const test = suite('cli serve');
 const state = tempDir('apppkg-serve-state-');
@@ -354,6 +355,42 @@ test('issue 13 item 5: serve runs commands.install on the first run of an app, a
     assert.is((await getJson(`${gw.url}/`)).installed, 'ran\n', 'the hook ran once, not at every start');
     assert.not.match(gw.output(), /running commands\.install/);
     await gw.stop();
+  } finally {
+    work.remove();
+    fresh.remove();
+  }
+});
+
+// SPEC §2.1: sys.path holds the virtualenv when `pip:` is used. serve ran commands.install on
+// the first run but built no venv, so an app whose requirements --apps would install failed
+// under serve with a bare ModuleNotFoundError and a fix that pointed at the traceback.
+test('serve builds the virtualenv of an app with pip: on its first run, as --apps does: its sys.path has it after the app directory', async () => {
+  const work = tempDir('apppkg-serve-venv-');
+  const fresh = tempDir('apppkg-serve-venv-state-');
+  try {
+    const dir = join(work.path, 'shop');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+    writeFileSync(join(dir, 'requirements.txt'), 'thepkg==1.0\n');
+    writeFileSync(join(dir, 'wsgi.py'), [
+      'import json, sys, thepkg',
+      'def application(environ, start_response):',
+      '    start_response("200 OK", [("Content-Type", "application/json")])',
+      '    return [json.dumps({"version": thepkg.VERSION, "file": thepkg.__file__, "path": sys.path}).encode()]',
+      '',
+    ].join('\n'));
+    makeWheel(dir, 'thepkg', '1.0');
+    const gw = await startCli(['serve', dir, '--port', '0', '--state-dir', fresh.path], { ms: 120_000 });
+    running.push(gw);
+    const got = await getJson(`${gw.url}/`);
+    assert.is(got.version, '1.0');
+    const venv = join(fresh.path, 'apps', 'shop', 'venv');
+    const site = (got.path as string[]).findIndex((p) => p.startsWith(venv) || p.includes('/venv-'));
+    assert.ok(site > 0, `the venv's site-packages on sys.path: ${JSON.stringify(got.path)}`);
+    assert.is(got.path[0], dir, 'the app directory first');
+    assert.ok((got.path as string[]).slice(site + 1).some((p) => /python3\.\d+$/.test(p)), 'the interpreter\'s own after it');
+    assert.ok(existsSync(venv), 'kept for the next run');
+    assert.is(await gw.stop(), 0);
   } finally {
     work.remove();
     fresh.remove();
