@@ -1,7 +1,9 @@
 // Which interpreters this host has: `python3` on PATH, the system `/usr/bin/python3`, every
-// `python3.N` on PATH and in the usual directories, each file asked once per process (through
-// the probe cache, probe-cache.ts) and merged with the others that are the same interpreter.
+// `python3.N` on PATH, in the usual directories and in pyenv's versions, each file asked once
+// per process (through the probe cache, probe-cache.ts) and merged with the others that are the
+// same interpreter.
 
+import { existsSync, type Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +18,32 @@ export const SYSTEM_PYTHON = '/usr/bin/python3';
 /** Directories searched for `python3.N` besides PATH (a service's PATH is often short). */
 const EXTRA_DIRS = ['/usr/bin', '/usr/local/bin'];
 
+/**
+ * The `bin` of each version pyenv installed, when its shims directory is on PATH: a shim of a
+ * version not enabled (`pyenv global`) fails ("pyenv: python3.12: command not found") though the
+ * host has that interpreter (SPEC §1.3: `python:` picks among the host's). Links in `versions/`
+ * (pyenv-virtualenv's environments) and directories with a pyvenv.cfg are virtualenvs, not
+ * interpreters of the host.
+ */
+async function pyenvVersionDirs(pathDirs: string[]): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const shims of pathDirs.filter((d) => path.basename(d) === 'shims')) {
+    const versions = path.join(path.dirname(shims), 'versions');
+    let entries: Dirent[];
+    try {
+      entries = await readdir(versions, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    // 3.9.18 before 3.10.13, as python3.N are ordered in a directory.
+    entries.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+    for (const entry of entries.filter((e) => e.isDirectory())) {
+      if (!existsSync(path.join(versions, entry.name, 'pyvenv.cfg'))) dirs.push(path.join(versions, entry.name, 'bin'));
+    }
+  }
+  return dirs;
+}
+
 /** Candidate `[name, file]` pairs in preference order: python3 on PATH, the system one, then python3.N. */
 async function candidates(pathEnv: string): Promise<Array<[string, string]>> {
   const pathDirs = pathEnv.split(path.delimiter).filter((d) => path.isAbsolute(d));
@@ -23,7 +51,7 @@ async function candidates(pathEnv: string): Promise<Array<[string, string]>> {
   const onPath = await which('python3', pathDirs);
   if (onPath) found.push(['python3', onPath]);
   if (await isExecutableFile(SYSTEM_PYTHON)) found.push([SYSTEM_PYTHON, SYSTEM_PYTHON]);
-  for (const dir of [...new Set([...pathDirs, ...EXTRA_DIRS])]) {
+  for (const dir of [...new Set([...pathDirs, ...EXTRA_DIRS, ...(await pyenvVersionDirs(pathDirs))])]) {
     let entries: string[];
     try {
       entries = await readdir(dir);
@@ -90,7 +118,10 @@ async function discover(pathEnv: string): Promise<Discovery> {
     if (seen) c.names.forEach((n) => addName(seen.names, n));
     else byInterpreter.set(key, toInterpreter(c.names, result));
   }
-  return { interpreters: [...byInterpreter.values()], failed };
+  const interpreters = [...byInterpreter.values()];
+  // A pyenv shim that failed for a version found in pyenv's versions is no failure to report.
+  const foundNames = new Set(interpreters.flatMap((i) => i.names));
+  return { interpreters, failed: failed.filter((c) => !c.names.every((n) => foundNames.has(n))) };
 }
 
 async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -1,7 +1,7 @@
 // Real interpreters on this host: pyenv's (or whatever) `python3` on PATH and Debian's /usr/bin/python3.
 import { execFileSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { chmod, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { rcompare } from '@renovatebot/pep440';
@@ -89,16 +89,19 @@ runIf(test, micro !== '0', `needs a python3 on PATH of a release after ${major}.
   '"==3.11" and "<=3.11" leave out 3.11.7 (PEP 440 reads 3.11.0): the fix is the series\' spelling, "==3.11.*" or "<3.12"',
   async () => {
     const series = `${major}.${minor}`;
-    const exact = await expectError(pickInterpreter({ python: `==${series}`, deb: [] }), 'APPPKG_PY_NO_INTERPRETER');
+    // PATH = the directory of python3 alone: pyenv's other versions (a 3.10 satisfies "<=3.11")
+    // are found only behind its shims directory.
+    const pathEnv = path.dirname(onPath.executable);
+    const exact = await expectError(pickInterpreter({ python: `==${series}`, deb: [] }, { pathEnv }), 'APPPKG_PY_NO_INTERPRETER');
     assert.match(exact.hint, `so "==${series}" leaves out the later releases of its series`);
     assert.match(exact.hint, `write python: "==${series}.*" in app.yaml`);
-    const upTo = await expectError(pickInterpreter({ python: `>=3,<=${series}`, deb: [] }), 'APPPKG_PY_NO_INTERPRETER');
+    const upTo = await expectError(pickInterpreter({ python: `>=3,<=${series}`, deb: [] }, { pathEnv }), 'APPPKG_PY_NO_INTERPRETER');
     assert.match(upTo.hint, `write python: ">=3,<${major}.${Number(minor) + 1}" in app.yaml`);
     // The environment file's choice, judged against the same requirement.
     const chosen = await expectError(pickInterpreter({ python: `==${series}`, deb: [] }, { override: onPath.executable }), 'APPPKG_PY_NO_INTERPRETER');
     assert.match(chosen.hint, `write python: "==${series}.*" in app.yaml`);
     // A series no interpreter here is of keeps the general fix.
-    const other = await expectError(pickInterpreter({ python: '==2.7', deb: [] }), 'APPPKG_PY_NO_INTERPRETER');
+    const other = await expectError(pickInterpreter({ python: '==2.7', deb: [] }, { pathEnv }), 'APPPKG_PY_NO_INTERPRETER');
     assert.match(other.hint, 'python3.N');
   },
 );
@@ -151,6 +154,30 @@ test('the candidates are listed by version, numerically: python3.6 before python
   const err = await expectError(pickInterpreter({ python: '>=3.14', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_NO_INTERPRETER');
   assert.match(err.message, `python3.6, python3.9, python3.10, python3.12 (all in ${dir}): cannot be run, each: pyenv: <name>: command not found`);
 });
+
+// SPEC 1.3: `python:` picks among the interpreters the host has. pyenv installs each version
+// under PYENV_ROOT/versions/V/bin, and its shim of a version not enabled (`pyenv global`) fails
+// ("pyenv: python3.12: command not found"): a host with 3.12 installed refused python: ">=3.12".
+runIf(test, system === null || onPath.version !== system.version, 'needs a python3 on PATH of another version than the system one')(
+  'a pyenv version not enabled is found under PYENV_ROOT/versions behind its failing shim, and the shim is not said to fail',
+  async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'apppkg-pyenv-'));
+    temps.push(root);
+    const name = `python${major}.${minor}`;
+    await mkdir(path.join(root, 'shims'));
+    const shim = path.join(root, 'shims', name);
+    await writeFile(shim, `#!/bin/sh\necho "pyenv: ${name}: command not found" >&2\nexit 127\n`);
+    await chmod(shim, 0o755);
+    await mkdir(path.join(root, 'versions', onPath.version, 'bin'), { recursive: true });
+    await symlink(realpathSync(onPath.executable), path.join(root, 'versions', onPath.version, 'bin', name));
+    const picked = await pickInterpreter({ python: `==${onPath.version}`, deb: [] }, { pathEnv: path.join(root, 'shims') });
+    assert.is(picked.version, onPath.version);
+    assert.is(realpathSync(picked.executable), realpathSync(onPath.executable));
+    const err = await expectError(pickInterpreter({ python: '>=99', deb: [] }, { pathEnv: path.join(root, 'shims') }), 'APPPKG_PY_NO_INTERPRETER');
+    assert.match(err.message, `${name} ${onPath.version}`);
+    assert.not.match(err.message, 'command not found', 'the shim of a version found is no failure');
+  },
+);
 
 runIf(test, system !== null && onPath.version !== system.version, `needs ${SYSTEM_PYTHON} and a python3 on PATH of another version`)(
   'with deb packages, an interpreter that satisfies the specifier but is not the system one is said to be not eligible',
