@@ -117,6 +117,8 @@ test('bad usage exits 2 and says how to get help', async () => {
     [['logs', 'blog', '--lines', 'all'], 'give --lines a whole number of at least 0, e.g. --lines 100'],
     [['--apps', EXAMPLES, '--grace', '30s'], 'give --grace a number of seconds (a fraction is fine), e.g. --grace 30'],
     [['--apps', EXAMPLES, '--max-workers', 'many'], 'give --max-workers a whole number of at least 1, e.g. --max-workers 8'],
+    // The peers after a space, as another flag's value: said as "unexpected argument" with --help only.
+    [['--apps', EXAMPLES, '--trust-proxy', '10.0.0.1,loopback'], 'write --trust-proxy=10.0.0.1,loopback: its peers follow "=" (--trust-proxy alone trusts any peer)'],
     // Empty (an unset shell variable) is no 0, nor are forms Number() reads: 0 seconds of grace
     // cut every request at the stop, and a --watch-interval of 0 never rescans.
     ...(['--grace', '--watch-interval', '--settle'] as const).flatMap((flag) =>

@@ -15,7 +15,16 @@ export const spec: CommandSpec = {
   summary: 'Serve every app package under DIR behind one listener (APPPKG_ENV=production).',
   usage: 'apppkg-gateway --apps DIR [--listen ADDR]... [--admin ADDR] [--admin-token FILE] [--environment FILE] [--trust-proxy[=ADDR,...]]',
   // `--trust-proxy` alone trusts every peer; `--trust-proxy=ADDR,...` only those.
-  normalizeArgv: (argv) => argv.map((a) => (a === '--trust-proxy' ? '--trust-proxy=*' : a)),
+  normalizeArgv: (argv) =>
+    argv.map((a, i) => {
+      if (a !== '--trust-proxy') return a;
+      // The peers written after a space (as --listen takes its value) were an "unexpected argument".
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('-')) {
+        throw new GatewayError('APPPKG_USAGE', { reason: `--trust-proxy: its peers follow "=", found ${JSON.stringify(next)} after a space`, command: '', fix: `write --trust-proxy=${next}: its peers follow "=" (--trust-proxy alone trusts any peer)` });
+      }
+      return '--trust-proxy=*';
+    }),
   optionHelp: [
     ['--apps DIR', 'the directory holding the app packages (each a directory with app.yaml)'],
     ['-l, --listen ADDR', 'PORT, HOST:PORT, its http://HOST:PORT/ URL or unix:/path; repeatable (default 127.0.0.1:8000)'],
