@@ -13,6 +13,7 @@ import { appLogOptions, prepareRefusalLog, resolveApp, type AppContext, type Run
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
+import { checkPip } from '../environment/checks.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
@@ -377,8 +378,10 @@ export class VersionJudge {
       });
       let ctx = await resolve();
       // serve too (SPEC §2.1: the venv is on sys.path when pip is used): without it an app
-      // whose requirements --apps installs failed under serve on its first import.
-      if (desc.pip) {
+      // whose requirements --apps installs failed under serve on its first import. Not when
+      // serve finds every requirement already there (in the interpreter, before any install):
+      // a developer's own installs keep serving as they did, with no offline pip to satisfy.
+      if (desc.pip && !(development && (await checkPip(desc, ctx.interpreter, { stateRoot: this.opts.stateDir })).ok)) {
         const log = new AppLog(ctx.appEnv.logDir, appLogOptions(ctx));
         venv = await buildAppVenv(ctx, log, this.opts.say).finally(() => log.end());
         // The environment was resolved before this venv existed: its python is now the new build's.

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -391,6 +392,21 @@ test('serve builds the virtualenv of an app with pip: on its first run, as --app
     assert.ok((got.path as string[]).slice(site + 1).some((p) => /python3\.\d+$/.test(p)), 'the interpreter\'s own after it');
     assert.ok(existsSync(venv), 'kept for the next run');
     assert.is(await gw.stop(), 0);
+
+    // Requirements already met where the app runs (here by its vendored paths:): no venv, as
+    // before, so a developer's own installs need no offline pip.
+    const met = join(work.path, 'met');
+    mkdirSync(join(met, 'vendor'), { recursive: true });
+    writeFileSync(join(met, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\npaths: [vendor]\n');
+    writeFileSync(join(met, 'requirements.txt'), 'thepkg==1.0\n');
+    cpSync(join(dir, 'wsgi.py'), join(met, 'wsgi.py'));
+    execFileSync('python3', ['-m', 'zipfile', '-e', makeWheel(work.path, 'thepkg', '1.0'), join(met, 'vendor')], { timeout: 30_000 });
+    const vendored = await startCli(['serve', met, '--port', '0', '--state-dir', fresh.path], { ms: 60_000 });
+    running.push(vendored);
+    assert.is((await getJson(`${vendored.url}/`)).version, '1.0');
+    assert.not.ok(existsSync(join(fresh.path, 'apps', 'met', 'venv')), 'no venv built for requirements already met');
+    assert.not.match(vendored.output(), /creating venv/);
+    assert.is(await vendored.stop(), 0);
   } finally {
     work.remove();
     fresh.remove();
