@@ -18,6 +18,7 @@ import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
 import { prepareStateRoot } from './environment/state-root.js';
 import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
+import { userNotAppliedWarnings } from './environment/run-as.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
 import { GatewayError, isGatewayError } from './errors.js';
 import { checkGatewayOptions, sayOnStderr, type CheckedStart, type GatewayOptions } from './gateway-options.js';
@@ -222,7 +223,7 @@ export class Gateway {
       }
     }
     if (!single) gateway.sayWhenNoApps(dir, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');
-    if (!single) for (const line of unknownAppWarnings(hostEnv, registry.knownNames, dir)) say(line);
+    if (!single) for (const line of [...unknownAppWarnings(hostEnv, registry.knownNames, dir), ...userNotAppliedWarnings(hostEnv, process.getuid?.())]) say(line);
     if (single && options.reload) {
       gateway.watcher = watchForReload(dir, registry, front, say);
     }

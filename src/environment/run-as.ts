@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
-import type { FilePlace } from './host-file.js';
+import { keyLabel, type YamlPath } from '../description/yaml-file.js';
+import type { FilePlace, HostEnvironment } from './host-file.js';
 
 export interface RunAs {
   user: string;
@@ -80,4 +81,23 @@ export function assertCanExecute(python: string, runAs: RunAs): void {
     const reason = (r.error as NodeJS.ErrnoException | undefined)?.code ?? `exit status ${r.status}`;
     throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: python, reason: `user ${runAs.user} cannot run it (${reason})` });
   }
+}
+
+/**
+ * One line per `user:` of `hostEnv` (under `defaults:` or an app) when the gateway is not root
+ * (`uid` not 0): it cannot switch users, so every app runs as the gateway's own user, and a
+ * `user: blog` applied to nothing left the host thinking its apps were kept apart. [] as root.
+ */
+export function userNotAppliedWarnings(hostEnv: HostEnvironment, uid: number | undefined): string[] {
+  if (uid === undefined || uid === 0) return [];
+  const named: Array<[YamlPath, string]> = [];
+  if (hostEnv.defaults.user !== null) named.push([['defaults', 'user'], hostEnv.defaults.user]);
+  for (const [name, app] of Object.entries(hostEnv.apps)) if (app.user !== null) named.push([['apps', name, 'user'], app.user]);
+  const self = passwd().find((u) => u.uid === uid)?.name ?? `uid ${uid}`;
+  return named.map(([at, user]) => {
+    const key = keyLabel(at);
+    const place = hostEnv.places[key];
+    const where = place ? `${place.file}:${place.line}:${place.column}: ` : hostEnv.file ? `${hostEnv.file}: ` : '';
+    return `${where}${key}: ${user} is not applied: the gateway runs as ${self}, not root, and cannot switch users, so the apps run as ${self}; start it as root (the shipped systemd unit does) for each app to run as its user`;
+  });
 }

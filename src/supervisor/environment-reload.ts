@@ -8,6 +8,7 @@
 // apply the configuration.
 import { appChanges, keysNeedingGatewayRestart } from '../environment/environment-changes.js';
 import { loadEnvironmentFile, type AppOverrides } from '../environment/host-file.js';
+import { userNotAppliedWarnings } from '../environment/run-as.js';
 import { unknownAppWarnings } from '../environment/unknown-apps.js';
 import type { Registry } from './registry.js';
 
@@ -77,6 +78,6 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
   await registry.useEnvironment(after, Object.keys(report.restarted), opts.rescan === true);
   // After the registry's look at the apps directory, not a look of its own: an app deployed
   // together with its new entry (the way one is added) is known by then, and its entry is no mistake.
-  if (opts.appsDir) for (const line of unknownAppWarnings(after, registry.knownNames, opts.appsDir)) opts.say(line);
+  if (opts.appsDir) for (const line of [...unknownAppWarnings(after, registry.knownNames, opts.appsDir), ...userNotAppliedWarnings(after, process.getuid?.())]) opts.say(line);
   return report;
 }
