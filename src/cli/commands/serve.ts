@@ -13,7 +13,7 @@ export const spec: CommandSpec = {
   name: 'serve',
   summary:
     'Serve one app, mounted at /, for development (APPPKG_ENV=development: tracebacks in 500 answers).\n' +
-    "Builds its virtualenv (pip:) and runs commands.install on the app's first run; your environment is passed on beneath the app's variables.",
+    "Builds its virtualenv (pip: requirements not installed yet) and runs commands.install on the app's first run; your environment is passed on beneath the app's variables.",
   usage: 'apppkg-gateway serve [APP_DIR] [--port N] [--host HOST] [--reload] [--workers N] [--threads N] [--hook-timeout SECONDS] [--environment FILE] [--state-dir DIR]',
   optionHelp: [
     ['-p, --port N', 'port to listen on (default 8000; 0 picks a free one)'],
