@@ -8,7 +8,9 @@
 // As strict as llhttp about the framing itself, since a body whose end two parsers see at
 // different places is how requests are smuggled: hex digits and nothing else before an
 // extension or the CRLF, no bare CR or LF anywhere, CRLF after each chunk's data, no size past
-// 2^53, lines of bounded length.
+// 2^53, lines of bounded length. Whitespace in a chunk-size line is taken where RFC 9112 §7.1.1
+// puts BWS, as nginx and uvicorn with httptools take it (with h11, uvicorn refuses `3 ;a=1`),
+// and nowhere else (CHUNK_WHITESPACE).
 
 /** A chunk-size line, extensions included, longer than this is refused. */
 const MAX_LINE = 4096;
@@ -17,6 +19,16 @@ const MAX_TRAILERS = 16 * 1024;
 export const TRAILERS_TOO_LONG = 'the trailer section is longer than 16 KiB';
 /** A bare LF (or CR without it) where a chunk-size line ends: after the size, or an extension. */
 const SIZE_LINE_END = 'a chunk-size line does not end in CRLF';
+/**
+ * Whitespace where chunk-ext's ABNF has no BWS: `chunk = chunk-size [ chunk-ext ] CRLF`,
+ * `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`. Each BWS is
+ * followed by `;`, a name, `=` or a value, so whitespace that ends the line (`3 <CRLF>`,
+ * `3;a=b <CRLF>`) is none, nor is any inside a name or a token value (`;a=b c`). The same words
+ * as node:http's 400 (net/request-head.ts), whose parser takes BWS only before the first `;`
+ * and refuses the rest at the whitespace itself: a refusal after BWS says this, whatever comes
+ * next, or the answer would depend on which read the octet after the whitespace came in.
+ */
+export const CHUNK_WHITESPACE = 'whitespace in a chunk extension is not accepted here: send the chunk size and its extensions without spaces (3;name=value)';
 /** Sizes at or past this are refused: 13 hex digits, the last 2^52 (Number stays exact). */
 const MAX_SIZE = 2 ** 52;
 
@@ -25,10 +37,16 @@ const enum State {
   SizeStart,
   /** More hex digits, or `;` (an extension), or CR. */
   Size,
-  /** An extension's name (a token), after its `;`. */
+  /** BWS after the size: only `;` may end it. */
+  SizeSpace,
+  /** An extension's name (a token), after its `;` and BWS. */
   ExtName,
+  /** BWS after a name: `=`, or `;`. */
+  ExtNameSpace,
   /** The first octet of an extension's value, after its `=`: a token's, or a quote. */
   ExtValue,
+  /** BWS after `=`: the value, or (none, as `;a=`) `;`. */
+  ExtValueSpace,
   /** More of a token value. */
   ExtToken,
   /** Inside a quoted-string value. */
@@ -37,6 +55,8 @@ const enum State {
   ExtEscaped,
   /** After a quoted-string's closing quote: `;` or CR. */
   ExtQuoteEnd,
+  /** BWS after a value: `;`. */
+  ExtEndSpace,
   /** LF after a chunk-size line. */
   SizeLf,
   /** Chunk data: `left` more bytes. */
@@ -61,6 +81,7 @@ const enum State {
 const CR = 0x0d;
 const LF = 0x0a;
 const HTAB = 0x09;
+const SP = 0x20;
 const SEMICOLON = 0x3b;
 const EQUALS = 0x3d;
 const QUOTE = 0x22;
@@ -91,6 +112,8 @@ export class ChunkedBody {
   private lineLength = 0;
   /** Octets of the extension name being read (one of none is refused). */
   private extNameLength = 0;
+  /** BWS came after the extension's `;`. */
+  private extSpaced = false;
   private trailerLength = 0;
   /** Why the body cannot be read, once it cannot. */
   problem: string | null = null;
@@ -132,8 +155,8 @@ export class ChunkedBody {
           return i;
       }
       const c = data[i++];
-      // The states from Size to ExtQuoteEnd are the rest of a chunk-size line.
-      if (this.state >= State.Size && this.state <= State.ExtQuoteEnd && ++this.lineLength > MAX_LINE) {
+      // The states from Size to ExtEndSpace are the rest of a chunk-size line.
+      if (this.state >= State.Size && this.state <= State.ExtEndSpace && ++this.lineLength > MAX_LINE) {
         return this.fail('a chunk-size line is too long', i);
       }
       // And those from TrailerStart to TrailerLf, the trailer section's.
@@ -157,27 +180,57 @@ export class ChunkedBody {
           } else if (c === SEMICOLON) this.startExtension();
           else if (c === CR) this.state = State.SizeLf;
           else if (c === LF) return this.fail(SIZE_LINE_END, i);
+          else if (c === SP || c === HTAB) this.state = State.SizeSpace;
           else return this.fail('a chunk size is not a hexadecimal number', i);
           break;
         }
-        // chunk-ext = *( ";" ext-name [ "=" ( token / quoted-string ) ] ), with no whitespace
-        // around its parts: what llhttp takes (RFC 9112 §7.1.1 allows BWS; llhttp does not).
+        // What node:http says of the same octets, its parser taking whitespace here too: a
+        // size's bad octet stays one (`3 x`), and the line's end is CRLF. Only `3 <CRLF>` it
+        // serves (llhttp's leniency for spaces after a size takes them before CR too).
+        case State.SizeSpace:
+          if (c === SEMICOLON) this.startExtension();
+          else if (c === CR) return this.fail(CHUNK_WHITESPACE, i);
+          else if (c === LF) return this.fail(SIZE_LINE_END, i);
+          else if (c !== SP && c !== HTAB) return this.fail('a chunk size is not a hexadecimal number', i);
+          break;
+        // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] ).
         case State.ExtName:
           if (isTokenOctet(c)) this.extNameLength++;
+          else if (this.extNameLength === 0 && (c === SP || c === HTAB)) this.extSpaced = true;
+          else if (this.extSpaced && this.extNameLength === 0) return this.fail(CHUNK_WHITESPACE, i);
           else if (c === SEMICOLON && this.extNameLength === 0) break; // `;;a`, as llhttp takes it
           else if (this.extNameLength === 0) return this.fail('a chunk extension has no name', i);
           else if (c === EQUALS) this.state = State.ExtValue;
+          else if (c === SP || c === HTAB) this.state = State.ExtNameSpace;
           else if (!this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension is malformed', i);
+          break;
+        case State.ExtNameSpace:
+          if (c === EQUALS) this.state = State.ExtValue;
+          else if (c === SEMICOLON) this.startExtension();
+          else if (c !== SP && c !== HTAB) return this.fail(CHUNK_WHITESPACE, i);
           break;
         case State.ExtValue:
           if (c === QUOTE) this.state = State.ExtQuoted;
           else if (isTokenOctet(c)) this.state = State.ExtToken;
+          else if (c === SP || c === HTAB) this.state = State.ExtValueSpace;
           // `;a=` ended there (CR, or `;` and the next): llhttp takes the empty value, as nginx,
           // which reads no extension, does; the line's end is not in doubt.
           else if (!this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension value is malformed', i);
           break;
+        // `;a= ;b` is `;a=` (taken, above) and BWS before the next `;`.
+        case State.ExtValueSpace:
+          if (c === QUOTE) this.state = State.ExtQuoted;
+          else if (isTokenOctet(c)) this.state = State.ExtToken;
+          else if (c === SEMICOLON) this.startExtension();
+          else if (c !== SP && c !== HTAB) return this.fail(CHUNK_WHITESPACE, i);
+          break;
         case State.ExtToken:
-          if (!isTokenOctet(c) && !this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension value is malformed', i);
+          if (c === SP || c === HTAB) this.state = State.ExtEndSpace;
+          else if (!isTokenOctet(c) && !this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension value is malformed', i);
+          break;
+        case State.ExtEndSpace:
+          if (c === SEMICOLON) this.startExtension();
+          else if (c !== SP && c !== HTAB) return this.fail(CHUNK_WHITESPACE, i);
           break;
         case State.ExtQuoted:
           if (c === QUOTE) this.state = State.ExtQuoteEnd;
@@ -189,7 +242,8 @@ export class ChunkedBody {
           this.state = State.ExtQuoted;
           break;
         case State.ExtQuoteEnd:
-          if (!this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension value is malformed', i);
+          if (c === SP || c === HTAB) this.state = State.ExtEndSpace;
+          else if (!this.endOfExtension(c)) return this.fail(c === LF ? SIZE_LINE_END : 'a chunk extension value is malformed', i);
           break;
         case State.SizeLf:
           if (c !== LF) return this.fail(SIZE_LINE_END, i);
@@ -241,6 +295,7 @@ export class ChunkedBody {
 
   private startExtension(): void {
     this.extNameLength = 0;
+    this.extSpaced = false;
     this.state = State.ExtName;
   }
 

@@ -10,6 +10,7 @@ export interface NodeParser {
   constructor: {
     REQUEST: number; kOnMessageBegin: number; kOnHeadersComplete: number; kOnBody: number; kOnMessageComplete: number; kOnExecute: number;
     kLenientVersion?: number;
+    kLenientSpacesAfterChunkSize?: number;
   };
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number, connections: unknown): void;
   execute(data: Buffer): number | Error;
@@ -331,9 +332,12 @@ function bodyLength(req: IncomingMessage | undefined): number {
  * `socket`'s parser (just made by node:http's connection listener) reads a request line's version
  * as RFC 9112 §2.3 asks: HTTP/1.2 to 1.9 as the 1.1 it is to be treated as (front.ts serves it so:
  * net/request-line-version.ts restoreSentVersion), where llhttp refuses it 400 unless told to be
- * lenient there. Only the version: every other check of llhttp's stays strict (no
- * insecureHTTPParser). Another major version or an HTTP/0.x other than 0.9 is still refused, by
- * the front (505, 400) rather than by llhttp.
+ * lenient there. And a chunk-size line's BWS before its first `;` (RFC 9112 §7.1.1: `3 ;a=1`),
+ * as the lane (net/chunked-body.ts), nginx and uvicorn (httptools) take it; that leniency of llhttp's also
+ * takes whitespace before the line's CR (`3 <CRLF>`, which the lane refuses) and no other BWS
+ * (after `;`, around `=`: refused, net/request-head.ts CHUNK_WHITESPACE). Only those: every
+ * other check of llhttp's stays strict (no insecureHTTPParser). Another major version or an
+ * HTTP/0.x other than 0.9 is still refused, by the front (505, 400) rather than by llhttp.
  */
 export function readVersionsAsRfc(socket: Socket): void {
   const parser = (socket as ParsedSocket).parser;
@@ -342,10 +346,11 @@ export function readVersionsAsRfc(socket: Socket): void {
   initialize(parser, socket, server);
 }
 
-/** Started as node:http starts a connection's parser, with its limits and in its list of connections, leniently only about versions. */
+/** Started as node:http starts a connection's parser, with its limits and in its list of connections, leniently only about versions and a chunk size's BWS. */
 function initialize(parser: NodeParser, socket: Socket, server: { maxHeaderSize?: number }): void {
   const resource = { type: 'HTTPINCOMINGMESSAGE', socket };
-  parser.initialize(parser.constructor.REQUEST, resource, server.maxHeaderSize ?? 0, parser.constructor.kLenientVersion ?? 0, connectionsOf(server));
+  const k = parser.constructor;
+  parser.initialize(k.REQUEST, resource, server.maxHeaderSize ?? 0, (k.kLenientVersion ?? 0) | (k.kLenientSpacesAfterChunkSize ?? 0), connectionsOf(server));
 }
 
 /** node:http's list of its connections' parsers, for its header and request timeouts. */

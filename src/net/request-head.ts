@@ -3,7 +3,7 @@
 // an app, and an absolute-form target reaches it as the origin-form it means
 // (test/reliability/client-input.test.ts, test/reliability/rfc-heads.test.ts, docs/reliability.md R6).
 import type { IncomingMessage } from 'node:http';
-import { TRAILERS_TOO_LONG } from './chunked-body.js';
+import { CHUNK_WHITESPACE, TRAILERS_TOO_LONG } from './chunked-body.js';
 
 /** reg-name or IP-literal, then an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
@@ -270,6 +270,25 @@ const CHUNK_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) =
   ['Invalid character in chunk extensions quote value', 'a chunk extension value is malformed'],
 ]);
 
+/**
+ * llhttp's refusals of an extension's octet that it refuses at (`quote value`) or just past (the
+ * others). Whitespace there is BWS the lane takes (net/chunked-body.ts) or refuses in the same
+ * words, whatever octet comes after it, which may be in a later read.
+ */
+const EXTENSION_REASONS = new Map<unknown, number>([
+  ['Invalid character in chunk extensions', -1],
+  ['Invalid character in chunk extensions name', -1],
+  ['Invalid character in chunk extensions value', -1],
+  ['Invalid character in chunk extensions quote value', 0],
+]);
+
+function whitespaceInExtension(err: { reason?: unknown; rawPacket?: unknown; bytesParsed?: unknown }): boolean {
+  const from = EXTENSION_REASONS.get(err.reason);
+  if (from === undefined || !Buffer.isBuffer(err.rawPacket) || typeof err.bytesParsed !== 'number') return false;
+  const octet = err.rawPacket[err.bytesParsed + from];
+  return octet === 0x20 || octet === 0x09;
+}
+
 /** A chunked body's trailer section refused by llhttp, in the lane's words, as CHUNK_PROBLEMS. */
 const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) => string)>([
   ['Missing expected CR after header value', 'a trailer field line does not end in CRLF'],
@@ -290,6 +309,7 @@ const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number)
 export function parseErrorProblem(err: { code?: string; reason?: unknown; rawPacket?: unknown; bytesParsed?: unknown }, inBody = false): string {
   // The only fields of a body are its trailer section's (431 for it past the bound, as a head's).
   if (inBody && err.code === 'HPE_HEADER_OVERFLOW') return TRAILERS_TOO_LONG;
+  if (whitespaceInExtension(err)) return CHUNK_WHITESPACE;
   const chunk = CHUNK_PROBLEMS.get(err.reason) ?? (inBody ? TRAILER_PROBLEMS.get(err.reason) : undefined);
   if (typeof chunk === 'string') return chunk;
   if (chunk !== undefined && Buffer.isBuffer(err.rawPacket) && typeof err.bytesParsed === 'number') return chunk(err.rawPacket, err.bytesParsed);

@@ -344,9 +344,10 @@ test('heads other seeds found the readers differing on: the same answers from bo
     // written wrong, as llhttp says (it was "a chunk extension value is malformed" from the lane).
     ['POST /os-18 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a="\\""\nabcde\r\n0\r\n\r\n', '/os-18', [400]],
     // Seeds 2, 8, 40: a chunk extension with no value (`;a=`), which llhttp takes: the lane
-    // refused it, and named it where llhttp names a later problem of the body (`1 `).
+    // refused it, and named it where llhttp names a later problem of the body (`1 ` then, which
+    // node:http now takes: `1 x`).
     ['DELETE /os-21 HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nHost: h\r\n\r\n1;a=\r\na\r\n0\r\n\r\nGET /os-21b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-21', [200, 200]],
-    ['FOO /os-22 HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: h\r\n\r\n3;a=;b=c\r\nabc\r\n1 \r\na\r\n0\r\n\r\n', '/os-22', [400]],
+    ['FOO /os-22 HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: h\r\n\r\n3;a=;b=c\r\nabc\r\n1 x\r\na\r\n0\r\n\r\n', '/os-22', [400]],
     // Seeds 29, 39: a chunked body that breaks in a request pipelined behind one whose answer
     // is not out yet: the lane cut the connection, losing that answer; node:http sent it saying
     // close and never answered the broken one. That answer as it would be, then the 400.
@@ -394,7 +395,12 @@ const CODINGS = [
   'chunked', 'chunked', 'chunked', 'chunked, gzip', 'gzip, chunked', 'chunked\r\nTransfer-Encoding: chunked', 'Chunked', 'CHUNKED', 'chunked ', ' chunked',
   'identity, chunked', 'xchunked', 'chunked,', ',chunked', 'chunked, chunked', 'identity',
 ];
-const EXTENSIONS = [';a=b', ';a="q x"', '; a', ';', ';a=', ';a="\\""', ';a=b;c', ';a\0', ';a="\x01"'];
+// Whitespace only where both readers read it alike: before the first `;` (BWS both take) or
+// where RFC 9112 §7.1.1 has no BWS (both refuse it in the same words). BWS after `;` or around
+// `=` the lane takes and node:http refuses, and whitespace that ends a line without an
+// extension (`3 <CRLF>`) node:http takes and the lane refuses: meant (net/chunked-body.ts),
+// tested in test/proxy/lean-lane.test.ts.
+const EXTENSIONS = [';a=b', ';a="q x"', ';a=b c', ';', ';a=', ';a="\\""', ';a=b;c', ';a\0', ';a="\x01"'];
 const TRAILERS = ['X-T: 1', 'Content-Length: 5', 'Host: x', 'Transfer-Encoding: gzip', ' folded', 'X-T : 1', 'X-T: a\0', 'Trailer-Name-Only', 'X-T: 1\nX-U: 2'];
 
 function generate(seed: number, count: number): Case[] {
@@ -412,7 +418,9 @@ function generate(seed: number, count: number): Case[] {
       if (chance(0.05)) hex = `0x${hex}`;
       if (chance(0.05)) hex = `${hex} `;
       if (chance(0.05)) hex = `-${hex}`;
-      const ext = chance(0.2) ? pick(EXTENSIONS) : '';
+      let ext = chance(0.2) ? pick(EXTENSIONS) : '';
+      // A space after the size and garbage (`3 x`), or BWS before an extension.
+      if (hex.endsWith(' ')) ext = ext === '' ? 'x' : ext;
       const eol = chance(0.07) ? '\n' : '\r\n';
       const data = 'abcdefghijklmnopqrstuvwxyz'.slice(0, size) + (chance(0.05) ? 'X' : '');
       out += hex + ext + eol + data + (chance(0.07) ? pick(['', '\n', '\r']) : '\r\n');

@@ -14,6 +14,7 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
+import { CHUNK_WHITESPACE } from '../../src/net/chunked-body.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 import { readFileSync } from 'node:fs';
 import { assertNoOrphans, rawRequest, recorded, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -318,7 +319,7 @@ test('a broken chunked framing is a 400 saying why, and the connection closes (n
   const head = 'POST /count HTTP/1.1\r\nHost: lean.test\r\nTransfer-Encoding: chunked\r\n\r\n';
   const broken: Array<[body: string, why: string]> = [
     ['zz\r\nabc\r\n0\r\n\r\n', 'a chunk size is not a hexadecimal number'],
-    ['3 \r\nabc\r\n0\r\n\r\n', 'a chunk size is not a hexadecimal number'], // a space after the size
+    ['3 x\r\nabc\r\n0\r\n\r\n', 'a chunk size is not a hexadecimal number'], // a space, then no extension
     ['3\nabc\r\n0\r\n\r\n', 'a chunk-size line does not end in CRLF'], // a bare LF
     ['3\r\nabcd\r\n0\r\n\r\n', 'chunk data is longer than its size'],
     ['3\r\nabc\r\n0\r\nX-T: 1\n\r\n', 'a trailer field line does not end in CRLF'],
@@ -327,7 +328,9 @@ test('a broken chunked framing is a 400 saying why, and the connection closes (n
     ['3;a="x\r\nabc\r\n0\r\n\r\n', 'a quoted chunk extension value is not closed on its line'],
     ['3;\r\nabc\r\n0\r\n\r\n', 'a chunk extension has no name'],
     ['3;;\r\nabc\r\n0\r\n\r\n', 'a chunk extension has no name'], // empty extensions
-    ['3;a=b c\r\nabc\r\n0\r\n\r\n', 'a chunk extension value is malformed'], // a space inside a token value
+    ['3;a=,\r\nabc\r\n0\r\n\r\n', 'a chunk extension value is malformed'],
+    ['3;a=b c\r\nabc\r\n0\r\n\r\n', CHUNK_WHITESPACE], // a space inside a token value
+    ['3;a=b \r\nabc\r\n0\r\n\r\n', CHUNK_WHITESPACE], // BWS before the CRLF: none in RFC 9112's ABNF
   ];
   /** The 400 that says `why`, as the front's other refusals (a missing Host) say theirs, in their fields' order. */
   const refusal = (why: string): string => {
@@ -357,6 +360,35 @@ test('a broken chunked framing is a 400 saying why, and the connection closes (n
   socket.write('zz\r\n');
   await waitFor(() => seen.closed, 5000, 'the close after the broken chunk');
   assert.ok(seen.got.startsWith('HTTP/1.1 200 OK\r\n') && !seen.got.includes('400'), seen.got);
+});
+
+test('BWS in a chunk extension (RFC 9112 §7.1.1), as nginx and uvicorn (httptools) take it: the app gets the body; node:http takes it before the first `;` only, and says why it refuses the rest', async () => {
+  const head = 'POST /count HTTP/1.1\r\nHost: lean.test\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const body = (line: string): string => `${head}3${line}\r\nabc\r\n2${line}\r\nde\r\n0${line}\r\n\r\n${CLOSE}`;
+  const served = `POST count=5 sha256=${sha256(Buffer.from('abcde'))}`;
+  /** One answer and the close: the app's, or a 400 saying `why`. */
+  const answered = (raw: string): string => (raw.startsWith('HTTP/1.1 200 ') ? raw.split('\r\n\r\n')[1].split('HTTP/1.1 ')[0] : raw.split('\r\n\r\n')[1]);
+  // Before the first `;`: both readers (llhttp's leniency for spaces after a chunk size).
+  for (const line of [' ;a=1', '\t;a=1', '  ;a="x y"']) {
+    const { lean: a, node: b } = await both(body(line));
+    assert.is(answered(a), served, JSON.stringify(line));
+    assert.is(b, a, JSON.stringify(line));
+  }
+  // After `;` and around `=`: the lane's; node:http's parser refuses them at the whitespace.
+  for (const line of ['; a=1', ';a =1', ';a= 1', ' ; a = "x y" ;\tb=2']) {
+    const { lean: a, node: b } = await both(body(line));
+    assert.is(answered(a), served, JSON.stringify(line));
+    assert.ok(b.startsWith('HTTP/1.1 400 '), b);
+    assert.is(answered(b), `400 Bad Request\n${CHUNK_WHITESPACE}\n`, JSON.stringify(line));
+  }
+  // Whitespace that ends the line is no BWS: the lane refuses it; llhttp's leniency takes it.
+  const { lean: a, node: b } = await both(body(' '));
+  assert.is(answered(a), `400 Bad Request\n${CHUNK_WHITESPACE}\n`);
+  assert.is(answered(b), served);
+  // On a connection the lane handed to node:http (an HTTP/1.0 request is not plain): as node:http reads it.
+  const handed = await rawRequest(portOf(lean), `GET /?old HTTP/1.0\r\nHost: lean.test\r\nConnection: keep-alive\r\n\r\n${body(' ;a=1')}`, 10_000);
+  assert.is(handed.match(/HTTP\/1\.[01] 200 /g)?.length, 3, handed);
+  assert.ok(handed.includes(`\r\n\r\n${served}HTTP/1.1 200 `), handed);
 });
 
 test('a large body an app reads slowly holds the client back: the front does not buffer it', async () => {
