@@ -311,14 +311,25 @@ function messageStart(log: ReadLog, chunk: Buffer, upTo: number, previous: Incom
   if (log.headEnded !== log.began) return log.bodyRead === log.began ? log.bodyInRead : -1;
   const piece = log.lastPiece;
   if (piece === null || piece.length !== length) return -1;
-  const marker = Buffer.concat([CRLF_CRLF, piece]);
   let found = -1;
-  for (let i = chunk.indexOf(marker); i !== -1 && i + marker.length <= upTo; i = chunk.indexOf(marker, i + 1)) {
-    if (!begunAs.test(chunk.toString('latin1', i + marker.length, upTo))) continue;
+  for (let i = chunk.indexOf(piece, 1); i !== -1 && i + length <= upTo; i = chunk.indexOf(piece, i + 1)) {
+    if (!headEndsBefore(chunk, i) || !begunAs.test(chunk.toString('latin1', i + length, upTo))) continue;
     if (found !== -1) return -1; // two places it could be: not certain
-    found = i + marker.length;
+    found = i + length;
   }
   return found;
+}
+
+/**
+ * A head's CRLF CRLF ends at `at` in `chunk`, a read the head ended in: all of it, or, at the
+ * read's start, its end (`<LF>`, `<CR><LF>`, `<LF><CR><LF>`), the rest in the read before. A
+ * client's pieces fall anywhere: when a read began inside the CRLF CRLF, the whole of it was
+ * looked for, the line after the body was not found, and llhttp's refusal of its method stood
+ * where another split had it read again (lean-differential's seed 26 case 269).
+ */
+function headEndsBefore(chunk: Buffer, at: number): boolean {
+  if (at >= CRLF_CRLF.length) return chunk.subarray(at - CRLF_CRLF.length, at).equals(CRLF_CRLF);
+  return chunk.subarray(0, at).equals(CRLF_CRLF.subarray(CRLF_CRLF.length - at));
 }
 
 /** The length of `req`'s body, 0 when its message ended in an LF (none, or chunked), NaN when not known. */
