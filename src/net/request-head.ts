@@ -99,6 +99,18 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
 }
 
 /**
+ * A websocket handshake that says it has a body in the chunked coding (RFC 6455 §4.1: a GET, its
+ * content with no meaning and nowhere to go). llhttp frames it two ways by the value's spelling:
+ * `chunked` it reads as a body and switches after it, `chunked<HTAB>` (which it refuses on a plain
+ * request, R1.15) it reads as no body and switches at once, the body becoming the websocket's
+ * first bytes. One answer for every spelling, the plain request's: 400, and the connection closed.
+ */
+export function handshakeFramingProblem(req: IncomingMessage): string | null {
+  if (req.headers['transfer-encoding'] === undefined) return null;
+  return 'Transfer-Encoding in a websocket handshake: a body and a switch of protocols leave the framing ambiguous; send the handshake (a GET) without a body';
+}
+
+/**
  * A transfer coding the gateway does not undo (`gzip, chunked`): RFC 9112 §6.1's 501. Passed on,
  * the app would read still-coded bytes with nothing saying so (the field is hop-by-hop).
  */

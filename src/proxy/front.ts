@@ -13,7 +13,7 @@ import { WsCloseCode } from '../link/frames.js';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
-import { dropFragment, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
+import { dropFragment, handshakeFramingProblem, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
@@ -964,7 +964,7 @@ export class Front {
     if (req.httpVersionMajor >= 2) return { status: 505, detail: notSpokenHere(req.httpVersion), close: true };
     // The fragment first: an absolute-form target's too (`GET http://host/p#frag`).
     dropFragment(req);
-    const problem = requestHeadProblem(req) ?? toOriginForm(req);
+    const problem = requestHeadProblem(req) ?? (upgrade ? handshakeFramingProblem(req) : null) ?? toOriginForm(req);
     if (problem !== null) return { status: 400, detail: problem, close: true };
     const coding = unknownTransferCoding(req);
     if (coding !== null) return { status: 501, detail: coding, close: true };

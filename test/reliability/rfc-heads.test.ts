@@ -274,6 +274,21 @@ const CASES: Case[] = [
     status: 405, closed: true, dated: true, inHead: /\r\nAllow: GET\r\n/, says: /^405 Method Not Allowed\na websocket handshake is a GET/,
   },
   {
+    // llhttp reads `chunked<HTAB>` as no chunked: on a plain request it refuses it (R1.15), on an
+    // upgrade it switched at once, the body the first bytes of the websocket (uvicorn 101s it too;
+    // nginx 1.22 answers 501 and closes).
+    id: 'R6.16m', rfc: 'RFC 9112 §6.1, RFC 6455 §4.1', what: 'a websocket handshake with Transfer-Encoding: chunked<HTAB> and a body: 400, closed, as a plain request with it, never a 101',
+    request: 'GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nTransfer-Encoding: chunked\t\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    status: 400, closed: true, dated: true, says: /^400 Bad Request\nTransfer-Encoding in a websocket handshake/,
+  },
+  {
+    // Read by llhttp before the switch (the same bytes with `chunked<HTAB>` were not): one rule
+    // for both spellings. nginx and uvicorn 101 it, nginx after passing the body on.
+    id: 'R6.16n', rfc: 'RFC 9112 §6.1, RFC 6455 §4.1', what: 'the same with Transfer-Encoding: chunked: 400, closed',
+    request: 'GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    status: 400, closed: true, dated: true, says: /^400 Bad Request\nTransfer-Encoding in a websocket handshake/,
+  },
+  {
     id: 'R6.17', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding: gzip, chunked (a coding the gateway does not undo): 501',
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', status: 501, closed: true, dated: true,
   },
