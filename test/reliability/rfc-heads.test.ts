@@ -289,6 +289,16 @@ const CASES: Case[] = [
     status: 400, closed: true, dated: true, says: /^400 Bad Request\nTransfer-Encoding in a websocket handshake/,
   },
   {
+    id: 'R6.24', rfc: 'RFC 9112 §7.1.1', what: 'BWS in chunk extensions (before and after `;`, around `=`): served, the app reading the body as sent',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 ;a=1\r\nabc\r\n2\t; b = "x y"\r\nde\r\n0 ;c\r\n\r\n',
+    status: 200, seen: { body: 'abcde' },
+  },
+  {
+    id: 'R6.24b', rfc: 'RFC 9112 §7.1.1', what: 'whitespace where chunk-ext has no BWS (before the line\'s CRLF): 400 saying so, closed',
+    request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=1 \r\nabc\r\n0\r\n\r\n',
+    status: 400, closed: true, dated: true, says: /^400 Bad Request\nwhitespace in a chunk extension is not accepted here: send the chunk size and its extensions without spaces/,
+  },
+  {
     id: 'R6.17', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding: gzip, chunked (a coding the gateway does not undo): 501',
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', status: 501, closed: true, dated: true,
   },
