@@ -192,6 +192,13 @@ export class Front {
   private readonly boundSocketPaths: string[] = [];
   /** The response to the last request node:http read on a connection: a refusal pipelined behind it waits for it. */
   private readonly lastNodeResponse = new WeakMap<Socket, ServerResponse>();
+  /**
+   * Connections whose refusal of a head waits for the answers before it. llhttp, once in error,
+   * gives the same error at every later read (not at the client's FIN), without the read it
+   * failed in: a second refusal, queued before the first, went out first with no request line to
+   * tell a HEAD by (a body in a HEAD's 400: lean-differential seed 32, case 269).
+   */
+  private readonly refusalOwed = new WeakSet<Socket>();
   /** Answers the stop told to close their connection (closeAfterLastNodeAnswers) before their head went out. */
   private readonly closedByStop = new WeakSet<ServerResponse>();
   /** The first line of what the lean lane handed node:http, as sent: for a head that times out there. */
@@ -382,7 +389,7 @@ export class Front {
       this.takeConnections(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
         // Closing after a refusal already: what the client still sends is dropped unparsed.
-        if (isLingering(socket)) return;
+        if (isLingering(socket) || this.refusalOwed.has(socket)) return;
         // Bytes after a request that said Connection: close are not a bad request: they are
         // not read (RFC 9112 §9.6), and that request's answer, under way, closes the connection.
         if (err.code === 'HPE_CLOSED_CONNECTION') return;
@@ -466,7 +473,10 @@ export class Front {
           // Before node:http's own 'finish' listener: after a client's FIN (`printf ... | nc`)
           // that one ends the socket, and the refusal and its log line were lost. Its line
           // comes after the answer's own (logged on 'close'), in request order.
-          else last.prependOnceListener('finish', () => socket.writable && refuse(true, last));
+          else {
+            this.refusalOwed.add(socket);
+            last.prependOnceListener('finish', () => socket.writable && refuse(true, last));
+          }
           return;
         }
         const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
