@@ -260,6 +260,21 @@ export function headLineFrom(socket: Socket, packet: Buffer, previous: IncomingM
 }
 
 /**
+ * The head node:http refused at `at` in `packet` (the read it failed in), when it began in that
+ * read right after the body, framed by Content-Length, of the message before it (`previous`),
+ * which ended there too: from its first byte to the read's end. Null otherwise: a head after a
+ * message without a body, or a chunked one, begins after the read's last blank line before
+ * `at` (request-head.ts rejectedRequestLine), which here is that message's head's, and the
+ * body's bytes began the line found (`helloHEAD / HTTP/1.1`: no HEAD's refusal, a body in it).
+ */
+export function headAfterBodyIn(socket: Socket, packet: Buffer, at: number, previous: IncomingMessage | undefined): Buffer | null {
+  const log = (socket as ParsedSocket)[kLog];
+  if (log === undefined || log.began === null || log.began !== log.read || log.ended !== log.read || !(bodyLength(previous) > 0)) return null;
+  const start = messageStart(log, packet, at, previous, HEAD_BEGUN);
+  return start < 0 ? null : packet.subarray(start);
+}
+
+/**
  * The head node:http reads now and has not all of (the client stopped sending it, or sent a FIN
  * within it), from its first byte to the end of what is kept of it, its request line as far as
  * it came at least: the access log's line for its 408 or 400, which no parser error carries.

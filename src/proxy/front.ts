@@ -17,7 +17,7 @@ import { dropFragment, handshakeFramingProblem, MAX_REQUEST_LINE, parseErrorProb
 import { keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
-import { headBegunAt, headLineFrom, readVersionsAsRfc, sentHeadOf, unfinishedHeadOf, watchRequestStarts } from '../net/node-parser.js';
+import { headAfterBodyIn, headBegunAt, headLineFrom, readVersionsAsRfc, sentHeadOf, unfinishedHeadOf, watchRequestStarts } from '../net/node-parser.js';
 import { destroySoonLingering, endLingering, isLingering } from '../net/lingering-close.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
@@ -412,7 +412,9 @@ export class Front {
         // Read now: the parser may go on to other bytes before the refusal is written.
         const headSince = performance.now() - this.headWaitSeconds(socket) * 1000;
         const rawPacket = (err as { rawPacket?: unknown }).rawPacket;
-        const headBegun = !Buffer.isBuffer(rawPacket) ? null : (sentHeadOf(socket) ?? headLineFrom(socket, rawPacket, this.lastNodeResponse.get(socket)?.req));
+        const previous = this.lastNodeResponse.get(socket)?.req;
+        const headBegun = !Buffer.isBuffer(rawPacket) ? null
+          : (sentHeadOf(socket) ?? headLineFrom(socket, rawPacket, previous) ?? headAfterBodyIn(socket, rawPacket, (err as { bytesParsed?: number }).bytesParsed ?? 0, previous));
         this.stopHandedHeadClock(socket);
         if (!socket.writable) return socket.destroy();
         // HTTP/2's own preface (`PRI * HTTP/2.0`, curl --http2-prior-knowledge), which llhttp

@@ -354,6 +354,10 @@ test('heads other seeds found the readers differing on: the same answers from bo
     // is not out yet: the lane cut the connection, losing that answer; node:http sent it saying
     // close and never answered the broken one. That answer as it would be, then the 400.
     ['PATCH /os-19a HTTP/1.2\r\nHost: h\r\nTE: trailers\r\n\r\nPUT  /os-19 HTTP/1.1\r\nTransfer-Encoding: chunked \r\nConnection: close\r\nHost: h\r\n\r\n-10\nabcdefghijklmnop\r\n0\r\n\r\nGET /os-19c HTTP/1.1\r\nHost: h\r\n\r\n', '/os-19', [200, 400]],
+    // Seed 36: a HEAD refused in the read where the body before it ends (Content-Length): its
+    // line was looked for after the read's last blank line, the body's bytes began it
+    // (`helloHEAD`), and the 400 had a body.
+    ['PATCH /os-23a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloHEAD /os-23 HTTP/1.1\r\nHost: h\r\nContent-Length: 0x5\r\n\r\nhelloGET /os-23c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n', '/os-23', [200, 400]],
     ['GET /os-20a HTTP/1.1\r\nHost: h\r\n\r\nPOST /os-20 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n0\r\n\r\nGET /os-20c HTTP/1.1\r\nHost: h\r\n\r\n', '/os-20', [200, 400]],
   ];
   for (const [bytes, tag, statuses] of cases) {
