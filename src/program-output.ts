@@ -3,6 +3,7 @@
 // caller reads the failures that matter to its question (no such program, no answer in time, a
 // status) in its own words. Long-running commands whose output streams are lifecycle/run-command.ts.
 import { execFile } from 'node:child_process';
+import { closingRefusedPipes } from './spawn-process.js';
 
 export interface ProgramOutput {
   /** Its exit status; null when it did not exit by itself (killed, or never started). */
@@ -27,7 +28,7 @@ export interface ProgramOutputOptions {
 
 export function programOutput(file: string, args: string[], opts: ProgramOutputOptions): Promise<ProgramOutput> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: opts.timeoutMs, killSignal: 'SIGKILL', env: opts.env, maxBuffer: opts.maxBuffer }, (err, stdout, stderr) => {
+    closingRefusedPipes(() => execFile(file, args, { timeout: opts.timeoutMs, killSignal: 'SIGKILL', env: opts.env, maxBuffer: opts.maxBuffer }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: unknown; killed?: boolean }) | null;
       resolve({
         status: e === null ? 0 : typeof e.code === 'number' ? e.code : null,
@@ -37,6 +38,6 @@ export function programOutput(file: string, args: string[], opts: ProgramOutputO
         timedOut: e?.killed === true && e.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER',
         message: e?.message ?? '',
       });
-    });
+    }));
   });
 }

@@ -5,12 +5,12 @@
 // container's processes end with its main process under `docker run`.
 // `runProgram` is the same without the app's environment: `install` runs venv, pip and
 // apt-get through it, so their own progress output streams to the terminal.
-import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { commandEnvironment } from '../environment/app-env.js';
 import { useWhileRunning } from '../environment/run-helper-holds.js';
+import { spawnProcess } from '../spawn-process.js';
 import { GuardedTree, killTree } from '../supervisor/process-group.js';
 import { spawnFailure } from './spawn-failure.js';
 
@@ -91,7 +91,7 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     // Before the spawn, which takes a while: a signal that comes meanwhile is not the default's
     // (the CLI killed, the command left running). Node runs the listener later, with `child` set.
     for (const s of signals) process.on(s, onSignal);
-    const child = spawn(file, args, {
+    const child = spawnProcess(file, args, {
       cwd: spec.cwd,
       env: tree.env(spec.env),
       stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',

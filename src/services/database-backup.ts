@@ -2,7 +2,6 @@
 // or the data copy writes (DIR/database/: a pg_dump in custom format, or an SQLite online
 // backup), `restore` loads it into an empty database of the app (and refuses to clobber one
 // that holds tables unless forced).
-import { spawn } from 'node:child_process';
 import { chmod, chown, copyFile, lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
@@ -11,6 +10,7 @@ import { pickInterpreter } from '../environment/interpreters.js';
 import { appStateDirs, type Owner } from '../environment/state-root.js';
 import { countOf, listOf } from '../count.js';
 import { GatewayError } from '../errors.js';
+import { spawnProcess } from '../spawn-process.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import {
   appDatabaseName, countRelations, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, recreateAppDatabase, type AppDatabase, type RelationCounts,
@@ -172,7 +172,7 @@ function runClient(program: string, args: string[], db: AppDatabase, action: str
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) env[k] = v;
   const { DATABASE_URL: _url, ...pgVars } = postgresEnvironment(db);
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env: { ...env, ...pgVars }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnProcess(program, args, { env: { ...env, ...pgVars }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c)); // decoded across reads
     child.on('error', (e) => reject(new GatewayError('APPPKG_SERVICE_FAILED', {

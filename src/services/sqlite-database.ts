@@ -2,9 +2,9 @@
 // nothing to set up. Backups use SQLite's online backup API through the app's own interpreter
 // (its sqlite3 module), so a copy taken while the app writes is still consistent, which a file
 // copy is not.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
+import { spawnProcess } from '../spawn-process.js';
 
 export const SQLITE_FILE = 'db.sqlite3';
 /** What SQLite keeps beside the database while it is open (journal, WAL). */
@@ -52,7 +52,7 @@ export async function countSqliteRelations(python: string, file: string): Promis
 
 function runPython(python: string, args: string[], action: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-I', '-c', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnProcess(python, ['-I', '-c', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     // Decoded across reads: one may end inside a UTF-8 character (a table or file name).

@@ -4,10 +4,11 @@
 // here is stopped: SIGTERM (and SIGCONT, so that a stopped process can act on it), a bounded
 // wait, then SIGKILL to the tree and the group. Whatever it leaves in its group goes with it,
 // and a guarded child's daemons that left the group (setsid) too: they carry its mark.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { delay, GuardedTree, killTree, signalGroup } from './process-group.js';
 import { EarliestTimer } from './earliest-timer.js';
+import { spawnProcess } from '../spawn-process.js';
 
 export interface ChildSpec {
   file: string;
@@ -70,7 +71,7 @@ export class Child extends EventEmitter {
     this.followStrays = spec.followStrays === true;
     const tree = spec.guard ? new GuardedTree({ followStrays: spec.followStrays }) : null;
     this.tree = tree;
-    const child = spawn(spec.file, spec.args, {
+    const child = spawnProcess(spec.file, spec.args, {
       cwd: spec.cwd,
       env: tree === null ? spec.env : tree.env(spec.env),
       stdio: spec.stdio,

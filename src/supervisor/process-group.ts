@@ -6,10 +6,10 @@
 // and what carries the mark is found in /proc when the tree ends. One that clears its environment
 // too is found only in the tree while its parent runs: read just before a stop (`stopping`),
 // and for a command every few seconds while it runs (`followStrays`).
-import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
 import { procStat, ticksSinceBoot } from '../proc-stat.js';
+import { spawnProcess } from '../spawn-process.js';
 import { signalMarked } from './marked-processes.js';
 import { descendantsOf, readDescendants } from './process-tree.js';
 import { signalStrays, straysIn, straysOf, type Strays } from './strays.js';
@@ -90,7 +90,7 @@ function guardGroup(mark: string): GroupGuard {
     'sleep 5',
     'kill -KILL $g $(marked "$0") 2>/dev/null',
   ].join('\n');
-  const guard = spawn('/bin/sh', ['-c', script, mark], {
+  const guard = spawnProcess('/bin/sh', ['-c', script, mark], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
   });

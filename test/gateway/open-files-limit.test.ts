@@ -6,7 +6,7 @@
 // The limit is lowered on the running gateway with prlimit (the soft one only, so that it can
 // be put back), to just above what it holds while its apps sleep.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -44,6 +44,22 @@ function filesHeldStill(pid: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 300));
     return readdirSync(`/proc/${pid}/fd`).length === before ? before : 0;
   }, 10_000, 'the open files to hold still');
+}
+
+/** How many of `pid`'s open files are sockets, once that number holds still for a moment. */
+function socketsHeldStill(pid: number): Promise<number> {
+  const sockets = (): number => readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+  return waitFor(async () => {
+    const before = sockets();
+    await new Promise((r) => setTimeout(r, 500));
+    return sockets() === before ? before : 0;
+  }, 20_000, 'the sockets to hold still');
 }
 
 async function get(path: string): Promise<{ status: number; body: string }> {
@@ -92,6 +108,68 @@ ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway ru
   // Tried again after the wake's back-off (status's idle.nextWakeAt), with room now.
   await waitFor(async () => (await get('/hello/')).status === 200, 30_000, 'hello to wake with room again');
   await waitFor(async () => (await get('/site/')).status === 200, 30_000, 'site to wake with room again');
+});
+
+const tinyApp = {
+  'app.yaml': 'platform: python, wsgi\napp: app:application\n',
+  'app.py': "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n",
+};
+
+/** `name` serves through `gw`, asked on a connection that closes after it (no socket kept for the count). */
+async function serves(on: RunningGateway, name: string): Promise<boolean> {
+  const res = await request(`${on.url}/${name}/`, { headersTimeout: 30_000, reset: true });
+  await res.body.text();
+  return res.statusCode === 200;
+}
+
+ifPrlimit('a start refused for want of files leaves no socket behind: given room, the gateway holds what a fresh start holds', async () => {
+  const apps = join(work.path, 'sockets');
+  mkdirSync(apps);
+  writePackage(apps, 'steady', tinyApp);
+  const envFile = join(work.path, 'sockets.yaml');
+  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  const args = (state: string) => ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, state), '--environment', envFile, '--access-log', 'off', '--settle', '0'];
+  let refusals = 0;
+  let heldAfter = -1;
+  const own = await startCli(args('sockets-state'));
+  try {
+    const pid = own.child.pid!;
+    const [soft, hard] = limits(pid);
+    await waitFor(() => serves(own, 'steady'), 30_000, 'steady to serve');
+    // A spawn leaves its pipes only when it meets the limit with room for them but not for
+    // its exec pipe (a window of two descriptors): the start of `late` is tried with more
+    // room each time (SIGHUP tries a refused version again), through that window, until it
+    // serves.
+    const refused = (): number => (own.output().match(/late: .*refused/g) ?? []).length;
+    for (let room = 4; room <= 24 && !/late: \S+ serving at/.test(own.output()); room++) {
+      setSoftLimit(pid, (await filesHeldStill(pid)) + room, hard);
+      try {
+        if (room === 4) writePackage(apps, 'late', tinyApp);
+        else process.kill(pid, 'SIGHUP');
+        // Not asked by a request meanwhile: its connection would take a descriptor of the room.
+        await waitFor(() => refused() > refusals || /late: \S+ serving at/.test(own.output()), 30_000, () => `late refused or serving, in:\n${own.output().slice(-3000)}`);
+        refusals = refused();
+        await filesHeldStill(pid);
+      } finally {
+        setSoftLimit(pid, soft, hard);
+      }
+    }
+    assert.ok(refusals > 0, `a start of late was refused: ${own.output().slice(-3000)}`);
+    if (!/late: \S+ serving at/.test(own.output())) process.kill(pid, 'SIGHUP');
+    assert.match(own.output(), /late: [^\n]*refused:\n[^\n]*EMFILE/);
+    await waitFor(() => serves(own, 'late'), 30_000, 'late to serve with room');
+    heldAfter = await socketsHeldStill(pid);
+  } finally {
+    await stopGatewayChecked(own);
+  }
+  const fresh = await startCli(args('fresh-state'));
+  try {
+    await waitFor(async () => (await serves(fresh, 'steady')) && serves(fresh, 'late'), 30_000, 'both to serve');
+    const heldFresh = await socketsHeldStill(fresh.child.pid!);
+    assert.is(heldAfter, heldFresh, `sockets after ${refusals} refused starts, against a fresh start's`);
+  } finally {
+    await stopGatewayChecked(fresh);
+  }
 });
 
 ifPrlimit('a limit too low for the apps is said once, before they start, with how to raise it', async () => {
