@@ -1101,7 +1101,7 @@ function asyncFactoryHint(app: string): string {
 
 /** The fix for EMFILE (the gateway's own open-files limit) or ENFILE (the host's table). */
 function openFilesHint(kind: unknown): string {
-  const again = 'then an app asleep is tried again at its next request, and a refused version at SIGHUP';
+  const again = 'then an app asleep is tried again at its next request, and a version refused for it by itself (6 times, 1 s doubling to 32 s; then at SIGHUP, which also tries at once)';
   if (kind === 'ENFILE') return `the host has no file descriptors left (fs.file-max): raise it with sysctl, or stop what holds them; ${again}`;
   return 'raise the gateway\'s open-files limit (each app keeps its log open, each running worker four more, each client connection one; README, "Connections"): '
     + `\`LimitNOFILE=65536\` in its systemd unit, or \`ulimit -Hn 65536\` as root before starting it; ${again}`;

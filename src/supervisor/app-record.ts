@@ -78,6 +78,8 @@ export interface AppRecord {
   serviceWait: { dir: string; error: GatewayError } | null;
   /** The history event a try of that version just added to (said in one line then), or null. */
   serviceRepeat: HistoryEvent | null;
+  /** Tries again by itself of a version refused for want of open files, since one last served (version-judge.ts OPEN_FILES_TRIES). */
+  openFilesTries: number;
   /**
    * dir -> what that version answered, across its restarts (each instance of it feeds the
    * same); dropped when the version is no longer listed (its draining instance keeps its own).
@@ -90,7 +92,7 @@ export function newAppRecord(name: string, rolledBackFile: string | null): AppRe
   return {
     name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, restart: false,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
-    history: new AppHistory(), serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, brokenDescription: null, tallies: new Map(),
+    history: new AppHistory(), serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };
 }
 

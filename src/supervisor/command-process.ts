@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Writable } from 'node:stream';
 import getPort from 'get-port';
-import { outOfFiles, outOfFilesReason } from '../open-files.js';
+import { outOfFiles, outOfFilesReason, roomToSpawn } from '../open-files.js';
 import { GatewayError } from '../errors.js';
 import { WsCloseCode } from '../link/frames.js';
 import { UNENDED_MARK } from '../link/shim-output.js';
@@ -253,6 +253,8 @@ export class CommandProcess extends EventEmitter {
       }
     }
     if (this._state !== 'starting') throw this.startError('stopped while starting');
+    // Its pipes and its guard's, and the descriptors the admin keeps.
+    if (!roomToSpawn(2)) throw this.startError(`cannot run /bin/sh: ${outOfFilesReason('EMFILE', true)}`, 'EMFILE');
     const env: Record<string, string> = { ...opts.env, PYTHONUNBUFFERED: '1' };
     if (this._port !== null) env.PORT = String(this._port);
     const child = new Child({

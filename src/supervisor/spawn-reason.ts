@@ -14,7 +14,7 @@ export interface SpawnReason {
 /** The reason spawning `program` in `cwd` failed with `err` (null: no error was given). */
 export function spawnReason(err: Error | null, program: string, cwd: string): SpawnReason {
   const kind = outOfFiles(err);
-  if (kind !== null) return { reason: `cannot run ${program}: ${outOfFilesReason(kind)}`, openFiles: kind };
+  if (kind !== null) return { reason: `cannot run ${program}: ${outOfFilesReason(kind, (err as { filesKept?: boolean }).filesKept === true)}`, openFiles: kind };
   if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT' && !existsSync(cwd)) {
     return { reason: `cannot run ${program} in ${cwd}: that directory is gone (removed or moved away since the app was started)` };
   }

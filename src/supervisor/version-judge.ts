@@ -82,6 +82,26 @@ const SERVICE_UNAVAILABLE = 'APPPKG_SERVICE_UNAVAILABLE';
 const SERVICE_RETRY_FIRST_MS = 1000;
 const SERVICE_RETRY_MAX_MS = 60_000;
 
+/**
+ * How often a version refused because the gateway's open files ran out is tried again by itself
+ * (1 s doubling, to 32 s), before it waits for SIGHUP or a change of its files as any refused
+ * version does: a limit raised, or files let go, needs no reload (~250 of 300 apps refused at a
+ * start under a too-low limit were kept refused until SIGHUP), and a limit that stays too low is
+ * not tried for ever. A try takes no room the admin needs: spawns keep FILES_KEPT (open-files.ts).
+ */
+const OPEN_FILES_TRIES = 6;
+
+function outOfFilesRefusal(error: GatewayError): boolean {
+  if (error.details.openFiles !== undefined) return true;
+  const errno = error.details.errno ?? (error.details.cause as NodeJS.ErrnoException | undefined)?.code;
+  return errno === 'EMFILE' || errno === 'ENFILE';
+}
+
+/** Is `record`'s version refused with `error` tried again by itself, with back-off? */
+function waitsItOut(record: AppRecord, error: GatewayError): boolean {
+  return error.code === SERVICE_UNAVAILABLE || (outOfFilesRefusal(error) && record.openFilesTries < OPEN_FILES_TRIES);
+}
+
 /** HH:MM:SS of an ISO time, in the gateway's local time as its log's other times. */
 function clockOf(iso: string): string {
   return new Date(iso).toTimeString().slice(0, 8);
@@ -204,8 +224,9 @@ export class VersionJudge {
         return;
       }
       if (!started) {
-        if (record.problem?.code === SERVICE_UNAVAILABLE) {
-          // Its database or Redis is down, not the app: tried again by itself, with back-off.
+        if (record.problem !== null && (record.problem.code === SERVICE_UNAVAILABLE || record.serviceWait?.error === record.problem)) {
+          // Its database or Redis is down, or the open files ran out, not the app: tried again by itself, with back-off.
+          if (record.problem.code !== SERVICE_UNAVAILABLE) record.openFilesTries++;
           record.serviceRetryMs = Math.min(SERVICE_RETRY_MAX_MS, (record.serviceRetryMs || SERVICE_RETRY_FIRST_MS / 2) * 2);
           const again = record.serviceRepeat;
           record.serviceRepeat = null;
@@ -222,6 +243,7 @@ export class VersionJudge {
       }
       record.serviceRetryMs = 0;
       record.serviceWait = null;
+      record.openFilesTries = 0;
       record.refused.delete(desc.dir);
       const previous = record.serving;
       // Status's restarts are the app's since the gateway started, not its newest instance's.
@@ -453,18 +475,19 @@ export class VersionJudge {
       // From here to the return nothing awaits: status shows the refusal whole (the problem, the
       // version failed, the history's event, the gateway's line) or not yet, never a problem
       // beside a version that looks fine.
-      if (!restarting && error.code !== SERVICE_UNAVAILABLE) {
+      const waits = waitsItOut(record, error);
+      if (!restarting && !waits) {
         // The files as they are after the attempt: an app that writes into its own directory
         // while it fails to start must not look changed, and be retried, at every look.
         record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error });
       }
-      if (!restarting && error.code === SERVICE_UNAVAILABLE) record.serviceWait = { dir: desc.dir, error };
+      if (!restarting) record.serviceWait = waits ? { dir: desc.dir, error } : null;
       showProblem(record, { dir: desc.dir, error });
       // Tried again through an outage: the same refusal adds to its event (a count, the last try).
       const event = record.history.add('refused', refused, {
         version: desc.version,
         reason: reasonOf(error),
-        repeat: error.code === SERVICE_UNAVAILABLE,
+        repeat: waits,
       });
       // Said whole the first time, in the app's log too: each try after it is one line (the
       // judge's loop says the gateway's).

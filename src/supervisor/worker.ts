@@ -20,6 +20,7 @@ import { delay } from './process-group.js';
 import { probeLink } from './probe.js';
 import { mib } from './recycle.js';
 import { spawnReason } from './spawn-reason.js';
+import { filesKeptError, roomToSpawn } from '../open-files.js';
 import type { OutputThrottle } from '../log/output-throttle.js';
 
 export type { OutputSink };
@@ -287,6 +288,17 @@ export class Worker extends EventEmitter {
         reject(error);
       };
 
+      const spawnFailed = (e: Error | null): GatewayError => {
+        const { reason, openFiles } = spawnReason(e, opts.python, opts.cwd);
+        return new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason, openFiles, cause: e ?? undefined });
+      };
+      // Its link, its pipes and its guard's, and the descriptors the admin keeps.
+      if (!roomToSpawn(4)) {
+        this._state = 'exited';
+        settled = true;
+        reject(spawnFailed(filesKeptError()));
+        return;
+      }
       let child: Child;
       const malloc = mallocEnvFor(opts.env);
       try {
@@ -309,10 +321,6 @@ export class Worker extends EventEmitter {
         return;
       }
       this.child = child;
-      const spawnFailed = (e: Error | null): GatewayError => {
-        const { reason, openFiles } = spawnReason(e, opts.python, opts.cwd);
-        return new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason, openFiles, cause: e ?? undefined });
-      };
       // Out of file descriptors, Node gives up before it makes the pipes (no stdio at all) and
       // says why only on the next tick, as the child's spawnError.
       if (child.process.stdio === undefined) {

@@ -122,6 +122,32 @@ async function serves(on: RunningGateway, name: string): Promise<boolean> {
   return res.statusCode === 200;
 }
 
+ifPrlimit('a new version refused for want of open files starts by itself once there is room, without SIGHUP', async () => {
+  const apps = join(work.path, 'deploys');
+  mkdirSync(apps);
+  writePackage(apps, 'steady', tinyApp);
+  const envFile = join(work.path, 'deploys.yaml');
+  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  const own = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'deploys-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
+  try {
+    const pid = own.child.pid!;
+    const [soft, hard] = limits(pid);
+    // Room to read the new app.yaml (one file at a time), not for a worker's pipes.
+    setSoftLimit(pid, (await filesHeldStill(pid)) + 3, hard);
+    try {
+      writePackage(apps, 'late', tinyApp);
+      await waitFor(() => /late: .*refused[\s\S]*EMFILE/.test(own.output()), 30_000, () => `the refusal, in:\n${own.output().slice(-3000)}`);
+    } finally {
+      setSoftLimit(pid, soft, hard);
+    }
+    await waitFor(() => serves(own, 'late'), 30_000, () => `late to serve by itself, the gateway said:\n${own.output().slice(-3000)}`);
+    assert.match(own.output(), /late: trying again in \d+ s/);
+    assert.not.match(own.output(), /SIGHUP: /);
+  } finally {
+    await stopGatewayChecked(own);
+  }
+});
+
 ifPrlimit('a start refused for want of files leaves no socket behind: given room, the gateway holds what a fresh start holds', async () => {
   const apps = join(work.path, 'sockets');
   mkdirSync(apps);
@@ -136,12 +162,12 @@ ifPrlimit('a start refused for want of files leaves no socket behind: given room
     const pid = own.child.pid!;
     const [soft, hard] = limits(pid);
     await waitFor(() => serves(own, 'steady'), 30_000, 'steady to serve');
-    // A spawn leaves its pipes only when it meets the limit with room for them but not for
-    // its exec pipe (a window of two descriptors): the start of `late` is tried with more
-    // room each time (SIGHUP tries a refused version again), through that window, until it
-    // serves.
+    // A spawn left its pipes when it met the limit with room for them but not for its exec
+    // pipe (a window of two descriptors): the start of `late` is tried with more room each
+    // time (SIGHUP tries a refused version at once), through every count where a start can be
+    // refused, until it serves.
     const refused = (): number => (own.output().match(/late: .*refused/g) ?? []).length;
-    for (let room = 4; room <= 24 && !/late: \S+ serving at/.test(own.output()); room++) {
+    for (let room = 4; room <= 48 && !/late: \S+ serving at/.test(own.output()); room++) {
       setSoftLimit(pid, (await filesHeldStill(pid)) + room, hard);
       try {
         if (room === 4) writePackage(apps, 'late', tinyApp);
@@ -196,6 +222,14 @@ ifPrlimit('a limit too low for the apps is said once, before they start, with ho
     assert.match(out, 'raise the hard limit (the gateway raises its soft limit to it): LimitNOFILE=65536 in its systemd unit, or `ulimit -Hn 65536` as root');
     const firstApp = out.search(/many\d/);
     assert.ok(firstApp < 0 || out.indexOf(said) < firstApp, 'said before any app is');
+    // The refused apps are tried again by themselves, and meanwhile the admin still answers
+    // (spawns leave it room): status names each app, the refused ones with why.
+    await waitFor(() => /many\d: trying again in \d+ s/.test(low.output()), 60_000, () => `a try again, in:\n${low.output().slice(-3000)}`);
+    const listed = (await gatewayStatus(low)).apps;
+    assert.is(listed.length, 8, JSON.stringify(listed.map((a: any) => a.name)));
+    const refused = listed.filter((a: any) => a.problem !== null);
+    assert.ok(refused.length > 0, 'some were refused');
+    for (const app of refused) assert.match(app.problem.message, 'EMFILE');
   } finally {
     await stopGatewayChecked(low);
   }
