@@ -173,11 +173,27 @@ export const ERROR_CODES = {
     },
   },
   APPPKG_ADMIN_UNREACHABLE: {
-    summary: '`apppkg-gateway status` found no gateway at the admin address (refused, no such socket, no answer in time).',
+    summary: '`apppkg-gateway status` found no gateway at the admin address (refused, no such socket, no permission to it).',
     message: (d) => `no gateway answers on ${str(d.address)}${d.reason ? ` (${str(d.reason)})` : ''}`,
     hint: () => 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099), or pass --admin ADDR with the address the gateway was given',
     exitStatus: 1,
     example: { address: '127.0.0.1:8099', reason: 'ECONNREFUSED' },
+  },
+  APPPKG_ADMIN_NO_ANSWER: {
+    summary: 'Something listens at the admin address but closed the connection before answering, or did not answer in time: what a gateway out of open files does (it cannot accept the connection: libuv closes it, or leaves it waiting), and then only its log can say why.',
+    message: (d) =>
+      `no answer from ${str(d.address)}: ${str(d.reason)}`
+      + (d.pid !== undefined ? `; the process listening there (pid ${str(d.pid)}) holds ${str(d.open)} open files${d.limit !== undefined && d.limit !== null ? `, its limit ${str(d.limit)}` : ''}` : ''),
+    hint: (d) => {
+      const out = d.pid === undefined || d.limit === undefined || d.limit === null || Number(d.open) >= Number(d.limit) - NEAR_THE_LIMIT;
+      if (!out) return `it is not out of open files: it may be stuck (is it using a whole CPU? \`top -p ${str(d.pid)}\`), or not an apppkg-gateway; see its log, and restart it if it stays so`;
+      const check = d.pid === undefined ? 'compare `ls /proc/PID/fd | wc -l` with the "Max open files" line of /proc/PID/limits (PID: the gateway\'s, `systemctl show -p MainPID apppkg-gateway`); ' : '';
+      return `a gateway out of open files cannot accept a connection, so it cannot say so here (its log says EMFILE); ${check}`
+        + 'raise its limit: `LimitNOFILE=65536` in its systemd unit (README, "Connections"), or `ulimit -Hn 65536` as root before starting it, and restart it; '
+        + 'each client connection holds one file, let go within seconds of the client leaving';
+    },
+    exitStatus: 1,
+    example: { address: '127.0.0.1:8099', reason: 'it closed the connection at once', pid: 1234, open: 1024, limit: 1024 },
   },
   APPPKG_ADMIN_BAD_ANSWER: {
     summary: 'Something answers at the admin address, but not with a gateway\'s status JSON (another server, an error status).',
@@ -1085,12 +1101,6 @@ export class GatewayError extends Error {
   }
 }
 
-/**
- * A system error as a message's reason, its code said once: Node's fs errors already begin with
- * their code ("ENOTDIR: not a directory, mkdir '/x'"), so `${code}: ${message}` said it twice.
- * When the error is about `named`, the path the message names already, the ", mkdir '/x'" tail
- * is left out; about another path (a file deep in a copied tree), it stays.
- */
 /** The fix for an `async def` factory named by `app:` (`mod:make_app()` or `mod:make_app`), not aiohttp's. */
 function asyncFactoryHint(app: string): string {
   const [module, object = 'make_app'] = app.split(':').map((part) => part.trim());
@@ -1098,6 +1108,9 @@ function asyncFactoryHint(app: string): string {
   return `call it once at import, \`app = asyncio.run(${call})\` at the end of module ${module}, and write \`app: ${module}:app\`; or make ${call.slice(0, -2)} a plain \`def\` `
     + '(under ASGI, what needs the event loop, a connection pool say, then goes in the app\'s lifespan startup)';
 }
+
+/** Open files this close to its limit: a listener that gave no answer is taken to be out of them. */
+const NEAR_THE_LIMIT = 8;
 
 /** The fix for EMFILE (the gateway's own open-files limit) or ENFILE (the host's table). */
 function openFilesHint(kind: unknown): string {
@@ -1107,6 +1120,12 @@ function openFilesHint(kind: unknown): string {
     + `\`LimitNOFILE=65536\` in its systemd unit, or \`ulimit -Hn 65536\` as root before starting it; ${again}`;
 }
 
+/**
+ * A system error as a message's reason, its code said once: Node's fs errors already begin with
+ * their code ("ENOTDIR: not a directory, mkdir '/x'"), so `${code}: ${message}` said it twice.
+ * When the error is about `named`, the path the message names already, the ", mkdir '/x'" tail
+ * is left out; about another path (a file deep in a copied tree), it stays.
+ */
 export function systemErrorReason(err: unknown, named?: string): string {
   if (!(err instanceof Error)) return String(err);
   const e = err as NodeJS.ErrnoException;

@@ -19,10 +19,10 @@ export function outOfFiles(err: unknown): 'EMFILE' | 'ENFILE' | null {
   return null;
 }
 
-/** The gateway's open-files limit (the soft one, which Node raised to the hard one), or null. */
-export function openFilesLimit(): number | null {
+/** The gateway's open-files limit (the soft one, which Node raised to the hard one), or another process's; null when not known. */
+export function openFilesLimit(pid: number | 'self' = 'self'): number | null {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
     const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
     return soft === undefined || !/^\d+$/.test(soft) ? null : Number(soft);
   } catch {

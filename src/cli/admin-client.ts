@@ -10,6 +10,7 @@ import { readAdminToken } from '../admin/admin-access.js';
 import { DEFAULT_ADMIN } from '../admin/admin-server.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
+import { listenerFiles } from './listener-files.js';
 
 export const ADMIN_OPTIONS: Options = {
   admin: { type: 'string' },
@@ -30,6 +31,18 @@ const READ_TIMEOUT_MS = 5000;
 export const ACTION_TIMEOUT_MS = 10 * 60_000;
 
 type Method = 'GET' | 'POST';
+
+/**
+ * undici's errors for a listener that took the connection and said nothing, in words: libuv's
+ * answer to an accept past the open-files limit is to close the connection (its spare
+ * descriptor let go for the accept), or, without that spare, to leave it in the queue.
+ */
+const SILENCES: Record<string, string> = {
+  UND_ERR_SOCKET: 'it closed the connection before answering',
+  ECONNRESET: 'it closed the connection before answering',
+  UND_ERR_HEADERS_TIMEOUT: `no answer within ${READ_TIMEOUT_MS / 1000} s`,
+  UND_ERR_CONNECT_TIMEOUT: `no connection within ${READ_TIMEOUT_MS / 1000} s (its queue of connections to accept is full)`,
+};
 
 interface Call {
   /** What the user asked, for messages: `GET /status`, `POST /apps/blog/restart`. */
@@ -76,7 +89,7 @@ export class AdminClient {
   private readonly origin: string;
   private readonly agent: Agent;
 
-  constructor(addr: ListenAddress, private readonly token: string | null) {
+  constructor(private readonly addr: ListenAddress, private readonly token: string | null) {
     this.address = formatAddr(addr);
     // A wildcard --admin (0.0.0.0, ::) is reached on loopback, as the gateway's own line says.
     this.origin = addr.kind === 'tcp' ? addrUrl(addr) : 'http://localhost';
@@ -181,8 +194,14 @@ export class AdminClient {
       });
     } catch (err) {
       if (call.signal?.aborted) throw err;
-      // Refused, no such socket, no permission, or no answer in time: all "nobody answers".
       const e = err as NodeJS.ErrnoException;
+      const silence = e.code === undefined ? undefined : SILENCES[e.code];
+      if (silence !== undefined) {
+        // Something listens, and said nothing: a gateway out of open files, which /proc can tell.
+        const files = listenerFiles(this.addr);
+        throw new GatewayError('APPPKG_ADMIN_NO_ANSWER', { address: this.address, reason: silence, ...(files ?? {}), cause: err });
+      }
+      // Refused, no such socket, no permission: "nobody answers".
       throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, cause: err });
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;

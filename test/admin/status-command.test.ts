@@ -79,6 +79,21 @@ test('no gateway on the address: exit 1, says so and how to fix it', async () =>
   assert.match(gone.stderr, /no gateway answers on unix:/);
 });
 
+test('a listener that closes the connection unanswered (a gateway out of open files does): exit 1, names the process and its open files, not "start one"', async () => {
+  const closing = net.createServer((socket) => socket.destroy());
+  const port = await listenAt0(closing);
+  try {
+    const r = await runCli(['status', '--admin', `127.0.0.1:${port}`], { ms: 15000 });
+    assert.is(r.status, 1, r.stderr);
+    // This test's process is the listener, far from its limit: not taken for out of files.
+    assert.match(r.stderr, new RegExp(`no answer from 127\\.0\\.0\\.1:${port}: it closed the connection before answering; the process listening there \\(pid ${process.pid}\\) holds \\d+ open files, its limit \\d+`));
+    assert.match(r.stderr, /fix: it is not out of open files: it may be stuck/);
+    assert.not.match(r.stderr, /start one/);
+  } finally {
+    await closeServer(closing);
+  }
+});
+
 test('something else on the address: exit 1, names what it answered', async () => {
   const port = await listenAt0(notAGateway);
   const r = await runCli(['status', '--admin', `127.0.0.1:${port}`], { ms: 15000 });

@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { BIN, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { BIN, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 
@@ -195,6 +195,38 @@ ifPrlimit('a start refused for want of files leaves no socket behind: given room
     assert.is(heldAfter, heldFresh, `sockets after ${refusals} refused starts, against a fresh start's`);
   } finally {
     await stopGatewayChecked(fresh);
+  }
+});
+
+ifPrlimit('status, when the gateway is out of open files and cannot accept it, says so from /proc: its pid, its files and limit, how to raise it', async () => {
+  const apps = join(work.path, 'full');
+  mkdirSync(apps);
+  writePackage(apps, 'steady', tinyApp);
+  const own = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'full-state'), '--access-log', 'off', '--settle', '0']);
+  try {
+    const pid = own.child.pid!;
+    const [soft, hard] = limits(pid);
+    await waitFor(() => serves(own, 'steady'), 30_000, 'steady to serve');
+    // Below what it holds: not one more file, an accepted connection included.
+    const held = await filesHeldStill(pid);
+    setSoftLimit(pid, held - 4, hard);
+    let r: Awaited<ReturnType<typeof runCli>>;
+    try {
+      r = await runCli(['status', '--admin', own.adminUrl!], { ms: 30_000 });
+    } finally {
+      setSoftLimit(pid, soft, hard);
+    }
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`no answer from ${new URL(own.adminUrl!).host.replace(/\./g, '\\.')}: .*; the process listening there \\(pid ${pid}\\) holds \\d+ open files, its limit ${held - 4}`));
+    assert.match(r.stderr, 'a gateway out of open files cannot accept a connection');
+    assert.match(r.stderr, 'LimitNOFILE=65536');
+    assert.not.match(r.stderr, /start one/);
+    // With room again it answers, as it did.
+    const again = await runCli(['status', '--admin', own.adminUrl!], { ms: 30_000 });
+    assert.is(again.status, 0, again.stderr);
+    assert.match(again.stdout, /^steady\s+ready/m);
+  } finally {
+    await stopGatewayChecked(own);
   }
 });
 
