@@ -1116,7 +1116,7 @@ const NEAR_THE_LIMIT = 8;
 function openFilesHint(kind: unknown): string {
   const again = 'then an app asleep is tried again at its next request, and a version refused for it by itself (6 times, 1 s doubling to 32 s; then at SIGHUP, which also tries at once)';
   if (kind === 'ENFILE') return `the host has no file descriptors left (fs.file-max): raise it with sysctl, or stop what holds them; ${again}`;
-  return 'raise the gateway\'s open-files limit (each app keeps its log open, each running worker four more, each client connection one; README, "Connections"): '
+  return 'raise the gateway\'s open-files limit (each app keeps its log open, each running worker five more, each client connection one; README, "Connections"): '
     + `\`LimitNOFILE=65536\` in its systemd unit, or \`ulimit -Hn 65536\` as root before starting it; ${again}`;
 }
 

@@ -1,7 +1,7 @@
 // Running out of file descriptors shows as errors from wherever the next one was wanted: spawn's
 // EMFILE (Node then leaves the child without its pipes), get-port's `uv_interface_addresses
 // returned Unknown system error 24`, a write's EMFILE. With many apps under --apps (each keeps its
-// log open, each running worker four more) it is the first limit a host meets, so the messages
+// log open, each running worker five more) it is the first limit a host meets, so the messages
 // say which limit it is and what raises it, instead of a TypeError or the error's own words.
 import { closeSync, openSync, readFileSync } from 'node:fs';
 
@@ -78,8 +78,12 @@ export function filesKeptError(): NodeJS.ErrnoException {
 const GATEWAY_FILES = 20;
 /** Each app's log, open while the gateway runs (all that an app asleep holds: 314 for 300 asleep). */
 const FILES_PER_APP = 1;
-/** A running worker's link to the gateway and its stdout and stderr pipes, as measured. */
-const FILES_PER_WORKER = 4;
+/**
+ * A running worker's link to the gateway (two sockets), its stdout and stderr pipes, and its guard's
+ * pipe (process-group.ts): 122 sockets for 8 apps of 3 workers, 2 of them the listeners. Counted 4,
+ * the guard's left out, the estimate said 13 an app where 16 were held.
+ */
+const FILES_PER_WORKER = 5;
 
 /**
  * Said once at start when `limit` (the soft limit, which Node raised to the hard one) is below
@@ -94,7 +98,7 @@ export function openFilesShortfall(apps: number, workers: number, limit: number 
   const suggested = Math.max(65536, 2 ** Math.ceil(Math.log2(needed * 2)));
   return (
     `the open-files limit (${limit}) is likely too low for ${apps} apps: while they start each holds about ${perApp} ` +
-    `(its log, and its ${workers === 1 ? "worker's" : `${workers} workers'`} links and pipes), ~${needed} with the gateway's own and the ${FILES_KEPT} it keeps for its admin, ` +
+    `(its log, and its ${workers === 1 ? "worker's" : `${workers} workers'`} links, pipes and guards), ~${needed} with the gateway's own and the ${FILES_KEPT} it keeps for its admin, ` +
     `and a start past the limit fails with EMFILE; raise the hard limit (the gateway raises its soft limit to it): ` +
     `LimitNOFILE=${suggested} in its systemd unit, or \`ulimit -Hn ${suggested}\` as root before starting it`
   );
