@@ -40,6 +40,8 @@ type Method = 'GET' | 'POST';
 const SILENCES: Record<string, string> = {
   UND_ERR_SOCKET: 'it closed the connection before answering',
   ECONNRESET: 'it closed the connection before answering',
+  // The request written after the close reached this end: what a loaded machine gives as often.
+  EPIPE: 'it closed the connection before answering',
   UND_ERR_HEADERS_TIMEOUT: `no answer within ${READ_TIMEOUT_MS / 1000} s`,
   UND_ERR_CONNECT_TIMEOUT: `no connection within ${READ_TIMEOUT_MS / 1000} s (its queue of connections to accept is full)`,
 };
