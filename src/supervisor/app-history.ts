@@ -1,17 +1,24 @@
 // What happened to one app lately, for the status page and /status (`history`): versions that
 // took traffic, were refused (with why), rolled back or restarted, and processes that died.
-// A bounded list, newest last: a crash loop must not grow the gateway's memory.
+// A bounded list, newest last: a crash loop must not grow the gateway's memory. It begins with
+// what the gateway's last run left in the app's history file (history-file.ts), and tells
+// `onChange` of each event, which writes it back there (history-writer.ts).
 import type { HistoryEvent, RefusalStatus } from '../admin/status-types.js';
 
 /** Events kept per app. */
-const KEPT_EVENTS = 50;
+export const KEPT_EVENTS = 50;
 
 export type HistoryKind = HistoryEvent['kind'];
 
 export class AppHistory {
-  private readonly events: HistoryEvent[] = [];
+  private readonly events: HistoryEvent[];
   /** Bumped at every event: lets a watcher tell "something happened" without comparing lists. */
   changes = 0;
+
+  /** `earlier`: the events of the gateway's last run, oldest first (their newest 50 are kept). */
+  constructor(earlier: readonly HistoryEvent[] = [], private readonly onChange: () => void = () => {}) {
+    this.events = earlier.slice(-KEPT_EVENTS).map((e) => ({ ...e }));
+  }
 
   /**
    * `repeat`: the same event as the newest one (same kind, version and message) adds to it (its
@@ -29,12 +36,14 @@ export class AppHistory {
       newest.lastAt = at;
       newest.reason = details.reason ?? null;
       this.changes++;
+      this.onChange();
       return newest;
     }
     const event: HistoryEvent = { at, kind, version, from, message, reason: details.reason ?? null, times: 1, lastAt: null };
     this.events.push(event);
     if (this.events.length > KEPT_EVENTS) this.events.splice(0, this.events.length - KEPT_EVENTS);
     this.changes++;
+    this.onChange();
     return event;
   }
 

@@ -6,7 +6,7 @@ import { writeFileAtomicSync } from '../write-file-atomic.js';
 import { RequestTally } from '../admin/request-tally.js';
 import type { HistoryEvent } from '../admin/status-types.js';
 import type { GatewayError } from '../errors.js';
-import { AppHistory } from './app-history.js';
+import type { AppHistory } from './app-history.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
@@ -87,12 +87,15 @@ export interface AppRecord {
   tallies: Map<string, RequestTally>;
 }
 
-/** The record of an app met for the first time: its rollbacks read back from `rolledBackFile`. */
-export function newAppRecord(name: string, rolledBackFile: string | null): AppRecord {
+/**
+ * The record of an app met for the first time: its rollbacks read back from `rolledBackFile`, its
+ * history the one it had (app-histories.ts).
+ */
+export function newAppRecord(name: string, rolledBackFile: string | null, history: AppHistory): AppRecord {
   return {
     name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, restart: false,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
-    history: new AppHistory(), serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
+    history, serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };
 }
 

@@ -10,7 +10,7 @@
 // until a file in it changes. One look at the source runs at a time; each app it finds is judged
 // by itself (a few at once: start-slots.ts), so that one app's slow start holds back no other
 // app's start or deploy, and published as soon as it is judged. Each app keeps a short history
-// of these events for status.
+// of these events for status, kept across restarts of the gateway (app-histories.ts).
 // Each description is read once, by the source, and that value is what the instance runs.
 // The environment file as last read is the registry's too: useEnvironment() replaces it and
 // restarts the apps it names, the way restart() does.
@@ -32,6 +32,7 @@ import { overrideOf, type HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import type { GatewayError } from '../errors.js';
 import { LogTail } from '../log/log-tail.js';
+import { AppHistories } from './app-histories.js';
 import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
@@ -101,6 +102,8 @@ export class Registry {
   /** The run helpers its starts wrote, and when it began: what pruneHelpers may remove. */
   private readonly helperDirs = new Set<string>();
   private readonly startedAt = Date.now();
+  /** Each app's history, read from and written to its state directory. */
+  private readonly histories: AppHistories;
 
   constructor(private readonly opts: RegistryOptions) {
     this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers) : null;
@@ -117,6 +120,7 @@ export class Registry {
       busy: () => this.judging.busy,
     });
     this.currentHostEnv = opts.hostEnv;
+    this.histories = new AppHistories({ stateDir: opts.stateDir, say: opts.say });
     this.judge = new VersionJudge(opts, this.budget, this.stopping.signal, {
       hostEnv: () => this.currentHostEnv,
       stopped: () => this.stopped,
@@ -221,7 +225,7 @@ export class Registry {
       present.add(app.name);
       let record = this.records.get(app.name);
       if (record === undefined) {
-        record = newAppRecord(app.name, rolledBackFile(this.opts.stateDir, app.name));
+        record = newAppRecord(app.name, rolledBackFile(this.opts.stateDir, app.name), this.histories.of(app.name));
         this.records.set(app.name, record);
         found = true;
         const versionOf = notAVersionOf(app.name, discovery.apps);
@@ -265,10 +269,10 @@ export class Registry {
         void this.draining.get(old.instance)?.done.finally(() => {
           if (this.removed.get(name) !== record) return;
           this.removed.delete(name);
-          this.forgetLog(name);
+          this.forgetRemoved(name);
         });
       } else {
-        this.forgetLog(name);
+        this.forgetRemoved(name);
       }
     }
     this.publish();
@@ -365,12 +369,14 @@ export class Registry {
 
   /**
    * An app gone from --apps, its processes stopped: the tail of its log kept in memory for
-   * status goes (the file stays), unless the app came back under its name meanwhile.
+   * status goes (the file stays), and its history once written, unless the app came back under
+   * its name meanwhile.
    */
-  private forgetLog(name: string): void {
+  private forgetRemoved(name: string): void {
     if (this.records.has(name)) return;
     LogTail.release(this.logFileOf(name));
     this.logFiles.delete(name);
+    void this.histories.release(name, () => this.records.has(name));
   }
 
   status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
@@ -427,8 +433,13 @@ export class Registry {
     await this.judging.ended();
     // Draining versions too: their websockets need not wait for the end of the drain.
     const instances = [...[...this.records.values()].flatMap((r) => (r.serving ? [r.serving.instance] : [])), ...this.draining.keys()];
-    await Promise.all(instances.map((instance) => instance.stop(graceMs, shutdownMs)));
-    await Promise.all([...this.draining.values()].map((d) => d.done));
+    try {
+      await Promise.all(instances.map((instance) => instance.stop(graceMs, shutdownMs)));
+      await Promise.all([...this.draining.values()].map((d) => d.done));
+    } finally {
+      // Last: a process that died during the stop is in it too.
+      await this.histories.close();
+    }
   }
 }
 
