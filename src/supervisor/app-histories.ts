@@ -16,6 +16,8 @@ export interface AppHistoriesOptions {
 
 export class AppHistories {
   private readonly kept = new Map<string, { history: AppHistory; writer: HistoryWriter }>();
+  /** close() was called: a stopped gateway writes nothing more under its state root. */
+  private closed = false;
 
   constructor(private readonly opts: AppHistoriesOptions) {}
 
@@ -45,13 +47,14 @@ export class AppHistories {
    */
   async release(name: string, isBack: () => boolean): Promise<void> {
     const known = this.kept.get(name);
-    if (known === undefined) return;
+    if (known === undefined || this.closed) return;
     await known.writer.flush();
     if (!isBack() && this.kept.get(name) === known) this.kept.delete(name);
   }
 
   /** Writes every app's pending events, then none after: the gateway stops. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.kept.values()].map((k) => k.writer.close()));
   }
 }
