@@ -14,6 +14,8 @@ export class AppHistory {
   private readonly events: HistoryEvent[];
   /** Bumped at every event: lets a watcher tell "something happened" without comparing lists. */
   changes = 0;
+  /** The `alike` the newest event was added with (none for one read from the file). */
+  private newestAlike: string | null = null;
 
   /** `earlier`: the events of the gateway's last run, oldest first (their newest 50 are kept). */
   constructor(earlier: readonly HistoryEvent[] = [], private readonly onChange: () => void = () => {}) {
@@ -24,14 +26,18 @@ export class AppHistory {
    * `repeat`: the same event as the newest one (same kind, version and message) adds to it (its
    * `times` and `lastAt`) rather than a new one: a version tried again every minute through a
    * database outage would otherwise push every event that explains it out of the list.
-   * Returns the event it went into.
+   * `alike`: as `repeat`, for events whose messages differ in what does not matter (a crash
+   * loop's exits name each pid and back-off): one with the same kind, version and `alike` as the
+   * newest adds to it, its first message kept. Returns the event it went into.
    */
-  add(kind: HistoryKind, message: string, details: { version?: string | null; from?: string | null; reason?: RefusalStatus | null; repeat?: boolean } = {}): HistoryEvent {
+  add(kind: HistoryKind, message: string, details: { version?: string | null; from?: string | null; reason?: RefusalStatus | null; repeat?: boolean; alike?: string } = {}): HistoryEvent {
     const at = new Date().toISOString();
     const version = details.version ?? null;
     const from = details.from ?? null;
     const newest = this.events[this.events.length - 1];
-    if (details.repeat && newest && newest.kind === kind && newest.version === version && newest.from === from && newest.message === message) {
+    const alike = details.alike ?? null;
+    const same = alike !== null ? alike === this.newestAlike : details.repeat && newest?.message === message;
+    if (same && newest && newest.kind === kind && newest.version === version && newest.from === from) {
       newest.times++;
       newest.lastAt = at;
       newest.reason = details.reason ?? null;
@@ -41,6 +47,7 @@ export class AppHistory {
     }
     const event: HistoryEvent = { at, kind, version, from, message, reason: details.reason ?? null, times: 1, lastAt: null };
     this.events.push(event);
+    this.newestAlike = alike;
     if (this.events.length > KEPT_EVENTS) this.events.splice(0, this.events.length - KEPT_EVENTS);
     this.changes++;
     this.onChange();

@@ -113,7 +113,9 @@ export class AppInstance {
       },
       drainMs: () => this.drainMs(),
       websocketDrainMs: () => this.opts.versionDrainMs ?? this.drainMs(),
-      onExited: (what) => opts.history?.add('exited', what, { version: opts.desc.version }),
+      // A crash loop's exits differ only in their pids and back-offs: one event that counts
+      // them, not fifty that push out the refusal or the deploy explaining the loop.
+      onExited: (what) => opts.history?.add('exited', what, { version: opts.desc.version, alike: what.replace(/\d+/g, '#') }),
     };
     // What the pools say of the app's processes (exited, restarting, recycled, killed) goes in
     // the app's own log too: there, beside its traceback, is where its user looks.

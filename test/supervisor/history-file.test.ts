@@ -73,6 +73,30 @@ test('more events than are kept: the newest 50', async () => {
   assert.equal(new AppHistory(readHistoryFile(file).events).list(), events);
 });
 
+test('exits alike (a crash loop: pids and back-offs apart) add to one event, its first message kept; another event between starts anew', () => {
+  const history = new AppHistory();
+  const exit = (pid: number, ms: number, loop = '') => {
+    const what = `worker ${pid} exited (status 1); restarting in ${ms} ms${loop}`;
+    history.add('exited', what, { version: '1.0', alike: what.replace(/\d+/g, '#') });
+  };
+  history.add('refused', 'version 2.0 refused', { version: '2.0' });
+  for (let i = 0; i < 60; i++) exit(1000 + i, 100 * 2 ** Math.min(i, 8));
+  for (let i = 0; i < 60; i++) exit(2000 + i, 30000, ' (crash loop)');
+  history.add('restarted', 'restarted by the admin', { version: '1.0' });
+  exit(3000, 100);
+  assert.equal(history.list().map((e) => [e.kind, e.times, e.message]), [
+    ['refused', 1, 'version 2.0 refused'],
+    ['exited', 60, 'worker 1000 exited (status 1); restarting in 100 ms'],
+    ['exited', 60, 'worker 2000 exited (status 1); restarting in 30000 ms (crash loop)'],
+    ['restarted', 1, 'restarted by the admin'],
+    ['exited', 1, 'worker 3000 exited (status 1); restarting in 100 ms'],
+  ]);
+  // Read back from a file, the newest is not added to: its `alike` was not kept.
+  const again = new AppHistory(history.list());
+  again.add('exited', 'worker 3001 exited (status 1); restarting in 200 ms', { version: '1.0', alike: 'worker # exited (status #); restarting in # ms' });
+  assert.is(again.list().length, 6);
+});
+
 test('a burst of events is one write now and one a second later; close() writes what is pending at once, then nothing more', async () => {
   const file = appFile();
   let writer: HistoryWriter | null = null;
