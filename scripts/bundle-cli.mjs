@@ -10,6 +10,7 @@
 // fallback when a schema changed since the build). The modules that find the package's files
 // walk up to its root (src/package-root.ts), since inlined they no longer sit at their own depth.
 import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,5 +68,14 @@ for (const file of seen) {
 }
 if (loadedAtStart.length > 0) {
   console.error(`bundle-cli: ${[...new Set(loadedAtStart)].join(', ')} would load at every start; import it where it is first used (await import(...)), or inline it`);
+  process.exit(1);
+}
+// localeCompare and Intl.Collator load ICU's collation data into the front's memory at their first
+// call (2 MiB of its RSS, measured: docs/performance.md, "The idle RSS"); code loaded at every start
+// sorts in code-point order, and compares version numbers as numbers (compareVersions).
+const collating = [...seen].flatMap((file) => readFileSync(file, 'utf8').split('\n')
+  .flatMap((text, i) => (/\.localeCompare\(|Intl\.Collator/.test(text) ? [`${file}:${i + 1}`] : [])));
+if (collating.length > 0) {
+  console.error(`bundle-cli: ICU's collation in code loaded at every start (${collating.join(', ')}): sort in code-point order instead`);
   process.exit(1);
 }

@@ -137,8 +137,9 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
       return `Redis ${version} at ${server.label} reachable, user ${appRedisUserName(desc.name)}${made(Boolean(creds.redis))}, keys ${env.APPPKG_REDIS_PREFIX}*, REDIS_URL=${env.REDIS_URL}${open}`;
     }));
   }
-  // services.database before services.redis, whether given, missing or probed.
-  return checks.sort((a, b) => a.name.localeCompare(b.name));
+  // services.database before services.redis, whether given, missing or probed. Code-point order:
+  // localeCompare would load ICU's collation data into the gateway (scripts/bundle-cli.mjs).
+  return checks.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**
