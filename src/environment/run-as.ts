@@ -15,6 +15,8 @@ export interface RunAs {
   home: string;
   /** True when that user is root: shown in status and the log. */
   isRoot: boolean;
+  /** True when the environment file's `user:` named it (not the app directory's owner). */
+  named: boolean;
 }
 
 interface PasswdEntry {
@@ -67,7 +69,7 @@ export function resolveRunAs(desc: Pick<Description, 'dir' | 'name'>, configured
     const owner = statSync(desc.dir).uid;
     entry = users.find((u) => u.uid === owner) ?? { name: String(owner), uid: owner, gid: owner, home: '/' };
   }
-  return { user: entry.name, uid: entry.uid, gid: entry.gid, home: entry.home, isRoot: entry.uid === 0 };
+  return { user: entry.name, uid: entry.uid, gid: entry.gid, home: entry.home, isRoot: entry.uid === 0, named: configured !== null && configured !== '' };
 }
 
 /**

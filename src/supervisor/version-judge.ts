@@ -257,7 +257,10 @@ export class VersionJudge {
       // The previous instance keeps its room while it drains (registry.drain gives it back).
       this.budget?.add(started.instance);
       if (started.runAs?.isRoot) {
-        this.opts.say(`${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
+        // A `user: root` the host wrote is a choice to confirm, not a default to change.
+        this.opts.say(started.runAs.named
+          ? `${record.name}: WARNING: runs as root, as its \`user:\` in the environment file says: its processes can do anything on this host; give it a user of its own unless it needs root`
+          : `${record.name}: WARNING: runs as root; set \`user:\` for it in the environment file, or chown its directory to the user it should run as`);
       } else if (started.runAs) {
         // SPEC 2.1: settings of one app are never visible to another. The kernel shows a
         // process's environment (/proc/PID/environ), TMPDIR and data to every process of the

@@ -52,8 +52,9 @@ ifRoot('an app runs as the owner of its directory, its state belongs to it, root
   const owned = addPackage(apps, 'environ', 'owned');
   spawnSync('chown', ['-R', `${USER}:`, owned]);
   addPackage(apps, 'environ', 'rooty');
+  addPackage(apps, 'environ', 'chosen');
   const envFile = join(work.path, 'environment.yaml');
-  writeFileSync(envFile, 'python: /usr/bin/python3\n');
+  writeFileSync(envFile, 'python: /usr/bin/python3\napps:\n  chosen:\n    user: root\n');
   const state = join(work.path, 'state');
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile], { bin: installForOtherUsers().bin });
   running.push(gw);
@@ -65,7 +66,12 @@ ifRoot('an app runs as the owner of its directory, its state belongs to it, root
   for (const dir of ['data', 'log', 'tmp']) assert.is(statSync(join(state, 'apps', 'owned', dir)).uid, uid, dir);
   const rooty = await appStatus(gw, 'rooty');
   assert.is(rooty.runsAsRoot, true);
-  assert.match(gw.output(), /rooty: WARNING: runs as root/);
+  assert.match(gw.output(), /rooty: WARNING: runs as root; set `user:` for it/);
+  // Root named by the host is confirmed, not answered with "set user:".
+  assert.is((await request(`${gw.url}/chosen/`)).statusCode, 200);
+  assert.is((await appStatus(gw, 'chosen')).runsAsRoot, true);
+  assert.match(gw.output(), /chosen: WARNING: runs as root, as its `user:` in the environment file says/);
+  assert.not.match(gw.output(), /chosen: WARNING: runs as root; set `user:`/);
 });
 
 ifClosedPython('an interpreter the app\'s user cannot execute is a clear error, and the rest serve', async () => {
