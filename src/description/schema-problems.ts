@@ -34,6 +34,9 @@ function note(schema: JsonSchema | undefined, name: 'x-expected' | 'x-fix'): str
 /** Reports ajv's `errors` as problems of `yaml`; `fixFor` may know a better fix for a bad value. */
 export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor: FixFor | undefined, unknownKeyFix?: UnknownKeyFix): void {
   const { kept, enclosing } = relevantErrors(errors);
+  // A value can break two rules at once ("" is both too short and without a non-space): one
+  // mistake, one problem, or the user reads the same line twice.
+  const valuesReported = new Set<string>();
   for (const error of kept) {
     const at = pointerToPath(error.instancePath);
     const parent = (error.parentSchema ?? {}) as JsonSchema;
@@ -66,6 +69,8 @@ export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor
         fix: fixFor?.(keyLabel(at), name, found) ?? fixNote ?? `rename the key to ${expected}`,
       }, 'key');
     } else {
+      if (valuesReported.has(error.instancePath)) continue;
+      valuesReported.add(error.instancePath);
       const value = yaml.raw(at);
       const found = yaml.found(at);
       const key = keyLabel(at);

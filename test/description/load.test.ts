@@ -255,6 +255,12 @@ test('a command YAML reads as a boolean, number or null: the fix says to quote i
   assert.not.match(empty.problems[0].hint, 'quote');
 });
 
+test('an empty command is one problem, not one per rule it breaks', async () => {
+  const dir = await writeApp('empty-commands', 'app: a:b\ncommands:\n  test: ""\nprocesses:\n  live:\n    command: ""\n');
+  const err = await failure(loadDescription(dir));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column}:${p.key}`), ['3:9:commands.test', '6:14:processes.live.command']);
+});
+
 test('name defaults to the directory name minus its version; an unusable one is reported', async () => {
   const desc = await loadDescription(await writeApp('my.app.2', 'app: a:b\n'));
   assert.is(desc.name, 'my.app');
