@@ -103,6 +103,13 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
   if (/^settings(\[\d+\])?$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value)) {
     return `name it with letters, digits and "_" only, e.g. ${settingNameLike(value)}`;
   }
+  // An empty route or health is no path to put a slash before: "write route: /" is refused too.
+  if (/^processes\..+\.route$/.test(key) && typeof value === 'string' && value.trim() === '') {
+    return `write route: /live, or take route: out to make ${key.replace(/^processes\.|\.route$/g, '')} a background process`;
+  }
+  if (key === 'health' && typeof value === 'string' && value.trim() === '') {
+    return 'write health: /healthz (a path the app answers with 2xx), or take health: out';
+  }
   if (/^(health|processes\..+\.route|static)$/.test(key) && typeof value === 'string' && !value.startsWith('/')) {
     return key === 'static' ? `write the prefix with a leading slash: /${value}: ...` : `write ${key.split('.').pop()}: /${value}`;
   }

@@ -261,6 +261,17 @@ test('an empty command is one problem, not one per rule it breaks', async () => 
   assert.equal(err.problems.map((p) => `${p.line}:${p.column}:${p.key}`), ['3:9:commands.test', '6:14:processes.live.command']);
 });
 
+test('an empty route or health gets a fix that is itself valid, not "write route: /"', async () => {
+  const dir = await writeApp('empty-route', 'app: a:b\nprocesses:\n  live:\n    command: x\n    route: ""\nhealth: " "\n');
+  const err = await failure(loadDescription(dir));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column}:${p.key}`), ['5:12:processes.live.route', '6:9:health']);
+  // route: / is refused in its turn (it would hide the rest of the app).
+  assert.is(err.problems[0].hint, 'write route: /live, or take route: out to make live a background process');
+  assert.is(err.problems[1].hint, 'write health: /healthz (a path the app answers with 2xx), or take health: out');
+  const fixed = await loadDescription(await writeApp('empty-route-fixed', 'app: a:b\nprocesses:\n  live:\n    command: x\n    route: /live\nhealth: /healthz\n'));
+  assert.is(fixed.processes.live.route, '/live');
+});
+
 test('name defaults to the directory name minus its version; an unusable one is reported', async () => {
   const desc = await loadDescription(await writeApp('my.app.2', 'app: a:b\n'));
   assert.is(desc.name, 'my.app');
