@@ -45,7 +45,7 @@ import { startTimeoutMsOf } from './start-app.js';
 import { idleTimeoutOf, registryStatus, type SupervisedAppStatus } from './registry-status.js';
 import { appLogFile, rolledBackFile } from './refusal.js';
 import { canRollBack, rollBack, type Rollback } from './rollback.js';
-import { VersionJudge, type VersionJudgeOptions } from './version-judge.js';
+import { label, VersionJudge, type VersionJudgeOptions } from './version-judge.js';
 import { notAVersionOf, versionNotices } from './version-notices.js';
 import { WorkerBudget } from './worker-budget.js';
 
@@ -206,13 +206,25 @@ export class Registry {
     return rollBack(name, this.records.get(name), () => this.reconcile());
   }
 
+  /**
+   * How the log names a broken package that is a serving version's directory: "skipping" it
+   * read as the app being stopped, while that version runs on as it was started.
+   */
+  private servedFrom(dir: string): string | undefined {
+    for (const record of this.records.values()) {
+      const desc = record.serving?.desc;
+      if (desc?.dir === dir) return `${record.name}: ${label(desc)} runs on as it was started; its app.yaml no longer loads`;
+    }
+    return undefined;
+  }
+
   /** One look at the source: what it changed is under way; resolves with each app's judging. */
   private async reconcileOnce(): Promise<Array<Promise<void>>> {
     const discovery = await this.opts.source();
     for (const b of discovery.broken) {
       if (this.broken.some((old) => old.dir === b.dir && old.error.message === b.error.message)) continue;
       if (this.opts.onBroken) this.opts.onBroken(b.dir, b.error);
-      else this.opts.say(`skipping ${b.dir}:\n${b.error.format()}`);
+      else this.opts.say(`${this.servedFrom(realDir(b.dir)) ?? `skipping ${b.dir}`}:\n${b.error.format()}`);
     }
     this.broken = discovery.broken;
     // A serving version whose app.yaml was edited into a broken one keeps serving meanwhile.

@@ -175,6 +175,9 @@ test('the serving version\'s app.yaml edited into a broken one: it keeps serving
   assert.match(first.reason.message, /app\.yaml:5:10: workers: expected valid YAML/);
   assert.ok(first.reason.hint.length > 0);
   assert.is(await versionServed(gw), '1.0');
+  // The log says so too: "skipping" it read as the app stopped.
+  assert.match(gw.output(), /apppkg-gateway: blog: version 1\.0 runs on as it was started; its app\.yaml no longer loads:\n {2}\S+blog\.1\.0\/app\.yaml:5:10: workers: /);
+  assert.not.match(gw.output(), /skipping/);
   // The same breakage seen again is not a new event; another one is.
   gw.child.kill('SIGHUP');
   await new Promise((r) => setTimeout(r, 1000));
