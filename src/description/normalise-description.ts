@@ -343,6 +343,7 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   const staticValue = yaml.raw(['static']);
   if (staticValue !== null && typeof staticValue === 'object' && !yaml.failedAtOrAbove(['static'])) {
     for (const rawPrefix of Object.keys(staticValue)) {
+      if (rawPrefix.startsWith('x-')) continue; // the user's (SPEC 1.1): no prefix, never served
       const dirValue = str(yaml.valid(['static', rawPrefix]));
       if (dirValue === undefined) continue;
       const prefix = urlPrefix(yaml, ['static', rawPrefix], rawPrefix, 'key', 'the gateway serves files under it');
@@ -501,12 +502,12 @@ function ownExtensions(value: unknown): Record<string, unknown> | undefined {
 /**
  * Every `x-` key, as written, for the user's own tools (`describe`'s `extensions`): the top
  * level's as they are, and those the schema allows deeper (in wsgi, asgi, services, commands,
- * processes and each process) under their parent's path, `{processes: {x-common: ..., ws:
+ * static, processes and each process) under their parent's path, `{processes: {x-common: ..., ws:
  * {x-replicas: 2}}}`, so that none is dropped on the way and none can be taken for another's.
  */
 function extensionsOf(data: Record<string, unknown>): Record<string, unknown> {
   const extensions = ownExtensions(data) ?? {};
-  for (const parent of ['wsgi', 'asgi', 'services', 'commands']) {
+  for (const parent of ['wsgi', 'asgi', 'services', 'commands', 'static']) {
     const below = ownExtensions(data[parent]);
     if (below !== undefined) setOwn(extensions, parent, below);
   }

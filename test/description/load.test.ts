@@ -272,6 +272,14 @@ test('an empty route or health gets a fix that is itself valid, not "write route
   assert.is(fixed.processes.live.route, '/live');
 });
 
+test('an x- key under static: is the user\'s, as anywhere else (SPEC 1.1), not a prefix missing its slash', async () => {
+  const desc = await loadDescription(await writeApp('static-x', 'app: a:b\nstatic:\n  /static: static/\n  x-cdn: https://cdn.example.com\n'));
+  assert.equal(desc.static, { '/static': 'static' });
+  assert.equal(desc.extensions, { static: { 'x-cdn': 'https://cdn.example.com' } });
+  const err = await failure(loadDescription(await writeApp('static-no-slash', 'app: a:b\nstatic:\n  assets: static/\n')));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column}:${p.key}`), ['3:3:static.assets']);
+});
+
 test('name defaults to the directory name minus its version; an unusable one is reported', async () => {
   const desc = await loadDescription(await writeApp('my.app.2', 'app: a:b\n'));
   assert.is(desc.name, 'my.app');
