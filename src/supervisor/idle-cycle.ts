@@ -191,7 +191,7 @@ export class IdleCycle {
     const { makeRoom, rotation } = this.opts;
     if (makeRoom && !(await makeRoom())) {
       this.state = 'asleep';
-      this.wakeFailure = 'the gateway runs as many workers as --max-workers allows, and every app holds requests';
+      this.wakeFailure = 'the gateway runs as many workers as --max-workers allows, and every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise --max-workers';
       rotation.changed();
       throw new Error(this.wakeFailure);
     }
