@@ -130,7 +130,14 @@ export class WorkerBudget implements WorkerBudgetLike {
         await Promise.race(freeing.map((i) => i.workersGone()));
         continue;
       }
-      await victim.sleep(`--max-workers ${this.max} reached; making room for ${asking.name}`);
+      // The app's own new version (a deploy or restart with no room beside it) is named as
+      // such: "blog: ... making room for blog" read as the gateway stopping the app for nothing.
+      const forWhom = victim.name !== asking.name
+        ? asking.name
+        : asking.desc.version && asking.desc.version !== victim.desc.version
+          ? `its version ${asking.desc.version}`
+          : 'its new workers';
+      await victim.sleep(`--max-workers ${this.max} reached; making room for ${forWhom}`);
     }
     return true;
   }

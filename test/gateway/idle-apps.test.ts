@@ -593,6 +593,17 @@ test('--max-workers below an app\'s own workers: it runs as many as the budget a
   assert.is((await app(env, 'other')).state, 'idle', 'other slept to make room for wide');
 });
 
+test('--max-workers filled by one app: its new version gets the room as the old one sleeps, and the log names the version, not the app as its own rival', async () => {
+  const env = await open([['environ', 'blog.1']], 'apps:\n  blog:\n    workers: 2\n', ['--max-workers', '2']);
+  assert.is((await get(env, '/blog/')).status, 200);
+  addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "2"']] });
+  env.gw.child.kill('SIGHUP');
+  await waitFor(async () => (await app(env, 'blog')).version === '2', 20_000, 'version 2 to take over');
+  assert.match(env.gw.output(), /blog: --max-workers 2 reached; making room for its version 2/);
+  assert.not.match(env.gw.output(), /making room for blog/);
+  assert.is(JSON.parse((await get(env, '/blog/')).body).version, '2');
+});
+
 test('a deploy of an idle app judges the new version and lets it idle; the next request reaches it; the cold starts count on across it', async () => {
   const env = await open([['environ', 'blog.1']], 'apps:\n  blog:\n    idle_timeout: 1\n    workers: 1\n');
   await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle');
