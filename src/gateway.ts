@@ -411,7 +411,13 @@ export class Gateway {
       });
     }
     const version = after.instance.desc.version;
-    return { version, message: `${name}: ${version ? `version ${version}` : 'the app'} restarted; the old workers drain` };
+    const what = `${name}: ${version ? `version ${version}` : 'the app'}`;
+    // An app stopped while idle had no workers to drain, and its fresh ones, once probed, stop
+    // again (SPEC 5.6): saying "the old workers drain" would have the user look for them.
+    if (after.instance.idleState === 'asleep') {
+      return { version, message: `${what} restarted and passed its probe; it was idle, so its workers stop again until its next request` };
+    }
+    return { version, message: `${what} restarted; the old workers drain` };
   }
 
   /** The admin's rollback: serves the version below the serving one (Registry.rollback). */

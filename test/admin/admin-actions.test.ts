@@ -333,6 +333,24 @@ test('restarts count from the gateway\'s start: an admin restart (new workers) d
   assert.match(metrics, /^apppkg_worker_restarts_total\{app="blog"\} 1$/m);
 });
 
+test('a restart of an app stopped while idle says that it was probed and stays stopped until its next request (it had no old workers to drain); the next request is served', async () => {
+  const envFile = tempDir('apppkg-admin-idle-env-');
+  try {
+    writeFileSync(join(envFile.path, 'environment.yaml'), 'apps:\n  blog:\n    idle_timeout: 1\n');
+    const env = await open(['1'], ['--admin-token', 'TOKEN_FILE', '--environment', join(envFile.path, 'environment.yaml')]);
+    await waitFor(async () => (await blogStatus(env)).state === 'idle', 20_000, 'blog to stop while idle');
+    const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
+    assert.is(r.status, 200, r.text);
+    assert.equal(r.json(), { app: 'blog', version: '1', message: 'blog: version 1 restarted and passed its probe; it was idle, so its workers stop again until its next request' });
+    assert.is((await blogStatus(env)).state, 'idle');
+    const res = await request(`${env.gw.url}/blog/`);
+    await res.body.text();
+    assert.is(res.statusCode, 200);
+  } finally {
+    envFile.remove();
+  }
+});
+
 test('a restart of the serving version leaves status saying why the newer one was refused', async () => {
   const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
