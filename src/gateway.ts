@@ -425,6 +425,10 @@ export class Gateway {
     this.assertApp(name);
     this.assertRunning('rollback', name);
     const { from, to } = await this.registry.rollback(name);
+    // As for a restart: an app stopped while idle had nothing running to drain.
+    if (this.registry.servingOf(name)?.instance?.idleState === 'asleep') {
+      return { from, to, message: `${name}: rolled back from ${from} to ${to}, which passed its probe; it was idle, so its workers stop again until its next request; ${from} stays out of rotation until a file in it changes` };
+    }
     return { from, to, message: `${name}: rolled back from ${from} to ${to}; ${from} drains and stays out of rotation until a file in it changes` };
   }
 

@@ -351,6 +351,22 @@ test('a restart of an app stopped while idle says that it was probed and stays s
   }
 });
 
+test('a rollback of an app stopped while idle says that the version rolled back to passed its probe and stays stopped until the next request (nothing ran to drain)', async () => {
+  const envFile = tempDir('apppkg-admin-idle-env-');
+  try {
+    writeFileSync(join(envFile.path, 'environment.yaml'), 'apps:\n  blog:\n    idle_timeout: 1\n');
+    const env = await open(['1', '2'], ['--admin-token', 'TOKEN_FILE', '--environment', join(envFile.path, 'environment.yaml')]);
+    await waitFor(async () => { const app = await blogStatus(env); return app.state === 'idle' && app.version === '2'; }, 20_000, 'blog 2 to stop while idle');
+    const r = await admin(env.gw, '/apps/blog/rollback', { method: 'POST' });
+    assert.is(r.status, 200, r.text);
+    assert.is(r.json().message, 'blog: rolled back from 2 to 1, which passed its probe; it was idle, so its workers stop again until its next request; 2 stays out of rotation until a file in it changes');
+    const app = await blogStatus(env);
+    assert.equal([app.state, app.version], ['idle', '1']);
+  } finally {
+    envFile.remove();
+  }
+});
+
 test('a restart of the serving version leaves status saying why the newer one was refused', async () => {
   const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
