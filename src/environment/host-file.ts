@@ -3,6 +3,7 @@
 // every problem at once, file:line:column on each).
 
 import path from 'node:path';
+import { domainToASCII } from 'node:url';
 import { GatewayError } from '../errors.js';
 import { loadYamlWithSchema } from '../description/load-yaml.js';
 import { settingNameLike, type FixFor, type UnknownKeyFix } from '../description/schema-problems.js';
@@ -208,6 +209,12 @@ const environmentFixFor: FixFor = (key, value) => {
       return key.includes('.hosts')
         ? `write the host name alone, ${bare}: no scheme, port or path (a request is routed by its Host whatever port it names)`
         : `write the domain alone, ${bare}: no scheme, port or path`;
+    }
+    // An internationalised name reaches the gateway in its ASCII form (IDNA: browsers send
+    // `Host: xn--bcher-kva.example` for bücher.example, nginx's server_name takes that form too).
+    const ascii = /[^\x00-\x7f]/.test(value) ? domainToASCII(value.trim()) : '';
+    if (ascii !== '') {
+      return key.includes('.hosts') ? `write it in its ASCII form, ${ascii}: clients send an internationalised host name so (IDNA)` : `write it in its ASCII form (IDNA), ${ascii}`;
     }
   }
   return undefined;

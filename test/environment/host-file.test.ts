@@ -294,6 +294,20 @@ test('a host written with its port or as a URL is refused with the bare name as 
   ]);
 });
 
+test('an internationalised host or mail domain is refused with its ASCII form (IDNA) as the fix: what clients send', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile([
+    'apps:',
+    '  blog:',
+    '    hosts: [bücher.example]',
+    '    mail_domains: [Bücher.Example]',
+    '',
+  ].join('\n'))));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}: ${p.hint}`), [
+    '3:13 apps.blog.hosts[0]: write it in its ASCII form, xn--bcher-kva.example: clients send an internationalised host name so (IDNA)',
+    '4:20 apps.blog.mail_domains[0]: write it in its ASCII form (IDNA), xn--bcher-kva.example',
+  ]);
+});
+
 test('two apps may not share a host or a mount', async () => {
   const err = await failure(loadEnvironmentFile(await envFile([
     'apps:',
