@@ -1,6 +1,7 @@
-// The status page's script (issue 14, docs/admin.md). One EventSource on /events: each
-// `status` event carries the whole GatewayStatus (src/admin/status-types.ts) and the page is
-// redrawn from it, without a reload. Every piece of data reaches the DOM through textContent or
+// The status page's script (issue 14, docs/admin.md). One EventSource on /events: its first
+// `status` event carries the whole GatewayStatus (src/admin/status-types.ts), each `apps` event
+// after it what changed (src/admin/status-patch.ts), and the page is redrawn from the status
+// kept whole here, without a reload; only the cards of apps that changed are drawn again. Every piece of data reaches the DOM through textContent or
 // an attribute, never innerHTML: app names, log lines and tracebacks are the apps' own text.
 // The page is served under `script-src 'self'; style-src 'self'`: no inline handlers, no
 // element.style; looks change by class only.
@@ -22,6 +23,8 @@ const connection = document.querySelector('[data-connection]');
 /** Per app, what outlives a redraw: its card's parts and the last action's answer. */
 const cards = new Map();
 let lastStatus = null;
+/** The status as this stream has sent it, `apps` events applied; null until its first event. */
+let streamStatus = null;
 /** The one EventSource on /events (replaced when it gave up for good). */
 let events = null;
 
@@ -235,16 +238,20 @@ function renderApps(status) {
     c.root.remove();
     cards.delete(name);
   }
+  const access = status.access ?? null;
   status.apps.forEach((app, i) => {
     const c = card(app.name);
-    c.app = app;
     // Moved only when out of the status's order: a node taken out of the document forgets how
     // far its boxes were scrolled. Placed before it is drawn: the log box scrolls by its height.
     if (appsRoot.children[i] !== c.root) appsRoot.insertBefore(c.root, appsRoot.children[i] ?? null);
     // Drawn again only when its status changed: with 300 apps, drawing every card at every
     // event (up to two a second) kept the page's main thread busy all the time. Times in it
-    // move on by themselves (tick).
-    const drawn = JSON.stringify([app, status.access ?? null]);
+    // move on by themselves (tick). An `apps` event replaces only the entries that changed:
+    // the others are the same objects; a whole status (a new stream) is compared as JSON.
+    if (c.app === app && c.access === access) return;
+    c.app = app;
+    c.access = access;
+    const drawn = JSON.stringify([app, access]);
     if (c.drawn === drawn) return;
     c.drawn = drawn;
     renderApp(c, app, status.access);
@@ -557,18 +564,24 @@ function setConnection(state, text) {
 function connect() {
   if (connection.dataset.connection !== 'error') setConnection('connecting', 'connecting');
   events = new EventSource('events');
-  events.addEventListener('open', () => setConnection('live', 'live'));
-  events.addEventListener('status', (e) => {
-    let status;
+  events.addEventListener('open', () => {
+    // A new stream (EventSource reconnects by itself too) starts with the whole status.
+    streamStatus = null;
+    setConnection('live', 'live');
+  });
+  const onStatus = (e) => {
     try {
-      status = JSON.parse(e.data);
+      streamStatus = applyStatusEvent(streamStatus, e.type, e.data);
     } catch (err) {
-      console.error('status event is not JSON', err);
+      console.error(`${e.type} event is not a status or a change to one`, err);
       return;
     }
+    if (streamStatus === null) return;
     setConnection('live', 'live');
-    render(status);
-  });
+    render(streamStatus);
+  };
+  events.addEventListener('status', onStatus);
+  events.addEventListener('apps', onStatus);
   events.addEventListener('error', () => {
     setConnection('error', 'disconnected, retrying');
     if (events.readyState === EventSource.CLOSED) {
@@ -576,6 +589,26 @@ function connect() {
       setTimeout(connect, RECONNECT_SECONDS * 1000);
     }
   });
+}
+
+/**
+ * The status after an event: `status` is the whole of it, `apps` is applied to `status` (in
+ * place; an app's entry is replaced only when it changed); null before the stream's first.
+ * The same as applyStatusEvent of src/admin/status-patch.ts, which test/admin/status-patch runs
+ * on this copy too.
+ */
+function applyStatusEvent(status, event, data) {
+  if (event === 'status') return JSON.parse(data);
+  if (event !== 'apps' || status === null) return status;
+  const patch = JSON.parse(data);
+  status.now = patch.now;
+  Object.assign(status, patch.changed ?? {});
+  for (const key of patch.unset ?? []) delete status[key];
+  const removed = new Set(patch.removed ?? []);
+  const apps = new Map(status.apps.filter((app) => !removed.has(app.name)).map((app) => [app.name, app]));
+  for (const app of patch.apps ?? []) apps.set(app.name, app);
+  status.apps = patch.order ? patch.order.flatMap((name) => apps.get(name) ?? []) : [...apps.values()];
+  return status;
 }
 
 function render(status) {

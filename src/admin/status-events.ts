@@ -2,8 +2,10 @@
 // better-sse does the protocol (headers, framing, keep-alive comments, disconnects). The status
 // is built on a timer, only while someone listens, at most twice a second however busy the
 // gateway is, and sent only when it changed: the proxy's hot path never learns anyone watches.
+// Each client gets the whole status first, then only what changed (status-patch.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from 'better-sse';
+import { cutStatus, extraFields, patchEvent, wholeEvent, type SentStatus, type StatusCut } from './status-patch.js';
 import type { GatewayStatus } from './status-types.js';
 
 /** How often the status is looked at while someone listens. */
@@ -19,8 +21,10 @@ export interface StatusEventsOptions {
 interface Listener {
   session: Session;
   logs: boolean;
-  /** The status last sent to it (JSON). */
-  sent: string;
+  /** Its own fields (what it may do) as JSON: the same for the whole stream. */
+  extra: Map<string, string>;
+  /** What it was last sent, by part; null until its first event, the whole status. */
+  sent: SentStatus | null;
   /** When it was last written to (performance.now()): a keep-alive comment is due KEEP_ALIVE_MS after. */
   wroteAt: number;
 }
@@ -58,8 +62,7 @@ export class StatusEvents {
       headers: { 'Cache-Control': 'no-store' },
     });
     if (res.destroyed) return;
-    const listener: Listener = { session, logs, sent: '', wroteAt: performance.now() };
-    session.state = extra;
+    const listener: Listener = { session, logs, extra: extraFields(extra), sent: null, wroteAt: performance.now() };
     this.listeners.add(listener);
     res.once('close', () => {
       this.listeners.delete(listener);
@@ -98,18 +101,29 @@ export class StatusEvents {
   }
 
   private async send(listeners: Listener[]): Promise<void> {
-    const built = new Map<boolean, GatewayStatus>();
+    // Built and cut once per access level, however many listen: a client that may read the
+    // apps' logs is sent them, one that may not is sent them withheld (admin-server.ts).
+    const cuts = new Map<boolean, StatusCut>();
     for (const listener of listeners) {
-      if (!built.has(listener.logs)) built.set(listener.logs, await this.opts.status(listener.logs));
-      const status = { ...built.get(listener.logs)!, ...(listener.session.state as Partial<GatewayStatus>) };
-      // `now` differs every time; whether anything changed is the rest's to say. One
-      // serialisation with `now` cut out of it, not two: at 300 apps each is ~0.5 MB.
-      const json = JSON.stringify(status);
-      const compared = json.replace(`"now":${JSON.stringify(status.now)}`, '');
-      if (compared === listener.sent || !this.listeners.has(listener) || !listener.session.isConnected) continue;
-      listener.sent = compared;
-      listener.wroteAt = performance.now();
-      listener.session.push(json, 'status');
+      if (!cuts.has(listener.logs)) cuts.set(listener.logs, cutStatus(await this.opts.status(listener.logs)));
+      if (!this.listeners.has(listener) || !listener.session.isConnected) continue;
+      const cut = cuts.get(listener.logs)!;
+      if (listener.sent === null) {
+        const whole = wholeEvent(cut, listener.extra);
+        listener.sent = whole.sent;
+        this.push(listener, whole.data, 'status');
+        continue;
+      }
+      // Compared part by part with what this client was last sent, `now` left out: an
+      // event when anything else changed, with only that in it.
+      const patch = patchEvent(cut, listener.extra, listener.sent);
+      if (patch !== null) this.push(listener, patch, 'apps');
     }
   }
+
+  private push(listener: Listener, data: string, event: string): void {
+    listener.wroteAt = performance.now();
+    listener.session.push(data, event);
+  }
 }
+

@@ -259,12 +259,21 @@ function errorOf(text: string): { code?: string; message?: string; hint?: string
 }
 
 export function parseStatus(body: string, address: string): GatewayStatus {
-  let status: GatewayStatus;
+  return checkStatus(() => JSON.parse(body) as GatewayStatus, address, 'a body that is not JSON');
+}
+
+/**
+ * The status `make` gives (a body parsed, an event of /events applied to a copy), checked to be
+ * a gateway's; null (no status yet) passes. `found`: what to call it when `make` throws.
+ */
+export function checkStatus<T extends GatewayStatus | null>(make: () => T, address: string, found: string): T {
+  let status: T;
   try {
-    status = JSON.parse(body) as GatewayStatus;
+    status = make();
   } catch {
-    throw new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address, found: 'a body that is not JSON' });
+    throw new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address, found });
   }
+  if (status === null) return status;
   if (!Array.isArray(status?.apps) || !Array.isArray(status?.broken)) {
     throw new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address, found: 'JSON without apps and broken' });
   }

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { chmodSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { applyStatusEvent } from '../../src/admin/status-patch.js';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
 import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { statusPids } from '../helpers/status.js';
@@ -61,7 +62,10 @@ async function blogStatus(env: Env): Promise<any> {
   return status.apps.find((a: any) => a.name === 'blog');
 }
 
-/** Reads server-sent events from `path` until `until` holds for one's data (or `ms` passes). */
+/**
+ * Reads /events until `until` holds for the status it has sent so far (or `ms` passes): the
+ * whole status first, then each change applied to it, as the page and `status --watch` do.
+ */
 async function nextEvent(gw: RunningGateway, until: (status: any) => boolean, ms: number): Promise<any> {
   const agent = new Agent();
   const controller = new AbortController();
@@ -71,15 +75,17 @@ async function nextEvent(gw: RunningGateway, until: (status: any) => boolean, ms
     assert.is(res.statusCode, 200);
     assert.match(String(res.headers['content-type']), /^text\/event-stream/);
     let buffer = '';
+    let status: any = null;
     for await (const chunk of res.body) {
       buffer += chunk.toString();
       let end: number;
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const event = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        if (!/^event: ?status$/m.test(event)) continue;
-        const data = JSON.parse(event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n'));
-        if (until(data)) return data;
+        const name = /^event: ?(.*)$/m.exec(event)?.[1];
+        if (name !== 'status' && name !== 'apps') continue;
+        status = applyStatusEvent(status, name, event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n'));
+        if (until(status)) return structuredClone(status);
       }
     }
     throw new Error('the event stream ended');

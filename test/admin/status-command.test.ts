@@ -10,7 +10,10 @@ import { request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
+import { BIN, ROOT, runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status command');
@@ -64,6 +67,44 @@ test('--json prints the status JSON, over a unix socket too', async () => {
   const { access, ...status } = JSON.parse(r.stdout);
   assert.equal(status, fakeStatus());
   assert.is(access.act, true);
+});
+
+test('status --watch follows the changes /events sends: one app\'s counter, an app removed, an app added; --json prints the whole status each time', async () => {
+  const blog = fakeStatus().apps[0];
+  const app = (name: string, requests = 7): AppStatus => ({ ...blog, name, mount: `/${name}`, requests });
+  let apps = Array.from({ length: 20 }, (_, i) => app(`app${String(i).padStart(2, '0')}`));
+  const provider = { ...fakeProvider(), status: (): GatewayStatus => ({ ...fakeStatus(), apps: apps.map((a) => ({ ...a })) }) };
+  const server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
+  const watches = [false, true].map((json) => {
+    const child = spawn(BIN, ['status', '--watch', '--admin', new URL(server.url).host, ...(json ? ['--json'] : [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const w = { child, out: '', err: '', exit: once(child, 'exit') };
+    child.stdout!.on('data', (c) => (w.out += c));
+    child.stderr!.on('data', (c) => (w.err += c));
+    return w;
+  });
+  const [table, json] = watches;
+  /** The last table printed: after the last time stamp. */
+  const lastTable = () => table.out.slice(table.out.lastIndexOf('\n-- ') + 1);
+  const lastJson = () => JSON.parse(json.out.trimEnd().split('\n').at(-1)!) as GatewayStatus;
+  const served = async () => (await request(`${server.url}/status`)).body.json();
+  try {
+    await waitFor(() => /^app19\s/m.test(table.out) && json.out.includes('\n'), 15_000, () => `the first table and JSON line\n${table.out}${table.err}${json.err}`);
+    apps[4] = { ...apps[4], requests: 4321 };
+    await waitFor(() => /^app04\s+ready\s+\S+\s+\S+\s+\d+\s+4321\s/m.test(lastTable()), 15_000, () => `app04's new count in a table\n${lastTable()}`);
+    apps = apps.filter((a) => a.name !== 'app11');
+    await waitFor(() => !/^app11\s/m.test(lastTable()), 15_000, () => `a table without app11\n${lastTable()}`);
+    apps.splice(2, 0, app('app01b', 99));
+    await waitFor(() => /^app01b\s/m.test(lastTable()), 15_000, () => `a table with app01b\n${lastTable()}`);
+    const rows = lastTable().split('\n').filter((l) => /^app\w+\s+ready\s/.test(l)).map((l) => l.split(/\s/)[0]);
+    assert.equal(rows, apps.map((a) => a.name), 'the rows in the status\'s order');
+    await waitFor(() => lastJson().apps.some((a) => a.name === 'app01b'), 15_000, 'a JSON line with app01b');
+    assert.equal(lastJson(), await served(), '--json: the whole status, as /status has it');
+    for (const w of watches) assert.is(w.err, '');
+  } finally {
+    for (const w of watches) w.child.kill('SIGTERM');
+    for (const w of watches) await within(5000, 'status --watch to exit', w.exit);
+    await server.close();
+  }
 });
 
 test('no gateway on the address: exit 1, says so and how to fix it', async () => {

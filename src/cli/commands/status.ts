@@ -1,9 +1,12 @@
 // `apppkg-gateway status`: reads GET /status from a running gateway's admin listener and prints
 // it as a table (or as the raw JSON with --json, for scripts). With --watch it follows GET
 // /events: in a terminal the table is redrawn in place; into a pipe or file each changed
-// table is printed after a line with the time, without escape codes (issue 14).
-import { ADMIN_OPTION_HELP, ADMIN_OPTIONS, AdminClient, parseStatus, sseParser } from '../admin-client.js';
+// table is printed after a line with the time, without escape codes (issue 14). The stream
+// sends the whole status once, then what changed: the copy here is kept whole by applying them.
+import { ADMIN_OPTION_HELP, ADMIN_OPTIONS, AdminClient, checkStatus, parseStatus, sseParser } from '../admin-client.js';
 import type { CommandSpec, ParsedCommand } from '../args.js';
+import { applyStatusEvent } from '../../admin/status-patch.js';
+import type { GatewayStatus } from '../../admin/status-types.js';
 import { renderStatusTable } from '../../admin/status-table.js';
 
 export const spec: CommandSpec = {
@@ -44,9 +47,11 @@ export async function run(args: ParsedCommand): Promise<number> {
 async function watch(client: AdminClient, json: boolean): Promise<void> {
   const tty = process.stdout.isTTY === true;
   let shown = '';
+  let status: GatewayStatus | null = null;
   const onEvent = (event: string, data: string): void => {
-    if (event !== 'status') return;
-    const status = parseStatus(data, client.address);
+    if (event !== 'status' && event !== 'apps') return;
+    status = checkStatus(() => applyStatusEvent(status, event, data), client.address, `an event of /events that is not a status or a change to one (${event})`);
+    if (status === null) return;
     if (json) {
       process.stdout.write(`${JSON.stringify(status)}\n`);
       return;
