@@ -20,6 +20,7 @@ export interface StatusEventsOptions {
 
 interface Listener {
   session: Session;
+  res: ServerResponse;
   logs: boolean;
   /** Its own fields (what it may do) as JSON: the same for the whole stream. */
   extra: Map<string, string>;
@@ -62,7 +63,7 @@ export class StatusEvents {
       headers: { 'Cache-Control': 'no-store' },
     });
     if (res.destroyed) return;
-    const listener: Listener = { session, logs, extra: extraFields(extra), sent: null, wroteAt: performance.now() };
+    const listener: Listener = { session, res, logs, extra: extraFields(extra), sent: null, wroteAt: performance.now() };
     this.listeners.add(listener);
     res.once('close', () => {
       this.listeners.delete(listener);
@@ -91,7 +92,7 @@ export class StatusEvents {
       await this.send([...this.listeners]);
       const due = performance.now() - KEEP_ALIVE_MS;
       for (const listener of this.listeners) {
-        if (listener.wroteAt > due) continue;
+        if (listener.wroteAt > due || behind(listener)) continue;
         listener.wroteAt = performance.now();
         void listener.session.batch((buffer) => void buffer.comment());
       }
@@ -107,6 +108,8 @@ export class StatusEvents {
     for (const listener of listeners) {
       if (!cuts.has(listener.logs)) cuts.set(listener.logs, cutStatus(await this.opts.status(listener.logs)));
       if (!this.listeners.has(listener) || !listener.session.isConnected) continue;
+      // Its first event is never held back: the stream's head may be all it has not taken yet.
+      if (listener.sent !== null && behind(listener)) continue;
       const cut = cuts.get(listener.logs)!;
       if (listener.sent === null) {
         const whole = wholeEvent(cut, listener.extra);
@@ -127,3 +130,11 @@ export class StatusEvents {
   }
 }
 
+/**
+ * True while a client has not taken all it was sent (a slow link, a stopped `status --watch`):
+ * it is skipped, rather than its events piling up in the gateway's memory, until it has. Its
+ * next event then brings it from what it was last sent to the status of that time at once.
+ */
+function behind(listener: Listener): boolean {
+  return listener.res.writableLength > 0;
+}

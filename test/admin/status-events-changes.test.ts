@@ -2,12 +2,12 @@
 // is ~580 KB, and it went to every page and `status --watch` at each change, built for each.
 // Here, on real sockets: the whole status first, then for one app of 50 changed an event a
 // small part of it; an app removed and one added; the status built once per tick per access
-// level however many listen.
+// level however many listen; and a client that stops reading is not sent every tick's event.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { once } from 'node:events';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { StatusEvents } from '../../src/admin/status-events.js';
@@ -134,6 +134,41 @@ test('the status is built once per tick per access level, however many listen; e
     assert.is(JSON.parse(c.events[0].data).access.logs, false);
     for (const e of c.events) assert.ok((JSON.parse(e.data) as StatusPatch).apps!.every((a) => a.log.lines === null), 'no log lines where logs may not be read');
   }
+});
+
+test('a client that stops reading is not sent every tick\'s change: once it reads again, one event brings it up to date', async () => {
+  // Every app changes at every build: each event is about the whole status's size (~1.5 MB).
+  let builds = 0;
+  const status = (): GatewayStatus => {
+    builds++;
+    return { ...fakeStatus(), apps: Array.from({ length: 600 }, (_, i) => app(`app${i}`, 100_000 + builds)) };
+  };
+  const server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider: { ...fakeProvider(), status }, metrics: new GatewayMetrics({ processMetrics: false }) });
+  opened.push(server);
+  const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+  opened.push({ close: () => socket.destroy() });
+  await once(socket, 'connect');
+  let received = 0;
+  let text = '';
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    text = (text + chunk.toString('latin1')).slice(-4096);
+  });
+  socket.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  await waitFor(() => received > 1_000_000, 20_000, 'the first event');
+  const eventBytes = received;
+  socket.pause();
+  const paused = { builds, received };
+  // While it reads nothing, the gateway goes on building (a tick every half second).
+  await waitFor(() => builds >= paused.builds + 24, 60_000, 'two dozen ticks more');
+  const during = builds - paused.builds;
+  socket.resume();
+  const latest = (): number => Math.max(0, ...[...text.matchAll(/"requests":1(\d{5})/g)].map((m) => Number(m[1])));
+  await waitFor(() => latest() >= paused.builds + during, 30_000, () => `an event of a build after the pause, the latest seen ${latest()}`);
+  const sent = received - paused.received;
+  // Every tick's event queued for it would be `during` events of ~eventBytes; what the kernel's
+  // socket buffers held while it was paused (a few MB), then an event or two, is far less.
+  assert.ok(sent < (during * eventBytes) / 2, `${(sent / 1e6).toFixed(1)} MB sent for ${during} ticks of ${(eventBytes / 1e6).toFixed(1)} MB each`);
 });
 
 test.run();
