@@ -24,7 +24,10 @@ export interface StatusPatch {
   order?: string[];
 }
 
-/** A status cut to compare by parts: each top-level field and each app as JSON, made once. */
+/**
+ * A status cut to compare by parts: each top-level field and each app as JSON, made once. Never
+ * changed once made: what a client was sent holds its maps as they are, not copies.
+ */
 export interface StatusCut {
   /** The status's keys in its order, `apps` and `now` included: the whole event keeps it. */
   keys: string[];
@@ -81,7 +84,7 @@ export function wholeEvent(cut: StatusCut, extra: Map<string, string>): { data: 
     const json = key === 'apps' ? `[${[...cut.apps.values()].join(',')}]` : key === 'now' ? cut.now : fields.get(key)!;
     return `${JSON.stringify(key)}:${json}`;
   });
-  return { data: `{${parts.join(',')}}`, sent: { fields, apps: new Map(cut.apps), order: cut.order } };
+  return { data: `{${parts.join(',')}}`, sent: { fields, apps: cut.apps, order: cut.order } };
 }
 
 /**
@@ -105,7 +108,7 @@ export function patchEvent(cut: StatusCut, extra: Map<string, string>, sent: Sen
   if (removed.length > 0) parts.push(`"removed":${JSON.stringify(removed)}`);
   if (reordered) parts.push(`"order":${cut.order}`);
   sent.fields = fields;
-  sent.apps = new Map(cut.apps);
+  sent.apps = cut.apps;
   sent.order = cut.order;
   return `{${parts.join(',')}}`;
 }
