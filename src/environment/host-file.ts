@@ -9,6 +9,7 @@ import { loadYamlWithSchema } from '../description/load-yaml.js';
 import { settingNameLike, type FixFor, type UnknownKeyFix } from '../description/schema-problems.js';
 import { readSchema } from '../description/validators.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../description/yaml-file.js';
+import { parseAddr } from '../net/address.js';
 import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
 
 /** Per-app keys that `defaults:` may also set. null = not set: the gateway's own default applies. */
@@ -280,6 +281,20 @@ function redisDatabaseProblem(url: URL): string | null {
 function readMail(yaml: YamlFile): MailListenerConfig | null {
   const listen = yaml.valid(['mail', 'listen']);
   if (typeof listen !== 'string' && typeof listen !== 'number') return null;
+  // Checked here, at its line, with the file's other mistakes: found only when the listener
+  // binds, after every app has started, it stopped them all again with no place in the file,
+  // and `check` said the app receives mail on an address nothing can listen on.
+  try {
+    parseAddr(String(listen), 'mail.listen');
+  } catch (err) {
+    const details = (err as GatewayError).details ?? {};
+    yaml.report('APPPKG_DESC_BAD_VALUE', ['mail', 'listen'], {
+      expected: typeof details.expected === 'string' ? details.expected : 'PORT, HOST:PORT or unix:/path, e.g. 127.0.0.1:2525',
+      found: yaml.found(['mail', 'listen']),
+      fix: typeof details.fix === 'string' ? details.fix : 'write mail.listen: 127.0.0.1:2525 (a port up to 65535), or unix:/run/apppkg/mail.sock',
+    });
+    return null;
+  }
   const num = (key: string): number | null => {
     const v = yaml.valid(['mail', key]);
     return typeof v === 'number' ? v : null;

@@ -115,6 +115,23 @@ test('mail.postmaster names the app that takes RCPT TO:<postmaster>; anything bu
   assert.equal(listErr!.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['1:34 mail.postmaster']);
 });
 
+test('mail.listen that is no address is refused at its line:column with the file\'s other mistakes, not when the listener binds after every app started', async () => {
+  for (const [value, expected] of [
+    ['99999', /:2:11: mail\.listen: expected PORT, HOST:PORT or unix:\/path, e\.g\. 127\.0\.0\.1:2525, found 99999\n  fix: write mail\.listen: 127\.0\.0\.1:2525/],
+    ['"mail.example:smtp"', /:2:11: mail\.listen: expected PORT, HOST:PORT or unix:\/path, e\.g\. 127\.0\.0\.1:2525, found "mail\.example:smtp"/],
+    ['unix:mail.sock', /:2:11: mail\.listen: expected unix: and an absolute path, or a relative one beginning with \.\/, found "unix:mail\.sock"\n  fix: write mail\.listen: unix:\.\/mail\.sock/],
+  ] as const) {
+    const err = await loadEnvironmentFile(await envFile(`mail:\n  listen: ${value}\n`)).then(() => null, (e: GatewayError) => e);
+    assert.is(err?.code, 'APPPKG_ENVFILE_INVALID', value);
+    assert.equal(err!.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['2:11 mail.listen'], value);
+    assert.match(err!.format(), expected);
+  }
+  for (const good of ['2525', '127.0.0.1:2525', '"[::1]:2525"', 'unix:/run/apppkg/mail.sock', 'unix:./mail.sock']) {
+    const env = await loadEnvironmentFile(await envFile(`mail:\n  listen: ${good}\n`));
+    assert.is(env.mail?.listen, good.replace(/"/g, ''), good);
+  }
+});
+
 test('defaults, python and overridesFor: the app entry wins, then defaults, then the top level', async () => {
   const file = await envFile([
     'python: /usr/bin/python3',
