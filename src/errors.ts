@@ -101,10 +101,12 @@ export const ERROR_CODES = {
     example: { key: '--listen', found: 'localhost:http' },
   },
   APPPKG_ADDR_TWICE: {
-    summary: 'Two listeners are given the same address (`--listen P --listen P`, `--admin` on a `--listen` address), or a wildcard host and another on the same port: the second could not listen, and it is not another process that holds the address.',
+    summary: 'Two listeners are given the same address (`--listen P --listen P`, `--admin` or the environment file\'s `mail.listen` on a `--listen` address), or a wildcard host and another on the same port: the second could not listen, and it is not another process that holds the address.',
     message: (d) => (d.same ? `${str(d.second)} ${str(d.address)} ${d.first === d.second ? 'is given twice' : `is the ${str(d.first)} address too`}` : `${str(d.second)} ${str(d.address)} overlaps ${str(d.first)} ${str(d.other)}: ${str(d.why)}`),
     hint: (d) =>
-      str(d.second) === '--admin' || str(d.first) === '--admin'
+      str(d.second) === 'mail.listen'
+        ? 'give mail.listen in the environment file an address of its own (e.g. 127.0.0.1:2525): the mail listener speaks SMTP, not HTTP'
+        : str(d.second) === '--admin' || str(d.first) === '--admin'
         ? 'give --admin an address of its own (default 127.0.0.1:8099): the admin listener is never the public one'
         : `give each ${str(d.second)} an address of its own, or drop the repeated one`,
     exitStatus: 2,

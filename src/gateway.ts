@@ -38,6 +38,7 @@ import type { Registry } from './supervisor/registry.js';
 import { servedAppName } from './supervisor/discovery.js';
 import { AppsWatcher } from './supervisor/watcher.js';
 import { overridesFor } from './environment/host-file.js';
+import { checkAddressesApart, parseAddr } from './net/address.js';
 import { reloadEnvironment, type EnvironmentReload } from './supervisor/environment-reload.js';
 import { mailDomainsOf, type MailRoute } from './mail/mail-routes.js';
 import type { MailService } from './mail/mail-service.js';
@@ -136,6 +137,15 @@ export class Gateway {
     frontModule.catch(() => {}); // awaited below; a failure is thrown there, not unhandled here
     setProbeCacheDir(probeCacheDirOf(stateRoot));
     const hostEnv = await loadHostEnvironment(options.environment);
+    // The mail listener binds once the apps serve: on the address of one of ours it failed then,
+    // every app started for nothing, saying another process held it (`ss` showed the gateway).
+    if (hostEnv.mail !== null) {
+      checkAddressesApart([
+        ...listen.map((addr) => ({ addr, flag: listenFlag })),
+        ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: '--admin' }]),
+        { addr: parseAddr(hostEnv.mail.listen, 'mail.listen'), flag: 'mail.listen' },
+      ]);
+    }
     const graceMs = options.graceMs ?? 30_000;
     const metrics = new GatewayMetrics();
     let gateway: Gateway | null = null;
@@ -218,8 +228,10 @@ export class Gateway {
         });
         metrics.setMailProvider(() => gateway!.mail?.status() ?? null);
       } catch (err) {
+        // Asked before the stop, while the public listeners are still bound.
+        const ours = front.heldByOurOwn(err, parseAddr(hostEnv.mail.listen, 'mail.listen'), 'mail.listen');
         await gateway.stop();
-        throw err;
+        throw ours ?? err;
       }
     }
     if (!single) gateway.sayWhenNoApps(dir, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');

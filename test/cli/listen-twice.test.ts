@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lookup } from 'node:dns/promises';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../helpers/process.js';
@@ -56,6 +56,23 @@ test('a wildcard and a loopback address on one port overlap; port 0 twice does n
   assert.match(twice.stderr, `--listen unix:${unix} is given twice`);
 });
 
+test('the environment file\'s mail.listen on a --listen or --admin address exits 2 before any app starts, naming both, never "another process"', async () => {
+  const env = join(work.path, 'mail-on-listen.yaml');
+  writeFileSync(env, `mail:\n  listen: 127.0.0.1:${port}\n`, { mode: 0o600 });
+  const r = await gateway('--listen', String(port), '--admin', '127.0.0.1:0', '--environment', env);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, `apppkg-gateway: mail.listen 127.0.0.1:${port} is the --listen address too`);
+  assert.match(r.stderr, 'fix: give mail.listen in the environment file an address of its own (e.g. 127.0.0.1:2525)');
+  assert.not.match(r.stderr, /another process/);
+  const admin = await gateway('--listen', '127.0.0.1:0', '--admin', `127.0.0.1:${port}`, '--environment', env);
+  assert.is(admin.status, 2, admin.stderr);
+  assert.match(admin.stderr, `apppkg-gateway: mail.listen 127.0.0.1:${port} is the --admin address too`);
+  assert.match(admin.stderr, 'fix: give mail.listen in the environment file an address of its own');
+  const wild = await gateway('--listen', `0.0.0.0:${port}`, '--admin', '127.0.0.1:0', '--environment', env);
+  assert.is(wild.status, 2, wild.stderr);
+  assert.match(wild.stderr, `mail.listen 127.0.0.1:${port} overlaps --listen 0.0.0.0:${port}`);
+});
+
 // Where localhost is ::1 first, the two are different addresses and may both listen.
 const localhostIsV4 = (await lookup('localhost')).address === '127.0.0.1';
 runIf(test, localhostIsV4, 'localhost resolves to ::1 first on this host')('two names of one address (localhost and 127.0.0.1) on one port: the same usage error, found at the bind', async () => {
@@ -68,6 +85,13 @@ runIf(test, localhostIsV4, 'localhost resolves to ::1 first on this host')('two 
   assert.match(admin.stderr, `--admin localhost:${port} overlaps --listen 127.0.0.1:${port}: the first already listens on 127.0.0.1 port ${port}`);
   assert.match(admin.stderr, 'fix: give --admin an address of its own');
   assert.not.match(admin.stderr, /another process/);
+  // The mail listener binds after the apps serve: the same question is asked of its bind.
+  const env = join(work.path, 'mail-on-localhost.yaml');
+  writeFileSync(env, `mail:\n  listen: 127.0.0.1:${port}\n`, { mode: 0o600 });
+  const mail = await gateway('--listen', `localhost:${port}`, '--admin', '127.0.0.1:0', '--environment', env);
+  assert.is(mail.status, 2, mail.stderr);
+  assert.match(mail.stderr, `mail.listen 127.0.0.1:${port} overlaps --listen localhost:${port}: the first already listens on 127.0.0.1 port ${port}`);
+  assert.not.match(mail.stderr, /another process/);
 });
 
 test.run();
