@@ -5,6 +5,10 @@
 //     colon and left `::1]:me@x` as the address;
 //   - takes a domain written with its root's dot (`a@example.com.`, the absolute form some
 //     clients send): smtp-server refuses it with 501; it is handed on without the dot;
+//   - takes a domain with `_` in a label (`my_app.localhost`, the default mail domain of an app
+//     named my_app, as SPEC 5.3 gives every app NAME.localhost): smtp-server refused it with 501
+//     as RFC 5321's domain syntax has no `_`, so such an app got no mail at all; Postfix and Exim
+//     take it, as Python's smtplib and swaks send it;
 //   - reads a quoted-string local part (RFC 5321 4.1.2 `Quoted-string "@" Domain`, e.g.
 //     `"x y"@example.com`): smtp-server splits the command at white space and at `@` and so
 //     refuses `"x y"@...` and `"a@b"@...` with 501 before any hook sees them;
@@ -61,6 +65,9 @@ const QUOTED_LOCAL_PART = /^([^:]*:\s*<)("(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\
  */
 const ROOT_DOT = /^([^:]*:\s*<[^<>\s@]*@[^<>\s@[\]]*[^<>\s@.[\]])\.>/;
 
+/** `... FROM:<` or `... TO:<`, a local part, `@`, then a domain name with `_` in it (no literal). */
+const UNDERSCORE_DOMAIN = /^([^:]*:\s*<[^<>\s]*@)([^<>\s@[\]]*_[^<>\s@[\]]*)>/;
+
 export interface MailSmtpServerHooks {
   /** A refusal smtp-server sends by itself (today: 552 at MAIL FROM SIZE=). */
   onOwnRefusal: (code: number) => void;
@@ -116,12 +123,30 @@ class MailSmtpConnection extends SMTPConnection {
   override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
     const line = rawCommand.toString().replace(SOURCE_ROUTE, '$1');
     const quoted = QUOTED_LOCAL_PART.exec(line);
-    if (quoted === null) return super._parseAddressCommand(rawName, line.replace(ROOT_DOT, '$1>'));
+    if (quoted === null) return this.parseDomainWithUnderscores(rawName, line.replace(ROOT_DOT, '$1>'));
     const [, before, local] = quoted;
     const standIn = `${before}${'q'.repeat(local.length)}${line.slice(before.length + local.length)}`.replace(ROOT_DOT, '$1>');
-    const parsed = super._parseAddressCommand(rawName, standIn);
+    const parsed = this.parseDomainWithUnderscores(rawName, standIn);
     if (parsed === false) return false;
     parsed.address = `${local}${parsed.address.slice(parsed.address.lastIndexOf('@'))}`;
+    return parsed;
+  }
+
+  /**
+   * smtp-server's parse, with each `_` of the domain stood in for by a letter so that it checks
+   * the rest as for any domain; each label that had one is then put back as sent (the others as
+   * smtp-server gives them: an `xn--` label in its Unicode form).
+   */
+  private parseDomainWithUnderscores(rawName: string, line: string): ReturnType<SMTPConnection['_parseAddressCommand']> {
+    const found = UNDERSCORE_DOMAIN.exec(line);
+    if (found === null) return super._parseAddressCommand(rawName, line);
+    const [, before, domain] = found;
+    const parsed = super._parseAddressCommand(rawName, `${before}${domain.replace(/_/g, 'u')}${line.slice(before.length + domain.length)}`);
+    if (parsed === false) return false;
+    const at = parsed.address.lastIndexOf('@');
+    const sent = domain.split('.');
+    const labels = parsed.address.slice(at + 1).split('.').map((label, i) => (sent[i]?.includes('_') ? sent[i] : label));
+    parsed.address = `${parsed.address.slice(0, at + 1)}${labels.join('.')}`;
     return parsed;
   }
 

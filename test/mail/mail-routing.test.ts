@@ -22,6 +22,8 @@ let port: number;
 test.before(async () => {
   addPackage(apps.path, 'mail-sink', 'alpha');
   addPackage(apps.path, 'mail-sink', 'zulu');
+  // Its default mail domain, mail_box.localhost, has a `_`, which RFC 5321's domain syntax lacks.
+  addPackage(apps.path, 'mail-sink', 'mail_box');
   // Each claims the other's NAME.localhost (a hosts: claim takes it): routed by Host, each
   // delivery went to the wrong app.
   writeFileSync(envFile, [
@@ -70,6 +72,18 @@ test('mail for each app reaches that app, though the other claims its NAME.local
   const astray = [];
   for (const app of ['alpha', 'zulu']) if ((await answeredBy(`${app}.localhost`))[0] !== app) astray.push(app);
   assert.equal(astray, ['alpha', 'zulu'], 'a client asking for either NAME.localhost reaches the other app, which claims it');
+});
+
+test('an app named with `_` (mail_box) takes mail at its default NAME.localhost, from smtplib and from a sender whose domain has one too, never 501', async () => {
+  const sent = await sendWithSmtplib(port, 'ann@relay_1.example.org', ['box@mail_box.localhost', 'Two@Mail_Box.LOCALHOST.', 'x@sub.mail_box.localhost'], message({ subject: 'for mail_box' }));
+  assert.equal(Object.keys(sent.refused ?? {}), ['x@sub.mail_box.localhost'], JSON.stringify(sent));
+  assert.match(sent.refused!['x@sub.mail_box.localhost'][1], /^5\.7\.1 .*relaying denied/, 'a subdomain is no app\'s: refused as a relay, not as bad syntax');
+  const got = await waitFor(async () => (await deliveries('mail_box')).find((d) => d.subject === 'for mail_box'), 10_000, 'the delivery to mail_box');
+  assert.is(got.to, 'box@mail_box.localhost, Two@Mail_Box.LOCALHOST', 'as sent, the root dot dropped');
+  assert.is((got as unknown as { from: string }).from, 'ann@relay_1.example.org');
+  assert.ok(got.signature_ok);
+  const bad = await sendWithSmtplib(port, 'ann@example.org', ['box@mail_box..localhost'], message({ subject: 'bad' }));
+  assert.is(bad.refused?.['box@mail_box..localhost']?.[0], 501, 'a domain that is no domain is still refused as one');
 });
 
 test('a client cannot route by the header: without the gateway\'s key it is dropped and the request goes by Host', async () => {
