@@ -42,6 +42,8 @@ import { checkAddressesApart, parseAddr } from './net/address.js';
 import { reloadEnvironment, type EnvironmentReload } from './supervisor/environment-reload.js';
 import { mailDomainsOf, type MailRoute } from './mail/mail-routes.js';
 import type { MailService } from './mail/mail-service.js';
+import { queuedDeliveryCount } from './mail/mail-spool.js';
+import { countOf } from './count.js';
 
 export type { GatewayStatus } from './admin/status-types.js';
 export type { ListenAddress } from './net/address.js';
@@ -232,6 +234,14 @@ export class Gateway {
         const ours = front.heldByOurOwn(err, parseAddr(hostEnv.mail.listen, 'mail.listen'), 'mail.listen');
         await gateway.stop();
         throw ours ?? err;
+      }
+    } else {
+      // Accepted with a 250 and kept, but no listener means no deliverer: they would wait
+      // unseen (status has no mail: section then) until the listener is back.
+      const { count, dir: queue } = await queuedDeliveryCount(stateRoot);
+      if (count > 0) {
+        const fix = hostEnv.file === null ? 'start the gateway with --environment FILE holding mail: {listen: ...}' : `put mail: {listen: ...} back in ${hostEnv.file} and restart the gateway`;
+        say(`mail: ${countOf(count, 'delivery waits', 'deliveries wait')} in ${queue}, but ${hostEnv.file === null ? 'there is no environment file (--environment)' : `${hostEnv.file} has no mail: listener`}, so none is tried: ${fix}; ${count === 1 ? 'it is' : 'they are'} delivered then, with ${count === 1 ? 'its delivery id' : 'their delivery ids'}`);
       }
     }
     if (!single) gateway.sayWhenNoApps(dir, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');

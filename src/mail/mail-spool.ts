@@ -63,6 +63,16 @@ export interface AcceptedMessage {
  */
 export type AcceptResult = { ok: true; message: AcceptedMessage; tooBigFor: string[] } | { ok: false; reason: 'too-big'; bytes: number };
 
+/**
+ * The delivery records an earlier run left in STATE/mail/queue/, without opening the spool: for
+ * a gateway started with no mail listener, which tries none of them.
+ */
+export async function queuedDeliveryCount(stateRoot: string): Promise<{ count: number; dir: string }> {
+  const dir = join(stateRoot, 'mail', 'queue');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return { count: names.filter((name) => name.endsWith('.json')).length, dir };
+}
+
 /** Write the message in blocks of this size: SMTP data arrives in small chunks. */
 const WRITE_BLOCK = 64 * 1024;
 

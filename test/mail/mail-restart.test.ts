@@ -33,10 +33,10 @@ test.after(async () => {
   }
 });
 
-async function startGateway(): Promise<{ port: number }> {
-  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], { ms: 60_000 });
+async function startGateway(environment = envFile): Promise<{ port: number }> {
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', environment], { ms: 60_000 });
   pids = statusPids(await gatewayStatus(gw));
-  return { port: mailPort(gw.output()) };
+  return { port: environment === envFile ? mailPort(gw.output()) : 0 };
 }
 
 async function stopGateway(): Promise<number | null> {
@@ -67,6 +67,27 @@ test('SIGTERM with a delivery waiting for its retry: the next start delivers it,
   assert.match(gw!.output(), /mail: SMTP on 127\.0\.0\.1:\d+; 1 delivery left in the spool, resuming\n/, 'one delivery, counted as one');
   const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'resume me' && d.status === 200), 15_000, 'the delivery after the restart');
   assert.is(done.id, failed.id, 'the same delivery id as before the restart');
+  await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
+  assert.is(await stopGateway(), 0);
+});
+
+test('restarted with no mail: listener and a delivery in the spool: the log says it waits and what brings it; with mail: back it is delivered, same id', async () => {
+  const { port } = await startGateway();
+  writeFileSync(answerFile, '503');
+  assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'wait for the listener' })), { refused: {} });
+  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'wait for the listener'), 10_000, 'a first attempt');
+  assert.is(await stopGateway(), 0);
+  rmSync(answerFile);
+  const noMail = join(state.path, 'no-mail.yaml');
+  writeFileSync(noMail, 'apps: {}\n', { mode: 0o600 });
+  await startGateway(noMail);
+  const queue = join(state.path, 'mail', 'queue');
+  await waitFor(() => gw!.output().includes(`mail: 1 delivery waits in ${queue}, but ${noMail} has no mail: listener, so none is tried: put mail: {listen: ...} back in ${noMail} and restart the gateway; it is delivered then, with its delivery id`) || undefined, 10_000, `the line saying the delivery waits, in:\n${gw!.output()}`);
+  assert.is(queued().length, 1, 'kept, untried');
+  assert.is(await stopGateway(), 0);
+  await startGateway();
+  const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'wait for the listener' && d.status === 200), 15_000, 'the delivery once mail: is back');
+  assert.is(done.id, failed.id);
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
   assert.is(await stopGateway(), 0);
 });
