@@ -19,6 +19,8 @@ export interface DelivererOptions {
   schedule: RetrySchedule;
   /** The app's `mail:` path now, or null when it takes no mail now (not serving, removed, no `mail:`). */
   pathOf: (app: string) => string | null;
+  /** Why pathOf gave null, for the log and the delivery's last error. */
+  whyNoPath?: (app: string) => string;
   /** The app's APPPKG_MAIL_SECRET. */
   secretOf: (app: string) => string;
   say: (line: string) => void;
@@ -142,7 +144,7 @@ export class MailDeliverer {
     }
     const path = this.opts.pathOf(delivery.app);
     const outcome = path === null
-      ? { kind: 'failed' as const, reason: `${delivery.app} does not take mail now (not serving, or no mail: in its app.yaml)` }
+      ? { kind: 'failed' as const, reason: this.opts.whyNoPath?.(delivery.app) ?? `${delivery.app} does not take mail now (not serving, or no mail: in its app.yaml)` }
       : await target.post(delivery, spool.messageFile(delivery), path, await signFile(spool.messageFile(delivery), this.opts.secretOf(delivery.app)), signal);
     if (outcome.kind === 'delivered') {
       await spool.delivered(delivery);
@@ -167,6 +169,10 @@ export class MailDeliverer {
     }
     // The spool's copy is on the wall clock, for the next start.
     await spool.retryAt(delivery, Date.now() + (dueAt - now), outcome.reason);
+    // Every deferral is a line, as Postfix logs each: the access log shows only the attempts that
+    // reached the app, and status only counts them, so an app that answers every delivery with a
+    // redirect, or one removed with mail waiting, was silent for the two days until give_up.
+    say(`mail: delivery ${delivery.id} to ${delivery.app} not delivered: ${outcome.reason}; attempt ${delivery.attempts}, the next in ${inWords(dueAt - now)}`);
     this.opts.onOutcome?.('retry', delivery);
     if (!this.stopped) this.wait({ delivery, receivedAt, dueAt });
   }
@@ -174,4 +180,13 @@ export class MailDeliverer {
   private bury(letter: DeadLetter, say: (line: string) => void): void {
     say(`mail: delivery ${letter.id} to ${letter.app || 'no app'} is a dead letter: ${letter.reason} (kept in ${letter.file})`);
   }
+}
+
+/** A wait as the log says it: "0.3 s", "45 s", "5 min", "4 h". */
+function inWords(ms: number): string {
+  const s = Math.max(0, ms) / 1000;
+  if (s < 10) return `${Number(s.toFixed(1))} s`;
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  return `${Number((s / 3600).toFixed(1))} h`;
 }

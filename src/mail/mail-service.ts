@@ -54,6 +54,11 @@ export class MailService {
         const route = routeOf(app);
         return route?.serving ? route.path : null;
       },
+      whyNoPath: (app) => {
+        const route = routeOf(app);
+        if (route === undefined) return `${app} is no app of this gateway now (removed from --apps?)`;
+        return route.serving ? `${app}'s serving version declares no mail: in its app.yaml` : `${app} does not serve now`;
+      },
       secretOf: (app) => mailSecret(opts.stateRoot, app),
       say: opts.say,
       onOutcome: (outcome) => service?.count(outcome),

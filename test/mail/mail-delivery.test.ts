@@ -651,6 +651,8 @@ test('an answer of 500 is retried, with the same delivery id', async () => {
   const attempts = await deliveriesOf('alpha', 'answer-500-once', 2);
   assert.equal(attempts.map((d) => d.status), [500, 200]);
   assert.is(attempts[0].id, attempts[1].id, 'X-Apppkg-Delivery-Id stays the same across retries');
+  // Each deferral is a line of the gateway's log, as Postfix logs one: status only counts them.
+  assert.match(gw.output(), `mail: delivery ${attempts[0].id} to alpha not delivered: the app answered 500; attempt 1, the next in 0.3 s\n`);
 });
 
 test('406: rejected for good, kept as a dead letter and listed in status and /metrics', async () => {

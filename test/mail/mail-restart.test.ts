@@ -3,7 +3,8 @@
 // with the delivery ids it had, so that the app can tell a repeat.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -87,6 +88,30 @@ test('restarted with no mail: listener and a delivery in the spool: the log says
   assert.is(await stopGateway(), 0);
   await startGateway();
   const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'wait for the listener' && d.status === 200), 15_000, 'the delivery once mail: is back');
+  assert.is(done.id, failed.id);
+  await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
+  assert.is(await stopGateway(), 0);
+});
+
+test('an app removed from --apps with a delivery waiting: each attempt says it is no app now; back, it gets the delivery, same id', async () => {
+  const { port } = await startGateway();
+  writeFileSync(answerFile, '503');
+  assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'while removed' })), { refused: {} });
+  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'while removed'), 10_000, 'a first attempt');
+  const first = `mail: delivery ${failed.id} to alpha not delivered: the app answered 503; attempt 1, the next in 0.5 s\n`;
+  await waitFor(() => gw!.output().includes(first) || undefined, 10_000, 'the line of the first attempt');
+  const aside = mkdtempSync(join(tmpdir(), 'apppkg-mail-aside-'));
+  try {
+    renameSync(join(apps.path, 'alpha'), join(aside, 'alpha'));
+    const said = new RegExp(`mail: delivery ${failed.id} to alpha not delivered: alpha is no app of this gateway now \\(removed from --apps\\?\\); attempt \\d+, the next in 0\\.5 s\n`);
+    await waitFor(() => said.test(gw!.output()) || undefined, 20_000, 'a line for an attempt while alpha is removed');
+    assert.is(queued().length, 1, 'kept meanwhile');
+    rmSync(answerFile);
+    renameSync(join(aside, 'alpha'), join(apps.path, 'alpha'));
+  } finally {
+    rmSync(aside, { recursive: true, force: true });
+  }
+  const done = await waitFor(async () => (await deliveries().catch(() => [])).find((d) => d.subject === 'while removed' && d.status === 200), 30_000, 'the delivery once alpha is back');
   assert.is(done.id, failed.id);
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
   assert.is(await stopGateway(), 0);
