@@ -185,8 +185,8 @@ export class ChunkedBody {
           break;
         }
         // What node:http says of the same octets, its parser taking whitespace here too: a
-        // size's bad octet stays one (`3 x`), and the line's end is CRLF. Only `3 <CRLF>` it
-        // serves (llhttp's leniency for spaces after a size takes them before CR too).
+        // size's bad octet stays one (`3 x`), and the line's end is CRLF. `3 <CRLF>`, which
+        // llhttp's leniency for spaces after a size takes, net/chunk-size-space.ts refuses there.
         case State.SizeSpace:
           if (c === SEMICOLON) this.startExtension();
           else if (c === CR) return this.fail(CHUNK_WHITESPACE, i);

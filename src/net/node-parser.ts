@@ -5,6 +5,7 @@
 // in the connection's bytes to start it over, llhttp does not say: ReadLog keeps what is needed.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { ChunkSizeSpaces } from './chunk-size-space.js';
 
 export interface NodeParser {
   constructor: {
@@ -66,6 +67,8 @@ interface ReadLog {
   held: { bytes: Buffer; take: TakeHeld } | null;
   /** The bytes held when the client's FIN cut them (finish), for that head's access-log line. */
   cut: Buffer | null;
+  /** Each chunked body's size lines, read beside llhttp (net/chunk-size-space.ts). */
+  spaces: ChunkSizeSpaces;
 }
 
 const LF = 0x0a;
@@ -94,8 +97,11 @@ export function watchRequestStarts(socket: Socket): void {
   const watched = socket as ParsedSocket;
   const parser = watched.parser as Callbacks | null | undefined;
   if (parser == null) return;
-  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, sent: null, held: null, cut: null };
+  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, sent: null, held: null, cut: null, spaces: new ChunkSizeSpaces() };
   watched[kLog] = log;
+  // Every read through execute() below, not by the parser from the handle, whose reads no JS
+  // sees: a chunked body's size lines are read beside llhttp (net/chunk-size-space.ts).
+  readFromStream(parser);
   const k = parser.constructor;
   parser[k.kOnMessageBegin] = () => {
     log.began = enter(log).read;
@@ -118,7 +124,9 @@ export function watchRequestStarts(socket: Socket): void {
         at.headEnded = enter(at).read;
         at.lastPiece = null;
       }
-      return headEnded.apply(this, args);
+      const skip = headEnded.apply(this, args);
+      if (at !== undefined) at.spaces.headEnded(this.incoming?.headers, skip);
+      return skip;
     };
     parser[k.kOnBody] = function (this: NodeParser, piece: unknown) {
       const at = logOf(this);
@@ -153,7 +161,7 @@ export function watchRequestStarts(socket: Socket): void {
       }
       at.done = true;
       enter(at);
-      const ret = execute.call(this, data);
+      const ret = at.spaces.execute(data, (piece) => execute.call(this, piece));
       if (!(ret instanceof Error)) keepSplitHead(this, at, data);
       at.done = true;
       return ret;
@@ -360,7 +368,7 @@ function bodyLength(req: IncomingMessage | undefined): number {
  * net/request-line-version.ts restoreSentVersion), where llhttp refuses it 400 unless told to be
  * lenient there. And a chunk-size line's BWS before its first `;` (RFC 9112 §7.1.1: `3 ;a=1`),
  * as the lane (net/chunked-body.ts), nginx and uvicorn (httptools) take it; that leniency of llhttp's also
- * takes whitespace before the line's CR (`3 <CRLF>`, which the lane refuses) and no other BWS
+ * takes whitespace before the line's CR (`3 <CRLF>`, refused all the same: net/chunk-size-space.ts) and no other BWS
  * (after `;`, around `=`: refused, net/request-head.ts CHUNK_WHITESPACE). Only those: every
  * other check of llhttp's stays strict (no insecureHTTPParser). Another major version or an
  * HTTP/0.x other than 0.9 is still refused, by the front (505, 400) rather than by llhttp.
@@ -461,12 +469,10 @@ function startOver(socket: Socket, rest: Buffer): boolean {
   parser._url = '';
   // Read from the socket's stream from now on (not by the parser from the handle), so that
   // the bytes given back are read before any that come later.
-  if (parser._consumed === true) {
-    parser.unconsume?.();
-    parser._consumed = false;
-  }
+  readFromStream(parser);
   const log = (socket as ParsedSocket)[kLog];
   if (log !== undefined) {
+    log.spaces.reset();
     // What is given back starts at a message's start: what came before is no longer the parser's.
     log.ended = -1;
     log.pending = [];
@@ -476,6 +482,14 @@ function startOver(socket: Socket, rest: Buffer): boolean {
   }
   if (rest.length > 0) giveBack(socket, rest);
   return true;
+}
+
+/** node:http gives `parser` each read of its socket from JS (socketOnData), through execute(). */
+function readFromStream(parser: NodeParser): void {
+  if (parser._consumed === true) {
+    parser.unconsume?.();
+    parser._consumed = false;
+  }
 }
 
 export function maxHeaderSizeOf(socket: Socket): number {

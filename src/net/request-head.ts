@@ -3,6 +3,7 @@
 // an app, and an absolute-form target reaches it as the origin-form it means
 // (test/reliability/client-input.test.ts, test/reliability/rfc-heads.test.ts, docs/reliability.md R6).
 import type { IncomingMessage } from 'node:http';
+import { CHUNK_SIZE_SPACE_REASON } from './chunk-size-space.js';
 import { CHUNK_WHITESPACE, TRAILERS_TOO_LONG } from './chunked-body.js';
 
 /** reg-name or IP-literal, then an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
@@ -267,6 +268,8 @@ const REASON_PROBLEMS = new Map<unknown, string>([
  */
 const CHUNK_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) => string)>([
   ['Invalid character in chunk size', 'a chunk size is not a hexadecimal number'],
+  // Not llhttp's: its leniency takes `3 <CRLF>`; the gateway stops it there (net/chunk-size-space.ts).
+  [CHUNK_SIZE_SPACE_REASON, CHUNK_WHITESPACE],
   ['Missing expected CR after chunk size', 'a chunk-size line does not end in CRLF'],
   ['Expected LF after chunk size', 'a chunk-size line does not end in CRLF'],
   ['Missing expected CR after chunk extension name', 'a chunk-size line does not end in CRLF'],
