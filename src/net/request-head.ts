@@ -46,6 +46,8 @@ const SINGLETONS = new Set([
 
 /** `http://authority/path?query` (RFC 9112 §3.2.2): scheme, authority, and the rest. */
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)$/i;
+/** An absolute URI of another scheme (RFC 3986 §3.1: a letter, then letters, digits, `+-.`). */
+const OTHER_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]{0,31}):\/\//;
 
 /**
  * Why the request head must be answered 400 (and the connection closed), or null when it may
@@ -141,9 +143,17 @@ export function toOriginForm(req: IncomingMessage): string | null {
   const url = req.url ?? '/';
   if (url.charCodeAt(0) === 47 /* / */) return null;
   const m = ABSOLUTE_FORM.exec(url);
-  if (m === null) return null; // `*` and the rest: the router's NOT_A_PATH
+  if (m === null) {
+    // `ftp://host/p` is no path either, but the router's NOT_A_PATH would not say what to send.
+    const other = OTHER_SCHEME.exec(url);
+    if (other !== null) return `the target's scheme is ${other[1]}: this gateway serves http and https; send the path (GET /path, with a Host header) or http://host/path`;
+    return null; // `*` and the rest: the router's NOT_A_PATH
+  }
   const [, authority, rest] = m;
-  if (authority === '' || authority.includes('@') || !HOST_VALUE.test(authority)) return 'the target\'s authority is not a host[:port]';
+  // Credentials in the target (RFC 9110 §4.2.4: a recipient should treat userinfo as an error),
+  // which the answer does not repeat.
+  if (authority.includes('@')) return 'the target\'s authority has userinfo (user@host), which an http URI may not carry (RFC 9110 §4.2.4): send the host alone (http://host/path) and any credentials in an Authorization header';
+  if (authority === '' || !HOST_VALUE.test(authority)) return 'the target\'s authority is not a host[:port]';
   (req as IncomingMessage & { [kSentTarget]?: string })[kSentTarget] ??= url; // dropFragment may have kept it
   req.url = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
   req.headers.host = authority;

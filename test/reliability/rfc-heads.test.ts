@@ -60,6 +60,17 @@ const CASES: Case[] = [
   {
     id: 'R6.3', rfc: 'RFC 9110 §4.2.4', what: 'absolute-form with userinfo (deprecated, a phishing vector)',
     request: 'GET http://user@rfc.localhost/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
+    says: /^400 Bad Request\nthe target's authority has userinfo \(user@host\), which an http URI may not carry \(RFC 9110 [^)]*4\.2\.4\): send the host alone \(http:\/\/host\/path\) and any credentials in an Authorization header\n$/,
+  },
+  {
+    id: 'R6.3b', rfc: 'RFC 9110 §4.2.4', what: 'userinfo with a password: refused, the password not repeated in the answer',
+    request: 'GET http://user:s3cret@rfc.localhost/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
+    says: /^(?![\s\S]*s3cret)400 Bad Request\nthe target's authority has userinfo/,
+  },
+  {
+    id: 'R6.3c', rfc: 'RFC 9112 §3.2.2', what: 'absolute-form of a scheme not served (`ftp://`): 400 naming the scheme and what to send, not that the target is no path',
+    request: 'GET ftp://rfc.localhost/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
+    says: /^400 Bad Request\nthe target's scheme is ftp: this gateway serves http and https; send the path \(GET \/path, with a Host header\) or http:\/\/host\/path\n$/,
   },
   {
     id: 'R6.4', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding in an HTTP/1.0 request: framing faulty',
