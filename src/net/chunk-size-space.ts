@@ -31,6 +31,8 @@ export class ChunkSizeSpaces {
   private lengthLeft = 0;
   /** The last bytes of the read before (up to 3): a head's CRLF CRLF may span two reads. */
   private tail = Buffer.alloc(0);
+  /** llhttp stopped at the end of a head it reads no more after (an upgrade, CONNECT): node:http takes the rest. */
+  private switched = false;
   /** The refusal given: llhttp's errors stay, and so does this one. */
   private refused: { code: string; reason: string } | null = null;
 
@@ -38,6 +40,7 @@ export class ChunkSizeSpaces {
   reset(): void {
     this.body = null;
     this.lengthLeft = 0;
+    this.switched = false;
     this.tail = Buffer.alloc(0);
     this.refused = null;
   }
@@ -47,6 +50,7 @@ export class ChunkSizeSpaces {
     const te = headers?.['transfer-encoding'];
     const body = skip !== 1 && skip !== 2;
     this.body = body && te !== undefined && CHUNKED_LAST.test(te) ? new ChunkedBody() : null;
+    this.switched = skip === 2;
     const length = Number(headers?.['content-length']);
     this.lengthLeft = body && te === undefined && Number.isSafeInteger(length) && length > 0 ? length : 0;
   }
@@ -64,8 +68,12 @@ export class ChunkSizeSpaces {
         const parsed = (ret as { bytesParsed?: unknown }).bytesParsed;
         return Object.assign(ret, { bytesParsed: offset + (typeof parsed === 'number' ? parsed : 0) });
       }
-      // llhttp stopped short without an error (an upgrade): node:http takes the rest from there.
-      if (ret < end - offset) return offset + ret;
+      // llhttp stopped without an error (an upgrade, its head's end that of the piece, or short
+      // of it): node:http takes the rest of the read from there, as from an uncut read.
+      if (ret < end - offset || this.switched) {
+        this.switched = false;
+        return offset + ret;
+      }
       offset = end;
       return null;
     };
