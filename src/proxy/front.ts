@@ -22,7 +22,7 @@ import { destroySoonLingering, endLingering, isLingering } from '../net/lingerin
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { rereadUnknownMethod, restoreSentMethod } from '../net/unknown-method.js';
-import { routedRequestPath } from '../net/request-path.js';
+import { ENCODED_SLASH, routedRequestPath } from '../net/request-path.js';
 import { AccessLog } from '../log/access-log.js';
 import { AppDispatcher } from './app-dispatcher.js';
 import { APP_ROUTE_HEADER, AppRouteKey } from './app-route-key.js';
@@ -129,6 +129,17 @@ const STARTING_CODE = 'starting';
 
 /** The body of the 501 to a CONNECT (ASCII: its length is its byte count). */
 const NOT_A_PROXY = shortBody(501, 'CONNECT: this gateway is not an HTTP proxy');
+
+/**
+ * The 404 for a path no mount holds, the path as the router compared it: an encoded slash shown
+ * as sent (`/blog%2Fx`), with why it is under no mount, since decoded (`/blog/x`) it read as a
+ * path the app at `/blog` serves.
+ */
+function notMounted(route: string): string {
+  const shown = route.replaceAll(ENCODED_SLASH, '%2F').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  if (!route.includes(ENCODED_SLASH)) return `no app is mounted at ${shown}`;
+  return `no app is mounted at ${shown}: an encoded slash (%2F) is data, not a path separator, so it does not reach a mount; write / there`;
+}
 
 const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
 
@@ -993,7 +1004,7 @@ export class Front {
     const target = match?.target;
     if (!(target instanceof AppDispatcher)) {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause.why, close: false, retryAfter: true, refused: this.unroutedBecause.app ?? undefined };
-      if (target === undefined) return { status: 404, detail: `no app is mounted at ${path.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`, close: false };
+      if (target === undefined) return { status: 404, detail: notMounted(routed.route), close: false };
       // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
       if (target.code === STARTING_CODE) {
         const starting = { app: target.name, waitMs: target.startWaitMs ?? START_WAIT_MS, toProcess: takenByProcess(target.processRoutes, match!.routedPathInfo) };
