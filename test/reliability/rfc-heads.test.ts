@@ -388,6 +388,43 @@ test('R6.8 for an ASGI app: path decoded as UTF-8, raw_path and query_string the
   assert.is(scope.query_string, 'q=\xe9');
 });
 
+/** The JSON an app answered with, its body chunked (no Content-Length from the app) or not. */
+function answeredJson(answer: string): Record<string, unknown> {
+  const [head, body = ''] = answer.split('\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 200 /, answer.slice(0, 300));
+  if (!/\r\nTransfer-Encoding: chunked/i.test(head)) return JSON.parse(body) as Record<string, unknown>;
+  let json = '';
+  for (let at = 0, size = parseInt(body, 16); size > 0; size = parseInt(body.slice(at), 16)) {
+    const start = body.indexOf('\r\n', at) + 2;
+    json += body.slice(start, start + size);
+    at = start + size + 2;
+  }
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
+test('R6.13f for an ASGI app: no field RFC 9110 §6.5.1 forbids in a trailer, in any case, reaches the scope from one, and the body comes whole; on the lane and on node:http (absolute-form)', async () => {
+  // Framing, routing, request modifiers, authentication, response control, how to process the content.
+  const trailer = [
+    'content-LENGTH: 99', 'TRANSFER-ENCODING: gzip', 'host: evil.example', 'Authorization: Basic ZXZpbDpldmls', 'Proxy-Authorization: Basic ZXZpbA==',
+    'Cookie: evil=1', 'Set-Cookie: evil=1', 'Content-Type: text/evil', 'Content-Encoding: gzip', 'Content-Range: bytes 0-1/2', 'Trailer: X-Evil',
+    'If-Match: "evil"', 'If-None-Match: "evil"', 'If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT', 'Range: bytes=0-1', 'Cache-Control: no-cache', 'Pragma: no-cache',
+    'Max-Forwards: 1', 'Expect: 100-continue', 'TE: trailers', 'Age: 1', 'Expires: 0', 'X-Evil: 1',
+  ].map((f) => `${f}\r\n`).join('');
+  const forbidden = ['content-length', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'content-type', 'content-encoding', 'content-range', 'trailer',
+    'if-match', 'if-none-match', 'if-modified-since', 'range', 'cache-control', 'pragma', 'max-forwards', 'expect', 'te', 'age', 'expires', 'x-evil'];
+  for (const target of ['/asgi/scope', 'http://x/asgi/scope']) {
+    const scope = answeredJson(await rawRequest(port, `POST ${target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n${trailer}\r\n`));
+    const headers = scope.headers as Array<[string, string]>;
+    const names = headers.map(([name]) => name.toLowerCase());
+    for (const name of forbidden) assert.not.ok(names.includes(name), `${target}: ${name} in ${JSON.stringify(headers)}`);
+    assert.equal(headers.filter(([name]) => name.toLowerCase() === 'host'), [['host', 'x']], target);
+    assert.not.ok(JSON.stringify(headers).includes('evil'), `${target}: ${JSON.stringify(headers)}`);
+    const upload = target.replace('/scope', '/upload');
+    const read = await rawRequest(port, `POST ${upload} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n${trailer}\r\n`);
+    assert.match(read, /\r\n\r\n(?:[0-9a-f]+\r\n)?5 \d+ \d+/, `${upload}: ${read}`);
+  }
+});
+
 test('R6.8 for a websocket (node:http reads every upgrade): the scope has the octets sent', async () => {
   const socket = connect(port, '127.0.0.1');
   let got = Buffer.alloc(0);
