@@ -94,7 +94,7 @@ export const ERROR_CODES = {
     example: { reason: 'unknown option --prot', command: 'serve' },
   },
   APPPKG_ADDR_INVALID: {
-    summary: 'An address (`--listen`, `--admin`, `--port`) is not `PORT`, `HOST:PORT` or `unix:/path`.',
+    summary: 'An address (`--listen`, `--admin`, `--port`) is not `PORT`, `HOST:PORT` (`[::1]:PORT` for IPv6) or `unix:/path`, or its HOST is neither an IP address nor a host name (`bad host:80`, `256.1.1.1:80`): bad usage, before anything listens. A well-formed name that does not resolve is `APPPKG_LISTEN_FAILED`.',
     message: (d) => `${str(d.key) || 'address'}: expected ${str(d.expected) || 'PORT, HOST:PORT or unix:/path'}, found ${JSON.stringify(d.found)}`,
     hint: (d) => str(d.fix) || 'write e.g. 8000, 127.0.0.1:8000 or unix:/run/apppkg/gateway.sock',
     exitStatus: 2,

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closest } from '../closest.js';
 import { GatewayError } from '../errors.js';
 
-export { addrUrl, formatAddr, parseAddr, parseUrlAddr, type ListenAddress } from '../net/address.js';
+export { addrUrl, formatAddr, isHostSyntax, parseAddr, parseUrlAddr, type ListenAddress } from '../net/address.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -2,6 +2,7 @@
 // its `http://HOST:PORT/` URL too), parsed once and written back the same way in messages and
 // URLs. Below the CLI, so that the gateway, the admin listener and the library take the same
 // value the CLI does.
+import { isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { GatewayError } from '../errors.js';
 
@@ -24,6 +25,7 @@ export function parseAddr(text: string, key = 'address', defaultHost = '127.0.0.
   if (v6) {
     host = v6[1];
     portText = v6[2];
+    if (!isIPv6(host)) throw badHost(key, text, host);
   } else if (text.includes(':')) {
     const at = text.lastIndexOf(':');
     host = text.slice(0, at);
@@ -33,7 +35,36 @@ export function parseAddr(text: string, key = 'address', defaultHost = '127.0.0.
   if (!/^\d{1,5}$/.test(portText)) throw bad();
   const port = Number(portText);
   if (port > 65535) throw bad();
+  if (!v6 && !isHostSyntax(host)) throw badHost(key, text, host);
   return { kind: 'tcp', host, port };
+}
+
+/**
+ * Whether `host` can name an address at all: an IPv4 address or a host name (letters, digits,
+ * `-` and `_` in dot-separated labels). Anything else (`bad host`, `256.1.1.1`) was a bind's
+ * ENOTFOUND (exit 1, "give an address of this host"), and for `status --admin` a URL that
+ * could not be built, said as "no gateway answers ... start one": it is bad usage. A well-formed
+ * name that does not resolve is left to the resolver, which says so. Numbers alone stay
+ * the resolver's too: `0:8000` is 0.0.0.0 to getaddrinfo, as Django's runserver takes it.
+ */
+export function isHostSyntax(host: string): boolean {
+  if (isIPv4(host)) return true;
+  if (!/^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/.test(host) || host.length > 253) return false;
+  // Four numbers are an IPv4 address or nothing (`256.1.1.1`, `10.0.0.300`).
+  return !/^\d+\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function badHost(key: string, text: string, host: string): GatewayError {
+  // A flag takes its value after a space, a file's key (mail.listen) after a colon.
+  const as = (value: string) => (key.startsWith('-') ? `${key} ${value}` : `${key}: ${value}`);
+  const port = /:(\d+)$/.exec(text)?.[1] ?? '8000';
+  return new GatewayError('APPPKG_ADDR_INVALID', {
+    key,
+    found: text,
+    expected: `HOST:PORT with HOST an IP address or a host name (${JSON.stringify(host)} is neither)`,
+    // The admin listener stays on loopback (0.0.0.0 needs --admin-token): not offered there.
+    fix: `write e.g. ${as(`127.0.0.1:${port}`)}, ${key === '--admin' ? '' : `${as(`0.0.0.0:${port}`)} (every interface), `}${as(`[::1]:${port}`)} or ${as(`localhost:${port}`)}`,
+  });
 }
 
 /**
@@ -67,8 +98,10 @@ export function parseUrlAddr(text: string, key: string, pathWhy: string): Listen
   let addr: ListenAddress;
   try {
     addr = parseAddr(slash < 0 ? rest : rest.slice(0, slash), key);
-  } catch {
-    throw new GatewayError('APPPKG_ADDR_INVALID', { key, found: text });
+  } catch (err) {
+    // Named as it was written, with what parseAddr found wrong in it (a host that is none).
+    const { expected, fix } = err instanceof GatewayError ? err.details : {};
+    throw new GatewayError('APPPKG_ADDR_INVALID', { key, found: text, expected, fix });
   }
   // Named as it was written: the URL, not the HOST:PORT taken from it.
   const named = (reason: string, fix: string): GatewayError => new GatewayError('APPPKG_USAGE', { reason: `${key}: ${reason} in ${JSON.stringify(text)}`, fix });

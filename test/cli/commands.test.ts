@@ -135,6 +135,32 @@ test('bad usage exits 2 and says how to get help', async () => {
   }
 });
 
+test('an ADDR whose HOST is no IP address or host name is bad usage (exit 2) for --listen, --admin, status --admin and serve --host', async () => {
+  // Before, the bind met ENOTFOUND (exit 1, "an address of this host"), and status could not
+  // build a URL of it, said as "no gateway answers ... start one".
+  const cases: Array<[string[], string]> = [
+    [['--apps', EXAMPLES, '--listen', 'bad host:8000', '--admin', '127.0.0.1:0', '--state-dir', state.path], '--listen: expected HOST:PORT with HOST an IP address or a host name ("bad host" is neither), found "bad host:8000"'],
+    [['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--admin', '256.1.1.1:9000', '--state-dir', state.path], '--admin: expected HOST:PORT with HOST an IP address or a host name ("256.1.1.1" is neither), found "256.1.1.1:9000"'],
+    [['--apps', EXAMPLES, '--listen', '[:::1]:8000', '--admin', '127.0.0.1:0', '--state-dir', state.path], '--listen: expected HOST:PORT with HOST an IP address or a host name (":::1" is neither), found "[:::1]:8000"'],
+    [['status', '--admin', 'bad host:8099'], '--admin: expected HOST:PORT with HOST an IP address or a host name ("bad host" is neither), found "bad host:8099"'],
+    [['status', '--admin', 'http://10.0.0.300:8099/'], '--admin: expected HOST:PORT with HOST an IP address or a host name ("10.0.0.300" is neither), found "http://10.0.0.300:8099/"'],
+    [['serve', join(EXAMPLES, 'hello'), '--host', 'bad host', '--port', '0', '--state-dir', state.path], '--host: expected an IP address or a host name, found "bad host"'],
+  ];
+  for (const [args, says] of cases) {
+    const r = await runCli(args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stdout, '');
+    assert.is(r.stderr.split('\n')[0], `apppkg-gateway: ${says}`);
+  }
+  // The fix writes the forms out; the admin's leaves 0.0.0.0 out, which needs --admin-token.
+  const admin = await runCli(['status', '--admin', 'bad host:8099']);
+  assert.is(admin.stderr.split('\n')[1], '  fix: write e.g. --admin 127.0.0.1:8099, --admin [::1]:8099 or --admin localhost:8099');
+  // A well-formed name stays the resolver's to judge: a name that does not resolve ran and failed.
+  const unresolved = await runCli(['--apps', EXAMPLES, '--listen', 'no-such-host.invalid:0', '--admin', '127.0.0.1:0', '--state-dir', state.path]);
+  assert.is(unresolved.status, 1, unresolved.stderr);
+  assert.match(unresolved.stderr, /cannot listen on no-such-host\.invalid:0: (ENOTFOUND|EAI_AGAIN)/);
+});
+
 test('a missing --environment FILE is named once, with the fix', async () => {
   const missing = join(work.path, 'no-such-environment.yaml');
   for (const args of [['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', state.path], ['check', join(EXAMPLES, 'hello'), '--state-dir', state.path]]) {

@@ -1,8 +1,9 @@
 // `apppkg-gateway serve [APP_DIR]`: one app at /, for development: a Gateway over that one
 // directory (src/gateway.ts), its output echoed, commands.install run on its first run,
 // --reload replacing its workers on a change (and waiting for one when the app cannot start).
+import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
-import { APP_OPTIONS, APP_OPTION_HELP, hookTimeoutOption, intOption, parseAddr, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, hookTimeoutOption, intOption, isHostSyntax, parseAddr, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { Gateway } from '../../gateway.js';
 import { sayOnStderr } from '../../gateway-options.js';
 import { GatewayError } from '../../errors.js';
@@ -65,6 +66,14 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw new GatewayError('APPPKG_USAGE', { reason: `--port: expected a port number (0-65535; 0 picks a free one), found ${JSON.stringify(portText)}`, command: 'serve', fix });
   }
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
+  // Said about --host, which is what was mistyped: parseAddr would name --port and HOST:PORT.
+  if (host.includes(':') ? !isIPv6(host) || host.includes('%') : !isHostSyntax(host)) {
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `--host: expected an IP address or a host name, found ${JSON.stringify(host)}`,
+      command: 'serve',
+      fix: 'give --host an address of this host: 127.0.0.1 (the default), 0.0.0.0 for every interface, ::1, or localhost',
+    });
+  }
   const listen = parseAddr(`${host.includes(':') ? `[${host}]` : host}:${portText}`, '--port');
   const dir = resolve(args.positionals[0] ?? '.');
   // Read before the start, as the gateway's: a mistyped value is bad usage, not a hook stopped at once.
