@@ -5,9 +5,17 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 
+/**
+ * Each write's own name beside `file`: two writes of one file in this process at once (the
+ * library's runCommand('test') and runCommand('check') of an app, writing its run helpers)
+ * shared `file.PID.tmp`, and the second rename found it gone (ENOENT, APPPKG_STATE_DIR_FAILED).
+ */
+let writes = 0;
+const tempOf = (file: string): string => `${file}.${process.pid}.${++writes}.tmp`;
+
 /** Writes `content` beside `file`, then renames it over `file`; on failure nothing of it is left. */
 export function writeFileAtomicSync(file: string, content: string): void {
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = tempOf(file);
   try {
     writeFileSync(temp, content);
     renameSync(temp, file);
@@ -19,7 +27,7 @@ export function writeFileAtomicSync(file: string, content: string): void {
 
 /** writeFileAtomicSync without blocking, the new file made with `mode`. */
 export async function writeFileAtomic(file: string, content: string, mode?: number): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = tempOf(file);
   try {
     await writeFile(temp, content, { mode });
     await rename(temp, file);
