@@ -108,7 +108,12 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   const say = opts.say ?? quiet;
   const appDir = path.resolve(opts.dir);
   // Said as such: "no requirements.txt in it" would send the user to write one there.
-  if (!statSync(appDir, { throwIfNoEntry: false })?.isDirectory()) throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: appDir, missing: true });
+  const found = statSync(appDir, { throwIfNoEntry: false });
+  if (!found?.isDirectory()) {
+    // A file (`vendor app/requirements.txt`) is said as the file it is, as check and describe say it, not as nothing there.
+    const holder = path.dirname(appDir);
+    throw new GatewayError('APPPKG_DESC_NOT_FOUND', found === undefined ? { dir: appDir, missing: true } : { dir: appDir, notDirectory: true, ...(existsSync(path.join(holder, 'app.yaml')) ? { holder } : {}) });
+  }
   const requirements = path.resolve(appDir, opts.from ?? DEFAULT_REQUIREMENTS);
   const vendorDir = path.resolve(appDir, opts.into ?? DEFAULT_VENDOR_DIR);
   const rel = path.relative(appDir, vendorDir);

@@ -373,6 +373,10 @@ test('vendor without a requirements file, or into a directory outside the app, s
   assert.is(nowhere.status, 1, nowhere.stdout + nowhere.stderr);
   assert.match(nowhere.stderr, /norequirements-nowhere does not exist \(no such directory\)/);
   assert.not.match(nowhere.stderr, /requirements\.txt/);
+  // A file named as APP_DIR is said to be a file, as check and describe say it, not "does not exist".
+  const file = await runCli(['vendor', join(app, 'app.yaml'), '--no-index']);
+  assert.is(file.status, 1, file.stdout + file.stderr);
+  assert.is(file.stderr, `apppkg-gateway: ${join(app, 'app.yaml')} is a file, not a directory\n  fix: give the directory that holds app.yaml: ${app}\n`);
 });
 
 test('vendor refuses a requirements file that includes one outside the app (-r, --requirement=, -c, nested), at its line, before anything is installed', async () => {
