@@ -60,6 +60,21 @@ try {
   assert.ok(result.rss.length >= 2 && result.rss.every((b) => b !== null && b > 1_000_000), `sampled RSS: ${result.rss.join(',')}`);
   await assertNoOrphans(result.pids);
 
+  // From CommonJS (README "As a library"): import() everywhere; require() where Node's require
+  // loads ES modules (20.19+), which a top-level await anywhere in the library would break.
+  writeFileSync(
+    join(project, 'use.cjs'),
+    `let required;
+try { required = typeof require('apppkg-gateway').Gateway.start; } catch (err) { required = err.code; }
+import('apppkg-gateway').then((m) => console.log(JSON.stringify({ required, imported: typeof m.AppPackage.open })));
+`,
+  );
+  const cjs = run(process.execPath, ['use.cjs'], project, 60_000);
+  assert.is(cjs.status, 0, cjs.out);
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  const requireLoadsEsm = major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
+  assert.equal(JSON.parse(cjs.out.trim().split('\n').find((l) => l.startsWith('{'))!), { required: requireLoadsEsm ? 'function' : 'ERR_REQUIRE_ESM', imported: 'function' });
+
   // The types ship too: a TypeScript user compiles against dist/index.d.ts.
   writeFileSync(
     join(project, 'typed.ts'),
