@@ -125,6 +125,9 @@ export const ERROR_CODES = {
     hint: (d) => {
       const flag = str(d.flag) || '--listen';
       const another = `give ${flag} another ${flag === '--port' ? 'port' : 'address'}`;
+      if (d.reason === 'EADDRINUSE' && d.here === true) {
+        return `this very process (pid ${process.pid}) listens on ${str(d.address)} already: a gateway it started and has not stopped, or another of its listeners; ${another}, or stop what listens there first (await gateway.stop())`;
+      }
       if (d.reason === 'EADDRINUSE') {
         const ss = str(d.address).startsWith('unix:') ? 'ss -lxp' : 'ss -ltnp';
         return `another process listens on ${str(d.address)}: stop it (\`${ss}\` names it), or ${another}`;

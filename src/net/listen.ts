@@ -65,6 +65,21 @@ function unixPathProblem(path: string): { reason: string; dir?: string; bytes?: 
   return null;
 }
 
+/**
+ * The servers this process listens on through listenOn, while they listen. A bind refused
+ * because one of them holds the address (a program that starts a second Gateway on the first's
+ * port) was said as "another process listens ... `ss -ltnp` names it", which named this one.
+ */
+const listening = new Set<Server>();
+
+function heldHere(addr: ListenAddress): boolean {
+  for (const server of listening) {
+    const bound = server.address();
+    if (addr.kind === 'unix' ? bound === addr.path : bound !== null && typeof bound === 'object' && bound.port === addr.port) return true;
+  }
+  return false;
+}
+
 /** Listens on `addr`; `flag` (`--listen`, `--admin`) is the option a failure's hint points at. */
 export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSocketOptions = {}, flag?: string): Promise<void> {
   if (addr.kind === 'unix') {
@@ -74,10 +89,12 @@ export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSo
   }
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException, chown = false) =>
-      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, reason: err.code ?? err.message, chown, cause: err }));
+      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, reason: err.code ?? err.message, chown, here: err.code === 'EADDRINUSE' && heldHere(addr), cause: err }));
     server.once('error', onError);
     const done = () => {
       server.off('error', onError);
+      listening.add(server);
+      server.once('close', () => listening.delete(server));
       resolve();
     };
     if (addr.kind === 'unix') {
