@@ -398,14 +398,21 @@ export const ERROR_CODES = {
   APPPKG_STATE_ROOT_IN_USE: {
     summary: 'Another gateway (`--apps`) runs on the same state root: two would share its apps\' data, logs and tmp. The second refuses before it listens or starts any app; serve, check, run and install run beside a gateway and take no lock on the root (serve takes one on its app, APPPKG_APP_SERVED).',
     message: (d) => `the state root ${str(d.root)} is in use by the gateway with pid ${str(d.pid)}`,
-    hint: (d) => `stop that gateway (\`kill ${str(d.pid)}\`), or give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
+    hint: (d) =>
+      // Two Gateway.start()s in one program: `kill PID` would be the program's own end.
+      Number(d.pid) === process.pid
+        ? `this very process holds it: a gateway it started and has not stopped; await that gateway's stop() first, or give this one a state root of its own (stateDir, as --state-dir DIR)`
+        : `stop that gateway (\`kill ${str(d.pid)}\`), or give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
     exitStatus: 1,
     example: { root: '/var/lib/apppkg-gateway', pid: 4242, lock: '/var/lib/apppkg-gateway/gateway.lock' },
   },
   APPPKG_APP_SERVED: {
     summary: 'Another `serve` of the same app runs on the same state root (two terminals): the two would share its data directory, its SQLite database and its first install. The second refuses before it listens or runs anything; serves of other apps are not held back.',
     message: (d) => `${str(d.app)} is served already on the state root ${str(d.root)} by the serve with pid ${str(d.pid)}`,
-    hint: (d) => `use that serve, or stop it (\`kill ${str(d.pid)}\`); to run a second copy beside it, give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
+    hint: (d) =>
+      Number(d.pid) === process.pid
+        ? `this very process serves it: a Gateway.start({ app }) it made and has not stopped; use that one, or await its stop() first; to run a second copy beside it, give this one a state root of its own (stateDir)`
+        : `use that serve, or stop it (\`kill ${str(d.pid)}\`); to run a second copy beside it, give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
     exitStatus: 1,
     example: { app: 'blog', root: '/home/ann/.local/state/apppkg-gateway', pid: 4242, lock: '/home/ann/.local/state/apppkg-gateway/apps/blog/serve.lock' },
   },

@@ -59,6 +59,30 @@ test('two state roots serve side by side; the first one\'s address, TCP or unix,
     assert.is(err.message, `${flag}: cannot listen on ${address}: EADDRINUSE`);
     assert.is(err.hint, `this very process (pid ${process.pid}) listens on ${address} already: a gateway it started and has not stopped, or another of its listeners; give ${flag} another address, or stop what listens there first (await gateway.stop())`);
   }
+  // The first one's state root: the fix is its stop(), not `kill PID` of this very process.
+  const sameRoot = await start('one', '127.0.0.1:0', false).then(
+    (g) => {
+      started.push(g);
+      return null;
+    },
+    (e: unknown) => e,
+  );
+  assert.ok(isGatewayError(sameRoot), 'started on the state root in use');
+  assert.is(sameRoot.code, 'APPPKG_STATE_ROOT_IN_USE');
+  assert.is(sameRoot.hint, "this very process holds it: a gateway it started and has not stopped; await that gateway's stop() first, or give this one a state root of its own (stateDir, as --state-dir DIR)");
+  // So for one app served twice (serve's lock is its app's).
+  const serveOne = () => within(60_000, 'Gateway.start({ app })', Gateway.start({ app: join(apps, 'hello'), listen: '127.0.0.1:0', stateDir: join(work.path, 'serve'), say }));
+  started.push(await serveOne());
+  const served = await serveOne().then(
+    (g) => {
+      started.push(g);
+      return null;
+    },
+    (e: unknown) => e,
+  );
+  assert.ok(isGatewayError(served), 'served twice');
+  assert.is(served.code, 'APPPKG_APP_SERVED');
+  assert.match(served.hint, /^this very process serves it: a Gateway\.start\(\{ app \}\) it made and has not stopped/);
   // Stopped, its address is free again for the next one in this process.
   const port = one.urls[0].replace('http://', '');
   const pids = one.pids;
