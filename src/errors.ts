@@ -370,10 +370,10 @@ export const ERROR_CODES = {
     example: { file: '/srv/apps/blog/app.yaml', reason: 'EACCES' },
   },
   APPPKG_ENVFILE_NOT_FOUND: {
-    summary: 'The file given to `--environment` does not exist.',
+    summary: 'The file given to `--environment` does not exist, or is a directory.',
     // The file is the location format() puts before the message: "/etc/apppkg/environment.yaml: no such file; ...".
-    message: () => 'no such file; it was given as the environment file (--environment)',
-    hint: () => 'pass an existing YAML file to --environment, or leave the flag out',
+    message: (d) => `${d.directory ? 'a directory, not a file' : 'no such file'}; it was given as the environment file (--environment)`,
+    hint: (d) => (d.directory ? 'pass the YAML file itself to --environment (e.g. /etc/apppkg-gateway/environment.yaml, not its directory), or leave the flag out' : 'pass an existing YAML file to --environment, or leave the flag out'),
     exitStatus: 1,
     example: { file: '/etc/apppkg/environment.yaml' },
   },

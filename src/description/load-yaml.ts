@@ -19,8 +19,8 @@ import { validatorFor, type JsonSchema } from './validators.js';
 import { keyLabel, YamlFile } from './yaml-file.js';
 
 export interface LoadYamlOptions<T> {
-  /** The error for a file that does not exist. */
-  notFound: () => GatewayError;
+  /** The error for a file that does not exist; `code` is EISDIR when a directory is there. */
+  notFound: (code: 'ENOENT' | 'ENOTDIR' | 'EISDIR') => GatewayError;
   /** The code of the error that carries the problems. */
   invalidCode: 'APPPKG_DESC_INVALID' | 'APPPKG_ENVFILE_INVALID';
   /**
@@ -46,7 +46,7 @@ export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, op
     bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw options.notFound();
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw options.notFound(code);
     throw new GatewayError('APPPKG_FILE_UNREADABLE', { file, reason: code ?? String(err), cause: err });
   }
   // A byte order mark is no character of the first line: counted, it would put every place

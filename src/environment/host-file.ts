@@ -398,7 +398,8 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
 export async function loadEnvironmentFile(file: string): Promise<HostEnvironment> {
   const absolute = path.resolve(file);
   return loadYamlWithSchema(absolute, readSchema('environment'), {
-    notFound: () => new GatewayError('APPPKG_ENVFILE_NOT_FOUND', { file: absolute }),
+    // A directory (`-e /etc/apppkg-gateway`) is there: "no such file" sent the user looking for it.
+    notFound: (code) => new GatewayError('APPPKG_ENVFILE_NOT_FOUND', { file: absolute, directory: code === 'EISDIR' }),
     invalidCode: 'APPPKG_ENVFILE_INVALID',
     fixFor: environmentFixFor,
     unknownKeyFix: misplacedKeyFix,

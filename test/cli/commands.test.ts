@@ -161,13 +161,21 @@ test('an ADDR whose HOST is no IP address or host name is bad usage (exit 2) for
   assert.match(unresolved.stderr, /cannot listen on no-such-host\.invalid:0: (ENOTFOUND|EAI_AGAIN)/);
 });
 
-test('a missing --environment FILE is named once, with the fix', async () => {
+test('a missing --environment FILE is named once, with the fix; a directory given for it is said to be one', async () => {
   const missing = join(work.path, 'no-such-environment.yaml');
   for (const args of [['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', state.path], ['check', join(EXAMPLES, 'hello'), '--state-dir', state.path]]) {
     const r = await runCli([...args, '--environment', missing]);
     assert.is(r.status, 1, r.stderr);
     assert.is(r.stderr.split(missing).length - 1, 1, `the path once: ${r.stderr}`);
     assert.match(r.stderr, `apppkg-gateway: ${missing}: no such file; it was given as the environment file (--environment)\n  fix: pass an existing YAML file to --environment, or leave the flag out\n`);
+  }
+  // A directory given for it is there: said as the directory it is, under --apps too.
+  const dir = join(work.path, 'environment-dir');
+  mkdirSync(dir, { recursive: true });
+  for (const args of [['check', join(EXAMPLES, 'hello'), '--state-dir', state.path], ['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path]]) {
+    const r = await runCli([...args, '--environment', dir]);
+    assert.is(r.status, 1, r.stderr);
+    assert.is(r.stderr, `apppkg-gateway: ${dir}: a directory, not a file; it was given as the environment file (--environment)\n  fix: pass the YAML file itself to --environment (e.g. /etc/apppkg-gateway/environment.yaml, not its directory), or leave the flag out\n`);
   }
 });
 
