@@ -118,7 +118,7 @@ export async function prepareStateRoot(root: string): Promise<void> {
 }
 
 /** The nearest of `dir` and its parents that exists but is not a directory, if one is. */
-function fileInTheWay(dir: string): string | undefined {
+export function fileInTheWay(dir: string): string | undefined {
   for (let p = dir; ; p = path.dirname(p)) {
     try {
       return statSync(p).isDirectory() ? undefined : p;

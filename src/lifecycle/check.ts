@@ -22,7 +22,7 @@ import { stdlibNameProblem } from '../environment/stdlib-modules.js';
 import { explainSystemModuleImport } from '../environment/system-module.js';
 import { unlistedPackages } from '../environment/deb-coverage.js';
 import { findUser } from '../environment/run-as.js';
-import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { appStateDirs, fileInTheWay, resolveStateRoot } from '../environment/state-root.js';
 import { shellWord } from '../shell-words.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
@@ -253,11 +253,17 @@ function mailCheck(desc: Description, hostEnv: HostEnvironment): CheckItem | nul
 /**
  * The app's data and log directories under the state root: there, or named as not made yet
  * (`missing`, "" when both are there, for a failed commands.check's fix; `absent`, their paths,
- * for a failed import's). Never a failure: before the first install, serve or run they are
- * absent on every host.
+ * for a failed import's). Not made yet is no failure: before the first install, serve or run
+ * they are absent on every host. A file where they go (`--state-dir` naming a file) is: install,
+ * serve, run and the gateway would all stop on it, and check said `ok state`, exit 0.
  */
 function stateCheck(stateRoot: string, name: string): { item: CheckItem; missing: string; absent: string[] } {
   const dirs = appStateDirs(stateRoot, name);
+  const blocker = fileInTheWay(dirs.app);
+  if (blocker !== undefined) {
+    const problem = new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dirs.app, reason: `${blocker} is a file, not a directory`, blocker });
+    return { item: { name: 'state', ok: false, detail: problem.message, fix: problem.hint, code: problem.code }, missing: '', absent: [] };
+  }
   const absent = (['data', 'log'] as const).filter((d) => !isDirectory(dirs[d]));
   const missing = absent.length === 0 ? '' : absent.length === 2 ? 'its data and log directories' : `its ${absent[0]} directory`;
   const detail = missing === ''

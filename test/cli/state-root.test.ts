@@ -43,6 +43,15 @@ test('serve fails the same way, before it listens', async () => {
   assert.match(r.stderr, `cannot prepare ${underAFile}: ENOTDIR: not a directory`);
 });
 
+test('check fails (exit 1) on a state root that is a file or under one, where install, serve and run would stop; it said ok state', async () => {
+  for (const stateDir of [aFile, underAFile]) {
+    const r = await runCli(['check', join(apps, 'hello'), '--state-dir', stateDir], { ms: 30_000 });
+    assert.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`\\nFAIL +state +cannot prepare ${stateDir}/apps/hello: ${aFile} is a file, not a directory\\n +fix: ${aFile} is a file, not a directory: move it away, or choose a writable state root with --state-dir or APPPKG_STATE_DIR\\n`));
+    assert.is(readdirSync(work.path).sort().join(' '), 'a-file apps', 'check creates nothing');
+  }
+});
+
 test('a state root the kernel will not make (under /proc) is an error at start, not a loop at full CPU', async () => {
   const proc = `/proc/apppkg-test-state-${process.pid}`;
   const r = await runCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', proc], { ms: 20_000 });
