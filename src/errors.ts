@@ -203,7 +203,10 @@ export const ERROR_CODES = {
   APPPKG_ADMIN_BAD_ANSWER: {
     summary: 'Something answers at the admin address, but not with a gateway\'s status JSON (another server, an error status).',
     message: (d) => `${str(d.address)} answered ${str(d.found)}, expected a gateway's admin answer`,
-    hint: () => 'check that --admin names the admin listener of an apppkg-gateway, not another server',
+    hint: (d) =>
+      d.publicListener
+        ? `${str(d.address)} is a gateway's public listener (--listen, where its apps answer); status, logs, restart and rollback reach its admin listener: pass --admin the address the gateway's --admin was given (default 127.0.0.1:8099), which it prints at its start as "admin on ..."`
+        : 'check that --admin names the admin listener of an apppkg-gateway, not another server',
     exitStatus: 1,
     example: { address: '127.0.0.1:8099', found: 'HTTP 404' },
   },

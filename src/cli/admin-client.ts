@@ -239,6 +239,13 @@ export class AdminClient {
     // GET /status is what any other server on the port is asked first: its status says enough,
     // unless a gateway explained itself (a 500's internal error).
     const status = call.what === 'GET /status';
+    // A gateway's public listener (--listen, the port its apps answer on, a likely mistake)
+    // answers a path no app is mounted at with the 404 proxy/front.ts writes: "another server"
+    // sent the user looking for one.
+    const unmounted = res.statusCode === 404 ? /^no app is mounted at \/.*$/m.exec(text) : null;
+    if (unmounted !== null) {
+      return new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address: this.address, found: `HTTP 404${status ? '' : ` to ${call.what}`} (${unmounted[0].slice(0, 200)})`, publicListener: true });
+    }
     const found = `HTTP ${res.statusCode}${status ? '' : ` to ${call.what}`}${said.message && (!status || said.fromGateway) ? ` (${said.message})` : ''}`;
     return new GatewayError('APPPKG_ADMIN_BAD_ANSWER', { address: this.address, found });
   }

@@ -142,6 +142,29 @@ test('something else on the address: exit 1, names what it answered', async () =
   assert.match(r.stderr, /answered HTTP 404, expected a gateway's admin answer/);
 });
 
+test('--admin naming a gateway\'s public listener (--listen): exit 1, says it is the public one and where the admin listener is, in every admin command', async () => {
+  const apps = tempDir('apppkg-status-public-apps-');
+  const state = tempDir('apppkg-status-public-state-');
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  try {
+    const pub = new URL(gw.url).host;
+    for (const [command, found] of [[['status'], 'HTTP 404 (no app is mounted at /status)'], [['logs', 'blog'], 'HTTP 404 to GET /apps/blog/log?lines=100 (no app is mounted at /apps/blog/log)'], [['restart', 'blog'], 'HTTP 404 to POST /apps/blog/restart (no app is mounted at /apps/blog/restart)']] as const) {
+      const r = await runCli([...command, '--admin', pub], { ms: 15000 });
+      assert.is(r.status, 1, r.stderr);
+      assert.is(
+        r.stderr,
+        `apppkg-gateway: ${pub} answered ${found}, expected a gateway's admin answer\n` +
+          `  fix: ${pub} is a gateway's public listener (--listen, where its apps answer); status, logs, restart and rollback reach its admin listener: pass --admin the address the gateway's --admin was given (default 127.0.0.1:8099), which it prints at its start as "admin on ..."\n`,
+        command.join(' '),
+      );
+    }
+  } finally {
+    await gw.stop();
+    apps.remove();
+    state.remove();
+  }
+});
+
 test('--admin by a name the listener does not answer to (DNS rebinding guard): refused with the address to use, not "another server", in every admin command', async () => {
   const port = new URL(tcp.url).port;
   // What a name of this host in /etc/hosts does (the Host is not a loopback name); this
