@@ -408,10 +408,18 @@ export class Gateway {
   /**
    * Replaces the workers and processes of `name` (every app when omitted), as a deploy does;
    * rejects with APPPKG_ADMIN_NO_SUCH_APP, naming the apps, for a name it has no app of
-   * (APPPKG_ADMIN_APP_BROKEN, with why, for a package of that name whose app.yaml does not load).
+   * (APPPKG_ADMIN_APP_BROKEN, with why, for a package of that name whose app.yaml does not load),
+   * and with APPPKG_ADMIN_ACTION_FAILED once stop() has begun.
    */
   async restart(name?: string): Promise<void> {
     if (name !== undefined) this.assertApp(name);
+    // Once stop() has begun nothing starts: resolving would say fresh workers serve.
+    if (this.stoppingSince !== null) {
+      throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
+        action: 'restart', app: name ?? 'every app', reason: `this gateway's stop() began at ${this.stoppingSince}; a stopped gateway starts nothing`,
+        hint: 'start a new gateway (Gateway.start): its apps start with it',
+      });
+    }
     await this.registry.restart(name);
   }
 
