@@ -128,6 +128,13 @@ export class AppPackage {
    * is probed and no directory created until a method needs them.
    */
   static async open(dir: string, options: AppPackageOptions = {}): Promise<AppPackage> {
+    // From JavaScript, anything can arrive here: Node's "paths[0]" argument error named none of ours.
+    if (typeof dir !== 'string') {
+      throw new GatewayError('APPPKG_USAGE', {
+        reason: `AppPackage.open: expected the app directory's path (a string), found ${dir === null ? 'null' : typeof dir}`,
+        fix: "give the directory that holds app.yaml, e.g. AppPackage.open('/srv/apps/blog')",
+      });
+    }
     const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment });
     const description = describeJson(desc);
     // What this host gives the services the app asks for (SPEC 5.2), as `describe` prints it:
@@ -192,7 +199,10 @@ export class AppPackage {
   async runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
     // From JavaScript, any string can arrive here.
     if (!COMMAND_NAMES.includes(name)) {
-      throw new GatewayError('APPPKG_USAGE', { reason: `runCommand: expected one of ${COMMAND_NAMES.join(', ')}, found ${JSON.stringify(name)}` });
+      throw new GatewayError('APPPKG_USAGE', {
+        reason: `runCommand: expected one of ${COMMAND_NAMES.join(', ')}, found ${JSON.stringify(name)}`,
+        fix: "name a key of app.yaml's commands: (runCommand('test')); any other command line runs with run(argv), e.g. run(['python', 'manage.py', 'migrate'])",
+      });
     }
     const command = this.#desc.commands[name];
     if (!command) {
@@ -238,7 +248,9 @@ export class AppPackage {
    * left running has ended (SIGTERM, SIGKILL 3 s later), as runCommand's commands do.
    */
   async run(argv: readonly string[], options: RunOptions = {}): Promise<number> {
-    if (argv.length === 0) throw new GatewayError('APPPKG_USAGE', { reason: 'run: expected a command to run, found an empty argv', command: 'run' });
+    if (argv.length === 0) {
+      throw new GatewayError('APPPKG_USAGE', { reason: 'run: expected a command to run, found an empty argv', fix: "give the program and its arguments, e.g. run(['python', 'manage.py', 'migrate'])" });
+    }
     return this.#spawn(await this.#developmentContext(), { argv: [...argv] }, options);
   }
 

@@ -117,7 +117,11 @@ export interface CheckedStart {
 export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
   const single = options.app !== undefined;
   if (single === (options.apps !== undefined)) {
-    throw new GatewayError('APPPKG_USAGE', { reason: 'Gateway.start: expected either apps (a directory of app packages) or app (one app directory)', command: '' });
+    // A library call: the CLI's `--help` is no fix for it.
+    throw usage(
+      `expected either apps (a directory of app packages) or app (one app directory), found ${single ? 'both' : 'neither'}`,
+      "give one: Gateway.start({ apps: '/srv/apps' }) serves every app under it, as --apps; Gateway.start({ app: '/srv/apps/blog' }) one app at /, as serve",
+    );
   }
   const dirOption = options.apps ?? options.app;
   if (typeof dirOption !== 'string') {

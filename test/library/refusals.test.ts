@@ -107,6 +107,38 @@ test('restart, restartApp and rollback of a name the gateway has no app of: APPP
   assert.is(done.message, 'blog: the app restarted; the old workers drain');
 });
 
+test('a library call given the wrong arguments: APPPKG_USAGE with a fix in the library\'s terms, not the CLI\'s `--help`', async () => {
+  const hello = pkg('usage-hello', 'platform: python, wsgi\napp: wsgi:application\n');
+  const app = await AppPackage.open(hello, { stateDir: state });
+  // Each call made in its turn: one made ahead would reject unhandled when an assertion fails first.
+  const cases: Array<[() => Promise<unknown>, string, string]> = [
+    [
+      () => Gateway.start({ say: () => {} }),
+      'Gateway.start: expected either apps (a directory of app packages) or app (one app directory), found neither',
+      "give one: Gateway.start({ apps: '/srv/apps' }) serves every app under it, as --apps; Gateway.start({ app: '/srv/apps/blog' }) one app at /, as serve",
+    ],
+    [() => Gateway.start({ apps: work.path, app: hello, say: () => {} }), 'Gateway.start: expected either apps (a directory of app packages) or app (one app directory), found both', ''],
+    [
+      () => AppPackage.open(undefined as unknown as string),
+      'AppPackage.open: expected the app directory\'s path (a string), found undefined',
+      "give the directory that holds app.yaml, e.g. AppPackage.open('/srv/apps/blog')",
+    ],
+    [() => app.run([]), 'run: expected a command to run, found an empty argv', "give the program and its arguments, e.g. run(['python', 'manage.py', 'migrate'])"],
+    [
+      () => app.runCommand('migrate' as never),
+      'runCommand: expected one of install, update, check, backup, restore, uninstall, test, found "migrate"',
+      "name a key of app.yaml's commands: (runCommand('test')); any other command line runs with run(argv), e.g. run(['python', 'manage.py', 'migrate'])",
+    ],
+  ];
+  for (const [call, message, hint] of cases) {
+    const err = await rejection(call(), message);
+    assert.is(err.code, 'APPPKG_USAGE');
+    assert.is(err.message, message);
+    assert.not.match(err.hint, '--help', message);
+    if (hint !== '') assert.is(err.hint, hint);
+  }
+});
+
 test('Gateway.start with a number out of range (workers: 0, maxWorkers: -1, ...): APPPKG_USAGE naming the option, as the CLI refuses its flags, and nothing starts', async () => {
   const apps = join(work.path, 'numbers');
   addPackage(apps, 'environ', 'blog');
