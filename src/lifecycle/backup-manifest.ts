@@ -88,7 +88,9 @@ export async function backupOf(dir: string, app: string): Promise<BackupManifest
     entries = await readdir(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: dir, app, found: code === 'ENOENT' ? 'no such directory' : `an unreadable directory (${code})` });
+    // A file named for the directory (the backup's apppkg-backup.json, an archive of it) is no "unreadable directory".
+    const found = code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'a file, not a directory' : `an unreadable directory (${code})`;
+    throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: dir, app, found });
   }
   if (entries.length === 0) throw new GatewayError('APPPKG_BACKUP_EMPTY', { path: dir, app, found: 'an empty directory' });
   const manifest = await readManifest(dir);

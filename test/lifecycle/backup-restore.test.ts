@@ -80,6 +80,8 @@ test('restore refuses an empty, a missing and a foreign directory, and changes n
   const cases: Array<[string, RegExp]> = [
     [empty, /expected a backup, found an empty directory/],
     [join(work.path, 'no-such-dir'), /expected a backup, found no such directory/],
+    // The backup's own manifest named for its directory: a file, not "an unreadable directory (ENOTDIR)".
+    [join(otherBackup, 'apppkg-backup.json'), /expected a backup, found a file, not a directory\n/],
     [noManifest, /expected a backup of notes, found no apppkg-backup\.json/],
     [otherBackup, /expected a backup of notes, found a backup of "other"/],
   ];
