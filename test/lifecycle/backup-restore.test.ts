@@ -350,10 +350,17 @@ test('a failing commands.backup exits 1 naming the hook and its status', async (
 test('backup without --to and restore without --from are bad usage', async () => {
   const b = await runCli(['backup', app, ...S]);
   assert.is(b.status, 2);
-  assert.match(b.stderr, /expected APP_DIR --to DIR/);
+  // Said of what is missing, with a whole command line to follow.
+  assert.is(b.stderr, 'apppkg-gateway: expected APP_DIR --to DIR, found no --to DIR, where the backup goes\n  fix: write e.g. `apppkg-gateway backup /var/apps/blog --to /var/backups/blog-$(date +%F)`\n');
   const r = await runCli(['restore', app, ...S]);
   assert.is(r.status, 2);
-  assert.match(r.stderr, /expected APP_DIR --from DIR/);
+  assert.is(r.stderr, 'apppkg-gateway: expected APP_DIR --from DIR, found no --from DIR, the directory `backup --to` wrote\n  fix: write e.g. `apppkg-gateway restore /var/apps/blog --from /var/backups/blog-2026-11-24`\n');
+  const noApp = await runCli(['backup', '--to', join(work.path, 'anywhere'), ...S]);
+  assert.is(noApp.status, 2);
+  assert.is(noApp.stderr.split('\n')[0], 'apppkg-gateway: expected APP_DIR --to DIR, found no APP_DIR, the app');
+  const empty = await runCli(['restore', app, '--from', '', ...S]);
+  assert.is(empty.status, 2);
+  assert.is(empty.stderr.split('\n')[0], 'apppkg-gateway: expected APP_DIR --from DIR, found no --from DIR, the directory `backup --to` wrote (--from was given "")');
 });
 
 test.run();

@@ -19,7 +19,13 @@ export const spec: CommandSpec = {
 export async function run(args: ParsedCommand): Promise<number> {
   const to = args.values.to;
   if (args.positionals.length === 0 || typeof to !== 'string' || to === '') {
-    throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR --to DIR', command: 'backup' });
+    // Said of what is missing: "expected APP_DIR --to DIR" left the user to find which.
+    const missing = args.positionals.length === 0 ? 'APP_DIR, the app' : '--to DIR, where the backup goes';
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `expected APP_DIR --to DIR, found no ${missing}${to === '' ? ` (--to was given "")` : ''}`,
+      command: 'backup',
+      fix: 'write e.g. `apppkg-gateway backup /var/apps/blog --to /var/backups/blog-$(date +%F)`',
+    });
   }
   await backupApp({
     dir: args.positionals[0],

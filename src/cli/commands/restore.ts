@@ -23,7 +23,13 @@ export const spec: CommandSpec = {
 export async function run(args: ParsedCommand): Promise<number> {
   const from = args.values.from;
   if (args.positionals.length === 0 || typeof from !== 'string' || from === '') {
-    throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR --from DIR', command: 'restore' });
+    // Said of what is missing: "expected APP_DIR --from DIR" left the user to find which.
+    const missing = args.positionals.length === 0 ? 'APP_DIR, the app' : '--from DIR, the directory `backup --to` wrote';
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `expected APP_DIR --from DIR, found no ${missing}${from === '' ? ` (--from was given "")` : ''}`,
+      command: 'restore',
+      fix: 'write e.g. `apppkg-gateway restore /var/apps/blog --from /var/backups/blog-2026-11-24`',
+    });
   }
   await withAppOptions(args.values, () => restoreApp({
     dir: args.positionals[0],
