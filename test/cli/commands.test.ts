@@ -91,6 +91,11 @@ test('bad usage exits 2 and says how to get help', async () => {
   await usage(['run', EXAMPLES, 'python', 'manage.py', 'migrate'], 'expected -- before the command, found "python" (write apppkg-gateway run APP_DIR -- python ...)');
   await usage(['run', EXAMPLES, 'python', '-V'], 'expected -- before the command, found "python" (write apppkg-gateway run APP_DIR -- python ...)');
   await usage(['run', EXAMPLES, '--frobnicate'], 'unknown option --frobnicate');
+  // What is missing is said, with a line to follow: "expected APP_DIR -- CMD" named neither.
+  await usage(['run', EXAMPLES], 'expected APP_DIR -- CMD, found no CMD, the command to run after --');
+  await usage(['run', EXAMPLES, '--'], 'expected APP_DIR -- CMD, found no CMD, the command to run after --');
+  await usage(['run', '--', 'python', '-V'], 'expected APP_DIR -- CMD, found no APP_DIR, the app');
+  assert.is((await runCli(['run', EXAMPLES])).stderr.split('\n')[1], '  fix: write e.g. `apppkg-gateway run /var/apps/blog -- python manage.py migrate`');
   const unknownCommand = await runCli(['frobnicate']);
   assert.is(unknownCommand.status, 2);
   // No arguments at all is bad usage too: the usage goes where errors go (stderr), as argparse

@@ -20,7 +20,13 @@ export const spec: CommandSpec = {
 
 export async function run(args: ParsedCommand): Promise<number> {
   if (args.positionals.length === 0 || args.rest.length === 0) {
-    throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR -- CMD', command: 'run' });
+    // Said of what is missing, as backup's --to is.
+    const missing = args.positionals.length === 0 ? 'APP_DIR, the app' : 'CMD, the command to run after --';
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `expected APP_DIR -- CMD, found no ${missing}`,
+      command: 'run',
+      fix: 'write e.g. `apppkg-gateway run /var/apps/blog -- python manage.py migrate`',
+    });
   }
   const app = await AppPackage.open(args.positionals[0], {
     environment: args.values.environment as string | undefined,
