@@ -179,8 +179,11 @@ export const ERROR_CODES = {
   },
   APPPKG_ADMIN_UNREACHABLE: {
     summary: '`apppkg-gateway status` found no gateway at the admin address (refused, no such socket, no permission to it).',
-    message: (d) => `no gateway answers on ${str(d.address)}${d.reason ? ` (${str(d.reason)})` : ''}`,
-    hint: () => 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099), or pass --admin ADDR with the address the gateway was given',
+    message: (d) => `no gateway answers on ${str(d.address)}${d.reason ? ` (${str(d.reason)})` : ''}${d.notSocket ? `: ${str(d.address).replace(/^unix:/, '')} is ${str(d.notSocket)}, not a socket` : ''}`,
+    hint: (d) =>
+      d.notSocket
+        ? 'pass --admin unix: with the socket the gateway made, the path its --admin unix: was given (the shipped systemd unit\'s is unix:/run/apppkg-gateway/admin.sock)'
+        : 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099), or pass --admin ADDR with the address the gateway was given',
     exitStatus: 1,
     example: { address: '127.0.0.1:8099', reason: 'ECONNREFUSED' },
   },

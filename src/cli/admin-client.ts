@@ -4,6 +4,7 @@
 // `logs`, `restart` and `rollback` fail alike. Streams (a followed log, /events) are read
 // as they arrive until the user stops them, the reader of a pipe leaves, or the gateway goes.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { statSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
@@ -83,6 +84,13 @@ function lookupLoopback(
     if (options.all) callback(null, addresses);
     else callback(null, addresses[0].address, addresses[0].family);
   });
+}
+
+/** What `path` is when it is there and no socket ('a regular file', 'a directory'), else null. */
+function notASocket(path: string): string | null {
+  const found = statSync(path, { throwIfNoEntry: false });
+  if (found === undefined || found.isSocket()) return null;
+  return found.isDirectory() ? 'a directory' : found.isFile() ? 'a regular file' : 'no socket';
 }
 
 export class AdminClient {
@@ -203,8 +211,10 @@ export class AdminClient {
         const files = listenerFiles(this.addr);
         throw new GatewayError('APPPKG_ADMIN_NO_ANSWER', { address: this.address, reason: silence, ...(files ?? {}), cause: err });
       }
-      // Refused, no such socket, no permission: "nobody answers".
-      throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, cause: err });
+      // Refused, no such socket, no permission: "nobody answers". A unix: path that is a file or a
+      // directory is no socket any gateway made: "start one" sent the user to start a gateway.
+      const notSocket = this.addr.kind === 'unix' ? notASocket(this.addr.path) : null;
+      throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, cause: err });
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     throw await this.answerError(res, call);

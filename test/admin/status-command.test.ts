@@ -118,6 +118,18 @@ test('no gateway on the address: exit 1, says so and how to fix it', async () =>
   const gone = await runCli(['status', '--admin', `unix:${join(dir.path, 'nobody.sock')}`], { ms: 15000 });
   assert.is(gone.status, 1, gone.stderr);
   assert.match(gone.stderr, /no gateway answers on unix:/);
+  // A file or a directory given for the socket is said to be one, not "start one".
+  const file = join(dir.path, 'not-a-socket.txt');
+  writeFileSync(file, 'x\n');
+  for (const [path, what] of [[file, 'a regular file'], [dir.path, 'a directory']]) {
+    const r2 = await runCli(['status', '--admin', `unix:${path}`], { ms: 15000 });
+    assert.is(r2.status, 1, r2.stderr);
+    assert.is(
+      r2.stderr,
+      `apppkg-gateway: no gateway answers on unix:${path} (ECONNREFUSED): ${path} is ${what}, not a socket\n` +
+        "  fix: pass --admin unix: with the socket the gateway made, the path its --admin unix: was given (the shipped systemd unit's is unix:/run/apppkg-gateway/admin.sock)\n",
+    );
+  }
 });
 
 test('a listener that closes the connection unanswered (a gateway out of open files does): exit 1, names the process and its open files, not "start one"', async () => {
