@@ -21,9 +21,9 @@ export interface GatewayOptions {
   apps?: string;
   /** Or one app directory, mounted at / (`serve`; development mode unless `mode` says otherwise). */
   app?: string;
-  /** Where to listen: `PORT`, `HOST:PORT`, `unix:/path`, or parsed addresses. Default 127.0.0.1:8000. */
+  /** Where to listen: `PORT`, `HOST:PORT`, `[::1]:PORT`, `unix:/path`, a URL as `urls` gives it (`http://HOST:PORT/`), or parsed addresses. Default 127.0.0.1:8000. */
   listen?: string | number | ListenAddress | Array<string | number | ListenAddress>;
-  /** The admin listener (/status, /metrics); false for none. Default 127.0.0.1:8099 with `apps`, none with `app`. */
+  /** The admin listener (/status, /metrics), in `listen`'s forms (`adminUrl`'s too); false for none. Default 127.0.0.1:8099 with `apps`, none with `app`. */
   admin?: string | number | ListenAddress | false;
   /**
    * A file holding the admin listener's token (`--admin-token FILE`): every admin route then

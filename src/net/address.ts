@@ -141,10 +141,14 @@ export function addressesOverlap(a: ListenAddress, b: ListenAddress): boolean {
   return a.host === b.host || covers(a.host, b.host) || covers(b.host, a.host);
 }
 
-/** `addr` or its text, parsed; the library accepts either. */
+/**
+ * `addr` or its text, parsed; the library accepts either, and the URL forms the CLI takes: a
+ * gateway's own `urls[0]` or `adminUrl`, given to the next one started on that address, was
+ * refused as no ADDR.
+ */
 export function toAddr(value: string | number | ListenAddress, key: string): ListenAddress {
   if (typeof value === 'object') return value;
-  return parseAddr(String(value), key);
+  return parseUrlAddr(String(value), key, key === '--admin' ? 'the admin listener answers at its root' : 'a listener takes no path');
 }
 
 /**

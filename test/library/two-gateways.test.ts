@@ -83,14 +83,15 @@ test('two state roots serve side by side; the first one\'s address, TCP or unix,
   assert.ok(isGatewayError(served), 'served twice');
   assert.is(served.code, 'APPPKG_APP_SERVED');
   assert.match(served.hint, /^this very process serves it: a Gateway\.start\(\{ app \}\) it made and has not stopped/);
-  // Stopped, its address is free again for the next one in this process.
-  const port = one.urls[0].replace('http://', '');
+  // Stopped, its address is free again for the next one in this process, given as the URL the
+  // first one reported (urls, adminUrl), as the CLI takes its own `listening on` line.
+  const [url, adminUrl] = [one.urls[0], one.adminUrl!];
   const pids = one.pids;
   await one.stop();
   await assertNoOrphans(pids);
-  const again = await start('one', port, false);
+  const again = await start('one', url, adminUrl);
   started.push(again);
-  assert.is(again.urls[0], `http://${port}`);
+  assert.equal([again.urls[0], again.adminUrl], [url, adminUrl]);
 });
 
 test.run();
