@@ -361,6 +361,63 @@ test('status --watch --json: one JSON status per line', async () => {
   assert.is(await within(5000, 'status --watch --json to exit', exit), 0);
 });
 
+// It exited at the first restart (an upgrade, `systemctl restart`), saying the stream ended,
+// where a user who left it open expects to see the gateway that came back, as `tail -F` does.
+test('status --watch across a restart of the gateway on the same admin socket: says it lost it and waits, then shows the new one\'s apps; SIGINT ends it with 0', async () => {
+  const dir = tempDir('apppkg-watch-restart-');
+  const apps = join(dir.path, 'apps');
+  const socket = `unix:${join(dir.path, 'admin.sock')}`;
+  addApp(apps, 'blog');
+  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', socket, '--state-dir', join(dir.path, 'state'), '--access-log', 'off'];
+  const pids = new Set<number>();
+  const note = async (gw: RunningGateway, app: string) => {
+    const status = await waitFor(async () => {
+      const s = JSON.parse((await runCli(['status', '--json', '--admin', socket], { ms: 15_000 })).stdout || '{}');
+      return s.apps?.find((a: any) => a.name === app)?.state === 'ready' ? s : undefined;
+    }, 30_000, `${app} to be ready`);
+    for (const a of status.apps) for (const w of a.workers) if (w.pid) pids.add(w.pid);
+    pids.add(gw.child.pid!);
+    return status.pid as number;
+  };
+  // Nobody at the address when it starts is still the error it was, not a wait.
+  const nobody = await runCli(['status', '--watch', '--admin', socket], { ms: 15_000 });
+  assert.is(nobody.status, 1, nobody.stderr);
+  assert.match(nobody.stderr, `no gateway answers on ${socket}`);
+  let gw = await startCli(args);
+  let watcher: ChildProcess | undefined;
+  try {
+    await note(gw, 'blog');
+    watcher = spawn(BIN, ['status', '--watch', '--admin', socket], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(watcher);
+    let out = '';
+    let err = '';
+    watcher.stdout!.on('data', (c) => (out += c));
+    watcher.stderr!.on('data', (c) => (err += c));
+    const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => watcher!.once('exit', (code, signal) => resolve({ code, signal })));
+    await waitFor(() => /^blog\s+ready/m.test(out), 10_000, () => `the first table\n${out}${err}`);
+    await gw.stop();
+    await waitFor(() => err.includes('lost the gateway'), 10_000, () => `the lost line\n${err}`);
+    // The reason is how the stream ended: closed, or the connection cut, as the stop went.
+    assert.match(err, new RegExp(`^apppkg-gateway: lost the gateway at ${socket} \\((it closed the stream|the connection closed)\\); waiting for it to come back, trying every 1 s \\(Ctrl-C stops\\)\\n$`));
+    // Tries that find no socket, or one nobody accepts on, are waited out, and said once.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.is(watcher.exitCode, null, `status --watch still waits\n${err}`);
+    assert.is(err.split('\n').length, 2, err);
+    addApp(apps, 'shop');
+    const before = out.length;
+    gw = await startCli(args);
+    const pid = await note(gw, 'shop');
+    await waitFor(() => /^shop\s+ready/m.test(out.slice(before)) && out.slice(before).includes(`gateway pid ${pid},`), 30_000, () => `the new gateway's table\n${out.slice(before)}${err}`);
+    assert.match(err, new RegExp(`\\napppkg-gateway: the gateway at ${socket} is back \\(pid ${pid}, up since \\S+\\)\\n$`));
+    watcher.kill('SIGINT');
+    assert.equal(await within(5000, 'status --watch to exit', exit), { code: 0, signal: null });
+  } finally {
+    await gw.stop();
+    dir.remove();
+  }
+  await assertNoOrphans([...pids, watcher?.pid ?? 0].filter(Boolean), 15_000);
+});
+
 test('a gateway with --admin-token: without the token refused (exit 1, the fix named), with it served', async () => {
   const without = await runCli(['status', '--admin', main.admin], { ms: 15_000 });
   assert.is(without.status, 1, without.stderr);
@@ -374,6 +431,10 @@ test('a gateway with --admin-token: without the token refused (exit 1, the fix n
   const logs = await runCli(['logs', 'blog', '--admin', main.admin], { ms: 15_000 });
   assert.is(logs.status, 1, logs.stderr);
   assert.match(logs.stderr, /refused GET \/apps\/blog\/log\?lines=100: HTTP 401/);
+  // A refused token is not waited out as a gateway that went away would be.
+  const watching = await runCli(['status', '--watch', '--admin', main.admin], { ms: 15_000 });
+  assert.is(watching.status, 1, watching.stderr);
+  assert.match(watching.stderr, `${main.admin} refused GET /events: HTTP 401`);
   const withToken = await cli(main, ['status']);
   assert.is(withToken.status, 0, withToken.stderr);
   assert.match(withToken.stdout, /^blog\s+ready/m);
