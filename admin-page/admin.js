@@ -298,7 +298,7 @@ function renderSummary(el, app) {
   const lat = app.latency ?? {};
   fill(el,
     stat('served', count(app.requests), { data: { requests: app.requests } }),
-    stat('failed', count(app.errors), { data: { errors: app.errors }, class: app.errors > 0 ? 'bad' : null, title: 'responses with status 500 or above' }),
+    stat('failed', count(app.errors), { data: { errors: app.errors }, class: app.errors > 0 ? 'bad' : null, title: `responses with status 500 or above${app.refusedForRoom > 0 ? `; not the ${count(app.refusedForRoom)} the gateway refused (503) for want of room under --max-workers to wake it` : ''}` }),
     stat('in flight', count(app.inFlight), { data: { inFlight: app.inFlight } }),
     stat('queued', count(app.queued), { data: { queued: app.queued }, class: app.queued > 0 ? 'warn' : null, title: 'waiting for a free worker thread' }),
     stat('websockets', count(app.websockets), { data: { websockets: app.websockets } }),

@@ -20,7 +20,7 @@ export function frontOptions(options: GatewayOptions, listen: ListenAddress[], l
     listen,
     listenFlag,
     accessLog: options.accessLog ?? null,
-    onResponse: (app, status, seconds) => metrics.observeRequest(app, status, seconds),
+    onResponse: (app, status, seconds, refusedForRoom) => metrics.observeRequest(app, status, seconds, refusedForRoom),
     unixSocket: options.unixSocket,
     trustProxy: options.trustProxy,
     headersTimeoutMs: options.headerTimeoutMs,

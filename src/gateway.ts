@@ -294,6 +294,7 @@ export class Gateway {
           requests: this.metrics.requestsOf(app.name),
           errors,
           failed: errors,
+          refusedForRoom: this.metrics.refusedForRoomOf(app.name),
           queued: this.front.queued(app.name),
           processes: app.processes.map((p) => (p.queued === undefined ? p : { ...p, queued: this.front.queuedFor(app.name, p.name) })),
           latency: this.metrics.latency(app.name),

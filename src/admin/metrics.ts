@@ -41,6 +41,8 @@ interface AppSeries {
   sum: number;
   /** Requests, those with status >= 500, and the last LATENCY_WINDOW durations (status's figures). */
   tally: RequestTally;
+  /** Of the tally's 5xx, the gateway's 503s for want of room under --max-workers: not the app's errors. */
+  refusedForRoom: number;
 }
 
 export interface GatewayMetricsOptions {
@@ -112,8 +114,12 @@ export class GatewayMetrics {
     this.statusProvider = status;
   }
 
-  /** Once per request, on the hot path: a map lookup, a bucket search, a few array writes. */
-  observeRequest(app: string, status: number, seconds: number): void {
+  /**
+   * Once per request, on the hot path: a map lookup, a bucket search, a few array writes.
+   * `refusedForRoom`: the gateway's 503 for want of room under --max-workers (counted by its
+   * status here, apart in status's figures).
+   */
+  observeRequest(app: string, status: number, seconds: number, refusedForRoom = false): void {
     const series = this.apps.get(app) ?? this.addApp(app);
     const cls = Math.min(5, Math.max(1, Math.floor(status / 100)));
     series.byClass[cls - 1]++;
@@ -122,15 +128,26 @@ export class GatewayMetrics {
     series.buckets[bucket]++;
     series.sum += seconds;
     series.tally.observe(status, seconds);
+    if (refusedForRoom) series.refusedForRoom++;
   }
 
   requestsOf(app: string): number {
     return this.apps.get(app)?.tally.requests ?? 0;
   }
 
-  /** Responses with status >= 500, gateway-made ones (502/503/504) included. */
+  /**
+   * Responses with status >= 500, gateway-made ones (502/503/504) included, but its 503s for
+   * want of room under --max-workers: the gateway's refusal, which no version's `failed` counts
+   * either (the app had no room to run, it did not fail), so the table and the version line agree.
+   */
   errorsOf(app: string): number {
-    return this.apps.get(app)?.tally.failed ?? 0;
+    const series = this.apps.get(app);
+    return series === undefined ? 0 : series.tally.failed - series.refusedForRoom;
+  }
+
+  /** Requests the gateway answered 503 because --max-workers left no room to wake the app. */
+  refusedForRoomOf(app: string): number {
+    return this.apps.get(app)?.refusedForRoom ?? 0;
   }
 
   /**
@@ -163,6 +180,7 @@ export class GatewayMetrics {
       buckets: new Float64Array(DURATION_BUCKETS.length + 1),
       sum: 0,
       tally: new RequestTally(null, LATENCY_WINDOW, this.now),
+      refusedForRoom: 0,
     };
     this.apps.set(app, series);
     return series;

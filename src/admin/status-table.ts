@@ -115,6 +115,11 @@ function appDetails(app: AppStatus): string[] {
     const last = app.idle.lastColdStartMs === null ? '' : `, the last in ${app.idle.lastColdStartMs} ms`;
     out.push(`${app.state === 'idle' ? 'idle since' : 'last active'} ${app.idle.lastActive}; ${countOf(app.idle.coldStarts, 'cold start')}${last}`);
   }
+  // Said apart from ERRORS, which leaves them out as the version lines' `failed` do: the gateway
+  // refused them, the app did not fail them, and a reader should still see that requests went unserved.
+  if (app.refusedForRoom > 0) {
+    out.push(`${countOf(app.refusedForRoom, 'request')} refused by the gateway (503, not in ERRORS): no room under --max-workers to wake it while every running app held a request or a websocket`);
+  }
   if (app.runsAsRoot) out.push('warning: runs as root');
   if (app.problem) out.push(...problemLines(app.problem));
   return out;

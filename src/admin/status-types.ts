@@ -236,10 +236,19 @@ export interface AppStatus {
    */
   restarts: number;
   requests: number;
-  /** Responses with status >= 500, gateway-made ones included. */
+  /**
+   * Responses with status >= 500, gateway-made ones included, but those of `refusedForRoom`:
+   * the version lines' `failed` leave them out too.
+   */
   errors: number;
   /** The same as `errors`, under the name the versions, workers and processes use. */
   failed: number;
+  /**
+   * Requests the gateway answered 503 because --max-workers left no room to wake the app (every
+   * running app held a request or a websocket): the gateway's refusal, not the app's failure,
+   * so in no `errors` or `failed`; /metrics counts them in the 5xx class, by the status sent.
+   */
+  refusedForRoom: number;
   /** Websockets held for it, every version together (see versions[].websockets). */
   websockets: number;
   /** Requests waiting for a free worker thread: in the gateway's queue, or sent and waiting in a worker. */

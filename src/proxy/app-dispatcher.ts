@@ -12,6 +12,7 @@ import type { WorkerLink } from '../link/worker-link.js';
 import type { Backend, Endpoint } from './backend.js';
 import { isGatewayError } from '../errors.js';
 import { answerFailure, notServingDetail, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
+import { markServedBy, REFUSED_FOR_ROOM } from './served-by.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { loadWebsocketModules, preloadWebsocketModules, websocketModules, type WebsocketModules } from './websocket-modules.js';
 import type { ForwardOptions, Redispatch } from './forward-wsgi.js';
@@ -272,7 +273,11 @@ export class AppDispatcher implements Redispatch {
       // Until the back-off has passed every request gets this 503 at once: Retry-After says
       // how long that is (up to 30 s), not 1 s, after which a client would only meet it again.
       const headers = retryAfterUntil(backend.wakeRetryAt);
-      for (const waiting of this.queue.splice(0)) answerFailure(waiting.res, 'unavailable', { detail: this.wakeFailedDetail(err), headers });
+      const noRoom = (err as { noRoom?: unknown }).noRoom === true;
+      for (const waiting of this.queue.splice(0)) {
+        if (noRoom) markServedBy(waiting.res, REFUSED_FOR_ROOM);
+        answerFailure(waiting.res, 'unavailable', { detail: this.wakeFailedDetail(err), headers });
+      }
       this.recount();
     });
   }

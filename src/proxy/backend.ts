@@ -101,7 +101,11 @@ export interface Backend {
   readonly nextWorkerRestartAt?: number | null;
   /** When a wake is tried again after the app failed one (Date.now() ms): the 503's Retry-After till then. */
   readonly wakeRetryAt?: number | null;
-  /** Starts what sleeps; resolves once it takes traffic, rejects when it cannot. */
+  /**
+   * Starts what sleeps; resolves once it takes traffic, rejects when it cannot: with an error
+   * whose `noRoom` is true when --max-workers left no room for it (the gateway's refusal, not
+   * the app's failure: served-by.ts REFUSED_FOR_ROOM).
+   */
   wake?(): Promise<void>;
   /** A request or websocket goes to one of its processes: it is not idle until the release is called. */
   hold?(): () => void;

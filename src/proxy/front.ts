@@ -35,7 +35,7 @@ import { answeredInstead, markCut, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
 import { answerInsteadAtTurn, closeQueuedWithConnection } from './queued-response.js';
 import { kTracked, RequestsInFlight, type InFlightRequest, type TrackedResponse } from './requests-in-flight.js';
-import { servedByOf } from './served-by.js';
+import { REFUSED_FOR_ROOM, servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
 import { addressedServer, listenerPathOf, type RequestRoute } from './request-route.js';
 import { atRoot, normalizePrefix, Router, type RouteMatch } from './router.js';
@@ -54,9 +54,10 @@ export interface FrontOptions {
   keepAliveTimeoutMs?: number;
   /**
    * Told of every response an app's request got (status 499: the client left first; 444: the
-   * gateway cut it, at stop past --grace, head or not).
+   * gateway cut it, at stop past --grace, head or not). `refusedForRoom`: a 503 of the gateway's
+   * own for want of room under --max-workers (served-by.ts REFUSED_FOR_ROOM).
    */
-  onResponse?: (app: string, status: number, seconds: number) => void;
+  onResponse?: (app: string, status: number, seconds: number, refusedForRoom: boolean) => void;
   /** Mode and owner of `unix:` listeners (nginx's user must be able to connect). */
   unixSocket?: UnixSocketOptions;
   /** --trust-proxy: peers whose X-Forwarded-* are believed (true = any peer). */
@@ -882,8 +883,9 @@ export class Front {
     this.accessLog.record(req, this.clientOf(req), status, tracked.app, startedAt, bodyBytesOf(res, req.method));
     if (tracked.app) {
       const seconds = (performance.now() - startedAt) / 1000;
-      this.opts.onResponse?.(tracked.app, status, seconds);
-      servedByOf(res)?.observe(status, seconds);
+      const servedBy = servedByOf(res);
+      this.opts.onResponse?.(tracked.app, status, seconds, servedBy === REFUSED_FOR_ROOM);
+      servedBy?.observe(status, seconds);
     }
     this.inFlight.delete(tracked);
     if (this.inFlight.size === 0) this.idleWaiters.splice(0).forEach((w) => w());

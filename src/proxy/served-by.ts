@@ -21,3 +21,11 @@ export function markServedBy(res: ServerResponse, tally: ResponseTally | undefin
 export function servedByOf(res: ServerResponse): ResponseTally | undefined {
   return (res as Marked)[kServedBy];
 }
+
+/**
+ * The mark of a 503 the gateway answered because --max-workers left no room to wake the app:
+ * nobody's version answered it, and it is the gateway's refusal, not the app's failure, so the
+ * app's `errors` leaves it out as its versions' `failed` does, and counts it apart
+ * (`refusedForRoom`). A mark of its own kind, not another field: a response keeps its shape.
+ */
+export const REFUSED_FOR_ROOM: ResponseTally = { observe() {} };

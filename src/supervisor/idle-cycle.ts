@@ -193,7 +193,8 @@ export class IdleCycle {
       this.state = 'asleep';
       this.wakeFailure = 'the gateway runs as many workers as --max-workers allows, and every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise --max-workers';
       rotation.changed();
-      throw new Error(this.wakeFailure);
+      // noRoom: the proxy answers this 503 as the gateway's refusal, which the app's errors leave out.
+      throw Object.assign(new Error(this.wakeFailure), { noRoom: true });
     }
     this.startingWorkers = true;
     const slots = this.opts.sleepers();

@@ -15,7 +15,7 @@ import { realDir, type BrokenPackage } from './discovery.js';
 import { reasonOf } from './refusal.js';
 
 /** The status of an app, but for what the proxy and the metrics know (requests, queue, latency) and its services. */
-export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'failed' | 'queued' | 'latency' | 'services'>;
+export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'failed' | 'refusedForRoom' | 'queued' | 'latency' | 'services'>;
 
 /** Lines of an app's log in its status (the page's tail). */
 const STATUS_LOG_LINES = 40;

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, isAlive, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, isAlive, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -300,6 +300,36 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
   assert.equal((await Promise.all(holding)).map((r) => r.status), [200, 200]);
   assert.is((await get(env, '/a/?t=0')).status, 200, 'once one is quiet, a wakes');
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
+});
+
+// status's ERRORS counted these 503s while the app's version line said 0 failed: the two
+// disagreed on what an error is. The gateway refused them for want of room; the app failed none.
+test('--max-workers 1: the 503 of an app that cannot wake (the other holds a request) is the gateway\'s refusal: in neither ERRORS nor its version\'s failed, counted apart in status and /status', async () => {
+  const env = await open([['slow', 'a'], ['slow', 'b']], 'defaults:\n  workers: 1\n  threads: 2\n', ['--max-workers', '1']);
+  const apps = await waitFor(async () => {
+    const all = (await gatewayStatus(env.gw)).apps;
+    const awake = all.find((a: any) => a.state === 'ready');
+    const asleep = all.find((a: any) => a.state === 'idle');
+    return awake && asleep ? { awake: awake.name as string, asleep: asleep.name as string } : undefined;
+  }, 30_000, 'one app ready, the other idle (only one fits)');
+  const holding = get(env, `/${apps.awake}/?t=3`);
+  await waitFor(async () => (await app(env, apps.awake)).inFlight === 1, 5_000, `${apps.awake} to hold its request`);
+  const refused = await get(env, `/${apps.asleep}/?t=0`);
+  assert.is(refused.status, 503, refused.body);
+  assert.match(refused.body, /none can sleep to make room/);
+  const status = await app(env, apps.asleep);
+  assert.equal([status.requests, status.errors, status.failed, status.refusedForRoom], [1, 0, 0, 1], JSON.stringify(status));
+  assert.equal(status.versions.map((v: any) => v.failed), [0]);
+  const table = await runCli(['status', '--admin', new URL(env.gw.adminUrl!).host], { ms: 15_000 });
+  assert.is(table.status, 0, table.stderr);
+  assert.match(table.stdout, new RegExp(`^${apps.asleep}\\s+idle\\s+\\S+\\s+\\S+\\s+0\\s+1\\s+0\\s`, 'm'));
+  assert.match(table.stdout, new RegExp(`^${apps.asleep}:\\n  version \\S+ serving: 0 served, 0 failed,`, 'm'));
+  assert.match(table.stdout, '  1 request refused by the gateway (503, not in ERRORS): no room under --max-workers to wake it while every running app held a request or a websocket\n');
+  assert.is((await holding).status, 200);
+  // A 500 of the app's own is still its error.
+  assert.is((await get(env, `/${apps.awake}/exit`)).status, 502);
+  const awake = await app(env, apps.awake);
+  assert.equal([awake.errors, awake.refusedForRoom], [1, 0]);
 });
 
 test('--max-workers: of two apps asked a moment apart, the one asked first sleeps, whenever the idle check looked at them; status\'s lastActive is the request\'s time', async () => {
