@@ -29,6 +29,14 @@ export interface AppRecord {
   serving: Serving | null;
   /** dir -> why that version was refused, and its files' signature then: any change retries it. */
   refused: Map<string, { signature: string; error: GatewayError }>;
+  /**
+   * dir -> the refusal of that version last said in full: its files' signature then, its code
+   * and message, and when (ISO). SIGHUP tries every refused version again (the documented retry
+   * for a cause outside its files: a database, a library installed), clearing `refused` but not
+   * this: the same refusal of the same files is then one line, not the whole of it again at every
+   * reload of a host that reloads every few minutes.
+   */
+  refusalsSaid: Map<string, { signature: string; said: string; at: string }>;
   /** Versions (dirs) whose directory was still changing at the last look. */
   settling: Set<string>;
   versions: Description[];
@@ -93,7 +101,7 @@ export interface AppRecord {
  */
 export function newAppRecord(name: string, rolledBackFile: string | null, history: AppHistory): AppRecord {
   return {
-    name, serving: null, refused: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, restart: false,
+    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, restart: false,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
     history, serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };

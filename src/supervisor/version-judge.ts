@@ -156,6 +156,7 @@ export class VersionJudge {
     record.settling.clear();
     const listed = (dir: string): boolean => record.versions.some((d) => d.dir === dir);
     for (const dir of record.refused.keys()) if (!listed(dir)) record.refused.delete(dir);
+    for (const dir of record.refusalsSaid.keys()) if (!listed(dir)) record.refusalsSaid.delete(dir);
     // The problem of a version whose directory is gone goes with it (`rm -r apps/blog.2` after
     // its refusal): what status says instead is decided below, as after a deploy.
     if (record.problemDir !== null && !listed(record.problemDir)) showProblem(record, null);
@@ -245,6 +246,7 @@ export class VersionJudge {
       record.serviceWait = null;
       record.openFilesTries = 0;
       record.refused.delete(desc.dir);
+      record.refusalsSaid.delete(desc.dir);
       const previous = record.serving;
       // Status's restarts are the app's since the gateway started, not its newest instance's.
       if (previous) {
@@ -479,32 +481,42 @@ export class VersionJudge {
       // version failed, the history's event, the gateway's line) or not yet, never a problem
       // beside a version that looks fine.
       const waits = waitsItOut(record, error);
-      if (!restarting && !waits) {
-        // The files as they are after the attempt: an app that writes into its own directory
-        // while it fails to start must not look changed, and be retried, at every look.
-        record.refused.set(desc.dir, { signature: readPackageTree(desc.dir).signature, error });
-      }
+      // The files as they are after the attempt: an app that writes into its own directory
+      // while it fails to start must not look changed, and be retried, at every look.
+      const signature = !restarting && !waits ? readPackageTree(desc.dir).signature : null;
+      if (signature !== null) record.refused.set(desc.dir, { signature, error });
       if (!restarting) record.serviceWait = waits ? { dir: desc.dir, error } : null;
       showProblem(record, { dir: desc.dir, error });
-      // Tried again through an outage: the same refusal adds to its event (a count, the last try).
+      // Tried again at SIGHUP with the same files, and refused the same way: nothing to tell but that.
+      const said = `${error.code}: ${placedMessage(error)}`;
+      const before = signature === null || this.opts.onRefused ? undefined : record.refusalsSaid.get(desc.dir);
+      const still = before !== undefined && before.signature === signature && before.said === said ? before : null;
+      // Tried again through an outage or at a reload: the same refusal adds to its event (a count, the last try).
       const event = record.history.add('refused', refused, {
         version: desc.version,
         reason: reasonOf(error),
-        repeat: waits,
+        repeat: waits || still !== null,
       });
       // Said whole the first time, in the app's log too: each try after it is one line (the
       // judge's loop says the gateway's).
       if (logged) {
-        if (event.times > 1) noteRefusalInLog(logFile, `${label(desc)} refused again, the same way (${error.code}); tried again with back-off`, undefined);
+        if (still !== null) noteRefusalInLog(logFile, `${label(desc)} still refused, the same way as at ${still.at} (${error.code}): its files are unchanged`, undefined);
+        else if (event.times > 1) noteRefusalInLog(logFile, `${label(desc)} refused again, the same way (${error.code}); tried again with back-off`, undefined);
         else noteRefusalInLog(logFile, refused, error.hint);
       }
-      if (event.times > 1) {
+      const keeps = record.serving ? `; ${label(record.serving.desc)} keeps serving` : '';
+      if (still !== null) {
+        this.opts.say(
+          `${record.name}: ${label(desc)} still refused${keeps}: ${said.split('\n', 1)[0]} (unchanged since ${still.at}: the same files, the same error; ` +
+            'the whole refusal was logged then, `apppkg-gateway status` shows it; change a file in it to deploy it anew)',
+        );
+      } else if (waits && event.times > 1) {
         record.serviceRepeat = event;
       } else if (this.opts.onRefused) {
         this.opts.onRefused(record.name, error, record.serving !== null);
       } else {
-        const keeps = record.serving ? `; ${label(record.serving.desc)} keeps serving` : '';
         this.opts.say(`${record.name}: ${label(desc)} refused${keeps}:\n${formatRefusal(error)}`);
+        if (signature !== null) record.refusalsSaid.set(desc.dir, { signature, said, at: new Date().toISOString() });
       }
       return null;
     }

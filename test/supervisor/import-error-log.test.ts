@@ -10,6 +10,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { FIXTURES, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { appStatus } from '../helpers/status.js';
 
 const test = suite('import error output');
 const state = tempDir('apppkg-import-log-');
@@ -109,6 +110,52 @@ test('under --apps: the traceback once per worker in the app log; the gateway lo
       await waitFor(() => /unserved: .*refused/.test(gw.output()), 10_000, 'the refusal for want of a service');
       const unservedLog = readFileSync(join(gwState.path, 'apps', 'unserved', 'log', 'app.log'), 'utf8');
       assert.match(unservedLog, /^\[apppkg-gateway\] \S+ refused: \S+app\.yaml:\d+:\d+: unserved asks for services\.database: postgresql, but the host offers no postgresql server\n\[apppkg-gateway\]   fix: set `services\.postgresql`/);
+    } finally {
+      await gw.stop();
+    }
+  } finally {
+    apps.remove();
+    gwState.remove();
+  }
+});
+
+// A host that reloads every few minutes (a config-management run) found the same refusal, whole,
+// in the gateway's log and the app's at every SIGHUP, though nothing about the version changed.
+test('under --apps: SIGHUP tries a refused version again, and the same refusal of the same files is one "still refused" line, not the whole of it; a changed file is said whole again', async () => {
+  const apps = tempDir('apppkg-import-log-hup-');
+  const gwState = tempDir('apppkg-import-log-hup-gw-');
+  try {
+    const dir = addPackage(apps.path, 'crash-on-import', 'broken');
+    // --watch-interval 0: nothing but the SIGHUP looks at the apps again.
+    const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', gwState.path, '--access-log', 'off', '--watch-interval', '0']);
+    try {
+      const logFile = join(gwState.path, 'apps', 'broken', 'log', 'app.log');
+      const whole = () => count(gw.output(), `last lines of ${logFile}:`);
+      const still = () => gw.output().match(/^apppkg-gateway: broken: \S+ still refused: .*$/gm) ?? [];
+      await waitFor(() => whole() === 1, 10_000, 'the refusal');
+      const tracebacks = () => count(readFileSync(logFile, 'utf8'), 'Traceback (most recent call last)');
+      const once = tracebacks();
+      for (const n of [1, 2]) {
+        gw.child.kill('SIGHUP');
+        await waitFor(() => still().length === n, 20_000, () => `still refused line ${n}\n${gw.output()}`);
+      }
+      assert.is(whole(), 1, gw.output());
+      for (const line of still()) {
+        assert.match(line, new RegExp(`^apppkg-gateway: broken: ${dir} still refused: APPPKG_APP_IMPORT_FAILED: app: cannot import app:application \\(.*helper\\.py:4\\).* \\(unchanged since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z: the same files, the same error; the whole refusal was logged then, \`apppkg-gateway status\` shows it; change a file in it to deploy it anew\\)$`));
+      }
+      // Tried again it was: the workers imported anew each time (their tracebacks are the record).
+      const log = readFileSync(logFile, 'utf8');
+      assert.is(tracebacks(), 3 * once, log);
+      assert.is(count(log, `[apppkg-gateway] ${dir} refused: `), 1, log);
+      assert.is(log.match(/^\[apppkg-gateway\] \S+ still refused, the same way as at \S+ \(APPPKG_APP_IMPORT_FAILED\): its files are unchanged$/gm)?.length, 2, log);
+      // One event in the history, counted, not three.
+      const history = (await appStatus(gw, 'broken')).history.filter((e: any) => e.kind === 'refused');
+      assert.equal(history.map((e: any) => e.times), [3]);
+      // A file changed: a new deploy of it, and a refusal said whole.
+      appendFileSync(join(dir, 'app.py'), '\n# edited\n');
+      gw.child.kill('SIGHUP');
+      await waitFor(() => whole() === 2, 20_000, () => `the refusal said whole again\n${gw.output()}`);
+      assert.is(still().length, 2);
     } finally {
       await gw.stop();
     }
