@@ -19,6 +19,11 @@ export interface HistoryWriterOptions {
   events: () => HistoryEvent[];
   /** The gateway's log. */
   say: (line: string) => void;
+  /**
+   * The write of another writer of the same file that this one takes over from (an app added
+   * again while its old copy drains, app-histories.ts): this one's first write waits for it.
+   */
+  after?: Promise<void> | null;
 }
 
 export class HistoryWriter {
@@ -32,7 +37,14 @@ export class HistoryWriter {
   private failure: string | null = null;
   private closed = false;
 
-  constructor(private readonly opts: HistoryWriterOptions) {}
+  constructor(private readonly opts: HistoryWriterOptions) {
+    if (opts.after) {
+      this.writing = opts.after.finally(() => {
+        this.writing = null;
+        if (this.dirty) this.schedule();
+      });
+    }
+  }
 
   /** The history changed: written within a second, with whatever else changes meanwhile. */
   changed(): void {

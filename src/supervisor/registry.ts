@@ -268,6 +268,8 @@ export class Registry {
         continue;
       }
       this.records.delete(name);
+      // Added again while this one drains, the app goes on in a history of its own.
+      this.histories.removed(name);
       this.opts.onRemoved?.(name);
       if (record.serving) {
         this.opts.say(`${name}: removed; stopping it`);

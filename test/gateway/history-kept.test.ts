@@ -3,7 +3,7 @@
 // start; a file that cannot be used is said in the log and the app serves.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
@@ -113,6 +113,87 @@ test('an app whose directory went away keeps its history file; back, its history
     return app?.state === 'ready' && app.history.at(-1)?.kind === 'serving' ? app.history : null;
   }, 30_000, 'blog serving again');
   assert.equal(history.map((e: any) => e.kind), ['serving', 'removed', 'serving']);
+});
+
+/**
+ * An app whose import, once the test has written GATE/hold, blocks in the first worker that
+ * takes it until GATE/release exists; /hold answers once GATE/let-go exists. Cues, not times.
+ */
+const gatedApp = (gate: string) => `import os, time
+
+GATE = ${JSON.stringify(gate)}
+
+
+def wait_for(name):
+    for _ in range(1200):
+        if os.path.exists(os.path.join(GATE, name)):
+            return
+        time.sleep(0.05)
+
+
+try:
+    os.rename(os.path.join(GATE, "hold"), os.path.join(GATE, "hold.taken"))
+except OSError:
+    pass
+else:
+    wait_for("release")
+
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/hold":
+        wait_for("let-go")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok\\n"]
+`;
+
+// The new app's history was the old copy's object: what the old copy did after its removal (a
+// restart it had under way, finishing) landed in the history of the app added again.
+test('an app removed and added again while its old copy drains: the old copy\'s later events stay out of the new app\'s history and file', async () => {
+  const env = open();
+  const gate = join(env.state.path, 'gate');
+  mkdirSync(gate);
+  const dir = join(env.apps.path, 'blog');
+  writePackage(env.apps.path, 'blog', { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': gatedApp(gate) });
+  // One worker: the restart's one import is the one held at the gate, and the restart's end is its.
+  const environment = join(env.state.path, 'environment.yaml');
+  writeFileSync(environment, 'apps:\n  blog:\n    workers: 1\n');
+  const gw = await start(env, ['--settle', '0', '--watch-interval', '0.3', '--environment', environment]);
+  const pids = new Set<number>();
+  const kinds = async () => {
+    const app = await appStatus(gw, 'blog');
+    for (const w of app?.workers ?? []) if (w.pid) pids.add(w.pid);
+    return app?.history.map((e: any) => e.kind);
+  };
+  await waitFor(async () => ((await appStatus(gw, 'blog'))?.state === 'ready' ? true : null), 30_000, 'blog to serve');
+  await kinds();
+  // A request the old copy holds: it drains until the test lets it go, and is not released meanwhile.
+  // Caught here: a failure below stops the gateway under them, and uvu must report that one.
+  const held = request(`${gw.url}/blog/hold`, { headersTimeout: 60_000 }).then((r) => r.body.text().then(() => r.statusCode), (err: Error) => err.message);
+  await waitFor(async () => ((await appStatus(gw, 'blog'))?.inFlight === 1 ? true : null), 10_000, 'the held request');
+  // A restart in place (its app.yaml edited) whose fresh workers cannot finish importing yet:
+  // it ends after the app is back.
+  writeFileSync(join(gate, 'hold'), '');
+  appendFileSync(join(dir, 'app.yaml'), '# edited: a restart in place\n');
+  await waitFor(() => (existsSync(join(gate, 'hold.taken')) ? true : null), 30_000, () => `the restart's import to block\n${gw.output()}`);
+  const aside = join(env.state.path, 'blog-aside');
+  renameSync(dir, aside);
+  await waitFor(() => (gw.output().includes('blog: removed; stopping it') ? true : null), 30_000, 'the removal');
+  renameSync(aside, dir);
+  await waitFor(async () => {
+    const app = await appStatus(gw, 'blog');
+    return app?.state === 'ready' && app.history.at(-1)?.kind === 'serving' ? true : null;
+  }, 30_000, 'blog added again and serving');
+  assert.equal(await kinds(), ['serving', 'removed', 'serving']);
+  writeFileSync(join(gate, 'let-go'), '');
+  assert.is(await held, 200);
+  // The old copy's restart ends now: an event of the removed app, not of this one.
+  writeFileSync(join(gate, 'release'), '');
+  await waitFor(() => (/blog: \S+ restarted; draining the old one/.test(gw.output()) ? true : null), 30_000, () => `the old copy's restart to end\n${gw.output()}`);
+  assert.equal(await kinds(), ['serving', 'removed', 'serving'], 'the new app\'s history');
+  await kinds();
+  await stopChecked(gw);
+  await assertNoOrphans([...pids]);
+  assert.equal(fileEvents(historyFileOf(env, 'blog')).map((e: any) => e.kind), ['serving', 'removed', 'serving'], 'the file, written at the stop');
 });
 
 // Its workers serve until the test creates data/crash; then each dies within 50 ms, and every
