@@ -33,6 +33,12 @@ const BASE_ENV_KEYS = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'T
  * a PYTHONUSERBASE puts its user site, another project's pip --user installs, on sys.path).
  */
 const NOT_INHERITED = new Set(['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYTHONUSERBASE']);
+/**
+ * The caller's APPPKG_* that do reach a development command: they configure a gateway (the
+ * state root, the command apppkg's library runs, docs/python-library.md) that the command may
+ * itself run, and APPPKG_REDIS_PREFIX is a setting a host may give with its REDIS_URL.
+ */
+const CALLERS_APPPKG = new Set(['APPPKG_STATE_DIR', 'APPPKG_GATEWAY', 'APPPKG_REDIS_PREFIX']);
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 export interface AppEnvironmentOptions {
@@ -50,9 +56,9 @@ export interface AppEnvironmentOptions {
    */
   settingsFromEnv?: boolean;
   /**
-   * Start from the caller's whole `processEnv` (but NOT_INHERITED), beneath the app's own
-   * variables: the development commands (serve, run, test, check) run from the developer's
-   * shell, where `FOO=bar apppkg-gateway run ...` and Django's DJANGO_SUPERUSER_PASSWORD must
+   * Start from the caller's whole `processEnv` (but NOT_INHERITED, and givenByGatewayOnly: PORT
+   * and the gateway's APPPKG_*), beneath the app's own variables: the development commands
+   * (serve, run, test, check) run from the developer's shell, where `FOO=bar apppkg-gateway run ...` and Django's DJANGO_SUPERUSER_PASSWORD must
    * reach the app (issue 13 item 7). Default: true in development, false in production, where
    * only BASE_ENV_KEYS and the environment file's settings reach an app.
    */
@@ -136,6 +142,17 @@ async function safeRealpath(file: string): Promise<string> {
 }
 
 /**
+ * What only the gateway gives an app's processes (SPEC 2.1), never the caller's shell: a PORT
+ * exported there (another project's 3000) reached `run` and `test` commands as if the gateway had
+ * given a port, where no process the gateway starts without a route has one; an APPPKG_* the
+ * gateway gives some processes only (APPPKG_MOUNT, APPPKG_BACKUP_DIR, APPPKG_MAIL_SECRET) passed
+ * as the gateway's where it gave none.
+ */
+function givenByGatewayOnly(key: string): boolean {
+  return key === 'PORT' || (key.startsWith('APPPKG_') && !CALLERS_APPPKG.has(key));
+}
+
+/**
  * The virtualenv at `dir` if it exists and was made from `interpreter` (its pyvenv.cfg `home`
  * is the interpreter's directory and it has lib/pythonX.Y/site-packages); else null, so a stale
  * venv from another interpreter is never mixed with this one (`install` rebuilds it).
@@ -187,7 +204,7 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(processEnv)) {
     if (value === undefined) continue;
-    const passes = inherit ? !NOT_INHERITED.has(key) : BASE_ENV_KEYS.includes(key) || key.startsWith('LC_');
+    const passes = inherit ? !NOT_INHERITED.has(key) && !givenByGatewayOnly(key) : BASE_ENV_KEYS.includes(key) || key.startsWith('LC_');
     if (passes) env[key] = value;
   }
   // The caller's variables lie beneath the settings, and settings may not override what the
@@ -308,17 +325,6 @@ export function missingSettingAt(err: GatewayError, desc: Pick<Description, 'set
  */
 export function commandEnvironment(appEnv: AppEnvironment): Record<string, string> {
   return { ...appEnv.env, ...commandPaths(appEnv.runDir, appEnv.env.PATH, appEnv.sysPath) };
-}
-
-/**
- * The env of a process the gateway supervises for an app: a worker, a `processes.*` command.
- * PORT is the gateway's to give (SPEC §2.1: command processes only), so one in the shell that
- * ran `serve` reaches none of them; CommandProcess adds a serving process's own. `run DIR --
- * CMD` and the hooks take commandEnvironment() as it is: a shell's PORT is the user's to pass.
- */
-export function supervisedEnvironment(appEnv: AppEnvironment): Record<string, string> {
-  const { PORT: _theCallers, ...env } = commandEnvironment(appEnv);
-  return env;
 }
 
 /** PATH and PYTHONPATH of the app's commands; description.json records the same, for apppkg's run_command. */

@@ -17,7 +17,7 @@ import { placeOf } from '../description/key-place.js';
 import { keyLabel } from '../description/yaml-file.js';
 import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
-import { supervisedEnvironment } from '../environment/app-env.js';
+import { commandEnvironment } from '../environment/app-env.js';
 import { stdlibNameProblem } from '../environment/stdlib-modules.js';
 import { explainSystemModuleImport } from '../environment/system-module.js';
 import { unlistedPackages } from '../environment/deb-coverage.js';
@@ -190,7 +190,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       const ctx = await resolveApp({ dir: desc.dir, desc, hostEnv, mode: 'development', stateDir: opts.stateDir, settingsFromProcessEnv: true, scratchDir: scratch, switchUser });
       // The environment a worker gets (its PATH and PYTHONPATH included), and a process's: a
       // subprocess the import starts runs the app's `python`, as it would under the gateway.
-      const env = supervisedEnvironment(ctx.appEnv);
+      const env = commandEnvironment(ctx.appEnv);
       if (desc.kind === 'wsgi' || desc.kind === 'asgi') {
         // The import would give the standard library's module, or the project's hiding it.
         const stdlibNamed = stdlibNameProblem([desc.dir, ...desc.paths.map((p) => path.resolve(desc.dir, p))], desc.app!);

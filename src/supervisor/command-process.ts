@@ -29,7 +29,7 @@ export interface CommandProcessOptions {
   command: string;
   /** Listens on $PORT and takes requests (web, or a route). */
   serves: boolean;
-  /** The app's command environment without a PORT (app-env.ts supervisedEnvironment); a serving process gets its own. */
+  /** The app's command environment, which has no PORT (app-env.ts givenByGatewayOnly); a serving process gets its own. */
   env: Record<string, string>;
   cwd: string;
   /** The app's user, when the gateway switches users. */

@@ -4,7 +4,7 @@
 // rotation and sleep with the workers when the app is idle; the others run in the background.
 import { RequestTally } from '../admin/request-tally.js';
 import type { ProcessStatus } from '../admin/status-types.js';
-import { supervisedEnvironment } from '../environment/app-env.js';
+import { commandEnvironment } from '../environment/app-env.js';
 import { restoreMissingStateDirs } from '../environment/state-root.js';
 import { Backoff } from './backoff.js';
 import { CommandProcess } from './command-process.js';
@@ -90,7 +90,7 @@ export class ProcessPool {
       name,
       command,
       serves,
-      env: { ...supervisedEnvironment(appEnv), APPPKG_MOUNT: this.opts.mount ?? '' },
+      env: { ...commandEnvironment(appEnv), APPPKG_MOUNT: this.opts.mount ?? '' },
       cwd: desc.dir,
       uid: this.opts.uid,
       gid: this.opts.gid,

@@ -5,7 +5,7 @@
 // worker-drain.ts). When the instance starts and stops them is the instance's.
 import { noLatency, RequestTally } from '../admin/request-tally.js';
 import type { HealthStatus, WorkerStatus } from '../admin/status-types.js';
-import { supervisedEnvironment } from '../environment/app-env.js';
+import { commandEnvironment } from '../environment/app-env.js';
 import { restoreMissingStateDirs } from '../environment/state-root.js';
 import type { GatewayError } from '../errors.js';
 import { Backoff } from './backoff.js';
@@ -185,7 +185,7 @@ export class WorkerPool {
       python: appEnv.python,
       // Its commands' PATH and PYTHONPATH (the app's `python` first): a subprocess it starts runs
       // on the app's interpreter with the app's sys.path, as it does under `run`.
-      env: supervisedEnvironment(appEnv),
+      env: commandEnvironment(appEnv),
       cwd: desc.dir,
       app: desc.app!,
       kind: desc.kind === 'asgi' ? 'asgi' : 'wsgi',

@@ -990,6 +990,21 @@ test("issue 13 item 7: run, test and check pass the caller's environment beneath
   assert.is((await runCli(['test', dir, ...common], { env: { FOO: '' } })).status, 1);
 });
 
+test("run and test: the caller's PORT and the gateway's APPPKG_* never reach the command (SPEC 2.1: the gateway's to give); APPPKG_GATEWAY, a gateway's own setting, does", async () => {
+  const dir = pkg('caller-port', ['platform: python, wsgi', 'app: wsgi:application', 'commands:', '  test: test -z "$PORT$APPPKG_MOUNT"', ''].join('\n'));
+  const env = { PORT: '1234', APPPKG_DATA_DIR: '/tmp/x', APPPKG_MOUNT: '/x', APPPKG_BACKUP_DIR: '/tmp/x', APPPKG_GATEWAY: '/opt/gw/bin/apppkg-gateway' };
+  const run = await runCli(['run', dir, '--state-dir', state.path, '--', 'env'], { env });
+  assert.is(run.status, 0, run.stderr);
+  const seen = new Map(run.stdout.split('\n').filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+  assert.is(seen.get('PORT'), undefined, 'a PORT in the shell is no port the gateway gave');
+  assert.is(seen.get('APPPKG_DATA_DIR'), join(state.path, 'apps', 'caller-port', 'data'));
+  assert.is(seen.get('APPPKG_MOUNT'), undefined, 'processes: alone are told a mount');
+  assert.is(seen.get('APPPKG_BACKUP_DIR'), undefined, 'backup and restore alone are told a backup directory');
+  assert.is(seen.get('APPPKG_GATEWAY'), env.APPPKG_GATEWAY, "the command apppkg's library runs is the caller's choice");
+  const tested = await runCli(['test', dir, '--state-dir', state.path], { env });
+  assert.is(tested.status, 0, tested.stdout + tested.stderr);
+});
+
 test('test: a suite that fails exits 1 whatever its own status (2 is bad usage, SPEC §3), and says the status', async () => {
   const dir = pkg('suite-exit', ['platform: python, wsgi', 'app: wsgi:application', 'commands:', '  test: echo ran; exit 2', ''].join('\n'));
   const r = await runCli(['test', dir, '--state-dir', state.path]);

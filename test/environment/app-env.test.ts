@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 import { describeJson } from '../../src/description/describe.js';
-import { buildAppEnvironment, commandEnvironment, DESCRIPTION_FILE, supervisedEnvironment, resolveAppPaths, type AppEnvironment } from '../../src/environment/app-env.js';
+import { buildAppEnvironment, commandEnvironment, DESCRIPTION_FILE, resolveAppPaths, type AppEnvironment } from '../../src/environment/app-env.js';
 import { SYSTEM_PYTHON } from '../../src/environment/interpreter-discovery.js';
 import type { Interpreter } from '../../src/environment/interpreter-probe.js';
 import { pickInterpreter } from '../../src/environment/interpreters.js';
@@ -152,13 +152,13 @@ test("variables in development: the caller's environment beneath the app's own, 
   assert.is(noInherit.env.FOO, undefined);
 });
 
-test("a caller's PORT: run's commands keep it, the processes the gateway supervises (workers, processes:) never have it", async () => {
-  const dev = await buildAppEnvironment(desc(), { stateRoot, mode: 'development', settings: {}, processEnv: { PATH: '/usr/bin:/bin', PORT: '5555' }, interpreter });
-  assert.is(commandEnvironment(dev).PORT, '5555', '`PORT=5555 apppkg-gateway run DIR -- CMD` is the user passing it on');
-  const supervised = supervisedEnvironment(dev);
-  assert.is(supervised.PORT, undefined, 'SPEC 2.1: PORT is the gateway\'s to give, to a command process that serves');
-  const { PORT: _caller, ...rest } = commandEnvironment(dev);
-  assert.equal(supervised, rest, 'otherwise what the commands get: PATH and PYTHONPATH included');
+test("a caller's PORT and the gateway's APPPKG_* reach no process of the app, run's commands included (SPEC 2.1: the gateway's to give)", async () => {
+  const processEnv = { PATH: '/usr/bin:/bin', PORT: '5555', APPPKG_MOUNT: '/x', APPPKG_MAIL_SECRET: 's', APPPKG_STATE_DIR: '/srv/state', FOO: 'bar' };
+  const dev = await buildAppEnvironment(desc(), { stateRoot, mode: 'development', settings: {}, processEnv, interpreter });
+  const env = commandEnvironment(dev);
+  for (const key of ['PORT', 'APPPKG_MOUNT', 'APPPKG_MAIL_SECRET']) assert.is(env[key], undefined, key);
+  assert.is(env.FOO, 'bar', 'the rest of the caller\'s environment still passes');
+  assert.is(env.APPPKG_STATE_DIR, '/srv/state', 'a gateway the command runs itself shares the caller\'s state root');
 });
 
 test('variables: SPEC 2.1, settings injected, nothing else of the gateway leaks', async () => {
