@@ -12,7 +12,7 @@ import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
 import { checkAddressesApart, toAddr, type ListenAddress } from './net/address.js';
 import { hangingLines } from './log/hanging-lines.js';
-import { ACCESS_LOG_MODE } from './log/access-log.js';
+import { ACCESS_LOG_MODE, closeToOthers } from './log/access-log.js';
 import type { UnixSocketOptions } from './net/listen.js';
 import { compileTrustProxy } from './proxy/forwarded-headers.js';
 
@@ -141,7 +141,7 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
   if (adminAddr !== null) checkAdminAddress(adminAddr, adminToken);
   checkAddressesApart([...listen.map((addr) => ({ addr, flag: listenFlag })), ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: '--admin' }])]);
   compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
-  if (typeof options.accessLog === 'string') checkAccessLogFile(options.accessLog);
+  if (typeof options.accessLog === 'string') checkAccessLogFile(options.accessLog, say);
   const stateRoot = resolveStateRoot({ flag: options.stateDir });
   return { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot };
 }
@@ -190,12 +190,17 @@ function shown(value: unknown): string {
 /**
  * `--access-log FILE` can be appended to, before anything listens: opened only once the
  * gateway ran, a misspelt directory lost every line, with one line on stderr to say so (nginx
- * and gunicorn refuse to start). Opening it creates it, as the log's own stream would (0600).
+ * and gunicorn refuse to start). Opening it creates it, as the log's own stream would (0600);
+ * one of the gateway's own left open to others by an older gateway is closed to them (closeToOthers).
  */
-function checkAccessLogFile(file: string): void {
+function checkAccessLogFile(file: string, say: (line: string) => void): void {
   try {
     closeSync(openSync(file, 'a', ACCESS_LOG_MODE));
   } catch (err) {
     throw new GatewayError('APPPKG_ACCESS_LOG_FILE', { file: resolve(file), reason: (err as NodeJS.ErrnoException).code ?? String(err) });
   }
+  const closed = closeToOthers(file);
+  if (closed !== null) say(`--access-log ${file} was mode ${octal(closed.from)}, readable by every user of this host (an app's too): made ${octal(closed.to)}, as its lines hold every app's requests`);
 }
+
+const octal = (mode: number): string => `0${mode.toString(8).padStart(3, '0')}`;

@@ -330,10 +330,11 @@ export class Gateway {
   }
 
   /**
-   * Opens the access log file again under its name (SIGUSR1, after logrotate moved it away):
-   * false when the log is not a file (stdout, a stream, or none).
+   * Opens the access log file again under its name (SIGUSR1, after logrotate moved it away),
+   * its directory made again when it was removed (`onOpened` names it): false when the log is
+   * not a file (stdout, a stream, or none).
    */
-  reopenAccessLog(onOpened?: () => void): boolean {
+  reopenAccessLog(onOpened?: (madeDir: string | null) => void): boolean {
     return this.front.reopenAccessLog(onOpened);
   }
 

@@ -4,7 +4,8 @@
 // 127.0.0.1 - - [25/Nov/2026:11:43:58 +0000] "GET /blog/ HTTP/1.1" 200 14 "-" "curl/8" app=blog dur=0.0012
 // Lines are batched and written once per event-loop turn: a write per request costs a
 // syscall each, which shows at tens of thousands of requests per second.
-import { createWriteStream } from 'node:fs';
+import { chmodSync, chownSync, createWriteStream, mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 import { targetAsSent } from '../net/request-head.js';
@@ -56,7 +57,11 @@ const linePieces: Array<string | number> = [
  * file's says what takes it up again: nothing retries it meanwhile (reopen()).
  */
 const sayOnStderr = (err: Error, file: string | null): void => {
-  const code = (err as NodeJS.ErrnoException).code ?? err.message;
+  const { code = err.message, syscall, path } = err as NodeJS.ErrnoException;
+  if (syscall === 'mkdir' && file !== null) {
+    process.stderr.write(`apppkg-gateway: cannot make the access log's directory ${path ?? dirname(file)} again (${code}); requests are served without the access log ${file} until SIGUSR1 opens it again: make the directory, writable by the gateway, then send SIGUSR1\n`);
+    return;
+  }
   const until = file === null ? '' : ' until SIGUSR1 opens it again: free space (or bring its directory back), then send SIGUSR1';
   process.stderr.write(`apppkg-gateway: cannot write the access log${file === null ? '' : ` ${file}`} (${code}); requests are served without it${until}\n`);
 };
@@ -65,9 +70,47 @@ const sayOnStderr = (err: Error, file: string | null): void => {
  * The mode of an access log file the gateway creates: every app's request lines are in it
  * (query strings with their tokens, Basic-auth users), and as root the apps run as other users
  * of this host, so the umask's 0644 let one app read another's traffic. A file that exists
- * keeps the mode its owner gave it.
+ * keeps what its owner and group may do (logrotate's `create 0640 root adm` gives a group of
+ * log readers), not what others may: closeToOthers.
  */
 export const ACCESS_LOG_MODE = 0o600;
+
+/**
+ * Takes others' permissions off an access log file of the gateway's own (at the start): one an
+ * older gateway made with the umask's 0644 stayed readable by every app's user until a rotation
+ * made a new one. Another user's file, or no regular file (/dev/null), is left as it is. The
+ * modes before and after when it changed one, else null; a failure is the open's to say.
+ */
+export function closeToOthers(file: string): { from: number; to: number } | null {
+  try {
+    const st = statSync(file);
+    if (!st.isFile() || st.uid !== process.geteuid?.() || (st.mode & 0o007) === 0) return null;
+    const from = st.mode & 0o7777;
+    chmodSync(file, from & ~0o007);
+    return { from, to: from & ~0o007 };
+  } catch {
+    return null;
+  }
+}
+
+/** The access log's directory as the start found it: what a reopen makes again when it was removed. */
+interface DirShape {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** Made by hand when the start found none to copy (it was removed meanwhile): as systemd's LogsDirectory= makes it. */
+const DEFAULT_DIR_MODE = 0o755;
+
+function dirShape(dir: string): DirShape | null {
+  try {
+    const st = statSync(dir);
+    return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  } catch {
+    return null;
+  }
+}
 
 export class AccessLog {
   private pending: string[] = [];
@@ -75,6 +118,8 @@ export class AccessLog {
   private out: Writable | null;
   /** The file it appends to, when it was given one by name: what reopen() opens again. */
   private readonly file: string | null;
+  /** Its directory's mode and owner at the start, for a reopen that must make it again. */
+  private readonly dirAtStart: DirShape | null;
 
   /** `out`: a stream, a file name (appended to), or null for no log. */
   constructor(
@@ -82,6 +127,7 @@ export class AccessLog {
     private readonly onError: (err: Error, file: string | null) => void = sayOnStderr,
   ) {
     this.file = typeof out === 'string' ? out : null;
+    this.dirAtStart = this.file === null ? null : dirShape(dirname(this.file));
     this.out = typeof out === 'string' ? this.open(out) : out;
     if (this.out !== null && this.file === null) this.watch(this.out);
   }
@@ -110,15 +156,48 @@ export class AccessLog {
    * takes up a log dropped after an error (the disk had filled). False when the log is a
    * stream (stdout) or off: nothing to reopen. `onOpened` is called once the file is open, and
    * never when the open fails (onError says why): "opened again" is not said before it is so.
+   * Its directory, removed (a logrotate script, a user cleaning up), is made again as the start
+   * found it: otherwise every line was lost until a restart. `onOpened` is told which directory
+   * was made, or null.
    */
-  reopen(onOpened?: () => void): boolean {
+  reopen(onOpened?: (madeDir: string | null) => void): boolean {
     if (this.file === null) return false;
     this.flush();
     const old = this.out;
+    let made: string | null;
+    try {
+      made = this.makeDirectoryAgain(dirname(this.file));
+    } catch (err) {
+      old?.end();
+      this.out = null;
+      this.pending = [];
+      this.onError(err as Error, this.file);
+      return true;
+    }
     this.out = this.open(this.file);
-    if (onOpened) this.out.once('open', onOpened);
+    if (onOpened) this.out.once('open', () => onOpened(made));
     old?.end();
     return true;
+  }
+
+  /**
+   * `dir` made again when it is gone (or a file took its place: mkdir then says EEXIST), with the
+   * mode (and, as root, the owner) it had at the start; null when it is there. Throws mkdir's error.
+   */
+  private makeDirectoryAgain(dir: string): string | null {
+    try {
+      if (statSync(dir).isDirectory()) return null;
+    } catch (err) {
+      // Gone, or a file in place of one above it: mkdir says so. Anything else (EACCES) is the open's to say.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return null;
+    }
+    const shape = this.dirAtStart;
+    mkdirSync(dir, { recursive: true, mode: shape?.mode ?? DEFAULT_DIR_MODE });
+    chmodSync(dir, shape?.mode ?? DEFAULT_DIR_MODE); // mkdir's mode went through the umask
+    // Root gives it back to its owner (the user a logrotate `su` stanza rotates as); another user cannot.
+    if (shape !== null && process.geteuid?.() === 0) chownSync(dir, shape.uid, shape.gid);
+    return dir;
   }
 
   /**

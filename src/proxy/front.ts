@@ -1251,7 +1251,7 @@ export class Front {
   }
 
   /** The access log file opened again under its name (after a rotation): false when it is not a file. */
-  reopenAccessLog(onOpened?: () => void): boolean {
+  reopenAccessLog(onOpened?: (madeDir: string | null) => void): boolean {
     return this.accessLog.reopen(onOpened);
   }
 }

@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { stopGatewayChecked } from '../helpers/status.js';
@@ -43,7 +43,9 @@ test('the gateway opens its access log again on SIGUSR1 (a rotation loses no lin
   }
 });
 
-test('SIGUSR1 with the log directory gone says why the log is not open, never that it was opened again; once the directory is back it is', async () => {
+// A directory merely removed is made again (test/gateway/access-log-private.test.ts); a file in
+// its place is one SIGUSR1 cannot replace.
+test('SIGUSR1 with a file in place of the log directory says why the log is not open, never that it was opened again; once the directory is back it is', async () => {
   const [apps, state] = [tempDir('apppkg-usr1-apps-'), tempDir('apppkg-usr1-state-')];
   addPackage(apps.path, 'examples/hello', 'hello');
   const dir = join(logs.path, 'gone');
@@ -53,10 +55,12 @@ test('SIGUSR1 with the log directory gone says why the log is not open, never th
   try {
     await waitFor(async () => (await fetch(`${gw.url}/hello/`)).status === 200, 30_000, 'hello to serve');
     rmSync(dir, { recursive: true });
+    writeFileSync(dir, '');
     gw.child.kill('SIGUSR1');
-    await waitFor(() => /cannot write the access log .*ENOENT/.test(gw.output()), 5000, 'the gateway to say the log cannot be opened');
+    await waitFor(() => /cannot make the access log's directory .* again \(EEXIST\)/.test(gw.output()), 5000, 'the gateway to say the log cannot be opened');
     await fetch(`${gw.url}/hello/?meanwhile`);
     assert.not.match(gw.output(), /SIGUSR1: the access log .* was opened again/);
+    rmSync(dir);
     mkdirSync(dir);
     gw.child.kill('SIGUSR1');
     await waitFor(() => gw.output().includes(`SIGUSR1: the access log ${log} was opened again`), 5000, 'the gateway to say it reopened the log');

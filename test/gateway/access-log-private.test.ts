@@ -2,11 +2,12 @@
 // query strings with their tokens, Basic-auth users, client addresses), and as root the apps run
 // as other users on the same host, so a file created with the umask's 0644 (the shipped unit's
 // /var/log/apppkg-gateway is 0755) let app A read app B's traffic. Checked at its creation and
-// after SIGUSR1 opens it again under its name (logrotate moved it away).
+// after SIGUSR1 opens it again under its name (logrotate moved it away), and on a file an older
+// gateway left 0644. SIGUSR1 makes the log's directory again when it was removed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
 import { stopGatewayChecked } from '../helpers/status.js';
@@ -23,9 +24,10 @@ test.after(() => {
 
 const lines = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 
-function assertPrivate(file: string, when: string): void {
+/** `closed`: the permissions it must not give (0o007: its group may read it, as logrotate's `create 0640 root adm`). */
+function assertPrivate(file: string, when: string, closed = 0o077): void {
   const mode = statSync(file).mode & 0o777;
-  assert.is(mode & 0o077, 0, `${when}: the access log is mode ${mode.toString(8)}, readable by other users (an app's)`);
+  assert.is(mode & closed, 0, `${when}: the access log is mode ${mode.toString(8)}, readable by other users (an app's)`);
   // As root the check is the kernel's too: a user such as an app's cannot open it.
   if (isRoot) {
     const read = spawnSync('runuser', ['-u', 'nobody', '--', 'cat', file], { encoding: 'utf8' });
@@ -51,6 +53,71 @@ test('the access log is created 0600, and so is the file SIGUSR1 opens after a r
     assertPrivate(log, 'opened again at SIGUSR1');
   } finally {
     await stopGatewayChecked(gw, apps, state);
+  }
+});
+
+/** A gateway serving examples/hello with `--access-log log`, stopped (and its dirs removed) by the returned stop. */
+async function gatewayLogging(log: string) {
+  const appsDir = tempDir('apppkg-alog-apps-');
+  const stateDir = tempDir('apppkg-alog-state-');
+  addPackage(appsDir.path, 'examples/hello', 'hello');
+  const gw = await startCli(['--apps', appsDir.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', stateDir.path, '--access-log', log]);
+  return { gw, stop: () => stopGatewayChecked(gw, appsDir, stateDir) };
+}
+
+test("a file an older gateway left 0644 is closed to others at the start (0640: its group is the host's choice), and the gateway says so; another user's file keeps its mode", async () => {
+  const log = join(logs.path, 'upgraded.log');
+  writeFileSync(log, 'a line of the older gateway\n', { mode: 0o644 });
+  chmodSync(log, 0o644);
+  const other = join(logs.path, 'others.log');
+  if (isRoot) {
+    writeFileSync(other, '', { mode: 0o644 });
+    chmodSync(other, 0o644);
+    chownSync(other, 65534, 65534);
+  }
+  const { gw, stop } = await gatewayLogging(log);
+  try {
+    assert.is(statSync(log).mode & 0o777, 0o640, 'the upgraded file');
+    assert.match(gw.output(), `--access-log ${log} was mode 0644, readable by every user of this host (an app's too): made 0640`);
+    assertPrivate(log, "an older gateway's file, at the start", 0o007);
+  } finally {
+    await stop();
+  }
+  if (isRoot) {
+    const { stop: stopOther } = await gatewayLogging(other);
+    try {
+      assert.is(statSync(other).mode & 0o777, 0o644, "another user's file is theirs to set");
+    } finally {
+      await stopOther();
+    }
+  }
+});
+
+test("SIGUSR1 makes the access log's directory again, with the mode it had, when it was removed; one it cannot make is said in the gateway's log", async () => {
+  const dir = join(logs.path, 'gone');
+  mkdirSync(dir);
+  chmodSync(dir, 0o751);
+  const log = join(dir, 'access.log');
+  const { gw, stop } = await gatewayLogging(log);
+  try {
+    await waitFor(async () => (await fetch(`${gw.url}/hello/?before`)).status === 200, 30_000, 'hello to serve');
+    rmSync(dir, { recursive: true });
+    gw.child.kill('SIGUSR1');
+    await waitFor(() => gw.output().includes(`SIGUSR1: the access log ${log} was opened again (its directory ${dir} was gone: made again)`), 5000, 'the gateway to say it made the directory again');
+    assert.is(statSync(dir).mode & 0o777, 0o751, 'the mode the directory had at the start');
+    await fetch(`${gw.url}/hello/?after`);
+    await waitFor(() => existsSync(log) && lines(log).some((l) => l.includes('/hello/?after')), 5000, 'the line after SIGUSR1 in the directory made again');
+    assertPrivate(log, 'in the directory made again');
+
+    // Its place taken by a file: no directory can be made there, root or not.
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, '');
+    gw.child.kill('SIGUSR1');
+    await waitFor(() => gw.output().includes(`cannot make the access log's directory ${dir} again (EEXIST)`), 5000, 'the gateway to say it cannot make the directory');
+    assert.match(gw.output(), 'make the directory, writable by the gateway, then send SIGUSR1');
+    assert.is((await fetch(`${gw.url}/hello/`)).status, 200, 'served on without the log');
+  } finally {
+    await stop();
   }
 });
 

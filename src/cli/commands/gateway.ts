@@ -159,7 +159,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   process.on('SIGHUP', onHangup);
   // As nginx and gunicorn: logrotate moves the file away, then SIGUSR1 (cli/debug-signal.ts).
   const onUser1 = () => {
-    const reopening = gateway.reopenAccessLog(() => say(`SIGUSR1: the access log ${accessLog} was opened again`));
+    const reopening = gateway.reopenAccessLog((madeDir) => say(`SIGUSR1: the access log ${accessLog} was opened again${madeDir === null ? '' : ` (its directory ${madeDir} was gone: made again)`}`));
     if (!reopening) say(`SIGUSR1: the access log is not a file (--access-log ${accessLog}): nothing to reopen`);
     // A directory removed is made again: the apps' logs are the gateway's, under its state root.
     // One that cannot be opened says why itself (cannot write ...) and is tried again at its rotation.
