@@ -128,6 +128,14 @@ export function emptyHostEnvironment(): HostEnvironment {
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
+/** The least max_memory written without a unit: below it the number was meant in megabytes. */
+const MIN_BARE_MAX_MEMORY = 1024 ** 2;
+
+/** `512`, or `"512"`: a size without its unit. */
+function isBareNumber(value: string | number): boolean {
+  return typeof value === 'number' || /^\s*\d+(?:\.\d+)?\s*$/.test(value);
+}
+
 /**
  * `512MB`, `1.5G`, `10 MiB`, `512Mi`, `4096` -> bytes. Units are binary whatever their spelling
  * (1MB = 1024*1024), as nginx's client_max_body_size and uWSGI's limits read them.
@@ -185,6 +193,15 @@ function readOverrides(yaml: YamlFile, at: YamlPath, file: string): AppOverrides
         expected: 'a size greater than 0, like "512MB"',
         found: yaml.found(where),
         fix: 'leave max_memory out to never recycle a worker for its memory',
+      });
+    } else if (key === 'maxMemory' && bytes !== null && bytes < MIN_BARE_MAX_MEMORY && isBareNumber(v)) {
+      // A bare number is bytes, as documented; `max_memory: 512` meant megabytes, and no Python
+      // process fits in 512 bytes: every worker was recycled at its first request, all at once.
+      const where = [...at, OVERRIDE_KEYS[key]];
+      yaml.report('APPPKG_DESC_BAD_VALUE', where, {
+        expected: 'a size with its unit, like "512MB" (a number alone is bytes, and under 1MB no Python process fits)',
+        found: yaml.found(where),
+        fix: `write the unit: max_memory: ${String(v).trim()}MB (or ${String(v).trim()}M, ${String(v).trim()}Mi: units are binary), or a number of bytes of at least 1048576`,
       });
     }
     overrides[key] = bytes;

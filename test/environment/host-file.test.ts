@@ -427,4 +427,18 @@ test('every unit the schema accepts is read as a size: 512Mi, 1Gi, 64Ki too', as
   assert.is(mail.mail?.maxSize, 10 * 1024 ** 2);
 });
 
+// A number alone is bytes (docs/description.md): `max_memory: 512` meant megabytes, and no Python
+// process fits in 512 bytes, so every worker was recycled at its first request, all at once.
+test('max_memory: a number alone under 1MB (512, "100", defaults too) is refused with the unit to write; 1048576 and up, and units, are read', async () => {
+  const file = await envFile('defaults:\n  max_memory: 256\napps:\n  blog:\n    max_memory: 512\n  wiki:\n    max_memory: "100"\n');
+  const err = await failure(loadEnvironmentFile(file));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['2:15 defaults.max_memory', '5:17 apps.blog.max_memory', '7:17 apps.wiki.max_memory']);
+  const blog = err.problems[1].format();
+  assert.match(blog, `${file}:5:17: apps.blog.max_memory: expected a size with its unit, like "512MB" (a number alone is bytes, and under 1MB no Python process fits), found 512`);
+  assert.match(blog, 'fix: write the unit: max_memory: 512MB (or 512M, 512Mi: units are binary), or a number of bytes of at least 1048576');
+  const read = await loadEnvironmentFile(await envFile('apps:\n  blog:\n    max_memory: 1048576\n  wiki:\n    max_memory: 512MB\n'));
+  assert.is(read.apps.blog.maxMemory, 1024 ** 2);
+  assert.is(read.apps.wiki.maxMemory, 512 * 1024 ** 2);
+});
+
 test.run();
