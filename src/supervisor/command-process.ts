@@ -3,8 +3,9 @@
 // process group (guarded: it ends if the gateway dies), its output in the app log with a
 // `[NAME] ` prefix. A process that serves (processes.web, or one with a `route:`) is told a
 // free loopback port through $PORT and is ready once that port accepts connections (and
-// `health:` answers 2xx/3xx, for web); the proxy then sends it requests on that port. A
-// background process is ready once spawned.
+// `health:` answers 2xx/3xx, for web); the proxy then sends it requests on that port, and its
+// liveness is asked from then on (liveness.ts): one that stops answering is killed, and its slot
+// restarts it. A background process is ready once spawned.
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
@@ -16,6 +17,7 @@ import { WsCloseCode } from '../link/frames.js';
 import { UNENDED_MARK } from '../link/shim-output.js';
 import { eachLine, wholeCharacters } from '../log/byte-lines.js';
 import { Child } from './child.js';
+import { Liveness } from './liveness.js';
 import { delay } from './process-group.js';
 import { spawnReason } from './spawn-reason.js';
 import type { OutputThrottle } from '../log/output-throttle.js';
@@ -158,6 +160,9 @@ export class CommandProcess extends EventEmitter {
   private exitPromise: Promise<void> = Promise.resolve();
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
+  /** Killed by the gateway (it stopped answering): why, for the restart line. */
+  killedFor: string | null = null;
+  private liveness: Liveness | null = null;
   /** Requests and websockets the proxy has sent it that have not ended. */
   private holding = 0;
   private websockets = 0;
@@ -229,7 +234,7 @@ export class CommandProcess extends EventEmitter {
 
   /** How it ended, for messages: `status 1`, `SIGKILL`. */
   get how(): string {
-    return this.child?.how ?? 'not started';
+    return this.killedFor ?? this.child?.how ?? 'not started';
   }
 
   /**
@@ -283,6 +288,7 @@ export class CommandProcess extends EventEmitter {
       child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
         if (child.spawnError !== null) this.output.push(Buffer.from(`apppkg-gateway: cannot run /bin/sh: ${child.spawnError.message}\n`));
         this._state = 'exited';
+        this.liveness?.stop();
         this.exitCode = code;
         this.exitSignal = signal;
         this.output.end();
@@ -300,6 +306,10 @@ export class CommandProcess extends EventEmitter {
       throw err;
     }
     if (this._state === 'starting') this._state = 'ready';
+    if (this._state === 'ready' && this._port !== null) {
+      this.liveness = new Liveness({ port: this._port, busy: () => this.inFlight > 0, onUnresponsive: (why) => this.killFor(why) });
+      this.liveness.start();
+    }
   }
 
   private startError(reason: string, openFiles: string | null = outOfFiles(this.child?.spawnError)): GatewayError {
@@ -364,6 +374,7 @@ export class CommandProcess extends EventEmitter {
     if (this._state === 'starting' && this.child === null) this._state = 'stopping'; // start() sees it before spawning
     if (this.child === null || this._state === 'exited') return;
     this._state = 'stopping';
+    this.liveness?.stop();
     // Out of rotation already: what it holds finishes first (SPEC 4, no failed request across a
     // deploy or a restart), within the grace. Many servers (Python's http.server, a plain
     // Flask run) die at SIGTERM in the middle of a request, so the signal waits for its end.
@@ -392,7 +403,16 @@ export class CommandProcess extends EventEmitter {
   /** SIGKILL the tree now. */
   kill(): void {
     if (this._state === 'exited') return;
+    this.liveness?.stop();
     this.child?.kill();
+  }
+
+  /** SIGKILL the tree now, saying why ('killing': the log tells it, and the restart line through `how`). */
+  private killFor(why: string): void {
+    if (this.killedFor !== null || this._state !== 'ready') return;
+    this.killedFor = why;
+    this.emit('killing', why);
+    this.kill();
   }
 
   /** Resolves when the process has exited (at once if it never started). */

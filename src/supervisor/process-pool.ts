@@ -100,6 +100,7 @@ export class ProcessPool {
       health: name === 'web' ? desc.health : null,
       mount: this.opts.mount,
     });
+    proc.on('killing', (why: string) => this.opts.say(`${desc.name}: processes.${name} ${proc.pid ?? '?'} ${why}; killing it`));
     this.ctx.members.enlist(proc);
     return proc;
   }
