@@ -278,6 +278,7 @@ export class Gateway {
   /** What GET /status on the admin listener answers; CPU and RSS are those of the admin's last sample. */
   status(): GatewayStatus {
     const { apps, broken } = this.registry.status();
+    const waitingMail = this.mail?.waitingByApp() ?? null;
     return this.sampler.fill({
       pid: process.pid,
       version: packageVersion(),
@@ -299,10 +300,11 @@ export class Gateway {
           processes: app.processes.map((p) => (p.queued === undefined ? p : { ...p, queued: this.front.queuedFor(app.name, p.name) })),
           latency: this.metrics.latency(app.name),
           services: serviceStatusOf(app.name),
+          mail: waitingMail?.get(app.name) ?? null,
         });
       }),
       broken,
-      ...(this.mail ? { mail: this.mail.status() } : {}),
+      ...(this.mail ? { mail: this.mail.status(waitingMail ?? undefined, (name) => apps.some((app) => app.name === name)) } : {}),
     });
   }
 

@@ -2,7 +2,7 @@
 // per app what a row cannot hold (its versions' and workers' figures, open websockets, the last
 // problem with its fix and log), then the broken packages.
 // Pure, so it is tested on plain data without a gateway.
-import type { AppStatus, ExitStatus, GatewayStatus, RefusalStatus, VersionStatus, WorkerStatus } from './status-types.js';
+import type { AppMailStatus, AppStatus, ExitStatus, GatewayStatus, RefusalStatus, VersionStatus, WorkerStatus } from './status-types.js';
 import { countOf } from '../count.js';
 import { hangingLines } from '../log/hanging-lines.js';
 
@@ -24,7 +24,7 @@ export function renderStatusTable(status: GatewayStatus): string {
   } else {
     lines.push(...alignColumns([COLUMNS, ...status.apps.map(appRow)]));
     for (const app of status.apps) {
-      const details = appDetails(app);
+      const details = appDetails(app, status.now);
       if (details.length > 0) lines.push('', `${app.name}:`, ...details.map((d) => `  ${d}`));
     }
   }
@@ -39,6 +39,8 @@ export function renderStatusTable(status: GatewayStatus): string {
     const shown = [...mail.dead].sort((a, b) => (a.deadAt < b.deadAt ? 1 : a.deadAt > b.deadAt ? -1 : 0)).slice(0, DEAD_LETTERS_SHOWN);
     for (const d of shown) lines.push(`  dead letter ${d.id} to ${d.app || 'no app'} (${d.to.join(', ')}) since ${d.deadAt}: ${d.reason}; kept in ${d.file}`);
     if (mail.dead.length > shown.length) lines.push(`  and ${mail.dead.length - shown.length} older (status --json lists every one)`);
+    // An app in the table has its waiting mail under it; one removed from --apps has no row.
+    for (const w of mail.waitingForRemoved ?? []) lines.push(`  ${waitingMailLine(w, status.now, `mail waiting for ${w.app} (no app of this gateway now)`)}`);
   }
   if (status.broken.length > 0) {
     lines.push('', 'broken packages (not served):');
@@ -72,7 +74,7 @@ function appRow(app: AppStatus): string[] {
   ];
 }
 
-function appDetails(app: AppStatus): string[] {
+function appDetails(app: AppStatus, now: string): string[] {
   const out: string[] = [];
   for (const v of app.versions) {
     // A version that never served has nothing to count: its state (and reason, below) is enough.
@@ -120,9 +122,38 @@ function appDetails(app: AppStatus): string[] {
   if (app.refusedForRoom > 0) {
     out.push(`${countOf(app.refusedForRoom, 'request')} refused by the gateway (503, not in ERRORS): no room under --max-workers to wake it while every running app held a request or a websocket`);
   }
+  // Beside the gateway's log line per failed attempt: which app's mail waits, since when, why, and until when.
+  if (app.mail) out.push(waitingMailLine(app.mail, now, 'mail waiting'));
   if (app.runsAsRoot) out.push('warning: runs as root');
   if (app.problem) out.push(...problemLines(app.problem));
   return out;
+}
+
+/**
+ * `mail waiting: 3 deliveries (3 retrying) for 1.2 h, the oldest received at TIME; 14 failed
+ * attempts, the last at TIME: the app answered 500; the next attempt at TIME (in 4 min)`.
+ */
+function waitingMailLine(mail: AppMailStatus, now: string, head: string): string {
+  const nowMs = Date.parse(now);
+  const attempting = mail.attempting > 0 ? `, ${mail.attempting} being attempted` : '';
+  let line = `${head}: ${countOf(mail.waiting, 'delivery', 'deliveries')} (${mail.retrying} retrying${attempting}) for ${span(nowMs - Date.parse(mail.oldestReceivedAt))}, the oldest received at ${mail.oldestReceivedAt}`;
+  if (mail.lastFailure) {
+    const at = mail.lastFailure.at ? ` at ${mail.lastFailure.at}` : '';
+    line += `; ${countOf(mail.failedAttempts, 'failed attempt')}, the last${at}: ${terminalSafe(mail.lastFailure.reason)}`;
+  }
+  if (mail.nextAttemptAt === null) return `${line}; every one being attempted now`;
+  const wait = Date.parse(mail.nextAttemptAt) - nowMs;
+  // Due and not yet under way: a free slot (4 attempts per app at once) or the timer's next turn.
+  return `${line}; the next attempt ${wait > 0 ? `at ${mail.nextAttemptAt} (in ${span(wait)})` : 'due now'}`;
+}
+
+/** A time span as the gateway's log says a wait: "0.3 s", "45 s", "5 min", "4.2 h". */
+function span(ms: number): string {
+  const s = Math.max(0, ms) / 1000;
+  if (s < 10) return `${Number(s.toFixed(1))} s`;
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  return `${Number((s / 3600).toFixed(1))} h`;
 }
 
 /** `with status 1 at TIME; its last stderr line: ModuleNotFoundError: ...`: how and why a process ended. */

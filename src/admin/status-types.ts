@@ -267,6 +267,47 @@ export interface AppStatus {
   idle: IdleStatus | null;
   /** Its services (SPEC 5.2), as the last provisioning found them, or the Redis users' and PostgreSQL watches since (redis-user-watch.ts, postgresql-watch.ts); [] when it asks for none. */
   services: AppServiceStatus[];
+  /**
+   * Incoming mail waiting for it in the spool (SPEC 5.3, docs/mail.md): null when none waits, or
+   * when the gateway takes no mail (no `mail:` in the environment file). Absent from a gateway
+   * older than this field.
+   */
+  mail: AppMailStatus | null;
+}
+
+/**
+ * The mail waiting for one app: counts, its oldest, its newest failure and its next attempt,
+ * made anew at each status from the spool. Bounded, however much waits: never a list of the
+ * messages (`STATE/mail/queue/` holds one record per delivery, the gateway's log a line per
+ * failed attempt).
+ */
+export interface AppMailStatus {
+  /** Its deliveries in the spool: waiting for their first attempt or a retry, or being attempted now. */
+  waiting: number;
+  /** Of those, the ones that have failed at least once. */
+  retrying: number;
+  /** Of those, the ones being attempted now. */
+  attempting: number;
+  /** Their failed attempts so far, together. */
+  failedAttempts: number;
+  /** ISO time the oldest of them was received (its age: the status's `now` minus this). */
+  oldestReceivedAt: string;
+  /**
+   * The newest failed attempt among them: why (`the app answered 500`, `no answer from the app
+   * (...)`, `NAME does not serve now`) and when (ISO; null for a delivery whose record a gateway
+   * older than this field wrote); null while none of them has failed.
+   */
+  lastFailure: { at: string | null; reason: string } | null;
+  /**
+   * ISO time the next of them is due (the earliest): in the past when one is due and waits for a
+   * free slot (at most 4 attempts per app at once); null when every one is being attempted now.
+   */
+  nextAttemptAt: string | null;
+}
+
+/** Mail waiting for a name that is no app in `apps` now (removed from --apps): as an app's `mail`, with the name. */
+export interface RemovedAppMailStatus extends AppMailStatus {
+  app: string;
 }
 
 export interface AppServiceStatus {
@@ -376,6 +417,12 @@ export interface MailStatus {
   refused: number;
   /** Deliveries waiting for a retry. */
   retrying: number;
+  /**
+   * Mail waiting for names that are no app of the gateway now (an app removed from --apps keeps
+   * its mail until give_up, tried on the same schedule): an app in `apps` has its own under its
+   * entry (`mail`). Filled by the gateway; [] when there is none.
+   */
+  waitingForRemoved: RemovedAppMailStatus[];
   /** How many dead letters the spool keeps, listed in `dead`. */
   deadLetters: number;
   dead: DeadLetterStatus[];

@@ -82,6 +82,11 @@ export class MailDeliverer {
     return n;
   }
 
+  /** Whether this delivery's attempt is under way now (status: it has no next attempt to wait for). */
+  isAttempting(id: string): boolean {
+    return this.inFlight.has(id);
+  }
+
   /**
    * Stops starting attempts; those in flight may finish within `graceMs`, then are aborted.
    * An aborted attempt stays in the spool, due at once: the next start tries it again (with the

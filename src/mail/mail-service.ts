@@ -2,7 +2,7 @@
 // spool, the deliverer POSTs them to their apps; the counters and dead letters feed `status`
 // and /metrics. Started by the gateway when the environment file has `mail:`.
 import type { MailListenerConfig } from '../environment/host-file.js';
-import type { MailStatus } from '../admin/status-types.js';
+import type { AppMailStatus, MailStatus } from '../admin/status-types.js';
 import { countOf } from '../count.js';
 import { MailDeliverer } from './mail-deliverer.js';
 import { startMailListener, type MailListener } from './mail-listener.js';
@@ -10,6 +10,7 @@ import { MailTarget, type RouteHeaderOf } from './mail-post.js';
 import type { MailRoute } from './mail-routes.js';
 import { mailSecret } from './mail-secret.js';
 import { MailSpool } from './mail-spool.js';
+import { waitingMailByApp } from './mail-waiting.js';
 
 export interface MailServiceOptions {
   config: MailListenerConfig;
@@ -93,7 +94,16 @@ export class MailService {
     else this.failedAttempts++;
   }
 
-  status(): MailStatus {
+  /** The mail waiting for each app that has some, by name (mail-waiting.ts). */
+  waitingByApp(): Map<string, AppMailStatus> {
+    return waitingMailByApp(this.spool.pending(), (id) => this.deliverer.isAttempting(id));
+  }
+
+  /**
+   * `waiting`: waitingByApp() when the caller has it already; `isListed`: whether a name is an app
+   * of the gateway's status, which shows its waiting mail under it (the others' are here).
+   */
+  status(waiting = this.waitingByApp(), isListed: (app: string) => boolean = () => true): MailStatus {
     const dead = this.spool.deadLetters();
     return {
       listen: this.listener?.address ?? null,
@@ -104,6 +114,7 @@ export class MailService {
       failedAttempts: this.failedAttempts,
       refused: this.refused,
       retrying: this.deliverer.retrying,
+      waitingForRemoved: [...waiting].filter(([app]) => !isListed(app)).map(([app, mail]) => ({ app, ...mail })),
       deadLetters: dead.length,
       dead: dead.map((d) => ({
         id: d.id, app: d.app, from: d.from, to: d.to, receivedAt: new Date(d.receivedAt).toISOString(), deadAt: new Date(d.deadAt).toISOString(),

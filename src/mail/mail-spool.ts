@@ -37,6 +37,11 @@ export interface SpooledDelivery {
   /** Why the last attempt failed. */
   lastError: string | null;
   /**
+   * ms since the epoch: when that attempt failed, for `status`; absent before any has, and in
+   * the records of a gateway older than this field.
+   */
+  lastErrorAt?: number;
+  /**
    * Set when no app is to be tried (postmaster mail that no app takes; `app` is ''): why. Such a
    * delivery is spooled as any other before the 250, then made a dead letter at once.
    */
@@ -197,6 +202,7 @@ export class MailSpool {
     delivery.attempts++;
     delivery.nextAttemptAt = at;
     delivery.lastError = error;
+    delivery.lastErrorAt = Date.now();
     // Not synced: losing an attempt count to a crash only means one attempt more.
     await this.writeRecord(this.path('queue', `${delivery.id}.json`), delivery, false);
   }

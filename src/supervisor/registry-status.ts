@@ -14,8 +14,8 @@ import { brokenReason } from './broken-description.js';
 import { realDir, type BrokenPackage } from './discovery.js';
 import { reasonOf } from './refusal.js';
 
-/** The status of an app, but for what the proxy and the metrics know (requests, queue, latency) and its services. */
-export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'failed' | 'refusedForRoom' | 'queued' | 'latency' | 'services'>;
+/** The status of an app, but for what the proxy and the metrics know (requests, queue, latency), its services and its mail. */
+export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'failed' | 'refusedForRoom' | 'queued' | 'latency' | 'services' | 'mail'>;
 
 /** Lines of an app's log in its status (the page's tail). */
 const STATUS_LOG_LINES = 40;

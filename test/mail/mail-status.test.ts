@@ -1,0 +1,105 @@
+// Which app's mail waits, and why (SPEC 5.3, docs/mail.md "Status and metrics"): `status` (the
+// JSON and the table) showed only the spool's totals, so an app that answered 500 to every
+// delivery for an hour could be found in the gateway's log alone. Each app with mail waiting has
+// it under its entry: how much, the oldest, the last failure and the next attempt; once it is
+// delivered, that goes.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { addPackage } from '../helpers/apps-dir.js';
+import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
+
+const test = suite('mail in status');
+const apps = tempDir('apppkg-mail-apps-');
+const state = tempDir('apppkg-mail-state-');
+const envFile = join(state.path, 'environment.yaml');
+const answerFile = join(state.path, 'apps', 'alpha', 'data', 'answer');
+let gw: RunningGateway | undefined;
+let port: number;
+
+test.before(async () => {
+  addPackage(apps.path, 'mail-sink', 'alpha');
+  addPackage(apps.path, 'mail-sink', 'beta');
+  // Retries far enough apart that a delivery is seen waiting for its next attempt.
+  writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  retry: [4]\n  give_up: 600\n');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], { ms: 60_000 });
+  port = mailPort(gw.output());
+});
+
+test.after(async () => {
+  const pids = gw ? statusPids(await gatewayStatus(gw).catch(() => ({ apps: [] }))) : [];
+  const code = await gw?.stop();
+  await assertNoOrphans(pids);
+  apps.remove();
+  state.remove();
+  assert.is(code, 0, 'the gateway stops cleanly');
+});
+
+async function appEntry(name: string): Promise<any> {
+  return (await gatewayStatus(gw!)).apps.find((a: any) => a.name === name);
+}
+
+async function table(): Promise<string> {
+  const r = await runCli(['status', '--admin', new URL(gw!.adminUrl!).host], { ms: 15_000 });
+  assert.is(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+/** The lines under an app's name in the table, up to the next blank line. */
+function detailsOf(text: string, name: string): string[] {
+  const lines = text.split('\n');
+  const start = lines.indexOf(`${name}:`);
+  if (start < 0) return [];
+  const end = lines.indexOf('', start);
+  return lines.slice(start + 1, end < 0 ? undefined : end);
+}
+
+test('an app answering 500 to its mail: its waiting count, last reason and next attempt under it in /status and the table; gone once it answers 200', async () => {
+  writeFileSync(answerFile, '500');
+  const sent = await sendWithSmtplib(port, 'ann@example.org', ['a@alpha.localhost', 'b@beta.localhost'], message({ subject: 'waits for alpha' }));
+  assert.equal(sent, { refused: {} });
+  const waiting = await waitFor(async () => {
+    const mail = (await appEntry('alpha'))?.mail;
+    return mail?.lastFailure && mail.nextAttemptAt ? mail : undefined;
+  }, 15_000, 'alpha\'s mail to wait after a failed attempt');
+  assert.is(waiting.waiting, 1);
+  assert.is(waiting.retrying, 1);
+  assert.ok(waiting.failedAttempts >= 1, `failedAttempts ${waiting.failedAttempts}`);
+  assert.is(waiting.lastFailure.reason, 'the app answered 500');
+  assert.ok(Date.parse(waiting.oldestReceivedAt) <= Date.parse(waiting.lastFailure.at), 'received before it failed');
+  assert.ok(Date.parse(waiting.nextAttemptAt) > Date.parse(waiting.lastFailure.at), 'the next attempt after the last failure');
+  assert.ok(Date.parse(waiting.nextAttemptAt) - Date.parse(waiting.lastFailure.at) <= 4_500, 'the next attempt as retry: says');
+  const status = await gatewayStatus(gw!);
+  assert.is(status.apps.find((a: any) => a.name === 'beta').mail, null, 'beta took its copy: nothing waits for it');
+  assert.equal(status.mail.waitingForRemoved, [], 'every app with mail waiting is in apps');
+  assert.ok(status.mail.spooled >= 1);
+
+  const alphaLines = detailsOf(await table(), 'alpha');
+  const line = alphaLines.find((l) => l.startsWith('  mail waiting: '));
+  assert.ok(line, `a mail line under alpha:\n${alphaLines.join('\n')}`);
+  assert.match(line!, /^ {2}mail waiting: 1 delivery \(1 retrying(, 1 being attempted)?\) for [\d.]+ (s|min), the oldest received at \S+Z; \d+ failed attempts?, the last at \S+Z: the app answered 500; (the next attempt (at \S+Z \(in [\d.]+ s\)|due now)|every one being attempted now)$/);
+
+  rmSync(answerFile);
+  await waitFor(async () => (await appEntry('alpha'))?.mail === null, 20_000, 'alpha\'s mail to be delivered at its next attempt');
+  assert.not.match((await table()), /mail waiting/, 'no mail line once it is delivered');
+});
+
+test('mail for an app removed from --apps: under the mail section, named, with its reason (it has no row of its own)', async () => {
+  writeFileSync(answerFile, '500');
+  const sent = await sendWithSmtplib(port, 'ann@example.org', ['a@alpha.localhost'], message({ subject: 'alpha goes away' }));
+  assert.equal(sent, { refused: {} });
+  await waitFor(async () => (await appEntry('alpha'))?.mail?.lastFailure, 15_000, 'alpha\'s mail to fail once');
+  rmSync(join(apps.path, 'alpha'), { recursive: true, force: true });
+  const removed = await waitFor(async () => {
+    const status = await gatewayStatus(gw!);
+    const found = status.mail.waitingForRemoved.find((w: any) => w.app === 'alpha');
+    return !status.apps.some((a: any) => a.name === 'alpha') && found?.lastFailure?.reason.includes('no app of this gateway now') ? found : undefined;
+  }, 30_000, 'alpha gone, its mail failing for it');
+  assert.is(removed.waiting, 1);
+  assert.match(await table(), /^ {2}mail waiting for alpha \(no app of this gateway now\): 1 delivery \(1 retrying(, 1 being attempted)?\) .*: alpha is no app of this gateway now \(removed from --apps\?\); /m);
+});
+
+test.run();
