@@ -35,7 +35,9 @@ function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key === 'class') el.className = Array.isArray(value) ? value.filter(Boolean).join(' ') : value;
+    // Flat: a helper's class list holds its caller's, itself a list (stat's ['wide', 'bad']),
+    // which joined as is gave the one class `wide,bad`.
+    if (key === 'class') el.className = Array.isArray(value) ? value.flat(Infinity).filter(Boolean).join(' ') : value;
     else if (key === 'data') for (const [k, v] of Object.entries(value)) { if (v !== undefined && v !== null) el.dataset[k] = String(v); }
     else if (key === 'title') el.title = String(value);
     else el.setAttribute(key, value === true ? '' : String(value));
@@ -147,9 +149,21 @@ function agoSpan(iso, attrs = {}) {
   return h('time', { ...attrs, datetime: iso, class: ['ago', attrs.class], data: { ...attrs.data, ago: iso }, title: localTime(iso) }, ago(iso));
 }
 
+/** A time to come, counting down: `in 4m 10s`, then `due now`. */
+function untilText(iso) {
+  const s = -secondsSince(iso);
+  if (Number.isNaN(s)) return DASH;
+  return s < 1 ? 'due now' : `in ${duration(s)}`;
+}
+
+function untilSpan(iso, attrs = {}) {
+  return h('time', { ...attrs, datetime: iso, class: ['until', attrs.class], data: { ...attrs.data, until: iso }, title: localTime(iso) }, untilText(iso));
+}
+
 function tick() {
   for (const el of document.querySelectorAll('[data-since]')) el.textContent = duration(secondsSince(el.dataset.since));
   for (const el of document.querySelectorAll('[data-ago]')) el.textContent = ago(el.dataset.ago);
+  for (const el of document.querySelectorAll('[data-until]')) el.textContent = untilText(el.dataset.until);
 }
 
 function stateBadge(state, attrs = {}) {
@@ -171,7 +185,10 @@ function renderGateway(status) {
     ...item('apps', String(status.apps.length)),
     ...(status.mail
       ? item('mail', h('span', { data: { mail: '' }, title: `${status.mail.refused} refused at the SMTP level, ${status.mail.failedAttempts} failed attempts` },
-        `${status.mail.protocol} on ${status.mail.listen ?? DASH}: ${count(status.mail.received)} received, ${count(status.mail.delivered)} delivered, ${count(status.mail.spooled)} spooled, ${count(status.mail.deadLetters)} dead`))
+        `${status.mail.protocol} on ${status.mail.listen ?? DASH}: ${count(status.mail.received)} received, ${count(status.mail.delivered)} delivered, ${count(status.mail.spooled)} spooled, ${count(status.mail.deadLetters)} dead`),
+        // An app removed from --apps has no card for its waiting mail to show on.
+        ...(status.mail.waitingForRemoved ?? []).map((w) => h('span', { data: { mailRemovedApp: w.app }, title: w.lastFailure ? `last failed: ${w.lastFailure.reason}` : '' },
+          `; ${count(w.waiting)} waiting for ${w.app} (no app now)`)))
       : []),
   );
   document.title = `apppkg-gateway ${DASH} ${status.apps.length} app${status.apps.length === 1 ? '' : 's'}`;
@@ -312,7 +329,28 @@ function renderSummary(el, app) {
           title: app.idle.timeoutSeconds !== null ? `idle after ${app.idle.timeoutSeconds} s without a request` : 'woken by --max-workers',
         })]
       : []),
+    app.mail ? mailStat(stat, app.mail) : null,
   );
+}
+
+/**
+ * Incoming mail waiting for the app (docs/mail.md): how much, since when, the last failure and
+ * the next attempt; the gateway's log has a line per failed attempt.
+ */
+function mailStat(stat, mail) {
+  const next = mail.nextAttemptAt === null ? 'every one being attempted now' : ['next ', untilSpan(mail.nextAttemptAt, { data: { mailNext: mail.nextAttemptAt } })];
+  const value = h('span', null,
+    `${count(mail.waiting)} (${count(mail.retrying)} retrying${mail.attempting > 0 ? `, ${count(mail.attempting)} being attempted` : ''}), oldest `,
+    since(mail.oldestReceivedAt, { data: { mailOldest: mail.oldestReceivedAt } }),
+    mail.lastFailure
+      ? ['; last failed ', mail.lastFailure.at ? agoSpan(mail.lastFailure.at) : null, ': ', h('span', { data: { mailReason: '' } }, mail.lastFailure.reason)]
+      : null,
+    '; ', next);
+  return stat('mail waiting', value, {
+    data: { mailWaiting: mail.waiting },
+    class: ['wide', mail.lastFailure ? 'bad' : 'warn'],
+    title: `deliveries in the spool for this app: ${count(mail.failedAttempts)} failed attempts so far; the gateway's log has a line for each`,
+  });
 }
 
 function healthText(health) {
