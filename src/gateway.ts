@@ -278,7 +278,9 @@ export class Gateway {
   /** What GET /status on the admin listener answers; CPU and RSS are those of the admin's last sample. */
   status(): GatewayStatus {
     const { apps, broken } = this.registry.status();
+    // An app's waiting mail rides on its entry; a name no entry has (removed) is the mail section's.
     const waitingMail = this.mail?.waitingByApp() ?? null;
+    const listed = new Set(apps.map((app) => app.name));
     return this.sampler.fill({
       pid: process.pid,
       version: packageVersion(),
@@ -304,7 +306,7 @@ export class Gateway {
         });
       }),
       broken,
-      ...(this.mail ? { mail: this.mail.status(waitingMail ?? undefined, (name) => apps.some((app) => app.name === name)) } : {}),
+      ...(this.mail ? { mail: this.mail.status(waitingMail ?? undefined, (name) => listed.has(name)) } : {}),
     });
   }
 
