@@ -227,6 +227,12 @@ export class AdminClient {
     const reason = `HTTP ${res.statusCode}${said.message ? `: ${said.message}` : ''}`;
     // 421: a gateway that answers to loopback names only, asked by another name (/etc/hosts):
     // a refusal with its fix, not "another server".
+    // A gateway whose open-files table has a hole took the connection, then could open nothing
+    // to answer it: out of files all the same, which /proc says better than "another server".
+    if (res.statusCode === 500 && said.code === 'APPPKG_ADMIN_INTERNAL' && /\bE[MN]FILE\b/.test(said.message ?? '')) {
+      const files = listenerFiles(this.addr);
+      return new GatewayError('APPPKG_ADMIN_NO_ANSWER', { address: this.address, reason: `it took the connection and could not answer (${said.message})`, ...(files ?? {}) });
+    }
     if (res.statusCode === 401 || res.statusCode === 403 || (res.statusCode === 421 && said.code === 'APPPKG_ADMIN_REFUSED')) {
       return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint });
     }
