@@ -1,18 +1,17 @@
-// A chunk-size line that ends in whitespace (`3 <CRLF>`), refused in a body node:http reads as
-// the lean lane refuses it (net/chunked-body.ts CHUNK_WHITESPACE). RFC 9112 §7.1.1 has BWS only
-// before an extension's `;` (and inside the extension), none before the line's CRLF; llhttp's
-// leniency that takes `3 ;a=1` (net/node-parser.ts readVersionsAsRfc) takes `3 <CRLF>` too, so
-// the two readers framed the same bytes differently, and a request served on one connection was
-// a 400 on another. llhttp tells no offsets, so the bytes it reads are cut where a head may end
-// (CRLF CRLF) and each body the head says is chunked is read beside it by the lane's decoder,
-// which finds the line; llhttp, given the bytes up to that CR, is then stopped with the lane's
-// refusal. Every other verdict on the body stays llhttp's.
-import { CHUNK_WHITESPACE, ChunkedBody } from './chunked-body.js';
+// Each chunked body's size lines in a request node:http reads, read beside llhttp by the lean
+// lane's decoder (net/chunked-body.ts), so that both readers frame and refuse the same bytes
+// alike. llhttp is strict about whitespace in a chunk extension where RFC 9112 §7.1.1 has BWS
+// (`3; a=1`, `3;a = 1`, `3;a= "x"`: a 400 from node:http, served by the lane, nginx and uvicorn
+// with httptools), and its leniency for spaces after a size takes `3 <CRLF>` too, which has
+// none. An extension carries nothing the gateway or the app uses (the app gets the decoded
+// body), so llhttp is given each size line without it (`3<CRLF>`), and the decoder alone judges
+// it: a size line the decoder refuses up to its CR is refused in its words, llhttp given the
+// bytes before the octet refused (a refusal of llhttp's there stands). llhttp tells no offsets, so the bytes
+// it reads are cut where a head may end (CRLF CRLF) and each body the head says is chunked is
+// read beside it. Every other verdict on the body (its data, their CRLFs, the trailer section)
+// stays llhttp's.
+import { ChunkedBody } from './chunked-body.js';
 
-/** The reason of the parser error that stops llhttp there (net/request-head.ts words it). */
-export const CHUNK_SIZE_SPACE_REASON = 'Whitespace before the CR of a chunk-size line';
-
-const CR = 0x0d;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** Transfer-Encoding whose last coding is chunked (RFC 9112 §6.3 item 4): llhttp reads a chunked body. */
 const CHUNKED_LAST = /(?:^|,)[ \t]*chunked[ \t]*$/i;
@@ -33,8 +32,13 @@ export class ChunkSizeSpaces {
   private tail = Buffer.alloc(0);
   /** llhttp stopped at the end of a head it reads no more after (an upgrade, CONNECT): node:http takes the rest. */
   private switched = false;
-  /** The refusal given: llhttp's errors stay, and so does this one. */
-  private refused: { code: string; reason: string } | null = null;
+  /** The refusal given, in the lane's words: llhttp's errors stay, and so does this one. */
+  private refused: string | null = null;
+
+  /** A size line was refused here: llhttp, which has no error of its own, is not to take the client's FIN for a message cut short. */
+  get refusedOne(): boolean {
+    return this.refused !== null;
+  }
 
   /** The parser starts over at a message's start (net/node-parser.ts startOver). */
   reset(): void {
@@ -80,15 +84,25 @@ export class ChunkSizeSpaces {
     while (offset < data.length) {
       if (this.body !== null) {
         const body = this.body;
-        const end = body.read(data, offset, ignore);
+        // This read's octets of size lines after their sizes, as [from, to) runs: not llhttp's.
+        const cuts: number[] = [];
+        const end = body.read(data, offset, ignore, (at) => {
+          if (cuts.length > 0 && cuts[cuts.length - 1] === at) cuts[cuts.length - 1] = at + 1;
+          else cuts.push(at, at + 1);
+        });
+        for (let k = 0; k < cuts.length; k += 2) {
+          const stopped = runTo(cuts[k]);
+          if (stopped !== null) return stopped;
+          offset = cuts[k + 1];
+        }
         if (body.failed) {
           this.body = null;
-          const at = end - 1;
-          if (body.problem === CHUNK_WHITESPACE && data[at] === CR) {
-            // Up to the CR: a refusal of llhttp's before it (whitespace inside an extension) stands.
+          if (body.failedInSizeLine) {
+            // llhttp up to the octet refused: a refusal of its own before it stands.
+            const at = end - 1;
             const before = runTo(at);
             if (before !== null) return before;
-            this.refused = { code: 'HPE_INVALID_CHUNK_SIZE', reason: CHUNK_SIZE_SPACE_REASON };
+            this.refused = body.problem!;
             return parseError(this.refused, at);
           }
           continue;
@@ -136,6 +150,14 @@ function headEnds(tail: Buffer, data: Buffer): number[] {
   return ends;
 }
 
-function parseError(refused: { code: string; reason: string }, bytesParsed: number): Error {
-  return Object.assign(new Error(`Parse Error: ${refused.reason}`), { code: refused.code, reason: refused.reason, bytesParsed });
+const kProblem = Symbol('apppkg.chunkSizeLineProblem');
+
+/** Refuses a chunk-size line as llhttp refuses one, HPE_INVALID_CHUNK_SIZE, `problem` the lane's words for it. */
+function parseError(problem: string, bytesParsed: number): Error {
+  return Object.assign(new Error(`Parse Error: ${problem}`), { code: 'HPE_INVALID_CHUNK_SIZE', reason: problem, bytesParsed, [kProblem]: problem });
+}
+
+/** The lane's words for a chunk-size line refused here (net/request-head.ts parseErrorProblem); undefined for llhttp's own errors. */
+export function chunkSizeLineProblem(err: object): string | undefined {
+  return (err as { [kProblem]?: string })[kProblem];
 }

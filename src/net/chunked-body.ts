@@ -23,10 +23,8 @@ const SIZE_LINE_END = 'a chunk-size line does not end in CRLF';
  * Whitespace where chunk-ext's ABNF has no BWS: `chunk = chunk-size [ chunk-ext ] CRLF`,
  * `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`. Each BWS is
  * followed by `;`, a name, `=` or a value, so whitespace that ends the line (`3 <CRLF>`,
- * `3;a=b <CRLF>`) is none, nor is any inside a name or a token value (`;a=b c`). The same words
- * as node:http's 400 (net/request-head.ts), whose parser takes BWS only before the first `;`
- * and refuses the rest at the whitespace itself: a refusal after BWS says this, whatever comes
- * next, or the answer would depend on which read the octet after the whitespace came in.
+ * `3;a=b <CRLF>`) is none, nor is any inside a name or a token value (`;a=b c`). node:http's
+ * 400 says the same: this decoder reads its size lines too (net/chunk-size-space.ts).
  */
 export const CHUNK_WHITESPACE = 'whitespace in a chunk extension is not accepted here: send the chunk size and its extensions without spaces (3;name=value)';
 /** Sizes at or past this are refused: 13 hex digits, the last 2^52 (Number stays exact). */
@@ -117,6 +115,8 @@ export class ChunkedBody {
   private trailerLength = 0;
   /** Why the body cannot be read, once it cannot. */
   problem: string | null = null;
+  /** The state it failed in. */
+  private failedIn = State.SizeStart;
 
   /** The status that refuses it: 431 for a trailer section past its bound, as node:http's. */
   get refusal(): 400 | 431 {
@@ -132,12 +132,19 @@ export class ChunkedBody {
     return this.state === State.Failed;
   }
 
+  /** It failed at an octet of a chunk-size line up to its CR: the size, BWS, an extension. */
+  get failedInSizeLine(): boolean {
+    return this.state === State.Failed && this.failedIn <= State.ExtEndSpace;
+  }
+
   /**
    * Reads `data` from `start`: each run of chunk data goes to `onData` as a view of `data`
-   * (the caller copies what it keeps). Returns where the body ends in `data` (its length when
-   * the body goes on past it). Once done or failed, reads nothing more.
+   * (the caller copies what it keeps), and the offset of each octet of a chunk-size line after
+   * its size and before its CR (BWS, `;`, extensions; not one it fails at) to `onExtension`.
+   * Returns where the body ends in `data` (its length when the body goes on past it). Once done
+   * or failed, reads nothing more.
    */
-  read(data: Buffer, start: number, onData: (piece: Buffer) => void): number {
+  read(data: Buffer, start: number, onData: (piece: Buffer) => void, onExtension?: (at: number) => void): number {
     let i = start;
     const length = data.length;
     while (i < length) {
@@ -184,9 +191,8 @@ export class ChunkedBody {
           else return this.fail('a chunk size is not a hexadecimal number', i);
           break;
         }
-        // What node:http says of the same octets, its parser taking whitespace here too: a
-        // size's bad octet stays one (`3 x`), and the line's end is CRLF. `3 <CRLF>`, which
-        // llhttp's leniency for spaces after a size takes, net/chunk-size-space.ts refuses there.
+        // A size's bad octet stays one after a space (`3 x`), as llhttp's leniency for spaces
+        // after a size said it, and the line's end is CRLF.
         case State.SizeSpace:
           if (c === SEMICOLON) this.startExtension();
           else if (c === CR) return this.fail(CHUNK_WHITESPACE, i);
@@ -289,6 +295,7 @@ export class ChunkedBody {
           this.state = State.Done;
           return i;
       }
+      if (onExtension !== undefined && this.state >= State.SizeSpace && this.state <= State.ExtEndSpace) onExtension(i - 1);
     }
     return i;
   }
@@ -308,6 +315,7 @@ export class ChunkedBody {
   }
 
   private fail(problem: string, at: number): number {
+    this.failedIn = this.state;
     this.state = State.Failed;
     this.problem = problem;
     return at;

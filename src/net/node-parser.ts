@@ -11,7 +11,6 @@ export interface NodeParser {
   constructor: {
     REQUEST: number; kOnMessageBegin: number; kOnHeadersComplete: number; kOnBody: number; kOnMessageComplete: number; kOnExecute: number;
     kLenientVersion?: number;
-    kLenientSpacesAfterChunkSize?: number;
   };
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number, connections: unknown): void;
   execute(data: Buffer): number | Error;
@@ -171,6 +170,8 @@ export function watchRequestStarts(socket: Socket): void {
     // one it holds itself, so that the client gets its 400 rather than a close without a word.
     parser.finish = function (this: NodeParser) {
       const at = logOf(this);
+      // As llhttp's own finish after its error: nothing more (a cut message's 400 would take the refusal's place).
+      if (at?.spaces.refusedOne === true) return undefined;
       if (at === undefined || at.held === null || at.held.bytes.length === 0) return finish.call(this);
       at.cut = at.held.bytes;
       at.held = { bytes: Buffer.alloc(0), take: () => null };
@@ -366,12 +367,10 @@ function bodyLength(req: IncomingMessage | undefined): number {
  * `socket`'s parser (just made by node:http's connection listener) reads a request line's version
  * as RFC 9112 §2.3 asks: HTTP/1.2 to 1.9 as the 1.1 it is to be treated as (front.ts serves it so:
  * net/request-line-version.ts restoreSentVersion), where llhttp refuses it 400 unless told to be
- * lenient there. And a chunk-size line's BWS before its first `;` (RFC 9112 §7.1.1: `3 ;a=1`),
- * as the lane (net/chunked-body.ts), nginx and uvicorn (httptools) take it; that leniency of llhttp's also
- * takes whitespace before the line's CR (`3 <CRLF>`, refused all the same: net/chunk-size-space.ts) and no other BWS
- * (after `;`, around `=`: refused, net/request-head.ts CHUNK_WHITESPACE). Only those: every
- * other check of llhttp's stays strict (no insecureHTTPParser). Another major version or an
- * HTTP/0.x other than 0.9 is still refused, by the front (505, 400) rather than by llhttp.
+ * lenient there. Only that: every other check of llhttp's stays strict (no insecureHTTPParser;
+ * a chunk size's BWS and extensions it is not given: net/chunk-size-space.ts). Another major
+ * version or an HTTP/0.x other than 0.9 is still refused, by the front (505, 400) rather than by
+ * llhttp.
  */
 export function readVersionsAsRfc(socket: Socket): void {
   const parser = (socket as ParsedSocket).parser;
@@ -380,11 +379,11 @@ export function readVersionsAsRfc(socket: Socket): void {
   initialize(parser, socket, server);
 }
 
-/** Started as node:http starts a connection's parser, with its limits and in its list of connections, leniently only about versions and a chunk size's BWS. */
+/** Started as node:http starts a connection's parser, with its limits and in its list of connections, leniently only about versions. */
 function initialize(parser: NodeParser, socket: Socket, server: { maxHeaderSize?: number }): void {
   const resource = { type: 'HTTPINCOMINGMESSAGE', socket };
   const k = parser.constructor;
-  parser.initialize(k.REQUEST, resource, server.maxHeaderSize ?? 0, (k.kLenientVersion ?? 0) | (k.kLenientSpacesAfterChunkSize ?? 0), connectionsOf(server));
+  parser.initialize(k.REQUEST, resource, server.maxHeaderSize ?? 0, k.kLenientVersion ?? 0, connectionsOf(server));
 }
 
 /** node:http's list of its connections' parsers, for its header and request timeouts. */

@@ -3,8 +3,8 @@
 // an app, and an absolute-form target reaches it as the origin-form it means
 // (test/reliability/client-input.test.ts, test/reliability/rfc-heads.test.ts, docs/reliability.md R6).
 import type { IncomingMessage } from 'node:http';
-import { CHUNK_SIZE_SPACE_REASON } from './chunk-size-space.js';
-import { CHUNK_WHITESPACE, TRAILERS_TOO_LONG } from './chunked-body.js';
+import { chunkSizeLineProblem } from './chunk-size-space.js';
+import { TRAILERS_TOO_LONG } from './chunked-body.js';
 
 /** reg-name or IP-literal, then an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
@@ -273,46 +273,16 @@ const REASON_PROBLEMS = new Map<unknown, string>([
 
 /**
  * A chunked body's framing refused by llhttp, in the lean lane's words for it (net/chunked-body.ts),
- * by llhttp's reason: the same 400 whichever reader has the body. Two reasons stand for two of
- * the lane's each, told apart by the octet llhttp stopped at (`at`, just past it for a name).
+ * by llhttp's reason: the same 400 whichever reader has the body. Its size lines up to their CR
+ * are the lane's decoder's to refuse (net/chunk-size-space.ts), in its words; llhttp, given none
+ * of their extensions, refuses what comes after. One reason stands for two of the lane's, told
+ * apart by the octet before the one llhttp stopped at (`at`).
  */
 const CHUNK_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) => string)>([
-  ['Invalid character in chunk size', 'a chunk size is not a hexadecimal number'],
-  // Not llhttp's: its leniency takes `3 <CRLF>`; the gateway stops it there (net/chunk-size-space.ts).
-  [CHUNK_SIZE_SPACE_REASON, CHUNK_WHITESPACE],
-  ['Missing expected CR after chunk size', 'a chunk-size line does not end in CRLF'],
   ['Expected LF after chunk size', 'a chunk-size line does not end in CRLF'],
-  ['Missing expected CR after chunk extension name', 'a chunk-size line does not end in CRLF'],
-  ['Missing expected CR after chunk extension value', 'a chunk-size line does not end in CRLF'],
   ['Missing expected CR after chunk data', 'chunk data does not end in CRLF'],
   ['Expected LF after chunk data', (packet, at) => (packet[at - 1] === 0x0d ? 'chunk data does not end in CRLF' : 'chunk data is longer than its size')],
-  ['Invalid character in chunk extensions', 'a chunk extension has no name'],
-  ['Invalid character in chunk extensions name', (packet, at) => (packet[at - 2] === 0x3b ? 'a chunk extension has no name' : 'a chunk extension is malformed')],
-  ['Invalid character in chunk extensions value', 'a chunk extension value is malformed'],
-  ['Invalid character in chunk extensions quoted value', 'a quoted chunk extension value is not closed on its line'],
-  ['Invalid quoted-pair in chunk extensions quoted value', 'a quoted chunk extension value is not closed on its line'],
-  // After a quoted value's closing quote (llhttp's own spelling).
-  ['Invalid character in chunk extensions quote value', 'a chunk extension value is malformed'],
 ]);
-
-/**
- * llhttp's refusals of an extension's octet that it refuses at (`quote value`) or just past (the
- * others). Whitespace there is BWS the lane takes (net/chunked-body.ts) or refuses in the same
- * words, whatever octet comes after it, which may be in a later read.
- */
-const EXTENSION_REASONS = new Map<unknown, number>([
-  ['Invalid character in chunk extensions', -1],
-  ['Invalid character in chunk extensions name', -1],
-  ['Invalid character in chunk extensions value', -1],
-  ['Invalid character in chunk extensions quote value', 0],
-]);
-
-function whitespaceInExtension(err: { reason?: unknown; rawPacket?: unknown; bytesParsed?: unknown }): boolean {
-  const from = EXTENSION_REASONS.get(err.reason);
-  if (from === undefined || !Buffer.isBuffer(err.rawPacket) || typeof err.bytesParsed !== 'number') return false;
-  const octet = err.rawPacket[err.bytesParsed + from];
-  return octet === 0x20 || octet === 0x09;
-}
 
 /** A chunked body's trailer section refused by llhttp, in the lane's words, as CHUNK_PROBLEMS. */
 const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) => string)>([
@@ -334,7 +304,8 @@ const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number)
 export function parseErrorProblem(err: { code?: string; reason?: unknown; rawPacket?: unknown; bytesParsed?: unknown }, inBody = false): string {
   // The only fields of a body are its trailer section's (431 for it past the bound, as a head's).
   if (inBody && err.code === 'HPE_HEADER_OVERFLOW') return TRAILERS_TOO_LONG;
-  if (whitespaceInExtension(err)) return CHUNK_WHITESPACE;
+  const sizeLine = chunkSizeLineProblem(err);
+  if (sizeLine !== undefined) return sizeLine;
   const chunk = CHUNK_PROBLEMS.get(err.reason) ?? (inBody ? TRAILER_PROBLEMS.get(err.reason) : undefined);
   if (typeof chunk === 'string') return chunk;
   if (chunk !== undefined && Buffer.isBuffer(err.rawPacket) && typeof err.bytesParsed === 'number') return chunk(err.rawPacket, err.bytesParsed);

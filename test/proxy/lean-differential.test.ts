@@ -358,11 +358,18 @@ test('heads other seeds found the readers differing on: the same answers from bo
     // line was looked for after the read's last blank line, the body's bytes began it
     // (`helloHEAD`), and the 400 had a body.
     ['PATCH /os-23a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloHEAD /os-23 HTTP/1.1\r\nHost: h\r\nContent-Length: 0x5\r\n\r\nhelloGET /os-23c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n', '/os-23', [200, 400]],
+    // Seeds 3, 11, 28, 34: BWS after an extension's `;` or around its `=` (RFC 9112 §7.1.1), which
+    // the lane takes and llhttp refused: node:http's 400, where the lane served the request or
+    // named a later problem of the line (a bare LF). llhttp is now given size lines without
+    // their extensions, which the lane's decoder reads (net/chunk-size-space.ts).
+    ['FOO /os-24 HTTP/1.1\r\nHost: h\r\nX-A:1\r\nTransfer-Encoding: chunked\r\n\r\n1a;a= b;c\r\nabcdefghijklmnopqrstuvwxyz\r\n1;a=b\r\na\r\n000000\r\n\r\nGET /os-24b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-24', [200, 200]],
+    ['HEAD /os-25 HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: h\r\n\r\n005; a="q x"\r\nabcde\r\n0\r\n\r\nGET /os-25b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-25', [200, 200]],
+    ['PATCH /os-26 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n10\r\nabcdefghijklmnop\r\n1a;a= "q x"\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n', '/os-26', [400]],
     ['GET /os-20a HTTP/1.1\r\nHost: h\r\n\r\nPOST /os-20 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n0\r\n\r\nGET /os-20c HTTP/1.1\r\nHost: h\r\n\r\n', '/os-20', [200, 400]],
   ];
   for (const [bytes, tag, statuses] of cases) {
     const got = await bothAnswer(bytes, tag, statuses.length);
-    if (tag === '/os-18') assert.ok(got.lean.includes('\na chunk-size line does not end in CRLF'), got.lean);
+    if (tag === '/os-18' || tag === '/os-26') assert.ok(got.lean.includes('\na chunk-size line does not end in CRLF'), got.lean);
     for (const raw of [got.lean, got.node]) assert.equal(statusesOf(raw), statuses, raw);
     assert.is(comparable(got.lean), comparable(got.node));
     assert.equal(got.leanLines, got.nodeLines);

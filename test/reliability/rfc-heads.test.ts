@@ -310,6 +310,11 @@ const CASES: Case[] = [
     status: 400, closed: true, dated: true, says: /^400 Bad Request\nwhitespace in a chunk extension is not accepted here: send the chunk size and its extensions without spaces/,
   },
   {
+    id: 'R6.24c', rfc: 'RFC 9112 §7.1.1', what: 'BWS in chunk extensions where node:http reads the request (absolute-form): served alike, its parser given each size line without its extensions',
+    request: 'POST http://x/rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3; a=1\r\nabc\r\n2;b = "x y"\r\nde\r\n0;c= d\r\n\r\n',
+    status: 200, seen: { body: 'abcde' },
+  },
+  {
     id: 'R6.17', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding: gzip, chunked (a coding the gateway does not undo): 501',
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', status: 501, closed: true, dated: true,
   },
