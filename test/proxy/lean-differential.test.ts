@@ -440,11 +440,19 @@ const CODINGS = [
   'chunked', 'chunked', 'chunked', 'chunked, gzip', 'gzip, chunked', 'chunked\r\nTransfer-Encoding: chunked', 'Chunked', 'CHUNKED', 'chunked ', ' chunked',
   'identity, chunked', 'xchunked', 'chunked,', ',chunked', 'chunked, chunked', 'identity',
 ];
-// Whitespace only where both readers read it alike: before the first `;` (BWS both take) or
-// where RFC 9112 §7.1.1 has no BWS (both refuse it in the same words, `3 <CRLF>` too). BWS
-// after `;` or around `=` the lane takes and node:http refuses: meant (net/chunked-body.ts),
-// tested in test/proxy/lean-lane.test.ts.
+// Whitespace where RFC 9112 §7.1.1 has BWS, before `;` (a size's trailing space, below), and
+// where it has none (`;a=b c`, `3 <CRLF>`).
 const EXTENSIONS = [';a=b', ';a="q x"', ';a=b c', ';', ';a=', ';a="\\""', ';a=b;c', ';a\0', ';a="\x01"'];
+/**
+ * BWS after `;` or around `=` (`3; a=b`, `3;a = b`, `3;a= "q x"`), which both readers take, in
+ * an extension of a chunk of these sizes: by the size, not a draw, so that each seed's cases
+ * are otherwise those it made before.
+ */
+const BWS_BY_SIZE = new Map<number, (ext: string) => string>([
+  [5, (ext) => ext.replace(';', '; ')],
+  [10, (ext) => ext.replace('=', ' = ')],
+  [26, (ext) => ext.replace('=', '= ')],
+]);
 const TRAILERS = ['X-T: 1', 'Content-Length: 5', 'Host: x', 'Transfer-Encoding: gzip', ' folded', 'X-T : 1', 'X-T: a\0', 'Trailer-Name-Only', 'X-T: 1\nX-U: 2'];
 
 function generate(seed: number, count: number): Case[] {
@@ -466,6 +474,7 @@ function generate(seed: number, count: number): Case[] {
       // A space after the size and garbage (`3 x`), BWS before an extension, or before the CRLF.
       // (by the size, not a draw: the seeds' other cases stay as they were)
       if (hex.endsWith(' ') && ext === '' && size % 2 === 0) ext = 'x';
+      ext = BWS_BY_SIZE.get(size)?.(ext) ?? ext;
       const eol = chance(0.07) ? '\n' : '\r\n';
       const data = 'abcdefghijklmnopqrstuvwxyz'.slice(0, size) + (chance(0.05) ? 'X' : '');
       out += hex + ext + eol + data + (chance(0.07) ? pick(['', '\n', '\r']) : '\r\n');
