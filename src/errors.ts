@@ -273,7 +273,7 @@ export const ERROR_CODES = {
     example: { action: 'restart', app: 'blog', reason: 'the app failed to import: ModuleNotFoundError: No module named \'blog\'' },
   },
   APPPKG_ADMIN_GONE: {
-    summary: 'The gateway went away while `logs -f` followed it: it stopped or restarted, or the connection broke (`status --watch` waits for it to come back instead).',
+    summary: 'The gateway went away while a stream of its admin listener was followed: it stopped or restarted, or the connection broke; `logs -f` and `status --watch` say so on stderr and wait for it to come back instead of ending with this.',
     message: (d) => `the gateway at ${str(d.address)} went away while following ${str(d.what)} (${str(d.reason)})`,
     hint: () => 'see whether it still runs (`apppkg-gateway status`, `systemctl status apppkg-gateway`), and run the command again once it is back',
     exitStatus: 1,

@@ -253,7 +253,7 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
     const asked = Number(url.searchParams.get('lines') ?? DEFAULT_LOG_LINES);
     const lines = Number.isFinite(asked) ? Math.max(0, Math.min(MAX_LOG_LINES, Math.floor(asked))) : DEFAULT_LOG_LINES;
     const follow = ['1', 'true', 'yes'].includes(url.searchParams.get('follow') ?? '');
-    return sendLogTail(file, res, lines, follow && req.method !== 'HEAD');
+    return sendLogTail(file, res, lines, follow && req.method !== 'HEAD', url.searchParams.get('from'));
   }
   req.resume(); // a body, if any, means nothing here
   try {

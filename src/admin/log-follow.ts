@@ -2,6 +2,9 @@
 // after, as `tail -F` does: the file is read through an open descriptor, so a rotation
 // (app.log -> app.log.1) loses nothing: the old file is read to its end, then the new one from
 // its start. A slow reader pauses the reading (backpressure), it is never buffered here.
+// Each answer names the file and the offset its body starts at (Apppkg-Log-Position), so that
+// a follower cut off by a restart of the gateway asks for the rest from there (`from`), as
+// `tail -F` keeps its place in a file that is still the same.
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 
@@ -38,15 +41,27 @@ function tailStart(fd: number, size: number, lines: number): number {
   return pos;
 }
 
+/** The response header naming where the body starts: `DEV:INO:OFFSET` of the file read. */
+export const LOG_POSITION_HEADER = 'Apppkg-Log-Position';
+
+/** `DEV:INO:OFFSET` as the header and `from` write it; null for anything else. */
+export function parseLogPosition(text: string | null | undefined): { file: string; offset: number } | null {
+  const m = /^(\d+:\d+):(\d+)$/.exec(text ?? '');
+  return m === null ? null : { file: m[1], offset: Number(m[2]) };
+}
+
 /**
  * Writes the last `lines` lines of `file` to `res`, then (with `follow`) what is appended until
- * the client leaves; resolves when done. A file that does not exist yet is empty.
+ * the client leaves; resolves when done. A file that does not exist yet is empty. `from`: where
+ * an earlier answer left off; when the file is still that one and no shorter, the body starts
+ * there instead of at the last lines.
  */
-export function sendLogTail(file: string, res: ServerResponse, lines: number, follow: boolean): Promise<void> {
+export function sendLogTail(file: string, res: ServerResponse, lines: number, follow: boolean, from: string | null = null): Promise<void> {
   return new Promise((resolve) => {
     let fd: number | null = null;
     let pos = 0;
     let ino = -1;
+    const resume = parseLogPosition(from);
     const open = (fromEnd: boolean): void => {
       try {
         fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW); // as log-tail.ts
@@ -56,7 +71,9 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
       }
       const st = fstatSync(fd);
       ino = st.ino;
-      pos = fromEnd ? tailStart(fd, st.size, lines) : 0;
+      const same = fromEnd && resume !== null && resume.file === `${st.dev}:${st.ino}` && resume.offset <= st.size;
+      pos = same ? resume.offset : fromEnd ? tailStart(fd, st.size, lines) : 0;
+      if (!res.headersSent) res.setHeader(LOG_POSITION_HEADER, `${st.dev}:${st.ino}:${pos}`);
     };
     /** Sends what the file holds past `pos`; false when `res` is full (follow: wait for 'drain'). */
     const readMore = (): boolean => {
@@ -102,10 +119,11 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
       timer = setTimeout(poll, POLL_MS);
     };
 
+    // Opened before the head is written: the head says where the body starts.
+    open(true);
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
     // A quiet log must not keep the client waiting for the head until the first line comes.
     res.flushHeaders();
-    open(true);
     if (!follow) {
       readMore();
       res.end();

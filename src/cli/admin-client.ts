@@ -151,8 +151,9 @@ export class AdminClient {
    * GET `path` and hand each chunk to `onChunk` as it arrives. Returns when the user stops it
    * (SIGINT, SIGTERM) or the reader of our stdout leaves (EPIPE: `logs -f | head`); throws
    * APPPKG_ADMIN_GONE when the answer ends, which a followed route does only when the gateway stops.
+   * `onOpen` is given the answer's headers before its first chunk.
    */
-  async follow(path: string, call: Omit<Call, 'what' | 'signal'>, onChunk: (chunk: Buffer) => void): Promise<void> {
+  async follow(path: string, call: Omit<Call, 'what' | 'signal'>, onChunk: (chunk: Buffer) => void, onOpen?: (headers: Record<string, string | string[] | undefined>) => void): Promise<void> {
     const controller = new AbortController();
     let stopped = false;
     const stop = (): void => {
@@ -165,6 +166,7 @@ export class AdminClient {
     process.stdout.on('error', stop);
     try {
       const res = await this.send('GET', path, { what: `GET ${path}`, timeoutMs: 0, ...call, signal: controller.signal });
+      onOpen?.(res.headers);
       for await (const chunk of res.body) {
         if (stopped) break;
         onChunk(chunk as Buffer);

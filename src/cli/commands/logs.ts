@@ -1,8 +1,12 @@
 // `apppkg-gateway logs NAME [-f]`: the last lines of an app's log (its stdout and stderr, as
 // the gateway keeps them), from the running gateway's admin listener, and with -f what is
 // appended, written out as it arrives so that `logs blog -f | grep ERROR` works (issue 14).
+// A gateway that goes away while followed (a restart, an upgrade) is waited for, and the log
+// followed again from where it was left when it is back.
 import { ADMIN_OPTION_HELP, ADMIN_OPTIONS, AdminClient } from '../admin-client.js';
 import { intOption, type CommandSpec, type ParsedCommand } from '../args.js';
+import { GatewayAway } from '../gateway-away.js';
+import { LOG_POSITION_HEADER, parseLogPosition } from '../../admin/log-follow.js';
 import { GatewayError } from '../../errors.js';
 
 export const spec: CommandSpec = {
@@ -10,7 +14,7 @@ export const spec: CommandSpec = {
   summary: "An app's log (its processes' stdout and stderr) from a running gateway; -f follows it.",
   usage: 'apppkg-gateway logs NAME [-f|--follow] [--lines N] [--admin ADDR] [--admin-token FILE]',
   optionHelp: [
-    ['-f, --follow', 'keep printing what the app writes, until Ctrl-C (or the gateway stops: exit 1)'],
+    ['-f, --follow', 'keep printing what the app writes, until Ctrl-C; a gateway that restarts is waited for (tried every second) and the log followed again from where it was left'],
     ['-n, --lines N', 'how many of the last lines to print first (default 100, at most 10000)'],
     ...ADMIN_OPTION_HELP,
   ],
@@ -31,7 +35,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const path = `/apps/${encodeURIComponent(name)}/log?lines=${lines}`;
   try {
     if (args.values.follow) {
-      await client.follow(`${path}&follow=1`, { app: name }, (chunk) => process.stdout.write(chunk));
+      await follow(client, name, lines);
       return 0;
     }
     // A reader that leaves early (`logs blog | head -1`) is not a failure.
@@ -47,4 +51,38 @@ export async function run(args: ParsedCommand): Promise<number> {
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Follows the app's log until Ctrl-C, across restarts of the gateway, as `tail -F` follows a
+ * file: once the gateway is back, the log goes on from where it was left when it is still the
+ * same file (what the app wrote meanwhile, its start in the new gateway, is shown; nothing is
+ * shown twice); a log rotated or started anew meanwhile, or a gateway that cannot say where
+ * its answer starts (an older one), is followed from its end, and the line on stderr says so.
+ */
+async function follow(client: AdminClient, name: string, lines: number): Promise<void> {
+  const base = `/apps/${encodeURIComponent(name)}/log`;
+  const away = new GatewayAway(client.address);
+  /** Where what was printed ends: the file (DEV:INO) and the offset in it, when the gateway said. */
+  let at: { file: string; offset: number } | null = null;
+  let first = true;
+  await away.run(() => {
+    const left = at;
+    const path = first ? `${base}?lines=${lines}&follow=1` : `${base}?lines=0&follow=1${left === null ? '' : `&from=${left.file}:${left.offset}`}`;
+    const onOpen = (headers: Record<string, string | string[] | undefined>): void => {
+      first = false;
+      const header = headers[LOG_POSITION_HEADER.toLowerCase()];
+      at = parseLogPosition(typeof header === 'string' ? header : null);
+      if (!away.back()) return;
+      const where =
+        left !== null && at !== null && at.file === left.file && at.offset === left.offset ? 'from where it was left'
+        : left !== null && at !== null ? `from its end: it is not the file followed before (rotated or started anew)`
+        : 'from its end';
+      process.stderr.write(`apppkg-gateway: the gateway at ${client.address} is back; following the log of ${name} ${where}\n`);
+    };
+    return client.follow(path, { app: name }, (chunk) => {
+      if (at !== null) at.offset += chunk.length;
+      process.stdout.write(chunk);
+    }, onOpen);
+  });
 }

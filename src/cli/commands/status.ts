@@ -4,13 +4,12 @@
 // table is printed after a line with the time, without escape codes (issue 14). The stream
 // sends the whole status once, then what changed: the copy here is kept whole by applying them.
 // A gateway that goes away (a restart, an upgrade) is waited for and followed again when it is back.
-import { setTimeout as delay } from 'node:timers/promises';
 import { ADMIN_OPTION_HELP, ADMIN_OPTIONS, AdminClient, checkStatus, parseStatus, sseParser } from '../admin-client.js';
 import type { CommandSpec, ParsedCommand } from '../args.js';
 import { applyStatusEvent } from '../../admin/status-patch.js';
 import type { GatewayStatus } from '../../admin/status-types.js';
 import { renderStatusTable } from '../../admin/status-table.js';
-import { isGatewayError } from '../../errors.js';
+import { GatewayAway } from '../gateway-away.js';
 
 export const spec: CommandSpec = {
   name: 'status',
@@ -47,40 +46,21 @@ export async function run(args: ParsedCommand): Promise<number> {
   }
 }
 
-/** Between tries to reach a gateway that went away: what a restart takes, said once, not a flood. */
-const RECONNECT_MS = 1000;
-
 /**
- * A gateway that is not there now but may be back: stopped or restarting (`systemctl restart`,
- * an upgrade), its socket gone or refused meanwhile, or one that took the connection and said
- * nothing while it starts. A refused token (401) or another server's answer is not waited out.
- */
-const AWAY = new Set(['APPPKG_ADMIN_GONE', 'APPPKG_ADMIN_UNREACHABLE', 'APPPKG_ADMIN_NO_ANSWER']);
-
-/**
- * Follows GET /events until Ctrl-C, across restarts of the gateway, as `tail -F` follows a file
- * that is replaced: a watcher left open on a host expects to see the gateway that comes back,
- * not an exit because the old one went. A gateway never reached at the start is still an error.
+ * Follows GET /events until Ctrl-C, across restarts of the gateway (gateway-away.ts): a watcher
+ * left open on a host expects to see the gateway that comes back, not an exit because the old
+ * one went. A gateway never reached at the start is still an error.
  */
 async function watch(client: AdminClient, json: boolean): Promise<void> {
   const tty = process.stdout.isTTY === true;
-  const stopped = new AbortController();
-  const stop = (): void => stopped.abort();
-  // For the whole watch: between two connections no follow holds these, and Node's default
-  // would end the command by the signal, not with 0.
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const away = new GatewayAway(client.address);
   let shown = '';
   let status: GatewayStatus | null = null;
-  let reached = false;
-  let lost = false;
   const onEvent = (event: string, data: string): void => {
     if (event !== 'status' && event !== 'apps') return;
     status = checkStatus(() => applyStatusEvent(status, event, data), client.address, `an event of /events that is not a status or a change to one (${event})`);
     if (status === null) return;
-    reached = true;
-    if (lost) {
-      lost = false;
+    if (away.back()) {
       // Printed again whole under the line saying why, even where it did not change.
       shown = '';
       process.stderr.write(`apppkg-gateway: the gateway at ${client.address} is back (pid ${status.pid}, up since ${status.startedAt})\n`);
@@ -96,24 +76,6 @@ async function watch(client: AdminClient, json: boolean): Promise<void> {
     shown = table;
     process.stdout.write(tty ? `${REDRAW}${table}` : `${separator}${table}`);
   };
-  try {
-    while (!stopped.signal.aborted) {
-      try {
-        // A parser per connection: a half-received event of the old one is not the new one's start.
-        await client.follow('/events', {}, sseParser(onEvent));
-        return;
-      } catch (err) {
-        if (!isGatewayError(err) || !AWAY.has(err.code) || (!reached && err.code !== 'APPPKG_ADMIN_GONE')) throw err;
-        if (!lost) {
-          lost = true;
-          const why = typeof err.details.reason === 'string' ? ` (${err.details.reason})` : '';
-          process.stderr.write(`apppkg-gateway: lost the gateway at ${client.address}${why}; waiting for it to come back, trying every ${RECONNECT_MS / 1000} s (Ctrl-C stops)\n`);
-        }
-      }
-      await delay(RECONNECT_MS, undefined, { signal: stopped.signal }).catch(() => {});
-    }
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+  // A parser per connection: a half-received event of the old one is not the new one's start.
+  await away.run(() => client.follow('/events', {}, sseParser(onEvent)));
 }

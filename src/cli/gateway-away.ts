@@ -1,0 +1,70 @@
+// What `status --watch` and `logs -f` share to outlive a restart of the gateway (`systemctl
+// restart`, an upgrade), as `tail -F` outlives a file that is replaced: which errors mean the
+// gateway is away for now, how often it is tried again, the one line on stderr that says so,
+// and Ctrl-C ending the wait with 0.
+import { setTimeout as delay } from 'node:timers/promises';
+import { isGatewayError, type GatewayError } from '../errors.js';
+
+/** Between tries to reach a gateway that went away: what a restart takes, said once, not a flood. */
+export const RECONNECT_MS = 1000;
+
+/**
+ * A gateway that is not there now but may be back: stopped or restarting, its socket gone or
+ * refused meanwhile, or one that took the connection and said nothing while it starts. A
+ * refused token (401), an app it does not know or another server's answer is not waited out.
+ */
+const AWAY = new Set(['APPPKG_ADMIN_GONE', 'APPPKG_ADMIN_UNREACHABLE', 'APPPKG_ADMIN_NO_ANSWER']);
+
+export class GatewayAway {
+  private reached = false;
+  private lost = false;
+
+  constructor(private readonly address: string) {}
+
+  /**
+   * The gateway answered; true when it had been lost, for the caller to say it is back (with
+   * what it knows: the new pid, where the log goes on from).
+   */
+  back(): boolean {
+    this.reached = true;
+    const was = this.lost;
+    this.lost = false;
+    return was;
+  }
+
+  /**
+   * Runs `follow` (one connection, returning when the user stops it) until it returns or throws
+   * what is not the gateway being away; while it is, tries again every RECONNECT_MS. A gateway
+   * never reached (never `back()`) is still an error, unless it ended a stream it had begun.
+   */
+  async run(follow: () => Promise<void>): Promise<void> {
+    const stopped = new AbortController();
+    const stop = (): void => stopped.abort();
+    // For the whole run: between two connections no follow holds these, and Node's default
+    // would end the command by the signal, not with 0.
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    try {
+      while (!stopped.signal.aborted) {
+        try {
+          await follow();
+          return;
+        } catch (err) {
+          if (!isGatewayError(err) || !AWAY.has(err.code) || (!this.reached && err.code !== 'APPPKG_ADMIN_GONE')) throw err;
+          this.say(err);
+        }
+        await delay(RECONNECT_MS, undefined, { signal: stopped.signal }).catch(() => {});
+      }
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  }
+
+  private say(err: GatewayError): void {
+    if (this.lost) return;
+    this.lost = true;
+    const why = typeof err.details.reason === 'string' ? ` (${err.details.reason})` : '';
+    process.stderr.write(`apppkg-gateway: lost the gateway at ${this.address}${why}; waiting for it to come back, trying every ${RECONNECT_MS / 1000} s (Ctrl-C stops)\n`);
+  }
+}

@@ -1,0 +1,63 @@
+// GET /apps/NAME/log's Apppkg-Log-Position and `from`: how `logs -f` goes on after a restart of
+// the gateway from the byte after the last one it printed, and only in the same file.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { appendFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
+import { GatewayMetrics } from '../../src/admin/metrics.js';
+import { tempDir } from '../helpers/process.js';
+import { fakeProvider, fakeStatus } from './fake-status.js';
+
+const test = suite('admin: a log followed again from where it was left');
+const dir = tempDir('apppkg-log-resume-');
+const file = join(dir.path, 'blog.log');
+let server: AdminServer;
+
+test.before(async () => {
+  server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider: fakeProvider(dir.path), metrics: new GatewayMetrics({ status: fakeStatus, processMetrics: false }) });
+});
+
+test.after(async () => {
+  await server?.close();
+  dir.remove();
+});
+
+async function log(query: string): Promise<{ position: string | undefined; body: string }> {
+  const res = await request(`${server.url}/apps/blog/log?${query}`, { headersTimeout: 5000, bodyTimeout: 5000 });
+  assert.is(res.statusCode, 200);
+  const position = res.headers['apppkg-log-position'];
+  return { position: typeof position === 'string' ? position : undefined, body: await res.body.text() };
+}
+
+test('the header names the file and where the body starts; from= of the same file goes on from there', async () => {
+  writeFileSync(file, 'one\ntwo\nthree\n');
+  const st = statSync(file);
+  const first = await log('lines=2');
+  assert.is(first.body, 'two\nthree\n');
+  assert.is(first.position, `${st.dev}:${st.ino}:4`);
+  const left = `${st.dev}:${st.ino}:${4 + Buffer.byteLength(first.body)}`;
+  appendFileSync(file, 'four\nfive\n');
+  const resumed = await log(`lines=0&from=${left}`);
+  assert.is(resumed.body, 'four\nfive\n');
+  assert.is(resumed.position, left);
+});
+
+test('from= of another file, or past the end of this one (started anew), is not used: lines applies', async () => {
+  writeFileSync(file, 'old\n');
+  const old = statSync(file);
+  renameSync(file, `${file}.1`);
+  writeFileSync(file, 'new one\nnew two\n');
+  const now = statSync(file);
+  const other = await log(`lines=1&from=${old.dev}:${old.ino}:2`);
+  assert.is(other.body, 'new two\n');
+  assert.is(other.position, `${now.dev}:${now.ino}:8`);
+  const past = await log(`lines=0&from=${now.dev}:${now.ino}:999`);
+  assert.is(past.body, '');
+  assert.is(past.position, `${now.dev}:${now.ino}:${now.size}`);
+  // Not a position at all: as if absent.
+  assert.is((await log('lines=1&from=nonsense')).body, 'new two\n');
+});
+
+test.run();
