@@ -165,6 +165,7 @@ export class Gateway {
           status,
           sample: () => gateway!.sampler.refresh(gateway!.pids),
           logFileOf: (name) => (registry.names.includes(name) ? appLogFile(options.stateDir, name) : null),
+          appsListed: registry.listed,
           restart: (name) => gateway!.restartApp(name),
           rollback: (name) => gateway!.rollback(name),
         };

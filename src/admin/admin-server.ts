@@ -28,6 +28,8 @@ export interface AdminProvider {
   sample(): Promise<void>;
   /** The app's log file, or null when there is no such app. */
   logFileOf(name: string): string | null;
+  /** Resolves once the gateway knows its apps: a route naming one waits for it, not "no such app". */
+  appsListed?: Promise<void>;
   restart(name: string): Promise<{ version: string | null; message: string }>;
   rollback(name: string): Promise<{ from: string; to: string; message: string }>;
 }
@@ -241,6 +243,8 @@ function decodedName(raw: string): string | null {
 }
 
 async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context, name: string, what: string, url: URL): Promise<void> {
+  // The listener answers from the gateway's first moment, before it has looked at --apps once.
+  await ctx.provider.appsListed;
   const file = ctx.provider.logFileOf(name);
   if (file === null) {
     const status = ctx.provider.status();

@@ -104,8 +104,16 @@ export class Registry {
   private readonly startedAt = Date.now();
   /** Each app's history, read from and written to its state directory. */
   private readonly histories: AppHistories;
+  /**
+   * Resolves once the first look at the source has listed the apps (or failed): until then an
+   * app the admin listener is asked about is not known yet, where it may well be there (a
+   * `logs -f` coming back to a gateway that has just restarted).
+   */
+  readonly listed: Promise<void>;
+  private markListed: () => void = () => {};
 
   constructor(private readonly opts: RegistryOptions) {
+    this.listed = new Promise((resolve) => (this.markListed = resolve));
     this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers) : null;
     this.judging = new JudgingQueue({
       converge: (record) => this.judge.converge(record),
@@ -220,7 +228,10 @@ export class Registry {
 
   /** One look at the source: what it changed is under way; resolves with each app's judging. */
   private async reconcileOnce(): Promise<Array<Promise<void>>> {
-    const discovery = await this.opts.source();
+    const discovery = await this.opts.source().catch((err: unknown) => {
+      this.markListed();
+      throw err;
+    });
     for (const b of discovery.broken) {
       if (this.broken.some((old) => old.dir === b.dir && old.error.message === b.error.message)) continue;
       if (this.opts.onBroken) this.opts.onBroken(b.dir, b.error);
@@ -258,6 +269,7 @@ export class Registry {
     });
     // Apps new here answer "starting" at their URLs from now on (the proxy holds their requests).
     if (found) this.publish();
+    this.markListed();
     // Each published as soon as it is judged, a few at a time (start-slots.ts).
     const judged = records.map((record) => this.judging.judge(record));
     if (this.stopped) return judged;

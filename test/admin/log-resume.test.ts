@@ -60,4 +60,28 @@ test('from= of another file, or past the end of this one (started anew), is not 
   assert.is((await log('lines=1&from=nonsense')).body, 'new two\n');
 });
 
+// A gateway that has just started answers before it has looked at --apps once: `logs -f`
+// coming back to it was told "no app named blog" and exited, in the middle of a restart.
+test('an app route asked before the gateway has listed its apps waits for the list, not "no such app"', async () => {
+  writeFileSync(file, 'listed\n');
+  let known = false;
+  let list = (): void => {};
+  const provider = { ...fakeProvider(dir.path), appsListed: new Promise<void>((resolve) => (list = resolve)) };
+  provider.logFileOf = (name) => (known && name === 'blog' ? file : null);
+  const early = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ status: fakeStatus, processMetrics: false }) });
+  try {
+    const asked = request(`${early.url}/apps/blog/log?lines=1`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+    // Given time to answer before the list, as it did: "no app named blog".
+    await new Promise((r) => setTimeout(r, 300));
+    known = true;
+    list();
+    const res = await asked;
+    const body = await res.body.text();
+    assert.is(res.statusCode, 200, body);
+    assert.is(body, 'listed\n');
+  } finally {
+    await early.close();
+  }
+});
+
 test.run();
