@@ -4,29 +4,37 @@
 // request to its route waiting out the proxy's timeout, for ever. As a Kubernetes liveness
 // probe does for the exported pod, every LIVENESS_EVERY_MS it is asked, and LIVENESS_FAILURES
 // failures in a row have it killed and restarted with the back-off of a crash.
-// The question: connect, end our side at once, and wait for the server to close its own. A
-// connect alone passes on a stopped process (the kernel completes the handshake into the listen
-// backlog); a server that runs accepts, reads the end and closes, so no request reaches the app
-// and nothing is written in its log every few seconds, as an HTTP probe would be.
+// The question: connect, end our side at once, and wait for the server to take the connection
+// (it closes its own, or the kernel says its program accepted it). A connect alone passes on a
+// stopped process (the kernel completes the handshake into the listen backlog); a server that
+// runs accepts, reads the end and closes, so no request reaches the app and nothing is written
+// in its log every few seconds, as an HTTP probe would be.
 import net from 'node:net';
+import { acceptedByServer } from '../net/accepted-by-server.js';
 
 export const LIVENESS_EVERY_MS = 10_000;
 export const LIVENESS_TIMEOUT_MS = 5_000;
 export const LIVENESS_FAILURES = 3;
 
 /**
- * Does the server on 127.0.0.1:`port` accept a connection and close it once we end ours, within
- * `timeoutMs`? null when it does, else why not.
+ * Does the program serving 127.0.0.1:`port` take a connection from its listen queue within
+ * `timeoutMs`? null when it does, else why not. Taken shows as its close once ours ends, or, for
+ * a server that keeps a connection open after the client's end (Node's allowHalfOpen, a
+ * protocol that waits for more), as the kernel's word that the program accepted it
+ * (net/accepted-by-server.ts): such a server runs, and was judged dead for it.
  */
 export function probeConnection(port: number, timeoutMs: number): Promise<string | null> {
   return new Promise((resolve) => {
     let connected = false;
     let settled = false;
-    const settle = (why: string | null): void => {
+    const settle = (why: string | null, reset = false): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.destroy();
+      // Reset, not left half-closed: the kernel would keep our end of a connection the server
+      // never closes (FIN_WAIT2) a minute after each probe.
+      if (reset) socket.resetAndDestroy();
+      else socket.destroy();
       resolve(why);
     };
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -42,7 +50,13 @@ export function probeConnection(port: number, timeoutMs: number): Promise<string
     const timer = setTimeout(() => {
       // Past the timers phase first: a gateway that stalled (a busy host) reads the answer that
       // came meanwhile before it is judged missing.
-      setImmediate(() => settle(connected ? `127.0.0.1:${port} took a connection and did not close it within ${timeoutMs / 1000} s` : `127.0.0.1:${port} accepted no connection within ${timeoutMs / 1000} s`));
+      setImmediate(() => {
+        if (settled) return;
+        if (!connected) return settle(`127.0.0.1:${port} accepted no connection within ${timeoutMs / 1000} s`, true);
+        const taken = socket.localPort === undefined ? null : acceptedByServer(port, socket.localPort);
+        if (taken === true) return settle(null, true);
+        settle(taken === false ? `127.0.0.1:${port} accepted no connection within ${timeoutMs / 1000} s (ours waited in its listen queue)` : `127.0.0.1:${port} took a connection and did not close it within ${timeoutMs / 1000} s`, true);
+      });
     }, timeoutMs);
   });
 }

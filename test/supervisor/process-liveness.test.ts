@@ -86,7 +86,7 @@ test('a routed process SIGSTOPped is killed for not answering and restarted; the
   seen.add(next.pid);
   assert.is(next.restarts, 1);
   assert.is(await answeringPid(), next.pid, 'the route is served by the new process');
-  const said = new RegExp(`echo: processes\\.ws ${victim} unresponsive: 127\\.0\\.0\\.1:\\d+ (?:accepted no connection|took a connection and did not close it) within ${LIVENESS_TIMEOUT_MS / 1000} s, ${LIVENESS_FAILURES} times in a row over \\d+ s; killing it`);
+  const said = new RegExp(`echo: processes\\.ws ${victim} unresponsive: 127\\.0\\.0\\.1:\\d+ accepted no connection within ${LIVENESS_TIMEOUT_MS / 1000} s \\(ours waited in its listen queue\\), ${LIVENESS_FAILURES} times in a row over \\d+ s; killing it`);
   assert.match(gw.output(), said);
   assert.match(gw.output(), new RegExp(`echo: processes\\.ws ${victim} exited \\(unresponsive: .*\\); restarting in \\d+ ms`));
   const exited = (await appStatus(gw, 'echo')).history.find((e: { kind: string }) => e.kind === 'exited');
