@@ -44,6 +44,8 @@ export interface ProcessEndpoint {
   readonly held: {
     opened(websocket: boolean): void;
     closed(websocket: boolean): void;
+    /** It sent a response head: it serves (its liveness need not ask it, supervisor/liveness.ts). */
+    answered?(): void;
     /** A websocket `client` holds is open: what closes it as the gateway (1012 at a drain's end). */
     websocket?(tunnel: ClosableWebsocket, client: Socket): void;
   };

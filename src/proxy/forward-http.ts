@@ -19,6 +19,8 @@ export interface ForwardHttpOptions {
   label: string;
   /** Error bodies carry the low-level reason (serve). */
   development?: boolean;
+  /** Told when the process sends a response head. */
+  answered?: () => void;
 }
 
 /** A request with a body to stream: a Content-Length above 0, or chunked. */
@@ -68,6 +70,7 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
     })
     .then(
       (answer) => {
+        opts.answered?.();
         if (res.destroyed) {
           answer.body.destroy();
           return;

@@ -217,7 +217,7 @@ export class HttpUpstream implements Upstream {
       this.endpoint.held.closed(false);
       this.onSettled();
     });
-    const options = { timeoutMs: this.timeoutMs, label: this.endpoint.label, development: this.development };
+    const options = { timeoutMs: this.timeoutMs, label: this.endpoint.label, development: this.development, answered: this.endpoint.held.answered };
     if (this.pool !== null) forwardHttp(this.pool, req, res, route, options);
     else void this.poolReady.then((pool) => forwardHttp(pool, req, res, route, options));
   }

@@ -179,6 +179,7 @@ export class CommandProcess extends EventEmitter {
       if (websocket) this.websockets--;
       if (--this.holding === 0) this.whenIdle.splice(0).forEach((resolve) => resolve());
     },
+    answered: (): void => this.liveness?.answered(),
     websocket: (tunnel: GatewayClosable, client: { once(event: 'close', listener: () => void): unknown }): void => {
       this.tunnels.add(tunnel);
       client.once('close', () => this.tunnels.delete(tunnel));

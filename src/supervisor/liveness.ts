@@ -77,6 +77,10 @@ export class Liveness {
   private asking = false;
   private failed = 0;
   private firstFailureAt = 0;
+  /** When it last answered one of the proxy's requests (performance.now()), 0 before it did. */
+  private answeredAt = 0;
+  /** When the last round began. */
+  private askedAt = 0;
 
   constructor(private readonly opts: LivenessOptions) {}
 
@@ -91,11 +95,30 @@ export class Liveness {
     this.timer = null;
   }
 
+  /**
+   * It answered a request of the proxy's (a response head came): it serves, whatever a probe
+   * would find. A server that takes one connection at a time (Python's HTTPServer at HTTP/1.1)
+   * is inside the proxy's kept-alive connection while traffic comes, and left the probe's in its
+   * listen queue: it was killed for it under load.
+   */
+  answered(): void {
+    this.answeredAt = performance.now();
+  }
+
   private async ask(): Promise<void> {
     if (this.asking || this.opts.busy()) return;
+    const askedAt = performance.now();
+    const answeredSince = this.answeredAt > this.askedAt;
+    this.askedAt = askedAt;
+    // Answered since the last round: nothing to ask (and nothing for its log).
+    if (answeredSince) {
+      this.failed = 0;
+      return;
+    }
     this.asking = true;
-    const why = await probeConnection(this.opts.port, this.opts.timeoutMs ?? LIVENESS_TIMEOUT_MS).finally(() => (this.asking = false));
+    let why = await probeConnection(this.opts.port, this.opts.timeoutMs ?? LIVENESS_TIMEOUT_MS).finally(() => (this.asking = false));
     if (this.timer === null) return; // stopped meanwhile: it is going anyway
+    if (this.answeredAt > askedAt) why = null; // it answered the proxy meanwhile: the probe waited behind that
     if (why === null) {
       this.failed = 0;
       return;
