@@ -413,6 +413,10 @@ export class CommandProcess extends EventEmitter {
     if (this.killedFor !== null || this._state !== 'ready') return;
     this.killedFor = why;
     this.emit('killing', why);
+    // Its clients are told to come back (1012, as at a drain's end), to the process its slot
+    // starts: the kill alone cut their connections without a close frame (1006), which a page
+    // may take as the server gone for good.
+    this.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.opts.app} is restarting`);
     this.kill();
   }
 

@@ -1,8 +1,8 @@
 // Liveness of a routed process (src/supervisor/liveness.ts): one that is alive but answers
 // nothing — here SIGSTOPped, so its port's backlog still completes connections — is killed
 // after LIVENESS_FAILURES probes in a row and restarted as after a crash, its history and the
-// log saying it was unresponsive; one that answers is left alone. The probe reaches no app
-// code: its log gets no line for it.
+// log saying it was unresponsive, its websockets closed 1012 (come back); one that answers is
+// left alone. The probe reaches no app code: its log gets no line for it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { LIVENESS_EVERY_MS, LIVENESS_FAILURES, LIVENESS_TIMEOUT_MS } from '../../src/supervisor/liveness.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { appStatus } from '../helpers/status.js';
+import { openSocket } from '../helpers/websocket.js';
 import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('process liveness');
@@ -65,9 +66,12 @@ test('a routed process that answers is left alone through more rounds than it ta
   assert.is(logAfter.slice(logBefore.length).split('\n').filter((l) => l.startsWith('[ws] ')).join('\n'), '');
 });
 
-test('a routed process SIGSTOPped is killed for not answering and restarted; the log and the history say it was unresponsive', async () => {
+test('a routed process SIGSTOPped is killed for not answering and restarted; the log and the history say it was unresponsive, its websockets are closed 1012', async () => {
   const { pid: victim } = await wsProcess();
   seen.add(victim);
+  const sock = await openSocket(`${gw.url.replace(/^http/, 'ws')}/echo/ws/held`);
+  sock.ws.send('hello');
+  assert.is(await sock.next(), 'hello');
   process.kill(victim, 'SIGSTOP');
   try {
     await waitFor(async () => {
@@ -82,6 +86,8 @@ test('a routed process SIGSTOPped is killed for not answering and restarted; the
       process.kill(victim, 'SIGKILL');
     }
   }
+  // Told to come back, not cut (1006).
+  assert.is(await sock.closed(10_000), 1012);
   const next = await wsProcess();
   seen.add(next.pid);
   assert.is(next.restarts, 1);
