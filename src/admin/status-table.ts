@@ -3,7 +3,7 @@
 // problem with its fix and log), then the broken packages.
 // Pure, so it is tested on plain data without a gateway.
 import type { AppMailStatus, AppStatus, ExitStatus, GatewayStatus, RefusalStatus, VersionStatus, WorkerStatus } from './status-types.js';
-import { countOf } from '../count.js';
+import { countOf, spanOf } from '../count.js';
 import { hangingLines } from '../log/hanging-lines.js';
 
 const COLUMNS = ['NAME', 'STATE', 'VERSION', 'WORKERS', 'RESTARTS', 'REQUESTS', 'ERRORS', 'P50', 'P99', 'MOUNT'];
@@ -136,7 +136,7 @@ function appDetails(app: AppStatus, now: string): string[] {
 function waitingMailLine(mail: AppMailStatus, now: string, head: string): string {
   const nowMs = Date.parse(now);
   const attempting = mail.attempting > 0 ? `, ${mail.attempting} being attempted` : '';
-  let line = `${head}: ${countOf(mail.waiting, 'delivery', 'deliveries')} (${mail.retrying} retrying${attempting}) for ${span(nowMs - Date.parse(mail.oldestReceivedAt))}, the oldest received at ${mail.oldestReceivedAt}`;
+  let line = `${head}: ${countOf(mail.waiting, 'delivery', 'deliveries')} (${mail.retrying} retrying${attempting}) for ${spanOf(nowMs - Date.parse(mail.oldestReceivedAt))}, the oldest received at ${mail.oldestReceivedAt}`;
   if (mail.lastFailure) {
     const at = mail.lastFailure.at ? ` at ${mail.lastFailure.at}` : '';
     line += `; ${countOf(mail.failedAttempts, 'failed attempt')}, the last${at}: ${terminalSafe(mail.lastFailure.reason)}`;
@@ -144,16 +144,7 @@ function waitingMailLine(mail: AppMailStatus, now: string, head: string): string
   if (mail.nextAttemptAt === null) return `${line}; every one being attempted now`;
   const wait = Date.parse(mail.nextAttemptAt) - nowMs;
   // Due and not yet under way: a free slot (4 attempts per app at once) or the timer's next turn.
-  return `${line}; the next attempt ${wait > 0 ? `at ${mail.nextAttemptAt} (in ${span(wait)})` : 'due now'}`;
-}
-
-/** A time span as the gateway's log says a wait: "0.3 s", "45 s", "5 min", "4.2 h". */
-function span(ms: number): string {
-  const s = Math.max(0, ms) / 1000;
-  if (s < 10) return `${Number(s.toFixed(1))} s`;
-  if (s < 90) return `${Math.round(s)} s`;
-  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
-  return `${Number((s / 3600).toFixed(1))} h`;
+  return `${line}; the next attempt ${wait > 0 ? `at ${mail.nextAttemptAt} (in ${spanOf(wait)})` : 'due now'}`;
 }
 
 /** `with status 1 at TIME; its last stderr line: ModuleNotFoundError: ...`: how and why a process ended. */

@@ -4,6 +4,7 @@
 // attempts at a time for each app, so a spool full of mail does not flood an app that just came
 // back, and an app that holds its attempts (each up to a minute) holds no other app's mail.
 import { nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
+import { spanOf } from '../count.js';
 import { signFile } from './mail-signature.js';
 import type { MailSpool, SpooledDelivery, DeadLetter } from './mail-spool.js';
 import type { MailTarget } from './mail-post.js';
@@ -177,7 +178,7 @@ export class MailDeliverer {
     // Every deferral is a line, as Postfix logs each: the access log shows only the attempts that
     // reached the app, and status only counts them, so an app that answers every delivery with a
     // redirect, or one removed with mail waiting, was silent for the two days until give_up.
-    say(`mail: delivery ${delivery.id} to ${delivery.app} not delivered: ${outcome.reason}; attempt ${delivery.attempts}, the next in ${inWords(dueAt - now)}`);
+    say(`mail: delivery ${delivery.id} to ${delivery.app} not delivered: ${outcome.reason}; attempt ${delivery.attempts}, the next in ${spanOf(dueAt - now)}`);
     this.opts.onOutcome?.('retry', delivery);
     if (!this.stopped) this.wait({ delivery, receivedAt, dueAt });
   }
@@ -185,13 +186,4 @@ export class MailDeliverer {
   private bury(letter: DeadLetter, say: (line: string) => void): void {
     say(`mail: delivery ${letter.id} to ${letter.app || 'no app'} is a dead letter: ${letter.reason} (kept in ${letter.file})`);
   }
-}
-
-/** A wait as the log says it: "0.3 s", "45 s", "5 min", "4 h". */
-function inWords(ms: number): string {
-  const s = Math.max(0, ms) / 1000;
-  if (s < 10) return `${Number(s.toFixed(1))} s`;
-  if (s < 90) return `${Math.round(s)} s`;
-  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
-  return `${Number((s / 3600).toFixed(1))} h`;
 }
