@@ -77,6 +77,15 @@ test('the example of SPEC §2 loads, sizes in bytes', async () => {
   assert.is(env.mail, null);
 });
 
+test('mail_domains takes a _ as the mail listener does, so an app named my_app can name its default domain my_app.localhost', async () => {
+  const env = await loadEnvironmentFile(await envFile('apps:\n  my_app: {mail_domains: [my_app.localhost, in_box.example.com]}\n'));
+  assert.equal(overridesFor(env, 'my_app').mailDomains, ['my_app.localhost', 'in_box.example.com']);
+  const one = await loadEnvironmentFile(await envFile('apps:\n  my_app: {mail_domains: my_app.localhost}\n'));
+  assert.equal(overridesFor(one, 'my_app').mailDomains, ['my_app.localhost']);
+  const err = await loadEnvironmentFile(await envFile('apps:\n  blog: {mail_domains: [_blog.example]}\n')).then(() => null, (e: GatewayError) => e);
+  assert.is(err?.code, 'APPPKG_ENVFILE_INVALID', 'a name still begins with a letter or digit');
+});
+
 test('services, mail, idle_timeout, mail_domains and replicas (SPEC 5.2, 5.3, 5.5, 5.6) load with their defaults', async () => {
   const file = await envFile([
     'services: {postgresql: "postgresql:///postgres?host=/run/pg", redis: "redis://127.0.0.1:6379"}',
