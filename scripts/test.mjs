@@ -94,6 +94,9 @@ const WAITING = [
   // 2026-12-04, later: lanes of 745 s, 808 s and 369 s; these wait on clock steps, a header
   // timeout and stops' grace (~120 s of the second lane).
   'gateway/clock-steps', 'log/access-log-head-timeout', 'gateway/stop-grace', 'gateway/stop-waiting-answers',
+  // 2026-12-05: lanes of 740 s, 918 s and 493 s; these wait out a routed process's liveness
+  // rounds (10 s each, three failures in a row: ~165 s of the second lane).
+  'supervisor/process-liveness', 'supervisor/liveness-abandoned', 'supervisor/liveness-answers',
 ];
 const waiting = `(${WAITING.join('|')})\\.test\\.ts$`;
 const patterns = filter !== undefined
