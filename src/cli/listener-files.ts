@@ -4,6 +4,7 @@
 // only when an answer did not come; a listener of another user's is found only by root.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { ListenAddress } from './args.js';
+import { tcpSockets } from '../net/tcp-sockets.js';
 import { openFilesLimit } from '../open-files.js';
 
 export interface ListenerFiles {
@@ -23,15 +24,8 @@ function listeningInode(addr: ListenAddress): string | null {
     }
     return null;
   }
-  const port = addr.port.toString(16).toUpperCase().padStart(4, '0');
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    // sl local_address rem_address st ... inode: LISTEN is st 0A.
-    for (const line of readLines(table)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length >= 10 && f[1].endsWith(`:${port}`) && f[3] === '0A') return f[9];
-    }
-  }
-  return null;
+  // LISTEN is state 0A.
+  return tcpSockets().find((s) => s.localPort === addr.port && s.state === '0A')?.inode ?? null;
 }
 
 function readLines(file: string): string[] {
