@@ -24,7 +24,7 @@ const SIZE_LINE_END = 'a chunk-size line does not end in CRLF';
  * `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`. Each BWS is
  * followed by `;`, a name, `=` or a value, so whitespace that ends the line (`3 <CRLF>`,
  * `3;a=b <CRLF>`) is none, nor is any inside a name or a token value (`;a=b c`). node:http's
- * 400 says the same: this decoder reads its size lines too (net/chunk-size-space.ts).
+ * 400 says the same: this decoder reads its size lines too (net/chunk-size-lines.ts).
  */
 export const CHUNK_WHITESPACE = 'whitespace in a chunk extension is not accepted here: send the chunk size and its extensions without spaces (3;name=value)';
 /** Sizes at or past this are refused: 13 hex digits, the last 2^52 (Number stays exact). */

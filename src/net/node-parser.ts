@@ -5,7 +5,7 @@
 // in the connection's bytes to start it over, llhttp does not say: ReadLog keeps what is needed.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { ChunkSizeSpaces } from './chunk-size-space.js';
+import { ChunkSizeLines } from './chunk-size-lines.js';
 
 export interface NodeParser {
   constructor: {
@@ -66,8 +66,8 @@ interface ReadLog {
   held: { bytes: Buffer; take: TakeHeld } | null;
   /** The bytes held when the client's FIN cut them (finish), for that head's access-log line. */
   cut: Buffer | null;
-  /** Each chunked body's size lines, read beside llhttp (net/chunk-size-space.ts). */
-  spaces: ChunkSizeSpaces;
+  /** Each chunked body's size lines, read beside llhttp (net/chunk-size-lines.ts). */
+  sizeLines: ChunkSizeLines;
 }
 
 const LF = 0x0a;
@@ -96,10 +96,10 @@ export function watchRequestStarts(socket: Socket): void {
   const watched = socket as ParsedSocket;
   const parser = watched.parser as Callbacks | null | undefined;
   if (parser == null) return;
-  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, sent: null, held: null, cut: null, spaces: new ChunkSizeSpaces() };
+  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, sent: null, held: null, cut: null, sizeLines: new ChunkSizeLines() };
   watched[kLog] = log;
   // Every read through execute() below, not by the parser from the handle, whose reads no JS
-  // sees: a chunked body's size lines are read beside llhttp (net/chunk-size-space.ts).
+  // sees: a chunked body's size lines are read beside llhttp (net/chunk-size-lines.ts).
   readFromStream(parser);
   const k = parser.constructor;
   parser[k.kOnMessageBegin] = () => {
@@ -124,7 +124,7 @@ export function watchRequestStarts(socket: Socket): void {
         at.lastPiece = null;
       }
       const skip = headEnded.apply(this, args);
-      if (at !== undefined) at.spaces.headEnded(this.incoming?.headers, skip);
+      if (at !== undefined) at.sizeLines.headEnded(this.incoming?.headers, skip);
       return skip;
     };
     parser[k.kOnBody] = function (this: NodeParser, piece: unknown) {
@@ -160,7 +160,7 @@ export function watchRequestStarts(socket: Socket): void {
       }
       at.done = true;
       enter(at);
-      const ret = at.spaces.execute(data, (piece) => execute.call(this, piece));
+      const ret = at.sizeLines.execute(data, (piece) => execute.call(this, piece));
       if (!(ret instanceof Error)) keepSplitHead(this, at, data);
       at.done = true;
       return ret;
@@ -171,7 +171,7 @@ export function watchRequestStarts(socket: Socket): void {
     parser.finish = function (this: NodeParser) {
       const at = logOf(this);
       // As llhttp's own finish after its error: nothing more (a cut message's 400 would take the refusal's place).
-      if (at?.spaces.refusedOne === true) return undefined;
+      if (at?.sizeLines.refusedOne === true) return undefined;
       if (at === undefined || at.held === null || at.held.bytes.length === 0) return finish.call(this);
       at.cut = at.held.bytes;
       at.held = { bytes: Buffer.alloc(0), take: () => null };
@@ -368,7 +368,7 @@ function bodyLength(req: IncomingMessage | undefined): number {
  * as RFC 9112 §2.3 asks: HTTP/1.2 to 1.9 as the 1.1 it is to be treated as (front.ts serves it so:
  * net/request-line-version.ts restoreSentVersion), where llhttp refuses it 400 unless told to be
  * lenient there. Only that: every other check of llhttp's stays strict (no insecureHTTPParser;
- * a chunk size's BWS and extensions it is not given: net/chunk-size-space.ts). Another major
+ * a chunk size's BWS and extensions it is not given: net/chunk-size-lines.ts). Another major
  * version or an HTTP/0.x other than 0.9 is still refused, by the front (505, 400) rather than by
  * llhttp.
  */
@@ -471,7 +471,7 @@ function startOver(socket: Socket, rest: Buffer): boolean {
   readFromStream(parser);
   const log = (socket as ParsedSocket)[kLog];
   if (log !== undefined) {
-    log.spaces.reset();
+    log.sizeLines.reset();
     // What is given back starts at a message's start: what came before is no longer the parser's.
     log.ended = -1;
     log.pending = [];

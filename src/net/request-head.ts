@@ -3,7 +3,7 @@
 // an app, and an absolute-form target reaches it as the origin-form it means
 // (test/reliability/client-input.test.ts, test/reliability/rfc-heads.test.ts, docs/reliability.md R6).
 import type { IncomingMessage } from 'node:http';
-import { chunkSizeLineProblem } from './chunk-size-space.js';
+import { chunkSizeLineProblem } from './chunk-size-lines.js';
 import { TRAILERS_TOO_LONG } from './chunked-body.js';
 
 /** reg-name or IP-literal, then an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
@@ -274,7 +274,7 @@ const REASON_PROBLEMS = new Map<unknown, string>([
 /**
  * A chunked body's framing refused by llhttp, in the lean lane's words for it (net/chunked-body.ts),
  * by llhttp's reason: the same 400 whichever reader has the body. Its size lines up to their CR
- * are the lane's decoder's to refuse (net/chunk-size-space.ts), in its words; llhttp, given none
+ * are the lane's decoder's to refuse (net/chunk-size-lines.ts), in its words; llhttp, given none
  * of their extensions, refuses what comes after. One reason stands for two of the lane's, told
  * apart by the octet before the one llhttp stopped at (`at`).
  */

@@ -361,7 +361,7 @@ test('heads other seeds found the readers differing on: the same answers from bo
     // Seeds 3, 11, 28, 34: BWS after an extension's `;` or around its `=` (RFC 9112 §7.1.1), which
     // the lane takes and llhttp refused: node:http's 400, where the lane served the request or
     // named a later problem of the line (a bare LF). llhttp is now given size lines without
-    // their extensions, which the lane's decoder reads (net/chunk-size-space.ts).
+    // their extensions, which the lane's decoder reads (net/chunk-size-lines.ts).
     ['FOO /os-24 HTTP/1.1\r\nHost: h\r\nX-A:1\r\nTransfer-Encoding: chunked\r\n\r\n1a;a= b;c\r\nabcdefghijklmnopqrstuvwxyz\r\n1;a=b\r\na\r\n000000\r\n\r\nGET /os-24b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-24', [200, 200]],
     ['HEAD /os-25 HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: h\r\n\r\n005; a="q x"\r\nabcde\r\n0\r\n\r\nGET /os-25b HTTP/1.1\r\nHost: h\r\n\r\n', '/os-25', [200, 200]],
     ['PATCH /os-26 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n10\r\nabcdefghijklmnop\r\n1a;a= "q x"\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n', '/os-26', [400]],

@@ -20,7 +20,7 @@ const ignore = (): void => {};
 /** One execute of llhttp over `piece`: bytes read, or its error (bytesParsed within `piece`). */
 export type RunParser = (piece: Buffer) => number | Error;
 
-export class ChunkSizeSpaces {
+export class ChunkSizeLines {
   /** The chunked body under way, read beside llhttp; null between bodies, or once its verdict is llhttp's. */
   private body: ChunkedBody | null = null;
   /**
