@@ -58,8 +58,8 @@ export interface AppEnvironmentOptions {
   /**
    * Start from the caller's whole `processEnv` (but NOT_INHERITED, and givenByGatewayOnly: PORT
    * and the gateway's APPPKG_*), beneath the app's own variables: the development commands
-   * (serve, run, test, check) run from the developer's shell, where `FOO=bar apppkg-gateway run ...` and Django's DJANGO_SUPERUSER_PASSWORD must
-   * reach the app (issue 13 item 7). Default: true in development, false in production, where
+   * (serve, run, test, check) run from the developer's shell, where `FOO=bar apppkg-gateway run
+   * ...` and Django's DJANGO_SUPERUSER_PASSWORD must reach the app (issue 13 item 7). Default: true in development, false in production, where
    * only BASE_ENV_KEYS and the environment file's settings reach an app.
    */
   inheritEnv?: boolean;
