@@ -62,14 +62,12 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
 
   const hasData = await lstat(data).then((s) => s.isDirectory(), () => false);
   // An app that never wrote anything still gets a backup (of an empty directory) restore accepts.
-  const staging = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial') : null;
-  const copy = staging ?? besideName(path.join(target, BACKUP_DATA_DIR), 'empty');
-  if (!staging) await mkdir(copy, { mode: 0o700 }).catch((err) => Promise.reject(ioFailure(`create ${copy}`, err)));
   // The SQLite database goes to database/ by SQLite's online backup: a file copy taken while the
   // app writes may be torn.
-  if (plan.database === 'sqlite') {
-    for (const file of [SQLITE_FILE, ...SQLITE_SIDE_FILES]) await rm(path.join(copy, file), { force: true });
-  }
+  const live = plan.database === 'sqlite' ? [SQLITE_FILE, ...SQLITE_SIDE_FILES] : [];
+  const staging = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial', live) : null;
+  const copy = staging ?? besideName(path.join(target, BACKUP_DATA_DIR), 'empty');
+  if (!staging) await mkdir(copy, { mode: 0o700 }).catch((err) => Promise.reject(ioFailure(`create ${copy}`, err)));
   const count = await countTree(copy);
   await dropManifest(target, desc.name);
   await swapInto(copy, path.join(target, BACKUP_DATA_DIR));

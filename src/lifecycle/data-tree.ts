@@ -43,11 +43,17 @@ export function besideName(target: string, what: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${what}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Copy `from` to a new directory beside `target`; returns its path. Modes, times and symlinks kept. */
-export async function copyBeside(from: string, target: string, what: string): Promise<string> {
+/**
+ * Copy `from` to a new directory beside `target`; returns its path. Modes, times and symlinks kept.
+ * `leaveOut`: names directly under `from` not copied, nor even looked at: a file its app makes
+ * and deletes while it runs (SQLite's journal) would fail the copy once gone between the listing
+ * and its copy.
+ */
+export async function copyBeside(from: string, target: string, what: string, leaveOut: readonly string[] = []): Promise<string> {
   const staging = besideName(target, what);
+  const skipped = new Set(leaveOut.map((name) => path.join(from, name)));
   try {
-    await cp(from, staging, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+    await cp(from, staging, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false, filter: (src) => !skipped.has(src) });
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw ioFailure(`copy ${from} to ${staging}`, err);
