@@ -3,6 +3,7 @@
 // (redis-restart.test.ts). Now it says `unavailable` with the reason and the fix within a look
 // or two, the log says it once when the server goes and once when it is back, and the app,
 // unrestarted, serves from its database again once the server is.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
@@ -11,7 +12,7 @@ import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { serversMissing, servicesEnvironment, startPostgres, type RunningPostgres } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
-import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 
 const test = suite('services: a PostgreSQL stopped under running apps');
 const work = tempDir('apppkg-services-pg-down-');
@@ -75,5 +76,50 @@ withServers('status says unavailable while it is down and ready once it is back;
   assert.is(await gw.stop(), 0);
   await assertNoOrphans(pids);
 });
+
+// A SIGHUP that changes an app's settings restarts it; with its PostgreSQL down that start is
+// refused, the old workers serving on, and the log says "trying again in 1 s". The retry found
+// the old workers serving what the description asks and did nothing: the new setting never
+// reached the app, even once the server was back, and status kept the refusal.
+withServers('a setting changed by SIGHUP while the server is down reaches the app once it is back', async () => {
+  const db = await startPostgres();
+  const dir = tempDir('apppkg-services-pg-down-hup-');
+  const hupApps = join(dir.path, 'apps');
+  addPackage(hupApps, 'services-probe', 'till', {
+    'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: postgresql\n'], ['deb: [python3-psycopg2, python3-redis]', 'deb: [python3-psycopg2]']],
+  });
+  const envFile = join(dir.path, 'environment.yaml');
+  const environment = (colour: string) =>
+    writeFileSync(envFile, `services:\n  postgresql: ${JSON.stringify(db.url)}\napps:\n  till:\n    settings:\n      COLOUR: ${colour}\n`);
+  environment('red');
+  const hup = await startCli(['--apps', hupApps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off'], { ms: 60_000 });
+  const colours = async () => {
+    const till = (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till');
+    return (till?.workers ?? []).map((w: any) => /(?:^|\0)COLOUR=([^\0]*)/.exec(environOf(w.pid))?.[1] ?? '?').join(' ');
+  };
+  let seen = '';
+  try {
+    await waitFor(async () => (seen = await colours()) === 'red red', 60_000, () => `till's workers to serve with COLOUR=red (they have ${seen})`);
+    await db.halt();
+    environment('blue');
+    hup.child.kill('SIGHUP');
+    await waitFor(() => /till: \S+ refused; \S+ keeps serving:\n[\s\S]*till: trying again in 1 s/.test(hup.output()), 30_000, () => `the refused restart in the log:\n${hup.output()}`);
+    await db.start();
+    await waitFor(async () => (seen = await colours()) === 'blue blue', 60_000, () => `till's workers to serve with COLOUR=blue (they have ${seen})`);
+    await waitFor(async () => (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till')?.problem === null, 10_000, 'the refusal to leave status');
+  } finally {
+    await stopGatewayChecked(hup, dir);
+    await db.stop();
+  }
+});
+
+/** A process's environment (NUL-separated), '' once it is gone. */
+function environOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1');
+  } catch {
+    return '';
+  }
+}
 
 test.run();
