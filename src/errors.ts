@@ -851,11 +851,14 @@ export const ERROR_CODES = {
   },
   APPPKG_SERVICE_UNAVAILABLE: {
     summary: "The host's PostgreSQL or Redis server (`services:` in the environment file) could not be reached or refused the gateway's admin connection; under `--apps` the version is retried with back-off.",
-    // `given`: the server is one the app's settings name (DATABASE_URL, REDIS_URL), not the host's services:.
+    // `given`: the server is one the app's settings name (DATABASE_URL, REDIS_URL), not the host's
+    // services:; `givenToEvery`: named by the top-level settings:, not apps.NAME.settings.
     message: (d) => `${str(d.kind)} at ${str(d.server)} (${d.given ? `${str(d.given)} given by the settings` : `services.${str(d.kind)}`}): ${str(d.reason)}`,
     hint: (d) =>
       (d.given
-        ? `start the server, or correct ${str(d.given)} among the app's settings (apps.${str(d.app)}.settings in the environment file); `
+        ? d.givenToEvery
+          ? `start the server, or correct ${str(d.given)} in the top-level settings: of the environment file (given to every app); `
+          : `start the server, or correct ${str(d.given)} among the app's settings (apps.${str(d.app)}.settings in the environment file); `
         : `start the server, or correct \`services.${str(d.kind)}\` in the environment file (a user allowed to create ${d.kind === 'redis' ? 'ACL users' : 'roles and databases'}); `) +
       `\`apppkg-gateway check APP_DIR --environment FILE\` tries it${stoppedHalfway(d)}`,
     exitStatus: 1,

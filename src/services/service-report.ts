@@ -97,14 +97,14 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   } else if (given.database !== null) {
     const url = given.database;
     givenChecks.push(await probe('services.database', async () => {
-      const { server, version } = await asGiven('DATABASE_URL', desc.name, () => probeGivenPostgres(url));
+      const { server, version } = await asGiven('DATABASE_URL', desc.name, hostEnv, () => probeGivenPostgres(url));
       return `${asks.database}: DATABASE_URL given by the settings: PostgreSQL ${version} at ${server.label} reachable as ${server.user} (the host's, not provisioned)`;
     }));
   }
   if (given.redis !== null) {
     const url = given.redis;
     givenChecks.push(await probe('services.redis', async () => {
-      const server = await asGiven('REDIS_URL', desc.name, () => probeGivenRedis(url));
+      const server = await asGiven('REDIS_URL', desc.name, hostEnv, () => probeGivenRedis(url));
       return `REDIS_URL given by the settings: Redis at ${server.label} reachable${server.user ? ` as ${server.user}` : ''} (the host's, not provisioned)`;
     }));
   }
@@ -146,12 +146,14 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
  * A server the settings name (DATABASE_URL, REDIS_URL) that does not answer: the setting is what
  * to correct, not `services:` of the environment file, which may have none.
  */
-async function asGiven<T>(variable: string, app: string, fn: () => Promise<T>): Promise<T> {
+async function asGiven<T>(variable: string, app: string, hostEnv: HostEnvironment, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (!isGatewayError(err) || err.code !== 'APPPKG_SERVICE_UNAVAILABLE') throw err;
-    throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { ...err.details, given: variable, app });
+    // The app's own settings win over the top-level ones (overridesFor): named where it comes from.
+    const givenToEvery = !(Object.hasOwn(hostEnv.apps, app) && Object.hasOwn(hostEnv.apps[app].settings ?? {}, variable));
+    throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { ...err.details, given: variable, app, givenToEvery });
   }
 }
 

@@ -101,4 +101,21 @@ test('check: a given server that does not answer fails naming the setting to cor
   assert.not.match(checked.stdout, /services\.(postgresql|redis)` in the environment file/);
 });
 
+// A DATABASE_URL in the top-level settings: (given to every app) was sent to apps.NAME.settings,
+// where the user found nothing to correct.
+test('check: a given server named by the top-level settings: says to correct it there, not under apps.NAME', async () => {
+  const dir = join(work.path, 'everyone');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), 'name: given\napp: w:application\nservices:\n  database: postgresql\n  redis: redis\n');
+  writeFileSync(join(dir, 'w.py'), 'def application(e, s):\n    s("200 OK", [])\n    return [b"x"]\n');
+  const envFile = join(work.path, 'everyone.yaml');
+  // DATABASE_URL for every app, REDIS_URL for this one: each named where it is.
+  writeFileSync(envFile, 'settings:\n  DATABASE_URL: "postgresql://managed:pw@127.0.0.1:1/managed"\napps:\n  given:\n    settings:\n      REDIS_URL: "redis://managed:pw@127.0.0.1:1/0"\n');
+  const checked = await cli(envFile, ['check', dir]);
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, /FAIL\s+services\.database\s+postgresql at 127\.0\.0\.1:1 \(DATABASE_URL given by the settings\): .*ECONNREFUSED[^\n]*\n\s+fix: start the server, or correct DATABASE_URL in the top-level settings: of the environment file \(given to every app\)/);
+  assert.match(checked.stdout, /fix: start the server, or correct REDIS_URL among the app's settings \(apps\.given\.settings in the environment file\)/);
+  assert.not.match(checked.stdout, /correct DATABASE_URL among the app's settings/);
+});
+
 test.run();
