@@ -34,5 +34,7 @@ export function parseServiceUrl(text: string): ServiceUrl | null {
  * query parameter's, which libpq and redis-py read as well.
  */
 export function maskUrlPassword(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, '$1***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
+  // Up to the last @: a URL that is to be masked is often one that does not parse, its password
+  // holding a / # or @ that was not percent-encoded, or its scheme followed by one slash or none.
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/{0,3}[^:/?#@]*:).*@/i, '$1***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
 }

@@ -201,6 +201,28 @@ test('a services URL of the wrong scheme is refused at its place, its password n
   assert.not.match(text, /SECRETPW/);
 });
 
+// A mistyped URL is where a password is most often not where a URL keeps it: one slash after the
+// scheme (`redis:/admin:pw@...`), none, or a `/` or `#` in the password itself (not
+// percent-encoded), each printed whole into the gateway's log at a start or a SIGHUP.
+test('a services URL mistyped around its password (one slash, no slashes, / or # in the password) never shows it', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile([
+    'services:',
+    "  postgresql: 'postgresql:/admin:SECRET1@localhost/postgres'",
+    "  redis: 'redis:admin:SECRET2@127.0.0.1:6379/0'",
+    '',
+  ].join('\n'))));
+  const text = err.format();
+  assert.match(text, /services\.postgresql: .*found "postgresql:\/admin:\*\*\*@localhost\/postgres"/);
+  assert.match(text, /services\.redis: .*found "redis:admin:\*\*\*@127\.0\.0\.1:6379\/0"/);
+  assert.not.match(text, /SECRET/);
+  for (const url of ['redis://admin:SEC/RET@127.0.0.1:6379/0', 'redis://admin:SEC#RET@127.0.0.1:6379/0', 'postgresql://admin:SEC/RET@localhost:5432/postgres', 'postgresql://admin:SEC#RET@localhost:5432/postgres']) {
+    const kind = url.startsWith('redis') ? 'redis' : 'postgresql';
+    const one = await failure(loadEnvironmentFile(await envFile(`services:\n  ${kind}: '${url}'\n`)));
+    assert.not.match(one.format(), /SEC|RET/, url);
+    assert.match(one.format(), /admin:\*\*\*@/, url);
+  }
+});
+
 test('a services URL\'s password given as a query parameter (libpq and redis-py read it) is not shown either', async () => {
   const err = await failure(loadEnvironmentFile(await envFile("services:\n  postgresql: 'mysql:///db?host=/run/pg&password=SECRETQ1'\n  redis: 'redis://[bad?password=SECRETQ2&db=1'\n")));
   const text = err.format();
