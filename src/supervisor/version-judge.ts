@@ -233,10 +233,14 @@ export class VersionJudge {
           record.serviceRepeat = null;
           const refusedAgain = again ? `${label(desc)} refused again, the same way (${again.times} times since ${clockOf(again.at)}); ` : '';
           this.opts.say(`${record.name}: ${refusedAgain}trying again in ${Math.round(record.serviceRetryMs / 1000)} s`);
-          // A restart (new settings at SIGHUP, the admin's) is still owed: the serving version
-          // matches its description, so the retry would otherwise find nothing to do.
-          if (restarting) record.restart = true;
           this.registry.reconcileIn(record.serviceRetryMs);
+          if (restarting) {
+            // A restart (new settings at SIGHUP, the admin's) is still owed: the serving version
+            // matches its description, so the retry would otherwise find nothing to do. And as
+            // below, the versions under the serving one are not tried meanwhile.
+            record.restart = true;
+            return;
+          }
           continue;
         }
         // A restart that fails leaves what serves serving (the next change may mend its files):

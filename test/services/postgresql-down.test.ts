@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { serversMissing, servicesEnvironment, startPostgres, type RunningPostgres } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
@@ -109,6 +109,41 @@ withServers('a setting changed by SIGHUP while the server is down reaches the ap
     await waitFor(async () => (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till')?.problem === null, 10_000, 'the refusal to leave status');
   } finally {
     await stopGatewayChecked(hup, dir);
+    await db.stop();
+  }
+});
+
+// The same refused restart went on to the versions below the serving one, as at a start: one
+// that does not use the server (an older release without the database) started and took over,
+// a rollback nobody asked for, running code the serving version's update hook had moved past.
+withServers('a restart refused while the server is down keeps the serving version: an older one does not take over', async () => {
+  const db = await startPostgres();
+  const dir = tempDir('apppkg-services-pg-down-old-');
+  const versions = join(dir.path, 'apps');
+  addPackage(versions, 'services-probe', 'shelf.2', {
+    'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: postgresql\n'], ['deb: [python3-psycopg2, python3-redis]', 'deb: [python3-psycopg2]']],
+  });
+  writePackage(versions, 'shelf.1', { 'app.yaml': 'app: w:application\n', 'w.py': 'def application(e, s):\n    s("200 OK", [])\n    return [b"one"]\n' });
+  const envFile = join(dir.path, 'environment.yaml');
+  const environment = (colour: string) =>
+    writeFileSync(envFile, `services:\n  postgresql: ${JSON.stringify(db.url)}\napps:\n  shelf:\n    settings:\n      COLOUR: ${colour}\n`);
+  environment('red');
+  const gateway = await startCli(['--apps', versions, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off'], { ms: 60_000 });
+  const serving = async () => (await gatewayStatus(gateway)).apps.find((a: any) => a.name === 'shelf')?.version ?? null;
+  try {
+    await waitFor(async () => (await serving()) === '2', 60_000, 'shelf.2 to serve');
+    await db.halt();
+    environment('blue');
+    gateway.child.kill('SIGHUP');
+    // Two tries refused: the first one's judging, which went on to shelf.1, is over.
+    await waitFor(() => /shelf: .*trying again in 2 s/.test(gateway.output()), 30_000, () => `two refused restarts in the log:\n${gateway.output()}`);
+    assert.not.match(gateway.output(), /takes over from/);
+    assert.is(await serving(), '2');
+    await db.start();
+    await waitFor(async () => /shelf: version 2 restarted/.test(gateway.output()), 60_000, () => `version 2 restarted once the server is back:\n${gateway.output()}`);
+    assert.is(await serving(), '2');
+  } finally {
+    await stopGatewayChecked(gateway, dir);
     await db.stop();
   }
 });
