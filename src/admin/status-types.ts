@@ -155,7 +155,7 @@ export interface LatencySummary {
   windowSeconds: number;
 }
 
-/** The last health probe of an app's workers (`health:` of app.yaml), or null without one. */
+/** The last health probe of an app's workers (`health:` of app.yaml; a command app's, of its processes.web), or null without one. */
 export interface HealthStatus {
   path: string;
   /** ISO time. */

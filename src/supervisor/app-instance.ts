@@ -385,9 +385,9 @@ export class AppInstance {
     return this.state === 'stopping' || this.state === 'stopped' ? [] : this.workers.waitingSlots();
   }
 
-  /** The last health probe of a worker, for status. */
+  /** The last health probe of a worker, for status; a command app's, of its processes.web. */
   get lastProbe(): HealthStatus | null {
-    return this.workers.lastProbe;
+    return this.workers.lastProbe ?? this.processes.lastProbe;
   }
 
   /** Requests its workers' threads and its routed processes run now (what waits in a worker is `queued`). */

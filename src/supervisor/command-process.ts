@@ -21,6 +21,7 @@ import { Liveness } from './liveness.js';
 import { delay } from './process-group.js';
 import { spawnReason } from './spawn-reason.js';
 import type { OutputThrottle } from '../log/output-throttle.js';
+import type { HealthStatus } from '../admin/status-types.js';
 
 export interface CommandProcessOptions {
   /** The app's name, for messages. */
@@ -47,6 +48,8 @@ export interface CommandProcessOptions {
   health: string | null;
   /** The app's mount (APPPKG_MOUNT), empty at the root: `health:` is asked under it first. */
   mount?: string;
+  /** Each answer to `health:` as it comes, for the app's `health` in status (a command app has no workers to tell it). */
+  onProbe?: (probe: HealthStatus) => void;
 }
 
 /** A websocket the proxy carries to it, which the gateway can close (proxy/websocket-tunnel.ts). */
@@ -359,12 +362,21 @@ export class CommandProcess extends EventEmitter {
         asked = `${mount}${path} (404) and ${path}`;
         last = await getStatus(port, path, timeoutMs);
       }
-      if (last.status !== undefined && last.status >= 200 && last.status < 400) return;
+      const ok = last.status !== undefined && last.status >= 200 && last.status < 400;
+      const error = ok ? null : last.status !== undefined ? `GET ${asked} answered ${last.status}; asked again until it answers 2xx or 3xx` : `GET ${asked}: ${last.reason ?? 'no answer'}`;
+      this.told(path, ok, last.status ?? null, error);
+      if (ok) return;
       if (performance.now() > deadline) break;
       await delay(200);
     }
     if (this._state === 'exited') throw this.startError(this.gone());
-    throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app: this.opts.app, path: asked, ...last });
+    const failed = new GatewayError('APPPKG_APP_PROBE_FAILED', { app: this.opts.app, path: asked, ...last });
+    this.told(path, false, last.status ?? null, failed.message);
+    throw failed;
+  }
+
+  private told(path: string, ok: boolean, status: number | null, error: string | null): void {
+    this.opts.onProbe?.({ path, at: new Date().toISOString(), ok, status, error, pid: this.pid ?? null });
   }
 
   /**

@@ -3,7 +3,7 @@
 // answers, for web). Those that take requests (web, or one with a `route`) are published to the
 // rotation and sleep with the workers when the app is idle; the others run in the background.
 import { RequestTally } from '../admin/request-tally.js';
-import type { ProcessStatus } from '../admin/status-types.js';
+import type { HealthStatus, ProcessStatus } from '../admin/status-types.js';
 import { commandEnvironment } from '../environment/app-env.js';
 import { restoreMissingStateDirs } from '../environment/state-root.js';
 import { Backoff } from './backoff.js';
@@ -26,6 +26,8 @@ export class ProcessPool {
   readonly routes: ProcessRoute[];
   /** `serves`: web or a process with a route (it sleeps with the workers); else a background process. */
   private readonly entries: Array<{ name: string; slot: Slot<CommandProcess>; serves: boolean; tally: RequestTally }> = [];
+  /** The last answer of processes.web to `health:` (its starts are the only times it is asked), across its restarts. */
+  lastProbe: HealthStatus | null = null;
 
   constructor(private readonly opts: PoolOptions, private readonly ctx: PoolContext) {
     for (const [name, spec] of Object.entries(opts.desc.processes)) {
@@ -99,6 +101,7 @@ export class ProcessPool {
       throttle: this.ctx.output.throttle,
       health: name === 'web' ? desc.health : null,
       mount: this.opts.mount,
+      onProbe: (probe) => (this.lastProbe = probe),
     });
     proc.on('killing', (why: string) => this.opts.say(`${desc.name}: processes.${name} ${proc.pid ?? '?'} ${why}; killing it`));
     this.ctx.members.enlist(proc);

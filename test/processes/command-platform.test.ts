@@ -48,6 +48,20 @@ test('the app runs no WSGI workers; processes.web serves on the port it was give
   assert.is(seen.headers['X-Forwarded-Prefix'], '/cmd');
 });
 
+test('the app\'s health is processes.web\'s probe (health: of app.yaml), as a WSGI app\'s is its workers\': the status page showed "no probe"', async () => {
+  const tornado = await appStatus('tornado-chat');
+  const web = tornado.processes[0];
+  assert.ok(tornado.health, 'an app with health: has its last probe in /status');
+  assert.is(tornado.health.path, '/healthz');
+  assert.is(tornado.health.ok, true);
+  assert.is(tornado.health.status, 200);
+  assert.is(tornado.health.error, null);
+  assert.is(tornado.health.pid, web.pid);
+  assert.ok(Date.parse(tornado.health.at) <= Date.parse((await status()).now));
+  const cmd = await appStatus('cmd');
+  assert.equal([cmd.health?.ok, cmd.health?.pid], [true, cmd.processes[0].pid]);
+});
+
 test('request and response bodies stream through both ways', async () => {
   const size = 3 * 1024 * 1024;
   const res = await request(`${gw.url}/cmd/upload`, { method: 'POST', body: Buffer.alloc(size, 97), headers: { 'content-type': 'application/octet-stream' } });
