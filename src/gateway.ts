@@ -445,6 +445,8 @@ export class Gateway {
       throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
         action: 'restart', app: name,
         reason: `${after?.problem?.message ?? 'the fresh instance did not start'}${after?.instance ? '; the running one keeps serving' : ''}`,
+        // The refusal's own fix (the setting to add, the file to mend), not only where to look.
+        hint: after?.problem ? `${after.problem.hint}; \`apppkg-gateway logs ${name}\` and \`apppkg-gateway status\` say more` : undefined,
       });
     }
     const version = after.instance.desc.version;

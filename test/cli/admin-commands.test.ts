@@ -256,6 +256,8 @@ test('restart NAME whose serving version\'s files no longer start: exit 1, that 
   const r = await cli(g, ['restart', 'blog'], 120_000);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /broken in place/);
+  // The refusal's own fix, not only where to look.
+  assert.match(r.stderr, /fix: fix the error in the traceback .*`apppkg-gateway check [^`]*blog\.2`/, r.stderr);
   // The app has more than one worker: which one answers is not the point, that they are the same.
   const after = await get(g, '/blog/');
   assert.is(after.version, '2');
