@@ -178,10 +178,15 @@ export const ERROR_CODES = {
     },
   },
   APPPKG_ADMIN_UNREACHABLE: {
-    summary: '`apppkg-gateway status` found no gateway at the admin address (refused, no such socket, no permission to it).',
-    message: (d) => `no gateway answers on ${str(d.address)}${d.reason ? ` (${str(d.reason)})` : ''}${d.notSocket ? `: ${str(d.address).replace(/^unix:/, '')} is ${str(d.notSocket)}, not a socket` : ''}`,
+    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as).',
+    message: (d) =>
+      d.denied
+        ? `cannot connect to ${str(d.address)} (${str(d.reason)}): ${str(d.denied)}`
+        : `no gateway answers on ${str(d.address)}${d.reason ? ` (${str(d.reason)})` : ''}${d.notSocket ? `: ${str(d.address).replace(/^unix:/, '')} is ${str(d.notSocket)}, not a socket` : ''}`,
     hint: (d) =>
-      d.notSocket
+      d.denied
+        ? `run it as ${str(d.owner)} (${d.owner === 'root' ? 'sudo' : `sudo -u ${str(d.owner)}`} apppkg-gateway ...): the admin socket lets its owner alone act on the apps; or start the gateway with --socket-owner naming the user who runs these commands`
+        : d.notSocket
         ? 'pass --admin unix: with the socket the gateway made, the path its --admin unix: was given (the shipped systemd unit\'s is unix:/run/apppkg-gateway/admin.sock)'
         : 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099), or pass --admin ADDR with the address the gateway was given',
     exitStatus: 1,

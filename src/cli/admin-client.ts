@@ -4,7 +4,8 @@
 // `logs`, `restart` and `rollback` fail alike. Streams (a followed log, /events) are read
 // as they arrive until the user stops them, the reader of a pipe leaves, or the gateway goes.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
@@ -12,6 +13,7 @@ import { DEFAULT_ADMIN } from '../admin/admin-server.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { listenerFiles } from './listener-files.js';
+import { findUser } from '../environment/run-as.js';
 
 export const ADMIN_OPTIONS: Options = {
   admin: { type: 'string' },
@@ -88,9 +90,50 @@ function lookupLoopback(
 
 /** What `path` is when it is there and no socket ('a regular file', 'a directory'), else null. */
 function notASocket(path: string): string | null {
-  const found = statSync(path, { throwIfNoEntry: false });
+  let found;
+  try {
+    found = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return null; // EACCES: a directory on the way is closed to this user (deniedAt says so)
+  }
   if (found === undefined || found.isSocket()) return null;
   return found.isDirectory() ? 'a directory' : found.isFile() ? 'a regular file' : 'no socket';
+}
+
+const userName = (uid: number): string => findUser(String(uid))?.user ?? String(uid);
+
+/**
+ * Why this user may not connect to the unix: socket at `path` (EACCES): the socket's owner and
+ * mode (the admin socket is 0600), or the directory on the way it may not enter; and whom to
+ * run as. "No gateway answers ... start one" sent a user to start a gateway that was running.
+ */
+function deniedAt(path: string): { denied: string; owner: string } {
+  const me = userName(process.getuid?.() ?? 0);
+  let socket;
+  try {
+    socket = statSync(path);
+  } catch {
+    // Not to be seen from here: a directory on the way is closed to this user.
+  }
+  if (socket !== undefined) {
+    const owner = userName(socket.uid);
+    return { denied: `the socket is ${owner}'s, mode ${(socket.mode & 0o777).toString(8).padStart(4, '0')}, and this command runs as ${me}`, owner };
+  }
+  let closed = dirname(path);
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      accessSync(dir, constants.X_OK);
+    } catch {
+      closed = dir;
+    }
+  }
+  let owner = 'root';
+  try {
+    owner = userName(statSync(closed).uid);
+  } catch {
+    // Its parent is open (it was the topmost closed one), so this is not expected; root as the likely owner.
+  }
+  return { denied: `this command runs as ${me}, who may not enter ${closed}`, owner };
 }
 
 export class AdminClient {
@@ -216,7 +259,8 @@ export class AdminClient {
       // Refused, no such socket, no permission: "nobody answers". A unix: path that is a file or a
       // directory is no socket any gateway made: "start one" sent the user to start a gateway.
       const notSocket = this.addr.kind === 'unix' ? notASocket(this.addr.path) : null;
-      throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, cause: err });
+      const denied = this.addr.kind === 'unix' && e.code === 'EACCES' ? deniedAt(this.addr.path) : {};
+      throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, cause: err });
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     throw await this.answerError(res, call);

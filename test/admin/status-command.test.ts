@@ -4,7 +4,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
 import net from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
@@ -13,10 +14,13 @@ import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
-import { BIN, ROOT, runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
+import { BIN, installForOtherUsers, ROOT, runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status command');
+const asNobody = process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
+const ifNobody = runIf(test, asNobody, 'needs root and runuser to ask a root admin socket (mode 0600) as another user');
 const dir = tempDir('apppkg-status-');
 const sockPath = join(dir.path, 'admin.sock');
 let tcp: AdminServer;
@@ -130,6 +134,29 @@ test('no gateway on the address: exit 1, says so and how to fix it', async () =>
         "  fix: pass --admin unix: with the socket the gateway made, the path its --admin unix: was given (the shipped systemd unit's is unix:/run/apppkg-gateway/admin.sock)\n",
     );
   }
+});
+
+ifNobody('a unix: admin socket this user may not connect to (mode 0600, root\'s): exit 1, names whose it is and how to reach it, not "no gateway answers ... start one"', async () => {
+  const bin = installForOtherUsers().bin;
+  const asked = () => runCli(['-u', 'nobody', '--', bin, 'status', '--admin', `unix:${sockPath}`], { bin: 'runuser', cwd: '/', ms: 15000 });
+  // Its directory open to all: the socket's own mode refuses.
+  chmodSync(dir.path, 0o755);
+  try {
+    const r = await asked();
+    assert.is(r.status, 1, r.stderr);
+    assert.is(
+      r.stderr,
+      `apppkg-gateway: cannot connect to unix:${sockPath} (EACCES): the socket is root's, mode 0600, and this command runs as nobody\n` +
+        `  fix: run it as root (sudo apppkg-gateway ...): the admin socket lets its owner alone act on the apps; or start the gateway with --socket-owner naming the user who runs these commands\n`,
+    );
+  } finally {
+    chmodSync(dir.path, 0o700);
+  }
+  // Its directory closed to this user: said so.
+  const r = await asked();
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `apppkg-gateway: cannot connect to unix:${sockPath} (EACCES): this command runs as nobody, who may not enter ${dir.path}\n`);
+  assert.match(r.stderr, /  fix: run it as root \(sudo apppkg-gateway \.\.\.\)/);
 });
 
 test('a listener that closes the connection unanswered (a gateway out of open files does): exit 1, names the process and its open files, not "start one"', async () => {
