@@ -206,6 +206,14 @@ test('--out writes the file', async () => {
   assert.match(readFileSync(file, 'utf8'), /python3-django/);
 });
 
+test('--out in a directory not there yet makes it, as kubernetes --out DIR does (it said "not a directory" of a missing one)', async () => {
+  const file = join(work.path, 'build', 'image', 'Containerfile');
+  const r = await runCli(['export', 'containerfile', join(EXAMPLES, 'django-blog'), '--out', file]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /wrote .*build\/image\/Containerfile: the image recipe of django-blog/);
+  assert.match(readFileSync(file, 'utf8'), /python3-django/);
+});
+
 test('--out naming a directory: the fix asks for a file, as containerfile --out takes one', async () => {
   const r = await runCli(['export', 'containerfile', join(EXAMPLES, 'django-blog'), '--out', work.path]);
   assert.is(r.status, 1, r.stderr);

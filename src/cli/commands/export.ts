@@ -2,12 +2,14 @@
 // export library (src/export/) -> files or stdout. An app that cannot be mapped is reported
 // with its key and fix, the others are written, and the status is 1.
 import { writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { exportContainerfile } from '../../export/containerfile.js';
 import { buildImageVenv } from '../../export/image-venv.js';
 import { exportKubernetes } from '../../export/kubernetes.js';
 import { countOf } from '../../count.js';
+import { makeDirectory } from '../../make-dir.js';
 
 export const spec: CommandSpec = {
   name: 'export',
@@ -94,7 +96,8 @@ export async function run(args: ParsedCommand): Promise<number> {
     }
     if (out === undefined) process.stdout.write(result.text);
     else {
-      await writeFile(out, result.text).catch((err) => {
+      // As kubernetes --out DIR is made: `--out build/Containerfile` in a fresh checkout.
+      await makeDirectory(dirname(out)).then(() => writeFile(out, result.text)).catch((err) => {
         throw new GatewayError('APPPKG_EXPORT_WRITE_FAILED', { path: out, out: 'file', reason: (err as Error).message, cause: err });
       });
       say(`wrote ${out}: the image recipe of ${result.name}`);
