@@ -252,7 +252,12 @@ export const ERROR_CODES = {
   APPPKG_ADMIN_REFUSED: {
     summary: 'The admin listener refused the request: no token, a wrong token, a route that needs one, a page of another site, or a Host name it does not answer to.',
     message: (d) => `${str(d.address)} refused ${str(d.what)}: ${str(d.reason)}`,
-    hint: (d) => (d.hint ? str(d.hint) : 'pass --admin-token FILE with the file the gateway was started with, or use its unix: admin socket'),
+    hint: (d) =>
+      d.hint
+        ? str(d.hint)
+        : str(d.address).startsWith('unix:')
+          ? 'pass --admin-token FILE with the file the gateway was started with: given one, its unix: socket asks for the token too'
+          : 'pass --admin-token FILE with the file the gateway was started with, or use its unix: admin socket',
     exitStatus: 1,
     example: { address: '127.0.0.1:8099', what: 'POST /apps/blog/restart', reason: 'HTTP 401' },
   },

@@ -86,32 +86,33 @@ export class AdminGuard {
 
   /** May `req` use the admin listener for `use`? The refusal carries its status and the fix. */
   check(req: IncomingMessage, use: AdminUse): Verdict {
-    if (this.opts.listen.kind === 'tcp') {
-      if (this.token !== null) {
-        if (!this.carriesToken(req)) {
-          return {
-            ok: false,
-            status: 401,
-            message: 'this admin listener needs its token: send `Authorization: Bearer TOKEN` (or log in with any user name and the token as password)',
-            headers: { 'WWW-Authenticate': 'Basic realm="apppkg-gateway admin", charset="UTF-8"' },
-          };
-        }
-      } else {
-        if (!this.hostIsOurs(req)) {
-          // The port the request came in on: the one to use, whatever name led here.
-          const own = addrUrl({ ...this.opts.listen, port: req.socket.localPort ?? this.opts.listen.port });
-          return {
-            ok: false,
-            status: 421,
-            message: `Host ${JSON.stringify(req.headers.host ?? '')} is not this admin listener's address: without a token it answers to loopback names only, so that a page of another site cannot read it through a name it controls (DNS rebinding)`,
-            hint: `use ${own}/ (the CLI: --admin ${own.slice('http://'.length)}); to reach it by a name of your own (/etc/hosts, a proxy that passes its Host), start the gateway with --admin-token FILE`,
-          };
-        }
-        // This gateway has no token to pass: the CLI's usual fix ("pass --admin-token FILE with
-        // the file the gateway was started with") would name one that does not exist.
-        if (use !== 'read' && this.opts.appsRunAsOthers) {
-          return { ok: false, status: 403, message: this.whyNot(), hint: 'start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path and pass that --admin here' };
-        }
+    // A unix: socket given a token asks for it too: its mode guards it, but a socket handed to
+    // nginx's user (--socket-owner) to proxy is as open as nginx makes it, and --admin-token
+    // says every route needs the token.
+    if (this.token !== null) {
+      if (!this.carriesToken(req)) {
+        return {
+          ok: false,
+          status: 401,
+          message: 'this admin listener needs its token: send `Authorization: Bearer TOKEN` (or log in with any user name and the token as password)',
+          headers: { 'WWW-Authenticate': 'Basic realm="apppkg-gateway admin", charset="UTF-8"' },
+        };
+      }
+    } else if (this.opts.listen.kind === 'tcp') {
+      if (!this.hostIsOurs(req)) {
+        // The port the request came in on: the one to use, whatever name led here.
+        const own = addrUrl({ ...this.opts.listen, port: req.socket.localPort ?? this.opts.listen.port });
+        return {
+          ok: false,
+          status: 421,
+          message: `Host ${JSON.stringify(req.headers.host ?? '')} is not this admin listener's address: without a token it answers to loopback names only, so that a page of another site cannot read it through a name it controls (DNS rebinding)`,
+          hint: `use ${own}/ (the CLI: --admin ${own.slice('http://'.length)}); to reach it by a name of your own (/etc/hosts, a proxy that passes its Host), start the gateway with --admin-token FILE`,
+        };
+      }
+      // This gateway has no token to pass: the CLI's usual fix ("pass --admin-token FILE with
+      // the file the gateway was started with") would name one that does not exist.
+      if (use !== 'read' && this.opts.appsRunAsOthers) {
+        return { ok: false, status: 403, message: this.whyNot(), hint: 'start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path and pass that --admin here' };
       }
     }
     const sentBy = use === 'act' ? this.otherSite(req) : null;

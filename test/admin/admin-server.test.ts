@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { tempDir, within } from '../helpers/process.js';
+import { runCli, tempDir, within } from '../helpers/process.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
 interface Target {
@@ -161,6 +161,39 @@ for (const target of TARGETS) {
       assert.is(other.url, `unix:${join(sockDir.path, 'other.sock')}`);
       await within(3000, 'close', other.close());
       assert.not.ok(existsSync(join(sockDir.path, 'other.sock')));
+    });
+
+    test('with --admin-token the unix socket asks for it too, as the flag says of every admin route: it was ignored there, so a socket given to nginx\'s user to proxy was open to whoever nginx let in', async () => {
+      const path = join(sockDir.path, 'with-token.sock');
+      const provider = fakeProvider();
+      const server = await startAdminServer({ listen: { kind: 'unix', path }, provider, metrics: new GatewayMetrics({ processMetrics: false }), token: 'unix-token-7c1d' });
+      const agent = new Agent({ headersTimeout: 5000, bodyTimeout: 5000, connect: { socketPath: path } });
+      const ask = (route: string, method = 'GET', authorization?: string) =>
+        within(5000, `${method} ${route}`, request(`http://localhost${route}`, { method, dispatcher: agent, headers: authorization ? { authorization } : {} }).then(async (r) => {
+          const body = r.statusCode === 200 && (route === '/events' || route.includes('follow')) ? (r.body.on('error', () => {}).destroy(), '') : await r.body.text();
+          return { status: r.statusCode, headers: r.headers, body };
+        }));
+      try {
+        for (const route of ['/', '/admin.js', '/status', '/events', '/metrics', '/apps/blog/log', '/apps/blog/log?follow=1']) {
+          const r = await ask(route);
+          assert.is(r.status, 401, `GET ${route} without the token`);
+          assert.match(String(r.headers['www-authenticate']), /^Basic realm=/);
+        }
+        assert.is((await ask('/apps/blog/restart', 'POST')).status, 401);
+        assert.is((await ask('/status', 'GET', 'Bearer wrong')).status, 401);
+        const bearer = await ask('/status', 'GET', 'Bearer unix-token-7c1d');
+        assert.is(bearer.status, 200);
+        assert.equal(JSON.parse(bearer.body).access, { act: true, logs: true, why: null });
+        assert.is((await ask('/status', 'GET', `Basic ${Buffer.from('anyone:unix-token-7c1d').toString('base64')}`)).status, 200);
+        assert.is((await ask('/events', 'GET', 'Bearer unix-token-7c1d')).status, 200);
+        // The CLI without it: refused, and the fix is the token, not "use its unix: admin socket".
+        const cli = await runCli(['status', '--admin', `unix:${path}`], { ms: 15_000 });
+        assert.is(cli.status, 1, cli.stderr);
+        assert.match(cli.stderr, `unix:${path} refused GET /status: HTTP 401`);
+        assert.match(cli.stderr, '  fix: pass --admin-token FILE with the file the gateway was started with: given one, its unix: socket asks for the token too\n');
+      } finally {
+        await within(5000, 'cleanup', Promise.all([server.close(), agent.destroy()]));
+      }
     });
   }
 
