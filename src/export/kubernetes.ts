@@ -95,6 +95,14 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
   const appsRoot = await realpath(opts.apps);
   const env = opts.environment === undefined ? emptyHostEnvironment() : await loadEnvironmentFile(opts.environment);
   const discovery = await appsDirSource(opts.apps)();
+  // Said before anything is written or removed: an empty directory is most often the wrong one
+  // (a mount not there yet), and --out's earlier files would all go as apps removed.
+  if (discovery.apps.length === 0 && discovery.broken.length === 0) {
+    throw new GatewayError('APPPKG_APPS_DIR_INVALID', {
+      found: `none in ${opts.apps} (no directory in it holds app.yaml)`,
+      fix: `put each app in a directory of its own there, holding its app.yaml (${path.join(opts.apps, 'hello', 'app.yaml')}), or point --apps at the directory that holds them`,
+    });
+  }
   validateImageTemplate(opts.image, discovery.apps.length);
 
   const problems: GatewayError[] = discovery.broken.map((b) => b.error);

@@ -263,6 +263,23 @@ test('--out again after an app was removed from --apps: its file goes (kubectl a
   assert.equal(readdirSync(dir).sort(), ['blog.yaml', 'kustomization.yaml', 'notes.txt', 'wiki.yaml']);
 });
 
+test('--apps holding no app package: exit 1, saying so with what a package is, and an earlier export in --out left as it was (it printed nothing and exited 0, and emptied --out)', async () => {
+  const apps = join(out.path, 'no-apps');
+  mkdirSync(join(apps, 'notes'), { recursive: true });
+  const dir = join(out.path, 'kept');
+  const first = await runCli(['export', 'kubernetes', '--apps', join(TREE, 'apps'), '--environment', join(TREE, 'environment.yaml'), '--image', IMAGE, '--out', dir]);
+  const before = readdirSync(dir).sort();
+  assert.ok(before.length >= 3, first.stderr);
+  for (const target of [[], ['--out', dir]]) {
+    const r = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'registry.example.com/{name}:1', ...target]);
+    assert.is(r.status, 1, r.stderr);
+    assert.is(r.stdout, '');
+    assert.match(r.stderr, `apppkg-gateway: --apps: expected a directory of app packages, found none in ${apps} (no directory in it holds app.yaml)\n`);
+    assert.match(r.stderr, `  fix: put each app in a directory of its own there, holding its app.yaml (${join(apps, 'hello', 'app.yaml')}), or point --apps at the directory that holds them\n`);
+  }
+  assert.equal(readdirSync(dir).sort(), before, 'nothing removed');
+});
+
 test('settings, services and mail: Secrets with the same variable names, a Service for SMTP', () => {
   const objects = objectsIn(join(treeOut, 'blog.yaml'));
   // What the environment file does not give is left out, for the operator to add: named in the annotation.
