@@ -22,7 +22,9 @@ export interface AdminAccessOptions {
   /** The apps' processes run as other users (the gateway is root): logs and actions need the token. */
   appsRunAsOthers: boolean;
   /** The user each serving app's processes run as, for the refusal's words (some may be root too). */
-  appUsers?: () => Array<{ name: string; user: string }>;
+  appUsers?: () => Array<{ name: string; user: string; uid?: number }>;
+  /** The owner of a unix: listener (--socket-owner), when not the gateway's own user. */
+  socketOwnerUid?: number;
 }
 
 /** Apps the refusal names by their user; past these, how many more. */
@@ -113,6 +115,20 @@ export class AdminGuard {
       // the file the gateway was started with") would name one that does not exist.
       if (use !== 'read' && this.opts.appsRunAsOthers) {
         return { ok: false, status: 403, message: this.whyNot(), hint: 'start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path and pass that --admin here' };
+      }
+    } else if (use !== 'read' && this.opts.appsRunAsOthers) {
+      // The socket's mode guards it from every user but its owner: an app's user, given it by
+      // --socket-owner (www-data, say, for nginx), would let that app act through the admin.
+      const uid = this.opts.socketOwnerUid;
+      const holders = uid === undefined || uid === 0 ? [] : (this.opts.appUsers?.() ?? []).filter((a) => a.uid === uid);
+      if (holders.length > 0) {
+        const one = holders.length === 1;
+        return {
+          ok: false,
+          status: 403,
+          message: `the admin socket is ${holders[0].user}'s (--socket-owner), the user that ${holders.map((a) => a.name).join(', ')} ${one ? 'runs' : 'run'} as: ${one ? 'its' : 'their'} processes could act through it, so showing logs and acting need the token`,
+          hint: 'give the gateway --socket-owner root:GROUP (the admin socket is 0600: its group gets nothing, so GROUP can stay nginx\'s for --listen), or start it with --admin-token FILE and pass the same --admin-token FILE here',
+        };
       }
     }
     const sentBy = use === 'act' ? this.otherSite(req) : null;

@@ -45,7 +45,7 @@ export interface AdminServerOptions {
   /** The apps run as other users: logs and actions need the token (docs/admin.md). */
   appsRunAsOthers?: boolean;
   /** The user each serving app's processes run as (AdminAccessOptions.appUsers). */
-  appUsers?: () => Array<{ name: string; user: string }>;
+  appUsers?: () => Array<{ name: string; user: string; uid?: number }>;
   /** The owner of a unix: admin socket (--socket-owner); its mode is always 0600. */
   socketOwner?: { uid?: number; gid?: number };
 }
@@ -92,7 +92,10 @@ const MAX_LOG_LINES = 10_000;
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const sockets = new Set<Socket>();
-  const guard = new AdminGuard({ listen: options.listen, token: options.token ?? null, appsRunAsOthers: options.appsRunAsOthers ?? false, appUsers: options.appUsers });
+  const guard = new AdminGuard({
+    listen: options.listen, token: options.token ?? null, appsRunAsOthers: options.appsRunAsOthers ?? false, appUsers: options.appUsers,
+    socketOwnerUid: options.listen.kind === 'unix' ? options.socketOwner?.uid : undefined,
+  });
   const events = new StatusEvents({ status: (logs) => freshStatus(options.provider, logs) });
   const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000 });
   server.on('connection', (socket: Socket) => {

@@ -355,10 +355,10 @@ export class Registry {
   }
 
   /** The user each serving app's processes run as, where the gateway switches users (--apps as root). */
-  get appUsers(): Array<{ name: string; user: string }> {
+  get appUsers(): Array<{ name: string; user: string; uid: number }> {
     return this.names.flatMap((name) => {
       const runAs = this.records.get(name)!.serving?.runAs;
-      return runAs ? [{ name, user: runAs.user }] : [];
+      return runAs ? [{ name, user: runAs.user, uid: runAs.uid }] : [];
     });
   }
 

@@ -10,6 +10,7 @@ import { startAdminServer, type AdminServer } from '../../src/admin/admin-server
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { runCli, tempDir, within } from '../helpers/process.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
+import { runIf } from '../helpers/skip.js';
 
 interface Target {
   name: string;
@@ -162,6 +163,42 @@ for (const target of TARGETS) {
       await within(3000, 'close', other.close());
       assert.not.ok(existsSync(join(sockDir.path, 'other.sock')));
     });
+
+    // nobody: an app's user here; the gateway (root) chowns the socket to it.
+    runIf(test, process.getuid?.() === 0, 'needs root: --socket-owner chowns the socket to another user')(
+      '--socket-owner giving the unix socket to the user an app runs as: logs and actions need the token (403 saying so), as on loopback; apps never act through the admin',
+      async () => {
+        const NOBODY = 65534;
+        const ask = async (socketUid: number, users: Array<{ name: string; user: string; uid: number }>) => {
+          const path = join(sockDir.path, `owned-${socketUid}.sock`);
+          const server = await startAdminServer({
+            listen: { kind: 'unix', path }, provider: fakeProvider(), metrics: new GatewayMetrics({ processMetrics: false }),
+            appsRunAsOthers: true, appUsers: () => users, socketOwner: { uid: socketUid },
+          });
+          const agent = new Agent({ headersTimeout: 5000, bodyTimeout: 5000, connect: { socketPath: path } });
+          const one = (route: string, method = 'GET') =>
+            within(5000, `${method} ${route}`, request(`http://localhost${route}`, { method, dispatcher: agent }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() })));
+          try {
+            assert.is(statSync(path).uid, socketUid);
+            // /status once the logs are allowed: a status with them withheld needs a whole one, which the fake is not.
+            return { log: await one('/apps/blog/log'), restart: await one('/apps/blog/restart', 'POST'), status: users.length === 1 ? JSON.parse((await one('/status')).body) : null };
+          } finally {
+            await within(5000, 'cleanup', Promise.all([server.close(), agent.destroy()]));
+          }
+        };
+        const owned = await ask(NOBODY, [{ name: 'blog', user: 'nobody', uid: NOBODY }, { name: 'shop', user: 'root', uid: 0 }]);
+        assert.is(owned.log.status, 403, owned.log.body);
+        assert.is(owned.restart.status, 403, owned.restart.body);
+        const refusal = JSON.parse(owned.log.body).error;
+        assert.match(refusal.message, 'the admin socket is nobody\'s (--socket-owner), the user that blog runs as: its processes could act through it');
+        assert.match(refusal.hint, '--socket-owner root:GROUP');
+        assert.match(refusal.hint, '--admin-token FILE');
+        // A socket owner no app runs as (daemon, uid 1): the mode is the guard, as before.
+        const apart = await ask(1, [{ name: 'blog', user: 'nobody', uid: NOBODY }]);
+        assert.is(apart.log.status, 200, apart.log.body);
+        assert.equal([apart.status.access.act, apart.status.access.logs], [true, true]);
+      },
+    );
 
     test('with --admin-token the unix socket asks for it too, as the flag says of every admin route: it was ignored there, so a socket given to nginx\'s user to proxy was open to whoever nginx let in', async () => {
       const path = join(sockDir.path, 'with-token.sock');
