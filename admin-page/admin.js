@@ -27,6 +27,8 @@ let lastStatus = null;
 let streamStatus = null;
 /** The one EventSource on /events (replaced when it gave up for good). */
 let events = null;
+/** The last try of the stream was answered 401 (the login refused): said until a stream opens again. */
+let loginRefused = false;
 
 // ---------------------------------------------------------------------------------------------
 // DOM building: h('td', { class: 'num', data: { pid: 12 } }, 'text', child)
@@ -605,6 +607,7 @@ function connect() {
   events.addEventListener('open', () => {
     // A new stream (EventSource reconnects by itself too) starts with the whole status.
     streamStatus = null;
+    loginRefused = false;
     setConnection('live', 'live');
   });
   const onStatus = (e) => {
@@ -621,9 +624,15 @@ function connect() {
   events.addEventListener('status', onStatus);
   events.addEventListener('apps', onStatus);
   events.addEventListener('error', () => {
-    setConnection('error', 'disconnected, retrying');
+    if (!loginRefused) setConnection('error', 'disconnected, retrying');
     if (events.readyState === EventSource.CLOSED) {
       events.close();
+      // EventSource does not say why it gave up. A 401 is a token that changed under a logged-in
+      // page (rotated, the gateway restarted): no retry mends it, the user has to log in again.
+      fetch('status', { cache: 'no-store' }).then((res) => {
+        loginRefused = res.status === 401;
+        if (loginRefused) setConnection('error', 'the gateway refused the login (401): its admin token changed; reload the page and log in with the new one');
+      }, () => {});
       setTimeout(connect, RECONNECT_SECONDS * 1000);
     }
   });
