@@ -42,11 +42,13 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   if (desc.deb.length > 0) await ensureDebPackages(desc.deb, { system: opts.system === true, say, output: opts.output });
   else if (opts.system) say('==> deb: no packages listed');
 
+  // Asked even without `pip:`: an app no interpreter here can run is not installed, and saying
+  // so after the deb packages (which may bring one) spares the user a start that refuses it.
+  const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined });
   let venv: InstallVenvResult | null = null;
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
   const dirs = await prepareAppStateDirs(stateRoot, desc.name);
   if (desc.pip) {
-    const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined });
     venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, rebuild: opts.rebuild, say, output: opts.output });
   }
 

@@ -269,6 +269,19 @@ test("the shell's PIP_* variables and pip.conf do not decide what install puts i
   assert.match(failed.stdout, /fix: .*; pip read none of .*PIP_FIND_LINKS.* what an install relied on there goes in requirements\.txt as lines/);
 });
 
+test('an app no interpreter here satisfies is not installed: exit 1, what was found, the hook not run', async () => {
+  const dir = makeApp(
+    work.path,
+    'nopython',
+    ['platform: python, wsgi', 'app: wsgi:application', 'python: ">=4"', 'commands:', '  install: touch "$APPPKG_DATA_DIR/hook-ran"', ''].join('\n'),
+  );
+  const r = await runCli(['install', dir, ...S], { ms: 60_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, /FAIL  python: no interpreter satisfies ">=4"; found python3 \d/);
+  assert.not.match(r.stdout, /installed in/);
+  assert.not.ok(existsSync(join(state.path, 'apps', 'nopython', 'data', 'hook-ran')));
+});
+
 test('a failing commands.install exits 1 and names the hook and its status', async () => {
   const dir = makeApp(work.path, 'badhook', 'app: wsgi:application\ncommands:\n  install: echo migrating; exit 7\n');
   const r = await runCli(['install', dir, ...S]);
