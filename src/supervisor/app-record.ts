@@ -51,6 +51,11 @@ export interface AppRecord {
   startingVersion: boolean;
   /** The version (dir) being started now, if any: status calls it starting. */
   judging: string | null;
+  /**
+   * The instance of `judging` once it exists, until it serves or is stopped: its workers import
+   * and are probed meanwhile, and status and the pids (an orphan check) must count them.
+   */
+  startingInstance: AppInstance | null;
   /** restart(): replace the serving version even though it did not change. */
   restart: boolean;
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
@@ -101,7 +106,7 @@ export interface AppRecord {
  */
 export function newAppRecord(name: string, rolledBackFile: string | null, history: AppHistory): AppRecord {
   return {
-    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, restart: false,
+    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, restart: false,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
     history, serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };

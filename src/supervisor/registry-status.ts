@@ -41,6 +41,9 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   // ends with its drain (websockets closed 1012) however long the version serves.
   const instancesIn = (dir: string): AppInstance[] =>
     serving?.desc.dir === dir ? [serving.instance] : draining.filter(([, d]) => d.desc.dir === dir).map(([old]) => old);
+  // The instance of the version being started, its workers importing or probed: shown starting,
+  // with their pids, on that version's `starting` row.
+  const starting = record.startingInstance !== null && record.judging !== null ? [record.startingInstance] : [];
   const figuresOf = (instances: AppInstance[], answered: TallyFigures): RowFigures => ({
     websockets: instances.reduce((sum, i) => sum + i.openWebsockets, 0),
     inFlight: instances.reduce((sum, i) => sum + i.inFlight, 0),
@@ -59,7 +62,8 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
     const refused = record.refused.get(desc.dir)?.error ?? (record.serviceWait?.dir === desc.dir ? record.serviceWait.error : undefined);
     const isServing = serving?.desc.dir === desc.dir;
     const isDraining = draining.some(([, d]) => d.desc.dir === desc.dir);
-    const instances = instancesIn(desc.dir);
+    const isStartingRow = !isServing && !isDraining && record.judging === desc.dir;
+    const instances = isStartingRow ? starting : instancesIn(desc.dir);
     const row: VersionStatus = {
       version: desc.version,
       dir: desc.dir,
@@ -67,7 +71,7 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
         ? 'serving'
         : isDraining
           ? 'draining'
-          : record.judging === desc.dir
+          : isStartingRow
             ? 'starting'
             : record.settling.has(desc.dir)
             ? 'settling'
@@ -85,7 +89,7 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
     // the fresh instance, hooked and probed before it takes over, gets a row of its own, or a
     // probe failing for the whole start bound showed as nothing but the old instance serving.
     const restarting: VersionStatus[] = record.judging === desc.dir
-      ? [{ version: desc.version, dir: desc.dir, state: 'starting', reason: null, ...figuresOf([], { requests: 0, failed: 0, latency: noLatency() }) }]
+      ? [{ version: desc.version, dir: desc.dir, state: 'starting', reason: null, ...figuresOf(starting, { requests: 0, failed: 0, latency: noLatency() }) }]
       : [];
     // Older instances of the serving version, each with what it answered itself.
     const older = draining.filter(([old, d]) => d.desc.dir === desc.dir && old !== serving.instance).map(([old]) => old);
@@ -108,11 +112,12 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   user: serving?.runAs?.user ?? null,
   runsAsRoot: serving ? (serving.runAs ? serving.runAs.isRoot : process.getuid?.() === 0) : false,
   versions,
-  workers: instance?.workerStatus() ?? [],
+  // Serving nothing yet: the workers it starts are its workers, as `starting`.
+  workers: instance?.workerStatus() ?? starting[0]?.workerStatus() ?? [],
   restarting: instance?.restartingWorkers() ?? [],
   // A replaced version's processes stay listed while they drain (a route's websockets held).
   processes: [
-    ...(instance?.processStatus() ?? []),
+    ...((instance ?? starting[0])?.processStatus() ?? []),
     ...draining.flatMap(([old]) => old.processStatus().filter((p) => p.pid !== null).map((p) => ({ ...p, state: 'draining' }))),
   ],
   restarts: record.pastRestarts + (instance?.restarts ?? 0),

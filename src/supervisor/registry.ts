@@ -417,9 +417,13 @@ export class Registry {
     }));
   }
 
-  /** Every pid of every app's processes, draining ones included (tests check them for orphans). */
+  /**
+   * Every pid of every app's processes, starting and draining ones included (tests and callers
+   * check them for orphans).
+   */
   get pids(): number[] {
-    return [...[...this.records.values()].flatMap((r) => r.serving?.instance.pids ?? []), ...[...this.draining.keys()].flatMap((d) => d.pids)];
+    const instances = [...this.records.values()].flatMap((r) => [r.serving?.instance, r.startingInstance]);
+    return [...instances.flatMap((i) => i?.pids ?? []), ...[...this.draining.keys()].flatMap((d) => d.pids)];
   }
 
   /** Resolves once nothing is settling, looked at or judged, or after `limitMs` (reconcile-scheduler.ts). */

@@ -30,6 +30,11 @@ export interface StartAppOptions {
   drainMs?: number;
   /** Its mount as its `processes:` are told it (APPPKG_MOUNT): empty at the root. */
   mount?: string;
+  /**
+   * Told the instance before any of its processes spawn: the caller lists them (pids, status)
+   * while they import and are probed, which may take the whole start bound.
+   */
+  created?: (instance: AppInstance) => void;
 }
 
 export const DEFAULT_WORKERS = 2;
@@ -103,6 +108,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     budget: opts.budget,
     mount: opts.mount,
   });
+  opts.created?.(instance);
   // SPEC 1.3: the deb packages are what the app imports from the system interpreter. One not
   // installed is said as `check` says it, in the app's log and the gateway's, but not refused:
   // SPEC 1 refuses a start without a setting, not without these, and an app may import one

@@ -215,6 +215,7 @@ export class VersionJudge {
       const started = await this.startVersion(record, desc, { updatePending: pending.has(desc.dir), restarting }).finally(() => {
         record.startingVersion = false;
         record.judging = null;
+        record.startingInstance = null;
       });
       // The gateway began stopping meanwhile: nothing more is started, or recorded as refused.
       if (this.registry.stopped()) {
@@ -448,6 +449,7 @@ export class VersionJudge {
         drainMs: this.opts.drainMs,
         // As SCRIPT_NAME gives it: empty for an app at the root (serve, `mount: /`).
         mount: this.opts.mountOf(desc.name).replace(/\/+$/, ''),
+        created: (instance) => (record.startingInstance = instance),
       });
       // Its update is not run again at the gateway's next start (installed-version.ts).
       // From here on nothing may throw: the catch below would refuse a version whose workers run.
