@@ -46,6 +46,10 @@ const SINGLETONS = new Set([
 
 /** `http://authority/path?query` (RFC 9112 §3.2.2): scheme, authority, and the rest. */
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)$/i;
+/** A percent-encoded octet (RFC 3986 §2.1), or a `%` that begins none. */
+const PERCENT = /%(?:[0-9A-Fa-f]{2})?/g;
+/** Unreserved characters (RFC 3986 §2.3): encoding them changes nothing (§6.2.2.2). */
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 /** An absolute URI of another scheme (RFC 3986 §3.1: a letter, then letters, digits, `+-.`). */
 const OTHER_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]{0,31}):\/\//;
 
@@ -154,14 +158,37 @@ export function toOriginForm(req: IncomingMessage): string | null {
   // which the answer does not repeat.
   if (authority.includes('@')) return 'the target\'s authority has userinfo (user@host), which an http URI may not carry (RFC 9110 §4.2.4): send the host alone (http://host/path) and any credentials in an Authorization header';
   if (authority === '' || !HOST_VALUE.test(authority)) return 'the target\'s authority is not a host[:port]';
+  const host = authority.includes('%') ? decodedHost(authority) : authority;
+  if (host === null) return ENCODED_HOST;
   (req as IncomingMessage & { [kSentTarget]?: string })[kSentTarget] ??= url; // dropFragment may have kept it
   req.url = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
-  req.headers.host = authority;
+  req.headers.host = host;
   const raw = req.rawHeaders;
   const at = raw.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'host');
-  if (at === -1) raw.push('Host', authority);
-  else raw[at + 1] = authority;
+  if (at === -1) raw.push('Host', host);
+  else raw[at + 1] = host;
   return null;
+}
+
+const ENCODED_HOST = 'the target\'s host has percent-encoded octets other than letters, digits and `-._~` (RFC 3986 §3.2.2): send the host name unencoded (http://host/path), a name beyond ASCII in its IDNA form (xn--...)';
+
+/**
+ * The authority of an absolute-form target with its percent-encoded unreserved octets decoded:
+ * `blog%2Elocalhost` is `blog.localhost` (RFC 3986 §6.2.2.2, RFC 9110 §4.2.3), the host the
+ * request is routed by and the app's Host, where taken as sent it matched no route (404). Null
+ * for any other escape, or a `%` that begins none: a UTF-8 name (a DNS name is ASCII, its IDNA
+ * form), a delimiter (`%3A` is no port) or garbage, which name no host the router knows; nginx
+ * answers 400 to any escape there, and so does this for these.
+ */
+function decodedHost(authority: string): string | null {
+  let refused = false;
+  const host = authority.replace(PERCENT, (escape) => {
+    const char = escape.length === 3 ? String.fromCharCode(parseInt(escape.slice(1), 16)) : '';
+    if (UNRESERVED.test(char)) return char;
+    refused = true;
+    return escape;
+  });
+  return refused ? null : host;
 }
 
 /**

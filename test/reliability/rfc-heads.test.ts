@@ -68,6 +68,26 @@ const CASES: Case[] = [
     says: /^(?![\s\S]*s3cret)400 Bad Request\nthe target's authority has userinfo/,
   },
   {
+    id: 'R6.1b', rfc: 'RFC 3986 §6.2.2.2', what: 'absolute-form with percent-encoded unreserved octets in its host (`rfc%2Elocalhost`): the same host as `rfc.localhost` (RFC 9110 §4.2.3), routed by it and given to the app decoded',
+    request: 'GET http://rf%63%2elocalhost/echo?x=1 HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n',
+    status: 200, seen: { HTTP_HOST: 'rfc.localhost', SCRIPT_NAME: '', PATH_INFO: '/echo', QUERY_STRING: 'x=1' },
+  },
+  {
+    id: 'R6.1c', rfc: 'RFC 3986 §3.2.2', what: 'absolute-form with other percent-encoded octets in its host (UTF-8): 400 saying what to send, as nginx refuses any',
+    request: 'GET http://caf%C3%A9.localhost/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
+    says: /^400 Bad Request\nthe target's host has percent-encoded octets other than letters, digits and `-._~` \(RFC 3986 [^)]*3\.2\.2\): send the host name unencoded \(http:\/\/host\/path\), a name beyond ASCII in its IDNA form \(xn--\.\.\.\)\n$/,
+  },
+  {
+    id: 'R6.1d', rfc: 'RFC 3986 §3.2.2', what: 'the same for an encoded `:` (no part of a name: the port is no host)',
+    request: 'GET http://rfc.localhost%3A80/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
+    says: /^400 Bad Request\nthe target's host has percent-encoded octets other than/,
+  },
+  {
+    id: 'R6.1e', rfc: 'RFC 3986 §2.1', what: 'a `%` that begins no escape in the host',
+    request: 'GET http://rfc%.localhost/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
+    says: /^400 Bad Request\nthe target's host has percent-encoded octets other than/,
+  },
+  {
     id: 'R6.3c', rfc: 'RFC 9112 §3.2.2', what: 'absolute-form of a scheme not served (`ftp://`): 400 naming the scheme and what to send, not that the target is no path',
     request: 'GET ftp://rfc.localhost/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
     says: /^400 Bad Request\nthe target's scheme is ftp: this gateway serves http and https; send the path \(GET \/path, with a Host header\) or http:\/\/host\/path\n$/,
