@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { chunkSizeLineProblem } from './chunk-size-lines.js';
 import { TRAILERS_TOO_LONG } from './chunked-body.js';
+import { BODY_IN_HANDSHAKE } from './handshake-body.js';
 
 /** reg-name or IP-literal, then an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
@@ -106,15 +107,18 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
 }
 
 /**
- * A websocket handshake that says it has a body in the chunked coding (RFC 6455 §4.1: a GET, its
- * content with no meaning and nowhere to go). llhttp frames it two ways by the value's spelling:
- * `chunked` it reads as a body and switches after it, `chunked<HTAB>` (which it refuses on a plain
- * request, R1.15) it reads as no body and switches at once, the body becoming the websocket's
- * first bytes. One answer for every spelling, the plain request's: 400, and the connection closed.
+ * A websocket handshake whose head says it has content (RFC 6455 §4.1: a GET, its content with
+ * no meaning and nowhere to go): node:http switches at the head whatever its framing, the body
+ * becoming the websocket's first bytes (a 101, then frames the client never sent). A
+ * Content-Length past 0 is refused here, as is a coding other than chunked alone; a chunked body
+ * is read by readEmptyChunkedBody (handshake-body.ts), which takes it when it is empty, as
+ * `Content-Length: 0` is taken. 400, and the connection closed, as the plain request's.
  */
 export function handshakeFramingProblem(req: IncomingMessage): string | null {
-  if (req.headers['transfer-encoding'] === undefined) return null;
-  return 'Transfer-Encoding in a websocket handshake: a body and a switch of protocols leave the framing ambiguous; send the handshake (a GET) without a body';
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) return ONLY_CHUNKED.test(te) ? null : 'Transfer-Encoding other than chunked in a websocket handshake: send the handshake (a GET) without a body';
+  const length = req.headers['content-length'];
+  return length !== undefined && !/^0+$/.test(length) ? BODY_IN_HANDSHAKE : null;
 }
 
 /**

@@ -17,6 +17,7 @@ import { dropFragment, handshakeFramingProblem, MAX_REQUEST_LINE, parseErrorProb
 import { keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
+import { readEmptyChunkedBody } from '../net/handshake-body.js';
 import { headAfterBodyIn, headBegunAt, headLineFrom, readVersionsAsRfc, sentHeadOf, unfinishedHeadOf, watchRequestStarts } from '../net/node-parser.js';
 import { destroySoonLingering, endLingering, isLingering } from '../net/lingering-close.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
@@ -1080,7 +1081,17 @@ export class Front {
     }
     const { match, url, q } = routed;
     (socket as UpgradeSocket)[kApp] = match.target.name;
-    match.target.upgrade(req, socket, head, this.routeOf(req, match, url, q));
+    // handshakeFramingProblem let through no other coding than chunked, and no Content-Length past 0.
+    if (req.headers['transfer-encoding'] === undefined) {
+      match.target.upgrade(req, socket, head, this.routeOf(req, match, url, q));
+      return;
+    }
+    // Routed first, so that a head refused for itself (404, 400) is answered without waiting.
+    void readEmptyChunkedBody(socket, head, this.opts.headersTimeoutMs ?? 20_000).then((body) => {
+      if (socket.destroyed) return;
+      if ('problem' in body) return refuseUpgrade(socket, body.status, body.problem);
+      match.target.upgrade(req, socket, body.rest, this.routeOf(req, match, url, q));
+    });
   }
 
   /**

@@ -310,14 +310,20 @@ const CASES: Case[] = [
     // nginx 1.22 answers 501 and closes).
     id: 'R6.16m', rfc: 'RFC 9112 §6.1, RFC 6455 §4.1', what: 'a websocket handshake with Transfer-Encoding: chunked<HTAB> and a body: 400, closed, as a plain request with it, never a 101',
     request: 'GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nTransfer-Encoding: chunked\t\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
-    status: 400, closed: true, dated: true, says: /^400 Bad Request\nTransfer-Encoding in a websocket handshake/,
+    status: 400, closed: true, dated: true, says: /^400 Bad Request\na body in a websocket handshake: its bytes would run into the websocket's; send the handshake \(a GET\) without a body/,
   },
   {
     // Read by llhttp before the switch (the same bytes with `chunked<HTAB>` were not): one rule
     // for both spellings. nginx and uvicorn 101 it, nginx after passing the body on.
     id: 'R6.16n', rfc: 'RFC 9112 §6.1, RFC 6455 §4.1', what: 'the same with Transfer-Encoding: chunked: 400, closed',
     request: 'GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
-    status: 400, closed: true, dated: true, says: /^400 Bad Request\nTransfer-Encoding in a websocket handshake/,
+    status: 400, closed: true, dated: true, says: /^400 Bad Request\na body in a websocket handshake/,
+  },
+  {
+    // node:http switches at the head: `hello` reached the app as frames (a 101, then 1002).
+    id: 'R6.16p', rfc: 'RFC 9112 §6.3, RFC 6455 §4.1', what: 'a websocket handshake with Content-Length: 5 and a body: 400, closed, never a 101',
+    request: 'GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 5\r\n\r\nhello',
+    status: 400, closed: true, dated: true, says: /^400 Bad Request\na body in a websocket handshake/,
   },
   {
     id: 'R6.24', rfc: 'RFC 9112 §7.1.1', what: 'BWS in chunk extensions (before and after `;`, around `=`): served, the app reading the body as sent',
@@ -474,6 +480,63 @@ test('R6.8 for a websocket (node:http reads every upgrade): the scope has the oc
     assert.is(scope.path, '/café');
   } finally {
     socket.destroy();
+  }
+});
+
+/**
+ * Sends `pieces` (a websocket handshake to /ws/NAME, what follows it, the first frame) on one
+ * connection, each in a write of its own, and reads the 101 and the app's answer to whoami.
+ */
+async function switchedWhoami(pieces: string[], before?: string): Promise<{ head: string; path: string }> {
+  const socket = connect(port, '127.0.0.1');
+  let got = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => (got = Buffer.concat([got, chunk])));
+  try {
+    if (before !== undefined) {
+      // A request node:http reads (absolute-form): the handshake after it is its parser's too.
+      socket.write(before);
+      await waitFor(() => /\r\n\r\n\{[^]*\}$/.test(got.toString('latin1')), 10_000, 'the first answer');
+      got = Buffer.alloc(0);
+    }
+    for (const piece of pieces) {
+      socket.write(Buffer.from(piece, 'latin1'));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await waitFor(() => got.includes('\r\n\r\n'), 10_000, 'the handshake\'s answer');
+    const headEnd = got.indexOf('\r\n\r\n') + 4;
+    const head = got.toString('latin1', 0, headEnd);
+    if (!head.startsWith('HTTP/1.1 101 ')) return { head: head + got.toString('latin1', headEnd), path: '' };
+    const frame = await waitFor(() => {
+      const f = got.subarray(headEnd);
+      if (f.length < 4) return null;
+      const length = (f[1] & 0x7f) === 126 ? f.readUInt16BE(2) : f[1] & 0x7f;
+      const start = (f[1] & 0x7f) === 126 ? 4 : 2;
+      return f.length >= start + length ? f.toString('utf8', start, start + length) : null;
+    }, 10_000, 'the answer to whoami');
+    return { head, path: (JSON.parse(frame) as { path: string }).path };
+  } finally {
+    socket.destroy();
+  }
+}
+
+const HANDSHAKE = 'GET /ws/empty HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+/** "whoami", a masked text frame (a zero mask leaves it as it is). */
+const WHOAMI = '\x81\x86\0\0\0\0whoami';
+
+test('R6.16o a websocket handshake with an empty body (Transfer-Encoding: chunked, its last chunk alone, a trailer too; Content-Length: 0): switched, as nginx and uvicorn switch, the websocket beginning after the body; on the lean lane\'s connection and on one node:http reads', async () => {
+  const cases: Array<[string, string[]]> = [
+    ['chunked, the frame in the same write', [`${HANDSHAKE}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${WHOAMI}`]],
+    ['chunked, the body in later writes, a trailer and an extension', [`${HANDSHAKE}Transfer-Encoding: chunked\r\n\r\n`, '0;e=1\r\nX-T', ': 1\r\n\r', `\n${WHOAMI}`]],
+    ['chunked<HTAB>', [`${HANDSHAKE}Transfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n`, WHOAMI]],
+    ['Content-Length: 0', [`${HANDSHAKE}Content-Length: 0\r\n\r\n`, WHOAMI]],
+  ];
+  for (const before of [undefined, 'GET http://x/rfc/echo HTTP/1.1\r\nHost: x\r\n\r\n']) {
+    for (const [what, pieces] of cases) {
+      const { head, path } = await switchedWhoami(pieces, before);
+      const where = `${what}${before ? ' after an absolute-form request' : ''}`;
+      assert.match(head, /^HTTP\/1\.1 101 /, `${where}: ${head}`);
+      assert.is(path, '/empty', where);
+    }
   }
 });
 
