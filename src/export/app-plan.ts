@@ -41,7 +41,7 @@ export interface AppPlan {
   /** The app's mount, as the gateway gives it (SCRIPT_NAME). */
   mount: string;
   hosts: string[];
-  /** The hosts the Ingress names a rule for: `hosts` but its IP addresses. */
+  /** The hosts the Ingress names a rule for: `hosts` but its IP addresses and names with a `_`. */
   ingressHosts: string[];
   /** Seconds the gateway in the pod lets requests finish on SIGTERM (`drain`, else --grace). */
   graceSeconds: number;
@@ -152,6 +152,12 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
   if (addresses.length > 0) {
     notes.push(`hosts ${addresses.join(', ')}: an Ingress rule names a DNS name, never an IP address (the API server refuses the Ingress), so ${addresses.length === 1 ? 'it is' : 'they are'} left out of Ingress ${base}; requests by address reach the app at its mount (${mount}), or give the address a DNS name and list that in hosts:`);
   }
+  // The environment file takes a `_` in a host name, as a Host header may carry one (an app
+  // named my_app is my_app.localhost); an Ingress rule's host is an RFC 1123 name, which has none.
+  const underscored = host.hosts.filter((h) => h.includes('_'));
+  if (underscored.length > 0) {
+    notes.push(`hosts ${underscored.join(', ')}: an Ingress rule's host is an RFC 1123 name (letters, digits, '-' and '.'), and the API server refuses the Ingress for a '_', so ${underscored.length === 1 ? 'it is' : 'they are'} left out of Ingress ${base}; requests by ${underscored.length === 1 ? 'that name' : 'those names'} reach the app at its mount (${mount}), or list a name without '_' in hosts:`);
+  }
   return {
     desc,
     host,
@@ -162,7 +168,7 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     threads: host.threads ?? DEFAULT_THREADS,
     mount,
     hosts: host.hosts,
-    ingressHosts: host.hosts.filter((h) => !isIpAddress(h)),
+    ingressHosts: host.hosts.filter((h) => !isIpAddress(h) && !h.includes('_')),
     graceSeconds: host.drain ?? DEFAULT_GRACE_S,
     routes,
     background,

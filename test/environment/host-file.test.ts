@@ -86,6 +86,19 @@ test('mail_domains takes a _ as the mail listener does, so an app named my_app c
   assert.is(err?.code, 'APPPKG_ENVFILE_INVALID', 'a name still begins with a letter or digit');
 });
 
+test('hosts takes a _ as mail_domains does (the default host of an app named my_app is my_app.localhost); a name still begins with a letter or digit', async () => {
+  const env = await loadEnvironmentFile(await envFile('apps:\n  my_app: {hosts: [my_app.example.com, in_box.Example.com.], mail_domains: [my_app.example.com]}\n'));
+  assert.equal(overridesFor(env, 'my_app').hosts, ['my_app.example.com', 'in_box.example.com']);
+  const one = await loadEnvironmentFile(await envFile('apps:\n  my_app: {hosts: a_b.localhost}\n'));
+  assert.equal(overridesFor(one, 'my_app').hosts, ['a_b.localhost']);
+  for (const name of ['_blog.example', 'blog..example', '-blog.example']) {
+    for (const key of ['hosts', 'mail_domains']) {
+      const err = await loadEnvironmentFile(await envFile(`apps:\n  blog: {${key}: [${name}]}\n`)).then(() => null, (e: GatewayError) => e);
+      assert.is(err?.code, 'APPPKG_ENVFILE_INVALID', `${key}: ${name}`);
+    }
+  }
+});
+
 test('services, mail, idle_timeout, mail_domains and replicas (SPEC 5.2, 5.3, 5.5, 5.6) load with their defaults', async () => {
   const file = await envFile([
     'services: {postgresql: "postgresql:///postgres?host=/run/pg", redis: "redis://127.0.0.1:6379"}',

@@ -169,15 +169,16 @@ test('hosts and mount: Ingress rules per host at /, the mount on any host, each 
   assert.equal(shop.spec!.rules!.map((r) => [r.host ?? '*', r.http!.paths.map((p) => p.path)]), [['shop.example.com', ['/']], ['*', ['/']]]);
 });
 
-test('an IP address in hosts: left out of the Ingress (the API server refuses one there), with a note; its names and the mount stay', async () => {
+test('an IP address or a name with a _ in hosts: left out of the Ingress (the API server refuses either there), with a note; its names and the mount stay', async () => {
   const apps = join(out.path, 'ip-host-apps');
   mkdirSync(join(apps, 'kiosk'), { recursive: true });
   writeFileSync(join(apps, 'kiosk', 'app.yaml'), 'platform: python, wsgi\napp: kiosk:application\n');
   const env = join(out.path, 'ip-host-environment.yaml');
-  writeFileSync(env, 'apps:\n  kiosk:\n    hosts: [kiosk.example.com, 10.0.0.5, 010.000.000.006]\n');
+  writeFileSync(env, 'apps:\n  kiosk:\n    hosts: [kiosk.example.com, 10.0.0.5, 010.000.000.006, my_kiosk.example.com]\n');
   const r = await runCli(['export', 'kubernetes', '--apps', apps, '--environment', env, '--image', 'registry.example.com/kiosk:1']);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /kiosk: note: hosts 10\.0\.0\.5, 010\.000\.000\.006: an Ingress rule names a DNS name, never an IP address/);
+  assert.match(r.stderr, /kiosk: note: hosts my_kiosk\.example\.com: an Ingress rule's host is an RFC 1123 name .* so it is left out of Ingress kiosk; requests by that name reach the app at its mount \(\/kiosk\)/);
   const objects = objectsOf(r.stdout);
   assert.equal(schemaProblems(objects), []);
   const rules = find(objects, 'Ingress', 'kiosk').spec!.rules!.map((rule) => [rule.host ?? '*', rule.http!.paths.map((p) => p.path)]);

@@ -47,7 +47,7 @@ test.before(async () => {
     envFile,
     // alpha's and delta's hosts: name another app's default NAME.localhost, one sorting after it
     // and one before, so that the rule, not the order of the apps, decides who gets them.
-    'settings:\n  GREETING: hello-all\napps:\n  alpha:\n    hosts: [gamma.localhost]\n  beta:\n    mount: /b\n    hosts: [beta.example.com]\n    workers: 1\n  delta:\n    mount: /dé\n    hosts: [beta.localhost]\n  _x:\n    settings:\n      GREETING: hello-x\n  mount-taker:\n    mount: /mount-owner/\n',
+    'settings:\n  GREETING: hello-all\napps:\n  alpha:\n    hosts: [gamma.localhost]\n  beta:\n    mount: /b\n    hosts: [beta.example.com, my_beta.example]\n    workers: 1\n  delta:\n    mount: /dé\n    hosts: [beta.localhost]\n  _x:\n    settings:\n      GREETING: hello-x\n  mount-taker:\n    mount: /mount-owner/\n',
   );
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
@@ -91,6 +91,10 @@ test('NAME.localhost and the environment file\'s hosts and mount', async () => {
   const vhost = (await get('/y', { host: 'BETA.example.com:8080' })).json();
   assert.is(vhost.app, 'beta');
   assert.is(vhost.PATH_INFO, '/y');
+  // A `_` in a host name, as mail_domains takes it (an app named my_app is my_app.localhost).
+  const underscored = (await get('/u', { host: 'My_Beta.example' })).json();
+  assert.is(underscored.app, 'beta');
+  assert.is(underscored.PATH_INFO, '/u');
   const mounted = (await get('/b/z')).json();
   assert.is(mounted.app, 'beta');
   assert.is(mounted.SCRIPT_NAME, '/b');
