@@ -21,6 +21,7 @@ export function frontOptions(options: GatewayOptions, listen: ListenAddress[], l
     listenFlag,
     accessLog: options.accessLog ?? null,
     onResponse: (app, status, seconds, refusedForRoom) => metrics.observeRequest(app, status, seconds, refusedForRoom),
+    onWebsocketRefusedForRoom: (app) => metrics.observeWebsocketRefusedForRoom(app),
     unixSocket: options.unixSocket,
     trustProxy: options.trustProxy,
     headersTimeoutMs: options.headerTimeoutMs,

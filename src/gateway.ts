@@ -299,6 +299,7 @@ export class Gateway {
           errors,
           failed: errors,
           refusedForRoom: this.metrics.refusedForRoomOf(app.name),
+          websocketsRefusedForRoom: this.metrics.websocketsRefusedForRoomOf(app.name),
           queued: this.front.queued(app.name),
           processes: app.processes.map((p) => (p.queued === undefined ? p : { ...p, queued: this.front.queuedFor(app.name, p.name) })),
           latency: this.metrics.latency(app.name),

@@ -43,6 +43,8 @@ interface AppSeries {
   tally: RequestTally;
   /** Of the tally's 5xx, the gateway's 503s for want of room under --max-workers: not the app's errors. */
   refusedForRoom: number;
+  /** Websocket handshakes refused so (503): no response, so in no tally. */
+  websocketsRefusedForRoom: number;
 }
 
 export interface GatewayMetricsOptions {
@@ -150,6 +152,15 @@ export class GatewayMetrics {
     return this.apps.get(app)?.refusedForRoom ?? 0;
   }
 
+  /** A websocket handshake the gateway answered 503 because --max-workers left no room to wake the app. */
+  observeWebsocketRefusedForRoom(app: string): void {
+    (this.apps.get(app) ?? this.addApp(app)).websocketsRefusedForRoom++;
+  }
+
+  websocketsRefusedForRoomOf(app: string): number {
+    return this.apps.get(app)?.websocketsRefusedForRoom ?? 0;
+  }
+
   /**
    * p50/p90/p95/p99 (nearest rank) over the durations of the last LATENCY_WINDOW_SECONDS (at
    * most the last LATENCY_WINDOW of them); computed on demand.
@@ -181,6 +192,7 @@ export class GatewayMetrics {
       sum: 0,
       tally: new RequestTally(null, LATENCY_WINDOW, this.now),
       refusedForRoom: 0,
+      websocketsRefusedForRoom: 0,
     };
     this.apps.set(app, series);
     return series;
@@ -194,6 +206,12 @@ export class GatewayMetrics {
       this.collected('apppkg_requests_total', 'Requests answered, by app and status class (2xx..5xx); 499 = the client left, 444 = cut by the gateway before any head, or at the end of a drain or of --grace.', 'counter', (app, s) =>
         CODE_CLASSES.map((code, i) => ({ labels: { app, code }, value: s.byClass[i] })),
       ),
+    );
+    registry.registerMetric(
+      this.collected('apppkg_refused_for_room_total', 'Requests and websocket handshakes (kind) the gateway answered 503 because --max-workers left no room to wake the app, by app: its refusal, not the app\'s failure (the requests are in apppkg_requests_total too).', 'counter', (app, s) => [
+        { labels: { app, kind: 'request' }, value: s.refusedForRoom },
+        { labels: { app, kind: 'websocket' }, value: s.websocketsRefusedForRoom },
+      ]),
     );
     registry.registerMetric(
       this.collected('apppkg_request_duration_seconds', 'Time from the request head to the end of the response, by app.', 'histogram', (app, s) => {

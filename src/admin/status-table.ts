@@ -122,6 +122,10 @@ function appDetails(app: AppStatus, now: string): string[] {
   if (app.refusedForRoom > 0) {
     out.push(`${countOf(app.refusedForRoom, 'request')} refused by the gateway (503, not in ERRORS): no room under --max-workers to wake it while every running app held a request or a websocket`);
   }
+  // Absent from an older gateway's status (the CLI may be newer than the gateway it asks).
+  if ((app.websocketsRefusedForRoom ?? 0) > 0) {
+    out.push(`${countOf(app.websocketsRefusedForRoom, 'websocket')} refused by the gateway (503): no room under --max-workers to wake it while every running app held a request or a websocket`);
+  }
   // Beside the gateway's log line per failed attempt: which app's mail waits, since when, why, and until when.
   if (app.mail) out.push(waitingMailLine(app.mail, now, 'mail waiting'));
   if (app.runsAsRoot) out.push('warning: runs as root');

@@ -249,6 +249,8 @@ export interface AppStatus {
    * so in no `errors` or `failed`; /metrics counts them in the 5xx class, by the status sent.
    */
   refusedForRoom: number;
+  /** Websocket handshakes refused so (503), counted apart: a handshake is in no `requests`. */
+  websocketsRefusedForRoom: number;
   /** Websockets held for it, every version together (see versions[].websockets). */
   websockets: number;
   /** Requests waiting for a free worker thread: in the gateway's queue, or sent and waiting in a worker. */

@@ -111,6 +111,8 @@ export class AppDispatcher implements Redispatch {
     backend: Backend,
     /** Every websocket the gateway holds, which this app's join. */
     private readonly websockets: OpenWebsockets,
+    /** Told the app's name at each handshake refused for want of room under --max-workers. */
+    private readonly websocketRefusedForRoom?: (app: string) => void,
   ) {
     this.backend = backend;
     this.attach(backend);
@@ -428,7 +430,11 @@ export class AppDispatcher implements Redispatch {
         () => {
           if (!socket.destroyed) this.upgrade(req, socket, head, route);
         },
-        (err: Error) => refuseUpgradeFor(socket, 'unavailable', this.wakeFailedDetail(err), retryAfterUntil(backend.wakeRetryAt)),
+        (err: Error) => {
+          // Counted apart as the HTTP requests so refused are (wakeBackend): the gateway's refusal.
+          if ((err as { noRoom?: unknown }).noRoom === true) this.websocketRefusedForRoom?.(this.name);
+          refuseUpgradeFor(socket, 'unavailable', this.wakeFailedDetail(err), retryAfterUntil(backend.wakeRetryAt));
+        },
       );
       return;
     }

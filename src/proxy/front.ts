@@ -59,6 +59,11 @@ export interface FrontOptions {
    * own for want of room under --max-workers (served-by.ts REFUSED_FOR_ROOM).
    */
   onResponse?: (app: string, status: number, seconds: number, refusedForRoom: boolean) => void;
+  /**
+   * Told of each websocket handshake refused 503 because --max-workers left no room to wake
+   * its app: an upgrade has no response for onResponse, and the refusal is the gateway's.
+   */
+  onWebsocketRefusedForRoom?: (app: string) => void;
   /** Mode and owner of `unix:` listeners (nginx's user must be able to connect). */
   unixSocket?: UnixSocketOptions;
   /** --trust-proxy: peers whose X-Forwarded-* are believed (true = any peer). */
@@ -269,7 +274,7 @@ export class Front {
     for (const app of apps) {
       names.add(app.name);
       const dispatcher = this.dispatchers.get(app.name);
-      if (dispatcher === undefined) this.dispatchers.set(app.name, new AppDispatcher(app.backend, this.websockets));
+      if (dispatcher === undefined) this.dispatchers.set(app.name, new AppDispatcher(app.backend, this.websockets, this.opts.onWebsocketRefusedForRoom));
       else if (dispatcher.backend !== app.backend) dispatcher.attach(app.backend);
     }
     for (const [name, dispatcher] of this.dispatchers) {

@@ -15,7 +15,7 @@ import { realDir, type BrokenPackage } from './discovery.js';
 import { reasonOf } from './refusal.js';
 
 /** The status of an app, but for what the proxy and the metrics know (requests, queue, latency), its services and its mail. */
-export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'failed' | 'refusedForRoom' | 'queued' | 'latency' | 'services' | 'mail'>;
+export type SupervisedAppStatus = Omit<AppStatus, 'requests' | 'errors' | 'failed' | 'refusedForRoom' | 'websocketsRefusedForRoom' | 'queued' | 'latency' | 'services' | 'mail'>;
 
 /** Lines of an app's log in its status (the page's tail). */
 const STATUS_LOG_LINES = 40;

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, isAlive, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, isAlive, rawRequest, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -330,6 +330,32 @@ test('--max-workers 1: the 503 of an app that cannot wake (the other holds a req
   assert.is((await get(env, `/${apps.awake}/exit`)).status, 502);
   const awake = await app(env, apps.awake);
   assert.equal([awake.errors, awake.refusedForRoom], [1, 0]);
+});
+
+// A websocket refused for want of room was counted nowhere (status nor /metrics), where the
+// same refusal of a plain request was refusedForRoom; /metrics had no counter for either.
+test('--max-workers 1: a websocket to an app that cannot wake is refused 503, counted in status (websocketsRefusedForRoom) and in /metrics with the requests so refused', async () => {
+  const env = await open([['slow', 'a'], ['ws-asgi', 'chat']], 'defaults:\n  workers: 1\n  threads: 2\n', ['--max-workers', '1']);
+  // a serving makes chat sleep (the quiet one), then a holds a request: chat cannot wake.
+  await waitFor(async () => (await get(env, '/a/?t=0')).status === 200, 30_000, 'a to serve');
+  const holding = get(env, '/a/?t=3');
+  await waitFor(async () => (await app(env, 'a')).inFlight === 1 && (await app(env, 'chat')).state === 'idle', 10_000, 'a to hold its request, chat asleep');
+  const port = Number(new URL(env.gw.url).port);
+  const answer = await rawRequest(port, 'GET /chat/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 10_000);
+  assert.match(answer, /^HTTP\/1\.1 503 /);
+  assert.match(answer, /none can sleep to make room/);
+  const refused = await get(env, '/chat/?t=0');
+  assert.is(refused.status, 503, refused.body);
+  const chat = await app(env, 'chat');
+  assert.equal([chat.errors, chat.refusedForRoom, chat.websocketsRefusedForRoom], [0, 1, 1], JSON.stringify(chat));
+  const table = await runCli(['status', '--admin', new URL(env.gw.adminUrl!).host], { ms: 15_000 });
+  assert.is(table.status, 0, table.stderr);
+  assert.match(table.stdout, '  1 websocket refused by the gateway (503): no room under --max-workers to wake it while every running app held a request or a websocket\n');
+  const metrics = await (await request(`${env.gw.adminUrl}/metrics`)).body.text();
+  assert.match(metrics, /^apppkg_refused_for_room_total\{app="chat",kind="request"\} 1$/m);
+  assert.match(metrics, /^apppkg_refused_for_room_total\{app="chat",kind="websocket"\} 1$/m);
+  assert.match(metrics, /^apppkg_refused_for_room_total\{app="a",kind="websocket"\} 0$/m);
+  assert.is((await holding).status, 200);
 });
 
 test('--max-workers: of two apps asked a moment apart, the one asked first sleeps, whenever the idle check looked at them; status\'s lastActive is the request\'s time', async () => {
