@@ -1095,6 +1095,8 @@ export class Front {
     void readEmptyChunkedBody(socket, head, this.opts.headersTimeoutMs ?? 20_000).then((body) => {
       if (socket.destroyed) return;
       if ('problem' in body) return refuseUpgrade(socket, body.status, body.problem);
+      // The stop began while the body came: as onUpgrade answers one that comes then.
+      if (this.stopping) return refuseUpgradeFor(socket, 'unavailable', 'the gateway is stopping');
       match.target.upgrade(req, socket, body.rest, this.routeOf(req, match, url, q));
     });
   }
