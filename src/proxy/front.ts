@@ -1180,7 +1180,7 @@ export class Front {
     const websocketsClosed = this.websockets.whenClosed(Math.min(graceMs, WEBSOCKET_CLOSE_WAIT_MS));
     const began = performance.now();
     await this.firstRequests(Math.min(graceMs, FIRST_REQUEST_WAIT_MS));
-    await this.finishInFlight(Math.max(0, graceMs - (performance.now() - began)));
+    await this.finishInFlight(Math.max(0, graceMs - (performance.now() - began)), graceMs);
     await websocketsClosed;
     for (const socket of this.sockets) {
       this.cutSockets.add(socket);
@@ -1242,8 +1242,10 @@ export class Front {
   /**
    * Waits up to `graceMs` for the requests in flight to finish, saying every few seconds which
    * it waits for, and which are left when the grace is over (their connections are cut next).
+   * `givenMs`: the --grace the user gave, which the last line names (`graceMs` is what was left
+   * of it, 29.99994 s of 30).
    */
-  private async finishInFlight(graceMs: number): Promise<void> {
+  private async finishInFlight(graceMs: number, givenMs: number): Promise<void> {
     const say = this.opts.say;
     const report = setInterval(() => {
       if (this.inFlight.size > 0) say?.(`stopping: waiting for ${this.inFlight.describe()}`);
@@ -1265,7 +1267,7 @@ export class Front {
     } finally {
       clearInterval(report);
     }
-    if (this.inFlight.size > 0) say?.(`stopping: the grace (${graceMs / 1000} s) is over; cutting ${this.inFlight.describe()}`);
+    if (this.inFlight.size > 0) say?.(`stopping: the grace (${givenMs / 1000} s) is over; cutting ${this.inFlight.describe()}`);
   }
 
   /** The access log file opened again under its name (after a rotation): false when it is not a file. */

@@ -224,6 +224,8 @@ test('cut by the stop past --grace: 444 with no head out, and 444 with the bytes
     assert.match(out, logged('/cuts/stream', 444, 100));
     assert.match(out, logged('/acuts/stream', 444, 100, 'acuts'));
     assert.not.match(out, /"GET \/a?cuts\/(\?60|stream) HTTP\/1\.1" (499|200) /);
+    // The grace as given (--grace 1), not what was left of it after the first moments of the stop.
+    assert.match(out, /\napppkg-gateway: stopping: the grace \(1 s\) is over; cutting 3 requests in flight/);
   } finally {
     waiting.socket.destroy();
     streaming.socket.destroy();
