@@ -7,6 +7,7 @@ import { markCut } from './gateway-cut.js';
 
 export const REASONS: Record<number, string> = {
   400: 'Bad Request',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',

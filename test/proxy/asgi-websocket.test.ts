@@ -99,6 +99,7 @@ interface Client {
 }
 interface Refused {
   status: number;
+  reason: string;
   headers: IncomingHttpHeaders;
   body: string;
 }
@@ -130,7 +131,7 @@ function connect(url: string, opts: { protocols?: string[]; host?: string; ms?: 
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', headers: res.headers, body });
       });
     });
     ws.on('error', (err) => {
@@ -323,6 +324,9 @@ gateway('a subprotocol the client did not offer is sent as the app chose it, as 
 gateway('the app closes before accepting: 403; returns without an answer: 403, and the app log says why, once a handshake', async () => {
   const refusal = await refused(`${ws}/live/refuse`);
   assert.is(refusal.status, 403);
+  // What a browser's network panel and curl show: the status's own name, not a placeholder.
+  assert.is(refusal.reason, 'Forbidden');
+  assert.match(refusal.body, /^403 Forbidden\n/);
   const said = /websocket \/live\/silent\?n=\d: the app returned without accepting the websocket \(websocket\.accept\) or closing it \(websocket\.close\); the client got 403/g;
   const before = appLog().match(said)?.length ?? 0;
   assert.is((await refused(`${ws}/live/silent?n=1`)).status, 403);
