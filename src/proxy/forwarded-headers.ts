@@ -229,7 +229,9 @@ export function trustedView(req: IncomingMessage, peer: PeerView, trust: TrustPr
   const chain = peer.remoteAddr === '' ? forwardedFor : forwardedFor.trim() === '' ? peer.remoteAddr : `${forwardedFor}, ${peer.remoteAddr}`;
 
   const proto = lastElement(headers['x-forwarded-proto'])?.toLowerCase();
-  const scheme = proto === 'https' || proto === 'http' ? proto : peer.scheme;
+  // Traefik says wss (ws) for a websocket the client opened over TLS (not): the same secure
+  // scheme, which the websocket's scope then says as wss again.
+  const scheme = proto === 'https' || proto === 'wss' ? 'https' : proto === 'http' || proto === 'ws' ? 'http' : peer.scheme;
 
   const forwardedHost = lastElement(headers['x-forwarded-host']);
   let host: string | null = null;

@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { WebSocket } from 'ws';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
@@ -35,6 +36,7 @@ async function scopeOf(url: string, headers: Record<string, string> = {}, dispat
 test.before(async () => {
   const apps = join(work.path, 'apps');
   addPackage(apps, 'asgi-http', 'ax'); // its /scope answers with the scope it got
+  addPackage(apps, 'ws-asgi', 'aws'); // its websocket answers "whoami" with its scope's scheme
   gw = await startCli([
     '--apps', apps, '--listen', '127.0.0.1:0', '--listen', `unix:${socket}`, '--trust-proxy=loopback',
     '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'),
@@ -81,6 +83,37 @@ test('over TCP behind a trusted proxy that changes the scheme: the server port i
   const stated = await scopeOf(`${gw.url}/ax/scope`, { host: 'x.example:8080', 'x-forwarded-proto': 'https', 'x-forwarded-port': '8443' });
   assert.equal(stated.server, ['127.0.0.1', 8443]);
   assert.equal((await scopeOf(`${gw.url}/ax/scope`, { 'x-forwarded-port': '99999' })).server, ['127.0.0.1', port], 'not a port: ignored');
+});
+
+/** The scheme a websocket's scope has, opened over TCP with `headers` from a (trusted) proxy. */
+function websocketScheme(url: string, headers: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`${url}: no answer within 10 s`));
+    }, 10_000);
+    ws.on('open', () => ws.send('whoami'));
+    ws.on('message', (data: Buffer) => {
+      clearTimeout(timer);
+      ws.close(1000);
+      resolve((JSON.parse(data.toString('utf8')) as { scheme: string }).scheme);
+    });
+    ws.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+test('behind a trusted proxy that says ws or wss (Traefik does, for a websocket): the scope\'s scheme is ws or wss, and an HTTP request\'s http or https', async () => {
+  const ws = gw.url.replace(/^http/, 'ws');
+  assert.is(await websocketScheme(`${ws}/aws/echo`, { 'x-forwarded-proto': 'wss' }), 'wss');
+  assert.is(await websocketScheme(`${ws}/aws/echo`, { 'x-forwarded-proto': 'https' }), 'wss');
+  assert.is(await websocketScheme(`${ws}/aws/echo`, { 'x-forwarded-proto': 'ws' }), 'ws');
+  assert.is((await scopeOf(`${gw.url}/ax/scope`, { 'x-forwarded-proto': 'wss' })).scheme, 'https');
+  assert.is((await scopeOf(`${gw.url}/ax/scope`, { 'x-forwarded-proto': 'WSS' })).scheme, 'https');
+  assert.is((await scopeOf(`${gw.url}/ax/scope`, { 'x-forwarded-proto': 'ftp' })).scheme, 'http', 'anything else: the listener\'s');
 });
 
 test.run();
