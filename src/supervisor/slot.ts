@@ -239,8 +239,12 @@ export class Slot<P extends SupervisedProcess> {
         if (next.state === 'exited') this.recordExit(next);
         // The app no longer imports (a file changed under the version): tried again with the
         // back-off, a crash loop in status, and it serves again once the file is fixed.
+        // The same exit status for an ASGI lifespan startup that failed: the app imported, and
+        // its message ("app: X failed its lifespan startup: ...") says what failed instead.
         const how = next.exitCode === EXIT_APP_LOAD_FAILED
-          ? `${this.opts.label(next)} could not import the app: ${err.message}`
+          ? err.code === 'APPPKG_APP_LIFESPAN_FAILED'
+            ? `${this.opts.label(next)} did not start: ${err.message}`
+            : `${this.opts.label(next)} could not import the app: ${err.message}`
           : next.state === 'exited' ? `${this.opts.label(next)} exited (${next.how})` : `${this.opts.label(next)} failed to start: ${err.message}`;
         // It never came up, however long its probe was asked (start_timeout, 60 s, outlasts a
         // stable run's 30): counted as up, it started the back-off over at 0.5 s each time, and

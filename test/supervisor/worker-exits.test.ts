@@ -5,7 +5,7 @@
 // app's `timeout`, and the app serves again once the file is fixed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
@@ -97,6 +97,47 @@ test("a worker that exits before it is ready, no exception said: the refusal nam
   const problem = status.apps.find((a: any) => a.name === 'nostart').problem;
   assert.is(problem.code, 'APPPKG_WORKER_START_FAILED');
   assert.ok(problem.message.startsWith(named), problem.message);
+});
+
+// An ASGI app serving, then a worker that died replaced by one whose lifespan startup fails (a
+// database gone meanwhile): the app imported, so the line says what did fail.
+const LIFER = `import os, sys
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if os.path.exists(os.path.join(os.environ["APPPKG_DATA_DIR"], "fail")):
+                    await send({"type": "lifespan.startup.failed", "message": "the database is down"})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["path"] == "/quit":
+        sys.stdout.flush()
+        os._exit(1)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"up"})
+`;
+
+test("a replacement worker whose ASGI lifespan startup fails is said as that, not as an import that failed", async () => {
+  writePackage(apps.path, 'lifer', { 'app.yaml': 'platform: python, asgi\napp: lifer_app:app\n', 'lifer_app.py': LIFER });
+  const lifer = async (path: string) => (await request(`${gw.url}/lifer${path}`, { headersTimeout: 30_000 })).statusCode;
+  await waitFor(async () => (await lifer('/')) === 200, 30_000, 'lifer to serve');
+  await workerPids();
+  const flag = join(state.path, 'apps', 'lifer', 'data', 'fail');
+  writeFileSync(flag, '');
+  try {
+    assert.is(await lifer('/quit'), 502, 'the request its worker died in');
+    const said = /lifer: worker \d+ did not start: app: lifer_app:app failed its lifespan startup: the database is down; restarting in \d+ ms/;
+    await waitFor(() => said.test(gw.output()), 20_000, () => `the replacement's failure in\n${gw.output()}`);
+    assert.not.match(gw.output(), /lifer: worker \d+ could not import the app/);
+  } finally {
+    if (existsSync(flag)) rmSync(flag);
+  }
+  await workerPids();
 });
 
 test.run();
