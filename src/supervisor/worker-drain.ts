@@ -6,7 +6,7 @@
 // closed 1001 instead).
 import { WsCloseCode } from '../link/frames.js';
 import type { WorkerLink } from '../link/worker-link.js';
-import type { Worker } from './worker.js';
+import { CANCEL_BOUND_MS, type Worker } from './worker.js';
 
 /** After its websockets were closed at the end of a drain, how long the app has to return. */
 const WEBSOCKET_CLOSE_GRACE_MS = 5000;
@@ -48,6 +48,11 @@ export class WorkerDrain {
       await worker.stop(grace);
     } finally {
       worker.off('cut', cut);
+    }
+    // Killed at the stop's bound: the app's log showed its shutdown begin and nothing after, and
+    // a shutdown that never completes (a pool's close that waits for ever) went unnoticed.
+    if (!this.cut && worker.kind === 'asgi' && worker.exitSignal === 'SIGKILL' && worker.killedFor === null) {
+      this.say(`${this.app}: worker ${worker.pid ?? '?'} had not exited ${CANCEL_BOUND_MS / 1000} s after its drain's end (its lifespan shutdown did not complete, or a task ignored its cancellation, or sync code held the event loop): killed`);
     }
   }
 

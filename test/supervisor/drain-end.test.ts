@@ -6,7 +6,7 @@
 // be cancelled, is killed at the drain's end as before, not given that bound too.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
@@ -66,6 +66,21 @@ def stream():
         time.sleep(0.2)
 `;
 
+// A lifespan shutdown that never completes (a pool's close that waits for ever).
+const HANGING_APP = `import asyncio
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                print("shutdown begins", flush=True)
+                await asyncio.Event().wait()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": str(__import__("os").getpid()).encode()})
+`;
+
 const work = tempDir('apppkg-drain-end-');
 const apps = join(work.path, 'apps');
 const tokenFile = join(work.path, 'token');
@@ -78,9 +93,10 @@ const test = suite('the end of a drain');
 test.before(async () => {
   writePackage(apps, 'la.1', { 'app.yaml': 'platform: python, asgi\napp: la:app\n', 'la.py': ASGI_APP });
   writePackage(apps, 'lw.1', { 'app.yaml': 'platform: python, wsgi\napp: lw:app\n', 'lw.py': WSGI_APP });
+  writePackage(apps, 'lh.1', { 'app.yaml': 'platform: python, asgi\napp: lh:app\n', 'lh.py': HANGING_APP });
   const environment = join(work.path, 'environment.yaml');
   writeFileSync(tokenFile, 'drain-end-token\n', { mode: 0o600 });
-  writeFileSync(environment, `defaults:\n  workers: 1\napps:\n  la:\n    drain: ${DRAIN_S}\n  lw:\n    drain: ${DRAIN_S}\n`);
+  writeFileSync(environment, `defaults:\n  workers: 1\napps:\n  la:\n    drain: ${DRAIN_S}\n  lw:\n    drain: ${DRAIN_S}\n  lh:\n    drain: ${DRAIN_S}\n`);
   gw = await startCli([
     '--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile,
     '--state-dir', join(work.path, 'state'), '--environment', environment,
@@ -159,6 +175,27 @@ test('WSGI: a request still running at the drain\'s end ends with its worker, as
   // Killed at the drain's end, not held for an ASGI worker's cancel bound.
   assert.ok(Date.now() - drainedFrom < DRAIN_S * 1000 + 3000, `the old worker took ${Date.now() - drainedFrom} ms after the drain began`);
   assert.is.not(await workerPid('/lw/'), oldPid);
+});
+
+test('ASGI: a lifespan shutdown that never completes is killed 5 s after the drain\'s end, and the log says so', async () => {
+  const oldPid = await workerPid('/lh/');
+  let newPid = 0;
+  try {
+    await restart('lh');
+    newPid = await workerPid('/lh/');
+    await assertNoOrphans([oldPid], DRAIN_S * 1000 + 12_000);
+    const said = new RegExp(`lh: worker ${oldPid} had not exited 5 s after its drain's end \\(its lifespan shutdown did not complete, or a task ignored its cancellation, or sync code held the event loop\\): killed`);
+    await waitFor(() => said.test(gw.output()), 5000, () => `the kill said in\n${gw.output()}`);
+    const appLog = readFileSync(join(work.path, 'state', 'apps', 'lh', 'log', 'app.log'), 'utf8');
+    assert.match(appLog, /shutdown begins/);
+    assert.match(appLog, new RegExp(`\\[apppkg-gateway\\] worker ${oldPid} had not exited 5 s after its drain's end`));
+    // The others' drains, which end by themselves, say nothing of the kind.
+    assert.not.match(gw.output(), /(la|lw): worker \d+ had not exited/);
+  } finally {
+    // Gone before the gateway's stop, which its new worker's shutdown would hold for the whole --grace.
+    rmSync(join(apps, 'lh.1'), { recursive: true, force: true });
+  }
+  await assertNoOrphans([newPid], DRAIN_S * 1000 + 15_000);
 });
 
 for (const [kind, name] of [['ASGI', 'la'], ['WSGI', 'lw']]) {
