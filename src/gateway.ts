@@ -21,6 +21,7 @@ import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/
 import { userNotAppliedWarnings } from './environment/run-as.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
 import { GatewayError, isGatewayError } from './errors.js';
+import { reportStoppingWorkers } from './supervisor/stop-report.js';
 import { checkGatewayOptions, sayOnStderr, type CheckedStart, type GatewayOptions } from './gateway-options.js';
 import { waitForFirstJudgement } from './gateway-start-wait.js';
 import { waitForFix, watchForReload } from './gateway-serve-reload.js';
@@ -513,7 +514,13 @@ export class Gateway {
       // 12 s shutdown with 25 s of grace unused. One still in a request (its client gone: a
       // WSGI thread sleeps on for it) keeps 5 s. Either way the stop ends within --grace +
       // WORKER_STOP_MS + CANCEL_BOUND_MS (worker.ts), the bound `export kubernetes` gives the pod.
-      await this.registry.stop(WORKER_STOP_MS, Math.max(WORKER_STOP_MS, graceEnds - performance.now()));
+      const shutdownMs = Math.max(WORKER_STOP_MS, graceEnds - performance.now());
+      const endReport = reportStoppingWorkers(() => this.registry.status().apps, this.say, performance.now() + shutdownMs);
+      try {
+        await this.registry.stop(WORKER_STOP_MS, shutdownMs);
+      } finally {
+        endReport();
+      }
       await redisUsers;
       await postgres;
       // Last: a stop may take up to --grace (requests finishing, an ASGI lifespan shutdown), and

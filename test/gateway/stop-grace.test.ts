@@ -159,4 +159,25 @@ test('the gateway\'s stop can be watched in status until its workers are gone: t
   }
 });
 
+test('a lifespan shutdown that never completes holds the stop to the end of --grace, and the log names its app and worker meanwhile', async () => {
+  const work = tempDir('apppkg-stop-hung-');
+  const apps = join(work.path, 'apps');
+  writePackage(apps, 'hanger', { 'app.yaml': 'platform: python, asgi\napp: hanger:app\n', 'hanger.py': asgiApp(0, 3600) });
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  hanger:\n    workers: 1\n');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env, '--access-log', 'off', '--grace', String(SLOW_S)]);
+  try {
+    const [pid] = statusPids(await gatewayStatus(gw));
+    assert.is(await gw.stop(30_000), 0, gw.output());
+    // Between "stopping" and "stopped": which app's worker the stop waits for, and until when.
+    const said = new RegExp(`\\napppkg-gateway: stopping: waiting for 1 worker to end its own shutdown \\(an ASGI lifespan shutdown, work after a response\\): hanger \\(worker ${pid}, \\d+ s\\); at the end of --grace, in \\d+ s, what still runs is cancelled, and killed 5 s later\\n`);
+    assert.match(gw.output(), said);
+    assert.match(gw.output(), /\napppkg-gateway: stopped\n/);
+    await assertNoOrphans([pid]);
+  } finally {
+    await gw.stop();
+    work.remove();
+  }
+});
+
 test.run();

@@ -1,0 +1,52 @@
+// What a gateway's stop waits for once the requests in flight are done: the workers' own
+// shutdown (an ASGI lifespan `shutdown`, work after a response). It is said every few seconds,
+// as the front says the requests it waits for, so that a stop held to the end of --grace by one
+// app's shutdown that never completes names that app, where the log said nothing between
+// "SIGTERM: stopping" and "stopped".
+import type { AppStatus, WorkerStatus } from '../admin/status-types.js';
+
+/** What is read of an app: its name and its workers (the registry's status has them). */
+type AppWorkers = Pick<AppStatus, 'name' | 'workers' | 'versions'>;
+import { countOf } from '../count.js';
+
+const REPORT_MS = 5000;
+
+/**
+ * Says every REPORT_MS which workers of `apps()` are still stopping; `graceEndsAt`
+ * (performance.now()) is when those still running are stopped for good. Returns the end of it.
+ */
+export function reportStoppingWorkers(apps: () => AppWorkers[], say: (line: string) => void, graceEndsAt: number): () => void {
+  const timer = setInterval(() => {
+    const waiting = stoppingWorkers(apps(), Date.now());
+    if (waiting.length === 0) return;
+    const left = Math.max(0, Math.round((graceEndsAt - performance.now()) / 1000));
+    const which = waiting.map((w) => `${w.app} (worker ${w.pid}${w.seconds === null ? '' : `, ${w.seconds} s`})`).join(', ');
+    const end = left > 0 ? `at the end of --grace, in ${left} s, what still runs is cancelled, and killed 5 s later` : '--grace is over: what still runs is cancelled, and killed 5 s later';
+    say(`stopping: waiting for ${countOf(waiting.length, 'worker')} to end ${waiting.length === 1 ? 'its' : 'their'} own shutdown (an ASGI lifespan shutdown, work after a response): ${which}; ${end}`);
+  }, REPORT_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+interface Stopping {
+  app: string;
+  pid: number;
+  /** How long it has been stopping, when known. */
+  seconds: number | null;
+}
+
+/** The workers with a process that are stopping, each once (an app's and its versions' lists overlap). */
+export function stoppingWorkers(apps: AppWorkers[], now: number): Stopping[] {
+  const seen = new Set<number>();
+  const out: Stopping[] = [];
+  for (const app of apps) {
+    const rows: WorkerStatus[] = [...app.workers, ...app.versions.flatMap((v) => v.workers)];
+    for (const w of rows) {
+      if (w.pid === null || (w.state !== 'stopping' && w.state !== 'draining') || seen.has(w.pid)) continue;
+      seen.add(w.pid);
+      const since = w.stoppingSince === null ? Number.NaN : Date.parse(w.stoppingSince);
+      out.push({ app: app.name, pid: w.pid, seconds: Number.isNaN(since) ? null : Math.max(0, Math.round((now - since) / 1000)) });
+    }
+  }
+  return out;
+}
