@@ -1080,8 +1080,10 @@ export class Front {
   private routeUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const routed = this.route(req, true);
     if ('status' in routed) {
-      if (routed.starting === undefined || this.stopping) return refuseUpgrade(socket, routed.status, routed.detail);
-      this.startWaits.wait(routed.starting.app, routed.starting.waitMs, () => socket.destroyed, () => this.routeUpgrade(req, socket, head), () => refuseUpgrade(socket, routed.status, routed.detail));
+      // As a request's 503 says it (a refused or starting app): a client's reconnect loop may read it.
+      const headers: Record<string, string> = routed.retryAfter ? { 'Retry-After': '2' } : {};
+      if (routed.starting === undefined || this.stopping) return refuseUpgrade(socket, routed.status, routed.detail, headers);
+      this.startWaits.wait(routed.starting.app, routed.starting.waitMs, () => socket.destroyed, () => this.routeUpgrade(req, socket, head), () => refuseUpgrade(socket, routed.status, routed.detail, headers));
       return;
     }
     const { match, url, q } = routed;

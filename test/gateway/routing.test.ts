@@ -194,6 +194,11 @@ test('a broken description and an app that fails to import are skipped; the rest
   assert.ok(refused.headers['retry-after'], 'Retry-After');
   assert.match(refused.text, /no-import is not serving: it was refused \(APPPKG_APP_IMPORT_FAILED\); `apppkg-gateway status` says why/);
   assert.not.match(refused.text, /cannot start|Traceback/, 'the reason itself is the admin\'s');
+  // A websocket asked of it is told the same, Retry-After included (a client's reconnect loop may read it).
+  const upgrade = await rawRequest(Number(new URL(gw.url).port), 'GET /no-import/live HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  assert.match(upgrade, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+  assert.match(upgrade, /\r\nRetry-After: 2\r\n/i, upgrade);
+  assert.match(upgrade, /no-import is not serving: it was refused \(APPPKG_APP_IMPORT_FAILED\)/);
   assert.match(gw.output(), /broken\/app\.yaml:2:\d+: app: expected/);
   assert.match(gw.output(), /no-import.*refused|cannot import boom:application/);
   const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
