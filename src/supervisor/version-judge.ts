@@ -163,6 +163,16 @@ export class VersionJudge {
     const rollbacks = record.rolledBack.size;
     for (const dir of record.rolledBack.keys()) if (!record.versions.some((d) => d.dir === dir)) record.rolledBack.delete(dir);
     if (record.rolledBack.size !== rollbacks) saveRolledBack(record);
+    // A rollback keeps a version out while one below it serves. With only rolled-back versions
+    // left (the one rolled back to removed, while running or while the gateway was down), the
+    // workers of a removed directory would serve on unsaid, or nothing would ever start and the
+    // app would say `starting` for good: the last one rolled back from (the lowest) serves again.
+    if (record.rolledBack.size > 0 && !(record.serving !== null && listed(record.serving.desc.dir)) && record.versions.every((d) => record.rolledBack.has(d.dir))) {
+      const last = record.versions[record.versions.length - 1];
+      record.rolledBack.delete(last.dir);
+      saveRolledBack(record);
+      this.opts.say(`${record.name}: ${label(last)} serves again, though it was rolled back from: no other version of ${record.name} is left (to roll back again, put the version to go back to beside it, then \`apppkg-gateway rollback ${record.name}\`)`);
+    }
     // Why a version above the one that ends up serving was refused: status keeps saying it (a
     // restart of the serving one must not make a failed newer version look fine).
     let newerRefusal: Refusal | null = null;

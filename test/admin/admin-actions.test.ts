@@ -3,7 +3,7 @@
 // the rules of who may do what (docs/admin.md). Real Python workers, real sockets.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { applyStatusEvent } from '../../src/admin/status-patch.js';
@@ -311,6 +311,35 @@ test('a rollback outlives a restart of the gateway: the version rolled back from
   assert.is(await served(), '1');
   const app = await blogStatus(env);
   assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'rolled-back'], ['1', 'serving']]);
+});
+
+test('the version rolled back to removed, the one rolled back from is all there is: it serves again, running and at the next start', async () => {
+  const env = await open(['1', '2'], ['--admin-token', 'TOKEN_FILE']);
+  const served = async () => {
+    const res = await request(`${env.gw.url}/blog/`, { headersTimeout: 90_000 });
+    return res.statusCode === 200 ? ((await res.body.json()) as any).version : `${res.statusCode} ${await res.body.text()}`;
+  };
+  assert.is((await admin(env.gw, '/apps/blog/rollback', { method: 'POST' })).status, 200);
+  assert.is(await served(), '1');
+  // Running: version 1's directory removed must not leave its workers serving a version gone.
+  rmSync(join(env.apps, 'blog.1'), { recursive: true });
+  await waitFor(async () => ((await served()) === '2' ? true : undefined), 20_000, 'version 2 to serve once version 1 is gone');
+  assert.match(env.gw.output(), /blog: version 2 serves again, though it was rolled back from: no other version of blog is left/);
+  let app = await blogStatus(env);
+  assert.equal(app.versions.filter((v: any) => v.state !== 'draining').map((v: any) => [v.version, v.state]), [['2', 'serving']]);
+
+  // At the next start: a rollback kept in rolled-back.json whose version below has gone since.
+  addPackage(env.apps, 'environ', 'blog.1', blog('1'));
+  await waitFor(async () => ((await blogStatus(env)).versions.some((v: any) => v.version === '1') ? true : undefined), 20_000, 'version 1 to be seen again');
+  assert.is((await admin(env.gw, '/apps/blog/rollback', { method: 'POST' })).status, 200);
+  env.pids.push(...statusPids((await admin(env.gw, '/status')).json()));
+  await env.gw.stop();
+  rmSync(join(env.apps, 'blog.1'), { recursive: true });
+  env.gw = await startCli(env.args);
+  assert.is(await served(), '2');
+  app = await blogStatus(env);
+  assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'serving']]);
+  assert.is(app.state, 'ready');
 });
 
 test('a restart right after a change to the app\'s files (git pull && restart) starts from them, without waiting for them to settle', async () => {
