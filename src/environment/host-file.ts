@@ -424,6 +424,9 @@ export async function loadEnvironmentFile(file: string): Promise<HostEnvironment
   });
 }
 
+/** A key written as an environment variable's name is (upper case), which no key of the file is. */
+const SETTING_LIKE = /^[A-Z][A-Z0-9_]*$/;
+
 /**
  * SPEC names `drain`, `lmtp: true` and the services' URLs as keys of "the environment file"
  * without their section, so they get written at its top level (or `mail_domains` under `mail:`);
@@ -434,6 +437,24 @@ const misplacedKeyFix: UnknownKeyFix = (at, key, value) => {
   const keysOf = (node: unknown): Set<string> => new Set(Object.keys(((node as { properties?: object } | undefined)?.properties) ?? {}));
   const shown = typeof value === 'string' && value !== '' && !value.includes('\n') ? value.trim() : '...';
   const top = at.length === 0;
+  const appEntry = at.length === 2 && at[0] === 'apps';
+  // A setting written as a key of its own (`SMTP_HOST: localhost` at the top, `DATABASE_URL:`
+  // in an app's entry), or the shared settings put under defaults:: "remove it" would drop
+  // what the app needs.
+  if (SETTING_LIKE.test(key) && (top || appEntry || (at.length === 1 && at[0] === 'defaults'))) {
+    return {
+      elsewhere: `a setting (an environment variable for the app${appEntry ? '' : 's'}), which goes under settings:`,
+      fix: appEntry
+        ? `write it under the app's settings: apps: {${String(at[1])}: {settings: {${key}: ${shown}}}}`
+        : `write it under settings: for every app (settings: {${key}: ${shown}}), or for one app under its name: apps: {NAME: {settings: {${key}: ${shown}}}}`,
+    };
+  }
+  if (key === 'settings' && at.length === 1 && at[0] === 'defaults') {
+    return {
+      elsewhere: "a key of the file's top level, not of defaults:",
+      fix: "move it to the top level: the file's own settings: is given to every app (an app's entry under apps: adds to it or overrides it)",
+    };
+  }
   if ((top || at[0] === 'mail' || at[0] === 'services') && keysOf((schema.definitions as Record<string, unknown>).app).has(key)) {
     const inDefaults = keysOf((schema.properties as Record<string, unknown>).defaults).has(key);
     return {

@@ -340,6 +340,26 @@ test('a key of a section written at the top level (drain, lmtp, redis) is refuse
   assert.match(err.problems[0].message, "drain: expected one of the known keys, found a key of each app's entry (or of defaults:), not of the file's top level");
 });
 
+test('a setting written as a key of its own, or settings: under defaults:, is refused with where it goes, not "remove it"', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile([
+    'SMTP_HOST: localhost',
+    'defaults:',
+    '  settings: {TZ_NAME: UTC}',
+    '  LOG_LEVEL: info',
+    'apps:',
+    '  blog:',
+    '    DATABASE_URL: postgresql://blog@localhost/blog',
+    '',
+  ].join('\n'))));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}: ${p.hint}`), [
+    '1:1 SMTP_HOST: write it under settings: for every app (settings: {SMTP_HOST: localhost}), or for one app under its name: apps: {NAME: {settings: {SMTP_HOST: localhost}}}',
+    '3:3 defaults.settings: move it to the top level: the file\'s own settings: is given to every app (an app\'s entry under apps: adds to it or overrides it)',
+    '4:3 defaults.LOG_LEVEL: write it under settings: for every app (settings: {LOG_LEVEL: info}), or for one app under its name: apps: {NAME: {settings: {LOG_LEVEL: info}}}',
+    '7:5 apps.blog.DATABASE_URL: write it under the app\'s settings: apps: {blog: {settings: {DATABASE_URL: postgresql://blog@localhost/blog}}}',
+  ]);
+  assert.match(err.problems[0].message, 'SMTP_HOST: expected one of the known keys, found a setting (an environment variable for the apps), which goes under settings:');
+});
+
 test('a host written with its port or as a URL is refused with the bare name as the fix', async () => {
   const err = await failure(loadEnvironmentFile(await envFile([
     'apps:',
