@@ -2,8 +2,7 @@
 // run to its end with its output captured: what it said and how it ended, never a throw, so each
 // caller reads the failures that matter to its question (no such program, no answer in time, a
 // status) in its own words. Long-running commands whose output streams are lifecycle/run-command.ts.
-import { execFile } from 'node:child_process';
-import { closingRefusedPipes } from './spawn-process.js';
+import { spawnProcess } from './spawn-process.js';
 
 export interface ProgramOutput {
   /** Its exit status; null when it did not exit by itself (killed, or never started). */
@@ -27,17 +26,56 @@ export interface ProgramOutputOptions {
 }
 
 export function programOutput(file: string, args: string[], opts: ProgramOutputOptions): Promise<ProgramOutput> {
+  const maxBuffer = opts.maxBuffer ?? 1024 * 1024;
   return new Promise((resolve) => {
-    closingRefusedPipes(() => execFile(file, args, { timeout: opts.timeoutMs, killSignal: 'SIGKILL', env: opts.env, maxBuffer: opts.maxBuffer }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: unknown; killed?: boolean }) | null;
-      resolve({
-        status: e === null ? 0 : typeof e.code === 'number' ? e.code : null,
-        stdout: String(stdout),
-        stderr: String(stderr),
-        startError: typeof e?.code === 'string' && e.code.startsWith('E') && !e.code.startsWith('ERR_') ? e.code : null,
-        timedOut: e?.killed === true && e.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER',
-        message: e?.message ?? '',
-      });
-    }));
+    // In a process group of its own, killed whole: a program that hangs may be a wrapper (a
+    // python3.N script, a shim) whose own child holds it, and killing the wrapper alone left
+    // that child running for good, an orphan of init. (execFile cannot: it drops `detached`.)
+    const child = spawnProcess(file, args, { env: opts.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin!.end();
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const size = { out: 0, err: 0 };
+    let timedOut = false;
+    let overflow: string | null = null;
+    let settled = false;
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Gone already, with its group.
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, opts.timeoutMs);
+    const collect = (into: Buffer[], which: 'out' | 'err', name: string) => (chunk: Buffer) => {
+      size[which] += chunk.length;
+      if (size[which] > maxBuffer) {
+        overflow ??= `${name} maxBuffer length exceeded`;
+        killGroup();
+        return;
+      }
+      into.push(chunk);
+    };
+    child.stdout!.on('data', collect(out, 'out', 'stdout'));
+    child.stderr!.on('data', collect(err, 'err', 'stderr'));
+    const finish = (result: Omit<ProgramOutput, 'stdout' | 'stderr'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ ...result, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    };
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      // Could not start (ENOENT, EACCES): there is no exit to wait for.
+      if (child.pid === undefined) finish({ status: null, startError: typeof e.code === 'string' ? e.code : null, timedOut: false, message: e.message });
+    });
+    child.on('close', (code, signal) => {
+      const stderr = Buffer.concat(err).toString('utf8');
+      const failed = `Command failed: ${[file, ...args].join(' ')}\n${stderr}`;
+      const message = overflow ?? (code === 0 && signal === null ? '' : failed);
+      finish({ status: overflow === null && signal === null ? code : null, startError: null, timedOut: timedOut && overflow === null, message });
+    });
   });
 }

@@ -1,7 +1,7 @@
 // Real interpreters on this host: pyenv's (or whatever) `python3` on PATH and Debian's /usr/bin/python3.
 import { execFileSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { rcompare } from '@renovatebot/pep440';
@@ -121,6 +121,32 @@ test('a python3.N that fails its probe is named with why, when no interpreter fi
   await chmod(fake, 0o755);
   const err = await expectError(pickInterpreter({ python: '>=3.14', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_NO_INTERPRETER');
   assert.match(err.message, `; also python3.14 (${fake}): cannot be run: unexpected output: Python 3.14.0`);
+});
+
+test('a python3.N that hangs is named as giving no answer, and what it started goes with it: no orphan', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'apppkg-interp-'));
+  temps.push(dir);
+  const fake = path.join(dir, 'python3.14');
+  const pidFile = path.join(dir, 'child.pid');
+  // A wrapper whose program hangs (a shim waiting on a lock, a mount that does not answer).
+  await writeFile(fake, `#!/bin/sh\nsleep 300 &\necho $! > ${pidFile}\nwait\n`);
+  await chmod(fake, 0o755);
+  const err = await expectError(pickInterpreter({ python: '>=3.14', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_NO_INTERPRETER');
+  assert.match(err.message, `; also python3.14 (${fake}): cannot be run: no answer within 10s`);
+  const child = Number((await readFile(pidFile, 'utf8')).trim());
+  const alive = () => {
+    try {
+      process.kill(child, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const until = Date.now() + 3000;
+  while (alive() && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  const left = alive();
+  if (left) process.kill(child, 'SIGKILL');
+  assert.not.ok(left, `the probe's child ${child} (sleep 300) outlived it`);
 });
 
 test('pyenv shims of versions not enabled, failing alike, are one line naming them; a real candidate keeps its own reason', async () => {
