@@ -2,6 +2,7 @@
 // tell a typo (`apps.blgo`) from an app not deployed yet, so it refuses nothing, but a silent
 // one leaves the real app without its settings, hosts or mount and the user with no clue why.
 import { closest } from '../closest.js';
+import { parsePackageDirName } from '../description/package-dir.js';
 import { keyLabel } from '../description/yaml-file.js';
 import type { HostEnvironment } from './host-file.js';
 
@@ -18,9 +19,14 @@ export function unknownAppWarnings(hostEnv: HostEnvironment, known: readonly str
       const key = keyLabel(['apps', name]);
       const place = hostEnv.places[key];
       const where = place ? `${place.file}:${place.line}:${place.column}: ` : hostEnv.file ? `${hostEnv.file}: ` : '';
+      // `blog.1.10`, the directory's name: the entry is the app's, whichever version serves.
+      const { name: app, version } = parsePackageDirName(name);
       const near = closest(name, known);
+      const hint = version !== null && known.includes(app)
+        ? ` (the name of a version's directory: write the app's name, "${app}", whose entry holds for every version of it)`
+        : near ? ` (did you mean "${near}"?)` : '';
       return (
-        `${where}${key}: no app of that name under ${appsDir}${near ? ` (did you mean "${near}"?)` : ''}; ` +
+        `${where}${key}: no app of that name under ${appsDir}${hint}; ` +
         `its keys apply to nothing until one is deployed (apps there: ${there})`
       );
     });
