@@ -3,9 +3,9 @@
 // address they listen on is announced.
 import { isGatewayError, type GatewayError } from '../errors.js';
 
-function waitForStopSignal(): Promise<NodeJS.Signals> {
+function waitForStopSignal(also: NodeJS.Signals[]): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', ...also];
     const on = (sig: NodeJS.Signals) => {
       for (const s of signals) process.off(s, on);
       // A second Ctrl-C while we drain means "now": the default handler exits at once.
@@ -19,9 +19,10 @@ function waitForStopSignal(): Promise<NodeJS.Signals> {
  * The stop signals from now on: `stopped` resolves with the first (as waitForStopSignal), and
  * `stopWaiting` is aborted by it, for Gateway.start to stop waiting for the apps. Installed
  * before the start, so that a signal while the apps start is a stop, not Node's default kill.
+ * `also`: more signals that stop this command (serve's SIGHUP).
  */
-export function watchStopSignals(): { stopped: Promise<NodeJS.Signals>; stopWaiting: AbortSignal } {
-  const stopped = waitForStopSignal();
+export function watchStopSignals(also: NodeJS.Signals[] = []): { stopped: Promise<NodeJS.Signals>; stopWaiting: AbortSignal } {
+  const stopped = waitForStopSignal(also);
   const controller = new AbortController();
   void stopped.then(() => controller.abort());
   return { stopped, stopWaiting: controller.signal };

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { stopGatewayChecked } from '../helpers/status.js';
-import { BIN, EXAMPLES, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, BIN, EXAMPLES, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { request } from 'undici';
 
 const test = suite('cli: SIGUSR1');
 const apps = tempDir('apppkg-usr1-apps-');
@@ -147,6 +148,25 @@ test('`run` passes SIGTERM, SIGINT and SIGQUIT (no terminal sent them) to the wh
     assert.ok(code === status || (signal !== 'SIGKILL' && code === 0), `${signal}: exit status ${code}`);
     await waitFor(() => withMarker(`sleep\0${marker}`).length === 0, 5000, `the grandchild gone after ${signal} (it was left running, its parent the shell gone)`);
   }
+});
+
+test('SIGHUP to `serve` (its terminal closed) stops it as SIGTERM does: said, the request in flight answered, status 0, no process left', async () => {
+  const dir = writePackage(apps.path, 'hup-served', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+    'main.py': 'import os, time\ndef application(environ, start_response):\n    if environ["PATH_INFO"] == "/slow":\n        time.sleep(1.5)\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [str(os.getpid()).encode()]\n',
+  });
+  const served = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
+  const exited = new Promise<number | null>((resolve) => served.child.on('exit', (code) => resolve(code)));
+  const pid = Number(await (await request(`${served.url}/`)).body.text());
+  const slow = request(`${served.url}/slow`).then(async (r) => `${r.statusCode} ${await r.body.text()}`, (e: Error) => `failed: ${e.message}`);
+  await new Promise((r) => setTimeout(r, 300));
+  served.child.kill('SIGHUP');
+  const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000))]);
+  if (typeof code === 'string') await served.stop();
+  assert.match(await slow, /^200 \d+$/);
+  assert.is(code, 0, `exit status ${code}:\n${served.output()}`);
+  assert.match(served.output(), 'SIGHUP: stopping');
+  await assertNoOrphans([pid]);
 });
 
 test.run();

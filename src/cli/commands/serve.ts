@@ -80,7 +80,9 @@ export async function run(args: ParsedCommand): Promise<number> {
   const hookTimeoutMs = hookTimeoutOption(args.values['hook-timeout'], 'serve');
   // From here, not from "listening on": a Ctrl-C while a slow import or an install hook runs
   // stops them, as it would later, instead of Node's default killing us with them running.
-  const { stopped, stopWaiting } = watchStopSignals();
+  // SIGHUP too: to a development server it is its terminal closed (it reloads nothing, unlike
+  // the gateway's), and Node's default ended it at once, unsaid, cutting the requests it held.
+  const { stopped, stopWaiting } = watchStopSignals(['SIGHUP']);
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
