@@ -8,7 +8,7 @@ import { placeOf } from './description/key-place.js';
 import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { osMismatch } from './environment/checks.js';
 import type { Interpreter } from './environment/interpreter-probe.js';
-import { pickInterpreter } from './environment/interpreters.js';
+import { isSystemPython, pickInterpreter } from './environment/interpreters.js';
 import { prepareAppLogDir, resolveStateRoot } from './environment/state-root.js';
 import { buildAppEnvironment, missingSettingAt, recordDescription, type AppEnvironment } from './environment/app-env.js';
 import { GatewayError, isGatewayError } from './errors.js';
@@ -87,6 +87,19 @@ export async function describeApp(opts: AppContextOptions): Promise<{ desc: Desc
   const desc = opts.desc ?? (await loadDescription(opts.dir));
   const hostEnv = opts.hostEnv ?? (await loadHostEnvironment(opts.environmentFile));
   return { desc, overrides: overridesFor(hostEnv, desc.name), hostEnv };
+}
+
+/**
+ * What the log says of the environment file's `python:` when the app passes it over for its deb
+ * packages (pickInterpreter), as check does on its python line; null when nothing was passed over.
+ * Without it the host's choice was ignored unsaid under --apps and serve.
+ */
+export async function pythonPassedOver(ctx: Pick<AppContext, 'desc' | 'overrides' | 'interpreter'>): Promise<string | null> {
+  const named = ctx.overrides.python;
+  if (!named || ctx.desc.deb.length === 0 || (await isSystemPython(named))) return null;
+  const at = ctx.overrides.pythonAt;
+  const where = at ? `${at.key} (${at.file}:${at.line}:${at.column})` : "the environment file's python";
+  return `${ctx.desc.name}: ${where}, ${named}, is not used: the app lists deb packages, importable from the system interpreter alone, so it runs on ${ctx.interpreter.executable}`;
 }
 
 export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {

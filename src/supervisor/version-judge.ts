@@ -9,7 +9,7 @@
 // what the loop does for one record.
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { appLogOptions, prepareRefusalLog, resolveApp, type AppContext, type RunMode } from '../app-context.js';
+import { appLogOptions, prepareRefusalLog, pythonPassedOver, resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
@@ -422,6 +422,8 @@ export class VersionJudge {
         return ctx;
       });
       let ctx = await resolve();
+      const passedOver = await pythonPassedOver(ctx);
+      if (passedOver !== null) this.opts.say(passedOver);
       // serve too (SPEC §2.1: the venv is on sys.path when pip is used): without it an app
       // whose requirements --apps installs failed under serve on its first import. Not when
       // serve finds every requirement already there (in the interpreter, before any install):

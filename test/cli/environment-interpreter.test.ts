@@ -90,6 +90,19 @@ test('an app with deb packages runs on the system interpreter whatever the envir
   assert.match((await through('check', dir, system)).out, /ok +python +\/usr\/bin\/python3 3\.\d+\.\d+\n/);
 });
 
+test('the gateway says too that it passed over the environment file\'s python for an app with deb packages, with its key', async () => {
+  const apps = join(work.path, 'apps-deb');
+  pkg('with-deb', 'platform: python, wsgi\ndeb: python3-apppkg-none\napp: wsgi:application\n', apps);
+  const env = envFile('env-deb-gateway.yaml', 'apps:\n  with-deb:\n    python: /opt/python3.12/bin/python3\n');
+  const running = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(work.path, 'state-deb'), '--access-log', 'off']);
+  try {
+    assert.is((await request(`${running.url}/with-deb/`, { headersTimeout: 60_000 })).statusCode, 200, running.output());
+    assert.match(running.output(), `with-deb: apps.with-deb.python (${env}:3:13), /opt/python3.12/bin/python3, is not used: the app lists deb packages, importable from the system interpreter alone, so it runs on /usr/bin/python3`);
+  } finally {
+    await running.stop();
+  }
+});
+
 test('an app with deb packages whose python: the system interpreter fails: the error names the environment file\'s interpreter among those not eligible, with its key', async () => {
   const dir = pkg('deb-too-new', 'platform: python, wsgi\ndeb: python3-apppkg-none\npython: "<3"\napp: wsgi:application\n');
   const env = envFile('env-deb-too-new.yaml', 'apps:\n  deb-too-new:\n    python: /opt/python3.12/bin/python3\n');
