@@ -327,6 +327,24 @@ export class VersionJudge {
     }
     // Nothing (else) could start: a problem dropped above gives way to a refusal still there.
     if (record.problem === null) showProblem(record, newerRefusal);
+    // The serving version's directory removed, and every version left refused: its workers
+    // would serve on from a directory that is gone, unsaid (and could not start again). A
+    // version still settling, or waiting for its database, may yet take over: it serves till then.
+    const serving = record.serving;
+    if (serving !== null && !listed(serving.desc.dir) && record.settling.size === 0 && record.versions.every((d) => record.refused.has(d.dir) || record.rolledBack.has(d.dir))) {
+      const refused = record.versions.filter((d) => record.refused.has(d.dir)).map((d) => label(d));
+      const why = refused.length === 0 ? '' : ` (${refused.join(', ')} ${refused.length === 1 ? 'was' : 'were'} refused)`;
+      const told = `${label(serving.desc)} removed, and no other version can serve${why}: ${record.name} answers 503 until one does`;
+      this.opts.say(`${record.name}: ${told}`);
+      record.history.add('removed', told, { version: serving.desc.version });
+      record.pastRestarts += serving.instance.restarts;
+      record.pastColdStarts += serving.instance.coldStarts;
+      record.pastColdStartMs += serving.instance.coldStartMsTotal;
+      record.pastLastColdStartMs = serving.instance.lastColdStartMs ?? record.pastLastColdStartMs;
+      record.serving = null;
+      this.registry.publish();
+      this.registry.drain(serving.instance, serving.desc);
+    }
   }
 
   /** settleWaitMs for the version in `dir`, its tree seen unchanged since (performance.now(): no wall clock) the first look that found it so. */

@@ -144,6 +144,31 @@ test('a refused version whose directory is removed: status (JSON and the command
   assert.is(await versionServed(gw), '1');
 });
 
+test('the serving version removed while the only other one is refused: it stops serving, said, and the app answers 503 with that refusal', async () => {
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
+  addPackage(apps.path, 'environ', 'blog.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 2 is broken on purpose")']] });
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 2 refused');
+  assert.is(await versionServed(gw), '1');
+  const pids = (await status(gw)).apps[0].workers.map((w: any) => w.pid as number);
+  rmSync(join(apps.path, 'blog.1'), { recursive: true });
+  // Its workers had gone on serving a version whose directory was gone, unsaid.
+  const answer = await waitFor(async () => {
+    const res = await request(`${gw.url}/blog/`);
+    const text = await res.body.text();
+    return res.statusCode === 503 ? text : undefined;
+  }, 15_000, 'blog to stop serving the removed version 1');
+  assert.match(answer, 'APPPKG_APP_IMPORT_FAILED');
+  assert.match(gw.output(), 'blog: version 1 removed, and no other version can serve (version 2 was refused): blog answers 503 until one does');
+  // Version 1 is listed draining while its workers end, then not at all.
+  const app = await waitFor(async () => {
+    const now = (await status(gw)).apps[0];
+    return now.versions.length === 1 ? now : undefined;
+  }, 40_000, 'version 1 to finish draining');
+  assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'failed']]);
+  assert.is(app.problem?.code, 'APPPKG_APP_IMPORT_FAILED');
+  await assertNoOrphans(pids);
+});
+
 test('a removed refused version leaves the refusal of another still there: status says that one', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
   const failing = addPackage(apps.path, 'environ', 'blog.2', version('2'));
