@@ -89,6 +89,11 @@ export class WorkerLink extends EventEmitter {
   requests = 0;
   /** When the last of them was opened (performance.now(): the idle check's clock); 0 before any. */
   lastOpenedAt = 0;
+  /**
+   * When a request or websocket last ended (its terminal frame, or the gateway's own answer):
+   * idle_timeout counts from there, and a long request's start is long before it.
+   */
+  lastSettledAt = 0;
   /** Called after a request leaves the in-flight map (its terminal frame came): a thread is free. */
   onSettled: (() => void) | null = null;
   /**
@@ -226,6 +231,7 @@ export class WorkerLink extends EventEmitter {
     if (exchange === undefined) return;
     this.exchanges.delete(id);
     this.released.set(id, exchange);
+    this.lastSettledAt = performance.now();
     if (this.onSettled !== null) this.onSettled();
   }
 
@@ -327,6 +333,7 @@ export class WorkerLink extends EventEmitter {
     }
     if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) {
       this.exchanges.delete(id);
+      this.lastSettledAt = performance.now();
       exchange.onFrame(type, payload);
       if (this.onSettled !== null) this.onSettled();
       return;
@@ -347,6 +354,7 @@ export class WorkerLink extends EventEmitter {
     if (websocket === undefined) return; // late frames of one already failed
     if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) {
       this.websockets.delete(id);
+      this.lastSettledAt = performance.now();
       websocket.onFrame(type, payload);
       if (this.websockets.size === 0) this.emit('websockets-closed');
       return;

@@ -32,7 +32,7 @@ export interface IdleCycleOptions {
   workersQuiet: () => boolean;
   /** Requests its workers in rotation have taken. */
   workerRequests: () => number;
-  /** When its workers last took a request (performance.now()); 0 if none. */
+  /** When its workers last took or ended a request or websocket (performance.now()); 0 if none. */
   workerLastRequestAt: () => number;
   /** What sleeps: the slots of its workers and of the processes that take requests. */
   sleepers: () => Array<Slot<Worker> | Slot<CommandProcess>>;
@@ -115,6 +115,8 @@ export class IdleCycle {
         this.lastActive = this.quiet ? Math.max(this.lastActive, this.opts.workerLastRequestAt()) : performance.now();
         return;
       }
+      // A request running at the last look has ended since: from its end, not that look.
+      this.lastActive = Math.max(this.lastActive, this.opts.workerLastRequestAt());
       if (timeout > 0 && performance.now() - this.lastActive >= timeout) void this.sleep(`no request for ${Math.round(timeout / 1000)} s`);
     }, timeout > 0 ? Math.min(5000, Math.max(250, timeout / 4)) : 1000);
     this.idleTimer.unref();

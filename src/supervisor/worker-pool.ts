@@ -95,9 +95,9 @@ export class WorkerPool {
     return this.slots.reduce((sum, slot) => sum + (slot.current?.link?.requests ?? 0), 0);
   }
 
-  /** When its workers last took a request (performance.now()); 0 if they have taken none. */
+  /** When its workers last took or ended a request or websocket (performance.now()); 0 if they have taken none. */
   get lastRequestAt(): number {
-    return this.slots.reduce((last, slot) => Math.max(last, slot.current?.link?.lastOpenedAt ?? 0), 0);
+    return this.slots.reduce((last, slot) => Math.max(last, slot.current?.link?.lastOpenedAt ?? 0, slot.current?.link?.lastSettledAt ?? 0), 0);
   }
 
   /**

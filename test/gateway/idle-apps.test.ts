@@ -259,6 +259,22 @@ test('a burst while the app wakes waits and is served; a busy app does not go id
   assert.is((await app(env, 'nap')).idle.coldStarts, awake + 1, 'one wake for the whole burst');
 });
 
+test('idle_timeout counts from the end of the last request, not its start nor the idle check\'s last look during it: status\'s lastActive is when it ended', async () => {
+  // The check looks every timeout/4 (at most 5 s): a request that ended between two looks left
+  // the app's last activity at its start or at the last look that saw it running, so a 3 s
+  // request put the app to sleep up to 3 s before idle_timeout had passed since its answer.
+  const env = await open([['slow', 'nap']], 'apps:\n  nap:\n    idle_timeout: 20\n    workers: 1\n');
+  assert.is((await get(env, '/nap/?t=0')).status, 200);
+  const sentAt = Date.now();
+  assert.is((await get(env, '/nap/?t=3')).status, 200);
+  const nap = await app(env, 'nap');
+  assert.is(nap.state, 'ready');
+  const lastActive = Date.parse(nap.idle.lastActive);
+  // The app slept 3 s after the request reached it, which was after sentAt; 20 ms for the
+  // monotonic clock's mapping to the wall clock.
+  assert.ok(lastActive >= sentAt + 3000 - 20, `lastActive ${nap.idle.lastActive} is before the request's end (sent at ${new Date(sentAt).toISOString()}, 3 s in the app)`);
+});
+
 test('a websocket to an idle ASGI app opens (it wakes); an open websocket keeps it awake', async () => {
   const env = await open([['ws-asgi', 'chat']], 'apps:\n  chat:\n    idle_timeout: 1\n    workers: 1\n');
   await waitFor(async () => (await app(env, 'chat')).state === 'idle', 10_000, 'chat to go idle');
