@@ -382,14 +382,18 @@ export class Gateway {
     const file = this.environmentFile;
     if (file === null || this.stopping) return Promise.resolve(null);
     // One at a time: two SIGHUPs in a row must not judge the second file against a stale first.
+    // The next waits until this one's file is in force, not until the apps it looked at are
+    // judged: a deploy under way (a commands.update of minutes) held every later SIGHUP.
+    let inForce = () => {};
+    const applied = new Promise<void>((resolve) => (inForce = resolve));
     const run = this.reloading.then(() => {
       this.warnIfEnvironmentFileOpen();
       // The file may name an interpreter installed since it was last asked for (the fix its
       // refusal gave); the probe cache file still spares a re-probe of what did not change.
       clearInterpreterCache();
-      return reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys, appsDir: this.appsDir, rescan });
+      return reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys, appsDir: this.appsDir, rescan, inForce });
     });
-    this.reloading = run.catch(() => {});
+    this.reloading = Promise.race([applied, run.catch(() => {})]);
     return run;
   }
 

@@ -58,6 +58,12 @@ export interface AppRecord {
   startingInstance: AppInstance | null;
   /** restart(): replace the serving version even though it did not change. */
   restart: boolean;
+  /**
+   * The environment file a reload restarts it for, until the judging that takes that restart has
+   * ended: a SIGHUP meanwhile compares with it, not with what the old workers run, or restarts
+   * the app a second time for the same change.
+   */
+  restartFor: HostEnvironment | null;
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
   rolledBack: Map<string, string>;
   /**
@@ -106,7 +112,7 @@ export interface AppRecord {
  */
 export function newAppRecord(name: string, rolledBackFile: string | null, history: AppHistory): AppRecord {
   return {
-    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, restart: false,
+    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, restart: false, restartFor: null,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
     history, serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };

@@ -36,6 +36,8 @@ export interface EnvironmentReloadOptions {
    * app.yaml in it, is read once.
    */
   rescan?: boolean;
+  /** Called once the registry has the new file, before the apps it restarts are judged. */
+  inForce?: () => void;
 }
 
 /**
@@ -62,8 +64,9 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
     const { routes } = appChanges(before, after, name, { services, fixed: opts.fixed });
     // Against what its processes run with, not the file as last read: a restart that reload
     // asked for and that was refused (user: naming no user yet) is asked for again, and the
-    // keys named are all those that differ from what runs.
-    const { restart } = appChanges(serving?.hostEnv ?? before, after, name, { services, fixed: opts.fixed, toldMount });
+    // keys named are all those that differ from what runs, or from what a restart under way (an
+    // earlier SIGHUP's) brings.
+    const { restart } = appChanges(serving?.restartFor ?? serving?.hostEnv ?? before, after, name, { services, fixed: opts.fixed, toldMount });
     if (restart.length > 0) {
       report.restarted[name] = restart;
       opts.say(`${name}: ${[...new Set([...restart, ...routes])].join(', ')} changed in ${shown}; restarting it (new workers take over, the old ones drain)`);
@@ -75,7 +78,9 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
   if (Object.keys(report.rerouted).length === 0 && Object.keys(report.restarted).length === 0 && held.length === 0) {
     opts.say(`${shown}: read again; nothing in it changed for any app`);
   }
-  await registry.useEnvironment(after, Object.keys(report.restarted), opts.rescan === true);
+  const judged = registry.useEnvironment(after, Object.keys(report.restarted), opts.rescan === true);
+  opts.inForce?.();
+  await judged;
   // After the registry's look at the apps directory, not a look of its own: an app deployed
   // together with its new entry (the way one is added) is known by then, and its entry is no mistake.
   if (opts.appsDir) for (const line of [...unknownAppWarnings(after, registry.knownNames, opts.appsDir), ...userNotAppliedWarnings(after, process.getuid?.())]) opts.say(line);

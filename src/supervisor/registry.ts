@@ -158,6 +158,7 @@ export class Registry {
       const record = this.records.get(name);
       if (record === undefined) continue;
       record.restart = true;
+      record.restartFor = hostEnv;
       record.refused.clear();
     }
     return this.reconcile(force);
@@ -185,6 +186,8 @@ export class Registry {
 
   /** After each judging of `record`: what it started goes if it was removed meanwhile; publish. */
   private judged(record: AppRecord): void {
+    // A restart asked for meanwhile is still to come: its file stays the one to compare with.
+    if (!record.restart) record.restartFor = null;
     // Removed from the directory while it started: what it started goes too.
     if (this.records.get(record.name) !== record && record.serving) {
       const gone = record.serving;
@@ -348,10 +351,13 @@ export class Registry {
     return name === undefined ? (this.broken[0]?.error ?? null) : null;
   }
 
-  /** The instance serving `name` now (null: none) and its last refusal; undefined for no such app. */
-  servingOf(name: string): { instance: AppInstance | null; problem: GatewayError | null; hostEnv: HostEnvironment | null } | undefined {
+  /**
+   * The instance serving `name` now (null: none), its last refusal, the environment file it runs
+   * with and the one a reload's restart of it under way is for; undefined for no such app.
+   */
+  servingOf(name: string): { instance: AppInstance | null; problem: GatewayError | null; hostEnv: HostEnvironment | null; restartFor: HostEnvironment | null } | undefined {
     const record = this.records.get(name);
-    return record && { instance: record.serving?.instance ?? null, problem: record.problem, hostEnv: record.serving?.hostEnv ?? null };
+    return record && { instance: record.serving?.instance ?? null, problem: record.problem, hostEnv: record.serving?.hostEnv ?? null, restartFor: record.restartFor };
   }
 
   /** The user each serving app's processes run as, where the gateway switches users (--apps as root). */

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { realpathSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
@@ -124,6 +124,34 @@ test('a new mount is routed after SIGHUP without restarting the app', async () =
   assert.is((await greetingAt(gw, '/blog/')).status, 404, 'the old mount routes nowhere');
   assert.equal(await workerPids(gw, 'blog'), blogBefore);
   assert.is((await appStatus(gw, 'blog')).mount, '/journal');
+});
+
+test('a SIGHUP while a deploy runs its commands.update, after another SIGHUP, is applied at once, not once that hook and probe end', async () => {
+  const { gw, envFile } = await open(ENV('hello'));
+  const apps = join(dirname(envFile), 'apps');
+  // blog's version 2 runs a migration that takes a minute; the first SIGHUP deploys it.
+  addPackage(apps, 'environ', 'blog.2', {
+    'environ_app.py': [[/VERSION = "1"/, 'VERSION = os.environ.get("GREETING")']],
+    'app.yaml': [[/$/, '\ncommands:\n  update: sleep 60\n']],
+  });
+  gw.child.kill('SIGHUP');
+  await logged(gw, /blog: running commands\.update of version 2/);
+  // A second SIGHUP (a config-management run's reload) asks for blog to be looked at again after
+  // the deploy under way, and its reload waited for that: hook (up to --hook-timeout, 600 s),
+  // start and probe. The third, with shop's greeting changed, waited behind it before it even
+  // read the file.
+  gw.child.kill('SIGHUP');
+  await logged(gw, /environment\.yaml: read again; nothing in it changed for any app[^]*environment\.yaml: read again; nothing in it changed/);
+  writeFileSync(envFile, ENV('hello', '    settings:\n      GREETING: hola\n'));
+  gw.child.kill('SIGHUP');
+  await logged(gw, /shop: settings\.GREETING changed in \S+environment\.yaml; restarting it/, 20_000);
+  // One more at once, while shop's restart is under way: that restart is what it asks for already.
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => (await greetingAt(gw, '/shop/')).greeting === 'hola', 20_000, "shop's new greeting");
+  await logged(gw, /(read again; nothing in it changed for any app[^]*){3}/, 20_000);
+  assert.is(gw.output().split('shop: settings.GREETING changed').length - 1, 1, 'shop restarted once for its one change');
+  assert.not.match(gw.output(), /commands\.update done/, "blog's hook still runs");
+  assert.equal(await greetingAt(gw, '/blog/'), { status: 200, greeting: 'hello' }, 'version 1 serves while version 2 migrates');
 });
 
 test('an environment file with a problem changes nothing: the log gives the error at its line, the old settings serve', async () => {
