@@ -456,7 +456,7 @@ export class AppDispatcher implements Redispatch {
     if (upstream === undefined) return refuseUpgradeFor(socket, 'unavailable', `${group.label} is restarting; try again`);
     const release = backend.hold?.();
     if (release) socket.once('close', release);
-    upstream.upgrade(req, socket, head, route, modules);
+    upstream.upgrade(req, socket, head, route, modules, this.websockets);
   }
 
   /** To the worker with the fewest websockets; 503 when none is in rotation (restarting). */

@@ -11,6 +11,7 @@ import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
 import { forwardHttp } from './forward-http.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { expireRequests, forwardWsgi, reclaimWaiting, type ForwardOptions } from './forward-wsgi.js';
+import type { ClosableWebsocket, OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { markServedBy } from './served-by.js';
 import type { WebsocketModules } from './websocket-modules.js';
@@ -222,16 +223,33 @@ export class HttpUpstream implements Upstream {
     else void this.poolReady.then((pool) => forwardHttp(pool, req, res, route, options));
   }
 
-  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, modules: WebsocketModules): void {
+  /**
+   * `open`: the front's websockets, which it closes 1001 when the gateway stops, before it cuts
+   * the connections left: the process's own stop comes after that cut, too late for a close frame.
+   */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, modules: WebsocketModules, open?: OpenWebsockets): void {
+    let tunnel: ClosableWebsocket | null = null;
     if (!socket.destroyed) {
       this.endpoint.held.opened(true);
-      socket.once('close', () => this.endpoint.held.closed(true));
+      // One listener for both: a websocket's socket carries more than Node's default ten.
+      socket.once('close', () => {
+        this.endpoint.held.closed(true);
+        if (tunnel !== null) open?.delete(tunnel);
+      });
     }
     const held = this.endpoint.held;
     modules.forwardUpgrade(req, socket, head, this.endpoint.port, route, {
       timeoutMs: this.timeoutMs,
       label: this.endpoint.label,
-      onWebsocket: held.websocket ? (tunnel) => held.websocket!(tunnel, socket) : undefined,
+      onWebsocket:
+        held.websocket === undefined && open === undefined
+          ? undefined
+          : (opened) => {
+              held.websocket?.(opened, socket);
+              if (open === undefined || socket.destroyed) return;
+              tunnel = opened;
+              open.add(opened);
+            },
     });
   }
 

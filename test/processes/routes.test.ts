@@ -173,11 +173,18 @@ test('requests through a routed process leave no MaxListenersExceededWarning in 
   assert.not.match(gw.output(), /MaxListenersExceededWarning/);
 });
 
-test('stopping the gateway leaves no process behind', async () => {
+test('stopping the gateway closes a routed process\'s websocket 1001, as an ASGI app\'s, and leaves no process behind', async () => {
+  const sock = await openSocket(wsUrl('/echo/ws/held'));
+  sock.ws.send('hello');
+  assert.is(await sock.next(), 'hello');
   const s = await status();
   const pids = statusPids(s);
   assert.ok(pids.length >= 6, `pids ${pids.join(',')}`);
+  const closed = sock.closed(20_000);
   assert.is(await gw.stop(), 0);
+  // The front cut the client's connection before the process's stop could close it: 1006, no
+  // close frame (the echo server, like most, sends none when SIGTERM ends it).
+  assert.is(await closed, 1001);
   await assertNoOrphans(pids, 10_000);
 });
 
