@@ -6,9 +6,17 @@ import { isGatewayError, type GatewayError } from '../errors.js';
 function waitForStopSignal(also: NodeJS.Signals[]): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', ...also];
+    // A second Ctrl-C while we drain means "now": said, then the default handler exits at once
+    // (130 or 143), the requests still in flight cut; the apps' processes go as at any kill of
+    // the gateway (their guard). Unsaid, the user saw the prompt come back with no word of it.
+    const again = (sig: NodeJS.Signals) => {
+      for (const s of signals) process.off(s, again);
+      process.stderr.write(`apppkg-gateway: ${sig} again: stopping at once; requests still in flight are cut\n`);
+      process.kill(process.pid, sig);
+    };
     const on = (sig: NodeJS.Signals) => {
       for (const s of signals) process.off(s, on);
-      // A second Ctrl-C while we drain means "now": the default handler exits at once.
+      for (const s of signals) process.on(s, again);
       resolve(sig);
     };
     for (const s of signals) process.on(s, on);

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { stopGatewayChecked } from '../helpers/status.js';
+import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 import { assertNoOrphans, BIN, EXAMPLES, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { request } from 'undici';
 
@@ -167,6 +167,36 @@ test('SIGHUP to `serve` (its terminal closed) stops it as SIGTERM does: said, th
   assert.is(code, 0, `exit status ${code}:\n${served.output()}`);
   assert.match(served.output(), 'SIGHUP: stopping');
   await assertNoOrphans([pid]);
+});
+
+test('a second SIGINT during the stop (Ctrl-C again) ends the gateway at once and says so; the request it held is cut and no process of the app outlives it', async () => {
+  const [apps, state] = [tempDir('apppkg-int2-apps-'), tempDir('apppkg-int2-state-')];
+  writePackage(apps.path, 'held', {
+    'app.yaml': 'platform: python, wsgi\napp: held:application\n',
+    'held.py': 'import time\n\ndef application(environ, start_response):\n    time.sleep(30 if environ["PATH_INFO"] == "/slow" else 0)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  let pids: number[] = [];
+  try {
+    await waitFor(async () => (await fetch(`${gw.url}/held/`)).status === 200, 30_000, 'held to serve');
+    pids = statusPids(await gatewayStatus(gw));
+    const slow = fetch(`${gw.url}/held/slow`).then((r) => r.status, () => 'cut');
+    await waitFor(async () => (await gatewayStatus(gw)).apps[0].inFlight === 1, 10_000, 'the slow request in flight');
+    gw.child.kill('SIGINT');
+    await waitFor(() => gw.output().includes('SIGINT: stopping'), 10_000, 'the stop to begin');
+    const exited = new Promise<string | null>((resolve) => gw.child.once('exit', (_code, signal) => resolve(signal)));
+    gw.child.kill('SIGINT');
+    assert.is(await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 10 s'), 10_000))]), 'SIGINT');
+    // Its output may be read after its exit is seen.
+    await waitFor(() => gw.output().includes('apppkg-gateway: SIGINT again: stopping at once; requests still in flight are cut'), 5000, 'the gateway to say it stops at once');
+    assert.is(await slow, 'cut');
+    await assertNoOrphans(pids, 15_000);
+  } finally {
+    await gw.stop();
+    await assertNoOrphans(pids, 15_000);
+    apps.remove();
+    state.remove();
+  }
 });
 
 test.run();
