@@ -375,6 +375,11 @@ export class AppInstance {
     return this.workers.slots.some((s) => s.crashLooping) || this.processes.slots.some((s) => s.crashLooping) || this.idle.crashLooping;
   }
 
+  /** A worker of it waits out a crash loop's back-off, holding room under --max-workers for none that serves. */
+  get workersCrashLooping(): boolean {
+    return this.workers.slots.some((s) => s.crashLooping);
+  }
+
   /** Its workers, in rotation or not; rssBytes and cpuPercent are the sampler's to fill (null here). */
   workerStatus(): WorkerStatus[] {
     return this.workers.status(this.state === 'stopping' || this.state === 'stopped');

@@ -101,10 +101,13 @@ export class WorkerBudget implements WorkerBudgetLike {
   private async makeRoomNow(asking: AppInstance, workers: number): Promise<boolean | Array<{ name: string; ended: Promise<void>; draining?: boolean }>> {
     while (this.used(asking) + workers > this.max) {
       // Another version of the asking app goes last: putting what serves it to sleep for its
-      // own new version leaves the app asleep once that is judged.
+      // own new version leaves the app asleep once that is judged. An app whose workers keep
+      // dying goes first: its room serves nothing while it waits out its back-off (up to 30 s
+      // a try), and by last use alone a healthy app slept for it at each other app's wake
+      // (SPEC §4: other apps never notice a crash loop).
       const victim = [...this.instances]
         .filter((i) => i !== asking && i.state === 'ready' && i.idleState === 'awake' && i.runningWorkers > 0 && i.quiet)
-        .sort((a, b) => Number(a.name === asking.name) - Number(b.name === asking.name) || a.lastActive - b.lastActive)[0];
+        .sort((a, b) => Number(a.name === asking.name) - Number(b.name === asking.name) || Number(b.workersCrashLooping) - Number(a.workersCrashLooping) || a.lastActive - b.lastActive)[0];
       if (victim === undefined) {
         // An app put to sleep by its idle timeout meanwhile gives its room back as its workers
         // end: that is a stop under way, to wait for, not "none can be stopped" (a 503).

@@ -428,6 +428,36 @@ async function openStaggered(dirNames: [string, string], lateSeconds: number, wa
   return { env, asleep, other: asleep === 'a' ? 'b' : 'a' };
 }
 
+test('--max-workers: an app whose worker is in a crash loop is put to sleep for another app\'s wake before a healthy one, however recently it was asked', async () => {
+  const env = await open([['slow', 'a'], ['slow', 'b']], 'defaults:\n  workers: 1\n', ['--max-workers', '2'], (apps) => {
+    // Serves its first worker's requests; every worker started after one has served dies 0.3 s in.
+    writePackage(apps, 'c', {
+      'app.yaml': 'platform: python, wsgi\napp: c:application\n',
+      'c.py': 'import os, threading\nmarker = os.path.join(os.environ["APPPKG_DATA_DIR"], "served")\nif os.path.exists(marker):\n    threading.Timer(0.3, lambda: os._exit(5)).start()\n\ndef application(environ, start_response):\n    open(marker, "w").close()\n    start_response("200 OK", [])\n    return [b"c"]\n',
+    });
+  });
+  const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
+  await waitFor(async () => Object.values(await states()).filter((s) => s === 'idle').length === 1, 30_000, 'two apps serving, one asleep');
+  // c asked last: by last use alone, it is the last to be put to sleep (its idle check, each
+  // second, notes the request before its worker goes).
+  assert.is((await get(env, '/c/')).status, 200);
+  await new Promise((r) => setTimeout(r, 2500));
+  const c = await app(env, 'c');
+  process.kill(c.workers[0].pid, 'SIGKILL');
+  await waitFor(async () => (await app(env, 'c')).state === 'crash-loop', 60_000, 'c in a crash loop');
+  const now = await states();
+  const asleep = now.a === 'idle' ? 'a' : 'b';
+  const other = asleep === 'a' ? 'b' : 'a';
+  assert.is(now[other], 'ready', JSON.stringify(now));
+  assert.is((await get(env, `/${asleep}/?t=0`)).status, 200);
+  assert.match(env.gw.output(), `c: --max-workers 2 reached; making room for ${asleep}`);
+  assert.not.match(env.gw.output(), `${other}: --max-workers 2 reached; making room for ${asleep}`);
+  const after = await states();
+  assert.is(after[asleep], 'ready', JSON.stringify(after));
+  assert.is(after[other], 'ready', JSON.stringify(after));
+  for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
+});
+
 test('--max-workers: an app woken just now, its first worker serving while its second starts, makes room for the next app asked right after it, not a 503', async () => {
   // Each app's second worker a second late.
   const { env, asleep, other } = await openStaggered(['a', 'b'], 1, 20_000);
