@@ -199,4 +199,35 @@ test('a second SIGINT during the stop (Ctrl-C again) ends the gateway at once an
   }
 });
 
+test('a SIGHUP during the stop (a reload racing systemctl stop, a terminal closed) is no kill: the request in flight is finished and the gateway exits 0', async () => {
+  const [apps, state] = [tempDir('apppkg-hup-stop-apps-'), tempDir('apppkg-hup-stop-state-')];
+  writePackage(apps.path, 'held', {
+    'app.yaml': 'platform: python, wsgi\napp: held:application\n',
+    'held.py': 'import time\n\ndef application(environ, start_response):\n    time.sleep(3 if environ["PATH_INFO"] == "/slow" else 0)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  let pids: number[] = [];
+  try {
+    await waitFor(async () => (await fetch(`${gw.url}/held/`)).status === 200, 30_000, 'held to serve');
+    pids = statusPids(await gatewayStatus(gw));
+    const slow = fetch(`${gw.url}/held/slow`).then((r) => r.status, () => 'cut');
+    await waitFor(async () => (await gatewayStatus(gw)).apps[0].inFlight === 1, 10_000, 'the slow request in flight');
+    gw.child.kill('SIGTERM');
+    await waitFor(() => gw.output().includes('SIGTERM: stopping'), 10_000, 'the stop to begin');
+    const exited = new Promise<number | string | null>((resolve) => gw.child.once('exit', (code, signal) => resolve(signal ?? code)));
+    gw.child.kill('SIGHUP');
+    assert.is(await slow, 200);
+    // Not gw.stop(): its SIGTERM would be a second one, which ends the stop at once.
+    assert.is(await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000))]), 0, gw.output());
+    await waitFor(() => gw.output().includes('apppkg-gateway: stopped'), 5000, 'the stopped line');
+    assert.match(gw.output(), 'SIGHUP: the gateway is stopping; nothing is read again');
+    await assertNoOrphans(pids, 15_000);
+  } finally {
+    await gw.stop();
+    await assertNoOrphans(pids, 15_000);
+    apps.remove();
+    state.remove();
+  }
+});
+
 test.run();

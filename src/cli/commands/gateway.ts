@@ -175,6 +175,9 @@ export async function run(args: ParsedCommand): Promise<number> {
   const signal = await stopped;
   say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);
   process.off('SIGHUP', onHangup);
+  // Without a listener, Node's default for SIGHUP kills the gateway there (exit 129), cutting the
+  // requests it is finishing: a reload racing `systemctl stop`, a terminal closed after Ctrl-C.
+  process.on('SIGHUP', () => say('SIGHUP: the gateway is stopping; nothing is read again'));
   process.off('SIGUSR1', onUser1);
   await gateway.stop();
   say('stopped');
