@@ -10,6 +10,7 @@ import { rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { WsCloseCode } from '../link/frames.js';
+import { spanOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
@@ -1244,10 +1245,9 @@ export class Front {
   /**
    * Waits up to `graceMs` for the requests in flight to finish, saying every few seconds which
    * it waits for, and which are left when the grace is over (their connections are cut next).
-   * `givenMs`: the --grace the user gave, which the last line names (`graceMs` is what was left
-   * of it, 29.99994 s of 30).
+   * `wholeMs`: --grace as given, which the log names (not what the first requests left of it).
    */
-  private async finishInFlight(graceMs: number, givenMs: number): Promise<void> {
+  private async finishInFlight(graceMs: number, wholeMs: number): Promise<void> {
     const say = this.opts.say;
     const report = setInterval(() => {
       if (this.inFlight.size > 0) say?.(`stopping: waiting for ${this.inFlight.describe()}`);
@@ -1269,7 +1269,7 @@ export class Front {
     } finally {
       clearInterval(report);
     }
-    if (this.inFlight.size > 0) say?.(`stopping: the grace (${givenMs / 1000} s) is over; cutting ${this.inFlight.describe()}`);
+    if (this.inFlight.size > 0) say?.(`stopping: the grace (${spanOf(wholeMs)}) is over; cutting ${this.inFlight.describe()}`);
   }
 
   /** The access log file opened again under its name (after a rotation): false when it is not a file. */

@@ -230,4 +230,29 @@ test('a SIGHUP during the stop (a reload racing systemctl stop, a terminal close
   }
 });
 
+test('a request still running when --grace is over is cut, and the log names the grace as given (2 s, not what was left of it to the microsecond)', async () => {
+  const [apps, state] = [tempDir('apppkg-grace-apps-'), tempDir('apppkg-grace-state-')];
+  writePackage(apps.path, 'held', {
+    'app.yaml': 'platform: python, wsgi\napp: held:application\n',
+    'held.py': 'import time\n\ndef application(environ, start_response):\n    time.sleep(30 if environ["PATH_INFO"] == "/slow" else 0)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--grace', '2']);
+  let pids: number[] = [];
+  try {
+    await waitFor(async () => (await fetch(`${gw.url}/held/`)).status === 200, 30_000, 'held to serve');
+    pids = statusPids(await gatewayStatus(gw));
+    const slow = fetch(`${gw.url}/held/slow`).then((r) => r.status, () => 'cut');
+    await waitFor(async () => (await gatewayStatus(gw)).apps[0].inFlight === 1, 10_000, 'the slow request in flight');
+    assert.is(await gw.stop(20_000), 0, gw.output());
+    assert.is(await slow, 'cut');
+    assert.match(gw.output(), /stopping: the grace \(2 s\) is over; cutting 1 request in flight \(app held, GET \/held\/slow, \d+ s\)/);
+    await assertNoOrphans(pids, 15_000);
+  } finally {
+    await gw.stop();
+    await assertNoOrphans(pids, 15_000);
+    apps.remove();
+    state.remove();
+  }
+});
+
 test.run();
