@@ -46,6 +46,12 @@ export interface ProcessEndpoint {
     closed(websocket: boolean): void;
     /** It sent a response head: it serves (its liveness need not ask it, supervisor/liveness.ts). */
     answered?(): void;
+    /**
+     * A request ended before its answer (its client left, so the proxy aborted it): a server
+     * that takes one connection at a time may work on it until `until` (performance.now(), the
+     * time the proxy would have waited), taking nothing from its listen queue meanwhile.
+     */
+    abandoned?(until: number): void;
     /** A websocket `client` holds is open: what closes it as the gateway (1012 at a drain's end). */
     websocket?(tunnel: ClosableWebsocket, client: Socket): void;
   };

@@ -213,8 +213,13 @@ export class HttpUpstream implements Upstream {
     this.inFlight++;
     this.endpoint.held.opened(false);
     markServedBy(res, this.endpoint.tally);
+    // The process is not told that a request's client left until it writes (a sync server
+    // sleeping in a view does not notice the aborted connection): until the answer the proxy
+    // would have waited for, it may still be busy with it.
+    const abandonedUntil = performance.now() + this.timeoutMs;
     res.once('close', () => {
       this.inFlight--;
+      if (!res.headersSent) this.endpoint.held.abandoned?.(abandonedUntil);
       this.endpoint.held.closed(false);
       this.onSettled();
     });

@@ -168,6 +168,8 @@ export class CommandProcess extends EventEmitter {
   private liveness: Liveness | null = null;
   /** Requests and websockets the proxy has sent it that have not ended. */
   private holding = 0;
+  /** Until then (performance.now()) a request the proxy gave up on may still hold it (held.abandoned). */
+  private abandonedUntil = 0;
   private websockets = 0;
   private whenIdle: Array<() => void> = [];
   /** Its open websockets, as the gateway can close them. */
@@ -183,6 +185,9 @@ export class CommandProcess extends EventEmitter {
       if (--this.holding === 0) this.whenIdle.splice(0).forEach((resolve) => resolve());
     },
     answered: (): void => this.liveness?.answered(),
+    abandoned: (until: number): void => {
+      this.abandonedUntil = Math.max(this.abandonedUntil, until);
+    },
     websocket: (tunnel: GatewayClosable, client: { once(event: 'close', listener: () => void): unknown }): void => {
       this.tunnels.add(tunnel);
       client.once('close', () => this.tunnels.delete(tunnel));
@@ -311,7 +316,7 @@ export class CommandProcess extends EventEmitter {
     }
     if (this._state === 'starting') this._state = 'ready';
     if (this._state === 'ready' && this._port !== null) {
-      this.liveness = new Liveness({ port: this._port, busy: () => this.inFlight > 0, onUnresponsive: (why) => this.killFor(why) });
+      this.liveness = new Liveness({ port: this._port, busy: () => this.inFlight > 0 || performance.now() < this.abandonedUntil, onUnresponsive: (why) => this.killFor(why) });
       this.liveness.start();
     }
   }

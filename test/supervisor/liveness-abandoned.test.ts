@@ -3,7 +3,10 @@
 // whose client left: the server goes on with it, taking nothing from its listen queue. The
 // proxy holds the request until the process answers or its timeout (the app's, 60 s by
 // default) passes, its client gone or not: the process is busy meanwhile, not asked, and not
-// judged dead for what a probe would have found.
+// judged dead for what a probe would have found. A client that resets its connection has the
+// proxy abort the request at once (status no longer counts it in flight), but the process,
+// which does not notice, is held busy all the same until that timeout.
+import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_TIMEOUT_S } from '../../src/supervisor/start-app.js';
@@ -35,7 +38,7 @@ test.after(async () => {
   await stopGatewayChecked(gw, apps, state);
 });
 
-async function wsProcess(): Promise<{ pid: number; state: string; restarts: number }> {
+async function wsProcess(): Promise<{ pid: number; state: string; restarts: number; inFlight: number }> {
   return (await appStatus(gw!, 'single')).processes.find((p: { name: string }) => p.name === 'ws');
 }
 
@@ -55,6 +58,24 @@ test('a single-threaded server on a slow request whose client left is not judged
   assert.is((JSON.parse(body) as { pid: number }).pid, pid, `replaced: ${gw!.output()}`);
   const now = await wsProcess();
   assert.is(now.restarts, 0);
+  assert.not.match(gw!.output(), 'unresponsive');
+});
+
+test('a client that resets: the request leaves the count at once, and the process is still not judged while it may run', async () => {
+  const { pid } = await wsProcess();
+  const { port } = new URL(gw!.url);
+  const client = net.connect(Number(port), '127.0.0.1');
+  await new Promise((resolve) => client.once('connect', resolve));
+  client.write('GET /single/ws/slow HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(async () => (await wsProcess()).inFlight === 1, 10_000, 'the slow request in flight');
+  client.resetAndDestroy();
+  await waitFor(async () => (await wsProcess()).inFlight === 0, 10_000, 'the request out of the count');
+  await new Promise((resolve) => setTimeout(resolve, (SLOW_S + 3) * 1000));
+  const res = await fetch(`${gw!.url}/single/ws/`, { signal: AbortSignal.timeout(10_000) });
+  const body = await res.text();
+  assert.is(res.status, 200, `${body} ${gw!.output()}`);
+  assert.is((JSON.parse(body) as { pid: number }).pid, pid, `replaced: ${gw!.output()}`);
+  assert.is((await wsProcess()).restarts, 0);
   assert.not.match(gw!.output(), 'unresponsive');
 });
 
