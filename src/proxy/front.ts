@@ -21,6 +21,7 @@ import { endAtTrailerSection } from '../net/trailer-end.js';
 import { readEmptyChunkedBody } from '../net/handshake-body.js';
 import { headAfterBodyIn, headBegunAt, headLineFrom, readVersionsAsRfc, sentHeadOf, unfinishedHeadOf, watchRequestStarts } from '../net/node-parser.js';
 import { destroySoonLingering, endLingering, isLingering } from '../net/lingering-close.js';
+import { nodeInterim, probeAfterEnd } from '../net/leave-probe.js';
 import { RAW_TARGET_REFUSED, refusedRawTarget, rereadRawTarget, restoreRawTarget } from '../net/raw-target.js';
 import { otherMajorVersion, restoreSentVersion } from '../net/request-line-version.js';
 import { rereadUnknownMethod, restoreSentMethod } from '../net/unknown-method.js';
@@ -744,6 +745,7 @@ export class Front {
     const watchNodeReads = (socket: Socket): void => {
       readVersionsAsRfc(socket);
       watchRequestStarts(socket);
+      socket.once('end', () => probeAfterEnd(socket, () => nodeInterim(socket)));
     };
     const giveToNode = (socket: Socket): void => {
       nodeListeners.forEach((listener) => listener.call(server, socket));

@@ -17,6 +17,7 @@ import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { knownMethod } from '../net/unknown-method.js';
 import { endLingering } from '../net/lingering-close.js';
+import { INTERIM_CONTINUE, probeAfterEnd } from '../net/leave-probe.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
 import { SocketWrites } from '../net/socket-writes.js';
 import { shortBody, unparsableAnswer } from './error-response.js';
@@ -256,6 +257,16 @@ class LeanConnection implements ResponseOutput, BodySource {
     if (this.receiving !== null) this.bodyEndedEarly(this.receiving);
     else if (this.partialLine !== null) this.handOffPartialLine();
     else if (this.responses.length === 0) this.socket.destroySoon();
+    // Answers owed to whole requests: whether the client still reads them (a leave otherwise).
+    else if (this.handOff === null) probeAfterEnd(this.socket, this.interim);
+  };
+
+  /** An interim 100 ahead of the answer the client waits for, if nothing of it is out yet (net/leave-probe.ts). */
+  private readonly interim = (): boolean => {
+    const res = this.responses[this.writer];
+    if (res === undefined || res.headersSent || res.backlog !== null || res.req.httpVersion !== '1.1' || this.handOff !== null) return false;
+    this.writes.write(INTERIM_CONTINUE);
+    return true;
   };
 
   constructor(
