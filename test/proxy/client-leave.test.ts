@@ -99,6 +99,17 @@ for (const [lane, extra] of [['the lean lane', ''], ['node:http', 'X-Twice: 1\r\
     assert.match(text, /^(HTTP\/1\.1 100 Continue\r\n\r\n)+HTTP\/1\.1 200 OK\r\n/);
   });
 
+  test(`${lane}: pipelined requests, then a half-close: each answer in its order, an interim only ahead of a head`, async () => {
+    const c = await RawConnection.open(port());
+    c.write(`GET /one/?t=1.5-a HTTP/1.1\r\nHost: x\r\n${extra}\r\nGET /one/?t=1.5-b HTTP/1.1\r\nHost: x\r\n\r\n`);
+    c.socket.end();
+    await waitFor(() => c.closed, 15_000, 'both answers, then the close');
+    const interims = '(?:HTTP/1\\.1 100 Continue\r\n\r\n)*';
+    const answer = 'HTTP/1\\.1 200 OK\r\n(?:[^\r\n]+\r\n)+\r\nslept\n';
+    assert.match(c.text, new RegExp(`^${interims}${answer}${interims}${answer}$`));
+    assert.match(c.text, /^HTTP\/1\.1 100 Continue\r\n/, 'the first answer came 1.5 s after the FIN: an interim went ahead of it');
+  });
+
   test(`${lane}: an HTTP/1.0 client that half-closed gets its answer and no interim`, async () => {
     const c = await RawConnection.open(port());
     c.write(`GET /one/?t=2.5 HTTP/1.0\r\nHost: x\r\n${extra}\r\n`);
