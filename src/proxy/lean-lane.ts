@@ -258,16 +258,16 @@ class LeanConnection implements ResponseOutput, BodySource {
     else if (this.partialLine !== null) this.handOffPartialLine();
     else if (this.responses.length === 0) this.socket.destroySoon();
     // Answers owed to whole requests: whether the client still reads them (a leave otherwise).
-    else if (this.handOff === null) probeAfterEnd(this.socket, this.interim);
+    else if (this.handOff === null) probeAfterEnd(this.socket, () => this.interim());
   };
 
   /** An interim 100 ahead of the answer the client waits for, if nothing of it is out yet (net/leave-probe.ts). */
-  private readonly interim = (): boolean => {
+  private interim(): boolean {
     const res = this.responses[this.writer];
     if (res === undefined || res.headersSent || res.backlog !== null || res.req.httpVersion !== '1.1' || this.handOff !== null) return false;
     this.writes.write(INTERIM_CONTINUE);
     return true;
-  };
+  }
 
   constructor(
     private readonly lane: LeanLane,
