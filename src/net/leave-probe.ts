@@ -30,8 +30,9 @@ export function probeAfterEnd(socket: Socket, interim: () => boolean): void {
     if (socket.destroyed || !interim()) return;
     if (++probes < PROBES) timer.refresh();
   }, PROBE_EVERY_MS);
+  // No 'close' listener to clear it: a socket closed meanwhile is seen at the next tick, and a
+  // tunnel's socket (an upgrade, whose FIN comes here too) carries a dozen already.
   timer.unref();
-  socket.once('close', () => clearTimeout(timer));
 }
 
 /**
