@@ -65,9 +65,12 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   // The SQLite database goes to database/ by SQLite's online backup: a file copy taken while the
   // app writes may be torn.
   const live = plan.database === 'sqlite' ? [SQLITE_FILE, ...SQLITE_SIDE_FILES] : [];
-  const staging = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial', live) : null;
-  const copy = staging ?? besideName(path.join(target, BACKUP_DATA_DIR), 'empty');
-  if (!staging) await mkdir(copy, { mode: 0o700 }).catch((err) => Promise.reject(ioFailure(`create ${copy}`, err)));
+  const copied = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial', { leaveOut: live, tolerateVanished: true }) : null;
+  const copy = copied?.staging ?? besideName(path.join(target, BACKUP_DATA_DIR), 'empty');
+  if (!copied) await mkdir(copy, { mode: 0o700 }).catch((err) => Promise.reject(ioFailure(`create ${copy}`, err)));
+  if (copied?.vanished) {
+    say(`==> note: ${countOf(copied.vanished, 'file or directory', 'files or directories')} of ${desc.name}'s data vanished between the listing and the copy (deleted or renamed as the app ran: its temporary files, cache entries, locks) and ${copied.vanished === 1 ? 'is' : 'are'} not in the backup`);
+  }
   const count = await countTree(copy);
   await dropManifest(target, desc.name);
   await swapInto(copy, path.join(target, BACKUP_DATA_DIR));

@@ -2,7 +2,8 @@
 // directory beside the destination, then rename it into place, so the destination holds the
 // old tree or the new one, never half of each.
 import { randomBytes } from 'node:crypto';
-import { cp, lchown, lstat, readdir, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lchown, lstat, mkdir, readdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { Owner } from '../environment/state-root.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
@@ -43,22 +44,92 @@ export function besideName(target: string, what: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${what}-${randomBytes(4).toString('hex')}`);
 }
 
-/**
- * Copy `from` to a new directory beside `target`; returns its path. Modes, times and symlinks kept.
- * `leaveOut`: names directly under `from` not copied, nor even looked at: a file its app makes
- * and deletes while it runs (SQLite's journal) would fail the copy once gone between the listing
- * and its copy.
- */
-export async function copyBeside(from: string, target: string, what: string, leaveOut: readonly string[] = []): Promise<string> {
+export interface CopyOptions {
+  /** Names directly under `from` not copied, nor even looked at (SQLite's live files, backed up online). */
+  leaveOut?: readonly string[];
+  /**
+   * A file or directory under `from` gone between its listing and its copy is left out and
+   * counted, as rsync's "file has vanished" and tar's "file removed before we read it": a running
+   * app deletes and renames its own temporary files, cache entries and locks all the time, and
+   * one of them failed the whole backup. Off for restore, whose source nothing should change.
+   */
+  tolerateVanished?: boolean;
+}
+
+export interface CopyResult {
+  staging: string;
+  /** Entries (a directory counted once, with what it held) gone before they could be copied. */
+  vanished: number;
+}
+
+/** Copy `from` to a new directory beside `target`. Modes, times and symlinks kept. */
+export async function copyBeside(from: string, target: string, what: string, opts: CopyOptions = {}): Promise<CopyResult> {
   const staging = besideName(target, what);
-  const skipped = new Set(leaveOut.map((name) => path.join(from, name)));
+  const copy = new TreeCopy(new Set((opts.leaveOut ?? []).map((name) => path.join(from, name))), opts.tolerateVanished ?? false);
   try {
-    await cp(from, staging, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false, filter: (src) => !skipped.has(src) });
+    await mkdir(path.dirname(staging), { recursive: true });
+    await copy.directory(from, staging, await lstat(from));
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw ioFailure(`copy ${from} to ${staging}`, err);
   }
-  return staging;
+  return { staging, vanished: copy.vanished };
+}
+
+type Stats = Awaited<ReturnType<typeof lstat>>;
+
+/** A recursive copy (fs.cp's, which stops at the first entry gone) that may step over vanished entries. */
+class TreeCopy {
+  vanished = 0;
+
+  constructor(
+    private readonly leaveOut: ReadonlySet<string>,
+    private readonly tolerateVanished: boolean,
+  ) {}
+
+  async directory(src: string, dest: string, st: Stats): Promise<void> {
+    // Owner-writable until its entries are in; its own mode is set last.
+    await mkdir(dest, { mode: 0o700 });
+    for (const name of await readdir(src)) {
+      const from = path.join(src, name);
+      if (this.leaveOut.has(from)) continue;
+      const to = path.join(dest, name);
+      try {
+        await this.entry(from, to);
+      } catch (err) {
+        if (!(await this.isVanished(err, from))) throw err;
+        this.vanished++;
+        // A directory that went while its entries were copied: what was copied of it goes too.
+        await rm(to, { recursive: true, force: true });
+      }
+    }
+    await chmod(dest, Number(st.mode) & 0o7777);
+    await utimes(dest, st.atime, st.mtime);
+  }
+
+  private async entry(from: string, to: string): Promise<void> {
+    const st = await lstat(from);
+    if (st.isDirectory()) await this.directory(from, to, st);
+    else if (st.isSymbolicLink()) await symlink(await readlink(from), to);
+    else if (st.isFile()) {
+      // copyFile gives the copy the source's mode.
+      await copyFile(from, to, constants.COPYFILE_EXCL);
+      await utimes(to, st.atime, st.mtime);
+    } else {
+      throw Object.assign(new Error(`${from} is a ${st.isSocket() ? 'socket' : st.isFIFO() ? 'FIFO' : 'device'}, which a copy cannot hold`), { code: 'EINVAL', path: from });
+    }
+  }
+
+  /** ENOENT (or ENOTDIR, a directory above it replaced) from the source's side, not the copy's. */
+  private async isVanished(err: unknown, from: string): Promise<boolean> {
+    if (!this.tolerateVanished) return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return false;
+    return lstat(from).then(
+      () => false,
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT' || e.code === 'ENOTDIR',
+    );
+  }
 }
 
 /** Put `staging` at `target` (which may not exist yet) and remove what was there. */

@@ -61,7 +61,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   // Refused before the data changes: a database that holds tables is not overwritten unforced.
   await assertServicesRestorable(scope, manifest, force, opts.dir, source);
   const dirs = await prepareAppStateDirs(scope.stateRoot, desc.name, owner);
-  const staging = await copyBeside(copied, dirs.data, 'restore');
+  const { staging } = await copyBeside(copied, dirs.data, 'restore');
   try {
     await chmod(staging, (await stat(dirs.data)).mode & 0o7777);
     if (owner) await chownTree(staging, owner);
