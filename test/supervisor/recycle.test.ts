@@ -21,7 +21,7 @@ test.before(async () => {
   addPackage(apps.path, 'faults', 'fat');
   addPackage(apps.path, 'faults', 'timed');
   addPackage(apps.path, 'faults', 'busy');
-  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 1MB}\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n  busy: {workers: 1, max_requests: 3}\n');
+  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 64MB}\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n  busy: {workers: 1, max_requests: 3}\n');
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
     '--environment', envFile, '--access-log', 'off',
@@ -86,7 +86,7 @@ test('max_requests 3 with one worker, under 60 requests at once: no worker serve
 
 test('max_memory: a worker over it (RSS read every few seconds) is replaced once it served a request', async () => {
   const [fat] = await pidsOf('fat');
-  assert.is((await pidFrom('/fat/')).pid, fat);
+  assert.is((await pidFrom('/fat/grow?mb=80')).pid, fat);
   await waitFor(() => gw.output().includes(`fat: recycling worker ${fat}: resident memory`), 10_000, 'the memory recycle');
   await waitFor(async () => {
     const pids = await pidsOf('fat');
