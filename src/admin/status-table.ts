@@ -92,6 +92,9 @@ function appDetails(app: AppStatus, now: string): string[] {
   if (app.workers.length > 0) {
     out.push(`workers: ${workerList(app.workers)}`);
   }
+  // The same note on each of the version's workers: said once.
+  const memoryNote = app.workers.find((w) => w.memoryNote)?.memoryNote;
+  if (memoryNote) out.push(`memory: ${memoryNote}`);
   for (const w of app.workers) {
     if (w.lastRecycle) out.push(`worker ${w.pid ?? '?'}: ${countOf(w.recycled, 'worker')} recycled before it, the last at ${w.lastRecycle.at}: ${w.lastRecycle.reason}`);
   }

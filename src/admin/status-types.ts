@@ -44,6 +44,11 @@ export interface WorkerStatus {
   recycled: number;
   /** When and why the last of those was, or null. */
   lastRecycle: { at: string; reason: string } | null;
+  /**
+   * Set when max_memory is below what a worker of this version took right after its import: why
+   * none of its workers is recycled for its memory, and to raise it (worker-pool.ts); else null.
+   */
+  memoryNote: string | null;
 }
 
 /** How a process ended. */

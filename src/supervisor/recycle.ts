@@ -35,6 +35,17 @@ export function memoryLimitReached(rss: number | null, requests: number, limits:
   return `resident memory ${mib(rss)} is over max_memory ${mib(limits.maxMemory)}`;
 }
 
+/**
+ * What to say when a worker is over max_memory as soon as it is up (the app's import takes more):
+ * null when it is not. Recycling it would only start another as big, and recycle that at its
+ * first request: uWSGI's reload-on-rss does so, a reload after every request. The workers are
+ * kept instead, this said once, until max_memory is raised (the app then restarts with it).
+ */
+export function overLimitAfterImport(rss: number | null, limits: RecycleLimits): string | null {
+  if (limits.maxMemory <= 0 || rss === null || rss <= limits.maxMemory) return null;
+  return `max_memory ${mib(limits.maxMemory)} is below what the app takes after its import (a worker's resident memory is ${mib(rss)} as it begins serving): its workers are not recycled for their memory, since each replacement would be over it too; raise max_memory above ${mib(rss)} plus what a worker grows by as it serves (e.g. max_memory: ${Math.ceil((rss * 2) / 1024 ** 2)}MB) in the environment file`;
+}
+
 export function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

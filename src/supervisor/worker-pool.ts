@@ -11,7 +11,7 @@ import type { GatewayError } from '../errors.js';
 import { Backoff } from './backoff.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
 import { probeWorker } from './probe.js';
-import { memoryLimitReached, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
+import { memoryLimitReached, overLimitAfterImport, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
 import { Slot } from './slot.js';
 import type { WorkerUpstream } from './upstream-rotation.js';
 import { WorkerDrain } from './worker-drain.js';
@@ -54,6 +54,8 @@ export class WorkerPool {
   readonly workerDrain: WorkerDrain;
   private readonly recycleLimits: RecycleLimits;
   private memoryTimer: NodeJS.Timeout | null = null;
+  /** Set once a worker was over max_memory as it went live: memory recycles are off (recycle.ts overLimitAfterImport). */
+  private memoryNote: string | null = null;
   /** The slot each worker fills (or filled): its restarts and last exit are the slot's. */
   private readonly slotOf = new WeakMap<Worker, Slot<Worker>>();
   /** ASGI workers whose loop is being asked whether it answers (judgeTimedOut). */
@@ -74,7 +76,10 @@ export class WorkerPool {
         label: (w) => `worker ${w.pid ?? '?'}`,
         backoff: workerBackoff,
         say: opts.say,
-        onLive: (w) => ctx.rotation.publish(w, this.upstream(w, slot)),
+        onLive: (w) => {
+          this.judgeImportMemory(w);
+          ctx.rotation.publish(w, this.upstream(w, slot));
+        },
         onRetired: (w) => ctx.rotation.unpublish(w),
         drain: (w) => ctx.members.stopOnce(w, () => this.workerDrain.drain(w, ctx.drainMs(), ctx.websocketDrainMs())),
         onExited: ctx.onExited,
@@ -129,6 +134,7 @@ export class WorkerPool {
         lastExit: slot?.lastExit ?? null,
         recycled: slot?.recycled ?? 0,
         lastRecycle: slot?.lastRecycle ?? null,
+        memoryNote: this.memoryNote,
       };
     });
     return rows;
@@ -154,6 +160,7 @@ export class WorkerPool {
         lastExit: slot.lastExit,
         recycled: slot.recycled,
         lastRecycle: slot.lastRecycle,
+        memoryNote: this.memoryNote,
       });
     }
     return rows;
@@ -162,6 +169,7 @@ export class WorkerPool {
   watchMemory(): void {
     if (this.recycleLimits.maxMemory <= 0) return;
     this.memoryTimer = setInterval(() => {
+      if (this.memoryNote !== null) return;
       for (const slot of this.slots) {
         const worker = slot.current;
         if (worker === null || worker.pid === undefined) continue;
@@ -170,6 +178,19 @@ export class WorkerPool {
       }
     }, this.opts.memoryCheckMs ?? DEFAULT_MEMORY_CHECK_MS);
     this.memoryTimer.unref();
+  }
+
+  /**
+   * A worker over max_memory as it goes live (its import and probe done, no request yet) is over
+   * it because of what the app imports: said once for the version, in its log and status, and
+   * no worker of it recycled for its memory, where each was recycled after its first request.
+   */
+  private judgeImportMemory(worker: Worker): void {
+    if (this.memoryNote !== null || worker.pid === undefined) return;
+    const note = overLimitAfterImport(readRssBytes(worker.pid), this.recycleLimits);
+    if (note === null) return;
+    this.memoryNote = note;
+    this.opts.say(`${this.opts.desc.name}: ${note}`);
   }
 
   stopWatchingMemory(): void {

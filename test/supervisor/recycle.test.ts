@@ -2,7 +2,7 @@
 // first, then the old worker drains; no request fails on the way.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -21,16 +21,18 @@ test.before(async () => {
   addPackage(apps.path, 'faults', 'fat');
   addPackage(apps.path, 'faults', 'timed');
   addPackage(apps.path, 'faults', 'busy');
-  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 64MB}\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n  busy: {workers: 1, max_requests: 3}\n');
+  // 40 MiB held from its import on: over its max_memory (32MB) before any request.
+  addPackage(apps.path, 'faults', 'heavy', { 'faults.py': [[/^HELD = \[\]$/m, 'HELD = [b"\\x01" * (40 << 20)]']] });
+  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 64MB}\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n  busy: {workers: 1, max_requests: 3}\n  heavy: {workers: 1, max_memory: 32MB}\n');
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
     '--environment', envFile, '--access-log', 'off',
   ]);
-  for (const pid of [...(await pidsOf('counted')), ...(await pidsOf('fat')), ...(await pidsOf('timed')), ...(await pidsOf('busy'))]) seen.add(pid);
+  for (const pid of [...(await pidsOf('counted')), ...(await pidsOf('fat')), ...(await pidsOf('timed')), ...(await pidsOf('busy')), ...(await pidsOf('heavy'))]) seen.add(pid);
 });
 
 test.after(async () => {
-  if (gw) for (const pid of [...(await pidsOf('counted').catch(() => [])), ...(await pidsOf('fat').catch(() => [])), ...(await pidsOf('timed').catch(() => [])), ...(await pidsOf('busy').catch(() => []))]) seen.add(pid);
+  if (gw) for (const pid of [...(await pidsOf('counted').catch(() => [])), ...(await pidsOf('fat').catch(() => [])), ...(await pidsOf('timed').catch(() => [])), ...(await pidsOf('busy').catch(() => [])), ...(await pidsOf('heavy').catch(() => []))]) seen.add(pid);
   await gw?.stop();
   await assertNoOrphans([...seen]);
   apps.remove();
@@ -101,6 +103,30 @@ test('max_memory: a worker over it (RSS read every few seconds) is replaced once
   const after = await pidFrom('/fat/');
   assert.is(after.status, 200);
   seen.add(after.pid);
+});
+
+// max_memory below what the app takes after its import: each worker was over it from its start,
+// so recycled after every request (one log line each time, no hint), its replacement as big.
+test('max_memory below what the app takes after its import: said once, with its RSS and the fix, in both logs and status; the worker serves on, not recycled', async () => {
+  const line = "heavy: max_memory 32.0 MiB is below what the app takes after its import (a worker's resident memory is ";
+  await waitFor(() => gw.output().includes(line), 15_000, 'the note on max_memory');
+  const [heavy] = await pidsOf('heavy');
+  for (let i = 0; i < 5; i++) {
+    const r = await pidFrom('/heavy/');
+    assert.is(r.status, 200);
+    assert.is(r.pid, heavy, `request ${i + 1}`);
+  }
+  // Past two memory checks (every 3 s): before, the first of them recycled the worker.
+  await new Promise((resolve) => setTimeout(resolve, 7000));
+  assert.equal(await pidsOf('heavy'), [heavy]);
+  assert.is((await pidFrom('/heavy/')).pid, heavy);
+  const [worker] = (await appStatus(gw, 'heavy')).workers;
+  assert.is(worker.recycled, 0);
+  assert.match(worker.memoryNote, /^max_memory 32\.0 MiB is below what the app takes after its import \(a worker's resident memory is \d+\.\d MiB as it begins serving\): its workers are not recycled for their memory, since each replacement would be over it too; raise max_memory above \d+\.\d MiB plus what a worker grows by as it serves \(e\.g\. max_memory: \d+MB\) in the environment file$/);
+  assert.is(gw.output().split(line).length - 1, 1, 'said once');
+  assert.not.match(gw.output(), 'heavy: recycling worker');
+  const appLog = readFileSync(join(state.path, 'apps', 'heavy', 'log', 'app.log'), 'utf8');
+  assert.match(appLog, "[apppkg-gateway] max_memory 32.0 MiB is below what the app takes after its import (a worker's resident memory is ");
 });
 
 test('a request past its timeout on the worker being recycled is the 504 it is, not a 502 when the worker is stopped', async () => {
