@@ -97,7 +97,7 @@ class TreeCopy {
       try {
         await this.entry(from, to);
       } catch (err) {
-        if (!(await this.isVanished(err, from))) throw err;
+        if (!(await this.isVanished(err, from, to))) throw err;
         this.vanished++;
         // A directory that went while its entries were copied: what was copied of it goes too.
         await rm(to, { recursive: true, force: true });
@@ -120,14 +120,19 @@ class TreeCopy {
     }
   }
 
-  /** ENOENT (or ENOTDIR, a directory above it replaced) from the source's side, not the copy's. */
-  private async isVanished(err: unknown, from: string): Promise<boolean> {
+  /**
+   * ENOENT (or ENOTDIR, a directory above it replaced) from the source's side, not the copy's.
+   * Told by the copy's directory still being there, not by looking at the source again: the app
+   * may have made the same name anew meanwhile (a temporary file's name used over and over).
+   */
+  private async isVanished(err: unknown, from: string, to: string): Promise<boolean> {
     if (!this.tolerateVanished) return false;
-    const code = (err as NodeJS.ErrnoException).code;
+    const { code, path: at } = err as NodeJS.ErrnoException;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') return false;
-    return lstat(from).then(
+    if (at === undefined || !isInside(at, from)) return false;
+    return lstat(path.dirname(to)).then(
+      (st) => st.isDirectory(),
       () => false,
-      (e: NodeJS.ErrnoException) => e.code === 'ENOENT' || e.code === 'ENOTDIR',
     );
   }
 }
