@@ -43,7 +43,23 @@ export function memoryLimitReached(rss: number | null, requests: number, limits:
  */
 export function overLimitAfterImport(rss: number | null, limits: RecycleLimits): string | null {
   if (limits.maxMemory <= 0 || rss === null || rss <= limits.maxMemory) return null;
-  return `max_memory ${mib(limits.maxMemory)} is below what the app takes after its import (a worker's resident memory is ${mib(rss)} as it begins serving): its workers are not recycled for their memory, since each replacement would be over it too; raise max_memory above ${mib(rss)} plus what a worker grows by as it serves (e.g. max_memory: ${Math.ceil((rss * 2) / 1024 ** 2)}MB) in the environment file`;
+  return belowTheApp(limits, 'after its import', `a worker's resident memory is ${mib(rss)} as it begins serving`, rss);
+}
+
+/** Memory recycles in a row, each of a worker that had served no more than EARLY_REQUESTS, that make a loop. */
+export const EARLY_RECYCLES = 3;
+export const EARLY_REQUESTS = 3;
+
+/**
+ * The same for an app that grows past max_memory at its first requests (an import made then, a
+ * cache filled): EARLY_RECYCLES workers in a row recycled within EARLY_REQUESTS requests each.
+ */
+export function overLimitAtFirstRequests(rss: number, limits: RecycleLimits): string {
+  return belowTheApp(limits, 'after its first requests', `${EARLY_RECYCLES} workers in a row were over it within ${EARLY_REQUESTS} requests each, the last at ${mib(rss)}`, rss);
+}
+
+function belowTheApp(limits: RecycleLimits, when: string, seen: string, rss: number): string {
+  return `max_memory ${mib(limits.maxMemory)} is below what the app takes ${when} (${seen}): its workers are not recycled for their memory, since each replacement would be over it too; raise max_memory above ${mib(rss)} plus what a worker grows by as it serves (e.g. max_memory: ${Math.ceil((rss * 2) / 1024 ** 2)}MB) in the environment file`;
 }
 
 export function mib(bytes: number): string {

@@ -11,7 +11,7 @@ import type { GatewayError } from '../errors.js';
 import { Backoff } from './backoff.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
 import { probeWorker } from './probe.js';
-import { memoryLimitReached, overLimitAfterImport, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
+import { EARLY_RECYCLES, EARLY_REQUESTS, memoryLimitReached, overLimitAfterImport, overLimitAtFirstRequests, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
 import { Slot } from './slot.js';
 import type { WorkerUpstream } from './upstream-rotation.js';
 import { WorkerDrain } from './worker-drain.js';
@@ -56,6 +56,10 @@ export class WorkerPool {
   private memoryTimer: NodeJS.Timeout | null = null;
   /** Set once a worker was over max_memory as it went live: memory recycles are off (recycle.ts overLimitAfterImport). */
   private memoryNote: string | null = null;
+  /** Memory recycles in a row of workers that had served EARLY_REQUESTS or fewer. */
+  private earlyMemoryRecycles = 0;
+  /** Workers already counted there: one being replaced is seen over the limit again until its replacement is up. */
+  private readonly countedForMemory = new WeakSet<Worker>();
   /** The slot each worker fills (or filled): its restarts and last exit are the slot's. */
   private readonly slotOf = new WeakMap<Worker, Slot<Worker>>();
   /** ASGI workers whose loop is being asked whether it answers (judgeTimedOut). */
@@ -173,8 +177,23 @@ export class WorkerPool {
       for (const slot of this.slots) {
         const worker = slot.current;
         if (worker === null || worker.pid === undefined) continue;
-        const why = memoryLimitReached(readRssBytes(worker.pid), worker.requests, this.recycleLimits);
-        if (why !== null) slot.recycle(why);
+        const rss = readRssBytes(worker.pid);
+        const why = memoryLimitReached(rss, worker.requests, this.recycleLimits);
+        if (why === null || rss === null) {
+          // A worker that served more than a few and is still under it: no loop.
+          if (worker.requests > EARLY_REQUESTS) this.earlyMemoryRecycles = 0;
+          continue;
+        }
+        if (!this.countedForMemory.has(worker)) {
+          this.countedForMemory.add(worker);
+          this.earlyMemoryRecycles = worker.requests <= EARLY_REQUESTS ? this.earlyMemoryRecycles + 1 : 0;
+        }
+        if (this.earlyMemoryRecycles >= EARLY_RECYCLES) {
+          // Workers that go over it at once, one after the other: a loop, not a leak.
+          this.noteMemory(overLimitAtFirstRequests(rss, this.recycleLimits));
+          return;
+        }
+        slot.recycle(why);
       }
     }, this.opts.memoryCheckMs ?? DEFAULT_MEMORY_CHECK_MS);
     this.memoryTimer.unref();
@@ -188,7 +207,12 @@ export class WorkerPool {
   private judgeImportMemory(worker: Worker): void {
     if (this.memoryNote !== null || worker.pid === undefined) return;
     const note = overLimitAfterImport(readRssBytes(worker.pid), this.recycleLimits);
-    if (note === null) return;
+    if (note !== null) this.noteMemory(note);
+  }
+
+  /** Said once for the version, in both logs; from then on no worker of it is recycled for its memory. */
+  private noteMemory(note: string): void {
+    if (this.memoryNote !== null) return;
     this.memoryNote = note;
     this.opts.say(`${this.opts.desc.name}: ${note}`);
   }

@@ -22,17 +22,18 @@ test.before(async () => {
   addPackage(apps.path, 'faults', 'timed');
   addPackage(apps.path, 'faults', 'busy');
   // 40 MiB held from its import on: over its max_memory (32MB) before any request.
+  addPackage(apps.path, 'faults', 'lazy');
   addPackage(apps.path, 'faults', 'heavy', { 'faults.py': [[/^HELD = \[\]$/m, 'HELD = [b"\\x01" * (40 << 20)]']] });
-  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 64MB}\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n  busy: {workers: 1, max_requests: 3}\n  heavy: {workers: 1, max_memory: 32MB}\n');
+  writeFileSync(envFile, 'apps:\n  counted: {workers: 1, max_requests: 5}\n  fat: {workers: 1, max_memory: 64MB}\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n  busy: {workers: 1, max_requests: 3}\n  heavy: {workers: 1, max_memory: 32MB}\n  lazy: {workers: 1, max_memory: 32MB}\n');
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
     '--environment', envFile, '--access-log', 'off',
   ]);
-  for (const pid of [...(await pidsOf('counted')), ...(await pidsOf('fat')), ...(await pidsOf('timed')), ...(await pidsOf('busy')), ...(await pidsOf('heavy'))]) seen.add(pid);
+  for (const pid of [...(await pidsOf('counted')), ...(await pidsOf('fat')), ...(await pidsOf('timed')), ...(await pidsOf('busy')), ...(await pidsOf('heavy')), ...(await pidsOf('lazy'))]) seen.add(pid);
 });
 
 test.after(async () => {
-  if (gw) for (const pid of [...(await pidsOf('counted').catch(() => [])), ...(await pidsOf('fat').catch(() => [])), ...(await pidsOf('timed').catch(() => [])), ...(await pidsOf('busy').catch(() => [])), ...(await pidsOf('heavy').catch(() => []))]) seen.add(pid);
+  if (gw) for (const pid of [...(await pidsOf('counted').catch(() => [])), ...(await pidsOf('fat').catch(() => [])), ...(await pidsOf('timed').catch(() => [])), ...(await pidsOf('busy').catch(() => [])), ...(await pidsOf('heavy').catch(() => [])), ...(await pidsOf('lazy').catch(() => []))]) seen.add(pid);
   await gw?.stop();
   await assertNoOrphans([...seen]);
   apps.remove();
@@ -127,6 +128,32 @@ test('max_memory below what the app takes after its import: said once, with its 
   assert.not.match(gw.output(), 'heavy: recycling worker');
   const appLog = readFileSync(join(state.path, 'apps', 'heavy', 'log', 'app.log'), 'utf8');
   assert.match(appLog, "[apppkg-gateway] max_memory 32.0 MiB is below what the app takes after its import (a worker's resident memory is ");
+});
+
+// The same loop when the app grows past it at its first request (an import made then, a cache
+// filled): every worker recycled after one request, for good.
+test('max_memory below what the app takes at its first requests: after 3 workers in a row over it, said once; the last serves on, not recycled', async () => {
+  const line = 'lazy: max_memory 32.0 MiB is below what the app takes after its first requests (3 workers in a row were over it within 3 requests each, the last at ';
+  for (let i = 0; i < 6 && !gw.output().includes(line); i++) {
+    const r = await pidFrom('/lazy/grow?mb=40');
+    assert.is(r.status, 200);
+    seen.add(r.pid);
+    await waitFor(async () => {
+      if (gw.output().includes(line)) return true;
+      const pids = await pidsOf('lazy');
+      return pids.length === 1 && pids[0] !== r.pid;
+    }, 15_000, `worker ${r.pid} replaced alone, or the note`);
+    for (const pid of await pidsOf('lazy')) seen.add(pid);
+  }
+  assert.ok(gw.output().includes(line), gw.output());
+  const [lazy] = await pidsOf('lazy');
+  await new Promise((resolve) => setTimeout(resolve, 7000));
+  assert.equal(await pidsOf('lazy'), [lazy]);
+  assert.is((await pidFrom('/lazy/')).pid, lazy);
+  const [worker] = (await appStatus(gw, 'lazy')).workers;
+  assert.is(worker.recycled, 2);
+  assert.match(worker.memoryNote, 'is below what the app takes after its first requests');
+  assert.is(gw.output().split(line).length - 1, 1, 'said once');
 });
 
 test('a request past its timeout on the worker being recycled is the 504 it is, not a 502 when the worker is stopped', async () => {
