@@ -6,7 +6,8 @@ import type { Writable } from 'node:stream';
 import { describeApp } from '../app-context.js';
 import { pickInterpreter } from '../environment/interpreters.js';
 import { prepareAppStateDirs, resolveStateRoot } from '../environment/state-root.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+import { placeOf } from '../description/key-place.js';
 import { ensureDebPackages } from './deb-packages.js';
 import { resolveForHook, runHook } from './hook.js';
 import { installVenv, type InstallVenvResult } from './install-venv.js';
@@ -44,7 +45,13 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
 
   // Asked even without `pip:`: an app no interpreter here can run is not installed, and saying
   // so after the deb packages (which may bring one) spares the user a start that refuses it.
-  const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined });
+  // Placed as check places it: at the environment file's python when the host chose it, else
+  // at app.yaml's `python:`, whose requirement none satisfies.
+  const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined, overrideAt: overrides.pythonAt ?? undefined }).catch((err) => {
+    const at = placeOf(desc, ['python']);
+    if (!isGatewayError(err) || err.file || !at) throw err;
+    throw new GatewayError(err.code, { ...err.details, ...at });
+  });
   let venv: InstallVenvResult | null = null;
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
   const dirs = await prepareAppStateDirs(stateRoot, desc.name);

@@ -36,10 +36,11 @@ export async function run(args: ParsedCommand): Promise<number> {
     });
     return 0;
   } catch (err) {
-    // A failed step ends the step log as `check` reports one: FAIL, then the fix. Errors about
-    // a file (app.yaml, the environment file) keep their file:line:column form (cli/main.ts).
-    if (!isGatewayError(err) || err.file || err.problems.length > 0) throw err;
-    process.stdout.write(`FAIL  ${hangingLines(err.message, '      ').join('\n')}\n      fix: ${err.hint}\n`);
+    // A failed step ends the step log as `check` reports one: FAIL, its place when a key of
+    // app.yaml or the environment file decided it (`python:`), then the fix. The files were read
+    // before the steps (AppPackage.open): a description's problems only pass through here.
+    if (!isGatewayError(err) || err.problems.length > 0) throw err;
+    process.stdout.write(`FAIL  ${hangingLines(err.placedMessage, '      ').join('\n')}\n      fix: ${err.hint}\n`);
     return err.exitStatus;
   }
 }
