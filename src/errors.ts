@@ -178,7 +178,7 @@ export const ERROR_CODES = {
     },
   },
   APPPKG_ADMIN_UNREACHABLE: {
-    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as).',
+    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as). Given no --admin, when the shipped systemd unit\'s socket (/run/apppkg-gateway/admin.sock, or the path in APPPKG_UNIT_ADMIN_SOCKET) is there, the fix names it.',
     message: (d) =>
       d.denied
         ? `cannot connect to ${str(d.address)} (${str(d.reason)}): ${str(d.denied)}`
@@ -186,6 +186,8 @@ export const ERROR_CODES = {
     hint: (d) =>
       d.denied
         ? `run it as ${str(d.owner)} (${d.owner === 'root' ? 'sudo' : `sudo -u ${str(d.owner)}`} apppkg-gateway ...): the admin socket lets its owner alone act on the apps; or start the gateway with --socket-owner naming the user who runs these commands`
+        : d.unitSocket
+        ? `the shipped systemd unit's gateway listens on ${str(d.unitSocket)}, which is there: as root, \`apppkg-gateway ${str(d.command)} --admin ${str(d.unitSocket)}\` (sudo); or start a gateway on the default address`
         : d.notSocket
         ? 'pass --admin unix: with the socket the gateway made, the path its --admin unix: was given (the shipped systemd unit\'s is unix:/run/apppkg-gateway/admin.sock)'
         : 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099), or pass --admin ADDR with the address the gateway was given',

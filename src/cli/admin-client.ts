@@ -13,7 +13,9 @@ import { DEFAULT_ADMIN } from '../admin/admin-server.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { listenerFiles } from './listener-files.js';
+import { unitAdminSocket } from './unit-admin-socket.js';
 import { findUser } from '../environment/run-as.js';
+import { shellLine } from '../shell-words.js';
 
 export const ADMIN_OPTIONS: Options = {
   admin: { type: 'string' },
@@ -142,7 +144,15 @@ export class AdminClient {
   private readonly origin: string;
   private readonly agent: Agent;
 
-  constructor(private readonly addr: ListenAddress, private readonly token: string | null) {
+  /**
+   * `command` is the command line to say again with another --admin (`logs blog -f`); `defaulted`, that none was given, so
+   * nobody on the default address may mean a gateway on the systemd unit's socket.
+   */
+  constructor(
+    private readonly addr: ListenAddress,
+    private readonly token: string | null,
+    private readonly asked: { command: string; defaulted: boolean } = { command: 'status', defaulted: false },
+  ) {
     this.address = formatAddr(addr);
     // A wildcard --admin (0.0.0.0, ::) is reached on loopback, as the gateway's own line says.
     this.origin = addr.kind === 'tcp' ? addrUrl(addr) : 'http://localhost';
@@ -156,13 +166,13 @@ export class AdminClient {
     this.agent = new Agent({ connect });
   }
 
-  /** From a command's `--admin` and `--admin-token` values. */
-  static fromOptions(values: Record<string, unknown>): AdminClient {
+  /** From a command's `--admin` and `--admin-token` values; `command` as the constructor's. */
+  static fromOptions(values: Record<string, unknown>, command: string): AdminClient {
     const addr = parseAdminAddr((values.admin as string | undefined) ?? DEFAULT_ADMIN);
     const file = values['admin-token'] as string | undefined;
     // Read as the gateway reads it (trimmed, no white space inside); its warning about a file
     // others can read is the gateway's to give, not every client's.
-    return new AdminClient(addr, file === undefined ? null : readAdminToken(file, () => {}));
+    return new AdminClient(addr, file === undefined ? null : readAdminToken(file, () => {}), { command, defaulted: values.admin === undefined });
   }
 
   /** GET /status, as its text: `status --json` prints it unchanged. */
@@ -260,7 +270,9 @@ export class AdminClient {
       // directory is no socket any gateway made: "start one" sent the user to start a gateway.
       const notSocket = this.addr.kind === 'unix' ? notASocket(this.addr.path) : null;
       const denied = this.addr.kind === 'unix' && e.code === 'EACCES' ? deniedAt(this.addr.path) : {};
-      throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, cause: err });
+      const unitSocket = this.asked.defaulted ? unitAdminSocket() : null;
+      const elsewhere = unitSocket ? { unitSocket, command: this.asked.command } : {};
+      throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, ...elsewhere, cause: err });
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     throw await this.answerError(res, call);
@@ -385,7 +397,7 @@ export function sseParser(onEvent: (event: string, data: string) => void): (chun
 export async function runAppAction(args: ParsedCommand, action: 'restart' | 'rollback'): Promise<number> {
   const name = args.positionals[0];
   if (name === undefined) throw new GatewayError('APPPKG_USAGE', { reason: `expected NAME, the app to ${action === 'restart' ? 'restart' : 'roll back'}`, command: action });
-  const client = AdminClient.fromOptions(args.values);
+  const client = AdminClient.fromOptions(args.values, shellLine([action, name]));
   try {
     const answer = await client.post<{ message?: string }>(`/apps/${encodeURIComponent(name)}/${action}`, { app: name, action });
     process.stdout.write(`${answer.message ?? `${name}: ${action} done`}\n`);

@@ -111,6 +111,41 @@ test('status --watch follows the changes /events sends: one app\'s counter, an a
   }
 });
 
+test('no --admin and nobody on the default address, the systemd unit\'s socket there: the fix names it, for each command', async () => {
+  // The default address is fixed (127.0.0.1:8099): another gateway on this machine may hold it.
+  const taken = await new Promise<boolean>((resolve) => {
+    const c = net.connect(8099, '127.0.0.1', () => (c.destroy(), resolve(true)));
+    c.on('error', () => resolve(false));
+  });
+  if (taken) {
+    console.warn('  skipped: something listens on 127.0.0.1:8099, the default --admin');
+    return;
+  }
+  const unitSocket = join(dir.path, 'unit-admin.sock');
+  const unitServer = net.createServer((c) => c.destroy());
+  await new Promise<void>((resolve, reject) => unitServer.once('error', reject).listen(unitSocket, resolve));
+  try {
+    const env = { APPPKG_UNIT_ADMIN_SOCKET: unitSocket };
+    for (const command of [['status'], ['status', '--watch'], ['logs', 'blog'], ['logs', 'blog', '-f'], ['restart', 'blog'], ['rollback', 'blog']]) {
+      const r = await runCli(command, { env, ms: 15000 });
+      assert.is(r.status, 1, `${command.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, 'no gateway answers on 127.0.0.1:8099 (ECONNREFUSED)');
+      assert.ok(
+        r.stderr.includes(`fix: the shipped systemd unit's gateway listens on unix:${unitSocket}, which is there: as root, \`apppkg-gateway ${command.join(' ')} --admin unix:${unitSocket}\``),
+        `${command.join(' ')}: ${r.stderr}`,
+      );
+    }
+    // Given --admin, the user chose the address: the unit's socket is not the answer.
+    const given = await runCli(['status', '--admin', '127.0.0.1:8099'], { env, ms: 15000 });
+    assert.match(given.stderr, /fix: start one/);
+  } finally {
+    await closeServer(unitServer);
+  }
+  // No socket there: "start one", as before.
+  const none = await runCli(['status'], { env: { APPPKG_UNIT_ADMIN_SOCKET: unitSocket }, ms: 15000 });
+  assert.match(none.stderr, /fix: start one/);
+});
+
 test('no gateway on the address: exit 1, says so and how to fix it', async () => {
   const probe = net.createServer();
   const port = await listenAt0(probe);

@@ -8,6 +8,7 @@ import { intOption, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayAway } from '../gateway-away.js';
 import { LOG_POSITION_HEADER, parseLogPosition } from '../../admin/log-follow.js';
 import { GatewayError } from '../../errors.js';
+import { shellLine } from '../../shell-words.js';
 
 export const spec: CommandSpec = {
   name: 'logs',
@@ -31,7 +32,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw new GatewayError('APPPKG_USAGE', { reason: 'expected NAME, the app whose log to print', command: spec.name });
   }
   const lines = Math.min(intOption(args.values.lines, '--lines', 0, spec.name, 100) ?? 100, MAX_LINES);
-  const client = AdminClient.fromOptions(args.values);
+  const client = AdminClient.fromOptions(args.values, shellLine(['logs', name, ...(args.values.follow ? ['-f'] : [])]));
   const path = `/apps/${encodeURIComponent(name)}/log?lines=${lines}`;
   try {
     if (args.values.follow) {

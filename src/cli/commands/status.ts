@@ -28,7 +28,7 @@ export const spec: CommandSpec = {
 const REDRAW = '\x1b[2J\x1b[H';
 
 export async function run(args: ParsedCommand): Promise<number> {
-  const client = AdminClient.fromOptions(args.values);
+  const client = AdminClient.fromOptions(args.values, args.values.watch ? 'status --watch' : 'status');
   try {
     if (args.values.watch) {
       await watch(client, args.values.json === true);
