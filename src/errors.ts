@@ -478,9 +478,15 @@ export const ERROR_CODES = {
     example: { user: 'blog', app: 'blog' },
   },
   APPPKG_PATHS_MISSING: {
-    summary: 'A directory `paths:` names is not in the app directory: Python skips a sys.path entry that does not exist, so its modules would not import.',
-    message: (d) => `paths: ${str(d.missing)} ${String(d.missing).includes(',') ? 'are not directories' : 'is not a directory'} in ${str(d.dir)}`,
-    hint: () => 'create it (or commit it: `apppkg-gateway vendor` fills vendor/), or take it out of paths:',
+    summary: 'A directory `paths:` names is not in the app directory, or is a file (`paths: main.py`): Python skips a sys.path entry that does not exist, so its modules would not import.',
+    message: (d) =>
+      d.isFile
+        ? `paths: ${str(d.missing)} is a file, not a directory: paths: names directories to put on sys.path`
+        : `paths: ${str(d.missing)} ${String(d.missing).includes(',') ? 'are not directories' : 'is not a directory'} in ${str(d.dir)}`,
+    hint: (d) =>
+      d.isFile
+        ? `name the directory that holds its modules (the app directory, ${str(d.dir)}, is on sys.path without paths:), or take ${str(d.missing)} out of paths:`
+        : 'create it (or commit it: `apppkg-gateway vendor` fills vendor/), or take it out of paths:',
     exitStatus: 1,
     example: { missing: 'vendor/', dir: '/srv/apps/blog' },
   },

@@ -137,12 +137,14 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   }
   if (desc.paths.length > 0) {
     const missing = desc.paths.filter((p) => !isDirectory(path.resolve(desc.dir, p)));
+    // A file named there (paths: main.py) is a mistake of its own, with its own fix: said first.
+    const file = missing.find((p) => isFile(path.resolve(desc.dir, p)));
     // At the first missing entry of a list, not at the list (one path alone has no entries).
-    const at = placeOf(desc, ['paths', desc.paths.indexOf(missing[0])]);
+    const at = placeOf(desc, ['paths', desc.paths.indexOf(file ?? missing[0])]);
     report(
       missing.length === 0
         ? { name: 'paths', ok: true, detail: desc.paths.join(', '), fix: '' }
-        : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', { missing: missing.join(', '), dir: desc.dir }), placed(at)),
+        : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', file ? { missing: file, isFile: true, dir: desc.dir } : { missing: missing.join(', '), dir: desc.dir }), placed(at)),
     );
   }
   for (const [prefix, dir] of Object.entries(desc.static)) {
@@ -477,6 +479,14 @@ function placed(at: { file: string; line: number; column: number } | null | unde
 
 function failedItem(name: string, error: GatewayError, where: string): CheckItem {
   return { name, ok: false, detail: `${where}${error.message}`, fix: error.hint, code: error.code };
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function isDirectory(dir: string): boolean {

@@ -136,7 +136,9 @@ export async function readManifest(vendorDir: string): Promise<ManifestRead> {
   try {
     text = await readFile(manifestPath(vendorDir), 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { manifest: null, reason: 'absent' };
+    // ENOTDIR: a paths: entry that is a file holds no vendoring; check's paths line says what it is.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { manifest: null, reason: 'absent' };
     return { manifest: null, reason: `cannot read ${MANIFEST_NAME}: ${(err as Error).message}` };
   }
   try {

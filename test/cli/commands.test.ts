@@ -383,6 +383,16 @@ test('check fails, with the fix, when a deb package is missing', async () => {
   assert.match(r.stdout, /fix: .*apt-get install/);
 });
 
+test('check says a paths: entry that is a file is one, at its line, with no vendor failure beside it', async () => {
+  const dir = pkg('paths-file', 'platform: python, wsgi\napp: wsgi:application\npaths: wsgi.py\n');
+  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  assert.is(r.status, 1, r.stdout);
+  assert.match(r.stdout, /FAIL\s+paths\s+\S*app\.yaml:3:8: paths: wsgi\.py is a file, not a directory: paths: names directories to put on sys\.path\n\s+fix: name the directory that holds its modules .*, or take wsgi\.py out of paths:/);
+  // The file is no vendor directory: ENOTDIR and "vendor --into wsgi.py/" sent the user astray.
+  assert.not.match(r.stdout, /vendor\s.*(ENOTDIR|stale)/);
+  assert.match(r.stdout, /2 checks failed/);
+});
+
 test('check fails, with the fix, on an environment file\'s unknown user and on a paths: or static: directory that is not there', async () => {
   const dir = pkg('gaps', 'platform: python, wsgi\napp: wsgi:application\npaths: [lib/, nothere/]\nstatic:\n  /assets: public/\n');
   mkdirSync(join(dir, 'lib'), { recursive: true });
