@@ -188,6 +188,6 @@ export function probeOnce(command: string): Promise<ProbeResult | ProbeFailure> 
 /** Probe one named interpreter (the environment file's `python:`); APPPKG_PY_NOT_EXECUTABLE if it does not run. */
 export async function probeInterpreter(command: string): Promise<Interpreter> {
   const result = await probeOnce(command);
-  if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason, ...(result.notPython ? { notPython: true, probe: probeCommandLine(command) } : {}) });
+  if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason, ...(result.notPython ? { notPython: true, probe: probeCommandLine(command) } : {}), ...(result.pyenv?.paths.length ? { pyenvPaths: result.pyenv.paths, pyenvVersions: result.pyenv.versions } : {}) });
   return toInterpreter([command], result);
 }

@@ -5,6 +5,7 @@
 
 import { realpath } from 'node:fs/promises';
 import { programOutput } from '../program-output.js';
+import { pyenvMiss } from './pyenv-shim.js';
 
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -88,6 +89,8 @@ export type ProbeResult = Omit<Interpreter, 'label' | 'names' | 'isVenv'>;
 export interface ProbeFailure {
   reason: string;
   notPython?: boolean;
+  /** A pyenv shim whose version is installed but not enabled: where the command is, in which versions. */
+  pyenv?: { paths: string[]; versions: string[] };
 }
 
 /** Run `command -E -c PROBE`; a failure is returned as a reason, never thrown. */
@@ -101,6 +104,8 @@ export async function probe(command: string): Promise<ProbeResult | ProbeFailure
     else if (answer.startError === 'EACCES') reason = 'permission denied (not executable)';
     else if (answer.timedOut) reason = `no answer within ${PROBE_TIMEOUT_MS / 1000}s`;
     else reason = firstLine(answer.stderr) || `exited with status ${String(answer.status)}, expected a JSON line`;
+    const miss = answer.startError ? null : pyenvMiss(command, answer.stderr);
+    if (miss) return { reason: miss.said, pyenv: { paths: miss.paths, versions: miss.versions } };
     return answer.timedOut || answer.status === null || saysPython(said) ? { reason } : { reason, notPython: true };
   }
   try {

@@ -5,7 +5,8 @@
 // check, serve, describe --sys-path and the gateway's status.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -19,6 +20,9 @@ const work = tempDir('apppkg-env-python-');
 const state = join(work.path, 'state');
 let gw: RunningGateway | null = null;
 test.after(() => stopGatewayChecked(gw, work));
+
+/** A Python 3 this host runs, for the pyenv version's binary. */
+const realPython = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
 
 const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
 
@@ -59,6 +63,27 @@ for (const c of cases) {
     }
   });
 }
+
+test('python: NAME whose only one on PATH is a pyenv shim of a version installed but not enabled: its words, the full path and pyenv global in the fix', async () => {
+  // A pyenv root of our own, whose shim says what pyenv 2's says for a version not enabled.
+  const root = join(work.path, 'pyenv');
+  const bin = join(root, 'versions', '3.9.99', 'bin');
+  mkdirSync(bin, { recursive: true });
+  symlinkSync(realPython, join(bin, 'python3.9'));
+  const shims = join(root, 'shims');
+  mkdirSync(shims, { recursive: true });
+  writeFileSync(
+    join(shims, 'python3.9'),
+    "#!/bin/sh\necho 'pyenv: python3.9: command not found' >&2\necho >&2\necho \"The \\`python3.9' command exists in these Python versions:\" >&2\necho '  3.9.99' >&2\necho >&2\necho \"Note: See 'pyenv help global' for tips on allowing multiple\" >&2\necho '      Python versions to be found at the same time.' >&2\nexit 127\n",
+    { mode: 0o755 },
+  );
+  const dir = pkg('pyenv-shim', 'platform: python, wsgi\napp: wsgi:application\n');
+  const env = envFile('pyenv-shim.yaml', 'python: python3.9\n');
+  const r = await runCli(['check', dir, '--environment', env, '--state-dir', state], { env: { PATH: `${shims}:${process.env.PATH}`, PYENV_ROOT: root } });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.ok(r.stdout.includes(`${env}:1:9: python: interpreter python3.9 cannot be run: pyenv: python3.9: command not found The \`python3.9' command exists in these Python versions: 3.9.99`), r.stdout);
+  assert.ok(r.stdout.includes(`fix: pyenv has it installed but not enabled: set python in the environment file to its full path, ${join(bin, 'python3.9')}; or enable that version for the user the gateway runs as: \`pyenv global\` with 3.9.99 added`), r.stdout);
+});
 
 test('an app.yaml without python: still gets the environment file\'s place', async () => {
   const dir = pkg('no-python', 'platform: python, wsgi\napp: wsgi:application\n');
