@@ -64,6 +64,12 @@ export interface AppRecord {
    * the app a second time for the same change.
    */
   restartFor: HostEnvironment | null;
+  /**
+   * The serving version's restart failed with its files as they were then: a change to any of
+   * them (not app.yaml alone, which is all a serving version's fingerprint reads) retries it, and
+   * the problem goes once it starts, not at the next restart the user has to think of.
+   */
+  restartRefused: { dir: string; signature: string } | null;
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
   rolledBack: Map<string, string>;
   /**
@@ -112,7 +118,7 @@ export interface AppRecord {
  */
 export function newAppRecord(name: string, rolledBackFile: string | null, history: AppHistory): AppRecord {
   return {
-    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, restart: false, restartFor: null,
+    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, restart: false, restartFor: null, restartRefused: null,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
     history, serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };

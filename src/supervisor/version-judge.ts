@@ -190,7 +190,8 @@ export class VersionJudge {
         if (record.problem === null) showProblem(record, newerRefusal);
         return;
       }
-      if (record.serving?.fingerprint === fp && !restart && rolledBack === undefined) {
+      const mended = record.restartRefused?.dir === desc.dir && record.serving?.desc.dir === desc.dir && readPackageTree(desc.dir).signature !== record.restartRefused.signature;
+      if (record.serving?.fingerprint === fp && !restart && !mended && rolledBack === undefined) {
         // Already serving the best candidate; a problem dropped above gives way to the refusal
         // of a newer version still there, if any.
         if (record.problem === null) showProblem(record, newerRefusal);
@@ -206,7 +207,7 @@ export class VersionJudge {
       // restart`): it does not wait for them to settle, and is not lost meanwhile. Its files
       // refused since it began to serve are tried again: a restart restarts what serves, never
       // the version below it.
-      const restarting = restart && record.serving?.desc.dir === desc.dir;
+      const restarting = (restart || mended) && record.serving?.desc.dir === desc.dir;
       const refused = record.refused.get(desc.dir);
       if (refused?.signature === tree.signature && !restarting) {
         newerRefusal ??= { dir: desc.dir, error: refused.error };
@@ -256,7 +257,10 @@ export class VersionJudge {
         }
         // A restart that fails leaves what serves serving (the next change may mend its files):
         // an older version taking over would run code the serving one's update hook moved past.
-        if (restarting) return;
+        if (restarting) {
+          record.restartRefused = { dir: desc.dir, signature: readPackageTree(desc.dir).signature };
+          return;
+        }
         newerRefusal ??= { dir: desc.dir, error: record.problem! };
         continue;
       }
@@ -291,6 +295,7 @@ export class VersionJudge {
         }
       }
       showProblem(record, newerRefusal);
+      record.restartRefused = null;
       // The proxy hands what waits for the old version to the new one; what the old one's
       // workers hold finishes there (SIGTERM lets a worker finish what it holds).
       this.registry.publish();

@@ -402,6 +402,26 @@ test('a rollback of an app stopped while idle says that the version rolled back 
   }
 });
 
+test('a failed restart\'s problem goes once the files are mended and the version starts again (a rescan retries it); the history keeps the refusal', async () => {
+  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  const file = join(env.apps, 'blog.1', 'environ_app.py');
+  const good = readFileSync(file, 'utf8');
+  writeFileSync(file, `import nosuchmodule_for_the_test\n${good}`);
+  const failed = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
+  assert.is.not(failed.status, 200, failed.text);
+  assert.is((await blogStatus(env)).problem?.code, 'APPPKG_APP_IMPORT_FAILED');
+  // Mended back to the very files that serve: app.yaml unchanged, so only the tree tells.
+  writeFileSync(file, good);
+  env.gw.child.kill('SIGHUP');
+  const app = await waitFor(async () => {
+    const now = await blogStatus(env);
+    return now.problem === null ? now : undefined;
+  }, 60_000, 'the problem to go once blog.1 started again');
+  const kinds = app.history.map((e: any) => e.kind);
+  assert.ok(kinds.includes('refused'), kinds.join(', '));
+  assert.is(kinds[kinds.length - 1], 'restarted', kinds.join(', '));
+});
+
 test('a restart of the serving version leaves status saying why the newer one was refused', async () => {
   const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
