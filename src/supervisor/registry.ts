@@ -438,12 +438,13 @@ export class Registry {
   }
 
   /**
-   * The directories of refused, settling and rolled-back-from versions: a change to any file in
-   * them matters (a rolled-back-from one is a candidate again, docs/admin.md). The serving and
-   * older versions are not walked at every poll: only these few, out of rotation.
+   * The directories of refused, settling and rolled-back-from versions, and of a serving one
+   * whose restart was refused: a change to any file in them matters (a rolled-back-from one is a
+   * candidate again, docs/admin.md; a mended serving one is restarted). The other serving and
+   * older versions are not walked at every poll: only these few.
    */
   get watchedDirs(): string[] {
-    return [...this.records.values()].flatMap((r) => [...r.refused.keys(), ...r.settling, ...r.rolledBack.keys()]);
+    return [...this.records.values()].flatMap((r) => [...r.refused.keys(), ...r.settling, ...r.rolledBack.keys(), ...(r.restartRefused ? [r.restartRefused.dir] : [])]);
   }
 
   /**

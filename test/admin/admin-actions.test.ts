@@ -422,6 +422,23 @@ test('a failed restart\'s problem goes once the files are mended and the version
   assert.is(kinds[kinds.length - 1], 'restarted', kinds.join(', '));
 });
 
+test('a failed restart is retried by the watcher alone once the files are mended: no SIGHUP needed, as for a refused version', async () => {
+  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  const file = join(env.apps, 'blog.1', 'environ_app.py');
+  const good = readFileSync(file, 'utf8');
+  writeFileSync(file, `import nosuchmodule_for_the_test\n${good}`);
+  const failed = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
+  assert.is.not(failed.status, 200, failed.text);
+  assert.is((await blogStatus(env)).problem?.code, 'APPPKG_APP_IMPORT_FAILED');
+  writeFileSync(file, good);
+  const app = await waitFor(async () => {
+    const now = await blogStatus(env);
+    return now.problem === null ? now : undefined;
+  }, 30_000, 'the watcher to retry blog.1 once mended (its scan is every 2 s)');
+  const kinds = app.history.map((e: any) => e.kind);
+  assert.is(kinds[kinds.length - 1], 'restarted', kinds.join(', '));
+});
+
 test('a restart of the serving version leaves status saying why the newer one was refused', async () => {
   const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
