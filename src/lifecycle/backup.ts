@@ -71,6 +71,9 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   if (copied?.vanished) {
     say(`==> note: ${countOf(copied.vanished, 'file or directory', 'files or directories')} of ${desc.name}'s data vanished between the listing and the copy (deleted or renamed as the app ran: its temporary files, cache entries, locks) and ${copied.vanished === 1 ? 'is' : 'are'} not in the backup`);
   }
+  if (copied?.endpoints) {
+    say(`==> note: ${countOf(copied.endpoints, 'socket or FIFO', 'sockets or FIFOs')} in ${desc.name}'s data ${copied.endpoints === 1 ? 'is' : 'are'} not in the backup (a running program's endpoints: it makes them again when it starts)`);
+  }
   const count = await countTree(copy);
   await dropManifest(target, desc.name);
   await swapInto(copy, path.join(target, BACKUP_DATA_DIR));

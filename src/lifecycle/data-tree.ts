@@ -60,6 +60,8 @@ export interface CopyResult {
   staging: string;
   /** Entries (a directory counted once, with what it held) gone before they could be copied. */
   vanished: number;
+  /** Sockets and FIFOs left out: endpoints of a running program, with no content to copy. */
+  endpoints: number;
 }
 
 /** Copy `from` to a new directory beside `target`. Modes, times and symlinks kept. */
@@ -73,7 +75,7 @@ export async function copyBeside(from: string, target: string, what: string, opt
     await rm(staging, { recursive: true, force: true });
     throw ioFailure(`copy ${from} to ${staging}`, err);
   }
-  return { staging, vanished: copy.vanished };
+  return { staging, vanished: copy.vanished, endpoints: copy.endpoints };
 }
 
 type Stats = Awaited<ReturnType<typeof lstat>>;
@@ -81,6 +83,7 @@ type Stats = Awaited<ReturnType<typeof lstat>>;
 /** A recursive copy (fs.cp's, which stops at the first entry gone) that may step over vanished entries. */
 class TreeCopy {
   vanished = 0;
+  endpoints = 0;
 
   constructor(
     private readonly leaveOut: ReadonlySet<string>,
@@ -115,6 +118,11 @@ class TreeCopy {
       // copyFile gives the copy the source's mode.
       await copyFile(from, to, constants.COPYFILE_EXCL);
       await utimes(to, st.atime, st.mtime);
+    } else if (st.isSocket() || st.isFIFO()) {
+      // A running app's unix socket or pipe in its data (a server's, a supervisor's): nothing to
+      // restore but a name its program makes again at start, so left out, as tar ("socket
+      // ignored") and rsync ("skipping non-regular file") do, where it failed the whole backup.
+      this.endpoints++;
     } else {
       throw Object.assign(new Error(`${from} is a ${st.isSocket() ? 'socket' : st.isFIFO() ? 'FIFO' : 'device'}, which a copy cannot hold`), { code: 'EINVAL', path: from });
     }
