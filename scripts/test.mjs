@@ -97,6 +97,9 @@ const WAITING = [
   // 2026-12-05: lanes of 740 s, 918 s and 493 s; these wait out a routed process's liveness
   // rounds (10 s each, three failures in a row: ~165 s of the second lane).
   'supervisor/process-liveness', 'supervisor/liveness-abandoned', 'supervisor/liveness-answers',
+  // 2026-12-05, later: lanes of 850 s, 881 s and 753 s; these wait out memory checks (3 s
+  // apart) and drains (~57 s of the second lane).
+  'supervisor/recycle', 'supervisor/drain-end',
 ];
 const waiting = `(${WAITING.join('|')})\\.test\\.ts$`;
 const patterns = filter !== undefined
