@@ -103,6 +103,14 @@ function waitsItOut(record: AppRecord, error: GatewayError): boolean {
 }
 
 /** HH:MM:SS of an ISO time, in the gateway's local time as its log's other times. */
+/** Status's restarts and cold starts are the app's since the gateway started: a retired instance's go to the record. */
+function keepPastCounts(record: AppRecord, instance: AppInstance): void {
+  record.pastRestarts += instance.restarts;
+  record.pastColdStarts += instance.coldStarts;
+  record.pastColdStartMs += instance.coldStartMsTotal;
+  record.pastLastColdStartMs = instance.lastColdStartMs ?? record.pastLastColdStartMs;
+}
+
 function clockOf(iso: string): string {
   return new Date(iso).toTimeString().slice(0, 8);
 }
@@ -190,14 +198,17 @@ export class VersionJudge {
         if (record.problem === null) showProblem(record, newerRefusal);
         return;
       }
-      const mended = record.restartRefused?.dir === desc.dir && record.serving?.desc.dir === desc.dir && readPackageTree(desc.dir).signature !== record.restartRefused.signature;
+      // The serving version's tree is walked only when its restart was refused: otherwise its
+      // fingerprint (app.yaml) is all a serving version is judged by.
+      const refusedRestartTree = record.restartRefused?.dir === desc.dir && record.serving?.desc.dir === desc.dir ? readPackageTree(desc.dir) : null;
+      const mended = refusedRestartTree !== null && refusedRestartTree.signature !== record.restartRefused!.signature;
       if (record.serving?.fingerprint === fp && !restart && !mended && rolledBack === undefined) {
         // Already serving the best candidate; a problem dropped above gives way to the refusal
         // of a newer version still there, if any.
         if (record.problem === null) showProblem(record, newerRefusal);
         return;
       }
-      const tree = readPackageTree(desc.dir);
+      const tree = refusedRestartTree ?? readPackageTree(desc.dir);
       if (rolledBack !== undefined) {
         if (rolledBack === tree.signature) continue;
         record.rolledBack.delete(desc.dir); // changed since: a candidate again
@@ -258,7 +269,8 @@ export class VersionJudge {
         // A restart that fails leaves what serves serving (the next change may mend its files):
         // an older version taking over would run code the serving one's update hook moved past.
         if (restarting) {
-          record.restartRefused = { dir: desc.dir, signature: readPackageTree(desc.dir).signature };
+          // Its files as this start read them: any change since retries it.
+          record.restartRefused = { dir: desc.dir, signature: tree.signature };
           return;
         }
         newerRefusal ??= { dir: desc.dir, error: record.problem! };
@@ -270,13 +282,7 @@ export class VersionJudge {
       record.refused.delete(desc.dir);
       record.refusalsSaid.delete(desc.dir);
       const previous = record.serving;
-      // Status's restarts are the app's since the gateway started, not its newest instance's.
-      if (previous) {
-        record.pastRestarts += previous.instance.restarts;
-        record.pastColdStarts += previous.instance.coldStarts;
-        record.pastColdStartMs += previous.instance.coldStartMsTotal;
-        record.pastLastColdStartMs = previous.instance.lastColdStartMs ?? record.pastLastColdStartMs;
-      }
+      if (previous) keepPastCounts(record, previous.instance);
       record.serving = { desc, fingerprint: fp, instance: started.instance, runAs: started.runAs, hostEnv: started.hostEnv };
       // The previous instance keeps its room while it drains (registry.drain gives it back).
       this.budget?.add(started.instance);
@@ -342,10 +348,7 @@ export class VersionJudge {
       const told = `${label(serving.desc)} removed, and no other version can serve${why}: ${record.name} answers 503 until one does`;
       this.opts.say(`${record.name}: ${told}`);
       record.history.add('removed', told, { version: serving.desc.version });
-      record.pastRestarts += serving.instance.restarts;
-      record.pastColdStarts += serving.instance.coldStarts;
-      record.pastColdStartMs += serving.instance.coldStartMsTotal;
-      record.pastLastColdStartMs = serving.instance.lastColdStartMs ?? record.pastLastColdStartMs;
+      keepPastCounts(record, serving.instance);
       record.serving = null;
       this.registry.publish();
       this.registry.drain(serving.instance, serving.desc);
