@@ -4,10 +4,10 @@
 // app's shutdown that never completes names that app, where the log said nothing between
 // "SIGTERM: stopping" and "stopped".
 import type { AppStatus, WorkerStatus } from '../admin/status-types.js';
+import { countOf } from '../count.js';
 
 /** What is read of an app: its name and its workers (the registry's status has them). */
 type AppWorkers = Pick<AppStatus, 'name' | 'workers' | 'versions'>;
-import { countOf } from '../count.js';
 
 const REPORT_MS = 5000;
 

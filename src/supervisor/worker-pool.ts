@@ -205,7 +205,8 @@ export class WorkerPool {
    * no worker of it recycled for its memory, where each was recycled after its first request.
    */
   private judgeImportMemory(worker: Worker): void {
-    if (this.memoryNote !== null || worker.pid === undefined) return;
+    // Without max_memory nothing is read: this runs at every worker's start.
+    if (this.recycleLimits.maxMemory <= 0 || this.memoryNote !== null || worker.pid === undefined) return;
     const note = overLimitAfterImport(readRssBytes(worker.pid), this.recycleLimits);
     if (note !== null) this.noteMemory(note);
   }
