@@ -238,6 +238,7 @@ const environmentFixFor: FixFor = (key, value) => {
   // A host written as a URL or with its port (nginx's server_name has neither): the name alone
   // routes every port, since the Host is compared without it.
   if (/\.(hosts|mail_domains)(\[\d+\])?$/.test(key) && typeof value === 'string') {
+    if (value.includes('*') && !(key.includes('.hosts') && /^\*\.[^*]+$/.test(value.trim()))) return wildcardFix(key.includes('.hosts'), value.trim());
     const bare = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([^/:\s]+)(?::\d*)?(?:\/.*)?$/i.exec(value.trim())?.[1];
     if (bare !== undefined && bare !== value) {
       return key.includes('.hosts')
@@ -246,13 +247,28 @@ const environmentFixFor: FixFor = (key, value) => {
     }
     // An internationalised name reaches the gateway in its ASCII form (IDNA: browsers send
     // `Host: xn--bcher-kva.example` for bücher.example, nginx's server_name takes that form too).
-    const ascii = /[^\x00-\x7f]/.test(value) ? domainToASCII(value.trim()) : '';
+    const wild = value.trim().startsWith('*.') ? '*.' : '';
+    const named = domainToASCII(value.trim().slice(wild.length));
+    const ascii = /[^\x00-\x7f]/.test(value) && named !== '' ? `${wild}${named}` : '';
     if (ascii !== '') {
       return key.includes('.hosts') ? `write it in its ASCII form, ${ascii}: clients send an internationalised host name so (IDNA)` : `write it in its ASCII form (IDNA), ${ascii}`;
     }
   }
   return undefined;
 };
+
+/**
+ * Only nginx's leading form of a wildcard is routed (`*.example.com`); its trailing one
+ * (`www.example.*`) and regular expressions are not, and a mail domain is named one by one.
+ */
+function wildcardFix(isHost: boolean, value: string): string {
+  if (!isHost) return 'name each mail domain in full (a wildcard is taken for hosts: only)';
+  if (value === '*' || value === '*.') return 'leave hosts: out and mount the app at / (mount: /): it then answers every Host that no app names';
+  const domain = value.replace(/^[*.]+/, '').replace(/[*.]+$/, '');
+  return domain === '' || domain.includes('*')
+    ? "write a wildcard as '*.' and a domain, e.g. *.example.com: it takes every name under that domain that no app names itself"
+    : `write it as *.${domain}: it takes every name under ${domain} that no app names itself (list ${domain} too for the domain itself)`;
+}
 
 /**
  * A mount is compared with a request's decoded path, which a query, a fragment or a dot segment

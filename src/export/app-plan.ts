@@ -158,6 +158,12 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
   if (underscored.length > 0) {
     notes.push(`hosts ${underscored.join(', ')}: an Ingress rule's host is an RFC 1123 name (letters, digits, '-' and '.'), and the API server refuses the Ingress for a '_', so ${underscored.length === 1 ? 'it is' : 'they are'} left out of Ingress ${base}; requests by ${underscored.length === 1 ? 'that name' : 'those names'} reach the app at its mount (${mount}), or list a name without '_' in hosts:`);
   }
+  // The Ingress API takes nginx's leading wildcard, but it matches one label only (RFC 1123's
+  // wildcard): a.b.example.com passes the gateway's *.example.com and not the Ingress's.
+  const wildcards = host.hosts.filter((h) => h.startsWith('*.'));
+  if (wildcards.length > 0) {
+    notes.push(`hosts ${wildcards.join(', ')}: an Ingress wildcard matches one label (a.example.com, not a.b.example.com), where the gateway takes every name under the domain; list deeper names in hosts: to reach them through Ingress ${base}`);
+  }
   return {
     desc,
     host,

@@ -1,10 +1,12 @@
 // Host and path prefix -> app, and the SCRIPT_NAME / PATH_INFO split (PEP 3333).
 // A request whose Host is claimed by some app's `hosts` is routed among those apps only;
-// otherwise among the path mounts. Within either set the longest prefix wins.
+// otherwise among the path mounts. Within either set the longest prefix wins. A host is
+// claimed by its name, else by the longest wildcard (`*.example.com`) it falls under, as
+// nginx's server_name orders them.
 
 export interface Route<T> {
   target: T;
-  /** Lowercase host name without port, or null for "any host". */
+  /** Host name without port, `*.example.com` for every name under example.com, or null for "any host". */
   host: string | null;
   /** '' for the root, else '/prefix' with no trailing slash. */
   prefix: string;
@@ -29,6 +31,8 @@ export interface RouteMatch<T> {
 
 export class Router<T> {
   private byHost = new Map<string, Route<T>[]>();
+  /** Wildcard routes by the suffix they match, `.example.com` for `*.example.com`. */
+  private bySuffix = new Map<string, Route<T>[]>();
   private anyHost: Route<T>[] = [];
 
   constructor(routes: Route<T>[]) {
@@ -38,14 +42,16 @@ export class Router<T> {
       if (route.host === null) this.anyHost.push(entry);
       else {
         const host = route.host.toLowerCase();
-        const list = this.byHost.get(host) ?? [];
+        const [map, key] = host.startsWith('*.') ? [this.bySuffix, host.slice(1)] : [this.byHost, host];
+        const list = map.get(key) ?? [];
         list.push(entry);
-        this.byHost.set(host, list);
+        map.set(key, list);
       }
     }
     const longestFirst = (a: Route<T>, b: Route<T>) => b.prefix.length - a.prefix.length || Number(a.implicit ?? false) - Number(b.implicit ?? false);
     this.anyHost.sort(longestFirst);
     for (const list of this.byHost.values()) list.sort(longestFirst);
+    for (const list of this.bySuffix.values()) list.sort(longestFirst);
   }
 
   /**
@@ -55,7 +61,7 @@ export class Router<T> {
    */
   match(hostHeader: string | undefined, routed: string, path = routed): RouteMatch<T> | null {
     const host = hostOnly(hostHeader);
-    const routes = (host && this.byHost.get(host)) || this.anyHost;
+    const routes = (host && (this.byHost.get(host) ?? this.underWildcard(host))) || this.anyHost;
     for (const route of routes) {
       if (route.prefix === '') return atRoot(route.target, routed, path);
       if (routed === route.prefix || routed.startsWith(`${route.prefix}/`)) {
@@ -64,6 +70,16 @@ export class Router<T> {
       }
     }
     return null;
+  }
+
+  /** The routes of the longest wildcard `host` is under: `a.b.example.com` tries `.b.example.com` first. */
+  private underWildcard(host: string): Route<T>[] | undefined {
+    if (this.bySuffix.size === 0) return undefined;
+    for (let dot = host.indexOf('.'); dot >= 0; dot = host.indexOf('.', dot + 1)) {
+      const routes = this.bySuffix.get(host.slice(dot));
+      if (routes !== undefined) return routes;
+    }
+    return undefined;
   }
 }
 

@@ -375,6 +375,28 @@ test('a host written with its port or as a URL is refused with the bare name as 
   ]);
 });
 
+test('hosts takes nginx\'s leading wildcard, *.example.com; any other wildcard, and one in mail_domains, is refused with a fix that says what is taken', async () => {
+  const env = await loadEnvironmentFile(await envFile('apps:\n  blog: {hosts: ["*.Example.com", "*.a.example.com."]}\n'));
+  assert.equal(overridesFor(env, 'blog').hosts, ['*.example.com', '*.a.example.com']);
+  const err = await failure(loadEnvironmentFile(await envFile([
+    'apps:',
+    '  blog:',
+    '    hosts: ["www.example.*", "*example.com", "*", "a.*.example.com", "*.bücher.example"]',
+    '    mail_domains: ["*.example.com"]',
+    '',
+  ].join('\n'))));
+  assert.equal(err.problems.map((p) => `${p.key}: ${p.hint}`), [
+    'apps.blog.hosts[0]: write it as *.www.example: it takes every name under www.example that no app names itself (list www.example too for the domain itself)',
+    'apps.blog.hosts[1]: write it as *.example.com: it takes every name under example.com that no app names itself (list example.com too for the domain itself)',
+    'apps.blog.hosts[2]: leave hosts: out and mount the app at / (mount: /): it then answers every Host that no app names',
+    "apps.blog.hosts[3]: write a wildcard as '*.' and a domain, e.g. *.example.com: it takes every name under that domain that no app names itself",
+    'apps.blog.hosts[4]: write it in its ASCII form, *.xn--bcher-kva.example: clients send an internationalised host name so (IDNA)',
+    'apps.blog.mail_domains[0]: name each mail domain in full (a wildcard is taken for hosts: only)',
+  ]);
+  const twice = await failure(loadEnvironmentFile(await envFile('apps:\n  blog: {hosts: ["*.example.com"]}\n  wiki: {hosts: ["*.EXAMPLE.com"]}\n')));
+  assert.match(twice.problems[0].format(), /apps\.wiki\.hosts\[0\]: expected a host no other app has \(apps\.blog has \*\.example\.com\)/);
+});
+
 test('an internationalised host or mail domain is refused with its ASCII form (IDNA) as the fix: what clients send', async () => {
   const err = await failure(loadEnvironmentFile(await envFile([
     'apps:',

@@ -190,6 +190,21 @@ test('an IP address or a name with a _ in hosts: left out of the Ingress (the AP
   assert.ok(validateObject(ingress).some((p) => p.includes('not an IP address')), validateObject(ingress).join('\n'));
 });
 
+test('a wildcard host: an Ingress rule for it, which the schema takes, and a note that an Ingress wildcard matches one label where the gateway takes any depth', async () => {
+  const apps = join(out.path, 'wildcard-host-apps');
+  mkdirSync(join(apps, 'tenants'), { recursive: true });
+  writeFileSync(join(apps, 'tenants', 'app.yaml'), 'platform: python, wsgi\napp: tenants:application\n');
+  const env = join(out.path, 'wildcard-host-environment.yaml');
+  writeFileSync(env, 'apps:\n  tenants:\n    hosts: [tenants.example.com, "*.tenants.example.com"]\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--environment', env, '--image', 'registry.example.com/tenants:1']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /tenants: note: hosts \*\.tenants\.example\.com: an Ingress wildcard matches one label \(a\.example\.com, not a\.b\.example\.com\)/);
+  const objects = objectsOf(r.stdout);
+  assert.equal(schemaProblems(objects), []);
+  const rules = find(objects, 'Ingress', 'tenants').spec!.rules!.map((rule) => [rule.host ?? '*', rule.http!.paths.map((p) => p.path)]);
+  assert.equal(rules, [['tenants.example.com', ['/']], ['*.tenants.example.com', ['/']], ['*', ['/tenants']]]);
+});
+
 test('an app named like an object of another (shop-mail beside shop\'s mail Service): not written, rather than replacing it when applied; the other is', async () => {
   const apps = join(out.path, 'object-clash-apps');
   mkdirSync(join(apps, 'shop'), { recursive: true });

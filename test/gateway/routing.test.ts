@@ -47,7 +47,7 @@ test.before(async () => {
     envFile,
     // alpha's and delta's hosts: name another app's default NAME.localhost, one sorting after it
     // and one before, so that the rule, not the order of the apps, decides who gets them.
-    'settings:\n  GREETING: hello-all\napps:\n  alpha:\n    hosts: [gamma.localhost]\n  beta:\n    mount: /b\n    hosts: [beta.example.com, my_beta.example]\n    workers: 1\n  delta:\n    mount: /dé\n    hosts: [beta.localhost]\n  _x:\n    settings:\n      GREETING: hello-x\n  mount-taker:\n    mount: /mount-owner/\n',
+    'settings:\n  GREETING: hello-all\napps:\n  alpha:\n    hosts: [gamma.localhost, "*.deep.example.com"]\n  beta:\n    mount: /b\n    hosts: [beta.example.com, my_beta.example]\n    workers: 1\n  delta:\n    mount: /dé\n    hosts: [beta.localhost, "*.example.com"]\n  _x:\n    settings:\n      GREETING: hello-x\n  mount-taker:\n    mount: /mount-owner/\n',
   );
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
@@ -99,6 +99,19 @@ test('NAME.localhost and the environment file\'s hosts and mount', async () => {
   assert.is(mounted.app, 'beta');
   assert.is(mounted.SCRIPT_NAME, '/b');
   assert.is((await get('/beta/z')).status, 404, 'the mount replaces the default /NAME');
+});
+
+test('a wildcard host takes every name under its domain that no app names itself, the longest wildcard first, as nginx\'s server_name', async () => {
+  assert.is((await get('/y', { host: 'beta.example.com' })).json().app, 'beta', 'a name beats a wildcard');
+  const wild = (await get('/w', { host: 'WWW.Example.com:8080' })).json();
+  assert.is(wild.app, 'delta');
+  assert.is(wild.SCRIPT_NAME, '', 'a virtual host is the app\'s root');
+  assert.is(wild.PATH_INFO, '/w');
+  assert.is((await get('/w', { host: 'deep.example.com' })).json().app, 'delta', '*.deep.example.com does not take deep.example.com');
+  assert.is((await get('/w', { host: 'x.deep.example.com' })).json().app, 'alpha');
+  assert.is((await get('/w', { host: 'a.b.deep.example.com.' })).json().app, 'alpha', 'any depth under the domain');
+  assert.is((await get('/b/z', { host: 'example.com' })).json().app, 'beta', '*.example.com does not take example.com: it goes by mounts');
+  assert.is((await get('/w', { host: 'example.com.evil' })).status, 404);
 });
 
 test('an app\'s hosts: naming another app\'s default NAME.localhost takes it, whichever app comes first, and the log says so once', async () => {
