@@ -3,7 +3,7 @@
 // buries it (SPEC 5.3); one for no app (postmaster mail no app takes) is buried at once. One timer, set for the earliest delivery due; a bounded number of
 // attempts at a time for each app, so a spool full of mail does not flood an app that just came
 // back, and an app that holds its attempts (each up to a minute) holds no other app's mail.
-import { nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
+import { longestWait, nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
 import { spanOf } from '../count.js';
 import { signFile } from './mail-signature.js';
 import type { MailSpool, SpooledDelivery, DeadLetter } from './mail-spool.js';
@@ -54,11 +54,19 @@ export class MailDeliverer {
   /** Takes every delivery the spool holds (those an earlier run left included) and starts. */
   start(): void {
     // Received in an earlier run: only the wall clock spans the restart. A clock behind the
-    // receipt (stepped back since) counts it as received now, never in the future.
+    // receipt (stepped back since) counts it as received now, never in the future; and a next
+    // attempt further away than the schedule's longest wait was written under a clock ahead of
+    // this one: a clock a year fast when it failed held it a year. A time that is no number (a
+    // record edited by hand) counts as now: a NaN due time was never due, and broke status.
     const now = performance.now();
     const wallNow = Date.now();
+    const longest = longestWait(this.opts.schedule);
     for (const delivery of this.opts.spool.pending()) {
-      this.wait({ delivery, receivedAt: now - Math.max(0, wallNow - delivery.receivedAt), dueAt: now + Math.max(0, delivery.nextAttemptAt - wallNow) });
+      const age = Number.isFinite(delivery.receivedAt) ? Math.max(0, wallNow - delivery.receivedAt) : 0;
+      const wait = Number.isFinite(delivery.nextAttemptAt) ? Math.min(Math.max(0, delivery.nextAttemptAt - wallNow), longest) : 0;
+      delivery.receivedAt = wallNow - age;
+      delivery.nextAttemptAt = wallNow + wait;
+      this.wait({ delivery, receivedAt: now - age, dueAt: now + wait });
     }
     this.pump();
   }

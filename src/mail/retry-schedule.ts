@@ -25,3 +25,11 @@ export function nextAttemptAt(schedule: RetrySchedule, receivedAt: number, faile
   const wait = waits[Math.min(failedAttempts - 1, waits.length - 1)] * 1000;
   return Math.min(now + wait, deadline);
 }
+
+/**
+ * The longest wait between two attempts, in ms: no retry is ever scheduled further away, so a
+ * spool's next attempt past it was written under a clock that has been stepped back since.
+ */
+export function longestWait(schedule: RetrySchedule): number {
+  return Math.max(...(schedule.retry.length > 0 ? schedule.retry : [60])) * 1000;
+}

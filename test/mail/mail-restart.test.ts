@@ -3,7 +3,7 @@
 // with the delivery ids it had, so that the app can tell a repeat.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -116,6 +116,38 @@ test('an app removed from --apps with a delivery waiting: each attempt says it i
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
   assert.is(await stopGateway(), 0);
 });
+
+test('a delivery record whose next attempt is a year ahead (written before the host\'s clock stepped back): tried on the schedule after the restart, not a year later', async () => {
+  const { port } = await startGateway();
+  writeFileSync(answerFile, '503');
+  assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'clock stepped back' })), { refused: {} });
+  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'clock stepped back'), 10_000, 'a first attempt');
+  assert.is(await stopGateway(), 0);
+  // As a gateway whose clock ran a year ahead wrote it, before NTP set the clock right.
+  const [name] = queued();
+  const file = join(state.path, 'mail', 'queue', name);
+  const record = JSON.parse(readFileSync(file, 'utf8'));
+  const year = 365 * 24 * 3600 * 1000;
+  writeFileSync(file, JSON.stringify({ ...record, receivedAt: record.receivedAt + year, nextAttemptAt: record.nextAttemptAt + year, lastErrorAt: record.lastErrorAt + year }));
+  rmSync(answerFile);
+  await startGateway();
+  // Stopped here too when an assertion fails: the next test needs the state root.
+  try {
+    await yearAheadDelivered(failed.id);
+  } catch (err) {
+    await stopGateway();
+    throw err;
+  }
+  assert.is(await stopGateway(), 0);
+});
+
+async function yearAheadDelivered(id: string): Promise<void> {
+  const next = Date.parse((await gatewayStatus(gw!)).apps.find((a: { name: string }) => a.name === 'alpha').mail?.nextAttemptAt ?? 'NaN');
+  assert.ok(!(next > Date.now() + 60_000), `status says the next attempt is at ${new Date(next).toISOString()}, not within the schedule's longest wait`);
+  const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'clock stepped back' && d.status === 200), 15_000, 'the delivery after the restart (its retry waits 0.5 s)');
+  assert.is(done.id, id);
+  await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
+}
 
 test('SIGKILL with messages spooled and the app down: every one delivered, a repeat only with its id', async () => {
   const { port } = await startGateway();
