@@ -16,7 +16,7 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
 import { EVENT_LOOP_METRICS, eventLoopDelayMetrics } from './event-loop-delay.js';
 import { LATENCY_WINDOW, noLatency, RequestTally } from './request-tally.js';
-import type { GatewayStatus, LatencySummary, MailStatus } from './status-types.js';
+import type { GatewayStatus, LatencySummary, MailAppCounts, MailStatus } from './status-types.js';
 
 export { LATENCY_WINDOW, LATENCY_WINDOW_SECONDS } from './request-tally.js';
 
@@ -98,6 +98,7 @@ export class GatewayMetrics {
   private readonly apps = new Map<string, AppSeries>();
   private statusProvider: (() => GatewayStatus) | undefined;
   private mailProvider: (() => MailStatus | null) | undefined;
+  private mailByApp: () => ReadonlyMap<string, MailAppCounts> = () => new Map();
   private exporter: Promise<Exporter> | null = null;
   private readonly now: () => number;
 
@@ -106,9 +107,13 @@ export class GatewayMetrics {
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** Where the mail counters come from (issue 16); none (or null from it): no mail metrics. */
-  setMailProvider(mail: () => MailStatus | null): void {
+  /**
+   * Where the mail counters come from (issue 16); none (or null from it): no mail metrics.
+   * `byApp`: each app's deliveries, which /status does not carry.
+   */
+  setMailProvider(mail: () => MailStatus | null, byApp?: () => ReadonlyMap<string, MailAppCounts>): void {
     this.mailProvider = mail;
+    if (byApp !== undefined) this.mailByApp = byApp;
   }
 
   /** Sets (or replaces) where the gauges come from; the gateway may exist after its metrics. */
@@ -279,6 +284,9 @@ export class GatewayMetrics {
       return { name, help, type, aggregator: 'sum', get, reset: () => {} } as unknown as Parameters<Registry['registerMetric']>[0];
     };
     const total = (value: number): Sample[] => [{ labels: {}, value }];
+    // Per app, as an MTA exporter has them per transport: which app's mail piles up, bounces or
+    // waits, where the totals above say only that some does.
+    const perApp = (field: keyof MailAppCounts) => (): Sample[] => [...this.mailByApp()].map(([app, counts]) => ({ labels: { app }, value: counts[field] }));
     return [
       one('apppkg_mail_received_total', 'Messages the mail listener accepted (250).', 'counter', (m) => total(m.received)),
       one('apppkg_mail_delivered_total', 'Deliveries the apps took (2xx).', 'counter', (m) => total(m.delivered)),
@@ -291,6 +299,10 @@ export class GatewayMetrics {
         for (const d of m.dead) byApp.set(d.app, (byApp.get(d.app) ?? 0) + 1);
         return [...byApp].map(([app, value]) => ({ labels: { app }, value }));
       }),
+      one('apppkg_mail_app_accepted_total', 'Deliveries accepted (250) for the app: one per message, however many of its addresses it names. Since the gateway started.', 'counter', perApp('accepted')),
+      one('apppkg_mail_app_delivered_total', 'Deliveries the app took (2xx), by app.', 'counter', perApp('delivered')),
+      one('apppkg_mail_app_deferred_total', 'Delivery attempts that failed and are tried again (any answer but 2xx, 406 and 413, or none), by app.', 'counter', perApp('deferred')),
+      one('apppkg_mail_app_undeliverable_total', 'Deliveries given up (406, 413, or a failure past give_up): dead letters made since the gateway started, by app.', 'counter', perApp('undeliverable')),
     ];
   }
 

@@ -390,6 +390,18 @@ export interface GatewayStatus {
 }
 
 /** A delivery given up (406, or past give_up), or postmaster mail no app takes, kept with its message (docs/mail.md). */
+/**
+ * One app's deliveries since the gateway started, for /metrics (not in /status, which has what
+ * waits now): a message to the app accepted (250), taken (2xx), an attempt that failed and is
+ * tried again, and one given up (406, 413, give_up), as an MTA exporter counts per transport.
+ */
+export interface MailAppCounts {
+  accepted: number;
+  delivered: number;
+  deferred: number;
+  undeliverable: number;
+}
+
 export interface DeadLetterStatus {
   /** Its X-Apppkg-Delivery-Id. */
   id: string;

@@ -2,7 +2,7 @@
 // spool, the deliverer POSTs them to their apps; the counters and dead letters feed `status`
 // and /metrics. Started by the gateway when the environment file has `mail:`.
 import type { MailListenerConfig } from '../environment/host-file.js';
-import type { AppMailStatus, MailStatus } from '../admin/status-types.js';
+import type { AppMailStatus, MailAppCounts, MailStatus } from '../admin/status-types.js';
 import { countOf } from '../count.js';
 import { MailDeliverer } from './mail-deliverer.js';
 import { startMailListener, type MailListener } from './mail-listener.js';
@@ -31,6 +31,8 @@ export class MailService {
   private delivered = 0;
   private failedAttempts = 0;
   private refused = 0;
+  /** By app; postmaster mail no app takes is no app's (it is a dead letter at once). */
+  private readonly byApp = new Map<string, MailAppCounts>();
 
   private constructor(
     private readonly config: MailListenerConfig,
@@ -62,7 +64,7 @@ export class MailService {
       },
       secretOf: (app) => mailSecret(opts.stateRoot, app),
       say: opts.say,
-      onOutcome: (outcome) => service?.count(outcome),
+      onOutcome: (outcome, delivery) => service?.count(outcome, delivery.app),
     });
     let listener: MailListener;
     try {
@@ -72,6 +74,7 @@ export class MailService {
         routes: opts.routes,
         onAccepted: (deliveries) => {
           service!.received++;
+          for (const delivery of deliveries) if (delivery.app !== '') service!.countsOf(delivery.app).accepted++;
           deliverer.add(deliveries);
         },
         onRefused: () => service!.refused++,
@@ -89,9 +92,27 @@ export class MailService {
     return service;
   }
 
-  private count(outcome: 'delivered' | 'retry' | 'dead'): void {
+  private count(outcome: 'delivered' | 'retry' | 'dead', app: string): void {
     if (outcome === 'delivered') this.delivered++;
     else this.failedAttempts++;
+    const counts = this.countsOf(app);
+    if (outcome === 'delivered') counts.delivered++;
+    else if (outcome === 'retry') counts.deferred++;
+    else counts.undeliverable++;
+  }
+
+  private countsOf(app: string): MailAppCounts {
+    let counts = this.byApp.get(app);
+    if (counts === undefined) {
+      counts = { accepted: 0, delivered: 0, deferred: 0, undeliverable: 0 };
+      this.byApp.set(app, counts);
+    }
+    return counts;
+  }
+
+  /** Each app's deliveries since the start, for /metrics: every app that has had one. */
+  countsByApp(): ReadonlyMap<string, MailAppCounts> {
+    return this.byApp;
   }
 
   /** The mail waiting for each app that has some, by name (mail-waiting.ts). */

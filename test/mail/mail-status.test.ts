@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -48,6 +49,16 @@ async function table(): Promise<string> {
   return r.stdout;
 }
 
+/** Each sample of /metrics, by its name and labels as printed. */
+async function metricsOf(): Promise<Map<string, number>> {
+  const res = await request(`${gw!.adminUrl}/metrics`);
+  const text = await res.body.text();
+  return new Map(text.split('\n').filter((l) => l.startsWith('apppkg_mail_')).map((l) => {
+    const at = l.lastIndexOf(' ');
+    return [l.slice(0, at), Number(l.slice(at + 1))];
+  }));
+}
+
 /** The lines under an app's name in the table, up to the next blank line. */
 function detailsOf(text: string, name: string): string[] {
   const lines = text.split('\n');
@@ -85,6 +96,26 @@ test('an app answering 500 to its mail: its waiting count, last reason and next 
   rmSync(answerFile);
   await waitFor(async () => (await appEntry('alpha'))?.mail === null, 20_000, 'alpha\'s mail to be delivered at its next attempt');
   assert.not.match((await table()), /mail waiting/, 'no mail line once it is delivered');
+});
+
+test('/metrics counts each app\'s mail: accepted, delivered, deferred (tried again) and undeliverable, as an MTA exporter does per transport', async () => {
+  const before = await metricsOf();
+  const sent = await sendWithSmtplib(port, 'ann@example.org', ['one@beta.localhost', 'two@beta.localhost'], message({ subject: 'answer-500-once' }));
+  assert.equal(sent, { refused: {} });
+  assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['no@beta.localhost'], message({ subject: 'answer-406' })), { refused: {} });
+  const after = await waitFor(async () => {
+    const now = await metricsOf();
+    return now.get('apppkg_mail_app_delivered_total{app="beta"}') === (before.get('apppkg_mail_app_delivered_total{app="beta"}') ?? 0) + 1
+      && now.get('apppkg_mail_app_undeliverable_total{app="beta"}') === (before.get('apppkg_mail_app_undeliverable_total{app="beta"}') ?? 0) + 1 ? now : undefined;
+  }, 15_000, 'beta\'s two messages to be delivered (after one retry) and given up (406)');
+  const grew = (name: string) => (after.get(`${name}{app="beta"}`) ?? NaN) - (before.get(`${name}{app="beta"}`) ?? 0);
+  assert.is(grew('apppkg_mail_app_accepted_total'), 2, 'two messages, one delivery each (two of its addresses in the first)');
+  assert.is(grew('apppkg_mail_app_deferred_total'), 1, 'the 500 was tried again');
+  // Every app that has had mail has all four, 0 included, so that rate() has a series from the start.
+  for (const name of ['accepted', 'delivered', 'deferred', 'undeliverable']) assert.ok(after.has(`apppkg_mail_app_${name}_total{app="alpha"}`), `${name} for alpha`);
+  // The totals are the sums over the apps.
+  const sum = (name: string) => [...after].filter(([k]) => k.startsWith(`${name}{`)).reduce((n, [, v]) => n + v, 0);
+  assert.is(sum('apppkg_mail_app_delivered_total'), after.get('apppkg_mail_delivered_total'));
 });
 
 test('mail for an app removed from --apps: under the mail section, named, with its reason (it has no row of its own)', async () => {
