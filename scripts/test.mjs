@@ -100,6 +100,8 @@ const WAITING = [
   // 2026-12-05, later: lanes of 850 s, 881 s and 753 s; these wait out memory checks (3 s
   // apart) and drains (~57 s of the second lane).
   'supervisor/recycle', 'supervisor/drain-end',
+  // 2026-12-05: a mail handler that answers after 65 s (~70 s, asleep).
+  'mail/mail-slow-app',
 ];
 const waiting = `(${WAITING.join('|')})\\.test\\.ts$`;
 const patterns = filter !== undefined

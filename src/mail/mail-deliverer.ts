@@ -2,7 +2,7 @@
 // buries it, anything else waits for the next attempt of the retry schedule, until give_up
 // buries it (SPEC 5.3); one for no app (postmaster mail no app takes) is buried at once. One timer, set for the earliest delivery due; a bounded number of
 // attempts at a time for each app, so a spool full of mail does not flood an app that just came
-// back, and an app that holds its attempts (each up to a minute) holds no other app's mail.
+// back, and an app that holds its attempts (each up to a minute, or its `timeout`) holds no other app's mail.
 import { longestWait, nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
 import { spanOf } from '../count.js';
 import { signFile } from './mail-signature.js';
@@ -20,6 +20,8 @@ export interface DelivererOptions {
   schedule: RetrySchedule;
   /** The app's `mail:` path now, or null when it takes no mail now (not serving, removed, no `mail:`). */
   pathOf: (app: string) => string | null;
+  /** The app's `timeout` in ms (how long its answer may take), when known. */
+  timeoutOf?: (app: string) => number | undefined;
   /** Why pathOf gave null, for the log and the delivery's last error. */
   whyNoPath?: (app: string) => string;
   /** The app's APPPKG_MAIL_SECRET. */
@@ -159,7 +161,7 @@ export class MailDeliverer {
     const path = this.opts.pathOf(delivery.app);
     const outcome = path === null
       ? { kind: 'failed' as const, reason: this.opts.whyNoPath?.(delivery.app) ?? `${delivery.app} does not take mail now (not serving, or no mail: in its app.yaml)` }
-      : await target.post(delivery, spool.messageFile(delivery), path, await signFile(spool.messageFile(delivery), this.opts.secretOf(delivery.app)), signal);
+      : await target.post(delivery, spool.messageFile(delivery), path, await signFile(spool.messageFile(delivery), this.opts.secretOf(delivery.app)), signal, this.opts.timeoutOf?.(delivery.app));
     if (outcome.kind === 'delivered') {
       await spool.delivered(delivery);
       this.opts.onOutcome?.('delivered', delivery);

@@ -14,8 +14,15 @@ export type PostOutcome =
   | { kind: 'refused'; status: number }
   | { kind: 'failed'; reason: string };
 
-/** How long the app has to answer one delivery before it is retried. */
+/**
+ * How long the app has to answer one delivery before it is retried, at least: an app whose
+ * `timeout` is longer has that, and a little more, so that the front's own 504 at its timeout
+ * comes first. With 60 s alone, a handler that takes 70 s under `timeout: 120` was cut at every
+ * attempt, and its mail never delivered.
+ */
 const ANSWER_TIMEOUT_MS = 60_000;
+/** Past the app's `timeout`: the front answers 504 then, and the answer has to get here. */
+const PAST_APP_TIMEOUT_MS = 10_000;
 
 /**
  * The header that routes a request to the app named, whatever Host others claim
@@ -38,8 +45,10 @@ export class MailTarget {
     }
   }
 
-  async post(delivery: SpooledDelivery, file: string, path: string, signature: string, signal: AbortSignal): Promise<PostOutcome> {
+  /** `appTimeoutMs`: the app's `timeout`, when known. */
+  async post(delivery: SpooledDelivery, file: string, path: string, signature: string, signal: AbortSignal, appTimeoutMs = 0): Promise<PostOutcome> {
     const [routeName, routeValue] = this.routeHeaderOf(delivery.app);
+    const answerTimeout = Math.max(ANSWER_TIMEOUT_MS, appTimeoutMs + PAST_APP_TIMEOUT_MS);
     try {
       const res = await request(`${this.origin}${path}`, {
         method: 'POST',
@@ -56,8 +65,8 @@ export class MailTarget {
           'x-apppkg-delivery-id': delivery.id,
         },
         body: createReadStream(file),
-        headersTimeout: ANSWER_TIMEOUT_MS,
-        bodyTimeout: ANSWER_TIMEOUT_MS,
+        headersTimeout: answerTimeout,
+        bodyTimeout: answerTimeout,
       });
       await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) return { kind: 'delivered', status: res.statusCode };

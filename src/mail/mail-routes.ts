@@ -18,6 +18,11 @@ export interface MailRoute {
    * message could never be delivered, and is refused at SMTP time instead (552).
    */
   maxBody: number;
+  /**
+   * The serving version's `timeout` (ms): how long its requests may take to answer, its mail
+   * deliveries among them; absent while none serves.
+   */
+  timeoutMs?: number;
 }
 
 export type RecipientRoute =

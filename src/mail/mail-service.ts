@@ -57,6 +57,7 @@ export class MailService {
         const route = routeOf(app);
         return route?.serving ? route.path : null;
       },
+      timeoutOf: (app) => routeOf(app)?.timeoutMs,
       whyNoPath: (app) => {
         const route = routeOf(app);
         if (route === undefined) return `${app} is no app of this gateway now (removed from --apps?)`;
