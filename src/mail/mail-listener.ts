@@ -15,7 +15,9 @@
 //   452 4.5.3  past max_recipients: RFC 5321 4.5.3.1.10 asks for 452, and says a client treats the
 //              552 of older servers as temporary too, so the rest are sent in another transaction.
 //              A recipient repeated in the transaction is not counted again (smtp-server keeps
-//              one entry for it, so it gets the message once)
+//              one entry for it, so it gets the message once). Also past what one app's
+//              X-Apppkg-Rcpt-To carries (mail-post.ts MAX_RCPT_TO_HEADER): its POST would be
+//              refused (431) at every attempt
 //   552 5.3.4  past max_size, announced (MAIL FROM SIZE=: smtp-server's own reply, counted through
 //              mail-smtp-server.ts) or found while the message streams
 //   552 5.2.3  past the max_body of a recipient's app, under max_size (a per-mailbox limit): at
@@ -38,6 +40,7 @@ import { formatAddr, parseAddr } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
 import { mailReply, quoted } from './mail-reply.js';
 import { routeRecipient, type MailRoute, type RecipientRoute } from './mail-routes.js';
+import { MAX_RCPT_TO_HEADER, rcptToHeader } from './mail-post.js';
 import { MailSmtpServer } from './mail-smtp-server.js';
 import type { MailSpool, SpooledDelivery } from './mail-spool.js';
 
@@ -136,6 +139,9 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       }
       const refusal = routeRefusal(route, to, refuse);
       if (refusal !== null) return callback(refusal);
+      if (route.kind === 'app' && !acceptedHere.apps.has(key) && rcptToHeader([...recipientsOf(acceptedHere, route.app), address.address]).length > MAX_RCPT_TO_HEADER) {
+        return callback(refuse(452, '4.5.3', `Too many recipients for ${quoted(route.app)} in one message (their addresses fill the ${MAX_RCPT_TO_HEADER} bytes of X-Apppkg-Rcpt-To); send the rest in another transaction`));
+      }
       acceptedHere.apps.set(key, route.kind === 'app' ? route.app : null);
       acceptedHere.commands.push(address);
       callback();
@@ -257,6 +263,19 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       server.close(() => resolve());
     }),
   };
+}
+
+/** The addresses accepted so far in a transaction for `app`, once each (as its delivery names them). */
+function recipientsOf(acceptedHere: { apps: Map<string, string | null>; commands: SMTPServerAddress[] }, app: string): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const { address } of acceptedHere.commands) {
+    const key = address.toLowerCase();
+    if (seen.has(key) || acceptedHere.apps.get(key) !== app) continue;
+    seen.add(key);
+    out.push(address);
+  }
+  return out;
 }
 
 /** The 552 5.2.3's text for a message past `app`'s max_body (at RCPT, or at DATA). */

@@ -60,7 +60,7 @@ export class MailTarget {
           'content-type': 'message/rfc822',
           'content-length': String(delivery.size),
           'x-apppkg-mail-from': headerSafe(delivery.from),
-          'x-apppkg-rcpt-to': delivery.to.map(headerSafe).join(', '),
+          'x-apppkg-rcpt-to': rcptToHeader(delivery.to),
           'x-apppkg-signature': signature,
           'x-apppkg-delivery-id': delivery.id,
         },
@@ -84,6 +84,19 @@ export class MailTarget {
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/**
+ * The most X-Apppkg-Rcpt-To may hold, in bytes: its recipients past it are refused at RCPT (452,
+ * sent in another transaction). Past 16 KiB the head is the front's 431, past ~8 KiB a field is
+ * gunicorn's 400 (limit_request_field_size, a `platform: command` app's server), every attempt:
+ * a message taken with 250 that no attempt could deliver.
+ */
+export const MAX_RCPT_TO_HEADER = 8000;
+
+/** X-Apppkg-Rcpt-To for these recipients. */
+export function rcptToHeader(to: readonly string[]): string {
+  return to.map(headerSafe).join(', ');
 }
 
 /**

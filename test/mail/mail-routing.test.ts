@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
-import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
+import { mailPort, message, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail routing by app');
 const apps = tempDir('apppkg-mail-apps-');
@@ -84,6 +84,32 @@ test('an app named with `_` (mail_box) takes mail at its default NAME.localhost,
   assert.ok(got.signature_ok);
   const bad = await sendWithSmtplib(port, 'ann@example.org', ['box@mail_box..localhost'], message({ subject: 'bad' }));
   assert.is(bad.refused?.['box@mail_box..localhost']?.[0], 501, 'a domain that is no domain is still refused as one');
+});
+
+test('recipients of one app past what X-Apppkg-Rcpt-To can carry: 452 at RCPT for the rest (sent in another transaction), never a 250 for a message whose POST no server takes', async () => {
+  // 100 recipients (max_recipients' default) with Cyrillic local parts, each percent-encoded to
+  // ~200 bytes in the header: ~20 KB, past the front's 16 KiB head (431) and gunicorn's 8 KiB field.
+  const talk = await SmtpTalk.connect(port);
+  try {
+    assert.is((await talk.reply()).code, 220);
+    assert.is((await talk.command('EHLO client.test')).code, 250);
+    assert.is((await talk.command('MAIL FROM:<ann@example.org> SMTPUTF8')).code, 250);
+    const replies = [];
+    for (let i = 0; i < 100; i++) replies.push(await talk.command(`RCPT TO:<${'ж'.repeat(30)}${String(i).padStart(3, '0')}@alpha.localhost>`));
+    const taken = replies.filter((r) => r.code === 250).length;
+    const rest = replies.slice(taken);
+    assert.ok(taken > 0 && taken < 100, `${taken} taken`);
+    assert.ok(rest.every((r) => r.code === 452), rest.map((r) => r.text).join('\n'));
+    assert.match(rest[0].text, /^452 4\.5\.3 .*alpha.*send the rest in another transaction/);
+    assert.is((await talk.command('DATA')).code, 354);
+    talk.write(`${message({ subject: 'many long recipients' })}\r\n.\r\n`);
+    assert.is((await talk.reply(30_000)).code, 250);
+    const got = await waitFor(async () => (await deliveries('alpha')).find((d) => d.subject === 'many long recipients'), 15_000, 'the delivery to alpha');
+    assert.is((got as unknown as { rcpts: string[] }).rcpts.length, taken, 'every recipient taken, in the header');
+    assert.is((got as unknown as { status: number }).status, 200);
+  } finally {
+    talk.close();
+  }
 });
 
 test('a client cannot route by the header: without the gateway\'s key it is dropped and the request goes by Host', async () => {
