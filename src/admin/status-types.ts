@@ -389,7 +389,6 @@ export interface GatewayStatus {
   mail?: MailStatus;
 }
 
-/** A delivery given up (406, or past give_up), or postmaster mail no app takes, kept with its message (docs/mail.md). */
 /**
  * One app's deliveries since the gateway started, for /metrics (not in /status, which has what
  * waits now): a message to the app accepted (250), taken (2xx), an attempt that failed and is
@@ -402,6 +401,7 @@ export interface MailAppCounts {
   undeliverable: number;
 }
 
+/** A delivery given up (406, or past give_up), or postmaster mail no app takes, kept with its message (docs/mail.md). */
 export interface DeadLetterStatus {
   /** Its X-Apppkg-Delivery-Id. */
   id: string;
