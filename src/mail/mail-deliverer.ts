@@ -133,7 +133,7 @@ export class MailDeliverer {
       this.waiting.delete(delivery.id);
       const abort = new AbortController();
       const done = this.attempt(waiting, abort.signal)
-        .catch((err) => this.opts.say(`mail: delivery ${delivery.id} to ${delivery.app}: ${(err as Error).message}`))
+        .catch((err) => this.retryAfterError(waiting, err as Error))
         .finally(() => {
           this.inFlight.delete(delivery.id);
           this.pump();
@@ -191,6 +191,21 @@ export class MailDeliverer {
     say(`mail: delivery ${delivery.id} to ${delivery.app} not delivered: ${outcome.reason}; attempt ${delivery.attempts}, the next in ${spanOf(dueAt - now)}`);
     this.opts.onOutcome?.('retry', delivery);
     if (!this.stopped) this.wait({ delivery, receivedAt, dueAt });
+  }
+
+  /**
+   * An attempt that threw rather than ended (its message unreadable, a record not written: a full
+   * disk) is tried again on the schedule, a line each time. Left out of `waiting`, it was never
+   * tried again until a restart, and status said its next attempt was due now, for ever.
+   */
+  private retryAfterError(waiting: Waiting, err: Error): void {
+    const { delivery, receivedAt } = waiting;
+    const now = performance.now();
+    const dueAt = nextAttemptAt(this.opts.schedule, receivedAt, delivery.attempts + 1, now) ?? now + longestWait(this.opts.schedule);
+    this.opts.say(`mail: delivery ${delivery.id} to ${delivery.app || 'no app'}: ${err.message}; tried again in ${spanOf(dueAt - now)}`);
+    if (this.stopped) return;
+    delivery.nextAttemptAt = Date.now() + (dueAt - now);
+    this.wait({ delivery, receivedAt, dueAt });
   }
 
   private bury(letter: DeadLetter, say: (line: string) => void): void {

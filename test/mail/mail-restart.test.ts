@@ -149,6 +149,26 @@ async function yearAheadDelivered(id: string): Promise<void> {
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
 }
 
+test('an attempt that cannot run to its end (its message file gone from the spool) is tried again on the schedule, each time a line, not left due for ever', async () => {
+  const { port } = await startGateway();
+  try {
+    writeFileSync(answerFile, '503');
+    assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'file gone' })), { refused: {} });
+    const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'file gone'), 10_000, 'a first attempt');
+    // As a read error or a full disk would: the attempt throws, where an answer would not.
+    for (const name of readdirSync(join(state.path, 'mail', 'messages'))) rmSync(join(state.path, 'mail', 'messages', name));
+    const said = new RegExp(`mail: delivery ${failed.id} to alpha: ENOENT[^\n]*; tried again in 0\.5 s\n`, 'g');
+    await waitFor(() => (gw!.output().match(said) ?? []).length >= 2 || undefined, 15_000, `two lines for the attempts without the file, in:\n${gw!.output()}`);
+    assert.is(queued().length, 1, 'its record stays in the spool');
+  } finally {
+    const code = await stopGateway();
+    // Not deliverable without its message: cleared for the next test.
+    for (const name of queued()) rmSync(join(state.path, 'mail', 'queue', name));
+    rmSync(answerFile, { force: true });
+    assert.is(code, 0);
+  }
+});
+
 test('SIGKILL with messages spooled and the app down: every one delivered, a repeat only with its id', async () => {
   const { port } = await startGateway();
   writeFileSync(answerFile, '503');
