@@ -289,6 +289,16 @@ function mountFix(value: string): string | undefined {
     return `write the path decoded${example} (requests are routed by their decoded path, as SCRIPT_NAME gives it)`;
   }
   if (/(^|\/)\.{1,2}(\/|$)/.test(value)) return 'write the path without "." or ".." segments (a request path with them is refused)';
+  if (value.includes('//')) {
+    const merged = value.replace(/\/{2,}/g, '/');
+    // SCRIPT_NAME `//x` makes every link an app builds from it (`//x/page`) a protocol-relative
+    // URL naming the host x; behind nginx, which merges a request path's slashes, neither
+    // `//x` nor `/x//y` is ever asked for.
+    const host = /^\/\/+([^/]+)/.exec(value)?.[1];
+    return host !== undefined
+      ? `write mount: ${merged} (the app's links under ${value} would be //${host}/..., a URL of the host ${host})`
+      : `write mount: ${merged} (nginx merges the slashes of a request path, so none behind it would reach ${value})`;
+  }
   return undefined;
 }
 

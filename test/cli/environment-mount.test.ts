@@ -28,11 +28,15 @@ test('a mount no decoded request path can match is refused at its line, with the
     ['/q?x', 'write the path alone, mount: /q (a query or fragment never takes part in routing)'],
     ['/p%41th', 'write the path decoded, mount: /pAth (requests are routed by their decoded path, as SCRIPT_NAME gives it)'],
     ['/a/../b', 'write the path without "." or ".." segments (a request path with them is refused)'],
+    // Served as SCRIPT_NAME //x, the app's own links named the host x.
+    ['//x', "write mount: /x (the app's links under //x would be //x/..., a URL of the host x)"],
+    ['//', 'write mount: / (nginx merges the slashes of a request path, so none behind it would reach //)'],
+    ['/a//b/', 'write mount: /a/b/ (nginx merges the slashes of a request path, so none behind it would reach /a//b/)'],
   ];
   for (const [mount, fix] of cases) {
     const { status, stderr, file } = await describeWith(mount);
     assert.is(status, 1, `${mount}: ${stderr}`);
-    assert.match(stderr, `${file}:3:12: apps.blog.mount: expected a URL path starting with '/', e.g. /blog, as requests' decoded paths read (no '?', '#', '%', control characters, '.' or '..' segments), found ${JSON.stringify(mount)}\n  fix: ${fix}\n`);
+    assert.match(stderr, `${file}:3:12: apps.blog.mount: expected a URL path starting with '/', e.g. /blog, as requests' decoded paths read (no '?', '#', '%', control characters, '.' or '..' segments, or '//'), found ${JSON.stringify(mount)}\n  fix: ${fix}\n`);
   }
 });
 
