@@ -19,7 +19,7 @@ from . import link
 from .asgi_lifespan import app_line, awaiting_frames
 from .asgi_scope import REQUEST_URI
 from .errors import InvalidResponse, log
-from .task import _NAME_CONTENT_LENGTH, _NAME_DROP, _content_length, _name_kind  # the WSGI response's header rules, shared
+from .task import _NAME_CONNECTION, _NAME_CONTENT_LENGTH, _NAME_DROP, _content_length, _name_kind, connection_options  # the WSGI response's header rules, shared
 
 HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
@@ -44,6 +44,8 @@ def encode_header_pairs(headers, parts, lengths=None):
         items = iter(headers)
     except TypeError:
         raise InvalidResponse("headers must be an iterable of [name, value] pairs, got %s" % type(headers).__name__)
+    first = len(parts)
+    connection = None
     for item in items:
         try:
             name, value = item
@@ -60,6 +62,8 @@ def encode_header_pairs(headers, parts, lengths=None):
                 _name_kinds[name] = kind
         if kind == _NAME_DROP:
             continue
+        if kind == _NAME_CONNECTION:
+            connection = [value] if connection is None else connection + [value]
         if kind == _NAME_CONTENT_LENGTH and lengths is not None:
             repeated = bool(lengths)
             lengths[:] = [_content_length(value.decode("latin-1"), lengths[0] if repeated else None)]
@@ -69,6 +73,8 @@ def encode_header_pairs(headers, parts, lengths=None):
             raise InvalidResponse("header %s: the value contains CR, LF or NUL: %r" % (name.decode("latin-1"), value))
         parts.append(name)
         parts.append(value)
+    if connection is not None:
+        connection_options(parts, first, connection)
     return parts
 
 

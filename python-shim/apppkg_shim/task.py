@@ -25,11 +25,13 @@ RESPONSE_WINDOW = link.RESPONSE_WINDOW
 CREDIT_STEP = link.CREDIT_STEP
 USE_SENDFILE = hasattr(os, "sendfile") and sys.platform.startswith("linux")
 
-# PEP 3333: hop-by-hop headers are the server's business. Connection passes through (a
-# "Connection: close" from the app makes the gateway close the client connection).
+# PEP 3333: hop-by-hop headers are the server's business. Of Connection, only "close" passes
+# (the gateway then closes the client connection): see connection_options.
 _HOP_BY_HOP = frozenset(("keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"))
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_NAME_OK, _NAME_CONTENT_LENGTH, _NAME_DROP = 0, 1, 2
+_NAME_OK, _NAME_CONTENT_LENGTH, _NAME_DROP, _NAME_CONNECTION = 0, 1, 2, 3
+# Fields that frame or describe the body itself: a Connection option naming them removes nothing.
+_NOT_CONNECTION_OPTIONS = frozenset(("content-length", "content-type"))
 _name_kinds = {}
 _status_codes = {}
 
@@ -40,10 +42,45 @@ def _name_kind(name):
         if not name or not _TOKEN.issuperset(name):
             raise InvalidResponse("header name %r is not a valid HTTP token" % (name,))
         lower = name.lower()
-        kind = _NAME_CONTENT_LENGTH if lower == "content-length" else _NAME_DROP if lower in _HOP_BY_HOP else _NAME_OK
+        kind = (
+            _NAME_CONTENT_LENGTH if lower == "content-length"
+            else _NAME_DROP if lower in _HOP_BY_HOP
+            else _NAME_CONNECTION if lower == "connection"
+            else _NAME_OK
+        )
         if len(_name_kinds) < 1024:
             _name_kinds[name] = kind
     return kind
+
+
+def connection_options(parts, first, values):
+    """`parts` (a head's name, value, ... from index `first`) without the app's Connection fields
+    and those they name, but for the first Connection as "close" where they say close.
+    RFC 9110 7.6.1: Connection and what it names are about one connection, the gateway's with its
+    client, whose Connection and Keep-Alive the gateway writes itself: the app's went out as
+    written, "Connection: keep-alive" to an HTTP/1.0 client whose connection the gateway then
+    closed, "Connection: X-Internal" beside X-Internal."""
+    options = {"connection"}
+    for value in values:
+        text = value if isinstance(value, str) else value.decode("latin-1")
+        for token in text.split(","):
+            token = token.strip(" \t").lower()
+            if token and token not in _NOT_CONNECTION_OPTIONS:
+                options.add(token)
+    close = "close" in options
+    kept = parts[:first]
+    for at in range(first, len(parts) - 1, 2):
+        name = parts[at]
+        lower = (name if isinstance(name, str) else name.decode("latin-1")).lower()
+        if lower not in options:
+            kept.append(name)
+            kept.append(parts[at + 1])
+        elif close and lower == "connection":
+            kept.append(name)
+            kept.append("close" if isinstance(name, str) else b"close")
+            close = False
+    parts[:] = kept
+    return parts
 
 
 def _content_length(value, earlier):
@@ -200,6 +237,7 @@ class Task:
             raise InvalidResponse("headers must be a list of (name, value) tuples, got %s" % type(headers).__name__)
         parts = [status]
         content_length = None
+        connection = None
         for item in headers:
             if type(item) is not tuple or len(item) != 2:
                 raise InvalidResponse("each header must be a (name, value) tuple, got %r" % (item,))
@@ -212,12 +250,17 @@ class Task:
             if kind:
                 if kind == _NAME_DROP:
                     continue
-                repeated = content_length is not None
-                content_length = _content_length(value, content_length)
-                if repeated:
-                    continue  # the same length again: sent once
+                if kind == _NAME_CONNECTION:
+                    connection = [value] if connection is None else connection + [value]
+                else:
+                    repeated = content_length is not None
+                    content_length = _content_length(value, content_length)
+                    if repeated:
+                        continue  # the same length again: sent once
             parts.append(name)
             parts.append(value)
+        if connection is not None:
+            connection_options(parts, 1, connection)
         self.status = status
         self.code = code
         self.head_parts = parts

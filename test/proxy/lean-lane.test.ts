@@ -108,6 +108,27 @@ test('answers with the same fields one after another, then one that closes, then
   assert.ok(again.lean.startsWith('HTTP/1.1 200 OK\r\n') && again.lean.includes('Connection: keep-alive\r\n'), again.lean);
 });
 
+test('the app\'s own Connection is not sent as it wrote it (RFC 9110 §7.6.1): the gateway states its connection, drops the fields it names, and closes only on its close (node:http too)', async () => {
+  const conn = (v: string, version = '1.1') => `GET /connection?v=${encodeURIComponent(v)} HTTP/${version}\r\nHost: lean.test\r\n\r\n`;
+  // Keep-alive to an HTTP/1.0 client that did not ask for it: the lane closed the connection it
+  // said it kept, node:http kept it.
+  const old = await both(conn('keep-alive', '1.0'));
+  assert.is(old.lean, old.node);
+  assert.ok(old.lean.includes('\r\nConnection: close\r\n'), old.lean);
+  assert.not.ok(/keep-alive/i.test(old.lean), old.lean);
+  // A field the app named in Connection is about its own hop, and the connection goes on.
+  const named = await both(conn('X-Internal') + conn('keep-alive, X-Internal') + CLOSE);
+  assert.is(named.lean, named.node);
+  assert.is(named.lean.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 3, named.lean);
+  assert.not.ok(/X-Internal/i.test(named.lean), named.lean);
+  assert.is(named.lean.match(/Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n/g)?.length, 2, named.lean);
+  // Its close is kept, where it wrote it, and the connection closes.
+  const closed = await both(conn('close, X-Internal') + get('/?never'));
+  assert.is(closed.lean, closed.node);
+  assert.ok(closed.lean.includes('Content-Type: text/plain\r\nConnection: close\r\nContent-Length: 4\r\n'), closed.lean);
+  assert.not.ok(/X-Internal|never/.test(closed.lean), closed.lean);
+});
+
 test('pipelined answers keep request order across a slow request, a static file, a head that is not plain and a POST (node:http takes over mid-connection)', async () => {
   const post = 'POST /echo HTTP/1.1\r\nHost: lean.test\r\nContent-Length: 5\r\n\r\nhello';
   const notPlain = get('/?twice', 'Accept: a\r\nAccept: b\r\n');

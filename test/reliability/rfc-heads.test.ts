@@ -412,6 +412,21 @@ test('R6.8 for an ASGI app: path decoded as UTF-8, raw_path and query_string the
   }
 });
 
+test('R6.25 an ASGI app\'s own Connection is not sent as it wrote it (RFC 9110 §7.6.1): the fields it names are dropped, the gateway states its connection, the app\'s close is kept; on the lane and on node:http (absolute-form)', async () => {
+  for (const at of ['/asgi/connection', 'http://x/asgi/connection']) {
+    const kept = await rawRequest(port, `GET ${at}?v=X-Internal HTTP/1.1\r\nHost: x\r\n\r\nGET /rfc/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.is(kept.match(/HTTP\/1\.1 200 /g)?.length, 2, kept);
+    assert.not.ok(/x-internal/i.test(kept), kept);
+    assert.ok(kept.includes('Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n'), kept);
+    const old = await rawRequest(port, `GET ${at}?v=keep-alive HTTP/1.0\r\nHost: x\r\n\r\n`);
+    assert.ok(old.includes('\r\nConnection: close\r\n'), old);
+    assert.not.ok(/keep-alive/i.test(old), old);
+    const closed = await rawRequest(port, `GET ${at}?v=close,x-internal HTTP/1.1\r\nHost: x\r\n\r\nGET /rfc/echo?never HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.ok(closed.includes('\r\nconnection: close\r\n'), closed);
+    assert.not.ok(/x-internal|never/i.test(closed), closed);
+  }
+});
+
 /** The JSON an app answered with, its body chunked (no Content-Length from the app) or not. */
 function answeredJson(answer: string): Record<string, unknown> {
   const [head, body = ''] = answer.split('\r\n\r\n');
