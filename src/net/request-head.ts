@@ -76,7 +76,7 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
     if (lower === 'host') {
       // Node keeps the first Host and drops the rest; which one the app would see is not the
       // client's choice to make. RFC 9112 §3.2: more than one Host, or an invalid one, is a 400.
-      if (++hosts > 1) return 'more than one Host header';
+      if (++hosts > 1) return 'more than one Host header (RFC 9112 §3.2): send it once';
       if (!HOST_VALUE.test(raw[i + 1])) return 'the Host header is not a host[:port]';
     } else if (SINGLETONS.has(lower)) {
       seen ??= new Map();
@@ -93,12 +93,12 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
   // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding must be treated as badly framed
   // (HTTP/1.0 has no chunked coding; a proxy before us may have framed it by Content-Length).
   if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
-    return 'Transfer-Encoding in an HTTP/1.0 request: its framing cannot be trusted (RFC 9112 §6.1)';
+    return 'Transfer-Encoding in an HTTP/1.0 request: its framing cannot be trusted (RFC 9112 §6.1); send the request as HTTP/1.1, or its body with Content-Length';
   }
   // Node answers a Transfer-Encoding whose last coding is not chunked with 400, but only after
   // it has handed the head to us: refuse it before an app is given a request with no framing.
   const te = req.headers['transfer-encoding'];
-  if (te !== undefined && !CHUNKED_LAST.test(te)) return 'Transfer-Encoding must end with chunked';
+  if (te !== undefined && !CHUNKED_LAST.test(te)) return 'Transfer-Encoding must end with chunked (RFC 9112 §6.1): send the body chunked, or with Content-Length alone';
   if (repeats !== null) {
     const dropped = new Set(repeats);
     req.rawHeaders = raw.filter((_, at) => !dropped.has(at - (at % 2)));
@@ -272,7 +272,7 @@ const PARSE_PROBLEMS: Record<string, string> = {
   HPE_INVALID_VERSION: 'the request line does not end in HTTP/1.1 (or HTTP/1.0) and CRLF',
   HPE_INVALID_URL: 'the request target is not a valid path or URL',
   HPE_INVALID_HEADER_TOKEN: 'a header field is malformed: its name is not a token, or its value holds a control character',
-  HPE_INVALID_CONTENT_LENGTH: 'the Content-Length header is not a number',
+  HPE_INVALID_CONTENT_LENGTH: 'the Content-Length header is not a number: send the body\'s length in decimal digits alone (Content-Length: 5)',
   HPE_UNEXPECTED_CONTENT_LENGTH: 'Content-Length with Transfer-Encoding: the body\'s framing is ambiguous (RFC 9112 §6.1)',
   HPE_INVALID_TRANSFER_ENCODING: 'the Transfer-Encoding header does not end in chunked',
   HPE_INVALID_CHUNK_SIZE: 'a chunk size is not a hexadecimal number',
