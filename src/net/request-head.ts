@@ -325,6 +325,8 @@ const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number)
   // obs-fold (a line that begins with SP or HTAB), or an octet of the name: one answer, since
   // the octet before it, which told them apart, may have come in an earlier read.
   ['Invalid header token', 'a trailer field line is malformed'],
+  // A fold after a field line of the trailer (its value's line, then SP): the same fault.
+  ['Unexpected whitespace after header value', 'a trailer field line is malformed'],
 ]);
 
 /**
