@@ -318,6 +318,8 @@ const CHUNK_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) =
 /** A chunked body's trailer section refused by llhttp, in the lane's words, as CHUNK_PROBLEMS. */
 const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number) => string)>([
   ['Missing expected CR after header value', 'a trailer field line does not end in CRLF'],
+  // A CR inside a trailer field's value (`X-T: a<CR>b`): its line ends there without its LF.
+  ['Missing expected LF after header value', 'a trailer field line does not end in CRLF'],
   ['Invalid header value char', 'a trailer field line has a control character'],
   ['Invalid header field char', 'the chunked body does not end in CRLF'],
   // The CR of the body's last CRLF, then not its LF.

@@ -309,6 +309,8 @@ test('a trailer line refused in a read of its own (seed 16, a byte a turn): the 
     // ("Unexpected whitespace after header value"), which node:http said as a head's field.
     [[`${head('tl-4')}X-T: a\r\n b\r\n\r\n`], 'a trailer field line is malformed'],
     [[`${head('tl-5')}X-T: a\r\n`, ' b\r\n\r\n'], 'a trailer field line is malformed'],
+    // A CR inside a trailer's value: node:http said it of any line of the request.
+    [[`${head('tl-6')}X-T: a\rb\r\n\r\n`], 'a trailer field line does not end in CRLF'],
   ];
   for (const [pieces, says] of cases) {
     const [a, b] = await Promise.all([sendInPieces(portOf(lean), pieces), sendInPieces(portOf(node), pieces)]);
