@@ -47,7 +47,7 @@ test.before(async () => {
     envFile,
     // alpha's and delta's hosts: name another app's default NAME.localhost, one sorting after it
     // and one before, so that the rule, not the order of the apps, decides who gets them.
-    'settings:\n  GREETING: hello-all\napps:\n  alpha:\n    hosts: [gamma.localhost, "*.deep.example.com"]\n  beta:\n    mount: /b\n    hosts: [beta.example.com, my_beta.example]\n    workers: 1\n  delta:\n    mount: /dé\n    hosts: [beta.localhost, "*.example.com"]\n  _x:\n    settings:\n      GREETING: hello-x\n  mount-taker:\n    mount: /mount-owner/\n',
+    'settings:\n  GREETING: hello-all\napps:\n  alpha:\n    hosts: [gamma.localhost, "*.deep.example.com"]\n  beta:\n    mount: /b\n    hosts: [beta.example.com, my_beta.example]\n    workers: 1\n  delta:\n    mount: /dé\n    hosts: [beta.localhost, "*.example.com"]\n  _x:\n    workers: 1\n    threads: 1\n    settings:\n      GREETING: hello-x\n  mount-taker:\n    mount: /mount-owner/\n',
   );
   gw = await startCli([
     '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path,
@@ -63,6 +63,16 @@ async function get(path: string, headers: Record<string, string> = {}) {
   return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) };
 }
 
+
+test('wsgi.multithread and wsgi.multiprocess tell the truth of the app\'s workers and threads (SPEC 2.2): 2 workers of 8 threads by default, beta 1 worker, _x 1 worker of 1 thread', async () => {
+  const of = async (path: string) => {
+    const env = (await get(path)).json();
+    return [env['wsgi.multiprocess'], env['wsgi.multithread']];
+  };
+  assert.equal(await of('/alpha/'), [true, true], 'alpha: the defaults');
+  assert.equal(await of('/b/'), [false, true], 'beta: workers: 1');
+  assert.equal(await of('/_x/'), [false, false], '_x: workers: 1, threads: 1');
+});
 
 test('each app at /NAME with SCRIPT_NAME and PATH_INFO split there', async () => {
   const r = await get('/alpha/some/path?x=1');
