@@ -128,7 +128,7 @@ export function handshakeFramingProblem(req: IncomingMessage): string | null {
 export function unknownTransferCoding(req: IncomingMessage): string | null {
   const te = req.headers['transfer-encoding'];
   if (te === undefined || ONLY_CHUNKED.test(te)) return null;
-  return `Transfer-Encoding: ${te.replace(/[^\x20-\x7e]/g, '?').slice(0, 100)}: the gateway decodes chunked only (RFC 9112 §6.1)`;
+  return `Transfer-Encoding: ${te.replace(/[^\x20-\x7e]/g, '?').slice(0, 100)}: the gateway decodes chunked only (RFC 9112 §6.1); send the body with Transfer-Encoding: chunked alone (a compressed body's coding goes in Content-Encoding, for the app)`;
 }
 
 const kSentTarget = Symbol('apppkg.sentTarget');

@@ -355,6 +355,7 @@ const CASES: Case[] = [
   {
     id: 'R6.17', rfc: 'RFC 9112 §6.1', what: 'Transfer-Encoding: gzip, chunked (a coding the gateway does not undo): 501',
     request: 'POST /rfc/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', status: 501, closed: true, dated: true,
+    says: /^501 Not Implemented\nTransfer-Encoding: gzip, chunked: the gateway decodes chunked only \(RFC 9112 §6\.1\); send the body with Transfer-Encoding: chunked alone \(a compressed body's coding goes in Content-Encoding, for the app\)\n$/,
   },
 ];
 
