@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { validRange } from '@renovatebot/pep440';
 import { parsePackageDirName } from './package-dir.js';
+import { pathPrefixFix } from './path-prefix-fix.js';
 import { reservedSettingsRule } from './reserved-settings.js';
 import { settingNameLike, type FixFor } from './schema-problems.js';
 import { COMMAND_NAMES, type AppServices, type Description, type ProcessSpec } from './types.js';
@@ -106,6 +107,10 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
   // An empty route or health is no path to put a slash before: "write route: /" is refused too.
   if (/^processes\..+\.route$/.test(key) && typeof value === 'string' && value.trim() === '') {
     return `write route: /live, or take route: out to make ${key.replace(/^processes\.|\.route$/g, '')} a background process`;
+  }
+  if (/^processes\..+\.route$/.test(key) && typeof value === 'string') {
+    const fix = pathPrefixFix('route', value);
+    if (fix !== undefined) return fix;
   }
   if (key === 'health' && typeof value === 'string' && value.trim() === '') {
     return 'write health: /healthz (a path the app answers with 2xx), or take health: out';

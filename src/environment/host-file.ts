@@ -6,6 +6,7 @@ import path from 'node:path';
 import { domainToASCII } from 'node:url';
 import { GatewayError } from '../errors.js';
 import { loadYamlWithSchema } from '../description/load-yaml.js';
+import { pathPrefixFix } from '../description/path-prefix-fix.js';
 import { settingNameLike, type FixFor, type UnknownKeyFix } from '../description/schema-problems.js';
 import { readSchema } from '../description/validators.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../description/yaml-file.js';
@@ -234,7 +235,7 @@ const environmentFixFor: FixFor = (key, value) => {
   if (/(^|\.)settings$/.test(key) && typeof value === 'string' && !/[,\s]/.test(value)) {
     return `name it with letters, digits and "_" only, e.g. ${settingNameLike(value)}`;
   }
-  if (/\.mount$/.test(key) && typeof value === 'string') return mountFix(value);
+  if (/\.mount$/.test(key) && typeof value === 'string') return pathPrefixFix('mount', value);
   // A host written as a URL or with its port (nginx's server_name has neither): the name alone
   // routes every port, since the Host is compared without it.
   if (/\.(hosts|mail_domains)(\[\d+\])?$/.test(key) && typeof value === 'string') {
@@ -268,38 +269,6 @@ function wildcardFix(isHost: boolean, value: string): string {
   return domain === '' || domain.includes('*')
     ? "write a wildcard as '*.' and a domain, e.g. *.example.com: it takes every name under that domain that no app names itself"
     : `write it as *.${domain}: it takes every name under ${domain} that no app names itself (list ${domain} too for the domain itself)`;
-}
-
-/**
- * A mount is compared with a request's decoded path, which a query, a fragment or a dot segment
- * never reaches (the last are refused with 400): such a mount was accepted and its app
- * unreachable, or reachable only as `/q%3Fx` for `mount: /q?x`, `/p%2541th` for `/p%41th`.
- */
-function mountFix(value: string): string | undefined {
-  if (!value.startsWith('/')) return `write mount: /${value}`;
-  if (/[?#]/.test(value)) return `write the path alone, mount: ${value.replace(/[?#].*$/, '') || '/'} (a query or fragment never takes part in routing)`;
-  if (value.includes('%')) {
-    let decoded: string | null = null;
-    try {
-      decoded = decodeURIComponent(value);
-    } catch {
-      // Not percent-encoding at all: said without an example.
-    }
-    const example = decoded !== null && !/[?#%]/.test(decoded) ? `, mount: ${decoded}` : '';
-    return `write the path decoded${example} (requests are routed by their decoded path, as SCRIPT_NAME gives it)`;
-  }
-  if (/(^|\/)\.{1,2}(\/|$)/.test(value)) return 'write the path without "." or ".." segments (a request path with them is refused)';
-  if (value.includes('//')) {
-    const merged = value.replace(/\/{2,}/g, '/');
-    // SCRIPT_NAME `//x` makes every link an app builds from it (`//x/page`) a protocol-relative
-    // URL naming the host x; behind nginx, which merges a request path's slashes, neither
-    // `//x` nor `/x//y` is ever asked for.
-    const host = /^\/\/+([^/]+)/.exec(value)?.[1];
-    return host !== undefined
-      ? `write mount: ${merged} (the app's links under ${value} would be //${host}/..., a URL of the host ${host})`
-      : `write mount: ${merged} (nginx merges the slashes of a request path, so none behind it would reach ${value})`;
-  }
-  return undefined;
 }
 
 /** An interpreter named in the file: absolute, a bare command for PATH, or relative to the file. */

@@ -90,13 +90,6 @@ export function unmappableKeys(desc: Description): GatewayError[] {
 }
 
 /**
- * What the API server refuses in a Prefix path of an Ingress (its validateIngressPath). The
- * gateway routes `/a//b` as it is written (not as `/a/b`), so the path cannot be mended here:
- * only the user can write the one they mean.
- */
-const INGRESS_PATH_REFUSED = ['//', '/./', '/../', '%2f', '%2F'];
-
-/**
  * A character a URL's path carries percent-encoded (RFC 3986 3.3: not unreserved, a sub-delim,
  * `:`, `@` or `/`): a space, anything past ASCII. The API server takes it in an Ingress path,
  * but whether a request matches it is the controller's: ingress-nginx compares the decoded path
@@ -116,23 +109,19 @@ function asciiPath(value: string): string {
 /** The mount (from the environment file) and each process's route that no Ingress can carry. */
 export function unmappablePaths(plan: AppPlan, environmentFile: string | undefined): GatewayError[] {
   const problems: GatewayError[] = [];
-  const refused = (value: string) =>
-    INGRESS_PATH_REFUSED.find((bad) => value.includes(bad)) ?? (/\/\.{1,2}$/.test(value) ? value.slice(value.lastIndexOf('/')) : null) ?? PERCENT_ENCODED.exec(value)?.[0] ?? null;
-  const reason = (value: string, bad: string) => PERCENT_ENCODED.test(bad)
-    ? `expected a path an Ingress can carry, found ${JSON.stringify(value)}: ${JSON.stringify(bad)} is percent-encoded in a URL, and ingress controllers differ on such a path (ingress-nginx matches it decoded, Envoy-based ones percent-encoded, and ingress-nginx's strict path validation refuses it)`
-    : `expected a path an Ingress can carry, found ${JSON.stringify(value)}: the API server refuses an Ingress path holding ${JSON.stringify(bad)}`;
-  const written = (value: string) => value.replace(/\/{2,}/g, '/');
-  const fixFor = (key: 'mount' | 'route', value: string, bad: string, where: string) => {
-    if (bad === '//') return `write ${key}: ${written(value)}${where} (the gateway itself routes ${value} and ${written(value)} apart)`;
-    if (PERCENT_ENCODED.test(bad)) return `write the ${key} in ASCII letters, digits and - . _ ~ / (e.g. ${key}: ${asciiPath(value)})${where}`;
-    return `write the ${key} without empty, "." or ".." segments and without %2F`;
-  };
+  // What the API server refuses in an Ingress path (`//`, dot segments, `%2F`) the loaders of
+  // app.yaml and the environment file refuse already: routing would never match it either.
+  const refused = (value: string) => PERCENT_ENCODED.exec(value)?.[0] ?? null;
+  const reason = (value: string, bad: string) =>
+    `expected a path an Ingress can carry, found ${JSON.stringify(value)}: ${JSON.stringify(bad)} is percent-encoded in a URL, and ingress controllers differ on such a path (ingress-nginx matches it decoded, Envoy-based ones percent-encoded, and ingress-nginx's strict path validation refuses it)`;
+  const fixFor = (key: 'mount' | 'route', value: string, where: string) =>
+    `write the ${key} in ASCII letters, digits and - . _ ~ / (e.g. ${key}: ${asciiPath(value)})${where}`;
   const { desc } = plan;
   const badMount = refused(plan.mount);
   if (badMount !== null) {
     problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', {
       file: environmentFile, key: keyLabel(['apps', desc.name, 'mount']), app: desc.name, reason: reason(plan.mount, badMount),
-      fix: fixFor('mount', plan.mount, badMount, ' in the environment file'),
+      fix: fixFor('mount', plan.mount, ' in the environment file'),
     }));
   }
   for (const { process, route } of plan.routes) {
@@ -142,7 +131,7 @@ export function unmappablePaths(plan: AppPlan, environmentFile: string | undefin
     const place = placeOf(desc, at);
     problems.push(new GatewayError('APPPKG_EXPORT_UNMAPPABLE', {
       file: desc.file, line: place?.line, column: place?.column, key: keyLabel(at), app: desc.name, reason: reason(route, bad),
-      fix: fixFor('route', route, bad, ''),
+      fix: fixFor('route', route, ''),
     }));
   }
   return problems;

@@ -272,6 +272,21 @@ test('an empty route or health gets a fix that is itself valid, not "write route
   assert.is(fixed.processes.live.route, '/live');
 });
 
+test('a process route that routing never matches as written (a query, a percent escape, a dot segment, //) is refused with the route to write, as an environment file\'s mount is', async () => {
+  const routes = ['/live?x', '/li%76e', '/a/../b', '//live', '/a//b'];
+  const body = routes.map((r, i) => `  p${i}:\n    command: x\n    route: "${r}"\n`).join('');
+  const err = await failure(loadDescription(await writeApp('unmatchable-routes', `app: a:b\nprocesses:\n${body}`)));
+  assert.equal(err.problems.map((p) => `${p.key}: ${p.hint}`), [
+    'processes.p0.route: write the path alone, route: /live (a query or fragment never takes part in routing)',
+    'processes.p1.route: write the path decoded, route: /live (requests are routed by their decoded path, as SCRIPT_NAME gives it)',
+    'processes.p2.route: write the path without "." or ".." segments (a request path with them is refused)',
+    'processes.p3.route: write route: /live (nginx merges the slashes of a request path, so none behind it would reach //live)',
+    'processes.p4.route: write route: /a/b (nginx merges the slashes of a request path, so none behind it would reach /a//b)',
+  ]);
+  const fine = await loadDescription(await writeApp('matchable-route', 'app: a:b\nprocesses:\n  live:\n    command: x\n    route: /live/café\n'));
+  assert.is(fine.processes.live.route, '/live/café');
+});
+
 test('an x- key under static: is the user\'s, as anywhere else (SPEC 1.1), not a prefix missing its slash', async () => {
   const desc = await loadDescription(await writeApp('static-x', 'app: a:b\nstatic:\n  /static: static/\n  x-cdn: https://cdn.example.com\n'));
   assert.equal(desc.static, { '/static': 'static' });

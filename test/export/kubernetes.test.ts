@@ -237,10 +237,10 @@ async function exportPaths(name: string, mounted: string, mount: string, route: 
   return { r, env, dir };
 }
 
-test('a route holding // (which an Ingress path may not): not written, the key and the path to write named; the other apps are', async () => {
+test('a route holding // (which an Ingress path may not, and routing never matches behind nginx): refused as app.yaml is, not written, the path to write named; the other apps are', async () => {
   const { r, dir } = await exportPaths('double-slash', 'shop', '/a/b', '/live//x');
   assert.is(r.status, 1, r.stderr);
-  assert.match(r.stderr, /live\/app\.yaml:6:\d+: processes\.ws\.route: expected a path an Ingress can carry, found "\/live\/\/x"/);
+  assert.match(r.stderr, /live\/app\.yaml:6:\d+: processes\.ws\.route: expected a URL path prefix starting with '\/', e\.g\. \/live, as requests' decoded paths read .*, found "\/live\/\/x"/);
   assert.match(r.stderr, /fix: write route: \/live\/x/);
   assert.not.match(r.stderr, /bug in the mapping/);
   assert.match(r.stderr, /not written: live\n/);
