@@ -57,6 +57,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
       options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
   } catch (err) {
     const lax = missingDash ? parseArgs({ args: own, options: spec.options, allowPositionals: true, strict: false }).positionals : [];
@@ -65,6 +66,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
   }
   const values = parsed.values as ParsedCommand['values'];
   const help = values.help === true;
+  if (!help) refuseRepeated(spec, parsed.tokens);
   if (!help && parsed.positionals.length > spec.allowPositionals) {
     const extra = parsed.positionals[spec.allowPositionals];
     throw new GatewayError('APPPKG_USAGE', {
@@ -73,6 +75,34 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
     });
   }
   return { values, positionals: parsed.positionals, rest, help };
+}
+
+/**
+ * node:util keeps the last value of an option given twice: `status --admin A --admin B` asked B
+ * unsaid, and `--admin A --admin B` served one admin listener where two may have been meant (as
+ * --listen, the one option that takes several). Which one the user meant cannot be known, so it
+ * is bad usage, as it is for a repeated key in app.yaml.
+ */
+function refuseRepeated(spec: CommandSpec, tokens: Array<{ kind: string; name?: string; value?: string }>): void {
+  const given = new Map<string, string[]>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined) continue;
+    const option = spec.options[token.name];
+    if (option === undefined || option.type !== 'string' || option.multiple === true) continue;
+    given.set(token.name, [...(given.get(token.name) ?? []), token.value ?? '']);
+  }
+  for (const [name, values] of given) {
+    if (values.length < 2) continue;
+    const flag = `--${name}`;
+    const times = values.length === 2 ? 'twice' : `${values.length} times`;
+    // A bare --trust-proxy reaches here as "*" (normalizeArgv): shown as the user wrote it.
+    const written = (v: string) => (name === 'trust-proxy' && v === '*' ? flag : name !== 'trust-proxy' && /^[^-\s"'*]\S*$/.test(v) ? `${flag} ${v}` : `${flag}=${JSON.stringify(v)}`);
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `${flag}: given ${times} (${values.map(written).join(', then ')}), and it takes one value`,
+      command: spec.name,
+      fix: `give ${flag} once, with the value you mean (e.g. ${written(values[values.length - 1])})`,
+    });
+  }
 }
 
 /**

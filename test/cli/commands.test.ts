@@ -140,6 +140,32 @@ test('bad usage exits 2 and says how to get help', async () => {
   }
 });
 
+test('an option that takes one value, given twice, is bad usage naming it and both values; --listen and flags may repeat', async () => {
+  // node:util kept the last: `status --admin A --admin B` asked B unsaid, and the gateway served
+  // one admin listener where two may have been meant. Refused before anything listens or runs.
+  const usage = async (args: string[], says: string, fix: string) => {
+    const r = await runCli(args);
+    assert.is(r.status, 2, r.stderr);
+    assert.is(r.stdout, '');
+    assert.equal(r.stderr.split('\n').slice(0, 2), [`apppkg-gateway: ${says}`, `  fix: ${fix}`], args.join(' '));
+  };
+  const hello = join(EXAMPLES, 'hello');
+  await usage(['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin=127.0.0.1:9', '--state-dir', state.path], '--admin: given twice (--admin 127.0.0.1:0, then --admin 127.0.0.1:9), and it takes one value', 'give --admin once, with the value you mean (e.g. --admin 127.0.0.1:9)');
+  await usage(['status', '--admin', '127.0.0.1:1', '--admin', '127.0.0.1:2', '--admin', '127.0.0.1:3'], '--admin: given 3 times (--admin 127.0.0.1:1, then --admin 127.0.0.1:2, then --admin 127.0.0.1:3), and it takes one value', 'give --admin once, with the value you mean (e.g. --admin 127.0.0.1:3)');
+  await usage(['serve', hello, '-p', '0', '--port=0', '--state-dir', state.path], '--port: given twice (--port 0, then --port 0), and it takes one value', 'give --port once, with the value you mean (e.g. --port 0)');
+  await usage(['check', hello, '--state-dir', state.path, '-e', 'a.yaml', '--environment', ''], '--environment: given twice (--environment a.yaml, then --environment=""), and it takes one value', 'give --environment once, with the value you mean (e.g. --environment="")');
+  await usage(['--apps', EXAMPLES, '--trust-proxy', '--trust-proxy=10.0.0.1'], '--trust-proxy: given twice (--trust-proxy, then --trust-proxy="10.0.0.1"), and it takes one value', 'give --trust-proxy once, with the value you mean (e.g. --trust-proxy="10.0.0.1")');
+  await usage(['run', hello, '--state-dir', state.path, '--state-dir', state.path, '--', 'true'], `--state-dir: given twice (--state-dir ${state.path}, then --state-dir ${state.path}), and it takes one value`, `give --state-dir once, with the value you mean (e.g. --state-dir ${state.path})`);
+  // What follows run's -- is the command's own, options included.
+  const passed = await runCli(['run', hello, '--state-dir', state.path, '--', 'python', '-c', 'import sys; print(sys.argv[1:])', '--state-dir', 'a', '--state-dir', 'b']);
+  assert.is(passed.status, 0, passed.stderr);
+  assert.is(passed.stdout.trim(), "['--state-dir', 'a', '--state-dir', 'b']");
+  // A flag without a value given twice says the same thing twice: accepted.
+  const flags = await runCli(['describe', hello, '--sys-path', '--sys-path', '--state-dir', state.path]);
+  assert.is(flags.status, 0, flags.stderr);
+  assert.is(JSON.parse(flags.stdout).name, 'hello');
+});
+
 test('an ADDR whose HOST is no IP address or host name is bad usage (exit 2) for --listen, --admin, status --admin and serve --host', async () => {
   // Before, the bind met ENOTFOUND (exit 1, "an address of this host"), and status could not
   // build a URL of it, said as "no gateway answers ... start one".
