@@ -1,0 +1,86 @@
+// A program embedding Gateway that ends without `await gateway.stop()` (process.exit(), an
+// uncaught exception, a SIGTERM it has no handler for) leaves no process behind either: the
+// workers notice their link closing and each process tree's guard ends it, as when the CLI's
+// gateway is killed (SPEC §4 and 5.7; README "As a library"). The program is run from dist/, as a
+// user's would be.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { assertNoOrphans, ROOT, tempDir, waitFor } from '../helpers/process.js';
+
+const test = suite('an embedding program that ends without stop()');
+const work = tempDir('apppkg-lib-embedder-exit-');
+const apps = join(work.path, 'apps');
+
+test.after(() => work.remove());
+
+// A WSGI app whose import starts a daemon of its own session, with a background process: the
+// kinds of tree the guard, not the worker's link, has to end.
+mkdirSync(join(apps, 'busy'), { recursive: true });
+writeFileSync(join(apps, 'busy', 'app.yaml'), 'platform: python, wsgi\napp: web:application\nprocesses:\n  bg:\n    command: python3 -c "import time; time.sleep(600)"\n');
+writeFileSync(
+  join(apps, 'busy', 'web.py'),
+  'import os, subprocess\n' +
+    'd = subprocess.Popen(["sleep", "600"], start_new_session=True)\n' +
+    'with open(os.path.join(os.environ["APPPKG_DATA_DIR"], "daemon-%d.pid" % os.getpid()), "w") as f:\n    f.write(str(d.pid))\n' +
+    'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+);
+
+/** Runs the embedding program to its end; `ending` is what it does once the gateway serves. */
+async function embed(name: string, ending: string): Promise<{ pids: number[]; code: number | null; signal: string | null; stderr: string }> {
+  const state = join(work.path, `state-${name}`);
+  const program = join(work.path, `${name}.mjs`);
+  writeFileSync(
+    program,
+    `import { Gateway } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'index.js')).href)};
+const gateway = await Gateway.start({ apps: ${JSON.stringify(apps)}, listen: '127.0.0.1:0', admin: false, stateDir: ${JSON.stringify(state)}, say: () => {} });
+const res = await fetch(gateway.urls[0] + '/busy/');
+console.log(JSON.stringify({ status: res.status, pids: gateway.pids }));
+${ending}
+`,
+  );
+  const child = spawn(process.execPath, [program], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const ended = new Promise<[number | null, string | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+  try {
+    const line = await waitFor(() => stdout.split('\n').find((l) => l.startsWith('{')), 60_000, () => `the program to serve (stderr: ${stderr})`);
+    const served = JSON.parse(line) as { status: number; pids: number[] };
+    assert.is(served.status, 200);
+    if (ending === '') child.kill('SIGTERM');
+    const [code, signal] = await waitFor(() => Promise.race([ended, new Promise<null>((r) => setTimeout(() => r(null), 200))]), 30_000, 'the program to end');
+    const data = join(state, 'apps', 'busy', 'data');
+    const daemons = readdirSync(data).filter((f) => f.startsWith('daemon-')).map((f) => Number(readFileSync(join(data, f), 'utf8')));
+    assert.ok(daemons.length >= 1, 'the app started its daemon');
+    return { pids: [...served.pids, ...daemons], code, signal, stderr };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+test('process.exit() right after serving: no worker, process or daemon of the app is left', async () => {
+  const r = await embed('exit', 'process.exit(0);');
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(r.pids.length >= 3, `pids: ${r.pids.join(',')}`);
+  await assertNoOrphans(r.pids, 15_000);
+});
+
+test('an uncaught exception in the program: none is left', async () => {
+  const r = await embed('throw', "setTimeout(() => { throw new Error('the embedding program failed'); }, 10);");
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'the embedding program failed');
+  await assertNoOrphans(r.pids, 15_000);
+});
+
+test('SIGTERM to a program without a handler for it: none is left', async () => {
+  const r = await embed('sigterm', '');
+  assert.is(r.signal, 'SIGTERM', r.stderr);
+  await assertNoOrphans(r.pids, 15_000);
+});
+
+test.run();
