@@ -9,7 +9,7 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { atKey, describeApp, resolveApp, type AppContext } from './app-context.js';
-import { describeJson } from './description/describe.js';
+import { describeJson, type DescribedApp } from './description/describe.js';
 import { COMMAND_NAMES, type CommandName, type Description } from './description/types.js';
 import { resolveAppPaths } from './environment/app-env.js';
 import { overridesFor, type HostEnvironment } from './environment/host-file.js';
@@ -27,7 +27,7 @@ import { withTestDatabases } from './services/app-services.js';
 import { appServiceScope } from './services/database-backup.js';
 import { describeProvides } from './services/service-report.js';
 
-export type { CheckItem, CheckReport, CommandName, InstallResult };
+export type { CheckItem, CheckReport, CommandName, DescribedApp, InstallResult };
 
 export interface AppPackageOptions {
   /** The host's environment file (SPEC §2), as `--environment FILE`: settings and per-app overrides. */
@@ -106,13 +106,13 @@ export class AppPackage {
    * Exactly what `apppkg-gateway describe` prints: the normalised description and, for an app
    * asking for `services:`, `provides` (what backs each on this host, passwords masked).
    */
-  readonly description: Record<string, unknown>;
+  readonly description: DescribedApp;
 
   readonly #desc: Description;
   readonly #hostEnv: HostEnvironment;
   readonly #options: AppPackageOptions;
 
-  private constructor(desc: Description, hostEnv: HostEnvironment, options: AppPackageOptions, description: Record<string, unknown>) {
+  private constructor(desc: Description, hostEnv: HostEnvironment, options: AppPackageOptions, description: DescribedApp) {
     this.#desc = desc;
     this.#hostEnv = hostEnv;
     this.#options = { ...options };

@@ -79,11 +79,23 @@ import('apppkg-gateway').then((m) => console.log(JSON.stringify({ required, impo
   writeFileSync(
     join(project, 'typed.ts'),
     `import { AppPackage, Gateway, type GatewayOptions } from 'apppkg-gateway';
-const options: GatewayOptions = { apps: '/srv/apps', listen: '127.0.0.1:0' };
+const options: GatewayOptions = { apps: '/srv/apps', listen: '127.0.0.1:0', admin: '127.0.0.1:0', environment: 'env.yaml' };
 export async function main(): Promise<number> {
   const app: AppPackage = await AppPackage.open('.');
+  // Every member SPEC 5.7 names, each with the type a user writes for it; description's keys
+  // are what describe prints, typed (it was a Record of unknowns: its kind was no string).
+  const name: string = app.name;
+  const version: string | null = app.version;
+  const kind: 'wsgi' | 'asgi' | 'command' = app.description.kind;
+  const object: string | null = app.description.app;
+  const hooks: string[] = Object.values(app.description.commands).filter((c): c is string => c !== undefined);
+  const routes: Array<string | null> = Object.values(app.description.processes).map((p) => p.route);
+  const ok: boolean = (await app.check()).ok;
+  await app.install();
+  const tested: number = await app.runCommand('test');
   const gateway: Gateway = await Gateway.start(options);
   await gateway.stop();
+  console.log(name, version, kind, object, hooks, routes, ok, tested);
   return app.run(['true']);
 }
 `,
