@@ -66,6 +66,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
   }
   const values = parsed.values as ParsedCommand['values'];
   const help = values.help === true;
+  if (!help) refuseShortEquals(spec, parsed.tokens);
   if (!help) refuseRepeated(spec, parsed.tokens);
   if (!help && parsed.positionals.length > spec.allowPositionals) {
     const extra = parsed.positionals[spec.allowPositionals];
@@ -75,6 +76,23 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
     });
   }
   return { values, positionals: parsed.positionals, rest, help };
+}
+
+/**
+ * `-e=env.yaml`, written as `--environment=env.yaml` is: node:util (as getopt) takes what follows
+ * a short option as its value, "=" included, and the user was told that "=env.yaml" was no file.
+ */
+function refuseShortEquals(spec: CommandSpec, tokens: Array<{ kind: string; name?: string; rawName?: string; value?: string; inlineValue?: boolean }>): void {
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.inlineValue !== true || token.rawName === undefined || /^--/.test(token.rawName)) continue;
+    if (token.value === undefined || !token.value.startsWith('=')) continue;
+    const value = token.value.slice(1);
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `${token.rawName}${token.value}: a short option's value follows it after a space, found "=" before it`,
+      command: spec.name,
+      fix: `write ${token.rawName} ${value === '' || /[\s"'$*?]/.test(value) ? JSON.stringify(value) : value}, or --${token.name}=${value}`,
+    });
+  }
 }
 
 /**

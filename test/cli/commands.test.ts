@@ -166,6 +166,24 @@ test('an option that takes one value, given twice, is bad usage naming it and bo
   assert.is(JSON.parse(flags.stdout).name, 'hello');
 });
 
+test('a short option written with = (-e=FILE, -p=8000) is bad usage with the two spellings that work, not a value beginning with =', async () => {
+  // node:util, as getopt, gave -e the value "=env.yaml": "/DIR/=env.yaml: no such file".
+  for (const [args, says, fix] of [
+    [['describe', join(EXAMPLES, 'hello'), '-e=env.yaml'], '-e=env.yaml', 'write -e env.yaml, or --environment=env.yaml'],
+    [['serve', join(EXAMPLES, 'hello'), '-p=8000', '--state-dir', state.path], '-p=8000', 'write -p 8000, or --port=8000'],
+    [['logs', 'blog', '-n=5'], '-n=5', 'write -n 5, or --lines=5'],
+    [['--apps', EXAMPLES, '-l=127.0.0.1:0'], '-l=127.0.0.1:0', 'write -l 127.0.0.1:0, or --listen=127.0.0.1:0'],
+  ] as const) {
+    const r = await runCli([...args]);
+    assert.is(r.status, 2, r.stderr);
+    assert.equal(r.stderr.split('\n').slice(0, 2), [`apppkg-gateway: ${says}: a short option's value follows it after a space, found "=" before it`, `  fix: ${fix}`], args.join(' '));
+  }
+  // Joined without "=" is getopt's other form, and works.
+  const joined = await runCli(['describe', join(EXAMPLES, 'hello'), `-e${join(work.path, 'no-such.yaml')}`]);
+  assert.is(joined.status, 1);
+  assert.match(joined.stderr, `${join(work.path, 'no-such.yaml')}: no such file`);
+});
+
 test('an ADDR whose HOST is no IP address or host name is bad usage (exit 2) for --listen, --admin, status --admin and serve --host', async () => {
   // Before, the bind met ENOTFOUND (exit 1, "an address of this host"), and status could not
   // build a URL of it, said as "no gateway answers ... start one".
