@@ -266,9 +266,13 @@ export const ERROR_CODES = {
   APPPKG_ADMIN_NO_SUCH_APP: {
     summary: 'The running gateway serves no app of that name.',
     message: (d) => `the gateway at ${str(d.address)} has no app named ${str(d.app)}`,
-    hint: (d) => (d.apps ? `its apps: ${str(d.apps)}` : 'run `apppkg-gateway status` for the names of its apps'),
+    hint: (d) => {
+      const apps = d.apps ? `its apps: ${str(d.apps)}` : 'run `apppkg-gateway status` for the names of its apps';
+      if (d.versionDir) return `${str(d.app)} is the directory of a version of ${str(d.suggestion)}: commands take the app's name, ${str(d.suggestion)}; ${apps}`;
+      return d.suggestion ? `did you mean ${str(d.suggestion)}? ${apps[0].toUpperCase()}${apps.slice(1)}` : apps;
+    },
     exitStatus: 1,
-    example: { address: '127.0.0.1:8099', app: 'blgo', apps: 'blog, shop' },
+    example: { address: '127.0.0.1:8099', app: 'blgo', apps: 'blog, shop', suggestion: 'blog' },
   },
   APPPKG_ADMIN_APP_BROKEN: {
     summary: 'The app named is a package under --apps whose app.yaml does not load: it serves nothing, so it has no log to show and no workers to restart or roll back.',

@@ -12,6 +12,7 @@ import { readAdminToken } from '../admin/admin-access.js';
 import { DEFAULT_ADMIN } from '../admin/admin-server.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
+import { nearAppName } from '../description/near-app-name.js';
 import { listenerFiles } from './listener-files.js';
 import { unitAdminSocket } from './unit-admin-socket.js';
 import { findUser } from '../environment/run-as.js';
@@ -307,7 +308,8 @@ export class AdminClient {
       // Only a gateway that does not know the app: one that does but not the route is too old.
       const apps = await this.status().then((s) => s.apps.map((a) => a.name), () => null);
       if (apps !== null && !apps.includes(call.app)) {
-        return new GatewayError('APPPKG_ADMIN_NO_SUCH_APP', { address: this.address, app: call.app, apps: apps.length > 0 ? apps.join(', ') : '(none)' });
+        const near = nearAppName(call.app, apps);
+        return new GatewayError('APPPKG_ADMIN_NO_SUCH_APP', { address: this.address, app: call.app, apps: apps.length > 0 ? apps.join(', ') : '(none)', suggestion: near?.app, versionDir: near?.versionDir });
       }
     }
     // GET /status is what any other server on the port is asked first: its status says enough,

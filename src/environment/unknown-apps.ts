@@ -1,8 +1,7 @@
 // Entries of the environment file's `apps:` that name no app under --apps: the gateway cannot
 // tell a typo (`apps.blgo`) from an app not deployed yet, so it refuses nothing, but a silent
 // one leaves the real app without its settings, hosts or mount and the user with no clue why.
-import { closest } from '../closest.js';
-import { parsePackageDirName } from '../description/package-dir.js';
+import { nearAppName } from '../description/near-app-name.js';
 import { keyLabel } from '../description/yaml-file.js';
 import type { HostEnvironment } from './host-file.js';
 
@@ -20,11 +19,10 @@ export function unknownAppWarnings(hostEnv: HostEnvironment, known: readonly str
       const place = hostEnv.places[key];
       const where = place ? `${place.file}:${place.line}:${place.column}: ` : hostEnv.file ? `${hostEnv.file}: ` : '';
       // `blog.1.10`, the directory's name: the entry is the app's, whichever version serves.
-      const { name: app, version } = parsePackageDirName(name);
-      const near = closest(name, known);
-      const hint = version !== null && known.includes(app)
-        ? ` (the name of a version's directory: write the app's name, "${app}", whose entry holds for every version of it)`
-        : near ? ` (did you mean "${near}"?)` : '';
+      const near = nearAppName(name, known);
+      const hint = near?.versionDir
+        ? ` (the name of a version's directory: write the app's name, "${near.app}", whose entry holds for every version of it)`
+        : near ? ` (did you mean "${near.app}"?)` : '';
       return (
         `${where}${key}: no app of that name under ${appsDir}${hint}; ` +
         `its keys apply to nothing until one is deployed (apps there: ${there})`

@@ -208,6 +208,17 @@ test('logs of an app the gateway does not have: exit 1, naming the apps it has',
   assert.match(f.stderr, /no app named nosuch/);
 });
 
+test('logs, restart and rollback of a version\'s directory name (blog.2.0) or a near misspelling (blgo): exit 1, naming the app meant', async () => {
+  for (const command of ['logs', 'restart', 'rollback']) {
+    const r = await cli(main, [command, 'blog.2.0']);
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, `has no app named blog.2.0\n  fix: blog.2.0 is the directory of a version of blog: commands take the app's name, blog; its apps: blog`);
+  }
+  const near = await cli(main, ['logs', 'blgo']);
+  assert.is(near.status, 1, near.stderr);
+  assert.match(near.stderr, /fix: did you mean blog\? Its apps: blog/);
+});
+
 test('logs, restart and rollback of a package whose app.yaml does not load: exit 1, saying it is broken, why, and the fix', async () => {
   const g = await openGateway((apps) => {
     addApp(apps, 'blog');
