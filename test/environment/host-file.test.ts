@@ -1,11 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isGatewayError, type GatewayError } from '../../src/errors.js';
-import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, parseSize } from '../../src/environment/host-file.js';
+import { emptyHostEnvironment, loadEnvironmentFile, MIN_MAX_MEMORY, overridesFor, parseSize } from '../../src/environment/host-file.js';
 import { parseRedisUrl } from '../../src/services/redis-server.js';
+import { ROOT } from '../helpers/process.js';
 
 // SPEC §2, copied verbatim.
 const SPEC_EXAMPLE = `settings:                       # injected into every app
@@ -540,6 +541,20 @@ test('max_memory under 16MB (512k, 512KB, 15MB, 4194304 bytes, defaults too) is 
   const read = await loadEnvironmentFile(await envFile('apps:\n  blog:\n    max_memory: 16MB\n  wiki:\n    max_memory: 16384k\n'));
   assert.is(read.apps.blog.maxMemory, 16 * 1024 ** 2);
   assert.is(read.apps.wiki.maxMemory, 16 * 1024 ** 2);
+});
+
+// The schema is what `check` says of a value that is no size at all, and what an editor shows
+// beside the key: it said nothing of the 16 MiB floor the loader refuses below (760dbdb), so a
+// user who followed its fix could write 1MB and be refused again. A unit cannot be compared in
+// JSON schema: the floor is in its words, and these must name the loader's own.
+test('max_memory that is no size ("lots"): the fix, the schema\'s x-fix and description, names the 16MB floor the loader enforces', async () => {
+  const file = await envFile('apps:\n  blog:\n    max_memory: lots\n');
+  const err = await failure(loadEnvironmentFile(file));
+  const floor = `at least ${MIN_MAX_MEMORY / 1024 ** 2}MB (${MIN_MAX_MEMORY} bytes)`;
+  assert.match(err.problems[0].format(), `fix: write a number with a unit, e.g. max_memory: 512MB (units K, M, G, T are binary), or a number of bytes; ${floor}`);
+  const schema = JSON.parse(await readFile(path.join(ROOT, 'schema', 'environment.schema.json'), 'utf8')) as { definitions: Record<string, { description: string; 'x-fix': string }> };
+  assert.match(schema.definitions.max_memory.description, floor);
+  assert.match(schema.definitions.max_memory['x-fix'], floor);
 });
 
 test.run();
