@@ -7,6 +7,7 @@ import type { Description } from './description/types.js';
 import { placeOf } from './description/key-place.js';
 import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { osMismatch } from './environment/checks.js';
+import { pathsFileRefusal } from './environment/paths-entries.js';
 import type { Interpreter } from './environment/interpreter-probe.js';
 import { isSystemPython, pickInterpreter } from './environment/interpreters.js';
 import { prepareAppLogDir, resolveStateRoot } from './environment/state-root.js';
@@ -107,6 +108,9 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   // SPEC §1.1: `os:` is "checked against the host": before anything of the app runs, not only by `check`.
   const wrongOs = osMismatch(desc);
   if (wrongOs !== null) throw atKey(wrongOs, desc, 'os');
+  // Python would skip it unsaid, and the app fail to import what it holds: refused as check does.
+  const fileInPaths = pathsFileRefusal(desc);
+  if (fileInPaths !== null) throw fileInPaths;
   const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined, overrideAt: overrides.pythonAt ?? undefined }).catch((err) => {
     throw atKey(err, desc, 'python');
   });

@@ -484,14 +484,14 @@ export const ERROR_CODES = {
     example: { user: 'blog', app: 'blog' },
   },
   APPPKG_PATHS_MISSING: {
-    summary: 'A directory `paths:` names is not in the app directory, or is a file (`paths: main.py`): Python skips a sys.path entry that does not exist, so its modules would not import.',
+    summary: 'A directory `paths:` names is not in the app directory, or is a file (`paths: main.py`): Python skips a sys.path entry that does not exist, or a file other than a zip archive (.zip, .egg, .whl), so its modules would not import. check fails on either; serve and --apps refuse to start an app whose entry is such a file.',
     message: (d) =>
       d.isFile
         ? `paths: ${str(d.missing)} is a file, not a directory: paths: names directories to put on sys.path`
         : `paths: ${str(d.missing)} ${String(d.missing).includes(',') ? 'are not directories' : 'is not a directory'} in ${str(d.dir)}`,
     hint: (d) =>
       d.isFile
-        ? `name the directory that holds its modules (the app directory, ${str(d.dir)}, is on sys.path without paths:), or take ${str(d.missing)} out of paths:`
+        ? `name the directory that holds its modules (the app directory, ${str(d.dir)}, is on sys.path without paths:) or a .zip, .egg or .whl archive of them, or take ${str(d.missing)} out of paths:`
         : 'create it (or commit it: `apppkg-gateway vendor` fills vendor/), or take it out of paths:',
     exitStatus: 1,
     example: { missing: 'vendor/', dir: '/srv/apps/blog' },

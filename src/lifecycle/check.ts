@@ -33,6 +33,7 @@ import { GuardedTree } from '../supervisor/process-group.js';
 import { checkServices } from '../services/service-report.js';
 import { serviceVariableNames } from '../services/app-services.js';
 import { checkVendor } from './vendor-check.js';
+import { pathsEntryKind, pathsFileRefusal } from '../environment/paths-entries.js';
 import { withScratchDir } from './scratch-dir.js';
 
 /** One line of the check: `ok  python  /usr/bin/python3 3.11.2` or `FAIL` with its fix. */
@@ -136,15 +137,16 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     );
   }
   if (desc.paths.length > 0) {
-    const missing = desc.paths.filter((p) => !isDirectory(path.resolve(desc.dir, p)));
-    // A file named there (paths: main.py) is a mistake of its own, with its own fix: said first.
-    const file = missing.find((p) => isFile(path.resolve(desc.dir, p)));
+    // A file named there (paths: main.py) is a mistake of its own, with its own fix: said first,
+    // as serve and --apps refuse it. A zip archive is an entry Python imports from.
+    const file = pathsFileRefusal(desc);
+    const missing = desc.paths.filter((p) => pathsEntryKind(desc.dir, p) === 'missing');
     // At the first missing entry of a list, not at the list (one path alone has no entries).
-    const at = placeOf(desc, ['paths', desc.paths.indexOf(file ?? missing[0])]);
+    const at = placeOf(desc, ['paths', desc.paths.indexOf(missing[0])]);
     report(
-      missing.length === 0
-        ? { name: 'paths', ok: true, detail: desc.paths.join(', '), fix: '' }
-        : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', file ? { missing: file, isFile: true, dir: desc.dir } : { missing: missing.join(', '), dir: desc.dir }), placed(at)),
+      file !== null ? { name: 'paths', ok: false, detail: file.placedMessage, fix: file.hint, code: file.code }
+      : missing.length === 0 ? { name: 'paths', ok: true, detail: desc.paths.join(', '), fix: '' }
+      : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', { missing: missing.join(', '), dir: desc.dir }), placed(at)),
     );
   }
   for (const [prefix, dir] of Object.entries(desc.static)) {
