@@ -46,6 +46,28 @@ export function overLimitAfterImport(rss: number | null, limits: RecycleLimits):
   return belowTheApp(limits, 'after its import', `a worker's resident memory is ${mib(rss)} as it begins serving`, rss);
 }
 
+/**
+ * How far past what the app takes a worker may grow once max_memory is known to be below it (a
+ * note is out): twice that size, the max_memory the note itself suggests. uWSGI's reload-on-rss
+ * would reload such a worker after every request; gunicorn has no memory bound and waits for
+ * max_requests. A user who set max_memory meant a leak to be bounded: the note turns the limit
+ * off for the app's own size, not for a worker that doubles it.
+ */
+export const LEAK_FACTOR = 2;
+
+/**
+ * Why a worker of a version under a memory note should be recycled all the same; null if not.
+ * `takes`: what the app was seen to take, the larger of the worker's RSS as it began serving and
+ * the RSS the note was given with; the ceiling is LEAK_FACTOR times that, or max_memory if larger.
+ * A replacement begins at `takes` again, so this cannot loop as the plain limit would.
+ */
+export function leakPastNote(rss: number | null, requests: number, takes: number, limits: RecycleLimits): string | null {
+  if (limits.maxMemory <= 0 || rss === null || requests === 0) return null;
+  const ceiling = Math.max(limits.maxMemory, takes) * LEAK_FACTOR;
+  if (rss <= ceiling) return null;
+  return `resident memory ${mib(rss)} is over ${LEAK_FACTOR} times what the app takes (${mib(Math.max(limits.maxMemory, takes))}; max_memory ${mib(limits.maxMemory)} is below that, as said): it grows as it serves`;
+}
+
 /** Memory recycles in a row, each of a worker that had served no more than EARLY_REQUESTS, that make a loop. */
 export const EARLY_RECYCLES = 3;
 export const EARLY_REQUESTS = 3;

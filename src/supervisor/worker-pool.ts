@@ -11,7 +11,7 @@ import type { GatewayError } from '../errors.js';
 import { Backoff } from './backoff.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
 import { probeWorker } from './probe.js';
-import { EARLY_RECYCLES, EARLY_REQUESTS, memoryLimitReached, overLimitAfterImport, overLimitAtFirstRequests, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
+import { EARLY_RECYCLES, EARLY_REQUESTS, leakPastNote, memoryLimitReached, overLimitAfterImport, overLimitAtFirstRequests, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
 import { Slot } from './slot.js';
 import type { WorkerUpstream } from './upstream-rotation.js';
 import { WorkerDrain } from './worker-drain.js';
@@ -54,8 +54,16 @@ export class WorkerPool {
   readonly workerDrain: WorkerDrain;
   private readonly recycleLimits: RecycleLimits;
   private memoryTimer: NodeJS.Timeout | null = null;
-  /** Set once a worker was over max_memory as it went live: memory recycles are off (recycle.ts overLimitAfterImport). */
+  /**
+   * Set once a worker was over max_memory as it went live, or several at their first requests:
+   * recycles at max_memory are off, and only a worker past twice what the app takes is recycled
+   * (recycle.ts leakPastNote).
+   */
   private memoryNote: string | null = null;
+  /** The RSS the note was given with: what the app takes, for leakPastNote. */
+  private noteRss = 0;
+  /** Each worker's RSS as it went live (with max_memory set): what it took after the app's import. */
+  private readonly liveRss = new WeakMap<Worker, number>();
   /** Memory recycles in a row of workers that had served EARLY_REQUESTS or fewer. */
   private earlyMemoryRecycles = 0;
   /** Workers already counted there: one being replaced is seen over the limit again until its replacement is up. */
@@ -173,7 +181,10 @@ export class WorkerPool {
   watchMemory(): void {
     if (this.recycleLimits.maxMemory <= 0) return;
     this.memoryTimer = setInterval(() => {
-      if (this.memoryNote !== null) return;
+      if (this.memoryNote !== null) {
+        this.recycleLeaks();
+        return;
+      }
       for (const slot of this.slots) {
         const worker = slot.current;
         if (worker === null || worker.pid === undefined) continue;
@@ -190,7 +201,7 @@ export class WorkerPool {
         }
         if (this.earlyMemoryRecycles >= EARLY_RECYCLES) {
           // Workers that go over it at once, one after the other: a loop, not a leak.
-          this.noteMemory(overLimitAtFirstRequests(rss, this.recycleLimits));
+          this.noteMemory(overLimitAtFirstRequests(rss, this.recycleLimits), rss);
           return;
         }
         slot.recycle(why);
@@ -206,16 +217,31 @@ export class WorkerPool {
    */
   private judgeImportMemory(worker: Worker): void {
     // Without max_memory nothing is read: this runs at every worker's start.
-    if (this.recycleLimits.maxMemory <= 0 || this.memoryNote !== null || worker.pid === undefined) return;
-    const note = overLimitAfterImport(readRssBytes(worker.pid), this.recycleLimits);
-    if (note !== null) this.noteMemory(note);
+    if (this.recycleLimits.maxMemory <= 0 || worker.pid === undefined) return;
+    const rss = readRssBytes(worker.pid);
+    if (rss !== null) this.liveRss.set(worker, rss);
+    if (this.memoryNote !== null) return;
+    const note = overLimitAfterImport(rss, this.recycleLimits);
+    if (note !== null) this.noteMemory(note, rss!);
   }
 
-  /** Said once for the version, in both logs; from then on no worker of it is recycled for its memory. */
-  private noteMemory(note: string): void {
+  /** Said once for the version, in both logs; from then on its workers are recycled only past twice what it takes. */
+  private noteMemory(note: string, rss: number): void {
     if (this.memoryNote !== null) return;
     this.memoryNote = note;
+    this.noteRss = rss;
     this.opts.say(`${this.opts.desc.name}: ${note}`);
+  }
+
+  /** Under a note: a worker that grows as it serves (a leak) is still recycled, past leakPastNote's ceiling. */
+  private recycleLeaks(): void {
+    for (const slot of this.slots) {
+      const worker = slot.current;
+      if (worker === null || worker.pid === undefined) continue;
+      const takes = Math.max(this.noteRss, this.liveRss.get(worker) ?? 0);
+      const why = leakPastNote(readRssBytes(worker.pid), worker.requests, takes, this.recycleLimits);
+      if (why !== null) slot.recycle(why);
+    }
   }
 
   stopWatchingMemory(): void {

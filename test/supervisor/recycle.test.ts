@@ -130,6 +130,34 @@ test('max_memory below what the app takes after its import: said once, with its 
   assert.match(appLog, "[apppkg-gateway] max_memory 32.0 MiB is below what the app takes after its import (a worker's resident memory is ");
 });
 
+// b449249 turned memory recycles off for good once the note was out: a worker that then leaked
+// grew until max_requests, or the kernel's OOM killer. The note is about the app's own size; a
+// worker past twice that is a leak, recycled all the same (recycle.ts leakPastNote).
+test('max_memory below what the app takes after its import, then a leak on request: the worker past twice what it took is recycled; the note stays, its replacement serves', async () => {
+  const [heavy] = await pidsOf('heavy');
+  const taken = await waitFor(async () => (await appStatus(gw, 'heavy')).workers[0].rssBytes as number | null, 10_000, 'its RSS in status');
+  // 40 MiB held from its import, and the interpreter: 55 to 60 MiB. 3 times that is past twice.
+  const grow = Math.ceil((taken * 2) / 1024 ** 2);
+  const r = await pidFrom(`/heavy/grow?mb=${grow}`);
+  assert.is(r.pid, heavy);
+  await waitFor(() => gw.output().includes(`heavy: recycling worker ${heavy}: resident memory `), 15_000, () => `the leaking worker's recycle\n${gw.output()}`);
+  assert.match(gw.output(), new RegExp(`heavy: recycling worker ${heavy}: resident memory \\d+\\.\\d MiB is over 2 times what the app takes \\(\\d+\\.\\d MiB; max_memory 32\\.0 MiB is below that, as said\\): it grows as it serves`));
+  await waitFor(async () => {
+    const pids = await pidsOf('heavy');
+    return pids.length === 1 && pids[0] !== heavy;
+  }, 15_000, 'the replacement alone');
+  await assertNoOrphans([heavy], 10_000);
+  const after = await pidFrom('/heavy/');
+  assert.is(after.status, 200);
+  seen.add(after.pid);
+  const [worker] = (await appStatus(gw, 'heavy')).workers;
+  assert.is(worker.recycled, 1);
+  assert.match(worker.memoryNote, 'is below what the app takes after its import');
+  // The replacement, as big as the app is, is not recycled: past two memory checks.
+  await new Promise((resolve) => setTimeout(resolve, 7000));
+  assert.equal(await pidsOf('heavy'), [after.pid]);
+});
+
 // The same loop when the app grows past it at its first request (an import made then, a cache
 // filled): every worker recycled after one request, for good.
 test('max_memory below what the app takes at its first requests: after 3 workers in a row over it, said once; the last serves on, not recycled', async () => {
