@@ -68,9 +68,9 @@ export function recordInstalled(file: string, desc: Description, by: 'install' |
 }
 
 /**
- * recordInstalled for the gateway, whose hook has passed by then (and, for an update, whose
- * workers run): a state root gone full or read-only must not turn that into a refusal of the
- * version. Why it could not be kept, for the caller to say; null when it was.
+ * recordInstalled for the gateway, whose hook has passed by then (whether the version's workers
+ * then start or not: the data is migrated either way): a state root gone full or read-only must
+ * not turn that into a refusal of the version. Why it could not be kept, for the caller to say; null when it was.
  */
 export function tryRecordInstalled(file: string, desc: Description, by: 'install' | 'update' | 'adopted', files: string | null = null): string | null {
   try {

@@ -460,7 +460,6 @@ export class VersionJudge {
         // The environment was resolved before this venv existed: its python is now the new build's.
         if (venv) ctx = await resolve();
       }
-      let updated = false;
       if (this.opts.runHooks) {
         const marker = installedFile(this.opts.stateDir, desc.name);
         const firstInstall = !existsSync(marker);
@@ -472,7 +471,17 @@ export class VersionJudge {
         const ran = hook !== null && (await this.runHook(ctx, hook));
         updateFailed = false;
         if (firstInstall) this.record(desc, 'install');
-        updated = ran && hook === 'update';
+        // Recorded as soon as it passed, not once the version serves: an import or a probe that
+        // fails after it leaves the data migrated all the same, and a retry of the version (a
+        // SIGHUP, the gateway's next start) must not run the migration again with these files.
+        if (ran && hook === 'update' && this.record(desc, 'update')) {
+          try {
+            keepFailedUpdate(failedUpdatesFile(this.opts.stateDir, desc.name), desc.dir, null);
+          } catch {
+            // Harmless if left: installed.json names this version now, so it is not pending, and
+            // refuseKeptFailures looks only at pending ones.
+          }
+        }
       }
       const instance = await startApp(ctx, {
         development,
@@ -489,16 +498,7 @@ export class VersionJudge {
         mount: this.opts.mountOf(desc.name).replace(/\/+$/, ''),
         created: (instance) => (record.startingInstance = instance),
       });
-      // Its update is not run again at the gateway's next start (installed-version.ts).
       // From here on nothing may throw: the catch below would refuse a version whose workers run.
-      if (updated && this.record(desc, 'update')) {
-        try {
-          keepFailedUpdate(failedUpdatesFile(this.opts.stateDir, desc.name), desc.dir, null);
-        } catch {
-          // Harmless if left: installed.json names this version now, so it is not pending, and
-          // refuseKeptFailures looks only at pending ones.
-        }
-      }
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
       const built = venv;
       venv = null; // from here on the build is the running version's: never discarded
