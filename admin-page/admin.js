@@ -237,11 +237,12 @@ function card(name) {
   const parts = {
     summary: h('div', { class: 'summary' }),
     problem: h('div', { class: 'problem', hidden: true }),
+    memory: h('div', { class: 'memory-note', hidden: true }),
     table: h('div', { class: 'table-wrap' }),
     history: h('div', { class: 'history' }),
     log: h('div', { class: 'log' }),
   };
-  root.append(parts.summary, parts.problem, parts.table, h('div', { class: 'lower' }, parts.history, parts.log));
+  root.append(parts.summary, parts.problem, parts.memory, parts.table, h('div', { class: 'lower' }, parts.history, parts.log));
   c = { root, title, actions, restart, rollback, result, parts, pending: null, app: null };
   restart.addEventListener('click', () => act(c, 'restart'));
   rollback.addEventListener('click', () => act(c, 'rollback'));
@@ -293,6 +294,7 @@ function renderApp(c, app, access) {
   renderButtons(c, app, access);
   renderSummary(c.parts.summary, app);
   renderProblem(c.parts.problem, app.problem);
+  renderMemoryNote(c.parts.memory, app);
   fill(c.parts.table, processTable(app));
   renderHistory(c.parts.history, app.history ?? []);
   renderLog(c.parts.log, app.log, access);
@@ -317,7 +319,7 @@ function renderSummary(el, app) {
   const lat = app.latency ?? {};
   fill(el,
     stat('served', count(app.requests), { data: { requests: app.requests } }),
-    stat('failed', count(app.errors), { data: { errors: app.errors }, class: app.errors > 0 ? 'bad' : null, title: `responses with status 500 or above${app.refusedForRoom > 0 ? `; not the ${count(app.refusedForRoom)} the gateway refused (503) for want of room under --max-workers to wake it` : ''}` }),
+    stat('failed', count(app.errors), { data: { errors: app.errors }, class: app.errors > 0 ? 'bad' : null, title: `responses with status 500 or above${refusedForRoomText(app)}` }),
     stat('in flight', count(app.inFlight), { data: { inFlight: app.inFlight } }),
     stat('queued', count(app.queued), { data: { queued: app.queued }, class: app.queued > 0 ? 'warn' : null, title: 'waiting for a free worker thread' }),
     stat('websockets', count(app.websockets), { data: { websockets: app.websockets } }),
@@ -333,6 +335,33 @@ function renderSummary(el, app) {
       : []),
     app.mail ? mailStat(stat, app.mail) : null,
   );
+}
+
+/**
+ * What the gateway refused (503) for want of room under --max-workers to wake the app: not in
+ * `failed`, which the app's own answers make, but unserved all the same, requests and websocket
+ * handshakes alike (`status` says both). An older gateway's status has no websocket count.
+ */
+function refusedForRoomText(app) {
+  const requests = app.refusedForRoom ?? 0;
+  const websockets = app.websocketsRefusedForRoom ?? 0;
+  if (requests === 0 && websockets === 0) return '';
+  const what = [
+    requests > 0 ? `${count(requests)} ${requests === 1 ? 'request' : 'requests'}` : null,
+    websockets > 0 ? `${count(websockets)} websocket ${websockets === 1 ? 'handshake' : 'handshakes'}` : null,
+  ].filter(Boolean).join(' and ');
+  return `; not the ${what} the gateway refused (503) for want of room under --max-workers to wake it`;
+}
+
+/**
+ * max_memory below what the app takes (docs/admin.md, a worker's memoryNote): said once for the
+ * app, as `status` says it, with the size to raise it to; null when no worker has one.
+ */
+function renderMemoryNote(el, app) {
+  const note = (app.workers ?? []).find((w) => w.memoryNote)?.memoryNote ?? null;
+  el.hidden = note === null;
+  if (note === null) return el.replaceChildren();
+  fill(el, h('p', { data: { memoryNote: '' } }, h('span', { class: 'label' }, 'memory: '), note));
 }
 
 /**
