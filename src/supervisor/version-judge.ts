@@ -171,15 +171,18 @@ export class VersionJudge {
     const rollbacks = record.rolledBack.size;
     for (const dir of record.rolledBack.keys()) if (!record.versions.some((d) => d.dir === dir)) record.rolledBack.delete(dir);
     if (record.rolledBack.size !== rollbacks) saveRolledBack(record);
-    // A rollback keeps a version out while one below it serves. With only rolled-back versions
-    // left (the one rolled back to removed, while running or while the gateway was down), the
-    // workers of a removed directory would serve on unsaid, or nothing would ever start and the
-    // app would say `starting` for good: the last one rolled back from (the lowest) serves again.
-    if (record.rolledBack.size > 0 && !(record.serving !== null && listed(record.serving.desc.dir)) && record.versions.every((d) => record.rolledBack.has(d.dir))) {
-      const last = record.versions[record.versions.length - 1];
+    // A rollback keeps a version out while another can serve (SPEC 1.2: the others are rollback
+    // targets). With only rolled-back versions left, or refused ones beside them (the one rolled
+    // back to removed, while running or while the gateway was down), the workers of a removed
+    // directory would serve on unsaid, or the app answer 503, or say `starting` for good, where
+    // a version on disk could serve: the last one rolled back from (the lowest) serves again.
+    if (record.rolledBack.size > 0 && !(record.serving !== null && listed(record.serving.desc.dir)) && record.versions.every((d) => record.rolledBack.has(d.dir) || record.refused.has(d.dir))) {
+      const last = record.versions.filter((d) => record.rolledBack.has(d.dir)).at(-1)!;
       record.rolledBack.delete(last.dir);
       saveRolledBack(record);
-      this.opts.say(`${record.name}: ${label(last)} serves again, though it was rolled back from: no other version of ${record.name} is left (to roll back again, put the version to go back to beside it, then \`apppkg-gateway rollback ${record.name}\`)`);
+      const refused = record.versions.filter((d) => record.refused.has(d.dir)).map((d) => label(d));
+      const why = refused.length === 0 ? 'is left' : `can serve (${refused.join(', ')} ${refused.length === 1 ? 'was' : 'were'} refused)`;
+      this.opts.say(`${record.name}: ${label(last)} serves again, though it was rolled back from: no other version of ${record.name} ${why} (to roll back again, put the version to go back to beside it, then \`apppkg-gateway rollback ${record.name}\`)`);
     }
     // Why a version above the one that ends up serving was refused: status keeps saying it (a
     // restart of the serving one must not make a failed newer version look fine).
