@@ -178,7 +178,7 @@ export const ERROR_CODES = {
     },
   },
   APPPKG_ADMIN_UNREACHABLE: {
-    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as). Given no --admin, when the shipped systemd unit\'s socket (/run/apppkg-gateway/admin.sock, or the path in APPPKG_UNIT_ADMIN_SOCKET) is there, the fix names it.',
+    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as). Given no --admin, when the shipped systemd unit\'s socket (/run/apppkg-gateway/admin.sock, or the path in APPPKG_UNIT_ADMIN_SOCKET) is there, the fix names it; when its directory is closed to this user (EACCES), the fix says a gateway may listen there and whom to run as.',
     message: (d) =>
       d.denied
         ? `cannot connect to ${str(d.address)} (${str(d.reason)}): ${str(d.denied)}`
@@ -186,6 +186,8 @@ export const ERROR_CODES = {
     hint: (d) =>
       d.denied
         ? `run it as ${str(d.owner)} (${d.owner === 'root' ? 'sudo' : `sudo -u ${str(d.owner)}`} apppkg-gateway ...): the admin socket lets its owner alone act on the apps; or start the gateway with --socket-owner naming the user who runs these commands`
+        : d.unitClosed
+        ? unitClosedHint(d)
         : d.unitSocket
         ? `the shipped systemd unit's gateway listens on ${str(d.unitSocket)}, which is there: as root, \`apppkg-gateway ${str(d.command)} --admin ${str(d.unitSocket)}\` (sudo); or start a gateway on the default address`
         : d.notSocket
@@ -1147,6 +1149,16 @@ export class GatewayError extends Error {
 }
 
 /** The fix for an `async def` factory named by `app:` (`mod:make_app()` or `mod:make_app`), not aiohttp's. */
+/**
+ * The unit's socket behind a directory this user may not enter (its RuntimeDirectory is 0750):
+ * a gateway may listen there, and only its socket's owner may connect (0600), whom to run as.
+ */
+function unitClosedHint(d: Record<string, unknown>): string {
+  const c = d.unitClosed as { dir: string; owner: string; group: string; mode: string; me: string };
+  return `a gateway may listen on ${str(d.unitSocket)} all the same (the shipped systemd unit's admin socket): ${c.dir} (${c.owner}:${c.group}, mode ${c.mode}) is closed to ${c.me}, so this command cannot see it; `
+    + `run it as root, or as the user the unit's --socket-owner names (the admin socket is mode 0600, its owner's alone: being in ${c.group} lets you see it, not connect): \`sudo apppkg-gateway ${str(d.command)} --admin ${str(d.unitSocket)}\`; or start a gateway on the default address`;
+}
+
 function asyncFactoryHint(app: string): string {
   const [module, object = 'make_app'] = app.split(':').map((part) => part.trim());
   const call = object.endsWith('()') ? object : `${object}()`;

@@ -272,7 +272,7 @@ export class AdminClient {
       const notSocket = this.addr.kind === 'unix' ? notASocket(this.addr.path) : null;
       const denied = this.addr.kind === 'unix' && e.code === 'EACCES' ? deniedAt(this.addr.path) : {};
       const unitSocket = this.asked.defaulted ? unitAdminSocket() : null;
-      const elsewhere = unitSocket ? { unitSocket, command: this.asked.command } : {};
+      const elsewhere = unitSocket ? { unitSocket: unitSocket.socket, unitClosed: unitSocket.closed, command: this.asked.command } : {};
       throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, ...elsewhere, cause: err });
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;

@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
 import net from 'node:net';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -28,6 +28,7 @@ const defaultAdminTaken = await new Promise<boolean>((resolve) => {
 });
 const ifDefaultAdminFree = runIf(test, !defaultAdminTaken, 'something listens on 127.0.0.1:8099, the default --admin');
 const ifNobody = runIf(test, asNobody, 'needs root and runuser to ask a root admin socket (mode 0600) as another user');
+const ifNobodyDefaultFree = runIf(test, asNobody && !defaultAdminTaken, 'needs root and runuser, and nothing on 127.0.0.1:8099, the default --admin');
 const dir = tempDir('apppkg-status-');
 const sockPath = join(dir.path, 'admin.sock');
 let tcp: AdminServer;
@@ -142,6 +143,34 @@ ifDefaultAdminFree('no --admin and nobody on the default address, the systemd un
   // No socket there: "start one", as before.
   const none = await runCli(['status'], { env: { APPPKG_UNIT_ADMIN_SOCKET: unitSocket }, ms: 15000 });
   assert.match(none.stderr, /fix: start one/);
+});
+
+ifNobodyDefaultFree('no --admin, nobody on the default address, the unit\'s socket in a directory closed to this user (EACCES): the fix says a gateway may listen there and whom to run as', async () => {
+  const bin = installForOtherUsers().bin;
+  // As the unit's RuntimeDirectory: mode 0750, root's, a group nobody is not in.
+  const runDir = join(dir.path, 'unit-run');
+  mkdirSync(runDir, { mode: 0o750 });
+  chmodSync(runDir, 0o750);
+  const unitSocket = join(runDir, 'admin.sock');
+  const unitServer = net.createServer((c) => c.destroy());
+  await new Promise<void>((resolve, reject) => unitServer.once('error', reject).listen(unitSocket, resolve));
+  chmodSync(dir.path, 0o755);
+  try {
+    for (const command of [['status'], ['logs', 'blog', '-f'], ['restart', 'blog'], ['rollback', 'blog']]) {
+      const r = await runCli(['-u', 'nobody', '--', 'env', `APPPKG_UNIT_ADMIN_SOCKET=${unitSocket}`, bin, ...command], { bin: 'runuser', cwd: '/', ms: 15000 });
+      assert.is(r.status, 1, `${command.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, 'no gateway answers on 127.0.0.1:8099 (ECONNREFUSED)');
+      assert.ok(
+        r.stderr.includes(`fix: a gateway may listen on unix:${unitSocket} all the same (the shipped systemd unit's admin socket): ${runDir} (root:root, mode 0750) is closed to nobody, so this command cannot see it; run it as root, or as the user the unit's --socket-owner names`),
+        `${command.join(' ')}: ${r.stderr}`,
+      );
+      assert.ok(r.stderr.includes(`\`sudo apppkg-gateway ${command.join(' ')} --admin unix:${unitSocket}\``), `${command.join(' ')}: ${r.stderr}`);
+      assert.not.match(r.stderr, /start one/);
+    }
+  } finally {
+    chmodSync(dir.path, 0o700);
+    await closeServer(unitServer);
+  }
 });
 
 test('no gateway on the address: exit 1, says so and how to fix it', async () => {
