@@ -1,11 +1,13 @@
 // `processes:` of WSGI apps through the real gateway: a process with a route gets the HTTP
 // requests and websockets under it (through the mount and through NAME.localhost), a
 // background process is restarted when it dies, a websocket to a WSGI path gets a 501, an
-// encoded slash splits no route inside the app (processes' nor static:'s), and nothing
+// encoded slash splits no route inside the app (processes' nor static:'s), a handshake with
+// an empty chunked body switches as it does for an app's own websocket, and nothing
 // outlives the gateway.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -98,6 +100,56 @@ test('each upgrade has its access-log line when its connection closes: 101 with 
   assert.ok(Number(tunnel[1]) > 200_000, `the size counts the tunnel's bytes (${tunnel[1]})`);
   await waitFor(() => line('/echo/chat', 501, 'echo').test(gw.output()), 5000, 'the 501\'s line');
   await waitFor(() => line('/nothing-here/ws', 404, '-').test(gw.output()), 5000, 'the 404\'s line');
+});
+
+/** A masked text frame, as a client sends it (RFC 6455 §5.3). */
+function clientFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = Buffer.from([1, 2, 3, 4]);
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]))]);
+}
+
+/**
+ * Sends `parts` on a raw connection, one write each (a short pause between, so that each is
+ * read on its own), and gathers what comes back until `done` says it is whole.
+ */
+async function rawExchange(parts: Array<string | Buffer>, done: (got: Buffer) => boolean): Promise<string> {
+  const socket = net.connect(port(), '127.0.0.1');
+  let got = Buffer.alloc(0);
+  socket.on('data', (c: Buffer) => (got = Buffer.concat([got, c])));
+  socket.on('error', () => {});
+  try {
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    for (const part of parts) {
+      socket.write(part);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await waitFor(() => done(got) || socket.destroyed, 10_000, () => `the answer to the handshake, got ${JSON.stringify(got.toString('latin1'))}`);
+    return got.toString('latin1');
+  } finally {
+    socket.destroy();
+  }
+}
+
+test('a websocket handshake with an empty chunked body (its last chunk alone, a trailer too) to a routed process switches, and the websocket begins after the body', async () => {
+  const head = 'GET /echo/ws/chunked HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n'
+    + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nTransfer-Encoding: chunked\r\n\r\n';
+  // The process's echo of "path?" is the path it was asked for: an unmasked text frame.
+  const echoed = (got: Buffer) => got.includes('/echo/ws/chunked');
+  const shapes: Array<[string, Array<string | Buffer>]> = [
+    ['head, body and a frame in one write', [Buffer.concat([Buffer.from(head + '0\r\n\r\n'), clientFrame('path?')])]],
+    ['the body after the head', [head, '0\r\n\r\n', clientFrame('path?')]],
+    ['a trailer, cut across writes', [head + '0\r\nX-Tr', 'ailer: 1\r\n\r\n', clientFrame('path?')]],
+  ];
+  for (const [what, parts] of shapes) {
+    const answer = await rawExchange(parts, echoed);
+    assert.match(answer, /^HTTP\/1\.1 101 Switching Protocols\r\n/, `${what}: ${answer}`);
+    assert.match(answer, /\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i, `${what}: ${answer}`);
+    assert.ok(answer.includes('\x81\x10/echo/ws/chunked'), `${what}: the process echoed the first frame as the path: ${JSON.stringify(answer)}`);
+  }
+  // Content in the handshake is refused, as for an app's own websocket.
+  const content = await rawExchange([head + '3\r\nabc\r\n0\r\n\r\n'], (got) => got.includes('\r\n\r\n'));
+  assert.match(content, /^HTTP\/1\.1 400 /, content);
 });
 
 test('the Flask example: the page knows its mount, and processes.live pushes over the websocket', async () => {
