@@ -259,12 +259,14 @@ class Worker:
                     if task.waiter is not None:
                         task.waiter.notify()
                     if not task.started:
-                        # Never started: drop it, and tell the gateway the id is free.
+                        # Never started: drop it, and tell the gateway the id is free. UNRUN,
+                        # not RESPONSE_END: the app never saw it, so it counts toward neither
+                        # the worker's requests nor max_requests.
                         self.pending.remove(task)
                         del tasks[rid]
                         if acks is None:
                             acks = []
-                        acks.append(HEADER_PACK(link.RESPONSE_END, rid, 0))
+                        acks.append(HEADER_PACK(link.UNRUN, rid, 0))
             elif ftype == link.RECLAIM:
                 # The gateway wants a request back that waits here for a thread (its worker is
                 # leaving the rotation): given back only if the app never saw it.

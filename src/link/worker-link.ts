@@ -25,6 +25,8 @@ export interface LinkExchange {
   onLinkFailed(reason: string, neverSent: boolean): void;
   /** Set by open(): how many flushes had happened when the request was opened. */
   openedAtFlush?: number;
+  /** Set by open(): it counts in `requests` (a probe does not), until an UNRUN takes it back. */
+  counted?: boolean;
   /**
    * The gateway ends the request unfinished (a drain is over): its client connection is cut, as
    * the gateway's doing (444 in the access log), and the worker is sent ABORT. `startedOnly`:
@@ -172,9 +174,15 @@ export class WorkerLink extends EventEmitter {
     const id = this.freeId();
     this.exchanges.set(id, exchange);
     exchange.openedAtFlush = this.flushes;
+    exchange.counted = counted;
     if (counted) {
       this.lastOpenedAt = performance.now();
-      if (++this.requests === this.limitAt) this.onLimit?.();
+      if (++this.requests === this.limitAt) {
+        // Once: an UNRUN may take a request back, and the count reach the limit again.
+        const reached = this.onLimit;
+        this.onLimit = null;
+        reached?.();
+      }
     }
     return id;
   }
@@ -334,6 +342,9 @@ export class WorkerLink extends EventEmitter {
     if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) {
       this.exchanges.delete(id);
       this.lastSettledAt = performance.now();
+      // Given back unrun (a RECLAIM's, or an ABORT's of a request no thread had started): the
+      // app never saw it, so neither `requests` in status nor max_requests counts it.
+      if (type === Frame.UNRUN && exchange.counted === true) this.requests--;
       exchange.onFrame(type, payload);
       if (this.onSettled !== null) this.onSettled();
       return;

@@ -53,6 +53,11 @@ const logged = (line: string): boolean => readFileSync(accessLog, 'utf8').split(
 const logTail = (): string => readFileSync(accessLog, 'utf8').split('\n').slice(-4).join('\n');
 const appLog = (): string => readFileSync(join(state.path, 'root', 'apps', 'one', 'log', 'app.log'), 'utf8');
 
+/** The one worker of `one` (workers: 1). */
+async function oneWorker(): Promise<{ pid: number; requests: number; queued: number }> {
+  return (await appStatus(gw!, 'one')).versions[0].workers[0];
+}
+
 async function liveProcess(): Promise<{ inFlight: number; state: string }> {
   return (await appStatus(gw!, 'live')).processes.find((p: { name: string }) => p.name === 'ws');
 }
@@ -71,14 +76,18 @@ for (const [lane, extra] of [['the lean lane', ''], ['node:http', 'X-Twice: 1\r\
 
   test(`${lane}: a queued request whose client closed never runs`, async () => {
     const tag = lane === 'node:http' ? 'node' : 'lean';
+    const before = await oneWorker();
     const holder = await RawConnection.open(port());
     holder.write(`GET /one/?t=8-${tag} HTTP/1.1\r\nHost: x\r\n\r\n`);
     await waitFor(() => appLog().includes(`ran t=8-${tag}`), 10_000, 'the first request to run');
     const c = await RawConnection.open(port());
     c.write(`GET /one/?t=0-${tag} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    let sentAhead = false;
+    await waitFor(async () => (sentAhead = (await oneWorker()).queued === 1), 5000, 'the request sent ahead to the worker');
     c.socket.destroy();
     await waitFor(() => logged(`"GET /one/?t=0-${tag} HTTP/1.1" 499`), 10_000, () => `its 499 in ${logTail()}`);
+    // It waited in the worker (sent ahead, for its one thread), not in the app's queue: the case.
+    assert.ok(sentAhead, 'the request that left waited in the worker');
     await holder.waitFor((t) => t.includes('slept'), 15_000, 'the first answer');
     // Another request after it runs and is answered: the worker has nothing left of the one that left.
     const after = await RawConnection.open(port());
@@ -89,6 +98,11 @@ for (const [lane, extra] of [['the lean lane', ''], ['node:http', 'X-Twice: 1\r\
     const one = await appStatus(gw!, 'one');
     assert.is(one.inFlight, 0);
     assert.is(one.queued, 0);
+    // The app never saw it: its worker took two requests (the holder's, the one after), and
+    // max_requests counts those alone.
+    const worker = await oneWorker();
+    assert.is(worker.pid, before.pid, 'the same worker');
+    assert.is(worker.requests - before.requests, 2, `the worker's requests: ${before.requests} before, ${worker.requests} after`);
   });
 
   test(`${lane}: a client that only half-closed reads its answer, after an interim 100`, async () => {
