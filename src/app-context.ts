@@ -40,6 +40,11 @@ export interface AppContextOptions {
    * whole environment lies beneath the app's variables: app-env.ts `inheritEnv`.)
    */
   settingsFromProcessEnv?: boolean;
+  /**
+   * APPPKG_ENV is `mode`, even where the caller's environment is inherited and says production
+   * (app-env.ts `modeAsRun`): the gateway's (serve's) apps; run, test and check believe a caller's production.
+   */
+  modeAsRun?: boolean;
   /** The virtualenv to use instead of STATE/apps/NAME/venv (a deploy's build not yet switched to). */
   venvDir?: string;
   /** Under --apps as root: run the app as its user (SPEC §2 `user:`). */
@@ -125,6 +130,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     givenByServices: serviceVariableNames(desc, hostEnv),
     processEnv: process.env,
     settingsFromEnv: opts.settingsFromProcessEnv === true,
+    modeAsRun: opts.modeAsRun === true,
     interpreter,
     venvDir: opts.venvDir,
     scratchDir: opts.scratchDir,

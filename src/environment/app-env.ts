@@ -63,6 +63,12 @@ export interface AppEnvironmentOptions {
    * only BASE_ENV_KEYS and the environment file's settings reach an app.
    */
   inheritEnv?: boolean;
+  /**
+   * APPPKG_ENV is `mode`, whatever `processEnv` says: serve's apps (SPEC §2.1: development under
+   * serve), where the gateway's own answers are development's. Default false: run, test and
+   * check, inheriting the caller's environment, believe its APPPKG_ENV=production (a pod's `run`).
+   */
+  modeAsRun?: boolean;
   interpreter: Interpreter;
   /** Where the app's virtualenv lives; default <stateRoot>/apps/<name>/venv. */
   venvDir?: string;
@@ -217,7 +223,7 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
     TMPDIR: dirs.tmp,
     // A caller who says production is believed where its environment is inherited anyway: a
     // pod's `run` (a background process, the update hook) is production, not a laptop.
-    APPPKG_ENV: inherit && processEnv.APPPKG_ENV === 'production' ? 'production' : opts.mode,
+    APPPKG_ENV: inherit && opts.modeAsRun !== true && processEnv.APPPKG_ENV === 'production' ? 'production' : opts.mode,
     PATH: unique([...(await vendorScriptDirs(siteDirs)), venv ? path.join(venv.dir, 'bin') : interpreterScripts(opts.interpreter), ...(env.PATH || DEFAULT_PATH).split(path.delimiter)]).join(path.delimiter),
   });
   if (venv) env.VIRTUAL_ENV = venv.dir;

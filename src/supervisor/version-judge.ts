@@ -442,6 +442,10 @@ export class VersionJudge {
         // Under --apps only the environment file counts, so one app's secret in the gateway's
         // environment never reaches another app; serve is the developer's own shell.
         settingsFromProcessEnv: development,
+        // SPEC §2.1: APPPKG_ENV is production under --apps and development under serve, whatever
+        // the shell serve runs from exports: the gateway answers as development (tracebacks), and
+        // an app told production beside it debugged a mode the gateway was not in.
+        modeAsRun: true,
         switchUser: !development,
         venvDir: venv?.dir,
         provisionServices: true,

@@ -536,6 +536,31 @@ test("issue 13 item 7: serve passes the caller's environment beneath the app's o
   }
 });
 
+test('APPPKG_ENV=production exported in the shell: serve still runs the app in development (SPEC §2.1), its processes too, and says the variable is not passed on; run believes it (a pod\'s run)', async () => {
+  const work = tempDir('apppkg-serve-shell-mode-');
+  try {
+    const dir = environApp(work.path, 'shellmode');
+    const bgEnv = join(state.path, 'apps', 'shellmode', 'data', 'bg-env.txt');
+    const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
+    writeFileSync(join(dir, 'app.yaml'), `${yaml}processes:\n  bg:\n    command: echo "env=$APPPKG_ENV" > "$APPPKG_DATA_DIR/bg-env.txt" && exec sleep 60\n`);
+    const shell = { APPPKG_ENV: 'production' };
+    const dev = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path], { env: shell });
+    running.push(dev);
+    assert.is((await getJson(`${dev.url}/`)).APPPKG_ENV, 'development', 'the worker');
+    const bg = await waitFor(() => (existsSync(bgEnv) ? readFileSync(bgEnv, 'utf8') : null), 10000, 'the background process to start');
+    assert.is(bg, 'env=development\n', 'a process of the app');
+    assert.match(dev.output(), 'APPPKG_ENV=production in your environment is not passed on: serve runs the app in development');
+    assert.match(dev.output(), '`apppkg-gateway --apps DIR`');
+    await dev.stop();
+    // run, test and check keep the caller's production: the exported pods' `run` relies on it.
+    const ran = await runCli(['run', dir, '--state-dir', state.path, '--', 'sh', '-c', 'echo "env=$APPPKG_ENV"'], { env: shell, ms: 60000 });
+    assert.is(ran.status, 0, ran.stderr);
+    assert.is(ran.stdout, 'env=production\n');
+  } finally {
+    work.remove();
+  }
+});
+
 test("a worker's `python` is its commands': a subprocess it starts runs the app's interpreter with the app's sys.path, as under run", async () => {
   const work = tempDir('apppkg-serve-subprocess-');
   try {

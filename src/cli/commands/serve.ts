@@ -83,6 +83,14 @@ export async function run(args: ParsedCommand): Promise<number> {
   // SIGHUP too: to a development server it is its terminal closed (it reloads nothing, unlike
   // the gateway's), and Node's default ended it at once, unsaid, cutting the requests it held.
   const { stopped, stopWaiting } = watchStopSignals(['SIGHUP']);
+  const shellMode = process.env.APPPKG_ENV;
+  if (shellMode !== undefined && shellMode !== 'development') {
+    // SPEC §2.1 gives the app development under serve, and the gateway answers as development
+    // (tracebacks): an app told `production` beside it ran in neither mode. Said, as the user
+    // who exported it meant something by it.
+    say(`APPPKG_ENV=${shellMode} in your environment is not passed on: serve runs the app in development (APPPKG_ENV=development, tracebacks in its 500 answers); ` +
+      `to run it as it runs deployed (production), serve the directory that holds it with \`apppkg-gateway --apps DIR\`, or unset APPPKG_ENV to silence this`);
+  }
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
