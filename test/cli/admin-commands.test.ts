@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { clientLoop, writePackage } from '../helpers/apps-dir.js';
@@ -164,6 +164,46 @@ test('logs NAME -f through a pipe shows what the app writes after, as it comes; 
   assert.is(run.out.stderr, '');
   assert.equal(await within(5000, 'cat to see the end of the pipe', run.sinkExit), { code: 0, signal: null });
   await assertNoOrphans([run.child.pid!, run.sink.pid!]);
+});
+
+test('logs NAME -f across a log rotation (logrotate moves app.log, lines go on into the moved file, then SIGUSR1) and a restart of the app: every line once, in order', async () => {
+  const run = pipeInto(['cat'], ['logs', 'blog', '-f', '--lines', '0', '--admin', main.admin, '--admin-token', tokenFile]);
+  try {
+    await waitFor(() => run.child.exitCode === null && existsSync(appLog(main)), 5000, 'logs -f to run');
+    // Given time to open the log: a line written before it did would not be followed.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const said: string[] = [];
+    const say = async (tag: string) => {
+      said.push(tag);
+      await get(main, `/blog/say/${tag}`);
+    };
+    await say('seq-1-before-rotation');
+    await waitFor(() => run.out.piped.includes('seq-1-before-rotation'), 10_000, () => `the first line through the pipe: ${run.out.piped}${run.out.stderr}`);
+    // logrotate's rename, then the app writes on into the moved file until SIGUSR1, past polls of the follower.
+    renameSync(appLog(main), `${appLog(main)}.1`);
+    await say('seq-2-into-the-moved-file');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await say('seq-3-into-the-moved-file');
+    main.gw.child.kill('SIGUSR1');
+    await waitFor(() => existsSync(appLog(main)), 10_000, 'SIGUSR1 to open app.log again');
+    await say('seq-4-after-reopen');
+    await waitFor(() => run.out.piped.includes('seq-4-after-reopen'), 10_000, () => `the line after the reopen: ${run.out.piped}${run.out.stderr}`);
+    // A restart of the app: its old workers go, new ones import (and print) into the same log.
+    const restarted = await cli(main, ['restart', 'blog'], 60_000);
+    assert.is(restarted.status, 0, restarted.stderr);
+    await say('seq-5-after-restart');
+    await waitFor(() => run.out.piped.includes('seq-5-after-restart'), 10_000, () => `the line after the restart: ${run.out.piped}${run.out.stderr}`);
+    assert.is(run.child.exitCode, null, 'logs -f still follows');
+    const seen = run.out.piped.split('\n').filter((l) => /^seq-\d/.test(l));
+    assert.equal(seen, said, `each line once, in order:\n${run.out.piped}`);
+    // The new workers' import lines came too, after the restart was asked.
+    const lines = run.out.piped.split('\n');
+    assert.ok(lines.findIndex((l) => /^imported version 1 pid \d+$/.test(l)) > lines.indexOf('seq-4-after-reopen'), run.out.piped);
+    assert.is(run.out.stderr, '');
+  } finally {
+    run.child.kill('SIGTERM');
+    await within(5000, 'logs -f to exit', run.cliExit);
+  }
 });
 
 test('logs NAME -f into a reader that leaves (| head -n 1) exits 0 once it writes again', async () => {
