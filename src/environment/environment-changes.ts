@@ -1,7 +1,8 @@
 // What a second reading of the environment file changes, key by key, as the file names them:
 // for an app, the keys its processes were started with (a restart applies them) apart from the
 // keys that only lead requests or mail to it (applied where they are read, at each request; the
-// mount is also a restart's for an app whose `processes:` were told it);
+// mount is also a restart's for an app whose `processes:` were told it) and those the gateway
+// alone reads while the app runs (LIVE_KEYS: applied to the running instance);
 // for the gateway, the keys it reads once, at its start. Pure: nothing here restarts anything.
 import { isDeepStrictEqual } from 'node:util';
 import type { AppServices } from '../description/types.js';
@@ -13,7 +14,18 @@ export interface AppChanges {
   restart: string[];
   /** Its mount, hosts and mail domains: the router and the mail listener read them afresh. */
   routes: string[];
+  /** LIVE_KEYS that changed: the running instance takes them, its processes keep running. */
+  live: string[];
 }
+
+/**
+ * Keys the gateway alone reads, each time it needs them, while the app runs: when to put it to
+ * sleep (idle_timeout) and how long a version drains once replaced (drain). A restart for them
+ * cut nothing (it drains), but stopped every worker and process of the app, its caches and
+ * connections, for a setting none of them sees. The others stay a restart's: each worker or its
+ * proxy was built with its value (timeout's 504 clock, max_requests, max_body, queue, ...).
+ */
+export const LIVE_KEYS: ReadonlyArray<keyof AppOverrides> = ['idleTimeout', 'drain'];
 
 export interface AppChangeOptions {
   /**
@@ -54,9 +66,9 @@ function changedServices(before: HostEnvironment, after: HostEnvironment, asked:
 export function appChanges(before: HostEnvironment, after: HostEnvironment, name: string, opts: AppChangeOptions = {}): AppChanges {
   const was = overridesFor(before, name);
   const is = overridesFor(after, name);
-  const restart: string[] = (Object.keys(OVERRIDE_KEYS) as Array<keyof AppOverrides>)
-    .filter((key) => !opts.fixed?.includes(key) && was[key] !== is[key])
-    .map((key) => OVERRIDE_KEYS[key]);
+  const changed = (Object.keys(OVERRIDE_KEYS) as Array<keyof AppOverrides>).filter((key) => !opts.fixed?.includes(key) && was[key] !== is[key]);
+  const restart: string[] = changed.filter((key) => !LIVE_KEYS.includes(key)).map((key) => OVERRIDE_KEYS[key]);
+  const live = changed.filter((key) => LIVE_KEYS.includes(key)).map((key) => OVERRIDE_KEYS[key]);
   restart.push(...changedSettings(was.settings, is.settings), ...changedServices(before, after, opts.services));
   if (opts.toldMount && was.mount !== is.mount) restart.push('mount');
   const routes = [
@@ -64,7 +76,7 @@ export function appChanges(before: HostEnvironment, after: HostEnvironment, name
     ...(!isDeepStrictEqual(was.hosts, is.hosts) ? ['hosts'] : []),
     ...(!isDeepStrictEqual(was.mailDomains, is.mailDomains) ? ['mail_domains'] : []),
   ];
-  return { restart, routes };
+  return { restart, routes, live };
 }
 
 /**

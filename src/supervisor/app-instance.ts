@@ -444,6 +444,15 @@ export class AppInstance {
   }
 
   /**
+   * The environment file read again (SIGHUP) changed what the gateway alone reads of this app
+   * (environment-changes.ts LIVE_KEYS): in force from now on, its processes untouched.
+   */
+  applyLive(settings: { idleTimeoutMs: number; versionDrainMs: number | undefined }): void {
+    this.opts.versionDrainMs = settings.versionDrainMs;
+    this.idle.setIdleTimeout(settings.idleTimeoutMs);
+  }
+
+  /**
    * Out of rotation for good (another version took over, or the app was removed): each worker
    * finishes what it holds within `drainMs` (its websockets until `websocketMs`, then 1012), then stops.
    */

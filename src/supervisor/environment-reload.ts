@@ -2,8 +2,9 @@
 // A file with any problem changes nothing: it is thrown, exactly as a start would report it.
 // Otherwise only what changed moves: an app whose processes were started with a changed key is
 // replaced the way a deploy replaces it (start, probe, switch, drain: no failed request), an app
-// whose mount, hosts or mail domains alone changed keeps its workers, and a key the gateway reads
-// only at its start keeps its old value until then, and the log says so. Not in SPEC §4, which
+// whose mount, hosts or mail domains alone changed keeps its workers, as does one whose changed
+// keys only the gateway reads (idle_timeout, drain: applied to the running instance), and a key
+// the gateway reads only at its start keeps its old value until then, and the log says so. Not in SPEC §4, which
 // promises this for --apps alone: operators coming from nginx or gunicorn expect a reload to
 // apply the configuration.
 import { appChanges, keysNeedingGatewayRestart } from '../environment/environment-changes.js';
@@ -20,6 +21,8 @@ export interface EnvironmentReload {
   restarted: Record<string, string[]>;
   /** app -> its changed mount, hosts or mail domains, applied without a restart. */
   rerouted: Record<string, string[]>;
+  /** app -> its changed idle_timeout or drain, applied to its running instance without a restart. */
+  applied: Record<string, string[]>;
   /** Changed keys that keep their old value until the gateway itself restarts, e.g. `mail.listen`. */
   needsGatewayRestart: string[];
 }
@@ -56,12 +59,12 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
     after = { ...after, mail: before.mail };
     opts.say(`${shown}: ${held.join(', ')} changed, but the mail listener is set up only when the gateway starts; it keeps its old settings until then (restart needed)`);
   }
-  const report: EnvironmentReload = { file: shown, restarted: {}, rerouted: {}, needsGatewayRestart: held };
+  const report: EnvironmentReload = { file: shown, restarted: {}, rerouted: {}, applied: {}, needsGatewayRestart: held };
   for (const name of registry.names) {
     const serving = registry.servingOf(name);
     const services = serving?.instance?.desc.services;
     const toldMount = Object.keys(serving?.instance?.desc.processes ?? {}).length > 0;
-    const { routes } = appChanges(before, after, name, { services, fixed: opts.fixed });
+    const { routes, live } = appChanges(before, after, name, { services, fixed: opts.fixed });
     // Against what its processes run with, not the file as last read: a restart that reload
     // asked for and that was refused (user: naming no user yet) is asked for again, and the
     // keys named are all those that differ from what runs, or from what a restart under way (an
@@ -69,16 +72,18 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
     const { restart } = appChanges(serving?.restartFor ?? serving?.hostEnv ?? before, after, name, { services, fixed: opts.fixed, toldMount });
     if (restart.length > 0) {
       report.restarted[name] = restart;
-      opts.say(`${name}: ${[...new Set([...restart, ...routes])].join(', ')} changed in ${shown}; restarting it (new workers take over, the old ones drain)`);
-    } else if (routes.length > 0) {
-      opts.say(`${name}: ${routes.join(', ')} changed in ${shown}; routed anew, its workers keep running`);
+      opts.say(`${name}: ${[...new Set([...restart, ...routes, ...live])].join(', ')} changed in ${shown}; restarting it (new workers take over, the old ones drain)`);
+    } else if (routes.length > 0 || live.length > 0) {
+      const done = [...(routes.length > 0 ? ['routed anew'] : []), ...(live.length > 0 ? ['applied'] : [])].join(' and ');
+      opts.say(`${name}: ${[...routes, ...live].join(', ')} changed in ${shown}; ${done}, its workers keep running`);
     }
     if (routes.length > 0) report.rerouted[name] = routes;
+    if (live.length > 0) report.applied[name] = live;
   }
-  if (Object.keys(report.rerouted).length === 0 && Object.keys(report.restarted).length === 0 && held.length === 0) {
+  if (Object.keys(report.rerouted).length === 0 && Object.keys(report.restarted).length === 0 && Object.keys(report.applied).length === 0 && held.length === 0) {
     opts.say(`${shown}: read again; nothing in it changed for any app`);
   }
-  const judged = registry.useEnvironment(after, Object.keys(report.restarted), opts.rescan === true);
+  const judged = registry.useEnvironment(after, Object.keys(report.restarted), opts.rescan === true, Object.keys(report.applied));
   opts.inForce?.();
   await judged;
   // After the registry's look at the apps directory, not a look of its own: an app deployed

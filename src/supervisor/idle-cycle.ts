@@ -78,6 +78,8 @@ export class IdleCycle {
   private touches = 0;
   /** Requests and websockets its processes hold now (hold()). */
   private held = 0;
+  /** watch() was called (the instance serves) and stop() not yet. */
+  private watching = false;
 
   constructor(private readonly opts: IdleCycleOptions) {}
 
@@ -101,6 +103,7 @@ export class IdleCycle {
   }
 
   watch(): void {
+    this.watching = true;
     // The budget's choice of whom to put to sleep needs lastActive too, idle timeout or not.
     const timeout = this.opts.idleTimeoutMs;
     if (timeout <= 0 && this.opts.makeRoom === undefined) return;
@@ -124,8 +127,22 @@ export class IdleCycle {
 
   /** The instance stops: no more idle checks. */
   stop(): void {
+    this.watching = false;
     if (this.idleTimer !== null) clearInterval(this.idleTimer);
     this.idleTimer = null;
+  }
+
+  /**
+   * A new idle_timeout (SIGHUP), in force from now on: the checks run at its own period, and an
+   * app quiet for longer than it already sleeps at the next. One asleep wakes at its next request.
+   */
+  setIdleTimeout(ms: number): void {
+    if (ms === this.opts.idleTimeoutMs) return;
+    this.opts.idleTimeoutMs = ms;
+    if (!this.watching) return; // not serving yet: watch() reads it
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+    this.watch();
   }
 
   /**

@@ -150,9 +150,10 @@ export class Registry {
    * of `restart` is replaced as restart() does, so that its processes get what changed; its
    * refused versions are tried again, since a setting they missed may be there now. The other
    * apps keep their processes; the routes of every app are published again (a new mount).
-   * `force`: the look is reconcile(true)'s too (SIGHUP).
+   * `force`: the look is reconcile(true)'s too (SIGHUP). Each app of `live` (not restarted) has
+   * its serving instance take the new idle_timeout and drain (environment-changes.ts LIVE_KEYS).
    */
-  useEnvironment(hostEnv: HostEnvironment, restart: string[], force = false): Promise<void> {
+  useEnvironment(hostEnv: HostEnvironment, restart: string[], force = false, live: string[] = []): Promise<void> {
     this.currentHostEnv = hostEnv;
     for (const name of restart) {
       const record = this.records.get(name);
@@ -160,6 +161,14 @@ export class Registry {
       record.restart = true;
       record.restartFor = hostEnv;
       record.refused.clear();
+    }
+    for (const name of live) {
+      if (restart.includes(name)) continue; // its new instance is started with them
+      const drain = overrideOf(hostEnv, name, 'drain');
+      this.records.get(name)?.serving?.instance.applyLive({
+        idleTimeoutMs: (overrideOf(hostEnv, name, 'idleTimeout') ?? 0) * 1000,
+        versionDrainMs: drain === null ? this.opts.drainMs : drain * 1000,
+      });
     }
     return this.reconcile(force);
   }

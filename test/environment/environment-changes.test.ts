@@ -23,7 +23,7 @@ async function env(text: string): Promise<HostEnvironment> {
 
 test('the same file changes nothing', async () => {
   const text = 'settings: {A: "1"}\ndefaults: {workers: 3}\napps:\n  blog: {hosts: [blog.example.com], mount: /b, settings: {B: x}, timeout: 5}\n';
-  assert.equal(appChanges(await env(text), await env(text), 'blog'), { restart: [], routes: [] });
+  assert.equal(appChanges(await env(text), await env(text), 'blog'), { restart: [], routes: [], live: [] });
 });
 
 test('settings are named, never their values; a removed one counts', async () => {
@@ -43,15 +43,24 @@ test('defaults: counts only for the apps that do not override it', async () => {
 test('limits, user and interpreter need a restart; mount, hosts and mail domains only routing', async () => {
   const before = await env('apps:\n  blog: {threads: 8, max_body: 1MB, user: blog, python: /usr/bin/python3, mount: /b}\n');
   const after = await env('apps:\n  blog: {threads: 4, max_body: 2MB, user: www, python: /usr/bin/python3.11, mount: /blog, hosts: [b.example.com], mail_domains: [b.example.com]}\n');
-  assert.equal(appChanges(before, after, 'blog'), { restart: ['threads', 'user', 'python', 'max_body'], routes: ['mount', 'hosts', 'mail_domains'] });
+  assert.equal(appChanges(before, after, 'blog'), { restart: ['threads', 'user', 'python', 'max_body'], routes: ['mount', 'hosts', 'mail_domains'], live: [] });
+});
+
+test('idle_timeout and drain are the gateway\'s alone: applied live, no restart; beside a restart key, both', async () => {
+  const before = await env('defaults: {idle_timeout: 600}\napps:\n  blog: {drain: 30, timeout: 30}\n');
+  const after = await env('defaults: {idle_timeout: 60}\napps:\n  blog: {drain: 5, timeout: 30}\n  shop: {idle_timeout: 600}\n');
+  assert.equal(appChanges(before, after, 'blog'), { restart: [], routes: [], live: ['drain', 'idle_timeout'] });
+  assert.equal(appChanges(before, after, 'shop'), { restart: [], routes: [], live: [] }, 'its own entry says what defaults said');
+  const slower = await env('defaults: {idle_timeout: 60}\napps:\n  blog: {drain: 5, timeout: 60}\n');
+  assert.equal(appChanges(before, slower, 'blog'), { restart: ['timeout'], routes: [], live: ['drain', 'idle_timeout'] });
 });
 
 test('a new mount is a restart too for an app whose processes were told it (APPPKG_MOUNT)', async () => {
   const before = await env('apps:\n  nb: {mount: /nb}\n');
   const after = await env('apps:\n  nb: {mount: /notebook}\n');
-  assert.equal(appChanges(before, after, 'nb', { toldMount: true }), { restart: ['mount'], routes: ['mount'] });
-  assert.equal(appChanges(before, after, 'nb', { toldMount: false }), { restart: [], routes: ['mount'] });
-  assert.equal(appChanges(before, before, 'nb', { toldMount: true }), { restart: [], routes: [] });
+  assert.equal(appChanges(before, after, 'nb', { toldMount: true }), { restart: ['mount'], routes: ['mount'], live: [] });
+  assert.equal(appChanges(before, after, 'nb', { toldMount: false }), { restart: [], routes: ['mount'], live: [] });
+  assert.equal(appChanges(before, before, 'nb', { toldMount: true }), { restart: [], routes: [], live: [] });
 });
 
 test('keys the gateway decides over the file (serve --workers) are no change', async () => {
@@ -70,7 +79,7 @@ test("the host's services count for the apps that ask for them", async () => {
 });
 
 test('replicas is only export kubernetes\'s: no change for the gateway', async () => {
-  assert.equal(appChanges(await env('apps:\n  blog: {replicas: 1}\n'), await env('apps:\n  blog: {replicas: 3}\n'), 'blog'), { restart: [], routes: [] });
+  assert.equal(appChanges(await env('apps:\n  blog: {replicas: 1}\n'), await env('apps:\n  blog: {replicas: 3}\n'), 'blog'), { restart: [], routes: [], live: [] });
 });
 
 test('mail: waits for a restart of the gateway, key by key', async () => {

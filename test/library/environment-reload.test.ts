@@ -42,7 +42,7 @@ test('it answers what changed for which app once the restarted ones serve', asyn
   assert.is(await greeting('/blog/'), 'hello');
   writeFileSync(envFile, 'apps:\n  blog: {workers: 2, settings: {GREETING: bonjour}}\n  shop: {workers: 1, mount: /store}\n');
   const report = await gateway!.reloadEnvironment();
-  assert.equal(report, { file: envFile, restarted: { blog: ['workers', 'settings.GREETING'] }, rerouted: { shop: ['mount'] }, needsGatewayRestart: [] });
+  assert.equal(report, { file: envFile, restarted: { blog: ['workers', 'settings.GREETING'] }, rerouted: { shop: ['mount'] }, applied: {}, needsGatewayRestart: [] });
   assert.is(await greeting('/blog/'), 'bonjour');
   assert.is(await greeting('/store/'), null);
   assert.is(gateway!.status().apps.find((a) => a.name === 'blog')!.workers.length, 2);

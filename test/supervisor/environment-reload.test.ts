@@ -126,6 +126,27 @@ test('a new mount is routed after SIGHUP without restarting the app', async () =
   assert.is((await appStatus(gw, 'blog')).mount, '/journal');
 });
 
+test('a new idle_timeout and drain are applied after SIGHUP without restarting the app: the same workers, put to sleep by the new timeout', async () => {
+  const { gw, envFile } = await open(ENV('hello', '    idle_timeout: 600\n'));
+  assert.equal(await greetingAt(gw, '/blog/'), { status: 200, greeting: 'hello' });
+  const blogBefore = await workerPids(gw, 'blog');
+  const shopBefore = await workerPids(gw, 'shop');
+  assert.is((await appStatus(gw, 'shop')).idle?.timeoutSeconds, 600);
+  writeFileSync(envFile, ENV('hello', '    idle_timeout: 2\n    drain: 7\n'));
+  gw.child.kill('SIGHUP');
+  await logged(gw, /shop: drain, idle_timeout changed in \S+environment\.yaml; applied, its workers keep running/);
+  assert.not.match(gw.output(), /shop: .*restarting it/);
+  assert.not.match(gw.output(), /blog: .*changed in/);
+  assert.equal(await workerPids(gw, 'shop'), shopBefore, 'shop is not restarted');
+  assert.is((await appStatus(gw, 'shop')).idle?.timeoutSeconds, 2);
+  // The new timeout is in force: shop, asked nothing since, sleeps; its workers were those it had.
+  await waitFor(async () => (await appStatus(gw, 'shop')).state === 'idle', 30_000, 'shop to go idle under its new idle_timeout');
+  assert.match(gw.output(), /shop: no request for 2 s; stopping its workers until the next request/);
+  // Its next request wakes it, with the setting it was given.
+  assert.equal(await greetingAt(gw, '/shop/'), { status: 200, greeting: 'shared' });
+  assert.equal(await workerPids(gw, 'blog'), blogBefore, 'blog is not restarted');
+});
+
 test('a SIGHUP while a deploy runs its commands.update, after another SIGHUP, is applied at once, not once that hook and probe end', async () => {
   const { gw, envFile } = await open(ENV('hello'));
   const apps = join(dirname(envFile), 'apps');
