@@ -74,6 +74,8 @@ export interface AppContext {
   stateRoot: string;
   /** --environment FILE, absolute; null when the host gave none. */
   environmentFile: string | null;
+  /** The environment file as read for this start (its services: a wake looks at them again). */
+  hostEnv: HostEnvironment;
   /** The user the app's processes run as, when the gateway switches users; else null. */
   runAs: RunAs | null;
 }
@@ -149,7 +151,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
     Object.assign(appEnv.env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
     assertCanExecute(appEnv.python, runAs);
   }
-  return { desc, overrides, interpreter, appEnv, stateRoot, environmentFile: hostEnv.file, runAs };
+  return { desc, overrides, interpreter, appEnv, stateRoot, environmentFile: hostEnv.file, hostEnv, runAs };
 }
 
 /**

@@ -280,6 +280,17 @@ export function probePostgres(server: PostgresServer, owner?: ServiceOwner): Pro
   });
 }
 
+/** Whether the app's role and database `name` are both on `server`: one query as the admin (wake-services.ts). */
+export function appDatabasePresent(server: PostgresServer, name: string): Promise<boolean> {
+  return onAdmin(server, async (client) => {
+    const r = await client.query<{ present: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS present',
+      [name],
+    );
+    return r.rows[0].present;
+  }, 'check');
+}
+
 /** One round trip as the admin, failing as a start's provisioning would (postgresql-watch.ts). */
 export function pingPostgres(server: PostgresServer): Promise<void> {
   return onAdmin(server, async (client) => {

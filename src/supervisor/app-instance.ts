@@ -54,6 +54,8 @@ export interface AppInstanceOptions extends WorkerPoolOptions {
   history?: AppHistory;
   /** Stop its workers and routed processes after this long with no request and no websocket; 0 = never. */
   idleTimeoutMs?: number;
+  /** Before a wake starts them again: what may have gone while it slept (its database). */
+  beforeWake?: () => Promise<void>;
   /** The gateway's --max-workers: asked for room before the workers start again. */
   budget?: WorkerBudgetLike;
   /** Its version's requests (the registry keeps one per version, across restarts); else its own. */
@@ -132,6 +134,7 @@ export class AppInstance {
       name: this.name,
       say: opts.say,
       idleTimeoutMs: opts.idleTimeoutMs ?? 0,
+      beforeWake: opts.beforeWake,
       makeRoom: budget && (() => budget.makeRoom(this, this.workers.slots.length)),
       ready: () => this.state === 'ready',
       workersQuiet: () => this.inFlight === 0 && this.openWebsockets === 0,

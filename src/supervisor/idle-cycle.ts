@@ -47,6 +47,11 @@ export interface IdleCycleOptions {
   explainFrom: () => (error: GatewayError) => GatewayError;
   /** A wake failed for the app's own reason; the next is tried in `retryInMs`. */
   onWakeFailed: (error: GatewayError, retryInMs: number) => void;
+  /**
+   * Before its processes start again: what its start set up that may have gone while it slept
+   * (its database, services/wake-services.ts). A rejection fails the wake, as a failed start.
+   */
+  beforeWake?: () => Promise<void>;
 }
 
 export class IdleCycle {
@@ -217,8 +222,16 @@ export class IdleCycle {
     }
     this.startingWorkers = true;
     const slots = this.opts.sleepers();
-    const results = await Promise.allSettled(slots.map((slot: Slot<Worker> | Slot<CommandProcess>) => slot.start()));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    let failed: { reason: unknown } | undefined;
+    try {
+      await this.opts.beforeWake?.();
+    } catch (err) {
+      failed = { reason: err };
+    }
+    if (failed === undefined) {
+      const results = await Promise.allSettled(slots.map((slot: Slot<Worker> | Slot<CommandProcess>) => slot.start()));
+      failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    }
     if (!this.opts.ready()) return; // stopped or replaced while waking: its stop ends what started
     if (failed) {
       for (const slot of slots) slot.halt();

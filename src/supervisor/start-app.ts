@@ -6,6 +6,7 @@ import { explainSystemModuleImport } from '../environment/system-module.js';
 import { isGatewayError, type GatewayError } from '../errors.js';
 import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
 import { AppLog } from '../log/app-log.js';
+import { ensureServicesAtWake } from '../services/wake-services.js';
 import { AppInstance } from './app-instance.js';
 import type { AppHistory } from './app-history.js';
 import type { RequestTally } from '../admin/request-tally.js';
@@ -105,6 +106,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     history: opts.history,
     tally: opts.tally,
     idleTimeoutMs: (o.idleTimeout ?? 0) * 1000,
+    beforeWake: () => ensureServicesAtWake({ desc: ctx.desc, hostEnv: ctx.hostEnv, stateRoot: ctx.stateRoot, say: opts.say }),
     budget: opts.budget,
     mount: opts.mount,
   });
