@@ -11,7 +11,7 @@ import { settingNameLike, type FixFor, type UnknownKeyFix } from '../description
 import { readSchema } from '../description/validators.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../description/yaml-file.js';
 import { parseAddr } from '../net/address.js';
-import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
+import { maskUrlPassword, parseServiceUrl, USER_INFO_ENCODING, userInfoDecodes } from '../net/service-url.js';
 
 /** Per-app keys that `defaults:` may also set. null = not set: the gateway's own default applies. */
 export interface AppOverrides {
@@ -288,7 +288,14 @@ function serviceUrl(yaml: YamlFile, kind: string, protocols: string[], expected:
   const value = str(yaml.valid(['services', kind]));
   if (value === null) return null;
   const parsed = parseServiceUrl(value);
-  const problem = parsed === null || !protocols.includes(parsed.url.protocol) ? expected : (otherProblem?.(parsed.url) ?? null);
+  // A password written as it is, not percent-encoded, is the usual cause of a URL that does not
+  // parse or does not decode; its text is masked in the message, so the fix has to say it.
+  const encoded = `${expected}, ${USER_INFO_ENCODING}`;
+  const problem =
+    parsed === null ? (value.includes('@') ? encoded : expected)
+    : !protocols.includes(parsed.url.protocol) ? expected
+    : !userInfoDecodes(parsed.url) ? encoded
+    : (otherProblem?.(parsed.url) ?? null);
   if (problem === null) return value;
   yaml.report('APPPKG_DESC_BAD_VALUE', ['services', kind], { expected: problem, found: JSON.stringify(maskUrlPassword(value)), fix: `correct services.${kind}: ${problem}` });
   return null;

@@ -30,6 +30,24 @@ export function parseServiceUrl(text: string): ServiceUrl | null {
 }
 
 /**
+ * How a user and password with URL-special characters are written in a URL: libpq, redis-py
+ * and the WHATWG parser all read `%XX` there, so a password written as it is either ends the
+ * user information early (`@ / # ?`) or holds a `%` that starts no escape.
+ */
+export const USER_INFO_ENCODING = 'the user and password percent-encoded (% as %25, @ as %40, : as %3A, / as %2F, # as %23, ? as %3F)';
+
+/** Whether each percent-encoded part of `url`'s user information decodes (a `%` starts an escape). */
+export function userInfoDecodes(url: URL): boolean {
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * `text` with the password of its user information hidden, for a message; and a `password=`
  * query parameter's, which libpq and redis-py read as well.
  */

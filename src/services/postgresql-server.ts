@@ -10,7 +10,7 @@ import type pg from 'pg';
 /** pg is loaded by the first app that asks for PostgreSQL: a gateway without one never pays for it. */
 const loadPg = async (): Promise<typeof pg> => (await import('pg')).default;
 import { GatewayError, isGatewayError } from '../errors.js';
-import { maskUrlPassword, parseServiceUrl } from '../net/service-url.js';
+import { maskUrlPassword, parseServiceUrl, USER_INFO_ENCODING, userInfoDecodes } from '../net/service-url.js';
 import { withAdminConnection } from './admin-session.js';
 import type { ServiceOwner } from './credentials-store.js';
 import { dropping, newDropProgress } from './drop-progress.js';
@@ -52,6 +52,7 @@ export function parsePostgresUrl(text: string): PostgresServer {
   if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') {
     throw unavailable(`${url.protocol}//${url.host}`, `expected a postgresql:// URL, found ${url.protocol}//`);
   }
+  if (!userInfoDecodes(url)) throw unavailable(maskUrlPassword(text), `expected a URL with ${USER_INFO_ENCODING}`);
   const q = url.searchParams;
   // A query parameter wins over the URL's part, as libpq reads `@localhost/db?host=/run/pg`.
   const host = q.get('host') || decodeURIComponent(hostname) || DEFAULT_SOCKET_DIR;

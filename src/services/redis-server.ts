@@ -8,7 +8,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 /** ioredis is loaded by the first app that asks for Redis: a gateway without one never pays for it. */
 const loadRedis = async (): Promise<typeof Redis> => (await import('ioredis')).Redis;
 import { GatewayError, isGatewayError } from '../errors.js';
-import { maskUrlPassword } from '../net/service-url.js';
+import { maskUrlPassword, USER_INFO_ENCODING, userInfoDecodes } from '../net/service-url.js';
 import { withAdminConnection } from './admin-session.js';
 import type { ServiceOwner } from './credentials-store.js';
 import { dropping, newDropProgress } from './drop-progress.js';
@@ -80,6 +80,9 @@ export function parseRedisUrl(text: string): RedisServer {
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: url.host, reason: `expected a redis:// or rediss:// URL, found ${url.protocol}//` });
+  }
+  if (!userInfoDecodes(url)) {
+    throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: maskUrlPassword(text), reason: `expected a URL with ${USER_INFO_ENCODING}` });
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
   const port = Number(url.port || 6379);

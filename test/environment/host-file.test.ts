@@ -237,6 +237,27 @@ test('a services URL mistyped around its password (one slash, no slashes, / or #
   }
 });
 
+// A password holding a % that starts no escape (`Adm%x`) parsed, then broke the decoding of its
+// user information: "internal error: URIError: URI malformed" from check, and every app using the
+// server refused as "worker exited before it was ready". A / # or @ left as it is made the URL
+// unparseable with a message that masked the password and never said why.
+test('a services URL whose password is not percent-encoded is refused at its place, with how to encode it', async () => {
+  for (const [kind, url, column] of [
+    ['postgresql', 'postgresql://admin:SEC%xRET@/postgres?host=/run/pg', 15],
+    ['redis', 'redis://admin:SEC%xRET@127.0.0.1:6379/0', 10],
+    ['postgresql', 'postgresql://admin:SEC/RET@localhost:5432/postgres', 15],
+    ['redis', 'redis://admin:SEC#RET@127.0.0.1:6379/0', 10],
+  ] as const) {
+    const err = await failure(loadEnvironmentFile(await envFile(`services:\n  ${kind}: '${url}'\n`)));
+    const text = err.format();
+    assert.match(text, new RegExp(`:2:${column}: services\\.${kind}: expected .*percent-encoded \\(% as %25, @ as %40, : as %3A, / as %2F, # as %23, \\? as %3F\\)`), url);
+    assert.match(text, /fix: .*percent-encoded/, url);
+    assert.not.match(text, /SEC|RET/, url);
+  }
+  const env = await loadEnvironmentFile(await envFile("services:\n  redis: 'redis://admin:SEC%25x%40%3A%2F@127.0.0.1:6379/0'\n"));
+  assert.is(parseRedisUrl(env.services.redis!).password, 'SEC%x@:/');
+});
+
 test('a services URL\'s password given as a query parameter (libpq and redis-py read it) is not shown either', async () => {
   const err = await failure(loadEnvironmentFile(await envFile("services:\n  postgresql: 'mysql:///db?host=/run/pg&password=SECRETQ1'\n  redis: 'redis://[bad?password=SECRETQ2&db=1'\n")));
   const text = err.format();

@@ -73,6 +73,18 @@ withServers('check: a given password the server refuses fails, naming the server
   assert.match(checked.stdout, /FAIL\s+services\.redis\s/);
 });
 
+// A given URL whose password holds a % that starts no escape made check stop with "internal
+// error: URIError: URI malformed" and a stack, before the app's other lines.
+withServers('check: a given URL whose password is not percent-encoded fails at its service, saying how to encode it', async () => {
+  const envFile = environment('raw-percent', { DATABASE_URL: pgUrl('man%xaged'), REDIS_URL: redisUrl('man%xaged') });
+  const checked = await cli(envFile, ['check', app]);
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.not.match(checked.stdout + checked.stderr, /internal error|URIError|man%xaged/);
+  for (const service of ['database', 'redis']) {
+    assert.match(checked.stdout, new RegExp(`FAIL\\s+services\\.${service}\\s+.*percent-encoded \\(% as %25, @ as %40`), service);
+  }
+});
+
 withServers('the app uses the given servers; APPPKG_REDIS_PREFIX from the settings, else NAME:', async () => {
   const withPrefix = environment('prefix', { DATABASE_URL: pgUrl('managed-pw'), REDIS_URL: redisUrl('managed-pw'), APPPKG_REDIS_PREFIX: 'shop:' });
   const set = await cli(withPrefix, ['run', app], ['sh', '-c', 'echo "$APPPKG_REDIS_PREFIX" && python probe.py redis SET shop:k v && python probe.py sql "SELECT current_user"']);
