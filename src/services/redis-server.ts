@@ -425,5 +425,20 @@ function asRedisError(server: RedisServer, err: unknown, action = `provisioning 
   if ((err as Error)?.name === 'ReplyError' && !/^(WRONGPASS|NOAUTH|LOADING)/.test(message)) {
     return new GatewayError('APPPKG_SERVICE_FAILED', { action, reason: message, cause: err });
   }
-  return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: server.label, reason: message, cause: err });
+  return new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: server.label, reason: loginReason(server, message), cause: err });
+}
+
+/**
+ * A login without a password refused, in words that say what to write: NOAUTH alone
+ * ("Authentication required.") sent the host to start a server that was running, and the form a
+ * requirepass password takes in a URL (an empty user before it) is not one many know.
+ */
+function loginReason(server: RedisServer, message: string): string {
+  // A user named without a password is sent with an empty one, which WRONGPASS refuses.
+  if (!/^(NOAUTH|WRONGPASS)/.test(message) || server.password !== null) return message;
+  const url = (user: string) => `${server.tls ? 'rediss' : 'redis'}://${user}:PASSWORD@${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/${server.db}`;
+  const where = server.user !== null
+    ? url(encodeURIComponent(server.user))
+    : `${url('')} for the password of its default user (requirepass), ${url('USER')} for an ACL user`;
+  return `${message.replace(/\.$/, '')}: the server asks for a password and the URL gives none: write it in the URL, ${where}`;
 }

@@ -65,4 +65,20 @@ withServers('a default user that is off: no such warning', async () => {
   for (const out of [installed.stdout + installed.stderr, checked.stdout]) assert.not.match(out, /WARNING/);
 });
 
+// A URL without the password the server asks for got "NOAUTH Authentication required." and the
+// fix "start the server", of a server that was running.
+withServers('a URL without the password the server asks for: check says so, with the URL to write', async () => {
+  for (const [url, refusal, write] of [
+    [`redis://127.0.0.1:${closed.port}/0`, 'NOAUTH Authentication required', `redis://:PASSWORD@127.0.0.1:${closed.port}/0 for the password of its default user (requirepass), redis://USER:PASSWORD@127.0.0.1:${closed.port}/0 for an ACL user`],
+    [`redis://admin@127.0.0.1:${closed.port}/0`, 'WRONGPASS invalid username-password pair or user is disabled', `redis://admin:PASSWORD@127.0.0.1:${closed.port}/0`],
+  ]) {
+    const checked = await cli(environment('no-password', url), ['check', app]);
+    assert.is(checked.status, 1, checked.stdout + checked.stderr);
+    assert.ok(
+      checked.stdout.includes(`services.redis  redis at 127.0.0.1:${closed.port} (services.redis): ${refusal}: the server asks for a password and the URL gives none: write it in the URL, ${write}\n`),
+      checked.stdout,
+    );
+  }
+});
+
 test.run();
