@@ -12,6 +12,7 @@ import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuild
 import { ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
+import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
 
@@ -106,11 +107,13 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         to.write(`==> what pip's console left out ("See above for output"), from its log:\n${hidden.map((l) => `  ${l}\n`).join('')}`);
       }
       const source = sourceRequirement(await readFile(requirements, 'utf8'));
-      const wheels = source ? null : await unlistedWheelDirs(opts.desc.dir, requirements, log);
+      const unloadable = source ? [] : unloadableWheels(log);
+      const wheels = source || unloadable.length > 0 ? null : await unlistedWheelDirs(opts.desc.dir, requirements, log);
       throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', {
         requirements,
         status: pipStatus,
         ...(source ? { source } : {}),
+        ...(unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(opts.interpreter), executable: opts.interpreter.executable, pythonTag: interpreterTag(opts.interpreter) } : {}),
         ...(wheels ? { missing: wheels.missing, findLinks: wheels.lines } : {}),
         ...(ignored.length > 0 ? { ignored } : {}),
         pipFile: opts.desc.pip,

@@ -2,7 +2,7 @@
 // the requirements are unchanged, rebuilt (new build dir, then the switch) when they change;
 // deb and hook failures end with a FAIL line and exit 1. Real venv, real pip, no network.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -237,6 +237,23 @@ test('wheels in a wheels/ directory pip is not told of: the fix names the --find
   const fixed = await runCli(['install', dir, ...S], { ms: 120_000 });
   assert.is(fixed.status, 0, fixed.stdout + fixed.stderr);
   assert.match(fixed.stdout, /Successfully installed thepkg-1\.0/);
+});
+
+// A wheel built for another interpreter got "put each wheel or sdist in the app directory",
+// where it was: named as a file pip says "is not a supported wheel on this platform", named as a
+// requirement pip skips it in silence and finds "no matching distribution".
+test('a wheel built for another Python: the fix names the wheel, its tags and the interpreter that cannot load it', async () => {
+  const dir = makeApp(work.path, 'otherpython', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  mkdirSync(join(dir, 'wheels'));
+  const wheel = 'thepkg-1.0-cp27-cp27mu-manylinux1_x86_64.whl';
+  renameSync(makeWheel(join(dir, 'wheels'), 'thepkg', '1.0'), join(dir, 'wheels', wheel));
+  for (const requirements of [`wheels/${wheel}\n`, '--find-links wheels\nthepkg==1.0\n']) {
+    writeFileSync(join(dir, 'requirements.txt'), requirements);
+    const r = await runCli(['install', dir, ...S], { ms: 120_000 });
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`fix: .*${wheel.replaceAll('.', '\\.')} \\(cp27-cp27mu-manylinux1_x86_64\\) is a wheel built for another interpreter or platform, which the app's python3 [\\d.]+ .*cannot load \\(its wheels are tagged cp3\\d+\\): ship one built for that interpreter \\(\`\\S+ -m pip wheel NAME -w wheels/\` on this host\\) or a pure-Python one \\(py3-none-any\\)`), requirements);
+    assert.not.match(r.stdout, /put each wheel or sdist in the app directory/, requirements);
+  }
 });
 
 test("the shell's PIP_* variables and pip.conf do not decide what install puts in the venv; a failure names them", async () => {
