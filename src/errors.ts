@@ -70,6 +70,18 @@ const workerOf = (d: ErrorDetails): string => {
   return after.length > 0 ? `${head} (${after.join(', ')})` : head;
 };
 /** `package` or `packages`, as many as the names listed in `list` ("a b", "a, b"). */
+/** pip refused wheels for their tags (lifecycle/pip-wheel-tags.ts): which, and the tag that would load. */
+const unloadableWheelsFix = (d: ErrorDetails): string => {
+  const wheels = Array.isArray(d.unloadable) ? d.unloadable.map(str) : [];
+  const one = wheels.length === 1;
+  return (
+    `${wheels.join(' and ')} ${one ? 'is a wheel' : 'are wheels'} built for another interpreter or platform, which the app's ${str(d.python)} cannot load` +
+    `${d.pythonTag ? ` (its wheels are tagged ${str(d.pythonTag)})` : ''}: ship ${one ? 'one' : 'them'} built for that interpreter ` +
+    `(\`${str(d.executable) || 'python3'} -m pip wheel NAME -w wheels/\` on this host) or a pure-Python one (py3-none-any), ` +
+    `or have \`python:\` in app.yaml pick the interpreter ${one ? 'it was' : 'they were'} built for`
+  );
+};
+
 const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
 
 
@@ -778,7 +790,7 @@ export const ERROR_CODES = {
     summary: '`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement with no local file, since pip runs offline (`--no-index`). The previous virtualenv stays in use.',
     message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
     hint: (d) =>
-      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; pip runs offline (--no-index): ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : Array.isArray(d.unloadable) ? `${d.unloadable.map(str).join(' and ')} ${d.unloadable.length === 1 ? 'is a wheel' : 'are wheels'} built for another interpreter or platform, which the app's ${str(d.python)} cannot load${d.pythonTag ? ` (its wheels are tagged ${str(d.pythonTag)})` : ''}: ship ${d.unloadable.length === 1 ? 'one' : 'them'} built for that interpreter (\`${str(d.executable) || 'python3'} -m pip wheel NAME -w wheels/\` on this host) or a pure-Python one (py3-none-any), or have \`python:\` in app.yaml pick the interpreter ${d.unloadable.length === 1 ? 'it was' : 'they were'} built for` : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable nor pip.conf): what an install relied on there goes in ${str(d.pipFile)} as lines (\`-c constraints.txt\`, \`--find-links wheels\`) and its wheels in the app` : ''}${d.underApps ? `; then deploy again, or run \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` to build the virtualenv in the terminal` : ''}`,
+      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; pip runs offline (--no-index): ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable nor pip.conf): what an install relied on there goes in ${str(d.pipFile)} as lines (\`-c constraints.txt\`, \`--find-links wheels\`) and its wheels in the app` : ''}${d.underApps ? `; then deploy again, or run \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` to build the virtualenv in the terminal` : ''}`,
     exitStatus: 1,
     example: { requirements: 'requirements.txt', status: 1 },
   },
@@ -996,7 +1008,7 @@ export const ERROR_CODES = {
     summary: '`pip install --target` failed while `vendor` installed the requirements into a staging directory; the vendor directory was not changed.',
     message: (d) => `vendor: \`pip install --target\` exited with status ${str(d.status)}; ${str(d.into)} was not changed`,
     hint: (d) =>
-      `read pip's output above: a requirement that no index or --find-links DIR has, or a version conflict${d.pinned ? `; the versions already vendored are kept (a lock): free one with --update NAME (pinned: ${str(d.pinned)})` : ''}`,
+      `read pip's output above: ${Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : 'a requirement that no index or --find-links DIR has, or a version conflict'}${d.pinned ? `; the versions already vendored are kept (a lock): free one with --update NAME (pinned: ${str(d.pinned)})` : ''}`,
     exitStatus: 1,
     example: { status: 1, into: 'vendor/', pinned: 'flask==3.0.3, jinja2==3.1.4' },
   },

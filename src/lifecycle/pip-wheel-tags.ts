@@ -4,7 +4,6 @@
 // log alone says "none of the wheel's tags (...) are compatible") and then finds "no matching
 // distribution". The hint for either had been to put the wheel in the app, where it already was.
 // This reads pip's log for those wheels, for the hint of APPPKG_PIP_INSTALL_FAILED.
-import { fileURLToPath } from 'node:url';
 import type { Interpreter } from '../environment/interpreter-probe.js';
 import { normalizeName } from '../environment/requirements.js';
 
@@ -26,8 +25,9 @@ export function unloadableWheels(pipLog: string): UnloadableWheel[] {
   // A skipped wheel counts only for a requirement nothing else met: a project may ship wheels
   // for several interpreters beside each other, and pip skips all but the one that fits.
   const missing = new Set([...pipLog.matchAll(/No matching distribution found for ([A-Za-z0-9._-]*[A-Za-z0-9])/g)].map((m) => normalizeName(m[1])));
-  for (const m of pipLog.matchAll(/Skipping link: none of the wheel's tags \([^)]*\) are compatible[^\n]*?: (file:\S+\.whl)/g)) {
-    const file = fileURLToPath(m[1]).split('/').pop()!;
+  // The link is a file: URL (--find-links DIR) or an index's, with a #sha256= fragment.
+  for (const m of pipLog.matchAll(/Skipping link: none of the wheel's tags \([^)]*\) are compatible[^\n]*?: (\S+?\.whl)(?:#\S*)?$/gm)) {
+    const file = decodeURIComponent(m[1].split('/').pop()!);
     if (missing.has(normalizeName(file.split('-')[0]))) add(file);
   }
   return [...found.values()];

@@ -46,6 +46,7 @@ import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
 import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';
 import { hostTags } from './vendor-tags.js';
 import { readWheelFileTags, reportArgs, withWheelFileTags } from './vendor-wheel-files.js';
+import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { withScratchDir } from './scratch-dir.js';
 
 export const DEFAULT_REQUIREMENTS = 'requirements.txt';
@@ -161,7 +162,9 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     // Made here: requirements that install nothing leave pip no reason to create it.
     await mkdir(stage);
     const report = path.join(work, 'pip-report.json');
-    const pipArgs = ['-m', 'pip', 'install', '--target', stage, '--no-compile', ...reportArgs(pipVersion, report), ...(opts.noIndex ? ['--no-index'] : [])];
+    // pip's log, beside its console output: a wheel it skipped for its tags is said only there.
+    const pipLog = path.join(work, 'pip.log');
+    const pipArgs = ['-m', 'pip', 'install', '--target', stage, '--no-compile', '--log', pipLog, ...reportArgs(pipVersion, report), ...(opts.noIndex ? ['--no-index'] : [])];
     if (opts.indexUrl !== undefined) pipArgs.push('--index-url', opts.indexUrl);
     for (const index of opts.extraIndexUrls ?? []) pipArgs.push('--extra-index-url', index);
     for (const link of opts.findLinks ?? []) pipArgs.push('--find-links', link);
@@ -176,7 +179,15 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     const index = opts.indexUrl !== undefined ? ` --index-url ${isUrl(opts.indexUrl) ? withoutCredentials(opts.indexUrl) : opts.indexUrl}` : '';
     say(`==> pip install --target (a staging directory)${index}${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}`);
     const status = await runProgram({ file: interpreter.executable, args: pipArgs, cwd: path.dirname(requirements), env, output: opts.output });
-    if (status !== 0) throw new GatewayError('APPPKG_VENDOR_PIP_FAILED', { status, into, pinned: pins.join(', ') });
+    if (status !== 0) {
+      const unloadable = unloadableWheels(await readFile(pipLog, 'utf8').catch(() => ''));
+      throw new GatewayError('APPPKG_VENDOR_PIP_FAILED', {
+        status,
+        into,
+        pinned: pins.join(', '),
+        ...(unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(interpreter), executable: interpreter.executable, pythonTag: interpreterTag(interpreter) } : {}),
+      });
+    }
     say(`==> installed in ${seconds(started)}`);
 
     started = performance.now();

@@ -129,4 +129,29 @@ ifWheels('a wheel whose file name is tagged for one interpreter and platform is 
   assert.equal(entry.tags, [tag], 'the tag check holds the host to');
 });
 
+// A wheel built for another interpreter, in --find-links or named as a file, got "a requirement
+// that no index or --find-links DIR has, or a version conflict": by name, pip skips it without a
+// word on its console and finds "no matching distribution", the wheel sitting where it looked.
+ifWheels('a wheel built for another Python: the fix names the wheel, its tags and the interpreter that cannot load it', async () => {
+  const dir = join(work.path, 'otherpython');
+  const own = join(dir, 'wheels');
+  mkdirSync(own, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  buildWheels(own, ['demo-words']);
+  const wheel = 'apppkg_demo_words-1.0-cp27-cp27mu-manylinux1_x86_64.whl';
+  renameSync(join(own, 'apppkg_demo_words-1.0-py3-none-any.whl'), join(own, wheel));
+  for (const requirements of ['apppkg-demo-words==1.0\n', `wheels/${wheel}\n`]) {
+    writeFileSync(join(dir, 'requirements.txt'), requirements);
+    const r = await runCli(['vendor', dir, '--find-links', own, '--no-index', '-e', envFile], { ms: 180_000 });
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.ok(
+      r.stderr.includes(`fix: read pip's output above: ${wheel} (cp27-cp27mu-manylinux1_x86_64) is a wheel built for another interpreter or platform, which the app's ${BUILD_PYTHON} `),
+      r.stderr,
+    );
+    assert.match(r.stderr, /cannot load \(its wheels are tagged cp3\d+\): ship one built for that interpreter \(`\S+ -m pip wheel NAME -w wheels\/` on this host\) or a pure-Python one \(py3-none-any\)/, requirements);
+    assert.ok(!existsSync(join(dir, 'vendor')), 'nothing was written');
+  }
+});
+
 test.run();
