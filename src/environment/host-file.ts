@@ -12,6 +12,7 @@ import { readSchema } from '../description/validators.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../description/yaml-file.js';
 import { parseAddr } from '../net/address.js';
 import { maskUrlPassword, parseServiceUrl, USER_INFO_ENCODING, userInfoDecodes } from '../net/service-url.js';
+import { SSL_MODES } from '../services/postgresql-tls.js';
 
 /** Per-app keys that `defaults:` may also set. null = not set: the gateway's own default applies. */
 export interface AppOverrides {
@@ -301,6 +302,13 @@ function serviceUrl(yaml: YamlFile, kind: string, protocols: string[], expected:
   return null;
 }
 
+/** An sslmode libpq does not know was taken for none: the gateway connected without TLS. */
+function postgresTlsProblem(url: URL): string | null {
+  const mode = url.searchParams.get('sslmode');
+  if (mode === null || (SSL_MODES as readonly string[]).includes(mode)) return null;
+  return `an sslmode that libpq knows: ${SSL_MODES.join(', ')}`;
+}
+
 /**
  * A Redis URL's database is a number, after the port or as `?db=` (redis-py reads both): any
  * other was taken for database 0, and every app's keys went there instead of where the host meant.
@@ -379,7 +387,7 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     defaults: readOverrides(yaml, ['defaults'], file),
     apps: {},
     services: {
-      postgresql: serviceUrl(yaml, 'postgresql', ['postgresql:', 'postgres:'], 'a postgresql:// URL as libpq takes it (postgresql:///postgres?host=/var/run/postgresql)'),
+      postgresql: serviceUrl(yaml, 'postgresql', ['postgresql:', 'postgres:'], 'a postgresql:// URL as libpq takes it (postgresql:///postgres?host=/var/run/postgresql)', postgresTlsProblem),
       redis: serviceUrl(yaml, 'redis', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL (redis://127.0.0.1:6379)', redisDatabaseProblem),
     },
     mail: readMail(yaml),

@@ -14,6 +14,7 @@ import { maskUrlPassword, parseServiceUrl, USER_INFO_ENCODING, userInfoDecodes }
 import { withAdminConnection } from './admin-session.js';
 import type { ServiceOwner } from './credentials-store.js';
 import { dropping, newDropProgress } from './drop-progress.js';
+import { libpqTlsVariables, nodeTlsOption, type PostgresTls } from './postgresql-tls.js';
 import { foreignTemplateObjects, templateRefusal } from './template-objects.js';
 
 /** Where the server is and who the gateway is there, from the host's URL. */
@@ -27,6 +28,9 @@ export interface PostgresServer {
   database: string;
   /** host:port, for messages (never the password). */
   label: string;
+  /** libpq's `sslmode` and `sslrootcert` from the URL's query, or null. */
+  sslmode?: string | null;
+  sslrootcert?: string | null;
 }
 
 /** The app's own role and database (one name for both). */
@@ -60,7 +64,7 @@ export function parsePostgresUrl(text: string): PostgresServer {
   const user = q.get('user') || decodeURIComponent(url.username) || os.userInfo().username;
   const password = q.get('password') ?? (url.password ? decodeURIComponent(url.password) : null);
   const database = q.get('dbname') || decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres';
-  return { host, port, user, password, database, label: `${host}:${port}` };
+  return { host, port, user, password, database, label: `${host}:${port}`, sslmode: q.get('sslmode'), sslrootcert: q.get('sslrootcert') };
 }
 
 /**
@@ -81,10 +85,15 @@ export function postgresEnvironment(db: AppDatabase): Record<string, string> {
   // A socket directory goes in the query (`@/db?host=/run/postgresql&port=5432`), the one
   // spelling libpq, psycopg2, dj-database-url and SQLAlchemy all read: SQLAlchemy takes a
   // percent-encoded host part (`@%2Frun%2Fpostgresql:5432`) as a host name.
+  const tls = tlsOf(server);
+  const tlsQuery = Object.entries({ sslmode: tls.sslmode, sslrootcert: tls.sslrootcert })
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v!).replaceAll('%2F', '/')}`);
   const url = server.host.startsWith('/')
-    ? `postgresql://${credentials}@/${database}?host=${encodeURIComponent(server.host).replaceAll('%2F', '/')}&port=${server.port}`
-    : `postgresql://${credentials}@${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/${database}`;
+    ? `postgresql://${credentials}@/${database}?${[`host=${encodeURIComponent(server.host).replaceAll('%2F', '/')}`, `port=${server.port}`, ...tlsQuery].join('&')}`
+    : `postgresql://${credentials}@${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/${database}${tlsQuery.length > 0 ? `?${tlsQuery.join('&')}` : ''}`;
   return {
+    ...libpqTlsVariables(tls),
     DATABASE_URL: url,
     PGHOST: server.host,
     PGPORT: String(server.port),
@@ -214,7 +223,7 @@ export async function recreateAppDatabase(db: AppDatabase, owner: ServiceOwner):
  */
 export async function probeGivenPostgres(url: string): Promise<{ server: PostgresServer; version: string }> {
   const server = parsePostgresUrl(url);
-  const client = new (await loadPg()).Client({ host: server.host, port: server.port, user: server.user, password: server.password ?? undefined, database: server.database, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const client = new (await loadPg()).Client(clientConfig(server, server.user, server.password, server.database));
   client.on('error', () => {});
   try {
     await client.connect();
@@ -239,7 +248,7 @@ export interface RelationCounts {
 
 /** The tables, views and sequences the app's database holds, asked as the app itself. */
 export async function countRelations(db: AppDatabase): Promise<RelationCounts> {
-  const client = new (await loadPg()).Client({ host: db.server.host, port: db.server.port, user: db.name, password: db.password, database: db.name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const client = new (await loadPg()).Client(clientConfig(db.server, db.name, db.password, db.name));
   try {
     await client.connect();
     const r = await client.query<{ tables: string; views: string; sequences: string }>(
@@ -387,9 +396,22 @@ function onAdmin<T>(server: PostgresServer, job: (client: pg.Client) => Promise<
   return withAdminConnection(key, open, (admin) => job(admin.client).catch((err) => Promise.reject(asServiceError(server, err, action))));
 }
 
+const tlsOf = (server: PostgresServer): PostgresTls => ({ sslmode: server.sslmode ?? null, sslrootcert: server.sslrootcert ?? null });
+
+/** node-postgres' options for `user` on `server`, with the TLS its URL asks for. */
+function clientConfig(server: PostgresServer, user: string, password: string | null, database: string): pg.ClientConfig {
+  let ssl: ReturnType<typeof nodeTlsOption>;
+  try {
+    ssl = nodeTlsOption(tlsOf(server));
+  } catch (err) {
+    throw unavailable(server.label, (err as Error).message);
+  }
+  return { host: server.host, port: server.port, user, password: password ?? undefined, database, ssl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS };
+}
+
 /** A connection as the admin to `database` (the server's own, or template1 to look into it). */
 async function connectAdmin(server: PostgresServer, database: string): Promise<pg.Client> {
-  const client = new (await loadPg()).Client({ host: server.host, port: server.port, user: server.user, password: server.password ?? undefined, database, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const client = new (await loadPg()).Client(clientConfig(server, server.user, server.password, database));
   // A connection the server drops later ends with an 'error' event: never an uncaught one.
   client.on('error', () => {});
   try {

@@ -258,6 +258,15 @@ test('a services URL whose password is not percent-encoded is refused at its pla
   assert.is(parseRedisUrl(env.services.redis!).password, 'SEC%x@:/');
 });
 
+test('services.postgresql: an sslmode libpq does not know is refused at its place; those it knows load', async () => {
+  const err = await failure(loadEnvironmentFile(await envFile("services:\n  postgresql: 'postgresql://admin:SECRETPW@db:5432/postgres?sslmode=required'\n")));
+  assert.match(err.format(), /:2:15: services\.postgresql: expected an sslmode that libpq knows: disable, allow, prefer, require, verify-ca, verify-full, found "postgresql:\/\/admin:\*\*\*@db:5432\/postgres\?sslmode=required"/);
+  for (const mode of ['disable', 'prefer', 'require', 'verify-full']) {
+    const env = await loadEnvironmentFile(await envFile(`services:\n  postgresql: 'postgresql://admin:pw@db:5432/postgres?sslmode=${mode}'\n`));
+    assert.match(env.services.postgresql!, `sslmode=${mode}`);
+  }
+});
+
 test('a services URL\'s password given as a query parameter (libpq and redis-py read it) is not shown either', async () => {
   const err = await failure(loadEnvironmentFile(await envFile("services:\n  postgresql: 'mysql:///db?host=/run/pg&password=SECRETQ1'\n  redis: 'redis://[bad?password=SECRETQ2&db=1'\n")));
   const text = err.format();

@@ -59,7 +59,12 @@ function userIds(name: string): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+/**
+ * `tls`: the server also listens on a loopback port, where its pg_hba.conf lets in only TLS
+ * connections (`hostssl`), with a self-signed certificate made here; `url` is then that port's,
+ * with `?sslmode=require`, and `certificate` the certificate (a CA for sslmode=verify-ca).
+ */
+export async function startPostgres(opts: { tls?: boolean } = {}): Promise<RunningPostgres & { certificate?: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-pg-'));
   const { uid, gid } = userIds('postgres');
   chownSync(dir, uid, gid);
@@ -76,11 +81,28 @@ export async function startPostgres(): Promise<RunningPostgres> {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${init.stderr || init.error}`);
   }
-  const port = 5432;
+  const port = opts.tls ? await getPort({ host: '127.0.0.1' }) : 5432;
+  const tlsArgs: string[] = [];
+  let certificate: string | undefined;
+  if (opts.tls) {
+    certificate = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', certificate, '-days', '1', '-subj', '/CN=127.0.0.1'], { encoding: 'utf8', timeout: 60_000 });
+    if (made.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`openssl req failed: ${made.stderr || made.error}`);
+    }
+    for (const file of [certificate, key]) chownSync(file, uid, gid);
+    chmodSync(key, 0o600);
+    writeFileSync(join(dir, 'data', 'pg_hba.conf'), 'local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n');
+    tlsArgs.push('-c', 'listen_addresses=127.0.0.1', '-c', 'ssl=on', '-c', `ssl_cert_file=${certificate}`, '-c', `ssl_key_file=${key}`);
+  } else {
+    tlsArgs.push('-c', 'listen_addresses=');
+  }
   let server: ReturnType<typeof running>;
   let child: ChildProcess;
   const start = async () => {
-    child = spawn(postgresBin('postgres'), ['-D', join(dir, 'data'), '-k', dir, '-p', String(port), '-c', "listen_addresses=", '-c', 'fsync=off', '-c', 'max_connections=100'], {
+    child = spawn(postgresBin('postgres'), ['-D', join(dir, 'data'), '-k', dir, '-p', String(port), ...tlsArgs, '-c', 'fsync=off', '-c', 'max_connections=100'], {
       uid, gid, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, LANG: 'C.UTF-8' },
     });
     let log = '';
@@ -107,7 +129,8 @@ export async function startPostgres(): Promise<RunningPostgres> {
       clearTimeout(timer);
     },
     start,
-    url: `postgresql://postgres:${adminPassword}@${encodeURIComponent(dir)}:${port}/postgres`,
+    url: opts.tls ? `postgresql://postgres:${adminPassword}@127.0.0.1:${port}/postgres?sslmode=require` : `postgresql://postgres:${adminPassword}@${encodeURIComponent(dir)}:${port}/postgres`,
+    certificate,
     socketDir: dir,
     port,
     adminPassword,
