@@ -402,7 +402,7 @@ const tlsOf = (server: PostgresServer): PostgresTls => ({ sslmode: server.sslmod
 function clientConfig(server: PostgresServer, user: string, password: string | null, database: string): pg.ClientConfig {
   let ssl: ReturnType<typeof nodeTlsOption>;
   try {
-    ssl = nodeTlsOption(tlsOf(server));
+    ssl = nodeTlsOption(tlsOf(server), server.host);
   } catch (err) {
     throw unavailable(server.label, (err as Error).message);
   }

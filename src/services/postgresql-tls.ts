@@ -14,12 +14,15 @@ export interface PostgresTls {
 }
 
 /**
- * node-postgres' `ssl` for a libpq sslmode. It cannot fall back from one to the other, so
+ * node-postgres' `ssl` for a libpq sslmode, to `host`. It cannot fall back from one to the other, so
  * `allow` and `prefer` (libpq's default) connect without TLS, as the gateway always did; the
  * three that demand TLS get it, verified as libpq verifies it.
  */
-export function nodeTlsOption(tls: PostgresTls): false | { rejectUnauthorized: boolean; ca?: string; checkServerIdentity?: () => undefined } {
+export function nodeTlsOption(tls: PostgresTls, host: string): false | { rejectUnauthorized: boolean; ca?: string; checkServerIdentity?: () => undefined } {
   if (tls.sslmode !== 'require' && tls.sslmode !== 'verify-ca' && tls.sslmode !== 'verify-full') return false;
+  // A Unix socket never carries TLS: libpq ignores sslmode there, and node-postgres would ask
+  // the server for it and be refused ("The server does not support SSL connections").
+  if (host.startsWith('/')) return false;
   // libpq's require verifies the chain too when a root certificate is there; verify-* need one
   // (~/.postgresql/root.crt by default; `system`: the usual trusted authorities).
   const rootcert = tls.sslrootcert ?? path.join(os.homedir(), '.postgresql', 'root.crt');

@@ -71,4 +71,16 @@ withServers('sslmode=verify-ca with sslrootcert: the certificate is verified aga
   assert.match(refused.stdout, /FAIL\s+services\.database\s+.*sslmode=verify-ca reads the server's certificate authority from \S+no-such-root\.crt/);
 });
 
+// libpq ignores sslmode on a Unix socket, which never carries TLS; node-postgres asked the server
+// for it there and was refused: "The server does not support SSL connections".
+withServers('sslmode=require with a socket directory as the host: no TLS there, as libpq has it; the app connects', async () => {
+  const url = `postgresql://postgres:${pg.adminPassword}@/postgres?host=${pg.socketDir}&port=${pg.port}&sslmode=require`;
+  const envFile = servicesEnvironment(work.path, 'socket', { postgresql: url });
+  const checked = await cli(envFile, ['check', app]);
+  assert.is(checked.status, 0, checked.stdout + checked.stderr);
+  const run = await cli(envFile, ['run', app], ['python', 'probe.py', 'sql', 'SELECT current_user']);
+  assert.is(run.status, 0, run.stdout + run.stderr);
+  assert.equal(JSON.parse(run.stdout), [['apppkg_secure']]);
+});
+
 test.run();
