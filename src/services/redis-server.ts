@@ -3,6 +3,7 @@
 // prefix `NAME:`, with every command that could reach beyond it (KEYS, SCAN, FLUSHALL, SELECT,
 // FUNCTION, CONFIG, ...) taken away, so that one app never reads, lists or deletes another's keys.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Redis, RedisOptions } from 'ioredis';
 
 /** ioredis is loaded by the first app that asks for Redis: a gateway without one never pays for it. */
@@ -23,6 +24,10 @@ export interface RedisServer {
   db: number;
   /** host:port, for messages (never the password). */
   label: string;
+  /** redis-py's `ssl_cert_reqs`, `ssl_ca_certs` and `ssl_check_hostname` from the URL's query (rediss:), or null. */
+  certReqs?: string | null;
+  caCerts?: string | null;
+  checkHostname?: string | null;
 }
 
 export interface AppRedisUser {
@@ -98,6 +103,9 @@ export function parseRedisUrl(text: string): RedisServer {
     password: url.password ? decodeURIComponent(url.password) : q.get('password') || null,
     db: Number.isInteger(db) ? db : 0,
     label: `${host}:${port}`,
+    certReqs: q.get('ssl_cert_reqs'),
+    caCerts: q.get('ssl_ca_certs'),
+    checkHostname: q.get('ssl_check_hostname'),
   };
 }
 
@@ -113,8 +121,14 @@ export function appRedisPrefix(app: string): string {
 export function redisEnvironment(u: AppRedisUser): Record<string, string> {
   const { server } = u;
   const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+  // The certificate's demands go on to the app as redis-py reads them, in the URL's query.
+  const tls = server.tls
+    ? Object.entries({ ssl_cert_reqs: server.certReqs ?? null, ssl_ca_certs: server.caCerts ?? null, ssl_check_hostname: server.checkHostname ?? null })
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => `${k}=${encodeURIComponent(v!).replaceAll('%2F', '/')}`)
+    : [];
   return {
-    REDIS_URL: `${server.tls ? 'rediss' : 'redis'}://${encodeURIComponent(u.user)}:${encodeURIComponent(u.password)}@${host}:${server.port}/${server.db}`,
+    REDIS_URL: `${server.tls ? 'rediss' : 'redis'}://${encodeURIComponent(u.user)}:${encodeURIComponent(u.password)}@${host}:${server.port}/${server.db}${tls.length > 0 ? `?${tls.join('&')}` : ''}`,
     APPPKG_REDIS_PREFIX: u.prefix,
   };
 }
@@ -372,7 +386,7 @@ function clientOptions(server: RedisServer, user: string | null, password: strin
     username: user ?? undefined,
     password: password ?? undefined,
     db: server.db,
-    tls: server.tls ? {} : undefined,
+    tls: server.tls ? tlsOptions(server) : undefined,
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // Provisioning fails now and the registry retries the start later; no reconnect loop here.
@@ -384,6 +398,26 @@ function clientOptions(server: RedisServer, user: string | null, password: strin
     // is off, as it is on a server set up for ACL users.
     protocol: 2,
   };
+}
+
+/**
+ * rediss: as redis-py reads its query: `ssl_cert_reqs=none` takes any certificate,
+ * `ssl_ca_certs=FILE` names the authority of one a private CA signed (the usual for a Redis
+ * with TLS), else Node's trusted authorities; the name in the certificate is held to the host
+ * only with `ssl_check_hostname=true` (redis-py 4's default, Debian 12's, is not to).
+ */
+function tlsOptions(server: RedisServer): { rejectUnauthorized: boolean; ca?: string; checkServerIdentity?: () => undefined } {
+  if (server.certReqs === 'none') return { rejectUnauthorized: false };
+  const checkHostname = server.checkHostname != null && !/^(0|f|false|n|no)$/i.test(server.checkHostname);
+  let ca: string | undefined;
+  if (server.caCerts) {
+    try {
+      ca = readFileSync(server.caCerts, 'utf8');
+    } catch (err) {
+      throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { kind: 'redis', server: server.label, reason: `ssl_ca_certs=${server.caCerts}: ${(err as Error).message}` });
+    }
+  }
+  return { rejectUnauthorized: true, ...(ca !== undefined ? { ca } : {}), ...(checkHostname ? {} : { checkServerIdentity: () => undefined }) };
 }
 
 class AdminRedis {

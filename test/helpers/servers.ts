@@ -160,8 +160,22 @@ export interface RunningRedis extends RunningServer {
  * default user with `requirepass` (kept in the configuration, so it outlives a restart while
  * users made by ACL SETUSER do not). `bin`: another redis-server than the one on PATH.
  */
-export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolean; bin?: string } = {}): Promise<RunningRedis> {
+export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolean; bin?: string; tls?: boolean } = {}): Promise<RunningRedis & { certificate?: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-redis-'));
+  // `tls`: TLS only (no plain port), a self-signed certificate made here; `url` is rediss:// and
+  // names the certificate as its authority (redis-py's ssl_ca_certs).
+  let certificate: string | undefined;
+  const tlsArgs: string[] = [];
+  if (opts.tls) {
+    certificate = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', certificate, '-days', '1', '-subj', '/CN=redis.test'], { encoding: 'utf8', timeout: 60_000 });
+    if (made.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`openssl req failed: ${made.stderr || made.error}`);
+    }
+    tlsArgs.push('--tls-cert-file', certificate, '--tls-key-file', key, '--tls-ca-cert-file', certificate, '--tls-auth-clients', 'no');
+  }
   const adminPassword = randomBytes(12).toString('hex');
   const withAclFile = opts.aclFile !== false;
   const access: string[] = [];
@@ -176,7 +190,7 @@ export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolea
     access.push('--requirepass', adminPassword);
   }
   const port = await getPort({ host: '127.0.0.1' });
-  const args = ['--port', String(port), '--bind', '127.0.0.1', ...access, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  const args = [...(opts.tls ? ['--port', '0', '--tls-port', String(port), ...tlsArgs] : ['--port', String(port)]), '--bind', '127.0.0.1', ...access, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
   let server: RunningServer & { url: string };
   const start = async () => {
     const child = spawn(opts.bin ?? 'redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -195,7 +209,8 @@ export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolea
   const user = withAclFile ? 'admin' : '';
   const credentials = opts.openDefault && !withAclFile ? '' : `${user}:${adminPassword}@`;
   return {
-    url: `redis://${credentials}127.0.0.1:${port}/0`,
+    url: opts.tls ? `rediss://${credentials}127.0.0.1:${port}/0?ssl_ca_certs=${certificate}` : `redis://${credentials}127.0.0.1:${port}/0`,
+    certificate,
     port,
     adminPassword,
     get pid() {
