@@ -404,11 +404,12 @@ function clientOptions(server: RedisServer, user: string | null, password: strin
  * rediss: as redis-py reads its query: `ssl_cert_reqs=none` takes any certificate,
  * `ssl_ca_certs=FILE` names the authority of one a private CA signed (the usual for a Redis
  * with TLS), else Node's trusted authorities; the name in the certificate is held to the host
- * only with `ssl_check_hostname=true` (redis-py 4's default, Debian 12's, is not to).
+ * unless `ssl_check_hostname=false` (redis-py 4, Debian 12's, holds it only when told: stricter
+ * here, the admin's password crosses that connection).
  */
 function tlsOptions(server: RedisServer): { rejectUnauthorized: boolean; ca?: string; checkServerIdentity?: () => undefined } {
   if (server.certReqs === 'none') return { rejectUnauthorized: false };
-  const checkHostname = server.checkHostname != null && !/^(0|f|false|n|no)$/i.test(server.checkHostname);
+  const checkHostname = server.checkHostname == null || !/^(0|f|false|n|no)$/i.test(server.checkHostname);
   let ca: string | undefined;
   if (server.caCerts) {
     try {

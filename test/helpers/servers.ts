@@ -169,7 +169,7 @@ export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolea
   if (opts.tls) {
     certificate = join(dir, 'server.crt');
     const key = join(dir, 'server.key');
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', certificate, '-days', '1', '-subj', '/CN=redis.test'], { encoding: 'utf8', timeout: 60_000 });
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', certificate, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8', timeout: 60_000 });
     if (made.status !== 0) {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`openssl req failed: ${made.stderr || made.error}`);

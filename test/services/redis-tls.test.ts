@@ -57,4 +57,13 @@ withServers('rediss:// without its authority: refused as the certificate it is; 
   assert.is(any.status, 0, any.stdout + any.stderr);
 });
 
+withServers('the name in the certificate is held to the host unless ssl_check_hostname=false', async () => {
+  const other = redis.url.replace('127.0.0.1', 'localhost');
+  const refused = await cli(servicesEnvironment(work.path, 'name', { redis: other }), ['check', app]);
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stdout, /FAIL\s+services\.redis\s+.*Host: localhost\. is not in the cert's altnames|FAIL\s+services\.redis\s+.*does not match certificate's altnames/);
+  const unchecked = await cli(servicesEnvironment(work.path, 'name', { redis: `${other}&ssl_check_hostname=false` }), ['check', app]);
+  assert.is(unchecked.status, 0, unchecked.stdout + unchecked.stderr);
+});
+
 test.run();
