@@ -62,6 +62,29 @@ withServers('install creates each app its database, role and Redis user, passwor
   assert.is(pg.psql("SELECT datname FROM pg_database WHERE datname LIKE 'apppkg_%' ORDER BY 1"), 'apppkg_alpha\napppkg_beta');
 });
 
+// SPEC 5.2 names each variable: DATABASE_URL, PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE,
+// REDIS_URL and APPPKG_REDIS_PREFIX. Each held by its name and value here, and libpq given none but
+// the PG* ones (psql with no option) reaches the app's own database as its own role.
+withServers('the app gets each variable SPEC 5.2 names, with the kept passwords; psql with no option reaches its database', async () => {
+  const printed = await runCli(
+    ['run', alpha, '--environment', envFile, '--state-dir', state, '--', 'python3', '-c',
+      'import json, os; print(json.dumps({k: os.environ.get(k) for k in ["DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "REDIS_URL", "APPPKG_REDIS_PREFIX"]}))'],
+    { ms: 60_000, env },
+  );
+  assert.is(printed.status, 0, printed.stdout + printed.stderr);
+  const vars = JSON.parse(printed.stdout);
+  const { postgresql, redis: redisKept } = kept('alpha');
+  assert.equal(
+    { PGHOST: vars.PGHOST, PGPORT: vars.PGPORT, PGUSER: vars.PGUSER, PGPASSWORD: vars.PGPASSWORD, PGDATABASE: vars.PGDATABASE, APPPKG_REDIS_PREFIX: vars.APPPKG_REDIS_PREFIX },
+    { PGHOST: pg.socketDir, PGPORT: String(pg.port), PGUSER: 'apppkg_alpha', PGPASSWORD: postgresql.password, PGDATABASE: 'apppkg_alpha', APPPKG_REDIS_PREFIX: 'alpha:' },
+  );
+  assert.is(vars.DATABASE_URL, `postgresql://apppkg_alpha:${encodeURIComponent(postgresql.password)}@/apppkg_alpha?host=${pg.socketDir}&port=${pg.port}`);
+  assert.is(vars.REDIS_URL, `redis://apppkg-alpha:${encodeURIComponent(redisKept.password)}@127.0.0.1:${redis.port}/0`);
+  const psql = await runCli(['run', alpha, '--environment', envFile, '--state-dir', state, '--', 'psql', '-X', '-A', '-t', '-c', 'SELECT current_user, current_database()'], { ms: 60_000, env });
+  assert.is(psql.status, 0, psql.stdout + psql.stderr);
+  assert.is(psql.stdout.trim(), 'apppkg_alpha|apppkg_alpha');
+});
+
 withServers('each app writes its own database and its own keys', async () => {
   const made = await probe(alpha, 'sql', 'CREATE TABLE t (x int); INSERT INTO t VALUES (1); SELECT current_user, current_database()');
   assert.is(made.status, 0, made.stdout + made.stderr);
