@@ -102,6 +102,8 @@ const WAITING = [
   'supervisor/recycle', 'supervisor/drain-end',
   // 2026-12-05: a mail handler that answers after 65 s (~70 s, asleep).
   'mail/mail-slow-app',
+  // 2026-12-05: an import and an exit that take their time around an idle sleep (~10 s).
+  'supervisor/wake-while-stopping',
 ];
 const waiting = `(${WAITING.join('|')})\\.test\\.ts$`;
 const patterns = filter !== undefined

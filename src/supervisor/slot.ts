@@ -111,6 +111,15 @@ export class Slot<P extends SupervisedProcess> {
 
   /** The first bring-up; rejects (the process stopped) when it cannot come up. */
   async start(): Promise<void> {
+    // A process halted and still on its way out (an idle app put to sleep, woken before its
+    // worker has exited) is no longer the slot's: its exit is the halt's doing, and read as a
+    // crash it fed the back-off and started a spare beside the one this start brings up.
+    const halted = this.running ? null : this.current;
+    if (halted !== null) {
+      this.current = null;
+      this.opts.onRetired(halted);
+      if (halted.state !== 'exited') this.retired.add(halted);
+    }
     this.running = true;
     const proc = this.spawn();
     try {
