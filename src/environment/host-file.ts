@@ -294,13 +294,19 @@ function serviceUrl(yaml: YamlFile, kind: string, protocols: string[], expected:
   const encoded = `${expected}, ${USER_INFO_ENCODING}`;
   const problem =
     parsed === null ? (value.includes('@') ? encoded : expected)
-    : !protocols.includes(parsed.url.protocol) ? expected
+    : !protocols.includes(parsed.url.protocol) ? (kind === 'redis' && /^(redis\+)?unix:$/.test(parsed.url.protocol) ? REDIS_UNIX_SOCKET : expected)
     : !userInfoDecodes(parsed.url) ? encoded
     : (otherProblem?.(parsed.url) ?? null);
   if (problem === null) return value;
   yaml.report('APPPKG_DESC_BAD_VALUE', ['services', kind], { expected: problem, found: JSON.stringify(maskUrlPassword(value)), fix: `correct services.${kind}: ${problem}` });
   return null;
 }
+
+/**
+ * The gateway makes each app's Redis user over TCP (ioredis), and an app's REDIS_URL names the
+ * same server: a unix socket would need both, and the apps' clients, to take its path.
+ */
+const REDIS_UNIX_SOCKET = 'a redis:// or rediss:// URL over TCP, as in redis://127.0.0.1:6379: a Redis on a unix socket alone is not supported; give it a loopback port too (port 6379 and bind 127.0.0.1 in redis.conf)';
 
 /** An sslmode libpq does not know was taken for none: the gateway connected without TLS. */
 function postgresTlsProblem(url: URL): string | null {

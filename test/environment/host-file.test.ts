@@ -215,6 +215,13 @@ test('a services URL of the wrong scheme is refused at its place, its password n
   assert.not.match(text, /SECRETPW/);
 });
 
+test('services.redis naming a unix socket is refused with what is supported: a loopback port beside it', async () => {
+  for (const url of ['unix:///run/redis/redis.sock', 'redis+unix:///run/redis/redis.sock?db=1']) {
+    const err = await failure(loadEnvironmentFile(await envFile(`services:\n  redis: '${url}'\n`)));
+    assert.match(err.problems[0].hint, /a Redis on a unix socket alone is not supported; give it a loopback port too \(port 6379 and bind 127\.0\.0\.1 in redis\.conf\)/, url);
+  }
+});
+
 // A mistyped URL is where a password is most often not where a URL keeps it: one slash after the
 // scheme (`redis:/admin:pw@...`), none, or a `/` or `#` in the password itself (not
 // percent-encoded), each printed whole into the gateway's log at a start or a SIGHUP.
