@@ -53,6 +53,9 @@ const appOptionsWords = (d: ErrorDetails): string => (Array.isArray(d.appOptions
  * An uninstall whose drops on the host's servers stopped once something was gone (remove-services.ts
  * gives `dropped` and `left`): what is gone, what is still there, and that running it again finishes.
  */
+/** What PostgreSQL and Redis answer to a login they refuse (libpq's and ioredis's words). */
+const LOGIN_REFUSED = /password authentication failed|no password supplied|role "[^"]*" does not exist|WRONGPASS|NOAUTH|invalid username-password/i;
+
 const stoppedHalfway = (d: ErrorDetails): string =>
   Array.isArray(d.dropped) && Array.isArray(d.left)
     ? `; uninstall stopped halfway: it dropped ${listOf(d.dropped.map(str))}, and left ${listOf(d.left.map(str))}; once that is fixed, run \`apppkg-gateway uninstall ${appDirWord(d)}${appOptionsWords(d)}\` again to finish`
@@ -892,13 +895,17 @@ export const ERROR_CODES = {
     // `given`: the server is one the app's settings name (DATABASE_URL, REDIS_URL), not the host's
     // services:; `givenToEvery`: named by the top-level settings:, not apps.NAME.settings.
     message: (d) => `${str(d.kind)} at ${str(d.server)} (${d.given ? `${str(d.given)} given by the settings` : `services.${str(d.kind)}`}): ${str(d.reason)}`,
-    hint: (d) =>
-      (d.given
+    hint: (d) => {
+      // A server that answered and refused the login is running: "start the server" sent the
+      // host to look at the wrong thing.
+      const first = LOGIN_REFUSED.test(str(d.reason)) ? 'the server is up and refused the login: correct the user or password of' : 'start the server, or correct';
+      return (d.given
         ? d.givenToEvery
-          ? `start the server, or correct ${str(d.given)} in the top-level settings: of the environment file (given to every app); `
-          : `start the server, or correct ${str(d.given)} among the app's settings (apps.${str(d.app)}.settings in the environment file); `
-        : `start the server, or correct \`services.${str(d.kind)}\` in the environment file (a user allowed to create ${d.kind === 'redis' ? 'ACL users' : 'roles and databases'}); `) +
-      `\`apppkg-gateway check APP_DIR --environment FILE\` tries it${stoppedHalfway(d)}`,
+          ? `${first} ${str(d.given)} in the top-level settings: of the environment file (given to every app); `
+          : `${first} ${str(d.given)} among the app's settings (apps.${str(d.app)}.settings in the environment file); `
+        : `${first} \`services.${str(d.kind)}\` in the environment file (a user allowed to create ${d.kind === 'redis' ? 'ACL users' : 'roles and databases'}); `) +
+        `\`apppkg-gateway check APP_DIR --environment FILE\` tries it${stoppedHalfway(d)}`;
+    },
     exitStatus: 1,
     example: { kind: 'postgresql', server: '/var/run/postgresql:5432', reason: 'connect ENOENT /var/run/postgresql/.s.PGSQL.5432' },
   },

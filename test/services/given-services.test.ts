@@ -71,6 +71,10 @@ withServers('check: a given password the server refuses fails, naming the server
   assert.is(checked.status, 1, checked.stdout + checked.stderr);
   assert.match(checked.stdout, /FAIL\s+services\.database\s+.*password authentication failed/);
   assert.match(checked.stdout, /FAIL\s+services\.redis\s/);
+  // The servers answered: the fix is the login, not "start the server".
+  assert.match(checked.stdout, /fix: the server is up and refused the login: correct the user or password of DATABASE_URL among the app's settings/);
+  assert.match(checked.stdout, /fix: the server is up and refused the login: correct the user or password of REDIS_URL among the app's settings/);
+  assert.not.match(checked.stdout, /start the server/);
 });
 
 // A given URL whose password holds a % that starts no escape made check stop with "internal
