@@ -106,7 +106,7 @@ test('bad usage exits 2 and says how to get help', async () => {
   assert.match(nothing.stderr, /^usage: apppkg-gateway --apps DIR/);
   const noApps = await runCli(['--listen', '8000']);
   assert.is(noApps.status, 2);
-  assert.match(noApps.stderr, /--apps/);
+  assert.match(noApps.stderr, /--apps DIR is required\n  fix: name the directory holding one directory per app: `apppkg-gateway --apps \/var\/apps`, or for one app `apppkg-gateway serve APP_DIR`/);
   const badAddr = await runCli(['--apps', EXAMPLES, '--listen', 'nowhere:port']);
   assert.is(badAddr.status, 2);
   assert.match(badAddr.stderr, /expected PORT, HOST:PORT or unix:\/path/);

@@ -92,7 +92,12 @@ const say = sayOnStderr;
 
 export async function run(args: ParsedCommand): Promise<number> {
   const appsDir = args.values.apps as string | undefined;
-  if (!appsDir) throw new GatewayError('APPPKG_USAGE', { reason: '--apps DIR is required', command: '' });
+  if (!appsDir) {
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: '--apps DIR is required',
+      fix: 'name the directory holding one directory per app: `apppkg-gateway --apps /var/apps`, or for one app `apppkg-gateway serve APP_DIR`',
+    });
+  }
   // Checked here too, not only in Gateway.start: before the flags below, whose own errors would hide it.
   validateAppsDir(resolve(appsDir));
   // As the gateway prints its own addresses (`listening on http://127.0.0.1:8000/`), which a user copies.
