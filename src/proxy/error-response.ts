@@ -1,7 +1,7 @@
 // Every answer the gateway gives for the app, and the one table that maps each kind of failure
 // to its status, so that the same failure always looks the same to a client (caddy's
 // statusError): a request that waits in vain, an app that does not answer, one that goes away.
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { markCut } from './gateway-cut.js';
 
@@ -146,7 +146,9 @@ export function sendError(res: ServerResponse, status: number, opts: ErrorRespon
   // Said in the header alone, node:http would close after it all the same, but a request
   // pipelined behind would be read as one to serve (front.ts nodeRequest).
   if (opts.headers?.Connection === 'close') res.shouldKeepAlive = false;
-  res.writeHead(status, {
+  // The status line says what the body says: Node's own phrase for 413 is still RFC 7231's
+  // 'Payload Too Large', where RFC 9110 §15.5.14 and the body say 'Content Too Large'.
+  res.writeHead(status, REASONS[status] ?? STATUS_CODES[status] ?? 'Error', {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': String(payload.length),
     'Cache-Control': 'no-store',
