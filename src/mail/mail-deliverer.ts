@@ -188,7 +188,7 @@ export class MailDeliverer {
     // Every deferral is a line, as Postfix logs each: the access log shows only the attempts that
     // reached the app, and status only counts them, so an app that answers every delivery with a
     // redirect, or one removed with mail waiting, was silent for the two days until give_up.
-    say(`mail: delivery ${delivery.id} to ${delivery.app} not delivered: ${outcome.reason}; attempt ${delivery.attempts}, the next in ${spanOf(dueAt - now)}`);
+    say(`mail: ${deliveryName(delivery)} to ${delivery.app} not delivered: ${outcome.reason}; attempt ${delivery.attempts}, the next in ${spanOf(dueAt - now)}`);
     this.opts.onOutcome?.('retry', delivery);
     if (!this.stopped) this.wait({ delivery, receivedAt, dueAt });
   }
@@ -202,13 +202,22 @@ export class MailDeliverer {
     const { delivery, receivedAt } = waiting;
     const now = performance.now();
     const dueAt = nextAttemptAt(this.opts.schedule, receivedAt, delivery.attempts + 1, now) ?? now + longestWait(this.opts.schedule);
-    this.opts.say(`mail: delivery ${delivery.id} to ${delivery.app || 'no app'}: ${err.message}; tried again in ${spanOf(dueAt - now)}`);
+    this.opts.say(`mail: ${deliveryName(delivery)} to ${delivery.app || 'no app'}: ${err.message}; tried again in ${spanOf(dueAt - now)}`);
     if (this.stopped) return;
     delivery.nextAttemptAt = Date.now() + (dueAt - now);
     this.wait({ delivery, receivedAt, dueAt });
   }
 
   private bury(letter: DeadLetter, say: (line: string) => void): void {
-    say(`mail: delivery ${letter.id} to ${letter.app || 'no app'} is a dead letter: ${letter.reason} (kept in ${letter.file})`);
+    say(`mail: ${deliveryName(letter)} to ${letter.app || 'no app'} is a dead letter: ${letter.reason} (kept in ${letter.file})`);
   }
+}
+
+/**
+ * A delivery as the log names it: its id (the app's X-Apppkg-Delivery-Id) and its message's, the
+ * one the sender's 250 said ("Queued as ID") and the Received: line carries, so that a message
+ * is found in the gateway's log from the sender's.
+ */
+function deliveryName(delivery: SpooledDelivery): string {
+  return `delivery ${delivery.id} (queued as ${delivery.messageId})`;
 }

@@ -226,7 +226,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     // found only now without SIZE=) is refused alone, so the message is kept if any other can.
     const keepUpTo = !config.lmtp ? limit : kept !== null ? config.maxSize : Math.min(config.maxSize, Math.max(...maxBody.values()));
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
-    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: receivedHeader(session, me, recipients.length === 1 ? recipients[0].address : null), maxBody }, keepUpTo);
+    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: (id) => receivedHeader(session, me, id, recipients.length === 1 ? recipients[0].address : null), maxBody }, keepUpTo);
     const lostApps = new Map(lost.map(({ address, app }) => [address.toLowerCase(), app]));
     /** LMTP's reply to each accepted RCPT: `ok`, or its own refusal. */
     const eachRecipient = (ok: string, tooBigFor: string[]) => session.envelope.rcptTo.map((r) => {
@@ -308,13 +308,15 @@ function routeRefusal(route: RecipientRoute, to: string, reply: typeof mailReply
 
 /**
  * The trace line every server that takes a message prepends (RFC 5321 4.4), so that the app
- * sees where the message came from, as after any MTA.
+ * sees where the message came from, as after any MTA. Its `id` is the spool's `id`, the one the
+ * 250 names ("Queued as ID") and the log's lines for its deliveries, as Postfix's Received:
+ * carries its queue id: the SMTP session's, which nobody else was told, traced nothing.
  */
-function receivedHeader(session: SMTPServerSession, me: string, singleRecipient: string | null): string {
+function receivedHeader(session: SMTPServerSession, me: string, id: string, singleRecipient: string | null): string {
   const helo = session.hostNameAppearsAs || 'unknown';
   const date = new Date().toUTCString().replace('GMT', '+0000');
   const forClause = singleRecipient === null ? '' : `\r\n\tfor <${singleRecipient}>`;
-  return `Received: from ${helo}${tcpInfo(session.remoteAddress)}\r\n\tby ${me} (apppkg-gateway) with ${withProtocol(session)} id ${session.id}${forClause};\r\n\t${date}\r\n`;
+  return `Received: from ${helo}${tcpInfo(session.remoteAddress)}\r\n\tby ${me} (apppkg-gateway) with ${withProtocol(session)} id ${id}${forClause};\r\n\t${date}\r\n`;
 }
 
 /**

@@ -131,22 +131,24 @@ export class MailSpool {
   }
 
   /**
-   * Streams `data` to disk (never whole in memory), `header` first (the Received: line), and
+   * Streams `data` to disk (never whole in memory), `header` first (the Received: line, made
+   * with the message's id: the one the 250 names, so that it traces the message), and
    * spools one delivery per app of `recipients`, but for an app whose `maxBody` the message
    * passes (its size is known only at its end: LMTP refuses that app's recipients alone). A
    * message past `maxSize`, or that no delivery is left for, is read to its end (the client is
    * still sending it) but not kept. Resolves once everything is synced; rejects (the listener's
    * 451) with nothing of the message left in tmp/, messages/ or queue/.
    */
-  async accept(data: Readable, envelope: { from: string; recipients: Map<string, string[]>; kept: { to: string[]; reason: string } | null; header: string; maxBody?: Map<string, number> }, maxSize: number): Promise<AcceptResult> {
+  async accept(data: Readable, envelope: { from: string; recipients: Map<string, string[]>; kept: { to: string[]; reason: string } | null; header: (messageId: string) => string; maxBody?: Map<string, number> }, maxSize: number): Promise<AcceptResult> {
     const messageId = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
     const tmp = this.path('tmp', `${messageId}.eml`);
     const message = this.path('messages', `${messageId}.eml`);
     const records: string[] = [];
+    const header = envelope.header(messageId);
     const file = await open(tmp, 'wx', 0o600);
     let closed = false;
     try {
-      const { bytes, tooBig } = await receiveInto(file, data, envelope.header, maxSize);
+      const { bytes, tooBig } = await receiveInto(file, data, header, maxSize);
       closed = true;
       await file.close();
       const tooBigFor = [...envelope.recipients.keys()].filter((app) => bytes > (envelope.maxBody?.get(app) ?? Infinity));
@@ -154,7 +156,7 @@ export class MailSpool {
         await rm(tmp, { force: true });
         return { ok: false, reason: 'too-big', bytes };
       }
-      const size = bytes + Buffer.byteLength(envelope.header, 'utf8');
+      const size = bytes + Buffer.byteLength(header, 'utf8');
       await rename(tmp, message);
       await syncDir(this.path('messages'));
       const now = Date.now();

@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { assertNoOrphans, runCli, startCli, tempDir, waitFor, FIXTURES, type RunningGateway } from '../helpers/process.js';
-import { mailPort, message, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
+import { mailPort, message, sendRaw, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail delivery');
 const apps = tempDir('apppkg-mail-apps-');
@@ -63,6 +63,7 @@ interface Delivery {
   signature_ok: boolean;
   received: boolean;
   secret_set: boolean;
+  received_id: string | null;
 }
 
 async function deliveries(app: string): Promise<Delivery[]> {
@@ -646,13 +647,17 @@ test('garbage and silence: answered, timed out, closed; the listener serves the 
   assert.is((await deliveries('alpha')).filter((d) => d.subject === 'stalled').length, 0);
 });
 
-test('an answer of 500 is retried, with the same delivery id', async () => {
-  await sendWithSmtplib(port, 'ann@example.org', ['retry@alpha.localhost'], message({ subject: 'answer-500-once' }));
+test('an answer of 500 is retried, with the same delivery id; the 250\'s id is in the Received: line the app gets and in the log\'s line', async () => {
+  const reply = await sendRaw(port, 'ann@example.org', ['retry@alpha.localhost'], message({ subject: 'answer-500-once' }));
+  const queuedAs = /^250 2\.6\.0 Queued as (\S+)\s*$/.exec(reply.text)?.[1];
+  assert.ok(reply.code === 250 && queuedAs !== undefined, `the 250 names the message's id: ${reply.code} ${reply.text}`);
   const attempts = await deliveriesOf('alpha', 'answer-500-once', 2);
   assert.equal(attempts.map((d) => d.status), [500, 200]);
   assert.is(attempts[0].id, attempts[1].id, 'X-Apppkg-Delivery-Id stays the same across retries');
+  // One id from the sender's log to the app's headers, as Postfix's queue id.
+  assert.equal(attempts.map((d) => d.received_id), [queuedAs, queuedAs]);
   // Each deferral is a line of the gateway's log, as Postfix logs one: status only counts them.
-  assert.match(gw.output(), `mail: delivery ${attempts[0].id} to alpha not delivered: the app answered 500; attempt 1, the next in 0.3 s\n`);
+  assert.match(gw.output(), `mail: delivery ${attempts[0].id} (queued as ${queuedAs}) to alpha not delivered: the app answered 500; attempt 1, the next in 0.3 s\n`);
 });
 
 test('406: rejected for good, kept as a dead letter and listed in status and /metrics', async () => {

@@ -53,7 +53,7 @@ test('--max-workers spent on an app with a delivery in flight: another app\'s ma
   const failedBefore = (await gatewayStatus(gw)).mail.failedAttempts;
   assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['y@beta.localhost'], message({ subject: 'over budget' })), { refused: {} }, 'taken, though beta cannot start now');
   await waitFor(async () => (await gatewayStatus(gw)).mail.failedAttempts > failedBefore || undefined, 15_000, 'a failed attempt while the budget is spent');
-  assert.match(gw.output(), /mail: delivery \S+ to beta not delivered: the app answered 503; attempt \d+, the next in 0\.5 s\n/);
+  assert.match(gw.output(), /mail: delivery \S+ \(queued as \S+\) to beta not delivered: the app answered 503; attempt \d+, the next in 0\.5 s\n/);
   assert.is((await gatewayStatus(gw)).mail.spooled >= 1, true, 'kept in the spool');
   writeFileSync(join(state.path, 'apps', 'alpha', 'data', 'release'), '');
   const got = await waitFor(async () => {
@@ -62,7 +62,7 @@ test('--max-workers spent on an app with a delivery in flight: another app\'s ma
   }, 30_000, 'the delivery to beta once alpha is done');
   assert.is(got.length, 1, 'one attempt reached beta: those refused for the budget never did');
   assert.is(got[0].status, 200);
-  const id = /mail: delivery (\S+) to beta not delivered/.exec(gw.output())![1];
+  const id = /mail: delivery (\S+) \(queued as \S+\) to beta not delivered/.exec(gw.output())![1];
   assert.is(got[0].id, id, 'the same delivery id as the attempts refused for the budget');
   await waitFor(async () => (await gatewayStatus(gw)).mail.spooled === 0 || undefined, 15_000, 'the spool to empty');
 });

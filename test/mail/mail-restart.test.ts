@@ -47,7 +47,7 @@ async function stopGateway(): Promise<number | null> {
   return code;
 }
 
-interface Delivery { id: string; subject: string; status: number }
+interface Delivery { id: string; subject: string; status: number; received_id: string }
 
 async function deliveries(): Promise<Delivery[]> {
   return (await (await request(`${gw!.url}/alpha/deliveries`)).body.json()) as Delivery[];
@@ -98,12 +98,12 @@ test('an app removed from --apps with a delivery waiting: each attempt says it i
   writeFileSync(answerFile, '503');
   assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'while removed' })), { refused: {} });
   const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'while removed'), 10_000, 'a first attempt');
-  const first = `mail: delivery ${failed.id} to alpha not delivered: the app answered 503; attempt 1, the next in 0.5 s\n`;
+  const first = `mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha not delivered: the app answered 503; attempt 1, the next in 0.5 s\n`;
   await waitFor(() => gw!.output().includes(first) || undefined, 10_000, 'the line of the first attempt');
   const aside = mkdtempSync(join(tmpdir(), 'apppkg-mail-aside-'));
   try {
     renameSync(join(apps.path, 'alpha'), join(aside, 'alpha'));
-    const said = new RegExp(`mail: delivery ${failed.id} to alpha not delivered: alpha is no app of this gateway now \\(removed from --apps\\?\\); attempt \\d+, the next in 0\\.5 s\n`);
+    const said = new RegExp(`mail: delivery ${failed.id} \\(queued as ${failed.received_id}\\) to alpha not delivered: alpha is no app of this gateway now \\(removed from --apps\\?\\); attempt \\d+, the next in 0\\.5 s\n`);
     await waitFor(() => said.test(gw!.output()) || undefined, 20_000, 'a line for an attempt while alpha is removed');
     assert.is(queued().length, 1, 'kept meanwhile');
     rmSync(answerFile);
@@ -157,7 +157,7 @@ test('an attempt that cannot run to its end (its message file gone from the spoo
     const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'file gone'), 10_000, 'a first attempt');
     // As a read error or a full disk would: the attempt throws, where an answer would not.
     for (const name of readdirSync(join(state.path, 'mail', 'messages'))) rmSync(join(state.path, 'mail', 'messages', name));
-    const said = new RegExp(`mail: delivery ${failed.id} to alpha: ENOENT[^\n]*; tried again in 0\.5 s\n`, 'g');
+    const said = new RegExp(`mail: delivery ${failed.id} \\(queued as ${failed.received_id}\\) to alpha: ENOENT[^\n]*; tried again in 0\.5 s\n`, 'g');
     await waitFor(() => (gw!.output().match(said) ?? []).length >= 2 || undefined, 15_000, `two lines for the attempts without the file, in:\n${gw!.output()}`);
     assert.is(queued().length, 1, 'its record stays in the spool');
   } finally {
