@@ -5,6 +5,7 @@
 // would be, but never to another app that claims that host in its `hosts:`.
 import { createReadStream } from 'node:fs';
 import { Agent, request } from 'undici';
+import { isShortAnswer, shortBodyDetail } from '../proxy/error-response.js';
 import type { SpooledDelivery } from './mail-spool.js';
 
 /** How an attempt ended, as the deliverer acts on it. */
@@ -23,6 +24,9 @@ export type PostOutcome =
 const ANSWER_TIMEOUT_MS = 60_000;
 /** Past the app's `timeout`: the front answers 504 then, and the answer has to get here. */
 const PAST_APP_TIMEOUT_MS = 10_000;
+
+/** The most of an answer's body read to tell the gateway's own short answer (sendError's) by. */
+const GATEWAY_ANSWER_MAX_BYTES = 4096;
 
 /**
  * The header that routes a request to the app named, whatever Host others claim
@@ -68,12 +72,16 @@ export class MailTarget {
         headersTimeout: answerTimeout,
         bodyTimeout: answerTimeout,
       });
-      await res.body.dump();
+      const ownDetail = isShortAnswer(res.headers, GATEWAY_ANSWER_MAX_BYTES) ? shortBodyDetail(res.statusCode, await res.body.text()) : null;
+      if (ownDetail === null) await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) return { kind: 'delivered', status: res.statusCode };
       if (res.statusCode === 406) return { kind: 'refused', status: res.statusCode };
       // Larger than the app's max_body: no retry can deliver it (the listener refuses such a
       // message with 552; this one came before max_body was lowered).
       if (res.statusCode === 413) return { kind: 'refused', status: res.statusCode };
+      // The front's own answer (a 504 at the app's timeout, a 503 with its queue full, a 431) is
+      // no answer of the app's: said as the app's, it sent its owner to look for the app's 504.
+      if (ownDetail !== null) return { kind: 'failed', reason: `the gateway answered ${res.statusCode} for ${delivery.app}${ownDetail === '' ? '' : `: ${ownDetail}`}` };
       return { kind: 'failed', reason: `the app answered ${res.statusCode}` };
     } catch (err) {
       const code = (err as { code?: string }).code;

@@ -32,6 +32,23 @@ export function shortBody(status: number, detail?: string): string {
 }
 
 /**
+ * The detail of a body shortBody made for `status` (its second line, '' if none), or null for
+ * any other body: how a client of the gateway's own (the mail deliverer) tells the gateway's
+ * answer (a 504 at the app's timeout, a 503 with its queue full) from the app's. Only as sure as
+ * an app that never writes this shape itself, with the fields sendError gives it (`isShortAnswer`).
+ */
+export function shortBodyDetail(status: number, body: string): string | null {
+  const [first, detail = ''] = body.split('\n', 2);
+  return first === `${status} ${REASONS[status] ?? 'Error'}` ? detail : null;
+}
+
+/** Whether a response's fields are sendError's: plain UTF-8 text, never cached, this short at most. */
+export function isShortAnswer(headers: Record<string, string | string[] | undefined>, maxBytes: number): boolean {
+  const length = Number(headers['content-length']);
+  return headers['content-type'] === 'text/plain; charset=utf-8' && headers['cache-control'] === 'no-store' && length > 0 && length <= maxBytes;
+}
+
+/**
  * The whole answer to a message that cannot be parsed (a head node:http refuses, a broken
  * chunked body on the lean lane): `body` (shortBody's, which says why) or none, the close, and a
  * Date (an origin server with a clock sends it on every answer, 4xx too: RFC 9110 §6.6.1); its

@@ -21,6 +21,7 @@ let port: number;
 test.before(async () => {
   addPackage(apps.path, 'mail-sink', 'alpha');
   addPackage(apps.path, 'mail-sink', 'beta');
+  addPackage(apps.path, 'mail-sink', 'slow');
   addPackage(apps.path, 'environ', 'plain');
   addPackage(apps.path, 'examples/support-desk', 'support-desk');
   writeFileSync(envFile, [
@@ -35,6 +36,8 @@ test.before(async () => {
     '  beta:',
     '    mail_domains: [beta.example.com, Lists.Example.com, xn--bcher-kva.example]',
     '    max_body: 10KB', // below mail.max_size: beta's own limit holds at SMTP time
+    '  slow:',
+    '    timeout: 1', // a handler slower than this gets the gateway's 504
     '',
   ].join('\n'));
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], {
@@ -658,6 +661,16 @@ test('an answer of 500 is retried, with the same delivery id; the 250\'s id is i
   assert.equal(attempts.map((d) => d.received_id), [queuedAs, queuedAs]);
   // Each deferral is a line of the gateway's log, as Postfix logs one: status only counts them.
   assert.match(gw.output(), `mail: delivery ${attempts[0].id} (queued as ${queuedAs}) to alpha not delivered: the app answered 500; attempt 1, the next in 0.3 s\n`);
+});
+
+test('the gateway\'s own answer to a delivery (504 past the app\'s timeout) is said as the gateway\'s, with why, not as the app\'s', async () => {
+  assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@slow.localhost'], message({ subject: 'sleep-3' })), { refused: {} });
+  const said = /mail: delivery (\S+) \(queued as \S+\) to slow not delivered: the gateway answered 504 for slow: the app did not answer within 1 s; attempt 1, /;
+  const id = (await waitFor(() => said.exec(gw.output()) ?? undefined, 15_000, () => `the line of the first attempt, in:\n${gw.output()}`))[1];
+  assert.not.match(gw.output(), /to slow not delivered: the app answered 504/);
+  // give_up is 3 s: its dead letter keeps the same words.
+  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.id === id), 20_000, 'the dead letter in status');
+  assert.match(dead.reason, /^given up after \d+ attempts: the gateway answered 504 for slow: the app did not answer within 1 s$/);
 });
 
 test('406: rejected for good, kept as a dead letter and listed in status and /metrics', async () => {
