@@ -415,8 +415,8 @@ export interface DeadLetterStatus {
   deadAt: string;
   attempts: number;
   reason: string;
-  /** The message as it was spooled. */
-  file: string;
+  /** The message as it was spooled; null when its message file was gone from the spool (its record alone is kept). */
+  file: string | null;
 }
 
 /** Incoming mail (SPEC 5.3): counts since the gateway started, except what the spool holds. */

@@ -159,9 +159,15 @@ export class MailDeliverer {
       return;
     }
     const path = this.opts.pathOf(delivery.app);
+    const file = spool.messageFile(delivery);
+    const signature = path === null ? null : await signUnlessMissing(file, this.opts.secretOf(delivery.app));
+    // A message file gone from the spool (removed by hand, lost by a restore) is a failed attempt
+    // like any other, so that give_up makes it a dead letter; thrown, it was tried for ever.
     const outcome = path === null
       ? { kind: 'failed' as const, reason: this.opts.whyNoPath?.(delivery.app) ?? `${delivery.app} does not take mail now (not serving, or no mail: in its app.yaml)` }
-      : await target.post(delivery, spool.messageFile(delivery), path, await signFile(spool.messageFile(delivery), this.opts.secretOf(delivery.app)), signal, this.opts.timeoutOf?.(delivery.app));
+      : signature === null
+        ? { kind: 'failed' as const, reason: `message file missing (${file})` }
+        : await target.post(delivery, file, path, signature, signal, this.opts.timeoutOf?.(delivery.app));
     if (outcome.kind === 'delivered') {
       await spool.delivered(delivery);
       this.opts.onOutcome?.('delivered', delivery);
@@ -209,7 +215,8 @@ export class MailDeliverer {
   }
 
   private bury(letter: DeadLetter, say: (line: string) => void): void {
-    say(`mail: ${deliveryName(letter)} to ${letter.app || 'no app'} is a dead letter: ${letter.reason} (kept in ${letter.file})`);
+    const kept = letter.file ?? `its message file was missing: its record alone is kept, in ${this.opts.spool.deadRecord(letter)}`;
+    say(`mail: ${deliveryName(letter)} to ${letter.app || 'no app'} is a dead letter: ${letter.reason} (kept in ${kept})`);
   }
 }
 
@@ -220,4 +227,14 @@ export class MailDeliverer {
  */
 function deliveryName(delivery: SpooledDelivery): string {
   return `delivery ${delivery.id} (queued as ${delivery.messageId})`;
+}
+
+/** The message file's signature; null when the file is gone (any other error is thrown). */
+async function signUnlessMissing(file: string, secret: string): Promise<string | null> {
+  try {
+    return await signFile(file, secret);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }

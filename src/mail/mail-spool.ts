@@ -52,8 +52,11 @@ export interface DeadLetter extends SpooledDelivery {
   /** ms since the epoch. */
   deadAt: number;
   reason: string;
-  /** The message, kept: STATE/mail/dead/DID.eml. */
-  file: string;
+  /**
+   * The message, kept: STATE/mail/dead/DID.eml; null when its message file was gone from the
+   * spool (removed by hand, lost by a restore): the record is kept all the same.
+   */
+  file: string | null;
 }
 
 export interface AcceptedMessage {
@@ -188,6 +191,11 @@ export class MailSpool {
     }
   }
 
+  /** The record of a dead letter, STATE/mail/dead/DID.json: all that is kept of one whose message file was gone. */
+  deadRecord(letter: DeadLetter): string {
+    return this.path('dead', `${letter.id}.json`);
+  }
+
   /** The message file a delivery POSTs. */
   messageFile(delivery: SpooledDelivery): string {
     return this.path('messages', `${delivery.messageId}.eml`);
@@ -209,12 +217,21 @@ export class MailSpool {
     await this.writeRecord(this.path('queue', `${delivery.id}.json`), delivery, false);
   }
 
-  /** Given up (406, or past give_up): kept in dead/ with its message, listed in status. */
+  /**
+   * Given up (406, or past give_up): kept in dead/ with its message, listed in status. One whose
+   * message file is gone is buried without it: else it could be neither delivered nor given up,
+   * and was tried for ever.
+   */
   async bury(delivery: SpooledDelivery, reason: string, attempted: boolean): Promise<DeadLetter> {
     if (attempted) delivery.attempts++;
-    const file = this.path('dead', `${delivery.id}.eml`);
+    let file: string | null = this.path('dead', `${delivery.id}.eml`);
     await rm(file, { force: true });
-    await link(this.messageFile(delivery), file);
+    try {
+      await link(this.messageFile(delivery), file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      file = null;
+    }
     const letter: DeadLetter = { ...delivery, lastError: reason, deadAt: Date.now(), reason, file };
     await this.writeRecord(this.path('dead', `${delivery.id}.json`), letter, true);
     await syncDir(this.path('dead'));

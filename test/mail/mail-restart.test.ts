@@ -3,10 +3,11 @@
 // with the delivery ids it had, so that the app can tell a repeat.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { renderStatusTable } from '../../src/admin/status-table.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -37,7 +38,7 @@ test.after(async () => {
 async function startGateway(environment = envFile): Promise<{ port: number }> {
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', environment], { ms: 60_000 });
   pids = statusPids(await gatewayStatus(gw));
-  return { port: environment === envFile ? mailPort(gw.output()) : 0 };
+  return { port: /mail: (?:SMTP|LMTP) on /.test(gw.output()) ? mailPort(gw.output()) : 0 };
 }
 
 async function stopGateway(): Promise<number | null> {
@@ -149,21 +150,54 @@ async function yearAheadDelivered(id: string): Promise<void> {
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
 }
 
-test('an attempt that cannot run to its end (its message file gone from the spool) is tried again on the schedule, each time a line, not left due for ever', async () => {
+test('an attempt that cannot run to its end (its message file unreadable) is tried again on the schedule, each time a line, not left due for ever', async () => {
   const { port } = await startGateway();
   try {
     writeFileSync(answerFile, '503');
-    assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'file gone' })), { refused: {} });
-    const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'file gone'), 10_000, 'a first attempt');
-    // As a read error or a full disk would: the attempt throws, where an answer would not.
-    for (const name of readdirSync(join(state.path, 'mail', 'messages'))) rmSync(join(state.path, 'mail', 'messages', name));
-    const said = new RegExp(`mail: delivery ${failed.id} \\(queued as ${failed.received_id}\\) to alpha: ENOENT[^\n]*; tried again in 0\.5 s\n`, 'g');
+    assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'file unreadable' })), { refused: {} });
+    const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'file unreadable'), 10_000, 'a first attempt');
+    // As a read error or a full disk would: the attempt throws, where an answer would not. (A
+    // directory: root reads a file whatever its mode.)
+    for (const name of readdirSync(join(state.path, 'mail', 'messages'))) {
+      rmSync(join(state.path, 'mail', 'messages', name));
+      mkdirSync(join(state.path, 'mail', 'messages', name));
+    }
+    const said = new RegExp(`mail: delivery ${failed.id} \\(queued as ${failed.received_id}\\) to alpha: EISDIR[^\n]*; tried again in 0\.5 s\n`, 'g');
     await waitFor(() => (gw!.output().match(said) ?? []).length >= 2 || undefined, 15_000, `two lines for the attempts without the file, in:\n${gw!.output()}`);
     assert.is(queued().length, 1, 'its record stays in the spool');
   } finally {
     const code = await stopGateway();
     // Not deliverable without its message: cleared for the next test.
     for (const name of queued()) rmSync(join(state.path, 'mail', 'queue', name));
+    rmSync(join(state.path, 'mail', 'messages'), { recursive: true, force: true });
+    rmSync(answerFile, { force: true });
+    assert.is(code, 0);
+  }
+});
+
+test('a delivery whose message file is gone from the spool (removed by hand, lost by a restore): each attempt fails saying so, and past give_up it is a dead letter, its record kept', async () => {
+  const shortLived = join(state.path, 'give-up-soon.yaml');
+  writeFileSync(shortLived, 'mail:\n  listen: 127.0.0.1:0\n  retry: [0.5]\n  give_up: 3\n', { mode: 0o600 });
+  const { port } = await startGateway(shortLived);
+  try {
+    writeFileSync(answerFile, '503');
+    assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'file gone' })), { refused: {} });
+    const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'file gone'), 10_000, 'a first attempt');
+    const file = join(state.path, 'mail', 'messages', `${failed.received_id}.eml`);
+    rmSync(file);
+    const dead = await waitFor(async () => (await gatewayStatus(gw!)).mail.dead.find((d: { id: string }) => d.id === failed.id), 20_000, () => `the dead letter in status, the log:\n${gw!.output()}`);
+    assert.match(dead.reason, new RegExp(`^given up after \\d+ attempts: message file missing \\(${file}\\)$`));
+    assert.is(dead.file, null, 'no message is kept');
+    assert.match(gw!.output(), `mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha not delivered: message file missing (${file}); attempt `);
+    const record = join(state.path, 'mail', 'dead', `${failed.id}.json`);
+    assert.match(gw!.output(), `mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha is a dead letter: ${dead.reason} (kept in its message file was missing: its record alone is kept, in ${record})\n`);
+    assert.match(JSON.parse(readFileSync(record, 'utf8')).lastError, /message file missing/);
+    assert.is(queued().length, 0, 'out of the queue');
+    assert.match(renderStatusTable(await gatewayStatus(gw!)), `dead letter ${failed.id} to alpha (x@alpha.localhost) since ${dead.deadAt}: ${dead.reason}; its message file was missing\n`);
+  } finally {
+    const code = await stopGateway();
+    for (const name of queued()) rmSync(join(state.path, 'mail', 'queue', name));
+    rmSync(join(state.path, 'mail', 'dead'), { recursive: true, force: true });
     rmSync(answerFile, { force: true });
     assert.is(code, 0);
   }
