@@ -230,7 +230,7 @@ export class Gateway {
         gateway.mail = await MailService.start({
           config: hostEnv.mail, stateRoot, listenerUrl: urls[0], routeHeaderOf: (app) => front.appRouteHeader(app), routes: () => gateway!.mailRoutes(), say,
         });
-        metrics.setMailProvider(() => gateway!.mail?.status() ?? null, () => gateway!.mail?.countsByApp() ?? new Map());
+        metrics.setMailProvider(() => gateway!.mail?.status() ?? null, () => gateway!.mail?.countsByApp() ?? new Map(), () => gateway!.mail?.deadLettersByApp() ?? new Map());
       } catch (err) {
         // Asked before the stop, while the public listeners are still bound.
         const ours = front.heldByOurOwn(err, parseAddr(hostEnv.mail.listen, 'mail.listen'), 'mail.listen');

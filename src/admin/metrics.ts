@@ -99,6 +99,7 @@ export class GatewayMetrics {
   private statusProvider: (() => GatewayStatus) | undefined;
   private mailProvider: (() => MailStatus | null) | undefined;
   private mailByApp: () => ReadonlyMap<string, MailAppCounts> = () => new Map();
+  private deadLettersByApp: (() => ReadonlyMap<string, number>) | undefined;
   private exporter: Promise<Exporter> | null = null;
   private readonly now: () => number;
 
@@ -109,11 +110,13 @@ export class GatewayMetrics {
 
   /**
    * Where the mail counters come from (issue 16); none (or null from it): no mail metrics.
-   * `byApp`: each app's deliveries, which /status does not carry.
+   * `byApp`: each app's deliveries, which /status does not carry; `deadByApp`: each app's dead
+   * letters, all of them (/status lists the newest alone); without it, those /status lists.
    */
-  setMailProvider(mail: () => MailStatus | null, byApp?: () => ReadonlyMap<string, MailAppCounts>): void {
+  setMailProvider(mail: () => MailStatus | null, byApp?: () => ReadonlyMap<string, MailAppCounts>, deadByApp?: () => ReadonlyMap<string, number>): void {
     this.mailProvider = mail;
     if (byApp !== undefined) this.mailByApp = byApp;
+    this.deadLettersByApp = deadByApp;
   }
 
   /** Sets (or replaces) where the gauges come from; the gateway may exist after its metrics. */
@@ -295,8 +298,12 @@ export class GatewayMetrics {
       one('apppkg_mail_spooled', 'Deliveries in the spool, waiting or being attempted.', 'gauge', (m) => total(m.spooled)),
       one('apppkg_mail_retrying', 'Deliveries waiting for a retry.', 'gauge', (m) => total(m.retrying)),
       one('apppkg_mail_dead_letters', 'Dead letters kept (406, or past give_up), by app.', 'gauge', (m) => {
-        const byApp = new Map<string, number>();
-        for (const d of m.dead) byApp.set(d.app, (byApp.get(d.app) ?? 0) + 1);
+        let byApp = this.deadLettersByApp?.();
+        if (byApp === undefined) {
+          const listed = new Map<string, number>();
+          for (const d of m.dead) listed.set(d.app, (listed.get(d.app) ?? 0) + 1);
+          byApp = listed;
+        }
         return [...byApp].map(([app, value]) => ({ labels: { app }, value }));
       }),
       one('apppkg_mail_app_accepted_total', 'Deliveries accepted (250) for the app: one per message, however many of its addresses it names. Since the gateway started.', 'counter', perApp('accepted')),

@@ -38,7 +38,10 @@ export function renderStatusTable(status: GatewayStatus): string {
     // latest few here; --json has them all).
     const shown = [...mail.dead].sort((a, b) => (a.deadAt < b.deadAt ? 1 : a.deadAt > b.deadAt ? -1 : 0)).slice(0, DEAD_LETTERS_SHOWN);
     for (const d of shown) lines.push(`  dead letter ${d.id} to ${d.app || 'no app'} (${d.to.join(', ')}) since ${d.deadAt}: ${d.reason}; ${d.file === null ? 'its message file was missing' : `kept in ${d.file}`}`);
-    if (mail.dead.length > shown.length) lines.push(`  and ${mail.dead.length - shown.length} older (status --json lists every one)`);
+    // `deadLetters` counts them all; `dead` lists the newest (mail-service.ts DEAD_LETTERS_LISTED).
+    const total = Math.max(mail.deadLetters, mail.dead.length);
+    const json = mail.dead.length >= total ? 'status --json lists every one' : `status --json lists the newest ${mail.dead.length}, STATE/mail/dead/ keeps every one`;
+    if (total > shown.length) lines.push(`  and ${total - shown.length} older (${json})`);
     // An app in the table has its waiting mail under it; one removed from --apps has no row.
     for (const w of mail.waitingForRemoved ?? []) lines.push(`  ${waitingMailLine(w, status.now, `mail waiting for ${w.app} (no app of this gateway now)`)}`);
   }

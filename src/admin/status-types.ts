@@ -442,7 +442,8 @@ export interface MailStatus {
    * entry (`mail`). Filled by the gateway; [] when there is none.
    */
   waitingForRemoved: RemovedAppMailStatus[];
-  /** How many dead letters the spool keeps, listed in `dead`. */
+  /** How many dead letters the spool keeps: all of them, where `dead` lists the newest. */
   deadLetters: number;
+  /** The newest dead letters, at most 50 (mail-service.ts DEAD_LETTERS_LISTED), oldest first. */
   dead: DeadLetterStatus[];
 }

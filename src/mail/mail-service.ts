@@ -12,6 +12,14 @@ import { mailSecret } from './mail-secret.js';
 import { MailSpool } from './mail-spool.js';
 import { waitingMailByApp } from './mail-waiting.js';
 
+/**
+ * The dead letters /status lists, the newest: `deadLetters` counts them all, and the spool keeps
+ * every one (STATE/mail/dead/). The 50 newest, as an app's history keeps its 50 newest events:
+ * a host whose mail bounced for months listed thousands, in every /status and in the JSON the
+ * status page and `status` read each time.
+ */
+export const DEAD_LETTERS_LISTED = 50;
+
 export interface MailServiceOptions {
   config: MailListenerConfig;
   stateRoot: string;
@@ -116,6 +124,13 @@ export class MailService {
     return this.byApp;
   }
 
+  /** How many dead letters the spool keeps for each app ('' for postmaster mail no app takes), for /metrics: status lists the newest alone. */
+  deadLettersByApp(): Map<string, number> {
+    const byApp = new Map<string, number>();
+    for (const d of this.spool.deadLetters()) byApp.set(d.app, (byApp.get(d.app) ?? 0) + 1);
+    return byApp;
+  }
+
   /** The mail waiting for each app that has some, by name (mail-waiting.ts). */
   waitingByApp(): Map<string, AppMailStatus> {
     return waitingMailByApp(this.spool.pending(), (id) => this.deliverer.isAttempting(id));
@@ -138,7 +153,7 @@ export class MailService {
       retrying: this.deliverer.retrying,
       waitingForRemoved: [...waiting].filter(([app]) => !isListed(app)).map(([app, mail]) => ({ app, ...mail })),
       deadLetters: dead.length,
-      dead: dead.map((d) => ({
+      dead: dead.slice(-DEAD_LETTERS_LISTED).map((d) => ({
         id: d.id, app: d.app, from: d.from, to: d.to, receivedAt: new Date(d.receivedAt).toISOString(), deadAt: new Date(d.deadAt).toISOString(),
         attempts: d.attempts, reason: d.reason, file: d.file,
       })),

@@ -57,11 +57,15 @@ test('per app: services, idle and cold starts; then the mail listener\'s counts'
   // Many: the latest ten, and how many more the JSON has.
   const one = status.mail.dead[0];
   status.mail.dead = Array.from({ length: 12 }, (_, i) => ({ ...one, id: `d-${i}`, deadAt: `2026-01-02T03:${String(10 + i).padStart(2, '0')}:00.000Z` }));
+  status.mail.deadLetters = 12;
   const many = renderStatusTable(status);
   assert.is(many.match(/ {2}dead letter d-/g)?.length, 10);
   assert.match(many, / {2}dead letter d-11 to blog/);
   assert.not.match(many, /dead letter d-[01] to/);
   assert.match(many, / {2}and 2 older \(status --json lists every one\)/);
+  // More than the JSON lists (its newest 50): counted from deadLetters, not from the list.
+  status.mail.deadLetters = 80;
+  assert.match(renderStatusTable(status), / {2}and 70 older \(status --json lists the newest 12, STATE\/mail\/dead\/ keeps every one\)\n/);
 });
 
 test('a problem: its fix and log on their own lines, and the last lines when the status has them', () => {

@@ -5,7 +5,7 @@
 // delivered, that goes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -21,7 +21,20 @@ const answerFile = join(state.path, 'apps', 'alpha', 'data', 'answer');
 let gw: RunningGateway | undefined;
 let port: number;
 
+/** Dead letters an earlier run left for gamma (no app now), oldest first: more than /status lists. */
+const SEEDED_DEAD = 55;
+
 test.before(async () => {
+  const dead = join(state.path, 'mail', 'dead');
+  mkdirSync(dead, { recursive: true });
+  const at = Date.now() - 3_600_000;
+  for (let i = 0; i < SEEDED_DEAD; i++) {
+    const id = `seeded-${String(i).padStart(2, '0')}`;
+    writeFileSync(join(dead, `${id}.json`), JSON.stringify({
+      id, messageId: 'm', app: 'gamma', from: 'ann@example.org', to: ['x@gamma.localhost'], receivedAt: at + i * 1000, size: 10, attempts: 1,
+      nextAttemptAt: at, lastError: 'the app refused it (406)', deadAt: at + i * 1000, reason: 'the app refused it (406)', file: join(dead, `${id}.eml`),
+    }));
+  }
   addPackage(apps.path, 'mail-sink', 'alpha');
   addPackage(apps.path, 'mail-sink', 'beta');
   // Retries far enough apart that a delivery is seen waiting for its next attempt.
@@ -116,6 +129,18 @@ test('/metrics counts each app\'s mail: accepted, delivered, deferred (tried aga
   // The totals are the sums over the apps.
   const sum = (name: string) => [...after].filter(([k]) => k.startsWith(`${name}{`)).reduce((n, [, v]) => n + v, 0);
   assert.is(sum('apppkg_mail_app_delivered_total'), after.get('apppkg_mail_delivered_total'));
+});
+
+test('/status lists the 50 newest dead letters, with deadLetters counting them all; /metrics and the table count them all', async () => {
+  const mail = (await gatewayStatus(gw!)).mail;
+  const seeded = mail.dead.filter((d: { app: string }) => d.app === 'gamma');
+  assert.ok(mail.deadLetters >= SEEDED_DEAD, `deadLetters ${mail.deadLetters}`);
+  assert.is(mail.dead.length, Math.min(mail.deadLetters, 50));
+  // The newest, oldest first: the seeded ones are the oldest (an hour ago), so the first few of them are left out.
+  assert.equal([seeded[0].id, seeded[seeded.length - 1].id], [`seeded-${String(mail.deadLetters - 50).padStart(2, '0')}`, 'seeded-54']);
+  assert.equal(mail.dead.map((d: { deadAt: string }) => d.deadAt), mail.dead.map((d: { deadAt: string }) => d.deadAt).sort());
+  assert.is((await metricsOf()).get('apppkg_mail_dead_letters{app="gamma"}'), SEEDED_DEAD);
+  assert.match(await table(), new RegExp(`\\n {2}and ${mail.deadLetters - 10} older \\(status --json lists the newest 50, STATE/mail/dead/ keeps every one\\)\\n`));
 });
 
 test('mail for an app removed from --apps: under the mail section, named, with its reason (it has no row of its own)', async () => {
