@@ -72,8 +72,9 @@ export class MailTarget {
         headersTimeout: answerTimeout,
         bodyTimeout: answerTimeout,
       });
-      const ownDetail = isShortAnswer(res.headers, GATEWAY_ANSWER_MAX_BYTES) ? shortBodyDetail(res.statusCode, await res.body.text()) : null;
-      if (ownDetail === null) await res.body.dump();
+      const short = isShortAnswer(res.headers, GATEWAY_ANSWER_MAX_BYTES);
+      const ownDetail = short ? shortBodyDetail(res.statusCode, await res.body.text()) : null;
+      if (!short) await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) return { kind: 'delivered', status: res.statusCode };
       if (res.statusCode === 406) return { kind: 'refused', status: res.statusCode };
       // Larger than the app's max_body: no retry can deliver it (the listener refuses such a
