@@ -586,7 +586,9 @@ export const ERROR_CODES = {
   APPPKG_DEB_MISSING: {
     summary: 'A package listed in `deb:` is not installed.',
     message: (d) => `deb: ${nounFor(d.missing, 'package')} not installed: ${str(d.missing)}`,
-    hint: (d) => `run \`apt-get install -y ${str(d.missing)}\` (or \`apppkg-gateway install --system\` as root)`,
+    hint: (d) => d.unknown
+      ? `this host's apt lists have no ${str(d.unknown)}: check the name in deb: (\`apt-cache search WORD\`, Debian names Python packages python3-NAME), or run \`apt-get update\` if the lists are old; then \`apt-get install -y ${str(d.missing)}\``
+      : `run \`apt-get install -y ${str(d.missing)}\` (or \`apppkg-gateway install --system\` as root)`,
     exitStatus: 1,
     example: { missing: 'python3-flask' },
   },

@@ -10,6 +10,7 @@ import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { programOutput, type ProgramOutput } from '../program-output.js';
 import { findVenv, missingSettingAt, resolveSettings } from './app-env.js';
+import { aptKnows } from './apt-knows.js';
 import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { formatInterpreter, isSystemPython, pickInterpreter } from './interpreters.js';
@@ -147,7 +148,7 @@ export async function checkDeb(packages: string[]): Promise<CheckResult> {
   const answer = await queryDeb(packages);
   if (answer === null) return passed('deb', `not checked: dpkg-query not found (not a Debian host); listed: ${packages.join(', ')}`, true);
   const { found, missing } = answer;
-  if (missing.length > 0) return { ...failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: missing.join(' ') })), at: ['deb', packages.indexOf(missing[0])] };
+  if (missing.length > 0) return { ...failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(missing)) })), at: ['deb', packages.indexOf(missing[0])] };
   return passed('deb', found.join(', '));
 }
 
@@ -160,7 +161,17 @@ export async function debMissing(desc: Pick<Description, 'deb' | 'file' | 'posit
   const answer = await queryDeb(desc.deb);
   if (answer === null || answer.missing.length === 0) return null;
   const where = placeOf(desc, ['deb', desc.deb.indexOf(answer.missing[0])]);
-  return new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: answer.missing.join(' '), ...where });
+  return new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(answer.missing)), ...where });
+}
+
+/**
+ * APPPKG_DEB_MISSING's details: the packages, and those apt has no version of (a misspelt name,
+ * lists never updated), for which `apt-get install` would only fail again.
+ */
+export async function missingDetails(missing: string[]): Promise<{ missing: string; unknown?: string }> {
+  const known = await Promise.all(missing.map((p) => aptKnows(p, 5_000)));
+  const unknown = missing.filter((_, i) => known[i] === false);
+  return { missing: missing.join(' '), ...(unknown.length > 0 ? { unknown: unknown.join(' ') } : {}) };
 }
 
 /** `rpm -q` for each package; skipped where rpm does not exist. */

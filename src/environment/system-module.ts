@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { programOutput } from '../program-output.js';
+import { aptKnows } from './apt-knows.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { SYSTEM_PYTHON } from './interpreter-discovery.js';
 
@@ -150,9 +151,7 @@ async function guessDebPackage(err: GatewayError, module: string, listed: readon
   // Installed, it does not give the module after all: the guess would send the user astray.
   const status = await programOutput('dpkg-query', ['-W', '-f=${Status}', name], { timeoutMs: ASK_MS });
   if (status.status === 0 && /\sinstalled$/.test(status.stdout.trim())) return err;
-  // --no-all-versions: a package apt has a version of; a purely virtual name fails here.
-  const known = await programOutput('apt-cache', ['show', '--no-all-versions', name], { timeoutMs: ASK_MS });
-  if (known.status !== 0 || !/^Package: /m.test(known.stdout)) return err;
+  if ((await aptKnows(name, ASK_MS)) !== true) return err;
   return new GatewayError('APPPKG_APP_MODULE_NOT_INSTALLED', {
     ...err.details,
     module,

@@ -1,6 +1,7 @@
 // The `deb` packages of an app on a Debian host: which are missing (dpkg-query, the same
 // question `check` asks) and, for `install --system`, apt-get install of exactly those.
 import type { Writable } from 'node:stream';
+import { missingDetails } from '../environment/checks.js';
 import { GatewayError } from '../errors.js';
 import { programOutput } from '../program-output.js';
 import { quiet, seconds, type Say } from './progress.js';
@@ -29,7 +30,7 @@ export async function ensureDebPackages(packages: string[], opts: { system: bool
     say(`==> deb: ${packages.join(', ')} already installed`);
     return;
   }
-  if (!opts.system) throw new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', missing: missing.join(' ') });
+  if (!opts.system) throw new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(missing)) });
   say(`==> apt-get install -y ${missing.join(' ')}`);
   const started = performance.now();
   const status = await runProgram({

@@ -4,19 +4,12 @@
 // that is the package we suggest, and we say whether this host's apt knows it (apt-cache
 // reads the local package lists; nothing is fetched).
 import { GatewayError } from '../errors.js';
-import { programOutput } from '../program-output.js';
+import { aptKnows } from '../environment/apt-knows.js';
 import type { InstalledDistribution } from './vendor-dists.js';
 
 /** python3-NAME as Debian spells it: lowercase, "_" and "." as "-". */
 export function debianPackageName(distribution: string): string {
   return `python3-${distribution.toLowerCase().replace(/[_.]+/g, '-')}`;
-}
-
-/** Whether apt knows `pkg` on this host: true, false, or null (no apt-cache here). */
-async function aptKnows(pkg: string): Promise<boolean | null> {
-  const answer = await programOutput('apt-cache', ['show', '--no-all-versions', pkg], { timeoutMs: 15_000 });
-  if (answer.startError === 'ENOENT') return null;
-  return answer.status === 0 && /^Package: /m.test(answer.stdout);
 }
 
 /** The refusal of `binary` (each one's tags and compiled files), with its deb packages. */

@@ -21,7 +21,8 @@ test.after(() => stopGatewayChecked(gw, work));
 
 const ABSENT = 'python3-apppkg-no-such-package';
 const SAID = `deb: package not installed: ${ABSENT}`;
-const FIX = `fix: run \`apt-get install -y ${ABSENT}\` (or \`apppkg-gateway install --system\` as root)`;
+// apt has no such package either: its fix says to check the name, not to apt-get what does not exist.
+const FIX = `fix: this host's apt lists have no ${ABSENT}: check the name in deb: (\`apt-cache search WORD\`, Debian names Python packages python3-NAME), or run \`apt-get update\` if the lists are old; then \`apt-get install -y ${ABSENT}\``;
 
 function writeApp(dir: string, firstLine: string): void {
   mkdirSync(dir, { recursive: true });
