@@ -8,9 +8,9 @@
 // python-shim/apppkg/paths.py.
 
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { chmodSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
 import { access, readFile, realpath } from 'node:fs/promises';
-import { writeFileAtomic } from '../write-file-atomic.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../write-file-atomic.js';
 import path from 'node:path';
 import { describeJson } from '../description/describe.js';
 import type { Description } from '../description/types.js';
@@ -107,6 +107,15 @@ export interface AppEnvironment {
   runRoot: string;
   /** Generated helpers for this exact configuration: bin/python, bin/python3, lib/sitecustomize.py, description.json. */
   runDir: string;
+  /** What was written in runDir, for restoreMissingRunHelpers. */
+  runHelpers?: readonly HelperFile[];
+}
+
+/** One generated helper file, as writeRunHelpers wrote it. */
+export interface HelperFile {
+  file: string;
+  content: string;
+  mode: number;
 }
 
 /** Which Python an app runs on and what goes first on its sys.path: nothing but paths. */
@@ -255,7 +264,9 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
  */
 export async function recordDescription(appEnv: AppEnvironment, description: Record<string, unknown>, owner?: Owner): Promise<void> {
   const config = { name: appEnv.name, python: appEnv.python, sysPath: appEnv.sysPath, shimDir: SHIM_DIR, appPath: appEnv.env.PATH, description };
-  appEnv.runDir = await writeRunHelpers(appEnv.runRoot, config, owner);
+  const written = await writeRunHelpers(appEnv.runRoot, config, owner);
+  appEnv.runDir = written.dir;
+  appEnv.runHelpers = written.files;
   appEnv.env.APPPKG_DESCRIPTION = path.join(appEnv.runDir, DESCRIPTION_FILE);
 }
 
@@ -364,7 +375,7 @@ interface RunConfig {
  * each other's helpers, and what a running process reads through APPPKG_DESCRIPTION is
  * always what it was started with.
  */
-async function writeRunHelpers(runRoot: string, config: RunConfig, owner?: Owner): Promise<string> {
+async function writeRunHelpers(runRoot: string, config: RunConfig, owner?: Owner): Promise<{ dir: string; files: HelperFile[] }> {
   const hash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
   const dir = path.join(runRoot, hash);
   // python-shim/apppkg/recorded.py reads this; no setting's value is in it (mode 0644).
@@ -383,11 +394,41 @@ async function writeRunHelpers(runRoot: string, config: RunConfig, owner?: Owner
   holdRunHelpers(dir);
   await ensureDir(path.join(dir, 'bin'), 0o755, helpers);
   await ensureDir(path.join(dir, 'lib'), 0o755, helpers);
-  await writeAtomically(path.join(dir, 'bin', 'python'), wrapper, 0o755);
-  await writeAtomically(path.join(dir, 'bin', 'python3'), wrapper, 0o755);
-  await writeAtomically(path.join(dir, 'lib', 'sitecustomize.py'), sitecustomizeSource(config), 0o644);
-  await writeAtomically(path.join(dir, DESCRIPTION_FILE), `${JSON.stringify(recorded, null, 2)}\n`, 0o644);
-  return dir;
+  const files: HelperFile[] = [
+    { file: path.join(dir, 'bin', 'python'), content: wrapper, mode: 0o755 },
+    { file: path.join(dir, 'bin', 'python3'), content: wrapper, mode: 0o755 },
+    { file: path.join(dir, 'lib', 'sitecustomize.py'), content: sitecustomizeSource(config), mode: 0o644 },
+    { file: path.join(dir, DESCRIPTION_FILE), content: `${JSON.stringify(recorded, null, 2)}\n`, mode: 0o644 },
+  ];
+  for (const { file, content, mode } of files) await writeAtomically(file, content, mode);
+  return { dir, files };
+}
+
+/**
+ * The run helpers written again where they went missing while the app ran (an operator's
+ * `rm -rf` of the app's whole state directory to start afresh): a worker or process restarted
+ * after a crash, a recycle or a wake runs with the PATH and APPPKG_DESCRIPTION its version's
+ * start built, so without them a `processes:` entry's `python` was not found (exit 127, a crash
+ * loop) and a worker's subprocesses ran another Python, until the next deploy. Synchronous
+ * because spawns are; the gateway owns what it makes here, as at the start (it runs before the
+ * app's user can write anything, and under a root gateway only root writes in the app's state
+ * directory). A failure is left to the process, whose own error names what it could not run.
+ */
+export function restoreMissingRunHelpers(appEnv: Pick<AppEnvironment, 'runRoot' | 'runDir' | 'runHelpers'>): void {
+  for (const { file, content, mode } of appEnv.runHelpers ?? []) {
+    if (existsSync(file)) continue;
+    try {
+      for (const dir of [appEnv.runRoot, appEnv.runDir, path.dirname(file)]) {
+        if (existsSync(dir)) continue;
+        mkdirSync(dir, { mode: 0o755 });
+        chmodSync(dir, 0o755); // mkdir's mode passed through the umask
+      }
+      writeFileAtomicSync(file, content);
+      chmodSync(file, mode);
+    } catch {
+      // see above
+    }
+  }
 }
 
 async function writeAtomically(file: string, content: string, mode: number): Promise<void> {

@@ -5,7 +5,7 @@
 // worker-drain.ts). When the instance starts and stops them is the instance's.
 import { noLatency, RequestTally } from '../admin/request-tally.js';
 import type { HealthStatus, WorkerStatus } from '../admin/status-types.js';
-import { commandEnvironment } from '../environment/app-env.js';
+import { commandEnvironment, restoreMissingRunHelpers } from '../environment/app-env.js';
 import { restoreMissingStateDirs } from '../environment/state-root.js';
 import type { GatewayError } from '../errors.js';
 import { Backoff } from './backoff.js';
@@ -253,6 +253,7 @@ export class WorkerPool {
   private spawn(slot: Slot<Worker>, number: number): Worker {
     const { appEnv, desc } = this.opts;
     restoreMissingStateDirs({ data: appEnv.dataDir, log: appEnv.logDir, tmp: appEnv.tmpDir }, this.opts.uid === undefined ? undefined : { uid: this.opts.uid, gid: this.opts.gid! });
+    restoreMissingRunHelpers(appEnv);
     const worker = new Worker({
       python: appEnv.python,
       // Its commands' PATH and PYTHONPATH (the app's `python` first): a subprocess it starts runs

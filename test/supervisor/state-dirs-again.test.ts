@@ -4,7 +4,7 @@
 // writes failing with ENOENT). A replacement's spawn makes them again, with their modes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
@@ -23,6 +23,9 @@ const APP = `import os
 def application(environ, start_response):
     if environ["PATH_INFO"] == "/quit":
         os._exit(1)
+    if environ["PATH_INFO"] == "/helpers":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [("description=%s\\n" % os.path.isfile(os.environ["APPPKG_DESCRIPTION"])).encode()]
     found = []
     for key in ("APPPKG_DATA_DIR", "TMPDIR"):
         found.append("%s=%s" % (key, os.path.isdir(os.environ[key])))
@@ -33,7 +36,7 @@ def application(environ, start_response):
 // Writes a file into its data directory at every start, then lives until killed.
 const PROCESS = `import os, time
 with open(os.path.join(os.environ["APPPKG_DATA_DIR"], "process-%d" % os.getpid()), "w") as f:
-    f.write("started")
+    f.write("description=%s" % os.path.isfile(os.environ["APPPKG_DESCRIPTION"]))
 time.sleep(3600)
 `;
 
@@ -98,6 +101,30 @@ test('a processes: entry restarted after its state directory went whole finds it
   }, 15_000, 'a new side process');
   await waitFor(() => existsSync(join(appState, 'data', `process-${next}`)), 10_000, 'the new process writing into its data directory');
   assert.is(modeOf(join(appState, 'log')), '750');
+});
+
+// The whole of STATE/apps/NAME, run helpers too: the replacement's PATH names the helpers'
+// bin/python (a `command: exec python ...` found none, or another Python) and its
+// APPPKG_DESCRIPTION their description.json.
+test('a worker and a processes: entry restarted after the app\'s whole state directory went find their run helpers', async () => {
+  const app = async () => (await status()).apps.find((a: any) => a.name === 'wiped');
+  const side = async () => (await app()).processes.find((p: any) => p.name === 'side');
+  const firstSide = await waitFor(async () => (await side())?.pid, 15_000, 'the side process running');
+  const firstWorkers = (await app()).workers.map((w: any) => w.pid);
+  assert.is((await get('/helpers')).text, 'description=True\n');
+  rmSync(appState, { recursive: true });
+  await get('/quit').catch(() => {});
+  process.kill(firstSide, 'SIGKILL');
+  await waitFor(async () => {
+    const pids = (await app()).workers.map((w: any) => w.pid);
+    return pids.length === 1 && pids[0] !== null && !firstWorkers.includes(pids[0]);
+  }, 15_000, 'a new worker');
+  assert.is((await get('/helpers')).text, 'description=True\n', 'the new worker finds its APPPKG_DESCRIPTION');
+  const next = await waitFor(async () => {
+    const p = await side();
+    return p?.pid && p.pid !== firstSide && existsSync(join(appState, 'data', `process-${p.pid}`)) ? p.pid : null;
+  }, 15_000, 'a new side process writing into its data directory');
+  assert.is(readFileSync(join(appState, 'data', `process-${next}`), 'utf8'), 'description=True');
 });
 
 test.run();
