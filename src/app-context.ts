@@ -148,7 +148,10 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   const provides = await describeProvides(desc, hostEnv, stateRoot);
   await recordDescription(appEnv, provides === null ? describeJson(desc) : { ...describeJson(desc), provides }, owner);
   if (runAs) {
-    Object.assign(appEnv.env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
+    // A setting of the same name is the host's choice (SPEC 2.1: each setting as its own
+    // variable), e.g. HOME=/srv/blog for tools that write under ~; it was overwritten unsaid.
+    const identity = { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user };
+    for (const [key, value] of Object.entries(identity)) if (overrides.settings[key] === undefined) appEnv.env[key] = value;
     assertCanExecute(appEnv.python, runAs);
   }
   return { desc, overrides, interpreter, appEnv, stateRoot, environmentFile: hostEnv.file, hostEnv, runAs };

@@ -149,4 +149,20 @@ ifRoot('a version refused at its first start (a setting missing) leaves its refu
   assert.is(log.mode & 0o777, 0o750);
 });
 
+// HOME, USER and LOGNAME are the app's user's unless a setting names one (SPEC 2.1: each
+// setting as its own variable): a root gateway put the user's over the host's HOME unsaid.
+ifRoot('a HOME setting reaches an app run as its user; USER and LOGNAME stay that user\'s', async () => {
+  uidOf(USER);
+  const apps = join(work.path, 'apps-home');
+  mkdirSync(apps);
+  chmodSync(apps, 0o755);
+  const owned = addPackage(apps, 'environ', 'owned');
+  spawnSync('chown', ['-R', `${USER}:`, owned]);
+  const envFile = join(work.path, 'environment-home.yaml');
+  writeFileSync(envFile, 'python: /usr/bin/python3\napps:\n  owned:\n    settings:\n      HOME: /srv/owned-home\n');
+  const ran = await runCli(['run', owned, '--environment', envFile, '--state-dir', join(work.path, 'state-home'), '--', 'sh', '-c', 'echo "$HOME $USER $LOGNAME"'], { bin: installForOtherUsers().bin });
+  assert.is(ran.status, 0, ran.stderr);
+  assert.is(ran.stdout.trim(), `/srv/owned-home ${USER} ${USER}`);
+});
+
 test.run();
