@@ -3,7 +3,7 @@
 // directory per app name beneath it, so a new version finds the old version's data.
 
 import { chmodSync, lchownSync, lstatSync, mkdirSync, statSync } from 'node:fs';
-import { access, chmod, constants, lchown, lstat } from 'node:fs/promises';
+import { access, chmod, constants, lchown, lstat, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GatewayError, systemErrorReason } from '../errors.js';
@@ -131,9 +131,39 @@ export function fileInTheWay(dir: string): string | undefined {
 /** Create (or repair) the app's data, log and tmp directories; tmp is re-chmodded to 0700 every time. */
 export async function prepareAppStateDirs(root: string, name: string, owner?: Owner): Promise<AppStateDirs> {
   const dirs = await prepareAppLogDir(root, name, owner);
+  await handOver(dirs.data, owner);
   await ensureDir(dirs.data, 0o700, owner);
+  await handOver(dirs.tmp, owner);
   await ensureDir(dirs.tmp, 0o700, owner, true);
   return dirs;
+}
+
+/**
+ * What the app's previous user (another `user:`, or its directory's owner changed) left in `dir`
+ * given to `owner`, before `dir` itself is: ensureDir chowns the directory alone, so the app
+ * found its own data unwritable under its new user (SPEC 2.1: writable). Only what the previous
+ * user owned moves (the owner of `dir` tells who that was): a file root or anyone else put there
+ * stays theirs, and a symlink is chowned itself, never followed. Once, at the change: `dir` is
+ * the new user's afterwards.
+ */
+async function handOver(dir: string, owner: Owner | undefined): Promise<void> {
+  const before = owner === undefined ? null : await lstat(dir).catch(() => null);
+  if (owner === undefined || before === null || !before.isDirectory() || before.uid === owner.uid) return;
+  const walk = async (at: string): Promise<void> => {
+    for (const entry of await readdir(at, { withFileTypes: true }).catch(gone([]))) {
+      const file = path.join(at, entry.name);
+      if ((await lstat(file).catch(gone(null)))?.uid === before.uid) await lchown(file, owner.uid, owner.gid).catch(gone(undefined));
+      if (entry.isDirectory()) await walk(file);
+    }
+  };
+  // The old version, still draining as the previous user, may remove its temporary files meanwhile.
+  const gone = <T>(value: T) => (err: NodeJS.ErrnoException): T => {
+    if (err.code === 'ENOENT') return value;
+    throw err;
+  };
+  await walk(dir).catch((err: unknown) => {
+    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dir, reason: systemErrorReason(err, dir), cause: err });
+  });
 }
 
 /**
@@ -179,6 +209,7 @@ export async function prepareAppLogDir(root: string, name: string, owner?: Owner
   await ensureDir(path.join(root, 'apps'), 0o755);
   // Not the app's: it holds its data, log and tmp, which must stay the directories they are.
   await ensureDir(dirs.app, 0o755, gatewayOwned(owner));
+  await handOver(dirs.log, owner);
   await ensureDir(dirs.log, 0o750, owner);
   return dirs;
 }

@@ -165,4 +165,29 @@ ifRoot('a HOME setting reaches an app run as its user; USER and LOGNAME stay tha
   assert.is(ran.stdout.trim(), `/srv/owned-home ${USER} ${USER}`);
 });
 
+// user: changed (or the directory's owner): the data, logs and tmp the app's previous user left
+// are its new user's, or the app could no longer write its own data (SPEC 2.1: writable).
+ifRoot('an app given another user finds what its previous user wrote in its data directory writable', async () => {
+  const first = uidOf(USER);
+  const second = uidOf(`${USER}-2`);
+  const apps = join(work.path, 'apps-handover');
+  mkdirSync(apps);
+  chmodSync(apps, 0o755);
+  const dir = addPackage(apps, 'environ', 'moved');
+  const envFile = join(work.path, 'environment-handover.yaml');
+  const state = join(work.path, 'state-handover');
+  const { bin } = installForOtherUsers();
+  const run = async (user: string, script: string) => {
+    writeFileSync(envFile, `python: /usr/bin/python3\napps:\n  moved:\n    user: ${user}\n`);
+    return runCli(['run', dir, '--environment', envFile, '--state-dir', state, '--', 'sh', '-c', script], { bin });
+  };
+  const wrote = await run(USER, 'mkdir "$APPPKG_DATA_DIR/sub" && echo one > "$APPPKG_DATA_DIR/sub/f" && touch "$APPPKG_LOG_DIR/own.log" "$TMPDIR/t"');
+  assert.is(wrote.status, 0, wrote.stderr);
+  assert.is(statSync(join(state, 'apps', 'moved', 'data', 'sub', 'f')).uid, first);
+  const again = await run(`${USER}-2`, 'echo two >> "$APPPKG_DATA_DIR/sub/f" && echo x > "$APPPKG_LOG_DIR/own.log" && rm "$TMPDIR/t" && cat "$APPPKG_DATA_DIR/sub/f"');
+  assert.is(again.status, 0, again.stderr);
+  assert.is(again.stdout, 'one\ntwo\n');
+  for (const file of ['data/sub', 'data/sub/f', 'log/own.log']) assert.is(statSync(join(state, 'apps', 'moved', file)).uid, second, file);
+});
+
 test.run();
