@@ -594,4 +594,18 @@ test('max_memory that is no size ("lots"): the fix, the schema\'s x-fix and desc
   assert.match(schema.definitions.max_memory['x-fix'], floor);
 });
 
+// SPEC 2.1 gives each setting as its own variable; docs/description.md: numbers and booleans as
+// written. A value YAML reads as null (nothing after the colon, ~) or as a float that is no number
+// JSON has (.inf, .nan) is refused, with the quoting that gives it: "" for an empty value.
+test('settings reach the app as written (numbers, booleans, =, newlines, unicode, empty); null and .inf are refused with the quoting to write', async () => {
+  const env = await loadEnvironmentFile(await envFile('settings:\n  T: true\n  F: 1.0\n  O: 0o17\n  E: 1e3\n  H: 0x1F\n  Y: yes\n  Q: ""\n  EQ: a=b=c\n  NL: "one\\ntwo"\n  U: bücher ✓\n'));
+  assert.equal(overridesFor(env, 'blog').settings, { T: 'true', F: '1.0', O: '0o17', E: '1e3', H: '0x1F', Y: 'yes', Q: '', EQ: 'a=b=c', NL: 'one\ntwo', U: 'bücher ✓' });
+  for (const value of ['', ' ~', ' null', ' .inf', ' .nan']) {
+    const err = await failure(loadEnvironmentFile(await envFile(`settings:\n  SMTP_PASSWORD:${value}\n`)));
+    assert.is(err.code, 'APPPKG_ENVFILE_INVALID', value);
+    assert.match(err.message, /SMTP_PASSWORD/, value);
+    assert.match(String((err.details.problems as { hint: string }[])[0].hint), /write "" for an empty value/, `the fix for${value} gives the empty value's spelling`);
+  }
+});
+
 test.run();
