@@ -254,7 +254,10 @@ export class Slot<P extends SupervisedProcess> {
           ? err.code === 'APPPKG_APP_LIFESPAN_FAILED'
             ? `${this.opts.label(next)} did not start: ${err.message}`
             : `${this.opts.label(next)} could not import the app: ${err.message}`
-          : next.state === 'exited' ? `${this.opts.label(next)} exited (${next.how})` : `${this.opts.label(next)} failed to start: ${err.message}`;
+          : next.state === 'exited' && next.pid !== undefined
+            ? `${this.opts.label(next)} exited (${next.how})`
+            : // No pid: it was never spawned (its interpreter or venv gone), which only err says.
+              `${this.opts.label(next)} failed to start: ${err.message}`;
         // It never came up, however long its probe was asked (start_timeout, 60 s, outlasts a
         // stable run's 30): counted as up, it started the back-off over at 0.5 s each time, and
         // a worker that never passes its probe was restarted for ever and never a crash loop.
