@@ -40,7 +40,12 @@ export interface AppChangeOptions {
    * theirs only once they restart; the workers' SCRIPT_NAME comes with each request.
    */
   toldMount?: boolean;
+  /** It runs no Python workers (`platform: python, command`): their count and threads are nobody's. */
+  noWorkers?: boolean;
 }
+
+/** Keys only Python workers are started with; a command app's processes never read them. */
+const WORKER_KEYS: ReadonlyArray<keyof AppOverrides> = ['workers', 'threads'];
 
 /** `settings.NAME` for each setting added, removed or given another value (never the values). */
 function changedSettings(before: Record<string, string>, after: Record<string, string>): string[] {
@@ -66,7 +71,7 @@ function changedServices(before: HostEnvironment, after: HostEnvironment, asked:
 export function appChanges(before: HostEnvironment, after: HostEnvironment, name: string, opts: AppChangeOptions = {}): AppChanges {
   const was = overridesFor(before, name);
   const is = overridesFor(after, name);
-  const changed = (Object.keys(OVERRIDE_KEYS) as Array<keyof AppOverrides>).filter((key) => !opts.fixed?.includes(key) && was[key] !== is[key]);
+  const changed = (Object.keys(OVERRIDE_KEYS) as Array<keyof AppOverrides>).filter((key) => !opts.fixed?.includes(key) && !(opts.noWorkers && WORKER_KEYS.includes(key)) && was[key] !== is[key]);
   const restart: string[] = changed.filter((key) => !LIVE_KEYS.includes(key)).map((key) => OVERRIDE_KEYS[key]);
   const live = changed.filter((key) => LIVE_KEYS.includes(key)).map((key) => OVERRIDE_KEYS[key]);
   restart.push(...changedSettings(was.settings, is.settings), ...changedServices(before, after, opts.services));

@@ -64,12 +64,13 @@ export async function reloadEnvironment(registry: Registry, file: string, opts: 
     const serving = registry.servingOf(name);
     const services = serving?.instance?.desc.services;
     const toldMount = Object.keys(serving?.instance?.desc.processes ?? {}).length > 0;
-    const { routes, live } = appChanges(before, after, name, { services, fixed: opts.fixed });
+    const noWorkers = serving?.instance?.desc.kind === 'command';
+    const { routes, live } = appChanges(before, after, name, { services, fixed: opts.fixed, noWorkers });
     // Against what its processes run with, not the file as last read: a restart that reload
     // asked for and that was refused (user: naming no user yet) is asked for again, and the
     // keys named are all those that differ from what runs, or from what a restart under way (an
     // earlier SIGHUP's) brings.
-    const { restart } = appChanges(serving?.restartFor ?? serving?.hostEnv ?? before, after, name, { services, fixed: opts.fixed, toldMount });
+    const { restart } = appChanges(serving?.restartFor ?? serving?.hostEnv ?? before, after, name, { services, fixed: opts.fixed, toldMount, noWorkers });
     if (restart.length > 0) {
       report.restarted[name] = restart;
       opts.say(`${name}: ${[...new Set([...restart, ...routes, ...live])].join(', ')} changed in ${shown}; restarting it (new workers take over, the old ones drain)`);

@@ -69,6 +69,13 @@ test('keys the gateway decides over the file (serve --workers) are no change', a
   assert.equal(appChanges(before, after, 'blog', { fixed: ['workers'] }).restart, []);
 });
 
+test('a command app runs no Python workers: workers and threads are no change for it, its other keys are', async () => {
+  const before = await env('apps:\n  nb: {workers: 2, threads: 4, timeout: 30}\n');
+  const after = await env('apps:\n  nb: {workers: 5, threads: 8, timeout: 60}\n');
+  assert.equal(appChanges(before, after, 'nb', { noWorkers: true }).restart, ['timeout']);
+  assert.equal(appChanges(before, after, 'nb').restart, ['workers', 'threads', 'timeout']);
+});
+
 test("the host's services count for the apps that ask for them", async () => {
   const before = await env('services: {postgresql: "postgresql://a/postgres", redis: "redis://a"}\n');
   const after = await env('services: {postgresql: "postgresql://b/postgres", redis: "redis://b"}\n');
