@@ -4,8 +4,7 @@
 // `logs`, `restart` and `rollback` fail alike. Streams (a followed log, /events) are read
 // as they arrive until the user stops them, the reader of a pipe leaves, or the gateway goes.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { accessSync, constants, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { statSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
@@ -14,7 +13,7 @@ import type { GatewayStatus } from '../admin/status-types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { nearAppName } from '../description/near-app-name.js';
 import { listenerFiles } from './listener-files.js';
-import { unitAdminSocket } from './unit-admin-socket.js';
+import { topClosedDirectory, unitAdminSocket } from './unit-admin-socket.js';
 import { findUser } from '../environment/run-as.js';
 import { shellLine } from '../shell-words.js';
 
@@ -122,14 +121,7 @@ function deniedAt(path: string): { denied: string; owner: string } {
     const owner = userName(socket.uid);
     return { denied: `the socket is ${owner}'s, mode ${(socket.mode & 0o777).toString(8).padStart(4, '0')}, and this command runs as ${me}`, owner };
   }
-  let closed = dirname(path);
-  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
-    try {
-      accessSync(dir, constants.X_OK);
-    } catch {
-      closed = dir;
-    }
-  }
+  const closed = topClosedDirectory(path);
   let owner = 'root';
   try {
     owner = userName(statSync(closed).uid);

@@ -29,8 +29,8 @@ export function unitAdminSocket(env: NodeJS.ProcessEnv = process.env): UnitSocke
   }
 }
 
-/** The topmost directory on `path`'s way that this user may not enter, with its owner, group and mode. */
-function closedDirectory(path: string): { dir: string; owner: string; group: string; mode: string; me: string } {
+/** The topmost directory on `path`'s way that this user may not enter (its own directory when none is). */
+export function topClosedDirectory(path: string): string {
   let closed = dirname(path);
   for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
     try {
@@ -39,6 +39,12 @@ function closedDirectory(path: string): { dir: string; owner: string; group: str
       closed = dir;
     }
   }
+  return closed;
+}
+
+/** topClosedDirectory with its owner, group and mode. */
+function closedDirectory(path: string): { dir: string; owner: string; group: string; mode: string; me: string } {
+  const closed = topClosedDirectory(path);
   const me = findUser(String(process.getuid?.() ?? 0))?.user ?? 'this user';
   try {
     const st = statSync(closed);
