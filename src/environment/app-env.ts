@@ -20,7 +20,7 @@ import { MANIFEST_NAME } from '../lifecycle/vendor-manifest.js';
 import { SCRIPTS_DIR } from '../lifecycle/vendor-scripts.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { holdRunHelpers } from './run-helper-holds.js';
-import { appStateDirs, ensureDir, gatewayOwned, prepareAppStateDirs, type AppStateDirs, type Owner } from './state-root.js';
+import { appStateDirs, ensureDir, gatewayOwned, prepareAppStateDirs, restoreMissingStateDirs, type AppStateDirs, type Owner } from './state-root.js';
 
 export type AppMode = 'production' | 'development';
 
@@ -414,7 +414,7 @@ async function writeRunHelpers(runRoot: string, config: RunConfig, owner?: Owner
  * app's user can write anything, and under a root gateway only root writes in the app's state
  * directory). A failure is left to the process, whose own error names what it could not run.
  */
-export function restoreMissingRunHelpers(appEnv: Pick<AppEnvironment, 'runRoot' | 'runDir' | 'runHelpers'>): void {
+function restoreMissingRunHelpers(appEnv: Pick<AppEnvironment, 'runRoot' | 'runDir' | 'runHelpers'>): void {
   for (const { file, content, mode } of appEnv.runHelpers ?? []) {
     if (existsSync(file)) continue;
     try {
@@ -429,6 +429,15 @@ export function restoreMissingRunHelpers(appEnv: Pick<AppEnvironment, 'runRoot' 
       // see above
     }
   }
+}
+
+/**
+ * What a process about to be spawned needs that may have gone while the app ran: its data, log
+ * and tmp directories (owned by `owner`, the app's user) and the run helpers the start wrote.
+ */
+export function restoreForSpawn(appEnv: Pick<AppEnvironment, 'dataDir' | 'logDir' | 'tmpDir' | 'runRoot' | 'runDir' | 'runHelpers'>, owner?: Owner): void {
+  restoreMissingStateDirs({ data: appEnv.dataDir, log: appEnv.logDir, tmp: appEnv.tmpDir }, owner);
+  restoreMissingRunHelpers(appEnv);
 }
 
 async function writeAtomically(file: string, content: string, mode: number): Promise<void> {

@@ -4,8 +4,7 @@
 // rotation and sleep with the workers when the app is idle; the others run in the background.
 import { RequestTally } from '../admin/request-tally.js';
 import type { HealthStatus, ProcessStatus } from '../admin/status-types.js';
-import { commandEnvironment, restoreMissingRunHelpers } from '../environment/app-env.js';
-import { restoreMissingStateDirs } from '../environment/state-root.js';
+import { commandEnvironment, restoreForSpawn } from '../environment/app-env.js';
 import { Backoff } from './backoff.js';
 import { CommandProcess } from './command-process.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
@@ -86,8 +85,7 @@ export class ProcessPool {
 
   private spawn(name: string, command: string, serves: boolean): CommandProcess {
     const { appEnv, desc } = this.opts;
-    restoreMissingStateDirs({ data: appEnv.dataDir, log: appEnv.logDir, tmp: appEnv.tmpDir }, this.opts.uid === undefined ? undefined : { uid: this.opts.uid, gid: this.opts.gid! });
-    restoreMissingRunHelpers(appEnv);
+    restoreForSpawn(appEnv, this.opts.uid === undefined ? undefined : { uid: this.opts.uid, gid: this.opts.gid! });
     const proc = new CommandProcess({
       app: desc.name,
       name,

@@ -5,8 +5,7 @@
 // worker-drain.ts). When the instance starts and stops them is the instance's.
 import { noLatency, RequestTally } from '../admin/request-tally.js';
 import type { HealthStatus, WorkerStatus } from '../admin/status-types.js';
-import { commandEnvironment, restoreMissingRunHelpers } from '../environment/app-env.js';
-import { restoreMissingStateDirs } from '../environment/state-root.js';
+import { commandEnvironment, restoreForSpawn } from '../environment/app-env.js';
 import type { GatewayError } from '../errors.js';
 import { Backoff } from './backoff.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
@@ -252,8 +251,7 @@ export class WorkerPool {
   /** `number`: its slot's, from 1, as a folded import failure names it (`worker 2 failed the same way`). */
   private spawn(slot: Slot<Worker>, number: number): Worker {
     const { appEnv, desc } = this.opts;
-    restoreMissingStateDirs({ data: appEnv.dataDir, log: appEnv.logDir, tmp: appEnv.tmpDir }, this.opts.uid === undefined ? undefined : { uid: this.opts.uid, gid: this.opts.gid! });
-    restoreMissingRunHelpers(appEnv);
+    restoreForSpawn(appEnv, this.opts.uid === undefined ? undefined : { uid: this.opts.uid, gid: this.opts.gid! });
     const worker = new Worker({
       python: appEnv.python,
       // Its commands' PATH and PYTHONPATH (the app's `python` first): a subprocess it starts runs
