@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import getPort from 'get-port';
 import { isAlive, waitFor } from './process.js';
+import { hasProgram } from './skip.js';
 
 export interface RunningServer {
   /** The URL for the environment file's `services:` (admin credentials in it). */
@@ -46,6 +47,11 @@ export function serversMissing(): string | null {
   if (!existsSync(postgresBin('initdb'))) return 'PostgreSQL is not installed (apt-get install postgresql)';
   if (spawnSync('redis-server', ['--version']).status !== 0) return 'redis-server is not installed (apt-get install redis-server)';
   return null;
+}
+
+/** serversMissing, or else what a server started with `tls: true` lacks (openssl makes its certificate). */
+export function tlsServersMissing(): string | null {
+  return serversMissing() ?? (hasProgram('openssl') ? null : "openssl is not installed (apt-get install openssl): it makes the server's certificate");
 }
 
 function postgresBin(name: string): string {

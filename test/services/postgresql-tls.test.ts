@@ -7,8 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { runCli, tempDir } from '../helpers/process.js';
-import { servicesEnvironment, serversMissing, startPostgres, type RunningPostgres } from '../helpers/servers.js';
-import { hasProgram, runIf } from '../helpers/skip.js';
+import { servicesEnvironment, startPostgres, type RunningPostgres, tlsServersMissing } from '../helpers/servers.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('services: a PostgreSQL that asks for TLS');
 const work = tempDir('apppkg-services-tls-');
@@ -16,7 +16,7 @@ const state = join(work.path, 'state');
 let pg: RunningPostgres & { certificate?: string };
 let app: string;
 
-const missing = serversMissing() ?? (hasProgram('openssl') ? null : 'openssl is not installed (apt-get install openssl): it makes the server\'s certificate');
+const missing = tlsServersMissing();
 const withServers = runIf(test, missing === null, missing ?? '');
 const env = { APPPKG_STATE_DIR: state };
 

@@ -7,8 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { runCli, tempDir } from '../helpers/process.js';
-import { servicesEnvironment, serversMissing, startRedis, type RunningRedis } from '../helpers/servers.js';
-import { hasProgram, runIf } from '../helpers/skip.js';
+import { servicesEnvironment, startRedis, type RunningRedis, tlsServersMissing } from '../helpers/servers.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('services: a Redis over TLS');
 const work = tempDir('apppkg-services-redis-tls-');
@@ -16,7 +16,7 @@ const state = join(work.path, 'state');
 let redis: RunningRedis & { certificate?: string };
 let app: string;
 
-const missing = serversMissing() ?? (hasProgram('openssl') ? null : 'openssl is not installed (apt-get install openssl): it makes the server\'s certificate');
+const missing = tlsServersMissing();
 const withServers = runIf(test, missing === null, missing ?? '');
 const env = { APPPKG_STATE_DIR: state };
 
