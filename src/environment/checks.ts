@@ -11,6 +11,7 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { programOutput, type ProgramOutput } from '../program-output.js';
 import { findVenv, missingSettingAt, resolveSettings } from './app-env.js';
 import { aptKnows } from './apt-knows.js';
+import { queryDeb } from './dpkg-query.js';
 import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { formatInterpreter, isSystemPython, pickInterpreter } from './interpreters.js';
@@ -125,21 +126,6 @@ export async function checkPython(
 
 function run(command: string, args: string[]): Promise<ProgramOutput> {
   return programOutput(command, args, { timeoutMs: COMMAND_TIMEOUT_MS, maxBuffer: 4 << 20 });
-}
-
-/** The listed packages dpkg has installed (with their versions) and those it has not; null where dpkg-query does not exist. */
-async function queryDeb(packages: string[]): Promise<{ found: string[]; missing: string[] } | null> {
-  const answers = await Promise.all(packages.map((p) => run('dpkg-query', ['-W', '-f=${Status} ${Version}\\n', p])));
-  if (answers.some((a) => a.startError === 'ENOENT')) return null;
-  const found: string[] = [];
-  const missing: string[] = [];
-  answers.forEach((a, i) => {
-    // One line per architecture; any installed one counts.
-    const line = a.stdout.split('\n').find((l) => l.startsWith('install ok installed'));
-    if (line) found.push(`${packages[i]} ${line.slice('install ok installed'.length).trim()}`.trim());
-    else missing.push(packages[i]);
-  });
-  return { found, missing };
 }
 
 /** Each package installed per dpkg ("install ok installed"); skipped where dpkg-query does not exist. */

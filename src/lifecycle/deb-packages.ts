@@ -1,18 +1,11 @@
-// The `deb` packages of an app on a Debian host: which are missing (dpkg-query, the same
+// The `deb` packages of an app on a Debian host: which are missing (dpkg-query.ts, the
 // question `check` asks) and, for `install --system`, apt-get install of exactly those.
 import type { Writable } from 'node:stream';
 import { missingDetails } from '../environment/checks.js';
+import { queryDeb } from '../environment/dpkg-query.js';
 import { GatewayError } from '../errors.js';
-import { programOutput } from '../program-output.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
-
-/** The packages dpkg does not report "install ok installed"; null where there is no dpkg-query. */
-export async function missingDebPackages(packages: string[]): Promise<string[] | null> {
-  const answers = await Promise.all(packages.map((p) => programOutput('dpkg-query', ['-W', '-f=${Status}\\n', p], { timeoutMs: 30_000 })));
-  if (answers.some((a) => a.startError === 'ENOENT')) return null;
-  return packages.filter((_, i) => !answers[i].stdout.split('\n').some((l) => l === 'install ok installed'));
-}
 
 /**
  * Without `system`, missing packages are an APPPKG_DEB_MISSING (its fix: apt-get or --system);
@@ -21,11 +14,12 @@ export async function missingDebPackages(packages: string[]): Promise<string[] |
 export async function ensureDebPackages(packages: string[], opts: { system: boolean; say?: Say; output?: Writable }): Promise<void> {
   const say = opts.say ?? quiet;
   if (packages.length === 0) return;
-  const missing = await missingDebPackages(packages);
-  if (missing === null) {
+  const answer = await queryDeb(packages);
+  if (answer === null) {
     say(`==> deb: not checked, no dpkg-query here (not a Debian host); listed: ${packages.join(', ')}`);
     return;
   }
+  const { missing } = answer;
   if (missing.length === 0) {
     say(`==> deb: ${packages.join(', ')} already installed`);
     return;
