@@ -23,6 +23,7 @@ _EXPORTS = {
     "CommandNotFound": "errors",
     "DescriptionUnavailable": "errors",
     "GatewayNotFound": "errors",
+    "ModuleConflict": "errors",
     "NotCallable": "errors",
     "ObjectNotFound": "errors",
 }

@@ -25,6 +25,11 @@ class ObjectNotFound(AppPackageError):
     """load_object: the module, or an attribute on the way to the object, does not exist."""
 
 
+class ModuleConflict(AppPackageError):
+    """load_object: this process already imported a module of that name from elsewhere (another
+    app's, or the interpreter's own), so Python would hand that one back, not the app's."""
+
+
 class NotCallable(AppPackageError):
     """load_object: the object exists but cannot be called (it is no WSGI app)."""
 

@@ -3,8 +3,11 @@ may be dotted, `mod:site.wsgi`; it defaults to `application`), with the app's sy
 
 import difflib
 import importlib
+import importlib.machinery
+import os
+import sys
 
-from .errors import NotCallable, ObjectNotFound
+from .errors import ModuleConflict, NotCallable, ObjectNotFound
 from .paths import prepend_site_dirs
 
 DEFAULT_OBJECT = "application"
@@ -27,6 +30,7 @@ def load_object(ref, sys_path):
     factory = isinstance(ref, str) and ref.rstrip().endswith("()")
     module_name, parts = parse_ref(ref.rstrip()[:-2] if factory else ref)
     front = prepend_site_dirs(sys_path)
+    _refuse_shadowed(ref, module_name.split(".")[0], front)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -66,3 +70,36 @@ def load_object(ref, sys_path):
             )
         return made
     return obj
+
+
+def _where(spec):
+    """Where a module spec's code lives: its file, or a package's directories, or how it is built in."""
+    if spec is None:
+        return None
+    if spec.origin not in (None, "namespace"):
+        return os.path.realpath(spec.origin) if os.path.isabs(spec.origin) else spec.origin
+    return tuple(os.path.realpath(p) for p in (spec.submodule_search_locations or ()))
+
+
+def _refuse_shadowed(ref, top, front):
+    """Python's import cache answers by name alone: a `top` already imported from elsewhere (a
+    second app loaded in this process with a module of the same name, or an app module named
+    like a stdlib one) would be returned in place of the app's own, without a word."""
+    loaded = sys.modules.get(top)
+    if loaded is None:
+        return
+    apps = importlib.machinery.PathFinder.find_spec(top, front)
+    if apps is None:
+        return
+    loaded_at = _where(getattr(loaded, "__spec__", None)) or getattr(loaded, "__file__", None)
+    apps_at = _where(apps)
+    if loaded_at == apps_at:
+        return
+    def shown(where):
+        return ", ".join(where) if isinstance(where, tuple) else str(where)
+    raise ModuleConflict(
+        "%s: module %r is already imported in this process from %s; the app's own is %s"
+        % (ref, top, shown(loaded_at), shown(apps_at)),
+        "load each app in a process of its own (multiprocessing, or `apppkg-gateway run PATH -- python ...`), "
+        "or rename the app's module so that no other loaded module has its name",
+    )

@@ -354,6 +354,43 @@ test('load_object errors say what is missing and how to fix it', async () => {
   assert.match(r.missingCommand, /app 'vendored' has no commands\.backup .* \(it has commands\.test\)/);
 });
 
+test('load_object of a second app whose module has the first one\'s name: ModuleConflict, not the first app', async () => {
+  // Python's import cache answers by name: before, the second app's `load_object` returned the
+  // first app's callable without a word.
+  const apps = ['one', 'two'].map((name) => {
+    const dir = join(work.path, `same-module-${name}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'site_app.py'), `def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"${name}"]\n`);
+    // A module named like the stdlib's, which the interpreter imported before the app.
+    writeFileSync(join(dir, 'json.py'), 'def application(environ, start_response):\n    return []\n');
+    return dir;
+  });
+  const script = String.raw`
+import json as stdlib_json, sys
+from apppkg import ModuleConflict
+from apppkg.loader import load_object
+out = {}
+first = load_object("site_app:application", [sys.argv[1]])
+out["first"] = b"".join(first({}, lambda *a: None)).decode()
+out["again"] = load_object("site_app:application", [sys.argv[1]]) is first
+for ref, where in (("site_app:application", sys.argv[2]), ("json:application", sys.argv[1])):
+    try:
+        load_object(ref, [where])
+        out[ref] = None
+    except ModuleConflict as exc:
+        out[ref] = str(exc)
+print(stdlib_json.dumps(out))
+`;
+  const r = await runProcess('python3', ['-c', script, ...apps], { env: { ...process.env, PYTHONPATH: SHIM_DIR }, cwd: work.path });
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, string | boolean | null>;
+  assert.is(out.first, 'one');
+  assert.is(out.again, true, 'the same app loaded twice is no conflict');
+  assert.match(String(out['site_app:application']), `module 'site_app' is already imported in this process from ${join(apps[0], 'site_app.py')}; the app's own is ${join(apps[1], 'site_app.py')}`);
+  assert.match(String(out['site_app:application']), /\n {2}fix: load each app in a process of its own/);
+  assert.match(String(out['json:application']), /module 'json' is already imported in this process from \S+json\/__init__\.py/);
+});
+
 test('no gateway: GatewayNotFound says what was tried; a failing describe shows its stderr', async () => {
   const { python } = venvPythons[0];
   const bare = { PATH: '/usr/bin:/bin', HOME: process.env.HOME };
