@@ -14,6 +14,7 @@ import type { CgiRequest } from './cgi-request.js';
 import { failureStatus, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
 import { DENIAL_LAST_CHUNK, denialChunk, denialHasBody, denialHead } from './websocket-denial.js';
 import { WebsocketFlow } from './websocket-flow.js';
+import { keepAlive } from './websocket-keepalive.js';
 
 export interface AsgiWebsocketOptions {
   /** No answer to the handshake this long: 504. */
@@ -131,6 +132,9 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
     ws.on('message', this.onClientMessage);
     ws.on('close', this.onClientClose);
     ws.on('error', this.onClientError);
+    keepAlive(ws, this.socket, (silentMs) => {
+      this.options.report?.(`websocket ${this.path}: the client answered no ping for ${silentMs / 1000} s; closed (the app hears 1006)`);
+    });
   }
 
   onFrame(type: number, payload: Buffer): void {
