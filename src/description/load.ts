@@ -87,8 +87,11 @@ function hostKeyFix(dirName: string): UnknownKeyFix {
 /**
  * Loads `DIR/app.yaml`. A symlinked directory is resolved first, so `dir` and `file` are the
  * target's. The default name and version come from the link's own name (`bench -> app`
- * is the app "bench"), except that a link without a version to a target of the same name
- * with one (`blog -> blog.2026.11.24`) takes the target's version.
+ * is the app "bench"), except that a link without a version takes its target's: one of the
+ * same name with one (`blog -> blog.2026.11.24`), or one whose whole name is a version, as
+ * Capistrano and its kin name releases (`blog -> releases/20261124083000`, version
+ * 20261124083000): without it every switch of the link was between two unversioned
+ * directories, so a new release was taken for a rollback and its commands.update never ran.
  */
 export async function loadDescription(dir: string): Promise<Description> {
   let resolved: string;
@@ -107,6 +110,9 @@ export async function loadDescription(dir: string): Promise<Description> {
   const targetName = path.basename(resolved);
   const link = parsePackageDirName(linkName);
   const target = parsePackageDirName(targetName);
-  const dirName = link.version === null && link.name === target.name ? targetName : linkName;
+  const dirName = link.version !== null ? linkName
+    : link.name === target.name ? targetName
+    : /^\d/.test(targetName) ? `${link.name}.${targetName}`
+    : linkName;
   return loadDescriptionFile(path.join(resolved, 'app.yaml'), { dirName });
 }

@@ -119,6 +119,19 @@ test('a symlinked package directory is resolved: dir, file and version are the t
   assert.is(desc.version, '2026.11.24');
 });
 
+test('a link without a version to a release named by its version alone (Capistrano\'s releases/20261124083000) takes it as the version; to another name, none', async () => {
+  const release = await writeApp('20261124083000', 'app: site.wsgi:application\n');
+  await symlink(release, path.join(scratch, 'capsite'));
+  const desc = await loadDescription(path.join(scratch, 'capsite'));
+  assert.is(desc.name, 'capsite');
+  assert.is(desc.version, '20261124083000');
+  const sha = await writeApp('cafe123', 'app: site.wsgi:application\n');
+  await symlink(sha, path.join(scratch, 'shasite'));
+  const other = await loadDescription(path.join(scratch, 'shasite'));
+  assert.is(other.name, 'shasite');
+  assert.is(other.version, null);
+});
+
 test('a relative directory comes back absolute', async () => {
   await writeApp('rel', 'app: rel:app\n');
   const desc = await loadDescription(path.relative(process.cwd(), path.join(scratch, 'rel')));

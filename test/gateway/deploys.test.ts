@@ -296,6 +296,39 @@ test('a symlink to a version directory is followed; switching it switches the ve
   }
 });
 
+test('a link to releases named by their time alone (Capistrano\'s blog -> releases/20261124083000): switching it to a newer release is a deploy, its commands.update runs and no request fails; switching back is a rollback', async () => {
+  const releases = tempDir('apppkg-releases-');
+  try {
+    const release = (stamp: string, v: string) => {
+      const dir = addPackage(releases.path, 'environ', stamp, version(v));
+      writeFileSync(join(dir, 'app.yaml'), `${readFileSync(join(dir, 'app.yaml'), 'utf8')}commands:\n  update: echo ${v} >> "$APPPKG_DATA_DIR/updates"\n`);
+    };
+    release('20261124083000', '1');
+    release('20261125090000', '2');
+    const { apps, gw, state } = await open((dir) => symlinkSync(join(releases.path, '20261124083000'), join(dir, 'blog')));
+    const switchTo = (stamp: string) => {
+      symlinkSync(join(releases.path, stamp), join(apps.path, '.blog.next'));
+      renameSync(join(apps.path, '.blog.next'), join(apps.path, 'blog'));
+    };
+    const updates = () => (existsSync(join(state.path, 'apps/blog/data/updates')) ? readFileSync(join(state.path, 'apps/blog/data/updates'), 'utf8').split('\n').filter(Boolean) : []);
+    assert.is(await versionServed(gw), '1');
+    const loop = clientLoop(`${gw.url}/blog/`, 4);
+    await waitFor(() => loop.result.sent > 50, 10_000, 'the loop to run');
+    switchTo('20261125090000');
+    await waitFor(() => loop.result.versions.at(-1) === '2', 30_000, 'the newer release to serve');
+    assert.equal(updates(), ['2'], 'the newer release\'s commands.update ran');
+    assert.match(gw.output(), /blog: version 20261125090000 takes over from version 20261124083000/);
+    switchTo('20261124083000');
+    await waitFor(() => loop.result.versions.at(-1) === '1', 30_000, 'the older release to serve again');
+    const result = await loop.stop();
+    assert.is(result.failed, 0, result.failures.slice(0, 5).join('\n'));
+    assert.equal(updates(), ['2'], 'a rollback runs no update');
+    assert.match(gw.output(), /blog: rolling back to version 20261124083000: its commands\.update is not run/);
+  } finally {
+    releases.remove();
+  }
+});
+
 test('a symlink blog -> blog.1.9 beside blog.1.10 does not pin the version: 1.10 serves, and the log says so once with the fix; a link to the highest says nothing', async () => {
   const { apps, gw } = await open((dir) => {
     addPackage(dir, 'environ', 'blog.1.9', version('1.9'));
