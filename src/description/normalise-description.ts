@@ -92,6 +92,11 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
     const what = value === null ? 'nothing (null)' : typeof value === 'boolean' ? 'a boolean' : 'a number';
     return `quote it: ${key.split('.').pop()}: "${found}" (unquoted, YAML reads ${found} as ${what}, not as text)`;
   }
+  if (key === 'python' && Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) {
+    // A list, as deb: and paths: take one; PEP 440 joins the clauses of one specifier with commas.
+    const joined = value.map((v) => v.replace(/\s+/g, '')).join(',');
+    if (validRange(joined)) return `write one quoted specifier, its clauses joined by commas: python: "${joined}"`;
+  }
   if (key === 'python') {
     // A number is shown as written: `python: 3.10` is 3.1 to YAML, "3.10" to the user.
     const text = typeof value === 'number' ? found : typeof value === 'string' ? value.trim() : '';
@@ -147,6 +152,8 @@ function pep440Spelling(text: string): string | null {
   if (caret) spelled = `>=${caret[1]}${caret[2]},<${Number(caret[1]) + 1}`;
   else if (tilde) spelled = tilde[2] ? `>=${tilde[1]}${tilde[2]},==${tilde[1]}.*` : `==${tilde[1]}.*`;
   else if (/^\d+(\.\d+)*\.\*$/.test(text)) spelled = `==${text}`;
+  // `~=3`: a compatible release needs two numbers (PEP 440), so the major series is spelled alone.
+  else if (/^~=\s*\d+$/.test(text)) spelled = `==${text.replace(/^~=\s*/, '')}.*`;
   else if (/^(>=|<=|>|<|~=)\s*\d+(\.\d+)*\.\*$/.test(text)) spelled = text.replace(/\.\*$/, '');
   else if (/^([<>=!~]=?\s*[\w.*]+)(\s+[<>=!~]=?\s*[\w.*]+)+$/.test(text)) spelled = text.split(/\s+(?=[<>=!~])/).map((c) => c.replace(/\s+/g, '')).join(',');
   if (spelled === null || !validRange(spelled)) return null;

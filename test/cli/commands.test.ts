@@ -295,6 +295,9 @@ const BAD: Array<[string, string, RegExp, number]> = [
   // Python requirements as Poetry and npm write them, and an interpreter named where versions go: the fix spells them in PEP 440.
   ['python-caret', 'app: wsgi:application\npython: "^3.9"\n', /app\.yaml:2:9: python: expected a PEP 440 specifier like ">=3\.9", found "\^3\.9"\n {2}fix: write it as PEP 440 does: python: ">=3\.9,<4"\n/, 2],
   ['python-spaced', 'app: wsgi:application\npython: ">=3.9 <3.12"\n', /fix: write it as PEP 440 does: python: ">=3\.9,<3\.12"\n/, 2],
+  // A list, as deb: takes one: its clauses joined by commas; `~=3` (a compatible release needs two numbers) as its series.
+  ['python-list', 'app: wsgi:application\npython: [">=3.9", "<3.13"]\n', /app\.yaml:2:9: python: expected a PEP 440 specifier like ">=3\.9", found a list \[>=3\.9, <3\.13\]\n {2}fix: write one quoted specifier, its clauses joined by commas: python: ">=3\.9,<3\.13"\n/, 2],
+  ['python-compatible-major', 'app: wsgi:application\npython: "~=3"\n', /fix: write it as PEP 440 does: python: "==3\.\*"\n/, 2],
   ['python-interpreter', 'app: wsgi:application\npython: python3.11\n', /fix: python: is the versions the app runs on, e\.g\. python: "==3\.11\.\*"; the interpreter itself is the host's choice: python: in the environment file\n/, 2],
   // Blank commands: a process that would exit at once and be restarted for ever, a hook that does nothing.
   ['blank-process-command', 'app: wsgi:application\nprocesses:\n  worker:\n    command: "  "\n', /app\.yaml:4:14: processes\.worker\.command: expected a shell command, e\.g\. python -m blog\.live --port \$PORT, found " {2}"\n/, 4],
