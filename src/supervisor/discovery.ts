@@ -99,7 +99,6 @@ export function appsDirSource(appsDir: string): AppSource {
   };
 }
 
-/** The one package `dir` (serve). */
 /**
  * The name of the app `serve` runs from `dir` (its state's apps/NAME): its description's, or,
  * while that does not load (serve --reload waits for a fix), the one its directory gives.
@@ -108,6 +107,7 @@ export function servedAppName(dir: string): Promise<string> {
   return loadDescription(dir).then((desc) => desc.name, () => parsePackageDirName(basename(resolve(dir))).name);
 }
 
+/** The one package `dir` (serve). */
 export function appDirSource(dir: string): AppSource {
   return async () => {
     try {
