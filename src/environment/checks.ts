@@ -14,7 +14,7 @@ import { aptKnows } from './apt-knows.js';
 import { queryDeb } from './dpkg-query.js';
 import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
-import { formatInterpreter, isSystemPython, pickInterpreter } from './interpreters.js';
+import { exclusionSpelling, formatInterpreter, isSystemPython, pickInterpreter } from './interpreters.js';
 import { evaluateMarker, normalizeName, readRequirements, type Requirement } from './requirements.js';
 import { appStateDirs } from './state-root.js';
 
@@ -115,7 +115,10 @@ export async function checkPython(
     const passedOver = desc.deb.length > 0 && ctx.pythonOverride && !(await isSystemPython(ctx.pythonOverride))
       ? `; not ${ctx.pythonOverrideAt ? `${ctx.pythonOverrideAt.key} (${ctx.pythonOverrideAt.file}:${ctx.pythonOverrideAt.line}:${ctx.pythonOverrideAt.column})` : 'the environment file\'s python'}, ${ctx.pythonOverride}: deb packages are importable from the system interpreter alone`
       : '';
-    return { result: passed('python', `${formatInterpreter(interpreter)}${why}${passedOver}`), interpreter };
+    const excluding = exclusionSpelling(desc.python, interpreter.version);
+    const padded = excluding === null ? ''
+      : `; note: !=${excluding.series} leaves out ${excluding.series}.0 alone (PEP 440 pads a version with zeros), so ${interpreter.version} passes it: to leave out the ${excluding.series} series, write python: ${JSON.stringify(excluding.spelling)} in app.yaml`;
+    return { result: passed('python', `${formatInterpreter(interpreter)}${why}${passedOver}${padded}`), interpreter };
   } catch (err) {
     if (!isGatewayError(err)) throw err;
     return { result: failed('python', err), interpreter: null };

@@ -157,6 +157,25 @@ export function seriesSpelling(specifier: string | null, versions: string[]): st
 }
 
 /**
+ * `"!=3.11"` read as its writer meant, the 3.11 series left out (`"!=3.11.*"`), when `version`, the
+ * interpreter picked, is of that series: PEP 440 pads `!=3.11` to 3.11.0 alone, so 3.11.7 passes
+ * it and runs the very series the app asked to avoid, with an `ok` that says so. null when no
+ * clause is written so, or `version` is of no series such a clause names; else the series and
+ * the whole specifier with that clause spelled for it.
+ */
+export function exclusionSpelling(specifier: string | null, version: string): { series: string; spelling: string } | null {
+  if (specifier === null) return null;
+  let series: string | null = null;
+  const clauses = specifier.split(',').map((clause) => {
+    const m = /^\s*!=\s*(\d+(?:\.\d+)?)\s*$/.exec(clause);
+    if (m === null || !version.startsWith(`${m[1]}.`)) return clause.trim();
+    series = m[1];
+    return `!=${m[1]}.*`;
+  });
+  return series === null ? null : { series, spelling: clauses.join(',') };
+}
+
+/**
  * The candidates that could not run, those failing the same way on one line: with pyenv, every
  * shim of a version not enabled says `pyenv: python3.8: command not found`, a dozen lines that
  * differ only by the shim's name. A reason is compared with the candidate's own name taken out

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { runIf } from '../helpers/skip.js';
 import { isGatewayError } from '../../src/errors.js';
 import { clearInterpreterCache, discoverInterpreters, SYSTEM_PYTHON } from '../../src/environment/interpreter-discovery.js';
+import { checkPython } from '../../src/environment/checks.js';
 import { formatInterpreter, pickInterpreter } from '../../src/environment/interpreters.js';
 
 interface Facts {
@@ -103,6 +104,23 @@ runIf(test, micro !== '0', `needs a python3 on PATH of a release after ${major}.
     // A series no interpreter here is of keeps the general fix.
     const other = await expectError(pickInterpreter({ python: '==2.7', deb: [] }, { pathEnv }), 'APPPKG_PY_NO_INTERPRETER');
     assert.match(other.hint, 'python3.N');
+  },
+);
+
+runIf(test, micro !== '0', `needs a python3 on PATH of a release after ${major}.${minor}.0`)(
+  'check\'s python line for "!=3.11" that 3.11.7 passes (PEP 440 reads 3.11.0) notes it, with the series\' spelling "!=3.11.*"',
+  async () => {
+    const series = `${major}.${minor}`;
+    const pathEnv = path.dirname(onPath.executable);
+    const { result } = await checkPython({ python: `>=3,!=${series}`, deb: [] }, { pathEnv });
+    assert.ok(result.ok, result.detail);
+    assert.match(result.detail, `satisfies ">=3,!=${series}"; note: !=${series} leaves out ${series}.0 alone (PEP 440 pads a version with zeros), so ${onPath.version} passes it: ` +
+      `to leave out the ${series} series, write python: ">=3,!=${series}.*" in app.yaml`);
+    // A clause of another series, or one spelled as a series already, says nothing more.
+    for (const python of ['!=2.7', `!=${series}.0`]) {
+      const other = await checkPython({ python, deb: [] }, { pathEnv });
+      assert.not.match(other.result.detail, 'note:', python);
+    }
   },
 );
 
