@@ -1,10 +1,11 @@
 // What the log says once about an app's directories under --apps that do not do what their
 // names suggest (SPEC 1.2): two spellings of one version, where only the text picks the one
 // that serves; a link (`blog -> blog.1.9`) its author takes to pick the version while a
-// higher one sits beside it; a copy (`blog.old`) taken for a version of blog. Said, not
+// higher one sits beside it; a copy (`blog.old`) taken for a version of blog; a release named
+// as a tarball is (`blog-1.4.2`), whose name then holds its major version. Said, not
 // refused: each is a package, and the highest serves.
 import { basename } from 'node:path';
-import { versionsTie } from '../description/package-dir.js';
+import { parsePackageDirName, versionsTie } from '../description/package-dir.js';
 import type { DiscoveredApp } from './discovery.js';
 
 /**
@@ -34,6 +35,10 @@ export function versionNotices(app: DiscoveredApp): Array<{ key: string; line: s
         `${b} is kept as a rollback target of that same version; remove or rename one (a version of its own, higher for the newer one)`,
     });
   });
+  for (const desc of app.versions) {
+    const line = dashedVersion(app.name, desc);
+    if (line !== null) notices.push({ key: `dashed ${desc.dir}`, line });
+  }
   const top = app.versions[0];
   for (const link of app.links ?? []) {
     if (top === undefined || link.dir === top.dir) continue;
@@ -45,6 +50,21 @@ export function versionNotices(app: DiscoveredApp): Array<{ key: string; line: s
     });
   }
   return notices;
+}
+
+/**
+ * For `blog-1.4.2`, named as sdists and tarballs name a release: the line saying it is version
+ * 4.2 of an app `blog-1` (the split is at the first "." before a digit), so that `blog-2.0.0`
+ * would be another app at another URL, with the rename that makes it version 1.4.2 of blog;
+ * null for any other directory, and for one whose app.yaml gives the name.
+ */
+function dashedVersion(name: string, desc: DiscoveredApp['versions'][number]): string | null {
+  const dir = basename(desc.dir);
+  const dashed = /^(.+?)([-_])(\d+)$/.exec(name);
+  if (dashed === null || desc.version === null || parsePackageDirName(dir).name !== name) return null;
+  const [, base, separator, major] = dashed;
+  return `${name}: ${dir} holds version ${desc.version} of an app named ${name} (at /${name}): a version suffix follows a "." (NAME.VERSION), so "${separator}${major}" is part of the name, ` +
+    `and ${base}${separator}${Number(major) + 1}.0 would be another app beside it; to make it version ${major}.${desc.version} of ${base}, rename it ${base}.${major}.${desc.version}`;
 }
 
 /**

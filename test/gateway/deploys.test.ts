@@ -408,6 +408,22 @@ test('blog.old and blog.v2 beside blog are apps of their own (a version begins w
   assert.not.match(gw.output(), /blog\.kept|blog: served as an app of its own/);
 });
 
+test('blog-1.4.2, named as a tarball is: served as version 4.2 of an app blog-1, and the log says so once with the rename that makes it version 1.4.2 of blog', async () => {
+  const { gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog-1.4.2', version('1.4.2'));
+    addPackage(dir, 'environ', 'shop.1.0', version('1.0'));
+  });
+  assert.is(await versionServed(gw, '/blog-1/'), '1.4.2');
+  const said = 'blog-1: blog-1.4.2 holds version 4.2 of an app named blog-1 (at /blog-1): a version suffix follows a "." (NAME.VERSION), so "-1" is part of the name, ' +
+    'and blog-2.0 would be another app beside it; to make it version 1.4.2 of blog, rename it blog.1.4.2';
+  assert.ok(gw.output().includes(said), gw.output());
+  assert.not.match(gw.output(), /shop: .*holds version/);
+  gw.child.kill('SIGHUP');
+  await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.is(gw.output().split(said).length, 2, 'said once, not at every look');
+});
+
 test('blog.1.02 beside blog.1.2: one version spelled twice, said once with which serves and the fix; rollback goes to the other directory', async () => {
   const tokens = tempDir('apppkg-deploy-token-');
   const token = join(tokens.path, 'token');
