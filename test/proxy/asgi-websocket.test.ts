@@ -73,13 +73,17 @@ frames('WS_ACCEPT: the subprotocol, then header pairs', () => {
   assert.equal(decodeWsAccept(Buffer.alloc(0)), { subprotocol: '', headers: [] });
 });
 
-frames('a denial head: the gateway frames the connection; a bad head is refused', () => {
+frames('a denial head: the gateway frames the connection and dates it; a bad head is refused', () => {
+  const now = new Date(Date.UTC(2026, 11, 5, 8, 0, 0));
+  const date = 'Date: Sat, 05 Dec 2026 08:00:00 GMT\r\n';
   assert.is(
-    denialHead('401\0content-type\0text/plain\0transfer-encoding\0chunked\0content-length\x00999', 8),
-    'HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\nContent-Length: 8\r\nConnection: close\r\n\r\n',
+    denialHead('401\0content-type\0text/plain\0transfer-encoding\0chunked\0content-length\x00999', 8, now),
+    `HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\n${date}Content-Length: 8\r\nConnection: close\r\n\r\n`,
   );
-  assert.is(denialHead('418 Short and stout\0x\0y', null), 'HTTP/1.1 418 Short and stout\r\nx: y\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
-  assert.is(denialHead('304\0etag\0"a"', null), 'HTTP/1.1 304 Not Modified\r\netag: "a"\r\nConnection: close\r\n\r\n');
+  assert.is(denialHead('418 Short and stout\0x\0y', null, now), `HTTP/1.1 418 Short and stout\r\nx: y\r\n${date}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n`);
+  assert.is(denialHead('304\0etag\0"a"', null, now), `HTTP/1.1 304 Not Modified\r\netag: "a"\r\n${date}Connection: close\r\n\r\n`);
+  // The app's own Date stands, once.
+  assert.is(denialHead('403\0date\0Fri, 04 Dec 2026 10:00:00 GMT', 0, now), 'HTTP/1.1 403 Forbidden\r\ndate: Fri, 04 Dec 2026 10:00:00 GMT\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   assert.is(denialHead('401\0x\0a\r\nInjected: 1', 0), null);
   assert.is(denialHead('99', 0), null);
 });
@@ -343,6 +347,8 @@ gateway('the denial response extension: the app\'s status, headers and body inst
   assert.is(denial.status, 401);
   assert.is(denial.headers['www-authenticate'], 'Token');
   assert.is(denial.body, 'denied: no token');
+  // RFC 9110 §6.6.1, as on the app's other responses and the gateway's own refusals.
+  assert.match(String(denial.headers.date), /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
 });
 
 /** A handshake's answer read by node:http, as a client would: its body, and whether it came whole. */
