@@ -33,6 +33,7 @@ class Lifespan:
     failure = None  # (message, traceback text or None) when startup failed
     timed_out = False  # startup did not complete in the time it was given
     reported = False  # the app sent lifespan.startup.failed or lifespan.shutdown.failed
+    shutdown_cancelled = False  # its shutdown outlasted the stop's bound: the CancelledError is ours
 
     def __init__(self, app, app_spec, loop):
         self.app = app
@@ -90,10 +91,27 @@ class Lifespan:
             return False
         return True
 
+    def cancel_shutdown(self, when):
+        """A shutdown still running `when` the stop's bound is over (a pool's close or a queue's
+        join that waits for ever): cancelled, so that its `finally` runs and the worker exits by
+        itself, where the gateway's SIGKILL 5 s later ran none of it and left the app log at
+        "shutdown begins". One line says where it waited. Nothing while it has not begun."""
+        task = self.task
+        if task is None or task.done() or not self._shutdown_asked.done() or self.shutdown_cancelled:
+            return
+        where = awaiting_frames(task)
+        log("%s: lifespan shutdown had not completed %s; cancelled%s (give what it waits for a timeout of its own)" % (
+            self.app_spec, when, ", at " + app_line(where) if where else ""))
+        self.shutdown_cancelled = True
+        task.cancel()
+
     async def _run(self, scope):
         try:
             await self.app(scope, self._receive, self._send)
         except BaseException as exc:
+            if self.shutdown_cancelled and isinstance(exc, asyncio.CancelledError):
+                _settle(self._stopped)  # said by cancel_shutdown: no app failure
+                return
             # From the app's first frame: this coroutine's own frame says nothing about the app.
             text = app_traceback(exc)
             if not self.received:

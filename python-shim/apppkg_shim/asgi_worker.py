@@ -8,7 +8,8 @@ loop's default executor (`threads` wide), never holding the loop.
 Life: lifespan startup, READY, requests; SIGTERM (or SIGINT) -> STOPPING; the gateway
 answers NO_MORE once it has routed its last request here; when every app task has finished,
 lifespan shutdown, exit 0. When the drain is over first the gateway sends CANCEL: every app
-task still running is cancelled, then the same lifespan shutdown and exit. When the gateway dies the link closes (or our parent changes) and
+task still running is cancelled, then the same lifespan shutdown (itself cancelled if it runs
+at CANCEL, or SHUTDOWN_AFTER_CANCEL_SECONDS after it) and exit. When the gateway dies the link closes (or our parent changes) and
 the process exits at once, as the WSGI worker does (docs/protocol.md §5, §8).
 """
 
@@ -34,6 +35,9 @@ U32 = link.U32
 _PONG = HEADER_PACK(link.PONG, 0, 0)
 PARENT_CHECK_SECONDS = 1.0
 CLOSE_TASKS_SECONDS = 1.0
+# What a lifespan shutdown that begins after CANCEL has before it is cancelled: within the 5 s
+# Node gives the worker after it (worker.ts CANCEL_BOUND_MS), with room for its `finally`.
+SHUTDOWN_AFTER_CANCEL_SECONDS = 3.0
 READY_MARGIN_SECONDS = 1.0
 
 
@@ -104,7 +108,12 @@ class AsgiWorker:
         lifespan = "supported" if self.lifespan.supported else "unsupported"
         self.link.write(link.ready_frame(self.threads, self.app_spec, loop=self.loop_name, lifespan=lifespan))
         await self.finished
-        await self.lifespan.shutdown()
+        if self.cancelled:
+            if not await self.lifespan.shutdown(SHUTDOWN_AFTER_CANCEL_SECONDS):
+                self.lifespan.cancel_shutdown("%g s after the drain was over" % SHUTDOWN_AFTER_CANCEL_SECONDS)
+                await self.lifespan.shutdown(CLOSE_TASKS_SECONDS)
+        else:
+            await self.lifespan.shutdown()
         await self.link.flushed()
         # As uvicorn (0.29 on) gives a captured signal back to the handler from before it.
         run_app_handler(app_handlers.get(self.stop_signum), self.stop_signum)
@@ -239,6 +248,7 @@ class AsgiWorker:
                 self.app_spec, self.name, len(tasks), "" if len(tasks) == 1 else "s"))
         for task in tasks:
             task.cancel()
+        self.lifespan.cancel_shutdown("when the drain was over")
         self._check_finished()
 
     def _check_finished(self):

@@ -202,6 +202,43 @@ t('a plain def given as an ASGI app: served when it returns a coroutine; one tha
   assert.ok(h.output.some((l) => l.includes(said)), h.output.join('\n'));
 });
 
+// The stop's bound over (CANCEL: a drain's end, --grace at the gateway's stop), a lifespan
+// shutdown that waits for ever was left to the SIGKILL 5 s later: its `finally` never ran and
+// the app log ended at its first line. It is cancelled now, saying where it waited.
+const HUNG_SHUTDOWN_SAID = /asgi-shutdown-hang\/app\.py:\d+ in app \(await asyncio\.Event\(\)\.wait\(\)\) \(give what it waits for a timeout of its own\)/;
+
+t('a lifespan shutdown still running at CANCEL is cancelled, saying where it waited: its finally runs and the worker exits 0', async (ctx) => {
+  const h = await startLinkHarness('asgi-shutdown-hang', { threads: 1 });
+  ctx.cleanups.push(() => h.stop());
+  const worker = h.workers[0];
+  await withDeadline(worker.stop(1000), 15_000, 'the stop');
+  const output = h.output.join('\n');
+  assert.is(worker.exitSignal, null, output);
+  assert.is(worker.exitCode, 0, output);
+  assert.match(output, /shutdown begins[\s\S]*shutdown finally ran/);
+  const said = h.output.find((l) => l.includes('lifespan shutdown had not completed'));
+  assert.match(String(said), /^apppkg-shim\[\d+\]: app:app: lifespan shutdown had not completed when the drain was over; cancelled, at /);
+  assert.match(String(said), HUNG_SHUTDOWN_SAID);
+  assert.not.match(output, /lifespan coroutine failed|Traceback/);
+});
+
+t('a lifespan shutdown that begins after CANCEL (a request cut first) is cancelled 3 s later, saying where it waited; exit 0', async (ctx) => {
+  const h = await startLinkHarness('asgi-shutdown-hang', { threads: 1 });
+  ctx.cleanups.push(() => h.stop());
+  const worker = h.workers[0];
+  const cut = get(`${h.url}/sleep`).catch((e: Error) => e);
+  await withDeadline((async () => { while (worker.inFlight === 0) await new Promise((r) => setTimeout(r, 20)); })(), 5000, 'the request in flight');
+  await withDeadline(worker.stop(1000), 15_000, 'the stop');
+  await cut;
+  const output = h.output.join('\n');
+  assert.is(worker.exitSignal, null, output);
+  assert.is(worker.exitCode, 0, output);
+  assert.match(output, /cancelling 1 task still running[\s\S]*shutdown begins[\s\S]*shutdown finally ran/);
+  const said = h.output.find((l) => l.includes('lifespan shutdown had not completed'));
+  assert.match(String(said), /lifespan shutdown had not completed 3 s after the drain was over; cancelled, at /);
+  assert.match(String(said), HUNG_SHUTDOWN_SAID);
+});
+
 t('an import error: APPPKG_APP_IMPORT_FAILED naming the file and line, as for WSGI', async () => {
   const { dir } = fixtureApp('crash-on-import');
   const err = await startError(new Worker({ ...baseOptions('crash-on-import'), kind: 'asgi' }));
