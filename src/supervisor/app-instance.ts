@@ -24,6 +24,7 @@ import { ProcessPool, type ProcessRoute } from './process-pool.js';
 import { logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import type { Slot } from './slot.js';
 import { UpstreamRotation, type LiveUpstream } from './upstream-rotation.js';
+import { killedAfterCancel } from './worker-drain.js';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 import { Worker } from './worker.js';
 import { DEFAULT_OUTPUT_RATE, OutputThrottle } from '../log/output-throttle.js';
@@ -84,6 +85,8 @@ export class AppInstance {
   private readonly workers: WorkerPool;
   private readonly processes: ProcessPool;
   private readonly idle: IdleCycle;
+  /** What the pools say of the app's processes: the gateway's log and the app's own. */
+  private readonly sayOwn: (line: string) => void;
   /** What its version answered, this instance and the version's others alike (status's version figures). */
   readonly tally: RequestTally;
   /**
@@ -125,6 +128,7 @@ export class AppInstance {
       opts.say(line);
       opts.log.note(line.startsWith(`${this.name}: `) ? line.slice(this.name.length + 2) : line);
     };
+    this.sayOwn = say;
     const budget = opts.budget;
     // A recycle's replacement counts from before it spawns, beside the worker it replaces.
     const roomForReplacement = budget && (() => budget.makeRoom(this, this.runningWorkers));
@@ -436,7 +440,12 @@ export class AppInstance {
     // (Child.stop sends no second signal), or a request the app still runs for a client long
     // gone would hold the gateway's stop for the rest of the drain.
     const draining = this.members.all().filter((m) => this.members.isStopping(m));
+    const workers = this.members.all().filter((m): m is Worker => m instanceof Worker);
     await Promise.all([this.stopAll((m) => m.stop(bound(m))), ...draining.map((m) => m.stop(bound(m)))]);
+    for (const worker of workers) {
+      const killed = killedAfterCancel(this.name, worker, 'the end of its grace at the gateway\'s stop');
+      if (killed !== null) this.sayOwn(killed);
+    }
     this.state = 'stopped';
     this.opts.log.release();
   }

@@ -8,6 +8,16 @@ import { WsCloseCode } from '../link/frames.js';
 import type { WorkerLink } from '../link/worker-link.js';
 import { CANCEL_BOUND_MS, type Worker } from './worker.js';
 
+/**
+ * The line for an ASGI worker killed CANCEL_BOUND_MS after `after` (the CANCEL that ended its
+ * stop's bound), or null for any other end. Without it the app's log showed its shutdown begin
+ * and nothing after, and one that ignores its cancel (or sync code holding the loop) went unnoticed.
+ */
+export function killedAfterCancel(app: string, worker: Worker, after: string): string | null {
+  if (worker.kind !== 'asgi' || worker.exitSignal !== 'SIGKILL' || worker.killedFor !== null) return null;
+  return `${app}: worker ${worker.pid ?? '?'} had not exited ${CANCEL_BOUND_MS / 1000} s after ${after} (its lifespan shutdown did not complete, or a task ignored its cancellation, or sync code held the event loop): killed`;
+}
+
 /** After its websockets were closed at the end of a drain, how long the app has to return. */
 const WEBSOCKET_CLOSE_GRACE_MS = 5000;
 
@@ -49,11 +59,8 @@ export class WorkerDrain {
     } finally {
       worker.off('cut', cut);
     }
-    // Killed at the stop's bound: the app's log showed its shutdown begin and nothing after, and
-    // a shutdown that never completes (a pool's close that waits for ever) went unnoticed.
-    if (!this.cut && worker.kind === 'asgi' && worker.exitSignal === 'SIGKILL' && worker.killedFor === null) {
-      this.say(`${this.app}: worker ${worker.pid ?? '?'} had not exited ${CANCEL_BOUND_MS / 1000} s after its drain's end (its lifespan shutdown did not complete, or a task ignored its cancellation, or sync code held the event loop): killed`);
-    }
+    const killed = this.cut ? null : killedAfterCancel(this.app, worker, 'its drain\'s end');
+    if (killed !== null) this.say(killed);
   }
 
   /** The gateway stops: no drain waits for websockets any more, now or later. */

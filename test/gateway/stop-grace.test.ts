@@ -180,4 +180,41 @@ test('a lifespan shutdown that never completes holds the stop to the end of --gr
   }
 });
 
+test('a worker whose lifespan shutdown ignores the cancel at the end of --grace is killed 5 s later, and the gateway\'s log and the app\'s say so', async () => {
+  const work = tempDir('apppkg-stop-killed-');
+  const apps = join(work.path, 'apps');
+  const stubborn = `import asyncio
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        assert (await receive())["type"] == "lifespan.startup"
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        print("shutdown begins", flush=True)
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                print("shutdown ignores the cancel", flush=True)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+`;
+  writePackage(apps, 'stubborn', { 'app.yaml': 'platform: python, asgi\napp: stubborn:app\n', 'stubborn.py': stubborn });
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  stubborn:\n    workers: 1\n');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env, '--access-log', 'off', '--grace', '1']);
+  try {
+    const [pid] = statusPids(await gatewayStatus(gw));
+    assert.is(await gw.stop(30_000), 0, gw.output());
+    const said = `stubborn: worker ${pid} had not exited 5 s after the end of its grace at the gateway's stop (its lifespan shutdown did not complete, or a task ignored its cancellation, or sync code held the event loop): killed`;
+    assert.ok(gw.output().includes(`\napppkg-gateway: ${said}\n`), gw.output());
+    const appLog = readFileSync(join(work.path, 'state', 'apps', 'stubborn', 'log', 'app.log'), 'utf8');
+    assert.match(appLog, /shutdown begins[\s\S]*shutdown ignores the cancel/);
+    assert.ok(appLog.includes(`[apppkg-gateway] ${said.slice('stubborn: '.length)}`), appLog);
+    await assertNoOrphans([pid]);
+  } finally {
+    await gw.stop();
+    work.remove();
+  }
+});
+
 test.run();
