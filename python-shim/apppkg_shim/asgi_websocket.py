@@ -66,8 +66,12 @@ class WebSocketExchange(ResponseExchange):
             return
         if self.ended:
             return
-        if self.head is not None or self.head_sent:
+        if self.head_sent:
             self.fail("the app returned before the last websocket.http.response.body (more_body was true)")
+        elif self.head is not None:
+            # No body at all: a line about more_body sent its author looking for one never written.
+            self.fail("the app returned after websocket.http.response.start without its body: a denial "
+                      "response ends with a websocket.http.response.body (more_body false, the default)")
         else:
             if not self.accepted and not self.closed:
                 # The client gets 403, the ASGI spec's answer for a close before accept; without

@@ -138,6 +138,14 @@ for (const python of PYTHONS) {
     assert.equal(x.of(Frame.WS_ACCEPT), []);
   });
 
+  t('a denial\'s start and no body: ERROR saying the body is missing, not that more_body was true', async ({ worker, output }) => {
+    const x = connect(worker, '/deny-start-only');
+    const said = 'the app returned after websocket.http.response.start without its body: a denial response ends with a websocket.http.response.body (more_body false, the default)';
+    assert.is((await x.next(Frame.ERROR)).toString('utf8'), said);
+    assert.equal(x.of(Frame.RESPONSE), [], 'no head went out');
+    assert.is(await outputLine(output, said), said); // the app log's failure line
+  });
+
   t('websocket.close before accept: WS_CLOSE, then RESPONSE_END (Node answers 403)', async ({ worker }) => {
     const x = connect(worker, '/refuse');
     assert.is((await x.next(Frame.WS_APP_CLOSE)).readUInt16BE(0), 1000);
