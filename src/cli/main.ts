@@ -7,6 +7,7 @@ import { helpText, optionLines, parseCommand, type CommandSpec, type ParsedComma
 import { closest } from '../closest.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { packageVersion } from '../package-version.js';
+import { watchStdio } from './stdio.js';
 
 export interface CommandModule {
   spec: CommandSpec;
@@ -143,12 +144,7 @@ function forgetLauncherEnv(): void {
 const invokedDirectly = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
 if (invokedDirectly) {
   forgetLauncherEnv();
-  // `apppkg-gateway check | head -1`: the reader leaves before the command has said all. The rest
-  // of the output is nobody's; the command's outcome is still its exit status, not a crash on the
-  // write (EPIPE, then every later write to the destroyed stream).
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
-  });
+  watchStdio();
   main(process.argv.slice(2)).then(
     (status) => {
       process.exitCode = status;

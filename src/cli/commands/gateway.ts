@@ -8,6 +8,7 @@ import { sayOnStderr } from '../../gateway-options.js';
 import { parseOwner } from '../../net/listen.js';
 import { DEFAULT_ADMIN } from '../../admin/admin-server.js';
 import { validateAppsDir } from '../../description/apps-dir.js';
+import { outliveStdio } from '../stdio.js';
 import { announced, watchStopSignals } from '../run-loop.js';
 
 export const spec: CommandSpec = {
@@ -127,6 +128,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   // gateway as it would later (Node's default would kill it, cutting what it holds), and a SIGHUP
   // then is no kill either (the start reads the directory and the file anyway).
   const { stopped, stopWaiting } = watchStopSignals();
+  outliveStdio();
   const hangupWhileStarting = () => say('SIGHUP: the apps directory and the environment file are being read now, as the gateway starts');
   process.on('SIGHUP', hangupWhileStarting);
   const gateway = await Gateway.start({

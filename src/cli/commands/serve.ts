@@ -8,6 +8,7 @@ import { Gateway } from '../../gateway.js';
 import { sayOnStderr } from '../../gateway-options.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
+import { outliveStdio } from '../stdio.js';
 import { announced, printAppError, watchStopSignals } from '../run-loop.js';
 
 export const spec: CommandSpec = {
@@ -83,6 +84,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   // SIGHUP too: to a development server it is its terminal closed (it reloads nothing, unlike
   // the gateway's), and Node's default ended it at once, unsaid, cutting the requests it held.
   const { stopped, stopWaiting } = watchStopSignals(['SIGHUP']);
+  outliveStdio();
   const shellMode = process.env.APPPKG_ENV;
   if (shellMode !== undefined && shellMode !== 'development') {
     // SPEC §2.1 gives the app development under serve, and the gateway answers as development
