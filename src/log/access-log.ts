@@ -38,12 +38,31 @@ function remoteUser(req: IncomingMessage): string {
   const colon = credentials.indexOf(':');
   const user = colon === -1 ? '' : credentials.slice(0, colon);
   if (user === '') return '-';
-  return user.replace(/[^\x21-\x7e]|["\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return user.replace(/[^\x21-\x7e]|["\\]/g, hexEscaped);
 }
 
-const NEEDS_ESCAPE = /["\\\x00-\x1f\x7f]/;
-/** `v` with `"` and `\\` escaped and control characters dropped: itself, without a copy, when it has none. */
-const escaped = (v: string): string => (NEEDS_ESCAPE.test(v) ? v.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '') : v);
+/**
+ * A character of a request's head as `\xHH`, nginx's escape: each is one octet as sent (latin1,
+ * as node:http and the lean lane read heads). One past 0xFF (none comes from a head) as its UTF-8
+ * octets, each so escaped.
+ */
+function hexEscaped(c: string): string {
+  const code = c.charCodeAt(0);
+  if (code <= 0xff) return `\\x${code < 16 ? '0' : ''}${code.toString(16).toUpperCase()}`;
+  let out = '';
+  for (const octet of Buffer.from(c, 'utf8')) out += `\\x${octet.toString(16).toUpperCase()}`;
+  return out;
+}
+
+const NEEDS_ESCAPE = /["\\\x00-\x1f\x7f-\uffff]/;
+/**
+ * `v` with `"` and `\` escaped as the combined format has them (`\"`, `\\`), and every octet
+ * outside printable ASCII (a control character, a raw UTF-8 or latin-1 byte) as `\xHH`, as
+ * nginx and Apache write them: each octet sent can be read back from the line (written as
+ * UTF-8, a raw `café` in a User-Agent came out `cafÃ©`, and a tab was dropped), and no octet
+ * of the client's can drive the terminal that shows the log. Itself, without a copy, when it has none.
+ */
+const escaped = (v: string): string => (NEEDS_ESCAPE.test(v) ? v.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f-\uffff]/g, hexEscaped) : v);
 const orDash = (v: string | undefined): string => (v ? escaped(v) : '-');
 const quote = (v: string | undefined) => `"${orDash(v)}"`;
 

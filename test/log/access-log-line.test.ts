@@ -1,5 +1,6 @@
 // The access log's line, field by field: the combined format's quoting (`"` and `\` escaped,
-// control characters dropped) in the request, Referer and User-Agent fields, "-" for what is
+// control characters and octets past ASCII written \xHH, as nginx writes them) in the request,
+// Referer and User-Agent fields, "-" for what is
 // missing, the version as sent, and a turn's lines written together.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -29,9 +30,9 @@ test('fields quoted as the combined format has them, one line per request, in or
     log.recordRejected('::1', 'GET /\x00 HTTP/1.1', 400, 11, 0.5);
   });
   assert.equal(got, [
-    '10.0.0.1 - - [T] "GET /a?q=\\"x\\"\\\\y HTTP/1.1" 200 14 "http://r/\\"" "ua \\\\ \\"1\\"" app=blog dur=D',
-    '- - - [T] "GET /caf\xe9 HTTP/1.0" 404 0 "-" "-" app=- dur=D',
-    '::1 - - [T] "GET / HTTP/1.1" 400 11 "-" "-" app=- dur=D',
+    '10.0.0.1 - - [T] "GET /a?q=\\"x\\"\\\\y HTTP/1.1" 200 14 "http://r/\\"\\x01" "ua \\\\ \\"1\\"\\x7F" app=blog dur=D',
+    '- - - [T] "GET /caf\\xE9 HTTP/1.0" 404 0 "-" "-" app=- dur=D',
+    '::1 - - [T] "GET /\\x00 HTTP/1.1" 400 11 "-" "-" app=- dur=D',
   ]);
 });
 

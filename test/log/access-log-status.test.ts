@@ -156,6 +156,19 @@ test('an absolute-form target (RFC 9112 §3.2.2) is logged as the client sent it
   await waitFor(() => /"GET http:\/\/127\.0\.0\.1\/cuts\/\?0 HTTP\/1\.1" 200 5 /.test(gw!.output()), 5000, `the line as sent in\n${gw!.output()}`);
 });
 
+test('octets outside printable ASCII are logged \\xHH, as nginx logs them, never re-encoded: raw UTF-8 and latin-1 in the target and User-Agent, a tab, a refused control character', async () => {
+  const sent = Buffer.concat([
+    Buffer.from('GET /cuts/café?0 HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla ü ', 'utf8'),
+    Buffer.from('\xe9\t"q" \\\r\nReferer: http://r/ß\r\nConnection: close\r\n\r\n', 'latin1'),
+  ]);
+  assert.match(await rawRequest(port(), sent, 5000), /^HTTP\/1\.1 200 /);
+  const line = String.raw`"GET /cuts/caf\xC3\xA9?0 HTTP/1.1" 200 5 "http://r/\xDF" "Mozilla \xC3\xBC \xE9\x09\"q\" \\" app=cuts `;
+  await waitFor(() => gw!.output().includes(line), 5000, () => `${line} in\n${gw!.output()}`);
+  assert.match(await rawRequest(port(), 'GET /cuts/x\x01 HTTP/1.1\r\nHost: x\r\n\r\n', 5000), /^HTTP\/1\.1 400 /);
+  const refused = String.raw`"GET /cuts/x\x01 HTTP/1.1" 400 `;
+  await waitFor(() => gw!.output().includes(refused), 5000, () => `${refused} in\n${gw!.output()}`);
+});
+
 test('HTTP/1.2, served as 1.1, is logged as sent: on the lean lane and handed to node:http', async () => {
   const plain = await rawRequest(port(), 'GET /cuts/?0.01 HTTP/1.2\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', 5000);
   assert.match(plain, /^HTTP\/1\.1 200 /);
