@@ -1,13 +1,14 @@
 // What a gateway's stop waits for once the requests in flight are done: the workers' own
-// shutdown (an ASGI lifespan `shutdown`, work after a response). It is said every few seconds,
-// as the front says the requests it waits for, so that a stop held to the end of --grace by one
-// app's shutdown that never completes names that app, where the log said nothing between
-// "SIGTERM: stopping" and "stopped".
+// shutdown (an ASGI lifespan `shutdown`, work after a response), and the `processes:` commands
+// that have not exited on their SIGTERM (a server that ignores it, or takes its time). It is said
+// every few seconds, as the front says the requests it waits for, so that a stop held to the end
+// of --grace by one app names that app, where the log said nothing between "SIGTERM: stopping"
+// and "stopped".
 import type { AppStatus, WorkerStatus } from '../admin/status-types.js';
 import { countOf } from '../count.js';
 
-/** What is read of an app: its name and its workers (the registry's status has them). */
-type AppWorkers = Pick<AppStatus, 'name' | 'workers' | 'versions'>;
+/** What is read of an app: its name, its workers and its processes (the registry's status has them). */
+type AppWorkers = Pick<AppStatus, 'name' | 'workers' | 'versions' | 'processes'>;
 
 const REPORT_MS = 5000;
 
@@ -17,12 +18,21 @@ const REPORT_MS = 5000;
  */
 export function reportStoppingWorkers(apps: () => AppWorkers[], say: (line: string) => void, graceEndsAt: number): () => void {
   const timer = setInterval(() => {
-    const waiting = stoppingWorkers(apps(), Date.now());
-    if (waiting.length === 0) return;
+    const now = apps();
+    const waiting = stoppingWorkers(now, Date.now());
+    const processes = stoppingProcesses(now);
     const left = Math.max(0, Math.round((graceEndsAt - performance.now()) / 1000));
-    const which = waiting.map((w) => `${w.app} (worker ${w.pid}${w.seconds === null ? '' : `, ${w.seconds} s`})`).join(', ');
-    const end = left > 0 ? `at the end of --grace, in ${left} s, what still runs is cancelled, and killed 5 s later` : '--grace is over: what still runs is cancelled, and killed 5 s later';
-    say(`stopping: waiting for ${countOf(waiting.length, 'worker')} to end ${waiting.length === 1 ? 'its' : 'their'} own shutdown (an ASGI lifespan shutdown, work after a response): ${which}; ${end}`);
+    if (waiting.length > 0) {
+      const which = waiting.map((w) => `${w.app} (worker ${w.pid}${w.seconds === null ? '' : `, ${w.seconds} s`})`).join(', ');
+      const end = left > 0 ? `at the end of --grace, in ${left} s, what still runs is cancelled, and killed 5 s later` : '--grace is over: what still runs is cancelled, and killed 5 s later';
+      say(`stopping: waiting for ${countOf(waiting.length, 'worker')} to end ${waiting.length === 1 ? 'its' : 'their'} own shutdown (an ASGI lifespan shutdown, work after a response): ${which}; ${end}`);
+    }
+    if (processes.length > 0) {
+      const which = processes.map((p) => `${p.app} (${p.name}, pid ${p.pid})`).join(', ');
+      const them = processes.length === 1 ? 'it is' : 'they are';
+      const end = left > 0 ? `at the end of --grace, in ${left} s, ${them} killed with what ${processes.length === 1 ? 'it' : 'they'} started` : `--grace is over: ${them} killed with what ${processes.length === 1 ? 'it' : 'they'} started`;
+      say(`stopping: waiting for ${countOf(processes.length, 'process', 'processes')} to exit after ${processes.length === 1 ? 'its' : 'their'} SIGTERM: ${which}; ${end}`);
+    }
   }, REPORT_MS);
   timer.unref();
   return () => clearInterval(timer);
@@ -46,6 +56,20 @@ export function stoppingWorkers(apps: AppWorkers[], now: number): Stopping[] {
       seen.add(w.pid);
       const since = w.stoppingSince === null ? Number.NaN : Date.parse(w.stoppingSince);
       out.push({ app: app.name, pid: w.pid, seconds: Number.isNaN(since) ? null : Math.max(0, Math.round((now - since) / 1000)) });
+    }
+  }
+  return out;
+}
+
+/** The `processes:` commands told to stop (a draining version's too) that still run, each once. */
+export function stoppingProcesses(apps: AppWorkers[]): Array<{ app: string; name: string; pid: number }> {
+  const seen = new Set<number>();
+  const out: Array<{ app: string; name: string; pid: number }> = [];
+  for (const app of apps) {
+    for (const p of app.processes) {
+      if (p.pid === null || (p.state !== 'stopping' && p.state !== 'draining') || seen.has(p.pid)) continue;
+      seen.add(p.pid);
+      out.push({ app: app.name, name: p.name, pid: p.pid });
     }
   }
   return out;

@@ -4,7 +4,7 @@
 // the grace was unused. A worker still in a request whose client left keeps its 5 s
 // (proxy/stop-after-clients-left.test.ts). And an app removed while the gateway runs, its
 // workers in a slow lifespan shutdown: status shows them stopping, and since when, until they
-// are gone.
+// are gone. A `processes:` command that ignores SIGTERM is named in the log while it holds the stop.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -210,6 +210,36 @@ async def app(scope, receive, send):
     const appLog = readFileSync(join(work.path, 'state', 'apps', 'stubborn', 'log', 'app.log'), 'utf8');
     assert.match(appLog, /shutdown begins[\s\S]*shutdown ignores the cancel/);
     assert.ok(appLog.includes(`[apppkg-gateway] ${said.slice('stubborn: '.length)}`), appLog);
+    await assertNoOrphans([pid]);
+  } finally {
+    await gw.stop();
+    work.remove();
+  }
+});
+
+test('a processes: command that ignores SIGTERM holds the stop to the end of --grace, and the log names its app, process and pid meanwhile', async () => {
+  const work = tempDir('apppkg-stop-deaf-');
+  const apps = join(work.path, 'apps');
+  writePackage(apps, 'deaf', {
+    'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: python3 deaf.py\n',
+    'deaf.py': `import http.server, os, signal
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Hello).serve_forever()
+`,
+  });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--access-log', 'off', '--grace', String(SLOW_S)]);
+  try {
+    const [pid] = statusPids(await gatewayStatus(gw));
+    assert.ok(pid, 'the web process runs');
+    assert.is(await gw.stop(30_000), 0, gw.output());
+    const said = new RegExp(`\\napppkg-gateway: stopping: waiting for 1 process to exit after its SIGTERM: deaf \\(web, pid ${pid}\\); at the end of --grace, in \\d+ s, it is killed with what it started\\n`);
+    assert.match(gw.output(), said);
+    assert.match(gw.output(), /\napppkg-gateway: stopped\n/);
     await assertNoOrphans([pid]);
   } finally {
     await gw.stop();
