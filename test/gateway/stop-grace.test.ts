@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('gateway stop: the workers\' share of the grace');
 
@@ -159,6 +159,19 @@ test('the gateway\'s stop can be watched in status until its workers are gone: t
   }
 });
 
+/**
+ * Stops `gw`, whose app's one process holds the stop to the end of --grace, and checks that the
+ * log said `said(pid)` of it meanwhile, then "stopped", and that the process is gone.
+ */
+async function stopSaying(gw: RunningGateway, said: (pid: number) => RegExp): Promise<void> {
+  const [pid] = statusPids(await gatewayStatus(gw));
+  assert.ok(pid, 'the app runs its process');
+  assert.is(await gw.stop(30_000), 0, gw.output());
+  assert.match(gw.output(), said(pid));
+  assert.match(gw.output(), /\napppkg-gateway: stopped\n/);
+  await assertNoOrphans([pid]);
+}
+
 test('a lifespan shutdown that never completes holds the stop to the end of --grace, and the log names its app and worker meanwhile', async () => {
   const work = tempDir('apppkg-stop-hung-');
   const apps = join(work.path, 'apps');
@@ -167,13 +180,8 @@ test('a lifespan shutdown that never completes holds the stop to the end of --gr
   writeFileSync(env, 'apps:\n  hanger:\n    workers: 1\n');
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env, '--access-log', 'off', '--grace', String(SLOW_S)]);
   try {
-    const [pid] = statusPids(await gatewayStatus(gw));
-    assert.is(await gw.stop(30_000), 0, gw.output());
     // Between "stopping" and "stopped": which app's worker the stop waits for, and until when.
-    const said = new RegExp(`\\napppkg-gateway: stopping: waiting for 1 worker to end its own shutdown \\(an ASGI lifespan shutdown, work after a response\\): hanger \\(worker ${pid}, \\d+ s\\); at the end of --grace, in \\d+ s, what still runs is cancelled, and killed 5 s later\\n`);
-    assert.match(gw.output(), said);
-    assert.match(gw.output(), /\napppkg-gateway: stopped\n/);
-    await assertNoOrphans([pid]);
+    await stopSaying(gw, (pid) => new RegExp(`\\napppkg-gateway: stopping: waiting for 1 worker to end its own shutdown \\(an ASGI lifespan shutdown, work after a response\\): hanger \\(worker ${pid}, \\d+ s\\); at the end of --grace, in \\d+ s, what still runs is cancelled, and killed 5 s later\\n`));
   } finally {
     await gw.stop();
     work.remove();
@@ -234,13 +242,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Hello).s
   });
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--access-log', 'off', '--grace', String(SLOW_S)]);
   try {
-    const [pid] = statusPids(await gatewayStatus(gw));
-    assert.ok(pid, 'the web process runs');
-    assert.is(await gw.stop(30_000), 0, gw.output());
-    const said = new RegExp(`\\napppkg-gateway: stopping: waiting for 1 process to exit after its SIGTERM: deaf \\(web, pid ${pid}\\); at the end of --grace, in \\d+ s, it is killed with what it started\\n`);
-    assert.match(gw.output(), said);
-    assert.match(gw.output(), /\napppkg-gateway: stopped\n/);
-    await assertNoOrphans([pid]);
+    await stopSaying(gw, (pid) => new RegExp(`\\napppkg-gateway: stopping: waiting for 1 process to exit after its SIGTERM: deaf \\(web, pid ${pid}\\); at the end of --grace, in \\d+ s, it is killed with what it started\\n`));
   } finally {
     await gw.stop();
     work.remove();
