@@ -36,5 +36,15 @@ function vendorTheExample() {
 
 vendorTheExample();
 const gateway = spawn(bin, ['--apps', join(root, 'examples'), '--listen', '127.0.0.1:8000', ...process.argv.slice(2)], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => gateway.kill(signal));
+// ^C from a terminal reaches the gateway without us: it runs in the terminal's process group, as
+// we do. Passed on as well (and npm passes its own on to us), it came two or three times, and the
+// gateway took the second for a second ^C, "stop at once", cutting the requests in flight. So
+// SIGINT is passed on only where no terminal could have sent it, as `run` passes it
+// (src/lifecycle/run-command.ts); it is still caught, so that we wait for the gateway's stop.
+const fromTerminal = process.stdin.isTTY === true || process.stdout.isTTY === true || process.stderr.isTTY === true;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (signal !== 'SIGINT' || !fromTerminal) gateway.kill(signal);
+  });
+}
 gateway.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));

@@ -1,0 +1,69 @@
+// `npm start` (scripts/start.mjs) in a terminal, stopped with one ^C: the terminal sends SIGINT to
+// its whole foreground process group, the gateway included, so the script must not pass its own
+// on too. It did, and the gateway took the second SIGINT for a second ^C: "SIGINT again:
+// stopping at once; requests still in flight are cut", killed by the signal. Driven through a
+// real pseudo-terminal (Python's pty: Node has none), whose ^C the line discipline turns into
+// the group's SIGINT, as a user's key does.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { canConnect } from '../helpers/servers.js';
+import { ROOT, tempDir, within } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
+
+/** start.mjs listens on 127.0.0.1:8000 (it says so in the README): another server there is not ours to stop. */
+const ifPortFree = runIf(test, !(await canConnect(8000)), 'something listens on 127.0.0.1:8000, where npm start serves');
+
+/**
+ * Runs ARGV in a new pseudo-terminal as its foreground job, waits for "admin on", types ^C, reads
+ * to the end; prints JSON: the exit status (or -signal) and everything the terminal showed.
+ */
+const DRIVER = `
+import json, os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+out = b""
+def read_until(done, seconds):
+    global out
+    end = time.monotonic() + seconds
+    while not done() and time.monotonic() < end:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            out += chunk
+started = read_until(lambda: b"admin on" in out, 150) or b"admin on" in out
+if started:
+    os.write(fd, b"\\x03")
+    read_until(lambda: False, 60)
+else:
+    os.kill(pid, 9)
+_, status = os.waitpid(pid, 0)
+code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+print(json.dumps({"started": started, "status": code, "output": out.decode("utf-8", "replace")}))
+`;
+
+ifPortFree('npm start stopped by one ^C in its terminal: the gateway stops as for one SIGINT (requests finished, "stopped"), never "SIGINT again"', async () => {
+  const state = tempDir('apppkg-npm-start-');
+  try {
+    const driver = spawn('python3', ['-c', DRIVER, process.execPath, join(ROOT, 'scripts', 'start.mjs'), '--state-dir', state.path, '--admin', '127.0.0.1:0', '--access-log', 'off'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let json = '';
+    driver.stdout!.on('data', (chunk) => (json += chunk));
+    await within(240_000, 'the pty driver to end', new Promise((resolve) => driver.on('close', resolve)));
+    const { started, status, output } = JSON.parse(json) as { started: boolean; status: number; output: string };
+    assert.ok(started, `npm start did not get to "admin on":\n${output}`);
+    assert.match(output, /apppkg-gateway: SIGINT: stopping/, output);
+    assert.not.match(output, /SIGINT again/, output);
+    assert.match(output, /\napppkg-gateway: stopped\r?\n/, output);
+    assert.is(status, 0, output);
+  } finally {
+    state.remove();
+  }
+});
+
+test.run();
