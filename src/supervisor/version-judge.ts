@@ -606,6 +606,12 @@ export class VersionJudge {
     let timedOut = false;
     const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs, onTimeout: () => (timedOut = true), background: { stop: this.stop } });
     log.end();
+    // Cut by the gateway's stop, it is no refusal (none is recorded), but the log said nothing of
+    // it between "running commands.update" and "stopped": said, with when it runs again (at the
+    // next start the version is not installed, or its update not passed, so it runs then).
+    if (this.stop.aborted) {
+      this.opts.say(`${ctx.desc.name}: commands.${hook} of ${label(ctx.desc)} stopped with the gateway after ${((performance.now() - started) / 1000).toFixed(1)} s; it runs again at the next start`);
+    }
     // Said as what it is: "exited with status 143" read as the hook's own failure.
     if (timedOut) throw new GatewayError('APPPKG_COMMAND_TIMEOUT', { command: `commands.${hook} (${command})`, seconds: this.opts.hookTimeoutMs / 1000, ...(this.opts.mode === 'development' ? { serve: true } : {}) });
     if (status !== 0) {

@@ -60,7 +60,7 @@ function pidsIn(data: string, prefix: string): number[] {
   return readdirSync(data).filter((f) => f.startsWith(prefix)).map((f) => Number(readFileSync(join(data, f), 'utf8').trim())).filter((n) => n > 0);
 }
 
-test('SIGTERM during an update hook: the hook\'s group is stopped, the gateway exits within its bound, no version 2', async () => {
+test('SIGTERM during an update hook: the hook\'s group is stopped and said, the gateway exits within its bound, no version 2', async () => {
   const { gw, data } = await gatewayInDeploy();
   const hook = pidsIn(data, 'hook.pid');
   const helpers = pidsIn(data, 'helper-');
@@ -74,6 +74,8 @@ test('SIGTERM during an update hook: the hook\'s group is stopped, the gateway e
   await assertNoOrphans([...hook, ...helpers], 5000);
   assert.not.match(gw.output(), /version 2 takes over/);
   assert.not.match(gw.output(), /version 2 refused/, 'a hook the gateway stopped is no refusal of the version');
+  // Said, with when it runs again: the log went from "running commands.update" to "stopped".
+  assert.match(gw.output(), /\napppkg-gateway: app: commands\.update of version 2 stopped with the gateway after \d+\.\d s; it runs again at the next start\n/, gw.output());
 });
 
 test('SIGKILL of the gateway during an update hook: the hook and what the workers started end with it', async () => {
