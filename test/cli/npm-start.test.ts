@@ -7,9 +7,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canConnect } from '../helpers/servers.js';
-import { ROOT, tempDir, within } from '../helpers/process.js';
+import { EXAMPLES, ROOT, tempDir, within } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 /** start.mjs listens on 127.0.0.1:8000 (it says so in the README): another server there is not ours to stop. */
@@ -49,9 +50,21 @@ print(json.dumps({"started": started, "status": code, "output": out.decode("utf-
 `;
 
 ifPortFree('npm start stopped by one ^C in its terminal: the gateway stops as for one SIGINT (requests finished, "stopped"), never "SIGINT again"', async () => {
-  const state = tempDir('apppkg-npm-start-');
+  const work = tempDir('apppkg-npm-start-');
   try {
-    const driver = spawn('python3', ['-c', DRIVER, process.execPath, join(ROOT, 'scripts', 'start.mjs'), '--state-dir', state.path, '--admin', '127.0.0.1:0', '--access-log', 'off'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    // The script as the checkout has it, in a tree of its own: the checkout's launcher, examples/ the
+    // hello example alone, not the checkout's (its hooks write into them: django-blog's static
+    // files, the vendored example's vendor/), and that example's vendor/ marked made.
+    const root = join(work.path, 'root');
+    mkdirSync(join(root, 'scripts'), { recursive: true });
+    copyFileSync(join(ROOT, 'scripts', 'start.mjs'), join(root, 'scripts', 'start.mjs'));
+    mkdirSync(join(root, 'bin'));
+    symlinkSync(join(ROOT, 'bin', 'apppkg-gateway'), join(root, 'bin', 'apppkg-gateway')); // the launcher follows it to dist/
+    cpSync(join(EXAMPLES, 'hello'), join(root, 'examples', 'hello'), { recursive: true });
+    mkdirSync(join(root, 'examples', 'vendored', 'vendor'), { recursive: true });
+    writeFileSync(join(root, 'examples', 'vendored', 'vendor', '.apppkg-vendor.json'), '{}\n');
+    const args = [join(root, 'scripts', 'start.mjs'), '--state-dir', join(work.path, 'state'), '--admin', '127.0.0.1:0', '--access-log', 'off'];
+    const driver = spawn('python3', ['-c', DRIVER, process.execPath, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let json = '';
     driver.stdout!.on('data', (chunk) => (json += chunk));
     await within(240_000, 'the pty driver to end', new Promise((resolve) => driver.on('close', resolve)));
@@ -62,7 +75,7 @@ ifPortFree('npm start stopped by one ^C in its terminal: the gateway stops as fo
     assert.match(output, /\napppkg-gateway: stopped\r?\n/, output);
     assert.is(status, 0, output);
   } finally {
-    state.remove();
+    work.remove();
   }
 });
 
