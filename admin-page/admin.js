@@ -127,6 +127,7 @@ function count(n) {
 
 function exitText(exit) {
   if (!exit) return DASH;
+  if (exit.failedToStart) return 'failed to start';
   return exit.signal ? exit.signal : `status ${exit.code}`;
 }
 
@@ -493,8 +494,11 @@ function cell(field, value, cls, title) {
 
 function exitCell(exit) {
   if (!exit) return cell('lastExit', DASH, 'muted');
-  const title = `pid ${exit.pid ?? '?'} ran ${duration(exit.uptimeSeconds)}, ended ${localTime(exit.at)}${exit.reason ? `; its last stderr line: ${exit.reason}` : ''}`;
-  return h('td', { class: ['exit', exit.signal || exit.code ? 'bad' : null], data: { field: 'lastExit' }, title },
+  // A process never spawned (its interpreter or virtualenv gone) ran for no time: why is its title.
+  const title = exit.failedToStart
+    ? `${localTime(exit.at)}: ${exit.failedToStart}`
+    : `pid ${exit.pid ?? '?'} ran ${duration(exit.uptimeSeconds)}, ended ${localTime(exit.at)}${exit.reason ? `; its last stderr line: ${exit.reason}` : ''}`;
+  return h('td', { class: ['exit', exit.signal || exit.code || exit.failedToStart ? 'bad' : null], data: { field: 'lastExit' }, title },
     h('span', { data: { exit: exitText(exit) } }, exitText(exit)), ' ', agoSpan(exit.at, { class: 'muted' }),
     // Why, as far as it said (its last stderr line), as text: the app's words are never markup.
     exit.reason ? h('div', { class: 'exit-reason', data: { exitReason: '' } }, exit.reason) : null);

@@ -102,7 +102,7 @@ function appDetails(app: AppStatus, now: string): string[] {
     if (w.lastRecycle) out.push(`worker ${w.pid ?? '?'}: ${countOf(w.recycled, 'worker')} recycled before it, the last at ${w.lastRecycle.at}: ${w.lastRecycle.reason}`);
   }
   for (const w of app.restarting ?? []) {
-    const exit = w.lastExit ? `, the last exited ${exitLine(w.lastExit)}` : '';
+    const exit = w.lastExit ? `, the last ${exitLine(w.lastExit)}` : '';
     out.push(`a worker ${w.state === 'crash-loop' ? 'in a crash loop' : 'restarting'}: ${countOf(w.restarts, 'restart')}${exit}`);
   }
   if (app.websockets > 0) {
@@ -113,7 +113,7 @@ function appDetails(app: AppStatus, now: string): string[] {
     const served = p.requests === undefined ? '' : `, ${p.requests} served, ${p.failed ?? 0} failed`;
     // How it last ended is why it restarts (or loops), as a worker's line says it; no pid while
     // it waits out its delay.
-    const exit = p.restarts > 0 && p.lastExit ? `, the last exited ${exitLine(p.lastExit)}` : '';
+    const exit = p.restarts > 0 && p.lastExit ? `, the last ${exitLine(p.lastExit)}` : '';
     out.push(`process ${p.name}: ${p.pid === null ? '' : `${p.pid} `}${p.state}${p.route ? ` at ${p.route}` : ''}${p.restarts > 0 ? `, ${countOf(p.restarts, 'restart')}` : ''}${exit}${served}`);
   }
   for (const service of app.services ?? []) {
@@ -158,8 +158,11 @@ function waitingMailLine(mail: AppMailStatus, now: string, head: string): string
 }
 
 /** `with status 1 at TIME; its last stderr line: ModuleNotFoundError: ...`: how and why a process ended. */
+/** `exited with status 1 at TIME; ...`, or `failed to start at TIME: why` for one never spawned. */
 function exitLine(exit: ExitStatus): string {
-  const how = `${exit.signal ?? `with status ${exit.code}`} at ${exit.at}`;
+  // Absent from an older gateway's status (the CLI may be newer than the gateway it asks).
+  if (exit.failedToStart) return `failed to start at ${exit.at}: ${terminalSafe(exit.failedToStart)}`;
+  const how = `exited ${exit.signal ?? `with status ${exit.code}`} at ${exit.at}`;
   return exit.reason ? `${how}; its last stderr line: ${terminalSafe(exit.reason)}` : how;
 }
 

@@ -68,6 +68,12 @@ export interface ExitStatus {
    * none, or none in the 5 s before its exit. The app's output: shown only to a client that may read its log.
    */
   reason: string | null;
+  /**
+   * Set when no process could be spawned at all (its interpreter or virtualenv gone, the
+   * gateway out of file descriptors): why, in the words of the log's `failed to start` line.
+   * `pid`, `code` and `signal` are then null: nothing ran, so nothing exited with a status.
+   */
+  failedToStart: string | null;
 }
 
 export interface ProcessStatus {

@@ -161,7 +161,8 @@ export class Slot<P extends SupervisedProcess> {
     return { ...this.exited.status, reason: exitReason(proc.lastErrorLineAt >= atMs - EXIT_REASON_WITHIN_MS ? proc.lastErrorLine : null) };
   }
 
-  private recordExit(proc: P): void {
+  /** `failedToStart`: why `proc` was never spawned (it has no pid), as the log says it. */
+  private recordExit(proc: P, failedToStart: string | null = null): void {
     const atMs = performance.now();
     this.exited = {
       status: {
@@ -170,6 +171,7 @@ export class Slot<P extends SupervisedProcess> {
         signal: proc.exitSignal,
         at: new Date(wallTimeOf(atMs)).toISOString(),
         uptimeSeconds: Math.round(this.uptime(proc) / 100) / 10,
+        failedToStart,
       },
       proc,
       atMs,
@@ -245,7 +247,10 @@ export class Slot<P extends SupervisedProcess> {
       (err: GatewayError) => {
         if (!this.running) return;
         void next.stop(1000);
-        if (next.state === 'exited') this.recordExit(next);
+        // No pid: it was never spawned (its interpreter or venv gone), which only err says; its
+        // status said "exited with status null", which names nothing to fix.
+        const neverSpawned = next.state === 'exited' && next.pid === undefined;
+        if (next.state === 'exited') this.recordExit(next, neverSpawned ? err.message : null);
         // The app no longer imports (a file changed under the version): tried again with the
         // back-off, a crash loop in status, and it serves again once the file is fixed.
         // The same exit status for an ASGI lifespan startup that failed: the app imported, and
@@ -254,10 +259,9 @@ export class Slot<P extends SupervisedProcess> {
           ? err.code === 'APPPKG_APP_LIFESPAN_FAILED'
             ? `${this.opts.label(next)} did not start: ${err.message}`
             : `${this.opts.label(next)} could not import the app: ${err.message}`
-          : next.state === 'exited' && next.pid !== undefined
+          : next.state === 'exited' && !neverSpawned
             ? `${this.opts.label(next)} exited (${next.how})`
-            : // No pid: it was never spawned (its interpreter or venv gone), which only err says.
-              `${this.opts.label(next)} failed to start: ${err.message}`;
+            : `${this.opts.label(next)} failed to start: ${err.message}`;
         // It never came up, however long its probe was asked (start_timeout, 60 s, outlasts a
         // stable run's 30): counted as up, it started the back-off over at 0.5 s each time, and
         // a worker that never passes its probe was restarted for ever and never a crash loop.

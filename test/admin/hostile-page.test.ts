@@ -55,7 +55,7 @@ function payload(tag: string): string {
 /** The fields an app's author controls: its directory (name, version), its output, its probe's answer. */
 function hostileStatus(): GatewayStatus {
   const s = fakeStatus();
-  const exit = () => ({ pid: 9, code: 1, signal: null, at: s.now, uptimeSeconds: 3, reason: payload('exit') });
+  const exit = () => ({ pid: 9, code: 1, signal: null, at: s.now, uptimeSeconds: 3, reason: payload('exit'), failedToStart: null });
   const base = s.apps[0];
   const workers = base.workers.map((w) => ({ ...w, lastExit: exit(), recycled: 1, lastRecycle: { at: s.now, reason: payload('recycle') } }));
   const app: AppStatus = {

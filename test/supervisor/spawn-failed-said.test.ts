@@ -1,6 +1,7 @@
 // A worker that cannot be spawned at all (its interpreter removed while the app ran: a python:
 // the host uninstalled, a virtualenv deleted by hand) is restarted with back-off like any other,
 // and the log says why: it said "worker ? exited (status null)", which names nothing to fix.
+// Status says the same: its lastExit said "exited with status null" after the log was mended.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
 import { statusPids } from '../helpers/status.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('a worker that cannot be spawned says why');
 const apps = tempDir('apppkg-spawn-said-apps-');
@@ -50,6 +51,26 @@ test('its interpreter removed, the restart names the program it could not run', 
   await waitFor(() => /gone: worker \S+ (exited \(status null\)|failed to start)/.test(gw.output()), 15_000, () => `the restart's failure in the log:\n${gw.output()}`);
   assert.not.match(gw.output(), /exited \(status null\)/);
   assert.match(gw.output(), new RegExp(`gone: worker \\? failed to start: .*cannot run ${python.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+});
+
+test('status says what the log says: it failed to start, and why', async () => {
+  const escaped = python.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const waiting = await waitFor(async () => {
+    const status = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
+    const row = status.apps.find((a: any) => a.name === 'gone').restarting[0];
+    return row?.lastExit?.pid === null ? row : undefined;
+  }, 15_000, 'a restarting row whose last worker was never spawned');
+  assert.is(waiting.lastExit.code, null);
+  assert.is(waiting.lastExit.signal, null);
+  assert.match(waiting.lastExit.failedToStart, new RegExp(`cannot run ${escaped}`));
+  // Its row is there while it waits out its back-off, not while its next try is under way.
+  const said = await waitFor(async () => {
+    const r = await runCli(['status', '--admin', new URL(gw.adminUrl!).host], { ms: 15_000 });
+    assert.is(r.status, 0, r.stderr);
+    return /^ {2}a worker /m.test(r.stdout) ? r.stdout : undefined;
+  }, 15_000, 'the restarting worker in status');
+  assert.not.match(said, /status null/);
+  assert.match(said, new RegExp(`^ {2}a worker (in a crash loop|restarting): \\d+ restarts?, the last failed to start at \\S+Z: .*cannot run ${escaped}`, 'm'));
 });
 
 test.run();
