@@ -11,12 +11,29 @@ export interface SpawnReason {
   openFiles?: 'EMFILE' | 'ENFILE';
 }
 
-/** The reason spawning `program` in `cwd` failed with `err` (null: no error was given). */
-export function spawnReason(err: Error | null, program: string, cwd: string): SpawnReason {
+/** The virtualenv whose bin/python `program` is, and the app it is built for. */
+export interface SpawnVenv {
+  dir: string;
+  app: string;
+}
+
+/**
+ * The reason spawning `program` in `cwd` failed with `err` (null: no error was given).
+ * A virtualenv removed by hand is not built again at a restart, as neither Passenger nor uWSGI
+ * rebuilds an app's environment at a respawn: a build is pip's work (seconds to minutes, and
+ * offline it may fail where the old venv served), repeated by each restarting worker. The
+ * reason names the one command that builds it again and starts the app on it.
+ */
+export function spawnReason(err: Error | null, program: string, cwd: string, venv?: SpawnVenv): SpawnReason {
   const kind = outOfFiles(err);
   if (kind !== null) return { reason: `cannot run ${program}: ${outOfFilesReason(kind, (err as { filesKept?: boolean }).filesKept === true)}`, openFiles: kind };
-  if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT' && !existsSync(cwd)) {
+  const missing = (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+  if (missing && !existsSync(cwd)) {
     return { reason: `cannot run ${program} in ${cwd}: that directory is gone (removed or moved away since the app was started)` };
+  }
+  if (missing && venv !== undefined && !existsSync(program)) {
+    const what = existsSync(venv.dir) ? `its virtualenv ${venv.dir} lost it` : `its virtualenv ${venv.dir} is gone`;
+    return { reason: `cannot run ${program}: ${what} (removed since the app was started); \`apppkg-gateway restart ${venv.app}\` builds it again and starts the app on it (under serve: start serve again)` };
   }
   return { reason: `cannot run ${program}: ${err?.message ?? 'spawn failed'}` };
 }

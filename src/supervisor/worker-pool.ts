@@ -265,6 +265,7 @@ export class WorkerPool {
       multiprocess: this.opts.workers > 1,
       development: this.opts.development,
       name: desc.name,
+      venvDir: appEnv.venvDir,
       maxMemory: this.recycleLimits.maxMemory,
       stdout: this.ctx.output.stdout,
       stderr: this.ctx.output.stderr,

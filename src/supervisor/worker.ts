@@ -44,6 +44,8 @@ export interface WorkerOptions {
   development: boolean;
   /** The app's name, for logs. */
   name: string;
+  /** The app's virtualenv (`python` is its bin/python), if it has one: a spawn that finds it gone says how to build it again. */
+  venvDir?: string | null;
   /**
    * The app's max_memory in bytes (0 or absent: none). A SIGKILL nobody here sent is then said
    * to be perhaps the kernel's, for memory: a container's or a unit's limit is set from it.
@@ -289,7 +291,7 @@ export class Worker extends EventEmitter {
       };
 
       const spawnFailed = (e: Error | null): GatewayError => {
-        const { reason, openFiles } = spawnReason(e, opts.python, opts.cwd);
+        const { reason, openFiles } = spawnReason(e, opts.python, opts.cwd, opts.venvDir ? { dir: opts.venvDir, app: opts.name } : undefined);
         return new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason, openFiles, cause: e ?? undefined });
       };
       // Its link, its pipes and its guard's, and the descriptors the admin keeps.
