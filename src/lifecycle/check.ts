@@ -28,7 +28,7 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
 import { closest } from '../closest.js';
 import { commandProgram, findProgram, pythonModule } from './command-program.js';
-import { runInAppEnvironment } from './run-command.js';
+import { HOOK_ENV, runInAppEnvironment } from './run-command.js';
 import { GuardedTree } from '../supervisor/process-group.js';
 import { checkServices } from '../services/service-report.js';
 import { serviceVariableNames } from '../services/app-services.js';
@@ -216,7 +216,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       const hook = desc.commands.check;
       if (hook) {
         opts.onHookStart?.(hook);
-        const status = await runInAppEnvironment(ctx, { shell: hook, output: opts.output, timeoutMs: opts.timeoutMs });
+        const status = await runInAppEnvironment(ctx, { shell: hook, extraEnv: HOOK_ENV, output: opts.output, timeoutMs: opts.timeoutMs });
         const fix = state.missing !== '' ? `read its output above; if it needs ${state.missing}, which check does not create, run \`apppkg-gateway install\` first` : 'read its output above';
         report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
       }

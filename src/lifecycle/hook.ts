@@ -6,7 +6,7 @@ import { resolveApp, type AppContext } from '../app-context.js';
 import type { CommandName } from '../description/types.js';
 import { GatewayError } from '../errors.js';
 import { quiet, seconds, type LifecycleOptions, type Say } from './progress.js';
-import { runInAppEnvironment } from './run-command.js';
+import { HOOK_ENV, runInAppEnvironment } from './run-command.js';
 
 export function resolveForHook(opts: LifecycleOptions): Promise<AppContext> {
   return resolveApp({
@@ -33,7 +33,7 @@ export async function runHook(
   if (!command) return false;
   say(`==> commands.${name}: ${command}`);
   const started = performance.now();
-  const status = await runInAppEnvironment(ctx, { shell: command, extraEnv: opts.extraEnv, output: opts.output });
+  const status = await runInAppEnvironment(ctx, { shell: command, extraEnv: { ...opts.extraEnv, ...HOOK_ENV }, output: opts.output });
   if (status !== 0) throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${name} (${command})`, status });
   say(`==> commands.${name} done in ${seconds(started)}`);
   return true;

@@ -48,6 +48,14 @@ export interface ProgramSpec {
   background?: { stop: AbortSignal };
 }
 
+/**
+ * What a hook (commands.install, update, backup, restore, uninstall, check) gets over the app's
+ * environment, as its workers and processes do: Python writes its output as it goes. Piped (to
+ * the app log, to a CLI's caller), it buffered it: a hook's progress came at its end, and what it
+ * printed before a kill (its timeout, a crash) was lost with the buffer.
+ */
+export const HOOK_ENV: Readonly<Record<string, string>> = { PYTHONUNBUFFERED: '1' };
+
 /** After SIGTERM, how long a command's processes have before SIGKILL (stopped, or the command done). */
 const STOP_KILL_MS = 3_000;
 

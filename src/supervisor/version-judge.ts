@@ -15,7 +15,7 @@ import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
 import { checkPip } from '../environment/checks.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
-import { runInAppEnvironment } from '../lifecycle/run-command.js';
+import { HOOK_ENV, runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
 import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
@@ -604,7 +604,7 @@ export class VersionJudge {
     // performance.now(): a step of the wall clock made it "done in 3600.2 s".
     const started = performance.now();
     let timedOut = false;
-    const status = await runInAppEnvironment(ctx, { shell: command, output: log, timeoutMs: this.opts.hookTimeoutMs, onTimeout: () => (timedOut = true), background: { stop: this.stop } });
+    const status = await runInAppEnvironment(ctx, { shell: command, extraEnv: HOOK_ENV, output: log, timeoutMs: this.opts.hookTimeoutMs, onTimeout: () => (timedOut = true), background: { stop: this.stop } });
     log.end();
     // Cut by the gateway's stop, it is no refusal (none is recorded), but the log said nothing of
     // it between "running commands.update" and "stopped": said, with when it runs again (at the
