@@ -94,8 +94,18 @@ export class Slot<P extends SupervisedProcess> {
 
   constructor(private readonly opts: SlotOptions<P>) {}
 
+  /**
+   * Halted (its app put to sleep by idle_timeout or --max-workers, or stopping), it restarts
+   * nothing until it is started again: the back-off remembers the run before, and an app asleep
+   * after a crash loop was said to be `crash-loop`, a worker of it waiting to restart.
+   */
   get crashLooping(): boolean {
-    return this.opts.backoff.isCrashLooping(performance.now());
+    return this.running && this.opts.backoff.isCrashLooping(performance.now());
+  }
+
+  /** Halted: nothing runs in it and nothing restarts until start(). */
+  get halted(): boolean {
+    return !this.running;
   }
 
   /**

@@ -159,7 +159,8 @@ export class WorkerPool {
     const rows: WorkerStatus[] = [];
     const starting = new Set(this.ctx.members.workers().filter((w) => w.state === 'starting').map((w) => this.slotOf.get(w)));
     for (const slot of this.slots) {
-      if (slot.current !== null || slot.lastExit === null || starting.has(slot) || slot.bringingUp !== null) continue;
+      // A halted slot (the app asleep) waits for no back-off: its next start is the app's wake.
+      if (slot.halted || slot.current !== null || slot.lastExit === null || starting.has(slot) || slot.bringingUp !== null) continue;
       rows.push({
         pid: null,
         state: slot.crashLooping ? 'crash-loop' : 'restarting',
