@@ -10,7 +10,7 @@ import type { Pool } from 'undici';
 import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
 import { forwardHttp } from './forward-http.js';
 import type { WebsocketOptions } from './forward-websocket.js';
-import { expireRequests, forwardWsgi, reclaimWaiting, type ForwardOptions } from './forward-wsgi.js';
+import { expireRequests, forwardWsgi, reclaimWaiting, tallyOnceSettled, type ForwardOptions } from './forward-wsgi.js';
 import type { ClosableWebsocket, OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { markServedBy } from './served-by.js';
@@ -130,7 +130,7 @@ export class WsgiUpstream implements Upstream {
   /** False when the link refused it before anything was sent (the caller tries another). */
   forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute, options: ForwardOptions): boolean {
     if (!forwardWsgi(this.endpoint.link, req, res, route, options)) return false;
-    markServedBy(res, this.endpoint.tally);
+    markServedBy(res, tallyOnceSettled(res, this.endpoint.tally));
     return true;
   }
 

@@ -12,6 +12,7 @@ import { asksToContinue, continueWanted } from '../net/expect-continue.js';
 import { answerFailure } from './error-response.js';
 import { CUT_AT_DEADLINE, markCut } from './gateway-cut.js';
 import type { RequestRoute } from './request-route.js';
+import type { ResponseTally } from './served-by.js';
 
 /** Takes a request the worker provably never saw (its link failed before sending it). */
 export interface Redispatch {
@@ -119,8 +120,17 @@ function onRequestEnd(this: WithExchange<IncomingMessage>): void {
   this[kExchange]?.onEnd();
 }
 
+/**
+ * What counts `res` in `tally` (its worker's, which feeds its version's): the request's exchange
+ * when it has one (it holds the count until the worker has settled the request), else the tally.
+ */
+export function tallyOnceSettled(res: ServerResponse, tally: ResponseTally | undefined): ResponseTally | undefined {
+  const exchange = (res as WithExchange<ServerResponse>)[kExchange];
+  return exchange === undefined || tally === undefined ? tally : exchange.countIn(tally);
+}
+
 /** One request in flight on a link. */
-export class WsgiExchange implements LinkExchange {
+export class WsgiExchange implements LinkExchange, ResponseTally {
   id = 0;
   state = State.Head;
   private bodySent = 0;
@@ -133,6 +143,16 @@ export class WsgiExchange implements LinkExchange {
   private dropsBody = false;
   /** ABORT sent (the client went away, or we answered for the app): waiting for the terminal frame. */
   aborted = false;
+  /** Its worker's tally (tallyOnceSettled), told of the request once both its response and the worker are done. */
+  private tally: ResponseTally | undefined = undefined;
+  /**
+   * The front's count (the response closed: a client that left) while the worker has yet to
+   * answer the ABORT: an UNRUN (no thread had started it) means the app never saw it, and it
+   * counts in no tally, its version's included, as the worker's own count leaves it (b59aa8c).
+   */
+  private heldCount: { status: number; seconds: number } | null = null;
+  /** The worker gave it back unrun after its ABORT. */
+  private unrun = false;
   /** link.ticks when the request (or its last body piece) went to the worker: the 504 clock. */
   startTick: number;
   /** Set by open(): how many flushes the link had made (was the REQUEST sent?). */
@@ -171,6 +191,17 @@ export class WsgiExchange implements LinkExchange {
     if (this.state !== State.Head || this.aborted || this.reclaiming || this.listening || this.options.redispatch === undefined) return;
     this.reclaiming = true;
     this.link.write(encodeEmptyFrame(Frame.RECLAIM, this.id));
+  }
+
+  countIn(tally: ResponseTally): ResponseTally {
+    this.tally = tally;
+    return this;
+  }
+
+  /** The front's count of the request, once its response closed (served-by.ts). */
+  observe(status: number, seconds: number): void {
+    if (this.state !== State.Done) this.heldCount = { status, seconds };
+    else if (!this.unrun) this.tally?.observe(status, seconds);
   }
 
   /** Listens to the client from now on: its body (when it has one) and its going away. */
@@ -333,6 +364,7 @@ export class WsgiExchange implements LinkExchange {
       return;
     }
     if (this.aborted) {
+      if (type === Frame.UNRUN) this.unrun = true;
       if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) this.finish();
       return;
     }
@@ -473,6 +505,9 @@ export class WsgiExchange implements LinkExchange {
 
   private finish(): void {
     this.state = State.Done;
+    const held = this.heldCount;
+    this.heldCount = null;
+    if (held !== null && !this.unrun) this.tally?.observe(held.status, held.seconds);
     this.res.removeListener('close', onResponseClose);
     if (this.onSocketEnd !== null) {
       this.req.socket.removeListener('end', this.onSocketEnd);

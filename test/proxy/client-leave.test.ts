@@ -77,6 +77,7 @@ for (const [lane, extra] of [['the lean lane', ''], ['node:http', 'X-Twice: 1\r\
   test(`${lane}: a queued request whose client closed never runs`, async () => {
     const tag = lane === 'node:http' ? 'node' : 'lean';
     const before = await oneWorker();
+    const versionBefore = (await appStatus(gw!, 'one')).versions[0].requests;
     const holder = await RawConnection.open(port());
     holder.write(`GET /one/?t=8-${tag} HTTP/1.1\r\nHost: x\r\n\r\n`);
     await waitFor(() => appLog().includes(`ran t=8-${tag}`), 10_000, 'the first request to run');
@@ -103,6 +104,9 @@ for (const [lane, extra] of [['the lean lane', ''], ['node:http', 'X-Twice: 1\r\
     const worker = await oneWorker();
     assert.is(worker.pid, before.pid, 'the same worker');
     assert.is(worker.requests - before.requests, 2, `the worker's requests: ${before.requests} before, ${worker.requests} after`);
+    // Nor its version's (its worker's tally, its latency window): they agree with the worker's.
+    const version = (await appStatus(gw!, 'one')).versions[0].requests;
+    assert.is(version - versionBefore, 2, `the version's requests: ${versionBefore} before, ${version} after`);
   });
 
   test(`${lane}: a client that only half-closed reads its answer, after an interim 100`, async () => {
