@@ -26,7 +26,10 @@
 //   555 5.5.4  a MAIL FROM or RCPT TO parameter of an extension EHLO does not announce: DSN's
 //              NOTIFY, ORCPT, RET, ENVID above all (RFC 5321 4.1.1.11). Not DSN itself: a DSN is
 //              a report mailed back to the sender, and the listener sends no mail; an MTA in front
-//              does that.
+//              does that. After HELO, any parameter: HELO enables no extension (RFC 5321 2.2: only
+//              EHLO's reply announces any)
+//   553 5.6.7  an address sent with UTF-8 in a transaction whose MAIL FROM did not say SMTPUTF8
+//              (RFC 6531 3.4, with Postfix's code)
 //   451 4.3.0  the spool could not store the message
 //   421        a client silent past the idle timeout, or sending 10 commands that are not SMTP
 // VRFY gets what RCPT TO would (252 2.0.0 for an address it takes, as Postfix answers), EXPN,
@@ -41,7 +44,7 @@ import { listenOn } from '../net/listen.js';
 import { mailReply, quoted } from './mail-reply.js';
 import { routeRecipient, type MailRoute, type RecipientRoute } from './mail-routes.js';
 import { MAX_RCPT_TO_HEADER, rcptToHeader } from './mail-post.js';
-import { MailSmtpServer } from './mail-smtp-server.js';
+import { MailSmtpServer, type MailAddress } from './mail-smtp-server.js';
 import type { MailSpool, SpooledDelivery } from './mail-spool.js';
 
 /** RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for the next command. */
@@ -77,12 +80,27 @@ const MAIL_FROM_PARAMETERS = new Set(['SIZE', 'BODY', 'SMTPUTF8']);
 const RCPT_TO_PARAMETERS = new Set<string>();
 const DSN_PARAMETERS = new Set(['NOTIFY', 'ORCPT', 'RET', 'ENVID']);
 
-/** The 555 text for the first parameter of `address` not in `announced`, or null. */
-function unannouncedParameter(address: SMTPServerAddress, announced: Set<string>): string | null {
-  const name = Object.keys(address.args || {}).find((key) => !announced.has(key));
+/**
+ * The 555 text for the first parameter of `address` not in `announced`, or null. After HELO
+ * every parameter is one: RFC 5321 2.2 gives extensions to a session begun with EHLO alone.
+ */
+function unannouncedParameter(address: SMTPServerAddress, session: SMTPServerSession, announced: Set<string>): string | null {
+  const afterHelo = session.openingCommand === 'HELO';
+  const name = Object.keys(address.args || {}).find((key) => afterHelo || !announced.has(key));
   if (name === undefined) return null;
+  if (afterHelo) return `Parameter ${quoted(name)} not supported after HELO, which enables no extension; send EHLO first, or send without it`;
   const why = DSN_PARAMETERS.has(name) ? 'this server offers no DSN (EHLO does not announce it)' : 'EHLO announces no extension that takes it';
   return `Parameter ${quoted(name)} not supported: ${why}; send without it`;
+}
+
+/**
+ * The 553 text for an address sent with UTF-8 (RFC 6531 3.4) in a transaction whose MAIL FROM
+ * (`mailFrom`) did not say SMTPUTF8, or null. The address is not quoted: a client that did not
+ * say SMTPUTF8 is not sent UTF-8 either.
+ */
+function undeclaredUtf8(address: MailAddress, mailFrom: SMTPServerAddress): string | null {
+  if (!address.sentInUtf8 || (mailFrom.args !== false && mailFrom.args.SMTPUTF8 === true)) return null;
+  return 'Must declare SMTPUTF8 to send a UTF-8 address: add SMTPUTF8 to MAIL FROM (RFC 6531), or write the address in ASCII';
 }
 
 export async function startMailListener(opts: MailListenerOptions): Promise<MailListener> {
@@ -114,13 +132,18 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     logger: false,
     maxClients: MAX_CLIENTS,
     socketTimeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-    onMailFrom(address, _session, callback) {
-      const unsupported = unannouncedParameter(address, MAIL_FROM_PARAMETERS);
-      callback(unsupported === null ? null : refuse(555, '5.5.4', unsupported));
+    onMailFrom(address, session, callback) {
+      const unsupported = unannouncedParameter(address, session, MAIL_FROM_PARAMETERS);
+      if (unsupported !== null) return callback(refuse(555, '5.5.4', unsupported));
+      const utf8 = undeclaredUtf8(address, address);
+      callback(utf8 === null ? null : refuse(553, '5.6.7', utf8));
     },
     onRcptTo(address, session, callback) {
-      const unsupported = unannouncedParameter(address, RCPT_TO_PARAMETERS);
+      const unsupported = unannouncedParameter(address, session, RCPT_TO_PARAMETERS);
       if (unsupported !== null) return callback(refuse(555, '5.5.4', unsupported));
+      // smtp-server asks for MAIL FROM before it calls this hook.
+      const utf8 = session.envelope.mailFrom === false ? null : undeclaredUtf8(address, session.envelope.mailFrom);
+      if (utf8 !== null) return callback(refuse(553, '5.6.7', utf8));
       const key = address.address.toLowerCase();
       const acceptedHere = accepted.get(session.envelope) ?? { apps: new Map<string, string | null>(), commands: [] };
       accepted.set(session.envelope, acceptedHere);

@@ -33,6 +33,12 @@
 //     greeting: it has no address, and smtp-server's `[address]` made "Nice to meet you, []";
 //   - reads the message with MailSmtpStream, which drops the dot a line begins with when the
 //     client did not double it (RFC 5321 4.5.2), where smtp-server drops only the first of `..`;
+//   - says of each address whether the client sent it with octets past ASCII (MailAddress), which
+//     RFC 6531 allows only in a transaction whose MAIL FROM said SMTPUTF8: smtp-server gives an
+//     `xn--` domain in its Unicode form, so the address it hands on cannot tell;
+//   - forgets a refused MAIL FROM's SMTPUTF8: smtp-server marks the transaction SMTPUTF8 before
+//     its hook may refuse that MAIL FROM, and a next one without it never unmarked it (the
+//     message then said `with UTF8SMTP`);
 //   - writes each reply with the right enhanced status code and within 512 octets: smtp-server
 //     gives a hook's refusal the code of its reply code alone (any 452 is 4.2.2 "mailbox full"),
 //     and writes a reply line of any length (mail-reply.ts).
@@ -40,7 +46,7 @@
 // tests drive each through a real SMTP session, so a smtp-server that changes them fails there.
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import { fitReplyLine, hasEnhancedCode } from './mail-reply.js';
 import { MailSmtpStream } from './mail-smtp-stream.js';
@@ -67,6 +73,15 @@ const ROOT_DOT = /^([^:]*:\s*<[^<>\s@]*@[^<>\s@[\]]*[^<>\s@.[\]])\.>/;
 
 /** `... FROM:<` or `... TO:<`, a local part, `@`, then a domain name with `_` in it (no literal). */
 const UNDERSCORE_DOMAIN = /^([^:]*:\s*<[^<>\s]*@)([^<>\s@[\]]*_[^<>\s@[\]]*)>/;
+
+/** An octet past ASCII (an invalid UTF-8 sequence reads as U+FFFD, which is one too). */
+const PAST_ASCII = /[^\x00-\x7f]/;
+
+/** An address of MAIL FROM or RCPT TO as the hooks get it. */
+export interface MailAddress extends SMTPServerAddress {
+  /** Whether the command had an octet past ASCII (RFC 6531: only under SMTPUTF8). */
+  sentInUtf8?: boolean;
+}
 
 export interface MailSmtpServerHooks {
   /** A refusal smtp-server sends by itself (today: 552 at MAIL FROM SIZE=). */
@@ -114,14 +129,22 @@ class MailSmtpConnection extends SMTPConnection {
     super(mailServer, socket, options);
   }
 
+  /** As smtp-server parses it (parseAddress), and whether it was sent with UTF-8 (MailAddress). */
+  override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
+    const sent = rawCommand.toString();
+    const parsed = this.parseAddress(rawName, sent);
+    if (parsed !== false) (parsed as MailAddress).sentInUtf8 = PAST_ASCII.test(sent);
+    return parsed;
+  }
+
   /**
    * A source route is dropped first (SOURCE_ROUTE), a domain's root dot last (ROOT_DOT). A
    * quoted local part is put aside and a dot-atom of its length stands in for it, so that
    * smtp-server checks all the rest as it does for any address (the domain, the 256-octet path,
    * the parameters); the address handed on is then the quoted string as sent, `@`, the domain.
    */
-  override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
-    const line = rawCommand.toString().replace(SOURCE_ROUTE, '$1');
+  private parseAddress(rawName: string, sent: string): ReturnType<SMTPConnection['_parseAddressCommand']> {
+    const line = sent.replace(SOURCE_ROUTE, '$1');
     const quoted = QUOTED_LOCAL_PART.exec(line);
     if (quoted === null) return this.parseDomainWithUnderscores(rawName, line.replace(ROOT_DOT, '$1>'));
     const [, before, local] = quoted;
@@ -176,6 +199,12 @@ class MailSmtpConnection extends SMTPConnection {
     super._setClientHostname(hostname);
     // A unix socket's peer is on this host, and has no address to show in brackets.
     if (!this.remoteAddress && this.clientHostname === '[]') this.clientHostname = 'localhost';
+  }
+
+  override _applyMailParams(parsed: Parameters<SMTPConnection['_applyMailParams']>[0]): void {
+    // Set for a MAIL FROM that the hook then refused, it would hold for the next MAIL FROM.
+    this.session.envelope.smtpUtf8 = false;
+    super._applyMailParams(parsed);
   }
 
   override _validateMailParams(parsed: Parameters<SMTPConnection['_validateMailParams']>[0]): ReturnType<SMTPConnection['_validateMailParams']> {

@@ -514,6 +514,66 @@ test('DSN parameters (NOTIFY, ORCPT, RET, ENVID), which EHLO does not announce: 
   assert.is(d.to, 'plain@alpha.localhost', 'a recipient refused with 555 gets nothing');
 });
 
+test('an address sent with UTF-8 in a transaction whose MAIL FROM did not say SMTPUTF8: 553 5.6.7 (RFC 6531 3.4), at MAIL FROM and RCPT TO, counted as refused; smtplib never sends one, swaks does', async () => {
+  const refusedBefore = (await mailStatus()).refused;
+  const undeclared = /^553 5\.6\.7 Must declare SMTPUTF8 to send a UTF-8 address: add SMTPUTF8 to MAIL FROM \(RFC 6531\), or write the address in ASCII$/;
+  const talk = await session();
+  const from = await talk.command('MAIL FROM:<jürgen@example.org>');
+  assert.is(from.code, 553, from.text);
+  assert.match(from.text, undeclared);
+  // Its SMTPUTF8 refused with it (555), a MAIL FROM does not declare it for the next one.
+  assert.is((await talk.command('MAIL FROM:<jürgen@example.org> SMTPUTF8 RET=HDRS')).code, 555);
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  for (const rcpt of ['jürgen@alpha.localhost', 'ann@bücher.example']) {
+    const reply = await talk.command(`RCPT TO:<${rcpt}>`);
+    assert.is(reply.code, 553, `${rcpt}: ${reply.text}`);
+    assert.match(reply.text, undeclared);
+  }
+  // An internationalised domain in its ASCII form is ASCII, though the SMTP library reads it as Unicode.
+  assert.is((await talk.command('RCPT TO:<ascii@xn--bcher-kva.example>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<ascii@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'utf8 undeclared' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  talk.close();
+  const [d] = await deliveriesOf('alpha', 'utf8 undeclared');
+  assert.is(d.to, 'ascii@alpha.localhost');
+  assert.is((d as unknown as { received_with: string }).received_with, 'ESMTP', 'not UTF8SMTP: the refused MAIL FROM\'s SMTPUTF8 is not this one\'s');
+  await deliveriesOf('beta', 'utf8 undeclared');
+  // swaks sends an address as given, without SMTPUTF8.
+  const swaks = await runCli([
+    '--server', `127.0.0.1:${port}`, '--to', 'ascii@alpha.localhost', '--from', 'jürgen@example.org',
+    '--header', 'Subject: utf8 by swaks', '--body', 'hi',
+  ], { bin: 'swaks', ms: 30_000, input: '' });
+  assert.is.not(swaks.status, 0, swaks.stdout);
+  assert.match(swaks.stdout, /-> MAIL FROM:<jürgen@example\.org>\n<\*\* 553 5\.6\.7 Must declare SMTPUTF8/);
+  assert.is((await mailStatus()).refused, refusedBefore + 5, 'each 553 and the 555 counted in refused');
+});
+
+test('parameters after HELO, which enables no extension (RFC 5321 2.2): 555 5.5.4, SMTPUTF8 and SIZE too; the transaction goes on without them', async () => {
+  const talk = await SmtpTalk.connect(port);
+  assert.is((await talk.reply()).code, 220);
+  assert.is((await talk.command('HELO client.test')).code, 250);
+  for (const params of ['SIZE=100', 'BODY=8BITMIME', 'SMTPUTF8', 'RET=HDRS']) {
+    const reply = await talk.command(`MAIL FROM:<ann@example.org> ${params}`);
+    assert.is(reply.code, 555, `${params}: ${reply.text}`);
+    assert.match(reply.text, /^555 5\.5\.4 Parameter (SIZE|BODY|SMTPUTF8|RET) not supported after HELO, which enables no extension; send EHLO first, or send without it$/);
+  }
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.match((await talk.command('RCPT TO:<helo@alpha.localhost> NOTIFY=NEVER')).text, /^555 5\.5\.4 Parameter NOTIFY not supported after HELO/);
+  assert.is((await talk.command('RCPT TO:<jürgen@alpha.localhost>')).code, 553, 'no SMTPUTF8 after HELO');
+  assert.is((await talk.command('RCPT TO:<helo@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'params after helo' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  // EHLO after HELO: its extensions are in use from then on.
+  assert.is((await talk.command('EHLO client.test')).code, 250);
+  assert.is((await talk.command('MAIL FROM:<ann@example.org> SIZE=100 SMTPUTF8')).code, 250);
+  talk.close();
+  const [d] = await deliveriesOf('alpha', 'params after helo');
+  assert.is((d as unknown as { received_with: string }).received_with, 'SMTP', 'not UTF8SMTP: the refused SMTPUTF8 is not in use');
+});
+
 test('451 when the spool cannot take a message: nothing of it is left in tmp/, messages/ or queue/', async () => {
   const spool = (...parts: string[]) => join(state.path, 'mail', ...parts);
   await waitFor(async () => (await mailStatus()).spooled === 0, 10_000, 'the spool to empty');
