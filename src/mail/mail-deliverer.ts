@@ -202,13 +202,27 @@ export class MailDeliverer {
   /**
    * An attempt that threw rather than ended (its message unreadable, a record not written: a full
    * disk) is tried again on the schedule, a line each time. Left out of `waiting`, it was never
-   * tried again until a restart, and status said its next attempt was due now, for ever.
+   * tried again until a restart, and status said its next attempt was due now, for ever. Past
+   * give_up it is a dead letter, as a failed attempt is: tried again at the longest wait, it was
+   * never given up. Only if the dead letter cannot be written either is it tried again so.
    */
-  private retryAfterError(waiting: Waiting, err: Error): void {
+  private async retryAfterError(waiting: Waiting, err: Error): Promise<void> {
     const { delivery, receivedAt } = waiting;
-    const now = performance.now();
-    const dueAt = nextAttemptAt(this.opts.schedule, receivedAt, delivery.attempts + 1, now) ?? now + longestWait(this.opts.schedule);
-    this.opts.say(`mail: ${deliveryName(delivery)} to ${delivery.app || 'no app'}: ${err.message}; tried again in ${spanOf(dueAt - now)}`);
+    let now = performance.now();
+    let dueAt = nextAttemptAt(this.opts.schedule, receivedAt, delivery.attempts + 1, now);
+    let why = err.message;
+    if (dueAt === null && !this.stopped) {
+      try {
+        this.bury(await this.opts.spool.bury(delivery, `given up after ${delivery.attempts + 1} attempts: ${err.message}`, true), this.opts.say);
+        this.opts.onOutcome?.('dead', delivery);
+        return;
+      } catch (buryErr) {
+        why = `${err.message}; past give_up, and it could not be made a dead letter: ${(buryErr as Error).message}`;
+        now = performance.now();
+      }
+    }
+    dueAt ??= now + longestWait(this.opts.schedule);
+    this.opts.say(`mail: ${deliveryName(delivery)} to ${delivery.app || 'no app'}: ${why}; tried again in ${spanOf(dueAt - now)}`);
     if (this.stopped) return;
     delivery.nextAttemptAt = Date.now() + (dueAt - now);
     this.wait({ delivery, receivedAt, dueAt });

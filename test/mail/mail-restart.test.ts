@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { renderStatusTable } from '../../src/admin/status-table.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
 
 const test = suite('mail across restarts');
@@ -170,6 +170,37 @@ test('an attempt that cannot run to its end (its message file unreadable) is tri
     // Not deliverable without its message: cleared for the next test.
     for (const name of queued()) rmSync(join(state.path, 'mail', 'queue', name));
     rmSync(join(state.path, 'mail', 'messages'), { recursive: true, force: true });
+    rmSync(answerFile, { force: true });
+    assert.is(code, 0);
+  }
+});
+
+test('an attempt that cannot run to its end, past give_up: a dead letter with why, as a failed attempt is (it was tried at the longest wait for ever)', async () => {
+  const shortLived = join(state.path, 'give-up-soon.yaml');
+  writeFileSync(shortLived, 'mail:\n  listen: 127.0.0.1:0\n  retry: [0.5]\n  give_up: 3\n', { mode: 0o600 });
+  const { port } = await startGateway(shortLived);
+  try {
+    writeFileSync(answerFile, '503');
+    assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'unreadable past give_up' })), { refused: {} });
+    const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'unreadable past give_up'), 10_000, 'a first attempt');
+    // A message file that cannot be opened (a unix socket: ENXIO, even for root), where a missing
+    // one fails its attempt: each attempt throws, as a read error or a full disk makes it.
+    // Renamed over it: an attempt between a removal and the socket would find it missing.
+    const socket = join(state.path, 'unreadable.sock');
+    const bound = await runCli(['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', socket], { bin: 'python3', ms: 10_000 });
+    assert.is(bound.status, 0, bound.stderr);
+    renameSync(socket, join(state.path, 'mail', 'messages', `${failed.received_id}.eml`));
+    const dead = await waitFor(async () => (await gatewayStatus(gw!)).mail.dead.find((d: { id: string }) => d.id === failed.id), 20_000, () => `the dead letter in status, the log:\n${gw!.output()}`);
+    assert.match(dead.reason, new RegExp(`^given up after \\d+ attempts: ENXIO: [^\n]*${failed.received_id}\\.eml'$`));
+    assert.match(gw!.output(), `mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha: ENXIO`);
+    assert.match(gw!.output(), `mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha is a dead letter: ${dead.reason} (kept in `);
+    assert.is(queued().length, 0, 'out of the queue');
+    assert.is((await gatewayStatus(gw!)).mail.spooled, 0);
+  } finally {
+    const code = await stopGateway();
+    for (const name of queued()) rmSync(join(state.path, 'mail', 'queue', name));
+    rmSync(join(state.path, 'mail', 'messages'), { recursive: true, force: true });
+    rmSync(join(state.path, 'mail', 'dead'), { recursive: true, force: true });
     rmSync(answerFile, { force: true });
     assert.is(code, 0);
   }
