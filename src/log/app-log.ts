@@ -58,13 +58,30 @@ const ROTATE_AT_BYTES = 10 * 1024 * 1024;
  */
 const ROTATE_AT_ENV = 'APPPKG_TEST_APP_LOG_ROTATE_BYTES';
 
+/**
+ * What every AppLog writing one app.log shares: during a deploy an app's two versions each have
+ * their own, and so has a hook run beside the version serving. Counted apart, one writer's
+ * rotation left the other writing on into app.log.1 (then .2, ...), where neither `logs` nor
+ * `logs -f` looks, and each rotated at its own bytes alone, the file growing past the size.
+ */
+interface SharedFile {
+  /** Bytes in app.log now, whoever wrote them. */
+  size: number;
+  /** Times it was rotated: a writer that opened it before the last one opens it again. */
+  rotations: number;
+}
+/** By app.log's path; one entry per app log the gateway has written, as LogTail keeps one tail. */
+const sharedFiles = new Map<string, SharedFile>();
+
 /** Distinct load failures remembered for folding their copies on serve's terminal. */
 const ECHOED_FAILURES_KEPT = 16;
 
 export class AppLog extends Writable {
   readonly file: string;
   private fd: number | null = null;
-  private size = 0;
+  private readonly shared: SharedFile;
+  /** shared.rotations when this writer opened app.log. */
+  private openedAt = 0;
   private failed = false;
   /** A rotation or a reopen could not open the file: its lines are counted to the next rotation point, where it is tried again. */
   private lost = false;
@@ -84,6 +101,8 @@ export class AppLog extends Writable {
   constructor(private readonly dir: string, private readonly opts: AppLogOptions = {}) {
     super({ decodeStrings: true });
     this.file = join(dir, 'app.log');
+    this.shared = sharedFiles.get(this.file) ?? { size: 0, rotations: 0 };
+    sharedFiles.set(this.file, this.shared);
     const rotateAt = Number(process.env[ROTATE_AT_ENV]);
     this.maxBytes = opts.maxBytes ?? (rotateAt > 0 ? rotateAt : ROTATE_AT_BYTES);
     this.keep = opts.keep ?? 5;
@@ -98,10 +117,19 @@ export class AppLog extends Writable {
     }
   }
 
+  private get size(): number {
+    return this.shared.size;
+  }
+
+  private set size(bytes: number) {
+    this.shared.size = bytes;
+  }
+
   private open(): void {
     const noFollow = this.opts.othersDir === true ? constants.O_NOFOLLOW : 0;
     this.fd = openSync(this.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | noFollow, 0o640);
     this.size = fstatSync(this.fd).size;
+    this.openedAt = this.shared.rotations;
   }
 
   private fail(err: Error, retrying = this.fd !== null): void {
@@ -141,6 +169,7 @@ export class AppLog extends Writable {
         return;
       }
     }
+    this.shared.rotations++;
     const dirGone = !isDirectory(this.dir);
     if (this.openAgain() && dirGone) this.note(`${this.dir} was removed while the app ran: made again at the log's rotation (what the app wrote since is lost)`);
   }
@@ -250,7 +279,12 @@ export class AppLog extends Writable {
     }
     if (this.fd !== null) {
       try {
-        if (this.size + chunk.length > this.maxBytes && this.size > 0) this.rotate();
+        if (this.openedAt !== this.shared.rotations) {
+          // Rotated by another writer of the file: on into the new app.log.
+          this.close();
+          this.openAgain();
+        }
+        if (this.fd !== null && this.size + chunk.length > this.maxBytes && this.size > 0) this.rotate();
         if (this.fd === null) {
           this.dropped += chunk.length;
           this.size += chunk.length;

@@ -32,6 +32,33 @@ test('the app log rotates by size and keeps a bounded number of files', async ()
   }
 });
 
+test('two logs of one app.log (a deploy\'s two versions, a hook beside the running app): one rotation for both, each writing on into the new app.log, no file past the size', async () => {
+  const dir = tempDir('apppkg-applog-two-');
+  try {
+    const old = new AppLog(dir.path, { maxBytes: 1000, keep: 3 });
+    const next = new AppLog(dir.path, { maxBytes: 1000, keep: 3 });
+    const line = (who: string, i: number) => `${who}-${String(i).padStart(2, '0')} ${'x'.repeat(80)}\n`;
+    for (let i = 0; i < 30; i++) {
+      old.write(line('old', i));
+      next.write(line('new', i));
+    }
+    await Promise.all([finish(old), finish(next)]);
+    const files = ['app.log', 'app.log.1', 'app.log.2', 'app.log.3'].map((f) => join(dir.path, f));
+    for (const file of files) assert.ok(statSync(file).size <= 1000, `${file}: ${statSync(file).size} bytes`);
+    // Oldest file first, each writer's lines in the order written, every one since the oldest kept.
+    const kept = ['app.log.3', 'app.log.2', 'app.log.1', 'app.log'].map((f) => readFileSync(join(dir.path, f), 'utf8')).join('');
+    for (const who of ['old', 'new']) {
+      const seen = [...kept.matchAll(new RegExp(`^${who}-(\\d+) `, 'gm'))].map((m) => Number(m[1]));
+      assert.equal(seen, Array.from({ length: seen.length }, (_, i) => 30 - seen.length + i), `${who}: ${seen.join(',')}`);
+    }
+    // Both write into app.log now: the one that did not rotate is not left in app.log.1.
+    assert.match(readFileSync(join(dir.path, 'app.log'), 'utf8'), /^old-29 /m);
+    assert.match(readFileSync(join(dir.path, 'app.log'), 'utf8'), /^new-29 /m);
+  } finally {
+    dir.remove();
+  }
+});
+
 ifNotRoot('a log directory that cannot be written is reported once and never throws', async () => {
   const dir = tempDir('apppkg-applog-ro-');
   try {
