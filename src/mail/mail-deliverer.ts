@@ -213,8 +213,11 @@ export class MailDeliverer {
     let why = err.message;
     if (dueAt === null && !this.stopped) {
       try {
-        this.bury(await this.opts.spool.bury(delivery, `given up after ${delivery.attempts + 1} attempts: ${err.message}`, true), this.opts.say);
-        this.opts.onOutcome?.('dead', delivery);
+        // Postmaster mail no app takes was never attempted: it keeps its own reason, as at once.
+        const kept = delivery.keep !== undefined;
+        const reason = kept ? delivery.keep! : `given up after ${delivery.attempts + 1} attempts: ${err.message}`;
+        this.bury(await this.opts.spool.bury(delivery, reason, !kept), this.opts.say);
+        if (!kept) this.opts.onOutcome?.('dead', delivery);
         return;
       } catch (buryErr) {
         why = `${err.message}; past give_up, and it could not be made a dead letter: ${(buryErr as Error).message}`;
