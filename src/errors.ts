@@ -501,7 +501,7 @@ export const ERROR_CODES = {
     example: { user: 'blog', app: 'blog' },
   },
   APPPKG_PATHS_MISSING: {
-    summary: 'A directory `paths:` names is not in the app directory, or is a file (`paths: main.py`): Python skips a sys.path entry that does not exist, or a file other than a zip archive (.zip, .egg, .whl), so its modules would not import. check fails on either; serve and --apps refuse to start an app whose entry is such a file.',
+    summary: 'A directory `paths:` names is not in the app directory, or is a file (`paths: main.py`): Python skips a sys.path entry that does not exist, or a file other than a zip archive (.zip, .egg, .whl), so its modules would not import. check fails on either, and serve and --apps refuse to start the app (a directory missing, once its commands.install has run, which may make it).',
     message: (d) =>
       d.isFile
         ? `paths: ${str(d.missing)} is a file, not a directory: paths: names directories to put on sys.path`

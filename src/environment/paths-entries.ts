@@ -1,7 +1,8 @@
 // What a `paths:` entry is on disk, as Python's sys.path reads it: a directory, or a zip
 // archive, which zipimport imports from as well (a .zip, an .egg, a pure-Python .whl). Any
 // other file (`paths: main.py`) is skipped by Python without a word, so its modules would not
-// import: check, serve and --apps refuse it alike, at its entry of app.yaml.
+// import: check, serve and --apps refuse it alike, at its entry of app.yaml. So do they an
+// entry that is not there at all, which Python skips as silently.
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { placeOf } from '../description/key-place.js';
@@ -34,6 +35,22 @@ export function pathsFileRefusal(desc: Pick<Description, 'dir' | 'file' | 'paths
   return new GatewayError('APPPKG_PATHS_MISSING', {
     missing: desc.paths[index],
     isFile: true,
+    dir: desc.dir,
+    ...(at ? { file: at.file, line: at.line, column: at.column, key: 'paths' } : {}),
+  });
+}
+
+/**
+ * APPPKG_PATHS_MISSING for the entries that are not there, placed at the first of them; null
+ * when every one is.
+ */
+export function pathsMissingRefusal(desc: Pick<Description, 'dir' | 'file' | 'paths' | 'positions'>): GatewayError | null {
+  const missing = desc.paths.filter((entry) => pathsEntryKind(desc.dir, entry) === 'missing');
+  if (missing.length === 0) return null;
+  // At the first missing entry of a list, not at the list (one path alone has no entries).
+  const at = placeOf(desc, ['paths', desc.paths.indexOf(missing[0])]);
+  return new GatewayError('APPPKG_PATHS_MISSING', {
+    missing: missing.join(', '),
     dir: desc.dir,
     ...(at ? { file: at.file, line: at.line, column: at.column, key: 'paths' } : {}),
   });

@@ -33,7 +33,7 @@ import { GuardedTree } from '../supervisor/process-group.js';
 import { checkServices } from '../services/service-report.js';
 import { serviceVariableNames } from '../services/app-services.js';
 import { checkVendor } from './vendor-check.js';
-import { pathsEntryKind, pathsFileRefusal } from '../environment/paths-entries.js';
+import { pathsFileRefusal, pathsMissingRefusal } from '../environment/paths-entries.js';
 import { withScratchDir } from './scratch-dir.js';
 
 /** One line of the check: `ok  python  /usr/bin/python3 3.11.2` or `FAIL` with its fix. */
@@ -139,14 +139,11 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   if (desc.paths.length > 0) {
     // A file named there (paths: main.py) is a mistake of its own, with its own fix: said first,
     // as serve and --apps refuse it. A zip archive is an entry Python imports from.
-    const file = pathsFileRefusal(desc);
-    const missing = desc.paths.filter((p) => pathsEntryKind(desc.dir, p) === 'missing');
-    // At the first missing entry of a list, not at the list (one path alone has no entries).
-    const at = placeOf(desc, ['paths', desc.paths.indexOf(missing[0])]);
+    const refusal = pathsFileRefusal(desc) ?? pathsMissingRefusal(desc);
     report(
-      file !== null ? { name: 'paths', ok: false, detail: file.placedMessage, fix: file.hint, code: file.code }
-      : missing.length === 0 ? { name: 'paths', ok: true, detail: desc.paths.join(', '), fix: '' }
-      : failedItem('paths', new GatewayError('APPPKG_PATHS_MISSING', { missing: missing.join(', '), dir: desc.dir }), placed(at)),
+      refusal === null
+        ? { name: 'paths', ok: true, detail: desc.paths.join(', '), fix: '' }
+        : { name: 'paths', ok: false, detail: refusal.placedMessage, fix: refusal.hint, code: refusal.code },
     );
   }
   for (const [prefix, dir] of Object.entries(desc.static)) {

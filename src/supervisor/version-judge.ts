@@ -14,6 +14,7 @@ import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
 import { checkPip } from '../environment/checks.js';
+import { pathsMissingRefusal } from '../environment/paths-entries.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { HOOK_ENV, runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
@@ -490,6 +491,10 @@ export class VersionJudge {
           }
         }
       }
+      // Python skips it unsaid, and the app fails to import what it was to hold: refused as
+      // check refuses it. Only now, as commands.install may be what makes it (pip install --target).
+      const missingPath = pathsMissingRefusal(desc);
+      if (missingPath !== null) throw missingPath;
       const instance = await startApp(ctx, {
         development,
         say: this.opts.say,

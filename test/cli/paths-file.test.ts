@@ -29,6 +29,22 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     z.writestr("zmod.py", 'def application(environ, start_response):\\n    start_response("200 OK", [("Content-Type", "text/plain")])\\n    return [b"from lib.zip"]\\n')
 `, join(zp, 'lib.zip')]);
 
+// Apps of their own: the --apps test above would run pi's commands.install first.
+const missingApps = join(work.path, 'missing-apps');
+// `pm` imports its app from vendor/, which was never made (an uncommitted vendor directory).
+const pm = writePackage(missingApps, 'pm', { 'app.yaml': 'platform: python, wsgi\napp: vmod:application\npaths:\n  - lib\n  - vendor/\n' });
+mkdirSync(join(pm, 'lib'));
+// `pi` has its commands.install make the directory its paths: names, as `pip install --target` would.
+const VMOD = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"from vendor"]\n';
+const pi = writePackage(missingApps, 'pi', {
+  'app.yaml': 'platform: python, wsgi\napp: vmod:application\npaths: [vendor/]\ncommands:\n  install: mkdir vendor && cp vmod.txt vendor/vmod.py\n',
+  'vmod.txt': VMOD,
+});
+
+const MISSING =
+  `${join(pm, 'app.yaml')}:5:5: paths: vendor is not a directory in ${pm}\n` +
+  '  fix: create it (or commit it: `apppkg-gateway vendor` fills vendor/), or take it out of paths:';
+
 const REFUSAL =
   `${join(pf, 'app.yaml')}:5:5: paths: main.py is a file, not a directory: paths: names directories to put on sys.path\n` +
   `  fix: name the directory that holds its modules (the app directory, ${pf}, is on sys.path without paths:) or a .zip, .egg or .whl archive of them, or take main.py out of paths:`;
@@ -81,6 +97,33 @@ test('--apps: the app with a .py file in paths: is refused with the same message
     return res.statusCode === 200 ? body : null;
   }, 30_000, 'zp to serve');
   assert.is(zip, 'from lib.zip');
+  for (const pid of await childPids(gw.child.pid!)) pids.add(pid);
+  await gw.stop();
+});
+
+test('check, serve and --apps: a paths: directory that is not there is refused, each with check\'s message at its entry', async () => {
+  const checked = await runCli(['check', pm, '--state-dir', state]);
+  assert.is(checked.status, 1, checked.stdout);
+  assert.match(checked.stdout, `FAIL  paths     ${MISSING.replace('\n  fix:', '\n      fix:')}`);
+  const served = await runCli(['serve', pm, '--port', '0', '--state-dir', state], { ms: 60_000 });
+  assert.is(served.status, 1, served.stderr);
+  assert.match(served.stderr, `apppkg-gateway: ${MISSING}\n`);
+  assert.not.match(served.stderr, /No module named/, 'refused before any worker imports the app');
+  const gw = await startCli(['--apps', missingApps, '--listen', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off']);
+  running.push(gw);
+  await waitFor(() => gw.output().includes('pm: '), 30_000, () => `pm said\n${gw.output()}`);
+  for (const pid of await childPids(gw.child.pid!)) pids.add(pid);
+  assert.match(gw.output(), `apppkg-gateway: pm: ${pm} refused:\n  ${MISSING.replace('\n  fix:', '\n    fix:')}\n`);
+  const refused = await request(new URL('/pm/', gw.url));
+  assert.is(refused.statusCode, 503);
+  assert.match(await refused.body.text(), 'APPPKG_PATHS_MISSING');
+  // Judged after commands.install, which makes it.
+  const made = await waitFor(async () => {
+    const res = await request(new URL('/pi/', gw.url));
+    const body = await res.body.text();
+    return res.statusCode === 200 ? body : null;
+  }, 30_000, () => `pi to serve\n${gw.output()}`);
+  assert.is(made, 'from vendor');
   for (const pid of await childPids(gw.child.pid!)) pids.add(pid);
   await gw.stop();
 });
