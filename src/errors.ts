@@ -960,6 +960,17 @@ export const ERROR_CODES = {
     exitStatus: 2,
     example: { into: '/srv/shared', dir: '/srv/apps/blog', found: '/srv/shared' },
   },
+  APPPKG_VENDOR_INTO_FILE: {
+    summary: '`vendor --into` (or its default, vendor/) names a file of the app directory, such as a .zip, .egg or .whl archive that `paths:` puts on sys.path as it is: vendor installs into a directory, and would have to replace the file.',
+    message: (d) =>
+      `vendor --into ${str(d.into)}: expected a directory to install into, found a file${d.archive ? ', a zip archive that Python imports from as it is' : ''}: ${str(d.found)}`,
+    hint: (d) =>
+      d.archive
+        ? `leave ${str(d.into)} as it is and vendor into a directory beside it: --into vendor/, then name both in paths: (paths: [${str(d.into)}, vendor/])`
+        : `give a directory, e.g. --into vendor/ (the default), or move ${str(d.into)} out of the way`,
+    exitStatus: 2,
+    example: { into: 'lib.zip', found: '/srv/apps/blog/lib.zip', archive: true },
+  },
   APPPKG_VENDOR_FROM_OUTSIDE: {
     summary: '`vendor --from FILE` named a requirements file outside the app directory; the vendor manifest records it relative to the app, and `check` reads it again wherever the app is copied, so it must travel with the app.',
     message: (d) => `vendor --from ${str(d.from)}: expected a file inside ${str(d.dir)}, found ${str(d.found)}`,

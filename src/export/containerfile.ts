@@ -24,6 +24,7 @@ import { unbuildableRequirements } from './image-pip.js';
 import { shellLine, shellWord } from '../shell-words.js';
 import type { ImageArchitecture } from './image-architecture.js';
 import { judgeImageVendor } from './image-vendor.js';
+import { pathsFileRefusal } from '../environment/paths-entries.js';
 import { unmappableKeys } from './unmappable.js';
 
 export interface ContainerfileResult {
@@ -207,6 +208,9 @@ export async function exportContainerfile(dir: string, gateway = registryGateway
     });
   }
   const desc = await loadDescription(dir);
+  // A file in paths: that Python cannot import from: the image's gateway would refuse the app, as serve does.
+  const fileInPaths = pathsFileRefusal(desc);
+  if (fileInPaths !== null) throw fileInPaths;
   const vendor = await judgeImageVendor(desc);
   const problems = [...unmappableKeys(desc), ...vendor.problems];
   if (problems.length > 0) throw new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { ...problems[0].details, problems });

@@ -19,6 +19,7 @@ import { baseName } from './k8s-names.js';
 import { validateObject, type K8sObject } from './k8s-validate.js';
 import { applySteps, renderManifest } from './manifest-yaml.js';
 import { ingress, mailService, webService } from './network-objects.js';
+import { pathsFileRefusal } from '../environment/paths-entries.js';
 import { unmappableKeys, unmappablePaths } from './unmappable.js';
 import { hooksJob, processDeployments, webDeployment } from './workloads.js';
 import { makeDirectory } from '../make-dir.js';
@@ -115,7 +116,9 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
     // The version the gateway would serve: the highest (a refused one cannot be told apart offline).
     const desc = app.versions[0];
     const vendor = await judgeImageVendor(desc);
-    const unmappable = [...unmappableKeys(desc), ...vendor.problems];
+    // A file in paths: that Python cannot import from: the pod's gateway would refuse the app, as serve does.
+    const fileInPaths = pathsFileRefusal(desc);
+    const unmappable = [...(fileInPaths === null ? [] : [fileInPaths]), ...unmappableKeys(desc), ...vendor.problems];
     if (unmappable.length > 0) {
       problems.push(...unmappable);
       skipped.push(desc.name);

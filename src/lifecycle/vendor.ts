@@ -21,6 +21,7 @@ import { satisfies } from '@renovatebot/pep440';
 import { describeApp } from '../app-context.js';
 import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter, pickInterpreter } from '../environment/interpreters.js';
+import { pathsEntryKind } from '../environment/paths-entries.js';
 import { normalizeName, readRequirements, requirementIncludes } from '../environment/requirements.js';
 import { GatewayError } from '../errors.js';
 import { countOf } from '../count.js';
@@ -120,6 +121,11 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   const rel = path.relative(appDir, vendorDir);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new GatewayError('APPPKG_VENDOR_INTO_OUTSIDE', { into: opts.into ?? DEFAULT_VENDOR_DIR, dir: appDir, found: vendorDir });
+  }
+  // A file there (an archive that paths: names) was read as an earlier vendoring: an internal ENOTDIR.
+  const intoKind = pathsEntryKind(appDir, rel);
+  if (intoKind === 'archive' || intoKind === 'file') {
+    throw new GatewayError('APPPKG_VENDOR_INTO_FILE', { into: opts.into ?? DEFAULT_VENDOR_DIR, found: vendorDir, archive: intoKind === 'archive' });
   }
   if (!isInside(requirements, appDir)) {
     throw new GatewayError('APPPKG_VENDOR_FROM_OUTSIDE', { from: opts.from ?? DEFAULT_REQUIREMENTS, dir: appDir, found: requirements });

@@ -237,6 +237,26 @@ test('what the image cannot hold: each key with its fix, nothing written, status
   assert.match(r.stderr, /fix: add the Debian names of the same packages under deb:/);
 });
 
+test('paths: a .zip is exported as serve takes it; a .py file there, which serve refuses, is refused at its entry for containerfile and kubernetes', async () => {
+  const apps = join(work.path, 'paths-entries');
+  const zipped = makeApp(apps, 'zipped', 'platform: python, wsgi\napp: wsgi:application\npaths: [lib.zip]\n');
+  spawnSync('python3', ['-c', 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("zmod.py", "X = 1\\n")', join(zipped, 'lib.zip')]);
+  const filed = makeApp(apps, 'filed', 'platform: python, wsgi\napp: wsgi:application\npaths:\n  - lib.zip\n  - wsgi.py\n');
+  cpSync(join(zipped, 'lib.zip'), join(filed, 'lib.zip'));
+  const refusal = `${join(filed, 'app.yaml')}:5:5: paths: wsgi.py is a file, not a directory: paths: names directories to put on sys.path`;
+  const cf = await runCli(['export', 'containerfile', filed]);
+  assert.is(cf.status, 1, cf.stdout + cf.stderr);
+  assert.is(cf.stdout, '');
+  assert.match(cf.stderr, `apppkg-gateway: ${refusal}\n  fix: name the directory that holds its modules`);
+  assert.is((await runCli(['export', 'containerfile', zipped])).status, 0);
+  const out = join(work.path, 'paths-entries-k8s');
+  const k8s = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'registry.example.com/apps/{name}:1', '--out', out]);
+  assert.is(k8s.status, 1, k8s.stderr);
+  assert.match(k8s.stderr, refusal);
+  assert.match(k8s.stderr, /not written: filed/);
+  assert.equal(readdirSync(out), ['zipped.yaml']);
+});
+
 /** An app with a vendor/ that `vendor --allow-binary` filled with one compiled distribution tagged `tag`. */
 function vendoredApp(name: string, tag: string): string {
   const dir = makeApp(work.path, name, 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');

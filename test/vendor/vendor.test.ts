@@ -368,6 +368,15 @@ test('vendor without a requirements file, or into a directory outside the app, s
     assert.match(r.stderr, /fix: copy the requirements file into the app directory/);
     assert.not.ok(existsSync(join(app, 'vendor')), from);
   }
+  // --into a file, such as a .zip that paths: puts on sys.path as it is, is refused with the way
+  // to vendor beside it (it was an internal error, ENOTDIR, with a stack).
+  writeFileSync(join(app, 'lib.zip'), 'PK\x05\x06' + '\0'.repeat(18));
+  const archive = await runCli(['vendor', app, '--into', 'lib.zip', '--no-index']);
+  assert.is(archive.status, 2, archive.stdout + archive.stderr);
+  assert.is(archive.stderr, `apppkg-gateway: vendor --into lib.zip: expected a directory to install into, found a file, a zip archive that Python imports from as it is: ${join(app, 'lib.zip')}\n  fix: leave lib.zip as it is and vendor into a directory beside it: --into vendor/, then name both in paths: (paths: [lib.zip, vendor/])\n`);
+  const intoFile = await runCli(['vendor', app, '--into', 'wsgi.py', '--no-index']);
+  assert.is(intoFile.status, 2, intoFile.stdout + intoFile.stderr);
+  assert.match(intoFile.stderr, `vendor --into wsgi.py: expected a directory to install into, found a file: ${join(app, 'wsgi.py')}\n  fix: give a directory, e.g. --into vendor/ (the default), or move wsgi.py out of the way`);
   // A directory that is not there is said as such, not as a requirements file to write in it.
   const nowhere = await runCli(['vendor', `${app}-nowhere`, '--no-index']);
   assert.is(nowhere.status, 1, nowhere.stdout + nowhere.stderr);
