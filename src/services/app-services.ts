@@ -160,16 +160,25 @@ async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<s
   // What refuses the app (a role, database or Redis user of its name that is not this state
   // root's) is known before anything is made or claimed on either server: a refused app leaves
   // nothing behind (its PostgreSQL role made, say, and then its Redis user found taken).
+  // Both are looked at, the second one too when the first is down: status shows each service
+  // that keeps the app from starting, not the first alone. The refusal is the first one's.
   if (opts.provision && plan.database === 'postgresql' && plan.redisUrl) {
     const owner = await serviceOwner(stateRoot, desc.name);
-    await attempt('database', 'postgresql', async () => {
-      await probePostgres(parsePostgresUrl(plan.postgresqlUrl!), owner);
-      return null;
-    });
-    await attempt('redis', 'redis', async () => {
-      await probeRedis(parseRedisUrl(plan.redisUrl!), owner);
-      return null;
-    });
+    const looks: Array<[name: string, kind: string, look: () => Promise<unknown>]> = [
+      ['database', 'postgresql', () => probePostgres(parsePostgresUrl(plan.postgresqlUrl!), owner)],
+      ['redis', 'redis', () => probeRedis(parseRedisUrl(plan.redisUrl!), owner)],
+    ];
+    const failures: unknown[] = [];
+    for (const [name, kind, look] of looks) {
+      await look().catch((err: unknown) => {
+        statuses.push({ name, kind, ...failedServiceState(err) });
+        failures.push(err);
+      });
+    }
+    if (failures.length > 0) {
+      recordServiceStatus(desc.name, statuses);
+      throw failures[0];
+    }
   }
   if (plan.database === 'postgresql') await attempt('database', 'postgresql', () => postgresqlFor(opts, plan.postgresqlUrl!));
   if (plan.redisUrl) await attempt('redis', 'redis', () => redisFor(opts, plan.redisUrl!));

@@ -7,7 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isGatewayError } from '../../src/errors.js';
 import { parseRedisUrl, probeRedis } from '../../src/services/redis-server.js';
-import { runCli, tempDir } from '../helpers/process.js';
+import { assertNoOrphans, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { appStatus, statusPids } from '../helpers/status.js';
 
 const test = suite('services: a server that is not there');
 
@@ -46,6 +47,39 @@ test('check reports each service: PostgreSQL not configured does not hide a Redi
     assert.is(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /FAIL\s+services\.database .*offers no postgresql server/);
     assert.match(r.stdout, new RegExp(`FAIL\\s+services\\.redis .*connect ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
+  } finally {
+    work.remove();
+  }
+});
+
+test('--apps: an app whose PostgreSQL and Redis are both down is refused for the first, and status shows each service unavailable', async () => {
+  const work = tempDir('apppkg-unreachable-both-');
+  const pids = new Set<number>();
+  try {
+    const apps = join(work.path, 'apps');
+    const app = join(apps, 'both');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'app.yaml'), 'app: wsgi:application\nservices:\n  database: postgresql\n  redis: redis\n');
+    writeFileSync(join(app, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+    const [pg, redis] = [await closedPort(), await closedPort()];
+    const envFile = join(work.path, 'environment.yaml');
+    writeFileSync(envFile, `services:\n  postgresql: postgresql://postgres@127.0.0.1:${pg}/postgres\n  redis: redis://127.0.0.1:${redis}\n`);
+    const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', envFile, '--access-log', 'off']);
+    pids.add(gw.child.pid!);
+    try {
+      const both = await waitFor(async () => {
+        const status = await appStatus(gw, 'both');
+        if (status) for (const pid of statusPids({ apps: [status] })) pids.add(pid);
+        return status?.problem?.code ? status : undefined;
+      }, 60_000, () => `both to be refused\n${gw.output()}`);
+      assert.is(both.problem.code, 'APPPKG_SERVICE_UNAVAILABLE');
+      assert.match(both.problem.message, `postgresql at 127.0.0.1:${pg}`);
+      assert.equal(both.services.map((s: any) => [s.name, s.kind, s.state]), [['database', 'postgresql', 'unavailable'], ['redis', 'redis', 'unavailable']]);
+      assert.match(both.services[1].reason, `redis at 127.0.0.1:${redis} (services.redis): connect ECONNREFUSED 127.0.0.1:${redis}`);
+    } finally {
+      await gw.stop();
+    }
+    await assertNoOrphans([...pids], 15_000);
   } finally {
     work.remove();
   }
