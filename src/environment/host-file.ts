@@ -13,6 +13,7 @@ import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../descr
 import { parseAddr } from '../net/address.js';
 import { maskUrlPassword, parseServiceUrl, USER_INFO_ENCODING, userInfoDecodes } from '../net/service-url.js';
 import { SSL_MODES } from '../services/postgresql-tls.js';
+import { SSL_CERT_REQS } from '../services/redis-server.js';
 
 /** Per-app keys that `defaults:` may also set. null = not set: the gateway's own default applies. */
 export interface AppOverrides {
@@ -326,6 +327,16 @@ function redisDatabaseProblem(url: URL): string | null {
   return 'a database number after the port, as in redis://127.0.0.1:6379/0';
 }
 
+/**
+ * rediss:'s `ssl_cert_reqs` (8609bdd) as redis-py takes it: any other value was taken for
+ * `required` by the gateway, and made every app's redis-py refuse its REDIS_URL at connect.
+ */
+function redisTlsProblem(url: URL): string | null {
+  const reqs = url.searchParams.get('ssl_cert_reqs');
+  if (url.protocol !== 'rediss:' || reqs === null || (SSL_CERT_REQS as readonly string[]).includes(reqs)) return null;
+  return `an ssl_cert_reqs that redis-py knows: ${SSL_CERT_REQS.join(', ')}`;
+}
+
 /** `mail:` with its defaults, or null when the host runs no mail listener. */
 function readMail(yaml: YamlFile): MailListenerConfig | null {
   const listen = yaml.valid(['mail', 'listen']);
@@ -394,7 +405,7 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     apps: {},
     services: {
       postgresql: serviceUrl(yaml, 'postgresql', ['postgresql:', 'postgres:'], 'a postgresql:// URL as libpq takes it (postgresql:///postgres?host=/var/run/postgresql)', postgresTlsProblem),
-      redis: serviceUrl(yaml, 'redis', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL (redis://127.0.0.1:6379)', redisDatabaseProblem),
+      redis: serviceUrl(yaml, 'redis', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL (redis://127.0.0.1:6379)', (url) => redisDatabaseProblem(url) ?? redisTlsProblem(url)),
     },
     mail: readMail(yaml),
   };

@@ -401,6 +401,12 @@ function clientOptions(server: RedisServer, user: string | null, password: strin
 }
 
 /**
+ * The `ssl_cert_reqs` values redis-py takes (its CERT_REQS: any other is "Invalid SSL Certificate
+ * Requirements Flag"); 'optional' holds a server's certificate as 'required' does.
+ */
+export const SSL_CERT_REQS = ['none', 'optional', 'required'] as const;
+
+/**
  * rediss: as redis-py reads its query: `ssl_cert_reqs=none` takes any certificate,
  * `ssl_ca_certs=FILE` names the authority of one a private CA signed (the usual for a Redis
  * with TLS), else Node's trusted authorities; the name in the certificate is held to the host

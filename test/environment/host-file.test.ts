@@ -274,6 +274,18 @@ test('services.postgresql: an sslmode libpq does not know is refused at its plac
   }
 });
 
+test('services.redis: a rediss:// ssl_cert_reqs redis-py does not know is refused at its place, with the values it takes; those load', async () => {
+  for (const bad of ['CERT_NONE', 'None', 'require']) {
+    const err = await failure(loadEnvironmentFile(await envFile(`services:\n  redis: 'rediss://admin:SECRETPW@cache:6380/0?ssl_cert_reqs=${bad}'\n`)));
+    assert.match(err.format(), `:2:10: services.redis: expected an ssl_cert_reqs that redis-py knows: none, optional, required, found "rediss://admin:***@cache:6380/0?ssl_cert_reqs=${bad}"`, bad);
+    assert.match(err.format(), 'fix: correct services.redis: an ssl_cert_reqs that redis-py knows: none, optional, required', bad);
+  }
+  for (const reqs of ['none', 'optional', 'required']) {
+    const env = await loadEnvironmentFile(await envFile(`services:\n  redis: 'rediss://admin:pw@cache:6380/0?ssl_cert_reqs=${reqs}'\n`));
+    assert.match(env.services.redis!, `ssl_cert_reqs=${reqs}`);
+  }
+});
+
 test('a services URL\'s password given as a query parameter (libpq and redis-py read it) is not shown either', async () => {
   const err = await failure(loadEnvironmentFile(await envFile("services:\n  postgresql: 'mysql:///db?host=/run/pg&password=SECRETQ1'\n  redis: 'redis://[bad?password=SECRETQ2&db=1'\n")));
   const text = err.format();
