@@ -600,9 +600,12 @@ export const ERROR_CODES = {
     example: { missing: 'python3-flask' },
   },
   APPPKG_PIP_UNSATISFIED: {
-    summary: 'A requirement of the `pip:` file is not installed in the app\'s interpreter or virtualenv, or at the wrong version.',
+    summary: 'A requirement of the `pip:` file is not installed in the app\'s interpreter or virtualenv, or at the wrong version. When the last `install` failed with these requirements on wheels the app\'s interpreter cannot load, the fix says which, as install did.',
     message: (d) => `pip: ${nounFor(d.missing, 'requirement')} not satisfied: ${str(d.missing)}`,
-    hint: (d) => `run \`apppkg-gateway install ${appDirWord(d)}\` to build the app's virtualenv`,
+    hint: (d) =>
+      Array.isArray(d.unloadable)
+        ? `install failed on them at ${str(d.installFailedAt)}, with these requirements: ${unloadableWheelsFix(d)}; then run \`apppkg-gateway install ${appDirWord(d)}\``
+        : `run \`apppkg-gateway install ${appDirWord(d)}\` to build the app's virtualenv`,
     exitStatus: 1,
     example: { missing: 'flask>=3.0' },
   },

@@ -15,7 +15,9 @@ import { queryDeb } from './dpkg-query.js';
 import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { exclusionSpelling, formatInterpreter, isSystemPython, pickInterpreter } from './interpreters.js';
+import { readUnloadableWheels } from './pip-unloadable.js';
 import { evaluateMarker, normalizeName, readRequirements, type Requirement } from './requirements.js';
+import { readRequirementsTree } from './requirements-tree.js';
 import { appStateDirs } from './state-root.js';
 
 export interface CheckResult {
@@ -250,7 +252,11 @@ export async function checkPip(
   }
   const noteText = notes.length > 0 ? `; notes: ${notes.join('; ')}` : '';
   if (missing.length > 0) {
-    const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, missing: missing.join(', ') });
+    // Not installed because the last install failed on wheels this interpreter cannot load: its
+    // fix, not "run install", which fails the same way.
+    const requirementsSha256 = venv || !venvDir ? null : await readRequirementsTree(desc.dir, file).then((t) => t.sha256, () => null);
+    const failedInstall = requirementsSha256 === null ? null : await readUnloadableWheels(venvDir!, requirementsSha256, interpreter.executable);
+    const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, missing: missing.join(', '), ...(failedInstall ? { ...failedInstall.details, installFailedAt: failedInstall.at } : {}) });
     return { ...failed('pip', err), detail: `${err.message} in ${where}${noteText}` };
   }
   return passed('pip', `${countOf(ok.length, 'requirement')} satisfied in ${where}${ok.length > 0 ? `: ${ok.join(', ')}` : ''}${noteText}`);

@@ -8,6 +8,7 @@ import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
 import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter } from '../environment/interpreters.js';
+import { keepUnloadableWheels } from '../environment/pip-unloadable.js';
 import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
 import { ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
@@ -109,17 +110,21 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
       const source = sourceRequirement(await readFile(requirements, 'utf8'));
       const unloadable = source ? [] : unloadableWheels(log);
       const wheels = source || unloadable.length > 0 ? null : await unlistedWheelDirs(opts.desc.dir, requirements, log);
+      const unloadableDetails = unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(opts.interpreter), executable: opts.interpreter.executable, pythonTag: interpreterTag(opts.interpreter) } : null;
+      // check, which finds the requirements not installed, says the same of those wheels.
+      await keepUnloadableWheels(opts.venvPath, unloadableDetails && { requirementsSha256: wanted.requirementsTree!.sha256, executable: opts.interpreter.executable, at: new Date().toISOString(), details: unloadableDetails });
       throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', {
         requirements,
         status: pipStatus,
         ...(source ? { source } : {}),
-        ...(unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(opts.interpreter), executable: opts.interpreter.executable, pythonTag: interpreterTag(opts.interpreter) } : {}),
+        ...(unloadableDetails ?? {}),
         ...(wheels ? { missing: wheels.missing, findLinks: wheels.lines } : {}),
         ...(ignored.length > 0 ? { ignored } : {}),
         pipFile: opts.desc.pip,
       });
     }
     await rm(pipLog, { force: true });
+    await keepUnloadableWheels(opts.venvPath, null);
     say(`==> requirements installed in ${seconds(started)}`);
 
     // The stamp last: a build without it never counts as current.

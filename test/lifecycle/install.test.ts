@@ -254,6 +254,16 @@ test('a wheel built for another Python: the fix names the wheel, its tags and th
     assert.match(r.stdout, new RegExp(`fix: .*${wheel.replaceAll('.', '\\.')} \\(cp27-cp27mu-manylinux1_x86_64\\) is a wheel built for another interpreter or platform, which the app's python3 [\\d.]+ .*cannot load \\(its wheels are tagged cp3\\d+\\): ship one built for that interpreter \\(\`\\S+ -m pip wheel NAME -w wheels/\` on this host\\) or a pure-Python one \\(py3-none-any\\)`), requirements);
     assert.not.match(r.stdout, /put each wheel or sdist in the app directory/, requirements);
   }
+  // check found thepkg not installed and said to run install, which failed the same way: it says what install said.
+  const checked = await runCli(['check', dir, ...S], { ms: 120_000 });
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.match(checked.stdout, /FAIL\s+pip\s+\S+app\.yaml:3:\d+: pip: requirements? not satisfied: thepkg==1\.0 \(not installed\) in python3 /);
+  assert.match(checked.stdout, new RegExp(`fix: install failed on them at \\S+, with these requirements: ${wheel.replaceAll('.', '\\.')} \\(cp27-cp27mu-manylinux1_x86_64\\) is a wheel built for another interpreter or platform, which the app's python3 [\\d.]+ .*cannot load .*; then run \`apppkg-gateway install ${dir}\``));
+  // Other requirements: install has not tried them, and check says to.
+  writeFileSync(join(dir, 'requirements.txt'), '--find-links wheels\nthepkg>=1.0\n');
+  const changed = await runCli(['check', dir, ...S], { ms: 120_000 });
+  assert.match(changed.stdout, `fix: run \`apppkg-gateway install ${dir}\` to build the app's virtualenv`);
+  assert.not.match(changed.stdout, /cp27mu/);
 });
 
 test("the shell's PIP_* variables and pip.conf do not decide what install puts in the venv; a failure names them", async () => {
