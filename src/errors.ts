@@ -85,6 +85,12 @@ const unloadableWheelsFix = (d: ErrorDetails): string => {
   );
 };
 
+/** `vendor --no-index` of a requirement pip has to build: its backend cannot be fetched. */
+const sourceOfflineFix = (d: ErrorDetails): string =>
+  `${str(d.source)} is built from source, which needs its build backend${d.backend ? ` (${str(d.backend)})` : ''}, and --no-index lets pip fetch none: ` +
+  `build its wheel beforehand where the backend can be had (\`${str(d.executable) || 'python3'} -m pip wheel ${str(d.source)} --no-deps -w wheels/\`) and name that wheel (wheels/NAME-VERSION-...whl) in ${str(d.requirements) || 'the requirements'} in its place, ` +
+  `or give vendor the backend's wheels as well, with --find-links DIR (\`pip download '${str(d.backend) || 'setuptools'}' wheel -d DIR\` where there is a network)`;
+
 const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
 
 
@@ -1028,10 +1034,10 @@ export const ERROR_CODES = {
     example: { into: 'vendor/', settings: [{ name: 'prefix', value: '/opt/python', file: '/etc/pip.conf', section: 'install' }] },
   },
   APPPKG_VENDOR_PIP_FAILED: {
-    summary: '`pip install --target` failed while `vendor` installed the requirements into a staging directory; the vendor directory was not changed.',
+    summary: '`pip install --target` failed while `vendor` installed the requirements into a staging directory; the vendor directory was not changed. With --no-index, a requirement pip has to build (a source directory, an sdist) fails on its build backend, which pip cannot fetch: the fix says how to give it a wheel instead.',
     message: (d) => `vendor: \`pip install --target\` exited with status ${str(d.status)}; ${str(d.into)} was not changed`,
     hint: (d) =>
-      `read pip's output above: ${Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : 'a requirement that no index or --find-links DIR has, or a version conflict'}${d.pinned ? `; the versions already vendored are kept (a lock): free one with --update NAME (pinned: ${str(d.pinned)})` : ''}`,
+      `read pip's output above: ${Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : d.source ? sourceOfflineFix(d) : 'a requirement that no index or --find-links DIR has, or a version conflict'}${d.pinned ? `; the versions already vendored are kept (a lock): free one with --update NAME (pinned: ${str(d.pinned)})` : ''}`,
     exitStatus: 1,
     example: { status: 1, into: 'vendor/', pinned: 'flask==3.0.3, jinja2==3.1.4' },
   },

@@ -12,6 +12,7 @@ import { keepUnloadableWheels } from '../environment/pip-unloadable.js';
 import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
 import { ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
+import { sourceRequirement } from './pip-source-requirement.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
 import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { quiet, seconds, type Say } from './progress.js';
@@ -39,20 +40,6 @@ export interface InstallVenvResult {
   reused: boolean;
   /** The build directory the venv link points at. */
   dir: string;
-}
-
-/**
- * The first requirement that pip has to build (a source directory or an sdist): offline, its
- * build backend (setuptools, ...) is not there to fetch, and the fix is a wheel built beforehand.
- */
-function sourceRequirement(text: string): string | null {
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/(^|\s)#.*$/, '').trim().replace(/^(-e|--editable)\s+/, '');
-    if (line === '' || line.startsWith('-')) continue;
-    const target = line.split(/\s*[;@]\s*|\s+/)[0];
-    if (/\.(tar\.gz|tar\.bz2|tgz|zip)$/i.test(target) || (/^(\.{1,2}(\/|$)|\/|file:)/.test(target) && !/\.whl$/i.test(target))) return target;
-  }
-  return null;
 }
 
 export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenvResult> {

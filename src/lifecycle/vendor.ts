@@ -47,6 +47,8 @@ import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
 import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';
 import { hostTags } from './vendor-tags.js';
 import { readWheelFileTags, reportArgs, withWheelFileTags } from './vendor-wheel-files.js';
+import { failedSubprocessOutput } from './pip-hidden-output.js';
+import { missingBuildDependency, sourceRequirement } from './pip-source-requirement.js';
 import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { withScratchDir } from './scratch-dir.js';
 
@@ -186,11 +188,20 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     say(`==> pip install --target (a staging directory)${index}${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}`);
     const status = await runProgram({ file: interpreter.executable, args: pipArgs, cwd: path.dirname(requirements), env, output: opts.output });
     if (status !== 0) {
-      const unloadable = unloadableWheels(await readFile(pipLog, 'utf8').catch(() => ''));
+      const log = await readFile(pipLog, 'utf8').catch(() => '');
+      const unloadable = unloadableWheels(log);
+      // Offline, a requirement pip has to build fails on its build backend, which pip cannot fetch.
+      const source = opts.noIndex && unloadable.length === 0 ? sourceRequirement(await readFile(requirements, 'utf8').catch(() => '')) : null;
+      if (source !== null) {
+        // Its reason is in the log alone (pip's console says "See above for output").
+        const hidden = failedSubprocessOutput(log);
+        if (hidden.length > 0) (opts.output ?? process.stderr).write(`==> what pip's console left out ("See above for output"), from its log:\n${hidden.map((l) => `  ${l}\n`).join('')}`);
+      }
       throw new GatewayError('APPPKG_VENDOR_PIP_FAILED', {
         status,
         into,
         pinned: pins.join(', '),
+        ...(source !== null ? { source, backend: missingBuildDependency(log), requirements: path.relative(appDir, requirements), executable: interpreter.executable } : {}),
         ...(unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(interpreter), executable: interpreter.executable, pythonTag: interpreterTag(interpreter) } : {}),
       });
     }

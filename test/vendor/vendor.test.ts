@@ -466,6 +466,20 @@ ifWheels('includes inside the app (-r, -c, nested) are vendored, and an edit to 
   assert.match(older.stdout, /vendor\/ is stale: requirements\.txt or a file it includes \(reqs\/base\.txt, reqs\/pins\.txt, reqs\/extra\.txt\) changed since it was vendored/);
 });
 
+test('vendor --no-index of a source directory: pip\'s hidden reason is shown, and the fix says to build its wheel or give its backend', async () => {
+  const app = makeApp('fromsource', './mypkg\n');
+  mkdirSync(join(app, 'mypkg', 'mypkg'), { recursive: true });
+  writeFileSync(join(app, 'mypkg', 'mypkg', '__init__.py'), '');
+  // A backend no index has: the failure does not depend on what wheels this host keeps.
+  writeFileSync(join(app, 'mypkg', 'pyproject.toml'), '[build-system]\nrequires = ["apppkg-no-such-backend>=1"]\nbuild-backend = "apppkg_no_such_backend"\n[project]\nname = "mypkg"\nversion = "1.0"\n');
+  const r = await runCli(['vendor', app, '--no-index'], { ms: 120_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /what pip's console left out \("See above for output"\), from its log:\n[\s\S]*No matching distribution found for apppkg-no-such-backend>=1/);
+  assert.match(r.stderr, new RegExp(`fix: read pip's output above: \\./mypkg is built from source, which needs its build backend \\(apppkg-no-such-backend>=1\\), and --no-index lets pip fetch none: build its wheel beforehand where the backend can be had \\(\`\\S+ -m pip wheel \\./mypkg --no-deps -w wheels/\`\\) and name that wheel \\(wheels/NAME-VERSION-\\.\\.\\.whl\\) in requirements\\.txt in its place, or give vendor the backend's wheels as well, with --find-links DIR \\(\`pip download 'apppkg-no-such-backend>=1' wheel -d DIR\` where there is a network\\)`));
+  assert.not.match(r.stderr, /a requirement that no index or --find-links DIR has/);
+  assert.not.ok(existsSync(join(app, 'vendor')));
+});
+
 test('check names a paths: directory that was never vendored, with the command', async () => {
   const app = makeApp('nevervendored');
   const r = await runCli(['check', app, ...CHECK]);
