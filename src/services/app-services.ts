@@ -14,6 +14,7 @@ import { databaseKind, planServices, type ServicePlan } from './service-plan.js'
 import { unwatchPostgres, watchPostgres } from './postgresql-watch.js';
 import { unwatchRedisUser, watchRedisUser } from './redis-user-watch.js';
 import { failedServiceState, forgetServiceStatus, recordServiceStatus, type ServiceStatus } from './service-status.js';
+import { databasesOfGoneApps } from './renamed-databases.js';
 import { sqliteEnvironment, sqlitePath } from './sqlite-database.js';
 
 export { serviceStatusOf, type ServiceStatus } from './service-status.js';
@@ -212,7 +213,13 @@ async function postgresqlFor(opts: ServiceOptions, url: string): Promise<Record<
   }
   if (made.createdRole || made.createdDatabase) {
     const what = [made.createdRole ? 'role' : '', made.createdDatabase ? 'database' : ''].filter(Boolean).join(' and ');
-    say(`${desc.name}: created postgresql ${what} ${name} on ${server.label} in ${Math.round(performance.now() - started)} ms`);
+    // A renamed directory is another app: its new database is empty, and the old one is not lost.
+    const left = made.createdDatabase ? await databasesOfGoneApps(stateRoot, desc.name).catch(() => []) : [];
+    const older = left.map((l) => `${l.database} (of ${l.app}, last installed from ${l.dir}, which is gone)`).join(', ');
+    const kept = left.length === 0 ? '' :
+      `; it is new and empty, and ${older} ${left.length === 1 ? 'is' : 'are'} kept as ${left.length === 1 ? 'it was' : 'they were'}: ` +
+      `if this app was renamed, give it \`name: ${left[0].app}\` in its app.yaml to use that one's data`;
+    say(`${desc.name}: created postgresql ${what} ${name} on ${server.label} in ${Math.round(performance.now() - started)} ms${kept}`);
   } else if (created) {
     // The kept password was gone (removed by hand): the role now has the new one.
     say(`${desc.name}: postgresql credentials were missing under ${stateRoot}/services; a new password was set for role ${name}`);
