@@ -170,8 +170,10 @@ test('logs NAME -f across a log rotation (logrotate moves app.log, lines go on i
   const run = pipeInto(['cat'], ['logs', 'blog', '-f', '--lines', '0', '--admin', main.admin, '--admin-token', tokenFile]);
   try {
     await waitFor(() => run.child.exitCode === null && existsSync(appLog(main)), 5000, 'logs -f to run');
-    // Given time to open the log: a line written before it did would not be followed.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // A line written before the follower opened the log is not followed (--lines 0): lines that
+    // are not part of the sequence until one comes through, however long a loaded machine takes.
+    let warmups = 0;
+    await waitFor(async () => run.out.piped.includes('warmup-') || (await get(main, `/blog/say/warmup-${warmups++}`), false), 20_000, () => `logs -f to follow the log: ${run.out.piped}${run.out.stderr}`);
     const said: string[] = [];
     const say = async (tag: string) => {
       said.push(tag);
