@@ -9,7 +9,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Debian packages the tests drive for real (Flask example on the system interpreter, etc.).
-const DEBIAN_PACKAGES = ['python3-flask', 'python3-venv', 'python3-pip', 'python3-tornado', 'python3-websockets', 'python3-django', 'python3-django-channels', 'python3-fastapi', 'python3-starlette', 'python3-quart', 'python3-radicale', 'nginx', 'wrk', 'gunicorn', 'uwsgi', 'uwsgi-plugin-python3', 'chromium', 'postgresql', 'postgresql-client', 'redis-server', 'python3-psycopg2', 'python3-redis', 'python3-dj-database-url', 'python3-sqlalchemy', 'python3-setuptools', 'python3-wheel', 'python3-dev', 'gcc', 'swaks', 'python3-celery', 'python3-rq', 'python3-gevent', 'python3-eventlet', 'jupyter-notebook', 'mercurial', 'faketime'];
+const DEBIAN_PACKAGES = ['python3-flask', 'python3-venv', 'python3-pip', 'python3-tornado', 'python3-websockets', 'python3-django', 'python3-django-channels', 'python3-fastapi', 'python3-starlette', 'python3-quart', 'python3-radicale', 'nginx', 'wrk', 'gunicorn', 'uwsgi', 'uwsgi-plugin-python3', 'chromium', 'postgresql', 'postgresql-client', 'redis-server', 'python3-psycopg2', 'python3-redis', 'python3-dj-database-url', 'python3-sqlalchemy', 'python3-setuptools', 'python3-wheel', 'python3-dev', 'gcc', 'swaks', 'python3-celery', 'python3-rq', 'python3-gevent', 'python3-eventlet', 'jupyter-notebook', 'mercurial', 'faketime',
+  // Frameworks and libraries the checks are tried on (check's aiohttp and CherryPy refusals, the
+  // deb: coverage warning): without them those tests are skipped on a fresh host.
+  'python3-aiohttp', 'python3-cherrypy3', 'python3-flask-login', 'python3-yaml', 'python3-simplejson', 'python3-toml', 'python3-xmltodict', 'python3-msgpack', 'python3-webcolors'];
 
 function missingDebianPackages() {
   const probe = spawnSync('dpkg-query', ['-W', '-f=${Package} ${Status}\n', ...DEBIAN_PACKAGES], { encoding: 'utf8' });
