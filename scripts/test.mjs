@@ -114,6 +114,8 @@ const WAITING = [
   // pauses and SIGHUPs (~150 s of the first two lanes).
   'proxy/client-leave', 'cli/signals', 'services/postgresql-down',
   'gateway/update-then-probe', 'gateway/sse-streams', 'supervisor/environment-reload',
+  // 2026-12-05, the thirty-third session: an app put to sleep mid crash loop (~16 s of idle waits).
+  'gateway/idle-crash-loop',
 ];
 const waiting = `(${WAITING.join('|')})\\.test\\.ts$`;
 // Every other waiting file: two lanes that mostly sleep, beside the two that work.
