@@ -48,6 +48,18 @@ async function stopGateway(): Promise<number | null> {
   return code;
 }
 
+/**
+ * Stops the gateway, then clears what a give_up test left in the spool (its records, message
+ * files and dead letters) and the app's answer, so that the next test starts from none; the stop's code.
+ */
+async function stopAndClearSpool(): Promise<number | null> {
+  const code = await stopGateway();
+  for (const name of queued()) rmSync(join(state.path, 'mail', 'queue', name));
+  for (const dir of ['messages', 'dead']) rmSync(join(state.path, 'mail', dir), { recursive: true, force: true });
+  rmSync(answerFile, { force: true });
+  return code;
+}
+
 interface Delivery { id: string; subject: string; status: number; received_id: string }
 
 async function deliveries(): Promise<Delivery[]> {
@@ -192,12 +204,8 @@ test('an attempt that cannot run to its end (its message file unreadable) is tri
     await waitFor(() => (gw!.output().match(said) ?? []).length >= 2 || undefined, 15_000, `two lines for the attempts without the file, in:\n${gw!.output()}`);
     assert.is(queued().length, 1, 'its record stays in the spool');
   } finally {
-    const code = await stopGateway();
     // Not deliverable without its message: cleared for the next test.
-    for (const name of queued()) rmSync(join(state.path, 'mail', 'queue', name));
-    rmSync(join(state.path, 'mail', 'messages'), { recursive: true, force: true });
-    rmSync(answerFile, { force: true });
-    assert.is(code, 0);
+    assert.is(await stopAndClearSpool(), 0);
   }
 });
 
@@ -218,12 +226,7 @@ test('an attempt that cannot run to its end, past give_up: a dead letter with wh
     await deadLetterSaid(`mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha is a dead letter: ${dead.reason} (kept in `);
     assert.is((await gatewayStatus(gw!)).mail.spooled, 0);
   } finally {
-    const code = await stopGateway();
-    for (const name of queued()) rmSync(join(state.path, 'mail', 'queue', name));
-    rmSync(join(state.path, 'mail', 'messages'), { recursive: true, force: true });
-    rmSync(join(state.path, 'mail', 'dead'), { recursive: true, force: true });
-    rmSync(answerFile, { force: true });
-    assert.is(code, 0);
+    assert.is(await stopAndClearSpool(), 0);
   }
 });
 
@@ -242,11 +245,7 @@ test('a delivery whose message file is gone from the spool (removed by hand, los
     assert.match(JSON.parse(readFileSync(record, 'utf8')).lastError, /message file missing/);
     assert.match(renderStatusTable(await gatewayStatus(gw!)), `dead letter ${failed.id} to alpha (x@alpha.localhost) since ${dead.deadAt}: ${dead.reason}; its message file was missing\n`);
   } finally {
-    const code = await stopGateway();
-    for (const name of queued()) rmSync(join(state.path, 'mail', 'queue', name));
-    rmSync(join(state.path, 'mail', 'dead'), { recursive: true, force: true });
-    rmSync(answerFile, { force: true });
-    assert.is(code, 0);
+    assert.is(await stopAndClearSpool(), 0);
   }
 });
 
