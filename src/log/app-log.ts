@@ -9,6 +9,7 @@
 import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, lchownSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { testKnob } from '../test-knob.js';
 import { GATEWAY_PREFIX, LineSplitter, LogTail, type LogStream } from './log-tail.js';
 
 export interface AppLogOptions {
@@ -52,9 +53,8 @@ function isDirectory(path: string): boolean {
 const ROTATE_AT_BYTES = 10 * 1024 * 1024;
 /**
  * Lowers ROTATE_AT_BYTES for the test suite alone (test/log/app-log-size-rotation), which would
- * otherwise have an app write 10 MB, at its output's 1 MiB/s (output-throttle.ts), per rotation.
- * No setting: the docs do not name it, and a value that is not a positive number of bytes
- * leaves 10 MB.
+ * otherwise have an app write 10 MB, at its output's 1 MiB/s (output-throttle.ts), per rotation
+ * (test-knob.ts).
  */
 const ROTATE_AT_ENV = 'APPPKG_TEST_APP_LOG_ROTATE_BYTES';
 
@@ -103,8 +103,7 @@ export class AppLog extends Writable {
     this.file = join(dir, 'app.log');
     this.shared = sharedFiles.get(this.file) ?? { size: 0, rotations: 0 };
     sharedFiles.set(this.file, this.shared);
-    const rotateAt = Number(process.env[ROTATE_AT_ENV]);
-    this.maxBytes = opts.maxBytes ?? (rotateAt > 0 ? rotateAt : ROTATE_AT_BYTES);
+    this.maxBytes = opts.maxBytes ?? testKnob(ROTATE_AT_ENV, ROTATE_AT_BYTES);
     this.keep = opts.keep ?? 5;
     this.tail = LogTail.of(this.file);
     this.untagged = new LineSplitter(this.tail, 'stdout');

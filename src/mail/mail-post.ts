@@ -6,6 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { Agent, request } from 'undici';
 import { isShortAnswer, shortBodyDetail } from '../proxy/error-response.js';
+import { testKnob } from '../test-knob.js';
 import type { SpooledDelivery } from './mail-spool.js';
 
 /** How an attempt ended, as the deliverer acts on it. */
@@ -24,8 +25,7 @@ export type PostOutcome =
 const ANSWER_TIMEOUT_MS = 60_000;
 /**
  * Lowers ANSWER_TIMEOUT_MS for the test suite alone (test/mail/mail-slow-app), whose handler
- * must outlast it: with a minute's floor that test waited over a minute. No setting: the docs
- * do not name it, and a value that is not a positive number of ms leaves the floor as it is.
+ * must outlast it: with a minute's floor that test waited over a minute (test-knob.ts).
  */
 const ANSWER_FLOOR_ENV = 'APPPKG_TEST_MAIL_ANSWER_FLOOR_MS';
 /** Past the app's `timeout`: the front answers 504 then, and the answer has to get here. */
@@ -47,8 +47,7 @@ export class MailTarget {
   private readonly answerFloorMs: number;
 
   constructor(listenerUrl: string, private readonly routeHeaderOf: RouteHeaderOf) {
-    const floor = Number(process.env[ANSWER_FLOOR_ENV]);
-    this.answerFloorMs = floor > 0 ? floor : ANSWER_TIMEOUT_MS;
+    this.answerFloorMs = testKnob(ANSWER_FLOOR_ENV, ANSWER_TIMEOUT_MS);
     if (listenerUrl.startsWith('unix:')) {
       this.agent = new Agent({ connect: { socketPath: listenerUrl.slice('unix:'.length) } });
       this.origin = 'http://localhost';

@@ -4,12 +4,10 @@
 // to its end. So the gateway pings it, as uvicorn does (a ping every 20 s, 20 s for the pong).
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { testKnob } from '../test-knob.js';
 
 const PING_INTERVAL_MS = 20_000;
-/**
- * Shortens the interval for the test suite alone (test/proxy/asgi-websocket-ping): no setting,
- * the docs do not name it; a value that is not a positive number of ms leaves 20 s.
- */
+/** Shortens the interval for the test suite alone (test/proxy/asgi-websocket-ping; test-knob.ts). */
 const PING_INTERVAL_ENV = 'APPPKG_TEST_WS_PING_MS';
 /** A server's ping with no payload: FIN+opcode, then length 0, unmasked. */
 const PING_FRAME_BYTES = 2;
@@ -21,7 +19,7 @@ const PING_FRAME_BYTES = 2;
  * a long stream slowly gets the ping behind the stream, and is alive meanwhile.
  */
 export function keepAlive(ws: WebSocket, socket: Socket, onSilent: (silentMs: number) => void): void {
-  const intervalMs = Number(process.env[PING_INTERVAL_ENV]) > 0 ? Number(process.env[PING_INTERVAL_ENV]) : PING_INTERVAL_MS;
+  const intervalMs = testKnob(PING_INTERVAL_ENV, PING_INTERVAL_MS);
   let heard = true;
   let taken = takenBy(socket);
   const hear = () => {
