@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { appStatus, gatewayStatus, statusPids } from '../helpers/status.js';
 
 const PING_MS = 400;
@@ -62,22 +62,22 @@ function silentClient(path: string): Promise<{ socket: Socket; closed: Promise<v
 
 test('a client that answers no ping is cut within two intervals; the app hears 1006 and status counts it closed', async () => {
   const before = (await appStatus(gw, 'ws-asgi')).websockets;
-  const { socket, closed } = await silentClient('/ws-asgi/silent-peer');
+  const { socket, closed } = await within(10_000, 'the silent client\'s handshake', silentClient('/ws-asgi/silent-peer'));
   await waitFor(async () => (await appStatus(gw, 'ws-asgi')).websockets === before + 1, 5_000, 'the websocket to be counted');
   await waitFor(() => /disconnect 1006 \/silent-peer/.test(appLog()), 10_000, () => `the app to hear 1006; its log:\n${appLog()}`);
   // Read what it was sent (pings only): the gateway's end of the connection is behind them.
   socket.resume();
-  await closed;
+  await within(10_000, 'the gateway to close the silent client\'s connection', closed);
   assert.match(appLog(), /websocket \/ws-asgi\/silent-peer: the client answered no ping for 0\.4 s; closed \(the app hears 1006\)/);
   await waitFor(async () => (await appStatus(gw, 'ws-asgi')).websockets === before, 5_000, 'status to count it closed');
 });
 
 test('a client that answers the pings (ws, as browsers do) stays open across many intervals and still echoes', async () => {
   const ws = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/ws-asgi/echo`, { perMessageDeflate: false });
-  await new Promise((ok, fail) => {
+  await within(10_000, 'the websocket to open', new Promise((ok, fail) => {
     ws.once('open', ok);
     ws.once('error', fail);
-  });
+  }));
   let pings = 0;
   ws.on('ping', () => pings++);
   let closedWith: number | null = null;
@@ -87,7 +87,7 @@ test('a client that answers the pings (ws, as browsers do) stays open across man
   assert.is(closedWith, null, 'still open');
   const echoed = new Promise<string>((ok) => ws.once('message', (data) => ok(String(data))));
   ws.send('still here');
-  assert.is(await echoed, 'still here');
+  assert.is(await within(10_000, 'the echo', echoed), 'still here');
   ws.close();
   await waitFor(() => closedWith !== null, 5_000, 'the close');
   assert.not.match(appLog(), /\/ws-asgi\/echo: the client answered no ping/);
