@@ -5,7 +5,7 @@
 import { spawnSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Debian packages the tests drive for real (Flask example on the system interpreter, etc.).
@@ -80,56 +80,66 @@ function readHead(file) {
     return '';
   }
 }
-// Four lanes of the suite run at once: most of a test's time is spent waiting on the processes,
-// sockets and timers it drives, so lanes overlap well, and the whole run stays inside the 15
-// minutes a 2-core machine allows. Two lanes split by directory, balanced on a 2-core run's
-// times (APPPKG_TEST_TIMES=FILE writes each file's; 2026-12-02: 877 s and 867 s, the machine 82%
-// busy); the third and fourth take, every other one, files whose time is mostly their own
-// timers (a drain, a Redis look interval, a heartbeat's silence, imports that sleep), which add
-// little to the machine's load. A filter runs as one.
-const FIRST_HALF = ['cli', 'services', 'proxy', 'link', 'vendor', 'processes', 'export'];
-const WAITING = [
-  'services/redis-restart', 'proxy/asgi-timeout', 'proxy/stop-after-clients-left',
-  'supervisor/heartbeat', 'gateway/concurrent-start', 'gateway/start-updates', 'gateway/rollback-during-drain',
-  // 2026-12-04: lanes of 750 s, 857 s and 228 s; these two wait on idle timeouts and a probe's
-  // 31 s start bound.
-  'gateway/idle-apps', 'supervisor/probe',
-  // 2026-12-04, later: lanes of 745 s, 808 s and 369 s; these wait on clock steps, a header
-  // timeout and stops' grace (~120 s of the second lane).
-  'gateway/clock-steps', 'log/access-log-head-timeout', 'gateway/stop-grace', 'gateway/stop-waiting-answers',
-  // 2026-12-05: lanes of 740 s, 918 s and 493 s; these wait out a routed process's liveness
-  // rounds (10 s each, three failures in a row: ~165 s of the second lane).
-  'supervisor/process-liveness', 'supervisor/liveness-abandoned', 'supervisor/liveness-answers',
-  // 2026-12-05, later: lanes of 850 s, 881 s and 753 s; these wait out memory checks (3 s
-  // apart) and drains (~57 s of the second lane).
-  'supervisor/recycle', 'supervisor/drain-end',
-  // 2026-12-05: a mail handler that answers after 65 s (~70 s, asleep); since the deliverer's
-  // floor is lowered for it, 4 s (~15 s), kept here so that the files after it keep their lanes.
-  'mail/mail-slow-app',
-  // 2026-12-05: an import and an exit that take their time around an idle sleep (~10 s).
-  'supervisor/wake-while-stopping',
-  // 2026-12-05, the thirty-second session: lanes of 913 s, 881 s and 898 s, the suite's own
-  // work past what three lanes hold in 15 minutes; the waiting files are now two lanes, and
-  // these wait on leave probes, stops' grace, a probe's failures, services' retries, streams'
-  // pauses and SIGHUPs (~150 s of the first two lanes).
-  'proxy/client-leave', 'cli/signals', 'services/postgresql-down',
-  'gateway/update-then-probe', 'gateway/sse-streams', 'supervisor/environment-reload',
-  // 2026-12-05, the thirty-third session: an app put to sleep mid crash loop (~16 s of idle waits).
-  'gateway/idle-crash-loop',
-];
-const waiting = `(${WAITING.join('|')})\\.test\\.ts$`;
-// Every other waiting file: two lanes that mostly sleep, beside the two that work.
-const waitingLane = (half) => `^(${WAITING.filter((_, i) => i % 2 === half).join('|')})\\.test\\.ts$`;
+// The suite is CPU-bound on 2 cores (vmstat: 95-100% busy while four files run at once), so its
+// length is its work divided by the cores, as long as the cores never wait. Files are run SLOTS
+// at a time, longest first (each file's time from the last full run, scripts/test-durations.json),
+// each slot taking the next batch as it ends one: the long files start early and the short
+// ones fill the gaps at the end, where fixed lanes left one core idle for minutes. Short files go
+// in batches, one uvu process each, as a process is ~0.6 s of CPU to start. A filter runs as one.
+const SLOTS = 4;
+/** A batch closes once it holds this much of the last run's time (the long files go alone). */
+const BATCH_SECONDS = 20;
+/** What a file not in the durations file is taken to last (a new file). */
+const UNKNOWN_SECONDS = 15;
+const DURATIONS = join(root, 'scripts', 'test-durations.json');
+
+/** Every test file uvu would run, as uvu names them: paths under test/. */
+function testFiles(dir = join(root, 'test'), prefix = '') {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const name = `${prefix}${entry.name}`;
+    if (entry.name === 'fixtures' || entry.name === 'helpers' || entry.name === 'node_modules') return [];
+    if (entry.isDirectory()) return testFiles(join(dir, entry.name), `${name}/`);
+    return /\.test\.[cm]?[jt]s$/.test(entry.name) ? [name] : [];
+  });
+}
+
+/** Each file's seconds in the last full run (`APPPKG_TEST_TIMES=scripts/test-durations.json npm test`). */
+function lastDurations() {
+  try {
+    return new Map(JSON.parse(readFileSync(DURATIONS, 'utf8')).map((f) => [f.name, f.ms / 1000]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** The files in batches, longest first: a batch is one file, or short ones up to BATCH_SECONDS. */
+function batches(files, durations) {
+  const timed = files.map((name) => ({ name, seconds: durations.get(name) ?? UNKNOWN_SECONDS }));
+  timed.sort((a, b) => b.seconds - a.seconds || a.name.localeCompare(b.name));
+  const out = [];
+  for (const file of timed) {
+    const open = out.at(-1);
+    if (open !== undefined && open.seconds + file.seconds <= BATCH_SECONDS) {
+      open.files.push(file.name);
+      open.seconds += file.seconds;
+    } else {
+      out.push({ files: [file.name], seconds: file.seconds });
+    }
+  }
+  return out;
+}
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const patterns = filter !== undefined
   ? [filter]
-  : [
-    `^(?!${waiting})(${FIRST_HALF.join('|')})/.*\\.test\\.ts$`,
-    `^(?!${waiting})(?!(${FIRST_HALF.join('|')})/).*\\.test\\.ts$`,
-    waitingLane(0),
-    waitingLane(1),
-  ];
+  : batches(testFiles(), lastDurations()).map((b) => `^(${b.files.map(escapeRegExp).join('|')})$`);
 
-const runs = patterns.map((pattern, i) => {
+/**
+ * Runs one uvu process over the files PATTERN matches; resolves when it has ended. Its output is
+ * shown as it comes when LIVE (a filter's single run), else whole at its end, so that batches
+ * running at once do not mix.
+ */
+function runBatch(pattern, live) {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
@@ -137,66 +147,104 @@ const runs = patterns.map((pattern, i) => {
   );
   const run = {
     out: '',
-    shown: 0,
     scanned: 0,
     // When each test file began (uvu prints a file's name as it starts its suites), for the
     // slowest files named at the end: the suite's 15 minutes are kept by knowing where they go.
     starts: [],
-    ended: false,
-    // The first lane is shown as it runs; a later one's output waits until those before it end.
-    show() {
-      if (runs.slice(0, i).some((r) => !r.ended)) return;
-      process.stdout.write(run.out.slice(run.shown));
-      run.shown = run.out.length;
-    },
-    finished: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal }))),
+    // The process's CPU seconds, its own and its reaped children's (gateways, workers, CLI
+    // runs), last read: a file's CPU is what it costs the whole run.
+    cpu: 0,
   };
   child.stdout.on('data', (chunk) => {
     run.out += chunk;
+    if (live) process.stdout.write(chunk);
     const complete = run.out.lastIndexOf('\n') + 1;
     for (const line of run.out.slice(run.scanned, complete).split('\n')) {
       const heading = FILE_HEADING.exec(line.replace(ANSI_COLOURS, '').trim());
-      if (heading) run.starts.push({ name: heading[1], at: Date.now() });
+      if (heading) {
+        run.cpu = cpuSeconds(child.pid) ?? run.cpu;
+        run.starts.push({ name: heading[1], at: Date.now(), cpu: run.cpu });
+      }
     }
     run.scanned = Math.max(run.scanned, complete);
-    run.show();
   });
-  run.finished.then(() => {
-    run.ended = true;
+  // The last reading before the process ends stands for its end: /proc has nothing after that.
+  const cpuWatch = setInterval(() => { run.cpu = cpuSeconds(child.pid) ?? run.cpu; }, 1000);
+  return new Promise((resolve) => child.on('close', (code, signal) => {
+    clearInterval(cpuWatch);
     run.endedAt = Date.now();
-    for (const later of runs.slice(i + 1)) later.show();
-  });
-  return run;
-});
+    if (!live) process.stdout.write(run.out);
+    resolve({ ...run, code, signal });
+  }));
+}
 
-Promise.all(runs.map((r) => r.finished)).then((results) => {
+/** Runs every pattern, SLOTS at a time, each slot taking the next as it ends one; in pattern order. */
+async function runAll(all) {
+  const results = new Array(all.length);
+  let next = 0;
+  const slot = async () => {
+    while (next < all.length) {
+      const i = next++;
+      results[i] = await runBatch(all[i], all.length === 1);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SLOTS, all.length) }, slot));
+  return results;
+}
+
+runAll(patterns).then((runs) => {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
   const notes = [];
-  results.forEach(({ code, signal }, i) => {
-    const counts = summarize(runs[i].out, code, signal);
+  for (const run of runs) {
+    const counts = summarize(run.out, run.code, run.signal);
     passed += counts.passed;
     failed += counts.failed;
     skipped += counts.skipped;
     notes.push(...counts.notes);
-  });
+  }
   notes.push(slowestFiles(runs));
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
-  process.exit(failed > 0 || results.some((r) => r.code !== 0) ? 1 : 0);
+  process.exit(failed > 0 || runs.some((r) => r.code !== 0) ? 1 : 0);
 });
+
+/**
+ * A process's CPU seconds with those of its children it has waited for, from /proc (Linux);
+ * undefined where there is none or the process has gone.
+ */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime, cutime, cstime: fields 14 to 17 of proc(5), in ticks of 1/100 s.
+    return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The ten test files that took longest, from when each began to when the next (or its run's end) did. */
 function slowestFiles(all) {
   const took = all.flatMap((run) => run.starts.map((start, i) => ({
     name: start.name,
     ms: (run.starts[i + 1]?.at ?? run.endedAt ?? Date.now()) - start.at,
+    cpu: Math.round(((run.starts[i + 1]?.cpu ?? run.cpu) - start.cpu) * 10) / 10,
   })));
   took.sort((a, b) => b.ms - a.ms);
-  // Every file's time, for balancing the halves: APPPKG_TEST_TIMES=FILE writes them as JSON.
-  if (process.env.APPPKG_TEST_TIMES) writeFileSync(process.env.APPPKG_TEST_TIMES, JSON.stringify(took, null, 1));
-  return `slowest files: ${took.slice(0, 10).map((f) => `${f.name} ${Math.round(f.ms / 1000)} s`).join(', ')}`;
+  // Every file's time: APPPKG_TEST_TIMES=FILE writes them as JSON, the form the batches are made
+  // from (scripts/test-durations.json, written again after files were added or changed much).
+  if (process.env.APPPKG_TEST_TIMES) {
+    const byName = [...took].sort((a, b) => a.name.localeCompare(b.name));
+    writeFileSync(process.env.APPPKG_TEST_TIMES, `[\n${byName.map((f) => JSON.stringify(f)).join(',\n')}\n]\n`);
+  }
+  const byCpu = [...took].sort((a, b) => b.cpu - a.cpu);
+  const cpu = Math.round(all.reduce((sum, run) => sum + run.cpu, 0));
+  return [
+    `slowest files: ${took.slice(0, 10).map((f) => `${f.name} ${Math.round(f.ms / 1000)} s`).join(', ')}`,
+    `CPU: ${cpu} s in all; most: ${byCpu.slice(0, 10).map((f) => `${f.name} ${Math.round(f.cpu)} s`).join(', ')}`,
+  ].join('\n');
 }
 
 /** The counts from uvu's output (colours and all), and the lines a reader should see last. */
