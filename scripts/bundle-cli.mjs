@@ -58,6 +58,26 @@ const loadedAtStart = EVERY_START.flatMap((source) => {
   if (!outputOf.has(source)) throw new Error(`bundle-cli: ${source} is not a file of its own in the bundle; update EVERY_START`);
   return eager(outputOf.get(source));
 }).filter((p) => !p.startsWith('node:'));
+// `export containerfile` and every usage error of `export` loaded Kubernetes' schemas
+// (kubernetes-models, ~0.25 s of CPU a run): the command reaches them only through its import()
+// of the kubernetes target's module (docs/performance.md, "The one-file CLI").
+const exportEager = [];
+const exportSeen = new Set();
+const walkExport = (file) => {
+  if (exportSeen.has(file)) return;
+  exportSeen.add(file);
+  for (const i of metafile.outputs[file].imports) {
+    if (i.kind !== 'import-statement') continue;
+    if (i.external) exportEager.push(i.path);
+    else walkExport(i.path);
+  }
+};
+walkExport(outputOf.get('src/cli/commands/export.ts'));
+const exportSchemas = exportEager.filter((p) => p.startsWith('kubernetes-models'));
+if (exportSchemas.length > 0) {
+  console.error(`bundle-cli: the export command loads ${[...new Set(exportSchemas)].join(', ')} for every target; import src/export/kubernetes.ts where export kubernetes runs (await import(...))`);
+  process.exit(1);
+}
 // Inlined, but only in the chunk the first Upgrade loads (src/proxy/websocket-modules.ts).
 const INLINED_FOR_UPGRADES = ['node_modules/ws/', 'node_modules/http-proxy/'];
 for (const file of seen) {
