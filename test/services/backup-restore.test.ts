@@ -43,8 +43,9 @@ test.after(async () => {
 // APPPKG_STATE_DIR as well: nothing may land in the default state root, whatever the argv.
 const cli = (args: string[], after: string[] = []) =>
   runCli([...args, '--environment', envFile, '--state-dir', state, ...(after.length ? ['--', ...after] : [])], { ms: 90_000, env: { APPPKG_STATE_DIR: state } });
-const sql = async (dir: string, statement: string) => {
-  const r = await cli(['run', dir], ['python', 'probe.py', 'sql', statement]);
+/** The rows of the last of `statements`, run in order by the app through `run` (one `run` for them all: each costs a CLI and a Python start). */
+const sql = async (dir: string, ...statements: string[]) => {
+  const r = await cli(['run', dir], ['python', 'probe.py', 'sql-each', JSON.stringify(statements)]);
   assert.is(r.status, 0, r.stdout + r.stderr);
   return JSON.parse(r.stdout);
 };
@@ -52,8 +53,7 @@ const sql = async (dir: string, statement: string) => {
 for (const kind of ['postgresql', 'sqlite'] as const) {
   withServers(`${kind}: backup -> change -> restore brings the rows back; a database with tables is not clobbered without --force`, async () => {
     const dir = kind === 'postgresql' ? shop : notes;
-    await sql(dir, 'CREATE TABLE t (x int)');
-    await sql(dir, 'INSERT INTO t VALUES (1), (2)');
+    await sql(dir, 'CREATE TABLE t (x int)', 'INSERT INTO t VALUES (1), (2)');
     const to = join(work.path, `backup-${kind}`);
     const backup = await cli(['backup', dir, '--to', to]);
     assert.is(backup.status, 0, backup.stdout + backup.stderr);
@@ -67,9 +67,7 @@ for (const kind of ['postgresql', 'sqlite'] as const) {
     // The SQLite file is in database/, taken by the online backup, not torn in the data copy.
     assert.not.ok(readdirSync(join(to, 'data')).includes('db.sqlite3'));
 
-    await sql(dir, 'DELETE FROM t WHERE x = 1');
-    await sql(dir, 'INSERT INTO t VALUES (3)');
-    assert.equal(await sql(dir, 'SELECT x FROM t ORDER BY x'), [[2], [3]]);
+    assert.equal(await sql(dir, 'DELETE FROM t WHERE x = 1', 'INSERT INTO t VALUES (3)', 'SELECT x FROM t ORDER BY x'), [[2], [3]]);
 
     const refused = await cli(['restore', dir, '--from', to]);
     assert.is(refused.status, 1, refused.stdout + refused.stderr);
@@ -230,14 +228,12 @@ withServers('restore refused over a database that is not empty counts each kind:
 withServers('sqlite: restore refused over a database that is not empty counts views as views; only sqlite_* names are SQLite\'s own', async () => {
   const lite = addPackage(work.path, 'services-probe', 'litecounted', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: sqlite\n']] });
   // AUTOINCREMENT makes sqlite_sequence, ANALYZE sqlite_stat1: SQLite's, not the app's.
-  await sql(lite, 'CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT)');
-  await sql(lite, 'ANALYZE');
+  await sql(lite, 'CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT)', 'ANALYZE');
   const to = join(work.path, 'backup-litecounted');
   const backup = await cli(['backup', lite, '--to', to]);
   assert.is(backup.status, 0, backup.stdout + backup.stderr);
-  await sql(lite, 'CREATE VIEW v AS SELECT id FROM t');
-  // The _ of LIKE 'sqlite_%' is any character: this one is the app's table all the same.
-  await sql(lite, 'CREATE TABLE sqlitedata (x)');
+  // The _ of LIKE 'sqlite_%' is any character: sqlitedata is the app's table all the same.
+  await sql(lite, 'CREATE VIEW v AS SELECT id FROM t', 'CREATE TABLE sqlitedata (x)');
   const refused = await cli(['restore', lite, '--from', to]);
   assert.is(refused.status, 1, refused.stdout + refused.stderr);
   assert.match(refused.stderr, /its sqlite database \S+db\.sqlite3 is not empty \(2 tables and 1 view\)/);
