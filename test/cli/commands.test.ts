@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXAMPLES, ROOT, runCli, tempDir } from '../helpers/process.js';
+import { EXAMPLES, ROOT, runCli, tempDir, type CliResult } from '../helpers/process.js';
 
 const test = suite('cli commands');
 const state = tempDir('apppkg-cli-state-');
@@ -26,21 +26,33 @@ function pkg(name: string, yaml: string): string {
 
 const COMMANDS = ['serve', 'check', 'install', 'backup', 'restore', 'uninstall', 'test', 'run', 'describe', 'init', 'status', 'logs', 'restart', 'rollback'];
 
+const helpRuns = new Map<string, Promise<CliResult>>();
+/**
+ * `COMMAND --help`, or the general `--help` without one, run once per file: its text depends on
+ * nothing a test does, and every run is a Node start; the help tests read each several times.
+ */
+function helpOf(command?: string): Promise<CliResult> {
+  const key = command ?? '';
+  let run = helpRuns.get(key);
+  if (run === undefined) helpRuns.set(key, (run = runCli(command === undefined ? ['--help'] : [command, '--help'])));
+  return run;
+}
+
 test('--help on every command prints its usage and exits 0', async () => {
   for (const command of COMMANDS) {
-    const r = await runCli([command, '--help']);
+    const r = await helpOf(command);
     assert.is(r.status, 0, `${command} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`usage: apppkg-gateway ${command}`));
   }
-  const top = await runCli(['--help']);
+  const top = await helpOf();
   assert.is(top.status, 0);
   assert.match(top.stdout, /--apps DIR/);
   // The gateway's own options, where a user looks first, not only under `--apps X --help`.
   for (const flag of ['--state-dir DIR', '--grace SECONDS', '--access-log FILE', '--max-workers N']) assert.match(top.stdout, `\n  ${flag}`);
   // A command's usage line names the options its list has.
-  for (const command of ['check', 'test', 'run']) assert.match((await runCli([command, '--help'])).stdout.split('\n')[0], '[--state-dir DIR]', command);
+  for (const command of ['check', 'test', 'run']) assert.match((await helpOf(command)).stdout.split('\n')[0], '[--state-dir DIR]', command);
   for (const command of [...COMMANDS, 'export', 'vendor']) {
-    const help = (await runCli([command, '--help'])).stdout;
+    const help = (await helpOf(command)).stdout;
     const usage = help.slice(0, help.indexOf('\n\n'));
     const listed = [...help.slice(help.indexOf('\noptions:\n')).matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]).filter((flag) => flag !== '--help');
     assert.equal(listed.filter((flag) => !usage.includes(flag)), [], `${command}: options missing from its usage line`);
@@ -50,11 +62,11 @@ test('--help on every command prints its usage and exits 0', async () => {
 test('help prints the general help, help COMMAND its --help; help of no command is bad usage with the list', async () => {
   const general = await runCli(['help']);
   assert.is(general.status, 0, general.stderr);
-  assert.is(general.stdout, (await runCli(['--help'])).stdout);
+  assert.is(general.stdout, (await helpOf()).stdout);
   for (const command of ['check', 'export']) {
     const r = await runCli(['help', command]);
     assert.is(r.status, 0, r.stderr);
-    assert.is(r.stdout, (await runCli([command, '--help'])).stdout, command);
+    assert.is(r.stdout, (await helpOf(command)).stdout, command);
   }
   const unknown = await runCli(['help', 'nosuch']);
   assert.is(unknown.status, 2);
@@ -71,10 +83,11 @@ test('bad usage exits 2 and says how to get help', async () => {
   assert.match(unknownOption.stderr, /--frobnicate/);
   assert.match(unknownOption.stderr, /--help/);
   // Said as our other messages are, not as node:util's advice on positionals after `--`.
-  const usage = async (args: string[], says: string) => {
+  const usage = async (args: string[], says: string): Promise<CliResult> => {
     const r = await runCli(args);
     assert.is(r.status, 2, r.stderr);
     assert.is(r.stderr.split('\n')[0], `apppkg-gateway: ${says}`);
+    return r;
   };
   await usage(['serve', '--prot', '8000'], 'unknown option --prot (did you mean --port?)');
   await usage(['status', '--jsn'], 'unknown option --jsn (did you mean --json?)');
@@ -92,10 +105,10 @@ test('bad usage exits 2 and says how to get help', async () => {
   await usage(['run', EXAMPLES, 'python', '-V'], 'expected -- before the command, found "python" (write apppkg-gateway run APP_DIR -- python ...)');
   await usage(['run', EXAMPLES, '--frobnicate'], 'unknown option --frobnicate');
   // What is missing is said, with a line to follow: "expected APP_DIR -- CMD" named neither.
-  await usage(['run', EXAMPLES], 'expected APP_DIR -- CMD, found no CMD, the command to run after --');
+  const noCommand = await usage(['run', EXAMPLES], 'expected APP_DIR -- CMD, found no CMD, the command to run after --');
   await usage(['run', EXAMPLES, '--'], 'expected APP_DIR -- CMD, found no CMD, the command to run after --');
   await usage(['run', '--', 'python', '-V'], 'expected APP_DIR -- CMD, found no APP_DIR, the app');
-  assert.is((await runCli(['run', EXAMPLES])).stderr.split('\n')[1], '  fix: write e.g. `apppkg-gateway run /var/apps/blog -- python manage.py migrate`');
+  assert.is(noCommand.stderr.split('\n')[1], '  fix: write e.g. `apppkg-gateway run /var/apps/blog -- python manage.py migrate`');
   const unknownCommand = await runCli(['frobnicate']);
   assert.is(unknownCommand.status, 2);
   // No arguments at all is bad usage too: the usage goes where errors go (stderr), as argparse
@@ -115,8 +128,8 @@ test('bad usage exits 2 and says how to get help', async () => {
   assert.is(badPort.status, 2);
   assert.match(badPort.stderr, /--port: expected a port number \(0-65535; 0 picks a free one\), found "abc"/);
   // A number of the wrong form is told the accepted form by example, not only to read --help.
+  assert.is(badPort.stderr.split('\n')[1], '  fix: give --port a number from 0 to 65535, e.g. --port 8000; the host goes in --host (e.g. --host 0.0.0.0)');
   const fixes: Array<[string[], string]> = [
-    [['serve', join(EXAMPLES, 'hello'), '--port', 'abc', '--state-dir', state.path], 'give --port a number from 0 to 65535, e.g. --port 8000; the host goes in --host (e.g. --host 0.0.0.0)'],
     [['serve', join(EXAMPLES, 'hello'), '--workers', 'two', '--state-dir', state.path], 'give --workers a whole number of at least 1, e.g. --workers 2'],
     [['serve', join(EXAMPLES, 'hello'), '--threads', '1.5', '--state-dir', state.path], 'give --threads a whole number of at least 1, e.g. --threads 8'],
     [['logs', 'blog', '--lines', 'all'], 'give --lines a whole number of at least 0, e.g. --lines 100'],
@@ -673,21 +686,24 @@ test('check looks through `env NAME=value ...` (the README\'s Jupyter line) to t
 
 test('run passes the exit status on and gives the app its private directories', async () => {
   const dir = join(EXAMPLES, 'hello');
-  const r = await runCli([
-    'run', dir, '--state-dir', state.path, '--',
-    'python', '-c', 'import os, sys, stat; print(os.environ["APPPKG_DATA_DIR"]); print(oct(stat.S_IMODE(os.stat(os.environ["TMPDIR"]).st_mode))); print(sys.path[1] if sys.path[0] == "" else sys.path[0]); sys.exit(3)',
-  ]);
+  // APPPKG_ENV is development under run, unless the caller says production (a pod's run): the
+  // caller's unset here, said below.
+  const r = await runCli(
+    [
+      'run', dir, '--state-dir', state.path, '--',
+      'python', '-c', 'import os, sys, stat; print(os.environ["APPPKG_DATA_DIR"]); print(oct(stat.S_IMODE(os.stat(os.environ["TMPDIR"]).st_mode))); print(sys.path[1] if sys.path[0] == "" else sys.path[0]); print(os.environ.get("APPPKG_ENV")); sys.exit(3)',
+    ],
+    { env: { APPPKG_ENV: undefined } },
+  );
   assert.is(r.status, 3, r.stderr);
-  const [data, tmpMode, first] = r.stdout.trim().split('\n');
+  const [data, tmpMode, first, unsaid] = r.stdout.trim().split('\n');
   assert.is(data, join(state.path, 'apps', 'hello', 'data'));
   assert.ok(existsSync(data) && statSync(data).isDirectory());
   assert.is(tmpMode, '0o700');
   assert.is(first, dir);
-  // APPPKG_ENV is development under run, unless the caller says production (a pod's run).
-  for (const [said, seen] of [[undefined, 'development'], ['production', 'production']]) {
-    const env = await runCli(['run', dir, '--state-dir', state.path, '--', 'sh', '-c', 'echo "$APPPKG_ENV"'], { env: { APPPKG_ENV: said } });
-    assert.is(env.stdout.trim(), seen, env.stderr);
-  }
+  assert.is(unsaid, 'development');
+  const production = await runCli(['run', dir, '--state-dir', state.path, '--', 'sh', '-c', 'echo "$APPPKG_ENV"'], { env: { APPPKG_ENV: 'production' } });
+  assert.is(production.stdout.trim(), 'production', production.stderr);
 });
 
 test("run of a command that is not there says why, with the app's PATH it searched, and exits 127 (126: not executable) as a shell does", async () => {
@@ -786,19 +802,21 @@ test('init beside a misnamed description (app.yml, App.yaml) writes no second on
 
 test('init of a path that is no directory fails as check and describe do: exit 1, not usage', async () => {
   const missing = join(work.path, 'no-such-project');
-  for (const command of ['init', 'check', 'describe']) {
-    const r = await runCli([command, missing, '--state-dir', state.path].slice(0, command === 'init' ? 2 : 4));
-    assert.is(r.status, 1, `${command}: ${r.stderr}`);
+  const said = new Map<string, CliResult>();
+  for (const command of ['init', 'check', 'describe', 'serve']) {
+    const args = command === 'init' ? [command, missing] : [command, missing, '--state-dir', state.path];
+    said.set(command, await runCli(command === 'serve' ? [...args, '--port', '0'] : args));
   }
-  const r = await runCli(['init', missing]);
+  for (const command of ['init', 'check', 'describe']) assert.is(said.get(command)!.status, 1, `${command}: ${said.get(command)!.stderr}`);
+  const r = said.get('init')!;
   assert.match(r.stderr, /no-such-project is not a directory/);
   assert.not.match(r.stderr, /--help/);
   // The others say the directory is not there, not that it lacks an app.yaml; serve says it once.
   for (const command of ['check', 'serve']) {
-    const said = await runCli([command, missing, '--state-dir', state.path, ...(command === 'serve' ? ['--port', '0'] : [])]);
-    assert.is(said.status, 1, said.stderr);
-    assert.is(said.stderr.match(/no-such-project does not exist \(no such directory\)/g)?.length, 1, `${command}: ${said.stderr}`);
-    assert.not.match(said.stderr, /skipping|init DIR/, command);
+    const { status, stderr } = said.get(command)!;
+    assert.is(status, 1, stderr);
+    assert.is(stderr.match(/no-such-project does not exist \(no such directory\)/g)?.length, 1, `${command}: ${stderr}`);
+    assert.not.match(stderr, /skipping|init DIR/, command);
   }
 });
 
