@@ -1010,11 +1010,11 @@ export const ERROR_CODES = {
   },
   APPPKG_VENDOR_NO_PIP: {
     summary: "`vendor` runs pip with the app's own interpreter (so that what it installs fits the Python that imports it), and that interpreter has no pip.",
-    message: (d) => `vendor: ${str(d.python)} has no pip (\`-m pip --version\`: ${str(d.reason)})`,
+    message: (d) => `vendor: ${str(d.python)} has no pip (\`import pip\`: ${str(d.reason)})`,
     hint: (d) =>
       `on Debian's python3 run \`apt-get install -y python3-pip\`; elsewhere \`${str(d.python)} -m ensurepip --user\`; or name an interpreter that has pip with \`python:\` in the environment file (-e FILE)`,
     exitStatus: 1,
-    example: { python: '/usr/bin/python3', reason: 'No module named pip' },
+    example: { python: '/usr/bin/python3', reason: "No module named 'pip'" },
   },
   APPPKG_VENDOR_PIP_DESTINATION: {
     summary:

@@ -5,6 +5,8 @@
 // instead of into the staging directory, which stays empty, and vendor then empties the vendor
 // directory to match. pip ignores a setting with an empty value, so no PIP_* variable undoes one
 // set in a file (as PIP_USER=0 undoes `user`): they are refused before pip runs, each where it is set.
+// pip is asked once, for its version as well: each `python -m pip` is most of a second of CPU
+// spent importing pip, which `--version` and `config debug` spent twice on every vendor run.
 import { programOutput } from '../program-output.js';
 
 /** pip's settings that give `pip install` a destination other than --target's. */
@@ -24,25 +26,51 @@ export interface ConflictingSetting {
   section?: string;
 }
 
+/** What the interpreter's pip said before vendor runs it, or why there is no pip. */
+export type PipAnswer =
+  | {
+      /** "23.0.1" */
+      version: string;
+      /** The output of `pip config debug`; null from a pip without it (older than 20.0). */
+      configDebug: string | null;
+    }
+  | { missing: string };
+
+// `python -m pip config debug`, after pip's version: the same module run the same way, in the
+// same process. A missing pip is said in Python's words (No module named 'pip').
+const ASK_PIP = [
+  'import runpy, sys',
+  'try:',
+  '    import pip',
+  'except ImportError as e:',
+  '    sys.exit(str(e))',
+  'print("pip " + pip.__version__, flush=True)',
+  'sys.argv[1:] = ["config", "debug"]',
+  'runpy.run_module("pip", run_name="__main__", alter_sys=True)',
+].join('\n');
+
+/** `python`'s pip, asked with `env` in one run: its version and its configuration. */
+export async function askPip(python: string, env: Record<string, string | undefined>): Promise<PipAnswer> {
+  const answer = await programOutput(python, ['-c', ASK_PIP], { env, timeoutMs: 60_000 });
+  const [first, ...rest] = answer.stdout.split('\n');
+  const version = /^pip (\S+)$/.exec(first.trim());
+  if (!version) return { missing: answer.stderr.trim().split('\n').pop() || answer.message };
+  return { version: version[1], configDebug: answer.status === 0 ? rest.join('\n') : null };
+}
+
 /**
- * Every place where pip's configuration, as `python -m pip` reads it with `env`, sets a
- * destination that conflicts with --target. A pip whose `config debug` fails (older than 20.0)
- * gives none: its own error, if any, is then what the user sees.
+ * Every place where pip's configuration (`configDebug`, from askPip with `env`) sets a
+ * destination that conflicts with --target. A pip without `config debug` (older than 20.0)
+ * gives none from files: its own error, if any, is then what the user sees.
  */
-export async function targetConflicts(python: string, env: Record<string, string | undefined>): Promise<ConflictingSetting[]> {
+export function targetConflicts(env: Record<string, string | undefined>, configDebug: string | null): ConflictingSetting[] {
   const found: ConflictingSetting[] = [];
   for (const name of TARGET_CONFLICTS) {
     const variable = `PIP_${name.toUpperCase()}`;
     const value = env[variable];
     if (value) found.push({ name, value, variable });
   }
-  const debug = await pipConfigDebug(python, env);
-  return [...found, ...(debug === null ? [] : filesSetting(debug))];
-}
-
-async function pipConfigDebug(python: string, env: Record<string, string | undefined>): Promise<string | null> {
-  const answer = await programOutput(python, ['-m', 'pip', 'config', 'debug'], { env, timeoutMs: 60_000 });
-  return answer.status === 0 ? answer.stdout : null;
+  return [...found, ...(configDebug === null ? [] : filesSetting(configDebug))];
 }
 
 /**

@@ -25,7 +25,6 @@ import { pathsEntryKind } from '../environment/paths-entries.js';
 import { normalizeName, readRequirements, requirementIncludes } from '../environment/requirements.js';
 import { GatewayError } from '../errors.js';
 import { countOf } from '../count.js';
-import { programOutput } from '../program-output.js';
 import { isInside } from './data-tree.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
@@ -42,7 +41,7 @@ import {
   type VendorManifest,
 } from './vendor-manifest.js';
 import { readRequirementsTree } from '../environment/requirements-tree.js';
-import { targetConflicts } from './vendor-pip-config.js';
+import { askPip, targetConflicts } from './vendor-pip-config.js';
 import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
 import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';
 import { hostTags } from './vendor-tags.js';
@@ -160,9 +159,11 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     PYTHONDONTWRITEBYTECODE: '1',
   };
   for (const key of UNSAFE_ENV) delete env[key];
-  const pipVersion = await assertHasPip(interpreter.executable, env);
+  const pip = await askPip(interpreter.executable, env);
+  if ('missing' in pip) throw new GatewayError('APPPKG_VENDOR_NO_PIP', { python: interpreter.executable, reason: pip.missing });
+  const pipVersion = pip.version;
   // `prefix` and `root` cannot be undone so: refused, each where it is set.
-  const conflicts = await targetConflicts(interpreter.executable, env);
+  const conflicts = targetConflicts(env, pip.configDebug);
   if (conflicts.length > 0) throw new GatewayError('APPPKG_VENDOR_PIP_DESTINATION', { into, settings: conflicts });
 
   return withScratchDir('apppkg-vendor-', async (work) => {
@@ -321,14 +322,6 @@ function allows(version: string, specifier: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** pip's version ("23.0.1"; null when it says none), or APPPKG_VENDOR_NO_PIP. */
-async function assertHasPip(python: string, env: Record<string, string | undefined>): Promise<string | null> {
-  const answer = await programOutput(python, ['-m', 'pip', '--version'], { env, timeoutMs: 60_000 });
-  if (answer.status === 0) return /^pip (\S+)/.exec(answer.stdout.trim())?.[1] ?? null;
-  const reason = answer.stderr.trim().split('\n').pop() || answer.message;
-  throw new GatewayError('APPPKG_VENDOR_NO_PIP', { python, reason });
 }
 
 /** A --find-links that is a URL (pip takes those as they are), not a directory. */

@@ -389,6 +389,21 @@ test('vendor without a requirements file, or into a directory outside the app, s
   assert.is(file.stderr, `apppkg-gateway: ${join(app, 'app.yaml')} is a file, not a directory\n  fix: give the directory that holds app.yaml: ${app}\n`);
 });
 
+test('an interpreter without pip: vendor says so with the fix, before anything is installed', async () => {
+  // pip's version and its configuration are asked in one run: a pip that is not there is said
+  // as such, not taken for an old pip without `config debug`.
+  const venv = join(work.path, 'nopip-venv');
+  const made = spawnSync(BUILD_PYTHON, ['-m', 'venv', '--without-pip', venv], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(made.status, 0, made.stdout + made.stderr);
+  const noPip = join(work.path, 'nopip.yaml');
+  writeFileSync(noPip, `python: ${join(venv, 'bin', 'python')}\n`);
+  const app = makeApp('nopip');
+  const r = await runCli(['vendor', app, '--no-index', '-e', noPip]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /vendor: \S+ has no pip \(`import pip`: No module named 'pip'\)\n  fix: on Debian's python3 run `apt-get install -y python3-pip`/);
+  assert.not.ok(existsSync(join(app, 'vendor')));
+});
+
 test('vendor refuses a requirements file that includes one outside the app (-r, --requirement=, -c, nested), at its line, before anything is installed', async () => {
   const app = makeApp('includes-outside');
   const outside = join(work.path, 'apps', 'outside.txt');
