@@ -80,14 +80,20 @@ test('a second install reuses the venv: same python, nothing rebuilt', async () 
   assert.is(after.mtimeMs, before.mtimeMs);
 });
 
-test('changed requirements rebuild the venv into a new directory and switch to it', async () => {
+// The next two tests make their four claims on one chain of rebuilds (a venv is seconds of CPU):
+// a change brings an include in, an edit to it rebuilds, that build is stamped as an older
+// gateway stamped, the include is edited again, and a last change drops it.
+test('changed requirements rebuild the venv into a new directory and switch to it; a file they newly include (-r) is named', async () => {
   const before = lstatSync(venvPython());
   const oldBuild = readlinkSync(join(appState(), 'venv'));
   makeWheel(app, 'otherpkg', '2.0');
-  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
+  makeWheel(app, 'thirdpkg', '3.0');
+  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\n');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n-r base.txt\n');
   const r = await runCli(['install', app, ...S], { ms: 120_000 });
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /creating venv with .*: the requirements changed/);
+  assert.match(r.stdout, /: the requirements changed: requirements\.txt changed, base\.txt \(included by requirements\.txt\) is new/);
   assert.match(r.stdout, /==> venv created in/);
   assert.is.not(lstatSync(venvPython()).ino, before.ino);
   assert.is.not(readlinkSync(join(appState(), 'venv')), oldBuild);
@@ -98,14 +104,7 @@ test('changed requirements rebuild the venv into a new directory and switch to i
   assert.is(run.stdout.trim(), '2.0');
 });
 
-test('a change to a file the requirements include (-r) rebuilds the venv, and is named; a stamp from before includes were kept is judged by its top file', async () => {
-  makeWheel(app, 'thirdpkg', '3.0');
-  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\n');
-  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n-r base.txt\n');
-  const first = await runCli(['install', app, ...S], { ms: 120_000 });
-  assert.is(first.status, 0, first.stdout + first.stderr);
-  assert.match(first.stdout, /: the requirements changed: requirements\.txt changed, base\.txt \(included by requirements\.txt\) is new/);
-
+test('a change to a file the requirements include (-r) rebuilds the venv, and is named; a stamp from before includes were kept is judged by its top file, and takes the tree at its first look: an include edited after the upgrade rebuilds', async () => {
   writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\nthirdpkg==3.0\n');
   const second = await runCli(['install', app, ...S], { ms: 120_000 });
   assert.is(second.status, 0, second.stdout + second.stderr);
@@ -116,39 +115,25 @@ test('a change to a file the requirements include (-r) rebuilds the venv, and is
 
   // A venv an older gateway stamped: an upgrade alone must not rebuild it (offline, a rebuild
   // can fail where the venv served); the tree it is found with is kept from then on.
+  // The stamp as a gateway before 2026-12-04 wrote it: the top file's sha256, no tree.
   const stampFile = join(appState(), 'venv', 'apppkg-venv.json');
-  const { requirementsTree: _kept, ...older } = JSON.parse(readFileSync(stampFile, 'utf8'));
-  writeFileSync(stampFile, JSON.stringify(older));
+  const { requirementsSha256, requirementsFile, interpreter, systemSitePackages, createdAt } = JSON.parse(readFileSync(stampFile, 'utf8'));
+  writeFileSync(stampFile, `${JSON.stringify({ requirementsSha256, requirementsFile, interpreter, systemSitePackages, createdAt }, null, 2)}\n`);
   writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\nthirdpkg==3.0\n# a comment\n');
-  const old = await runCli(['install', app, ...S], { ms: 120_000 });
-  assert.is(old.status, 0, old.stdout + old.stderr);
-  assert.match(old.stdout, /==> venv reused/);
+  const upgraded = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(upgraded.status, 0, upgraded.stdout + upgraded.stderr);
+  assert.match(upgraded.stdout, /==> venv reused/);
+
+  // Without the tree taken at that look, the top file alone would judge this edit: unchanged.
+  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\nthirdpkg==3.0\n');
+  const edited = await runCli(['install', app, ...S], { ms: 120_000 });
+  assert.is(edited.status, 0, edited.stdout + edited.stderr);
+  assert.match(edited.stdout, /creating venv with .*: the requirements changed: base\.txt \(included by requirements\.txt\) changed/);
 
   writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\notherpkg==2.0\n');
   const back = await runCli(['install', app, ...S], { ms: 120_000 });
   assert.is(back.status, 0, back.stdout + back.stderr);
   assert.match(back.stdout, /creating venv with .*: the requirements changed: requirements\.txt changed, base\.txt is no longer included/);
-});
-
-test('a stamp from before includes were kept takes the tree at its first look: an include edited after the upgrade rebuilds', async () => {
-  makeWheel(app, 'otherpkg', '2.0');
-  makeWheel(app, 'thirdpkg', '3.0');
-  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\n');
-  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n-r base.txt\n');
-  const built = await runCli(['install', app, ...S], { ms: 120_000 });
-  assert.is(built.status, 0, built.stdout + built.stderr);
-  // The stamp as a gateway before 2026-12-04 wrote it: the top file's sha256, no tree.
-  const stampFile = join(appState(), 'venv', 'apppkg-venv.json');
-  const { requirementsSha256, requirementsFile, interpreter, systemSitePackages, createdAt } = JSON.parse(readFileSync(stampFile, 'utf8'));
-  writeFileSync(stampFile, `${JSON.stringify({ requirementsSha256, requirementsFile, interpreter, systemSitePackages, createdAt }, null, 2)}\n`);
-  const upgraded = await runCli(['install', app, ...S], { ms: 120_000 });
-  assert.is(upgraded.status, 0, upgraded.stdout + upgraded.stderr);
-  assert.match(upgraded.stdout, /==> venv reused/);
-
-  writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\nthirdpkg==3.0\n');
-  const edited = await runCli(['install', app, ...S], { ms: 120_000 });
-  assert.is(edited.status, 0, edited.stdout + edited.stderr);
-  assert.match(edited.stdout, /creating venv with .*: the requirements changed: base\.txt \(included by requirements\.txt\) changed/);
 });
 
 test('a pip failure exits 1 with the fix and keeps the working venv', async () => {
