@@ -102,8 +102,14 @@ function startLoad(url: string, expected: { version: string | null; since: numbe
 const gateways: RunningGateway[] = [];
 const dirs: Array<{ remove(): void }> = [];
 const summaries: string[] = [];
+/**
+ * Each gateway's status poll, ended by after() too: a test that failed before close() left its
+ * poll running, and the file's process waited on it for ever, its failure never reported.
+ */
+const polls: Array<() => Promise<void>> = [];
 
 test.after(async () => {
+  for (const endPoll of polls) await endPoll();
   for (const gw of gateways) await gw.stop();
   for (const d of dirs) d.remove();
   if (summaries.length > 0) console.log(`\nreliability: deploys under load: ${summaries.join('; ')}`);
@@ -135,6 +141,11 @@ async function openGateway() {
       await new Promise((r) => setTimeout(r, 250));
     }
   })();
+  const endPoll = async () => {
+    polling = false;
+    await poller;
+  };
+  polls.push(endPoll);
   return {
     apps: apps.path,
     staging: staging.path,
@@ -143,8 +154,7 @@ async function openGateway() {
     servingVersion,
     /** Stops the gateway (exit 0) and checks that no process of it, of any version, is left. */
     async close(minPids: number): Promise<void> {
-      polling = false;
-      await poller;
+      await endPoll();
       await appStatus().catch(() => null);
       const gatewayPid = gw.child.pid!;
       assert.is(await gw.stop(30_000), 0, 'the gateway exits 0 on SIGTERM');
