@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
 import { gatewayStatus as status } from '../helpers/status.js';
-import { assertNoOrphans, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { warmStateDir } from '../helpers/warm-state.js';
 
 const test = suite('gateway deploys');
 
@@ -16,23 +17,40 @@ interface Env {
 }
 const opened: Env[] = [];
 
-async function open(setup: (appsDir: string) => void, extra: string[] = []): Promise<Env> {
+/**
+ * A gateway over the apps `setup` puts in a directory of their own. Each version runs `workers`
+ * Python workers (`defaults: workers:` of an environment file beside its state): one, unless a
+ * test is about a second, as a worker costs about half a gateway's start in CPU and a switch,
+ * refusal or log line is the same with one.
+ */
+async function open(setup: (appsDir: string) => void, extra: string[] = [], workers = 1): Promise<Env> {
   const apps = tempDir('apppkg-deploy-apps-');
-  const state = tempDir('apppkg-deploy-state-');
+  const state = warmStateDir('apppkg-deploy-state-');
   setup(apps.path);
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, ...extra]);
+  const environment = join(state.path, 'environment.yaml');
+  writeFileSync(environment, `defaults:\n  workers: ${workers}\n`, { mode: 0o600 });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', environment, ...extra]);
   const env = { apps, state, gw };
   opened.push(env);
   return env;
 }
 
-test.after(async () => {
-  for (const env of opened) {
+// Each test's gateway stops as the test ends: left to the end of the file, the gateways of the
+// tests before kept their workers, heartbeats and rescans going through every test after.
+test.after.each(async () => {
+  for (const env of opened.splice(0)) {
     await env.gw.stop();
     env.apps.remove();
     env.state.remove();
   }
 });
+
+/**
+ * For the tests whose clients loop unpaced while versions switch: a deploy seen within a quarter
+ * of a second and started once its directory has been still for 0.3 s, not 1 s (the default),
+ * as each second a switch takes is a second of both cores' load. 0.3 s still outlasts a copy.
+ */
+const SWIFT_SWITCHES = ['--watch-interval', '0.25', '--settle', '0.3'];
 
 const version = (v: string) => ({ 'environ_app.py': [[/VERSION = "1"/, `VERSION = "${v}"`]] as [RegExp, string][] });
 
@@ -43,7 +61,7 @@ async function versionServed(gw: RunningGateway, path = '/blog/'): Promise<strin
 }
 
 test('a new version takes over while a client loops, and removing it rolls back: no failed request', async () => {
-  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')));
+  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), SWIFT_SWITCHES);
   assert.is(await versionServed(gw), '1.0');
   const loop = clientLoop(`${gw.url}/blog/`, 4);
   await waitFor(() => loop.result.sent > 50, 10_000, 'the loop to run');
@@ -107,7 +125,7 @@ test('a new version whose update hook hangs is stopped at --hook-timeout with al
   const app = await waitFor(async () => {
     const now = (await status(gw)).apps[0];
     return now.problem?.code === 'APPPKG_COMMAND_TIMEOUT' ? now : null;
-  }, 30_000, 'the refusal at --hook-timeout');
+  }, 30_000, 'the refusal at --hook-timeout', ASK_GATEWAY_EVERY_MS);
   const refused = app.versions.find((v: any) => v.version === '2.0');
   assert.is(refused.state, 'failed');
   assert.match(refused.reason.message, /^commands\.update \(.*\) did not finish within 3 s \(--hook-timeout\): it was stopped, with what it started$/);
@@ -120,7 +138,7 @@ test('a new version whose update hook hangs is stopped at --hook-timeout with al
 test('a new version that fails to import never serves', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')));
   addPackage(apps.path, 'environ', 'blog.1.5', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("no such thing")']] });
-  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'the refusal');
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'the refusal', ASK_GATEWAY_EVERY_MS);
   assert.is(await versionServed(gw), '1.0');
   assert.match(gw.output(), /environ_app\.py:\d+/);
 });
@@ -128,14 +146,14 @@ test('a new version that fails to import never serves', async () => {
 test('a refused version whose directory is removed: status (JSON and the command) forgets its refusal at the next look, not at the next deploy', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
   addPackage(apps.path, 'environ', 'blog.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 2 is broken on purpose")']] });
-  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 2 refused, and said');
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 2 refused, and said', ASK_GATEWAY_EVERY_MS);
   const said = await runCli(['status', '--admin', gw.adminUrl!.replace(/^http:\/\//, '')], { ms: 15_000 });
   assert.match(said.stdout, /APPPKG_APP_IMPORT_FAILED/, 'the command says it while version 2 is there');
   rmSync(join(apps.path, 'blog.2'), { recursive: true });
   const app = await waitFor(async () => {
     const now = (await status(gw)).apps[0];
     return now.problem === null && now.versions.length === 1 ? now : null;
-  }, 15_000, 'the refusal of the removed version 2 to leave status');
+  }, 15_000, 'the refusal of the removed version 2 to leave status', ASK_GATEWAY_EVERY_MS);
   assert.equal(app.versions.map((v: any) => [v.version, v.state, v.reason]), [['1', 'serving', null]]);
   assert.is(app.state, 'ready');
   const r = await runCli(['status', '--admin', gw.adminUrl!.replace(/^http:\/\//, '')], { ms: 15_000 });
@@ -147,7 +165,7 @@ test('a refused version whose directory is removed: status (JSON and the command
 test('the serving version removed while the only other one is refused: it stops serving, said, and the app answers 503 with that refusal', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
   addPackage(apps.path, 'environ', 'blog.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 2 is broken on purpose")']] });
-  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 2 refused');
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 2 refused', ASK_GATEWAY_EVERY_MS);
   assert.is(await versionServed(gw), '1');
   const pids = (await status(gw)).apps[0].workers.map((w: any) => w.pid as number);
   rmSync(join(apps.path, 'blog.1'), { recursive: true });
@@ -156,14 +174,14 @@ test('the serving version removed while the only other one is refused: it stops 
     const res = await request(`${gw.url}/blog/`);
     const text = await res.body.text();
     return res.statusCode === 503 ? text : undefined;
-  }, 15_000, 'blog to stop serving the removed version 1');
+  }, 15_000, 'blog to stop serving the removed version 1', ASK_GATEWAY_EVERY_MS);
   assert.match(answer, 'APPPKG_APP_IMPORT_FAILED');
   assert.match(gw.output(), 'blog: version 1 removed, and no other version can serve (version 2 was refused): blog answers 503 until one does');
   // Version 1 is listed draining while its workers end, then not at all.
   const app = await waitFor(async () => {
     const now = (await status(gw)).apps[0];
     return now.versions.length === 1 ? now : undefined;
-  }, 40_000, 'version 1 to finish draining');
+  }, 40_000, 'version 1 to finish draining', ASK_GATEWAY_EVERY_MS);
   assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'failed']]);
   assert.is(app.problem?.code, 'APPPKG_APP_IMPORT_FAILED');
   await assertNoOrphans(pids);
@@ -173,14 +191,14 @@ test('a removed refused version leaves the refusal of another still there: statu
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
   const failing = addPackage(apps.path, 'environ', 'blog.2', version('2'));
   writeFileSync(join(failing, 'app.yaml'), `${readFileSync(join(failing, 'app.yaml'), 'utf8')}commands:\n  update: exit 3\n`);
-  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_COMMAND_FAILED', 30_000, 'version 2 refused');
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_COMMAND_FAILED', 30_000, 'version 2 refused', ASK_GATEWAY_EVERY_MS);
   addPackage(apps.path, 'environ', 'blog.3', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 3 is broken on purpose")']] });
-  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 3 refused');
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 3 refused', ASK_GATEWAY_EVERY_MS);
   rmSync(join(apps.path, 'blog.3'), { recursive: true });
   const app = await waitFor(async () => {
     const now = (await status(gw)).apps[0];
     return now.problem?.code === 'APPPKG_COMMAND_FAILED' ? now : null;
-  }, 15_000, 'version 2\'s refusal in status once version 3 is gone');
+  }, 15_000, 'version 2\'s refusal in status once version 3 is gone', ASK_GATEWAY_EVERY_MS);
   assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'failed'], ['1', 'serving']]);
   assert.is(await versionServed(gw), '1');
 });
@@ -192,7 +210,7 @@ test('the serving version\'s app.yaml edited into a broken one: it keeps serving
   const brokenEvents = async () => (await status(gw)).apps.find((a: any) => a.name === 'blog').history.filter((e: any) => e.kind === 'broken');
   writeFileSync(yamlFile, `${good}workers: [\n`);
   gw.child.kill('SIGHUP');
-  const [first] = await waitFor(async () => ((await brokenEvents()).length > 0 ? brokenEvents() : null), 15_000, 'the breakage in the history');
+  const [first] = await waitFor(async () => ((await brokenEvents()).length > 0 ? brokenEvents() : null), 15_000, 'the breakage in the history', ASK_GATEWAY_EVERY_MS);
   assert.is(first.version, '1.0');
   assert.ok(/^app\.yaml of version 1\.0 no longer loads: APPPKG_DESC_YAML_SYNTAX at \S+blog\.1\.0\/app\.yaml:5:10: /.test(first.message), first.message);
   assert.match(first.message, /version 1\.0 runs on as it was started$/);
@@ -208,7 +226,7 @@ test('the serving version\'s app.yaml edited into a broken one: it keeps serving
   await new Promise((r) => setTimeout(r, 1000));
   writeFileSync(yamlFile, `${good}wrokers: 2\n`);
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await brokenEvents()).length > 1, 15_000, 'the second breakage in the history');
+  await waitFor(async () => (await brokenEvents()).length > 1, 15_000, 'the second breakage in the history', ASK_GATEWAY_EVERY_MS);
   const events = await brokenEvents();
   assert.is(events.length, 2, JSON.stringify(events));
   assert.match(events[1].message, /APPPKG_DESC_UNKNOWN_KEY at \S+app\.yaml:5:1: wrokers:/);
@@ -228,7 +246,7 @@ test('the serving version\'s app.yaml broken while an older version is there: th
   const yamlFile = join(apps.path, 'blog.1.1', 'app.yaml');
   writeFileSync(yamlFile, `${readFileSync(yamlFile, 'utf8')}workers: [\n`);
   gw.child.kill('SIGHUP');
-  await waitFor(async () => ((await status(gw)).apps.find((a: any) => a.name === 'blog').history.some((e: any) => e.kind === 'broken') ? true : null), 15_000, 'the breakage in the history');
+  await waitFor(async () => ((await status(gw)).apps.find((a: any) => a.name === 'blog').history.some((e: any) => e.kind === 'broken') ? true : null), 15_000, 'the breakage in the history', ASK_GATEWAY_EVERY_MS);
   await new Promise((r) => setTimeout(r, 2000)); // a switch to 1.0, if one came, would be under way
   assert.is(await versionServed(gw), '1.1');
   assert.not.match(gw.output(), /version 1\.0 takes over/);
@@ -254,7 +272,7 @@ test('the serving version\'s app.yaml broken while an older version is there: th
   // A newer version takes over.
   addPackage(apps.path, 'environ', 'blog.1.2', version('1.2'));
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await versionServed(gw)) === '1.2', 30_000, 'version 1.2 after SIGHUP');
+  await waitFor(async () => (await versionServed(gw)) === '1.2', 30_000, 'version 1.2 after SIGHUP', ASK_GATEWAY_EVERY_MS);
 });
 
 test('a build of a release (blog.1.10+build5) serves over the release and its release candidate, and a newer build over it', async () => {
@@ -267,7 +285,7 @@ test('a build of a release (blog.1.10+build5) serves over the release and its re
   const listed = (await status(gw)).apps[0].versions.map((v: any) => v.version);
   assert.equal(listed, ['1.10+build5', '1.10', '1.10rc1']);
   addPackage(apps.path, 'environ', 'blog.1.10+build12', version('1.10+build12'));
-  await waitFor(async () => (await versionServed(gw)) === '1.10+build12', 30_000, 'build 12 to serve');
+  await waitFor(async () => (await versionServed(gw)) === '1.10+build12', 30_000, 'build 12 to serve', ASK_GATEWAY_EVERY_MS);
 });
 
 test('SIGHUP picks up a new version when the watcher is off', async () => {
@@ -276,7 +294,7 @@ test('SIGHUP picks up a new version when the watcher is off', async () => {
   await new Promise((r) => setTimeout(r, 3000));
   assert.is(await versionServed(gw), '1.0', 'nothing changes without SIGHUP');
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await versionServed(gw)) === '1.1', 30_000, 'version 1.1 after SIGHUP');
+  await waitFor(async () => (await versionServed(gw)) === '1.1', 30_000, 'version 1.1 after SIGHUP', ASK_GATEWAY_EVERY_MS);
   assert.match(gw.output(), /SIGHUP/);
 });
 
@@ -290,7 +308,7 @@ test('a symlink to a version directory is followed; switching it switches the ve
     // The way deploy tools switch a symlink: a new link renamed over the old one.
     symlinkSync(join(releases.path, 'blog.2.0'), join(apps.path, '.blog.next'));
     renameSync(join(apps.path, '.blog.next'), join(apps.path, 'blog'));
-    await waitFor(async () => (await versionServed(gw)) === '2.0', 30_000, 'version 2.0 through the switched link');
+    await waitFor(async () => (await versionServed(gw)) === '2.0', 30_000, 'version 2.0 through the switched link', ASK_GATEWAY_EVERY_MS);
   } finally {
     releases.remove();
   }
@@ -305,7 +323,7 @@ test('a link to releases named by their time alone (Capistrano\'s blog -> releas
     };
     release('20261124083000', '1');
     release('20261125090000', '2');
-    const { apps, gw, state } = await open((dir) => symlinkSync(join(releases.path, '20261124083000'), join(dir, 'blog')));
+    const { apps, gw, state } = await open((dir) => symlinkSync(join(releases.path, '20261124083000'), join(dir, 'blog')), SWIFT_SWITCHES);
     const switchTo = (stamp: string) => {
       symlinkSync(join(releases.path, stamp), join(apps.path, '.blog.next'));
       renameSync(join(apps.path, '.blog.next'), join(apps.path, 'blog'));
@@ -347,7 +365,7 @@ test('a symlink blog -> blog.1.9 beside blog.1.10 does not pin the version: 1.10
   await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
   rmSync(join(apps.path, 'blog.1.10'), { recursive: true });
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await versionServed(gw)) === '1.9', 30_000, 'the link\'s version once 1.10 is gone');
+  await waitFor(async () => (await versionServed(gw)) === '1.9', 30_000, 'the link\'s version once 1.10 is gone', ASK_GATEWAY_EVERY_MS);
   assert.is(gw.output().split(said).length, 2, 'said once, not at every look');
 });
 
@@ -391,7 +409,7 @@ test('a package whose description is app.yml, not app.yaml, is said (log, status
   assert.equal((await status(gw)).broken.map((b: any) => [b.dir, b.code]), [[shop, 'APPPKG_DESC_NOT_FOUND']]);
   renameSync(join(shop, 'app.yml'), join(shop, 'app.yaml'));
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await versionServed(gw, '/shop/')) === 'shop', 30_000, 'shop served once app.yml is renamed');
+  await waitFor(async () => (await versionServed(gw, '/shop/')) === 'shop', 30_000, 'shop served once app.yml is renamed', ASK_GATEWAY_EVERY_MS);
 });
 
 test('blog.old and blog.v2 beside blog are apps of their own (a version begins with a digit), and the log says so with the way to keep a copy unserved', async () => {
@@ -457,7 +475,7 @@ test('blog and a copy blog-new whose app.yaml says name: blog: neither has a ver
   assert.ok(gw.output().includes(said), gw.output());
   // A new app served proves a rescan since.
   addPackage(apps.path, 'environ', 'other');
-  await waitFor(async () => (await request(`${gw.url}/other/`)).statusCode === 200, 20_000, 'the rescan to serve other');
+  await waitFor(async () => (await request(`${gw.url}/other/`)).statusCode === 200, 20_000, 'the rescan to serve other', ASK_GATEWAY_EVERY_MS);
   assert.is(gw.output().split(said).length, 2, 'said once, not at every scan');
 });
 
@@ -471,19 +489,19 @@ test('the first install runs commands.install before the first request', async (
 });
 
 test('a worker killed with SIGKILL is restarted and the app serves again', async () => {
-  const { gw } = await open((dir) => addPackage(dir, 'environ', 'blog'));
+  const { gw } = await open((dir) => addPackage(dir, 'environ', 'blog'), [], 2);
   const before = (await status(gw)).apps[0].workers.map((w: any) => w.pid) as number[];
   process.kill(before[0], 'SIGKILL');
   await waitFor(async () => {
     const s = (await status(gw)).apps[0];
     return s.workers.length === 2 && s.workers.every((w: any) => w.state === 'ready') && !s.workers.some((w: any) => w.pid === before[0]) && s.restarts === 1;
-  }, 20_000, 'a replacement worker');
+  }, 20_000, 'a replacement worker', ASK_GATEWAY_EVERY_MS);
   for (let i = 0; i < 20; i++) assert.is((await request(`${gw.url}/blog/`)).statusCode, 200);
   assert.match(gw.output(), new RegExp(`worker ${before[0]} exited \\(SIGKILL\\)`));
 });
 
 test('SIGTERM finishes the requests in flight, then no process of the gateway is left', async () => {
-  const { gw } = await open((dir) => addPackage(dir, 'slow', 'slow'));
+  const { gw } = await open((dir) => addPackage(dir, 'slow', 'slow'), [], 2);
   const pids = (await status(gw)).apps[0].workers.map((w: any) => w.pid) as number[];
   const inFlight = Array.from({ length: 3 }, () =>
     request(`${gw.url}/slow/?t=1.5`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() })),

@@ -29,8 +29,18 @@ export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   ]);
 }
 
-/** `what` names the awaited condition in the timeout's error; a function is asked then, for the state at the end. */
-export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string) = 'condition'): Promise<T> {
+/**
+ * waitFor's pause for a condition that asks a gateway over seconds (its /status, an app's answer
+ * through it): each ask costs the gateway ~5 ms of CPU, so at waitFor's 50 ms a wait alone kept
+ * a tenth of a core busy.
+ */
+export const ASK_GATEWAY_EVERY_MS = 200;
+
+/**
+ * `what` names the awaited condition in the timeout's error; a function is asked then, for the
+ * state at the end. `everyMs`: the pause between asks (ASK_GATEWAY_EVERY_MS for a gateway).
+ */
+export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string) = 'condition', everyMs = 50): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -43,7 +53,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: str
     if (Date.now() > deadline) {
       throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}${last ? `: ${(last as Error).message}` : ''}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
