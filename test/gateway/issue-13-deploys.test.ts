@@ -8,7 +8,8 @@ import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, utimesS
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { FIXTURES, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, FIXTURES, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { warmStateDir } from '../helpers/warm-state.js';
 import { makeWheel } from '../lifecycle/lifecycle-apps.js';
 
 const test = suite('issue 13: deploys and first runs');
@@ -33,17 +34,23 @@ async function appStatus(gw: RunningGateway, name: string): Promise<any> {
 
 async function open(setup: (appsDir: string) => void, extra: string[], ms = 30_000): Promise<Env> {
   const apps = tempDir('apppkg-i13-apps-');
-  const state = tempDir('apppkg-i13-state-');
+  const state = warmStateDir('apppkg-i13-state-');
   setup(apps.path);
   const tokenFile = join(state.path, 'admin-token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--access-log', 'off', ...extra], { ms });
+  // One Python worker per version: a worker costs about half a gateway's start in CPU, and how
+  // a version is judged, refused or served is the same with one as with the default two.
+  const environment = join(state.path, 'environment.yaml');
+  writeFileSync(environment, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--environment', environment, '--access-log', 'off', ...extra], { ms });
   opened.push({ gw, dirs: [apps, state] });
   return { apps: apps.path, state: state.path, gw };
 }
 
-test.after(async () => {
-  for (const { gw, dirs } of opened) {
+// Each test's gateway stops as the test ends, not at the end of the file: idle, it kept its
+// workers, heartbeats and rescans going through every test after.
+test.after.each(async () => {
+  for (const { gw, dirs } of opened.splice(0)) {
     await gw.stop();
     for (const d of dirs) d.remove();
   }
@@ -69,7 +76,7 @@ test('item 1: app.yaml landing before the code (cp -r): the version waits until 
   await waitFor(async () => (await versionOf(gw, 'blog', '1.1')())?.state === 'settling', 1000, 'status to show 1.1 settling');
   await sleep(1200);
   writeFileSync(join(dir, 'environ_app.py'), environModule('1.1'));
-  await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.1', 15_000, 'version 1.1 to serve');
+  await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.1', 15_000, 'version 1.1 to serve', ASK_GATEWAY_EVERY_MS);
   assert.not.match(gw.output(), /version 1\.1 refused/);
 });
 
@@ -86,16 +93,16 @@ test('item 1: a version whose files\' times lie an hour ahead (unpacked from a h
   await waitFor(async () => {
     state = (await versionOf(gw, 'blog', '1.1')())?.state ?? 'not seen';
     return JSON.parse(await served(gw, '/blog/')).version === '1.1';
-  }, 15_000, () => `version 1.1 to serve (it is ${state})`);
+  }, 15_000, () => `version 1.1 to serve (it is ${state})`, ASK_GATEWAY_EVERY_MS);
 });
 
 test('item 1: a refused version is retried when a file other than app.yaml changes (the fix touches only the module)', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0'), ['--settle', '0.3', '--watch-interval', '0.2']);
   const broken = addPackage(apps, 'environ', 'blog.1.1', { 'environ_app.py': [[/^VERSION = "1"/m, 'VERSION = "1.1"\nraise RuntimeError("the database is not configured")']] });
-  await waitFor(async () => (await versionOf(gw, 'blog', '1.1')())?.state === 'failed', 15_000, 'version 1.1 to be refused');
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.1')())?.state === 'failed', 15_000, 'version 1.1 to be refused', ASK_GATEWAY_EVERY_MS);
   assert.is(JSON.parse(await served(gw, '/blog/')).version, '1', 'the serving version keeps serving');
   writeFileSync(join(broken, 'environ_app.py'), environModule('1.1'));
-  await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.1', 15_000, 'version 1.1 to serve after its module was fixed');
+  await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.1', 15_000, 'version 1.1 to serve after its module was fixed', ASK_GATEWAY_EVERY_MS);
 });
 
 test('item 3: a refusal under --apps names the app log and carries its last lines (the traceback from the app\'s frame, a hook\'s output)', async () => {
@@ -137,15 +144,15 @@ test('item 3: a refusal\'s tail has the refused version\'s own lines only, never
     writeFileSync(join(dir, 'app.yaml'), `${environYaml}commands:\n  update: ${update}\n`);
   };
   hooked('1.1', 'echo the 1.1 update failed loudly >&2; exit 3');
-  await waitFor(async () => (await versionOf(gw, 'blog', '1.1')())?.state === 'failed', 15_000, 'version 1.1 to be refused');
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.1')())?.state === 'failed', 15_000, 'version 1.1 to be refused', ASK_GATEWAY_EVERY_MS);
   assert.match((await versionOf(gw, 'blog', '1.1')()).reason.tail.join('\n'), /the 1\.1 update failed loudly/);
   hooked('1.2', 'echo 1.2 says this; exit 4');
-  await waitFor(async () => (await versionOf(gw, 'blog', '1.2')())?.state === 'failed', 15_000, 'version 1.2 to be refused');
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.2')())?.state === 'failed', 15_000, 'version 1.2 to be refused', ASK_GATEWAY_EVERY_MS);
   const tail = (await versionOf(gw, 'blog', '1.2')()).reason.tail as string[];
   assert.not.match(tail.join('\n'), /1\.1 update/, '1.1\'s output is not 1.2\'s reason');
   assert.is(tail.at(-1), '1.2 says this');
   hooked('1.3', 'exit 5');
-  await waitFor(async () => (await versionOf(gw, 'blog', '1.3')())?.state === 'failed', 15_000, 'version 1.3 to be refused');
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.3')())?.state === 'failed', 15_000, 'version 1.3 to be refused', ASK_GATEWAY_EVERY_MS);
   const silent = (await versionOf(gw, 'blog', '1.3')()).reason;
   assert.not.ok((silent.tail ?? []).some((l: string) => /1\.[12]/.test(l)), `a version that wrote only the gateway's own notes: ${JSON.stringify(silent.tail)}`);
   assert.is(JSON.parse(await served(gw, '/blog/')).version, '1', 'the serving version keeps serving');
@@ -172,7 +179,7 @@ test('item 2: an app with pip: gets its virtualenv under --apps; changed require
   const refused = await waitFor(async () => {
     const v = await versionOf(gw, 'shop', '2.0')();
     return v?.state === 'failed' ? v : undefined;
-  }, 120_000, 'version 2.0 to be refused');
+  }, 120_000, 'version 2.0 to be refused', ASK_GATEWAY_EVERY_MS);
   assert.is(refused.reason.code, 'APPPKG_PIP_INSTALL_FAILED');
   assert.match(refused.reason.hint, new RegExp(`apppkg-gateway install ${join(apps, 'shop.2.0')}`));
   assert.match(refused.reason.tail.join('\n'), /nowhere-to-be-found/);
@@ -184,7 +191,7 @@ test('item 2: an app with pip: gets its virtualenv under --apps; changed require
   const liveBuild = readlinkSync(venvLink);
   pipApp(join(apps, 'shop.2.5'), 'thepkg==2.0\n', [['thepkg', '2.0']]);
   writeFileSync(join(apps, 'shop.2.5', 'wsgi.py'), 'import thepkg\nraise RuntimeError("not this one")\n');
-  await waitFor(async () => (await versionOf(gw, 'shop', '2.5')())?.state === 'failed', 120_000, 'version 2.5 to be refused');
+  await waitFor(async () => (await versionOf(gw, 'shop', '2.5')())?.state === 'failed', 120_000, 'version 2.5 to be refused', ASK_GATEWAY_EVERY_MS);
   assert.is((await versionOf(gw, 'shop', '2.5')()).reason.code, 'APPPKG_APP_IMPORT_FAILED');
   assert.is(readlinkSync(venvLink), liveBuild);
   assert.equal(readdirSync(join(state, 'apps', 'shop')).filter((e) => e.startsWith('venv-')), [liveBuild], 'the refused build is removed');
@@ -192,7 +199,7 @@ test('item 2: an app with pip: gets its virtualenv under --apps; changed require
 
   // Changed requirements that pip can meet: a new venv, and the new version serves from it.
   pipApp(join(apps, 'shop.3.0'), 'thepkg==2.0\n', [['thepkg', '2.0']]);
-  await waitFor(async () => (await served(gw, '/shop/')) === '2.0', 120_000, 'version 3.0 to serve thepkg 2.0');
+  await waitFor(async () => (await served(gw, '/shop/')) === '2.0', 120_000, 'version 3.0 to serve thepkg 2.0', ASK_GATEWAY_EVERY_MS);
   assert.is.not(readlinkSync(venvLink), liveBuild, 'the venv link follows the version that serves');
   assert.match(gw.output(), /shop: creating venv with .*the requirements changed/);
 });
