@@ -4,12 +4,13 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync 
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { warmStateDir } from '../helpers/warm-state.js';
 import { openSocket } from '../helpers/websocket.js';
 import { makeWheel } from '../lifecycle/lifecycle-apps.js';
 
 const test = suite('cli serve');
-const state = tempDir('apppkg-serve-state-');
+const state = warmStateDir('apppkg-serve-state-');
 const running: RunningGateway[] = [];
 
 test.after(async () => {
@@ -17,14 +18,19 @@ test.after(async () => {
   state.remove();
 });
 
-async function serve(dir: string, extra: string[] = []): Promise<RunningGateway> {
-  const g = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path, ...extra]);
+/**
+ * A serve of `dir` on the suite's state root with `workers` Python workers: one, unless a test
+ * is about a second, as a worker costs about half a serve's start in CPU and a reload, an
+ * answer or a refusal is the same with one.
+ */
+async function serve(dir: string, extra: string[] = [], workers = 1): Promise<RunningGateway> {
+  const g = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path, '--workers', String(workers), ...extra]);
   running.push(g);
   return g;
 }
 
 test('the guestbook keeps an entry across a restart of the gateway', async () => {
-  let gw = await serve(join(EXAMPLES, 'guestbook'));
+  let gw = await serve(join(EXAMPLES, 'guestbook'), [], 2);
   let home = await request(`${gw.url}/`);
   assert.is(home.statusCode, 200);
   assert.match(String(home.headers['content-type']), /text\/html/);
@@ -57,7 +63,7 @@ test('the guestbook keeps an entry across a restart of the gateway', async () =>
 });
 
 test('an app that fails to import: exit 1, the traceback, and the file and line', async () => {
-  const r = await runCli(['serve', join(FIXTURES, 'apps', 'crash-on-import'), '--port', '0', '--state-dir', state.path]);
+  const r = await runCli(['serve', join(FIXTURES, 'apps', 'crash-on-import'), '--port', '0', '--state-dir', state.path, '--workers', '1']);
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /Traceback/);
   assert.match(r.stderr, /APPPKG_APP_IMPORT_FAILED|cannot import/);
@@ -78,6 +84,7 @@ test('--reload restarts the workers when a .py file changes', async () => {
       async () => (await (await request(`${gw.url}/`)).body.text()) === 'Hello, reloaded!\n',
       20000,
       'the reloaded answer',
+      ASK_GATEWAY_EVERY_MS,
     );
     await gw.stop();
   } finally {
@@ -140,7 +147,7 @@ test('--reload keeps hearing a file an editor saves by rename (sed -i, vim), sav
       } else {
         writeFileSync(file, text);
       }
-      await waitFor(async () => (await (await request(`${gw.url}/`)).body.text()) === `Hello, save ${i}!\n`, 20000, `save ${i} (${how})`);
+      await waitFor(async () => (await (await request(`${gw.url}/`)).body.text()) === `Hello, save ${i}!\n`, 20000, `save ${i} (${how})`, ASK_GATEWAY_EVERY_MS);
     }
     await gw.stop();
   } finally {
@@ -177,7 +184,9 @@ test('in development a 504 carries where the app was stuck (SPEC 4: the tracebac
     for (const [dir, frame] of [[wsgi, 'stuck_in_the_app'], [asgi, 'awaiting_forever']] as const) {
       const env = join(work.path, `${frame}.yaml`);
       writeFileSync(env, `apps:\n  ${dir.split('/').pop()}:\n    timeout: 1\n`);
-      const gw = await serve(dir, ['--environment', env]);
+      // Two workers, as serve starts by default: with one, the worker's answer to where it was
+      // stuck came after the 504's 500 ms wait for it in one of three runs on a loaded machine.
+      const gw = await serve(dir, ['--environment', env], 2);
       const r = await request(`${gw.url}/`);
       const body = await r.body.text();
       assert.is(r.statusCode, 504, body);
@@ -242,7 +251,7 @@ test('in development a 502 says how its worker ended: its status, its signal, an
     ].join('\n'));
     const envFile = join(work.path, 'environment.yaml');
     writeFileSync(envFile, 'apps:\n  ends:\n    max_memory: 256MiB\n');
-    const gw = await serve(dir, ['--workers', '1', '--environment', envFile]);
+    const gw = await serve(dir, ['--environment', envFile]);
     const exit = await request(`${gw.url}/exit`);
     const exited = await exit.body.text();
     assert.is(exit.statusCode, 502, exited);
@@ -270,9 +279,9 @@ test('serve refuses a busy port with a clear error and exit 1', async () => {
   const gw = await serve(join(EXAMPLES, 'hello'));
   const port = new URL(gw.url).port;
   // A state root of its own: on the same one the app's lock refuses it first (below).
-  const own = tempDir('apppkg-serve-state-');
+  const own = warmStateDir('apppkg-serve-state-');
   try {
-    const r = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', port, '--state-dir', own.path]);
+    const r = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', port, '--state-dir', own.path, '--workers', '1']);
     assert.is(r.status, 1);
     assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
   } finally {
@@ -341,10 +350,10 @@ async function getJson(url: string): Promise<Record<string, unknown>> {
 
 test('issue 13 item 5: serve runs commands.install on the first run of an app, and only then', async () => {
   const work = tempDir('apppkg-serve-install-');
-  const fresh = tempDir('apppkg-serve-install-state-');
+  const fresh = warmStateDir('apppkg-serve-install-state-');
   try {
     const dir = environApp(work.path, 'installs');
-    const args = ['serve', dir, '--port', '0', '--state-dir', fresh.path];
+    const args = ['serve', dir, '--port', '0', '--state-dir', fresh.path, '--workers', '1'];
     let gw = await startCli(args);
     running.push(gw);
     assert.is((await getJson(`${gw.url}/`)).installed, 'ran\n');
@@ -367,7 +376,7 @@ test('issue 13 item 5: serve runs commands.install on the first run of an app, a
 // under serve with a bare ModuleNotFoundError and a fix that pointed at the traceback.
 test('serve builds the virtualenv of an app with pip: on its first run, as --apps does: its sys.path has it after the app directory', async () => {
   const work = tempDir('apppkg-serve-venv-');
-  const fresh = tempDir('apppkg-serve-venv-state-');
+  const fresh = warmStateDir('apppkg-serve-venv-state-');
   try {
     const dir = join(work.path, 'shop');
     mkdirSync(dir);
@@ -381,7 +390,7 @@ test('serve builds the virtualenv of an app with pip: on its first run, as --app
       '',
     ].join('\n'));
     makeWheel(dir, 'thepkg', '1.0');
-    const gw = await startCli(['serve', dir, '--port', '0', '--state-dir', fresh.path], { ms: 120_000 });
+    const gw = await startCli(['serve', dir, '--port', '0', '--state-dir', fresh.path, '--workers', '1'], { ms: 120_000 });
     running.push(gw);
     const got = await getJson(`${gw.url}/`);
     assert.is(got.version, '1.0');
@@ -401,7 +410,7 @@ test('serve builds the virtualenv of an app with pip: on its first run, as --app
     writeFileSync(join(met, 'requirements.txt'), 'thepkg==1.0\n');
     cpSync(join(dir, 'wsgi.py'), join(met, 'wsgi.py'));
     execFileSync('python3', ['-m', 'zipfile', '-e', makeWheel(work.path, 'thepkg', '1.0'), join(met, 'vendor')], { timeout: 30_000 });
-    const vendored = await startCli(['serve', met, '--port', '0', '--state-dir', fresh.path], { ms: 60_000 });
+    const vendored = await startCli(['serve', met, '--port', '0', '--state-dir', fresh.path, '--workers', '1'], { ms: 60_000 });
     running.push(vendored);
     assert.is((await getJson(`${vendored.url}/`)).version, '1.0');
     assert.not.ok(existsSync(join(fresh.path, 'apps', 'met', 'venv')), 'no venv built for requirements already met');
@@ -415,7 +424,7 @@ test('serve builds the virtualenv of an app with pip: on its first run, as --app
 
 test('serve --hook-timeout stops a commands.install that hangs at the first run, with what it started, and exits 1 saying so', async () => {
   const work = tempDir('apppkg-serve-hook-timeout-');
-  const fresh = tempDir('apppkg-serve-hook-timeout-state-');
+  const fresh = warmStateDir('apppkg-serve-hook-timeout-state-');
   try {
     const dir = environApp(work.path, 'hangs');
     const pidFile = join(work.path, 'hook.pids');
@@ -471,6 +480,7 @@ test('issue 13 item 6: serve --reload waits for an app that fails to import at s
       },
       20000,
       'the fixed app to answer',
+      ASK_GATEWAY_EVERY_MS,
     );
     // The 503s were the app's answers, logged under its name as its 200s are, not `app=-`.
     await waitFor(() => /" 200 [\s\S]*app=/.test(gw.output()), 5000, 'the 200 to be logged');
@@ -492,7 +502,7 @@ test("issue 13 item 7: serve passes the caller's environment beneath the app's o
     const apps = join(work.path, 'apps');
     const dir = environApp(apps, 'envapp');
     const envFile = join(work.path, 'environment.yaml');
-    writeFileSync(envFile, 'apps:\n  envapp:\n    settings: {GREETING: from-file}\n');
+    writeFileSync(envFile, 'apps:\n  envapp:\n    workers: 1\n    settings: {GREETING: from-file}\n');
     const callerEnv = { FOO: 'bar', GREETING: 'from-shell', APPPKG_DATA_DIR: '/nope', PYTHONPATH: '/elsewhere', VIRTUAL_ENV: '/elsewhere/venv', PORT: '5555' };
     // A background process, to see that the caller's PORT does not reach it either.
     const bgPort = join(state.path, 'apps', 'envapp', 'data', 'bg-port.txt');
@@ -526,6 +536,7 @@ test("issue 13 item 7: serve passes the caller's environment beneath the app's o
       },
       20000,
       'envapp under --apps',
+      ASK_GATEWAY_EVERY_MS,
     );
     assert.is(served.FOO, null, 'under --apps only the environment file reaches an app');
     assert.is(served.GREETING, 'from-file');
@@ -544,7 +555,7 @@ test('APPPKG_ENV=production exported in the shell: serve still runs the app in d
     const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
     writeFileSync(join(dir, 'app.yaml'), `${yaml}processes:\n  bg:\n    command: echo "env=$APPPKG_ENV" > "$APPPKG_DATA_DIR/bg-env.txt" && exec sleep 60\n`);
     const shell = { APPPKG_ENV: 'production' };
-    const dev = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path], { env: shell });
+    const dev = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path, '--workers', '1'], { env: shell });
     running.push(dev);
     assert.is((await getJson(`${dev.url}/`)).APPPKG_ENV, 'development', 'the worker');
     const bg = await waitFor(() => (existsSync(bgEnv) ? readFileSync(bgEnv, 'utf8') : null), 10000, 'the background process to start');
