@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { clientLoop, writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, BIN, childPids, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
@@ -104,6 +104,33 @@ async function get(g: Gateway, path: string): Promise<{ version: string; pid: nu
 /** The CLI, pointed at `g`'s admin listener with the token. */
 function cli(g: Gateway, args: string[], ms = 30_000) {
   return runCli([...args, '--admin', g.admin, '--admin-token', tokenFile], { ms });
+}
+
+/**
+ * The gateway the tests below share with blog in two versions, an app that writes nothing
+ * (quiet) and a package that does not load (shop), opened by the first of them: none of them
+ * needs it fresh, and each gateway costs a start and its workers.
+ */
+let others: Promise<Gateway> | undefined;
+function otherApps(): Promise<Gateway> {
+  others ??= openGateway((apps) => {
+    addApp(apps, 'blog.1', '1');
+    addApp(apps, 'blog.2', '2');
+    writePackage(apps, 'quiet', { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n' });
+    writePackage(apps, 'shop', { 'app.yaml': 'platform: python, wsgi\napp: app:application\nwsgii: 2\n', 'app.py': APP });
+  });
+  return others;
+}
+
+/** GET /status on the admin socket `socket` (unix:PATH): a test's own wait, not the CLI's (a CLI run per poll costs a Node start). */
+async function statusAt(socket: string): Promise<any> {
+  const agent = new Agent({ connect: { socketPath: socket.slice('unix:'.length) } });
+  try {
+    const res = await request('http://localhost/status', { dispatcher: agent, headersTimeout: 5000, bodyTimeout: 5000 });
+    return await res.body.json();
+  } finally {
+    await agent.destroy();
+  }
 }
 
 const appLog = (g: Gateway) => join(g.state, 'apps', 'blog', 'log', 'app.log');
@@ -222,10 +249,7 @@ test('logs NAME -f into a reader that leaves (| head -n 1) exits 0 once it write
 
 // An empty log printed nothing and exited 0: a user could not tell it from output still to come.
 test('logs of an app whose log is empty: nothing on stdout, exit 0, and stderr says the log is empty, naming its file', async () => {
-  const g = await openGateway((apps) => {
-    addApp(apps, 'blog');
-    writePackage(apps, 'quiet', { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n' });
-  });
+  const g = await otherApps();
   await waitFor(async () => (await appOf(g, 'quiet'))?.state === 'ready', 30_000, 'quiet to be ready');
   const file = join(g.state, 'apps', 'quiet', 'log', 'app.log');
   assert.is(readFileSync(file, 'utf8'), '', 'the quiet app wrote nothing');
@@ -237,7 +261,6 @@ test('logs of an app whose log is empty: nothing on stdout, exit 0, and stderr s
   const none = await cli(main, ['logs', 'blog', '--lines', '0']);
   assert.is(none.status, 0, none.stderr);
   assert.is(none.stdout + none.stderr, '');
-  await g.gw.stop();
 });
 
 test('logs of an app the gateway does not have: exit 1, naming the apps it has', async () => {
@@ -262,10 +285,7 @@ test('logs, restart and rollback of a version\'s directory name (blog.2.0) or a 
 });
 
 test('logs, restart and rollback of a package whose app.yaml does not load: exit 1, saying it is broken, why, and the fix', async () => {
-  const g = await openGateway((apps) => {
-    addApp(apps, 'blog');
-    writePackage(apps, 'shop', { 'app.yaml': 'platform: python, wsgi\napp: app:application\nwsgii: 2\n', 'app.py': APP });
-  });
+  const g = await otherApps();
   for (const args of [['logs', 'shop'], ['logs', 'shop', '-f'], ['restart', 'shop'], ['rollback', 'shop']]) {
     const r = await cli(g, args);
     assert.is(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
@@ -274,7 +294,6 @@ test('logs, restart and rollback of a package whose app.yaml does not load: exit
     assert.match(r.stderr, /wsgii: .*did you mean "wsgi"/, args.join(' '));
     assert.match(r.stderr, /fix: fix \S+shop\/app\.yaml/, args.join(' '));
   }
-  await g.gw.stop();
 });
 
 test('restart NAME: exit 0, new worker pids, and no request fails meanwhile', async () => {
@@ -296,10 +315,7 @@ test('restart NAME: exit 0, new worker pids, and no request fails meanwhile', as
 });
 
 test('restart NAME whose serving version\'s files no longer start: exit 1, that version keeps serving, never the one below it', async () => {
-  const g = await openGateway((apps) => {
-    addApp(apps, 'blog.1', '1');
-    addApp(apps, 'blog.2', '2');
-  });
+  const g = await otherApps();
   const serving = await get(g, '/blog/');
   assert.is(serving.version, '2');
   const servingPids = await workerPids(g);
@@ -324,7 +340,6 @@ test('restart NAME whose serving version\'s files no longer start: exit 1, that 
   const fresh = await get(g, '/blog/');
   assert.is(fresh.version, '2');
   assert.not.ok(servingPids.includes(fresh.pid), `${fresh.pid} is a new worker, not one of ${servingPids}`);
-  await g.gw.stop();
 });
 
 test('rollback NAME with one version: exit 1, says there is nothing to go back to', async () => {
@@ -336,11 +351,9 @@ test('rollback NAME with one version: exit 1, says there is nothing to go back t
   assert.is((await get(main, '/blog/')).version, '1');
 });
 
+// The last test on otherApps(): it leaves version 2 rolled back.
 test('rollback NAME with versions 1 and 2: version 1 serves', async () => {
-  const g = await openGateway((apps) => {
-    addApp(apps, 'blog.1', '1');
-    addApp(apps, 'blog.2', '2');
-  });
+  const g = await otherApps();
   assert.is((await get(g, '/blog/')).version, '2');
   const r = await cli(g, ['rollback', 'blog'], 120_000);
   assert.is(r.status, 0, r.stderr);
@@ -427,7 +440,7 @@ test('status --watch across a restart of the gateway on the same admin socket: s
   const pids = new Set<number>();
   const note = async (gw: RunningGateway, app: string) => {
     const status = await waitFor(async () => {
-      const s = JSON.parse((await runCli(['status', '--json', '--admin', socket], { ms: 15_000 })).stdout || '{}');
+      const s = await statusAt(socket);
       return s.apps?.find((a: any) => a.name === app)?.state === 'ready' ? s : undefined;
     }, 30_000, `${app} to be ready`);
     for (const a of status.apps) for (const w of a.workers) if (w.pid) pids.add(w.pid);
@@ -487,7 +500,7 @@ test('logs -f across restarts of the gateway on the same admin socket: waits, go
   /** Once blog is ready: its worker pids, each noted to be gone at the end. */
   const ready = async (gw: RunningGateway): Promise<number[]> => {
     const status = await waitFor(async () => {
-      const s = JSON.parse((await runCli(['status', '--json', '--admin', socket], { ms: 15_000 })).stdout || '{}');
+      const s = await statusAt(socket);
       return s.apps?.find((a: any) => a.name === 'blog')?.state === 'ready' ? s : undefined;
     }, 30_000, 'blog to be ready');
     const workers = status.apps.find((a: any) => a.name === 'blog').workers.map((w: any) => w.pid).filter(Boolean);
@@ -607,41 +620,32 @@ ifRoot('a root gateway without a token refuses logs and actions with the fix tha
   }
 });
 
+// The last test on main: it leaves main's token file empty. main has had no SIGHUP before.
 test('SIGHUP reads --admin-token FILE again: the new token is in force, the old refused; a broken file keeps the old', async () => {
-  const dir = tempDir('apppkg-admin-rotate-');
-  const file = join(dir.path, 'token');
-  writeFileSync(file, 'first-token-1111\n', { mode: 0o600 });
-  const apps = join(dir.path, 'apps');
-  addApp(apps, 'blog');
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', file, '--state-dir', join(dir.path, 'state'), '--access-log', 'off']);
+  const gw = main.gw;
+  const file = tokenFile;
   const statusWith = async (token: string) => (await request(`${gw.adminUrl}/status`, { headers: { authorization: `Bearer ${token}` }, headersTimeout: 5000 })).statusCode;
-  const pids = new Set<number>();
-  try {
-    assert.is(await statusWith('first-token-1111'), 200);
-    writeFileSync(file, 'second-token-2222\n');
-    gw.child.kill('SIGHUP');
-    await waitFor(async () => (await statusWith('second-token-2222')) === 200, 10_000, 'the new token to be in force');
-    assert.is(await statusWith('first-token-1111'), 401);
-    assert.match(gw.output(), 'SIGHUP: the admin token was read again');
-    // The same token again is no rotation, and not said to be one.
-    const rotations = () => gw.output().split('the admin token was read again').length - 1;
-    gw.child.kill('SIGHUP');
-    await waitFor(() => gw.output().split('SIGHUP: rescanning').length - 1 === 2, 10_000, 'the second SIGHUP');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.is(rotations(), 1, gw.output());
-    // An empty file is no token: the one in force stays, and the log says why.
-    writeFileSync(file, '\n');
-    gw.child.kill('SIGHUP');
-    await waitFor(() => gw.output().includes('the old admin token stays in force'), 10_000, 'the refusal to be logged');
-    assert.match(gw.output(), `${file}: cannot use it as the admin token: the file is empty`);
-    assert.is(await statusWith('second-token-2222'), 200);
-    const res = await request(`${gw.adminUrl}/status`, { headers: { authorization: 'Bearer second-token-2222' } });
-    for (const app of ((await res.body.json()) as any).apps) for (const w of app.workers) if (w.pid) pids.add(w.pid);
-  } finally {
-    await gw.stop();
-    dir.remove();
-  }
-  await assertNoOrphans([...pids], 15_000);
+  assert.not.match(gw.output(), 'SIGHUP');
+  assert.is(await statusWith(TOKEN), 200);
+  writeFileSync(file, 'second-token-2222\n');
+  gw.child.kill('SIGHUP');
+  await waitFor(async () => (await statusWith('second-token-2222')) === 200, 10_000, 'the new token to be in force');
+  assert.is(await statusWith(TOKEN), 401);
+  assert.match(gw.output(), 'SIGHUP: the admin token was read again');
+  // The same token again is no rotation, and not said to be one.
+  const rotations = () => gw.output().split('the admin token was read again').length - 1;
+  gw.child.kill('SIGHUP');
+  await waitFor(() => gw.output().split('SIGHUP: rescanning').length - 1 === 2, 10_000, 'the second SIGHUP');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(rotations(), 1, gw.output());
+  // An empty file is no token: the one in force stays, and the log says why.
+  writeFileSync(file, '\n');
+  gw.child.kill('SIGHUP');
+  await waitFor(() => gw.output().includes('the old admin token stays in force'), 10_000, 'the refusal to be logged');
+  assert.match(gw.output(), `${file}: cannot use it as the admin token: the file is empty`);
+  assert.is(await statusWith('second-token-2222'), 200);
+  const res = await request(`${gw.adminUrl}/status`, { headers: { authorization: 'Bearer second-token-2222' } });
+  for (const app of ((await res.body.json()) as any).apps) for (const w of app.workers) if (w.pid) main.pids.add(w.pid);
 });
 
 test.run();
