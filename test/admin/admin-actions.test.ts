@@ -52,6 +52,30 @@ async function open(versions: string[], extra: string[] = []): Promise<Env> {
   return env;
 }
 
+const sharedGateways = new Map<string, Promise<Env>>();
+/**
+ * The gateway that the tests naming `key` run on one after the other, opened by the first of
+ * them: a gateway and its workers cost more CPU than what most tests do on them. A test that
+ * needs one fresh (counts from zero, a first event) opens its own or comes first.
+ */
+function sharedGateway(key: string, opening: () => Promise<Env>): Promise<Env> {
+  if (!sharedGateways.has(key)) sharedGateways.set(key, opening());
+  return sharedGateways.get(key)!;
+}
+const twoVersions = () => sharedGateway('blog 1 and 2', () => open(['1', '2'], ['--admin-token', 'TOKEN_FILE']));
+const oneVersion = () => sharedGateway('blog 1', () => open(['1'], ['--admin-token', 'TOKEN_FILE']));
+const rootWithoutToken = () => sharedGateway('blog 1 as root, no token', () => open(['1']));
+/** Blog 1 and 2 stopping after a second without requests; its environment file is read at the start. */
+const idleTwoVersions = () => sharedGateway('blog 1 and 2, idle_timeout 1', async () => {
+  const envFile = tempDir('apppkg-admin-idle-env-');
+  try {
+    writeFileSync(join(envFile.path, 'environment.yaml'), 'apps:\n  blog:\n    idle_timeout: 1\n');
+    return await open(['1', '2'], ['--admin-token', 'TOKEN_FILE', '--environment', join(envFile.path, 'environment.yaml')]);
+  } finally {
+    envFile.remove();
+  }
+});
+
 async function admin(gw: RunningGateway, path: string, init: { method?: 'GET' | 'POST'; headers?: Record<string, string> } = {}) {
   const res = await request(`${gw.adminUrl}${path}`, { method: init.method ?? 'GET', headers: init.headers ?? bearer, headersTimeout: 60_000 });
   const text = await res.body.text();
@@ -263,7 +287,7 @@ test('POST from a page of another site is refused (Origin, Sec-Fetch-Site); an u
 });
 
 test('rollback serves the version below; the one left stays out until a file in it changes; nothing below is 409', async () => {
-  const env = await open(['1', '2'], ['--admin-token', 'TOKEN_FILE']);
+  const env = await twoVersions();
   const served = async () => ((await (await request(`${env.gw.url}/blog/`)).body.json()) as any).version;
   assert.is(await served(), '2');
   assert.is((await blogStatus(env)).canRollBack, true);
@@ -302,8 +326,10 @@ test('rollback serves the version below; the one left stays out until a file in 
   assert.is(app.versions.find((v: any) => v.version === '2').state, 'serving');
 });
 
+// On the gateway the test above left with version 2 serving again (its files changed).
 test('a rollback outlives a restart of the gateway: the version rolled back from stays out', async () => {
-  const env = await open(['1', '2'], ['--admin-token', 'TOKEN_FILE']);
+  const env = await twoVersions();
+  assert.is((await blogStatus(env)).version, '2');
   const served = async () => ((await (await request(`${env.gw.url}/blog/`)).body.json()) as any).version;
   assert.is((await admin(env.gw, '/apps/blog/rollback', { method: 'POST' })).status, 200);
   assert.is(await served(), '1');
@@ -354,8 +380,10 @@ test('a restart right after a change to the app\'s files (git pull && restart) s
   assert.is(body.version, '1-pulled');
 });
 
+// The first of the tests on blog 1's shared gateway: its restarts count from 0.
 test('restarts count from the gateway\'s start: an admin restart (new workers) does not set them back to 0', async () => {
-  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  const env = await oneVersion();
+  assert.is((await blogStatus(env)).restarts, 0);
   const victim = (await blogStatus(env)).workers[0].pid;
   process.kill(victim, 'SIGKILL');
   await waitFor(async () => (await blogStatus(env)).restarts === 1, 15_000, 'the restart after the kill');
@@ -370,42 +398,10 @@ test('restarts count from the gateway\'s start: an admin restart (new workers) d
   assert.match(metrics, /^apppkg_worker_restarts_total\{app="blog"\} 1$/m);
 });
 
-test('a restart of an app stopped while idle says that it was probed and stays stopped until its next request (it had no old workers to drain); the next request is served', async () => {
-  const envFile = tempDir('apppkg-admin-idle-env-');
-  try {
-    writeFileSync(join(envFile.path, 'environment.yaml'), 'apps:\n  blog:\n    idle_timeout: 1\n');
-    const env = await open(['1'], ['--admin-token', 'TOKEN_FILE', '--environment', join(envFile.path, 'environment.yaml')]);
-    await waitFor(async () => (await blogStatus(env)).state === 'idle', 20_000, 'blog to stop while idle');
-    const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
-    assert.is(r.status, 200, r.text);
-    assert.equal(r.json(), { app: 'blog', version: '1', message: 'blog: version 1 restarted and passed its probe; it was idle, so its workers stop again until its next request' });
-    assert.is((await blogStatus(env)).state, 'idle');
-    const res = await request(`${env.gw.url}/blog/`);
-    await res.body.text();
-    assert.is(res.statusCode, 200);
-  } finally {
-    envFile.remove();
-  }
-});
-
-test('a rollback of an app stopped while idle says that the version rolled back to passed its probe and stays stopped until the next request (nothing ran to drain)', async () => {
-  const envFile = tempDir('apppkg-admin-idle-env-');
-  try {
-    writeFileSync(join(envFile.path, 'environment.yaml'), 'apps:\n  blog:\n    idle_timeout: 1\n');
-    const env = await open(['1', '2'], ['--admin-token', 'TOKEN_FILE', '--environment', join(envFile.path, 'environment.yaml')]);
-    await waitFor(async () => { const app = await blogStatus(env); return app.state === 'idle' && app.version === '2'; }, 20_000, 'blog 2 to stop while idle');
-    const r = await admin(env.gw, '/apps/blog/rollback', { method: 'POST' });
-    assert.is(r.status, 200, r.text);
-    assert.is(r.json().message, 'blog: rolled back from 2 to 1, which passed its probe; it was idle, so its workers stop again until its next request; 2 stays out of rotation until a file in it changes');
-    const app = await blogStatus(env);
-    assert.equal([app.state, app.version], ['idle', '1']);
-  } finally {
-    envFile.remove();
-  }
-});
-
+// Before the watcher's test below: the refusal this one finds in the history is its own.
 test('a failed restart\'s problem goes once the files are mended and the version starts again (a rescan retries it); the history keeps the refusal', async () => {
-  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  const env = await oneVersion();
+  assert.not.ok((await blogStatus(env)).history.some((e: any) => e.kind === 'refused'), 'no refusal before this test');
   const file = join(env.apps, 'blog.1', 'environ_app.py');
   const good = readFileSync(file, 'utf8');
   writeFileSync(file, `import nosuchmodule_for_the_test\n${good}`);
@@ -425,7 +421,7 @@ test('a failed restart\'s problem goes once the files are mended and the version
 });
 
 test('a failed restart is retried by the watcher alone once the files are mended: no SIGHUP needed, as for a refused version', async () => {
-  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  const env = await oneVersion();
   const file = join(env.apps, 'blog.1', 'environ_app.py');
   const good = readFileSync(file, 'utf8');
   writeFileSync(file, `import nosuchmodule_for_the_test\n${good}`);
@@ -442,7 +438,8 @@ test('a failed restart is retried by the watcher alone once the files are mended
 });
 
 test('a restart of the serving version leaves status saying why the newer one was refused', async () => {
-  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  const env = await oneVersion();
+  assert.is((await blogStatus(env)).problem, null);
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
   await waitFor(async () => (await blogStatus(env)).problem?.code === 'APPPKG_APP_IMPORT_FAILED', 60_000, 'version 2 refused, and said');
   const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
@@ -455,9 +452,32 @@ test('a restart of the serving version leaves status saying why the newer one wa
   assert.is(app.problem?.code, 'APPPKG_APP_IMPORT_FAILED', 'still said after the restart');
 });
 
+test('a rollback of an app stopped while idle says that the version rolled back to passed its probe and stays stopped until the next request (nothing ran to drain)', async () => {
+  const env = await idleTwoVersions();
+  await waitFor(async () => { const app = await blogStatus(env); return app.state === 'idle' && app.version === '2'; }, 20_000, 'blog 2 to stop while idle');
+  const r = await admin(env.gw, '/apps/blog/rollback', { method: 'POST' });
+  assert.is(r.status, 200, r.text);
+  assert.is(r.json().message, 'blog: rolled back from 2 to 1, which passed its probe; it was idle, so its workers stop again until its next request; 2 stays out of rotation until a file in it changes');
+  const app = await blogStatus(env);
+  assert.equal([app.state, app.version], ['idle', '1']);
+});
+
+// On the gateway the test above left serving version 1, stopped while idle.
+test('a restart of an app stopped while idle says that it was probed and stays stopped until its next request (it had no old workers to drain); the next request is served', async () => {
+  const env = await idleTwoVersions();
+  await waitFor(async () => (await blogStatus(env)).state === 'idle', 20_000, 'blog to stop while idle');
+  const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
+  assert.is(r.status, 200, r.text);
+  assert.equal(r.json(), { app: 'blog', version: '1', message: 'blog: version 1 restarted and passed its probe; it was idle, so its workers stop again until its next request' });
+  assert.is((await blogStatus(env)).state, 'idle');
+  const res = await request(`${env.gw.url}/blog/`);
+  await res.body.text();
+  assert.is(res.statusCode, 200);
+});
+
 const ifRoot = runIf(test, isRoot, 'needs root: apps run as other users only when the gateway is root');
 ifRoot('a root gateway without a token: status for all, but logs and actions only through the token or the unix socket', async () => {
-  const env = await open(['1']);
+  const env = await rootWithoutToken();
   const sock = join(env.dir.path, 'admin.sock');
   // A refused version quotes the app's log (its traceback): that is the log too (SPEC 5.4).
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
@@ -506,7 +526,7 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
   }
 });
 ifRoot('a root gateway without a token: a lifespan refusal\'s fix sends to the app log, where its withheld message is, or says the app gave none', async () => {
-  const env = await open(['1']);
+  const env = await rootWithoutToken();
   addPackage(env.apps, 'asgi-lifespan-fail', 'chat');
   addPackage(env.apps, 'asgi-lifespan-fail', 'quiet', { 'app.py': [[', "message": "the database is unreachable"', '']] });
   const problems = await waitFor(async () => {
