@@ -358,7 +358,11 @@ test('the version rolled back to removed, the one rolled back from is all there 
 
   // At the next start: a rollback kept in rolled-back.json whose version below has gone since.
   addPackage(env.apps, 'environ', 'blog.1', blog('1'));
-  await waitFor(async () => ((await blogStatus(env)).versions.some((v: any) => v.version === '1') ? true : undefined), 20_000, 'version 1 to be seen again');
+  // Seen is not yet a version to go back to: until it has settled, a rollback is refused (409).
+  await waitFor(async () => {
+    const now = await blogStatus(env);
+    return now.versions.some((v: any) => v.version === '1') && now.canRollBack ? true : undefined;
+  }, 20_000, 'version 1 to be seen again, and settled: one to roll back to');
   assert.is((await admin(env.gw, '/apps/blog/rollback', { method: 'POST' })).status, 200);
   env.pids.push(...statusPids((await admin(env.gw, '/status')).json()));
   await env.gw.stop();
