@@ -5,7 +5,7 @@ import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { checkAdminAddress, readAdminToken } from './admin/admin-access.js';
-import { DEFAULT_ADMIN } from './admin/admin-server.js';
+import { DEFAULT_ADMIN } from './admin/default-admin.js';
 import type { RunMode } from './app-context.js';
 import { validateAppsDir } from './description/apps-dir.js';
 import { resolveStateRoot } from './environment/state-root.js';

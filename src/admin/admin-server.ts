@@ -17,8 +17,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { StatusEvents } from './status-events.js';
 import type { BrokenPackageStatus, ExitStatus, GatewayStatus, RefusalStatus } from './status-types.js';
 
-/** Where the gateway serves its admin listener unless --admin says otherwise, and where `status` looks. */
-export const DEFAULT_ADMIN = '127.0.0.1:8099';
+export { DEFAULT_ADMIN } from './default-admin.js';
 
 /** What the admin listener asks of the gateway: what it shows and what it may do. */
 export interface AdminProvider {

@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
-import { DEFAULT_ADMIN } from '../admin/admin-server.js';
+import { DEFAULT_ADMIN } from '../admin/default-admin.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { nearAppName } from '../description/near-app-name.js';

@@ -94,7 +94,8 @@ export async function main(argv: string[]): Promise<number> {
 
 async function printGlobalHelp(out: NodeJS.WritableStream = process.stdout): Promise<void> {
   // The gateway itself (no COMMAND) has options of its own: listed here, where a user looks first.
-  const { spec } = await import('./commands/gateway.js');
+  // Its spec alone: the gateway's own module loads the supervisor, the proxy and the admin server.
+  const { spec } = await import('./commands/gateway-spec.js');
   out.write(`${GLOBAL_HELP}\n\noptions of the gateway (no COMMAND):\n${optionLines(spec)}\n`);
 }
 
