@@ -6,9 +6,10 @@ import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type 
 import { GatewayError, type ErrorCode, type ErrorDetails } from '../errors.js';
 import { countOf } from '../count.js';
 import { maskUrlPassword } from '../net/service-url.js';
+import { keyLabel, type YamlPath } from './key-label.js';
 
-/** Keys and list indexes from the document root, e.g. ['processes', 'ws', 'route']. */
-export type YamlPath = readonly (string | number)[];
+// A file's readers name its keys too: one import gives them both.
+export { keyLabel, type YamlPath };
 
 export interface ProblemDetails {
   expected?: string;
@@ -166,26 +167,6 @@ export class YamlFile {
 /** A JSON pointer (RFC 6901) for `at`: the key under which a reported value is remembered. */
 function pointer(at: YamlPath): string {
   return at.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
-}
-
-/** `processes.ws.route`, `deb[1]`, `static["/static"]`: how a key is named in messages. */
-export function keyLabel(at: YamlPath): string {
-  let label = '';
-  for (const segment of at) {
-    if (typeof segment === 'number') label += `[${segment}]`;
-    else if (/^[A-Za-z0-9_-]+$/.test(segment)) label += label === '' ? segment : `.${segment}`;
-    else label += `[${printable(JSON.stringify(segment))}]`;
-  }
-  return label;
-}
-
-/**
- * `text` with what a terminal would not show as written (format and private-use characters,
- * and U+FFFD, which a terminal shows for bytes that are not UTF-8) escaped as \uXXXX;
- * JSON.stringify has done the control characters already.
- */
-function printable(text: string): string {
-  return text.replace(/[\p{C}\uFFFD]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** How a value reads in a message: the scalar as written, or the shape of a list or mapping. */

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
-import { keyLabel, type YamlPath } from '../description/yaml-file.js';
+import { keyLabel, type YamlPath } from '../description/key-label.js';
 import type { FilePlace, HostEnvironment } from './host-file.js';
 
 export interface RunAs {
