@@ -16,7 +16,7 @@ import { loadHostEnvironment, type RunMode } from './app-context.js';
 import { environmentFileExposure } from './environment/environment-file-mode.js';
 import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
-import { prepareStateRoot } from './environment/state-root.js';
+import { prepareStateRoot, stateCacheDir } from './environment/state-root.js';
 import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { userNotAppliedWarnings } from './environment/run-as.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
@@ -124,7 +124,7 @@ export class Gateway {
       gateway.stateRoot = stateRoot;
       return gateway;
     } catch (err) {
-      releaseProbeCacheDir(probeCacheDirOf(stateRoot));
+      releaseProbeCacheDir(stateCacheDir(stateRoot));
       await lock?.release();
       throw err;
     }
@@ -138,7 +138,7 @@ export class Gateway {
     // start probes none.
     const frontModule = import('./proxy/front.js');
     frontModule.catch(() => {}); // awaited below; a failure is thrown there, not unhandled here
-    setProbeCacheDir(probeCacheDirOf(stateRoot));
+    setProbeCacheDir(stateCacheDir(stateRoot));
     const hostEnv = await loadHostEnvironment(options.environment);
     // The mail listener binds once the apps serve: on the address of one of ours it failed then,
     // every app started for nothing, saying another process held it (`ss` showed the gateway).
@@ -530,7 +530,7 @@ export class Gateway {
       // Last: a stop may take up to --grace (requests finishing, an ASGI lifespan shutdown), and
       // status is where it is watched (the gateway `stopping`, each worker's stoppingSince).
       await this.admin?.close();
-      if (this.stateRoot !== null) releaseProbeCacheDir(probeCacheDirOf(this.stateRoot));
+      if (this.stateRoot !== null) releaseProbeCacheDir(stateCacheDir(this.stateRoot));
       await this.lock?.release();
     })();
     return this.stopping;
@@ -551,7 +551,3 @@ function packageNamesIn(dir: string): number {
   }
 }
 
-/** Where a gateway keeps the interpreters' answers (environment/probe-cache.ts). */
-function probeCacheDirOf(stateRoot: string): string {
-  return join(stateRoot, 'cache');
-}

@@ -21,7 +21,8 @@ function startOf(pid: number): string | null {
   return procStat(pid)?.startTime ?? null;
 }
 
-function isAlive(pid: number): boolean {
+/** Is `pid` a live process (ours or another user's)? */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -45,6 +45,11 @@ export interface AppStateDirs {
   run: string;
 }
 
+/** What a gateway or a command keeps to spare later work (interpreters' answers, venv seeds). */
+export function stateCacheDir(root: string): string {
+  return path.join(root, 'cache');
+}
+
 /** The paths only; nothing is created. */
 export function appStateDirs(root: string, name: string): AppStateDirs {
   // A name is one path segment (the description loader checks it too); never let it climb out.

@@ -7,7 +7,7 @@
 import type { Writable } from 'node:stream';
 import { loadDescription } from '../description/load.js';
 import { pickInterpreter } from '../environment/interpreters.js';
-import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { appStateDirs, resolveStateRoot, stateCacheDir } from '../environment/state-root.js';
 import { installVenv, type InstallVenvResult } from '../lifecycle/install-venv.js';
 
 export interface BuildImageVenvOptions {
@@ -29,6 +29,7 @@ export async function buildImageVenv(opts: BuildImageVenvOptions): Promise<Insta
   }
   // The interpreter the gateway in the pod will pick (no environment file names another there).
   const interpreter = await pickInterpreter(desc);
-  const venvPath = appStateDirs(resolveStateRoot({ flag: opts.stateDir }), desc.name).venv;
-  return installVenv({ desc, interpreter, venvPath, say: opts.say, output: opts.output });
+  const stateRoot = resolveStateRoot({ flag: opts.stateDir });
+  const venvPath = appStateDirs(stateRoot, desc.name).venv;
+  return installVenv({ desc, interpreter, venvPath, seedCacheDir: stateCacheDir(stateRoot), say: opts.say, output: opts.output });
 }

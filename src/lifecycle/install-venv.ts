@@ -17,12 +17,15 @@ import { unlistedWheelDirs } from './pip-wheel-dirs.js';
 import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
+import { seedVenv } from './venv-seed.js';
 
 export interface InstallVenvOptions {
   desc: Pick<Description, 'dir' | 'pip' | 'deb'>;
   interpreter: Interpreter;
   /** appStateDirs(...).venv */
   venvPath: string;
+  /** The state root's cache directory (stateCacheDir), where the venv seeds are kept; null: none. */
+  seedCacheDir: string | null;
   /** Build even when the stamp matches (a wheel replaced under the same name, say). */
   rebuild?: boolean;
   say?: Say;
@@ -67,12 +70,18 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   say(`==> creating venv with ${formatInterpreter(opts.interpreter)}: ${why}`);
   try {
     let started = performance.now();
-    const args = ['-m', 'venv', ...(systemSite ? ['--system-site-packages'] : []), dir];
-    const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: opts.desc.dir, env, output: opts.output });
-    if (venvStatus !== 0) {
-      throw new GatewayError('APPPKG_VENV_FAILED', { path: dir, python: opts.interpreter.executable, reason: `\`-m venv\` exited with status ${venvStatus}` });
+    const seedOptions = { interpreter: opts.interpreter, systemSite, dir, cwd: opts.desc.dir, env, output: opts.output, say };
+    const seeded = opts.seedCacheDir !== null && (await seedVenv({ ...seedOptions, cacheDir: opts.seedCacheDir }));
+    if (!seeded) {
+      // The full `-m venv`, as before the seed: its failure is the one the user is told of.
+      await rm(dir, { recursive: true, force: true });
+      const args = ['-m', 'venv', ...(systemSite ? ['--system-site-packages'] : []), dir];
+      const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: opts.desc.dir, env, output: opts.output });
+      if (venvStatus !== 0) {
+        throw new GatewayError('APPPKG_VENV_FAILED', { path: dir, python: opts.interpreter.executable, reason: `\`-m venv\` exited with status ${venvStatus}` });
+      }
     }
-    say(`==> venv created in ${seconds(started)}`);
+    say(`==> venv created in ${seconds(started)}${seeded ? ' (pip from the seed)' : ''}`);
 
     started = performance.now();
     const requirementsDir = path.dirname(requirements);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { describeApp } from '../app-context.js';
 import { pickInterpreter } from '../environment/interpreters.js';
-import { prepareAppStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { prepareAppStateDirs, resolveStateRoot, stateCacheDir } from '../environment/state-root.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { placeOf } from '../description/key-place.js';
 import { ensureDebPackages } from './deb-packages.js';
@@ -56,7 +56,7 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
   const dirs = await prepareAppStateDirs(stateRoot, desc.name);
   if (desc.pip) {
-    venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, rebuild: opts.rebuild, say, output: opts.output });
+    venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, seedCacheDir: stateCacheDir(stateRoot), rebuild: opts.rebuild, say, output: opts.output });
   }
 
   // Before the hook: `migrate` needs the database there, and the hook's environment names it.

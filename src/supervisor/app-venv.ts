@@ -7,7 +7,7 @@
 // version leaves the serving one with the venv it was started with.
 import { rm } from 'node:fs/promises';
 import type { AppContext } from '../app-context.js';
-import { appStateDirs } from '../environment/state-root.js';
+import { appStateDirs, stateCacheDir } from '../environment/state-root.js';
 import { switchVenv } from '../environment/venv.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { installVenv } from '../lifecycle/install-venv.js';
@@ -35,6 +35,7 @@ export async function buildAppVenv(ctx: AppContext, log: AppLog, say: (line: str
       desc: ctx.desc,
       interpreter: ctx.interpreter,
       venvPath,
+      seedCacheDir: stateCacheDir(ctx.stateRoot),
       say: (line) => say(`${ctx.desc.name}: ${line.replace(/^==> /, '')}`),
       output: log,
       switchWhenBuilt: false,

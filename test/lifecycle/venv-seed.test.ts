@@ -1,0 +1,106 @@
+// The venv seed (lifecycle/venv-seed.ts): a venv's pip is copied from one made per interpreter
+// in the state root's cache, not pip-installed by ensurepip each time. Real CLI, real venv,
+// real pip installing a local wheel through the seeded venv's own `pip` script.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Interpreter } from '../../src/environment/interpreter-probe.js';
+import { seedKey } from '../../src/lifecycle/venv-seed.js';
+import { runCli, tempDir } from '../helpers/process.js';
+import { makeApp, makeWheel } from './lifecycle-apps.js';
+
+const test = suite('lifecycle: venv seed');
+const work = tempDir('apppkg-seed-work-');
+const state = tempDir('apppkg-seed-state-');
+test.after(() => {
+  work.remove();
+  state.remove();
+});
+
+const S = ['--state-dir', state.path];
+const seeds = () => join(state.path, 'cache', 'venv-seeds');
+
+function pipApp(name: string): string {
+  const app = makeApp(work.path, name, ['platform: python, wsgi', 'app: wsgi:application', 'pip: requirements.txt', ''].join('\n'));
+  makeWheel(app, 'thepkg', '1.0');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n');
+  return app;
+}
+
+test('the first install makes the seed; the next app’s venv takes pip from it, and that pip installs', async () => {
+  const first = await runCli(['install', pipApp('alpha'), ...S], { ms: 180_000 });
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /==> venv seed made in \d+\.\d s/);
+  assert.match(first.stdout, /==> venv created in \d+\.\d s \(pip from the seed\)/);
+  assert.equal(readdirSync(seeds()).length, 1, 'one seed, no .making- directory left');
+
+  const beta = pipApp('beta');
+  const second = await runCli(['install', beta, ...S], { ms: 180_000 });
+  assert.is(second.status, 0, second.stdout + second.stderr);
+  assert.not.match(second.stdout, /venv seed made/);
+  assert.match(second.stdout, /==> venv created in \d+\.\d s \(pip from the seed\)/);
+  assert.match(second.stdout, /Successfully installed thepkg-1\.0/);
+
+  // The venv's own pip script, its #! line now naming beta's python, not the seed's.
+  const version = await runCli(['run', beta, ...S, '--', 'pip', '--version'], { ms: 60_000 });
+  assert.is(version.status, 0, version.stdout + version.stderr);
+  assert.match(version.stdout, new RegExp(`^pip \\S+ from ${join(state.path, 'apps', 'beta')}/venv[^/]*/lib/`, 'm'));
+  const wheels = join(work.path, 'wheels');
+  mkdirSync(wheels);
+  makeWheel(wheels, 'otherpkg', '2.0');
+  const viaPip = await runCli(['run', beta, ...S, '--', 'pip', 'install', '--no-index', '--find-links', wheels, 'otherpkg'], { ms: 120_000 });
+  assert.is(viaPip.status, 0, viaPip.stdout + viaPip.stderr);
+  const imported = await runCli(['run', beta, ...S, '--', 'python', '-c', 'import otherpkg; print(otherpkg.VERSION)'], { ms: 60_000 });
+  assert.is(imported.stdout.trim(), '2.0', imported.stdout + imported.stderr);
+});
+
+test('a directory under the seed’s name without its stamp (a half seed) is never used: the seed is made again', async () => {
+  const [key] = readdirSync(seeds());
+  const half = join(seeds(), key);
+  execFileSync('rm', ['-rf', half]);
+  mkdirSync(join(half, 'bin'), { recursive: true });
+  const r = await runCli(['install', pipApp('gamma'), ...S], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /==> venv seed made in/);
+  assert.match(r.stdout, /\(pip from the seed\)/);
+  assert.ok(existsSync(join(half, 'apppkg-seed.json')));
+  const version = await runCli(['run', join(work.path, 'gamma'), ...S, '--', 'pip', '--version'], { ms: 60_000 });
+  assert.is(version.status, 0, version.stdout + version.stderr);
+});
+
+test('no seed can be made (the cache is a file): the venv is made the full way, pip and all', async () => {
+  const other = tempDir('apppkg-seed-state-');
+  try {
+    writeFileSync(join(other.path, 'cache'), 'not a directory\n');
+    const app = pipApp('delta');
+    const r = await runCli(['install', app, '--state-dir', other.path], { ms: 180_000 });
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /==> venv created in \d+\.\d s\n/);
+    assert.not.match(r.stdout, /venv seed made|from the seed/);
+    const version = await runCli(['run', app, '--state-dir', other.path, '--', 'pip', '--version'], { ms: 60_000 });
+    assert.is(version.status, 0, version.stdout + version.stderr);
+  } finally {
+    other.remove();
+  }
+});
+
+test('the seed’s key changes with the interpreter’s file, its version and --system-site-packages', async () => {
+  // A venv with a copied python: a real interpreter whose file the test may touch.
+  const copies = join(work.path, 'copies');
+  execFileSync('python3', ['-m', 'venv', '--copies', '--without-pip', copies], { timeout: 60_000 });
+  const executable = join(copies, 'bin', 'python3');
+  const version = execFileSync(executable, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
+  const interpreter = { executable, version } as Interpreter;
+  const key = await seedKey(interpreter, false);
+  assert.type(key, 'string');
+  assert.is(await seedKey(interpreter, false), key, 'the same interpreter, the same key');
+  assert.is.not(await seedKey(interpreter, true), key);
+  assert.is.not(await seedKey({ ...interpreter, version: `${version}.1` }, false), key);
+  utimesSync(executable, new Date(), new Date(Date.now() - 86_400_000));
+  assert.is.not(await seedKey(interpreter, false), key, 'an interpreter replaced in place');
+  assert.ok(readFileSync(join(copies, 'pyvenv.cfg'), 'utf8').length > 0);
+});
+
+test.run();
