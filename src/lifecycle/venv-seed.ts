@@ -103,12 +103,18 @@ async function readySeed(opts: SeedVenvOptions): Promise<string | null> {
   return seed;
 }
 
-async function isWholeSeed(seed: string): Promise<boolean> {
+/** The seed's stamp when it is a whole seed of this format, else null. */
+async function seedStamp(seed: string): Promise<{ format: number; madeFrom?: string } | null> {
   try {
-    return (JSON.parse(await readFile(path.join(seed, SEED_STAMP_FILE), 'utf8')) as { format?: number }).format === SEED_FORMAT;
+    const stamp = JSON.parse(await readFile(path.join(seed, SEED_STAMP_FILE), 'utf8')) as { format?: number; madeFrom?: string };
+    return stamp.format === SEED_FORMAT ? { format: stamp.format, madeFrom: stamp.madeFrom } : null;
   } catch {
-    return false;
+    return null;
   }
+}
+
+async function isWholeSeed(seed: string): Promise<boolean> {
+  return (await seedStamp(seed)) !== null;
 }
 
 /** `.making-` directories of installs that were killed (their process is gone). */
@@ -131,7 +137,9 @@ async function copySeed(seed: string, dir: string, interpreter: Interpreter): Pr
   const copy = await programOutput('cp', ['-pR', '--', `${path.join(seed, site)}/.`, `${path.join(dir, site)}/`], { timeoutMs: 300_000 });
   if (copy.status !== 0) throw new Error(`cp of the seed's site-packages: ${copy.message || copy.stderr}`);
   const made = new Set(await readdir(path.join(dir, 'bin')));
-  const seedPaths = [...new Set([await realpath(seed), seed, await madeFrom(seed)])].filter((p) => p !== '');
+  // The `.making-` path the seed was made at: its scripts' shebangs name it, not the seed's.
+  const madeFrom = (await seedStamp(seed))?.madeFrom ?? '';
+  const seedPaths = [...new Set([await realpath(seed), seed, madeFrom])].filter((p) => p !== '');
   for (const name of await readdir(path.join(seed, 'bin'))) {
     if (made.has(name)) continue;
     const from = path.join(seed, 'bin', name);
@@ -142,14 +150,5 @@ async function copySeed(seed: string, dir: string, interpreter: Interpreter): Pr
     const to = path.join(dir, 'bin', name);
     await writeFile(to, text, { flag: 'wx' });
     await chmod(to, (await stat(from)).mode & 0o7777);
-  }
-}
-
-/** The `.making-` path the seed was made at: its scripts' shebangs name it, not the seed's. */
-async function madeFrom(seed: string): Promise<string> {
-  try {
-    return String((JSON.parse(await readFile(path.join(seed, SEED_STAMP_FILE), 'utf8')) as { madeFrom?: string }).madeFrom ?? '');
-  } catch {
-    return '';
   }
 }
