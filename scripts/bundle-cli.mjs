@@ -48,11 +48,12 @@ const { metafile } = await build({
 const EVERY_START = ['src/cli/main.ts', 'src/cli/commands/gateway.ts', 'src/cli/commands/serve.ts', 'src/proxy/front.ts'];
 const outputOf = new Map(Object.entries(metafile.outputs).filter(([, out]) => out.entryPoint).map(([file, out]) => [out.entryPoint, file]));
 const seen = new Set();
-const eager = (file) => {
-  if (seen.has(file)) return [];
-  seen.add(file);
+/** The packages left outside that FILE loads statically, through the chunks it imports; WALKED: the chunks seen. */
+const eager = (file, walked = seen) => {
+  if (walked.has(file)) return [];
+  walked.add(file);
   return metafile.outputs[file].imports.flatMap((i) =>
-    i.kind !== 'import-statement' ? [] : i.external ? [i.path] : eager(i.path));
+    i.kind !== 'import-statement' ? [] : i.external ? [i.path] : eager(i.path, walked));
 };
 const loadedAtStart = EVERY_START.flatMap((source) => {
   if (!outputOf.has(source)) throw new Error(`bundle-cli: ${source} is not a file of its own in the bundle; update EVERY_START`);
@@ -61,19 +62,7 @@ const loadedAtStart = EVERY_START.flatMap((source) => {
 // `export containerfile` and every usage error of `export` loaded Kubernetes' schemas
 // (kubernetes-models, ~0.25 s of CPU a run): the command reaches them only through its import()
 // of the kubernetes target's module (docs/performance.md, "The one-file CLI").
-const exportEager = [];
-const exportSeen = new Set();
-const walkExport = (file) => {
-  if (exportSeen.has(file)) return;
-  exportSeen.add(file);
-  for (const i of metafile.outputs[file].imports) {
-    if (i.kind !== 'import-statement') continue;
-    if (i.external) exportEager.push(i.path);
-    else walkExport(i.path);
-  }
-};
-walkExport(outputOf.get('src/cli/commands/export.ts'));
-const exportSchemas = exportEager.filter((p) => p.startsWith('kubernetes-models'));
+const exportSchemas = eager(outputOf.get('src/cli/commands/export.ts'), new Set()).filter((p) => p.startsWith('kubernetes-models'));
 if (exportSchemas.length > 0) {
   console.error(`bundle-cli: the export command loads ${[...new Set(exportSchemas)].join(', ')} for every target; import src/export/kubernetes.ts where export kubernetes runs (await import(...))`);
   process.exit(1);
