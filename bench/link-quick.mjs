@@ -3,7 +3,7 @@
 // test/fixtures/apps/link-bench. Measures the compiled code the gateway ships:
 //
 //   npm run build && node bench/link-quick.mjs [--workers 2] [--threads 8] [--duration 5]
-//   node --import tsx bench/link-quick.mjs --src        (the TypeScript sources; tsx is slower)
+//   node --import ./scripts/ts-register.mjs bench/link-quick.mjs --src   (the TypeScript sources)
 //
 // Prints req/s for hello (14 bytes), a 16 KiB body and a 64 KiB POST. Numbers drift between
 // runs and machines; compare within one run (PERF-NOTES.md). Needs wrk on PATH.
@@ -30,7 +30,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const modules = values.src ? join(root, 'src') : join(root, 'dist');
 const ext = values.src ? '.ts' : '.js';
 if (!existsSync(join(modules, `supervisor/worker${ext}`))) {
-  console.error(values.src ? 'src/ not found' : 'dist/ not built: run `npm run build` first (or --src under node --import tsx)');
+  console.error(values.src ? 'src/ not found' : 'dist/ not built: run `npm run build` first (or --src under node --import ./scripts/ts-register.mjs)');
   process.exit(2);
 }
 const { Worker } = await import(join(modules, `supervisor/worker${ext}`));

@@ -3,7 +3,7 @@
 // opens one admin connection to the server, only while it provisions. Runs against a private
 // cluster (test/helpers/servers.ts: initdb in a temp dir, stopped by pid), as root:
 //
-//   node --import tsx bench/services-provision.ts [APPS]
+//   node --import ./scripts/ts-register.mjs bench/services-provision.ts [APPS]
 //
 // Prints the figures; asserts nothing (timings never go in tests).
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -4,7 +4,7 @@
 // prints, rendered with the code's example details. test/errors.test.ts renders the same text
 // and fails when the committed file differs (fastify keeps its Errors.md honest the same way).
 //
-// Run it with `npm run docs:errors` (node --import tsx, so it reads src/errors.ts as it is now,
+// Run it with `npm run docs:errors` (node --import ./scripts/ts-register.mjs, so it reads src/errors.ts as it is now,
 // never a stale build); importing this module only gives renderErrorsDoc, for the test.
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

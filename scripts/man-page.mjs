@@ -4,7 +4,7 @@
 // disagree: package.json's "man" installs it with `npm install -g`. test/cli/man-page.test.ts
 // renders the same text and fails when the committed file differs.
 //
-// Run it with `npm run docs:man` (node --import tsx: it reads src/ as it is now).
+// Run it with `npm run docs:man` (node --import ./scripts/ts-register.mjs: it reads src/ as it is now).
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -77,7 +77,7 @@ export function renderManPage({ version, globalHelp, gateway, commands }) {
   return lines.join('\n');
 }
 
-/** The CLI as it is now: its help texts, read from src/ (under tsx). */
+/** The CLI as it is now: its help texts, read from src/ (scripts/ts-hooks.mjs). */
 export async function currentCli() {
   const main = await import(pathToFileURL(join(ROOT, 'src', 'cli', 'main.ts')).href);
   const { spec: gateway } = await import(pathToFileURL(join(ROOT, 'src', 'cli', 'commands', 'gateway.ts')).href);

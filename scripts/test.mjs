@@ -142,7 +142,7 @@ const patterns = filter !== undefined
 function runBatch(pattern, live) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
+    ['--import', join(root, 'scripts/ts-register.mjs'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', PATH: testPath() } },
   );
   const run = {

@@ -1,5 +1,5 @@
 // Where the package's own files are (python-shim/, schema/, admin-page/, package.json, the
-// compiled validators under dist/). The module asking may run from src/ (tsx), from dist/ (tsc,
+// compiled validators under dist/). The module asking may run from src/ (the tests' scripts/ts-hooks.mjs), from dist/ (tsc,
 // the library), or inlined in the one-file CLI at dist/cli/main.js (scripts/bundle-cli.mjs), each
 // at its own depth below the root, so the root is found by walking up instead of by a fixed `../..`.
 

@@ -6,10 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from './helpers/process.js';
+import { ROOT, TS_REGISTER } from './helpers/process.js';
 
 test('a GatewayError thrown by a test or its before hooks is a FAIL with its code and fix; uvu\'s own assertions print as uvu prints them', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'node_modules', 'uvu', 'bin.js'), join('test', 'fixtures', 'uvu')], {
+  const r = spawnSync(process.execPath, ['--import', TS_REGISTER, join(ROOT, 'node_modules', 'uvu', 'bin.js'), join('test', 'fixtures', 'uvu')], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 60_000,

@@ -129,8 +129,8 @@ test.after(async () => {
 });
 
 /**
- * A context whose pages can run the functions given to page.evaluate: tsx compiles them keeping
- * their inner functions' names, through a helper (__name) that only exists on this side.
+ * A context whose pages can run the functions given to page.evaluate: a transform that keeps
+ * inner functions' names (tsx's, esbuild's keepNames) calls a helper (__name) that only exists on this side.
  */
 async function newContext(options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
   const context = await browser!.newContext(options);

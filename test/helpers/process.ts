@@ -10,6 +10,8 @@ import net from 'node:net';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The command as installed (package.json "bin"): a launcher that gives Node its V8 flag. */
 export const BIN = join(ROOT, 'bin', 'apppkg-gateway');
+/** `node --import TS_REGISTER FILE.ts`: a child Node that loads the project's TypeScript as the tests do. */
+export const TS_REGISTER = join(ROOT, 'scripts', 'ts-register.mjs');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
 export const EXAMPLES = join(ROOT, 'examples');
 

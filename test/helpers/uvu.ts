@@ -1,7 +1,7 @@
 /**
  * uvu as the test files import it (`import { test, suite } from 'uvu'`): tsconfig.json's `paths`
- * sends that import here, under tsx, so `npm test` and a hand run
- * (`node --import tsx node_modules/uvu/bin.js test/<dir>`) both get it with no change to a test.
+ * sends that import here (scripts/ts-hooks.mjs), so `npm test` and a hand run
+ * (`node --import ./scripts/ts-register.mjs node_modules/uvu/bin.js test/<dir>`) both get it with no change to a test.
  *
  * Why: uvu 0.5.6's formatter reads `err.details` of a failed test and calls `.split('\n')` on it.
  * GatewayError's `details` is an object (public API, in the .d.ts), so the formatter threw inside

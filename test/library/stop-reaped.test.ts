@@ -18,7 +18,7 @@ test.after(() => work.remove());
 
 /**
  * This process's children as `pid state command`, read from /proc at once (no turn of the event
- * loop); tsx's esbuild service, which runs this test, is not the gateway's.
+ * loop); esbuild's service, which may load this test's TypeScript (scripts/ts-hooks.mjs), is not the gateway's.
  */
 function children(): string[] {
   const found: string[] = [];

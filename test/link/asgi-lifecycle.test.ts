@@ -13,6 +13,7 @@ import { checkAppImport } from '../../src/link/check-app.js';
 import { SHIM_MAIN } from '../../src/link/shim-path.js';
 import { Worker } from '../../src/supervisor/worker.js';
 import { fixtureApp, get, startLinkHarness, waitGone, withDeadline, workerFor } from '../helpers/link-harness.js';
+import { TS_REGISTER } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -289,7 +290,7 @@ withUvloop('APPPKG_ASGI_LOOP=asyncio keeps asyncio where uvloop is installed; un
 
 /** A Node process that starts an ASGI worker (and optionally blocks its loop), reports its pid, then waits. */
 function gatewayChild(script: string): { child: ChildProcess; pid: Promise<number> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const pid = withDeadline(
     new Promise<number>((resolve, reject) => {
       let out = '';

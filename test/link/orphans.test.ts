@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { waitGone, withDeadline } from '../helpers/link-harness.js';
+import { TS_REGISTER } from '../helpers/process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const t = suite<{ children: ChildProcess[]; pids: number[] }>('orphans');
@@ -26,7 +27,7 @@ t.after.each((ctx) => {
 
 /** A Node process that starts a worker (and optionally sends it a stuck request), then waits. */
 function gatewayChild(script: string): { child: ChildProcess; info: Promise<{ pid: number }> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, '--input-type=module', '-e', script], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

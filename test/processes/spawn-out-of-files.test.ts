@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ROOT } from '../helpers/process.js';
+import { ROOT, TS_REGISTER } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 
 const test = suite('spawn out of files');
@@ -41,7 +41,7 @@ console.log(JSON.stringify({ left, failed }));
 `;
 
 function run(how: string): { left: number; failed: number } {
-  const out = spawnSync('prlimit', ['--nofile=64:64', process.execPath, '--import', 'tsx', '--input-type=module', '-e', SCRIPT(how)], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const out = spawnSync('prlimit', ['--nofile=64:64', process.execPath, '--import', TS_REGISTER, '--input-type=module', '-e', SCRIPT(how)], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   assert.is(out.status, 0, out.stderr);
   return JSON.parse(out.stdout.trim().split('\n').pop()!);
 }

@@ -6,7 +6,7 @@ import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EXAMPLES, ROOT, tempDir } from '../helpers/process.js';
+import { EXAMPLES, ROOT, TS_REGISTER, tempDir } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 const test = suite('an unreadable package directory');
@@ -31,7 +31,7 @@ ifNobody('is listed as broken with APPPKG_FILE_UNREADABLE; the readable one is f
     `const found = await appsDirSource(${JSON.stringify(apps)})();`,
     'console.log(JSON.stringify({ apps: found.apps.map((a) => a.name), broken: found.broken.map((b) => [b.dir, b.error.code, b.error.message]) }));',
   ].join('\n'));
-  const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--import', TS_REGISTER, script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
   const found = JSON.parse(r.stdout.trim().split('\n').pop()!) as { apps: string[]; broken: Array<[string, string, string]> };
   assert.equal(found.apps, ['hello']);
