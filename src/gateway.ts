@@ -260,8 +260,7 @@ export class Gateway {
    * looks like, rather than leave the user guessing why every URL is a 404 (issue 13, item 10).
    */
   private sayWhenNoApps(dir: string, say: (line: string) => void, then: string): void {
-    const { apps, broken } = this.registry.status();
-    if (apps.length > 0 || broken.length > 0) return;
+    if (!this.registry.listsNothing) return;
     say(
       `no app packages in ${dir}: a package is a directory holding app.yaml, e.g. ${join(dir, 'hello', 'app.yaml')} ` +
         `(\`apppkg-gateway init ${join(dir, 'hello')}\` writes one for the project there); ${then}`,

@@ -420,6 +420,15 @@ export class Registry {
     void this.histories.release(name, () => this.records.has(name));
   }
 
+  /**
+   * Whether status() would list nothing (no app, none stopping since its removal, no package whose
+   * app.yaml does not load), without building it: the start asks once, and a status built only for
+   * that compiled the whole status path and read each app's log tail (~3 ms of every start).
+   */
+  get listsNothing(): boolean {
+    return this.records.size === 0 && this.removed.size === 0 && this.broken.length === 0;
+  }
+
   status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {
     // An app added again under its name while the old one stops lists that one among its versions.
     const removed = [...this.removed.values()].filter((r) => !this.records.has(r.name));
