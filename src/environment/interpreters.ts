@@ -4,8 +4,8 @@
 //
 // A probe is a Python start: ~30 ms for Debian's /usr/bin/python3, 0.4 s for a pyenv shim (a
 // bash script), and a host with pyenv has a dozen shims: probing them all took 11 s of a
-// gateway start on a busy 2-core box (issue 11, "the front's own cost"). So a pick probes only
-// what its rule needs (python3 on PATH, or the system one), in order, and the gateway keeps
+// gateway start on a busy 2-core box (issue 11, "the front's own cost"). So a pick looks for and
+// probes only what its rule needs (python3 on PATH, or the system one), in order, and the gateway keeps
 // what binaries said in a cache under its state root (probe-cache.ts), so a second start runs none.
 //
 // Finding them is interpreter-discovery.ts, asking one what it is interpreter-probe.ts, and
@@ -18,7 +18,7 @@ import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { FilePlace } from './host-file.js';
 import { toInterpreter, type Interpreter } from './interpreter-probe.js';
-import { candidateFiles, discoverHost, probeInterpreter, probeOnce, SYSTEM_PYTHON, type DiscoverOptions, type FailedCandidate } from './interpreter-discovery.js';
+import { discoverHost, firstCandidate, probeInterpreter, probeOnce, SYSTEM_PYTHON, type DiscoverOptions, type FailedCandidate } from './interpreter-discovery.js';
 
 /** "python3 3.11.7 (/root/.pyenv/versions/3.11.7/bin/python3)" or "/usr/bin/python3 3.11.2". */
 export function formatInterpreter(i: Interpreter): string {
@@ -85,9 +85,8 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
     });
   }
   const pathEnv = opts.pathEnv ?? process.env.PATH ?? '';
-  // The rule's first choice is probed alone; everything is probed only when it does not fit.
-  const files = await candidateFiles(pathEnv);
-  const first = files.find((c) => c.names.includes(desc.deb.length > 0 ? SYSTEM_PYTHON : 'python3'));
+  // The rule's first choice is found and probed alone; everything only when it does not fit.
+  const first = await firstCandidate(pathEnv, desc.deb.length > 0 ? SYSTEM_PYTHON : 'python3');
   if (first) {
     const result = await probeOnce(first.file);
     if (!('reason' in result) && versionSatisfies(result.version, specifier)) return toInterpreter(first.names, result);
