@@ -5,7 +5,8 @@
 import { spawnSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Debian packages the tests drive for real (Flask example on the system interpreter, etc.).
@@ -135,6 +136,14 @@ const patterns = filter !== undefined
   : batches(testFiles(), lastDurations()).map((b) => `^(${b.files.map(escapeRegExp).join('|')})$`);
 
 /**
+ * What a fresh state root or a PostgreSQL cluster costs once, paid once for the run: every test
+ * process reads and adds to this directory (test/helpers/shared-cache.ts), removed at the end.
+ */
+const sharedCache = mkdtempSync(join(tmpdir(), 'apppkg-test-shared-cache-'));
+process.on('exit', () => rmSync(sharedCache, { recursive: true, force: true }));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+/**
  * Runs one uvu process over the files PATTERN matches; resolves when it has ended. Its output is
  * shown as it comes when LIVE (a filter's single run), else whole at its end, so that batches
  * running at once do not mix.
@@ -143,7 +152,7 @@ function runBatch(pattern, live) {
   const child = spawn(
     process.execPath,
     ['--import', join(root, 'scripts/ts-register.mjs'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', PATH: testPath() } },
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', PATH: testPath(), APPPKG_TEST_SHARED_CACHE: sharedCache } },
   );
   const run = {
     out: '',

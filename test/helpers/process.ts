@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { gatherProbeCaches, giveSharedCaches, stateRootOf } from './shared-cache.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The command as installed (package.json "bin"): a launcher that gives Node its V8 flag. */
@@ -173,9 +174,13 @@ export function spawnFailure(file: string, args: string[], err: NodeJS.ErrnoExce
   return new Error(`could not start ${file} ${args.join(' ')}${who}: ${err.code ?? err.message}${hint}`, { cause: err });
 }
 
-/** Runs the CLI to completion (bounded by `ms`; killed and failed past it). */
+/**
+ * Runs the CLI to completion (bounded by `ms`; killed and failed past it). An empty state root
+ * it is given starts with the run's caches (shared-cache.ts), as startCli's does.
+ */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ms?: number; input?: string; bin?: string } = {}): Promise<CliResult> {
   const bin = opts.bin ?? BIN;
+  if (bin === BIN) giveSharedCaches(stateRootOf(args, opts.env));
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, {
       cwd: opts.cwd ?? ROOT,
@@ -199,6 +204,7 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
     });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
+      gatherProbeCaches();
       resolve({ status, signal, stdout, stderr });
     });
   });
@@ -220,6 +226,7 @@ export interface RunningGateway {
  */
 export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ms?: number; cwd?: string; bin?: string } = {}): Promise<RunningGateway> {
   const bin = opts.bin ?? BIN;
+  if (bin === BIN) giveSharedCaches(stateRootOf(args, opts.env));
   const child = spawn(bin, args, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
@@ -233,6 +240,7 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
   const exit = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => {
       exited = true;
+      gatherProbeCaches();
       resolve(code);
     });
     // A spawn that fails emits 'error' and never 'exit': end the wait below, and stop().

@@ -9,11 +9,12 @@ import * as assert from 'uvu/assert';
 import type { Interpreter } from '../../src/environment/interpreter-probe.js';
 import { seedKey } from '../../src/lifecycle/venv-seed.js';
 import { runCli, tempDir } from '../helpers/process.js';
+import { coldStateDir } from '../helpers/warm-state.js';
 import { makeApp, makeWheel } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: venv seed');
 const work = tempDir('apppkg-seed-work-');
-const state = tempDir('apppkg-seed-state-');
+const state = coldStateDir('apppkg-seed-state-');
 test.after(() => {
   work.remove();
   state.remove();
