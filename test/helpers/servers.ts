@@ -1,15 +1,17 @@
 // Real PostgreSQL and Redis servers for the services tests (issue 15), each private to one test
-// file: a cluster made by initdb in a temp dir and run as the `postgres` user on a socket in
-// that dir (no TCP), and a redis-server on a free loopback port with its own ACL file (the
-// default user off). Stopped by their own pid, never the system's services.
+// file: a cluster copied from the run's initdb template (postgresTemplate) into a temp dir and
+// run as the `postgres` user on a socket in that dir (no TCP), and a redis-server on a free
+// loopback port with its own ACL file (the default user off). Stopped by their own pid, never
+// the system's services.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import getPort from 'get-port';
 import { isAlive, waitFor } from './process.js';
+import { sharedCacheDir } from './shared-cache.js';
 import { hasProgram } from './skip.js';
 
 export interface RunningServer {
@@ -66,26 +68,62 @@ function userIds(name: string): { uid: number; gid: number } {
 }
 
 /**
+ * A cluster initdb made once for the test run (~1.5 s of CPU, where a copy is a tenth of it), in
+ * the run's shared cache directory, with its admin password; every startPostgres runs a copy.
+ * Made in a directory of its own and renamed into place whole: test processes of a run that
+ * start at once each make one, and the first rename is the one all use.
+ */
+function postgresTemplate(uid: number, gid: number): { data: string; adminPassword: string } {
+  const shared = sharedCacheDir();
+  const template = join(shared, 'postgres-template');
+  const passwordFile = join(template, 'admin-password');
+  if (!existsSync(passwordFile)) {
+    // initdb runs as postgres, who must get through to its directory.
+    chmodSync(shared, 0o755);
+    const making = mkdtempSync(join(shared, '.making-postgres-template-'));
+    try {
+      chownSync(making, uid, gid);
+      chmodSync(making, 0o755);
+      const adminPassword = randomBytes(12).toString('hex');
+      const pwfile = join(making, 'pw');
+      writeFileSync(pwfile, `${adminPassword}\n`, { mode: 0o600 });
+      chownSync(pwfile, uid, gid);
+      // Passwords everywhere (scram), as a real host has: trust would let any app in as anyone.
+      const init = spawnSync(postgresBin('initdb'), ['-D', join(making, 'data'), '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync'], {
+        uid, gid, cwd: making, encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, LANG: 'C.UTF-8' },
+      });
+      if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.error}`);
+      writeFileSync(join(making, 'admin-password'), adminPassword, { mode: 0o600 });
+      try {
+        renameSync(making, template);
+      } catch (err) {
+        // Another test process renamed its template first: that one is whole, and used.
+        if (!existsSync(passwordFile)) throw err;
+      }
+    } finally {
+      rmSync(making, { recursive: true, force: true });
+    }
+  }
+  return { data: join(template, 'data'), adminPassword: readFileSync(passwordFile, 'utf8') };
+}
+
+/**
  * `tls`: the server also listens on a loopback port, where its pg_hba.conf lets in only TLS
  * connections (`hostssl`), with a self-signed certificate made here; `url` is then that port's,
  * with `?sslmode=require`, and `certificate` the certificate (a CA for sslmode=verify-ca).
  */
 export async function startPostgres(opts: { tls?: boolean } = {}): Promise<RunningPostgres & { certificate?: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'apppkg-pg-'));
   const { uid, gid } = userIds('postgres');
+  const template = postgresTemplate(uid, gid);
+  const dir = mkdtempSync(join(tmpdir(), 'apppkg-pg-'));
   chownSync(dir, uid, gid);
   chmodSync(dir, 0o755);
-  const adminPassword = randomBytes(12).toString('hex');
-  const pwfile = join(dir, 'pw');
-  writeFileSync(pwfile, `${adminPassword}\n`, { mode: 0o600 });
-  chownSync(pwfile, uid, gid);
-  // Passwords everywhere (scram), as a real host has: trust would let any app in as anyone.
-  const init = spawnSync(postgresBin('initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync'], {
-    uid, gid, cwd: dir, encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, LANG: 'C.UTF-8' },
-  });
-  if (init.status !== 0) {
+  const { adminPassword } = template;
+  // -a: the cluster stays the postgres user's, mode 0700, as the server insists.
+  const copy = spawnSync('cp', ['-a', '--', template.data, join(dir, 'data')], { encoding: 'utf8', timeout: 120_000 });
+  if (copy.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`initdb failed: ${init.stderr || init.error}`);
+    throw new Error(`cp -a of the initdb template ${template.data} failed: ${copy.stderr || copy.error}`);
   }
   const port = opts.tls ? await getPort({ host: '127.0.0.1' }) : 5432;
   const tlsArgs: string[] = [];
