@@ -23,7 +23,7 @@ const PROBE_CACHE = 'interpreters.json';
 
 let ownDir: string | null = null;
 
-/** The run's cache directory, or this process's when no run named one. */
+/** The run's cache directory, or this process's when no run named one (servers.ts keeps its initdb template there too). */
 export function sharedCacheDir(): string {
   const named = process.env[SHARED_CACHE_VARIABLE];
   if (named && isAbsolute(named) && existsSync(named)) return named;

@@ -50,6 +50,14 @@ export function makeApp(parent: string, name: string, yaml: string): string {
   return dir;
 }
 
+/** A wsgi app in `parent/name` whose pip requirements are one local wheel, thepkg 1.0, beside it. */
+export function wheelApp(parent: string, name: string): string {
+  const app = makeApp(parent, name, ['platform: python, wsgi', 'app: wsgi:application', 'pip: requirements.txt', ''].join('\n'));
+  makeWheel(app, 'thepkg', '1.0');
+  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n');
+  return app;
+}
+
 /**
  * Like runCli, with the options runCli lacks: a uid, or a pseudo-terminal (via script(1)). As
  * another uid it runs the package from where that user can read it (installForOtherUsers).

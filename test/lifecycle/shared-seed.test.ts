@@ -3,25 +3,20 @@
 // a venv made from a seed that another root made (and that root removed since) has a pip that
 // runs. What makes this safe is venv-seed.ts's: the seed's scripts are rewritten from the path
 // in its stamp, not from the root the install runs in.
-import { existsSync, lstatSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, tempDir } from '../helpers/process.js';
 import { sharedCacheDir } from '../helpers/shared-cache.js';
 import { coldStateDir } from '../helpers/warm-state.js';
-import { makeApp, makeWheel } from './lifecycle-apps.js';
+import { makeApp, wheelApp } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: the test run\'s shared venv seeds');
 const work = tempDir('apppkg-shared-seed-work-');
 test.after(() => work.remove());
 
-function pipApp(name: string): string {
-  const app = makeApp(work.path, name, ['platform: python, wsgi', 'app: wsgi:application', 'pip: requirements.txt', ''].join('\n'));
-  makeWheel(app, 'thepkg', '1.0');
-  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n');
-  return app;
-}
+const pipApp = (name: string): string => wheelApp(work.path, name);
 
 test('a fresh root gets the run\'s seeds; a venv from a seed another root made, that root gone, has a pip that runs', async () => {
   const first = tempDir('apppkg-shared-seed-a-');

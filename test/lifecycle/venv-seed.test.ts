@@ -10,7 +10,7 @@ import type { Interpreter } from '../../src/environment/interpreter-probe.js';
 import { seedKey } from '../../src/lifecycle/venv-seed.js';
 import { runCli, tempDir } from '../helpers/process.js';
 import { coldStateDir } from '../helpers/warm-state.js';
-import { makeApp, makeWheel } from './lifecycle-apps.js';
+import { makeWheel, wheelApp } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: venv seed');
 const work = tempDir('apppkg-seed-work-');
@@ -23,12 +23,7 @@ test.after(() => {
 const S = ['--state-dir', state.path];
 const seeds = () => join(state.path, 'cache', 'venv-seeds');
 
-function pipApp(name: string): string {
-  const app = makeApp(work.path, name, ['platform: python, wsgi', 'app: wsgi:application', 'pip: requirements.txt', ''].join('\n'));
-  makeWheel(app, 'thepkg', '1.0');
-  writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n');
-  return app;
-}
+const pipApp = (name: string): string => wheelApp(work.path, name);
 
 test('the first install makes the seed; the next app’s venv takes pip from it, and that pip installs', async () => {
   const first = await runCli(['install', pipApp('alpha'), ...S], { ms: 180_000 });
