@@ -67,6 +67,16 @@ if (exportSchemas.length > 0) {
   console.error(`bundle-cli: the export command loads ${[...new Set(exportSchemas)].join(', ')} for every target; import src/export/kubernetes.ts where export kubernetes runs (await import(...))`);
   process.exit(1);
 }
+// Nor may any command load one at its top: it would cost every run of the command that does not
+// need it, and every usage error. `status`, `logs`, `restart` and `rollback` loaded undici (~0.24 s
+// of CPU) for a request or two to the admin listener, which cli/admin-client.ts makes with node:http.
+const commandsLoading = [...outputOf]
+  .filter(([source]) => source.startsWith('src/cli/commands/'))
+  .flatMap(([source, file]) => [...new Set(eager(file, new Set()))].filter((p) => !p.startsWith('node:')).map((p) => `${source} loads ${p}`));
+if (commandsLoading.length > 0) {
+  console.error(`bundle-cli: ${commandsLoading.join('; ')} at its start; import it where it is first used (await import(...))`);
+  process.exit(1);
+}
 // Inlined, but only in the chunk the first Upgrade loads (src/proxy/websocket-modules.ts).
 const INLINED_FOR_UPGRADES = ['node_modules/ws/', 'node_modules/http-proxy/'];
 for (const file of seen) {

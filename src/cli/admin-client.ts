@@ -5,7 +5,7 @@
 // as they arrive until the user stops them, the reader of a pipe leaves, or the gateway goes.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { statSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
@@ -37,19 +37,41 @@ export const ACTION_TIMEOUT_MS = 10 * 60_000;
 
 type Method = 'GET' | 'POST';
 
+/** The waits send() gives up, as the error codes it destroys the request with. */
+const CONNECT_TIMEOUT = 'APPPKG_CONNECT_TIMEOUT';
+const ANSWER_TIMEOUT = 'APPPKG_ANSWER_TIMEOUT';
+
 /**
- * undici's errors for a listener that took the connection and said nothing, in words: libuv's
+ * The errors for a listener that took the connection and said nothing, in words: libuv's
  * answer to an accept past the open-files limit is to close the connection (its spare
  * descriptor let go for the accept), or, without that spare, to leave it in the queue.
  */
 const SILENCES: Record<string, string> = {
-  UND_ERR_SOCKET: 'it closed the connection before answering',
+  // node:http's "socket hang up": closed before the answer's head.
   ECONNRESET: 'it closed the connection before answering',
   // The request written after the close reached this end: what a loaded machine gives as often.
   EPIPE: 'it closed the connection before answering',
-  UND_ERR_HEADERS_TIMEOUT: `no answer within ${READ_TIMEOUT_MS / 1000} s`,
-  UND_ERR_CONNECT_TIMEOUT: `no connection within ${READ_TIMEOUT_MS / 1000} s (its queue of connections to accept is full)`,
+  [ANSWER_TIMEOUT]: `no answer within ${READ_TIMEOUT_MS / 1000} s`,
+  [CONNECT_TIMEOUT]: `no connection within ${READ_TIMEOUT_MS / 1000} s (its queue of connections to accept is full)`,
 };
+
+/** An answer whose head has arrived; its body is read from `body`. */
+interface Answer {
+  statusCode: number;
+  headers: IncomingMessage['headers'];
+  body: IncomingMessage;
+}
+
+/** The whole body of an answer, as text; rejects with the error that ended it early. */
+async function bodyText(body: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function timeoutError(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(SILENCES[code]), { code });
+}
 
 interface Call {
   /** What the user asked, for messages: `GET /status`, `POST /apps/blog/restart`. */
@@ -135,7 +157,10 @@ export class AdminClient {
   /** As the user writes it, for messages: `127.0.0.1:8099`, `unix:/run/apppkg/admin.sock`. */
   readonly address: string;
   private readonly origin: string;
-  private readonly agent: Agent;
+  /** How node:http reaches the listener: the unix socket, or loopback tried in turn for `localhost` (net.connect's options, passed on). */
+  private readonly connect: RequestOptions & { autoSelectFamily?: boolean };
+  /** Requests not yet answered in full: close() ends them, as a stopped command leaves no socket open. */
+  private readonly open = new Set<ClientRequest>();
 
   /**
    * `command` is the command line to say again with another --admin (`logs blog -f`); `defaulted`, that none was given, so
@@ -149,14 +174,12 @@ export class AdminClient {
     this.address = formatAddr(addr);
     // A wildcard --admin (0.0.0.0, ::) is reached on loopback, as the gateway's own line says.
     this.origin = addr.kind === 'tcp' ? addrUrl(addr) : 'http://localhost';
-    const connect =
+    this.connect =
       addr.kind === 'unix'
-        ? { socketPath: addr.path, timeout: READ_TIMEOUT_MS }
+        ? { socketPath: addr.path }
         : addr.host.toLowerCase() === 'localhost'
-          ? { timeout: READ_TIMEOUT_MS, autoSelectFamily: true, lookup: lookupLoopback }
-          : { timeout: READ_TIMEOUT_MS };
-    // Timeouts are per request (call.timeoutMs): a followed log may be silent for hours.
-    this.agent = new Agent({ connect });
+          ? { autoSelectFamily: true, lookup: lookupLoopback as RequestOptions['lookup'] }
+          : {};
   }
 
   /** From a command's `--admin` and `--admin-token` values; `command` as the constructor's. */
@@ -170,7 +193,7 @@ export class AdminClient {
 
   /** GET /status, as its text: `status --json` prints it unchanged. */
   async statusText(): Promise<string> {
-    return (await this.send('GET', '/status', { what: 'GET /status' })).body.text();
+    return this.text('/status', { what: 'GET /status' });
   }
 
   async status(): Promise<GatewayStatus> {
@@ -178,14 +201,14 @@ export class AdminClient {
   }
 
   /** A GET of text (an app's log): the whole body. */
-  async text(path: string, call: Omit<Call, 'what'> = {}): Promise<string> {
-    return (await this.send('GET', path, { what: `GET ${path}`, ...call })).body.text();
+  async text(path: string, call: Omit<Call, 'what'> & { what?: string } = {}): Promise<string> {
+    return this.readAll(await this.send('GET', path, { what: `GET ${path}`, ...call }));
   }
 
   /** A POST action (restart, rollback): its JSON answer. */
   async post<T>(path: string, call: Omit<Call, 'what'> = {}): Promise<T> {
     const res = await this.send('POST', path, { what: `POST ${path}`, timeoutMs: ACTION_TIMEOUT_MS, ...call });
-    const text = await res.body.text();
+    const text = await this.readAll(res);
     try {
       return JSON.parse(text) as T;
     } catch {
@@ -222,7 +245,8 @@ export class AdminClient {
       if (stopped) return;
       if (isGatewayError(err)) throw err;
       const e = err as NodeJS.ErrnoException;
-      const reason = e.code === 'UND_ERR_SOCKET' ? 'the connection closed' : (e.code ?? e.message);
+      // node:http's "aborted": the connection ended inside the answer's body.
+      const reason = e.code === 'ECONNRESET' ? 'the connection closed' : (e.code ?? e.message);
       throw new GatewayError('APPPKG_ADMIN_GONE', { address: this.address, what: `GET ${path}`, reason, cause: err });
     } finally {
       process.off('SIGINT', stop);
@@ -233,47 +257,91 @@ export class AdminClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.destroy();
+    for (const req of this.open) req.destroy();
+    this.open.clear();
   }
 
-  private async send(method: Method, path: string, call: Call): Promise<Dispatcher.ResponseData> {
+  /**
+   * The request, resolved once the answer's head arrived. Its waits: READ_TIMEOUT_MS for the
+   * connection, then `call.timeoutMs` (0: none, a followed log may be silent for hours) for the
+   * head and between two chunks of the body.
+   */
+  private request(method: Method, path: string, call: Call): Promise<IncomingMessage> {
     const timeout = call.timeoutMs ?? READ_TIMEOUT_MS;
     const headers: Record<string, string> = { accept: 'application/json, text/plain, text/event-stream' };
     if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(`${this.origin}${path}`, {
-        method,
-        headers,
-        dispatcher: this.agent,
-        signal: call.signal,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
+    return new Promise((resolve, reject) => {
+      // A connection of its own (agent: false), closed after the answer: a command asks once or twice.
+      const req = request(`${this.origin}${path}`, { ...this.connect, method, headers, agent: false, signal: call.signal });
+      this.open.add(req);
+      req.once('close', () => this.open.delete(req));
+      const giveUp = (code: string) => (): void => {
+        req.destroy(timeoutError(code));
+      };
+      let timer = setTimeout(giveUp(CONNECT_TIMEOUT), READ_TIMEOUT_MS);
+      req.once('socket', (socket) => {
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          if (timeout > 0) timer = setTimeout(giveUp(ANSWER_TIMEOUT), timeout);
+        });
       });
+      req.once('response', (res) => {
+        clearTimeout(timer);
+        if (timeout > 0) req.setTimeout(timeout, giveUp(ANSWER_TIMEOUT));
+        resolve(res);
+      });
+      req.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      req.end();
+    });
+  }
+
+  /** The body of `res`, its early end said as send() says a silent listener. */
+  private async readAll(res: Answer): Promise<string> {
+    try {
+      return await bodyText(res.body);
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  private async send(method: Method, path: string, call: Call): Promise<Answer> {
+    let res: IncomingMessage;
+    try {
+      res = await this.request(method, path, call);
     } catch (err) {
       if (call.signal?.aborted) throw err;
-      const e = err as NodeJS.ErrnoException;
-      const silence = e.code === undefined ? undefined : SILENCES[e.code];
-      if (silence !== undefined) {
-        // Something listens, and said nothing: a gateway out of open files, which /proc can tell.
-        const files = listenerFiles(this.addr);
-        throw new GatewayError('APPPKG_ADMIN_NO_ANSWER', { address: this.address, reason: silence, ...(files ?? {}), cause: err });
-      }
-      // Refused, no such socket, no permission: "nobody answers". A unix: path that is a file or a
-      // directory is no socket any gateway made: "start one" sent the user to start a gateway.
-      const notSocket = this.addr.kind === 'unix' ? notASocket(this.addr.path) : null;
-      const denied = this.addr.kind === 'unix' && e.code === 'EACCES' ? deniedAt(this.addr.path) : {};
-      const unitSocket = this.asked.defaulted ? unitAdminSocket() : null;
-      const elsewhere = unitSocket ? { unitSocket: unitSocket.socket, unitClosed: unitSocket.closed, command: this.asked.command } : {};
-      throw new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, ...elsewhere, cause: err });
+      throw this.failure(err);
     }
-    if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    throw await this.answerError(res, call);
+    const answer: Answer = { statusCode: res.statusCode ?? 0, headers: res.headers, body: res };
+    if (answer.statusCode >= 200 && answer.statusCode < 300) return answer;
+    throw await this.answerError(answer, call);
+  }
+
+  /** A request that failed: nobody there, or something there that said nothing. */
+  private failure(err: unknown): GatewayError {
+    if (isGatewayError(err)) return err;
+    const e = err as NodeJS.ErrnoException;
+    const silence = e.code === undefined ? undefined : SILENCES[e.code];
+    if (silence !== undefined) {
+      // Something listens, and said nothing: a gateway out of open files, which /proc can tell.
+      const files = listenerFiles(this.addr);
+      return new GatewayError('APPPKG_ADMIN_NO_ANSWER', { address: this.address, reason: silence, ...(files ?? {}), cause: err });
+    }
+    // Refused, no such socket, no permission: "nobody answers". A unix: path that is a file or a
+    // directory is no socket any gateway made: "start one" sent the user to start a gateway.
+    const notSocket = this.addr.kind === 'unix' ? notASocket(this.addr.path) : null;
+    const denied = this.addr.kind === 'unix' && e.code === 'EACCES' ? deniedAt(this.addr.path) : {};
+    const unitSocket = this.asked.defaulted ? unitAdminSocket() : null;
+    const elsewhere = unitSocket ? { unitSocket: unitSocket.socket, unitClosed: unitSocket.closed, command: this.asked.command } : {};
+    return new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, ...elsewhere, cause: err });
   }
 
   /** The one mapping of an unwanted answer to an error (docs/admin.md "Routes", "Who may do what"). */
-  private async answerError(res: Dispatcher.ResponseData, call: Call): Promise<GatewayError> {
-    const text = await res.body.text().catch(() => '');
+  private async answerError(res: Answer, call: Call): Promise<GatewayError> {
+    const text = await bodyText(res.body).catch(() => '');
     const said = errorOf(text);
     const reason = `HTTP ${res.statusCode}${said.message ? `: ${said.message}` : ''}`;
     // 421: a gateway that answers to loopback names only, asked by another name (/etc/hosts):
