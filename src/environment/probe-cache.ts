@@ -2,7 +2,8 @@
 // is 0.4 s of bash, most of a cold start: issue 11).
 //
 // A file in the state root, used once setProbeCacheDir() names it (Gateway.start does, under
-// the root's `cache/`); lifecycle commands and `check` keep probing afresh. An answer is
+// the root's `cache/`, and so do `run` and `test`, useStateRootProbeCache()); lifecycle
+// commands and `check` keep probing afresh. An answer is
 // reused only while nothing it depends on has changed:
 //   - the binary: realpath(command)'s size, mtime and inode (an upgrade replaces the file);
 //   - what Python reads around it: pyvenv.cfg beside the command and one level up (PEP 405:
@@ -22,6 +23,7 @@ import { mkdir, open, readFile, readdir, realpath, rename, stat, writeFile } fro
 import os from 'node:os';
 import path from 'node:path';
 import { PROBE, probe, safeRealpath, type ProbeFailure, type ProbeResult } from './interpreter-probe.js';
+import { resolveStateRoot, stateCacheDir } from './state-root.js';
 
 const CACHE_FILE = 'interpreters.json';
 
@@ -55,6 +57,15 @@ const cacheFiles = new Map<string, Promise<CacheFile>>();
  */
 export function setProbeCacheDir(dir: string | null): void {
   probeCacheDir = dir;
+}
+
+/**
+ * The cache of the state root `stateDir` (--state-dir) resolves to, for a command that runs
+ * the app (`run`, `test`): they picked the app's interpreter by probing every python3.N on PATH
+ * at each call, a pyenv shim's 0.4 s of bash each, what its gateway had probed already.
+ */
+export function useStateRootProbeCache(stateDir: string | undefined): void {
+  setProbeCacheDir(stateCacheDir(resolveStateRoot({ flag: stateDir })));
 }
 
 /**

@@ -706,6 +706,28 @@ test('run passes the exit status on and gives the app its private directories', 
   assert.is(production.stdout.trim(), 'production', production.stderr);
 });
 
+test("run and test take the interpreters' answers from the state root's probe cache, as a gateway's start does: a second run probes none", async () => {
+  // Each run had probed every python3.N on PATH afresh (a pyenv shim's probe is 0.4 s of bash).
+  const root = tempDir('apppkg-cli-probe-cache-');
+  try {
+    const dir = join(EXAMPLES, 'hello');
+    const cache = join(root.path, 'cache', 'interpreters.json');
+    const first = await runCli(['run', dir, '--state-dir', root.path, '--', 'python', '-c', 'pass']);
+    assert.is(first.status, 0, first.stderr);
+    assert.ok(existsSync(cache), 'run wrote no probe cache under the state root');
+    const written = readFileSync(cache, 'utf8');
+    assert.ok(Object.keys(JSON.parse(written).entries).length > 0, written);
+    const before = statSync(cache).mtimeMs;
+    // Every answer found there, nothing probed, nothing written.
+    const again = await runCli(['test', pkg('probe-cache-test', 'app: wsgi:application\ncommands:\n  test: python -c pass\n'), '--state-dir', root.path]);
+    assert.is(again.status, 0, again.stderr);
+    assert.is(statSync(cache).mtimeMs, before);
+    assert.is(readFileSync(cache, 'utf8'), written);
+  } finally {
+    root.remove();
+  }
+});
+
 test("run of a command that is not there says why, with the app's PATH it searched, and exits 127 (126: not executable) as a shell does", async () => {
   const dir = pkg('run-missing', 'platform: python, wsgi\napp: wsgi:application\n');
   const S = ['--state-dir', state.path];

@@ -1,6 +1,7 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage } from '../../app-package.js';
 import { GatewayError } from '../../errors.js';
+import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 
 export const spec: CommandSpec = {
   name: 'run',
@@ -28,6 +29,7 @@ export async function run(args: ParsedCommand): Promise<number> {
       fix: 'write e.g. `apppkg-gateway run /var/apps/blog -- python manage.py migrate`',
     });
   }
+  useStateRootProbeCache(args.values['state-dir'] as string | undefined);
   const app = await AppPackage.open(args.positionals[0], {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
