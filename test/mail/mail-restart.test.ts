@@ -181,8 +181,9 @@ test('a delivery record whose next attempt is a year ahead (written before the h
 });
 
 async function yearAheadDelivered(id: string): Promise<void> {
-  const next = Date.parse((await gatewayStatus(gw!)).apps.find((a: { name: string }) => a.name === 'alpha').mail?.nextAttemptAt ?? 'NaN');
-  assert.ok(!(next > Date.now() + 60_000), `status says the next attempt is at ${new Date(next).toISOString()}, not within the schedule's longest wait`);
+  // None once the delivery is made, which a loaded machine may do (0.5 s after the start) before this asks.
+  const said: string | undefined = (await gatewayStatus(gw!)).apps.find((a: { name: string }) => a.name === 'alpha').mail?.nextAttemptAt;
+  assert.ok(!(Date.parse(said ?? 'NaN') > Date.now() + 60_000), `status says the next attempt is at ${said}, not within the schedule's longest wait`);
   const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'clock stepped back' && d.status === 200), 15_000, 'the delivery after the restart (its retry waits 0.5 s)');
   assert.is(done.id, id);
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
