@@ -30,6 +30,19 @@ export function renderManifest(header: string[], objects: K8sObject[]): string {
  * kubernetes.core reads manifests with it): quoted as well.
  */
 function needsQuotes(text: string): boolean {
+  // A parse per scalar was a third of an export's CPU, and the same few hundred strings (labels,
+  // names, paths) recur in every object of every app: each is read once.
+  let quoted = quotedByText.get(text);
+  if (quoted === undefined) {
+    quoted = readsOtherwise(text);
+    quotedByText.set(text, quoted);
+  }
+  return quoted;
+}
+
+const quotedByText = new Map<string, boolean>();
+
+function readsOtherwise(text: string): boolean {
   if (text.includes('\n')) return false; // a block scalar: a string in any version
   // A tab; YAML 1.1's value and merge keys, which PyYAML does not read back as strings.
   if (text.includes('\t') || text === '=' || text === '<<') return true;
