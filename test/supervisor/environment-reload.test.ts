@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('environment file reload (SIGHUP)');
 
@@ -69,8 +69,10 @@ function logged(gw: RunningGateway, re: RegExp, ms = 30_000): Promise<unknown> {
   });
 }
 
+// blog is the app restarted under a client's requests, with two workers to replace; shop, the
+// app left alone, needs one to show it keeps it (a Python process less in each test's gateway).
 const ENV = (blogGreeting: string, extra = '') =>
-  `settings:\n  GREETING: shared\napps:\n  blog:\n    workers: 2\n    settings:\n      GREETING: ${blogGreeting}\n  shop:\n    workers: 2\n${extra}`;
+  `settings:\n  GREETING: shared\napps:\n  blog:\n    workers: 2\n    settings:\n      GREETING: ${blogGreeting}\n  shop:\n    workers: 1\n${extra}`;
 
 test('changed settings reach the app after SIGHUP with no failed request; an unchanged app keeps its workers', async () => {
   const { gw, envFile } = await open(ENV('hello'));
@@ -96,7 +98,7 @@ test('changed settings reach the app after SIGHUP with no failed request; an unc
   const blogAfter = await waitFor(async () => {
     const pids = await workerPids(gw, 'blog');
     return pids.length === 2 && pids.every((p) => !blogBefore.includes(p)) && pids;
-  }, 15_000, "blog's fresh workers in status");
+  }, 15_000, "blog's fresh workers in status", ASK_GATEWAY_EVERY_MS);
   assert.is(blogAfter.length, 2);
   assert.equal(await workerPids(gw, 'shop'), shopBefore, 'shop is not restarted');
   assert.equal(await greetingAt(gw, '/shop/'), { status: 200, greeting: 'shared' });
@@ -107,7 +109,7 @@ test('a shared setting restarts every app that does not override it, and only th
   const blogBefore = await workerPids(gw, 'blog');
   writeFileSync(envFile, ENV('hello').replace('GREETING: shared', 'GREETING: everyone'));
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await greetingAt(gw, '/shop/')).greeting === 'everyone', 30_000, 'shop to answer the new shared setting');
+  await waitFor(async () => (await greetingAt(gw, '/shop/')).greeting === 'everyone', 30_000, 'shop to answer the new shared setting', ASK_GATEWAY_EVERY_MS);
   await logged(gw, /shop: settings\.GREETING changed/);
   assert.not.match(gw.output(), /blog: .*changed in/);
   assert.equal(await workerPids(gw, 'blog'), blogBefore, 'blog overrides GREETING: not restarted');
@@ -119,7 +121,7 @@ test('a new mount is routed after SIGHUP without restarting the app', async () =
   const blogBefore = await workerPids(gw, 'blog');
   writeFileSync(envFile, ENV('hello').replace('  blog:\n', '  blog:\n    mount: /journal\n'));
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await greetingAt(gw, '/journal/')).greeting === 'hello', 30_000, 'blog at /journal');
+  await waitFor(async () => (await greetingAt(gw, '/journal/')).greeting === 'hello', 30_000, 'blog at /journal', ASK_GATEWAY_EVERY_MS);
   await logged(gw, /blog: mount changed in \S+; routed anew, its workers keep running/);
   assert.is((await greetingAt(gw, '/blog/')).status, 404, 'the old mount routes nowhere');
   assert.equal(await workerPids(gw, 'blog'), blogBefore);
@@ -140,7 +142,7 @@ test('a new idle_timeout and drain are applied after SIGHUP without restarting t
   assert.equal(await workerPids(gw, 'shop'), shopBefore, 'shop is not restarted');
   assert.is((await appStatus(gw, 'shop')).idle?.timeoutSeconds, 2);
   // The new timeout is in force: shop, asked nothing since, sleeps; its workers were those it had.
-  await waitFor(async () => (await appStatus(gw, 'shop')).state === 'idle', 30_000, 'shop to go idle under its new idle_timeout');
+  await waitFor(async () => (await appStatus(gw, 'shop')).state === 'idle', 30_000, 'shop to go idle under its new idle_timeout', ASK_GATEWAY_EVERY_MS);
   assert.match(gw.output(), /shop: no request for 2 s; stopping its workers until the next request/);
   // Its next request wakes it, with the setting it was given.
   assert.equal(await greetingAt(gw, '/shop/'), { status: 200, greeting: 'shared' });
@@ -168,7 +170,7 @@ test('a SIGHUP while a deploy runs its commands.update, after another SIGHUP, is
   await logged(gw, /shop: settings\.GREETING changed in \S+environment\.yaml; restarting it/, 20_000);
   // One more at once, while shop's restart is under way: that restart is what it asks for already.
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await greetingAt(gw, '/shop/')).greeting === 'hola', 20_000, "shop's new greeting");
+  await waitFor(async () => (await greetingAt(gw, '/shop/')).greeting === 'hola', 20_000, "shop's new greeting", ASK_GATEWAY_EVERY_MS);
   await logged(gw, /(read again; nothing in it changed for any app[^]*){3}/, 20_000);
   assert.is(gw.output().split('shop: settings.GREETING changed').length - 1, 1, 'shop restarted once for its one change');
   assert.not.match(gw.output(), /commands\.update done/, "blog's hook still runs");
@@ -195,7 +197,7 @@ test('an environment file with a problem changes nothing: the log gives the erro
   assert.equal(await greetingAt(gw, '/blog/'), { status: 200, greeting: 'hello' });
   writeFileSync(envFile, ENV('bonjour'));
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'bonjour', 30_000, 'the mended file to apply');
+  await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'bonjour', 30_000, 'the mended file to apply', ASK_GATEWAY_EVERY_MS);
 });
 
 test('an app refused at the start for an interpreter not there yet serves after SIGHUP once it is installed', async () => {
@@ -205,7 +207,7 @@ test('an app refused at the start for an interpreter not there yet serves after 
   assert.is((await greetingAt(gw, '/blog/')).status, 503);
   symlinkSync(pathPython(), python);
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'hello', 30_000, 'blog to serve once python3 is there');
+  await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'hello', 30_000, 'blog to serve once python3 is there', ASK_GATEWAY_EVERY_MS);
 });
 
 test('a reload whose restart was refused (python: naming no interpreter yet) is applied by the next SIGHUP once the host is mended, the file unchanged', async () => {
@@ -219,7 +221,7 @@ test('a reload whose restart was refused (python: naming no interpreter yet) is 
   // What the refusal's fix asks for, done outside the file: the interpreter is installed there.
   symlinkSync(pathPython(), python);
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'bonjour', 30_000, 'the file to apply once python3 is there');
+  await waitFor(async () => (await greetingAt(gw, '/blog/')).greeting === 'bonjour', 30_000, 'the file to apply once python3 is there', ASK_GATEWAY_EVERY_MS);
   assert.not.equal(await workerPids(gw, 'blog'), blogBefore);
   assert.not.match(gw.output(), /nothing in it changed/);
 });
