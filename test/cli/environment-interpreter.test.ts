@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 
@@ -118,7 +118,8 @@ test('an app with deb packages runs on the system interpreter whatever the envir
 test('the gateway says too that it passed over the environment file\'s python for an app with deb packages, with its key', async () => {
   const apps = join(work.path, 'apps-deb');
   pkg('with-deb', 'platform: python, wsgi\ndeb: python3-apppkg-none\napp: wsgi:application\n', apps);
-  const env = envFile('env-deb-gateway.yaml', 'apps:\n  with-deb:\n    python: /opt/python3.12/bin/python3\n');
+  // workers: 1 after the key whose place is asserted: one request needs no second Python process.
+  const env = envFile('env-deb-gateway.yaml', 'apps:\n  with-deb:\n    python: /opt/python3.12/bin/python3\n    workers: 1\n');
   const running = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(work.path, 'state-deb'), '--access-log', 'off']);
   try {
     assert.is((await request(`${running.url}/with-deb/`, { headersTimeout: 60_000 })).statusCode, 200, running.output());
@@ -157,13 +158,14 @@ test('the gateway refuses such an app with the place in status, and serves the o
   addPackage(apps, 'environ', 'good');
   addPackage(apps, 'environ', 'broken');
   pkg('old', 'platform: python, wsgi\npython: "<3"\napp: wsgi:application\n', apps);
-  const env = envFile('env-gateway.yaml', 'defaults:\n  python: /usr/bin/python3\napps:\n  broken:\n    python: /usr/bin/python2-apppkg-none\n');
+  // good, the one app that serves, asked once: one worker (after the lines whose places are asserted).
+  const env = envFile('env-gateway.yaml', 'defaults:\n  python: /usr/bin/python3\napps:\n  broken:\n    python: /usr/bin/python2-apppkg-none\n  good:\n    workers: 1\n');
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'gw-state'), '--environment', env]);
-  const broken = await waitFor(async () => (await appStatus(gw!, 'broken'))?.problem, 20_000, 'broken refused');
+  const broken = await waitFor(async () => (await appStatus(gw!, 'broken'))?.problem, 20_000, 'broken refused', ASK_GATEWAY_EVERY_MS);
   assert.is(broken.code, 'APPPKG_PY_NOT_EXECUTABLE');
   assert.is(broken.message, `${env}:5:13: apps.broken.python: interpreter /usr/bin/python2-apppkg-none cannot be run: no such file`);
   assert.match(broken.hint, /set apps\.broken\.python in the environment file/);
-  const old = await waitFor(async () => (await appStatus(gw!, 'old'))?.problem, 20_000, 'old refused');
+  const old = await waitFor(async () => (await appStatus(gw!, 'old'))?.problem, 20_000, 'old refused', ASK_GATEWAY_EVERY_MS);
   assert.is(old.code, 'APPPKG_PY_NO_INTERPRETER');
   assert.ok(old.message.startsWith(`${env}:2:11: defaults.python: /usr/bin/python3 `), old.message);
   assert.ok(old.message.includes(`(required at ${join(apps, 'old', 'app.yaml')}:2:9)`), old.message);
