@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { renderStatusTable } from '../../src/admin/status-table.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
 
 const test = suite('mail across restarts');
@@ -18,12 +18,15 @@ const apps = tempDir('apppkg-mail-apps-');
 const state = tempDir('apppkg-mail-state-');
 const envFile = join(state.path, 'environment.yaml');
 const answerFile = join(state.path, 'apps', 'alpha', 'data', 'answer');
+// Deliveries are recorded in alpha's data directory, so one worker serves every test: a second
+// was a Python process more per start, of which this file makes thirteen.
+const ONE_WORKER = 'apps:\n  alpha:\n    workers: 1\n';
 let gw: RunningGateway | null = null;
 let pids: number[] = [];
 
 test.before(() => {
   addPackage(apps.path, 'mail-sink', 'alpha');
-  writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  retry: [0.5]\n  give_up: 600\n');
+  writeFileSync(envFile, `mail:\n  listen: 127.0.0.1:0\n  retry: [0.5]\n  give_up: 600\n${ONE_WORKER}`);
 });
 
 test.after(async () => {
@@ -72,7 +75,7 @@ async function deliveries(): Promise<Delivery[]> {
  */
 function startGivingUpSoon(): Promise<{ port: number }> {
   const shortLived = join(state.path, 'give-up-soon.yaml');
-  writeFileSync(shortLived, 'mail:\n  listen: 127.0.0.1:0\n  retry: [0.5]\n  give_up: 5\n', { mode: 0o600 });
+  writeFileSync(shortLived, `mail:\n  listen: 127.0.0.1:0\n  retry: [0.5]\n  give_up: 5\n${ONE_WORKER}`, { mode: 0o600 });
   return startGateway(shortLived);
 }
 
@@ -80,7 +83,7 @@ function startGivingUpSoon(): Promise<{ port: number }> {
 async function firstFailedAttempt(port: number, subject: string): Promise<Delivery> {
   writeFileSync(answerFile, '503');
   assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject })), { refused: {} });
-  return waitFor(async () => (await deliveries()).find((d) => d.subject === subject), 10_000, 'a first attempt');
+  return waitFor(async () => (await deliveries()).find((d) => d.subject === subject), 10_000, 'a first attempt', ASK_GATEWAY_EVERY_MS);
 }
 
 /**
@@ -98,14 +101,14 @@ test('SIGTERM with a delivery waiting for its retry: the next start delivers it,
   const { port } = await startGateway();
   writeFileSync(answerFile, '503'); // the app is "down": every delivery fails
   assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'resume me' })), { refused: {} });
-  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'resume me'), 10_000, 'a first attempt');
+  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'resume me'), 10_000, 'a first attempt', ASK_GATEWAY_EVERY_MS);
   assert.is(failed.status, 503);
   assert.is(await stopGateway(), 0);
   assert.is(queued().length, 1, 'the delivery is still in the spool');
   rmSync(answerFile); // the app is back
   await startGateway();
   assert.match(gw!.output(), /mail: SMTP on 127\.0\.0\.1:\d+; 1 delivery left in the spool, resuming\n/, 'one delivery, counted as one');
-  const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'resume me' && d.status === 200), 15_000, 'the delivery after the restart');
+  const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'resume me' && d.status === 200), 15_000, 'the delivery after the restart', ASK_GATEWAY_EVERY_MS);
   assert.is(done.id, failed.id, 'the same delivery id as before the restart');
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
   assert.is(await stopGateway(), 0);
@@ -115,18 +118,18 @@ test('restarted with no mail: listener and a delivery in the spool: the log says
   const { port } = await startGateway();
   writeFileSync(answerFile, '503');
   assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'wait for the listener' })), { refused: {} });
-  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'wait for the listener'), 10_000, 'a first attempt');
+  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'wait for the listener'), 10_000, 'a first attempt', ASK_GATEWAY_EVERY_MS);
   assert.is(await stopGateway(), 0);
   rmSync(answerFile);
   const noMail = join(state.path, 'no-mail.yaml');
-  writeFileSync(noMail, 'apps: {}\n', { mode: 0o600 });
+  writeFileSync(noMail, ONE_WORKER, { mode: 0o600 });
   await startGateway(noMail);
   const queue = join(state.path, 'mail', 'queue');
   await waitFor(() => gw!.output().includes(`mail: 1 delivery waits in ${queue}, but ${noMail} has no mail: listener, so none is tried: put mail: {listen: ...} back in ${noMail} and restart the gateway; it is delivered then, with its delivery id`) || undefined, 10_000, `the line saying the delivery waits, in:\n${gw!.output()}`);
   assert.is(queued().length, 1, 'kept, untried');
   assert.is(await stopGateway(), 0);
   await startGateway();
-  const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'wait for the listener' && d.status === 200), 15_000, 'the delivery once mail: is back');
+  const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'wait for the listener' && d.status === 200), 15_000, 'the delivery once mail: is back', ASK_GATEWAY_EVERY_MS);
   assert.is(done.id, failed.id);
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
   assert.is(await stopGateway(), 0);
@@ -136,7 +139,7 @@ test('an app removed from --apps with a delivery waiting: each attempt says it i
   const { port } = await startGateway();
   writeFileSync(answerFile, '503');
   assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'while removed' })), { refused: {} });
-  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'while removed'), 10_000, 'a first attempt');
+  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'while removed'), 10_000, 'a first attempt', ASK_GATEWAY_EVERY_MS);
   const first = `mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha not delivered: the app answered 503; attempt 1, the next in 0.5 s\n`;
   await waitFor(() => gw!.output().includes(first) || undefined, 10_000, 'the line of the first attempt');
   const aside = mkdtempSync(join(tmpdir(), 'apppkg-mail-aside-'));
@@ -150,7 +153,7 @@ test('an app removed from --apps with a delivery waiting: each attempt says it i
   } finally {
     rmSync(aside, { recursive: true, force: true });
   }
-  const done = await waitFor(async () => (await deliveries().catch(() => [])).find((d) => d.subject === 'while removed' && d.status === 200), 30_000, 'the delivery once alpha is back');
+  const done = await waitFor(async () => (await deliveries().catch(() => [])).find((d) => d.subject === 'while removed' && d.status === 200), 30_000, 'the delivery once alpha is back', ASK_GATEWAY_EVERY_MS);
   assert.is(done.id, failed.id);
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
   assert.is(await stopGateway(), 0);
@@ -160,7 +163,7 @@ test('a delivery record whose next attempt is a year ahead (written before the h
   const { port } = await startGateway();
   writeFileSync(answerFile, '503');
   assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'clock stepped back' })), { refused: {} });
-  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'clock stepped back'), 10_000, 'a first attempt');
+  const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'clock stepped back'), 10_000, 'a first attempt', ASK_GATEWAY_EVERY_MS);
   assert.is(await stopGateway(), 0);
   // As a gateway whose clock ran a year ahead wrote it, before NTP set the clock right.
   const [name] = queued();
@@ -184,7 +187,7 @@ async function yearAheadDelivered(id: string): Promise<void> {
   // None once the delivery is made, which a loaded machine may do (0.5 s after the start) before this asks.
   const said: string | undefined = (await gatewayStatus(gw!)).apps.find((a: { name: string }) => a.name === 'alpha').mail?.nextAttemptAt;
   assert.ok(!(Date.parse(said ?? 'NaN') > Date.now() + 60_000), `status says the next attempt is at ${said}, not within the schedule's longest wait`);
-  const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'clock stepped back' && d.status === 200), 15_000, 'the delivery after the restart (its retry waits 0.5 s)');
+  const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'clock stepped back' && d.status === 200), 15_000, 'the delivery after the restart (its retry waits 0.5 s)', ASK_GATEWAY_EVERY_MS);
   assert.is(done.id, id);
   await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
 }
@@ -194,7 +197,7 @@ test('an attempt that cannot run to its end (its message file unreadable) is tri
   try {
     writeFileSync(answerFile, '503');
     assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['x@alpha.localhost'], message({ subject: 'file unreadable' })), { refused: {} });
-    const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'file unreadable'), 10_000, 'a first attempt');
+    const failed = await waitFor(async () => (await deliveries()).find((d) => d.subject === 'file unreadable'), 10_000, 'a first attempt', ASK_GATEWAY_EVERY_MS);
     // As a read error or a full disk would: the attempt throws, where an answer would not. (A
     // directory: root reads a file whatever its mode.)
     for (const name of readdirSync(join(state.path, 'mail', 'messages'))) {
@@ -221,7 +224,7 @@ test('an attempt that cannot run to its end, past give_up: a dead letter with wh
     assert.is(bound.status, 0, bound.stderr);
     const failed = await firstFailedAttempt(port, 'unreadable past give_up');
     renameSync(socket, join(state.path, 'mail', 'messages', `${failed.received_id}.eml`));
-    const dead = await waitFor(async () => (await gatewayStatus(gw!)).mail.dead.find((d: { id: string }) => d.id === failed.id), 20_000, () => `the dead letter in status, the log:\n${gw!.output()}`);
+    const dead = await waitFor(async () => (await gatewayStatus(gw!)).mail.dead.find((d: { id: string }) => d.id === failed.id), 20_000, () => `the dead letter in status, the log:\n${gw!.output()}`, ASK_GATEWAY_EVERY_MS);
     assert.match(dead.reason, new RegExp(`^given up after \\d+ attempts: ENXIO: [^\n]*${failed.received_id}\\.eml'$`));
     assert.match(gw!.output(), `mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha: ENXIO`);
     await deadLetterSaid(`mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha is a dead letter: ${dead.reason} (kept in `);
@@ -237,7 +240,7 @@ test('a delivery whose message file is gone from the spool (removed by hand, los
     const failed = await firstFailedAttempt(port, 'file gone');
     const file = join(state.path, 'mail', 'messages', `${failed.received_id}.eml`);
     rmSync(file);
-    const dead = await waitFor(async () => (await gatewayStatus(gw!)).mail.dead.find((d: { id: string }) => d.id === failed.id), 20_000, () => `the dead letter in status, the log:\n${gw!.output()}`);
+    const dead = await waitFor(async () => (await gatewayStatus(gw!)).mail.dead.find((d: { id: string }) => d.id === failed.id), 20_000, () => `the dead letter in status, the log:\n${gw!.output()}`, ASK_GATEWAY_EVERY_MS);
     assert.match(dead.reason, new RegExp(`^given up after \\d+ attempts: message file missing \\(${file}\\)$`));
     assert.is(dead.file, null, 'no message is kept');
     assert.match(gw!.output(), `mail: delivery ${failed.id} (queued as ${failed.received_id}) to alpha not delivered: message file missing (${file}); attempt `);
@@ -257,7 +260,7 @@ test('SIGKILL with messages spooled and the app down: every one delivered, a rep
   for (const subject of subjects) {
     assert.equal(await sendWithSmtplib(port, 'ann@example.org', [`${subject}@alpha.localhost`], message({ subject })), { refused: {} });
   }
-  await waitFor(async () => new Set((await deliveries()).filter((d) => subjects.includes(d.subject)).map((d) => d.subject)).size === 5, 10_000, 'an attempt of each');
+  await waitFor(async () => new Set((await deliveries()).filter((d) => subjects.includes(d.subject)).map((d) => d.subject)).size === 5, 10_000, 'an attempt of each', ASK_GATEWAY_EVERY_MS);
   gw!.child.kill('SIGKILL');
   await gw!.stop(); // waits for the exit
   gw = null;
@@ -272,7 +275,7 @@ test('SIGKILL with messages spooled and the app down: every one delivered, a rep
   const all = await waitFor(async () => {
     const got = (await deliveries()).filter((d) => subjects.includes(d.subject));
     return subjects.every((s) => got.some((d) => d.subject === s && d.status === 200)) ? got : undefined;
-  }, 20_000, 'every message delivered');
+  }, 20_000, 'every message delivered', ASK_GATEWAY_EVERY_MS);
   for (const subject of subjects) {
     const ids = new Set(all.filter((d) => d.subject === subject).map((d) => d.id));
     assert.is(ids.size, 1, `${subject}: every attempt carries one delivery id`);
