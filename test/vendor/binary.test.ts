@@ -6,7 +6,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 import { runIf } from '../helpers/skip.js';
 import { spawnSync } from 'node:child_process';
@@ -100,7 +100,7 @@ ifOtherPython('serve and --apps refuse such an interpreter with what check says,
   cpSync(app, join(apps, 'fast'), { recursive: true });
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '-e', otherEnv]);
   try {
-    const version = await waitFor(async () => (await appStatus(gw, 'fast'))?.versions?.find((v: any) => v.state === 'failed'), 60_000, 'the version refused');
+    const version = await waitFor(async () => (await appStatus(gw, 'fast'))?.versions?.find((v: any) => v.state === 'failed'), 60_000, 'the version refused', ASK_GATEWAY_EVERY_MS);
     assert.is(version.reason.code, 'APPPKG_VENDOR_HOST_MISMATCH', JSON.stringify(version.reason));
     assert.match(version.reason.message, mismatch);
     assert.match(`fix: ${version.reason.hint}`, fix);
