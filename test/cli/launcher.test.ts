@@ -19,7 +19,7 @@ test.after(() => work.remove());
 test('through a symlink elsewhere, the launcher execs Node on dist/ with its V8 heap flags', async () => {
   const link = join(work.path, 'apppkg-gateway');
   symlinkSync(BIN, link);
-  const child = spawn(link, ['serve', join(EXAMPLES, 'hello'), '--port', '0'], { cwd: work.path, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(link, ['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', join(work.path, 'link-state')], { cwd: work.path, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   child.stderr.on('data', (c) => (out += c));
@@ -67,7 +67,7 @@ test("the launcher's malloc tuning is the gateway's own: in its exec environment
   const env = { ...process.env };
   delete env.MALLOC_TRIM_THRESHOLD_;
   delete env.APPPKG_LAUNCHER_ENV;
-  const child = spawn(BIN, ['serve', join(FIXTURES, 'apps', 'faults'), '--port', '0'], { cwd: work.path, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, ['serve', join(FIXTURES, 'apps', 'faults'), '--port', '0', '--state-dir', join(work.path, 'malloc-state')], { cwd: work.path, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   child.stderr.on('data', (c) => (out += c));
