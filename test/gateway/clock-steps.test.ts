@@ -13,9 +13,10 @@ import { PIPELINE_DEPTH } from '../../src/proxy/upstream.js';
 import { HEARTBEAT_MS, HUNG_AFTER_MS } from '../../src/supervisor/worker.js';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { hasFaketime, NO_FAKETIME, steppedClock, type SteppedClock } from '../helpers/faketime.js';
-import { assertNoOrphans, recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { appStatus, gatewayStatus, statusPids } from '../helpers/status.js';
+import { warmStateDir } from '../helpers/warm-state.js';
 
 const test = suite('clock steps');
 const withFaketime = runIf(test, hasFaketime, NO_FAKETIME);
@@ -28,8 +29,14 @@ interface Env {
   pids: Set<number>;
 }
 const opened: Env[] = [];
+/** Every test's directories, removed when the file ends: a state root kept that long lends its probe cache to the next (warmStateDir). */
+const made: Array<ReturnType<typeof tempDir>> = [];
 const HOUR_S = 3600;
 
+/**
+ * A gateway under a clock of its own, on a state root that starts with the interpreter probes of
+ * an earlier test's (warmStateDir): no test here is about a first start's probing.
+ */
 async function open(fixture: string, name: string, environment: string): Promise<Env> {
   const dir = tempDir('apppkg-clock-steps-');
   const apps = join(dir.path, 'apps');
@@ -37,11 +44,13 @@ async function open(fixture: string, name: string, environment: string): Promise
   addPackage(apps, fixture, name);
   const envFile = join(dir.path, 'environment.yaml');
   writeFileSync(envFile, environment);
+  const state = warmStateDir('apppkg-clock-steps-state-');
+  made.push(dir, state);
   const clock = steppedClock();
   const env: Env = { dir, apps, clock, gw: null as unknown as RunningGateway, pids: new Set() };
   opened.push(env);
   env.apps = apps;
-  env.gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0'], { env: clock.env });
+  env.gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off', '--settle', '0'], { env: clock.env });
   return env;
 }
 
@@ -57,21 +66,27 @@ async function judged(env: Env, name: string, ms = 60_000): Promise<any> {
     const app = await appStatus(env.gw, name);
     for (const pid of app ? statusPids({ apps: [app] }) : []) env.pids.add(pid);
     return app && (app.state === 'ready' || app.versions.some((v: { state: string }) => v.state === 'failed')) ? app : undefined;
-  }, ms, `${name} to be judged`);
+  }, ms, `${name} to be judged`, ASK_GATEWAY_EVERY_MS);
 }
 
 const refusal = (app: any): string => JSON.stringify(app.versions.map((v: { state: string; reason: unknown }) => [v.state, v.reason]));
 
-test.after(async () => {
-  for (const env of opened) {
+// Each test's gateway stops as the test ends: left to the end of the file, the gateways of the
+// tests before kept their workers and heartbeats going, every clock reading of theirs a read of
+// libfaketime's file (FAKETIME_NO_CACHE), through every test after.
+test.after.each(async () => {
+  for (const env of opened.splice(0)) {
     if (env.gw) {
       await remember(env).catch(() => {});
       await env.gw.stop();
     }
     await assertNoOrphans([...env.pids]);
     env.clock.remove();
-    env.dir.remove();
   }
+});
+
+test.after(() => {
+  for (const dir of made) dir.remove();
 });
 
 withFaketime('the CLI under the stepped clock: its wall clock follows a step', async () => {
@@ -90,10 +105,10 @@ withFaketime('a step forward past the app\'s timeout: a request waiting in its q
   const env = await open('slow', 'queued', 'apps:\n  queued:\n    workers: 1\n    threads: 1\n    timeout: 60\n');
   await remember(env);
   const first = request(`${env.gw.url}/queued/?t=4`, { headersTimeout: 90_000 });
-  await waitFor(async () => (await appStatus(env.gw, 'queued')).workers.some((w: { inFlight: number }) => w.inFlight > 0) || undefined, 10_000, 'the first request to be taken');
+  await waitFor(async () => (await appStatus(env.gw, 'queued')).workers.some((w: { inFlight: number }) => w.inFlight > 0) || undefined, 10_000, 'the first request to be taken', ASK_GATEWAY_EVERY_MS);
   // A worker takes PIPELINE_DEPTH requests beyond its threads; the one after waits in the gateway's queue.
   const more = Array.from({ length: PIPELINE_DEPTH + 1 }, () => request(`${env.gw.url}/queued/?t=0`, { headersTimeout: 90_000 }));
-  await waitFor(async () => ((await appStatus(env.gw, 'queued')).queued > PIPELINE_DEPTH) || undefined, 10_000, 'a request to wait in the gateway\'s queue');
+  await waitFor(async () => ((await appStatus(env.gw, 'queued')).queued > PIPELINE_DEPTH) || undefined, 10_000, 'a request to wait in the gateway\'s queue', ASK_GATEWAY_EVERY_MS);
   env.clock.step(2 * HOUR_S);
   const answers = await Promise.all([first, ...more]);
   const bodies = await Promise.all(answers.map((a) => a.body.text()));
@@ -128,7 +143,7 @@ withFaketime('a step back while a worker hangs: the heartbeat still kills and re
     const pids = (await appStatus(env.gw, 'beat')).workers.map((w: { pid: number }) => w.pid);
     for (const pid of pids) env.pids.add(pid);
     return (pids.length === 1 && !pids.includes(victim)) || undefined;
-  }, bound + 5000, 'the hung worker to be replaced');
+  }, bound + 5000, 'the hung worker to be replaced', ASK_GATEWAY_EVERY_MS);
   try {
     process.kill(victim, 'SIGCONT');
   } catch {}
@@ -156,7 +171,7 @@ withFaketime('a step forward while a worker crash-loops: its back-off goes on gr
     const worker = (await appStatus(env.gw, 'loops')).workers.find((w: { pid: number | null; state: string }) => w.pid !== null && w.pid !== pid && w.state === 'ready');
     if (worker) env.pids.add(worker.pid);
     return worker?.pid as number | undefined;
-  }, 30_000, 'a worker to be ready');
+  }, 30_000, 'a worker to be ready', ASK_GATEWAY_EVERY_MS);
   // Four exits back to back: restarts after 500, 1000, 2000 and 4000 ms.
   for (let i = 0; i < 4; i++) {
     pid = await nextWorker();
@@ -304,7 +319,7 @@ withFaketime('a step back: status goes on reading its processes\' memory and CPU
     const worker = (await appStatus(env.gw, 'sampled')).workers.find((w: { pid: number | null; state: string }) => w.pid !== null && w.pid !== old && w.state === 'ready');
     if (worker) env.pids.add(worker.pid);
     return worker?.rssBytes > 0 || undefined;
-  }, 20_000, 'the new worker\'s memory in status');
+  }, 20_000, 'the new worker\'s memory in status', ASK_GATEWAY_EVERY_MS);
 });
 
 test.run();
