@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus as status } from '../helpers/status.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { warmStateDir } from '../helpers/warm-state.js';
 
 const test = suite('gateway start: versions whose update has not run');
 
@@ -20,15 +21,32 @@ interface Env {
   args: string[];
   gw: RunningGateway;
 }
-const opened: Array<{ env: Env; dirs: ReturnType<typeof tempDir>[] }> = [];
+const opened: Env[] = [];
+/** Every test's directories, removed when the file ends: a state root kept that long lends its probe cache to the next (warmStateDir). */
+const made: ReturnType<typeof tempDir>[] = [];
 
+/**
+ * An environment file of `defaults: workers: 1`: which version serves, and when its update runs,
+ * is the same with one worker as with two, and a worker costs about half a gateway's start.
+ */
+function oneWorker(dir: string): string {
+  const file = join(dir, 'environment.yaml');
+  writeFileSync(file, 'defaults:\n  workers: 1\n');
+  return file;
+}
+
+/**
+ * A gateway on a state root of its own, which starts with the interpreter probes of an earlier
+ * test's (warmStateDir): no test here is about a first start's probing.
+ */
 async function open(setup: (appsDir: string) => void): Promise<Env> {
   const apps = tempDir('apppkg-start-upd-apps-');
-  const state = tempDir('apppkg-start-upd-state-');
+  const state = warmStateDir('apppkg-start-upd-state-');
+  made.push(apps, state);
   setup(apps.path);
-  const args = ['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--settle', '0'];
+  const args = ['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', oneWorker(state.path), '--access-log', 'off', '--settle', '0'];
   const env = { apps: apps.path, state: state.path, args, gw: await startCli(args) };
-  opened.push({ env, dirs: [apps, state] });
+  opened.push(env);
   return env;
 }
 
@@ -38,11 +56,14 @@ async function restart(env: Env): Promise<void> {
   env.gw = await startCli(env.args);
 }
 
-test.after(async () => {
-  for (const { env, dirs } of opened) {
-    await env.gw.stop();
-    for (const d of dirs) d.remove();
-  }
+// Each test's gateway stops as the test ends: left to the end of the file, the gateways of the
+// tests before kept their workers and heartbeats going through every test after.
+test.after.each(async () => {
+  for (const env of opened.splice(0)) await env.gw.stop();
+});
+
+test.after(() => {
+  for (const d of made) d.remove();
 });
 
 /** Version `v` of the environ fixture whose commands.update is `update` (logging by default). */
@@ -72,7 +93,7 @@ test('a version copied in while the gateway was down runs its update first, the 
 
   addVersion(env.apps, '2');
   await restart(env);
-  await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 after its update');
+  await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 after its update', ASK_GATEWAY_EVERY_MS);
   assert.equal(updatesRun(env), ['blog.2']);
   assert.match(env.gw.output(), /blog: version 1 serving at \/blog\n[^]*running commands\.update of version 2[^]*version 2 takes over from version 1/);
 
@@ -92,7 +113,7 @@ test('a version copied in while the gateway was down runs its update first, the 
     const app = await waitFor(async () => {
       const a = (await status(env.gw)).apps[0];
       return a.problem?.code === 'APPPKG_COMMAND_FAILED' ? a : null;
-    }, 30_000, `version 3's refusal in status (start ${round})`);
+    }, 30_000, `version 3's refusal in status (start ${round})`, ASK_GATEWAY_EVERY_MS);
     assert.is(await served(env.gw), '2');
     assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['3', 'failed'], ['2', 'serving'], ['1', 'standby']]);
     assert.match(app.versions[0].reason.message, /commands\.update.*exited with status 7/);
@@ -116,7 +137,7 @@ test('the installed version edited in place while the gateway was down runs its 
   const code = join(env.apps, 'blog.1', 'environ_app.py');
   writeFileSync(code, readFileSync(code, 'utf8').replace(/VERSION = "1"/, 'VERSION = "1-edited"'));
   env.gw = await startCli(env.args);
-  await waitFor(async () => (await served(env.gw)) === '1-edited', 30_000, 'the edited version 1');
+  await waitFor(async () => (await served(env.gw)) === '1-edited', 30_000, 'the edited version 1', ASK_GATEWAY_EVERY_MS);
   assert.equal(updatesRun(env), ['blog.1']);
   assert.match(env.gw.output(), /running commands\.update of version 1/);
   // Its update passed with these files: the next start runs none.
@@ -133,7 +154,7 @@ test('the installed version edited in place while the gateway runs runs its upda
   writeFileSync(code, readFileSync(code, 'utf8').replace(/VERSION = "1"/, 'VERSION = "1-live"'));
   const yaml = join(env.apps, 'blog.1', 'app.yaml');
   writeFileSync(yaml, `${readFileSync(yaml, 'utf8')}x-edited: true\n`); // what restarts it in place
-  await waitFor(async () => (await served(env.gw)) === '1-live', 30_000, 'the edited version 1');
+  await waitFor(async () => (await served(env.gw)) === '1-live', 30_000, 'the edited version 1', ASK_GATEWAY_EVERY_MS);
   assert.equal(updatesRun(env), ['blog.1']);
   await restart(env);
   assert.is(await served(env.gw), '1-live');
@@ -145,7 +166,7 @@ test('a marker from before updates were recorded (first install only) decides no
   const env = await open((dir) => addVersion(dir, '1'));
   assert.is(await served(env.gw), '1');
   addVersion(env.apps, '2');
-  await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 deployed while running');
+  await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 deployed while running', ASK_GATEWAY_EVERY_MS);
   // What an older gateway left: version 1's first install, version 2 migrated unrecorded.
   assert.is(await env.gw.stop(), 0);
   const marker = join(env.state, 'apps', 'blog', 'installed.json');
@@ -161,7 +182,7 @@ test('a marker from before updates were recorded (first install only) decides no
   // From here on a version copied in while it is down runs its update first.
   addVersion(env.apps, '3');
   await restart(env);
-  await waitFor(async () => (await served(env.gw)) === '3', 30_000, 'version 3 after its update');
+  await waitFor(async () => (await served(env.gw)) === '3', 30_000, 'version 3 after its update', ASK_GATEWAY_EVERY_MS);
   assert.equal(updatesRun(env), [...updatesBefore, 'blog.3']);
 });
 
@@ -175,13 +196,13 @@ test('a version whose update a SIGTERM cut runs it again at the next start befor
   assert.is(await served(env.gw), '1');
   assert.match(env.gw.output(), /running commands\.update of version 2/);
   rmSync(hold);
-  await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 once its update passed');
+  await waitFor(async () => (await served(env.gw)) === '2', 30_000, 'version 2 once its update passed', ASK_GATEWAY_EVERY_MS);
   assert.equal(updatesRun(env), ['blog.2']);
 });
 
 test('while the newest version is refused at the start and an older one still starts, requests wait for it instead of a 503 "refused"', async () => {
   const apps = tempDir('apppkg-start-wait-apps-');
-  const state = tempDir('apppkg-start-wait-state-');
+  const state = warmStateDir('apppkg-start-wait-state-');
   // Version 1 imports for 6 s; version 2 fails its import at once; `other` is judged (and the
   // apps published) in between, while version 1 still imports.
   addPackage(apps.path, 'environ', 'blog.1', { 'environ_app.py': [[/^import json/m, 'import json\nimport time\ntime.sleep(6)']] });
@@ -191,7 +212,7 @@ test('while the newest version is refused at the start and an older one still st
   await new Promise((r) => probe.once('listening', r));
   const port = (probe.address() as net.AddressInfo).port;
   await new Promise((r) => probe.close(r));
-  const args = ['--apps', apps.path, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--settle', '0'];
+  const args = ['--apps', apps.path, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', oneWorker(state.path), '--access-log', 'off', '--settle', '0'];
   const starting = startCli(args, { ms: 60_000 });
   const answers: Array<Promise<string>> = [];
   try {
