@@ -66,13 +66,18 @@ withServers('install creates each app its database, role and Redis user, passwor
 // REDIS_URL and APPPKG_REDIS_PREFIX. Each held by its name and value here, and libpq given none but
 // the PG* ones (psql with no option) reaches the app's own database as its own role.
 withServers('the app gets each variable SPEC 5.2 names, with the kept passwords; psql with no option reaches its database', async () => {
+  // One `run` (each costs a CLI and a Python start): the variables, then psql started from the
+  // same environment with no option of its own.
   const printed = await runCli(
-    ['run', alpha, '--environment', envFile, '--state-dir', state, '--', 'python3', '-c',
-      'import json, os; print(json.dumps({k: os.environ.get(k) for k in ["DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "REDIS_URL", "APPPKG_REDIS_PREFIX"]}))'],
+    ['run', alpha, '--environment', envFile, '--state-dir', state, '--', 'python3', '-c', [
+      'import json, os, subprocess',
+      'psql = subprocess.run(["psql", "-X", "-A", "-t", "-c", "SELECT current_user, current_database()"], capture_output=True, text=True)',
+      'print(json.dumps({"vars": {k: os.environ.get(k) for k in ["DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "REDIS_URL", "APPPKG_REDIS_PREFIX"]}, "psql": [psql.returncode, psql.stdout, psql.stderr]}))',
+    ].join('\n')],
     { ms: 60_000, env },
   );
   assert.is(printed.status, 0, printed.stdout + printed.stderr);
-  const vars = JSON.parse(printed.stdout);
+  const { vars, psql } = JSON.parse(printed.stdout);
   const { postgresql, redis: redisKept } = kept('alpha');
   assert.equal(
     { PGHOST: vars.PGHOST, PGPORT: vars.PGPORT, PGUSER: vars.PGUSER, PGPASSWORD: vars.PGPASSWORD, PGDATABASE: vars.PGDATABASE, APPPKG_REDIS_PREFIX: vars.APPPKG_REDIS_PREFIX },
@@ -80,9 +85,9 @@ withServers('the app gets each variable SPEC 5.2 names, with the kept passwords;
   );
   assert.is(vars.DATABASE_URL, `postgresql://apppkg_alpha:${encodeURIComponent(postgresql.password)}@/apppkg_alpha?host=${pg.socketDir}&port=${pg.port}`);
   assert.is(vars.REDIS_URL, `redis://apppkg-alpha:${encodeURIComponent(redisKept.password)}@127.0.0.1:${redis.port}/0`);
-  const psql = await runCli(['run', alpha, '--environment', envFile, '--state-dir', state, '--', 'psql', '-X', '-A', '-t', '-c', 'SELECT current_user, current_database()'], { ms: 60_000, env });
-  assert.is(psql.status, 0, psql.stdout + psql.stderr);
-  assert.is(psql.stdout.trim(), 'apppkg_alpha|apppkg_alpha');
+  const [psqlStatus, psqlOut, psqlErr] = psql;
+  assert.is(psqlStatus, 0, psqlOut + psqlErr);
+  assert.is(psqlOut.trim(), 'apppkg_alpha|apppkg_alpha');
 });
 
 withServers('each app writes its own database and its own keys', async () => {
@@ -131,10 +136,10 @@ withServers('a host Redis URL naming database 3: the apps\' keys live there, and
   const third = join(work.path, 'environment-db3.yaml');
   writeFileSync(third, `services:\n  postgresql: ${pg.url}\n  redis: ${redis.url.replace(/\/0$/, '/3')}\n`);
   const run = (...args: string[]) => runCli(['run', alpha, '--environment', third, '--state-dir', state, '--', 'python', 'probe.py', ...args], { ms: 60_000, env });
-  const set = await run('redis', 'SET', 'alpha:in-three', 'yes');
-  assert.is(set.status, 0, set.stdout + set.stderr);
-  const r = await run('redis-each', JSON.stringify([['GET', 'alpha:in-three'], ['SELECT', '0'], ['SELECT', '3']]));
-  assert.equal(JSON.parse(r.stdout), ["b'yes'", 'refused: NoPermissionError: this user has no permissions to run the \'select\' command', 'True']);
+  // Written, read back and the selects tried by one client (one `run`).
+  const r = await run('redis-each', JSON.stringify([['SET', 'alpha:in-three', 'yes'], ['GET', 'alpha:in-three'], ['SELECT', '0'], ['SELECT', '3']]));
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.equal(JSON.parse(r.stdout), ['True', "b'yes'", 'refused: NoPermissionError: this user has no permissions to run the \'select\' command', 'True']);
   // Back on database 0 (the shared environment file): the key is not there.
   assert.is(JSON.parse((await probe(alpha, 'redis', 'EXISTS', 'alpha:in-three')).stdout), '0');
 });
