@@ -10,9 +10,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, isAlive, rawRequest, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, rawRequest, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { warmStateDir } from '../helpers/warm-state.js';
 import { openSocket } from '../helpers/websocket.js';
 
 const test = suite('idle apps');
@@ -24,6 +25,21 @@ interface Env {
   pids: Set<number>;
 }
 const opened: Env[] = [];
+/**
+ * Every test's directories, removed when the file ends: a state root kept that long lends its
+ * probe cache to the next test's (warmStateDir).
+ */
+const made: Array<ReturnType<typeof tempDir>> = [];
+
+/**
+ * A state root that starts with the interpreter probes of an earlier test's: no test here is
+ * about a first start's probing (a fresh root probes every python on PATH again).
+ */
+function stateRoot(): string {
+  const state = warmStateDir('apppkg-idle-state-');
+  made.push(state);
+  return state.path;
+}
 
 async function open(packages: Array<[string, string]>, environment: string, extra: string[] = [], write?: (apps: string) => void): Promise<Env> {
   const dir = tempDir('apppkg-idle-');
@@ -38,7 +54,8 @@ async function open(packages: Array<[string, string]>, environment: string, extr
     throw err;
   }
   const envFile = join(dir.path, 'environment.yaml');
-  const gw = await startCliIn(dir, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', ...extra]);
+  const gw = await startCliIn(dir, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', stateRoot(), '--environment', envFile, '--access-log', 'off', '--settle', '0', ...extra]);
+  made.push(dir);
   const env = { dir, apps, gw, pids: new Set<number>() };
   opened.push(env);
   return env;
@@ -55,21 +72,25 @@ async function get(env: Env, path: string): Promise<{ status: number; headers: R
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
 
-test.after(async () => {
-  // Each gateway's dir goes even when stopping one before it failed (an orphan left, a stop past
+// Each test's gateway stops as the test ends: left to the end of the file, the gateways of the
+// tests before kept their workers, idle checks and heartbeats going through every test after.
+test.after.each(async () => {
+  // Each gateway is stopped even when stopping one before it failed (an orphan left, a stop past
   // its deadline): the first error is thrown after all are done.
   let first: unknown = null;
-  for (const env of opened) {
+  for (const env of opened.splice(0)) {
     try {
       await env.gw.stop();
       await assertNoOrphans([...env.pids]);
     } catch (err) {
       first ??= err;
-    } finally {
-      env.dir.remove();
     }
   }
   if (first) throw first;
+});
+
+test.after(() => {
+  for (const dir of made) dir.remove();
 });
 
 test('a gateway that does not start leaves no temp dir behind', async () => {
@@ -98,11 +119,11 @@ test('an idle app stops its workers and routed process, keeps its background pro
   const asleep = await waitFor(async () => {
     const now = await app(env, 'clock');
     return now.state === 'idle' && now.workers.length === 0 ? now : undefined;
-  }, 10_000, 'clock to go idle');
+  }, 10_000, 'clock to go idle', ASK_GATEWAY_EVERY_MS);
   assert.not.ok(isAlive(workerPid), 'its worker stopped');
   assert.ok(isAlive(tickerPid), 'its background process keeps running');
   assert.is(asleep.processes[0].pid, tickerPid);
-  await waitFor(async () => (await app(env, 'site')).state === 'idle', 10_000, 'site (processes.web) to go idle');
+  await waitFor(async () => (await app(env, 'site')).state === 'idle', 10_000, 'site (processes.web) to go idle', ASK_GATEWAY_EVERY_MS);
   await waitFor(() => !isAlive(sitePid), 5_000, 'its web process to stop');
   const idleWeb = (await app(env, 'site')).processes[0];
   assert.equal([idleWeb.state, idleWeb.pid], ['stopped', null], 'stopped while idle, not restarting');
@@ -140,7 +161,7 @@ test('idle_timeout: 0 under apps.NAME keeps that app awake while defaults puts t
   // Asked after it, the app beside it going to sleep is the sign that both were quiet past the
   // second; a quarter more is one more of the idle checks.
   assert.is((await get(env, '/sleepy/')).status, 200);
-  await waitFor(async () => (await app(env, 'sleepy')).state === 'idle', 10_000, 'sleepy to go idle');
+  await waitFor(async () => (await app(env, 'sleepy')).state === 'idle', 10_000, 'sleepy to go idle', ASK_GATEWAY_EVERY_MS);
   await new Promise((resolve) => setTimeout(resolve, 250));
   const after = await app(env, 'awake');
   assert.is(after.state, 'ready');
@@ -156,16 +177,16 @@ test('a wake that does not finish within the app\'s timeout: 503 with Retry-Afte
     // Imports hang while the file is there: the wake never takes traffic.
     'stuck.py': `import os, time\nwhile os.path.exists(${JSON.stringify(hang)}):\n    time.sleep(0.1)\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"up"]\n`,
   });
-  await waitFor(async () => (await app(env, 'stuck'))?.state === 'ready', 30_000, 'stuck to serve');
+  await waitFor(async () => (await app(env, 'stuck'))?.state === 'ready', 30_000, 'stuck to serve', ASK_GATEWAY_EVERY_MS);
   assert.is((await get(env, '/stuck/')).status, 200);
-  await waitFor(async () => (await app(env, 'stuck')).state === 'idle', 15_000, 'stuck to go idle');
+  await waitFor(async () => (await app(env, 'stuck')).state === 'idle', 15_000, 'stuck to go idle', ASK_GATEWAY_EVERY_MS);
   writeFileSync(hang, '');
   const res = await get(env, '/stuck/');
   assert.is(res.status, 503, res.body);
   assert.ok(res.headers['retry-after'], 'Retry-After');
   assert.match(res.body, /starting from idle/);
   rmSync(hang);
-  await waitFor(async () => (await get(env, '/stuck/')).status === 200, 30_000, 'the wake to finish once imports do');
+  await waitFor(async () => (await get(env, '/stuck/')).status === 200, 30_000, 'the wake to finish once imports do', ASK_GATEWAY_EVERY_MS);
 });
 
 test('a wake the app fails: a 503 naming only the code, status says why (the app\'s words withheld without the token), and no interpreter per request (back-off, said in Retry-After)', async () => {
@@ -178,8 +199,8 @@ test('a wake the app fails: a 503 naming only the code, status says why (the app
     'vault.py': `import os\nopen(${JSON.stringify(imports)}, "a").write("i")\nif os.path.exists(${JSON.stringify(broken)}):\n    raise RuntimeError("cannot connect to postgresql://blog:hunter2@db/blog")\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"up"]\n`,
   });
   const importCount = (): number => (existsSync(imports) ? readFileSync(imports, 'utf8').length : 0);
-  await waitFor(async () => (await app(env, 'vault'))?.state === 'ready', 30_000, 'vault to serve');
-  await waitFor(async () => (await app(env, 'vault')).state === 'idle', 15_000, 'vault to go idle');
+  await waitFor(async () => (await app(env, 'vault'))?.state === 'ready', 30_000, 'vault to serve', ASK_GATEWAY_EVERY_MS);
+  await waitFor(async () => (await app(env, 'vault')).state === 'idle', 15_000, 'vault to go idle', ASK_GATEWAY_EVERY_MS);
   // Imports so far: the start's, and any restart a loaded host's heartbeat made.
   const importsAsleep = importCount();
   writeFileSync(broken, '');
@@ -227,14 +248,14 @@ test('a wake the app fails: a 503 naming only the code, status says why (the app
   const looped = await waitFor(async () => {
     const now = await app(env, 'vault');
     return now.history.filter((e: any) => e.kind === 'wake-failed').length >= 4 ? now : undefined;
-  }, 10_000, 'four wake-failed events in the history');
+  }, 10_000, 'four wake-failed events in the history', ASK_GATEWAY_EVERY_MS);
   // Read here, seconds before it: after the first failure the back-off is 0.5 s, which a loaded
   // host's status request may outlast.
   assert.ok(looped.idle.nextWakeAt, 'when the next wake is tried');
 
   // Fixed: the next wake after the back-off serves, and the problem is gone.
   rmSync(broken);
-  await waitFor(async () => (await get(env, '/vault/')).status === 200, 60_000, 'a wake once the import works');
+  await waitFor(async () => (await get(env, '/vault/')).status === 200, 60_000, 'a wake once the import works', ASK_GATEWAY_EVERY_MS);
   const fixed = await app(env, 'vault');
   assert.equal([fixed.problem, fixed.idle.wakeFailure, fixed.idle.nextWakeAt], [null, null, null]);
 });
@@ -253,7 +274,7 @@ test('a burst while the app wakes waits and is served; a busy app does not go id
   assert.is(long.body.split(' ')[0], short.body.split(' ')[0], 'the same worker: no sleep between the two');
   assert.is(sleeps(), sleptBefore, 'no sleep while a request ran');
   const awake = (await app(env, 'nap')).idle.coldStarts;
-  await waitFor(async () => (await app(env, 'nap')).state === 'idle', 10_000, 'nap to go idle');
+  await waitFor(async () => (await app(env, 'nap')).state === 'idle', 10_000, 'nap to go idle', ASK_GATEWAY_EVERY_MS);
   const burst = await Promise.all(Array.from({ length: 12 }, () => get(env, '/nap/?t=0.05')));
   assert.equal(burst.map((r) => r.status), Array(12).fill(200));
   assert.is((await app(env, 'nap')).idle.coldStarts, awake + 1, 'one wake for the whole burst');
@@ -277,7 +298,7 @@ test('idle_timeout counts from the end of the last request, not its start nor th
 
 test('a websocket to an idle ASGI app opens (it wakes); an open websocket keeps it awake', async () => {
   const env = await open([['ws-asgi', 'chat']], 'apps:\n  chat:\n    idle_timeout: 1\n    workers: 1\n');
-  await waitFor(async () => (await app(env, 'chat')).state === 'idle', 10_000, 'chat to go idle');
+  await waitFor(async () => (await app(env, 'chat')).state === 'idle', 10_000, 'chat to go idle', ASK_GATEWAY_EVERY_MS);
   const ws = await openSocket(`${env.gw.url.replace('http', 'ws')}/chat/echo`, { ms: 30_000 });
   try {
     ws.ws.send('hello');
@@ -290,7 +311,7 @@ test('a websocket to an idle ASGI app opens (it wakes); an open websocket keeps 
   } finally {
     ws.ws.close();
   }
-  await waitFor(async () => (await app(env, 'chat')).state === 'idle', 10_000, 'idle once the websocket closed');
+  await waitFor(async () => (await app(env, 'chat')).state === 'idle', 10_000, 'idle once the websocket closed', ASK_GATEWAY_EVERY_MS);
 });
 
 test('--max-workers: the least recently used quiet app sleeps to make room; 503 with Retry-After when none can', async () => {
@@ -327,9 +348,9 @@ test('--max-workers 1: the 503 of an app that cannot wake (the other holds a req
     const awake = all.find((a: any) => a.state === 'ready');
     const asleep = all.find((a: any) => a.state === 'idle');
     return awake && asleep ? { awake: awake.name as string, asleep: asleep.name as string } : undefined;
-  }, 30_000, 'one app ready, the other idle (only one fits)');
+  }, 30_000, 'one app ready, the other idle (only one fits)', ASK_GATEWAY_EVERY_MS);
   const holding = get(env, `/${apps.awake}/?t=3`);
-  await waitFor(async () => (await app(env, apps.awake)).inFlight === 1, 5_000, `${apps.awake} to hold its request`);
+  await waitFor(async () => (await app(env, apps.awake)).inFlight === 1, 5_000, `${apps.awake} to hold its request`, ASK_GATEWAY_EVERY_MS);
   const refused = await get(env, `/${apps.asleep}/?t=0`);
   assert.is(refused.status, 503, refused.body);
   assert.match(refused.body, /none can sleep to make room/);
@@ -353,9 +374,9 @@ test('--max-workers 1: the 503 of an app that cannot wake (the other holds a req
 test('--max-workers 1: a websocket to an app that cannot wake is refused 503, counted in status (websocketsRefusedForRoom) and in /metrics with the requests so refused', async () => {
   const env = await open([['slow', 'a'], ['ws-asgi', 'chat']], 'defaults:\n  workers: 1\n  threads: 2\n', ['--max-workers', '1']);
   // a serving makes chat sleep (the quiet one), then a holds a request: chat cannot wake.
-  await waitFor(async () => (await get(env, '/a/?t=0')).status === 200, 30_000, 'a to serve');
+  await waitFor(async () => (await get(env, '/a/?t=0')).status === 200, 30_000, 'a to serve', ASK_GATEWAY_EVERY_MS);
   const holding = get(env, '/a/?t=3');
-  await waitFor(async () => (await app(env, 'a')).inFlight === 1 && (await app(env, 'chat')).state === 'idle', 10_000, 'a to hold its request, chat asleep');
+  await waitFor(async () => (await app(env, 'a')).inFlight === 1 && (await app(env, 'chat')).state === 'idle', 10_000, 'a to hold its request, chat asleep', ASK_GATEWAY_EVERY_MS);
   const port = Number(new URL(env.gw.url).port);
   const answer = await rawRequest(port, 'GET /chat/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 10_000);
   assert.match(answer, /^HTTP\/1\.1 503 /);
@@ -424,7 +445,7 @@ async function openStaggered(dirNames: [string, string], lateSeconds: number, wa
   const asleep = await waitFor(async () => {
     const now = await states();
     return now.a === 'idle' && now.b === 'ready' ? 'a' : now.b === 'idle' && now.a === 'ready' ? 'b' : undefined;
-  }, waitMs, 'one app to serve and the other to be put to sleep for it');
+  }, waitMs, 'one app to serve and the other to be put to sleep for it', ASK_GATEWAY_EVERY_MS);
   return { env, asleep, other: asleep === 'a' ? 'b' : 'a' };
 }
 
@@ -437,14 +458,14 @@ test('--max-workers: an app whose worker is in a crash loop is put to sleep for 
     });
   });
   const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
-  await waitFor(async () => Object.values(await states()).filter((s) => s === 'idle').length === 1, 30_000, 'two apps serving, one asleep');
+  await waitFor(async () => Object.values(await states()).filter((s) => s === 'idle').length === 1, 30_000, 'two apps serving, one asleep', ASK_GATEWAY_EVERY_MS);
   // c asked last: by last use alone, it is the last to be put to sleep (its idle check, each
   // second, notes the request before its worker goes).
   assert.is((await get(env, '/c/')).status, 200);
   await new Promise((r) => setTimeout(r, 2500));
   const c = await app(env, 'c');
   process.kill(c.workers[0].pid, 'SIGKILL');
-  await waitFor(async () => (await app(env, 'c')).state === 'crash-loop', 60_000, 'c in a crash loop');
+  await waitFor(async () => (await app(env, 'c')).state === 'crash-loop', 60_000, 'c in a crash loop', ASK_GATEWAY_EVERY_MS);
   const now = await states();
   const asleep = now.a === 'idle' ? 'a' : 'b';
   const other = asleep === 'a' ? 'b' : 'a';
@@ -477,7 +498,7 @@ test('--max-workers: a new version waiting only for another app\'s wake says so,
   const res = await get(env, `/${asleep}/`);
   assert.is(res.status, 200, res.body);
   staggeredPackage(env.apps, `${other}.2`, 3);
-  await waitFor(async () => (await gatewayStatus(env.gw)).apps.find((a: any) => a.name === other)?.version === '2', 30_000, `${other} 2 to be judged`);
+  await waitFor(async () => (await gatewayStatus(env.gw)).apps.find((a: any) => a.name === other)?.version === '2', 30_000, `${other} 2 to be judged`, ASK_GATEWAY_EVERY_MS);
   const output = env.gw.output();
   assert.match(output, new RegExp(`${other}: waiting for room under --max-workers 2: ${asleep} is waking`), output);
   assert.not.match(output, /every running app holds requests/, output);
@@ -534,7 +555,8 @@ test('--max-workers: an app whose import hangs holds only its own room; the othe
   const envFile = join(dir.path, 'environment.yaml');
   writeFileSync(envFile, 'defaults:\n  workers: 1\n  threads: 2\n');
   // A gateway killed at its start's deadline leaves the import hanging, in a process group of its own.
-  const gw = await startCliIn({ remove: () => { killHanging(hangPid); dir.remove(); } }, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0', '--max-workers', '3']);
+  const gw = await startCliIn({ remove: () => { killHanging(hangPid); dir.remove(); } }, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', stateRoot(), '--environment', envFile, '--access-log', 'off', '--settle', '0', '--max-workers', '3']);
+  made.push(dir);
   const env: Env = { dir, apps, gw, pids: new Set<number>() };
   opened.push(env);
   let most = 0;
@@ -554,7 +576,7 @@ test('--max-workers: an app whose import hangs holds only its own room; the othe
     const deployed = await waitFor(async () => {
       const res = await get(env, '/e/?t=0');
       return res.status === 200 ? res : undefined;
-    }, 20_000, 'e, deployed while a-hangs starts, to serve');
+    }, 20_000, 'e, deployed while a-hangs starts, to serve', ASK_GATEWAY_EVERY_MS);
     assert.is(deployed.status, 200);
     await hanging('while e was deployed and served');
     assert.ok(shimWorkers(gw.child.pid!).includes(Number(pid)), 'the hanging import holds its room all along');
@@ -588,9 +610,9 @@ test('--max-workers: an app put to sleep counts its workers until they are gone,
       '',
     ].join('\n'),
   });
-  await waitFor(async () => (await get(env, '/slowstop/')).status === 200, 30_000, 'slowstop to serve');
+  await waitFor(async () => (await get(env, '/slowstop/')).status === 200, 30_000, 'slowstop to serve', ASK_GATEWAY_EVERY_MS);
   const [stopping] = (await app(env, 'slowstop')).workers.map((w: any) => w.pid);
-  await waitFor(async () => (await app(env, 'slowstop')).state === 'idle', 20_000, 'slowstop to go idle');
+  await waitFor(async () => (await app(env, 'slowstop')).state === 'idle', 20_000, 'slowstop to go idle', ASK_GATEWAY_EVERY_MS);
   assert.ok(isAlive(stopping), 'its worker is still in its lifespan shutdown');
   const other = await get(env, '/other/?t=0');
   assert.is(other.status, 200, other.body);
@@ -610,7 +632,7 @@ test('--max-workers: a version draining after a deploy counts its workers until 
   await waitFor(async () => {
     const now = await app(env, 'blog');
     return now.version === '2' && now.state === 'ready';
-  }, 20_000, 'version 2 to take over, with other put to sleep for its room');
+  }, 20_000, 'version 2 to take over, with other put to sleep for its room', ASK_GATEWAY_EVERY_MS);
   assert.is((await app(env, 'other')).state, 'idle');
   assert.ok(isAlive(old), 'the old version still drains its request');
   // Its wake puts blog's new version to sleep or waits for the drain: either way never three.
@@ -700,7 +722,7 @@ test('--max-workers filled by one app: its new version gets the room as the old 
   assert.is((await get(env, '/blog/')).status, 200);
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "2"']] });
   env.gw.child.kill('SIGHUP');
-  await waitFor(async () => (await app(env, 'blog')).version === '2', 20_000, 'version 2 to take over');
+  await waitFor(async () => (await app(env, 'blog')).version === '2', 20_000, 'version 2 to take over', ASK_GATEWAY_EVERY_MS);
   assert.match(env.gw.output(), /blog: --max-workers 2 reached; making room for its version 2/);
   assert.not.match(env.gw.output(), /making room for blog/);
   assert.is(JSON.parse((await get(env, '/blog/')).body).version, '2');
@@ -708,15 +730,15 @@ test('--max-workers filled by one app: its new version gets the room as the old 
 
 test('a deploy of an idle app judges the new version and lets it idle; the next request reaches it; the cold starts count on across it', async () => {
   const env = await open([['environ', 'blog.1']], 'apps:\n  blog:\n    idle_timeout: 1\n    workers: 1\n');
-  await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle');
+  await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle', ASK_GATEWAY_EVERY_MS);
   assert.is((await get(env, '/blog/')).status, 200, 'version 1 woken once');
-  await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle again');
+  await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle again', ASK_GATEWAY_EVERY_MS);
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "2"']] });
   env.gw.child.kill('SIGHUP');
   const after = await waitFor(async () => {
     const now = await app(env, 'blog');
     return now.version === '2' ? now : undefined;
-  }, 20_000, 'version 2 to take over');
+  }, 20_000, 'version 2 to take over', ASK_GATEWAY_EVERY_MS);
   assert.is(after.state, 'idle', 'judged, then idle again');
   assert.is(after.idle.coldStarts, 1, 'the old version was not woken for the deploy, and its wake still counts');
   assert.ok(after.history.some((e: any) => e.kind === 'switched'));
