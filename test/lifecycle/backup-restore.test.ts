@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertNoOrphans, BIN, runCli, tempDir, waitFor } from '../helpers/process.js';
-import { makeApp } from './lifecycle-apps.js';
+import { hostPython, makeApp } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: backup and restore');
 const work = tempDir('apppkg-backup-work-');
@@ -232,7 +232,7 @@ test('backup of an SQLite app while it writes: each backup succeeds, consistent,
   const started = join(work.path, 'busy-writer-started');
   // One row a transaction, in SQLite's default rollback-journal mode: the journal comes and goes
   // all the time. Started directly (not through `run`) so that its pid is the one to stop.
-  const writer = spawn('python3', ['-c', [
+  const writer = spawn(hostPython(), ['-c', [
     'import sqlite3, sys',
     'db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)',
     'db.execute("INSERT INTO t VALUES (1)")',
@@ -247,7 +247,7 @@ test('backup of an SQLite app while it writes: each backup succeeds, consistent,
       const b = await runCli(['backup', busy, '--to', to, ...S]);
       assert.is(b.status, 0, `backup ${round}: ${b.stdout}${b.stderr}`);
       assert.equal(readdirSync(join(to, 'data')).filter((f) => f.startsWith('db.sqlite3')), [], `backup ${round}: the live database is not in the data copy`);
-      const check = spawnSync('python3', ['-c', 'import sqlite3, sys; d = sqlite3.connect(sys.argv[1]); print(d.execute("PRAGMA integrity_check").fetchone()[0], d.execute("SELECT count(*) FROM t").fetchone()[0] > 0)', join(to, 'database', 'db.sqlite3')], { encoding: 'utf8' });
+      const check = spawnSync(hostPython(), ['-c', 'import sqlite3, sys; d = sqlite3.connect(sys.argv[1]); print(d.execute("PRAGMA integrity_check").fetchone()[0], d.execute("SELECT count(*) FROM t").fetchone()[0] > 0)', join(to, 'database', 'db.sqlite3')], { encoding: 'utf8' });
       assert.is(check.stdout.trim(), 'ok True', `backup ${round}: ${check.stderr}`);
     }
   } finally {
@@ -266,7 +266,7 @@ test('backup while the app makes and deletes files: each backup succeeds, what v
   const started = join(work.path, 'churn-started');
   // Files and a directory with a file in it, made and removed in a tight loop. Started directly
   // (not through `run`) so that its pid is the one to stop.
-  const churner = spawn('python3', ['-c', [
+  const churner = spawn(hostPython(), ['-c', [
     'import os, sys',
     'd = sys.argv[1]',
     'open(sys.argv[2], "w").close()',
@@ -300,7 +300,7 @@ test('a socket and a FIFO in the data (a running app\'s endpoints) are left out 
   const odd = makeApp(work.path, 'odd', 'app: wsgi:application\n');
   await writeData(odd, 'echo x > file && mkfifo pipe');
   const socketPath = join(data('odd'), 'app.sock');
-  const made = spawnSync('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', socketPath], { encoding: 'utf8' });
+  const made = spawnSync(hostPython(), ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', socketPath], { encoding: 'utf8' });
   assert.is(made.status, 0, made.stderr);
   const to = join(work.path, 'odd-backup');
   const b = await runCli(['backup', odd, '--to', to, ...S]);

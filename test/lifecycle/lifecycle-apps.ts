@@ -11,15 +11,16 @@ export { hasProgram } from '../helpers/skip.js';
 
 export const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
 
-let zipPython: string | undefined;
+let python3: string | undefined;
 
 /**
  * The interpreter `python3` on PATH runs, asked once per file: where that is a pyenv shim, each
- * run of it is half a second of bash before Python starts, and a test file makes a dozen wheels.
+ * run of it is half a second of bash before Python starts, and a test file makes a dozen wheels
+ * (or starts a dozen helpers of its own beside the app: a writer, a check of a backup).
  */
-function wheelZipPython(): string {
-  zipPython ??= execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8', timeout: 30_000 }).trim() || 'python3';
-  return zipPython;
+export function hostPython(): string {
+  python3 ??= execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8', timeout: 30_000 }).trim() || 'python3';
+  return python3;
 }
 
 /** Writes `<dir>/<name>-<version>-py3-none-any.whl` whose package sets VERSION. */
@@ -34,7 +35,7 @@ export function makeWheel(dir: string, name: string, version: string): string {
     writeFileSync(join(stage, info, 'WHEEL'), 'Wheel-Version: 1.0\nGenerator: apppkg-gateway-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n');
     writeFileSync(join(stage, info, 'RECORD'), [`${name}/__init__.py,,`, `${info}/METADATA,,`, `${info}/WHEEL,,`, `${info}/RECORD,,`, ''].join('\n'));
     const wheel = join(dir, `${name}-${version}-py3-none-any.whl`);
-    execFileSync(wheelZipPython(), ['-m', 'zipfile', '-c', wheel, name, info], { cwd: stage, timeout: 30_000 });
+    execFileSync(hostPython(), ['-m', 'zipfile', '-c', wheel, name, info], { cwd: stage, timeout: 30_000 });
     return wheel;
   } finally {
     rmSync(stage, { recursive: true, force: true });
