@@ -19,11 +19,12 @@
 // directory and the binary the shim ran are its entry's dependencies. Only successes are kept.
 
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, readdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PROBE, probe, safeRealpath, type ProbeFailure, type ProbeResult } from './interpreter-probe.js';
 import { resolveStateRoot, stateCacheDir } from './state-root.js';
+import { makeDirectory } from '../make-dir.js';
 
 const CACHE_FILE = 'interpreters.json';
 
@@ -203,7 +204,9 @@ async function writeCacheFile(dir: string, cache: CacheFile): Promise<void> {
   // Written whole and renamed into place: a gateway starting meanwhile reads the old or the new.
   const tmp = path.join(dir, `${CACHE_FILE}.${process.pid}.tmp`);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
+    // Not mkdir's `recursive`: `run --state-dir /proc/x` probes before its root is prepared, and
+    // that spins for ever under procfs (make-dir.ts).
+    await makeDirectory(dir, 0o755);
     await writeFile(tmp, `${JSON.stringify(cache)}\n`, { mode: 0o644 });
     await rename(tmp, path.join(dir, CACHE_FILE));
   } catch {
