@@ -35,6 +35,8 @@ export function sharedCacheDir(): string {
   return ownDir;
 }
 
+const CREATE_NOTHING = new Set(['check', 'describe', 'init', 'export']);
+
 const coldRoots = new Set<string>();
 /** Roots given the caches whose probe cache is not yet in the shared one. */
 const unread = new Set<string>();
@@ -50,10 +52,11 @@ function isCold(root: string): boolean {
 
 /**
  * The state root a CLI run is given (`--state-dir X`, `--state-dir=X`, else APPPKG_STATE_DIR in
- * its own env), or null. `check` is left alone: that it creates nothing is what it is tested for.
+ * its own env), or null. Commands that create no state root are left alone: that `check` and
+ * `describe` create nothing is what they are tested for.
  */
 export function stateRootOf(args: string[], env: NodeJS.ProcessEnv | undefined): string | null {
-  if (args[0] === 'check') return null;
+  if (CREATE_NOTHING.has(args[0])) return null;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--state-dir' && i + 1 < args.length) return args[i + 1];
     if (args[i].startsWith('--state-dir=')) return args[i].slice('--state-dir='.length);
