@@ -6,6 +6,7 @@ import { spawnSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { warmCache } from './ts-hooks.mjs';
 import { tmpdir } from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,8 +48,16 @@ function build() {
   }
 }
 
+/** Every TypeScript file under `dir`: what the test processes may load (scripts/ts-hooks.mjs). */
+function typeScriptFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && /\.[cm]?ts$/.test(entry.name) && !entry.name.endsWith('.d.ts'))
+    .map((entry) => join(entry.parentPath ?? entry.path, entry.name));
+}
+
 ensureDebianPackages();
 build();
+await warmCache([...typeScriptFiles(join(root, 'src')), ...typeScriptFiles(join(root, 'test'))]);
 
 const filter = process.argv[2];
 

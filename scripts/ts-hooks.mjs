@@ -53,19 +53,30 @@ function keep(cached, code) {
   }
 }
 
-export async function load(url, context, next) {
-  if (!url.startsWith('file:') || !TS.test(url)) return next(url, context);
-  const file = fileURLToPath(url);
+/** `file` as JavaScript: the cached transform of its source, made and kept on a miss. */
+async function transformed(file) {
   const source = readFileSync(file, 'utf8');
   const key = createHash('sha1').update(SALT).update(file).update('\0').update(source).digest('hex');
   const cached = join(CACHE, key.slice(0, 2), `${key}.js`);
-  let code;
   try {
-    code = readFileSync(cached, 'utf8');
+    return readFileSync(cached, 'utf8');
   } catch {
     esbuild ??= await import('esbuild');
-    code = esbuild.transformSync(source, { ...OPTIONS, sourcefile: file }).code;
+    const code = esbuild.transformSync(source, { ...OPTIONS, sourcefile: file }).code;
     keep(cached, code);
+    return code;
   }
-  return { format: 'module', source: code, shortCircuit: true };
+}
+
+/**
+ * Fills the cache for `files` in this process: npm test does it before its test processes start,
+ * which on a fresh checkout (CI's) would each start esbuild and transform the same files at once.
+ */
+export async function warmCache(files) {
+  for (const file of files) await transformed(file);
+}
+
+export async function load(url, context, next) {
+  if (!url.startsWith('file:') || !TS.test(url)) return next(url, context);
+  return { format: 'module', source: await transformed(fileURLToPath(url)), shortCircuit: true };
 }
