@@ -119,17 +119,29 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
       timer = setTimeout(poll, POLL_MS);
     };
 
-    // Opened before the head is written: the head says where the body starts.
-    open(true);
-    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
-    // A quiet log must not keep the client waiting for the head until the first line comes.
-    res.flushHeaders();
-    if (!follow) {
-      readMore();
-      res.end();
-      return finish();
-    }
-    res.once('close', finish);
-    poll();
+    const start = (): void => {
+      timer = null;
+      if (res.destroyed) return finish();
+      // Opened before the head is written: the head says where the body starts.
+      open(true);
+      // A follower coming back (`from`) learns from the head whether this is the file it left; a
+      // head without a position reads as an older gateway's, so for a file not yet made anew (a
+      // gateway just back, its apps still starting) the head waits for it.
+      if (fd === null && follow && resume !== null) {
+        timer = setTimeout(start, POLL_MS);
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      // A quiet log must not keep the client waiting for the head until the first line comes.
+      res.flushHeaders();
+      if (!follow) {
+        readMore();
+        res.end();
+        return finish();
+      }
+      res.once('close', finish);
+      poll();
+    };
+    start();
   });
 }

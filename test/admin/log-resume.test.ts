@@ -60,6 +60,30 @@ test('from= of another file, or past the end of this one (started anew), is not 
   assert.is((await log('lines=1&from=nonsense')).body, 'new two\n');
 });
 
+// `logs -f` came back to a gateway whose apps had not yet made their log anew (rotated while it was
+// away): the head had no position, read as an older gateway's ("from its end", the rotation unsaid),
+// and the follower tracked no position from then on.
+test('a follower coming back (from=) to a log not made yet: the head waits for the file and names it', async () => {
+  writeFileSync(file, 'before\n');
+  const old = statSync(file);
+  renameSync(file, `${file}.2`);
+  const leave = new AbortController();
+  let headed = false;
+  const asked = request(`${server.url}/apps/blog/log?lines=0&follow=1&from=${old.dev}:${old.ino}:7`, { headersTimeout: 10_000, bodyTimeout: 0, signal: leave.signal });
+  asked.then(() => (headed = true), () => {});
+  try {
+    await new Promise((r) => setTimeout(r, 600));
+    assert.not.ok(headed, 'no head before the file exists');
+    writeFileSync(file, 'made anew\n');
+    const now = statSync(file);
+    const res = await asked;
+    assert.is(res.statusCode, 200);
+    assert.is(res.headers['apppkg-log-position'], `${now.dev}:${now.ino}:${now.size}`);
+  } finally {
+    leave.abort();
+  }
+});
+
 // A gateway that has just started answers before it has looked at --apps once: `logs -f`
 // coming back to it was told "no app named blog" and exited, in the middle of a restart.
 test('an app route asked before the gateway has listed its apps waits for the list, not "no such app"', async () => {
