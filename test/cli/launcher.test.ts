@@ -108,7 +108,7 @@ const hardLimit = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).st
 const canLower = /^\d+$/.test(hardLimit) ? Number(hardLimit) > 256 : hardLimit === 'unlimited';
 
 runIf(test, canLower, `needs a hard open-files limit above 256 (found ${hardLimit})`)('started from a shell with a low soft limit, the gateway runs with the open-files soft limit at the hard one, quietly', async () => {
-  const child = spawn('sh', ['-c', 'ulimit -Sn 256 && exec "$0" "$@"', BIN, 'serve', join(EXAMPLES, 'hello'), '--port', '0'], {
+  const child = spawn('sh', ['-c', 'ulimit -Sn 256 && exec "$0" "$@"', BIN, 'serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', join(work.path, 'low-limit-state')], {
     cwd: work.path,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
