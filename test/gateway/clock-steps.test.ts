@@ -29,7 +29,7 @@ interface Env {
   pids: Set<number>;
 }
 const opened: Env[] = [];
-/** Every test's directories, removed when the file ends: a state root kept that long lends its probe cache to the next (warmStateDir). */
+/** The directories of the test running, removed as it ends (and, should that hook fail, when the file ends). */
 const made: Array<ReturnType<typeof tempDir>> = [];
 const HOUR_S = 3600;
 
@@ -75,18 +75,22 @@ const refusal = (app: any): string => JSON.stringify(app.versions.map((v: { stat
 // tests before kept their workers and heartbeats going, every clock reading of theirs a read of
 // libfaketime's file (FAKETIME_NO_CACHE), through every test after.
 test.after.each(async () => {
-  for (const env of opened.splice(0)) {
-    if (env.gw) {
-      await remember(env).catch(() => {});
-      await env.gw.stop();
+  try {
+    for (const env of opened.splice(0)) {
+      if (env.gw) {
+        await remember(env).catch(() => {});
+        await env.gw.stop();
+      }
+      await assertNoOrphans([...env.pids]);
+      env.clock.remove();
     }
-    await assertNoOrphans([...env.pids]);
-    env.clock.remove();
+  } finally {
+    for (const dir of made.splice(0)) dir.remove();
   }
 });
 
 test.after(() => {
-  for (const dir of made) dir.remove();
+  for (const dir of made.splice(0)) dir.remove();
 });
 
 withFaketime('the CLI under the stepped clock: its wall clock follows a step', async () => {

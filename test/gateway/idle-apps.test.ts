@@ -25,10 +25,7 @@ interface Env {
   pids: Set<number>;
 }
 const opened: Env[] = [];
-/**
- * Every test's directories, removed when the file ends: a state root kept that long lends its
- * probe cache to the next test's (warmStateDir).
- */
+/** The directories of the test running, removed as it ends (and, should that hook fail, when the file ends). */
 const made: Array<ReturnType<typeof tempDir>> = [];
 
 /**
@@ -86,11 +83,12 @@ test.after.each(async () => {
       first ??= err;
     }
   }
+  for (const dir of made.splice(0)) dir.remove();
   if (first) throw first;
 });
 
 test.after(() => {
-  for (const dir of made) dir.remove();
+  for (const dir of made.splice(0)) dir.remove();
 });
 
 test('a gateway that does not start leaves no temp dir behind', async () => {

@@ -22,7 +22,7 @@ interface Env {
   gw: RunningGateway;
 }
 const opened: Env[] = [];
-/** Every test's directories, removed when the file ends: a state root kept that long lends its probe cache to the next (warmStateDir). */
+/** The directories of the test running, removed as it ends (and, should that hook fail, when the file ends). */
 const made: ReturnType<typeof tempDir>[] = [];
 
 /**
@@ -59,11 +59,15 @@ async function restart(env: Env): Promise<void> {
 // Each test's gateway stops as the test ends: left to the end of the file, the gateways of the
 // tests before kept their workers and heartbeats going through every test after.
 test.after.each(async () => {
-  for (const env of opened.splice(0)) await env.gw.stop();
+  try {
+    for (const env of opened.splice(0)) await env.gw.stop();
+  } finally {
+    for (const d of made.splice(0)) d.remove();
+  }
 });
 
 test.after(() => {
-  for (const d of made) d.remove();
+  for (const d of made.splice(0)) d.remove();
 });
 
 /** Version `v` of the environ fixture whose commands.update is `update` (logging by default). */
