@@ -273,10 +273,16 @@ def _factory_signature(obj, arity):
     """The signature of a plain function that cannot take the app's `arity` arguments but can
     be called with none (Flask's `create_app(test_config=None)`): every request would fail
     with a TypeError, so the version is refused at import instead. None otherwise."""
-    import inspect  # only for plain functions: most apps are objects, and the import costs
-
-    if not inspect.isfunction(obj):
+    if not isinstance(obj, types.FunctionType):
         return None
+    # Read off the code object for a function inspect would read the same way: a WSGI app that
+    # is a plain function (PEP 3333's own example) paid inspect's import at every start, which
+    # the worker does not otherwise load (asyncio does load it, for an ASGI worker).
+    takes_app_call = _binds_positionally(obj, arity)
+    if takes_app_call is True or (takes_app_call is False and _binds_positionally(obj, 0) is False):
+        return None
+    import inspect
+
     try:
         signature = inspect.signature(obj)
         signature.bind(*([None] * arity))
@@ -290,6 +296,23 @@ def _factory_signature(obj, arity):
     except TypeError:
         return None
     return str(signature)
+
+
+def _binds_positionally(function, count):
+    """Whether plain `function` can be called with `count` positional arguments, as
+    inspect.signature(function).bind(*[None] * count) tells; None when only inspect can tell:
+    a function with attributes of its own may carry a signature from elsewhere (a decorator's
+    `__wrapped__`, `__signature__`, partialmethod's)."""
+    if function.__dict__:
+        return None
+    code = function.__code__
+    positional = code.co_argcount
+    required = positional - len(function.__defaults__ or ())
+    keyword_only = code.co_varnames[positional:positional + code.co_kwonlyargcount]
+    keyword_defaults = function.__kwdefaults__ or {}
+    if any(name not in keyword_defaults for name in keyword_only):
+        return False
+    return required <= count and (count <= positional or bool(code.co_flags & _CO_VARARGS))
 
 
 def _short_repr(obj):

@@ -3,11 +3,13 @@ not account for: the same import with those modules hidden, as on a host without
 An app that still imports loads them only when they are there (`try: import simplejson` /
 `except ImportError`, as Bottle, WebOb and aiohttp do), and needs no `deb:` line for them."""
 
-import importlib.abc
 import sys
 
 
-class _HiddenFinder(importlib.abc.MetaPathFinder):
+# Not an importlib.abc.MetaPathFinder: the import system asks only for find_spec, and on 3.11
+# importing importlib.abc loads importlib.resources, pathlib, tempfile, typing and urllib (~70
+# modules), which every worker paid at its start for what `check` alone uses.
+class _HiddenFinder:
     def __init__(self, names):
         self.names = frozenset(names)
 

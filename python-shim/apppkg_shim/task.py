@@ -11,7 +11,6 @@ import io
 import os
 import stat
 import sys
-import traceback
 from threading import get_ident
 
 from . import link
@@ -489,6 +488,10 @@ def where_is(task):
     frame = sys._current_frames().get(task.thread) if task.thread is not None else None
     if frame is None:
         return "the request waits for a thread: every one of the worker's threads is busy"
+    # Here, not at the top: only a development 504 asks, and a worker's start did not need its
+    # imports (linecache, tokenize, textwrap and re behind it).
+    import traceback
+
     stack = traceback.extract_stack(frame)
     # From the app's own frame on: the thread's start and the shim's loop say nothing to its author.
     for i in range(len(stack) - 1, -1, -1):

@@ -1,5 +1,6 @@
 // Worker: spawn, READY, import failures (exit 4 and the marker line), the start deadline,
 // graceful and forced stop, a worker dying mid-request, concurrency on one worker, the link's fds.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,6 +95,24 @@ t('a factory named without its `()`: refused at import, with the spelling that s
   const made = await startError(new Worker({ ...baseOptions(dir), app: 'factory_app:make_nothing()' }));
   assert.is(made.code, 'APPPKG_APP_NOT_CALLABLE');
   assert.match(made.message, /a factory that returned int 42/);
+});
+
+// What only `check` (importlib.abc, for its hidden modules), a refusal (inspect, for a factory's
+// signature) or a development 504 (traceback) needs: a worker paid them all at every start, a
+// third of its Python CPU before READY (docs/performance.md, "Where a cold start goes").
+const NOT_AT_START = ['importlib.abc', 'importlib.resources', 'inspect', 'traceback', 'pathlib', 'tempfile', 'typing'];
+
+t('a WSGI worker serving a plain function loads none of what only check, a refusal or an error needs', async (ctx) => {
+  const python = process.env.APPPKG_TEST_PYTHON ?? 'python3';
+  // What the interpreter loads by itself (a .pth file of the host's may import some of them).
+  const own = new Set(execFileSync(python, ['-c', 'import sys; print("\\n".join(sys.modules))'], { encoding: 'utf8' }).split('\n'));
+  const harness = await startLinkHarness('start-modules', { python });
+  ctx.stops.push(() => harness.stop());
+  const res = await get(`${harness.url}/`);
+  assert.is(res.status, 200, res.body);
+  const loaded = res.body.split('\n');
+  assert.ok(loaded.includes('apppkg_shim.worker'), res.body);
+  assert.equal(NOT_AT_START.filter((name) => loaded.includes(name) && !own.has(name)), []);
 });
 
 t('no READY within the deadline: APPPKG_WORKER_START_FAILED, and the process is killed', async () => {
