@@ -38,8 +38,13 @@ export interface Interpreter {
 // Runs on every Python 3 we may meet: nothing newer than 3.6 syntax, stdlib only. A Python 2
 // (a host's /usr/bin/python, named in the environment file) must parse it too, to say what it
 // is rather than fail on sys.implementation with a traceback whose first line says nothing.
+// It imports neither json nor platform: both load re (~50 modules with platform's), most of
+// the probe's own CPU, and every `check`, fresh state root and pick that walks the host pays
+// it. On CPython on Linux the markers are read where platform reads them (os.uname(), the
+// first word of sys.version); anywhere else platform still answers. to_json writes what
+// json.dumps writes, escapes included.
 export const PROBE = String.raw`
-import json, os, platform, site, sys
+import os, site, sys
 v = sys.version_info
 if v[0] < 3:
     sys.stderr.write('it is Python %d.%d.%d; apps run on Python 3\n' % (v[0], v[1], v[2]))
@@ -57,7 +62,37 @@ try:
 except Exception:
     user_site = None
 sc = sys.modules.get('sitecustomize')
-print(json.dumps({
+full_version = sys.version.split(None, 1)[0] if sys.version else ''
+if sys.implementation.name == 'cpython' and sys.platform.startswith('linux') and full_version.count('.') == 2 and not full_version.strip('0123456789.abcr+'):
+    u = os.uname()
+    blank = lambda s: '' if s == 'unknown' else s
+    machine, implementation, release, system, kernel = blank(u.machine), 'CPython', blank(u.release), blank(u.sysname), blank(u.version)
+else:
+    import platform
+    machine, implementation, release, system, kernel = platform.machine(), platform.python_implementation(), platform.release(), platform.system(), platform.version()
+    full_version = platform.python_version()
+ESCAPES = {'"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f'}
+def to_json(value):
+    if value is None:
+        return 'null'
+    if isinstance(value, list):
+        return '[' + ', '.join(to_json(item) for item in value) + ']'
+    if isinstance(value, dict):
+        return '{' + ', '.join(to_json(key) + ': ' + to_json(item) for key, item in value.items()) + '}'
+    out = []
+    for c in value:
+        n = ord(c)
+        if c in ESCAPES:
+            out.append(ESCAPES[c])
+        elif 0x20 <= n < 0x7f:
+            out.append(c)
+        elif n > 0xffff:
+            n -= 0x10000
+            out.append('\\u%04x\\u%04x' % (0xd800 | (n >> 10), 0xdc00 | (n & 0x3ff)))
+        else:
+            out.append('\\u%04x' % n)
+    return '"' + ''.join(out) + '"'
+print(to_json({
     'executable': sys.executable,
     'version': version,
     'implementation': sys.implementation.name,
@@ -70,13 +105,13 @@ print(json.dumps({
     'markers': {
         'os_name': os.name,
         'sys_platform': sys.platform,
-        'platform_machine': platform.machine(),
-        'platform_python_implementation': platform.python_implementation(),
-        'platform_release': platform.release(),
-        'platform_system': platform.system(),
-        'platform_version': platform.version(),
+        'platform_machine': machine,
+        'platform_python_implementation': implementation,
+        'platform_release': release,
+        'platform_system': system,
+        'platform_version': kernel,
         'python_version': '%d.%d' % (v.major, v.minor),
-        'python_full_version': platform.python_version(),
+        'python_full_version': full_version,
         'implementation_name': sys.implementation.name,
         'implementation_version': '%d.%d.%d' % (iv.major, iv.minor, iv.micro) + ('%s%d' % (ipre, iv.serial) if ipre else ''),
     },
@@ -128,7 +163,7 @@ function saysPython(output: string): boolean {
   return /Traceback \(most recent call last\)|Python|\b[A-Z]\w*(Error|Exception)\b/.test(output);
 }
 
-/** How a message shows what the probe runs: `/bin/sh -E -c "import json, os, platform, site, sys; ..."`. */
+/** How a message shows what the probe runs: `/bin/sh -E -c "import os, site, sys; ..."`. */
 export function probeCommandLine(command: string): string {
   return `${command} -E -c "${PROBE.trim().split('\n')[0]}; ..."`;
 }

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { runIf } from '../helpers/skip.js';
 import { isGatewayError } from '../../src/errors.js';
 import { clearInterpreterCache, discoverInterpreters, SYSTEM_PYTHON } from '../../src/environment/interpreter-discovery.js';
+import { PROBE } from '../../src/environment/interpreter-probe.js';
 import { checkPython } from '../../src/environment/checks.js';
 import { formatInterpreter, pickInterpreter } from '../../src/environment/interpreters.js';
 
@@ -260,6 +261,38 @@ runIf(test, system !== null && realpathSync(onPath.executable) !== realpathSync(
   },
 );
 
+// The probe run in a Python that then asks json and platform what they would have said, and
+// which of them (or re, which both load) the probe itself loaded.
+const PROBE_JUDGED = String.raw`
+import io, sys
+answer, sys.stdout = sys.stdout, io.StringIO()
+exec(compile(sys.argv[1], '<probe>', 'exec'), {'__name__': '__main__'})
+said, sys.stdout = sys.stdout.getvalue(), answer
+loaded = [name for name in ('json', 'platform', 're') if name in sys.modules]
+import json, platform
+print(json.dumps({'loaded': loaded, 'said': said, 'json': json.dumps(json.loads(said)) + '\n', 'markers': {
+    'platform_machine': platform.machine(), 'platform_python_implementation': platform.python_implementation(),
+    'platform_release': platform.release(), 'platform_system': platform.system(), 'platform_version': platform.version(),
+    'python_full_version': platform.python_version()}}))
+`;
+
+test('the probe answers what json and platform would write, loading neither (nor re) to say it', () => {
+  for (const python of ['python3', ...(hasSystem ? [SYSTEM_PYTHON] : [])]) {
+    // What the interpreter loads by itself (a .pth file of the host's may load re).
+    const own = new Set(execFileSync(python, ['-E', '-c', 'import sys; print("\\n".join(sys.modules))'], { encoding: 'utf8', timeout: 10_000 }).split('\n'));
+    const judged = JSON.parse(execFileSync(python, ['-E', '-c', PROBE_JUDGED, PROBE], { encoding: 'utf8', timeout: 10_000 })) as {
+      loaded: string[];
+      said: string;
+      json: string;
+      markers: Record<string, string>;
+    };
+    assert.is(judged.said, judged.json, `${python}: the probe's line is json.dumps's, to the byte`);
+    const markers = (JSON.parse(judged.said) as { markers: Record<string, string> }).markers;
+    for (const [name, value] of Object.entries(judged.markers)) assert.is(markers[name], value, `${python}: ${name}`);
+    assert.equal(judged.loaded.filter((name) => !own.has(name)), [], `${python}: loaded by the probe`);
+  }
+});
+
 test('a bogus override fails with APPPKG_PY_NOT_EXECUTABLE', async () => {
   const missing = await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/nonexistent/bin/python3' }), 'APPPKG_PY_NOT_EXECUTABLE');
   assert.match(missing.message, '/nonexistent/bin/python3');
@@ -271,10 +304,10 @@ test('a bogus override fails with APPPKG_PY_NOT_EXECUTABLE', async () => {
 test('an override that runs but is no Python (/bin/sh, /bin/true) is said to be none, not by what it made of Python code', async () => {
   const at = { file: '/etc/apppkg/environment.yaml', line: 1, column: 9, key: 'python' };
   const sh = await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/bin/sh', overrideAt: at }), 'APPPKG_PY_NOT_EXECUTABLE');
-  assert.match(sh.message, /^python: \/bin\/sh is not a Python interpreter \(it could not run `\/bin\/sh -E -c "import json, os, platform, site, sys; \.\.\."`: .*import: not found\)$/);
+  assert.match(sh.message, /^python: \/bin\/sh is not a Python interpreter \(it could not run `\/bin\/sh -E -c "import os, site, sys; \.\.\."`: .*import: not found\)$/);
   assert.is(sh.hint, 'set python in the environment file to a Python 3 interpreter (e.g. /usr/bin/python3; `command -v python3` prints the one on PATH), or remove it to let the gateway pick one');
   const silent = await expectError(pickInterpreter({ python: null, deb: [] }, { override: '/bin/true' }), 'APPPKG_PY_NOT_EXECUTABLE');
-  assert.match(silent.message, '/bin/true is not a Python interpreter (it could not run `/bin/true -E -c "import json, os, platform, site, sys; ..."`: unexpected output: (none))');
+  assert.match(silent.message, '/bin/true is not a Python interpreter (it could not run `/bin/true -E -c "import os, site, sys; ..."`: unexpected output: (none))');
 });
 
 runIf(test, system !== null && realpathSync(onPath.executable) !== realpathSync(SYSTEM_PYTHON), `needs ${SYSTEM_PYTHON} and another python3 on PATH`)('without python3 on PATH: the highest satisfying python3.N', async () => {
