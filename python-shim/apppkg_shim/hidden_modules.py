@@ -7,7 +7,7 @@ import sys
 
 
 # Not an importlib.abc.MetaPathFinder: the import system asks only for find_spec, and on 3.11
-# importing importlib.abc loads importlib.resources, pathlib, tempfile, typing and urllib (~70
+# importing importlib.abc loads importlib.resources, pathlib, tempfile, typing and urllib (~30
 # modules), which every worker paid at its start for what `check` alone uses.
 class _HiddenFinder:
     def __init__(self, names):
