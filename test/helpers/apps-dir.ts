@@ -25,6 +25,14 @@ export function writePackage(appsDir: string, name: string, files: Record<string
   return dir;
 }
 
+/** `parent/name` with this app.yaml and wsgi.py, whose `application` answers every request "ok". */
+export function wsgiPackage(parent: string, name: string, yaml: string): string {
+  return writePackage(parent, name, {
+    'app.yaml': yaml,
+    'wsgi.py': 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n',
+  });
+}
+
 export interface LoopResult {
   sent: number;
   failed: number;
