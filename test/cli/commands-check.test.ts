@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXAMPLES, runCli, tempDir } from '../helpers/process.js';
+import { EXAMPLES, pathWithoutPyenvShims, runCli, tempDir } from '../helpers/process.js';
 import { wsgiPackage } from '../helpers/apps-dir.js';
 
 // describe and check on descriptions good and bad, and what serve and run refuse to start
@@ -17,6 +17,13 @@ test.after(() => {
 
 /** A package directory with this app.yaml and a trivial WSGI module. */
 const pkg = (name: string, yaml: string): string => wsgiPackage(work.path, name, yaml);
+
+/**
+ * For the checks here whose subject is what check reports, not which interpreter it picks: the
+ * ~0.5 s of CPU of each check probing pyenv's shims afresh (pathWithoutPyenvShims). The tests of
+ * the interpreter, the app's PATH and `python -m` keep the caller's PATH.
+ */
+const NO_PYENV_SHIMS = { PATH: pathWithoutPyenvShims() };
 
 test('describe prints the normalised description as JSON', async () => {
   const r = await runCli(['describe', join(EXAMPLES, 'guestbook')]);
@@ -84,11 +91,10 @@ test('python: "<3" fails with the line and the interpreters found', async () => 
   const dir = pkg('old-python', 'platform: python, wsgi\npython: "<3"\napp: wsgi:application\n');
   // Without pyenv's shims: every interpreter is probed when none satisfies, and a shim for a
   // version pyenv lacks is a second of bash to fail (interpreters.test.ts covers the shims).
-  const PATH = (process.env.PATH ?? '').split(':').filter((dir) => !/\/\.pyenv\/(plugins\/[^/]+\/)?shims$/.test(dir)).join(':');
   // describe --sys-path asks for the interpreter too (the Python library's describe).
   for (const command of ['check', 'serve', 'describe']) {
     const extra = command === 'serve' ? ['--port', '0'] : command === 'describe' ? ['--sys-path'] : [];
-    const r = await runCli([command, dir, '--state-dir', state.path, ...extra], { env: { PATH } });
+    const r = await runCli([command, dir, '--state-dir', state.path, ...extra], { env: NO_PYENV_SHIMS });
     assert.is(r.status, 1, `${command}: ${r.stderr}`);
     const out = r.stdout + r.stderr;
     assert.match(out, /app\.yaml:2:\d+/);
@@ -153,12 +159,12 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does n
     return result;
   };
   const [failed, raised, hung, blocked, ok, silent] = await Promise.all([
-    runCli(['check', app('lifespan-fails', '    await send({"type": "lifespan.startup.failed", "message": "cannot reach the database at db:5432"})\n'), '--state-dir', state.path]),
-    runCli(['check', app('lifespan-raises', '    raise RuntimeError("no database")\n'), '--state-dir', state.path]),
-    runCli(['check', app('lifespan-hangs', '    await asyncio.sleep(3600)\n'), '--state-dir', state.path]),
-    timeBlocked(runCli(['check', app('lifespan-blocks', '    import time\n    time.sleep(120)\n'), '--state-dir', state.path])),
-    runCli(['check', app('lifespan-ok', '    await send({"type": "lifespan.startup.complete"})\n    await receive()\n    await send({"type": "lifespan.shutdown.complete"})\n'), '--state-dir', state.path]),
-    runCli(['check', app('lifespan-silent', '    await send({"type": "lifespan.startup.failed"})\n'), '--state-dir', state.path]),
+    runCli(['check', app('lifespan-fails', '    await send({"type": "lifespan.startup.failed", "message": "cannot reach the database at db:5432"})\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
+    runCli(['check', app('lifespan-raises', '    raise RuntimeError("no database")\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
+    runCli(['check', app('lifespan-hangs', '    await asyncio.sleep(3600)\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
+    timeBlocked(runCli(['check', app('lifespan-blocks', '    import time\n    time.sleep(120)\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS })),
+    runCli(['check', app('lifespan-ok', '    await send({"type": "lifespan.startup.complete"})\n    await receive()\n    await send({"type": "lifespan.shutdown.complete"})\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
+    runCli(['check', app('lifespan-silent', '    await send({"type": "lifespan.startup.failed"})\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
   ]);
   assert.is(failed.status, 1, failed.stdout + failed.stderr);
   assert.match(failed.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: cannot reach the database at db:5432\n/);
@@ -186,7 +192,7 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does n
 
 test('check fails, with the fix, when a deb package is missing', async () => {
   const dir = pkg('missing-deb', 'platform: python, wsgi\napp: wsgi:application\ndeb: [python3-flask, python3-apppkg-does-not-exist]\n');
-  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.is(r.status, 1);
   // At the missing package's own entry of the list, not at the list.
   assert.match(r.stdout, /FAIL\s+deb\s+\S*app\.yaml:3:22: deb: package not installed: python3-apppkg-does-not-exist/);
@@ -195,7 +201,7 @@ test('check fails, with the fix, when a deb package is missing', async () => {
 
 test('check says a paths: entry that is a file is one, at its line, with no vendor failure beside it', async () => {
   const dir = pkg('paths-file', 'platform: python, wsgi\napp: wsgi:application\npaths: wsgi.py\n');
-  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.is(r.status, 1, r.stdout);
   assert.match(r.stdout, /FAIL\s+paths\s+\S*app\.yaml:3:8: paths: wsgi\.py is a file, not a directory: paths: names directories to put on sys\.path\n\s+fix: name the directory that holds its modules .*, or take wsgi\.py out of paths:/);
   // The file is no vendor directory: ENOTDIR and "vendor --into wsgi.py/" sent the user astray.
@@ -208,7 +214,7 @@ test('check fails, with the fix, on an environment file\'s unknown user and on a
   mkdirSync(join(dir, 'lib'), { recursive: true });
   const env = join(work.path, 'gaps-env.yaml');
   writeFileSync(env, 'apps:\n  gaps:\n    user: apppkg-no-such-user\n');
-  const r = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
+  const r = await runCli(['check', dir, '--environment', env, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.is(r.status, 1, r.stdout);
   // At the key that names it in the environment file, as every mistake there is placed.
   assert.match(r.stdout, new RegExp(`FAIL\\s+user\\s+${env.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:11: user: "apppkg-no-such-user" \\(for gaps\\) is not a user of this host`));
@@ -226,11 +232,11 @@ test('check fails, with the fix, on an environment file\'s unknown user and on a
   mkdirSync(join(dir, 'nothere'));
   // A hook that may make it (Django's collectstatic): said, not failed.
   writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [lib/, nothere/]\nstatic:\n  /assets: public/\ncommands:\n  install: mkdir public\n');
-  const hooked = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
+  const hooked = await runCli(['check', dir, '--environment', env, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.match(hooked.stdout, /ok\s+static\s+static\["\/assets"\]: public\/? is not there yet; commands\.install must create it/);
   writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [lib/, nothere/]\nstatic:\n  /assets: public/\n');
   mkdirSync(join(dir, 'public'));
-  const ok = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
+  const ok = await runCli(['check', dir, '--environment', env, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.is(ok.status, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /ok\s+user\s+root \(uid 0\)/);
   assert.match(ok.stdout, /ok\s+paths\s+lib, nothere/);
@@ -238,7 +244,7 @@ test('check fails, with the fix, on an environment file\'s unknown user and on a
 
 test('check places each failure at its own entry: the second static directory, the setting nobody gives, the service', async () => {
   const dir = pkg('entries', 'platform: python, wsgi\napp: wsgi:application\nstatic:\n  /static: static/\n  /assets/: assets/\nsettings:\n  - H1_GIVEN\n  - H1_NOT_GIVEN\nservices:\n  redis: redis\n');
-  const r = await runCli(['check', dir, '--state-dir', state.path], { env: { H1_GIVEN: 'yes' } });
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: { ...NO_PYENV_SHIMS, H1_GIVEN: 'yes' } });
   assert.is(r.status, 1, r.stdout);
   assert.match(r.stdout, /FAIL\s+static\s.*app\.yaml:4:3: static\["\/static"\]: static is not a directory/);
   assert.match(r.stdout, /FAIL\s+static\s.*app\.yaml:5:3: static\["\/assets"\]: assets is not a directory/);
@@ -248,21 +254,21 @@ test('check places each failure at its own entry: the second static directory, t
 
 test('check names every service the host cannot give, each at its own entry, and still tries the ones it can', async () => {
   const dir = pkg('two-services', 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: postgresql\n  redis: redis\n');
-  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.is(r.status, 1, r.stdout);
   assert.match(r.stdout, /FAIL\s+services\.database\s.*app\.yaml:4:3: two-services asks for services\.database: postgresql, but the host offers no postgresql server/);
   assert.match(r.stdout, /FAIL\s+services\.redis\s.*app\.yaml:5:3: two-services asks for services\.redis: redis, but the host offers no redis server/);
   // A host that offers one of the two: that one is tried, the other still named.
   const env = join(work.path, 'redis-only.yaml');
   writeFileSync(env, 'services:\n  redis: redis://127.0.0.1:1\n');
-  const one = await runCli(['check', dir, '--environment', env, '--state-dir', state.path]);
+  const one = await runCli(['check', dir, '--environment', env, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.match(one.stdout, /FAIL\s+services\.database\s.*app\.yaml:4:3: .*offers no postgresql server/);
   assert.match(one.stdout, /FAIL\s+services\.redis\s+redis at 127\.0\.0\.1:1 \(services\.redis\): /);
 });
 
 test('check lines up the detail of every line, services.*, processes.* and commands.* rows included, while it streams', async () => {
   const dir = pkg('aligned', 'app: wsgi:application\nservices:\n  database: sqlite\nprocesses:\n  worker:\n    command: python3 -c pass\ncommands:\n  check: "true"\n');
-  const r = await runCli(['check', dir, '--state-dir', state.path]);
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.is(r.status, 0, r.stdout);
   const rows = r.stdout.split('\n').filter((line) => /^(ok|FAIL) /.test(line));
   assert.ok(rows.some((row) => row.includes(' services.database ')), r.stdout);
@@ -287,18 +293,18 @@ test('describe names every service the host cannot give in provides.problem, and
 
 test('an app: naming nothing there, or nothing callable, fails at the line of app: in check and serve; an error inside the module at its own line', async () => {
   const dir = pkg('app-key', 'platform: python, wsgi\napp: wsgi:nothere\n');
-  const missing = await runCli(['check', dir, '--state-dir', state.path]);
+  const missing = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.is(missing.status, 1, missing.stdout);
   assert.match(missing.stdout, /FAIL\s+app\s+\S*app\.yaml:2:6: app: cannot import wsgi:nothere: AttributeError/);
   writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\nwsgi: {app: "wsgi:NUMBER"}\n');
   writeFileSync(join(dir, 'wsgi.py'), 'NUMBER = 5\n');
-  assert.match((await runCli(['check', dir, '--state-dir', state.path])).stdout, /FAIL\s+app\s+\S*app\.yaml:2:8: app: wsgi:NUMBER is int 5, expected a WSGI or ASGI callable/);
+  assert.match((await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS })).stdout, /FAIL\s+app\s+\S*app\.yaml:2:8: app: wsgi:NUMBER is int 5, expected a WSGI or ASGI callable/);
   const served = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
   assert.is(served.status, 1, served.stderr);
   assert.match(served.stderr, /app\.yaml:2:8: app: wsgi:NUMBER is int 5/);
   // Raised inside the module: the Python file's line, not app.yaml's.
   writeFileSync(join(dir, 'wsgi.py'), 'import nosuchmodule_h2\n');
-  const inside = await runCli(['check', dir, '--state-dir', state.path]);
+  const inside = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.match(inside.stdout, /FAIL\s+app\s+app: cannot import wsgi:NUMBER \(\S*wsgi\.py:1\): ModuleNotFoundError/);
   // The fix names the command for this very app, not `check DIR`.
   assert.match(inside.stdout, `fix: fix the error shown in the traceback, then try again (\`apppkg-gateway check ${dir}\` repeats the import)`);
@@ -321,12 +327,12 @@ test('a process that does not start: the fix\'s run command names the app\'s dir
 test('check still imports the app when only static directories are missing, not when a setting is', async () => {
   const dir = pkg('static-only', 'platform: python, wsgi\napp: wsgi:application\nstatic:\n  /static: static/\nsettings: [H1_SETTING]\n');
   // Python never reads a static directory: the import is tried, and says whether it works.
-  const r = await runCli(['check', dir, '--state-dir', state.path], { env: { H1_SETTING: 'yes' } });
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: { ...NO_PYENV_SHIMS, H1_SETTING: 'yes' } });
   assert.is(r.status, 1, r.stdout);
   assert.match(r.stdout, /FAIL\s+static\s/);
   assert.match(r.stdout, /ok\s+app\s+wsgi:application imports and is callable/);
   // A missing setting holds it back: the app may read it at import time.
-  const unset = await runCli(['check', dir, '--state-dir', state.path], { env: { H1_SETTING: undefined } });
+  const unset = await runCli(['check', dir, '--state-dir', state.path], { env: { ...NO_PYENV_SHIMS, H1_SETTING: undefined } });
   assert.match(unset.stdout, /FAIL\s+app\s+not tried: fix the failures above first/);
 });
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXAMPLES, ROOT, runCli, tempDir, type CliResult } from '../helpers/process.js';
+import { EXAMPLES, ROOT, pathWithoutPyenvShims, runCli, tempDir, type CliResult } from '../helpers/process.js';
 
 // The commands as a user first meets them: --help and help, bad usage (exit 2) and its fixes,
 // directories named on the command line that are not there or hold no app.yaml, and a reader
@@ -165,8 +165,9 @@ test('an option that takes one value, given twice, is bad usage naming it and bo
   const passed = await runCli(['run', hello, '--state-dir', state.path, '--', 'python', '-c', 'import sys; print(sys.argv[1:])', '--state-dir', 'a', '--state-dir', 'b']);
   assert.is(passed.status, 0, passed.stderr);
   assert.is(passed.stdout.trim(), "['--state-dir', 'a', '--state-dir', 'b']");
-  // A flag without a value given twice says the same thing twice: accepted.
-  const flags = await runCli(['describe', hello, '--sys-path', '--sys-path', '--state-dir', state.path]);
+  // A flag without a value given twice says the same thing twice: accepted. Without pyenv's
+  // shims, which --sys-path would probe afresh for ~0.5 s of CPU (pathWithoutPyenvShims).
+  const flags = await runCli(['describe', hello, '--sys-path', '--sys-path', '--state-dir', state.path], { env: { PATH: pathWithoutPyenvShims() } });
   assert.is(flags.status, 0, flags.stderr);
   assert.is(JSON.parse(flags.stdout).name, 'hello');
 });
@@ -200,14 +201,16 @@ test('an ADDR whose HOST is no IP address or host name is bad usage (exit 2) for
     [['status', '--admin', 'http://10.0.0.300:8099/'], '--admin: expected HOST:PORT with HOST an IP address or a host name ("10.0.0.300" is neither), found "http://10.0.0.300:8099/"'],
     [['serve', join(EXAMPLES, 'hello'), '--host', 'bad host', '--port', '0', '--state-dir', state.path], '--host: expected an IP address or a host name, found "bad host"'],
   ];
+  const said = new Map<string, CliResult>();
   for (const [args, says] of cases) {
     const r = await runCli(args);
+    said.set(args.join(' '), r);
     assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.is(r.stdout, '');
     assert.is(r.stderr.split('\n')[0], `apppkg-gateway: ${says}`);
   }
   // The fix writes the forms out; the admin's leaves 0.0.0.0 out, which needs --admin-token.
-  const admin = await runCli(['status', '--admin', 'bad host:8099']);
+  const admin = said.get('status --admin bad host:8099')!;
   assert.is(admin.stderr.split('\n')[1], '  fix: write e.g. --admin 127.0.0.1:8099, --admin [::1]:8099 or --admin localhost:8099');
   // A well-formed name stays the resolver's to judge: a name that does not resolve ran and failed.
   const unresolved = await runCli(['--apps', EXAMPLES, '--listen', 'no-such-host.invalid:0', '--admin', '127.0.0.1:0', '--state-dir', state.path]);

@@ -156,6 +156,17 @@ function runtimePackages(): string[] {
   return [...found].sort();
 }
 
+/**
+ * The tests' PATH without pyenv's shim directories. check (and describe --sys-path) probes every
+ * python3.N on PATH afresh, keeping no probe cache, and a shim's probe is ~0.4 s of bash: a
+ * pyenv host has one for each version it knows, half a second of a check's ~1.1 s of CPU. For
+ * the tests whose subject is not which interpreter runs the app; that one is then the first
+ * python3 after them (/usr/bin/python3 on Debian).
+ */
+export function pathWithoutPyenvShims(): string {
+  return (process.env.PATH ?? '').split(':').filter((dir) => !/\/\.pyenv\/(plugins\/[^/]+\/)?shims$/.test(dir)).join(':');
+}
+
 export interface CliResult {
   status: number | null;
   signal: NodeJS.Signals | null;
