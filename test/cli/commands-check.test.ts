@@ -151,18 +151,11 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does n
     return dir;
   };
   // At once: two of them wait out check's 5 s bound.
-  let blockedMs = 0;
-  const timeBlocked = async (run: Promise<Awaited<ReturnType<typeof runCli>>>) => {
-    const started = Date.now();
-    const result = await run;
-    blockedMs = Date.now() - started;
-    return result;
-  };
   const [failed, raised, hung, blocked, ok, silent] = await Promise.all([
     runCli(['check', app('lifespan-fails', '    await send({"type": "lifespan.startup.failed", "message": "cannot reach the database at db:5432"})\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
     runCli(['check', app('lifespan-raises', '    raise RuntimeError("no database")\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
     runCli(['check', app('lifespan-hangs', '    await asyncio.sleep(3600)\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
-    timeBlocked(runCli(['check', app('lifespan-blocks', '    import time\n    time.sleep(120)\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS })),
+    runCli(['check', app('lifespan-blocks', '    import time\n    time.sleep(120)\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
     runCli(['check', app('lifespan-ok', '    await send({"type": "lifespan.startup.complete"})\n    await receive()\n    await send({"type": "lifespan.shutdown.complete"})\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
     runCli(['check', app('lifespan-silent', '    await send({"type": "lifespan.startup.failed"})\n'), '--state-dir', state.path], { env: NO_PYENV_SHIMS }),
   ]);
@@ -180,12 +173,11 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does n
   assert.match(hung.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: it did not complete within 5 s \(check's bound\); it waits at \S*app\.py:5 in app \(await asyncio\.sleep\(3600\)\)\n/);
   assert.match(hung.stdout, /fix: the app's lifespan startup waits for something that does not come/);
   // Sync code in the handler holds the loop, whose own timeout then never runs: the same
-  // precise text, from the shim's watchdog thread, instead of the import's deadline.
+  // precise text, from the shim's watchdog thread, instead of the import's deadline (60 s, whose
+  // words differ: the text is what tells the two apart, not how long check took).
   assert.is(blocked.status, 1, blocked.stdout + blocked.stderr);
   assert.match(blocked.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: it did not complete within 5 s \(check's bound\); it holds the event loop at \S*app\.py:6 in app \(time\.sleep\(120\)\)\n/);
   assert.match(blocked.stdout, /fix: the app's lifespan startup runs blocking code in an async function/);
-  // Well before the import's own deadline (60 s), which a held loop would otherwise wait out.
-  assert.ok(blockedMs < 30_000, `check took ${blockedMs} ms`);
   assert.is(ok.status, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /ok\s+app\s+app:app imports and is callable \(function, Python [\d.]+\); its lifespan startup and shutdown complete\n/);
 });
