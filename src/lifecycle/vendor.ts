@@ -173,7 +173,12 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     const report = path.join(work, 'pip-report.json');
     // pip's log, beside its console output: a wheel it skipped for its tags is said only there.
     const pipLog = path.join(work, 'pip.log');
-    const pipArgs = ['-m', 'pip', 'install', '--target', stage, '--no-compile', '--log', pipLog, ...reportArgs(pipVersion, report), ...(opts.noIndex ? ['--no-index'] : [])];
+    // --no-warn-conflicts: pip checks what it installed against the packages of the interpreter's
+    // own environment, not the target's (pypa/pip#7821), and said on a vendor that succeeded
+    // "ERROR: ... X requires Y<1.0, but you have Y 1.0", of an environment it did not change;
+    // reading every distribution's metadata for it was half of pip's CPU beside Debian's
+    // python3. (pip 10 added the option; no pip older runs on Python 3.9.)
+    const pipArgs = ['-m', 'pip', 'install', '--target', stage, '--no-compile', '--no-warn-conflicts', '--log', pipLog, ...reportArgs(pipVersion, report), ...(opts.noIndex ? ['--no-index'] : [])];
     if (opts.indexUrl !== undefined) pipArgs.push('--index-url', opts.indexUrl);
     for (const index of opts.extraIndexUrls ?? []) pipArgs.push('--extra-index-url', index);
     for (const link of opts.findLinks ?? []) pipArgs.push('--find-links', link);

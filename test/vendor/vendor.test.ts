@@ -258,6 +258,27 @@ ifWheels('PIP_USER=1, or `user = true` in pip.conf, does not break vendor (pip r
   assert.equal(manifestOf(again).distributions.map((d: any) => d.name), ['apppkg-demo-greeting', 'apppkg-demo-words']);
 });
 
+ifWheels('a package of the interpreter\'s own whose requirement the vendored versions break is not reported as a conflict: vendor changes no package of the interpreter', async () => {
+  // The interpreter: a virtualenv without pip of its own (Debian's, through its system site),
+  // holding a distribution that requires apppkg-demo-words<1.0; vendor installs 1.0 into vendor/.
+  const venv = join(work.path, 'shadowed-venv');
+  const made = spawnSync(BUILD_PYTHON, ['-m', 'venv', '--without-pip', '--system-site-packages', venv], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(made.status, 0, made.stdout + made.stderr);
+  const site = spawnSync(join(venv, 'bin', 'python'), ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], { encoding: 'utf8' }).stdout.trim();
+  mkdirSync(join(site, 'apppkg_shadowed-1.0.dist-info'), { recursive: true });
+  writeFileSync(join(site, 'apppkg_shadowed-1.0.dist-info', 'METADATA'), 'Metadata-Version: 2.1\nName: apppkg-shadowed\nVersion: 1.0\nRequires-Dist: apppkg-demo-words<1.0\n');
+  const venvEnv = join(work.path, 'shadowed.yaml');
+  writeFileSync(venvEnv, `python: ${join(venv, 'bin', 'python')}\n`);
+  const app = makeApp('shadowed');
+  const r = await runCli(['vendor', app, '--find-links', wheels, '--no-index', '-e', venvEnv], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`vendoring requirements\\.txt into vendor/ with ${join(venv, 'bin', 'python')} `));
+  // pip said "ERROR: ... apppkg-shadowed 1.0 requires apppkg-demo-words<1.0, but you have
+  // apppkg-demo-words 1.0 which is incompatible", of the interpreter, which has no such version.
+  assert.not.match(r.stdout + r.stderr, /apppkg-shadowed|dependency conflicts|ERROR/);
+  assert.equal(manifestOf(app).distributions.map((d: any) => `${d.name} ${d.version}`), ['apppkg-demo-greeting 1.0', 'apppkg-demo-words 1.0']);
+});
+
 ifWheels("`prefix` or `root` in pip's configuration (a PIP_* variable, pip.conf) is refused before pip runs, naming where it is set; `dry-run` is undone; vendor/ is not changed", async () => {
   // A vendored app: a copy of shop, vendored by the tests above (a vendor run of its own is seconds of CPU).
   const app = join(work.path, 'apps', 'pip-destination');
