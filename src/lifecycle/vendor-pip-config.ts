@@ -5,8 +5,8 @@
 // instead of into the staging directory, which stays empty, and vendor then empties the vendor
 // directory to match. pip ignores a setting with an empty value, so no PIP_* variable undoes one
 // set in a file (as PIP_USER=0 undoes `user`): they are refused before pip runs, each where it is set.
-// pip is asked once, for its version as well: each `python -m pip` is most of a second of CPU
-// spent importing pip, which `--version` and `config debug` spent twice on every vendor run.
+// pip is asked once, for its version as well, without its CLI: each `python -m pip` is most of
+// a second of CPU spent importing pip, which `--version` and `config debug` spent twice on every vendor run.
 import { programOutput } from '../program-output.js';
 
 /** pip's settings that give `pip install` a destination other than --target's. */
@@ -31,22 +31,34 @@ export type PipAnswer =
   | {
       /** "23.0.1" */
       version: string;
-      /** The output of `pip config debug`; null from a pip without it (older than 20.0). */
+      /** What `pip config debug` prints of its files; null from a pip without it (older than 20.0). */
       configDebug: string | null;
     }
   | { missing: string };
 
-// `python -m pip config debug`, after pip's version: the same module run the same way, in the
-// same process. A missing pip is said in Python's words (No module named 'pip').
+// pip's version, then what `pip config debug` prints of its configuration files, in its format,
+// from the class that command reads them with: the command itself imports pip's whole CLI,
+// ~0.4 s of CPU more on every vendor run, for the same lines. isolated=False, as vendor's
+// `pip install` (no --isolated) reads them. A pip without that class (older than 20.0) fails
+// here, as it had no `config debug`. A missing pip is said in Python's words (No module named 'pip').
 const ASK_PIP = [
-  'import runpy, sys',
+  'import os, sys',
   'try:',
   '    import pip',
   'except ImportError as e:',
   '    sys.exit(str(e))',
   'print("pip " + pip.__version__, flush=True)',
-  'sys.argv[1:] = ["config", "debug"]',
-  'runpy.run_module("pip", run_name="__main__", alter_sys=True)',
+  'from pip._internal.configuration import Configuration',
+  'configuration = Configuration(isolated=False)',
+  'configuration.load()',
+  'for variant, files in sorted(configuration.iter_config_files()):',
+  '    print("%s:" % variant)',
+  '    for name in files:',
+  '        exists = os.path.exists(name)',
+  '        print("  %s, exists: %r" % (name, exists))',
+  '        if exists:',
+  '            for key, value in configuration.get_values_in_config(variant).items():',
+  '                print("    %s: %s" % (key, value))',
 ].join('\n');
 
 /** `python`'s pip, asked with `env` in one run: its version and its configuration. */
