@@ -39,8 +39,10 @@ export type PipAnswer =
 // pip's version, then what `pip config debug` prints of its configuration files, in its format,
 // from the class that command reads them with: the command itself imports pip's whole CLI,
 // ~0.4 s of CPU more on every vendor run, for the same lines. isolated=False, as vendor's
-// `pip install` (no --isolated) reads them. A pip without that class (older than 20.0) fails
-// here, as it had no `config debug`. A missing pip is said in Python's words (No module named 'pip').
+// `pip install` (no --isolated) reads them. The class is pip's internals: a pip where it has
+// moved, or that cannot read its files (a malformed one), runs the command after all, whose
+// answer or failure is what it was before (a pip older than 20.0 has neither: null, no
+// refusal from files). A missing pip is said in Python's words (No module named 'pip').
 const ASK_PIP = [
   'import os, sys',
   'try:',
@@ -48,10 +50,17 @@ const ASK_PIP = [
   'except ImportError as e:',
   '    sys.exit(str(e))',
   'print("pip " + pip.__version__, flush=True)',
-  'from pip._internal.configuration import Configuration',
-  'configuration = Configuration(isolated=False)',
-  'configuration.load()',
-  'for variant, files in sorted(configuration.iter_config_files()):',
+  'try:',
+  '    from pip._internal.configuration import Configuration',
+  '    configuration = Configuration(isolated=False)',
+  '    configuration.load()',
+  '    variants = sorted(configuration.iter_config_files())',
+  'except Exception:',
+  '    import runpy',
+  '    sys.argv[1:] = ["config", "debug"]',
+  '    runpy.run_module("pip", run_name="__main__", alter_sys=True)',
+  '    sys.exit(0)',
+  'for variant, files in variants:',
   '    print("%s:" % variant)',
   '    for name in files:',
   '        exists = os.path.exists(name)',
