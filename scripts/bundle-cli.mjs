@@ -2,8 +2,9 @@
 // After tsc: the CLI as one file. tsc's dist/ is ~170 ES modules, and Node resolving, reading
 // and compiling each of them (with yaml's, ws's and http-proxy's own) was ~150 ms of every
 // cold start and ~5 MiB of the front's idle RSS (docs/performance.md). esbuild inlines them into
-// dist/cli/main.js, replacing tsc's entry file; the rest of dist/ stays as tsc wrote it for the
-// library API (dist/index.js) and its types.
+// dist/cli/main.js, replacing tsc's entry file, and its chunks, which merge-chunks.mjs joins into
+// a few files per run; the rest of dist/ stays as tsc wrote it for the library API
+// (dist/index.js) and its types.
 //
 // Left outside the file, loaded from node_modules when first used: the packages only some runs
 // need (metrics, the status page's events, services, mail, export, process routes, and ajv, the
@@ -13,8 +14,11 @@ import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mergeChunks } from './merge-chunks.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// esbuild's split, which merge-chunks.mjs then joins into fewer files under dist/cli.
+const split = join(root, 'dist', 'cli-split');
 const LOADED_WHEN_USED = [
   'ajv', 'better-sse', 'ioredis', 'kubernetes-models', 'mailparser', 'pg', 'prom-client', 'smtp-server', 'undici',
 ];
@@ -22,8 +26,7 @@ const LOADED_WHEN_USED = [
 const { metafile } = await build({
   absWorkingDir: root,
   entryPoints: ['src/cli/main.ts'],
-  outdir: join(root, 'dist', 'cli'),
-  allowOverwrite: true,
+  outdir: split,
   bundle: true,
   // The commands and the parts a run may never use stay in their own files, loaded at their
   // import(): one file for everything would compile all of it, and would load the packages
@@ -34,8 +37,6 @@ const { metafile } = await build({
   format: 'esm',
   target: 'node20',
   external: LOADED_WHEN_USED.flatMap((name) => [name, `${name}/*`]),
-  // The CommonJS packages inlined (http-proxy, tree-kill) call require() for Node's modules.
-  banner: { js: "import { createRequire as __bundleRequire } from 'node:module';\nconst require = __bundleRequire(import.meta.url);" },
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
@@ -98,3 +99,6 @@ if (collating.length > 0) {
   console.error(`bundle-cli: ICU's collation in code loaded at every start (${collating.join(', ')}): sort in code-point order instead`);
   process.exit(1);
 }
+// The checks above read the split; each of its chunks goes to one file of dist/cli whole, and the
+// files every start loads take only chunks that a start, or a command, loaded already.
+await mergeChunks({ root, split, out: join(root, 'dist', 'cli'), metafile, sourcemap: 'linked' });
