@@ -19,13 +19,32 @@ export function sqliteEnvironment(dataDir: string): Record<string, string> {
   return { DATABASE_URL: `sqlite:///${sqlitePath(dataDir)}` };
 }
 
-// argv[1] -> argv[2], page by page; the source opened read-only so a missing file stays missing.
+// argv[1] -> argv[2], every page in one step, inside a read transaction taken first; the source
+// opened read-only so a missing file stays missing. The read transaction is what a writer
+// committing back to back starves: in SQLite's default rollback-journal mode a reader gets in
+// only between the writer's commits, and sqlite3's busy handler (as backup()'s own retry, every
+// 250 ms) looks for that gap a few times a second, so a backup of a steadily written database
+// waited minutes, or for ever. Looked for every millisecond, a gap is found within a fraction of
+// a second; once the read lock is held the writer waits for the copy, not the copy for it.
+// "database is locked" is SQLITE_BUSY's message (Python 3.9's sqlite3 has no error codes).
 const BACKUP_SCRIPT = `
-import sqlite3, sys
-src = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+import sqlite3, sys, time
+src = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True, timeout=0, isolation_level=None)
+while True:
+    try:
+        src.execute('BEGIN')
+        src.execute('SELECT count(*) FROM sqlite_master').fetchone()
+        break
+    except sqlite3.OperationalError as e:
+        if src.in_transaction:
+            src.execute('ROLLBACK')
+        if str(e) != 'database is locked':
+            raise
+        time.sleep(0.001)
 dst = sqlite3.connect(sys.argv[2])
 with dst:
     src.backup(dst)
+src.execute('COMMIT')
 dst.close(); src.close()
 `;
 
