@@ -19,8 +19,11 @@ export function sqliteEnvironment(dataDir: string): Record<string, string> {
   return { DATABASE_URL: `sqlite:///${sqlitePath(dataDir)}` };
 }
 
-// argv[1] -> argv[2], every page in one step, inside a read transaction taken first; the source
-// opened read-only so a missing file stays missing. The read transaction is what a writer
+// argv[1] -> argv[2], every page in one step, inside a read transaction taken first. The source
+// is opened mode=rw, which never creates it (a missing file stays missing) but lets SQLite roll
+// back a hot journal, left by a writer that died inside a transaction, as the app's next open
+// would: read-only, the first read failed "attempt to write a readonly database" and no backup
+// could be made until the app had run again. The read transaction is what a writer
 // committing back to back starves: in SQLite's default rollback-journal mode a reader gets in
 // only between the writer's commits, and sqlite3's busy handler (as backup()'s own retry, every
 // 250 ms) looks for that gap a few times a second, so a backup of a steadily written database
@@ -29,7 +32,7 @@ export function sqliteEnvironment(dataDir: string): Record<string, string> {
 // "database is locked" is SQLITE_BUSY's message (Python 3.9's sqlite3 has no error codes).
 const BACKUP_SCRIPT = `
 import sqlite3, sys, time
-src = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True, timeout=0, isolation_level=None)
+src = sqlite3.connect('file:' + sys.argv[1] + '?mode=rw', uri=True, timeout=0, isolation_level=None)
 while True:
     try:
         src.execute('BEGIN')
