@@ -54,9 +54,12 @@ dst.close(); src.close()
 // Tables, then views. sqlite_sequence (AUTOINCREMENT) and sqlite_stat1 (ANALYZE) are SQLite's
 // own, and only a name beginning with "sqlite_" can be (SQLite reserves them): escaped, since
 // LIKE's _ is any character and 'sqlite_%' would pass over the app's table "sqlitedata".
+// mode=rw, never creating, for the backup's reason: a hot journal left by a writer that died
+// inside a transaction is rolled back first (read-only, the look failed, and a restore of the
+// crashed app, without --force, was refused for it).
 const COUNT_SCRIPT = `
 import sqlite3, sys
-db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+db = sqlite3.connect('file:' + sys.argv[1] + '?mode=rw', uri=True)
 own = "name NOT LIKE 'sqlite!_%' ESCAPE '!'"
 print(*(db.execute("SELECT count(*) FROM sqlite_master WHERE type = ? AND " + own, (kind,)).fetchone()[0] for kind in ('table', 'view')))
 `;

@@ -262,19 +262,19 @@ test('backup of an SQLite app while it writes: each backup succeeds, consistent,
 // An app killed inside a transaction leaves its journal hot: SQLite rolls it back at the next
 // open. The backup opened the database read-only, which cannot, and failed ("attempt to write a
 // readonly database") until the app had run again.
-test('backup of an SQLite app whose writer died inside a transaction (its journal left hot) succeeds, with what was committed', async () => {
+test('backup of an SQLite app whose writer died inside a transaction (its journal left hot) succeeds, with what was committed; a restore over such a database says it is not empty', async () => {
   const crashed = makeApp(work.path, 'crashed', 'app: wsgi:application\nservices: {database: sqlite}\n');
-  const died = await runCli(['run', crashed, ...S, '--', 'python3', '-c', [
+  const dieInATransaction = (first: string[]) => runCli(['run', crashed, ...S, '--', 'python3', '-c', [
     'import os, sqlite3',
     'db = sqlite3.connect(os.environ["DATABASE_URL"][len("sqlite:///"):], isolation_level=None)',
-    'db.execute("CREATE TABLE t (x)")',
-    'db.execute("INSERT INTO t VALUES (1)")',
+    ...first,
     // A one-page cache: the transaction's pages go to the file before its commit, the old ones to the journal.
     'db.execute("PRAGMA cache_size=1")',
     'db.execute("BEGIN")',
     'db.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 2000)',
     'os._exit(0)',
   ].join('\n')]);
+  const died = await dieInATransaction(['db.execute("CREATE TABLE t (x)")', 'db.execute("INSERT INTO t VALUES (1)")']);
   assert.is(died.status, 0, died.stdout + died.stderr);
   assert.ok(existsSync(join(data('crashed'), 'db.sqlite3-journal')), 'the journal is left behind');
   const to = join(work.path, 'crashed-backup');
@@ -282,6 +282,15 @@ test('backup of an SQLite app whose writer died inside a transaction (its journa
   assert.is(b.status, 0, b.stdout + b.stderr);
   const check = spawnSync(hostPython(), ['-c', 'import sqlite3, sys; d = sqlite3.connect(sys.argv[1]); print(d.execute("PRAGMA integrity_check").fetchone()[0], d.execute("SELECT count(*) FROM t").fetchone()[0])', join(to, 'database', 'db.sqlite3')], { encoding: 'utf8' });
   assert.is(check.stdout.trim(), 'ok 1', check.stderr);
+  // restore looks whether the app's database is empty before it replaces it: read-only, that look
+  // failed on a hot journal too ("attempt to write a readonly database"), the restore a crashed
+  // app is given refused for a reason that was none.
+  const diedAgain = await dieInATransaction([]);
+  assert.is(diedAgain.status, 0, diedAgain.stdout + diedAgain.stderr);
+  assert.ok(existsSync(join(data('crashed'), 'db.sqlite3-journal')), 'the journal is left behind again');
+  const refused = await runCli(['restore', crashed, '--from', to, ...S]);
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /its sqlite database \S+ is not empty \(1 table\)/);
 });
 
 // Beside the database, a running app makes and deletes files of its own all the time (temporary
