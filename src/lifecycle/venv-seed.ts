@@ -7,9 +7,13 @@
 // The seed's key is what ensurepip's result depends on: the interpreter's file (realpath, size,
 // mtime), its version, the bundled wheels' names, and --system-site-packages (with it, a pip
 // already on the system may satisfy ensurepip and leave the venv without one of its own).
-// A seed is made in a `.making-` directory and renamed into place with its stamp inside: a
-// directory under its key's name is whole, and two installs at once keep the first rename.
-// Any failure here is the caller's cue to make the venv the full way, as before the seed.
+// A seed is made in a `.making-` directory and renamed into place with its stamp inside, so a
+// directory under its key's name with the stamp is whole and is copied from without a lock.
+// Making, and removing what is there and not whole, is done under the seeds' lock
+// (seed-lock.ts): an install that finds no seed waits for the one making it, then takes it.
+// Without the lock, an install that had looked before another's rename removed the new seed
+// while a third copied from it. Any failure here is the caller's cue to make the venv the full
+// way, as before the seed.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -19,11 +23,17 @@ import type { Interpreter } from '../environment/interpreter-probe.js';
 import { isAlive } from '../environment/run-helper-holds.js';
 import { programOutput } from '../program-output.js';
 import { runProgram } from './run-command.js';
+import { lockSeeds } from './seed-lock.js';
 
 /** Inside a whole seed, written last before the rename. */
 const SEED_STAMP_FILE = 'apppkg-seed.json';
 /** Bumped when what a seed holds or how it is copied changes: older seeds are then not used. */
 const SEED_FORMAT = 1;
+/**
+ * How long an install waits for another that is making the seed (ensurepip: seconds, a minute
+ * on a loaded host) before it makes its venv in full instead.
+ */
+const SEED_WAIT_MS = 300_000;
 const BUNDLED_WHEELS = "import ensurepip, os; print('\\n'.join(sorted(os.listdir(os.path.join(os.path.dirname(ensurepip.__file__), '_bundled')))))";
 
 export interface SeedVenvOptions {
@@ -79,9 +89,28 @@ async function readySeed(opts: SeedVenvOptions): Promise<string | null> {
   const seed = path.join(seeds, key);
   if (await isWholeSeed(seed)) return seed;
   await mkdir(seeds, { recursive: true, mode: 0o755 });
+  const lock = await lockSeeds(seeds, {
+    python: opts.interpreter.executable,
+    onWait: () => opts.say(`==> waiting for another install, which is making the venv seed: ${seeds}`),
+    waitMs: SEED_WAIT_MS,
+  });
+  if (lock === null) return null;
+  try {
+    // The install we waited for made it.
+    if (await isWholeSeed(seed)) return seed;
+    return await makeSeed(opts, seeds, key);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Makes the seed `key` in `seeds`, under the seeds' lock. */
+async function makeSeed(opts: SeedVenvOptions, seeds: string, key: string): Promise<string | null> {
+  const seed = path.join(seeds, key);
   await removeAbandonedSeeds(seeds);
-  // Only a rename puts a directory here, whole: one that is not (cut short by hand or by a
-  // full disk) would refuse every rename to come.
+  // What is here is not whole (a seed cut short by hand, a part left by a gateway from before
+  // the lock): it would refuse the rename below. Under the lock no whole seed can have come
+  // since the look, so none is removed while another install copies from it.
   await rm(seed, { recursive: true, force: true });
   const making = path.join(seeds, `.making-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
   const started = performance.now();
@@ -89,13 +118,7 @@ async function readySeed(opts: SeedVenvOptions): Promise<string | null> {
     const args = ['-m', 'venv', ...(opts.systemSite ? ['--system-site-packages'] : []), making];
     if ((await runProgram({ file: opts.interpreter.executable, args, cwd: opts.cwd, env: opts.env, output: opts.output })) !== 0) return null;
     await writeFile(path.join(making, SEED_STAMP_FILE), `${JSON.stringify({ format: SEED_FORMAT, madeFrom: making, interpreter: opts.interpreter.executable, version: opts.interpreter.version })}\n`);
-    try {
-      await rename(making, seed);
-    } catch (err) {
-      // Another install made it meanwhile: theirs is whole, ours goes.
-      if (!(await isWholeSeed(seed))) throw err;
-      return seed;
-    }
+    await rename(making, seed);
   } finally {
     await rm(making, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 // in the state root's cache, not pip-installed by ensurepip each time. Real CLI, real venv,
 // real pip installing a local wheel through the seeded venv's own `pip` script.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -25,21 +25,33 @@ const seeds = () => join(state.path, 'cache', 'venv-seeds');
 
 const pipApp = (name: string): string => wheelApp(work.path, name);
 
-test('the first install makes the seed; the next app’s venv takes pip from it, and that pip installs', async () => {
-  const first = await runCli(['install', pipApp('alpha'), ...S], { ms: 180_000 });
-  assert.is(first.status, 0, first.stdout + first.stderr);
-  assert.match(first.stdout, /==> venv seed made in \d+\.\d s/);
-  assert.match(first.stdout, /==> venv created in \d+\.\d s \(pip from the seed\)/);
-  assert.equal(readdirSync(seeds()).length, 1, 'one seed, no .making- directory left');
-
-  const beta = pipApp('beta');
-  const second = await runCli(['install', beta, ...S], { ms: 180_000 });
-  assert.is(second.status, 0, second.stdout + second.stderr);
-  assert.not.match(second.stdout, /venv seed made/);
-  assert.match(second.stdout, /==> venv created in \d+\.\d s \(pip from the seed\)/);
-  assert.match(second.stdout, /Successfully installed thepkg-1\.0/);
+// Three installs at once on a fresh seed directory, as the test run's processes share one: each
+// that looked before the first rename made a seed of its own, and one that looked just before
+// another's rename removed it as a part while a third copied from it (that one then made its
+// venv in full). Under the seeds' lock one makes it and the others wait for it.
+test('the first installs on a fresh root, three at once: one makes the seed, the others wait for it and take pip from it (none makes a venv in full), and that pip installs', async () => {
+  mkdirSync(seeds(), { recursive: true });
+  const makings = new Set<string>();
+  const watcher = watch(seeds(), (_event, name) => {
+    if (name?.startsWith('.making-')) makings.add(name);
+  });
+  let installs;
+  try {
+    installs = await Promise.all(['alpha', 'beta', 'gamma'].map((name) => runCli(['install', pipApp(name), ...S], { ms: 300_000 })));
+  } finally {
+    watcher.close();
+  }
+  for (const r of installs) {
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /==> venv created in \d+\.\d s \(pip from the seed\)/, r.stdout);
+    assert.match(r.stdout, /Successfully installed thepkg-1\.0/);
+  }
+  assert.is(installs.filter((r) => /==> venv seed made in \d+\.\d s/.test(r.stdout)).length, 1, 'one of them made the seed');
+  assert.is(makings.size, 1, `one seed made for the three: ${[...makings].join(' ')}`);
+  assert.equal(readdirSync(seeds()).filter((name) => name !== '.lock').length, 1, 'one seed, no .making- directory left');
 
   // The venv's own pip script, its #! line now naming beta's python, not the seed's.
+  const beta = join(work.path, 'beta');
   const version = await runCli(['run', beta, ...S, '--', 'pip', '--version'], { ms: 60_000 });
   assert.is(version.status, 0, version.stdout + version.stderr);
   assert.match(version.stdout, new RegExp(`^pip \\S+ from ${join(state.path, 'apps', 'beta')}/venv[^/]*/lib/`, 'm'));
@@ -53,16 +65,16 @@ test('the first install makes the seed; the next app’s venv takes pip from it,
 });
 
 test('a directory under the seed’s name without its stamp (a half seed) is never used: the seed is made again', async () => {
-  const [key] = readdirSync(seeds());
+  const [key] = readdirSync(seeds()).filter((name) => name !== '.lock');
   const half = join(seeds(), key);
   execFileSync('rm', ['-rf', half]);
   mkdirSync(join(half, 'bin'), { recursive: true });
-  const r = await runCli(['install', pipApp('gamma'), ...S], { ms: 180_000 });
+  const r = await runCli(['install', pipApp('epsilon'), ...S], { ms: 180_000 });
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /==> venv seed made in/);
   assert.match(r.stdout, /\(pip from the seed\)/);
   assert.ok(existsSync(join(half, 'apppkg-seed.json')));
-  const version = await runCli(['run', join(work.path, 'gamma'), ...S, '--', 'pip', '--version'], { ms: 60_000 });
+  const version = await runCli(['run', join(work.path, 'epsilon'), ...S, '--', 'pip', '--version'], { ms: 60_000 });
   assert.is(version.status, 0, version.stdout + version.stderr);
 });
 
