@@ -10,7 +10,7 @@ import type { Interpreter } from '../../src/environment/interpreter-probe.js';
 import { seedKey } from '../../src/lifecycle/venv-seed.js';
 import { runCli, tempDir } from '../helpers/process.js';
 import { coldStateDir } from '../helpers/warm-state.js';
-import { makeWheel, wheelApp } from './lifecycle-apps.js';
+import { hostPython, makeWheel, wheelApp } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: venv seed');
 const work = tempDir('apppkg-seed-work-');
@@ -97,13 +97,16 @@ test('no seed can be made (the cache is a file): the venv is made the full way, 
 test('the seed’s key changes with the interpreter’s file, its version and --system-site-packages', async () => {
   // A venv with a copied python: a real interpreter whose file the test may touch.
   const copies = join(work.path, 'copies');
-  execFileSync('python3', ['-m', 'venv', '--copies', '--without-pip', copies], { timeout: 60_000 });
+  execFileSync(hostPython(), ['-m', 'venv', '--copies', '--without-pip', copies], { timeout: 60_000 });
   const executable = join(copies, 'bin', 'python3');
   const version = execFileSync(executable, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
   const interpreter = { executable, version } as Interpreter;
   const key = await seedKey(interpreter, false);
   assert.type(key, 'string');
   assert.is(await seedKey(interpreter, false), key, 'the same interpreter, the same key');
+  // Its bundled wheels read from its sys.path (the probe's), not asked of it: the same key.
+  const sysPath = JSON.parse(execFileSync(executable, ['-c', 'import json, sys; print(json.dumps(sys.path[1:]))'], { encoding: 'utf8' })) as string[];
+  assert.is(await seedKey({ ...interpreter, sysPath }, false), key, 'the wheels read from sys.path');
   assert.is.not(await seedKey(interpreter, true), key);
   assert.is.not(await seedKey({ ...interpreter, version: `${version}.1` }, false), key);
   utimesSync(executable, new Date(), new Date(Date.now() - 86_400_000));
