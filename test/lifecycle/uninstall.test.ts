@@ -94,8 +94,11 @@ test('uninstall without APP_DIR is bad usage', async () => {
   assert.is(r.status, 2);
 });
 
-test('an app that is running (here under serve) is not uninstalled: exit 1 naming its pids and what to do; its state stays', async () => {
+// One serve for both refusals: neither changes the state it refuses to touch.
+test('an app that is running (here under serve) is not uninstalled: exit 1 naming its pids and what to do; its state stays; nor is one restored: its data swapped underneath it would lose every write after (it keeps the old one open)', async () => {
   const served = tempDir('apppkg-uninstall-served-');
+  const backup = join(served.path, 'backup');
+  assert.is((await runCli(['backup', join(EXAMPLES, 'hello'), '--to', backup, '--state-dir', served.path])).status, 0);
   const gw = await startCli(['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', served.path]);
   try {
     const r = await runCli(['uninstall', join(EXAMPLES, 'hello'), '--yes', '--state-dir', served.path]);
@@ -103,29 +106,18 @@ test('an app that is running (here under serve) is not uninstalled: exit 1 namin
     assert.match(r.stderr, /hello is running \(pids \d+/);
     assert.match(r.stderr, /fix: stop it first/);
     assert.ok(existsSync(join(served.path, 'apps', 'hello', 'data')), 'its data is still there');
+
+    const restore = await runCli(['restore', join(EXAMPLES, 'hello'), '--from', backup, '--state-dir', served.path]);
+    assert.is(restore.status, 1, restore.stdout + restore.stderr);
+    assert.match(restore.stderr, /hello is running \(pids \d+[^)]*\): restore would replace its state underneath it/);
+    assert.match(restore.stderr, /fix: stop it first/);
   } finally {
     await gw.stop();
   }
+  const restored = await runCli(['restore', join(EXAMPLES, 'hello'), '--from', backup, '--state-dir', served.path]);
+  assert.is(restored.status, 0, 'once stopped, it is restored: ' + restored.stderr);
   const after = await runCli(['uninstall', join(EXAMPLES, 'hello'), '--yes', '--state-dir', served.path]);
   assert.is(after.status, 0, 'once stopped, it goes: ' + after.stderr);
-  served.remove();
-});
-
-test('nor is one restored: its data swapped underneath it would lose every write after (it keeps the old one open)', async () => {
-  const served = tempDir('apppkg-restore-served-');
-  const backup = join(served.path, 'backup');
-  assert.is((await runCli(['backup', join(EXAMPLES, 'hello'), '--to', backup, '--state-dir', served.path])).status, 0);
-  const gw = await startCli(['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', served.path]);
-  try {
-    const r = await runCli(['restore', join(EXAMPLES, 'hello'), '--from', backup, '--state-dir', served.path]);
-    assert.is(r.status, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /hello is running \(pids \d+[^)]*\): restore would replace its state underneath it/);
-    assert.match(r.stderr, /fix: stop it first/);
-  } finally {
-    await gw.stop();
-  }
-  const after = await runCli(['restore', join(EXAMPLES, 'hello'), '--from', backup, '--state-dir', served.path]);
-  assert.is(after.status, 0, 'once stopped, it is restored: ' + after.stderr);
   served.remove();
 });
 
