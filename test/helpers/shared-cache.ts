@@ -8,9 +8,10 @@
 // are handed a fresh one (`--state-dir X` or APPPKG_STATE_DIR; X empty or absent): a copy of the probe cache
 // (each entry carries what it depends on, so it is as valid in any root: the gateway rewrites the
 // file) and cache/venv-seeds as a link to the run's seeds. Sharing the seeds between processes is
-// what venv-seed.ts already allows two installs at once: a seed is made in a `.making-` directory
-// of its own and renamed into place with its stamp inside, the loser of a race uses the winner's,
-// and a new venv's scripts are rewritten from the path in the stamp, not the root's.
+// what venv-seed.ts already allows installs at once: a seed is made under the seeds' lock
+// (seed-lock.ts; the others wait for it and take it) in a `.making-` directory, renamed into place
+// with its stamp inside, and a new venv's scripts are rewritten from the path in the stamp, not
+// the root's.
 // A root made by markCold (warm-state.ts: coldStateDir) never gets them: the tests about a first
 // start's probing, the seed itself, or the root's exact contents.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
