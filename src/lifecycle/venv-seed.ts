@@ -82,14 +82,17 @@ export async function seedKey(interpreter: Interpreter, systemSite: boolean): Pr
 }
 
 /**
- * ensurepip's bundled wheels, read in the first directory of the interpreter's sys.path (as its
- * probe saw it) that has ensurepip/_bundled, as `import ensurepip` finds it; asked of the
- * interpreter only when none has: a Python started for each new venv was ~0.1 s of its CPU.
+ * ensurepip's bundled wheels, read in the ensurepip `import ensurepip` finds: the first
+ * directory of the interpreter's sys.path (as its probe saw it) that has one. None when that one
+ * has no _bundled (Debian's, which takes its wheels from /usr/share/python-wheels), as the
+ * interpreter itself would answer. Asked of the interpreter only when no directory has an
+ * ensurepip: a Python started for each new venv was ~0.1 s of its CPU.
  */
 async function bundledWheels(interpreter: Interpreter): Promise<string[]> {
   for (const dir of interpreter.sysPath ?? []) {
-    const names = await readdir(path.join(dir, 'ensurepip', '_bundled')).catch(() => null);
-    if (names !== null) return names.filter((n) => n.endsWith('.whl')).sort();
+    if (!(await stat(path.join(dir, 'ensurepip', '__init__.py')).then(() => true, () => false))) continue;
+    const names = await readdir(path.join(dir, 'ensurepip', '_bundled')).catch(() => []);
+    return names.filter((n) => n.endsWith('.whl')).sort();
   }
   const asked = await programOutput(interpreter.executable, ['-c', BUNDLED_WHEELS], { timeoutMs: 60_000 });
   return asked.status === 0 ? asked.stdout.split('\n').filter((n) => n.endsWith('.whl')) : [];
