@@ -96,17 +96,11 @@ function readHead(file) {
 // each slot taking the next batch as it ends one: the long files start early and the short
 // ones fill the gaps at the end, where fixed lanes left one core idle for minutes. Short files go
 // in batches, one uvu process each, as a process is ~0.6 s of CPU to start. A filter runs as one.
-//
-// Some files mostly wait (a liveness timeout, a drain, a clock step): under 0.15 of a core over
-// their time in the last run. Four of them at once left both cores idle for minutes (vmstat:
-// 30-80% idle in the middle of the run, 17% over it), so they run in LIGHT_SLOTS lanes of their
-// own, beside the four: they add little load, and take the cores' idle time instead of a slot
-// of the CPU-bound files. A main slot with nothing left of its own takes light batches too.
+// Four leave the cores idle at times (17% of a run at fde86259: ~75 files mostly wait, a liveness
+// timeout, a drain), but more does not pay: two lanes more for the files that wait took the idle
+// to 3% and the run from 1,157 to 1,185 s, every process spending ~15% more CPU (1,850 s counted
+// against 1,552; process accounting 2,126 against 1,850) on two cores shared by more at once.
 const SLOTS = 4;
-/** Lanes for the files that mostly wait, beside SLOTS. */
-const LIGHT_SLOTS = 2;
-/** Cores a file kept busy on average in the last run, under which it counts as mostly waiting. */
-const LIGHT_RATE = 0.15;
 /** A batch closes once it holds this much of the last run's time (the long files go alone). */
 const BATCH_SECONDS = 20;
 /** What a file not in the durations file is taken to last (a new file). */
@@ -123,24 +117,18 @@ function testFiles(dir = join(root, 'test'), prefix = '') {
   });
 }
 
-/** Each file's seconds and CPU seconds in the last full run (`APPPKG_TEST_TIMES=scripts/test-durations.json npm test`). */
+/** Each file's seconds in the last full run (`APPPKG_TEST_TIMES=scripts/test-durations.json npm test`). */
 function lastDurations() {
   try {
-    return new Map(JSON.parse(readFileSync(DURATIONS, 'utf8')).map((f) => [f.name, { seconds: f.ms / 1000, cpu: f.cpu }]));
+    return new Map(JSON.parse(readFileSync(DURATIONS, 'utf8')).map((f) => [f.name, f.ms / 1000]));
   } catch {
     return new Map();
   }
 }
 
-/** Whether `file` mostly waited in the last run (a new file is taken to be CPU-bound). */
-function mostlyWaits(file, durations) {
-  const last = durations.get(file);
-  return last !== undefined && last.seconds > 0 && last.cpu / last.seconds < LIGHT_RATE;
-}
-
 /** The files in batches, longest first: a batch is one file, or short ones up to BATCH_SECONDS. */
 function batches(files, durations) {
-  const timed = files.map((name) => ({ name, seconds: durations.get(name)?.seconds ?? UNKNOWN_SECONDS }));
+  const timed = files.map((name) => ({ name, seconds: durations.get(name) ?? UNKNOWN_SECONDS }));
   timed.sort((a, b) => b.seconds - a.seconds || a.name.localeCompare(b.name));
   const out = [];
   for (const file of timed) {
@@ -156,15 +144,9 @@ function batches(files, durations) {
 }
 
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const batchPattern = (b) => `^(${b.files.map(escapeRegExp).join('|')})$`;
-const durations = lastDurations();
-const allFiles = testFiles();
-const queues = filter !== undefined
-  ? { main: [filter], light: [] }
-  : {
-      main: batches(allFiles.filter((f) => !mostlyWaits(f, durations)), durations).map(batchPattern),
-      light: batches(allFiles.filter((f) => mostlyWaits(f, durations)), durations).map(batchPattern),
-    };
+const patterns = filter !== undefined
+  ? [filter]
+  : batches(testFiles(), lastDurations()).map((b) => `^(${b.files.map(escapeRegExp).join('|')})$`);
 
 /**
  * What a fresh state root or a PostgreSQL cluster costs once, paid once for the run: every test
@@ -218,36 +200,21 @@ function runBatch(pattern, live) {
   }));
 }
 
-/**
- * Runs every pattern of QUEUES: SLOTS at a time from `main` and LIGHT_SLOTS from `light`, each
- * slot taking the next of its queue as it ends one (a main slot then takes light ones); results in
- * queue order, main first.
- */
-async function runAll({ main, light }) {
-  const live = main.length + light.length === 1;
-  const results = { main: new Array(main.length), light: new Array(light.length) };
-  const next = { main: 0, light: 0 };
-  const take = async (queueName) => {
-    const queue = queueName === 'main' ? main : light;
-    if (next[queueName] >= queue.length) return false;
-    const i = next[queueName]++;
-    results[queueName][i] = await runBatch(queue[i], live);
-    return true;
+/** Runs every pattern, SLOTS at a time, each slot taking the next as it ends one; in pattern order. */
+async function runAll(all) {
+  const results = new Array(all.length);
+  let next = 0;
+  const slot = async () => {
+    while (next < all.length) {
+      const i = next++;
+      results[i] = await runBatch(all[i], all.length === 1);
+    }
   };
-  const mainSlot = async () => {
-    while ((await take('main')) || (await take('light')));
-  };
-  const lightSlot = async () => {
-    while (await take('light'));
-  };
-  await Promise.all([
-    ...Array.from({ length: Math.min(SLOTS, main.length + light.length) }, mainSlot),
-    ...Array.from({ length: Math.min(LIGHT_SLOTS, light.length) }, lightSlot),
-  ]);
-  return [...results.main, ...results.light];
+  await Promise.all(Array.from({ length: Math.min(SLOTS, all.length) }, slot));
+  return results;
 }
 
-runAll(queues).then((runs) => {
+runAll(patterns).then((runs) => {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
