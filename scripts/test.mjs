@@ -96,10 +96,10 @@ function readHead(file) {
 // each slot taking the next batch as it ends one: the long files start early and the short
 // ones fill the gaps at the end, where fixed lanes left one core idle for minutes. Short files go
 // in batches, one uvu process each, as a process is ~0.6 s of CPU to start. A filter runs as one.
-// Four leave the cores idle at times (17% of a run at fde86259: ~75 files mostly wait, a liveness
-// timeout, a drain), but more does not pay: two lanes more for the files that wait took the idle
-// to 3% and the run from 1,157 to 1,185 s, every process spending ~15% more CPU (1,850 s counted
-// against 1,552; process accounting 2,126 against 1,850) on two cores shared by more at once.
+// Four leave the cores idle at times (11% of the run at fde86259, vmstat: ~75 files mostly wait,
+// a liveness timeout, a drain), but more does not pay: two lanes more for the files that wait took
+// the idle to 1% and the run from 1,157 to 1,185 s, every process spending ~15% more CPU (1,850 s
+// counted against 1,552; process accounting 2,126 against 1,850) on two cores shared by more at once.
 const SLOTS = 4;
 /** A batch closes once it holds this much of the last run's time (the long files go alone). */
 const BATCH_SECONDS = 20;
