@@ -24,6 +24,19 @@ const pkg = (name: string, yaml: string): string => wsgiPackage(work.path, name,
  */
 const NO_PYENV_SHIMS = { PATH: pathWithoutPyenvShims() };
 
+/**
+ * `init` on a new project NAME holding one FILE with CODE: the run, and the app.yaml it wrote
+ * ('' when it wrote none).
+ */
+async function initProject(name: string, file: string, code: string): Promise<{ dir: string; r: Awaited<ReturnType<typeof runCli>>; yaml: string }> {
+  const dir = join(work.path, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, file), code);
+  const r = await runCli(['init', dir]);
+  const yamlFile = join(dir, 'app.yaml');
+  return { dir, r, yaml: existsSync(yamlFile) ? readFileSync(yamlFile, 'utf8') : '' };
+}
+
 test('run passes the exit status on and gives the app its private directories', async () => {
   const dir = join(EXAMPLES, 'hello');
   // APPPKG_ENV is development under run, unless the caller says production (a pod's run): the
@@ -195,12 +208,8 @@ test('init finds a plain WSGI function by its name app, or by its (environ, star
     ['wsgi-simple-app', 'server.py', `def simple_app(environ, start_response):\n${body}`, 'server:simple_app'],
   ];
   for (const [name, file, code, app] of cases) {
-    const dir = join(work.path, name);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, file), code);
-    const r = await runCli(['init', dir]);
+    const { dir, r, yaml } = await initProject(name, file, code);
     assert.is(r.status, 0, `${name}: ${r.stderr}`);
-    const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
     assert.match(yaml, new RegExp(`^app: ${app}$`, 'm'), `${name}: ${yaml}`);
     assert.match(yaml, /^platform: python, wsgi$/m, `${name}: ${yaml}`);
     const check = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
@@ -226,12 +235,8 @@ test('init knows Quart, Falcon (WSGI and ASGI), Bottle, Pyramid and CherryPy app
     ['cherrypy-tree', 'root.py', 'import cherrypy\n\ncherrypy.tree.mount(object(), "/")\napp = cherrypy.tree\n', 'root:app', 'wsgi python3-cherrypy3'],
   ];
   for (const [name, file, code, app, expected] of cases) {
-    const dir = join(work.path, name);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, file), code);
-    const r = await runCli(['init', dir]);
+    const { r, yaml } = await initProject(name, file, code);
     assert.is(r.status, 0, `${name}: ${r.stderr}`);
-    const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
     const [kind, deb] = expected.split(' ');
     assert.match(yaml, new RegExp(`^app: ${app}$`, 'm'), `${name}: ${yaml}`);
     assert.match(yaml, new RegExp(`^platform: python, ${kind}$`, 'm'), `${name}: ${yaml}`);
@@ -291,13 +296,9 @@ test('init writes an aiohttp app (neither WSGI nor ASGI) as platform: python, co
     ['aiohttp-web', 'from aiohttp import web\n\napp = web.Application()\n'],
     ['aiohttp-from', 'from aiohttp.web import Application\n\napp = Application()\n'],
   ]) {
-    const dir = join(work.path, name);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'server.py'), code);
-    const r = await runCli(['init', dir]);
+    const { r, yaml } = await initProject(name, 'server.py', code);
     assert.is(r.status, 0, `${name}: ${r.stderr}`);
     assert.match(r.stdout, '(processes.web: server:app under gunicorn, an aiohttp app)');
-    const yaml = readFileSync(join(dir, 'app.yaml'), 'utf8');
     assert.match(yaml, /^platform: python, command$/m, `${name}: ${yaml}`);
     assert.not.match(yaml, /^app:/m, `${name}: ${yaml}`);
     assert.match(yaml, /^processes:\n {2}web:\n {4}command: exec gunicorn -k aiohttp\.GunicornWebWorker -b 127\.0\.0\.1:\$PORT server:app$/m, `${name}: ${yaml}`);
