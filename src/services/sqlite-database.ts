@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { spawnProcess } from '../spawn-process.js';
+import { testKnob } from '../test-knob.js';
 
 export const SQLITE_FILE = 'db.sqlite3';
 /** What SQLite keeps beside the database while it is open (journal, WAL). */
@@ -33,6 +34,8 @@ export function sqliteEnvironment(dataDir: string): Record<string, string> {
 const BACKUP_SCRIPT = `
 import sqlite3, sys, time
 src = sqlite3.connect('file:' + sys.argv[1] + '?mode=rw', uri=True, timeout=0, isolation_level=None)
+bound = float(sys.argv[3])
+give_up = time.monotonic() + bound
 while True:
     try:
         src.execute('BEGIN')
@@ -43,6 +46,8 @@ while True:
             src.execute('ROLLBACK')
         if str(e) != 'database is locked':
             raise
+        if time.monotonic() > give_up:
+            sys.exit('the database stayed locked for %g s: a transaction of the app (a migration, a stuck request) held it the whole time; back up once it has ended' % bound)
         time.sleep(0.001)
 dst = sqlite3.connect(sys.argv[2])
 with dst:
@@ -64,9 +69,17 @@ own = "name NOT LIKE 'sqlite!_%' ESCAPE '!'"
 print(*(db.execute("SELECT count(*) FROM sqlite_master WHERE type = ? AND " + own, (kind,)).fetchone()[0] for kind in ('table', 'view')))
 `;
 
+/**
+ * How long the backup looks for a gap between the app's commits before it gives up: a gap comes
+ * within a second under back-to-back commits, so only a transaction held open all along (a long
+ * migration, a request stuck inside one) outlasts it, and the backup waited for ever.
+ */
+const LOCK_WAIT_SECONDS = 300;
+const LOCK_WAIT_ENV = 'APPPKG_TEST_SQLITE_LOCK_WAIT_SECONDS';
+
 /** Online backup of `from` into the new file `to`, with `python` (the app's interpreter). */
 export async function backupSqlite(python: string, from: string, to: string): Promise<void> {
-  await runPython(python, [BACKUP_SCRIPT, from, to], `SQLite backup of ${from}`);
+  await runPython(python, [BACKUP_SCRIPT, from, to, String(testKnob(LOCK_WAIT_ENV, LOCK_WAIT_SECONDS))], `SQLite backup of ${from}`);
 }
 
 /** The app's tables and views in the database at `file`, each kind counted by its name. */

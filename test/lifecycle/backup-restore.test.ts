@@ -259,6 +259,32 @@ test('backup of an SQLite app while it writes: each backup succeeds, consistent,
   }
 });
 
+// The backup looks for a gap between the app's commits; a transaction held open all along leaves
+// none, and the backup waited for ever. Past its bound (300 s, 2 here) it says why and stops.
+test('backup of an SQLite app whose transaction holds the database all along stops past its bound, saying so', async () => {
+  const held = makeApp(work.path, 'held', 'app: wsgi:application\nservices: {database: sqlite}\n');
+  const made = await runCli(['run', held, ...S, '--', 'python3', '-c', 'import os, sqlite3; sqlite3.connect(os.environ["DATABASE_URL"][len("sqlite:///"):]).execute("CREATE TABLE t (x)")']);
+  assert.is(made.status, 0, made.stdout + made.stderr);
+  const started = join(work.path, 'held-started');
+  // EXCLUSIVE: no reader gets in (a RESERVED lock, a plain write's until its commit, lets them).
+  const holder = spawn(hostPython(), ['-c', [
+    'import sqlite3, sys, time',
+    'db = sqlite3.connect(sys.argv[1], isolation_level=None)',
+    'db.execute("BEGIN EXCLUSIVE")',
+    'open(sys.argv[2], "w").close()',
+    'time.sleep(3600)',
+  ].join('\n'), join(data('held'), 'db.sqlite3'), started], { stdio: 'ignore' });
+  try {
+    await waitFor(() => existsSync(started), 15_000, 'the transaction to begin');
+    const b = await runCli(['backup', held, '--to', join(work.path, 'held-backup'), ...S], { env: { APPPKG_TEST_SQLITE_LOCK_WAIT_SECONDS: '2' }, ms: 60_000 });
+    assert.is(b.status, 1, b.stdout + b.stderr);
+    assert.match(b.stderr, /SQLite backup of \S+db\.sqlite3 failed: the database stayed locked for 2 s: a transaction of the app \(a migration, a stuck request\) held it the whole time; back up once it has ended/);
+  } finally {
+    holder.kill('SIGKILL');
+    await assertNoOrphans([holder.pid!]);
+  }
+});
+
 // An app killed inside a transaction leaves its journal hot: SQLite rolls it back at the next
 // open. The backup opened the database read-only, which cannot, and failed ("attempt to write a
 // readonly database") until the app had run again.
