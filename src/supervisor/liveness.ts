@@ -11,10 +11,14 @@
 // in its log every few seconds, as an HTTP probe would be.
 import net from 'node:net';
 import { acceptedByServer } from '../net/accepted-by-server.js';
+import { testKnob } from '../test-knob.js';
 
 export const LIVENESS_EVERY_MS = 10_000;
 export const LIVENESS_TIMEOUT_MS = 5_000;
 export const LIVENESS_FAILURES = 3;
+/** The suite's rounds, so that judging a process is not a minute of waiting in each test of it. */
+export const LIVENESS_EVERY_ENV = 'APPPKG_TEST_LIVENESS_EVERY_MS';
+export const LIVENESS_TIMEOUT_ENV = 'APPPKG_TEST_LIVENESS_TIMEOUT_MS';
 
 /**
  * Does the program serving 127.0.0.1:`port` take a connection from its listen queue within
@@ -84,9 +88,13 @@ export class Liveness {
 
   constructor(private readonly opts: LivenessOptions) {}
 
+  private timeoutMs(): number {
+    return this.opts.timeoutMs ?? testKnob(LIVENESS_TIMEOUT_ENV, LIVENESS_TIMEOUT_MS);
+  }
+
   start(): void {
     if (this.timer !== null) return;
-    this.timer = setInterval(() => void this.ask(), this.opts.everyMs ?? LIVENESS_EVERY_MS);
+    this.timer = setInterval(() => void this.ask(), this.opts.everyMs ?? testKnob(LIVENESS_EVERY_ENV, LIVENESS_EVERY_MS));
     this.timer.unref();
   }
 
@@ -116,7 +124,7 @@ export class Liveness {
       return;
     }
     this.asking = true;
-    let why = await probeConnection(this.opts.port, this.opts.timeoutMs ?? LIVENESS_TIMEOUT_MS).finally(() => (this.asking = false));
+    let why = await probeConnection(this.opts.port, this.timeoutMs()).finally(() => (this.asking = false));
     if (this.timer === null) return; // stopped meanwhile: it is going anyway
     if (this.answeredAt > askedAt) why = null; // it answered the proxy meanwhile: the probe waited behind that
     if (why === null) {
@@ -127,7 +135,7 @@ export class Liveness {
     const failures = this.opts.failures ?? LIVENESS_FAILURES;
     if (this.failed < failures) return;
     this.stop();
-    const seconds = Math.round((performance.now() - this.firstFailureAt) / 1000) + Math.round((this.opts.timeoutMs ?? LIVENESS_TIMEOUT_MS) / 1000);
+    const seconds = Math.round((performance.now() - this.firstFailureAt) / 1000) + Math.round(this.timeoutMs() / 1000);
     this.opts.onUnresponsive(`unresponsive: ${why}, ${failures} times in a row over ${seconds} s`);
   }
 }

@@ -10,8 +10,8 @@ import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_TIMEOUT_S } from '../../src/supervisor/start-app.js';
-import { LIVENESS_EVERY_MS, LIVENESS_FAILURES, LIVENESS_TIMEOUT_MS } from '../../src/supervisor/liveness.js';
 import { addPackage } from '../helpers/apps-dir.js';
+import { EVERY_MS, FAILURES, LIVENESS_ENV, TIMEOUT_MS } from '../helpers/liveness.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -20,7 +20,7 @@ const apps = tempDir('apppkg-liveness-abandoned-apps-');
 const state = tempDir('apppkg-liveness-abandoned-state-');
 let gw: RunningGateway | null = null;
 /** Past what judging it takes (the rounds, each up to its timeout), within the request's timeout. */
-const SLOW_S = Math.ceil((LIVENESS_EVERY_MS * (LIVENESS_FAILURES + 1) + LIVENESS_TIMEOUT_MS) / 1000);
+const SLOW_S = Math.ceil((EVERY_MS * (FAILURES + 1) + TIMEOUT_MS) / 1000);
 
 test.before(async () => {
   addPackage(apps.path, 'ws-echo', 'single', {
@@ -31,7 +31,7 @@ test.before(async () => {
       ['    def do_GET(self):\n', `    def do_GET(self):\n        if self.path.endswith("/slow"):\n            time.sleep(${SLOW_S})\n`],
     ],
   });
-  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off'], { env: LIVENESS_ENV });
 });
 
 test.after(async () => {

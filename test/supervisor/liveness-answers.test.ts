@@ -4,8 +4,8 @@
 // its listen queue. Its answers say it serves: it is not killed for the probe's wait.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LIVENESS_EVERY_MS, LIVENESS_FAILURES, LIVENESS_TIMEOUT_MS } from '../../src/supervisor/liveness.js';
 import { addPackage } from '../helpers/apps-dir.js';
+import { EVERY_MS, FAILURES, LIVENESS_ENV, TIMEOUT_MS } from '../helpers/liveness.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -16,7 +16,7 @@ let gw: RunningGateway | null = null;
 
 test.before(async () => {
   addPackage(apps.path, 'ws-echo', 'single', { 'ws_echo.py': [['ThreadingHTTPServer((', 'HTTPServer(('], ['import BaseHTTPRequestHandler, ThreadingHTTPServer', 'import BaseHTTPRequestHandler, HTTPServer']] });
-  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off'], { env: LIVENESS_ENV });
 });
 
 test.after(async () => {
@@ -30,7 +30,7 @@ async function wsProcess(): Promise<{ pid: number; state: string; restarts: numb
 test('a single-threaded HTTP/1.1 server under steady traffic is left alone through more rounds than it takes to judge one', async () => {
   await waitFor(async () => (await wsProcess())?.state === 'ready', 30_000, 'processes.ws to be ready');
   const { pid } = await wsProcess();
-  const until = performance.now() + LIVENESS_EVERY_MS * (LIVENESS_FAILURES + 1) + LIVENESS_TIMEOUT_MS;
+  const until = performance.now() + EVERY_MS * (FAILURES + 1) + TIMEOUT_MS;
   let answered = 0;
   while (performance.now() < until) {
     const res = await fetch(`${gw!.url}/single/ws/`, { signal: AbortSignal.timeout(10_000) });

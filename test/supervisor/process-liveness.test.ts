@@ -7,8 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LIVENESS_EVERY_MS, LIVENESS_FAILURES, LIVENESS_TIMEOUT_MS } from '../../src/supervisor/liveness.js';
 import { addPackage } from '../helpers/apps-dir.js';
+import { EVERY_MS, FAILURES, LIVENESS_ENV, TIMEOUT_MS } from '../helpers/liveness.js';
 import { appStatus } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
 import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -19,11 +19,11 @@ const state = tempDir('apppkg-liveness-state-');
 let gw: RunningGateway;
 const seen = new Set<number>();
 /** Long enough for the probes that judge it, the restart's back-off and the new one's start. */
-const JUDGED_MS = LIVENESS_EVERY_MS * (LIVENESS_FAILURES + 1) + LIVENESS_TIMEOUT_MS + 30_000;
+const JUDGED_MS = EVERY_MS * (FAILURES + 1) + TIMEOUT_MS + 30_000;
 
 test.before(async () => {
   addPackage(apps.path, 'ws-echo', 'echo');
-  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off'], { env: LIVENESS_ENV });
 });
 
 test.after(async () => {
@@ -56,7 +56,7 @@ test('a routed process that answers is left alone through more rounds than it ta
   // The GET's own line first: the log is written as the process's output is read.
   await waitFor(() => readFileSync(appLog, 'utf8').includes('"GET /echo/ws/ HTTP/1.1" 200'), 5000, "the GET's line in the app's log");
   const logBefore = readFileSync(appLog, 'utf8');
-  await new Promise((resolve) => setTimeout(resolve, LIVENESS_EVERY_MS * (LIVENESS_FAILURES + 0.5)));
+  await new Promise((resolve) => setTimeout(resolve, EVERY_MS * (FAILURES + 0.5)));
   const now = await wsProcess();
   assert.is(now.pid, pid, `replaced: ${gw.output()}`);
   assert.is(now.restarts, 0);
@@ -92,7 +92,7 @@ test('a routed process SIGSTOPped is killed for not answering and restarted; the
   seen.add(next.pid);
   assert.is(next.restarts, 1);
   assert.is(await answeringPid(), next.pid, 'the route is served by the new process');
-  const said = new RegExp(`echo: processes\\.ws ${victim} unresponsive: 127\\.0\\.0\\.1:\\d+ accepted no connection within ${LIVENESS_TIMEOUT_MS / 1000} s \\(ours waited in its listen queue\\), ${LIVENESS_FAILURES} times in a row over \\d+ s; killing it`);
+  const said = new RegExp(`echo: processes\\.ws ${victim} unresponsive: 127\\.0\\.0\\.1:\\d+ accepted no connection within ${TIMEOUT_MS / 1000} s \\(ours waited in its listen queue\\), ${FAILURES} times in a row over \\d+ s; killing it`);
   assert.match(gw.output(), said);
   assert.match(gw.output(), new RegExp(`echo: processes\\.ws ${victim} exited \\(unresponsive: .*\\); restarting in \\d+ ms`));
   const exited = (await appStatus(gw, 'echo')).history.find((e: { kind: string }) => e.kind === 'exited');
