@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { applyStatusEvent } from '../../src/admin/status-patch.js';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
-import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { statusPids } from '../helpers/status.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 
@@ -306,7 +306,7 @@ test('rollback serves the version below; the one left stays out until a file in 
   let app = await waitFor(async () => {
     const now = await blogStatus(env);
     return now.versions.some((v: any) => v.state === 'draining') ? undefined : now;
-  }, 10_000, 'version 2 to finish draining');
+  }, 10_000, 'version 2 to finish draining', ASK_GATEWAY_EVERY_MS);
   assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'rolled-back'], ['1', 'serving']]);
   assert.is(app.canRollBack, false);
   assert.is(app.history.at(-1).kind, 'rolled-back');
@@ -324,7 +324,7 @@ test('rollback serves the version below; the one left stays out until a file in 
   utimesSync(file, later, later);
   writeFileSync(file, `${readFileSync(file, 'utf8')}\n`);
   env.gw.child.kill('SIGHUP');
-  await waitFor(async () => (await served()) === '2', 20_000, 'version 2 to serve again once changed');
+  await waitFor(async () => (await served()) === '2', 20_000, 'version 2 to serve again once changed', ASK_GATEWAY_EVERY_MS);
   app = await blogStatus(env);
   assert.is(app.versions.find((v: any) => v.version === '2').state, 'serving');
 });
@@ -354,7 +354,7 @@ test('the version rolled back to removed, the one rolled back from is all there 
   assert.is(await served(), '1');
   // Running: version 1's directory removed must not leave its workers serving a version gone.
   rmSync(join(env.apps, 'blog.1'), { recursive: true });
-  await waitFor(async () => ((await served()) === '2' ? true : undefined), 20_000, 'version 2 to serve once version 1 is gone');
+  await waitFor(async () => ((await served()) === '2' ? true : undefined), 20_000, 'version 2 to serve once version 1 is gone', ASK_GATEWAY_EVERY_MS);
   assert.match(env.gw.output(), /blog: version 2 serves again, though it was rolled back from: no other version of blog is left/);
   let app = await blogStatus(env);
   assert.equal(app.versions.filter((v: any) => v.state !== 'draining').map((v: any) => [v.version, v.state]), [['2', 'serving']]);
@@ -365,7 +365,7 @@ test('the version rolled back to removed, the one rolled back from is all there 
   await waitFor(async () => {
     const now = await blogStatus(env);
     return now.versions.some((v: any) => v.version === '1') && now.canRollBack ? true : undefined;
-  }, 20_000, 'version 1 to be seen again, and settled: one to roll back to');
+  }, 20_000, 'version 1 to be seen again, and settled: one to roll back to', ASK_GATEWAY_EVERY_MS);
   assert.is((await admin(env.gw, '/apps/blog/rollback', { method: 'POST' })).status, 200);
   env.pids.push(...statusPids((await admin(env.gw, '/status')).json()));
   await env.gw.stop();
@@ -393,7 +393,7 @@ test('restarts count from the gateway\'s start: an admin restart (new workers) d
   assert.is((await blogStatus(env)).restarts, 0);
   const victim = (await blogStatus(env)).workers[0].pid;
   process.kill(victim, 'SIGKILL');
-  await waitFor(async () => (await blogStatus(env)).restarts === 1, 15_000, 'the restart after the kill');
+  await waitFor(async () => (await blogStatus(env)).restarts === 1, 15_000, 'the restart after the kill', ASK_GATEWAY_EVERY_MS);
   const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
   assert.is(r.status, 200, r.text);
   const app = await blogStatus(env);
@@ -421,7 +421,7 @@ test('a failed restart\'s problem goes once the files are mended and the version
   const app = await waitFor(async () => {
     const now = await blogStatus(env);
     return now.problem === null ? now : undefined;
-  }, 60_000, 'the problem to go once blog.1 started again');
+  }, 60_000, 'the problem to go once blog.1 started again', ASK_GATEWAY_EVERY_MS);
   const kinds = app.history.map((e: any) => e.kind);
   assert.ok(kinds.includes('refused'), kinds.join(', '));
   assert.is(kinds[kinds.length - 1], 'restarted', kinds.join(', '));
@@ -439,7 +439,7 @@ test('a failed restart is retried by the watcher alone once the files are mended
   const app = await waitFor(async () => {
     const now = await blogStatus(env);
     return now.problem === null ? now : undefined;
-  }, 30_000, 'the watcher to retry blog.1 once mended (its scan is every 2 s)');
+  }, 30_000, 'the watcher to retry blog.1 once mended (its scan is every 2 s)', ASK_GATEWAY_EVERY_MS);
   const kinds = app.history.map((e: any) => e.kind);
   assert.is(kinds[kinds.length - 1], 'restarted', kinds.join(', '));
 });
@@ -448,20 +448,20 @@ test('a restart of the serving version leaves status saying why the newer one wa
   const env = await oneVersion();
   assert.is((await blogStatus(env)).problem, null);
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
-  await waitFor(async () => (await blogStatus(env)).problem?.code === 'APPPKG_APP_IMPORT_FAILED', 60_000, 'version 2 refused, and said');
+  await waitFor(async () => (await blogStatus(env)).problem?.code === 'APPPKG_APP_IMPORT_FAILED', 60_000, 'version 2 refused, and said', ASK_GATEWAY_EVERY_MS);
   const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
   assert.is(r.status, 200, r.text);
   const app = await waitFor(async () => {
     const now = await blogStatus(env);
     return now.versions.some((v: any) => v.state === 'draining') ? undefined : now;
-  }, 10_000, 'the old instance to finish draining');
+  }, 10_000, 'the old instance to finish draining', ASK_GATEWAY_EVERY_MS);
   assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'failed'], ['1', 'serving']]);
   assert.is(app.problem?.code, 'APPPKG_APP_IMPORT_FAILED', 'still said after the restart');
 });
 
 test('a rollback of an app stopped while idle says that the version rolled back to passed its probe and stays stopped until the next request (nothing ran to drain)', async () => {
   const env = await idleTwoVersions();
-  await waitFor(async () => { const app = await blogStatus(env); return app.state === 'idle' && app.version === '2'; }, 20_000, 'blog 2 to stop while idle');
+  await waitFor(async () => { const app = await blogStatus(env); return app.state === 'idle' && app.version === '2'; }, 20_000, 'blog 2 to stop while idle', ASK_GATEWAY_EVERY_MS);
   const r = await admin(env.gw, '/apps/blog/rollback', { method: 'POST' });
   assert.is(r.status, 200, r.text);
   assert.is(r.json().message, 'blog: rolled back from 2 to 1, which passed its probe; it was idle, so its workers stop again until its next request; 2 stays out of rotation until a file in it changes');
@@ -472,7 +472,7 @@ test('a rollback of an app stopped while idle says that the version rolled back 
 // On the gateway the test above left serving version 1, stopped while idle.
 test('a restart of an app stopped while idle says that it was probed and stays stopped until its next request (it had no old workers to drain); the next request is served', async () => {
   const env = await idleTwoVersions();
-  await waitFor(async () => (await blogStatus(env)).state === 'idle', 20_000, 'blog to stop while idle');
+  await waitFor(async () => (await blogStatus(env)).state === 'idle', 20_000, 'blog to stop while idle', ASK_GATEWAY_EVERY_MS);
   const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
   assert.is(r.status, 200, r.text);
   assert.equal(r.json(), { app: 'blog', version: '1', message: 'blog: version 1 restarted and passed its probe; it was idle, so its workers stop again until its next request' });
@@ -488,7 +488,7 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
   const sock = join(env.dir.path, 'admin.sock');
   // A refused version quotes the app's log (its traceback): that is the log too (SPEC 5.4).
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
-  await waitFor(async () => (await admin(env.gw, '/status', { headers: {} })).json().apps[0].versions.some((v: any) => v.version === '2' && v.state === 'failed'), 60_000, 'version 2 refused');
+  await waitFor(async () => (await admin(env.gw, '/status', { headers: {} })).json().apps[0].versions.some((v: any) => v.version === '2' && v.state === 'failed'), 60_000, 'version 2 refused', ASK_GATEWAY_EVERY_MS);
   const tcp = await admin(env.gw, '/status', { headers: {} });
   assert.is(tcp.status, 200);
   const status = tcp.json();
@@ -540,7 +540,7 @@ ifRoot('a root gateway without a token: a lifespan refusal\'s fix sends to the a
     const apps = (await admin(env.gw, '/status', { headers: {} })).json().apps;
     const both = ['chat', 'quiet'].map((name) => apps.find((a: any) => a.name === name)?.problem);
     return both.every((p) => p?.code === 'APPPKG_APP_LIFESPAN_FAILED') ? both : undefined;
-  }, 60_000, 'chat and quiet refused, and said');
+  }, 60_000, 'chat and quiet refused, and said', ASK_GATEWAY_EVERY_MS);
   const [chat, quiet] = problems;
   assert.match(chat.message, /failed its lifespan startup: \[its output is in the app log\]/, chat.message);
   assert.not.match(chat.hint, /above/, chat.hint);
