@@ -87,7 +87,33 @@ test.after.each(async () => {
   if (first) throw first;
 });
 
-test.after(() => {
+/**
+ * Gateways a test hands on to the test after it, which looks at the state it leaves and stops
+ * them: held out of the after-each stop, and their directories out of its removal, until then.
+ */
+const handedOn: Array<{ env: Env; dirs: Array<ReturnType<typeof tempDir>> }> = [];
+
+/** Keeps `env`, just opened by this test, running for the next one (takeOver). */
+function handOn(env: Env): void {
+  opened.splice(opened.indexOf(env), 1);
+  handedOn.push({ env, dirs: made.splice(0) });
+}
+
+/** The gateway the test before handed on, stopped (and its pids checked) as this test ends. */
+function takeOver(): Env {
+  const held = handedOn.shift();
+  if (held === undefined) throw new Error('the test before handed on no gateway');
+  opened.push(held.env);
+  made.push(...held.dirs);
+  return held.env;
+}
+
+test.after(async () => {
+  // One handed on to a test that did not run (a filtered run) stops here.
+  for (const { env, dirs } of handedOn.splice(0)) {
+    await env.gw.stop();
+    for (const dir of dirs) dir.remove();
+  }
   for (const dir of made.splice(0)) dir.remove();
 });
 
@@ -318,6 +344,7 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
     'defaults:\n  workers: 1\n  threads: 2\n',
     ['--max-workers', '2'],
   );
+  handOn(env);
   const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
   // Three apps were judged at start; only two fit.
   assert.equal(Object.values(await states()).filter((s) => s === 'ready').length, 2);
@@ -334,6 +361,30 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
   assert.match(refused.body, /every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise --max-workers/);
   assert.equal((await Promise.all(holding)).map((r) => r.status), [200, 200]);
   assert.is((await get(env, '/a/?t=0')).status, 200, 'once one is quiet, a wakes');
+  for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
+});
+
+test('--max-workers: of two apps asked a moment apart, the one asked first sleeps, whenever the idle check looked at them; status\'s lastActive is the request\'s time', async () => {
+  // The gateway of the test before (a, b and c under --max-workers 2): its last request woke a,
+  // putting b or c to sleep; asking b now puts c to sleep if it was not (a was asked since).
+  const env = takeOver();
+  const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
+  assert.is((await get(env, '/a/?t=0')).status, 200);
+  assert.is((await get(env, '/b/?t=0')).status, 200);
+  assert.equal(await states(), { a: 'ready', b: 'ready', c: 'idle' });
+  // Each app's idle check looks once a second, each at its own phase: it must not stamp what it
+  // noticed with its own time, which would make a look newer than b, asked after it.
+  for (let round = 0; round < 3; round++) {
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.is((await get(env, '/a/?t=0')).status, 200);
+    const answeredA = Date.now();
+    assert.is((await get(env, '/b/?t=0')).status, 200);
+    await new Promise((r) => setTimeout(r, 1200));
+    const lastActive = Date.parse((await app(env, 'a')).idle.lastActive);
+    assert.ok(lastActive <= answeredA, `round ${round}: a's lastActive ${new Date(lastActive).toISOString()} is after its answer came (${new Date(answeredA).toISOString()})`);
+  }
+  assert.is((await get(env, '/c/?t=0')).status, 200);
+  assert.equal(await states(), { a: 'idle', b: 'ready', c: 'ready' }, 'a, asked before b, made room for c');
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
@@ -391,33 +442,6 @@ test('--max-workers 1: a websocket to an app that cannot wake is refused 503, co
   assert.match(metrics, /^apppkg_refused_for_room_total\{app="chat",kind="websocket"\} 1$/m);
   assert.match(metrics, /^apppkg_refused_for_room_total\{app="a",kind="websocket"\} 0$/m);
   assert.is((await holding).status, 200);
-});
-
-test('--max-workers: of two apps asked a moment apart, the one asked first sleeps, whenever the idle check looked at them; status\'s lastActive is the request\'s time', async () => {
-  const env = await open(
-    [['slow', 'a'], ['slow', 'b'], ['slow', 'c']],
-    'defaults:\n  workers: 1\n  threads: 2\n',
-    ['--max-workers', '2'],
-  );
-  const states = async () => Object.fromEntries((await gatewayStatus(env.gw)).apps.map((a: any) => [a.name, a.state]));
-  // a and b awake, c asleep, whichever two the start judged first.
-  assert.is((await get(env, '/a/?t=0')).status, 200);
-  assert.is((await get(env, '/b/?t=0')).status, 200);
-  assert.equal(await states(), { a: 'ready', b: 'ready', c: 'idle' });
-  // Each app's idle check looks once a second, each at its own phase: it must not stamp what it
-  // noticed with its own time, which would make a look newer than b, asked after it.
-  for (let round = 0; round < 3; round++) {
-    await new Promise((r) => setTimeout(r, 1200));
-    assert.is((await get(env, '/a/?t=0')).status, 200);
-    const answeredA = Date.now();
-    assert.is((await get(env, '/b/?t=0')).status, 200);
-    await new Promise((r) => setTimeout(r, 1200));
-    const lastActive = Date.parse((await app(env, 'a')).idle.lastActive);
-    assert.ok(lastActive <= answeredA, `round ${round}: a's lastActive ${new Date(lastActive).toISOString()} is after its answer came (${new Date(answeredA).toISOString()})`);
-  }
-  assert.is((await get(env, '/c/?t=0')).status, 200);
-  assert.equal(await states(), { a: 'idle', b: 'ready', c: 'ready' }, 'a, asked before b, made room for c');
-  for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
 /**
