@@ -90,27 +90,6 @@ withServers('postgresql: restore into an empty database needs no --force', async
   assert.equal(await sql(shop, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
 });
 
-withServers('postgresql: restore onto a fresh host (a new state root, no role, no database) provisions first', async () => {
-  const to = join(work.path, 'backup-postgresql');
-  const fresh = join(work.path, 'fresh-state');
-  // Its own servers: a state root meeting the app on the old host's Redis would be refused
-  // (test/services/state-roots.test.ts), as the old host may still serve it.
-  const [server, freshRedis] = await Promise.all([startPostgres(), startRedis()]);
-  const freshEnv = join(work.path, 'fresh-environment.yaml');
-  writeFileSync(freshEnv, `services:\n  postgresql: ${server.url}\n  redis: ${freshRedis.url}\n`);
-  try {
-    const onFresh = (args: string[], after: string[] = []) =>
-      runCli([...args, '--environment', freshEnv, '--state-dir', fresh, ...(after.length ? ['--', ...after] : [])], { ms: 90_000, env: { APPPKG_STATE_DIR: fresh } });
-    const r = await onFresh(['restore', shop, '--from', to]);
-    assert.is(r.status, 0, r.stdout + r.stderr);
-    const rows = await onFresh(['run', shop], ['python', 'probe.py', 'sql', 'SELECT x FROM t ORDER BY x']);
-    assert.is(rows.status, 0, rows.stdout + rows.stderr);
-    assert.equal(JSON.parse(rows.stdout), [[1], [2]]);
-  } finally {
-    await Promise.all([server.stop(), freshRedis.stop()]);
-  }
-});
-
 withServers('redis: backup -> change -> restore brings the app\'s keys back with their expiry; keys there are kept without --force', async () => {
   // The app writes through its own user, as it would.
   const write = await cli(['run', shop], ['python', 'probe.py', 'redis-each', JSON.stringify([['SET', 'shop:plain', 'v1'], ['RPUSH', 'shop:list', 'a', 'b'], ['SET', 'shop:soon', 'x', 'EX', '1000']])]);
@@ -192,6 +171,31 @@ withServers('uninstall drops the database, the role and the Redis user with its 
   } finally {
     admin.disconnect();
   }
+});
+
+// After the uninstall above: the servers hold no role, database, Redis user or state-root mark of
+// shop, as a new host's do, and a new state root meets them (a second pair of servers cost ~1.5 s
+// of CPU and seconds of start-up; what made the old host's Redis refuse, its mark, is gone).
+withServers('postgresql: restore onto a fresh host (a new state root, no role, no database) provisions first', async () => {
+  const to = join(work.path, 'backup-postgresql');
+  const fresh = join(work.path, 'fresh-state');
+  assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_shop'"), '0');
+  assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'apppkg_shop'"), '0');
+  const admin = new Redis({ host: '127.0.0.1', port: redis.port, username: 'admin', password: redis.adminPassword, lazyConnect: true });
+  try {
+    await admin.connect();
+    assert.is(await admin.call('ACL', 'GETUSER', 'apppkg-shop'), null);
+    assert.is(await admin.exists('apppkg-gateway/state-root/shop'), 0, 'no state root has shop on this Redis');
+  } finally {
+    admin.disconnect();
+  }
+  const onFresh = (args: string[], after: string[] = []) =>
+    runCli([...args, '--environment', envFile, '--state-dir', fresh, ...(after.length ? ['--', ...after] : [])], { ms: 90_000, env: { APPPKG_STATE_DIR: fresh } });
+  const r = await onFresh(['restore', shop, '--from', to]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const rows = await onFresh(['run', shop], ['python', 'probe.py', 'sql', 'SELECT x FROM t ORDER BY x']);
+  assert.is(rows.status, 0, rows.stdout + rows.stderr);
+  assert.equal(JSON.parse(rows.stdout), [[1], [2]]);
 });
 
 withServers('uninstall also drops a test database the app\'s role made and kept (--keepdb): its role could not be dropped while it owned one', async () => {
