@@ -56,9 +56,10 @@ export function tlsServersMissing(): string | null {
   return serversMissing() ?? (hasProgram('openssl') ? null : "openssl is not installed (apt-get install openssl): it makes the server's certificate");
 }
 
+let postgresVersion: string | undefined;
 function postgresBin(name: string): string {
-  const versions = spawnSync('ls', ['/usr/lib/postgresql'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort((a, b) => Number(b) - Number(a));
-  return join('/usr/lib/postgresql', versions[0] ?? '0', 'bin', name);
+  postgresVersion ??= spawnSync('ls', ['/usr/lib/postgresql'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort((a, b) => Number(b) - Number(a))[0] ?? '0';
+  return join('/usr/lib/postgresql', postgresVersion, 'bin', name);
 }
 
 function userIds(name: string): { uid: number; gid: number } {
@@ -107,6 +108,9 @@ function postgresTemplate(uid: number, gid: number): { data: string; adminPasswo
   return { data: join(template, 'data'), adminPassword: readFileSync(passwordFile, 'utf8') };
 }
 
+/** What the postmaster logs once it takes connections (the cluster's messages are in English: LANG=C.UTF-8 at initdb). */
+const READY = /database system is ready to accept connections/;
+
 /**
  * `tls`: the server also listens on a loopback port, where its pg_hba.conf lets in only TLS
  * connections (`hostssl`), with a self-signed certificate made here; `url` is then that port's,
@@ -153,7 +157,10 @@ export async function startPostgres(opts: { tls?: boolean } = {}): Promise<Runni
     child.stderr!.on('data', (c) => (log += c));
     server = running(child, dir, 'SIGINT');
     try {
-      await waitFor(() => spawnSync(postgresBin('pg_isready'), ['-h', dir, '-p', String(port)]).status === 0, 30_000, `postgres in ${dir} to accept connections`);
+      // pg_isready only once the server says it is ready: asked every 50 ms through its start-up
+      // (seconds on a loaded machine), it and the `ls` of postgresBin were dozens of spawns, a
+      // tenth of a second of CPU per start.
+      await waitFor(() => READY.test(log) && spawnSync(postgresBin('pg_isready'), ['-h', dir, '-p', String(port)]).status === 0, 30_000, `postgres in ${dir} to accept connections`);
     } catch (err) {
       await server.stop();
       throw new Error(`${(err as Error).message}\n${log}`);
