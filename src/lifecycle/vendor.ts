@@ -46,6 +46,7 @@ import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
 import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';
 import { hostTags } from './vendor-tags.js';
 import { readWheelFileTags, reportArgs, withWheelFileTags } from './vendor-wheel-files.js';
+import { pipCommandArgs } from './pip-command.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { missingBuildDependency, sourceRequirement } from './pip-source-requirement.js';
 import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
@@ -178,7 +179,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     // "ERROR: ... X requires Y<1.0, but you have Y 1.0", of an environment it did not change;
     // reading every distribution's metadata for it was half of pip's CPU beside Debian's
     // python3. (pip 10 added the option; no pip older runs on Python 3.9.)
-    const pipArgs = ['-m', 'pip', 'install', '--target', stage, '--no-compile', '--no-warn-conflicts', '--log', pipLog, ...reportArgs(pipVersion, report), ...(opts.noIndex ? ['--no-index'] : [])];
+    const pipArgs = ['install', '--target', stage, '--no-compile', '--no-warn-conflicts', '--log', pipLog, ...reportArgs(pipVersion, report), ...(opts.noIndex ? ['--no-index'] : [])];
     if (opts.indexUrl !== undefined) pipArgs.push('--index-url', opts.indexUrl);
     for (const index of opts.extraIndexUrls ?? []) pipArgs.push('--extra-index-url', index);
     for (const link of opts.findLinks ?? []) pipArgs.push('--find-links', link);
@@ -192,7 +193,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     let started = performance.now();
     const index = opts.indexUrl !== undefined ? ` --index-url ${isUrl(opts.indexUrl) ? withoutCredentials(opts.indexUrl) : opts.indexUrl}` : '';
     say(`==> pip install --target (a staging directory)${index}${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}`);
-    const status = await runProgram({ file: interpreter.executable, args: pipArgs, cwd: path.dirname(requirements), env, output: opts.output });
+    const status = await runProgram({ file: interpreter.executable, args: pipCommandArgs(pipArgs), cwd: path.dirname(requirements), env, output: opts.output });
     if (status !== 0) {
       const log = await readFile(pipLog, 'utf8').catch(() => '');
       const unloadable = unloadableWheels(log);

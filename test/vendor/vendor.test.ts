@@ -5,6 +5,8 @@
 // refreshes it; `init` offering the vendor way. Real pip, real Python, no index.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -55,10 +57,28 @@ function runScript(file: string, args: string[]): { status: number | null; out: 
 
 let shop: string;
 
-ifWheels('vendor installs the requirements offline into vendor/: manifest, relocatable console script, advice once', async () => {
+/**
+ * A directory of a `rustc` and an `lsb_release` that write their names into `ran` (pip runs both
+ * for its user agent), to put first on the PATH. The rustc says a version of its own, which a
+ * user agent made with it carries.
+ */
+function recordingAgentPrograms(): { dir: string; ran: string } {
+  const dir = join(work.path, 'agent-programs');
+  const ran = join(dir, 'ran.txt');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(ran, '');
+  writeFileSync(join(dir, 'rustc'), `#!/bin/sh\necho rustc >> '${ran}'\necho 'rustc 9.9.9 (apppkg-test)'\n`, { mode: 0o755 });
+  writeFileSync(join(dir, 'lsb_release'), `#!/bin/sh\necho lsb_release >> '${ran}'\nexit 1\n`, { mode: 0o755 });
+  return { dir, ran };
+}
+
+ifWheels('vendor installs the requirements offline into vendor/: manifest, relocatable console script, advice once; pip makes no user agent offline (no lsb_release, no rustc)', async () => {
   shop = makeApp('shop');
-  const r = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000 });
+  const agent = recordingAgentPrograms();
+  const r = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000, env: { PATH: `${agent.dir}:${process.env.PATH}` } });
   assert.is(r.status, 0, r.stdout + r.stderr);
+  // They were a second of CPU of every pip run, for a header that an offline install never sends.
+  assert.is(readFileSync(agent.ran, 'utf8'), '', 'pip ran them for its user agent');
   // The app's interpreter (the environment file's python:) ran pip.
   assert.match(r.stdout, new RegExp(`vendoring requirements\\.txt into vendor/ with ${BUILD_PYTHON} 3\\.\\d+`));
   assert.match(r.stdout, /note: commit vendor\/ with the app/);
@@ -235,6 +255,38 @@ ifWheels('pip\'s --index-url and --extra-index-url pass through, and check\'s co
   const refresh = await runCli(fix!.replace('DIR', `file://${index}`).replace('DIR', `file://${empty}`).split(' ').slice(1), { ms: 180_000 });
   assert.is(refresh.status, 0, refresh.stdout + refresh.stderr);
   assert.is((await runCli(['check', app, ...CHECK])).status, 0);
+});
+
+ifWheels('an index over HTTP gets pip\'s own user agent, rustc\'s version in it, though pip makes it only when it sends a request', async () => {
+  const agents: string[] = [];
+  const server = createServer((req, res) => {
+    agents.push(String(req.headers['user-agent']));
+    const project = /^\/simple\/([\w.-]+)\/$/.exec(req.url ?? '')?.[1];
+    const wheel = /^\/wheels\/([\w.-]+\.whl)$/.exec(req.url ?? '')?.[1];
+    if (project !== undefined) {
+      const links = readdirSync(wheels).filter((w) => w.startsWith(`${project.replace(/-/g, '_')}-`)).map((w) => `<a href="/wheels/${w}">${w}</a>`);
+      res.setHeader('Content-Type', 'text/html');
+      res.end(`<!DOCTYPE html><html><body>${links.join('\n')}</body></html>\n`);
+    } else if (wheel !== undefined && existsSync(join(wheels, wheel))) {
+      res.end(readFileSync(join(wheels, wheel)));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const agent = recordingAgentPrograms();
+    const app = makeApp('agent');
+    const r = await runCli(['vendor', app, '-i', `http://127.0.0.1:${port}/simple/`, '-e', envFile], { ms: 180_000, env: { PATH: `${agent.dir}:${process.env.PATH}`, NO_PROXY: '127.0.0.1' } });
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    assert.ok(agents.length > 0, 'pip asked the index');
+    for (const ua of agents) assert.match(ua, /^pip\/\d+\S* \{.*"rustc_version":"9\.9\.9"/, ua);
+    assert.match(readFileSync(agent.ran, 'utf8'), /^rustc$/m);
+  } finally {
+    server.close();
+  }
 });
 
 ifWheels('PIP_USER=1, or `user = true` in pip.conf, does not break vendor (pip refuses --user with --target); the rest of pip\'s configuration is still read', async () => {
