@@ -7,6 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipCommandArgs } from '../../src/lifecycle/pip-command.js';
 import { FIXTURES } from '../helpers/process.js';
 
 /** The interpreter that builds the wheels: Debian's, where python3-setuptools and python3-wheel live. */
@@ -40,7 +41,8 @@ export function buildWheels(out: string, sources: WheelSource[], env: Record<str
       cpSync(join(FIXTURES, 'vendor', s), dir, { recursive: true });
       return dir;
     });
-    const r = spawnSync(BUILD_PYTHON, ['-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '-q', '-w', out, ...dirs], {
+    // Run as vendor runs pip: its user agent (lsb_release, rustc, a scan of sys.path) is not made for a build that sends no request.
+    const r = spawnSync(BUILD_PYTHON, pipCommandArgs(['wheel', '--no-deps', '--no-build-isolation', '--no-index', '-q', '-w', out, ...dirs]), {
       encoding: 'utf8',
       timeout: 300_000,
       env: { ...process.env, ...env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_ROOT_USER_ACTION: 'ignore' },
