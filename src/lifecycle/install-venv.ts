@@ -10,6 +10,7 @@ import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter } from '../environment/interpreters.js';
 import { keepUnloadableWheels } from '../environment/pip-unloadable.js';
 import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
+import { pipCommandArgs } from './pip-command.js';
 import { ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { sourceRequirement } from './pip-source-requirement.js';
@@ -91,7 +92,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     // pip's log, beside its console output (which goes to the terminal untouched): its
     // failure is read there for the hint.
     const pipLog = path.join(dir, 'apppkg-pip.log');
-    const pipArgs = ['-m', 'pip', 'install', '--no-index', ...findLinks, '--log', pipLog, '-r', requirements];
+    const pipArgs = pipCommandArgs(['install', '--no-index', ...findLinks, '--log', pipLog, '-r', requirements]);
     say(`==> pip install --no-index -r ${requirements}`);
     if (ignored.length > 0) say(`==> ${ignoredPipSettings(ignored, opts.desc.pip!)}`);
     const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output });
