@@ -1,9 +1,16 @@
 // The probe cache: what each binary interpreter said, kept across starts (a pyenv shim's probe
 // is 0.4 s of bash, most of a cold start: issue 11).
 //
-// A file in the state root, used once setProbeCacheDir() names it (Gateway.start does, under
-// the root's `cache/`, and so do `run` and `test`, useStateRootProbeCache()); lifecycle
-// commands and `check` keep probing afresh. An answer is
+// A file in the state root, used once setProbeCacheDir() names it: Gateway.start does, under the
+// root's `cache/`, and so does every command that picks an interpreter
+// (useStateRootProbeCache()), in one of two ways. A command that writes into the state root
+// anyway (`run`, `test`, `install`, `uninstall`, `restore`) reads the file and writes it, making
+// `cache/` when it is not there. A command that promises to create nothing there (`check`,
+// `describe`; `backup`, which writes into its --to directory and reads the app's state; `vendor`,
+// which writes into the app directory) reads the file when it exists and never writes it nor
+// makes its directory: an entry whose host
+// changed since (the checks below say so) is probed afresh for this run and left as it was, for
+// the next command that writes to renew. An answer is
 // reused only while nothing it depends on has changed:
 //   - the binary: realpath(command)'s size, mtime and inode (an upgrade replaces the file);
 //   - what Python reads around it: pyvenv.cfg beside the command and one level up (PEP 405:
@@ -49,24 +56,30 @@ interface CacheFile {
   entries: Record<string, CacheEntry>;
 }
 
+/** Whether a command may write the cache file (and make its directory), or only read it. */
+export type ProbeCacheAccess = 'read-write' | 'read-only';
+
 let probeCacheDir: string | null = null;
+let probeCacheAccess: ProbeCacheAccess = 'read-write';
 const cacheFiles = new Map<string, Promise<CacheFile>>();
 
 /**
  * Where the probe cache lives from now on in this process (a directory, created when first
  * written), or null for none (the default). Gateway.start passes STATE_ROOT/cache.
  */
-export function setProbeCacheDir(dir: string | null): void {
+export function setProbeCacheDir(dir: string | null, access: ProbeCacheAccess = 'read-write'): void {
   probeCacheDir = dir;
+  probeCacheAccess = access;
 }
 
 /**
- * The cache of the state root `stateDir` (--state-dir) resolves to, for a command that runs
- * the app (`run`, `test`): they picked the app's interpreter by probing every python3.N on PATH
- * at each call, a pyenv shim's 0.4 s of bash each, what its gateway had probed already.
+ * The cache of the state root `stateDir` (--state-dir) resolves to, for a command that picks the
+ * app's interpreter: each probed every python3.N on PATH at each call, a pyenv shim's 0.4 s of
+ * bash each, what its gateway had probed already. `read-only` for one that creates nothing under
+ * the root (`check`, `describe`).
  */
-export function useStateRootProbeCache(stateDir: string | undefined): void {
-  setProbeCacheDir(stateCacheDir(resolveStateRoot({ flag: stateDir })));
+export function useStateRootProbeCache(stateDir: string | undefined, access: ProbeCacheAccess): void {
+  setProbeCacheDir(stateCacheDir(resolveStateRoot({ flag: stateDir })), access);
 }
 
 /**
@@ -75,7 +88,7 @@ export function useStateRootProbeCache(stateDir: string | undefined): void {
  * removed or another's by then. Another gateway's directory, set since, stays.
  */
 export function releaseProbeCacheDir(dir: string): void {
-  if (probeCacheDir === dir) probeCacheDir = null;
+  if (probeCacheDir === dir) setProbeCacheDir(null);
 }
 
 function cacheContext(): string {
@@ -103,6 +116,7 @@ function loadCacheFile(dir: string): Promise<CacheFile> {
 
 export async function probeThroughCache(command: string): Promise<ProbeResult | ProbeFailure> {
   const dir = probeCacheDir;
+  const writes = probeCacheAccess === 'read-write';
   if (dir === null || !path.isAbsolute(command)) return probe(command);
   const file = await fileIdentity(command);
   if (file === null) return probe(command);
@@ -113,7 +127,8 @@ export async function probeThroughCache(command: string): Promise<ProbeResult | 
   const entry = Object.hasOwn(cache.entries, command) ? cache.entries[command] : undefined;
   if (entry && sameFile(entry.file, file.identity) && (entry.env ?? '') === env && (await depsUnchanged(entry.deps))) return entry.result;
   const result = await probe(command);
-  if ('reason' in result) return result;
+  // Read-only (check): a stale entry is asked afresh for this run, and the file left for the next writer.
+  if ('reason' in result || !writes) return result;
   const deps = await depsOf(command, result);
   if (shim !== null) deps.push(...(await withMtimes([...shim.files, await safeRealpath(result.executable)])));
   cache.entries[command] = { file: file.identity, ...(shim ? { env } : {}), deps, result };

@@ -1,13 +1,15 @@
 // The interpreter probe cache and the lazy pick (issue 11, "the front's own cost"): a gateway's
 // second start asks no interpreter what it is, unless what the answer depends on changed (for a
 // pyenv shim: its version files and PYENV_* variables); another script is always asked;
-// a pick probes only the candidate its rule names first.
+// a pick probes only the candidate its rule names first. The commands use the state root's
+// cache too: install writes it, check and describe only read it.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tempDir } from '../helpers/process.js';
+import { EXAMPLES, pathWithoutPyenvShims, runCli, tempDir } from '../helpers/process.js';
+import { coldStateDir } from '../helpers/warm-state.js';
 import { runIf } from '../helpers/skip.js';
 import { isGatewayError } from '../../src/errors.js';
 import { clearInterpreterCache, probeInterpreter } from '../../src/environment/interpreter-discovery.js';
@@ -182,6 +184,83 @@ ifPython('a pick probes python3 on PATH alone when it fits; the others only when
     assert.ok(isGatewayError(err) && err.code === 'APPPKG_PY_NO_INTERPRETER', String(err));
   }
   assert.ok(existsSync(marker), 'with python3 not fitting, every candidate was asked');
+});
+
+/** The CLI with `shim` as python3 on PATH, pyenv's own shims left out, and pyenv looking for `.python-version` in `pyenvDir`. */
+function cliWithShim(shim: string, pyenvDir: string): (args: string[]) => ReturnType<typeof runCli> {
+  const env = { PATH: `${path.dirname(shim)}:${pathWithoutPyenvShims()}`, PYENV_DIR: pyenvDir };
+  return (args) => runCli(args, { env, ms: 120_000 });
+}
+
+ifPython('install keeps the answers in the state root: a second install, and a check, run the pyenv shim no more', async () => {
+  // Each install and check probed every interpreter afresh: ~0.5 s of pyenv's bash per run.
+  const { shim, runs } = fakePyenv('pyenv-install');
+  const cli = cliWithShim(shim, work.path);
+  const root = coldStateDir('apppkg-probe-cache-install-');
+  try {
+    const app = path.join(EXAMPLES, 'hello');
+    const S = ['--state-dir', root.path];
+    const first = await cli(['install', app, ...S]);
+    assert.is(first.status, 0, first.stdout + first.stderr);
+    assert.is(runs(), 1, 'the first install asked the shim');
+    const cache = path.join(root.path, 'cache', 'interpreters.json');
+    assert.ok(Object.hasOwn(JSON.parse(readFileSync(cache, 'utf8')).entries, shim), 'the shim\'s answer is kept');
+    const second = await cli(['install', app, ...S]);
+    assert.is(second.status, 0, second.stdout + second.stderr);
+    assert.is(runs(), 1, 'the second install asked the shim again');
+    const written = readFileSync(cache, 'utf8');
+    const checked = await cli(['check', app, ...S]);
+    assert.is(checked.status, 0, checked.stdout + checked.stderr);
+    assert.match(checked.stdout, /^ok {4}python +python3 3\.\d+/m);
+    assert.is(runs(), 1, 'check asked the shim again');
+    assert.is(readFileSync(cache, 'utf8'), written);
+  } finally {
+    root.remove();
+  }
+});
+
+ifPython('check and describe --sys-path read the cache and never write it: no root made, a stale entry asked afresh and left as it was', async () => {
+  const { shim, root: pyenvRoot, runs } = fakePyenv('pyenv-check');
+  const cli = cliWithShim(shim, work.path);
+  const cold = coldStateDir('apppkg-probe-cache-check-');
+  try {
+    const app = path.join(EXAMPLES, 'hello');
+    const state = path.join(cold.path, 'state');
+    const S = ['--state-dir', state];
+    for (const args of [['check', app, ...S], ['describe', app, ...S, '--sys-path']]) {
+      const r = await cli(args);
+      assert.is(r.status, 0, r.stdout + r.stderr);
+      assert.not.ok(existsSync(state), `${args[0]} made ${state}`);
+    }
+    assert.is(runs(), 2, 'without a cache, each asked the shim');
+    const installed = await cli(['install', app, ...S]);
+    assert.is(installed.status, 0, installed.stdout + installed.stderr);
+    assert.is(runs(), 3);
+    const cache = path.join(state, 'cache', 'interpreters.json');
+    const written = readFileSync(cache, 'utf8');
+    const mtime = statSync(cache).mtimeMs;
+    const described = await cli(['describe', app, ...S, '--sys-path']);
+    assert.is(described.status, 0, described.stderr);
+    assert.is(runs(), 3, 'describe --sys-path took the answer from the cache');
+    // `pyenv global` changed: the entry is stale; check asks again, and leaves the file to install.
+    const later = new Date(Date.now() + 60_000);
+    writeFileSync(path.join(pyenvRoot, 'version'), '3.12.0\n');
+    utimesSync(path.join(pyenvRoot, 'version'), later, later);
+    const checked = await cli(['check', app, ...S]);
+    assert.is(checked.status, 0, checked.stdout + checked.stderr);
+    assert.is(runs(), 4, 'check asked the shim, its entry being stale');
+    assert.is(readFileSync(cache, 'utf8'), written, 'check wrote the cache');
+    assert.is(statSync(cache).mtimeMs, mtime);
+    const again = await cli(['install', app, ...S]);
+    assert.is(again.status, 0, again.stdout + again.stderr);
+    assert.is(runs(), 5);
+    assert.is.not(readFileSync(cache, 'utf8'), written, 'install renewed the stale entry');
+    const after = await cli(['check', app, ...S]);
+    assert.is(after.status, 0, after.stdout + after.stderr);
+    assert.is(runs(), 5, 'check took the renewed entry');
+  } finally {
+    cold.remove();
+  }
 });
 
 test.run();

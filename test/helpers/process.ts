@@ -157,8 +157,9 @@ function runtimePackages(): string[] {
 }
 
 /**
- * The tests' PATH without pyenv's shim directories. check (and describe --sys-path) probes every
- * python3.N on PATH afresh, keeping no probe cache, and a shim's probe is ~0.4 s of bash: a
+ * The tests' PATH without pyenv's shim directories. check (and describe --sys-path) probes
+ * python3 on PATH afresh where its state root has no probe cache (it only reads one; runCli gives
+ * none to a check's root), and a shim's probe is ~0.4 s of bash: a
  * pyenv host has one for each version it knows, half a second of a check's ~1.1 s of CPU. For
  * the tests whose subject is not which interpreter runs the app; that one is then the first
  * python3 after them (/usr/bin/python3 on Debian).

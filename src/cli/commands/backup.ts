@@ -1,5 +1,6 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
+import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 import { backupApp } from '../../lifecycle/backup.js';
 
 export const spec: CommandSpec = {
@@ -27,6 +28,9 @@ export async function run(args: ParsedCommand): Promise<number> {
       fix: 'write e.g. `apppkg-gateway backup /var/apps/blog --to /var/backups/blog-$(date +%F)`',
     });
   }
+  // Read-only: a backup writes into --to and reads the app's state; a root it only reads (the
+  // wrong one, sudo or not, of an app that never ran there) must not be made for a cache.
+  useStateRootProbeCache(args.values['state-dir'] as string | undefined, 'read-only');
   await backupApp({
     dir: args.positionals[0],
     to,

@@ -2,6 +2,7 @@ import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } fr
 import { AppPackage, type CheckItem } from '../../app-package.js';
 import { countOf } from '../../count.js';
 import { hangingLines } from '../../log/hanging-lines.js';
+import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 
 export const spec: CommandSpec = {
   name: 'check',
@@ -9,7 +10,8 @@ export const spec: CommandSpec = {
     "Verify an app's environment, one line per check with ok/FAIL and the fix: os, python, deb (dpkg-query),\n" +
     'rpm (where rpm exists), pip requirements, settings, whether each service (services:) is reachable,\n' +
     'the app object importable and callable, then commands.check.\n' +
-    'Creates nothing under the state root (it says whether the app\'s data and log directories exist yet).\n' +
+    'Creates nothing under the state root (it says whether the app\'s data and log directories exist yet; it\n' +
+    'reads the interpreters\' answers install and the gateway keep there, cache/interpreters.json, never writes them).\n' +
     'Exits 1 when any check fails.',
   usage: 'apppkg-gateway check [APP_DIR] [--environment FILE] [--state-dir DIR]',
   optionHelp: APP_OPTION_HELP,
@@ -31,6 +33,8 @@ function printer(names: string[]): (check: CheckItem) => void {
 }
 
 export async function run(args: ParsedCommand): Promise<number> {
+  // Read-only: check creates nothing under the state root, the probe cache included.
+  useStateRootProbeCache(args.values['state-dir'] as string | undefined, 'read-only');
   // A description that does not load is the one failure that stops every other check: open()
   // rejects and cli/main.ts prints every problem.
   const app = await AppPackage.open(args.positionals[0] ?? '.', {

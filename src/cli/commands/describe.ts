@@ -1,5 +1,6 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage } from '../../app-package.js';
+import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 
 export const spec: CommandSpec = {
   name: 'describe',
@@ -17,6 +18,8 @@ export const spec: CommandSpec = {
 };
 
 export async function run(args: ParsedCommand): Promise<number> {
+  // --sys-path picks the interpreter, and creates nothing on disk: the probe cache is read only.
+  useStateRootProbeCache(args.values['state-dir'] as string | undefined, 'read-only');
   const app = await AppPackage.open(args.positionals[0] ?? '.', {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,

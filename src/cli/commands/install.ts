@@ -1,5 +1,6 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage } from '../../app-package.js';
+import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 import { isGatewayError } from '../../errors.js';
 import { hangingLines } from '../../log/hanging-lines.js';
 
@@ -23,6 +24,8 @@ export const spec: CommandSpec = {
 };
 
 export async function run(args: ParsedCommand): Promise<number> {
+  // Install makes the state root: the interpreters' answers are kept there, as run and a gateway keep them.
+  useStateRootProbeCache(args.values['state-dir'] as string | undefined, 'read-write');
   // Not a step: a directory that is no app is said on stderr, as every command says it.
   const app = await AppPackage.open(args.positionals[0] ?? '.', {
     environment: args.values.environment as string | undefined,

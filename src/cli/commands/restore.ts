@@ -1,5 +1,6 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
+import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 import { restoreApp } from '../../lifecycle/restore.js';
 import { withAppOptions } from '../fix-options.js';
 
@@ -31,6 +32,8 @@ export async function run(args: ParsedCommand): Promise<number> {
       fix: 'write e.g. `apppkg-gateway restore /var/apps/blog --from /var/backups/blog-2026-11-24`',
     });
   }
+  // Restore writes the app's state into the root: its cache is kept there too.
+  useStateRootProbeCache(args.values['state-dir'] as string | undefined, 'read-write');
   await withAppOptions(args.values, () => restoreApp({
     dir: args.positionals[0],
     from,

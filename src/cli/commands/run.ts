@@ -29,7 +29,7 @@ export async function run(args: ParsedCommand): Promise<number> {
       fix: 'write e.g. `apppkg-gateway run /var/apps/blog -- python manage.py migrate`',
     });
   }
-  useStateRootProbeCache(args.values['state-dir'] as string | undefined);
+  useStateRootProbeCache(args.values['state-dir'] as string | undefined, 'read-write');
   const app = await AppPackage.open(args.positionals[0], {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,

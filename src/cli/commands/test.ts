@@ -12,7 +12,7 @@ export const spec: CommandSpec = {
 };
 
 export async function run(args: ParsedCommand): Promise<number> {
-  useStateRootProbeCache(args.values['state-dir'] as string | undefined);
+  useStateRootProbeCache(args.values['state-dir'] as string | undefined, 'read-write');
   const app = await AppPackage.open(args.positionals[0] ?? '.', {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
+import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 import { uninstallApp } from '../../lifecycle/uninstall.js';
 import { withAppOptions } from '../fix-options.js';
 
@@ -22,6 +23,8 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw new GatewayError('APPPKG_USAGE', { reason: 'expected APP_DIR (uninstall never guesses the app)', command: 'uninstall' });
   }
   const yes = args.values.yes === true;
+  // Its hook runs only where the app's state is, in a root that exists: its cache is kept there.
+  useStateRootProbeCache(args.values['state-dir'] as string | undefined, 'read-write');
   await withAppOptions(args.values, () => uninstallApp({
     dir: args.positionals[0],
     environmentFile: args.values.environment as string | undefined,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { CommandSpec, ParsedCommand } from '../args.js';
+import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 import { displayDir, isUrl, vendorApp, DEFAULT_REQUIREMENTS, DEFAULT_VENDOR_DIR } from '../../lifecycle/vendor.js';
 
 export const spec: CommandSpec = {
@@ -52,6 +53,9 @@ export async function run(args: ParsedCommand): Promise<number> {
   const where = (l: string) => (isUrl(l) ? l : path.resolve(l));
   const findLinks = ((args.values['find-links'] as string[] | undefined) ?? []).map(where);
   const indexUrl = args.values['index-url'] as string | undefined;
+  // vendor writes into the app directory alone (it has no --state-dir): the default state root's
+  // cache, or APPPKG_STATE_DIR's, spares its pick the probes, read only.
+  useStateRootProbeCache(undefined, 'read-only');
   const result = await vendorApp({
     dir,
     from: args.values.from as string | undefined,
