@@ -499,6 +499,24 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { path: '/root/.pyenv/shims/python3', reason: 'user blog cannot run it (EACCES)' },
   },
+  APPPKG_PY_PROBE_TIMEOUT: {
+    summary: 'An interpreter did not say what Python it is (the probe, a few lines of Python run with `-E`) within 10 s, nor within 30 s on a second try, and it may be the one the app runs on: the environment file\'s `python:`, `python3` on PATH (with `deb:`, the system interpreter), a `python3.N` that may be newer than the one picked without it, or the only one that may satisfy `python:`. The command fails naming it, where the pick took another Python in its place, with other packages, unsaid; a slow candidate that could not be chosen anyway is only listed when none fits (APPPKG_PY_NO_INTERPRETER).',
+    message: (d) => d.override
+      ? `${d.key ? `${str(d.key)}: ` : ''}interpreter ${str(d.candidates)} did not say what Python it is: ${str(d.reason)}`
+      : `python: ${str(d.candidates)} did not say what Python ${d.count === 1 ? 'it is' : 'they are'}: ${str(d.reason)}${d.why ? `; ${str(d.why)}` : ''}, so no other interpreter is picked in ${d.count === 1 ? 'its' : 'their'} place`,
+    hint: (d) => `run ${d.probe ? `\`${str(d.probe)}\`` : 'it'} to see what holds it up (a pyenv shim's bash on a loaded host, a mount or a lock that does not answer), then try again; `
+      + (d.override
+        ? `or set ${d.key ? str(d.key) : 'python'} in the environment file to another interpreter, or remove it to let the gateway pick one`
+        : 'or name the interpreter in the environment file (`python: /path/to/python3`): then it alone is asked'),
+    exitStatus: 1,
+    example: {
+      candidates: 'python3 (/root/.pyenv/shims/python3)',
+      count: 1,
+      reason: 'no answer within 10s, nor within 30s on a second try',
+      why: 'python3 on PATH runs the app whenever it satisfies python: ">=3.10"',
+      probe: '/root/.pyenv/shims/python3 -E -c "import os, site, sys; ..."',
+    },
+  },
   APPPKG_USER_UNKNOWN: {
     summary: 'The environment file\'s `user:` for an app names no user of this host.',
     message: (d) => `user: ${JSON.stringify(d.user)} (for ${str(d.app)}) is not a user of this host`,

@@ -116,6 +116,8 @@ export interface FailedCandidate {
   names: string[];
   file: string;
   reason: string;
+  /** It gave no answer in time (ProbeFailure.timedOut): perhaps the very Python a pick wants. */
+  timedOut?: boolean;
 }
 
 export interface Discovery {
@@ -133,7 +135,7 @@ async function discover(pathEnv: string): Promise<Discovery> {
   for (const [i, c] of files.entries()) {
     const result = results[i];
     if ('reason' in result) {
-      failed.push({ names: c.names, file: c.file, reason: result.reason });
+      failed.push({ names: c.names, file: c.file, reason: result.reason, ...(result.timedOut ? { timedOut: true } : {}) });
       continue;
     }
     const key = `${await safeRealpath(result.executable)}\0${result.prefix}`;
@@ -183,10 +185,23 @@ export function discoverHost(opts: DiscoverOptions = {}): Promise<Discovery> {
   const pathEnv = opts.pathEnv ?? process.env.PATH ?? '';
   let pending = discoveryCache.get(pathEnv);
   if (!pending) {
-    pending = discover(pathEnv);
-    discoveryCache.set(pathEnv, pending);
+    const made = discover(pathEnv);
+    discoveryCache.set(pathEnv, made);
+    forgetIf(made, (found) => found.failed.some((c) => c.timedOut), () => discoveryCache.get(pathEnv) === made && discoveryCache.delete(pathEnv));
+    pending = made;
   }
   return pending;
+}
+
+/**
+ * Forgets a kept answer that holds a timeout: that is the host's load of the moment, not what the
+ * interpreter is, and a gateway's next start of the app (or the next pick in a long-lived
+ * process) must ask again rather than fail on it for good.
+ */
+function forgetIf<T>(pending: Promise<T>, timedOut: (value: T) => boolean, forget: () => void): void {
+  pending.then((value) => {
+    if (timedOut(value)) forget();
+  }, () => {});
 }
 
 /** Forget what was probed (tests; a long-running gateway after SIGHUP). The cache file stays. */
@@ -200,15 +215,34 @@ export function clearInterpreterCache(): void {
 export function probeOnce(command: string): Promise<ProbeResult | ProbeFailure> {
   let pending = probes.get(command);
   if (!pending) {
-    pending = probeThroughCache(command);
-    probes.set(command, pending);
+    const made = probeThroughCache(command);
+    probes.set(command, made);
+    forgetIf(made, (result) => 'reason' in result && result.timedOut === true, () => probes.get(command) === made && probes.delete(command));
+    pending = made;
   }
   return pending;
 }
 
-/** Probe one named interpreter (the environment file's `python:`); APPPKG_PY_NOT_EXECUTABLE if it does not run. */
+/** Probe one named interpreter (the environment file's `python:`); APPPKG_PY_NOT_EXECUTABLE if it does not run, APPPKG_PY_PROBE_TIMEOUT if it does not answer in time. */
 export async function probeInterpreter(command: string): Promise<Interpreter> {
   const result = await probeOnce(command);
+  if ('reason' in result && result.timedOut) throw probeTimeout([{ names: [command], file: command, reason: result.reason }], null);
   if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason, ...(result.notPython ? { notPython: true, probe: probeCommandLine(command) } : {}), ...(result.pyenv?.paths.length ? { pyenvPaths: result.pyenv.paths, pyenvVersions: result.pyenv.versions } : {}) });
   return toInterpreter([command], result);
+}
+
+/**
+ * APPPKG_PY_PROBE_TIMEOUT for candidates that gave no answer in time, one of which the pick may
+ * have wanted. `why` says why that stops the pick; null for the environment file's interpreter,
+ * which is the app's by itself.
+ */
+export function probeTimeout(slow: FailedCandidate[], why: string | null): GatewayError {
+  const named = slow.map((c) => (c.names[0] === c.file ? c.file : `${c.names[0]} (${c.file})`));
+  return new GatewayError('APPPKG_PY_PROBE_TIMEOUT', {
+    candidates: named.join(', '),
+    count: slow.length,
+    reason: slow[0].reason,
+    ...(why === null ? { override: true, path: slow[0].file } : { why }),
+    probe: probeCommandLine(slow[0].file),
+  });
 }

@@ -4,10 +4,15 @@
 // knows neither of them.
 
 import { realpath } from 'node:fs/promises';
-import { programOutput } from '../program-output.js';
+import { programOutput, type ProgramOutput } from '../program-output.js';
+import { testKnob } from '../test-knob.js';
 import { pyenvMiss } from './pyenv-shim.js';
 
 const PROBE_TIMEOUT_MS = 10_000;
+/** Lowers PROBE_TIMEOUT_MS for a test of an interpreter slower than it (test-knob.ts). */
+const PROBE_TIMEOUT_ENV = 'APPPKG_TEST_PROBE_TIMEOUT_MS';
+/** A probe past its deadline is asked once more, with this many times as long. */
+const RETRY_FACTOR = 3;
 
 /** PEP 508 environment markers, as the interpreter reports them (checks.ts evaluates with them). */
 export type MarkerEnvironment = Record<string, string>;
@@ -124,24 +129,46 @@ export type ProbeResult = Omit<Interpreter, 'label' | 'names' | 'isVenv'>;
 export interface ProbeFailure {
   reason: string;
   notPython?: boolean;
+  /**
+   * No answer by either deadline: it may well be a Python, slow on a loaded host, so nothing is
+   * known of its version and a pick must not take another in its place.
+   */
+  timedOut?: boolean;
   /** A pyenv shim whose version is installed but not enabled: where the command is, in which versions. */
   pyenv?: { paths: string[]; versions: string[] };
 }
 
-/** Run `command -E -c PROBE`; a failure is returned as a reason, never thrown. */
+/**
+ * Run `command -E -c PROBE`; a failure is returned as a reason, never thrown. One that does not
+ * answer in time is asked once more with a longer deadline: under load (a dozen pyenv shims' bash
+ * on two busy cores) a Python that is there took past the first, and dropped, the pick took
+ * another interpreter in its place, unsaid.
+ */
 export async function probe(command: string): Promise<ProbeResult | ProbeFailure> {
+  const firstMs = testKnob(PROBE_TIMEOUT_ENV, PROBE_TIMEOUT_MS);
+  const first = await probeWithin(command, firstMs);
+  if (!first.timedOut) return readAnswer(command, first);
+  const again = await probeWithin(command, firstMs * RETRY_FACTOR);
+  if (!again.timedOut) return readAnswer(command, again);
+  return { reason: `no answer within ${firstMs / 1000}s, nor within ${(firstMs * RETRY_FACTOR) / 1000}s on a second try`, timedOut: true };
+}
+
+function probeWithin(command: string, timeoutMs: number): Promise<ProgramOutput> {
   // -E: the gateway's own PYTHONPATH/PYTHONHOME must not colour what the interpreter says.
-  const answer = await programOutput(command, ['-E', '-c', PROBE], { timeoutMs: PROBE_TIMEOUT_MS, maxBuffer: 1 << 20 });
+  return programOutput(command, ['-E', '-c', PROBE], { timeoutMs, maxBuffer: 1 << 20 });
+}
+
+/** What a probe that ended by itself said: the interpreter, or why not. */
+function readAnswer(command: string, answer: ProgramOutput): ProbeResult | ProbeFailure {
   const said = `${answer.stderr}\n${answer.stdout}`;
   if (answer.status !== 0) {
     let reason: string;
     if (answer.startError === 'ENOENT') reason = 'no such file';
     else if (answer.startError === 'EACCES') reason = 'permission denied (not executable)';
-    else if (answer.timedOut) reason = `no answer within ${PROBE_TIMEOUT_MS / 1000}s`;
     else reason = firstLine(answer.stderr) || `exited with status ${String(answer.status)}, expected a JSON line`;
     const miss = answer.startError ? null : pyenvMiss(command, answer.stderr);
     if (miss) return { reason: miss.said, pyenv: { paths: miss.paths, versions: miss.versions } };
-    return answer.timedOut || answer.status === null || saysPython(said) ? { reason } : { reason, notPython: true };
+    return answer.status === null || saysPython(said) ? { reason } : { reason, notPython: true };
   }
   try {
     const data = JSON.parse(answer.stdout.trim().split('\n').pop() ?? '') as ProbeResult;

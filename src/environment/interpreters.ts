@@ -18,7 +18,7 @@ import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { FilePlace } from './host-file.js';
 import { toInterpreter, type Interpreter } from './interpreter-probe.js';
-import { discoverHost, firstCandidate, probeInterpreter, probeOnce, SYSTEM_PYTHON, type DiscoverOptions, type FailedCandidate } from './interpreter-discovery.js';
+import { discoverHost, firstCandidate, probeInterpreter, probeOnce, probeTimeout, SYSTEM_PYTHON, type DiscoverOptions, type FailedCandidate } from './interpreter-discovery.js';
 
 /** "python3 3.11.7 (/root/.pyenv/versions/3.11.7/bin/python3)" or "/usr/bin/python3 3.11.2". */
 export function formatInterpreter(i: Interpreter): string {
@@ -90,6 +90,14 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
   if (first) {
     const result = await probeOnce(first.file);
     if (!('reason' in result) && versionSatisfies(result.version, specifier)) return toInterpreter(first.names, result);
+    // Of unknown version, it may be the very one the rule names: another in its place would run
+    // the app on another Python, with other packages, unsaid.
+    if ('reason' in result && result.timedOut) {
+      const why = desc.deb.length > 0
+        ? `with deb packages listed, the system interpreter is the only one eligible (they are importable from ${SYSTEM_PYTHON} alone)`
+        : `python3 on PATH runs the app whenever it satisfies ${specifier ? `python: ${JSON.stringify(specifier)}` : 'it (app.yaml names no python:)'}`;
+      throw probeTimeout([{ ...first, reason: result.reason, timedOut: true }], why);
+    }
   }
   const { interpreters: all, failed } = await discoverHost({ pathEnv });
   if (desc.deb.length > 0) {
@@ -108,8 +116,34 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
   if (onPath && versionSatisfies(onPath.version, specifier)) return onPath;
   const fitting = all.filter((i) => versionSatisfies(i.version, specifier));
   fitting.sort((a, b) => rcompare(a.version, b.version));
-  if (fitting.length > 0) return fitting[0];
+  const chosen = fitting.length > 0 ? fitting[0] : null;
+  const slow = failed.filter((c) => c.timedOut && mayOutrank(c, chosen, specifier));
+  if (slow.length > 0) {
+    const they = slow.length === 1 ? 'it' : 'one of them';
+    const spec = specifier ? `python: ${JSON.stringify(specifier)}` : 'any Python 3';
+    throw probeTimeout(slow, chosen
+      ? `${they} may be a newer Python that satisfies ${spec} than ${formatInterpreter(chosen)}, the newest that answered`
+      : `no interpreter that answered satisfies ${spec}, and ${they} may`);
+  }
+  if (chosen) return chosen;
   throw noInterpreter(specifier, all, failed);
+}
+
+/**
+ * Whether a candidate that gave no answer (`slow`) may be the one the highest-version rule would
+ * pick over `chosen` (null: none that answered fits). Its name says its series (python3.12: some
+ * 3.12.x), never more: it may outrank `chosen` when a 3.N release satisfies the specifier and N is
+ * not below chosen's; a name that says no series (/usr/bin/python3 alone) may be anything.
+ */
+function mayOutrank(slow: FailedCandidate, chosen: Interpreter | null, specifier: string | null): boolean {
+  const minor = slow.names.map((n) => /^python3\.(\d+)$/.exec(path.basename(n))?.[1]).find((m) => m !== undefined);
+  if (minor === undefined) return true;
+  // Releases of a series are numbered from 0 up; a hundred covers every series there has been.
+  const releases = Array.from({ length: 100 }, (_, micro) => `3.${minor}.${micro}`);
+  if (!releases.some((v) => versionSatisfies(v, specifier))) return false;
+  if (chosen === null) return true;
+  const [major, chosenMinor] = chosen.version.split('.').map(Number);
+  return major < 3 || (major === 3 && Number(minor) >= chosenMinor);
 }
 
 /**

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { rcompare } from '@renovatebot/pep440';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { assertNoOrphans, EXAMPLES, pathWithoutPyenvShims, runCli, tempDir } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { isGatewayError } from '../../src/errors.js';
 import { clearInterpreterCache, discoverInterpreters, SYSTEM_PYTHON } from '../../src/environment/interpreter-discovery.js';
@@ -39,6 +40,9 @@ async function expectError(promise: Promise<unknown>, code: string): Promise<Err
   assert.unreachable(`expected ${code}, got no error`);
   throw new Error('unreachable');
 }
+
+/** The test knob of the probe's first deadline (src/environment/interpreter-probe.ts). */
+const PROBE_TIMEOUT_KNOB = 'APPPKG_TEST_PROBE_TIMEOUT_MS';
 
 const onPath = ask('python3');
 const hasSystem = existsSync(SYSTEM_PYTHON);
@@ -142,30 +146,122 @@ test('a python3.N that fails its probe is named with why, when no interpreter fi
   assert.match(err.message, `; also python3.14 (${fake}): cannot be run: unexpected output: Python 3.14.0`);
 });
 
-test('a python3.N that hangs is named as giving no answer, and what it started goes with it: no orphan', async () => {
+/** The bound a probe gets lowered to `ms` for the duration of `work` (its retry gets three times as long). */
+async function withProbeTimeout<T>(ms: number, work: () => Promise<T>): Promise<T> {
+  const saved = process.env[PROBE_TIMEOUT_KNOB];
+  process.env[PROBE_TIMEOUT_KNOB] = String(ms);
+  try {
+    return await work();
+  } finally {
+    if (saved === undefined) delete process.env[PROBE_TIMEOUT_KNOB];
+    else process.env[PROBE_TIMEOUT_KNOB] = saved;
+  }
+}
+
+/** A directory of `file: script` (each made executable), removed after the suite. */
+async function scriptDir(scripts: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'apppkg-interp-'));
   temps.push(dir);
-  const fake = path.join(dir, 'python3.14');
-  const pidFile = path.join(dir, 'child.pid');
+  for (const [name, text] of Object.entries(scripts)) await writeFile(path.join(dir, name), text, { mode: 0o755 });
+  return dir;
+}
+
+/** A virtualenv in miniature around the python3 on PATH: its python's sys.executable is its own path, as no other candidate's is. */
+async function miniVenv(): Promise<string> {
+  const real = realpathSync(onPath.executable);
+  const root = await mkdtemp(path.join(os.tmpdir(), 'apppkg-interp-venv-'));
+  temps.push(root);
+  await mkdir(path.join(root, 'bin'));
+  await symlink(real, path.join(root, 'bin', 'python3'));
+  await writeFile(path.join(root, 'pyvenv.cfg'), `home = ${path.dirname(real)}\ninclude-system-site-packages = false\n`);
+  return path.join(root, 'bin', 'python3');
+}
+
+test('a python3.N that hangs, the only one that may fit, stops the pick naming it; what it started goes with it: no orphan', async () => {
+  const dir = await scriptDir({});
+  const pidFile = path.join(dir, 'child.pids');
   // A wrapper whose program hangs (a shim waiting on a lock, a mount that does not answer).
-  await writeFile(fake, `#!/bin/sh\nsleep 300 &\necho $! > ${pidFile}\nwait\n`);
-  await chmod(fake, 0o755);
-  const err = await expectError(pickInterpreter({ python: '>=3.14', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_NO_INTERPRETER');
-  assert.match(err.message, `; also python3.14 (${fake}): cannot be run: no answer within 10s`);
-  const child = Number((await readFile(pidFile, 'utf8')).trim());
-  const alive = () => {
-    try {
-      process.kill(child, 0);
-      return true;
-    } catch {
-      return false;
+  const fake = path.join(dir, 'python3.14');
+  await writeFile(fake, `#!/bin/sh\nsleep 300 &\necho $! >> ${pidFile}\nwait\n`, { mode: 0o755 });
+  const err = await withProbeTimeout(300, () => expectError(pickInterpreter({ python: '>=3.14', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_PROBE_TIMEOUT'));
+  assert.is(err.message, `python: python3.14 (${fake}) did not say what Python it is: no answer within 0.3s, nor within 0.9s on a second try; no interpreter that answered satisfies python: ">=3.14", and it may, so no other interpreter is picked in its place`);
+  const pids = (await readFile(pidFile, 'utf8')).trim().split('\n').map(Number);
+  assert.is(pids.length, 2, 'asked twice');
+  try {
+    await assertNoOrphans(pids, 3000);
+  } catch (err) {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
     }
-  };
-  const until = Date.now() + 3000;
-  while (alive() && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-  const left = alive();
-  if (left) process.kill(child, 'SIGKILL');
-  assert.not.ok(left, `the probe's child ${child} (sleep 300) outlived it`);
+    throw err;
+  }
+});
+
+test('python3 on PATH answering only past the first deadline is asked again with a longer one, and picked: not passed over for another', async () => {
+  const venvPython = await miniVenv();
+  const dir = await scriptDir({});
+  const marker = path.join(dir, 'asked');
+  // Slow the first time only, as a pyenv shim's bash is on a loaded host.
+  await writeFile(path.join(dir, 'python3'), `#!/bin/sh\nif [ ! -e ${marker} ]; then : > ${marker}; exec sleep 300; fi\nexec ${venvPython} "$@"\n`, { mode: 0o755 });
+  // Room for the retry (three times the first bound) on a loaded machine: the answer itself takes ~0.1 s.
+  const picked = await withProbeTimeout(2000, () => pickInterpreter({ python: null, deb: [] }, { pathEnv: dir }));
+  assert.is(picked.executable, venvPython, `picked ${formatInterpreter(picked)}`);
+  assert.ok(picked.names.includes('python3'), picked.names.join(', '));
+});
+
+test('python3 on PATH that never answers stops the pick, naming it and the fix; the next pick asks it again', async () => {
+  const venvPython = await miniVenv();
+  const dir = await scriptDir({ python3: '#!/bin/sh\nexec sleep 300\n' });
+  const fake = path.join(dir, 'python3');
+  const err = await withProbeTimeout(300, () => expectError(pickInterpreter({ python: '>=3.9', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_PROBE_TIMEOUT'));
+  // It was: /usr/bin/python3 picked in its place, unsaid, the app run on another Python.
+  assert.is(err.message, `python: python3 (${fake}) did not say what Python it is: no answer within 0.3s, nor within 0.9s on a second try; python3 on PATH runs the app whenever it satisfies python: ">=3.9", so no other interpreter is picked in its place`);
+  assert.is(err.hint, `run \`${fake} -E -c "import os, site, sys; ..."\` to see what holds it up (a pyenv shim's bash on a loaded host, a mount or a lock that does not answer), then try again; or name the interpreter in the environment file (\`python: /path/to/python3\`): then it alone is asked`);
+  // A timeout is the load of the moment, not an answer: kept, it failed a gateway's every later start of the app.
+  await writeFile(fake, `#!/bin/sh\nexec ${venvPython} "$@"\n`);
+  const picked = await withProbeTimeout(300, () => pickInterpreter({ python: '>=3.9', deb: [] }, { pathEnv: dir }));
+  assert.is(picked.executable, venvPython);
+});
+
+test('a python3.N that never answers stops the pick when it may be newer than the one picked; not when python: leaves its series out', async () => {
+  const dir = await scriptDir({ 'python3.98': '#!/bin/sh\nexec sleep 300\n' });
+  const fake = path.join(dir, 'python3.98');
+  const err = await withProbeTimeout(300, () => expectError(pickInterpreter({ python: '>=3', deb: [] }, { pathEnv: dir }), 'APPPKG_PY_PROBE_TIMEOUT'));
+  assert.match(err.message, `python: python3.98 (${fake}) did not say what Python it is: no answer within 0.3s, nor within 0.9s on a second try; it may be a newer Python that satisfies python: ">=3" than `);
+  assert.match(err.message, /, the newest that answered, so no other interpreter is picked in its place$/);
+  const picked = await withProbeTimeout(300, () => pickInterpreter({ python: '<3.98', deb: [] }, { pathEnv: dir }));
+  assert.not.ok(picked.names.includes('python3.98'), formatInterpreter(picked));
+});
+
+test("the environment file's python that never answers is said so at its key, with the fix there", async () => {
+  const dir = await scriptDir({ python3: '#!/bin/sh\nexec sleep 300\n' });
+  const fake = path.join(dir, 'python3');
+  const at = { file: '/etc/apppkg/environment.yaml', line: 2, column: 11, key: 'defaults.python' };
+  const err = await withProbeTimeout(300, () => expectError(pickInterpreter({ python: null, deb: [] }, { override: fake, overrideAt: at }), 'APPPKG_PY_PROBE_TIMEOUT'));
+  // It was APPPKG_PY_NOT_EXECUTABLE, "cannot be run", whose fix was to install it where the app's user can run it.
+  assert.is(err.message, `defaults.python: interpreter ${fake} did not say what Python it is: no answer within 0.3s, nor within 0.9s on a second try`);
+  assert.match(err.hint, 'or set defaults.python in the environment file to another interpreter, or remove it to let the gateway pick one');
+  assert.is(err.details.file, at.file);
+});
+
+test('check says it on its python line, with the fix, and fails (exit 1)', async () => {
+  const dir = await scriptDir({ python3: '#!/bin/sh\nexec sleep 300\n' });
+  const state = tempDir('apppkg-interp-state-');
+  try {
+    const r = await runCli(['check', path.join(EXAMPLES, 'hello'), '--state-dir', state.path], {
+      env: { PATH: `${dir}:${pathWithoutPyenvShims()}`, [PROBE_TIMEOUT_KNOB]: '300' },
+    });
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, `FAIL  python `);
+    assert.match(r.stdout, `python3 (${path.join(dir, 'python3')}) did not say what Python it is: no answer within 0.3s, nor within 0.9s on a second try`);
+    assert.match(r.stdout, /\n +fix: run `.*` to see what holds it up/);
+  } finally {
+    state.remove();
+  }
 });
 
 test('pyenv shims of versions not enabled, failing alike, are one line naming them; a real candidate keeps its own reason', async () => {
