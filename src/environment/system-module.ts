@@ -4,6 +4,7 @@
 // "fix the error in the traceback" leaves the user to find SPEC 1.3's rule (an app listing deb
 // packages runs on /usr/bin/python3); naming the package found gives the `deb:` line to write.
 
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -51,28 +52,83 @@ function namedFor(module: string, name: string): boolean {
 }
 
 /**
- * The package to install for `module`, which Debian put at `file`. A package's directory may be
+ * dpkg's record of each installed package's files, a path a line: `NAME.list`, or
+ * `NAME:ARCH.list` for a Multi-Arch: same package. `dpkg -S` reads all ~1,100 of them on a
+ * Debian desktop, ~0.3 s of CPU a run; the lists of the packages named for a module are a few
+ * KiB, read directly.
+ */
+const DPKG_INFO = '/var/lib/dpkg/info';
+
+/** The paths each package's lists hold, each list read once, by the package's name. */
+type PackageLists = (name: string) => Promise<Set<string>>;
+
+async function packageLists(): Promise<PackageLists> {
+  const files = new Map<string, string[]>();
+  for (const entry of await readdir(DPKG_INFO).catch((): string[] => [])) {
+    if (!entry.endsWith('.list')) continue;
+    const name = entry.slice(0, -'.list'.length).split(':')[0];
+    files.set(name, [...(files.get(name) ?? []), entry]);
+  }
+  const read = new Map<string, Promise<Set<string>>>();
+  return (name) => {
+    let paths = read.get(name);
+    if (paths === undefined) {
+      const texts = (files.get(name) ?? []).map((entry) => readFile(path.join(DPKG_INFO, entry), 'utf8').catch(() => ''));
+      paths = Promise.all(texts).then((all) => new Set(all.join('\n').split('\n')));
+      read.set(name, paths);
+    }
+    return paths;
+  };
+}
+
+/**
+ * owningPackage's answer for `module` at `file`, from the lists of the packages its name
+ * suggests: one named for it (namedFor) that holds the file, or for an __init__.py shares its
+ * directory; else the one holding the file (dpkg lets one package alone own a file) named for it
+ * without its leading underscores (_yaml's python3-yaml). Null when none of them does (mercurial's
+ * files in mercurial-common, _distutils_hack in python3-setuptools): then `dpkg -S` decides.
+ */
+async function listedOwner(module: string, file: string, lists: PackageLists): Promise<string | null> {
+  const own = module.toLowerCase().replace(/_/g, '-');
+  const bare = own.replace(/^-+/, '');
+  const named = [`python3-${own}`, own];
+  for (const place of path.basename(file) === '__init__.py' ? [file, path.dirname(file)] : [file]) {
+    for (const name of named) if ((await lists(name)).has(place)) return name;
+  }
+  for (const name of bare === own ? [] : [`python3-${bare}`, bare]) if ((await lists(name)).has(file)) return name;
+  return null;
+}
+
+/**
+ * The package to install for `module`, which Debian put at `file` ([owner, ...] by `dpkg -S`'s
+ * answers for the file and, for an __init__.py, its directory). A package's directory may be
  * two packages' (mercurial's Python in mercurial-common, the C extensions it cannot import
  * without in mercurial; SQLAlchemy's in python3-sqlalchemy, its optional speed-ups in
  * python3-sqlalchemy-ext): the one named for the module is the one a user installs. Else the
  * file's own package.
  */
-async function owningPackage(module: string, file: string): Promise<string | null> {
-  // "python3-radicale: FILE"; a path two packages share: "a, b: FILE"; multi-arch: "pkg:amd64: FILE".
-  const owners = async (place: string) => ((await output('dpkg', ['-S', place]))?.split('\n')[0].split(': ')[0].split(', ') ?? []).map((n) => n.split(':')[0]).filter(Boolean);
-  const own = await owners(file);
-  const shared = path.basename(file) === '__init__.py' ? await owners(path.dirname(file)) : [];
-  return [...own, ...shared].find((name) => namedFor(module, name)) ?? own[0] ?? null;
+function owningPackage(module: string, own: string[], shared: string[]): string | undefined {
+  return [...own, ...shared].find((name) => namedFor(module, name)) ?? own[0];
 }
 
 /**
- * The package to install for each of `modules` ([top-level name, file]), by owningPackage's rule,
- * from one `dpkg -S` for all: an import loads tens of them. Absent: a file of no package (pip's).
+ * The package to install for each of `modules` ([top-level name, file]), by owningPackage's rule:
+ * from the lists of the packages named for each (listedOwner), and for the rest one `dpkg -S` for
+ * all: an import loads tens of them. Absent: a file of no package (pip's).
  */
 export async function owningPackages(modules: ReadonlyArray<readonly [string, string]>): Promise<Map<string, string>> {
   const packages = new Map<string, string>();
   if (modules.length === 0) return packages;
-  const places = [...new Set(modules.flatMap(([, file]) => (path.basename(file) === '__init__.py' ? [file, path.dirname(file)] : [file])))];
+  const lists = await packageLists();
+  const unnamed: Array<readonly [string, string]> = [];
+  for (const [module, file] of modules) {
+    const name = await listedOwner(module, file, lists);
+    if (name === null) unnamed.push([module, file]);
+    else packages.set(module, name);
+  }
+  if (unnamed.length === 0) return packages;
+  const places = [...new Set(unnamed.flatMap(([, file]) => (path.basename(file) === '__init__.py' ? [file, path.dirname(file)] : [file])))];
+  // "python3-radicale: FILE"; a path two packages share: "a, b: FILE"; multi-arch: "pkg:amd64: FILE".
   // Exit status 1 when any path is of no package: the others' lines are still said.
   const answer = await programOutput('dpkg', ['-S', ...places], { timeoutMs: ASK_MS });
   const owners = new Map<string, string[]>();
@@ -80,10 +136,9 @@ export async function owningPackages(modules: ReadonlyArray<readonly [string, st
     const at = line.lastIndexOf(': ');
     if (at > 0) owners.set(line.slice(at + 2), line.slice(0, at).split(', ').map((n) => n.split(':')[0]).filter(Boolean));
   }
-  for (const [module, file] of modules) {
-    const own = owners.get(file) ?? [];
+  for (const [module, file] of unnamed) {
     const shared = path.basename(file) === '__init__.py' ? (owners.get(path.dirname(file)) ?? []) : [];
-    const name = [...own, ...shared].find((n) => namedFor(module, n)) ?? own[0];
+    const name = owningPackage(module, owners.get(file) ?? [], shared);
     if (name !== undefined) packages.set(module, name);
   }
   return packages;
@@ -95,7 +150,7 @@ export async function owningPackages(modules: ReadonlyArray<readonly [string, st
  */
 export async function systemPackageOf(module: string): Promise<string | null> {
   const file = (await systemModuleFiles([module])).get(module);
-  return file === undefined ? null : owningPackage(module, file);
+  return file === undefined ? null : ((await owningPackages([[module, file]])).get(module) ?? null);
 }
 
 /**
@@ -105,14 +160,9 @@ export async function systemPackageOf(module: string): Promise<string | null> {
  */
 export async function systemPackagesOf(modules: readonly string[]): Promise<string[]> {
   const files = await systemModuleFiles(modules);
-  const packages: string[] = [];
-  for (const module of modules) {
-    const file = files.get(module);
-    if (file === undefined || !file.split(path.sep).includes('dist-packages')) continue;
-    const name = await owningPackage(module, file);
-    if (name !== null && !packages.includes(name)) packages.push(name);
-  }
-  return packages;
+  const debian = [...files].filter(([, file]) => file.split(path.sep).includes('dist-packages'));
+  const owners = await owningPackages(debian);
+  return [...new Set(debian.flatMap(([module]) => owners.get(module) ?? []))];
 }
 
 /**
