@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli, tempDir } from '../helpers/process.js';
+import { pathWithoutPyenvShims, runCli, tempDir, type CliResult } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 const HAS_AIOHTTP = spawnSync('/usr/bin/python3', ['-c', 'import aiohttp.web'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
@@ -19,6 +19,14 @@ const HAS_AIOHTTP = spawnSync('/usr/bin/python3', ['-c', 'import aiohttp.web'], 
 const test = suite('cli: an app of the other kind than platform says');
 const work = tempDir('apppkg-app-kind-');
 test.after(() => work.remove());
+
+/**
+ * `check DIR`, without pyenv's shims on PATH: which interpreter imports the app is not what these
+ * tests are about (the ~0.5 s of CPU of each check probing the shims, pathWithoutPyenvShims).
+ */
+function check(dir: string): Promise<CliResult> {
+  return runCli(['check', dir, '--state-dir', join(work.path, 'state')], { env: { PATH: pathWithoutPyenvShims() } });
+}
 
 function pkg(name: string, platform: string, code: string): string {
   const dir = join(work.path, name);
@@ -35,7 +43,7 @@ const WSGI = 'class Site:\n    def __call__(self, environ, start_response):\n   
 
 test('check refuses an ASGI app under platform: python, wsgi, at the line of platform:, saying to write asgi', async () => {
   const dir = pkg('asgi-as-wsgi', 'wsgi', ASGI);
-  const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+  const r = await check(dir);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /FAIL\s+app\s+\S*app\.yaml:2:11: platform: expected python, asgi for shop:app \(Shop, an ASGI app: its __call__ is an async def\), found python, wsgi/);
   assert.match(r.stdout, 'fix: write `platform: python, asgi` in app.yaml');
@@ -43,7 +51,7 @@ test('check refuses an ASGI app under platform: python, wsgi, at the line of pla
 
 test('check refuses a WSGI app under platform: python, asgi; serve ends with the same refusal', async () => {
   const dir = pkg('wsgi-as-asgi', 'asgi', WSGI);
-  const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+  const r = await check(dir);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /app\.yaml:2:11: platform: expected python, wsgi for shop:app \(Site, a WSGI app: its __call__ takes \(environ, start_response\)\), found python, asgi/);
   const served = await runCli(['serve', dir, '--port', '0', '--state-dir', join(work.path, 'state')], { ms: 60_000 });
@@ -62,7 +70,7 @@ test('check and serve refuse an aiohttp app under wsgi and under asgi, saying ho
     mkdirSync(join(dir, 'aiohttp'));
     writeFileSync(join(dir, 'aiohttp', '__init__.py'), '');
     writeFileSync(join(dir, 'aiohttp', 'web_app.py'), AIOHTTP_STAND_IN);
-    const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+    const r = await check(dir);
     assert.is(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, `app.yaml:2:11: platform: expected python, command for shop:app (Application, an aiohttp app: neither WSGI nor ASGI, it is served by aiohttp's own server), found python, ${platform}`);
     assert.match(r.stdout, 'fix: aiohttp serves the app itself: in app.yaml write `platform: python, command` without `app:`, add python3-gunicorn to `deb:`, and `processes: {web: {command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT shop:app}}`');
@@ -77,7 +85,7 @@ test('check and serve refuse an aiohttp app under wsgi and under asgi, saying ho
 runIf(test, HAS_AIOHTTP, 'needs python3-aiohttp')('check refuses a real aiohttp web.Application under platform: python, wsgi', async () => {
   const dir = pkg('aiohttp-real', 'wsgi', AIOHTTP_APP);
   writeFileSync(join(dir, 'app.yaml'), '# aiohttp-real\nplatform: python, wsgi\napp: shop:app\ndeb: python3-aiohttp\n');
-  const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+  const r = await check(dir);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, 'platform: expected python, command for shop:app (Application, an aiohttp app');
 });
@@ -97,7 +105,7 @@ function factoryPkg(name: string, platform: string, app: string, code: string, d
 test('check and serve refuse an async factory, with or without its (), saying it returns a coroutine and to call it at import or make it a plain def', async () => {
   for (const [platform, app] of [['wsgi', 'shop:make_app()'], ['asgi', 'shop:make_app'], ['asgi', 'shop:make_app()'], ['wsgi', 'shop:make_app']]) {
     const dir = factoryPkg(`async-factory-${platform}-${app.endsWith(')') ? 'called' : 'named'}`, platform, app, ASYNC_FACTORY);
-    const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+    const r = await check(dir);
     assert.is(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, `app.yaml:3:6: app: ${app} is async function make_app(config=None), an async factory (it returns a coroutine, which a WSGI or ASGI worker cannot call), expected a WSGI or ASGI callable`);
     assert.match(r.stdout, 'fix: call it once at import, `app = asyncio.run(make_app())` at the end of module shop, and write `app: shop:app`; or make make_app a plain `def`');
@@ -118,7 +126,7 @@ test('check and serve refuse an aiohttp app\'s async factory as an aiohttp app, 
     mkdirSync(join(dir, 'aiohttp'));
     writeFileSync(join(dir, 'aiohttp', '__init__.py'), '');
     writeFileSync(join(dir, 'aiohttp', 'web_app.py'), AIOHTTP_STAND_IN);
-    const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+    const r = await check(dir);
     assert.is(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, `app.yaml:2:11: platform: expected python, command for ${app} (async function init_app(), an aiohttp app's async factory (it returns a coroutine, which a WSGI or ASGI worker cannot call; aiohttp's own server awaits it)), found python, ${platform}`);
     assert.match(r.stdout, AIOHTTP_FIX);
@@ -132,7 +140,7 @@ test('check and serve refuse an aiohttp app\'s async factory as an aiohttp app, 
 runIf(test, HAS_AIOHTTP, 'needs python3-aiohttp (apt-get install python3-aiohttp)')('check and serve refuse a real aiohttp app\'s async factory, `init_app()` and `init_app`, with the command that serves it', async () => {
   for (const [platform, app] of [['wsgi', 'shop:init_app()'], ['asgi', 'shop:init_app']]) {
     const dir = factoryPkg(`aiohttp-factory-real-${platform}`, platform, app, AIOHTTP_FACTORY, 'deb: python3-aiohttp\n');
-    const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')]);
+    const r = await check(dir);
     assert.is(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, `platform: expected python, command for ${app} (async function init_app(), an aiohttp app's async factory`);
     assert.match(r.stdout, AIOHTTP_FIX);
@@ -144,7 +152,7 @@ runIf(test, HAS_AIOHTTP, 'needs python3-aiohttp (apt-get install python3-aiohttp
 
 test('the right kind still passes', async () => {
   for (const [name, platform, code] of [['asgi-ok', 'asgi', ASGI], ['wsgi-ok', 'wsgi', WSGI]]) {
-    const r = await runCli(['check', pkg(name, platform, code), '--state-dir', join(work.path, 'state')]);
+    const r = await check(pkg(name, platform, code));
     assert.is(r.status, 0, `${name}: ${r.stdout}${r.stderr}`);
   }
 });

@@ -343,7 +343,7 @@ test("issue 13 item 7: run, test and check pass the caller's environment beneath
   // Django's createsuperuser --noinput reads DJANGO_SUPERUSER_PASSWORD this way (a shell variable).
   const tested = await runCli(['test', dir, ...common], { env });
   assert.is(tested.status, 0, tested.stdout + tested.stderr);
-  const checked = await runCli(['check', dir, ...common], { env });
+  const checked = await runCli(['check', dir, ...common], { env: { ...env, ...NO_PYENV_SHIMS } });
   assert.is(checked.status, 0, checked.stdout + checked.stderr);
   assert.match(checked.stdout, /ok\s+commands\.check/);
   // The same hook fails when the caller's FOO is not bar: it is the caller's variable it saw.

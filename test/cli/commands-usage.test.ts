@@ -243,7 +243,9 @@ test('a reader that leaves early (| head -1) does not turn a command that succee
       mkdirSync(args[1], { recursive: true });
       writeFileSync(join(args[1], 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b""]\n');
     }
-    const child = spawn(join(ROOT, 'bin', 'apppkg-gateway'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Without pyenv's shims: check would probe each afresh (~0.5 s of CPU), and which
+    // interpreter imports hello is not what this is about.
+    const child = spawn(join(ROOT, 'bin', 'apppkg-gateway'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: pathWithoutPyenvShims() } });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     // As head does: the first bytes, then the read end closed.
