@@ -26,7 +26,7 @@
 // directory and the binary the shim ran are its entry's dependencies. Only successes are kept.
 
 import { createHash } from 'node:crypto';
-import { open, readFile, readdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PROBE, probe, safeRealpath, type ProbeFailure, type ProbeResult } from './interpreter-probe.js';
@@ -102,8 +102,15 @@ function loadCacheFile(dir: string): Promise<CacheFile> {
     pending = (async () => {
       const context = cacheContext();
       try {
-        const data = JSON.parse(await readFile(path.join(dir, CACHE_FILE), 'utf8')) as CacheFile;
-        if (data.context === context && typeof data.entries === 'object' && data.entries !== null) return data;
+        const handle = await open(path.join(dir, CACHE_FILE), 'r');
+        try {
+          if (trusted(await handle.stat())) {
+            const data = JSON.parse(await handle.readFile('utf8')) as CacheFile;
+            if (data.context === context && typeof data.entries === 'object' && data.entries !== null) return data;
+          }
+        } finally {
+          await handle.close();
+        }
       } catch {
         // absent or unreadable: start empty
       }
@@ -112,6 +119,15 @@ function loadCacheFile(dir: string): Promise<CacheFile> {
     cacheFiles.set(dir, pending);
   }
   return pending;
+}
+
+/**
+ * A cache file only we or root could have written: each entry names the executable that runs the
+ * app (and its hooks, and check's import of it), so a file another user could write, in a
+ * --state-dir of theirs or left writable to all, would choose what runs as us.
+ */
+function trusted(st: { uid: number; mode: number }): boolean {
+  return (st.uid === 0 || st.uid === process.getuid?.()) && (st.mode & 0o022) === 0;
 }
 
 export async function probeThroughCache(command: string): Promise<ProbeResult | ProbeFailure> {

@@ -4,7 +4,7 @@
 // a pick probes only the candidate its rule names first. The commands use the state root's
 // cache too: install writes it, check and describe only read it.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -69,6 +69,30 @@ ifPython('an answer is kept under the state root and reused by the next process 
   forgeVersion(python, '3.99.0');
   clearInterpreterCache(); // as a new process would start
   assert.is((await probeInterpreter(python)).version, '3.99.0', 'the second answer came from the cache');
+});
+
+ifPython('a cache file another user could have written (writable by all, or owned by another) is not read: its answers would choose what runs', async () => {
+  const bin = path.join(work.path, 'untrusted', 'bin');
+  mkdirSync(bin, { recursive: true });
+  const python = path.join(bin, 'python3');
+  symlinkSync(REAL!, python);
+  const real = (await probeInterpreter(python)).version;
+  forgeVersion(python, '3.99.0');
+  chmodSync(cacheFile, 0o666);
+  clearInterpreterCache();
+  assert.is((await probeInterpreter(python)).version, real, 'a file writable by all was read');
+  if (process.getuid?.() === 0) {
+    forgeVersion(python, '3.99.0');
+    chmodSync(cacheFile, 0o644);
+    chownSync(cacheFile, 65534, 65534);
+    clearInterpreterCache();
+    assert.is((await probeInterpreter(python)).version, real, "a file of another user's was read");
+  }
+  forgeVersion(python, '3.99.0');
+  chmodSync(cacheFile, 0o644);
+  if (process.getuid?.() === 0) chownSync(cacheFile, 0, 0);
+  clearInterpreterCache();
+  assert.is((await probeInterpreter(python)).version, '3.99.0', 'our own file, as written, is read');
 });
 
 ifPython('a pyvenv.cfg appearing beside it is a change: probed again (it is a virtualenv now)', async () => {
