@@ -46,10 +46,11 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   // Asked even without `pip:`: an app no interpreter here can run is not installed, and saying
   // so after the deb packages (which may bring one) spares the user a start that refuses it.
   // Placed as check places it: at the environment file's python when the host chose it, else
-  // at app.yaml's `python:`, whose requirement none satisfies.
+  // at app.yaml's `python:`, whose requirement none satisfies. Not an interpreter that did not
+  // answer in time: that is the host's (its load, a hung mount), and app.yaml is not to blame.
   const interpreter = await pickInterpreter(desc, { override: overrides.python ?? undefined, overrideAt: overrides.pythonAt ?? undefined }).catch((err) => {
     const at = placeOf(desc, ['python']);
-    if (!isGatewayError(err) || err.file || !at) throw err;
+    if (!isGatewayError(err) || err.file || !at || err.code === 'APPPKG_PY_PROBE_TIMEOUT') throw err;
     throw new GatewayError(err.code, { ...err.details, ...at });
   });
   let venv: InstallVenvResult | null = null;

@@ -1,6 +1,6 @@
 // Real interpreters on this host: pyenv's (or whatever) `python3` on PATH and Debian's /usr/bin/python3.
 import { execFileSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -260,6 +260,26 @@ test('check says it on its python line, with the fix, and fails (exit 1)', async
     assert.match(r.stdout, `python3 (${path.join(dir, 'python3')}) did not say what Python it is: no answer within 0.3s, nor within 0.9s on a second try`);
     assert.match(r.stdout, /\n +fix: run `.*` to see what holds it up/);
   } finally {
+    state.remove();
+  }
+});
+
+test("install says it as the host's, not at app.yaml's python: line, and fails (exit 1)", async () => {
+  const dir = await scriptDir({ python3: '#!/bin/sh\nexec sleep 300\n' });
+  const state = tempDir('apppkg-interp-state-');
+  const app = tempDir('apppkg-interp-app-');
+  try {
+    writeFileSync(path.join(app.path, 'app.yaml'), 'name: slowpick\nplatform: python, wsgi\napp: wsgi:application\npython: ">=3"\n');
+    writeFileSync(path.join(app.path, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+    const r = await runCli(['install', app.path, '--state-dir', state.path], {
+      env: { PATH: `${dir}:${pathWithoutPyenvShims()}`, [PROBE_TIMEOUT_KNOB]: '300' },
+    });
+    const said = r.stdout + r.stderr;
+    assert.is(r.status, 1, said);
+    assert.match(said, `FAIL  python: python3 (${path.join(dir, 'python3')}) did not say what Python it is`);
+    assert.not.match(said, 'app.yaml:');
+  } finally {
+    app.remove();
     state.remove();
   }
 });
