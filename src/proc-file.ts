@@ -30,7 +30,9 @@ export async function readProcBytes(file: string, buffer: Buffer, grown?: (large
       }
     }
   } finally {
-    close(fd, () => {});
+    // Awaited: a scan's readers keep at most a few files open at once (marked-processes.ts), and
+    // a reader that went on before its close would open its next while this one is still open.
+    await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
 }
 
