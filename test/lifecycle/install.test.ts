@@ -6,6 +6,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync,
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { recordingAgentPrograms } from '../helpers/pip-agent.js';
 import { runCli, tempDir } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 import { makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
@@ -95,20 +96,15 @@ test('a second install reuses the venv: same python, nothing rebuilt', async () 
 // gateway stamped, the include is edited again, and a last change drops it.
 test('changed requirements rebuild the venv into a new directory and switch to it; a file they newly include (-r) is named; pip makes no user agent offline (no lsb_release, no rustc)', async () => {
   const before = lstatSync(venvPython());
-  // pip ran both for the user agent of a session an offline install never uses: a second of CPU.
-  const agent = join(work.path, 'agent-programs');
-  const ran = join(agent, 'ran.txt');
-  mkdirSync(agent, { recursive: true });
-  writeFileSync(ran, '');
-  for (const name of ['rustc', 'lsb_release']) writeFileSync(join(agent, name), `#!/bin/sh\necho ${name} >> '${ran}'\nexit 1\n`, { mode: 0o755 });
+  const agent = recordingAgentPrograms(work.path);
   const oldBuild = readlinkSync(join(appState(), 'venv'));
   makeWheel(app, 'otherpkg', '2.0');
   makeWheel(app, 'thirdpkg', '3.0');
   writeFileSync(join(app, 'base.txt'), 'otherpkg==2.0\n');
   writeFileSync(join(app, 'requirements.txt'), 'thepkg==1.0\n-r base.txt\n');
-  const r = await runCli(['install', app, ...S], { ms: 120_000, env: { PATH: `${agent}:${process.env.PATH}` } });
+  const r = await runCli(['install', app, ...S], { ms: 120_000, env: { PATH: `${agent.dir}:${process.env.PATH}` } });
   assert.is(r.status, 0, r.stdout + r.stderr);
-  assert.is(readFileSync(ran, 'utf8'), '', 'pip started programs for a user agent');
+  assert.is(readFileSync(agent.ran, 'utf8'), '', 'pip started programs for a user agent');
   assert.match(r.stdout, /creating venv with .*: the requirements changed/);
   assert.match(r.stdout, /: the requirements changed: requirements\.txt changed, base\.txt \(included by requirements\.txt\) is new/);
   assert.match(r.stdout, /==> venv created in/);

@@ -11,6 +11,7 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSyn
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { recordingAgentPrograms } from '../helpers/pip-agent.js';
 import { runCli, tempDir } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { BUILD_PYTHON, BUILD_REASON, buildWheels, canBuildWheels, filesContaining, treeDigest } from './vendor-fixtures.js';
@@ -57,24 +58,9 @@ function runScript(file: string, args: string[]): { status: number | null; out: 
 
 let shop: string;
 
-/**
- * A directory of a `rustc` and an `lsb_release` that write their names into `ran` (pip runs both
- * for its user agent), to put first on the PATH. The rustc says a version of its own, which a
- * user agent made with it carries.
- */
-function recordingAgentPrograms(): { dir: string; ran: string } {
-  const dir = join(work.path, 'agent-programs');
-  const ran = join(dir, 'ran.txt');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(ran, '');
-  writeFileSync(join(dir, 'rustc'), `#!/bin/sh\necho rustc >> '${ran}'\necho 'rustc 9.9.9 (apppkg-test)'\n`, { mode: 0o755 });
-  writeFileSync(join(dir, 'lsb_release'), `#!/bin/sh\necho lsb_release >> '${ran}'\nexit 1\n`, { mode: 0o755 });
-  return { dir, ran };
-}
-
 ifWheels('vendor installs the requirements offline into vendor/: manifest, relocatable console script, advice once; pip makes no user agent offline (no lsb_release, no rustc)', async () => {
   shop = makeApp('shop');
-  const agent = recordingAgentPrograms();
+  const agent = recordingAgentPrograms(work.path);
   const r = await runCli(['vendor', shop, ...OFFLINE], { ms: 180_000, env: { PATH: `${agent.dir}:${process.env.PATH}` } });
   assert.is(r.status, 0, r.stdout + r.stderr);
   // They were a second of CPU of every pip run, for a header that an offline install never sends.
@@ -277,7 +263,7 @@ ifWheels('an index over HTTP gets pip\'s own user agent, rustc\'s version in it,
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const { port } = server.address() as AddressInfo;
-    const agent = recordingAgentPrograms();
+    const agent = recordingAgentPrograms(work.path);
     const app = makeApp('agent');
     const r = await runCli(['vendor', app, '-i', `http://127.0.0.1:${port}/simple/`, '-e', envFile], { ms: 180_000, env: { PATH: `${agent.dir}:${process.env.PATH}`, NO_PROXY: '127.0.0.1' } });
     assert.is(r.status, 0, r.stdout + r.stderr);
