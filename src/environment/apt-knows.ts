@@ -36,9 +36,9 @@ export async function aptKnows(pkg: string, timeoutMs = 15_000): Promise<boolean
  */
 async function inIndexes(pkg: string, timeoutMs: number): Promise<boolean | null> {
   if (pkg.includes(':')) return null;
-  const arch = await programOutput('dpkg', ['--print-architecture'], { timeoutMs });
-  if (arch.status !== 0) return null;
-  const own = new RegExp(`_binary-(?:${arch.stdout.trim()}|all)_Packages(?:\\.\\w+)?$`);
+  const arch = await hostArchitecture(timeoutMs);
+  if (arch === null) return null;
+  const own = new RegExp(`_binary-(?:${arch}|all)_Packages(?:\\.\\w+)?$`);
   const indexes = (await readdir(APT_LISTS).catch((): string[] => [])).filter((name) => own.test(name));
   if (indexes.length === 0) return null;
   const search = await programOutput('sh', ['-c', SEARCH_INDEXES, 'sh', pkg, ...indexes.map((name) => path.join(APT_LISTS, name))], { timeoutMs });
@@ -46,4 +46,20 @@ async function inIndexes(pkg: string, timeoutMs: number): Promise<boolean | null
   if (search.status !== 1 || search.stdout !== '') return null;
   const status = await readFile(DPKG_STATUS, 'utf8').catch(() => null);
   return status === null || status.includes(`\nPackage: ${pkg}\n`) || status.startsWith(`Package: ${pkg}\n`) ? null : false;
+}
+
+let architecture: Promise<string | null> | undefined;
+
+/**
+ * dpkg's architecture, asked once a process: check asks aptKnows for every missing package at
+ * once, and each started its own dpkg for the same answer. A failure (a timeout on a loaded
+ * host) is not kept: the next question asks again.
+ */
+function hostArchitecture(timeoutMs: number): Promise<string | null> {
+  architecture ??= programOutput('dpkg', ['--print-architecture'], { timeoutMs }).then((answer) => {
+    if (answer.status === 0) return answer.stdout.trim();
+    architecture = undefined;
+    return null;
+  });
+  return architecture;
 }
