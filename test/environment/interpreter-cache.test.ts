@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EXAMPLES, pathWithoutPyenvShims, runCli, tempDir } from '../helpers/process.js';
 import { coldStateDir } from '../helpers/warm-state.js';
-import { runIf } from '../helpers/skip.js';
+import { isRoot, runIf } from '../helpers/skip.js';
 import { isGatewayError } from '../../src/errors.js';
 import { clearInterpreterCache, probeInterpreter } from '../../src/environment/interpreter-discovery.js';
 import { pickInterpreter } from '../../src/environment/interpreters.js';
@@ -32,6 +32,7 @@ function binaryPython(): string | null {
 const REAL = binaryPython();
 const test = suite('interpreter probe cache');
 const ifPython = runIf(test, REAL !== null, 'needs a binary python3');
+const ifRootPython = runIf(test, REAL !== null && isRoot, 'needs root (to give the cache file to another user) and a binary python3');
 const work = tempDir('apppkg-probe-cache-');
 const cacheDir = path.join(work.path, 'state', 'cache');
 const cacheFile = path.join(cacheDir, 'interpreters.json');
@@ -71,28 +72,36 @@ ifPython('an answer is kept under the state root and reused by the next process 
   assert.is((await probeInterpreter(python)).version, '3.99.0', 'the second answer came from the cache');
 });
 
-ifPython('a cache file another user could have written (writable by all, or owned by another) is not read: its answers would choose what runs', async () => {
-  const bin = path.join(work.path, 'untrusted', 'bin');
+/** python3 at `name`/bin/python3 (a link to the binary), its answer cached, then forged to 3.99.0 in the file. */
+async function forgedAnswer(name: string): Promise<{ python: string; real: string }> {
+  const bin = path.join(work.path, name, 'bin');
   mkdirSync(bin, { recursive: true });
   const python = path.join(bin, 'python3');
   symlinkSync(REAL!, python);
   const real = (await probeInterpreter(python)).version;
   forgeVersion(python, '3.99.0');
-  chmodSync(cacheFile, 0o666);
   clearInterpreterCache();
+  return { python, real };
+}
+
+ifPython('a cache file writable by all is not read: its answers would choose what runs; our own, as written, is', async () => {
+  const { python, real } = await forgedAnswer('untrusted');
+  chmodSync(cacheFile, 0o666);
   assert.is((await probeInterpreter(python)).version, real, 'a file writable by all was read');
-  if (process.getuid?.() === 0) {
-    forgeVersion(python, '3.99.0');
-    chmodSync(cacheFile, 0o644);
-    chownSync(cacheFile, 65534, 65534);
-    clearInterpreterCache();
-    assert.is((await probeInterpreter(python)).version, real, "a file of another user's was read");
-  }
   forgeVersion(python, '3.99.0');
   chmodSync(cacheFile, 0o644);
-  if (process.getuid?.() === 0) chownSync(cacheFile, 0, 0);
   clearInterpreterCache();
   assert.is((await probeInterpreter(python)).version, '3.99.0', 'our own file, as written, is read');
+});
+
+ifRootPython("a cache file of another user's is not read; root's is", async () => {
+  const { python, real } = await forgedAnswer('foreign');
+  chownSync(cacheFile, 65534, 65534);
+  assert.is((await probeInterpreter(python)).version, real, "a file of another user's was read");
+  forgeVersion(python, '3.99.0');
+  chownSync(cacheFile, 0, 0);
+  clearInterpreterCache();
+  assert.is((await probeInterpreter(python)).version, '3.99.0', "root's file is read");
 });
 
 ifPython('a pyvenv.cfg appearing beside it is a change: probed again (it is a virtualenv now)', async () => {
