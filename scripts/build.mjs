@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run build`, and the build `npm test` and the benches run first: a clean dist/ (no module
 // left from a file since removed), tsc (the library and its types), the precompiled schema
-// validators, then the CLI as one file with its lazily loaded parts (bundle-cli.mjs).
-// Exits non-zero at the first step that fails.
+// validators, then the CLI as one file with its lazily loaded parts (bundle-cli.mjs), and the
+// Python shim's bytecode. Exits non-zero at the first step that fails.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,3 +19,13 @@ for (const args of [
   const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
+
+// Every worker imports the shim (~220 KB of Python). Where its __pycache__ is not written at run
+// time, Python compiles it again at each worker start, ~30 ms of CPU: PYTHONDONTWRITEBYTECODE set
+// (as on CI hosts and in many images), or workers running as users who cannot write into a root's
+// install. Compiled here by the python3 that builds; a worker on another Python version (its own
+// magic number in the file name) compiles as before. No python3 here: nothing to do. Checked by
+// the source's hash, not its mtime: npm's tarball dates every file 1985, so mtime-checked files
+// would be stale in every install made from it, and an edited source is still recompiled.
+const shim = spawnSync('python3', ['-m', 'compileall', '-q', '--invalidation-mode', 'checked-hash', join(root, 'python-shim')], { stdio: 'inherit' });
+if (shim.error === undefined && shim.status !== 0) process.exit(shim.status ?? 1);
