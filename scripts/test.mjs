@@ -57,6 +57,8 @@ function typeScriptFiles(dir) {
 
 ensureDebianPackages();
 build();
+// Once for the run: through a pyenv shim, each reading cost ~0.14 s of Python and bash.
+const TEST_PATH = testPath();
 await warmCache([...typeScriptFiles(join(root, 'src')), ...typeScriptFiles(join(root, 'test'))]);
 
 const filter = process.argv[2];
@@ -95,12 +97,19 @@ function readHead(file) {
 // at a time, longest first (each file's time from the last full run, scripts/test-durations.json),
 // each slot taking the next batch as it ends one: the long files start early and the short
 // ones fill the gaps at the end, where fixed lanes left one core idle for minutes. Short files go
-// in batches, one uvu process each, as a process is ~0.6 s of CPU to start. A filter runs as one.
-// Four leave the cores idle at times (11% of the run at fde86259, vmstat: ~75 files mostly wait,
-// a liveness timeout, a drain), but more does not pay: two lanes more for the files that wait took
-// the idle to 1% and the run from 1,157 to 1,185 s, every process spending ~15% more CPU (1,850 s
+// in batches, one uvu process each, as a process is ~0.3 s of CPU to start. A filter runs as one.
+// More slots do not pay: two lanes more for the ~75 files under 0.15 of a core took the idle
+// from 11% to 1% and the run from 1,157 to 1,185 s, every process spending ~15% more CPU (1,850 s
 // counted against 1,552; process accounting 2,126 against 1,850) on two cores shared by more at once.
 const SLOTS = 4;
+// But a file that keeps a core under WAITING_SHARE busy (a worker's liveness timeout, a throttle
+// window, a client that stalls) holds a slot while the cores idle: ~22 files, ~540 s of slot time
+// at ~13 s of CPU in the run at bea724f8, where vmstat saw 13% idle. They go to a lane of their
+// own beside the slots, one after another, adding less than a tenth of a core; a slot that has
+// no other batch left takes them too.
+const WAITING_SHARE = 0.05;
+/** A file this short goes in a batch whatever it waits for. */
+const WAITING_MIN_SECONDS = 8;
 /** A batch closes once it holds this much of the last run's time (the long files go alone). */
 const BATCH_SECONDS = 20;
 /** What a file not in the durations file is taken to last (a new file). */
@@ -117,18 +126,23 @@ function testFiles(dir = join(root, 'test'), prefix = '') {
   });
 }
 
-/** Each file's seconds in the last full run (`APPPKG_TEST_TIMES=scripts/test-durations.json npm test`). */
+/** Each file's seconds and CPU seconds in the last full run (`APPPKG_TEST_TIMES=scripts/test-durations.json npm test`). */
 function lastDurations() {
   try {
-    return new Map(JSON.parse(readFileSync(DURATIONS, 'utf8')).map((f) => [f.name, f.ms / 1000]));
+    return new Map(JSON.parse(readFileSync(DURATIONS, 'utf8')).map((f) => [f.name, { seconds: f.ms / 1000, cpu: f.cpu }]));
   } catch {
     return new Map();
   }
 }
 
+/** Whether a file, by the last run, mostly waits: see WAITING_SHARE. */
+function waits(last) {
+  return last !== undefined && last.seconds >= WAITING_MIN_SECONDS && typeof last.cpu === 'number' && last.cpu < WAITING_SHARE * last.seconds;
+}
+
 /** The files in batches, longest first: a batch is one file, or short ones up to BATCH_SECONDS. */
 function batches(files, durations) {
-  const timed = files.map((name) => ({ name, seconds: durations.get(name) ?? UNKNOWN_SECONDS }));
+  const timed = files.map((name) => ({ name, seconds: durations.get(name)?.seconds ?? UNKNOWN_SECONDS }));
   timed.sort((a, b) => b.seconds - a.seconds || a.name.localeCompare(b.name));
   const out = [];
   for (const file of timed) {
@@ -144,9 +158,16 @@ function batches(files, durations) {
 }
 
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const asPattern = (files) => `^(${files.map(escapeRegExp).join('|')})$`;
+const durations = lastDurations();
+const allFiles = filter !== undefined ? [] : testFiles();
+/** What the slots run (a filter: that alone), and what the waiting lane runs, longest first. */
 const patterns = filter !== undefined
   ? [filter]
-  : batches(testFiles(), lastDurations()).map((b) => `^(${b.files.map(escapeRegExp).join('|')})$`);
+  : batches(allFiles.filter((name) => !waits(durations.get(name))), durations).map((b) => asPattern(b.files));
+const waitingPatterns = allFiles.filter((name) => waits(durations.get(name)))
+  .sort((a, b) => durations.get(b).seconds - durations.get(a).seconds || a.localeCompare(b))
+  .map((name) => asPattern([name]));
 
 /**
  * What a fresh state root or a PostgreSQL cluster costs once, paid once for the run: every test
@@ -165,7 +186,7 @@ function runBatch(pattern, live) {
   const child = spawn(
     process.execPath,
     ['--import', join(root, 'scripts/ts-register.mjs'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', PATH: testPath(), APPPKG_TEST_SHARED_CACHE: sharedCache } },
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', PATH: TEST_PATH, APPPKG_TEST_SHARED_CACHE: sharedCache } },
   );
   const run = {
     out: '',
@@ -200,21 +221,25 @@ function runBatch(pattern, live) {
   }));
 }
 
-/** Runs every pattern, SLOTS at a time, each slot taking the next as it ends one; in pattern order. */
-async function runAll(all) {
-  const results = new Array(all.length);
-  let next = 0;
-  const slot = async () => {
-    while (next < all.length) {
-      const i = next++;
-      results[i] = await runBatch(all[i], all.length === 1);
-    }
+/**
+ * Runs every pattern of BUSY, SLOTS at a time, each slot taking the next as it ends one, and
+ * those of WAITING one after another beside them (a slot with no busy batch left takes them too).
+ */
+async function runAll(busy, waiting) {
+  const results = [];
+  const live = busy.length + waiting.length === 1;
+  const take = async (queue) => {
+    while (queue.length > 0) results.push(await runBatch(queue.shift(), live));
   };
-  await Promise.all(Array.from({ length: Math.min(SLOTS, all.length) }, slot));
+  const slot = async () => {
+    await take(busy);
+    await take(waiting);
+  };
+  await Promise.all([...Array.from({ length: Math.min(SLOTS, busy.length + waiting.length) }, slot), take(waiting)]);
   return results;
 }
 
-runAll(patterns).then((runs) => {
+runAll([...patterns], [...waitingPatterns]).then((runs) => {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
