@@ -57,8 +57,6 @@ function typeScriptFiles(dir) {
 
 ensureDebianPackages();
 build();
-// Once for the run: through a pyenv shim, each reading cost ~0.14 s of Python and bash.
-const TEST_PATH = testPath();
 await warmCache([...typeScriptFiles(join(root, 'src')), ...typeScriptFiles(join(root, 'test'))]);
 
 const filter = process.argv[2];
@@ -178,6 +176,16 @@ process.on('exit', () => rmSync(sharedCache, { recursive: true, force: true }));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
 /**
+ * The test processes' environment, and so their gateways' and commands'. PATH is read once for
+ * the run (through a pyenv shim, each reading cost ~0.14 s of Python and bash). Without
+ * NODE_EXTRA_CA_CERTS: Node 20 reads and parses the certificates it names as every process starts,
+ * ~40 ms of CPU each where it names the system's bundle (as on the development machine), for
+ * ~1,800 Node processes a run; no test makes a TLS connection but to its own servers.
+ */
+const TEST_ENV = { ...process.env, FORCE_COLOR: '0', PATH: testPath(), APPPKG_TEST_SHARED_CACHE: sharedCache };
+delete TEST_ENV.NODE_EXTRA_CA_CERTS;
+
+/**
  * Runs one uvu process over the files PATTERN matches; resolves when it has ended. Its output is
  * shown as it comes when LIVE (a filter's single run), else whole at its end, so that batches
  * running at once do not mix.
@@ -186,7 +194,7 @@ function runBatch(pattern, live) {
   const child = spawn(
     process.execPath,
     ['--import', join(root, 'scripts/ts-register.mjs'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', PATH: TEST_PATH, APPPKG_TEST_SHARED_CACHE: sharedCache } },
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: TEST_ENV },
   );
   const run = {
     out: '',
