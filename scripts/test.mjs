@@ -101,11 +101,16 @@ function readHead(file) {
 // counted against 1,552; process accounting 2,126 against 1,850) on two cores shared by more at once.
 const SLOTS = 4;
 // But a file that keeps a core under WAITING_SHARE busy (a worker's liveness timeout, a throttle
-// window, a client that stalls) holds a slot while the cores idle: ~22 files, ~540 s of slot time
-// at ~13 s of CPU in the run at bea724f8, where vmstat saw 13% idle. They go to a lane of their
-// own beside the slots, one after another, adding less than a tenth of a core; a slot that has
-// no other batch left takes them too.
-const WAITING_SHARE = 0.05;
+// window, a client that stalls) holds a slot while the cores idle: ~24 files, ~570 s of slot time
+// at ~19 s of CPU. They go to a lane of their own beside the slots, one after another, adding
+// less than a tenth of a core; a slot that has no other batch left takes them too. With it, the
+// run at 481287de took 986 s against 1,100 (bea724f8), vmstat's idle 7% against 10%.
+const WAITING_SHARE = 0.08;
+// And the long files that use under LAZY_SHARE of a core (idle-apps, clock-steps, the deploys
+// and stops that wait out drains), all started first as the longest, left the cores 40-70% idle
+// for a minute at the start: at most LAZY_SLOTS of the slots run one while others are left.
+const LAZY_SHARE = 0.25;
+const LAZY_SLOTS = 2;
 /** A file this short goes in a batch whatever it waits for. */
 const WAITING_MIN_SECONDS = 8;
 /** A batch closes once it holds this much of the last run's time (the long files go alone). */
@@ -138,9 +143,13 @@ function waits(last) {
   return last !== undefined && last.seconds >= WAITING_MIN_SECONDS && typeof last.cpu === 'number' && last.cpu < WAITING_SHARE * last.seconds;
 }
 
-/** The files in batches, longest first: a batch is one file, or short ones up to BATCH_SECONDS. */
+/**
+ * The files in batches, longest first: a batch is one file, or short ones up to BATCH_SECONDS;
+ * each with its pattern for uvu and whether it is lazy (LAZY_SHARE). A file with no time of its
+ * own is taken as busy.
+ */
 function batches(files, durations) {
-  const timed = files.map((name) => ({ name, seconds: durations.get(name)?.seconds ?? UNKNOWN_SECONDS }));
+  const timed = files.map((name) => ({ name, seconds: durations.get(name)?.seconds ?? UNKNOWN_SECONDS, cpu: durations.get(name)?.cpu ?? Infinity }));
   timed.sort((a, b) => b.seconds - a.seconds || a.name.localeCompare(b.name));
   const out = [];
   for (const file of timed) {
@@ -148,11 +157,12 @@ function batches(files, durations) {
     if (open !== undefined && open.seconds + file.seconds <= BATCH_SECONDS) {
       open.files.push(file.name);
       open.seconds += file.seconds;
+      open.cpu += file.cpu;
     } else {
-      out.push({ files: [file.name], seconds: file.seconds });
+      out.push({ files: [file.name], seconds: file.seconds, cpu: file.cpu });
     }
   }
-  return out;
+  return out.map((b) => ({ pattern: asPattern(b.files), lazy: b.cpu < LAZY_SHARE * b.seconds }));
 }
 
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -160,12 +170,12 @@ const asPattern = (files) => `^(${files.map(escapeRegExp).join('|')})$`;
 const durations = lastDurations();
 const allFiles = filter !== undefined ? [] : testFiles();
 /** What the slots run (a filter: that alone), and what the waiting lane runs, longest first. */
-const patterns = filter !== undefined
-  ? [filter]
-  : batches(allFiles.filter((name) => !waits(durations.get(name))), durations).map((b) => asPattern(b.files));
-const waitingPatterns = allFiles.filter((name) => waits(durations.get(name)))
+const slotBatches = filter !== undefined
+  ? [{ pattern: filter, lazy: false }]
+  : batches(allFiles.filter((name) => !waits(durations.get(name))), durations);
+const waitingBatches = allFiles.filter((name) => waits(durations.get(name)))
   .sort((a, b) => durations.get(b).seconds - durations.get(a).seconds || a.localeCompare(b))
-  .map((name) => asPattern([name]));
+  .map((name) => ({ pattern: asPattern([name]), lazy: true }));
 
 /**
  * What a fresh state root or a PostgreSQL cluster costs once, paid once for the run: every test
@@ -230,24 +240,34 @@ function runBatch(pattern, live) {
 }
 
 /**
- * Runs every pattern of BUSY, SLOTS at a time, each slot taking the next as it ends one, and
- * those of WAITING one after another beside them (a slot with no busy batch left takes them too).
+ * Runs the batches of SLOTTED, SLOTS at a time, each slot taking the next as it ends one (the
+ * first busy one while LAZY_SLOTS run lazy ones), and those of WAITING one after another beside
+ * them (a slot with no other batch left takes them too).
  */
-async function runAll(busy, waiting) {
+async function runAll(slotted, waiting) {
   const results = [];
-  const live = busy.length + waiting.length === 1;
-  const take = async (queue) => {
-    while (queue.length > 0) results.push(await runBatch(queue.shift(), live));
+  const live = slotted.length + waiting.length === 1;
+  let lazyRunning = 0;
+  const next = () => {
+    const busy = lazyRunning < LAZY_SLOTS ? 0 : slotted.findIndex((b) => !b.lazy);
+    return slotted.length > 0 ? slotted.splice(busy === -1 ? 0 : busy, 1)[0] : waiting.shift();
+  };
+  const run = async (batch) => {
+    if (batch.lazy) lazyRunning += 1;
+    results.push(await runBatch(batch.pattern, live));
+    if (batch.lazy) lazyRunning -= 1;
   };
   const slot = async () => {
-    await take(busy);
-    await take(waiting);
+    for (let batch = next(); batch !== undefined; batch = next()) await run(batch);
   };
-  await Promise.all([...Array.from({ length: Math.min(SLOTS, busy.length + waiting.length) }, slot), take(waiting)]);
+  const lane = async () => {
+    while (waiting.length > 0) results.push(await runBatch(waiting.shift().pattern, live));
+  };
+  await Promise.all([...Array.from({ length: Math.min(SLOTS, slotted.length + waiting.length) }, slot), lane()]);
   return results;
 }
 
-runAll([...patterns], [...waitingPatterns]).then((runs) => {
+runAll(slotBatches, waitingBatches).then((runs) => {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
