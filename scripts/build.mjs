@@ -22,11 +22,12 @@ for (const args of [
 
 // Every worker imports the shim (~220 KB of Python). Where its __pycache__ is not written at run
 // time, Python compiles it again at each worker start, ~30 ms of CPU: PYTHONDONTWRITEBYTECODE set
-// (as on the development machine, and in many images), or workers running as users who cannot write into a root's
-// install. Compiled here by the python3 that builds; a worker on another Python version (its own
-// magic number in the file name) compiles as before. No python3 here: nothing to do. Checked by
-// the source's hash, not its mtime: npm's tarball dates every file 1985, so mtime-checked files
-// would be stale in every install made from it, and an edited source is still recompiled. Forced:
-// compileall keeps a file Python wrote itself (checked by mtime) while it matches its source.
+// (as on the development machine, and in many images), or workers running as users who cannot
+// write into a root's install. Compiled here by the python3 that builds; a worker on another
+// Python version (its own magic number in the file name) compiles as before. No python3 here:
+// nothing to do. Checked by the source's hash, not its mtime: npm's tarball dates every file
+// 1985, so mtime-checked files would be stale in every install made from it, and an edited
+// source is still recompiled. Forced: compileall keeps a file Python wrote itself (checked by
+// mtime) while it matches its source.
 const shim = spawnSync('python3', ['-m', 'compileall', '-q', '-f', '--invalidation-mode', 'checked-hash', join(root, 'python-shim')], { stdio: 'inherit' });
 if (shim.error === undefined && shim.status !== 0) process.exit(shim.status ?? 1);
