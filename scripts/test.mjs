@@ -169,11 +169,12 @@ const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const asPattern = (files) => `^(${files.map(escapeRegExp).join('|')})$`;
 const durations = lastDurations();
 const allFiles = filter !== undefined ? [] : testFiles();
+const waitingFiles = allFiles.filter((name) => waits(durations.get(name)));
 /** What the slots run (a filter: that alone), and what the waiting lane runs, longest first. */
 const slotBatches = filter !== undefined
   ? [{ pattern: filter, lazy: false }]
-  : batches(allFiles.filter((name) => !waits(durations.get(name))), durations);
-const waitingBatches = allFiles.filter((name) => waits(durations.get(name)))
+  : batches(allFiles.filter((name) => !waitingFiles.includes(name)), durations);
+const waitingBatches = waitingFiles
   .sort((a, b) => durations.get(b).seconds - durations.get(a).seconds || a.localeCompare(b))
   .map((name) => ({ pattern: asPattern([name]), lazy: true }));
 
