@@ -33,10 +33,13 @@ def application(environ, start_response):
     return [(" ".join(found) + "\\n").encode()]
 `;
 
-// Writes a file into its data directory at every start, then lives until killed.
+// Writes a file into its data directory at every start, then lives until killed. Written aside
+// and renamed: the test reads it once it exists, and CI once read it opened and still empty.
 const PROCESS = `import os, time
-with open(os.path.join(os.environ["APPPKG_DATA_DIR"], "process-%d" % os.getpid()), "w") as f:
+mark = os.path.join(os.environ["APPPKG_DATA_DIR"], "process-%d" % os.getpid())
+with open(mark + ".part", "w") as f:
     f.write("description=%s" % os.path.isfile(os.environ["APPPKG_DESCRIPTION"]))
+os.rename(mark + ".part", mark)
 time.sleep(3600)
 `;
 
