@@ -25,16 +25,31 @@ function marked(value: string): ChildProcess {
   return child;
 }
 
-/** The environ files of /proc this process holds open now. */
-function environFilesOpen(): number {
-  let open = 0;
+/** Each descriptor of this process that names an environ file of /proc now, with that file. */
+function environDescriptors(): Map<string, string> {
+  const held = new Map<string, string>();
   for (const fd of readdirSync('/proc/self/fd')) {
     try {
-      if (/^\/proc\/\d+\/environ$/.test(readlinkSync(`/proc/self/fd/${fd}`))) open++;
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (/^\/proc\/\d+\/environ$/.test(target)) held.set(fd, target);
     } catch {
       // closed meanwhile
     }
   }
+  return held;
+}
+
+/**
+ * The environ files this process held open at once, at least: those two passes over its
+ * descriptors both found, each under the same descriptor. One pass alone over-counts: libuv's
+ * threads open and close while it reads, so a reader that moved on from a descriptor already
+ * counted to one not yet read was counted twice (a pass saw 5 with 4 readers). What both passes
+ * found was open from its first reading to its second, so all of them between the passes.
+ */
+function environFilesOpen(): number {
+  const first = environDescriptors();
+  let open = 0;
+  for (const [fd, target] of environDescriptors()) if (first.get(fd) === target) open++;
   return open;
 }
 
