@@ -23,14 +23,26 @@ const opened: Env[] = [];
  * test is about a second, as a worker costs about half a gateway's start in CPU and a switch,
  * refusal or log line is the same with one.
  */
-async function open(setup: (appsDir: string) => void, extra: string[] = [], workers = 1): Promise<Env> {
+async function start(setup: (appsDir: string) => void, extra: string[] = [], workers = 1): Promise<Env> {
   const apps = tempDir('apppkg-deploy-apps-');
   const state = warmStateDir('apppkg-deploy-state-');
   setup(apps.path);
   const environment = join(state.path, 'environment.yaml');
   writeFileSync(environment, `defaults:\n  workers: ${workers}\n`, { mode: 0o600 });
   const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', environment, ...extra]);
-  const env = { apps, state, gw };
+  return { apps, state, gw };
+}
+
+async function close(env: Env | undefined): Promise<void> {
+  if (!env) return;
+  await env.gw.stop();
+  env.apps.remove();
+  env.state.remove();
+}
+
+/** A gateway of the test running alone (start), stopped as the test ends. */
+async function open(setup: (appsDir: string) => void, extra: string[] = [], workers = 1): Promise<Env> {
+  const env = await start(setup, extra, workers);
   opened.push(env);
   return env;
 }
@@ -38,12 +50,14 @@ async function open(setup: (appsDir: string) => void, extra: string[] = [], work
 // Each test's gateway stops as the test ends: left to the end of the file, the gateways of the
 // tests before kept their workers, heartbeats and rescans going through every test after.
 test.after.each(async () => {
-  for (const env of opened.splice(0)) {
-    await env.gw.stop();
-    env.apps.remove();
-    env.state.remove();
-  }
+  for (const env of opened.splice(0)) await close(env);
 });
+
+/** What `gw` logs from now on: for a test on a gateway an earlier test logged on too. */
+function outputFromNow(gw: RunningGateway): () => string {
+  const from = gw.output().length;
+  return () => gw.output().slice(from);
+}
 
 /**
  * For the tests whose clients loop unpaced while versions switch: a deploy seen within a quarter
@@ -85,8 +99,26 @@ test('a new version takes over while a client loops, and removing it rolls back:
   await assertNoOrphans(oldPids, 15_000);
 });
 
-test('a new version whose update hook fails never serves; the old one keeps serving and status says why', async () => {
-  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')));
+/**
+ * A new version refused (its update hook failing, hanging, its import failing), each test on the
+ * one gateway serving blog 1.0 that the suite starts: a refusal leaves what serves as it was, so
+ * the next test's version, numbered above the last one refused, is judged as on a fresh gateway,
+ * and each test reads the log from its own start. Three gateways' starts were one each.
+ */
+const refusals = suite('gateway deploys: a new version refused (one gateway serving blog 1.0)');
+let refusing: Env | undefined;
+// A bound the failing hook (1 s) stays well under on a loaded machine, and the hanging one reaches.
+const HOOK_TIMEOUT_S = 4;
+
+refusals.before(async () => {
+  refusing = await start((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), ['--hook-timeout', String(HOOK_TIMEOUT_S)]);
+});
+
+refusals.after(async () => close(refusing));
+
+refusals('a new version whose update hook fails never serves; the old one keeps serving and status says why', async () => {
+  const { apps, gw } = refusing!;
+  const output = outputFromNow(gw);
   const failing = addPackage(apps.path, 'environ', 'blog.2.0', version('2.0'));
   writeFileSync(join(failing, 'app.yaml'), `${readFileSync(join(failing, 'app.yaml'), 'utf8')}commands:\n  update: echo migrating; sleep 1; exit 3\n`);
   // Status read back to back while version 2.0 is judged: it is `starting` while its hook runs,
@@ -107,12 +139,13 @@ test('a new version whose update hook fails never serves; the old one keeps serv
   const refused = s.apps[0].versions.find((v: any) => v.version === '2.0');
   assert.is(refused.state, 'failed');
   assert.match(refused.reason.message, /commands\.update.*exited with status 3/);
-  assert.match(gw.output(), /blog: version 2\.0 refused; version 1\.0 keeps serving/);
+  assert.match(output(), /blog: version 2\.0 refused; version 1\.0 keeps serving/);
 });
 
-test('a new version whose update hook hangs is stopped at --hook-timeout with all it started; status and the log say so, and the old version keeps serving', async () => {
-  const { apps, state, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), ['--hook-timeout', '3']);
-  const hanging = addPackage(apps.path, 'environ', 'blog.2.0', version('2.0'));
+refusals('a new version whose update hook hangs is stopped at --hook-timeout with all it started; status and the log say so, and the old version keeps serving', async () => {
+  const { apps, state, gw } = refusing!;
+  const output = outputFromNow(gw);
+  const hanging = addPackage(apps.path, 'environ', 'blog.3.0', version('3.0'));
   // The shell, a child in its group and one in a session of its own: each must go.
   const update = 'echo $$ >> "$APPPKG_DATA_DIR/hook.pids"; sleep 300 & echo $! >> "$APPPKG_DATA_DIR/hook.pids"; setsid sleep 301 & echo $! >> "$APPPKG_DATA_DIR/hook.pids"; wait';
   writeFileSync(join(hanging, 'app.yaml'), `${readFileSync(join(hanging, 'app.yaml'), 'utf8')}commands:\n  update: ${JSON.stringify(update)}\n`);
@@ -126,25 +159,41 @@ test('a new version whose update hook hangs is stopped at --hook-timeout with al
     const now = (await status(gw)).apps[0];
     return now.problem?.code === 'APPPKG_COMMAND_TIMEOUT' ? now : null;
   }, 30_000, 'the refusal at --hook-timeout', ASK_GATEWAY_EVERY_MS);
-  const refused = app.versions.find((v: any) => v.version === '2.0');
+  const refused = app.versions.find((v: any) => v.version === '3.0');
   assert.is(refused.state, 'failed');
-  assert.match(refused.reason.message, /^commands\.update \(.*\) did not finish within 3 s \(--hook-timeout\): it was stopped, with what it started$/);
+  assert.match(refused.reason.message, new RegExp(`^commands\\.update \\(.*\\) did not finish within ${HOOK_TIMEOUT_S} s \\(--hook-timeout\\): it was stopped, with what it started$`));
   assert.match(refused.reason.hint, /--hook-timeout SECONDS/);
   assert.is(await versionServed(gw), '1.0');
-  assert.match(gw.output(), /blog: version 2\.0 refused; version 1\.0 keeps serving:\n.*did not finish within 3 s/);
+  assert.match(output(), new RegExp(`blog: version 3\\.0 refused; version 1\\.0 keeps serving:\n.*did not finish within ${HOOK_TIMEOUT_S} s`));
   await assertNoOrphans(pids, 10_000);
 });
 
-test('a new version that fails to import never serves', async () => {
-  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')));
-  addPackage(apps.path, 'environ', 'blog.1.5', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("no such thing")']] });
+refusals('a new version that fails to import never serves', async () => {
+  const { apps, gw } = refusing!;
+  const output = outputFromNow(gw);
+  addPackage(apps.path, 'environ', 'blog.4.0', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("no such thing")']] });
   await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'the refusal', ASK_GATEWAY_EVERY_MS);
   assert.is(await versionServed(gw), '1.0');
-  assert.match(gw.output(), /environ_app\.py:\d+/);
+  assert.match(output(), /environ_app\.py:\d+/);
 });
 
-test('a refused version whose directory is removed: status (JSON and the command) forgets its refusal at the next look, not at the next deploy', async () => {
-  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
+/**
+ * A version removed beside a refused one, both tests on the one gateway serving blog 1 that the
+ * suite starts: the first removes the refused version and leaves blog 1 serving alone, as it
+ * began; the second, which removes the serving one, comes last, with its refused version
+ * numbered apart from the first test's. Two gateways' starts were one each.
+ */
+const removals = suite('gateway deploys: a version removed beside a refused one (one gateway serving blog 1)');
+let removing: Env | undefined;
+
+removals.before(async () => {
+  removing = await start((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
+});
+
+removals.after(async () => close(removing));
+
+removals('a refused version whose directory is removed: status (JSON and the command) forgets its refusal at the next look, not at the next deploy', async () => {
+  const { apps, gw } = removing!;
   addPackage(apps.path, 'environ', 'blog.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 2 is broken on purpose")']] });
   await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 2 refused, and said', ASK_GATEWAY_EVERY_MS);
   const said = await runCli(['status', '--admin', gw.adminUrl!.replace(/^http:\/\//, '')], { ms: 15_000 });
@@ -162,10 +211,11 @@ test('a refused version whose directory is removed: status (JSON and the command
   assert.is(await versionServed(gw), '1');
 });
 
-test('the serving version removed while the only other one is refused: it stops serving, said, and the app answers 503 with that refusal', async () => {
-  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1', version('1')));
-  addPackage(apps.path, 'environ', 'blog.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 2 is broken on purpose")']] });
-  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 2 refused', ASK_GATEWAY_EVERY_MS);
+removals('the serving version removed while the only other one is refused: it stops serving, said, and the app answers 503 with that refusal', async () => {
+  const { apps, gw } = removing!;
+  const output = outputFromNow(gw);
+  addPackage(apps.path, 'environ', 'blog.3', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 3 is broken on purpose")']] });
+  await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'version 3 refused', ASK_GATEWAY_EVERY_MS);
   assert.is(await versionServed(gw), '1');
   const pids = (await status(gw)).apps[0].workers.map((w: any) => w.pid as number);
   rmSync(join(apps.path, 'blog.1'), { recursive: true });
@@ -176,13 +226,13 @@ test('the serving version removed while the only other one is refused: it stops 
     return res.statusCode === 503 ? text : undefined;
   }, 15_000, 'blog to stop serving the removed version 1', ASK_GATEWAY_EVERY_MS);
   assert.match(answer, 'APPPKG_APP_IMPORT_FAILED');
-  assert.match(gw.output(), 'blog: version 1 removed, and no other version can serve (version 2 was refused): blog answers 503 until one does');
+  assert.match(output(), 'blog: version 1 removed, and no other version can serve (version 3 was refused): blog answers 503 until one does');
   // Version 1 is listed draining while its workers end, then not at all.
   const app = await waitFor(async () => {
     const now = (await status(gw)).apps[0];
     return now.versions.length === 1 ? now : undefined;
   }, 40_000, 'version 1 to finish draining', ASK_GATEWAY_EVERY_MS);
-  assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['2', 'failed']]);
+  assert.equal(app.versions.map((v: any) => [v.version, v.state]), [['3', 'failed']]);
   assert.is(app.problem?.code, 'APPPKG_APP_IMPORT_FAILED');
   await assertNoOrphans(pids);
 });
@@ -516,3 +566,5 @@ test('SIGTERM finishes the requests in flight, then no process of the gateway is
 });
 
 test.run();
+refusals.run();
+removals.run();
