@@ -18,8 +18,10 @@ interface Env {
   apps: string;
   state: string;
   gw: RunningGateway;
+  /** The apps and state directories, removed once the gateway is stopped. */
+  dirs: ReturnType<typeof tempDir>[];
 }
-const opened: Array<{ gw: RunningGateway; dirs: ReturnType<typeof tempDir>[] }> = [];
+const opened: Env[] = [];
 
 /**
  * With the admin token: a refusal's reason quotes the app's log (its traceback, a hook's output),
@@ -32,7 +34,7 @@ async function appStatus(gw: RunningGateway, name: string): Promise<any> {
   return status.apps.find((a: any) => a.name === name);
 }
 
-async function open(setup: (appsDir: string) => void, extra: string[], ms = 30_000): Promise<Env> {
+async function start(setup: (appsDir: string) => void, extra: string[], ms = 30_000): Promise<Env> {
   const apps = tempDir('apppkg-i13-apps-');
   const state = warmStateDir('apppkg-i13-state-');
   setup(apps.path);
@@ -43,17 +45,25 @@ async function open(setup: (appsDir: string) => void, extra: string[], ms = 30_0
   const environment = join(state.path, 'environment.yaml');
   writeFileSync(environment, 'defaults:\n  workers: 1\n', { mode: 0o600 });
   const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--environment', environment, '--access-log', 'off', ...extra], { ms });
-  opened.push({ gw, dirs: [apps, state] });
-  return { apps: apps.path, state: state.path, gw };
+  return { apps: apps.path, state: state.path, gw, dirs: [apps, state] };
+}
+
+async function close({ gw, dirs }: Env): Promise<void> {
+  await gw.stop();
+  for (const d of dirs) d.remove();
+}
+
+/** A gateway of the test running alone (start), stopped as the test ends. */
+async function open(setup: (appsDir: string) => void, extra: string[], ms = 30_000): Promise<Env> {
+  const env = await start(setup, extra, ms);
+  opened.push(env);
+  return env;
 }
 
 // Each test's gateway stops as the test ends, not at the end of the file: idle, it kept its
 // workers, heartbeats and rescans going through every test after.
 test.after.each(async () => {
-  for (const { gw, dirs } of opened.splice(0)) {
-    await gw.stop();
-    for (const d of dirs) d.remove();
-  }
+  for (const env of opened.splice(0)) await close(env);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,31 +88,6 @@ test('item 1: app.yaml landing before the code (cp -r): the version waits until 
   writeFileSync(join(dir, 'environ_app.py'), environModule('1.1'));
   await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.1', 15_000, 'version 1.1 to serve', ASK_GATEWAY_EVERY_MS);
   assert.not.match(gw.output(), /version 1\.1 refused/);
-});
-
-test('item 1: a version whose files\' times lie an hour ahead (unpacked from a host whose clock was ahead, or this clock stepped back): serves once unchanged for --settle, not in an hour', async () => {
-  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0'), ['--settle', '0.5', '--watch-interval', '0.2']);
-  const building = tempDir('apppkg-i13-aside-');
-  opened.push({ gw, dirs: [building] });
-  const aside = addPackage(building.path, 'environ', 'blog.1.1', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.1"']] });
-  const ahead = new Date(Date.now() + 3600_000);
-  for (const file of ['app.yaml', 'environ_app.py']) utimesSync(join(aside, file), ahead, ahead);
-  // Renamed in whole (the atomic deploy): nothing in it changes from here on.
-  renameSync(aside, join(apps, 'blog.1.1'));
-  let state = '';
-  await waitFor(async () => {
-    state = (await versionOf(gw, 'blog', '1.1')())?.state ?? 'not seen';
-    return JSON.parse(await served(gw, '/blog/')).version === '1.1';
-  }, 15_000, () => `version 1.1 to serve (it is ${state})`, ASK_GATEWAY_EVERY_MS);
-});
-
-test('item 1: a refused version is retried when a file other than app.yaml changes (the fix touches only the module)', async () => {
-  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0'), ['--settle', '0.3', '--watch-interval', '0.2']);
-  const broken = addPackage(apps, 'environ', 'blog.1.1', { 'environ_app.py': [[/^VERSION = "1"/m, 'VERSION = "1.1"\nraise RuntimeError("the database is not configured")']] });
-  await waitFor(async () => (await versionOf(gw, 'blog', '1.1')())?.state === 'failed', 15_000, 'version 1.1 to be refused', ASK_GATEWAY_EVERY_MS);
-  assert.is(JSON.parse(await served(gw, '/blog/')).version, '1', 'the serving version keeps serving');
-  writeFileSync(join(broken, 'environ_app.py'), environModule('1.1'));
-  await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.1', 15_000, 'version 1.1 to serve after its module was fixed', ASK_GATEWAY_EVERY_MS);
 });
 
 test('item 3: a refusal under --apps names the app log and carries its last lines (the traceback from the app\'s frame, a hook\'s output)', async () => {
@@ -137,8 +122,34 @@ test('item 3: a refusal under --apps names the app log and carries its last line
   assert.equal(shop.reason.tail.slice(-2), ['migrating the database', 'no such table']);
 });
 
-test('item 3: a refusal\'s tail has the refused version\'s own lines only, never an earlier version\'s', async () => {
-  const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0'), ['--settle', '0.3', '--watch-interval', '0.2']);
+/**
+ * Versions of blog added one above another to the one gateway (--settle 0.3, serving blog 1.0)
+ * that the suite starts, one gateway's start where there were three: a refused version leaves
+ * the serving one as it was, and each test numbers its versions above the earlier tests' (1.1 to
+ * 1.3, 1.4, 1.5), so each is judged as the newest, as on a fresh gateway. The tests whose
+ * versions take over come last. --settle 0.3 for the version whose times lie ahead too (it had
+ * 0.5): settled by the gateway's own looks, it serves within the wait either way; by the clock,
+ * in an hour.
+ */
+const versions = suite('issue 13: versions deployed one above another (one gateway serving blog 1.0)');
+let versionsEnv: Env | undefined;
+/** The directories a test of `versions` made besides the suite's, removed as it ends. */
+const versionsDirs: ReturnType<typeof tempDir>[] = [];
+
+versions.before(async () => {
+  versionsEnv = await start((dir) => addPackage(dir, 'environ', 'blog.1.0'), ['--settle', '0.3', '--watch-interval', '0.2']);
+});
+
+versions.after.each(() => {
+  for (const d of versionsDirs.splice(0)) d.remove();
+});
+
+versions.after(async () => {
+  if (versionsEnv) await close(versionsEnv);
+});
+
+versions('item 3: a refusal\'s tail has the refused version\'s own lines only, never an earlier version\'s', async () => {
+  const { apps, gw } = versionsEnv!;
   const hooked = (version: string, update: string) => {
     const dir = addPackage(apps, 'environ', `blog.${version}`, { 'environ_app.py': [[/^VERSION = "1"/m, `VERSION = "${version}"`]] });
     writeFileSync(join(dir, 'app.yaml'), `${environYaml}commands:\n  update: ${update}\n`);
@@ -156,6 +167,31 @@ test('item 3: a refusal\'s tail has the refused version\'s own lines only, never
   const silent = (await versionOf(gw, 'blog', '1.3')()).reason;
   assert.not.ok((silent.tail ?? []).some((l: string) => /1\.[12]/.test(l)), `a version that wrote only the gateway's own notes: ${JSON.stringify(silent.tail)}`);
   assert.is(JSON.parse(await served(gw, '/blog/')).version, '1', 'the serving version keeps serving');
+});
+
+versions('item 1: a refused version is retried when a file other than app.yaml changes (the fix touches only the module)', async () => {
+  const { apps, gw } = versionsEnv!;
+  const broken = addPackage(apps, 'environ', 'blog.1.4', { 'environ_app.py': [[/^VERSION = "1"/m, 'VERSION = "1.4"\nraise RuntimeError("the database is not configured")']] });
+  await waitFor(async () => (await versionOf(gw, 'blog', '1.4')())?.state === 'failed', 15_000, 'version 1.4 to be refused', ASK_GATEWAY_EVERY_MS);
+  assert.is(JSON.parse(await served(gw, '/blog/')).version, '1', 'the serving version keeps serving');
+  writeFileSync(join(broken, 'environ_app.py'), environModule('1.4'));
+  await waitFor(async () => JSON.parse(await served(gw, '/blog/')).version === '1.4', 15_000, 'version 1.4 to serve after its module was fixed', ASK_GATEWAY_EVERY_MS);
+});
+
+versions('item 1: a version whose files\' times lie an hour ahead (unpacked from a host whose clock was ahead, or this clock stepped back): serves once unchanged for --settle, not in an hour', async () => {
+  const { apps, gw } = versionsEnv!;
+  const building = tempDir('apppkg-i13-aside-');
+  versionsDirs.push(building);
+  const aside = addPackage(building.path, 'environ', 'blog.1.5', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.5"']] });
+  const ahead = new Date(Date.now() + 3600_000);
+  for (const file of ['app.yaml', 'environ_app.py']) utimesSync(join(aside, file), ahead, ahead);
+  // Renamed in whole (the atomic deploy): nothing in it changes from here on.
+  renameSync(aside, join(apps, 'blog.1.5'));
+  let state = '';
+  await waitFor(async () => {
+    state = (await versionOf(gw, 'blog', '1.5')())?.state ?? 'not seen';
+    return JSON.parse(await served(gw, '/blog/')).version === '1.5';
+  }, 15_000, () => `version 1.5 to serve (it is ${state})`, ASK_GATEWAY_EVERY_MS);
 });
 
 const pipApp = (dir: string, requirements: string, wheels: Array<[string, string]>) => {
@@ -205,3 +241,4 @@ test('item 2: an app with pip: gets its virtualenv under --apps; changed require
 });
 
 test.run();
+versions.run();
