@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { serversMissing, servicesEnvironment, startPostgres, type RunningPostgres } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
@@ -18,6 +18,7 @@ const test = suite('services: a PostgreSQL stopped under running apps');
 const work = tempDir('apppkg-services-pg-down-');
 const apps = join(work.path, 'apps');
 const state = join(work.path, 'state');
+/** One server for the file: each test's app has a database of its own, and each test leaves the server running. */
 let pg: RunningPostgres | null = null;
 let gw: RunningGateway | null = null;
 
@@ -26,6 +27,16 @@ const withServers = runIf(test, missing === null, missing ?? '');
 
 /** The gateway's look at its PostgreSQL servers (postgresql-watch.ts, every 5 s), with room for a slow one. */
 const NOTICED_MS = 20_000;
+
+test.before(async () => {
+  if (missing === null) pg = await startPostgres();
+});
+
+/** The server running again after a test that failed while it was halted: the next test's is not that failure. */
+async function serverUp(): Promise<RunningPostgres> {
+  if (!isAlive(pg!.pid)) await pg!.start();
+  return pg!;
+}
 
 test.after(async () => {
   await gw?.stop();
@@ -49,24 +60,24 @@ async function whoami(): Promise<number> {
 }
 
 withServers('status says unavailable while it is down and ready once it is back; the log says each once; the app is not restarted', async () => {
-  pg = await startPostgres();
+  const db = await serverUp();
   addPackage(apps, 'services-probe', 'ledger', {
     'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: postgresql\n'], ['deb: [python3-psycopg2, python3-redis]', 'deb: [python3-psycopg2]']],
   });
-  const envFile = servicesEnvironment(work.path, 'environment', { postgresql: pg.url });
+  const envFile = servicesEnvironment(work.path, 'environment', { postgresql: db.url });
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile, '--access-log', 'off'], { ms: 60_000 });
-  await waitFor(async () => (await whoami()) === 200, 60_000, 'ledger to serve from its database');
+  await waitFor(async () => (await whoami()) === 200, 60_000, 'ledger to serve from its database', ASK_GATEWAY_EVERY_MS);
   const pids = statusPids(await gatewayStatus(gw));
   assert.is(await databaseState(), 'postgresql ready');
 
-  await pg.halt();
-  await waitFor(async () => (await databaseState()) === 'postgresql unavailable', NOTICED_MS, () => `status to say unavailable (it says ${lastState})`);
+  await db.halt();
+  await waitFor(async () => (await databaseState()) === 'postgresql unavailable', NOTICED_MS, () => `status to say unavailable (it says ${lastState})`, ASK_GATEWAY_EVERY_MS);
   const cli = await runCli(['status', '--admin', gw.adminUrl!]);
   assert.match(cli.stdout, /service database: postgresql unavailable: postgresql at \S+ \(services\.postgresql\): connect ENOENT [^\n]*fix: start the server/);
   assert.match(gw.output(), /postgresql at \S+ \(services\.postgresql\): connect ENOENT \S+; app ledger gets errors from it until it is back\n/);
 
-  await pg.start();
-  await waitFor(async () => (await databaseState()) === 'postgresql ready', NOTICED_MS, () => `status to say ready (it says ${lastState})`);
+  await db.start();
+  await waitFor(async () => (await databaseState()) === 'postgresql ready', NOTICED_MS, () => `status to say ready (it says ${lastState})`, ASK_GATEWAY_EVERY_MS);
   assert.is(await whoami(), 200);
   const said = (re: RegExp) => gw!.output().split('\n').filter((l) => re.test(l)).length;
   assert.is(said(/gets errors from it until it is back/), 1, 'the outage said once');
@@ -82,7 +93,7 @@ withServers('status says unavailable while it is down and ready once it is back;
 // the old workers serving what the description asks and did nothing: the new setting never
 // reached the app, even once the server was back, and status kept the refusal.
 withServers('a setting changed by SIGHUP while the server is down reaches the app once it is back', async () => {
-  const db = await startPostgres();
+  const db = await serverUp();
   const dir = tempDir('apppkg-services-pg-down-hup-');
   const hupApps = join(dir.path, 'apps');
   addPackage(hupApps, 'services-probe', 'till', {
@@ -99,17 +110,16 @@ withServers('a setting changed by SIGHUP while the server is down reaches the ap
   };
   let seen = '';
   try {
-    await waitFor(async () => (seen = await colours()) === 'red red', 60_000, () => `till's workers to serve with COLOUR=red (they have ${seen})`);
+    await waitFor(async () => (seen = await colours()) === 'red red', 60_000, () => `till's workers to serve with COLOUR=red (they have ${seen})`, ASK_GATEWAY_EVERY_MS);
     await db.halt();
     environment('blue');
     hup.child.kill('SIGHUP');
     await waitFor(() => /till: \S+ refused; \S+ keeps serving:\n[\s\S]*till: trying again in 1 s/.test(hup.output()), 30_000, () => `the refused restart in the log:\n${hup.output()}`);
     await db.start();
-    await waitFor(async () => (seen = await colours()) === 'blue blue', 60_000, () => `till's workers to serve with COLOUR=blue (they have ${seen})`);
-    await waitFor(async () => (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till')?.problem === null, 10_000, 'the refusal to leave status');
+    await waitFor(async () => (seen = await colours()) === 'blue blue', 60_000, () => `till's workers to serve with COLOUR=blue (they have ${seen})`, ASK_GATEWAY_EVERY_MS);
+    await waitFor(async () => (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till')?.problem === null, 10_000, 'the refusal to leave status', ASK_GATEWAY_EVERY_MS);
   } finally {
     await stopGatewayChecked(hup, dir);
-    await db.stop();
   }
 });
 
@@ -117,7 +127,7 @@ withServers('a setting changed by SIGHUP while the server is down reaches the ap
 // that does not use the server (an older release without the database) started and took over,
 // a rollback nobody asked for, running code the serving version's update hook had moved past.
 withServers('a restart refused while the server is down keeps the serving version: an older one does not take over', async () => {
-  const db = await startPostgres();
+  const db = await serverUp();
   const dir = tempDir('apppkg-services-pg-down-old-');
   const versions = join(dir.path, 'apps');
   addPackage(versions, 'services-probe', 'shelf.2', {
@@ -131,7 +141,7 @@ withServers('a restart refused while the server is down keeps the serving versio
   const gateway = await startCli(['--apps', versions, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--environment', envFile, '--access-log', 'off'], { ms: 60_000 });
   const serving = async () => (await gatewayStatus(gateway)).apps.find((a: any) => a.name === 'shelf')?.version ?? null;
   try {
-    await waitFor(async () => (await serving()) === '2', 60_000, 'shelf.2 to serve');
+    await waitFor(async () => (await serving()) === '2', 60_000, 'shelf.2 to serve', ASK_GATEWAY_EVERY_MS);
     await db.halt();
     environment('blue');
     gateway.child.kill('SIGHUP');
@@ -144,7 +154,6 @@ withServers('a restart refused while the server is down keeps the serving versio
     assert.is(await serving(), '2');
   } finally {
     await stopGatewayChecked(gateway, dir);
-    await db.stop();
   }
 });
 
