@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, isAlive, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('daemons an app starts');
 const work = tempDir('apppkg-daemons-');
@@ -63,6 +63,16 @@ function killLeft(pids: number[]): void {
   }
 }
 
+/**
+ * An environment file in `dir` that gives each app one worker: a worker is a Python start and
+ * stop (~0.15 s of CPU) that the tests of processes and hooks never ask anything.
+ */
+function oneWorkerEach(dir: string): string {
+  const file = join(dir, 'environment.yaml');
+  writeFileSync(file, 'defaults:\n  workers: 1\n');
+  return file;
+}
+
 function daemonPids(pidFile: string): number[] {
   return readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
 }
@@ -116,7 +126,7 @@ def application(environ, start_response):
     return [b"ok"]
 `,
   });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(dir), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   let pids: number[] = [];
   try {
     const { request } = await import('undici');
@@ -240,7 +250,7 @@ test('a processes: entry and a hook stopped with the gateway take along the chil
     'app.yaml': `platform: python, wsgi\napp: main:application\ncommands:\n  install: ${unmarked}\n`,
     'main.py': main,
   });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(dir), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   let pids: number[] = [];
   try {
     pids = await waitFor(() => {
@@ -266,7 +276,7 @@ test('a processes: entry and a hook that exit by themselves take along the child
   const main = 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n';
   writePackage(apps, 'process', { 'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: ${unmarked(pidFiles.process, 1)}\n`, 'main.py': main });
   writePackage(apps, 'hook', { 'app.yaml': `platform: python, wsgi\napp: main:application\ncommands:\n  install: ${unmarked(pidFiles.hook, 0)}\n`, 'main.py': main });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(dir), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   const firsts: number[] = [];
   try {
     for (const pidFile of Object.values(pidFiles)) {
@@ -293,7 +303,7 @@ test('a processes: entry stopped with the gateway gives the daemon it started in
     'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: ${daemon}\n`,
     'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(dir), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   let pids: number[] = [];
   try {
     pids = await waitFor(() => (existsSync(pidFile) ? daemonPids(pidFile) : undefined), 20_000, () => `the daemon\n${gw.output()}`);
@@ -307,36 +317,46 @@ test('a processes: entry stopped with the gateway gives the daemon it started in
   }
 });
 
-test('a process that forks into the background and exits 0 is restarted, and the log says it must stay in the foreground', async () => {
-  const dir = join(work.path, 'forks');
-  const apps = join(dir, 'apps');
+test.run();
+
+// Two processes that end at once with status 0, one app each, in one gateway: each test waits for
+// its own app's line in the log, and the last one stops it.
+const atOnce = suite('processes that exit 0 at once');
+const atOnceDir = tempDir('apppkg-daemons-at-once-');
+let atOnceGw: RunningGateway | null = null;
+
+atOnce.before(async () => {
+  const apps = join(atOnceDir.path, 'apps');
   writePackage(apps, 'forker', {
     'app.yaml': "platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: sh -c 'sleep 600 </dev/null >/dev/null 2>&1 & exit 0'\n",
     'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
-  try {
-    await waitFor(() => /forker: processes\.bg \d+ exited \(status 0\); it ended at once with status 0: a process must stay in the foreground/.test(gw.output()), 20_000, `the hint in\n${gw.output()}`);
-  } finally {
-    assert.is(await gw.stop(), 0);
-  }
-});
-
-test('a process that exits 0 at once after an error (as Celery does when Redis refuses it) is said to have failed with that error, not to have gone to the background', async () => {
-  const dir = join(work.path, 'clean-failure');
-  const apps = join(dir, 'apps');
   writePackage(apps, 'refused', {
     'app.yaml': 'platform: python, wsgi\napp: main:application\nprocesses:\n  worker:\n    command: python fails.py\n',
     'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
     'fails.py': 'import sys, traceback\ntry:\n    raise PermissionError("this user has no permissions")\nexcept PermissionError:\n    traceback.print_exc()\nsys.exit(0)\n',
   });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  atOnceGw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(atOnceDir.path), '--state-dir', join(atOnceDir.path, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+});
+
+atOnce.after(async () => {
+  await atOnceGw?.stop();
+  atOnceDir.remove();
+});
+
+atOnce('a process that forks into the background and exits 0 is restarted, and the log says it must stay in the foreground', async () => {
+  const gw = atOnceGw!;
+  await waitFor(() => /forker: processes\.bg \d+ exited \(status 0\); it ended at once with status 0: a process must stay in the foreground/.test(gw.output()), 20_000, () => `the hint in\n${gw.output()}`);
+});
+
+atOnce('a process that exits 0 at once after an error (as Celery does when Redis refuses it) is said to have failed with that error, not to have gone to the background', async () => {
+  const gw = atOnceGw!;
   try {
-    await waitFor(() => /refused: processes\.worker \d+ exited \(status 0\); it ended at once with status 0 after an error: PermissionError: this user has no permissions; restarting/.test(gw.output()), 20_000, `the error in\n${gw.output()}`);
+    await waitFor(() => /refused: processes\.worker \d+ exited \(status 0\); it ended at once with status 0 after an error: PermissionError: this user has no permissions; restarting/.test(gw.output()), 20_000, () => `the error in\n${gw.output()}`);
     assert.not.match(gw.output(), /refused: .*must stay in the foreground/);
   } finally {
     assert.is(await gw.stop(), 0);
   }
 });
 
-test.run();
+atOnce.run();
