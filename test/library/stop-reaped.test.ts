@@ -11,6 +11,7 @@ import { Gateway } from '../../src/index.js';
 import { tempDir } from '../helpers/process.js';
 
 const test = suite('Gateway.stop reaps');
+const PYTHON = '/usr/bin/python3';
 const work = tempDir('apppkg-lib-stop-reaped-');
 const apps = join(work.path, 'apps');
 
@@ -59,7 +60,9 @@ test('after stop() resolves, the embedding process has no child left, zombie or 
     'web.py': 'async def app(scope, receive, send):\n    if scope["type"] == "http":\n        await send({"type": "http.response.start", "status": 200, "headers": []})\n        await send({"type": "http.response.body", "body": b"ok"})\n',
   });
   write('own', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: python3 server.py\n', 'server.py': server });
-  writeFileSync(join(work.path, 'environment.yaml'), 'apps:\n  busy: {workers: 2}\n');
+  // Debian's Python, not pyenv's: the rounds start ~35 Pythons, which start in half the CPU
+  // there, and no pyenv shim is probed; which Python they are is no matter here.
+  writeFileSync(join(work.path, 'environment.yaml'), `python: ${PYTHON}\napps:\n  busy: {workers: 2}\n`);
   // Several rounds: each stop ends several guarded trees, and one guard left is enough.
   for (let round = 0; round < 5; round++) {
     const gateway = await Gateway.start({
