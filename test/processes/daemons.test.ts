@@ -64,12 +64,13 @@ function killLeft(pids: number[]): void {
 }
 
 /**
- * An environment file in `dir` that gives each app one worker: a worker is a Python start and
- * stop (~0.15 s of CPU) that the tests of processes and hooks never ask anything.
+ * An environment file in `dir`: `workers` for each app (a worker is a Python start and stop, ~0.15
+ * s of CPU, that the tests of processes and hooks never ask anything), and Debian's Python, not
+ * pyenv's, which starts at twice the CPU after its shim's probe: which Python is no matter here.
  */
-function oneWorkerEach(dir: string): string {
+function environmentIn(dir: string, workers: number): string {
   const file = join(dir, 'environment.yaml');
-  writeFileSync(file, 'defaults:\n  workers: 1\n');
+  writeFileSync(file, `python: /usr/bin/python3\ndefaults:\n  workers: ${workers}\n`);
   return file;
 }
 
@@ -86,7 +87,7 @@ for (const [how, end] of [
     const apps = join(dir, 'apps');
     const pidFile = join(dir, 'pids');
     daemonApp(apps, pidFile);
-    const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+    const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', environmentIn(dir, 2), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
     let pids: number[] = [];
     try {
       // Two workers, two daemons each, and the install hook's.
@@ -126,7 +127,7 @@ def application(environ, start_response):
     return [b"ok"]
 `,
   });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(dir), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', environmentIn(dir, 1), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   let pids: number[] = [];
   try {
     const { request } = await import('undici');
@@ -164,8 +165,7 @@ def application(environ, start_response):
     return [b"ok"]
 `,
   });
-  const env = join(dir, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  stuck:\n    workers: 1\n');
+  const env = environmentIn(dir, 1);
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0', '--grace', '1'], { ms: 60_000 });
   let pids: number[] = [];
   try {
@@ -214,8 +214,7 @@ def application(environ, start_response):
     return [b"ok"]
 `,
   });
-  const env = join(dir, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  unmarked:\n    workers: 1\n');
+  const env = environmentIn(dir, 1);
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   const noted = (): string => (existsSync(notes) ? readFileSync(notes, 'utf8') : '');
   let pids: number[] = [];
@@ -250,7 +249,7 @@ test('a processes: entry and a hook stopped with the gateway take along the chil
     'app.yaml': `platform: python, wsgi\napp: main:application\ncommands:\n  install: ${unmarked}\n`,
     'main.py': main,
   });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(dir), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', environmentIn(dir, 1), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   let pids: number[] = [];
   try {
     pids = await waitFor(() => {
@@ -276,7 +275,7 @@ test('a processes: entry and a hook that exit by themselves take along the child
   const main = 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n';
   writePackage(apps, 'process', { 'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: ${unmarked(pidFiles.process, 1)}\n`, 'main.py': main });
   writePackage(apps, 'hook', { 'app.yaml': `platform: python, wsgi\napp: main:application\ncommands:\n  install: ${unmarked(pidFiles.hook, 0)}\n`, 'main.py': main });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(dir), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', environmentIn(dir, 1), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   const firsts: number[] = [];
   try {
     for (const pidFile of Object.values(pidFiles)) {
@@ -303,7 +302,7 @@ test('a processes: entry stopped with the gateway gives the daemon it started in
     'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  bg:\n    command: ${daemon}\n`,
     'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(dir), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', environmentIn(dir, 1), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   let pids: number[] = [];
   try {
     pids = await waitFor(() => (existsSync(pidFile) ? daemonPids(pidFile) : undefined), 20_000, () => `the daemon\n${gw.output()}`);
@@ -336,7 +335,7 @@ atOnce.before(async () => {
     'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
     'fails.py': 'import sys, traceback\ntry:\n    raise PermissionError("this user has no permissions")\nexcept PermissionError:\n    traceback.print_exc()\nsys.exit(0)\n',
   });
-  atOnceGw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', oneWorkerEach(atOnceDir.path), '--state-dir', join(atOnceDir.path, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
+  atOnceGw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', environmentIn(atOnceDir.path, 1), '--state-dir', join(atOnceDir.path, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
 });
 
 atOnce.after(async () => {
