@@ -393,7 +393,9 @@ print(json.dumps({'loaded': loaded, 'said': said, 'json': json.dumps(json.loads(
 `;
 
 test('the probe answers what json and platform would write, loading neither (nor re) to say it', () => {
-  for (const python of ['python3', ...(hasSystem ? [SYSTEM_PYTHON] : [])]) {
+  // python3 on PATH by the file it runs: through a pyenv shim each of the two runs would add a
+  // bash pyenv's (~0.5 s of CPU) to the same interpreter's answer.
+  for (const python of [onPath.executable, ...(hasSystem ? [SYSTEM_PYTHON] : [])]) {
     // What the interpreter loads by itself (a .pth file of the host's may load re).
     const own = new Set(execFileSync(python, ['-E', '-c', 'import sys; print("\\n".join(sys.modules))'], { encoding: 'utf8', timeout: 10_000 }).split('\n'));
     const judged = JSON.parse(execFileSync(python, ['-E', '-c', PROBE_JUDGED, PROBE], { encoding: 'utf8', timeout: 10_000 })) as {
