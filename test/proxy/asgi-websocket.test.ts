@@ -204,7 +204,9 @@ async function openWebsockets(gw: RunningGateway, app: string): Promise<number> 
 }
 
 // ---------------------------------------------------------------------------------------------
-// One gateway: the ASGI app mounted at /live and on a virtual host, and a WSGI app.
+// One gateway: the ASGI app mounted at /live and on a virtual host, a WSGI app, and the ASGI
+// app again as ws-one (one worker) and ws-recycle (recycled by max_requests), each its own
+// app: a gateway start apiece cost more CPU than their tests.
 
 const gateway = suite('asgi websockets through the gateway');
 const work = tempDir('apppkg-asgi-ws-');
@@ -219,8 +221,18 @@ gateway.before(async () => {
   const apps = join(work.path, 'apps');
   addPackage(apps, 'ws-asgi', 'ws-asgi');
   addPackage(apps, 'environ', 'blog');
+  addPackage(apps, 'ws-asgi', 'ws-one');
+  addPackage(apps, 'ws-asgi', 'ws-recycle');
   const env = join(work.path, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  ws-asgi:\n    mount: /live\n    hosts: [chat.example]\n    workers: 2\n    timeout: 1\n    max_body: 1MB\n');
+  writeFileSync(env, [
+    'apps:',
+    '  ws-asgi:\n    mount: /live\n    hosts: [chat.example]\n    workers: 2\n    timeout: 1\n    max_body: 1MB',
+    // Asked for its 501 alone, which the gateway answers.
+    '  blog:\n    workers: 1',
+    '  ws-one:\n    workers: 1\n    timeout: 15',
+    '  ws-recycle:\n    workers: 1\n    max_requests: 3\n    timeout: 40\n    drain: 3',
+    '',
+  ].join('\n'));
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env]);
   ws = gw.url.replace(/^http/, 'ws');
 });
@@ -475,33 +487,11 @@ gateway('a worker killed under a websocket: its client is closed at once, and th
   await waitFor(async () => (await appStatus(gw, 'ws-asgi')).restarts === 1, 20_000, 'the killed worker restarted');
 });
 
-gateway.run();
+// One worker (as starlette-chat's README advises), ws-one: killed, it is restarting when its
+// clients reconnect.
 
-// ---------------------------------------------------------------------------------------------
-// One worker (as starlette-chat's README advises): killed, it is restarting when its clients
-// reconnect.
-
-const single = suite('asgi websockets with one worker');
-const singleWork = tempDir('apppkg-asgi-ws-one-');
-let sgw: RunningGateway;
-
-single.before(async () => {
-  const apps = join(singleWork.path, 'apps');
-  addPackage(apps, 'ws-asgi', 'ws-asgi');
-  const env = join(singleWork.path, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  ws-asgi:\n    workers: 1\n    timeout: 15\n');
-  sgw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(singleWork.path, 'state'), '--environment', env]);
-});
-
-single.after(async () => {
-  const pids = sgw ? statusPids(await gatewayStatus(sgw).catch(() => ({ apps: [] }))) : [];
-  await sgw?.stop();
-  await assertNoOrphans([sgw.child.pid!, ...pids], 10_000);
-  singleWork.remove();
-});
-
-single('a client reconnecting at once after its worker was killed waits for the replacement, as a request does, not a 503', async () => {
-  const url = `${sgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`;
+gateway('a client reconnecting at once after its worker was killed waits for the replacement, as a request does, not a 503', async () => {
+  const url = `${ws}/ws-one/echo`;
   const client = await open(url);
   const { pid } = await whoami(client);
   process.kill(pid, 'SIGKILL');
@@ -514,10 +504,41 @@ single('a client reconnecting at once after its worker was killed waits for the 
   assert.is(await next.next(), 'served');
   next.ws.close();
   await next.closed();
-  assert.not.match(sgw.output(), /"GET \/ws-asgi\/echo HTTP\/1\.1" 503 /);
+  assert.not.match(gw.output(), /"GET \/ws-one\/echo HTTP\/1\.1" 503 /);
 });
 
-single.run();
+// A recycled worker (max_requests; max_memory takes the same path) drains as a replaced version
+// does: its websockets stay for the version's `drain`, then 1012, and the worker ends. Not for
+// as long as a request may take (`timeout`, 60 s by default): with a chat-like app each recycle
+// left one more process holding its sockets past `drain` (probe O, MEDIUM 2).
+// ws-recycle: `timeout` far past `drain`, so the websockets must go at the drain's end, not the timeout's.
+
+gateway('websockets do not count as requests; the recycled worker keeps them for `drain` (not `timeout`), then 1012, and ends', async () => {
+  const wsUrl = `${ws}/ws-recycle/echo`;
+  const client = await open(wsUrl);
+  const { pid } = await whoami(client);
+  const second = await open(wsUrl);
+  await whoami(second);
+  second.ws.close();
+  await second.closed();
+  assert.is((await appStatus(gw, 'ws-recycle')).workers[0].requests, 0, 'two websockets are no request');
+  for (let i = 0; i < 3; i++) assert.is((await request(`${gw.url}/ws-recycle/`)).statusCode, 200);
+  await waitFor(async () => (await appStatus(gw, 'ws-recycle')).workers.some((w: { pid: number; state: string }) => w.pid !== pid && w.state === 'ready'), 20_000, 'the replacement worker');
+  const recycledAt = Date.now();
+  client.ws.send('during the drain');
+  assert.is(await client.next(), 'during the drain');
+  const { code } = await client.closed(15_000);
+  assert.is(code, 1012);
+  assert.ok(Date.now() - recycledAt >= 2000, `closed ${Date.now() - recycledAt} ms after the replacement came up (drain: 3)`);
+  const next = await open(wsUrl);
+  assert.is.not((await whoami(next)).pid, pid);
+  next.ws.close();
+  await assertNoOrphans([pid], 10_000);
+  const workers = (await appStatus(gw, 'ws-recycle')).workers as Array<{ pid: number }>;
+  assert.equal(workers.map((w) => w.pid).filter((p) => p === pid), [], 'the recycled worker is no longer listed (draining)');
+});
+
+gateway.run();
 
 // ---------------------------------------------------------------------------------------------
 // A deploy with a websocket open: it stays through the drain, then 1012; then a stop: 1001.
@@ -631,53 +652,3 @@ deploy('a gateway stop closes every websocket 1001, and leaves no process behind
 });
 
 deploy.run();
-
-// ---------------------------------------------------------------------------------------------
-// A recycled worker (max_requests; max_memory takes the same path) drains as a replaced version
-// does: its websockets stay for the version's `drain`, then 1012, and the worker ends. Not for
-// as long as a request may take (`timeout`, 60 s by default): with a chat-like app each recycle
-// left one more process holding its sockets past `drain` (probe O, MEDIUM 2).
-
-const recycle = suite('asgi websockets on a recycled worker');
-const recycleWork = tempDir('apppkg-asgi-ws-recycle-');
-let rgw: RunningGateway;
-
-recycle.before(async () => {
-  addPackage(join(recycleWork.path, 'apps'), 'ws-asgi', 'ws-asgi');
-  const env = join(recycleWork.path, 'environment.yaml');
-  // `timeout` far past `drain`: the websockets must go at the drain's end, not the timeout's.
-  writeFileSync(env, 'apps:\n  ws-asgi:\n    workers: 1\n    max_requests: 3\n    timeout: 40\n    drain: 3\n');
-  rgw = await startCli(['--apps', join(recycleWork.path, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(recycleWork.path, 'state'), '--environment', env]);
-});
-
-recycle.after(async () => {
-  await rgw?.stop();
-  recycleWork.remove();
-});
-
-recycle('websockets do not count as requests; the recycled worker keeps them for `drain` (not `timeout`), then 1012, and ends', async () => {
-  const wsUrl = `${rgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`;
-  const client = await open(wsUrl);
-  const { pid } = await whoami(client);
-  const second = await open(wsUrl);
-  await whoami(second);
-  second.ws.close();
-  await second.closed();
-  assert.is((await appStatus(rgw, 'ws-asgi')).workers[0].requests, 0, 'two websockets are no request');
-  for (let i = 0; i < 3; i++) assert.is((await request(`${rgw.url}/ws-asgi/`)).statusCode, 200);
-  await waitFor(async () => (await appStatus(rgw, 'ws-asgi')).workers.some((w: { pid: number; state: string }) => w.pid !== pid && w.state === 'ready'), 20_000, 'the replacement worker');
-  const recycledAt = Date.now();
-  client.ws.send('during the drain');
-  assert.is(await client.next(), 'during the drain');
-  const { code } = await client.closed(15_000);
-  assert.is(code, 1012);
-  assert.ok(Date.now() - recycledAt >= 2000, `closed ${Date.now() - recycledAt} ms after the replacement came up (drain: 3)`);
-  const next = await open(wsUrl);
-  assert.is.not((await whoami(next)).pid, pid);
-  next.ws.close();
-  await assertNoOrphans([pid], 10_000);
-  const workers = (await appStatus(rgw, 'ws-asgi')).workers as Array<{ pid: number }>;
-  assert.equal(workers.map((w) => w.pid).filter((p) => p === pid), [], 'the recycled worker is no longer listed (draining)');
-});
-
-recycle.run();
