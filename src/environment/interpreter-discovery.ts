@@ -20,30 +20,25 @@ export const SYSTEM_PYTHON = '/usr/bin/python3';
 const EXTRA_DIRS = ['/usr/bin', '/usr/local/bin'];
 
 /**
- * The `bin` of each version pyenv installed, when its shims directory is on PATH: a shim of a
- * version not enabled (`pyenv global`) fails ("pyenv: python3.12: command not found") though the
- * host has that interpreter (SPEC §1.3: `python:` picks among the host's). Links in `versions/`
- * (pyenv-virtualenv's environments) and directories with a pyvenv.cfg are virtualenvs, not
- * interpreters of the host.
+ * The `bin` of each version pyenv installed, for one of PATH's directories that is its shims
+ * directory (none for another): a shim of a version not enabled (`pyenv global`) fails
+ * ("pyenv: python3.12: command not found") though the host has that interpreter (SPEC §1.3:
+ * `python:` picks among the host's). Links in `versions/` (pyenv-virtualenv's environments) and
+ * directories with a pyvenv.cfg are virtualenvs, not interpreters of the host.
  */
-async function pyenvVersionDirs(pathDirs: string[]): Promise<string[]> {
-  const dirs: string[] = [];
-  for (const shims of pathDirs.filter((d) => path.basename(d) === 'shims')) {
-    const versions = path.join(path.dirname(shims), 'versions');
-    let entries: Dirent[];
-    try {
-      entries = await readdir(versions, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    // 3.9.18 before 3.10.13, as python3.N are ordered in a directory; number by number, not
-    // localeCompare's numeric collation, which loads ICU's data (2.6 MiB of the front's RSS).
-    entries.sort((a, b) => compareVersions(a.name, b.name));
-    for (const entry of entries.filter((e) => e.isDirectory())) {
-      if (!existsSync(path.join(versions, entry.name, 'pyvenv.cfg'))) dirs.push(path.join(versions, entry.name, 'bin'));
-    }
+async function pyenvVersionDirs(shims: string): Promise<string[]> {
+  if (path.basename(shims) !== 'shims') return [];
+  const versions = path.join(path.dirname(shims), 'versions');
+  let entries: Dirent[];
+  try {
+    entries = await readdir(versions, { withFileTypes: true });
+  } catch {
+    return [];
   }
-  return dirs;
+  // 3.9.18 before 3.10.13, as python3.N are ordered in a directory; number by number, not
+  // localeCompare's numeric collation, which loads ICU's data (2.6 MiB of the front's RSS).
+  entries.sort((a, b) => compareVersions(a.name, b.name));
+  return entries.filter((e) => e.isDirectory() && !existsSync(path.join(versions, e.name, 'pyvenv.cfg'))).map((e) => path.join(versions, e.name, 'bin'));
 }
 
 /** PATH's directories, as a shell searches them (a relative entry is the working directory's: left out). */
@@ -51,24 +46,48 @@ function pathDirsOf(pathEnv: string): string[] {
   return pathEnv.split(path.delimiter).filter((d) => path.isAbsolute(d));
 }
 
-/** Candidate `[name, file]` pairs in preference order: python3 on PATH, the system one, then python3.N. */
+/** The executable `python3.N` files in `dir` as [name, file], python3.6 before python3.10. */
+async function versionedPythons(dir: string): Promise<Array<[string, string]>> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const found: Array<[string, string]> = [];
+  for (const name of entries.filter((n) => /^python3\.\d+$/.test(n)).sort(byMinorVersion)) {
+    const file = path.join(dir, name);
+    if (await isExecutableFile(file)) found.push([name, file]);
+  }
+  return found;
+}
+
+/**
+ * Candidate `[name, file]` pairs in preference order: python3 on PATH, the system one, then
+ * python3.N. Of pyenv's shims, a python3.N that one of its versions has is left out: the shim runs
+ * that version's (found in its `bin`), or another's of that name, or the system's (found on PATH),
+ * or fails for a version not enabled, which is no failure to report; each is pyenv's bash, ~0.5 s
+ * of CPU, and a host with pyenv has a shim per series (9 s of a walk of the host's on 2 cores).
+ * A version's virtualenv that `pyenv global` enables is seen through `python3` on PATH alone.
+ */
 async function candidates(pathEnv: string): Promise<Array<[string, string]>> {
   const pathDirs = pathDirsOf(pathEnv);
   const found: Array<[string, string]> = [];
   const onPath = await which('python3', pathDirs);
   if (onPath) found.push(['python3', onPath]);
   if (await isExecutableFile(SYSTEM_PYTHON)) found.push([SYSTEM_PYTHON, SYSTEM_PYTHON]);
-  for (const dir of [...new Set([...pathDirs, ...EXTRA_DIRS, ...(await pyenvVersionDirs(pathDirs))])]) {
-    let entries: string[];
-    try {
-      entries = await readdir(dir);
-    } catch {
-      continue;
-    }
-    for (const name of entries.filter((n) => /^python3\.\d+$/.test(n)).sort(byMinorVersion)) {
-      const file = path.join(dir, name);
-      if (await isExecutableFile(file)) found.push([name, file]);
-    }
+  const pythonsIn = new Map<string, Array<[string, string]>>();
+  const read = async (dir: string) => pythonsIn.get(dir) ?? pythonsIn.set(dir, await versionedPythons(dir)).get(dir)!;
+  // Each shims directory's python3.N names that its versions have.
+  const held = new Map<string, Set<string>>();
+  const versionDirs: string[] = [];
+  for (const shims of pathDirs) {
+    const versions = await pyenvVersionDirs(shims);
+    versionDirs.push(...versions);
+    for (const dir of versions) for (const [name] of await read(dir)) held.set(shims, (held.get(shims) ?? new Set()).add(name));
+  }
+  for (const dir of [...new Set([...pathDirs, ...EXTRA_DIRS, ...versionDirs])]) {
+    for (const [name, file] of await read(dir)) if (!held.get(dir)?.has(name)) found.push([name, file]);
   }
   return found;
 }

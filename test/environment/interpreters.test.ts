@@ -340,6 +340,24 @@ runIf(test, system === null || onPath.version !== system.version, 'needs a pytho
   },
 );
 
+test("pyenv's shim of a python3.N one of its versions has is not run (the version's binary answers for it); one no version has still is, and is named", async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'apppkg-pyenv-'));
+  temps.push(root);
+  const ran = path.join(root, 'shims-run');
+  const name = `python${major}.${minor}`;
+  await mkdir(path.join(root, 'shims'));
+  // Each a bash run of pyenv's where it is real (~0.5 s of CPU): a host has one per series.
+  for (const shim of [name, 'python3.99']) {
+    await writeFile(path.join(root, 'shims', shim), `#!/bin/sh\necho ${shim} >> ${ran}\necho "pyenv: ${shim}: command not found" >&2\nexit 127\n`, { mode: 0o755 });
+  }
+  await mkdir(path.join(root, 'versions', onPath.version, 'bin'), { recursive: true });
+  await symlink(realpathSync(onPath.executable), path.join(root, 'versions', onPath.version, 'bin', name));
+  const err = await expectError(pickInterpreter({ python: '>=99', deb: [] }, { pathEnv: path.join(root, 'shims') }), 'APPPKG_PY_NO_INTERPRETER');
+  assert.match(err.message, `${name} ${onPath.version}`);
+  assert.match(err.message, `python3.99 (${path.join(root, 'shims', 'python3.99')}): cannot be run: pyenv: python3.99: command not found`);
+  assert.equal((await readFile(ran, 'utf8')).trim().split('\n'), ['python3.99'], 'the shims run');
+});
+
 runIf(test, system !== null && onPath.version !== system.version, `needs ${SYSTEM_PYTHON} and a python3 on PATH of another version`)(
   'with deb packages, an interpreter that satisfies the specifier but is not the system one is said to be not eligible',
   async () => {
