@@ -28,17 +28,20 @@ function relations(field: string | undefined): string[][] {
   return field.split(',').map((group) => group.split('|').map((alt) => alt.trim().split(/[\s(]/)[0].split(':')[0]).filter(Boolean));
 }
 
+/**
+ * The fields of a stanza read here. Only they are looked for: matching every line (descriptions,
+ * conffile lists: most of the ~1 MB file) was ~0.1 s of CPU of each `check` of a `deb:` app.
+ * Continuation lines begin with a space, so they never match.
+ */
+const STATUS_FIELDS = /^(Package|Status|Pre-Depends|Depends|Recommends|Provides):[ \t]*(.*)$/gm;
+
 /** The installed packages (and what each pulls in), and which of them provide each virtual name. */
 function parseStatus(text: string): { installed: Map<string, Installed>; providers: Map<string, string[]> } {
   const installed = new Map<string, Installed>();
   const providers = new Map<string, string[]>();
   for (const stanza of text.split(/\n\s*\n/)) {
-    // Continuation lines (a description's, a conffile list) begin with a space: not fields.
     const fields = new Map<string, string>();
-    for (const line of stanza.split('\n')) {
-      const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
-      if (m) fields.set(m[1], m[2]);
-    }
+    for (const [, field, value] of stanza.matchAll(STATUS_FIELDS)) fields.set(field, value);
     const name = fields.get('Package');
     if (!name || !/\sinstalled$/.test(fields.get('Status') ?? '')) continue;
     // Multi-arch packages have a stanza per architecture: one name, their relations together.
