@@ -185,10 +185,9 @@ test('runEnvironmentChecks: every check, in order; no interpreter means pip is n
   const good = await runEnvironmentChecks(makeDescription(dir, { os: ['posix'], python: '>=3.9', pip: 'requirements.txt' }), { settings: {}, processEnv: {} });
   assert.equal(good.map((r) => r.name), ['os', 'python', 'deb', 'rpm', 'pip', 'settings']);
   assert.ok(good.every((r) => r.ok), JSON.stringify(good, null, 2));
-  // No interpreter fits "<3", so the pick probes every candidate on PATH: with the host's PATH
-  // that is each of pyenv's shims (a bash run apiece, ~6 s of CPU, 16 s of this file's 25 on a
-  // busy machine). The directory of the interpreter picked above holds candidates enough; the
-  // walk of the host's own is interpreters.test.ts's.
+  // No interpreter fits "<3", so the pick probes every candidate on PATH: with the host's PATH,
+  // on a host with pyenv, a Python per version it installed. The directory of the interpreter
+  // picked above holds candidates enough; the walk of the host's own is interpreters.test.ts's.
   const pathEnv = path.dirname(interpreter.executable);
   const bad = await runEnvironmentChecks(makeDescription(dir, { python: '<3', pip: 'requirements.txt' }), { settings: {}, processEnv: {}, pathEnv });
   const python = bad.find((r) => r.name === 'python')!;
