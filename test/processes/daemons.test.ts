@@ -305,7 +305,11 @@ test('a processes: entry stopped with the gateway gives the daemon it started in
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', environmentIn(dir, 1), '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0'], { ms: 60_000 });
   let pids: number[] = [];
   try {
-    pids = await waitFor(() => (existsSync(pidFile) ? daemonPids(pidFile) : undefined), 20_000, () => `the daemon\n${gw.output()}`);
+    // Its pid once written: the shell's `>>` makes the file before it writes to it.
+    pids = await waitFor(() => {
+      const found = existsSync(pidFile) ? daemonPids(pidFile) : [];
+      return found.length > 0 ? found : undefined;
+    }, 20_000, () => `the daemon\n${gw.output()}`);
     assert.ok(readFileSync(`/proc/${pids[0]}/environ`, 'latin1').includes('APPPKG_TREE='), 'the daemon carries the mark');
     assert.is(await gw.stop(), 0, gw.output());
     assert.is(existsSync(notes) ? readFileSync(notes, 'utf8') : '', 'got-term\n', 'the daemon got one SIGTERM before anything else');
