@@ -71,27 +71,6 @@ test('an app that fails to import: exit 1, the traceback, and the file and line'
   assert.match(r.stderr, /fix:/);
 });
 
-test('--reload restarts the workers when a .py file changes', async () => {
-  const work = tempDir('apppkg-reload-');
-  try {
-    cpSync(join(EXAMPLES, 'hello'), work.path, { recursive: true });
-    const gw = await serve(work.path, ['--reload']);
-    const first = await request(`${gw.url}/`);
-    assert.is(await first.body.text(), 'Hello, world!\n');
-    const file = join(work.path, 'hello.py');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('Hello, world!', 'Hello, reloaded!'));
-    await waitFor(
-      async () => (await (await request(`${gw.url}/`)).body.text()) === 'Hello, reloaded!\n',
-      20000,
-      'the reloaded answer',
-      ASK_GATEWAY_EVERY_MS,
-    );
-    await gw.stop();
-  } finally {
-    work.remove();
-  }
-});
-
 test('--reload closes the old code\'s websockets 1012 as soon as the new workers serve, not at the end of the drain', async () => {
   const work = tempDir('apppkg-reload-ws-');
   try {
@@ -130,7 +109,9 @@ async def application(scope, receive, send):
   }
 });
 
-test('--reload keeps hearing a file an editor saves by rename (sed -i, vim), save after save', async () => {
+// One serve for both: the first save in place on a fresh watcher, then by rename, each reaching
+// the workers; a serve each cost another start and reload for the same watch.
+test('--reload restarts the workers when a .py file changes, and keeps hearing a file an editor saves by rename (sed -i, vim), save after save', async () => {
   const work = tempDir('apppkg-reload-rename-');
   try {
     cpSync(join(EXAMPLES, 'hello'), work.path, { recursive: true });
@@ -138,8 +119,8 @@ test('--reload keeps hearing a file an editor saves by rename (sed -i, vim), sav
     assert.is(await (await request(`${gw.url}/`)).body.text(), 'Hello, world!\n');
     const file = join(work.path, 'hello.py');
     const original = readFileSync(file, 'utf8');
-    // Two saves by rename, then one in place: each must reach the workers.
-    for (const [i, how] of [[1, 'rename'], [2, 'rename'], [3, 'in place']] as const) {
+    // A save in place, then two saves by rename, then one in place: each must reach the workers.
+    for (const [i, how] of [[0, 'in place'], [1, 'rename'], [2, 'rename'], [3, 'in place']] as const) {
       const text = original.replace('Hello, world!', `Hello, save ${i}!`);
       if (how === 'rename') {
         writeFileSync(`${file}.swp`, text);
@@ -199,24 +180,32 @@ test('in development a 504 carries where the app was stuck (SPEC 4: the tracebac
   }
 });
 
-test('in development a 502 carries the dead worker\'s last words: a crash in C code (faulthandler), an exit', async () => {
+// One app for both claims (a serve each was a start for the same setup): each path ends its
+// worker another way, and the serve starts the next worker.
+test('in development a 502 carries the dead worker\'s last words (a crash in C code by faulthandler, an exit) and says how it ended: its status, its signal, and for a SIGKILL with max_memory set that it may have been for its memory', async () => {
   const work = tempDir('apppkg-dev-502-');
   try {
     const dir = join(work.path, 'crashy');
     mkdirSync(dir);
     writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: main:application\n');
     writeFileSync(join(dir, 'main.py'), [
-      'import ctypes, os, sys',
+      'import ctypes, os, signal, sys',
       'def crash_in_c():',
       '    ctypes.string_at(0)',
       'def application(environ, start_response):',
       '    if environ["PATH_INFO"] == "/segv":',
       '        crash_in_c()',
+      '    if environ["PATH_INFO"] == "/kill":',
+      '        os.kill(os.getpid(), signal.SIGKILL)',
+      '    if environ["PATH_INFO"] == "/exit-1":',
+      '        os._exit(1)',
       '    print("leaving now, on purpose", file=sys.stderr, flush=True)',
       '    os._exit(4)',
       '',
     ].join('\n'));
-    const gw = await serve(dir);
+    const envFile = join(work.path, 'environment.yaml');
+    writeFileSync(envFile, 'apps:\n  crashy:\n    max_memory: 256MiB\n');
+    const gw = await serve(dir, ['--environment', envFile]);
     const segv = await request(`${gw.url}/segv`);
     const crashed = await segv.body.text();
     assert.is(segv.statusCode, 502, crashed);
@@ -229,34 +218,11 @@ test('in development a 502 carries the dead worker\'s last words: a crash in C c
     // How each ended, not that the link closed.
     assert.match(crashed, /^the worker was killed by SIGSEGV$/m);
     assert.match(exited, /^the worker exited with status 4$/m);
-    await gw.stop();
-  } finally {
-    work.remove();
-  }
-});
-
-test('in development a 502 says how its worker ended: its status, its signal, and for a SIGKILL with max_memory set that it may have been for its memory', async () => {
-  const work = tempDir('apppkg-dev-502-how-');
-  try {
-    const dir = join(work.path, 'ends');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: main:application\n');
-    writeFileSync(join(dir, 'main.py'), [
-      'import os, signal',
-      'def application(environ, start_response):',
-      '    if environ["PATH_INFO"] == "/kill":',
-      '        os.kill(os.getpid(), signal.SIGKILL)',
-      '    os._exit(1)',
-      '',
-    ].join('\n'));
-    const envFile = join(work.path, 'environment.yaml');
-    writeFileSync(envFile, 'apps:\n  ends:\n    max_memory: 256MiB\n');
-    const gw = await serve(dir, ['--environment', envFile]);
-    const exit = await request(`${gw.url}/exit`);
-    const exited = await exit.body.text();
-    assert.is(exit.statusCode, 502, exited);
-    assert.match(exited, /^the worker exited with status 1$/m);
-    assert.not.match(exited, /closed the link/);
+    const exit1 = await request(`${gw.url}/exit-1`);
+    const exited1 = await exit1.body.text();
+    assert.is(exit1.statusCode, 502, exited1);
+    assert.match(exited1, /^the worker exited with status 1$/m);
+    assert.not.match(exited1, /closed the link/);
     const kill = await request(`${gw.url}/kill`, { headersTimeout: 30_000 });
     const killed = await kill.body.text();
     assert.is(kill.statusCode, 502, killed);
@@ -275,23 +241,19 @@ test('serve of a command app names its own server, not "0 workers"', async () =>
   await gw.stop();
 });
 
-test('serve refuses a busy port with a clear error and exit 1', async () => {
+// One serve of hello for both refusals (a start each before): the busy port is asked from a
+// state root of its own, as on the same one the app's lock refuses first (the second claim).
+test('serve refuses a busy port with a clear error and exit 1; a second serve of the same app on the same state root refuses, naming the first one, which serves on', async () => {
   const gw = await serve(join(EXAMPLES, 'hello'));
   const port = new URL(gw.url).port;
-  // A state root of its own: on the same one the app's lock refuses it first (below).
   const own = warmStateDir('apppkg-serve-state-');
   try {
-    const r = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', port, '--state-dir', own.path, '--workers', '1']);
-    assert.is(r.status, 1);
-    assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    const busy = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', port, '--state-dir', own.path, '--workers', '1']);
+    assert.is(busy.status, 1);
+    assert.match(busy.stderr, /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
   } finally {
     own.remove();
   }
-  await gw.stop();
-});
-
-test('a second serve of the same app on the same state root refuses, naming the first one, which serves on', async () => {
-  const gw = await serve(join(EXAMPLES, 'hello'));
   const r = await runCli(['serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', state.path]);
   assert.is(r.status, 1);
   assert.match(r.stderr, new RegExp(`hello is served already on the state root .* by the serve with pid ${gw.child.pid}\\b`));
