@@ -22,9 +22,15 @@ test.after(() => {
 
 const lines = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 
-test('the gateway opens its access log again on SIGUSR1 (a rotation loses no line), and starts no debugger', async () => {
+// One gateway for the rotation and the directory replaced (a start each before): what the second
+// part says is read from the output after the first part's, which said the log was opened again.
+// A directory merely removed is made again (test/gateway/access-log-private.test.ts); a file in
+// its place is one SIGUSR1 cannot replace.
+test('the gateway opens its access log again on SIGUSR1 (a rotation loses no line), and starts no debugger; with a file in place of the log directory it says why the log is not open, never that it was opened again; once the directory is back it is', async () => {
   addPackage(apps.path, 'examples/hello', 'hello');
-  const log = join(logs.path, 'access.log');
+  const dir = join(logs.path, 'gone');
+  mkdirSync(dir);
+  const log = join(dir, 'access.log');
   const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', log]);
   try {
     await waitFor(async () => (await fetch(`${gw.url}/hello/`)).status === 200, 30_000, 'hello to serve');
@@ -39,32 +45,19 @@ test('the gateway opens its access log again on SIGUSR1 (a rotation loses no lin
     assert.ok(lines(`${log}.1`).some((l) => l.includes('/hello/?moved')), readFileSync(`${log}.1`, 'utf8'));
     assert.not.match(gw.output(), /Debugger listening/);
     assert.is(gw.child.exitCode, null);
-  } finally {
-    await stopGatewayChecked(gw, apps, state);
-  }
-});
 
-// A directory merely removed is made again (test/gateway/access-log-private.test.ts); a file in
-// its place is one SIGUSR1 cannot replace.
-test('SIGUSR1 with a file in place of the log directory says why the log is not open, never that it was opened again; once the directory is back it is', async () => {
-  const [apps, state] = [tempDir('apppkg-usr1-apps-'), tempDir('apppkg-usr1-state-')];
-  addPackage(apps.path, 'examples/hello', 'hello');
-  const dir = join(logs.path, 'gone');
-  mkdirSync(dir);
-  const log = join(dir, 'access.log');
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', log]);
-  try {
-    await waitFor(async () => (await fetch(`${gw.url}/hello/`)).status === 200, 30_000, 'hello to serve');
+    const since = gw.output().length;
+    const said = () => gw.output().slice(since);
     rmSync(dir, { recursive: true });
     writeFileSync(dir, '');
     gw.child.kill('SIGUSR1');
-    await waitFor(() => /cannot make the access log's directory .* again \(EEXIST\)/.test(gw.output()), 5000, 'the gateway to say the log cannot be opened');
+    await waitFor(() => /cannot make the access log's directory .* again \(EEXIST\)/.test(said()), 5000, 'the gateway to say the log cannot be opened');
     await fetch(`${gw.url}/hello/?meanwhile`);
-    assert.not.match(gw.output(), /SIGUSR1: the access log .* was opened again/);
+    assert.not.match(said(), /SIGUSR1: the access log .* was opened again/);
     rmSync(dir);
     mkdirSync(dir);
     gw.child.kill('SIGUSR1');
-    await waitFor(() => gw.output().includes(`SIGUSR1: the access log ${log} was opened again`), 5000, 'the gateway to say it reopened the log');
+    await waitFor(() => said().includes(`SIGUSR1: the access log ${log} was opened again`), 5000, 'the gateway to say it reopened the log');
     await fetch(`${gw.url}/hello/?back`);
     await waitFor(() => existsSync(log) && lines(log).some((l) => l.includes('/hello/?back')), 5000, 'the line after the directory came back');
   } finally {
@@ -136,10 +129,14 @@ function runSleeper(marker: string): { child: ReturnType<typeof spawn>; exited: 
 }
 
 test('`run` passes SIGTERM, SIGINT and SIGQUIT (no terminal sent them) to the whole tree; killed with SIGKILL, it takes the tree along', async () => {
-  for (const [signal, status, fraction] of [['SIGTERM', 143, '1'], ['SIGINT', 130, '2'], ['SIGQUIT', 131, '3'], ['SIGKILL', 137, '4']] as const) {
+  // The four at once, each with its own marker: they share nothing, and one after another the
+  // test waited for four CLI starts in turn.
+  await Promise.all((
+    [['SIGTERM', 143, '1'], ['SIGINT', 130, '2'], ['SIGQUIT', 131, '3'], ['SIGKILL', 137, '4']] as const
+  ).map(async ([signal, status, fraction]) => {
     const marker = `31.${fraction}7`;
     const { child, exited } = runSleeper(marker);
-    await waitFor(() => withMarker(`sleep\0${marker}`).length === 1, 10_000, 'the sleeper to start');
+    await waitFor(() => withMarker(`sleep\0${marker}`).length === 1, 10_000, `the sleeper to start (${signal})`);
     child.kill(signal);
     // The shell may see its sleeper die of the signal first and finish its script (`:`, 0)
     // before the signal reaches it too: either way the command ended, and `run` with it.
@@ -147,7 +144,7 @@ test('`run` passes SIGTERM, SIGINT and SIGQUIT (no terminal sent them) to the wh
     if (typeof code === 'string') child.kill('SIGKILL');
     assert.ok(code === status || (signal !== 'SIGKILL' && code === 0), `${signal}: exit status ${code}`);
     await waitFor(() => withMarker(`sleep\0${marker}`).length === 0, 5000, `the grandchild gone after ${signal} (it was left running, its parent the shell gone)`);
-  }
+  }));
 });
 
 test('SIGHUP to `serve` (its terminal closed) stops it as SIGTERM does: said, the request in flight answered, status 0, no process left', async () => {
