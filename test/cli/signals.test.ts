@@ -22,18 +22,25 @@ test.after(() => {
 
 const lines = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 
-// One gateway for the rotation and the directory replaced (a start each before): what the second
-// part says is read from the output after the first part's, which said the log was opened again.
-// A directory merely removed is made again (test/gateway/access-log-private.test.ts); a file in
-// its place is one SIGUSR1 cannot replace.
-test('the gateway opens its access log again on SIGUSR1 (a rotation loses no line), and starts no debugger; with a file in place of the log directory it says why the log is not open, never that it was opened again; once the directory is back it is', async () => {
+// One gateway for the access log's rotation, its directory replaced, and the app logs (a start
+// each before): each part reads what the gateway says from the output after the part before,
+// which said the log was opened again. A directory merely removed is made again
+// (test/gateway/access-log-private.test.ts); a file in its place is one SIGUSR1 cannot replace.
+test('the gateway opens its access log again on SIGUSR1 (a rotation loses no line), and starts no debugger; with a file in place of the log directory it says why the log is not open, never that it was opened again; once the directory is back it is; SIGUSR1 opens each app log again too: after logrotate moved app.log away, and after its directory was removed', async () => {
   addPackage(apps.path, 'examples/hello', 'hello');
+  writePackage(apps.path, 'talks', {
+    'app.yaml': 'platform: python, wsgi\napp: talks:application\n',
+    'talks.py': 'import sys\n\ndef application(environ, start_response):\n    print("said " + environ["QUERY_STRING"], file=sys.stderr, flush=True)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
   const dir = join(logs.path, 'gone');
   mkdirSync(dir);
   const log = join(dir, 'access.log');
   const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', log]);
+  let since = 0;
+  const said = () => gw.output().slice(since);
   try {
     await waitFor(async () => (await fetch(`${gw.url}/hello/`)).status === 200, 30_000, 'hello to serve');
+    await waitFor(async () => (await fetch(`${gw.url}/talks/?first`)).status === 200, 30_000, 'talks to serve');
     await waitFor(() => existsSync(log) && lines(log).some((l) => l.includes('"GET /hello/ HTTP/1.1" 200')), 5000, 'the first line');
     renameSync(log, `${log}.1`);
     await fetch(`${gw.url}/hello/?moved`); // written to the moved file: the gateway still holds it
@@ -46,8 +53,7 @@ test('the gateway opens its access log again on SIGUSR1 (a rotation loses no lin
     assert.not.match(gw.output(), /Debugger listening/);
     assert.is(gw.child.exitCode, null);
 
-    const since = gw.output().length;
-    const said = () => gw.output().slice(since);
+    since = gw.output().length;
     rmSync(dir, { recursive: true });
     writeFileSync(dir, '');
     gw.child.kill('SIGUSR1');
@@ -60,35 +66,24 @@ test('the gateway opens its access log again on SIGUSR1 (a rotation loses no lin
     await waitFor(() => said().includes(`SIGUSR1: the access log ${log} was opened again`), 5000, 'the gateway to say it reopened the log');
     await fetch(`${gw.url}/hello/?back`);
     await waitFor(() => existsSync(log) && lines(log).some((l) => l.includes('/hello/?back')), 5000, 'the line after the directory came back');
-  } finally {
-    await stopGatewayChecked(gw, apps, state);
-  }
-});
 
-test('SIGUSR1 opens each app log again too: after logrotate moved app.log away, and after its directory was removed', async () => {
-  const [apps, state] = [tempDir('apppkg-usr1-apps-'), tempDir('apppkg-usr1-state-')];
-  writePackage(apps.path, 'talks', {
-    'app.yaml': 'platform: python, wsgi\napp: talks:application\n',
-    'talks.py': 'import sys\n\ndef application(environ, start_response):\n    print("said " + environ["QUERY_STRING"], file=sys.stderr, flush=True)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
-  });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
-  const logDir = join(state.path, 'apps', 'talks', 'log');
-  const log = join(logDir, 'app.log');
-  const said = (what: string) => existsSync(log) && readFileSync(log, 'utf8').includes(`said ${what}\n`);
-  try {
-    await waitFor(async () => (await fetch(`${gw.url}/talks/?first`)).status === 200, 30_000, 'talks to serve');
-    await waitFor(() => said('first'), 5000, 'the first line');
-    renameSync(log, `${log}-20261204`);
+    // The app logs: both apps' (hello's and talks') are opened again at each SIGUSR1.
+    const logDir = join(state.path, 'apps', 'talks', 'log');
+    const appLog = join(logDir, 'app.log');
+    const talked = (what: string) => existsSync(appLog) && readFileSync(appLog, 'utf8').includes(`said ${what}\n`);
+    await waitFor(() => talked('first'), 5000, 'the first line');
+    since = gw.output().length;
+    renameSync(appLog, `${appLog}-20261204`);
     gw.child.kill('SIGUSR1');
-    await waitFor(() => gw.output().includes('SIGUSR1: 1 app log opened again'), 5000, () => `the gateway to say it reopened the app log:\n${gw.output()}`);
+    await waitFor(() => said().includes('SIGUSR1: 2 app logs opened again'), 5000, () => `the gateway to say it reopened the app logs:\n${gw.output()}`);
     await fetch(`${gw.url}/talks/?moved`);
-    await waitFor(() => said('moved'), 5000, 'the line after the rotation in a new app.log');
-    assert.not.ok(readFileSync(`${log}-20261204`, 'utf8').includes('said moved'), 'not in the moved file');
+    await waitFor(() => talked('moved'), 5000, 'the line after the rotation in a new app.log');
+    assert.not.ok(readFileSync(`${appLog}-20261204`, 'utf8').includes('said moved'), 'not in the moved file');
     rmSync(logDir, { recursive: true });
     gw.child.kill('SIGUSR1');
-    await waitFor(() => gw.output().split('SIGUSR1: 1 app log opened again').length === 3, 5000, () => `the gateway to say it reopened the app log again:\n${gw.output()}`);
+    await waitFor(() => said().split('SIGUSR1: 2 app logs opened again').length === 3, 5000, () => `the gateway to say it reopened the app logs again:\n${gw.output()}`);
     await fetch(`${gw.url}/talks/?gone`);
-    await waitFor(() => said('gone'), 5000, 'the line after the directory was removed, in it made again');
+    await waitFor(() => talked('gone'), 5000, 'the line after the directory was removed, in it made again');
   } finally {
     await stopGatewayChecked(gw, apps, state);
   }
