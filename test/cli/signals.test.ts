@@ -20,6 +20,10 @@ test.after(() => {
   for (const dir of [apps, state, logs]) dir.remove();
 });
 
+// One worker per app: none of these is about a second, and each worker is a Python start.
+const ONE_WORKER = join(logs.path, 'one-worker.yaml');
+writeFileSync(ONE_WORKER, 'defaults:\n  workers: 1\n');
+
 const lines = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 
 // One gateway for the access log's rotation, its directory replaced, and the app logs (a start
@@ -35,7 +39,7 @@ test('the gateway opens its access log again on SIGUSR1 (a rotation loses no lin
   const dir = join(logs.path, 'gone');
   mkdirSync(dir);
   const log = join(dir, 'access.log');
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', log]);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', ONE_WORKER, '--access-log', log]);
   let since = 0;
   const said = () => gw.output().slice(since);
   try {
@@ -147,7 +151,7 @@ test('SIGHUP to `serve` (its terminal closed) stops it as SIGTERM does: said, th
     'app.yaml': 'platform: python, wsgi\napp: main:application\n',
     'main.py': 'import os, time\ndef application(environ, start_response):\n    if environ["PATH_INFO"] == "/slow":\n        time.sleep(1.5)\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [str(os.getpid()).encode()]\n',
   });
-  const served = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
+  const served = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path, '--workers', '1']);
   const exited = new Promise<number | null>((resolve) => served.child.on('exit', (code) => resolve(code)));
   const pid = Number(await (await request(`${served.url}/`)).body.text());
   const slow = request(`${served.url}/slow`).then(async (r) => `${r.statusCode} ${await r.body.text()}`, (e: Error) => `failed: ${e.message}`);
@@ -167,7 +171,7 @@ test('a second SIGINT during the stop (Ctrl-C again) ends the gateway at once an
     'app.yaml': 'platform: python, wsgi\napp: held:application\n',
     'held.py': 'import time\n\ndef application(environ, start_response):\n    time.sleep(30 if environ["PATH_INFO"] == "/slow" else 0)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', ONE_WORKER, '--access-log', 'off']);
   let pids: number[] = [];
   try {
     await waitFor(async () => (await fetch(`${gw.url}/held/`)).status === 200, 30_000, 'held to serve');
@@ -197,7 +201,7 @@ test('a SIGHUP during the stop (a reload racing systemctl stop, a terminal close
     'app.yaml': 'platform: python, wsgi\napp: held:application\n',
     'held.py': 'import time\n\ndef application(environ, start_response):\n    time.sleep(3 if environ["PATH_INFO"] == "/slow" else 0)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', ONE_WORKER, '--access-log', 'off']);
   let pids: number[] = [];
   try {
     await waitFor(async () => (await fetch(`${gw.url}/held/`)).status === 200, 30_000, 'held to serve');
@@ -228,7 +232,7 @@ test('a request still running when --grace is over is cut, and the log names the
     'app.yaml': 'platform: python, wsgi\napp: held:application\n',
     'held.py': 'import time\n\ndef application(environ, start_response):\n    time.sleep(30 if environ["PATH_INFO"] == "/slow" else 0)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--grace', '2']);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', ONE_WORKER, '--access-log', 'off', '--grace', '2']);
   let pids: number[] = [];
   try {
     await waitFor(async () => (await fetch(`${gw.url}/held/`)).status === 200, 30_000, 'held to serve');
