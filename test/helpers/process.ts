@@ -159,10 +159,12 @@ function runtimePackages(): string[] {
 /**
  * The tests' PATH without pyenv's shim directories. check (and describe --sys-path) probes
  * python3 on PATH afresh where its state root has no probe cache (it only reads one; runCli gives
- * none to a check's root), and a shim's probe is ~0.4 s of bash: a
- * pyenv host has one for each version it knows, half a second of a check's ~1.1 s of CPU. For
- * the tests whose subject is not which interpreter runs the app; that one is then the first
- * python3 after them (/usr/bin/python3 on Debian).
+ * none to a check's root), and a shim's probe is ~0.4 s of bash. A walk of the host's
+ * interpreters no longer runs the shims of versions pyenv has (their binaries answer), so what
+ * this still saves is a shim that comes first on a caller's PATH as `python3`, or one that no
+ * version has. For the tests whose subject is not which interpreter runs the app; that one is
+ * then the first python3 after them (/usr/bin/python3 on Debian, or pyenv's own bin, which
+ * npm test puts first).
  */
 export function pathWithoutPyenvShims(): string {
   return (process.env.PATH ?? '').split(':').filter((dir) => !/\/\.pyenv\/(plugins\/[^/]+\/)?shims$/.test(dir)).join(':');
