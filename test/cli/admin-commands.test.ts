@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { clientLoop, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, BIN, childPids, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
+import { clientLoop, oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, BIN, childPids, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('issue 14: logs, restart, rollback, status --watch');
@@ -53,13 +53,13 @@ function addApp(appsDir: string, dirName: string, version = '1'): void {
   });
 }
 
-/** A gateway under --apps with its admin listener on a free port and --admin-token. */
-async function openGateway(setup: (appsDir: string) => void): Promise<Gateway> {
+/** A gateway under --apps with its admin listener on a free port and --admin-token; `extra`: more of its arguments, given its directory. */
+async function openGateway(setup: (appsDir: string) => void, extra: (dir: string) => string[] = () => []): Promise<Gateway> {
   const dir = tempDir('apppkg-admin-cmds-gw-');
   const apps = join(dir.path, 'apps');
   const state = join(dir.path, 'state');
   setup(apps);
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state, '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state, '--access-log', 'off', ...extra(dir.path)]);
   const g: Gateway = { gw, admin: new URL(gw.adminUrl!).host, state, pids: new Set() };
   opened.push(g);
   const stop = gw.stop.bind(gw);
@@ -68,7 +68,7 @@ async function openGateway(setup: (appsDir: string) => void): Promise<Gateway> {
     dir.remove();
     return code;
   };
-  await waitFor(async () => (await appOf(g, 'blog'))?.state === 'ready', 30_000, 'blog to be ready');
+  await waitFor(async () => (await appOf(g, 'blog'))?.state === 'ready', 30_000, 'blog to be ready', ASK_GATEWAY_EVERY_MS);
   return g;
 }
 
@@ -109,7 +109,9 @@ function cli(g: Gateway, args: string[], ms = 30_000) {
 /**
  * The gateway the tests below share with blog in two versions, an app that writes nothing
  * (quiet) and a package that does not load (shop), opened by the first of them: none of them
- * needs it fresh, and each gateway costs a start and its workers.
+ * needs it fresh, and each gateway costs a start and its workers. One worker an app: what they
+ * read (a version's pids kept or replaced, an empty log) one shows, and each restart and
+ * rollback starts them all again.
  */
 let others: Promise<Gateway> | undefined;
 function otherApps(): Promise<Gateway> {
@@ -118,7 +120,7 @@ function otherApps(): Promise<Gateway> {
     addApp(apps, 'blog.2', '2');
     writePackage(apps, 'quiet', { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n' });
     writePackage(apps, 'shop', { 'app.yaml': 'platform: python, wsgi\napp: app:application\nwsgii: 2\n', 'app.py': APP });
-  });
+  }, oneWorkerEach);
   return others;
 }
 
@@ -242,7 +244,7 @@ test('logs NAME -f into a reader that leaves (| head -n 1) exits 0 once it write
   await waitFor(async () => {
     await get(main, '/blog/say/anyone-there');
     return run.child.exitCode !== null || run.child.signalCode !== null;
-  }, 15_000, 'logs -f to notice the reader left');
+  }, 15_000, 'logs -f to notice the reader left', ASK_GATEWAY_EVERY_MS);
   assert.equal(await run.cliExit, { code: 0, signal: null });
   assert.not.match(run.out.stderr, /internal error|EPIPE/);
 });
@@ -250,7 +252,7 @@ test('logs NAME -f into a reader that leaves (| head -n 1) exits 0 once it write
 // An empty log printed nothing and exited 0: a user could not tell it from output still to come.
 test('logs of an app whose log is empty: nothing on stdout, exit 0, and stderr says the log is empty, naming its file', async () => {
   const g = await otherApps();
-  await waitFor(async () => (await appOf(g, 'quiet'))?.state === 'ready', 30_000, 'quiet to be ready');
+  await waitFor(async () => (await appOf(g, 'quiet'))?.state === 'ready', 30_000, 'quiet to be ready', ASK_GATEWAY_EVERY_MS);
   const file = join(g.state, 'apps', 'quiet', 'log', 'app.log');
   assert.is(readFileSync(file, 'utf8'), '', 'the quiet app wrote nothing');
   const r = await cli(g, ['logs', 'quiet']);
@@ -327,7 +329,7 @@ test('restart NAME whose serving version\'s files no longer start: exit 1, that 
   assert.match(r.stderr, /broken in place/);
   // The refusal's own fix, not only where to look.
   assert.match(r.stderr, /fix: fix the error in the traceback .*`apppkg-gateway check [^`]*blog\.2`/, r.stderr);
-  // The app has more than one worker: which one answers is not the point, that they are the same.
+  // The same workers answer, not new ones.
   const after = await get(g, '/blog/');
   assert.is(after.version, '2');
   assert.equal(await workerPids(g), servingPids, 'the running workers of version 2 serve on');
@@ -358,7 +360,7 @@ test('rollback NAME with versions 1 and 2: version 1 serves', async () => {
   const r = await cli(g, ['rollback', 'blog'], 120_000);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /^blog: /);
-  await waitFor(async () => (await get(g, '/blog/')).version === '1', 5000, 'version 1 to serve');
+  await waitFor(async () => (await get(g, '/blog/')).version === '1', 5000, 'version 1 to serve', ASK_GATEWAY_EVERY_MS);
   assert.is((await appOf(g, 'blog')).version, '1');
   // Nothing below 1: a second rollback refuses, and 1 keeps serving.
   const again = await cli(g, ['rollback', 'blog']);
@@ -429,141 +431,112 @@ test('status --watch --json: one JSON status per line', async () => {
   assert.is(await within(5000, 'status --watch --json to exit', exit), 0);
 });
 
-// It exited at the first restart (an upgrade, `systemctl restart`), saying the stream ended,
-// where a user who left it open expects to see the gateway that came back, as `tail -F` does.
-test('status --watch across a restart of the gateway on the same admin socket: says it lost it and waits, then shows the new one\'s apps; SIGINT ends it with 0', async () => {
+// status --watch exited at the first restart (an upgrade, `systemctl restart`), saying the stream
+// ended, where a user who left it open expects to see the gateway that came back, as `tail -F`
+// does. logs -f exited 1 (APPPKG_ADMIN_GONE) there, where `status --watch` waited for the new
+// one: a user tailing an app through an upgrade lost the very lines of its start. Both watch the
+// same gateway's restarts: each restart is a gateway start and its workers.
+test('status --watch and logs -f across restarts of the gateway on the same admin socket: each says it lost it and waits; status --watch then shows the new one\'s apps; logs -f goes on from where it was left, says when the log is another file; SIGINT ends each with 0', async () => {
   const dir = tempDir('apppkg-watch-restart-');
-  const apps = join(dir.path, 'apps');
-  const socket = `unix:${join(dir.path, 'admin.sock')}`;
-  addApp(apps, 'blog');
-  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', socket, '--state-dir', join(dir.path, 'state'), '--access-log', 'off'];
-  const pids = new Set<number>();
-  const note = async (gw: RunningGateway, app: string) => {
-    const status = await waitFor(async () => {
-      const s = await statusAt(socket);
-      return s.apps?.find((a: any) => a.name === app)?.state === 'ready' ? s : undefined;
-    }, 30_000, `${app} to be ready`);
-    for (const a of status.apps) for (const w of a.workers) if (w.pid) pids.add(w.pid);
-    pids.add(gw.child.pid!);
-    return status.pid as number;
-  };
-  // Nobody at the address when it starts is still the error it was, not a wait.
-  const nobody = await runCli(['status', '--watch', '--admin', socket], { ms: 15_000 });
-  assert.is(nobody.status, 1, nobody.stderr);
-  assert.match(nobody.stderr, `no gateway answers on ${socket}`);
-  let gw = await startCli(args);
-  let watcher: ChildProcess | undefined;
-  try {
-    await note(gw, 'blog');
-    watcher = spawn(BIN, ['status', '--watch', '--admin', socket], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(watcher);
-    let out = '';
-    let err = '';
-    watcher.stdout!.on('data', (c) => (out += c));
-    watcher.stderr!.on('data', (c) => (err += c));
-    const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => watcher!.once('exit', (code, signal) => resolve({ code, signal })));
-    await waitFor(() => /^blog\s+ready/m.test(out), 10_000, () => `the first table\n${out}${err}`);
-    await gw.stop();
-    await waitFor(() => err.includes('lost the gateway'), 10_000, () => `the lost line\n${err}`);
-    // The reason is how the stream ended: closed, or the connection cut, as the stop went.
-    assert.match(err, new RegExp(`^apppkg-gateway: lost the gateway at ${socket} \\((it closed the stream|the connection closed)\\); waiting for it to come back, trying every 1 s \\(Ctrl-C stops\\)\\n$`));
-    // Tries that find no socket, or one nobody accepts on, are waited out, and said once.
-    await new Promise((r) => setTimeout(r, 2500));
-    assert.is(watcher.exitCode, null, `status --watch still waits\n${err}`);
-    assert.is(err.split('\n').length, 2, err);
-    addApp(apps, 'shop');
-    const before = out.length;
-    gw = await startCli(args);
-    const pid = await note(gw, 'shop');
-    await waitFor(() => /^shop\s+ready/m.test(out.slice(before)) && out.slice(before).includes(`gateway pid ${pid},`), 30_000, () => `the new gateway's table\n${out.slice(before)}${err}`);
-    assert.match(err, new RegExp(`\\napppkg-gateway: the gateway at ${socket} is back \\(pid ${pid}, up since \\S+\\)\\n$`));
-    watcher.kill('SIGINT');
-    assert.equal(await within(5000, 'status --watch to exit', exit), { code: 0, signal: null });
-  } finally {
-    await gw.stop();
-    dir.remove();
-  }
-  await assertNoOrphans([...pids, watcher?.pid ?? 0].filter(Boolean), 15_000);
-});
-
-// It exited 1 (APPPKG_ADMIN_GONE) at the first restart of the gateway, where `status --watch`
-// waited for the new one: a user tailing an app through an upgrade lost the very lines of its start.
-test('logs -f across restarts of the gateway on the same admin socket: waits, goes on from where it was left, says when the log is another file; SIGINT ends it with 0', async () => {
-  const dir = tempDir('apppkg-logs-restart-');
   const apps = join(dir.path, 'apps');
   const state = join(dir.path, 'state');
   const socket = `unix:${join(dir.path, 'admin.sock')}`;
   const log = join(state, 'apps', 'blog', 'log', 'app.log');
   addApp(apps, 'blog');
-  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', socket, '--state-dir', state, '--access-log', 'off'];
+  // One worker an app: three gateway starts start them all, and one shows what the CLI does.
+  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', socket, '--state-dir', state, '--access-log', 'off', ...oneWorkerEach(dir.path)];
   const pids = new Set<number>();
-  /** Once blog is ready: its worker pids, each noted to be gone at the end. */
-  const ready = async (gw: RunningGateway): Promise<number[]> => {
+  /** Once `app` is ready (and blog): the status, each pid it names noted to be gone at the end. */
+  const ready = async (gw: RunningGateway, app: string): Promise<any> => {
     const status = await waitFor(async () => {
       const s = await statusAt(socket);
-      return s.apps?.find((a: any) => a.name === 'blog')?.state === 'ready' ? s : undefined;
-    }, 30_000, 'blog to be ready');
-    const workers = status.apps.find((a: any) => a.name === 'blog').workers.map((w: any) => w.pid).filter(Boolean);
-    for (const p of [...workers, gw.child.pid!]) pids.add(p);
-    return workers;
+      return [app, 'blog'].every((name) => s.apps?.find((a: any) => a.name === name)?.state === 'ready') ? s : undefined;
+    }, 30_000, `${app} to be ready`, ASK_GATEWAY_EVERY_MS);
+    for (const a of status.apps) for (const w of a.workers) if (w.pid) pids.add(w.pid);
+    pids.add(gw.child.pid!);
+    return status;
   };
+  const blogWorkers = (status: any): number[] => status.apps.find((a: any) => a.name === 'blog').workers.map((w: any) => w.pid).filter(Boolean);
   const say = async (gw: RunningGateway, text: string) => assert.is((await request(`${gw.url}/blog/say/${text}`, { headersTimeout: 10_000 })).statusCode, 200);
   const count = (text: string, what: string) => text.split(what).length - 1;
-  // Nobody at the address when it starts is still the error it was, not a wait.
-  const nobody = await runCli(['logs', 'blog', '-f', '--admin', socket], { ms: 15_000 });
-  assert.is(nobody.status, 1, nobody.stderr);
-  assert.match(nobody.stderr, `no gateway answers on ${socket}`);
+  /** The CLI with `args`, its stdout and stderr kept as they come. */
+  const watch = (cliArgs: string[]) => {
+    const child = spawn(BIN, [...cliArgs, '--admin', socket], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const w = { child, out: '', err: '', exit: new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))) };
+    child.stdout!.on('data', (c) => (w.out += c));
+    child.stderr!.on('data', (c) => (w.err += c));
+    return w;
+  };
+  const lost = new RegExp(`^apppkg-gateway: lost the gateway at ${socket} \\((it closed the stream|the connection closed)\\); waiting for it to come back, trying every 1 s \\(Ctrl-C stops\\)\\n$`);
+  // Nobody at the address when they start is still the error it was, not a wait.
+  for (const command of [['status', '--watch'], ['logs', 'blog', '-f']]) {
+    const nobody = await runCli([...command, '--admin', socket], { ms: 15_000 });
+    assert.is(nobody.status, 1, `${command.join(' ')}: ${nobody.stderr}`);
+    assert.match(nobody.stderr, `no gateway answers on ${socket}`);
+  }
   let gw = await startCli(args);
-  let follower: ChildProcess | undefined;
+  let watcher: ReturnType<typeof watch> | undefined;
+  let follower: ReturnType<typeof watch> | undefined;
   try {
-    const first = await ready(gw);
-    follower = spawn(BIN, ['logs', 'blog', '-f', '--admin', socket], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(follower);
-    let out = '';
-    let err = '';
-    follower.stdout!.on('data', (c) => (out += c));
-    follower.stderr!.on('data', (c) => (err += c));
-    const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => follower!.once('exit', (code, signal) => resolve({ code, signal })));
+    const first = blogWorkers(await ready(gw, 'blog'));
+    watcher = watch(['status', '--watch']);
+    follower = watch(['logs', 'blog', '-f']);
+    const [w, f] = [watcher, follower];
     await say(gw, 'before-the-restart');
-    await waitFor(() => out.includes('before-the-restart\n') && first.every((p) => out.includes(`pid ${p}\n`)), 10_000, () => `the log so far\n${out}${err}`);
+    await waitFor(() => /^blog\s+ready/m.test(w.out), 10_000, () => `the first table\n${w.out}${w.err}`);
+    await waitFor(() => f.out.includes('before-the-restart\n') && first.every((p) => f.out.includes(`pid ${p}\n`)), 10_000, () => `the log so far\n${f.out}${f.err}`);
     await gw.stop();
-    await waitFor(() => err.includes('lost the gateway'), 10_000, () => `the lost line\n${err}`);
-    assert.match(err, new RegExp(`^apppkg-gateway: lost the gateway at ${socket} \\((it closed the stream|the connection closed)\\); waiting for it to come back, trying every 1 s \\(Ctrl-C stops\\)\\n$`));
-    // Tries that find no socket are waited out, and said once.
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.is(follower.exitCode, null, `logs -f still waits\n${err}`);
-    assert.is(err.split('\n').length, 2, err);
+    await waitFor(() => w.err.includes('lost the gateway') && f.err.includes('lost the gateway'), 10_000, () => `the lost lines\n${w.err}${f.err}`);
+    // The reason is how the stream ended: closed, or the connection cut, as the stop went.
+    assert.match(w.err, lost);
+    assert.match(f.err, lost);
+    // Tries that find no socket, or one nobody accepts on, are waited out, and said once.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.is(w.child.exitCode, null, `status --watch still waits\n${w.err}`);
+    assert.is(w.err.split('\n').length, 2, w.err);
+    assert.is(f.child.exitCode, null, `logs -f still waits\n${f.err}`);
+    assert.is(f.err.split('\n').length, 2, f.err);
 
-    // The same app.log: the new workers' first lines, written before or after it came back, and nothing twice.
+    // status --watch: the new gateway's table, with the app it did not have.
+    addApp(apps, 'shop');
+    const before = w.out.length;
     gw = await startCli(args);
-    const second = await ready(gw);
-    await waitFor(() => err.includes('is back'), 15_000, () => `the back line\n${err}`);
-    assert.match(err, new RegExp(`\\napppkg-gateway: the gateway at ${socket} is back; following the log of blog from where it was left\\n$`));
+    const back = await ready(gw, 'shop');
+    const second = blogWorkers(back);
+    await waitFor(() => /^shop\s+ready/m.test(w.out.slice(before)) && w.out.slice(before).includes(`gateway pid ${back.pid},`), 30_000, () => `the new gateway's table\n${w.out.slice(before)}${w.err}`);
+    assert.match(w.err, new RegExp(`\\napppkg-gateway: the gateway at ${socket} is back \\(pid ${back.pid}, up since \\S+\\)\\n$`));
+    w.child.kill('SIGINT');
+    assert.equal(await within(5000, 'status --watch to exit', w.exit), { code: 0, signal: null });
+
+    // logs -f: the same app.log: the new workers' first lines, written before or after it came back, and nothing twice.
+    await waitFor(() => f.err.includes('is back'), 15_000, () => `the back line\n${f.err}`);
+    assert.match(f.err, new RegExp(`\\napppkg-gateway: the gateway at ${socket} is back; following the log of blog from where it was left\\n$`));
     await say(gw, 'after-the-restart');
-    await waitFor(() => out.includes('after-the-restart\n') && second.every((p) => out.includes(`pid ${p}\n`)), 10_000, () => `the new lines\n${out}${err}`);
-    assert.is(count(out, 'before-the-restart\n'), 1, out);
-    for (const p of first) assert.is(count(out, `imported version 1 pid ${p}\n`), 1, out);
+    await waitFor(() => f.out.includes('after-the-restart\n') && second.every((p) => f.out.includes(`pid ${p}\n`)), 10_000, () => `the new lines\n${f.out}${f.err}`);
+    assert.is(count(f.out, 'before-the-restart\n'), 1, f.out);
+    for (const p of first) assert.is(count(f.out, `imported version 1 pid ${p}\n`), 1, f.out);
     // What it printed is the file, once, in order (the gateway's own notes in it included).
-    await waitFor(() => out === readFileSync(log, 'utf8'), 10_000, () => `the whole file printed once\n${out}\n--- the file:\n${readFileSync(log, 'utf8')}`);
+    await waitFor(() => f.out === readFileSync(log, 'utf8'), 10_000, () => `the whole file printed once\n${f.out}\n--- the file:\n${readFileSync(log, 'utf8')}`);
 
     // Rotated while the gateway was away: the new file is followed, and stderr says so.
     await gw.stop();
-    await waitFor(() => count(err, 'lost the gateway') === 2, 10_000, () => `the second lost line\n${err}`);
+    await waitFor(() => count(f.err, 'lost the gateway') === 2, 10_000, () => `the second lost line\n${f.err}`);
     renameSync(log, `${log}.1`);
     gw = await startCli(args);
-    await ready(gw);
-    await waitFor(() => count(err, 'is back') === 2, 15_000, () => `the second back line\n${err}`);
-    assert.match(err, new RegExp(`\\napppkg-gateway: the gateway at ${socket} is back; following the log of blog from its end: it is not the file followed before \\(rotated or started anew\\)\\n$`));
+    await ready(gw, 'blog');
+    await waitFor(() => count(f.err, 'is back') === 2, 15_000, () => `the second back line\n${f.err}`);
+    assert.match(f.err, new RegExp(`\\napppkg-gateway: the gateway at ${socket} is back; following the log of blog from its end: it is not the file followed before \\(rotated or started anew\\)\\n$`));
     await say(gw, 'in-the-new-file');
-    await waitFor(() => out.includes('in-the-new-file\n'), 10_000, () => `the new file's line\n${out}${err}`);
-    assert.is(count(out, 'before-the-restart\n'), 1, out);
-    follower.kill('SIGINT');
-    assert.equal(await within(5000, 'logs -f to exit', exit), { code: 0, signal: null });
+    await waitFor(() => f.out.includes('in-the-new-file\n'), 10_000, () => `the new file's line\n${f.out}${f.err}`);
+    assert.is(count(f.out, 'before-the-restart\n'), 1, f.out);
+    f.child.kill('SIGINT');
+    assert.equal(await within(5000, 'logs -f to exit', f.exit), { code: 0, signal: null });
   } finally {
     await gw.stop();
     dir.remove();
   }
-  await assertNoOrphans([...pids, follower?.pid ?? 0].filter(Boolean), 15_000);
+  await assertNoOrphans([...pids, watcher?.child.pid ?? 0, follower?.child.pid ?? 0].filter(Boolean), 15_000);
 });
 
 test('a gateway with --admin-token: without the token refused (exit 1, the fix named), with it served', async () => {
@@ -602,11 +575,11 @@ ifRoot('a root gateway without a token refuses logs and actions with the fix tha
   const dir = tempDir('apppkg-admin-cmds-root-');
   const apps = join(dir.path, 'apps');
   addApp(apps, 'blog');
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off', ...oneWorkerEach(dir.path)]);
   const g: Gateway = { gw, admin: new URL(gw.adminUrl!).host, state: join(dir.path, 'state'), pids: new Set() };
   opened.push(g);
   try {
-    await waitFor(async () => (await appOf(g, 'blog'))?.state === 'ready', 30_000, 'blog to be ready');
+    await waitFor(async () => (await appOf(g, 'blog'))?.state === 'ready', 30_000, 'blog to be ready', ASK_GATEWAY_EVERY_MS);
     const fix = '  fix: start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path and pass that --admin here\n';
     for (const args of [['restart', 'blog'], ['logs', 'blog']]) {
       const r = await runCli([...args, '--admin', g.admin], { ms: 15_000 });
@@ -629,7 +602,7 @@ test('SIGHUP reads --admin-token FILE again: the new token is in force, the old 
   assert.is(await statusWith(TOKEN), 200);
   writeFileSync(file, 'second-token-2222\n');
   gw.child.kill('SIGHUP');
-  await waitFor(async () => (await statusWith('second-token-2222')) === 200, 10_000, 'the new token to be in force');
+  await waitFor(async () => (await statusWith('second-token-2222')) === 200, 10_000, 'the new token to be in force', ASK_GATEWAY_EVERY_MS);
   assert.is(await statusWith(TOKEN), 401);
   assert.match(gw.output(), 'SIGHUP: the admin token was read again');
   // The same token again is no rotation, and not said to be one.

@@ -25,6 +25,17 @@ export function writePackage(appsDir: string, name: string, files: Record<string
   return dir;
 }
 
+/**
+ * `--environment FILE` giving every app one worker, FILE written in `dir` (mode 0600, as the
+ * gateway asks of it): for a test that reads what one worker shows, where each worker more is
+ * a Python start (and, in a crash loop, one per back-off for as long as the gateway runs).
+ */
+export function oneWorkerEach(dir: string): string[] {
+  const file = join(dir, 'one-worker-each.yaml');
+  writeFileSync(file, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  return ['--environment', file];
+}
+
 /** `parent/name` with this app.yaml and wsgi.py, whose `application` answers every request "ok". */
 export function wsgiPackage(parent: string, name: string, yaml: string): string {
   return writePackage(parent, name, {
