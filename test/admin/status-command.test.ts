@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { addPackage, writePackage } from '../helpers/apps-dir.js';
+import { addPackage, oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
-import { BIN, installForOtherUsers, ROOT, runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, BIN, installForOtherUsers, ROOT, runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
@@ -326,14 +326,14 @@ test('a refused app: the problem with its fix, the app log, and its last lines f
   const tokenFile = join(state.path, 'admin-token');
   writeFileSync(tokenFile, 'status-command-token\n', { mode: 0o600 });
   addPackage(apps.path, 'crash-on-import', 'broken');
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--access-log', 'off', ...oneWorkerEach(state.path)]);
   try {
     const admin = new URL(gw.adminUrl!).host;
     await waitFor(async () => {
       const res = await request(`${gw.adminUrl}/status`, { headers: { authorization: 'Bearer status-command-token' } });
       const body = (await res.body.json()) as any;
       return body.apps?.find((a: any) => a.name === 'broken')?.state === 'failed';
-    }, 20_000, 'the app to be refused');
+    }, 20_000, 'the app to be refused', ASK_GATEWAY_EVERY_MS);
     const logFile = join(state.path, 'apps', 'broken', 'log', 'app.log');
     const r = await runCli(['status', '--admin', admin, '--admin-token', tokenFile], { ms: 15000 });
     assert.is(r.status, 0, r.stderr);
@@ -356,13 +356,13 @@ test('a process that keeps exiting: its line says how it last ended, as a worker
     'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nprocesses:\n  feeder:\n    command: sh -c "exit 3"\n',
     'wsgi.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', ...oneWorkerEach(state.path)]);
   try {
     await waitFor(async () => {
       const body = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
       const feeder = body.apps?.find((a: any) => a.name === 'flaky')?.processes?.[0];
       return feeder?.lastExit?.code === 3 && feeder.pid === null;
-    }, 20_000, 'the process to have exited');
+    }, 20_000, 'the process to have exited', ASK_GATEWAY_EVERY_MS);
     // The CLI asks on its own, and the process may have been started again since (a loaded
     // machine, a short back-off): then its line has its pid, and the CLI is asked again until it
     // finds the process waiting. Each line read must be one of the two, with its own words.
@@ -411,17 +411,19 @@ test('a crash loop says why beside how: each exit\'s last stderr line, in /statu
     'feeder.py': 'import sys\nsys.stderr.write("first line\\n\\x1b]0;owned\\x07ValueError: " + "x" * 1000 + "\\n\\n")\nsys.exit(2)\n',
   });
   try {
-    await readReasons(apps.path, state.path, tokenFile);
+    // One worker: it crash-loops for as long as each gateway runs, and one shows what two would.
+    const oneWorker = oneWorkerEach(state.path);
+    await readReasons(apps.path, state.path, tokenFile, oneWorker);
     // As root, with no token, the apps are others' to the admin: their output is withheld.
-    if (process.getuid?.() === 0) await readWithheld(apps.path, join(state.path, 'open'));
+    if (process.getuid?.() === 0) await readWithheld(apps.path, join(state.path, 'open'), oneWorker);
   } finally {
     apps.remove();
     state.remove();
   }
 });
 
-async function readReasons(apps: string, state: string, tokenFile: string): Promise<void> {
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state, '--access-log', 'off']);
+async function readReasons(apps: string, state: string, tokenFile: string, extra: string[]): Promise<void> {
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state, '--access-log', 'off', ...extra]);
   try {
     const statusOf = async (headers: Record<string, string> = { authorization: 'Bearer status-command-token' }) => {
       const body = (await (await request(`${gw.adminUrl}/status`, { headers })).body.json()) as any;
@@ -433,7 +435,7 @@ async function readReasons(apps: string, state: string, tokenFile: string): Prom
     const app = await waitFor(async () => {
       const a = await statusOf();
       return a?.restarting?.[0]?.restarts >= 4 && a.processes?.[0]?.lastExit?.code === 2 ? a : null;
-    }, 30_000, 'a worker to have restarted four times and the process to have exited');
+    }, 30_000, 'a worker to have restarted four times and the process to have exited', ASK_GATEWAY_EVERY_MS);
     const worker = app.restarting[0].lastExit;
     assert.is(worker.code, 1);
     assert.is(worker.reason, "ModuleNotFoundError: No module named 'flask'");
@@ -458,14 +460,14 @@ async function readReasons(apps: string, state: string, tokenFile: string): Prom
   }
 }
 
-async function readWithheld(apps: string, state: string): Promise<void> {
-  const open = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off']);
+async function readWithheld(apps: string, state: string, extra: string[]): Promise<void> {
+  const open = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', ...extra]);
   try {
     const withheld = await waitFor(async () => {
       const body = (await (await request(`${open.adminUrl}/status`)).body.json()) as any;
       const a = body.apps?.find((x: any) => x.name === 'looping');
       return a?.restarting?.length > 0 && a.processes?.[0]?.lastExit?.code === 2 ? a : null;
-    }, 20_000, 'a worker and the process to have exited');
+    }, 20_000, 'a worker and the process to have exited', ASK_GATEWAY_EVERY_MS);
     assert.is(withheld.processes[0].lastExit.reason, '[its output is in the app log]');
     assert.ok([...withheld.restarting, ...withheld.workers].every((w: any) => w.lastExit === null || w.lastExit.reason === '[its output is in the app log]'), JSON.stringify(withheld.restarting));
   } finally {
@@ -483,7 +485,7 @@ test('a platform: command app (its own server, processes.web) has no workers: WO
     await waitFor(async () => {
       const body = (await (await request(`${gw.adminUrl}/status`)).body.json()) as any;
       return body.apps?.find((a: any) => a.name === 'own')?.state === 'ready';
-    }, 20_000, 'the app to be ready');
+    }, 20_000, 'the app to be ready', ASK_GATEWAY_EVERY_MS);
     const r = await runCli(['status', '--admin', admin], { ms: 15000 });
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /^own\s+ready\s+-\s+-\s+0\s+/m);
