@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { BIN, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, BIN, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 
@@ -22,6 +22,8 @@ const work = tempDir('apppkg-open-files-');
 let gw: RunningGateway | null = null;
 
 test.after(async () => {
+  const shared = await steady?.catch(() => undefined);
+  await stopGatewayChecked(shared?.gw);
   await stopGatewayChecked(gw, work);
 });
 
@@ -87,7 +89,7 @@ ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway ru
   writeFileSync(envFile, 'defaults:\n  idle_timeout: 1\n  workers: 1\n', { mode: 0o600 });
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
   const pid = gw.child.pid!;
-  await waitFor(async () => (await gatewayStatus(gw!)).apps.every((a: any) => a.state === 'idle'), 30_000, 'both apps asleep');
+  await waitFor(async () => (await gatewayStatus(gw!)).apps.every((a: any) => a.state === 'idle'), 30_000, 'both apps asleep', ASK_GATEWAY_EVERY_MS);
 
   const [soft, hard] = limits(pid);
   const answers: Array<{ status: number; body: string }> = [];
@@ -114,8 +116,8 @@ ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway ru
   assert.is(gw.child.exitCode, null, 'the gateway runs on');
 
   // Tried again after the wake's back-off (status's idle.nextWakeAt), with room now.
-  await waitFor(async () => (await get('/hello/')).status === 200, 30_000, 'hello to wake with room again');
-  await waitFor(async () => (await get('/site/')).status === 200, 30_000, 'site to wake with room again');
+  await waitFor(async () => (await get('/hello/')).status === 200, 30_000, 'hello to wake with room again', ASK_GATEWAY_EVERY_MS);
+  await waitFor(async () => (await get('/site/')).status === 200, 30_000, 'site to wake with room again', ASK_GATEWAY_EVERY_MS);
 });
 
 const tinyApp = {
@@ -130,91 +132,49 @@ async function serves(on: RunningGateway, name: string): Promise<boolean> {
   return res.statusCode === 200;
 }
 
+/**
+ * A gateway serving `steady` (one worker) under work/deploys, opened by the first test that
+ * needs it: the one that deploys `late` to it under a lowered limit, then the one that lowers
+ * the limit below what it holds (any gateway with an app does), which stops it.
+ */
+let steady: Promise<{ gw: RunningGateway; apps: string }> | undefined;
+function steadyGateway(): Promise<{ gw: RunningGateway; apps: string }> {
+  steady ??= (async () => {
+    const apps = join(work.path, 'deploys');
+    mkdirSync(apps);
+    writePackage(apps, 'steady', tinyApp);
+    const envFile = join(work.path, 'deploys.yaml');
+    writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+    const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'deploys-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
+    return { gw, apps };
+  })();
+  return steady;
+}
+
 ifPrlimit('a new version refused for want of open files starts by itself once there is room, without SIGHUP', async () => {
-  const apps = join(work.path, 'deploys');
-  mkdirSync(apps);
-  writePackage(apps, 'steady', tinyApp);
-  const envFile = join(work.path, 'deploys.yaml');
-  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
-  const own = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'deploys-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
+  const { gw: own, apps } = await steadyGateway();
+  const pid = own.child.pid!;
+  const [soft, hard] = limits(pid);
+  // Room to read the new app.yaml (one file at a time), not for a worker's pipes.
+  setSoftLimit(pid, (await filesHeldStill(pid)) + 3, hard);
   try {
-    const pid = own.child.pid!;
-    const [soft, hard] = limits(pid);
-    // Room to read the new app.yaml (one file at a time), not for a worker's pipes.
-    setSoftLimit(pid, (await filesHeldStill(pid)) + 3, hard);
-    try {
-      writePackage(apps, 'late', tinyApp);
-      await waitFor(() => /late: .*refused[\s\S]*EMFILE/.test(own.output()), 30_000, () => `the refusal, in:\n${own.output().slice(-3000)}`);
-    } finally {
-      setSoftLimit(pid, soft, hard);
-    }
-    await waitFor(() => serves(own, 'late'), 30_000, () => `late to serve by itself, the gateway said:\n${own.output().slice(-3000)}`);
-    assert.match(own.output(), /late: trying again in \d+ s/);
-    assert.not.match(own.output(), /SIGHUP: /);
+    writePackage(apps, 'late', tinyApp);
+    await waitFor(() => /late: .*refused[\s\S]*EMFILE/.test(own.output()), 30_000, () => `the refusal, in:\n${own.output().slice(-3000)}`);
   } finally {
-    await stopGatewayChecked(own);
+    setSoftLimit(pid, soft, hard);
   }
+  await waitFor(() => serves(own, 'late'), 30_000, () => `late to serve by itself, the gateway said:\n${own.output().slice(-3000)}`, ASK_GATEWAY_EVERY_MS);
+  assert.match(own.output(), /late: trying again in \d+ s/);
+  assert.not.match(own.output(), /SIGHUP: /);
 });
 
-ifPrlimit('a start refused for want of files leaves no socket behind: given room, the gateway holds what a fresh start holds', async () => {
-  const apps = join(work.path, 'sockets');
-  mkdirSync(apps);
-  writePackage(apps, 'steady', tinyApp);
-  const envFile = join(work.path, 'sockets.yaml');
-  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
-  const args = (state: string) => ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, state), '--environment', envFile, '--access-log', 'off', '--settle', '0'];
-  let refusals = 0;
-  let heldAfter = -1;
-  const own = await startCli(args('sockets-state'));
-  try {
-    const pid = own.child.pid!;
-    const [soft, hard] = limits(pid);
-    await waitFor(() => serves(own, 'steady'), 30_000, 'steady to serve');
-    // A spawn left its pipes when it met the limit with room for them but not for its exec
-    // pipe (a window of two descriptors): the start of `late` is tried with more room each
-    // time (SIGHUP tries a refused version at once), through every count where a start can be
-    // refused, until it serves.
-    const refused = (): number => (own.output().match(/late: .*refused/g) ?? []).length;
-    for (let room = 4; room <= 48 && !/late: \S+ serving at/.test(own.output()); room++) {
-      setSoftLimit(pid, (await filesHeldStill(pid)) + room, hard);
-      try {
-        if (room === 4) writePackage(apps, 'late', tinyApp);
-        else process.kill(pid, 'SIGHUP');
-        // Not asked by a request meanwhile: its connection would take a descriptor of the room.
-        await waitFor(() => refused() > refusals || /late: \S+ serving at/.test(own.output()), 30_000, () => `late refused or serving, in:\n${own.output().slice(-3000)}`);
-        refusals = refused();
-        await filesHeldStill(pid);
-      } finally {
-        setSoftLimit(pid, soft, hard);
-      }
-    }
-    assert.ok(refusals > 0, `a start of late was refused: ${own.output().slice(-3000)}`);
-    if (!/late: \S+ serving at/.test(own.output())) process.kill(pid, 'SIGHUP');
-    assert.match(own.output(), /late: [^\n]*refused:\n[^\n]*EMFILE/);
-    await waitFor(() => serves(own, 'late'), 30_000, 'late to serve with room');
-    heldAfter = await socketsHeldStill(pid);
-  } finally {
-    await stopGatewayChecked(own);
-  }
-  const fresh = await startCli(args('fresh-state'));
-  try {
-    await waitFor(async () => (await serves(fresh, 'steady')) && serves(fresh, 'late'), 30_000, 'both to serve');
-    const heldFresh = await socketsHeldStill(fresh.child.pid!);
-    assert.is(heldAfter, heldFresh, `sockets after ${refusals} refused starts, against a fresh start's`);
-  } finally {
-    await stopGatewayChecked(fresh);
-  }
-});
-
+// The last test on steadyGateway(): it stops it.
 ifPrlimit('status, when the gateway is out of open files and cannot accept it, says so from /proc: its pid, its files and limit, how to raise it', async () => {
-  const apps = join(work.path, 'full');
-  mkdirSync(apps);
-  writePackage(apps, 'steady', tinyApp);
-  const own = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'full-state'), '--access-log', 'off', '--settle', '0']);
+  const { gw: own } = await steadyGateway();
   try {
     const pid = own.child.pid!;
     const [soft, hard] = limits(pid);
-    await waitFor(() => serves(own, 'steady'), 30_000, 'steady to serve');
+    await waitFor(() => serves(own, 'steady'), 30_000, 'steady to serve', ASK_GATEWAY_EVERY_MS);
     await filesHeldStill(pid);
     // The limit at its lowest free descriptor: not one more file, an accepted connection
     // included (a count of its files would leave room in a hole of its table); one above it,
@@ -240,6 +200,56 @@ ifPrlimit('status, when the gateway is out of open files and cannot accept it, s
     assert.match(again.stdout, /^steady\s+ready/m);
   } finally {
     await stopGatewayChecked(own);
+  }
+});
+
+ifPrlimit('a start refused for want of files leaves no socket behind: given room, the gateway holds what a fresh start holds', async () => {
+  const apps = join(work.path, 'sockets');
+  mkdirSync(apps);
+  writePackage(apps, 'steady', tinyApp);
+  const envFile = join(work.path, 'sockets.yaml');
+  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  const args = (state: string) => ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, state), '--environment', envFile, '--access-log', 'off', '--settle', '0'];
+  let refusals = 0;
+  let heldAfter = -1;
+  const own = await startCli(args('sockets-state'));
+  try {
+    const pid = own.child.pid!;
+    const [soft, hard] = limits(pid);
+    await waitFor(() => serves(own, 'steady'), 30_000, 'steady to serve', ASK_GATEWAY_EVERY_MS);
+    // A spawn left its pipes when it met the limit with room for them but not for its exec
+    // pipe (a window of two descriptors): the start of `late` is tried with more room each
+    // time (SIGHUP tries a refused version at once), through every count where a start can be
+    // refused, until it serves.
+    const refused = (): number => (own.output().match(/late: .*refused/g) ?? []).length;
+    for (let room = 4; room <= 48 && !/late: \S+ serving at/.test(own.output()); room++) {
+      setSoftLimit(pid, (await filesHeldStill(pid)) + room, hard);
+      try {
+        if (room === 4) writePackage(apps, 'late', tinyApp);
+        else process.kill(pid, 'SIGHUP');
+        // Not asked by a request meanwhile: its connection would take a descriptor of the room.
+        await waitFor(() => refused() > refusals || /late: \S+ serving at/.test(own.output()), 30_000, () => `late refused or serving, in:\n${own.output().slice(-3000)}`);
+        refusals = refused();
+        await filesHeldStill(pid);
+      } finally {
+        setSoftLimit(pid, soft, hard);
+      }
+    }
+    assert.ok(refusals > 0, `a start of late was refused: ${own.output().slice(-3000)}`);
+    if (!/late: \S+ serving at/.test(own.output())) process.kill(pid, 'SIGHUP');
+    assert.match(own.output(), /late: [^\n]*refused:\n[^\n]*EMFILE/);
+    await waitFor(() => serves(own, 'late'), 30_000, 'late to serve with room', ASK_GATEWAY_EVERY_MS);
+    heldAfter = await socketsHeldStill(pid);
+  } finally {
+    await stopGatewayChecked(own);
+  }
+  const fresh = await startCli(args('fresh-state'));
+  try {
+    await waitFor(async () => (await serves(fresh, 'steady')) && serves(fresh, 'late'), 30_000, 'both to serve', ASK_GATEWAY_EVERY_MS);
+    const heldFresh = await socketsHeldStill(fresh.child.pid!);
+    assert.is(heldAfter, heldFresh, `sockets after ${refusals} refused starts, against a fresh start's`);
+  } finally {
+    await stopGatewayChecked(fresh);
   }
 });
 
