@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addPackage, writePackage } from '../helpers/apps-dir.js';
+import { addPackage, oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 import { assertNoOrphans, BIN, EXAMPLES, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { request } from 'undici';
@@ -21,8 +21,7 @@ test.after(() => {
 });
 
 // One worker per app: none of these is about a second, and each worker is a Python start.
-const ONE_WORKER = join(logs.path, 'one-worker.yaml');
-writeFileSync(ONE_WORKER, 'defaults:\n  workers: 1\n');
+const ONE_WORKER = oneWorkerEach(logs.path);
 
 const lines = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 
@@ -39,7 +38,7 @@ test('the gateway opens its access log again on SIGUSR1 (a rotation loses no lin
   const dir = join(logs.path, 'gone');
   mkdirSync(dir);
   const log = join(dir, 'access.log');
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', ONE_WORKER, '--access-log', log]);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, ...ONE_WORKER, '--access-log', log]);
   let since = 0;
   const said = () => gw.output().slice(since);
   try {
@@ -171,7 +170,7 @@ test('a second SIGINT during the stop (Ctrl-C again) ends the gateway at once an
     'app.yaml': 'platform: python, wsgi\napp: held:application\n',
     'held.py': 'import time\n\ndef application(environ, start_response):\n    time.sleep(30 if environ["PATH_INFO"] == "/slow" else 0)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', ONE_WORKER, '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, ...ONE_WORKER, '--access-log', 'off']);
   let pids: number[] = [];
   try {
     await waitFor(async () => (await fetch(`${gw.url}/held/`)).status === 200, 30_000, 'held to serve');
@@ -201,7 +200,7 @@ test('a SIGHUP during the stop (a reload racing systemctl stop, a terminal close
     'app.yaml': 'platform: python, wsgi\napp: held:application\n',
     'held.py': 'import time\n\ndef application(environ, start_response):\n    time.sleep(3 if environ["PATH_INFO"] == "/slow" else 0)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', ONE_WORKER, '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, ...ONE_WORKER, '--access-log', 'off']);
   let pids: number[] = [];
   try {
     await waitFor(async () => (await fetch(`${gw.url}/held/`)).status === 200, 30_000, 'held to serve');
@@ -232,7 +231,7 @@ test('a request still running when --grace is over is cut, and the log names the
     'app.yaml': 'platform: python, wsgi\napp: held:application\n',
     'held.py': 'import time\n\ndef application(environ, start_response):\n    time.sleep(30 if environ["PATH_INFO"] == "/slow" else 0)\n    start_response("200 OK", [])\n    return [b"ok"]\n',
   });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', ONE_WORKER, '--access-log', 'off', '--grace', '2']);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, ...ONE_WORKER, '--access-log', 'off', '--grace', '2']);
   let pids: number[] = [];
   try {
     await waitFor(async () => (await fetch(`${gw.url}/held/`)).status === 200, 30_000, 'held to serve');

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, oneWorkerEach } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, FIXTURES, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { warmStateDir } from '../helpers/warm-state.js';
 import { makeWheel } from '../lifecycle/lifecycle-apps.js';
@@ -42,9 +42,7 @@ async function start(setup: (appsDir: string) => void, extra: string[], ms = 30_
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   // One Python worker per version: a worker costs about half a gateway's start in CPU, and how
   // a version is judged, refused or served is the same with one as with the default two.
-  const environment = join(state.path, 'environment.yaml');
-  writeFileSync(environment, 'defaults:\n  workers: 1\n', { mode: 0o600 });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, '--environment', environment, '--access-log', 'off', ...extra], { ms });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, ...oneWorkerEach(state.path), '--access-log', 'off', ...extra], { ms });
   return { apps: apps.path, state: state.path, gw, dirs: [apps, state] };
 }
 
