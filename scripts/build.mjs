@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// `npm run build`, and the build `npm test` and the benches run first: a clean dist/ (no module
-// left from a file since removed), tsc (the library and its types), the precompiled schema
-// validators, then the CLI as one file with its lazily loaded parts (bundle-cli.mjs), and the
-// Python shim's bytecode. Exits non-zero at the first step that fails.
+// `npm run build`, the benches' first step, and `npm test`'s when dist/ is not built from the
+// sources as they are (build-inputs.mjs): a clean dist/ (no module left from a file since
+// removed), tsc (the library and its types), the precompiled schema validators, then the CLI as
+// one file with its lazily loaded parts (bundle-cli.mjs), and the Python shim's bytecode; last,
+// the hash of what it was built from. Exits non-zero at the first step that fails.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stampBuild } from './build-inputs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -31,3 +33,5 @@ for (const args of [
 // mtime) while it matches its source.
 const shim = spawnSync('python3', ['-m', 'compileall', '-q', '-f', '--invalidation-mode', 'checked-hash', join(root, 'python-shim')], { stdio: 'inherit' });
 if (shim.error === undefined && shim.status !== 0) process.exit(shim.status ?? 1);
+
+stampBuild(root);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { warmCache } from './ts-hooks.mjs';
+import { builtFromSources } from './build-inputs.mjs';
 import { tmpdir } from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,7 +57,8 @@ function typeScriptFiles(dir) {
 }
 
 ensureDebianPackages();
-build();
+if (builtFromSources(root)) console.log('dist/ is built from the sources as they are: not building again (npm run build does)');
+else build();
 await warmCache([...typeScriptFiles(join(root, 'src')), ...typeScriptFiles(join(root, 'test'))]);
 
 const filter = process.argv[2];
