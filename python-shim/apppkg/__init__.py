@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "AppPackage": "app_package",
     "AppPackageError": "errors",
+    "CommandNeedsBackupDirectory": "errors",
     "CommandNotFound": "errors",
     "DescriptionUnavailable": "errors",
     "GatewayNotFound": "errors",

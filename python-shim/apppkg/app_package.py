@@ -2,13 +2,22 @@
 gateway uses for it, read from the gateway itself and never from app.yaml directly."""
 
 import os
+import shlex
 import subprocess
 import sys
 
 from . import gateway_cli
-from .errors import CommandNotFound
+from .errors import CommandNeedsBackupDirectory, CommandNotFound
 from .loader import load_object
 from .recorded import recorded_for
+
+
+# The gateway's commands that give commands.backup and commands.restore their directory, and
+# what else they do that running the hook alone would skip.
+_NEEDS_BACKUP_DIRECTORY = {
+    "backup": ("apppkg-gateway backup %s --to DIR", "checks DIR, dumps the app's database and Redis keys beside the hook's files and marks the backup"),
+    "restore": ("apppkg-gateway restore %s --from DIR", "checks that DIR is a backup of this app and loads its database and Redis keys first"),
+}
 
 
 class AppPackage:
@@ -56,7 +65,8 @@ class AppPackage:
 
     def run_command(self, name):
         """Run `commands.NAME` in the app's environment (`/bin/sh -c`, in the app directory);
-        its exit status (128+N when killed by signal N, as a shell says)."""
+        its exit status (128+N when killed by signal N, as a shell says). backup and restore
+        are refused: only the gateway's backup and restore commands give them their directory."""
         commands = self.config.get("commands") or {}
         command = commands.get(name)
         if command is None:
@@ -64,6 +74,14 @@ class AppPackage:
             raise CommandNotFound(
                 "app %r has no commands.%s in %s (it has %s)" % (self.name, name, self.config["file"], have),
                 "add it to app.yaml: `commands: {%s: SHELL COMMAND}`" % name,
+            )
+        # `apppkg-gateway run` gives a command none of the gateway's APPPKG_* (ours included):
+        # the hook would dump into, or load from, "" (the app directory).
+        if name in _NEEDS_BACKUP_DIRECTORY:
+            command_line, also = _NEEDS_BACKUP_DIRECTORY[name]
+            raise CommandNeedsBackupDirectory(
+                "run_command(%r) cannot give commands.%s its APPPKG_BACKUP_DIR: it would run with none, in %s" % (name, name, self.config["dir"]),
+                "run `%s`, which also %s" % (command_line % shlex.quote(self.path), also),
             )
         # Our buffered output first, so that it and the command's come out in order.
         sys.stdout.flush()

@@ -36,3 +36,8 @@ class NotCallable(AppPackageError):
 
 class CommandNotFound(AppPackageError):
     """run_command: the description has no `commands.NAME`."""
+
+
+class CommandNeedsBackupDirectory(AppPackageError):
+    """run_command: commands.backup and commands.restore need the backup directory, which only
+    `apppkg-gateway backup --to` and `restore --from` give them."""

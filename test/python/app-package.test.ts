@@ -393,6 +393,36 @@ print(stdlib_json.dumps(out))
   assert.match(String(out['json:application']), /module 'json' is already imported in this process from \S+json\/__init__\.py/);
 });
 
+test('run_command of backup or restore: refused with the CLI command that gives the hook its directory; the hook never runs', async () => {
+  // Through `apppkg-gateway run` the hook got no APPPKG_BACKUP_DIR and wrote its dump into "",
+  // the app directory (JavaScript's runCommand refuses the same call).
+  const dir = join(work.path, 'with-backup');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  backup: echo dump > "${APPPKG_BACKUP_DIR:-.}/dump.txt"\n  restore: echo loaded > "${APPPKG_BACKUP_DIR:-.}/loaded.txt"\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    return []\n');
+  const script = String.raw`
+import json, sys
+import apppkg
+app = apppkg.AppPackage(sys.argv[1], environment=sys.argv[2], state_dir=sys.argv[3])
+said = {}
+for name in ("backup", "restore"):
+    try:
+        said[name] = app.run_command(name)
+    except apppkg.AppPackageError as exc:
+        said[name] = [type(exc).__name__, str(exc)]
+print("APPPKG-PROBE " + json.dumps(said))
+`;
+  const env = { ...process.env, PYTHONPATH: SHIM_DIR, APPPKG_GATEWAY: join(ROOT, 'bin', 'apppkg-gateway'), APPPKG_BACKUP_DIR: join(work.path, 'not-passed-on') };
+  const said = probeReport(await runProcess('python3', ['-c', script, dir, environmentFile, state], { env }), 'run_command backup');
+  assert.equal(said.backup, [
+    'CommandNeedsBackupDirectory',
+    `run_command('backup') cannot give commands.backup its APPPKG_BACKUP_DIR: it would run with none, in ${dir}\n  fix: run \`apppkg-gateway backup ${dir} --to DIR\`, which also checks DIR, dumps the app's database and Redis keys beside the hook's files and marks the backup`,
+  ]);
+  assert.equal(said.restore[0], 'CommandNeedsBackupDirectory');
+  assert.match(said.restore[1], `fix: run \`apppkg-gateway restore ${dir} --from DIR\``);
+  assert.equal(readdirSync(dir).sort(), ['app.yaml', 'wsgi.py'], 'neither hook ran in the app directory');
+});
+
 test('no gateway: GatewayNotFound says what was tried; a failing describe shows its stderr', async () => {
   const { python } = venvPythons[0];
   const bare = { PATH: '/usr/bin:/bin', HOME: process.env.HOME };
