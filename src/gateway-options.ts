@@ -82,6 +82,8 @@ export interface GatewayOptions {
   stopWaiting?: AbortSignal;
 }
 
+const RUN_MODES: readonly RunMode[] = ['production', 'development'];
+
 /** How long a version's directory must not change before it is judged (--settle). */
 export const DEFAULT_SETTLE_MS = 1000;
 
@@ -131,6 +133,11 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
   if (!single) validateAppsDir(dir);
   checkNumberOptions(options);
   const mode: RunMode = options.mode ?? (single ? 'development' : 'production');
+  // A misspelt mode ('prod') was neither: the apps got APPPKG_ENV=prod, and what asks for
+  // 'production' (a pending commands.update at the start, root's apps as other users) did not run.
+  if (!RUN_MODES.includes(mode)) {
+    throw usage(`mode: expected 'production' or 'development', found ${shown(mode)}`, "give mode: 'production' (as --apps: app users, hooks, no tracebacks in 500s) or mode: 'development' (as serve)");
+  }
   const say = options.say ?? sayOnStderr;
   // The flag each listener comes from, for the hint of a listen failure: serve has --port.
   const listenFlag = single ? '--port' : '--listen';

@@ -139,7 +139,7 @@ test('a library call given the wrong arguments: APPPKG_USAGE with a fix in the l
   }
 });
 
-test('Gateway.start with a number out of range (workers: 0, maxWorkers: -1, ...): APPPKG_USAGE naming the option, as the CLI refuses its flags, and nothing starts', async () => {
+test('Gateway.start with a number out of range (workers: 0, maxWorkers: -1, ...) or a misspelt mode: APPPKG_USAGE naming the option, as the CLI refuses its flags, and nothing starts', async () => {
   const apps = join(work.path, 'numbers');
   addPackage(apps, 'environ', 'blog');
   const numbersState = join(work.path, 'numbers-state');
@@ -154,6 +154,7 @@ test('Gateway.start with a number out of range (workers: 0, maxWorkers: -1, ...)
     [{ watchIntervalMs: Number.NaN }, 'watchIntervalMs: expected a number of milliseconds >= 0, found NaN'],
     [{ headerTimeoutMs: 0 }, 'headerTimeoutMs: expected a number of milliseconds > 0, found 0'],
     [{ apps: 5 }, 'apps: expected a directory\'s path (a string), found 5'],
+    [{ mode: 'prod' }, "mode: expected 'production' or 'development', found \"prod\""],
   ];
   for (const [bad, message] of refused) {
     const started = Gateway.start({ apps, listen: '127.0.0.1:0', admin: false, stateDir: numbersState, watchIntervalMs: 0, say: () => {}, ...bad } as Parameters<typeof Gateway.start>[0]);
