@@ -6,6 +6,7 @@
 //   const app = await AppPackage.open('/srv/apps/blog.2026.11.24', { stateDir });
 //   const report = await app.check();
 //   const status = await app.runCommand('test', { output });
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { atKey, describeApp, resolveApp, type AppContext } from './app-context.js';
@@ -148,7 +149,8 @@ export class AppPackage {
    * `apppkg-gateway check`: os, python, deb, rpm, pip, settings, the app object importable and
    * callable, then commands.check. A failed check is in the report, never a rejection.
    */
-  check(options: CheckOptions = {}): Promise<CheckReport> {
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
+    this.#assertPresent();
     return checkApp({
       desc: this.#desc,
       hostEnv: this.#hostEnv,
@@ -170,7 +172,8 @@ export class AppPackage {
    * and the marker that tells the gateway commands.install has run. A failed step rejects with
    * its GatewayError (APPPKG_DEB_MISSING, APPPKG_PIP_INSTALL_FAILED, APPPKG_COMMAND_FAILED, ...).
    */
-  install(options: InstallOptions = {}): Promise<InstallResult> {
+  async install(options: InstallOptions = {}): Promise<InstallResult> {
+    this.#assertPresent();
     return installApp({
       dir: this.dir,
       desc: this.#desc,
@@ -219,6 +222,7 @@ export class AppPackage {
         command: name,
       });
     }
+    this.#assertPresent();
     const stateRoot = resolveStateRoot({ flag: this.#options.stateDir });
     // The hook runs in the app directory: a relative APPPKG_BACKUP_DIR is made absolute here, as `--to` and `--from` are.
     const hookWith = (ctx: AppContext) => (env: { APPPKG_BACKUP_DIR: string }) => this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, ...env } });
@@ -251,6 +255,7 @@ export class AppPackage {
     if (argv.length === 0) {
       throw new GatewayError('APPPKG_USAGE', { reason: 'run: expected a command to run, found an empty argv', fix: "give the program and its arguments, e.g. run(['python', 'manage.py', 'migrate'])" });
     }
+    this.#assertPresent();
     return this.#spawn(await this.#developmentContext(), { argv: [...argv] }, options);
   }
 
@@ -266,6 +271,15 @@ export class AppPackage {
     });
     const paths = await resolveAppPaths(this.#desc, { stateRoot: resolveStateRoot({ flag: this.#options.stateDir }), interpreter });
     return { executable: paths.python, sysPath: paths.sysPath };
+  }
+
+  /**
+   * A program holds an AppPackage for as long as it likes, and the directory may go meanwhile (an
+   * old version pruned after a deploy): as root the first stat met Node's bare ENOENT, otherwise
+   * the spawn's ENOENT said its program was "not on the app's PATH" and check that Python was missing.
+   */
+  #assertPresent(): void {
+    if (!existsSync(this.dir)) throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: this.dir, gone: true });
   }
 
   #spawn(ctx: AppContext, what: { argv: string[] } | { shell: string }, options: RunOptions): Promise<number> {

@@ -319,15 +319,17 @@ export const ERROR_CODES = {
     example: { address: '127.0.0.1:8099', what: 'GET /apps/blog/log?lines=100&follow=1', reason: 'it closed the stream' },
   },
   APPPKG_DESC_NOT_FOUND: {
-    summary: 'The directory holds no `app.yaml` (or one that is a directory, or a symlink to nothing, or the description under another name such as `app.yml`, beside which `init` writes no second one), there is no such directory, or APP_DIR names a file.',
+    summary: 'The directory holds no `app.yaml` (or one that is a directory, or a symlink to nothing, or the description under another name such as `app.yml`, beside which `init` writes no second one), there is no such directory (or, for a library `AppPackage`, no longer one), or APP_DIR names a file.',
     message: (d) =>
-      d.missing ? `${str(d.dir)} does not exist (no such directory)`
+      d.gone ? `${str(d.dir)} is gone: it was removed or moved away after its app.yaml was read (AppPackage.open)`
+      : d.missing ? `${str(d.dir)} does not exist (no such directory)`
       : d.notDirectory ? `${str(d.dir)} is a file, not a directory`
       : d.stands ? `expected app.yaml to be a file, found ${str(d.stands)}`
       : d.misnamed ? `expected the description to be named app.yaml, found it named ${str(d.misnamed)}`
       : `no app.yaml in ${str(d.dir)}`,
     hint: (d) =>
-      d.notDirectory
+      d.gone ? 'open the package where it is now, e.g. the version that replaced it: AppPackage.open(DIR)'
+      : d.notDirectory
         ? d.holder ? `give the directory that holds app.yaml: ${str(d.holder)}` : 'APP_DIR is the directory that holds app.yaml, not a file'
         : d.missing
           ? 'check the path: APP_DIR is the directory that holds app.yaml'

@@ -1,8 +1,9 @@
 // What the library refuses, and how it says so (SPEC 5.7), as the CLI does (probe-k findings 4-6):
 // a backup or restore hook given no directory never runs; a restart (either) or rollback of a name the
 // gateway has no app of names its apps; an invalid app.yaml's message carries each problem's place;
-// Gateway.start's numbers are checked as the CLI checks its flags.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// Gateway.start's numbers are checked as the CLI checks its flags; an AppPackage whose directory
+// went says so.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
@@ -136,6 +137,26 @@ test('a library call given the wrong arguments: APPPKG_USAGE with a fix in the l
     assert.is(err.message, message);
     assert.not.match(err.hint, '--help', message);
     if (hint !== '') assert.is(err.hint, hint);
+  }
+});
+
+test('an AppPackage whose directory went after open (an old version pruned): each method rejects with APPPKG_DESC_NOT_FOUND saying so', async () => {
+  // Before: as root Node's bare ENOENT (stat), else run resolved 127 ("true: not on the app's
+  // PATH") and check reported the interpreter missing.
+  const dir = pkg('pruned', 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  test: "true"\n');
+  const app = await AppPackage.open(dir, { stateDir: state });
+  rmSync(dir, { recursive: true });
+  const calls: Array<[string, () => Promise<unknown>]> = [
+    ['run', () => app.run(['true'])],
+    ['runCommand', () => app.runCommand('test')],
+    ['check', () => app.check()],
+    ['install', () => app.install()],
+  ];
+  for (const [what, call] of calls) {
+    const err = await rejection(call(), what);
+    assert.is(err.code, 'APPPKG_DESC_NOT_FOUND', `${what}: ${err.format()}`);
+    assert.is(err.message, `${dir} is gone: it was removed or moved away after its app.yaml was read (AppPackage.open)`);
+    assert.match(err.hint, 'AppPackage.open(DIR)');
   }
 });
 
