@@ -18,6 +18,7 @@ import { pickInterpreter } from './environment/interpreters.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { resolveRunAs } from './environment/run-as.js';
 import { GatewayError } from './errors.js';
+import { checkOptions } from './library-arguments.js';
 import { backupWithHook } from './lifecycle/backup.js';
 import { checkApp, checkNames, type CheckItem, type CheckReport } from './lifecycle/check.js';
 import { resolveForHook } from './lifecycle/hook.js';
@@ -136,6 +137,7 @@ export class AppPackage {
         fix: "give the directory that holds app.yaml, e.g. AppPackage.open('/srv/apps/blog')",
       });
     }
+    checkOptions('AppPackage.open', options, ['environment', 'stateDir'], "AppPackage.open(dir, { stateDir: '/tmp/state' })");
     const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment });
     const description = describeJson(desc);
     // What this host gives the services the app asks for (SPEC 5.2), as `describe` prints it:

@@ -10,6 +10,7 @@ import type { RunMode } from './app-context.js';
 import { validateAppsDir } from './description/apps-dir.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
+import { checkOptions, shownValue } from './library-arguments.js';
 import { checkAddressesApart, toAddr, type ListenAddress } from './net/address.js';
 import { hangingLines } from './log/hanging-lines.js';
 import { ACCESS_LOG_MODE, closeToOthers } from './log/access-log.js';
@@ -117,6 +118,7 @@ export interface CheckedStart {
 
 /** The options checked, in Gateway.start's order; the state root is resolved, not yet prepared. */
 export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
+  checkOptions('Gateway.start', options, ['stateDir', 'environment', 'adminTokenFile'], "Gateway.start({ apps: '/srv/apps' })");
   const single = options.app !== undefined;
   if (single === (options.apps !== undefined)) {
     // A library call: the CLI's `--help` is no fix for it.
@@ -127,7 +129,7 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
   }
   const dirOption = options.apps ?? options.app;
   if (typeof dirOption !== 'string') {
-    throw usage(`${single ? 'app' : 'apps'}: expected a directory's path (a string), found ${shown(dirOption)}`, `give ${single ? 'app' : 'apps'} a path, e.g. '/var/apps'`);
+    throw usage(`${single ? 'app' : 'apps'}: expected a directory's path (a string), found ${shownValue(dirOption)}`, `give ${single ? 'app' : 'apps'} a path, e.g. '/var/apps'`);
   }
   const dir = resolve(dirOption);
   if (!single) validateAppsDir(dir);
@@ -136,7 +138,7 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
   // A misspelt mode ('prod') was neither: the apps got APPPKG_ENV=prod, and what asks for
   // 'production' (a pending commands.update at the start, root's apps as other users) did not run.
   if (!RUN_MODES.includes(mode)) {
-    throw usage(`mode: expected 'production' or 'development', found ${shown(mode)}`, "give mode: 'production' (as --apps: app users, hooks, no tracebacks in 500s) or mode: 'development' (as serve)");
+    throw usage(`mode: expected 'production' or 'development', found ${shownValue(mode)}`, "give mode: 'production' (as --apps: app users, hooks, no tracebacks in 500s) or mode: 'development' (as serve)");
   }
   const say = options.say ?? sayOnStderr;
   // The flag each listener comes from, for the hint of a listen failure: serve has --port.
@@ -178,20 +180,15 @@ function checkNumberOptions(options: GatewayOptions): void {
   for (const key of ['workers', 'threads', 'maxWorkers'] as const) {
     const value = options[key];
     if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
-      throw usage(`${key}: expected a whole number of at least 1, found ${shown(value)}`, `give ${key} a whole number of at least 1, e.g. ${key}: 2`);
+      throw usage(`${key}: expected a whole number of at least 1, found ${shownValue(value)}`, `give ${key} a whole number of at least 1, e.g. ${key}: 2`);
     }
   }
   for (const { key, zeroAllowed, example } of MILLISECOND_OPTIONS) {
     const value = options[key];
     if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0))) {
-      throw usage(`${key}: expected a number of milliseconds ${zeroAllowed ? '>= 0' : '> 0'}, found ${shown(value)}`, `give ${key} a number of milliseconds, e.g. ${key}: ${example}`);
+      throw usage(`${key}: expected a number of milliseconds ${zeroAllowed ? '>= 0' : '> 0'}, found ${shownValue(value)}`, `give ${key} a number of milliseconds, e.g. ${key}: ${example}`);
     }
   }
-}
-
-/** NaN and Infinity as themselves: JSON.stringify says null for both. */
-function shown(value: unknown): string {
-  return typeof value === 'number' ? String(value) : JSON.stringify(value);
 }
 
 /**

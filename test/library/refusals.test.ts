@@ -124,6 +124,12 @@ test('a library call given the wrong arguments: APPPKG_USAGE with a fix in the l
       'AppPackage.open: expected the app directory\'s path (a string), found undefined',
       "give the directory that holds app.yaml, e.g. AppPackage.open('/srv/apps/blog')",
     ],
+    // Plain JavaScript, unchecked by the .d.ts: Node's TypeErrors named neither the call nor the option.
+    [() => (Gateway.start as (o?: unknown) => Promise<Gateway>)(), 'Gateway.start: expected an options object, found undefined', "give one, e.g. Gateway.start({ apps: '/srv/apps' })"],
+    [() => Gateway.start({ apps: work.path, stateDir: 42 as unknown as string, say: () => {} }), 'Gateway.start: stateDir: expected a path (a string), found 42', 'give stateDir a path, or leave it out for the default'],
+    [() => Gateway.start({ apps: work.path, environment: null as unknown as string, say: () => {} }), 'Gateway.start: environment: expected a path (a string), found null', ''],
+    [() => AppPackage.open(hello, null as unknown as object), 'AppPackage.open: expected an options object, found null', "give one, e.g. AppPackage.open(dir, { stateDir: '/tmp/state' })"],
+    [() => AppPackage.open(hello, { stateDir: 42 as unknown as string }), 'AppPackage.open: stateDir: expected a path (a string), found 42', ''],
     [() => app.run([]), 'run: expected a command to run, found an empty argv', "give the program and its arguments, e.g. run(['python', 'manage.py', 'migrate'])"],
     [
       () => app.runCommand('migrate' as never),

@@ -1,0 +1,27 @@
+// A library call's options as plain JavaScript may pass them, where no compiler checked them
+// against the .d.ts: none at all, null, or a path given as a number. Node's own TypeErrors
+// named neither the call nor the option ("The \"paths[0]\" argument must be of type string",
+// "Cannot read properties of undefined (reading 'app')").
+import { GatewayError } from './errors.js';
+
+/** A value as a usage error shows it: NaN and Infinity as themselves (JSON.stringify says null for both). */
+export function shownValue(value: unknown): string {
+  return typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value);
+}
+
+/**
+ * APPPKG_USAGE unless `options` is an object (undefined where the call has a default) whose
+ * `pathKeys` are each absent or a string. `call` names the call (`Gateway.start`), `example`
+ * a call that would do.
+ */
+export function checkOptions(call: string, options: unknown, pathKeys: readonly string[], example: string): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new GatewayError('APPPKG_USAGE', { reason: `${call}: expected an options object, found ${shownValue(options)}`, fix: `give one, e.g. ${example}` });
+  }
+  for (const key of pathKeys) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined && typeof value !== 'string') {
+      throw new GatewayError('APPPKG_USAGE', { reason: `${call}: ${key}: expected a path (a string), found ${shownValue(value)}`, fix: `give ${key} a path, or leave it out for the default` });
+    }
+  }
+}
