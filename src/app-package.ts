@@ -18,7 +18,7 @@ import { pickInterpreter } from './environment/interpreters.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { resolveRunAs } from './environment/run-as.js';
 import { GatewayError } from './errors.js';
-import { checkOptions } from './library-arguments.js';
+import { checkMilliseconds, checkOptions } from './library-arguments.js';
 import { backupWithHook } from './lifecycle/backup.js';
 import { checkApp, checkNames, type CheckItem, type CheckReport } from './lifecycle/check.js';
 import { resolveForHook } from './lifecycle/hook.js';
@@ -54,7 +54,7 @@ export interface CheckOptions {
   onHookStart?: (command: string) => void;
   /** Where commands.check's output goes; default: the package's `output`. */
   output?: Writable;
-  /** Kill commands.check's process tree after this many ms (its status is then 128+9). */
+  /** Stop commands.check's process tree after this many ms, above 0 (its status is then 128+15, or 128+9); none without it. */
   timeoutMs?: number;
 }
 
@@ -74,7 +74,7 @@ export interface RunOptions {
   output?: Writable;
   /** Variables added to the app's environment for this command (they win over its settings). */
   env?: Record<string, string>;
-  /** Kill the command's process tree after this many ms (its status is then 128+9). */
+  /** Stop the command's process tree after this many ms, above 0 (its status is then 128+15, or 128+9); none without it. */
   timeoutMs?: number;
   /**
    * restore: load the backup's database and Redis keys even over ones that hold data, as
@@ -85,6 +85,9 @@ export interface RunOptions {
 
 /** Lifecycle hooks act on the installed app: run as the gateway runs them (lifecycle/hook.ts). */
 const HOOKS_RUN_AS_PRODUCTION: ReadonlySet<CommandName> = new Set(['install', 'update', 'backup', 'restore', 'uninstall']);
+
+/** timeoutMs of run, runCommand and check: 0 and NaN were taken for no bound, a negative one stopped the command at once. */
+const TIMEOUT_RULE = { zeroAllowed: false, example: 60_000 };
 
 /** What `commands.NAME` is typically set to (SPEC §1.1's examples), for the fix of a missing one. */
 const EXAMPLE_COMMANDS: Record<CommandName, string> = {
@@ -152,6 +155,7 @@ export class AppPackage {
    * callable, then commands.check. A failed check is in the report, never a rejection.
    */
   async check(options: CheckOptions = {}): Promise<CheckReport> {
+    checkMilliseconds('check', 'timeoutMs', options.timeoutMs, TIMEOUT_RULE);
     this.#assertPresent();
     return checkApp({
       desc: this.#desc,
@@ -224,6 +228,7 @@ export class AppPackage {
         command: name,
       });
     }
+    checkMilliseconds('runCommand', 'timeoutMs', options.timeoutMs, TIMEOUT_RULE);
     this.#assertPresent();
     const stateRoot = resolveStateRoot({ flag: this.#options.stateDir });
     // The hook runs in the app directory: a relative APPPKG_BACKUP_DIR is made absolute here, as `--to` and `--from` are.
@@ -257,6 +262,7 @@ export class AppPackage {
     if (argv.length === 0) {
       throw new GatewayError('APPPKG_USAGE', { reason: 'run: expected a command to run, found an empty argv', fix: "give the program and its arguments, e.g. run(['python', 'manage.py', 'migrate'])" });
     }
+    checkMilliseconds('run', 'timeoutMs', options.timeoutMs, TIMEOUT_RULE);
     this.#assertPresent();
     return this.#spawn(await this.#developmentContext(), { argv: [...argv] }, options);
   }

@@ -10,7 +10,7 @@ import type { RunMode } from './app-context.js';
 import { validateAppsDir } from './description/apps-dir.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError } from './errors.js';
-import { checkOptions, shownValue } from './library-arguments.js';
+import { checkMilliseconds, checkOptions, shownValue } from './library-arguments.js';
 import { checkAddressesApart, toAddr, type ListenAddress } from './net/address.js';
 import { hangingLines } from './log/hanging-lines.js';
 import { ACCESS_LOG_MODE, closeToOthers } from './log/access-log.js';
@@ -183,12 +183,7 @@ function checkNumberOptions(options: GatewayOptions): void {
       throw usage(`${key}: expected a whole number of at least 1, found ${shownValue(value)}`, `give ${key} a whole number of at least 1, e.g. ${key}: 2`);
     }
   }
-  for (const { key, zeroAllowed, example } of MILLISECOND_OPTIONS) {
-    const value = options[key];
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0))) {
-      throw usage(`${key}: expected a number of milliseconds ${zeroAllowed ? '>= 0' : '> 0'}, found ${shownValue(value)}`, `give ${key} a number of milliseconds, e.g. ${key}: ${example}`);
-    }
-  }
+  for (const { key, zeroAllowed, example } of MILLISECOND_OPTIONS) checkMilliseconds('Gateway.start', key, options[key], { zeroAllowed, example });
 }
 
 /**

@@ -25,3 +25,16 @@ export function checkOptions(call: string, options: unknown, pathKeys: readonly 
     }
   }
 }
+
+/**
+ * APPPKG_USAGE unless `value`, the option `key` of `call`, is absent or a finite number of
+ * milliseconds above 0 (at least 0 where `zeroAllowed`). `Number(process.env.X)` of an unset
+ * variable is NaN, and a timer given NaN or a negative number fires at once.
+ */
+export function checkMilliseconds(call: string, key: string, value: unknown, { zeroAllowed, example }: { zeroAllowed: boolean; example: number }): void {
+  if (value === undefined || (typeof value === 'number' && Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0))) return;
+  throw new GatewayError('APPPKG_USAGE', {
+    reason: `${call}: ${key}: expected a number of milliseconds ${zeroAllowed ? '>= 0' : '> 0'}, found ${shownValue(value)}`,
+    fix: `give ${key} a number of milliseconds, e.g. ${key}: ${example}`,
+  });
+}

@@ -130,6 +130,10 @@ test('a library call given the wrong arguments: APPPKG_USAGE with a fix in the l
     [() => Gateway.start({ apps: work.path, environment: null as unknown as string, say: () => {} }), 'Gateway.start: environment: expected a path (a string), found null', ''],
     [() => AppPackage.open(hello, null as unknown as object), 'AppPackage.open: expected an options object, found null', "give one, e.g. AppPackage.open(dir, { stateDir: '/tmp/state' })"],
     [() => AppPackage.open(hello, { stateDir: 42 as unknown as string }), 'AppPackage.open: stateDir: expected a path (a string), found 42', ''],
+    // A negative timeout stopped the command at once; NaN (Number() of an unset variable) and 0 set none.
+    [() => app.run(['true'], { timeoutMs: Number.NaN }), 'run: timeoutMs: expected a number of milliseconds > 0, found NaN', 'give timeoutMs a number of milliseconds, e.g. timeoutMs: 60000'],
+    [() => app.run(['true'], { timeoutMs: -1 }), 'run: timeoutMs: expected a number of milliseconds > 0, found -1', ''],
+    [() => app.check({ timeoutMs: 0 }), 'check: timeoutMs: expected a number of milliseconds > 0, found 0', ''],
     [() => app.run([]), 'run: expected a command to run, found an empty argv', "give the program and its arguments, e.g. run(['python', 'manage.py', 'migrate'])"],
     [
       () => app.runCommand('migrate' as never),
