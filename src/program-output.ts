@@ -32,7 +32,8 @@ export function programOutput(file: string, args: string[], opts: ProgramOutputO
     // python3.N script, a shim) whose own child holds it, and killing the wrapper alone left
     // that child running for good, an orphan of init. (execFile cannot: it drops `detached`.)
     const child = spawnProcess(file, args, { env: opts.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdin!.end();
+    // A spawn refused for want of descriptors (EMFILE) has no pipes: it says so as 'error' only.
+    child.stdin?.end();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const size = { out: 0, err: 0 };
@@ -59,8 +60,8 @@ export function programOutput(file: string, args: string[], opts: ProgramOutputO
       }
       into.push(chunk);
     };
-    child.stdout!.on('data', collect(out, 'out', 'stdout'));
-    child.stderr!.on('data', collect(err, 'err', 'stderr'));
+    child.stdout?.on('data', collect(out, 'out', 'stdout'));
+    child.stderr?.on('data', collect(err, 'err', 'stderr'));
     const finish = (result: Omit<ProgramOutput, 'stdout' | 'stderr'>) => {
       if (settled) return;
       settled = true;

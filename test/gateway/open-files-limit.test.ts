@@ -253,6 +253,37 @@ ifPrlimit('a start refused for want of files leaves no socket behind: given room
   }
 });
 
+ifPrlimit('a new app whose interpreter is asked when the gateway is out of open files is refused, the gateway runs on, and it serves once there is room', async () => {
+  const apps = join(work.path, 'asked');
+  mkdirSync(apps);
+  const envFile = join(work.path, 'asked.yaml');
+  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  const own = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'asked-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
+  try {
+    const pid = own.child.pid!;
+    const [soft, hard] = limits(pid);
+    const ended = (): boolean => own.child.exitCode !== null || own.child.signalCode !== null;
+    const refused = (): number => (own.output().match(/late: .*refused/g) ?? []).length;
+    let refusals = 0;
+    // With no app yet, nothing has asked the interpreters: late's start asks them first (a
+    // probe's spawn, three pipes), and that spawn is what meets the limit. It threw where it
+    // had no pipes to write to, and the gateway died of the spawn's unhandled 'error'.
+    for (const room of [6, 7]) {
+      setSoftLimit(pid, (await filesHeldStill(pid)) + room, hard);
+      if (room === 6) writePackage(apps, 'late', tinyApp);
+      else process.kill(pid, 'SIGHUP');
+      await waitFor(() => refused() > refusals || ended(), 30_000, () => `late refused, in:\n${own.output().slice(-3000)}`);
+      assert.not.ok(ended(), `the gateway runs on, it said:\n${own.output().slice(-3000)}`);
+      refusals = refused();
+    }
+    setSoftLimit(pid, soft, hard);
+    process.kill(pid, 'SIGHUP');
+    await waitFor(() => serves(own, 'late'), 30_000, () => `late to serve with room, the gateway said:\n${own.output().slice(-3000)}`, ASK_GATEWAY_EVERY_MS);
+  } finally {
+    await stopGatewayChecked(own);
+  }
+});
+
 ifPrlimit('a limit too low for the apps is said once, before they start, with how to raise it', async () => {
   const apps = join(work.path, 'many');
   mkdirSync(apps);
