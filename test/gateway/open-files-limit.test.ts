@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, BIN, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { markCold } from '../helpers/shared-cache.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 
@@ -208,6 +209,9 @@ ifPrlimit('a start refused for want of open files leaves no socket behind and th
   mkdirSync(apps);
   const envFile = join(work.path, 'asked.yaml');
   writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  // Without the run's probe cache: given one, the gateway read what an earlier gateway's probes
+  // said and spawned none, and the case passed without either fix when the file ran whole.
+  markCold(join(work.path, 'asked-state'));
   const own = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'asked-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
   try {
     const pid = own.child.pid!;
