@@ -486,12 +486,14 @@ export const ERROR_CODES = {
     example: { specifier: '>=3.12', foundList: '/usr/bin/python3 3.9.2', failedList: 'python3.14 (/opt/bin/python3.14): cannot be run: unexpected output: Python 3.14.0' },
   },
   APPPKG_PY_NOT_EXECUTABLE: {
-    summary: 'The interpreter does not run: the one named in the environment file is missing (the error then points at its key there) or is no Python (`python: /bin/sh`: said so, with what it made of the Python code it was given), or the app\'s user (the gateway running as root) may not execute it, as with a pyenv Python under /root; a pyenv shim whose version is installed but not enabled is said with the version\'s full path and how to enable it.',
+    summary: 'The interpreter does not run: the one named in the environment file is missing (the error then points at its key there) or is no Python (`python: /bin/sh`: said so, with what it made of the Python code it was given), or the app\'s user (the gateway running as root) may not execute it, as with a pyenv Python under /root; a pyenv shim whose version is installed but not enabled is said with the version\'s full path and how to enable it. Or the gateway could not run it to ask what it is, for want of file descriptors (EMFILE, ENFILE): said so, with how to raise the limit, and the version is tried again by itself (the answer is not kept).',
     message: (d) => d.notPython
       ? `${d.key ? `${str(d.key)}: ` : ''}${str(d.path)} is not a Python interpreter (it could not run \`${str(d.probe)}\`: ${str(d.reason)})`
       : `${d.key ? `${str(d.key)}: ` : ''}interpreter ${str(d.path)} cannot be run: ${str(d.reason)}`,
     hint: (d) =>
-      d.notPython
+      d.openFiles
+        ? openFilesHint(d.openFiles)
+        : d.notPython
         ? `set ${d.key ? str(d.key) : 'python'} in the environment file to a Python 3 interpreter (e.g. /usr/bin/python3; \`command -v python3\` prints the one on PATH), or remove it to let the gateway pick one`
         : Array.isArray(d.pyenvPaths) && d.pyenvPaths.length > 0
         ? `pyenv has it installed but not enabled: set ${d.key ? str(d.key) : 'python'} in the environment file to its full path, ${str(d.pyenvPaths[0])}; or enable that version for the user the gateway runs as: \`pyenv global\` with ${str((d.pyenvVersions as string[])[0])} added after the versions it lists (\`pyenv shell ${str((d.pyenvVersions as string[])[0])}\` for the shell that starts it)`

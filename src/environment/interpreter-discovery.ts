@@ -137,6 +137,8 @@ export interface FailedCandidate {
   reason: string;
   /** It gave no answer in time (ProbeFailure.timedOut): perhaps the very Python a pick wants. */
   timedOut?: boolean;
+  /** It could not be run for want of file descriptors (ProbeFailure.openFiles): it may be any Python. */
+  openFiles?: 'EMFILE' | 'ENFILE';
 }
 
 export interface Discovery {
@@ -154,7 +156,7 @@ async function discover(pathEnv: string): Promise<Discovery> {
   for (const [i, c] of files.entries()) {
     const result = results[i];
     if ('reason' in result) {
-      failed.push({ names: c.names, file: c.file, reason: result.reason, ...(result.timedOut ? { timedOut: true } : {}) });
+      failed.push({ names: c.names, file: c.file, reason: result.reason, ...(result.timedOut ? { timedOut: true } : {}), ...(result.openFiles ? { openFiles: result.openFiles } : {}) });
       continue;
     }
     const key = `${await safeRealpath(result.executable)}\0${result.prefix}`;
@@ -206,16 +208,16 @@ export function discoverHost(opts: DiscoverOptions = {}): Promise<Discovery> {
   if (!pending) {
     const made = discover(pathEnv);
     discoveryCache.set(pathEnv, made);
-    forgetIf(made, (found) => found.failed.some((c) => c.timedOut), () => discoveryCache.get(pathEnv) === made && discoveryCache.delete(pathEnv));
+    forgetIf(made, (found) => found.failed.some((c) => c.timedOut || c.openFiles), () => discoveryCache.get(pathEnv) === made && discoveryCache.delete(pathEnv));
     pending = made;
   }
   return pending;
 }
 
 /**
- * Forgets a kept answer that holds a timeout: that is the host's load of the moment, not what the
- * interpreter is, and a gateway's next start of the app (or the next pick in a long-lived
- * process) must ask again rather than fail on it for good.
+ * Forgets a kept answer that holds a timeout or a spawn refused for want of files: that is the
+ * host's load of the moment, not what the interpreter is, and a gateway's next start of the app
+ * (or the next pick in a long-lived process) must ask again rather than fail on it for good.
  */
 function forgetIf<T>(pending: Promise<T>, timedOut: (value: T) => boolean, forget: () => void): void {
   pending.then((value) => {
@@ -236,7 +238,7 @@ export function probeOnce(command: string): Promise<ProbeResult | ProbeFailure> 
   if (!pending) {
     const made = probeThroughCache(command);
     probes.set(command, made);
-    forgetIf(made, (result) => 'reason' in result && result.timedOut === true, () => probes.get(command) === made && probes.delete(command));
+    forgetIf(made, (result) => 'reason' in result && (result.timedOut === true || result.openFiles !== undefined), () => probes.get(command) === made && probes.delete(command));
     pending = made;
   }
   return pending;
@@ -246,8 +248,17 @@ export function probeOnce(command: string): Promise<ProbeResult | ProbeFailure> 
 export async function probeInterpreter(command: string): Promise<Interpreter> {
   const result = await probeOnce(command);
   if ('reason' in result && result.timedOut) throw probeTimeout([{ names: [command], file: command, reason: result.reason }], null);
-  if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason, ...(result.notPython ? { notPython: true, probe: probeCommandLine(command) } : {}), ...(result.pyenv?.paths.length ? { pyenvPaths: result.pyenv.paths, pyenvVersions: result.pyenv.versions } : {}) });
+  if ('reason' in result) throw new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: command, reason: result.reason, ...(result.openFiles ? { openFiles: result.openFiles } : {}), ...(result.notPython ? { notPython: true, probe: probeCommandLine(command) } : {}), ...(result.pyenv?.paths.length ? { pyenvPaths: result.pyenv.paths, pyenvVersions: result.pyenv.versions } : {}) });
   return toInterpreter([command], result);
+}
+
+/**
+ * APPPKG_PY_NOT_EXECUTABLE for a candidate the pick could not run for want of file descriptors:
+ * which interpreter the app gets is not known until it is asked, so the pick waits for room
+ * (the refusal is tried again by itself, version-judge.ts) rather than take another or say none.
+ */
+export function outOfFilesToAsk(candidate: FailedCandidate): GatewayError {
+  return new GatewayError('APPPKG_PY_NOT_EXECUTABLE', { path: candidate.file, reason: candidate.reason, openFiles: candidate.openFiles });
 }
 
 /**

@@ -4,6 +4,7 @@
 // knows neither of them.
 
 import { realpath } from 'node:fs/promises';
+import { outOfFilesReason } from '../open-files.js';
 import { programOutput, type ProgramOutput } from '../program-output.js';
 import { testKnob } from '../test-knob.js';
 import { pyenvMiss } from './pyenv-shim.js';
@@ -134,6 +135,11 @@ export interface ProbeFailure {
    * known of its version and a pick must not take another in its place.
    */
   timedOut?: boolean;
+  /**
+   * Not run: the gateway (or the host) had no file descriptor left for its pipes. Nothing is
+   * known of the interpreter, and asking again with room will tell.
+   */
+  openFiles?: 'EMFILE' | 'ENFILE';
   /** A pyenv shim whose version is installed but not enabled: where the command is, in which versions. */
   pyenv?: { paths: string[]; versions: string[] };
 }
@@ -161,6 +167,7 @@ function probeWithin(command: string, timeoutMs: number): Promise<ProgramOutput>
 /** What a probe that ended by itself said: the interpreter, or why not. */
 function readAnswer(command: string, answer: ProgramOutput): ProbeResult | ProbeFailure {
   const said = `${answer.stderr}\n${answer.stdout}`;
+  if (answer.startError === 'EMFILE' || answer.startError === 'ENFILE') return { reason: outOfFilesReason(answer.startError), openFiles: answer.startError };
   if (answer.status !== 0) {
     let reason: string;
     if (answer.startError === 'ENOENT') reason = 'no such file';

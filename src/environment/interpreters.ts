@@ -18,7 +18,7 @@ import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { FilePlace } from './host-file.js';
 import { toInterpreter, type Interpreter } from './interpreter-probe.js';
-import { discoverHost, firstCandidate, probeInterpreter, probeOnce, probeTimeout, SYSTEM_PYTHON, type DiscoverOptions, type FailedCandidate } from './interpreter-discovery.js';
+import { discoverHost, firstCandidate, outOfFilesToAsk, probeInterpreter, probeOnce, probeTimeout, SYSTEM_PYTHON, type DiscoverOptions, type FailedCandidate } from './interpreter-discovery.js';
 
 /** "python3 3.11.7 (/root/.pyenv/versions/3.11.7/bin/python3)" or "/usr/bin/python3 3.11.2". */
 export function formatInterpreter(i: Interpreter): string {
@@ -90,6 +90,7 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
   if (first) {
     const result = await probeOnce(first.file);
     if (!('reason' in result) && versionSatisfies(result.version, specifier)) return toInterpreter(first.names, result);
+    if ('reason' in result && result.openFiles) throw outOfFilesToAsk({ ...first, reason: result.reason, openFiles: result.openFiles });
     // Of unknown version, it may be the very one the rule names: another in its place would run
     // the app on another Python, with other packages, unsaid.
     if ('reason' in result && result.timedOut) {
@@ -100,6 +101,8 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
     }
   }
   const { interpreters: all, failed } = await discoverHost({ pathEnv });
+  const unasked = failed.find((c) => c.openFiles);
+  if (unasked) throw outOfFilesToAsk(unasked);
   if (desc.deb.length > 0) {
     // deb packages are importable only from the system interpreter: the others are not eligible.
     const system = all.find((i) => i.names.includes(SYSTEM_PYTHON));

@@ -204,7 +204,7 @@ ifPrlimit('status, when the gateway is out of open files and cannot accept it, s
   }
 });
 
-ifPrlimit('a start refused for want of open files leaves no socket behind and the gateway runs on: a new app whose interpreter is asked at the limit is refused, the gateway holds the sockets it held before, and the app serves once there is room', async () => {
+ifPrlimit('a start refused for want of open files leaves no socket behind and the gateway runs on: a new app whose interpreter is asked at the limit is refused with EMFILE and how to raise it, the gateway holds the sockets it held before, and the app serves once there is room, at a change of its files', async () => {
   const apps = join(work.path, 'asked');
   mkdirSync(apps);
   const envFile = join(work.path, 'asked.yaml');
@@ -239,7 +239,12 @@ ifPrlimit('a start refused for want of open files leaves no socket behind and th
     const after = await socketsHeldStill(pid);
     setSoftLimit(pid, soft, hard);
     assert.is(after, before, `sockets after ${refusals} refused starts, against before them`);
-    process.kill(pid, 'SIGHUP');
+    // It said no interpreter satisfied `python:` ("found none"), and to install one.
+    assert.match(own.output(), /late: [^\n]*refused:\n[^\n]*cannot be run: EMFILE: the gateway's open-files limit \(\d+\) is reached\n[^\n]*LimitNOFILE=65536/);
+    assert.match(own.output(), /late: trying again in \d+ s/);
+    // A change, not SIGHUP (which forgets what every interpreter answered): the probe refused
+    // for want of files was kept as the interpreter's answer, and late refused with it for good.
+    writePackage(apps, 'late', { 'app.py': `${tinyApp['app.py']}# given room\n` });
     await waitFor(() => serves(own, 'late'), 30_000, () => `late to serve with room, the gateway said:\n${own.output().slice(-3000)}`, ASK_GATEWAY_EVERY_MS);
   } finally {
     await stopGatewayChecked(own);
