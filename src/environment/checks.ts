@@ -138,6 +138,7 @@ export async function checkDeb(packages: string[]): Promise<CheckResult> {
   if (packages.length === 0) return passed('deb', 'no deb packages listed', true);
   const answer = await queryDeb(packages);
   if (answer === null) return passed('deb', `not checked: dpkg-query not found (not a Debian host); listed: ${packages.join(', ')}`, true);
+  if ('unanswered' in answer) return passed('deb', `not checked: ${answer.unanswered}; listed: ${packages.join(', ')}`, true);
   const { found, missing } = answer;
   if (missing.length > 0) return { ...failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(missing)) })), at: ['deb', packages.indexOf(missing[0])] };
   return passed('deb', found.join(', '));
@@ -145,12 +146,13 @@ export async function checkDeb(packages: string[]): Promise<CheckResult> {
 
 /**
  * APPPKG_DEB_MISSING naming the `deb:` packages dpkg has not installed, placed at the first
- * one's entry in app.yaml, as `check` says it; null when all are, or where dpkg-query does not exist.
+ * one's entry in app.yaml, as `check` says it; null when all are, or where dpkg-query does not
+ * exist or gave no answer.
  */
 export async function debMissing(desc: Pick<Description, 'deb' | 'file' | 'positions'>): Promise<GatewayError | null> {
   if (desc.deb.length === 0) return null;
   const answer = await queryDeb(desc.deb);
-  if (answer === null || answer.missing.length === 0) return null;
+  if (answer === null || 'unanswered' in answer || answer.missing.length === 0) return null;
   const where = placeOf(desc, ['deb', desc.deb.indexOf(answer.missing[0])]);
   return new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(answer.missing)), ...where });
 }

@@ -19,6 +19,10 @@ export async function ensureDebPackages(packages: string[], opts: { system: bool
     say(`==> deb: not checked, no dpkg-query here (not a Debian host); listed: ${packages.join(', ')}`);
     return;
   }
+  if ('unanswered' in answer) {
+    say(`==> deb: not checked, ${answer.unanswered}; listed: ${packages.join(', ')}`);
+    return;
+  }
   const { missing } = answer;
   if (missing.length === 0) {
     say(`==> deb: ${packages.join(', ')} already installed`);

@@ -1,6 +1,6 @@
 // `check`'s environment probes against this host: dpkg's database, pyenv's pip, real interpreters.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { runIf } from '../helpers/skip.js';
 import {
   checkDeb,
+  debMissing,
   checkOs,
   checkPip,
   checkRpm,
@@ -82,6 +83,30 @@ test('deb: an installed package passes, a missing one is named', async () => {
   assert.match(missing.detail, MISSING);
   assert.not.match(missing.detail, 'python3');
   assert.match(missing.fix, `apt-get install -y ${MISSING}`);
+});
+
+test('deb: a dpkg-query that cannot answer (not runnable, a fatal error) leaves the packages unchecked, not missing', async () => {
+  // Told "missing", a gateway out of open files warned to apt-get install what was installed.
+  const bin = path.join(tmp, 'broken-dpkg');
+  await mkdir(bin, { recursive: true });
+  const savedPath = process.env.PATH;
+  try {
+    for (const [script, mode, why] of [
+      ['#!/bin/sh\nexit 0\n', 0o644, /dpkg-query could not be started \(EACCES\)/],
+      ['#!/bin/sh\necho "dpkg-query: error: the database is locked" >&2\nexit 2\n', 0o755, /dpkg-query failed \(status 2\): dpkg-query: error: the database is locked/],
+    ] as const) {
+      await writeFile(path.join(bin, 'dpkg-query'), script, { mode });
+      await chmod(path.join(bin, 'dpkg-query'), mode);
+      process.env.PATH = bin;
+      const result = await checkDeb(['python3', MISSING]);
+      assert.ok(result.ok && result.skipped, JSON.stringify(result));
+      assert.match(result.detail, why);
+      assert.match(result.detail, `listed: python3, ${MISSING}`);
+      assert.is(await debMissing(makeDescription(tmp, { deb: ['python3'] })), null);
+    }
+  } finally {
+    process.env.PATH = savedPath;
+  }
 });
 
 runIf(test, !has('rpm'), 'rpm exists on this host: the "not found" path cannot be seen')('rpm: skipped with a note where rpm does not exist', async () => {
