@@ -395,16 +395,19 @@ export class Front {
       server.on('checkExpectation', (req, res) => this.nodeRequest(req, res));
       server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
         this.stopHandedHeadClock(socket);
-        this.whenOpen(() => this.onUpgrade(req, socket, head));
+        socket.on('error', () => {}); // a client's reset while earlier answers go out
+        this.afterAnswersOwed(socket, () => this.whenOpen(() => this.onUpgrade(req, socket, head)));
       });
       // CONNECT asks for a tunnel (RFC 9110 §9.3.6): a proxy's job, not an app's. Without a
       // listener Node closes the connection without a word.
       server.on('connect', (req: IncomingMessage, socket: Socket) => {
         this.stopHandedHeadClock(socket);
         socket.on('error', () => {});
-        this.accessLog.record(req, socket.remoteAddress ?? '', 501, '', performance.now(), NOT_A_PROXY.length);
-        // The fields and short body of every other refusal (it had no Date, nor Cache-Control).
-        endLingering(socket, unparsableAnswer(501, NOT_A_PROXY));
+        this.afterAnswersOwed(socket, () => {
+          this.accessLog.record(req, socket.remoteAddress ?? '', 501, '', performance.now(), NOT_A_PROXY.length);
+          // The fields and short body of every other refusal (it had no Date, nor Cache-Control).
+          endLingering(socket, unparsableAnswer(501, NOT_A_PROXY));
+        });
       });
       this.takeConnections(server);
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -1058,6 +1061,28 @@ export class Front {
    * the app hands it to the process whose route it falls under, or to its workers (ASGI), or
    * answers 501 (WSGI).
    */
+  /**
+   * Runs `then` once the answers owed on `socket` have gone out and been logged. node:http gives
+   * up a socket to an upgrade or a CONNECT as soon as it reads its head, even behind pipelined
+   * requests still being answered: a 101 or a refusal written then went first and closed or
+   * took over the connection, and those answers were lost though their apps had run them (RFC
+   * 9112 §9.3.2: answers in the order of the requests). Behind an answer that closes the
+   * connection nothing is read (RFC 9112 §9.6), so `then` never runs.
+   */
+  private afterAnswersOwed(socket: Socket, then: () => void): void {
+    const last = this.lastNodeResponse.get(socket);
+    // Closed: written, and its line logged (or its client gone).
+    if (last === undefined || last.destroyed) return then();
+    // On 'close', which node:http emits after its own 'finish' listener (that one ends the
+    // socket after a closing answer) and the access log writes the answer's line on: the
+    // keep-alive timer that listener armed is disarmed, its own listener gone with the socket.
+    last.once('close', () => {
+      if (!socket.writable) return;
+      socket.setTimeout(0);
+      then();
+    });
+  }
+
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {}); // a client's reset must not take the gateway down
     if (!asksForWebsocket(req) && req.method !== 'CONNECT') {
