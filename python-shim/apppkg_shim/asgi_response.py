@@ -19,7 +19,7 @@ from . import link
 from .asgi_lifespan import app_line, awaiting_frames
 from .asgi_scope import REQUEST_URI
 from .errors import InvalidResponse, log
-from .task import _NAME_CONNECTION, _NAME_CONTENT_LENGTH, _NAME_DROP, _content_length, _name_kind, connection_options  # the WSGI response's header rules, shared
+from .task import _NAME_CONNECTION, _NAME_CONTENT_LENGTH, _NAME_DROP, _content_length, _name_kind, bad_value_bytes, connection_options  # the WSGI response's header rules, shared
 
 HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
@@ -69,8 +69,8 @@ def encode_header_pairs(headers, parts, lengths=None):
             lengths[:] = [_content_length(value.decode("latin-1"), lengths[0] if repeated else None)]
             if repeated:
                 continue
-        if b"\n" in value or b"\r" in value or b"\0" in value:
-            raise InvalidResponse("header %s: the value contains CR, LF or NUL: %r" % (name.decode("latin-1"), value))
+        if bad_value_bytes(value):
+            raise InvalidResponse("header %s: the value contains a control character (CR, LF, NUL, ...; RFC 9110 5.5): %r" % (name.decode("latin-1"), value))
         parts.append(name)
         parts.append(value)
     if connection is not None:

@@ -9,6 +9,7 @@ RESPONSE_FULL, RESPONSE_END or ERROR, after the iterable's close() has returned.
 
 import io
 import os
+import re
 import stat
 import sys
 from threading import get_ident
@@ -33,6 +34,12 @@ _NAME_OK, _NAME_CONTENT_LENGTH, _NAME_DROP, _NAME_CONNECTION = 0, 1, 2, 3
 _NOT_CONNECTION_OPTIONS = frozenset(("content-length", "content-type"))
 _name_kinds = {}
 _status_codes = {}
+# RFC 9110 5.5: a field value is visible characters, spaces and tabs (and octets >= 0x80); Node
+# refuses any other control character too, and the app's answer became a 502 its log never
+# mentioned. The str form is asked only of a value str.isprintable() (fast, in C) doubts.
+_CONTROL = "[\x00-\x08\x0a-\x1f\x7f]"
+bad_value = re.compile(_CONTROL).search
+bad_value_bytes = re.compile(_CONTROL.encode("latin-1")).search
 
 
 def _name_kind(name):
@@ -102,7 +109,7 @@ def _status_code(status):
     code = _status_codes.get(status)
     if code is None:
         if not (len(status) >= 3 and status[:3].isdigit() and (len(status) == 3 or status[3] == " ")) or (
-            "\r" in status or "\n" in status or "\0" in status
+            not status.isprintable() and bad_value(status)
         ):
             raise InvalidResponse('status must be a str like "200 OK", got %r' % (status,))
         code = int(status[:3])
@@ -244,8 +251,8 @@ class Task:
             if not isinstance(name, str) or not isinstance(value, str):
                 raise InvalidResponse("header %r: name and value must be str" % (item,))
             kind = _name_kind(name)
-            if "\n" in value or "\r" in value or "\0" in value:
-                raise InvalidResponse("header %s: the value contains CR, LF or NUL: %r" % (name, value))
+            if not value.isprintable() and bad_value(value):
+                raise InvalidResponse("header %s: the value contains a control character (CR, LF, NUL, ...; RFC 9110 5.5): %r" % (name, value))
             if kind:
                 if kind == _NAME_DROP:
                     continue

@@ -377,6 +377,23 @@ for (const python of PYTHONS) {
     assert.is(c.text.match(/\r\ncontent-length: /gi)?.length, 1, c.text);
   });
 
+  t('a field value with a control character (ESC, DEL, SOH): the app\'s 500 and its log says which; a tab and octets >= 0x80 go out as given', async ({ h }) => {
+    // Node refuses every control character but HTAB (RFC 9110 §5.5): these were a 502 whose
+    // reason the app's log never had.
+    for (const [octets, shown] of [['%1B', "b'a\\x1bb'"], ['%7F', "b'a\\x7fb'"], ['%01', "b'a\\x01b'"]]) {
+      const c = await RawConnection.open(h.port);
+      c.write(`GET /m/field?a${octets}b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      await until('the connection to close', 5000, () => c.closed);
+      assert.match(c.text, /^HTTP\/1\.1 500 /, `${octets}: ${c.text}`);
+      const fault = `header x-field: the value contains a control character (CR, LF, NUL, ...; RFC 9110 5.5): ${shown}`;
+      await until(`the app's log to say ${fault}`, 5000, () => h.output.join('\n').includes(fault));
+    }
+    const c = await RawConnection.open(h.port);
+    c.write('GET /m/field?a%09b%E9%A0c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await until('the connection to close', 5000, () => c.closed);
+    assert.match(c.text, /^HTTP\/1\.1 200 [\s\S]*\r\nx-field: a\tb\xe9\xa0c\r\n/, c.text);
+  });
+
   t('a 304 (or 204) with the Content-Length of a body it never carries is that answer, not a 500, and the connection goes on', async ({ h }) => {
     for (const status of [304, 204]) {
       const c = await RawConnection.open(h.port);
