@@ -15,6 +15,7 @@ import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, handshakeFramingProblem, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
+import { closeWhenAsked } from '../net/connection-close.js';
 import { keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
@@ -632,6 +633,7 @@ export class Front {
       before.shouldKeepAlive = true;
     }
     this.lastNodeResponse.set(req.socket, res);
+    closeWhenAsked(req, res);
     keepAliveOnceBodyRead(req, res);
     this.headTimeoutPutOff.delete(req.socket);
     res.once('finish', () => this.answeredAt.set(req.socket, performance.now()));

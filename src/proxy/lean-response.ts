@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import type { LeanRequest } from './lean-request.js';
 import { kServedBy, type ResponseTally } from './served-by.js';
 import { kTracked, type InFlightRequest } from './requests-in-flight.js';
+import { saysClose } from '../net/connection-close.js';
 import { isHttpToken } from '../net/http-token.js';
 import type { WriteDone } from '../net/socket-writes.js';
 
@@ -140,7 +141,6 @@ function headText(fields: Fields, code: number, reason: string, keepAlive: boole
   return text;
 }
 
-const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
 const LAST_CHUNK = '0\r\n\r\n';
 
 export class LeanResponse extends EventEmitter {
@@ -198,7 +198,7 @@ export class LeanResponse extends EventEmitter {
     // As node:http's _storeHeader: no Content-Length and no chunking (an HTTP/1.0 client,
     // lean-request.ts) is no keep-alive in the head, and a body then ends with the connection.
     const unframed = !fields.contentLength && !this.req.chunkedAnswers;
-    if (fields.connection !== undefined) this.last = !keepAlive || CLOSE_TOKEN.test(fields.connection) || (unframed && this.hasBody);
+    if (fields.connection !== undefined) this.last = !keepAlive || saysClose(fields.connection) || (unframed && this.hasBody);
     else if (!keepAlive || unframed) this.last = true;
     this.chunked = !fields.contentLength && this.hasBody && !unframed;
     this.length = fields.length;

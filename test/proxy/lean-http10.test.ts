@@ -138,6 +138,21 @@ test('what each answer says: close unless asked, close-delimited streams, HTTP/1
   assert.ok(te.startsWith('HTTP/1.1 400 Bad Request\r\n'), te);
 });
 
+test('close with keep-alive in Connection (`keep-alive, close`, either order, or on two lines): closed after the answer, nothing behind it run (RFC 9112 §9.3)', async () => {
+  // llhttp kept such an HTTP/1.0 connection open (its keep-alive won), and node:http served what
+  // came behind; nginx closes it.
+  for (const [i, fields] of ['Connection: keep-alive, close\r\n', 'Connection: close, Keep-Alive\r\n', 'Connection: keep-alive\r\nConnection: close\r\n'].entries()) {
+    const data = h10(`/w/env?t=kc${i}`, HOST + fields) + h10(`/w/env?t=kcnever${i}`, HOST + KEEP);
+    for (const gw of [lean, node]) {
+      const got = withoutDates(await rawRequest(portOf(gw), data));
+      assert.is(got.split('HTTP/1.1 ').length, 2, `one answer, then the close: ${got}`);
+      assert.ok(got.includes('\r\nConnection: close\r\n') && got.includes(`t=kc${i} `), got);
+    }
+    await waitFor(() => logLinesOf(lean, `t=kc${i} `).length + logLinesOf(node, `t=kc${i} `).length === 2, 5000, 'both answers logged');
+    assert.is(logLinesOf(lean, `kcnever${i}`).length + logLinesOf(node, `kcnever${i}`).length, 0, 'nothing behind it reached the app');
+  }
+});
+
 test('the access-log lines say HTTP/1.0, as node:http\'s', async () => {
   const tag = '?t=logged';
   const data = h10(`/w/env${tag}`, HOST + KEEP) + h10(`/w/static/file.txt${tag}`, HOST + KEEP) + h10(`/nope${tag}`, HOST);
