@@ -935,6 +935,8 @@ export class Front {
     const tracked = this.track(req, res, '');
     if (this.stopping) res.shouldKeepAlive = false;
     if (req.url === '*' && req.method === 'OPTIONS') {
+      const refused = this.headRefusal(req);
+      if (refused !== null) return this.answerUnrouted(res, refused);
       // The asterisk-form asks about the server, not a resource (RFC 9112 §3.2.4, RFC 9110
       // §9.3.7): the gateway answers for itself; no app owns "*".
       res.writeHead(200, { Allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'Content-Length': '0' });
@@ -998,18 +1000,8 @@ export class Front {
    * (417; `upgrade`: none, as node:http leaves an upgrade's), no app mounted there (404).
    */
   private route(req: IncomingMessage, upgrade = false): Routed | Unrouted {
-    // llhttp parses `HTTP/2.0` in a request line (an HTTP/2 client sends its preface, never
-    // this): a major version the gateway does not speak is 505 (RFC 9110 §15.6.6).
-    if (req.httpVersionMajor >= 2) return { status: 505, detail: notSpokenHere(req.httpVersion), close: true };
-    // The fragment first: an absolute-form target's too (`GET http://host/p#frag`).
-    dropFragment(req);
-    const problem = requestHeadProblem(req) ?? (upgrade ? handshakeFramingProblem(req) : null) ?? toOriginForm(req);
-    if (problem !== null) return { status: 400, detail: problem, close: true };
-    const coding = unknownTransferCoding(req);
-    if (coding !== null) return { status: 501, detail: coding, close: true };
-    // node:http emits 'upgrade' before it looks at Expect: an upgrade's is left as it was.
-    const expectation = upgrade ? null : unmetExpectation(req);
-    if (expectation !== null) return { status: 417, detail: cannotMeet(expectation), close: false };
+    const refused = this.headRefusal(req, upgrade);
+    if (refused !== null) return refused;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const routed = routedRequestPath(q >= 0 ? url.slice(0, q) : url);
@@ -1029,6 +1021,28 @@ export class Front {
       return { status: 503, detail: notServingDetail(target.name, target.code), close: false, retryAfter: true, refused: target.name };
     }
     return { match: match as RouteMatch<AppDispatcher>, url, q };
+  }
+
+  /**
+   * Why a request's head is answered whatever its target: a version, a field, a framing or an
+   * expectation the gateway refuses; null when none. Asked of `OPTIONS *` too, which no route
+   * takes (its 200 once went out for a head refused anywhere else: no Host in HTTP/1.1, two
+   * Hosts, Transfer-Encoding in HTTP/1.0, and the requests pipelined behind it were served).
+   */
+  private headRefusal(req: IncomingMessage, upgrade = false): Unrouted | null {
+    // llhttp parses `HTTP/2.0` in a request line (an HTTP/2 client sends its preface, never
+    // this): a major version the gateway does not speak is 505 (RFC 9110 §15.6.6).
+    if (req.httpVersionMajor >= 2) return { status: 505, detail: notSpokenHere(req.httpVersion), close: true };
+    // The fragment first: an absolute-form target's too (`GET http://host/p#frag`).
+    dropFragment(req);
+    const problem = requestHeadProblem(req) ?? (upgrade ? handshakeFramingProblem(req) : null) ?? toOriginForm(req);
+    if (problem !== null) return { status: 400, detail: problem, close: true };
+    const coding = unknownTransferCoding(req);
+    if (coding !== null) return { status: 501, detail: coding, close: true };
+    // node:http emits 'upgrade' before it looks at Expect: an upgrade's is left as it was.
+    const expectation = upgrade ? null : unmetExpectation(req);
+    if (expectation !== null) return { status: 417, detail: cannotMeet(expectation), close: false };
+    return null;
   }
 
   /** A request the gateway sent itself to the app it names (appRouteHeader), split at prefix ''. */

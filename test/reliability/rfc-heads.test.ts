@@ -260,6 +260,20 @@ const CASES: Case[] = [
     id: 'R6.12', rfc: 'RFC 9112 §3.2.4, RFC 9110 §9.3.7', what: 'OPTIONS * (the server, not a resource): answered by the gateway with Allow',
     request: 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n', status: 200,
   },
+  // The head's own checks hold for `OPTIONS *` too: it had its 200 whatever its head (no Host,
+  // two Hosts, Transfer-Encoding in HTTP/1.0), the connection kept and what followed served.
+  {
+    id: 'R6.12b', rfc: 'RFC 9112 §3.2', what: 'OPTIONS * in HTTP/1.1 without Host: 400, closed, as any request without one',
+    request: 'OPTIONS * HTTP/1.1\r\n\r\n', status: 400, closed: true, dated: true, says: /^400 Bad Request\nan HTTP\/1\.1 request without a Host header/,
+  },
+  {
+    id: 'R6.12c', rfc: 'RFC 9112 §3.2', what: 'OPTIONS * with two Hosts: 400, closed',
+    request: 'OPTIONS * HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', status: 400, closed: true, dated: true, says: /^400 Bad Request\nmore than one Host header/,
+  },
+  {
+    id: 'R6.12d', rfc: 'RFC 9112 §6.1', what: 'OPTIONS * in HTTP/1.0 with Transfer-Encoding: 400, closed (R6.4)',
+    request: 'OPTIONS * HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', status: 400, closed: true, dated: true,
+  },
   {
     id: 'R6.15', rfc: 'RFC 9112 §3, RFC 9110 §15.5.15', what: 'a request target of 20,000 bytes: 414, not 431 (the fields are few)',
     request: `GET /rfc/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, status: 414, closed: true, dated: true,
