@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { startBothReaders, portOf, logLinesOf, withoutDates, type BothReaders } from '../helpers/both-readers.js';
-import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { rawRequest, recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('an upgrade or a CONNECT behind answers not out yet');
 const apps = tempDir('apppkg-handover-apps-');
@@ -44,20 +44,6 @@ test.after(async () => {
 
 const statusesOf = (raw: string): number[] => [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 
-/** `bytes` in one write on a fresh connection: everything that came back until the close. */
-async function answersTo(gw: RunningGateway, bytes: string): Promise<string> {
-  const socket = net.connect(portOf(gw), '127.0.0.1');
-  const seen = recorded(socket);
-  try {
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(bytes);
-    await waitFor(() => seen.closed, 5000, () => `the close, got ${JSON.stringify(seen.got)}`);
-    return seen.got;
-  } finally {
-    socket.destroy();
-  }
-}
-
 /** The first request of each case: absolute-form, so that node:http reads the connection on the lane too. */
 const slow = (tag: string, fields = ''): string => `GET http://h/s/slow/${tag} HTTP/1.1\r\nHost: h\r\n${fields}\r\n`;
 const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: h\r\n\r\n`;
@@ -72,9 +58,10 @@ test('a CONNECT or a refused handshake behind answers owed: they go out whole an
     [`${slow('ho3', 'Connection: close\r\n')}CONNECT ho3.example:443 HTTP/1.1\r\nHost: ho3.example:443\r\n\r\n`, 'ho3', [200]],
   ];
   for (const [bytes, tag, statuses] of cases) {
-    const [lean, node] = await Promise.all([answersTo(both!.lean, bytes), answersTo(both!.node, bytes)]);
+    const [lean, node] = await Promise.all([both!.lean, both!.node].map((gw) => rawRequest(portOf(gw), bytes, 5000)));
     for (const raw of [lean, node]) {
       assert.equal(statusesOf(raw), statuses, raw);
+      assert.ok(raw.includes('Connection: close\r\n'), `the last answer closes: ${raw}`);
       assert.ok(raw.includes(`GET /slow/${tag}\n`), raw);
     }
     assert.is(withoutDates(lean), withoutDates(node));
