@@ -300,6 +300,9 @@ const REASON_PROBLEMS = new Map<unknown, string>([
   ['Invalid `Transfer-Encoding` header value', 'chunked more than once in Transfer-Encoding, or a coding after it: the body\'s framing is ambiguous (RFC 9112 §6.1); send chunked once, as the last coding'],
   ['Duplicate Content-Length', 'more than one Content-Length header: the body\'s framing is ambiguous (RFC 9112 §6.3); send it once'],
   ['Expected HTTP/2 Connection Preface', NOT_A_PREFACE],
+  // A line that begins with SP or HTAB after a field line: RFC 9112 §5.2 asks a 400 that says
+  // obsolete line folding is unacceptable (it said only that a field was malformed).
+  ['Unexpected whitespace after header value', 'a header field is folded onto a line that begins with a space or tab (obs-fold, RFC 9112 §5.2): send each field on one line'],
 ]);
 
 /**

@@ -263,6 +263,11 @@ const CASES: Case[] = [
   // The head's own checks hold for `OPTIONS *` too: it had its 200 whatever its head (no Host,
   // two Hosts, Transfer-Encoding in HTTP/1.0), the connection kept and what followed served.
   {
+    id: 'R6.26', rfc: 'RFC 9112 §5.2', what: 'obs-fold in a head (a field line, then one beginning with SP or HTAB): 400 saying line folding is not accepted',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tfolded\r\n\r\n', status: 400, closed: true, dated: true,
+    says: /^400 Bad Request\na header field is folded onto a line that begins with a space or tab \(obs-fold, RFC 9112 §5\.2\): send each field on one line\n$/,
+  },
+  {
     id: 'R6.12b', rfc: 'RFC 9112 §3.2', what: 'OPTIONS * in HTTP/1.1 without Host: 400, closed, as any request without one',
     request: 'OPTIONS * HTTP/1.1\r\n\r\n', status: 400, closed: true, dated: true, says: /^400 Bad Request\nan HTTP\/1\.1 request without a Host header/,
   },
