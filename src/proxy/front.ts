@@ -16,7 +16,7 @@ import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, handshakeFramingProblem, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { closeWhenAsked } from '../net/connection-close.js';
-import { keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
+import { continueWanted, keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
 import { readEmptyChunkedBody } from '../net/handshake-body.js';
@@ -952,8 +952,16 @@ export class Front {
    */
   private routeRequest(req: IncomingMessage, res: ServerResponse, tracked: InFlightRequest, lean = false): void {
     const routed = this.route(req);
+    // The gateway's own answer (a 404, a static file) to an `Expect: 100-continue` whose body
+    // came with its head waits for llhttp to read that body, after this event in the same
+    // read: answered before, node:http could not tell it was whole and closed the connection,
+    // the request pipelined behind unanswered (an app's answer came later and kept it: R6.20b).
+    const own = (answer: () => void): void => {
+      if (!continueWanted(req, res)) return answer();
+      setImmediate(() => res.destroyed || answer());
+    };
     if ('status' in routed) {
-      const answer = (): void => this.answerUnrouted(res, routed);
+      const answer = (): void => own(() => this.answerUnrouted(res, routed));
       if (routed.refused !== undefined) tracked.app = routed.refused;
       if (routed.starting === undefined || this.stopping) return answer();
       tracked.app = routed.starting.app;
@@ -965,7 +973,7 @@ export class Front {
     tracked.app = app.name;
     const hit = staticHit(match);
     if (hit !== null) {
-      void serveStatic(req, res, hit.mount, hit.rest);
+      own(() => void serveStatic(req, res, hit.mount, hit.rest));
       return;
     }
     if (lean && !app.servesWithWorkers(match.routedPathInfo)) {

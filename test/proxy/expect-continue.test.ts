@@ -51,6 +51,17 @@ for (const [what, request, first] of cases) {
   });
 }
 
+test('the gateway\'s own answer (404) to one whose body came with its head: the connection kept, the request pipelined behind answered', async () => {
+  // It went out before llhttp had read that body, so node:http closed the connection, and the
+  // request behind was never answered (an app's answer came after the body, and kept it).
+  for (const framing of ['Content-Length: 5\r\n\r\nhello', 'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n']) {
+    const { statuses, answer } = await exchange(`POST /nowhere HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n${framing}${NEXT}`);
+    assert.equal(statuses, ['HTTP/1.1 404', 'HTTP/1.1 200'], answer);
+    assert.not.match(answer.split('HTTP/1.1 200 ')[0], /\r\nConnection: close\r\n/i, 'the 404 keeps the connection');
+    assert.match(answer, /"QUERY_STRING": "next"/);
+  }
+});
+
 test('a client that waits for the 100: it comes, then the answer, and the connection is kept', async () => {
   const answer = await new Promise<string>((resolve, reject) => {
     import('node:net').then(({ connect }) => {
