@@ -30,7 +30,8 @@
 //              EHLO's reply announces any)
 //   553 5.6.7  an address sent with UTF-8 in a transaction whose MAIL FROM did not say SMTPUTF8
 //              (RFC 6531 3.4, with Postfix's code)
-//   451 4.3.0  the spool could not store the message
+//   452 4.3.1  the spool could not store the message for want of room (ENOSPC, EDQUOT)
+//   451 4.3.0  the spool could not store the message otherwise
 //   421        a client silent past the idle timeout, or sending 10 commands that are not SMTP
 // VRFY gets what RCPT TO would (252 2.0.0 for an address it takes, as Postfix answers), EXPN,
 // AUTH, STARTTLS, XCLIENT and XFORWARD 502 5.5.1 (mail-smtp-server.ts).
@@ -177,6 +178,12 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       receive(stream, session, recipients).then(
         (reply) => callback(reply instanceof Error ? reply : null, reply instanceof Error ? undefined : reply),
         (err: NodeJS.ErrnoException) => {
+          // A full disk is RFC 5321's 452 (insufficient system storage) and RFC 3463's 4.3.1, as
+          // Postfix answers it: the sender's log tells the host's lack of room from a fault.
+          if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
+            say(`mail: could not spool a message: ${err.message}; the file system of ${spool.dir} is full (or its quota used up): free space on it (\`df -h ${spool.dir}\`); senders are told 452 and send it again`);
+            return callback(refuse(452, '4.3.1', 'Insufficient system storage; try again later'));
+          }
           // A client that left mid-message is nobody's problem; a disk that fails is the host's.
           if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE' && err.code !== 'ECONNECTION') say(`mail: could not spool a message: ${err.message}`);
           callback(refuse(451, '4.3.0', 'Could not store the message; try again later'));
