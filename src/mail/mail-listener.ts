@@ -46,7 +46,7 @@ import { mailReply, quoted } from './mail-reply.js';
 import { routeRecipient, type MailRoute, type RecipientRoute } from './mail-routes.js';
 import { MAX_RCPT_TO_HEADER, rcptToHeader } from './mail-post.js';
 import { MailSmtpServer, type MailAddress } from './mail-smtp-server.js';
-import type { MailSpool, SpooledDelivery } from './mail-spool.js';
+import { newMessageId, type MailSpool, type SpooledDelivery } from './mail-spool.js';
 
 /** RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for the next command. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
@@ -158,7 +158,10 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       // it could refuse the message as a whole only, to the recipients whose apps can take it too.
       const fromArgs = session.envelope.mailFrom === false ? false : session.envelope.mailFrom.args;
       const announced = fromArgs === false ? NaN : Number(fromArgs.SIZE);
-      if (route.kind === 'app' && announced > route.maxBody) {
+      // The delivery is the message after the Received: line: that line as the message will
+      // have it, but for its `for` clause, which only a message to one recipient carries.
+      const traceLine = Buffer.byteLength(receivedHeader(session, me, newMessageId(), null), 'utf8');
+      if (route.kind === 'app' && announced + traceLine > route.maxBody) {
         return callback(refuse(552, '5.2.3', `${to}: ${tooBigForApp(route.app, route.maxBody)}`));
       }
       const refusal = routeRefusal(route, to, refuse);
@@ -256,7 +259,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     // found only now without SIZE=) is refused alone, so the message is kept if any other can.
     const keepUpTo = !config.lmtp ? limit : kept !== null ? config.maxSize : Math.min(config.maxSize, Math.max(...maxBody.values()));
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
-    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: (id) => receivedHeader(session, me, id, recipients.length === 1 ? recipients[0].address : null), maxBody }, keepUpTo);
+    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: (id) => receivedHeader(session, me, id, recipients.length === 1 ? recipients[0].address : null), maxBody, whole: !config.lmtp }, keepUpTo);
     const lostApps = new Map(lost.map(({ address, app }) => [address.toLowerCase(), app]));
     /** LMTP's reply to each accepted RCPT: `ok`, or its own refusal. */
     const eachRecipient = (ok: string, tooBigFor: string[]) => session.envelope.rcptTo.map((r) => {
@@ -310,7 +313,7 @@ function recipientsOf(acceptedHere: { apps: Map<string, string | null>; commands
 
 /** The 552 5.2.3's text for a message past `app`'s max_body (at RCPT, or at DATA). */
 function tooBigForApp(app: string, maxBody: number): string {
-  return `Message too big for ${quoted(app)} (at most ${maxBody} bytes, its max_body)`;
+  return `Message too big for ${quoted(app)} (at most ${maxBody} bytes, its max_body, with the Received: line this gateway adds)`;
 }
 
 /**

@@ -65,6 +65,25 @@ export interface AcceptedMessage {
   deliveries: SpooledDelivery[];
 }
 
+/** A message's id in the spool: its file's name, the one its 250 and its Received: line name. */
+export function newMessageId(): string {
+  return `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+}
+
+/** What accept() is told of a message besides its bytes. */
+export interface SpoolEnvelope {
+  from: string;
+  /** app -> its recipients */
+  recipients: Map<string, string[]>;
+  /** Postmaster mail no app takes, to be kept as a dead letter. */
+  kept: { to: string[]; reason: string } | null;
+  header: (messageId: string) => string;
+  /** app -> the largest delivery (the POST's body: the Received: line and the message) it takes */
+  maxBody?: Map<string, number>;
+  /** Not kept at all when one app cannot take it (SMTP: one reply for every recipient). */
+  whole?: boolean;
+}
+
 /**
  * What accept() does with the stream: whether the message fit within maxSize, and the apps left
  * out because it was past their own limit (`maxBody`).
@@ -142,8 +161,8 @@ export class MailSpool {
    * still sending it) but not kept. Resolves once everything is synced; rejects (the listener's
    * 451) with nothing of the message left in tmp/, messages/ or queue/.
    */
-  async accept(data: Readable, envelope: { from: string; recipients: Map<string, string[]>; kept: { to: string[]; reason: string } | null; header: (messageId: string) => string; maxBody?: Map<string, number> }, maxSize: number): Promise<AcceptResult> {
-    const messageId = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+  async accept(data: Readable, envelope: SpoolEnvelope, maxSize: number): Promise<AcceptResult> {
+    const messageId = newMessageId();
     const tmp = this.path('tmp', `${messageId}.eml`);
     const message = this.path('messages', `${messageId}.eml`);
     const records: string[] = [];
@@ -154,12 +173,14 @@ export class MailSpool {
       const { bytes, tooBig } = await receiveInto(file, data, header, maxSize);
       closed = true;
       await file.close();
-      const tooBigFor = [...envelope.recipients.keys()].filter((app) => bytes > (envelope.maxBody?.get(app) ?? Infinity));
-      if (tooBig || (tooBigFor.length === envelope.recipients.size && envelope.kept === null)) {
+      // An app's delivery is a POST of the Received: line and the message: its max_body bounds both.
+      const size = bytes + Buffer.byteLength(header, 'utf8');
+      const tooBigFor = [...envelope.recipients.keys()].filter((app) => size > (envelope.maxBody?.get(app) ?? Infinity));
+      const refusedWhole = tooBigFor.length === envelope.recipients.size && envelope.kept === null;
+      if (tooBig || refusedWhole || (envelope.whole === true && tooBigFor.length > 0)) {
         await rm(tmp, { force: true });
         return { ok: false, reason: 'too-big', bytes };
       }
-      const size = bytes + Buffer.byteLength(header, 'utf8');
       await rename(tmp, message);
       await syncDir(this.path('messages'));
       const now = Date.now();

@@ -237,19 +237,51 @@ test('larger than the recipient app\'s max_body (though under mail.max_size): 55
     const reply = await talk.reply(10_000);
     assert.is(reply.code, code, reply.text);
     // X.2.3: a per-recipient limit below the system's (X.3.4, which mail.max_size gets).
-    if (code === 552) assert.match(reply.text, /^552 5\.2\.3 Message too big for beta \(at most 10240 bytes, its max_body\)$/);
+    if (code === 552) assert.match(reply.text, /^552 5\.2\.3 Message too big for beta \(at most 10240 bytes, its max_body, with the Received: line this gateway adds\)$/);
   }
   talk.close();
   await deliveriesOf('alpha', "over beta's max_body to x@alpha.localhost");
+});
+
+test('a message within beta\'s max_body but for the Received: line the gateway prepends to its delivery: 552 5.2.3, never a 250 whose POST gets 413 and is a dead letter at once', async () => {
+  /** A message of exactly `bytes` bytes as the listener receives it (its CRLF before the final dot included). */
+  const exactly = (subject: string, bytes: number) => {
+    const head = message({ subject, body: '' });
+    return head + 'x'.repeat(bytes - head.length - 2);
+  };
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  for (const to of ['x@beta.example.com', 'x@alpha.localhost']) assert.is((await talk.command(`RCPT TO:<${to}>`)).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${exactly('at beta\'s max_body', 10240)}\r\n.\r\n`);
+  const at = await talk.reply(10_000);
+  assert.is(at.text, '552 5.2.3 Message too big for beta (at most 10240 bytes, its max_body, with the Received: line this gateway adds)', 'SMTP has one reply: the whole message, for alpha too');
+  // With room for the trace line, it is taken and reaches beta.
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<x@beta.example.com>')).code, 250);
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${exactly('under beta\'s max_body with its trace line', 9600)}\r\n.\r\n`);
+  assert.match((await talk.reply(10_000)).text, /^250 2\.6\.0 /);
+  talk.close();
+  const [taken] = await deliveriesOf('beta', 'under beta\'s max_body with its trace line');
+  assert.is(taken.status, 200);
+  assert.ok(taken.signature_ok);
+  assert.is((await deliveries('alpha')).filter((d) => d.subject === 'at beta\'s max_body').length, 0);
 });
 
 test('a size announced at MAIL FROM past one recipient app\'s max_body (smtplib sends SIZE=): 552 5.2.3 to that RCPT alone, and the others get the message', async () => {
   const subject = 'announced over beta\'s max_body';
   const sent = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com', 'y@alpha.localhost'], message({ subject, size: 15_000 }));
   assert.is(sent.error, undefined, JSON.stringify(sent));
-  assert.equal(sent.refused, { 'x@beta.example.com': [552, '5.2.3 <x@beta.example.com>: Message too big for beta (at most 10240 bytes, its max_body)'] });
+  assert.equal(sent.refused, { 'x@beta.example.com': [552, '5.2.3 <x@beta.example.com>: Message too big for beta (at most 10240 bytes, its max_body, with the Received: line this gateway adds)'] });
   const [alpha] = await deliveriesOf('alpha', subject);
   assert.is(alpha.to, 'y@alpha.localhost');
+  // Announced at beta's max_body exactly: no room for the Received: line its delivery carries.
+  const head = message({ subject: 'announced at beta\'s max_body', body: '' });
+  const at = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com', 'y@alpha.localhost'], `${head}${'x'.repeat(10240 - head.length - 2)}\r\n`);
+  assert.is(at.error, undefined, JSON.stringify(at));
+  assert.equal(at.refused, { 'x@beta.example.com': [552, '5.2.3 <x@beta.example.com>: Message too big for beta (at most 10240 bytes, its max_body, with the Received: line this gateway adds)'] });
+  await deliveriesOf('alpha', 'announced at beta\'s max_body');
   // Under the limit the announced size refuses no one.
   const small = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com'], message({ subject: 'announced under beta\'s max_body' }));
   assert.equal(small.refused, {}, JSON.stringify(small));

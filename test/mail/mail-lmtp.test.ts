@@ -132,7 +132,7 @@ test('past one recipient app\'s max_body with no SIZE= at MAIL FROM: 552 5.2.3 a
   talk.write(`${message({ subject: 'over beta\'s max_body over lmtp', size: 7000 })}\r\n.\r\n`);
   const replies = [await talk.reply(), await talk.reply(), await talk.reply()];
   assert.equal(replies.map((r) => r.code), [250, 552, 250], replies.map((r) => r.text).join(' / '));
-  assert.is(replies[1].text, '552 5.2.3 <two@beta.localhost>: Message too big for beta (at most 5120 bytes, its max_body)');
+  assert.is(replies[1].text, '552 5.2.3 <two@beta.localhost>: Message too big for beta (at most 5120 bytes, its max_body, with the Received: line this gateway adds)');
   // Past every recipient's app: each refused, nothing kept.
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<four@beta.localhost>')).code, 250);
