@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppLog } from '../../src/log/app-log.js';
+import { fill } from '../helpers/full-disk.js';
 import { tempDir } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
@@ -90,15 +91,6 @@ ifDevFull('a full disk (/dev/full) is reported once and the writer keeps going',
     dir.remove();
   }
 });
-
-/** Writes `file` until the file system is full: a write past its size fails with ENOSPC. */
-function fill(file: string): void {
-  try {
-    writeFileSync(file, Buffer.alloc(4 * 1024 * 1024));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  }
-}
 
 ifTmpfs('a disk that fills, frees and fills again: each outage said once, the log written again when there is room, and that said', async () => {
   const dir = tempDir('apppkg-applog-tmpfs-');

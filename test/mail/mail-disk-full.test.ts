@@ -9,10 +9,11 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
+import { fill } from '../helpers/full-disk.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
-import { mailPort, message, SmtpTalk } from '../helpers/smtp.js';
+import { mailPort, message, SmtpTalk, type SmtpReply } from '../helpers/smtp.js';
 
 const test = suite('mail on a full disk');
 const ifTmpfs = runIf(test, isRoot && hasProgram('mount'), 'needs root to mount a small tmpfs that fills up');
@@ -35,18 +36,19 @@ test.after(async () => {
   }
 });
 
-/** Writes `file` until the file system is full: a write past its size fails with ENOSPC. */
-function fill(file: string): void {
-  try {
-    writeFileSync(file, Buffer.alloc(16 * 1024 * 1024));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  }
-}
-
 async function deliveries(): Promise<Array<{ id: string; subject: string; signature_ok: boolean }>> {
   const res = await request(`${gw!.url}/alpha/deliveries`);
   return (await res.body.json()) as Array<{ id: string; subject: string; signature_ok: boolean }>;
+}
+
+/** One message to alpha on `talk`: the reply to it. */
+async function transaction(talk: SmtpTalk, subject: string): Promise<SmtpReply> {
+  assert.is((await talk.command('MAIL FROM:<ann@example.org>', 10_000)).code, 250);
+  assert.is((await talk.command('RCPT TO:<help@alpha.localhost>', 10_000)).code, 250);
+  assert.is((await talk.command('DATA', 10_000)).code, 354);
+  // Larger than any room a filled tmpfs keeps in its last pages.
+  talk.write(`${message({ subject, size: 200_000 })}\r\n.\r\n`);
+  return talk.reply(30_000);
 }
 
 ifTmpfs('a message the full spool cannot hold gets 452 4.3.1, nothing of it kept, the session going on; with room again it is taken and delivered once', async () => {
@@ -61,17 +63,12 @@ ifTmpfs('a message the full spool cannot hold gets 452 4.3.1, nothing of it kept
   pids = statusPids(await gatewayStatus(gw));
   const port = mailPort(gw.output());
 
-  fill(filler);
+  fill(filler, 16 * 1024 * 1024);
   const talk = await SmtpTalk.connect(port);
   try {
     await talk.reply(10_000);
     assert.is((await talk.command('EHLO client.test', 10_000)).code, 250);
-    assert.is((await talk.command('MAIL FROM:<ann@example.org>', 10_000)).code, 250);
-    assert.is((await talk.command('RCPT TO:<help@alpha.localhost>', 10_000)).code, 250);
-    assert.is((await talk.command('DATA', 10_000)).code, 354);
-    // Larger than any room a filled tmpfs keeps in its last pages.
-    talk.write(`${message({ subject: 'no room', size: 200_000 })}\r\n.\r\n`);
-    const full = await talk.reply(30_000);
+    const full = await transaction(talk, 'no room');
     assert.is(full.code, 452, `a full disk is insufficient system storage (RFC 5321 4.2.3), not another fault: ${full.text}`);
     assert.match(full.text, /^452 4\.3\.1 Insufficient system storage; try again later$/);
     assert.equal(readdirSync(join(state, 'mail', 'tmp')), [], 'nothing of it in tmp/');
@@ -82,11 +79,7 @@ ifTmpfs('a message the full spool cannot hold gets 452 4.3.1, nothing of it kept
     // The rest of the message was read as data, not as commands: the session goes on.
     rmSync(filler);
     assert.is((await talk.command('RSET', 10_000)).code, 250);
-    assert.is((await talk.command('MAIL FROM:<ann@example.org>', 10_000)).code, 250);
-    assert.is((await talk.command('RCPT TO:<help@alpha.localhost>', 10_000)).code, 250);
-    assert.is((await talk.command('DATA', 10_000)).code, 354);
-    talk.write(`${message({ subject: 'room again', size: 200_000 })}\r\n.\r\n`);
-    const taken = await talk.reply(30_000);
+    const taken = await transaction(talk, 'room again');
     assert.is(taken.code, 250, taken.text);
     await talk.command('QUIT', 10_000);
   } finally {
