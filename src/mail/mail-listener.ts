@@ -30,7 +30,8 @@
 //              EHLO's reply announces any)
 //   553 5.6.7  an address sent with UTF-8 in a transaction whose MAIL FROM did not say SMTPUTF8
 //              (RFC 6531 3.4, with Postfix's code)
-//   452 4.3.1  the spool could not store the message for want of room (ENOSPC, EDQUOT)
+//   452 4.3.1  the spool could not store the message for want of room (ENOSPC, EDQUOT), or has
+//              less room than MAIL FROM's SIZE= announces (RFC 1870 6.1)
 //   451 4.3.0  the spool could not store the message otherwise
 //   421        a client silent past the idle timeout, or sending 10 commands that are not SMTP
 // VRFY gets what RCPT TO would (252 2.0.0 for an address it takes, as Postfix answers), EXPN,
@@ -137,7 +138,16 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       const unsupported = unannouncedParameter(address, session, MAIL_FROM_PARAMETERS);
       if (unsupported !== null) return callback(refuse(555, '5.5.4', unsupported));
       const utf8 = undeclaredUtf8(address, address);
-      callback(utf8 === null ? null : refuse(553, '5.6.7', utf8));
+      if (utf8 !== null) return callback(refuse(553, '5.6.7', utf8));
+      // RFC 1870 6.1: a size announced past the room the spool has now is 452 before the
+      // message is sent, not after the sender has sent it all (Postfix answers so too).
+      const announced = address.args === false ? NaN : Number(address.args.SIZE);
+      if (!(announced > 0)) return callback();
+      spool.room().then((room) => {
+        if (announced < room) return callback();
+        say(`mail: a message of ${announced} bytes (MAIL FROM's SIZE=) refused with 452: the file system of ${spool.dir} has ${room} bytes free: free space on it (\`df -h ${spool.dir}\`)`);
+        callback(refuse(452, '4.3.1', 'Insufficient system storage; try again later'));
+      });
     },
     onRcptTo(address, session, callback) {
       const unsupported = unannouncedParameter(address, session, RCPT_TO_PARAMETERS);

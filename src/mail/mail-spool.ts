@@ -12,7 +12,7 @@
 // name them, and only then resolves: the 250 comes after. A message file that no delivery names
 // (a crash between the two) was never acknowledged, and is removed at the next start.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -140,6 +140,16 @@ export class MailSpool {
       if (!name.endsWith('.json')) continue;
       const letter = await readJson<DeadLetter>(this.path('dead', name));
       if (letter !== null) this.dead.set(letter.id, letter);
+    }
+  }
+
+  /** Bytes the spool's file system has free for it (not root's reserve); Infinity when it cannot say. */
+  async room(): Promise<number> {
+    try {
+      const fs = await statfs(this.dir);
+      return fs.bavail * fs.bsize;
+    } catch {
+      return Infinity;
     }
   }
 

@@ -2,6 +2,7 @@
 // state root is a small tmpfs that the test fills. The sender is told 452 4.3.1 (RFC 5321's
 // insufficient system storage, as Postfix says it) and sends the message again; nothing of it
 // is kept, the connection goes on, and once there is room the message is taken and delivered.
+// A size announced at MAIL FROM past the room left gets that 452 before the message is sent.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
@@ -51,7 +52,7 @@ async function transaction(talk: SmtpTalk, subject: string): Promise<SmtpReply> 
   return talk.reply(30_000);
 }
 
-ifTmpfs('a message the full spool cannot hold gets 452 4.3.1, nothing of it kept, the session going on; with room again it is taken and delivered once', async () => {
+ifTmpfs('a message the full spool cannot hold gets 452 4.3.1, nothing of it kept, the session going on; a SIZE= past the room left refused at MAIL FROM; with room again it is taken and delivered once', async () => {
   mkdirSync(apps);
   mkdirSync(state);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', state], { timeout: 10_000 });
@@ -76,8 +77,14 @@ ifTmpfs('a message the full spool cannot hold gets 452 4.3.1, nothing of it kept
     assert.equal(readdirSync(join(state, 'mail', 'queue')), [], 'nor a delivery');
     assert.match(gw.output(), /mail: could not spool a message: ENOSPC: .*; the file system of \S+ is full \(or its quota used up\): free space on it \(`df -h \S+`\); senders are told 452 and send it again/);
 
-    // The rest of the message was read as data, not as commands: the session goes on.
+    // The rest of the message was read as data, not as commands: the session goes on. A size
+    // announced past the room left is refused before the message is sent (RFC 1870 6.1).
+    assert.is((await talk.command('RSET', 10_000)).code, 250);
+    const announced = await talk.command('MAIL FROM:<ann@example.org> SIZE=200000', 10_000);
+    assert.is(announced.text, '452 4.3.1 Insufficient system storage; try again later');
+    assert.match(gw.output(), /mail: a message of 200000 bytes \(MAIL FROM's SIZE=\) refused with 452: the file system of \S+ has \d+ bytes free: free space on it \(`df -h \S+`\)/);
     rmSync(filler);
+    assert.is((await talk.command('MAIL FROM:<ann@example.org> SIZE=200000', 10_000)).code, 250, 'with room again the size is taken');
     assert.is((await talk.command('RSET', 10_000)).code, 250);
     const taken = await transaction(talk, 'room again');
     assert.is(taken.code, 250, taken.text);
