@@ -37,6 +37,15 @@ interface CodeEntry {
 
 const str = (v: unknown): string => (v === undefined ? '' : String(v));
 
+/**
+ * `value` given to the option `name` as its caller writes it: a flag takes it after a space
+ * (`--admin 0.0.0.0:8099`), a library option or a file's key after a colon (`admin: 0.0.0.0:8099`,
+ * `mail.listen: ...`). A library caller told of `--admin-token FILE` read of a flag it never had.
+ */
+export function givenAs(name: string, value: string): string {
+  return name.startsWith('-') ? `${name} ${value}` : `${name}: ${value}`;
+}
+
 /** The pip settings in an error's details (vendor-pip-config.ts ConflictingSetting). */
 const pipSettings = (v: unknown): { name: string; value: string; variable?: string; file?: string; section?: string }[] => (Array.isArray(v) ? v : []);
 
@@ -127,16 +136,16 @@ export const ERROR_CODES = {
     hint: (d) =>
       str(d.second) === 'mail.listen'
         ? 'give mail.listen in the environment file an address of its own (e.g. 127.0.0.1:2525): the mail listener speaks SMTP, not HTTP'
-        : str(d.second) === '--admin' || str(d.first) === '--admin'
-        ? 'give --admin an address of its own (default 127.0.0.1:8099): the admin listener is never the public one'
+        : d.admin !== undefined
+        ? `give ${str(d.admin)} an address of its own (default 127.0.0.1:8099): the admin listener is never the public one`
         : `give each ${str(d.second)} an address of its own, or drop the repeated one`,
     exitStatus: 2,
     example: { first: '--listen', second: '--listen', address: '127.0.0.1:8000', same: true },
   },
   APPPKG_TRUST_PROXY_INVALID: {
     summary: 'An entry of `--trust-proxy=ADDR,...` is not an IP address, a CIDR range (`10.0.0.0/8`) or `loopback`; `--trust-proxy` alone trusts every peer.',
-    message: (d) => `--trust-proxy: expected IP addresses, CIDR ranges or "loopback", found ${JSON.stringify(d.found)}`,
-    hint: () => 'write e.g. --trust-proxy=127.0.0.1,10.0.0.0/8 (the addresses of the proxies in front of the gateway)',
+    message: (d) => `${str(d.key) || '--trust-proxy'}: expected IP addresses, CIDR ranges or "loopback", found ${JSON.stringify(d.found)}`,
+    hint: (d) => `write e.g. ${d.key === undefined || str(d.key).startsWith('-') ? '--trust-proxy=127.0.0.1,10.0.0.0/8' : `${str(d.key)}: ['127.0.0.1', '10.0.0.0/8']`} (the addresses of the proxies in front of the gateway)`,
     exitStatus: 2,
     example: { found: '10.0.0.0/33' },
   },
@@ -245,15 +254,15 @@ export const ERROR_CODES = {
   },
   APPPKG_ADMIN_TOKEN_NEEDED: {
     summary: 'The admin listener is asked to listen on an address other than loopback without a token.',
-    message: (d) => `--admin ${str(d.address)} is not a loopback address, and the admin listener restarts apps and shows their logs: it needs a token there`,
-    hint: () => 'write a long random token into a file only the gateway reads (`head -c 32 /dev/urandom | base64 > /etc/apppkg-gateway/admin-token; chmod 600 ...`) and pass --admin-token FILE; or keep --admin on 127.0.0.1 or a unix: socket (a host name other than localhost counts as not loopback, whatever it resolves to: write its address)',
+    message: (d) => `${givenAs(str(d.key) || '--admin', str(d.address))} is not a loopback address, and the admin listener restarts apps and shows their logs: it needs a token there`,
+    hint: (d) => `write a long random token into a file only the gateway reads (\`head -c 32 /dev/urandom | base64 > /etc/apppkg-gateway/admin-token; chmod 600 ...\`) and pass ${givenAs(str(d.tokenKey) || '--admin-token', 'FILE')}; or keep ${str(d.key) || '--admin'} on 127.0.0.1 or a unix: socket (a host name other than localhost counts as not loopback, whatever it resolves to: write its address)`,
     exitStatus: 2,
     example: { address: '0.0.0.0:8099' },
   },
   APPPKG_ADMIN_TOKEN_FILE: {
     summary: 'The file given to --admin-token cannot be read or holds no token.',
     message: (d) => `cannot use it as the admin token: ${str(d.reason)}`,
-    hint: () => 'give --admin-token a readable file holding the token (its content, trimmed, is the token)',
+    hint: (d) => `give ${str(d.key) || '--admin-token'} a readable file holding the token (its content, trimmed, is the token)`,
     // The file, not the command line, is wrong (it may be written yet), as for a missing
     // --environment FILE: 1. A non-loopback --admin without any token (above) stays 2: that
     // command line can never start, as --admin on a --listen address cannot.
@@ -262,14 +271,18 @@ export const ERROR_CODES = {
   },
   APPPKG_ACCESS_LOG_FILE: {
     summary: 'The file given to `--access-log` cannot be opened for appending (its directory is not there, it is a directory, no permission). The gateway opens it before it listens or starts any app: a misspelt path is not found at the first request, with every line lost.',
-    message: (d) => `--access-log: cannot append to it: ${str(d.reason)}`,
-    hint: (d) =>
-      d.reason === 'EISDIR'
-        ? `name a file in it, e.g. --access-log ${path.join(str(d.file), 'access.log')}`
+    message: (d) => `${str(d.key) || '--access-log'}: cannot append to it: ${str(d.reason)}`,
+    hint: (d) => {
+      const key = str(d.key) || '--access-log';
+      // The library takes a stream or null where the CLI takes - and off.
+      const others = key.startsWith('-') ? '- (stdout) or off' : 'a stream (process.stdout) or null (none)';
+      return d.reason === 'EISDIR'
+        ? `name a file in it, e.g. ${givenAs(key, path.join(str(d.file), 'access.log'))}`
         : d.reason === 'ENOENT'
-          ? `create its directory (mkdir -p ${shellWord(path.dirname(str(d.file)))}) writable by the gateway, or give --access-log another file, - (stdout) or off`
+          ? `create its directory (mkdir -p ${shellWord(path.dirname(str(d.file)))}) writable by the gateway, or give ${key} another file, ${others}`
           // ENXIO: /dev/stdout under systemd is the journal's socket, which cannot be opened by name.
-          : 'give --access-log a file the gateway can write, - for its stdout (not /dev/stdout), or off',
+          : key.startsWith('-') ? 'give --access-log a file the gateway can write, - for its stdout (not /dev/stdout), or off' : `give ${key} a file the gateway can write, ${others}`;
+    },
     // The file, not the command line, is wrong, as a missing --environment FILE: 1.
     exitStatus: 1,
     example: { file: '/var/log/apppkg-gateway/access.log', reason: 'ENOENT' },

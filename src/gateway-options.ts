@@ -9,7 +9,7 @@ import { DEFAULT_ADMIN } from './admin/default-admin.js';
 import type { RunMode } from './app-context.js';
 import { validateAppsDir } from './description/apps-dir.js';
 import { resolveStateRoot } from './environment/state-root.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, givenAs } from './errors.js';
 import { checkMilliseconds, checkOptions, shownValue } from './library-arguments.js';
 import { checkAddressesApart, toAddr, type ListenAddress } from './net/address.js';
 import { hangingLines } from './log/hanging-lines.js';
@@ -81,7 +81,28 @@ export interface GatewayOptions {
    * stopped with it. Without it a stop had to wait for the slowest app's start.
    */
   stopWaiting?: AbortSignal;
+  /**
+   * What a refusal calls the options whose value can be refused (an address, a file, a proxy's
+   * address): by default these options' own names; the CLI gives its flags (`--port`,
+   * `--admin-token`), which are what its user typed.
+   */
+  optionNames?: OptionNames;
 }
+
+/** The name of each option a refusal may point at, as the caller wrote it. */
+export interface OptionNames {
+  listen: string;
+  admin: string;
+  adminTokenFile: string;
+  trustProxy: string;
+  accessLog: string;
+}
+
+/**
+ * A library caller's names. Told "--port: expected ..." or "pass --admin-token FILE", it read of
+ * flags it never gave, and had to guess which of its options was meant.
+ */
+export const LIBRARY_OPTION_NAMES: OptionNames = { listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog' };
 
 const RUN_MODES: readonly RunMode[] = ['production', 'development'];
 
@@ -109,7 +130,7 @@ export interface CheckedStart {
   dir: string;
   mode: RunMode;
   say: (line: string) => void;
-  listenFlag: string;
+  names: OptionNames;
   listen: ListenAddress[];
   adminAddr: ListenAddress | null;
   adminToken: string | null;
@@ -141,18 +162,17 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
     throw usage(`mode: expected 'production' or 'development', found ${shownValue(mode)}`, "give mode: 'production' (as --apps: app users, hooks, no tracebacks in 500s) or mode: 'development' (as serve)");
   }
   const say = options.say ?? sayOnStderr;
-  // The flag each listener comes from, for the hint of a listen failure: serve has --port.
-  const listenFlag = single ? '--port' : '--listen';
-  const listen = [options.listen ?? '127.0.0.1:8000'].flat().map((a) => toAddr(a, listenFlag));
+  const names = options.optionNames ?? LIBRARY_OPTION_NAMES;
+  const listen = [options.listen ?? '127.0.0.1:8000'].flat().map((a) => toAddr(a, names.listen));
   const adminOption = options.admin ?? (single ? false : DEFAULT_ADMIN);
-  const adminAddr = adminOption === false ? null : toAddr(adminOption, '--admin');
-  const adminToken = options.adminTokenFile === undefined ? null : readAdminToken(options.adminTokenFile, say);
-  if (adminAddr !== null) checkAdminAddress(adminAddr, adminToken);
-  checkAddressesApart([...listen.map((addr) => ({ addr, flag: listenFlag })), ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: '--admin' }])]);
-  compileTrustProxy(options.trustProxy); // a bad address is a usage error now, not at the first request
-  if (typeof options.accessLog === 'string') checkAccessLogFile(options.accessLog, say);
+  const adminAddr = adminOption === false ? null : toAddr(adminOption, names.admin);
+  const adminToken = options.adminTokenFile === undefined ? null : readAdminToken(options.adminTokenFile, say, names.adminTokenFile);
+  if (adminAddr !== null) checkAdminAddress(adminAddr, adminToken, { key: names.admin, tokenKey: names.adminTokenFile });
+  checkAddressesApart([...listen.map((addr) => ({ addr, flag: names.listen })), ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: names.admin }])]);
+  compileTrustProxy(options.trustProxy, names.trustProxy); // a bad address is a usage error now, not at the first request
+  if (typeof options.accessLog === 'string') checkAccessLogFile(options.accessLog, names.accessLog, say);
   const stateRoot = resolveStateRoot({ flag: options.stateDir });
-  return { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot };
+  return { single, dir, mode, say, names, listen, adminAddr, adminToken, stateRoot };
 }
 
 function usage(reason: string, fix: string): GatewayError {
@@ -192,14 +212,14 @@ function checkNumberOptions(options: GatewayOptions): void {
  * and gunicorn refuse to start). Opening it creates it, as the log's own stream would (0600);
  * one of the gateway's own left open to others by an older gateway is closed to them (closeToOthers).
  */
-function checkAccessLogFile(file: string, say: (line: string) => void): void {
+function checkAccessLogFile(file: string, key: string, say: (line: string) => void): void {
   try {
     closeSync(openSync(file, 'a', ACCESS_LOG_MODE));
   } catch (err) {
-    throw new GatewayError('APPPKG_ACCESS_LOG_FILE', { file: resolve(file), reason: (err as NodeJS.ErrnoException).code ?? String(err) });
+    throw new GatewayError('APPPKG_ACCESS_LOG_FILE', { file: resolve(file), key, reason: (err as NodeJS.ErrnoException).code ?? String(err) });
   }
   const closed = closeToOthers(file);
-  if (closed !== null) say(`--access-log ${file} was mode ${octal(closed.from)}, readable by every user of this host (an app's too): made ${octal(closed.to)}, as its lines hold every app's requests`);
+  if (closed !== null) say(`${givenAs(key, file)} was mode ${octal(closed.from)}, readable by every user of this host (an app's too): made ${octal(closed.to)}, as its lines hold every app's requests`);
 }
 
 const octal = (mode: number): string => `0${mode.toString(8).padStart(3, '0')}`;

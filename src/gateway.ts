@@ -132,7 +132,7 @@ export class Gateway {
 
   /** start() once the options are checked and the state root is this gateway's. */
   private static async open(options: GatewayOptions, checked: CheckedStart): Promise<Gateway> {
-    const { single, dir, mode, say, listenFlag, listen, adminAddr, adminToken, stateRoot } = checked;
+    const { single, dir, mode, say, names, listen, adminAddr, adminToken, stateRoot } = checked;
     // Start-up order (issue 11, "the front's own cost"): the proxy's modules load while the host
     // environment is read, and interpreters' answers are kept under the state root so a second
     // start probes none.
@@ -144,15 +144,15 @@ export class Gateway {
     // every app started for nothing, saying another process held it (`ss` showed the gateway).
     if (hostEnv.mail !== null) {
       checkAddressesApart([
-        ...listen.map((addr) => ({ addr, flag: listenFlag })),
-        ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: '--admin' }]),
+        ...listen.map((addr) => ({ addr, flag: names.listen })),
+        ...(adminAddr === null ? [] : [{ addr: adminAddr, flag: names.admin }]),
         { addr: parseAddr(hostEnv.mail.listen, 'mail.listen'), flag: 'mail.listen' },
       ]);
     }
     const graceMs = options.graceMs ?? 30_000;
     const metrics = new GatewayMetrics();
     let gateway: Gateway | null = null;
-    const front = new (await frontModule).Front(frontOptions(options, listen, listenFlag, metrics, say));
+    const front = new (await frontModule).Front(frontOptions(options, listen, names.listen, metrics, say));
     const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null });
     const startedAt = new Date().toISOString();
     // Both listeners are bound before any app starts: nothing has been started to undo when one fails.
@@ -171,11 +171,11 @@ export class Gateway {
           rollback: (name) => gateway!.rollback(name),
         };
         admin = await startAdminServer({
-          listen: adminAddr, provider, metrics, token: adminToken, appsRunAsOthers: appsRunAsOtherUsers(mode), appUsers: () => registry.appUsers,
-          readToken: options.adminTokenFile === undefined ? undefined : () => readAdminToken(options.adminTokenFile!, say),
+          listen: adminAddr, listenKey: names.admin, provider, metrics, token: adminToken, appsRunAsOthers: appsRunAsOtherUsers(mode), appUsers: () => registry.appUsers,
+          readToken: options.adminTokenFile === undefined ? undefined : () => readAdminToken(options.adminTokenFile!, say, names.adminTokenFile),
           socketOwner: { uid: options.unixSocket?.uid, gid: options.unixSocket?.gid },
         }).catch((err: unknown) => {
-          throw front.heldByOurOwn(err, adminAddr, '--admin') ?? err;
+          throw front.heldByOurOwn(err, adminAddr, names.admin) ?? err;
         });
       }
     } catch (err) {

@@ -51,23 +51,26 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** The token in `file` (its content, trimmed). */
-export function readAdminToken(file: string, say: (line: string) => void): string {
+export function readAdminToken(file: string, say: (line: string) => void, key = '--admin-token'): string {
   let token: string;
   try {
     token = readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, reason: (err as NodeJS.ErrnoException).code ?? String(err) });
+    throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, key, reason: (err as NodeJS.ErrnoException).code ?? String(err) });
   }
-  if (token === '') throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, reason: 'the file is empty' });
-  if (/\s/.test(token)) throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, reason: 'the token holds white space (it is sent in an HTTP header)' });
+  if (token === '') throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, key, reason: 'the file is empty' });
+  if (/\s/.test(token)) throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, key, reason: 'the token holds white space (it is sent in an HTTP header)' });
   if ((statSync(file).mode & 0o077) !== 0) say(`warning: the admin token file ${file} can be read by other users; chmod 600 it`);
   return token;
 }
 
-/** Refuses a non-loopback --admin without a token, before anything listens. */
-export function checkAdminAddress(listen: ListenAddress, token: string | null): void {
+/**
+ * Refuses a non-loopback --admin without a token, before anything listens. `key` and `tokenKey`
+ * are what the caller calls the two (the CLI's `--admin`, `--admin-token`; the library's own).
+ */
+export function checkAdminAddress(listen: ListenAddress, token: string | null, { key, tokenKey }: { key: string; tokenKey: string }): void {
   if (listen.kind === 'tcp' && token === null && !isLoopbackListen(listen.host.toLowerCase())) {
-    throw new GatewayError('APPPKG_ADMIN_TOKEN_NEEDED', { address: formatAddr(listen) });
+    throw new GatewayError('APPPKG_ADMIN_TOKEN_NEEDED', { address: formatAddr(listen), key, tokenKey });
   }
 }
 

@@ -35,6 +35,8 @@ export interface AdminProvider {
 
 export interface AdminServerOptions {
   listen: ListenAddress;
+  /** The option `listen` was given as (`--admin`, the library's `admin`), named when it cannot be bound; default `--admin`. */
+  listenKey?: string;
   provider: AdminProvider;
   metrics: GatewayMetrics;
   /** Every route needs this token (`--admin-token FILE`), or null. */
@@ -104,7 +106,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   server.on('request', (req, res) => void answer(req, res, { ...options, guard, events }));
 
   // 0600: whoever may connect may restart apps and read their logs, with no token (SPEC 5.4).
-  await listenOn(server, options.listen, { ...options.socketOwner, mode: 0o600 }, '--admin');
+  await listenOn(server, options.listen, { ...options.socketOwner, mode: 0o600 }, options.listenKey ?? '--admin');
   const actual = server.address();
   const url =
     options.listen.kind === 'tcp' && actual !== null && typeof actual === 'object'

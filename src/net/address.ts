@@ -4,7 +4,7 @@
 // value the CLI does.
 import { isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
-import { GatewayError } from '../errors.js';
+import { GatewayError, givenAs } from '../errors.js';
 
 export type ListenAddress =
   | { kind: 'tcp'; host: string; port: number }
@@ -55,15 +55,14 @@ export function isHostSyntax(host: string): boolean {
 }
 
 function badHost(key: string, text: string, host: string): GatewayError {
-  // A flag takes its value after a space, a file's key (mail.listen) after a colon.
-  const as = (value: string) => (key.startsWith('-') ? `${key} ${value}` : `${key}: ${value}`);
+  const as = (value: string) => givenAs(key, value);
   const port = /:(\d+)$/.exec(text)?.[1] ?? '8000';
   return new GatewayError('APPPKG_ADDR_INVALID', {
     key,
     found: text,
     expected: `HOST:PORT with HOST an IP address or a host name (${JSON.stringify(host)} is neither)`,
-    // The admin listener stays on loopback (0.0.0.0 needs --admin-token): not offered there.
-    fix: `write e.g. ${as(`127.0.0.1:${port}`)}, ${key === '--admin' ? '' : `${as(`0.0.0.0:${port}`)} (every interface), `}${as(`[::1]:${port}`)} or ${as(`localhost:${port}`)}`,
+    // The admin listener stays on loopback (0.0.0.0 needs a token): not offered there.
+    fix: `write e.g. ${as(`127.0.0.1:${port}`)}, ${isAdminKey(key) ? '' : `${as(`0.0.0.0:${port}`)} (every interface), `}${as(`[::1]:${port}`)} or ${as(`localhost:${port}`)}`,
   });
 }
 
@@ -73,8 +72,7 @@ function badHost(key: string, text: string, host: string): GatewayError {
  * directory the command ran in. The fix writes both readings out.
  */
 function relativeUnixPath(key: string, text: string, path: string): GatewayError {
-  // A flag takes its value after a space, a file's key (mail.listen) after a colon.
-  const as = (value: string) => (key.startsWith('-') ? `${key} ${value}` : `${key}: ${value}`);
+  const as = (value: string) => givenAs(key, value);
   const fromRoot = path.includes('/') ? ` or ${as(`unix:/${path}`)} (from the root)` : '';
   return new GatewayError('APPPKG_ADDR_INVALID', {
     key,
@@ -106,10 +104,10 @@ export function parseUrlAddr(text: string, key: string, pathWhy: string): Listen
   // Named as it was written: the URL, not the HOST:PORT taken from it.
   const named = (reason: string, fix: string): GatewayError => new GatewayError('APPPKG_USAGE', { reason: `${key}: ${reason} in ${JSON.stringify(text)}`, fix });
   if (scheme !== null && scheme[1].toLowerCase() !== 'http') {
-    throw named(`expected http:// or no scheme (plain HTTP is spoken there), found ${scheme[1]}://`, `write ${key} ${formatAddr(addr)} (or ${addrUrl(addr)}/)`);
+    throw named(`expected http:// or no scheme (plain HTTP is spoken there), found ${scheme[1]}://`, `write ${givenAs(key, formatAddr(addr))} (or ${addrUrl(addr)}/)`);
   }
   if (slash >= 0 && rest.slice(slash) !== '/') {
-    throw named(`${pathWhy}, found the path ${JSON.stringify(rest.slice(slash))}`, `write ${key} ${formatAddr(addr)} (or ${addrUrl(addr)}/)`);
+    throw named(`${pathWhy}, found the path ${JSON.stringify(rest.slice(slash))}`, `write ${givenAs(key, formatAddr(addr))} (or ${addrUrl(addr)}/)`);
   }
   return addr;
 }
@@ -148,8 +146,11 @@ export function addressesOverlap(a: ListenAddress, b: ListenAddress): boolean {
  */
 export function toAddr(value: string | number | ListenAddress, key: string): ListenAddress {
   if (typeof value === 'object') return value;
-  return parseUrlAddr(String(value), key, key === '--admin' ? 'the admin listener answers at its root' : 'a listener takes no path');
+  return parseUrlAddr(String(value), key, isAdminKey(key) ? 'the admin listener answers at its root' : 'a listener takes no path');
 }
+
+/** The admin listener's option: the CLI's `--admin`, the library's `admin`. */
+export const isAdminKey = (key: string): boolean => key === '--admin' || key === 'admin';
 
 /**
  * Two listeners on one address: the second's bind failed with EADDRINUSE, reported as "another
@@ -163,7 +164,7 @@ export function checkAddressesApart(listeners: Array<{ addr: ListenAddress; flag
     const other = formatAddr(earlier.addr);
     const wild = [earlier.addr, addr].find((a) => a.kind === 'tcp' && (a.host === '0.0.0.0' || a.host === '::'));
     throw new GatewayError('APPPKG_ADDR_TWICE', {
-      first: earlier.flag, second: flag, address, other, same: address === other,
+      first: earlier.flag, second: flag, address, other, same: address === other, admin: [earlier.flag, flag].find(isAdminKey),
       why: wild?.kind === 'tcp' ? `${wild.host} takes port ${wild.port} on every ${wild.host === '::' ? '' : 'IPv4 '}address of this host` : 'the same socket',
     });
   });

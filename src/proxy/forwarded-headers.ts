@@ -60,9 +60,10 @@ const LOOPBACK: Array<[string, number, 'ipv4' | 'ipv6']> = [
  * `--trust-proxy` as given: false/undefined (trust no one, the default), true (trust every
  * peer: the gateway is only reachable through the proxy), or a list of addresses, CIDR ranges
  * (`10.0.0.0/8`, `fd00::/8`) and `loopback`. Returns null when no one is trusted.
- * Throws APPPKG_TRUST_PROXY_INVALID naming the first entry that is none of these.
+ * Throws APPPKG_TRUST_PROXY_INVALID naming the first entry that is none of these, and `key`, the
+ * option it came in (the library's `trustProxy`; the CLI's `--trust-proxy` by default).
  */
-export function compileTrustProxy(value: boolean | readonly string[] | undefined | null): TrustProxy | null {
+export function compileTrustProxy(value: boolean | readonly string[] | undefined | null, key = '--trust-proxy'): TrustProxy | null {
   if (value === true) return { all: true, trusts: () => true };
   if (!value || value.length === 0) return null;
   const list = new BlockList();
@@ -79,7 +80,7 @@ export function compileTrustProxy(value: boolean | readonly string[] | undefined
     const max = version === 6 ? 128 : 32;
     const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : -1;
     if (version === 0 || extra !== undefined || prefix < 0 || prefix > max) {
-      throw new GatewayError('APPPKG_TRUST_PROXY_INVALID', { found: raw });
+      throw new GatewayError('APPPKG_TRUST_PROXY_INVALID', { found: raw, key });
     }
     list.addSubnet(address, prefix, version === 6 ? 'ipv6' : 'ipv4');
   }

@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { WsCloseCode } from '../link/frames.js';
 import { spanOf } from '../count.js';
 import { GatewayError } from '../errors.js';
-import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
+import { addrUrl, formatAddr, isAdminKey, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, handshakeFramingProblem, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { closeWhenAsked } from '../net/connection-close.js';
@@ -47,7 +47,7 @@ import { matchStatic, serveStatic } from './static-files.js';
 
 export interface FrontOptions {
   listen: ListenAddress[];
-  /** The flag the addresses come from (`--listen`, `--port`), named when one cannot be bound. */
+  /** The option the addresses come from (`--listen`, `--port`; the library's `listen`), named when one cannot be bound. */
   listenFlag?: string;
   /** A stream, a file name (appended to, reopened by reopenAccessLog), or null for none. */
   accessLog: Writable | string | null;
@@ -593,7 +593,7 @@ export class Front {
     if (at < 0) return null;
     const bound = this.servers[at].address() as { address: string; port: number };
     return new GatewayError('APPPKG_ADDR_TWICE', {
-      first: this.opts.listenFlag ?? '--listen', second, address: formatAddr(addr), other: formatAddr(this.opts.listen[at]), same: false,
+      first: this.opts.listenFlag ?? '--listen', second, address: formatAddr(addr), other: formatAddr(this.opts.listen[at]), same: false, admin: isAdminKey(second) ? second : undefined,
       why: `the first already listens on ${bound.address} port ${bound.port}, which ${addr.host} is on this host`,
     });
   }

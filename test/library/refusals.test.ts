@@ -4,6 +4,7 @@
 // Gateway.start's numbers are checked as the CLI checks its flags; an AppPackage whose directory
 // went says so.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
@@ -196,6 +197,51 @@ test('Gateway.start with a number out of range (workers: 0, maxWorkers: -1, ...)
     assert.ok(isGatewayError(err), `Gateway.start(${String(Object.keys(bad))}: ${String(Object.values(bad))}) was not refused: ${String(err)}`);
     assert.is((err as GatewayError).code, 'APPPKG_USAGE');
     assert.is((err as GatewayError).message, `Gateway.start: ${message}`);
+  }
+});
+
+test('Gateway.start refusing an address, the admin token file, a proxy or the access log: the message and fix name the option the caller gave (listen, admin, adminTokenFile), never a CLI flag', async () => {
+  // Before: `listen: 'bogus'` with `app` said "--port: expected ...", `admin: '0.0.0.0:0'` said
+  // "pass --admin-token FILE": flags a library caller never gave.
+  const hello = pkg('names-hello', 'platform: python, wsgi\napp: wsgi:application\n');
+  const apps = join(work.path, 'names-apps');
+  addPackage(apps, 'environ', 'blog');
+  const namesState = join(work.path, 'names-state');
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  const busyAddr = `127.0.0.1:${(busy.address() as AddressInfo).port}`;
+  const cases: Array<[Record<string, unknown>, string, RegExp, RegExp]> = [
+    [{ app: hello, listen: 'bogus' }, 'APPPKG_ADDR_INVALID', /^listen: expected PORT, HOST:PORT or unix:\/path, found "bogus"$/, /8000/],
+    [{ apps, listen: 'bad host:80' }, 'APPPKG_ADDR_INVALID', /^listen: expected HOST:PORT/, /^write e\.g\. listen: 127\.0\.0\.1:80, /],
+    [{ apps, listen: 'unix:gw.sock' }, 'APPPKG_ADDR_INVALID', /^listen: /, /^write listen: unix:\.\/gw\.sock /],
+    [{ apps, listen: 'https://127.0.0.1:0/' }, 'APPPKG_USAGE', /^listen: expected http:\/\//, /^write listen: 127\.0\.0\.1:0 /],
+    [{ apps, listen: '127.0.0.1:0', admin: 'http://127.0.0.1:0/status' }, 'APPPKG_USAGE', /^admin: the admin listener answers at its root/, /^write admin: 127\.0\.0\.1:0 /],
+    [{ apps, listen: '127.0.0.1:0', admin: '0.0.0.0:0' }, 'APPPKG_ADMIN_TOKEN_NEEDED', /^admin: 0\.0\.0\.0:0 is not a loopback address/, /pass adminTokenFile: FILE; or keep admin on 127\.0\.0\.1/],
+    [{ apps, listen: '127.0.0.1:0', admin: '127.0.0.1:0', adminTokenFile: join(work.path, 'no-token') }, 'APPPKG_ADMIN_TOKEN_FILE', /ENOENT/, /^give adminTokenFile a readable file/],
+    [{ apps, listen: '127.0.0.1:8765', admin: '127.0.0.1:8765' }, 'APPPKG_ADDR_TWICE', /^admin 127\.0\.0\.1:8765 is the listen address too$/, /^give admin an address of its own/],
+    [{ apps, listen: '127.0.0.1:0', admin: false, trustProxy: ['10.0.0.0/33'] }, 'APPPKG_TRUST_PROXY_INVALID', /^trustProxy: expected IP addresses/, /^write e\.g\. trustProxy: \['127\.0\.0\.1', '10\.0\.0\.0\/8'\]/],
+    [{ apps, listen: '127.0.0.1:0', admin: false, accessLog: join(work.path, 'no-dir', 'access.log') }, 'APPPKG_ACCESS_LOG_FILE', /^accessLog: cannot append to it: ENOENT$/, /or give accessLog another file, a stream \(process\.stdout\) or null \(none\)$/],
+    // Refused by the bind itself, once the options are through: the same names.
+    [{ app: hello, listen: busyAddr }, 'APPPKG_LISTEN_FAILED', new RegExp(`^listen: cannot listen on ${busyAddr}: EADDRINUSE$`), /give listen another address/],
+    [{ apps, listen: '127.0.0.1:0', admin: busyAddr }, 'APPPKG_LISTEN_FAILED', new RegExp(`^admin: cannot listen on ${busyAddr}: EADDRINUSE$`), /give admin another address/],
+  ];
+  try {
+    for (const [bad, code, message, hint] of cases) {
+      const what = `Gateway.start(${JSON.stringify(bad)})`;
+      const started = Gateway.start({ stateDir: namesState, watchIntervalMs: 0, say: () => {}, ...bad } as Parameters<typeof Gateway.start>[0]);
+      const err = await withDeadline(started.then(async (g) => {
+        await g.stop(); // it started: stopped here so that the failure below leaves no process
+        return null;
+      }, (e: unknown) => e), 60_000, what);
+      assert.ok(isGatewayError(err), `${what} was not refused: ${String(err)}`);
+      const refusal = err as GatewayError;
+      assert.is(refusal.code, code, `${what}: ${refusal.format()}`);
+      assert.match(refusal.message, message, `${what}: ${refusal.message}`);
+      assert.match(refusal.hint, hint, `${what}: ${refusal.hint}`);
+      assert.not.match(refusal.format(), /--[a-z]/, `${what} names a CLI flag: ${refusal.format()}`);
+    }
+  } finally {
+    busy.close();
   }
 });
 

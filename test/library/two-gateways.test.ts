@@ -42,9 +42,10 @@ test('two state roots serve side by side; the first one\'s address, TCP or unix,
   started.push(three);
 
   const taken: Array<[string, string | false, string, string]> = [
-    [one.urls[0].replace('http://', ''), false, '--listen', one.urls[0].replace('http://', '')],
-    ['127.0.0.1:0', one.adminUrl!.replace('http://', ''), '--admin', one.adminUrl!.replace('http://', '')],
-    [`unix:${socket}`, false, '--listen', `unix:${socket}`],
+    // Named as the program gave them (listen, admin), not as the CLI's flags.
+    [one.urls[0].replace('http://', ''), false, 'listen', one.urls[0].replace('http://', '')],
+    ['127.0.0.1:0', one.adminUrl!.replace('http://', ''), 'admin', one.adminUrl!.replace('http://', '')],
+    [`unix:${socket}`, false, 'listen', `unix:${socket}`],
   ];
   for (const [listen, admin, flag, address] of taken) {
     const err = await start('four', listen, admin).then(

@@ -4,6 +4,10 @@
 import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { DEFAULT_ADMIN } from '../../admin/default-admin.js';
+import type { OptionNames } from '../../gateway-options.js';
+
+/** The flags that give Gateway.start's options whose values it may refuse: what its messages name here. */
+export const GATEWAY_FLAGS: OptionNames = { listen: '--listen', admin: '--admin', adminTokenFile: '--admin-token', trustProxy: '--trust-proxy', accessLog: '--access-log' };
 
 export const spec: CommandSpec = {
   name: '',

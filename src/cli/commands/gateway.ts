@@ -10,7 +10,7 @@ import { DEFAULT_ADMIN } from '../../admin/default-admin.js';
 import { validateAppsDir } from '../../description/apps-dir.js';
 import { outliveStdio } from '../stdio.js';
 import { announced, watchStopSignals } from '../run-loop.js';
-import { spec } from './gateway-spec.js';
+import { GATEWAY_FLAGS, spec } from './gateway-spec.js';
 
 // main() reads a command's spec from its module (CommandModule), as for every other command.
 export { spec };
@@ -90,6 +90,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     hookTimeoutMs,
     maxWorkers: maxWorkersText === undefined ? undefined : Number(maxWorkersText),
     say,
+    optionNames: GATEWAY_FLAGS,
   });
   const environmentFile = args.values.environment as string | undefined;
   const onHangup = () => {

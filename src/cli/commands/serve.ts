@@ -8,6 +8,7 @@ import { Gateway } from '../../gateway.js';
 import { sayOnStderr } from '../../gateway-options.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
+import { GATEWAY_FLAGS } from './gateway-spec.js';
 import { outliveStdio } from '../stdio.js';
 import { announced, printAppError, watchStopSignals } from '../run-loop.js';
 
@@ -108,6 +109,8 @@ export async function run(args: ParsedCommand): Promise<number> {
       hookTimeoutMs,
       graceMs: 10_000,
       say,
+      // serve's address is --host and --port, which a failure to listen on it names.
+      optionNames: { ...GATEWAY_FLAGS, listen: '--port' },
     });
   } catch (err) {
     printAppError(err);
