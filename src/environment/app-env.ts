@@ -229,6 +229,10 @@ export async function buildAppEnvironment(desc: Description, opts: AppEnvironmen
     APPPKG_APP_DIR: appDir,
     APPPKG_DATA_DIR: dirs.data,
     APPPKG_LOG_DIR: dirs.log,
+    // The root this app runs under, for what the app asks of the gateway itself: without it,
+    // apppkg's AppPackage(another app) and an `apppkg-gateway run` in a hook used the default
+    // root, and found another app's virtualenv missing from its sys.path.
+    APPPKG_STATE_DIR: opts.stateRoot,
     TMPDIR: dirs.tmp,
     // A caller who says production is believed where its environment is inherited anyway: a
     // pod's `run` (a background process, the update hook) is production, not a laptop.

@@ -158,7 +158,8 @@ test("a caller's PORT and the gateway's APPPKG_* reach no process of the app, ru
   const env = commandEnvironment(dev);
   for (const key of ['PORT', 'APPPKG_MOUNT', 'APPPKG_MAIL_SECRET']) assert.is(env[key], undefined, key);
   assert.is(env.FOO, 'bar', 'the rest of the caller\'s environment still passes');
-  assert.is(env.APPPKG_STATE_DIR, '/srv/state', 'a gateway the command runs itself shares the caller\'s state root');
+  // The root the app runs under (`run --state-dir X`: X), which a caller's APPPKG_STATE_DIR chose when no --state-dir did.
+  assert.is(env.APPPKG_STATE_DIR, stateRoot, 'a gateway the command runs itself uses the app\'s state root');
 });
 
 test('variables: SPEC 2.1, settings injected, nothing else of the gateway leaks', async () => {
@@ -189,6 +190,7 @@ test('variables: SPEC 2.1, settings injected, nothing else of the gateway leaks'
     APPPKG_APP_DIR: appDir,
     APPPKG_DATA_DIR: path.join(stateRoot, 'apps', 'blog', 'data'),
     APPPKG_LOG_DIR: path.join(stateRoot, 'apps', 'blog', 'log'),
+    APPPKG_STATE_DIR: stateRoot,
     TMPDIR: path.join(stateRoot, 'apps', 'blog', 'tmp'),
     APPPKG_ENV: 'production',
     APPPKG_DESCRIPTION: path.join(blog.runDir, DESCRIPTION_FILE),

@@ -276,6 +276,28 @@ test('(b) inside `run`, an app asking for services: config has the provides desc
   assert.equal(r.config.provides, { database: 'sqlite', env: { DATABASE_URL: `sqlite:///${join(state, 'apps', 'with-db', 'data', 'db.sqlite3')}` }, problem: null });
 });
 
+test('inside `run --state-dir X` of one app, AppPackage(another app) reads X: the other app\'s virtualenv is on its sys_path', async () => {
+  // Before, the app's processes were not told their state root: AppPackage(other) asked the
+  // gateway about the default root, where the other app has no virtualenv.
+  const root = join(work.path, 'other-app-root');
+  const other = join(work.path, 'other-with-pip');
+  mkdirSync(other, { recursive: true });
+  writeFileSync(join(other, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(other, 'requirements.txt'), '');
+  writeFileSync(join(other, 'wsgi.py'), 'def application(environ, start_response):\n    return []\n');
+  // The venv `install` would make, from the interpreter the gateway picks for it (without pip: offline, quick).
+  const described = await runCli(['describe', other, '--sys-path', '--state-dir', root]);
+  assert.is(described.status, 0, described.stderr);
+  const venv = join(root, 'apps', 'other-with-pip', 'venv');
+  const made = await runProcess((JSON.parse(described.stdout) as Report).executable, ['-m', 'venv', '--without-pip', venv], { ms: 120_000 });
+  assert.is(made.status, 0, made.stderr);
+  const withVenv = JSON.parse((await runCli(['describe', other, '--sys-path', '--state-dir', root])).stdout) as Report;
+  assert.ok(String(withVenv.sysPath.at(-1)).startsWith(join(venv, 'lib')), `describe --state-dir sees the venv: ${JSON.stringify(withVenv.sysPath)}`);
+  const script = 'import json, sys\nfrom apppkg import AppPackage\nprint("APPPKG-PROBE " + json.dumps({"sysPath": AppPackage(sys.argv[1]).sys_path}))\n';
+  const run = await runCli(['run', HELLO, '--state-dir', root, '--environment', environmentFile, '--', 'python', '-c', script, other], { ms: PROCESS_MS });
+  assert.equal(probeReport(run, 'AppPackage(other) inside run').sysPath, withVenv.sysPath);
+});
+
 test('describe --sys-path adds executable and sysPath, and creates nothing', async () => {
   const nowhere = join(work.path, 'no-state');
   const r = await runCli(['describe', vendored, '--sys-path', '--state-dir', nowhere]);
