@@ -25,6 +25,8 @@ export interface AppContextOptions {
   mode: RunMode;
   /** --environment FILE, loaded here unless `hostEnv` is given. */
   environmentFile?: string;
+  /** What a refusal of `environmentFile` calls it: the library's `environment`; default `--environment`. */
+  environmentKey?: string;
   hostEnv?: HostEnvironment;
   /**
    * The description, already loaded (AppPackage keeps the one it was opened with, so that
@@ -86,14 +88,15 @@ export function appLogOptions(ctx: AppContext): { othersDir: boolean; owner?: { 
   return othersDir ? { othersDir, owner: { uid: ctx.runAs!.uid, gid: ctx.runAs!.gid } } : { othersDir };
 }
 
-export async function loadHostEnvironment(file: string | undefined): Promise<HostEnvironment> {
-  return file ? loadEnvironmentFile(file) : emptyHostEnvironment();
+/** `key` is what a refusal calls the file's option (loadEnvironmentFile). */
+export async function loadHostEnvironment(file: string | undefined, key?: string): Promise<HostEnvironment> {
+  return file ? loadEnvironmentFile(file, key) : emptyHostEnvironment();
 }
 
 /** The description and overrides only: no interpreter probe, no directories created. */
 export async function describeApp(opts: AppContextOptions): Promise<{ desc: Description; overrides: AppOverrides; hostEnv: HostEnvironment }> {
   const desc = opts.desc ?? (await loadDescription(opts.dir));
-  const hostEnv = opts.hostEnv ?? (await loadHostEnvironment(opts.environmentFile));
+  const hostEnv = opts.hostEnv ?? (await loadHostEnvironment(opts.environmentFile, opts.environmentKey));
   return { desc, overrides: overridesFor(hostEnv, desc.name), hostEnv };
 }
 

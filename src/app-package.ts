@@ -45,6 +45,11 @@ export interface AppPackageOptions {
    * stderr together. Default: inherited, as the CLI does; a method's own `output` wins.
    */
   output?: Writable;
+  /**
+   * What a refusal calls `environment` (a file that is not there): by default `environment`;
+   * the CLI gives its flag, `--environment`, which is what its user typed.
+   */
+  optionNames?: { environment: string };
 }
 
 export interface CheckOptions {
@@ -141,7 +146,7 @@ export class AppPackage {
       });
     }
     checkOptions('AppPackage.open', options, ['environment', 'stateDir'], "AppPackage.open(dir, { stateDir: '/tmp/state' })");
-    const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment });
+    const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment, environmentKey: options.optionNames?.environment ?? 'environment' });
     const description = describeJson(desc);
     // What this host gives the services the app asks for (SPEC 5.2), as `describe` prints it:
     // only looked up, nothing is created, no server is asked.
@@ -225,7 +230,8 @@ export class AppPackage {
     if ((name === 'backup' || name === 'restore') && !options.env?.APPPKG_BACKUP_DIR) {
       throw new GatewayError('APPPKG_USAGE', {
         reason: `runCommand('${name}'): expected the backup directory as options.env.APPPKG_BACKUP_DIR, found ${options.env?.APPPKG_BACKUP_DIR === '' ? 'an empty string' : 'none'}`,
-        command: name,
+        // A program's fix is its own call: `apppkg-gateway ${name} --help` was the CLI's.
+        fix: `give the directory to ${name === 'backup' ? 'back up into' : 'restore from'}, e.g. runCommand('${name}', { env: { APPPKG_BACKUP_DIR: '/srv/backups/${this.name}' } })`,
       });
     }
     checkMilliseconds('runCommand', 'timeoutMs', options.timeoutMs, TIMEOUT_RULE);

@@ -432,8 +432,12 @@ export const ERROR_CODES = {
   APPPKG_ENVFILE_NOT_FOUND: {
     summary: 'The file given to `--environment` does not exist, or is a directory.',
     // The file is the location format() puts before the message: "/etc/apppkg/environment.yaml: no such file; ...".
-    message: (d) => `${d.directory ? 'a directory, not a file' : 'no such file'}; it was given as the environment file (--environment)`,
-    hint: (d) => (d.directory ? 'pass the YAML file itself to --environment (e.g. /etc/apppkg-gateway/environment.yaml, not its directory), or leave the flag out' : 'pass an existing YAML file to --environment, or leave the flag out'),
+    message: (d) => `${d.directory ? 'a directory, not a file' : 'no such file'}; it was given as the environment file (${str(d.key) || '--environment'})`,
+    hint: (d) => {
+      const key = str(d.key) || '--environment';
+      const leave = key.startsWith('-') ? 'leave the flag out' : 'leave it out';
+      return d.directory ? `pass the YAML file itself to ${key} (e.g. /etc/apppkg-gateway/environment.yaml, not its directory), or ${leave}` : `pass an existing YAML file to ${key}, or ${leave}`;
+    },
     exitStatus: 1,
     example: { file: '/etc/apppkg/environment.yaml' },
   },

@@ -91,6 +91,7 @@ export interface GatewayOptions {
 
 /** The name of each option a refusal may point at, as the caller wrote it. */
 export interface OptionNames {
+  environment: string;
   listen: string;
   admin: string;
   adminTokenFile: string;
@@ -102,7 +103,7 @@ export interface OptionNames {
  * A library caller's names. Told "--port: expected ..." or "pass --admin-token FILE", it read of
  * flags it never gave, and had to guess which of its options was meant.
  */
-export const LIBRARY_OPTION_NAMES: OptionNames = { listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog' };
+export const LIBRARY_OPTION_NAMES: OptionNames = { environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog' };
 
 const RUN_MODES: readonly RunMode[] = ['production', 'development'];
 

@@ -139,7 +139,7 @@ export class Gateway {
     const frontModule = import('./proxy/front.js');
     frontModule.catch(() => {}); // awaited below; a failure is thrown there, not unhandled here
     setProbeCacheDir(stateCacheDir(stateRoot));
-    const hostEnv = await loadHostEnvironment(options.environment);
+    const hostEnv = await loadHostEnvironment(options.environment, names.environment);
     // The mail listener binds once the apps serve: on the address of one of ours it failed then,
     // every app started for nothing, saying another process held it (`ss` showed the gateway).
     if (hostEnv.mail !== null) {

@@ -209,6 +209,9 @@ export const APP_OPTIONS: Options = {
   'state-dir': { type: 'string' },
 };
 
+/** What AppPackage's refusals call APP_OPTIONS here: the flags typed, not the library's option names. */
+export const APP_OPTION_NAMES = { environment: '--environment' };
+
 export const APP_OPTION_HELP: Array<[string, string]> = [
   ['-e, --environment FILE', 'the host\'s environment file (settings, overrides), as under --apps'],
   ['--state-dir DIR', 'state root for data/log/tmp (default: $APPPKG_STATE_DIR, /var/lib/apppkg-gateway as root, else $XDG_STATE_HOME/apppkg-gateway or ~/.local/state/apppkg-gateway)'],

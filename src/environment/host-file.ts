@@ -453,13 +453,14 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
 /**
  * Loads and checks an environment file. Throws APPPKG_ENVFILE_NOT_FOUND, APPPKG_FILE_UNREADABLE,
  * or APPPKG_ENVFILE_INVALID carrying every problem (each an APPPKG_DESC_* with its position).
- * An empty file is a valid one.
+ * An empty file is a valid one. `key` is the option that named the file, as the caller wrote it
+ * (the CLI's `--environment`, the default; the library's `environment`): a missing file is its fix.
  */
-export async function loadEnvironmentFile(file: string): Promise<HostEnvironment> {
+export async function loadEnvironmentFile(file: string, key = '--environment'): Promise<HostEnvironment> {
   const absolute = path.resolve(file);
   return loadYamlWithSchema(absolute, readSchema('environment'), {
     // A directory (`-e /etc/apppkg-gateway`) is there: "no such file" sent the user looking for it.
-    notFound: (code) => new GatewayError('APPPKG_ENVFILE_NOT_FOUND', { file: absolute, directory: code === 'EISDIR' }),
+    notFound: (code) => new GatewayError('APPPKG_ENVFILE_NOT_FOUND', { file: absolute, key, directory: code === 'EISDIR' }),
     invalidCode: 'APPPKG_ENVFILE_INVALID',
     fixFor: environmentFixFor,
     unknownKeyFix: misplacedKeyFix,

@@ -53,7 +53,8 @@ test('runCommand backup/restore without APPPKG_BACKUP_DIR: APPPKG_USAGE and the 
       const err = await rejection(app.runCommand(name, { env, output }), `runCommand ${name} with env ${JSON.stringify(env)}`);
       assert.is(err.code, 'APPPKG_USAGE');
       assert.match(err.message, new RegExp(`^runCommand\\('${name}'\\): expected the backup directory as options\\.env\\.APPPKG_BACKUP_DIR, found (none|an empty string)$`));
-      assert.is(err.hint, `run \`apppkg-gateway ${name} --help\` for the usage`);
+      // The library's own call, not the CLI's `--help`.
+      assert.is(err.hint, `give the directory to ${name === 'backup' ? 'back up into' : 'restore from'}, e.g. runCommand('${name}', { env: { APPPKG_BACKUP_DIR: '/srv/backups/cmd' } })`);
     }
   }
   assert.not.ok(existsSync(ran), 'the hook ran although it was refused');
@@ -200,7 +201,7 @@ test('Gateway.start with a number out of range (workers: 0, maxWorkers: -1, ...)
   }
 });
 
-test('Gateway.start refusing an address, the admin token file, a proxy or the access log: the message and fix name the option the caller gave (listen, admin, adminTokenFile), never a CLI flag', async () => {
+test('Gateway.start refusing an address, the admin token file, a proxy, the access log or the environment file (AppPackage.open too): the message and fix name the option the caller gave (listen, admin, adminTokenFile, environment), never a CLI flag', async () => {
   // Before: `listen: 'bogus'` with `app` said "--port: expected ...", `admin: '0.0.0.0:0'` said
   // "pass --admin-token FILE": flags a library caller never gave.
   const hello = pkg('names-hello', 'platform: python, wsgi\napp: wsgi:application\n');
@@ -221,6 +222,8 @@ test('Gateway.start refusing an address, the admin token file, a proxy or the ac
     [{ apps, listen: '127.0.0.1:8765', admin: '127.0.0.1:8765' }, 'APPPKG_ADDR_TWICE', /^admin 127\.0\.0\.1:8765 is the listen address too$/, /^give admin an address of its own/],
     [{ apps, listen: '127.0.0.1:0', admin: false, trustProxy: ['10.0.0.0/33'] }, 'APPPKG_TRUST_PROXY_INVALID', /^trustProxy: expected IP addresses/, /^write e\.g\. trustProxy: \['127\.0\.0\.1', '10\.0\.0\.0\/8'\]/],
     [{ apps, listen: '127.0.0.1:0', admin: false, accessLog: join(work.path, 'no-dir', 'access.log') }, 'APPPKG_ACCESS_LOG_FILE', /^accessLog: cannot append to it: ENOENT$/, /or give accessLog another file, a stream \(process\.stdout\) or null \(none\)$/],
+    [{ apps, listen: '127.0.0.1:0', admin: false, environment: join(work.path, 'no-environment.yaml') }, 'APPPKG_ENVFILE_NOT_FOUND', /^.*no such file; it was given as the environment file \(environment\)$/, /^pass an existing YAML file to environment, or leave it out$/],
+    [{ apps, listen: '127.0.0.1:0', admin: false, environment: work.path }, 'APPPKG_ENVFILE_NOT_FOUND', /a directory, not a file/, /^pass the YAML file itself to environment \(e\.g\. .*\), or leave it out$/],
     // Refused by the bind itself, once the options are through: the same names.
     [{ app: hello, listen: busyAddr }, 'APPPKG_LISTEN_FAILED', new RegExp(`^listen: cannot listen on ${busyAddr}: EADDRINUSE$`), /give listen another address/],
     [{ apps, listen: '127.0.0.1:0', admin: busyAddr }, 'APPPKG_LISTEN_FAILED', new RegExp(`^admin: cannot listen on ${busyAddr}: EADDRINUSE$`), /give admin another address/],
@@ -243,6 +246,11 @@ test('Gateway.start refusing an address, the admin token file, a proxy or the ac
   } finally {
     busy.close();
   }
+  // AppPackage.open's environment: "pass an existing YAML file to --environment, or leave the flag out" before.
+  const opened = await rejection(AppPackage.open(hello, { stateDir: namesState, environment: join(work.path, 'no-environment.yaml') }), 'AppPackage.open environment');
+  assert.is(opened.code, 'APPPKG_ENVFILE_NOT_FOUND');
+  assert.is(opened.hint, 'pass an existing YAML file to environment, or leave it out');
+  assert.not.match(opened.format(), /--[a-z]/);
 });
 
 test.run();
