@@ -22,7 +22,7 @@ import { userNotAppliedWarnings } from './environment/run-as.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
 import { GatewayError, isGatewayError } from './errors.js';
 import { reportStoppingWorkers } from './supervisor/stop-report.js';
-import { checkGatewayOptions, sayOnStderr, type CheckedStart, type GatewayOptions } from './gateway-options.js';
+import { checkGatewayOptions, LIBRARY_OPTION_NAMES, sayOnStderr, type CheckedStart, type GatewayOptions } from './gateway-options.js';
 import { waitForFirstJudgement } from './gateway-start-wait.js';
 import { waitForFix, watchForReload } from './gateway-serve-reload.js';
 import { createRegistry, frontOptions } from './gateway-wiring.js';
@@ -69,6 +69,8 @@ export class Gateway {
   private readonly sampler = new ProcessSampler();
   /** The environment file (absolute) that reloadEnvironment() reads; null: none was given. */
   private environmentFile: string | null = null;
+  /** What a refusal of that file, read again, calls its option (GatewayOptions.optionNames). */
+  private environmentKey = LIBRARY_OPTION_NAMES.environment;
   /** Root runs the apps as their users: a file they could read is said in the log. */
   private appsRunAsOthers = false;
   /** --apps DIR, whose apps the environment file's `apps:` entries should name; null under serve. */
@@ -184,6 +186,7 @@ export class Gateway {
     }
     gateway = new Gateway(front, registry, metrics, graceMs, startedAt, urls, admin);
     gateway.environmentFile = hostEnv.file;
+    gateway.environmentKey = names.environment;
     gateway.appsRunAsOthers = appsRunAsOtherUsers(mode);
     // serve shares the host's environment file, whose other apps' entries are no mistake there.
     gateway.appsDir = single ? null : dir;
@@ -390,7 +393,7 @@ export class Gateway {
       // The file may name an interpreter installed since it was last asked for (the fix its
       // refusal gave); the probe cache file still spares a re-probe of what did not change.
       clearInterpreterCache();
-      return reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys, appsDir: this.appsDir, rescan, inForce });
+      return reloadEnvironment(this.registry, file, { say: this.say, fixed: this.fixedKeys, appsDir: this.appsDir, rescan, inForce, fileKey: this.environmentKey });
     });
     this.reloading = Promise.race([applied, run.catch(() => {})]);
     return run;

@@ -39,6 +39,8 @@ export interface EnvironmentReloadOptions {
    * app.yaml in it, is read once.
    */
   rescan?: boolean;
+  /** What a refusal calls the file's option (the library's `environment`); default `--environment`. */
+  fileKey?: string;
   /** Called once the registry has the new file, before the apps it restarts are judged. */
   inForce?: () => void;
 }
@@ -50,7 +52,7 @@ export interface EnvironmentReloadOptions {
  */
 export async function reloadEnvironment(registry: Registry, file: string, opts: EnvironmentReloadOptions): Promise<EnvironmentReload> {
   const before = registry.hostEnv;
-  let after = await loadEnvironmentFile(file);
+  let after = await loadEnvironmentFile(file, opts.fileKey);
   const shown = after.file ?? file;
   const held = keysNeedingGatewayRestart(before, after);
   if (held.length > 0) {

@@ -3,7 +3,7 @@
 // for a gateway started without an environment file.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { Gateway, isGatewayError } from '../../src/index.js';
@@ -61,6 +61,16 @@ test('a file with a problem is thrown as Gateway.start reports it, and nothing c
   assert.match(err.format(), /environment\.yaml:3:17: apps\.shop\.mount: expected a mount no other app has/);
   assert.is(await greeting('/blog/'), 'bonjour');
   assert.equal(servingPids(), pids);
+});
+
+test('a file gone since the start is refused naming the option given, environment, not the CLI\'s --environment', async () => {
+  rmSync(envFile);
+  const err = await gateway!.reloadEnvironment().then(() => null, (e: unknown) => e);
+  writeFileSync(envFile, 'apps:\n  blog: {workers: 2, settings: {GREETING: bonjour}}\n  shop: {workers: 1, mount: /store}\n');
+  assert.ok(isGatewayError(err), String(err));
+  assert.is(err.code, 'APPPKG_ENVFILE_NOT_FOUND');
+  assert.is(err.hint, 'pass an existing YAML file to environment, or leave it out');
+  assert.is(await greeting('/blog/'), 'bonjour');
 });
 
 test('a gateway without an environment file has none to read: null', async () => {
