@@ -18,7 +18,7 @@ export const spec: CommandSpec = {
   optionHelp: [
     ...ADMIN_OPTION_HELP,
     ['--json', 'print the status as JSON (the body of GET /status), for scripts; with --watch, one line per change'],
-    ['-w, --watch', 'keep following the gateway: redraw the table in a terminal, else print it again at each change; a gateway that restarts is waited for (tried every second) and followed again; Ctrl-C stops'],
+    ['-w, --watch', 'keep following the gateway: redraw the table in a terminal (cut to the window, as watch(1) does; drawn again when it is resized), else print it again at each change; a gateway that restarts is waited for (tried every second) and followed again; Ctrl-C stops'],
   ],
   options: { ...ADMIN_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' } },
   allowPositionals: 0,
@@ -26,6 +26,25 @@ export const spec: CommandSpec = {
 
 /** Clear the screen, cursor home (ECMA-48 ED 2, CUP). */
 const REDRAW = '\x1b[2J\x1b[H';
+
+/**
+ * The table cut to a terminal of `columns` by `rows`, as watch(1) and top(1) cut theirs: a
+ * table taller than the window scrolled at every redraw, so the header and the apps' rows were
+ * never on the screen (only the last app's details, and a copy per change in the scrollback),
+ * and a line wider than it wrapped into the lines below. The last row is left to the cursor.
+ */
+export function fitToTerminal(table: string, columns: number, rows: number): string {
+  const cut = (line: string): string => {
+    const chars = [...line];
+    return chars.length <= columns ? line : `${chars.slice(0, Math.max(0, columns - 1)).join('')}…`;
+  };
+  const lines = table.replace(/\n$/, '').split('\n');
+  const room = Math.max(1, rows - 1);
+  if (lines.length <= room) return `${lines.map(cut).join('\n')}\n`;
+  const shown = lines.slice(0, room - 1);
+  const more = `... ${lines.length - shown.length} more lines (a taller window shows them, as does status without --watch)`;
+  return `${[...shown, more].map(cut).join('\n')}\n`;
+}
 
 export async function run(args: ParsedCommand): Promise<number> {
   const client = AdminClient.fromOptions(args.values, args.values.watch ? 'status --watch' : 'status');
@@ -56,6 +75,10 @@ async function watch(client: AdminClient, json: boolean): Promise<void> {
   const away = new GatewayAway(client.address);
   let shown = '';
   let status: GatewayStatus | null = null;
+  const redraw = (): void => {
+    if (shown === '') return;
+    process.stdout.write(`${REDRAW}${fitToTerminal(shown, process.stdout.columns || 80, process.stdout.rows || 24)}`);
+  };
   const onEvent = (event: string, data: string): void => {
     if (event !== 'status' && event !== 'apps') return;
     status = checkStatus(() => applyStatusEvent(status, event, data), client.address, `an event of /events that is not a status or a change to one (${event})`);
@@ -74,8 +97,15 @@ async function watch(client: AdminClient, json: boolean): Promise<void> {
     if (table === shown) return;
     const separator = `${shown === '' ? '' : '\n'}-- ${new Date().toISOString()}\n`;
     shown = table;
-    process.stdout.write(tty ? `${REDRAW}${table}` : `${separator}${table}`);
+    if (tty) redraw();
+    else process.stdout.write(`${separator}${table}`);
   };
-  // A parser per connection: a half-received event of the old one is not the new one's start.
-  await away.run(() => client.follow('/events', {}, sseParser(onEvent)));
+  // A window made smaller or larger is drawn again at once, not at the next change.
+  if (tty) process.stdout.on('resize', redraw);
+  try {
+    // A parser per connection: a half-received event of the old one is not the new one's start.
+    await away.run(() => client.follow('/events', {}, sseParser(onEvent)));
+  } finally {
+    process.stdout.off('resize', redraw);
+  }
 }
