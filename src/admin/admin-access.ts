@@ -60,6 +60,17 @@ export function readAdminToken(file: string, say: (line: string) => void, key = 
   }
   if (token === '') throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, key, reason: 'the file is empty' });
   if (/\s/.test(token)) throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, key, reason: 'the token holds white space (it is sent in an HTTP header)' });
+  // Past ASCII, clients put the same token into the header in other bytes (curl and browsers
+  // UTF-8, undici Latin-1): the CLI and a browser got in where curl's Bearer was refused 401.
+  const odd = /[^\x21-\x7e]/u.exec(token);
+  if (odd !== null) {
+    const code = `U+${odd[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', {
+      file,
+      key,
+      reason: `the token holds ${JSON.stringify(odd[0])} (${code}), which is not printable ASCII: clients do not send such a character in an HTTP header alike (curl as UTF-8, Node's as Latin-1, a control character not at all), so the same token would be refused to some; make one of printable ASCII (openssl rand -hex 32 > ${file})`,
+    });
+  }
   if ((statSync(file).mode & 0o077) !== 0) say(`warning: the admin token file ${file} can be read by other users; chmod 600 it`);
   return token;
 }

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { clientLoop, oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
@@ -608,6 +608,32 @@ test('a gateway with --admin-token: without the token refused (exit 1, the fix n
   const missing = await runCli(['status', '--admin', main.admin, '--admin-token', join(work.path, 'nothing')], { ms: 15_000 });
   assert.is(missing.status, 1, missing.stderr);
   assert.match(missing.stderr, /ENOENT/);
+});
+
+// A token past ASCII started the gateway, and then the CLI (undici sends it as Latin-1) and a
+// browser's login got in while curl's Bearer (UTF-8) was refused 401 "needs its token".
+test('an --admin-token file whose token is not printable ASCII (tökén, a control character) is refused at the gateway\'s start and by the CLI: exit 1, the character named and how to make one', async () => {
+  const dir = tempDir('apppkg-admin-cmds-odd-token-');
+  try {
+    // No app: a gateway that started all the same (the defect) is killed with nothing of its own to leave.
+    const apps = join(dir.path, 'apps');
+    mkdirSync(apps);
+    for (const [token, shown] of [['tökén', '"ö" (U+00F6)'], ['ab\u0001cd', '"\\u0001" (U+0001)']]) {
+      const file = join(dir.path, 'token');
+      writeFileSync(file, `${token}\n`, { mode: 0o600 });
+      const reason = `${file}: cannot use it as the admin token: the token holds ${shown}, which is not printable ASCII`;
+      const gw = await runCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', file, '--state-dir', join(dir.path, 'state'), '--access-log', 'off'], { ms: 15_000 });
+      assert.is(gw.status, 1, gw.stderr);
+      assert.match(gw.stderr, reason);
+      assert.match(gw.stderr, `make one of printable ASCII (openssl rand -hex 32 > ${file})`);
+      assert.not.match(gw.stdout + gw.stderr, /listening on/);
+      const status = await runCli(['status', '--admin', main.admin, '--admin-token', file], { ms: 15_000 });
+      assert.is(status.status, 1, status.stderr);
+      assert.match(status.stderr, reason);
+    }
+  } finally {
+    dir.remove();
+  }
 });
 
 ifRoot('a root gateway without a token refuses logs and actions with the fix that gives it one, not a file it never had', async () => {
