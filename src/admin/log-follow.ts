@@ -75,7 +75,7 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
       pos = same ? resume.offset : fromEnd ? tailStart(fd, st.size, lines) : 0;
       if (!res.headersSent) res.setHeader(LOG_POSITION_HEADER, `${st.dev}:${st.ino}:${pos}`);
     };
-    /** Sends what the file holds past `pos`; false when `res` is full (follow: wait for 'drain'). */
+    /** Sends what the file holds past `pos`; false when `res` is full (wait for 'drain'). */
     const readMore = (): boolean => {
       if (fd === null) return true;
       for (;;) {
@@ -83,7 +83,7 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
         const n = readSync(fd, buf, 0, CHUNK, pos);
         if (n === 0) return true;
         pos += n;
-        if (!res.write(buf.subarray(0, n)) && follow) return false;
+        if (!res.write(buf.subarray(0, n))) return false;
       }
     };
     let timer: NodeJS.Timeout | null = null;
@@ -119,6 +119,20 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
       timer = setTimeout(poll, POLL_MS);
     };
 
+    /** The body without `follow`: to the file's end as it is now, then ended. */
+    const rest = (): void => {
+      if (res.destroyed || fd === null) {
+        if (!res.destroyed) res.end();
+        return finish();
+      }
+      if (!readMore()) {
+        res.once('drain', rest);
+        return;
+      }
+      res.end();
+      finish();
+    };
+
     const start = (): void => {
       timer = null;
       if (res.destroyed) return finish();
@@ -134,12 +148,10 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
       // A quiet log must not keep the client waiting for the head until the first line comes.
       res.flushHeaders();
-      if (!follow) {
-        readMore();
-        res.end();
-        return finish();
-      }
       res.once('close', finish);
+      // Not followed, the body is still read as the client takes it: `from` the start of a
+      // log of gigabytes was read whole into the gateway's memory, its event loop held meanwhile.
+      if (!follow) return rest();
       poll();
     };
     start();

@@ -2,12 +2,13 @@
 // the gateway from the byte after the last one it printed, and only in the same file.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readlinkSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { tempDir } from '../helpers/process.js';
+import { tempDir, waitFor } from '../helpers/process.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('admin: a log followed again from where it was left');
@@ -106,6 +107,44 @@ test('an app route asked before the gateway has listed its apps waits for the li
   } finally {
     await early.close();
   }
+});
+
+/** The descriptors of this process open on `path` (the admin server runs in it). */
+const openOn = (path: string): number => readdirSync('/proc/self/fd').filter((fd) => {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === path;
+  } catch {
+    return false; // closed since the listing
+  }
+}).length;
+
+// Not followed, the body was read whole before the first byte went out: `from` the start of a
+// log of gigabytes took as much of the gateway's memory, its event loop held meanwhile.
+test('a log asked from= its start without follow is read as the client takes it: a client that reads nothing holds a few chunks of the gateway\'s memory, not the log; one that leaves frees the file; one that reads gets every byte', async () => {
+  writeFileSync(file, '');
+  const size = 256 * 1024 * 1024;
+  truncateSync(file, size); // sparse: no disk, but every byte to read
+  const st = statSync(file);
+  const before = process.memoryUsage().arrayBuffers;
+  const client = connect(Number(new URL(server.url).port), '127.0.0.1');
+  try {
+    client.write(`GET /apps/blog/log?lines=0&from=${st.dev}:${st.ino}:0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    // Readable once the head is out; the answer is never read from here on.
+    await new Promise((resolve) => client.once('readable', resolve));
+    const held = process.memoryUsage().arrayBuffers - before;
+    assert.ok(held < size / 4, `the server holds ${Math.round(held / 1048576)} MiB of a ${size / 1048576} MiB log for a client that reads none of it`);
+    assert.is(openOn(file), 1, 'the log is open while the answer goes on');
+  } finally {
+    client.destroy();
+  }
+  await waitFor(() => openOn(file) === 0, 10_000, 'the log closed once the client left');
+  // A client that reads: the whole file, in order, and the answer ends.
+  writeFileSync(file, Buffer.alloc(3 * 1024 * 1024 + 7, 'abcdefg\n'));
+  const whole = statSync(file);
+  const res = await request(`${server.url}/apps/blog/log?lines=0&from=${whole.dev}:${whole.ino}:0`, { headersTimeout: 5000, bodyTimeout: 10_000 });
+  assert.is(res.statusCode, 200);
+  assert.ok(Buffer.from(await res.body.arrayBuffer()).equals(Buffer.alloc(whole.size, 'abcdefg\n')), 'every byte of the log, in order');
+  await waitFor(() => openOn(file) === 0, 10_000, 'the log closed once the answer ended');
 });
 
 test.run();
