@@ -202,7 +202,13 @@ export class AdminClient {
 
   /** A GET of text (an app's log): the whole body. */
   async text(path: string, call: Omit<Call, 'what'> & { what?: string } = {}): Promise<string> {
-    return this.readAll(await this.send('GET', path, { what: `GET ${path}`, ...call }));
+    return (await this.textAnswer(path, call)).text;
+  }
+
+  /** A GET of text with the answer's headers (an app's log says which file it read). */
+  async textAnswer(path: string, call: Omit<Call, 'what'> & { what?: string } = {}): Promise<{ text: string; headers: Record<string, string | string[] | undefined> }> {
+    const res = await this.send('GET', path, { what: `GET ${path}`, ...call });
+    return { text: await this.readAll(res), headers: res.headers };
   }
 
   /** A POST action (restart, rollback): its JSON answer. */

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { clientLoop, oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
@@ -263,6 +263,23 @@ test('logs of an app whose log is empty: nothing on stdout, exit 0, and stderr s
   const none = await cli(main, ['logs', 'blog', '--lines', '0']);
   assert.is(none.status, 0, none.stderr);
   assert.is(none.stdout + none.stderr, '');
+});
+
+// A log removed while the app ran (rm to free the disk) was said to be empty, "the app has
+// written nothing yet", while the app wrote on into the removed file.
+test('logs of an app whose log file was removed: stderr says it is not there, where the app\'s output goes and that SIGUSR1 opens it again; after SIGUSR1 it is an empty log again', async () => {
+  const g = await otherApps();
+  await waitFor(async () => (await appOf(g, 'quiet'))?.state === 'ready', 30_000, 'quiet to be ready', ASK_GATEWAY_EVERY_MS);
+  const file = join(g.state, 'apps', 'quiet', 'log', 'app.log');
+  rmSync(file);
+  const r = await cli(g, ['logs', 'quiet']);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, '');
+  assert.is(r.stderr, `apppkg-gateway: the log of quiet, ${file}, is not there: it was removed, and what the app writes goes into the removed file until the gateway opens the log again: send it SIGUSR1 (systemctl kill -s USR1 apppkg-gateway), as after logrotate\n`);
+  process.kill(g.gw.child.pid!, 'SIGUSR1');
+  await waitFor(() => existsSync(file), 10_000, 'app.log made again at SIGUSR1');
+  const again = await cli(g, ['logs', 'quiet']);
+  assert.match(again.stderr, `the log of quiet, ${file}, is empty`);
 });
 
 test('logs of an app the gateway does not have: exit 1, naming the apps it has', async () => {

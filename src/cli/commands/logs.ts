@@ -41,12 +41,19 @@ export async function run(args: ParsedCommand): Promise<number> {
     }
     // A reader that leaves early (`logs blog | head -1`) is not a failure.
     process.stdout.on('error', () => {});
-    const text = await client.text(path, { app: name, timeoutMs: 30_000 });
+    const { text, headers } = await client.textAnswer(path, { app: name, timeoutMs: 30_000 });
     process.stdout.write(text);
     if (text === '' && lines > 0) {
       // Printing nothing looks like output still to come: say the log is empty, and which file it is.
       const file = await client.status().then((s) => s.apps.find((a) => a.name === name)?.log.file, () => undefined);
-      process.stderr.write(`apppkg-gateway: the log of ${name}${file ? `, ${file},` : ''} is empty: the app has written nothing to its stdout or stderr yet (\`apppkg-gateway logs ${name} -f\` waits for what it writes)\n`);
+      const named = `the log of ${name}${file ? `, ${file},` : ''}`;
+      // The gateway names the file it read (Apppkg-Log-Position); none read, there is none: an
+      // app's log is made as it starts, so it was removed, and the app writes on into the removed
+      // file, which "the app has written nothing yet" hid.
+      const read = headers[LOG_POSITION_HEADER.toLowerCase()] !== undefined;
+      process.stderr.write(read
+        ? `apppkg-gateway: ${named} is empty: the app has written nothing to its stdout or stderr yet (\`apppkg-gateway logs ${name} -f\` waits for what it writes)\n`
+        : `apppkg-gateway: ${named} is not there: it was removed, and what the app writes goes into the removed file until the gateway opens the log again: send it SIGUSR1 (systemctl kill -s USR1 apppkg-gateway), as after logrotate\n`);
     }
     return 0;
   } finally {
