@@ -172,7 +172,7 @@ export const ERROR_CODES = {
         return `--socket-owner needs root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root (as the shipped systemd unit does), or give --socket-owner :GROUP, a group this user is in and nginx's user too`;
       }
       if (d.reason === 'ENAMETOOLONG') return `a unix socket's path may be at most ${str(d.max)} bytes, and this one has ${str(d.bytes)}: ${another}, in a shorter directory (e.g. /run/apppkg-gateway/)`;
-      if (d.notSocket) return `${str(d.address).replace(/^unix:/, '')} is a file that is no socket, and is left as it is: give ${flag} the path of a socket to make`;
+      if (d.notSocket) return `${str(d.address).replace(/^unix:/, '')} is ${d.notSocket === 'a directory' ? 'a directory' : 'a file that is no socket'}, and is left as it is: give ${flag} the path of a socket to make`;
       if (d.dir !== undefined) {
         // The unit's own socket directory: started by hand, outside the unit, nothing made it.
         const unit = str(d.dir) === '/run/apppkg-gateway' ? ' (under systemd, the shipped unit\'s RuntimeDirectory= makes it)' : '';

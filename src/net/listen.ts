@@ -47,11 +47,13 @@ const UNIX_PATH_MAX = 107;
  * permissions. A file there that is no socket is someone's: EADDRINUSE would say a process
  * listens there.
  */
-function unixPathProblem(path: string): { reason: string; dir?: string; bytes?: number; notSocket?: boolean } | null {
+function unixPathProblem(path: string): { reason: string; dir?: string; bytes?: number; notSocket?: 'a directory' | 'a file' } | null {
   const bytes = Buffer.byteLength(path);
   if (bytes > UNIX_PATH_MAX) return { reason: 'ENAMETOOLONG', bytes };
   try {
-    if (!lstatSync(path).isSocket()) return { reason: 'EEXIST', notSocket: true };
+    const found = lstatSync(path);
+    // A directory is said as one: "a file that is no socket" sent its user looking for a file.
+    if (!found.isSocket()) return { reason: 'EEXIST', notSocket: found.isDirectory() ? 'a directory' : 'a file' };
   } catch {
     // nothing there yet, the usual case
   }

@@ -63,6 +63,18 @@ test('a file that is no socket at a unix: path is left as it is, and said so', a
   assert.is(readFileSync(file, 'utf8'), 'kept\n');
 });
 
+// A directory there was called "a file that is no socket".
+test('a directory at an --admin unix: path is said to be a directory, left as it is, exit 1', async () => {
+  const dir = join(work.path, 'admin.sock');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'kept'), 'kept\n');
+  const r = await runCli(['--apps', apps, '--listen', '0', '--admin', `unix:${dir}`, '--state-dir', state], { ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `--admin: cannot listen on unix:${dir}: EEXIST\n`);
+  assert.match(r.stderr, `  fix: ${dir} is a directory, and is left as it is: give --admin the path of a socket to make\n`);
+  assert.is(readFileSync(join(dir, 'kept'), 'utf8'), 'kept\n');
+});
+
 test("a second gateway on a running one's unix: socket fails, and leaves that socket to the one serving on it", async () => {
   const sock = join(work.path, 'gateway.sock');
   const first = await startCli(['--apps', apps, '--listen', `unix:${sock}`, '--admin', '0', '--state-dir', state], { ms: 30_000 });
