@@ -410,26 +410,34 @@ test('status --watch into a pipe: a table, then another after a change, no escap
   assert.is(err, '');
 });
 
-test('status --watch in a terminal redraws the table in place; SIGTERM ends it with 0', async () => {
-  // util-linux script(1) gives the CLI a pseudo-terminal; -e: its exit status is the CLI's.
-  const command = [BIN, 'status', '--watch', '--admin', main.admin, '--admin-token', tokenFile].join(' ');
+/**
+ * `command` (a shell line) in a pseudo-terminal of util-linux script(1) (-e: its exit status is
+ * the CLI's): what it draws, its exit, and the CLI's own pid (node .../main.js, below script and
+ * its shell).
+ */
+function inTerminal(command: string) {
   const term = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(term);
-  let out = '';
-  term.on('error', (err) => (out += `could not start script(1): ${err.message}`));
-  term.stdout!.on('data', (c) => (out += c));
+  const drawn = { out: '' };
+  term.on('error', (err) => (drawn.out += `could not start script(1): ${err.message}`));
+  term.stdout!.on('data', (c) => (drawn.out += c));
   const exit = new Promise<number | null>((resolve) => term.once('exit', (code) => resolve(code)));
-  await waitFor(() => /\x1b\[2J\x1b\[Hgateway pid \d+[\s\S]*blog\s+ready/.test(out), 10_000, `the table drawn on a cleared screen\n${out}`);
-  assert.not.match(out, /^-- \d{4}/m);
-  // The CLI itself (node .../main.js), below script and its shell.
   const below = async (pid: number): Promise<number[]> => {
     const kids = await childPids(pid);
     return [...kids, ...(await Promise.all(kids.map(below))).flat()];
   };
-  const cliPid = await waitFor(async () => (await below(term.pid!)).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('main.js')), 5000, 'the CLI under script');
-  const before = (out.match(/\x1b\[2J\x1b\[H/g) ?? []).length;
+  const cliPid = () => waitFor(async () => (await below(term.pid!)).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('main.js')), 5000, 'the CLI under script');
+  return { term, drawn, exit, cliPid };
+}
+
+test('status --watch in a terminal redraws the table in place; SIGTERM ends it with 0', async () => {
+  const { term, drawn, exit, cliPid: findCli } = inTerminal([BIN, 'status', '--watch', '--admin', main.admin, '--admin-token', tokenFile].join(' '));
+  await waitFor(() => /\x1b\[2J\x1b\[Hgateway pid \d+[\s\S]*blog\s+ready/.test(drawn.out), 10_000, `the table drawn on a cleared screen\n${drawn.out}`);
+  assert.not.match(drawn.out, /^-- \d{4}/m);
+  const cliPid = await findCli();
+  const before = (drawn.out.match(/\x1b\[2J\x1b\[H/g) ?? []).length;
   await get(main, '/blog/say/a-request-changes-the-table');
-  await waitFor(() => (out.match(/\x1b\[2J\x1b\[H/g) ?? []).length > before, 10_000, 'a redraw after a request');
+  await waitFor(() => (drawn.out.match(/\x1b\[2J\x1b\[H/g) ?? []).length > before, 10_000, 'a redraw after a request');
   process.kill(cliPid, 'SIGTERM');
   assert.is(await within(5000, 'status --watch in a terminal to exit', exit), 0);
   await assertNoOrphans([cliPid, term.pid!]);
@@ -438,16 +446,10 @@ test('status --watch in a terminal redraws the table in place; SIGTERM ends it w
 // A table taller than the window scrolled at every redraw (the header and the apps' rows off the
 // screen, only the last app's details left) and its long lines wrapped into the ones below.
 test('status --watch in a terminal of 40 columns by 6 rows draws what fits: the header and the apps\' rows, each line cut to 40, then how many lines are left out; a window made larger is drawn again whole at once', async () => {
-  const command = ['stty cols 40 rows 6;', 'exec', BIN, 'status', '--watch', '--admin', main.admin, '--admin-token', tokenFile].join(' ');
-  const term = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(term);
-  let out = '';
-  term.on('error', (err) => (out += `could not start script(1): ${err.message}`));
-  term.stdout!.on('data', (c) => (out += c));
-  const exit = new Promise<number | null>((resolve) => term.once('exit', (code) => resolve(code)));
+  const { term, drawn, exit, cliPid: findCli } = inTerminal(['stty cols 40 rows 6;', 'exec', BIN, 'status', '--watch', '--admin', main.admin, '--admin-token', tokenFile].join(' '));
   /** The screen as the last redraw left it: its lines, without script's carriage returns. */
-  const screen = (): string[] => (out.split('\x1b[2J\x1b[H').at(-1) ?? '').replace(/\r/g, '').replace(/\n$/, '').split('\n');
-  await waitFor(() => out.includes('\x1b[2J\x1b[H') && /more lines/.test(out), 10_000, `the table drawn, cut to the window\n${out}`);
+  const screen = (): string[] => (drawn.out.split('\x1b[2J\x1b[H').at(-1) ?? '').replace(/\r/g, '').replace(/\n$/, '').split('\n');
+  await waitFor(() => drawn.out.includes('\x1b[2J\x1b[H') && /more lines/.test(drawn.out), 10_000, `the table drawn, cut to the window\n${drawn.out}`);
   const small = screen();
   assert.ok(small.length <= 5, `at most the window's rows but the cursor's: ${JSON.stringify(small)}`);
   for (const line of small) assert.ok([...line].length <= 40, `a line wider than the window: ${JSON.stringify(line)}`);
@@ -456,16 +458,12 @@ test('status --watch in a terminal of 40 columns by 6 rows draws what fits: the 
   assert.ok(small.some((l) => /^blog\s+ready/.test(l)), `the app's row on the screen: ${JSON.stringify(small)}`);
   assert.match(small.at(-1)!, /^\.\.\. \d+ more lines/);
   // The CLI's terminal made larger from outside, as a window is: the kernel sends it SIGWINCH.
-  const below = async (pid: number): Promise<number[]> => {
-    const kids = await childPids(pid);
-    return [...kids, ...(await Promise.all(kids.map(below))).flat()];
-  };
-  const cliPid = await waitFor(async () => (await below(term.pid!)).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('main.js')), 5000, 'the CLI under script');
+  const cliPid = await findCli();
   const tty = readlinkSync(`/proc/${cliPid}/fd/1`);
-  const redraws = (out.match(/\x1b\[2J\x1b\[H/g) ?? []).length;
+  const redraws = (drawn.out.match(/\x1b\[2J\x1b\[H/g) ?? []).length;
   const resized = spawn('stty', ['-F', tty, 'cols', '200', 'rows', '60'], { stdio: 'ignore' });
   assert.is(await new Promise((resolve) => resized.once('exit', resolve)), 0, `stty -F ${tty}`);
-  await waitFor(() => (out.match(/\x1b\[2J\x1b\[H/g) ?? []).length > redraws, 10_000, `a redraw at the resize, before any change\n${out}`);
+  await waitFor(() => (drawn.out.match(/\x1b\[2J\x1b\[H/g) ?? []).length > redraws, 10_000, `a redraw at the resize, before any change\n${drawn.out}`);
   const large = screen();
   assert.not.match(large.join('\n'), /more lines/);
   assert.ok(large.some((l) => /^blog\s+ready\s+.*\/blog$/.test(l)), `the app's whole row: ${JSON.stringify(large)}`);
