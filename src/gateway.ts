@@ -464,7 +464,8 @@ export class Gateway {
     if (after.instance.idleState === 'asleep') {
       return { version, message: `${what} restarted and passed its probe; it was idle, so its workers stop again until its next request` };
     }
-    return { version, message: `${what} restarted; the old workers drain` };
+    // A command app has no workers: its processes (processes.web, the others) are what drain.
+    return { version, message: `${what} restarted; ${after.instance.desc.kind === 'command' ? 'its old processes drain' : 'the old workers drain'}` };
   }
 
   /** The admin's rollback: serves the version below the serving one (Registry.rollback). */

@@ -7,7 +7,7 @@ import { chmodSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { applyStatusEvent } from '../../src/admin/status-patch.js';
-import { addPackage, clientLoop } from '../helpers/apps-dir.js';
+import { addPackage, clientLoop, writePackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { statusPids } from '../helpers/status.js';
 import { isRoot, runIf } from '../helpers/skip.js';
@@ -265,6 +265,25 @@ test('POST restart under load: fresh workers, 0 failed requests, history says re
   const old = new Set(before.workers.map((w: any) => w.pid));
   assert.not.ok(after.workers.some((w: any) => old.has(w.pid)), 'every worker is new');
   assert.is(after.history.at(-1).kind, 'restarted');
+});
+
+// A command app (platform: python, command) has no workers: it was told "the old workers drain".
+test('POST restart of a command app: new processes, and the message says its old processes drain, not workers it never had', async () => {
+  // Beside blog 1: --apps must hold a package at the start.
+  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE']);
+  writePackage(env.apps, 'feed', {
+    'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: python3 -m http.server $PORT --bind 127.0.0.1\n',
+  });
+  const feed = async () => (await (await admin(env.gw, '/status')).json()).apps.find((a: any) => a.name === 'feed');
+  await waitFor(async () => (await feed())?.state === 'ready', 30_000, 'feed to be ready', ASK_GATEWAY_EVERY_MS);
+  const before = (await feed()).processes.map((p: any) => p.pid);
+  env.pids.push(...before);
+  const r = await admin(env.gw, '/apps/feed/restart', { method: 'POST' });
+  assert.is(r.status, 200, r.text);
+  assert.equal(r.json(), { app: 'feed', version: null, message: 'feed: the app restarted; its old processes drain' });
+  const after = (await feed()).processes.map((p: any) => p.pid);
+  env.pids.push(...after);
+  assert.not.equal(after, before);
 });
 
 test('POST from a page of another site is refused (Origin, Sec-Fetch-Site); an unknown app is 404', async () => {
