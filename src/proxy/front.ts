@@ -38,6 +38,7 @@ import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-h
 import { answeredInstead, markCut, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
 import { answerInsteadAtTurn, closeQueuedWithConnection } from './queued-response.js';
+import { isSafeMethod } from '../net/safe-method.js';
 import { kTracked, RequestsInFlight, type InFlightRequest, type TrackedResponse } from './requests-in-flight.js';
 import { REFUSED_FOR_ROOM, servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
@@ -233,6 +234,8 @@ export class Front {
   private readonly handedHeadClocks = new WeakMap<Socket, NodeJS.Timeout>();
   /** Connections answered 408: what node:http reads of them after that is no request of theirs. */
   private readonly headTimedOut = new WeakSet<Socket>();
+  /** Responses whose requests wait, unrun, for the answers before them to be written (waitsItsTurn). */
+  private readonly awaitingTurn = new WeakSet<ServerResponse>();
   /** When node:http's last answer on a connection was written (performance.now()): a head pipelined behind it is timed from there. */
   private readonly answeredAt = new WeakMap<Socket, number>();
   /** Connections whose head node:http timed out behind an answer, and whose 408 waits (putOffHeadTimeout). */
@@ -523,6 +526,14 @@ export class Front {
         // one before is answered, gives them), then its 400 in its answer's place, then the
         // close, as on the lane (refuseBody). Its one access-log line says that 400 (SPEC 4).
         if (current != null && last !== undefined && last !== current && last.req?.complete === false) {
+          if (this.awaitingTurn.delete(last)) {
+            // Never run, it waited its turn (waitsItsTurn): a head the front refuses is
+            // refused for that, as the lane refuses it at its turn before reading its body;
+            // else its 400 is logged as the app's the lane would have given it to.
+            const routed = this.route(last.req);
+            if ('status' in routed && routed.close) return this.onRequest(last.req, last);
+            this.track(last.req, last, 'status' in routed ? (routed.refused ?? '') : routed.match.target.name);
+          }
           const refusal = bodyRefusal(last);
           markCut(last, status);
           setBodyBytes(last, refusal.bytes);
@@ -625,6 +636,12 @@ export class Front {
     // The rest of a head that timed out (a client that kept sending): its 408 closes the
     // connection, and nothing after it is processed (RFC 9112 §9.6), nor answered before it.
     if (this.headTimedOut.has(req.socket)) return;
+    // node:http's requests only: the lean lane's are read as sent, and never marked. Now, while
+    // the socket's marks are this request's: one run later (held, or waiting its turn) would
+    // take those of a request read after it.
+    restoreRawTarget(req);
+    restoreSentVersion(req);
+    restoreSentMethod(req);
     const before = this.lastNodeResponse.get(req.socket);
     if (before !== undefined && this.closedByStop.has(before) && !before.headersSent) {
       // Read behind the answer the stop told to close: that one keeps the connection for this
@@ -638,15 +655,37 @@ export class Front {
     this.headTimeoutPutOff.delete(req.socket);
     res.once('finish', () => this.answeredAt.set(req.socket, performance.now()));
     closeQueuedWithConnection(res, req.socket);
-    this.whenOpen(() => {
-      // After an answer that closes the connection (a refusal: 400, 413, 501, 505; any during
-      // a stop), no later request on it is processed (RFC 9112 §9.6): node:http parses all it
-      // has read, a request pipelined behind a refused one too, and that one must not reach an
-      // app. Nor is it logged, as nginx never reads it; its response closes with the connection.
-      if (before === undefined || before.shouldKeepAlive) this.onRequest(req, res);
-      // Nor is any pipelined behind that one: each looks only at the one before it.
-      else res.shouldKeepAlive = false;
+    const dispatch = (): void =>
+      this.whenOpen(() => {
+        // After an answer that closes the connection (a refusal: 400, 413, 501, 505; any during
+        // a stop), no later request on it is processed (RFC 9112 §9.6): node:http parses all it
+        // has read, a request pipelined behind a refused one too, and that one must not reach an
+        // app. Nor is it logged, as nginx never reads it; its response closes with the connection.
+        if (before === undefined || before.shouldKeepAlive) this.onRequest(req, res);
+        // Nor is any pipelined behind that one: each looks only at the one before it.
+        else res.shouldKeepAlive = false;
+      });
+    // No socket yet: answers before it are not all written (node:http gives it the socket then).
+    if (res.socket !== null || !this.waitsItsTurn(req, before)) return dispatch();
+    this.awaitingTurn.add(res);
+    res.once('socket', () => {
+      // Unless the front answered it meanwhile (its body broke: 'clientError').
+      if (this.awaitingTurn.delete(res)) dispatch();
     });
+  }
+
+  /**
+   * Whether `req`, pipelined behind answers not all written yet (the last of them `before`'s),
+   * waits for them unrun (RFC 9112 §9.3.2: only safe requests may run side by side): an unsafe
+   * one, and any behind an unsafe one not answered yet, as on the lean lane (lean-lane.ts
+   * waitsItsTurn). A safe request run is one whose turn had come or that had only safe ones
+   * before it, so looking at the one before is enough. node:http gives the response the socket
+   * at its turn; if an answer before it closes the connection, that never comes, and the request
+   * is never run nor logged (its response closes with the connection: queued-response.ts).
+   */
+  private waitsItsTurn(req: IncomingMessage, before: ServerResponse | undefined): boolean {
+    if (!isSafeMethod(req.method)) return true;
+    return before !== undefined && (this.awaitingTurn.has(before) || !isSafeMethod(before.req.method));
   }
 
   /**
@@ -921,10 +960,6 @@ export class Front {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    // node:http's requests only: the lean lane's are read as sent, and never marked.
-    restoreRawTarget(req);
-    restoreSentVersion(req);
-    restoreSentMethod(req);
     if (res.destroyed) {
       // Its client left while it was held (before open()): its 'close' has passed unheard, and
       // counted now it would be in flight for good. Logged as the client's leaving, not routed.

@@ -16,6 +16,7 @@ import { ENDED_EARLY } from '../net/request-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { knownMethod } from '../net/unknown-method.js';
+import { isSafeMethod } from '../net/safe-method.js';
 import { endLingering } from '../net/lingering-close.js';
 import { INTERIM_CONTINUE, probeAfterEnd } from '../net/leave-probe.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
@@ -219,6 +220,11 @@ class LeanConnection implements ResponseOutput, BodySource {
   private endedWhilePutOff = false;
   /** Reading stopped while a request was put off, the client having sent more than a head and a read's worth. */
   private pausedWhilePutOff = false;
+  /**
+   * The request put off waits for the answers before it (waitsItsTurn), not for take(): it is
+   * read again once they are all written (settle), and never if one of them closes the connection.
+   */
+  private awaitingTurn = false;
   /** The body being received is the connection's last request's (the client, or the gateway stopping, said close). */
   private receivingLast = false;
   /**
@@ -289,7 +295,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   }
 
   closesAfter(res: LeanResponse): boolean {
-    return this.lane.closing && this.handOff === null && this.responses[this.responses.length - 1] === res;
+    return this.lane.closing && this.handOff === null && !this.awaitingTurn && this.responses[this.responses.length - 1] === res;
   }
 
   private read(data: Buffer): void {
@@ -313,6 +319,7 @@ class LeanConnection implements ResponseOutput, BodySource {
       if (end === -1 || end - start > maxHead) return this.startHandOff(this.kept(data.subarray(start)));
       const head = parsePlainHead(data.toString('latin1', start, end));
       if (head === null) return this.startHandOff(this.kept(data.subarray(start)));
+      if (this.writer < this.responses.length && this.waitsItsTurn(head.method)) return this.awaitTurn(Buffer.from(data.subarray(start)));
       const req = new LeanRequest(head, this.socket, this);
       const res = new LeanResponse(this, req, head.keepAlive);
       if (this.responses.length === 0) this.lane.busy(this);
@@ -339,6 +346,29 @@ class LeanConnection implements ResponseOutput, BodySource {
       this.pausedForPipeline = true;
       this.bodyFlowChanged();
     }
+  }
+
+  /**
+   * Whether a request pipelined behind answers not all written yet waits for them, unrun: an
+   * unsafe one (RFC 9112 §9.3.2: only safe ones may run side by side), and any behind an unsafe
+   * one (what it reads is what that one left), as nginx and gunicorn run every one in turn.
+   * Safe ones behind safe ones run at once: a pipelining client's GETs keep their speed.
+   */
+  private waitsItsTurn(method: string): boolean {
+    if (!isSafeMethod(method)) return true;
+    for (let i = this.writer; i < this.responses.length; i++) if (!isSafeMethod(this.responses[i].req.method)) return true;
+    return false;
+  }
+
+  /**
+   * `bytes`, from the head of a request that waitsItsTurn on, are kept unread until the answers
+   * before it are written; an answer among them that closes the connection leaves them unread for
+   * good: never run, nor logged (nginx never reads them either).
+   */
+  private awaitTurn(bytes: Buffer): void {
+    this.awaitingTurn = true;
+    this.putOffBytes = bytes;
+    this.keepPutOff(Buffer.alloc(0));
   }
 
   /**
@@ -504,7 +534,7 @@ class LeanConnection implements ResponseOutput, BodySource {
    * yet (lean-request.ts), so what a client sends ahead waits in its own socket buffer.
    */
   bodyFlowChanged(): void {
-    if (this.handOff !== null || this.noMore) return;
+    if (this.handOff !== null || this.noMore || this.pausedWhilePutOff) return;
     let hold = this.pausedForPipeline || (this.receiving !== null && this.receiving.holdsBack);
     for (let i = 0; i < this.responses.length && !hold; i++) hold = this.responses[i].req.holdsBack;
     if (hold === this.paused) return;
@@ -665,7 +695,13 @@ class LeanConnection implements ResponseOutput, BodySource {
   /** A response went out: take up reading, or the hand-off, or the close that waited for it. */
   private settle(): void {
     if (this.writer < this.responses.length) return;
-    if (this.handOff !== null) this.finishHandOff();
+    if (this.awaitingTurn) {
+      this.awaitingTurn = false;
+      // Not within the end() of the answer before it: that answer's caller finishes first.
+      process.nextTick(() => {
+        if (!this.socket.destroyed) this.askAgain();
+      });
+    } else if (this.handOff !== null) this.finishHandOff();
     else if (this.lane.closing || this.socket.readableEnded) this.socket.destroySoon();
   }
 
