@@ -1116,11 +1116,6 @@ export class Front {
   }
 
   /**
-   * An Upgrade request (a websocket) is routed like any request (SPEC §4), by Host and mount;
-   * the app hands it to the process whose route it falls under, or to its workers (ASGI), or
-   * answers 501 (WSGI).
-   */
-  /**
    * Runs `then` once the answers owed on `socket` have gone out and been logged. node:http gives
    * up a socket to an upgrade or a CONNECT as soon as it reads its head, even behind pipelined
    * requests still being answered: a 101 or a refusal written then went first and closed or
@@ -1142,6 +1137,11 @@ export class Front {
     });
   }
 
+  /**
+   * An Upgrade request (a websocket) is routed like any request (SPEC §4), by Host and mount;
+   * the app hands it to the process whose route it falls under, or to its workers (ASGI), or
+   * answers 501 (WSGI).
+   */
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {}); // a client's reset must not take the gateway down
     if (!asksForWebsocket(req) && req.method !== 'CONNECT') {
