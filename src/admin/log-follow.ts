@@ -64,23 +64,41 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
     const resume = parseLogPosition(from);
     const open = (fromEnd: boolean): void => {
       try {
-        fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW); // as log-tail.ts
+        // O_NONBLOCK: a FIFO in its place would hold the open, and the gateway, until a writer came.
+        fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); // as log-tail.ts
       } catch {
         fd = null; // not written yet (or rotated this instant): looked for again at the next poll
         return;
       }
-      const st = fstatSync(fd);
-      ino = st.ino;
-      const same = fromEnd && resume !== null && resume.file === `${st.dev}:${st.ino}` && resume.offset <= st.size;
-      pos = same ? resume.offset : fromEnd ? tailStart(fd, st.size, lines) : 0;
-      if (!res.headersSent) res.setHeader(LOG_POSITION_HEADER, `${st.dev}:${st.ino}:${pos}`);
+      try {
+        const st = fstatSync(fd);
+        // The app may put anything under its log's name: a directory's read threw EISDIR out of
+        // a follower's timer and took the gateway, every app with it, down. Only a file is read.
+        if (!st.isFile()) throw new Error('not a file');
+        const same = fromEnd && resume !== null && resume.file === `${st.dev}:${st.ino}` && resume.offset <= st.size;
+        pos = same ? resume.offset : fromEnd ? tailStart(fd, st.size, lines) : 0;
+        ino = st.ino;
+        if (!res.headersSent) res.setHeader(LOG_POSITION_HEADER, `${st.dev}:${st.ino}:${pos}`);
+      } catch {
+        // Not a file, or a read the disk refused (EIO): as if there were none yet.
+        closeSync(fd);
+        fd = null;
+      }
     };
     /** Sends what the file holds past `pos`; false when `res` is full (wait for 'drain'). */
     const readMore = (): boolean => {
       if (fd === null) return true;
       for (;;) {
         const buf = Buffer.allocUnsafe(CHUNK);
-        const n = readSync(fd, buf, 0, CHUNK, pos);
+        let n: number;
+        try {
+          n = readSync(fd, buf, 0, CHUNK, pos);
+        } catch {
+          // A read the disk refuses (EIO): the body is cut, as a failed read of a file served is;
+          // a follower comes back from where it was (`from`). Thrown, it took the gateway down.
+          res.destroy();
+          return false;
+        }
         if (n === 0) return true;
         pos += n;
         if (!res.write(buf.subarray(0, n))) return false;

@@ -2,7 +2,8 @@
 // the gateway from the byte after the last one it printed, and only in the same file.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, readdirSync, readlinkSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -145,6 +146,37 @@ test('a log asked from= its start without follow is read as the client takes it:
   assert.is(res.statusCode, 200);
   assert.ok(Buffer.from(await res.body.arrayBuffer()).equals(Buffer.alloc(whole.size, 'abcdefg\n')), 'every byte of the log, in order');
   await waitFor(() => openOn(file) === 0, 10_000, 'the log closed once the answer ended');
+});
+
+test('what the app puts under its log\'s name that is no file (a directory, a FIFO) is not read: a follower and a plain ask are answered, and the gateway stays up', async () => {
+  // A directory's read threw EISDIR out of the follower's timer, and took the gateway down; a
+  // FIFO held the open, and the gateway's event loop, until a writer came.
+  writeFileSync(file, 'before\n');
+  const follower = await request(`${server.url}/apps/blog/log?lines=1&follow=1`, { headersTimeout: 5000 });
+  assert.is(follower.statusCode, 200);
+  const followed: Buffer[] = [];
+  follower.body.on('data', (chunk: Buffer) => followed.push(chunk));
+  follower.body.on('error', () => {});
+  try {
+    await waitFor(() => Buffer.concat(followed).toString() === 'before\n', 5000, 'the followed line');
+    rmSync(file);
+    mkdirSync(file);
+    // A few of the follower's polls (200 ms) on the directory.
+    await new Promise((r) => setTimeout(r, 1000));
+    const asked = await log('lines=5');
+    assert.is(asked.body, '');
+    rmSync(file, { recursive: true });
+    const made = spawnSync('mkfifo', [file], { timeout: 5000 });
+    assert.is(made.status, 0, `mkfifo: ${made.stderr}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.is((await log('lines=5')).body, '');
+    // A file again: the follower takes it up.
+    rmSync(file);
+    writeFileSync(file, 'after\n');
+    await waitFor(() => Buffer.concat(followed).toString() === 'before\nafter\n', 5000, () => `the new file's line, followed: ${JSON.stringify(Buffer.concat(followed).toString())}`);
+  } finally {
+    follower.body.destroy();
+  }
 });
 
 test.run();
