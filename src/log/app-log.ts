@@ -126,8 +126,26 @@ export class AppLog extends Writable {
 
   private open(): void {
     const noFollow = this.opts.othersDir === true ? constants.O_NOFOLLOW : 0;
-    this.fd = openSync(this.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | noFollow, 0o640);
-    this.size = fstatSync(this.fd).size;
+    let fd: number;
+    try {
+      // O_NONBLOCK: a FIFO the app put under the log's name (its log directory is its own) held
+      // this open, and the whole gateway with it, until something read the FIFO. It changes
+      // nothing for a file's writes.
+      fd = openSync(this.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | noFollow, 0o640);
+    } catch (err) {
+      // A FIFO (or a socket) nobody reads.
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw notAFile('a FIFO or a socket');
+      throw err;
+    }
+    const st = fstatSync(fd);
+    // A FIFO with a reader opens; its writes would go to whoever reads it. A device stays
+    // allowed: a log symlinked to /dev/null is a host's way of keeping none.
+    if (st.isFIFO() || st.isSocket()) {
+      closeSync(fd);
+      throw notAFile(st.isFIFO() ? 'a FIFO' : 'a socket');
+    }
+    this.fd = fd;
+    this.size = st.size;
     this.openedAt = this.shared.rotations;
   }
 
@@ -325,4 +343,9 @@ export class AppLog extends Writable {
     this.lost = false;
     this.close();
   }
+}
+
+/** What open() throws for something under app.log's name that is no file, in the words onError's caller shows. */
+function notAFile(kind: string): Error {
+  return new Error(`${kind}, not a file: remove it`);
 }

@@ -63,13 +63,16 @@ export class LogTail {
   private readEarlier(file: string): void {
     let fd: number;
     try {
-      // Not through a symlink the app put in its log directory (a root-only file shown in status).
-      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // Not through a symlink the app put in its log directory (a root-only file shown in status),
+      // nor waiting on a FIFO put there (O_NONBLOCK): that open held the gateway until a writer came.
+      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return; // no log yet
     }
     try {
-      const { size, mtime } = fstatSync(fd);
+      const st = fstatSync(fd);
+      if (!st.isFile()) return;
+      const { size, mtime } = st;
       const start = Math.max(0, size - EARLIER_BYTES);
       const buffer = Buffer.alloc(size - start);
       readSync(fd, buffer, 0, buffer.length, start);

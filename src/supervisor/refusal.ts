@@ -73,8 +73,11 @@ export function noteRefusalInLog(logFile: string, line: string, hint: string | u
   const said = [...hangingLines(line, '    '), ...(hint ? [`  fix: ${hint}`] : [])];
   const text = said.map((l) => `[apppkg-gateway] ${l}\n`).join('');
   try {
-    const fd = openSync(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
+    // Nor into a FIFO the app put under its log's name: O_NONBLOCK, or the open waited for a
+    // reader and held the gateway (app-log.ts).
+    const fd = openSync(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o640);
     try {
+      if (fstatSync(fd).isFIFO()) return;
       writeSync(fd, text);
     } finally {
       closeSync(fd);

@@ -1,9 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppLog } from '../../src/log/app-log.js';
+import { noteRefusalInLog } from '../../src/supervisor/refusal.js';
 import { fill } from '../helpers/full-disk.js';
 import { tempDir } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
@@ -16,6 +17,42 @@ const ifTmpfs = runIf(test, isRoot && hasProgram('mount'), 'needs root to mount 
 function finish(log: AppLog): Promise<void> {
   return new Promise((resolve) => log.end(resolve));
 }
+
+test('a FIFO the app put under its log\'s name is not written into, nor waited on: said through onError, and the log goes on once a file is back', async () => {
+  // Its open waited for a reader, and held the gateway (every app) until one came: an app that
+  // made one and exited hung the gateway at its next start.
+  const dir = tempDir('apppkg-applog-');
+  try {
+    const file = join(dir.path, 'app.log');
+    execFileSync('mkfifo', [file]);
+    const errors: Error[] = [];
+    const nobodyReads = new AppLog(dir.path, { onError: (e) => errors.push(e) });
+    nobodyReads.write('lost\n');
+    assert.is(errors.length, 1);
+    assert.match(errors[0].message, 'not a file: remove it');
+    await new Promise<void>((resolve) => nobodyReads.end(resolve));
+    // A refusal's lines, written into the app's log by the supervisor, skip it too.
+    noteRefusalInLog(file, 'refused', 'fix it');
+    // One with a reader: opened before, and written into.
+    const reader = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const withReader: Error[] = [];
+      const log = new AppLog(dir.path, { onError: (e) => withReader.push(e) });
+      log.write('into the fifo?\n');
+      assert.is(withReader.length, 1, 'a FIFO with a reader is refused too');
+      assert.match(withReader[0].message, 'a FIFO, not a file');
+      rmSync(file);
+      assert.ok(log.reopen(), 'reopen with a file possible again');
+      log.write('written\n');
+      await new Promise<void>((resolve) => log.end(resolve));
+      assert.is(readFileSync(file, 'utf8'), 'written\n');
+    } finally {
+      closeSync(reader);
+    }
+  } finally {
+    dir.remove();
+  }
+});
 
 test('the app log rotates by size and keeps a bounded number of files', async () => {
   const dir = tempDir('apppkg-applog-');
