@@ -37,6 +37,9 @@ export const portOf = (gw: RunningGateway): number => Number(new URL(gw.url).por
 /** An answer's bytes with its Date fields made equal: the two gateways answer in different seconds. */
 export const withoutDates = (raw: string): string => raw.replace(/\r\nDate: [^\r]*/g, '\r\nDate: -');
 
+/** The status code of each HTTP/1.1 answer in a connection's raw bytes, in order. */
+export const statusesOf = (raw: string): number[] => [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+
 /** The access-log lines of requests whose target has `tag`, without their time and duration. */
 export const logLinesOf = (gw: RunningGateway, tag: string): string[] =>
   gw

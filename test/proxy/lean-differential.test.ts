@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, portOf, logLinesOf, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, logLinesOf, type BothReaders, statusesOf } from '../helpers/both-readers.js';
 import { writeAsReads } from '../helpers/forced-reads.js';
 import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -118,8 +118,6 @@ async function bothAnswer(bytes: string, tag: string, expectedLines: number): Pr
   const [leanLines, nodeLines] = await Promise.all([lines(lean), lines(node)]);
   return { lean: a, node: b, leanLines, nodeLines };
 }
-
-const statusesOf = (raw: string): number[] => [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 
 test('a pipelined head llhttp refuses, behind an answered request, the client half-closed (`printf ... | nc`): its 400 and its access-log line, on node:http too', async () => {
   const got = await bothAnswer('GET /fin-1 HTTP/1.1\r\nHost: h\r\n\r\nGET\t /fin-2 HTTP/1.1\r\nHost: h\r\n\r\n', '/fin-', 2);

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, portOf, logLinesOf, withoutDates, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, logLinesOf, withoutDates, type BothReaders, statusesOf } from '../helpers/both-readers.js';
 import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('a broken body behind an answer not out yet');
@@ -55,8 +55,6 @@ async function answersTo(gw: RunningGateway, bytes: string, fin: boolean): Promi
     socket.destroy();
   }
 }
-
-const statusesOf = (raw: string): number[] => [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 
 const broken = (tag: string, body: string): string => `POST /broken/${tag} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${body}`;
 

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, portOf, logLinesOf, withoutDates, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, logLinesOf, withoutDates, type BothReaders, statusesOf } from '../helpers/both-readers.js';
 import { rawRequest, recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('an upgrade or a CONNECT behind answers not out yet');
@@ -41,8 +41,6 @@ test.after(async () => {
   await both?.stop();
   config.remove();
 });
-
-const statusesOf = (raw: string): number[] => [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 
 /** The first request of each case: absolute-form, so that node:http reads the connection on the lane too. */
 const slow = (tag: string, fields = ''): string => `GET http://h/s/slow/${tag} HTTP/1.1\r\nHost: h\r\n${fields}\r\n`;

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, portOf, logLinesOf, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, logLinesOf, type BothReaders, statusesOf } from '../helpers/both-readers.js';
 import { rawRequest, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('unsafe requests pipelined behind answers not complete yet');
@@ -85,7 +85,6 @@ test.after(async () => {
   config.remove();
 });
 
-const statusesOf = (raw: string): number[] => [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 const seen = (tag: string): string[] => (existsSync(seenLog) ? readFileSync(seenLog, 'utf8').split('\n').filter((l) => l.includes(tag)) : []);
 const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: h\r\n\r\n`;
 /** The last request of a case: its answer closes the connection, and rawRequest returns. */
