@@ -7,13 +7,14 @@
 // mapping a foreign name to 127.0.0.1. Nothing may restart or roll back an app, read the status,
 // the events or a log, frame the page, or run a script in it.
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
+import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import { startAdminServer, type AdminProvider, type AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
@@ -23,8 +24,7 @@ import { runIf } from '../helpers/skip.js';
 import { fakeStatus } from './fake-status.js';
 
 const test = suite('admin: a hostile page in the browser');
-const CHROMIUM = '/usr/bin/chromium';
-const inBrowser = runIf(test, existsSync(CHROMIUM), `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
+const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
 /** A name the attacker's DNS first gave its own address, then 127.0.0.1. */
 const REBOUND = 'rebound.example';
 const WAIT_MS = 15_000;
@@ -109,14 +109,12 @@ test.before(async () => {
   hostile = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>a site</title><p>nothing to see'));
   await new Promise<void>((resolve) => hostile!.listen(0, '127.0.0.1', resolve));
   hostilePort = (hostile.address() as AddressInfo).port;
-  if (existsSync(CHROMIUM)) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
+  if (hasChromium) {
+    browser = await launchChromium(
       // Chromium's own Private Network Access would refuse the rebound page's requests before
       // they reach the listener; Firefox and Safari have none: the listener's guard is tested.
-      args: ['--no-sandbox', `--host-resolver-rules=MAP ${REBOUND} 127.0.0.1`, '--disable-features=BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults,LocalNetworkAccessChecks'],
-      timeout: 30_000,
-    });
+      [`--host-resolver-rules=MAP ${REBOUND} 127.0.0.1`, '--disable-features=BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults,LocalNetworkAccessChecks'],
+    );
   }
 });
 

@@ -3,23 +3,23 @@
 // its `mail waiting` figure (count, the last reason, the next attempt) from the stream's `apps`
 // events, and loses it once the app answers 200, without a reload; removed from --apps with mail
 // waiting, the app has no card, and the header names it.
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** How long the page may take to show a change: events come at most twice a second. */
 const PAGE_MS = 15_000;
 
 const test = suite('admin: an app\'s waiting mail on the status page');
-const inBrowser = runIf(test, existsSync(CHROMIUM), `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
+const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
 const apps = tempDir('apppkg-page-mail-apps-');
 const state = tempDir('apppkg-page-mail-state-');
 const envFile = join(state.path, 'environment.yaml');
@@ -42,7 +42,7 @@ inBrowser('a mail app answering 500: its card shows how much waits, why and the 
   writeFileSync(envFile, 'mail:\n  listen: 127.0.0.1:0\n  retry: [4]\n  give_up: 600\n');
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--environment', envFile], { ms: 60_000 });
   pids = statusPids(await gatewayStatus(gw));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+  browser = await launchChromium();
   const page: Page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(`script error: ${err.message}`));

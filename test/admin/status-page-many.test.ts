@@ -5,10 +5,10 @@
 // with a status of 120 apps of which one changes at every event, in Debian's chromium. And the
 // page applies /events' changes (the whole status first, then `apps` events with only what
 // changed): a counter, an app gone, an app come, without a reload.
-import { existsSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import type { AppStatus } from '../../src/admin/status-types.js';
@@ -16,8 +16,7 @@ import { runIf } from '../helpers/skip.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status page, many apps');
-const CHROMIUM = '/usr/bin/chromium';
-const inBrowser = runIf(test, existsSync(CHROMIUM), `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
+const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
 const APPS = 120;
 let server: AdminServer | null = null;
 let browser: Browser | null = null;
@@ -41,13 +40,17 @@ inBrowser(`of ${APPS} apps, only the one whose status changed is drawn again at 
     },
   };
   server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+  browser = await launchChromium();
   const page = await browser.newPage();
   await page.goto(`${server.url}/`);
   const last = `app${String(APPS - 1).padStart(3, '0')}`;
   await page.waitForSelector(`[data-app="${last}"] [data-requests]`, { timeout: 30_000 });
-  const first = Number(await page.$eval('[data-app="app000"] [data-requests]', (el) => (el as HTMLElement).dataset.requests));
-  await page.evaluate(() => ((window as any).drawn = [...document.querySelectorAll('[data-app] [data-requests]')]));
+  // The cards taken and app000's count read in one go: two events drawn between two reads would
+  // meet the wait below at once, with nothing drawn after the cards were taken.
+  const first = await page.evaluate(() => {
+    (window as any).drawn = [...document.querySelectorAll('[data-app] [data-requests]')];
+    return Number((document.querySelector('[data-app="app000"] [data-requests]') as HTMLElement).dataset.requests);
+  });
   // Two events more, each with app000's count up.
   await page.waitForFunction((seen) => Number((document.querySelector('[data-app="app000"] [data-requests]') as HTMLElement).dataset.requests) >= seen + 2, first, { timeout: 30_000 });
   const kept = await page.evaluate(() => (window as any).drawn.map((el: Element) => el.isConnected));
@@ -63,7 +66,7 @@ inBrowser('the page follows the stream\'s changes without a reload: one app\'s c
   let apps = Array.from({ length: 30 }, (_, i) => app(`app${String(i).padStart(2, '0')}`));
   const provider = { ...fakeProvider(), status: () => ({ ...fakeStatus(), apps: apps.map((a) => ({ ...a })) }) };
   server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
-  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+  browser ??= await launchChromium();
   const page = await browser.newPage();
   let navigations = 0;
   page.on('framenavigated', (frame) => frame === page.mainFrame() && navigations++);

@@ -3,10 +3,10 @@
 // handshakes the gateway refused for want of room under --max-workers (only the requests).
 // Against the admin server with a status that changes under the open page, in Debian's
 // chromium: both appear from /events, without a reload, and go when the status drops them.
-import { existsSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import type { AppStatus } from '../../src/admin/status-types.js';
@@ -14,8 +14,7 @@ import { runIf } from '../helpers/skip.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status page: memory note, websockets refused for room');
-const CHROMIUM = '/usr/bin/chromium';
-const inBrowser = runIf(test, existsSync(CHROMIUM), `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
+const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
 const NOTE = "max_memory 32.0 MiB is below what the app takes after its import (a worker's resident memory is 57.3 MiB as it begins serving): its workers are not recycled for their memory, since each replacement would be over it too; raise max_memory above 57.3 MiB plus what a worker grows by as it serves (e.g. max_memory: 115MB) in the environment file";
 let server: AdminServer | null = null;
 let browser: Browser | null = null;
@@ -29,7 +28,7 @@ inBrowser('a memoryNote and websocket refusals for room come with an event and s
   let blog: AppStatus = { ...fakeStatus().apps[0], refusedForRoom: 0, websocketsRefusedForRoom: 0 };
   const provider = { ...fakeProvider(), status: () => ({ ...fakeStatus(), apps: [{ ...blog }] }) };
   server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+  browser = await launchChromium();
   const page = await browser.newPage();
   let navigations = 0;
   page.on('framenavigated', (frame) => frame === page.mainFrame() && navigations++);

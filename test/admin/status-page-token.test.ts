@@ -2,19 +2,19 @@
 // the token rotated and the gateway restarted (systemctl restart), so the stream's reconnects
 // get 401. EventSource says nothing of why it gave up, and the page said "disconnected,
 // retrying" for ever, which no retry mends; it now says the login was refused and to reload.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PAGE_MS = 15_000;
 
 const test = suite('admin: the status page when its login is refused');
-const inBrowser = runIf(test, existsSync(CHROMIUM), `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
+const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
 const work = tempDir('apppkg-page-token-');
 const tokenFile = join(work.path, 'admin-token');
 const apps = join(work.path, 'apps');
@@ -35,7 +35,7 @@ inBrowser('the token changed under a logged-in page (rotated, the gateway restar
   mkdirSync(apps, { recursive: true });
   gw = await gateway('127.0.0.1:0');
   const admin = new URL(gw.adminUrl!).host;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+  browser = await launchChromium();
   const context = await browser.newContext({ httpCredentials: { username: 'admin', password: 'first-token-5d2a', send: 'always' } });
   const page = await context.newPage();
   let navigations = 0;

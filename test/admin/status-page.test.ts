@@ -6,19 +6,19 @@
 // docs/admin-page.png, which the README shows.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { browserSaid, clickUnderLoad, hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
 import { addPackage, clientLoop, writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, ROOT, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { statusPids } from '../helpers/status.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 // The README's picture is rewritten only when asked (UPDATE_SCREENSHOT=1): a test run leaves the
 // checkout as it found it; the screenshot is still taken and checked every run.
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT === '1' ? join(ROOT, 'docs', 'admin-page.png') : join(tmpdir(), `apppkg-admin-page-${process.pid}.png`);
@@ -26,8 +26,7 @@ const SCREENSHOT = process.env.UPDATE_SCREENSHOT === '1' ? join(ROOT, 'docs', 'a
 const PAGE_MS = 10_000;
 
 const test = suite('admin: the status page in a browser');
-const hasChromium = existsSync(CHROMIUM);
-const inBrowser = runIf(test, hasChromium, `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
+const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
 
 const apps = tempDir('apppkg-page-apps-');
 const staging = tempDir('apppkg-page-staging-');
@@ -139,7 +138,7 @@ async function waitForPage<T>(what: string, read: () => Promise<T>, check: (v: T
     }, PAGE_MS, what);
     return found!.value;
   } catch (err) {
-    throw new Error(`${(err as Error).message}; the page showed ${JSON.stringify(last)}\n--- gateway ---\n${gw?.output().slice(-3000)}`);
+    throw new Error(`${(err as Error).message}; the page showed ${JSON.stringify(last)}\n--- gateway ---\n${gw?.output().slice(-3000)}\n--- chromium ---\n${browserSaid(browser)}`);
   }
 }
 
@@ -163,7 +162,7 @@ test.before(async () => {
   await waitFor(async () => (await app('web')).history.some((e) => e.kind === 'refused' && e.version === '1.2'), 60_000, 'web 1.2 to be refused');
 
   const before = new Set(descendants(process.pid));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
+  browser = await launchChromium();
   browserPids = descendants(process.pid).filter((p) => !before.has(p));
   // Logged in as a browser user would be: HTTP Basic with the token as the password.
   const context = await browser.newContext({
@@ -322,7 +321,7 @@ inBrowser('Restart under 8 clients: new workers on the page, the answer shown, n
   const load = clientLoop(`${gw!.url}/web/`, 8);
   try {
     await waitFor(() => load.result.sent > 100, 15_000, 'the clients to get going');
-    await page.click('[data-app="web"] [data-action="restart"]');
+    await clickUnderLoad(page, '[data-app="web"] [data-action="restart"]');
     const outcome = await waitFor(
       () => page.$eval('[data-app="web"] [data-action-result]', (el) => ((el as HTMLElement).dataset.actionResult !== 'pending' ? (el as HTMLElement).dataset.actionResult : '')),
       60_000,
@@ -347,7 +346,7 @@ inBrowser('Roll back under 8 clients: 1.0 serves, the answer shown, no failed re
   const load = clientLoop(`${gw!.url}/web/`, 8);
   try {
     await waitFor(() => load.result.sent > 100, 15_000, 'the clients to get going');
-    await page.click('[data-app="web"] [data-action="rollback"]');
+    await clickUnderLoad(page, '[data-app="web"] [data-action="rollback"]');
     const outcome = await waitFor(
       () => page.$eval('[data-app="web"] [data-action-result]', (el) => ((el as HTMLElement).dataset.actionResult !== 'pending' ? (el as HTMLElement).dataset.actionResult : '')),
       60_000,
