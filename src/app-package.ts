@@ -223,6 +223,7 @@ export class AppPackage {
       throw new GatewayError('APPPKG_COMMAND_MISSING', {
         app: this.name,
         command: name,
+        have: Object.keys(this.description.commands),
         fix: `add e.g. \`commands: {${name}: ${EXAMPLE_COMMANDS[name]}}\` to app.yaml`,
       });
     }

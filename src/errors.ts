@@ -811,11 +811,12 @@ export const ERROR_CODES = {
     example: { command: 'commands.update (python manage.py migrate)', seconds: 600 },
   },
   APPPKG_COMMAND_MISSING: {
-    summary: 'A command was asked for (`apppkg-gateway test`, `AppPackage.runCommand(name)`) that app.yaml does not define under `commands:`.',
-    message: (d) => `${str(d.app)} has no commands.${str(d.command)}`,
+    summary: 'A command was asked for (`apppkg-gateway test`, `run --command NAME`, `AppPackage.runCommand(name)`) that app.yaml does not define under `commands:`; the message names those it does.',
+    // The ones it has: a typo'd key (`tests:`) or another app's directory shows there.
+    message: (d) => `${str(d.app)} has no commands.${str(d.command)}${Array.isArray(d.have) ? ` (it has ${d.have.length === 0 ? 'no commands' : listOf(d.have.map((name) => `commands.${String(name)}`))})` : ''}`,
     hint: (d) => str(d.fix) || `add e.g. \`commands: {${str(d.command)}: ...}\` to app.yaml`,
     exitStatus: 1,
-    example: { app: 'blog', command: 'test', fix: 'add e.g. `commands: {test: python -m unittest discover -s tests}` to app.yaml' },
+    example: { app: 'blog', command: 'test', have: ['install', 'update'], fix: 'add e.g. `commands: {test: python -m unittest discover -s tests}` to app.yaml' },
   },
   APPPKG_INSTALL_NEEDS_ROOT: {
     summary: '`install --system` was run by a user other than root; only root may run `apt-get install`.',

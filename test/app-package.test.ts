@@ -131,7 +131,7 @@ test('runCommand of a command the app lacks: APPPKG_COMMAND_MISSING naming the a
   const app = await AppPackage.open(HELLO, { stateDir: state.path });
   const err = await rejection(app.runCommand('test'), 'runCommand test on hello');
   assert.is(err.code, 'APPPKG_COMMAND_MISSING');
-  assert.is(err.message, 'hello has no commands.test');
+  assert.is(err.message, 'hello has no commands.test (it has no commands)');
   assert.match(err.hint, /commands: \{test: python -m unittest discover -s tests\}/);
   const unknown = await rejection(app.runCommand('deploy' as CommandName), 'runCommand deploy');
   assert.is(unknown.code, 'APPPKG_USAGE');

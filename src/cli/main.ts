@@ -51,7 +51,7 @@ commands:
   restore     commands.restore from a backup
   uninstall   commands.uninstall, then remove the app's data, tmp and logs
   test        commands.test in the app's environment
-  run         any command in the app's environment
+  run         any command in the app's environment, or its commands.NAME (--command NAME)
   describe    the normalised description as JSON
   init        write a commented app.yaml for an existing WSGI or ASGI project
   status      apps, versions, workers, restarts, requests, from a running gateway (--watch follows)

@@ -373,4 +373,25 @@ test('test: a suite that fails exits 1 whatever its own status (2 is bad usage, 
   assert.match(r.stderr, /commands\.test of suite-exit failed \(exit status 2\)/);
 });
 
+test('run --command NAME runs commands.NAME (its status on); a name that is no key of commands:, or one the app lacks, names those it has and runs nothing', async () => {
+  const dir = pkg('named-commands', ['platform: python, wsgi', 'app: wsgi:application', 'commands:', '  install: echo installed-as-$APPPKG_ENV; exit 4', '  test: echo tested-as-$APPPKG_ENV', ''].join('\n'));
+  const install = await runCli(['run', dir, '--state-dir', state.path, '--command', 'install']);
+  assert.is(install.status, 4, install.stderr);
+  assert.match(install.stdout, /^installed-as-production$/m);
+  const typo = await runCli(['run', dir, '--state-dir', state.path, '--command', 'tset']);
+  assert.is(typo.status, 2, typo.stdout + typo.stderr);
+  assert.is(typo.stdout, '', 'nothing ran');
+  assert.match(typo.stderr, `--command: expected a key of app.yaml's commands: (install, update, check, backup, restore, uninstall, test), found "tset" (did you mean test?); named-commands has commands.install and commands.test\n`);
+  assert.match(typo.stderr, 'fix: name one of its commands, e.g. --command test; any other command line goes after --');
+  const missing = await runCli(['run', dir, '--state-dir', state.path, '--command', 'uninstall']);
+  assert.is(missing.status, 1, missing.stdout + missing.stderr);
+  assert.match(missing.stderr, 'named-commands has no commands.uninstall (it has commands.install and commands.test)\n');
+  const backup = await runCli(['run', dir, '--state-dir', state.path, '--command', 'backup']);
+  assert.is(backup.status, 2);
+  assert.match(backup.stderr, `fix: run \`apppkg-gateway backup ${dir} --to DIR\``);
+  const both = await runCli(['run', dir, '--state-dir', state.path, '--command', 'test', '--', 'true']);
+  assert.is(both.status, 2);
+  assert.match(both.stderr, 'expected either --command NAME or -- CMD, found both');
+});
+
 test.run();

@@ -103,10 +103,10 @@ test('bad usage exits 2 and says how to get help', async () => {
   await usage(['run', EXAMPLES, 'python', '-V'], 'expected -- before the command, found "python" (write apppkg-gateway run APP_DIR -- python ...)');
   await usage(['run', EXAMPLES, '--frobnicate'], 'unknown option --frobnicate');
   // What is missing is said, with a line to follow: "expected APP_DIR -- CMD" named neither.
-  const noCommand = await usage(['run', EXAMPLES], 'expected APP_DIR -- CMD, found no CMD, the command to run after --');
-  await usage(['run', EXAMPLES, '--'], 'expected APP_DIR -- CMD, found no CMD, the command to run after --');
+  const noCommand = await usage(['run', EXAMPLES], 'expected APP_DIR -- CMD, found no CMD, the command to run after -- (or --command NAME)');
+  await usage(['run', EXAMPLES, '--'], 'expected APP_DIR -- CMD, found no CMD, the command to run after -- (or --command NAME)');
   await usage(['run', '--', 'python', '-V'], 'expected APP_DIR -- CMD, found no APP_DIR, the app');
-  assert.is(noCommand.stderr.split('\n')[1], '  fix: write e.g. `apppkg-gateway run /var/apps/blog -- python manage.py migrate`');
+  assert.is(noCommand.stderr.split('\n')[1], '  fix: write e.g. `apppkg-gateway run /var/apps/blog -- python manage.py migrate`, or `apppkg-gateway run /var/apps/blog --command install`');
   const unknownCommand = await runCli(['frobnicate']);
   assert.is(unknownCommand.status, 2);
   // No arguments at all is bad usage too: the usage goes where errors go (stderr), as argparse
