@@ -64,9 +64,11 @@ class AppPackage:
         return load_object(ref, self.sys_path)
 
     def run_command(self, name):
-        """Run `commands.NAME` in the app's environment (`/bin/sh -c`, in the app directory);
-        its exit status (128+N when killed by signal N, as a shell says). backup and restore
-        are refused: only the gateway's backup and restore commands give them their directory."""
+        """Run `commands.NAME` in the app's environment (`/bin/sh -c`, in the app directory) as
+        JavaScript's AppPackage.runCommand(NAME) does: test and check in development; install,
+        update and uninstall as the gateway runs its hooks (production, as root the app's user).
+        Its exit status (128+N when killed by signal N, as a shell says). backup and restore are
+        refused: only the gateway's backup and restore commands give them their directory."""
         commands = self.config.get("commands") or {}
         command = commands.get(name)
         if command is None:
@@ -75,7 +77,7 @@ class AppPackage:
                 "app %r has no commands.%s in %s (it has %s)" % (self.name, name, self.config["file"], have),
                 "add it to app.yaml: `commands: {%s: SHELL COMMAND}`" % name,
             )
-        # `apppkg-gateway run` gives a command none of the gateway's APPPKG_* (ours included):
+        # `apppkg-gateway run` has no way to give a hook APPPKG_BACKUP_DIR (ours is not passed on):
         # the hook would dump into, or load from, "" (the app directory).
         if name in _NEEDS_BACKUP_DIRECTORY:
             command_line, also = _NEEDS_BACKUP_DIRECTORY[name]
@@ -86,11 +88,12 @@ class AppPackage:
         # Our buffered output first, so that it and the command's come out in order.
         sys.stdout.flush()
         sys.stderr.flush()
-        argv = ["/bin/sh", "-c", command]
         if self._command_env is None:
-            status = gateway_cli.run(self.path, argv, self.environment, self.state_dir)
+            # The gateway's own runCommand: its mode, user and test databases are the library's
+            # (through `run -- sh -c`, an install hook ran in development, as the caller).
+            status = gateway_cli.run_command(self.path, name, self.environment, self.state_dir)
         else:
             env = dict(os.environ)
             env.update(self._command_env)
-            status = subprocess.call(argv, cwd=self.config["dir"], env=env)
+            status = subprocess.call(["/bin/sh", "-c", command], cwd=self.config["dir"], env=env)
         return 128 - status if status < 0 else status

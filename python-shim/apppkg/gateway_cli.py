@@ -1,6 +1,7 @@
 """The apppkg-gateway command, for a process the gateway did not start: `describe --sys-path`
 gives the description and sys.path (Python has no YAML parser in its stdlib, and app.yaml is
-read one way only: by the gateway), `run` runs a command in the app's environment.
+read one way only: by the gateway), `run --command` runs one of the app's commands as the
+gateway's library does.
 
 Which command: $APPPKG_GATEWAY (a path), else bin/apppkg-gateway of the npm package when this
 module was loaded from that package's python-shim/, else the one whose python-shim/ the
@@ -80,11 +81,12 @@ def describe(path, environment=None, state_dir=None):
     return {"description": printed, "executable": executable, "sysPath": sys_path, "commandEnv": None}
 
 
-def run(path, argv, environment=None, state_dir=None):
-    """`apppkg-gateway run PATH -- ARGV`: its exit status (the command's)."""
+def run_command(path, name, environment=None, state_dir=None):
+    """`apppkg-gateway run PATH --command NAME`, which is JavaScript's AppPackage.runCommand(NAME):
+    its exit status (the command's)."""
     gateway = find_gateway()
     try:
-        return subprocess.call([gateway, "run", path] + _app_options(environment, state_dir) + ["--"] + list(argv))
+        return subprocess.call([gateway, "run", path] + _app_options(environment, state_dir) + ["--command", name])
     except OSError as exc:
         raise _cannot_run(gateway, exc)
 
