@@ -24,7 +24,7 @@ import { checkApp, checkNames, type CheckItem, type CheckReport } from './lifecy
 import { resolveForHook } from './lifecycle/hook.js';
 import { installApp, type InstallResult } from './lifecycle/install.js';
 import { ownerOf, restorableBackup, restoreWithHook } from './lifecycle/restore.js';
-import { runInAppEnvironment } from './lifecycle/run-command.js';
+import { HOOK_ENV, runInAppEnvironment } from './lifecycle/run-command.js';
 import { withTestDatabases } from './services/app-services.js';
 import { appServiceScope } from './services/database-backup.js';
 import { describeProvides } from './services/service-report.js';
@@ -239,7 +239,7 @@ export class AppPackage {
     this.#assertPresent();
     const stateRoot = resolveStateRoot({ flag: this.#options.stateDir });
     // The hook runs in the app directory: a relative APPPKG_BACKUP_DIR is made absolute here, as `--to` and `--from` are.
-    const hookWith = (ctx: AppContext) => (env: { APPPKG_BACKUP_DIR: string }) => this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, ...env } });
+    const hookWith = (ctx: AppContext) => (env: { APPPKG_BACKUP_DIR: string }) => this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, ...env, ...HOOK_ENV } });
     if (name === 'backup') {
       const ctx = await this.#hookContext();
       return backupWithHook(appServiceScope(this.#desc, this.#hostEnv, stateRoot), ctx.runAs, path.resolve(options.env!.APPPKG_BACKUP_DIR), hookWith(ctx));
@@ -253,7 +253,8 @@ export class AppPackage {
       const run = async (env: { APPPKG_BACKUP_DIR: string }) => hookWith(await this.#hookContext())(env);
       return restoreWithHook(appServiceScope(this.#desc, this.#hostEnv, stateRoot), source, manifest, { force: options.force === true, owner, appDir: this.dir }, run);
     }
-    const ctx = HOOKS_RUN_AS_PRODUCTION.has(name) ? await this.#hookContext() : await this.#developmentContext();
+    if (HOOKS_RUN_AS_PRODUCTION.has(name)) return this.#spawn(await this.#hookContext(), { shell: command }, { ...options, env: { ...options.env, ...HOOK_ENV } });
+    const ctx = await this.#developmentContext();
     if (name !== 'test') return this.#spawn(ctx, { shell: command }, options);
     const say = (line: string) => (this.#options.output ?? process.stderr).write(`apppkg-gateway: ${line}\n`);
     return withTestDatabases({ desc: this.#desc, hostEnv: this.#hostEnv, stateRoot, say }, () => this.#spawn(ctx, { shell: command }, options));

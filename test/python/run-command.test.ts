@@ -29,7 +29,7 @@ const environmentFile = join(work.path, 'environment.yaml');
 // (APPPKG_TREE, its process tree's; the run helpers' directory, named by a hash of the caller's
 // PATH beneath) and APPPKG_GATEWAY, the caller's own, passed beneath.
 const SHOW = String.raw`echo "$1 APPPKG_ENV=$APPPKG_ENV"; id -un; pwd; python -c 'import sys; print(sys.executable, sys.path[1:3])'
-env | grep -E '^(APPPKG_[A-Z_]*|TMPDIR|HOME|USER|LOGNAME|VIRTUAL_ENV)=' | grep -Ev '^APPPKG_(GATEWAY|TREE|DESCRIPTION)=' | sort`;
+env | grep -E '^(APPPKG_[A-Z_]*|TMPDIR|HOME|USER|LOGNAME|VIRTUAL_ENV|PYTHONUNBUFFERED)=' | grep -Ev '^APPPKG_(GATEWAY|TREE|DESCRIPTION)=' | sort`;
 
 test.before(() => {
   writeFileSync(environmentFile, 'python: /usr/bin/python3\n');
@@ -74,6 +74,8 @@ test('run_command(install) runs the hook as runCommand(install) does: production
   assert.is(js.status, 0, js.output);
   assert.match(js.output, /^install APPPKG_ENV=production$/m);
   if (isRoot) assert.match(js.output, /^nobody$/m, "as root, the app's user");
+  // As the gateway and `apppkg-gateway install` give a hook: its output as it goes, not at its end.
+  assert.match(js.output, /^PYTHONUNBUFFERED=1$/m);
   // Before, through `run -- sh -c`: development.
   assert.is(py.output, js.output);
   assert.is(py.status, 0);
