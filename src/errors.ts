@@ -331,6 +331,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { address: '127.0.0.1:8099', what: 'GET /apps/blog/log?lines=100&follow=1', reason: 'it closed the stream' },
   },
+  APPPKG_ADMIN_TOKEN_CHANGED: {
+    summary: "The gateway's admin token was rotated (a new one written into its `--admin-token` file, then SIGHUP) while `logs -f` or `status --watch` followed a stream opened with the old one: the gateway ended the stream, as it refuses the old token from then on.",
+    message: (d) => `the gateway at ${str(d.address)} ended ${str(d.what)}: its admin token changed (rotated at SIGHUP), and the one this command sent is no longer accepted`,
+    hint: () => 'run the command again with --admin-token FILE naming a file that holds the new token (the file the gateway was started with)',
+    exitStatus: 1,
+    example: { address: '127.0.0.1:8099', what: 'GET /apps/blog/log?lines=100&follow=1' },
+  },
   APPPKG_DESC_NOT_FOUND: {
     summary: 'The directory holds no `app.yaml` (or one that is a directory, or a symlink to nothing, or the description under another name such as `app.yml`, beside which `init` writes no second one), there is no such directory (or, for a library `AppPackage`, no longer one), or APP_DIR names a file.',
     message: (d) =>

@@ -5,7 +5,7 @@
 // can log in) or the unix socket's mode is.
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import type { AdminAccess } from './status-types.js';
@@ -87,17 +87,42 @@ export function checkAdminAddress(listen: ListenAddress, token: string | null, {
 
 export class AdminGuard {
   private token: Buffer | null;
+  /** Open streams let in by the token, each with how it is ended when that token is revoked. */
+  private readonly streams = new Map<IncomingMessage, () => void>();
 
   constructor(private readonly opts: AdminAccessOptions) {
     this.token = opts.token === null ? null : Buffer.from(opts.token);
   }
 
-  /** A rotated token: the old one is refused from now on. False when it is the same one. */
+  /**
+   * A rotated token: the old one is refused from now on, and every stream it let in is ended.
+   * False when it is the same one (nothing is ended).
+   */
   setToken(token: string): boolean {
     const next = Buffer.from(token);
     if (this.token !== null && this.token.equals(next)) return false;
     this.token = next;
+    for (const [req, end] of this.streams) {
+      if (this.carriesToken(req)) continue;
+      this.streams.delete(req);
+      end();
+    }
     return true;
+  }
+
+  /**
+   * `req` was let in and its answer `res` streams until its client leaves (/events, a followed
+   * log): when a token let it in, a rotation that no longer accepts that token ends it by
+   * `end`. A rotation is how a host revokes a leaked token: a stream opened with it streamed on,
+   * the apps' logs included, as long as its holder kept it open. A stream that needed no token
+   * (no --admin-token) carries on.
+   */
+  endWhenRevoked(req: IncomingMessage, res: ServerResponse, end: () => void): void {
+    if (this.token === null || res.writableEnded || res.destroyed) return;
+    // Rotated while the request waited (for the apps to be listed): revoked already.
+    if (!this.carriesToken(req)) return end();
+    this.streams.set(req, end);
+    res.once('close', () => this.streams.delete(req));
   }
 
   /** May `req` use the admin listener for `use`? The refusal carries its status and the fix. */

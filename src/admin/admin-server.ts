@@ -11,10 +11,11 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
 import { PACKAGE_ROOT } from '../package-root.js';
-import { AdminGuard, type AdminUse } from './admin-access.js';
+import { AdminGuard, type AdminUse, type Verdict } from './admin-access.js';
 import { sendLogTail } from './log-follow.js';
 import type { GatewayMetrics } from './metrics.js';
 import { StatusEvents } from './status-events.js';
+import { endStream, TOKEN_CHANGED } from './stream-end.js';
 import type { BrokenPackageStatus, ExitStatus, GatewayStatus, RefusalStatus } from './status-types.js';
 
 export { DEFAULT_ADMIN } from './default-admin.js';
@@ -55,9 +56,10 @@ export interface AdminServer {
   /** `http://host:port` (port 0 resolved) or `unix:/path`. */
   url: string;
   /**
-   * Reads the token again (SIGHUP) and requires the new one from the next request on: true when
-   * it changed, false when it did not or there is no token to read. A file that no longer holds
-   * a token throws, and the old one stays.
+   * Reads the token again (SIGHUP) and requires the new one from the next request on, and ends
+   * the streams the old one opened (/events, followed logs): true when it changed, false when it
+   * did not (nothing is ended) or there is no token to read. A file that no longer holds a token
+   * throws, and the old one stays.
    */
   reloadToken(): boolean;
   close(): Promise<void>;
@@ -190,7 +192,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   const use: AdminUse = app === null ? 'read' : app[2] === 'log' ? 'logs' : 'act';
   const method = use === 'act' ? 'POST' : 'GET';
   const verdict = ctx.guard.check(req, use);
-  if (!verdict.ok) return sendError(res, verdict.status, 'APPPKG_ADMIN_REFUSED', verdict.message, verdict.headers, verdict.hint);
+  if (!verdict.ok) return refuse(res, verdict);
   if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
     return sendError(res, 405, 'APPPKG_ADMIN_METHOD', `${req.method ?? ''} ${path} is not allowed; use ${method}`, { Allow: method === 'GET' ? 'GET, HEAD' : 'POST' });
   }
@@ -212,6 +214,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
         return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', await ctx.metrics.render());
       case '/events': {
         const access = ctx.guard.access(req);
+        ctx.guard.endWhenRevoked(req, res, () => endRevoked(req, res, ctx, use));
         return await ctx.events.open(req, res, access.logs, { access });
       }
       default:
@@ -260,8 +263,9 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
   if (what === 'log') {
     const asked = Number(url.searchParams.get('lines') ?? DEFAULT_LOG_LINES);
     const lines = Number.isFinite(asked) ? Math.max(0, Math.min(MAX_LOG_LINES, Math.floor(asked))) : DEFAULT_LOG_LINES;
-    const follow = ['1', 'true', 'yes'].includes(url.searchParams.get('follow') ?? '');
-    return sendLogTail(file, res, lines, follow && req.method !== 'HEAD', url.searchParams.get('from'));
+    const follow = ['1', 'true', 'yes'].includes(url.searchParams.get('follow') ?? '') && req.method !== 'HEAD';
+    if (follow) ctx.guard.endWhenRevoked(req, res, () => endRevoked(req, res, ctx, 'logs'));
+    return sendLogTail(file, res, lines, follow, url.searchParams.get('from'));
   }
   req.resume(); // a body, if any, means nothing here
   try {
@@ -271,6 +275,20 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
     if (!isGatewayError(err)) throw err;
     return sendError(res, 409, err.code, err.message, {}, err.hint);
   }
+}
+
+/**
+ * Ends a stream whose token a rotation revoked: one begun with the trailer that says so
+ * (stream-end.ts); one whose head is still to come is refused, as the token's next request is.
+ */
+function endRevoked(req: IncomingMessage, res: ServerResponse, ctx: Context, use: AdminUse): void {
+  if (res.headersSent) return endStream(res, TOKEN_CHANGED);
+  const verdict = ctx.guard.check(req, use);
+  if (!verdict.ok) refuse(res, verdict);
+}
+
+function refuse(res: ServerResponse, verdict: Extract<Verdict, { ok: false }>): void {
+  sendError(res, verdict.status, 'APPPKG_ADMIN_REFUSED', verdict.message, verdict.headers, verdict.hint);
 }
 
 function sendPage(res: ServerResponse, file: string, type: string): void {

@@ -7,6 +7,7 @@
 // `tail -F` keeps its place in a file that is still the same.
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { streamEnded, STREAM_END_TRAILER } from './stream-end.js';
 
 /** How often a followed file is looked at for more. */
 const POLL_MS = 200;
@@ -114,7 +115,8 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
     };
     const poll = (): void => {
       timer = null;
-      if (res.destroyed) return finish();
+      // Ended by the gateway too: its token revoked (admin-server.ts).
+      if (streamEnded(res)) return finish();
       if (!readMore()) {
         res.once('drain', poll);
         return;
@@ -153,7 +155,7 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
 
     const start = (): void => {
       timer = null;
-      if (res.destroyed) return finish();
+      if (streamEnded(res)) return finish();
       // Opened before the head is written: the head says where the body starts.
       open(true);
       // A follower coming back (`from`) learns from the head whether this is the file it left; a
@@ -163,7 +165,8 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
         timer = setTimeout(start, POLL_MS);
         return;
       }
-      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      // A followed log the gateway ends (its token revoked) says why in a trailer (stream-end.ts).
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...(follow ? { Trailer: STREAM_END_TRAILER } : {}) });
       // A quiet log must not keep the client waiting for the head until the first line comes.
       res.flushHeaders();
       res.once('close', finish);

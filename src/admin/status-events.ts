@@ -5,6 +5,7 @@
 // Each client gets the whole status first, then only what changed (status-patch.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from 'better-sse';
+import { streamEnded, STREAM_END_TRAILER } from './stream-end.js';
 import { cutStatus, extraFields, patchEvent, wholeEvent, type SentStatus, type StatusCut } from './status-patch.js';
 import type { GatewayStatus } from './status-types.js';
 
@@ -52,7 +53,7 @@ export class StatusEvents {
     // that timer and this class's tick building a status twice a second for it, until the
     // gateway stopped: one more per such client. Here the response's own state and 'close'
     // say when a client has gone, and the keep-alive comments come from the tick.
-    if (res.destroyed) return;
+    if (streamEnded(res)) return;
     const session = await createSession(req, res, {
       keepAlive: null,
       retry: 2000,
@@ -60,9 +61,10 @@ export class StatusEvents {
       serializer: (data) => data as string,
       // As every other admin answer: the stream holds the apps' own words (names, log lines).
       // The security headers are the admin server's, set on the response before it comes here.
-      headers: { 'Cache-Control': 'no-store' },
+      // A stream whose token a rotation revokes is ended with a trailer saying so (stream-end.ts).
+      headers: { 'Cache-Control': 'no-store', Trailer: STREAM_END_TRAILER },
     });
-    if (res.destroyed) return;
+    if (streamEnded(res)) return;
     const listener: Listener = { session, res, logs, extra: extraFields(extra), sent: null, wroteAt: performance.now() };
     this.listeners.add(listener);
     res.once('close', () => {
@@ -92,7 +94,7 @@ export class StatusEvents {
       await this.send([...this.listeners]);
       const due = performance.now() - KEEP_ALIVE_MS;
       for (const listener of this.listeners) {
-        if (listener.wroteAt > due || behind(listener)) continue;
+        if (listener.wroteAt > due || behind(listener) || streamEnded(listener.res)) continue;
         listener.wroteAt = performance.now();
         void listener.session.batch((buffer) => void buffer.comment());
       }
@@ -107,7 +109,7 @@ export class StatusEvents {
     const cuts = new Map<boolean, StatusCut>();
     for (const listener of listeners) {
       if (!cuts.has(listener.logs)) cuts.set(listener.logs, cutStatus(await this.opts.status(listener.logs)));
-      if (!this.listeners.has(listener) || !listener.session.isConnected) continue;
+      if (!this.listeners.has(listener) || !listener.session.isConnected || streamEnded(listener.res)) continue;
       // Its first event is never held back: the stream's head may be all it has not taken yet.
       if (listener.sent !== null && behind(listener)) continue;
       const cut = cuts.get(listener.logs)!;

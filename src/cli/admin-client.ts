@@ -10,6 +10,7 @@ import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, ty
 import { readAdminToken } from '../admin/admin-access.js';
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
 import type { GatewayStatus } from '../admin/status-types.js';
+import { STREAM_END_TRAILER, TOKEN_CHANGED } from '../admin/stream-end.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { nearAppName } from '../description/near-app-name.js';
 import { listenerFiles } from './listener-files.js';
@@ -225,7 +226,8 @@ export class AdminClient {
   /**
    * GET `path` and hand each chunk to `onChunk` as it arrives. Returns when the user stops it
    * (SIGINT, SIGTERM) or the reader of our stdout leaves (EPIPE: `logs -f | head`); throws
-   * APPPKG_ADMIN_GONE when the answer ends, which a followed route does only when the gateway stops.
+   * APPPKG_ADMIN_GONE when the answer ends, which a followed route does only when the gateway
+   * stops, or APPPKG_ADMIN_TOKEN_CHANGED when the gateway ended it for a rotated token.
    * `onOpen` is given the answer's headers before its first chunk.
    */
   async follow(path: string, call: Omit<Call, 'what' | 'signal'>, onChunk: (chunk: Buffer) => void, onOpen?: (headers: Record<string, string | string[] | undefined>) => void): Promise<void> {
@@ -246,7 +248,12 @@ export class AdminClient {
         if (stopped) break;
         onChunk(chunk as Buffer);
       }
-      if (!stopped) throw new GatewayError('APPPKG_ADMIN_GONE', { address: this.address, what: `GET ${path}`, reason: 'it closed the stream' });
+      if (stopped) return;
+      // Not the gateway gone, to be waited for: its token rotated, and this one revoked.
+      if (res.body.trailers[STREAM_END_TRAILER.toLowerCase()] === TOKEN_CHANGED) {
+        throw new GatewayError('APPPKG_ADMIN_TOKEN_CHANGED', { address: this.address, what: `GET ${path}` });
+      }
+      throw new GatewayError('APPPKG_ADMIN_GONE', { address: this.address, what: `GET ${path}`, reason: 'it closed the stream' });
     } catch (err) {
       if (stopped) return;
       if (isGatewayError(err)) throw err;

@@ -2,6 +2,8 @@
 // the token rotated and the gateway restarted (systemctl restart), so the stream's reconnects
 // get 401. EventSource says nothing of why it gave up, and the page said "disconnected,
 // retrying" for ever, which no retry mends; it now says the login was refused and to reload.
+// The same when the token is rotated while the gateway runs (SIGHUP): the gateway ends the
+// stream the old token opened, and the page's reconnect is refused as after a restart.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -57,6 +59,22 @@ inBrowser('the token changed under a logged-in page (rotated, the gateway restar
   await new Promise((resolve) => setTimeout(resolve, 4000));
   assert.match(await text(), /401/, 'the next retry keeps saying why');
   assert.is(navigations, 1, 'no reload of its own');
+});
+
+inBrowser('the token rotated under a logged-in page (SIGHUP): its stream ends, and the page says its login was refused and to reload', async () => {
+  // The gateway of the test above, serving with the second token.
+  const context = await browser!.newContext({ httpCredentials: { username: 'admin', password: 'second-token-9e4b', send: 'always' } });
+  const page = await context.newPage();
+  await page.goto(`${gw!.adminUrl}/`);
+  await page.waitForSelector('[data-connection="live"]', { timeout: PAGE_MS });
+  writeFileSync(tokenFile, 'third-token-41c7\n', { mode: 0o600 });
+  gw!.child.kill('SIGHUP');
+  const said = await waitFor(async () => {
+    const now = await page.$eval('[data-connection]', (el) => el.textContent ?? '');
+    return /401/.test(now) ? now : undefined;
+  }, PAGE_MS, 'the page to say its login was refused');
+  assert.match(said, 'the gateway refused the login (401): its admin token changed; reload the page and log in with the new one');
+  await context.close();
 });
 
 test.run();

@@ -31,7 +31,7 @@ export const spec: CommandSpec = {
     ['--socket-mode MODE', 'file mode of unix: listeners, octal (default 0660)'],
     ['--socket-owner USER[:GROUP]', 'owner of unix: listeners, e.g. root:www-data so that nginx can connect'],
     ['--admin ADDR', `admin listener (an ADDR as --listen's): the status page, /status, /metrics, logs, restart; never public (default ${DEFAULT_ADMIN})`],
-    ['--admin-token FILE', 'every admin route then needs the token in FILE (Bearer, or a browser\'s password); needed on an address other than loopback; SIGHUP reads it again'],
+    ['--admin-token FILE', 'every admin route then needs the token in FILE (Bearer, or a browser\'s password); needed on an address other than loopback; SIGHUP reads it again, and a new token ends the streams the old one opened'],
     ['--access-log FILE', 'where the access log goes: a file (SIGUSR1 opens it again, after logrotate moved it, and the apps\' logs too), - for stdout (default), off'],
     ['--watch-interval SECONDS', 'how often --apps is rescanned for changes (default 2; 0 = only on SIGHUP)'],
     ['--settle SECONDS', 'how long a version\'s directory must not change before it is started or refused (default 1)'],

@@ -15,7 +15,7 @@ export const spec: CommandSpec = {
   summary: "An app's log (its processes' stdout and stderr) from a running gateway; -f follows it.",
   usage: 'apppkg-gateway logs NAME [-f|--follow] [--lines N] [--admin ADDR] [--admin-token FILE]',
   optionHelp: [
-    ['-f, --follow', 'keep printing what the app writes, until Ctrl-C; a gateway that restarts is waited for (tried every second) and the log followed again from where it was left'],
+    ['-f, --follow', 'keep printing what the app writes, until Ctrl-C; a gateway that restarts is waited for (tried every second) and the log followed again from where it was left; a rotated admin token ends it (exit 1)'],
     ['-n, --lines N', 'how many of the last lines to print first (default 100, at most 10000)'],
     ...ADMIN_OPTION_HELP,
   ],

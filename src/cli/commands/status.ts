@@ -18,7 +18,7 @@ export const spec: CommandSpec = {
   optionHelp: [
     ...ADMIN_OPTION_HELP,
     ['--json', 'print the status as JSON (the body of GET /status), for scripts; with --watch, one line per change'],
-    ['-w, --watch', 'keep following the gateway: redraw the table in a terminal (cut to the window, as watch(1) does; drawn again when it is resized), else print it again at each change; a gateway that restarts is waited for (tried every second) and followed again; Ctrl-C stops'],
+    ['-w, --watch', 'keep following the gateway: redraw the table in a terminal (cut to the window, as watch(1) does; drawn again when it is resized), else print it again at each change; a gateway that restarts is waited for (tried every second) and followed again; a rotated admin token ends it (exit 1); Ctrl-C stops'],
   ],
   options: { ...ADMIN_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' } },
   allowPositionals: 0,
