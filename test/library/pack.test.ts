@@ -4,8 +4,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { assertNoOrphans, EXAMPLES, ROOT, tempDir } from '../helpers/process.js';
 import { giveSharedCaches } from '../helpers/shared-cache.js';
 
@@ -20,6 +20,19 @@ function run(file: string, args: string[], cwd: string, ms: number): { status: n
   return { status: r.status, out: `${r.error ? `${String(r.error)}\n` : ''}${r.stdout}\n${r.stderr}` };
 }
 
+/**
+ * The .map files under `dir` that name a source neither inlined (sourcesContent) nor shipped:
+ * tsc's maps point at ../src/*.ts, which the package leaves out, and only weigh the package.
+ */
+function mapsWithoutSources(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.map'))
+    .filter((file) => {
+      const map = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { sources: string[]; sourcesContent?: Array<string | null> };
+      return map.sources.some((source, i) => typeof map.sourcesContent?.[i] !== 'string' && !existsSync(resolve(dirname(join(dir, file)), source)));
+    });
+}
+
 test('the packed package installs into an empty project and serves an example from it', async () => {
   // --ignore-scripts: `npm test` has built dist/ already; pack only packs.
   const pack = run('npm', ['pack', '--ignore-scripts', '--pack-destination', work.path], ROOT, 120_000);
@@ -32,6 +45,8 @@ test('the packed package installs into an empty project and serves an example fr
   // Its dependencies come from npm's cache, filled by the `npm install` that built this checkout.
   const install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(work.path, tarball!)], project, 300_000);
   assert.is(install.status, 0, install.out);
+  const installed = join(project, 'node_modules', 'apppkg-gateway');
+  assert.equal(mapsWithoutSources(installed), [], 'source maps whose sources the package lacks');
 
   const apps = join(work.path, 'apps');
   cpSync(join(EXAMPLES, 'hello'), join(apps, 'hello'), { recursive: true });
