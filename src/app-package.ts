@@ -15,7 +15,7 @@ import { COMMAND_NAMES, type CommandName, type Description } from './description
 import { resolveAppPaths } from './environment/app-env.js';
 import { overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { pickInterpreter } from './environment/interpreters.js';
-import { resolveStateRoot } from './environment/state-root.js';
+import { namingStateRoot, resolveStateRoot } from './environment/state-root.js';
 import { resolveRunAs } from './environment/run-as.js';
 import { GatewayError } from './errors.js';
 import { checkMilliseconds, checkOptions } from './library-arguments.js';
@@ -46,10 +46,11 @@ export interface AppPackageOptions {
    */
   output?: Writable;
   /**
-   * What a refusal calls `environment` (a file that is not there): by default `environment`;
-   * the CLI gives its flag, `--environment`, which is what its user typed.
+   * What a refusal calls `environment` (a file that is not there) and `stateDir` (a state root
+   * that cannot be made or written): by default these options' names; the CLI gives its flags,
+   * `--environment` and `--state-dir`, which are what its user typed.
    */
-  optionNames?: { environment: string };
+  optionNames?: { environment: string; stateDir?: string };
 }
 
 export interface CheckOptions {
@@ -166,6 +167,7 @@ export class AppPackage {
       desc: this.#desc,
       hostEnv: this.#hostEnv,
       stateDir: this.#options.stateDir,
+      stateKey: this.#stateKey,
       output: options.output ?? this.#options.output,
       timeoutMs: options.timeoutMs,
       onCheck: options.onCheck,
@@ -194,7 +196,7 @@ export class AppPackage {
       rebuild: options.rebuild,
       say: options.onStep,
       output: options.output ?? this.#options.output,
-    });
+    }).catch(this.#namingStateRoot);
   }
 
   /**
@@ -210,7 +212,11 @@ export class AppPackage {
    * database and Redis keys (into empty ones unless `options.force`) before the hook runs. An app
    * without the command: APPPKG_COMMAND_MISSING.
    */
-  async runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
+  runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
+    return this.#runCommand(name, options).catch(this.#namingStateRoot);
+  }
+
+  async #runCommand(name: CommandName, options: RunOptions): Promise<number> {
     // From JavaScript, any string can arrive here.
     if (!COMMAND_NAMES.includes(name)) {
       throw new GatewayError('APPPKG_USAGE', {
@@ -272,7 +278,7 @@ export class AppPackage {
     }
     checkMilliseconds('run', 'timeoutMs', options.timeoutMs, TIMEOUT_RULE);
     this.#assertPresent();
-    return this.#spawn(await this.#developmentContext(), { argv: [...argv] }, options);
+    return this.#spawn(await this.#developmentContext().catch(this.#namingStateRoot), { argv: [...argv] }, options);
   }
 
   /**
@@ -297,6 +303,16 @@ export class AppPackage {
   #assertPresent(): void {
     if (!existsSync(this.dir)) throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: this.dir, gone: true });
   }
+
+  /** What this package's caller calls the state root's option (AppPackageOptions.optionNames). */
+  get #stateKey(): string {
+    return this.#options.optionNames?.stateDir ?? 'stateDir';
+  }
+
+  /** Rethrows a refusal of the state root naming that option as the caller gave it. */
+  readonly #namingStateRoot = (err: unknown): never => {
+    throw namingStateRoot(err, this.#stateKey);
+  };
 
   #spawn(ctx: AppContext, what: { argv: string[] } | { shell: string }, options: RunOptions): Promise<number> {
     return runInAppEnvironment(ctx, { ...what, extraEnv: options.env, output: options.output ?? this.#options.output, timeoutMs: options.timeoutMs });

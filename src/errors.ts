@@ -46,6 +46,17 @@ export function givenAs(name: string, value: string): string {
   return name.startsWith('-') ? `${name} ${value}` : `${name}: ${value}`;
 }
 
+/**
+ * How the caller chooses another state root: the option it has (`stateKey`: the CLI's
+ * --state-dir by default, the library's stateDir), or the variable both read. A program told
+ * "--state-dir" had no such flag to give.
+ */
+function stateRootOption(d: ErrorDetails, value?: string): string {
+  const key = str(d.stateKey) || '--state-dir';
+  const option = value === undefined ? key : givenAs(key, value);
+  return key.startsWith('-') && value === undefined ? `${option} or APPPKG_STATE_DIR` : `${option} (or APPPKG_STATE_DIR)`;
+}
+
 /** The pip settings in an error's details (vendor-pip-config.ts ConflictingSetting). */
 const pipSettings = (v: unknown): { name: string; value: string; variable?: string; file?: string; section?: string }[] => (Array.isArray(v) ? v : []);
 
@@ -169,7 +180,11 @@ export const ERROR_CODES = {
       }
       // --socket-owner's chown: the only step of a bind where a non-root gateway meets EPERM.
       if (d.chown === true) {
-        return `--socket-owner needs root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root (as the shipped systemd unit does), or give --socket-owner :GROUP, a group this user is in and nginx's user too`;
+        const owner = str(d.ownerKey) || '--socket-owner';
+        // The library's owner is two numbers, unixSocket's uid and gid, not USER:GROUP.
+        return owner.startsWith('-')
+          ? `${owner} needs root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root (as the shipped systemd unit does), or give ${owner} :GROUP, a group this user is in and nginx's user too`
+          : `${owner}'s uid and gid need root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root, or leave uid out and give ${owner} the gid of a group this user is in and nginx's user too`;
       }
       if (d.reason === 'ENAMETOOLONG') return `a unix socket's path may be at most ${str(d.max)} bytes, and this one has ${str(d.bytes)}: ${another}, in a shorter directory (e.g. /run/apppkg-gateway/)`;
       if (d.notSocket) return `${str(d.address).replace(/^unix:/, '')} is ${d.notSocket === 'a directory' ? 'a directory' : 'a file that is no socket'}, and is left as it is: give ${flag} the path of a socket to make`;
@@ -452,7 +467,7 @@ export const ERROR_CODES = {
     summary: 'The state root, or an app\'s data, log or tmp directory under it, could not be created or set up (a file where a directory goes, no permission, a read-only file system). The gateway checks its state root before it listens.',
     message: (d) => `cannot prepare ${str(d.path)}: ${str(d.reason)}`,
     hint: (d) => {
-      const elsewhere = 'choose a writable state root with --state-dir or APPPKG_STATE_DIR';
+      const elsewhere = `choose a writable state root with ${stateRootOption(d)}`;
       if (d.blocker) return `${str(d.blocker)} is a file, not a directory: move it away, or ${elsewhere}`;
       // The system error's code, given or carried by the cause: every caller has one or the other.
       const errno = d.errno ?? (d.cause as NodeJS.ErrnoException | undefined)?.code;
@@ -473,7 +488,7 @@ export const ERROR_CODES = {
       // Two Gateway.start()s in one program: `kill PID` would be the program's own end.
       Number(d.pid) === process.pid
         ? `this very process holds it: a gateway it started and has not stopped; await that gateway's stop() first, or give this one a state root of its own (stateDir, as --state-dir DIR)`
-        : `stop that gateway (\`kill ${str(d.pid)}\`), or give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
+        : `stop that gateway (\`kill ${str(d.pid)}\`), or give this one a state root of its own with ${stateRootOption(d, 'DIR')}; ${str(d.lock)} names the holder`,
     exitStatus: 1,
     example: { root: '/var/lib/apppkg-gateway', pid: 4242, lock: '/var/lib/apppkg-gateway/gateway.lock' },
   },
@@ -483,7 +498,7 @@ export const ERROR_CODES = {
     hint: (d) =>
       Number(d.pid) === process.pid
         ? `this very process serves it: a Gateway.start({ app }) it made and has not stopped; use that one, or await its stop() first; to run a second copy beside it, give this one a state root of its own (stateDir)`
-        : `use that serve, or stop it (\`kill ${str(d.pid)}\`); to run a second copy beside it, give this one a state root of its own with --state-dir DIR (or APPPKG_STATE_DIR); ${str(d.lock)} names the holder`,
+        : `use that serve, or stop it (\`kill ${str(d.pid)}\`); to run a second copy beside it, give this one a state root of its own with ${stateRootOption(d, 'DIR')}; ${str(d.lock)} names the holder`,
     exitStatus: 1,
     example: { app: 'blog', root: '/home/ann/.local/state/apppkg-gateway', pid: 4242, lock: '/home/ann/.local/state/apppkg-gateway/apps/blog/serve.lock' },
   },

@@ -97,13 +97,16 @@ export interface OptionNames {
   adminTokenFile: string;
   trustProxy: string;
   accessLog: string;
+  stateDir: string;
+  /** What gives a unix: listener's owner (unixSocket's uid and gid; the CLI's --socket-owner). */
+  socketOwner: string;
 }
 
 /**
  * A library caller's names. Told "--port: expected ..." or "pass --admin-token FILE", it read of
  * flags it never gave, and had to guess which of its options was meant.
  */
-export const LIBRARY_OPTION_NAMES: OptionNames = { environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog' };
+export const LIBRARY_OPTION_NAMES: OptionNames = { environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog', stateDir: 'stateDir', socketOwner: 'unixSocket' };
 
 const RUN_MODES: readonly RunMode[] = ['production', 'development'];
 

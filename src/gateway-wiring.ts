@@ -5,7 +5,7 @@
 import type { GatewayMetrics } from './admin/metrics.js';
 import type { RunMode } from './app-context.js';
 import type { HostEnvironment } from './environment/host-file.js';
-import { DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_SETTLE_MS, type GatewayOptions } from './gateway-options.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_SETTLE_MS, type GatewayOptions, type OptionNames } from './gateway-options.js';
 import type { ListenAddress } from './net/address.js';
 import type { Front, FrontOptions, PublishedApp } from './proxy/front.js';
 import { forgetAppServices } from './services/app-services.js';
@@ -15,10 +15,11 @@ import { Registry } from './supervisor/registry.js';
 
 
 /** The Front's options from the gateway's; each response it answers is counted in `metrics`. */
-export function frontOptions(options: GatewayOptions, listen: ListenAddress[], listenFlag: string, metrics: GatewayMetrics, say: (line: string) => void): FrontOptions {
+export function frontOptions(options: GatewayOptions, listen: ListenAddress[], names: Pick<OptionNames, 'listen' | 'socketOwner'>, metrics: GatewayMetrics, say: (line: string) => void): FrontOptions {
   return {
     listen,
-    listenFlag,
+    listenFlag: names.listen,
+    socketOwnerKey: names.socketOwner,
     accessLog: options.accessLog ?? null,
     onResponse: (app, status, seconds, refusedForRoom) => metrics.observeRequest(app, status, seconds, refusedForRoom),
     onWebsocketRefusedForRoom: (app) => metrics.observeWebsocketRefusedForRoom(app),

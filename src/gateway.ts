@@ -16,7 +16,7 @@ import { loadHostEnvironment, type RunMode } from './app-context.js';
 import { environmentFileExposure } from './environment/environment-file-mode.js';
 import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
-import { prepareStateRoot, stateCacheDir } from './environment/state-root.js';
+import { namingStateRoot, prepareStateRoot, stateCacheDir } from './environment/state-root.js';
 import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { userNotAppliedWarnings } from './environment/run-as.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
@@ -115,11 +115,9 @@ export class Gateway {
   static async start(options: GatewayOptions): Promise<Gateway> {
     const checked = checkGatewayOptions(options);
     const { single, stateRoot } = checked;
-    await prepareStateRoot(stateRoot);
-    // Before anything listens or starts. `app` (serve) takes no lock on the root: every serve of
-    // every app shares the default root, one apps/NAME each, and two at once on a laptop must
-    // keep working; but two serves of one app would share its data, so each holds its app.
-    const lock = single ? await lockServedApp(stateRoot, await servedAppName(checked.dir)) : await lockStateRoot(stateRoot);
+    const lock = await Gateway.claimStateRoot(checked).catch((err: unknown) => {
+      throw namingStateRoot(err, checked.names.stateDir);
+    });
     try {
       const gateway = await Gateway.open(options, checked);
       gateway.lock = lock;
@@ -128,8 +126,20 @@ export class Gateway {
     } catch (err) {
       releaseProbeCacheDir(stateCacheDir(stateRoot));
       await lock?.release();
-      throw err;
+      // A served app's state it could not make is thrown here (`app`): named as the caller gave it.
+      throw namingStateRoot(err, checked.names.stateDir);
     }
+  }
+
+  /**
+   * The state root made, and this gateway's: before anything listens or starts. `app` (serve)
+   * takes no lock on the root: every serve of every app shares the default root, one apps/NAME
+   * each, and two at once on a laptop must keep working; but two serves of one app would share
+   * its data, so each holds its app.
+   */
+  private static async claimStateRoot({ single, stateRoot, dir }: CheckedStart): Promise<StateRootLock> {
+    await prepareStateRoot(stateRoot);
+    return single ? lockServedApp(stateRoot, await servedAppName(dir)) : lockStateRoot(stateRoot);
   }
 
   /** start() once the options are checked and the state root is this gateway's. */
@@ -154,7 +164,7 @@ export class Gateway {
     const graceMs = options.graceMs ?? 30_000;
     const metrics = new GatewayMetrics();
     let gateway: Gateway | null = null;
-    const front = new (await frontModule).Front(frontOptions(options, listen, names.listen, metrics, say));
+    const front = new (await frontModule).Front(frontOptions(options, listen, names, metrics, say));
     const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null });
     const startedAt = new Date().toISOString();
     // Both listeners are bound before any app starts: nothing has been started to undo when one fails.
@@ -173,7 +183,7 @@ export class Gateway {
           rollback: (name) => gateway!.rollback(name),
         };
         admin = await startAdminServer({
-          listen: adminAddr, listenKey: names.admin, provider, metrics, token: adminToken, appsRunAsOthers: appsRunAsOtherUsers(mode), appUsers: () => registry.appUsers,
+          listen: adminAddr, listenKey: names.admin, socketOwnerKey: names.socketOwner, provider, metrics, token: adminToken, appsRunAsOthers: appsRunAsOtherUsers(mode), appUsers: () => registry.appUsers,
           readToken: options.adminTokenFile === undefined ? undefined : () => readAdminToken(options.adminTokenFile!, say, names.adminTokenFile),
           socketOwner: { uid: options.unixSocket?.uid, gid: options.unixSocket?.gid },
         }).catch((err: unknown) => {

@@ -38,6 +38,8 @@ export interface AdminServerOptions {
   listen: ListenAddress;
   /** The option `listen` was given as (`--admin`, the library's `admin`), named when it cannot be bound; default `--admin`. */
   listenKey?: string;
+  /** The option `socketOwner` comes from (`--socket-owner`, the library's `unixSocket`), named when it cannot be given; default `--socket-owner`. */
+  socketOwnerKey?: string;
   provider: AdminProvider;
   metrics: GatewayMetrics;
   /** Every route needs this token (`--admin-token FILE`), or null. */
@@ -108,7 +110,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   server.on('request', (req, res) => void answer(req, res, { ...options, guard, events }));
 
   // 0600: whoever may connect may restart apps and read their logs, with no token (SPEC 5.4).
-  await listenOn(server, options.listen, { ...options.socketOwner, mode: 0o600 }, options.listenKey ?? '--admin');
+  await listenOn(server, options.listen, { ...options.socketOwner, mode: 0o600 }, options.listenKey ?? '--admin', options.socketOwnerKey);
   const actual = server.address();
   const url =
     options.listen.kind === 'tcp' && actual !== null && typeof actual === 'object'

@@ -210,7 +210,7 @@ export const APP_OPTIONS: Options = {
 };
 
 /** What AppPackage's refusals call APP_OPTIONS here: the flags typed, not the library's option names. */
-export const APP_OPTION_NAMES = { environment: '--environment' };
+export const APP_OPTION_NAMES = { environment: '--environment', stateDir: '--state-dir' };
 
 export const APP_OPTION_HELP: Array<[string, string]> = [
   ['-e, --environment FILE', 'the host\'s environment file (settings, overrides), as under --apps'],

@@ -31,6 +31,20 @@ export function resolveStateRoot(opts: StateRootOptions = {}): string {
   return path.join(opts.home ?? os.homedir(), '.local', 'state', 'apppkg-gateway');
 }
 
+/** The refusals whose fix names the option that chooses the state root (errors.ts, stateRootOption). */
+const STATE_ROOT_CODES: ReadonlySet<string> = new Set(['APPPKG_STATE_DIR_FAILED', 'APPPKG_STATE_ROOT_IN_USE', 'APPPKG_APP_SERVED']);
+
+/**
+ * `err`, a state root's refusal, with its fix naming that option as `key` (the library's
+ * `stateDir`, the CLI's `--state-dir`): it is thrown deep in what makes the state, which knows
+ * nothing of its caller, and the call that took the option names it on its way out. Any other
+ * error is returned as it is.
+ */
+export function namingStateRoot(err: unknown, key: string): unknown {
+  if (!(err instanceof GatewayError) || !STATE_ROOT_CODES.has(err.code) || err.details.stateKey !== undefined) return err;
+  return new GatewayError(err.code, { ...err.details, stateKey: key });
+}
+
 export interface AppStateDirs {
   root: string;
   /** <root>/apps/<name> */

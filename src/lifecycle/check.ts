@@ -22,7 +22,7 @@ import { stdlibNameProblem } from '../environment/stdlib-modules.js';
 import { explainSystemModuleImport } from '../environment/system-module.js';
 import { unlistedPackages } from '../environment/deb-coverage.js';
 import { findUser } from '../environment/run-as.js';
-import { appStateDirs, fileInTheWay, resolveStateRoot } from '../environment/state-root.js';
+import { appStateDirs, fileInTheWay, namingStateRoot, resolveStateRoot } from '../environment/state-root.js';
 import { shellWord } from '../shell-words.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
@@ -68,6 +68,8 @@ export interface CheckAppOptions {
   desc: Description;
   hostEnv: HostEnvironment;
   stateDir?: string;
+  /** What a refusal of the state root calls `stateDir` (the library's `stateDir`); default `--state-dir`. */
+  stateKey?: string;
   /** Where commands.check's output goes; default: ours. */
   output?: Writable;
   /** Kill commands.check's process tree past this; default: no limit. */
@@ -165,7 +167,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     report(at === undefined ? item : { ...item, detail: `${placed(placeOf(desc, at))}${item.detail}` });
   }
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
-  const state = stateCheck(stateRoot, desc.name);
+  const state = stateCheck(stateRoot, desc.name, opts.stateKey);
   report(state.item);
 
   const mail = mailCheck(desc, hostEnv);
@@ -218,7 +220,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
       }
     } catch (caught) {
-      const err = atAppKey(caught, desc);
+      const err = atAppKey(opts.stateKey === undefined ? caught : namingStateRoot(caught, opts.stateKey), desc);
       if (!isGatewayError(err)) throw err;
       const traceback = err.details.traceback;
       report({
@@ -258,11 +260,11 @@ function mailCheck(desc: Description, hostEnv: HostEnvironment): CheckItem | nul
  * they are absent on every host. A file where they go (`--state-dir` naming a file) is: install,
  * serve, run and the gateway would all stop on it, and check said `ok state`, exit 0.
  */
-function stateCheck(stateRoot: string, name: string): { item: CheckItem; missing: string; absent: string[] } {
+function stateCheck(stateRoot: string, name: string, stateKey: string | undefined): { item: CheckItem; missing: string; absent: string[] } {
   const dirs = appStateDirs(stateRoot, name);
   const blocker = fileInTheWay(dirs.app);
   if (blocker !== undefined) {
-    const problem = new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dirs.app, reason: `${blocker} is a file, not a directory`, blocker });
+    const problem = new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dirs.app, reason: `${blocker} is a file, not a directory`, blocker, stateKey });
     return { item: { name: 'state', ok: false, detail: problem.message, fix: problem.hint, code: problem.code }, missing: '', absent: [] };
   }
   const absent = (['data', 'log'] as const).filter((d) => !isDirectory(dirs[d]));

@@ -83,7 +83,11 @@ function heldHere(addr: ListenAddress): boolean {
 }
 
 /** Listens on `addr`; `flag` (`--listen`, `--admin`) is the option a failure's hint points at. */
-export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSocketOptions = {}, flag?: string): Promise<void> {
+/**
+ * `flag` names the option `addr` came from, `ownerKey` the one `unix`'s owner came from (the
+ * CLI's --socket-owner by default), as a failure to listen names them.
+ */
+export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSocketOptions = {}, flag?: string, ownerKey?: string): Promise<void> {
   if (addr.kind === 'unix') {
     const problem = unixPathProblem(addr.path);
     if (problem) throw new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, ...problem, max: UNIX_PATH_MAX });
@@ -91,7 +95,7 @@ export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSo
   }
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException, chown = false) =>
-      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, reason: err.code ?? err.message, chown, here: err.code === 'EADDRINUSE' && heldHere(addr), cause: err }));
+      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, reason: err.code ?? err.message, chown, ownerKey, here: err.code === 'EADDRINUSE' && heldHere(addr), cause: err }));
     server.once('error', onError);
     const done = () => {
       server.off('error', onError);

@@ -50,6 +50,8 @@ export interface FrontOptions {
   listen: ListenAddress[];
   /** The option the addresses come from (`--listen`, `--port`; the library's `listen`), named when one cannot be bound. */
   listenFlag?: string;
+  /** The option `unixSocket`'s owner comes from (`--socket-owner`; the library's `unixSocket`), named when it cannot be given. */
+  socketOwnerKey?: string;
   /** A stream, a file name (appended to, reopened by reopenAccessLog), or null for none. */
   accessLog: Writable | string | null;
   /** Largest request head, in bytes (431 past it). */
@@ -571,7 +573,7 @@ export class Front {
         }
         refuse(false);
       });
-      await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag).catch((err: unknown) => {
+      await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag, this.opts.socketOwnerKey).catch((err: unknown) => {
         throw this.heldByOurOwn(err, addr) ?? err;
       });
       this.servers.push(server);

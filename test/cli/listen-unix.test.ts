@@ -111,4 +111,27 @@ ifNobody('--socket-owner that a non-root gateway may not give names why, for --l
   }
 });
 
+// The library's unixSocket is given as uid and gid: its refusal said "--socket-owner", a flag a
+// program never had, and "--socket-owner :GROUP", a form unixSocket does not take.
+ifNobody('unixSocket that a non-root Gateway.start may not give is named as the library gives it', async () => {
+  chmodSync(work.path, 0o755);
+  const run = join(work.path, 'nobody-library');
+  mkdirSync(run);
+  chmodSync(run, 0o777);
+  const { root } = installForOtherUsers();
+  const script = join(run, 'start.mjs');
+  writeFileSync(script, `
+import { Gateway } from ${JSON.stringify(join(root, 'dist', 'index.js'))};
+const started = Gateway.start({ apps: ${JSON.stringify(apps)}, listen: 'unix:${join(run, 'gw.sock')}', admin: false, unixSocket: { uid: 0, gid: 0 }, stateDir: ${JSON.stringify(join(run, 'state'))}, watchIntervalMs: 0, say: () => {} });
+started.then(async (g) => { await g.stop(); console.log('started'); }, (e) => console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })));
+`);
+  chmodSync(script, 0o644);
+  const r = await runCli(['-u', 'nobody', '--', 'timeout', '15', process.execPath, script], { bin: 'runuser', cwd: work.path, ms: 20_000 });
+  assert.is(r.status, 0, r.stderr);
+  const refusal = JSON.parse(r.stdout) as { code: string; message: string; hint: string };
+  assert.is(refusal.code, 'APPPKG_LISTEN_FAILED');
+  assert.is(refusal.message, `listen: cannot listen on unix:${join(run, 'gw.sock')}: EPERM`);
+  assert.is(refusal.hint, "unixSocket's uid and gid need root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root, or leave uid out and give unixSocket the gid of a group this user is in and nginx's user too");
+});
+
 test.run();

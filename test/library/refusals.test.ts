@@ -253,4 +253,48 @@ test('Gateway.start refusing an address, the admin token file, a proxy, the acce
   assert.not.match(opened.format(), /--[a-z]/);
 });
 
+test('a state root refused to Gateway.start or an AppPackage (a file in the way, held by another process): the fix names stateDir, never --state-dir', async () => {
+  // Before: "choose a writable state root with --state-dir or APPPKG_STATE_DIR", "give this one a
+  // state root of its own with --state-dir DIR", a flag a program never had.
+  const hello = pkg('state-hello', 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  test: "true"\n');
+  const apps = join(work.path, 'state-apps');
+  addPackage(apps, 'environ', 'blog');
+  const aFile = join(work.path, 'state-a-file');
+  writeFileSync(aFile, 'not a directory\n');
+  // Held by pid 1, alive and not this process: the fix is the other holder's, and the option's.
+  const held = join(work.path, 'state-held');
+  mkdirSync(join(held, 'apps', 'state-hello'), { recursive: true });
+  writeFileSync(join(held, 'gateway.lock'), '1\n');
+  writeFileSync(join(held, 'apps', 'state-hello', 'serve.lock'), '1\n');
+  const blocked = /^.* is a file, not a directory: move it away, or choose a writable state root with stateDir \(or APPPKG_STATE_DIR\)$/;
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ apps, stateDir: aFile }, 'APPPKG_STATE_DIR_FAILED', blocked],
+    [{ app: hello, stateDir: join(aFile, 'state') }, 'APPPKG_STATE_DIR_FAILED', blocked],
+    [{ apps, stateDir: held }, 'APPPKG_STATE_ROOT_IN_USE', /^stop that gateway \(`kill 1`\), or give this one a state root of its own with stateDir: DIR \(or APPPKG_STATE_DIR\); /],
+    [{ app: hello, stateDir: held }, 'APPPKG_APP_SERVED', /^use that serve, or stop it \(`kill 1`\); to run a second copy beside it, give this one a state root of its own with stateDir: DIR \(or APPPKG_STATE_DIR\); /],
+  ];
+  for (const [bad, code, hint] of cases) {
+    const what = `Gateway.start(${JSON.stringify(bad)})`;
+    const refusal = await rejection(Gateway.start({ listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, say: () => {}, ...bad }).then(async (g) => {
+      await g.stop(); // started: stopped, so that the failure below leaves no process
+      return g;
+    }), what);
+    assert.is(refusal.code, code, `${what}: ${refusal.format()}`);
+    assert.match(refusal.hint, hint, `${what}: ${refusal.hint}`);
+    assert.not.match(refusal.format(), /--[a-z]/, `${what} names a CLI flag: ${refusal.format()}`);
+  }
+  // AppPackage: what makes the app's state (install, run, runCommand), and check's report.
+  const app = await AppPackage.open(hello, { stateDir: join(aFile, 'state'), output: new PassThrough().resume() });
+  for (const [what, call] of [['install', () => app.install()], ['run', () => app.run(['true'])], ['runCommand', () => app.runCommand('test')]] as const) {
+    const refusal = await rejection(call(), `AppPackage ${what}`);
+    assert.is(refusal.code, 'APPPKG_STATE_DIR_FAILED', `${what}: ${refusal.format()}`);
+    assert.match(refusal.hint, /choose a writable state root with stateDir \(or APPPKG_STATE_DIR\)$/, `${what}: ${refusal.hint}`);
+    assert.not.match(refusal.format(), /--[a-z]/, `${what} names a CLI flag: ${refusal.format()}`);
+  }
+  const report = await withDeadline(app.check(), 60_000, 'AppPackage check');
+  const state = report.checks.find((c) => c.name === 'state');
+  assert.ok(state !== undefined && !state.ok, `check's state line: ${JSON.stringify(state)}`);
+  assert.match(state.fix, blocked);
+});
+
 test.run();
