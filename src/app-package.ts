@@ -140,9 +140,10 @@ export class AppPackage {
    */
   static async open(dir: string, options: AppPackageOptions = {}): Promise<AppPackage> {
     // From JavaScript, anything can arrive here: Node's "paths[0]" argument error named none of ours.
-    if (typeof dir !== 'string') {
+    // "" was the working directory (path.resolve), a script's empty variable taken for it.
+    if (typeof dir !== 'string' || dir === '') {
       throw new GatewayError('APPPKG_USAGE', {
-        reason: `AppPackage.open: expected the app directory's path (a string), found ${dir === null ? 'null' : typeof dir}`,
+        reason: `AppPackage.open: expected the app directory's path (a string), found ${dir === null ? 'null' : dir === '' ? 'an empty string' : typeof dir}`,
         fix: "give the directory that holds app.yaml, e.g. AppPackage.open('/srv/apps/blog')",
       });
     }

@@ -10,7 +10,7 @@ import type { RunMode } from './app-context.js';
 import { validateAppsDir } from './description/apps-dir.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError, givenAs } from './errors.js';
-import { checkMilliseconds, checkOptions, shownValue } from './library-arguments.js';
+import { checkMilliseconds, checkOptions, refuseEmptyPath, shownValue } from './library-arguments.js';
 import { checkAddressesApart, toAddr, type ListenAddress } from './net/address.js';
 import { hangingLines } from './log/hanging-lines.js';
 import { ACCESS_LOG_MODE, closeToOthers } from './log/access-log.js';
@@ -153,9 +153,11 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
     );
   }
   const dirOption = options.apps ?? options.app;
-  if (typeof dirOption !== 'string') {
-    throw usage(`${single ? 'app' : 'apps'}: expected a directory's path (a string), found ${shownValue(dirOption)}`, `give ${single ? 'app' : 'apps'} a path, e.g. '/var/apps'`);
+  // "" was the working directory (resolve), a script's empty variable taken for it.
+  if (typeof dirOption !== 'string' || dirOption === '') {
+    throw usage(`${single ? 'app' : 'apps'}: expected a directory's path (a string), found ${dirOption === '' ? 'an empty string' : shownValue(dirOption)}`, `give ${single ? 'app' : 'apps'} a path, e.g. '/var/apps'`);
   }
+  refuseEmptyPath('Gateway.start', 'accessLog', options.accessLog);
   const dir = resolve(dirOption);
   if (!single) validateAppsDir(dir);
   checkNumberOptions(options);

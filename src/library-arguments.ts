@@ -23,7 +23,22 @@ export function checkOptions(call: string, options: unknown, pathKeys: readonly 
     if (value !== undefined && typeof value !== 'string') {
       throw new GatewayError('APPPKG_USAGE', { reason: `${call}: ${key}: expected a path (a string), found ${shownValue(value)}`, fix: `give ${key} a path, or leave it out for the default` });
     }
+    refuseEmptyPath(call, key, value);
   }
+}
+
+/**
+ * APPPKG_USAGE if `value`, the path option `key` of `call`, is "": `stateDir:
+ * process.env.STATE_DIR` of a variable set empty was taken for none, and the program wrote into
+ * the default state root (/var/lib/apppkg-gateway as root); an empty `app` served the working
+ * directory.
+ */
+export function refuseEmptyPath(call: string, key: string, value: unknown): void {
+  if (value !== '') return;
+  throw new GatewayError('APPPKG_USAGE', {
+    reason: `${call}: ${key}: expected a path, found an empty string`,
+    fix: `give ${key} a path, or leave it out (undefined): an empty string, as a variable set to "" gives, is never taken for the default`,
+  });
 }
 
 /**

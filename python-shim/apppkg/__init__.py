@@ -23,6 +23,7 @@ _EXPORTS = {
     "CommandNeedsBackupDirectory": "errors",
     "CommandNotFound": "errors",
     "DescriptionUnavailable": "errors",
+    "EmptyPath": "errors",
     "GatewayNotFound": "errors",
     "ModuleConflict": "errors",
     "NotCallable": "errors",

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from . import gateway_cli
-from .errors import CommandNeedsBackupDirectory, CommandNotFound
+from .errors import CommandNeedsBackupDirectory, CommandNotFound, EmptyPath
 from .loader import load_object
 from .recorded import recorded_for
 
@@ -20,6 +20,17 @@ _NEEDS_BACKUP_DIRECTORY = {
 }
 
 
+def _refuse_empty(name, value):
+    """An empty `value` was taken for none: `state_dir=os.environ.get("STATE", "")` of a script
+    whose variable was unset described and ran the app under the default state root (as root,
+    /var/lib/apppkg-gateway), and an empty `environment` read no file."""
+    if value is not None and os.fspath(value) in ("", b""):
+        raise EmptyPath(
+            "AppPackage: %s: expected a path, found an empty one" % name,
+            "give %s a path, or leave it out (None): an empty one, as a variable set to \"\" gives, is never taken for the default" % name,
+        )
+
+
 class AppPackage:
     """An app directory as the gateway sees it.
 
@@ -29,6 +40,13 @@ class AppPackage:
     """
 
     def __init__(self, path, environment=None, state_dir=None):
+        if os.fspath(path) in ("", b""):
+            raise EmptyPath(
+                "AppPackage: path: expected the app directory's path, found an empty one",
+                "give the directory that holds app.yaml, e.g. AppPackage('/srv/apps/blog')",
+            )
+        _refuse_empty("environment", environment)
+        _refuse_empty("state_dir", state_dir)
         self.path = os.path.abspath(os.fspath(path))
         self.environment = environment
         self.state_dir = state_dir

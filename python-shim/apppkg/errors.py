@@ -34,6 +34,11 @@ class NotCallable(AppPackageError):
     """load_object: the object exists but cannot be called (it is no WSGI app)."""
 
 
+class EmptyPath(AppPackageError, ValueError):
+    """AppPackage: `path`, `environment` or `state_dir` given as "" (a variable set empty), which
+    was taken for none: the working directory, no file, the default state root."""
+
+
 class CommandNotFound(AppPackageError):
     """run_command: the description has no `commands.NAME`."""
 

@@ -24,6 +24,8 @@ export interface CommandSpec {
    * nearest option would send them to the wrong one.
    */
   otherSpellings?: Record<string, string>;
+  /** Options whose empty value the command refuses itself, in words parseCommand does not have. */
+  refusesEmpty?: readonly string[];
 }
 
 export interface ParsedCommand {
@@ -68,6 +70,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
   const help = values.help === true;
   if (!help) refuseShortEquals(spec, parsed.tokens);
   if (!help) refuseRepeated(spec, parsed.tokens);
+  if (!help) refuseEmpty(spec, parsed.tokens);
   if (!help && parsed.positionals.length > spec.allowPositionals) {
     const extra = parsed.positionals[spec.allowPositionals];
     throw new GatewayError('APPPKG_USAGE', {
@@ -91,6 +94,34 @@ function refuseShortEquals(spec: CommandSpec, tokens: Array<{ kind: string; name
       reason: `${token.rawName}${token.value}: a short option's value follows it after a space, found "=" before it`,
       command: spec.name,
       fix: `write ${token.rawName} ${value === '' || /[\s"'$*?]/.test(value) ? JSON.stringify(value) : value}, or --${token.name}=${value}`,
+    });
+  }
+}
+
+/** Options whose value is parsed, as a number or an address: "" is no such value, said with one. */
+const PARSED_VALUES: ReadonlySet<string> = new Set(['grace', 'header-timeout', 'watch-interval', 'settle', 'hook-timeout', 'max-workers', 'workers', 'threads', 'port', 'socket-mode', 'listen', 'admin', 'host']);
+
+/**
+ * `--state-dir ""`, as a script's unset or empty variable gives it (`--state-dir "$STATE"`): an
+ * empty value was taken for none, the default, and such a script wrote into
+ * /var/lib/apppkg-gateway (an empty --environment read no file, --socket-owner gave no owner).
+ * No option takes an empty value for anything, so each refuses it; those parsed as a number or
+ * an address (PARSED_VALUES) are refused by their parsers, whose fix shows the form by example.
+ */
+function refuseEmpty(spec: CommandSpec, tokens: Array<{ kind: string; name?: string; rawName?: string; value?: string }>): void {
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.value !== '' || token.name === undefined) continue;
+    if (PARSED_VALUES.has(token.name) || spec.refusesEmpty?.includes(token.name)) continue;
+    const flag = `--${token.name}`;
+    // What --help says the value is: DIR of `--state-dir DIR`, ADDR,... of `--trust-proxy[=ADDR,...]`.
+    const help = spec.optionHelp.find(([flags]) => flags.split(/,\s*/).some((f) => f.split(/[\s=[]/)[0] === flag))?.[0];
+    const after = help === undefined ? '' : help.slice(help.indexOf(flag) + flag.length).trim();
+    const attached = after.startsWith('[=') && after.endsWith(']');
+    const what = (attached ? after.slice(2, -1) : after) || 'a value';
+    throw new GatewayError('APPPKG_USAGE', {
+      reason: `${flag}: expected ${what}, found an empty value ("")`,
+      command: spec.name,
+      fix: `give ${attached ? `${flag}=${what}` : `${flag} ${what}`}, not "" (as a script's variable that is unset or empty gives it): an empty value is never taken for the default`,
     });
   }
 }

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXAMPLES, ROOT, pathWithoutPyenvShims, runCli, tempDir, type CliResult } from '../helpers/process.js';
 
@@ -178,6 +178,45 @@ test('an option that takes one value, given twice, is bad usage naming it and bo
   const flags = await runCli(['describe', hello, '--sys-path', '--sys-path', '--state-dir', state.path], { env: { PATH: pathWithoutPyenvShims() } });
   assert.is(flags.status, 0, flags.stderr);
   assert.is(JSON.parse(flags.stdout).name, 'hello');
+});
+
+test('an empty value ("$UNSET") is bad usage naming the option and what it takes, for every path-valued flag, and nothing is written into the state root it fell back to', async () => {
+  // Before: --state-dir "" was taken for none (a script's unset variable wrote into
+  // /var/lib/apppkg-gateway as root), --environment "" read no file, --socket-owner "" gave no
+  // owner, --admin-token "" and --access-log "" failed on the working directory.
+  const hello = join(EXAMPLES, 'hello');
+  const fallback = join(work.path, 'empty-fallback-root');
+  const cases: Array<[string[], string, string]> = [
+    [['describe', hello, '--state-dir', ''], '--state-dir', 'DIR'],
+    [['check', hello, '--state-dir='], '--state-dir', 'DIR'],
+    [['install', hello, '--state-dir', ''], '--state-dir', 'DIR'],
+    [['run', hello, '--state-dir', '', '--', 'true'], '--state-dir', 'DIR'],
+    [['serve', hello, '--port', '0', '--state-dir', ''], '--state-dir', 'DIR'],
+    [['uninstall', hello, '--state-dir', ''], '--state-dir', 'DIR'],
+    [['describe', hello, '-e', ''], '--environment', 'FILE'],
+    [['run', hello, '--environment=', '--', 'true'], '--environment', 'FILE'],
+    [['--apps', ''], '--apps', 'DIR'],
+    [['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--admin-token', ''], '--admin-token', 'FILE'],
+    [['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--access-log', ''], '--access-log', 'FILE'],
+    [['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--socket-owner', ''], '--socket-owner', 'USER[:GROUP]'],
+    [['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--environment', ''], '--environment', 'FILE'],
+    [['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--state-dir', ''], '--state-dir', 'DIR'],
+    // Not paths, read as given all the same: -n "" was 0 lines.
+    [['logs', 'hello', '-n', ''], '--lines', 'N'],
+    [['status', '--admin-token', ''], '--admin-token', 'FILE'],
+  ];
+  for (const [args, flag, what] of cases) {
+    const r = await runCli(args, { env: { APPPKG_STATE_DIR: fallback }, ms: 20_000 });
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr.split('\n')[0], `apppkg-gateway: ${flag}: expected ${what}, found an empty value ("")`, args.join(' '));
+    assert.is(r.stderr.split('\n')[1], `  fix: give ${flag} ${what}, not "" (as a script's variable that is unset or empty gives it): an empty value is never taken for the default`, args.join(' '));
+  }
+  // --trust-proxy's peers follow "=": its fix is written so.
+  const trust = await runCli(['--apps', EXAMPLES, '--trust-proxy=']);
+  assert.is(trust.status, 2, trust.stderr);
+  assert.match(trust.stderr, '  fix: give --trust-proxy=ADDR,..., not ""');
+  // The test's helper may seed the root's cache; what the commands make in it is apps/ and the gateway's lock.
+  for (const made of ['apps', 'gateway.lock']) assert.not.ok(existsSync(join(fallback, made)), `the state root an empty value fell back to was used: ${join(fallback, made)}`);
 });
 
 test('a short option written with = (-e=FILE, -p=8000) is bad usage with the two spellings that work, not a value beginning with =', async () => {

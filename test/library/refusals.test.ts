@@ -41,6 +41,16 @@ async function rejection(promise: Promise<unknown>, what: string): Promise<Gatew
   return err as GatewayError;
 }
 
+/** Gateway.start's refusal of `bad` (on a free port, no admin); one that started is stopped, then failed. */
+async function startRefused(bad: Record<string, unknown>): Promise<{ what: string; refusal: GatewayError }> {
+  const what = `Gateway.start(${JSON.stringify(bad)})`;
+  const refusal = await rejection(Gateway.start({ listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, say: () => {}, ...bad }).then(async (g) => {
+    await g.stop(); // started: stopped, so that the failure leaves no process
+    return g;
+  }), what);
+  return { what, refusal };
+}
+
 test('runCommand backup/restore without APPPKG_BACKUP_DIR: APPPKG_USAGE and the hook never runs', async () => {
   const ran = join(work.path, 'hook-ran');
   // The hook leaves a file behind: a refusal that still ran it would show.
@@ -274,11 +284,7 @@ test('a state root refused to Gateway.start or an AppPackage (a file in the way,
     [{ app: hello, stateDir: held }, 'APPPKG_APP_SERVED', /^use that serve, or stop it \(`kill 1`\); to run a second copy beside it, give this one a state root of its own with stateDir: DIR \(or APPPKG_STATE_DIR\); /],
   ];
   for (const [bad, code, hint] of cases) {
-    const what = `Gateway.start(${JSON.stringify(bad)})`;
-    const refusal = await rejection(Gateway.start({ listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, say: () => {}, ...bad }).then(async (g) => {
-      await g.stop(); // started: stopped, so that the failure below leaves no process
-      return g;
-    }), what);
+    const { what, refusal } = await startRefused(bad);
     assert.is(refusal.code, code, `${what}: ${refusal.format()}`);
     assert.match(refusal.hint, hint, `${what}: ${refusal.hint}`);
     assert.not.match(refusal.format(), /--[a-z]/, `${what} names a CLI flag: ${refusal.format()}`);
@@ -295,6 +301,49 @@ test('a state root refused to Gateway.start or an AppPackage (a file in the way,
   const state = report.checks.find((c) => c.name === 'state');
   assert.ok(state !== undefined && !state.ok, `check's state line: ${JSON.stringify(state)}`);
   assert.match(state.fix, blocked);
+});
+
+test('an empty path ("", as a variable set empty gives) to Gateway.start or AppPackage.open is APPPKG_USAGE naming the option, never the default', async () => {
+  // Before: stateDir: '' wrote into the default state root (/var/lib/apppkg-gateway as root),
+  // environment: '' read no file, app: '' served the working directory, adminTokenFile: '' and
+  // accessLog: '' failed on it.
+  const hello = pkg('empty-hello', 'platform: python, wsgi\napp: wsgi:application\n');
+  const apps = join(work.path, 'empty-apps');
+  addPackage(apps, 'environ', 'blog');
+  // Where an empty stateDir fell back to, were it taken: the test's own root, never the default one.
+  const fallback = join(work.path, 'empty-fallback');
+  const savedRoot = process.env.APPPKG_STATE_DIR;
+  process.env.APPPKG_STATE_DIR = fallback;
+  try {
+    const leaveOut = (key: string) => `give ${key} a path, or leave it out (undefined): an empty string, as a variable set to "" gives, is never taken for the default`;
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ apps, stateDir: '' }, 'Gateway.start: stateDir: expected a path, found an empty string', leaveOut('stateDir')],
+      [{ app: hello, stateDir: '' }, 'Gateway.start: stateDir: expected a path, found an empty string', leaveOut('stateDir')],
+      [{ apps, stateDir: state, environment: '' }, 'Gateway.start: environment: expected a path, found an empty string', leaveOut('environment')],
+      [{ apps, stateDir: state, adminTokenFile: '' }, 'Gateway.start: adminTokenFile: expected a path, found an empty string', leaveOut('adminTokenFile')],
+      [{ apps, stateDir: state, accessLog: '' }, 'Gateway.start: accessLog: expected a path, found an empty string', leaveOut('accessLog')],
+      [{ app: '', stateDir: state }, "Gateway.start: app: expected a directory's path (a string), found an empty string", "give app a path, e.g. '/var/apps'"],
+      [{ apps: '', stateDir: state }, "Gateway.start: apps: expected a directory's path (a string), found an empty string", "give apps a path, e.g. '/var/apps'"],
+    ];
+    for (const [bad, message, hint] of cases) {
+      const { what, refusal } = await startRefused(bad);
+      assert.is(refusal.code, 'APPPKG_USAGE', `${what}: ${refusal.format()}`);
+      assert.is(refusal.message, message, what);
+      assert.is(refusal.hint, hint, what);
+    }
+    for (const key of ['stateDir', 'environment'] as const) {
+      const refusal = await rejection(AppPackage.open(hello, { stateDir: state, [key]: '' }), `AppPackage.open ${key}: ''`);
+      assert.is(refusal.code, 'APPPKG_USAGE');
+      assert.is(refusal.message, `AppPackage.open: ${key}: expected a path, found an empty string`);
+      assert.is(refusal.hint, leaveOut(key));
+    }
+    const noDir = await rejection(AppPackage.open('', { stateDir: state }), "AppPackage.open('')");
+    assert.is(noDir.message, "AppPackage.open: expected the app directory's path (a string), found an empty string");
+  } finally {
+    if (savedRoot === undefined) delete process.env.APPPKG_STATE_DIR;
+    else process.env.APPPKG_STATE_DIR = savedRoot;
+  }
+  assert.not.ok(existsSync(join(fallback, 'apps')), `the state root an empty stateDir fell back to was used: ${fallback}`);
 });
 
 test.run();

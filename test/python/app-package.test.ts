@@ -445,6 +445,31 @@ print("APPPKG-PROBE " + json.dumps(said))
   assert.equal(readdirSync(dir).sort(), ['app.yaml', 'wsgi.py'], 'neither hook ran in the app directory');
 });
 
+test('AppPackage given an empty path, environment or state_dir (a variable set to ""): EmptyPath naming the argument, a ValueError; nothing described', async () => {
+  // Before: state_dir="" was taken for none, so the app was described and run under the default
+  // state root (/var/lib/apppkg-gateway as root), environment="" read no file, and path="" was
+  // the working directory.
+  const script = String.raw`
+import json, sys
+import apppkg
+said = []
+for args, kwargs in (((sys.argv[1],), {"state_dir": ""}), ((sys.argv[1],), {"environment": ""}), (("",), {})):
+    try:
+        apppkg.AppPackage(*args, **kwargs)
+        said.append(None)
+    except apppkg.AppPackageError as exc:
+        said.append([type(exc).__name__, isinstance(exc, ValueError), str(exc)])
+print("APPPKG-PROBE " + json.dumps(said))
+`;
+  // A root of the test's own for the fallback an empty state_dir took: never the default one.
+  const env = { ...process.env, PYTHONPATH: SHIM_DIR, APPPKG_GATEWAY: join(ROOT, 'bin', 'apppkg-gateway'), APPPKG_STATE_DIR: state };
+  const said = probeReport(await runProcess('python3', ['-c', script, HELLO], { env, cwd: work.path }), 'AppPackage with empty paths') as unknown as Array<[string, boolean, string]>;
+  for (const name of ['state_dir', 'environment']) {
+    assert.equal(said.shift(), ['EmptyPath', true, `AppPackage: ${name}: expected a path, found an empty one\n  fix: give ${name} a path, or leave it out (None): an empty one, as a variable set to "" gives, is never taken for the default`]);
+  }
+  assert.equal(said.shift(), ['EmptyPath', true, "AppPackage: path: expected the app directory's path, found an empty one\n  fix: give the directory that holds app.yaml, e.g. AppPackage('/srv/apps/blog')"]);
+});
+
 test('no gateway: GatewayNotFound says what was tried; a failing describe shows its stderr', async () => {
   const { python } = venvPythons[0];
   const bare = { PATH: '/usr/bin:/bin', HOME: process.env.HOME };

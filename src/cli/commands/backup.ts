@@ -15,6 +15,8 @@ export const spec: CommandSpec = {
   optionHelp: [['--to DIR', "the backup directory, outside the app's data directory: new, empty, or an earlier backup of the same app"], ...APP_OPTION_HELP],
   options: { ...APP_OPTIONS, to: { type: 'string' } },
   allowPositionals: 1,
+  // run() says what an empty --to misses, with APP_DIR's absence.
+  refusesEmpty: ['to'],
 };
 
 export async function run(args: ParsedCommand): Promise<number> {

@@ -38,6 +38,8 @@ export const spec: CommandSpec = {
     'state-dir': { type: 'string' },
   },
   allowPositionals: 2,
+  // What --out names depends on the target (a file, a directory): run() says which.
+  refusesEmpty: ['out'],
 };
 
 /** Which options each target takes: any other given is a usage error, not silently ignored. */

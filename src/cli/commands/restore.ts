@@ -19,6 +19,8 @@ export const spec: CommandSpec = {
   ],
   options: { ...APP_OPTIONS, from: { type: 'string' }, force: { type: 'boolean' } },
   allowPositionals: 1,
+  // run() says what an empty --from misses, with APP_DIR's absence.
+  refusesEmpty: ['from'],
 };
 
 export async function run(args: ParsedCommand): Promise<number> {
