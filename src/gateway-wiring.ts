@@ -44,10 +44,12 @@ export interface RegistryWiring {
   metrics: GatewayMetrics;
   /** Has start() made the Gateway yet? Before, serve's broken app.yaml is the start's own error. */
   started: () => boolean;
+  /** What an app's refused state calls the state root's option (OptionNames.stateDir). */
+  stateKey: string;
 }
 
 /** The Registry, publishing to the Front. */
-export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started }: RegistryWiring): Registry {
+export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey }: RegistryWiring): Registry {
   // From the environment in force (registry.hostEnv): a reload's new mount is routed at once.
   const routesOf = (name: string): RouteSpec[] => {
     if (single) return [{ host: null, prefix: '' }];
@@ -65,6 +67,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     source: single ? appDirSource(dir) : appsDirSource(dir),
     hostEnv,
     stateDir: options.stateDir,
+    stateKey,
     mode,
     routesOf,
     mountOf: (name) => (single ? '/' : routesOf(name)[0].prefix),

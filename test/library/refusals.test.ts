@@ -289,6 +289,19 @@ test('a state root refused to Gateway.start or an AppPackage (a file in the way,
     assert.match(refusal.hint, hint, `${what}: ${refusal.hint}`);
     assert.not.match(refusal.format(), /--[a-z]/, `${what} names a CLI flag: ${refusal.format()}`);
   }
+  // Under apps, an app whose state cannot be made is refused and the rest serve: its refusal too.
+  const appBlocked = join(work.path, 'state-app-blocked');
+  mkdirSync(join(appBlocked, 'apps'), { recursive: true });
+  writeFileSync(join(appBlocked, 'apps', 'blog'), 'not a directory\n');
+  const serving = await withDeadline(Gateway.start({ apps, stateDir: appBlocked, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, say: () => {} }), 60_000, 'Gateway.start with blog\'s state blocked');
+  try {
+    const problem = serving.status().apps.find((a) => a.name === 'blog')?.problem;
+    assert.is(problem?.code, 'APPPKG_STATE_DIR_FAILED', JSON.stringify(problem));
+    assert.match(problem!.hint ?? '', /choose a writable state root with stateDir \(or APPPKG_STATE_DIR\)$/);
+    assert.not.match(problem!.hint ?? '', /--[a-z]/);
+  } finally {
+    await serving.stop();
+  }
   // AppPackage: what makes the app's state (install, run, runCommand), and check's report.
   const app = await AppPackage.open(hello, { stateDir: join(aFile, 'state'), output: new PassThrough().resume() });
   for (const [what, call] of [['install', () => app.install()], ['run', () => app.run(['true'])], ['runCommand', () => app.runCommand('test')]] as const) {
