@@ -873,7 +873,7 @@ export const ERROR_CODES = {
   APPPKG_BACKUP_FAILED: {
     summary: '`backup` or `restore` could not create, copy or swap a directory (permissions, no room).',
     message: (d) => `cannot ${str(d.action)}: ${str(d.reason)}`,
-    hint: () => 'check that the backup directory is writable and has room',
+    hint: (d) => str(d.fix) || 'check that the backup directory is writable and has room',
     exitStatus: 1,
     example: { action: 'copy /var/lib/apppkg-gateway/blog/data', reason: 'ENOSPC: no space left on device' },
   },

@@ -56,15 +56,25 @@ export async function readManifest(dir: string): Promise<BackupManifest | null> 
 
 export async function writeManifest(dir: string, manifest: BackupManifest): Promise<void> {
   const temp = path.join(dir, `.${MANIFEST_FILE}.tmp`);
-  await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+  await writeNewFile(temp, `${JSON.stringify(manifest, null, 2)}\n`);
   await rename(temp, path.join(dir, MANIFEST_FILE));
   await rm(path.join(dir, UNFINISHED_FILE), { force: true });
 }
 
 /** Before a backup of `app` changes `dir`: the unfinished marker, then no manifest. */
 export async function markUnfinished(dir: string, app: string): Promise<void> {
-  await writeFile(path.join(dir, UNFINISHED_FILE), `${JSON.stringify({ format: FORMAT, app })}\n`, { mode: 0o600 });
+  await writeNewFile(path.join(dir, UNFINISHED_FILE), `${JSON.stringify({ format: FORMAT, app })}\n`);
   await rm(path.join(dir, MANIFEST_FILE), { force: true });
+}
+
+/**
+ * `file` made anew (0600) in a directory commands.backup may have written as the app's user:
+ * whatever is at its name goes, and O_EXCL then never opens a symlink put back there. Opened
+ * through one, root wrote the manifest over the file it named (/etc/shadow).
+ */
+export async function writeNewFile(file: string, text: string): Promise<void> {
+  await rm(file, { force: true });
+  await writeFile(file, text, { mode: 0o600, flag: 'wx' });
 }
 
 /** The app whose unfinished backup `dir` holds, or null. */

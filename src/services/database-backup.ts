@@ -2,7 +2,7 @@
 // or the data copy writes (DIR/database/: a pg_dump in custom format, or an SQLite online
 // backup), `restore` loads it into an empty database of the app (and refuses to clobber one
 // that holds tables unless forced).
-import { chmod, chown, copyFile, lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, copyFile, lstat, mkdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
@@ -52,14 +52,27 @@ const PG_DUMP_FILE = 'postgresql.dump';
 export const REDIS_BACKUP_FILE = 'redis.jsonl';
 
 /**
- * Removes what an earlier backup of the gateway's left in DIR/database/, and only that: with
- * commands.backup, DIR is the hook's too, and a hook writing its own dump to
- * $APPPKG_BACKUP_DIR/database/ had it deleted, the backup said done without it.
+ * DIR/database/, what an earlier backup of the gateway's left there under `names` removed, and
+ * only that: with commands.backup, DIR is the hook's too, and a hook writing its own dump to
+ * $APPPKG_BACKUP_DIR/database/ had it deleted, the backup said done without it. DIR is then the
+ * app's user's: a `database` its hook left as a symlink had root remove, write and chmod the
+ * dump's names wherever it pointed (-> /etc); it is refused instead, named.
  */
-async function removeOwnDatabaseFiles(dir: string): Promise<void> {
-  for (const name of [PG_DUMP_FILE, SQLITE_FILE, REDIS_BACKUP_FILE]) {
+export async function clearDatabaseDir(backupDir: string, names: readonly string[]): Promise<string> {
+  const dir = path.join(backupDir, BACKUP_DATABASE_DIR);
+  const found = await lstat(dir).catch(() => null);
+  if (found !== null && !found.isDirectory()) {
+    const what = found.isSymbolicLink() ? `a symlink (to ${await readlink(dir).catch(() => '?')})` : 'no directory';
+    throw new GatewayError('APPPKG_BACKUP_FAILED', {
+      action: `write the app's database into ${dir}`,
+      reason: `it is ${what}: the gateway writes the app's database into a directory of the backup itself, never where a link leads`,
+      fix: `let commands.backup leave ${BACKUP_DATABASE_DIR}/ to the gateway (or make it a directory), then back up again`,
+    });
+  }
+  for (const name of names) {
     for (const file of [name, `${name}.partial`]) await rm(path.join(dir, file), { force: true });
   }
+  return dir;
 }
 
 /** Writes the app's database into DIR/database/; null when the app has none (or none yet). */
@@ -67,8 +80,7 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
   const { desc } = scope;
   const kind = planServices(desc, scope.hostEnv).database;
   if (!kind) return null;
-  const dir = path.join(backupDir, BACKUP_DATABASE_DIR);
-  await removeOwnDatabaseFiles(dir);
+  const dir = await clearDatabaseDir(backupDir, [PG_DUMP_FILE, SQLITE_FILE, REDIS_BACKUP_FILE]);
   if (kind === 'sqlite') {
     const source = sqlitePath(appStateDirs(scope.stateRoot, desc.name).data);
     if (!(await exists(source))) {

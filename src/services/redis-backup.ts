@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { readCredentials } from './credentials-store.js';
-import { BACKUP_DATABASE_DIR, REDIS_BACKUP_FILE, type AppServiceScope } from './database-backup.js';
+import { BACKUP_DATABASE_DIR, clearDatabaseDir, REDIS_BACKUP_FILE, type AppServiceScope } from './database-backup.js';
 import { appRedisPrefix, countAppKeys, dumpAppKeys, parseRedisUrl, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
 import { planServices } from './service-plan.js';
 
@@ -40,9 +40,11 @@ export async function backupRedis(scope: AppServiceScope, backupDir: string): Pr
     scope.say?.(`==> no Redis user made for ${scope.desc.name} yet: none of its keys to back up`);
     return null;
   }
-  const file = path.join(backupDir, REDIS_FILE);
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const handle = await open(`${file}.partial`, 'w', 0o600);
+  const dir = await clearDatabaseDir(backupDir, [REDIS_BACKUP_FILE]);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, REDIS_BACKUP_FILE);
+  // O_EXCL: never opened through a symlink put at its name (clearDatabaseDir removed what was there).
+  const handle = await open(`${file}.partial`, 'wx', 0o600);
   let keys: number;
   try {
     keys = await dumpAppKeys(server, scope.desc.name, async (batch) => {
