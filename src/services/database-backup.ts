@@ -2,7 +2,9 @@
 // or the data copy writes (DIR/database/: a pg_dump in custom format, or an SQLite online
 // backup), `restore` loads it into an empty database of the app (and refuses to clobber one
 // that holds tables unless forced).
-import { chmod, chown, copyFile, lstat, mkdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lchown, lstat, mkdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
@@ -151,9 +153,14 @@ export async function restoreDatabase(scope: AppServiceScope, backupDir: string,
     const data = appStateDirs(scope.stateRoot, desc.name).data;
     await mkdir(data, { recursive: true, mode: 0o700 });
     const target = sqlitePath(data);
-    const staging = path.join(data, `.${SQLITE_FILE}.restore-${process.pid}`);
-    await copyFile(file, staging);
-    if (owner) await chown(staging, owner.uid, owner.gid);
+    await assertBackupFile(file);
+    // The data directory is the app's user's: a symlink it put at a name root writes through (a
+    // predictable .restore-PID, planted for every likely pid) had root copy the database over
+    // the file it named, then chown that file to the app (/etc/shadow). Hence a name nobody
+    // knows, made with O_EXCL, and lchown, which a link swapped in afterwards does not pass.
+    const staging = path.join(data, `.${SQLITE_FILE}.restore-${randomBytes(8).toString('hex')}`);
+    await copyFile(file, staging, constants.COPYFILE_EXCL);
+    if (owner) await lchown(staging, owner.uid, owner.gid);
     // A journal or WAL of the database being replaced would be replayed into the new one.
     for (const side of SQLITE_SIDE_FILES) await rm(path.join(data, side), { force: true });
     await rename(staging, target);
@@ -162,6 +169,22 @@ export async function restoreDatabase(scope: AppServiceScope, backupDir: string,
   const db = await provisionedDatabase(scope);
   if (force) await recreateAppDatabase(db, await serviceOwner(scope.stateRoot, desc.name));
   await runClient('pg_restore', ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${db.name}`, file], db, `pg_restore into ${db.name}`);
+}
+
+/**
+ * A database file of a backup is one the gateway wrote: a regular file. DIR is the app's user's
+ * when commands.backup wrote it, and a symlink there (database/db.sqlite3 -> /etc/shadow) had
+ * root copy what it named into the app's data, the app's to read.
+ */
+async function assertBackupFile(file: string): Promise<void> {
+  const found = await lstat(file).catch(() => null);
+  if (found === null || found.isFile()) return; // missing: copyFile says so
+  const what = found.isSymbolicLink() ? `a symlink (to ${await readlink(file).catch(() => '?')})` : 'no regular file';
+  throw new GatewayError('APPPKG_BACKUP_FAILED', {
+    action: `restore the app's database from ${file}`,
+    reason: `it is ${what}, not the file the gateway's backup wrote`,
+    fix: 'restore from a backup whose database/ holds the files backup wrote there',
+  });
 }
 
 /** The app's database as kept, or null when it was never provisioned (no password kept). */

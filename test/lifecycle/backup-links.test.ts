@@ -2,7 +2,10 @@
 // gateway (root) writes there afterwards (the manifest, DIR/database/) never goes where a link
 // the hook left there leads. Before, root wrote the manifest over the file a symlink at its
 // temporary name named (/etc/shadow), and removed and wrote the database's dumps wherever a
-// symlink at `database` pointed. Needs root to run the hook as another user: skipped otherwise.
+// symlink at `database` pointed. restore, as root, loads an SQLite database through a staging
+// file in the app's data (the app's user's): root copied it through, and chowned to the app, a
+// symlink the app put at that name; nor does it copy what a symlink in DIR/database/ names
+// into the app's data. Needs root to run the app as another user: skipped otherwise.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,20 +15,23 @@ import { installForOtherUsers, runCli, tempDir } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { makeApp } from './lifecycle-apps.js';
 
-const test = suite('lifecycle: backup under links a hook leaves');
+const test = suite('lifecycle: backup and restore under links the app leaves');
 const ifRoot = runIf(test, isRoot, 'needs root to run commands.backup as another user');
 const USER = 'apppkg-iso-b';
 const work = isRoot ? tempDir('apppkg-backup-links-') : null;
 test.after(() => work?.remove());
 
-/** An app of USER's whose commands.backup is `hook`, backed up by root into a new DIR. */
-async function backUp(name: string, yaml: string[], hook: string) {
+/** `apppkg-gateway COMMAND APP ...rest` on the test's state root and environment file. */
+const cli = ([command, app, ...rest]: string[]) =>
+  runCli([command, app, '--state-dir', join(work!.path, 'state'), '--environment', join(work!.path, 'environment.yaml'), ...rest], { bin: installForOtherUsers().bin });
+
+/** An app of USER's whose commands.backup is `hook` (and `restore`, when given), backed up by root into a new DIR. */
+async function backUp(name: string, yaml: string[], hook: string, restore?: string) {
   const root = work!.path;
-  const app = makeApp(root, name, [...yaml, 'commands:', `  backup: ${hook}`, ''].join('\n'));
+  const app = makeApp(root, name, [...yaml, 'commands:', `  backup: ${hook}`, ...(restore ? [`  restore: ${restore}`] : []), ''].join('\n'));
   spawnSync('chown', ['-R', `${USER}:`, app]);
   const to = join(root, `${name}-backup`);
-  const cli = await runCli(['backup', app, '--to', to, '--state-dir', join(root, 'state'), '--environment', join(root, 'environment.yaml')], { bin: installForOtherUsers().bin });
-  return { cli, to };
+  return { app, to, cli: await cli(['backup', app, '--to', to]) };
 }
 
 test.before(() => {
@@ -54,6 +60,43 @@ ifRoot('DIR/database left as a symlink by the hook: refused, naming it, and noth
   assert.match(cli.stderr, new RegExp(`cannot write the app's database into ${join(to, 'database')}: it is a symlink \\(to ${elsewhere}\\)`));
   assert.match(cli.stderr, /fix: let commands\.backup leave database\/ to the gateway/);
   assert.is(readFileSync(join(elsewhere, 'db.sqlite3'), 'utf8'), 'not the app\'s\n', 'root removed a file where the hook\'s symlink leads');
+});
+
+ifRoot('restore of an SQLite database: symlinks the app put in its data at the staging name are not written through nor chowned', async () => {
+  const victim = join(work!.path, 'victim-restore');
+  writeFileSync(victim, 'root\'s file\n');
+  const { app, to, cli: b } = await backUp('staged', ['app: wsgi:application', 'services:', '  database: sqlite'], '"true"', '"true"');
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  // No database yet: made by the app, then backed up, so that restore has one to load.
+  const made = await cli(['run', app, '--', 'python3', '-c', 'import os, sqlite3; c = sqlite3.connect(os.environ["APPPKG_DATA_DIR"] + "/db.sqlite3"); c.execute("create table t(x)"); c.commit()']);
+  assert.is(made.status, 0, made.stderr);
+  const again = await cli(['backup', app, '--to', to]);
+  assert.is(again.status, 0, again.stdout + again.stderr);
+  // The staging name was .db.sqlite3.restore-PID: the app's process plants it for the pids next to come.
+  const planted = await cli(['run', app, '--', 'python3', '-c', [
+    'import os',
+    'data = os.environ["APPPKG_DATA_DIR"]; last = int(open("/proc/sys/kernel/ns_last_pid").read())',
+    `for pid in range(last + 1, last + 5000): os.symlink(${JSON.stringify(victim)}, data + "/.db.sqlite3.restore-%d" % pid)`,
+  ].join('\n')]);
+  assert.is(planted.status, 0, planted.stderr);
+  const r = await cli(['restore', app, '--from', to, '--force']);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.is(readFileSync(victim, 'utf8'), 'root\'s file\n', 'root copied the database through the app\'s symlink');
+  assert.is(lstatSync(victim).uid, 0, 'root chowned the file the app\'s symlink named to the app');
+});
+
+ifRoot('restore refuses a backup whose database file is a symlink, naming it', async () => {
+  const { app, to } = await backUp('linked', ['app: wsgi:application', 'services:', '  database: sqlite'], '"true"', '"true"');
+  const made = await cli(['run', app, '--', 'python3', '-c', 'import os, sqlite3; sqlite3.connect(os.environ["APPPKG_DATA_DIR"] + "/db.sqlite3").execute("create table t(x)")']);
+  assert.is(made.status, 0, made.stderr);
+  assert.is((await cli(['backup', app, '--to', to])).status, 0);
+  // As the app's hook could: DIR is its user's.
+  const secret = join(work!.path, 'root-only');
+  writeFileSync(secret, 'root\'s secret\n', { mode: 0o600 });
+  spawnSync('su', ['-s', '/bin/sh', USER, '-c', `mv ${to}/database ${to}/database.away && mkdir ${to}/database && ln -s ${secret} ${to}/database/db.sqlite3`]);
+  const r = await cli(['restore', app, '--from', to, '--force']);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`cannot restore the app's database from ${join(to, 'database', 'db.sqlite3')}: it is a symlink \\(to ${secret}\\)`));
 });
 
 test.run();
