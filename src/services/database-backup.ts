@@ -89,6 +89,7 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
       scope.say?.(`==> no SQLite database yet (${source}): nothing of it to back up`);
       return null;
     }
+    await assertOwnFile(source, `back up the app's SQLite database ${source}`, 'the app\'s own file', `keep the database itself at ${source}, not a link to it`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, SQLITE_FILE);
     await backupSqlite(await scope.python(), source, `${file}.partial`);
@@ -153,7 +154,8 @@ export async function restoreDatabase(scope: AppServiceScope, backupDir: string,
     const data = appStateDirs(scope.stateRoot, desc.name).data;
     await mkdir(data, { recursive: true, mode: 0o700 });
     const target = sqlitePath(data);
-    await assertBackupFile(file);
+    // DIR is the app's user's when commands.backup wrote it.
+    await assertOwnFile(file, `restore the app's database from ${file}`, 'the file the gateway\'s backup wrote', 'restore from a backup whose database/ holds the files backup wrote there');
     // The data directory is the app's user's: a symlink it put at a name root writes through (a
     // predictable .restore-PID, planted for every likely pid) had root copy the database over
     // the file it named, then chown that file to the app (/etc/shadow). Hence a name nobody
@@ -172,19 +174,15 @@ export async function restoreDatabase(scope: AppServiceScope, backupDir: string,
 }
 
 /**
- * A database file of a backup is one the gateway wrote: a regular file. DIR is the app's user's
- * when commands.backup wrote it, and a symlink there (database/db.sqlite3 -> /etc/shadow) had
- * root copy what it named into the app's data, the app's to read.
+ * Refuses `file` unless it is a regular file (or missing: its reader says so): root reads an
+ * SQLite database from a place the app's user writes, and through a symlink there it read what
+ * the link named, the app's to read once restored (another app's database, a root-only file).
  */
-async function assertBackupFile(file: string): Promise<void> {
+async function assertOwnFile(file: string, action: string, whose: string, fix: string): Promise<void> {
   const found = await lstat(file).catch(() => null);
-  if (found === null || found.isFile()) return; // missing: copyFile says so
+  if (found === null || found.isFile()) return;
   const what = found.isSymbolicLink() ? `a symlink (to ${await readlink(file).catch(() => '?')})` : 'no regular file';
-  throw new GatewayError('APPPKG_BACKUP_FAILED', {
-    action: `restore the app's database from ${file}`,
-    reason: `it is ${what}, not the file the gateway's backup wrote`,
-    fix: 'restore from a backup whose database/ holds the files backup wrote there',
-  });
+  throw new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: `it is ${what}, not ${whose}`, fix });
 }
 
 /** The app's database as kept, or null when it was never provisioned (no password kept). */

@@ -5,9 +5,10 @@
 // symlink at `database` pointed. restore, as root, loads an SQLite database through a staging
 // file in the app's data (the app's user's): root copied it through, and chowned to the app, a
 // symlink the app put at that name; nor does it copy what a symlink in DIR/database/ names
-// into the app's data. Needs root to run the app as another user: skipped otherwise.
+// into the app's data, nor, backing up, the database a symlink at the app's db.sqlite3 names
+// (another app's, a root-only file: the app's once restored). Needs root to run the app as another user: skipped otherwise.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -97,6 +98,22 @@ ifRoot('restore refuses a backup whose database file is a symlink, naming it', a
   const r = await cli(['restore', app, '--from', to, '--force']);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stderr, new RegExp(`cannot restore the app's database from ${join(to, 'database', 'db.sqlite3')}: it is a symlink \\(to ${secret}\\)`));
+});
+
+ifRoot('backup refuses an SQLite database the app made a symlink to a file of another (root reads it), naming it', async () => {
+  const other = join(work!.path, 'other.sqlite3');
+  spawnSync('python3', ['-c', `import sqlite3; c = sqlite3.connect(${JSON.stringify(other)}); c.execute("create table others_secret(x)"); c.commit()`]);
+  chmodSync(other, 0o600);
+  const app = makeApp(work!.path, 'pointed', 'app: wsgi:application\nservices:\n  database: sqlite\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const linked = await cli(['run', app, '--', 'sh', '-c', `ln -s ${other} "$APPPKG_DATA_DIR/db.sqlite3"`]);
+  assert.is(linked.status, 0, linked.stderr);
+  const to = join(work!.path, 'pointed-backup');
+  const b = await cli(['backup', app, '--to', to]);
+  assert.is(b.status, 1, b.stdout + b.stderr);
+  const source = join(work!.path, 'state', 'apps', 'pointed', 'data', 'db.sqlite3');
+  assert.match(b.stderr, new RegExp(`cannot back up the app's SQLite database ${source}: it is a symlink \\(to ${other}\\), not the app's own file`));
+  assert.not.ok(existsSync(join(to, 'database', 'db.sqlite3')), 'the other file\'s database was copied into the backup');
 });
 
 test.run();
