@@ -1,7 +1,8 @@
 // `apppkg-backup.json`: what lets `restore` recognise a backup that `backup` wrote (by copying the
 // data or by commands.backup alike), and refuse an empty directory or another app's. Written
 // last, so a backup cut short has none; `apppkg-backup.unfinished` stands in for it meanwhile.
-import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import type { DatabaseSnapshot } from '../services/database-backup.js';
@@ -40,12 +41,8 @@ export function makeManifest(fields: Omit<BackupManifest, 'format' | 'createdAt'
 
 /** The manifest in `dir`; null when there is none or it is not ours. */
 export async function readManifest(dir: string): Promise<BackupManifest | null> {
-  let text: string;
-  try {
-    text = await readFile(path.join(dir, MANIFEST_FILE), 'utf8');
-  } catch {
-    return null;
-  }
+  const text = await readMarker(path.join(dir, MANIFEST_FILE));
+  if (text === null) return null;
   try {
     const m = JSON.parse(text) as BackupManifest;
     return m && m.format === FORMAT && typeof m.app === 'string' ? m : null;
@@ -77,10 +74,32 @@ export async function writeNewFile(file: string, text: string): Promise<void> {
   await writeFile(file, text, { mode: 0o600, flag: 'wx' });
 }
 
+/** Far above a manifest's few hundred bytes: a larger file is none of ours, and is not read whole. */
+const MARKER_MAX_BYTES = 1 << 20;
+
+/**
+ * The text of the manifest or the unfinished marker at `file`, or null when that is no regular
+ * file of DIR: DIR is the app's user's when commands.backup wrote it, and a FIFO its hook left
+ * at the manifest's name held restore's read for ever (a symlink had root read what it named).
+ * Hence not followed (O_NOFOLLOW), not waited on (O_NONBLOCK), and not read past its bound.
+ */
+async function readMarker(file: string): Promise<string | null> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+  if (handle === null) return null;
+  try {
+    const st = await handle.stat();
+    return st.isFile() && st.size <= MARKER_MAX_BYTES ? await handle.readFile('utf8') : null;
+  } catch {
+    return null;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The app whose unfinished backup `dir` holds, or null. */
 export async function unfinishedBackupOf(dir: string): Promise<string | null> {
   try {
-    const marker = JSON.parse(await readFile(path.join(dir, UNFINISHED_FILE), 'utf8')) as { format?: string; app?: unknown };
+    const marker = JSON.parse((await readMarker(path.join(dir, UNFINISHED_FILE))) ?? '') as { format?: string; app?: unknown };
     return marker.format === FORMAT && typeof marker.app === 'string' ? marker.app : null;
   } catch {
     return null;
@@ -109,7 +128,15 @@ export async function backupOf(dir: string, app: string): Promise<BackupManifest
     const whose = unfinished === app ? '' : ` of ${JSON.stringify(unfinished)}`;
     throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `an unfinished backup${whose} (the backup that wrote it failed or was cut short)` });
   }
-  if (!manifest) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `no ${MANIFEST_FILE} (not written by apppkg-gateway backup)`, unmarked: true });
+  if (!manifest) {
+    // Not a file: the hint's `echo ... > apppkg-backup.json` would write through it, or wait on it.
+    const found = await lstat(path.join(dir, MANIFEST_FILE)).catch(() => null);
+    if (found !== null && !found.isFile()) {
+      const what = found.isSymbolicLink() ? 'a symlink' : found.isFIFO() ? 'a FIFO' : found.isDirectory() ? 'a directory' : 'no regular file';
+      throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `an ${MANIFEST_FILE} that is ${what}, not the file backup writes` });
+    }
+    throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `no ${MANIFEST_FILE} (not written by apppkg-gateway backup)`, unmarked: true });
+  }
   if (manifest.app !== app) throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: dir, app, found: `a backup of ${JSON.stringify(manifest.app)}` });
   return manifest;
 }

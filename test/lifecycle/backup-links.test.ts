@@ -6,7 +6,8 @@
 // file in the app's data (the app's user's): root copied it through, and chowned to the app, a
 // symlink the app put at that name; nor does it copy what a symlink in DIR/database/ names
 // into the app's data, nor, backing up, the database a symlink at the app's db.sqlite3 names
-// (another app's, a root-only file: the app's once restored). Needs root to run the app as another user: skipped otherwise.
+// (another app's, a root-only file: the app's once restored); nor does restore wait for ever
+// on a FIFO the app put at the manifest's name. Needs root to run the app as another user: skipped otherwise.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -114,6 +115,16 @@ ifRoot('backup refuses an SQLite database the app made a symlink to a file of an
   const source = join(work!.path, 'state', 'apps', 'pointed', 'data', 'db.sqlite3');
   assert.match(b.stderr, new RegExp(`cannot back up the app's SQLite database ${source}: it is a symlink \\(to ${other}\\), not the app's own file`));
   assert.not.ok(existsSync(join(to, 'database', 'db.sqlite3')), 'the other file\'s database was copied into the backup');
+});
+
+ifRoot('restore of a backup whose manifest the app made a FIFO: refused at once, saying what is there (the read waited for ever)', async () => {
+  const { app, to, cli: b } = await backUp('piped', ['app: wsgi:application'], '"true"', '"true"');
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  // As the app's user could at any time after: DIR is its own.
+  spawnSync('su', ['-s', '/bin/sh', USER, '-c', `rm -f ${to}/apppkg-backup.json && mkfifo ${to}/apppkg-backup.json`]);
+  const r = await runCli(['restore', app, '--from', to, '--state-dir', join(work!.path, 'state'), '--environment', join(work!.path, 'environment.yaml')], { bin: installForOtherUsers().bin, ms: 20_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /expected a backup of piped, found an apppkg-backup\.json that is a FIFO, not the file backup writes/);
 });
 
 test.run();
