@@ -8,7 +8,8 @@
 // actively maintained, has no native parts, and reports every error at once (`allErrors`).
 
 import { isUtf8 } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
@@ -21,6 +22,12 @@ import { keyLabel, YamlFile } from './yaml-file.js';
 export interface LoadYamlOptions<T> {
   /** The error for a file that does not exist; `code` is EISDIR when a directory is there. */
   notFound: (code: 'ENOENT' | 'ENOTDIR' | 'EISDIR') => GatewayError;
+  /**
+   * The error for a file that is there but no regular file (a FIFO, a socket, a device): when
+   * given, such a file is refused, never read. app.yaml is its app's user's to replace, and a
+   * FIFO there held `check` for ever; the environment file may be a pipe (`<(sops -d ...)`).
+   */
+  notAFile?: () => GatewayError;
   /** The code of the error that carries the problems. */
   invalidCode: 'APPPKG_DESC_INVALID' | 'APPPKG_ENVFILE_INVALID';
   /**
@@ -36,6 +43,36 @@ export interface LoadYamlOptions<T> {
 /** The largest description or environment file read, in characters. */
 const MAX_YAML_CHARS = 256 * 1024;
 
+/** More bytes than this hold more than MAX_YAML_CHARS characters (UTF-8 spends at most 4 on one). */
+const MAX_YAML_BYTES = 4 * MAX_YAML_CHARS;
+
+/**
+ * `file`'s bytes, no more than one past MAX_YAML_BYTES: read whole, a sparse 1.5 GB app.yaml its
+ * app's user made held 1.6 GB of the gateway's memory, and failed as "cannot read" with a fix
+ * about permissions. With `notAFile`, opened without waiting (O_NONBLOCK) and refused unless a
+ * regular file.
+ */
+async function readBounded(file: string, notAFile?: () => GatewayError): Promise<Buffer> {
+  const handle = await open(file, notAFile ? constants.O_RDONLY | constants.O_NONBLOCK : constants.O_RDONLY);
+  try {
+    const st = await handle.stat();
+    if (st.isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: 'EISDIR' });
+    if (notAFile && !st.isFile()) throw notAFile();
+    if (st.isFile() && st.size > MAX_YAML_BYTES) throw new GatewayError('APPPKG_FILE_TOO_LARGE', { file, size: st.size, limit: MAX_YAML_CHARS });
+    const buffer = Buffer.alloc(MAX_YAML_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) throw new GatewayError('APPPKG_FILE_TOO_LARGE', { file, size: length, limit: MAX_YAML_CHARS });
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Reads `file`, parses it as YAML, validates it against `schema`, runs `normalise`, and either
  * returns its result or throws `invalidCode` with every problem, sorted by position.
@@ -43,8 +80,9 @@ const MAX_YAML_CHARS = 256 * 1024;
 export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, options: LoadYamlOptions<T>): Promise<T> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readBounded(file, options.notAFile);
   } catch (err) {
+    if (err instanceof GatewayError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw options.notFound(code);
     throw new GatewayError('APPPKG_FILE_UNREADABLE', { file, reason: code ?? String(err), cause: err });

@@ -33,6 +33,7 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
   }
   const absolute = path.join(dir, path.basename(given));
   return loadYamlWithSchema(absolute, readSchema('app'), {
+    notAFile: () => new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute, stands: standingAt(absolute) ?? 'no regular file' }),
     notFound: () => {
       const stands = standingAt(absolute);
       if (stands !== null) return new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute, stands });
@@ -56,6 +57,9 @@ function standingAt(file: string): string | null {
     const target = statSync(file, { throwIfNoEntry: false });
     if (entry.isSymbolicLink() && target === undefined) return `a symlink to ${readlinkSync(file)}, which is not there`;
     if (target?.isDirectory()) return 'a directory';
+    if (target?.isFIFO()) return 'a FIFO';
+    if (target?.isSocket()) return 'a socket';
+    if (target?.isCharacterDevice() || target?.isBlockDevice()) return 'a device';
   } catch {
     // A loop of links, or no permission: the plain "no app.yaml" stands.
   }

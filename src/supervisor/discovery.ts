@@ -64,7 +64,10 @@ export function appsDirSource(appsDir: string): AppSource {
     for (const entry of entries) {
       const dir = join(appsDir, entry);
       try {
-        if (!statSync(dir).isDirectory() || !statSync(join(dir, 'app.yaml')).isFile()) continue;
+        // A FIFO, socket or device at app.yaml's place is loaded, to be refused as a broken
+        // package by name: skipped, a running app whose user put one there was stopped as
+        // "removed" without a word.
+        if (!statSync(dir).isDirectory() || statSync(join(dir, 'app.yaml')).isDirectory()) continue;
       } catch (err) {
         // A directory the gateway may not look into may well be a package: said, not skipped.
         const code = (err as NodeJS.ErrnoException).code;

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
@@ -442,6 +443,31 @@ test('a symlink that leads nowhere, or round in a loop, is said once and answers
   await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
   await new Promise((r) => setTimeout(r, 500));
   assert.is(gw.output().split(`skipping ${apps.path}/gone:`).length, 2);
+});
+
+test('an app.yaml its app\'s user made a FIFO, or a sparse file of 600 MB, is refused by name (log, status, 503), never waited on nor read whole; the rest serves', async () => {
+  const { apps, gw } = await open((dir) => {
+    addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
+    addPackage(dir, 'environ', 'shop', version('shop'));
+    addPackage(dir, 'environ', 'huge', version('huge'));
+    rmSync(join(dir, 'shop', 'app.yaml'));
+    spawnSync('mkfifo', [join(dir, 'shop', 'app.yaml')]);
+    truncateSync(join(dir, 'huge', 'app.yaml'), 600 * 1024 * 1024);
+  });
+  assert.is(await versionServed(gw), '1.0');
+  const shop = join(apps.path, 'shop');
+  const huge = join(apps.path, 'huge');
+  assert.ok(gw.output().includes(`skipping ${shop}:\n  ${shop}/app.yaml: expected app.yaml to be a file, found a FIFO`), gw.output());
+  assert.ok(gw.output().includes(`${huge}/app.yaml is 614400 KiB; a description or environment file is at most 256 KiB`), gw.output());
+  const answer = await request(`${gw.url}/shop/`);
+  assert.is(answer.statusCode, 503);
+  assert.match(await answer.body.text(), /APPPKG_DESC_NOT_FOUND/);
+  const broken = (await status(gw)).broken.map((b: any) => [b.dir, b.code]).sort();
+  assert.equal(broken, [[huge, 'APPPKG_FILE_TOO_LARGE'], [shop, 'APPPKG_DESC_NOT_FOUND']]);
+  // `check` says so too, at once: it waited on the FIFO for ever.
+  const check = await runCli(['check', shop], { ms: 20_000 });
+  assert.is(check.status, 1, check.stderr);
+  assert.match(check.stderr, /expected app\.yaml to be a file, found a FIFO/);
 });
 
 test('a package whose description is app.yml, not app.yaml, is said (log, status, 503 at its name) with the rename, then served once renamed', async () => {
