@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { assertNoOrphans, runCli, startCli, tempDir, waitFor, FIXTURES, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, FIXTURES, type RunningGateway } from '../helpers/process.js';
 import { mailPort, message, sendRaw, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail delivery');
@@ -32,6 +32,10 @@ test.before(async () => {
     '  retry: [0.3]',
     '  give_up: 3',
     '  timeout: 1.5',
+    // One worker an app: its 8 threads take the attempts a test has in flight at once (4 an
+    // app), and no test here is about a second worker; each one more cost a Python start.
+    'defaults:',
+    '  workers: 1',
     'apps:',
     '  beta:',
     '    mail_domains: [beta.example.com, Lists.Example.com, xn--bcher-kva.example]',
@@ -69,6 +73,9 @@ interface Delivery {
   received_id: string | null;
 }
 
+/** Each look at an app's deliveries is a request through the gateway to its Python worker: CPU of both. */
+const POLL_APP_EVERY_MS = 100;
+
 async function deliveries(app: string): Promise<Delivery[]> {
   const res = await request(`${gw.url}/${app}/deliveries`);
   return (await res.body.json()) as Delivery[];
@@ -78,7 +85,7 @@ async function deliveriesOf(app: string, subject: string, atLeast = 1, ms = 10_0
   return waitFor(async () => {
     const found = (await deliveries(app)).filter((d) => d.subject === subject);
     return found.length >= atLeast ? found : undefined;
-  }, ms, `${atLeast} deliveries of "${subject}" to ${app}`);
+  }, ms, `${atLeast} deliveries of "${subject}" to ${app}`, POLL_APP_EVERY_MS);
 }
 
 async function mailStatus(): Promise<any> {
@@ -117,13 +124,13 @@ test('one message to two apps: one delivery each, signed, with its envelope', as
   const key = (name: string) => readFileSync(join(state.path, 'apps', name, 'mail-secret'), 'utf8');
   assert.is.not(key('alpha'), key('beta'));
   assert.not.ok(existsSync(join(state.path, 'apps', 'plain', 'mail-secret')), 'an app without mail: gets no key');
-  await waitFor(async () => (await mailStatus()).spooled === 0, 5000, 'the spool to empty');
+  await waitFor(async () => (await mailStatus()).spooled === 0, 5000, 'the spool to empty', ASK_GATEWAY_EVERY_MS);
   assert.equal(readdirSync(join(state.path, 'mail', 'messages')), [], 'a delivered message leaves the spool');
 });
 
 test('a recipient whose app goes away between RCPT and DATA: 451 for the message (SMTP has one reply), never a 250 that loses its copy', async () => {
   addPackage(apps.path, 'mail-sink', 'gamma');
-  await waitFor(async () => (await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma' && a.state === 'ready'), 30_000, 'gamma to serve');
+  await waitFor(async () => (await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma' && a.state === 'ready'), 30_000, 'gamma to serve', ASK_GATEWAY_EVERY_MS);
   const talk = await SmtpTalk.connect(port);
   await talk.reply();
   assert.is((await talk.command('EHLO client.test')).code, 250);
@@ -131,7 +138,7 @@ test('a recipient whose app goes away between RCPT and DATA: 451 for the message
   assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
   assert.is((await talk.command('RCPT TO:<one@gamma.localhost>')).code, 250);
   rmSync(join(apps.path, 'gamma'), { recursive: true, force: true });
-  await waitFor(async () => !(await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma'), 30_000, 'gamma to be gone');
+  await waitFor(async () => !(await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma'), 30_000, 'gamma to be gone', ASK_GATEWAY_EVERY_MS);
   assert.is((await talk.command('DATA')).code, 354);
   talk.write(`${message({ subject: 'gamma went away' })}\r\n.\r\n`);
   const reply = await talk.reply();
@@ -163,7 +170,7 @@ test('a package whose app.yaml does not load still owns its domain: 451 (the sen
   mkdirSync(dir);
   writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: gamma:application\nmail: /_mail\nmail_path: /oops\n');
   try {
-    await waitFor(async () => (await gatewayStatus(gw)).broken.some((b: { dir: string }) => b.dir.endsWith('gamma')) || undefined, 15_000, 'gamma to be listed as broken');
+    await waitFor(async () => (await gatewayStatus(gw)).broken.some((b: { dir: string }) => b.dir.endsWith('gamma')) || undefined, 15_000, 'gamma to be listed as broken', ASK_GATEWAY_EVERY_MS);
     const sent = await sendWithSmtplib(port, 'ann@example.org', ['x@gamma.localhost'], message({ subject: 'to a broken package' }));
     assert.equal(sent.refused, { 'x@gamma.localhost': [451, '4.3.2 <x@gamma.localhost>: its app (gamma) is not serving now; try again later'] }, JSON.stringify(sent));
   } finally {
@@ -181,7 +188,7 @@ test('RCPT TO:<postmaster> (RFC 5321 4.5.1) with no mail.postmaster: accepted, t
   talk.write(`${message({ subject: 'bounce for the postmaster' })}\r\n.\r\n`);
   assert.is((await talk.reply(10_000)).code, 250);
   talk.close();
-  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.to[0] === 'Postmaster'), 5000, 'the postmaster mail in status');
+  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.to[0] === 'Postmaster'), 5000, 'the postmaster mail in status', ASK_GATEWAY_EVERY_MS);
   assert.is(dead.app, '');
   assert.is(dead.from, 'mailer-daemon@example.net');
   assert.is(dead.attempts, 0);
@@ -304,7 +311,7 @@ test('an app that holds its deliveries unanswered holds no other app\'s mail: ea
   await waitFor(async () => {
     const ids = new Set((await deliveries('alpha')).filter((d) => d.subject.startsWith('hold-until-released')).map((d) => d.id));
     return ids.size === 9 || undefined;
-  }, 20_000, 'alpha\'s nine held deliveries');
+  }, 20_000, 'alpha\'s nine held deliveries', POLL_APP_EVERY_MS);
   rmSync(release);
 });
 
@@ -608,7 +615,7 @@ test('parameters after HELO, which enables no extension (RFC 5321 2.2): 555 5.5.
 
 test('451 when the spool cannot take a message: nothing of it is left in tmp/, messages/ or queue/', async () => {
   const spool = (...parts: string[]) => join(state.path, 'mail', ...parts);
-  await waitFor(async () => (await mailStatus()).spooled === 0, 10_000, 'the spool to empty');
+  await waitFor(async () => (await mailStatus()).spooled === 0, 10_000, 'the spool to empty', ASK_GATEWAY_EVERY_MS);
   // A delivery leaves the spool count before its message file is removed: moving messages/ aside
   // meanwhile would keep that file (its removal fails) and bring it back below.
   await waitFor(() => readdirSync(spool('messages')).length === 0, 5000, 'the delivered messages\' files to be removed');
@@ -761,14 +768,14 @@ test('the gateway\'s own answer to a delivery (504 past the app\'s timeout) is s
   const id = (await waitFor(() => said.exec(gw.output()) ?? undefined, 15_000, () => `the line of the first attempt, in:\n${gw.output()}`))[1];
   assert.not.match(gw.output(), /to slow not delivered: the app answered 504/);
   // give_up is 3 s: its dead letter keeps the same words.
-  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.id === id), 20_000, 'the dead letter in status');
+  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.id === id), 20_000, 'the dead letter in status', ASK_GATEWAY_EVERY_MS);
   assert.match(dead.reason, /^given up after \d+ attempts: the gateway answered 504 for slow: the app did not answer within 1 s$/);
 });
 
 test('406: rejected for good, kept as a dead letter and listed in status and /metrics', async () => {
   await sendWithSmtplib(port, 'ann@example.org', ['no@alpha.localhost'], message({ subject: 'answer-406' }));
   const [attempt] = await deliveriesOf('alpha', 'answer-406');
-  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.id === attempt.id), 5000, 'the dead letter in status');
+  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.id === attempt.id), 5000, 'the dead letter in status', ASK_GATEWAY_EVERY_MS);
   assert.is(dead.app, 'alpha');
   assert.equal(dead.to, ['no@alpha.localhost']);
   assert.match(dead.reason, /406/);
@@ -785,7 +792,7 @@ test('past give_up: retried by the schedule, then a dead letter', async () => {
   await sendWithSmtplib(port, 'ann@example.org', ['down@beta.example.com'], message({ subject: 'answer-503' }));
   const attempts = await deliveriesOf('beta', 'answer-503', 3);
   assert.equal(new Set(attempts.map((d) => d.id)).size, 1);
-  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.id === attempts[0].id), 8000, 'the dead letter');
+  const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.id === attempts[0].id), 8000, 'the dead letter', ASK_GATEWAY_EVERY_MS);
   assert.match(dead.reason, /given up after \d+ attempts: the app answered 503/);
   const status = await mailStatus();
   assert.ok(status.failedAttempts >= 3);
@@ -798,14 +805,14 @@ test('examples/support-desk: mail by swaks shows in its inbox; a forged POST is 
   ], { bin: 'swaks', ms: 30_000, input: '' });
   assert.is(swaks.status, 0, swaks.stdout + swaks.stderr);
   assert.match(swaks.stdout, /<- {2}250 2\.6\.0 Queued as/);
-  await waitFor(async () => (await (await request(`${gw.url}/support-desk/`)).body.text()).includes('Printer on fire'), 10_000, 'the inbox page to list it');
+  await waitFor(async () => (await (await request(`${gw.url}/support-desk/`)).body.text()).includes('Printer on fire'), 10_000, 'the inbox page to list it', POLL_APP_EVERY_MS);
   const inbox = (await (await request(`${gw.url}/support-desk/inbox.json`)).body.json()) as { messages: { id: string; subject: string }[] };
   const entry = inbox.messages.find((m) => m.subject === 'Printer on fire')!;
   const page = await (await request(`${gw.url}/support-desk/messages/${entry.id}`)).body.text();
   assert.match(page, /It is on fire\./);
   // smtplib too.
   await sendWithSmtplib(port, 'dan@example.org', ['help@support-desk.localhost'], message({ subject: 'Paper jam' }));
-  await waitFor(async () => (await (await request(`${gw.url}/support-desk/`)).body.text()).includes('Paper jam'), 10_000, 'the second message');
+  await waitFor(async () => (await (await request(`${gw.url}/support-desk/`)).body.text()).includes('Paper jam'), 10_000, 'the second message', POLL_APP_EVERY_MS);
   // Anyone can POST to the mail path through the public listener: the signature tells them apart.
   const forged = await request(`${gw.url}/support-desk/_mail`, {
     method: 'POST',
