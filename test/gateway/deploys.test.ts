@@ -488,36 +488,6 @@ test('a package whose description is app.yml, not app.yaml, is said (log, status
   await waitFor(async () => (await versionServed(gw, '/shop/')) === 'shop', 30_000, 'shop served once app.yml is renamed', ASK_GATEWAY_EVERY_MS);
 });
 
-test('blog.old and blog.v2 beside blog are apps of their own (a version begins with a digit), and the log says so with the way to keep a copy unserved', async () => {
-  const { gw } = await open((dir) => {
-    addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
-    addPackage(dir, 'environ', 'blog.old', version('old'));
-    addPackage(dir, 'environ', 'blog.v2', version('v2'));
-    addPackage(dir, 'environ', '.blog.kept', version('kept'));
-  });
-  assert.is(await versionServed(gw), '1.0');
-  assert.is(await versionServed(gw, '/blog.v2/'), 'v2');
-  assert.match(gw.output(), /blog\.old: served as an app of its own at \/blog\.old, not as a version of blog: a version suffix begins with a digit \(blog\.2\); to keep a copy that is not served, start its directory's name with a dot \(\.blog\.old\)/);
-  assert.match(gw.output(), /blog\.v2: served as an app of its own at \/blog\.v2, not as a version of blog: a version suffix begins with a digit \(blog\.2\)/);
-  assert.not.match(gw.output(), /blog\.kept|blog: served as an app of its own/);
-});
-
-test('blog-1.4.2, named as a tarball is: served as version 4.2 of an app blog-1, and the log says so once with the rename that makes it version 1.4.2 of blog', async () => {
-  const { gw } = await open((dir) => {
-    addPackage(dir, 'environ', 'blog-1.4.2', version('1.4.2'));
-    addPackage(dir, 'environ', 'shop.1.0', version('1.0'));
-  });
-  assert.is(await versionServed(gw, '/blog-1/'), '1.4.2');
-  const said = 'blog-1: blog-1.4.2 holds version 4.2 of an app named blog-1 (at /blog-1): a version suffix follows a "." (NAME.VERSION), so "-1" is part of the name, ' +
-    'and blog-2.0 would be another app beside it; to make it version 1.4.2 of blog, rename it blog.1.4.2';
-  assert.ok(gw.output().includes(said), gw.output());
-  assert.not.match(gw.output(), /shop: .*holds version/);
-  gw.child.kill('SIGHUP');
-  await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
-  await new Promise((r) => setTimeout(r, 500));
-  assert.is(gw.output().split(said).length, 2, 'said once, not at every look');
-});
-
 test('blog.1.02 beside blog.1.2: one version spelled twice, said once with which serves and the fix; rollback goes to the other directory', async () => {
   const tokens = tempDir('apppkg-deploy-token-');
   const token = join(tokens.path, 'token');
@@ -591,6 +561,50 @@ test('SIGTERM finishes the requests in flight, then no process of the gateway is
   assert.not.ok(pids.some(isAlive));
 });
 
+/**
+ * The tests of names that are no version, each said in the log as the gateway starts: their
+ * packages do not meet (blog.1.0 and shop.1.0 are plain NAME.VERSION), so one gateway serves
+ * them all, where each test's own start cost a gateway and its workers.
+ */
+const names = suite('gateway deploys: names that are no version (one gateway serving them all)');
+let naming: Env | undefined;
+
+names.before(async () => {
+  naming = await start((dir) => {
+    addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
+    addPackage(dir, 'environ', 'blog.old', version('old'));
+    addPackage(dir, 'environ', 'blog.v2', version('v2'));
+    addPackage(dir, 'environ', '.blog.kept', version('kept'));
+    addPackage(dir, 'environ', 'blog-1.4.2', version('1.4.2'));
+    addPackage(dir, 'environ', 'shop.1.0', version('1.0'));
+  });
+});
+
+names.after(async () => close(naming));
+
+names('blog.old and blog.v2 beside blog are apps of their own (a version begins with a digit), and the log says so with the way to keep a copy unserved', async () => {
+  const { gw } = naming!;
+  assert.is(await versionServed(gw), '1.0');
+  assert.is(await versionServed(gw, '/blog.v2/'), 'v2');
+  assert.match(gw.output(), /blog\.old: served as an app of its own at \/blog\.old, not as a version of blog: a version suffix begins with a digit \(blog\.2\); to keep a copy that is not served, start its directory's name with a dot \(\.blog\.old\)/);
+  assert.match(gw.output(), /blog\.v2: served as an app of its own at \/blog\.v2, not as a version of blog: a version suffix begins with a digit \(blog\.2\)/);
+  assert.not.match(gw.output(), /blog\.kept|blog: served as an app of its own/);
+});
+
+names('blog-1.4.2, named as a tarball is: served as version 4.2 of an app blog-1, and the log says so once with the rename that makes it version 1.4.2 of blog', async () => {
+  const { gw } = naming!;
+  assert.is(await versionServed(gw, '/blog-1/'), '1.4.2');
+  const said = 'blog-1: blog-1.4.2 holds version 4.2 of an app named blog-1 (at /blog-1): a version suffix follows a "." (NAME.VERSION), so "-1" is part of the name, ' +
+    'and blog-2.0 would be another app beside it; to make it version 1.4.2 of blog, rename it blog.1.4.2';
+  assert.ok(gw.output().includes(said), gw.output());
+  assert.not.match(gw.output(), /shop: .*holds version/);
+  gw.child.kill('SIGHUP');
+  await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.is(gw.output().split(said).length, 2, 'said once, not at every look');
+});
+
 test.run();
 refusals.run();
 removals.run();
+names.run();
