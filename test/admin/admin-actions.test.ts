@@ -35,7 +35,11 @@ interface Env {
 }
 const opened: Env[] = [];
 
-async function open(versions: string[], extra: string[] = []): Promise<Env> {
+/**
+ * `workers`: each version's Python workers, set in an environment file beside the apps; the
+ * default (two) when not given, for the tests and shared gateways that look at a second worker.
+ */
+async function open(versions: string[], extra: string[] = [], workers?: number): Promise<Env> {
   const dir = tempDir('apppkg-admin-actions-');
   const apps = join(dir.path, 'apps');
   for (const v of versions) addPackage(apps, 'environ', `blog.${v}`, blog(v));
@@ -44,7 +48,9 @@ async function open(versions: string[], extra: string[] = []): Promise<Env> {
   chmodSync(tokenFile, 0o600);
   // --settle 0 unless the test gives its own: an option given twice is bad usage.
   const settle = extra.includes('--settle') ? [] : ['--settle', '0'];
-  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off', ...settle];
+  const environment = join(dir.path, 'environment.yaml');
+  if (workers !== undefined) writeFileSync(environment, `defaults:\n  workers: ${workers}\n`, { mode: 0o600 });
+  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off', ...settle, ...(workers === undefined ? [] : ['--environment', environment])];
   const all = [...args, ...extra.map((a) => a.replace('TOKEN_FILE', tokenFile))];
   const gw = await startCli(all);
   const env = { dir, apps, gw, pids: [] as number[], args: all };
@@ -65,11 +71,14 @@ function sharedGateway(key: string, opening: () => Promise<Env>): Promise<Env> {
 const twoVersions = () => sharedGateway('blog 1 and 2', () => open(['1', '2'], ['--admin-token', 'TOKEN_FILE']));
 const oneVersion = () => sharedGateway('blog 1', () => open(['1'], ['--admin-token', 'TOKEN_FILE']));
 const rootWithoutToken = () => sharedGateway('blog 1 as root, no token', () => open(['1']));
-/** Blog 1 and 2 stopping after a second without requests; its environment file is read at the start. */
+/**
+ * Blog 1 and 2 stopping after a second without requests, on one worker (its tests are about what
+ * a probe, rollback and restart of an idle app say); its environment file is read at the start.
+ */
 const idleTwoVersions = () => sharedGateway('blog 1 and 2, idle_timeout 1', async () => {
   const envFile = tempDir('apppkg-admin-idle-env-');
   try {
-    writeFileSync(join(envFile.path, 'environment.yaml'), 'apps:\n  blog:\n    idle_timeout: 1\n');
+    writeFileSync(join(envFile.path, 'environment.yaml'), 'apps:\n  blog:\n    idle_timeout: 1\n    workers: 1\n');
     return await open(['1', '2'], ['--admin-token', 'TOKEN_FILE', '--environment', join(envFile.path, 'environment.yaml')]);
   } finally {
     envFile.remove();
@@ -364,7 +373,8 @@ test('a rollback outlives a restart of the gateway: the version rolled back from
 });
 
 test('the version rolled back to removed, the one rolled back from is all there is: it serves again, running and at the next start', async () => {
-  const env = await open(['1', '2'], ['--admin-token', 'TOKEN_FILE']);
+  // One worker a version: each start, switch and restart here is of a version, not of a worker.
+  const env = await open(['1', '2'], ['--admin-token', 'TOKEN_FILE'], 1);
   const served = async () => {
     const res = await request(`${env.gw.url}/blog/`, { headersTimeout: 90_000 });
     return res.statusCode === 200 ? ((await res.body.json()) as any).version : `${res.statusCode} ${await res.body.text()}`;
@@ -397,7 +407,7 @@ test('the version rolled back to removed, the one rolled back from is all there 
 });
 
 test('a restart right after a change to the app\'s files (git pull && restart) starts from them, without waiting for them to settle', async () => {
-  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE', '--settle', '5']);
+  const env = await open(['1'], ['--admin-token', 'TOKEN_FILE', '--settle', '5'], 1);
   const file = join(env.apps, 'blog.1', 'environ_app.py');
   writeFileSync(file, readFileSync(file, 'utf8').replace('VERSION = "1"', 'VERSION = "1-pulled"'));
   const r = await admin(env.gw, '/apps/blog/restart', { method: 'POST' });
