@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { appStatus } from '../helpers/status.js';
 
 const test = suite('recycle');
@@ -68,7 +68,7 @@ test('max_requests 5: 20 requests in a loop all succeed, and the worker pids cha
   await waitFor(async () => {
     const now = await pidsOf('counted');
     return now.length === 1 && now[0] !== first && now;
-  }, 10_000, 'a new worker, alone');
+  }, 10_000, 'a new worker, alone', ASK_GATEWAY_EVERY_MS);
   const current = await pidsOf('counted');
   const replaced = [first, ...new Set(pids)].filter((p) => !current.includes(p));
   await assertNoOrphans(replaced, 10_000);
@@ -94,7 +94,7 @@ test('max_memory: a worker over it (RSS read every few seconds) is replaced once
   await waitFor(async () => {
     const pids = await pidsOf('fat');
     return pids.length === 1 && pids[0] !== fat;
-  }, 10_000, 'the replacement alone');
+  }, 10_000, 'the replacement alone', ASK_GATEWAY_EVERY_MS);
   await assertNoOrphans([fat], 10_000);
   // Status tells of it (no restart: the worker was replaced on purpose), for the page and `status`.
   const [worker] = (await appStatus(gw, 'fat')).workers;
@@ -135,7 +135,7 @@ test('max_memory below what the app takes after its import: said once, with its 
 // worker past twice that is a leak, recycled all the same (recycle.ts leakPastNote).
 test('max_memory below what the app takes after its import, then a leak on request: the worker past twice what it took is recycled; the note stays, its replacement serves', async () => {
   const [heavy] = await pidsOf('heavy');
-  const taken = await waitFor(async () => (await appStatus(gw, 'heavy')).workers[0].rssBytes as number | null, 10_000, 'its RSS in status');
+  const taken = await waitFor(async () => (await appStatus(gw, 'heavy')).workers[0].rssBytes as number | null, 10_000, 'its RSS in status', ASK_GATEWAY_EVERY_MS);
   // 40 MiB held from its import, and the interpreter: 55 to 60 MiB. 3 times that is past twice.
   const grow = Math.ceil((taken * 2) / 1024 ** 2);
   const r = await pidFrom(`/heavy/grow?mb=${grow}`);
@@ -145,7 +145,7 @@ test('max_memory below what the app takes after its import, then a leak on reque
   await waitFor(async () => {
     const pids = await pidsOf('heavy');
     return pids.length === 1 && pids[0] !== heavy;
-  }, 15_000, 'the replacement alone');
+  }, 15_000, 'the replacement alone', ASK_GATEWAY_EVERY_MS);
   await assertNoOrphans([heavy], 10_000);
   const after = await pidFrom('/heavy/');
   assert.is(after.status, 200);
@@ -170,7 +170,7 @@ test('max_memory below what the app takes at its first requests: after 3 workers
       if (gw.output().includes(line)) return true;
       const pids = await pidsOf('lazy');
       return pids.length === 1 && pids[0] !== r.pid;
-    }, 15_000, `worker ${r.pid} replaced alone, or the note`);
+    }, 15_000, `worker ${r.pid} replaced alone, or the note`, ASK_GATEWAY_EVERY_MS);
     for (const pid of await pidsOf('lazy')) seen.add(pid);
   }
   assert.ok(gw.output().includes(line), gw.output());
