@@ -249,12 +249,14 @@ test('a wake the app fails: a 503 naming only the code, status says why (the app
   if (isRoot) assert.not.match(JSON.stringify(status), /hunter2/, 'the secret is nowhere in it');
 
   // Requests keep coming: the wake is retried with the crash loop's back-off (0.5 s, 1 s, 2 s, 4 s ...),
-  // answered 503 at once meanwhile, not an import per request.
+  // answered 503 at once meanwhile, not an import per request. Asked as often as any wait asks a
+  // gateway: a request every 200 ms still outnumbers the wakes (one per back-off, 0.5 s and up),
+  // where an import per request would match them.
   const answered: number[] = [first.status];
   await waitFor(async () => {
     answered.push((await get(env, '/vault/')).status);
     return importCount() >= importsAsleep + 4; // four failed wakes: the next waits 4 s or more
-  }, 30_000, 'four failed wakes');
+  }, 30_000, 'four failed wakes', ASK_GATEWAY_EVERY_MS);
   assert.ok(answered.every((s) => s === 503), answered.join(' '));
   assert.ok(answered.length > importCount() - importsAsleep, `${answered.length} requests, ${importCount() - importsAsleep} imports`);
   const before = importCount();
