@@ -46,11 +46,15 @@ const MAX_YAML_CHARS = 256 * 1024;
 /** More bytes than this hold more than MAX_YAML_CHARS characters (UTF-8 spends at most 4 on one). */
 const MAX_YAML_BYTES = 4 * MAX_YAML_CHARS;
 
+/** What one read asks for: a description is a few hundred bytes, an environment file a few KiB. */
+const READ_CHUNK = 64 * 1024;
+
 /**
- * `file`'s bytes, no more than one past MAX_YAML_BYTES: read whole, a sparse 1.5 GB app.yaml its
- * app's user made held 1.6 GB of the gateway's memory, and failed as "cannot read" with a fix
- * about permissions. With `notAFile`, opened without waiting (O_NONBLOCK) and refused unless a
- * regular file.
+ * `file`'s bytes, no more than one chunk past MAX_YAML_BYTES: read whole, a sparse 1.5 GB
+ * app.yaml its app's user made held 1.6 GB of the gateway's memory, and failed as "cannot read"
+ * with a fix about permissions. With `notAFile`, opened without waiting (O_NONBLOCK) and refused
+ * unless a regular file. Read in chunks, not by the size stat gives: the environment file may
+ * be a pipe, and a file may grow between the two.
  */
 async function readBounded(file: string, notAFile?: () => GatewayError): Promise<Buffer> {
   const handle = await open(file, notAFile ? constants.O_RDONLY | constants.O_NONBLOCK : constants.O_RDONLY);
@@ -59,15 +63,16 @@ async function readBounded(file: string, notAFile?: () => GatewayError): Promise
     if (st.isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: 'EISDIR' });
     if (notAFile && !st.isFile()) throw notAFile();
     if (st.isFile() && st.size > MAX_YAML_BYTES) throw new GatewayError('APPPKG_FILE_TOO_LARGE', { file, size: st.size, limit: MAX_YAML_CHARS });
-    const buffer = Buffer.alloc(MAX_YAML_BYTES + 1);
+    const chunks: Buffer[] = [];
     let length = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(READ_CHUNK), 0, READ_CHUNK, null);
       if (bytesRead === 0) break;
+      chunks.push(buffer.subarray(0, bytesRead));
       length += bytesRead;
-      if (length === buffer.length) throw new GatewayError('APPPKG_FILE_TOO_LARGE', { file, size: length, limit: MAX_YAML_CHARS });
+      if (length > MAX_YAML_BYTES) throw new GatewayError('APPPKG_FILE_TOO_LARGE', { file, size: length, limit: MAX_YAML_CHARS });
     }
-    return buffer.subarray(0, length);
+    return Buffer.concat(chunks, length);
   } finally {
     await handle.close();
   }

@@ -18,16 +18,16 @@ const envFile = join(work.path, 'environment.yaml');
 const lines: string[] = [];
 let gateway: Gateway | null = null;
 
-// The reads of each app.yaml, watched where load-yaml.ts reads it (node:fs/promises' readFile).
-const realReadFile = fsPromises.readFile;
+// The reads of each app.yaml, watched where load-yaml.ts opens it (node:fs/promises' open).
+const realOpen = fsPromises.open;
 const reads = new Map<string, number>();
 const readsOf = (name: string): number => reads.get(join(apps, name, 'app.yaml')) ?? 0;
 
 test.before(async () => {
-  (fsPromises as { readFile: unknown }).readFile = ((file: Parameters<typeof realReadFile>[0], ...rest: unknown[]) => {
+  (fsPromises as { open: unknown }).open = ((file: Parameters<typeof realOpen>[0], ...rest: unknown[]) => {
     if (typeof file === 'string' && file.endsWith('app.yaml')) reads.set(file, (reads.get(file) ?? 0) + 1);
-    return (realReadFile as (...args: unknown[]) => unknown)(file, ...rest);
-  }) as typeof realReadFile;
+    return (realOpen as (...args: unknown[]) => unknown)(file, ...rest);
+  }) as typeof realOpen;
   syncBuiltinESMExports();
   addPackage(apps, 'environ', 'blog');
   addPackage(apps, 'environ', 'shop');
@@ -38,7 +38,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  fsPromises.readFile = realReadFile;
+  fsPromises.open = realOpen;
   syncBuiltinESMExports();
   const pids = gateway?.pids ?? [];
   await gateway?.stop();
