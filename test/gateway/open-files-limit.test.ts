@@ -110,7 +110,7 @@ ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway ru
 
   const problems = (await gatewayStatus(gw)).apps.map((a: any) => a.problem);
   for (const problem of problems) {
-    assert.match(problem.message, /EMFILE: the gateway's open-files limit \(\d+\) is reached/);
+    assert.match(problem.message, /EMFILE: the gateway's open-files limit \(\d+\) is reached/, `the problem said: ${problem.message}`);
     assert.match(problem.hint, 'LimitNOFILE=65536');
   }
   assert.not.match(gw.output(), /TypeError|Unknown system error/);
