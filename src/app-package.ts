@@ -246,7 +246,8 @@ export class AppPackage {
     this.#assertPresent();
     const stateRoot = resolveStateRoot({ flag: this.#options.stateDir });
     // The hook runs in the app directory: a relative APPPKG_BACKUP_DIR is made absolute here, as `--to` and `--from` are.
-    const hookWith = (ctx: AppContext) => (env: { APPPKG_BACKUP_DIR: string }) => this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, ...env, ...HOOK_ENV } });
+    // A hook runs as the gateway runs its hooks (lifecycle/hook.ts): HOOK_ENV over the caller's and backup's variables.
+    const hookWith = (ctx: AppContext) => (env: Readonly<Record<string, string>> = {}) => this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, ...env, ...HOOK_ENV } });
     if (name === 'backup') {
       const ctx = await this.#hookContext();
       return backupWithHook(appServiceScope(this.#desc, this.#hostEnv, stateRoot), ctx.runAs, path.resolve(options.env!.APPPKG_BACKUP_DIR), hookWith(ctx));
@@ -260,7 +261,7 @@ export class AppPackage {
       const run = async (env: { APPPKG_BACKUP_DIR: string }) => hookWith(await this.#hookContext())(env);
       return restoreWithHook(appServiceScope(this.#desc, this.#hostEnv, stateRoot), source, manifest, { force: options.force === true, owner, appDir: this.dir }, run);
     }
-    if (HOOKS_RUN_AS_PRODUCTION.has(name)) return this.#spawn(await this.#hookContext(), { shell: command }, { ...options, env: { ...options.env, ...HOOK_ENV } });
+    if (HOOKS_RUN_AS_PRODUCTION.has(name)) return hookWith(await this.#hookContext())();
     const ctx = await this.#developmentContext();
     if (name !== 'test') return this.#spawn(ctx, { shell: command }, options);
     const say = (line: string) => (this.#options.output ?? process.stderr).write(`apppkg-gateway: ${line}\n`);
