@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { waitFor } from './process.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -56,12 +57,13 @@ export function browserSaid(browser: Browser | undefined): string {
 export async function clickUnderLoad(page: Page, selector: string, ms = 15_000): Promise<void> {
   const failed = (message: string) => new Error(`${message}\n--- chromium said ---\n${browserSaid(page.context().browser() ?? undefined)}`);
   const deadline = Date.now() + ms;
-  for (;;) {
-    const state = await page.$eval(selector, (el) => ((el as HTMLButtonElement).disabled ? 'disabled' : el.getClientRects().length ? 'shown' : 'hidden'));
-    if (state === 'shown') break;
-    if (Date.now() > deadline) throw failed(`${selector} stayed ${state} for ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  let state = '';
+  await waitFor(async () => {
+    state = await page.$eval(selector, (el) => ((el as HTMLButtonElement).disabled ? 'disabled' : el.getClientRects().length ? 'shown' : 'hidden'));
+    return state === 'shown';
+  }, ms, selector, 100).catch(() => {
+    throw failed(`${selector} stayed ${state} for ${ms} ms`);
+  });
   try {
     await page.click(selector, { force: true, timeout: Math.max(1_000, deadline - Date.now()) });
   } catch (err) {
