@@ -25,6 +25,7 @@ _EXPORTS = {
     "DescriptionUnavailable": "errors",
     "EmptyPath": "errors",
     "GatewayNotFound": "errors",
+    "GatewayTooOld": "errors",
     "ModuleConflict": "errors",
     "NotCallable": "errors",
     "ObjectNotFound": "errors",

@@ -16,6 +16,11 @@ class GatewayNotFound(AppPackageError):
     """No apppkg-gateway command could be run to describe the app or run its command."""
 
 
+class GatewayTooOld(GatewayNotFound):
+    """run_command: the apppkg-gateway command found is older than this library (it has no
+    `run --command`)."""
+
+
 class DescriptionUnavailable(AppPackageError):
     """`apppkg-gateway describe` failed (a bad app.yaml, no interpreter fits `python:`...), or
     the description the gateway recorded for this process cannot be read."""

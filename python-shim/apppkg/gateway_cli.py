@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 
-from .errors import DescriptionUnavailable, GatewayNotFound
+from .errors import DescriptionUnavailable, GatewayNotFound, GatewayTooOld
 
 GATEWAY_ENV = "APPPKG_GATEWAY"
 # `describe --sys-path` probes the host's interpreters (seconds on a busy host); two minutes means hung.
@@ -86,9 +86,26 @@ def run_command(path, name, environment=None, state_dir=None):
     its exit status (the command's)."""
     gateway = find_gateway()
     try:
-        return subprocess.call([gateway, "run", path] + _app_options(environment, state_dir) + ["--command", name])
+        status = subprocess.call([gateway, "run", path] + _app_options(environment, state_dir) + ["--command", name])
     except OSError as exc:
         raise _cannot_run(gateway, exc)
+    # 2 is also a usage error of the CLI; a gateway from before `run --command` says only
+    # "unknown option --command", which reads as this library's mistake. Asked only then, since
+    # the command's own status may be 2 as well.
+    if status == 2 and not _knows_run_command(gateway):
+        raise GatewayTooOld(
+            "%s has no `run --command` (it is older than this library), so it could not run commands.%s" % (gateway, name),
+            "upgrade apppkg-gateway (npm install -g apppkg-gateway), or set %s to a newer one" % GATEWAY_ENV,
+        )
+    return status
+
+
+def _knows_run_command(gateway):
+    try:
+        done = subprocess.run([gateway, "run", "--help"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DESCRIBE_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # nothing to tell: the first call's own message stands
+    return "--command" in done.stdout
 
 
 def _app_options(environment, state_dir):

@@ -37,7 +37,7 @@ test.before(() => {
   writeFileSync(join(app, 'show.sh'), `${SHOW}\n`);
   writeFileSync(
     join(app, 'app.yaml'),
-    ['platform: python, wsgi', 'app: wsgi:application', 'commands:', '  install: sh show.sh install', '  test: sh show.sh test; exit 3', ''].join('\n'),
+    ['platform: python, wsgi', 'app: wsgi:application', 'commands:', '  install: sh show.sh install', '  test: sh show.sh test; exit 3', '  check: exit 2', ''].join('\n'),
   );
   writeFileSync(join(app, 'wsgi.py'), 'def application(environ, start_response):\n    return []\n');
   if (isRoot) for (const file of ['', 'show.sh', 'app.yaml', 'wsgi.py']) chownSync(join(app, file), NOBODY, NOBODY);
@@ -58,14 +58,18 @@ async function fromJavaScript(name: 'install' | 'test'): Promise<{ status: numbe
 }
 
 /** run_command(name) in a python3 outside any gateway process: its status and what the command printed. */
-async function fromPython(name: 'install' | 'test'): Promise<{ status: number; output: string }> {
-  const script = 'import sys\nfrom apppkg import AppPackage\nstatus = AppPackage(sys.argv[1], environment=sys.argv[2], state_dir=sys.argv[3]).run_command(sys.argv[4])\nprint("STATUS", status)\n';
-  const env = { PYTHONPATH: SHIM_DIR, APPPKG_GATEWAY: installForOtherUsers().bin };
-  const r = await runCli(['-c', script, app, environmentFile, state, name], { bin: 'python3', env, ms: PROCESS_MS });
+async function fromPython(name: string, gateway = installForOtherUsers().bin): Promise<{ status: number; output: string }> {
+  const r = await pythonRunCommand(name, gateway);
   assert.is(r.status, 0, r.stderr);
   const status = /^STATUS (\d+)$/m.exec(r.stdout);
   assert.ok(status, r.stdout);
   return { status: Number(status![1]), output: r.stdout.slice(0, status!.index) };
+}
+
+function pythonRunCommand(name: string, gateway: string) {
+  const script = 'import sys\nfrom apppkg import AppPackage\nstatus = AppPackage(sys.argv[1], environment=sys.argv[2], state_dir=sys.argv[3]).run_command(sys.argv[4])\nprint("STATUS", status)\n';
+  const env = { PYTHONPATH: SHIM_DIR, APPPKG_GATEWAY: gateway };
+  return runCli(['-c', script, app, environmentFile, state, name], { bin: 'python3', env, ms: PROCESS_MS });
 }
 
 test('run_command(install) runs the hook as runCommand(install) does: production, the same user and environment', async () => {
@@ -88,6 +92,35 @@ test('run_command(test) is runCommand(test) too: development, its exit status pa
   assert.match(js.output, /^test APPPKG_ENV=development$/m);
   assert.is(py.output, js.output);
   assert.is(py.status, 3);
+});
+
+test("a command's own status 2 is passed on, not taken for a gateway without run --command", async () => {
+  const py = await fromPython('check');
+  assert.is(py.status, 2);
+});
+
+test('a gateway older than run --command: GatewayTooOld says to upgrade it, not "unknown option"', async () => {
+  // This gateway as it was before `run --command`: the same CLI, but for that option, which it
+  // refused as unknown (its usage error, word for word), and the help that did not list it.
+  const real = installForOtherUsers().bin;
+  const old = join(work.path, 'old-apppkg-gateway');
+  writeFileSync(
+    old,
+    [
+      '#!/bin/sh',
+      'case " $* " in',
+      `  " run --help ") ${real} run --help | grep -v -e --command; exit 0 ;;`,
+      '  *" --command "*) echo "apppkg-gateway: unknown option --command" >&2; echo "  fix: run \`apppkg-gateway run --help\` for the usage" >&2; exit 2 ;;',
+      'esac',
+      `exec ${real} "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  const r = await pythonRunCommand('test', old);
+  assert.is.not(r.status, 0, r.stdout);
+  assert.match(r.stderr, /apppkg\.errors\.GatewayTooOld: .*old-apppkg-gateway has no `run --command`/);
+  assert.match(r.stderr, /fix: upgrade apppkg-gateway/);
 });
 
 test.run();
