@@ -368,6 +368,9 @@ export const ERROR_CODES = {
         ? d.holder ? `give the directory that holds app.yaml: ${str(d.holder)}` : 'APP_DIR is the directory that holds app.yaml, not a file'
         : d.missing
           ? 'check the path: APP_DIR is the directory that holds app.yaml'
+          : d.stands === 'a directory'
+            // A directory cannot become the file in place: the fix says what to do with it first.
+            ? `move the directory away (or remove it: rmdir ${shellWord(str(d.file))} when it is empty) and write the description there as a file: ${str(d.file)} is read as a YAML file (a symlink to one is fine)`
           : d.stands
             ? `put the description there: ${str(d.file)} is read as a YAML file (a symlink to one is fine)`
           : d.misnamed

@@ -78,6 +78,12 @@ test('open() takes the version from the directory and rejects a bad description 
   assert.is(err.code, 'APPPKG_DESC_INVALID');
   assert.ok(err.problems.length >= 2, err.format());
   assert.ok(err.problems.some((p) => p.key === 'health_check'), err.format());
+  // An app.yaml that is a directory is refused as check, describe and the gateway refuse it.
+  const hollow = join(work.path, 'hollow');
+  mkdirSync(join(hollow, 'app.yaml'), { recursive: true });
+  const notFile = await rejection(AppPackage.open(hollow, { stateDir: state.path }), 'open a package whose app.yaml is a directory');
+  assert.is(notFile.code, 'APPPKG_DESC_NOT_FOUND');
+  assert.match(notFile.format(), `${join(hollow, 'app.yaml')}: expected app.yaml to be a file, found a directory\n  fix: move the directory away`);
 });
 
 test('check() passes on hello and reports each check as it happens', async () => {

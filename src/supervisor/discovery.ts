@@ -64,10 +64,11 @@ export function appsDirSource(appsDir: string): AppSource {
     for (const entry of entries) {
       const dir = join(appsDir, entry);
       try {
-        // A FIFO, socket or device at app.yaml's place is loaded, to be refused as a broken
-        // package by name: skipped, a running app whose user put one there was stopped as
-        // "removed" without a word.
-        if (!statSync(dir).isDirectory() || statSync(join(dir, 'app.yaml')).isDirectory()) continue;
+        // A directory, FIFO, socket or device at app.yaml's place is loaded, to be refused as a
+        // broken package by name: skipped, a running app whose user put one there was stopped
+        // as "removed" without a word, and a new package never appeared in the log or status.
+        if (!statSync(dir).isDirectory()) continue;
+        statSync(join(dir, 'app.yaml')); // none: no package, or a misnamed one (below)
       } catch (err) {
         // A directory the gateway may not look into may well be a package: said, not skipped.
         const code = (err as NodeJS.ErrnoException).code;

@@ -146,7 +146,10 @@ test('no directory, no app.yaml, or app.yaml a directory: APPPKG_DESC_NOT_FOUND'
   assert.is(err.code, 'APPPKG_DESC_NOT_FOUND');
   assert.match(err.message, path.join(scratch, 'empty'));
   await mkdir(path.join(scratch, 'odd', 'app.yaml'), { recursive: true });
-  assert.is((await failure(loadDescription(path.join(scratch, 'odd')))).code, 'APPPKG_DESC_NOT_FOUND');
+  const odd = await failure(loadDescription(path.join(scratch, 'odd')));
+  assert.is(odd.code, 'APPPKG_DESC_NOT_FOUND');
+  const file = path.join(scratch, 'odd', 'app.yaml');
+  assert.is(odd.format(), `${file}: expected app.yaml to be a file, found a directory\n  fix: move the directory away (or remove it: rmdir ${file} when it is empty) and write the description there as a file: ${file} is read as a YAML file (a symlink to one is fine)`);
 });
 
 test('a description named app.yml (or App.yaml) is not read, and the error says to rename it', async () => {

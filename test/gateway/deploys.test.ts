@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
@@ -445,7 +445,7 @@ test('a symlink that leads nowhere, or round in a loop, is said once and answers
   assert.is(gw.output().split(`skipping ${apps.path}/gone:`).length, 2);
 });
 
-test('an app.yaml its app\'s user made a FIFO, or a sparse file of 600 MB, is refused by name (log, status, 503), never waited on nor read whole; the rest serves', async () => {
+test('an app.yaml its app\'s user made a FIFO, a directory, or a sparse file of 600 MB, is refused by name (log, status, 503), never waited on nor read whole; the rest serves', async () => {
   const { apps, gw } = await open((dir) => {
     addPackage(dir, 'environ', 'blog.1.0', version('1.0'));
     addPackage(dir, 'environ', 'shop', version('shop'));
@@ -453,21 +453,40 @@ test('an app.yaml its app\'s user made a FIFO, or a sparse file of 600 MB, is re
     rmSync(join(dir, 'shop', 'app.yaml'));
     spawnSync('mkfifo', [join(dir, 'shop', 'app.yaml')]);
     truncateSync(join(dir, 'huge', 'app.yaml'), 600 * 1024 * 1024);
+    // A directory in its place was skipped: nothing in the log, in status, or at its name.
+    addPackage(dir, 'environ', 'cart', version('cart'));
+    rmSync(join(dir, 'cart', 'app.yaml'));
+    mkdirSync(join(dir, 'cart', 'app.yaml'));
   });
   assert.is(await versionServed(gw), '1.0');
   const shop = join(apps.path, 'shop');
   const huge = join(apps.path, 'huge');
   assert.ok(gw.output().includes(`skipping ${shop}:\n  ${shop}/app.yaml: expected app.yaml to be a file, found a FIFO`), gw.output());
   assert.ok(gw.output().includes(`${huge}/app.yaml is 614400 KiB; a description or environment file is at most 256 KiB`), gw.output());
-  const answer = await request(`${gw.url}/shop/`);
-  assert.is(answer.statusCode, 503);
-  assert.match(await answer.body.text(), /APPPKG_DESC_NOT_FOUND/);
+  const cart = join(apps.path, 'cart');
+  const cartSaid = `${cart}/app.yaml: expected app.yaml to be a file, found a directory\n    fix: move the directory away (or remove it: rmdir ${cart}/app.yaml when it is empty) and write the description there as a file`;
+  assert.ok(gw.output().includes(`skipping ${cart}:\n  ${cartSaid}`), gw.output());
+  for (const name of ['shop', 'cart']) {
+    const answer = await request(`${gw.url}/${name}/`);
+    assert.is(answer.statusCode, 503, name);
+    assert.match(await answer.body.text(), /APPPKG_DESC_NOT_FOUND/);
+  }
   const broken = (await status(gw)).broken.map((b: any) => [b.dir, b.code]).sort();
-  assert.equal(broken, [[huge, 'APPPKG_FILE_TOO_LARGE'], [shop, 'APPPKG_DESC_NOT_FOUND']]);
-  // `check` says so too, at once: it waited on the FIFO for ever.
-  const check = await runCli(['check', shop], { ms: 20_000 });
+  assert.equal(broken, [[cart, 'APPPKG_DESC_NOT_FOUND'], [huge, 'APPPKG_FILE_TOO_LARGE'], [shop, 'APPPKG_DESC_NOT_FOUND']]);
+  // `check` says so too, at once: it waited on the FIFO for ever. describe and serve say what
+  // check and the gateway say of the directory.
+  const [check, checkCart, describeCart, serveCart] = await Promise.all([
+    runCli(['check', shop], { ms: 20_000 }),
+    runCli(['check', cart], { ms: 20_000 }),
+    runCli(['describe', cart], { ms: 20_000 }),
+    runCli(['serve', cart, '--port', '0', '--state-dir', join(apps.path, '.serve-state')], { ms: 20_000 }),
+  ]);
   assert.is(check.status, 1, check.stderr);
   assert.match(check.stderr, /expected app\.yaml to be a file, found a FIFO/);
+  for (const run of [checkCart, describeCart, serveCart]) {
+    assert.is(run.status, 1, run.stderr);
+    assert.ok(run.stderr.includes(cartSaid.replace('\n    ', '\n  ')), run.stderr);
+  }
 });
 
 test('a package whose description is app.yml, not app.yaml, is said (log, status, 503 at its name) with the rename, then served once renamed', async () => {
