@@ -13,7 +13,7 @@ import { isSystemPython, pickInterpreter } from './environment/interpreters.js';
 import { prepareAppLogDir, resolveStateRoot } from './environment/state-root.js';
 import { buildAppEnvironment, missingSettingAt, recordDescription, type AppEnvironment } from './environment/app-env.js';
 import { GatewayError, isGatewayError } from './errors.js';
-import { assertCanExecute, resolveRunAs, type RunAs } from './environment/run-as.js';
+import { appUser, assertCanExecute, resolveRunAs, type RunAs } from './environment/run-as.js';
 import { mailEnvironment } from './mail/mail-env.js';
 import { serviceEnvironment, serviceVariableNames } from './services/app-services.js';
 import { describeProvides } from './services/service-report.js';
@@ -95,8 +95,17 @@ export async function loadHostEnvironment(file: string | undefined, key?: string
 
 /** The description and overrides only: no interpreter probe, no directories created. */
 export async function describeApp(opts: AppContextOptions): Promise<{ desc: Description; overrides: AppOverrides; hostEnv: HostEnvironment }> {
-  const desc = opts.desc ?? (await loadDescription(opts.dir));
-  const hostEnv = opts.hostEnv ?? (await loadHostEnvironment(opts.environmentFile, opts.environmentKey));
+  // Read once: the environment file may be a pipe (`--environment <(sops -d env.yaml)`).
+  let hostEnvLoad: Promise<HostEnvironment> | undefined = opts.hostEnv && Promise.resolve(opts.hostEnv);
+  const loadHostEnv = () => (hostEnvLoad ??= loadHostEnvironment(opts.environmentFile, opts.environmentKey));
+  // As root, the app's commands run as its user (check, run, install, ...): what its app.yaml
+  // leads to is shown only as far as that user may read it, and the environment file's user:
+  // says who that is. One that does not load is said below, after the description's problems.
+  const readerFor = process.getuid?.() === 0
+    ? async (name: string, dir: string) => appUser(await loadHostEnv().catch(() => null), name, dir)
+    : undefined;
+  const desc = opts.desc ?? (await loadDescription(opts.dir, { readerFor }));
+  const hostEnv = await loadHostEnv();
   return { desc, overrides: overridesFor(hostEnv, desc.name), hostEnv };
 }
 

@@ -448,9 +448,12 @@ export const ERROR_CODES = {
     example: { file: '/srv/apps/blog/app.yaml', size: 2_200_000, limit: 262_144 },
   },
   APPPKG_FILE_UNREADABLE: {
-    summary: 'A description or environment file exists but cannot be read.',
+    summary: 'A description or environment file exists but cannot be read; or, the gateway being root, `app.yaml` leads to a file the app\'s user may not read (a symlink to `/etc/shadow`), which the gateway then shows nothing of.',
     message: (d) => `cannot read ${str(d.file)}: ${str(d.reason)}`,
-    hint: () => 'make the file readable by the user the gateway runs as (and its directories searchable)',
+    hint: (d) =>
+      d.appUser
+        ? `let ${str(d.appUser)} read the file (and search each directory above it), or put a description ${str(d.appUser)} may read in its place: as root, the gateway reads an app's app.yaml only as far as the user the app runs as may (the environment file's user: for it, else the owner of its directory)`
+        : 'make the file readable by the user the gateway runs as (and its directories searchable)',
     exitStatus: 1,
     example: { file: '/srv/apps/blog/app.yaml', reason: 'EACCES' },
   },

@@ -5,6 +5,7 @@
 import type { GatewayMetrics } from './admin/metrics.js';
 import type { RunMode } from './app-context.js';
 import type { HostEnvironment } from './environment/host-file.js';
+import { appUser } from './environment/run-as.js';
 import { DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_SETTLE_MS, type GatewayOptions, type OptionNames } from './gateway-options.js';
 import type { ListenAddress } from './net/address.js';
 import type { Front, FrontOptions, PublishedApp } from './proxy/front.js';
@@ -63,8 +64,10 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
       ...(app?.hosts ?? []).map((host) => ({ host, prefix: '' })),
     ];
   };
-  const registry = new Registry({
-    source: single ? appDirSource(dir) : appsDirSource(dir),
+  const registry: Registry = new Registry({
+    // --apps switches each app to its user (production): what its app.yaml leads to is shown
+    // only as far as that user may read it, by the environment in force.
+    source: single ? appDirSource(dir) : appsDirSource(dir, mode === 'production' ? (name: string, at: string) => appUser(registry.hostEnv, name, at) : undefined),
     hostEnv,
     stateDir: options.stateDir,
     stateKey,

@@ -8,8 +8,8 @@
 // actively maintained, has no native parts, and reports every error at once (`allErrors`).
 
 import { isUtf8 } from 'node:buffer';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
@@ -28,6 +28,12 @@ export interface LoadYamlOptions<T> {
    * FIFO there held `check` for ever; the environment file may be a pipe (`<(sops -d ...)`).
    */
   notAFile?: () => GatewayError;
+  /**
+   * Told of a regular file as it is opened, before anything of it is read: its real path (no
+   * symlinks) and its stat. app.yaml's loader (load.ts) asks, once the file is read and before
+   * anything of it is shown, whether the app's user could have read that very file.
+   */
+  onOpen?: (real: string, stat: Stats) => void;
   /** The code of the error that carries the problems. */
   invalidCode: 'APPPKG_DESC_INVALID' | 'APPPKG_ENVFILE_INVALID';
   /**
@@ -56,12 +62,13 @@ const READ_CHUNK = 64 * 1024;
  * unless a regular file. Read in chunks, not by the size stat gives: the environment file may
  * be a pipe, and a file may grow between the two.
  */
-async function readBounded(file: string, notAFile?: () => GatewayError): Promise<Buffer> {
+async function readBounded(file: string, notAFile?: () => GatewayError, onOpen?: (real: string, stat: Stats) => void): Promise<Buffer> {
   const handle = await open(file, notAFile ? constants.O_RDONLY | constants.O_NONBLOCK : constants.O_RDONLY);
   try {
     const st = await handle.stat();
     if (st.isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: 'EISDIR' });
     if (notAFile && !st.isFile()) throw notAFile();
+    if (onOpen && st.isFile()) onOpen(openedPath(handle, file), st);
     if (st.isFile() && st.size > MAX_YAML_BYTES) throw new GatewayError('APPPKG_FILE_TOO_LARGE', { file, size: st.size, limit: MAX_YAML_CHARS });
     const chunks: Buffer[] = [];
     let length = 0;
@@ -79,13 +86,26 @@ async function readBounded(file: string, notAFile?: () => GatewayError): Promise
 }
 
 /**
+ * Where the file open as `handle` is: Linux names it in /proc/self/fd, the file opened, not one
+ * its symlink leads to since; elsewhere the path resolved now. Synchronous: a promise's readlink
+ * costs several times the call, once for each app at each look under --apps.
+ */
+function openedPath(handle: FileHandle, file: string): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${handle.fd}`);
+  } catch {
+    return realpathSync(file);
+  }
+}
+
+/**
  * Reads `file`, parses it as YAML, validates it against `schema`, runs `normalise`, and either
  * returns its result or throws `invalidCode` with every problem, sorted by position.
  */
 export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, options: LoadYamlOptions<T>): Promise<T> {
   let bytes: Buffer;
   try {
-    bytes = await readBounded(file, options.notAFile);
+    bytes = await readBounded(file, options.notAFile, options.onOpen);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

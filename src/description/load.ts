@@ -2,9 +2,10 @@
 // symlinked package directory), then runs the shared YAML machinery (load-yaml.ts) with the
 // app schema and the app.yaml semantics (normalise-description.ts).
 
-import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { whyNotReadableBy, type FileReader } from '../environment/readable-by.js';
 import { GatewayError } from '../errors.js';
 import { loadYamlWithSchema } from './load-yaml.js';
 import { misnamedDescriptionError } from './misnamed.js';
@@ -20,6 +21,14 @@ export interface LoadDescriptionOptions {
    * the (symlink-resolved) directory that holds the file.
    */
   dirName?: string;
+  /**
+   * As root: the user the app named `name` (in the package directory `dir`) runs as, or null
+   * when the gateway switches to no user for it. The file app.yaml leads to is then shown (its
+   * values, its problems) only when that user may read it: an app must not read through the
+   * gateway what its user cannot (a symlink to /etc/shadow). `name` is the description's, or
+   * the directory's when the description does not load.
+   */
+  readerFor?: (name: string, dir: string) => FileReader | null | Promise<FileReader | null>;
 }
 
 /** Loads one description file. Throws APPPKG_DESC_NOT_FOUND or APPPKG_DESC_INVALID (with every problem). */
@@ -32,18 +41,40 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
     throw new GatewayError('APPPKG_DESC_NOT_FOUND', { dir: path.dirname(given), file: given });
   }
   const absolute = path.join(dir, path.basename(given));
-  return loadYamlWithSchema(absolute, readSchema('app'), {
-    notAFile: () => new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute, stands: standingAt(absolute) ?? 'no regular file' }),
-    notFound: () => {
-      const stands = standingAt(absolute);
-      if (stands !== null) return new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute, stands });
-      return misnamedDescriptionError(dir) ?? new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute });
-    },
-    invalidCode: 'APPPKG_DESC_INVALID',
-    fixFor: descriptionFixFor,
-    unknownKeyFix: hostKeyFix(options.dirName ?? path.basename(dir)),
-    normalise: (yaml) => normaliseDescription(yaml, absolute, dir, options.dirName ?? path.basename(dir)),
-  });
+  const dirName = options.dirName ?? path.basename(dir);
+  const opened: { real?: string; stat?: Stats } = {};
+  // Read as root, but nothing of it shown (nor served) before the app's user is found to be
+  // able to read it: which user that is may depend on the name the description gives.
+  const admit = async (name: string): Promise<void> => {
+    if (options.readerFor === undefined || opened.real === undefined || opened.stat === undefined) return;
+    const reader = await options.readerFor(name, dir);
+    if (reader === null || reader.uid === 0) return;
+    const why = await whyNotReadableBy(opened.real, opened.stat, reader);
+    if (why === null) return;
+    const leads = opened.real === absolute ? '' : `it leads to ${opened.real}, and `;
+    throw new GatewayError('APPPKG_FILE_UNREADABLE', { file: absolute, reason: `${leads}the app's user, ${reader.user} (uid ${reader.uid}), ${why}`, appUser: reader.user });
+  };
+  let desc: Description;
+  try {
+    desc = await loadYamlWithSchema(absolute, readSchema('app'), {
+      notAFile: () => new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute, stands: standingAt(absolute) ?? 'no regular file' }),
+      notFound: () => {
+        const stands = standingAt(absolute);
+        if (stands !== null) return new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute, stands });
+        return misnamedDescriptionError(dir) ?? new GatewayError('APPPKG_DESC_NOT_FOUND', { dir, file: absolute });
+      },
+      invalidCode: 'APPPKG_DESC_INVALID',
+      fixFor: descriptionFixFor,
+      unknownKeyFix: hostKeyFix(dirName),
+      normalise: (yaml) => normaliseDescription(yaml, absolute, dir, dirName),
+      onOpen: options.readerFor && ((real, stat) => Object.assign(opened, { real, stat })),
+    });
+  } catch (err) {
+    await admit(parsePackageDirName(dirName).name);
+    throw err;
+  }
+  await admit(desc.name);
+  return desc;
 }
 
 /**
@@ -97,7 +128,7 @@ function hostKeyFix(dirName: string): UnknownKeyFix {
  * 20261124083000): without it every switch of the link was between two unversioned
  * directories, so a new release was taken for a rollback and its commands.update never ran.
  */
-export async function loadDescription(dir: string): Promise<Description> {
+export async function loadDescription(dir: string, options: Pick<LoadDescriptionOptions, 'readerFor'> = {}): Promise<Description> {
   let resolved: string;
   try {
     resolved = await realpath(dir);
@@ -118,5 +149,5 @@ export async function loadDescription(dir: string): Promise<Description> {
     : link.name === target.name ? targetName
     : /^\d/.test(targetName) ? `${link.name}.${targetName}`
     : linkName;
-  return loadDescriptionFile(path.join(resolved, 'app.yaml'), { dirName });
+  return loadDescriptionFile(path.join(resolved, 'app.yaml'), { dirName, readerFor: options.readerFor });
 }

@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
 import { keyLabel, type YamlPath } from '../description/key-label.js';
-import type { FilePlace, HostEnvironment } from './host-file.js';
+import { overridesFor, type FilePlace, type HostEnvironment } from './host-file.js';
 
 export interface RunAs {
   user: string;
@@ -70,6 +70,21 @@ export function resolveRunAs(desc: Pick<Description, 'dir' | 'name'>, configured
     entry = users.find((u) => u.uid === owner) ?? { name: String(owner), uid: owner, gid: owner, home: '/' };
   }
   return { user: entry.name, uid: entry.uid, gid: entry.gid, home: entry.home, isRoot: entry.uid === 0, named: configured !== null && configured !== '' };
+}
+
+/**
+ * The user the app `name` of the package directory `dir` runs as, by `hostEnv`'s `user:` for it
+ * (none: its directory's owner), for reading its app.yaml only as far as that user may
+ * (description/load.ts readerFor); null when not root. A `user:` this host has no such user
+ * for stops the app at its start (APPPKG_USER_UNKNOWN), not here: its directory's owner reads.
+ */
+export function appUser(hostEnv: HostEnvironment | null, name: string, dir: string): RunAs | null {
+  const configured = hostEnv === null ? null : overridesFor(hostEnv, name).user;
+  try {
+    return resolveRunAs({ dir, name }, configured);
+  } catch {
+    return resolveRunAs({ dir, name }, null);
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 // the one directory given. A broken description is reported, never fatal.
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { loadDescription } from '../description/load.js';
+import { loadDescription, type LoadDescriptionOptions } from '../description/load.js';
 import { misnamedDescriptionError } from '../description/misnamed.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import type { Description } from '../description/types.js';
@@ -54,8 +54,8 @@ function brokenLink(dir: string, code: 'ENOENT' | 'ELOOP'): GatewayError | null 
   }
 }
 
-/** Every package under `appsDir` (--apps). */
-export function appsDirSource(appsDir: string): AppSource {
+/** Every package under `appsDir` (--apps); `readerFor`: as root, whose rights each app.yaml is shown with (load.ts). */
+export function appsDirSource(appsDir: string, readerFor?: LoadDescriptionOptions['readerFor']): AppSource {
   return async () => {
     const broken: BrokenPackage[] = [];
     const byName = new Map<string, Description[]>();
@@ -85,7 +85,7 @@ export function appsDirSource(appsDir: string): AppSource {
         continue; // not a package
       }
       try {
-        const desc = await loadDescription(dir);
+        const desc = await loadDescription(dir, { readerFor });
         const list = byName.get(desc.name) ?? [];
         // A symlink (blog -> blog.1.2) and its target are the same package: keep it once.
         if (!list.some((d) => d.dir === desc.dir)) list.push(desc);

@@ -5,13 +5,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { appStatus } from '../helpers/status.js';
+import { appStatus, gatewayStatus } from '../helpers/status.js';
 import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
-import { isRoot, runIf } from '../helpers/skip.js';
+import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('apps run as their user');
 const ifRoot = runIf(test, isRoot, 'needs root to run an app as another user');
@@ -23,6 +23,7 @@ const ifClosedPython = runIf(
   isRoot && pathPython.startsWith('/root/'),
   isRoot ? `python3 on PATH (${pathPython || 'none'}) is not under /root, so the app's user can run it` : 'needs root to run an app as another user',
 );
+const ifAcl = runIf(test, isRoot && hasProgram('setfacl'), isRoot ? 'needs setfacl (the acl package) to grant a read by an ACL' : 'needs root to run an app as another user');
 const USER = 'apppkg-test-app';
 const work = tempDir('apppkg-users-');
 chmodSync(work.path, 0o755);
@@ -188,6 +189,74 @@ ifRoot('an app given another user finds what its previous user wrote in its data
   assert.is(again.status, 0, again.stderr);
   assert.is(again.stdout, 'one\ntwo\n');
   for (const file of ['data/sub', 'data/sub/f', 'log/own.log']) assert.is(statSync(join(state, 'apps', 'moved', file)).uid, second, file);
+});
+
+// app.yaml is its app's user's to replace: made a symlink to a file only root may read, the root
+// gateway showed that file's lines in its YAML errors (log, status, 503, check).
+ifRoot('an app.yaml that leads to a file the app\'s user may not read is refused, naming the file and its mode, showing none of it; a link its user may read serves', async () => {
+  const uid = uidOf(USER);
+  const apps = join(work.path, 'apps-secret');
+  mkdirSync(apps);
+  chmodSync(apps, 0o755);
+  const secret = join(work.path, 'root-only.yaml');
+  writeFileSync(secret, 'python: "hunter2-kept-by-root"\n', { mode: 0o600 });
+  // A deploy tool's link to a description kept outside the package, which its user may read.
+  const shared = join(work.path, 'shared-descriptions');
+  mkdirSync(shared, { mode: 0o755 });
+  const linked = addPackage(apps, 'environ', 'linked');
+  renameSync(join(linked, 'app.yaml'), join(shared, 'linked.yaml'));
+  symlinkSync(join(shared, 'linked.yaml'), join(linked, 'app.yaml'));
+  const owned = addPackage(apps, 'environ', 'owned');
+  rmSync(join(owned, 'app.yaml'));
+  symlinkSync(secret, join(owned, 'app.yaml'));
+  for (const dir of [linked, owned]) spawnSync('chown', ['-R', '-h', `${USER}:`, dir]);
+  // Root's package, run as USER by the environment file's user: USER's rights, not the owner's.
+  const named = addPackage(apps, 'environ', 'named');
+  rmSync(join(named, 'app.yaml'));
+  symlinkSync(secret, join(named, 'app.yaml'));
+  const envFile = join(work.path, 'environment-secret.yaml');
+  writeFileSync(envFile, `python: /usr/bin/python3\napps:\n  named:\n    user: ${USER}\n`, { mode: 0o600 });
+  const state = join(work.path, 'state-secret');
+  const { bin } = installForOtherUsers();
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile], { bin });
+  running.push(gw);
+  assert.is((await request(`${gw.url}/linked/`)).statusCode, 200);
+  const refusal = (dir: string) => `skipping ${dir}:\n  ${dir}/app.yaml: cannot read ${dir}/app.yaml: it leads to ${secret}, and the app's user, ${USER} (uid ${uid}), may not read ${secret} (mode 0600, owner root, gid 0)\n    fix: let ${USER} read the file`;
+  for (const dir of [owned, named]) assert.ok(gw.output().includes(refusal(dir)), gw.output());
+  const broken = (await gatewayStatus(gw)).broken.map((b: any) => [b.dir, b.code]).sort();
+  assert.equal(broken, [[named, 'APPPKG_FILE_UNREADABLE'], [owned, 'APPPKG_FILE_UNREADABLE']]);
+  const answer = await request(`${gw.url}/owned/`);
+  assert.is(answer.statusCode, 503);
+  const page = await answer.body.text();
+  assert.match(page, /APPPKG_FILE_UNREADABLE/);
+  const checked = await runCli(['check', owned, '--environment', envFile, '--state-dir', state], { bin });
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.ok(checked.stderr.includes(`may not read ${secret} (mode 0600, owner root, gid 0)`), checked.stderr);
+  for (const shown of [gw.output(), JSON.stringify(await gatewayStatus(gw)), page, checked.stdout + checked.stderr]) assert.not.match(shown, /hunter2/);
+});
+
+// The mode bits are the first answer; a "no" is asked again of the kernel, as an ACL may grant
+// what they do not: such a description stays readable (describe as root reads it as its user).
+ifAcl('an app.yaml its user may read by an ACL alone, not by its mode bits, is read', async () => {
+  uidOf(USER);
+  const apps = join(work.path, 'apps-acl');
+  mkdirSync(apps);
+  chmodSync(apps, 0o755);
+  const dir = addPackage(apps, 'environ', 'acl');
+  const kept = join(work.path, 'acl-kept.yaml');
+  renameSync(join(dir, 'app.yaml'), kept);
+  chmodSync(kept, 0o600);
+  symlinkSync(kept, join(dir, 'app.yaml'));
+  spawnSync('chown', ['-R', '-h', `${USER}:`, dir]);
+  const { bin } = installForOtherUsers();
+  const describe = () => runCli(['describe', dir, '--state-dir', join(work.path, 'state-acl')], { bin });
+  const refused = await describe();
+  assert.is(refused.status, 1, refused.stdout);
+  assert.ok(refused.stderr.includes(`may not read ${kept} (mode 0600, owner root, gid 0)`), refused.stderr);
+  assert.is(spawnSync('setfacl', ['-m', `u:${USER}:r`, kept]).status, 0, 'setfacl');
+  const read = await describe();
+  assert.is(read.status, 0, read.stderr);
+  assert.is(JSON.parse(read.stdout).name, 'acl');
 });
 
 test.run();
