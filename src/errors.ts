@@ -1199,6 +1199,29 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { app: 'support-desk', path: '/_mail', file: '/etc/apppkg/environment.yaml' },
   },
+  // `mail retry` (docs/mail.md, "Retries and dead letters"): the gateway builds the reason and
+  // the fix, the CLI prints them as the gateway said them (admin-client.ts).
+  APPPKG_MAIL_NO_DEAD_LETTER: {
+    summary: '`mail retry ID` named an id that is no dead letter of the running gateway (a typo, one retried or delivered already, or another gateway\'s); nothing was retried.',
+    message: (d) => str(d.reason),
+    hint: (d) => (d.hint ? str(d.hint) : '`apppkg-gateway status` lists the newest dead letters with their ids (`status --json` 50, STATE/mail/dead/ keeps every one); `mail retry --all [APP]` retries them all'),
+    exitStatus: 1,
+    example: { reason: 'no dead letter 0b9e0c3e-0000-4000-8000-000000000000 in the gateway at 127.0.0.1:8099: it keeps 2 (5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10, 9f1e3b20-6c1d-4d6f-8f0e-2f5b9a1c7d44)' },
+  },
+  APPPKG_MAIL_CANNOT_RETRY: {
+    summary: 'A dead letter named to `mail retry` cannot be delivered again: its message file was gone when it was given up (its record alone is kept), its app is no app under `--apps` now, or it is postmaster mail that no app takes; nothing was retried.',
+    message: (d) => str(d.reason),
+    hint: (d) => (d.hint ? str(d.hint) : 'leave that one out (`mail retry --all` skips it and says why), or mend what the message says and run the command again'),
+    exitStatus: 1,
+    example: { reason: 'cannot retry 5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10: its app blog is no app of this gateway now (removed from --apps?)' },
+  },
+  APPPKG_MAIL_OFF: {
+    summary: 'The running gateway has no mail listener (no `mail:` in its environment file), so it delivers no mail and `mail retry` has nothing to put dead letters back into.',
+    message: (d) => str(d.reason),
+    hint: (d) => (d.hint ? str(d.hint) : "put `mail: {listen: ...}` in the gateway's environment file and restart it; its dead letters are then listed in `status` and can be retried"),
+    exitStatus: 1,
+    example: { reason: 'the gateway at 127.0.0.1:8099 runs no mail listener (no mail: in /etc/apppkg/environment.yaml)' },
+  },
 } satisfies Record<string, CodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAdminToken } from './admin/admin-access.js';
-import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer } from './admin/admin-server.js';
+import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer, type MailRetryAsk, type MailRetryDone } from './admin/admin-server.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
@@ -181,6 +181,7 @@ export class Gateway {
           appsListed: registry.listed,
           restart: (name) => gateway!.restartApp(name),
           rollback: (name) => gateway!.rollback(name),
+          retryMail: (ask) => gateway!.retryMail(ask),
         };
         admin = await startAdminServer({
           listen: adminAddr, listenKey: names.admin, socketOwnerKey: names.socketOwner, provider, metrics, token: adminToken, appsRunAsOthers: appsRunAsOtherUsers(mode), appUsers: () => registry.appUsers,
@@ -488,6 +489,18 @@ export class Gateway {
       return { from, to, message: `${name}: rolled back from ${from} to ${to}, which passed its probe; it was idle, so its workers stop again until its next request; ${from} stays out of rotation until a file in it changes` };
     }
     return { from, to, message: `${name}: rolled back from ${from} to ${to}; ${from} drains and stays out of rotation until a file in it changes` };
+  }
+
+  /**
+   * The admin's `mail retry`: dead letters back into the mail queue, tried now (mail-retry.ts).
+   * A dead letter of a name no package under --apps has now is refused, naming it.
+   */
+  async retryMail(ask: MailRetryAsk): Promise<MailRetryDone> {
+    if (this.mail === null) {
+      const where = this.environmentFile === null ? 'there is no environment file (--environment)' : `no mail: in ${this.environmentFile}`;
+      throw new GatewayError('APPPKG_MAIL_OFF', { reason: `this gateway runs no mail listener (${where}), so it delivers no mail` });
+    }
+    return this.mail.retry(ask, () => this.registry.knownNames);
   }
 
   /** The admin listener answers while the gateway stops, for status; nothing is started then. */

@@ -1,7 +1,8 @@
 // The admin listener (SPEC §4, 5.4; docs/admin.md): the status page, /status (JSON), /metrics
-// (Prometheus text), /events (the status, live), an app's log, and the two actions, restart and
-// rollback, on an http server of its own, never the public one, so no route or Host header on
-// the public listener can reach it. Who may use which route is admin-access.ts's business.
+// (Prometheus text), /events (the status, live), an app's log, and the actions (restart,
+// rollback, mail's retry of dead letters), on an http server of its own, never the public one,
+// so no route or Host header on the public listener can reach it. Who may use which route is
+// admin-access.ts's business.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -32,6 +33,18 @@ export interface AdminProvider {
   appsListed?: Promise<void>;
   restart(name: string): Promise<{ version: string | null; message: string }>;
   rollback(name: string): Promise<{ from: string; to: string; message: string }>;
+  /** Dead letters back into the mail queue (`mail retry`); absent: the gateway runs no mail listener. */
+  retryMail?(ask: MailRetryAsk): Promise<MailRetryDone>;
+}
+
+/** What `POST /mail/retry` asks: these dead letters by id, or every one (of one app). */
+export type MailRetryAsk = { ids: string[] } | { all: true; app: string | null };
+
+/** What it did: each dead letter put back (its delivery id and app), each left and why, in words. */
+export interface MailRetryDone {
+  retried: Array<{ id: string; app: string }>;
+  skipped: Array<{ id: string; app: string; why: string }>;
+  message: string;
 }
 
 export interface AdminServerOptions {
@@ -91,6 +104,8 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 const APP_ROUTE = /^\/apps\/([^/]+)\/(log|restart|rollback)$/;
+/** `?id=ID&id=ID...` or `?all=1[&app=NAME]`: the dead letters to put back into the mail queue. */
+const MAIL_RETRY_ROUTE = '/mail/retry';
 
 const DEFAULT_LOG_LINES = 100;
 const MAX_LOG_LINES = 10_000;
@@ -191,7 +206,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   const url = new URL(req.url ?? '/', 'http://admin');
   const path = url.pathname;
   const app = APP_ROUTE.exec(path);
-  const use: AdminUse = app === null ? 'read' : app[2] === 'log' ? 'logs' : 'act';
+  const use: AdminUse = path === MAIL_RETRY_ROUTE ? 'act' : app === null ? 'read' : app[2] === 'log' ? 'logs' : 'act';
   const method = use === 'act' ? 'POST' : 'GET';
   const verdict = ctx.guard.check(req, use);
   if (!verdict.ok) return refuse(res, verdict);
@@ -204,6 +219,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
       if (name === null) return sendError(res, 400, 'APPPKG_ADMIN_NO_ROUTE', `the app name in ${path.slice(0, 200)} is not valid percent-encoding`);
       return await appRoute(req, res, ctx, name, app[2], url);
     }
+    if (path === MAIL_RETRY_ROUTE) return await mailRetryRoute(req, res, ctx, url);
     const page = PAGE_FILES[path];
     if (page !== undefined) return sendPage(res, page.file, page.type);
     switch (path) {
@@ -276,6 +292,26 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
   } catch (err) {
     if (!isGatewayError(err)) throw err;
     return sendError(res, 409, err.code, err.message, {}, err.hint);
+  }
+}
+
+async function mailRetryRoute(req: IncomingMessage, res: ServerResponse, ctx: Context, url: URL): Promise<void> {
+  req.resume(); // a body, if any, means nothing here
+  const ids = url.searchParams.getAll('id').filter((id) => id !== '');
+  const all = ['1', 'true', 'yes'].includes(url.searchParams.get('all') ?? '');
+  if (ids.length > 0 === all) {
+    return sendError(res, 400, 'APPPKG_ADMIN_NO_ROUTE', `${MAIL_RETRY_ROUTE} takes either id=ID (repeated) or all=1 (with app=NAME for one app's)`);
+  }
+  if (ctx.provider.retryMail === undefined) {
+    const off = new GatewayError('APPPKG_MAIL_OFF', { reason: 'this gateway runs no mail listener' });
+    return sendError(res, 409, off.code, off.message, {}, off.hint);
+  }
+  try {
+    const done = await ctx.provider.retryMail(all ? { all: true, app: url.searchParams.get('app') || null } : { ids });
+    return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(done)}\n`);
+  } catch (err) {
+    if (!isGatewayError(err)) throw err;
+    return sendError(res, err.code === 'APPPKG_MAIL_NO_DEAD_LETTER' ? 404 : 409, err.code, err.message, {}, err.hint);
   }
 }
 

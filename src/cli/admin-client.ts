@@ -1,8 +1,9 @@
 // How every CLI command reaches a running gateway's admin listener (docs/admin.md): `--admin
 // ADDR` and `--admin-token FILE` parsed once, requests over TCP or the unix socket, and every
 // answer that is not the one asked for turned into one GatewayError code, so that `status`,
-// `logs`, `restart` and `rollback` fail alike. Streams (a followed log, /events) are read
-// as they arrive until the user stops them, the reader of a pipe leaves, or the gateway goes.
+// `logs`, `restart`, `rollback` and `mail retry` fail alike. Streams (a followed log, /events)
+// are read as they arrive until the user stops them, the reader of a pipe leaves, or the
+// gateway goes.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { statSync } from 'node:fs';
 import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
@@ -11,7 +12,7 @@ import { readAdminToken } from '../admin/admin-access.js';
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { STREAM_END_TRAILER, TOKEN_CHANGED } from '../admin/stream-end.js';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { nearAppName } from '../description/near-app-name.js';
 import { listenerFiles } from './listener-files.js';
 import { topClosedDirectory, unitAdminSocket } from './unit-admin-socket.js';
@@ -27,6 +28,9 @@ export const ADMIN_OPTION_HELP: Array<[string, string]> = [
   ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT, its http://HOST:PORT/ URL or unix:/path (default ${DEFAULT_ADMIN})`],
   ['--admin-token FILE', 'the file holding the admin token, when the gateway was started with one'],
 ];
+
+/** The refusals of POST /mail/retry, passed on as the gateway said them. */
+const MAIL_RETRY_CODES: ReadonlySet<string> = new Set<ErrorCode>(['APPPKG_MAIL_NO_DEAD_LETTER', 'APPPKG_MAIL_CANNOT_RETRY', 'APPPKG_MAIL_OFF']);
 
 /** A gateway answers reads in milliseconds; past this something is wrong, so say so. */
 const READ_TIMEOUT_MS = 5000;
@@ -367,6 +371,10 @@ export class AdminClient {
     }
     if (res.statusCode === 401 || res.statusCode === 403 || (res.statusCode === 421 && said.code === 'APPPKG_ADMIN_REFUSED')) {
       return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint });
+    }
+    // `mail retry`'s refusals (an unknown id, an app gone, no mail listener): the gateway's words and fix.
+    if ((res.statusCode === 404 || res.statusCode === 409) && said.code !== undefined && MAIL_RETRY_CODES.has(said.code)) {
+      return new GatewayError(said.code as ErrorCode, { reason: said.message, hint: said.hint });
     }
     if (res.statusCode === 409 && said.code === 'APPPKG_ADMIN_APP_BROKEN') {
       return new GatewayError('APPPKG_ADMIN_APP_BROKEN', { reason: said.message, hint: said.hint });

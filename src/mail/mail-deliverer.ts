@@ -34,6 +34,7 @@ export interface DelivererOptions {
 /** A delivery waiting for its attempt; both times are performance.now() ms. */
 interface Waiting {
   delivery: SpooledDelivery;
+  /** What give_up counts from: its receipt, or its return from the dead letters (`mail retry`). */
   receivedAt: number;
   dueAt: number;
 }
@@ -63,20 +64,26 @@ export class MailDeliverer {
     const now = performance.now();
     const wallNow = Date.now();
     const longest = longestWait(this.opts.schedule);
+    const ageOf = (at: number | undefined): number => (Number.isFinite(at) ? Math.max(0, wallNow - at!) : 0);
     for (const delivery of this.opts.spool.pending()) {
-      const age = Number.isFinite(delivery.receivedAt) ? Math.max(0, wallNow - delivery.receivedAt) : 0;
-      const wait = Number.isFinite(delivery.nextAttemptAt) ? Math.min(Math.max(0, delivery.nextAttemptAt - wallNow), longest) : 0;
+      let age = ageOf(delivery.receivedAt);
       delivery.receivedAt = wallNow - age;
+      // Put back by `mail retry`: its give_up counts from then, as it did before this restart.
+      if (delivery.retriedAt !== undefined) {
+        age = Math.min(age, ageOf(delivery.retriedAt));
+        delivery.retriedAt = wallNow - age;
+      }
+      const wait = Number.isFinite(delivery.nextAttemptAt) ? Math.min(Math.max(0, delivery.nextAttemptAt - wallNow), longest) : 0;
       delivery.nextAttemptAt = wallNow + wait;
       this.wait({ delivery, receivedAt: now - age, dueAt: now + wait });
     }
     this.pump();
   }
 
-  /** A message just accepted: its deliveries are tried now. */
+  /** A message just accepted, or dead letters put back (`mail retry`): tried now. */
   add(deliveries: SpooledDelivery[]): void {
     if (this.stopped) return; // spooled: the next start delivers them
-    // Just accepted: received now, on either clock, and due now.
+    // Just accepted or put back: give_up counts from now, on either clock, and due now.
     const now = performance.now();
     for (const delivery of deliveries) this.wait({ delivery, receivedAt: now, dueAt: now });
     this.pump();

@@ -2,11 +2,13 @@
 // spool, the deliverer POSTs them to their apps; the counters and dead letters feed `status`
 // and /metrics. Started by the gateway when the environment file has `mail:`.
 import type { MailListenerConfig } from '../environment/host-file.js';
+import type { MailRetryAsk, MailRetryDone } from '../admin/admin-server.js';
 import type { AppMailStatus, MailAppCounts, MailStatus } from '../admin/status-types.js';
 import { countOf } from '../count.js';
 import { MailDeliverer } from './mail-deliverer.js';
 import { startMailListener, type MailListener } from './mail-listener.js';
 import { MailTarget, type RouteHeaderOf } from './mail-post.js';
+import { retryDeadLetters } from './mail-retry.js';
 import type { MailRoute } from './mail-routes.js';
 import { mailSecret } from './mail-secret.js';
 import { MailSpool } from './mail-spool.js';
@@ -134,6 +136,16 @@ export class MailService {
   /** The mail waiting for each app that has some, by name (mail-waiting.ts). */
   waitingByApp(): Map<string, AppMailStatus> {
     return waitingMailByApp(this.spool.pending(), (id) => this.deliverer.isAttempting(id));
+  }
+
+  /**
+   * `mail retry`: dead letters back into the queue, tried now (mail-retry.ts). `appNames`: the
+   * apps under --apps now; a dead letter of another is refused.
+   */
+  retry(ask: MailRetryAsk, appNames: () => string[]): Promise<MailRetryDone> {
+    return retryDeadLetters({
+      spool: this.spool, appNames, isApp: (app) => appNames().includes(app), deliver: (deliveries) => this.deliverer.add(deliveries),
+    }, ask);
   }
 
   /**

@@ -8,6 +8,10 @@
 //   dead/DID.json, .eml  a delivery given up (406, or give_up passed), or kept at once (postmaster
 //                        mail no app takes), with its message
 //
+// `mail retry` moves a dead letter back into queue/ (requeue()): the message linked back into
+// messages/, the queue's record written and synced, and only then the dead letter removed. A
+// crash between the two leaves both records: the queue's wins at the next start.
+//
 // Accepting writes the message and its deliveries, fsyncs each file and the directories that
 // name them, and only then resolves: the 250 comes after. A message file that no delivery names
 // (a crash between the two) was never acknowledged, and is removed at the next start.
@@ -41,6 +45,12 @@ export interface SpooledDelivery {
    * the records of a gateway older than this field.
    */
   lastErrorAt?: number;
+  /**
+   * ms since the epoch: when `mail retry` put it back from the dead letters, for a fresh
+   * schedule: give_up counts from it, not from `receivedAt` (days ago, which would give it up at
+   * its first failed attempt). Absent for a delivery never retried so.
+   */
+  retriedAt?: number;
   /**
    * Set when no app is to be tried (postmaster mail that no app takes; `app` is ''): why. Such a
    * delivery is spooled as any other before the 250, then made a dead letter at once.
@@ -139,7 +149,14 @@ export class MailSpool {
     for (const name of await readdir(this.path('dead'))) {
       if (!name.endsWith('.json')) continue;
       const letter = await readJson<DeadLetter>(this.path('dead', name));
-      if (letter !== null) this.dead.set(letter.id, letter);
+      if (letter === null) continue;
+      // A retry cut short after its queue record was written (requeue()): it is queued, and
+      // listed as a dead letter as well it would be retried twice and counted twice.
+      if (this.queued.has(letter.id)) {
+        await this.forgetDead(letter.id);
+        continue;
+      }
+      this.dead.set(letter.id, letter);
     }
   }
 
@@ -227,6 +244,11 @@ export class MailSpool {
     return this.path('dead', `${letter.id}.json`);
   }
 
+  /** A dead letter's message, STATE/mail/dead/DID.eml (`file` in its record, unless it was gone). */
+  deadMessageFile(letter: DeadLetter): string {
+    return this.path('dead', `${letter.id}.eml`);
+  }
+
   /** The message file a delivery POSTs. */
   messageFile(delivery: SpooledDelivery): string {
     return this.path('messages', `${delivery.messageId}.eml`);
@@ -270,6 +292,50 @@ export class MailSpool {
     await rm(this.path('queue', `${delivery.id}.json`), { force: true });
     await this.release(delivery);
     return letter;
+  }
+
+  /**
+   * A dead letter back in the queue (`mail retry`), with its delivery id, envelope and message,
+   * due now, its attempts counted anew and give_up from now. Written in the order that leaves
+   * the spool whole at any crash: the message linked back into messages/ (unreferenced, it is
+   * removed at the next start), the queue's record synced, then the dead letter removed (both
+   * records there: open() keeps the queue's). Rejects with ENOENT when dead/DID.eml is gone.
+   */
+  async requeue(letter: DeadLetter): Promise<SpooledDelivery> {
+    // Taken out first: a second retry of the same id meanwhile finds no dead letter.
+    if (this.dead.get(letter.id) !== letter) throw Object.assign(new Error(`${letter.id} is no dead letter now`), { code: 'ENOENT' });
+    this.dead.delete(letter.id);
+    const { deadAt: _deadAt, reason: _reason, file: _file, lastErrorAt: _lastErrorAt, keep: _keep, ...kept } = letter;
+    const now = Date.now();
+    const delivery: SpooledDelivery = { ...kept, attempts: 0, nextAttemptAt: now, lastError: null, retriedAt: now };
+    try {
+      if (!this.references.has(delivery.messageId)) {
+        try {
+          await link(this.deadMessageFile(letter), this.messageFile(delivery));
+        } catch (err) {
+          // Left by a retry of it that failed further on (a full disk): the same file, linked.
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        await syncDir(this.path('messages'));
+      }
+      await this.writeRecord(this.path('queue', `${delivery.id}.json`), delivery, true);
+      await syncDir(this.path('queue'));
+    } catch (err) {
+      this.dead.set(letter.id, letter);
+      throw err;
+    }
+    this.queued.set(delivery.id, delivery);
+    this.references.set(delivery.messageId, (this.references.get(delivery.messageId) ?? 0) + 1);
+    // Queued now, whatever comes: files left in dead/ are removed at the next start (open()).
+    await this.forgetDead(letter.id).catch(() => {});
+    return delivery;
+  }
+
+  /** Removes a dead letter's files: its message first, so that no message outlives its record. */
+  private async forgetDead(id: string): Promise<void> {
+    await rm(this.path('dead', `${id}.eml`), { force: true });
+    await rm(this.path('dead', `${id}.json`), { force: true });
+    await syncDir(this.path('dead'));
   }
 
   private async release(delivery: SpooledDelivery): Promise<void> {

@@ -16,7 +16,7 @@ test.after(() => {
   work.remove();
 });
 
-const COMMANDS = ['serve', 'check', 'install', 'backup', 'restore', 'uninstall', 'test', 'run', 'describe', 'init', 'status', 'logs', 'restart', 'rollback'];
+const COMMANDS = ['serve', 'check', 'install', 'backup', 'restore', 'uninstall', 'test', 'run', 'describe', 'init', 'status', 'logs', 'restart', 'rollback', 'mail'];
 
 const runs = new Map<string, Promise<CliResult>>();
 /**

@@ -1,0 +1,119 @@
+// `apppkg-gateway mail retry` (docs/mail.md, "Retries and dead letters"): which dead letters go
+// back into the queue, and the refusals. Delivering one again took swaks and two files removed
+// by hand, where a user of Postfix types `postsuper -r`. Named ids are all checked before any is
+// put back: a typo in one of three retries none, and says which ids there are.
+import { access } from 'node:fs/promises';
+import type { MailRetryAsk, MailRetryDone } from '../admin/admin-server.js';
+import { countOf, listOf } from '../count.js';
+import { GatewayError } from '../errors.js';
+import type { DeadLetter, MailSpool, SpooledDelivery } from './mail-spool.js';
+
+/** The dead letters a refusal of an unknown id names, the newest: status lists ten. */
+const IDS_NAMED = 10;
+
+export interface MailRetryContext {
+  spool: MailSpool;
+  /** Whether the name is an app under --apps now (a package that does not load included). */
+  isApp: (app: string) => boolean;
+  /** The apps under --apps now, for a refusal naming one that is not. */
+  appNames: () => string[];
+  /** Hands the deliveries put back to the deliverer: tried now. */
+  deliver: (deliveries: SpooledDelivery[]) => void;
+}
+
+type Problem = 'no-app' | 'app-gone' | 'file-missing';
+
+export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk): Promise<MailRetryDone> {
+  const letters = ctx.spool.deadLetters();
+  const wanted = 'ids' in ask ? chosenByIds(letters, [...new Set(ask.ids)]) : chosenByApp(ctx, letters, ask.app);
+  const checked = await Promise.all(wanted.map(async (letter) => ({ letter, problem: await problemOf(ctx, letter) })));
+  const refused = checked.filter((c) => c.problem !== null) as Array<{ letter: DeadLetter; problem: Problem }>;
+  if ('ids' in ask && refused.length > 0) {
+    throw new GatewayError('APPPKG_MAIL_CANNOT_RETRY', {
+      reason: `${refused.map(({ letter, problem }) => `cannot retry ${letter.id}: ${whyNot(ctx, letter, problem)}`).join('; ')}; nothing was retried`,
+      hint: fixFor(refused.map((r) => r.problem)),
+    });
+  }
+  const retried: MailRetryDone['retried'] = [];
+  const skipped: MailRetryDone['skipped'] = refused.map(({ letter, problem }) => ({ id: letter.id, app: letter.app, why: whyNot(ctx, letter, problem) }));
+  const back: SpooledDelivery[] = [];
+  for (const { letter } of checked.filter((c) => c.problem === null)) {
+    try {
+      back.push(await ctx.spool.requeue(letter));
+      retried.push({ id: letter.id, app: letter.app });
+    } catch (err) {
+      skipped.push({ id: letter.id, app: letter.app, why: `it could not be put back: ${(err as Error).message}` });
+    }
+  }
+  ctx.deliver(back);
+  const done = { retried, skipped, message: doneMessage(retried, skipped, 'ids' in ask ? null : ask.app) };
+  if ('ids' in ask && skipped.length > 0) {
+    throw new GatewayError('APPPKG_MAIL_CANNOT_RETRY', { reason: done.message, hint: 'free what the error names (df -h STATE/mail for a full disk) and run the command again for those left' });
+  }
+  return done;
+}
+
+function chosenByIds(letters: DeadLetter[], ids: string[]): DeadLetter[] {
+  const byId = new Map(letters.map((l) => [l.id, l]));
+  const unknown = ids.filter((id) => !byId.has(id));
+  if (unknown.length > 0) {
+    const newest = letters.slice(-IDS_NAMED).reverse().map((l) => `${l.id} (${l.app || 'no app'})`);
+    const there = letters.length === 0 ? 'it keeps none' : `it keeps ${letters.length}${letters.length > IDS_NAMED ? `, the newest ${IDS_NAMED}` : ''}: ${newest.join(', ')}`;
+    throw new GatewayError('APPPKG_MAIL_NO_DEAD_LETTER', {
+      reason: `no dead letter ${listOf(unknown)} in this gateway (${there}); nothing was retried`,
+    });
+  }
+  return ids.map((id) => byId.get(id)!);
+}
+
+function chosenByApp(ctx: MailRetryContext, letters: DeadLetter[], app: string | null): DeadLetter[] {
+  if (app === null) return letters;
+  if (!ctx.isApp(app)) {
+    const apps = ctx.appNames();
+    const held = letters.filter((l) => l.app === app).length;
+    throw new GatewayError('APPPKG_MAIL_CANNOT_RETRY', {
+      reason: `${app} is no app of this gateway now${held > 0 ? `: its ${countOf(held, 'dead letter')} cannot be delivered` : ''}; nothing was retried`,
+      hint: `its apps: ${apps.length > 0 ? apps.join(', ') : '(none)'}; put ${app} back under --apps (the gateway picks it up by itself) and run the command again`,
+    });
+  }
+  return letters.filter((l) => l.app === app);
+}
+
+async function problemOf(ctx: MailRetryContext, letter: DeadLetter): Promise<Problem | null> {
+  if (letter.app === '') return 'no-app';
+  if (!ctx.isApp(letter.app)) return 'app-gone';
+  if (letter.file === null) return 'file-missing';
+  // Removed by hand since: its record alone would be put back, and tried for nothing until give_up.
+  return access(ctx.spool.deadMessageFile(letter)).then(() => null, () => 'file-missing' as const);
+}
+
+function whyNot(ctx: MailRetryContext, letter: DeadLetter, problem: Problem): string {
+  switch (problem) {
+    case 'no-app':
+      return `it is postmaster mail that no app takes (${letter.reason}): there is no app to deliver it to; read it in ${ctx.spool.deadMessageFile(letter)}`;
+    case 'app-gone':
+      return `its app ${letter.app} is no app of this gateway now (removed from --apps?)`;
+    case 'file-missing':
+      return `its message file is missing (${ctx.spool.deadMessageFile(letter)}): only its record is kept, ${ctx.spool.deadRecord(letter)}`;
+  }
+}
+
+function fixFor(problems: Problem[]): string {
+  const fixes: string[] = [];
+  if (problems.includes('app-gone')) fixes.push('put the app back under --apps (the gateway picks it up by itself) and run the command again');
+  if (problems.includes('file-missing')) fixes.push('a dead letter without its message cannot be delivered: its record names the sender (from, to), who can send it again');
+  if (problems.includes('no-app')) fixes.push('postmaster mail goes to the app mail.postmaster names in the environment file: read the file, or forward it there by hand');
+  return `leave ${problems.length === 1 ? 'it' : 'those'} out, or: ${fixes.join('; ')}`;
+}
+
+function doneMessage(retried: MailRetryDone['retried'], skipped: MailRetryDone['skipped'], app: string | null): string {
+  if (retried.length === 0 && skipped.length === 0) return `mail: no dead letter${app === null ? '' : ` of ${app}`} to retry`;
+  const parts: string[] = [];
+  if (retried.length > 0) {
+    parts.push(`mail: ${countOf(retried.length, 'dead letter')} put back in the queue and tried now, with ${retried.length === 1 ? 'its delivery id' : 'their delivery ids'}: ${retried.map((r) => `${r.id} to ${r.app}`).join(', ')}; \`apppkg-gateway status\` shows what is not delivered, waiting with its reason`);
+  } else {
+    parts.push(`mail: no dead letter${app === null ? '' : ` of ${app}`} put back`);
+  }
+  for (const s of skipped) parts.push(`left as a dead letter: ${s.id}: ${s.why}`);
+  return parts.join('\n');
+}

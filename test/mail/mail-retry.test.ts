@@ -1,0 +1,195 @@
+// `apppkg-gateway mail retry` (docs/mail.md, "Retries and dead letters"): a dead letter went back
+// to its app only by swaks and two files removed by hand. Through the real CLI and gateway: one
+// retried to an app that now takes it arrives with the same delivery id and leaves `status`;
+// `--all APP`; the refusals (an unknown id, an app gone from --apps, a message file missing);
+// a retry a crash cut short; and who may ask (the unix admin socket needs no token; as root, a
+// loopback port without one refuses it, as it refuses a restart).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
+import { statusPids } from '../helpers/status.js';
+import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
+
+const test = suite('mail retry');
+const apps = tempDir('apppkg-mail-retry-apps-');
+const state = tempDir('apppkg-mail-retry-state-');
+const socket = join(state.path, 'admin.sock');
+const admin = ['--admin', `unix:${socket}`];
+const answerOf = (app: string) => join(state.path, 'apps', app, 'data', 'answer');
+let gw: RunningGateway | undefined;
+let agent: Agent;
+let port: number;
+
+/** Seeded before the start: a dead letter of an app no longer under --apps, one whose message was gone, and a retry a crash cut short. */
+const GONE = 'seeded-gone-0000';
+const NO_FILE = 'seeded-nofile-00';
+const CUT_SHORT = 'seeded-cutshort';
+
+function seed(): void {
+  const mail = join(state.path, 'mail');
+  for (const sub of ['messages', 'queue', 'dead']) mkdirSync(join(mail, sub), { recursive: true, mode: 0o700 });
+  const at = Date.now() - 3_600_000;
+  // `size` is the POST's Content-Length: the file's own.
+  const eml = `From: ann@example.org\r\nSubject: seeded\r\n\r\nHello.\r\n`;
+  const record = (id: string, app: string, messageId: string) => ({
+    id, messageId, app, from: 'ann@example.org', to: [`x@${app}.localhost`], receivedAt: at, size: Buffer.byteLength(eml), attempts: 1, nextAttemptAt: at, lastError: 'the app refused it (406)',
+  });
+  const dead = (id: string, app: string, file: string | null) => ({ ...record(id, app, `m-${id}`), deadAt: at, reason: 'the app refused it (406)', file });
+  writeFileSync(join(mail, 'dead', `${GONE}.json`), JSON.stringify(dead(GONE, 'gone', join(mail, 'dead', `${GONE}.eml`))));
+  writeFileSync(join(mail, 'dead', `${GONE}.eml`), eml);
+  writeFileSync(join(mail, 'dead', `${NO_FILE}.json`), JSON.stringify(dead(NO_FILE, 'alpha', null)));
+  // requeue() wrote the queue's record and died before it removed the dead letter: both there.
+  writeFileSync(join(mail, 'messages', `m-${CUT_SHORT}.eml`), eml);
+  writeFileSync(join(mail, 'queue', `${CUT_SHORT}.json`), JSON.stringify({ ...record(CUT_SHORT, 'alpha', `m-${CUT_SHORT}`), attempts: 0, lastError: null, retriedAt: Date.now() }));
+  writeFileSync(join(mail, 'dead', `${CUT_SHORT}.json`), JSON.stringify(dead(CUT_SHORT, 'alpha', join(mail, 'dead', `${CUT_SHORT}.eml`))));
+  writeFileSync(join(mail, 'dead', `${CUT_SHORT}.eml`), eml);
+}
+
+test.before(async () => {
+  seed();
+  addPackage(apps.path, 'mail-sink', 'alpha');
+  addPackage(apps.path, 'mail-sink', 'beta');
+  const envFile = join(state.path, 'environment.yaml');
+  // One worker each: nothing here looks at a second. A retry far away: a failed attempt waits.
+  writeFileSync(envFile, 'defaults:\n  workers: 1\nmail:\n  listen: 127.0.0.1:0\n  retry: [600]\n  give_up: 3600\n');
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', ...admin, '--state-dir', state.path, '--environment', envFile, '--access-log', 'off'], { ms: 60_000 });
+  agent = new Agent({ connect: { socketPath: socket } });
+  port = mailPort(gw.output());
+});
+
+test.after(async () => {
+  const pids = gw ? statusPids(await status().catch(() => ({ apps: [] }))) : [];
+  const code = await gw?.stop();
+  await agent?.close();
+  await assertNoOrphans(pids);
+  apps.remove();
+  state.remove();
+  assert.is(code, 0, 'the gateway stops cleanly');
+});
+
+async function status(): Promise<any> {
+  return (await request('http://localhost/status', { dispatcher: agent })).body.json();
+}
+
+async function deadIds(): Promise<string[]> {
+  return (await status()).mail.dead.map((d: { id: string }) => d.id);
+}
+
+async function deliveries(app: string): Promise<Array<{ id: string; subject: string; status: number }>> {
+  return (await (await request(`${gw!.url}/${app}/deliveries`)).body.json()) as any;
+}
+
+function retry(...args: string[]) {
+  return runCli(['mail', 'retry', ...args, ...admin], { ms: 30_000 });
+}
+
+/** Sends a message to `app` answering 406 and waits for its dead letter: its delivery id. */
+async function deadLetterFor(app: string, subject: string): Promise<string> {
+  writeFileSync(answerOf(app), '406');
+  assert.equal(await sendWithSmtplib(port, 'ann@example.org', [`x@${app}.localhost`], message({ subject })), { refused: {} });
+  const id = await waitFor(async () => (await deliveries(app)).find((d) => d.subject === subject)?.id, 15_000, `${app}'s attempt of "${subject}"`, ASK_GATEWAY_EVERY_MS);
+  await waitFor(async () => (await deadIds()).includes(id), 15_000, `"${subject}" refused (406) to be a dead letter`, ASK_GATEWAY_EVERY_MS);
+  return id;
+}
+
+test('a retry a crash cut short (its queue record and its dead letter both on disk) is delivered once, and listed as a dead letter no more', async () => {
+  await waitFor(async () => (await deliveries('alpha')).some((d) => d.id === CUT_SHORT), 15_000, 'the cut-short retry delivered', ASK_GATEWAY_EVERY_MS);
+  await waitFor(async () => (await status()).mail.spooled === 0, 5_000, 'nothing left in the queue', ASK_GATEWAY_EVERY_MS);
+  assert.is((await deliveries('alpha')).filter((d) => d.id === CUT_SHORT).length, 1, 'delivered once');
+  assert.ok(!(await deadIds()).includes(CUT_SHORT), 'not a dead letter too');
+  assert.ok(!existsSync(join(state.path, 'mail', 'dead', `${CUT_SHORT}.json`)), 'its dead record removed');
+});
+
+test('a dead letter retried to an app that now takes it: `mail retry ID` delivers it with the same delivery id, and it leaves status', async () => {
+  const id = await deadLetterFor('alpha', 'refused then retried');
+  const table = await runCli(['status', ...admin], { ms: 15_000 });
+  assert.match(table.stdout, new RegExp(`dead letter ${id} to alpha .*: the app refused it \\(406\\)`));
+  rmSync(answerOf('alpha'));
+  const r = await retry(id);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^mail: 1 dead letter put back in the queue and tried now, with its delivery id: ${id} to alpha; `));
+  const attempts = await waitFor(async () => {
+    const all = (await deliveries('alpha')).filter((d) => d.id === id);
+    return all.some((d) => d.status === 200) ? all : undefined;
+  }, 15_000, 'the retried dead letter delivered', ASK_GATEWAY_EVERY_MS);
+  assert.equal(attempts.map((d) => [d.subject, d.status]), [['refused then retried', 406], ['refused then retried', 200]], 'the same delivery id on both');
+  await waitFor(async () => !(await deadIds()).includes(id), 5_000, 'the dead letter gone from status', ASK_GATEWAY_EVERY_MS);
+  assert.ok(!existsSync(join(state.path, 'mail', 'dead', `${id}.json`)), 'nor kept in dead/');
+  // Retried already: no dead letter by that id now.
+  const again = await retry(id);
+  assert.is(again.status, 1);
+  assert.match(again.stderr, new RegExp(`no dead letter ${id} in this gateway`));
+});
+
+test('`mail retry --all APP` retries every dead letter of that app and no other; `--all` leaves those it cannot deliver, saying why', async () => {
+  const one = await deadLetterFor('beta', 'beta one');
+  const two = await deadLetterFor('beta', 'beta two');
+  const alphas = await deadLetterFor('alpha', 'alpha stays');
+  rmSync(answerOf('beta'));
+  const r = await retry('--all', 'beta');
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^mail: 2 dead letters put back in the queue and tried now, with their delivery ids: /);
+  await waitFor(async () => {
+    const ok = (await deliveries('beta')).filter((d) => d.status === 200).map((d) => d.id);
+    return ok.includes(one) && ok.includes(two);
+  }, 15_000, 'both of beta\'s delivered', ASK_GATEWAY_EVERY_MS);
+  const left = await deadIds();
+  assert.ok(!left.includes(one) && !left.includes(two), 'beta\'s gone from the dead letters');
+  assert.ok(left.includes(alphas) && left.includes(GONE) && left.includes(NO_FILE), 'the others kept');
+  // Every one: alpha's (still answering 406: a dead letter again), and the two that cannot go, each said why.
+  const all = await retry('--all');
+  assert.is(all.status, 0, all.stderr);
+  assert.match(all.stdout, new RegExp(`^mail: 1 dead letter put back in the queue and tried now, with its delivery id: ${alphas} to alpha; `));
+  assert.match(all.stdout, new RegExp(`\\nleft as a dead letter: ${GONE}: its app gone is no app of this gateway now \\(removed from --apps\\?\\)`));
+  assert.match(all.stdout, new RegExp(`\\nleft as a dead letter: ${NO_FILE}: its message file is missing \\(\\S+/dead/${NO_FILE}\\.eml\\): only its record is kept`));
+  await waitFor(async () => (await deliveries('alpha')).filter((d) => d.id === alphas).length === 2 && (await deadIds()).includes(alphas), 15_000, 'alpha\'s refused again: a dead letter again', ASK_GATEWAY_EVERY_MS);
+});
+
+test('refused, and nothing retried: an unknown id (naming the ids there are), one whose app is gone from --apps (naming it), one whose message file is missing; --all for an app that is not there', async () => {
+  const unknown = await retry('no-such-id');
+  assert.is(unknown.status, 1);
+  assert.match(unknown.stderr, /^apppkg-gateway: no dead letter no-such-id in this gateway \(it keeps \d+: .*seeded-gone-0000 \(gone\).*\); nothing was retried\n/);
+  assert.match(unknown.stderr, /fix: `apppkg-gateway status` lists the newest dead letters with their ids/);
+  const before = await deadIds();
+  // A good id beside an unknown one: neither is retried.
+  const mixed = await retry(GONE, 'no-such-id');
+  assert.is(mixed.status, 1);
+  const gone = await retry(GONE);
+  assert.is(gone.status, 1);
+  assert.match(gone.stderr, new RegExp(`cannot retry ${GONE}: its app gone is no app of this gateway now \\(removed from --apps\\?\\); nothing was retried`));
+  assert.match(gone.stderr, /fix: leave it out, or: put the app back under --apps/);
+  const noFile = await retry(NO_FILE);
+  assert.is(noFile.status, 1);
+  assert.match(noFile.stderr, new RegExp(`cannot retry ${NO_FILE}: its message file is missing`));
+  const allGone = await retry('--all', 'gone');
+  assert.is(allGone.status, 1);
+  assert.match(allGone.stderr, /gone is no app of this gateway now: its 1 dead letter cannot be delivered; nothing was retried\n.*fix: its apps: alpha, beta; put gone back under --apps/);
+  assert.equal((await deadIds()).sort(), before.sort(), 'no dead letter moved');
+  const bad = await retry();
+  assert.is(bad.status, 2, 'no id and no --all: bad usage');
+});
+
+const ifRoot = runIf(test, isRoot, 'needs root: apps run as other users only when the gateway is root');
+ifRoot('as root without a token, a loopback admin port shows the status but refuses mail retry (it changes something), naming the fix', async () => {
+  const dir = tempDir('apppkg-mail-retry-tcp-');
+  mkdirSync(join(dir.path, 'apps'));
+  const other = await startCli(['--apps', join(dir.path, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off']);
+  try {
+    const at = ['--admin', new URL(other.adminUrl!).host];
+    assert.is((await runCli(['status', ...at], { ms: 15_000 })).status, 0, 'reading is allowed');
+    const r = await runCli(['mail', 'retry', '--all', ...at], { ms: 15_000 });
+    assert.is(r.status, 1);
+    assert.match(r.stderr, /refused POST \/mail\/retry\?all=1: HTTP 403: the gateway runs as root/);
+    assert.match(r.stderr, /fix: start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:\/path/);
+  } finally {
+    await other.stop();
+    dir.remove();
+  }
+});
+
+test.run();
