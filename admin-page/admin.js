@@ -189,6 +189,10 @@ function renderGateway(status) {
     ...(status.mail
       ? item('mail', h('span', { data: { mail: '' }, title: `${status.mail.refused} refused at the SMTP level, ${status.mail.failedAttempts} failed attempts` },
         `${status.mail.protocol} on ${status.mail.listen ?? DASH}: ${count(status.mail.received)} received, ${count(status.mail.delivered)} delivered, ${count(status.mail.spooled)} spooled, ${count(status.mail.deadLetters)} dead`),
+        // How to deliver them again, beside their count (the table lists them with their ids).
+        ...(status.mail.deadLetters > 0 && status.mail.retryCommand
+          ? [h('span', { data: { mailRetry: '' }, title: 'apppkg-gateway status lists the dead letters with their ids' }, '; to deliver them again: ', h('code', null, status.mail.retryCommand))]
+          : []),
         // An app removed from --apps has no card for its waiting mail to show on.
         ...(status.mail.waitingForRemoved ?? []).map((w) => h('span', { data: { mailRemovedApp: w.app }, title: w.lastFailure ? `last failed: ${w.lastFailure.reason}` : '' },
           `; ${count(w.waiting)} waiting for ${w.app} (no app now)`)))

@@ -42,6 +42,8 @@ export function renderStatusTable(status: GatewayStatus): string {
     const total = Math.max(mail.deadLetters, mail.dead.length);
     const json = mail.dead.length >= total ? 'status --json lists every one' : `status --json lists the newest ${mail.dead.length}, STATE/mail/dead/ keeps every one`;
     if (total > shown.length) lines.push(`  and ${total - shown.length} older (${json})`);
+    // Older gateways' status has no command: nothing said rather than a command they lack.
+    if (total > 0 && mail.retryCommand) lines.push(`  to deliver dead letters again, once their app takes them: ${mail.retryCommand}`);
     // An app in the table has its waiting mail under it; one removed from --apps has no row.
     for (const w of mail.waitingForRemoved ?? []) lines.push(`  ${waitingMailLine(w, status.now, `mail waiting for ${w.app} (no app of this gateway now)`)}`);
   }

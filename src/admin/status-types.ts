@@ -452,4 +452,6 @@ export interface MailStatus {
   deadLetters: number;
   /** The newest dead letters, at most 50 (mail-service.ts DEAD_LETTERS_LISTED), oldest first. */
   dead: DeadLetterStatus[];
+  /** The command that delivers dead letters again (`mail retry ID...`, or `--all [APP]`): the table and the page say it beside them. */
+  retryCommand: string;
 }

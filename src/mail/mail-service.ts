@@ -22,6 +22,9 @@ import { waitingMailByApp } from './mail-waiting.js';
  */
 export const DEAD_LETTERS_LISTED = 50;
 
+/** How a dead letter is delivered again (src/cli/commands/mail.ts), said beside them in status. */
+const RETRY_COMMAND = 'apppkg-gateway mail retry ID... (or --all [APP])';
+
 export interface MailServiceOptions {
   config: MailListenerConfig;
   stateRoot: string;
@@ -169,6 +172,7 @@ export class MailService {
         id: d.id, app: d.app, from: d.from, to: d.to, receivedAt: new Date(d.receivedAt).toISOString(), deadAt: new Date(d.deadAt).toISOString(),
         attempts: d.attempts, reason: d.reason, file: d.file,
       })),
+      retryCommand: RETRY_COMMAND,
     };
   }
 

@@ -53,7 +53,10 @@ test('per app: services, idle and cold starts; then the mail listener\'s counts'
     ...status.mail, deadLetters: 1,
     dead: [{ id: 'd-1', app: 'blog', from: 'a@example.com', to: ['post@blog.localhost'], receivedAt: '2026-01-02T03:00:00.000Z', deadAt: '2026-01-02T03:04:00.000Z', attempts: 1, reason: 'the app refused it (406)', file: '/state/mail/dead/d-1.eml' }],
   };
-  assert.match(renderStatusTable(status), /1 dead letter, 2 refused\n {2}dead letter d-1 to blog \(post@blog\.localhost\) since 2026-01-02T03:04:00\.000Z: the app refused it \(406\); kept in \/state\/mail\/dead\/d-1\.eml/);
+  assert.match(renderStatusTable(status), /1 dead letter, 2 refused\n {2}dead letter d-1 to blog \(post@blog\.localhost\) since 2026-01-02T03:04:00\.000Z: the app refused it \(406\); kept in \/state\/mail\/dead\/d-1\.eml\n/);
+  // How to deliver them again, under them: the command the gateway names.
+  status.mail.retryCommand = 'apppkg-gateway mail retry ID... (or --all [APP])';
+  assert.match(renderStatusTable(status), /kept in \/state\/mail\/dead\/d-1\.eml\n {2}to deliver dead letters again, once their app takes them: apppkg-gateway mail retry ID\.\.\. \(or --all \[APP\]\)\n/);
   // Many: the latest ten, and how many more the JSON has.
   const one = status.mail.dead[0];
   status.mail.dead = Array.from({ length: 12 }, (_, i) => ({ ...one, id: `d-${i}`, deadAt: `2026-01-02T03:${String(10 + i).padStart(2, '0')}:00.000Z` }));

@@ -109,6 +109,8 @@ test('a dead letter retried to an app that now takes it: `mail retry ID` deliver
   const id = await deadLetterFor('alpha', 'refused then retried');
   const table = await runCli(['status', ...admin], { ms: 15_000 });
   assert.match(table.stdout, new RegExp(`dead letter ${id} to alpha .*: the app refused it \\(406\\)`));
+  assert.match(table.stdout, /\n {2}to deliver dead letters again, once their app takes them: apppkg-gateway mail retry ID\.\.\. \(or --all \[APP\]\)\n/);
+  assert.is((await status()).mail.retryCommand, 'apppkg-gateway mail retry ID... (or --all [APP])');
   rmSync(answerOf('alpha'));
   const r = await retry(id);
   assert.is(r.status, 0, r.stderr);
