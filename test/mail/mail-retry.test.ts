@@ -2,8 +2,9 @@
 // to its app only by swaks and two files removed by hand. Through the real CLI and gateway: one
 // retried to an app that now takes it arrives with the same delivery id and leaves `status`;
 // `--all APP`; the refusals (an unknown id, an app gone from --apps, a message file missing);
-// a retry a crash cut short; and who may ask (the unix admin socket needs no token; as root, a
-// loopback port without one refuses it, as it refuses a restart).
+// a retry a crash cut short; and who may ask (the unix admin socket needs no token; given
+// --admin-token, every route needs it; as root, a loopback port without one refuses it, as it
+// refuses a restart).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -174,6 +175,26 @@ test('refused, and nothing retried: an unknown id (naming the ids there are), on
   assert.equal((await deadIds()).sort(), before.sort(), 'no dead letter moved');
   const bad = await retry();
   assert.is(bad.status, 2, 'no id and no --all: bad usage');
+});
+
+test('with --admin-token, mail retry needs the token (401 without it); a gateway with no mail listener says it has none to put them back into', async () => {
+  const dir = tempDir('apppkg-mail-retry-token-');
+  mkdirSync(join(dir.path, 'apps'));
+  const tokenFile = join(dir.path, 'token');
+  writeFileSync(tokenFile, 'k3y-for-mail-retry\n', { mode: 0o600 });
+  const other = await startCli(['--apps', join(dir.path, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', join(dir.path, 'state'), '--access-log', 'off']);
+  try {
+    const at = ['--admin', new URL(other.adminUrl!).host];
+    const without = await runCli(['mail', 'retry', '--all', ...at], { ms: 15_000 });
+    assert.is(without.status, 1);
+    assert.match(without.stderr, /refused POST \/mail\/retry\?all=1: HTTP 401: this admin listener needs its token/);
+    const withToken = await runCli(['mail', 'retry', '--all', ...at, '--admin-token', tokenFile], { ms: 15_000 });
+    assert.is(withToken.status, 1);
+    assert.match(withToken.stderr, /^apppkg-gateway: this gateway runs no mail listener \(there is no environment file \(--environment\)\), so it delivers no mail\n.*fix: put `mail: \{listen: \.\.\.\}` in the gateway's environment file and restart it/m);
+  } finally {
+    await other.stop();
+    dir.remove();
+  }
 });
 
 const ifRoot = runIf(test, isRoot, 'needs root: apps run as other users only when the gateway is root');
