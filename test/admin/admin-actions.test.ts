@@ -302,6 +302,11 @@ test('POST from a page of another site is refused (Origin, Sec-Fetch-Site); an u
   assert.match(evil.json().error.message, /another site/);
   const fetched = await admin(env.gw, '/apps/blog/rollback', { method: 'POST', headers: { ...bearer, 'sec-fetch-site': 'cross-site' } });
   assert.is(fetched.status, 403);
+  // Retrying dead letters is an action too, and its refusal says so, not "restart or roll back".
+  const mail = await admin(env.gw, '/mail/retry?all=1', { method: 'POST', headers: { ...bearer, origin: 'http://evil.example' } });
+  assert.is(mail.status, 403, mail.text);
+  assert.match(mail.json().error.message, /another site \(Origin: http:\/\/evil\.example\) may not act through the admin: .*retry mail/, mail.text);
+  assert.match(mail.json().error.hint, /apppkg-gateway mail retry ID/);
   const own = new URL(env.gw.adminUrl!).host;
   const same = await admin(env.gw, '/apps/nope/restart', { method: 'POST', headers: { ...bearer, origin: `http://${own}` } });
   assert.is(same.status, 404, 'the page itself (same origin) gets through to the app lookup');
