@@ -684,10 +684,10 @@ export const ERROR_CODES = {
   },
   APPPKG_PIP_FILE_UNREADABLE: {
     summary: 'The requirements file named by `pip:` is missing or unreadable.',
-    message: (d) => `pip: cannot read the requirements file ${str(d.file)}: ${str(d.reason)}`,
+    message: (d) => `pip: cannot read the requirements file ${str(d.requirements)}: ${str(d.reason)}`,
     hint: () => 'point `pip:` in app.yaml at a requirements file inside the app directory (relative to it)',
     exitStatus: 1,
-    example: { file: '/srv/apps/blog/requirements.txt', reason: 'ENOENT' },
+    example: { requirements: '/srv/apps/blog/requirements.txt', reason: 'ENOENT' },
   },
   APPPKG_APP_IMPORT_FAILED: {
     summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. A new version that fails this way is refused (the serving one, if any, keeps serving) and retried when a file of it changes; a worker of the serving version that fails this way at a restart (a file of it edited) is retried with the restart back-off, a crash loop in `status`, and serves again once the file is fixed.',

@@ -227,7 +227,7 @@ export async function checkPip(
     parsed = await readRequirements(file);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message ?? err);
-    return failed('pip', new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', file, reason, cause: err }));
+    return failed('pip', new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', requirements: file, reason, cause: err }));
   }
   const venvDir = ctx.venvDir ?? (ctx.stateRoot ? appStateDirs(ctx.stateRoot, desc.name).venv : null);
   const venv = venvDir ? await findVenv(venvDir, interpreter) : null;

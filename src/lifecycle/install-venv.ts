@@ -4,6 +4,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
+import { placeOf } from '../description/key-place.js';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
 import type { Interpreter } from '../environment/interpreter-probe.js';
@@ -21,7 +22,7 @@ import { runProgram } from './run-command.js';
 import { seedVenv } from './venv-seed.js';
 
 export interface InstallVenvOptions {
-  desc: Pick<Description, 'dir' | 'pip' | 'deb'>;
+  desc: Pick<Description, 'dir' | 'pip' | 'deb' | 'file' | 'positions'>;
   interpreter: Interpreter;
   /** appStateDirs(...).venv */
   venvPath: string;
@@ -53,7 +54,9 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     await readFile(requirements);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message ?? err);
-    throw new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', file: requirements, reason, cause: err });
+    // A mistake of app.yaml's `pip:`, placed at its line as check places it (SPEC §1.1), not at the file it names.
+    const at = placeOf(opts.desc, ['pip']);
+    throw new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', requirements, reason, cause: err, ...(at ?? {}) });
   }
   // deb packages are importable only with the system site-packages (SPEC §1.3): keep them so.
   const systemSite = opts.desc.deb.length > 0;
