@@ -568,10 +568,10 @@ export const ERROR_CODES = {
   },
   APPPKG_USER_UNKNOWN: {
     summary: 'The environment file\'s `user:` for an app names no user of this host.',
-    message: (d) => `user: ${JSON.stringify(d.user)} (for ${str(d.app)}) is not a user of this host`,
+    message: (d) => `${str(d.key) || 'user'}: ${JSON.stringify(d.user)} (for ${str(d.app)}) is not a user of this host`,
     hint: () => 'create the user (adduser --system NAME), or name an existing one in the environment file',
     exitStatus: 1,
-    example: { user: 'blog', app: 'blog' },
+    example: { user: 'blog', app: 'blog', key: 'apps.blog.user' },
   },
   APPPKG_PATHS_MISSING: {
     summary: 'A directory `paths:` names is not in the app directory, or is a file (`paths: main.py`): Python skips a sys.path entry that does not exist, or a file other than a zip archive (.zip, .egg, .whl), so its modules would not import. check fails on either, and serve and --apps refuse to start the app (a directory missing, once its commands.install has run, which may make it).',

@@ -135,7 +135,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     report(
       found
         ? { name: 'user', ok: true, detail: `${found.user} (uid ${found.uid}) runs the app's processes when the gateway runs as root`, fix: '' }
-        : failedItem('user', new GatewayError('APPPKG_USER_UNKNOWN', { user: overrides.user, app: desc.name, key: 'user' }), placed(overrides.userAt)),
+        : failedItem('user', new GatewayError('APPPKG_USER_UNKNOWN', { user: overrides.user, app: desc.name, key: overrides.userAt?.key ?? 'user' }), placed(overrides.userAt)),
     );
   }
   if (desc.paths.length > 0) {

@@ -208,13 +208,13 @@ test('check fails, with the fix, on an environment file\'s unknown user and on a
   writeFileSync(env, 'apps:\n  gaps:\n    user: apppkg-no-such-user\n');
   const r = await runCli(['check', dir, '--environment', env, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.is(r.status, 1, r.stdout);
-  // At the key that names it in the environment file, as every mistake there is placed.
-  assert.match(r.stdout, new RegExp(`FAIL\\s+user\\s+${env.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:11: user: "apppkg-no-such-user" \\(for gaps\\) is not a user of this host`));
+  // At the key that names it in the environment file, named as every mistake there is (apps.NAME.user, defaults.user).
+  assert.match(r.stdout, new RegExp(`FAIL\\s+user\\s+${env.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:11: apps\\.gaps\\.user: "apppkg-no-such-user" \\(for gaps\\) is not a user of this host`));
   if (process.getuid?.() === 0) {
     // As root `run` switches to the user, and says where it is named when there is none.
     const run = await runCli(['run', dir, '--environment', env, '--state-dir', state.path, '--', 'true']);
     assert.is(run.status, 1, run.stderr);
-    assert.match(run.stderr, new RegExp(`${env.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:11: user: "apppkg-no-such-user"`));
+    assert.match(run.stderr, new RegExp(`${env.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:11: apps\\.gaps\\.user: "apppkg-no-such-user"`));
   }
   assert.match(r.stdout, /FAIL\s+paths\s.*app\.yaml:3:\d+: paths: nothere is not a directory in /);
   assert.match(r.stdout, /fix: create it/);
