@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { validRange } from '@renovatebot/pep440';
 import { parsePackageDirName } from './package-dir.js';
-import { pathPrefixFix } from './path-prefix-fix.js';
+import { missingSlashFix, pathPrefixFix } from './path-prefix-fix.js';
 import { reservedSettingsRule } from './reserved-settings.js';
 import { settingNameLike, type FixFor } from './schema-problems.js';
 import { COMMAND_NAMES, type AppServices, type Description, type ProcessSpec } from './types.js';
@@ -121,7 +121,9 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
     return 'write health: /healthz (a path the app answers with 2xx), or take health: out';
   }
   if (/^(health|processes\..+\.route|static)$/.test(key) && typeof value === 'string' && !value.startsWith('/')) {
-    return key === 'static' ? `write the prefix with a leading slash: /${value}: ...` : `write ${key.split('.').pop()}: /${value}`;
+    return key === 'static' && !value.includes('://')
+      ? `write the prefix with a leading slash: /${value}: ...`
+      : missingSlashFix(key.split('.').pop()!, value, (path) => (key === 'static' ? `${path}: ...` : `${key.split('.').pop()}: ${path}`));
   }
   // `command:python -m blog.tasks` under processes.worker is one word to YAML, not a key and a
   // value: the mapping the key needs is there but for a space.

@@ -8,7 +8,7 @@
  * writes (`mount`, `route`).
  */
 export function pathPrefixFix(key: string, value: string): string | undefined {
-  if (!value.startsWith('/')) return `write ${key}: /${value}`;
+  if (!value.startsWith('/')) return missingSlashFix(key, value, (path) => `${key}: ${path}`);
   if (/[?#]/.test(value)) return `write the path alone, ${key}: ${value.replace(/[?#].*$/, '') || '/'} (a query or fragment never takes part in routing)`;
   if (value.includes('%')) {
     let decoded: string | null = null;
@@ -32,4 +32,26 @@ export function pathPrefixFix(key: string, value: string): string | undefined {
       : `write ${key}: ${merged} (nginx merges the slashes of a request path, so none behind it would reach ${value})`;
   }
   return undefined;
+}
+
+/**
+ * The fix for a path written without its leading `/`; `spell` writes the key with a path. A URL
+ * (`http://localhost:8000/healthz`) gets its path: with a `/` before it, `/http://...` would be
+ * refused in turn (its `//`), and would never be the path meant.
+ */
+export function missingSlashFix(key: string, value: string, spell: (path: string) => string): string {
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? parsedUrl(value) : null;
+  if (url === null) return `write ${spell(`/${value}`)}`;
+  const path = url.pathname === '/' ? `/${EXAMPLE_PATHS[key] ?? key}` : url.pathname;
+  return `write the path alone, without the scheme and host: ${spell(path)}`;
+}
+
+const EXAMPLE_PATHS: Record<string, string> = { mount: 'blog', route: 'live', health: 'healthz', static: 'static' };
+
+function parsedUrl(value: string): URL | null {
+  try {
+    return new URL(value);
+  } catch {
+    return null;
+  }
 }
