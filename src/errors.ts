@@ -578,11 +578,15 @@ export const ERROR_CODES = {
     message: (d) =>
       d.isFile
         ? `paths: ${str(d.missing)} is a file, not a directory: paths: names directories to put on sys.path`
-        : `paths: ${str(d.missing)} ${String(d.missing).includes(',') ? 'are not directories' : 'is not a directory'} in ${str(d.dir)}`,
+        : Array.isArray(d.asList)
+          ? `paths: ${JSON.stringify(d.missing)} is one path, and ${str(d.dir)} has no directory of that name`
+          : `paths: ${str(d.missing)} ${String(d.missing).includes(',') ? 'are not directories' : 'is not a directory'} in ${str(d.dir)}`,
     hint: (d) =>
       d.isFile
         ? `name the directory that holds its modules (the app directory, ${str(d.dir)}, is on sys.path without paths:) or a .zip, .egg or .whl archive of them, or take ${str(d.missing)} out of paths:`
-        : 'create it (or commit it: `apppkg-gateway vendor` fills vendor/), or take it out of paths:',
+        : Array.isArray(d.asList)
+          ? `write the paths as a list, one entry each: paths: [${d.asList.map(String).join(', ')}]`
+          : 'create it (or commit it: `apppkg-gateway vendor` fills vendor/), or take it out of paths:',
     exitStatus: 1,
     example: { missing: 'vendor/', dir: '/srv/apps/blog' },
   },
