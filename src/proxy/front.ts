@@ -38,7 +38,6 @@ import { clientAddress, compileTrustProxy, type TrustProxy } from './forwarded-h
 import { answeredInstead, markCut, wasCut } from './gateway-cut.js';
 import { OpenWebsockets } from './open-websockets.js';
 import { answerInsteadAtTurn, closeQueuedWithConnection } from './queued-response.js';
-import { isSafeMethod } from '../net/safe-method.js';
 import { kTracked, RequestsInFlight, type InFlightRequest, type TrackedResponse } from './requests-in-flight.js';
 import { REFUSED_FOR_ROOM, servedByOf } from './served-by.js';
 import { StartWaits } from './start-waits.js';
@@ -236,7 +235,7 @@ export class Front {
   private readonly handedHeadClocks = new WeakMap<Socket, NodeJS.Timeout>();
   /** Connections answered 408: what node:http reads of them after that is no request of theirs. */
   private readonly headTimedOut = new WeakSet<Socket>();
-  /** Responses whose requests wait, unrun, for the answers before them to be written (waitsItsTurn). */
+  /** Responses whose requests wait, unrun, for the answers before them to be written (nodeRequest). */
   private readonly awaitingTurn = new WeakSet<ServerResponse>();
   /** When node:http's last answer on a connection was written (performance.now()): a head pipelined behind it is timed from there. */
   private readonly answeredAt = new WeakMap<Socket, number>();
@@ -529,7 +528,7 @@ export class Front {
         // close, as on the lane (refuseBody). Its one access-log line says that 400 (SPEC 4).
         if (current != null && last !== undefined && last !== current && last.req?.complete === false) {
           if (this.awaitingTurn.delete(last)) {
-            // Never run, it waited its turn (waitsItsTurn): a head the front refuses is
+            // Never run, it waited its turn (nodeRequest): a head the front refuses is
             // refused for that, as the lane refuses it at its turn before reading its body;
             // else its 400 is logged as the app's the lane would have given it to.
             const routed = this.route(last.req);
@@ -667,27 +666,15 @@ export class Front {
         // Nor is any pipelined behind that one: each looks only at the one before it.
         else res.shouldKeepAlive = false;
       });
-    // No socket yet: answers before it are not all written (node:http gives it the socket then).
-    if (res.socket !== null || !this.waitsItsTurn(req, before)) return dispatch();
+    // No socket yet: answers before it are not all written (node:http gives it the socket then,
+    // and never if one of them closes the connection). It waits for them unrun, as on the lean
+    // lane (lean-lane.ts awaitTurn), a safe request too: an answer closes when the app says so.
+    if (res.socket !== null) return dispatch();
     this.awaitingTurn.add(res);
     res.once('socket', () => {
       // Unless the front answered it meanwhile (its body broke: 'clientError').
       if (this.awaitingTurn.delete(res)) dispatch();
     });
-  }
-
-  /**
-   * Whether `req`, pipelined behind answers not all written yet (the last of them `before`'s),
-   * waits for them unrun (RFC 9112 §9.3.2: only safe requests may run side by side): an unsafe
-   * one, and any behind an unsafe one not answered yet, as on the lean lane (lean-lane.ts
-   * waitsItsTurn). A safe request run is one whose turn had come or that had only safe ones
-   * before it, so looking at the one before is enough. node:http gives the response the socket
-   * at its turn; if an answer before it closes the connection, that never comes, and the request
-   * is never run nor logged (its response closes with the connection: queued-response.ts).
-   */
-  private waitsItsTurn(req: IncomingMessage, before: ServerResponse | undefined): boolean {
-    if (!isSafeMethod(req.method)) return true;
-    return before !== undefined && (this.awaitingTurn.has(before) || !isSafeMethod(before.req.method));
   }
 
   /**
@@ -1132,11 +1119,15 @@ export class Front {
     // On 'close', which node:http emits after its own 'finish' listener (that one ends the
     // socket after a closing answer) and the access log writes the answer's line on: the
     // keep-alive timer that listener armed is disarmed, its own listener gone with the socket.
-    last.once('close', () => {
-      if (!socket.writable) return;
-      socket.setTimeout(0);
-      then();
-    });
+    // On the next tick: after that answer's own access-log line, whose listener came later when
+    // its request waited its turn behind answers owed (nodeRequest), so the lines stay in order.
+    last.once('close', () =>
+      process.nextTick(() => {
+        if (!socket.writable) return;
+        socket.setTimeout(0);
+        then();
+      }),
+    );
   }
 
   /**

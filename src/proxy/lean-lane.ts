@@ -16,7 +16,6 @@ import { ENDED_EARLY } from '../net/request-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11 } from '../net/request-line-version.js';
 import { knownMethod } from '../net/unknown-method.js';
-import { isSafeMethod } from '../net/safe-method.js';
 import { endLingering } from '../net/lingering-close.js';
 import { INTERIM_CONTINUE, probeAfterEnd } from '../net/leave-probe.js';
 import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
@@ -221,7 +220,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   /** Reading stopped while a request was put off, the client having sent more than a head and a read's worth. */
   private pausedWhilePutOff = false;
   /**
-   * The request put off waits for the answers before it (waitsItsTurn), not for take(): it is
+   * The request put off waits for the answers before it (awaitTurn), not for take(): it is
    * read again once they are all written (settle), and never if one of them closes the connection.
    */
   private awaitingTurn = false;
@@ -319,7 +318,7 @@ class LeanConnection implements ResponseOutput, BodySource {
       if (end === -1 || end - start > maxHead) return this.startHandOff(this.kept(data.subarray(start)));
       const head = parsePlainHead(data.toString('latin1', start, end));
       if (head === null) return this.startHandOff(this.kept(data.subarray(start)));
-      if (this.writer < this.responses.length && this.waitsItsTurn(head.method)) return this.awaitTurn(Buffer.from(data.subarray(start)));
+      if (this.writer < this.responses.length) return this.awaitTurn(Buffer.from(data.subarray(start)));
       const req = new LeanRequest(head, this.socket, this);
       const res = new LeanResponse(this, req, head.keepAlive);
       if (this.responses.length === 0) this.lane.busy(this);
@@ -349,21 +348,13 @@ class LeanConnection implements ResponseOutput, BodySource {
   }
 
   /**
-   * Whether a request pipelined behind answers not all written yet waits for them, unrun: an
-   * unsafe one (RFC 9112 §9.3.2: only safe ones may run side by side), and any behind an unsafe
-   * one (what it reads is what that one left), as nginx and gunicorn run every one in turn.
-   * Safe ones behind safe ones run at once: a pipelining client's GETs keep their speed.
-   */
-  private waitsItsTurn(method: string): boolean {
-    if (!isSafeMethod(method)) return true;
-    for (let i = this.writer; i < this.responses.length; i++) if (!isSafeMethod(this.responses[i].req.method)) return true;
-    return false;
-  }
-
-  /**
-   * `bytes`, from the head of a request that waitsItsTurn on, are kept unread until the answers
-   * before it are written; an answer among them that closes the connection leaves them unread for
-   * good: never run, nor logged (nginx never reads them either).
+   * `bytes`, from the head of a request pipelined behind answers not all written yet, are kept
+   * unread until those answers are written; an answer among them that closes the connection
+   * leaves them unread for good: never run, nor logged (RFC 9112 §9.6; nginx and gunicorn turn
+   * to a request only when the one before is answered). A safe request waits too: whether an
+   * answer closes is the app's to say (its `Connection: close`) when it answers, and a GET run
+   * beside it was run behind a close (RFC 9112 §9.3.2 allows running safe ones side by side,
+   * §9.6 forbids running anything after the close).
    */
   private awaitTurn(bytes: Buffer): void {
     this.awaitingTurn = true;

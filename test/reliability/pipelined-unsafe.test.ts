@@ -1,10 +1,11 @@
 // R6.27 (docs/reliability.md): requests pipelined behind answers not complete yet (RFC 9112
-// §9.3.2). Safe ones (GET, HEAD, OPTIONS, TRACE) are run at once, side by side; an unsafe one
-// (POST, PUT, DELETE, ...), and any behind it, waits for the answers before it, as nginx and
-// gunicorn run them. So a request behind an answer that closes the connection is never run: the
-// gateway ran it at once, the app saw the POST, its answer was dropped and the access log said
-// 499 as if the client had left. On both readers (the lean lane; node:http: APPPKG_LEAN_LANE=0,
-// or after an absolute-form request the lane hands over), for a WSGI and an ASGI app.
+// §9.3.2, §9.6). Each waits, unrun, for the answers before it, whatever its method, as nginx and
+// gunicorn run them: so a request behind an answer that closes the connection is never run. The
+// gateway ran an unsafe one at once until 2026-12-03 (the app saw the POST, its answer was
+// dropped and the access log said 499 as if the client had left), and a safe one until
+// 2026-12-06 (a GET behind the app's `Connection: close`). On both readers (the lean lane;
+// node:http: APPPKG_LEAN_LANE=0, or after an absolute-form request the lane hands over), for a
+// WSGI and an ASGI app.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -118,6 +119,28 @@ test('R6.27 behind an answer that closes the connection, a POST and what follows
     assert.equal(seen(tag), [`start GET /close/${tag}`, `end GET /close/${tag}`], what);
     assert.equal(logLinesOf(gw, `/p/${tag}`), [], `${what}: the POST is not logged`);
     assert.equal(logLinesOf(gw, `/g/${tag}`), [], `${what}: nor the GET behind it`);
+  }
+});
+
+test('R6.27 behind an answer the app closes, a GET (a safe request) is never run either, nor logged', async () => {
+  for (const { what, gw, first, app, tag } of cases('s')) {
+    const raw = await rawRequest(portOf(gw), `${first(`/${app}/close/${tag}`)}${get(`/${app}/g/${tag}`)}${get(`/${app}/h/${tag}`)}`, 5000);
+    assert.equal(statusesOf(raw), [200], `${what}: ${raw}`);
+    assert.match(raw, /connection: close\r\n/i);
+    await waitFor(() => loggedStatuses(gw, `/close/${tag}`).length === 1, 5000, () => `the access-log line of /close/${tag}\n${gw.output()}`);
+    assert.equal(seen(tag), [`start GET /close/${tag}`, `end GET /close/${tag}`], `${what}: the app ran only the first`);
+    assert.equal(logLinesOf(gw, `/g/${tag}`), [], `${what}: the GET is not logged (it was, 499)`);
+    assert.equal(logLinesOf(gw, `/h/${tag}`), [], `${what}: nor the one behind it`);
+  }
+});
+
+test('R6.27 GETs behind a slow GET are run in turn, each after the answer before it, all answered in order', async () => {
+  for (const { what, gw, first, app, tag } of cases('t')) {
+    const raw = await rawRequest(portOf(gw), `${first(`/${app}/slow/${tag}`)}${get(`/${app}/g/${tag}`)}${getClose(`/${app}/h/${tag}`)}`, 5000);
+    assert.equal(statusesOf(raw), [200, 200, 200], `${what}: ${raw}`);
+    await waitFor(() => seen(tag).length === 6, 5000, () => `six lines of ${tag}: ${seen(tag).join('; ')}`);
+    const ran = [`GET /slow/${tag}`, `GET /g/${tag}`, `GET /h/${tag}`].flatMap((r) => [`start ${r}`, `end ${r}`]);
+    assert.equal(seen(tag), ran, what);
   }
 });
 
