@@ -17,6 +17,7 @@ import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, handshakeFramingProblem, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { closeWhenAsked } from '../net/connection-close.js';
 import { continueWanted, keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
+import { keepAliveWithoutBody } from '../net/bodiless-keep-alive.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
 import { readEmptyChunkedBody } from '../net/handshake-body.js';
@@ -653,6 +654,7 @@ export class Front {
     this.lastNodeResponse.set(req.socket, res);
     closeWhenAsked(req, res);
     keepAliveOnceBodyRead(req, res);
+    keepAliveWithoutBody(req, res);
     this.headTimeoutPutOff.delete(req.socket);
     res.once('finish', () => this.answeredAt.set(req.socket, performance.now()));
     closeQueuedWithConnection(res, req.socket);

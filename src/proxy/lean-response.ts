@@ -195,10 +195,12 @@ export class LeanResponse extends EventEmitter {
     this.statusCode = code;
     if (code === 204 || code === 304 || code < 200) this.hasBody = false;
     const keepAlive = this.shouldKeepAlive && !this.output.closesAfter(this);
-    // As node:http's _storeHeader: no Content-Length and no chunking (an HTTP/1.0 client,
-    // lean-request.ts) is no keep-alive in the head, and a body then ends with the connection.
-    const unframed = !fields.contentLength && !this.req.chunkedAnswers;
-    if (fields.connection !== undefined) this.last = !keepAlive || saysClose(fields.connection) || (unframed && this.hasBody);
+    // As node:http's _storeHeader: a body with no Content-Length and no chunking (an HTTP/1.0
+    // client, lean-request.ts) ends with the connection, so the head says no keep-alive. An
+    // answer with no body (HEAD, 204, 304) has nothing to delimit and keeps the connection the
+    // client asked to keep, as nginx keeps it (node:http's too: net/bodiless-keep-alive.ts).
+    const unframed = !fields.contentLength && !this.req.chunkedAnswers && this.hasBody;
+    if (fields.connection !== undefined) this.last = !keepAlive || saysClose(fields.connection) || unframed;
     else if (!keepAlive || unframed) this.last = true;
     this.chunked = !fields.contentLength && this.hasBody && !unframed;
     this.length = fields.length;

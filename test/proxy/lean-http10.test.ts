@@ -102,8 +102,10 @@ const CONNECTIONS: Array<[string, string]> = [
   ],
   ['keep-alive, an ASGI stream of unknown length', h10('/a/?t=asgi', HOST + KEEP)],
   ['keep-alive, TE: chunked: a chunked stream, and the connection goes on', h10('/w/stream?t=te', `${HOST}${KEEP}TE: chunked\r\n`) + h10('/w/env?t=te2', HOST)],
-  ['keep-alive, a 204 and a 304 without Content-Length', h10('/w/nocontent?t=204', HOST + KEEP) + h10('/w/notmodified?t=304', HOST + KEEP)],
-  ['keep-alive, a 304 of a static file', h10('/w/static/file.txt?t=s304', `${HOST}${KEEP}If-None-Match: *\r\n`)],
+  // Kept alive after each (no body to delimit), then closed by the last.
+  ['keep-alive, a 204 and a 304 without Content-Length', h10('/w/nocontent?t=204', HOST + KEEP) + h10('/w/notmodified?t=304', HOST + KEEP) + h10('/w/env?t=304end', HOST)],
+  ['keep-alive, a 304 of a static file', h10('/w/static/file.txt?t=s304', `${HOST}${KEEP}If-None-Match: *\r\n`) + h10('/w/env?t=s304end', HOST)],
+  ['keep-alive, a HEAD of a streamed answer, then a GET of it', h10('/w/stream?t=hs1', HOST + KEEP, 'HEAD') + h10('/w/stream?t=hs2', HOST + KEEP) + h10('/w/env?t=never', HOST)],
   ['keep-alive, the app says keep-alive with no length', h10('/w/keep?t=appkeep', HOST + KEEP) + h10('/w/env?t=never', HOST)],
   ['a 404, closed after', h10('/nope?t=404', HOST)],
   ['a 1.1 request after a 1.0 keep-alive one, and back', h10('/w/env?t=mix1', HOST + KEEP) + `GET /w/env?t=mix2 HTTP/1.1\r\n${HOST}\r\n` + h10('/w/env?t=mix3', HOST)],

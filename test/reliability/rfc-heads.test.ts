@@ -434,6 +434,19 @@ test('R6.23c a 205 on a kept-alive connection: the next request pipelined after 
   assert.match(answer.slice(second), /"PATH_INFO": "\/echo"/);
 });
 
+test('R6.28 HTTP/1.0 keep-alive answered with no body (HEAD of a streamed answer, 204, 304: RFC 9112 §6.3): kept alive; a GET of the stream closes (no chunked in 1.0); on the lane and on node:http (absolute-form)', async () => {
+  const kept = '\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n';
+  for (const target of ['/rfc', 'http://x/rfc']) {
+    const h10 = (method: string, path: string): string => `${method} ${target}${path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`;
+    const data = h10('HEAD', '/streamed') + h10('GET', '/204-bare') + h10('GET', '/304-bare') + h10('GET', '/streamed') + h10('GET', '/echo');
+    const answers = (await rawRequest(port, data)).split(/(?=HTTP\/1\.1 \d{3} )/);
+    assert.equal(answers.map((a) => a.slice(9, 12)), ['200', '204', '304', '200'], `${target}: ${answers.join('')}`);
+    assert.ok(answers[0].endsWith(kept), `${target}: the HEAD keeps the connection (it said close), no body: ${answers[0]}`);
+    assert.ok(answers[1].endsWith(kept) && answers[2].endsWith(kept), `${target}: ${answers[1]}${answers[2]}`);
+    assert.match(answers[3], /\r\nConnection: close\r\n\r\nhello$/, `${target}: the GET's body ends with the connection`);
+  }
+});
+
 test('R6.8 for an ASGI app: path decoded as UTF-8, raw_path and query_string the octets sent, on the lane and on node:http (absolute-form)', async () => {
   for (const target of ['/asgi/scope/caf\xc3\xa9/\xff?q=\xe9', 'http://x/asgi/scope/caf\xc3\xa9/\xff?q=\xe9']) {
     const answer = await rawRequest(port, Buffer.from(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'latin1'));
