@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ChunkSizeLines } from './chunk-size-lines.js';
+import { EMPTY_LINE, endsWithSimpleRequest } from './request-line-version.js';
 
 export interface NodeParser {
   constructor: {
@@ -160,7 +161,14 @@ export function watchRequestStarts(socket: Socket): void {
       }
       at.done = true;
       enter(at);
-      const ret = at.sizeLines.execute(data, (piece) => execute.call(this, piece));
+      let ret = at.sizeLines.execute(data, (piece) => execute.call(this, piece));
+      // A read that ends an HTTP/0.9 request line (no version), in a head begun in it: the
+      // request is whole, and llhttp, waiting for fields, is given the empty line it would wait
+      // for until --header-timeout (net/request-line-version.ts).
+      if (!(ret instanceof Error) && at.began === at.read && this.headersCompleted?.() === false && endsWithSimpleRequest(data)) {
+        const ended = at.sizeLines.execute(EMPTY_LINE, (piece) => execute.call(this, piece));
+        if (ended instanceof Error) ret = ended;
+      }
       if (!(ret instanceof Error)) keepSplitHead(this, at, data);
       at.done = true;
       return ret;

@@ -74,6 +74,35 @@ export function versionAsSent(req: IncomingMessage): string {
   return req.httpVersion === '0.9' && req.rawHeaders.length === 0 ? '' : req.httpVersion;
 }
 
+/** A request line without a version: a method, one space, a target, the line's end. */
+const SIMPLE_REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^ \r\n]+\r?\n$/;
+
+/**
+ * Whether `bytes` end with a request line without a version (in node:http's reads a line that
+ * ends a read: with the parser in a head, its request line, since no field line has this shape).
+ * That is an HTTP/0.9 request, which has no fields (RFC 1945 §4.1: `GET /path` CRLF, the request
+ * whole). llhttp reads it as 0.9 and then waits for fields and the empty line after them, which
+ * such a client never sends: it got its answer at --header-timeout, a 408. Given the empty line
+ * (EMPTY_LINE), node:http reads the request whole at once and the front refuses it, 400 (HTTP/0.9
+ * is not spoken here: net/request-head.ts), closing the connection.
+ */
+export function endsWithSimpleRequest(bytes: Buffer): boolean {
+  if (bytes.length === 0 || bytes[bytes.length - 1] !== LF) return false;
+  const from = bytes.lastIndexOf(LF, bytes.length - 2) + 1;
+  return bytes.length - from <= 8192 && SIMPLE_REQUEST_LINE.test(bytes.toString('latin1', from));
+}
+
+/** The empty line that ends a head's fields: what an HTTP/0.9 request is given (endsWithSimpleRequest). */
+export const EMPTY_LINE = Buffer.from('\r\n', 'latin1');
+
+/**
+ * `bytes` (which start with a request line), with the empty line after them when they are that
+ * line alone and it has no version (endsWithSimpleRequest); else `bytes` itself.
+ */
+export function simpleRequestEnded(bytes: Buffer): Buffer {
+  return bytes.indexOf(LF) === bytes.length - 1 && endsWithSimpleRequest(bytes) ? Buffer.concat([bytes, EMPTY_LINE]) : bytes;
+}
+
 const OTHER_MAJOR = /^[!-~]+ [^ \r\n]+ HTTP\/([2-9]\.\d)\r?$/;
 
 /**

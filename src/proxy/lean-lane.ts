@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { parsePlainHead } from '../net/plain-head.js';
 import { ENDED_EARLY } from '../net/request-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
-import { higherMinorAsHttp11 } from '../net/request-line-version.js';
+import { higherMinorAsHttp11, simpleRequestEnded } from '../net/request-line-version.js';
 import { knownMethod } from '../net/unknown-method.js';
 import { endLingering } from '../net/lingering-close.js';
 import { INTERIM_CONTINUE, probeAfterEnd } from '../net/leave-probe.js';
@@ -555,7 +555,8 @@ class LeanConnection implements ResponseOutput, BodySource {
   private startHandOff(rest: Buffer): void {
     this.handOffSent = rest;
     this.handOffHeadSince = this.lane.timesHead(this) ? this.waitingSince : null;
-    this.handOff = knownMethod(higherMinorAsHttp11(escapeRawTarget(rest, this.socket), this.socket), this.socket);
+    // An HTTP/0.9 line (no version) is a whole request: node:http is given the end of its head at once.
+    this.handOff = knownMethod(higherMinorAsHttp11(escapeRawTarget(simpleRequestEnded(rest), this.socket), this.socket), this.socket);
     this.socket.pause();
     this.socket.removeListener('data', this.onData);
     if (this.sharedReads) readAsStream(this.socket);
