@@ -224,6 +224,8 @@ class LeanConnection implements ResponseOutput, BodySource {
    * read again once they are all written (settle), and never if one of them closes the connection.
    */
   private awaitingTurn = false;
+  /** The client's FIN is being probed (probeLeave): a request that waited its turn then is not probed again. */
+  private probingLeave = false;
   /** The body being received is the connection's last request's (the client, or the gateway stopping, said close). */
   private receivingLast = false;
   /**
@@ -253,6 +255,8 @@ class LeanConnection implements ResponseOutput, BodySource {
   private readonly onEnd = (): void => {
     if (this.putOffBytes !== null) {
       this.endedWhilePutOff = true;
+      // Behind the answers under way (awaitTurn): whether the client still reads them is asked now.
+      if (this.awaitingTurn) this.probeLeave();
       return;
     }
     this.noMore = true;
@@ -262,9 +266,15 @@ class LeanConnection implements ResponseOutput, BodySource {
     if (this.receiving !== null) this.bodyEndedEarly(this.receiving);
     else if (this.partialLine !== null) this.handOffPartialLine();
     else if (this.responses.length === 0) this.socket.destroySoon();
-    // Answers owed to whole requests: whether the client still reads them (a leave otherwise).
-    else if (this.handOff === null) probeAfterEnd(this.socket, () => this.interim());
+    else if (this.handOff === null) this.probeLeave();
   };
+
+  /** Answers owed to whole requests: whether the client still reads them (a leave otherwise), asked once, at the FIN. */
+  private probeLeave(): void {
+    if (this.probingLeave) return;
+    this.probingLeave = true;
+    probeAfterEnd(this.socket, () => this.interim());
+  }
 
   /** An interim 100 ahead of the answer the client waits for, if nothing of it is out yet (net/leave-probe.ts). */
   private interim(): boolean {
