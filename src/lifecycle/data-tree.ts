@@ -2,11 +2,12 @@
 // directory beside the destination, then rename it into place, so the destination holds the
 // old tree or the new one, never half of each.
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, copyFile, lchown, lstat, mkdir, readdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { constants, type Dirent, type Stats } from 'node:fs';
+import { lchown, lstat, mkdir, open, readdir, readlink, rename, rm, symlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Owner } from '../environment/state-root.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
+import { createNewFile, inDirectory, openDirectoryNoFollow } from '../no-follow.js';
 
 export interface TreeCount {
   files: number;
@@ -64,86 +65,169 @@ export interface CopyResult {
   endpoints: number;
 }
 
-/** Copy `from` to a new directory beside `target`. Modes, times and symlinks kept. */
+/**
+ * Copy `from` to a new directory beside `target`. Modes, times and symlinks kept. Both sides are
+ * walked by descriptor (no-follow.ts): `from` is the app's user's (its data directory, or a
+ * backup directory its hook wrote), and an entry it swapped for a symlink or a FIFO between the
+ * listing and the copy had root copy a root-only file into the backup (the app's once restored)
+ * or wait on the FIFO for ever.
+ */
 export async function copyBeside(from: string, target: string, what: string, opts: CopyOptions = {}): Promise<CopyResult> {
   const staging = besideName(target, what);
-  const copy = new TreeCopy(new Set((opts.leaveOut ?? []).map((name) => path.join(from, name))), opts.tolerateVanished ?? false);
+  const copy = new TreeCopy(opts.tolerateVanished ?? false);
+  let source: FileHandle | null = null;
   try {
     await mkdir(path.dirname(staging), { recursive: true });
-    await copy.directory(from, staging, await lstat(from));
+    source = await openDirectoryNoFollow(from);
+    await mkdir(staging, { mode: 0o700 });
+    await copy.directory(source, from, await openOwnDirectory(staging), new Set(opts.leaveOut ?? []));
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw ioFailure(`copy ${from} to ${staging}`, err);
+  } finally {
+    await source?.close();
   }
   return { staging, vanished: copy.vanished, endpoints: copy.endpoints };
 }
 
-type Stats = Awaited<ReturnType<typeof lstat>>;
+/**
+ * The directory just made at `dir`, by descriptor: refused unless it is ours (a directory the
+ * app's user put at the name meanwhile would take root's copy where that user reads it).
+ */
+async function openOwnDirectory(dir: string): Promise<FileHandle> {
+  const handle = await openDirectoryNoFollow(dir);
+  const st = await handle.stat();
+  if (st.uid !== process.getuid?.()) {
+    await handle.close();
+    throw Object.assign(new Error(`${dir} was replaced by a directory of uid ${st.uid} as it was made`), { code: 'EEXIST', path: dir });
+  }
+  return handle;
+}
+
+/** Marks an error of the source's side, which may be a vanished entry; the copy's side never is. */
+function onSource<T>(promise: Promise<T>): Promise<T> {
+  return promise.catch((err: unknown) => {
+    throw Object.assign(err as Error, { fromSource: true });
+  });
+}
 
 /** A recursive copy (fs.cp's, which stops at the first entry gone) that may step over vanished entries. */
 class TreeCopy {
   vanished = 0;
   endpoints = 0;
 
-  constructor(
-    private readonly leaveOut: ReadonlySet<string>,
-    private readonly tolerateVanished: boolean,
-  ) {}
+  constructor(private readonly tolerateVanished: boolean) {}
 
-  async directory(src: string, dest: string, st: Stats): Promise<void> {
-    // Owner-writable until its entries are in; its own mode is set last.
-    await mkdir(dest, { mode: 0o700 });
-    for (const name of await readdir(src)) {
-      const from = path.join(src, name);
-      if (this.leaveOut.has(from)) continue;
-      const to = path.join(dest, name);
-      try {
-        await this.entry(from, to);
-      } catch (err) {
-        if (!(await this.isVanished(err, from, to))) throw err;
-        this.vanished++;
-        // A directory that went while its entries were copied: what was copied of it goes too.
-        await rm(to, { recursive: true, force: true });
+  /** `src`'s entries into `dest` (made by us, still 0700), then `dest` given `src`'s mode and times; closes `dest`. */
+  async directory(src: FileHandle, srcPath: string, dest: FileHandle, leaveOut: ReadonlySet<string> = new Set()): Promise<void> {
+    try {
+      for (const entry of await onSource(readdir(inDirectory(src, '.'), { withFileTypes: true }))) {
+        if (leaveOut.has(entry.name)) continue;
+        const from = path.join(srcPath, entry.name);
+        try {
+          await this.entry(src, dest, entry, from);
+        } catch (err) {
+          if (!this.isVanished(err)) throw err;
+          this.vanished++;
+          // A directory that went while its entries were copied: what was copied of it goes too.
+          await rm(inDirectory(dest, entry.name), { recursive: true, force: true });
+        }
       }
+      const st = await src.stat();
+      await dest.chmod(st.mode & 0o7777);
+      await dest.utimes(st.atime, st.mtime);
+    } finally {
+      await dest.close();
     }
-    await chmod(dest, Number(st.mode) & 0o7777);
-    await utimes(dest, st.atime, st.mtime);
   }
 
-  private async entry(from: string, to: string): Promise<void> {
-    const st = await lstat(from);
-    if (st.isDirectory()) await this.directory(from, to, st);
-    else if (st.isSymbolicLink()) await symlink(await readlink(from), to);
-    else if (st.isFile()) {
-      // copyFile gives the copy the source's mode.
-      await copyFile(from, to, constants.COPYFILE_EXCL);
-      await utimes(to, st.atime, st.mtime);
-    } else if (st.isSocket() || st.isFIFO()) {
-      // A running app's unix socket or pipe in its data (a server's, a supervisor's): nothing to
-      // restore but a name its program makes again at start, so left out, as tar ("socket
-      // ignored") and rsync ("skipping non-regular file") do, where it failed the whole backup.
+  private async entry(src: FileHandle, dest: FileHandle, listed: Dirent, from: string): Promise<void> {
+    const name = listed.name;
+    // A device cannot be made by the app's user, and opening one may act (a tape rewinds): said, not opened.
+    if (listed.isBlockDevice() || listed.isCharacterDevice()) {
+      throw Object.assign(new Error(`${from} is a device, which a copy cannot hold`), { code: 'EINVAL', path: from });
+    }
+    const opened = await this.openEntry(src, name, from);
+    if (typeof opened === 'string') {
+      await symlink(opened, inDirectory(dest, name));
+      return;
+    }
+    if (opened === null) {
       this.endpoints++;
-    } else {
-      throw Object.assign(new Error(`${from} is a ${st.isSocket() ? 'socket' : st.isFIFO() ? 'FIFO' : 'device'}, which a copy cannot hold`), { code: 'EINVAL', path: from });
+      return;
+    }
+    try {
+      const st = await opened.stat();
+      if (st.isDirectory()) {
+        await mkdir(inDirectory(dest, name), { mode: 0o700 });
+        await this.directory(opened, from, await openDirectoryNoFollow(inDirectory(dest, name)));
+      } else if (st.isFile()) {
+        await copyContent(opened, inDirectory(dest, name), st);
+      } else {
+        // A running app's unix socket or pipe in its data (a server's, a supervisor's): nothing to
+        // restore but a name its program makes again at start, so left out, as tar ("socket
+        // ignored") and rsync ("skipping non-regular file") do, where it failed the whole backup.
+        this.endpoints++;
+      }
+    } finally {
+      await opened.close();
     }
   }
 
   /**
-   * ENOENT (or ENOTDIR, a directory above it replaced) from the source's side, not the copy's.
-   * Told by the copy's directory still being there, not by looking at the source again: the app
-   * may have made the same name anew meanwhile (a temporary file's name used over and over).
+   * The entry `name` of `src` opened, never followed nor waited on; or, where it is a symlink, its
+   * target; or null for a socket (which cannot be opened). The app may swap it between the
+   * open and the readlink (ELOOP, then no link: EINVAL): then looked at again, a few times.
    */
-  private async isVanished(err: unknown, from: string, to: string): Promise<boolean> {
+  private async openEntry(src: FileHandle, name: string, from: string): Promise<FileHandle | string | null> {
+    for (let attempt = 0; attempt < SWAPPED_ATTEMPTS; attempt++) {
+      try {
+        return await onSource(open(inDirectory(src, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
+      } catch (err) {
+        const { code } = err as NodeJS.ErrnoException;
+        if (code === 'ENXIO') return null;
+        if (code !== 'ELOOP') throw err;
+      }
+      try {
+        return await onSource(readlink(inDirectory(src, name)));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      }
+    }
+    // Counted as vanished where that is tolerated: a name whose file the app keeps replacing has none to copy.
+    throw Object.assign(new Error(`${from} changed between a symlink and a file ${SWAPPED_ATTEMPTS} times as it was copied`), { code: 'ENOENT', path: from, fromSource: true });
+  }
+
+  /**
+   * ENOENT (or ENOTDIR, a directory above it replaced) from the source's side, not the copy's:
+   * the app deletes and renames its own files as it runs.
+   */
+  private isVanished(err: unknown): boolean {
     if (!this.tolerateVanished) return false;
-    const { code, path: at } = err as NodeJS.ErrnoException;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') return false;
-    if (at === undefined || !isInside(at, from)) return false;
-    return lstat(path.dirname(to)).then(
-      (st) => st.isDirectory(),
-      () => false,
-    );
+    const { code, fromSource } = err as NodeJS.ErrnoException & { fromSource?: boolean };
+    return fromSource === true && (code === 'ENOENT' || code === 'ENOTDIR');
   }
 }
+
+/** The regular file open at `from` copied into the new file `to` (never through a link there), its mode and times kept. */
+async function copyContent(from: FileHandle, to: string, st: Stats): Promise<void> {
+  const out = await createNewFile(to, 0o600);
+  try {
+    const buffer = Buffer.allocUnsafe(COPY_CHUNK);
+    for (;;) {
+      const { bytesRead } = await onSource(from.read(buffer, 0, buffer.length, null));
+      if (bytesRead === 0) break;
+      await out.write(buffer, 0, bytesRead);
+    }
+    await out.chmod(st.mode & 0o7777);
+    await out.utimes(st.atime, st.mtime);
+  } finally {
+    await out.close();
+  }
+}
+
+const COPY_CHUNK = 1 << 20;
+const SWAPPED_ATTEMPTS = 10;
 
 /** Put `staging` at `target` (which may not exist yet) and remove what was there. */
 export async function swapInto(staging: string, target: string): Promise<void> {

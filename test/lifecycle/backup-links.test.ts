@@ -9,11 +9,11 @@
 // (another app's, a root-only file: the app's once restored); nor does restore wait for ever
 // on a FIFO the app put at the manifest's name. Needs root to run the app as another user: skipped otherwise.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { installForOtherUsers, runCli, tempDir } from '../helpers/process.js';
+import { installForOtherUsers, runCli, tempDir, waitFor } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { makeApp } from './lifecycle-apps.js';
 
@@ -41,7 +41,67 @@ test.before(() => {
   spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER], { stdio: 'ignore' });
   chmodSync(work!.path, 0o755);
   writeFileSync(join(work!.path, 'environment.yaml'), 'python: /usr/bin/python3\n');
+  // Where the app's swapping process says it has started (its user writes there).
+  mkdirSync(join(work!.path, 'signals'), { mode: 0o777 });
+  chmodSync(join(work!.path, 'signals'), 0o777);
 });
+
+// Puts at each path, over and over, each kind in turn (a regular file, a symlink to argv[2], a
+// FIFO, a directory), each swapped in whole by a rename, until argv[1] exists (60 s at most).
+const SWAPPER = `
+import os, shutil, sys, time
+stop, target, kinds = sys.argv[1], sys.argv[2], sys.argv[3].split(',')
+paths = [os.path.expandvars(p) for p in sys.argv[4:]]
+give_up = time.monotonic() + 60
+def place(p, kind):
+    if kind == 'dir':
+        if os.path.islink(p): os.unlink(p)
+        os.makedirs(p, exist_ok=True)
+        return
+    if os.path.isdir(p) and not os.path.islink(p):
+        shutil.rmtree(p + '.stash', ignore_errors=True)
+        os.rename(p, p + '.stash')
+    t = p + '.swap'
+    if os.path.lexists(t): os.unlink(t)
+    if kind == 'file':
+        with open(t, 'w') as f: f.write("the app's data\\n")
+    elif kind == 'link': os.symlink(target, t)
+    elif kind == 'fifo': os.mkfifo(t)
+    os.replace(t, p)
+open(stop + '.started', 'w').close()
+while not os.path.exists(stop) and time.monotonic() < give_up:
+    for kind in kinds:
+        for p in paths:
+            try: place(p, kind)
+            except OSError: pass
+`;
+
+let swappers = 0;
+
+/**
+ * A process of `app`'s, as its running workers are (its user, its environment: $APPPKG_DATA_DIR
+ * in `paths` is its data directory), swapping `kinds` in at `paths` until stopped.
+ */
+async function swapping(app: string, kinds: string, target: string, paths: string[]): Promise<{ stop(): Promise<void> }> {
+  const stopFile = join(work!.path, 'signals', `stop-${++swappers}`);
+  const running = cli(['run', app, '--', 'python3', '-c', SWAPPER, stopFile, target, kinds, ...paths]);
+  await Promise.race([
+    waitFor(() => existsSync(`${stopFile}.started`), 20_000, 'the app\'s swapping process to start'),
+    running.then((r) => Promise.reject(new Error(`the swapping process exited ${r.status}: ${r.stderr}`))),
+  ]);
+  return {
+    async stop() {
+      writeFileSync(stopFile, '');
+      const r = await running;
+      assert.is(r.status, 0, r.stderr);
+    },
+  };
+}
+
+/** The regular files under `dir`, each path with its text. */
+function filesUnder(dir: string): Array<[string, string]> {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((name) => join(dir, name)).filter((p) => lstatSync(p).isFile()).map((p) => [p, readFileSync(p, 'utf8')]);
+}
 
 ifRoot('a symlink at the manifest\'s temporary name: the manifest is written in DIR, the file it names untouched', async () => {
   const victim = join(work!.path, 'victim');
@@ -125,6 +185,42 @@ ifRoot('restore of a backup whose manifest the app made a FIFO: refused at once,
   const r = await runCli(['restore', app, '--from', to, '--state-dir', join(work!.path, 'state'), '--environment', join(work!.path, 'environment.yaml')], { bin: installForOtherUsers().bin, ms: 20_000 });
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /expected a backup of piped, found an apppkg-backup\.json that is a FIFO, not the file backup writes/);
+});
+
+ifRoot('the data copy: entries the app swaps for a symlink to a root-only file as they are copied are copied as links, never the file', async () => {
+  const secret = join(work!.path, 'secret-data');
+  writeFileSync(secret, 'root\'s secret\n', { mode: 0o600 });
+  const app = makeApp(work!.path, 'swapdata', 'app: wsgi:application\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const names = Array.from({ length: 20 }, (_, i) => `$APPPKG_DATA_DIR/f${i}`);
+  const swapper = await swapping(app, 'file,link', secret, names);
+  try {
+    for (let i = 0; i < 4; i++) {
+      const to = join(work!.path, `swapdata-backup-${i}`);
+      const b = await cli(['backup', app, '--to', to]);
+      assert.is(b.status, 0, b.stdout + b.stderr);
+      for (const [file, text] of filesUnder(join(to, 'data'))) assert.not.match(text, /root's secret/, `root copied the file a symlink the app swapped in names into ${file}`);
+    }
+  } finally {
+    await swapper.stop();
+  }
+});
+
+ifRoot('the data copy: an entry the app swaps for a FIFO as it is copied is left out, not waited on', async () => {
+  const app = makeApp(work!.path, 'swapfifo', 'app: wsgi:application\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const names = Array.from({ length: 20 }, (_, i) => `$APPPKG_DATA_DIR/p${i}`);
+  const swapper = await swapping(app, 'file,fifo', '/', names);
+  try {
+    for (let i = 0; i < 4; i++) {
+      const to = join(work!.path, `swapfifo-backup-${i}`);
+      // Waiting on a FIFO is for ever: the bound is the test's.
+      const b = await runCli(['backup', app, '--to', to, '--state-dir', join(work!.path, 'state'), '--environment', join(work!.path, 'environment.yaml')], { bin: installForOtherUsers().bin, ms: 20_000 });
+      assert.is(b.status, 0, b.stdout + b.stderr);
+    }
+  } finally {
+    await swapper.stop();
+  }
 });
 
 test.run();

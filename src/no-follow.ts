@@ -1,0 +1,57 @@
+// Opening what lies in a directory another user may write in (an app's data directory, a
+// backup directory a hook wrote as the app's user), as root, so that nothing that user puts
+// there, before or while we look, makes root read or write another file: the last name is
+// never followed (O_NOFOLLOW), never waited on (O_NONBLOCK: a FIFO), and checked for what it is
+// on the descriptor (fstat), not by a look at the path beforehand, which a swap outruns. The
+// directories above it are held by descriptor too: `/proc/self/fd/N/name` is resolved from the
+// directory N was opened on, as openat(2) would, whatever has since been renamed into its place.
+import { constants, type Stats } from 'node:fs';
+import { open, readlink, type FileHandle } from 'node:fs/promises';
+
+/** A name of `dir` as the kernel resolves it from the directory `dir` holds open. */
+export function inDirectory(dir: FileHandle, name: string): string {
+  return `/proc/self/fd/${dir.fd}/${name}`;
+}
+
+/** `file`, a directory, opened to be looked into by inDirectory; a symlink at its name is refused (ELOOP, ENOTDIR). */
+export function openDirectoryNoFollow(file: string): Promise<FileHandle> {
+  return open(file, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+}
+
+/** What `st` is, in the words of an error: "a symlink", "a FIFO". */
+export function kindOf(st: Pick<Stats, 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket'>): string {
+  if (st.isFile()) return 'a regular file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symlink';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'a device';
+}
+
+/**
+ * The regular file at `file` opened for reading, with its stats; else an error (code ELOOP,
+ * EISDIR or EINVAL) whose message says what is there instead ("a symlink (to /etc/shadow)").
+ */
+export async function openRegularFile(file: string): Promise<{ handle: FileHandle; stats: Stats }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+    const to = await readlink(file).catch(() => '?');
+    throw Object.assign(new Error(`${file} is a symlink (to ${to}), not a regular file`), { code: 'ELOOP', path: file, found: `a symlink (to ${to})` });
+  }
+  const stats = await handle.stat().catch(async (err: unknown) => {
+    await handle.close();
+    throw err;
+  });
+  if (stats.isFile()) return { handle, stats };
+  await handle.close();
+  const found = kindOf(stats);
+  throw Object.assign(new Error(`${file} is ${found}, not a regular file`), { code: stats.isDirectory() ? 'EISDIR' : 'EINVAL', path: file, found });
+}
+
+/** A new file at `file` (O_EXCL, hence never through a symlink at its name), for writing. */
+export function createNewFile(file: string, mode: number): Promise<FileHandle> {
+  return open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+}
