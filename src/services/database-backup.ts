@@ -9,16 +9,18 @@ import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
 import { pickInterpreter } from '../environment/interpreters.js';
+import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import { appStateDirs, type Owner } from '../environment/state-root.js';
 import { countOf, listOf } from '../count.js';
 import { GatewayError } from '../errors.js';
+import { createNewFile } from '../no-follow.js';
 import { spawnProcess } from '../spawn-process.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import {
   appDatabaseName, countRelations, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, recreateAppDatabase, type AppDatabase, type RelationCounts,
 } from './postgresql-server.js';
 import { planServices, type DatabaseKind } from './service-plan.js';
-import { backupSqlite, countSqliteRelations, SQLITE_FILE, SQLITE_SIDE_FILES, sqlitePath } from './sqlite-database.js';
+import { backupSqlite, countSqliteRelations, SQLITE_FILE, SQLITE_SIDE_FILES, sqlitePath, type SqliteRunner } from './sqlite-database.js';
 
 /** The directory of a backup that holds the app's database. */
 export const BACKUP_DATABASE_DIR = 'database';
@@ -37,6 +39,8 @@ export interface AppServiceScope {
   stateRoot: string;
   /** The app's interpreter (SQLite's backup runs with its sqlite3 module); asked only when needed. */
   python: () => Promise<string>;
+  /** Who the app runs as, when we are root (run-as.ts); asked only when needed. */
+  runAs: () => RunAs | null;
   say?: (line: string) => void;
 }
 
@@ -45,8 +49,18 @@ export interface AppServiceScope {
  * one app.yaml asks for: `backup`, `restore` and the library's runCommand build it one way.
  */
 export function appServiceScope(desc: Description, hostEnv: HostEnvironment, stateRoot: string, say?: (line: string) => void): AppServiceScope {
-  const override = overridesFor(hostEnv, desc.name).python ?? undefined;
-  return { desc, hostEnv, stateRoot, say, python: async () => (await pickInterpreter(desc, { override })).executable };
+  const { python, user, userAt } = overridesFor(hostEnv, desc.name);
+  return {
+    desc, hostEnv, stateRoot, say,
+    python: async () => (await pickInterpreter(desc, { override: python ?? undefined })).executable,
+    runAs: () => resolveRunAs(desc, user, userAt),
+  };
+}
+
+/** SQLite on the app's database is run as the app's user (sqlite-database.ts says why). */
+async function sqliteRunner(scope: AppServiceScope): Promise<SqliteRunner> {
+  const runAs = scope.runAs();
+  return { python: await scope.python(), user: runAs && !runAs.isRoot ? { uid: runAs.uid, gid: runAs.gid } : undefined };
 }
 
 const PG_DUMP_FILE = 'postgresql.dump';
@@ -84,7 +98,8 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
   if (!kind) return null;
   const dir = await clearDatabaseDir(backupDir, [PG_DUMP_FILE, SQLITE_FILE, REDIS_BACKUP_FILE]);
   if (kind === 'sqlite') {
-    const source = sqlitePath(appStateDirs(scope.stateRoot, desc.name).data);
+    const appDirs = appStateDirs(scope.stateRoot, desc.name);
+    const source = sqlitePath(appDirs.data);
     if (!(await exists(source))) {
       scope.say?.(`==> no SQLite database yet (${source}): nothing of it to back up`);
       return null;
@@ -92,8 +107,15 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
     await assertOwnFile(source, `back up the app's SQLite database ${source}`, 'the app\'s own file', `keep the database itself at ${source}, not a link to it`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, SQLITE_FILE);
-    await backupSqlite(await scope.python(), source, `${file}.partial`);
-    await chmod(`${file}.partial`, 0o600); // as the PostgreSQL dump, below
+    const runner = await sqliteRunner(scope);
+    // The app's own tmp (on the state root's disk, not a RAM /tmp) when it is there to run in.
+    const tmp = runner.user && (await lstat(appDirs.tmp).then((st) => st.isDirectory() && st.uid === runner.user!.uid, () => false)) ? appDirs.tmp : '';
+    const out = await createNewFile(`${file}.partial`, 0o600); // as the PostgreSQL dump, below
+    try {
+      await backupSqlite(runner, source, out, tmp);
+    } finally {
+      await out.close();
+    }
     await rename(`${file}.partial`, file);
     return snapshot(backupDir, 'sqlite', file);
   }
@@ -133,7 +155,7 @@ export async function assertDatabaseRestorable(scope: AppServiceScope, snap: Dat
   if (kind === 'sqlite') {
     database = sqlitePath(appStateDirs(scope.stateRoot, desc.name).data);
     // SQLite keeps no sequences: an AUTOINCREMENT's counter is a row of sqlite_sequence.
-    found = { ...((await exists(database)) ? await countSqliteRelations(await scope.python(), database) : { tables: 0, views: 0 }), sequences: 0 };
+    found = { ...((await exists(database)) ? await countSqliteRelations(await sqliteRunner(scope), database) : { tables: 0, views: 0 }), sequences: 0 };
   } else {
     const db = await provisionedDatabase(scope);
     database = db.name;

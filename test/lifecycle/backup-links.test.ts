@@ -46,8 +46,9 @@ test.before(() => {
   chmodSync(join(work!.path, 'signals'), 0o777);
 });
 
-// Puts at each path, over and over, each kind in turn (a regular file, a symlink to argv[2], a
-// FIFO, a directory), each swapped in whole by a rename, until argv[1] exists (60 s at most).
+// Puts at each path, over and over, each kind in turn (a regular file: a copy of PATH.orig when
+// there is one; a symlink to argv[2], a FIFO, a directory), each swapped in whole by a rename,
+// until argv[1] exists (60 s at most).
 const SWAPPER = `
 import os, shutil, sys, time
 stop, target, kinds = sys.argv[1], sys.argv[2], sys.argv[3].split(',')
@@ -63,7 +64,8 @@ def place(p, kind):
         os.rename(p, p + '.stash')
     t = p + '.swap'
     if os.path.lexists(t): os.unlink(t)
-    if kind == 'file':
+    if kind == 'file' and os.path.exists(p + '.orig'): shutil.copyfile(p + '.orig', t)
+    elif kind == 'file':
         with open(t, 'w') as f: f.write("the app's data\\n")
     elif kind == 'link': os.symlink(target, t)
     elif kind == 'fifo': os.mkfifo(t)
@@ -217,6 +219,28 @@ ifRoot('the data copy: an entry the app swaps for a FIFO as it is copied is left
       // Waiting on a FIFO is for ever: the bound is the test's.
       const b = await runCli(['backup', app, '--to', to, '--state-dir', join(work!.path, 'state'), '--environment', join(work!.path, 'environment.yaml')], { bin: installForOtherUsers().bin, ms: 20_000 });
       assert.is(b.status, 0, b.stdout + b.stderr);
+    }
+  } finally {
+    await swapper.stop();
+  }
+});
+
+ifRoot('SQLite backup: a db.sqlite3 the app swaps for a symlink to a root-only database after the check is never read as root', async () => {
+  const other = join(work!.path, 'other-swapped.sqlite3');
+  spawnSync('python3', ['-c', `import sqlite3; c = sqlite3.connect(${JSON.stringify(other)}); c.execute("create table others_secret(x)"); c.commit()`]);
+  chmodSync(other, 0o600);
+  const app = makeApp(work!.path, 'swapsqlite', 'app: wsgi:application\nservices:\n  database: sqlite\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const made = await cli(['run', app, '--', 'python3', '-c', 'import os, sqlite3; c = sqlite3.connect(os.environ["APPPKG_DATA_DIR"] + "/db.sqlite3.orig"); c.execute("create table apps_own(x)"); c.commit()']);
+  assert.is(made.status, 0, made.stderr);
+  const swapper = await swapping(app, 'file,link', other, ['$APPPKG_DATA_DIR/db.sqlite3']);
+  try {
+    for (let i = 0; i < 10; i++) {
+      const to = join(work!.path, `swapsqlite-backup-${i}`);
+      // Refused (a link at the look, or one the app's user cannot open) or the app's own: never the other.
+      const b = await cli(['backup', app, '--to', to]);
+      const dump = join(to, 'database', 'db.sqlite3');
+      if (existsSync(dump)) assert.not.ok(readFileSync(dump, 'latin1').includes('others_secret'), `root backed up the root-only database the app's symlink names (${b.stdout})`);
     }
   } finally {
     await swapper.stop();
