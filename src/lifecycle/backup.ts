@@ -2,7 +2,7 @@
 // without the hook, a copy of the data directory into DIR/data. Either way DIR is new, empty or an
 // earlier backup of the same app, the app's database (SPEC 5.2) and its Redis keys go to
 // DIR/database/, and apppkg-backup.json, written last, says whose backup it is.
-import { chown, lstat, mkdir, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readlink, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
@@ -113,8 +113,28 @@ export async function backupWithHook(
   await prepareHookBackupDir(target, desc.name, runAs, scope.say);
   const status = await run({ APPPKG_BACKUP_DIR: target });
   if (status !== 0) return status;
+  if (runAs && !runAs.isRoot) await reclaimBackupDir(target);
   await writeHookManifest(target, desc, await backupServices(scope, target));
   return 0;
+}
+
+/**
+ * DIR taken back from the app's user once its hook has ended, before root writes there: the
+ * hook has exited, but the app's workers run on as the same user, and whatever root checked in
+ * a DIR they can write (DIR/database not a symlink) they could change before root's writes
+ * (pg_dump's file, the SQLite copy, a chmod then went where a link swapped in led). Taken back
+ * rather than each write made safe one by one: root's then, DIR's names hold still for all
+ * of them, pg_dump's included, which opens its file by name. restore gives it to the app's
+ * user again for commands.restore.
+ */
+async function reclaimBackupDir(target: string): Promise<void> {
+  try {
+    await chown(target, process.getuid!(), process.getgid!());
+    // The hook may have opened it to its group or to all: writable by root alone.
+    await chmod(target, 0o700);
+  } catch (err) {
+    throw ioFailure(`take ${target} back from the app's user after commands.backup`, err);
+  }
 }
 
 /**

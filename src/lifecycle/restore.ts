@@ -3,7 +3,7 @@
 // (copied beside it, then swapped). Either way an empty or foreign DIR is refused first, and
 // the app's database and Redis keys in DIR/database/ (SPEC 5.2) are loaded too, into empty ones
 // unless `force`.
-import { chmod, lstat, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
@@ -110,6 +110,9 @@ export async function restoreWithHook(
 ): Promise<number> {
   await assertServicesRestorable(scope, manifest, opts.force, opts.appDir, source);
   await restoreServices(scope, source, manifest, opts.force, opts.owner);
+  // The hook reads DIR as the app's user, and backup took DIR back from that user once its hook
+  // had written it (backup.ts): given again, as backup gives it to commands.backup.
+  if (opts.owner) await chown(source, opts.owner.uid, opts.owner.gid).catch((err) => Promise.reject(ioFailure(`give ${source} to the app's user for commands.restore`, err)));
   return run({ APPPKG_BACKUP_DIR: source });
 }
 

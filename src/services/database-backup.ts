@@ -4,7 +4,7 @@
 // that holds tables unless forced).
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, lchown, lstat, mkdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, lchown, lstat, mkdir, readdir, readlink, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
@@ -12,7 +12,7 @@ import { pickInterpreter } from '../environment/interpreters.js';
 import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import { appStateDirs, type Owner } from '../environment/state-root.js';
 import { countOf, listOf } from '../count.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, systemErrorReason } from '../errors.js';
 import { createNewFile } from '../no-follow.js';
 import { spawnProcess } from '../spawn-process.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
@@ -70,9 +70,12 @@ export const REDIS_BACKUP_FILE = 'redis.jsonl';
 /**
  * DIR/database/, what an earlier backup of the gateway's left there under `names` removed, and
  * only that: with commands.backup, DIR is the hook's too, and a hook writing its own dump to
- * $APPPKG_BACKUP_DIR/database/ had it deleted, the backup said done without it. DIR is then the
- * app's user's: a `database` its hook left as a symlink had root remove, write and chmod the
- * dump's names wherever it pointed (-> /etc); it is refused instead, named.
+ * $APPPKG_BACKUP_DIR/database/ had it deleted, the backup said done without it. DIR was the
+ * app's user's then (root has taken it back since, backup.ts): a `database` its hook left as a
+ * symlink had root remove, write and chmod the dump's names wherever it pointed (-> /etc); it
+ * is refused instead, named. One the hook made is replaced by root's own, with what the hook
+ * put there: the app's workers could still write in that one, by a descriptor or working
+ * directory open in it, and swap a dump's name for a link before root's write.
  */
 export async function clearDatabaseDir(backupDir: string, names: readonly string[]): Promise<string> {
   const dir = path.join(backupDir, BACKUP_DATABASE_DIR);
@@ -85,11 +88,40 @@ export async function clearDatabaseDir(backupDir: string, names: readonly string
       fix: `let commands.backup leave ${BACKUP_DATABASE_DIR}/ to the gateway (or make it a directory), then back up again`,
     });
   }
+  if (found !== null && (found.uid !== process.getuid?.() || (found.mode & 0o022) !== 0)) await takeDatabaseDir(dir);
   for (const name of names) {
     for (const file of [name, `${name}.partial`]) await rm(path.join(dir, file), { force: true });
   }
   return dir;
 }
+
+/** A directory of root's in place of `dir`, the app's, holding what that held (moved, never followed nor copied). */
+async function takeDatabaseDir(dir: string): Promise<void> {
+  const fresh = path.join(path.dirname(dir), `.${BACKUP_DATABASE_DIR}.gateway-${randomBytes(4).toString('hex')}`);
+  // 0755: commands.restore, as the app's user, reads what its backup hook put there.
+  await mkdir(fresh, { mode: 0o755 });
+  try {
+    // A process of the app's may add entries as they are moved: moved too, a few rounds at most.
+    for (let round = 0; ; round++) {
+      for (const name of await readdir(dir)) await rename(path.join(dir, name), path.join(fresh, name));
+      const removed = await rmdir(dir).then(() => true, (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOTEMPTY' || round >= TAKE_ROUNDS) throw err;
+        return false;
+      });
+      if (removed) break;
+    }
+    await rename(fresh, dir);
+  } catch (err) {
+    throw new GatewayError('APPPKG_BACKUP_FAILED', {
+      action: `replace ${dir}, which the app's user made, by a directory of the gateway's`,
+      reason: systemErrorReason(err),
+      fix: `stop what of the app's writes into ${dir}, then back up again (what it held is in ${fresh})`,
+      cause: err,
+    });
+  }
+}
+
+const TAKE_ROUNDS = 10;
 
 /** Writes the app's database into DIR/database/; null when the app has none (or none yet). */
 export async function backupDatabase(scope: AppServiceScope, backupDir: string): Promise<DatabaseSnapshot | null> {

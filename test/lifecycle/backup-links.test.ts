@@ -76,6 +76,8 @@ while not os.path.exists(stop) and time.monotonic() < give_up:
         for p in paths:
             try: place(p, kind)
             except OSError: pass
+        # Each kind stays a moment: swapped back at once, a link was there for microseconds.
+        time.sleep(0.002)
 `;
 
 let swappers = 0;
@@ -154,7 +156,8 @@ ifRoot('restore refuses a backup whose database file is a symlink, naming it', a
   const made = await cli(['run', app, '--', 'python3', '-c', 'import os, sqlite3; sqlite3.connect(os.environ["APPPKG_DATA_DIR"] + "/db.sqlite3").execute("create table t(x)")']);
   assert.is(made.status, 0, made.stderr);
   assert.is((await cli(['backup', app, '--to', to])).status, 0);
-  // As the app's hook could: DIR is its user's.
+  // As the app's user could once a restore has given it DIR for commands.restore.
+  spawnSync('chown', [USER, to]);
   const secret = join(work!.path, 'root-only');
   writeFileSync(secret, 'root\'s secret\n', { mode: 0o600 });
   spawnSync('su', ['-s', '/bin/sh', USER, '-c', `mv ${to}/database ${to}/database.away && mkdir ${to}/database && ln -s ${secret} ${to}/database/db.sqlite3`]);
@@ -182,7 +185,8 @@ ifRoot('backup refuses an SQLite database the app made a symlink to a file of an
 ifRoot('restore of a backup whose manifest the app made a FIFO: refused at once, saying what is there (the read waited for ever)', async () => {
   const { app, to, cli: b } = await backUp('piped', ['app: wsgi:application'], '"true"', '"true"');
   assert.is(b.status, 0, b.stdout + b.stderr);
-  // As the app's user could at any time after: DIR is its own.
+  // As the app's user could once a restore has given it DIR for commands.restore.
+  spawnSync('chown', [USER, to]);
   spawnSync('su', ['-s', '/bin/sh', USER, '-c', `rm -f ${to}/apppkg-backup.json && mkfifo ${to}/apppkg-backup.json`]);
   const r = await runCli(['restore', app, '--from', to, '--state-dir', join(work!.path, 'state'), '--environment', join(work!.path, 'environment.yaml')], { bin: installForOtherUsers().bin, ms: 20_000 });
   assert.is(r.status, 1, r.stdout + r.stderr);
@@ -241,6 +245,26 @@ ifRoot('SQLite backup: a db.sqlite3 the app swaps for a symlink to a root-only d
       const b = await cli(['backup', app, '--to', to]);
       const dump = join(to, 'database', 'db.sqlite3');
       if (existsSync(dump)) assert.not.ok(readFileSync(dump, 'latin1').includes('others_secret'), `root backed up the root-only database the app's symlink names (${b.stdout})`);
+    }
+  } finally {
+    await swapper.stop();
+  }
+});
+
+ifRoot('commands.backup: DIR/database swapped for a symlink by a process of the app\'s after the hook: root writes no dump where it leads', async () => {
+  const elsewhere = join(work!.path, 'elsewhere-swapped');
+  mkdirSync(elsewhere);
+  const { app, to, cli: first } = await backUp('swapdir', ['app: wsgi:application', 'services:', '  database: sqlite'], '"true"');
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  const made = await cli(['run', app, '--', 'python3', '-c', 'import os, sqlite3; c = sqlite3.connect(os.environ["APPPKG_DATA_DIR"] + "/db.sqlite3"); c.execute("create table t(x)"); c.commit()']);
+  assert.is(made.status, 0, made.stderr);
+  // Its workers run on after the hook: DIR is the app's user's while they do.
+  const swapper = await swapping(app, 'dir,link', elsewhere, [join(to, 'database')]);
+  try {
+    for (let i = 0; i < 8; i++) {
+      // Refused (a link where the gateway looked) or written in DIR: never where the link leads.
+      const b = await cli(['backup', app, '--to', to]);
+      assert.equal(readdirSync(elsewhere), [], `root wrote the dump where the app's symlink leads (${b.stdout}${b.stderr})`);
     }
   } finally {
     await swapper.stop();

@@ -10,7 +10,8 @@ export const spec: CommandSpec = {
     'hook, a copy of its data directory into DIR/data. Either way DIR/apppkg-backup.json, which restore\n' +
     'checks, marks it as the app\'s backup. Beside it, its services\' data (services: in app.yaml) in\n' +
     'DIR/database/: a pg_dump of its PostgreSQL database or an online backup of its SQLite one, and\n' +
-    'its Redis keys.',
+    'its Redis keys. As root, the hook runs as the app\'s user, DIR given to it; once the hook has exited,\n' +
+    'DIR is root\'s again (mode 0700) before the gateway writes there.',
   usage: 'apppkg-gateway backup APP_DIR --to DIR [--environment FILE] [--state-dir DIR]',
   optionHelp: [['--to DIR', "the backup directory, outside the app's data directory: new, empty, or an earlier backup of the same app"], ...APP_OPTION_HELP],
   options: { ...APP_OPTIONS, to: { type: 'string' } },

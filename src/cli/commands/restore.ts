@@ -10,7 +10,8 @@ export const spec: CommandSpec = {
     "Restore an app from a backup: its commands.restore with APPPKG_BACKUP_DIR=DIR; without the hook, its\n" +
     'data directory replaced by the copy a `backup` wrote. Either way an empty DIR, or one that is not a\n' +
     'backup of this app, is refused and nothing changes. The app\'s database (services.database) is loaded back\n' +
-    'into an empty one; one that holds tables is refused without --force. Stop the app first.',
+    'into an empty one; one that holds tables is refused without --force. Stop the app first. As root,\n' +
+    'DIR is given to the app\'s user for commands.restore, which runs as that user.',
   usage: 'apppkg-gateway restore APP_DIR --from DIR [--force] [--environment FILE] [--state-dir DIR]',
   optionHelp: [
     ['--from DIR', 'a directory written by `apppkg-gateway backup APP_DIR --to DIR`'],
