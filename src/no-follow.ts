@@ -55,3 +55,15 @@ export async function openRegularFile(file: string): Promise<{ handle: FileHandl
 export function createNewFile(file: string, mode: number): Promise<FileHandle> {
   return open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
 }
+
+/** The rest of what `from` holds written to `to`, descriptor to descriptor (neither reopened by a name). */
+export async function copyContent(from: FileHandle, to: FileHandle): Promise<void> {
+  const buffer = Buffer.allocUnsafe(COPY_CHUNK);
+  for (;;) {
+    const { bytesRead } = await from.read(buffer, 0, buffer.length, null);
+    if (bytesRead === 0) return;
+    await to.write(buffer, 0, bytesRead);
+  }
+}
+
+const COPY_CHUNK = 1 << 20;

@@ -7,7 +7,7 @@ import { lchown, lstat, mkdir, open, readdir, readlink, rename, rm, symlink, typ
 import path from 'node:path';
 import type { Owner } from '../environment/state-root.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
-import { createNewFile, inDirectory, openDirectoryNoFollow } from '../no-follow.js';
+import { copyContent, createNewFile, inDirectory, openDirectoryNoFollow } from '../no-follow.js';
 
 export interface TreeCount {
   files: number;
@@ -162,7 +162,7 @@ class TreeCopy {
         await mkdir(inDirectory(dest, name), { mode: 0o700 });
         await this.directory(opened, from, await openDirectoryNoFollow(inDirectory(dest, name)));
       } else if (st.isFile()) {
-        await copyContent(opened, inDirectory(dest, name), st);
+        await copyFileAt(opened, inDirectory(dest, name), st);
       } else {
         // A running app's unix socket or pipe in its data (a server's, a supervisor's): nothing to
         // restore but a name its program makes again at start, so left out, as tar ("socket
@@ -210,15 +210,10 @@ class TreeCopy {
 }
 
 /** The regular file open at `from` copied into the new file `to` (never through a link there), its mode and times kept. */
-async function copyContent(from: FileHandle, to: string, st: Stats): Promise<void> {
+async function copyFileAt(from: FileHandle, to: string, st: Stats): Promise<void> {
   const out = await createNewFile(to, 0o600);
   try {
-    const buffer = Buffer.allocUnsafe(COPY_CHUNK);
-    for (;;) {
-      const { bytesRead } = await onSource(from.read(buffer, 0, buffer.length, null));
-      if (bytesRead === 0) break;
-      await out.write(buffer, 0, bytesRead);
-    }
+    await onSource(copyContent(from, out));
     await out.chmod(st.mode & 0o7777);
     await out.utimes(st.atime, st.mtime);
   } finally {
@@ -226,7 +221,6 @@ async function copyContent(from: FileHandle, to: string, st: Stats): Promise<voi
   }
 }
 
-const COPY_CHUNK = 1 << 20;
 const SWAPPED_ATTEMPTS = 10;
 
 /** Put `staging` at `target` (which may not exist yet) and remove what was there. */

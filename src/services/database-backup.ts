@@ -3,8 +3,8 @@
 // backup), `restore` loads it into an empty database of the app (and refuses to clobber one
 // that holds tables unless forced).
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, copyFile, lchown, lstat, mkdir, readdir, readlink, rename, rm, rmdir, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readlink, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
@@ -13,7 +13,7 @@ import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import { appStateDirs, type Owner } from '../environment/state-root.js';
 import { countOf, listOf } from '../count.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
-import { createNewFile } from '../no-follow.js';
+import { copyContent, createNewFile, inDirectory, kindOf, openDirectoryNoFollow, openRegularFile } from '../no-follow.js';
 import { spawnProcess } from '../spawn-process.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import {
@@ -204,27 +204,80 @@ export async function assertDatabaseRestorable(scope: AppServiceScope, snap: Dat
 export async function restoreDatabase(scope: AppServiceScope, backupDir: string, snap: DatabaseSnapshot, force: boolean, owner?: Owner): Promise<void> {
   const { desc } = scope;
   const file = path.join(backupDir, snap.file);
-  if (snap.kind === 'sqlite') {
-    const data = appStateDirs(scope.stateRoot, desc.name).data;
-    await mkdir(data, { recursive: true, mode: 0o700 });
-    const target = sqlitePath(data);
-    // DIR is the app's user's when commands.backup wrote it.
-    await assertOwnFile(file, `restore the app's database from ${file}`, 'the file the gateway\'s backup wrote', 'restore from a backup whose database/ holds the files backup wrote there');
-    // The data directory is the app's user's: a symlink it put at a name root writes through (a
-    // predictable .restore-PID, planted for every likely pid) had root copy the database over
-    // the file it named, then chown that file to the app (/etc/shadow). Hence a name nobody
-    // knows, made with O_EXCL, and lchown, which a link swapped in afterwards does not pass.
-    const staging = path.join(data, `.${SQLITE_FILE}.restore-${randomBytes(8).toString('hex')}`);
-    await copyFile(file, staging, constants.COPYFILE_EXCL);
-    if (owner) await lchown(staging, owner.uid, owner.gid);
-    // A journal or WAL of the database being replaced would be replayed into the new one.
-    for (const side of SQLITE_SIDE_FILES) await rm(path.join(data, side), { force: true });
-    await rename(staging, target);
-    return;
+  const name = snap.kind === 'sqlite' ? SQLITE_FILE : PG_DUMP_FILE;
+  const source = await openBackupFile(backupDir, snap.file, name, `restore the app's database from ${file}`);
+  try {
+    if (snap.kind === 'sqlite') {
+      await restoreSqliteFile(scope, source, owner);
+      return;
+    }
+    const db = await provisionedDatabase(scope);
+    if (force) await recreateAppDatabase(db, await serviceOwner(scope.stateRoot, desc.name));
+    // The dump on pg_restore's stdin, the file root opened (seekable still), not a name to open again.
+    await runClient('pg_restore', ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${db.name}`], db, `pg_restore into ${db.name}`, source.fd);
+  } finally {
+    await source.close();
   }
-  const db = await provisionedDatabase(scope);
-  if (force) await recreateAppDatabase(db, await serviceOwner(scope.stateRoot, desc.name));
-  await runClient('pg_restore', ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${db.name}`, file], db, `pg_restore into ${db.name}`);
+}
+
+/**
+ * The backup's SQLite database, open at `source`, in place of the app's. The data directory is
+ * the app's user's: a symlink it put at a name root writes through (a predictable
+ * .restore-PID, planted for every likely pid) had root copy the database over the file it
+ * named, then chown that file to the app (/etc/shadow). Hence a name nobody knows, made with
+ * O_EXCL, owned by its descriptor, which no link swapped in afterwards redirects.
+ */
+async function restoreSqliteFile(scope: AppServiceScope, source: FileHandle, owner: Owner | undefined): Promise<void> {
+  const data = appStateDirs(scope.stateRoot, scope.desc.name).data;
+  await mkdir(data, { recursive: true, mode: 0o700 });
+  const staging = path.join(data, `.${SQLITE_FILE}.restore-${randomBytes(8).toString('hex')}`);
+  const out = await createNewFile(staging, 0o600);
+  try {
+    await copyContent(source, out);
+    if (owner) await out.chown(owner.uid, owner.gid);
+  } catch (err) {
+    await rm(staging, { force: true });
+    throw err;
+  } finally {
+    await out.close();
+  }
+  // A journal or WAL of the database being replaced would be replayed into the new one.
+  for (const side of SQLITE_SIDE_FILES) await rm(path.join(data, side), { force: true });
+  await rename(staging, sqlitePath(data));
+}
+
+/**
+ * The backup's file `file` (a manifest's, relative to DIR) opened for root to read. DIR is the
+ * app's user's when its hook wrote it or restore gave it to commands.restore, and so is the
+ * manifest that names the file: only the name backup writes, `database/<name>`, is read;
+ * `database` is held by descriptor and `name` opened without following a link or waiting on a
+ * FIFO (no-follow.ts). Through a link root read what it named (another app's dump, a root-only
+ * file) into the app's database; on a FIFO restore waited for ever.
+ */
+export async function openBackupFile(backupDir: string, file: string, name: string, action: string): Promise<FileHandle> {
+  const fix = `restore from a backup whose ${BACKUP_DATABASE_DIR}/ holds the files backup wrote there`;
+  if (file !== `${BACKUP_DATABASE_DIR}/${name}`) {
+    throw new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: `the backup's manifest names ${JSON.stringify(file)}, not ${BACKUP_DATABASE_DIR}/${name}, where backup writes it`, fix });
+  }
+  const dirPath = path.join(backupDir, BACKUP_DATABASE_DIR);
+  let dir: FileHandle;
+  try {
+    dir = await openDirectoryNoFollow(dirPath);
+  } catch (err) {
+    const found = await lstat(dirPath).catch(() => null);
+    if (found === null || found.isDirectory()) throw new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: systemErrorReason(err), cause: err });
+    const what = found.isSymbolicLink() ? `a symlink (to ${await readlink(dirPath).catch(() => '?')})` : kindOf(found);
+    throw new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: `${dirPath} is ${what}, not the directory backup wrote`, fix });
+  }
+  try {
+    return (await openRegularFile(inDirectory(dir, name))).handle;
+  } catch (err) {
+    const found = (err as { found?: string }).found;
+    if (found === undefined) throw new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: systemErrorReason(err), cause: err });
+    throw new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: `it is ${found}, not the file the gateway's backup wrote`, fix });
+  } finally {
+    await dir.close();
+  }
 }
 
 /**
@@ -254,14 +307,14 @@ async function provisionedDatabase(scope: AppServiceScope): Promise<AppDatabase>
 }
 
 /** pg_dump / pg_restore as the app's own role: the password in the child's environment only. */
-function runClient(program: string, args: string[], db: AppDatabase, action: string): Promise<void> {
+function runClient(program: string, args: string[], db: AppDatabase, action: string, stdin?: number): Promise<void> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) env[k] = v;
   const { DATABASE_URL: _url, ...pgVars } = postgresEnvironment(db);
   return new Promise((resolve, reject) => {
-    const child = spawnProcess(program, args, { env: { ...env, ...pgVars }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnProcess(program, args, { env: { ...env, ...pgVars }, stdio: [stdin ?? 'ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c)); // decoded across reads
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c)); // decoded across reads
     child.on('error', (e) => reject(new GatewayError('APPPKG_SERVICE_FAILED', {
       action, reason: `${program}: ${e.message}`, fix: 'install Debian\'s postgresql-client (apt-get install postgresql-client)', cause: e,
     })));

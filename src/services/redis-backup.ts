@@ -4,14 +4,13 @@
 // without the prefix, its time to live and Redis' own DUMP of the value (so every type comes
 // back as it was), base64. RESTORE reads DUMP's format only on a Redis of the same or a newer
 // version; an older one refuses it, and restore says so.
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat } from 'node:fs/promises';
+import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { readCredentials } from './credentials-store.js';
-import { BACKUP_DATABASE_DIR, clearDatabaseDir, REDIS_BACKUP_FILE, type AppServiceScope } from './database-backup.js';
+import { BACKUP_DATABASE_DIR, clearDatabaseDir, openBackupFile, REDIS_BACKUP_FILE, type AppServiceScope } from './database-backup.js';
 import { appRedisPrefix, countAppKeys, dumpAppKeys, parseRedisUrl, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
 import { planServices } from './service-plan.js';
 
@@ -78,18 +77,22 @@ export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisS
 export async function restoreRedis(scope: AppServiceScope, backupDir: string, snap: RedisSnapshot, force: boolean): Promise<void> {
   const server = appRedisServer(scope)!;
   const file = path.join(backupDir, snap.file);
+  // Not followed nor waited on (a link or FIFO the app's user put there), as the database's dump.
+  const handle = await openBackupFile(backupDir, snap.file, REDIS_BACKUP_FILE, `restore ${scope.desc.name}'s Redis keys from ${file}`);
   try {
-    await restoreAppKeys(server, scope.desc.name, keyBatches(file), force, `restore of ${scope.desc.name}'s Redis keys from ${file}`);
+    await restoreAppKeys(server, scope.desc.name, keyBatches(handle, file), force, `restore of ${scope.desc.name}'s Redis keys from ${file}`);
   } catch (err) {
     if (!(err instanceof GatewayError) || !/DUMP payload/i.test(err.message)) throw err;
     throw new GatewayError('APPPKG_SERVICE_FAILED', { ...err.details, fix: 'restore onto a Redis of the version that was backed up, or a newer one; or the file was changed since' });
+  } finally {
+    await handle.close();
   }
 }
 
-async function* keyBatches(file: string): AsyncGenerator<DumpedKey[]> {
+async function* keyBatches(handle: FileHandle, file: string): AsyncGenerator<DumpedKey[]> {
   let batch: DumpedKey[] = [];
   let number = 0;
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+  for await (const line of createInterface({ input: handle.createReadStream({ autoClose: false }), crlfDelay: Infinity })) {
     number++;
     if (line === '') continue;
     batch.push(parseKeyLine(line, `${file}:${number}`));

@@ -14,11 +14,14 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { installForOtherUsers, runCli, tempDir, waitFor } from '../helpers/process.js';
+import { serversMissing, startRedis } from '../helpers/servers.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { makeApp } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: backup and restore under links the app leaves');
 const ifRoot = runIf(test, isRoot, 'needs root to run commands.backup as another user');
+const redisMissing = isRoot ? serversMissing() : null;
+const ifRootWithRedis = runIf(test, isRoot && redisMissing === null, `needs root to run commands.backup as another user, and redis-server (${redisMissing ?? 'not root'})`);
 const USER = 'apppkg-iso-b';
 const work = isRoot ? tempDir('apppkg-backup-links-') : null;
 test.after(() => work?.remove());
@@ -268,6 +271,34 @@ ifRoot('commands.backup: DIR/database swapped for a symlink by a process of the 
     }
   } finally {
     await swapper.stop();
+  }
+});
+
+ifRootWithRedis('restore of Redis keys whose redis.jsonl the app made a FIFO: refused at once, saying what is there (the read waited for ever)', async () => {
+  const redis = await startRedis();
+  try {
+    const env = join(work!.path, 'environment-redis.yaml');
+    writeFileSync(env, `python: /usr/bin/python3\nservices:\n  redis: ${redis.url}\n`);
+    const withRedis = ([command, app, ...rest]: string[], ms?: number) => runCli([command, app, '--state-dir', join(work!.path, 'state'), '--environment', env, ...rest], { bin: installForOtherUsers().bin, ms });
+    const app = makeApp(work!.path, 'redfifo', 'app: wsgi:application\nservices:\n  redis: redis\ncommands:\n  backup: "true"\n  restore: "true"\n');
+    spawnSync('chown', ['-R', `${USER}:`, app]);
+    // Its Redis user is made as it first runs.
+    const ran = await withRedis(['run', app, '--', 'true']);
+    assert.is(ran.status, 0, ran.stderr);
+    const to = join(work!.path, 'redfifo-backup');
+    const b = await withRedis(['backup', app, '--to', to]);
+    assert.is(b.status, 0, b.stdout + b.stderr);
+    assert.ok(existsSync(join(to, 'database', 'redis.jsonl')), b.stdout);
+    // As the app's user could once a restore has given it DIR for commands.restore.
+    spawnSync('chown', [USER, to]);
+    spawnSync('su', ['-s', '/bin/sh', USER, '-c', `mv ${to}/database ${to}/database.away && mkdir ${to}/database && mkfifo ${to}/database/redis.jsonl`]);
+    assert.ok(lstatSync(join(to, 'database', 'redis.jsonl')).isFIFO());
+    // Waiting on a FIFO is for ever: the bound is the test's.
+    const r = await withRedis(['restore', app, '--from', to, '--force'], 20_000);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot restore redfifo's Redis keys from ${join(to, 'database', 'redis.jsonl')}: it is a FIFO, not the file the gateway's backup wrote`));
+  } finally {
+    await redis.stop();
   }
 });
 
