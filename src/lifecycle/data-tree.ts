@@ -31,14 +31,20 @@ export async function countTree(dir: string): Promise<TreeCount> {
   return total;
 }
 
-/** chown -R without following symlinks (restored data belongs to the app's user). */
+/**
+ * chown -R without following symlinks (restored data belongs to the app's user), each directory
+ * after what it holds: given to that user first, a directory let a process of the app's swap a
+ * subdirectory for a symlink before root went into it, and root chowned to the app what the
+ * link led to (readdir and the path of each entry follow a link above them). A directory still
+ * root's holds its names still.
+ */
 export async function chownTree(dir: string, owner: Owner): Promise<void> {
-  await lchown(dir, owner.uid, owner.gid);
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
     if (entry.isDirectory()) await chownTree(p, owner);
     else await lchown(p, owner.uid, owner.gid);
   }
+  await lchown(dir, owner.uid, owner.gid);
 }
 
 export function besideName(target: string, what: string): string {

@@ -7,13 +7,17 @@
 // symlink the app put at that name; nor does it copy what a symlink in DIR/database/ names
 // into the app's data, nor, backing up, the database a symlink at the app's db.sqlite3 names
 // (another app's, a root-only file: the app's once restored); nor does restore wait for ever
-// on a FIFO the app put at the manifest's name. Needs root to run the app as another user: skipped otherwise.
-import { spawnSync } from 'node:child_process';
+// on a FIFO the app put at the manifest's name, or at redis.jsonl. And what the app's user does
+// while root works does not move root's acts elsewhere: entries of its data swapped for links or
+// FIFOs during the data copy, db.sqlite3 swapped for a link after the check, DIR/database
+// swapped for a link after the hook, the restored copy's directories swapped as it is chowned.
+// Needs root to run the app as another user: skipped otherwise.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { installForOtherUsers, runCli, tempDir, waitFor } from '../helpers/process.js';
+import { installForOtherUsers, runCli, tempDir, waitFor, within } from '../helpers/process.js';
 import { serversMissing, startRedis } from '../helpers/servers.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { makeApp } from './lifecycle-apps.js';
@@ -299,6 +303,49 @@ ifRootWithRedis('restore of Redis keys whose redis.jsonl the app made a FIFO: re
     assert.match(r.stderr, new RegExp(`cannot restore redfifo's Redis keys from ${join(to, 'database', 'redis.jsonl')}: it is a FIFO, not the file the gateway's backup wrote`));
   } finally {
     await redis.stop();
+  }
+});
+
+// As a process of the app's user (not of the app: restore refuses a running app), each
+// subdirectory of restore's copy swapped for a symlink to argv[2] once the copy is that user's.
+const CHOWN_SWAPPER = `
+import glob, os, sys, time
+app, victim, stop = sys.argv[1:4]
+give_up = time.monotonic() + 60
+open(stop + '.started', 'w').close()
+while not os.path.exists(stop) and time.monotonic() < give_up:
+    for d in glob.glob(app + '/.data.restore-*') + glob.glob(app + '/.data.restore-*/sub*'):
+        try:
+            if os.lstat(d).st_uid != os.getuid(): continue
+            for sub in os.listdir(d):
+                if sub.startswith('sub') and not sub.endswith('.away') and not os.path.islink(d + '/' + sub):
+                    os.rename(d + '/' + sub, d + '/' + sub + '.away'); os.symlink(victim, d + '/' + sub)
+        except OSError: pass
+`;
+
+ifRoot('restore of the data copy: directories of the copy the app\'s user swaps for symlinks as it is given to it: root chowns nothing where they lead', async () => {
+  const victim = join(work!.path, 'victim-tree');
+  mkdirSync(victim);
+  for (let i = 0; i < 10; i++) writeFileSync(join(victim, `f${i}`), 'root\'s\n');
+  const app = makeApp(work!.path, 'chowned', 'app: wsgi:application\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const made = await cli(['run', app, '--', 'python3', '-c', 'import os\nd = os.environ["APPPKG_DATA_DIR"]\nfor s in range(50):\n  os.makedirs(d + "/sub%d" % s)\n  for i in range(10): open(d + "/sub%d/f%d" % (s, i), "w").close()']);
+  assert.is(made.status, 0, made.stderr);
+  const to = join(work!.path, 'chowned-backup');
+  const b = await cli(['backup', app, '--to', to]);
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  const stopFile = join(work!.path, 'signals', 'stop-chown');
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, USER], { encoding: 'utf8' }).trim()));
+  const swapper = spawn('python3', ['-c', CHOWN_SWAPPER, join(work!.path, 'state', 'apps', 'chowned'), victim, stopFile], { uid, gid, cwd: '/', stdio: 'ignore' });
+  const exited = new Promise((resolve) => swapper.on('close', resolve));
+  try {
+    await waitFor(() => existsSync(`${stopFile}.started`), 20_000, 'the swapping process to start');
+    const r = await cli(['restore', app, '--from', to]);
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    for (const name of readdirSync(victim)) assert.is(lstatSync(join(victim, name)).uid, 0, `root chowned ${join(victim, name)}, where the app's symlink leads, to the app`);
+  } finally {
+    writeFileSync(stopFile, '');
+    await within(20_000, 'the swapping process to stop', exited);
   }
 });
 
