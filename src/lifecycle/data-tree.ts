@@ -229,8 +229,8 @@ async function copyFileAt(from: FileHandle, to: string, st: Stats): Promise<void
 
 const SWAPPED_ATTEMPTS = 10;
 
-/** Put `staging` at `target` (which may not exist yet) and remove what was there. */
-export async function swapInto(staging: string, target: string): Promise<void> {
+/** Put `staging` at `target` (which may not exist yet) and remove what was there, by `removeOld` when given. */
+export async function swapInto(staging: string, target: string, removeOld?: (old: string) => Promise<void>): Promise<void> {
   const old = besideName(target, 'old');
   const hadTarget = await lstat(target).then(
     () => true,
@@ -245,7 +245,7 @@ export async function swapInto(staging: string, target: string): Promise<void> {
     await rm(staging, { recursive: true, force: true });
     throw ioFailure(`move ${staging} to ${target}`, err);
   }
-  if (hadTarget) await rm(old, { recursive: true, force: true });
+  if (hadTarget) await (removeOld ? removeOld(old) : rm(old, { recursive: true, force: true }));
 }
 
 export function ioFailure(action: string, err: unknown): GatewayError {

@@ -307,14 +307,15 @@ ifRootWithRedis('restore of Redis keys whose redis.jsonl the app made a FIFO: re
 });
 
 // As a process of the app's user (not of the app: restore refuses a running app), each
-// subdirectory of restore's copy swapped for a symlink to argv[2] once the copy is that user's.
-const CHOWN_SWAPPER = `
+// directory sub* in the directories matching argv[1] swapped for a symlink to argv[2] once the
+// directory is that user's.
+const SUBDIR_SWAPPER = `
 import glob, os, sys, time
-app, victim, stop = sys.argv[1:4]
+pattern, victim, stop = sys.argv[1:4]
 give_up = time.monotonic() + 60
 open(stop + '.started', 'w').close()
 while not os.path.exists(stop) and time.monotonic() < give_up:
-    for d in glob.glob(app + '/.data.restore-*') + glob.glob(app + '/.data.restore-*/sub*'):
+    for d in glob.glob(pattern):
         try:
             if os.lstat(d).st_uid != os.getuid(): continue
             for sub in os.listdir(d):
@@ -323,30 +324,53 @@ while not os.path.exists(stop) and time.monotonic() < give_up:
         except OSError: pass
 `;
 
-ifRoot('restore of the data copy: directories of the copy the app\'s user swaps for symlinks as it is given to it: root chowns nothing where they lead', async () => {
-  const victim = join(work!.path, 'victim-tree');
-  mkdirSync(victim);
-  for (let i = 0; i < 10; i++) writeFileSync(join(victim, `f${i}`), 'root\'s\n');
-  const app = makeApp(work!.path, 'chowned', 'app: wsgi:application\n');
+/**
+ * An app whose data holds 50 directories sub0..sub49 of ten files each, backed up by copy; then
+ * `restore` of it while SUBDIR_SWAPPER, as the app's user, swaps the sub* directories it can in
+ * the directories matching `pattern` (beside the data directory) for links to `victim`.
+ */
+async function restoreWhileSwapping(name: string, pattern: string, victim: string) {
+  const app = makeApp(work!.path, name, 'app: wsgi:application\n');
   spawnSync('chown', ['-R', `${USER}:`, app]);
   const made = await cli(['run', app, '--', 'python3', '-c', 'import os\nd = os.environ["APPPKG_DATA_DIR"]\nfor s in range(50):\n  os.makedirs(d + "/sub%d" % s)\n  for i in range(10): open(d + "/sub%d/f%d" % (s, i), "w").close()']);
   assert.is(made.status, 0, made.stderr);
-  const to = join(work!.path, 'chowned-backup');
+  const to = join(work!.path, `${name}-backup`);
   const b = await cli(['backup', app, '--to', to]);
   assert.is(b.status, 0, b.stdout + b.stderr);
-  const stopFile = join(work!.path, 'signals', 'stop-chown');
+  const stopFile = join(work!.path, 'signals', `stop-${name}`);
   const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, USER], { encoding: 'utf8' }).trim()));
-  const swapper = spawn('python3', ['-c', CHOWN_SWAPPER, join(work!.path, 'state', 'apps', 'chowned'), victim, stopFile], { uid, gid, cwd: '/', stdio: 'ignore' });
+  const swapper = spawn('python3', ['-c', SUBDIR_SWAPPER, join(work!.path, 'state', 'apps', name, pattern), victim, stopFile], { uid, gid, cwd: '/', stdio: 'ignore' });
   const exited = new Promise((resolve) => swapper.on('close', resolve));
   try {
     await waitFor(() => existsSync(`${stopFile}.started`), 20_000, 'the swapping process to start');
-    const r = await cli(['restore', app, '--from', to]);
-    assert.is(r.status, 0, r.stdout + r.stderr);
-    for (const name of readdirSync(victim)) assert.is(lstatSync(join(victim, name)).uid, 0, `root chowned ${join(victim, name)}, where the app's symlink leads, to the app`);
+    return await cli(['restore', app, '--from', to]);
   } finally {
     writeFileSync(stopFile, '');
     await within(20_000, 'the swapping process to stop', exited);
   }
+}
+
+/** A directory of root's holding f0..f9, root's too. */
+function victimTree(name: string): string {
+  const victim = join(work!.path, name);
+  mkdirSync(victim);
+  for (let i = 0; i < 10; i++) writeFileSync(join(victim, `f${i}`), 'root\'s\n');
+  return victim;
+}
+
+ifRoot('restore of the data copy: directories of the copy the app\'s user swaps for symlinks as it is given to it: root chowns nothing where they lead', async () => {
+  const victim = victimTree('victim-tree');
+  const r = await restoreWhileSwapping('chowned', '.data.restore-*', victim);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  for (const name of readdirSync(victim)) assert.is(lstatSync(join(victim, name)).uid, 0, `root chowned ${join(victim, name)}, where the app's symlink leads, to the app`);
+});
+
+ifRoot('restore of the data copy: directories of the replaced data the app\'s user swaps for symlinks as it is removed: nothing where they lead is removed', async () => {
+  const victim = victimTree('victim-removed');
+  const r = await restoreWhileSwapping('removed', '.data.old-*', victim);
+  assert.is(readdirSync(victim).length, 10, `root removed files where the app's symlink leads (${r.stderr})`);
+  // Node's recursive remove also failed the restore, done but for that, as an internal error.
+  assert.is(r.status, 0, r.stdout + r.stderr);
 });
 
 test.run();
